@@ -1,0 +1,103 @@
+"""One error vocabulary for geosignal.
+
+Services raise :class:`GeosignalError` subclasses carrying an HTTP status, a stable
+machine-readable ``code`` and a message for people. The web layer turns them into
+``application/problem+json`` (RFC 9457) under ``/api`` and into pages elsewhere; the CLI
+prints the message and exits non-zero. Every code is listed in :data:`ERROR_CODES`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Every error code geosignal emits, with its HTTP status and a one-line meaning.
+#: The README's error catalogue is generated from this table.
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    # request shape
+    "invalid_json": (400, "The body is not valid JSON."),
+    "invalid_request": (400, "A parameter or field is missing or has the wrong type."),
+    "unsupported_media_type": (415, "The body's content type is not accepted here."),
+    "payload_too_large": (413, "The upload exceeds the configured maximum size."),
+    # raw GeoJSON
+    "non_finite_number": (422, "NaN or Infinity where a number is expected."),
+    "invalid_coordinate": (422, "A position is not an array of 2 or 3 finite numbers."),
+    "invalid_geojson": (422, "The GeoJSON object is malformed (type, nesting, members)."),
+    "empty_geometry": (422, "The geometry is null or has no coordinates."),
+    "unsupported_geometry_type": (422, "The geometry type cannot be a report."),
+    "ring_not_closed": (422, "A polygon ring's last position differs from its first."),
+    "ring_too_short": (422, "A polygon ring has fewer than 4 positions."),
+    "line_too_short": (422, "A line has fewer than 2 distinct positions."),
+    "mixed_dimensions": (422, "A geometry mixes 2D and 3D positions."),
+    "unsupported_crs": (422, "The coordinate reference system is not one geosignal accepts."),
+    # validity and limits
+    "self_intersection": (422, "A ring crosses itself or another ring."),
+    "invalid_geometry": (422, "The geometry is not valid (reason and location given)."),
+    "outside_service_area": (422, "The geometry does not fall within the communes served."),
+    "area_too_small": (422, "The zone is smaller than the minimum area."),
+    "area_too_large": (422, "The zone is larger than the maximum area."),
+    "too_many_vertices": (422, "The geometry has more vertices than allowed."),
+    # attributes
+    "invalid_attribute": (422, "A report property has a value outside its vocabulary or range."),
+    "invalid_datetime": (422, "A date or time cannot be read."),
+    "ambiguous_local_time": (422, "A local time without offset is ambiguous or does not exist."),
+    # files
+    "unreadable_file": (422, "The uploaded file cannot be read in the declared format."),
+    "unsupported_format": (415, "The uploaded file's format is not supported."),
+    "no_features": (422, "The upload contains no usable feature."),
+    # access
+    "unauthorized": (401, "Authentication is required."),
+    "forbidden": (403, "You may not do this (role or commune)."),
+    "not_your_commune": (403, "The zone lies mainly in a commune you do not represent."),
+    "csrf_failed": (400, "The form's CSRF token is missing or wrong."),
+    # resources
+    "not_found": (404, "No such resource."),
+    "method_not_allowed": (405, "The method is not allowed on this resource."),
+    "conflict": (409, "The request conflicts with the current state."),
+    "idempotency_key_reused": (422, "This Idempotency-Key was used with a different body."),
+    "unknown_commune": (422, "No commune with this NIS code is loaded."),
+    "internal_error": (500, "An unexpected error; it has been logged."),
+}
+
+
+class GeosignalError(Exception):
+    """An error with an HTTP status, a stable ``code`` and a message for people.
+
+    ``where`` locates the fault in the input: a JSON pointer (``/geometry/coordinates/0/3``),
+    a feature index or a CSV row. ``extra`` holds further machine-readable members
+    (for example ``{"area_m2": 1.2e9, "limit_m2": 2e8}``).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        where: str | None = None,
+        status: int | None = None,
+        **extra: Any,
+    ) -> None:
+        if code not in ERROR_CODES:
+            raise ValueError(f"unknown error code {code!r}")
+        default_status, title = ERROR_CODES[code]
+        self.code = code
+        self.status = status or default_status
+        self.title = title
+        self.detail = detail or title
+        self.where = where
+        self.extra = extra
+        super().__init__(f"{code}: {self.detail}" + (f" (at {where})" if where else ""))
+
+    def to_problem(self) -> dict[str, Any]:
+        """Return the RFC 9457 problem document (``type``, ``title``, ``status``, ``detail``,
+        ``code`` and, where known, ``where`` plus the extra members)."""
+        doc: dict[str, Any] = {
+            "type": f"urn:geosignal:error:{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if self.where is not None:
+            doc["where"] = self.where
+        doc.update(self.extra)
+        return doc

@@ -1,0 +1,78 @@
+"""The domain's vocabularies, named once and reused by models, forms, API, exports and tests.
+
+Each vocabulary is a tuple of stable machine values (stored in PostGIS, sent in the API and
+in exports) and a mapping to the French labels shown to people.
+"""
+
+from __future__ import annotations
+
+#: Kind of network a white zone concerns.
+NETWORKS: tuple[str, ...] = ("mobile", "fixed")
+
+#: Technologies, mobile then fixed.
+MOBILE_TECHNOLOGIES: tuple[str, ...] = ("2G", "3G", "4G", "5G")
+FIXED_TECHNOLOGIES: tuple[str, ...] = ("DSL", "cable", "fibre", "FWA", "satellite")
+TECHNOLOGIES: tuple[str, ...] = MOBILE_TECHNOLOGIES + FIXED_TECHNOLOGIES
+
+#: Operators active in Wallonia; ``other`` for anything else.
+OPERATORS: tuple[str, ...] = ("Proximus", "Orange", "Telenet/BASE", "DIGI", "VOO", "other")
+
+#: What is wrong at the place.
+ISSUES: tuple[str, ...] = ("no_coverage", "weak_signal", "no_data", "slow_speed", "intermittent")
+
+#: Where the problem was observed.
+SETTINGS: tuple[str, ...] = ("outdoor", "indoor", "vehicle")
+
+#: Life cycle of a report. ``submitted`` by a representative, ``validated`` or ``rejected``
+#: by the referent, ``withdrawn`` by its author.
+STATUSES: tuple[str, ...] = ("submitted", "validated", "rejected", "withdrawn")
+
+#: Roles of a user. A representative has exactly one commune.
+ROLES: tuple[str, ...] = ("representative", "referent", "admin")
+
+#: Geometry types a report may have (2D, EPSG:4326).
+GEOMETRY_TYPES: tuple[str, ...] = (
+    "Point",
+    "LineString",
+    "Polygon",
+    "MultiPoint",
+    "MultiLineString",
+    "MultiPolygon",
+)
+
+LABELS_FR: dict[str, str] = {
+    "mobile": "Mobile",
+    "fixed": "Fixe",
+    "DSL": "DSL (cuivre)",
+    "cable": "Câble",
+    "fibre": "Fibre",
+    "FWA": "Accès fixe sans fil (FWA)",
+    "satellite": "Satellite",
+    "other": "Autre",
+    "no_coverage": "Aucune couverture",
+    "weak_signal": "Signal faible",
+    "no_data": "Pas de données mobiles",
+    "slow_speed": "Débit insuffisant",
+    "intermittent": "Connexion intermittente",
+    "outdoor": "Extérieur",
+    "indoor": "Intérieur",
+    "vehicle": "En véhicule",
+    "submitted": "Soumis",
+    "validated": "Validé",
+    "rejected": "Rejeté",
+    "withdrawn": "Retiré",
+    "representative": "Représentant·e communal·e",
+    "referent": "Référent·e Smart Region",
+    "admin": "Administrateur·rice",
+}
+
+
+def label(value: str) -> str:
+    """Return the French label of a vocabulary value (the value itself when it has none)."""
+    return LABELS_FR.get(value, value)
+
+
+def sql_in_list(values: tuple[str, ...]) -> str:
+    """Return ``'a', 'b'`` for a CHECK constraint over ``values`` (they contain no quote)."""
+    assert all("'" not in v for v in values)
+    return ", ".join(f"'{v}'" for v in values)
