@@ -56,6 +56,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, "This Idempotency-Key was used with a different body."),
     "unknown_commune": (422, "No commune with this NIS code is loaded."),
     "internal_error": (500, "An unexpected error; it has been logged."),
+    # tabular imports (survey exports)
+    "missing_column": (422, "A column the import mapping requires is missing or repeated."),
+    "duplicate_row": (422, "Two rows describe the same item (e.g. a commune answers twice)."),
+    "no_rows": (422, "The uploaded table has no data row."),
 }
 
 
