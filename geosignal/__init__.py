@@ -1,0 +1,40 @@
+"""geosignal: report, aggregate and forward connectivity white zones (Charleroi Métropole).
+
+Use :func:`create_app` to build the Flask application; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from geosignal.config import ROOT, load_config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: config → extensions → blueprints → error handlers → CLI.
+
+    ``test_config`` overrides every other configuration source (tests pass theirs).
+    """
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("GEOSIGNAL_INSTANCE_PATH", str(ROOT / "instance")),
+        static_folder=str(ROOT / "static"),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.update(load_config(app.instance_path, test_config))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
+
+    from geosignal import assets, auth, cli, db, errors_web
+    from geosignal.views import api, pages
+
+    db.init_app(app)
+    auth.init_app(app)
+    assets.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    errors_web.init_app(app)
+    cli.register(app)
+    return app

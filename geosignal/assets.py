@@ -1,0 +1,78 @@
+"""Front-end libraries served by geosignal itself, and folium pointed at them.
+
+Leaflet and its plugins are installed from the npm registry into ``node_modules/`` (see
+``package.json``); nothing is loaded from a CDN, so pages work on an intranet and under a
+strict Content-Security-Policy. Only the files listed in :data:`VENDOR_FILES` are served.
+"""
+
+from __future__ import annotations
+
+import folium
+import folium.plugins
+from flask import Blueprint, Flask, abort, send_from_directory, url_for
+
+from geosignal.config import ROOT
+
+NODE_MODULES = ROOT / "node_modules"
+
+#: URL name → file under node_modules/ (directories allowed for images).
+VENDOR_FILES: dict[str, str] = {
+    "leaflet.js": "leaflet/dist/leaflet.js",
+    "leaflet.css": "leaflet/dist/leaflet.css",
+    "leaflet.draw.js": "leaflet-draw/dist/leaflet.draw.js",
+    "leaflet.draw.css": "leaflet-draw/dist/leaflet.draw.css",
+    "leaflet-heat.js": "leaflet.heat/dist/leaflet-heat.js",
+    "leaflet.markercluster.js": "leaflet.markercluster/dist/leaflet.markercluster.js",
+    "MarkerCluster.css": "leaflet.markercluster/dist/MarkerCluster.css",
+    "MarkerCluster.Default.css": "leaflet.markercluster/dist/MarkerCluster.Default.css",
+}
+#: Image folders the CSS files refer to (relative ``images/…`` URLs).
+IMAGE_DIRS = {"images": ("leaflet/dist/images", "leaflet-draw/dist/images")}
+
+bp = Blueprint("vendor", __name__, url_prefix="/vendor")
+
+
+@bp.get("/<name>")
+def vendor_file(name: str):  # noqa: ANN201
+    """Serve one allow-listed front-end library file from node_modules/."""
+    rel = VENDOR_FILES.get(name)
+    if rel is None:
+        abort(404)
+    path = NODE_MODULES / rel
+    return send_from_directory(path.parent, path.name, max_age=86400)
+
+
+@bp.get("/images/<name>")
+def vendor_image(name: str):  # noqa: ANN201
+    """Serve Leaflet's and Leaflet.draw's marker and toolbar images."""
+    for folder in IMAGE_DIRS["images"]:
+        if (NODE_MODULES / folder / name).is_file():
+            return send_from_directory(NODE_MODULES / folder, name, max_age=86400)
+    abort(404)
+
+
+def point_folium_at_local_assets() -> None:
+    """Replace folium's CDN URLs with geosignal's own ``/vendor`` URLs (needs an app context).
+
+    folium's Map also loads jQuery, Bootstrap and Font Awesome by default; geosignal's maps
+    need none of them, so they are dropped.
+    """
+    folium.Map.default_js = [("leaflet", url_for("vendor.vendor_file", name="leaflet.js"))]
+    folium.Map.default_css = [("leaflet_css", url_for("vendor.vendor_file", name="leaflet.css"))]
+    folium.plugins.Draw.default_js = [("leaflet_draw_js", url_for("vendor.vendor_file", name="leaflet.draw.js"))]
+    folium.plugins.Draw.default_css = [("leaflet_draw_css", url_for("vendor.vendor_file", name="leaflet.draw.css"))]
+    folium.plugins.HeatMap.default_js = [("leaflet-heat.js", url_for("vendor.vendor_file", name="leaflet-heat.js"))]
+    folium.plugins.MarkerCluster.default_js = [
+        ("markerclusterjs", url_for("vendor.vendor_file", name="leaflet.markercluster.js"))
+    ]
+    folium.plugins.MarkerCluster.default_css = [
+        ("markerclustercss", url_for("vendor.vendor_file", name="MarkerCluster.css")),
+        ("markerclusterdefaultcss", url_for("vendor.vendor_file", name="MarkerCluster.Default.css")),
+    ]
+
+
+def init_app(app: Flask) -> None:
+    """Register the vendor blueprint; refuse to start when ``npm ci`` has not been run."""
+    if not (NODE_MODULES / VENDOR_FILES["leaflet.js"]).is_file():
+        raise RuntimeError(f"front-end libraries missing in {NODE_MODULES}: run `npm ci` (scripts/bootstrap.sh)")
+    app.register_blueprint(bp)

@@ -1,0 +1,87 @@
+"""Sign-in (session cookie, Flask-Login), bearer tokens for the API, CSRF and role checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Flask, request
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import select
+
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.models import ApiToken, User
+from geosignal.models.user import hash_token
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = get_session().get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+@login_manager.request_loader
+def _load_user_from_bearer(req: Any) -> User | None:
+    header = req.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    token = header[7:].strip()
+    session = get_session()
+    api_token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if api_token is None or not api_token.user.active:
+        return None
+    api_token.last_used_at = datetime.now(UTC)
+    session.commit()
+    return api_token.user
+
+
+def uses_bearer_token() -> bool:
+    """Whether this request authenticates with ``Authorization: Bearer`` (no CSRF needed)."""
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Login and CSRF protection (checked for every cookie-authenticated write)."""
+    login_manager.init_app(app)
+    login_manager.login_view = "pages.login"
+    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+
+    @app.before_request
+    def _csrf_unless_bearer() -> None:
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and not uses_bearer_token():
+            try:
+                csrf.protect()
+            except CSRFError as exc:
+                raise GeosignalError("csrf_failed", exc.description) from None
+
+
+def current() -> User:
+    """Return the signed-in user; ``unauthorized`` (401) when nobody is."""
+    if not current_user.is_authenticated:
+        raise GeosignalError("unauthorized", "sign in, or send Authorization: Bearer <token>")
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def require_roles(*roles: str) -> Callable:
+    """Decorate a view: 401 when anonymous, ``forbidden`` (403) unless the user has a role."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current()
+            if roles and user.role not in roles:
+                raise GeosignalError("forbidden", f"this needs the role {' or '.join(roles)}")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,55 @@
+"""Turn errors into ``application/problem+json`` under ``/api`` and into pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from geosignal.errors import GeosignalError
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+               415: "unsupported_media_type"}
+
+
+def wants_json() -> bool:
+    """Whether the client should get problem+json rather than a page."""
+    return request.path.startswith(("/api/", "/ogc")) or request.accept_mimetypes.best == "application/json"
+
+
+def problem_response(error: GeosignalError) -> Response:
+    """Return an RFC 9457 problem response for ``error``."""
+    response = jsonify(error.to_problem())
+    response.status_code = error.status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def render_error(error: GeosignalError) -> Response | tuple[str, int]:
+    """Return problem+json for API clients, an HTML page for people."""
+    if wants_json():
+        return problem_response(error)
+    return render_template("error.html", error=error), error.status
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers: GeosignalError, HTTP errors, and anything unexpected (500)."""
+
+    @app.errorhandler(GeosignalError)
+    def _geosignal_error(error: GeosignalError):  # noqa: ANN202
+        return render_error(error)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):  # noqa: ANN202
+        status = error.code or 500
+        code = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
+        return render_error(GeosignalError(code, error.description, status=status))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):  # noqa: ANN202
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return render_error(GeosignalError("internal_error"))

@@ -1,0 +1,26 @@
+"""Run alembic migrations programmatically (used by ``geosignal init-db`` and the tests)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from geosignal.config import ROOT
+
+
+def alembic_config(database_url: str) -> Config:
+    """Return an alembic :class:`Config` for ``migrations/`` targeting ``database_url``."""
+    cfg = Config(str(ROOT / "migrations" / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Upgrade the database at ``database_url`` to ``revision``."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str = "base") -> None:
+    """Downgrade the database at ``database_url`` to ``revision``."""
+    command.downgrade(alembic_config(database_url), revision)

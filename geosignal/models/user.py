@@ -1,0 +1,90 @@
+"""Users (representatives, the referent, admins) and their API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from geosignal.db import Base
+from geosignal.vocab import ROLES, sql_in_list
+
+
+class User(Base):
+    """A person who signs in. A ``representative`` has exactly one commune; others none."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({sql_in_list(ROLES)})", name="role_known"),
+        CheckConstraint(
+            "(role = 'representative') = (commune_nis IS NOT NULL)", name="representative_has_commune"
+        ),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(20))
+    commune_nis: Mapped[str | None] = mapped_column(ForeignKey("communes.nis_code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of ``password`` (werkzeug's scrypt)."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """Return whether ``password`` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def sees_all_communes(self) -> bool:
+        """Whether this user reads every commune's reports (referent, admin)."""
+        return self.role in ("referent", "admin")
+
+
+def hash_token(token: str) -> str:
+    """Return the SHA-256 hex digest under which a bearer token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class ApiToken(Base):
+    """A bearer token for the API; only its SHA-256 hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+    @staticmethod
+    def new_secret() -> str:
+        """Return a fresh random token (43 URL-safe characters, 256 bits)."""
+        return secrets.token_urlsafe(32)

@@ -1,0 +1,194 @@
+"""Communes: loading official boundaries, and finding which commune a report belongs to.
+
+Data source: FPS Finance (AGDP) administrative units, situation 1 January 2021, with NIS
+codes and populations from Statbel (see ``../shared/data/SOURCES.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from os import PathLike
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from geosignal.errors import GeosignalError
+from geosignal.geo import LAMBERT72, WGS84, to_lambert72
+from geosignal.models import Commune
+
+_NIS_RE = re.compile(r"^[0-9]{5}$")
+_NIS_FIELDS = ("nis_code", "NIS", "nis", "NISCode", "AdMuKey", "CODE_INS", "ins", "id")
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """What :func:`load_communes` did: counts of communes inserted, updated and in the file."""
+
+    inserted: int
+    updated: int
+    total: int
+
+
+def load_communes(session: Session, path: str | PathLike[str], nis_field: str | None = None) -> LoadSummary:
+    """Upsert the communes of a boundary file into ``communes`` (idempotent).
+
+    ``path`` is any vector format GDAL reads (GeoJSON, GeoPackage, Shapefile…), read by an
+    administrator through pyogrio; its CRS is taken from the file (GeoJSON: EPSG:4326) and
+    reprojected to EPSG:4326. The NIS code comes from ``nis_field`` or the first of
+    ``nis_code, NIS, AdMuKey, CODE_INS, id`` present; names from ``name_fr``/``name_nl``
+    (or ``name``). ``area_m2`` is computed in EPSG:31370.
+
+    Raises :class:`GeosignalError` (``invalid_request`` / ``invalid_geometry`` /
+    ``unreadable_file``) naming the feature, and stores nothing, when a NIS code is missing
+    or malformed, a code repeats, or a boundary is not a valid (multi)polygon.
+    """
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several error types for unreadable files
+        raise GeosignalError("unreadable_file", f"cannot read {path}: {exc}") from exc
+    if frame.empty:
+        raise GeosignalError("no_features", f"{path} holds no commune")
+    if frame.crs is None:
+        frame = frame.set_crs(WGS84)
+    frame = frame.to_crs(WGS84)
+    field = nis_field or next((f for f in _NIS_FIELDS if f in frame.columns), None)
+    if field is None or field not in frame.columns:
+        raise GeosignalError(
+            "invalid_request", f"no NIS code field (tried {nis_field or ', '.join(_NIS_FIELDS)})",
+            columns=list(map(str, frame.columns)),
+        )
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, record in enumerate(frame.itertuples(index=False)):
+        values = record._asdict()
+        where = f"feature {index}"
+        nis = str(values[field]).strip()
+        if nis.isdigit() and len(nis) < 5:
+            nis = nis.zfill(5)
+        if not _NIS_RE.match(nis):
+            raise GeosignalError("invalid_request", f"NIS code {nis!r} is not 5 digits", where=where)
+        if nis in seen:
+            raise GeosignalError("invalid_request", f"NIS code {nis} appears twice", where=where)
+        seen.add(nis)
+        geom = values["geometry"]
+        if geom is None or geom.is_empty or not isinstance(geom, Polygon | MultiPolygon):
+            raise GeosignalError("invalid_geometry", f"commune {nis} has no polygon boundary", where=where)
+        geom = shapely.force_2d(geom)
+        if not geom.is_valid:
+            raise GeosignalError(
+                "invalid_geometry", f"commune {nis}: {shapely.is_valid_reason(geom)}", where=where
+            )
+        if isinstance(geom, Polygon):
+            geom = MultiPolygon([geom])
+        name_fr = values.get("name_fr") or values.get("name") or values.get("NAME") or nis
+        rows.append(
+            {
+                "nis_code": nis,
+                "name_fr": str(name_fr),
+                "name_nl": _opt_str(values.get("name_nl")),
+                "province": _opt_str(values.get("province")),
+                "population": _opt_int(values.get("population")),
+                "population_year": _opt_int(values.get("population_year")),
+                "area_m2": float(to_lambert72(geom).area),
+                "boundary": f"SRID=4326;{geom.wkt}",
+            }
+        )
+    existing = set(session.scalars(select(Commune.nis_code).where(Commune.nis_code.in_(seen))))
+    stmt = insert(Commune).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Commune.nis_code],
+        set_={c: stmt.excluded[c] for c in rows[0] if c != "nis_code"},
+    )
+    session.execute(stmt)
+    return LoadSummary(inserted=len(seen - existing), updated=len(existing), total=len(rows))
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return int(value)
+
+
+def commune_of(session: Session, geometry_ewkt: str) -> str | None:
+    """Return the NIS code of the commune holding the largest part of a geometry, or None.
+
+    The part is measured in EPSG:31370: area (m²) for zones, length (m) for lines, number of
+    points for points. A tie (a point on a shared border) goes to the smallest NIS code, so
+    every report belongs to exactly one commune. ``geometry_ewkt`` is EWKT in EPSG:4326.
+    """
+    sql = text(
+        """
+        WITH g AS (SELECT ST_GeomFromEWKT(:g) AS g)
+        SELECT c.nis_code
+        FROM communes c, g
+        WHERE ST_Intersects(c.boundary, g.g)
+        ORDER BY
+          CASE ST_Dimension(g.g)
+            WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+            WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+            ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+          END DESC,
+          c.nis_code ASC
+        LIMIT 1
+        """
+    )
+    return session.execute(sql, {"g": geometry_ewkt, "srid": LAMBERT72}).scalar_one_or_none()
+
+
+def list_communes(session: Session, simplify_m: float = 0.0) -> list[dict[str, Any]]:
+    """Return every commune as a GeoJSON Feature (``[lon, lat]``, EPSG:4326, CCW exteriors).
+
+    ``simplify_m`` > 0 simplifies boundaries (topology-preserving, tolerance in metres,
+    applied in EPSG:31370) for maps; 0 gives the stored boundaries.
+
+    Properties: ``nis_code``, ``name_fr``, ``name_nl``, ``province``, ``population``,
+    ``population_year``, ``area_km2`` (EPSG:31370).
+    """
+
+    boundary = Commune.boundary
+    if simplify_m > 0:
+        boundary = func.ST_Transform(
+            func.ST_SimplifyPreserveTopology(func.ST_Transform(boundary, LAMBERT72), simplify_m), WGS84
+        )
+    stmt = select(
+        Commune.nis_code, Commune.name_fr, Commune.name_nl, Commune.province, Commune.population,
+        Commune.population_year, Commune.area_m2,
+        func.ST_AsGeoJSON(func.ST_ForcePolygonCCW(boundary), 6).label("geojson"),
+    ).order_by(Commune.nis_code)
+    features = []
+    for row in session.execute(stmt):
+        features.append(
+            {
+                "type": "Feature",
+                "id": row.nis_code,
+                "geometry": json.loads(row.geojson),
+                "properties": {
+                    "nis_code": row.nis_code,
+                    "name_fr": row.name_fr,
+                    "name_nl": row.name_nl,
+                    "province": row.province,
+                    "population": row.population,
+                    "population_year": row.population_year,
+                    "area_km2": round(row.area_m2 / 1e6, 3),
+                },
+            }
+        )
+    return features
+
+
+def commune_names(session: Session) -> dict[str, str]:
+    """Return ``{nis_code: name_fr}`` for every loaded commune."""
+    return {nis: name for nis, name in session.execute(select(Commune.nis_code, Commune.name_fr))}

@@ -1,0 +1,234 @@
+"""White-zone reports: create, read and list, with who-sees-what enforced here.
+
+Geometries arrive as :class:`~geosignal.services.intake.ReportInput` (already parsed,
+validated and in EPSG:4326) and leave as RFC 7946 GeoJSON Features (``[lon, lat]``,
+exterior rings counter-clockwise).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from geosignal.errors import GeosignalError
+from geosignal.geo import LAMBERT72, rfc7946_oriented
+from geosignal.models import Commune, IdempotencyKey, Report, User
+from geosignal.services.communes import commune_of
+from geosignal.services.intake import ReportInput
+from geosignal.vocab import STATUSES
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+#: Report columns a Feature's properties carry, in order.
+ATTRIBUTES = (
+    "network", "technologies", "operators", "issue", "setting", "households_affected",
+    "businesses_affected", "description", "observed_at",
+)
+
+MAX_PAGE = 1000
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Return an aware datetime as ISO 8601 in Brussels time with its offset (None stays None)."""
+    return None if dt is None else dt.astimezone(BRUSSELS).isoformat()
+
+
+def _feature_columns() -> tuple:
+    g = Report.geometry
+    return (
+        Report,
+        Commune.name_fr,
+        func.ST_AsGeoJSON(rfc7946_oriented(g), 9).label("geojson"),
+        func.ST_Area(func.ST_Transform(g, LAMBERT72)).label("area_m2"),
+        func.ST_Length(func.ST_Transform(g, LAMBERT72)).label("length_m"),
+    )
+
+
+def _base_query() -> Select:
+    return select(*_feature_columns()).join(Commune, Commune.nis_code == Report.commune_nis)
+
+
+def to_feature(report: Report, commune_name: str, geojson: str, area: float, length: float) -> dict[str, Any]:
+    """Return a report as a GeoJSON Feature (``id`` = UUID string; areas m², lengths m)."""
+    props: dict[str, Any] = {
+        "commune_nis": report.commune_nis,
+        "commune_name": commune_name,
+        "network": report.network,
+        "technologies": list(report.technologies or []),
+        "operators": list(report.operators or []),
+        "issue": report.issue,
+        "setting": report.setting,
+        "households_affected": report.households_affected,
+        "businesses_affected": report.businesses_affected,
+        "description": report.description,
+        "observed_at": iso(report.observed_at),
+        "status": report.status,
+        "created_at": iso(report.created_at),
+        "updated_at": iso(report.updated_at),
+        "area_m2": round(area, 1) if area else None,
+        "length_m": round(length, 1) if length else None,
+    }
+    return {"type": "Feature", "id": str(report.id), "geometry": json.loads(geojson), "properties": props}
+
+
+def _row_feature(row: Any) -> dict[str, Any]:
+    return to_feature(row.Report, row.name_fr, row.geojson, row.area_m2, row.length_m)
+
+
+def create_report(session: Session, user: User, report_input: ReportInput) -> dict[str, Any]:
+    """Store one report and return it as a Feature (the caller commits).
+
+    The report's commune is the one holding the largest part of its geometry
+    (:func:`~geosignal.services.communes.commune_of`). Raises ``outside_service_area``
+    (422) when no commune intersects it, and ``not_your_commune`` (403) when a
+    representative's zone lies mainly in another commune.
+    """
+    ewkt = f"SRID=4326;{report_input.geometry.wkt}"
+    nis = commune_of(session, ewkt)
+    if nis is None:
+        raise GeosignalError("outside_service_area", "the geometry does not touch any commune served")
+    if user.role == "representative" and nis != user.commune_nis:
+        name = session.get(Commune, nis).name_fr  # type: ignore[union-attr]
+        raise GeosignalError(
+            "not_your_commune",
+            f"the zone lies mainly in {name} ({nis}); you represent {user.commune_nis}",
+            commune_nis=nis,
+        )
+    props = report_input.properties
+    report = Report(
+        id=uuid.uuid4(),
+        geometry=ewkt,
+        commune_nis=nis,
+        reporter_id=user.id,
+        **{k: props[k] for k in ATTRIBUTES if props.get(k) is not None},
+    )
+    session.add(report)
+    session.flush()
+    return get_report(session, user, report.id)
+
+
+def _visible(stmt: Select, user: User) -> Select:
+    if user.sees_all_communes:
+        return stmt
+    return stmt.where(Report.commune_nis == user.commune_nis)
+
+
+def get_report(session: Session, user: User, report_id: uuid.UUID | str) -> dict[str, Any]:
+    """Return one report the user may see as a Feature; ``not_found`` (404) otherwise."""
+    try:
+        rid = report_id if isinstance(report_id, uuid.UUID) else uuid.UUID(str(report_id))
+    except ValueError:
+        raise GeosignalError("not_found", f"no report {report_id}") from None
+    row = session.execute(_visible(_base_query().where(Report.id == rid), user)).first()
+    if row is None:
+        raise GeosignalError("not_found", f"no report {report_id}")
+    return _row_feature(row)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of reports: Features in stable order and the cursor of the next page."""
+
+    features: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(seq: int) -> str:
+    """Return an opaque cursor pointing after the report of insertion order ``seq``."""
+    return base64.urlsafe_b64encode(f"r{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Return the ``seq`` of a cursor; ``invalid_request`` (400) when malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("r"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise GeosignalError("invalid_request", "cursor is malformed", where="cursor") from None
+
+
+def list_reports(
+    session: Session,
+    user: User,
+    *,
+    commune: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Page:
+    """Return the reports the user may see in insertion order, ``limit`` at a time (1–1000).
+
+    ``bbox`` is (min lon, min lat, max lon, max lat) in EPSG:4326; ``commune`` a NIS code.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise GeosignalError("invalid_request", f"limit must be 1 to {MAX_PAGE}", where="limit")
+    stmt = _visible(_base_query(), user)
+    if commune:
+        stmt = stmt.where(Report.commune_nis == commune)
+    if status:
+        stmt = stmt.where(Report.status == status)
+    if bbox:
+        stmt = stmt.where(func.ST_Intersects(Report.geometry, func.ST_MakeEnvelope(*bbox, 4326)))
+    if cursor:
+        stmt = stmt.where(Report.seq > decode_cursor(cursor))
+    rows = session.execute(stmt.order_by(Report.seq).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].Report.seq) if more else None
+    return Page([_row_feature(r) for r in rows], next_cursor)
+
+
+def request_fingerprint(body: bytes | str) -> str:
+    """Return the SHA-256 hex digest identifying a request body for idempotency."""
+    data = body.encode() if isinstance(body, str) else body
+    return hashlib.sha256(data).hexdigest()
+
+
+def replay_idempotent(session: Session, user: User, key: str, fingerprint: str) -> IdempotencyKey | None:
+    """Return the stored first result for ``key`` (None when new).
+
+    Raises ``idempotency_key_reused`` (422) when the key came with a different body.
+    """
+    stored = session.get(IdempotencyKey, (user.id, key))
+    if stored is not None and stored.request_hash != fingerprint:
+        raise GeosignalError("idempotency_key_reused", "this Idempotency-Key was used with another body")
+    return stored
+
+
+def remember_idempotent(
+    session: Session, user: User, key: str, fingerprint: str, status: int, body: dict, location: str | None
+) -> None:
+    """Store the first result of a POST under its ``Idempotency-Key`` (the caller commits)."""
+    session.add(
+        IdempotencyKey(user_id=user.id, key=key, request_hash=fingerprint, response_status=status,
+                       response_body=body, location=location)
+    )
+
+
+def set_status(session: Session, user: User, report_id: uuid.UUID | str, status: str) -> dict[str, Any]:
+    """Set a report's status (the caller commits) and return it as a Feature.
+
+    Raises ``not_found`` (404) for an unknown report, ``invalid_attribute`` (422) for an
+    unknown status.
+    """
+    if status not in STATUSES:
+        raise GeosignalError("invalid_attribute", f"status must be one of {', '.join(STATUSES)}", where="/status")
+    feature = get_report(session, user, report_id)
+    report = session.get(Report, uuid.UUID(feature["id"]))
+    assert report is not None
+    report.status = status
+    session.flush()
+    return get_report(session, user, report.id)

@@ -1,0 +1,48 @@
+"""The territory served (the loaded communes) as an intake :class:`ServiceArea`, cached."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import shapely
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from geosignal.errors import GeosignalError
+from geosignal.models import Commune
+from geosignal.services.intake import Limits, ServiceArea
+
+
+def service_area(session: Session, cache: MutableMapping[str, Any], margin_m: float = 1000.0) -> ServiceArea:
+    """Return the :class:`ServiceArea` of the loaded communes, rebuilt only when they change.
+
+    ``cache`` is a per-application dict. Raises ``outside_service_area`` (422) when no
+    commune is loaded (nothing can be inside an empty territory).
+    """
+    count, total, newest = session.execute(
+        select(func.count(), func.coalesce(func.sum(Commune.area_m2), 0), func.max(Commune.nis_code))
+    ).one()
+    if count == 0:
+        raise GeosignalError("outside_service_area", "no commune is loaded: run `geosignal load-communes`")
+    key = (count, round(total, 1), newest, margin_m)
+    if cache.get("key") != key:
+        rows = session.execute(
+            select(Commune.nis_code, Commune.name_fr, func.ST_AsBinary(Commune.boundary))
+        ).all()
+        cache["area"] = ServiceArea(
+            ((nis, name, shapely.from_wkb(bytes(wkb))) for nis, name, wkb in rows), margin_m=margin_m
+        )
+        cache["key"] = key
+    return cache["area"]
+
+
+def limits_from_config(config: Mapping[str, Any]) -> Limits:
+    """Return the intake :class:`Limits` from an application's configuration."""
+    return Limits(
+        min_area_m2=float(config["MIN_AREA_M2"]),
+        max_area_m2=float(config["MAX_AREA_M2"]),
+        max_vertices=int(config["MAX_VERTICES"]),
+        max_upload_bytes=int(config["MAX_UPLOAD_BYTES"]),
+        service_margin_m=float(config["SERVICE_MARGIN_M"]),
+    )

@@ -1,0 +1,178 @@
+"""JSON API under /api/v1: thin views that parse, authorise, call one service, serialise."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
+
+from geosignal.auth import current, require_roles
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.services import communes as communes_service
+from geosignal.services import export as export_service
+from geosignal.services import reports as reports_service
+from geosignal.services import stats as stats_service
+from geosignal.services.intake import parse_report_feature
+from geosignal.services.territory import limits_from_config, service_area
+from geosignal.vocab import STATUSES
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+GEOJSON = "application/geo+json"
+
+
+def geojson_response(doc: dict[str, Any], status: int = 200, **headers: str) -> Response:
+    """Return ``doc`` as ``application/geo+json`` (UTF-8, not ASCII-escaped)."""
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status=status, mimetype=GEOJSON, headers=headers)
+
+
+def current_service_area():  # noqa: ANN201
+    """Return the territory served, cached on the application."""
+    cache = current_app.extensions.setdefault("geosignal.service_area", {})
+    return service_area(get_session(), cache, current_app.config["SERVICE_MARGIN_M"])
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    if not raw:
+        return None
+    try:
+        parts = tuple(float(p) for p in raw.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or not (parts[0] < parts[2] and parts[1] < parts[3]):
+        raise GeosignalError("invalid_request", "bbox is min_lon,min_lat,max_lon,max_lat", where="bbox")
+    return parts  # type: ignore[return-value]
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise GeosignalError("invalid_request", f"{name} must be an integer", where=name) from None
+
+
+def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tuple[dict[str, Any], int, str]:
+    """Run a posted Feature through intake and store it, honouring ``Idempotency-Key``.
+
+    Returns (stored Feature, HTTP status, Location). Shared by the API and the map form.
+    """
+    user = current()
+    if user.role == "referent":
+        raise GeosignalError("forbidden", "the referent reads reports; representatives write them")
+    session = get_session()
+    key = request.headers.get("Idempotency-Key") or request.form.get("idempotency_key")
+    fingerprint = reports_service.request_fingerprint(body)
+    if key:
+        stored = reports_service.replay_idempotent(session, user, key, fingerprint)
+        if stored is not None:
+            return stored.response_body, stored.response_status, stored.location or ""
+    report_input = parse_report_feature(
+        body, area=current_service_area(), limits=limits_from_config(current_app.config),
+        crs=crs, repair=repair,
+    )
+    feature = reports_service.create_report(session, user, report_input)
+    if report_input.warnings or report_input.repair:
+        feature["intake"] = {"warnings": report_input.warnings, "repair": report_input.repair}
+    location = url_for("api.get_report", report_id=feature["id"])
+    if key:
+        reports_service.remember_idempotent(session, user, key, fingerprint, 201, feature, location)
+    session.commit()
+    return feature, 201, location
+
+
+@bp.post("/reports")
+def post_report() -> Response:
+    """Create a report from a GeoJSON Feature → 201 with ``Location`` and the stored Feature."""
+    if request.mimetype not in ("application/json", GEOJSON, ""):
+        raise GeosignalError("unsupported_media_type", "send application/geo+json or application/json")
+    feature, status, location = create_report_from_body(
+        request.get_data(), crs=request.args.get("crs"), repair=_flag("repair")
+    )
+    return geojson_response(feature, status, Location=location)
+
+
+@bp.get("/reports/<report_id>")
+def get_report(report_id: str) -> Response:
+    """Return one report (a Feature) the user may see."""
+    return geojson_response(reports_service.get_report(get_session(), current(), report_id))
+
+
+@bp.get("/reports")
+def list_reports() -> Response:
+    """Return reports as a FeatureCollection, oldest first, with a ``next`` cursor link."""
+    status = request.args.get("status")
+    if status and status not in STATUSES:
+        raise GeosignalError("invalid_request", f"status must be one of {', '.join(STATUSES)}", where="status")
+    page = reports_service.list_reports(
+        get_session(), current(), commune=request.args.get("commune"), bbox=_bbox(request.args.get("bbox")),
+        status=status, limit=_int_arg("limit", 100), cursor=request.args.get("cursor"),
+    )
+    doc: dict[str, Any] = {"type": "FeatureCollection", "features": page.features, "links": []}
+    if page.next_cursor:
+        args = {**request.args.to_dict(), "cursor": page.next_cursor}
+        doc["links"].append({"rel": "next", "type": GEOJSON, "href": url_for("api.list_reports", **args)})
+        doc["next_cursor"] = page.next_cursor
+    return geojson_response(doc)
+
+
+@bp.patch("/reports/<report_id>")
+@require_roles("referent", "admin")
+def patch_report(report_id: str) -> Response:
+    """Change a report's status (the referent validates or rejects): body ``{"status": …}``."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("status") not in STATUSES:
+        raise GeosignalError("invalid_request", f"body must be {{\"status\": one of {', '.join(STATUSES)}}}",
+                             where="/status")
+    session = get_session()
+    feature = reports_service.set_status(session, current(), report_id, body["status"])
+    session.commit()
+    return geojson_response(feature)
+
+
+@bp.get("/communes")
+def list_communes() -> Response:
+    """Return the loaded communes (open data) as a FeatureCollection."""
+    return geojson_response(
+        {"type": "FeatureCollection", "features": communes_service.list_communes(get_session())}
+    )
+
+
+@bp.get("/stats/communes")
+def stats_communes() -> Response:
+    """Return one row of white-zone statistics per commune (any signed-in user)."""
+    current()
+    return jsonify({"communes": stats_service.commune_stats(get_session())})
+
+
+def _export_filters() -> export_service.ExportFilters:
+    status = request.args.get("status", "validated")
+    if status == "all":
+        statuses = None
+    elif status in STATUSES:
+        statuses = (status,)
+    else:
+        raise GeosignalError("invalid_request", "status must be a status or 'all'", where="status")
+    return export_service.ExportFilters(statuses=statuses, commune=request.args.get("commune"))
+
+
+@bp.get("/exports/dwconnect")
+@require_roles("referent", "admin")
+def export_dwconnect() -> Response:
+    """Stream the DWconnect export: an RFC 7946 FeatureCollection of reports."""
+    filters = _export_filters()
+    chunks = export_service.iter_feature_collection(get_session(), filters)
+    return Response(
+        stream_with_context(c.encode("utf-8") for c in chunks),
+        mimetype=GEOJSON,
+        headers={"Content-Disposition": 'attachment; filename="geosignal-dwconnect.geojson"'},
+    )

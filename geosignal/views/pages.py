@@ -1,0 +1,201 @@
+"""Pages for people (French first): sign-in, the representative's map and list, the
+referent's dashboard. Thin views: parse, authorise, call one service, render."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import uuid
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+from flask_login import login_required, login_user, logout_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from geosignal import vocab
+from geosignal.assets import point_folium_at_local_assets
+from geosignal.auth import current
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.models import Commune, User
+from geosignal.services import communes as communes_service
+from geosignal.services import maps
+from geosignal.services import reports as reports_service
+from geosignal.services import stats as stats_service
+
+bp = Blueprint("pages", __name__)
+
+_TAG = re.compile(r"<(script|style)(?=[\s>])")
+
+
+@bp.before_app_request
+def _make_nonce() -> None:
+    g.csp_nonce = secrets.token_urlsafe(16)
+
+
+@bp.app_template_filter("nonced")
+def nonced(fragment: str) -> Markup:
+    """Add this request's CSP nonce to every <script> and <style> tag of a trusted fragment."""
+    return Markup(_TAG.sub(lambda m: f'<{m.group(1)} nonce="{g.csp_nonce}"', fragment))
+
+
+@bp.app_context_processor
+def _template_globals() -> dict:
+    return {"vocab": vocab, "label": vocab.label, "csp_nonce": lambda: g.get("csp_nonce", "")}
+
+
+@bp.after_app_request
+def _security_headers(response: Response) -> Response:
+    if response.mimetype == "text/html" and current_app.config["CONTENT_SECURITY_POLICY"]:
+        nonce = g.get("csp_nonce", "")
+        tiles = current_app.config.get("TILE_URL") or ""
+        tile_origin = ""
+        if tiles:
+            parts = urlsplit(tiles.replace("{s}", "a"))
+            tile_origin = f" {parts.scheme}://{parts.netloc}".replace("://a.", "://*.")
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:{tile_origin}; "
+            "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+            "frame-ancestors 'none'"
+        )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.get("/")
+def index() -> Response:
+    """Send people to their home page: the map (representative) or the dashboard."""
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        return redirect(url_for("pages.login"))
+    if current_user.role == "representative":
+        return redirect(url_for("pages.commune_map"))
+    return redirect(url_for("pages.dashboard"))
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    """Sign in with e-mail and password."""
+    if request.method == "POST":
+        email = (request.form.get("email") or "").strip().lower()
+        user = get_session().scalar(select(User).where(User.email == email))
+        if user is None or not user.active or not user.check_password(request.form.get("password") or ""):
+            flash("E-mail ou mot de passe incorrect.", "error")
+            return render_template("login.html", email=email), 401  # type: ignore[return-value]
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")) or url_for("pages.index"))
+    return render_template("login.html", email="")
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Sign out."""
+    logout_user()
+    return redirect(url_for("pages.login"))
+
+
+def _tiles() -> dict[str, str]:
+    return {"tile_url": current_app.config["TILE_URL"], "attribution": current_app.config["TILE_ATTRIBUTION"]}
+
+
+@bp.get("/carte")
+@login_required
+def commune_map() -> str:
+    """The representative's map of their commune, with drawing tools and the report form."""
+    user = current()
+    nis = request.args.get("commune") if user.sees_all_communes else user.commune_nis
+    session = get_session()
+    nis = nis or session.scalar(select(Commune.nis_code).order_by(Commune.nis_code))
+    feature = next((f for f in communes_service.list_communes(session) if f["id"] == nis), None)
+    if feature is None:
+        raise GeosignalError("not_found", f"no commune {nis}")
+    point_folium_at_local_assets()
+    parts = maps.representative_map(feature, **_tiles())
+    return render_template(
+        "map.html", parts=parts, commune=feature["properties"], idempotency_key=str(uuid.uuid4()),
+        can_write=user.role != "referent",
+    )
+
+
+@bp.post("/carte")
+@login_required
+def submit_report() -> Response:
+    """Store the report drawn on the map (form POST, then redirect: PRG)."""
+    from geosignal.views.api import create_report_from_body
+
+    geometry = request.form.get("geometry") or ""
+    feature_json = feature_from_form(request.form, geometry)
+    try:
+        feature, _status, _location = create_report_from_body(
+            feature_json.encode("utf-8"), crs=None, repair=request.form.get("repair") == "on"
+        )
+    except GeosignalError as error:
+        if error.status >= 500:
+            raise
+        flash(f"Signalement refusé ({error.code}) : {error.detail}", "error")
+        return redirect(url_for("pages.commune_map"))
+    flash(f"Signalement enregistré ({feature['properties']['commune_name']}).", "success")
+    return redirect(url_for("pages.my_reports"))
+
+
+def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
+    """Return the GeoJSON Feature text for the map form: the drawn geometry as sent (parsed
+    strictly by intake, like any API body) and the attributes from the form fields."""
+    props: dict[str, object] = {}
+    for name in ("network", "issue", "setting", "description", "observed_at"):
+        value = (form.get(name) or "").strip() if name != "description" else form.get(name, "")
+        if value:
+            props[name] = value
+    for name in ("technologies", "operators"):
+        values = form.getlist(name)
+        if values:
+            props[name] = values
+    for name in ("households_affected", "businesses_affected", "radius"):
+        value = (form.get(name) or "").strip()
+        if value:
+            props[name] = int(value) if value.isdigit() else (float(value) if name == "radius" and _is_number(value) else value)
+    return '{"type":"Feature","geometry":' + (geometry.strip() or "null") + ',"properties":' + json.dumps(props) + "}"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@bp.get("/signalements")
+@login_required
+def my_reports() -> str:
+    """The list of reports the user may see (their commune's, or every one for the referent)."""
+    page = reports_service.list_reports(get_session(), current(), limit=500)
+    return render_template("reports.html", features=page.features, truncated=page.next_cursor is not None)
+
+
+@bp.get("/tableau-de-bord")
+@login_required
+def dashboard() -> str:
+    """The referent's dashboard: choropleth of white-zone share and the per-commune table."""
+    user = current()
+    if not user.sees_all_communes:
+        raise GeosignalError("forbidden", "le tableau de bord est réservé au référent")
+    session = get_session()
+    rows = stats_service.commune_stats(session)
+    point_folium_at_local_assets()
+    parts = maps.referent_map(
+        communes_service.list_communes(session, simplify_m=25.0), {r["nis_code"]: r for r in rows}, **_tiles()
+    )
+    return render_template("dashboard.html", parts=parts, rows=rows)

@@ -1,0 +1,164 @@
+"""Test fixtures: a real PostGIS database per test run, the real communes, one transaction
+per test (rolled back), an app, clients and users.
+
+The database is cloned from ``geosignal_template`` (``scripts/provision-db.sh``), migrated
+with alembic, loaded with ``../shared/data/communes_charleroi_metropole.geojson`` and
+dropped at the end. ``GEOSIGNAL_TEST_ADMIN_URL`` names a database to connect to for
+CREATE/DROP DATABASE (default: the local ``postgres`` database as role ``geosignal``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from geosignal import create_app
+from geosignal.db import Database
+from geosignal.services.users import create_token, create_user
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+COMMUNES_FILE = Path(os.environ.get("GEOSIGNAL_COMMUNES_FILE", SHARED / "data" / "communes_charleroi_metropole.geojson"))
+COMMUNES_CSV = COMMUNES_FILE.with_suffix(".csv")
+CASES = SHARED / "cases"
+ARTIFACTS = ROOT / "test-artifacts"
+
+ADMIN_URL = os.environ.get(
+    "GEOSIGNAL_TEST_ADMIN_URL", "postgresql+psycopg://geosignal:geosignal@127.0.0.1:5432/postgres"
+)
+TEMPLATE = os.environ.get("GEOSIGNAL_TEST_TEMPLATE", "geosignal_template")
+
+CHARLEROI = "52011"
+CHIMAY = "56016"
+
+
+def create_database(name: str) -> str:
+    """Create database ``name`` from the PostGIS template and return its URL."""
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
+    admin.dispose()
+    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(name: str) -> None:
+    """Drop database ``name`` (closing its connections)."""
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A migrated database holding the 30 real communes, for the whole run."""
+    from geosignal import migrate
+    from geosignal.services.communes import load_communes
+
+    name = f"geosignal_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    migrate.upgrade(url)
+    database = Database(url)
+    with database.session() as session:
+        load_communes(session, COMMUNES_FILE)
+        session.commit()
+    database.engine.dispose()
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str):  # noqa: ANN201
+    """The application, configured for tests (no base map tiles)."""
+    application = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": database_url,
+                              "SECRET_KEY": "test", "TILE_URL": ""})
+    yield application
+    application.extensions["geosignal.db"].engine.dispose()
+
+
+@pytest.fixture
+def db(app):  # noqa: ANN001, ANN201
+    """A session inside a transaction that is rolled back after the test.
+
+    The application's requests share the same connection (their commits become
+    savepoints), so nothing a test does outlives it.
+    """
+    database: Database = app.extensions["geosignal.db"]
+    saved = dict(database.sessionmaker.kw)
+    connection = database.engine.connect()
+    outer = connection.begin()
+    database.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")
+    session = database.session()
+    yield session
+    session.close()
+    outer.rollback()
+    connection.close()
+    database.sessionmaker.kw = saved
+
+
+@pytest.fixture
+def client(app, db):  # noqa: ANN001, ANN201
+    return app.test_client()
+
+
+class Account:
+    """A user with a bearer token, and helpers to call the API as them."""
+
+    def __init__(self, client, email: str, password: str, token: str) -> None:  # noqa: ANN001
+        self.client, self.email, self.password, self.token = client, email, password, token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, url: str, **kw):  # noqa: ANN003, ANN201
+        return self.client.get(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def post(self, url: str, **kw):  # noqa: ANN003, ANN201
+        return self.client.post(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def patch(self, url: str, **kw):  # noqa: ANN003, ANN201
+        return self.client.patch(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def login(self):  # noqa: ANN201
+        """Sign in with the session cookie through the login form (CSRF token included)."""
+        page = self.client.get("/login")
+        token = csrf_token(page.get_data(as_text=True))
+        return self.client.post("/login", data={"email": self.email, "password": self.password,
+                                                "csrf_token": token})
+
+
+def csrf_token(html: str) -> str:
+    """Return the CSRF token of the first form in a page."""
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+def make_account(client, db, email: str, role: str, commune: str | None = None) -> Account:  # noqa: ANN001
+    password = "correct horse battery"
+    create_user(db, email, role, commune, password)
+    token = create_token(db, email)
+    db.commit()
+    return Account(client, email, password, token)
+
+
+@pytest.fixture
+def representative(client, db) -> Account:  # noqa: ANN001
+    """The representative of Charleroi (NIS 52011)."""
+    return make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)
+
+
+@pytest.fixture
+def referent(client, db) -> Account:  # noqa: ANN001
+    """The Smart Region referent (sees every commune)."""
+    return make_account(client, db, "referent@igretec.com", "referent")

@@ -1,0 +1,209 @@
+"""A Charleroi representative pins white zones through the API and the map form; the
+referent sees them counted and exported."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from shapely.geometry import LineString, Point, shape
+from sqlalchemy import func, select
+
+from geosignal.models import Report
+from tests.conftest import CASES, CHARLEROI, csrf_token
+from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+from tests.geojson_checks import assert_rfc7946_collection, positions
+
+X0, Y0 = CHARLEROI_LAMBERT72
+
+
+def _count(db) -> int:
+    return db.scalar(select(func.count()).select_from(Report))
+
+
+def _post(account, body, **kw):
+    return account.post("/api/v1/reports", data=json.dumps(body), content_type="application/geo+json", **kw)
+
+
+def _same_positions(a: dict, b: dict, tol: float = 1e-7) -> None:
+    pa, pb = positions(a["coordinates"]), positions(b["coordinates"])
+    assert len(pa) == len(pb)
+    for (x1, y1, *_), (x2, y2, *_) in zip(pa, pb, strict=True):
+        assert abs(x1 - x2) <= tol and abs(y1 - y2) <= tol
+
+
+@pytest.mark.parametrize("geometry", [
+    to_geojson_4326(Point(X0, Y0)),
+    to_geojson_4326(LineString([(X0 - 800, Y0), (X0 + 300, Y0 + 400), (X0 + 900, Y0 + 450)])),
+    to_geojson_4326(square_lambert(X0 - 1500, Y0 - 1500, 600)),
+], ids=["point", "line", "polygon"])
+def test_representative_creates_and_reads_back_identical_geometry(db, representative, geometry) -> None:
+    response = _post(representative, feature(geometry, households_affected=12, description="Rue de l'Église"))
+    assert response.status_code == 201, response.get_json()
+    stored = response.get_json()
+    assert response.headers["Location"] == f"/api/v1/reports/{stored['id']}"
+    assert response.mimetype == "application/geo+json"
+    assert stored["properties"]["commune_nis"] == CHARLEROI
+    assert stored["properties"]["households_affected"] == 12
+    assert stored["properties"]["description"] == "Rue de l'Église"
+    assert stored["properties"]["status"] == "submitted"
+    again = representative.get(response.headers["Location"])
+    assert again.status_code == 200
+    assert again.get_json()["geometry"]["type"] == geometry["type"]
+    _same_positions(again.get_json()["geometry"], geometry)
+    assert _count(db) == 1
+
+
+def test_polygon_through_the_map_form(db, client, representative) -> None:
+    assert representative.login().status_code == 302
+    page = client.get("/carte")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    geometry = to_geojson_4326(square_lambert(X0 + 1000, Y0 + 1000, 400))
+    response = client.post("/carte", data={
+        "csrf_token": csrf_token(html), "idempotency_key": "form-key-1", "geometry": json.dumps(geometry),
+        "network": "fixed", "technologies": ["DSL", "fibre"], "operators": ["VOO"],
+        "issue": "slow_speed", "setting": "indoor", "households_affected": "40",
+        "observed_at": "2026-11-20", "description": "Quartier du Nord",
+    })
+    assert response.status_code == 302 and response.headers["Location"].endswith("/signalements")
+    report = db.scalar(select(Report))
+    assert report.commune_nis == CHARLEROI
+    assert (report.network, report.technologies, report.operators) == ("fixed", ["DSL", "fibre"], ["VOO"])
+    assert report.households_affected == 40
+    read = representative.get(f"/api/v1/reports/{report.id}").get_json()
+    _same_positions(read["geometry"], geometry)
+    assert read["properties"]["observed_at"] == "2026-11-20T00:00:00+01:00"
+    # the same form sent twice (double click) stores one report
+    client.post("/carte", data={
+        "csrf_token": csrf_token(html), "idempotency_key": "form-key-1", "geometry": json.dumps(geometry),
+        "network": "fixed", "technologies": ["DSL", "fibre"], "operators": ["VOO"],
+        "issue": "slow_speed", "setting": "indoor", "households_affected": "40",
+        "observed_at": "2026-11-20", "description": "Quartier du Nord",
+    })
+    assert _count(db) == 1
+
+
+def test_form_without_csrf_token_is_refused(db, client, representative) -> None:
+    representative.login()
+    geometry = to_geojson_4326(square_lambert(X0, Y0, 400))
+    response = client.post("/carte", data={"geometry": json.dumps(geometry), "network": "mobile"})
+    assert response.status_code == 400
+    assert _count(db) == 0
+
+
+def test_overlapping_squares_are_counted_once(db, representative, referent) -> None:
+    # two 1 km² squares sharing 0.25 km² → 1.75 km²
+    for dx in (0, 500):
+        square = to_geojson_4326(square_lambert(X0 - 2000 + dx, Y0 - 2000 + dx, 1000))
+        assert _post(representative, feature(square)).status_code == 201
+    rows = {r["nis_code"]: r for r in referent.get("/api/v1/stats/communes").get_json()["communes"]}
+    charleroi = rows[CHARLEROI]
+    assert len(rows) == 30
+    assert charleroi["report_count"] == 2
+    assert charleroi["white_zone_area_km2"] == pytest.approx(1.75, rel=0.01)
+    assert charleroi["white_zone_share"] == pytest.approx(
+        charleroi["white_zone_area_km2"] / charleroi["commune_area_km2"], rel=1e-9)
+    assert charleroi["commune_area_km2"] == pytest.approx(103.01, rel=0.005)
+    assert sum(r["report_count"] for r in rows.values()) == 2
+    assert all(r["white_zone_area_km2"] == 0 for nis, r in rows.items() if nis != CHARLEROI)
+
+
+def test_zone_in_another_commune_is_forbidden_and_not_stored(db, representative) -> None:
+    # Chimay: 4.31 E, 50.05 N, far inside the commune
+    chimay = {"type": "Polygon", "coordinates": [[[4.30, 50.04], [4.32, 50.04], [4.32, 50.055],
+                                                   [4.30, 50.055], [4.30, 50.04]]]}
+    response = _post(representative, feature(chimay))
+    assert response.status_code == 403
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["code"] == "not_your_commune" and body["commune_nis"] == "56016"
+    assert _count(db) == 0
+
+
+def test_latlon_swapped_case_is_refused_with_a_hint(db, representative) -> None:
+    case = json.loads((CASES / "11-latlon-swapped.geojson").read_text(encoding="utf-8"))
+    body = feature(case["features"][0]["geometry"])
+    response = _post(representative, body)
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["code"] == "outside_service_area"
+    assert "Charleroi" in problem["detail"]
+    assert _count(db) == 0
+
+
+def test_anonymous_and_malformed_requests_get_problems(db, client, representative) -> None:
+    response = client.post("/api/v1/reports", data="{}", content_type="application/json")
+    assert response.status_code in (400, 401)
+    assert response.mimetype == "application/problem+json"
+    response = client.get("/api/v1/reports")
+    assert response.status_code == 401 and response.get_json()["code"] == "unauthorized"
+    response = representative.post("/api/v1/reports", data="{not json", content_type="application/json")
+    assert response.status_code in (400, 422) and response.get_json()["code"] == "invalid_json"
+    response = representative.get("/api/v1/reports/not-a-uuid")
+    assert response.status_code == 404 and response.get_json()["code"] == "not_found"
+    assert _count(db) == 0
+
+
+def test_idempotency_key_returns_the_first_result(db, representative) -> None:
+    body = feature({"type": "Point", "coordinates": [4.4440, 50.4108]})
+    headers = {"Idempotency-Key": "7d3f1c2e-0000-4000-8000-000000000036"}
+    first = _post(representative, body, headers=headers)
+    second = _post(representative, body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.get_json()["id"] == second.get_json()["id"]
+    assert first.headers["Location"] == second.headers["Location"]
+    assert _count(db) == 1
+    other = _post(representative, feature({"type": "Point", "coordinates": [4.4441, 50.4108]}), headers=headers)
+    assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
+    assert _count(db) == 1
+
+
+def test_listing_pages_with_a_cursor_and_bbox(db, representative, referent) -> None:
+    ids = []
+    for i in range(5):
+        point = to_geojson_4326(Point(X0 + 100 * i, Y0))
+        ids.append(_post(representative, feature(point)).get_json()["id"])
+    page1 = representative.get("/api/v1/reports?limit=2").get_json()
+    assert [f["id"] for f in page1["features"]] == ids[:2]
+    page2 = representative.get(f"/api/v1/reports?limit=2&cursor={page1['next_cursor']}").get_json()
+    page3 = representative.get(f"/api/v1/reports?limit=2&cursor={page2['next_cursor']}").get_json()
+    assert [f["id"] for f in page2["features"] + page3["features"]] == ids[2:]
+    assert "next_cursor" not in page3
+    lon, lat = page1["features"][0]["geometry"]["coordinates"]
+    boxed = representative.get(f"/api/v1/reports?bbox={lon - 1e-4},{lat - 1e-4},{lon + 1e-4},{lat + 1e-4}").get_json()
+    assert [f["id"] for f in boxed["features"]] == ids[:1]
+    assert len(referent.get("/api/v1/reports?commune=52011").get_json()["features"]) == 5
+
+
+def test_export_is_rfc7946_and_carries_every_report(db, representative, referent) -> None:
+    geometries = [
+        to_geojson_4326(Point(X0, Y0)),
+        to_geojson_4326(LineString([(X0, Y0), (X0 + 500, Y0 + 300)])),
+        # drawn clockwise on purpose: the export must make the exterior counter-clockwise
+        {"type": "Polygon", "coordinates": [list(reversed(to_geojson_4326(square_lambert(X0, Y0 - 3000, 700))["coordinates"][0]))]},
+    ]
+    ids = {_post(representative, feature(g)).get_json()["id"] for g in geometries}
+    assert representative.get("/api/v1/exports/dwconnect").status_code == 403
+    response = referent.get("/api/v1/exports/dwconnect?status=all")
+    assert response.status_code == 200 and response.mimetype == "application/geo+json"
+    doc = json.loads(response.get_data(as_text=True))
+    assert_rfc7946_collection(doc)
+    assert {f["id"] for f in doc["features"]} == ids
+    zone = next(f for f in doc["features"] if f["geometry"]["type"] == "Polygon")
+    assert zone["properties"]["area_m2"] == pytest.approx(490_000, rel=0.01)
+    assert shape(zone["geometry"]).is_valid
+    # by default only validated reports are exported
+    assert json.loads(referent.get("/api/v1/exports/dwconnect").get_data(as_text=True))["features"] == []
+    validated = referent.patch(f"/api/v1/reports/{zone['id']}", json={"status": "validated"})
+    assert validated.status_code == 200
+    doc = json.loads(referent.get("/api/v1/exports/dwconnect").get_data(as_text=True))
+    assert [f["id"] for f in doc["features"]] == [zone["id"]]
+
+
+def test_communes_are_open_data(client) -> None:
+    doc = client.get("/api/v1/communes").get_json()
+    assert len(doc["features"]) == 30
+    assert_rfc7946_collection(doc)
+    seneffe = next(f for f in doc["features"] if f["id"] == "55085")
+    assert seneffe["properties"]["name_fr"] == "Seneffe"
