@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
@@ -25,18 +26,20 @@ def transformer(source_epsg: int, target_epsg: int) -> Transformer:
     return Transformer.from_crs(f"EPSG:{source_epsg}", f"EPSG:{target_epsg}", always_xy=True)
 
 
+def transform_xy(xy: np.ndarray, source_epsg: int, target_epsg: int) -> np.ndarray:
+    """Transform an (N, 2) array of x/y (lon/lat) positions; return a new (N, 2) array."""
+    xy = np.asarray(xy, dtype=float)
+    if source_epsg == target_epsg:
+        return xy.copy()
+    x, y = transformer(source_epsg, target_epsg).transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+
+
 def reproject(geom: BaseGeometry, source_epsg: int, target_epsg: int) -> BaseGeometry:
-    """Return ``geom`` reprojected from one EPSG code to another (2D)."""
+    """Return ``geom`` (2D) reprojected from one EPSG code to another."""
     if source_epsg == target_epsg:
         return geom
-    t = transformer(source_epsg, target_epsg)
-    return shapely.transform(geom, lambda xy: _stack(t.transform(xy[:, 0], xy[:, 1])))
-
-
-def _stack(xy: tuple) -> object:
-    import numpy as np
-
-    return np.column_stack(xy)
+    return shapely.transform(geom, lambda xy: transform_xy(xy, source_epsg, target_epsg))
 
 
 def to_lambert72(geom_4326: BaseGeometry) -> BaseGeometry:
@@ -44,13 +47,19 @@ def to_lambert72(geom_4326: BaseGeometry) -> BaseGeometry:
     return reproject(geom_4326, WGS84, LAMBERT72)
 
 
-def area_m2(geom_4326: BaseGeometry) -> float:
-    """Return the planar area of a EPSG:4326 geometry in m², computed in EPSG:31370."""
+def area_m2(geom_4326: BaseGeometry | None) -> float:
+    """Return the planar area in m² of a EPSG:4326 geometry, computed in EPSG:31370
+    (points and lines: 0.0; never computed on degrees)."""
+    if geom_4326 is None or geom_4326.is_empty:
+        return 0.0
     return float(to_lambert72(geom_4326).area)
 
 
-def length_m(geom_4326: BaseGeometry) -> float:
-    """Return the planar length of a EPSG:4326 geometry in m, computed in EPSG:31370."""
+def length_m(geom_4326: BaseGeometry | None) -> float:
+    """Return the planar length in m of a EPSG:4326 geometry, computed in EPSG:31370
+    (polygons: their perimeter, holes included)."""
+    if geom_4326 is None or geom_4326.is_empty:
+        return 0.0
     return float(to_lambert72(geom_4326).length)
 
 

@@ -7,11 +7,11 @@ import csv
 import pytest
 from sqlalchemy import func, select, text
 
+from geosignal.geo import LAMBERT72, WGS84, transformer
 from geosignal.models import Commune
 from geosignal.services.communes import load_communes
 from tests.conftest import COMMUNES_CSV, COMMUNES_FILE
 from tests.factories import CHARLEROI_LAMBERT72, CHARLEROI_LONLAT
-from geosignal.geo import LAMBERT72, WGS84, transformer
 
 
 def _reference() -> dict[str, dict[str, str]]:

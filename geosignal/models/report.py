@@ -8,10 +8,10 @@ from datetime import datetime
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
-    Identity,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,

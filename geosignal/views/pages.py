@@ -9,8 +9,17 @@ import secrets
 import uuid
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -65,6 +74,12 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says."""
+    return current_app.send_static_file("favicon.svg")
 
 
 @bp.get("/")

@@ -1,0 +1,122 @@
+"""The territory served (:class:`ServiceArea`), intake limits and planar measures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import shapely
+from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.prepared import prep
+
+from .crs import LAMBERT72, WGS84, transform_geom
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Configurable intake limits.
+
+    ``min_area_m2``/``max_area_m2`` bound the planar area (EPSG:31370, m²) of polygonal
+    reports; ``max_vertices`` bounds the coordinates of one geometry; ``max_upload_bytes``
+    bounds a raw body or uploaded file; ``service_margin_m`` is the margin (m) around the
+    union of the communes within which a report must lie.
+    """
+
+    min_area_m2: float = 100.0
+    max_area_m2: float = 200e6
+    max_vertices: int = 10_000
+    max_upload_bytes: int = 10 * 1024 * 1024
+    service_margin_m: float = 1000.0
+
+
+#: The default limits (a frozen, shared instance).
+DEFAULT_LIMITS = Limits()
+
+
+class ServiceArea:
+    """The territory served, built from the loaded communes.
+
+    ``communes`` yields ``(nis_code, name_fr, geometry)`` with geometries in EPSG:4326.
+    The service area keeps:
+
+    * ``territory_31370`` — the union of the communes in EPSG:31370 (prepared);
+    * ``buffered_31370`` — that union buffered by ``margin_m`` metres (prepared);
+    * an STRtree over the communes (EPSG:4326) for :meth:`commune_at`.
+
+    Rule used by intake: a report geometry is *inside* when it intersects the unbuffered
+    territory **and** is covered by the buffered one (see :meth:`relation`).
+    """
+
+    def __init__(
+        self,
+        communes: Iterable[tuple[str, str, BaseGeometry]],
+        margin_m: float = 1000.0,
+    ) -> None:
+        items = [(str(nis), str(name), geom) for nis, name, geom in communes]
+        if not items:
+            raise ValueError("a ServiceArea needs at least one commune")
+        # deterministic order: by NIS code, so ties on shared borders go to the smallest NIS
+        items.sort(key=lambda t: t[0])
+        self.margin_m = float(margin_m)
+        self.nis_codes = [t[0] for t in items]
+        self.names = [t[1] for t in items]
+        self.geometries = [t[2] for t in items]
+        self._tree = shapely.STRtree(self.geometries)
+        union_4326 = shapely.union_all(self.geometries)
+        self.territory_4326 = union_4326
+        self.territory_31370 = transform_geom(union_4326, WGS84, LAMBERT72)
+        self.buffered_31370 = self.territory_31370.buffer(self.margin_m)
+        self._territory_prep = prep(self.territory_31370)
+        self._buffered_prep = prep(self.buffered_31370)
+        self._bbox_4326 = transform_geom(self.buffered_31370, LAMBERT72, WGS84).bounds
+
+    def __len__(self) -> int:
+        return len(self.nis_codes)
+
+    def commune_at(self, lon: float, lat: float) -> tuple[str, str] | None:
+        """Return ``(nis_code, name_fr)`` of the commune covering ``(lon, lat)`` (EPSG:4326).
+
+        A point on a shared border belongs to the commune with the smallest NIS code.
+        Returns None outside every commune (or for non-finite input).
+        """
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            return None
+        hits = self._tree.query(Point(lon, lat), predicate="intersects")
+        if len(hits) == 0:
+            return None
+        i = int(min(hits))  # geometries are sorted by NIS
+        return self.nis_codes[i], self.names[i]
+
+    def relation(self, geom_4326: BaseGeometry) -> str:
+        """Classify a geometry: ``"inside"``, ``"outside"`` (no contact with the territory)
+        or ``"beyond_margin"`` (touches the territory but leaves the buffered area)."""
+        g = transform_geom(geom_4326, WGS84, LAMBERT72)
+        if not self._territory_prep.intersects(g):
+            return "outside"
+        if not self._buffered_prep.covers(g):
+            return "beyond_margin"
+        return "inside"
+
+    def in_bbox(self, lon: float, lat: float) -> bool:
+        """Return True when ``(lon, lat)`` is inside the bounding box of the buffered area."""
+        x0, y0, x1, y1 = self._bbox_4326
+        return x0 <= lon <= x1 and y0 <= lat <= y1
+
+    @classmethod
+    def from_geojson_file(cls, path, margin_m: float = 1000.0) -> ServiceArea:
+        """Build a service area from a GeoJSON FeatureCollection of communes (EPSG:4326).
+
+        Each feature needs ``nis_code`` (or the feature ``id``) and ``name_fr`` (or ``name``).
+        """
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        communes = []
+        for feat in doc["features"]:
+            props = feat.get("properties") or {}
+            nis = props.get("nis_code") or props.get("nis") or feat.get("id")
+            name = props.get("name_fr") or props.get("name") or str(nis)
+            communes.append((str(nis), str(name), shape(feat["geometry"])))
+        return cls(communes, margin_m=margin_m)

@@ -1,0 +1,639 @@
+"""Strict GeoJSON intake: raw JSON → validated, normalised report geometries.
+
+See the package docstring (:mod:`geosignal.services.intake`) for the rules and decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from geosignal import vocab
+from geosignal.errors import GeosignalError
+from geosignal.geo import area_m2
+
+from .area import DEFAULT_LIMITS, Limits, ServiceArea
+from .crs import (
+    ACCEPTED_EPSG,
+    LAMBERT72,
+    LAMBERT2008,
+    WGS84,
+    parse_crs,
+    transform_geom,
+    transform_xy,
+)
+from .properties import REPORT_PROPERTIES, validate_properties
+
+#: Segments of a circle's polygon (quad_segs=16 → 64 segments).
+CIRCLE_QUAD_SEGS = 16
+_POLYGONAL = ("Polygon", "MultiPolygon")
+_HINT_FOR_EPSG = {WGS84: "looks_like_wgs84", LAMBERT72: "looks_like_lambert72", LAMBERT2008: "looks_like_lambert2008"}
+_CRS_LABEL = {WGS84: "WGS 84 longitude/latitude (EPSG:4326)", LAMBERT72: "Belgian Lambert 72 (EPSG:31370)",
+              LAMBERT2008: "Belgian Lambert 2008 (EPSG:3812)"}
+
+
+@dataclass
+class ReportInput:
+    """One validated report: geometry (shapely, EPSG:4326, 2D, valid, one of
+    ``vocab.GEOMETRY_TYPES``, polygons oriented counter-clockwise), validated properties,
+    warnings (``{"code", "detail", ...}``), the repair record when repaired and, in uploads or
+    collections, the index of the source feature (0-based)."""
+
+    geometry: BaseGeometry
+    properties: dict[str, Any]
+    warnings: list[dict] = field(default_factory=list)
+    repair: dict | None = None
+    source_index: int | None = None
+
+
+# --------------------------------------------------------------------------- raw JSON
+
+class _NonFinite:
+    """Placeholder for NaN/Infinity/overflowing numbers found by the JSON parser."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _parse_float(text: str) -> Any:
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)
+
+
+def loads_strict(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Parse JSON text strictly: NaN/Infinity (and numbers overflowing to infinity) are kept
+    as placeholders so that the caller can report them with their JSON pointer.
+
+    Raises 413 ``payload_too_large`` beyond ``limits.max_upload_bytes`` and 400
+    ``invalid_json`` for undecodable or malformed text (``where`` = ``line L column C``).
+    """
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        raw = bytes(raw)
+        if len(raw) > limits.max_upload_bytes:
+            raise GeosignalError("payload_too_large", f"The body has {len(raw)} bytes; the limit is "
+                                 f"{limits.max_upload_bytes}.", value=len(raw), limit=limits.max_upload_bytes)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise GeosignalError("invalid_json", f"The body is not UTF-8 text ({exc.reason} at byte "
+                                 f"{exc.start}).", where=f"byte {exc.start}") from None
+    elif isinstance(raw, str):
+        text = raw[1:] if raw.startswith("\ufeff") else raw
+        if len(text) > limits.max_upload_bytes:  # characters ≤ bytes: cheap first check
+            raise GeosignalError("payload_too_large", "The body exceeds the size limit.",
+                                 limit=limits.max_upload_bytes)
+    else:
+        raise GeosignalError("invalid_request", "Expected JSON text, bytes or an object.")
+    try:
+        return json.loads(text, parse_constant=_NonFinite, parse_float=_parse_float)
+    except json.JSONDecodeError as exc:
+        raise GeosignalError("invalid_json", f"The body is not valid JSON: {exc.msg}.",
+                             where=f"line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise GeosignalError("invalid_json", "The JSON is nested too deeply.") from None
+
+
+def _esc(key: Any) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def find_non_finite(obj: Any, ptr: str = "") -> str | None:
+    """Return the JSON pointer of the first NaN/Infinity in ``obj`` (placeholder or float), or None."""
+    stack = [(obj, ptr)]
+    while stack:
+        node, p = stack.pop()
+        if isinstance(node, _NonFinite) or (isinstance(node, float) and not math.isfinite(node)):
+            return p
+        if isinstance(node, dict):
+            stack.extend((v, f"{p}/{_esc(k)}") for k, v in reversed(list(node.items())))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, f"{p}/{i}") for i, v in reversed(list(enumerate(node))))
+    return None
+
+
+def _raise_non_finite(obj: Any, ptr: str) -> None:
+    bad = find_non_finite(obj, ptr)
+    if bad is not None:
+        raise GeosignalError("non_finite_number", f"NaN or Infinity at {bad or '/'}: JSON numbers must be finite.",
+                             where=bad or "/")
+
+
+# --------------------------------------------------------------------------- geometry walk
+
+class _Walk:
+    """State collected while validating one raw geometry."""
+
+    def __init__(self) -> None:
+        self.dims: set[int] = set()
+        self.count = 0
+        self.xy: list[tuple[float, float]] = []
+
+
+def _number(v: Any, ptr: str) -> float:
+    if isinstance(v, _NonFinite):
+        raise GeosignalError("non_finite_number", f"{v.text} is not a finite number.", where=ptr)
+    if isinstance(v, bool):
+        raise GeosignalError("invalid_coordinate", f"A coordinate is a boolean ({str(v).lower()}).", where=ptr)
+    if isinstance(v, (int, float)) or (isinstance(v, np.number) and not isinstance(v, np.bool_)):
+        try:
+            f = float(v)
+        except OverflowError:
+            raise GeosignalError("invalid_coordinate", "A coordinate is too large.", where=ptr) from None
+        if not math.isfinite(f):
+            raise GeosignalError("non_finite_number", f"{f} is not a finite number.", where=ptr)
+        return f
+    if isinstance(v, str):
+        raise GeosignalError("invalid_coordinate", f"A coordinate is given as a string ({v!r}); send a JSON number.",
+                             where=ptr)
+    if isinstance(v, (list, tuple, dict)):
+        raise GeosignalError("invalid_geojson", "A number was expected here: the coordinates are nested too deeply.",
+                             where=ptr)
+    raise GeosignalError("invalid_coordinate", f"A coordinate must be a number; got {v!r}.", where=ptr)
+
+
+def _position(p: Any, ptr: str, w: _Walk) -> tuple[float, float]:
+    if not isinstance(p, (list, tuple)):
+        raise GeosignalError("invalid_geojson", "A position [lon, lat] was expected here: the coordinates are not "
+                             "nested deeply enough for the geometry type.", where=ptr)
+    for k, v in enumerate(p):
+        if isinstance(v, (list, tuple, dict)):
+            raise GeosignalError("invalid_geojson", "A number was expected here: the coordinates are nested too "
+                                 "deeply for the geometry type.", where=f"{ptr}/{k}")
+    if len(p) < 2:
+        raise GeosignalError("invalid_coordinate", f"A position needs at least 2 numbers; got {len(p)}.", where=ptr)
+    x = _number(p[0], f"{ptr}/0")
+    y = _number(p[1], f"{ptr}/1")
+    for k in range(2, len(p)):
+        _number(p[k], f"{ptr}/{k}")
+    w.dims.add(len(p))
+    w.count += 1
+    w.xy.append((x, y))
+    return (x, y)
+
+
+def _list(c: Any, ptr: str, what: str) -> list | tuple:
+    if not isinstance(c, (list, tuple)):
+        raise GeosignalError("invalid_geojson", f"{what} must be an array.", where=ptr)
+    return c
+
+
+def _dedupe(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for pt in points:
+        if not out or out[-1] != pt:
+            out.append(pt)
+    return out
+
+
+def _line(c: Any, ptr: str, w: _Walk) -> list[tuple[float, float]]:
+    c = _list(c, ptr, "A LineString's coordinates")
+    if len(c) == 0:
+        raise GeosignalError("empty_geometry", "The line has no positions.", where=ptr)
+    pts = _dedupe([_position(p, f"{ptr}/{i}", w) for i, p in enumerate(c)])
+    if len(pts) < 2:
+        raise GeosignalError("line_too_short", "A line needs at least 2 distinct positions.", where=ptr)
+    return pts
+
+
+def _ring(c: Any, ptr: str, w: _Walk) -> list[tuple[float, float]]:
+    c = _list(c, ptr, "A ring")
+    if len(c) == 0:
+        raise GeosignalError("ring_too_short", "A ring has no positions; it needs at least 4.", where=ptr, value=0)
+    pts = [_position(p, f"{ptr}/{i}", w) for i, p in enumerate(c)]
+    if pts[0] != pts[-1]:
+        raise GeosignalError(
+            "ring_not_closed",
+            f"The ring's last position {list(pts[-1])} differs from its first {list(pts[0])}; "
+            "repeat the first position at the end.",
+            where=f"{ptr}/{len(c) - 1}",
+        )
+    pts = _dedupe(pts)
+    if len(pts) < 4:
+        raise GeosignalError("ring_too_short", f"A ring needs at least 4 positions (3 distinct + closing); it has "
+                             f"{len(pts)} after removing repeated positions.", where=ptr, value=len(pts))
+    return pts
+
+
+def _polygon(c: Any, ptr: str, w: _Walk) -> list[list[tuple[float, float]]]:
+    c = _list(c, ptr, "A Polygon's coordinates")
+    if len(c) == 0:
+        raise GeosignalError("empty_geometry", "The polygon has no rings.", where=ptr)
+    return [_ring(r, f"{ptr}/{i}", w) for i, r in enumerate(c)]
+
+
+def _walk_geometry(obj: Any, ptr: str, w: _Walk) -> dict:
+    """Validate one raw (non-collection) GeoJSON geometry; return its 2D GeoJSON dict."""
+    if obj is None:
+        raise GeosignalError("empty_geometry", "The geometry is null.", where=ptr or "/")
+    if not isinstance(obj, dict):
+        raise GeosignalError("invalid_geojson", "A geometry must be a JSON object.", where=ptr or "/")
+    gtype = obj.get("type")
+    if gtype == "GeometryCollection":
+        raise GeosignalError("unsupported_geometry_type", "A GeometryCollection cannot be one report "
+                             "(and collections cannot be nested): send one feature per geometry.",
+                             where=f"{ptr}/type")
+    if gtype not in vocab.GEOMETRY_TYPES:
+        raise GeosignalError("invalid_geojson", f"Unknown geometry type {gtype!r}; expected one of "
+                             f"{', '.join(vocab.GEOMETRY_TYPES)}.", where=f"{ptr}/type")
+    if "coordinates" not in obj:
+        raise GeosignalError("invalid_geojson", "The geometry has no 'coordinates' member.", where=ptr or "/")
+    c = obj["coordinates"]
+    cp = f"{ptr}/coordinates"
+    if c is None or (isinstance(c, (list, tuple)) and len(c) == 0):
+        raise GeosignalError("empty_geometry", f"The {gtype} has no coordinates.", where=cp)
+    if gtype == "Point":
+        coords: Any = _position(c, cp, w)
+    elif gtype == "MultiPoint":
+        coords = [_position(p, f"{cp}/{i}", w) for i, p in enumerate(_list(c, cp, "coordinates"))]
+    elif gtype == "LineString":
+        coords = _line(c, cp, w)
+    elif gtype == "MultiLineString":
+        coords = [_line(part, f"{cp}/{i}", w) for i, part in enumerate(_list(c, cp, "coordinates"))]
+    elif gtype == "Polygon":
+        coords = _polygon(c, cp, w)
+    else:  # MultiPolygon
+        coords = [_polygon(part, f"{cp}/{i}", w) for i, part in enumerate(_list(c, cp, "coordinates"))]
+    return {"type": gtype, "coordinates": coords}
+
+
+# --------------------------------------------------------------------------- CRS member
+
+def resolve_crs(caller_crs: Any, member: Any, *, where: str, inherited: int | None = None) -> int:
+    """Return the EPSG code to read coordinates in.
+
+    ``caller_crs`` is the API parameter; ``member`` the obsolete GeoJSON ``crs`` member (only
+    the *named* form ``{"type": "name", "properties": {"name": ...}}`` is honoured; linked CRSs
+    are refused); ``inherited`` the CRS already resolved for an enclosing collection.
+    Disagreement between any two → 422 ``unsupported_crs``. Default EPSG:4326.
+    """
+    given = parse_crs(caller_crs, where="crs") if caller_crs is not None else None
+    if inherited is not None:
+        given = inherited if given is None else given
+    from_member = None
+    if member is not None:
+        if not isinstance(member, dict) or member.get("type") != "name" or not isinstance(member.get("properties"), dict):
+            raise GeosignalError("unsupported_crs", "Only a named 'crs' member is understood "
+                                 '({"type": "name", "properties": {"name": "EPSG:31370"}}); better, omit it and '
+                                 "pass crs as a parameter.", where=f"{where}/crs")
+        from_member = parse_crs(member["properties"].get("name"), where=f"{where}/crs/properties/name")
+    if given is not None and from_member is not None and given != from_member:
+        raise GeosignalError("unsupported_crs", f"The request says EPSG:{given} but the GeoJSON 'crs' member says "
+                             f"EPSG:{from_member}.", where=f"{where}/crs", requested=f"EPSG:{given}",
+                             member=f"EPSG:{from_member}")
+    return from_member or given or WGS84
+
+
+# --------------------------------------------------------------------------- outside hints
+
+def _diagnose(xy: np.ndarray, epsg: int, area: ServiceArea) -> dict | None:
+    """Guess why positions fall outside: swapped axes or another CRS. Never applied silently."""
+    if len(xy) == 0:
+        return None
+    step = max(1, len(xy) // 50)
+    sample = np.vstack([xy.mean(axis=0, keepdims=True), xy[::step][:50]])
+    options: list[tuple[str, np.ndarray, int]] = [("axes_swapped", sample[:, ::-1], epsg)]
+    options += [(_HINT_FOR_EPSG[alt], sample, alt) for alt in ACCEPTED_EPSG if alt != epsg]
+    for hint, pts, src in options:
+        try:
+            with np.errstate(all="ignore"):
+                ll = transform_xy(pts, src, WGS84)
+        except Exception:  # noqa: BLE001 - pyproj may refuse absurd input
+            continue
+        for lon, lat in ll:
+            if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
+                continue
+            hit = area.commune_at(float(lon), float(lat))
+            if hit:
+                return {"hint": hint, "epsg": src, "commune": {"nis_code": hit[0], "name": hit[1]}}
+    return None
+
+
+def _outside(xy: np.ndarray, epsg: int, area: ServiceArea, where: str, detail: str) -> GeosignalError:
+    diag = _diagnose(xy, epsg, area)
+    extra: dict[str, Any] = {}
+    if diag:
+        c = diag["commune"]
+        extra["hint"] = diag["hint"]
+        if diag["hint"] == "axes_swapped":
+            detail += (f" As [lon, lat] this would be in {c['name']} (NIS {c['nis_code']}): the axes look swapped "
+                       "(GeoJSON order is [longitude, latitude]). Nothing was swapped for you.")
+            extra["swapped_commune"] = c
+        else:
+            label = {"looks_like_lambert72": "Belgian Lambert 72", "looks_like_lambert2008": "Belgian Lambert 2008",
+                     "looks_like_wgs84": "WGS 84 longitude/latitude"}[diag["hint"]]
+            detail += (f" These look like {label} coordinates ({_CRS_LABEL[diag['epsg']]}), which would place the "
+                       f"report in {c['name']} (NIS {c['nis_code']}): send crs=EPSG:{diag['epsg']}. "
+                       "Nothing was reprojected for you.")
+            extra["suggested_crs"] = f"EPSG:{diag['epsg']}"
+            extra["suggested_commune"] = c
+    return GeosignalError("outside_service_area", detail, where=where, **extra)
+
+
+# --------------------------------------------------------------------------- building
+
+_REASON_AT = re.compile(r"\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)")
+
+
+def _polygonal_part(g: BaseGeometry) -> BaseGeometry:
+    polys = [p for p in shapely.get_parts(g) if p.geom_type in _POLYGONAL and not p.is_empty]
+    flat: list = []
+    for p in polys:
+        flat.extend(shapely.get_parts(p))
+    if not flat:
+        return shapely.Polygon()
+    return flat[0] if len(flat) == 1 else shapely.MultiPolygon(flat)
+
+
+def _shoelace_m2(geom_4326: BaseGeometry) -> float:
+    """Naive area: |exterior shoelace| − Σ|hole shoelace| of the rings as given, in EPSG:31370.
+    For a figure-8 ring the two lobes have opposite signs and cancel."""
+    g = transform_geom(geom_4326, WGS84, LAMBERT72)
+    total = 0.0
+    for poly in shapely.get_parts(g):
+        if poly.geom_type != "Polygon":
+            continue
+        rings = [poly.exterior, *poly.interiors]
+        for k, ring in enumerate(rings):
+            xy = np.asarray(ring.coords)
+            s = 0.5 * float(np.dot(xy[:-1, 0], xy[1:, 1]) - np.dot(xy[1:, 0], xy[:-1, 1]))
+            total += abs(s) if k == 0 else -abs(s)
+    return total
+
+
+def _km2(a: float) -> str:
+    return f"{a / 1e6:,.2f} km²" if a >= 10_000 else f"{a / 1e6:.4f} km² ({a:,.0f} m²)"
+
+
+def build_report(
+    geom_obj: Any,
+    gptr: str,
+    props: dict[str, Any],
+    *,
+    area: ServiceArea,
+    limits: Limits,
+    epsg: int,
+    repair: bool,
+    warnings: list[dict] | None = None,
+) -> ReportInput:
+    """Validate one raw geometry (a GeoJSON-like dict, lists or tuples) with already validated
+    properties and return a :class:`ReportInput`. ``gptr`` is the geometry's JSON pointer,
+    ``epsg`` the CRS of its coordinates. Raises ``GeosignalError`` (422)."""
+    warnings = list(warnings or [])
+    w = _Walk()
+    gj = _walk_geometry(geom_obj, gptr, w)
+    if w.count > limits.max_vertices:
+        raise GeosignalError("too_many_vertices", f"The geometry has {w.count} vertices; the limit is "
+                             f"{limits.max_vertices}. Simplify it.", where=gptr or "/", value=w.count,
+                             limit=limits.max_vertices)
+    if max(w.dims) > 2:
+        mixed = len(w.dims) > 1
+        warnings.append({"code": "z_dropped", "detail": ("Third and further ordinates (Z, M) were dropped"
+                         + (" (positions mixed 2D and 3D)" if mixed else "") + "; reports are 2D."),
+                         "mixed": mixed})
+    xy = np.asarray(w.xy, dtype=float)
+    where_geom = gptr or "/"
+    # --- CRS / range
+    if epsg == WGS84:
+        if np.any(np.abs(xy[:, 0]) > 180) or np.any(np.abs(xy[:, 1]) > 90):
+            raise _outside(xy, epsg, area, where_geom, "Coordinates are out of the WGS 84 range "
+                           "(|lon| ≤ 180, |lat| ≤ 90), so the report is outside the communes served.")
+        g = shape(gj)
+    else:
+        with np.errstate(all="ignore"):
+            ll = transform_xy(xy, epsg, WGS84)
+        if not np.all(np.isfinite(ll)) or np.any(np.abs(ll[:, 0]) > 180) or np.any(np.abs(ll[:, 1]) > 90):
+            raise _outside(xy, epsg, area, where_geom, f"These coordinates cannot be placed on Earth in EPSG:{epsg}.")
+        g = transform_geom(shape(gj), epsg, WGS84)
+    # --- circle
+    if "radius" in props:
+        if g.geom_type != "Point":
+            base = gptr[: -len("/geometry")] if gptr.endswith("/geometry") else gptr
+            raise GeosignalError("invalid_attribute", "radius is only for a circle: a Point with a radius in metres.",
+                                 where=f"{base}/properties/radius")
+        centre = transform_geom(g, WGS84, LAMBERT72)
+        g = transform_geom(centre.buffer(props["radius"], quad_segs=CIRCLE_QUAD_SEGS), LAMBERT72, WGS84)
+        warnings.append({"code": "circle_to_polygon", "detail": f"The circle of radius {props['radius']:g} m became "
+                         f"a {4 * CIRCLE_QUAD_SEGS}-sided polygon (built in EPSG:31370)."})
+    # --- validity
+    repair_record = None
+    if not shapely.is_valid(g):
+        reason = shapely.is_valid_reason(g)
+        m = _REASON_AT.search(reason)
+        location = [float(m.group(1)), float(m.group(2))] if m else None
+        code = "self_intersection" if "self-intersection" in reason.lower() else "invalid_geometry"
+        if repair and g.geom_type in _POLYGONAL:
+            before = _shoelace_m2(g)
+            fixed = shapely.make_valid(g, method="structure", keep_collapsed=False)
+            fixed = _polygonal_part(fixed)
+            if fixed.is_empty or not fixed.is_valid:
+                raise GeosignalError("invalid_geometry", f"{reason}; the repair left no valid polygon.",
+                                     where=where_geom, location=location, reason=reason)
+            g = fixed
+            after = area_m2(g)
+            repair_record = {"method": "make_valid/structure", "reason": reason, "location": location,
+                             "area_before_m2": before, "area_after_m2": after}
+            warnings.append({"code": "geometry_repaired", "detail": f"The geometry was repaired ({reason}); "
+                             f"naive area {_km2(before)}, repaired area {_km2(after)}.",
+                             "area_before_m2": before, "area_after_m2": after})
+        else:
+            where_txt = f" at [{location[0]:.6f}, {location[1]:.6f}]" if location else ""
+            raise GeosignalError(code, f"The geometry is not valid: {reason}{where_txt}.", where=where_geom,
+                                 location=location, reason=reason)
+    if g.geom_type in _POLYGONAL:
+        g = shapely.orient_polygons(g, exterior_cw=False)
+    # --- limits
+    if g.geom_type in _POLYGONAL:
+        a = area_m2(g)
+        if a > limits.max_area_m2:
+            raise GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
+                                 f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
+                                 limit_m2=limits.max_area_m2)
+        if a < limits.min_area_m2:
+            raise GeosignalError("area_too_small", f"The zone covers {_km2(a)}; the minimum is "
+                                 f"{_km2(limits.min_area_m2)}.", where=where_geom, area_m2=a,
+                                 limit_m2=limits.min_area_m2)
+    # --- service area
+    rel = area.relation(g)
+    if rel == "outside":
+        raise _outside(xy, epsg, area, where_geom, "The report lies outside the communes served.")
+    if rel == "beyond_margin":
+        raise GeosignalError("outside_service_area", f"The report extends more than {area.margin_m:g} m beyond "
+                             "the communes served.", where=where_geom, margin_m=area.margin_m)
+    return ReportInput(geometry=g, properties=props, warnings=warnings, repair=repair_record)
+
+
+# --------------------------------------------------------------------------- features
+
+def split_feature(obj: Any, ptr: str) -> tuple[Any, str, Any, str]:
+    """Return ``(geometry, geometry_pointer, properties, properties_pointer)`` of a Feature or a
+    bare geometry. Raises 422 ``invalid_geojson``."""
+    if not isinstance(obj, dict):
+        raise GeosignalError("invalid_geojson", "A GeoJSON Feature (object) was expected.", where=ptr or "/")
+    t = obj.get("type")
+    if t == "Feature":
+        if "geometry" not in obj:
+            raise GeosignalError("invalid_geojson", "The Feature has no 'geometry' member.", where=ptr or "/")
+        props = obj.get("properties")
+        if props is not None and not isinstance(props, dict):
+            raise GeosignalError("invalid_geojson", "'properties' must be an object or null.", where=f"{ptr}/properties")
+        return obj["geometry"], f"{ptr}/geometry", props or {}, f"{ptr}/properties"
+    if t in vocab.GEOMETRY_TYPES or t == "GeometryCollection":
+        return obj, ptr, {}, f"{ptr}/properties"
+    if t == "FeatureCollection":
+        raise GeosignalError("invalid_geojson", "One Feature was expected, not a FeatureCollection.", where=f"{ptr}/type")
+    raise GeosignalError("invalid_geojson", f"Unknown GeoJSON type {t!r}.", where=f"{ptr}/type")
+
+
+def _api_properties(props: dict, pptr: str, require_network: bool) -> tuple[dict, list[dict]]:
+    out = validate_properties(props, where_prefix=pptr, require_network=require_network)
+    ignored = sorted(k for k in props if k not in REPORT_PROPERTIES)
+    warnings = []
+    if ignored:
+        warnings.append({"code": "properties_ignored", "detail": "Unknown properties were ignored: "
+                         + ", ".join(ignored) + ".", "names": ignored})
+    return out, warnings
+
+
+def reports_from_feature(
+    obj: Any,
+    ptr: str,
+    *,
+    area: ServiceArea,
+    limits: Limits,
+    epsg: int,
+    repair: bool,
+    allow_collection: bool,
+    properties_fn,
+) -> list[ReportInput | GeosignalError]:
+    """Turn one Feature (or bare geometry) into reports.
+
+    A GeometryCollection (only when ``allow_collection``) gives one result per member, each
+    member validated on its own (errors returned in place). Other errors are raised.
+    ``properties_fn(props, pointer) -> (validated, warnings)`` validates properties.
+    """
+    _raise_non_finite(obj, ptr)
+    geom, gptr, props_raw, pptr = split_feature(obj, ptr)
+    if isinstance(geom, dict) and geom.get("crs") is not None:
+        # a crs member on the geometry itself must agree with the one in force
+        resolve_crs(None, geom.get("crs"), where=gptr, inherited=epsg)
+    props, pwarn = properties_fn(props_raw, pptr)
+    if isinstance(geom, dict) and geom.get("type") == "GeometryCollection":
+        if not allow_collection:
+            raise GeosignalError("unsupported_geometry_type", "A GeometryCollection cannot be one report; send a "
+                                 "FeatureCollection (each member then becomes its own report).", where=f"{gptr}/type")
+        members = geom.get("geometries")
+        if not isinstance(members, (list, tuple)):
+            raise GeosignalError("invalid_geojson", "A GeometryCollection needs a 'geometries' array.", where=gptr)
+        if not members:
+            raise GeosignalError("empty_geometry", "The GeometryCollection is empty.", where=f"{gptr}/geometries")
+        out: list[ReportInput | GeosignalError] = []
+        for i, member in enumerate(members):
+            mptr = f"{gptr}/geometries/{i}"
+            split_warn = {"code": "geometry_collection_split", "detail": f"Member {i} of a GeometryCollection "
+                          "became its own report.", "member": i}
+            try:
+                out.append(build_report(member, mptr, props, area=area, limits=limits, epsg=epsg, repair=repair,
+                                        warnings=[*pwarn, split_warn]))
+            except GeosignalError as err:
+                err.extra.setdefault("member", i)
+                out.append(err)
+        return out
+    return [build_report(geom, gptr, props, area=area, limits=limits, epsg=epsg, repair=repair, warnings=pwarn)]
+
+
+def parse_report_feature(
+    raw: bytes | str | dict,
+    *,
+    area: ServiceArea,
+    limits: Limits = DEFAULT_LIMITS,
+    crs: str | None = None,
+    repair: bool = False,
+    require_network: bool = True,
+) -> ReportInput:
+    """Parse one GeoJSON Feature (or bare geometry) into a validated :class:`ReportInput`.
+
+    ``raw``: JSON text/bytes (parsed strictly) or an already decoded dict. ``crs``: the CRS of
+    the coordinates (EPSG:4326 default; 31370 and 3812 accepted in the forms of
+    :func:`~geosignal.services.intake.crs.parse_crs`). ``repair``: repair invalid polygons with
+    ``make_valid(method="structure")`` instead of refusing them. Returns a geometry in
+    EPSG:4326. A GeometryCollection is refused (``unsupported_geometry_type``).
+
+    Raises ``GeosignalError``: 400 ``invalid_json``, 413 ``payload_too_large``, 422 for every
+    geometry, CRS, limit, service-area and property fault, ``where`` = JSON pointer.
+    """
+    obj = raw if isinstance(raw, dict) else loads_strict(raw, limits=limits)
+    if not isinstance(obj, dict):
+        raise GeosignalError("invalid_geojson", "A GeoJSON Feature (object) was expected.", where="/")
+    _raise_non_finite(obj, "")
+    epsg = resolve_crs(crs, obj.get("crs"), where="")
+    results = reports_from_feature(
+        obj, "", area=area, limits=limits, epsg=epsg, repair=repair, allow_collection=False,
+        properties_fn=lambda p, ptr: _api_properties(p, ptr, require_network),
+    )
+    return results[0]  # type: ignore[return-value]
+
+
+def parse_feature_collection(
+    raw: bytes | str | dict,
+    *,
+    area: ServiceArea,
+    limits: Limits = DEFAULT_LIMITS,
+    crs: str | None = None,
+    repair: bool = False,
+    require_network: bool = True,
+) -> list[ReportInput | GeosignalError]:
+    """Parse a GeoJSON FeatureCollection (a lone Feature or geometry counts as a collection of
+    one) into per-feature results, in order: a :class:`ReportInput` (``source_index`` = feature
+    index) or the ``GeosignalError`` that feature raised (``where`` = ``/features/i/...``,
+    ``extra["index"]`` = i). A GeometryCollection member yields one result per member.
+
+    Raises (for the whole document) 400 ``invalid_json``, 413 ``payload_too_large``, 422
+    ``invalid_geojson`` (no ``features`` array) and ``unsupported_crs`` (top-level crs).
+    """
+    obj = raw if isinstance(raw, dict) else loads_strict(raw, limits=limits)
+    if not isinstance(obj, dict):
+        raise GeosignalError("invalid_geojson", "A GeoJSON FeatureCollection (object) was expected.", where="/")
+    return collection_results(obj, area=area, limits=limits, crs=crs, repair=repair,
+                              properties_fn=lambda p, ptr: _api_properties(p, ptr, require_network))
+
+
+def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -> list[ReportInput | GeosignalError]:
+    """Shared loop of :func:`parse_feature_collection` and GeoJSON uploads."""
+    epsg = resolve_crs(crs, obj.get("crs"), where="")
+    if obj.get("type") == "FeatureCollection":
+        feats = obj.get("features")
+        if not isinstance(feats, list):
+            raise GeosignalError("invalid_geojson", "A FeatureCollection needs a 'features' array.", where="/features")
+        items = [(f, f"/features/{i}") for i, f in enumerate(feats)]
+    else:
+        items = [(obj, "")]
+    results: list[ReportInput | GeosignalError] = []
+    for i, (feat, ptr) in enumerate(items):
+        try:
+            f_epsg = epsg
+            if isinstance(feat, dict) and feat.get("crs") is not None and ptr:
+                f_epsg = resolve_crs(None, feat.get("crs"), where=ptr, inherited=epsg)
+            got = reports_from_feature(feat, ptr, area=area, limits=limits, epsg=f_epsg, repair=repair,
+                                       allow_collection=True, properties_fn=properties_fn)
+        except GeosignalError as err:
+            got = [err]
+        for r in got:
+            if isinstance(r, ReportInput):
+                r.source_index = i
+            else:
+                r.extra.setdefault("index", i)
+            results.append(r)
+    return results

@@ -1,0 +1,496 @@
+"""Uploaded files → reports: GeoJSON, KML, KMZ, GPX, CSV, GeoPackage, zipped Shapefile.
+
+* Everything is read **from bytes**: GeoJSON and CSV in Python, the rest through pyogrio
+  given an ``io.BytesIO`` (pyogrio copies it to GDAL's ``/vsimem/``); never from a path or
+  URL a user supplied.
+* The format comes from sniffing the content (zip, SQLite, XML root, JSON) first, the file
+  extension second; ``unsupported_format`` (415) otherwise.
+* GeoJSON files go through the strict JSON path (NaN etc. caught with their pointer).
+* KML/KMZ: every layer (folder) is read; a MultiGeometry stays one report (a mixed one is a
+  GeometryCollection and is split, as everywhere); Z dropped; ExtendedData attributes kept;
+  the HTML description is kept as text, unchanged. A placemark's ``Name`` becomes the
+  description when it has none.
+* GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
+  them); empty tracks/routes are skipped with a warning in :attr:`UploadResult.warnings`.
+* CSV: read with the ``csv`` module. Encoding UTF-8 (with or without BOM), else Windows-1252;
+  separator ``;``, ``,``, tab or ``|`` (most frequent in the header line); decimal point or
+  comma; day-first dates; coordinates from ``lon``/``lat``, ``x``/``y`` (in ``crs``) or a WKT
+  column, headers recognised in French, Dutch and English (see
+  :data:`~geosignal.services.intake.properties.HEADER_ALIASES` / ``COORD_ALIASES``) or named by
+  ``column_map``. Rows are numbered as a spreadsheet shows them (header = row 1).
+* Attribute values are coerced for files only (``"12"`` → 12, ``"4G, 5G"`` → list, ``Base`` →
+  ``Telenet/BASE``, day-first dates). **A file attribute that still fails validation is dropped
+  with an ``attribute_dropped`` warning; the report is kept** (geometry errors still refuse the
+  feature). ``network`` is not required: the caller defaults it.
+* Per-feature errors carry ``where`` = ``"feature i"`` (0-based, across layers) or ``"row n"``
+  (CSV), ``index`` (0-based) and, when known, ``pointer`` (the JSON pointer inside the feature),
+  ``layer`` or ``column``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import zipfile
+from typing import Any
+
+import shapely
+from shapely.geometry import mapping
+
+from geosignal.errors import GeosignalError
+
+from .area import DEFAULT_LIMITS, Limits, ServiceArea
+from .core import build_report, collection_results, loads_strict
+from .crs import WGS84, parse_crs
+from .properties import (
+    REPORT_PROPERTIES,
+    coerce_file_properties,
+    match_header,
+    parse_observed_at,
+    validate_properties,
+)
+
+FORMATS = ("geojson", "kml", "kmz", "gpx", "csv", "gpkg", "shapefile")
+_EXTENSIONS = {
+    ".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".kmz": "kmz", ".gpx": "gpx",
+    ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".gpkg": "gpkg", ".zip": "shapefile", ".shz": "shapefile",
+}
+_COORD_KEYS = ("lon", "lat", "x", "y", "wkt")
+_NON_FINITE_WORDS = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity",
+                     "#num!", "#value!", "#div/0!"}
+
+
+class UploadResult(list):
+    """The per-feature results of an upload (a list of ``ReportInput | GeosignalError``) with
+    file-level ``warnings`` (skipped features…), the detected ``format`` and, for CSV, the
+    ``encoding`` and ``delimiter`` used."""
+
+    def __init__(self, items=(), *, format: str | None = None) -> None:  # noqa: A002
+        super().__init__(items)
+        self.warnings: list[dict] = []
+        self.format = format
+        self.encoding: str | None = None
+        self.delimiter: str | None = None
+
+
+# --------------------------------------------------------------------------- detection
+
+def detect_format(data: bytes, filename: str) -> str:
+    """Return one of :data:`FORMATS` from the content (sniffed) and the file name's extension.
+
+    Raises 415 ``unsupported_format``.
+    """
+    name = (filename or "").lower()
+    ext = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    head = data[:4096]
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            names = [n.lower() for n in zipfile.ZipFile(io.BytesIO(data)).namelist()]
+        except zipfile.BadZipFile:
+            raise GeosignalError("unreadable_file", "The zip archive is damaged.") from None
+        if any(n.endswith(".kml") for n in names):
+            return "kmz"
+        if any(n.endswith(".shp") for n in names):
+            return "shapefile"
+        raise GeosignalError("unsupported_format", "The zip archive holds neither a KML nor a Shapefile (.shp).",
+                             files=names[:20])
+    if head.startswith(b"SQLite format 3\x00"):
+        return "gpkg"
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if text[:1] in (b"{", b"["):
+        return "geojson"
+    if text[:1] == b"<":
+        low = head.lower()
+        if b"<kml" in low:
+            return "kml"
+        if b"<gpx" in low:
+            return "gpx"
+        raise GeosignalError("unsupported_format", "This XML file is neither KML nor GPX.")
+    if ext in _EXTENSIONS:
+        fmt = _EXTENSIONS[ext]
+        if fmt in ("kmz", "shapefile", "gpkg"):
+            raise GeosignalError("unreadable_file", f"The file has the extension {ext} but is not a valid {fmt} file.")
+        if fmt in ("kml", "gpx"):
+            raise GeosignalError("unreadable_file", f"The file has the extension {ext} but holds no {fmt.upper()}.")
+        return fmt
+    if b"\x00" in head:
+        raise GeosignalError("unsupported_format", f"The format of {filename!r} is not supported; send GeoJSON, "
+                             "KML, KMZ, GPX, CSV, GeoPackage or a zipped Shapefile.")
+    return "csv"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _relocate(err: GeosignalError, where: str, index: int, **extra: Any) -> GeosignalError:
+    if err.where and err.where != where:
+        err.extra.setdefault("pointer", err.where)
+    err.where = where
+    err.extra["index"] = index
+    err.extra.update({k: v for k, v in extra.items() if v is not None})
+    return err
+
+
+def _file_properties(record: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
+    """Coerce then validate file attributes one by one; drop failures with a warning."""
+    coerced = coerce_file_properties(record)
+    out: dict[str, Any] = {}
+    warnings: list[dict] = []
+    for name, value in coerced.items():
+        try:
+            if name == "observed_at":
+                out[name] = parse_observed_at(value if not isinstance(value, str) else value,
+                                              where=f"/properties/{name}", day_first=True)
+                if out[name] is None:
+                    del out[name]
+                continue
+            out.update(validate_properties({name: value}, require_network=False))
+        except GeosignalError as err:
+            warnings.append({"code": "attribute_dropped", "detail": f"{name} was ignored: {err.detail}",
+                             "name": name, "value": value if isinstance(value, (str, int, float, list)) else str(value),
+                             "error": err.code})
+    return out, warnings
+
+
+def _column_keys(columns: list[str], column_map: dict[str, str] | None) -> dict[str, list[str]]:
+    """Map our keys (properties and lon/lat/x/y/wkt) to the file's columns, in priority order."""
+    keys: dict[str, list[str]] = {}
+    lower = {c.strip().lower(): c for c in columns}
+    for ours, theirs in (column_map or {}).items():
+        if ours not in REPORT_PROPERTIES and ours not in _COORD_KEYS:
+            raise GeosignalError("invalid_request", f"column_map key {ours!r} is not a report property nor one of "
+                                 f"{', '.join(_COORD_KEYS)}.", where="column_map")
+        col = theirs if theirs in columns else lower.get(str(theirs).strip().lower())
+        if col is None:
+            raise GeosignalError("unreadable_file", f"column_map names the column {theirs!r}, which the file does "
+                                 "not have.", where="column_map", columns=list(columns))
+        keys[ours] = [col]
+    mapped = {c for cols in keys.values() for c in cols}
+    for col in columns:
+        if col in mapped:
+            continue
+        key = match_header(col)
+        if key and key not in (column_map or {}):
+            keys.setdefault(key, []).append(col)
+    return keys
+
+
+def _record(row: dict[str, Any], keys: dict[str, list[str]]) -> dict[str, Any]:
+    rec: dict[str, Any] = {}
+    for key, cols in keys.items():
+        if key in _COORD_KEYS:
+            continue
+        for col in cols:
+            v = row.get(col)
+            if v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and math.isnan(v)):
+                continue
+            try:
+                if v != v:  # NaT
+                    continue
+            except Exception:  # noqa: BLE001
+                pass
+            rec[key] = v
+            break
+    return rec
+
+
+# --------------------------------------------------------------------------- CSV
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _delimiter(first_line: str) -> str:
+    counts = {}
+    for d in (";", ",", "\t", "|"):
+        # count outside double quotes
+        counts[d] = len(re.findall(re.escape(d), re.sub(r'"[^"]*"', "", first_line)))
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
+    s = (text or "").strip().replace("\u00a0", "").replace(" ", "")
+    if not s:
+        return None
+    if s.lower() in _NON_FINITE_WORDS:
+        raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
+                             where=where, index=index, column=column)
+    if "," in s and "." not in s:
+        s = s.replace(",", ".")
+    try:
+        v = float(s)
+    except ValueError:
+        raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {text.strip()!r}, not a number.",
+                             where=where, index=index, column=column) from None
+    if not math.isfinite(v):
+        raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
+                             where=where, index=index, column=column)
+    return v
+
+
+def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: UploadResult) -> None:
+    text, encoding = _decode(data)
+    result.encoding = encoding
+    first = text.split("\n", 1)[0]
+    delim = _delimiter(first)
+    result.delimiter = delim
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise GeosignalError("no_features", "The CSV file is empty.") from None
+    except csv.Error as exc:
+        raise GeosignalError("unreadable_file", f"The CSV file cannot be read: {exc}.") from None
+    header = [h.strip() for h in header]
+    keys = _column_keys(header, column_map)
+    has_lonlat = "lon" in keys and "lat" in keys
+    has_xy = "x" in keys and "y" in keys
+    if not (has_lonlat or has_xy or "wkt" in keys):
+        raise GeosignalError("unreadable_file", "No coordinate columns were recognised; say which columns hold the "
+                             "coordinates (column_map with lon/lat, x/y or wkt).", columns=header)
+    if has_lonlat:
+        cx, cy = keys["lon"][0], keys["lat"][0]
+    elif has_xy:
+        cx, cy = keys["x"][0], keys["y"][0]
+    else:
+        cx = cy = None
+    index = -1
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            index += 1
+            where = f"row {reader.line_num}"
+            row = dict(zip(header, cells, strict=False))  # short rows: missing cells absent
+            try:
+                if cx is not None:
+                    x = _csv_number(row.get(cx, ""), where, cx, index)
+                    y = _csv_number(row.get(cy, ""), where, cy, index)
+                    if x is None and y is None:
+                        raise GeosignalError("empty_geometry", "The row has no coordinates.", where=where)
+                    if x is None or y is None:
+                        raise GeosignalError("invalid_coordinate", "The row has only one coordinate.", where=where,
+                                             column=cx if x is None else cy)
+                    geom_obj: Any = {"type": "Point", "coordinates": [x, y]}
+                else:
+                    wkt = (row.get(keys["wkt"][0]) or "").strip()
+                    if not wkt:
+                        raise GeosignalError("empty_geometry", "The row has no geometry.", where=where)
+                    try:
+                        geom_obj = mapping(shapely.from_wkt(wkt))
+                    except Exception:  # noqa: BLE001 - GEOS parse errors
+                        raise GeosignalError("invalid_geometry", "The WKT cannot be read.", where=where,
+                                             column=keys["wkt"][0]) from None
+                props, warnings = _file_properties(_record(row, keys))
+                rep = build_report(geom_obj, "/geometry", props, area=area, limits=limits, epsg=epsg,
+                                   repair=repair, warnings=warnings)
+                rep.source_index = index
+                result.append(rep)
+            except GeosignalError as err:
+                result.append(_relocate(err, where, index))
+    except csv.Error as exc:
+        raise GeosignalError("unreadable_file", f"The CSV file cannot be read near line {reader.line_num}: {exc}.",
+                             where=f"row {reader.line_num}") from None
+
+
+# --------------------------------------------------------------------------- OGR formats
+
+def _layer_epsg(crs_text: str | None, caller: int | None, layer: str) -> int:
+    if not crs_text:
+        return caller or WGS84
+    try:
+        from pyproj import CRS
+
+        code = CRS.from_user_input(crs_text).to_epsg(min_confidence=70)
+    except Exception:  # noqa: BLE001
+        code = None
+    epsg = parse_crs(code if code is not None else crs_text, where=f"layer {layer}")
+    if caller is not None and caller != epsg:
+        raise GeosignalError("unsupported_crs", f"The file says EPSG:{epsg} but the request says EPSG:{caller}.",
+                             where=f"layer {layer}")
+    return epsg
+
+
+def _check_zip(data: bytes, limits: Limits) -> zipfile.ZipFile:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise GeosignalError("unreadable_file", "The zip archive is damaged.") from None
+    total = sum(i.file_size for i in zf.infolist())
+    if total > 5 * limits.max_upload_bytes:
+        raise GeosignalError("payload_too_large", f"The archive expands to {total} bytes; the limit is "
+                             f"{5 * limits.max_upload_bytes}.", value=total, limit=5 * limits.max_upload_bytes)
+    return zf
+
+
+_SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def _flatten_shapefile_zip(zf: zipfile.ZipFile) -> bytes:
+    """Re-pack the Shapefile parts of an archive at its root (GDAL only looks there), one
+    layer per ``.shp`` (names made unique when two folders hold the same name)."""
+    out = io.BytesIO()
+    seen: dict[str, str] = {}
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in zf.infolist():
+            name = info.filename
+            base = name.rsplit("/", 1)[-1]
+            stem, dot, ext = base.rpartition(".")
+            if not dot or "." + ext.lower() not in _SHP_PARTS or base.startswith("._") or "__MACOSX" in name:
+                continue
+            folder = name[: -len(base)]
+            key = seen.setdefault(f"{folder}{stem}", f"{stem}_{len(seen)}" if any(
+                v == stem for v in seen.values()) else stem)
+            dst.writestr(f"{key}.{ext.lower()}", zf.read(info))
+    return out.getvalue()
+
+
+def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map, result: UploadResult) -> None:
+    import warnings
+
+    import pyogrio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # e.g. "GPKG … non conformant file extension"
+        _read_ogr_layers(pyogrio, data, fmt, area=area, limits=limits, caller_epsg=caller_epsg, repair=repair,
+                         column_map=column_map, result=result)
+
+
+def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map,
+                     result: UploadResult) -> None:
+
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(io.BytesIO(data))]
+    except Exception as exc:  # noqa: BLE001 - GDAL's errors vary
+        raise GeosignalError("unreadable_file", f"The {fmt.upper()} file cannot be read: {exc}.") from None
+    if fmt == "gpx":
+        layers = [n for n in layers if n in ("waypoints", "routes", "tracks")]
+    index = -1
+    for layer in layers:
+        try:
+            info = pyogrio.read_info(io.BytesIO(data), layer=layer)
+            df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer)
+        except Exception as exc:  # noqa: BLE001
+            raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: {exc}.") from None
+        epsg = WGS84 if fmt in ("kml", "kmz", "gpx") else _layer_epsg(info.get("crs"), caller_epsg, layer)
+        columns = [c for c in df.columns if c != df.geometry.name]
+        keys = _column_keys(columns, column_map)
+        name_col = next((c for c in columns if c.lower() == "name"), None)
+        for row in df.to_dict("records"):
+            geom = row.pop(df.geometry.name, None)
+            if fmt == "gpx" and layer in ("tracks", "routes") and (geom is None or geom.is_empty):
+                result.warnings.append({"code": "empty_feature_skipped", "detail": f"An empty GPX {layer[:-1]} "
+                                        "was skipped.", "layer": layer, "name": row.get(name_col) if name_col else None})
+                continue
+            index += 1
+            where = f"feature {index}"
+            try:
+                if geom is None or geom.is_empty:
+                    raise GeosignalError("empty_geometry", "The feature has no geometry.", where=where)
+                rec = _record(row, keys)
+                if "description" not in rec and name_col and isinstance(row.get(name_col), str) and row[name_col].strip():
+                    rec["description"] = row[name_col]
+                props, warnings = _file_properties(rec)
+                geom_obj = mapping(geom)
+                if geom_obj["type"] == "GeometryCollection":
+                    for k, member in enumerate(geom_obj["geometries"]):
+                        try:
+                            rep = build_report(member, f"/geometry/geometries/{k}", props, area=area, limits=limits,
+                                               epsg=epsg, repair=repair, warnings=[*warnings, {
+                                                   "code": "geometry_collection_split", "member": k,
+                                                   "detail": f"Member {k} of a mixed collection became its own report."}])
+                            rep.source_index = index
+                            result.append(rep)
+                        except GeosignalError as err:
+                            result.append(_relocate(err, where, index, layer=layer, member=k))
+                    continue
+                rep = build_report(geom_obj, "/geometry", props, area=area, limits=limits, epsg=epsg,
+                                   repair=repair, warnings=warnings)
+                rep.source_index = index
+                result.append(rep)
+            except GeosignalError as err:
+                result.append(_relocate(err, where, index, layer=layer))
+
+
+def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result: UploadResult) -> None:
+    obj = loads_strict(data, limits=limits)
+    if not isinstance(obj, dict):
+        raise GeosignalError("invalid_geojson", "A GeoJSON object was expected.", where="/")
+
+    def props_fn(p: dict, ptr: str):
+        keys = _column_keys(list(p), column_map)
+        rec = _record(p, keys)
+        return _file_properties(rec)
+
+    for r in collection_results(obj, area=area, limits=limits, crs=crs, repair=repair, properties_fn=props_fn):
+        if isinstance(r, GeosignalError):
+            idx = r.extra.get("index", 0)
+            _relocate(r, f"feature {idx}", idx)
+        result.append(r)
+
+
+# --------------------------------------------------------------------------- entry point
+
+def read_upload(
+    data: bytes,
+    filename: str,
+    *,
+    area: ServiceArea,
+    limits: Limits = DEFAULT_LIMITS,
+    crs: str | None = None,
+    repair: bool = False,
+    column_map: dict[str, str] | None = None,
+) -> UploadResult:
+    """Read an uploaded file (bytes) into per-feature results, in file order.
+
+    ``filename`` is only used for its extension. ``crs`` is the CRS of CSV x/y or lon/lat
+    columns, of Shapefiles without ``.prj`` and of GeoJSON (EPSG:4326 default); a file that
+    declares another CRS than ``crs`` is refused (``unsupported_crs``). ``column_map`` maps our
+    names (report properties, ``lon``, ``lat``, ``x``, ``y``, ``wkt``) to the file's columns.
+
+    Returns an :class:`UploadResult` (a list of ``ReportInput | GeosignalError``; each
+    ``ReportInput.source_index`` is the 0-based feature/row index).
+
+    Raises (for the whole file): 413 ``payload_too_large``, 415 ``unsupported_format``, 422
+    ``unreadable_file`` (with ``columns`` when no coordinate column is recognised),
+    ``no_features`` (nothing in the file), ``unsupported_crs``, 400 ``invalid_json``.
+    """
+    if len(data) > limits.max_upload_bytes:
+        raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
+                             f"{limits.max_upload_bytes:,}.", value=len(data), limit=limits.max_upload_bytes)
+    fmt = detect_format(data, filename)
+    result = UploadResult(format=fmt)
+    caller_epsg = parse_crs(crs, where="crs") if crs is not None else None
+    if fmt == "geojson":
+        _read_geojson(data, area=area, limits=limits, crs=crs, repair=repair, column_map=column_map, result=result)
+    elif fmt == "csv":
+        _read_csv(data, area=area, limits=limits, epsg=caller_epsg or WGS84, repair=repair, column_map=column_map,
+                  result=result)
+    else:
+        payload = data
+        if fmt == "kmz":
+            zf = _check_zip(data, limits)
+            kmls = sorted((n for n in zf.namelist() if n.lower().endswith(".kml")),
+                          key=lambda n: (n.lower() != "doc.kml", n))
+            payload = zf.read(kmls[0])
+        elif fmt == "shapefile":
+            payload = _flatten_shapefile_zip(_check_zip(data, limits))
+        _read_ogr(payload, "kml" if fmt == "kmz" else fmt, area=area, limits=limits, caller_epsg=caller_epsg,
+                  repair=repair, column_map=column_map, result=result)
+    if not result:
+        raise GeosignalError("no_features", "The file contains no feature.", format=fmt)
+    return result
+
+
+__all__ = ["FORMATS", "UploadResult", "detect_format", "read_upload"]

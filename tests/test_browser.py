@@ -1,0 +1,152 @@
+"""Pages checked as a person would: headless Chromium (Debian's) driven by Playwright.
+
+Checks: no failed request, no console error (CSP violations included), Leaflet loaded from
+geosignal itself, the commune boundary drawn; a shape drawn on the map and sent through
+the form becomes a report. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import delete, func, select
+from werkzeug.serving import make_server
+
+from geosignal.models import Report, User
+from geosignal.services.users import create_user
+from tests.conftest import ARTIFACTS, CHARLEROI
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def live_server(app) -> Iterator[str]:  # noqa: ANN001
+    """geosignal served on a free loopback port, with two committed users."""
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:
+        create_user(session, "browser-rep@charleroi.be", "representative", CHARLEROI, PASSWORD)
+        create_user(session, "browser-ref@igretec.com", "referent", None, PASSWORD)
+        session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    with database.session() as session:
+        session.execute(delete(Report))
+        session.execute(delete(User).where(User.email.like("browser-%")))
+        session.commit()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium") and not shutil.os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is required for the browser tests (apt-get install chromium)")
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"])
+        yield browser
+        browser.close()
+
+
+class PageWatch:
+    """A page that records console errors and failed requests."""
+
+    def __init__(self, browser, base: str) -> None:  # noqa: ANN001
+        self.context = browser.new_context(viewport={"width": 1280, "height": 860})
+        self.page = self.context.new_page()
+        self.base = base
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("requestfailed", lambda r: self.failed.append(r.url))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
+
+    def login(self, email: str) -> None:
+        self.page.goto(self.base + "/login")
+        self.page.fill("input[name=email]", email)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_load_state("networkidle")
+
+    def assert_clean(self) -> None:
+        assert self.errors == []
+        assert self.failed == []
+        assert all(url.startswith(self.base) or url.startswith("data:") for url in self.requests), self.requests
+
+
+def test_representative_map_page(live_server, browser, app) -> None:  # noqa: ANN001
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    assert page.url.endswith("/carte")
+    assert page.evaluate("typeof L") == "object"
+    assert page.evaluate("L.version") == "1.9.4"
+    # the commune boundary is drawn as an SVG path in the overlay pane
+    page.wait_for_selector(".leaflet-overlay-pane svg path")
+    assert page.locator(".leaflet-overlay-pane svg path").count() >= 1
+    assert page.locator(".leaflet-draw-draw-polygon").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "representative-map.png"))
+
+    # draw a zone in Charleroi as Leaflet.draw would, fill the form, send it
+    page.evaluate("""() => {
+        const map = window[document.getElementById('map-pane').dataset.map];
+        const zone = L.polygon([[50.405, 4.435], [50.405, 4.445], [50.412, 4.445], [50.412, 4.435]]);
+        zone.addTo(map);
+        map.fire('draw:created', {layer: zone, layerType: 'polygon'});
+    }""")
+    assert page.is_enabled("#submit-report")
+    page.select_option("select[name=network]", "mobile")
+    page.check("input[name=technologies][value='4G']")
+    page.check("input[name=operators][value='Orange']")
+    page.fill("textarea[name=description]", "<script>alert('x')</script> Fontaine-l'Evêque {{ 7*7 }}")
+    page.click("#submit-report")
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/signalements")
+    assert "<script>alert('x')</script> Fontaine-l'Evêque {{ 7*7 }}" in page.inner_text("table.data")
+    page.screenshot(path=str(ARTIFACTS / "representative-reports.png"))
+    watch.assert_clean()
+
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:
+        report = session.scalar(select(Report))
+        assert report is not None and report.commune_nis == CHARLEROI
+        assert report.description == "<script>alert('x')</script> Fontaine-l'Evêque {{ 7*7 }}"
+        area = session.scalar(select(func.ST_Area(func.ST_Transform(Report.geometry, 31370))))
+        # 0.01° × 0.007° at 50.4° N ≈ 709 m × 779 m
+        assert area == pytest.approx(709.6 * 778.6, rel=0.02)
+
+    # back on the map, the report is fetched from the API and its popup shows the text as text
+    page.goto(live_server + "/carte")
+    page.wait_for_selector(".leaflet-overlay-pane svg path >> nth=1")
+    assert page.locator("#report-list li").count() == 1
+    assert "<script>" in page.inner_text("#report-list")
+    watch.assert_clean()
+    watch.context.close()
+
+
+def test_referent_dashboard(live_server, browser) -> None:  # noqa: ANN001
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-ref@igretec.com")
+    page = watch.page
+    assert page.url.endswith("/tableau-de-bord")
+    page.wait_for_selector(".leaflet-overlay-pane svg path")
+    assert page.locator(".leaflet-overlay-pane svg path").count() == 30
+    assert page.locator("#commune-table tbody tr").count() == 30
+    assert "Fontaine-l'Evêque" in page.inner_text("#commune-table")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "referent-dashboard.png"), full_page=True)
+    watch.assert_clean()
+    watch.context.close()

@@ -1,0 +1,263 @@
+"""Uploads: GeoJSON, KML, KMZ, GPX, CSV, GeoPackage and zipped Shapefile, all read from bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import Point, Polygon
+
+from geosignal.errors import GeosignalError
+from geosignal.services.intake import (
+    Limits,
+    ReportInput,
+    ServiceArea,
+    area_m2,
+    detect_format,
+    read_upload,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+COMMUNES_FILE = Path(os.environ.get("GEOSIGNAL_COMMUNES_FILE",
+                                    REPO.parent / "shared" / "data" / "communes_charleroi_metropole.geojson"))
+CASES = Path(os.environ.get("GEOSIGNAL_CASES_DIR", REPO.parent / "shared" / "cases"))
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+@pytest.fixture(scope="module")
+def area() -> ServiceArea:
+    return ServiceArea.from_geojson_file(COMMUNES_FILE)
+
+
+def case(name: str) -> bytes:
+    return (CASES / name).read_bytes()
+
+
+def upload_err(data: bytes, name: str, area, **kw) -> GeosignalError:
+    with pytest.raises(GeosignalError) as info:
+        read_upload(data, name, area=area, **kw)
+    return info.value
+
+
+# --------------------------------------------------------------------------- case 22: Belgian Excel CSV
+
+@pytest.mark.parametrize(("name", "encoding"), [("22-csv-belgian-excel-cp1252.csv", "cp1252"),
+                                                ("22-csv-belgian-excel-utf8-bom.csv", "utf-8-sig")])
+def test_case22_belgian_excel_csv(area, name, encoding):
+    res = read_upload(case(name), name, area=area)
+    assert (res.format, res.encoding, res.delimiter) == ("csv", encoding, ";")
+    assert all(isinstance(r, ReportInput) for r in res) and len(res) == 3
+    assert [(r.geometry.x, r.geometry.y) for r in res] == [(4.35, 50.505), (4.325, 50.409), (4.39, 50.32)]
+    a, b, c = (r.properties for r in res)
+    assert a["description"] == "Pas de 4G rue de la Station"
+    assert b["description"] == "Aucun réseau près de l'église"
+    assert c["description"] == "Zone blanche; chemin agricole"  # quoted ';' kept in one field
+    assert a["observed_at"] == datetime(2025, 3, 30, tzinfo=BRUSSELS)
+    assert b["observed_at"] == datetime(2025, 4, 15, tzinfo=BRUSSELS)
+    assert "observed_at" not in c  # empty date → None
+    assert [p["operators"] for p in (a, b, c)] == [["Proximus"], ["Orange"], ["Telenet/BASE"]]
+    assert [r.source_index for r in res] == [0, 1, 2]
+
+
+def test_case22_accents_decoded_in_commune_column(area):
+    # the commune column is not a report property; check the decoding itself on both files
+    from geosignal.services.intake.files import _decode
+
+    for name in ("22-csv-belgian-excel-cp1252.csv", "22-csv-belgian-excel-utf8-bom.csv"):
+        text, _ = _decode(case(name))
+        assert "Pont-à-Celles" in text and "Fontaine-l'Évêque" in text
+        assert not text.startswith("\ufeff")
+
+
+# --------------------------------------------------------------------------- case 24: KML
+
+def test_case24_kml_folders_multigeometry(area):
+    res = read_upload(case("24-kml-folders-multigeometry.kml"), "releve.kml", area=area)
+    assert res.format == "kml" and len(res) == 2
+    mp, pt = res
+    assert isinstance(mp, ReportInput) and isinstance(pt, ReportInput)
+    assert mp.geometry.geom_type == "MultiPolygon" and len(mp.geometry.geoms) == 2
+    assert not mp.geometry.has_z and not pt.geometry.has_z
+    assert (pt.geometry.x, pt.geometry.y) == (4.55, 50.483)
+    assert mp.properties["operators"] == ["Orange"]  # ExtendedData kept
+    assert mp.properties["description"] == "Deux parcelles sans signal"  # Name as description
+    assert pt.properties["description"] == "<b>Aucun</b> réseau <img src=x onerror=alert(1)>"
+    assert all(any(w["code"] == "z_dropped" for w in r.warnings) for r in res)
+    assert [area.commune_at(*r.geometry.representative_point().coords[0])[1] for r in res] == \
+        ["Courcelles", "Fleurus"]
+
+
+def test_kmz(area):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("doc.kml", case("24-kml-folders-multigeometry.kml"))
+        z.writestr("files/icon.png", b"\x89PNG")
+    res = read_upload(buf.getvalue(), "releve.kmz", area=area)
+    assert res.format == "kmz" and [r.geometry.geom_type for r in res] == ["MultiPolygon", "Point"]
+
+
+# --------------------------------------------------------------------------- case 26: NaN / Infinity
+
+def test_case26_csv_names_the_row(area):
+    res = read_upload(case("26-nan-infinity.csv"), "export.csv", area=area)
+    assert [r.code for r in res] == ["non_finite_number"] * 2
+    assert [r.where for r in res] == ["row 2", "row 3"]
+    assert [r.extra["column"] for r in res] == ["latitude", "longitude"]
+
+
+def test_case26_geojson_upload_names_feature_and_path(area):
+    res = read_upload(case("26-nan-infinity.geojson.txt"), "export.geojson", area=area)
+    assert [r.code for r in res] == ["non_finite_number"] * 3
+    assert [r.where for r in res] == ["feature 0", "feature 1", "feature 2"]
+    assert [r.extra["pointer"] for r in res] == ["/features/0/geometry/coordinates/0",
+                                                 "/features/1/geometry/coordinates/1",
+                                                 "/features/2/properties/signal_dbm"]
+
+
+def test_geojson_upload_uses_file_coercion(area):
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {
+        "type": "Point", "coordinates": [4.444, 50.4108]}, "properties": {
+        "operateur": "proximus", "menages": "12", "technologie": "4G, 5G", "reseau": "Mobile",
+        "stroke": "#ff0000", "date": "21/03/2024"}}]}
+    (rep,) = read_upload(json.dumps(fc).encode(), "zones.geojson", area=area)
+    assert rep.properties == {"operators": ["Proximus"], "households_affected": 12, "technologies": ["4G", "5G"],
+                              "network": "mobile", "observed_at": datetime(2024, 3, 21, tzinfo=BRUSSELS)}
+
+
+# --------------------------------------------------------------------------- other CSV shapes
+
+def test_csv_comma_decimal_point_xy_lambert_and_coercion(area):
+    data = ("X,Y,Ménages,Technologies,Description,Date\n"
+            "155349,122215,12,\"4G, 5G\",ici,2024-03-21T10:00:00+01:00\n"
+            "155349,122215,2.5,4G,là,\n").encode()
+    res = read_upload(data, "points.csv", area=area, crs="EPSG:31370")
+    a, b = res
+    assert area.commune_at(a.geometry.x, a.geometry.y)[0] == "52011"
+    assert a.properties["households_affected"] == 12 and a.properties["technologies"] == ["4G", "5G"]
+    assert a.properties["observed_at"].utcoffset().total_seconds() == 3600
+    assert "households_affected" not in b.properties  # 2.5 dropped with a warning, report kept
+    assert b.warnings[0]["code"] == "attribute_dropped" and b.warnings[0]["name"] == "households_affected"
+
+
+def test_csv_lambert_as_degrees_hint(area):
+    data = b"x;y\n155349;122215\n"
+    (err,) = read_upload(data, "p.csv", area=area)
+    assert err.code == "outside_service_area" and err.extra["hint"] == "looks_like_lambert72"
+    assert err.where == "row 2"
+
+
+def test_csv_wkt_and_column_map(area):
+    data = (b"nom|forme|quand\n"
+            b"a|POLYGON ((4.44 50.40, 4.45 50.40, 4.45 50.41, 4.44 50.40))|30/03/2025 14:00\n"
+            b"b|POINT (nan 50.4)|\n")
+    err = upload_err(data, "zones.txt", area)
+    assert err.code == "unreadable_file" and err.extra["columns"] == ["nom", "forme", "quand"]
+    res = read_upload(data, "zones.txt", area=area,
+                      column_map={"wkt": "forme", "observed_at": "Quand", "description": "nom"})
+    a, b = res
+    assert a.geometry.geom_type == "Polygon" and a.properties["description"] == "a"
+    assert a.properties["observed_at"] == datetime(2025, 3, 30, 14, 0, tzinfo=BRUSSELS)
+    assert a.properties["observed_at"].utcoffset().total_seconds() == 7200
+    assert b.code == "non_finite_number" and b.where == "row 3"
+    err = upload_err(data, "zones.txt", area, column_map={"wkt": "nope"})
+    assert err.code == "unreadable_file"
+
+
+def test_csv_row_errors(area):
+    data = b"lat;lon;description\n50,41;;a\n;;b\n50,41;4,44;c\nabc;4,44;d\n;;\n"  # blank rows skipped
+    res = read_upload(data, "p.csv", area=area)
+    assert [getattr(r, "code", "ok") for r in res] == ["invalid_coordinate", "empty_geometry", "ok",
+                                                       "invalid_coordinate"]
+    assert [getattr(r, "where", None) for r in res] == ["row 2", "row 3", None, "row 5"]
+
+
+# --------------------------------------------------------------------------- GPX
+
+GPX = """<?xml version="1.0" encoding="UTF-8"?>
+<gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1">
+  <wpt lat="50.4108" lon="4.4440"><ele>130</ele><time>2025-03-30T00:30:00Z</time><name>Gare</name>
+    <desc>Pas de 4G</desc></wpt>
+  <rte><name>Route</name><rtept lat="50.41" lon="4.44"/><rtept lat="50.42" lon="4.45"/></rte>
+  <trk><name>Vide</name></trk>
+  <trk><name>Tour</name><trkseg><trkpt lat="50.40" lon="4.44"><ele>120</ele></trkpt>
+    <trkpt lat="50.405" lon="4.445"><ele>121</ele></trkpt><trkpt lat="50.41" lon="4.44"/></trkseg></trk>
+</gpx>"""
+
+
+def test_gpx_waypoints_routes_tracks(area):
+    res = read_upload(GPX.encode(), "trace.gpx", area=area)
+    assert res.format == "gpx"
+    kinds = [r.geometry.geom_type for r in res]
+    assert kinds == ["Point", "LineString", "MultiLineString"]
+    wpt = res[0]
+    assert wpt.properties["description"] == "Pas de 4G"
+    assert wpt.properties["observed_at"].astimezone(BRUSSELS).strftime("%H:%M") == "01:30"
+    assert any(w["code"] == "empty_feature_skipped" and w["name"] == "Vide" for w in res.warnings)
+
+
+# --------------------------------------------------------------------------- GeoPackage and Shapefile
+
+def _gdf_31370():
+    pt = Point(155349, 122215)
+    poly = Polygon([(155000, 122000), (156000, 122000), (156000, 123000), (155000, 123000)])
+    return gpd.GeoDataFrame({"operateur": ["Orange", "VOO"], "menages": [3, 7], "reseau": ["mobile", "fixe"]},
+                            geometry=[pt, poly], crs="EPSG:31370")
+
+
+def test_geopackage_in_lambert72(area, tmp_path):
+    path = tmp_path / "zones.gpkg"
+    _gdf_31370().to_file(path, driver="GPKG", layer="zones")
+    res = read_upload(path.read_bytes(), "upload.bin", area=area)
+    assert res.format == "gpkg"
+    pt, poly = res
+    assert area.commune_at(pt.geometry.x, pt.geometry.y)[0] == "52011"
+    assert area_m2(poly.geometry) == pytest.approx(1e6, rel=1e-6)
+    assert poly.properties == {"operators": ["VOO"], "households_affected": 7, "network": "fixed"}
+    err = upload_err(path.read_bytes(), "zones.gpkg", area, crs="EPSG:3812")
+    assert err.code == "unsupported_crs"
+
+
+def test_zipped_shapefile(area, tmp_path):
+    _gdf_31370().iloc[[1]].to_file(tmp_path / "zones.shp")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f in tmp_path.iterdir():
+            z.write(f, f"zones/{f.name}")
+    (rep,) = read_upload(buf.getvalue(), "zones.zip", area=area)
+    assert rep.geometry.geom_type == "Polygon" and area_m2(rep.geometry) == pytest.approx(1e6, rel=1e-6)
+    assert rep.properties["operators"] == ["VOO"]
+
+
+# --------------------------------------------------------------------------- file-level errors
+
+def test_file_level_errors(area):
+    err = upload_err(b"x" * 101, "a.csv", area, limits=Limits(max_upload_bytes=100))
+    assert (err.code, err.status) == ("payload_too_large", 413)
+    assert upload_err(b"\x00\x01\x02binary", "a.bin", area).code == "unsupported_format"
+    assert upload_err(b"<svg></svg>", "a.svg", area).code == "unsupported_format"
+    assert upload_err(b'{"type": "FeatureCollection", "features": []}', "a.geojson", area).code == "no_features"
+    assert upload_err(b"lat;lon\n", "a.csv", area).code == "no_features"
+    assert upload_err(b"not a kml", "a.kml", area).code == "unreadable_file"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("readme.txt", "hi")
+    assert upload_err(buf.getvalue(), "a.zip", area).code == "unsupported_format"
+
+
+@pytest.mark.parametrize(("data", "name", "fmt"), [
+    (b'\xef\xbb\xbf {"type": "FeatureCollection"}', "x.txt", "geojson"),
+    (b"<?xml version='1.0'?><kml>", "x.xml", "kml"),
+    (b"<?xml version='1.0'?><gpx>", "x", "gpx"),
+    (b"SQLite format 3\x00rest", "x.csv", "gpkg"),
+    (b"a;b\n1;2", "x.csv", "csv"),
+    (b"a;b\n1;2", "x", "csv"),
+])
+def test_detect_format_sniffs_first(data, name, fmt):
+    assert detect_format(data, name) == fmt
