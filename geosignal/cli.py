@@ -18,7 +18,7 @@ from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy import func, select
 
 from geosignal.errors import GeosignalError
-from geosignal.vocab import ROLES
+from geosignal.vocab import NETWORKS, ROLES
 
 
 def _create_app(*_args: Any) -> Flask:
@@ -145,6 +145,50 @@ def create_demo_users() -> None:
             create(session, email, role, nis, password)
             click.echo(f"demo {role}: {email}  one-time password: {password}")
         session.commit()
+
+
+@commands.command("import-reports")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--as", "email", required=True, help="e-mail of the user the reports are filed for")
+@click.option("--crs", help="CRS of the coordinates (EPSG:4326 default, EPSG:31370, EPSG:3812)")
+@click.option("--network", type=click.Choice(NETWORKS), help="default network for features without one")
+@click.option("--repair", is_flag=True, help="repair invalid shapes (make_valid, keeping all the area)")
+@click.option("--valid-only", is_flag=True, help="save the valid features even when others are refused")
+@click.option("--dry-run", is_flag=True, help="check only; save nothing")
+@reports_errors
+def import_reports(path: str, email: str, crs: str | None, network: str | None, repair: bool,
+                   valid_only: bool, dry_run: bool) -> None:
+    """Import reports from a file through the same intake pipeline as the API."""
+    from pathlib import Path
+
+    from geosignal.models import User
+    from geosignal.services.imports import import_file
+    from geosignal.services.territory import limits_from_config, service_area
+
+    config = current_app.config
+    with _session() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise GeosignalError("not_found", f"no user {email}")
+        try:
+            outcome = import_file(
+                session, user, Path(path).read_bytes(), Path(path).name,
+                area=service_area(session, {}, config["SERVICE_MARGIN_M"]), limits=limits_from_config(config),
+                crs=crs, repair=repair, default_network=network,
+                mode="valid_only" if valid_only else "all", dry_run=dry_run,
+            )
+        except GeosignalError as error:
+            for feature in error.extra.get("features", []):
+                if feature["status"] == "refused":
+                    click.echo(f"feature {feature['index']}: {feature['error']['code']}: {feature['error']['detail']}",
+                               err=True)
+            raise
+        session.commit()
+    for feature in outcome.features:
+        if feature["status"] == "refused":
+            click.echo(f"feature {feature['index']}: {feature['error']['code']}: {feature['error']['detail']}", err=True)
+    verb = "would be saved (dry run)" if dry_run else "saved"
+    click.echo(f"{outcome.accepted} accepted, {outcome.refused} refused, {outcome.saved if not dry_run else outcome.accepted} {verb}")
 
 
 @commands.command("export")

@@ -44,6 +44,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unreadable_file": (422, "The uploaded file cannot be read in the declared format."),
     "unsupported_format": (415, "The uploaded file's format is not supported."),
     "no_features": (422, "The upload contains no usable feature."),
+    "import_rejected": (422, "Some features of the upload were refused; nothing was saved."),
     # access
     "unauthorized": (401, "Authentication is required."),
     "forbidden": (403, "You may not do this (role or commune)."),

@@ -150,3 +150,37 @@ def test_referent_dashboard(live_server, browser) -> None:  # noqa: ANN001
     page.screenshot(path=str(ARTIFACTS / "referent-dashboard.png"), full_page=True)
     watch.assert_clean()
     watch.context.close()
+
+
+def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # noqa: ANN001
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    collection = ('{"type":"FeatureCollection","features":['
+                  '{"type":"Feature","properties":{"network":"mobile","description":"<b>gras</b> & co"},'
+                  '"geometry":{"type":"LineString","coordinates":[[4.43,50.40],[4.44,50.405]]}},'
+                  '{"type":"Feature","properties":{"network":"mobile"},'
+                  '"geometry":{"type":"Point","coordinates":[50.4108,4.444]}}]}')
+    page.set_input_files("#import-file", files=[{"name": "zones.geojson", "mimeType": "application/geo+json",
+                                                 "buffer": collection.encode()}])
+    page.check("input[name=repair]")
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=1")
+    rows = page.locator("#preview-table tbody tr")
+    assert rows.count() == 2
+    assert "accepté" in rows.nth(0).inner_text()
+    assert "outside_service_area" in rows.nth(1).inner_text()
+    page.wait_for_selector("#import-map .leaflet-overlay-pane svg path")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import-preview.png"), full_page=True)
+    page.check("#valid-only")
+    page.click("#save-button")
+    page.wait_for_selector("#save-result:not(:empty)")
+    assert page.inner_text("#save-result") == "1 signalement(s) enregistré(s)."
+    watch.assert_clean()
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:
+        descriptions = session.scalars(select(Report.description)).all()
+        assert "<b>gras</b> & co" in descriptions
+    watch.context.close()

@@ -85,13 +85,20 @@ def _row_feature(row: Any) -> dict[str, Any]:
     return to_feature(row.Report, row.name_fr, row.geojson, row.area_m2, row.length_m)
 
 
-def create_report(session: Session, user: User, report_input: ReportInput) -> dict[str, Any]:
-    """Store one report and return it as a Feature (the caller commits).
+#: A report identical to one the same user filed this many seconds ago is a probable
+#: duplicate (double click without Idempotency-Key): the first one is returned instead.
+DUPLICATE_WINDOW_S = 10
+
+
+def create_report(session: Session, user: User, report_input: ReportInput) -> tuple[dict[str, Any], bool]:
+    """Store one report and return (its Feature, True); the caller commits.
 
     The report's commune is the one holding the largest part of its geometry
-    (:func:`~geosignal.services.communes.commune_of`). Raises ``outside_service_area``
-    (422) when no commune intersects it, and ``not_your_commune`` (403) when a
-    representative's zone lies mainly in another commune.
+    (:func:`~geosignal.services.communes.commune_of`). When the same user filed the same
+    geometry with the same attributes less than :data:`DUPLICATE_WINDOW_S` seconds ago,
+    nothing is stored and (that report's Feature, False) is returned.
+    Raises ``outside_service_area`` (422) when no commune intersects it, and
+    ``not_your_commune`` (403) when a representative's zone lies mainly in another commune.
     """
     ewkt = f"SRID=4326;{report_input.geometry.wkt}"
     nis = commune_of(session, ewkt)
@@ -105,6 +112,9 @@ def create_report(session: Session, user: User, report_input: ReportInput) -> di
             commune_nis=nis,
         )
     props = report_input.properties
+    duplicate = _recent_duplicate(session, user, ewkt, props)
+    if duplicate is not None:
+        return get_report(session, user, duplicate), False
     report = Report(
         id=uuid.uuid4(),
         geometry=ewkt,
@@ -114,7 +124,25 @@ def create_report(session: Session, user: User, report_input: ReportInput) -> di
     )
     session.add(report)
     session.flush()
-    return get_report(session, user, report.id)
+    return get_report(session, user, report.id), True
+
+
+def _recent_duplicate(session: Session, user: User, ewkt: str, props: dict[str, Any]) -> uuid.UUID | None:
+    stmt = select(Report.id).where(
+        Report.reporter_id == user.id,
+        Report.created_at > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, DUPLICATE_WINDOW_S),
+        func.ST_Equals(Report.geometry, func.ST_GeomFromEWKT(ewkt)),
+    )
+    for name in ATTRIBUTES:
+        column = getattr(Report, name)
+        value = props.get(name)
+        if name in ("technologies", "operators"):
+            stmt = stmt.where(column == (value or []))
+        elif name == "description":
+            stmt = stmt.where(column == (value or ""))
+        else:
+            stmt = stmt.where(column.is_(None) if value is None else column == value)
+    return session.scalar(stmt.order_by(Report.seq).limit(1))
 
 
 def _visible(stmt: Select, user: User) -> Select:

@@ -80,14 +80,19 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
         body, area=current_service_area(), limits=limits_from_config(current_app.config),
         crs=crs, repair=repair,
     )
-    feature = reports_service.create_report(session, user, report_input)
-    if report_input.warnings or report_input.repair:
-        feature["intake"] = {"warnings": report_input.warnings, "repair": report_input.repair}
+    feature, created = reports_service.create_report(session, user, report_input)
+    warnings = list(report_input.warnings)
+    if not created:
+        warnings.append({"code": "probable_duplicate", "detail": "identical to a report you filed seconds ago; "
+                         "the first one is returned", "report_id": feature["id"]})
+    if warnings or report_input.repair:
+        feature["intake"] = {"warnings": warnings, "repair": report_input.repair}
+    status = 201 if created else 200
     location = url_for("api.get_report", report_id=feature["id"])
     if key:
-        reports_service.remember_idempotent(session, user, key, fingerprint, 201, feature, location)
+        reports_service.remember_idempotent(session, user, key, fingerprint, status, feature, location)
     session.commit()
-    return feature, 201, location
+    return feature, status, location
 
 
 @bp.post("/reports")

@@ -1,0 +1,150 @@
+"""File imports through the one intake pipeline: API uploads, previews, all-or-nothing
+saving, column mapping, the CLI; and double submission without a key."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from geosignal.models import Report
+from tests.conftest import CASES, make_account
+from tests.factories import feature
+
+CHARLEROI_POINT = {"type": "Point", "coordinates": [4.4440, 50.4108]}
+CHIMAY_POINT = {"type": "Point", "coordinates": [4.31, 50.05]}
+
+
+@pytest.fixture
+def admin(client, db):  # noqa: ANN001, ANN201
+    return make_account(client, db, "admin@igretec.com", "admin")
+
+
+def _count(db) -> int:  # noqa: ANN001
+    return db.scalar(select(func.count()).select_from(Report))
+
+
+def _upload(account, data: bytes, filename: str, **fields):  # noqa: ANN001, ANN003, ANN201
+    form = {"file": (io.BytesIO(data), filename), **fields}
+    return account.post("/api/v1/imports", data=form, content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("name", ["22-csv-belgian-excel-cp1252.csv", "22-csv-belgian-excel-utf8-bom.csv"])
+def test_belgian_excel_csv_is_imported_with_accents_and_communes(db, admin, name) -> None:
+    response = _upload(admin, (CASES / name).read_bytes(), name, network="mobile")
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["format"], body["saved"], body["accepted"], body["refused"]) == ("csv", 3, 3, 0)
+    by_commune = {f["properties"]["commune_nis"]: f["properties"] for f in body["features"]}
+    assert set(by_commune) == {"52055", "52022", "56086"}
+    assert by_commune["52055"]["description"] == "Pas de 4G rue de la Station"
+    assert by_commune["52055"]["observed_at"] == "2025-03-30T00:00:00+01:00"
+    assert by_commune["52022"]["description"] == "Aucun réseau près de l'église"
+    assert by_commune["56086"]["description"] == "Zone blanche; chemin agricole"
+    assert by_commune["56086"]["observed_at"] is None
+    assert by_commune["56086"]["operators"] == ["Telenet/BASE"]
+    assert _count(db) == 3
+
+
+def test_all_or_nothing_then_valid_only(db, representative) -> None:
+    collection = {"type": "FeatureCollection", "features": [
+        feature(CHARLEROI_POINT, description="ok"),
+        feature(CHIMAY_POINT, description="other commune"),
+        feature({"type": "Polygon", "coordinates": [[[4.44, 50.41], [4.45, 50.41], [4.45, 50.42]]]}),
+    ]}
+    data = json.dumps(collection).encode()
+    rejected = _upload(representative, data, "zones.geojson")
+    assert rejected.status_code == 422
+    problem = rejected.get_json()
+    assert problem["code"] == "import_rejected"
+    assert [f["status"] for f in problem["features"]] == ["accepted", "refused", "refused"]
+    assert problem["features"][1]["error"]["code"] == "not_your_commune"
+    assert problem["features"][2]["error"]["code"] in ("ring_not_closed", "ring_too_short")
+    assert _count(db) == 0
+
+    preview = _upload(representative, data, "zones.geojson", dry_run="true", mode="valid_only")
+    assert preview.status_code == 200 and preview.get_json()["saved"] == 0
+    assert _count(db) == 0
+
+    kept = _upload(representative, data, "zones.geojson", mode="valid_only")
+    assert kept.status_code == 201
+    assert (kept.get_json()["saved"], kept.get_json()["refused"]) == (1, 2)
+    assert _count(db) == 1
+
+
+def test_nan_in_csv_names_the_row_and_stores_nothing(db, admin) -> None:
+    response = _upload(admin, (CASES / "26-nan-infinity.csv").read_bytes(), "26.csv", network="mobile")
+    assert response.status_code == 422
+    refused = [f for f in response.get_json()["features"] if f["status"] == "refused"]
+    assert [f["error"]["code"] for f in refused] == ["non_finite_number", "non_finite_number"]
+    assert [f["error"]["where"] for f in refused] == ["row 2", "row 3"]
+    assert _count(db) == 0
+
+
+def test_kml_with_folders_and_multigeometry(db, admin) -> None:
+    response = _upload(admin, (CASES / "24-kml-folders-multigeometry.kml").read_bytes(), "zones.kml",
+                       network="mobile", mode="valid_only")
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["format"] == "kml"
+    assert body["saved"] == body["accepted"] >= 2
+    types = {f["geometry"]["type"] for f in body["features"] if f["status"] == "accepted"}
+    assert any(t.startswith("Multi") for t in types)
+    assert all(len(p) == 2 for f in body["features"] if f["status"] == "accepted"
+               for p in _positions(f["geometry"]["coordinates"]))
+
+
+def _positions(c):  # noqa: ANN001, ANN202
+    return [c] if isinstance(c[0], (int, float)) else [p for part in c for p in _positions(part)]
+
+
+def test_unrecognised_headers_ask_for_a_mapping(db, representative) -> None:
+    data = "endroit;coord_n;coord_e;remarque\nCharleroi;50,4108;4,4440;Pas de réseau\n".encode()
+    first = _upload(representative, data, "points.csv", network="fixed")
+    assert first.status_code == 422
+    assert first.get_json()["code"] == "unreadable_file"
+    assert first.get_json()["columns"] == ["endroit", "coord_n", "coord_e", "remarque"]
+    mapped = _upload(representative, data, "points.csv", network="fixed",
+                     column_map=json.dumps({"lat": "coord_n", "lon": "coord_e", "description": "remarque"}))
+    assert mapped.status_code == 201, mapped.get_json()
+    saved = mapped.get_json()["features"][0]
+    assert saved["geometry"]["coordinates"] == pytest.approx([4.4440, 50.4108], abs=1e-9)
+    assert saved["properties"]["description"] == "Pas de réseau"
+    assert saved["properties"]["network"] == "fixed"
+
+
+def test_upload_limits_and_bad_requests(db, app, representative) -> None:
+    assert representative.post("/api/v1/imports", data={}, content_type="multipart/form-data").get_json()["code"] \
+        == "invalid_request"
+    unknown = _upload(representative, b"\x00\x01binary", "x.bin")
+    assert unknown.status_code == 415 and unknown.get_json()["code"] == "unsupported_format"
+    assert _count(db) == 0
+
+
+def test_cli_import_dry_run_and_save(app, db, admin) -> None:  # noqa: ANN001
+    runner = app.test_cli_runner()
+    path = str(CASES / "22-csv-belgian-excel-utf8-bom.csv")
+    result = runner.invoke(args=["import-reports", path, "--as", "admin@igretec.com", "--network", "mobile", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "3 accepted, 0 refused, 3 would be saved (dry run)" in result.output
+    assert _count(db) == 0
+    result = runner.invoke(args=["import-reports", path, "--as", "admin@igretec.com", "--network", "mobile"])
+    assert result.exit_code == 0, result.output
+    assert "3 saved" in result.output
+    assert _count(db) == 3
+    bad = runner.invoke(args=["import-reports", str(CASES / "26-nan-infinity.csv"), "--as", "admin@igretec.com",
+                              "--network", "mobile"])
+    assert bad.exit_code == 1 and "import_rejected" in bad.output
+    assert _count(db) == 3
+
+
+def test_same_body_twice_without_key_is_one_report(db, representative) -> None:
+    body = json.dumps(feature(CHARLEROI_POINT, description="Pas de réseau rue de la Gare"))
+    first = representative.post("/api/v1/reports", data=body, content_type="application/geo+json")
+    second = representative.post("/api/v1/reports", data=body, content_type="application/geo+json")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.get_json()["id"] == second.get_json()["id"]
+    assert second.get_json()["intake"]["warnings"][-1]["code"] == "probable_duplicate"
+    assert _count(db) == 1
