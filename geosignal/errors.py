@@ -27,7 +27,6 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "ring_not_closed": (422, "A polygon ring's last position differs from its first."),
     "ring_too_short": (422, "A polygon ring has fewer than 4 positions."),
     "line_too_short": (422, "A line has fewer than 2 distinct positions."),
-    "mixed_dimensions": (422, "A geometry mixes 2D and 3D positions."),
     "unsupported_crs": (422, "The coordinate reference system is not one geosignal accepts."),
     # validity and limits
     "self_intersection": (422, "A ring crosses itself or another ring."),
