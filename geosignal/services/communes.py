@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
@@ -148,8 +149,10 @@ def commune_of(session: Session, geometry_ewkt: str) -> str | None:
     return session.execute(sql, {"g": geometry_ewkt, "srid": LAMBERT72}).scalar_one_or_none()
 
 
-def list_communes(session: Session, simplify_m: float = 0.0) -> list[dict[str, Any]]:
-    """Return every commune as a GeoJSON Feature (``[lon, lat]``, EPSG:4326, CCW exteriors).
+def list_communes(session: Session, simplify_m: float = 0.0,
+                  nis_codes: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Return the communes (every one, or those of ``nis_codes``) as GeoJSON Features
+    (``[lon, lat]``, EPSG:4326, CCW exteriors), ordered by NIS code.
 
     ``simplify_m`` > 0 simplifies boundaries (topology-preserving, tolerance in metres,
     applied in EPSG:31370) for maps; 0 gives the stored boundaries.
@@ -157,7 +160,6 @@ def list_communes(session: Session, simplify_m: float = 0.0) -> list[dict[str, A
     Properties: ``nis_code``, ``name_fr``, ``name_nl``, ``province``, ``population``,
     ``population_year``, ``area_km2`` (EPSG:31370).
     """
-
     boundary = Commune.boundary
     if simplify_m > 0:
         boundary = func.ST_Transform(
@@ -168,6 +170,8 @@ def list_communes(session: Session, simplify_m: float = 0.0) -> list[dict[str, A
         Commune.population_year, Commune.area_m2,
         func.ST_AsGeoJSON(func.ST_ForcePolygonCCW(boundary), 6).label("geojson"),
     ).order_by(Commune.nis_code)
+    if nis_codes is not None:
+        stmt = stmt.where(Commune.nis_code.in_(list(nis_codes)))
     features = []
     for row in session.execute(stmt):
         features.append(

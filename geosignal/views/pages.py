@@ -133,7 +133,8 @@ def commune_map() -> str:
     nis = request.args.get("commune") if user.sees_all_communes else user.commune_nis
     session = get_session()
     nis = nis or session.scalar(select(Commune.nis_code).order_by(Commune.nis_code))
-    feature = next((f for f in communes_service.list_communes(session) if f["id"] == nis), None)
+    found = communes_service.list_communes(session, nis_codes=[nis]) if nis else []
+    feature = found[0] if found else None
     if feature is None:
         raise GeosignalError("not_found", f"no commune {nis}")
     point_folium_at_local_assets()
