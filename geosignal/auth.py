@@ -58,11 +58,20 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _csrf_unless_bearer() -> None:
-        if request.method in ("POST", "PUT", "PATCH", "DELETE") and not uses_bearer_token():
-            try:
-                csrf.protect()
-            except CSRFError as exc:
-                raise GeosignalError("csrf_failed", exc.description) from None
+        """Check the CSRF token of every write made with the session cookie.
+
+        API writes without any credentials skip it, so that they get 401 ``unauthorized``
+        from the view rather than a misleading ``csrf_failed``; pages (the sign-in form
+        included) always check it.
+        """
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE") or uses_bearer_token():
+            return
+        if request.path.startswith("/api/") and not current_user.is_authenticated:
+            return
+        try:
+            csrf.protect()
+        except CSRFError as exc:
+            raise GeosignalError("csrf_failed", exc.description) from None
 
 
 def current() -> User:

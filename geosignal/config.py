@@ -52,7 +52,9 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
     """Return the configuration mapping for one application.
 
     Order (later wins): :data:`DEFAULTS`, ``<instance_path>/config.py``, ``GEOSIGNAL_*``
-    environment variables, then ``overrides`` (tests pass theirs here).
+    environment variables, then ``overrides`` (tests pass theirs here). Without a
+    ``SECRET_KEY`` from those, ``<instance_path>/secret_key`` (written by ``scripts/run``)
+    is read.
 
     Raises ``RuntimeError`` when no ``SECRET_KEY`` is set outside development and testing.
     """
@@ -67,6 +69,9 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
             name = key[len("GEOSIGNAL_"):]
             config[name] = _coerce(value, DEFAULTS.get(name, ""))
     config.update(overrides or {})
+    key_file = Path(instance_path) / "secret_key"
+    if not config.get("SECRET_KEY") and key_file.is_file():
+        config["SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
     if not config.get("SECRET_KEY"):
         if config["ENV"] in ("development", "testing") or config.get("TESTING"):
             config["SECRET_KEY"] = "dev-only-not-secret"

@@ -207,3 +207,11 @@ def test_communes_are_open_data(client) -> None:
     assert_rfc7946_collection(doc)
     seneffe = next(f for f in doc["features"] if f["id"] == "55085")
     assert seneffe["properties"]["name_fr"] == "Seneffe"
+
+
+def test_api_write_without_credentials_is_401_not_csrf(db, client) -> None:
+    response = client.post("/api/v1/reports", data=json.dumps(feature({"type": "Point", "coordinates": [4.444, 50.41]})),
+                           content_type="application/geo+json")
+    assert response.status_code == 401 and response.get_json()["code"] == "unauthorized"
+    # a signed-in session without the CSRF header is refused
+    assert _count(db) == 0
