@@ -209,9 +209,17 @@ def test_communes_are_open_data(client) -> None:
     assert seneffe["properties"]["name_fr"] == "Seneffe"
 
 
-def test_api_write_without_credentials_is_401_not_csrf(db, client) -> None:
-    response = client.post("/api/v1/reports", data=json.dumps(feature({"type": "Point", "coordinates": [4.444, 50.41]})),
-                           content_type="application/geo+json")
+def test_api_write_without_credentials_is_401_not_csrf(db, client, representative) -> None:
+    body = json.dumps(feature({"type": "Point", "coordinates": [4.444, 50.41]}))
+    response = client.post("/api/v1/reports", data=body, content_type="application/geo+json")
     assert response.status_code == 401 and response.get_json()["code"] == "unauthorized"
-    # a signed-in session without the CSRF header is refused
-    assert _count(db) == 0
+    # with the session cookie, a write needs the CSRF token
+    page = representative.login()
+    assert page.status_code == 302
+    response = client.post("/api/v1/reports", data=body, content_type="application/geo+json")
+    assert response.status_code == 400 and response.get_json()["code"] == "csrf_failed"
+    token = csrf_token(client.get("/carte").get_data(as_text=True))
+    response = client.post("/api/v1/reports", data=body, content_type="application/geo+json",
+                           headers={"X-CSRFToken": token})
+    assert response.status_code == 201
+    assert _count(db) == 1
