@@ -508,3 +508,17 @@ def test_properties_where_prefix_and_time_errors():
                  where_prefix="/features/2/properties")
     assert (err.code, err.where) == ("ambiguous_local_time", "/features/2/properties/observed_at")
     assert validate_properties({"network": "fixed", "description": "x" * 5000})["description"] == "x" * 5000
+
+
+def test_observation_in_the_future_is_refused() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from geosignal.errors import GeosignalError
+    from geosignal.services.intake import parse_observed_at
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    with pytest.raises(GeosignalError) as info:
+        parse_observed_at(tomorrow, where="/properties/observed_at")
+    assert info.value.code == "invalid_datetime" and "future" in info.value.detail
+    today = datetime.now(UTC).date().isoformat()
+    assert parse_observed_at(today, where="x") is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,8 @@ from geosignal.errors import GeosignalError
 BRUSSELS = ZoneInfo("Europe/Brussels")
 MAX_DESCRIPTION_CHARS = 5000
 MAX_COUNT = 1_000_000  # households/businesses: beyond this the value is a typo
+#: How far ahead of now an observation time may be (clock skew, time zones).
+FUTURE_TOLERANCE = timedelta(hours=12)
 
 #: Property names a report may carry (API names).
 REPORT_PROPERTIES: tuple[str, ...] = (
@@ -171,6 +173,25 @@ def _localize(naive: datetime, where: str, original: str) -> datetime:
 
 
 def parse_observed_at(value: str | None, *, where: str, day_first: bool = False) -> datetime | None:
+    """Parse an observation time into an aware datetime (or None for None / empty text).
+
+    Accepted: ISO 8601 with an offset or ``Z`` (kept as given); a naive ISO date-time, read as
+    Europe/Brussels wall time; a date ``YYYY-MM-DD`` → 00:00 Europe/Brussels that day. With
+    ``day_first=True`` (files only) also ``DD/MM/YYYY`` (or ``.``/``-``), optionally followed by
+    ``HH:MM[:SS]``, read as Brussels time.
+
+    Raises 422 ``invalid_datetime`` when unreadable or in the future (an observation cannot
+    be; :data:`FUTURE_TOLERANCE` allows for clocks a little ahead), ``ambiguous_local_time``
+    when a naive time falls in the spring-forward gap or the autumn overlap (an offset is
+    then required).
+    """
+    parsed = _parse_observed_at(value, where=where, day_first=day_first)
+    if parsed is not None and parsed > datetime.now(UTC) + FUTURE_TOLERANCE:
+        raise _fail("invalid_datetime", f"observed_at {value!r} is in the future.", where)
+    return parsed
+
+
+def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False) -> datetime | None:
     """Parse an observation time into an aware datetime (or None for None / empty text).
 
     Accepted: ISO 8601 with an offset or ``Z`` (kept as given); a naive ISO date-time, read as
