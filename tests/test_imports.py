@@ -186,3 +186,13 @@ def test_case_36_double_submit_with_the_same_key(db, representative) -> None:
     assert responses[0].headers["Location"] == responses[1].headers["Location"]
     assert responses[0].get_json()["properties"]["commune_nis"] == "52021"
     assert _count(db) == 1
+
+
+def test_the_same_file_twice_in_a_row_saves_once(db, admin) -> None:
+    data = (CASES / "22-csv-belgian-excel-utf8-bom.csv").read_bytes()
+    first = _upload(admin, data, "a.csv", network="mobile")
+    second = _upload(admin, data, "a.csv", network="mobile")
+    assert (first.get_json()["saved"], second.get_json()["saved"]) == (3, 0)
+    assert [f["created"] for f in second.get_json()["features"]] == [False, False, False]
+    assert {f["report_id"] for f in first.get_json()["features"]} == {f["report_id"] for f in second.get_json()["features"]}
+    assert _count(db) == 3

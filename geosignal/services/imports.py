@@ -27,8 +27,9 @@ MODES = ("all", "valid_only")
 class ImportOutcome:
     """What an import did or would do. ``features``: one entry per feature of the file, in file
     order: ``{"index", "status": "accepted"|"refused", "geometry" (GeoJSON, EPSG:4326, only
-    when accepted), "properties", "warnings", "report_id" (when saved), "error" (problem
-    document when refused)}``."""
+    when accepted), "properties", "warnings", "report_id" and "created" (when saved; False
+    for a probable duplicate of a report filed seconds before), "error" (problem document
+    when refused)}``. ``saved`` counts the reports created."""
 
     format: str | None
     dry_run: bool
@@ -99,9 +100,10 @@ def import_file(
         savepoint.rollback()
         for entry in outcome.features:
             entry.pop("report_id", None)
+            entry.pop("created", None)
     else:
         savepoint.commit()
-        outcome.saved = outcome.accepted
+        outcome.saved = sum(1 for entry in outcome.features if entry.get("created"))
     if mode == "all" and not all_ok and not dry_run:
         raise GeosignalError(
             "import_rejected",
@@ -134,4 +136,5 @@ def _save_one(session: Session, user: User, item: ReportInput, position: int,
         warnings.append({"code": "probable_duplicate", "detail": "identical to a report filed seconds ago",
                          "report_id": feature["id"]})
     return {"index": index, "status": "accepted", "geometry": _geojson(item.geometry),
-            "properties": feature["properties"], "warnings": warnings, "report_id": feature["id"]}
+            "properties": feature["properties"], "warnings": warnings, "report_id": feature["id"],
+            "created": created}
