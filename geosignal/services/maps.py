@@ -8,7 +8,8 @@ folium tooltips is HTML-escaped here, because folium writes tooltips with ``inne
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import folium
@@ -18,12 +19,14 @@ import folium.plugins
 @dataclass(frozen=True)
 class MapParts:
     """A rendered folium map: ``head`` (assets, styles), ``body`` (the map div), ``script``
-    (the code creating the map) and ``name`` (the JavaScript variable holding the L.Map)."""
+    (the code creating the map), ``name`` (the JavaScript variable holding the L.Map) and
+    ``layers`` (JavaScript variables of layers the page's script uses, by role)."""
 
     head: str
     body: str
     script: str
     name: str
+    layers: dict[str, str] = field(default_factory=dict)
 
 
 def _base_map(tile_url: str, attribution: str) -> folium.Map:
@@ -37,7 +40,9 @@ def _base_map(tile_url: str, attribution: str) -> folium.Map:
 def _parts(m: folium.Map) -> MapParts:
     root = m.get_root()
     root.render()
-    return MapParts(root.header.render(), root.html.render(), root.script.render(), m.get_name())
+    # geosignal's pages set their own viewport (folium's forbids zooming on phones)
+    head = re.sub(r"<meta name=\"viewport\"[^>]*>", "", root.header.render(), flags=re.S)
+    return MapParts(head, root.html.render(), root.script.render(), m.get_name())
 
 
 def _bounds(feature: dict[str, Any]) -> list[list[float]]:
@@ -82,52 +87,59 @@ def representative_map(commune: dict[str, Any], tile_url: str = "", attribution:
     return _parts(m)
 
 
-def share_colour(share: float) -> str:
-    """Return the choropleth colour for a white-zone share (0–1), light to dark red."""
-    steps = [(0.0, "#fff5f0"), (0.001, "#fcbba1"), (0.01, "#fc9272"), (0.05, "#fb6a4a"),
-             (0.10, "#de2d26"), (0.20, "#a50f15")]
-    colour = steps[0][1]
-    for threshold, c in steps:
-        if share >= threshold and (share > 0 or threshold == 0):
-            colour = c
-    return colour
+def referent_map(communes: list[dict[str, Any]], tile_url: str = "", attribution: str = "") -> MapParts:
+    """Return the referent's map: every commune's boundary, to be coloured by the page.
 
-
-def referent_map(communes: list[dict[str, Any]], stats: dict[str, dict[str, Any]],
-                 tile_url: str = "", attribution: str = "") -> MapParts:
-    """Return the referent's choropleth of white-zone share over every commune.
-
-    ``communes`` are GeoJSON Features (EPSG:4326) keyed by ``nis_code``; ``stats`` maps a
-    NIS code to its row of :func:`geosignal.services.stats.commune_stats`.
+    ``communes`` are GeoJSON Features (EPSG:4326, simplified) with ``nis_code`` and
+    ``name_fr``. Only the boundaries are embedded (small, trusted data); the figures, the
+    heatmap and the clustered markers are fetched by ``static/js/dashboard.js`` from the API
+    with the chosen filters, by bounding box and zoom. ``layers["communes"]`` names the
+    JavaScript variable holding the boundaries' L.GeoJSON layer.
     """
     m = _base_map(tile_url, attribution)
-    features = []
-    for f in communes:
-        nis = f["properties"]["nis_code"]
-        row = stats.get(nis, {})
-        share = float(row.get("white_zone_share", 0.0))
-        features.append({
-            "type": "Feature",
-            "geometry": f["geometry"],
-            "properties": {
-                "nis_code": nis,
-                "name": html.escape(f["properties"]["name_fr"]),
-                "share_pct": f"{100 * share:.2f} %",
-                "reports": int(row.get("report_count", 0)),
-                "colour": share_colour(share),
-            },
-        })
+    features = [{
+        "type": "Feature",
+        "geometry": f["geometry"],
+        "properties": {"nis_code": f["properties"]["nis_code"], "name_fr": f["properties"]["name_fr"]},
+    } for f in communes]
     layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name="Part de zone blanche",
-        style_function=lambda f: {"color": "#555", "weight": 1, "fillColor": f["properties"]["colour"],
-                                  "fillOpacity": 0.7},
-        tooltip=folium.GeoJsonTooltip(["name", "nis_code", "share_pct", "reports"],
-                                      aliases=["Commune", "NIS", "Zone blanche", "Signalements"]),
+        name="Communes",
+        style_function=lambda _f: {"color": "#555", "weight": 1, "fillColor": "#ffffff", "fillOpacity": 0.6},
     )
     layer.add_to(m)
     if features:
         xs = [_bounds(f) for f in features]
         m.fit_bounds([[min(b[0][0] for b in xs), min(b[0][1] for b in xs)],
                       [max(b[1][0] for b in xs), max(b[1][1] for b in xs)]])
+    parts = _parts(m)
+    return MapParts(parts.head, parts.body, parts.script, parts.name, {"communes": layer.get_name()})
+
+
+def commune_sheet_map(commune: dict[str, Any], white_zone: dict[str, Any] | None,
+                      lines: dict[str, Any] | None, tile_url: str = "", attribution: str = "") -> MapParts:
+    """Return the map of a commune sheet: its boundary, its white zone (union of the zone
+    reports clipped to it) and its reported road stretches.
+
+    ``commune`` is a GeoJSON Feature, ``white_zone`` / ``lines`` GeoJSON geometries or None,
+    all EPSG:4326 ``[lon, lat]``. Nothing user-written is shown.
+    """
+    m = _base_map(tile_url, attribution)
+    folium.GeoJson(
+        {"type": "Feature", "geometry": commune["geometry"], "properties": {}},
+        name="Limite communale",
+        style_function=lambda _f: {"color": "#1d4e89", "weight": 3, "fill": False},
+    ).add_to(m)
+    if white_zone:
+        folium.GeoJson(
+            {"type": "Feature", "geometry": white_zone, "properties": {}}, name="Zone blanche",
+            style_function=lambda _f: {"color": "#a50f15", "weight": 1, "fillColor": "#de2d26",
+                                       "fillOpacity": 0.5},
+        ).add_to(m)
+    if lines:
+        folium.GeoJson(
+            {"type": "Feature", "geometry": lines, "properties": {}}, name="Tronçons",
+            style_function=lambda _f: {"color": "#6a1b9a", "weight": 4},
+        ).add_to(m)
+    m.fit_bounds(_bounds(commune))
     return _parts(m)

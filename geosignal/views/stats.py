@@ -1,0 +1,100 @@
+"""Statistics API under /api/v1/stats: per-commune white-zone figures, downloads, report
+locations for maps, survey editions. Thin views: parse, authorise, call one service, serialise."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from geosignal.auth import current, require_roles
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.services import aggregation, survey_db
+from geosignal.services import communes as communes_service
+
+bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
+
+GEOJSON = "application/geo+json"
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+@bp.get("/communes")
+def communes() -> Response:
+    """Per-commune figures and the territory's (any signed-in user).
+
+    Query: ``status``, ``network``, ``technology``, ``operator``, ``issue``, ``from``, ``to``
+    (see :func:`geosignal.services.aggregation.parse_filters`); ``survey=1`` adds the survey
+    answers. Without filters the stored aggregates answer (``"source": "stored"``).
+    """
+    current()
+    filters = aggregation.parse_filters(request.args)
+    return jsonify(aggregation.commune_table(get_session(), filters, with_survey=_flag("survey")))
+
+
+@bp.get("/communes.csv")
+def communes_csv() -> Response:
+    """The commune table as CSV for Excel: UTF-8 BOM, ``;``; ``decimal=comma`` for 3,14."""
+    current()
+    filters = aggregation.parse_filters(request.args)
+    decimal = request.args.get("decimal", "point")
+    if decimal not in ("point", "comma"):
+        raise GeosignalError("invalid_request", "decimal must be 'point' or 'comma'", where="decimal")
+    table = aggregation.commune_table(get_session(), filters, with_survey=True)
+    body = aggregation.table_csv(table, decimal_comma=decimal == "comma")
+    return Response(body.encode("utf-8"), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="geosignal-communes.csv"'})
+
+
+@bp.get("/communes.geojson")
+def communes_geojson() -> Response:
+    """The commune table as a GeoJSON FeatureCollection (boundaries simplified to 25 m)."""
+    current()
+    filters = aggregation.parse_filters(request.args)
+    session = get_session()
+    table = aggregation.commune_table(session, filters, with_survey=True)
+    doc = aggregation.table_geojson(table, communes_service.list_communes(session, simplify_m=25.0))
+    return Response(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), mimetype=GEOJSON,
+                    headers={"Content-Disposition": 'attachment; filename="geosignal-communes.geojson"'})
+
+
+@bp.get("/communes/<nis>")
+def commune(nis: str) -> Response:
+    """One commune's figures; ``geometry=1`` adds its white-zone and line unions (GeoJSON)."""
+    current()
+    filters = aggregation.parse_filters(request.args)
+    return jsonify(aggregation.commune_detail(get_session(), nis, filters, geometry=_flag("geometry")))
+
+
+def _bbox() -> tuple[float, float, float, float]:
+    try:
+        parts = tuple(float(p) for p in request.args.get("bbox", "").split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or not (parts[0] < parts[2] and parts[1] < parts[3]):
+        raise GeosignalError("invalid_request", "bbox is min_lon,min_lat,max_lon,max_lat", where="bbox")
+    return parts  # type: ignore[return-value]
+
+
+@bp.get("/locations")
+@require_roles("referent", "admin")
+def locations() -> Response:
+    """Where reports are in ``bbox`` at ``zoom``: points, or grid cells when many (filters apply)."""
+    try:
+        zoom = int(request.args.get("zoom", ""))
+    except ValueError:
+        raise GeosignalError("invalid_request", "zoom must be an integer", where="zoom") from None
+    filters = aggregation.parse_filters(request.args)
+    return jsonify(aggregation.report_locations(get_session(), _bbox(), zoom, filters))
+
+
+@bp.get("/survey")
+def survey() -> Response:
+    """The survey editions with their territory indicators (any signed-in user)."""
+    current()
+    body: dict[str, Any] = {"editions": survey_db.editions(get_session())}
+    return jsonify(body)

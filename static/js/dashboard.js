@@ -1,0 +1,287 @@
+/* The referent's dashboard: choropleth, heatmap and clustered reports fetched from the stats
+ * API with the chosen filters (by bounding box and zoom), and the sortable commune table.
+ * User-visible text is inserted with textContent only. */
+(function () {
+  "use strict";
+
+  const pane = document.getElementById("map-pane");
+  const map = window[pane.dataset.map];
+  const communes = window[pane.dataset.communesLayer];
+  const form = document.getElementById("filters");
+  const table = document.getElementById("commune-table");
+  const fmt = (value, digits) => value === null || value === undefined ? "—"
+    : Number(value).toLocaleString("fr-BE", {minimumFractionDigits: digits, maximumFractionDigits: digits});
+  const PALETTE = ["#fff5f0", "#fcbba1", "#fc9272", "#fb6a4a", "#de2d26", "#a50f15"];
+  const INDICATORS = {
+    white_zone_share: {label: "Part en zone blanche", unit: " %", scale: 100, digits: 2},
+    reports_per_1000_inhabitants: {label: "Signalements / 1 000 hab.", unit: "", scale: 1, digits: 2},
+    households_declared: {label: "Ménages touchés (déclarés)", unit: "", scale: 1, digits: 0},
+    inhabitants_affected_estimate: {label: "Habitants touchés (estimation)", unit: "", scale: 1, digits: 0},
+  };
+
+  let rows = [];
+  let territory = null;
+  let sortKey = "nis_code";
+  let sortDir = 1;
+  let statsRequest = 0;
+  let locationsRequest = 0;
+  pane.dataset.state = "loading";
+
+  function filterParams() {
+    const params = new URLSearchParams();
+    for (const name of ["network", "technology", "operator", "issue", "status", "from", "to"]) {
+      const value = form.elements[name].value;
+      if (value) params.set(name, value);
+    }
+    return params;
+  }
+
+  function el(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function get(row, key) {
+    return key.split(".").reduce((obj, part) => (obj === null || obj === undefined ? null : obj[part]), row);
+  }
+
+  /* ---------------------------------------------------------------- choropleth and legend */
+
+  function breaks(values) {
+    const max = Math.max(0, ...values.filter((v) => v !== null));
+    if (max <= 0) return [0];
+    return [0, 0.2, 0.4, 0.6, 0.8].map((f) => f * max);
+  }
+
+  function colourFor(value, limits) {
+    if (value === null || value === undefined || value <= 0) return PALETTE[0];
+    let index = 1;
+    for (let i = 1; i < limits.length; i += 1) if (value > limits[i]) index = i + 1;
+    return PALETTE[Math.min(index, PALETTE.length - 1)];
+  }
+
+  function tooltipFor(row, indicator) {
+    const box = el("div");
+    box.appendChild(el("strong", `${row.name_fr} (${row.nis_code})`));
+    const spec = INDICATORS[indicator];
+    const value = row[indicator];
+    box.appendChild(el("div", `${spec.label} : ${value === null ? "—" : fmt(value * spec.scale, spec.digits) + spec.unit}`));
+    box.appendChild(el("div", `Signalements : ${row.report_count}`));
+    return box;
+  }
+
+  function paint() {
+    const indicator = document.getElementById("indicator").value;
+    const spec = INDICATORS[indicator];
+    const byNis = new Map(rows.map((r) => [r.nis_code, r]));
+    const limits = breaks(rows.map((r) => r[indicator]));
+    communes.eachLayer((layer) => {
+      const row = byNis.get(layer.feature.properties.nis_code);
+      if (!row) return;
+      layer.setStyle({fillColor: colourFor(row[indicator], limits), fillOpacity: 0.7, color: "#555", weight: 1});
+      layer.unbindTooltip();
+      layer.bindTooltip(tooltipFor(row, indicator), {sticky: true});
+    });
+    const legend = document.getElementById("legend");
+    legend.replaceChildren(el("div", spec.label));
+    const labels = limits.length === 1 ? ["aucune valeur > 0"] : limits.map((low, i) => {
+      const high = limits[i + 1];
+      const a = fmt(low * spec.scale, spec.digits);
+      return high === undefined ? `> ${a}${spec.unit}` : `${a} – ${fmt(high * spec.scale, spec.digits)}${spec.unit}`;
+    });
+    labels.forEach((text, i) => {
+      const line = el("div", null, "row");
+      const swatch = el("span", null, "swatch");
+      swatch.style.backgroundColor = limits.length === 1 ? PALETTE[0] : PALETTE[i + 1];
+      line.append(swatch, el("span", text));
+      legend.appendChild(line);
+    });
+  }
+
+  /* ---------------------------------------------------------------- table */
+
+  function trendText(survey) {
+    if (!survey || !survey.trend) return "—";
+    return survey.trend.map((t) => `${t.edition} : ${t.smart_score === null ? "—" : t.smart_score}`).join(" → ");
+  }
+
+  function cells(row, isTotal) {
+    const s = row.survey || null;
+    const name = el("td");
+    if (isTotal) {
+      name.textContent = row.name_fr;
+    } else {
+      const link = el("a", row.name_fr);
+      link.href = pane.dataset.sheetUrl.replace("00000", row.nis_code);
+      name.appendChild(link);
+    }
+    const cited = s ? (s.connectivity_cited === true ? "oui" : s.connectivity_cited === false ? "non" : "—") : "—";
+    return [
+      el("td", isTotal ? "" : row.nis_code), name,
+      el("td", String(row.report_count), "num"),
+      el("td", fmt(row.reports_per_1000_inhabitants, 2), "num"),
+      el("td", fmt(row.white_zone_area_km2, 3), "num"),
+      el("td", fmt(100 * row.white_zone_share, 2) + " %", "num"),
+      el("td", fmt(row.line_length_km, 2), "num"),
+      el("td", String(row.households_declared), "num"),
+      el("td", fmt(row.inhabitants_affected_estimate, 0), "num"),
+      el("td", s && s.smart_score !== null ? `${s.smart_score}/10` : "—", "num"),
+      el("td", cited),
+      el("td", s && s.citizens_informed_score !== null ? `${s.citizens_informed_score}/10` : "—", "num"),
+      el("td", isTotal ? "" : trendText(s)),
+    ];
+  }
+
+  function renderTable() {
+    const sorted = [...rows].sort((a, b) => {
+      const x = get(a, sortKey);
+      const y = get(b, sortKey);
+      if (x === y) return a.nis_code.localeCompare(b.nis_code);
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      return (typeof x === "string" ? x.localeCompare(y, "fr") : x - y) * sortDir;
+    });
+    const body = table.tBodies[0];
+    body.replaceChildren(...sorted.map((row) => {
+      const tr = el("tr");
+      tr.dataset.nis = row.nis_code;
+      tr.append(...cells(row, false));
+      return tr;
+    }));
+    const foot = el("tr");
+    foot.append(...cells(territory, true));
+    table.tFoot.replaceChildren(foot);
+    for (const button of table.tHead.querySelectorAll("button")) {
+      if (button.dataset.key === sortKey) button.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending");
+      else button.removeAttribute("aria-sort");
+    }
+  }
+
+  table.tHead.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-key]");
+    if (!button) return;
+    if (sortKey === button.dataset.key) sortDir = -sortDir;
+    else { sortKey = button.dataset.key; sortDir = sortKey === "nis_code" || sortKey === "name_fr" ? 1 : -1; }
+    renderTable();
+  });
+
+  function renderTerritory(t, editions) {
+    const dl = document.getElementById("territory");
+    const items = [
+      ["Communes", String(t.commune_count)],
+      ["Signalements", String(t.report_count)],
+      ["dont points / tronçons / zones", `${t.point_count} / ${t.line_count} / ${t.zone_count}`],
+      ["Zone blanche", `${fmt(t.white_zone_area_km2, 3)} km²`],
+      ["Part du territoire", `${fmt(100 * t.white_zone_share, 2)} %`],
+      ["Tronçons", `${fmt(t.line_length_km, 2)} km`],
+      ["Ménages touchés (déclarés)", String(t.households_declared)],
+      ["Habitants touchés (estimation)", fmt(t.inhabitants_affected_estimate, 0)],
+    ];
+    dl.replaceChildren(...items.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
+    const list = document.getElementById("survey-editions");
+    list.replaceChildren(...(editions || []).map((e) => el("li",
+      `${e.year} : score smart moyen ${e.smart_score === null ? "—" : fmt(e.smart_score, 1) + "/10"}` +
+      (e.responses ? ` (${e.responses} réponses)` : " (chiffres publiés)"))));
+    if (!editions || !editions.length) list.appendChild(el("li", "Aucune édition importée."));
+  }
+
+  function updateDownloads(params) {
+    for (const [id, extra] of [["download-csv", {}], ["download-csv-comma", {decimal: "comma"}], ["download-geojson", {}]]) {
+      const link = document.getElementById(id);
+      const url = new URL(link.href, window.location.href);
+      const query = new URLSearchParams(params);
+      for (const [k, v] of Object.entries(extra)) query.set(k, v);
+      url.search = query.toString();
+      link.href = url.pathname + url.search;
+    }
+  }
+
+  async function loadStats() {
+    const ticket = ++statsRequest;
+    const params = filterParams();
+    updateDownloads(params);
+    params.set("survey", "1");
+    pane.dataset.state = "loading";
+    const response = await fetch(`${pane.dataset.statsUrl}?${params}`, {headers: {Accept: "application/json"}});
+    const body = await response.json();
+    if (ticket !== statsRequest) return;
+    if (!response.ok) {
+      document.getElementById("map-status").textContent = `Erreur : ${body.detail || response.status}`;
+      return;
+    }
+    rows = body.communes;
+    territory = body.territory;
+    document.getElementById("estimate-note").textContent = body.estimate_note;
+    renderTable();
+    renderTerritory(territory, body.survey_editions);
+    paint();
+    pane.dataset.state = "ready";
+    pane.dataset.total = String(territory.report_count);
+  }
+
+  /* ---------------------------------------------------------------- heatmap and markers */
+
+  // without a tile layer the map has no maxZoom, which Leaflet.markercluster needs
+  if (!Number.isFinite(map.getMaxZoom())) map.setMaxZoom(18);
+  const heat = L.heatLayer([], {radius: 22, blur: 18, maxZoom: 13, minOpacity: 0.3});
+  const clusters = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false});
+  const cellsLayer = L.layerGroup();
+  const KINDS = ["Point", "Tronçon", "Zone"];
+
+  function syncLayers() {
+    const showHeat = document.getElementById("show-heat").checked;
+    const showMarkers = document.getElementById("show-markers").checked;
+    if (showHeat) heat.addTo(map); else map.removeLayer(heat);
+    if (showMarkers) { clusters.addTo(map); cellsLayer.addTo(map); } else { map.removeLayer(clusters); map.removeLayer(cellsLayer); }
+  }
+
+  async function loadLocations() {
+    const ticket = ++locationsRequest;
+    const b = map.getBounds();
+    const params = filterParams();
+    params.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(","));
+    params.set("zoom", String(Math.round(map.getZoom())));
+    const response = await fetch(`${pane.dataset.locationsUrl}?${params}`, {headers: {Accept: "application/json"}});
+    const body = await response.json();
+    if (ticket !== locationsRequest || !response.ok) return;
+    clusters.clearLayers();
+    cellsLayer.clearLayers();
+    if (body.mode === "points") {
+      heat.setLatLngs(body.items.map(([lon, lat]) => [lat, lon, 1]));
+      clusters.addLayers(body.items.map(([lon, lat, kind]) =>
+        L.circleMarker([lat, lon], {radius: 6, color: "#7b241c", weight: 1, fillColor: "#e74c3c", fillOpacity: 0.8})
+          .bindTooltip(KINDS[kind] || "")));
+    } else {
+      const max = Math.max(1, ...body.items.map((i) => i[2]));
+      heat.setLatLngs(body.items.map(([lon, lat, n]) => [lat, lon, n / max]));
+      for (const [lon, lat, n] of body.items) {
+        const icon = L.divIcon({className: "cell-marker", html: "", iconSize: [36, 36]});
+        const marker = L.marker([lat, lon], {icon, keyboard: false});
+        marker.on("add", () => { marker.getElement().textContent = String(n); });
+        marker.bindTooltip(`${n} signalements`);
+        cellsLayer.addLayer(marker);
+      }
+    }
+    document.getElementById("map-status").textContent =
+      `${body.total} signalement(s) dans la vue` + (body.mode === "cells" ? " (regroupés par le serveur)" : "");
+    pane.dataset.locations = body.mode;
+    pane.dataset.locationsTotal = String(body.total);
+  }
+
+  function refresh() {
+    loadStats().catch((e) => { document.getElementById("map-status").textContent = `Erreur : ${e}`; });
+    loadLocations().catch((e) => { document.getElementById("map-status").textContent = `Erreur : ${e}`; });
+  }
+
+  form.addEventListener("change", (event) => {
+    if (event.target.id === "indicator") { paint(); return; }
+    if (event.target.id === "show-heat" || event.target.id === "show-markers") { syncLayers(); return; }
+    refresh();
+  });
+  form.addEventListener("submit", (event) => event.preventDefault());
+  map.on("moveend", () => loadLocations().catch(() => {}));
+  syncLayers();
+  refresh();
+}());

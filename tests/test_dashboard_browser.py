@@ -1,0 +1,207 @@
+"""The referent's dashboard and the commune sheet, in headless Chromium and through the test
+client: renders, filters re-query the API and change what is shown, sorting, downloads,
+no console error, no failed request, screenshots in ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, text
+from werkzeug.serving import make_server
+
+from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.models import (
+    CommuneStats,
+    PublishedIndicator,
+    Report,
+    SurveyEdition,
+    SurveyResponse,
+    User,
+)
+from geosignal.services import reports as reports_service
+from geosignal.services import survey_db
+from geosignal.services.intake import ReportInput
+from geosignal.services.users import create_user
+from tests.conftest import ARTIFACTS, CHARLEROI, make_account
+from tests.factories import CHARLEROI_LAMBERT72, square_lambert
+from tests.test_browser import PASSWORD, PageWatch, browser  # noqa: F401  (fixture)
+
+X0, Y0 = CHARLEROI_LAMBERT72
+FIXTURE = Path(__file__).parent / "fixtures" / "survey_2022.csv"
+CHATELET = "52012"
+
+
+def _add(session, user, geom_31370, **props) -> None:  # noqa: ANN001, ANN003
+    properties = {"network": "mobile", "technologies": ["4G"], "operators": ["Proximus"], **props}
+    reports_service.create_report(session, user, ReportInput(reproject(geom_31370, LAMBERT72, WGS84), properties))
+
+
+# --------------------------------------------------------------------------------------------
+# Without a browser
+# --------------------------------------------------------------------------------------------
+
+
+def test_dashboard_is_for_the_referent_and_embeds_no_report(db, client, representative, referent) -> None:  # noqa: ANN001
+    representative.login()
+    assert client.get("/tableau-de-bord").status_code == 403
+    client.post("/logout", headers=referent.headers)
+    page = referent.get("/tableau-de-bord")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-stats-url="/api/v1/stats/communes"' in html
+    assert 'data-locations-url="/api/v1/stats/locations"' in html
+    assert "/vendor/leaflet-heat.js" in html and "/vendor/leaflet.markercluster.js" in html
+    assert "cdn" not in html.lower()
+    assert len(page.get_data()) < 300 * 1024
+
+
+def test_commune_sheet(db, client, referent) -> None:  # noqa: ANN001
+    survey_db.import_edition(db, FIXTURE.read_bytes(), FIXTURE.name, 2022)
+    admin = make_account(client, db, "sheet-admin@igretec.com", "admin")
+    user = db.query(User).filter_by(email=admin.email).one()
+    _add(db, user, square_lambert(X0 - 2000, Y0 - 2000, 1000), households_affected=12)
+    db.commit()
+    html = referent.get(f"/communes/{CHARLEROI}/fiche").get_data(as_text=True)
+    assert "<h1>Charleroi <small>INS 52011</small></h1>" in html
+    assert "1,000 km²" in html  # 1 km² square, French decimal comma
+    assert "Score smart (auto-évaluation)</th><td class=\"num\">6/10" in html
+    assert "Statbel, population légale au 1er janvier 2020" in html
+    assert "SPF Finances – AGDP" in html
+    chatelet_rep = make_account(client, db, "x@chatelet.be", "representative", CHATELET)
+    assert chatelet_rep.get(f"/communes/{CHATELET}/fiche").status_code == 200
+    assert chatelet_rep.get(f"/communes/{CHARLEROI}/fiche").status_code == 403
+    assert referent.get("/communes/99999/fiche").status_code == 404
+
+
+# --------------------------------------------------------------------------------------------
+# In headless Chromium
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(app) -> Iterator[str]:  # noqa: ANN001
+    """geosignal on a free port with committed reports (7 mobile, 2 fixed), the 2022 survey and
+    a referent; everything is removed afterwards."""
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:
+        create_user(session, "dash-ref@igretec.com", "referent", None, PASSWORD)
+        admin = create_user(session, "dash-admin@igretec.com", "admin", None, PASSWORD)
+        session.flush()
+        for i in range(5):  # Charleroi: overlapping squares and points
+            _add(session, admin, square_lambert(X0 - 2500 + 300 * i, Y0 - 2500, 800))
+        _add(session, admin, square_lambert(X0 + 3000, Y0 + 1000, 500).centroid, households_affected=30)
+        _add(session, admin, square_lambert(X0 + 3500, Y0 + 1500, 500).centroid)
+        # Châtelet: fixed network
+        chatelet = session.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(boundary), 31370) AS p "
+            "FROM communes WHERE nis_code = :n) q"), {"n": CHATELET}).one()
+        _add(session, admin, square_lambert(chatelet[0] - 300, chatelet[1] - 300, 600), network="fixed",
+             technologies=["fibre"], operators=["VOO"])
+        _add(session, admin, square_lambert(chatelet[0] + 500, chatelet[1], 10).centroid, network="fixed",
+             technologies=["DSL"], operators=["Proximus"])
+        survey_db.import_edition(session, FIXTURE.read_bytes(), FIXTURE.name, 2022)
+        session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    with database.session() as session:
+        for model in (SurveyResponse, PublishedIndicator, SurveyEdition, CommuneStats, Report):
+            session.execute(delete(model))
+        session.execute(delete(User).where(User.email.like("dash-%")))
+        session.commit()
+
+
+def _wait_ready(page, total: int) -> None:  # noqa: ANN001
+    page.wait_for_function(
+        "t => { const p = document.getElementById('map-pane');"
+        " return p.dataset.state === 'ready' && p.dataset.total === String(t) && p.dataset.locations; }",
+        arg=total, timeout=15000)
+
+
+@pytest.mark.browser
+def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:  # noqa: ANN001, F811
+    watch = PageWatch(browser, dashboard_server)
+    watch.login("dash-ref@igretec.com")
+    page = watch.page
+    assert page.url.endswith("/tableau-de-bord")
+    _wait_ready(page, 9)
+    assert page.locator("#commune-table tbody tr").count() == 30
+    assert page.inner_text("#commune-table tfoot td:nth-child(3)") == "9"
+    charleroi = page.locator(f"#commune-table tbody tr[data-nis='{CHARLEROI}']")
+    assert charleroi.locator("td:nth-child(3)").inner_text() == "7"
+    assert charleroi.locator("td:nth-child(10)").inner_text() == "6/10"  # survey 2022
+    assert charleroi.locator("td:nth-child(13)").inner_text() == "2022 : 6"
+    # choropleth: Charleroi is coloured, communes without reports stay white
+    fills = page.evaluate("""() => { const out = {};
+        window[document.getElementById('map-pane').dataset.communesLayer].eachLayer(
+            l => { out[l.feature.properties.nis_code] = l.options.fillColor; }); return out; }""")
+    assert len(fills) == 30 and fills[CHARLEROI] != "#fff5f0" and fills["56016"] == "#fff5f0"
+    assert page.evaluate("document.getElementById('map-pane').dataset.locations") == "points"
+    assert page.locator(".leaflet-heatmap-layer").count() == 1
+    assert "9 signalement(s) dans la vue" in page.inner_text("#map-status")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "referent-dashboard-all.png"), full_page=True)
+
+    # a filter re-queries the API and changes what is shown
+    page.select_option("select[name=network]", "fixed")
+    _wait_ready(page, 2)
+    assert charleroi.locator("td:nth-child(3)").inner_text() == "0"
+    assert page.locator(f"#commune-table tbody tr[data-nis='{CHATELET}'] td:nth-child(3)").inner_text() == "2"
+    page.wait_for_function("document.getElementById('map-pane').dataset.locationsTotal === '2'")
+    assert "network=fixed" in page.get_attribute("#download-csv", "href")
+    assert "decimal=comma" in page.get_attribute("#download-csv-comma", "href")
+    fills = page.evaluate("""() => { const out = {};
+        window[document.getElementById('map-pane').dataset.communesLayer].eachLayer(
+            l => { out[l.feature.properties.nis_code] = l.options.fillColor; }); return out; }""")
+    assert fills[CHARLEROI] == "#fff5f0" and fills[CHATELET] != "#fff5f0"
+
+    # sorting by report count, descending, then ascending by name
+    page.select_option("select[name=network]", "")
+    _wait_ready(page, 9)
+    page.click("#commune-table th button[data-key=report_count]")
+    assert page.locator("#commune-table tbody tr").first.get_attribute("data-nis") == CHARLEROI
+    page.click("#commune-table th button[data-key=name_fr]")
+    assert page.locator("#commune-table tbody tr td:nth-child(2)").first.inner_text() == "Aiseau-Presles"
+    page.select_option("#indicator", "reports_per_1000_inhabitants")
+    assert "Signalements / 1 000 hab." in page.inner_text("#legend")
+    page.screenshot(path=str(ARTIFACTS / "referent-dashboard.png"), full_page=True)
+
+    # the commune sheet, from the table, on screen and printed
+    page.click(f"#commune-table tbody tr[data-nis='{CHARLEROI}'] a")
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith(f"/communes/{CHARLEROI}/fiche")
+    page.wait_for_selector(".leaflet-overlay-pane svg path >> nth=1")
+    assert "Charleroi" in page.inner_text("h1")
+    page.screenshot(path=str(ARTIFACTS / "commune-sheet.png"), full_page=True)
+    page.emulate_media(media="print")
+    assert page.locator(".filters").count() == 0 and not page.is_visible(".topbar nav")
+    page.screenshot(path=str(ARTIFACTS / "commune-sheet-print.png"), full_page=True)
+    watch.assert_clean()
+    watch.context.close()
+
+
+@pytest.mark.browser
+def test_dashboard_cells_when_many(dashboard_server, browser, monkeypatch) -> None:  # noqa: ANN001, F811
+    """Above the point limit the server sends grid cells, drawn as count markers."""
+    from geosignal.services import aggregation
+
+    monkeypatch.setattr(aggregation, "MAX_POINTS", 3)
+    watch = PageWatch(browser, dashboard_server)
+    watch.login("dash-ref@igretec.com")
+    page = watch.page
+    _wait_ready(page, 9)
+    assert page.evaluate("document.getElementById('map-pane').dataset.locations") == "cells"
+    page.wait_for_selector(".cell-marker")
+    counts = [int(t) for t in page.locator(".cell-marker").all_inner_texts()]
+    assert sum(counts) == 9
+    assert "(regroupés par le serveur)" in page.inner_text("#map-status")
+    page.screenshot(path=str(ARTIFACTS / "referent-dashboard-cells.png"), full_page=True)
+    watch.assert_clean()
+    watch.context.close()
+
+

@@ -1,0 +1,88 @@
+"""The survey stored in PostGIS: the 2022 fixture imported (service and CLI) reproduces every
+published figure from the stored rows; the dashboard's per-commune answers and editions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from geosignal.errors import GeosignalError
+from geosignal.models import PublishedIndicator, SurveyEdition, SurveyResponse
+from geosignal.services import survey_db
+from geosignal.services.survey import compare_with_published, compute_indicators, published_2022
+from tests.conftest import CHARLEROI
+
+FIXTURE = Path(__file__).parent / "fixtures" / "survey_2022.csv"
+
+
+def _import(db) -> survey_db.ImportSummary:  # noqa: ANN001
+    return survey_db.import_edition(db, FIXTURE.read_bytes(), FIXTURE.name, 2022)
+
+
+def test_import_stores_14_responses_and_published_figures(db) -> None:  # noqa: ANN001
+    summary = _import(db)
+    assert summary == survey_db.ImportSummary(2022, 14, 0, 16)  # 15 figures of 2022 + 1 of 2019
+    assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 14
+    assert {e.year: e.published_only for e in db.scalars(select(SurveyEdition))} == {2019: True, 2022: False}
+    smart_2019 = db.get(PublishedIndicator, (2019, "smart_score"))
+    assert smart_2019 is not None and smart_2019.value == 2.8 and smart_2019.denominator is None
+    charleroi = db.get(SurveyResponse, (2022, CHARLEROI))
+    assert charleroi is not None and charleroi.smart_score == 6 and charleroi.source_row == 2
+    assert charleroi.reasons == ["lack_of_staff", "lack_of_budget"]
+
+
+def test_stored_responses_reproduce_every_published_2022_figure(db) -> None:  # noqa: ANN001
+    _import(db)
+    indicators = compute_indicators(survey_db.load_responses(db, 2022))
+    assert indicators["smart_score"].value == pytest.approx(4.4, abs=0.05)
+    assert indicators["citizens_informed"].value == pytest.approx(5.6, abs=0.05)
+    assert indicators["priority_mobility"].count == 6 and indicators["priority_mobility"].denominator == 14
+    comparisons = compare_with_published(indicators, survey_db.load_published(db, 2022))
+    assert len(comparisons) == len(published_2022()) == 15
+    for c in comparisons:
+        tolerance = 0.05 if c.indicator in ("smart_score", "citizens_informed") else 0.01
+        if c.indicator == "priority_mobility":
+            tolerance = 0.01  # printed 42 %, 6/14 = 42.9 %
+        assert c.difference is not None and abs(c.difference) <= tolerance, c
+        assert c.computed_denominator == 14
+
+
+def test_reimport_replaces_and_bad_file_stores_nothing(db) -> None:  # noqa: ANN001
+    _import(db)
+    assert _import(db).replaced == 14
+    assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 14
+    bad = FIXTURE.read_text(encoding="utf-8").replace(";52011;6;", ";52011;11;")
+    with pytest.raises(GeosignalError) as info:
+        survey_db.import_edition(db, bad.encode("utf-8"), "bad.csv", 2023)
+    assert info.value.code == "invalid_attribute" and info.value.extra["row"] == 2
+    assert db.scalar(select(func.count()).select_from(SurveyResponse).where(SurveyResponse.edition_year == 2023)) == 0
+
+
+def test_answers_by_commune_and_editions(db) -> None:  # noqa: ANN001
+    _import(db)
+    answers = survey_db.answers_by_commune(db)
+    assert len(answers) == 14
+    assert answers[CHARLEROI] == {"edition": 2022, "smart_score": 6, "connectivity_cited": False,
+                                  "citizens_informed_score": 7, "trend": [{"edition": 2022, "smart_score": 6}]}
+    cited = [nis for nis, a in answers.items() if a["connectivity_cited"]]
+    expected = [r.nis_code for r in survey_db.load_responses(db, 2022) if "insufficient_connectivity" in r.reasons]
+    assert sorted(cited) == sorted(expected) and cited
+    editions = {e["year"]: e for e in survey_db.editions(db)}
+    assert editions[2019]["smart_score"] == 2.8 and editions[2019]["responses"] == 0
+    assert editions[2022]["smart_score"] == pytest.approx(4.4, abs=0.05) and editions[2022]["responses"] == 14
+
+
+def test_cli_import_and_api(app, db, referent) -> None:  # noqa: ANN001
+    result = app.test_cli_runner().invoke(args=["import-survey", str(FIXTURE), "--edition", "2022"])
+    assert result.exit_code == 0, result.output
+    assert "edition 2022: 14 responses stored (0 replaced), 16 published figures" in result.output
+    assert "smart_score: 4.4/10 over 14 communes" in result.output
+    body = referent.get("/api/v1/stats/survey").get_json()
+    assert [e["year"] for e in body["editions"]] == [2019, 2022]
+    rows = {r["nis_code"]: r for r in referent.get("/api/v1/stats/communes?survey=1").get_json()["communes"]}
+    assert rows[CHARLEROI]["survey"]["smart_score"] == 6
+    assert sum(1 for r in rows.values() if r["survey"] is not None) == 14
+    bad = app.test_cli_runner().invoke(args=["import-survey", str(FIXTURE), "--edition", "1890"])
+    assert bad.exit_code == 1 and "invalid_request" in bad.output
