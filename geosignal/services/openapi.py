@@ -1,0 +1,270 @@
+"""OpenAPI 3.1 description of geosignal's HTTP API (/api/v1 and /ogc), generated, not hand-kept.
+
+* **Paths** come from the application's URL map: every rule under ``/api/v1`` and ``/ogc``
+  becomes an operation (summary and description from the view's docstring, path parameters
+  from the rule), so a new route is documented the moment it exists.
+* **Parameters and bodies** of the main operations come from :data:`QUERY_PARAMETERS`,
+  whose enumerations are :mod:`geosignal.vocab`'s.
+* **Report properties**: :func:`report_properties_schema` builds the JSON Schema from the
+  intake's property table (:data:`~geosignal.services.intake.properties.REPORT_PROPERTIES`)
+  and its limits (``MAX_COUNT``, ``MAX_DESCRIPTION_CHARS``) with the vocabularies; a test
+  checks it accepts exactly what :func:`~geosignal.services.intake.validate_properties`
+  accepts.
+* **Errors**: the ``Problem`` schema lists every code of :data:`geosignal.errors.ERROR_CODES`.
+
+Flask-free: give it a werkzeug ``Map`` and the view functions.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.routing import Map
+
+from geosignal import vocab
+from geosignal.errors import ERROR_CODES
+from geosignal.services import export as export_service
+from geosignal.services.intake.properties import MAX_COUNT, MAX_DESCRIPTION_CHARS, REPORT_PROPERTIES
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+_METHODS = ("get", "post", "put", "patch", "delete")
+_NAIVE_LOCAL = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
+
+
+def _vocab_schema(values: tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+def _vocab_list_schema(values: tuple[str, ...]) -> dict[str, Any]:
+    return {"anyOf": [_vocab_schema(values), {"type": "array", "items": _vocab_schema(values)}],
+            "description": "A list (duplicates removed) or a single value."}
+
+
+def _count_schema() -> dict[str, Any]:
+    return {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
+
+
+#: How each report property is described, from the intake's own constants.
+_PROPERTY_SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
+    "network": lambda: {**_vocab_schema(vocab.NETWORKS), "description": "Network concerned (required)."},
+    "technologies": lambda: _vocab_list_schema(vocab.TECHNOLOGIES),
+    "operators": lambda: _vocab_list_schema(vocab.OPERATORS),
+    "issue": lambda: _vocab_schema(vocab.ISSUES),
+    "setting": lambda: _vocab_schema(vocab.SETTINGS),
+    "households_affected": _count_schema,
+    "businesses_affected": _count_schema,
+    "description": lambda: {"type": "string", "maxLength": MAX_DESCRIPTION_CHARS, "pattern": "^[^\\u0000]*$",
+                            "description": "Free text, NFC-normalised."},
+    "observed_at": lambda: {
+        "type": "string",
+        "anyOf": [{"format": "date-time"}, {"format": "date"}, {"pattern": _NAIVE_LOCAL}],
+        "description": "ISO 8601 with offset; a naive time or a date is read as Europe/Brussels time "
+                       "(refused when it falls in a daylight-saving gap or overlap).",
+    },
+    "radius": lambda: {"type": "number", "exclusiveMinimum": 0,
+                       "description": "Metres: a Point with a radius becomes a circle (64 segments)."},
+}
+
+
+def report_properties_schema() -> dict[str, Any]:
+    """Return the JSON Schema of a report's ``properties`` as the API accepts them (null = absent)."""
+    missing = set(REPORT_PROPERTIES) ^ set(_PROPERTY_SCHEMAS)
+    if missing:
+        raise RuntimeError(f"report properties without an OpenAPI schema (or stale): {sorted(missing)}")
+    props = {}
+    for name in REPORT_PROPERTIES:
+        schema = _PROPERTY_SCHEMAS[name]()
+        props[name] = {"anyOf": [schema, {"type": "null"}]} if name != "network" else schema
+    return {"type": "object", "required": ["network"], "properties": props,
+            "description": "Unknown properties are ignored (warning properties_ignored)."}
+
+
+def _geometry_schema() -> dict[str, Any]:
+    return {"type": "object", "required": ["type", "coordinates"],
+            "properties": {"type": {"type": "string", "enum": list(vocab.GEOMETRY_TYPES)},
+                           "coordinates": {"type": "array"}},
+            "description": "RFC 7946 geometry, [lon, lat] EPSG:4326 unless ?crs= says otherwise."}
+
+
+def _components() -> dict[str, Any]:
+    return {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "Token from `geosignal create-token`."},
+            "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                        "description": "Signed-in browser session (writes need the CSRF token)."},
+        },
+        "schemas": {
+            "ReportProperties": report_properties_schema(),
+            "ReportFeatureInput": {"type": "object", "required": ["type", "geometry", "properties"],
+                                   "properties": {"type": {"const": "Feature"}, "geometry": _geometry_schema(),
+                                                  "properties": {"$ref": "#/components/schemas/ReportProperties"}}},
+            "Feature": {"type": "object", "required": ["type", "geometry", "properties"],
+                        "properties": {"type": {"const": "Feature"}, "id": {"type": "string"},
+                                       "geometry": _geometry_schema(), "properties": {"type": "object"}}},
+            "FeatureCollection": {"type": "object", "required": ["type", "features"],
+                                  "properties": {"type": {"const": "FeatureCollection"},
+                                                 "features": {"type": "array",
+                                                              "items": {"$ref": "#/components/schemas/Feature"}},
+                                                 "links": {"type": "array", "items": {"type": "object"}}}},
+            "StatusChange": {"type": "object", "required": ["status"],
+                             "properties": {"status": _vocab_schema(vocab.STATUSES)}},
+            "Problem": {"type": "object", "required": ["type", "title", "status", "code"],
+                        "description": "RFC 9457 problem details.",
+                        "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                                       "status": {"type": "integer"}, "detail": {"type": "string"},
+                                       "code": {"type": "string", "enum": sorted(ERROR_CODES)},
+                                       "where": {"type": "string"}}},
+        },
+    }
+
+
+def _q(name: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+_STATUS_FILTER = _q("status", {"type": "string"},
+                    f"`validated` (default), `all`, or a comma list of {', '.join(vocab.STATUSES)}.")
+_BBOX = _q("bbox", {"type": "string", "pattern": r"^[-0-9.eE+]+(,[-0-9.eE+]+){3}$"},
+           "min_lon,min_lat,max_lon,max_lat (EPSG:4326): geometries intersecting it.")
+_COMMUNE = _q("commune", {"type": "string", "pattern": "^[0-9]{5}$"}, "NIS code of a commune.")
+_EXPORT_PARAMS = [
+    _STATUS_FILTER, _COMMUNE, _BBOX,
+    _q("since", {"type": "string"}, "`seq:<n>` (the `next_since` of an earlier export: changes after it) "
+       "or an ISO 8601 date-time with offset (reports updated after it)."),
+    _q("mark_transmitted", {"type": "boolean"}, "Mark the reports carried as transmitted to DWconnect."),
+]
+_F = _q("f", {"type": "string", "enum": ["json", "html"]}, "Output format (default: by Accept, else JSON).")
+
+#: Query parameters of operations, keyed by (endpoint name).
+QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
+    "api.list_reports": [_COMMUNE, _BBOX,
+                         _q("status", _vocab_schema(vocab.STATUSES), "One status."),
+                         _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (100)."),
+                         _q("cursor", {"type": "string"}, "`next_cursor` of the previous page.")],
+    "api.post_report": [_q("crs", {"type": "string", "enum": ["EPSG:4326", "EPSG:31370", "EPSG:3812"]},
+                           "CRS of the coordinates (EPSG:4326 by default)."),
+                        _q("repair", {"type": "boolean"}, "Repair invalid zones (make_valid, all lobes kept).")],
+    "exports.export_dwconnect": _EXPORT_PARAMS + [
+        _q("limit", {"type": "integer", "minimum": 1, "maximum": export_service.MAX_PAGE}, "Page size."),
+        _q("cursor", {"type": "string"}, "`next_cursor` of the previous page of the same pass.")],
+    "exports.export_dwconnect_csv": _EXPORT_PARAMS + [
+        _q("dialect", {"type": "string", "enum": ["excel", "plain"]},
+           "`excel` (UTF-8 BOM, `;`, CRLF; default) or `plain` (RFC 4180: `,`, no BOM)."),
+        _q("decimal", {"type": "string", "enum": ["point", "comma"]}, "Decimal mark (comma: excel only).")],
+    "exports.export_dwconnect_gpkg": _EXPORT_PARAMS,
+    "exports.list_runs": [_q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "How many (100).")],
+    "ogc.items": [
+        _q("bbox", {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+           "CRS84 bounding box.", False) | {"style": "form", "explode": False},
+        _q("datetime", {"type": "string"}, "RFC 3339 instant or interval (`start/end`, `..` open)."),
+        _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Page size."),
+        _q("offset", {"type": "integer", "minimum": 0, "default": 0}, "Features to skip (next links)."),
+        _F],
+}
+for _endpoint in ("ogc.landing", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.item"):
+    QUERY_PARAMETERS[_endpoint] = [_F]
+
+_GEOJSON = "application/geo+json"
+_PROBLEM = {"description": "Problem (RFC 9457)",
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+#: Success responses of operations with a known body.
+_RESPONSES: dict[str, dict[str, Any]] = {
+    "api.post_report": {"201": {"description": "Created: the stored Feature; Location header.",
+                                "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.get_report": {"200": {"description": "The report.",
+                               "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.list_reports": {"200": {"description": "A page of reports.", "content": {
+        _GEOJSON: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}}}},
+    "exports.export_dwconnect": {"200": {
+        "description": "The DWconnect FeatureCollection; its JSON Schema is served at "
+                       "/api/v1/exports/dwconnect.schema.json. Headers X-Export-Run, X-Next-Since.",
+        "content": {"application/geo+json; charset=utf-8": {"schema": {"type": "object"}}}}},
+    "exports.export_dwconnect_csv": {"200": {"description": "CSV export.",
+                                             "content": {"text/csv; charset=utf-8": {"schema": {"type": "string"}}}}},
+    "exports.export_dwconnect_gpkg": {"200": {"description": "GeoPackage export (layer white_zones).", "content": {
+        "application/geopackage+sqlite3": {"schema": {"type": "string", "contentEncoding": "binary"}}}}},
+}
+_BODIES: dict[str, dict[str, Any]] = {
+    "api.post_report": {"required": True, "content": {
+        _GEOJSON: {"schema": {"$ref": "#/components/schemas/ReportFeatureInput"}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/ReportFeatureInput"}}}},
+    "api.patch_report": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/StatusChange"}}}},
+}
+#: Operations anyone may call (no sign-in).
+_PUBLIC = ("api.list_communes", "exports.export_schema", "ogc.")
+
+
+def _path(rule: str) -> tuple[str, list[str]]:
+    names = re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule)
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule), names
+
+
+def _doc(view: Callable | None) -> tuple[str, str]:
+    text = inspect.getdoc(view) if view is not None else None
+    if not text:
+        return "", ""
+    summary, _, rest = text.partition("\n")
+    return summary.strip(), rest.strip()
+
+
+def build_openapi(url_map: Map, view_functions: dict[str, Callable], server: str = "/") -> dict[str, Any]:
+    """Return the OpenAPI 3.1 document of every rule of ``url_map`` under /api/v1 and /ogc."""
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(("/api/v1/", "/ogc")):
+            continue
+        path, names = _path(rule.rule)
+        if path.endswith("/") and path != "/":
+            path = path.rstrip("/") or "/"
+        if path == "/ogc/":
+            path = "/ogc"
+        tag = "ogc" if path.startswith("/ogc") else path.split("/")[3]
+        for method in sorted(m.lower() for m in (rule.methods or ()) if m.lower() in _METHODS):
+            if method in paths.get(path, {}):
+                continue
+            summary, description = _doc(view_functions.get(rule.endpoint))
+            op: dict[str, Any] = {
+                "operationId": rule.endpoint.replace(".", "_") + ("" if method == "get" else f"_{method}"),
+                "tags": [tag],
+                "summary": summary or rule.endpoint,
+                "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                               for n in names] + QUERY_PARAMETERS.get(rule.endpoint, []),
+                "responses": {**_RESPONSES.get(rule.endpoint, {"200": {"description": "Success."}}),
+                              "4XX": _PROBLEM},
+            }
+            if description:
+                op["description"] = description
+            if rule.endpoint in _BODIES:
+                op["requestBody"] = _BODIES[rule.endpoint]
+            if not rule.endpoint.startswith(_PUBLIC):
+                op["security"] = [{"bearer": []}, {"session": []}]
+            paths.setdefault(path, {})[method] = op
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": "geosignal API", "version": API_VERSION,
+                 "description": "Connectivity white zones of Charleroi Métropole: reports, statistics, "
+                                "DWconnect exports (schema " + export_service.SCHEMA_VERSION + ") and OGC API "
+                                "Features. Errors are RFC 9457 problem documents with a stable `code`.",
+                 "license": {"name": "EUPL-1.2", "identifier": "EUPL-1.2"}},
+        "servers": [{"url": server}],
+        "paths": paths,
+        "components": _components(),
+    }
+
+
+def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the document's operations flattened for a page: method, path, tag, summary,
+    description, parameters, public."""
+    out = []
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            out.append({"method": method.upper(), "path": path, "tag": op["tags"][0], "summary": op["summary"],
+                        "description": op.get("description", ""), "parameters": op["parameters"],
+                        "public": "security" not in op, "body": "requestBody" in op})
+    return sorted(out, key=lambda o: (o["tag"], o["path"], o["method"]))

@@ -1,0 +1,188 @@
+"""DWconnect exports (GeoJSON, CSV, GeoPackage), their history and the referent's page.
+
+Thin views: parse the query, authorise (referent or admin), call the export service, stream.
+Every export is recorded as an export run; the run is committed once the last byte is sent
+(an interrupted download records nothing).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import login_required
+
+from geosignal.auth import current, require_roles
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.services import export as export_service
+
+bp = Blueprint("exports", __name__)
+
+API = "/api/v1/exports"
+
+
+def _flag(name: str) -> bool:
+    raw = request.args.get(name, "").lower()
+    if raw not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise GeosignalError("invalid_request", f"{name} is true or false", where=name)
+    return raw in ("1", "true", "yes")
+
+
+def export_request(fmt: str) -> export_service.ExportRequest:
+    """Build the export request of this HTTP request's query (status, commune, bbox, since,
+    limit, cursor, dialect, decimal); ``invalid_request`` (400) when a parameter is wrong."""
+    args = request.args
+    since_time, since_seq = export_service.parse_since(args.get("since"))
+    filters = export_service.ExportFilters(
+        statuses=export_service.parse_status(args.get("status")),
+        commune=args.get("commune") or None,
+        bbox=export_service.parse_bbox(args.get("bbox")),
+        since_time=since_time, since_seq=since_seq,
+    )
+    paging = None
+    if "limit" in args or "cursor" in args:
+        try:
+            limit = int(args.get("limit", "1000"))
+        except ValueError:
+            raise GeosignalError("invalid_request", "limit must be an integer", where="limit") from None
+        after, watermark = export_service.decode_cursor(args["cursor"]) if args.get("cursor") else (0, None)
+        paging = export_service.Paging(limit=limit, after=after, watermark=watermark)
+    return export_service.ExportRequest(
+        filters=filters, format=fmt, paging=paging,
+        dialect=args.get("dialect", "excel"), decimal=args.get("decimal", "point"),
+    )
+
+
+def _options() -> dict[str, Any]:
+    keep = ("limit", "cursor", "dialect", "decimal")
+    return {k: request.args[k] for k in keep if k in request.args}
+
+
+def _stream(fmt: str) -> Response:
+    user = current()
+    req = export_request(fmt)
+    watermark = None
+    if req.paging is None or req.paging.watermark is None:
+        watermark = export_service.read_watermark(get_session())
+    record = export_service.RunRecord(actor=user.email, channel="api", user_id=user.id,
+                                      mark_transmitted=_flag("mark_transmitted"), options=_options())
+    now = datetime.now(export_service.BRUSSELS)
+    next_since = f"seq:{(watermark or req.paging.watermark).change_seq}"  # type: ignore[union-attr]
+
+    def body() -> Iterator[bytes]:
+        # Flask tears the request's session down before the body is sent: use a fresh one.
+        session = get_session()
+        stream = export_service.stream_export(session, req, record=record, now=now, watermark=watermark)
+        yield from stream.chunks
+        session.commit()
+
+    headers = {
+        "Content-Disposition": f'attachment; filename="{export_service.export_filename(req, now)}"',
+        "X-Export-Run": str(record.run_id),
+        "X-Next-Since": next_since,
+        "Link": f'<{url_for("exports.get_run", run_id=record.run_id)}>; rel="describedby"',
+    }
+    return Response(stream_with_context(body()), content_type=req.media_type, headers=headers)
+
+
+@bp.get(f"{API}/dwconnect")
+@require_roles("referent", "admin")
+def export_dwconnect() -> Response:
+    """Stream the DWconnect export: an RFC 7946 FeatureCollection (``application/geo+json``).
+
+    Query: ``status`` (default ``validated``; ``all``; or a comma list), ``commune`` (NIS),
+    ``bbox`` (min_lon,min_lat,max_lon,max_lat), ``since`` (``seq:<n>`` from ``next_since``, or
+    an ISO 8601 date-time), ``limit`` and ``cursor`` (pages), ``mark_transmitted=true``.
+    """
+    return _stream("geojson")
+
+
+@bp.get(f"{API}/dwconnect.csv")
+@require_roles("referent", "admin")
+def export_dwconnect_csv() -> Response:
+    """Stream the DWconnect export as CSV: Excel dialect by default (UTF-8 BOM, ``;``, CRLF;
+    ``decimal=comma`` for a decimal comma), ``dialect=plain`` for RFC 4180 (``,``, no BOM)."""
+    return _stream("csv")
+
+
+@bp.get(f"{API}/dwconnect.gpkg")
+@require_roles("referent", "admin")
+def export_dwconnect_gpkg() -> Response:
+    """Send the DWconnect export as a GeoPackage (layer ``white_zones``, EPSG:4326)."""
+    return _stream("gpkg")
+
+
+@bp.get(f"{API}/dwconnect.schema.json")
+def export_schema() -> Response:
+    """Return the JSON Schema (2020-12) of the GeoJSON export (public: it is the contract)."""
+    response = jsonify(export_service.export_schema())
+    response.mimetype = "application/schema+json"
+    return response
+
+
+@bp.get(f"{API}/runs")
+@require_roles("referent", "admin")
+def list_runs() -> Response:
+    """Return the latest export runs (newest first; ``limit`` 1–1000, default 100)."""
+    try:
+        limit = int(request.args.get("limit", "100"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 1000:
+        raise GeosignalError("invalid_request", "limit must be 1 to 1000", where="limit")
+    return jsonify({"runs": export_service.list_runs(get_session(), limit)})
+
+
+@bp.get(f"{API}/runs/<run_id>")
+@require_roles("referent", "admin")
+def get_run(run_id: str) -> Response:
+    """Return one export run: who, when, filters, counts, checksum, and the reports it carried."""
+    session = get_session()
+    run = export_service.get_run(session, run_id)
+    doc = export_service.run_summary(run)
+    doc["reports"] = [{"id": rid, "revision": seq} for rid, seq in export_service.run_report_ids(session, run)]
+    doc["download"] = url_for("exports.download_run", run_id=run.id)
+    return jsonify(doc)
+
+
+@bp.get(f"{API}/runs/<run_id>/download")
+@require_roles("referent", "admin")
+def download_run(run_id: str) -> Response:
+    """Send a past export again, byte for byte (same SHA-256, given in ``Repr-Digest``)."""
+    session = get_session()
+    run = export_service.get_run(session, run_id)
+    digest = base64.b64encode(bytes.fromhex(run.sha256)).decode()
+    headers = {
+        "Content-Disposition": f'attachment; filename="{run.filename}"',
+        "Content-Length": str(run.byte_count),
+        "Repr-Digest": f"sha-256=:{digest}:",
+        "ETag": f'"{run.sha256}"',
+        "X-Export-Run": str(run.id),
+    }
+    run_key = run.id
+
+    def body() -> Iterator[bytes]:
+        yield from export_service.iter_run_bytes(get_session(), run_key)
+
+    return Response(stream_with_context(body()), content_type=run.media_type, headers=headers)
+
+
+@bp.get("/exports")
+@login_required
+@require_roles("referent", "admin")
+def history_page() -> str:
+    """The referent's page: past exports with their filters, counts, checksums and downloads."""
+    runs = export_service.list_runs(get_session(), 200)
+    return render_template("exports.html", runs=runs, schema_version=export_service.SCHEMA_VERSION)

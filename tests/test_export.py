@@ -1,0 +1,336 @@
+"""The DWconnect export: schema, RFC 7946 after rounding, incremental paging while reports
+change, recorded runs that download again byte for byte, CSV, GeoPackage and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import re
+import uuid
+from pathlib import Path
+
+import jsonschema
+import pytest
+import shapely
+from shapely.geometry import LineString, Point, Polygon, shape
+from sqlalchemy import select, update
+
+from geosignal.models import ExportRun, Report
+from geosignal.services import export as export_service
+from tests.conftest import CHARLEROI, ROOT
+from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+from tests.geojson_checks import assert_rfc7946_collection, positions
+
+X0, Y0 = CHARLEROI_LAMBERT72
+SCHEMA_FILE = ROOT / "data" / "dwconnect-export.schema.json"
+VALIDATOR = jsonschema.Draft202012Validator(
+    json.loads(SCHEMA_FILE.read_text(encoding="utf-8")), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+)
+EXPORT = "/api/v1/exports/dwconnect"
+
+
+def strict_json(data: bytes) -> dict:
+    """Parse JSON refusing NaN/Infinity (Python's json accepts them by default)."""
+    def refuse(name: str) -> None:
+        raise AssertionError(f"non-finite number {name} in export")
+    return json.loads(data.decode("utf-8"), parse_constant=refuse)
+
+
+def assert_export_valid(doc: dict) -> None:
+    """Schema, RFC 7946, ≤ 6 decimals, valid geometries, no empty geometry."""
+    errors = sorted(VALIDATOR.iter_errors(doc), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    assert_rfc7946_collection(doc)
+    for f in doc["features"]:
+        geom = shape(f["geometry"])
+        assert not geom.is_empty and geom.is_valid, (f["id"], shapely.is_valid_reason(geom))
+        for lon, lat in positions(f["geometry"]["coordinates"]):
+            assert round(lon, 6) == lon and round(lat, 6) == lat
+
+
+def post(account, geometry: dict, **props) -> str:
+    response = account.post("/api/v1/reports", data=json.dumps(feature(geometry, **props)),
+                            content_type="application/geo+json")
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def validate_all(db) -> None:
+    db.execute(update(Report).values(status="validated"))
+    db.commit()
+
+
+def export(account, query: str = "") -> tuple[dict, object]:
+    response = account.get(f"{EXPORT}{query}")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return strict_json(response.get_data()), response
+
+
+# --------------------------------------------------------------------------- contents
+
+
+def test_schema_file_is_the_generated_schema_and_a_valid_2020_12_schema() -> None:
+    on_disk = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert on_disk == export_service.export_schema(), "regenerate data/dwconnect-export.schema.json"
+    jsonschema.Draft202012Validator.check_schema(on_disk)
+    assert on_disk["$id"].endswith(":" + export_service.SCHEMA_VERSION)
+    assert on_disk["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_export_carries_the_documented_properties_and_no_personal_data(db, representative, referent) -> None:
+    zone = Polygon(square_lambert(X0 - 1500, Y0 - 1500, 600).exterior.coords,
+                   [square_lambert(X0 - 1400, Y0 - 1400, 100).exterior.coords])
+    ids = {
+        "point": post(representative, to_geojson_4326(Point(X0, Y0)), households_affected=12,
+                      observed_at="2026-03-29T01:30:00Z", description="Rue de l'Église ; « café »"),
+        "line": post(representative, to_geojson_4326(LineString([(X0, Y0 + 10), (X0 + 500, Y0 + 310)]))),
+        "zone": post(representative, to_geojson_4326(zone), businesses_affected=3),
+    }
+    validate_all(db)
+    doc, response = export(referent)
+    assert response.headers["Content-Type"] == "application/geo+json; charset=utf-8"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert_export_valid(doc)
+    assert doc["schema_version"] == export_service.SCHEMA_VERSION and doc["source"] == "geosignal"
+    assert doc["numberReturned"] == 3 and doc["excluded"] == []
+    assert doc["next_since"] == response.headers["X-Next-Since"]
+    by_id = {f["id"]: f for f in doc["features"]}
+    assert set(by_id) == set(ids.values())
+    point = by_id[ids["point"]]["properties"]
+    assert list(point) == list(export_service.PROPERTY_NAMES)
+    assert point["report_id"] == ids["point"]
+    assert (point["commune_nis"], point["commune_name"]) == (CHARLEROI, "Charleroi")
+    assert point["network"] == "mobile" and point["technologies"] == ["4G"] and point["operators"] == ["Proximus"]
+    assert point["households_affected"] == 12 and point["businesses_affected"] is None
+    assert point["description"] == "Rue de l'Église ; « café »"
+    assert point["observed_at"] == "2026-03-29T03:30:00+02:00"  # Brussels time, after the DST switch
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+0[12]:00", point["reported_at"])
+    assert point["status"] == "validated" and point["geometry_kind"] == "point"
+    assert point["area_m2"] is None and point["length_m"] is None and point["merged_reports"] == 1
+    assert (point["reporter_role"], point["reporter_commune_nis"]) == ("representative", CHARLEROI)
+    line = by_id[ids["line"]]["properties"]
+    assert line["geometry_kind"] == "line" and line["length_m"] == pytest.approx(math.hypot(500, 300), abs=0.5)
+    zone_f = by_id[ids["zone"]]
+    assert zone_f["properties"]["area_m2"] == pytest.approx(600 * 600 - 100 * 100, rel=0.001)
+    assert zone_f["properties"]["businesses_affected"] == 3
+    assert len(zone_f["geometry"]["coordinates"]) == 2  # the hole survives, clockwise (checked above)
+    body = response.get_data()
+    assert representative.email.encode() not in body and b"echevin" not in body
+
+
+def test_ring_that_breaks_when_rounded_is_repaired_and_a_collapsed_zone_is_reported(db, referent) -> None:
+    lon0, lat0 = 4.4400001, 50.4100001  # off the 1e-6 grid on purpose
+    d = 0.002
+    exterior = [(lon0, lat0), (lon0 + d, lat0), (lon0 + d, lat0 + d), (lon0, lat0 + d), (lon0, lat0)]
+    # a hole 3e-7° (≈ 2 cm) inside the west edge: rounded to 6 decimals it touches the exterior
+    # along a segment, which makes the polygon invalid
+    hole = [(lon0 + 3e-7, lat0 + 0.0005), (lon0 + 0.0008, lat0 + 0.0005), (lon0 + 0.0008, lat0 + 0.0012),
+            (lon0 + 3e-7, lat0 + 0.0012), (lon0 + 3e-7, lat0 + 0.0005)]
+    holed = Polygon(exterior, [hole])
+    assert holed.is_valid
+    naive = Polygon([(round(x, 6), round(y, 6)) for x, y in exterior], [[(round(x, 6), round(y, 6)) for x, y in hole]])
+    assert not naive.is_valid  # what plain 6-decimal rounding would write
+    # a sliver 2e-7° wide: nothing of it survives the 1e-6° grid
+    sliver = Polygon([(lon0, lat0 - 0.001), (lon0 + 0.003, lat0 - 0.001), (lon0 + 0.003, lat0 - 0.001 + 2e-7),
+                      (lon0, lat0 - 0.001 + 2e-7), (lon0, lat0 - 0.001)])
+    assert sliver.is_valid and not sliver.is_empty
+    rows = {}
+    for name, geom in (("holed", holed), ("sliver", sliver)):
+        report = Report(id=uuid.uuid4(), geometry=f"SRID=4326;{geom.wkt}", commune_nis=CHARLEROI,
+                        network="mobile", status="validated")
+        db.add(report)
+        rows[name] = str(report.id)
+    db.commit()
+    doc, response = export(referent)
+    assert_export_valid(doc)
+    assert [f["id"] for f in doc["features"]] == [rows["holed"]]
+    assert doc["excluded"] == [{"id": rows["sliver"], "reason": "geometry_collapsed_when_rounded"}]
+    written = shape(doc["features"][0]["geometry"])
+    assert written.is_valid
+    # the repair moves the boundary by at most a grid step: the area is kept within 0.1 %
+    assert written.area == pytest.approx(holed.area, rel=1e-3)
+    run = db.get(ExportRun, uuid.UUID(response.headers["X-Export-Run"]))
+    assert (run.feature_count, run.excluded_count) == (1, 1)
+
+
+# --------------------------------------------------------------------------- incremental
+
+
+def test_paging_neither_skips_nor_repeats_while_reports_change(db, representative, referent) -> None:
+    ids = [post(representative, to_geojson_4326(Point(X0 + 40 * i, Y0)), description=f"v1 #{i}") for i in range(7)]
+    validate_all(db)
+    seen: list[dict] = []
+    doc, _ = export(referent, "?status=all&limit=3")
+    seen += doc["features"]
+    assert [f["id"] for f in doc["features"]] == ids[:3]
+    next_since = doc["next_since"]
+    # between pages: a new report, a change to a report already sent, one to a report not yet sent
+    new_id = post(representative, to_geojson_4326(Point(X0 - 500, Y0 - 500)), description="new")
+    for rid, text in ((ids[1], "v2 sent"), (ids[5], "v2 unsent")):
+        db.execute(update(Report).where(Report.id == uuid.UUID(rid)).values(description=text))
+    db.commit()
+    cursor = doc["next_cursor"]
+    while cursor:
+        doc, _ = export(referent, f"?status=all&limit=3&cursor={cursor}")
+        assert doc["next_since"] == next_since  # one pass, one watermark
+        seen += doc["features"]
+        cursor = doc.get("next_cursor")
+    pass_ids = [f["id"] for f in seen]
+    assert pass_ids == ids, "each report of the pass exactly once, in insertion order"
+    by_id = {f["id"]: f for f in seen}
+    assert by_id[ids[5]]["properties"]["description"] == "v2 unsent"  # latest state when its page was read
+    assert by_id[ids[1]]["properties"]["description"] == "v1 #1"  # sent before it changed
+    # the next pass carries exactly what changed after the watermark, in its latest state
+    doc, _ = export(referent, f"?status=all&since={next_since}")
+    assert sorted(f["id"] for f in doc["features"]) == sorted([ids[1], ids[5], new_id])
+    latest = {f["id"]: f["properties"]["description"] for f in doc["features"]}
+    assert latest == {ids[1]: "v2 sent", ids[5]: "v2 unsent", new_id: "new"}
+    # applying both passes as upserts gives the database's current state
+    state = {f["id"]: f["properties"]["description"] for f in seen}
+    state.update(latest)
+    current = dict(db.execute(select(Report.id, Report.description)).all())
+    assert state == {str(k): v for k, v in current.items()}
+    # nothing changed since: the pass after is empty
+    doc2, _ = export(referent, f"?status=all&since={doc['next_since']}")
+    assert doc2["features"] == []
+
+
+def test_watermark_counts_changes_of_this_transaction_and_revisions_increase(db, representative, referent) -> None:
+    rid = post(representative, to_geojson_4326(Point(X0, Y0)))
+    first = db.scalar(select(Report.change_seq).where(Report.id == uuid.UUID(rid)))
+    db.execute(update(Report).where(Report.id == uuid.UUID(rid)).values(status="validated"))
+    second = db.scalar(select(Report.change_seq).where(Report.id == uuid.UUID(rid)))
+    assert second > first
+    mark = export_service.read_watermark(db)
+    assert mark.change_seq >= second
+
+
+def test_filters_commune_bbox_since_and_status(db, representative, referent) -> None:
+    a = post(representative, to_geojson_4326(Point(X0, Y0)))
+    b = post(representative, to_geojson_4326(Point(X0 + 3000, Y0 + 3000)))
+    validate_all(db)
+    lon, lat = 4.4440, 50.4108
+    doc, _ = export(referent, f"?bbox={lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}")
+    assert [f["id"] for f in doc["features"]] == [a]
+    assert {f["id"] for f in export(referent, f"?commune={CHARLEROI}")[0]["features"]} == {a, b}
+    assert export(referent, "?commune=56016")[0]["features"] == []
+    assert export(referent, "?status=submitted")[0]["features"] == []
+    assert len(export(referent, "?status=submitted,validated")[0]["features"]) == 2
+    assert len(export(referent, "?since=2000-01-01T00:00:00%2B01:00")[0]["features"]) == 2
+    assert export(referent, "?since=2999-01-01T00:00:00Z")[0]["features"] == []
+    for query, where in (("?status=lost", "status"), ("?bbox=1,2,3", "bbox"), ("?since=yesterday", "since"),
+                         ("?since=2026-01-01T00:00:00", "since"), ("?limit=0", "limit"),
+                         ("?cursor=bad", "cursor"), ("?dialect=plain&decimal=comma", "decimal")):
+        url = f"{EXPORT}.csv{query}" if "dialect" in query else f"{EXPORT}{query}"
+        response = referent.get(url)
+        assert response.status_code == 400, query
+        assert response.get_json()["code"] == "invalid_request" and response.get_json()["where"] == where
+    assert representative.get(EXPORT).status_code == 403
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_runs_are_recorded_marked_transmitted_and_download_identical(db, client, representative, referent) -> None:
+    rid = post(representative, to_geojson_4326(Point(X0, Y0)))
+    validate_all(db)
+    response = referent.get(f"{EXPORT}?mark_transmitted=true")
+    body = response.get_data()
+    run_id = response.headers["X-Export-Run"]
+    runs = referent.get("/api/v1/exports/runs").get_json()["runs"]
+    assert [r["id"] for r in runs] == [run_id]
+    run = runs[0]
+    assert run["actor"] == referent.email and run["channel"] == "api" and run["format"] == "geojson"
+    assert run["feature_count"] == 1 and run["byte_count"] == len(body) and run["mark_transmitted"] is True
+    assert run["sha256"] == hashlib.sha256(body).hexdigest()
+    assert run["filters"] == {"status": "validated", "commune": None, "bbox": None, "since": None}
+    detail = referent.get(f"/api/v1/exports/runs/{run_id}").get_json()
+    assert [r["id"] for r in detail["reports"]] == [rid]
+    assert export_service.transmitted_state(db, [uuid.UUID(rid)]) == {rid: "current"}
+    # the report changes: transmitted, but outdated; a later export does not alter the first one
+    db.execute(update(Report).where(Report.id == uuid.UUID(rid)).values(households_affected=4))
+    db.commit()
+    assert export_service.transmitted_state(db, [uuid.UUID(rid)]) == {rid: "outdated"}
+    assert referent.get(f"{EXPORT}.csv").get_data().startswith(b"\xef\xbb\xbf")  # read to the end: recorded
+    again = referent.get(f"/api/v1/exports/runs/{run_id}/download")
+    assert again.status_code == 200 and again.get_data() == body
+    assert again.headers["Content-Type"] == "application/geo+json; charset=utf-8"
+    assert again.headers["ETag"] == f'"{run["sha256"]}"'
+    assert len(referent.get("/api/v1/exports/runs").get_json()["runs"]) == 2
+    assert representative.get("/api/v1/exports/runs").status_code == 403
+    assert referent.get(f"/api/v1/exports/runs/{uuid.uuid4()}").status_code == 404
+    # the referent's page lists the runs with their checksums and a download link
+    assert referent.login().status_code == 302
+    page = client.get("/exports")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and run["sha256"][:12] in html
+    assert f"/api/v1/exports/runs/{run_id}/download" in html
+    assert 'href="/exports"' in html  # nav link
+
+
+def test_csv_for_excel_and_plain(db, representative, referent) -> None:
+    zone = post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)), description='a; "b", é')
+    validate_all(db)
+    excel = referent.get(f"{EXPORT}.csv?decimal=comma")
+    assert excel.status_code == 200 and excel.headers["Content-Type"] == "text/csv; charset=utf-8"
+    data = excel.get_data()
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert rows[0] == list(export_service.CSV_COLUMNS)
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["report_id"] == zone and row["description"] == 'a; "b", é'
+    assert float(row["area_m2"].replace(",", ".")) == pytest.approx(90_000, rel=0.001)
+    assert "," in row["lon"] and float(row["lon"].replace(",", ".")) == pytest.approx(4.4461, abs=0.001)
+    assert float(row["lat"].replace(",", ".")) == pytest.approx(50.4121, abs=0.001)
+    assert row["wkt"].startswith("POLYGON((") and shapely.from_wkt(row["wkt"]).is_valid
+    assert row["technologies"] == "4G" and row["observed_at"] == ""
+    plain = referent.get(f"{EXPORT}.csv?dialect=plain").get_data()
+    assert not plain.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(plain.decode("utf-8"), newline="")))
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["description"] == 'a; "b", é' and "." in row["lon"]
+
+
+def test_geopackage_export(db, representative, referent, tmp_path: Path) -> None:
+    from pyogrio import read_dataframe
+
+    ids = {post(representative, to_geojson_4326(square_lambert(X0, Y0, 300))),
+           post(representative, to_geojson_4326(Point(X0 + 1000, Y0)))}
+    validate_all(db)
+    response = referent.get(f"{EXPORT}.gpkg")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/geopackage+sqlite3"
+    path = tmp_path / "export.gpkg"
+    path.write_bytes(response.get_data())
+    frame = read_dataframe(path, layer="white_zones")
+    assert set(frame["report_id"]) == ids and frame.crs.to_epsg() == 4326
+    zone = frame[frame["geometry_kind"] == "zone"].iloc[0]
+    assert zone["area_m2"] == pytest.approx(90_000, rel=0.001) and zone.geometry.is_valid
+    run = referent.get("/api/v1/exports/runs").get_json()["runs"][0]
+    assert run["format"] == "gpkg" and run["sha256"] == hashlib.sha256(response.get_data()).hexdigest()
+
+
+def test_cli_export_with_filters_and_mark_transmitted(app, db, representative, tmp_path: Path) -> None:
+    rid = post(representative, to_geojson_4326(Point(X0, Y0)))
+    validate_all(db)
+    out = tmp_path / "export.geojson"
+    result = app.test_cli_runner().invoke(args=["export", "-o", str(out), "--commune", CHARLEROI,
+                                                "--mark-transmitted"])
+    assert result.exit_code == 0, result.output
+    doc = strict_json(out.read_bytes())
+    assert_export_valid(doc)
+    assert [f["id"] for f in doc["features"]] == [rid]
+    assert "1 reports written" in result.output and doc["next_since"] in result.output
+    run = db.scalars(select(ExportRun).where(ExportRun.channel == "cli")).one()
+    assert run.mark_transmitted and run.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+    bad = app.test_cli_runner().invoke(args=["export", "--status", "lost"])
+    assert bad.exit_code != 0 and "invalid_request" in bad.output
+
+
+def test_export_schema_is_served(client) -> None:
+    response = client.get("/api/v1/exports/dwconnect.schema.json")
+    assert response.status_code == 200 and response.mimetype == "application/schema+json"
+    assert response.get_json()["$id"] == export_service.SCHEMA_ID
+

@@ -1,0 +1,128 @@
+"""OGC API – Features – Part 1 (core, GeoJSON, HTML): the fields and links a GIS client needs."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from shapely.geometry import Point, shape
+from sqlalchemy import update
+
+from geosignal.models import Report
+from tests.conftest import CHARLEROI
+from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+from tests.geojson_checks import assert_rfc7946_collection, assert_rfc7946_geometry
+
+X0, Y0 = CHARLEROI_LAMBERT72
+CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
+
+
+def rels(doc: dict) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for link in doc["links"]:
+        assert link["href"].startswith("http://localhost/") and link["type"], link
+        out.setdefault(link["rel"], []).append(link)
+    return out
+
+
+def post(account, geometry: dict) -> str:
+    response = account.post("/api/v1/reports", data=json.dumps(feature(geometry, description="privé")),
+                            content_type="application/geo+json")
+    assert response.status_code == 201
+    return response.get_json()["id"]
+
+
+def test_landing_page_and_conformance(client) -> None:
+    response = client.get("/ogc")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    doc = response.get_json()
+    assert doc["title"]
+    links = rels(doc)
+    for rel in ("self", "alternate", "service-desc", "service-doc", "conformance", "data"):
+        assert rel in links, rel
+    assert links["service-desc"][0]["href"] == "http://localhost/api/v1/openapi.json"
+    assert links["alternate"][0]["type"] == "text/html"
+    assert client.get(links["service-desc"][0]["href"]).status_code == 200
+    conf = client.get("/ogc/conformance").get_json()
+    assert CORE in conf["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conf["conformsTo"]
+    assert "self" in rels(conf)
+    html = client.get("/ogc/?f=html")
+    assert html.status_code == 200 and html.mimetype == "text/html" and "OGC API" in html.get_data(as_text=True)
+    assert client.get("/ogc/", headers={"Accept": "text/html"}).mimetype == "text/html"
+    assert client.get("/ogc/?f=xml").status_code == 400
+
+
+def test_collections_and_extents(client) -> None:
+    doc = client.get("/ogc/collections").get_json()
+    assert "self" in rels(doc)
+    by_id = {c["id"]: c for c in doc["collections"]}
+    assert set(by_id) == {"communes", "white-zones"}
+    communes = by_id["communes"]
+    assert communes["itemType"] == "feature"
+    x0, y0, x1, y1 = communes["extent"]["spatial"]["bbox"][0]
+    # Charleroi Métropole spans about 4.0–4.8 E, 49.9–50.6 N
+    assert 3.9 < x0 < 4.3 and 4.5 < x1 < 4.9 and 49.8 < y0 < 50.1 and 50.4 < y1 < 50.7
+    assert communes["extent"]["spatial"]["crs"] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    items = [link for link in rels(communes)["items"] if link["type"] == "application/geo+json"]
+    assert items and items[0]["href"].startswith("http://localhost/ogc/collections/communes/items")
+    one = client.get("/ogc/collections/communes").get_json()
+    assert one["id"] == "communes" and {"self", "alternate", "items"} <= set(rels(one))
+    missing = client.get("/ogc/collections/roads")
+    assert missing.status_code == 404 and missing.get_json()["code"] == "not_found"
+    assert client.get("/ogc/collections?f=html").status_code == 200
+
+
+def test_communes_items_paging_bbox_and_single(client) -> None:
+    first = client.get("/ogc/collections/communes/items?limit=12")
+    assert first.status_code == 200
+    assert first.headers["Content-Type"] == "application/geo+json; charset=utf-8"
+    doc = first.get_json()
+    assert_rfc7946_collection(doc)
+    assert doc["numberMatched"] == 30 and doc["numberReturned"] == 12 and doc["timeStamp"].endswith("Z")
+    seen = [f["id"] for f in doc["features"]]
+    while "next" in rels(doc):
+        doc = client.get(rels(doc)["next"][0]["href"]).get_json()
+        seen += [f["id"] for f in doc["features"]]
+    assert len(seen) == 30 == len(set(seen)) and seen == sorted(seen)
+    assert "prev" in rels(doc) and "next" not in rels(doc) and doc["numberReturned"] == 6
+    boxed = client.get("/ogc/collections/communes/items?bbox=4.44,50.41,4.45,50.42").get_json()
+    assert [f["id"] for f in boxed["features"]] == [CHARLEROI]
+    one = client.get(f"/ogc/collections/communes/items/{CHARLEROI}").get_json()
+    assert one["properties"]["name_fr"] == "Charleroi" and shape(one["geometry"]).is_valid
+    assert_rfc7946_geometry(one["geometry"])
+    assert {"self", "alternate", "collection"} <= set(rels(one))
+    assert client.get("/ogc/collections/communes/items/99999").status_code == 404
+    for bad in ("bbox=1,2,3", "limit=0", "limit=x", "datetime=yesterday", "offset=-1"):
+        response = client.get(f"/ogc/collections/communes/items?{bad}")
+        assert response.status_code == 400 and response.get_json()["code"] == "invalid_request", bad
+    # limits above the maximum are capped, as the standard allows
+    assert client.get("/ogc/collections/communes/items?limit=5000").get_json()["numberReturned"] == 30
+    assert "Charleroi" in client.get("/ogc/collections/communes/items?f=html").get_data(as_text=True)
+
+
+def test_white_zones_visibility_datetime_and_html(db, client, representative, referent) -> None:
+    shown = post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)))
+    hidden = post(representative, to_geojson_4326(Point(X0 + 500, Y0)))
+    db.execute(update(Report).where(Report.id == uuid.UUID(shown)).values(status="validated"))
+    db.commit()
+    anonymous = client.get("/ogc/collections/white-zones/items").get_json()
+    assert [f["id"] for f in anonymous["features"]] == [shown] and anonymous["numberMatched"] == 1
+    assert "description" not in anonymous["features"][0]["properties"]
+    assert anonymous["features"][0]["properties"]["area_m2"] == pytest.approx(90_000, rel=0.001)
+    assert_rfc7946_collection(anonymous)
+    assert client.get(f"/ogc/collections/white-zones/items/{hidden}").status_code == 404
+    as_referent = referent.get("/ogc/collections/white-zones/items").get_json()
+    assert {f["id"] for f in as_referent["features"]} == {shown, hidden}
+    assert as_referent["features"][0]["properties"]["description"] == "privé"
+    assert referent.get(f"/ogc/collections/white-zones/items/{hidden}").status_code == 200
+    # datetime applies to observed_at, else the time of the report
+    assert referent.get("/ogc/collections/white-zones/items?datetime=2000-01-01T00:00:00Z/..").get_json()[
+        "numberMatched"] == 2
+    assert referent.get("/ogc/collections/white-zones/items?datetime=../2000-01-01T00:00:00Z").get_json()[
+        "numberMatched"] == 0
+    interval = referent.get("/ogc/collections/white-zones").get_json()["extent"]["temporal"]["interval"][0]
+    assert interval[0] is not None and interval[0] <= interval[1]
+    page = client.get(f"/ogc/collections/white-zones/items/{shown}?f=html")
+    assert page.status_code == 200 and shown in page.get_data(as_text=True)

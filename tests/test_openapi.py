@@ -1,0 +1,89 @@
+"""The OpenAPI document: valid OpenAPI 3.1, every /api/v1 and /ogc route documented, and the
+report-properties schema accepting exactly what the intake's validator accepts."""
+
+from __future__ import annotations
+
+import itertools
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate
+
+from geosignal import vocab
+from geosignal.errors import ERROR_CODES, GeosignalError
+from geosignal.services.intake import validate_properties
+from geosignal.services.intake.properties import MAX_COUNT, MAX_DESCRIPTION_CHARS, REPORT_PROPERTIES
+from geosignal.services.openapi import report_properties_schema
+
+
+def test_openapi_document_is_valid_and_documents_every_route(app, client) -> None:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/vnd.oai.openapi+json;version=3.1"
+    doc = response.get_json()
+    validate(doc)
+    assert doc["openapi"] == "3.1.0"
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(("/api/v1/", "/ogc")):
+            path = rule.rule.replace("<", "{").replace(">", "}")
+            path = "/ogc" if path == "/ogc/" else path
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                routes.add((path, method.lower()))
+    assert routes and routes == documented
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    post = doc["paths"]["/api/v1/reports"]["post"]
+    assert post["requestBody"]["content"]["application/geo+json"]["schema"]["$ref"].endswith("ReportFeatureInput")
+    assert set(doc["components"]["schemas"]["ReportProperties"]["properties"]) == set(REPORT_PROPERTIES)
+    assert doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"] == sorted(ERROR_CODES)
+    export = {p["name"]: p for p in doc["paths"]["/api/v1/exports/dwconnect.csv"]["get"]["parameters"]}
+    assert {"status", "commune", "bbox", "since", "dialect", "decimal", "mark_transmitted"} <= set(export)
+    assert "security" in doc["paths"]["/api/v1/exports/dwconnect"]["get"]
+    assert "security" not in doc["paths"]["/ogc/collections"]["get"]
+
+
+def test_docs_page_lists_every_operation(client) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    for path in ("/api/v1/reports", "/api/v1/exports/dwconnect.csv", "/ogc/collections/{collection_id}/items"):
+        assert f"{path}</code>" in html
+    assert "<script" not in html and 'src="http' not in html and 'href="https://' not in html  # no CDN
+
+
+SAMPLES: dict[str, list] = {
+    "network": [*vocab.NETWORKS, "wifi", 3, ["mobile"]],
+    "technologies": [["4G", "5G"], "fibre", [], ["4G", "4G"], ["6G"], "6G", 4, [4]],
+    "operators": [["Proximus"], "Telenet/BASE", ["Base"], {}, ["other", "VOO"]],
+    "issue": [*vocab.ISSUES, "none", 1],
+    "setting": [*vocab.SETTINGS, "space"],
+    "households_affected": [0, 12, MAX_COUNT, MAX_COUNT + 1, -1, True, "12", 1.5],
+    "businesses_affected": [3, -4, False],
+    "description": ["", "Rue de l'Église", "x" * MAX_DESCRIPTION_CHARS, "x" * (MAX_DESCRIPTION_CHARS + 1),
+                    "nul\x00", 5],
+    "observed_at": ["2026-03-01T10:00:00+01:00", "2026-03-01T09:00:00Z", "2026-03-01", "2026-03-01T10:00",
+                    "yesterday", 20260301, "01/03/2026"],
+    "radius": [25, 0.5, 0, -3, "25", True],
+}
+
+
+def _intake_accepts(props: dict) -> bool:
+    try:
+        validate_properties(props)
+    except GeosignalError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_properties_schema_agrees_with_the_intake_validator(name: str) -> None:
+    assert set(SAMPLES) == set(REPORT_PROPERTIES)
+    validator = jsonschema.Draft202012Validator(report_properties_schema(),
+                                                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    values = SAMPLES[name] + [None]
+    networks = ["mobile"] if name != "network" else [None]
+    for value, network in itertools.product(values, networks):
+        props = {name: value} if network is None else {"network": network, name: value}
+        assert validator.is_valid(props) == _intake_accepts(props), (name, value)
