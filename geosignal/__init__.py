@@ -28,13 +28,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
     from geosignal import assets, auth, cli, db, errors_web
-    from geosignal.views import api, imports, pages
+    from geosignal.views import api, exports, imports, ogc, pages, stats
 
     db.init_app(app)
     auth.init_app(app)
     assets.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(ogc.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(stats.bp)
     app.register_blueprint(imports.bp)
     errors_web.init_app(app)
     cli.register(app)

@@ -24,7 +24,10 @@ from geosignal.vocab import NETWORKS, ROLES
 def _create_app(*_args: Any) -> Flask:
     from geosignal import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except RuntimeError as error:  # missing secret key, front-end libraries not installed
+        raise click.ClickException(f"configuration: {error}") from None
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -114,6 +117,26 @@ def create_user(email: str, role: str, commune_nis: str | None, password_stdin: 
         click.echo(f"one-time password: {password}")
 
 
+@commands.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@reports_errors
+def set_password(email: str, password_stdin: bool) -> None:
+    """Set a user's password (a new one is generated and printed unless given on stdin)."""
+    from geosignal.models import User
+
+    password, generated = _read_password(password_stdin)
+    with _session() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise GeosignalError("not_found", f"no user {email}")
+        user.set_password(password)
+        session.commit()
+    click.echo(f"password of {user.email} changed")
+    if generated:
+        click.echo(f"new password: {password}")
+
+
 @commands.command("create-token")
 @click.argument("email")
 @reports_errors
@@ -147,6 +170,15 @@ def create_demo_users() -> None:
         session.commit()
 
 
+def _echo_refused(features: list[dict[str, Any]]) -> None:
+    """Print one line per refused feature of an import: where (row or feature), code, detail."""
+    for feature in features:
+        if feature["status"] == "refused":
+            error = feature["error"]
+            where = error.get("where") or f"feature {feature['index']}"
+            click.echo(f"{where}: {error['code']}: {error['detail']}", err=True)
+
+
 @commands.command("import-reports")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--as", "email", required=True, help="e-mail of the user the reports are filed for")
@@ -178,38 +210,63 @@ def import_reports(path: str, email: str, crs: str | None, network: str | None, 
                 mode="valid_only" if valid_only else "all", dry_run=dry_run,
             )
         except GeosignalError as error:
-            for feature in error.extra.get("features", []):
-                if feature["status"] == "refused":
-                    click.echo(f"feature {feature['index']}: {feature['error']['code']}: {feature['error']['detail']}",
-                               err=True)
+            _echo_refused(error.extra.get("features", []))
             raise
         session.commit()
-    for feature in outcome.features:
-        if feature["status"] == "refused":
-            click.echo(f"feature {feature['index']}: {feature['error']['code']}: {feature['error']['detail']}", err=True)
+    _echo_refused(outcome.features)
+    if dry_run and not valid_only and outcome.refused:
+        raise GeosignalError(
+            "import_rejected", f"{outcome.refused} of {len(outcome.features)} features would be refused, so nothing "
+            "would be saved (dry run; --valid-only keeps the valid ones)")
     verb = "would be saved (dry run)" if dry_run else "saved"
     click.echo(f"{outcome.accepted} accepted, {outcome.refused} refused, {outcome.saved if not dry_run else outcome.accepted} {verb}")
 
 
 @commands.command("export")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+@click.option("-o", "--output", type=click.File("wb"), default="-",
               help="file to write (default: standard output)")
-@click.option("--status", default="validated", help="a status, or 'all'")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "csv", "gpkg"]), default="geojson",
+              show_default=True)
+@click.option("--status", default="validated", show_default=True,
+              help="a status, a comma-separated list, or 'all'")
 @click.option("--commune", help="NIS code")
+@click.option("--bbox", help="min_lon,min_lat,max_lon,max_lat (EPSG:4326)")
+@click.option("--since", help="seq:<n> (next_since of an earlier export) or an ISO 8601 date-time")
+@click.option("--dialect", type=click.Choice(["excel", "plain"]), default="excel", show_default=True,
+              help="CSV only")
+@click.option("--decimal", type=click.Choice(["point", "comma"]), default="point", show_default=True,
+              help="CSV only (comma needs the excel dialect)")
+@click.option("--mark-transmitted", is_flag=True, help="mark the reports exported as transmitted to DWconnect")
+@click.option("--no-record", is_flag=True, help="do not record the run in the export history")
 @reports_errors
-def export(output: Any, status: str, commune: str | None) -> None:
-    """Write the DWconnect GeoJSON export (streamed)."""
-    from geosignal.services.export import ExportFilters, iter_feature_collection
-    from geosignal.vocab import STATUSES
+def export(output: Any, fmt: str, status: str, commune: str | None, bbox: str | None, since: str | None,
+           dialect: str, decimal: str, mark_transmitted: bool, no_record: bool) -> None:
+    """Write the DWconnect export (streamed, bounded memory) and record the run."""
+    import getpass
 
-    if status != "all" and status not in STATUSES:
-        raise click.BadParameter(f"status must be 'all' or one of {', '.join(STATUSES)}")
-    filters = ExportFilters(statuses=None if status == "all" else (status,), commune=commune)
+    from geosignal.services import export as export_service
+
+    since_time, since_seq = export_service.parse_since(since)
+    filters = export_service.ExportFilters(
+        statuses=export_service.parse_status(status), commune=commune,
+        bbox=export_service.parse_bbox(bbox), since_time=since_time, since_seq=since_seq,
+    )
+    request = export_service.ExportRequest(filters=filters, format=fmt, dialect=dialect, decimal=decimal)
+    if no_record and mark_transmitted:
+        raise click.UsageError("--mark-transmitted needs the run to be recorded")
+    record = None if no_record else export_service.RunRecord(
+        actor=f"cli:{getpass.getuser()}", channel="cli", mark_transmitted=mark_transmitted,
+        options={"dialect": dialect, "decimal": decimal} if fmt == "csv" else {},
+    )
     with _session() as session:
-        for chunk in iter_feature_collection(session, filters):
+        stream = export_service.stream_export(session, request, record=record)
+        for chunk in stream.chunks:
             output.write(chunk)
-    if output is not sys.stdout:
-        click.echo(f"export written to {output.name}", err=True)
+        output.flush()
+        session.commit()
+    where = "" if output.name == "<stdout>" else f" to {output.name}"
+    run = f", run {stream.run.id}" if stream.run is not None else ""
+    click.echo(f"{stream.count} reports written{where}{run}; next: --since {stream.next_since}", err=True)
 
 
 @commands.command("serve")
@@ -231,3 +288,93 @@ def serve(host: str, port: int, workers: int) -> None:
 
     click.echo(f"geosignal on http://{host}:{port}/")
     _Server().run()
+
+
+@commands.command("refresh-stats")
+@reports_errors
+def refresh_stats() -> None:
+    """Recompute and store every commune's white-zone figures (after a bulk load)."""
+    import time
+
+    from geosignal.services.aggregation import recompute_all
+
+    started = time.perf_counter()
+    with _session() as session:
+        count = recompute_all(session)
+        session.commit()
+    click.echo(f"figures of {count} communes recomputed in {time.perf_counter() - started:.1f} s")
+
+
+@commands.command("aggregate", with_appcontext=False)
+@click.option("--reports", "reports_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="reports file (GeoJSON, GeoPackage, … e.g. a DWconnect export)")
+@click.option("--communes", "communes_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="communes boundary file with NIS codes and populations")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="OUT.csv (Excel: BOM, ';') or OUT.geojson; default: a summary on standard output")
+@click.option("--decimal", type=click.Choice(["point", "comma"]), default="point", show_default=True,
+              help="CSV decimal separator")
+@click.option("--status", default="", help="statuses counted (comma-separated) or 'all'; "
+                                           "default submitted,validated")
+@click.option("--network")
+@click.option("--technology")
+@click.option("--operator")
+@click.option("--issue")
+@click.option("--from", "date_from", help="YYYY-MM-DD (observed_at, else created_at)")
+@click.option("--to", "date_to", help="YYYY-MM-DD, inclusive")
+@reports_errors
+def aggregate(reports_path: str, communes_path: str, output: str | None, decimal: str, **filter_args: Any) -> None:
+    """Per-commune white-zone figures from files, no server or database needed."""
+    import json
+
+    from geosignal.services import aggregation
+
+    args = {("from" if k == "date_from" else "to" if k == "date_to" else k): v for k, v in filter_args.items()}
+    filters = aggregation.parse_filters(args)
+    if output and not output.lower().endswith((".csv", ".geojson", ".json")):
+        raise click.BadParameter("the output must end in .csv or .geojson", param_hint="-o")
+    steps = aggregation.aggregate_files_steps(communes_path)
+    with click.progressbar(length=steps, label="aggregating", file=sys.stderr) as bar:
+        table, features = aggregation.aggregate_files(reports_path, communes_path, filters, progress=bar.update)
+    territory = table["territory"]
+    if output and output.lower().endswith(".csv"):
+        with open(output, "w", encoding="utf-8", newline="") as f:
+            f.write(aggregation.table_csv(table, decimal_comma=decimal == "comma"))
+    elif output:
+        with open(output, "w", encoding="utf-8") as f:
+            json.dump(aggregation.table_geojson(table, features), f, ensure_ascii=False)
+    else:
+        click.echo(f"{'INS':5}  {'commune':30} {'reports':>8} {'zone km²':>12} {'share %':>8} {'lines km':>9}")
+        for row in [*table["communes"], {**territory, "nis_code": ""}]:
+            click.echo(f"{row['nis_code']:5}  {row['name_fr'][:30]:30} {row['report_count']:8d} "
+                       f"{row['white_zone_area_km2']:12.6f} {100 * row['white_zone_share']:8.3f} "
+                       f"{row['line_length_km']:9.3f}")
+    click.echo(f"{territory['commune_count']} communes, {territory['report_count']} reports, white zone "
+               f"{territory['white_zone_area_km2']:.6f} km²" + (f"; written to {output}" if output else ""),
+               err=True)
+
+
+main.add_command(aggregate)
+
+
+@commands.command("import-survey")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--edition", type=int, required=True, help="survey edition (year), e.g. 2022")
+@reports_errors
+def import_survey(path: str, edition: int) -> None:
+    """Import a "Territoire intelligent" questionnaire export (CSV or XLSX) as one edition."""
+    from pathlib import Path
+
+    from geosignal.services.survey import compute_indicators
+    from geosignal.services.survey_db import import_edition, load_responses
+
+    with _session() as session:
+        summary = import_edition(session, Path(path).read_bytes(), Path(path).name, edition)
+        session.commit()
+        indicators = compute_indicators(load_responses(session, edition))
+    click.echo(f"edition {summary.edition_year}: {summary.responses} responses stored "
+               f"({summary.replaced} replaced), {summary.published} published figures")
+    for name in ("smart_score", "citizens_informed"):
+        ind = indicators[name]
+        if ind.value is not None:
+            click.echo(f"  {name}: {ind.value:.1f}/10 over {ind.denominator} communes")

@@ -153,6 +153,7 @@ def test_idempotency_key_returns_the_first_result(db, representative) -> None:
     assert first.status_code == second.status_code == 201
     assert first.get_json()["id"] == second.get_json()["id"]
     assert first.headers["Location"] == second.headers["Location"]
+    assert "Idempotent-Replayed" not in first.headers and second.headers["Idempotent-Replayed"] == "true"
     assert _count(db) == 1
     other = _post(representative, feature({"type": "Point", "coordinates": [4.4441, 50.4108]}), headers=headers)
     assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
@@ -223,3 +224,19 @@ def test_api_write_without_credentials_is_401_not_csrf(db, client, representativ
                            headers={"X-CSRFToken": token})
     assert response.status_code == 201
     assert _count(db) == 1
+
+
+def test_status_rights_and_the_list_page_actions(db, client, representative, referent) -> None:
+    rid = _post(representative, feature({"type": "Point", "coordinates": [4.444, 50.41]})).get_json()["id"]
+    url = f"/api/v1/reports/{rid}"
+    refused = representative.patch(url, json={"status": "validated"})
+    assert refused.status_code == 403 and refused.get_json()["code"] == "forbidden"
+    withdrawn = representative.patch(url, json={"status": "withdrawn"})
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["properties"]["status"] == "withdrawn"
+    # the referent validates through the list page's form
+    referent.login()
+    page = client.get("/signalements").get_data(as_text=True)
+    assert f"/signalements/{rid}/statut" in page
+    response = client.post(f"/signalements/{rid}/statut", data={"status": "validated", "csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+    assert db.scalar(select(Report.status)) == "validated"

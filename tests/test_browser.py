@@ -143,7 +143,9 @@ def test_referent_dashboard(live_server, browser) -> None:  # noqa: ANN001
     page = watch.page
     assert page.url.endswith("/tableau-de-bord")
     page.wait_for_selector(".leaflet-overlay-pane svg path")
-    assert page.locator(".leaflet-overlay-pane svg path").count() == 30
+    page.wait_for_function("document.getElementById('map-pane').dataset.state === 'ready'")
+    # 30 commune boundaries, plus the report's marker (dashboard details: test_dashboard_browser.py)
+    assert page.locator(".leaflet-overlay-pane svg path").count() >= 30
     assert page.locator("#commune-table tbody tr").count() == 30
     assert "Fontaine-l'Evêque" in page.inner_text("#commune-table")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -183,4 +185,33 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     with database.session() as session:
         descriptions = session.scalars(select(Report.description)).all()
         assert "<b>gras</b> & co" in descriptions
+    watch.context.close()
+
+
+def test_refused_report_keeps_the_drawing_and_the_fields(live_server, browser) -> None:  # noqa: ANN001
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    # a zone in Fleurus: not the representative's commune
+    page.evaluate("""() => {
+        const map = window[document.getElementById('map-pane').dataset.map];
+        const zone = L.polygon([[50.480, 4.545], [50.480, 4.555], [50.486, 4.555], [50.486, 4.545]]);
+        zone.addTo(map);
+        map.fire('draw:created', {layer: zone, layerType: 'polygon'});
+    }""")
+    page.select_option("select[name=network]", "fixed")
+    page.check("input[name=operators][value='VOO']")
+    page.fill("textarea[name=description]", "Rue de la Gare, côté impair")
+    page.click("#submit-report")
+    page.wait_for_load_state("networkidle")
+    assert "not_your_commune" in page.inner_text(".flashes")
+    assert page.input_value("select[name=network]") == "fixed"
+    assert page.is_checked("input[name=operators][value='VOO']")
+    assert page.input_value("textarea[name=description]") == "Rue de la Gare, côté impair"
+    assert page.is_enabled("#submit-report")
+    assert "Zone" in page.inner_text("#drawn-status") or "zone" in page.inner_text("#drawn-status")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "representative-refused.png"))
+    # the only failure is the refused POST itself (403), nothing else
+    assert watch.errors == ["Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"]
     watch.context.close()

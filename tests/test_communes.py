@@ -62,3 +62,19 @@ def test_cli_rejects_a_file_without_nis_codes(app, tmp_path) -> None:
     result = app.test_cli_runner().invoke(args=["load-communes", str(bad)])
     assert result.exit_code == 1
     assert "invalid_request" in result.output and "NIS" in result.output
+
+
+def test_cli_set_password(app, db) -> None:
+    from geosignal.models import User
+    from geosignal.services.users import create_user
+
+    create_user(db, "maire@chimay.be", "representative", "56016", "first password")
+    db.commit()
+    result = app.test_cli_runner().invoke(args=["set-password", "Maire@Chimay.be", "--password-stdin"],
+                                          input="second password\n")
+    assert result.exit_code == 0, result.output
+    user = db.scalar(select(User).where(User.email == "maire@chimay.be"))
+    db.refresh(user)
+    assert user.check_password("second password") and not user.check_password("first password")
+    missing = app.test_cli_runner().invoke(args=["set-password", "nobody@x.be"])
+    assert missing.exit_code == 1 and "not_found" in missing.output

@@ -134,9 +134,11 @@ def test_cli_import_dry_run_and_save(app, db, admin) -> None:  # noqa: ANN001
     assert result.exit_code == 0, result.output
     assert "3 saved" in result.output
     assert _count(db) == 3
-    bad = runner.invoke(args=["import-reports", str(CASES / "26-nan-infinity.csv"), "--as", "admin@igretec.com",
-                              "--network", "mobile"])
-    assert bad.exit_code == 1 and "import_rejected" in bad.output
+    nan_case = str(CASES / "26-nan-infinity.csv")
+    for extra in (["--dry-run"], []):
+        bad = runner.invoke(args=["import-reports", nan_case, "--as", "admin@igretec.com", "--network", "mobile", *extra])
+        assert bad.exit_code == 1 and "import_rejected" in bad.output
+        assert "row 2: non_finite_number" in bad.output
     assert _count(db) == 3
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Identity,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -85,6 +87,13 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    #: Change sequence: a fresh value of ``reports_change_seq`` on every insert and update,
+    #: set by the trigger ``reports_change_seq`` (migration 0003) after taking a shared
+    #: advisory lock, so that exports can page incrementally without skipping a change.
+    change_seq: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("nextval('reports_change_seq')"),
+        server_onupdate=FetchedValue(), index=True,
     )
 
     commune: Mapped[Commune] = relationship()

@@ -124,6 +124,7 @@ def create_report(session: Session, user: User, report_input: ReportInput) -> tu
     )
     session.add(report)
     session.flush()
+    _refresh_stats(session, report.id, added=True)
     return get_report(session, user, report.id), True
 
 
@@ -249,14 +250,35 @@ def remember_idempotent(
 def set_status(session: Session, user: User, report_id: uuid.UUID | str, status: str) -> dict[str, Any]:
     """Set a report's status (the caller commits) and return it as a Feature.
 
-    Raises ``not_found`` (404) for an unknown report, ``invalid_attribute`` (422) for an
-    unknown status.
+    The referent and admins set any status; a representative may only withdraw a report of
+    their commune. Raises ``not_found`` (404) for a report the user cannot see,
+    ``forbidden`` (403), ``invalid_attribute`` (422) for an unknown status.
     """
     if status not in STATUSES:
         raise GeosignalError("invalid_attribute", f"status must be one of {', '.join(STATUSES)}", where="/status")
+    if not user.sees_all_communes and status != "withdrawn":
+        raise GeosignalError("forbidden", "a representative may only withdraw a report; the referent validates")
     feature = get_report(session, user, report_id)
     report = session.get(Report, uuid.UUID(feature["id"]))
     assert report is not None
-    report.status = status
+    previous, report.status = report.status, status
     session.flush()
+    _refresh_stats(session, report.id, previous=previous)
     return get_report(session, user, report.id)
+
+
+def _refresh_stats(session: Session, report_id: uuid.UUID, *, added: bool = False,
+                   previous: str | None = None) -> None:
+    """Bring the stored per-commune figures of the communes a report touches up to date
+    (same transaction): merge a new report in, or recount / recompute after a status change."""
+    from geosignal.services import aggregation
+
+    report = session.get(Report, report_id)
+    assert report is not None
+    counted = aggregation.COUNTED_STATUSES
+    geometry_changed = previous is None or ((previous in counted) != (report.status in counted))
+    aggregation.refresh_communes(
+        session, aggregation.touched_communes(session, report_id),
+        added=report_id if added and report.status in counted else None,
+        geometry_changed=geometry_changed,
+    )

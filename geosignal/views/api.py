@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
+from flask import Blueprint, Response, current_app, g, request, url_for
 
-from geosignal.auth import current, require_roles
+from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.services import communes as communes_service
-from geosignal.services import export as export_service
 from geosignal.services import reports as reports_service
-from geosignal.services import stats as stats_service
 from geosignal.services.intake import parse_report_feature
 from geosignal.services.territory import limits_from_config, service_area
 from geosignal.vocab import STATUSES
@@ -75,6 +73,7 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
     if key:
         stored = reports_service.replay_idempotent(session, user, key, fingerprint)
         if stored is not None:
+            g.idempotent_replay = True
             return stored.response_body, stored.response_status, stored.location or ""
     report_input = parse_report_feature(
         body, area=current_service_area(), limits=limits_from_config(current_app.config),
@@ -103,7 +102,10 @@ def post_report() -> Response:
     feature, status, location = create_report_from_body(
         request.get_data(), crs=request.args.get("crs"), repair=_flag("repair")
     )
-    return geojson_response(feature, status, Location=location)
+    headers = {"Location": location}
+    if g.get("idempotent_replay"):
+        headers["Idempotent-Replayed"] = "true"
+    return geojson_response(feature, status, **headers)
 
 
 @bp.get("/reports/<report_id>")
@@ -131,9 +133,9 @@ def list_reports() -> Response:
 
 
 @bp.patch("/reports/<report_id>")
-@require_roles("referent", "admin")
 def patch_report(report_id: str) -> Response:
-    """Change a report's status (the referent validates or rejects): body ``{"status": …}``."""
+    """Change a report's status: body ``{"status": …}`` (the referent validates or rejects;
+    a representative withdraws a report of their commune)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or body.get("status") not in STATUSES:
         raise GeosignalError("invalid_request", f"body must be {{\"status\": one of {', '.join(STATUSES)}}}",
@@ -149,35 +151,4 @@ def list_communes() -> Response:
     """Return the loaded communes (open data) as a FeatureCollection."""
     return geojson_response(
         {"type": "FeatureCollection", "features": communes_service.list_communes(get_session())}
-    )
-
-
-@bp.get("/stats/communes")
-def stats_communes() -> Response:
-    """Return one row of white-zone statistics per commune (any signed-in user)."""
-    current()
-    return jsonify({"communes": stats_service.commune_stats(get_session())})
-
-
-def _export_filters() -> export_service.ExportFilters:
-    status = request.args.get("status", "validated")
-    if status == "all":
-        statuses = None
-    elif status in STATUSES:
-        statuses = (status,)
-    else:
-        raise GeosignalError("invalid_request", "status must be a status or 'all'", where="status")
-    return export_service.ExportFilters(statuses=statuses, commune=request.args.get("commune"))
-
-
-@bp.get("/exports/dwconnect")
-@require_roles("referent", "admin")
-def export_dwconnect() -> Response:
-    """Stream the DWconnect export: an RFC 7946 FeatureCollection of reports."""
-    filters = _export_filters()
-    chunks = export_service.iter_feature_collection(get_session(), filters)
-    return Response(
-        stream_with_context(c.encode("utf-8") for c in chunks),
-        mimetype=GEOJSON,
-        headers={"Content-Disposition": 'attachment; filename="geosignal-dwconnect.geojson"'},
     )

@@ -7,7 +7,10 @@ import json
 import re
 import secrets
 import uuid
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -30,10 +33,9 @@ from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import Commune, User
+from geosignal.services import aggregation, maps
 from geosignal.services import communes as communes_service
-from geosignal.services import maps
 from geosignal.services import reports as reports_service
-from geosignal.services import stats as stats_service
 
 bp = Blueprint("pages", __name__)
 
@@ -128,27 +130,39 @@ def _tiles() -> dict[str, str]:
 @bp.get("/carte")
 @login_required
 def commune_map() -> str:
-    """The representative's map of their commune, with drawing tools and the report form."""
+    """The representative's map of their commune, with drawing tools and the report form.
+
+    The referent and admins may look at any commune's map with ``?commune=<NIS>``.
+    """
+    return _render_map(request.args.get("commune"))
+
+
+def _render_map(requested_nis: str | None, form: Any = None, status: int = 200) -> Any:
     user = current()
-    nis = request.args.get("commune") if user.sees_all_communes else user.commune_nis
+    nis = requested_nis if user.sees_all_communes else user.commune_nis
     session = get_session()
     nis = nis or session.scalar(select(Commune.nis_code).order_by(Commune.nis_code))
     found = communes_service.list_communes(session, nis_codes=[nis]) if nis else []
-    feature = found[0] if found else None
-    if feature is None:
+    if not found:
         raise GeosignalError("not_found", f"no commune {nis}")
     point_folium_at_local_assets()
-    parts = maps.representative_map(feature, **_tiles())
-    return render_template(
-        "map.html", parts=parts, commune=feature["properties"], idempotency_key=str(uuid.uuid4()),
-        can_write=user.role != "referent",
+    parts = maps.representative_map(found[0], **_tiles())
+    page = render_template(
+        "map.html", parts=parts, commune=found[0]["properties"], idempotency_key=str(uuid.uuid4()),
+        can_write=user.role != "referent", labels=vocab.LABELS_FR,
+        values={k: form.getlist(k) for k in form.keys()} if form else {},
     )
+    return page, status
 
 
 @bp.post("/carte")
 @login_required
-def submit_report() -> Response:
-    """Store the report drawn on the map (form POST, then redirect: PRG)."""
+def submit_report() -> Any:
+    """Store the report drawn on the map (form POST, then redirect: PRG).
+
+    A refused report shows the map again with the drawn shape and every field kept, and the
+    reason (HTTP status of the error).
+    """
     from geosignal.views.api import create_report_from_body
 
     geometry = request.form.get("geometry") or ""
@@ -158,11 +172,23 @@ def submit_report() -> Response:
             feature_json.encode("utf-8"), crs=None, repair=request.form.get("repair") == "on"
         )
     except GeosignalError as error:
-        if error.status >= 500:
+        if error.status >= 500 or error.code == "csrf_failed":
             raise
+        get_session().rollback()
         flash(f"Signalement refusé ({error.code}) : {error.detail}", "error")
-        return redirect(url_for("pages.commune_map"))
+        return _render_map(None, form=request.form, status=error.status)
     flash(f"Signalement enregistré ({feature['properties']['commune_name']}).", "success")
+    return redirect(url_for("pages.my_reports"))
+
+
+@bp.post("/signalements/<report_id>/statut")
+@login_required
+def change_status(report_id: str) -> Response:
+    """Validate or reject a report (referent), or withdraw one (representative)."""
+    session = get_session()
+    feature = reports_service.set_status(session, current(), report_id, request.form.get("status", ""))
+    session.commit()
+    flash(f"Signalement {vocab.label(feature['properties']['status']).lower()}.", "success")
     return redirect(url_for("pages.my_reports"))
 
 
@@ -204,14 +230,30 @@ def my_reports() -> str:
 @bp.get("/tableau-de-bord")
 @login_required
 def dashboard() -> str:
-    """The referent's dashboard: choropleth of white-zone share and the per-commune table."""
+    """The referent's dashboard: choropleth, heatmap, clustered reports, filters, the commune
+    table beside the survey answers. Figures and report locations are fetched by
+    ``static/js/dashboard.js`` from the stats API; only simplified boundaries are embedded."""
     user = current()
     if not user.sees_all_communes:
         raise GeosignalError("forbidden", "le tableau de bord est réservé au référent")
-    session = get_session()
-    rows = stats_service.commune_stats(session)
     point_folium_at_local_assets()
-    parts = maps.referent_map(
-        communes_service.list_communes(session, simplify_m=25.0), {r["nis_code"]: r for r in rows}, **_tiles()
-    )
-    return render_template("dashboard.html", parts=parts, rows=rows)
+    parts = maps.referent_map(communes_service.list_communes(get_session(), simplify_m=25.0), **_tiles())
+    return render_template("dashboard.html", parts=parts)
+
+
+@bp.get("/communes/<nis>/fiche")
+@login_required
+def commune_sheet(nis: str) -> str:
+    """One commune's printable sheet: map of its white zone, figures, survey answers, sources.
+
+    The referent sees every commune; a representative only their own."""
+    user = current()
+    if not user.sees_all_communes and user.commune_nis != nis:
+        raise GeosignalError("forbidden", "cette fiche concerne une autre commune")
+    session = get_session()
+    sheet = aggregation.commune_detail(session, nis, geometry=True, with_survey=True)
+    feature = next(f for f in communes_service.list_communes(session) if f["id"] == nis)
+    point_folium_at_local_assets()
+    parts = maps.commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), **_tiles())
+    generated = datetime.now(ZoneInfo("Europe/Brussels"))
+    return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated)

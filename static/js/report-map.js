@@ -15,6 +15,8 @@
   var status = document.getElementById("drawn-status");
   var submit = document.getElementById("submit-report");
   var drawn = null;
+  var LABELS = JSON.parse(pane.dataset.labels || "{}");
+  function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
 
   var KINDS = { marker: "un point", polyline: "un tronçon", polygon: "une zone",
                 rectangle: "une zone", circle: "un cercle" };
@@ -42,6 +44,22 @@
     e.layers.eachLayer(function (layer) { if (layer === drawn) { setDrawn(null); } });
   });
 
+  // A refused report comes back with its shape: draw it again so nothing is lost.
+  if (form && geometryInput.value) {
+    try {
+      var kept = JSON.parse(geometryInput.value), radius = parseFloat(radiusInput.value);
+      var restored = (kept.type === "Point" && radius > 0)
+        ? L.circle([kept.coordinates[1], kept.coordinates[0]], { radius: radius })
+        : L.geoJSON(kept).getLayers()[0];
+      if (restored) {
+        restored.addTo(map);
+        setDrawn(restored, kept.type === "Point" ? (radius > 0 ? "circle" : "marker")
+                 : kept.type === "LineString" ? "polyline" : "polygon");
+        if (restored.getBounds) { map.fitBounds(restored.getBounds(), { maxZoom: 16 }); }
+      }
+    } catch (err) { console.warn("geosignal: shape not restored", err); }
+  }
+
   if (form) {
     form.addEventListener("submit", function (e) {
       if (!geometryInput.value) { e.preventDefault(); status.textContent = "Dessinez d'abord la zone sur la carte."; return; }
@@ -66,7 +84,7 @@
     var b = document.createElement("strong");
     b.textContent = labelText + " : ";
     p.appendChild(b);
-    p.appendChild(document.createTextNode(Array.isArray(value) ? value.join(", ") : String(value)));
+    p.appendChild(document.createTextNode(Array.isArray(value) ? value.map(label).join(", ") : label(String(value))));
     parent.appendChild(p);
   }
 
@@ -96,7 +114,7 @@
           list.replaceChildren();
           fc.features.forEach(function (f) {
             var li = document.createElement("li");
-            li.textContent = (f.properties.description || "(sans description)") + " · " + f.geometry.type;
+            li.textContent = (f.properties.description || "(sans description)") + " · " + label(f.geometry.type);
             list.appendChild(li);
           });
         }
