@@ -6,11 +6,12 @@ Use :func:`create_app` to build the Flask application; nothing is created at imp
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from geosignal.config import ROOT, load_config
+
+if TYPE_CHECKING:  # Flask is imported when an app is built, not by scripts using the services
+    from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -18,6 +19,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     ``test_config`` overrides every other configuration source (tests pass theirs).
     """
+    from flask import Flask
+
     app = Flask(
         __name__,
         instance_path=os.environ.get("GEOSIGNAL_INSTANCE_PATH", str(ROOT / "instance")),

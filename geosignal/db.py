@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+if TYPE_CHECKING:  # the models import this module: scripts using them need no Flask
+    from flask import Flask
 
 
 class Base(DeclarativeBase):
@@ -33,17 +37,23 @@ def init_app(app: Flask) -> Database:
 
 def get_database() -> Database:
     """Return the current application's :class:`Database`."""
+    from flask import current_app
+
     return current_app.extensions["geosignal.db"]
 
 
 def get_session() -> Session:
     """Return this request's session, opening it on first use."""
+    from flask import g
+
     if "db_session" not in g:
         g.db_session = get_database().session()
     return g.db_session
 
 
 def _close_session(exc: BaseException | None) -> None:
+    from flask import g
+
     session = g.pop("db_session", None)
     if session is not None:
         if exc is not None:

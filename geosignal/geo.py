@@ -15,9 +15,10 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-WGS84 = 4326
-LAMBERT72 = 31370
-LAMBERT2008 = 3812
+from geosignal.vocab import LAMBERT72, LAMBERT2008, WGS84
+
+__all__ = ["LAMBERT2008", "LAMBERT72", "WGS84", "area_m2", "length_m", "reproject", "rfc7946_oriented",
+           "to_lambert72", "transform_xy", "transformer"]
 
 
 @lru_cache(maxsize=16)

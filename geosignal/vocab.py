@@ -6,6 +6,12 @@ in exports) and a mapping to the French labels shown to people.
 
 from __future__ import annotations
 
+#: Coordinate reference systems, by EPSG code: geometries are stored in WGS 84; areas and
+#: lengths are computed in Belgian Lambert 72; Belgian Lambert 2008 is accepted as input.
+WGS84 = 4326
+LAMBERT72 = 31370
+LAMBERT2008 = 3812
+
 #: Kind of network a white zone concerns.
 NETWORKS: tuple[str, ...] = ("mobile", "fixed")
 

@@ -334,3 +334,42 @@ def test_export_schema_is_served(client) -> None:
     assert response.status_code == 200 and response.mimetype == "application/schema+json"
     assert response.get_json()["$id"] == export_service.SCHEMA_ID
 
+
+
+def _live_properties(db, report_id: str) -> dict:  # noqa: ANN001
+    """The properties as the CSV and GeoPackage exports compute them (live SQL)."""
+    from sqlalchemy import text
+
+    db.execute(text("SET LOCAL TimeZone = 'Europe/Brussels'"))
+    sql = text(f"""SELECT json_build_object({export_service.PROPERTIES_SQL})::text
+                   FROM reports r JOIN (SELECT nis_code, normalize(name_fr, NFC) AS name_fr FROM communes) c
+                     ON c.nis_code = r.commune_nis LEFT JOIN users u ON u.id = r.reporter_id
+                   WHERE r.id = :id""")
+    raw = db.execute(sql, {"id": uuid.UUID(report_id), "srid": 31370, "merged": 1,
+                           "schema_version": export_service.SCHEMA_VERSION, "source": export_service.SOURCE}).scalar_one()
+    db.execute(text("SET LOCAL TimeZone = 'UTC'"))
+    return json.loads(raw)
+
+
+def test_stored_feature_matches_the_live_properties_and_follows_renames(db, representative, referent) -> None:
+    from sqlalchemy import text
+
+    x0, y0 = CHARLEROI_LAMBERT72
+    ids = [representative.post("/api/v1/reports", data=json.dumps(feature(g, description="Rue de l'Église")),
+                               content_type="application/geo+json").get_json()["id"]
+           for g in (to_geojson_4326(Point(x0, y0)),
+                     to_geojson_4326(LineString([(x0, y0), (x0 + 400, y0 + 100)])),
+                     to_geojson_4326(square_lambert(x0 - 900, y0 - 900, 300)))]
+    for rid in ids:
+        stored = json.loads(db.scalar(select(Report.feature_json).where(Report.id == uuid.UUID(rid))))
+        assert stored["id"] == rid
+        assert stored["properties"] == _live_properties(db, rid)
+    assert stored["properties"]["area_m2"] == pytest.approx(90_000, rel=0.01)
+    # a commune renamed, a reporter's role changed: the stored Features follow
+    db.execute(text("UPDATE communes SET name_fr = 'Charleroi (ville)' WHERE nis_code = '52011'"))
+    db.execute(text("UPDATE users SET role = 'admin', commune_nis = NULL WHERE email = 'echevin@charleroi.be'"))
+    for rid in ids:
+        stored = json.loads(db.scalar(select(Report.feature_json).where(Report.id == uuid.UUID(rid))))
+        assert stored["properties"]["commune_name"] == "Charleroi (ville)"
+        assert stored["properties"]["reporter_role"] == "admin"
+        assert stored["properties"] == _live_properties(db, rid)

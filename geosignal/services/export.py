@@ -60,8 +60,8 @@ from sqlalchemy.orm import Session
 
 from geosignal import vocab
 from geosignal.errors import GeosignalError
-from geosignal.geo import LAMBERT72
 from geosignal.models import ExportRun, ExportRunChunk, ExportRunReport, Report
+from geosignal.vocab import LAMBERT72
 
 #: Version of the DWconnect export schema (``data/dwconnect-export.schema.json``). Bump the
 #: minor version for added optional members, the major version for anything else.
@@ -288,21 +288,65 @@ PROPERTY_NAMES: tuple[str, ...] = tuple(
     line.strip().split("'")[1] for line in PROPERTIES_SQL.strip().splitlines() if line.strip().startswith("'")
 )
 
-_GEOJSON_SQL = f"""
-SELECT json_build_object(
+#: A report's GeoJSON Feature, as written. PostgreSQL computes it when a report is written
+#: (trigger ``reports_feature_json``, :func:`feature_function_sql`) and stores it in
+#: ``reports.feature_json``, so that an export only streams stored text.
+_FEATURE_JSON_SQL = f"""json_build_object(
   'type', 'Feature',
   'id', r.id::text,
   'geometry', ST_AsGeoJSON(x.g, 6)::json,
   'properties', json_build_object({PROPERTIES_SQL})
-)::text AS feature, r.id AS id, r.change_seq AS change_seq, r.seq AS seq, ST_IsEmpty(x.g) AS collapsed
-{_FROM_SQL}"""
+)::text"""
+
+#: Every export query starts with these columns, in this order (rows are plain tuples:
+#: the named-tuple factory costs more than the rest of the loop).
+ID, CHANGE_SEQ, SEQ, COLLAPSED_ROW = 0, 1, 2, 3
+#: Position of the stored Feature (bytes) in :data:`_GEOJSON_SQL`'s rows.
+FEATURE = 4
+_ROW_HEAD = "r.id, r.change_seq, r.seq"
+
+_GEOJSON_SQL = f"""
+SELECT {_ROW_HEAD}, r.feature_collapsed, convert_to(r.feature_json, 'UTF8') AS feature
+FROM reports r
+WHERE {{where}}
+ORDER BY r.seq
+{{limit}}"""
+
+
+def feature_function_sql() -> str:
+    """Return the ``CREATE OR REPLACE FUNCTION reports_feature_json()`` statement: the
+    trigger function storing each report's exported Feature (``feature_json``, Brussels
+    offsets) and whether its geometry collapses when rounded (``feature_collapsed``).
+
+    Installed by migration 0004; a new schema version installs it again. The properties are
+    those of the CSV and GeoPackage exports (:data:`PROPERTIES_SQL`), which read them live.
+    """
+    literals = {"CAST(:srid AS integer)": str(LAMBERT72), "CAST(:merged AS integer)": str(MERGED_REPORTS),
+                "CAST(:schema_version AS text)": f"'{SCHEMA_VERSION}'", "CAST(:source AS text)": f"'{SOURCE}'"}
+    expression = _FEATURE_JSON_SQL
+    for placeholder, literal in literals.items():
+        expression = expression.replace(placeholder, literal)
+    assert ":" not in expression.replace("::", ""), "unbound parameter left in the stored Feature"
+    return f"""
+CREATE OR REPLACE FUNCTION reports_feature_json() RETURNS trigger LANGUAGE plpgsql
+SET TimeZone = 'Europe/Brussels' AS $fn$
+BEGIN
+  SELECT {expression}, ST_IsEmpty(x.g) INTO NEW.feature_json, NEW.feature_collapsed
+  FROM (SELECT NEW.*) r
+  JOIN (SELECT nis_code, normalize(name_fr, NFC) AS name_fr FROM communes) c ON c.nis_code = r.commune_nis
+  LEFT JOIN users u ON u.id = r.reporter_id
+  CROSS JOIN LATERAL (SELECT {GEOMETRY_SQL} AS g) x;
+  RETURN NEW;
+END $fn$"""
+
 
 _TABLE_SQL = f"""
-SELECT json_build_object({PROPERTIES_SQL})::text AS props,
+SELECT {_ROW_HEAD}, ST_IsEmpty(x.g), json_build_object({PROPERTIES_SQL})::text AS props,
        ST_AsText(x.g, 6) AS wkt, ST_AsBinary(x.g) AS wkb,
-       ST_X(ST_PointOnSurface(x.g)) AS lon, ST_Y(ST_PointOnSurface(x.g)) AS lat,
-       r.id AS id, r.change_seq AS change_seq, r.seq AS seq, ST_IsEmpty(x.g) AS collapsed
+       ST_X(ST_PointOnSurface(x.g)) AS lon, ST_Y(ST_PointOnSurface(x.g)) AS lat
 {_FROM_SQL}"""
+#: Positions of the payload columns of :data:`_TABLE_SQL`.
+PROPS, WKT, WKB, LON, LAT = 4, 5, 6, 7, 8
 
 
 def _where(filters: ExportFilters, paging: Paging | None, watermark: Watermark) -> tuple[str, dict[str, Any]]:
@@ -330,7 +374,9 @@ def _where(filters: ExportFilters, paging: Paging | None, watermark: Watermark) 
 
 def _rows(session: Session, sql: str, filters: ExportFilters, paging: Paging | None,
           watermark: Watermark, batch: int) -> Iterator[list[Any]]:
-    """Yield lists of at most ``batch`` rows of ``sql`` through a server-side cursor."""
+    """Yield lists of at most ``batch`` rows of ``sql`` (tuples) through a server-side
+    cursor of the session's own connection, in psycopg's binary protocol: the stored
+    Features arrive as raw bytes, neither hex-encoded nor decoded and encoded again."""
     where, params = _where(filters, paging, watermark)
     params.update(srid=LAMBERT72, schema_version=SCHEMA_VERSION, source=SOURCE, merged=MERGED_REPORTS)
     limit = ""
@@ -338,14 +384,13 @@ def _rows(session: Session, sql: str, filters: ExportFilters, paging: Paging | N
         limit = "LIMIT :page_limit"
         params["page_limit"] = paging.limit + 1  # one more tells whether a next page exists
     session.execute(text("SET LOCAL TimeZone = 'Europe/Brussels'"))
-    result = session.execute(
-        text(sql.format(where=where, limit=limit)), params,
-        execution_options={"stream_results": True, "yield_per": batch},
-    )
-    try:
-        yield from result.partitions(batch)  # the size must be given: yield_per is not carried here
-    finally:
-        result.close()
+    compiled = text(sql.format(where=where, limit=limit)).compile(dialect=session.get_bind().dialect)
+    connection = session.connection().connection.dbapi_connection
+    assert connection is not None
+    with connection.cursor(name=f"export_{uuid.uuid4().hex}", binary=True) as cursor:
+        cursor.execute(compiled.string, compiled.construct_params(params))
+        while rows := cursor.fetchmany(batch):
+            yield rows
 
 
 # --------------------------------------------------------------------------- recording
@@ -548,17 +593,22 @@ def _page_rows(session: Session, sql: str, request: ExportRequest, paging: Pagin
             stream.next_cursor = "more"
         seen += len(partition)
         if partition:
-            last_seq = partition[-1].seq
-        kept = [row for row in partition if not row.collapsed]
-        stream.excluded.extend(str(row.id) for row in partition if row.collapsed)
+            last_seq = partition[-1][SEQ]
+        kept = [row for row in partition if not row[COLLAPSED_ROW]]
+        stream.excluded.extend(str(row[ID]) for row in partition if row[COLLAPSED_ROW])
         stream.count += len(kept)
-        recorder.carried([row.id for row in kept], [row.change_seq for row in kept])
+        recorder.carried([row[ID] for row in kept], [row[CHANGE_SEQ] for row in kept])
         if kept:
             yield kept
         if stream.next_cursor:
             break
     if stream.next_cursor:
         stream.next_cursor = encode_cursor(last_seq, stream.watermark)
+
+
+def rows_feature(rows: list[Any]) -> Iterator[bytes]:
+    """Return the stored Features (UTF-8 bytes) of a partition of rows."""
+    return (row[FEATURE] for row in rows)
 
 
 def _geojson_chunks(session: Session, request: ExportRequest, paging: Paging | None, stream: ExportStream,
@@ -575,8 +625,8 @@ def _geojson_chunks(session: Session, request: ExportRequest, paging: Paging | N
     yield (json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1] + ',"features":[').encode()
     first = True
     for rows in _page_rows(session, _GEOJSON_SQL, request, paging, stream, recorder, batch):
-        chunk = ",".join(row.feature for row in rows)
-        yield (chunk if first else "," + chunk).encode("utf-8")
+        chunk = b",".join(rows_feature(rows))
+        yield chunk if first else b"," + chunk
         first = False
     tail: dict[str, Any] = {
         "numberReturned": stream.count,
@@ -603,12 +653,12 @@ def _csv_chunks(session: Session, request: ExportRequest, paging: Paging | None,
         buffer.seek(0)
         buffer.truncate()
         for row in rows:
-            props = json.loads(row.props)
+            props = json.loads(row[PROPS])
             values = [_csv_value(props[name], comma) for name in PROPERTY_NAMES]
-            lon, lat = f"{row.lon:.6f}", f"{row.lat:.6f}"
+            lon, lat = f"{row[LON]:.6f}", f"{row[LAT]:.6f}"
             if comma:
                 lon, lat = lon.replace(".", ","), lat.replace(".", ",")
-            writer.writerow(values + [lon, lat, row.wkt])
+            writer.writerow(values + [lon, lat, row[WKT]])
         yield buffer.getvalue().encode("utf-8")
 
 
@@ -639,11 +689,11 @@ def _gpkg_chunks(session: Session, request: ExportRequest, paging: Paging | None
         for rows in _page_rows(session, _TABLE_SQL, request, None, stream, recorder, batch):
             records = []
             for row in rows:
-                props = json.loads(row.props)
+                props = json.loads(row[PROPS])
                 for name in ("technologies", "operators"):
                     props[name] = ",".join(props[name] or [])
                 records.append(props)
-            frame = gpd.GeoDataFrame(records, geometry=shapely.from_wkb([bytes(r.wkb) for r in rows]), crs=4326)
+            frame = gpd.GeoDataFrame(records, geometry=shapely.from_wkb([bytes(r[WKB]) for r in rows]), crs=4326)
             write_dataframe(frame, path, layer="white_zones", driver="GPKG", geometry_type="Unknown",
                             append=written, promote_to_multi=False)
             written = True

@@ -1,7 +1,7 @@
 """export runs, and a change sequence on reports for incremental exports
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-29 22:10:00
 
 ``reports.change_seq`` takes a fresh value of the sequence ``reports_change_seq`` on every
