@@ -192,13 +192,13 @@ def main() -> None:  # noqa: C901, PLR0915
 
     from geosignal import create_app, migrate
     from geosignal.db import Database
+    from geosignal.devdb import create_database, drop_database
     from geosignal.models import User
     from geosignal.services import aggregation
     from geosignal.services import reports as reports_service
     from geosignal.services.communes import load_communes
     from geosignal.services.intake import ReportInput
     from geosignal.services.users import create_token, create_user
-    from tests.conftest import create_database, drop_database
 
     name = f"geosignal_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     url = create_database(name)

@@ -37,27 +37,9 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ADMIN_URL = os.environ.get("GEOSIGNAL_TEST_ADMIN_URL",
-                           "postgresql+psycopg://geosignal:geosignal@127.0.0.1:5432/postgres")
-TEMPLATE = os.environ.get("GEOSIGNAL_TEST_TEMPLATE", "geosignal_template")
+from geosignal.devdb import create_database, drop_database  # noqa: E402
+
 COMMUNES = ROOT.parent / "shared" / "data" / "communes_charleroi_metropole.geojson"
-
-
-def create_database(name: str) -> str:
-    """Create database ``name`` from the PostGIS template and return its URL."""
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
-    admin.dispose()
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(name: str) -> None:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def populate(url: str, n: int) -> float:

@@ -18,6 +18,7 @@ from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy import func, select
 
 from geosignal.errors import GeosignalError
+from geosignal.params import parse_bbox
 from geosignal.vocab import NETWORKS, ROLES
 
 
@@ -249,7 +250,7 @@ def export(output: Any, fmt: str, status: str, commune: str | None, bbox: str | 
     since_time, since_seq = export_service.parse_since(since)
     filters = export_service.ExportFilters(
         statuses=export_service.parse_status(status), commune=commune,
-        bbox=export_service.parse_bbox(bbox), since_time=since_time, since_seq=since_seq,
+        bbox=parse_bbox(bbox), since_time=since_time, since_seq=since_seq,
     )
     request = export_service.ExportRequest(filters=filters, format=fmt, dialect=dialect, decimal=decimal)
     if no_record and mark_transmitted:

@@ -1,25 +1,23 @@
 """Test fixtures: a real PostGIS database per test run, the real communes, one transaction
 per test (rolled back), an app, clients and users.
 
-The database is cloned from ``geosignal_template`` (``scripts/provision-db.sh``), migrated
-with alembic, loaded with ``../shared/data/communes_charleroi_metropole.geojson`` and
-dropped at the end. ``GEOSIGNAL_TEST_ADMIN_URL`` names a database to connect to for
-CREATE/DROP DATABASE (default: the local ``postgres`` database as role ``geosignal``).
+The database is cloned from ``geosignal_template`` (``scripts/provision-db.sh``, see
+:mod:`geosignal.devdb`), migrated with alembic, loaded with
+``../shared/data/communes_charleroi_metropole.geojson`` and dropped at the end.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from geosignal import create_app
 from geosignal.db import Database
+from geosignal.devdb import scratch_database
+from geosignal.services.intake import ServiceArea
 from geosignal.services.users import create_token, create_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,49 +27,23 @@ COMMUNES_CSV = COMMUNES_FILE.with_suffix(".csv")
 CASES = SHARED / "cases"
 ARTIFACTS = ROOT / "test-artifacts"
 
-ADMIN_URL = os.environ.get(
-    "GEOSIGNAL_TEST_ADMIN_URL", "postgresql+psycopg://geosignal:geosignal@127.0.0.1:5432/postgres"
-)
-TEMPLATE = os.environ.get("GEOSIGNAL_TEST_TEMPLATE", "geosignal_template")
-
 CHARLEROI = "52011"
 CHIMAY = "56016"
-
-
-def create_database(name: str) -> str:
-    """Create database ``name`` from the PostGIS template and return its URL."""
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
-    admin.dispose()
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(name: str) -> None:
-    """Drop database ``name`` (closing its connections)."""
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A migrated database holding the 30 real communes, for the whole run."""
-    from geosignal import migrate
-    from geosignal.services.communes import load_communes
+    with scratch_database("geosignal_test", COMMUNES_FILE) as database:
+        url = database.engine.url.render_as_string(hide_password=False)
+        database.engine.dispose()
+        yield url
 
-    name = f"geosignal_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = create_database(name)
-    migrate.upgrade(url)
-    database = Database(url)
-    with database.session() as session:
-        load_communes(session, COMMUNES_FILE)
-        session.commit()
-    database.engine.dispose()
-    yield url
-    drop_database(name)
+
+@pytest.fixture(scope="session")
+def area() -> ServiceArea:
+    """The 30 communes as the intake's territory (no database needed)."""
+    return ServiceArea.from_geojson_file(COMMUNES_FILE)
 
 
 @pytest.fixture(scope="session")

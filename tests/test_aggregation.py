@@ -6,26 +6,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import uuid
 from pathlib import Path
 
 import pytest
 import shapely
 from shapely.geometry import LineString, Point, shape
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from geosignal.db import Database
+from geosignal.devdb import scratch_database
 from geosignal.geo import LAMBERT72, WGS84, reproject, to_lambert72
-from geosignal.models import Report
+from geosignal.models import Commune, Report
 from geosignal.services import aggregation
-from geosignal.services.communes import commune_of, load_communes
+from geosignal.services.communes import commune_of
 from tests.conftest import (
     CASES,
     CHARLEROI,
     COMMUNES_FILE,
-    create_database,
-    drop_database,
     make_account,
 )
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
@@ -130,7 +128,6 @@ def test_case_08_multipolygon_parts_go_to_their_communes(db, client) -> None:  #
 
 @pytest.fixture(scope="module")
 def border_db(tmp_path_factory) -> Database:  # noqa: ANN001
-    from geosignal import migrate
 
     case = json.loads((CASES / "18-border-point-double-count.geojson").read_text(encoding="utf-8"))
     communes = [f for f in case["features"] if f["properties"]["role"] == "commune-fixture"]
@@ -140,22 +137,16 @@ def border_db(tmp_path_factory) -> Database:  # noqa: ANN001
          "properties": {"nis_code": f["properties"]["nis"], "name_fr": f["properties"]["name"],
                         "population": pop, "population_year": 2020}}
         for f, pop in zip(communes, (1000, 3000), strict=True)]}), encoding="utf-8")
-    name = f"geosignal_test_border_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = create_database(name)
-    migrate.upgrade(url)
-    database = Database(url)
-    with database.session() as session:
-        load_communes(session, path)
-        for f in case["features"]:
-            if f["properties"]["role"] == "report":
-                ewkt = f"SRID=4326;{shape(f['geometry']).wkt}"
-                session.add(Report(id=uuid.uuid4(), geometry=ewkt, commune_nis=commune_of(session, ewkt),
-                                   network="mobile", technologies=["4G"], operators=["Proximus"],
-                                   description=f["properties"]["case"]))
-        session.commit()
-    yield database
-    database.engine.dispose()
-    drop_database(name)
+    with scratch_database("geosignal_test_border", path) as database:
+        with database.session() as session:
+            for f in case["features"]:
+                if f["properties"]["role"] == "report":
+                    ewkt = f"SRID=4326;{shape(f['geometry']).wkt}"
+                    session.add(Report(id=uuid.uuid4(), geometry=ewkt, commune_nis=commune_of(session, ewkt),
+                                       network="mobile", technologies=["4G"], operators=["Proximus"],
+                                       description=f["properties"]["case"]))
+            session.commit()
+        yield database
 
 
 def test_case_18_border_point_and_zone(border_db) -> None:  # noqa: ANN001
@@ -443,27 +434,17 @@ def test_belgium_581_communes_unchanged(tmp_path) -> None:
     assert table["territory"]["white_zone_area_km2"] == pytest.approx(4.0, rel=0.01)
     assert table["territory"]["population"] == 11_492_641
 
-    from geosignal import migrate
-
-    name = f"geosignal_test_be_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = create_database(name)
-    try:
-        migrate.upgrade(url)
-        database = Database(url)
-        with database.session() as session:
-            assert load_communes(session, belgium).total == 581
-            for g in places.values():
-                ewkt = f"SRID=4326;{g.wkt}"
-                session.add(Report(id=uuid.uuid4(), geometry=ewkt, commune_nis=commune_of(session, ewkt),
-                                   network="mobile"))
-            session.flush()
-            assert aggregation.recompute_all(session) == 581
-            stored = {r["nis_code"]: r for r in aggregation.commune_table(session)["communes"]}
-            _assert_tables_agree(rows, stored)
-            session.commit()
-        database.engine.dispose()
-    finally:
-        drop_database(name)
+    with scratch_database("geosignal_test_be", belgium) as database, database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Commune)) == 581
+        for g in places.values():
+            ewkt = f"SRID=4326;{g.wkt}"
+            session.add(Report(id=uuid.uuid4(), geometry=ewkt, commune_nis=commune_of(session, ewkt),
+                               network="mobile"))
+        session.flush()
+        assert aggregation.recompute_all(session) == 581
+        stored = {r["nis_code"]: r for r in aggregation.commune_table(session)["communes"]}
+        _assert_tables_agree(rows, stored)
+        session.commit()
 
 
 def test_cli_aggregate_writes_csv_and_geojson(tmp_path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -25,6 +26,18 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
 
 
+@contextmanager
+def serving(app) -> Iterator[str]:  # noqa: ANN001
+    """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def live_server(app) -> Iterator[str]:  # noqa: ANN001
     """geosignal served on a free loopback port, with two committed users."""
@@ -33,11 +46,8 @@ def live_server(app) -> Iterator[str]:  # noqa: ANN001
         create_user(session, "browser-rep@charleroi.be", "representative", CHARLEROI, PASSWORD)
         create_user(session, "browser-ref@igretec.com", "referent", None, PASSWORD)
         session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(app) as base:
+        yield base
     with database.session() as session:
         session.execute(delete(Report))
         session.execute(delete(User).where(User.email.like("browser-%")))

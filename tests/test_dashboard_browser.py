@@ -4,13 +4,11 @@ no console error, no failed request, screenshots in ``test-artifacts/``."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, text
-from werkzeug.serving import make_server
 
 from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.models import (
@@ -27,7 +25,7 @@ from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
 from tests.conftest import ARTIFACTS, CHARLEROI, make_account
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
-from tests.test_browser import PASSWORD, PageWatch, browser  # noqa: F401  (fixture)
+from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
 
 X0, Y0 = CHARLEROI_LAMBERT72
 FIXTURE = Path(__file__).parent / "fixtures" / "survey_2022.csv"
@@ -104,11 +102,8 @@ def dashboard_server(app) -> Iterator[str]:  # noqa: ANN001
              technologies=["DSL"], operators=["Proximus"])
         survey_db.import_edition(session, FIXTURE.read_bytes(), FIXTURE.name, 2022)
         session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(app) as base:
+        yield base
     with database.session() as session:
         for model in (SurveyResponse, PublishedIndicator, SurveyEdition, CommuneStats, Report):
             session.execute(delete(model))

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +20,6 @@ from geosignal.errors import GeosignalError
 from geosignal.services.intake import (
     Limits,
     ReportInput,
-    ServiceArea,
     area_m2,
     length_m,
     parse_feature_collection,
@@ -31,17 +28,9 @@ from geosignal.services.intake import (
     validate_properties,
 )
 from geosignal.services.intake.crs import transform_xy
+from tests.conftest import CASES
 
-REPO = Path(__file__).resolve().parents[1]
-COMMUNES_FILE = Path(os.environ.get("GEOSIGNAL_COMMUNES_FILE",
-                                    REPO.parent / "shared" / "data" / "communes_charleroi_metropole.geojson"))
-CASES = Path(os.environ.get("GEOSIGNAL_CASES_DIR", REPO.parent / "shared" / "cases"))
 BRUSSELS = ZoneInfo("Europe/Brussels")
-
-
-@pytest.fixture(scope="module")
-def area() -> ServiceArea:
-    return ServiceArea.from_geojson_file(COMMUNES_FILE)
 
 
 def case(name: str) -> bytes:

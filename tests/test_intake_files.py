@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -18,22 +16,13 @@ from geosignal.errors import GeosignalError
 from geosignal.services.intake import (
     Limits,
     ReportInput,
-    ServiceArea,
     area_m2,
     detect_format,
     read_upload,
 )
+from tests.conftest import CASES
 
-REPO = Path(__file__).resolve().parents[1]
-COMMUNES_FILE = Path(os.environ.get("GEOSIGNAL_COMMUNES_FILE",
-                                    REPO.parent / "shared" / "data" / "communes_charleroi_metropole.geojson"))
-CASES = Path(os.environ.get("GEOSIGNAL_CASES_DIR", REPO.parent / "shared" / "cases"))
 BRUSSELS = ZoneInfo("Europe/Brussels")
-
-
-@pytest.fixture(scope="module")
-def area() -> ServiceArea:
-    return ServiceArea.from_geojson_file(COMMUNES_FILE)
 
 
 def case(name: str) -> bytes:

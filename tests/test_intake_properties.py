@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +15,8 @@ from hypothesis import strategies as st
 from geosignal.errors import GeosignalError
 from geosignal.services.intake import ServiceArea, area_m2, parse_report_feature
 from geosignal.services.intake.crs import transform_xy
+from tests.conftest import COMMUNES_FILE
 
-REPO = Path(__file__).resolve().parents[1]
-COMMUNES_FILE = Path(os.environ.get("GEOSIGNAL_COMMUNES_FILE",
-                                    REPO.parent / "shared" / "data" / "communes_charleroi_metropole.geojson"))
 AREA = ServiceArea.from_geojson_file(COMMUNES_FILE)
 COMMUNES_31370 = [shapely.transform(g, lambda xy: transform_xy(xy, 4326, 31370)) for g in AREA.geometries]
 TERRITORY = AREA.territory_31370

@@ -11,8 +11,8 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, inspect
 
 from geosignal import migrate
+from geosignal.devdb import create_database, drop_database
 from geosignal.models import Base
-from tests.conftest import create_database, drop_database
 
 
 def _diff(url: str) -> list:

@@ -9,24 +9,20 @@ rounded geometry: equal within 0.01 %.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 
 import pytest
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, shape
 from sqlalchemy import update
 
-from geosignal import migrate
-from geosignal.db import Database
+from geosignal.devdb import scratch_database
 from geosignal.models import Report
 from geosignal.services import export as export_service
 from geosignal.services import reports as reports_service
-from geosignal.services.communes import load_communes
 from geosignal.services.intake import Limits, parse_feature_collection
 from geosignal.services.territory import service_area
 from geosignal.services.users import create_user
-from tests.conftest import COMMUNES_FILE, create_database, drop_database
+from tests.conftest import COMMUNES_FILE
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
 from tests.geojson_checks import positions
 
@@ -43,16 +39,8 @@ def _export(session) -> dict:
 
 @pytest.fixture
 def fresh_database():  # noqa: ANN201
-    name = f"geosignal_rt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = create_database(name)
-    migrate.upgrade(url)
-    database = Database(url)
-    with database.session() as session:
-        load_communes(session, COMMUNES_FILE)
-        session.commit()
-    yield database
-    database.engine.dispose()
-    drop_database(name)
+    with scratch_database("geosignal_rt", COMMUNES_FILE) as database:
+        yield database
 
 
 def test_export_then_import_gives_the_same_reports(db, representative, fresh_database) -> None:

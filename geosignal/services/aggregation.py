@@ -230,40 +230,33 @@ class Counts:
     )
 
 
-def _polygonal(geom: BaseGeometry | None) -> MultiPolygon | None:
-    """Return the polygonal part of a geometry as a MultiPolygon (None when there is none)."""
+def _parts_of_kind(geom: BaseGeometry | None, single: type, multi: type) -> BaseGeometry | None:
+    """Return the parts of ``geom`` of one kind (``single``/``multi``: Polygon/MultiPolygon or
+    LineString/MultiLineString), collections searched too, as one ``multi`` (None when none)."""
     if geom is None or geom.is_empty:
         return None
-    polys: list[Polygon] = []
+    found: list[BaseGeometry] = []
     for part in shapely.get_parts(geom):
-        if isinstance(part, Polygon):
-            polys.append(part)
-        elif isinstance(part, MultiPolygon):
-            polys.extend(part.geoms)
+        if isinstance(part, single):
+            found.append(part)
+        elif isinstance(part, multi):
+            found.extend(part.geoms)
         elif part.geom_type == "GeometryCollection":
-            sub = _polygonal(part)
+            sub = _parts_of_kind(part, single, multi)
             if sub is not None:
-                polys.extend(sub.geoms)
-    polys = [p for p in polys if not p.is_empty]
-    return MultiPolygon(polys) if polys else None
+                found.extend(sub.geoms)
+    found = [p for p in found if not p.is_empty]
+    return multi(found) if found else None
+
+
+def _polygonal(geom: BaseGeometry | None) -> MultiPolygon | None:
+    """Return the polygonal part of a geometry as a MultiPolygon (None when there is none)."""
+    return _parts_of_kind(geom, Polygon, MultiPolygon)
 
 
 def _lineal(geom: BaseGeometry | None) -> MultiLineString | None:
     """Return the lineal part of a geometry as a MultiLineString (None when there is none)."""
-    if geom is None or geom.is_empty:
-        return None
-    lines: list[LineString] = []
-    for part in shapely.get_parts(geom):
-        if isinstance(part, LineString):
-            lines.append(part)
-        elif isinstance(part, MultiLineString):
-            lines.extend(part.geoms)
-        elif part.geom_type == "GeometryCollection":
-            sub = _lineal(part)
-            if sub is not None:
-                lines.extend(sub.geoms)
-    lines = [ln for ln in lines if not ln.is_empty]
-    return MultiLineString(lines) if lines else None
+    return _parts_of_kind(geom, LineString, MultiLineString)
 
 
 def _clipped_union(boundary: BaseGeometry, candidates: np.ndarray, polygonal: bool) -> BaseGeometry | None:

@@ -174,21 +174,6 @@ def parse_status(raw: str | None) -> tuple[str, ...] | None:
     return parts
 
 
-def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    """Parse ``min_lon,min_lat,max_lon,max_lat`` (EPSG:4326); ``invalid_request`` (400) when malformed."""
-    if not raw:
-        return None
-    try:
-        parts = tuple(float(p) for p in raw.split(","))
-    except ValueError:
-        parts = ()
-    if (len(parts) != 4 or not all(abs(v) < 1e9 for v in parts) or not (parts[0] < parts[2] and parts[1] < parts[3])
-            or not (-180 <= parts[0] and parts[2] <= 180 and -90 <= parts[1] and parts[3] <= 90)):
-        raise GeosignalError("invalid_request", "bbox is min_lon,min_lat,max_lon,max_lat in degrees (EPSG:4326)",
-                             where="bbox")
-    return parts  # type: ignore[return-value]
-
-
 @dataclass(frozen=True)
 class Paging:
     """A page of a pass: at most ``limit`` reports after insertion ``seq`` ``after``, within

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72
+from geosignal.params import parse_bbox
 from geosignal.services import export as export_service
 
 CONFORMANCE: tuple[str, ...] = (
@@ -308,7 +309,7 @@ def parse_item_query(args: dict[str, str]) -> ItemQuery:
     if args.get("bbox"):
         if args.get("bbox-crs") not in (None, CRS84):
             raise GeosignalError("invalid_request", "bbox-crs must be CRS84", where="bbox-crs")
-        bbox = export_service.parse_bbox(args["bbox"])
+        bbox = parse_bbox(args["bbox"])
     start = end = None
     if args.get("datetime"):
         start, end = _parse_interval(args["datetime"])

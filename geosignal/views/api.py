@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, request, url_for
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.params import parse_bbox
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services.intake import parse_report_feature
@@ -35,18 +36,6 @@ def current_service_area():  # noqa: ANN201
 
 def _flag(name: str) -> bool:
     return request.args.get(name, "").lower() in ("1", "true", "yes", "on")
-
-
-def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    if not raw:
-        return None
-    try:
-        parts = tuple(float(p) for p in raw.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4 or not (parts[0] < parts[2] and parts[1] < parts[3]):
-        raise GeosignalError("invalid_request", "bbox is min_lon,min_lat,max_lon,max_lat", where="bbox")
-    return parts  # type: ignore[return-value]
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -121,7 +110,7 @@ def list_reports() -> Response:
     if status and status not in STATUSES:
         raise GeosignalError("invalid_request", f"status must be one of {', '.join(STATUSES)}", where="status")
     page = reports_service.list_reports(
-        get_session(), current(), commune=request.args.get("commune"), bbox=_bbox(request.args.get("bbox")),
+        get_session(), current(), commune=request.args.get("commune"), bbox=parse_bbox(request.args.get("bbox")),
         status=status, limit=_int_arg("limit", 100), cursor=request.args.get("cursor"),
     )
     doc: dict[str, Any] = {"type": "FeatureCollection", "features": page.features, "links": []}

@@ -26,6 +26,7 @@ from flask_login import login_required
 from geosignal.auth import current, require_roles
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.params import parse_bbox
 from geosignal.services import export as export_service
 
 bp = Blueprint("exports", __name__)
@@ -48,7 +49,7 @@ def export_request(fmt: str) -> export_service.ExportRequest:
     filters = export_service.ExportFilters(
         statuses=export_service.parse_status(args.get("status")),
         commune=args.get("commune") or None,
-        bbox=export_service.parse_bbox(args.get("bbox")),
+        bbox=parse_bbox(args.get("bbox")),
         since_time=since_time, since_seq=since_seq,
     )
     paging = None

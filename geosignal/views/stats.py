@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from geosignal.auth import current, require_roles
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.params import parse_bbox
 from geosignal.services import aggregation, survey_db
 from geosignal.services import communes as communes_service
 
@@ -70,16 +71,6 @@ def commune(nis: str) -> Response:
     return jsonify(aggregation.commune_detail(get_session(), nis, filters, geometry=_flag("geometry")))
 
 
-def _bbox() -> tuple[float, float, float, float]:
-    try:
-        parts = tuple(float(p) for p in request.args.get("bbox", "").split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4 or not (parts[0] < parts[2] and parts[1] < parts[3]):
-        raise GeosignalError("invalid_request", "bbox is min_lon,min_lat,max_lon,max_lat", where="bbox")
-    return parts  # type: ignore[return-value]
-
-
 @bp.get("/locations")
 @require_roles("referent", "admin")
 def locations() -> Response:
@@ -89,7 +80,7 @@ def locations() -> Response:
     except ValueError:
         raise GeosignalError("invalid_request", "zoom must be an integer", where="zoom") from None
     filters = aggregation.parse_filters(request.args)
-    return jsonify(aggregation.report_locations(get_session(), _bbox(), zoom, filters))
+    return jsonify(aggregation.report_locations(get_session(), parse_bbox(request.args.get("bbox"), required=True), zoom, filters))
 
 
 @bp.get("/survey")
