@@ -63,6 +63,50 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
 }
 
 
+#: What each code means, in French, for the pages (the API's ``detail`` stays as raised).
+TITLES_FR: dict[str, str] = {
+    "invalid_json": "Le contenu n'est pas du JSON valide.",
+    "invalid_request": "Un paramètre ou un champ manque ou a un mauvais type.",
+    "unsupported_media_type": "Ce type de contenu n'est pas accepté ici.",
+    "payload_too_large": "Le fichier dépasse la taille maximale.",
+    "non_finite_number": "Un nombre vaut NaN ou l'infini.",
+    "invalid_coordinate": "Une position n'est pas formée de 2 ou 3 nombres.",
+    "invalid_geojson": "L'objet GeoJSON est mal formé.",
+    "empty_geometry": "La géométrie est vide.",
+    "unsupported_geometry_type": "Ce type de géométrie ne peut pas être un signalement.",
+    "ring_not_closed": "Un contour de zone n'est pas fermé.",
+    "ring_too_short": "Un contour de zone a moins de 4 positions.",
+    "line_too_short": "Un tronçon a moins de 2 positions distinctes.",
+    "unsupported_crs": "Ce système de coordonnées n'est pas accepté.",
+    "self_intersection": "Le contour de la zone se croise lui-même.",
+    "invalid_geometry": "La géométrie n'est pas valide.",
+    "outside_service_area": "La forme ne se trouve pas dans les communes desservies.",
+    "area_too_small": "La zone est plus petite que la surface minimale.",
+    "area_too_large": "La zone est plus grande que la surface maximale.",
+    "too_many_vertices": "La forme a trop de sommets.",
+    "invalid_attribute": "Une valeur n'est pas admise pour ce champ.",
+    "invalid_datetime": "Une date ou une heure ne peut pas être lue.",
+    "ambiguous_local_time": "Cette heure locale est ambiguë ou n'existe pas (changement d'heure).",
+    "unreadable_file": "Le fichier ne peut pas être lu dans ce format.",
+    "unsupported_format": "Ce format de fichier n'est pas pris en charge.",
+    "no_features": "Le fichier ne contient aucun élément utilisable.",
+    "import_rejected": "Des éléments du fichier ont été refusés : rien n'a été enregistré.",
+    "unauthorized": "Connexion requise.",
+    "forbidden": "Vous n'avez pas accès à cette action.",
+    "not_your_commune": "La forme se trouve surtout dans une commune que vous ne représentez pas.",
+    "csrf_failed": "Le formulaire a expiré : rechargez la page.",
+    "not_found": "Introuvable.",
+    "method_not_allowed": "Méthode non permise.",
+    "conflict": "La demande entre en conflit avec l'état actuel.",
+    "idempotency_key_reused": "Cette clé d'idempotence a déjà servi pour un autre contenu.",
+    "unknown_commune": "Aucune commune chargée n'a ce code INS.",
+    "internal_error": "Erreur inattendue ; elle a été consignée.",
+    "missing_column": "Une colonne attendue manque ou est répétée.",
+    "duplicate_row": "Deux lignes décrivent le même élément.",
+    "no_rows": "Le tableau ne contient aucune ligne de données.",
+}
+
+
 class GeosignalError(Exception):
     """An error with an HTTP status, a stable ``code`` and a message for people.
 
@@ -86,6 +130,7 @@ class GeosignalError(Exception):
         self.code = code
         self.status = status or default_status
         self.title = title
+        self.title_fr = TITLES_FR.get(code, title)
         self.detail = detail or title
         self.where = where
         self.extra = extra

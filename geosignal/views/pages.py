@@ -47,6 +47,12 @@ def _make_nonce() -> None:
     g.csp_nonce = secrets.token_urlsafe(16)
 
 
+@bp.app_template_filter("fr_number")
+def fr_number(value: float, decimals: int = 0) -> str:
+    """Format a number the French way: decimal comma, narrow no-break space between thousands."""
+    return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+
+
 @bp.app_template_filter("nonced")
 def nonced(fragment: str) -> Markup:
     """Add this request's CSP nonce to every <script> and <style> tag of a trusted fragment."""
@@ -175,7 +181,7 @@ def submit_report() -> Any:
         if error.status >= 500 or error.code == "csrf_failed":
             raise
         get_session().rollback()
-        flash(f"Signalement refusé ({error.code}) : {error.detail}", "error")
+        flash(f"Signalement refusé — {error.title_fr} ({error.code} : {error.detail})", "error")
         return _render_map(None, form=request.form, status=error.status)
     flash(f"Signalement enregistré ({feature['properties']['commune_name']}).", "success")
     return redirect(url_for("pages.my_reports"))
