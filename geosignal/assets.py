@@ -7,8 +7,6 @@ strict Content-Security-Policy. Only the files listed in :data:`VENDOR_FILES` ar
 
 from __future__ import annotations
 
-import folium
-import folium.plugins
 from flask import Blueprint, Flask, abort, send_from_directory, url_for
 
 from geosignal.config import ROOT
@@ -57,6 +55,9 @@ def point_folium_at_local_assets() -> None:
     folium's Map also loads jQuery, Bootstrap and Font Awesome by default; geosignal's maps
     need none of them, so they are dropped.
     """
+    import folium
+    import folium.plugins
+
     folium.Map.default_js = [("leaflet", url_for("vendor.vendor_file", name="leaflet.js"))]
     folium.Map.default_css = [("leaflet_css", url_for("vendor.vendor_file", name="leaflet.css"))]
     folium.plugins.Draw.default_js = [("leaflet_draw_js", url_for("vendor.vendor_file", name="leaflet.draw.js"))]

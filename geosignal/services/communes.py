@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
-import geopandas as gpd
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import func, select, text
@@ -50,6 +49,8 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     ``unreadable_file``) naming the feature, and stores nothing, when a NIS code is missing
     or malformed, a code repeats, or a boundary is not a valid (multi)polygon.
     """
+    import geopandas as gpd  # only here: the service and its other commands do without it
+
     try:
         frame = gpd.read_file(path, engine="pyogrio")
     except Exception as exc:  # pyogrio raises several error types for unreadable files

@@ -406,7 +406,7 @@ class _Recorder:
         self.session, self.run = session, run
         self.sha = hashlib.sha256()
         self.size = 0
-        self.zip = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip container
+        self.zip = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip container; level 1: 3× faster than 6
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.n = 0
@@ -432,12 +432,12 @@ class _Recorder:
             self.pending, self.pending_size = [], 0
 
     def carried(self, ids: list[uuid.UUID], seqs: list[int]) -> None:
-        if ids:
-            self.session.execute(
-                text("INSERT INTO export_run_reports (run_id, report_id, change_seq) "
-                     "SELECT :run, unnest(CAST(:ids AS uuid[])), unnest(CAST(:seqs AS bigint[]))"),
-                {"run": self.run.id, "ids": ids, "seqs": seqs},
-            )
+        if ids:  # psycopg's binary protocol: arrays of 2,000 UUIDs are not written out as text
+            connection = self.session.connection().connection.dbapi_connection
+            assert connection is not None
+            with connection.cursor(binary=True) as cursor:
+                cursor.execute("INSERT INTO export_run_reports (run_id, report_id, change_seq) "
+                               "SELECT %s, unnest(%s::uuid[]), unnest(%s::bigint[])", (self.run.id, ids, seqs))
 
     def finish(self, count: int, excluded: int) -> None:
         tail = self.zip.flush()

@@ -33,7 +33,7 @@ from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import Commune, User
-from geosignal.services import aggregation, maps
+from geosignal.services import aggregation
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 
@@ -129,6 +129,15 @@ def logout() -> Response:
     return redirect(url_for("pages.login"))
 
 
+def _maps() -> Any:
+    """Return the folium map builders, pointed at geosignal's own assets. folium is imported
+    on first use, so that commands and API workers that draw no map do not load it."""
+    from geosignal.services import maps
+
+    point_folium_at_local_assets()
+    return maps
+
+
 def _tiles() -> dict[str, str]:
     return {"tile_url": current_app.config["TILE_URL"], "attribution": current_app.config["TILE_ATTRIBUTION"]}
 
@@ -151,8 +160,7 @@ def _render_map(requested_nis: str | None, form: Any = None, status: int = 200) 
     found = communes_service.list_communes(session, nis_codes=[nis]) if nis else []
     if not found:
         raise GeosignalError("not_found", f"no commune {nis}")
-    point_folium_at_local_assets()
-    parts = maps.representative_map(found[0], **_tiles())
+    parts = _maps().representative_map(found[0], **_tiles())
     page = render_template(
         "map.html", parts=parts, commune=found[0]["properties"], idempotency_key=str(uuid.uuid4()),
         can_write=user.role != "referent", labels=vocab.LABELS_FR,
@@ -242,8 +250,7 @@ def dashboard() -> str:
     user = current()
     if not user.sees_all_communes:
         raise GeosignalError("forbidden", "le tableau de bord est réservé au référent")
-    point_folium_at_local_assets()
-    parts = maps.referent_map(communes_service.list_communes(get_session(), simplify_m=25.0), **_tiles())
+    parts = _maps().referent_map(communes_service.list_communes(get_session(), simplify_m=25.0), **_tiles())
     return render_template("dashboard.html", parts=parts)
 
 
@@ -259,7 +266,6 @@ def commune_sheet(nis: str) -> str:
     session = get_session()
     sheet = aggregation.commune_detail(session, nis, geometry=True, with_survey=True)
     feature = next(f for f in communes_service.list_communes(session) if f["id"] == nis)
-    point_folium_at_local_assets()
-    parts = maps.commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), **_tiles())
+    parts = _maps().commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), **_tiles())
     generated = datetime.now(ZoneInfo("Europe/Brussels"))
     return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated)
