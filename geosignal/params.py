@@ -27,3 +27,10 @@ def parse_bbox(raw: str | None, *, required: bool = False) -> BBox | None:
         raise GeosignalError("invalid_request", "bbox is min_lon,min_lat,max_lon,max_lat in degrees (EPSG:4326)",
                              where="bbox")
     return parts  # type: ignore[return-value]
+
+
+def bbox_clause(bbox: BBox, params: dict[str, object], geometry: str = "r.geometry") -> str:
+    """Return the SQL condition "``geometry`` intersects ``bbox``" (EPSG:4326) and put its
+    bound values (``x0``, ``y0``, ``x1``, ``y1``) in ``params``."""
+    params.update(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
+    return f"ST_Intersects({geometry}, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"

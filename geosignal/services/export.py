@@ -60,6 +60,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import vocab
 from geosignal.errors import GeosignalError
+from geosignal.params import bbox_clause
 from geosignal.vocab import LAMBERT72
 
 if TYPE_CHECKING:
@@ -348,8 +349,7 @@ def _where(filters: ExportFilters, paging: Paging | None, watermark: Watermark) 
         clauses.append("r.commune_nis = :commune")
         params["commune"] = filters.commune
     if filters.bbox:
-        clauses.append("ST_Intersects(r.geometry, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))")
-        params.update(zip(("x0", "y0", "x1", "y1"), filters.bbox, strict=True))
+        clauses.append(bbox_clause(filters.bbox, params))
     if filters.since_time is not None:
         clauses.append("r.updated_at > :since_time")
         params["since_time"] = filters.since_time

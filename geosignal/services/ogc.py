@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72
-from geosignal.params import parse_bbox
+from geosignal.params import bbox_clause, parse_bbox
 from geosignal.services import export as export_service
 
 CONFORMANCE: tuple[str, ...] = (
@@ -128,16 +128,14 @@ def _where(collection: str, viewer: Viewer, query: ItemQuery | None) -> tuple[st
     if collection == "communes":
         clauses, params = ["TRUE"], {}
         if query is not None and query.bbox:
-            clauses.append("ST_Intersects(c.boundary, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))")
-            params.update(zip(("x0", "y0", "x1", "y1"), query.bbox, strict=True))
+            clauses.append(bbox_clause(query.bbox, params, geometry="c.boundary"))
         return " AND ".join(clauses), params
     clauses, params = ["TRUE"], {}
     if not viewer.sees_all:
         clauses.append("r.status = 'validated'")
     if query is not None:
         if query.bbox:
-            clauses.append("ST_Intersects(r.geometry, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))")
-            params.update(zip(("x0", "y0", "x1", "y1"), query.bbox, strict=True))
+            clauses.append(bbox_clause(query.bbox, params))
         if query.start is not None:
             clauses.append("coalesce(r.observed_at, r.created_at) >= :start")
             params["start"] = query.start
