@@ -31,6 +31,11 @@ CHARLEROI = "52011"
 CHIMAY = "56016"
 
 
+def read_case(name: str) -> bytes:
+    """Return the bytes of a handed case in ``../shared/cases/``."""
+    return (CASES / name).read_bytes()
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A migrated database holding the 30 real communes, for the whole run."""

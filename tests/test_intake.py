@@ -1,7 +1,7 @@
 """Intake of single reports and GeoJSON collections: the handed cases and the strict rules.
 
 No database, no Flask. Communes come from ../shared/data (override: GEOSIGNAL_COMMUNES_FILE),
-cases from ../shared/cases (override: GEOSIGNAL_CASES_DIR).
+cases from ../shared/cases.
 """
 
 from __future__ import annotations
@@ -28,13 +28,9 @@ from geosignal.services.intake import (
     validate_properties,
 )
 from geosignal.services.intake.crs import transform_xy
-from tests.conftest import CASES
+from tests.conftest import read_case as case
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-
-
-def case(name: str) -> bytes:
-    return (CASES / name).read_bytes()
 
 
 def feature(geometry, **props) -> dict:

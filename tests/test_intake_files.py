@@ -20,13 +20,9 @@ from geosignal.services.intake import (
     detect_format,
     read_upload,
 )
-from tests.conftest import CASES
+from tests.conftest import read_case as case
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-
-
-def case(name: str) -> bytes:
-    return (CASES / name).read_bytes()
 
 
 def upload_err(data: bytes, name: str, area, **kw) -> GeosignalError:
