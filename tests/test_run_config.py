@@ -1,0 +1,48 @@
+"""`scripts/run`'s configuration reaches the pages intact (the default base map URL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from conftest import ROOT
+
+OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+def _run_env(extra: dict[str, str]) -> dict[str, str]:
+    """Source scripts/run-env.sh in a clean shell and return the variables it exports."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+           "GEOSIGNAL_SECRET_KEY": "x" * 64, **extra}
+    out = subprocess.run(
+        ["bash", "-c", ". scripts/run-env.sh && env -0"], cwd=ROOT, env=env,
+        capture_output=True, check=True,
+    ).stdout.decode()
+    return dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+
+
+def test_default_tile_url_is_the_whole_template() -> None:
+    env = _run_env({})
+    assert env["GEOSIGNAL_TILE_URL"] == OSM
+    assert env["GEOSIGNAL_TILE_ATTRIBUTION"] == "© OpenStreetMap contributors"
+
+
+def test_tile_url_set_empty_means_no_base_map_and_a_custom_one_is_kept() -> None:
+    assert _run_env({"GEOSIGNAL_TILE_URL": ""})["GEOSIGNAL_TILE_URL"] == ""
+    custom = "https://geoservices.wallonie.be/arcgis/rest/services/{z}/{y}/{x}"
+    assert _run_env({"GEOSIGNAL_TILE_URL": custom})["GEOSIGNAL_TILE_URL"] == custom
+
+
+def test_default_tile_url_reaches_the_map_page(app, representative) -> None:  # noqa: ANN001
+    url = _run_env({})["GEOSIGNAL_TILE_URL"]
+    saved = app.config["TILE_URL"]
+    app.config["TILE_URL"] = url
+    try:
+        representative.login()
+        page = representative.client.get("/carte")
+    finally:
+        app.config["TILE_URL"] = saved
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'"{OSM}"' in html
+    assert "img-src 'self' data: https://tile.openstreetmap.org;" in page.headers["Content-Security-Policy"]
