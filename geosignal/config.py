@@ -1,14 +1,23 @@
 """Configuration: defaults, then ``instance/config.py``, then ``GEOSIGNAL_*`` environment variables.
 
-Every setting is named ``GEOSIGNAL_<NAME>`` in the environment and ``<NAME>`` in
-``app.config``. Values from the environment are parsed by the default's type.
+Every setting is declared once in :data:`SETTINGS` (name, type, default, meaning); it is named
+``GEOSIGNAL_<NAME>`` in the environment and ``<NAME>`` in ``app.config``. Values from the
+environment are parsed by their declared type, strictly: a flag is one of ``1 0 true false
+yes no on off`` (any case), an integer or a number must parse whole, a URL must have a scheme
+and a host; anything else stops the start with :class:`ConfigError` naming the variable.
+
+Production (``ENV=production``, the default) refuses to start without a secret key of at
+least 32 bytes that is not a known development value; the development fallback key exists
+only when ``ENV`` is ``development`` or ``testing``.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 #: Repository root (the folder holding ``geosignal/``, ``static/`` and ``templates/``).
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,44 +28,134 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg://geosignal:geosignal@127.0.0.1:5432/
 #: Default communes file: the shared reference data beside the repository.
 DEFAULT_COMMUNES_FILE = str(ROOT.parent / "shared" / "data" / "communes_charleroi_metropole.geojson")
 
-DEFAULTS: dict[str, Any] = {
-    "ENV": "production",
-    "DATABASE_URL": DEFAULT_DATABASE_URL,
-    "SECRET_KEY": None,
-    "COMMUNES_FILE": DEFAULT_COMMUNES_FILE,
-    # Base map tiles: a URL template with {z}/{x}/{y}; empty = no base map.
-    "TILE_URL": "",
-    "TILE_ATTRIBUTION": "",
-    # Intake limits.
-    "MIN_AREA_M2": 100.0,
-    "MAX_AREA_M2": 200e6,
-    "MAX_VERTICES": 10_000,
-    "MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
-    "SERVICE_MARGIN_M": 1000.0,
-    # Pages.
-    "CONTENT_SECURITY_POLICY": True,
+ENVIRONMENTS = ("production", "development", "testing")
+
+#: Secret keys that are never acceptable in production (development and test fallbacks).
+DEV_SECRET_KEY = "dev-only-not-secret"
+_WEAK_KEYS = {DEV_SECRET_KEY, "test", "secret", "changeme", "dev"}
+MIN_SECRET_KEY_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its type (``bool``, ``int``, ``float``, ``str``, ``url``, ``env``), default
+    and meaning. ``url`` accepts the empty string (= unset) when ``optional``."""
+
+    type: str
+    default: Any
+    doc: str
+    optional: bool = True
+
+
+#: Every setting geosignal reads. A ``GEOSIGNAL_*`` variable not declared here is refused.
+SETTINGS: dict[str, Setting] = {
+    "ENV": Setting("env", "production", "production, development or testing"),
+    "TESTING": Setting("bool", False, "Flask's testing mode (tests only)"),
+    "DEBUG": Setting("bool", False, "Flask's debug mode (never in production)"),
+    "DATABASE_URL": Setting("str", DEFAULT_DATABASE_URL, "SQLAlchemy URL of the PostGIS database"),
+    "SECRET_KEY": Setting("str", None, "session and CSRF signing key, ≥ 32 random bytes in production"),
+    "COMMUNES_FILE": Setting("str", DEFAULT_COMMUNES_FILE, "communes loaded by scripts/run"),
+    "TILE_URL": Setting("str", "", "base map tiles, a URL template with {z}/{x}/{y}; empty = none"),
+    "TILE_ATTRIBUTION": Setting("str", "", "attribution shown for the tiles"),
+    "MIN_AREA_M2": Setting("float", 100.0, "smallest zone (m², EPSG:31370)"),
+    "MAX_AREA_M2": Setting("float", 200e6, "largest zone (m², EPSG:31370)"),
+    "MAX_VERTICES": Setting("int", 10_000, "vertices per geometry"),
+    "MAX_UPLOAD_BYTES": Setting("int", 10 * 1024 * 1024, "largest upload or body (bytes)"),
+    "SERVICE_MARGIN_M": Setting("float", 1000.0, "margin around the communes (m, EPSG:31370)"),
+    "CONTENT_SECURITY_POLICY": Setting("bool", True, "send the strict Content-Security-Policy"),
+    "INSTANCE_PATH": Setting("str", "", "instance folder (config.py, secret_key)"),
+    "PORT": Setting("int", 5000, "port of scripts/run"),
+    "TEST_ADMIN_URL": Setting("str", "", "tests: database for CREATE DATABASE … TEMPLATE"),
+    "TEST_TEMPLATE": Setting("str", "geosignal_template", "tests: template database"),
+    "DB_USER": Setting("str", "geosignal", "scripts/provision-db.sh: role to create"),
+    "DB_PASSWORD": Setting("str", "geosignal", "scripts/provision-db.sh: its password"),
+    "DB_NAME": Setting("str", "geosignal", "scripts/provision-db.sh: database to create"),
 }
 
+#: The defaults alone, as a mapping (kept for callers that read them).
+DEFAULTS: dict[str, Any] = {name: s.default for name, s in SETTINGS.items()}
 
-def _coerce(raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_value(name: str, raw: str) -> Any:
+    """Return the environment value ``raw`` of setting ``name`` parsed to its declared type.
+
+    Raises :class:`ConfigError` naming ``GEOSIGNAL_<name>`` when the value does not parse or
+    the name is not a declared setting.
+    """
+    setting = SETTINGS.get(name)
+    var = f"GEOSIGNAL_{name}"
+    if setting is None:
+        raise ConfigError(f"{var} is not a geosignal setting (known: {', '.join(sorted(SETTINGS))})")
+    text = raw.strip()
+    if setting.type == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{var} must be one of 1/0, true/false, yes/no, on/off, not {raw!r}")
+    if setting.type == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{var} must be an integer, not {raw!r}") from None
+    if setting.type == "float":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{var} must be a number, not {raw!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{var} must be a finite number, not {raw!r}")
+        return value
+    if setting.type == "env":
+        if text not in ENVIRONMENTS:
+            raise ConfigError(f"{var} must be one of {', '.join(ENVIRONMENTS)}, not {raw!r}")
+        return text
+    if setting.type == "url":
+        if not text and setting.optional:
+            return ""
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{var} must be an http(s) URL with a host, not {raw!r}")
+        return text
     return raw
 
 
-def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def check_secret_key(key: Any, env: str) -> None:
+    """Refuse a secret key unfit for ``env``: in production, missing, shorter than
+    :data:`MIN_SECRET_KEY_BYTES` bytes (UTF-8), a known development value, or made of fewer
+    than 8 distinct characters. Raises :class:`ConfigError`."""
+    if env != "production":
+        return
+    if not key:
+        raise ConfigError("GEOSIGNAL_SECRET_KEY is required in production "
+                          "(set GEOSIGNAL_ENV=development for a local trial); generate one with "
+                          "python3 -c 'import secrets; print(secrets.token_hex(32))'")
+    raw = key if isinstance(key, bytes) else str(key).encode()
+    if len(raw) < MIN_SECRET_KEY_BYTES or raw.decode(errors="replace") in _WEAK_KEYS \
+            or len(set(raw)) < 8:
+        raise ConfigError(f"GEOSIGNAL_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} random bytes "
+                          "in production (e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
+
+
+def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any] | None = None,
+                environ: dict[str, str] | None = None) -> dict[str, Any]:
     """Return the configuration mapping for one application.
 
-    Order (later wins): :data:`DEFAULTS`, ``<instance_path>/config.py``, ``GEOSIGNAL_*``
-    environment variables, then ``overrides`` (tests pass theirs here). Without a
-    ``SECRET_KEY`` from those, ``<instance_path>/secret_key`` (written by ``scripts/run``)
-    is read.
+    Order (later wins): the declared defaults (:data:`SETTINGS`), ``<instance_path>/config.py``,
+    ``GEOSIGNAL_*`` environment variables (``environ``, default ``os.environ``) parsed by type,
+    then ``overrides`` (tests pass theirs here). Without a ``SECRET_KEY`` from those,
+    ``<instance_path>/secret_key`` (written by ``scripts/run``) is read.
 
-    Raises ``RuntimeError`` when no ``SECRET_KEY`` is set outside development and testing.
+    Raises :class:`ConfigError` for a value that does not parse, an unknown ``ENV``, or an
+    unfit secret key in production (see :func:`check_secret_key`). The development fallback
+    key is used only when ``ENV`` is ``development`` or ``testing``.
     """
     config: dict[str, Any] = dict(DEFAULTS)
     instance_file = Path(instance_path) / "config.py"
@@ -64,20 +163,19 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
         namespace: dict[str, Any] = {}
         exec(compile(instance_file.read_text(encoding="utf-8"), str(instance_file), "exec"), namespace)
         config.update({k: v for k, v in namespace.items() if k.isupper()})
-    for key, value in os.environ.items():
+    env = os.environ if environ is None else environ
+    for key, value in env.items():
         if key.startswith("GEOSIGNAL_"):
-            name = key[len("GEOSIGNAL_"):]
-            config[name] = _coerce(value, DEFAULTS.get(name, ""))
+            config[key[len("GEOSIGNAL_"):]] = parse_value(key[len("GEOSIGNAL_"):], value)
     config.update(overrides or {})
+    if config["ENV"] not in ENVIRONMENTS:
+        raise ConfigError(f"ENV must be one of {', '.join(ENVIRONMENTS)}, not {config['ENV']!r}")
     key_file = Path(instance_path) / "secret_key"
     if not config.get("SECRET_KEY") and key_file.is_file():
         config["SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
-    if not config.get("SECRET_KEY"):
-        if config["ENV"] in ("development", "testing") or config.get("TESTING"):
-            config["SECRET_KEY"] = "dev-only-not-secret"
-        else:
-            raise RuntimeError(
-                "GEOSIGNAL_SECRET_KEY is required outside development "
-                "(set GEOSIGNAL_ENV=development for a local trial)"
-            )
+    if not config.get("SECRET_KEY") and config["ENV"] in ("development", "testing"):
+        config["SECRET_KEY"] = DEV_SECRET_KEY
+    check_secret_key(config.get("SECRET_KEY"), config["ENV"])
+    if config["ENV"] == "production" and config.get("DEBUG"):
+        raise ConfigError("GEOSIGNAL_DEBUG must be off in production")
     return config

@@ -1,0 +1,62 @@
+"""Typed configuration: flags, numbers and the production secret key."""
+
+from __future__ import annotations
+
+import pytest
+
+from geosignal.config import DEV_SECRET_KEY, ConfigError, load_config
+
+STRONG = "9f1c2b7e4d6a8035b1e2c3d4f5a6978812ab34cd56ef7890aa11bb22cc33dd44"
+
+
+def _load(tmp_path, **env: str):  # noqa: ANN001, ANN202
+    return load_config(tmp_path, environ={f"GEOSIGNAL_{k}": v for k, v in env.items()})
+
+
+@pytest.mark.parametrize(("raw", "value"), [("0", False), ("false", False), ("No", False), ("off", False),
+                                            ("1", True), ("TRUE", True), ("yes", True), (" on ", True)])
+def test_flags_parse_to_booleans(tmp_path, raw: str, value: bool) -> None:  # noqa: ANN001
+    config = _load(tmp_path, ENV="development", TESTING=raw, CONTENT_SECURITY_POLICY=raw)
+    assert config["TESTING"] is value
+    assert config["CONTENT_SECURITY_POLICY"] is value
+
+
+def test_testing_0_in_production_does_not_fall_back_to_the_development_key(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigError, match="GEOSIGNAL_SECRET_KEY is required"):
+        _load(tmp_path, TESTING="0")
+    with pytest.raises(ConfigError, match="GEOSIGNAL_SECRET_KEY is required"):
+        _load(tmp_path, TESTING="1")  # testing mode alone never unlocks the fallback
+
+
+def test_debug_0_is_off_and_debug_in_production_is_refused(tmp_path) -> None:  # noqa: ANN001
+    assert _load(tmp_path, DEBUG="0", SECRET_KEY=STRONG)["DEBUG"] is False
+    with pytest.raises(ConfigError, match="GEOSIGNAL_DEBUG must be off in production"):
+        _load(tmp_path, DEBUG="1", SECRET_KEY=STRONG)
+
+
+@pytest.mark.parametrize("key", ["x", DEV_SECRET_KEY, "a" * 64, "short-but-random-7f3a"])
+def test_production_refuses_weak_secret_keys(tmp_path, key: str) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigError, match="at least 32 random bytes"):
+        _load(tmp_path, SECRET_KEY=key)
+
+
+def test_production_accepts_a_strong_key_and_development_gets_a_fallback(tmp_path) -> None:  # noqa: ANN001
+    assert _load(tmp_path, SECRET_KEY=STRONG)["SECRET_KEY"] == STRONG
+    assert _load(tmp_path, ENV="development")["SECRET_KEY"] == DEV_SECRET_KEY
+
+
+@pytest.mark.parametrize(("name", "raw", "message"), [
+    ("TESTING", "maybe", "GEOSIGNAL_TESTING must be one of 1/0"),
+    ("MAX_VERTICES", "10k", "GEOSIGNAL_MAX_VERTICES must be an integer"),
+    ("MIN_AREA_M2", "nan", "GEOSIGNAL_MIN_AREA_M2 must be a finite number"),
+    ("ENV", "prod", "GEOSIGNAL_ENV must be one of production, development, testing"),
+    ("SECRETKEY", STRONG, "GEOSIGNAL_SECRETKEY is not a geosignal setting"),
+])
+def test_bad_values_stop_the_start_naming_the_variable(tmp_path, name: str, raw: str, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigError, match=message):
+        _load(tmp_path, **{name: raw, "SECRET_KEY": STRONG})
+
+
+def test_numbers_parse_to_their_type(tmp_path) -> None:  # noqa: ANN001
+    config = _load(tmp_path, ENV="testing", MAX_VERTICES="500", MIN_AREA_M2="250.5")
+    assert config["MAX_VERTICES"] == 500 and config["MIN_AREA_M2"] == 250.5
