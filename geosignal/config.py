@@ -67,6 +67,7 @@ SETTINGS: dict[str, Setting] = {
     "MAX_UPLOAD_BYTES": Setting("int", 10 * 1024 * 1024, "largest upload or body (bytes)"),
     "SERVICE_MARGIN_M": Setting("float", 1000.0, "margin around the communes (m, EPSG:31370)"),
     "CONTENT_SECURITY_POLICY": Setting("bool", True, "send the strict Content-Security-Policy"),
+    "PUBLIC_BASE_URL": Setting("url", "", "public address (https://…) for absolute links; HSTS when https"),
     "INSTANCE_PATH": Setting("str", "", "instance folder (config.py, secret_key)"),
     "PORT": Setting("int", 5000, "port of scripts/run"),
     "TEST_ADMIN_URL": Setting("str", "", "tests: database for CREATE DATABASE … TEMPLATE"),

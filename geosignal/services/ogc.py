@@ -51,6 +51,9 @@ HTML = "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.1"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+#: Largest ``offset`` accepted (beyond it a client should narrow its query with ``bbox`` or
+#: ``datetime``): PostgreSQL's OFFSET is a signed 64-bit integer and deep offsets are slow.
+MAX_OFFSET = 1_000_000
 
 COLLECTIONS: dict[str, dict[str, str]] = {
     "communes": {
@@ -315,11 +318,12 @@ def parse_item_query(args: dict[str, str]) -> ItemQuery:
         limit = int(args.get("limit", DEFAULT_LIMIT))
         offset = int(args.get("offset", 0))
     except ValueError:
-        raise GeosignalError("invalid_request", "limit and offset are integers", where="limit") from None
+        raise GeosignalError("invalid_request", "limit and offset are integers",
+                             where="offset" if args.get("limit", "1").lstrip("-").isdigit() else "limit") from None
     if limit < 1:
         raise GeosignalError("invalid_request", f"limit must be 1 to {MAX_LIMIT}", where="limit")
-    if offset < 0:
-        raise GeosignalError("invalid_request", "offset must be ≥ 0", where="offset")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise GeosignalError("invalid_request", f"offset must be 0 to {MAX_OFFSET}", where="offset")
     return ItemQuery(bbox=bbox, start=start, end=end, limit=min(limit, MAX_LIMIT), offset=offset)
 
 

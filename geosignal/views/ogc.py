@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.security import public_base_url
 from geosignal.services import ogc as ogc_service
 from geosignal.services import openapi as openapi_service
 
@@ -38,7 +39,7 @@ def _viewer() -> ogc_service.Viewer:
 
 
 def _base() -> str:
-    return url_for("ogc.landing", _external=True).rstrip("/")
+    return public_base_url() + url_for("ogc.landing").rstrip("/")
 
 
 def _respond(doc: dict[str, Any], template: str, media_type: str = ogc_service.JSON, **context: Any) -> Response:
@@ -53,8 +54,8 @@ def _respond(doc: dict[str, Any], template: str, media_type: str = ogc_service.J
 @bp.get("/ogc/")
 def landing() -> Response:
     """OGC API landing page."""
-    doc = ogc_service.landing(_base(), url_for("ogc.openapi_json", _external=True),
-                              url_for("ogc.api_docs", _external=True))
+    doc = ogc_service.landing(_base(), public_base_url() + url_for("ogc.openapi_json"),
+                              public_base_url() + url_for("ogc.api_docs"))
     return _respond(doc, "ogc_landing.html", page="landing")
 
 

@@ -1,0 +1,41 @@
+"""Response hardening shared by every route, and the service's public address.
+
+- ``Cache-Control: no-store`` on every response to an authenticated request (session cookie
+  or bearer token), so that no proxy or browser cache keeps a commune's data;
+- ``Strict-Transport-Security`` when the service is published over HTTPS
+  (``GEOSIGNAL_PUBLIC_BASE_URL`` starting with ``https://``);
+- :func:`public_base_url`: absolute links (OGC API, e-mails) are built from the configured
+  public base URL, never from the request's ``Host`` header when one is configured.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, request
+from flask_login import current_user
+
+#: One year, the usual HSTS lifetime.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def public_base_url() -> str:
+    """Return the service's public base URL without a trailing slash (e.g.
+    ``https://geosignal.example.be``): ``PUBLIC_BASE_URL`` when configured, else the address
+    the request came to (development)."""
+    configured = current_app.config.get("PUBLIC_BASE_URL") or ""
+    if configured:
+        return configured.rstrip("/")
+    return request.host_url.rstrip("/")
+
+
+def init_app(app: Flask) -> None:
+    """Register the response headers above."""
+
+    @app.after_request
+    def _harden(response: Response) -> Response:
+        if not (request.endpoint or "").startswith(("static", "vendor.")) and current_user.is_authenticated:
+            response.headers["Cache-Control"] = "no-store"
+            response.headers.add("Vary", "Cookie")
+            response.headers.add("Vary", "Authorization")
+        if (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        return response
