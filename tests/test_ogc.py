@@ -126,3 +126,18 @@ def test_white_zones_visibility_datetime_and_html(db, client, representative, re
     assert interval[0] is not None and interval[0] <= interval[1]
     page = client.get(f"/ogc/collections/white-zones/items/{shown}?f=html")
     assert page.status_code == 200 and shown in page.get_data(as_text=True)
+
+
+def test_descriptions_only_to_the_reports_commune_and_the_referent(db, client, representative) -> None:  # noqa: ANN001
+    from tests.conftest import make_account
+
+    shown = post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)))
+    db.execute(update(Report).where(Report.id == uuid.UUID(shown)).values(status="validated"))
+    db.commit()
+    other = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
+    theirs = other.get("/ogc/collections/white-zones/items").get_json()["features"]
+    assert [f["id"] for f in theirs] == [shown]
+    assert "description" not in theirs[0]["properties"]
+    assert "description" not in other.get(f"/ogc/collections/white-zones/items/{shown}").get_json()["properties"]
+    own = representative.get(f"/ogc/collections/white-zones/items/{shown}").get_json()
+    assert own["properties"]["description"] == "privé"

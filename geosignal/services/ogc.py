@@ -7,9 +7,9 @@ or HTML. Two collections:
 * ``communes`` — the 30 communes (public open data; SPF Finances boundaries, Statbel codes);
 * ``white-zones`` — the white-zone reports with the DWconnect export's properties
   (:mod:`geosignal.services.export`). **Visibility — decision:** anonymous users and
-  representatives see **validated** reports only, without the free-text ``description``
-  for anonymous users (it is written for the referent and may name people); the referent
-  and admins see every status and the description.
+  representatives see **validated** reports only; the free-text ``description`` (written for
+  the referent, it may name people) only to the referent, admins, and the representatives of
+  the report's own commune — as in the REST API; the referent and admins see every status.
 
 Coordinates are CRS84 (lon, lat; RFC 7946), 6 decimals, lines and zones reduced to the 1e-6°
 grid so that they stay valid as written. The API is described in OpenAPI 3.1 (``service-desc``),
@@ -70,10 +70,16 @@ COLLECTIONS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who reads: ``sees_all`` (referent, admin: every status) and ``signed_in``."""
+    """Who reads: ``sees_all`` (referent, admin: every status), ``signed_in``, and the
+    representative's ``commune_nis`` (None otherwise)."""
 
     signed_in: bool = False
     sees_all: bool = False
+    commune_nis: str | None = None
+
+    def sees_description(self, commune_nis: str) -> bool:
+        """Whether this reader may see the description of a report of ``commune_nis``."""
+        return self.sees_all or (self.signed_in and self.commune_nis == commune_nis)
 
 
 @dataclass(frozen=True)
@@ -238,9 +244,10 @@ def _features(session: Session, collection_id: str, where: str, params: dict[str
     session.execute(text("SET LOCAL TimeZone = 'Europe/Brussels'"))
     rows = session.execute(text(sql.format(where=where, page=page)), {**params, **_PARAMS}).scalars()
     features = [json.loads(row) for row in rows]
-    if collection_id == "white-zones" and not viewer.signed_in:
+    if collection_id == "white-zones":
         for f in features:
-            del f["properties"]["description"]
+            if not viewer.sees_description(f["properties"]["commune_nis"]):
+                del f["properties"]["description"]
     return features
 
 

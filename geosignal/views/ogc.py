@@ -35,7 +35,8 @@ def _wants_html() -> bool:
 def _viewer() -> ogc_service.Viewer:
     if not current_user.is_authenticated:
         return ogc_service.Viewer()
-    return ogc_service.Viewer(signed_in=True, sees_all=current_user.sees_all_communes)
+    return ogc_service.Viewer(signed_in=True, sees_all=current_user.sees_all_communes,
+                              commune_nis=current_user.commune_nis)
 
 
 def _base() -> str:
