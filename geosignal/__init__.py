@@ -30,13 +30,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
-    from geosignal import assets, auth, cli, db, errors_web, security
+    from geosignal import assets, auth, cli, db, errors_web, ratelimit, security
     from geosignal.views import api, exports, imports, ogc, pages, stats
 
     db.init_app(app)
     auth.init_app(app)
     assets.init_app(app)
     security.init_app(app)
+    ratelimit.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(ogc.bp)

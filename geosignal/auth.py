@@ -22,9 +22,17 @@ csrf = CSRFProtect()
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    user = get_session().get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+def _load_user(session_id: str) -> User | None:
+    """Return the user of a session cookie (``"<id>.<session_version>"``, :meth:`User.get_id`),
+    or None when the account is inactive or the session was ended (sign-out, password change,
+    deactivation)."""
+    user_id, _, version = session_id.partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = get_session().get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
 
 
 @login_manager.request_loader

@@ -68,6 +68,7 @@ SETTINGS: dict[str, Setting] = {
     "SERVICE_MARGIN_M": Setting("float", 1000.0, "margin around the communes (m, EPSG:31370)"),
     "CONTENT_SECURITY_POLICY": Setting("bool", True, "send the strict Content-Security-Policy"),
     "PUBLIC_BASE_URL": Setting("url", "", "public address (https://…) for absolute links; HSTS when https"),
+    "SESSION_COOKIE_SECURE": Setting("bool", False, "send the session cookie over HTTPS only (on when PUBLIC_BASE_URL is https)"),
     "INSTANCE_PATH": Setting("str", "", "instance folder (config.py, secret_key)"),
     "PORT": Setting("int", 5000, "port of scripts/run"),
     "TEST_ADMIN_URL": Setting("str", "", "tests: database for CREATE DATABASE … TEMPLATE"),

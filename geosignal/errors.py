@@ -49,6 +49,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "forbidden": (403, "You may not do this (role or commune)."),
     "not_your_commune": (403, "The zone lies mainly in a commune you do not represent."),
     "csrf_failed": (400, "The form's CSRF token is missing or wrong."),
+    "rate_limited": (429, "Too many attempts or writes; wait for the time Retry-After gives."),
     # resources
     "not_found": (404, "No such resource."),
     "method_not_allowed": (405, "The method is not allowed on this resource."),
@@ -95,6 +96,7 @@ TITLES_FR: dict[str, str] = {
     "forbidden": "Vous n'avez pas accès à cette action.",
     "not_your_commune": "La forme se trouve surtout dans une commune que vous ne représentez pas.",
     "csrf_failed": "Le formulaire a expiré : rechargez la page.",
+    "rate_limited": "Trop de tentatives",
     "not_found": "Introuvable.",
     "method_not_allowed": "Méthode non permise.",
     "conflict": "La demande entre en conflit avec l'état actuel.",

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 _HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-               415: "unsupported_media_type"}
+               415: "unsupported_media_type", 429: "rate_limited"}
 
 
 def wants_json() -> bool:
@@ -46,6 +46,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):  # noqa: ANN202
         status = error.code or 500
+        if status == 429:
+            return render_error(GeosignalError(
+                "rate_limited", "Trop de tentatives : attendez quelques minutes (voir Retry-After) "
+                "avant de réessayer.", status=429))
         code = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
         return render_error(GeosignalError(code, error.description, status=status))
 

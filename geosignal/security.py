@@ -28,7 +28,16 @@ def public_base_url() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Register the response headers above."""
+    """Set the session cookie's flags (``HttpOnly``, ``SameSite=Lax``, ``Secure`` when
+    published over HTTPS or ``SESSION_COOKIE_SECURE`` is set) and register the response
+    headers above."""
+    https = (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("SESSION_COOKIE_SECURE")) or https
+    app.config["REMEMBER_COOKIE_HTTPONLY"] = True
+    app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
 
     @app.after_request
     def _harden(response: Response) -> Response:

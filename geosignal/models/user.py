@@ -32,13 +32,24 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     commune_nis: Mapped[str | None] = mapped_column(ForeignKey("communes.nis_code"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    #: Bumped on sign-out, password change and deactivation: a session cookie carries the
+    #: version it was issued under (:meth:`get_id`) and stops working once it differs.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     def set_password(self, password: str) -> None:
-        """Store a salted hash of ``password`` (werkzeug's scrypt)."""
+        """Store a salted hash of ``password`` (werkzeug's scrypt) and end every session
+        opened with the previous one."""
+        had_one = bool(self.password_hash)
         self.password_hash = generate_password_hash(password)
+        if had_one:
+            self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Invalidate every session cookie issued to this user so far (server-side)."""
+        self.session_version = (self.session_version or 1) + 1
 
     def check_password(self, password: str) -> bool:
         """Return whether ``password`` matches the stored hash."""
@@ -58,12 +69,18 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """Flask-Login's session identifier: ``"<id>.<session_version>"``."""
+        return f"{self.id}.{self.session_version or 1}"
 
     @property
     def sees_all_communes(self) -> bool:
         """Whether this user reads every commune's reports (referent, admin)."""
         return self.role in ("referent", "admin")
+
+
+#: A hash of a random password, checked when a sign-in names no account, so that the answer
+#: takes as long as for a wrong password (no timing tells which e-mail addresses exist).
+DUMMY_PASSWORD_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
 
 def hash_token(token: str) -> str:

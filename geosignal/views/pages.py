@@ -23,9 +23,11 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import login_required, login_user, logout_user
+from flask import session as cookie_session
+from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
 from geosignal import vocab
 from geosignal.assets import point_folium_at_local_assets
@@ -33,6 +35,14 @@ from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import Commune, User
+from geosignal.models.user import DUMMY_PASSWORD_HASH
+from geosignal.ratelimit import (
+    LOGIN_PER_ACCOUNT,
+    LOGIN_PER_ADDRESS,
+    failed_sign_in,
+    limiter,
+    login_account_key,
+)
 from geosignal.services import aggregation
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
@@ -109,14 +119,20 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_PER_ACCOUNT, key_func=login_account_key, methods=["POST"], deduct_when=failed_sign_in)
+@limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"], deduct_when=failed_sign_in)
 def login() -> Response | str:
-    """Sign in with e-mail and password."""
+    """Sign in with e-mail and password (failures throttled per account and per address)."""
     if request.method == "POST":
         email = (request.form.get("email") or "").strip().lower()
+        password = request.form.get("password") or ""
         user = get_session().scalar(select(User).where(User.email == email))
-        if user is None or not user.active or not user.check_password(request.form.get("password") or ""):
+        # the same password check whether or not the account exists (constant time)
+        valid = check_password_hash(user.password_hash if user else DUMMY_PASSWORD_HASH, password)
+        if user is None or not user.active or not valid:
             flash("E-mail ou mot de passe incorrect.", "error")
             return render_template("login.html", email=email), 401  # type: ignore[return-value]
+        cookie_session.clear()  # nothing from before the sign-in survives it (session fixation)
         login_user(user)
         return redirect(_safe_next(request.args.get("next")) or url_for("pages.index"))
     return render_template("login.html", email="")
@@ -124,8 +140,13 @@ def login() -> Response | str:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out."""
+    """Sign out: the session ends on the server too (a copy of the cookie stops working)."""
+    if current_user.is_authenticated:
+        user = current()
+        user.end_sessions()
+        get_session().commit()
     logout_user()
+    cookie_session.clear()
     return redirect(url_for("pages.login"))
 
 

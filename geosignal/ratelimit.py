@@ -1,0 +1,110 @@
+"""Rate limits (Flask-Limiter) counted in PostgreSQL, so every gunicorn worker shares them.
+
+:class:`PostgresStorage` is a storage backend for the ``limits`` library (fixed windows): one
+UNLOGGED row per key (table ``rate_limits``, :class:`~geosignal.models.RateLimitCounter`),
+incremented by a single ``INSERT … ON CONFLICT DO UPDATE`` so concurrent workers never lose a
+hit. Its URI is the database URL prefixed with ``geosignal+`` (e.g.
+``geosignal+postgresql+psycopg://…``). Times are the database's (``now()``), never a worker's.
+
+Limits (:data:`LOGIN_PER_ACCOUNT`, :data:`LOGIN_PER_ADDRESS`) count failed attempts only;
+past them the answer is ``429`` with ``Retry-After`` and a French sentence, even for the
+right password.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits.storage import Storage
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+#: Failed sign-ins allowed per account and per client address (fixed windows).
+LOGIN_PER_ACCOUNT = "10 per 15 minutes"
+LOGIN_PER_ADDRESS = "50 per 15 minutes"
+
+_INCR = text("""
+    INSERT INTO rate_limits AS r (key, hits, expires_at)
+    VALUES (:key, :amount, now() + make_interval(secs => :expiry))
+    ON CONFLICT (key) DO UPDATE SET
+      hits = CASE WHEN r.expires_at <= now() THEN :amount ELSE r.hits + :amount END,
+      expires_at = CASE WHEN r.expires_at <= now() THEN EXCLUDED.expires_at ELSE r.expires_at END
+    RETURNING hits
+""")
+
+
+class PostgresStorage(Storage):
+    """``limits`` storage in PostgreSQL (fixed-window strategy)."""
+
+    STORAGE_SCHEME = ["geosignal+postgresql+psycopg", "geosignal+postgresql"]
+
+    def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.engine = create_engine(uri.removeprefix("geosignal+"), pool_size=2, max_overflow=2,
+                                    pool_pre_ping=True, isolation_level="AUTOCOMMIT")
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Add ``amount`` hits to ``key``'s window (``expiry`` s long) and return its count."""
+        with self.engine.connect() as c:
+            return int(c.execute(_INCR, {"key": key, "amount": amount, "expiry": float(expiry)}).scalar_one())
+
+    def get(self, key: str) -> int:
+        """Return the hits of ``key``'s current window (0 when expired or absent)."""
+        with self.engine.connect() as c:
+            return int(c.execute(text("SELECT hits FROM rate_limits WHERE key = :key AND expires_at > now()"),
+                                 {"key": key}).scalar() or 0)
+
+    def get_expiry(self, key: str) -> float:
+        """Return when ``key``'s window ends (Unix time, s), on this worker's clock."""
+        with self.engine.connect() as c:
+            left = c.execute(text("SELECT extract(epoch FROM expires_at - now()) FROM rate_limits "
+                                  "WHERE key = :key"), {"key": key}).scalar()
+        return time.time() + max(float(left or 0.0), 0.0)
+
+    def check(self) -> bool:
+        """Return whether the database answers."""
+        try:
+            with self.engine.connect() as c:
+                c.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def reset(self) -> int | None:
+        """Forget every counter; return how many there were."""
+        with self.engine.connect() as c:
+            return c.execute(text("DELETE FROM rate_limits")).rowcount
+
+    def clear(self, key: str) -> None:
+        """Forget ``key``'s counter."""
+        with self.engine.connect() as c:
+            c.execute(text("DELETE FROM rate_limits WHERE key = :key"), {"key": key})
+
+
+limiter = Limiter(key_func=get_remote_address, strategy="fixed-window", headers_enabled=True)
+
+
+def login_account_key() -> str:
+    """The rate-limit key of the account a sign-in names (lower-cased e-mail)."""
+    return "account:" + (request.form.get("email") or "").strip().lower()
+
+
+def failed_sign_in(response: Any) -> bool:
+    """Whether a sign-in answer counts as a failure (anything but the redirect of success)."""
+    return response.status_code != 302
+
+
+def init_app(app: Flask) -> None:
+    """Point Flask-Limiter at PostgreSQL (``RATELIMIT_STORAGE_URI``, default the service's own
+    database) and register it."""
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "geosignal+" + app.config["DATABASE_URL"])
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
