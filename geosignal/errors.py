@@ -57,6 +57,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, "This Idempotency-Key was used with a different body."),
     "unknown_commune": (422, "No commune with this NIS code is loaded."),
     "internal_error": (500, "An unexpected error; it has been logged."),
+    "service_unavailable": (503, "The database is unreachable for now; retry after Retry-After seconds."),
     # tabular imports (survey exports)
     "missing_column": (422, "A column the import mapping requires is missing or repeated."),
     "duplicate_row": (422, "Two rows describe the same item (e.g. a commune answers twice)."),
@@ -97,6 +98,7 @@ TITLES_FR: dict[str, str] = {
     "not_your_commune": "La forme se trouve surtout dans une commune que vous ne représentez pas.",
     "csrf_failed": "Le formulaire a expiré : rechargez la page.",
     "rate_limited": "Trop de tentatives",
+    "service_unavailable": "Service momentanément indisponible",
     "not_found": "Introuvable.",
     "method_not_allowed": "Méthode non permise.",
     "conflict": "La demande entre en conflit avec l'état actuel.",

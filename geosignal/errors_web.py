@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from geosignal.errors import GeosignalError
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait while the database is unreachable.
+RETRY_AFTER_S = 5
 
 _HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
@@ -18,7 +22,7 @@ _HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 40
 
 def wants_json() -> bool:
     """Whether the client should get problem+json rather than a page."""
-    return request.path.startswith(("/api/", "/ogc")) or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(("/api/", "/ogc", "/readyz", "/healthz")) or request.accept_mimetypes.best == "application/json"
 
 
 def problem_response(error: GeosignalError) -> Response:
@@ -52,6 +56,19 @@ def init_app(app: Flask) -> None:
                 "avant de réessayer.", status=429))
         code = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
         return render_error(GeosignalError(code, error.description, status=status))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(DisconnectionError)
+    def _database_unavailable(error: Exception):  # noqa: ANN202
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    str(error).splitlines()[0] if str(error) else type(error).__name__)
+        response = render_error(GeosignalError(
+            "service_unavailable", "La base de données ne répond pas pour l'instant ; réessayez dans "
+            f"{RETRY_AFTER_S} secondes."))
+        response = make_response(response)
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # noqa: ANN202

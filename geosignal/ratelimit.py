@@ -107,4 +107,7 @@ def init_app(app: Flask) -> None:
     database) and register it."""
     app.config.setdefault("RATELIMIT_STORAGE_URI", "geosignal+" + app.config["DATABASE_URL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # the counters live in the database: while it is down, the request itself fails with 503
+    # (it needs the database too), so a counting error must not turn that into a 500
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)

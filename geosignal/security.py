@@ -10,8 +10,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
-from flask_login import current_user
+from flask import Flask, Response, current_app, request, session
 
 #: One year, the usual HSTS lifetime.
 HSTS = "max-age=31536000; includeSubDomains"
@@ -25,6 +24,12 @@ def public_base_url() -> str:
     if configured:
         return configured.rstrip("/")
     return request.host_url.rstrip("/")
+
+
+def _carries_credentials() -> bool:
+    """Whether the request came with a session of a signed-in user or a bearer token (read
+    without touching the database, so that it also holds when the database is down)."""
+    return "_user_id" in session or request.headers.get("Authorization", "").lower().startswith("bearer ")
 
 
 def init_app(app: Flask) -> None:
@@ -41,7 +46,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _harden(response: Response) -> Response:
-        if not (request.endpoint or "").startswith(("static", "vendor.")) and current_user.is_authenticated:
+        if not (request.endpoint or "").startswith(("static", "vendor.")) and _carries_credentials():
             response.headers["Cache-Control"] = "no-store"
             response.headers.add("Vary", "Cookie")
             response.headers.add("Vary", "Authorization")

@@ -1,0 +1,53 @@
+"""/healthz and /readyz, and 503 (never 500) while the database is unreachable."""
+
+from __future__ import annotations
+
+import socket
+
+from sqlalchemy import text
+
+from geosignal import create_app
+from tests.conftest import csrf_token
+
+
+def test_healthz_answers_without_the_database(client) -> None:  # noqa: ANN001
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_readyz_checks_postgis_the_crs_and_the_migrations(client, db) -> None:  # noqa: ANN001
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    doc = response.get_json()
+    assert doc["status"] == "ready"
+    assert doc["checks"]["crs"]["ok"] and doc["checks"]["crs"]["postgis_m"] < 1 and doc["checks"]["crs"]["pyproj_m"] < 1
+    assert doc["checks"]["migrations"]["database"] == doc["checks"]["migrations"]["head"]
+    db.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    behind = client.get("/readyz")
+    assert behind.status_code == 503 and behind.headers["Retry-After"] == "5"
+    assert behind.get_json()["checks"]["migrations"] == {"ok": False, "database": "0001",
+                                                         "head": doc["checks"]["migrations"]["head"]}
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_database_unreachable_gives_503_with_retry_after() -> None:
+    url = f"postgresql+psycopg://geosignal:geosignal@127.0.0.1:{_closed_port()}/nowhere?connect_timeout=2"
+    app = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "t"})
+    client = app.test_client()
+    for path, headers in (("/readyz", {}), ("/api/v1/reports", {"Authorization": "Bearer x"}),
+                          ("/api/v1/communes", {})):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 503, path
+        assert response.headers["Retry-After"] == "5"
+        assert response.get_json()["code"] == "service_unavailable"
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    page = client.post("/login", data={"email": "a@b.be", "password": "x", "csrf_token": token},
+                       headers={"Accept": "text/html"})
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "réessayez dans 5 secondes" in page.get_data(as_text=True)
+    assert client.get("/healthz").status_code == 200
