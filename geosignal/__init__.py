@@ -31,7 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
     from geosignal import assets, auth, cli, db, errors_web, ratelimit, security
-    from geosignal.views import api, exports, health, imports, ogc, pages, stats
+    from geosignal.views import account, api, exports, health, imports, ogc, pages, stats
 
     db.init_app(app)
     auth.init_app(app)
@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(stats.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(account.bp)
     errors_web.init_app(app)
     cli.register(app)
     return app

@@ -91,12 +91,17 @@ def load_communes(path: str, nis_field: str | None) -> None:
 
 
 def _read_password(password_stdin: bool) -> tuple[str, bool]:
+    """Return (the password read from standard input, False), or (a generated one, True): a
+    generated password is shown once and must be changed at first sign-in."""
     if password_stdin:
+        from geosignal.services.accounts import password_problem
+
         password = sys.stdin.readline().rstrip("\n")
-        if len(password) < 8:
-            raise click.ClickException("password must be at least 8 characters")
+        problem = password_problem(password)
+        if problem:
+            raise click.ClickException(f"weak_password: {problem}")
         return password, False
-    return secrets.token_urlsafe(12), True
+    return secrets.token_urlsafe(16), True
 
 
 @commands.command("create-user")
@@ -112,6 +117,7 @@ def create_user(email: str, role: str, commune_nis: str | None, password_stdin: 
     password, generated = _read_password(password_stdin)
     with _session() as session:
         user = create(session, email, role, commune_nis, password)
+        user.must_change_password = generated
         session.commit()
     click.echo(f"user {user.email} created ({role}{', ' + commune_nis if commune_nis else ''})")
     if generated:
@@ -123,19 +129,42 @@ def create_user(email: str, role: str, commune_nis: str | None, password_stdin: 
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 @reports_errors
 def set_password(email: str, password_stdin: bool) -> None:
-    """Set a user's password (a new one is generated and printed unless given on stdin)."""
+    """Set a user's password (a new one is generated and printed unless given on stdin); the
+    user's sessions end."""
     from geosignal.models import User
+    from geosignal.services.accounts import set_new_password
 
     password, generated = _read_password(password_stdin)
     with _session() as session:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:
             raise GeosignalError("not_found", f"no user {email}")
-        user.set_password(password)
+        if generated:
+            user.set_password(password)
+        else:
+            set_new_password(session, user, password)
+        user.must_change_password = generated
         session.commit()
     click.echo(f"password of {user.email} changed")
     if generated:
         click.echo(f"new password: {password}")
+
+
+@commands.command("deactivate-user")
+@click.argument("email")
+@reports_errors
+def deactivate_user(email: str) -> None:
+    """Deactivate an account (never deleted): sign-in refused, sessions and API tokens revoked."""
+    from geosignal.models import User
+    from geosignal.services.accounts import deactivate
+
+    with _session() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise GeosignalError("not_found", f"no user {email}")
+        deactivate(session, None, user)
+        session.commit()
+    click.echo(f"{user.email} deactivated: sign-in refused, sessions and API tokens revoked")
 
 
 @commands.command("create-token")
@@ -164,11 +193,35 @@ def create_demo_users() -> None:
             return
         accounts = [("referent@geosignal.local", "referent", None),
                     ("charleroi@geosignal.local", "representative", "52011")]
+        lines = []
         for email, role, nis in accounts:
-            password = secrets.token_urlsafe(12)
-            create(session, email, role, nis, password)
-            click.echo(f"demo {role}: {email}  one-time password: {password}")
+            password = secrets.token_urlsafe(16)
+            create(session, email, role, nis, password).must_change_password = True
+            lines.append(f"demo {role}: {email}  one-time password: {password}")
         session.commit()
+    _show_once(lines)
+
+
+def _show_once(lines: list[str]) -> None:
+    """Show one-time passwords on the terminal only: never on a redirected output (a service's
+    log); there they go to ``instance/demo-passwords.txt`` (mode 600) instead."""
+    import os
+    from pathlib import Path
+
+    from flask import current_app
+
+    if sys.stdout.isatty():
+        for line in lines:
+            click.echo(line)
+        click.echo("(shown once; each must be changed at first sign-in)")
+        return
+    path = Path(current_app.instance_path) / "demo-passwords.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
+    click.echo(f"demo users created; their one-time passwords are in {path} (readable by you only; "
+               "each must be changed at first sign-in)")
 
 
 def _echo_refused(features: list[dict[str, Any]]) -> None:

@@ -139,3 +139,40 @@ def representative(client, db) -> Account:  # noqa: ANN001
 def referent(client, db) -> Account:  # noqa: ANN001
     """The Smart Region referent (sees every commune)."""
     return make_account(client, db, "referent@igretec.com", "referent")
+
+
+class Mailbox:
+    """Messages received by the local SMTP server, parsed (:class:`email.message.EmailMessage`)."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def to(self, address: str) -> list:
+        """Return the messages sent to ``address``."""
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp_server(app):  # noqa: ANN001, ANN201
+    """A real SMTP server (aiosmtpd) on a free loopback port, and the app pointed at it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    saved = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
+    yield mailbox
+    app.config.update(saved)
+    controller.stop()

@@ -7,10 +7,10 @@ from geosignal.models.ratelimit import RateLimitCounter
 from geosignal.models.report import IdempotencyKey, Report
 from geosignal.models.stats import CommuneStats
 from geosignal.models.survey import PublishedIndicator, SurveyEdition, SurveyResponse
-from geosignal.models.user import ApiToken, User
+from geosignal.models.user import AccountToken, ApiToken, User
 
 __all__ = [
-    "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunChunk", "ExportRunReport",
+    "AccountToken", "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunChunk", "ExportRunReport",
     "IdempotencyKey", "PublishedIndicator", "RateLimitCounter", "Report",
     "SurveyEdition", "SurveyResponse", "User",
 ]

@@ -35,6 +35,11 @@ class User(Base):
     #: Bumped on sign-out, password change and deactivation: a session cookie carries the
     #: version it was issued under (:meth:`get_id`) and stops working once it differs.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: Set for accounts whose password was shown on a terminal (demo users): the first
+    #: sign-in leads to the password change page, and nothing else opens until it is done.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    #: When the account was deactivated (accounts are never deleted; None while active).
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -86,6 +91,31 @@ DUMMY_PASSWORD_HASH = generate_password_hash(secrets.token_urlsafe(16))
 def hash_token(token: str) -> str:
     """Return the SHA-256 hex digest under which a bearer token is stored."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+#: Purposes of single-use account links, and how long each stays valid (hours).
+ACCOUNT_TOKEN_HOURS: dict[str, int] = {"invite": 72, "reset": 1}
+
+
+class AccountToken(Base):
+    """A single-use link sent by e-mail: an invitation (the invitee sets a password) or a
+    password reset. Only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (
+        CheckConstraint(f"purpose IN ({sql_in_list(tuple(ACCOUNT_TOKEN_HOURS))})", name="purpose_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class ApiToken(Base):

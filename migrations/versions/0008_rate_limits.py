@@ -1,4 +1,4 @@
-"""rate-limit counters shared by all workers; session versions
+"""rate-limit counters shared by all workers; session versions; account links
 
 Revision ID: 0008
 Revises: 0004
@@ -28,8 +28,32 @@ def upgrade() -> None:
         prefixes=["UNLOGGED"],
     )
     op.add_column("users", sa.Column("session_version", sa.Integer(), server_default="1", nullable=False))
+    op.add_column("users", sa.Column("must_change_password", sa.Boolean(), server_default="false",
+                                     nullable=False))
+    op.add_column("users", sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "account_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.String(length=10), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint("purpose IN ('invite', 'reset')", name="purpose_known"),
+        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    op.create_index("ix_account_tokens_user_id", "account_tokens", ["user_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_account_tokens_user_id", table_name="account_tokens")
+    op.drop_table("account_tokens")
+    op.drop_column("users", "deactivated_at")
+    op.drop_column("users", "must_change_password")
     op.drop_column("users", "session_version")
     op.drop_table("rate_limits")

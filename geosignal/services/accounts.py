@@ -1,0 +1,188 @@
+"""Account lifecycle: password policy, invitations, password change and reset, deactivation.
+
+Flask-free: functions take a session (the caller commits) and return plain data or models.
+
+- **Password policy** (:func:`check_password_policy`): at least :data:`MIN_PASSWORD_LENGTH`
+  characters, and not guessable: zxcvbn (a maintained estimator whose dictionaries include
+  the most common passwords, names and keyboard patterns) must score it at least
+  :data:`MIN_ZXCVBN_SCORE` (≥ 10⁸ guesses), taking the account's own words (e-mail, commune)
+  into account. The same rule holds everywhere a password is set (CLI, invitation, change,
+  reset).
+- **Single-use links** (:class:`~geosignal.models.AccountToken`): an invitation is valid
+  72 h, a reset 1 h; only the SHA-256 of the secret is stored; a new link of the same
+  purpose voids the previous ones; using a link ends it.
+- **Deactivation**: accounts are never deleted. A deactivated account cannot sign in, its
+  sessions end and its API tokens stop working.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from geosignal.errors import GeosignalError
+from geosignal.models import AccountToken, ApiToken, Commune, User
+from geosignal.models.user import ACCOUNT_TOKEN_HOURS, hash_token
+from geosignal.vocab import ROLES
+
+MIN_PASSWORD_LENGTH = 12
+MIN_ZXCVBN_SCORE = 3
+
+
+def _own_words(user: User | None, email: str | None = None, extra: Sequence[str] = ()) -> list[str]:
+    words = list(extra)
+    address = email or (user.email if user else "")
+    if address:
+        local, _, domain = address.partition("@")
+        words += [address, local, domain.split(".")[0]]
+    return [w for w in words if w]
+
+
+def password_problem(password: str, own_words: Sequence[str] = ()) -> str | None:
+    """Return why ``password`` is refused (a French sentence saying what to do), or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return (f"Mot de passe trop court ({len(password)} caractères) : choisissez-en un d'au moins "
+                f"{MIN_PASSWORD_LENGTH}, par exemple une phrase de quatre mots.")
+    from zxcvbn import zxcvbn
+
+    result = zxcvbn(password[:100], user_inputs=list(own_words))
+    if result["score"] < MIN_ZXCVBN_SCORE:
+        return ("Mot de passe trop facile à deviner (mot courant, suite de clavier, nom de la commune "
+                "ou de l'adresse) : choisissez une phrase de plusieurs mots sans lien avec vous.")
+    return None
+
+
+def check_password_policy(password: str, own_words: Sequence[str] = ()) -> None:
+    """Raise ``weak_password`` (422) when :func:`password_problem` finds one."""
+    problem = password_problem(password, own_words)
+    if problem:
+        raise GeosignalError("weak_password", problem, where="password")
+
+
+def set_new_password(session: Session, user: User, password: str) -> None:
+    """Check the policy, store ``password`` and end the user's other sessions (caller commits).
+
+    Raises ``weak_password`` (422).
+    """
+    commune = session.get(Commune, user.commune_nis).name_fr if user.commune_nis else None
+    check_password_policy(password, _own_words(user, extra=[commune] if commune else []))
+    user.set_password(password)
+    user.must_change_password = False
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Change a signed-in user's password after checking the current one.
+
+    Raises ``wrong_password`` (422) or ``weak_password`` (422).
+    """
+    if not user.check_password(current):
+        raise GeosignalError("wrong_password", "Le mot de passe actuel n'est pas le bon.",
+                             where="current_password")
+    if new == current:
+        raise GeosignalError("weak_password", "Choisissez un mot de passe différent de l'actuel.",
+                             where="password")
+    set_new_password(session, user, new)
+
+
+def issue_link(session: Session, user: User, purpose: str, created_by: User | None = None) -> str:
+    """Create a single-use link secret for ``user`` (``purpose``: ``invite`` or ``reset``) and
+    return it (43 URL-safe characters; only its hash is stored). Earlier unused links of the
+    same purpose stop working."""
+    now = datetime.now(UTC)
+    session.execute(update(AccountToken).where(
+        AccountToken.user_id == user.id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None),
+    ).values(used_at=now))
+    secret = secrets.token_urlsafe(32)
+    session.add(AccountToken(user_id=user.id, purpose=purpose, token_hash=hash_token(secret), created_at=now,
+                             expires_at=now + timedelta(hours=ACCOUNT_TOKEN_HOURS[purpose]),
+                             created_by_id=created_by.id if created_by else None))
+    session.flush()
+    return secret
+
+
+def find_link(session: Session, secret: str, purpose: str) -> AccountToken:
+    """Return the unused, unexpired link of ``purpose`` for ``secret``.
+
+    Raises ``invalid_link`` (410) when it never existed, was used, expired, or belongs to an
+    account deactivated since.
+    """
+    link = session.scalar(select(AccountToken).where(
+        AccountToken.token_hash == hash_token(secret or ""), AccountToken.purpose == purpose))
+    if (link is None or link.used_at is not None or link.expires_at <= datetime.now(UTC)
+            or link.user.deactivated_at is not None):
+        raise GeosignalError("invalid_link", "Ce lien a expiré, a déjà servi ou n'existe pas : "
+                             "demandez-en un nouveau.")
+    return link
+
+
+def complete_link(session: Session, secret: str, purpose: str, password: str) -> User:
+    """Set the password of the account a link names, and end the link (caller commits).
+
+    Raises ``invalid_link`` (410) or ``weak_password`` (422); on error the link still works.
+    """
+    link = find_link(session, secret, purpose)
+    set_new_password(session, link.user, password)
+    link.used_at = datetime.now(UTC)
+    link.user.active = True
+    return link.user
+
+
+def may_invite(inviter: User, role: str) -> bool:
+    """Admins invite any role; the referent invites representatives."""
+    return inviter.role == "admin" or (inviter.role == "referent" and role == "representative")
+
+
+def invite(session: Session, inviter: User, email: str, role: str, commune_nis: str | None) -> tuple[User, str]:
+    """Create an account that its owner completes through an invitation link; return (the
+    user, the link secret). The account has no usable password until then.
+
+    Raises ``forbidden`` (403) when ``inviter`` may not invite this role, ``invalid_request``
+    (bad address or role, commune missing or given to a non-representative, address taken),
+    ``unknown_commune`` (422).
+    """
+    from geosignal.services.users import create_user
+
+    if role not in ROLES:
+        raise GeosignalError("invalid_request", f"role must be one of {', '.join(ROLES)}", where="role")
+    if not may_invite(inviter, role):
+        raise GeosignalError("forbidden", "Seul un administrateur invite un référent ou un administrateur.")
+    user = create_user(session, email, role, commune_nis or None, secrets.token_urlsafe(32))
+    return user, issue_link(session, user, "invite", created_by=inviter)
+
+
+def request_reset(session: Session, email: str) -> tuple[User, str] | None:
+    """Return (the user, a reset link secret) for an active account, else None (the caller
+    answers the same either way, so that nobody learns which addresses exist)."""
+    user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None or not user.active or user.deactivated_at is not None:
+        return None
+    return user, issue_link(session, user, "reset")
+
+
+def may_deactivate(actor: User | None, user: User) -> bool:
+    """The operator at the terminal (``actor`` None) and admins deactivate anybody but
+    themselves; the referent deactivates representatives."""
+    if actor is None:
+        return True
+    return user.id != actor.id and (actor.role == "admin" or
+                                    (actor.role == "referent" and user.role == "representative"))
+
+
+def deactivate(session: Session, actor: User | None, user: User) -> None:
+    """Deactivate ``user`` (never deleted): sign-in refused, sessions ended, API tokens and
+    pending links revoked (caller commits); see :func:`may_deactivate`.
+
+    Raises ``forbidden`` (403).
+    """
+    if not may_deactivate(actor, user):
+        raise GeosignalError("forbidden", "Vous ne pouvez pas désactiver ce compte.")
+    user.active = False
+    user.deactivated_at = datetime.now(UTC)
+    user.end_sessions()
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    session.execute(update(AccountToken).where(AccountToken.user_id == user.id,
+                                               AccountToken.used_at.is_(None)).values(used_at=datetime.now(UTC)))

@@ -1,0 +1,75 @@
+"""E-mail: one French message with a plain-text and an HTML part, sent over SMTP.
+
+Configured by ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_USER`` / ``SMTP_PASSWORD``,
+``SMTP_STARTTLS`` and ``MAIL_FROM`` (``GEOSIGNAL_*`` variables). With no ``SMTP_HOST`` nothing is
+sent (:func:`send` returns False and logs the recipient's domain only, never the message,
+since it may hold a single-use link).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where and as whom to send."""
+
+    host: str = ""
+    port: int = 25
+    user: str = ""
+    password: str = ""
+    starttls: bool = False
+    sender: str = "geosignal <noreply@geosignal.local>"
+
+    @classmethod
+    def from_config(cls, config: Any) -> MailSettings:
+        """Read the settings from an application's configuration mapping."""
+        return cls(host=config.get("SMTP_HOST") or "", port=int(config.get("SMTP_PORT") or 25),
+                   user=config.get("SMTP_USER") or "", password=config.get("SMTP_PASSWORD") or "",
+                   starttls=bool(config.get("SMTP_STARTTLS")),
+                   sender=config.get("MAIL_FROM") or cls.sender)
+
+
+def build_message(settings: MailSettings, to: str, subject: str, paragraphs: list[str],
+                  link: tuple[str, str] | None = None) -> EmailMessage:
+    """Return a message to ``to``: ``paragraphs`` of plain French text (escaped in the HTML part)
+    and an optional ``link`` (label, absolute URL) shown as a button in HTML and in full in text."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = settings.sender, to, subject
+    text = "\n\n".join(paragraphs)
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    if link is not None:
+        label, url = link
+        text += f"\n\n{label} : {url}"
+        body += f'<p><a href="{html.escape(url, quote=True)}">{html.escape(label)}</a></p>'
+    text += "\n\n— geosignal, zones blanches de Charleroi Métropole"
+    msg.set_content(text)
+    msg.add_alternative(f'<!doctype html><html lang="fr"><body>{body}'
+                        "<p>— geosignal, zones blanches de Charleroi Métropole</p></body></html>",
+                        subtype="html")
+    return msg
+
+
+def send(settings: MailSettings, message: EmailMessage) -> bool:
+    """Send ``message``; return False (and send nothing) when no SMTP host is configured.
+
+    Raises ``smtplib.SMTPException`` or ``OSError`` when the server refuses or cannot be reached.
+    """
+    if not settings.host:
+        log.info("mail not configured: message to …@%s not sent", str(message["To"]).rpartition("@")[2])
+        return False
+    with smtplib.SMTP(settings.host, settings.port, timeout=10) as smtp:
+        if settings.starttls:
+            smtp.starttls()
+        if settings.user:
+            smtp.login(settings.user, settings.password)
+        smtp.send_message(message)
+    return True

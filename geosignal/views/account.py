@@ -1,0 +1,197 @@
+"""Account pages: password change, forgotten password, invitation and reset links, and the
+users page of admins and the referent (invite, deactivate). Thin views over
+:mod:`geosignal.services.accounts`; e-mails through :mod:`geosignal.services.mail`.
+
+Single-use links carry their secret in the query string (``?jeton=…``): the access log
+writes paths without query strings, and the forms post the secret back in their body.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from geosignal import vocab
+from geosignal.auth import current
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.models import Commune, User
+from geosignal.ratelimit import limiter, login_account_key
+from geosignal.security import public_base_url
+from geosignal.services import accounts
+from geosignal.services.mail import MailSettings, build_message, send
+
+bp = Blueprint("account", __name__)
+
+#: Reset requests allowed per address and per account (every request counts).
+RESET_PER_ADDRESS = "10 per 15 minutes"
+RESET_PER_ACCOUNT = "3 per hour"
+
+#: Endpoints open to a user who must change a password first.
+_OPEN_WHILE_CHANGING = {"account.change_password", "pages.logout", "static", "health.healthz", "health.readyz"}
+
+
+@bp.before_app_request
+def _force_password_change() -> Response | None:
+    """Send a user whose password was shown on a terminal to the change page first."""
+    endpoint = request.endpoint or ""
+    if endpoint in _OPEN_WHILE_CHANGING or endpoint.startswith("vendor."):
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        if request.path.startswith("/api/"):
+            raise GeosignalError("forbidden", "change the one-time password first (/compte/mot-de-passe)")
+        return redirect(url_for("account.change_password"))
+    return None
+
+
+def _mail(to: str, subject: str, paragraphs: list[str], link: tuple[str, str]) -> bool:
+    settings = MailSettings.from_config(current_app.config)
+    return send(settings, build_message(settings, to, subject, paragraphs, link))
+
+
+def _link_url(endpoint: str, secret: str) -> str:
+    return public_base_url() + url_for(endpoint, jeton=secret)
+
+
+@bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
+@login_required
+def change_password() -> Response | str | tuple[str, int]:
+    """Change one's password (the current one is asked for)."""
+    user = current()
+    if request.method == "POST":
+        try:
+            accounts.change_password(get_session(), user, request.form.get("current_password") or "",
+                                     request.form.get("password") or "")
+        except GeosignalError as error:
+            return render_template("account_password.html", error=error, forced=user.must_change_password), 422
+        from flask_login import login_user
+
+        get_session().commit()
+        login_user(user)  # the new session version: this browser stays signed in, others not
+        flash("Mot de passe changé. Vos autres sessions sont fermées.", "success")
+        return redirect(url_for("pages.index"))
+    return render_template("account_password.html", error=None, forced=user.must_change_password)
+
+
+@bp.route("/compte/mot-de-passe-oublie", methods=["GET", "POST"])
+@limiter.limit(RESET_PER_ACCOUNT, key_func=login_account_key, methods=["POST"])
+@limiter.limit(RESET_PER_ADDRESS, methods=["POST"])
+def forgot_password() -> Response | str:
+    """Ask for a reset link; the answer is the same whether the address has an account or not."""
+    if request.method == "POST":
+        session = get_session()
+        found = accounts.request_reset(session, request.form.get("email") or "")
+        if found is not None:
+            user, secret = found
+            session.commit()
+            _mail(user.email, "geosignal : réinitialiser votre mot de passe", [
+                "Bonjour,",
+                "Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
+                "geosignal. Le lien ci-dessous sert une fois et expire dans une heure.",
+                "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas.",
+            ], ("Choisir un nouveau mot de passe", _link_url("account.reset_password", secret)))
+        flash("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
+              "(le lien expire dans une heure).", "success")
+        return redirect(url_for("pages.login"))
+    return render_template("account_forgot.html")
+
+
+def _complete(purpose: str, template: str) -> Response | str | tuple[str, int]:
+    secret = request.values.get("jeton") or ""
+    session = get_session()
+    try:
+        link = accounts.find_link(session, secret, purpose)
+    except GeosignalError as error:
+        return render_template("error.html", error=error), error.status
+    if request.method == "POST":
+        try:
+            accounts.complete_link(session, secret, purpose, request.form.get("password") or "")
+        except GeosignalError as error:
+            return render_template(template, error=error, secret=secret, email=link.user.email), error.status
+        session.commit()
+        flash("Mot de passe enregistré : connectez-vous.", "success")
+        return redirect(url_for("pages.login"))
+    return render_template(template, error=None, secret=secret, email=link.user.email)
+
+
+@bp.route("/compte/reinitialisation", methods=["GET", "POST"])
+def reset_password() -> Response | str | tuple[str, int]:
+    """Set a new password through a reset link (single use, 1 h)."""
+    return _complete("reset", "account_reset.html")
+
+
+@bp.route("/compte/invitation", methods=["GET", "POST"])
+def accept_invitation() -> Response | str | tuple[str, int]:
+    """Choose the password of an invited account (single use, 72 h)."""
+    return _complete("invite", "account_invitation.html")
+
+
+def _users_page(status: int = 200, error: GeosignalError | None = None, shown_link: str | None = None):  # noqa: ANN202
+    session = get_session()
+    users = session.scalars(select(User).order_by(User.active.desc(), User.role, User.email)).all()
+    communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
+    roles = [r for r in vocab.ROLES if accounts.may_invite(current(), r)]
+    return render_template("users.html", users=users, communes=communes, roles=roles, error=error,
+                           shown_link=shown_link, me=current(),
+                           may_deactivate=accounts.may_deactivate), status
+
+
+@bp.get("/utilisateurs")
+@login_required
+def users_page() -> tuple[str, int]:
+    """Accounts (admins and the referent): invite, deactivate."""
+    if current().role not in ("admin", "referent"):
+        raise GeosignalError("forbidden", "Cette page est réservée au référent et aux administrateurs.")
+    return _users_page()
+
+
+@bp.post("/utilisateurs/inviter")
+@login_required
+def invite_user():  # noqa: ANN201
+    """Invite somebody: the account is created and a single-use link (72 h) e-mailed."""
+    inviter = current()
+    session = get_session()
+    try:
+        user, secret = accounts.invite(session, inviter, request.form.get("email") or "",
+                                       request.form.get("role") or "", request.form.get("commune") or None)
+    except GeosignalError as error:
+        session.rollback()
+        return _users_page(error.status, error)
+    session.commit()
+    url = _link_url("account.accept_invitation", secret)
+    sent = _mail(user.email, "geosignal : votre invitation", [
+        "Bonjour,",
+        f"{inviter.email} vous invite à signaler et suivre les zones blanches de connectivité sur "
+        "geosignal, la plateforme de Charleroi Métropole.",
+        "Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe.",
+    ], ("Accepter l'invitation", url))
+    if sent:
+        flash(f"Invitation envoyée à {user.email} (valable 72 heures).", "success")
+        return redirect(url_for("account.users_page"))
+    # no mail server configured: the inviter hands the link over themselves, once
+    flash(f"Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à {user.email}.", "error")
+    return _users_page(shown_link=url)
+
+
+@bp.post("/utilisateurs/<int:user_id>/desactiver")
+@login_required
+def deactivate_user(user_id: int) -> Response:
+    """Deactivate an account (never deleted)."""
+    session = get_session()
+    user = session.get(User, user_id)
+    if user is None:
+        raise GeosignalError("not_found", "Aucun compte de ce numéro.")
+    accounts.deactivate(session, current(), user)
+    session.commit()
+    flash(f"Compte {user.email} désactivé : ses sessions et jetons ne fonctionnent plus.", "success")
+    return redirect(url_for("account.users_page"))

@@ -1,0 +1,188 @@
+"""Account lifecycle: password policy, invitations and resets by e-mail (a real local SMTP
+server), password change, deactivation, demo users' one-time passwords."""
+
+from __future__ import annotations
+
+import re
+import stat
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from geosignal.errors import GeosignalError
+from geosignal.models import AccountToken, User
+from geosignal.ratelimit import limiter
+from geosignal.services import accounts
+from tests.conftest import csrf_token, make_account
+
+STRONG = "tartine vélo orage lampion"
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits(app):  # noqa: ANN001, ANN201
+    with app.app_context():
+        limiter.reset()
+    yield
+    with app.app_context():
+        limiter.reset()
+
+
+@pytest.mark.parametrize(("password", "words"), [
+    ("short pass", []), ("azertyuiop12", []), ("password1234", []), ("aaaaaaaaaaaaaaaa", []),
+    ("charleroi2026", ["Charleroi"]),
+])
+def test_weak_passwords_are_refused(password: str, words: list[str]) -> None:
+    with pytest.raises(GeosignalError) as refused:
+        accounts.check_password_policy(password, words)
+    assert refused.value.code == "weak_password" and refused.value.where == "password"
+
+
+def test_a_long_unguessable_password_is_accepted() -> None:
+    assert accounts.password_problem(STRONG) is None
+
+
+def _post(client, path: str, data: dict, page: str):  # noqa: ANN001, ANN202
+    token = csrf_token(client.get(page).get_data(as_text=True))
+    return client.post(path, data={**data, "csrf_token": token})
+
+
+def _link(message, path: str) -> str:  # noqa: ANN001
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    match = re.search(rf"http://localhost{re.escape(path)}\?jeton=([\w-]+)", text)
+    assert match, text
+    assert match.group(0).replace("&", "&amp;") in html
+    return match.group(0).removeprefix("http://localhost")
+
+
+def test_invitation_by_email_single_use_then_sign_in(app, client, db, smtp_server) -> None:  # noqa: ANN001
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    assert referent.login().status_code == 302
+    answer = _post(client, "/utilisateurs/inviter", {"email": "Clerc@Fleurus.be", "role": "representative",
+                                                      "commune": "52022"}, "/utilisateurs")
+    assert answer.status_code == 302
+    [message] = smtp_server.to("clerc@fleurus.be")
+    assert message["Subject"] == "geosignal : votre invitation"
+    assert "referent@igretec.com vous invite" in message.get_body(("plain",)).get_content()
+    link = _link(message, "/compte/invitation")
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/carte").get_data(as_text=True))})
+    invitee = app.test_client()
+    assert invitee.post("/login", data={"email": "clerc@fleurus.be", "password": "x",
+                                        "csrf_token": csrf_token(invitee.get("/login").get_data(as_text=True))}
+                        ).status_code == 401
+    form = invitee.get(link)
+    assert form.status_code == 200 and "clerc@fleurus.be" in form.get_data(as_text=True)
+    secret = link.split("jeton=")[1]
+    weak = invitee.post("/compte/invitation", data={"jeton": secret, "password": "fleurus2026",
+                                                    "csrf_token": csrf_token(form.get_data(as_text=True))})
+    assert weak.status_code == 422 and "trop" in weak.get_data(as_text=True)
+    done = invitee.post("/compte/invitation", data={"jeton": secret, "password": STRONG,
+                                                    "csrf_token": csrf_token(form.get_data(as_text=True))})
+    assert done.status_code == 302
+    again = invitee.get(link)
+    assert again.status_code == 410 and "invalid_link" in again.get_data(as_text=True)
+    signed_in = invitee.post("/login", data={"email": "clerc@fleurus.be", "password": STRONG,
+                                             "csrf_token": csrf_token(invitee.get("/login").get_data(as_text=True))})
+    assert signed_in.status_code == 302
+    user = db.scalar(select(User).where(User.email == "clerc@fleurus.be"))
+    assert user.role == "representative" and user.commune_nis == "52022"
+
+
+def test_invitation_rights_and_expiry(app, client, db, smtp_server) -> None:  # noqa: ANN001
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    referent.login()
+    refused = _post(client, "/utilisateurs/inviter", {"email": "boss@igretec.com", "role": "admin"}, "/utilisateurs")
+    assert refused.status_code == 403 and smtp_server.messages == []
+    assert db.scalar(select(User).where(User.email == "boss@igretec.com")) is None
+    _post(client, "/utilisateurs/inviter", {"email": "clerc@fleurus.be", "role": "representative",
+                                             "commune": "52022"}, "/utilisateurs")
+    link = _link(smtp_server.to("clerc@fleurus.be")[0], "/compte/invitation")
+    db.execute(update(AccountToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert client.get(link).status_code == 410
+    representative = make_account(app.test_client(), db, "echevin@charleroi.be", "representative", "52011")
+    representative.login()
+    assert representative.client.get("/utilisateurs").status_code == 403
+
+
+def test_reset_by_email_is_single_use_and_answers_the_same_for_unknown_addresses(app, client, db, smtp_server) -> None:  # noqa: ANN001
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    old_cookie_client = app.test_client()
+    old_cookie_client.post("/login", data={"email": account.email, "password": account.password,
+                                           "csrf_token": csrf_token(old_cookie_client.get("/login").get_data(as_text=True))})
+    assert old_cookie_client.get("/api/v1/reports").status_code == 200
+    known = _post(client, "/compte/mot-de-passe-oublie", {"email": account.email}, "/compte/mot-de-passe-oublie")
+    unknown = _post(client, "/compte/mot-de-passe-oublie", {"email": "nobody@x.be"}, "/compte/mot-de-passe-oublie")
+    assert known.status_code == unknown.status_code == 302
+    assert [m["To"] for m in smtp_server.messages] == [account.email]
+    link = _link(smtp_server.messages[0], "/compte/reinitialisation")
+    token = db.scalar(select(AccountToken).where(AccountToken.purpose == "reset"))
+    assert timedelta(minutes=59) < token.expires_at - token.created_at <= timedelta(hours=1)
+    form = client.get(link)
+    done = client.post("/compte/reinitialisation", data={"jeton": link.split("jeton=")[1], "password": STRONG,
+                                                         "csrf_token": csrf_token(form.get_data(as_text=True))})
+    assert done.status_code == 302
+    assert client.get(link).status_code == 410
+    assert old_cookie_client.get("/api/v1/reports").status_code == 401  # sessions ended
+    user = db.scalar(select(User).where(User.email == account.email))
+    assert user.check_password(STRONG) and not user.check_password(account.password)
+
+
+def test_password_change_page(app, client, db) -> None:  # noqa: ANN001
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    other = app.test_client()
+    other.post("/login", data={"email": account.email, "password": account.password,
+                               "csrf_token": csrf_token(other.get("/login").get_data(as_text=True))})
+    account.login()
+    wrong = _post(client, "/compte/mot-de-passe", {"current_password": "nope", "password": STRONG},
+                  "/compte/mot-de-passe")
+    assert wrong.status_code == 422 and "Le mot de passe actuel n&#39;est pas le bon." in wrong.get_data(as_text=True)
+    done = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
+                 "/compte/mot-de-passe")
+    assert done.status_code == 302
+    assert client.get("/api/v1/reports").status_code == 200  # this browser stays signed in
+    assert other.get("/api/v1/reports").status_code == 401   # the other one does not
+
+
+def test_deactivation_revokes_sessions_and_tokens(app, client, db) -> None:  # noqa: ANN001
+    admin = make_account(client, db, "admin@igretec.com", "admin")
+    rep = make_account(app.test_client(), db, "echevin@charleroi.be", "representative", "52011")
+    rep.login()
+    assert rep.get("/api/v1/reports").status_code == 200
+    admin.login()
+    user = db.scalar(select(User).where(User.email == rep.email))
+    assert _post(client, f"/utilisateurs/{user.id}/desactiver", {}, "/utilisateurs").status_code == 302
+    assert rep.get("/api/v1/reports").status_code == 401  # bearer token revoked
+    assert rep.client.get("/api/v1/reports").status_code == 401  # cookie ended
+    assert rep.login().status_code == 401
+    db.refresh(user)
+    assert not user.active and user.deactivated_at is not None  # kept, not deleted
+    referent = make_account(app.test_client(), db, "referent@igretec.com", "referent")
+    referent.login()
+    admin_user = db.scalar(select(User).where(User.email == admin.email))
+    page = referent.client.get("/utilisateurs")
+    refused = referent.client.post(f"/utilisateurs/{admin_user.id}/desactiver",
+                                   data={"csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert refused.status_code == 403
+
+
+def test_demo_passwords_never_reach_a_log_and_must_be_changed(app, client, db, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    assert db.scalar(select(User)) is None
+    result = app.test_cli_runner().invoke(args=["create-demo-users"])
+    assert result.exit_code == 0, result.output
+    stored = tmp_path / "demo-passwords.txt"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    line = next(x for x in stored.read_text().splitlines() if x.startswith("demo representative"))
+    password = line.rsplit(" ", 1)[1]
+    assert str(stored) in result.output and password not in result.output
+    answer = client.post("/login", data={"email": "charleroi@geosignal.local", "password": password,
+                                         "csrf_token": csrf_token(client.get("/login").get_data(as_text=True))})
+    assert answer.status_code == 302
+    assert client.get("/carte").headers["Location"] == "/compte/mot-de-passe"
+    assert client.get("/api/v1/reports").status_code == 403
+    page = client.get("/compte/mot-de-passe")
+    assert "affiché à l'écran" in page.get_data(as_text=True)
+    client.post("/compte/mot-de-passe", data={"current_password": password, "password": STRONG,
+                                              "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert client.get("/carte").status_code == 200
