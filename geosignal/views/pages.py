@@ -33,6 +33,7 @@ from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import Commune, User
+from geosignal.params import parse_commune
 from geosignal.services import aggregation
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
@@ -149,7 +150,7 @@ def commune_map() -> str:
 
     The referent and admins may look at any commune's map with ``?commune=<NIS>``.
     """
-    return _render_map(request.args.get("commune"))
+    return _render_map(parse_commune(get_session(), request.args.get("commune")))
 
 
 def _render_map(requested_nis: str | None, form: Any = None, status: int = 200) -> Any:

@@ -170,22 +170,74 @@ def read_archive(data: bytes, max_upload_bytes: int) -> Archive:
 
 def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int], limit: int) -> bytes | None:
     """Inflate one member as a stream, taking its bytes from ``budget[0]``; None for a nested
-    archive (recognised by its name or its first bytes, and not inflated further)."""
+    archive (recognised by its name or its first bytes, and not inflated further).
+
+    Deflated members are inflated here from their compressed bytes with ``zlib``, so that the
+    count is what the data really inflates to, whatever size the headers claim; the result must
+    then match the header's size and CRC. Other methods go through :mod:`zipfile` (which stops
+    at the header's size and checks the CRC).
+    """
+    if info.flag_bits & 0x1:
+        raise GeosignalError("unreadable_file", f"The archive member {info.filename!r} is encrypted.",
+                             member=info.filename)
+
+    def take(chunk: bytes) -> None:
+        budget[0] -= len(chunk)
+        if budget[0] < 0:
+            raise GeosignalError(
+                "archive_too_large", f"The archive inflates to more than {limit:,} bytes (reached in member "
+                f"{info.filename!r}; the limit is {INFLATE_FACTOR} × the upload limit).", member=info.filename,
+                limit=limit, unit="bytes")
+
     chunks: list[bytes] = []
-    with zf.open(info) as stream:
-        while chunk := stream.read(_CHUNK):
-            budget[0] -= len(chunk)
-            if budget[0] < 0:
-                raise GeosignalError(
-                    "archive_too_large", f"The archive inflates to more than {limit:,} bytes (reached in member "
-                    f"{info.filename!r}; the limit is {INFLATE_FACTOR} × the upload limit).", member=info.filename,
-                    limit=limit, unit="bytes")
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        raw = _compressed_bytes(zf, info)
+        inflater = zlib.decompressobj(-15)
+        while not inflater.eof:
+            chunk = inflater.decompress(raw, _CHUNK)
+            raw = inflater.unconsumed_tail
+            if not chunk:
+                if not raw:
+                    break
+                continue
+            take(chunk)
             if not chunks and _is_nested(info.filename, chunk):
                 return None
             chunks.append(chunk)
-    if not chunks and _is_nested(info.filename, b""):
+        content = b"".join(chunks)
+        if len(content) != info.file_size or zlib.crc32(content) != info.CRC:
+            raise GeosignalError("unreadable_file", f"The archive member {info.filename!r} inflates to "
+                                 f"{len(content):,} bytes, not the {info.file_size:,} its header says, or fails its "
+                                 "checksum.", member=info.filename)
+    else:
+        with zf.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                take(chunk)
+                if not chunks and _is_nested(info.filename, chunk):
+                    return None
+                chunks.append(chunk)
+        content = b"".join(chunks)
+    if not content and _is_nested(info.filename, b""):
         return None
-    return b"".join(chunks)
+    return content
+
+
+def _compressed_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The compressed bytes of a member, read after its local header."""
+    fp = zf.fp
+    fp.seek(info.header_offset)
+    header = fp.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("bad local file header")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    name = fp.read(name_length)
+    if name != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", errors="replace"):
+        raise zipfile.BadZipFile("the local header names another file than the directory")
+    fp.seek(info.header_offset + 30 + name_length + extra_length)
+    data = fp.read(info.compress_size)
+    if len(data) != info.compress_size:
+        raise zipfile.BadZipFile("truncated member")
+    return data
 
 
 def _short(exc: BaseException) -> str:

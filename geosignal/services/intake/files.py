@@ -502,7 +502,8 @@ def _with_problems(err: GeosignalError, problems: list[dict]) -> GeosignalError:
     items = [{"code": err.code, "detail": err.detail, "pointer": err.extra.get("pointer", err.where)}]
     for p in problems:
         if p.get("code") == "attribute_dropped":
-            items.append({"code": p["error"], "detail": p["detail"], "name": p["name"],
+            detail = p["detail"].removeprefix(f"{p['name']} was ignored: ")
+            items.append({"code": p["error"], "detail": detail, "name": p["name"],
                           **{k: p[k] for k in ("pointer", "column") if k in p}})
     if len(items) > 1 or "errors" not in err.extra:
         err.extra["errors"] = [*items, *[e for e in err.extra.get("errors", [])[1:]]]
