@@ -5,11 +5,20 @@
   URL a user supplied.
 * The format comes from sniffing the content (zip, SQLite, XML root, JSON) first, the file
   extension second; ``unsupported_format`` (415) otherwise.
+* Hostile containers are refused before GDAL reads them (:mod:`.containers`): archives by
+  member names, links, entry count and the bytes actually inflated; XML with a DOCTYPE or
+  entities; dBase text whose encoding is undecidable. An empty file is ``no_features``.
 * GeoJSON files go through the strict JSON path (NaN etc. caught with their pointer).
 * KML/KMZ: every layer (folder) is read; a MultiGeometry stays one report (a mixed one is a
   GeometryCollection and is split, as everywhere); Z dropped; ExtendedData attributes kept;
   the HTML description is kept as text, unchanged. A placemark's ``Name`` becomes the
   description when it has none.
+* KMZ: ``doc.kml`` (else the KML nearest the root) is read; other KML members are named in a
+  ``kml_members_ignored`` warning; NetworkLinks are never followed (``network_link_ignored``).
+* GeoPackage: every feature layer is read, attribute-only tables ignored; a ``layers_read``
+  warning names both when there is more than one. No feature layer → ``no_features``.
+* Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
+  ``unreadable_file`` with ``missing``); text decoded as :func:`~.containers.dbf_encoding` decides.
 * GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
   them); empty tracks/routes are skipped with a warning in :attr:`UploadResult.warnings`.
 * CSV: read with the ``csv`` module. Encoding UTF-8 (with or without BOM), else Windows-1252;
@@ -21,7 +30,10 @@
 * Attribute values are coerced for files only (``"12"`` → 12, ``"4G, 5G"`` → list, ``Base`` →
   ``Telenet/BASE``, day-first dates). **A file attribute that still fails validation is dropped
   with an ``attribute_dropped`` warning; the report is kept** (geometry errors still refuse the
-  feature). ``network`` is not required: the caller defaults it.
+  feature). Every attribute is checked: each failure has its own warning with ``name``,
+  ``column`` (and ``pointer`` in GeoJSON). A refused feature's error carries ``errors``: the
+  refusal first, then every attribute fault of that feature. Free text with control characters
+  is refused (never stored). ``network`` is not required: the caller defaults it.
 * Per-feature errors carry ``where`` = ``"feature i"`` (0-based, across layers) or ``"row n"``
   (CSV), ``index`` (0-based) and, when known, ``pointer`` (the JSON pointer inside the feature),
   ``layer`` or ``column``.
