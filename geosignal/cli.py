@@ -18,7 +18,7 @@ from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy import func, select
 
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_bbox
+from geosignal.params import parse_bbox, parse_commune
 from geosignal.vocab import NETWORKS, ROLES
 
 
@@ -313,6 +313,7 @@ def export(output: Any, fmt: str, status: str, commune: str | None, bbox: str | 
         options={"dialect": dialect, "decimal": decimal} if fmt == "csv" else {},
     )
     with _session() as session:
+        parse_commune(session, commune, where="--commune")
         stream = export_service.stream_export(session, request, record=record)
         for chunk in stream.chunks:
             output.write(chunk)

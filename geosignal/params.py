@@ -1,6 +1,10 @@
-"""Parsing of parameters shared by the API, the OGC API and the CLI."""
+"""Parsing of parameters shared by the API, the OGC API, the pages and the CLI."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
 
 from geosignal.errors import GeosignalError
 
@@ -34,3 +38,25 @@ def bbox_clause(bbox: BBox, params: dict[str, object], geometry: str = "r.geomet
     bound values (``x0``, ``y0``, ``x1``, ``y1``) in ``params``."""
     params.update(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
     return f"ST_Intersects({geometry}, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"
+
+
+def parse_commune(session: Any, raw: str | None, *, where: str = "commune") -> str | None:
+    """Return the NIS code ``raw`` names when a commune with it is loaded, else refuse it.
+
+    ``session``: a SQLAlchemy session (one query, by primary key). Returns None for an absent
+    or empty value (no filter). Surrounding spaces are ignored; nothing else is rewritten.
+
+    Raises 422 ``unknown_commune`` (``where``, ``value``) for any other value: malformed or
+    not a loaded commune's NIS code. Every ``commune`` filter (API, exports, stats, pages,
+    CLI) goes through here, so an unknown code never silently matches nothing.
+    """
+    if raw is None or not str(raw).strip():
+        return None
+    nis = str(raw).strip()
+    known = len(nis) <= 20 and nis.isprintable() and session.execute(
+        text("SELECT 1 FROM communes WHERE nis_code = :nis"), {"nis": nis}).first() is not None
+    if not known:
+        shown = nis if len(nis) <= 20 else nis[:19] + "…"
+        raise GeosignalError("unknown_commune", f"No commune with the NIS code {shown!r} is loaded (a NIS code is "
+                             "5 digits, e.g. 52011 for Charleroi).", where=where, value=shown)
+    return nis

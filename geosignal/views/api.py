@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, g, request, url_for
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_bbox
+from geosignal.params import parse_bbox, parse_commune
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services.intake import parse_report_feature
@@ -110,7 +110,7 @@ def list_reports() -> Response:
     if status and status not in STATUSES:
         raise GeosignalError("invalid_request", f"status must be one of {', '.join(STATUSES)}", where="status")
     page = reports_service.list_reports(
-        get_session(), current(), commune=request.args.get("commune"), bbox=parse_bbox(request.args.get("bbox")),
+        get_session(), current(), commune=parse_commune(get_session(), request.args.get("commune")), bbox=parse_bbox(request.args.get("bbox")),
         status=status, limit=_int_arg("limit", 100), cursor=request.args.get("cursor"),
     )
     doc: dict[str, Any] = {"type": "FeatureCollection", "features": page.features, "links": []}

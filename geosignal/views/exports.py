@@ -26,7 +26,7 @@ from flask_login import login_required
 from geosignal.auth import current, require_roles
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_bbox
+from geosignal.params import parse_bbox, parse_commune
 from geosignal.services import export as export_service
 
 bp = Blueprint("exports", __name__)
@@ -48,7 +48,7 @@ def export_request(fmt: str) -> export_service.ExportRequest:
     since_time, since_seq = export_service.parse_since(args.get("since"))
     filters = export_service.ExportFilters(
         statuses=export_service.parse_status(args.get("status")),
-        commune=args.get("commune") or None,
+        commune=parse_commune(get_session(), args.get("commune")),
         bbox=parse_bbox(args.get("bbox")),
         since_time=since_time, since_seq=since_seq,
     )

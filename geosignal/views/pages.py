@@ -43,6 +43,7 @@ from geosignal.ratelimit import (
     limiter,
     login_account_key,
 )
+from geosignal.params import parse_commune
 from geosignal.services import aggregation
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
@@ -170,7 +171,7 @@ def commune_map() -> str:
 
     The referent and admins may look at any commune's map with ``?commune=<NIS>``.
     """
-    return _render_map(request.args.get("commune"))
+    return _render_map(parse_commune(get_session(), request.args.get("commune")))
 
 
 def _render_map(requested_nis: str | None, form: Any = None, status: int = 200) -> Any:

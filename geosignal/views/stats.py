@@ -11,13 +11,19 @@ from flask import Blueprint, Response, jsonify, request
 from geosignal.auth import current, require_roles
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_bbox
+from geosignal.params import parse_bbox, parse_commune
 from geosignal.services import aggregation, survey_db
 from geosignal.services import communes as communes_service
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
 
 GEOJSON = "application/geo+json"
+
+
+def _filters() -> aggregation.StatsFilters:
+    """The statistics filters of the query; a ``commune`` given must be a loaded NIS code."""
+    parse_commune(get_session(), request.args.get("commune"))
+    return aggregation.parse_filters(request.args)
 
 
 def _flag(name: str) -> bool:
@@ -33,7 +39,7 @@ def communes() -> Response:
     answers. Without filters the stored aggregates answer (``"source": "stored"``).
     """
     current()
-    filters = aggregation.parse_filters(request.args)
+    filters = _filters()
     return jsonify(aggregation.commune_table(get_session(), filters, with_survey=_flag("survey")))
 
 
@@ -41,7 +47,7 @@ def communes() -> Response:
 def communes_csv() -> Response:
     """The commune table as CSV for Excel: UTF-8 BOM, ``;``; ``decimal=comma`` for 3,14."""
     current()
-    filters = aggregation.parse_filters(request.args)
+    filters = _filters()
     decimal = request.args.get("decimal", "point")
     if decimal not in ("point", "comma"):
         raise GeosignalError("invalid_request", "decimal must be 'point' or 'comma'", where="decimal")
@@ -55,7 +61,7 @@ def communes_csv() -> Response:
 def communes_geojson() -> Response:
     """The commune table as a GeoJSON FeatureCollection (boundaries simplified to 25 m)."""
     current()
-    filters = aggregation.parse_filters(request.args)
+    filters = _filters()
     session = get_session()
     table = aggregation.commune_table(session, filters, with_survey=True)
     doc = aggregation.table_geojson(table, communes_service.list_communes(session, simplify_m=25.0))
@@ -67,7 +73,7 @@ def communes_geojson() -> Response:
 def commune(nis: str) -> Response:
     """One commune's figures; ``geometry=1`` adds its white-zone and line unions (GeoJSON)."""
     current()
-    filters = aggregation.parse_filters(request.args)
+    filters = _filters()
     return jsonify(aggregation.commune_detail(get_session(), nis, filters, geometry=_flag("geometry")))
 
 
@@ -79,7 +85,7 @@ def locations() -> Response:
         zoom = int(request.args.get("zoom", ""))
     except ValueError:
         raise GeosignalError("invalid_request", "zoom must be an integer", where="zoom") from None
-    filters = aggregation.parse_filters(request.args)
+    filters = _filters()
     return jsonify(aggregation.report_locations(get_session(), parse_bbox(request.args.get("bbox"), required=True), zoom, filters))
 
 

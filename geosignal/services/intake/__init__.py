@@ -57,8 +57,18 @@ a GeometryCollection is **split into one report per member** (same properties, w
 ``geometry_collection_split``, errors per member with ``member``). Nested collections are
 refused. Multi* geometries stay one report.
 
-Properties: the JSON API is strict (:func:`validate_properties`); files are coerced first
-(see :mod:`.files`). Unknown properties are ignored (warning ``properties_ignored`` in the API).
+Properties: the JSON API is strict (:func:`validate_properties`, every faulty property listed
+in ``errors``); files are coerced first (see :mod:`.files`). Unknown properties are ignored
+(warning ``properties_ignored`` in the API).
+
+**Hostile files — decisions** (:mod:`.containers`): archives are refused whole for an
+absolute, climbing (``..``, ``\\``, drive letter), linked or repeated member name
+(``unsafe_archive``), beyond 1,000 entries or 5 × the upload limit of bytes really inflated
+(``archive_too_large``); archives inside archives are never opened (warning); XML with a DOCTYPE
+or entity declarations is refused before GDAL (``unsafe_xml``, defusedxml); KML NetworkLinks are
+never followed (warning); dBase text is decoded from the ``.cpg``, else the LDID byte, else
+refused unless ASCII (``undecidable_encoding``); JSON integers of more than 4,000 digits count as
+overflowing (``non_finite_number``).
 """
 
 from geosignal.errors import GeosignalError

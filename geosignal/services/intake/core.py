@@ -73,6 +73,11 @@ def _parse_float(text: str) -> Any:
     return value if math.isfinite(value) else _NonFinite(text)
 
 
+def _parse_int(text: str) -> Any:
+    # Python converts at most 4300 digits; a longer integer is a number overflowing any store
+    return int(text) if len(text) <= 4000 else _NonFinite(text[:20] + "…")
+
+
 def loads_strict(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Parse JSON text strictly: NaN/Infinity (and numbers overflowing to infinity) are kept
     as placeholders so that the caller can report them with their JSON pointer.
@@ -98,7 +103,7 @@ def loads_strict(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
     else:
         raise GeosignalError("invalid_request", "Expected JSON text, bytes or an object.")
     try:
-        return json.loads(text, parse_constant=_NonFinite, parse_float=_parse_float)
+        return json.loads(text, parse_constant=_NonFinite, parse_float=_parse_float, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise GeosignalError("invalid_json", f"The body is not valid JSON: {exc.msg}.",
                              where=f"line {exc.lineno} column {exc.colno}") from None

@@ -5,11 +5,20 @@
   URL a user supplied.
 * The format comes from sniffing the content (zip, SQLite, XML root, JSON) first, the file
   extension second; ``unsupported_format`` (415) otherwise.
+* Hostile containers are refused before GDAL reads them (:mod:`.containers`): archives by
+  member names, links, entry count and the bytes actually inflated; XML with a DOCTYPE or
+  entities; dBase text whose encoding is undecidable. An empty file is ``no_features``.
 * GeoJSON files go through the strict JSON path (NaN etc. caught with their pointer).
 * KML/KMZ: every layer (folder) is read; a MultiGeometry stays one report (a mixed one is a
   GeometryCollection and is split, as everywhere); Z dropped; ExtendedData attributes kept;
   the HTML description is kept as text, unchanged. A placemark's ``Name`` becomes the
   description when it has none.
+* KMZ: ``doc.kml`` (else the KML nearest the root) is read; other KML members are named in a
+  ``kml_members_ignored`` warning; NetworkLinks are never followed (``network_link_ignored``).
+* GeoPackage: every feature layer is read, attribute-only tables ignored; a ``layers_read``
+  warning names both when there is more than one. No feature layer → ``no_features``.
+* Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
+  ``unreadable_file`` with ``missing``); text decoded as :func:`~.containers.dbf_encoding` decides.
 * GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
   them); empty tracks/routes are skipped with a warning in :attr:`UploadResult.warnings`.
 * CSV: read with the ``csv`` module. Encoding UTF-8 (with or without BOM), else Windows-1252;
@@ -21,7 +30,10 @@
 * Attribute values are coerced for files only (``"12"`` → 12, ``"4G, 5G"`` → list, ``Base`` →
   ``Telenet/BASE``, day-first dates). **A file attribute that still fails validation is dropped
   with an ``attribute_dropped`` warning; the report is kept** (geometry errors still refuse the
-  feature). ``network`` is not required: the caller defaults it.
+  feature). Every attribute is checked: each failure has its own warning with ``name``,
+  ``column`` (and ``pointer`` in GeoJSON). A refused feature's error carries ``errors``: the
+  refusal first, then every attribute fault of that feature. Free text with control characters
+  is refused (never stored). ``network`` is not required: the caller defaults it.
 * Per-feature errors carry ``where`` = ``"feature i"`` (0-based, across layers) or ``"row n"``
   (CSV), ``index`` (0-based) and, when known, ``pointer`` (the JSON pointer inside the feature),
   ``layer`` or ``column``.
@@ -42,15 +54,19 @@ from shapely.geometry import mapping
 from geosignal.errors import GeosignalError
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
+from .containers import (
+    _NESTED_EXT,
+    Archive,
+    check_members,
+    check_xml,
+    dbf_encoding,
+    is_junk_member,
+    open_zip,
+    read_archive,
+)
 from .core import build_report, collection_results, loads_strict
 from .crs import WGS84, parse_crs
-from .properties import (
-    REPORT_PROPERTIES,
-    coerce_file_properties,
-    match_header,
-    parse_observed_at,
-    validate_properties,
-)
+from .properties import REPORT_PROPERTIES, check_file_properties, match_header
 
 FORMATS = ("geojson", "kml", "kmz", "gpx", "csv", "gpkg", "shapefile")
 _EXTENSIONS = {
@@ -86,14 +102,20 @@ def detect_format(data: bytes, filename: str) -> str:
     ext = "." + name.rsplit(".", 1)[-1] if "." in name else ""
     head = data[:4096]
     if head.startswith(b"PK\x03\x04"):
-        try:
-            names = [n.lower() for n in zipfile.ZipFile(io.BytesIO(data)).namelist()]
-        except zipfile.BadZipFile:
-            raise GeosignalError("unreadable_file", "The zip archive is damaged.") from None
-        if any(n.endswith(".kml") for n in names):
+        infos = check_members(open_zip(data))
+        names = [i.filename for i in infos if not i.is_dir() and not is_junk_member(i.filename)]
+        if any(n.lower().endswith(".kml") for n in names):
             return "kmz"
-        if any(n.endswith(".shp") for n in names):
+        if any(n.lower().endswith(".shp") for n in names):
             return "shapefile"
+        nested = [n for n in names if n.lower().endswith(_NESTED_EXT)]
+        if ext == ".kmz":
+            raise GeosignalError("unreadable_file", "The KMZ archive holds no KML document (doc.kml).",
+                                 files=names[:20])
+        if nested:
+            raise GeosignalError("unsupported_format", "The zip archive only holds other archives "
+                                 f"({', '.join(nested[:5])}); archives inside archives are not opened: extract "
+                                 "the inner one and send it.", files=names[:20])
         raise GeosignalError("unsupported_format", "The zip archive holds neither a KML nor a Shapefile (.shp).",
                              files=names[:20])
     if head.startswith(b"SQLite format 3\x00"):
@@ -132,25 +154,16 @@ def _relocate(err: GeosignalError, where: str, index: int, **extra: Any) -> Geos
     return err
 
 
-def _file_properties(record: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
-    """Coerce then validate file attributes one by one; drop failures with a warning."""
-    coerced = coerce_file_properties(record)
-    out: dict[str, Any] = {}
-    warnings: list[dict] = []
-    for name, value in coerced.items():
-        try:
-            if name == "observed_at":
-                out[name] = parse_observed_at(value if not isinstance(value, str) else value,
-                                              where=f"/properties/{name}", day_first=True)
-                if out[name] is None:
-                    del out[name]
-                continue
-            out.update(validate_properties({name: value}, require_network=False))
-        except GeosignalError as err:
-            warnings.append({"code": "attribute_dropped", "detail": f"{name} was ignored: {err.detail}",
-                             "name": name, "value": value if isinstance(value, (str, int, float, list)) else str(value),
-                             "error": err.code})
-    return out, warnings
+def _file_properties(record: dict[str, Any], pointer: str | None = None) -> tuple[dict[str, Any], list[dict]]:
+    """Coerce then validate file attributes, every one; drop failures with a warning each
+    (``column``/``pointer`` when known: ``record`` may be a :class:`_Record`)."""
+    return check_file_properties(record, columns=getattr(record, "columns", None), pointer=pointer)
+
+
+class _Record(dict):
+    """A feature's attributes keyed by property name, remembering the column each came from."""
+
+    columns: dict[str, str]
 
 
 def _column_keys(columns: list[str], column_map: dict[str, str] | None) -> dict[str, list[str]]:
@@ -177,7 +190,8 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None) -> dict[
 
 
 def _record(row: dict[str, Any], keys: dict[str, list[str]]) -> dict[str, Any]:
-    rec: dict[str, Any] = {}
+    rec = _Record()
+    rec.columns = {}
     for key, cols in keys.items():
         if key in _COORD_KEYS:
             continue
@@ -191,6 +205,7 @@ def _record(row: dict[str, Any], keys: dict[str, list[str]]) -> dict[str, Any]:
             except Exception:  # noqa: BLE001
                 pass
             rec[key] = v
+            rec.columns[key] = col
             break
     return rec
 
@@ -322,41 +337,70 @@ def _layer_epsg(crs_text: str | None, caller: int | None, layer: str) -> int:
     return epsg
 
 
-def _check_zip(data: bytes, limits: Limits) -> zipfile.ZipFile:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise GeosignalError("unreadable_file", "The zip archive is damaged.") from None
-    total = sum(i.file_size for i in zf.infolist())
-    if total > 5 * limits.max_upload_bytes:
-        raise GeosignalError("payload_too_large", f"The archive expands to {total} bytes; the limit is "
-                             f"{5 * limits.max_upload_bytes}.", value=total, limit=5 * limits.max_upload_bytes)
-    return zf
-
-
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
-def _flatten_shapefile_zip(zf: zipfile.ZipFile) -> bytes:
-    """Re-pack the Shapefile parts of an archive at its root (GDAL only looks there), one
-    layer per ``.shp`` (names made unique when two folders hold the same name)."""
+def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str]]:
+    """Re-pack the Shapefiles of an archive at the root of a new archive (GDAL only looks
+    there), one layer per ``.shp`` (names made unique when two folders hold the same name),
+    and decide each layer's text encoding (:func:`~.containers.dbf_encoding`).
+
+    Returns ``(zip bytes, {layer name: codec})``. Raises 422 ``unreadable_file`` (``member``,
+    ``missing``) when a ``.shp`` comes without its ``.shx`` or ``.dbf``, and as
+    :func:`~.containers.dbf_encoding`.
+    """
+    groups: dict[str, dict[str, tuple[str, bytes]]] = {}
+    for name, content in archive.members.items():
+        if is_junk_member(name):
+            continue
+        unified = name.replace("\\", "/")
+        base = unified.rsplit("/", 1)[-1]
+        stem, dot, ext = base.rpartition(".")
+        if not dot or not stem or "." + ext.lower() not in _SHP_PARTS:
+            continue
+        folder = unified[: -len(base)]
+        groups.setdefault((folder + stem).lower(), {})[ext.lower()] = (name, content)
     out = io.BytesIO()
-    seen: dict[str, str] = {}
-    with zipfile.ZipFile(out, "w") as dst:
-        for info in zf.infolist():
-            name = info.filename
-            base = name.rsplit("/", 1)[-1]
-            stem, dot, ext = base.rpartition(".")
-            if not dot or "." + ext.lower() not in _SHP_PARTS or base.startswith("._") or "__MACOSX" in name:
+    encodings: dict[str, str] = {}
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as dst:
+        for parts in groups.values():
+            if "shp" not in parts:
                 continue
-            folder = name[: -len(base)]
-            key = seen.setdefault(f"{folder}{stem}", f"{stem}_{len(seen)}" if any(
-                v == stem for v in seen.values()) else stem)
-            dst.writestr(f"{key}.{ext.lower()}", zf.read(info))
-    return out.getvalue()
+            shp_name = parts["shp"][0]
+            missing = [shp_name[: -3] + ext for ext in ("shx", "dbf") if ext not in parts]
+            if missing:
+                raise GeosignalError("unreadable_file", f"The Shapefile {shp_name!r} comes without "
+                                     f"{' and '.join(repr(m) for m in missing)}: send the .shp, .shx and .dbf "
+                                     "(and .prj) together.", member=shp_name, missing=missing)
+            cpg = parts.get("cpg", (None, None))[1]
+            codec, _ = dbf_encoding(parts["dbf"][1], cpg, parts["dbf"][0])
+            stem = shp_name.replace("\\", "/").rsplit("/", 1)[-1][:-4]
+            layer = stem
+            while layer in encodings:
+                layer = f"{stem}_{len(encodings)}"
+            encodings[layer] = codec
+            for ext, (_, content) in parts.items():
+                if ext != "cpg":  # the encoding is passed to the reader instead
+                    dst.writestr(f"{layer}.{ext}", content)
+    return out.getvalue(), encodings
 
 
-def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map, result: UploadResult) -> None:
+def _kmz_document(archive: Archive, result: UploadResult) -> tuple[str, bytes]:
+    """The KML document of a KMZ: ``doc.kml`` at the root, else the first ``.kml`` nearest the
+    root. Other KML members are not read (warning ``kml_members_ignored``)."""
+    kmls = [n for n in archive.members if n.lower().endswith(".kml") and not is_junk_member(n)]
+    if not kmls:
+        raise GeosignalError("unreadable_file", "The KMZ archive holds no KML document (doc.kml).")
+    kmls.sort(key=lambda n: (n.lower() != "doc.kml", n.replace("\\", "/").count("/"), n))
+    if len(kmls) > 1:
+        result.warnings.append({"code": "kml_members_ignored", "members": kmls[1:],
+                                "detail": f"Only {kmls[0]!r} was read; the other KML documents of the KMZ were "
+                                          "not."})
+    return kmls[0], archive.members[kmls[0]]
+
+
+def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map, result: UploadResult,
+              encodings: dict[str, str] | None = None) -> None:
     import warnings
 
     import pyogrio
@@ -364,25 +408,63 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # e.g. "GPKG … non conformant file extension"
         _read_ogr_layers(pyogrio, data, fmt, area=area, limits=limits, caller_epsg=caller_epsg, repair=repair,
-                         column_map=column_map, result=result)
+                         column_map=column_map, result=result, encodings=encodings or {})
+
+
+_FORMAT_NAMES = {"kml": "KML", "gpx": "GPX", "gpkg": "GeoPackage", "shapefile": "Shapefile"}
+
+
+def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[tuple[int, str]]:
+    """The layers to read, as (index, name): every feature layer (GPX: waypoints, routes,
+    tracks); attribute-only tables are left out, and ``layers_read`` says which were read and
+    which were not when there is more than one."""
+    try:
+        listed = pyogrio.list_layers(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - GDAL's errors vary
+        raise GeosignalError("unreadable_file", f"The {_FORMAT_NAMES[fmt]} file cannot be read: "
+                             f"{_gdal_message(exc)}.") from None
+    layers = [(i, _layer_name(str(name)), gtype) for i, (name, gtype) in enumerate(listed)]
+    if fmt == "gpx":
+        return [(i, name) for i, name, _ in layers if name in ("waypoints", "routes", "tracks")]
+    if fmt in ("kml",):
+        return [(i, name) for i, name, _ in layers]
+    features = [(i, name) for i, name, gtype in layers if gtype is not None]
+    tables = [name for _, name, gtype in layers if gtype is None]
+    if not features:
+        raise GeosignalError("no_features", f"The {_FORMAT_NAMES[fmt]} has no feature layer"
+                             + (f" (attribute tables only: {', '.join(tables[:10])})." if tables else "."),
+                             tables=tables[:50])
+    if len(features) > 1 or tables:
+        result.warnings.append({"code": "layers_read", "layers": [n for _, n in features], "ignored_tables": tables,
+                                "detail": f"Read the feature layer(s) {', '.join(n for _, n in features)}"
+                                          + (f"; attribute tables ignored: {', '.join(tables)}." if tables else ".")})
+    return features
+
+
+def _layer_name(name: str) -> str:
+    return "document" if name.startswith("pyogrio_") else name  # a KML Document without a name
+
+
+def _gdal_message(exc: BaseException) -> str:
+    text = re.sub(r"'?/vsimem/[^' ]*'?", "the file", str(exc)).strip() or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map,
-                     result: UploadResult) -> None:
-
-    try:
-        layers = [str(name) for name, _ in pyogrio.list_layers(io.BytesIO(data))]
-    except Exception as exc:  # noqa: BLE001 - GDAL's errors vary
-        raise GeosignalError("unreadable_file", f"The {fmt.upper()} file cannot be read: {exc}.") from None
-    if fmt == "gpx":
-        layers = [n for n in layers if n in ("waypoints", "routes", "tracks")]
+                     result: UploadResult, encodings: dict[str, str]) -> None:
     index = -1
-    for layer in layers:
+    for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
+        enc = {"encoding": encodings[layer]} if layer in encodings else {}
         try:
-            info = pyogrio.read_info(io.BytesIO(data), layer=layer)
-            df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer)
+            info = pyogrio.read_info(io.BytesIO(data), layer=layer_index, **enc)
+            df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc)
         except Exception as exc:  # noqa: BLE001
-            raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: {exc}.") from None
+            raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: {_gdal_message(exc)}.",
+                                 layer=layer) from None
+        if getattr(df, "_geometry_column_name", None) is None or df._geometry_column_name not in df.columns:
+            result.warnings.append({"code": "layer_without_geometry", "layer": layer,
+                                    "detail": f"Layer {layer!r} has no geometry; it was not read."})
+            continue
         epsg = WGS84 if fmt in ("kml", "kmz", "gpx") else _layer_epsg(info.get("crs"), caller_epsg, layer)
         columns = [c for c in df.columns if c != df.geometry.name]
         keys = _column_keys(columns, column_map)
@@ -395,48 +477,70 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 continue
             index += 1
             where = f"feature {index}"
+            problems: list[dict] = []
             try:
-                if geom is None or geom.is_empty:
-                    raise GeosignalError("empty_geometry", "The feature has no geometry.", where=where)
                 rec = _record(row, keys)
                 if "description" not in rec and name_col and isinstance(row.get(name_col), str) and row[name_col].strip():
                     rec["description"] = row[name_col]
-                props, warnings = _file_properties(rec)
+                    rec.columns["description"] = name_col
+                props, problems = _file_properties(rec)
+                if geom is None or geom.is_empty:
+                    raise GeosignalError("empty_geometry", "The feature has no geometry.", where=where)
                 geom_obj = mapping(geom)
                 if geom_obj["type"] == "GeometryCollection":
                     for k, member in enumerate(geom_obj["geometries"]):
                         try:
                             rep = build_report(member, f"/geometry/geometries/{k}", props, area=area, limits=limits,
-                                               epsg=epsg, repair=repair, warnings=[*warnings, {
+                                               epsg=epsg, repair=repair, warnings=[*problems, {
                                                    "code": "geometry_collection_split", "member": k,
                                                    "detail": f"Member {k} of a mixed collection became its own report."}])
                             rep.source_index = index
                             result.append(rep)
                         except GeosignalError as err:
-                            result.append(_relocate(err, where, index, layer=layer, member=k))
+                            result.append(_with_problems(_relocate(err, where, index, layer=layer, member=k), problems))
                     continue
                 rep = build_report(geom_obj, "/geometry", props, area=area, limits=limits, epsg=epsg,
-                                   repair=repair, warnings=warnings)
+                                   repair=repair, warnings=problems)
                 rep.source_index = index
                 result.append(rep)
             except GeosignalError as err:
-                result.append(_relocate(err, where, index, layer=layer))
+                result.append(_with_problems(_relocate(err, where, index, layer=layer), problems))
+
+
+def _with_problems(err: GeosignalError, problems: list[dict]) -> GeosignalError:
+    """Give a refused feature's error the list of every fault of the feature: ``errors`` =
+    the refusal itself, then each attribute that was refused (``code``, ``detail``, ``name``,
+    ``pointer`` and/or ``column``)."""
+    items = [{"code": err.code, "detail": err.detail, "pointer": err.extra.get("pointer", err.where)}]
+    for p in problems:
+        if p.get("code") == "attribute_dropped":
+            detail = p["detail"].removeprefix(f"{p['name']} was ignored: ")
+            items.append({"code": p["error"], "detail": detail, "name": p["name"],
+                          **{k: p[k] for k in ("pointer", "column") if k in p}})
+    if len(items) > 1 or "errors" not in err.extra:
+        err.extra["errors"] = [*items, *[e for e in err.extra.get("errors", [])[1:]]]
+    return err
 
 
 def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result: UploadResult) -> None:
     obj = loads_strict(data, limits=limits)
     if not isinstance(obj, dict):
         raise GeosignalError("invalid_geojson", "A GeoJSON object was expected.", where="/")
+    problems_at: dict[str, list[dict]] = {}
 
     def props_fn(p: dict, ptr: str):
         keys = _column_keys(list(p), column_map)
         rec = _record(p, keys)
-        return _file_properties(rec)
+        props, problems = _file_properties(rec, pointer=ptr)
+        problems_at[ptr] = problems
+        return props, problems
 
+    single = obj.get("type") != "FeatureCollection"
     for r in collection_results(obj, area=area, limits=limits, crs=crs, repair=repair, properties_fn=props_fn):
         if isinstance(r, GeosignalError):
             idx = r.extra.get("index", 0)
             _relocate(r, f"feature {idx}", idx)
+            _with_problems(r, problems_at.get("/properties" if single else f"/features/{idx}/properties", []))
         result.append(r)
 
 
@@ -469,6 +573,8 @@ def read_upload(
     if len(data) > limits.max_upload_bytes:
         raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
                              f"{limits.max_upload_bytes:,}.", value=len(data), limit=limits.max_upload_bytes)
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf"):
+        raise GeosignalError("no_features", "The file is empty.", format=None)
     fmt = detect_format(data, filename)
     result = UploadResult(format=fmt)
     caller_epsg = parse_crs(crs, where="crs") if crs is not None else None
@@ -478,16 +584,19 @@ def read_upload(
         _read_csv(data, area=area, limits=limits, epsg=caller_epsg or WGS84, repair=repair, column_map=column_map,
                   result=result)
     else:
-        payload = data
-        if fmt == "kmz":
-            zf = _check_zip(data, limits)
-            kmls = sorted((n for n in zf.namelist() if n.lower().endswith(".kml")),
-                          key=lambda n: (n.lower() != "doc.kml", n))
-            payload = zf.read(kmls[0])
-        elif fmt == "shapefile":
-            payload = _flatten_shapefile_zip(_check_zip(data, limits))
+        payload, encodings = data, None
+        if fmt in ("kmz", "shapefile"):
+            archive = read_archive(data, limits.max_upload_bytes)
+            result.warnings.extend(archive.warnings)
+            if fmt == "kmz":
+                member, payload = _kmz_document(archive, result)
+                result.warnings.extend(check_xml(payload, "kml", member=member))
+            else:
+                payload, encodings = _shapefile_source(archive)
+        elif fmt in ("kml", "gpx"):
+            result.warnings.extend(check_xml(data, fmt))
         _read_ogr(payload, "kml" if fmt == "kmz" else fmt, area=area, limits=limits, caller_epsg=caller_epsg,
-                  repair=repair, column_map=column_map, result=result)
+                  repair=repair, column_map=column_map, result=result, encodings=encodings)
     if not result:
         raise GeosignalError("no_features", "The file contains no feature.", format=fmt)
     return result

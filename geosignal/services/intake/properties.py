@@ -42,7 +42,7 @@ def _vocab_value(value: Any, allowed: tuple[str, ...], where: str, name: str) ->
     if not isinstance(value, str) or value not in allowed:
         raise _fail(
             "invalid_attribute",
-            f"{name} must be one of {', '.join(allowed)}; got {value!r}.",
+            f"{name} must be one of {', '.join(allowed)}; got {_brief(value)}.",
             where,
             allowed=list(allowed),
         )
@@ -64,10 +64,19 @@ def _vocab_list(value: Any, allowed: tuple[str, ...], where: str, name: str) -> 
 
 def _count(value: Any, where: str, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail("invalid_attribute", f"{name} must be a whole number ≥ 0; got {value!r}.", where)
+        raise _fail("invalid_attribute", f"{name} must be a whole number ≥ 0; got {_brief(value)}.", where)
     if value < 0 or value > MAX_COUNT:
-        raise _fail("invalid_attribute", f"{name} must be between 0 and {MAX_COUNT}; got {value}.", where)
+        raise _fail("invalid_attribute", f"{name} must be between 0 and {MAX_COUNT:,}; got {_brief(value)}.", where,
+                    limit=MAX_COUNT)
     return value
+
+
+def _brief(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (huge numbers and texts stay readable)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"a number of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def validate_properties(
@@ -86,6 +95,10 @@ def validate_properties(
     NUL), ``observed_at`` (aware datetime, see :func:`parse_observed_at`) and ``radius`` (m,
     finite number > 0). Unknown properties are ignored; a ``null`` counts as absent.
 
+    Every property is checked, and all faults are reported together: the error raised is the
+    first fault (its ``code`` and ``where``) and carries ``errors``, the list of every fault
+    (``code``, ``detail``, ``pointer``), in property order.
+
     Raises ``GeosignalError`` 422 ``invalid_attribute`` / ``invalid_datetime`` /
     ``ambiguous_local_time`` with ``where`` = ``{where_prefix}/{name}``.
     """
@@ -94,57 +107,62 @@ def validate_properties(
     if not isinstance(props, dict):
         raise _fail("invalid_geojson", "properties must be an object or null.", where_prefix or "/")
     out: dict[str, Any] = {}
-    p = where_prefix
-
-    def get(name: str) -> Any:
-        return props.get(name)
-
-    if get("network") is not None:
-        out["network"] = _vocab_value(get("network"), vocab.NETWORKS, f"{p}/network", "network")
-    elif require_network:
-        raise _fail(
-            "invalid_attribute",
-            f"network is required (one of {', '.join(vocab.NETWORKS)}).",
-            f"{p}/network",
-            allowed=list(vocab.NETWORKS),
-        )
-    if get("technologies") is not None:
-        out["technologies"] = _vocab_list(
-            get("technologies"), vocab.TECHNOLOGIES, f"{p}/technologies", "technologies"
-        )
-    if get("operators") is not None:
-        out["operators"] = _vocab_list(get("operators"), vocab.OPERATORS, f"{p}/operators", "operators")
-    if get("issue") is not None:
-        out["issue"] = _vocab_value(get("issue"), vocab.ISSUES, f"{p}/issue", "issue")
-    if get("setting") is not None:
-        out["setting"] = _vocab_value(get("setting"), vocab.SETTINGS, f"{p}/setting", "setting")
-    for name in ("households_affected", "businesses_affected"):
-        if get(name) is not None:
-            out[name] = _count(get(name), f"{p}/{name}", name)
-    if get("description") is not None:
-        d = get("description")
-        if not isinstance(d, str):
-            raise _fail("invalid_attribute", "description must be text.", f"{p}/description")
-        d = unicodedata.normalize("NFC", d)
-        if len(d) > MAX_DESCRIPTION_CHARS:
-            raise _fail(
-                "invalid_attribute",
-                f"description has {len(d)} characters; the maximum is {MAX_DESCRIPTION_CHARS}.",
-                f"{p}/description",
-                value=len(d),
-                limit=MAX_DESCRIPTION_CHARS,
-            )
-        if "\x00" in d:
-            raise _fail("invalid_attribute", "description contains a NUL character.", f"{p}/description")
-        out["description"] = d
-    if get("observed_at") is not None:
-        out["observed_at"] = parse_observed_at(get("observed_at"), where=f"{p}/observed_at")
-    if get("radius") is not None:
-        r = get("radius")
-        if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) or r <= 0:
-            raise _fail("invalid_attribute", f"radius must be a number of metres > 0; got {r!r}.", f"{p}/radius")
-        out["radius"] = float(r)
+    faults: list[GeosignalError] = []
+    for name in REPORT_PROPERTIES:
+        try:
+            value = _validate_one(name, props.get(name), f"{where_prefix}/{name}", require_network)
+        except GeosignalError as err:
+            faults.append(err)
+            continue
+        if value is not None:
+            out[name] = value
+    if faults:
+        first = faults[0]
+        items = [{"code": f.code, "detail": f.detail, "pointer": f.where,
+                  **{k: v for k, v in f.extra.items() if k in ("allowed", "value", "limit")}} for f in faults]
+        detail = first.detail if len(faults) == 1 else \
+            f"{len(faults)} properties are invalid: " + " ".join(f.detail for f in faults)
+        extra = {k: v for k, v in first.extra.items() if k != "errors"}
+        raise GeosignalError(first.code, detail, where=first.where, **extra, errors=items)
     return out
+
+
+def _validate_one(name: str, value: Any, where: str, require_network: bool) -> Any:
+    """Return the normalised value of one property (None when absent), or raise its fault."""
+    if value is None:
+        if name == "network" and require_network:
+            raise _fail("invalid_attribute", f"network is required (one of {', '.join(vocab.NETWORKS)}).", where,
+                        allowed=list(vocab.NETWORKS))
+        return None
+    if name == "network":
+        return _vocab_value(value, vocab.NETWORKS, where, name)
+    if name == "technologies":
+        return _vocab_list(value, vocab.TECHNOLOGIES, where, name)
+    if name == "operators":
+        return _vocab_list(value, vocab.OPERATORS, where, name)
+    if name == "issue":
+        return _vocab_value(value, vocab.ISSUES, where, name)
+    if name == "setting":
+        return _vocab_value(value, vocab.SETTINGS, where, name)
+    if name in ("households_affected", "businesses_affected"):
+        return _count(value, where, name)
+    if name == "description":
+        if not isinstance(value, str):
+            raise _fail("invalid_attribute", "description must be text.", where)
+        d = unicodedata.normalize("NFC", value)
+        if len(d) > MAX_DESCRIPTION_CHARS:
+            raise _fail("invalid_attribute", f"description has {len(d)} characters; the maximum is "
+                        f"{MAX_DESCRIPTION_CHARS}.", where, value=len(d), limit=MAX_DESCRIPTION_CHARS)
+        if "\x00" in d:
+            raise _fail("invalid_attribute", "description contains a NUL character.", where)
+        return d
+    if name == "observed_at":
+        return parse_observed_at(value, where=where)
+    if name == "radius":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise _fail("invalid_attribute", f"radius must be a number of metres > 0; got {_brief(value)}.", where)
+        return float(value)
+    raise AssertionError(name)  # pragma: no cover - REPORT_PROPERTIES is closed
 
 
 # --------------------------------------------------------------------------- time
@@ -340,9 +358,9 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
         if name in ("households_affected", "businesses_affected"):
             if isinstance(value, str):
                 v = value.replace(" ", "").replace("\u00a0", "")
-                if re.fullmatch(r"\d+", v):
+                if re.fullmatch(r"\d{1,4000}", v):  # longer: Python refuses to convert it
                     value = int(v)
-                elif re.fullmatch(r"\d+[.,]0*", v):
+                elif re.fullmatch(r"\d{1,4000}[.,]0*", v):
                     value = int(re.split(r"[.,]", v)[0])
             elif isinstance(value, float) and value.is_integer():
                 value = int(value)
@@ -370,6 +388,81 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Characters refused in free text read from files: C0 controls but tab, line feed and carriage
+#: return; DEL and the C1 controls (the mark of text decoded with the wrong code page); U+FFFD
+#: (the mark of bytes that could not be decoded).
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def check_file_properties(
+    record: dict[str, Any],
+    *,
+    columns: dict[str, str] | None = None,
+    pointer: str | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Coerce (:func:`coerce_file_properties`) then validate every attribute of one feature read
+    from a file, collecting every fault instead of stopping at the first.
+
+    ``record``: API property name → raw value; ``columns``: property name → the file's column
+    (or GeoJSON member) it came from; ``pointer``: the JSON pointer of the feature's properties
+    in the file (GeoJSON uploads). Text holding control characters (see
+    :data:`_CONTROL_CHARACTERS`) is refused: it is never stored.
+
+    Returns ``(properties, problems)``: the valid properties, and one ``attribute_dropped``
+    warning per refused attribute — ``{"code": "attribute_dropped", "detail", "name" (the
+    property), "column" (when known), "pointer" (when ``pointer`` is given), "value" (as read,
+    shortened), "error" (the validation code)}``. Never raises for an attribute.
+    """
+    coerced = coerce_file_properties(record)
+    out: dict[str, Any] = {}
+    problems: list[dict[str, Any]] = []
+    for name, value in coerced.items():
+        column = (columns or {}).get(name)
+        where = f"{pointer}/{_pointer_key(column or name)}" if pointer is not None else f"/properties/{name}"
+        try:
+            if name == "description" and isinstance(value, str) and _CONTROL_CHARACTERS.search(value):
+                bad = _CONTROL_CHARACTERS.search(value)
+                raise _fail("invalid_attribute", f"description holds the control character U+{ord(bad.group()):04X} "
+                            f"at position {bad.start()} (a misread encoding?).", where)
+            if name == "observed_at":
+                parsed = parse_observed_at(value, where=where, day_first=True)
+                if parsed is not None:
+                    out[name] = parsed
+                continue
+            value_ok = _validate_one(name, value, where, require_network=False)
+            if value_ok is not None:
+                out[name] = value_ok
+        except GeosignalError as err:
+            problem: dict[str, Any] = {
+                "code": "attribute_dropped", "detail": f"{name} was ignored: {err.detail}", "name": name,
+                "value": _shown(value), "error": err.code}
+            if column is not None:
+                problem["column"] = column
+            if pointer is not None:
+                problem["pointer"] = where
+            problems.append(problem)
+    return out, problems
+
+
+def _pointer_key(key: str) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def _shown(value: Any) -> Any:
+    """A raw value as a warning shows it: JSON types kept (long texts and huge numbers cut)."""
+    if isinstance(value, str):
+        return value if len(value) <= 200 else value[:199] + "…"
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 10**18 else _brief(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, list):  # one level only: nesting is shown as text
+        return [_shown(v) if not isinstance(v, (list, dict)) else _brief(v) for v in value[:20]]
+    return _brief(value, 200)
+
+
 def to_utc(dt: datetime) -> datetime:
     """Return ``dt`` (aware) converted to UTC."""
     return dt.astimezone(UTC)
@@ -381,5 +474,6 @@ __all__ = [
     "validate_properties",
     "parse_observed_at",
     "coerce_file_properties",
+    "check_file_properties",
     "match_header",
 ]
