@@ -425,11 +425,11 @@ def api_properties(source: Source) -> dict[str, Any]:
 
 def form_fields() -> list[dict[str, Any]]:
     """Return the map form's report fields, in contract order: ``{"name", "label", "widget",
-    "values" (vocabulary, for select and checkboxes), "required", "max" (counts),
+    "choices" (vocabulary, for select and checkboxes), "required", "max" (counts),
     "maxlength" (text)}``."""
     out = []
     for p in properties(FORM):
-        out.append({"name": p.name, "label": p.label, "widget": p.widget, "values": list(p.vocab),
+        out.append({"name": p.name, "label": p.label, "widget": p.widget, "choices": list(p.vocab),
                     "required": p.required, "max": MAX_COUNT if p.kind == "count" else None,
                     "maxlength": MAX_DESCRIPTION_CHARS if p.kind == "text" else None})
     return out
