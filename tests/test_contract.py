@@ -276,3 +276,16 @@ def test_dwconnect_documentation_lists_exactly_the_exported_properties() -> None
     section = doc.split("Properties, always all present, in this order:")[1].split("\n\n")[1]
     listed = [name for line in section.splitlines()[2:] for name in re.findall(r"`([a-z0-9_]+)`", line.split("|")[1])]
     assert listed == list(contract.names(contract.EXPORT))
+
+
+_VALID = {"vocab": lambda p: p.vocab[-1], "vocab_list": lambda p: [p.vocab[-1]], "count": lambda p: 3,
+          "text": lambda p: "Rue de l'Église", "datetime": lambda p: "2026-01-05", "metres": lambda p: 25}
+
+
+def test_intake_keeps_every_writable_property_of_the_contract() -> None:
+    props = {p.name: _VALID[p.kind](p) for p in contract.properties(contract.INPUT)}
+    kept = intake_properties.validate_properties(props)
+    assert sorted(kept) == sorted(contract.names(contract.INPUT))
+    assert kept["observed_at"].isoformat() == "2026-01-05T00:00:00+01:00" and kept["radius"] == 25.0
+    jsonschema.validate(props, contract.input_properties_schema(),
+                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
