@@ -143,6 +143,16 @@ def test_representative_map_page(live_server, browser, app) -> None:  # noqa: AN
     page.wait_for_selector(".leaflet-overlay-pane svg path >> nth=1")
     assert page.locator("#report-list li").count() == 1
     assert "<script>" in page.inner_text("#report-list")
+    # its popup: the contract's popup lines, French labels, user text as text
+    page.evaluate("""() => {
+        const map = window[document.getElementById('map-pane').dataset.map];
+        map.eachLayer(l => { if (l.feature && l.feature.id) { l.openPopup(); } });
+    }""")
+    popup = page.inner_text(".leaflet-popup-content")
+    assert popup.splitlines() == ["Réseau : Mobile", "Technologies : 4G", "Opérateurs : Orange",
+                                  "Description : <script>alert('x')</script> Fontaine-l'Evêque {{ 7*7 }}",
+                                  "Statut : Soumis"]
+    assert page.locator(".leaflet-popup-content script").count() == 0
     watch.assert_clean()
     watch.context.close()
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from geosignal import vocab
+from geosignal import contract, vocab
 from geosignal.errors import ERROR_CODES, GeosignalError
 from geosignal.services.intake import validate_properties
 from geosignal.services.intake.properties import MAX_COUNT, MAX_DESCRIPTION_CHARS, REPORT_PROPERTIES
@@ -36,7 +36,11 @@ def test_openapi_document_is_valid_and_documents_every_route(app, client) -> Non
     assert len(ids) == len(set(ids))
     post = doc["paths"]["/api/v1/reports"]["post"]
     assert post["requestBody"]["content"]["application/geo+json"]["schema"]["$ref"].endswith("ReportFeatureInput")
-    assert set(doc["components"]["schemas"]["ReportProperties"]["properties"]) == set(REPORT_PROPERTIES)
+    schemas = doc["components"]["schemas"]
+    assert list(schemas["ReportProperties"]["properties"]) == list(contract.names(contract.INPUT))
+    assert schemas["ReportProperties"]["required"] == ["network"]
+    assert list(schemas["Feature"]["properties"]["properties"]["properties"]) == list(contract.names(contract.API))
+    assert schemas["Feature"]["properties"]["properties"]["additionalProperties"] is False
     assert doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"] == sorted(ERROR_CODES)
     export = {p["name"]: p for p in doc["paths"]["/api/v1/exports/dwconnect.csv"]["get"]["parameters"]}
     assert {"status", "commune", "bbox", "since", "dialect", "decimal", "mark_transmitted"} <= set(export)

@@ -5,11 +5,10 @@
   from the rule), so a new route is documented the moment it exists.
 * **Parameters and bodies** of the main operations come from :data:`QUERY_PARAMETERS`,
   whose enumerations are :mod:`geosignal.vocab`'s.
-* **Report properties**: :func:`report_properties_schema` builds the JSON Schema from the
-  intake's property table (:data:`~geosignal.services.intake.properties.REPORT_PROPERTIES`)
-  and its limits (``MAX_COUNT``, ``MAX_DESCRIPTION_CHARS``) with the vocabularies; a test
-  checks it accepts exactly what :func:`~geosignal.services.intake.validate_properties`
-  accepts.
+* **Report properties** come from the report contract (:mod:`geosignal.contract`): what a
+  POST accepts (``ReportProperties``, :func:`report_properties_schema`; a test checks it
+  accepts exactly what :func:`~geosignal.services.intake.validate_properties` accepts) and
+  what a Feature carries (``Feature``: every API property, no other).
 * **Errors**: the ``Problem`` schema lists every code of :data:`geosignal.errors.ERROR_CODES`.
 
 Flask-free: give it a werkzeug ``Map`` and the view functions.
@@ -24,63 +23,31 @@ from typing import Any
 
 from werkzeug.routing import Map
 
-from geosignal import vocab
+from geosignal import contract, vocab
 from geosignal.errors import ERROR_CODES
 from geosignal.services import export as export_service
-from geosignal.services.intake.properties import MAX_COUNT, MAX_DESCRIPTION_CHARS, REPORT_PROPERTIES
 
 OPENAPI_VERSION = "3.1.0"
-API_VERSION = "1.0.0"
+#: 1.1.0: Feature properties follow the report contract (``created_at`` became
+#: ``reported_at``; ``revision`` and ``geometry_kind`` added).
+API_VERSION = "1.1.0"
 _METHODS = ("get", "post", "put", "patch", "delete")
-_NAIVE_LOCAL = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
 
 
 def _vocab_schema(values: tuple[str, ...]) -> dict[str, Any]:
     return {"type": "string", "enum": list(values)}
 
 
-def _vocab_list_schema(values: tuple[str, ...]) -> dict[str, Any]:
-    return {"anyOf": [_vocab_schema(values), {"type": "array", "items": _vocab_schema(values)}],
-            "description": "A list (duplicates removed) or a single value."}
-
-
-def _count_schema() -> dict[str, Any]:
-    return {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
-
-
-#: How each report property is described, from the intake's own constants.
-_PROPERTY_SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
-    "network": lambda: {**_vocab_schema(vocab.NETWORKS), "description": "Network concerned (required)."},
-    "technologies": lambda: _vocab_list_schema(vocab.TECHNOLOGIES),
-    "operators": lambda: _vocab_list_schema(vocab.OPERATORS),
-    "issue": lambda: _vocab_schema(vocab.ISSUES),
-    "setting": lambda: _vocab_schema(vocab.SETTINGS),
-    "households_affected": _count_schema,
-    "businesses_affected": _count_schema,
-    "description": lambda: {"type": "string", "maxLength": MAX_DESCRIPTION_CHARS, "pattern": "^[^\\u0000]*$",
-                            "description": "Free text, NFC-normalised."},
-    "observed_at": lambda: {
-        "type": "string",
-        "anyOf": [{"format": "date-time"}, {"format": "date"}, {"pattern": _NAIVE_LOCAL}],
-        "description": "ISO 8601 with offset; a naive time or a date is read as Europe/Brussels time "
-                       "(refused when it falls in a daylight-saving gap or overlap).",
-    },
-    "radius": lambda: {"type": "number", "exclusiveMinimum": 0,
-                       "description": "Metres: a Point with a radius becomes a circle (64 segments)."},
-}
-
-
 def report_properties_schema() -> dict[str, Any]:
-    """Return the JSON Schema of a report's ``properties`` as the API accepts them (null = absent)."""
-    missing = set(REPORT_PROPERTIES) ^ set(_PROPERTY_SCHEMAS)
-    if missing:
-        raise RuntimeError(f"report properties without an OpenAPI schema (or stale): {sorted(missing)}")
-    props = {}
-    for name in REPORT_PROPERTIES:
-        schema = _PROPERTY_SCHEMAS[name]()
-        props[name] = {"anyOf": [schema, {"type": "null"}]} if name != "network" else schema
-    return {"type": "object", "required": ["network"], "properties": props,
-            "description": "Unknown properties are ignored (warning properties_ignored)."}
+    """Return the JSON Schema of a report's ``properties`` as the API accepts them (null =
+    absent): the contract's input schema (:func:`geosignal.contract.input_properties_schema`)."""
+    return contract.input_properties_schema()
+
+
+def feature_properties_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the ``properties`` of a Feature the API returns: every
+    property of the contract's API form, no other."""
+    return contract.output_properties_schema(contract.API)
 
 
 def _geometry_schema() -> dict[str, Any]:
@@ -104,7 +71,8 @@ def _components() -> dict[str, Any]:
                                                   "properties": {"$ref": "#/components/schemas/ReportProperties"}}},
             "Feature": {"type": "object", "required": ["type", "geometry", "properties"],
                         "properties": {"type": {"const": "Feature"}, "id": {"type": "string"},
-                                       "geometry": _geometry_schema(), "properties": {"type": "object"}}},
+                                       "geometry": _geometry_schema(),
+                                       "properties": feature_properties_schema()}},
             "FeatureCollection": {"type": "object", "required": ["type", "features"],
                                   "properties": {"type": {"const": "FeatureCollection"},
                                                  "features": {"type": "array",

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from geosignal import contract
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, rfc7946_oriented
 from geosignal.models import Commune, IdempotencyKey, Report, User
@@ -29,18 +30,17 @@ from geosignal.vocab import STATUSES
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
-#: Report columns a Feature's properties carry, in order.
-ATTRIBUTES = (
-    "network", "technologies", "operators", "issue", "setting", "households_affected",
-    "businesses_affected", "description", "observed_at",
-)
+#: Report columns a representative fills (the contract's writable properties stored as
+#: columns; ``radius`` only shapes the geometry), in contract order.
+ATTRIBUTES: tuple[str, ...] = tuple(n for n in contract.names(contract.INPUT) if n != "radius")
 
 MAX_PAGE = 1000
 
 
 def iso(dt: datetime | None) -> str | None:
-    """Return an aware datetime as ISO 8601 in Brussels time with its offset (None stays None)."""
-    return None if dt is None else dt.astimezone(BRUSSELS).isoformat()
+    """Return an aware datetime as ISO 8601 in Brussels time with its offset (None stays None);
+    the contract's format (:func:`geosignal.contract.format_datetime`)."""
+    return contract.format_datetime(dt)
 
 
 def _feature_columns() -> tuple:
@@ -59,26 +59,14 @@ def _base_query() -> Select:
 
 
 def to_feature(report: Report, commune_name: str, geojson: str, area: float, length: float) -> dict[str, Any]:
-    """Return a report as a GeoJSON Feature (``id`` = UUID string; areas m², lengths m)."""
-    props: dict[str, Any] = {
-        "commune_nis": report.commune_nis,
-        "commune_name": commune_name,
-        "network": report.network,
-        "technologies": list(report.technologies or []),
-        "operators": list(report.operators or []),
-        "issue": report.issue,
-        "setting": report.setting,
-        "households_affected": report.households_affected,
-        "businesses_affected": report.businesses_affected,
-        "description": report.description,
-        "observed_at": iso(report.observed_at),
-        "status": report.status,
-        "created_at": iso(report.created_at),
-        "updated_at": iso(report.updated_at),
-        "area_m2": round(area, 1) if area else None,
-        "length_m": round(length, 1) if length else None,
-    }
-    return {"type": "Feature", "id": str(report.id), "geometry": json.loads(geojson), "properties": props}
+    """Return a report as a GeoJSON Feature: ``id`` = UUID string, ``geometry`` the GeoJSON
+    text given (EPSG:4326, :data:`~geosignal.contract.API_COORDINATE_DECIMALS` decimals) and
+    ``properties`` the contract's API properties (:func:`geosignal.contract.api_properties`:
+    ``area`` in m² and ``length`` in m, EPSG:31370, written for zones and lines only)."""
+    geometry = json.loads(geojson)
+    source = contract.Source(report, commune_name, contract.geometry_kind(geometry["type"]), area, length)
+    return {"type": "Feature", "id": str(report.id), "geometry": geometry,
+            "properties": contract.api_properties(source)}
 
 
 def _row_feature(row: Any) -> dict[str, Any]:

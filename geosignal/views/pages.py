@@ -29,7 +29,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from geosignal import vocab
+from geosignal import contract, vocab
 from geosignal.assets import point_folium_at_local_assets
 from geosignal.auth import current
 from geosignal.db import get_session
@@ -72,7 +72,8 @@ def nonced(fragment: str) -> Markup:
 
 @bp.app_context_processor
 def _template_globals() -> dict:
-    return {"vocab": vocab, "label": vocab.label, "csp_nonce": lambda: g.get("csp_nonce", "")}
+    return {"vocab": vocab, "contract": contract, "label": vocab.label,
+            "csp_nonce": lambda: g.get("csp_nonce", "")}
 
 
 @bp.after_app_request
@@ -185,7 +186,7 @@ def _render_map(requested_nis: str | None, form: Any = None, status: int = 200) 
     parts = _maps().representative_map(found[0], **_tiles())
     page = render_template(
         "map.html", parts=parts, commune=found[0]["properties"], idempotency_key=str(uuid.uuid4()),
-        can_write=user.role != "referent", labels=vocab.LABELS_FR,
+        can_write=user.role != "referent",
         values={k: form.getlist(k) for k in form.keys()} if form else {},
     )
     return page, status
@@ -230,20 +231,26 @@ def change_status(report_id: str) -> Response:
 
 def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
     """Return the GeoJSON Feature text for the map form: the drawn geometry as sent (parsed
-    strictly by intake, like any API body) and the attributes from the form fields."""
+    strictly by intake, like any API body) and the contract's form properties from the form
+    fields (lists for vocabulary lists, whole numbers for counts and whole radii; the rest as
+    text, intake validates it)."""
     props: dict[str, object] = {}
-    for name in ("network", "issue", "setting", "description", "observed_at"):
-        value = (form.get(name) or "").strip() if name != "description" else form.get(name, "")
-        if value:
+    for prop in contract.properties(contract.FORM):
+        name = prop.name
+        if prop.kind == "vocab_list":
+            values = form.getlist(name)
+            if values:
+                props[name] = values
+            continue
+        value = form.get(name, "") if prop.kind == "text" else (form.get(name) or "").strip()
+        if not value:
+            continue
+        if prop.kind in ("count", "metres") and value.isdigit():
+            props[name] = int(value)
+        elif prop.kind == "metres" and _is_number(value):
+            props[name] = float(value)
+        else:
             props[name] = value
-    for name in ("technologies", "operators"):
-        values = form.getlist(name)
-        if values:
-            props[name] = values
-    for name in ("households_affected", "businesses_affected", "radius"):
-        value = (form.get(name) or "").strip()
-        if value:
-            props[name] = int(value) if value.isdigit() else (float(value) if name == "radius" and _is_number(value) else value)
     return '{"type":"Feature","geometry":' + (geometry.strip() or "null") + ',"properties":' + json.dumps(props) + "}"
 
 

@@ -13,8 +13,9 @@
   var mapping = document.getElementById("mapping");
   var mappingFields = document.getElementById("mapping-fields");
   var map = null, layer = null;
-  var MAPPABLE = ["lon", "lat", "x", "y", "wkt", "description", "observed_at", "network", "technologies",
-                  "operators", "issue", "households_affected", "businesses_affected"];
+  // What a column can be mapped to: [{name, label}] from the report contract (coordinates,
+  // then the writable properties; geosignal/contract.py).
+  var MAPPABLE = JSON.parse(form.dataset.fields || "[]");
 
   function payload(dryRun) {
     var data = new FormData(form);
@@ -36,11 +37,11 @@
 
   function showMapping(columns) {
     mappingFields.replaceChildren();
-    MAPPABLE.forEach(function (name) {
+    MAPPABLE.forEach(function (field) {
       var label = document.createElement("label");
-      label.textContent = name + " ";
+      label.textContent = field.label + " ";
       var select = document.createElement("select");
-      select.name = name;
+      select.name = field.name;
       [""].concat(columns).forEach(function (c) {
         var o = document.createElement("option"); o.value = c; o.textContent = c || "—"; select.appendChild(o);
       });

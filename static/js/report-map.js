@@ -16,6 +16,8 @@
   var submit = document.getElementById("submit-report");
   var drawn = null;
   var LABELS = JSON.parse(pane.dataset.labels || "{}");
+  // The popup's lines: [{name, label, kind}] from the report contract (geosignal/contract.py).
+  var POPUP = JSON.parse(pane.dataset.popup || "[]");
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
 
   var KINDS = { marker: "un point", polyline: "un tronçon", polygon: "une zone",
@@ -78,25 +80,23 @@
     onEachFeature: function (f, l) { l.bindPopup(function () { return popup(f); }); }
   }).addTo(map);
 
-  function line(parent, labelText, value) {
+  function line(parent, labelText, value, kind) {
     if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) { return; }
     var p = document.createElement("div");
     var b = document.createElement("strong");
     b.textContent = labelText + " : ";
     p.appendChild(b);
-    p.appendChild(document.createTextNode(Array.isArray(value) ? value.map(label).join(", ") : label(String(value))));
+    var vocabulary = kind === "vocab" || kind === "vocab_list";
+    var text = Array.isArray(value) ? value.map(vocabulary ? label : String).join(", ")
+      : kind === "datetime" ? String(value).slice(0, 10)  // the day is what matters on a map
+      : vocabulary ? label(String(value)) : String(value);
+    p.appendChild(document.createTextNode(text));
     parent.appendChild(p);
   }
 
   function popup(f) {
     var p = f.properties, div = document.createElement("div");
-    line(div, "Réseau", p.network);
-    line(div, "Technologies", p.technologies);
-    line(div, "Opérateurs", p.operators);
-    line(div, "Problème", p.issue);
-    line(div, "Description", p.description);
-    line(div, "Observé", p.observed_at && p.observed_at.slice(0, 10));
-    line(div, "Statut", p.status);
+    POPUP.forEach(function (field) { line(div, field.label, p[field.name], field.kind); });
     return div;
   }
 

@@ -10,28 +10,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from geosignal import vocab
+from geosignal import contract, vocab
 from geosignal.errors import GeosignalError
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-MAX_DESCRIPTION_CHARS = 5000
-MAX_COUNT = 1_000_000  # households/businesses: beyond this the value is a typo
+#: Limits of the contract (:mod:`geosignal.contract`), named here for the intake's callers.
+MAX_DESCRIPTION_CHARS = contract.MAX_DESCRIPTION_CHARS
+MAX_COUNT = contract.MAX_COUNT  # households/businesses: beyond this the value is a typo
 #: How far ahead of now an observation time may be (clock skew, time zones).
 FUTURE_TOLERANCE = timedelta(hours=12)
 
-#: Property names a report may carry (API names).
-REPORT_PROPERTIES: tuple[str, ...] = (
-    "network",
-    "technologies",
-    "operators",
-    "issue",
-    "setting",
-    "households_affected",
-    "businesses_affected",
-    "description",
-    "observed_at",
-    "radius",
-)
+#: Property names a report may carry (API names): the contract's writable properties.
+REPORT_PROPERTIES: tuple[str, ...] = contract.names(contract.INPUT)
 
 
 def _fail(code: str, detail: str, where: str, **extra: Any) -> GeosignalError:
@@ -264,42 +254,19 @@ def _fold(text: str) -> str:
     return re.sub(r"[\s\-./()]+", "_", text).strip("_")
 
 
-#: Recognised column headers (folded) for each report property, FR / NL / EN.
-HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "network": ("network", "reseau", "type_reseau", "netwerk", "type_de_reseau"),
-    "technologies": ("technologies", "technologie", "technology", "techno", "tech", "technologieen"),
-    "operators": ("operators", "operator", "operateur", "operateurs", "operatoren", "operateur_s"),
-    "issue": ("issue", "probleme", "type_probleme", "probleem", "problem"),
-    "setting": ("setting", "lieu", "contexte", "situation", "omgeving", "context"),
-    "households_affected": ("households_affected", "households", "menages", "menages_touches",
-                            "nb_menages", "huishoudens", "gezinnen"),
-    "businesses_affected": ("businesses_affected", "businesses", "entreprises", "entreprises_touchees",
-                            "nb_entreprises", "bedrijven", "ondernemingen"),
-    "description": ("description", "desc", "commentaire", "commentaires", "remarque", "remarques",
-                    "omschrijving", "beschrijving", "opmerking", "comment", "comments", "notes", "cmt"),
-    "observed_at": ("observed_at", "date", "date_observation", "date_constat", "date_releve",
-                    "datum", "datetime", "timestamp", "time", "horodatage", "date_heure", "observed"),
-    "radius": ("radius", "rayon", "straal"),
-}
+#: Recognised column headers (folded) for each report property, FR / NL / EN (the contract's).
+HEADER_ALIASES: dict[str, tuple[str, ...]] = contract.header_aliases()
 #: Recognised coordinate headers (folded).
-COORD_ALIASES: dict[str, tuple[str, ...]] = {
-    "lat": ("lat", "latitude", "breedtegraad", "lat_wgs84", "latitude_wgs84", "y_wgs84"),
-    "lon": ("lon", "lng", "long", "longitude", "lengtegraad", "lon_wgs84", "longitude_wgs84", "x_wgs84"),
-    "x": ("x", "coord_x", "x_lambert", "lambert_x", "easting", "x_l72", "x_31370", "x_3812"),
-    "y": ("y", "coord_y", "y_lambert", "lambert_y", "northing", "y_l72", "y_31370", "y_3812"),
-    "wkt": ("wkt", "geometry", "geometrie", "geom", "the_geom", "wkt_geom", "geometry_wkt"),
-}
-
-_VALUE_ALIASES: dict[str, dict[str, str]] = {
-    "network": {"mobile": "mobile", "gsm": "mobile", "mobiel": "mobile", "fixed": "fixed", "fixe": "fixed",
-                "vast": "fixed", "fix": "fixed"},
-    "operators": {"proximus": "Proximus", "orange": "Orange", "base": "Telenet/BASE", "telenet": "Telenet/BASE",
-                  "telenet_base": "Telenet/BASE", "digi": "DIGI", "voo": "VOO", "other": "other",
-                  "autre": "other", "andere": "other"},
-    "technologies": {"fibre": "fibre", "fiber": "fibre", "vezel": "fibre", "glasvezel": "fibre",
-                     "cable": "cable", "kabel": "cable", "adsl": "DSL", "vdsl": "DSL", "dsl": "DSL",
-                     "fwa": "FWA", "satellite": "satellite", "satelliet": "satellite"},
-}
+COORD_ALIASES: dict[str, tuple[str, ...]] = contract.coordinate_aliases()
+#: Value synonyms files may use (folded → vocabulary value), per property.
+_VALUE_ALIASES: dict[str, dict[str, str]] = contract.value_aliases()
+#: Kind of each uploadable property (how its file values are coerced).
+_KINDS: dict[str, str] = {p.name: p.kind for p in contract.properties(contract.UPLOAD)}
+#: Vocabulary of each uploadable vocabulary property.
+_VOCABS: dict[str, tuple[str, ...]] = {p.name: p.vocab for p in contract.properties(contract.UPLOAD) if p.vocab}
+#: List separators in file values, per property (``/`` also separates technologies:
+#: "4G/5G"; it is part of an operator's name: "Telenet/BASE").
+_SEPARATORS: dict[str, str] = {"technologies": r"[,;/|+]", "operators": r"[,;|+]"}
 
 
 def match_header(header: str) -> str | None:
@@ -317,9 +284,7 @@ def _coerce_token(name: str, token: str) -> str:
     table = _VALUE_ALIASES.get(name, {})
     if folded in table:
         return table[folded]
-    allowed = {"technologies": vocab.TECHNOLOGIES, "operators": vocab.OPERATORS, "network": vocab.NETWORKS,
-               "issue": vocab.ISSUES, "setting": vocab.SETTINGS}.get(name, ())
-    for v in allowed:  # case-insensitive match on the vocabulary itself
+    for v in _VOCABS.get(name, ()):  # case-insensitive match on the vocabulary itself
         if _fold(v) == folded:
             return v
     return t
@@ -355,7 +320,8 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
             value = value.strip()
             if value == "":
                 continue
-        if name in ("households_affected", "businesses_affected"):
+        kind = _KINDS.get(name)
+        if kind == "count":
             if isinstance(value, str):
                 v = value.replace(" ", "").replace("\u00a0", "")
                 if re.fullmatch(r"\d{1,4000}", v):  # longer: Python refuses to convert it
@@ -368,15 +334,14 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
                 value = value.item()
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)
-        elif name in ("technologies", "operators"):
+        elif kind == "vocab_list":
             if isinstance(value, str):
-                value = [_coerce_token(name, t) for t in re.split(r"[,;/|+]", value) if t.strip()] \
-                    if name == "technologies" else \
-                    [_coerce_token(name, t) for t in re.split(r"[,;|+]", value) if t.strip()]
-        elif name in ("network", "issue", "setting"):
+                value = [_coerce_token(name, t) for t in re.split(_SEPARATORS.get(name, r"[,;|+]"), value)
+                         if t.strip()]
+        elif kind == "vocab":
             if isinstance(value, str):
                 value = _coerce_token(name, value)
-        elif name == "radius":
+        elif kind == "metres":
             if isinstance(value, str):
                 try:
                     value = float(value.replace(",", "."))
