@@ -36,6 +36,7 @@ from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import Commune, User
 from geosignal.models.user import DUMMY_PASSWORD_HASH
+from geosignal.params import parse_commune
 from geosignal.ratelimit import (
     LOGIN_PER_ACCOUNT,
     LOGIN_PER_ADDRESS,
@@ -43,7 +44,6 @@ from geosignal.ratelimit import (
     limiter,
     login_account_key,
 )
-from geosignal.params import parse_commune
 from geosignal.services import aggregation
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
