@@ -72,8 +72,18 @@ def point_folium_at_local_assets() -> None:
     ]
 
 
-def init_app(app: Flask) -> None:
-    """Register the vendor blueprint; refuse to start when ``npm ci`` has not been run."""
-    if not (NODE_MODULES / VENDOR_FILES["leaflet.js"]).is_file():
+def installed() -> bool:
+    """Whether the front-end libraries are installed (``npm ci`` has run)."""
+    return all((NODE_MODULES / rel).is_file() for rel in VENDOR_FILES.values())
+
+
+def require_installed() -> None:
+    """Raise ``RuntimeError`` unless the front-end libraries are installed (pages need them:
+    ``geosignal serve`` checks; commands that serve no page do not)."""
+    if not installed():
         raise RuntimeError(f"front-end libraries missing in {NODE_MODULES}: run `npm ci` (scripts/bootstrap.sh)")
+
+
+def init_app(app: Flask) -> None:
+    """Register the vendor blueprint (``/vendor``)."""
     app.register_blueprint(bp)

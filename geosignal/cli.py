@@ -330,6 +330,12 @@ def export(output: Any, fmt: str, status: str, commune: str | None, bbox: str | 
 @click.option("--workers", default=2, type=int, show_default=True)
 def serve(host: str, port: int, workers: int) -> None:
     """Serve geosignal with gunicorn (production-grade WSGI server)."""
+    from geosignal import assets
+
+    try:
+        assets.require_installed()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
     from gunicorn.app.base import BaseApplication
 
     class _Server(BaseApplication):

@@ -30,8 +30,18 @@ bash scripts/provision-db.sh
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 extra=""
 [ "$WITH_TEST" = yes ] && extra="[test]"
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".$extra"
+# pip only when setup.cfg (or the extras asked for) changed since the last install, so that a
+# second start needs neither the network nor time
+stamp=".venv/.geosignal-installed"
+hash=$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-64)
+installed=$(cat "$stamp" 2>/dev/null || true)
+need_pip=yes
+if [ "${installed%% *}" = "$hash" ] && { [ -z "$extra" ] || [ "${installed#* }" = "[test]" ]; }; then need_pip=no; fi
+if [ "$need_pip" = yes ]; then
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".$extra"
+  echo "$hash ${extra:-none}" > "$stamp"
+fi
 
 if [ ! -d node_modules/leaflet ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --silent

@@ -14,6 +14,18 @@ DB_NAME=${GEOSIGNAL_DB_NAME:-geosignal}
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; else SUDO=none; fi
 
+# Already provisioned and running? Then nothing needs root: say so and stop.
+if command -v pg_lsclusters >/dev/null && command -v psql >/dev/null; then
+  running_port=$(pg_lsclusters -h 2>/dev/null | awk '$4 ~ /online/ {print $3; exit}')
+  if [ -n "$running_port" ] && PGPASSWORD="$DB_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "$running_port" \
+      -U "$DB_USER" -d "${DB_NAME}_template" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis'" \
+      2>/dev/null | grep -qx 1 && PGPASSWORD="$DB_PASSWORD" psql -h 127.0.0.1 -p "$running_port" -U "$DB_USER" \
+      -d "$DB_NAME" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis'" 2>/dev/null | grep -qx 1; then
+    echo "PostGIS ready: postgresql+psycopg://$DB_USER:***@127.0.0.1:$running_port/$DB_NAME (template ${DB_NAME}_template)"
+    exit 0
+  fi
+fi
+
 need_pkgs=()
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then need_pkgs+=(postgresql); fi
 pg_major() { ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1; }

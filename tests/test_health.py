@@ -51,3 +51,17 @@ def test_database_unreachable_gives_503_with_retry_after() -> None:
     assert page.status_code == 503 and page.headers["Retry-After"] == "5"
     assert "réessayez dans 5 secondes" in page.get_data(as_text=True)
     assert client.get("/healthz").status_code == 200
+
+
+def test_commands_work_without_the_front_end_libraries_and_serve_says_what_is_missing(
+        app, client, db, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from geosignal import assets
+
+    monkeypatch.setattr(assets, "NODE_MODULES", tmp_path)
+    build = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": "postgresql+psycopg://x@127.0.0.1/x",
+                        "SECRET_KEY": "t"})
+    assert build.test_cli_runner().invoke(args=["aggregate", "--help"]).exit_code == 0
+    served = build.test_cli_runner().invoke(args=["serve", "--port", "1"])
+    assert served.exit_code == 1 and "run `npm ci`" in served.output
+    not_ready = client.get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.get_json()["checks"]["front_end"] == {"ok": False}

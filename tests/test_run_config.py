@@ -46,3 +46,17 @@ def test_default_tile_url_reaches_the_map_page(app, representative) -> None:  # 
     html = page.get_data(as_text=True)
     assert f'"{OSM}"' in html
     assert "img-src 'self' data: https://tile.openstreetmap.org;" in page.headers["Content-Security-Policy"]
+
+
+def test_a_second_start_installs_nothing_and_takes_seconds() -> None:
+    """scripts/test ran the bootstrap already: running it again (what scripts/run does on every
+    start) must not call pip or npm, nor need the network."""
+    import time
+
+    started = time.perf_counter()
+    out = subprocess.run(["bash", "scripts/bootstrap.sh"], cwd=ROOT, capture_output=True, text=True,
+                         check=True, env={**os.environ, "PIP_NO_INDEX": "1", "npm_config_offline": "true"})
+    elapsed = time.perf_counter() - started
+    assert out.stdout.strip().endswith("bootstrap done (.venv, node_modules, PostGIS)")
+    assert "Successfully installed" not in out.stdout + out.stderr
+    assert elapsed < 10, elapsed

@@ -29,10 +29,12 @@ def migration_head() -> str | None:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
-def readiness(session: Session) -> dict[str, Any]:
-    """Check PostGIS, the CRS transforms and the schema version.
+def readiness(session: Session, *, front_end: bool = True) -> dict[str, Any]:
+    """Check PostGIS, the CRS transforms, the schema version and (``front_end``: whether the
+    front-end libraries are installed, as the caller found) the pages' assets.
 
-    Returns ``{"ready": bool, "checks": {"database": {...}, "crs": {...}, "migrations": {...}}}``
+    Returns ``{"ready": bool, "checks": {"database": {...}, "crs": {...}, "migrations": {...},
+    "front_end": {...}}}``
     where each check has ``ok`` and what was found: PostGIS's version; the EPSG:31370 position
     of Charleroi's centre from PostGIS and from pyproj and their distances (m) to the reference
     (each must be ≤ 1 m); the database's alembic revision and the code's head.
@@ -55,5 +57,6 @@ def readiness(session: Session) -> dict[str, Any]:
         "crs": {"ok": d_postgis <= AGREEMENT_M and d_pyproj <= AGREEMENT_M,
                 "postgis_m": round(d_postgis, 3), "pyproj_m": round(d_pyproj, 3)},
         "migrations": {"ok": current == head, "database": current, "head": head},
+        "front_end": {"ok": front_end},
     }
     return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}

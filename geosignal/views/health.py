@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from geosignal import assets
 from geosignal.db import get_session
 from geosignal.services import health
 
@@ -23,8 +24,9 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """PostGIS reachable, PostGIS and pyproj agree on EPSG:31370 within 1 m, migrations at
-    head: 200; otherwise 503 with ``Retry-After`` and the failing checks."""
-    report = health.readiness(get_session())
+    head, front-end libraries installed: 200; otherwise 503 with ``Retry-After`` and the
+    failing checks."""
+    report = health.readiness(get_session(), front_end=assets.installed())
     response = jsonify({"status": "ready" if report["ready"] else "not_ready", **report})
     if not report["ready"]:
         response.status_code = 503
