@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, shape
 from sqlalchemy import select, update
 
-from geosignal.models import ExportRun, Report
+from geosignal.models import ExportRun, Report, ReportFeature
 from geosignal.services import export as export_service
 from tests.conftest import CHARLEROI, ROOT
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
@@ -361,7 +361,8 @@ def test_stored_feature_matches_the_live_properties_and_follows_renames(db, repr
                      to_geojson_4326(LineString([(x0, y0), (x0 + 400, y0 + 100)])),
                      to_geojson_4326(square_lambert(x0 - 900, y0 - 900, 300)))]
     for rid in ids:
-        stored = json.loads(db.scalar(select(Report.feature_json).where(Report.id == uuid.UUID(rid))))
+        stored = json.loads(db.scalar(select(ReportFeature.feature_json).join(Report, Report.seq == ReportFeature.seq)
+                                      .where(Report.id == uuid.UUID(rid))))
         assert stored["id"] == rid
         assert stored["properties"] == _live_properties(db, rid)
     assert stored["properties"]["area_m2"] == pytest.approx(90_000, rel=0.01)
@@ -369,7 +370,8 @@ def test_stored_feature_matches_the_live_properties_and_follows_renames(db, repr
     db.execute(text("UPDATE communes SET name_fr = 'Charleroi (ville)' WHERE nis_code = '52011'"))
     db.execute(text("UPDATE users SET role = 'admin', commune_nis = NULL WHERE email = 'echevin@charleroi.be'"))
     for rid in ids:
-        stored = json.loads(db.scalar(select(Report.feature_json).where(Report.id == uuid.UUID(rid))))
+        stored = json.loads(db.scalar(select(ReportFeature.feature_json).join(Report, Report.seq == ReportFeature.seq)
+                                      .where(Report.id == uuid.UUID(rid))))
         assert stored["properties"]["commune_name"] == "Charleroi (ville)"
         assert stored["properties"]["reporter_role"] == "admin"
         assert stored["properties"] == _live_properties(db, rid)

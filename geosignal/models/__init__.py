@@ -2,14 +2,14 @@
 
 from geosignal.db import Base
 from geosignal.models.commune import Commune
-from geosignal.models.export import ExportRun, ExportRunChunk, ExportRunReport
+from geosignal.models.export import ExportRun, ExportRunBatch, ExportRunChunk, ReportFeature
 from geosignal.models.report import IdempotencyKey, Report
 from geosignal.models.stats import CommuneStats
 from geosignal.models.survey import PublishedIndicator, SurveyEdition, SurveyResponse
 from geosignal.models.user import ApiToken, User
 
 __all__ = [
-    "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunChunk", "ExportRunReport",
-    "IdempotencyKey", "PublishedIndicator", "Report",
+    "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch", "ExportRunChunk",
+    "IdempotencyKey", "PublishedIndicator", "Report", "ReportFeature",
     "SurveyEdition", "SurveyResponse", "User",
 ]
