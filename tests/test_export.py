@@ -491,3 +491,35 @@ def test_abandoned_recorded_stream_stops_its_worker(db, representative) -> None:
     assert len(workers) == 1
     stream.chunks.close()
     assert not workers[0].is_alive()
+
+
+def test_geosignal_export_command_runs_without_building_the_app(monkeypatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from geosignal import cli
+    from geosignal.devdb import scratch_database
+    from tests.conftest import COMMUNES_FILE
+
+    def refuse(*_args):  # noqa: ANN202
+        raise AssertionError("geosignal export built the Flask application")
+
+    monkeypatch.setattr(cli, "_create_app", refuse)
+    with scratch_database("geosignal_cli", COMMUNES_FILE) as database:
+        with database.session() as session:
+            _bulk_insert(session, 12)
+            session.commit()
+        monkeypatch.setenv("GEOSIGNAL_DATABASE_URL", database.engine.url.render_as_string(hide_password=False))
+        monkeypatch.setenv("GEOSIGNAL_ENV", "development")
+        out = tmp_path / "export.geojson"
+        result = CliRunner().invoke(cli.main, ["export", "-o", str(out), "--mark-transmitted"])
+        assert result.exit_code == 0, result.output
+        doc = strict_json(out.read_bytes())
+        assert_export_valid(doc)
+        assert doc["numberReturned"] == 12
+        with database.session() as session:
+            run = session.scalars(select(ExportRun)).one()
+            assert (run.channel, run.feature_count, run.mark_transmitted) == ("cli", 12, True)
+            assert run.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+            assert len(export_service.run_report_ids(session, run)) == 12
+        bad = CliRunner().invoke(cli.main, ["export", "--status", "lost"])
+        assert bad.exit_code != 0 and "invalid_request" in bad.output
