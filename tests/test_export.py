@@ -463,7 +463,7 @@ def test_recorded_run_over_several_segments_records_batches_and_downloads_identi
     # set-wise: one row per segment of 7 reports (31 rows read, 30 carried), not one per report
     from sqlalchemy import text
 
-    batches = db.execute(text("SELECT n, cardinality(report_ids), first_seq <= last_seq FROM export_run_batches "
+    batches = db.execute(text("SELECT n, length(report_ids) / 16, first_seq <= last_seq FROM export_run_batches "
                               "WHERE run_id = :r ORDER BY n"), {"r": run_id}).all()
     assert [(n, size) for n, size, _ in batches] == [(0, 7), (1, 7), (2, 7), (3, 7), (4, 2)]
     assert all(ordered for _, _, ordered in batches)
@@ -523,3 +523,56 @@ def test_geosignal_export_command_runs_without_building_the_app(monkeypatch, tmp
             assert len(export_service.run_report_ids(session, run)) == 12
         bad = CliRunner().invoke(cli.main, ["export", "--status", "lost"])
         assert bad.exit_code != 0 and "invalid_request" in bad.output
+
+
+def test_migration_0007_moves_stored_features_and_run_history_and_back() -> None:
+    """Reports and a recorded run made under 0004 survive 0007 (Features moved, one row per
+    report carried turned into batches) and a downgrade back to 0004."""
+    import os
+
+    from sqlalchemy import create_engine, text
+
+    from geosignal import migrate
+    from geosignal.devdb import create_database, drop_database
+
+    name = f"geosignal_m0007_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(url, "0004")
+        ids = [uuid.uuid4() for _ in range(3)]
+        run = uuid.uuid4()
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES ('52011', 'Charleroi', "
+                           "ST_Multi(ST_MakeEnvelope(4.3, 50.3, 4.6, 50.5, 4326)), 1)"))
+            for i, rid in enumerate(ids):
+                c.execute(text("INSERT INTO reports (id, geometry, commune_nis, network, description, status) VALUES "
+                               "(:id, ST_SetSRID(ST_MakePoint(4.44 + :i * 0.001, 50.41), 4326), '52011', 'mobile', "
+                               "'old', 'validated')"), {"id": rid, "i": i})
+            features = dict(c.execute(text("SELECT seq, feature_json FROM reports")).all())
+            c.execute(text("INSERT INTO export_runs (id, actor, channel, format, media_type, filename, filters, "
+                           "schema_version, feature_count, byte_count, sha256, watermark, mark_transmitted) VALUES "
+                           "(:id, 'cli:x', 'cli', 'geojson', 'x', 'x', '{}', '1.0.0', 2, 0, '', 9, true)"), {"id": run})
+            sent = {ids[0]: 11, ids[2]: 12}
+            for rid, seq in sent.items():
+                c.execute(text("INSERT INTO export_run_reports VALUES (:run, :rid, :seq)"),
+                          {"run": run, "rid": rid, "seq": seq})
+        assert len(features) == 3 and all(features.values())
+        migrate.upgrade(url)
+        with engine.begin() as c:
+            assert dict(c.execute(text("SELECT seq, feature_json FROM report_features")).all()) == features
+            rows = c.execute(text("SELECT n, length(report_ids), change_seqs FROM export_run_batches")).all()
+            assert rows == [(0, 32, [11, 12])]
+            from geosignal.services.export.runs import run_report_ids
+
+            class Run:
+                id = run
+            assert sorted(run_report_ids(c, Run)) == sorted((str(r), s) for r, s in sent.items())
+        migrate.downgrade(url, "0004")
+        with engine.begin() as c:
+            assert dict(c.execute(text("SELECT seq, feature_json FROM reports")).all()) == features
+            back = c.execute(text("SELECT report_id, change_seq FROM export_run_reports")).all()
+            assert dict(back) == sent
+    finally:
+        engine.dispose()
+        drop_database(name)

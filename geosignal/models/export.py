@@ -80,13 +80,14 @@ class ExportRun(Base):
 
 
 class ExportRunBatch(Base):
-    """A batch of the reports an export run carried, in insertion order: their ids and the
-    ``change_seq`` (state) each had then, as two parallel arrays; ``first_seq`` and
-    ``last_seq`` bound their insertion ``seq`` (to find the batch that may hold a report)."""
+    """A batch of the reports an export run carried, in insertion order: their ids (16 bytes
+    each, packed: a ``uuid[]`` costs ~1.5 µs per id to parse and store) and the ``change_seq``
+    (state) each had then, in parallel; ``first_seq`` and ``last_seq`` bound their insertion
+    ``seq`` (to find the batch that may hold a report)."""
 
     __tablename__ = "export_run_batches"
     __table_args__ = (
-        CheckConstraint("cardinality(report_ids) = cardinality(change_seqs)", name="arrays_parallel"),
+        CheckConstraint("length(report_ids) = 16 * cardinality(change_seqs)", name="arrays_parallel"),
         Index("ix_export_run_batches_seq_range", "last_seq", "first_seq"),
     )
 
@@ -94,8 +95,9 @@ class ExportRunBatch(Base):
     n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     first_seq: Mapped[int] = mapped_column(BigInteger)
     last_seq: Mapped[int] = mapped_column(BigInteger)
-    #: No foreign key: the history outlives a deleted report.
-    report_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid))
+    #: The reports' UUIDs, 16 bytes each, concatenated. No foreign key: the history outlives a
+    #: deleted report.
+    report_ids: Mapped[bytes] = mapped_column(LargeBinary)
     change_seqs: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
 
 

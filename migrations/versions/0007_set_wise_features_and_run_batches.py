@@ -15,8 +15,9 @@ Renaming a commune or changing a reporter's role or commune rewrites the reports
 (a new ``change_seq``, hence a new Feature), as before.
 
 ``export_run_reports`` (one row per report carried) becomes ``export_run_batches``: one row
-per batch of a run, the ids and ``change_seq`` of its reports as two parallel arrays in
-insertion order, with the ``seq`` range they span.
+per batch of a run: the ids of its reports packed (16 bytes each) and their ``change_seq``
+(an array) in insertion order, with the ``seq`` range they span. Packed ids and the gzip
+chunks are stored uncompressed by PostgreSQL (``STORAGE EXTERNAL``: they do not compress).
 
 ``FROZEN_SQL`` holds what ``geosignal.services.export.sql.stored_sql()`` generated when this
 migration was written (a migration never imports live code; tests/test_frozen_sql.py keeps
@@ -251,16 +252,18 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("first_seq", sa.BigInteger(), nullable=False),
         sa.Column("last_seq", sa.BigInteger(), nullable=False),
-        sa.Column("report_ids", postgresql.ARRAY(sa.Uuid()), nullable=False),
+        sa.Column("report_ids", sa.LargeBinary(), nullable=False),
         sa.Column("change_seqs", postgresql.ARRAY(sa.BigInteger()), nullable=False),
-        sa.CheckConstraint("cardinality(report_ids) = cardinality(change_seqs)", name="arrays_parallel"),
+        sa.CheckConstraint("length(report_ids) = 16 * cardinality(change_seqs)", name="arrays_parallel"),
         sa.ForeignKeyConstraint(["run_id"], ["export_runs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "n"),
     )
     op.create_index("ix_export_run_batches_seq_range", "export_run_batches", ["last_seq", "first_seq"])
+    op.execute("ALTER TABLE export_run_batches ALTER report_ids SET STORAGE EXTERNAL")
+    op.execute("ALTER TABLE export_run_chunks ALTER data SET STORAGE EXTERNAL")
     op.execute(f"""
         INSERT INTO export_run_batches (run_id, n, first_seq, last_seq, report_ids, change_seqs)
-        SELECT run_id, b, min(seq), max(seq), array_agg(report_id ORDER BY seq, report_id),
+        SELECT run_id, b, min(seq), max(seq), string_agg(uuid_send(report_id), ''::bytea ORDER BY seq, report_id),
                array_agg(change_seq ORDER BY seq, report_id)
         FROM (SELECT e.run_id, e.report_id, e.change_seq, coalesce(r.seq, 0) AS seq,
                      (row_number() OVER (PARTITION BY e.run_id ORDER BY r.seq, e.report_id) - 1) / {_BATCH} AS b
@@ -292,8 +295,9 @@ def downgrade() -> None:
     op.create_index("ix_export_run_reports_report_id", "export_run_reports", ["report_id"], unique=False)
     op.execute("""
         INSERT INTO export_run_reports (run_id, report_id, change_seq)
-        SELECT b.run_id, u.report_id, u.change_seq
-        FROM export_run_batches b, unnest(b.report_ids, b.change_seqs) AS u(report_id, change_seq)""")
+        SELECT b.run_id, encode(substring(b.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid, b.change_seqs[i]
+        FROM export_run_batches b, generate_subscripts(b.change_seqs, 1) AS i""")
+    op.execute("ALTER TABLE export_run_chunks ALTER data SET STORAGE EXTENDED")
     op.drop_index("ix_export_run_batches_seq_range", table_name="export_run_batches")
     op.drop_table("export_run_batches")
 

@@ -108,7 +108,7 @@ def _stored_features(session: Session, request: ExportRequest, paging: Paging | 
                 seq, change_seq, rid, feature = bytes(row).split(b"\t", 3)
                 last_seq = seq
                 if feature == b"\n":
-                    stream.excluded.append(rid.decode("ascii"))
+                    stream.excluded.append(str(uuid.UUID(hex=rid.decode("ascii"))))
                     continue
                 if first_seq is None:
                     first_seq = seq
@@ -125,7 +125,8 @@ def _stored_features(session: Session, request: ExportRequest, paging: Paging | 
             yield _block(features, first)
             first = False
         if first_seq is not None:
-            recorder.carried(int(first_seq), int(last_seq), ids, change_seqs)  # type: ignore[arg-type]
+            packed = bytes.fromhex(b"".join(ids).decode("ascii"))  # 32 hex digits per report
+            recorder.carried(int(first_seq), int(last_seq), packed, change_seqs)  # type: ignore[arg-type]
         recorder.flush()
         seen += rows
         if last_seq is not None:
@@ -184,7 +185,7 @@ def _table_rows(session: Session, request: ExportRequest, stream: ExportStream, 
         stream.excluded.extend(str(row[ID]) for row in partition if row[COLLAPSED_ROW])
         stream.count += len(kept)
         if kept:
-            recorder.carried(kept[0][SEQ], kept[-1][SEQ], [str(row[ID]).encode() for row in kept],
+            recorder.carried(kept[0][SEQ], kept[-1][SEQ], b"".join(row[ID].bytes for row in kept),
                              [str(row[CHANGE_SEQ]).encode() for row in kept])
             recorder.flush()
             yield kept

@@ -105,11 +105,11 @@ class Recorder:
             self._blocks.put(data)
         return data
 
-    def carried(self, first_seq: int, last_seq: int, ids: list[bytes], change_seqs: list[bytes]) -> None:
-        """Keep a batch of reports carried: their insertion ``seq`` bounds, ids and
-        ``change_seq`` (ASCII text, as ``COPY`` gives them), in insertion order."""
+    def carried(self, first_seq: int, last_seq: int, ids: bytes, change_seqs: list[bytes]) -> None:
+        """Keep a batch of reports carried, in insertion order: their insertion ``seq`` bounds,
+        ids (UUIDs, 16 bytes each, concatenated) and ``change_seq`` (ASCII digits)."""
         if ids:
-            self._batches.append((first_seq, last_seq, b",".join(ids), b",".join(change_seqs)))
+            self._batches.append((first_seq, last_seq, ids, b",".join(change_seqs)))
 
     def flush(self, final: bool = False) -> None:
         """Store the batches kept and the compressed chunks ready (all of them when ``final``)."""
@@ -119,9 +119,8 @@ class Recorder:
             for first_seq, last_seq, ids, seqs in self._batches:
                 cursor.execute(
                     "INSERT INTO export_run_batches (run_id, n, first_seq, last_seq, report_ids, change_seqs) "
-                    "VALUES (%s, %s, %s, %s, %s::uuid[], %s::bigint[])",
-                    (self.run.id, self._batch_n, first_seq, last_seq,
-                     "{" + ids.decode("ascii") + "}", "{" + seqs.decode("ascii") + "}"))
+                    "VALUES (%s, %s, %s, %s, %b, %s::bigint[])",
+                    (self.run.id, self._batch_n, first_seq, last_seq, ids, "{" + seqs.decode("ascii") + "}"))
                 self._batch_n += 1
             self._batches = []
             with self._lock:
@@ -161,7 +160,7 @@ class NoRecorder:
     def write(self, data: bytes) -> bytes:
         return data
 
-    def carried(self, first_seq: int, last_seq: int, ids: list[bytes], change_seqs: list[bytes]) -> None:
+    def carried(self, first_seq: int, last_seq: int, ids: bytes, change_seqs: list[bytes]) -> None:
         pass
 
     def flush(self, final: bool = False) -> None:
@@ -240,9 +239,9 @@ def iter_run_bytes(session: Session, run_id: uuid.UUID) -> Iterator[bytes]:
 def run_report_ids(session: Session, run: ExportRun) -> list[tuple[str, int]]:
     """Return (report id, change_seq) of every report a run carried, in report-id order."""
     rows = session.execute(text("""
-        SELECT u.report_id, u.change_seq
-        FROM export_run_batches b, unnest(b.report_ids, b.change_seqs) AS u(report_id, change_seq)
-        WHERE b.run_id = :run ORDER BY u.report_id"""), {"run": run.id})
+        SELECT encode(substring(b.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid AS report_id, b.change_seqs[i]
+        FROM export_run_batches b, generate_subscripts(b.change_seqs, 1) AS i
+        WHERE b.run_id = :run ORDER BY report_id"""), {"run": run.id})
     return [(str(r), int(s)) for r, s in rows]
 
 
@@ -251,14 +250,15 @@ def transmitted_state(session: Session, report_ids: Iterable[uuid.UUID]) -> dict
     ``outdated`` (transmitted, changed since) or ``never``.
 
     One statement: each report is looked up in the batches of ``mark_transmitted`` runs whose
-    ``seq`` range holds it.
+    ``seq`` range holds it (its 16 bytes at a 16-byte boundary of the packed ids).
     """
     rows = session.execute(text("""
         SELECT r.id, r.change_seq,
-               (SELECT max(b.change_seqs[array_position(b.report_ids, r.id)])
+               (SELECT max(b.change_seqs[(p.at - 1) / 16 + 1])
                 FROM export_run_batches b JOIN export_runs e ON e.id = b.run_id
+                CROSS JOIN LATERAL (SELECT position(uuid_send(r.id) IN b.report_ids) AS at) p
                 WHERE e.mark_transmitted AND b.last_seq >= r.seq AND b.first_seq <= r.seq
-                  AND r.id = ANY(b.report_ids)) AS sent
+                  AND p.at % 16 = 1) AS sent
         FROM reports r WHERE r.id = ANY(:ids)"""), {"ids": list(report_ids)})
     return {str(rid): "never" if sent is None else "current" if sent >= seq else "outdated"
             for rid, seq, sent in rows}

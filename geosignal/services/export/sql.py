@@ -174,10 +174,11 @@ ID, CHANGE_SEQ, SEQ, COLLAPSED_ROW = 0, 1, 2, 3
 _ROW_HEAD = "r.id, r.change_seq, r.seq"
 
 #: The GeoJSON export, for ``COPY … TO STDOUT`` (text format): per report its ``seq``,
-#: ``change_seq``, id and stored Feature ('' when its geometry collapses), tab-separated.
+#: ``change_seq``, id (32 hex digits) and stored Feature ('' when its geometry collapses),
+#: tab-separated.
 GEOJSON_COPY_SQL = """
 COPY (
-  SELECT r.seq, r.change_seq, r.id, CASE WHEN f.feature_collapsed THEN '' ELSE f.feature_json END
+  SELECT r.seq, r.change_seq, encode(uuid_send(r.id), 'hex'), CASE WHEN f.feature_collapsed THEN '' ELSE f.feature_json END
   FROM reports r JOIN report_features f ON f.seq = r.seq
   WHERE {where}
   ORDER BY r.seq
