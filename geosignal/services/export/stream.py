@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -20,10 +19,7 @@ from geosignal.services.export.constants import (
     SCHEMA_VERSION,
 )
 from geosignal.services.export.filters import ExportFilters, Paging, Watermark, read_watermark
-from geosignal.services.export.runs import NoRecorder, Recorder, RunRecord
-
-if TYPE_CHECKING:
-    from geosignal.models import ExportRun
+from geosignal.services.export.runs import NoRecorder, RecordedRun, Recorder, RunRecord, start_run
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,7 @@ class ExportStream:
     watermark: Watermark
     filename: str
     media_type: str
-    run: ExportRun | None = None
+    run: RecordedRun | None = None
     next_cursor: str | None = None
     count: int = 0
     excluded: list[str] = field(default_factory=list)
@@ -102,8 +98,8 @@ def stream_export(session: Session, request: ExportRequest = ExportRequest(), *,
     The pass watermark is the cursor's (later pages), ``watermark`` when given (read earlier
     with :func:`read_watermark`), or read now. GeoJSON streams stored Features by segments of
     ``formats.SEGMENT`` reports; CSV and GeoPackage rows come ``batch`` at a time. With
-    ``record``, an :class:`~geosignal.models.ExportRun` is added (flushed, not committed) and
-    completed once ``chunks`` is exhausted: the caller commits then. The session must stay
+    ``record``, a row of ``export_runs`` (:class:`~geosignal.models.ExportRun`) is inserted
+    (not committed) and completed once ``chunks`` is exhausted: the caller commits then. The session must stay
     open while ``chunks`` is consumed, and must not be used for anything else meanwhile.
 
     Raises ``invalid_request`` (400) for bad options.
@@ -120,19 +116,11 @@ def stream_export(session: Session, request: ExportRequest = ExportRequest(), *,
     stream = ExportStream(iter(()), watermark, filename, request.media_type)
     recorder: Recorder | NoRecorder = NoRecorder()
     if record is not None:
-        from geosignal.models import ExportRun
-
-        run = ExportRun(
-            id=record.run_id, created_at=now, user_id=record.user_id, actor=record.actor, channel=record.channel,
-            format=request.format, media_type=request.media_type, filename=filename,
-            filters={**request.filters.as_record(), **record.options}, schema_version=SCHEMA_VERSION,
-            feature_count=0, excluded_count=0, byte_count=0, sha256="", watermark=watermark.change_seq,
-            mark_transmitted=record.mark_transmitted,
-        )
-        session.add(run)
-        session.flush()
-        stream.run = run
-        recorder = Recorder(session, run)
+        stream.run = start_run(session, record, created_at=now, format=request.format,
+                               media_type=request.media_type, filename=filename,
+                               filters={**request.filters.as_record(), **record.options},
+                               schema_version=SCHEMA_VERSION, watermark=watermark.change_seq)
+        recorder = Recorder(session, stream.run)
     writer = {"geojson": formats.geojson_chunks, "csv": formats.csv_chunks, "gpkg": formats.gpkg_chunks}
     chunks = writer[request.format](session, request, paging, stream, recorder, batch, now)
     stream.chunks = _recorded(chunks, recorder, stream)
