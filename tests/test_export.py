@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, shape
 from sqlalchemy import select, update
 
-from geosignal.models import ExportRun, Report
+from geosignal.models import ExportRun, Report, ReportFeature
 from geosignal.services import export as export_service
 from tests.conftest import CHARLEROI, ROOT
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
@@ -361,7 +361,8 @@ def test_stored_feature_matches_the_live_properties_and_follows_renames(db, repr
                      to_geojson_4326(LineString([(x0, y0), (x0 + 400, y0 + 100)])),
                      to_geojson_4326(square_lambert(x0 - 900, y0 - 900, 300)))]
     for rid in ids:
-        stored = json.loads(db.scalar(select(Report.feature_json).where(Report.id == uuid.UUID(rid))))
+        stored = json.loads(db.scalar(select(ReportFeature.feature_json).join(Report, Report.seq == ReportFeature.seq)
+                                      .where(Report.id == uuid.UUID(rid))))
         assert stored["id"] == rid
         assert stored["properties"] == _live_properties(db, rid)
     assert stored["properties"]["area_m2"] == pytest.approx(90_000, rel=0.01)
@@ -369,7 +370,209 @@ def test_stored_feature_matches_the_live_properties_and_follows_renames(db, repr
     db.execute(text("UPDATE communes SET name_fr = 'Charleroi (ville)' WHERE nis_code = '52011'"))
     db.execute(text("UPDATE users SET role = 'admin', commune_nis = NULL WHERE email = 'echevin@charleroi.be'"))
     for rid in ids:
-        stored = json.loads(db.scalar(select(Report.feature_json).where(Report.id == uuid.UUID(rid))))
+        stored = json.loads(db.scalar(select(ReportFeature.feature_json).join(Report, Report.seq == ReportFeature.seq)
+                                      .where(Report.id == uuid.UUID(rid))))
         assert stored["properties"]["commune_name"] == "Charleroi (ville)"
         assert stored["properties"]["reporter_role"] == "admin"
         assert stored["properties"] == _live_properties(db, rid)
+
+
+# --------------------------------------------------------------------------- set-wise writes
+
+
+def _bulk_insert(db, n: int, status: str = "validated", description: str = "bulk") -> None:  # noqa: ANN001
+    """``INSERT … SELECT`` of ``n`` point reports around Charleroi's centre (one statement)."""
+    from sqlalchemy import text
+
+    db.execute(text("""
+        INSERT INTO reports (id, geometry, commune_nis, network, technologies, operators, description, status)
+        SELECT gen_random_uuid(), ST_SetSRID(ST_MakePoint(4.444 + i * 1e-5, 50.4108), 4326), '52011', 'mobile',
+               '{4G}', '{Proximus}', :description || ' #' || i, :status
+        FROM generate_series(1, :n) i"""), {"n": n, "status": status, "description": description})
+
+
+def _stored(db, rid) -> dict:  # noqa: ANN001
+    raw = db.scalar(select(ReportFeature.feature_json).join(Report, Report.seq == ReportFeature.seq)
+                    .where(Report.id == uuid.UUID(str(rid))))
+    return json.loads(raw) if raw is not None else None
+
+
+def test_bulk_insert_copy_update_and_delete_keep_stored_features_set_wise(db, representative) -> None:
+    from sqlalchemy import text
+
+    before = db.scalar(text("SELECT count(*) FROM report_features"))
+    _bulk_insert(db, 50)
+    rows = db.execute(select(Report.id, Report.change_seq).where(Report.description.like("bulk #%"))).all()
+    assert len(rows) == 50
+    assert db.scalar(text("SELECT count(*) FROM report_features")) == before + 50
+    for rid, change_seq in rows[:3]:
+        stored = _stored(db, rid)
+        assert stored["properties"] == _live_properties(db, str(rid))
+        assert stored["properties"]["revision"] == change_seq and stored["geometry"]["type"] == "Point"
+    # COPY into reports (a line and a zone): the statement trigger fires for COPY too
+    line_id, zone_id = uuid.uuid4(), uuid.uuid4()
+    zone = shapely.geometry.shape(to_geojson_4326(square_lambert(X0 + 2000, Y0, 300)))
+    line = shapely.geometry.shape(to_geojson_4326(LineString([(X0, Y0), (X0 + 400, Y0 + 300)])))
+    connection = db.connection().connection.dbapi_connection
+    with connection.cursor() as cursor, cursor.copy(
+            "COPY reports (id, geometry, commune_nis, network, description, status) FROM STDIN") as copy:
+        copy.write_row((line_id, f"SRID=4326;{line.wkt}", "52011", "fixed", "copied line", "submitted"))
+        copy.write_row((zone_id, f"SRID=4326;{zone.wkt}", "52011", "mobile", "copied zone", "submitted"))
+    assert _stored(db, line_id)["properties"]["length_m"] == pytest.approx(500, abs=0.5)
+    assert _stored(db, zone_id)["properties"]["area_m2"] == pytest.approx(90_000, rel=0.001)
+    assert _stored(db, zone_id)["properties"] == _live_properties(db, str(zone_id))
+    # one report's status changes: its Feature follows, with the new revision
+    db.execute(update(Report).where(Report.id == zone_id).values(status="validated"))
+    stored = _stored(db, zone_id)["properties"]
+    assert stored["status"] == "validated"
+    assert stored["revision"] == db.scalar(select(Report.change_seq).where(Report.id == zone_id))
+    # many reports change in one statement: every Feature follows
+    db.execute(update(Report).where(Report.description.like("bulk #%")).values(households_affected=7))
+    assert {(_stored(db, rid)["properties"]["households_affected"]) for rid, _ in rows} == {7}
+    # deleted reports take their Features with them
+    db.execute(text("DELETE FROM reports WHERE description LIKE 'bulk #%'"))
+    assert db.scalar(text("SELECT count(*) FROM report_features")) == before + 2
+
+
+def test_recorded_run_over_several_segments_records_batches_and_downloads_identical(
+        db, referent, monkeypatch) -> None:
+    from geosignal.services.export import formats
+
+    monkeypatch.setattr(formats, "SEGMENT", 7)
+    monkeypatch.setattr(formats, "BLOCK", 3000)
+    _bulk_insert(db, 30, description='tab\there, "quoted", back\\slash\\\\ and\nnewline')
+    sliver = Polygon([(4.44, 50.40), (4.443, 50.40), (4.443, 50.4000002), (4.44, 50.4000002), (4.44, 50.40)])
+    collapsed = Report(id=uuid.uuid4(), geometry=f"SRID=4326;{sliver.wkt}", commune_nis=CHARLEROI,
+                       network="mobile", status="validated")
+    db.add(collapsed)
+    db.commit()
+    response = referent.get(f"{EXPORT}?mark_transmitted=true")
+    body = response.get_data()
+    doc = strict_json(body)
+    assert_export_valid(doc)
+    assert doc["numberReturned"] == 30 and len(doc["features"]) == 30
+    assert doc["excluded"] == [{"id": str(collapsed.id), "reason": "geometry_collapsed_when_rounded"}]
+    assert doc["features"][0]["properties"]["description"] == 'tab\there, "quoted", back\\slash\\\\ and\nnewline #1'
+    expected = db.execute(select(Report.id, Report.change_seq).where(Report.description.like("tab%"))
+                          .order_by(Report.seq)).all()
+    assert [f["id"] for f in doc["features"]] == [str(rid) for rid, _ in expected]
+    run_id = uuid.UUID(response.headers["X-Export-Run"])
+    run = db.get(ExportRun, run_id)
+    assert (run.feature_count, run.excluded_count, run.byte_count) == (30, 1, len(body))
+    assert run.sha256 == hashlib.sha256(body).hexdigest()
+    # set-wise: one row per segment of 7 reports (31 rows read, 30 carried), not one per report
+    from sqlalchemy import text
+
+    batches = db.execute(text("SELECT n, length(report_ids) / 16, first_seq <= last_seq FROM export_run_batches "
+                              "WHERE run_id = :r ORDER BY n"), {"r": run_id}).all()
+    assert [(n, size) for n, size, _ in batches] == [(0, 7), (1, 7), (2, 7), (3, 7), (4, 2)]
+    assert all(ordered for _, _, ordered in batches)
+    assert sorted(export_service.run_report_ids(db, run)) == sorted((str(r), s) for r, s in expected)
+    assert b"".join(export_service.iter_run_bytes(db, run_id)) == body
+    states = export_service.transmitted_state(db, [rid for rid, _ in expected[:2]] + [collapsed.id])
+    assert states == {str(expected[0][0]): "current", str(expected[1][0]): "current", str(collapsed.id): "never"}
+    # pages of 10 over segments of 7: each report once, in insertion order
+    seen, query = [], "?limit=10"
+    while query:
+        page, _ = export(referent, query)
+        seen += [f["id"] for f in page["features"]]
+        query = f"?limit=10&cursor={page['next_cursor']}" if "next_cursor" in page else ""
+    assert seen == [str(rid) for rid, _ in expected]
+
+
+def test_abandoned_recorded_stream_stops_its_worker(db, representative) -> None:
+    import threading
+
+    _bulk_insert(db, 5)
+    stream = export_service.stream_export(db, export_service.ExportRequest(),
+                                          record=export_service.RunRecord(actor="test"))
+    next(stream.chunks)
+    workers = [t for t in threading.enumerate() if t.name.startswith("export-run-")]
+    assert len(workers) == 1
+    stream.chunks.close()
+    assert not workers[0].is_alive()
+
+
+def test_geosignal_export_command_runs_without_building_the_app(monkeypatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from geosignal import cli
+    from geosignal.devdb import scratch_database
+    from tests.conftest import COMMUNES_FILE
+
+    def refuse(*_args):  # noqa: ANN202
+        raise AssertionError("geosignal export built the Flask application")
+
+    monkeypatch.setattr(cli, "_create_app", refuse)
+    with scratch_database("geosignal_cli", COMMUNES_FILE) as database:
+        with database.session() as session:
+            _bulk_insert(session, 12)
+            session.commit()
+        monkeypatch.setenv("GEOSIGNAL_DATABASE_URL", database.engine.url.render_as_string(hide_password=False))
+        monkeypatch.setenv("GEOSIGNAL_ENV", "development")
+        out = tmp_path / "export.geojson"
+        result = CliRunner().invoke(cli.main, ["export", "-o", str(out), "--mark-transmitted"])
+        assert result.exit_code == 0, result.output
+        doc = strict_json(out.read_bytes())
+        assert_export_valid(doc)
+        assert doc["numberReturned"] == 12
+        with database.session() as session:
+            run = session.scalars(select(ExportRun)).one()
+            assert (run.channel, run.feature_count, run.mark_transmitted) == ("cli", 12, True)
+            assert run.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+            assert len(export_service.run_report_ids(session, run)) == 12
+        bad = CliRunner().invoke(cli.main, ["export", "--status", "lost"])
+        assert bad.exit_code != 0 and "invalid_request" in bad.output
+
+
+def test_migration_0007_moves_stored_features_and_run_history_and_back() -> None:
+    """Reports and a recorded run made under 0004 survive 0007 (Features moved, one row per
+    report carried turned into batches) and a downgrade back to 0004."""
+    import os
+
+    from sqlalchemy import create_engine, text
+
+    from geosignal import migrate
+    from geosignal.devdb import create_database, drop_database
+
+    name = f"geosignal_m0007_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(url, "0004")
+        ids = [uuid.uuid4() for _ in range(3)]
+        run = uuid.uuid4()
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES ('52011', 'Charleroi', "
+                           "ST_Multi(ST_MakeEnvelope(4.3, 50.3, 4.6, 50.5, 4326)), 1)"))
+            for i, rid in enumerate(ids):
+                c.execute(text("INSERT INTO reports (id, geometry, commune_nis, network, description, status) VALUES "
+                               "(:id, ST_SetSRID(ST_MakePoint(4.44 + :i * 0.001, 50.41), 4326), '52011', 'mobile', "
+                               "'old', 'validated')"), {"id": rid, "i": i})
+            features = dict(c.execute(text("SELECT seq, feature_json FROM reports")).all())
+            c.execute(text("INSERT INTO export_runs (id, actor, channel, format, media_type, filename, filters, "
+                           "schema_version, feature_count, byte_count, sha256, watermark, mark_transmitted) VALUES "
+                           "(:id, 'cli:x', 'cli', 'geojson', 'x', 'x', '{}', '1.0.0', 2, 0, '', 9, true)"), {"id": run})
+            sent = {ids[0]: 11, ids[2]: 12}
+            for rid, seq in sent.items():
+                c.execute(text("INSERT INTO export_run_reports VALUES (:run, :rid, :seq)"),
+                          {"run": run, "rid": rid, "seq": seq})
+        assert len(features) == 3 and all(features.values())
+        migrate.upgrade(url)
+        with engine.begin() as c:
+            assert dict(c.execute(text("SELECT seq, feature_json FROM report_features")).all()) == features
+            rows = c.execute(text("SELECT n, length(report_ids), change_seqs FROM export_run_batches")).all()
+            assert rows == [(0, 32, [11, 12])]
+            from geosignal.services.export.runs import run_report_ids
+
+            class Run:
+                id = run
+            assert sorted(run_report_ids(c, Run)) == sorted((str(r), s) for r, s in sent.items())
+        migrate.downgrade(url, "0004")
+        with engine.begin() as c:
+            assert dict(c.execute(text("SELECT seq, feature_json FROM reports")).all()) == features
+            back = c.execute(text("SELECT report_id, change_seq FROM export_run_reports")).all()
+            assert dict(back) == sent
+    finally:
+        engine.dispose()
+        drop_database(name)

@@ -2,7 +2,7 @@
 
 from geosignal.db import Base
 from geosignal.models.commune import Commune
-from geosignal.models.export import ExportRun, ExportRunChunk, ExportRunReport
+from geosignal.models.export import ExportRun, ExportRunBatch, ExportRunChunk, ReportFeature
 from geosignal.models.ratelimit import RateLimitCounter
 from geosignal.models.report import IdempotencyKey, Report
 from geosignal.models.stats import CommuneStats
@@ -10,7 +10,7 @@ from geosignal.models.survey import PublishedIndicator, SurveyEdition, SurveyRes
 from geosignal.models.user import AccountToken, ApiToken, User
 
 __all__ = [
-    "AccountToken", "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunChunk", "ExportRunReport",
-    "IdempotencyKey", "PublishedIndicator", "RateLimitCounter", "Report",
+    "AccountToken", "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
+    "ExportRunChunk", "IdempotencyKey", "PublishedIndicator", "RateLimitCounter", "Report", "ReportFeature",
     "SurveyEdition", "SurveyResponse", "User",
 ]

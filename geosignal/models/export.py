@@ -3,9 +3,13 @@
 A run records who asked, when, with which filters, how many reports it carried, the SHA-256
 of the exact bytes sent and those bytes themselves (gzip-compressed, in chunks), so that the
 referent can download a past export again byte for byte. The reports a run carried are kept
-with the ``change_seq`` they had when sent; a run made with ``mark_transmitted`` marks them
-as transmitted to DWconnect (a report is *transmitted in its current state* when such a run
-carried it with its current ``change_seq``).
+with the ``change_seq`` they had when sent, set-wise: one row per batch of reports (arrays of
+ids and change sequences, in insertion order), not one row per report. A run made with
+``mark_transmitted`` marks them as transmitted to DWconnect (a report is *transmitted in its
+current state* when such a run carried it with its current ``change_seq``).
+
+Each report's exported Feature is stored in ``report_features`` (:class:`ReportFeature`),
+written by statement-level triggers (migration 0007) whenever reports are written.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
+    Text,
     Uuid,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from geosignal.db import Base
@@ -70,18 +76,29 @@ class ExportRun(Base):
     watermark: Mapped[int] = mapped_column(BigInteger)
     mark_transmitted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
-    reports: Mapped[list[ExportRunReport]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    batches: Mapped[list[ExportRunBatch]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
-class ExportRunReport(Base):
-    """A report an export run carried, with the ``change_seq`` (state) it had then."""
+class ExportRunBatch(Base):
+    """A batch of the reports an export run carried, in insertion order: their ids (16 bytes
+    each, packed: a ``uuid[]`` costs ~1.5 µs per id to parse and store) and the ``change_seq``
+    (state) each had then, in parallel; ``first_seq`` and ``last_seq`` bound their insertion
+    ``seq`` (to find the batch that may hold a report)."""
 
-    __tablename__ = "export_run_reports"
+    __tablename__ = "export_run_batches"
+    __table_args__ = (
+        CheckConstraint("length(report_ids) = 16 * cardinality(change_seqs)", name="arrays_parallel"),
+        Index("ix_export_run_batches_seq_range", "last_seq", "first_seq"),
+    )
 
     run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("export_runs.id", ondelete="CASCADE"), primary_key=True)
-    #: No foreign key: the history outlives a deleted report.
-    report_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, index=True)
-    change_seq: Mapped[int] = mapped_column(BigInteger)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    #: The reports' UUIDs, 16 bytes each, concatenated. No foreign key: the history outlives a
+    #: deleted report.
+    report_ids: Mapped[bytes] = mapped_column(LargeBinary)
+    change_seqs: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
 
 
 class ExportRunChunk(Base):
@@ -92,3 +109,20 @@ class ExportRunChunk(Base):
     run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("export_runs.id", ondelete="CASCADE"), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReportFeature(Base):
+    """A report's Feature as the DWconnect GeoJSON export writes it (text), and whether its
+    geometry collapses when rounded to 6 decimals; keyed by the report's insertion ``seq``.
+
+    Written only by the statement-level triggers of ``reports`` (migration 0007, SQL from
+    :func:`geosignal.services.export.sql.feature_function_sql`): never by the application.
+    """
+
+    __tablename__ = "report_features"
+
+    #: ``reports.seq`` (no foreign key: a per-row check would cost bulk loads; a trigger
+    #: removes the Features of deleted reports).
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    feature_json: Mapped[str] = mapped_column(Text)
+    feature_collapsed: Mapped[bool] = mapped_column(Boolean)

@@ -8,7 +8,6 @@ from datetime import datetime
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     DateTime,
     FetchedValue,
@@ -96,12 +95,8 @@ class Report(Base):
         BigInteger, server_default=text("nextval('reports_change_seq')"),
         server_onupdate=FetchedValue(), index=True,
     )
-
-    #: The report as the DWconnect export writes it (a GeoJSON Feature, text), and whether its
-    #: geometry collapses when rounded to 6 decimals; both set by the trigger
-    #: ``reports_feature_json`` (migration 0004) on every insert and update.
-    feature_json: Mapped[str | None] = mapped_column(Text, server_onupdate=FetchedValue())
-    feature_collapsed: Mapped[bool | None] = mapped_column(Boolean, server_onupdate=FetchedValue())
+    # The report as the DWconnect export writes it is stored in ``report_features``
+    # (geosignal.models.export.ReportFeature), written set-wise by triggers (migration 0007).
 
     commune: Mapped[Commune] = relationship()
     reporter: Mapped[User | None] = relationship()

@@ -1,7 +1,7 @@
 """rate-limit counters shared by all workers; session versions; account links
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-01 14:00:00
 
 An UNLOGGED table of fixed-window counters: Flask-Limiter's storage
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,186 @@
+"""Which reports an export carries: filters, the pass watermark, page cursors.
+
+**Incremental, without skipping or repeating.** Every insert and update of a report takes
+a fresh ``reports.change_seq`` (trigger, migration 0003) *after* taking a shared advisory
+lock (:data:`CHANGE_LOCK_KEY`). An export reads its **watermark** (highest committed
+``change_seq`` and highest insertion ``seq``) while holding that lock exclusively for an
+instant: no change numbered at or below the watermark can still be uncommitted, so a later
+``since=seq:<watermark>`` sees every change that came after. A *pass* (one response, or the
+pages of a ``limit``/``cursor`` sequence) lists the reports inserted up to the watermark's
+``seq`` that match the filters, **in insertion order** (``seq``, immutable): no report can
+appear twice in a pass, and a report changed during the pass before its rows were read is
+written once, in its latest state. A report changed after its rows were read, and reports
+inserted during the pass, come in the next pass (``since`` = this pass's ``next_since``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geosignal import vocab
+from geosignal.errors import GeosignalError
+from geosignal.params import bbox_clause
+from geosignal.services.export.constants import CHANGE_LOCK_KEY
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """Highest committed ``change_seq`` and highest insertion ``seq`` when a pass started."""
+
+    change_seq: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class ExportFilters:
+    """Which reports an export carries.
+
+    ``statuses`` None means every status; ``commune`` a NIS code; ``bbox`` (min lon, min lat,
+    max lon, max lat) EPSG:4326, reports whose geometry intersects it; ``since_time`` reports
+    updated after that instant (aware datetime; convenient, but a change committed late by a
+    long transaction can be missed: use ``since_seq`` for synchronisation); ``since_seq``
+    reports whose ``change_seq`` is above it (the ``next_since`` of a previous export).
+    """
+
+    statuses: tuple[str, ...] | None = ("validated",)
+    commune: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    since_time: datetime | None = None
+    since_seq: int | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """Return the filters as JSON-ready data (what an export run records)."""
+        return {
+            "status": "all" if self.statuses is None else ",".join(self.statuses),
+            "commune": self.commune,
+            "bbox": list(self.bbox) if self.bbox else None,
+            "since": format_since(self) if self.since_time or self.since_seq is not None else None,
+        }
+
+
+def format_since(filters: ExportFilters) -> str | None:
+    """Return the ``since`` parameter value that gives ``filters``' since-filter."""
+    if filters.since_seq is not None:
+        return f"seq:{filters.since_seq}"
+    return filters.since_time.isoformat() if filters.since_time else None
+
+
+def parse_since(raw: str | None) -> tuple[datetime | None, int | None]:
+    """Parse ``since``: ``seq:<n>`` (a ``next_since`` token) or an ISO 8601 date-time with offset.
+
+    Returns (since_time, since_seq). Raises ``invalid_request`` (400) otherwise.
+    """
+    if not raw:
+        return None, None
+    raw = raw.strip()
+    if raw.startswith("seq:"):
+        try:
+            n = int(raw[4:])
+        except ValueError:
+            n = -1
+        if n < 0:
+            raise GeosignalError("invalid_request", "since=seq:<n> needs a whole number n ≥ 0", where="since")
+        return None, n
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise GeosignalError("invalid_request", "since is seq:<n> or an ISO 8601 date-time with offset "
+                             "(e.g. 2026-03-01T00:00:00+01:00)", where="since")
+    return when, None
+
+
+def parse_status(raw: str | None) -> tuple[str, ...] | None:
+    """Parse ``status``: ``all``, one status or a comma-separated list (default ``validated``).
+
+    Raises ``invalid_request`` (400) for an unknown status.
+    """
+    if raw is None or raw == "":
+        return ("validated",)
+    if raw == "all":
+        return None
+    parts = tuple(dict.fromkeys(p.strip() for p in raw.split(",")))
+    for p in parts:
+        if p not in vocab.STATUSES:
+            raise GeosignalError("invalid_request", f"status must be 'all' or among {', '.join(vocab.STATUSES)}",
+                                 where="status")
+    return parts
+
+
+@dataclass(frozen=True)
+class Paging:
+    """A page of a pass: at most ``limit`` reports after insertion ``seq`` ``after``, within
+    the pass's watermark (None on the first page: it is read then)."""
+
+    limit: int
+    after: int = 0
+    watermark: Watermark | None = None
+
+
+def encode_cursor(after: int, watermark: Watermark) -> str:
+    """Return the opaque cursor of the page after insertion ``seq`` ``after`` in a pass."""
+    raw = json.dumps([after, watermark.change_seq, watermark.seq], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, Watermark]:
+    """Return (after, watermark) of a cursor; ``invalid_request`` (400) when malformed."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after, change_seq, seq = values
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+            raise ValueError(values)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise GeosignalError("invalid_request", "cursor is malformed", where="cursor") from None
+    return after, Watermark(change_seq, seq)
+
+
+def read_watermark(session: Session) -> Watermark:
+    """Return the current watermark, read while no report change can be uncommitted.
+
+    Takes the advisory lock :data:`CHANGE_LOCK_KEY` exclusively (waiting for transactions
+    that changed reports to end; changes made by this very session do not block it), reads
+    ``max(change_seq)`` and ``max(seq)``, and releases the lock.
+    """
+    session.execute(text("SELECT pg_advisory_lock(:k)"), {"k": CHANGE_LOCK_KEY})
+    try:
+        row = session.execute(
+            text("SELECT coalesce(max(change_seq), 0), coalesce(max(seq), 0) FROM reports")
+        ).one()
+    finally:
+        session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": CHANGE_LOCK_KEY})
+    return Watermark(int(row[0]), int(row[1]))
+
+
+def where_clause(filters: ExportFilters, paging: Paging | None, watermark: Watermark) -> tuple[str, dict[str, Any]]:
+    """Return the SQL condition on ``reports r`` selecting a pass's reports (those inserted up to
+    the watermark's ``seq`` that match the filters, after the page's ``after``) and its bound
+    values (SQLAlchemy ``:name`` style)."""
+    clauses, params = ["r.seq <= :max_seq"], {"max_seq": watermark.seq}
+    if filters.statuses is not None:
+        clauses.append("r.status = ANY(:statuses)")
+        params["statuses"] = list(filters.statuses)
+    if filters.commune:
+        clauses.append("r.commune_nis = :commune")
+        params["commune"] = filters.commune
+    if filters.bbox:
+        clauses.append(bbox_clause(filters.bbox, params))
+    if filters.since_time is not None:
+        clauses.append("r.updated_at > :since_time")
+        params["since_time"] = filters.since_time
+    if filters.since_seq is not None:
+        clauses.append("r.change_seq > :since_seq")
+        params["since_seq"] = filters.since_seq
+    if paging is not None and paging.after:
+        clauses.append("r.seq > :after")
+        params["after"] = paging.after
+    return " AND ".join(clauses), params
