@@ -45,13 +45,15 @@ class ReportInput:
     """One validated report: geometry (shapely, EPSG:4326, 2D, valid, one of
     ``vocab.GEOMETRY_TYPES``, polygons oriented counter-clockwise), validated properties,
     warnings (``{"code", "detail", ...}``), the repair record when repaired and, in uploads or
-    collections, the index of the source feature (0-based)."""
+    collections, the index of the source feature (0-based). ``geometry_31370``: the same
+    geometry in EPSG:31370 (metres) when intake computed it, for measures and communes."""
 
     geometry: BaseGeometry
     properties: dict[str, Any]
     warnings: list[dict] = field(default_factory=list)
     repair: dict | None = None
     source_index: int | None = None
+    geometry_31370: BaseGeometry | None = field(default=None, repr=False, compare=False)
 
 
 # --------------------------------------------------------------------------- raw JSON
@@ -377,20 +379,63 @@ def _km2(a: float) -> str:
     return f"{a / 1e6:,.2f} km²" if a >= 10_000 else f"{a / 1e6:.4f} km² ({a:,.0f} m²)"
 
 
-def build_report(
+@dataclass(slots=True)
+class Pending:
+    """A feature whose raw structure is checked and whose geometry checks wait for its batch
+    (:func:`finish_reports`).
+
+    ``gj`` is the 2D GeoJSON-like geometry (lists of positions) in ``epsg``, or None for a
+    point given as ``xy = (x, y)`` (CSV rows); otherwise ``xy`` is the (N, 2) array of its
+    positions as given. ``locate`` says how errors are placed in the file, as the readers do:
+    ``(where, index, extra)`` — with ``where`` the error's ``where`` becomes it (the pointer
+    inside the feature moves to ``pointer``) and ``index``/``extra`` are set; with ``where``
+    None, ``extra`` then ``index`` are only set when absent.
+    """
+
+    gj: dict | None
+    xy: Any
+    epsg: int
+    props: dict[str, Any]
+    warnings: list[dict]
+    gptr: str = "/geometry"
+    source_index: int | None = None
+    locate: tuple[str | None, int | None, dict | None] | None = None
+
+
+def locate_error(err: GeosignalError, locate: tuple[str | None, int | None, dict | None] | None) -> GeosignalError:
+    """Place a feature's error in its file or collection (see :class:`Pending`); return it."""
+    if locate is None:
+        return err
+    where, index, extra = locate
+    if where is None:
+        for k, v in (extra or {}).items():
+            err.extra.setdefault(k, v)
+        if index is not None:
+            err.extra.setdefault("index", index)
+        return err
+    if err.where and err.where != where:
+        err.extra.setdefault("pointer", err.where)
+    err.where = where
+    err.extra["index"] = index
+    err.extra.update({k: v for k, v in (extra or {}).items() if v is not None})
+    return err
+
+
+def prepare_report(
     geom_obj: Any,
     gptr: str,
     props: dict[str, Any],
     *,
-    area: ServiceArea,
     limits: Limits,
     epsg: int,
-    repair: bool,
     warnings: list[dict] | None = None,
-) -> ReportInput:
-    """Validate one raw geometry (a GeoJSON-like dict, lists or tuples) with already validated
-    properties and return a :class:`ReportInput`. ``gptr`` is the geometry's JSON pointer,
-    ``epsg`` the CRS of its coordinates. Raises ``GeosignalError`` (422)."""
+    source_index: int | None = None,
+    locate: tuple[str | None, int | None, dict | None] | None = None,
+) -> Pending:
+    """Check one raw geometry's structure (a GeoJSON-like dict, lists or tuples; ``gptr`` its
+    JSON pointer; coordinates in ``epsg``) and the vertex limit, note dropped Z/M, and return a
+    :class:`Pending` for :func:`finish_reports`. Raises ``GeosignalError`` (422) for the
+    structural faults of step 1 and ``too_many_vertices``."""
     warnings = list(warnings or [])
     w = _Walk()
     gj = _walk_geometry(geom_obj, gptr, w)
@@ -403,76 +448,199 @@ def build_report(
         warnings.append({"code": "z_dropped", "detail": ("Third and further ordinates (Z, M) were dropped"
                          + (" (positions mixed 2D and 3D)" if mixed else "") + "; reports are 2D."),
                          "mixed": mixed})
-    xy = np.asarray(w.xy, dtype=float)
-    where_geom = gptr or "/"
-    # --- CRS / range
+    return Pending(gj, np.asarray(w.xy, dtype=float), epsg, props, warnings, gptr, source_index, locate)
+
+
+def _positions(p: Pending) -> np.ndarray:
+    return np.asarray([p.xy], dtype=float) if p.gj is None else p.xy
+
+
+def _repair_or_refuse(g: BaseGeometry, p: Pending, repair: bool, warnings: list[dict]) -> tuple[BaseGeometry, dict]:
+    """An invalid geometry: repaired (polygons, ``repair``) with its record, or refused."""
+    where_geom = p.gptr or "/"
+    reason = shapely.is_valid_reason(g)
+    m = _REASON_AT.search(reason)
+    location = [float(m.group(1)), float(m.group(2))] if m else None
+    code = "self_intersection" if "self-intersection" in reason.lower() else "invalid_geometry"
+    if repair and g.geom_type in _POLYGONAL:
+        before = _shoelace_m2(g)
+        fixed = shapely.make_valid(g, method="structure", keep_collapsed=False)
+        fixed = _polygonal_part(fixed)
+        if fixed.is_empty or not fixed.is_valid:
+            raise GeosignalError("invalid_geometry", f"{reason}; the repair left no valid polygon.",
+                                 where=where_geom, location=location, reason=reason)
+        after = area_m2(fixed)
+        record = {"method": "make_valid/structure", "reason": reason, "location": location,
+                  "area_before_m2": before, "area_after_m2": after}
+        warnings.append({"code": "geometry_repaired", "detail": f"The geometry was repaired ({reason}); "
+                         f"naive area {_km2(before)}, repaired area {_km2(after)}.",
+                         "area_before_m2": before, "area_after_m2": after})
+        return fixed, record
+    where_txt = f" at [{location[0]:.6f}, {location[1]:.6f}]" if location else ""
+    raise GeosignalError(code, f"The geometry is not valid: {reason}{where_txt}.", where=where_geom,
+                         location=location, reason=reason)
+
+
+def _circle(g: BaseGeometry, p: Pending) -> BaseGeometry:
+    if g.geom_type != "Point":
+        base = p.gptr[: -len("/geometry")] if p.gptr.endswith("/geometry") else p.gptr
+        raise GeosignalError("invalid_attribute", "radius is only for a circle: a Point with a radius in metres.",
+                             where=f"{base}/properties/radius")
+    centre = transform_geom(g, WGS84, LAMBERT72)
+    radius = p.props["radius"]
+    p.warnings.append({"code": "circle_to_polygon", "detail": f"The circle of radius {radius:g} m became "
+                       f"a {4 * CIRCLE_QUAD_SEGS}-sided polygon (built in EPSG:31370)."})
+    return transform_geom(centre.buffer(radius, quad_segs=CIRCLE_QUAD_SEGS), LAMBERT72, WGS84)
+
+
+def _place(pendings: list[Pending], idx: np.ndarray, epsg: int, area: ServiceArea,
+           out: list[Any], geoms: np.ndarray) -> None:
+    """Range-check the positions of ``pendings[idx]`` (all in ``epsg``), build their geometries
+    in EPSG:4326 into ``geoms`` (one pyproj transform for the whole group), or put the
+    ``outside_service_area`` error in ``out``."""
+    group = [pendings[i] for i in idx]
+    counts = np.fromiter((1 if p.gj is None else len(p.xy) for p in group), dtype=np.int64, count=len(group))
+    xy = np.empty((int(counts.sum()), 2), dtype=float)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    points = np.fromiter((p.gj is None for p in group), dtype=bool, count=len(group))
+    if points.any():
+        xy[starts[points]] = np.asarray([group[k].xy for k in np.flatnonzero(points)], dtype=float)
+    for k in np.flatnonzero(~points):
+        xy[starts[k]:starts[k] + counts[k]] = group[k].xy
     if epsg == WGS84:
-        if np.any(np.abs(xy[:, 0]) > 180) or np.any(np.abs(xy[:, 1]) > 90):
-            raise _outside(xy, epsg, area, where_geom, "Coordinates are out of the WGS 84 range "
-                           "(|lon| ≤ 180, |lat| ≤ 90), so the report is outside the communes served.")
-        g = shape(gj)
+        ll = xy
+        bad_pos = (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
+        detail = ("Coordinates are out of the WGS 84 range (|lon| ≤ 180, |lat| ≤ 90), so the report is outside "
+                  "the communes served.")
     else:
         with np.errstate(all="ignore"):
             ll = transform_xy(xy, epsg, WGS84)
-        if not np.all(np.isfinite(ll)) or np.any(np.abs(ll[:, 0]) > 180) or np.any(np.abs(ll[:, 1]) > 90):
-            raise _outside(xy, epsg, area, where_geom, f"These coordinates cannot be placed on Earth in EPSG:{epsg}.")
-        g = transform_geom(shape(gj), epsg, WGS84)
-    # --- circle
-    if "radius" in props:
-        if g.geom_type != "Point":
-            base = gptr[: -len("/geometry")] if gptr.endswith("/geometry") else gptr
-            raise GeosignalError("invalid_attribute", "radius is only for a circle: a Point with a radius in metres.",
-                                 where=f"{base}/properties/radius")
-        centre = transform_geom(g, WGS84, LAMBERT72)
-        g = transform_geom(centre.buffer(props["radius"], quad_segs=CIRCLE_QUAD_SEGS), LAMBERT72, WGS84)
-        warnings.append({"code": "circle_to_polygon", "detail": f"The circle of radius {props['radius']:g} m became "
-                         f"a {4 * CIRCLE_QUAD_SEGS}-sided polygon (built in EPSG:31370)."})
-    # --- validity
-    repair_record = None
-    if not shapely.is_valid(g):
-        reason = shapely.is_valid_reason(g)
-        m = _REASON_AT.search(reason)
-        location = [float(m.group(1)), float(m.group(2))] if m else None
-        code = "self_intersection" if "self-intersection" in reason.lower() else "invalid_geometry"
-        if repair and g.geom_type in _POLYGONAL:
-            before = _shoelace_m2(g)
-            fixed = shapely.make_valid(g, method="structure", keep_collapsed=False)
-            fixed = _polygonal_part(fixed)
-            if fixed.is_empty or not fixed.is_valid:
-                raise GeosignalError("invalid_geometry", f"{reason}; the repair left no valid polygon.",
-                                     where=where_geom, location=location, reason=reason)
-            g = fixed
-            after = area_m2(g)
-            repair_record = {"method": "make_valid/structure", "reason": reason, "location": location,
-                             "area_before_m2": before, "area_after_m2": after}
-            warnings.append({"code": "geometry_repaired", "detail": f"The geometry was repaired ({reason}); "
-                             f"naive area {_km2(before)}, repaired area {_km2(after)}.",
-                             "area_before_m2": before, "area_after_m2": after})
+        bad_pos = ~np.all(np.isfinite(ll), axis=1) | (np.abs(ll[:, 0]) > 180) | (np.abs(ll[:, 1]) > 90)
+        detail = f"These coordinates cannot be placed on Earth in EPSG:{epsg}."
+    bad = np.logical_or.reduceat(bad_pos, starts) if len(starts) else np.zeros(0, dtype=bool)
+    for k in np.flatnonzero(bad):
+        p = group[k]
+        out[idx[k]] = _outside(_positions(p), epsg, area, p.gptr or "/", detail)
+    good_points = points & ~bad
+    if good_points.any():
+        geoms[idx[good_points]] = shapely.points(ll[starts[good_points]])
+    others = np.flatnonzero(~points & ~bad)
+    if len(others):
+        built = np.asarray([shape(group[k].gj) for k in others], dtype=object)
+        if epsg != WGS84:
+            built = shapely.transform(built, lambda c: transform_xy(c, epsg, WGS84))
+        geoms[idx[others]] = built
+
+
+def finish_reports(
+    pendings: list[Pending],
+    *,
+    area: ServiceArea,
+    limits: Limits,
+    repair: bool,
+) -> list[ReportInput | GeosignalError]:
+    """Run the geometry checks (steps 4–8 of the package docstring) on a batch of
+    :class:`Pending` features as arrays and return, in order, a :class:`ReportInput` or the
+    ``GeosignalError`` (placed by ``locate``) of each.
+
+    Set-wise: positions are range-checked and reprojected to EPSG:4326 with one pyproj
+    transform per source CRS; validity (``shapely.is_valid``), orientation, the EPSG:31370
+    copies (one transform for the batch), areas and the service-area predicates (prepared
+    territory) are vectorised; only the features that fail a check (or carry a ``radius``) are
+    handled one by one, with the same codes, pointers and details as a single report.
+    ``ReportInput.geometry_31370`` holds each accepted geometry in EPSG:31370.
+    """
+    n = len(pendings)
+    out: list[Any] = [None] * n
+    geoms = np.empty(n, dtype=object)
+    epsgs = np.fromiter((p.epsg for p in pendings), dtype=np.int64, count=n)
+    for epsg in np.unique(epsgs):
+        _place(pendings, np.flatnonzero(epsgs == epsg), int(epsg), area, out, geoms)
+    repairs: dict[int, dict] = {}
+
+    def refuse(i: int, err: GeosignalError) -> None:
+        out[i] = err
+        geoms[i] = None
+
+    for i in (i for i in range(n) if out[i] is None and "radius" in pendings[i].props):
+        try:
+            geoms[i] = _circle(geoms[i], pendings[i])
+        except GeosignalError as err:
+            refuse(i, err)
+    live = np.flatnonzero(np.fromiter((o is None for o in out), dtype=bool, count=n))
+    if len(live):
+        invalid = live[~shapely.is_valid(geoms[live])]
+        for i in invalid:
+            try:
+                geoms[i], repairs[i] = _repair_or_refuse(geoms[i], pendings[i], repair, pendings[i].warnings)
+            except GeosignalError as err:
+                refuse(i, err)
+        live = np.flatnonzero(np.fromiter((o is None for o in out), dtype=bool, count=n))
+    g31370 = np.empty(n, dtype=object)
+    if len(live):
+        types = shapely.get_type_id(geoms[live])
+        polygonal = live[(types == 3) | (types == 6)]
+        if len(polygonal):
+            geoms[polygonal] = shapely.orient_polygons(geoms[polygonal], exterior_cw=False)
+        g31370[live] = shapely.transform(geoms[live], lambda c: transform_xy(c, WGS84, LAMBERT72))
+        if len(polygonal):
+            areas = shapely.area(g31370[polygonal])
+            for i, a in zip(polygonal[(areas > limits.max_area_m2) | (areas < limits.min_area_m2)],
+                            areas[(areas > limits.max_area_m2) | (areas < limits.min_area_m2)], strict=True):
+                a = float(a)
+                where_geom = pendings[i].gptr or "/"
+                if a > limits.max_area_m2:
+                    refuse(i, GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
+                                             f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
+                                             limit_m2=limits.max_area_m2))
+                else:
+                    refuse(i, GeosignalError("area_too_small", f"The zone covers {_km2(a)}; the minimum is "
+                                             f"{_km2(limits.min_area_m2)}.", where=where_geom, area_m2=a,
+                                             limit_m2=limits.min_area_m2))
+            live = np.flatnonzero(np.fromiter((o is None for o in out), dtype=bool, count=n))
+        if len(live):
+            relation = area.relations(g31370[live])
+            for i, rel in zip(live[relation != "inside"], relation[relation != "inside"], strict=True):
+                p = pendings[i]
+                if rel == "outside":
+                    refuse(i, _outside(_positions(p), p.epsg, area, p.gptr or "/",
+                                       "The report lies outside the communes served."))
+                else:
+                    refuse(i, GeosignalError("outside_service_area", f"The report extends more than "
+                                             f"{area.margin_m:g} m beyond the communes served.",
+                                             where=p.gptr or "/", margin_m=area.margin_m))
+    results: list[ReportInput | GeosignalError] = []
+    for i, p in enumerate(pendings):
+        if out[i] is not None:
+            results.append(locate_error(out[i], p.locate))
         else:
-            where_txt = f" at [{location[0]:.6f}, {location[1]:.6f}]" if location else ""
-            raise GeosignalError(code, f"The geometry is not valid: {reason}{where_txt}.", where=where_geom,
-                                 location=location, reason=reason)
-    if g.geom_type in _POLYGONAL:
-        g = shapely.orient_polygons(g, exterior_cw=False)
-    # --- limits
-    if g.geom_type in _POLYGONAL:
-        a = area_m2(g)
-        if a > limits.max_area_m2:
-            raise GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
-                                 f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
-                                 limit_m2=limits.max_area_m2)
-        if a < limits.min_area_m2:
-            raise GeosignalError("area_too_small", f"The zone covers {_km2(a)}; the minimum is "
-                                 f"{_km2(limits.min_area_m2)}.", where=where_geom, area_m2=a,
-                                 limit_m2=limits.min_area_m2)
-    # --- service area
-    rel = area.relation(g)
-    if rel == "outside":
-        raise _outside(xy, epsg, area, where_geom, "The report lies outside the communes served.")
-    if rel == "beyond_margin":
-        raise GeosignalError("outside_service_area", f"The report extends more than {area.margin_m:g} m beyond "
-                             "the communes served.", where=where_geom, margin_m=area.margin_m)
-    return ReportInput(geometry=g, properties=props, warnings=warnings, repair=repair_record)
+            results.append(ReportInput(geometry=geoms[i], properties=p.props, warnings=p.warnings,
+                                       repair=repairs.get(i), source_index=p.source_index,
+                                       geometry_31370=g31370[i]))
+    return results
+
+
+def build_report(
+    geom_obj: Any,
+    gptr: str,
+    props: dict[str, Any],
+    *,
+    area: ServiceArea,
+    limits: Limits,
+    epsg: int,
+    repair: bool,
+    warnings: list[dict] | None = None,
+) -> ReportInput:
+    """Validate one raw geometry (a GeoJSON-like dict, lists or tuples) with already validated
+    properties and return a :class:`ReportInput`: a batch of one through
+    :func:`prepare_report` and :func:`finish_reports`, so that a single report and a file
+    obey the same rules. ``gptr`` is the geometry's JSON pointer, ``epsg`` the CRS of its
+    coordinates. Raises ``GeosignalError`` (422)."""
+    pending = prepare_report(geom_obj, gptr, props, limits=limits, epsg=epsg, warnings=warnings)
+    result = finish_reports([pending], area=area, limits=limits, repair=repair)[0]
+    if isinstance(result, GeosignalError):
+        raise result
+    return result
 
 
 # --------------------------------------------------------------------------- features
@@ -517,12 +685,17 @@ def reports_from_feature(
     repair: bool,
     allow_collection: bool,
     properties_fn,
-) -> list[ReportInput | GeosignalError]:
+    index: int | None = None,
+    finish: bool = True,
+) -> list[Any]:
     """Turn one Feature (or bare geometry) into reports.
 
     A GeometryCollection (only when ``allow_collection``) gives one result per member, each
-    member validated on its own (errors returned in place). Other errors are raised.
-    ``properties_fn(props, pointer) -> (validated, warnings)`` validates properties.
+    member validated on its own (errors returned in place, with ``member``). Other errors are
+    raised. ``properties_fn(props, pointer) -> (validated, warnings)`` validates properties.
+    With ``finish=False`` the geometry checks are left to the caller's batch: the list holds
+    :class:`Pending` items (and member errors), to pass to :func:`finish_reports`; ``index``
+    (the feature's index in its collection) is then set on their errors.
     """
     _raise_non_finite(obj, ptr)
     geom, gptr, props_raw, pptr = split_feature(obj, ptr)
@@ -530,6 +703,7 @@ def reports_from_feature(
         # a crs member on the geometry itself must agree with the one in force
         resolve_crs(None, geom.get("crs"), where=gptr, inherited=epsg)
     props, pwarn = properties_fn(props_raw, pptr)
+    out: list[Any] = []
     if isinstance(geom, dict) and geom.get("type") == "GeometryCollection":
         if not allow_collection:
             raise GeosignalError("unsupported_geometry_type", "A GeometryCollection cannot be one report; send a "
@@ -539,19 +713,37 @@ def reports_from_feature(
             raise GeosignalError("invalid_geojson", "A GeometryCollection needs a 'geometries' array.", where=gptr)
         if not members:
             raise GeosignalError("empty_geometry", "The GeometryCollection is empty.", where=f"{gptr}/geometries")
-        out: list[ReportInput | GeosignalError] = []
         for i, member in enumerate(members):
             mptr = f"{gptr}/geometries/{i}"
             split_warn = {"code": "geometry_collection_split", "detail": f"Member {i} of a GeometryCollection "
                           "became its own report.", "member": i}
+            locate = (None, index, {"member": i})
             try:
-                out.append(build_report(member, mptr, props, area=area, limits=limits, epsg=epsg, repair=repair,
-                                        warnings=[*pwarn, split_warn]))
+                out.append(prepare_report(member, mptr, props, limits=limits, epsg=epsg,
+                                          warnings=[*pwarn, split_warn], source_index=index, locate=locate))
             except GeosignalError as err:
-                err.extra.setdefault("member", i)
-                out.append(err)
-        return out
-    return [build_report(geom, gptr, props, area=area, limits=limits, epsg=epsg, repair=repair, warnings=pwarn)]
+                out.append(locate_error(err, locate))
+    else:
+        out.append(prepare_report(geom, gptr, props, limits=limits, epsg=epsg, warnings=pwarn, source_index=index,
+                                  locate=(None, index, None)))
+        if finish:
+            result = finish_reports(out, area=area, limits=limits, repair=repair)[0]
+            if isinstance(result, GeosignalError):
+                raise result
+            return [result]
+    return finish_items(out, area=area, limits=limits, repair=repair) if finish else out
+
+
+def finish_items(items: list[Any], *, area: ServiceArea, limits: Limits, repair: bool) -> list[Any]:
+    """Finish the :class:`Pending` items of a list in one batch, leaving the others in place."""
+    at = [k for k, item in enumerate(items) if isinstance(item, Pending)]
+    if not at:
+        return list(items)
+    done = finish_reports([items[k] for k in at], area=area, limits=limits, repair=repair)
+    out = list(items)
+    for k, result in zip(at, done, strict=True):
+        out[k] = result
+    return out
 
 
 def parse_report_feature(
@@ -611,7 +803,9 @@ def parse_feature_collection(
 
 
 def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -> list[ReportInput | GeosignalError]:
-    """Shared loop of :func:`parse_feature_collection` and GeoJSON uploads."""
+    """Shared loop of :func:`parse_feature_collection` and GeoJSON uploads: every feature's
+    structure and properties are read one by one, then the geometries of the whole
+    collection are checked as one batch (:func:`finish_reports`)."""
     epsg = resolve_crs(crs, obj.get("crs"), where="")
     if obj.get("type") == "FeatureCollection":
         feats = obj.get("features")
@@ -620,20 +814,16 @@ def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -
         items = [(f, f"/features/{i}") for i, f in enumerate(feats)]
     else:
         items = [(obj, "")]
-    results: list[ReportInput | GeosignalError] = []
+    results: list[Any] = []
     for i, (feat, ptr) in enumerate(items):
         try:
             f_epsg = epsg
             if isinstance(feat, dict) and feat.get("crs") is not None and ptr:
                 f_epsg = resolve_crs(None, feat.get("crs"), where=ptr, inherited=epsg)
             got = reports_from_feature(feat, ptr, area=area, limits=limits, epsg=f_epsg, repair=repair,
-                                       allow_collection=True, properties_fn=properties_fn)
+                                       allow_collection=True, properties_fn=properties_fn, index=i, finish=False)
         except GeosignalError as err:
+            err.extra.setdefault("index", i)
             got = [err]
-        for r in got:
-            if isinstance(r, ReportInput):
-                r.source_index = i
-            else:
-                r.extra.setdefault("index", i)
-            results.append(r)
-    return results
+        results.extend(got)
+    return finish_items(results, area=area, limits=limits, repair=repair)
