@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -171,7 +171,7 @@ def create_demo_users() -> None:
         session.commit()
 
 
-def _echo_refused(features: list[dict[str, Any]]) -> None:
+def _echo_refused(features: Iterable[dict[str, Any]]) -> None:
     """Print one line per refused feature of an import: where (row or feature), code, detail."""
     for feature in features:
         if feature["status"] == "refused":
@@ -214,7 +214,7 @@ def import_reports(path: str, email: str, crs: str | None, network: str | None, 
             _echo_refused(error.extra.get("features", []))
             raise
         session.commit()
-    _echo_refused(outcome.features)
+    _echo_refused(outcome.refused_features())
     if dry_run and not valid_only and outcome.refused:
         raise GeosignalError(
             "import_rejected", f"{outcome.refused} of {len(outcome.features)} features would be refused, so nothing "

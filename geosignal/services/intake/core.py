@@ -557,17 +557,19 @@ def finish_reports(
     for epsg in np.unique(epsgs):
         _place(pendings, np.flatnonzero(epsgs == epsg), int(epsg), area, out, geoms)
     repairs: dict[int, dict] = {}
+    alive = np.fromiter((o is None for o in out), dtype=bool, count=n)
 
     def refuse(i: int, err: GeosignalError) -> None:
         out[i] = err
         geoms[i] = None
+        alive[i] = False
 
-    for i in (i for i in range(n) if out[i] is None and "radius" in pendings[i].props):
+    for i in [i for i, p in enumerate(pendings) if "radius" in p.props and alive[i]]:
         try:
             geoms[i] = _circle(geoms[i], pendings[i])
         except GeosignalError as err:
             refuse(i, err)
-    live = np.flatnonzero(np.fromiter((o is None for o in out), dtype=bool, count=n))
+    live = np.flatnonzero(alive)
     if len(live):
         invalid = live[~shapely.is_valid(geoms[live])]
         for i in invalid:
@@ -575,7 +577,7 @@ def finish_reports(
                 geoms[i], repairs[i] = _repair_or_refuse(geoms[i], pendings[i], repair, pendings[i].warnings)
             except GeosignalError as err:
                 refuse(i, err)
-        live = np.flatnonzero(np.fromiter((o is None for o in out), dtype=bool, count=n))
+        live = np.flatnonzero(alive)
     g31370 = np.empty(n, dtype=object)
     if len(live):
         types = shapely.get_type_id(geoms[live])
@@ -585,8 +587,8 @@ def finish_reports(
         g31370[live] = shapely.transform(geoms[live], lambda c: transform_xy(c, WGS84, LAMBERT72))
         if len(polygonal):
             areas = shapely.area(g31370[polygonal])
-            for i, a in zip(polygonal[(areas > limits.max_area_m2) | (areas < limits.min_area_m2)],
-                            areas[(areas > limits.max_area_m2) | (areas < limits.min_area_m2)], strict=True):
+            beyond = (areas > limits.max_area_m2) | (areas < limits.min_area_m2)
+            for i, a in zip(polygonal[beyond], areas[beyond], strict=True):
                 a = float(a)
                 where_geom = pendings[i].gptr or "/"
                 if a > limits.max_area_m2:
@@ -597,7 +599,7 @@ def finish_reports(
                     refuse(i, GeosignalError("area_too_small", f"The zone covers {_km2(a)}; the minimum is "
                                              f"{_km2(limits.min_area_m2)}.", where=where_geom, area_m2=a,
                                              limit_m2=limits.min_area_m2))
-            live = np.flatnonzero(np.fromiter((o is None for o in out), dtype=bool, count=n))
+            live = np.flatnonzero(alive)
         if len(live):
             relation = area.relations(g31370[live])
             for i, rel in zip(live[relation != "inside"], relation[relation != "inside"], strict=True):

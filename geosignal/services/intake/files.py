@@ -239,6 +239,20 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
     return v
 
 
+def _plain_number(cell: str) -> float | None:
+    """A finite number written plainly (decimal point or comma), else None: the caller then
+    reads the cell with :func:`_csv_number`, which also names what is wrong."""
+    if "," in cell:
+        if "." in cell:
+            return None
+        cell = cell.replace(",", ".")
+    try:
+        v = float(cell)
+    except ValueError:
+        return None
+    return v if v - v == 0.0 else None
+
+
 def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: UploadResult) -> None:
     """Read a CSV upload into :class:`~.core.Pending` rows (geometry checks are left to the
     batch). File-level structure faults raise 422 naming row and column: ``duplicate_header``,
@@ -287,17 +301,24 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
         for cells in reader:
             start_line = last_line + 1
             last_line = reader.line_num
-            if max(map(len, cells), default=0) > MAX_FIELD_CHARS:
+            joined = "".join(cells)
+            if len(joined) > MAX_FIELD_CHARS:
                 _check_lengths(text, delim, cells, header, pw, wkt_limit, start_line)
-            if not any(c.strip() for c in cells):
+            if not joined.strip():
                 continue
             index += 1
             where = f"row {last_line}"
             ncells = len(cells)
             try:
                 if px >= 0:
-                    x = _csv_number(cells[px] if px < ncells else "", where, cx, index)
-                    y = _csv_number(cells[py] if py < ncells else "", where, cy, index)
+                    cell = cells[px] if px < ncells else ""
+                    x = _plain_number(cell)
+                    if x is None:
+                        x = _csv_number(cell, where, cx, index)
+                    cell = cells[py] if py < ncells else ""
+                    y = _plain_number(cell)
+                    if y is None:
+                        y = _csv_number(cell, where, cy, index)
                     if x is None and y is None:
                         raise GeosignalError("empty_geometry", "The row has no coordinates.", where=where)
                     if x is None or y is None:
