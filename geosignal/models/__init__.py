@@ -3,6 +3,7 @@
 from geosignal.db import Base
 from geosignal.models.commune import Commune
 from geosignal.models.export import ExportRun, ExportRunChunk, ExportRunReport
+from geosignal.models.job import ImportJob
 from geosignal.models.report import IdempotencyKey, Report
 from geosignal.models.stats import CommuneStats
 from geosignal.models.survey import PublishedIndicator, SurveyEdition, SurveyResponse
@@ -10,6 +11,6 @@ from geosignal.models.user import ApiToken, User
 
 __all__ = [
     "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunChunk", "ExportRunReport",
-    "IdempotencyKey", "PublishedIndicator", "Report",
+    "IdempotencyKey", "ImportJob", "PublishedIndicator", "Report",
     "SurveyEdition", "SurveyResponse", "User",
 ]
