@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_VERTICES": 10_000,
     "MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
     "SERVICE_MARGIN_M": 1000.0,
+    # A saved upload larger than this (bytes; ~4,000 CSV rows) is run by a job worker.
+    "IMPORT_JOB_MIN_BYTES": 256 * 1024,
     # Pages.
     "CONTENT_SECURITY_POLICY": True,
 }

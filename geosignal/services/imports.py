@@ -223,6 +223,7 @@ def import_file(
     mode: str = "all",
     dry_run: bool = False,
     progress: Progress | None = None,
+    raise_rejected: bool = True,
 ) -> ImportOutcome:
     """Read an uploaded file and store its reports for ``user`` (the caller commits).
 
@@ -235,8 +236,10 @@ def import_file(
     ``network`` take ``default_network``. In ``mode="all"`` any refused feature means
     nothing is stored and ``import_rejected`` (422) is raised carrying the per-feature
     report; in ``valid_only`` the valid ones are stored. File-level problems raise as
-    :func:`read_upload` does (413, 415, 422). ``progress(done, total)`` is called as rows
-    are validated and stored.
+    :func:`read_upload` does (413, 415, 422). ``progress(done, total)`` is called once the
+    file is validated (refused features and duplicates count as done) and as rows are
+    stored. ``raise_rejected=False`` returns the outcome of a rejected ``mode="all"`` save
+    (nothing stored) instead of raising ``import_rejected`` (jobs report it themselves).
     """
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
@@ -268,18 +271,19 @@ def import_file(
     outcome.commune_names = dict(zip(area.nis_codes, area.names, strict=True))
     outcome.created_at = session.execute(text("SELECT now()")).scalar_one()
     _find_duplicates(session, user, accepted, outcome)
-    if progress:
-        progress(total, total)
     all_ok = outcome.refused == 0
     if not dry_run and (mode == "valid_only" or all_ok):
         new = [a for a in accepted if a.created]
         if new:
-            _store(session, user, new)
+            _store(session, user, new, progress=(lambda done: progress(total - len(new) + done, total))
+                   if progress else None)
             refresh_figures(session, [a.report_id for a in new],
                             sorted({a.nis for a in new} | _touched(area, new)))
         outcome.stored = True
         outcome.saved = len(new)
-    if mode == "all" and not all_ok and not dry_run:
+    if progress:
+        progress(total, total)
+    if mode == "all" and not all_ok and not dry_run and raise_rejected:
         raise GeosignalError(
             "import_rejected",
             f"{outcome.refused} of {total} features were refused; nothing was saved "
@@ -389,12 +393,16 @@ _STAGING_TYPES = ("int4", "uuid", "bytea", "text", "text", "text[]", "text[]", "
                   "text", "timestamptz")
 
 
-def _store(session: Session, user: User, new: list[_Accepted]) -> None:
-    """Store the new reports: binary COPY into a temporary staging table, then ONE
-    ``INSERT INTO reports … SELECT`` (in file order)."""
+#: Rows per ``INSERT … SELECT`` from the staging table (progress is reported between them).
+STORE_CHUNK = 25_000
+
+
+def _store(session: Session, user: User, new: list[_Accepted], progress: Callable[[int], None] | None = None) -> None:
+    """Store the new reports: binary COPY into a temporary staging table, then
+    ``INSERT INTO reports … SELECT`` in file order, one statement per :data:`STORE_CHUNK`
+    rows."""
     staging = f"import_staging_{uuid.uuid4().hex[:12]}"
-    connection = session.connection()
-    raw = connection.connection.driver_connection
+    raw = session.connection().connection.driver_connection
     columns = ", ".join(_STAGING_COLUMNS)
     wkbs = shapely.to_wkb(np.asarray([a.item.geometry for a in new], dtype=object))
     with raw.cursor() as cursor:
@@ -410,12 +418,16 @@ def _store(session: Session, user: User, new: list[_Accepted]) -> None:
                                 p.get("operators") or [], p.get("issue"), p.get("setting"),
                                 p.get("households_affected"), p.get("businesses_affected"),
                                 p.get("description") or "", p.get("observed_at")))
-        cursor.execute(
-            "INSERT INTO reports (id, geometry, commune_nis, reporter_id, network, technologies, operators, issue, "
-            "setting, households_affected, businesses_affected, description, observed_at) "
-            f"SELECT id, ST_GeomFromWKB(wkb, 4326), commune_nis, %s, network, technologies, operators, issue, "
-            f"setting, households_affected, businesses_affected, description, observed_at FROM {staging} ORDER BY idx",
-            (user.id,))
+        for start in range(0, len(new), STORE_CHUNK):
+            cursor.execute(
+                "INSERT INTO reports (id, geometry, commune_nis, reporter_id, network, technologies, operators, "
+                "issue, setting, households_affected, businesses_affected, description, observed_at) "
+                "SELECT id, ST_GeomFromWKB(wkb, 4326), commune_nis, %s, network, technologies, operators, issue, "
+                "setting, households_affected, businesses_affected, description, observed_at "
+                f"FROM {staging} WHERE idx >= %s AND idx < %s ORDER BY idx",
+                (user.id, start, start + STORE_CHUNK))
+            if progress:
+                progress(min(start + STORE_CHUNK, len(new)))
         cursor.execute(f"DROP TABLE {staging}")
 
 
@@ -439,3 +451,157 @@ def refresh_figures(session: Session, report_ids: list[uuid.UUID], nis_codes: li
         refresh_reports(session, report_ids)
     else:
         aggregation.refresh_communes(session, nis_codes)
+
+
+# --------------------------------------------------------------------------- jobs
+
+#: Import options a job keeps (the form fields of ``POST /api/v1/imports``).
+JOB_OPTIONS = ("crs", "repair", "column_map", "default_network", "mode")
+
+
+def check_options(*, mode: str, default_network: str | None, crs: str | None) -> None:
+    """Refuse bad import options before any work (400 ``invalid_request``, 422
+    ``invalid_attribute`` / ``unsupported_crs``), as :func:`import_file` would."""
+    from geosignal.services.intake import parse_crs
+
+    if mode not in MODES:
+        raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
+    if default_network is not None and default_network not in NETWORKS:
+        raise GeosignalError("invalid_attribute", f"network must be one of {', '.join(NETWORKS)}", where="network")
+    if crs is not None:
+        parse_crs(crs, where="crs")
+
+
+def create_import_job(session: Session, user: User, data: bytes, filename: str, options: dict[str, Any]) -> Any:
+    """Keep an upload to be saved by a job worker and put it in the queue, in the caller's
+    transaction (the caller commits: job and queue entry appear together). ``options`` are
+    :data:`JOB_OPTIONS`. Returns the :class:`~geosignal.models.ImportJob` (state ``queued``)."""
+    from geosignal import jobs
+    from geosignal.models import ImportJob
+
+    job = ImportJob(id=uuid.uuid4(), user_id=user.id, filename=filename[:255], upload=data,
+                    options={k: options.get(k) for k in JOB_OPTIONS}, state="queued", rows_done=0)
+    session.add(job)
+    session.flush()
+    job.queue_job_id = jobs.enqueue_import(session, job.id)
+    return job
+
+
+def _iso(dt: datetime | None) -> str | None:
+    from geosignal.services.reports import iso
+
+    return iso(dt)
+
+
+def job_head(job: Any) -> dict[str, Any]:
+    """The members of a job's document that change while it runs (``id``, ``state``,
+    ``rows_done``, ``rows_total``, file name, times in Brussels ISO 8601)."""
+    return {"id": str(job.id), "state": job.state, "filename": job.filename, "rows_done": job.rows_done,
+            "rows_total": job.rows_total, "created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
+            "finished_at": _iso(job.finished_at)}
+
+
+def get_import_job(session: Session, user: User, import_id: str) -> Any:
+    """Return the user's import job (admins see every one); ``not_found`` (404) otherwise."""
+    from geosignal.models import ImportJob
+
+    try:
+        key = uuid.UUID(str(import_id))
+    except ValueError:
+        raise GeosignalError("not_found", f"no import {import_id}") from None
+    job = session.get(ImportJob, key)
+    if job is None or (job.user_id != user.id and user.role != "admin"):
+        raise GeosignalError("not_found", f"no import {import_id}")
+    return job
+
+
+def _gzip_json(pieces: Iterator[str]) -> bytes:
+    import gzip
+    import io
+
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1) as out:
+        for piece in pieces:
+            out.write(piece.encode("utf-8"))
+    return buffer.getvalue()
+
+
+def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[str, Any] | None = None) -> str:
+    """Run a queued import job to its end (a job worker calls this) and return its final
+    state, ``done`` or ``failed``.
+
+    The import runs in one transaction that also records the result, so the reports and the
+    ``done`` state are committed together; progress is written from a second, short
+    transaction so that pollers see it. A failure rolls everything back and records
+    ``failed`` with the problem document (its ``code``: the import's own, e.g.
+    ``unreadable_file`` or ``import_rejected`` with the per-feature report, or
+    ``internal_error``). A job that is not ``queued`` any more is left alone.
+    """
+    import logging
+    import time
+
+    from geosignal.models import ImportJob
+    from geosignal.services.territory import limits_from_config, service_area
+
+    key = uuid.UUID(str(import_id))
+    with database.session() as session:
+        job = session.get(ImportJob, key, with_for_update=True)
+        if job is None or job.state != "queued":
+            return job.state if job is not None else "failed"
+        job.state = "running"
+        job.started_at = session.execute(text("SELECT now()")).scalar_one()
+        session.commit()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done not in (0, total) and now - last[0] < 0.5:
+            return
+        last[0] = now
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE import_jobs SET rows_done = :d, rows_total = :t WHERE id = :id"),
+                               {"d": done, "t": total, "id": key})
+
+    with database.session() as session:
+        job = session.get(ImportJob, key)
+        user = session.get(User, job.user_id)
+        options = job.options
+        outcome = None
+        try:
+            area = service_area(session, area_cache if area_cache is not None else {}, config["SERVICE_MARGIN_M"])
+            outcome = import_file(
+                session, user, job.upload or b"", job.filename, area=area, limits=limits_from_config(config),
+                crs=options.get("crs"), repair=bool(options.get("repair")), column_map=options.get("column_map"),
+                default_network=options.get("default_network"), mode=options.get("mode") or "all",
+                progress=progress, raise_rejected=False,
+            )
+            error = None
+            if outcome.mode == "all" and outcome.refused:
+                error = GeosignalError("import_rejected", f"{outcome.refused} of {outcome.total} features were "
+                                       "refused; nothing was saved (correct the file, or choose to keep only the "
+                                       "valid features)")
+        except GeosignalError as exc:
+            error = exc
+        except Exception:  # noqa: BLE001 - recorded as a failed job, never lost
+            logging.getLogger(__name__).exception("import job %s", import_id)
+            error = GeosignalError("internal_error", "the import stopped on an unexpected error; nothing was saved")
+        if error is not None:
+            session.rollback()
+            job = session.get(ImportJob, key)
+        job.state = "failed" if error is not None else "done"
+        job.finished_at = session.execute(text("SELECT clock_timestamp()")).scalar_one()
+        if outcome is not None:
+            job.rows_total = outcome.total
+            job.rows_done = outcome.total
+        head = job_head(job)
+        if error is not None:
+            head["error"] = error.to_problem()
+        if outcome is not None:
+            body = outcome.iter_json(head)
+        else:
+            body = iter([json.dumps(head, ensure_ascii=False)])
+        job.result = _gzip_json(body)
+        job.error_code = error.code if error is not None else None
+        job.upload = None
+        session.commit()
+        return job.state
