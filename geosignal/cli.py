@@ -273,22 +273,48 @@ def export(output: Any, fmt: str, status: str, commune: str | None, bbox: str | 
 @commands.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=int, show_default=True)
-@click.option("--workers", default=2, type=int, show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve geosignal with gunicorn (production-grade WSGI server)."""
+@click.option("--workers", default=2, type=int, show_default=True, help="web worker processes")
+@click.option("--job-workers", default=1, type=int, show_default=True,
+              help="job worker processes (saved imports run as jobs); 0 when they run elsewhere")
+@click.option("--timeout", default=30, type=int, show_default=True, help="seconds before a web request is cut")
+def serve(host: str, port: int, workers: int, job_workers: int, timeout: int) -> None:
+    """Serve geosignal: gunicorn's web workers and the job worker(s), started and stopped together."""
     from gunicorn.app.base import BaseApplication
+
+    from geosignal.jobs import JobWorkers
+
+    supervisor = JobWorkers(job_workers)
+
+    def when_ready(_server: Any) -> None:
+        if job_workers > 0:
+            supervisor.start()
+
+    def on_exit(_server: Any) -> None:
+        supervisor.stop()
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("timeout", timeout)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("when_ready", when_ready)
+            self.cfg.set("on_exit", on_exit)
 
         def load(self) -> Flask:
             return _create_app()
 
-    click.echo(f"geosignal on http://{host}:{port}/")
+    click.echo(f"geosignal on http://{host}:{port}/ ({workers} web workers, {job_workers} job workers)")
     _Server().run()
+
+
+@commands.command("run-jobs")
+@click.option("--concurrency", default=1, type=int, show_default=True, help="jobs run at once")
+def run_jobs(concurrency: int) -> None:
+    """Run a job worker (saved imports) until stopped; `geosignal serve` starts one itself."""
+    from geosignal import jobs
+
+    jobs.run_worker(current_app._get_current_object(), concurrency=concurrency)  # type: ignore[attr-defined]
 
 
 @commands.command("refresh-stats")
@@ -379,3 +405,7 @@ def import_survey(path: str, edition: int) -> None:
         ind = indicators[name]
         if ind.value is not None:
             click.echo(f"  {name}: {ind.value:.1f}/10 over {ind.denominator} communes")
+
+
+if __name__ == "__main__":
+    main()

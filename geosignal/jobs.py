@@ -74,3 +74,58 @@ def run_worker(flask_app: Flask, *, wait: bool = True, concurrency: int = 1,
     app = job_app(flask_app.config["DATABASE_URL"])
     app.run_worker(queues=[QUEUE], wait=wait, concurrency=concurrency, delete_jobs="successful",
                    install_signal_handlers=install_signal_handlers, name="geosignal-jobs")
+
+
+class JobWorkers:
+    """The job worker processes of ``geosignal serve``: started with the web server, restarted
+    if one dies, stopped with it (SIGTERM: a worker finishes its current job; killed after
+    ``grace_s`` seconds, its job's transaction then rolls back).
+
+    Each worker is ``python -m geosignal.cli run-jobs`` with this process's environment, so it
+    reads the same configuration as the web workers.
+    """
+
+    def __init__(self, count: int = 1, grace_s: float = 60.0) -> None:
+        self.count = count
+        self.grace_s = grace_s
+        self.processes: list[Any] = []
+        self._stopping = False
+        self._watch: Any = None
+
+    def _spawn(self) -> Any:
+        import subprocess
+        import sys
+
+        return subprocess.Popen([sys.executable, "-m", "geosignal.cli", "run-jobs"])
+
+    def start(self) -> None:
+        """Start the workers and a watchdog that restarts any that exits."""
+        import threading
+
+        self.processes = [self._spawn() for _ in range(self.count)]
+        self._watch = threading.Thread(target=self._watchdog, name="geosignal-job-watchdog", daemon=True)
+        self._watch.start()
+
+    def _watchdog(self) -> None:
+        import time
+
+        while not self._stopping:
+            time.sleep(1.0)
+            for k, process in enumerate(self.processes):
+                if process.poll() is not None and not self._stopping:
+                    self.processes[k] = self._spawn()
+
+    def stop(self) -> None:
+        """Stop every worker (SIGTERM, then SIGKILL after the grace period) and wait for them."""
+        import subprocess
+
+        self._stopping = True
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=self.grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -182,3 +182,59 @@ def test_an_upload_of_campaign_size_becomes_a_job(job_app) -> None:
         assert (result["state"], result["saved"], result["refused"]) == ("done", 8000, 0)
     finally:
         job_app.config["IMPORT_JOB_MIN_BYTES"] = 2000
+
+
+#: Points of the file posted to `geosignal serve` (Charleroi).
+SERVED = [(4.425 + 0.00002 * k, 50.405) for k in range(150)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_web_and_job_workers_and_stops_them_together(job_app) -> None:
+    """`geosignal serve` alone is a working service: a large save posted over HTTP is done by
+    its job worker; SIGTERM stops gunicorn and the job worker."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = _free_port()
+    env = {**os.environ, "GEOSIGNAL_DATABASE_URL": job_app.config["DATABASE_URL"], "GEOSIGNAL_SECRET_KEY": "test",
+           "GEOSIGNAL_IMPORT_JOB_MIN_BYTES": "2000", "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "geosignal.cli", "serve", "--port", str(port), "--workers", "1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(base + "/login", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        posted = requests.post(base + "/api/v1/imports", headers=_headers(job_app), timeout=30,
+                               files={"file": ("c.csv", _csv(SERVED))}, data={"network": "fixed"})
+        assert posted.status_code == 202, posted.text[:500]
+        for _ in range(150):
+            result = requests.get(base + posted.headers["Location"], headers=_headers(job_app), timeout=10).json()
+            if result["state"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert (result["state"], result["saved"]) == ("done", len(SERVED))
+        assert {f["properties"]["network"] for f in result["features"]} == {"fixed"}
+        children = subprocess.run(["pgrep", "-g", str(server.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) >= 3  # gunicorn master, a web worker, a job worker
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-g", str(server.pid)], capture_output=True, text=True).stdout.split()
+    assert left == []
