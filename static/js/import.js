@@ -72,7 +72,8 @@
     layer.clearLayers();
     var refused = body.features.filter(function (f) { return f.status !== "accepted"; });
     var accepted = body.features.filter(function (f) { return f.status === "accepted"; });
-    var shown = refused.concat(accepted).slice(0, TABLE_ROWS);
+    // in file order when the table holds them all, else the refused ones first
+    var shown = body.features.length <= TABLE_ROWS ? body.features : refused.concat(accepted).slice(0, TABLE_ROWS);
     shown.forEach(function (f) {
       var tr = document.createElement("tr");
       tr.className = f.status;
