@@ -64,14 +64,26 @@ def job_app(database_url: str) -> procrastinate.App:
     return app
 
 
+async def _requeue_stalled(app: procrastinate.App) -> None:
+    """Put back in the queue the import jobs a worker left half done (killed: its heartbeat
+    stopped); their transaction was rolled back, so they run again from the start."""
+    async with app.open_async():
+        for job in await app.job_manager.get_stalled_jobs(queue=QUEUE):
+            await app.job_manager.retry_job(job)
+
+
 def run_worker(flask_app: Flask, *, wait: bool = True, concurrency: int = 1,
                install_signal_handlers: bool = True) -> None:
     """Run a job worker for ``flask_app``'s database: with ``wait`` until stopped (SIGINT,
-    SIGTERM), else until the queue is empty (tests, one-off runs). Import jobs are CPU-bound
+    SIGTERM), else until the queue is empty (tests, one-off runs). Jobs left half done by a
+    killed worker are queued again first. Import jobs are CPU-bound
     and each holds one transaction: ``concurrency`` is the number run at once."""
+    import asyncio
+
     global _flask_app
     _flask_app = flask_app
     app = job_app(flask_app.config["DATABASE_URL"])
+    asyncio.run(_requeue_stalled(app))
     app.run_worker(queues=[QUEUE], wait=wait, concurrency=concurrency, delete_jobs="successful",
                    install_signal_handlers=install_signal_handlers, name="geosignal-jobs")
 

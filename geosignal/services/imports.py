@@ -535,7 +535,7 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
     transaction so that pollers see it. A failure rolls everything back and records
     ``failed`` with the problem document (its ``code``: the import's own, e.g.
     ``unreadable_file`` or ``import_rejected`` with the per-feature report, or
-    ``internal_error``). A job that is not ``queued`` any more is left alone.
+    ``internal_error``). A job already ``done`` or ``failed`` is left alone.
     """
     import logging
     import time
@@ -546,7 +546,9 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
     key = uuid.UUID(str(import_id))
     with database.session() as session:
         job = session.get(ImportJob, key, with_for_update=True)
-        if job is None or job.state != "queued":
+        # "running": a worker was killed mid-job (its transaction rolled back) and the queue
+        # handed the job out again
+        if job is None or job.state not in ("queued", "running"):
             return job.state if job is not None else "failed"
         job.state = "running"
         job.started_at = session.execute(text("SELECT now()")).scalar_one()
