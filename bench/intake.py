@@ -61,25 +61,33 @@ DESCRIPTIONS = ["Pas de 4G rue de l'Église", "Aucun réseau près de la gare", 
 # --------------------------------------------------------------------------- data
 
 def _territory():  # noqa: ANN202
+    """The union of the communes in EPSG:31370, 5 m inside its border (a point closer to a
+    border may fall on either side of it depending on the CRS its edges are drawn in)."""
     import shapely
     from shapely.geometry import shape
 
+    from geosignal.geo import LAMBERT72, WGS84, reproject
+
     doc = json.loads(COMMUNES.read_text(encoding="utf-8"))
-    union = shapely.union_all([shape(f["geometry"]) for f in doc["features"]])
-    shapely.prepare(union)
-    return union
+    union = reproject(shapely.union_all([shape(f["geometry"]) for f in doc["features"]]), WGS84, LAMBERT72)
+    inner = union.buffer(-5)
+    shapely.prepare(inner)
+    return inner
 
 
 def _points_inside(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` random points inside the territory, EPSG:4326."""
     import shapely
 
-    union = _territory()
-    x0, y0, x1, y1 = union.bounds
+    from geosignal.geo import LAMBERT72, WGS84, transform_xy
+
+    inner = _territory()
+    x0, y0, x1, y1 = inner.bounds
     out = np.empty((0, 2))
     while len(out) < n:
         xy = np.column_stack([rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)])
-        out = np.vstack([out, xy[shapely.contains_xy(union, xy[:, 0], xy[:, 1])]])
-    return out[:n]
+        out = np.vstack([out, xy[shapely.contains_xy(inner, xy[:, 0], xy[:, 1])]])
+    return transform_xy(out[:n], LAMBERT72, WGS84)
 
 
 def write_csv(path: Path, n: int) -> None:
@@ -100,7 +108,7 @@ def write_polygons(path: Path, n: int) -> None:
 
     rng = np.random.default_rng(2)
     centres = transform_xy(_points_inside(n, rng), WGS84, LAMBERT72)
-    union = _territory()
+    inner = _territory()
     features = []
     for i, (cx, cy) in enumerate(centres):
         k = int(rng.integers(5, 10))
@@ -108,8 +116,7 @@ def write_polygons(path: Path, n: int) -> None:
         radius = rng.uniform(60, 300, k)
         ring = np.column_stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)])
         ll = transform_xy(ring, LAMBERT72, WGS84)
-        polygon = shapely.Polygon(ll)
-        if not polygon.is_valid or not union.contains(polygon.centroid):
+        if not shapely.Polygon(ring).is_valid or not inner.contains(shapely.Polygon(ring)):
             continue
         coords = [[round(float(a), 7), round(float(b), 7)] for a, b in ll] + [[round(float(ll[0][0]), 7),
                                                                               round(float(ll[0][1]), 7)]]

@@ -43,7 +43,7 @@ MODES = ("all", "valid_only")
 Progress = Callable[[int, int], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Accepted:
     """One accepted feature of a batch: its intake result and what the batch decided."""
 
@@ -321,6 +321,7 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
                                    f"{user.commune_nis}", where=f"feature {index}", commune_nis=nis)
             rows[position] = _problem(error, index)
             continue
+        item.geometry_31370 = None  # measured: not needed any more
         a = _Accepted(item, index, nis, uuid.uuid4(), True, float(areas[k]), float(lengths[k]))
         rows[position] = a
         accepted.append(a)

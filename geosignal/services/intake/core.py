@@ -40,7 +40,7 @@ _CRS_LABEL = {WGS84: "WGS 84 longitude/latitude (EPSG:4326)", LAMBERT72: "Belgia
               LAMBERT2008: "Belgian Lambert 2008 (EPSG:3812)"}
 
 
-@dataclass
+@dataclass(slots=True)
 class ReportInput:
     """One validated report: geometry (shapely, EPSG:4326, 2D, valid, one of
     ``vocab.GEOMETRY_TYPES``, polygons oriented counter-clockwise), validated properties,
@@ -548,7 +548,8 @@ def finish_reports(
     copies (one transform for the batch), areas and the service-area predicates (prepared
     territory) are vectorised; only the features that fail a check (or carry a ``radius``) are
     handled one by one, with the same codes, pointers and details as a single report.
-    ``ReportInput.geometry_31370`` holds each accepted geometry in EPSG:31370.
+    ``ReportInput.geometry_31370`` holds each accepted geometry in EPSG:31370. The list
+    ``pendings`` is emptied (its items set to None) as results are made, to bound memory.
     """
     n = len(pendings)
     out: list[Any] = [None] * n
@@ -619,6 +620,7 @@ def finish_reports(
             results.append(ReportInput(geometry=geoms[i], properties=p.props, warnings=p.warnings,
                                        repair=repairs.get(i), source_index=p.source_index,
                                        geometry_31370=g31370[i]))
+        pendings[i] = None  # type: ignore[call-overload]  # freed as the batch is turned into results
     return results
 
 
@@ -737,15 +739,19 @@ def reports_from_feature(
 
 
 def finish_items(items: list[Any], *, area: ServiceArea, limits: Limits, repair: bool) -> list[Any]:
-    """Finish the :class:`Pending` items of a list in one batch, leaving the others in place."""
+    """Finish the :class:`Pending` items of ``items`` in one batch, in place (the other items
+    stay as they are), and return ``items``. Each pending item is let go as soon as its result
+    is made, to bound memory."""
     at = [k for k, item in enumerate(items) if isinstance(item, Pending)]
     if not at:
-        return list(items)
-    done = finish_reports([items[k] for k in at], area=area, limits=limits, repair=repair)
-    out = list(items)
+        return items
+    batch = [items[k] for k in at]
+    for k in at:
+        items[k] = None
+    done = finish_reports(batch, area=area, limits=limits, repair=repair)
     for k, result in zip(at, done, strict=True):
-        out[k] = result
-    return out
+        items[k] = result
+    return items
 
 
 def parse_report_feature(
