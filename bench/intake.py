@@ -252,7 +252,8 @@ def ogr2ogr(url: str, path: Path, table: str) -> tuple[float, float]:
 
 
 def preview(server: Server, token: str, path: Path) -> tuple[float, int, int]:
-    """POST the file as a preview; return (seconds until the whole report is read, status, accepted)."""
+    """POST the file as a preview; return (seconds until the whole report is received, status,
+    accepted)."""
     import requests
 
     data = path.read_bytes()
@@ -260,8 +261,9 @@ def preview(server: Server, token: str, path: Path) -> tuple[float, int, int]:
     response = requests.post(server.base + "/api/v1/imports", headers={"Authorization": f"Bearer {token}"},
                              files={"file": (path.name, data)}, data={"network": "mobile", "dry_run": "true"},
                              timeout=600)
-    body = response.json()
-    return time.perf_counter() - started, response.status_code, body.get("accepted", -1)
+    content = response.content  # the whole report received
+    seconds = time.perf_counter() - started
+    return seconds, response.status_code, json.loads(content).get("accepted", -1)
 
 
 def measure(path: Path, rows: int, url: str, token: str, env: dict[str, str], limit: int) -> dict[str, float]:

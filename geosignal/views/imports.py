@@ -80,7 +80,21 @@ def post_import() -> Response:
         default_network=options["default_network"], mode=options["mode"], dry_run=dry_run,
     )
     session.commit()
-    return Response(outcome.iter_json(), status=200 if outcome.dry_run else 201, mimetype="application/json")
+    return Response(_chunks(outcome.iter_json()), status=200 if outcome.dry_run else 201, mimetype="application/json")
+
+
+def _chunks(pieces: Iterator[str], size: int = 256 * 1024) -> Iterator[bytes]:
+    """Join small pieces of text into chunks of about ``size`` bytes (one write each)."""
+    buffer: list[str] = []
+    length = 0
+    for piece in pieces:
+        buffer.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(buffer).encode("utf-8")
+            buffer, length = [], 0
+    if buffer:
+        yield "".join(buffer).encode("utf-8")
 
 
 def _gunzip(data: bytes) -> Iterator[bytes]:
