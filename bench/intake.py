@@ -321,7 +321,8 @@ def largest(workdir: Path, url: str, token: str, env: dict[str, str], limit: int
             time.sleep(0.5)
             job = requests.get(server.base + posted.headers["Location"], timeout=60,
                                headers={"Authorization": f"Bearer {token}"}).json()
-        print(f"largest upload: save HTTP {posted.status_code} in {0:.1f} s (job), job {job.get('state')} after "
+        print(f"largest upload: save HTTP {posted.status_code} in {posted.elapsed.total_seconds():.1f} s (job), "
+              f"job {job.get('state')} after "
               f"{time.perf_counter() - started:.1f} s, {job.get('saved', 0):,} saved")
 
 

@@ -301,11 +301,12 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
         return []
     geoms = np.asarray([it.geometry for it in items], dtype=object)
     communes = home_communes(area, geoms)
-    g31370 = np.asarray([it.geometry_31370 for it in items], dtype=object)
-    missing = np.flatnonzero(np.fromiter((g is None for g in g31370), dtype=bool, count=len(g31370)))
-    if len(missing):
-        g31370[missing] = shapely.transform(geoms[missing], lambda c: transform_xy(c, WGS84, LAMBERT72))
-    areas, lengths = measures(g31370)
+    areas = np.asarray([np.nan if it.area_m2 is None else it.area_m2 for it in items])
+    lengths = np.asarray([np.nan if it.length_m is None else it.length_m for it in items])
+    missing = np.flatnonzero(np.isnan(areas) | np.isnan(lengths))
+    if len(missing):  # measures not given by intake
+        areas[missing], lengths[missing] = measures(
+            shapely.transform(geoms[missing], lambda c: transform_xy(c, WGS84, LAMBERT72)))
     names = dict(zip(area.nis_codes, area.names, strict=True))
     accepted: list[_Accepted] = []
     for k, (item, position) in enumerate(zip(items, positions, strict=True)):
@@ -321,7 +322,6 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
                                    f"{user.commune_nis}", where=f"feature {index}", commune_nis=nis)
             rows[position] = _problem(error, index)
             continue
-        item.geometry_31370 = None  # measured: not needed any more
         a = _Accepted(item, index, nis, uuid.uuid4(), True, float(areas[k]), float(lengths[k]))
         rows[position] = a
         accepted.append(a)

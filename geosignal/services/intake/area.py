@@ -107,6 +107,16 @@ class ServiceArea:
         out[~touches] = "outside"
         return out
 
+    def relations_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Classify points given by their coordinates **in EPSG:31370**, as :meth:`relations`
+        does for point geometries (a point is covered by an area when it intersects it)."""
+        out = np.full(len(x), "inside", dtype=object)
+        touches = shapely.intersects_xy(self.territory_31370, x, y)
+        covered = shapely.intersects_xy(self.buffered_31370, x, y)
+        out[~covered] = "beyond_margin"
+        out[~touches] = "outside"
+        return out
+
     def in_bbox(self, lon: float, lat: float) -> bool:
         """Return True when ``(lon, lat)`` is inside the bounding box of the buffered area."""
         x0, y0, x1, y1 = self._bbox_4326

@@ -21,6 +21,7 @@ from geosignal.errors import GeosignalError
 from geosignal.geo import area_m2
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
+from .batch import measures
 from .crs import (
     ACCEPTED_EPSG,
     LAMBERT72,
@@ -45,15 +46,17 @@ class ReportInput:
     """One validated report: geometry (shapely, EPSG:4326, 2D, valid, one of
     ``vocab.GEOMETRY_TYPES``, polygons oriented counter-clockwise), validated properties,
     warnings (``{"code", "detail", ...}``), the repair record when repaired and, in uploads or
-    collections, the index of the source feature (0-based). ``geometry_31370``: the same
-    geometry in EPSG:31370 (metres) when intake computed it, for measures and communes."""
+    collections, the index of the source feature (0-based). ``area_m2`` / ``length_m``: its
+    planar measures in EPSG:31370 as PostGIS's ``ST_Area`` / ``ST_Length`` give them (area of
+    zones, length of lines, else 0), when intake computed them."""
 
     geometry: BaseGeometry
     properties: dict[str, Any]
     warnings: list[dict] = field(default_factory=list)
     repair: dict | None = None
     source_index: int | None = None
-    geometry_31370: BaseGeometry | None = field(default=None, repr=False, compare=False)
+    area_m2: float | None = field(default=None, repr=False, compare=False)
+    length_m: float | None = field(default=None, repr=False, compare=False)
 
 
 # --------------------------------------------------------------------------- raw JSON
@@ -385,11 +388,12 @@ class Pending:
     (:func:`finish_reports`).
 
     ``gj`` is the 2D GeoJSON-like geometry (lists of positions) in ``epsg``, or None for a
-    point given as ``xy = (x, y)`` (CSV rows); otherwise ``xy`` is the (N, 2) array of its
-    positions as given. ``locate`` says how errors are placed in the file, as the readers do:
-    ``(where, index, extra)`` — with ``where`` the error's ``where`` becomes it (the pointer
-    inside the feature moves to ``pointer``) and ``index``/``extra`` are set; with ``where``
-    None, ``extra`` then ``index`` are only set when absent.
+    point given as ``xy = complex(x, y)`` (CSV rows: one small object); otherwise ``xy`` is
+    the (N, 2) array of its positions as given. ``locate`` says how errors are placed in the
+    file, as the readers do: ``(where, index, extra)`` — with ``where`` the error's ``where``
+    becomes it (the pointer inside the feature moves to ``pointer``) and ``index``/``extra``
+    are set; with ``where`` None, ``extra`` then ``index`` are only set when absent; an int
+    ``n`` stands for ``("row n", source_index, None)`` (CSV rows).
     """
 
     gj: dict | None
@@ -399,13 +403,16 @@ class Pending:
     warnings: list[dict]
     gptr: str = "/geometry"
     source_index: int | None = None
-    locate: tuple[str | None, int | None, dict | None] | None = None
+    locate: tuple[str | None, int | None, dict | None] | int | None = None
 
 
-def locate_error(err: GeosignalError, locate: tuple[str | None, int | None, dict | None] | None) -> GeosignalError:
+def locate_error(err: GeosignalError, locate: tuple[str | None, int | None, dict | None] | int | None,
+                 source_index: int | None = None) -> GeosignalError:
     """Place a feature's error in its file or collection (see :class:`Pending`); return it."""
     if locate is None:
         return err
+    if isinstance(locate, int):
+        locate = (f"row {locate}", source_index, None)
     where, index, extra = locate
     if where is None:
         for k, v in (extra or {}).items():
@@ -452,10 +459,10 @@ def prepare_report(
 
 
 def _positions(p: Pending) -> np.ndarray:
-    return np.asarray([p.xy], dtype=float) if p.gj is None else p.xy
+    return np.asarray([[p.xy.real, p.xy.imag]], dtype=float) if p.gj is None else p.xy
 
 
-def _repair_or_refuse(g: BaseGeometry, p: Pending, repair: bool, warnings: list[dict]) -> tuple[BaseGeometry, dict]:
+def _repair_or_refuse(g: BaseGeometry, p: Pending, repair: bool) -> tuple[BaseGeometry, dict]:
     """An invalid geometry: repaired (polygons, ``repair``) with its record, or refused."""
     where_geom = p.gptr or "/"
     reason = shapely.is_valid_reason(g)
@@ -472,9 +479,9 @@ def _repair_or_refuse(g: BaseGeometry, p: Pending, repair: bool, warnings: list[
         after = area_m2(fixed)
         record = {"method": "make_valid/structure", "reason": reason, "location": location,
                   "area_before_m2": before, "area_after_m2": after}
-        warnings.append({"code": "geometry_repaired", "detail": f"The geometry was repaired ({reason}); "
-                         f"naive area {_km2(before)}, repaired area {_km2(after)}.",
-                         "area_before_m2": before, "area_after_m2": after})
+        p.warnings = [*p.warnings, {"code": "geometry_repaired", "detail": f"The geometry was repaired ({reason}); "
+                      f"naive area {_km2(before)}, repaired area {_km2(after)}.",
+                      "area_before_m2": before, "area_after_m2": after}]
         return fixed, record
     where_txt = f" at [{location[0]:.6f}, {location[1]:.6f}]" if location else ""
     raise GeosignalError(code, f"The geometry is not valid: {reason}{where_txt}.", where=where_geom,
@@ -488,8 +495,8 @@ def _circle(g: BaseGeometry, p: Pending) -> BaseGeometry:
                              where=f"{base}/properties/radius")
     centre = transform_geom(g, WGS84, LAMBERT72)
     radius = p.props["radius"]
-    p.warnings.append({"code": "circle_to_polygon", "detail": f"The circle of radius {radius:g} m became "
-                       f"a {4 * CIRCLE_QUAD_SEGS}-sided polygon (built in EPSG:31370)."})
+    p.warnings = [*p.warnings, {"code": "circle_to_polygon", "detail": f"The circle of radius {radius:g} m became "
+                       f"a {4 * CIRCLE_QUAD_SEGS}-sided polygon (built in EPSG:31370)."}]
     return transform_geom(centre.buffer(radius, quad_segs=CIRCLE_QUAD_SEGS), LAMBERT72, WGS84)
 
 
@@ -504,7 +511,9 @@ def _place(pendings: list[Pending], idx: np.ndarray, epsg: int, area: ServiceAre
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     points = np.fromiter((p.gj is None for p in group), dtype=bool, count=len(group))
     if points.any():
-        xy[starts[points]] = np.asarray([group[k].xy for k in np.flatnonzero(points)], dtype=float)
+        packed = np.fromiter((group[k].xy for k in np.flatnonzero(points)), dtype=complex, count=int(points.sum()))
+        xy[starts[points], 0] = packed.real
+        xy[starts[points], 1] = packed.imag
     for k in np.flatnonzero(~points):
         xy[starts[k]:starts[k] + counts[k]] = group[k].xy
     if epsg == WGS84:
@@ -532,6 +541,9 @@ def _place(pendings: list[Pending], idx: np.ndarray, epsg: int, area: ServiceAre
         geoms[idx[others]] = built
 
 
+_ZERO = 0.0  # one shared object for the measures of points
+
+
 def finish_reports(
     pendings: list[Pending],
     *,
@@ -548,7 +560,7 @@ def finish_reports(
     copies (one transform for the batch), areas and the service-area predicates (prepared
     territory) are vectorised; only the features that fail a check (or carry a ``radius``) are
     handled one by one, with the same codes, pointers and details as a single report.
-    ``ReportInput.geometry_31370`` holds each accepted geometry in EPSG:31370. The list
+    ``ReportInput.area_m2`` / ``length_m`` hold each accepted geometry's measures. The list
     ``pendings`` is emptied (its items set to None) as results are made, to bound memory.
     """
     n = len(pendings)
@@ -575,51 +587,58 @@ def finish_reports(
         invalid = live[~shapely.is_valid(geoms[live])]
         for i in invalid:
             try:
-                geoms[i], repairs[i] = _repair_or_refuse(geoms[i], pendings[i], repair, pendings[i].warnings)
+                geoms[i], repairs[i] = _repair_or_refuse(geoms[i], pendings[i], repair)
             except GeosignalError as err:
                 refuse(i, err)
         live = np.flatnonzero(alive)
-    g31370 = np.empty(n, dtype=object)
+    areas_m2 = np.zeros(n)
+    lengths_m = np.zeros(n)
+    relation = np.full(n, "inside", dtype=object)
     if len(live):
         types = shapely.get_type_id(geoms[live])
+        points, shapes = live[types == 0], live[types != 0]
         polygonal = live[(types == 3) | (types == 6)]
         if len(polygonal):
             geoms[polygonal] = shapely.orient_polygons(geoms[polygonal], exterior_cw=False)
-        g31370[live] = shapely.transform(geoms[live], lambda c: transform_xy(c, WGS84, LAMBERT72))
-        if len(polygonal):
-            areas = shapely.area(g31370[polygonal])
-            beyond = (areas > limits.max_area_m2) | (areas < limits.min_area_m2)
-            for i, a in zip(polygonal[beyond], areas[beyond], strict=True):
-                a = float(a)
-                where_geom = pendings[i].gptr or "/"
-                if a > limits.max_area_m2:
-                    refuse(i, GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
-                                             f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
-                                             limit_m2=limits.max_area_m2))
-                else:
-                    refuse(i, GeosignalError("area_too_small", f"The zone covers {_km2(a)}; the minimum is "
-                                             f"{_km2(limits.min_area_m2)}.", where=where_geom, area_m2=a,
-                                             limit_m2=limits.min_area_m2))
-            live = np.flatnonzero(alive)
-        if len(live):
-            relation = area.relations(g31370[live])
-            for i, rel in zip(live[relation != "inside"], relation[relation != "inside"], strict=True):
-                p = pendings[i]
-                if rel == "outside":
-                    refuse(i, _outside(_positions(p), p.epsg, area, p.gptr or "/",
-                                       "The report lies outside the communes served."))
-                else:
-                    refuse(i, GeosignalError("outside_service_area", f"The report extends more than "
-                                             f"{area.margin_m:g} m beyond the communes served.",
-                                             where=p.gptr or "/", margin_m=area.margin_m))
+        if len(shapes):
+            g31370 = shapely.transform(geoms[shapes], lambda c: transform_xy(c, WGS84, LAMBERT72))
+            areas_m2[shapes], lengths_m[shapes] = measures(g31370)
+            relation[shapes] = area.relations(g31370)
+            del g31370
+        if len(points):  # a point needs no geometry in EPSG:31370, only its position
+            xy = transform_xy(shapely.get_coordinates(geoms[points]), WGS84, LAMBERT72)
+            relation[points] = area.relations_xy(xy[:, 0], xy[:, 1])
+        beyond = polygonal[(areas_m2[polygonal] > limits.max_area_m2) | (areas_m2[polygonal] < limits.min_area_m2)]
+        for i in beyond:
+            a = float(areas_m2[i])
+            where_geom = pendings[i].gptr or "/"
+            if a > limits.max_area_m2:
+                refuse(i, GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
+                                         f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
+                                         limit_m2=limits.max_area_m2))
+            else:
+                refuse(i, GeosignalError("area_too_small", f"The zone covers {_km2(a)}; the minimum is "
+                                         f"{_km2(limits.min_area_m2)}.", where=where_geom, area_m2=a,
+                                         limit_m2=limits.min_area_m2))
+        live = np.flatnonzero(alive)
+        for i in live[relation[live] != "inside"]:
+            p = pendings[i]
+            if relation[i] == "outside":
+                refuse(i, _outside(_positions(p), p.epsg, area, p.gptr or "/",
+                                   "The report lies outside the communes served."))
+            else:
+                refuse(i, GeosignalError("outside_service_area", f"The report extends more than "
+                                         f"{area.margin_m:g} m beyond the communes served.",
+                                         where=p.gptr or "/", margin_m=area.margin_m))
     results: list[ReportInput | GeosignalError] = []
     for i, p in enumerate(pendings):
         if out[i] is not None:
-            results.append(locate_error(out[i], p.locate))
+            results.append(locate_error(out[i], p.locate, p.source_index))
         else:
             results.append(ReportInput(geometry=geoms[i], properties=p.props, warnings=p.warnings,
                                        repair=repairs.get(i), source_index=p.source_index,
-                                       geometry_31370=g31370[i]))
+                                       area_m2=float(areas_m2[i]) if areas_m2[i] else _ZERO,
+                                       length_m=float(lengths_m[i]) if lengths_m[i] else _ZERO))
         pendings[i] = None  # type: ignore[call-overload]  # freed as the batch is turned into results
     return results
 

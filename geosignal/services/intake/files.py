@@ -240,6 +240,11 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
     return v
 
 
+#: The warnings of a row that has none: one shared list, replaced (never appended to) when a
+#: row gets one.
+_NO_WARNINGS: list[dict] = []
+
+
 def _lines(text: str) -> Iterator[str]:
     """Yield the lines of ``text`` with their ends, as a file opened with ``newline=""``
     would (what the csv module wants), without copying the text (``io.StringIO`` holds 4
@@ -351,7 +356,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                         raise GeosignalError("invalid_geometry", "The WKT cannot be read.", where=where,
                                              column=wkt_col) from None
                 props: dict[str, Any] = {}
-                warnings: list[dict] = []
+                warnings: list[dict] = _NO_WARNINGS  # shared while empty (never appended to)
                 for key, cols in prop_cols:
                     for p in cols:
                         if p < ncells and cells[p].strip():
@@ -360,14 +365,14 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                             if got is None:
                                 got = memo[(key, value)] = _file_properties({key: value})
                             props.update(got[0])
-                            warnings.extend(got[1])
+                            if got[1]:
+                                warnings = [*warnings, *got[1]]
                             break
-                locate = (where, index, None)
-                if geom_obj is None:
-                    result.append(Pending(None, (x, y), epsg, props, warnings, "/geometry", index, locate))
+                if geom_obj is None:  # a point: small objects, placed as "row n" if refused
+                    result.append(Pending(None, complex(x, y), epsg, props, warnings, "/geometry", index, last_line))
                 else:
                     result.append(prepare_report(geom_obj, "/geometry", props, limits=limits, epsg=epsg,
-                                                 warnings=warnings, source_index=index, locate=locate))
+                                                 warnings=warnings, source_index=index, locate=(where, index, None)))
             except GeosignalError as err:
                 result.append(_relocate(err, where, index))
     except csv.Error as exc:
