@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -175,8 +174,8 @@ class ImportOutcome:
             g = item.geometry
             if g.geom_type == "Point":
                 geometry = f'{{"type": "Point", "coordinates": [{g.x!r}, {g.y!r}]}}'
-            else:
-                geometry = json.dumps(_geojson(g))
+            else:  # GEOS writes the shortest text that reads back as the same numbers
+                geometry = shapely.to_geojson(g)
             warnings = json.dumps(item.warnings, ensure_ascii=False) if item.warnings else "[]"
             report_id = f', "report_id": "{r.report_id}"' if self.stored else ""
             yield (f'{sep}{{"index": {r.index}, "status": "accepted", "geometry": {geometry}, "properties": {props}, '
@@ -188,7 +187,7 @@ class ImportOutcome:
 def _geojson(geom: Any) -> dict[str, Any]:
     if geom.geom_type == "Point":
         return {"type": "Point", "coordinates": [geom.x, geom.y]}
-    return json.loads(json.dumps(mapping(geom)))
+    return json.loads(shapely.to_geojson(geom))
 
 
 def _properties(item: ReportInput, r: _Accepted, commune_name: str, created_at: datetime | None) -> dict[str, Any]:

@@ -78,6 +78,31 @@ def _parse_float(text: str) -> Any:
     return value if math.isfinite(value) else _NonFinite(text)
 
 
+class _Finite(dict):
+    """A JSON object from a text that holds no NaN, Infinity or overflowing number: its
+    features need no search for them (see :func:`find_non_finite`)."""
+
+    __slots__ = ()
+
+
+def _loads(text: str) -> Any:
+    seen: list[str] = []
+
+    def constant(t: str) -> _NonFinite:
+        seen.append(t)
+        return _NonFinite(t)
+
+    def number(t: str) -> Any:
+        value = float(t)
+        if math.isfinite(value):
+            return value
+        seen.append(t)
+        return _NonFinite(t)
+
+    obj = json.loads(text, parse_constant=constant, parse_float=number)
+    return _Finite(obj) if isinstance(obj, dict) and not seen else obj
+
+
 def loads_strict(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Parse JSON text strictly: NaN/Infinity (and numbers overflowing to infinity) are kept
     as placeholders so that the caller can report them with their JSON pointer.
@@ -103,7 +128,7 @@ def loads_strict(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
     else:
         raise GeosignalError("invalid_request", "Expected JSON text, bytes or an object.")
     try:
-        return json.loads(text, parse_constant=_NonFinite, parse_float=_parse_float)
+        return _loads(text)
     except json.JSONDecodeError as exc:
         raise GeosignalError("invalid_json", f"The body is not valid JSON: {exc.msg}.",
                              where=f"line {exc.lineno} column {exc.colno}") from None
@@ -129,7 +154,9 @@ def find_non_finite(obj: Any, ptr: str = "") -> str | None:
     return None
 
 
-def _raise_non_finite(obj: Any, ptr: str) -> None:
+def _raise_non_finite(obj: Any, ptr: str, finite: bool = False) -> None:
+    if finite:  # the whole document was read without any
+        return
     bad = find_non_finite(obj, ptr)
     if bad is not None:
         raise GeosignalError("non_finite_number", f"NaN or Infinity at {bad or '/'}: JSON numbers must be finite.",
@@ -710,6 +737,7 @@ def reports_from_feature(
     properties_fn,
     index: int | None = None,
     finish: bool = True,
+    finite: bool = False,
 ) -> list[Any]:
     """Turn one Feature (or bare geometry) into reports.
 
@@ -718,9 +746,10 @@ def reports_from_feature(
     raised. ``properties_fn(props, pointer) -> (validated, warnings)`` validates properties.
     With ``finish=False`` the geometry checks are left to the caller's batch: the list holds
     :class:`Pending` items (and member errors), to pass to :func:`finish_reports`; ``index``
-    (the feature's index in its collection) is then set on their errors.
+    (the feature's index in its collection) is then set on their errors. ``finite``: the
+    document is known to hold no NaN or Infinity (no search).
     """
-    _raise_non_finite(obj, ptr)
+    _raise_non_finite(obj, ptr, finite)
     geom, gptr, props_raw, pptr = split_feature(obj, ptr)
     if isinstance(geom, dict) and geom.get("crs") is not None:
         # a crs member on the geometry itself must agree with the one in force
@@ -834,6 +863,7 @@ def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -
     structure and properties are read one by one, then the geometries of the whole
     collection are checked as one batch (:func:`finish_reports`)."""
     epsg = resolve_crs(crs, obj.get("crs"), where="")
+    finite = isinstance(obj, _Finite)
     if obj.get("type") == "FeatureCollection":
         feats = obj.get("features")
         if not isinstance(feats, list):
@@ -848,7 +878,8 @@ def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -
             if isinstance(feat, dict) and feat.get("crs") is not None and ptr:
                 f_epsg = resolve_crs(None, feat.get("crs"), where=ptr, inherited=epsg)
             got = reports_from_feature(feat, ptr, area=area, limits=limits, epsg=f_epsg, repair=repair,
-                                       allow_collection=True, properties_fn=properties_fn, index=i, finish=False)
+                                       allow_collection=True, properties_fn=properties_fn, index=i, finish=False,
+                                       finite=finite)
         except GeosignalError as err:
             err.extra.setdefault("index", i)
             got = [err]

@@ -587,8 +587,13 @@ def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result:
     if not isinstance(obj, dict):
         raise GeosignalError("invalid_geojson", "A GeoJSON object was expected.", where="/")
 
+    columns: dict[tuple, dict[str, list[str]]] = {}
+
     def props_fn(p: dict, ptr: str):
-        keys = _column_keys(list(p), column_map)
+        names = tuple(p)
+        keys = columns.get(names)
+        if keys is None:
+            keys = columns[names] = _column_keys(list(names), column_map)
         rec = _record(p, keys)
         return _file_properties(rec)
 
