@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -224,7 +224,7 @@ def _show_once(lines: list[str]) -> None:
                "each must be changed at first sign-in)")
 
 
-def _echo_refused(features: list[dict[str, Any]]) -> None:
+def _echo_refused(features: Iterable[dict[str, Any]]) -> None:
     """Print one line per refused feature of an import: where (row or feature), code, detail."""
     for feature in features:
         if feature["status"] == "refused":
@@ -267,7 +267,7 @@ def import_reports(path: str, email: str, crs: str | None, network: str | None, 
             _echo_refused(error.extra.get("features", []))
             raise
         session.commit()
-    _echo_refused(outcome.features)
+    _echo_refused(outcome.refused_features())
     if dry_run and not valid_only and outcome.refused:
         raise GeosignalError(
             "import_rejected", f"{outcome.refused} of {len(outcome.features)} features would be refused, so nothing "
@@ -368,9 +368,12 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str, com
 @commands.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=int, show_default=True)
-@click.option("--workers", default=2, type=int, show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve geosignal with gunicorn (production-grade WSGI server)."""
+@click.option("--workers", default=2, type=int, show_default=True, help="web worker processes")
+@click.option("--job-workers", default=1, type=int, show_default=True,
+              help="job worker processes (saved imports run as jobs); 0 when they run elsewhere")
+@click.option("--timeout", default=30, type=int, show_default=True, help="seconds before a web request is cut")
+def serve(host: str, port: int, workers: int, job_workers: int, timeout: int) -> None:
+    """Serve geosignal: gunicorn's web workers and the job worker(s), started and stopped together."""
     from geosignal import assets
 
     try:
@@ -379,17 +382,42 @@ def serve(host: str, port: int, workers: int) -> None:
         raise click.ClickException(str(error)) from None
     from gunicorn.app.base import BaseApplication
 
+    from geosignal.jobs import JobWorkers
+
+    supervisor = JobWorkers(job_workers)
+
+    def when_ready(_server: Any) -> None:
+        if job_workers > 0:
+            supervisor.start()
+
+    def on_exit(_server: Any) -> None:
+        supervisor.stop()
+
     class _Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("timeout", timeout)
             self.cfg.set("accesslog", "-")
+            # paths without query strings: single-use links and filters stay out of the log
+            self.cfg.set("access_log_format", '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(L)s')
+            self.cfg.set("when_ready", when_ready)
+            self.cfg.set("on_exit", on_exit)
 
         def load(self) -> Flask:
             return _create_app()
 
-    click.echo(f"geosignal on http://{host}:{port}/")
+    click.echo(f"geosignal on http://{host}:{port}/ ({workers} web workers, {job_workers} job workers)")
     _Server().run()
+
+
+@commands.command("run-jobs")
+@click.option("--concurrency", default=1, type=int, show_default=True, help="jobs run at once")
+def run_jobs(concurrency: int) -> None:
+    """Run a job worker (saved imports) until stopped; `geosignal serve` starts one itself."""
+    from geosignal import jobs
+
+    jobs.run_worker(current_app._get_current_object(), concurrency=concurrency)  # type: ignore[attr-defined]
 
 
 @commands.command("refresh-stats")
@@ -480,3 +508,7 @@ def import_survey(path: str, edition: int) -> None:
         ind = indicators[name]
         if ind.value is not None:
             click.echo(f"  {name}: {ind.value:.1f}/10 over {ind.denominator} communes")
+
+
+if __name__ == "__main__":
+    main()

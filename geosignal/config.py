@@ -82,6 +82,7 @@ SETTINGS: dict[str, Setting] = {
     "DB_USER": Setting("str", "geosignal", "scripts/provision-db.sh: role to create"),
     "DB_PASSWORD": Setting("str", "geosignal", "scripts/provision-db.sh: its password"),
     "DB_NAME": Setting("str", "geosignal", "scripts/provision-db.sh: database to create"),
+    "IMPORT_JOB_MIN_BYTES": Setting("int", 256 * 1024, "a saved upload larger than this (bytes; ~4,000 CSV rows) runs as a job"),
 }
 
 #: The defaults alone, as a mapping (kept for callers that read them).

@@ -69,6 +69,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "missing_column": (422, "A column the import mapping requires is missing or repeated."),
     "duplicate_row": (422, "Two rows describe the same item (e.g. a commune answers twice)."),
     "no_rows": (422, "The uploaded table has no data row."),
+    # CSV structure (the whole file is refused, naming row and column)
+    "duplicate_header": (422, "A CSV header names the same column twice."),
+    "unterminated_quote": (422, "A quoted CSV field is never closed."),
+    "field_too_long": (422, "A CSV field is longer than allowed."),
 }
 
 
@@ -122,6 +126,9 @@ TITLES_FR: dict[str, str] = {
     "missing_column": "Une colonne attendue manque ou est répétée.",
     "duplicate_row": "Deux lignes décrivent le même élément.",
     "no_rows": "Le tableau ne contient aucune ligne de données.",
+    "duplicate_header": "L'en-tête du fichier CSV nomme deux fois la même colonne.",
+    "unterminated_quote": "Un guillemet ouvert dans le fichier CSV n'est jamais fermé.",
+    "field_too_long": "Un champ du fichier CSV est trop long.",
 }
 
 

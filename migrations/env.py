@@ -20,8 +20,10 @@ POSTGIS_TABLES = {"spatial_ref_sys", "geography_columns", "geometry_columns", "r
 
 
 def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
-    """Skip PostGIS's own tables, then defer to GeoAlchemy2 (spatial indexes)."""
-    if type_ == "table" and (name in POSTGIS_TABLES or getattr(obj, "schema", None) in ("tiger", "topology")):
+    """Skip PostGIS's own tables and the job queue's (procrastinate, migration 0006), then
+    defer to GeoAlchemy2 (spatial indexes)."""
+    if type_ == "table" and (name in POSTGIS_TABLES or getattr(obj, "schema", None) in ("tiger", "topology")
+                             or name.startswith("procrastinate_")):
         return False
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 

@@ -3,6 +3,7 @@
 from geosignal.db import Base
 from geosignal.models.commune import Commune
 from geosignal.models.export import ExportRun, ExportRunBatch, ExportRunChunk, ReportFeature
+from geosignal.models.job import ImportJob
 from geosignal.models.ratelimit import RateLimitCounter
 from geosignal.models.report import IdempotencyKey, Report
 from geosignal.models.stats import CommuneStats
@@ -11,6 +12,6 @@ from geosignal.models.user import AccountToken, ApiToken, User
 
 __all__ = [
     "AccountToken", "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
-    "ExportRunChunk", "IdempotencyKey", "PublishedIndicator", "RateLimitCounter", "Report", "ReportFeature",
+    "ExportRunChunk", "IdempotencyKey", "ImportJob", "PublishedIndicator", "RateLimitCounter", "Report", "ReportFeature",
     "SurveyEdition", "SurveyResponse", "User",
 ]

@@ -1,26 +1,61 @@
-"""File imports: an uploaded file through the intake pipeline, previewed, then saved.
+"""File imports: an uploaded file through the intake pipeline, previewed, then saved — set-wise.
+
+A file is read and validated as arrays (:func:`~geosignal.services.intake.read_upload`), then
+the whole batch is attributed to communes (:func:`~geosignal.services.intake.batch.home_communes`),
+checked for probable duplicates (one query), and, when saved, copied into a temporary staging
+table with binary ``COPY`` and stored with ONE ``INSERT … SELECT``; the stored figures are
+brought up to date once per batch (:func:`refresh_figures`).
 
 Saving is all-or-nothing per upload (``mode="all"``) unless the user chooses to keep only
 the valid features (``mode="valid_only"``). A preview (``dry_run``) runs exactly the same
-steps, commune attribution included, inside a savepoint that is rolled back.
+steps except the writes, so that the preview of a file and its save give the same
+per-feature report (the report ids a save creates aside).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from shapely.geometry import mapping
+import numpy as np
+import shapely
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from geosignal import contract
 from geosignal.errors import GeosignalError
-from geosignal.models import User
+from geosignal.geo import LAMBERT72, WGS84, rfc7946_oriented, transform_xy
+from geosignal.models import Commune, Report, User
 from geosignal.services.intake import Limits, ReportInput, ServiceArea, read_upload
-from geosignal.services.reports import create_report
+from geosignal.services.intake.batch import geometry_keys, home_communes, measures
+from geosignal.services.reports import ATTRIBUTES, DUPLICATE_WINDOW_S, to_feature
 from geosignal.vocab import NETWORKS
 
 MODES = ("all", "valid_only")
+
+#: ``progress(rows_done, rows_total)`` callback of long imports (jobs).
+Progress = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class _Accepted:
+    """One accepted feature of a batch: its intake result and what the batch decided."""
+
+    item: ReportInput
+    index: int
+    nis: str
+    report_id: uuid.UUID
+    created: bool
+    area_m2: float = 0.0
+    length_m: float = 0.0
+    #: the earlier feature of the same file this one duplicates
+    first: _Accepted | None = None
 
 
 @dataclass
@@ -29,32 +64,149 @@ class ImportOutcome:
     order: ``{"index", "status": "accepted"|"refused", "geometry" (GeoJSON, EPSG:4326, only
     when accepted), "properties", "warnings", "report_id" and "created" (when saved; False
     for a probable duplicate of a report filed seconds before), "error" (problem document
-    when refused)}``. ``saved`` counts the reports created."""
+    when refused)}``. ``saved`` counts the reports created.
+
+    The entries are built on demand from the batch (:meth:`iter_features`), so that a large
+    file's report can be streamed without holding every entry at once.
+    """
 
     format: str | None
     dry_run: bool
     mode: str
     saved: int = 0
-    features: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    #: per feature, in file order: a problem document (refused) or an :class:`_Accepted`
+    rows: list[Any] = field(default_factory=list, repr=False)
+    #: Features of the duplicates' stored reports, by report id
+    existing: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict, repr=False)
+    commune_names: dict[str, str] = field(default_factory=dict, repr=False)
+    created_at: datetime | None = None
+    #: whether entries carry ``report_id`` and ``created`` (a save that stored the batch)
+    stored: bool = False
+    _features: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def accepted(self) -> int:
-        return sum(1 for f in self.features if f["status"] == "accepted")
+        return sum(1 for r in self.rows if isinstance(r, _Accepted))
 
     @property
     def refused(self) -> int:
-        return sum(1 for f in self.features if f["status"] == "refused")
+        return sum(1 for r in self.rows if not isinstance(r, _Accepted))
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    @property
+    def features(self) -> list[dict[str, Any]]:
+        """Every entry (built once)."""
+        if self._features is None:
+            self._features = list(self.iter_features())
+        return self._features
+
+    def refused_features(self) -> Iterator[dict[str, Any]]:
+        """Yield the entries of the refused features only."""
+        for r in self.rows:
+            if not isinstance(r, _Accepted):
+                yield r
+
+    def iter_features(self) -> Iterator[dict[str, Any]]:
+        """Yield the per-feature entries in file order."""
+        return self._entries(self.rows)
+
+    def _entries(self, rows: list[Any]) -> Iterator[dict[str, Any]]:
+        for r in rows:
+            if not isinstance(r, _Accepted):
+                yield r
+                continue
+            item = r.item
+            warnings = list(item.warnings)
+            if not r.created:
+                warnings.append({"code": "probable_duplicate", "detail": "identical to a report filed seconds ago",
+                                 "report_id": str(r.report_id)})
+            if r.first is not None:
+                properties = _properties(r.first.item, r.first, self.commune_names[r.first.nis], self.created_at)
+            elif not r.created:
+                properties = self.existing[r.report_id]["properties"]
+            else:
+                properties = _properties(item, r, self.commune_names[r.nis], self.created_at)
+            entry: dict[str, Any] = {"index": r.index, "status": "accepted", "geometry": _geojson(item.geometry),
+                                     "properties": properties, "warnings": warnings}
+            if self.stored:
+                entry["report_id"] = str(r.report_id)
+                entry["created"] = r.created
+            yield entry
+
+    def summary(self) -> dict[str, Any]:
+        """Return the outcome without its features (counts, format, mode, file warnings)."""
+        return {"format": self.format, "dry_run": self.dry_run, "mode": self.mode, "saved": self.saved,
+                "accepted": self.accepted, "refused": self.refused, "warnings": self.warnings}
 
     def to_dict(self) -> dict[str, Any]:
         """Return the outcome as JSON-ready data."""
-        return {"format": self.format, "dry_run": self.dry_run, "mode": self.mode, "saved": self.saved,
-                "accepted": self.accepted, "refused": self.refused, "warnings": self.warnings,
-                "features": self.features}
+        return {**self.summary(), "features": self.features}
+
+    def iter_json(self, extra: dict[str, Any] | None = None) -> Iterator[str]:
+        """Yield the outcome (plus ``extra`` members first) as JSON text in pieces, one
+        feature at a time: the same document as :meth:`to_dict`, without building it whole.
+
+        The properties of new reports are serialised once per distinct combination (commune,
+        measures and the very property values, which a file's rows share), points are written
+        from their coordinates directly.
+        """
+        head = {**(extra or {}), **self.summary()}
+        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "features": ['
+        cache: dict[tuple, str] = {}
+        tail = "}" if not self.stored else ', "created": true}'
+        sep = ""
+        for r in self.rows:
+            if not isinstance(r, _Accepted) or not r.created:
+                yield sep + json.dumps(next(self._entries([r])), ensure_ascii=False)
+                sep = ", "
+                continue
+            item = r.item
+            key = (r.nis, r.area_m2, r.length_m, *((k, id(v)) for k, v in item.properties.items()))
+            props = cache.get(key)
+            if props is None:
+                if len(cache) > 50_000:
+                    cache.clear()
+                props = cache[key] = json.dumps(
+                    _properties(item, r, self.commune_names[r.nis], self.created_at), ensure_ascii=False)
+            g = item.geometry
+            if g.geom_type == "Point":
+                geometry = f'{{"type": "Point", "coordinates": [{g.x!r}, {g.y!r}]}}'
+            else:  # GEOS writes the shortest text that reads back as the same numbers
+                geometry = shapely.to_geojson(g)
+            warnings = json.dumps(item.warnings, ensure_ascii=False) if item.warnings else "[]"
+            report_id = f', "report_id": "{r.report_id}"' if self.stored else ""
+            yield (f'{sep}{{"index": {r.index}, "status": "accepted", "geometry": {geometry}, "properties": {props}, '
+                   f'"warnings": {warnings}{report_id}{tail}')
+            sep = ", "
+        yield "]}"
 
 
 def _geojson(geom: Any) -> dict[str, Any]:
-    return json.loads(json.dumps(mapping(geom)))
+    if geom.geom_type == "Point":
+        return {"type": "Point", "coordinates": [geom.x, geom.y]}
+    return json.loads(shapely.to_geojson(geom))
+
+
+def _properties(item: ReportInput, r: _Accepted, commune_name: str, created_at: datetime | None) -> dict[str, Any]:
+    """The properties the stored report's Feature will carry (``reports.to_feature``)."""
+    props = item.properties
+    record = SimpleNamespace(
+        commune_nis=r.nis, network=props.get("network"), technologies=props.get("technologies") or [],
+        operators=props.get("operators") or [], issue=props.get("issue"), setting=props.get("setting"),
+        households_affected=props.get("households_affected"), businesses_affected=props.get("businesses_affected"),
+        description=props.get("description") or "", observed_at=props.get("observed_at"), status="submitted",
+        created_at=created_at, updated_at=created_at, id=r.report_id, change_seq=None,
+    )
+    kind = contract.geometry_kind(item.geometry.geom_type)
+    return contract.api_properties(contract.Source(record, commune_name, kind, r.area_m2, r.length_m))
+
+
+def _problem(error: GeosignalError, index: int) -> dict[str, Any]:
+    return {"index": index, "status": "refused", "error": error.to_problem()}
 
 
 def import_file(
@@ -71,70 +223,389 @@ def import_file(
     default_network: str | None = None,
     mode: str = "all",
     dry_run: bool = False,
+    progress: Progress | None = None,
+    raise_rejected: bool = True,
 ) -> ImportOutcome:
     """Read an uploaded file and store its reports for ``user`` (the caller commits).
 
-    Every feature goes through :func:`~geosignal.services.intake.read_upload` and
-    :func:`~geosignal.services.reports.create_report` (commune attribution and rights).
-    Features without ``network`` take ``default_network``. In ``mode="all"`` any refused
-    feature means nothing is stored and ``import_rejected`` (422) is raised carrying the
-    per-feature report; in ``valid_only`` the valid ones are stored. File-level problems
-    raise as :func:`read_upload` does (413, 415, 422).
+    Every feature goes through :func:`~geosignal.services.intake.read_upload` (validated as
+    arrays), then the batch is attributed to communes (rule of ``commune_of``; a
+    representative's report must lie mainly in their commune: ``not_your_commune``, 403, per
+    feature), checked for probable duplicates (same user, identical geometry and attributes,
+    filed less than ``DUPLICATE_WINDOW_S`` s ago, or earlier in the same file: the first
+    report is named and nothing is stored for it) and stored set-wise. Features without
+    ``network`` take ``default_network``. In ``mode="all"`` any refused feature means
+    nothing is stored and ``import_rejected`` (422) is raised carrying the per-feature
+    report; in ``valid_only`` the valid ones are stored. File-level problems raise as
+    :func:`read_upload` does (413, 415, 422). ``progress(done, total)`` is called once the
+    file is validated (refused features and duplicates count as done) and as rows are
+    stored. ``raise_rejected=False`` returns the outcome of a rejected ``mode="all"`` save
+    (nothing stored) instead of raising ``import_rejected`` (jobs report it themselves).
     """
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
     if default_network is not None and default_network not in NETWORKS:
         raise GeosignalError("invalid_attribute", f"network must be one of {', '.join(NETWORKS)}", where="network")
     results = read_upload(data, filename, area=area, limits=limits, crs=crs, repair=repair, column_map=column_map)
+    total = len(results)
+    if progress:
+        progress(0, total)
     outcome = ImportOutcome(format=results.format, dry_run=dry_run, mode=mode, warnings=list(results.warnings))
-    savepoint = session.begin_nested()
+    rows: list[Any] = [None] * total
+    candidates: list[int] = []
     for position, item in enumerate(results):
         if isinstance(item, GeosignalError):
-            index = item.extra.get("index", position)
-            outcome.features.append({"index": index, "status": "refused", "error": item.to_problem()})
+            rows[position] = {"index": item.extra.get("index", position), "status": "refused",
+                              "error": item.to_problem()}
             continue
-        entry = _save_one(session, user, item, position, default_network)
-        outcome.features.append(entry)
+        index = item.source_index if item.source_index is not None else position
+        if "network" not in item.properties:
+            if default_network is None:
+                error = GeosignalError("invalid_attribute", "network is missing (mobile or fixed); choose a default",
+                                       where=f"feature {index}", index=index)
+                rows[position] = _problem(error, index)
+                continue
+            item.properties["network"] = default_network
+        candidates.append(position)
+    accepted = _attribute(session, user, area, [results[p] for p in candidates], rows, candidates)
+    outcome.rows = rows
+    outcome.commune_names = dict(zip(area.nis_codes, area.names, strict=True))
+    outcome.created_at = session.execute(text("SELECT now()")).scalar_one()
+    _find_duplicates(session, user, accepted, outcome)
     all_ok = outcome.refused == 0
-    if dry_run or (mode == "all" and not all_ok):
-        savepoint.rollback()
-        for entry in outcome.features:
-            entry.pop("report_id", None)
-            entry.pop("created", None)
-    else:
-        savepoint.commit()
-        outcome.saved = sum(1 for entry in outcome.features if entry.get("created"))
-    if mode == "all" and not all_ok and not dry_run:
+    if not dry_run and (mode == "valid_only" or all_ok):
+        new = [a for a in accepted if a.created]
+        if new:
+            _store(session, user, new, progress=(lambda done: progress(total - len(new) + done, total))
+                   if progress else None)
+            refresh_figures(session, [a.report_id for a in new],
+                            sorted({a.nis for a in new} | _touched(area, new)))
+        outcome.stored = True
+        outcome.saved = len(new)
+    if progress:
+        progress(total, total)
+    if mode == "all" and not all_ok and not dry_run and raise_rejected:
         raise GeosignalError(
             "import_rejected",
-            f"{outcome.refused} of {len(outcome.features)} features were refused; nothing was saved "
+            f"{outcome.refused} of {total} features were refused; nothing was saved "
             "(correct the file, or choose to keep only the valid features)",
             **outcome.to_dict(),
         )
     return outcome
 
 
-def _save_one(session: Session, user: User, item: ReportInput, position: int,
-              default_network: str | None) -> dict[str, Any]:
-    index = item.source_index if item.source_index is not None else position
-    if "network" not in item.properties:
-        if default_network is None:
-            error = GeosignalError("invalid_attribute", "network is missing (mobile or fixed); choose a default",
-                                   where=f"feature {index}", index=index)
-            return {"index": index, "status": "refused", "error": error.to_problem()}
-        item.properties["network"] = default_network
-    nested = session.begin_nested()
+def _attribute(session: Session, user: User, area: ServiceArea, items: list[ReportInput], rows: list[Any],
+               positions: list[int]) -> list[_Accepted]:
+    """Give every candidate its home commune (set-wise); refuse those outside every commune
+    and, for a representative, those lying mainly in another commune."""
+    if not items:
+        return []
+    geoms = np.asarray([it.geometry for it in items], dtype=object)
+    communes = home_communes(area, geoms)
+    areas = np.asarray([np.nan if it.area_m2 is None else it.area_m2 for it in items])
+    lengths = np.asarray([np.nan if it.length_m is None else it.length_m for it in items])
+    missing = np.flatnonzero(np.isnan(areas) | np.isnan(lengths))
+    if len(missing):  # measures not given by intake
+        areas[missing], lengths[missing] = measures(
+            shapely.transform(geoms[missing], lambda c: transform_xy(c, WGS84, LAMBERT72)))
+    names = dict(zip(area.nis_codes, area.names, strict=True))
+    accepted: list[_Accepted] = []
+    for k, (item, position) in enumerate(zip(items, positions, strict=True)):
+        index = item.source_index if item.source_index is not None else position
+        nis = communes.home[k]
+        if nis is None:
+            error = GeosignalError("outside_service_area", "the geometry does not touch any commune served",
+                                   where=f"feature {index}")
+            rows[position] = _problem(error, index)
+            continue
+        if user.role == "representative" and nis != user.commune_nis:
+            error = GeosignalError("not_your_commune", f"the zone lies mainly in {names[nis]} ({nis}); you represent "
+                                   f"{user.commune_nis}", where=f"feature {index}", commune_nis=nis)
+            rows[position] = _problem(error, index)
+            continue
+        a = _Accepted(item, index, nis, uuid.uuid4(), True, float(areas[k]), float(lengths[k]))
+        rows[position] = a
+        accepted.append(a)
+    return accepted
+
+
+def _attribute_key(props: dict[str, Any]) -> tuple:
+    """The attributes two reports must share to be duplicates (as stored: empty lists and
+    description for absent ones)."""
+    out = []
+    for name in ATTRIBUTES:
+        value = props.get(name)
+        if name in ("technologies", "operators"):
+            value = tuple(value or ())
+        elif name == "description":
+            value = value or ""
+        out.append(value)
+    return tuple(out)
+
+
+def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], outcome: ImportOutcome) -> None:
+    """Mark probable duplicates, set-wise: a feature identical (geometry up to vertex order,
+    and attributes) to a report the user filed less than ``DUPLICATE_WINDOW_S`` seconds ago
+    (one query) or to an earlier feature of the same file names that report and creates
+    nothing."""
+    if not accepted:
+        return
+    keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
+    first: dict[tuple, uuid.UUID | _Accepted] = {}
+    recent = session.execute(text(
+        "SELECT id, ST_AsBinary(geometry) AS wkb, network, technologies, operators, issue, setting, "
+        "households_affected, businesses_affected, description, observed_at FROM reports "
+        "WHERE reporter_id = :uid AND created_at > now() - make_interval(secs => :window) ORDER BY seq"),
+        {"uid": user.id, "window": DUPLICATE_WINDOW_S}).all()
+    stored_geoms: set[bytes] = set()
+    if recent:
+        stored_keys = geometry_keys(np.asarray([shapely.from_wkb(bytes(r.wkb)) for r in recent], dtype=object))
+        for r, gkey in zip(recent, stored_keys, strict=True):
+            props = {name: getattr(r, name) for name in ATTRIBUTES}
+            first.setdefault((gkey, _attribute_key(props)), r.id)
+            stored_geoms.add(gkey)
+    # only a geometry seen twice (in the file, or in the file and the recent reports) can be
+    # a duplicate: the attributes are compared for those alone
+    counts = Counter(keys)
+    stored: set[uuid.UUID] = set()
+    for a, gkey in zip(accepted, keys, strict=True):
+        if counts[gkey] == 1 and gkey not in stored_geoms:
+            continue
+        key = (gkey, _attribute_key(a.item.properties))
+        earlier = first.get(key)
+        if earlier is None:
+            first[key] = a
+        elif isinstance(earlier, _Accepted):
+            a.report_id, a.created, a.first = earlier.report_id, False, earlier
+        else:
+            a.report_id, a.created = earlier, False
+            stored.add(earlier)
+    if stored:
+        g = Report.geometry
+        query = (select(Report, Commune.name_fr, func.ST_AsGeoJSON(rfc7946_oriented(g), 9),
+                        func.ST_Area(func.ST_Transform(g, LAMBERT72)), func.ST_Length(func.ST_Transform(g, LAMBERT72)))
+                 .join(Commune, Commune.nis_code == Report.commune_nis).where(Report.id.in_(list(stored))))
+        for report, name, geojson, a_m2, l_m in session.execute(query):
+            outcome.existing[report.id] = to_feature(report, name, geojson, a_m2, l_m)
+
+
+_STAGING_COLUMNS = ("idx", "id", "wkb", "commune_nis", "network", "technologies", "operators", "issue", "setting",
+                    "households_affected", "businesses_affected", "description", "observed_at")
+_STAGING_TYPES = ("int4", "uuid", "bytea", "text", "text", "text[]", "text[]", "text", "text", "int4", "int4",
+                  "text", "timestamptz")
+
+
+#: Rows per ``INSERT … SELECT`` from the staging table (progress is reported between them).
+STORE_CHUNK = 25_000
+
+
+def _store(session: Session, user: User, new: list[_Accepted], progress: Callable[[int], None] | None = None) -> None:
+    """Store the new reports: binary COPY into a temporary staging table, then
+    ``INSERT INTO reports … SELECT`` in file order, one statement per :data:`STORE_CHUNK`
+    rows."""
+    staging = f"import_staging_{uuid.uuid4().hex[:12]}"
+    raw = session.connection().connection.driver_connection
+    columns = ", ".join(_STAGING_COLUMNS)
+    wkbs = shapely.to_wkb(np.asarray([a.item.geometry for a in new], dtype=object))
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {staging} (idx int, id uuid, wkb bytea, commune_nis text, network text, "
+            "technologies text[], operators text[], issue text, setting text, households_affected int, "
+            "businesses_affected int, description text, observed_at timestamptz)")
+        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(_STAGING_TYPES))
+            for k, a in enumerate(new):
+                p = a.item.properties
+                copy.write_row((k, a.report_id, wkbs[k], a.nis, p["network"], p.get("technologies") or [],
+                                p.get("operators") or [], p.get("issue"), p.get("setting"),
+                                p.get("households_affected"), p.get("businesses_affected"),
+                                p.get("description") or "", p.get("observed_at")))
+        for start in range(0, len(new), STORE_CHUNK):
+            cursor.execute(
+                "INSERT INTO reports (id, geometry, commune_nis, reporter_id, network, technologies, operators, "
+                "issue, setting, households_affected, businesses_affected, description, observed_at) "
+                "SELECT id, ST_GeomFromWKB(wkb, 4326), commune_nis, %s, network, technologies, operators, issue, "
+                "setting, households_affected, businesses_affected, description, observed_at "
+                f"FROM {staging} WHERE idx >= %s AND idx < %s ORDER BY idx",
+                (user.id, start, start + STORE_CHUNK))
+            if progress:
+                progress(min(start + STORE_CHUNK, len(new)))
+        cursor.execute(f"DROP TABLE {staging}")
+
+
+def _touched(area: ServiceArea, new: list[_Accepted]) -> set[str]:
+    """NIS codes of the communes the new zones and lines intersect (points touch only their
+    home commune)."""
+    shapes = [a.item.geometry for a in new if a.item.geometry.geom_type not in ("Point", "MultiPoint")]
+    if not shapes:
+        return set()
+    return set(home_communes(area, np.asarray(shapes, dtype=object)).touched)
+
+
+def refresh_figures(session: Session, report_ids: list[uuid.UUID], nis_codes: list[str]) -> None:
+    """Bring the stored per-commune figures up to date once for a stored batch (the caller's
+    transaction): ``aggregation.refresh_reports(session, report_ids)`` where it exists, else
+    the touched communes are recomputed (``aggregation.refresh_communes``)."""
+    from geosignal.services import aggregation
+
+    refresh_reports = getattr(aggregation, "refresh_reports", None)
+    if refresh_reports is not None:
+        refresh_reports(session, report_ids)
+    else:
+        aggregation.refresh_communes(session, nis_codes)
+
+
+# --------------------------------------------------------------------------- jobs
+
+#: Import options a job keeps (the form fields of ``POST /api/v1/imports``).
+JOB_OPTIONS = ("crs", "repair", "column_map", "default_network", "mode")
+
+
+def check_options(*, mode: str, default_network: str | None, crs: str | None) -> None:
+    """Refuse bad import options before any work (400 ``invalid_request``, 422
+    ``invalid_attribute`` / ``unsupported_crs``), as :func:`import_file` would."""
+    from geosignal.services.intake import parse_crs
+
+    if mode not in MODES:
+        raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
+    if default_network is not None and default_network not in NETWORKS:
+        raise GeosignalError("invalid_attribute", f"network must be one of {', '.join(NETWORKS)}", where="network")
+    if crs is not None:
+        parse_crs(crs, where="crs")
+
+
+def create_import_job(session: Session, user: User, data: bytes, filename: str, options: dict[str, Any]) -> Any:
+    """Keep an upload to be saved by a job worker and put it in the queue, in the caller's
+    transaction (the caller commits: job and queue entry appear together). ``options`` are
+    :data:`JOB_OPTIONS`. Returns the :class:`~geosignal.models.ImportJob` (state ``queued``)."""
+    from geosignal import jobs
+    from geosignal.models import ImportJob
+
+    job = ImportJob(id=uuid.uuid4(), user_id=user.id, filename=filename[:255], upload=data,
+                    options={k: options.get(k) for k in JOB_OPTIONS}, state="queued", rows_done=0)
+    session.add(job)
+    session.flush()
+    job.queue_job_id = jobs.enqueue_import(session, job.id)
+    return job
+
+
+def _iso(dt: datetime | None) -> str | None:
+    from geosignal.services.reports import iso
+
+    return iso(dt)
+
+
+def job_head(job: Any) -> dict[str, Any]:
+    """The members of a job's document that change while it runs (``id``, ``state``,
+    ``rows_done``, ``rows_total``, file name, times in Brussels ISO 8601)."""
+    return {"id": str(job.id), "state": job.state, "filename": job.filename, "rows_done": job.rows_done,
+            "rows_total": job.rows_total, "created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
+            "finished_at": _iso(job.finished_at)}
+
+
+def get_import_job(session: Session, user: User, import_id: str) -> Any:
+    """Return the user's import job (admins see every one); ``not_found`` (404) otherwise."""
+    from geosignal.models import ImportJob
+
     try:
-        feature, created = create_report(session, user, item)
-    except GeosignalError as error:
-        nested.rollback()
-        error.where = error.where or f"feature {index}"
-        return {"index": index, "status": "refused", "error": error.to_problem()}
-    nested.commit()
-    warnings = list(item.warnings)
-    if not created:
-        warnings.append({"code": "probable_duplicate", "detail": "identical to a report filed seconds ago",
-                         "report_id": feature["id"]})
-    return {"index": index, "status": "accepted", "geometry": _geojson(item.geometry),
-            "properties": feature["properties"], "warnings": warnings, "report_id": feature["id"],
-            "created": created}
+        key = uuid.UUID(str(import_id))
+    except ValueError:
+        raise GeosignalError("not_found", f"no import {import_id}") from None
+    job = session.get(ImportJob, key)
+    if job is None or (job.user_id != user.id and user.role != "admin"):
+        raise GeosignalError("not_found", f"no import {import_id}")
+    return job
+
+
+def _gzip_json(pieces: Iterator[str]) -> bytes:
+    import gzip
+    import io
+
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1) as out:
+        for piece in pieces:
+            out.write(piece.encode("utf-8"))
+    return buffer.getvalue()
+
+
+def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[str, Any] | None = None) -> str:
+    """Run a queued import job to its end (a job worker calls this) and return its final
+    state, ``done`` or ``failed``.
+
+    The import runs in one transaction that also records the result, so the reports and the
+    ``done`` state are committed together; progress is written from a second, short
+    transaction so that pollers see it. A failure rolls everything back and records
+    ``failed`` with the problem document (its ``code``: the import's own, e.g.
+    ``unreadable_file`` or ``import_rejected`` with the per-feature report, or
+    ``internal_error``). A job already ``done`` or ``failed`` is left alone.
+    """
+    import logging
+    import time
+
+    from geosignal.models import ImportJob
+    from geosignal.services.territory import limits_from_config, service_area
+
+    key = uuid.UUID(str(import_id))
+    with database.session() as session:
+        job = session.get(ImportJob, key, with_for_update=True)
+        # "running": a worker was killed mid-job (its transaction rolled back) and the queue
+        # handed the job out again
+        if job is None or job.state not in ("queued", "running"):
+            return job.state if job is not None else "failed"
+        job.state = "running"
+        job.started_at = session.execute(text("SELECT now()")).scalar_one()
+        session.commit()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done not in (0, total) and now - last[0] < 0.5:
+            return
+        last[0] = now
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE import_jobs SET rows_done = :d, rows_total = :t WHERE id = :id"),
+                               {"d": done, "t": total, "id": key})
+
+    with database.session() as session:
+        job = session.get(ImportJob, key)
+        user = session.get(User, job.user_id)
+        options = job.options
+        outcome = None
+        try:
+            area = service_area(session, area_cache if area_cache is not None else {}, config["SERVICE_MARGIN_M"])
+            outcome = import_file(
+                session, user, job.upload or b"", job.filename, area=area, limits=limits_from_config(config),
+                crs=options.get("crs"), repair=bool(options.get("repair")), column_map=options.get("column_map"),
+                default_network=options.get("default_network"), mode=options.get("mode") or "all",
+                progress=progress, raise_rejected=False,
+            )
+            error = None
+            if outcome.mode == "all" and outcome.refused:
+                error = GeosignalError("import_rejected", f"{outcome.refused} of {outcome.total} features were "
+                                       "refused; nothing was saved (correct the file, or choose to keep only the "
+                                       "valid features)")
+        except GeosignalError as exc:
+            error = exc
+        except Exception:  # noqa: BLE001 - recorded as a failed job, never lost
+            logging.getLogger(__name__).exception("import job %s", import_id)
+            error = GeosignalError("internal_error", "the import stopped on an unexpected error; nothing was saved")
+        if error is not None:
+            session.rollback()
+            job = session.get(ImportJob, key)
+        job.state = "failed" if error is not None else "done"
+        job.finished_at = session.execute(text("SELECT clock_timestamp()")).scalar_one()
+        if outcome is not None:
+            job.rows_total = outcome.total
+            job.rows_done = outcome.total
+        head = job_head(job)
+        if error is not None:
+            head["error"] = error.to_problem()
+        if outcome is not None:
+            body = outcome.iter_json(head)
+        else:
+            body = iter([json.dumps(head, ensure_ascii=False)])
+        job.result = _gzip_json(body)
+        job.error_code = error.code if error is not None else None
+        job.upload = None
+        session.commit()
+        return job.state

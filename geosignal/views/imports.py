@@ -1,16 +1,25 @@
-"""File uploads: ``POST /api/v1/imports`` and the upload page (preview, then save)."""
+"""File uploads: ``POST /api/v1/imports``, import jobs, and the upload page (preview, then save)."""
 
 from __future__ import annotations
 
 import json
+import zlib
+from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from flask_login import login_required
 
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.services.imports import import_file
+from geosignal.services.imports import (
+    check_options,
+    create_import_job,
+    get_import_job,
+    import_file,
+    job_head,
+)
+from geosignal.services.intake import detect_format
 from geosignal.services.territory import limits_from_config
 from geosignal.views.api import current_service_area
 
@@ -28,6 +37,9 @@ def post_import() -> Response:
     (default for features without one), ``column_map`` (JSON object), ``mode``
     (``all`` | ``valid_only``), ``dry_run``. → 200 (preview) or 201 (saved) with the
     per-feature report; 422 ``import_rejected`` when ``mode=all`` and a feature is refused.
+
+    A save of a file larger than ``IMPORT_JOB_MIN_BYTES`` is run by a job worker: → 202
+    with ``Location: /api/v1/imports/<id>`` to poll (see :func:`get_import`).
     """
     user = current()
     if user.role == "referent":
@@ -44,18 +56,68 @@ def post_import() -> Response:
             column_map = None
         if not isinstance(column_map, dict) or not all(isinstance(v, str) for v in column_map.values()):
             raise GeosignalError("invalid_request", "column_map must be a JSON object of strings", where="column_map")
+    options = {"crs": args.get("crs") or None, "repair": _flag(args.get("repair")), "column_map": column_map,
+               "default_network": args.get("network") or None, "mode": args.get("mode", "all")}
+    dry_run = _flag(args.get("dry_run"))
+    data = upload.read()
     session = get_session()
+    limits = limits_from_config(current_app.config)
+    if not dry_run and len(data) > current_app.config["IMPORT_JOB_MIN_BYTES"]:
+        check_options(mode=options["mode"], default_network=options["default_network"], crs=options["crs"])
+        if len(data) > limits.max_upload_bytes:
+            raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
+                                 f"{limits.max_upload_bytes:,}.", value=len(data), limit=limits.max_upload_bytes)
+        detect_format(data, upload.filename)
+        job = create_import_job(session, user, data, upload.filename, options)
+        session.commit()
+        response = jsonify(job_head(job))
+        response.status_code = 202
+        response.headers["Location"] = url_for("imports.get_import", import_id=str(job.id))
+        return response
     outcome = import_file(
-        session, user, upload.read(), upload.filename,
-        area=current_service_area(), limits=limits_from_config(current_app.config),
-        crs=args.get("crs") or None, repair=_flag(args.get("repair")), column_map=column_map,
-        default_network=args.get("network") or None, mode=args.get("mode", "all"),
-        dry_run=_flag(args.get("dry_run")),
+        session, user, data, upload.filename, area=current_service_area(), limits=limits,
+        crs=options["crs"], repair=options["repair"], column_map=column_map,
+        default_network=options["default_network"], mode=options["mode"], dry_run=dry_run,
     )
     session.commit()
-    response = jsonify(outcome.to_dict())
-    response.status_code = 200 if outcome.dry_run else 201
-    return response
+    return Response(_chunks(outcome.iter_json()), status=200 if outcome.dry_run else 201, mimetype="application/json")
+
+
+def _chunks(pieces: Iterator[str], size: int = 256 * 1024) -> Iterator[bytes]:
+    """Join small pieces of text into chunks of about ``size`` bytes (one write each)."""
+    buffer: list[str] = []
+    length = 0
+    for piece in pieces:
+        buffer.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(buffer).encode("utf-8")
+            buffer, length = [], 0
+    if buffer:
+        yield "".join(buffer).encode("utf-8")
+
+
+def _gunzip(data: bytes) -> Iterator[bytes]:
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    for start in range(0, len(data), 256 * 1024):
+        yield inflate.decompress(data[start:start + 256 * 1024])
+    yield inflate.flush()
+
+
+@bp.get("/api/v1/imports/<import_id>")
+def get_import(import_id: str) -> Response:
+    """An import job: ``{"id", "state": "queued" | "running" | "done" | "failed", "filename",
+    "rows_done", "rows_total", "created_at", "started_at", "finished_at"}``; once ``done``
+    also the import's counts and per-feature report (as a synchronous save answers), once
+    ``failed`` an ``error`` problem document (with the per-feature report when features were
+    refused). Only its owner (and admins) may read it."""
+    job = get_import_job(get_session(), current(), import_id)
+    if job.result is None:
+        return jsonify(job_head(job))
+    headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-store"}
+    if "gzip" in request.accept_encodings:
+        return Response(job.result, mimetype="application/json", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(_gunzip(job.result), mimetype="application/json", headers=headers)
 
 
 @bp.get("/import")

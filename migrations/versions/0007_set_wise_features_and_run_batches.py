@@ -1,7 +1,7 @@
 """stored Features built set-wise; export runs record the reports carried by batch
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-01 15:00:00
 
 Each report's exported Feature moves from ``reports.feature_json`` (filled by a per-row
@@ -31,7 +31,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,8 @@
 // geosignal: upload page. Sends the file to the import API as a preview (dry run), shows
 // each feature accepted or refused on a map and in a table, then saves on confirmation.
-// Text from the file is inserted with textContent only.
+// Text from the file is inserted with textContent only. A large save runs as a job on the
+// server (202 + Location): the page polls it and shows a progress bar. Large previews show a
+// sample of the features (the refused ones first) so that the page stays usable.
 (function () {
   "use strict";
   var form = document.getElementById("import-form");
@@ -12,10 +14,14 @@
   var saveResult = document.getElementById("save-result");
   var mapping = document.getElementById("mapping");
   var mappingFields = document.getElementById("mapping-fields");
+  var progressLine = document.getElementById("save-progress-line");
+  var progressBar = document.getElementById("save-progress");
+  var progressText = document.getElementById("save-progress-text");
   var map = null, layer = null;
   // What a column can be mapped to: [{name, label}] from the report contract (coordinates,
   // then the writable properties; geosignal/contract.py).
   var MAPPABLE = JSON.parse(form.dataset.fields || "[]");
+  var TABLE_ROWS = 1000, MAP_FEATURES = 5000, POLL_MS = 1000;
 
   function payload(dryRun) {
     var data = new FormData(form);
@@ -30,7 +36,11 @@
   function send(dryRun) {
     return fetch(form.dataset.url, { method: "POST", body: payload(dryRun), credentials: "same-origin",
       headers: { "X-CSRFToken": form.querySelector("input[name=csrf_token]").value, Accept: "application/json" } })
-      .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); });
+      .then(function (r) {
+        return r.json().then(function (body) {
+          return { status: r.status, body: body, location: r.headers.get("Location") };
+        });
+      });
   }
 
   function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); }
@@ -61,7 +71,11 @@
         pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 6, color: "#1e7b34" }); } }).addTo(map);
     }
     layer.clearLayers();
-    body.features.forEach(function (f) {
+    var refused = body.features.filter(function (f) { return f.status !== "accepted"; });
+    var accepted = body.features.filter(function (f) { return f.status === "accepted"; });
+    // in file order when the table holds them all, else the refused ones first
+    var shown = body.features.length <= TABLE_ROWS ? body.features : refused.concat(accepted).slice(0, TABLE_ROWS);
+    shown.forEach(function (f) {
       var tr = document.createElement("tr");
       tr.className = f.status;
       cell(tr, String(f.index + 1));
@@ -70,8 +84,14 @@
       cell(tr, f.geometry ? f.geometry.type : "");
       cell(tr, f.error ? f.error.code + " : " + f.error.detail : (f.warnings || []).map(function (w) { return w.code; }).join(", "));
       tbody.appendChild(tr);
-      if (f.geometry) { layer.addData({ type: "Feature", geometry: f.geometry, properties: {} }); }
     });
+    accepted.slice(0, MAP_FEATURES).forEach(function (f) {
+      layer.addData({ type: "Feature", geometry: f.geometry, properties: {} });
+    });
+    if (body.features.length > shown.length) {
+      summary.textContent += " Le tableau montre " + shown.length + " éléments sur " + body.features.length +
+        " (les refusés d'abord), la carte au plus " + MAP_FEATURES + ".";
+    }
     var bounds = layer.getBounds();
     if (bounds.isValid()) { map.fitBounds(bounds, { maxZoom: 15 }); } else { map.setView([50.41, 4.44], 10); }
     saveButton.disabled = body.accepted === 0;
@@ -97,11 +117,46 @@
     form.appendChild(p);
   }
 
+  function showProgress(job) {
+    progressLine.hidden = false;
+    if (job.rows_total) {
+      progressBar.max = job.rows_total;
+      progressBar.value = job.rows_done;
+      progressText.textContent = job.rows_done + " / " + job.rows_total;
+    } else {
+      progressBar.removeAttribute("value");
+      progressText.textContent = job.state === "queued" ? "en attente" : "lecture du fichier";
+    }
+  }
+
+  function poll(url) {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (job) {
+        if (job.state === "done") {
+          progressLine.hidden = true;
+          saveResult.textContent = job.saved + " signalement(s) enregistré(s).";
+        } else if (job.state === "failed") {
+          progressLine.hidden = true;
+          saveResult.textContent = (job.error.code || "erreur") + " : " + (job.error.detail || "");
+          saveButton.disabled = false;
+        } else {
+          showProgress(job);
+          window.setTimeout(function () { poll(url); }, POLL_MS);
+        }
+      })
+      .catch(function () { window.setTimeout(function () { poll(url); }, 3 * POLL_MS); });
+  }
+
   saveButton.addEventListener("click", function () {
     saveButton.disabled = true;
     send(false).then(function (res) {
       if (res.status === 201) {
         saveResult.textContent = res.body.saved + " signalement(s) enregistré(s).";
+      } else if (res.status === 202 && res.location) {
+        saveResult.textContent = "";
+        showProgress(res.body);
+        poll(res.location);
       } else {
         saveResult.textContent = (res.body.code || "erreur") + " : " + (res.body.detail || "");
         saveButton.disabled = false;

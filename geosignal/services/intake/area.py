@@ -11,7 +11,6 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.prepared import prep
 
 from .crs import LAMBERT72, WGS84, transform_geom
 
@@ -70,8 +69,8 @@ class ServiceArea:
         self.territory_4326 = union_4326
         self.territory_31370 = transform_geom(union_4326, WGS84, LAMBERT72)
         self.buffered_31370 = self.territory_31370.buffer(self.margin_m)
-        self._territory_prep = prep(self.territory_31370)
-        self._buffered_prep = prep(self.buffered_31370)
+        shapely.prepare(self.territory_31370)
+        shapely.prepare(self.buffered_31370)
         self._bbox_4326 = transform_geom(self.buffered_31370, LAMBERT72, WGS84).bounds
 
     def __len__(self) -> int:
@@ -94,12 +93,29 @@ class ServiceArea:
     def relation(self, geom_4326: BaseGeometry) -> str:
         """Classify a geometry: ``"inside"``, ``"outside"`` (no contact with the territory)
         or ``"beyond_margin"`` (touches the territory but leaves the buffered area)."""
-        g = transform_geom(geom_4326, WGS84, LAMBERT72)
-        if not self._territory_prep.intersects(g):
-            return "outside"
-        if not self._buffered_prep.covers(g):
-            return "beyond_margin"
-        return "inside"
+        return str(self.relations(np.asarray([transform_geom(geom_4326, WGS84, LAMBERT72)], dtype=object))[0])
+
+    def relations(self, geoms_31370: np.ndarray) -> np.ndarray:
+        """Classify an array of geometries **in EPSG:31370** at once, as :meth:`relation`
+        does (vectorised predicates on the prepared territory); return an array of
+        ``"inside"`` / ``"outside"`` / ``"beyond_margin"``."""
+        geoms = np.asarray(geoms_31370, dtype=object)
+        out = np.full(len(geoms), "inside", dtype=object)
+        touches = shapely.intersects(self.territory_31370, geoms)
+        covered = shapely.covers(self.buffered_31370, geoms)
+        out[~covered] = "beyond_margin"
+        out[~touches] = "outside"
+        return out
+
+    def relations_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Classify points given by their coordinates **in EPSG:31370**, as :meth:`relations`
+        does for point geometries (a point is covered by an area when it intersects it)."""
+        out = np.full(len(x), "inside", dtype=object)
+        touches = shapely.intersects_xy(self.territory_31370, x, y)
+        covered = shapely.intersects_xy(self.buffered_31370, x, y)
+        out[~covered] = "beyond_margin"
+        out[~touches] = "outside"
+        return out
 
     def in_bbox(self, lon: float, lat: float) -> bool:
         """Return True when ``(lon, lat)`` is inside the bounding box of the buffered area."""

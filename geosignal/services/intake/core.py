@@ -21,6 +21,7 @@ from geosignal.errors import GeosignalError
 from geosignal.geo import area_m2
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
+from .batch import measures
 from .crs import (
     ACCEPTED_EPSG,
     LAMBERT72,
@@ -40,18 +41,22 @@ _CRS_LABEL = {WGS84: "WGS 84 longitude/latitude (EPSG:4326)", LAMBERT72: "Belgia
               LAMBERT2008: "Belgian Lambert 2008 (EPSG:3812)"}
 
 
-@dataclass
+@dataclass(slots=True)
 class ReportInput:
     """One validated report: geometry (shapely, EPSG:4326, 2D, valid, one of
     ``vocab.GEOMETRY_TYPES``, polygons oriented counter-clockwise), validated properties,
     warnings (``{"code", "detail", ...}``), the repair record when repaired and, in uploads or
-    collections, the index of the source feature (0-based)."""
+    collections, the index of the source feature (0-based). ``area_m2`` / ``length_m``: its
+    planar measures in EPSG:31370 as PostGIS's ``ST_Area`` / ``ST_Length`` give them (area of
+    zones, length of lines, else 0), when intake computed them."""
 
     geometry: BaseGeometry
     properties: dict[str, Any]
     warnings: list[dict] = field(default_factory=list)
     repair: dict | None = None
     source_index: int | None = None
+    area_m2: float | None = field(default=None, repr=False, compare=False)
+    length_m: float | None = field(default=None, repr=False, compare=False)
 
 
 # --------------------------------------------------------------------------- raw JSON
@@ -73,9 +78,36 @@ def _parse_float(text: str) -> Any:
     return value if math.isfinite(value) else _NonFinite(text)
 
 
-def _parse_int(text: str) -> Any:
-    # Python converts at most 4300 digits; a longer integer is a number overflowing any store
-    return int(text) if len(text) <= 4000 else _NonFinite(text[:20] + "…")
+class _Finite(dict):
+    """A JSON object from a text that holds no NaN, Infinity or overflowing number: its
+    features need no search for them (see :func:`find_non_finite`)."""
+
+    __slots__ = ()
+
+
+def _loads(text: str) -> Any:
+    seen: list[str] = []
+
+    def constant(t: str) -> _NonFinite:
+        seen.append(t)
+        return _NonFinite(t)
+
+    def number(t: str) -> Any:
+        value = float(t)
+        if math.isfinite(value):
+            return value
+        seen.append(t)
+        return _NonFinite(t)
+
+    def integer(t: str) -> Any:
+        # Python converts at most 4300 digits; a longer integer overflows any store
+        if len(t) <= 4000:
+            return int(t)
+        seen.append(t)
+        return _NonFinite(t[:20] + "…")
+
+    obj = json.loads(text, parse_constant=constant, parse_float=number, parse_int=integer)
+    return _Finite(obj) if isinstance(obj, dict) and not seen else obj
 
 
 def loads_strict(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
@@ -103,7 +135,7 @@ def loads_strict(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
     else:
         raise GeosignalError("invalid_request", "Expected JSON text, bytes or an object.")
     try:
-        return json.loads(text, parse_constant=_NonFinite, parse_float=_parse_float, parse_int=_parse_int)
+        return _loads(text)
     except json.JSONDecodeError as exc:
         raise GeosignalError("invalid_json", f"The body is not valid JSON: {exc.msg}.",
                              where=f"line {exc.lineno} column {exc.colno}") from None
@@ -129,7 +161,9 @@ def find_non_finite(obj: Any, ptr: str = "") -> str | None:
     return None
 
 
-def _raise_non_finite(obj: Any, ptr: str) -> None:
+def _raise_non_finite(obj: Any, ptr: str, finite: bool = False) -> None:
+    if finite:  # the whole document was read without any
+        return
     bad = find_non_finite(obj, ptr)
     if bad is not None:
         raise GeosignalError("non_finite_number", f"NaN or Infinity at {bad or '/'}: JSON numbers must be finite.",
@@ -382,20 +416,82 @@ def _km2(a: float) -> str:
     return f"{a / 1e6:,.2f} km²" if a >= 10_000 else f"{a / 1e6:.4f} km² ({a:,.0f} m²)"
 
 
-def build_report(
+@dataclass(slots=True)
+class Pending:
+    """A feature whose raw structure is checked and whose geometry checks wait for its batch
+    (:func:`finish_reports`).
+
+    ``gj`` is the 2D GeoJSON-like geometry (lists of positions) in ``epsg``, or None for a
+    point given as ``xy = complex(x, y)`` (CSV rows: one small object); otherwise ``xy`` is
+    the (N, 2) array of its positions as given. ``locate`` says how errors are placed in the
+    file, as the readers do: ``(where, index, extra)`` — with ``where`` the error's ``where``
+    becomes it (the pointer inside the feature moves to ``pointer``) and ``index``/``extra``
+    are set; with ``where`` None, ``extra`` then ``index`` are only set when absent; an int
+    ``n`` stands for ``("row n", source_index, None)`` (CSV rows).
+    """
+
+    gj: dict | None
+    xy: Any
+    epsg: int
+    props: dict[str, Any]
+    warnings: list[dict]
+    gptr: str = "/geometry"
+    source_index: int | None = None
+    locate: tuple[str | None, int | None, dict | None] | int | None = None
+
+
+def locate_error(err: GeosignalError, locate: tuple[str | None, int | None, dict | None] | int | None,
+                 source_index: int | None = None) -> GeosignalError:
+    """Place a feature's error in its file or collection (see :class:`Pending`); return it."""
+    if locate is None:
+        return err
+    if isinstance(locate, int):
+        locate = (f"row {locate}", source_index, None)
+    where, index, extra = locate
+    if where is None:
+        for k, v in (extra or {}).items():
+            err.extra.setdefault(k, v)
+        if index is not None:
+            err.extra.setdefault("index", index)
+        return err
+    if err.where and err.where != where:
+        err.extra.setdefault("pointer", err.where)
+    err.where = where
+    err.extra["index"] = index
+    err.extra.update({k: v for k, v in (extra or {}).items() if v is not None})
+    return err
+
+
+def with_problems(err: GeosignalError, problems: list[dict]) -> GeosignalError:
+    """Give a refused feature's error the list of every fault of the feature: ``errors`` =
+    the refusal itself, then each attribute that was refused (``code``, ``detail``, ``name``,
+    ``pointer`` and/or ``column``)."""
+    items = [{"code": err.code, "detail": err.detail, "pointer": err.extra.get("pointer", err.where)}]
+    for p in problems:
+        if p.get("code") == "attribute_dropped":
+            detail = p["detail"].removeprefix(f"{p['name']} was ignored: ")
+            items.append({"code": p["error"], "detail": detail, "name": p["name"],
+                          **{k: p[k] for k in ("pointer", "column") if k in p}})
+    if len(items) > 1 or "errors" not in err.extra:
+        err.extra["errors"] = [*items, *[e for e in err.extra.get("errors", [])[1:]]]
+    return err
+
+
+def prepare_report(
     geom_obj: Any,
     gptr: str,
     props: dict[str, Any],
     *,
-    area: ServiceArea,
     limits: Limits,
     epsg: int,
-    repair: bool,
     warnings: list[dict] | None = None,
-) -> ReportInput:
-    """Validate one raw geometry (a GeoJSON-like dict, lists or tuples) with already validated
-    properties and return a :class:`ReportInput`. ``gptr`` is the geometry's JSON pointer,
-    ``epsg`` the CRS of its coordinates. Raises ``GeosignalError`` (422)."""
+    source_index: int | None = None,
+    locate: tuple[str | None, int | None, dict | None] | None = None,
+) -> Pending:
+    """Check one raw geometry's structure (a GeoJSON-like dict, lists or tuples; ``gptr`` its
+    JSON pointer; coordinates in ``epsg``) and the vertex limit, note dropped Z/M, and return a
+    :class:`Pending` for :func:`finish_reports`. Raises ``GeosignalError`` (422) for the
+    structural faults of step 1 and ``too_many_vertices``."""
     warnings = list(warnings or [])
     w = _Walk()
     gj = _walk_geometry(geom_obj, gptr, w)
@@ -408,76 +504,218 @@ def build_report(
         warnings.append({"code": "z_dropped", "detail": ("Third and further ordinates (Z, M) were dropped"
                          + (" (positions mixed 2D and 3D)" if mixed else "") + "; reports are 2D."),
                          "mixed": mixed})
-    xy = np.asarray(w.xy, dtype=float)
-    where_geom = gptr or "/"
-    # --- CRS / range
+    return Pending(gj, np.asarray(w.xy, dtype=float), epsg, props, warnings, gptr, source_index, locate)
+
+
+def _positions(p: Pending) -> np.ndarray:
+    return np.asarray([[p.xy.real, p.xy.imag]], dtype=float) if p.gj is None else p.xy
+
+
+def _repair_or_refuse(g: BaseGeometry, p: Pending, repair: bool) -> tuple[BaseGeometry, dict]:
+    """An invalid geometry: repaired (polygons, ``repair``) with its record, or refused."""
+    where_geom = p.gptr or "/"
+    reason = shapely.is_valid_reason(g)
+    m = _REASON_AT.search(reason)
+    location = [float(m.group(1)), float(m.group(2))] if m else None
+    code = "self_intersection" if "self-intersection" in reason.lower() else "invalid_geometry"
+    if repair and g.geom_type in _POLYGONAL:
+        before = _shoelace_m2(g)
+        fixed = shapely.make_valid(g, method="structure", keep_collapsed=False)
+        fixed = _polygonal_part(fixed)
+        if fixed.is_empty or not fixed.is_valid:
+            raise GeosignalError("invalid_geometry", f"{reason}; the repair left no valid polygon.",
+                                 where=where_geom, location=location, reason=reason)
+        after = area_m2(fixed)
+        record = {"method": "make_valid/structure", "reason": reason, "location": location,
+                  "area_before_m2": before, "area_after_m2": after}
+        p.warnings = [*p.warnings, {"code": "geometry_repaired", "detail": f"The geometry was repaired ({reason}); "
+                      f"naive area {_km2(before)}, repaired area {_km2(after)}.",
+                      "area_before_m2": before, "area_after_m2": after}]
+        return fixed, record
+    where_txt = f" at [{location[0]:.6f}, {location[1]:.6f}]" if location else ""
+    raise GeosignalError(code, f"The geometry is not valid: {reason}{where_txt}.", where=where_geom,
+                         location=location, reason=reason)
+
+
+def _circle(g: BaseGeometry, p: Pending) -> BaseGeometry:
+    if g.geom_type != "Point":
+        base = p.gptr[: -len("/geometry")] if p.gptr.endswith("/geometry") else p.gptr
+        raise GeosignalError("invalid_attribute", "radius is only for a circle: a Point with a radius in metres.",
+                             where=f"{base}/properties/radius")
+    centre = transform_geom(g, WGS84, LAMBERT72)
+    radius = p.props["radius"]
+    p.warnings = [*p.warnings, {"code": "circle_to_polygon", "detail": f"The circle of radius {radius:g} m became "
+                       f"a {4 * CIRCLE_QUAD_SEGS}-sided polygon (built in EPSG:31370)."}]
+    return transform_geom(centre.buffer(radius, quad_segs=CIRCLE_QUAD_SEGS), LAMBERT72, WGS84)
+
+
+def _place(pendings: list[Pending], idx: np.ndarray, epsg: int, area: ServiceArea,
+           out: list[Any], geoms: np.ndarray) -> None:
+    """Range-check the positions of ``pendings[idx]`` (all in ``epsg``), build their geometries
+    in EPSG:4326 into ``geoms`` (one pyproj transform for the whole group), or put the
+    ``outside_service_area`` error in ``out``."""
+    group = [pendings[i] for i in idx]
+    counts = np.fromiter((1 if p.gj is None else len(p.xy) for p in group), dtype=np.int64, count=len(group))
+    xy = np.empty((int(counts.sum()), 2), dtype=float)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    points = np.fromiter((p.gj is None for p in group), dtype=bool, count=len(group))
+    if points.any():
+        packed = np.fromiter((group[k].xy for k in np.flatnonzero(points)), dtype=complex, count=int(points.sum()))
+        xy[starts[points], 0] = packed.real
+        xy[starts[points], 1] = packed.imag
+    for k in np.flatnonzero(~points):
+        xy[starts[k]:starts[k] + counts[k]] = group[k].xy
     if epsg == WGS84:
-        if np.any(np.abs(xy[:, 0]) > 180) or np.any(np.abs(xy[:, 1]) > 90):
-            raise _outside(xy, epsg, area, where_geom, "Coordinates are out of the WGS 84 range "
-                           "(|lon| ≤ 180, |lat| ≤ 90), so the report is outside the communes served.")
-        g = shape(gj)
+        ll = xy
+        bad_pos = (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
+        detail = ("Coordinates are out of the WGS 84 range (|lon| ≤ 180, |lat| ≤ 90), so the report is outside "
+                  "the communes served.")
     else:
         with np.errstate(all="ignore"):
             ll = transform_xy(xy, epsg, WGS84)
-        if not np.all(np.isfinite(ll)) or np.any(np.abs(ll[:, 0]) > 180) or np.any(np.abs(ll[:, 1]) > 90):
-            raise _outside(xy, epsg, area, where_geom, f"These coordinates cannot be placed on Earth in EPSG:{epsg}.")
-        g = transform_geom(shape(gj), epsg, WGS84)
-    # --- circle
-    if "radius" in props:
-        if g.geom_type != "Point":
-            base = gptr[: -len("/geometry")] if gptr.endswith("/geometry") else gptr
-            raise GeosignalError("invalid_attribute", "radius is only for a circle: a Point with a radius in metres.",
-                                 where=f"{base}/properties/radius")
-        centre = transform_geom(g, WGS84, LAMBERT72)
-        g = transform_geom(centre.buffer(props["radius"], quad_segs=CIRCLE_QUAD_SEGS), LAMBERT72, WGS84)
-        warnings.append({"code": "circle_to_polygon", "detail": f"The circle of radius {props['radius']:g} m became "
-                         f"a {4 * CIRCLE_QUAD_SEGS}-sided polygon (built in EPSG:31370)."})
-    # --- validity
-    repair_record = None
-    if not shapely.is_valid(g):
-        reason = shapely.is_valid_reason(g)
-        m = _REASON_AT.search(reason)
-        location = [float(m.group(1)), float(m.group(2))] if m else None
-        code = "self_intersection" if "self-intersection" in reason.lower() else "invalid_geometry"
-        if repair and g.geom_type in _POLYGONAL:
-            before = _shoelace_m2(g)
-            fixed = shapely.make_valid(g, method="structure", keep_collapsed=False)
-            fixed = _polygonal_part(fixed)
-            if fixed.is_empty or not fixed.is_valid:
-                raise GeosignalError("invalid_geometry", f"{reason}; the repair left no valid polygon.",
-                                     where=where_geom, location=location, reason=reason)
-            g = fixed
-            after = area_m2(g)
-            repair_record = {"method": "make_valid/structure", "reason": reason, "location": location,
-                             "area_before_m2": before, "area_after_m2": after}
-            warnings.append({"code": "geometry_repaired", "detail": f"The geometry was repaired ({reason}); "
-                             f"naive area {_km2(before)}, repaired area {_km2(after)}.",
-                             "area_before_m2": before, "area_after_m2": after})
+        bad_pos = ~np.all(np.isfinite(ll), axis=1) | (np.abs(ll[:, 0]) > 180) | (np.abs(ll[:, 1]) > 90)
+        detail = f"These coordinates cannot be placed on Earth in EPSG:{epsg}."
+    bad = np.logical_or.reduceat(bad_pos, starts) if len(starts) else np.zeros(0, dtype=bool)
+    for k in np.flatnonzero(bad):
+        p = group[k]
+        out[idx[k]] = _outside(_positions(p), epsg, area, p.gptr or "/", detail)
+    good_points = points & ~bad
+    if good_points.any():
+        geoms[idx[good_points]] = shapely.points(ll[starts[good_points]])
+    others = np.flatnonzero(~points & ~bad)
+    if len(others):
+        built = np.asarray([shape(group[k].gj) for k in others], dtype=object)
+        if epsg != WGS84:
+            built = shapely.transform(built, lambda c: transform_xy(c, epsg, WGS84))
+        geoms[idx[others]] = built
+
+
+_ZERO = 0.0  # one shared object for the measures of points
+
+
+def finish_reports(
+    pendings: list[Pending],
+    *,
+    area: ServiceArea,
+    limits: Limits,
+    repair: bool,
+) -> list[ReportInput | GeosignalError]:
+    """Run the geometry checks (steps 4–8 of the package docstring) on a batch of
+    :class:`Pending` features as arrays and return, in order, a :class:`ReportInput` or the
+    ``GeosignalError`` (placed by ``locate``) of each.
+
+    Set-wise: positions are range-checked and reprojected to EPSG:4326 with one pyproj
+    transform per source CRS; validity (``shapely.is_valid``), orientation, the EPSG:31370
+    copies (one transform for the batch), areas and the service-area predicates (prepared
+    territory) are vectorised; only the features that fail a check (or carry a ``radius``) are
+    handled one by one, with the same codes, pointers and details as a single report.
+    ``ReportInput.area_m2`` / ``length_m`` hold each accepted geometry's measures. The list
+    ``pendings`` is emptied (its items set to None) as results are made, to bound memory.
+    """
+    n = len(pendings)
+    out: list[Any] = [None] * n
+    geoms = np.empty(n, dtype=object)
+    epsgs = np.fromiter((p.epsg for p in pendings), dtype=np.int64, count=n)
+    for epsg in np.unique(epsgs):
+        _place(pendings, np.flatnonzero(epsgs == epsg), int(epsg), area, out, geoms)
+    repairs: dict[int, dict] = {}
+    alive = np.fromiter((o is None for o in out), dtype=bool, count=n)
+
+    def refuse(i: int, err: GeosignalError) -> None:
+        out[i] = err
+        geoms[i] = None
+        alive[i] = False
+
+    for i in [i for i, p in enumerate(pendings) if "radius" in p.props and alive[i]]:
+        try:
+            geoms[i] = _circle(geoms[i], pendings[i])
+        except GeosignalError as err:
+            refuse(i, err)
+    live = np.flatnonzero(alive)
+    if len(live):
+        invalid = live[~shapely.is_valid(geoms[live])]
+        for i in invalid:
+            try:
+                geoms[i], repairs[i] = _repair_or_refuse(geoms[i], pendings[i], repair)
+            except GeosignalError as err:
+                refuse(i, err)
+        live = np.flatnonzero(alive)
+    areas_m2 = np.zeros(n)
+    lengths_m = np.zeros(n)
+    relation = np.full(n, "inside", dtype=object)
+    if len(live):
+        types = shapely.get_type_id(geoms[live])
+        points, shapes = live[types == 0], live[types != 0]
+        polygonal = live[(types == 3) | (types == 6)]
+        if len(polygonal):
+            geoms[polygonal] = shapely.orient_polygons(geoms[polygonal], exterior_cw=False)
+        if len(shapes):
+            g31370 = shapely.transform(geoms[shapes], lambda c: transform_xy(c, WGS84, LAMBERT72))
+            areas_m2[shapes], lengths_m[shapes] = measures(g31370)
+            relation[shapes] = area.relations(g31370)
+            del g31370
+        if len(points):  # a point needs no geometry in EPSG:31370, only its position
+            xy = transform_xy(shapely.get_coordinates(geoms[points]), WGS84, LAMBERT72)
+            relation[points] = area.relations_xy(xy[:, 0], xy[:, 1])
+        beyond = polygonal[(areas_m2[polygonal] > limits.max_area_m2) | (areas_m2[polygonal] < limits.min_area_m2)]
+        for i in beyond:
+            a = float(areas_m2[i])
+            where_geom = pendings[i].gptr or "/"
+            if a > limits.max_area_m2:
+                refuse(i, GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
+                                         f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
+                                         limit_m2=limits.max_area_m2))
+            else:
+                refuse(i, GeosignalError("area_too_small", f"The zone covers {_km2(a)}; the minimum is "
+                                         f"{_km2(limits.min_area_m2)}.", where=where_geom, area_m2=a,
+                                         limit_m2=limits.min_area_m2))
+        live = np.flatnonzero(alive)
+        for i in live[relation[live] != "inside"]:
+            p = pendings[i]
+            if relation[i] == "outside":
+                refuse(i, _outside(_positions(p), p.epsg, area, p.gptr or "/",
+                                   "The report lies outside the communes served."))
+            else:
+                refuse(i, GeosignalError("outside_service_area", f"The report extends more than "
+                                         f"{area.margin_m:g} m beyond the communes served.",
+                                         where=p.gptr or "/", margin_m=area.margin_m))
+    results: list[ReportInput | GeosignalError] = []
+    for i, p in enumerate(pendings):
+        if out[i] is not None:
+            err = locate_error(out[i], p.locate, p.source_index)
+            if any(w.get("code") == "attribute_dropped" for w in p.warnings):
+                err = with_problems(err, p.warnings)  # every fault of the feature, together
+            results.append(err)
         else:
-            where_txt = f" at [{location[0]:.6f}, {location[1]:.6f}]" if location else ""
-            raise GeosignalError(code, f"The geometry is not valid: {reason}{where_txt}.", where=where_geom,
-                                 location=location, reason=reason)
-    if g.geom_type in _POLYGONAL:
-        g = shapely.orient_polygons(g, exterior_cw=False)
-    # --- limits
-    if g.geom_type in _POLYGONAL:
-        a = area_m2(g)
-        if a > limits.max_area_m2:
-            raise GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
-                                 f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
-                                 limit_m2=limits.max_area_m2)
-        if a < limits.min_area_m2:
-            raise GeosignalError("area_too_small", f"The zone covers {_km2(a)}; the minimum is "
-                                 f"{_km2(limits.min_area_m2)}.", where=where_geom, area_m2=a,
-                                 limit_m2=limits.min_area_m2)
-    # --- service area
-    rel = area.relation(g)
-    if rel == "outside":
-        raise _outside(xy, epsg, area, where_geom, "The report lies outside the communes served.")
-    if rel == "beyond_margin":
-        raise GeosignalError("outside_service_area", f"The report extends more than {area.margin_m:g} m beyond "
-                             "the communes served.", where=where_geom, margin_m=area.margin_m)
-    return ReportInput(geometry=g, properties=props, warnings=warnings, repair=repair_record)
+            results.append(ReportInput(geometry=geoms[i], properties=p.props, warnings=p.warnings,
+                                       repair=repairs.get(i), source_index=p.source_index,
+                                       area_m2=float(areas_m2[i]) if areas_m2[i] else _ZERO,
+                                       length_m=float(lengths_m[i]) if lengths_m[i] else _ZERO))
+        pendings[i] = None  # type: ignore[call-overload]  # freed as the batch is turned into results
+    return results
+
+
+def build_report(
+    geom_obj: Any,
+    gptr: str,
+    props: dict[str, Any],
+    *,
+    area: ServiceArea,
+    limits: Limits,
+    epsg: int,
+    repair: bool,
+    warnings: list[dict] | None = None,
+) -> ReportInput:
+    """Validate one raw geometry (a GeoJSON-like dict, lists or tuples) with already validated
+    properties and return a :class:`ReportInput`: a batch of one through
+    :func:`prepare_report` and :func:`finish_reports`, so that a single report and a file
+    obey the same rules. ``gptr`` is the geometry's JSON pointer, ``epsg`` the CRS of its
+    coordinates. Raises ``GeosignalError`` (422)."""
+    pending = prepare_report(geom_obj, gptr, props, limits=limits, epsg=epsg, warnings=warnings)
+    result = finish_reports([pending], area=area, limits=limits, repair=repair)[0]
+    if isinstance(result, GeosignalError):
+        raise result
+    return result
 
 
 # --------------------------------------------------------------------------- features
@@ -522,19 +760,27 @@ def reports_from_feature(
     repair: bool,
     allow_collection: bool,
     properties_fn,
-) -> list[ReportInput | GeosignalError]:
+    index: int | None = None,
+    finish: bool = True,
+    finite: bool = False,
+) -> list[Any]:
     """Turn one Feature (or bare geometry) into reports.
 
     A GeometryCollection (only when ``allow_collection``) gives one result per member, each
-    member validated on its own (errors returned in place). Other errors are raised.
-    ``properties_fn(props, pointer) -> (validated, warnings)`` validates properties.
+    member validated on its own (errors returned in place, with ``member``). Other errors are
+    raised. ``properties_fn(props, pointer) -> (validated, warnings)`` validates properties.
+    With ``finish=False`` the geometry checks are left to the caller's batch: the list holds
+    :class:`Pending` items (and member errors), to pass to :func:`finish_reports`; ``index``
+    (the feature's index in its collection) is then set on their errors. ``finite``: the
+    document is known to hold no NaN or Infinity (no search).
     """
-    _raise_non_finite(obj, ptr)
+    _raise_non_finite(obj, ptr, finite)
     geom, gptr, props_raw, pptr = split_feature(obj, ptr)
     if isinstance(geom, dict) and geom.get("crs") is not None:
         # a crs member on the geometry itself must agree with the one in force
         resolve_crs(None, geom.get("crs"), where=gptr, inherited=epsg)
     props, pwarn = properties_fn(props_raw, pptr)
+    out: list[Any] = []
     if isinstance(geom, dict) and geom.get("type") == "GeometryCollection":
         if not allow_collection:
             raise GeosignalError("unsupported_geometry_type", "A GeometryCollection cannot be one report; send a "
@@ -544,19 +790,41 @@ def reports_from_feature(
             raise GeosignalError("invalid_geojson", "A GeometryCollection needs a 'geometries' array.", where=gptr)
         if not members:
             raise GeosignalError("empty_geometry", "The GeometryCollection is empty.", where=f"{gptr}/geometries")
-        out: list[ReportInput | GeosignalError] = []
         for i, member in enumerate(members):
             mptr = f"{gptr}/geometries/{i}"
             split_warn = {"code": "geometry_collection_split", "detail": f"Member {i} of a GeometryCollection "
                           "became its own report.", "member": i}
+            locate = (None, index, {"member": i})
             try:
-                out.append(build_report(member, mptr, props, area=area, limits=limits, epsg=epsg, repair=repair,
-                                        warnings=[*pwarn, split_warn]))
+                out.append(prepare_report(member, mptr, props, limits=limits, epsg=epsg,
+                                          warnings=[*pwarn, split_warn], source_index=index, locate=locate))
             except GeosignalError as err:
-                err.extra.setdefault("member", i)
-                out.append(err)
-        return out
-    return [build_report(geom, gptr, props, area=area, limits=limits, epsg=epsg, repair=repair, warnings=pwarn)]
+                out.append(locate_error(err, locate))
+    else:
+        out.append(prepare_report(geom, gptr, props, limits=limits, epsg=epsg, warnings=pwarn, source_index=index,
+                                  locate=(None, index, None)))
+        if finish:
+            result = finish_reports(out, area=area, limits=limits, repair=repair)[0]
+            if isinstance(result, GeosignalError):
+                raise result
+            return [result]
+    return finish_items(out, area=area, limits=limits, repair=repair) if finish else out
+
+
+def finish_items(items: list[Any], *, area: ServiceArea, limits: Limits, repair: bool) -> list[Any]:
+    """Finish the :class:`Pending` items of ``items`` in one batch, in place (the other items
+    stay as they are), and return ``items``. Each pending item is let go as soon as its result
+    is made, to bound memory."""
+    at = [k for k, item in enumerate(items) if isinstance(item, Pending)]
+    if not at:
+        return items
+    batch = [items[k] for k in at]
+    for k in at:
+        items[k] = None
+    done = finish_reports(batch, area=area, limits=limits, repair=repair)
+    for k, result in zip(at, done, strict=True):
+        items[k] = result
+    return items
 
 
 def parse_report_feature(
@@ -616,8 +884,11 @@ def parse_feature_collection(
 
 
 def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -> list[ReportInput | GeosignalError]:
-    """Shared loop of :func:`parse_feature_collection` and GeoJSON uploads."""
+    """Shared loop of :func:`parse_feature_collection` and GeoJSON uploads: every feature's
+    structure and properties are read one by one, then the geometries of the whole
+    collection are checked as one batch (:func:`finish_reports`)."""
     epsg = resolve_crs(crs, obj.get("crs"), where="")
+    finite = isinstance(obj, _Finite)
     if obj.get("type") == "FeatureCollection":
         feats = obj.get("features")
         if not isinstance(feats, list):
@@ -625,20 +896,17 @@ def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -
         items = [(f, f"/features/{i}") for i, f in enumerate(feats)]
     else:
         items = [(obj, "")]
-    results: list[ReportInput | GeosignalError] = []
+    results: list[Any] = []
     for i, (feat, ptr) in enumerate(items):
         try:
             f_epsg = epsg
             if isinstance(feat, dict) and feat.get("crs") is not None and ptr:
                 f_epsg = resolve_crs(None, feat.get("crs"), where=ptr, inherited=epsg)
             got = reports_from_feature(feat, ptr, area=area, limits=limits, epsg=f_epsg, repair=repair,
-                                       allow_collection=True, properties_fn=properties_fn)
+                                       allow_collection=True, properties_fn=properties_fn, index=i, finish=False,
+                                       finite=finite)
         except GeosignalError as err:
+            err.extra.setdefault("index", i)
             got = [err]
-        for r in got:
-            if isinstance(r, ReportInput):
-                r.source_index = i
-            else:
-                r.extra.setdefault("index", i)
-            results.append(r)
-    return results
+        results.extend(got)
+    return finish_items(results, area=area, limits=limits, repair=repair)

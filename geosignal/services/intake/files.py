@@ -46,6 +46,7 @@ import io
 import math
 import re
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 import shapely
@@ -64,7 +65,14 @@ from .containers import (
     open_zip,
     read_archive,
 )
-from .core import build_report, collection_results, loads_strict
+from .core import (
+    Pending,
+    collection_results,
+    finish_items,
+    loads_strict,
+    prepare_report,
+    with_problems,
+)
 from .crs import WGS84, parse_crs
 from .properties import REPORT_PROPERTIES, check_file_properties, match_header
 
@@ -254,69 +262,234 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
     return v
 
 
+#: The warnings of a row that has none: one shared list, replaced (never appended to) when a
+#: row gets one.
+_NO_WARNINGS: list[dict] = []
+
+
+def _lines(text: str) -> Iterator[str]:
+    """Yield the lines of ``text`` with their ends, as a file opened with ``newline=""``
+    would (what the csv module wants), without copying the text (``io.StringIO`` holds 4
+    bytes per character). Files ending lines with a lone CR are read on CR."""
+    sep = "\n" if "\n" in text or "\r" not in text else "\r"
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find(sep, start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end + 1]
+        start = end + 1
+
+
+def _plain_number(cell: str) -> float | None:
+    """A finite number written plainly (decimal point or comma), else None: the caller then
+    reads the cell with :func:`_csv_number`, which also names what is wrong."""
+    if "," in cell:
+        if "." in cell:
+            return None
+        cell = cell.replace(",", ".")
+    try:
+        v = float(cell)
+    except ValueError:
+        return None
+    return v if v - v == 0.0 else None
+
+
 def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: UploadResult) -> None:
+    """Read a CSV upload into :class:`~.core.Pending` rows (geometry checks are left to the
+    batch). File-level structure faults raise 422 naming row and column: ``duplicate_header``,
+    ``unterminated_quote``, ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, or
+    ``limits.max_vertices × 50`` characters in a WKT column)."""
     text, encoding = _decode(data)
     result.encoding = encoding
     first = text.split("\n", 1)[0]
     delim = _delimiter(first)
     result.delimiter = delim
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    reader = csv.reader(_lines(text), delimiter=delim)
     try:
         header = next(reader)
     except StopIteration:
         raise GeosignalError("no_features", "The CSV file is empty.") from None
     except csv.Error as exc:
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read: {exc}.") from None
+    if any("\n" in h or "\r" in h for h in header):
+        _check_quotes(text, 1, delim, [])
     header = [h.strip() for h in header]
+    _check_header(header, reader.line_num)
     keys = _column_keys(header, column_map)
     has_lonlat = "lon" in keys and "lat" in keys
     has_xy = "x" in keys and "y" in keys
     if not (has_lonlat or has_xy or "wkt" in keys):
         raise GeosignalError("unreadable_file", "No coordinate columns were recognised; say which columns hold the "
                              "coordinates (column_map with lon/lat, x/y or wkt).", columns=header)
+    position = {name: k for k, name in enumerate(header)}
     if has_lonlat:
         cx, cy = keys["lon"][0], keys["lat"][0]
     elif has_xy:
         cx, cy = keys["x"][0], keys["y"][0]
     else:
         cx = cy = None
+    px, py = (position[cx], position[cy]) if cx is not None else (-1, -1)
+    wkt_col = keys["wkt"][0] if cx is None else None
+    pw = position[wkt_col] if wkt_col is not None else -1
+    # properties: (key, [column positions in priority order]) in the order _record reads them
+    prop_cols = [(key, [position[c] for c in cols]) for key, cols in keys.items() if key not in _COORD_KEYS]
+    memo: dict[tuple[str, str], tuple[dict[str, Any], list[dict]]] = {}
+    wkt_limit = max(MAX_FIELD_CHARS, limits.max_vertices * 50)
     index = -1
+    last_line = start_line = reader.line_num
+    cells: list[str] = []
     try:
         for cells in reader:
-            if not any(c.strip() for c in cells):
+            start_line = last_line + 1
+            last_line = reader.line_num
+            joined = "".join(cells)
+            if len(joined) > MAX_FIELD_CHARS:
+                _check_lengths(text, delim, cells, header, pw, wkt_limit, start_line)
+            if not joined.strip():
                 continue
             index += 1
-            where = f"row {reader.line_num}"
-            row = dict(zip(header, cells, strict=False))  # short rows: missing cells absent
+            where = f"row {last_line}"
+            ncells = len(cells)
+            warnings: list[dict] = _NO_WARNINGS  # shared while empty (never appended to)
             try:
-                if cx is not None:
-                    x = _csv_number(row.get(cx, ""), where, cx, index)
-                    y = _csv_number(row.get(cy, ""), where, cy, index)
+                if px >= 0:
+                    cell = cells[px] if px < ncells else ""
+                    x = _plain_number(cell)
+                    if x is None:
+                        x = _csv_number(cell, where, cx, index)
+                    cell = cells[py] if py < ncells else ""
+                    y = _plain_number(cell)
+                    if y is None:
+                        y = _csv_number(cell, where, cy, index)
                     if x is None and y is None:
                         raise GeosignalError("empty_geometry", "The row has no coordinates.", where=where)
                     if x is None or y is None:
                         raise GeosignalError("invalid_coordinate", "The row has only one coordinate.", where=where,
                                              column=cx if x is None else cy)
-                    geom_obj: Any = {"type": "Point", "coordinates": [x, y]}
+                    geom_obj: Any = None
                 else:
-                    wkt = (row.get(keys["wkt"][0]) or "").strip()
+                    wkt = (cells[pw] if pw < ncells else "").strip()
                     if not wkt:
                         raise GeosignalError("empty_geometry", "The row has no geometry.", where=where)
                     try:
                         geom_obj = mapping(shapely.from_wkt(wkt))
                     except Exception:  # noqa: BLE001 - GEOS parse errors
                         raise GeosignalError("invalid_geometry", "The WKT cannot be read.", where=where,
-                                             column=keys["wkt"][0]) from None
-                props, warnings = _file_properties(_record(row, keys))
-                rep = build_report(geom_obj, "/geometry", props, area=area, limits=limits, epsg=epsg,
-                                   repair=repair, warnings=warnings)
-                rep.source_index = index
-                result.append(rep)
+                                             column=wkt_col) from None
+                props: dict[str, Any] = {}
+                for key, cols in prop_cols:
+                    for p in cols:
+                        if p < ncells and cells[p].strip():
+                            value = cells[p]
+                            got = memo.get((key, p, value))
+                            if got is None:
+                                got = memo[(key, p, value)] = check_file_properties(
+                                    {key: value}, columns={key: header[p]})
+                            props.update(got[0])
+                            if got[1]:
+                                warnings = [*warnings, *got[1]]
+                            break
+                if geom_obj is None:  # a point: small objects, placed as "row n" if refused
+                    result.append(Pending(None, complex(x, y), epsg, props, warnings, "/geometry", index, last_line))
+                else:
+                    result.append(prepare_report(geom_obj, "/geometry", props, limits=limits, epsg=epsg,
+                                                 warnings=warnings, source_index=index, locate=(where, index, None)))
             except GeosignalError as err:
-                result.append(_relocate(err, where, index))
+                err = _relocate(err, where, index)
+                if any(w.get("code") == "attribute_dropped" for w in warnings):
+                    err = _with_problems(err, warnings)  # every fault of the row, together
+                result.append(err)
     except csv.Error as exc:
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read near line {reader.line_num}: {exc}.",
                              where=f"row {reader.line_num}") from None
+    if cells and any("\n" in c or "\r" in c for c in cells):
+        _check_quotes(text, start_line, delim, header)
+
+
+#: Longest CSV field accepted (characters), twice a description's maximum; a WKT column may
+#: hold ``Limits.max_vertices × 50`` characters.
+MAX_FIELD_CHARS = 10_000
+# Python's own cap (131,072) would stop a legitimate WKT column first; ours is checked per row.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+
+
+def _column_label(header: list[str], k: int) -> str:
+    return header[k] if k < len(header) and header[k] else f"column {k + 1}"
+
+
+def _check_header(header: list[str], line: int) -> None:
+    """Refuse a header naming a column twice (``duplicate_header``, 422): the second would
+    silently hide the first. Unnamed columns are ignored."""
+    seen: dict[str, int] = {}
+    for k, name in enumerate(header):
+        if not name:
+            continue
+        if name in seen:
+            raise GeosignalError("duplicate_header", f"The column {name!r} appears twice in the header (columns "
+                                 f"{seen[name] + 1} and {k + 1}); rename or remove one.", where=f"row {line}",
+                                 column=name, column_number=k + 1, first_column_number=seen[name] + 1)
+        seen[name] = k
+
+
+def _check_lengths(text: str, delim: str, cells: list[str], header: list[str], wkt_position: int, wkt_limit: int,
+                   line: int) -> None:
+    """Refuse a record with an over-long field (``field_too_long``, 422), or the quote left
+    open that made it (``unterminated_quote``)."""
+    for k, cell in enumerate(cells):
+        limit = wkt_limit if k == wkt_position else MAX_FIELD_CHARS
+        if len(cell) > limit:
+            _check_quotes(text, line, delim, header)
+            raise GeosignalError("field_too_long", f"A field of {len(cell):,} characters in column "
+                                 f"{_column_label(header, k)!r} (row {line}) exceeds the limit of {limit:,}; "
+                                 "a quote opened and closed far later can cause this.", where=f"row {line}",
+                                 column=_column_label(header, k), column_number=k + 1, value=len(cell), limit=limit)
+
+
+def _check_quotes(text: str, start_line: int, delim: str, header: list[str]) -> None:
+    """Scan the text from line ``start_line`` (1-based) to the end and refuse it
+    (``unterminated_quote``, 422, naming the row and column where the quote opened) when a
+    quoted field never closes: the csv module would read the rest of the file as one field
+    without complaint."""
+    pos = 0
+    for _ in range(start_line - 1):
+        nxt = text.find("\n", pos)
+        if nxt < 0:
+            return
+        pos = nxt + 1
+    token = re.compile('["\n' + re.escape(delim) + "]")
+    field_start, line, column, opened = pos, start_line, 0, (start_line, 0)
+    while True:
+        m = token.search(text, pos)
+        if m is None:
+            return
+        j, ch = m.start(), m.group()
+        if ch == '"' and j == field_start:
+            opened = (line, column)
+            while True:  # inside quotes: "" is an escaped quote
+                close = text.find('"', j + 1)
+                if close < 0:
+                    row, k = opened
+                    raise GeosignalError(
+                        "unterminated_quote", f"A quote opened in column {_column_label(header, k)!r} of row {row} "
+                        "is never closed, so the rest of the file would be read as one field.",
+                        where=f"row {row}", column=_column_label(header, k), column_number=k + 1)
+                line += text.count("\n", j + 1, close)
+                if text.startswith('""', close):
+                    j = close + 1
+                    continue
+                pos = close + 1
+                break
+        elif ch == '"':
+            pos = j + 1
+        elif ch == delim:
+            column += 1
+            field_start = pos = j + 1
+        else:
+            line += 1
+            column = 0
+            field_start = pos = j + 1
 
 
 # --------------------------------------------------------------------------- OGR formats
@@ -490,36 +663,21 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 if geom_obj["type"] == "GeometryCollection":
                     for k, member in enumerate(geom_obj["geometries"]):
                         try:
-                            rep = build_report(member, f"/geometry/geometries/{k}", props, area=area, limits=limits,
-                                               epsg=epsg, repair=repair, warnings=[*problems, {
-                                                   "code": "geometry_collection_split", "member": k,
-                                                   "detail": f"Member {k} of a mixed collection became its own report."}])
-                            rep.source_index = index
-                            result.append(rep)
+                            result.append(prepare_report(
+                                member, f"/geometry/geometries/{k}", props, limits=limits, epsg=epsg, warnings=[
+                                    *problems, {"code": "geometry_collection_split", "member": k,
+                                                "detail": f"Member {k} of a mixed collection became its own report."}],
+                                source_index=index, locate=(where, index, {"layer": layer, "member": k})))
                         except GeosignalError as err:
                             result.append(_with_problems(_relocate(err, where, index, layer=layer, member=k), problems))
                     continue
-                rep = build_report(geom_obj, "/geometry", props, area=area, limits=limits, epsg=epsg,
-                                   repair=repair, warnings=problems)
-                rep.source_index = index
-                result.append(rep)
+                result.append(prepare_report(geom_obj, "/geometry", props, limits=limits, epsg=epsg, warnings=problems,
+                                             source_index=index, locate=(where, index, {"layer": layer})))
             except GeosignalError as err:
                 result.append(_with_problems(_relocate(err, where, index, layer=layer), problems))
 
 
-def _with_problems(err: GeosignalError, problems: list[dict]) -> GeosignalError:
-    """Give a refused feature's error the list of every fault of the feature: ``errors`` =
-    the refusal itself, then each attribute that was refused (``code``, ``detail``, ``name``,
-    ``pointer`` and/or ``column``)."""
-    items = [{"code": err.code, "detail": err.detail, "pointer": err.extra.get("pointer", err.where)}]
-    for p in problems:
-        if p.get("code") == "attribute_dropped":
-            detail = p["detail"].removeprefix(f"{p['name']} was ignored: ")
-            items.append({"code": p["error"], "detail": detail, "name": p["name"],
-                          **{k: p[k] for k in ("pointer", "column") if k in p}})
-    if len(items) > 1 or "errors" not in err.extra:
-        err.extra["errors"] = [*items, *[e for e in err.extra.get("errors", [])[1:]]]
-    return err
+_with_problems = with_problems
 
 
 def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result: UploadResult) -> None:
@@ -528,8 +686,13 @@ def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result:
         raise GeosignalError("invalid_geojson", "A GeoJSON object was expected.", where="/")
     problems_at: dict[str, list[dict]] = {}
 
+    columns: dict[tuple, dict[str, list[str]]] = {}
+
     def props_fn(p: dict, ptr: str):
-        keys = _column_keys(list(p), column_map)
+        names = tuple(p)
+        keys = columns.get(names)
+        if keys is None:
+            keys = columns[names] = _column_keys(list(names), column_map)
         rec = _record(p, keys)
         props, problems = _file_properties(rec, pointer=ptr)
         problems_at[ptr] = problems
@@ -599,6 +762,7 @@ def read_upload(
                   repair=repair, column_map=column_map, result=result, encodings=encodings)
     if not result:
         raise GeosignalError("no_features", "The file contains no feature.", format=fmt)
+    finish_items(result, area=area, limits=limits, repair=repair)
     return result
 
 

@@ -1,0 +1,390 @@
+"""Benchmark: bulk imports through the user's path vs ``ogr2ogr -f PostgreSQL`` loading the same file raw.
+
+Files (generated, seed 1, inside Charleroi Métropole's 30 communes):
+
+* CSV points as Belgian Excel writes them: UTF-8 with BOM, ``;``, decimal commas, CRLF,
+  ``latitude;longitude;operateur;description;date`` (day-first dates, accents, a quoted ``;``);
+* a GeoJSON FeatureCollection of small polygons (60–300 m, 5–9 vertices, some across
+  commune borders) with network, operators and description.
+
+Per file, in a fresh database cloned from the template (30 communes loaded, an admin user):
+
+* **anchor**: ``ogr2ogr -f PostgreSQL`` loading the file raw into a table of the same database;
+* **import**: ``geosignal import-reports FILE --as admin --network mobile`` (the CLI: every
+  feature validated, assigned to its commune, checked for duplicates, stored, the stored
+  per-commune figures brought up to date), then checked: reports stored == rows, figures ==
+  count;
+* **preview**: ``POST /api/v1/imports`` with ``dry_run=true`` to ``geosignal serve`` (gunicorn,
+  one web worker, warmed up), timed from the client until the whole per-feature report is read;
+  only for files within the upload limit (10 MB).
+
+Wall time and peak RSS of each child process (``ru_maxrss``; the web worker's ``VmHWM``) are
+printed with the ratios import / ogr2ogr and preview / ogr2ogr. Targets: import ≤ 2.0×,
+preview ≤ 1.0×, peak RSS ≤ 300 MB. ``--largest`` also posts the largest allowed upload
+(a CSV just under 10 MB, ~160,000 rows) as a preview and as a save (a job: 202, polled until
+``done``) and prints the status codes: no 5xx.
+
+Usage: ``python bench/intake.py`` (small: 5,000 points, 1,000 polygons; < 2 min) ·
+``--sizes 50000,200000 --polygons 10000 [--largest]`` for the full run. Needs PostGIS
+(template ``geosignal_template``) and Debian's ``gdal-bin`` (``ogr2ogr``): ``apt-get install
+-y gdal-bin``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geosignal.devdb import create_database, drop_database  # noqa: E402
+
+COMMUNES = ROOT.parent / "shared" / "data" / "communes_charleroi_metropole.geojson"
+ADMIN = "bench@igretec.com"
+OPERATORS = ["Proximus", "Orange", "Base", "Proximus, Orange", ""]
+DESCRIPTIONS = ["Pas de 4G rue de l'Église", "Aucun réseau près de la gare", '"Zone blanche; chemin agricole"',
+                "Débit très faible le soir", ""]
+
+
+# --------------------------------------------------------------------------- data
+
+def _territory():  # noqa: ANN202
+    """The union of the communes in EPSG:31370, 5 m inside its border (a point closer to a
+    border may fall on either side of it depending on the CRS its edges are drawn in)."""
+    import shapely
+    from shapely.geometry import shape
+
+    from geosignal.geo import LAMBERT72, WGS84, reproject
+
+    doc = json.loads(COMMUNES.read_text(encoding="utf-8"))
+    union = reproject(shapely.union_all([shape(f["geometry"]) for f in doc["features"]]), WGS84, LAMBERT72)
+    inner = union.buffer(-5)
+    shapely.prepare(inner)
+    return inner
+
+
+def _points_inside(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` random points inside the territory, EPSG:4326."""
+    import shapely
+
+    from geosignal.geo import LAMBERT72, WGS84, transform_xy
+
+    inner = _territory()
+    x0, y0, x1, y1 = inner.bounds
+    out = np.empty((0, 2))
+    while len(out) < n:
+        xy = np.column_stack([rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)])
+        out = np.vstack([out, xy[shapely.contains_xy(inner, xy[:, 0], xy[:, 1])]])
+    return transform_xy(out[:n], LAMBERT72, WGS84)
+
+
+def write_csv(path: Path, n: int) -> None:
+    """``n`` points as a Belgian Excel CSV."""
+    xy = _points_inside(n, np.random.default_rng(1))
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        f.write("latitude;longitude;operateur;description;date\r\n")
+        for i, (x, y) in enumerate(xy):
+            f.write(f"{y:.6f};{x:.6f};".replace(".", ",") + f"{OPERATORS[i % 5]};{DESCRIPTIONS[i % 5]};"
+                    f"{1 + i % 28:02d}/{1 + i % 12:02d}/2025\r\n")
+
+
+def write_polygons(path: Path, n: int) -> None:
+    """``n`` small polygons (EPSG:4326) as a GeoJSON FeatureCollection."""
+    import shapely
+
+    from geosignal.geo import LAMBERT72, WGS84, transform_xy
+
+    rng = np.random.default_rng(2)
+    centres = transform_xy(_points_inside(n, rng), WGS84, LAMBERT72)
+    inner = _territory()
+    features = []
+    for i, (cx, cy) in enumerate(centres):
+        k = int(rng.integers(5, 10))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, k))
+        radius = rng.uniform(60, 300, k)
+        ring = np.column_stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)])
+        ll = transform_xy(ring, LAMBERT72, WGS84)
+        if not shapely.Polygon(ring).is_valid or not inner.contains(shapely.Polygon(ring)):
+            continue
+        coords = [[round(float(a), 7), round(float(b), 7)] for a, b in ll] + [[round(float(ll[0][0]), 7),
+                                                                              round(float(ll[0][1]), 7)]]
+        features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [coords]},
+                         "properties": {"network": "mobile", "operators": ["Proximus"] if i % 2 else ["Orange"],
+                                        "description": f"zone {i} sans réseau"}})
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+                    encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- processes
+
+_LAUNCHER = """
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss]))
+"""
+
+
+def run_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``argv`` from a small launcher; return (wall s, peak RSS MB of that process, stdout+stderr)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *argv], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    try:
+        code, maxrss_kb = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        code, maxrss_kb = 1, 0
+    if code != 0 or done.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed: {done.stdout[-1500:]}{done.stderr[-1500:]}")
+    return wall, maxrss_kb / 1024, done.stdout + done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``geosignal serve`` with one web worker (and ``job_workers`` job workers) on a free port."""
+
+    def __init__(self, env: dict[str, str], job_workers: int = 0) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "geosignal.cli", "serve", "--port", str(self.port), "--workers", "1",
+             "--job-workers", str(job_workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+
+    def __enter__(self) -> Server:
+        import requests
+
+        for _ in range(150):
+            try:
+                requests.get(self.base + "/login", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise SystemExit("geosignal serve did not start")
+
+    def web_worker_hwm_mb(self) -> float:
+        """Peak RSS (VmHWM) of the web worker(s): gunicorn's children running the app."""
+        pids = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+        peak = 0.0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"run-jobs" in cmdline:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        return peak
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- measures
+
+def _sql(url: str, statement: str) -> object:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as c:
+        result = c.execute(text(statement))
+        value = result.scalar() if result.returns_rows else None
+    engine.dispose()
+    return value
+
+
+def prepare(url: str) -> str:
+    """Migrate, load the communes, create the admin user; return an API token."""
+    from geosignal import migrate
+    from geosignal.db import Database
+    from geosignal.services.communes import load_communes
+    from geosignal.services.users import create_token, create_user
+
+    migrate.upgrade(url)
+    database = Database(url)
+    with database.session() as session:
+        load_communes(session, COMMUNES)
+        create_user(session, ADMIN, "admin", None, "bench-password-1")
+        token = create_token(session, ADMIN)
+        session.commit()
+    database.engine.dispose()
+    _sql(url, "ALTER DATABASE " + url.rsplit("/", 1)[1] + " SET jit = off")
+    return token
+
+
+def ogr2ogr(url: str, path: Path, table: str) -> tuple[float, float]:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    pg = f"PG:dbname={u.database} host={u.host} port={u.port or 5432} user={u.username} password={u.password}"
+    argv = ["ogr2ogr", "-f", "PostgreSQL", pg, str(path), "-nln", table, "-overwrite", "-lco", "GEOMETRY_NAME=geom",
+            "-a_srs", "EPSG:4326"]
+    if path.suffix == ".csv":
+        argv += ["-oo", "SEPARATOR=SEMICOLON", "-oo", "X_POSSIBLE_NAMES=longitude", "-oo", "Y_POSSIBLE_NAMES=latitude"]
+    wall, rss, _ = run_child(argv)
+    return wall, rss
+
+
+def preview(server: Server, token: str, path: Path) -> tuple[float, int, int]:
+    """POST the file as a preview; return (seconds until the whole report is received, status,
+    accepted)."""
+    import requests
+
+    data = path.read_bytes()
+    started = time.perf_counter()
+    response = requests.post(server.base + "/api/v1/imports", headers={"Authorization": f"Bearer {token}"},
+                             files={"file": (path.name, data)}, data={"network": "mobile", "dry_run": "true"},
+                             timeout=600)
+    content = response.content  # the whole report received
+    seconds = time.perf_counter() - started
+    return seconds, response.status_code, json.loads(content).get("accepted", -1)
+
+
+def measure(path: Path, rows: int, url: str, token: str, env: dict[str, str], limit: int) -> dict[str, float]:
+    """One file: ogr2ogr, the CLI import, then (within the upload limit) the HTTP preview."""
+    _sql(url, "TRUNCATE reports CASCADE")
+    ogr_s, ogr_mb = ogr2ogr(url, path, "raw_" + path.stem)
+    raw = _sql(url, f"SELECT count(*) FROM raw_{path.stem}")
+    _sql(url, f"DROP TABLE raw_{path.stem}")
+    cli_s, cli_mb, out = run_child([sys.executable, "-m", "geosignal.cli", "import-reports", str(path), "--as", ADMIN,
+                                    "--network", "mobile"], env)
+    stored = _sql(url, "SELECT count(*) FROM reports")
+    counted = _sql(url, "SELECT sum(report_count) FROM commune_stats")
+    if stored != rows or counted != rows or raw != rows:
+        raise SystemExit(f"{path.name}: {rows} rows, ogr2ogr loaded {raw}, stored {stored}, figures count {counted}: "
+                         f"{out[-800:]}")
+    result = {"rows": rows, "bytes": path.stat().st_size, "ogr_s": ogr_s, "ogr_mb": ogr_mb, "cli_s": cli_s,
+              "cli_mb": cli_mb}
+    if path.stat().st_size <= limit:
+        with Server(env) as server:
+            warm = path.with_name("warm" + path.suffix)
+            warm.write_bytes(path.read_bytes()[:2000].rsplit(b"\n", 1)[0] + b"\n") if path.suffix == ".csv" else \
+                warm.write_text(json.dumps({"type": "FeatureCollection", "features": json.loads(
+                    path.read_text(encoding="utf-8"))["features"][:5]}), encoding="utf-8")
+            preview(server, token, warm)
+            seconds, status, accepted = preview(server, token, path)
+            if status != 200 or accepted != rows:
+                raise SystemExit(f"preview of {path.name}: HTTP {status}, {accepted} accepted of {rows}")
+            result.update(preview_s=seconds, preview_mb=server.web_worker_hwm_mb())
+    return result
+
+
+def largest(workdir: Path, url: str, token: str, env: dict[str, str], limit: int) -> None:
+    """The largest allowed upload, previewed then saved (a job) through `geosignal serve`."""
+    import requests
+
+    path = workdir / "largest.csv"
+    rows = 200
+    write_csv(path, rows)
+    per_row = path.stat().st_size / rows
+    rows = int((limit - 200) / per_row * 0.995)
+    write_csv(path, rows)
+    while path.stat().st_size > limit:
+        rows -= 500
+        write_csv(path, rows)
+    _sql(url, "TRUNCATE reports CASCADE")
+    with Server({k: v for k, v in env.items() if k != "GEOSIGNAL_MAX_UPLOAD_BYTES"}, job_workers=1) as server:
+        seconds, status, accepted = preview(server, token, path)
+        print(f"largest upload: {path.stat().st_size:,} bytes, {rows:,} rows — preview HTTP {status} in "
+              f"{seconds:.1f} s ({accepted:,} accepted), web worker peak RSS {server.web_worker_hwm_mb():.0f} MB")
+        started = time.perf_counter()
+        posted = requests.post(server.base + "/api/v1/imports", headers={"Authorization": f"Bearer {token}"},
+                               files={"file": (path.name, path.read_bytes())}, data={"network": "mobile"}, timeout=600)
+        job = posted.json()
+        while job.get("state") in ("queued", "running"):
+            time.sleep(0.5)
+            job = requests.get(server.base + posted.headers["Location"], timeout=60,
+                               headers={"Authorization": f"Bearer {token}"}).json()
+        print(f"largest upload: save HTTP {posted.status_code} in {posted.elapsed.total_seconds():.1f} s (job), "
+              f"job {job.get('state')} after "
+              f"{time.perf_counter() - started:.1f} s, {job.get('saved', 0):,} saved")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="5000", help="comma-separated CSV row counts (default 5000)")
+    parser.add_argument("--polygons", type=int, default=1000, help="polygons in the GeoJSON file (0: none)")
+    parser.add_argument("--largest", action="store_true", help="also preview and save a 10 MB upload")
+    args = parser.parse_args()
+    if shutil.which("ogr2ogr") is None:
+        raise SystemExit("ogr2ogr not found: apt-get install -y gdal-bin")
+    limit = 10 * 1024 * 1024
+    name = f"geosignal_bench_intake_{os.getpid()}"
+    url = create_database(name)
+    results = []
+    try:
+        token = prepare(url)
+        env = {**os.environ, "GEOSIGNAL_DATABASE_URL": url, "GEOSIGNAL_SECRET_KEY": secrets.token_hex(32),
+               "GEOSIGNAL_MAX_UPLOAD_BYTES": str(64 * 1024 * 1024), "PYTHONPATH": str(ROOT)}
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            files = []
+            for n in (int(s) for s in args.sizes.split(",") if s):
+                path = workdir / f"points_{n}.csv"
+                write_csv(path, n)
+                files.append(("CSV points", path, n))
+            if args.polygons:
+                path = workdir / f"polygons_{args.polygons}.geojson"
+                write_polygons(path, args.polygons)
+                files.append(("GeoJSON polygons", path, len(json.loads(path.read_text(encoding="utf-8"))["features"])))
+            for label, path, rows in files:
+                # the preview's server has the real limit: a file above it is not previewed
+                result = measure(path, rows, url, token, {**env, "GEOSIGNAL_MAX_UPLOAD_BYTES": str(limit)}
+                                 if path.stat().st_size <= limit else env, limit)
+                result["label"] = label
+                results.append(result)
+                _print(result)
+            if args.largest:
+                largest(workdir, url, token, env, limit)
+    finally:
+        drop_database(name)
+    print()
+    print("| file | rows | MB | ogr2ogr | import-reports (CLI) | import / ogr2ogr | preview (HTTP) | "
+          "preview / ogr2ogr |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        pv = (f"{r['preview_s']:.2f} s, worker {r['preview_mb']:.0f} MB | {r['preview_s'] / r['ogr_s']:.2f}"
+              if "preview_s" in r else "over the 10 MB upload limit | —")
+        print(f"| {r['label']} | {r['rows']:,} | {r['bytes'] / 1e6:.1f} | {r['ogr_s']:.2f} s, {r['ogr_mb']:.0f} MB | "
+              f"{r['cli_s']:.2f} s, {r['cli_mb']:.0f} MB | {r['cli_s'] / r['ogr_s']:.2f} | {pv} |")
+    print("targets: import ≤ 2.0 × ogr2ogr, preview ≤ 1.0 ×, peak RSS ≤ 300 MB")
+
+
+def _print(r: dict[str, float]) -> None:
+    line = (f"{r['label']:17} {r['rows']:>8,} rows  ogr2ogr {r['ogr_s']:6.2f} s {r['ogr_mb']:5.0f} MB  "
+            f"import {r['cli_s']:6.2f} s {r['cli_mb']:5.0f} MB  ratio {r['cli_s'] / r['ogr_s']:5.2f}")
+    if "preview_s" in r:
+        line += f"  preview {r['preview_s']:6.2f} s (worker {r['preview_mb']:.0f} MB)  ratio " \
+                f"{r['preview_s'] / r['ogr_s']:5.2f}"
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Background jobs: saved imports too large for one request, run by job workers.
+
+The runner is procrastinate (pinned in setup.cfg): its queue lives in geosignal's own
+PostgreSQL database (schema installed by migration 0006), so a job is queued in the same
+transaction as the :class:`~geosignal.models.ImportJob` it runs, and workers need nothing but
+the database. ``geosignal serve`` starts the web workers and the job worker(s) together;
+``geosignal run-jobs`` runs a job worker alone.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    import procrastinate
+    from flask import Flask
+
+#: The queue of import jobs, and the task that runs one.
+QUEUE = "imports"
+IMPORT_TASK = "geosignal.import_file"
+
+#: The application whose configuration and database the tasks of this process use.
+_flask_app: Flask | None = None
+_area_cache: dict[str, Any] = {}
+
+
+def conninfo(database_url: str) -> str:
+    """Return the libpq connection string of a SQLAlchemy database URL."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def enqueue_import(session: Session, import_id: uuid.UUID) -> int:
+    """Queue the import job ``import_id`` in the caller's transaction (procrastinate's
+    ``procrastinate_defer_jobs_v1``, one statement) and return the queue's job id: the job
+    becomes visible to workers when the caller commits, together with its import row."""
+    return session.execute(text(
+        "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, CAST(:args AS jsonb), "
+        "NULL)::procrastinate_job_to_defer_v1]))"),
+        {"queue": QUEUE, "task": IMPORT_TASK, "args": json.dumps({"import_id": str(import_id)})}).scalar_one()
+
+
+def _run_import(import_id: str) -> None:
+    """The task: run one import job with this process's application."""
+    from geosignal.services.imports import run_import_job
+
+    if _flask_app is None:
+        raise RuntimeError("no application configured for the job worker")
+    with _flask_app.app_context():
+        run_import_job(_flask_app.extensions["geosignal.db"], _flask_app.config, import_id, _area_cache)
+
+
+def job_app(database_url: str) -> procrastinate.App:
+    """Return a procrastinate application on ``database_url`` with geosignal's tasks."""
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)))
+    app.task(name=IMPORT_TASK, queue=QUEUE)(_run_import)
+    return app
+
+
+async def _requeue_stalled(app: procrastinate.App) -> None:
+    """Put back in the queue the import jobs a worker left half done (killed: its heartbeat
+    stopped); their transaction was rolled back, so they run again from the start."""
+    async with app.open_async():
+        for job in await app.job_manager.get_stalled_jobs(queue=QUEUE):
+            await app.job_manager.retry_job(job)
+
+
+def run_worker(flask_app: Flask, *, wait: bool = True, concurrency: int = 1,
+               install_signal_handlers: bool = True) -> None:
+    """Run a job worker for ``flask_app``'s database: with ``wait`` until stopped (SIGINT,
+    SIGTERM), else until the queue is empty (tests, one-off runs). Jobs left half done by a
+    killed worker are queued again first. Import jobs are CPU-bound
+    and each holds one transaction: ``concurrency`` is the number run at once."""
+    import asyncio
+
+    global _flask_app
+    _flask_app = flask_app
+    app = job_app(flask_app.config["DATABASE_URL"])
+    asyncio.run(_requeue_stalled(app))
+    app.run_worker(queues=[QUEUE], wait=wait, concurrency=concurrency, delete_jobs="successful",
+                   install_signal_handlers=install_signal_handlers, name="geosignal-jobs")
+
+
+class JobWorkers:
+    """The job worker processes of ``geosignal serve``: started with the web server, restarted
+    if one dies, stopped with it (SIGTERM: a worker finishes its current job; killed after
+    ``grace_s`` seconds, its job's transaction then rolls back).
+
+    Each worker is ``python -m geosignal.cli run-jobs`` with this process's environment, so it
+    reads the same configuration as the web workers.
+    """
+
+    def __init__(self, count: int = 1, grace_s: float = 60.0) -> None:
+        self.count = count
+        self.grace_s = grace_s
+        self.processes: list[Any] = []
+        self._stopping = False
+        self._watch: Any = None
+
+    def _spawn(self) -> Any:
+        import subprocess
+        import sys
+
+        return subprocess.Popen([sys.executable, "-m", "geosignal.cli", "run-jobs"])
+
+    def start(self) -> None:
+        """Start the workers and a watchdog that restarts any that exits."""
+        import threading
+
+        self.processes = [self._spawn() for _ in range(self.count)]
+        self._watch = threading.Thread(target=self._watchdog, name="geosignal-job-watchdog", daemon=True)
+        self._watch.start()
+
+    def _watchdog(self) -> None:
+        import time
+
+        while not self._stopping:
+            time.sleep(1.0)
+            for k, process in enumerate(self.processes):
+                if process.poll() is not None and not self._stopping:
+                    self.processes[k] = self._spawn()
+
+    def stop(self) -> None:
+        """Stop every worker (SIGTERM, then SIGKILL after the grace period) and wait for them."""
+        import subprocess
+
+        self._stopping = True
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=self.grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

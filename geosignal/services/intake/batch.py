@@ -1,0 +1,121 @@
+"""Set-wise steps of an import that need the communes but no database: each report's home
+commune, the communes a batch touches, planar measures and duplicate keys, for whole arrays
+of geometries at once.
+
+The home-commune rule is the one :func:`geosignal.services.communes.commune_of` applies in
+PostGIS for a single report: among the communes a geometry intersects, the one holding its
+largest part — the part is cut in EPSG:4326 and measured in EPSG:31370 (area for zones,
+length for lines, number of distinct points for points); ties (a point on a shared border)
+go to the smallest NIS code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from geosignal.geo import LAMBERT72, WGS84, transform_xy
+
+from .area import ServiceArea
+
+#: shapely type ids
+_POINTS = (0, 4)
+_LINES = (1, 5)
+
+
+@dataclass(frozen=True)
+class Communes:
+    """The home commune of each geometry of a batch and the communes the batch touches.
+
+    ``home``: object array of NIS codes (None where no commune intersects); ``touched``:
+    sorted NIS codes of every commune some geometry intersects.
+    """
+
+    home: np.ndarray
+    touched: list[str]
+
+
+def _communes(area: ServiceArea) -> np.ndarray:
+    cached = getattr(area, "_prepared_communes", None)
+    if cached is None:
+        cached = np.asarray(area.geometries, dtype=object)
+        shapely.prepare(cached)
+        area._prepared_communes = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def home_communes(area: ServiceArea, geoms_4326: np.ndarray) -> Communes:
+    """Return the home commune of every geometry of ``geoms_4326`` (EPSG:4326 shapely
+    geometries, an object array of N) and the communes they touch.
+
+    One STRtree query (bounding boxes) for the batch, then the intersects predicate on the
+    prepared communes, vectorised; the largest part is measured only for the geometries that
+    intersect more than one commune. Same rule as ``commune_of`` (module docstring).
+    """
+    geoms = np.asarray(geoms_4326, dtype=object)
+    n = len(geoms)
+    home = np.full(n, None, dtype=object)
+    if n == 0:
+        return Communes(home, [])
+    communes = _communes(area)
+    g_idx, c_idx = area._tree.query(geoms)
+    if len(g_idx):
+        hit = shapely.intersects(communes[c_idx], geoms[g_idx])
+        g_idx, c_idx = g_idx[hit], c_idx[hit]
+    codes = np.asarray(area.nis_codes, dtype=object)
+    touched = sorted({area.nis_codes[c] for c in np.unique(c_idx)})
+    if not len(g_idx):
+        return Communes(home, touched)
+    counts = np.bincount(g_idx, minlength=n)
+    # pairs come sorted by geometry; communes are sorted by NIS, so the first pair of each
+    # geometry is its smallest NIS code
+    order = np.lexsort((c_idx, g_idx))
+    g_idx, c_idx = g_idx[order], c_idx[order]
+    first = np.ones(len(g_idx), dtype=bool)
+    first[1:] = g_idx[1:] != g_idx[:-1]
+    home[g_idx[first]] = codes[c_idx[first]]
+    types = shapely.get_type_id(geoms)
+    contested = (counts[g_idx] > 1) & (types[g_idx] != 0)  # a single point: any hit counts 1
+    if contested.any():
+        gi, ci = g_idx[contested], c_idx[contested]
+        parts = shapely.intersection(communes[ci], geoms[gi])
+        kind = types[gi]
+        measure = np.zeros(len(gi))
+        pts = np.isin(kind, _POINTS)
+        if pts.any():
+            measure[pts] = shapely.get_num_geometries(shapely.extract_unique_points(parts[pts]))
+        rest = ~pts
+        if rest.any():
+            parts_31370 = shapely.transform(parts[rest], lambda c: transform_xy(c, WGS84, LAMBERT72))
+            lines = np.isin(kind[rest], _LINES)
+            measure[rest] = np.where(lines, shapely.length(parts_31370), shapely.area(parts_31370))
+        # largest measure first, then smallest NIS (commune index)
+        order = np.lexsort((ci, -measure, gi))
+        gi, ci = gi[order], ci[order]
+        best = np.ones(len(gi), dtype=bool)
+        best[1:] = gi[1:] != gi[:-1]
+        home[gi[best]] = codes[ci[best]]
+    return Communes(home, touched)
+
+
+def measures(geoms_31370: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(area_m2, length_m)`` arrays of geometries in EPSG:31370, as PostGIS's
+    ``ST_Area``/``ST_Length`` give them: areas of zones (0 for points and lines), lengths of
+    lines (0 for points and zones)."""
+    geoms = np.asarray(geoms_31370, dtype=object)
+    types = shapely.get_type_id(geoms)
+    lines = np.isin(types, _LINES)
+    return shapely.area(geoms), np.where(lines, shapely.length(geoms), 0.0)
+
+
+def geometry_keys(geoms_4326: np.ndarray) -> list[bytes]:
+    """Return a key per geometry that is equal for geometries equal up to vertex order and
+    ring start (normalised WKB): how duplicates are recognised within a batch."""
+    geoms = np.asarray(geoms_4326, dtype=object)
+    shapes = np.flatnonzero(shapely.get_type_id(geoms) != 0)  # a point is its own normal form
+    if len(shapes):
+        geoms = geoms.copy()
+        geoms[shapes] = shapely.normalize(geoms[shapes])
+    return list(shapely.to_wkb(geoms))

@@ -1,0 +1,241 @@
+"""Import jobs: a saved upload above ``IMPORT_JOB_MIN_BYTES`` is queued (202 + Location), run
+by a real procrastinate worker against PostGIS, polled until ``done`` or ``failed``.
+
+The tests use their own scratch database (a job worker sees only committed data, which the
+rolled-back per-test transaction of the other tests never is)."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import io
+import json
+
+import pytest
+from sqlalchemy import text
+
+from geosignal import create_app, jobs
+from geosignal.devdb import scratch_database
+from geosignal.services.users import create_token, create_user
+from tests.conftest import CHARLEROI, COMMUNES_FILE, ROOT
+
+#: Points well inside Charleroi (lon, lat).
+INSIDE_CHARLEROI = [(4.4300 + 0.00001 * k, 50.4100 + 0.00001 * k) for k in range(400)]
+
+
+@pytest.fixture(scope="module")
+def job_app():  # noqa: ANN201
+    with scratch_database("geosignal_jobs", COMMUNES_FILE) as database:
+        url = database.engine.url.render_as_string(hide_password=False)
+        app = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "test",
+                          "TILE_URL": "", "IMPORT_JOB_MIN_BYTES": 2000})
+        with app.extensions["geosignal.db"].session() as session:
+            create_user(session, "echevin@charleroi.be", "representative", CHARLEROI, "correct horse battery")
+            create_user(session, "autre@charleroi.be", "representative", CHARLEROI, "correct horse battery")
+            tokens = {email: create_token(session, email) for email in ("echevin@charleroi.be", "autre@charleroi.be")}
+            session.commit()
+        app.config["TEST_TOKENS"] = tokens
+        yield app
+        app.extensions["geosignal.db"].engine.dispose()
+
+
+def _headers(app, email: str = "echevin@charleroi.be") -> dict[str, str]:  # noqa: ANN001
+    return {"Authorization": f"Bearer {app.config['TEST_TOKENS'][email]}"}
+
+
+def _csv(points, header: str = "latitude;longitude;operateur;description") -> bytes:  # noqa: ANN001
+    lines = [header] + [f"{lat:.5f};{lon:.5f};Proximus;zone {k}".replace(".", ",", 2) for k, (lon, lat) in
+                        enumerate(points)]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _post(app, data: bytes, name: str = "campagne.csv", **fields):  # noqa: ANN001, ANN003, ANN201
+    form = {"file": (io.BytesIO(data), name), "network": "mobile", **fields}
+    return app.test_client().post("/api/v1/imports", data=form, content_type="multipart/form-data",
+                                  headers=_headers(app))
+
+
+def _scalar(app, sql: str, **params):  # noqa: ANN001, ANN003, ANN202
+    with app.extensions["geosignal.db"].engine.connect() as c:
+        return c.execute(text(sql), params).scalar_one()
+
+
+def _work(app) -> None:  # noqa: ANN001
+    """Run a real job worker until the queue is empty."""
+    jobs.run_worker(app, wait=False, install_signal_handlers=False)
+
+
+def test_a_large_save_is_queued_run_by_a_worker_and_polled_until_done(job_app) -> None:
+    data = _csv(INSIDE_CHARLEROI[:300])
+    assert len(data) > 2000
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    response = _post(job_app, data)
+    assert response.status_code == 202, response.get_json()
+    location = response.headers["Location"]
+    body = response.get_json()
+    assert location == f"/api/v1/imports/{body['id']}"
+    assert (body["state"], body["rows_done"], body["rows_total"]) == ("queued", 0, None)
+    assert _scalar(job_app, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'") == 1
+    polled = job_app.test_client().get(location, headers=_headers(job_app)).get_json()
+    assert polled["state"] == "queued"
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+
+    _work(job_app)
+
+    done = job_app.test_client().get(location, headers=_headers(job_app))
+    assert done.status_code == 200
+    result = done.get_json()
+    assert (result["state"], result["rows_done"], result["rows_total"]) == ("done", 300, 300)
+    assert (result["saved"], result["accepted"], result["refused"], result["dry_run"]) == (300, 300, 0, False)
+    assert [f["index"] for f in result["features"]] == list(range(300))
+    assert all(f["created"] and f["properties"]["commune_nis"] == CHARLEROI for f in result["features"])
+    assert result["features"][7]["properties"]["description"] == "zone 7"
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 300
+    assert _scalar(job_app, "SELECT count(*) FROM reports WHERE id = CAST(:id AS uuid)",
+                   id=result["features"][0]["report_id"]) == 1
+    # figures brought up to date by the job, in the same transaction as the reports
+    assert _scalar(job_app, "SELECT report_count FROM commune_stats WHERE nis_code = :n", n=CHARLEROI) \
+        == _scalar(job_app, "SELECT count(*) FROM reports WHERE commune_nis = :n AND status IN "
+                   "('submitted', 'validated')", n=CHARLEROI)
+    assert _scalar(job_app, "SELECT upload IS NULL FROM import_jobs WHERE id = CAST(:id AS uuid)", id=result["id"])
+    assert _scalar(job_app, "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')") == 0
+    # the same document, compressed, for clients that accept gzip
+    zipped = job_app.test_client().get(location, headers={**_headers(job_app), "Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(zipped.data)) == result
+    # another representative does not see it
+    other = job_app.test_client().get(location, headers=_headers(job_app, "autre@charleroi.be"))
+    assert other.status_code == 404 and other.get_json()["code"] == "not_found"
+
+
+def test_an_unreadable_file_ends_failed_with_its_code(job_app) -> None:
+    data = ("endroit;remarque\r\n" + "Charleroi;pas de réseau\r\n" * 200).encode("utf-8")
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    response = _post(job_app, data)
+    assert response.status_code == 202
+    _work(job_app)
+    result = job_app.test_client().get(response.headers["Location"], headers=_headers(job_app)).get_json()
+    assert result["state"] == "failed"
+    assert result["error"]["code"] == "unreadable_file"
+    assert result["error"]["columns"] == ["endroit", "remarque"]
+    assert "features" not in result
+    assert _scalar(job_app, "SELECT error_code FROM import_jobs WHERE id = CAST(:id AS uuid)",
+                   id=result["id"]) == "unreadable_file"
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+
+
+def test_a_rejected_file_ends_failed_with_the_per_feature_report(job_app) -> None:
+    chimay = (4.31, 50.05)  # not Charleroi: not_your_commune for Charleroi's representative
+    data = _csv([*INSIDE_CHARLEROI[300:360], chimay])
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    response = _post(job_app, data)
+    assert response.status_code == 202
+    _work(job_app)
+    result = job_app.test_client().get(response.headers["Location"], headers=_headers(job_app)).get_json()
+    assert (result["state"], result["error"]["code"], result["error"]["status"]) == ("failed", "import_rejected", 422)
+    assert (result["accepted"], result["refused"], result["saved"]) == (60, 1, 0)
+    refused = [f for f in result["features"] if f["status"] == "refused"]
+    assert [(f["index"], f["error"]["code"], f["error"]["where"]) for f in refused] == \
+        [(60, "not_your_commune", "feature 60")]
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+
+
+def test_bad_requests_are_answered_at_once_not_queued(job_app) -> None:
+    queued = _scalar(job_app, "SELECT count(*) FROM import_jobs")
+    binary = b"\x00\x01" * 2000
+    response = _post(job_app, binary, "x.bin")
+    assert response.status_code == 415 and response.get_json()["code"] == "unsupported_format"
+    response = _post(job_app, _csv(INSIDE_CHARLEROI[:100]), mode="everything")
+    assert response.status_code == 400 and response.get_json()["code"] == "invalid_request"
+    response = _post(job_app, _csv(INSIDE_CHARLEROI[:100]), crs="EPSG:2154")
+    assert response.status_code == 422 and response.get_json()["code"] == "unsupported_crs"
+    assert _scalar(job_app, "SELECT count(*) FROM import_jobs") == queued
+    # a preview of the same file stays synchronous
+    preview = _post(job_app, _csv(INSIDE_CHARLEROI[:100]), dry_run="true")
+    assert preview.status_code == 200 and preview.get_json()["accepted"] == 100
+
+
+def test_the_frozen_queue_schema_is_procrastinates() -> None:
+    from importlib.metadata import version
+
+    from procrastinate.schema import SchemaManager
+
+    spec = importlib.util.spec_from_file_location("m0006", ROOT / "migrations" / "versions" / "0006_job_queue.py")
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert version("procrastinate") == migration.PROCRASTINATE_VERSION
+    assert migration.PROCRASTINATE_SCHEMA == SchemaManager.get_schema()
+
+
+@pytest.mark.slow
+def test_an_upload_of_campaign_size_becomes_a_job(job_app) -> None:
+    """With the default threshold (256 KiB): 8,000 rows (≈ 300 KB) are saved by a job."""
+    job_app.config["IMPORT_JOB_MIN_BYTES"] = 256 * 1024
+    try:
+        points = [(4.43 + 0.0001 * (k % 100), 50.405 + 0.0001 * (k // 100)) for k in range(8000)]
+        data = _csv(points)
+        assert len(data) > 256 * 1024
+        response = _post(job_app, data)
+        assert response.status_code == 202
+        _work(job_app)
+        result = job_app.test_client().get(response.headers["Location"], headers=_headers(job_app)).get_json()
+        assert (result["state"], result["saved"], result["refused"]) == ("done", 8000, 0)
+    finally:
+        job_app.config["IMPORT_JOB_MIN_BYTES"] = 2000
+
+
+#: Points of the file posted to `geosignal serve` (Charleroi).
+SERVED = [(4.425 + 0.00002 * k, 50.405) for k in range(150)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_web_and_job_workers_and_stops_them_together(job_app) -> None:
+    """`geosignal serve` alone is a working service: a large save posted over HTTP is done by
+    its job worker; SIGTERM stops gunicorn and the job worker."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = _free_port()
+    env = {**os.environ, "GEOSIGNAL_DATABASE_URL": job_app.config["DATABASE_URL"], "GEOSIGNAL_ENV": "testing",
+           "GEOSIGNAL_SECRET_KEY": "test", "GEOSIGNAL_IMPORT_JOB_MIN_BYTES": "2000", "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "geosignal.cli", "serve", "--port", str(port), "--workers", "1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            assert server.poll() is None, "geosignal serve stopped at start"
+            try:
+                requests.get(base + "/login", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        posted = requests.post(base + "/api/v1/imports", headers=_headers(job_app), timeout=30,
+                               files={"file": ("c.csv", _csv(SERVED))}, data={"network": "fixed"})
+        assert posted.status_code == 202, posted.text[:500]
+        for _ in range(150):
+            result = requests.get(base + posted.headers["Location"], headers=_headers(job_app), timeout=10).json()
+            if result["state"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert (result["state"], result["saved"]) == ("done", len(SERVED))
+        assert {f["properties"]["network"] for f in result["features"]} == {"fixed"}
+        children = subprocess.run(["pgrep", "-g", str(server.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) >= 3  # gunicorn master, a web worker, a job worker
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-g", str(server.pid)], capture_output=True, text=True).stdout.split()
+    assert left == []

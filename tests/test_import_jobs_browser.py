@@ -1,0 +1,59 @@
+"""The upload page with a save run as a job: the page shows a progress bar while the job is
+queued and running, then the result (Chromium, a live server, a real job worker)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from geosignal import create_app, jobs
+from geosignal.devdb import scratch_database
+from geosignal.services.users import create_user
+from tests.conftest import ARTIFACTS, CHARLEROI, COMMUNES_FILE
+from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def job_server():  # noqa: ANN201
+    with scratch_database("geosignal_jobs_page", COMMUNES_FILE) as database:
+        url = database.engine.url.render_as_string(hide_password=False)
+        app = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "test",
+                          "TILE_URL": "", "IMPORT_JOB_MIN_BYTES": 2000})
+        with app.extensions["geosignal.db"].session() as session:
+            create_user(session, "browser-rep@charleroi.be", "representative", CHARLEROI, PASSWORD)
+            session.commit()
+        with serving(app) as base:
+            yield app, base
+        app.extensions["geosignal.db"].engine.dispose()
+
+
+def test_a_large_save_shows_a_progress_bar_then_the_result(job_server, browser) -> None:  # noqa: F811
+    app, base = job_server
+    rows = ["latitude;longitude;description"] + [f"50,41{k:03d};4,43{k:03d};zone {k}" for k in range(300)]
+    data = ("\r\n".join(rows) + "\r\n").encode()
+    watch = PageWatch(browser, base)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(base + "/import")
+    page.set_input_files("#import-file", files=[{"name": "campagne.csv", "mimeType": "text/csv", "buffer": data}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=299")
+    assert page.locator("#preview-table tbody tr.accepted").count() == 300
+    page.click("#save-button")
+    page.wait_for_selector("#save-progress-line:not([hidden])")
+    assert page.is_visible("#save-progress")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import-job-progress.png"), full_page=True)
+    # a worker of its own thread: Playwright's event loop holds this one
+    worker = threading.Thread(target=jobs.run_worker, args=(app,), kwargs={"wait": False,
+                              "install_signal_handlers": False})
+    worker.start()
+    worker.join(timeout=60)
+    page.wait_for_selector("#save-result:not(:empty)", timeout=30_000)
+    assert page.inner_text("#save-result") == "300 signalement(s) enregistré(s)."
+    assert page.is_hidden("#save-progress-line")
+    watch.assert_clean()
+    watch.context.close()

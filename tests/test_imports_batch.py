@@ -1,0 +1,168 @@
+"""Set-wise imports: the batch's home communes agree with ``commune_of`` (PostGIS), a file's
+preview and its save give the same per-feature report, the streamed report equals the built
+one, and CSV structure faults are refused with their row and column."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import LineString, MultiPoint, Point, shape
+
+from geosignal.errors import GeosignalError
+from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.services.communes import commune_of
+from geosignal.services.imports import import_file
+from geosignal.services.intake import Limits, read_upload
+from geosignal.services.intake.batch import home_communes
+from geosignal.services.territory import limits_from_config
+from tests.conftest import CASES, CHARLEROI, COMMUNES_FILE
+from tests.factories import feature
+
+CHATELET = "52012"
+
+
+def _shared_vertex(a: str, b: str) -> tuple[float, float]:
+    """A vertex of the boundary shared by communes ``a`` and ``b`` (EPSG:4326)."""
+    doc = json.loads(COMMUNES_FILE.read_text(encoding="utf-8"))
+    geoms = {f["properties"]["nis_code"]: shape(f["geometry"]) for f in doc["features"]}
+    common = set(map(tuple, shapely.get_coordinates(geoms[a]))) & set(map(tuple, shapely.get_coordinates(geoms[b])))
+    return sorted(common)[len(common) // 2]
+
+
+def test_home_communes_of_a_batch_agree_with_postgis(db, area) -> None:
+    case08 = shape(json.loads((CASES / "08-multipolygon-into-polygon-column.geojson").read_text(
+        encoding="utf-8"))["features"][0]["geometry"])
+    border = _shared_vertex(CHARLEROI, CHATELET)
+    centre = reproject(Point(4.4440, 50.4108), WGS84, LAMBERT72)
+    geoms = [
+        Point(4.4440, 50.4108),                     # inside Charleroi
+        Point(*border),                             # on the Charleroi/Châtelet border: smallest NIS
+        case08,                                     # two parts, the larger in Châtelet by 40 m²
+        LineString([(4.40, 50.41), (4.60, 50.41)]),  # a road across several communes
+        MultiPoint([(4.4440, 50.4108), (4.50, 50.40), (4.51, 50.40)]),
+        reproject(centre.buffer(300), LAMBERT72, WGS84),
+        Point(4.31, 50.05),                         # Chimay
+        Point(3.0, 51.0),                           # outside every commune
+    ]
+    got = home_communes(area, np.asarray(geoms, dtype=object))
+    expected = [commune_of(db, f"SRID=4326;{g.wkt}") for g in geoms]
+    assert list(got.home) == expected
+    assert expected[:3] == [CHARLEROI, CHARLEROI, CHATELET] and expected[-1] is None
+    assert {CHARLEROI, CHATELET} <= set(got.touched)
+
+
+def _upload(account, data: bytes, name: str, **fields):  # noqa: ANN001, ANN003, ANN201
+    form = {"file": (io.BytesIO(data), name), **fields}
+    return account.post("/api/v1/imports", data=form, content_type="multipart/form-data")
+
+
+def _without_ids(features: list[dict]) -> list[dict]:
+    out = []
+    for f in features:
+        f = {k: v for k, v in f.items() if k not in ("report_id", "created")}
+        if "properties" in f:
+            f["properties"] = {k: v for k, v in f["properties"].items() if k not in ("created_at", "updated_at")}
+        if "warnings" in f:  # a duplicate names the first report: its id exists once saved
+            f["warnings"] = [{k: v for k, v in w.items() if k != "report_id"} for w in f["warnings"]]
+        out.append(f)
+    return out
+
+
+def test_preview_and_save_of_a_file_agree(db, representative) -> None:
+    rows = ["latitude;longitude;operateur;description;date",
+            "50,4108;4,4440;Proximus;Pas de 4G;30/03/2025",
+            "50,4108;4,4440;Proximus;Pas de 4G;30/03/2025",   # the same row again: a probable duplicate
+            "50,05;4,31;Orange;Chimay;",                        # another commune
+            "50,4200;4,4300;Base, Orange;Aucun réseau;",
+            "50,4200;abc;Base;;"]                               # not a number
+    data = ("\r\n".join(rows) + "\r\n").encode("utf-8")
+    preview = _upload(representative, data, "c.csv", network="mobile", mode="valid_only", dry_run="true")
+    saved = _upload(representative, data, "c.csv", network="mobile", mode="valid_only")
+    assert (preview.status_code, saved.status_code) == (200, 201)
+    p, s = preview.get_json(), saved.get_json()
+    assert _without_ids(p["features"]) == _without_ids(s["features"])
+    assert [(f["status"], f.get("error", {}).get("code")) for f in s["features"]] == [
+        ("accepted", None), ("accepted", None), ("refused", "not_your_commune"), ("accepted", None),
+        ("refused", "invalid_coordinate")]
+    assert [f.get("created") for f in s["features"]] == [True, False, None, True, None]
+    assert s["features"][1]["report_id"] == s["features"][0]["report_id"]
+    assert s["features"][1]["warnings"][-1]["code"] == "probable_duplicate"
+    assert p["features"][1]["warnings"][-1]["code"] == "probable_duplicate"
+    assert (p["saved"], s["saved"], s["accepted"], s["refused"]) == (0, 2, 3, 2)
+    assert s["features"][3]["properties"]["operators"] == ["Telenet/BASE", "Orange"]
+    assert s["features"][2]["error"]["where"] == "feature 2" and s["features"][2]["error"]["commune_nis"] == "56016"
+
+
+def test_streamed_report_equals_the_built_one(db, app, representative, area) -> None:
+    from geosignal.models import User
+
+    zone = reproject(reproject(Point(4.4440, 50.4108), WGS84, LAMBERT72).buffer(200), LAMBERT72, WGS84)
+    collection = {"type": "FeatureCollection", "features": [
+        feature({"type": "Point", "coordinates": [4.4440, 50.4108]}, description="l'église", network="mobile"),
+        feature(json.loads(json.dumps(shapely.geometry.mapping(zone))), network="fixed", households_affected=3),
+        feature({"type": "Point", "coordinates": [4.4440, 50.4108]}, description="l'église", network="mobile"),
+        feature({"type": "Point", "coordinates": [4.31, 50.05]}, network="mobile"),
+    ]}
+    user = db.query(User).filter_by(email=representative.email).one()
+    for dry_run in (True, False):
+        outcome = import_file(db, user, json.dumps(collection).encode(), "z.geojson", area=area,
+                              limits=limits_from_config(app.config), mode="valid_only", dry_run=dry_run)
+        assert json.loads("".join(outcome.iter_json())) == json.loads(json.dumps(outcome.to_dict()))
+    zone_entry = outcome.features[1]
+    assert zone_entry["properties"]["area_m2"] == pytest.approx(np.pi * 200 ** 2, rel=2e-3)
+    assert zone_entry["properties"]["households_affected"] == 3
+
+
+# --------------------------------------------------------------------------- CSV structure
+
+def _csv_error(text: str, area) -> GeosignalError:  # noqa: ANN001
+    with pytest.raises(GeosignalError) as caught:
+        read_upload(text.encode("utf-8"), "f.csv", area=area, limits=Limits())
+    return caught.value
+
+
+def test_csv_duplicate_header(area) -> None:
+    err = _csv_error("latitude;longitude;description;Description;description\n50,41;4,44;a;b;c\n", area)
+    assert (err.code, err.status, err.where) == ("duplicate_header", 422, "row 1")
+    assert (err.extra["column"], err.extra["column_number"], err.extra["first_column_number"]) == ("description", 5, 3)
+
+
+def test_csv_unterminated_quote_names_where_it_opened(area) -> None:
+    text = 'latitude;longitude;description\n50,41;4,44;ok\n50,42;4,45;"Pas de réseau\n50,43;4,46;ok\n'
+    err = _csv_error(text, area)
+    assert (err.code, err.status, err.where) == ("unterminated_quote", 422, "row 3")
+    assert (err.extra["column"], err.extra["column_number"]) == ("description", 3)
+    # far from the end, the swallowed text is also too long: the open quote is still named
+    long = text + "".join(f"50,4{k % 10};4,45;suite {k}\n" for k in range(2000))
+    err = _csv_error(long, area)
+    assert (err.code, err.where, err.extra["column"]) == ("unterminated_quote", "row 3", "description")
+    # a quoted field with a line break, closed, is fine
+    ok = read_upload(b'latitude;longitude;description\n50,41;4,44;"deux\nlignes"\n', "f.csv", area=area)
+    assert ok[0].properties["description"] == "deux\nlignes"
+
+
+def test_csv_over_long_field(area) -> None:
+    err = _csv_error("latitude;longitude;description\n50,41;4,44;ok\n50,42;4,45;" + "x" * 10_001 + "\n", area)
+    assert (err.code, err.status, err.where) == ("field_too_long", 422, "row 3")
+    assert (err.extra["column"], err.extra["column_number"], err.extra["value"], err.extra["limit"]) == \
+        ("description", 3, 10_001, 10_000)
+    # a quote opened and closed 3 rows later: one field swallowing rows
+    swallowed = ('latitude;longitude;description\n50,41;4,44;"a\n' + "y" * 6000 + "\n" + "z" * 6000 + '"\n')
+    err = _csv_error(swallowed, area)
+    assert (err.code, err.where, err.extra["column"]) == ("field_too_long", "row 2", "description")
+
+
+def test_csv_structure_errors_through_the_api(db, representative) -> None:
+    from sqlalchemy import func, select
+
+    from geosignal.models import Report
+
+    response = _upload(representative, b"latitude;longitude;latitude\n50,41;4,44;50,41\n", "d.csv", network="mobile")
+    assert response.status_code == 422
+    assert {k: response.get_json()[k] for k in ("code", "where", "column", "column_number")} == \
+        {"code": "duplicate_header", "where": "row 1", "column": "latitude", "column_number": 3}
+    assert db.scalar(select(func.count()).select_from(Report)) == 0
