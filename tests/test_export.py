@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon, shape
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from geosignal.models import ExportRun, Report, ReportFeature
 from geosignal.services import export as export_service
@@ -169,8 +169,8 @@ def test_paging_neither_skips_nor_repeats_while_reports_change(db, representativ
     next_since = doc["next_since"]
     # between pages: a new report, a change to a report already sent, one to a report not yet sent
     new_id = post(representative, to_geojson_4326(Point(X0 - 500, Y0 - 500)), description="new")
-    for rid, text in ((ids[1], "v2 sent"), (ids[5], "v2 unsent")):
-        db.execute(update(Report).where(Report.id == uuid.UUID(rid)).values(description=text))
+    for rid, new_text in ((ids[1], "v2 sent"), (ids[5], "v2 unsent")):
+        db.execute(update(Report).where(Report.id == uuid.UUID(rid)).values(description=new_text))
     db.commit()
     cursor = doc["next_cursor"]
     while cursor:
@@ -237,7 +237,7 @@ def test_filters_commune_bbox_since_and_status(db, representative, referent) -> 
 def test_runs_are_recorded_marked_transmitted_and_download_identical(db, client, representative, referent) -> None:
     rid = post(representative, to_geojson_4326(Point(X0, Y0)))
     validate_all(db)
-    response = referent.get(f"{EXPORT}?mark_transmitted=true")
+    response = referent.post(f"{EXPORT}?mark_transmitted=true")
     body = response.get_data()
     run_id = response.headers["X-Export-Run"]
     runs = referent.get("/api/v1/exports/runs").get_json()["runs"]
@@ -292,6 +292,32 @@ def test_csv_for_excel_and_plain(db, representative, referent) -> None:
     rows = list(csv.reader(io.StringIO(plain.decode("utf-8"), newline="")))
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["description"] == 'a; "b", é' and "." in row["lon"]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_excel_csv_neutralises_formulas_and_plain_csv_keeps_the_text(db, representative, referent, start) -> None:  # noqa: ANN001
+    text = f"{start}HYPERLINK(\"http://x.example\",\"clic\")"
+    post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)), description=text)
+    validate_all(db)
+    excel = referent.get(f"{EXPORT}.csv").get_data().decode("utf-8-sig")
+    row = dict(zip(*list(csv.reader(io.StringIO(excel, newline=""), delimiter=";"))[:2], strict=True))
+    assert row["description"] == "'" + text
+    plain = referent.get(f"{EXPORT}.csv?dialect=plain").get_data().decode("utf-8")
+    row = dict(zip(*list(csv.reader(io.StringIO(plain, newline="")))[:2], strict=True))
+    assert row["description"] == text
+    doc, _ = export(referent)
+    assert doc["features"][0]["properties"]["description"] == text
+
+
+def test_marking_transmitted_needs_a_post(db, representative, referent) -> None:  # noqa: ANN001
+    post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)))
+    validate_all(db)
+    refused = referent.get(f"{EXPORT}?mark_transmitted=true")
+    assert refused.status_code == 405 and refused.get_json()["code"] == "method_not_allowed"
+    assert db.scalar(text("SELECT count(*) FROM export_runs")) == 0
+    sent = referent.post(f"{EXPORT}.csv?mark_transmitted=true")
+    assert sent.status_code == 200 and sent.get_data()
+    assert db.scalar(text("SELECT count(*) FROM export_runs WHERE mark_transmitted")) == 1
 
 
 def test_geopackage_export(db, representative, referent, tmp_path: Path) -> None:
@@ -446,7 +472,7 @@ def test_recorded_run_over_several_segments_records_batches_and_downloads_identi
                        network="mobile", status="validated")
     db.add(collapsed)
     db.commit()
-    response = referent.get(f"{EXPORT}?mark_transmitted=true")
+    response = referent.post(f"{EXPORT}?mark_transmitted=true")
     body = response.get_data()
     doc = strict_json(body)
     assert_export_valid(doc)

@@ -73,6 +73,9 @@ def _options() -> dict[str, Any]:
 
 def _stream(fmt: str) -> Response:
     user = current()
+    if request.method == "GET" and _flag("mark_transmitted"):
+        raise GeosignalError("method_not_allowed", "marking reports as transmitted changes them: send a POST "
+                             "(the same URL and parameters)", where="mark_transmitted", status=405)
     req = export_request(fmt)
     watermark = None
     if req.paging is None or req.paging.watermark is None:
@@ -98,19 +101,20 @@ def _stream(fmt: str) -> Response:
     return Response(stream_with_context(body()), content_type=req.media_type, headers=headers)
 
 
-@bp.get(f"{API}/dwconnect")
+@bp.route(f"{API}/dwconnect", methods=["GET", "POST"])
 @require_roles("referent", "admin")
 def export_dwconnect() -> Response:
     """Stream the DWconnect export: an RFC 7946 FeatureCollection (``application/geo+json``).
 
     Query: ``status`` (default ``validated``; ``all``; or a comma list), ``commune`` (NIS),
     ``bbox`` (min_lon,min_lat,max_lon,max_lat), ``since`` (``seq:<n>`` from ``next_since``, or
-    an ISO 8601 date-time), ``limit`` and ``cursor`` (pages), ``mark_transmitted=true``.
+    an ISO 8601 date-time), ``limit`` and ``cursor`` (pages); ``mark_transmitted=true`` with
+    POST only (a GET never changes state: 405).
     """
     return _stream("geojson")
 
 
-@bp.get(f"{API}/dwconnect.csv")
+@bp.route(f"{API}/dwconnect.csv", methods=["GET", "POST"])
 @require_roles("referent", "admin")
 def export_dwconnect_csv() -> Response:
     """Stream the DWconnect export as CSV: Excel dialect by default (UTF-8 BOM, ``;``, CRLF;
@@ -118,7 +122,7 @@ def export_dwconnect_csv() -> Response:
     return _stream("csv")
 
 
-@bp.get(f"{API}/dwconnect.gpkg")
+@bp.route(f"{API}/dwconnect.gpkg", methods=["GET", "POST"])
 @require_roles("referent", "admin")
 def export_dwconnect_gpkg() -> Response:
     """Send the DWconnect export as a GeoPackage (layer ``white_zones``, EPSG:4326)."""

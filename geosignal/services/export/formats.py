@@ -210,7 +210,7 @@ def csv_chunks(session: Session, request: ExportRequest, paging: Paging | None, 
         buffer.truncate()
         for row in rows:
             props = json.loads(row[PROPS])
-            values = [_csv_value(props[name], comma) for name in PROPERTY_NAMES]
+            values = [_csv_value(props[name], comma, excel) for name in PROPERTY_NAMES]
             lon, lat = f"{row[LON]:.6f}", f"{row[LAT]:.6f}"
             if comma:
                 lon, lat = lon.replace(".", ","), lat.replace(".", ",")
@@ -218,16 +218,31 @@ def csv_chunks(session: Session, request: ExportRequest, paging: Paging | None, 
         yield buffer.getvalue().encode("utf-8")
 
 
-def _csv_value(value: Any, comma: bool) -> str:
-    """Return a property as CSV text: lists joined by ``,``, numbers with the decimal mark."""
+#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_value(value: Any, comma: bool, excel: bool = False) -> str:
+    """Return a property as CSV text: lists joined by ``,``, numbers with the decimal mark.
+
+    In the Excel dialect a text starting with ``= + - @``, a tab or a carriage return is
+    neutralised by a leading apostrophe (spreadsheets then show it as text and never run it as
+    a formula); the plain dialect and the other formats keep the text as it is.
+    """
     if value is None:
         return ""
     if isinstance(value, list):
-        return ",".join(value)
-    if isinstance(value, float):
+        text_value = ",".join(value)
+    elif isinstance(value, float):
         text_value = f"{value:.1f}"
         return text_value.replace(".", ",") if comma else text_value
-    return str(value)
+    elif isinstance(value, int):
+        return str(value)
+    else:
+        text_value = str(value)
+    if excel and text_value.startswith(FORMULA_START):
+        return "'" + text_value
+    return text_value
 
 
 def gpkg_chunks(session: Session, request: ExportRequest, paging: Paging | None, stream: ExportStream,
