@@ -1,0 +1,119 @@
+"""Account flows as a person goes through them, in headless Chromium against the live app and
+a real local SMTP server: the referent invites a representative, who accepts the invitation
+from the e-mail, signs in and changes the password; then forgets it and resets it by e-mail.
+Screenshots at phone and desktop sizes in ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import delete, select
+
+from geosignal.models import AccountToken, User
+from geosignal.ratelimit import limiter
+from geosignal.services.users import create_user
+from tests.conftest import ARTIFACTS
+from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+FIRST = "tartine vélo orage lampion"
+SECOND = "girafe clavier nuage pelouse"
+
+
+@pytest.fixture
+def account_server(app, smtp_server) -> Iterator[str]:  # noqa: ANN001
+    """geosignal on a free port with a committed referent; accounts removed afterwards."""
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:
+        create_user(session, "acct-ref@igretec.com", "referent", None, PASSWORD)
+        session.commit()
+    with app.app_context():
+        limiter.reset()
+    with serving(app) as base:
+        yield base
+    with database.session() as session:
+        ids = select(User.id).where(User.email.like("acct-%"))
+        session.execute(delete(AccountToken).where(AccountToken.user_id.in_(ids)))
+        session.execute(delete(User).where(User.email.like("acct-%")))
+        session.commit()
+
+
+def _link(message) -> str:  # noqa: ANN001
+    match = re.search(r"http://\S+\?jeton=[\w-]+", message.get_body(("plain",)).get_content())
+    assert match
+    return match.group(0)
+
+
+def _shot(page, name: str) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, height, size in ((390, 844, "phone"), (1440, 900, "desktop")):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(ARTIFACTS / f"account-{name}-{size}.png"), full_page=True)
+
+
+def test_invitation_then_password_change_then_reset(browser, account_server, smtp_server) -> None:  # noqa: ANN001, F811
+    referent = PageWatch(browser, account_server)
+    referent.page.goto(account_server + "/login")
+    referent.page.fill("input[name=email]", "acct-ref@igretec.com")
+    referent.page.fill("input[name=password]", PASSWORD)
+    referent.page.click("main button[type=submit]")
+    referent.page.wait_for_load_state("networkidle")  # the dashboard's data, before leaving it
+    referent.page.click("text=Comptes")
+    referent.page.fill("input[name=email]", "acct-clerc@fleurus.be")
+    referent.page.select_option("select[name=commune]", "52022")
+    referent.page.click("text=Envoyer l'invitation")
+    assert "Invitation envoyée à acct-clerc@fleurus.be" in referent.page.inner_text("body")
+    _shot(referent.page, "users")
+    referent.assert_clean()
+
+    [invitation] = smtp_server.to("acct-clerc@fleurus.be")
+    assert invitation.get_body(("html",)) is not None
+    invitee = PageWatch(browser, account_server)
+    page = invitee.page
+    page.goto(_link(invitation))
+    assert "acct-clerc@fleurus.be" in page.inner_text("main")
+    page.fill("input[name=password]", "azertyuiop12")
+    page.click("main button[type=submit]")
+    assert page.get_by_role("alert").inner_text().startswith("Mot de passe trop")
+    _shot(page, "invitation-refused")
+    invitee.failed.clear()  # the 422 of the refused password is expected
+    page.fill("input[name=password]", FIRST)
+    page.click("main button[type=submit]")
+    page.fill("input[name=email]", "acct-clerc@fleurus.be")
+    page.fill("input[name=password]", FIRST)
+    page.click("main button[type=submit]")
+    assert "Se déconnecter (acct-clerc@fleurus.be)" in page.inner_text("header")
+    page.wait_for_load_state("networkidle")  # the map's data, before leaving the page
+
+    page.click("text=Mot de passe")
+    page.fill("input[name=current_password]", FIRST)
+    page.fill("input[name=password]", SECOND)
+    _shot(page, "password-change")
+    page.click("main button[type=submit]")
+    assert "Mot de passe changé" in page.inner_text("body")
+    page.click("text=Se déconnecter")
+
+    page.click("text=Mot de passe oublié ?")
+    page.fill("input[name=email]", "acct-clerc@fleurus.be")
+    _shot(page, "forgot")
+    page.click("main button[type=submit]")
+    assert "Si un compte existe pour cette adresse" in page.inner_text("body")
+    reset = [m for m in smtp_server.to("acct-clerc@fleurus.be") if "réinitialiser" in m["Subject"]]
+    assert len(reset) == 1
+    page.goto(_link(reset[0]))
+    page.fill("input[name=password]", FIRST + " bis")
+    _shot(page, "reset")
+    page.click("main button[type=submit]")
+    page.fill("input[name=email]", "acct-clerc@fleurus.be")
+    page.fill("input[name=password]", FIRST + " bis")
+    page.click("main button[type=submit]")
+    assert "Se déconnecter (acct-clerc@fleurus.be)" in page.inner_text("header")
+    page.wait_for_load_state("networkidle")  # the map's data, before leaving the page
+    page.goto(_link(reset[0]))
+    assert "Lien expiré ou déjà utilisé" in page.inner_text("main")
+    invitee.failed = [f for f in invitee.failed if not f.startswith("410 ") and not f.endswith("favicon.svg")]
+    # the browser logs the expected 422 (refused password) and 410 (used link) as console errors
+    invitee.errors = [e for e in invitee.errors if not re.search(r"status of (422|410)", e)]
+    invitee.assert_clean()
