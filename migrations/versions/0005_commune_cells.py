@@ -127,13 +127,15 @@ BEGIN
 END $fn$;
 
 CREATE FUNCTION commune_stats_share(homes varchar[], geoms geometry[]) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  codes varchar[];
 BEGIN
   -- commune locks, shared, in NIS order: the home communes and those whose cells are touched
-  PERFORM 1 FROM commune_stats s
-  WHERE s.nis_code IN (
-    SELECT unnest(homes)
-    UNION SELECT c.nis_code FROM unnest(geoms) x JOIN commune_cells c ON c.clip && ST_Transform(x, 31370))
-  ORDER BY s.nis_code FOR SHARE;
+  -- (the keys first, then the lock on keys alone, so that a lock waiting for a writer that
+  -- changed the row rechecks nothing but its key)
+  codes := ARRAY(SELECT unnest(homes) UNION
+                 SELECT c.nis_code FROM unnest(geoms) x JOIN commune_cells c ON c.clip && ST_Transform(x, 31370));
+  PERFORM 1 FROM commune_stats s WHERE s.nis_code = ANY(codes) ORDER BY s.nis_code FOR SHARE;
 END $fn$;
 
 CREATE FUNCTION commune_cells_refresh(geoms geometry[]) RETURNS void LANGUAGE plpgsql AS $fn$
@@ -141,19 +143,16 @@ DECLARE
   k_nis varchar[]; k_i integer[]; k_j integer[];
 BEGIN
   -- the cells the geometries touch, locked in (nis_code, i, j) order, then recomputed
-  WITH k AS (
-    SELECT c.nis_code, c.i, c.j FROM commune_cells c
-    WHERE (c.nis_code, c.i, c.j) IN (
-      SELECT c2.nis_code, c2.i, c2.j
-      FROM (SELECT ST_Transform(x, 31370) AS g FROM unnest(geoms) x WHERE ST_Dimension(x) > 0) g
-      JOIN commune_cells c2 ON c2.clip && g.g AND ST_Intersects(c2.clip, g.g))
-    ORDER BY 1, 2, 3 FOR UPDATE OF c)
-  SELECT array_agg(nis_code ORDER BY nis_code, i, j), array_agg(i ORDER BY nis_code, i, j),
-         array_agg(j ORDER BY nis_code, i, j)
-    INTO k_nis, k_i, k_j FROM k;
-  IF k_nis IS NOT NULL THEN
-    PERFORM commune_cells_compute(k_nis, k_i, k_j);
+  SELECT array_agg(nis_code), array_agg(i), array_agg(j) INTO k_nis, k_i, k_j FROM (
+    SELECT DISTINCT c.nis_code, c.i, c.j
+    FROM (SELECT ST_Transform(x, 31370) AS g FROM unnest(geoms) x WHERE ST_Dimension(x) > 0) g
+    JOIN commune_cells c ON c.clip && g.g AND ST_Intersects(c.clip, g.g)) q;
+  IF k_nis IS NULL THEN
+    RETURN;
   END IF;
+  PERFORM 1 FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
+    ORDER BY c.nis_code, c.i, c.j FOR UPDATE OF c;
+  PERFORM commune_cells_compute(k_nis, k_i, k_j);
 END $fn$;
 
 CREATE FUNCTION commune_stats_refresh(geoms geometry[]) RETURNS void LANGUAGE plpgsql AS $fn$
