@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 from flask import Flask, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import select
 
-from geosignal.db import get_session
+from geosignal.db import get_database, get_session
 from geosignal.errors import GeosignalError
-from geosignal.models import ApiToken, User
-from geosignal.models.user import hash_token
+from geosignal.models import User
+from geosignal.services.users import touch_token, user_of_token
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -37,17 +35,17 @@ def _load_user(session_id: str) -> User | None:
 
 @login_manager.request_loader
 def _load_user_from_bearer(req: Any) -> User | None:
+    """Return the user of an ``Authorization: Bearer`` token (one SELECT), or None."""
     header = req.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return None
-    token = header[7:].strip()
-    session = get_session()
-    api_token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if api_token is None or not api_token.user.active:
+    found = user_of_token(get_session(), header[7:].strip())
+    if found is None:
         return None
-    api_token.last_used_at = datetime.now(UTC)
-    session.commit()
-    return api_token.user
+    user, token_id, last_used_at = found
+    # no write in the request's transaction: last_used_at at most once a minute, on its own
+    touch_token(get_database().engine, token_id, last_used_at)
+    return user
 
 
 def uses_bearer_token() -> bool:

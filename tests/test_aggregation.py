@@ -475,14 +475,21 @@ def test_cli_aggregate_writes_csv_and_geojson(tmp_path) -> None:
     assert bad.exit_code == 1 and "invalid_request" in bad.output
 
 
-def test_reports_deleted_by_sql_leave_no_stale_figures(db, admin, referent) -> None:  # noqa: ANN001
+def test_reports_deleted_by_sql_leave_exact_figures(db, admin, referent) -> None:  # noqa: ANN001
+    """Reports deleted with SQL (clean-ups) leave the stored figures exact (the triggers), and
+    stored figures cleared by hand are rebuilt by the next write touching their commune."""
     case = json.loads((CASES / "17-area-in-degrees-1km2.geojson").read_text(encoding="utf-8"))
     _post(admin, feature(case["features"][0]["geometry"]))
     assert _rows(referent)["source"] == "stored"
     db.execute(text("DELETE FROM reports"))
     body = _rows(referent)
-    assert body["source"] == "live" and body["territory"]["report_count"] == 0
-    assert db.scalar(text("SELECT count(*) FROM commune_stats WHERE nis_code = :n"), {"n": CHARLEROI}) == 0
-    _post(admin, feature(case["features"][0]["geometry"]))  # the next refresh fills the table again
+    assert body["source"] == "stored" and body["territory"]["report_count"] == 0
+    assert body["territory"]["white_zone_area_km2"] == 0.0
+    db.execute(text("DELETE FROM commune_stats"))  # cleared: cells and counts go with it
+    assert db.scalar(text("SELECT count(*) FROM commune_cells")) == 0
+    assert _rows(referent)["source"] == "live"
+    _post(admin, feature(case["features"][0]["geometry"]))  # the next write rebuilds them
     body = _rows(referent)
     assert body["source"] == "stored" and body["territory"]["report_count"] == 1
+    assert body["territory"]["white_zone_area_km2"] == pytest.approx(1.00, rel=0.01)
+    _assert_tables_agree({r["nis_code"]: r for r in body["communes"]}, aggregation.compute_live(db))

@@ -1,30 +1,30 @@
-"""Stored per-commune white-zone aggregates, kept up to date incrementally.
+"""Stored per-commune white-zone figures, kept exact by the ``reports`` triggers.
 
-One row per commune, written by :mod:`geosignal.services.aggregation` (full recompute, or a
-refresh of only the communes a new, edited or withdrawn report touches). Figures cover the
-*counted* statuses (submitted and validated); the status breakdown covers every status.
+``commune_stats`` holds one row per commune (the commune lock, see
+:mod:`geosignal.services.aggregation.stored`); ``commune_cells`` the commune cut by a 1 km grid
+with, per cell, the piece of the white-zone union and of the line union inside it;
+``commune_counts`` the report counts by dimension and value. Figures cover the *counted*
+statuses (submitted and validated); the status counts cover every status. Cells and counts
+go with their commune's row (``ON DELETE CASCADE``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, SmallInteger, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geosignal.db import Base
 
 
 class CommuneStats(Base):
-    """White-zone figures of one commune (counted statuses: submitted, validated).
+    """One commune's stored figures exist (its cells and counts are up to date).
 
-    Counts are per report in its home commune (``reports.commune_nis``); areas and lengths
-    are the union of the reports' zones / lines clipped to the commune, in EPSG:31370 (m², m).
-    ``white_zone`` and ``line_union`` keep those unions (EPSG:4326) so that a new report is
-    merged in without recomputing the whole commune.
+    Writers lock it ``FOR SHARE``, rebuilds ``FOR UPDATE``; deleting it drops the commune's
+    cells and counts, which the next write touching the commune (or ``refresh-stats``)
+    rebuilds.
     """
 
     __tablename__ = "commune_stats"
@@ -32,22 +32,52 @@ class CommuneStats(Base):
     nis_code: Mapped[str] = mapped_column(
         String(5), ForeignKey("communes.nis_code", ondelete="CASCADE"), primary_key=True
     )
-    report_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    point_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    line_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    zone_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: Sum of ``households_affected`` declared by the reports counted here.
-    households_declared: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: Area (m², EPSG:31370) of the union of zone reports clipped to the commune.
-    white_zone_m2: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
-    #: Length (m, EPSG:31370) of the union of line reports clipped to the commune.
-    line_length_m: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
-    #: Report counts by ``network``, ``technology``, ``operator``, ``issue``, ``status``.
-    breakdown: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
-    white_zone: Mapped[WKBElement | None] = mapped_column(
-        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False)
-    )
-    line_union: Mapped[WKBElement | None] = mapped_column(
-        Geometry("MULTILINESTRING", srid=4326, spatial_index=False)
-    )
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CommuneCell(Base):
+    """One 1 km grid cell of a commune and the pieces of its unions inside it.
+
+    ``i``, ``j``: the cell's column and row (``floor(x / 1000)``, ``floor(y / 1000)`` in
+    EPSG:31370). ``clip``: the cell square cut to the commune (EPSG:31370, the working
+    geometry); ``extent``: its bounding box in EPSG:4326 (finds the reports touching it).
+    ``zone`` / ``line``: the union of the counted zones / lines clipped to ``clip``
+    (EPSG:4326, None when none); ``zone_m2`` / ``line_m``: their area (m²) and length (m)
+    measured in EPSG:31370.
+    """
+
+    __tablename__ = "commune_cells"
+
+    nis_code: Mapped[str] = mapped_column(
+        String(5), ForeignKey("commune_stats.nis_code", ondelete="CASCADE"), primary_key=True
+    )
+    i: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    j: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    clip: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=31370, spatial_index=True, nullable=False)
+    )
+    extent: Mapped[WKBElement] = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False, nullable=False))
+    zone: Mapped[WKBElement | None] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+    line: Mapped[WKBElement | None] = mapped_column(Geometry("MULTILINESTRING", srid=4326, spatial_index=False))
+    zone_m2: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    line_m: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class CommuneCount(Base):
+    """A count of one commune's reports: ``dim`` ∈ ``reports`` (value ''), ``kind`` (point,
+    line, zone), ``households`` (value '': sum of households declared), ``network``,
+    ``technology``, ``operator``, ``issue`` (counted statuses) and ``status`` (every status).
+
+    Each writing transaction adds to its own ``shard`` (txid modulo 8), so that writers of one
+    commune do not wait for each other's commit; the figure is the sum over shards.
+    """
+
+    __tablename__ = "commune_counts"
+
+    nis_code: Mapped[str] = mapped_column(
+        String(5), ForeignKey("commune_stats.nis_code", ondelete="CASCADE"), primary_key=True
+    )
+    dim: Mapped[str] = mapped_column(String(12), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)

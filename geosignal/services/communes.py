@@ -45,6 +45,9 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     ``nis_code, NIS, AdMuKey, CODE_INS, id`` present; names from ``name_fr``/``name_nl``
     (or ``name``). ``area_m2`` is computed in EPSG:31370.
 
+    Each commune loaded gets its stored figures at once (cells cut by the grid, recomputed
+    from its reports: :func:`geosignal.services.aggregation.rebuild_communes`).
+
     Raises :class:`GeosignalError` (``invalid_request`` / ``invalid_geometry`` /
     ``unreadable_file``) naming the feature, and stores nothing, when a NIS code is missing
     or malformed, a code repeats, or a boundary is not a valid (multi)polygon.
@@ -109,6 +112,10 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
         set_={c: stmt.excluded[c] for c in rows[0] if c != "nis_code"},
     )
     session.execute(stmt)
+    # the communes' stored figures: cut by the grid again and recomputed from their reports
+    from geosignal.services.aggregation import rebuild_communes
+
+    rebuild_communes(session, sorted(seen))
     return LoadSummary(inserted=len(seen - existing), updated=len(existing), total=len(rows))
 
 

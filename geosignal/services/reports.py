@@ -17,14 +17,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from geosignal import contract
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, rfc7946_oriented
 from geosignal.models import Commune, IdempotencyKey, Report, User
-from geosignal.services.communes import commune_of
 from geosignal.services.intake import ReportInput
 from geosignal.vocab import STATUSES
 
@@ -81,57 +80,76 @@ DUPLICATE_WINDOW_S = 10
 def create_report(session: Session, user: User, report_input: ReportInput) -> tuple[dict[str, Any], bool]:
     """Store one report and return (its Feature, True); the caller commits.
 
-    The report's commune is the one holding the largest part of its geometry
-    (:func:`~geosignal.services.communes.commune_of`). When the same user filed the same
+    The report's commune is the one holding the largest part of its geometry (the rule of
+    :func:`~geosignal.services.communes.commune_of`). When the same user filed the same
     geometry with the same attributes less than :data:`DUPLICATE_WINDOW_S` seconds ago,
     nothing is stored and (that report's Feature, False) is returned.
     Raises ``outside_service_area`` (422) when no commune intersects it, and
     ``not_your_commune`` (403) when a representative's zone lies mainly in another commune.
+
+    Two statements: commune assignment and duplicate detection in one query, then the
+    INSERT returning what the Feature needs. The stored per-commune figures are brought up
+    to date by the ``reports`` triggers inside the INSERT (see
+    :mod:`geosignal.services.aggregation.stored`).
     """
     ewkt = f"SRID=4326;{report_input.geometry.wkt}"
-    nis = commune_of(session, ewkt)
+    props = report_input.properties
+    values = {k: props[k] for k in ATTRIBUTES if props.get(k) is not None}
+    nis, name, duplicate = session.execute(_ASSIGN_AND_DUPLICATE, {
+        "g": ewkt, "srid": LAMBERT72, "uid": user.id, "window": DUPLICATE_WINDOW_S,
+        **{name: props.get(name) for name in ATTRIBUTES},
+        "technologies": list(props.get("technologies") or []), "operators": list(props.get("operators") or []),
+        "description": props.get("description") or "",
+    }).one()
     if nis is None:
         raise GeosignalError("outside_service_area", "the geometry does not touch any commune served")
     if user.role == "representative" and nis != user.commune_nis:
-        name = session.get(Commune, nis).name_fr  # type: ignore[union-attr]
         raise GeosignalError(
             "not_your_commune",
             f"the zone lies mainly in {name} ({nis}); you represent {user.commune_nis}",
             commune_nis=nis,
         )
-    props = report_input.properties
-    duplicate = _recent_duplicate(session, user, ewkt, props)
     if duplicate is not None:
         return get_report(session, user, duplicate), False
-    report = Report(
-        id=uuid.uuid4(),
-        geometry=ewkt,
-        commune_nis=nis,
-        reporter_id=user.id,
-        **{k: props[k] for k in ATTRIBUTES if props.get(k) is not None},
-    )
-    session.add(report)
-    session.flush()
-    _refresh_stats(session, report.id, added=True)
-    return get_report(session, user, report.id), True
+    g = Report.geometry
+    row = session.execute(
+        insert(Report)
+        .values(id=uuid.uuid4(), geometry=ewkt, commune_nis=nis, reporter_id=user.id, **values)
+        .returning(Report, func.ST_AsGeoJSON(rfc7946_oriented(g), 9),
+                   func.ST_Area(func.ST_Transform(g, LAMBERT72)), func.ST_Length(func.ST_Transform(g, LAMBERT72)))
+    ).one()
+    return to_feature(row[0], name, row[1], row[2], row[3]), True
 
 
-def _recent_duplicate(session: Session, user: User, ewkt: str, props: dict[str, Any]) -> uuid.UUID | None:
-    stmt = select(Report.id).where(
-        Report.reporter_id == user.id,
-        Report.created_at > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, DUPLICATE_WINDOW_S),
-        func.ST_Equals(Report.geometry, func.ST_GeomFromEWKT(ewkt)),
-    )
-    for name in ATTRIBUTES:
-        column = getattr(Report, name)
-        value = props.get(name)
-        if name in ("technologies", "operators"):
-            stmt = stmt.where(column == (value or []))
-        elif name == "description":
-            stmt = stmt.where(column == (value or ""))
-        else:
-            stmt = stmt.where(column.is_(None) if value is None else column == value)
-    return session.scalar(stmt.order_by(Report.seq).limit(1))
+#: The home commune of a geometry (largest part: area, length or number of points measured in
+#: EPSG:31370; ties to the smallest NIS code) and the user's probable duplicate, in one query.
+_ASSIGN_AND_DUPLICATE = text("""
+    WITH g AS (SELECT ST_GeomFromEWKT(:g) AS g),
+    home AS (
+      SELECT c.nis_code, c.name_fr FROM communes c, g
+      WHERE ST_Intersects(c.boundary, g.g)
+      ORDER BY
+        CASE ST_Dimension(g.g)
+          WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+          WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+          ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+        END DESC,
+        c.nis_code ASC
+      LIMIT 1)
+    SELECT (SELECT nis_code FROM home), (SELECT name_fr FROM home),
+      (SELECT r.id FROM reports r, g
+       WHERE r.reporter_id = :uid AND r.created_at > now() - make_interval(secs => :window)
+         AND ST_Equals(r.geometry, g.g)
+         AND r.network IS NOT DISTINCT FROM CAST(:network AS varchar)
+         AND r.technologies = CAST(:technologies AS varchar[]) AND r.operators = CAST(:operators AS varchar[])
+         AND r.issue IS NOT DISTINCT FROM CAST(:issue AS varchar)
+         AND r.setting IS NOT DISTINCT FROM CAST(:setting AS varchar)
+         AND r.households_affected IS NOT DISTINCT FROM CAST(:households_affected AS integer)
+         AND r.businesses_affected IS NOT DISTINCT FROM CAST(:businesses_affected AS integer)
+         AND r.description = CAST(:description AS text)
+         AND r.observed_at IS NOT DISTINCT FROM CAST(:observed_at AS timestamptz)
+       ORDER BY r.seq LIMIT 1)
+""")
 
 
 def _visible(stmt: Select, user: User) -> Select:
@@ -241,32 +259,18 @@ def set_status(session: Session, user: User, report_id: uuid.UUID | str, status:
     The referent and admins set any status; a representative may only withdraw a report of
     their commune. Raises ``not_found`` (404) for a report the user cannot see,
     ``forbidden`` (403), ``invalid_attribute`` (422) for an unknown status.
+    The stored figures follow through the ``reports`` triggers (one UPDATE statement): the
+    counts move from the old status to the new one, and the cells of a zone or line that
+    starts or stops counting are recomputed.
     """
     if status not in STATUSES:
         raise GeosignalError("invalid_attribute", f"status must be one of {', '.join(STATUSES)}", where="/status")
     if not user.sees_all_communes and status != "withdrawn":
         raise GeosignalError("forbidden", "a representative may only withdraw a report; the referent validates")
     feature = get_report(session, user, report_id)
-    report = session.get(Report, uuid.UUID(feature["id"]))
-    assert report is not None
-    previous, report.status = report.status, status
-    session.flush()
-    _refresh_stats(session, report.id, previous=previous)
-    return get_report(session, user, report.id)
-
-
-def _refresh_stats(session: Session, report_id: uuid.UUID, *, added: bool = False,
-                   previous: str | None = None) -> None:
-    """Bring the stored per-commune figures of the communes a report touches up to date
-    (same transaction): merge a new report in, or recount / recompute after a status change."""
-    from geosignal.services import aggregation
-
-    report = session.get(Report, report_id)
-    assert report is not None
-    counted = aggregation.COUNTED_STATUSES
-    geometry_changed = previous is None or ((previous in counted) != (report.status in counted))
-    aggregation.refresh_communes(
-        session, aggregation.touched_communes(session, report_id),
-        added=report_id if added and report.status in counted else None,
-        geometry_changed=geometry_changed,
-    )
+    rid = uuid.UUID(feature["id"])
+    session.execute(update(Report).where(Report.id == rid).values(status=status),
+                    execution_options={"synchronize_session": False})
+    row = session.execute(_visible(_base_query().where(Report.id == rid), user)
+                          .execution_options(populate_existing=True)).one()
+    return _row_feature(row)

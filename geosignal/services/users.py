@@ -1,8 +1,10 @@
-"""Users and API tokens."""
+"""Users and API tokens: creation, and the bearer-token lookup of every API request."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
@@ -44,3 +46,36 @@ def create_token(session: Session, email: str) -> str:
     session.add(ApiToken(user=user, token_hash=hash_token(token)))
     session.flush()
     return token
+
+
+#: ``api_tokens.last_used_at`` is written at most this often per token (seconds).
+TOKEN_TOUCH_S = 60
+
+
+def user_of_token(session: Session, token: str) -> tuple[User, int, datetime | None] | None:
+    """Return (the active user, the token's id, its ``last_used_at``) for a bearer token, or
+    None when the token is unknown or its user inactive. One SELECT; writes nothing."""
+    row = session.execute(
+        select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if row is None or not row[0].active:
+        return None
+    return row[0], row[1], row[2]
+
+
+def touch_token(engine: Engine, token_id: int, last_used_at: datetime | None) -> bool:
+    """Record that a token was used, at most once per :data:`TOKEN_TOUCH_S` seconds.
+
+    Runs in its own short transaction on ``engine`` (never in the request's), and only when
+    the stored ``last_used_at`` is older than the interval; returns whether it wrote.
+    """
+    now = datetime.now(UTC)
+    if last_used_at is not None and now - last_used_at < timedelta(seconds=TOKEN_TOUCH_S):
+        return False
+    with engine.begin() as connection:
+        connection.execute(text(
+            "UPDATE api_tokens SET last_used_at = now() WHERE id = :id "
+            "AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => :interval))"),
+            {"id": token_id, "interval": TOKEN_TOUCH_S})
+    return True

@@ -1,0 +1,208 @@
+"""File mode: the same figures from a reports file and a communes file, no server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from os import PathLike
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geosignal.errors import GeosignalError
+from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.services.aggregation.filters import (
+    ESTIMATE_NOTE,
+    NO_FILTERS,
+    StatsFilters,
+    _day_start,
+)
+from geosignal.services.aggregation.geometry import Counts, clipped_unions
+from geosignal.services.aggregation.rows import CommuneInfo, make_row, territory_row
+
+
+def _read_vector(path: str | PathLike[str]):  # noqa: ANN202
+    import geopandas as gpd
+
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several error types
+        raise GeosignalError("unreadable_file", f"cannot read {path}: {exc}") from exc
+    if frame.crs is None:
+        frame = frame.set_crs(WGS84)
+    return frame
+
+
+def home_communes(boundaries: dict[str, BaseGeometry], geoms: np.ndarray) -> list[str | None]:
+    """Return each geometry's home commune, by the rule of
+    :func:`geosignal.services.communes.commune_of` and measured the same way: the part inside
+    each commune is cut in EPSG:4326 (the inputs' CRS), then measured in EPSG:31370 (area,
+    length, or number of points); the largest part wins, ties go to the smallest NIS code;
+    None outside every commune."""
+    codes = sorted(boundaries)
+    bounds = np.asarray([boundaries[c] for c in codes], dtype=object)
+    tree = shapely.STRtree(bounds)
+    g_idx, c_idx = tree.query(geoms, predicate="intersects")
+    best: dict[int, tuple[float, str]] = {}
+    if g_idx.size:
+        parts = shapely.intersection(geoms[g_idx], bounds[c_idx])
+        dims = shapely.get_dimensions(geoms[g_idx])
+        for gi, ci, part, dim in zip(g_idx, c_idx, parts, dims, strict=True):
+            if dim == 0:
+                measure = float(shapely.get_num_geometries(shapely.extract_unique_points(part)))
+            else:
+                measured = reproject(part, WGS84, LAMBERT72)
+                measure = measured.area if dim == 2 else measured.length
+            key = (-measure, codes[ci])
+            if gi not in best or key < best[gi]:
+                best[gi] = key
+    return [best[i][1] if i in best else None for i in range(len(geoms))]
+
+
+def _list_value(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(v) for v in value]
+    text_value = str(value).strip()
+    if text_value.startswith("["):
+        try:
+            return [str(v) for v in json.loads(text_value)]
+        except ValueError:
+            pass
+    return [v.strip() for v in text_value.replace(";", ",").split(",") if v.strip()]
+
+
+def aggregate_files(
+    reports_path: str | PathLike[str],
+    communes_path: str | PathLike[str],
+    filters: StatsFilters = NO_FILTERS,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Compute the commune table from files, with no database: same rules, same numbers.
+
+    ``communes_path``: any vector file GDAL reads (its CRS from the file; GeoJSON is
+    EPSG:4326) with a NIS code (``nis_code``, ``NIS``, ``AdMuKey``, ``CODE_INS`` or ``id``),
+    ``name_fr``, ``population``, ``population_year``. ``reports_path``: a vector file of
+    reports (e.g. a DWconnect export) with the report properties; a missing ``status`` counts
+    as ``submitted``; ``commune_nis`` is recomputed from the geometry. Filters on status,
+    network, technology, operator and issue apply; date filters use ``observed_at`` then
+    ``created_at`` when present.
+
+    Returns (the table as :func:`commune_table`, the communes as GeoJSON Features for
+    :func:`table_geojson`). ``progress(n)`` is called as work advances (total:
+    :func:`aggregate_files_steps`). Raises ``unreadable_file``, ``invalid_request``.
+    """
+    import pandas as pd
+
+    communes = _read_vector(communes_path)
+    field_name = next((f for f in ("nis_code", "NIS", "nis", "AdMuKey", "CODE_INS", "id") if f in communes.columns),
+                      None)
+    if field_name is None:
+        raise GeosignalError("invalid_request", f"{communes_path}: no NIS code field")
+    communes["nis_code"] = communes[field_name].astype(str).str.zfill(5)
+    communes_31370 = communes.to_crs(LAMBERT72)
+    boundaries = {n: g for n, g in zip(communes["nis_code"], communes_31370.geometry, strict=True)}
+    infos = {}
+    for rec, geom in zip(communes.itertuples(index=False), communes_31370.geometry, strict=True):
+        values = rec._asdict()
+
+        def opt_int(v: Any) -> int | None:
+            return None if v is None or (isinstance(v, float) and v != v) else int(v)
+
+        infos[values["nis_code"]] = CommuneInfo(
+            values["nis_code"], str(values.get("name_fr") or values.get("name") or values["nis_code"]),
+            float(geom.area), opt_int(values.get("population")), opt_int(values.get("population_year")))
+    if progress:
+        progress(1)
+
+    reports = _read_vector(reports_path)
+    reports = reports[reports.geometry.notna() & ~reports.geometry.is_empty]
+    geoms_4326 = shapely.force_2d(np.asarray(reports.to_crs(WGS84).geometry.values, dtype=object))
+    geoms = shapely.force_2d(np.asarray(reports.to_crs(LAMBERT72).geometry.values, dtype=object))
+    frame = pd.DataFrame({
+        "status": reports["status"].fillna("submitted").astype(str) if "status" in reports else "submitted",
+        "network": reports["network"] if "network" in reports else None,
+        "issue": reports["issue"] if "issue" in reports else None,
+        "households": pd.to_numeric(reports["households_affected"], errors="coerce").fillna(0)
+        if "households_affected" in reports else 0,
+    }, index=reports.index)
+    frame["technologies"] = [_list_value(v) for v in reports["technologies"]] if "technologies" in reports \
+        else [[] for _ in range(len(reports))]
+    frame["operators"] = [_list_value(v) for v in reports["operators"]] if "operators" in reports \
+        else [[] for _ in range(len(reports))]
+    when = pd.Series(pd.NaT, index=reports.index, dtype="datetime64[ns, UTC]")
+    for column in ("created_at", "observed_at"):  # observed_at wins where given
+        if column in reports:
+            parsed = pd.to_datetime(reports[column], errors="coerce", utc=True)
+            when = parsed.where(parsed.notna(), when)
+    keep = np.ones(len(frame), dtype=bool)
+    if filters.network:
+        keep &= (frame["network"] == filters.network).to_numpy()
+    if filters.issue:
+        keep &= (frame["issue"] == filters.issue).to_numpy()
+    if filters.technology:
+        keep &= np.asarray([filters.technology in t for t in frame["technologies"]])
+    if filters.operator:
+        keep &= np.asarray([filters.operator in o for o in frame["operators"]])
+    if filters.date_from:
+        keep &= (when >= pd.Timestamp(_day_start(filters.date_from))).to_numpy()
+    if filters.date_to:
+        keep &= (when < pd.Timestamp(_day_start(filters.date_to + timedelta(days=1)))).to_numpy()
+    frame, geoms, geoms_4326 = frame[keep], geoms[keep], geoms_4326[keep]
+    boundaries_4326 = {n: g for n, g in zip(communes["nis_code"], communes.to_crs(WGS84).geometry, strict=True)}
+    frame["home"] = home_communes(boundaries_4326, geoms_4326) if len(geoms) else []
+    frame["dim"] = shapely.get_dimensions(geoms) if len(geoms) else []
+    if progress:
+        progress(1)
+
+    counts: dict[str, Counts] = {}
+    counted = frame["status"].isin(filters.statuses).to_numpy()
+    for i, rec in enumerate(frame.itertuples(index=False)):
+        if rec.home is None:
+            continue
+        c = counts.setdefault(rec.home, Counts())
+        c.breakdown["status"][rec.status] = c.breakdown["status"].get(rec.status, 0) + 1
+        if not counted[i]:
+            continue
+        c.report_count += 1
+        c.households_declared += int(rec.households)
+        if rec.dim == 0:
+            c.point_count += 1
+        elif rec.dim == 1:
+            c.line_count += 1
+        else:
+            c.zone_count += 1
+        for dim, values in (("network", [rec.network]), ("technology", rec.technologies),
+                            ("operator", rec.operators), ("issue", [rec.issue])):
+            for v in values:
+                if isinstance(v, str) and v in c.breakdown[dim]:
+                    c.breakdown[dim][v] += 1
+    dims = np.asarray(frame["dim"], dtype=int) if len(frame) else np.asarray([], dtype=int)
+    zones = geoms[counted & (dims == 2)] if len(frame) else geoms
+    lines = geoms[counted & (dims == 1)] if len(frame) else geoms
+    unions = clipped_unions(boundaries, zones, lines, progress=progress)
+
+    rows = []
+    for nis in sorted(infos):
+        z, ln = unions.get(nis, (None, None))
+        rows.append(make_row(infos[nis], counts.get(nis, Counts()), z.area if z else 0.0,
+                             ln.length if ln else 0.0))
+    territory = territory_row(rows)
+    table = {"communes": rows, "territory": territory, "filters": filters.as_dict(), "source": "files",
+             "estimate_note": ESTIMATE_NOTE.format(year=territory["population_year"] or "?")}
+    features = json.loads(communes.to_crs(WGS84)[["nis_code", "geometry"]].to_json(drop_id=True))["features"]
+    for f in features:
+        f["id"] = f["properties"]["nis_code"]
+    return table, features
+
+
+def aggregate_files_steps(communes_path: str | PathLike[str]) -> int:
+    """Return the number of progress steps :func:`aggregate_files` reports (2 + communes)."""
+    import pyogrio
+
+    return 2 + int(pyogrio.read_info(communes_path)["features"])

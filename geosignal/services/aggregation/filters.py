@@ -1,0 +1,151 @@
+"""Which reports the figures count: the filters, their parsing, and their SQL condition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from geosignal.errors import GeosignalError
+from geosignal.vocab import ISSUES, NETWORKS, OPERATORS, STATUSES, TECHNOLOGIES
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+#: Statuses counted by default: everything but rejected and withdrawn reports.
+COUNTED_STATUSES: tuple[str, ...] = ("submitted", "validated")
+
+#: Breakdown dimensions and their vocabularies (keys of ``breakdown``).
+BREAKDOWNS: dict[str, tuple[str, ...]] = {
+    "network": NETWORKS,
+    "technology": TECHNOLOGIES,
+    "operator": OPERATORS,
+    "issue": ISSUES,
+    "status": STATUSES,
+}
+
+#: Grid (m, EPSG:31370) on which lines are unioned, so that near-identical stretches merge.
+LINE_GRID_M = 0.01
+
+ESTIMATE_NOTE = (
+    "Estimation : part de la surface communale en zone blanche × population de la commune "
+    "(Statbel, population légale au 1er janvier {year}) ; suppose une population répartie "
+    "uniformément."
+)
+
+
+@dataclass(frozen=True)
+class StatsFilters:
+    """Which reports the figures count.
+
+    ``statuses`` (default :data:`COUNTED_STATUSES`); ``network``, ``technology``,
+    ``operator``, ``issue``: one vocabulary value each (a report matches a technology or an
+    operator when its list holds it); ``date_from`` / ``date_to``: inclusive days (Brussels
+    time) compared with ``observed_at``, or ``created_at`` when no observation date was given.
+    """
+
+    statuses: tuple[str, ...] = COUNTED_STATUSES
+    network: str | None = None
+    technology: str | None = None
+    operator: str | None = None
+    issue: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @property
+    def is_default(self) -> bool:
+        """Whether the stored aggregates answer for these filters (no filter given)."""
+        return self == NO_FILTERS
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the filters as JSON-ready values (dates as ISO strings)."""
+        return {
+            "status": list(self.statuses), "network": self.network, "technology": self.technology,
+            "operator": self.operator, "issue": self.issue,
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+        }
+
+
+def parse_filters(args: Any) -> StatsFilters:
+    """Build :class:`StatsFilters` from query arguments (a mapping with ``get``).
+
+    Accepted: ``status`` (comma-separated statuses, or ``all``), ``network``, ``technology``,
+    ``operator``, ``issue``, ``from`` and ``to`` (``YYYY-MM-DD``). Empty values are ignored.
+    Raises ``invalid_request`` (400) naming the parameter for a value outside its vocabulary
+    or a malformed date, or ``from`` after ``to``.
+    """
+    def one(name: str, vocabulary: tuple[str, ...]) -> str | None:
+        value = (args.get(name) or "").strip()
+        if not value:
+            return None
+        if value not in vocabulary:
+            raise GeosignalError("invalid_request", f"{name} must be one of {', '.join(vocabulary)}",
+                                 where=name)
+        return value
+
+    def day(name: str) -> date | None:
+        value = (args.get(name) or "").strip()
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise GeosignalError("invalid_request", f"{name} must be a date YYYY-MM-DD", where=name) from None
+
+    raw_status = (args.get("status") or "").strip()
+    if not raw_status:
+        statuses = COUNTED_STATUSES
+    elif raw_status == "all":
+        statuses = STATUSES
+    else:
+        statuses = tuple(s.strip() for s in raw_status.split(",") if s.strip())
+        bad = [s for s in statuses if s not in STATUSES]
+        if bad or not statuses:
+            raise GeosignalError("invalid_request", f"status must be 'all' or among {', '.join(STATUSES)}",
+                                 where="status")
+        statuses = tuple(s for s in STATUSES if s in statuses)  # canonical order
+    filters = StatsFilters(
+        statuses=statuses, network=one("network", NETWORKS), technology=one("technology", TECHNOLOGIES),
+        operator=one("operator", OPERATORS), issue=one("issue", ISSUES),
+        date_from=day("from"), date_to=day("to"),
+    )
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise GeosignalError("invalid_request", "from is after to", where="from")
+    return filters
+
+
+def _day_start(d: date) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=BRUSSELS)
+
+
+def _where(filters: StatsFilters, *, with_status: bool = True, alias: str = "r") -> tuple[str, dict[str, Any]]:
+    """Return an SQL condition over ``reports`` (alias ``r``) and its parameters."""
+    clauses = ["TRUE"]
+    params: dict[str, Any] = {}
+    if with_status:
+        clauses.append(f"{alias}.status = ANY(:f_statuses)")
+        params["f_statuses"] = list(filters.statuses)
+    if filters.network:
+        clauses.append(f"{alias}.network = :f_network")
+        params["f_network"] = filters.network
+    if filters.technology:
+        clauses.append(f":f_technology = ANY({alias}.technologies)")
+        params["f_technology"] = filters.technology
+    if filters.operator:
+        clauses.append(f":f_operator = ANY({alias}.operators)")
+        params["f_operator"] = filters.operator
+    if filters.issue:
+        clauses.append(f"{alias}.issue = :f_issue")
+        params["f_issue"] = filters.issue
+    if filters.date_from:
+        clauses.append(f"coalesce({alias}.observed_at, {alias}.created_at) >= :f_from")
+        params["f_from"] = _day_start(filters.date_from)
+    if filters.date_to:
+        clauses.append(f"coalesce({alias}.observed_at, {alias}.created_at) < :f_to")
+        params["f_to"] = _day_start(filters.date_to + timedelta(days=1))
+    return " AND ".join(clauses), params
+
+
+#: No filter: the counted statuses, every report (the stored figures answer).
+NO_FILTERS = StatsFilters()

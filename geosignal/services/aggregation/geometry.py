@@ -1,0 +1,133 @@
+"""Geometry core (shapely, EPSG:31370), shared by the database and the file modes: counts,
+polygonal / lineal parts, unions clipped per commune, home communes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from geosignal.services.aggregation.filters import BREAKDOWNS, LINE_GRID_M
+
+
+@dataclass
+class Counts:
+    """Report counts of one commune (reports in their home commune)."""
+
+    report_count: int = 0
+    point_count: int = 0
+    line_count: int = 0
+    zone_count: int = 0
+    households_declared: int = 0
+    breakdown: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {dim: dict.fromkeys(values, 0) for dim, values in BREAKDOWNS.items()}
+    )
+
+
+def _parts_of_kind(geom: BaseGeometry | None, single: type, multi: type) -> BaseGeometry | None:
+    """Return the parts of ``geom`` of one kind (``single``/``multi``: Polygon/MultiPolygon or
+    LineString/MultiLineString), collections searched too, as one ``multi`` (None when none)."""
+    if geom is None or geom.is_empty:
+        return None
+    found: list[BaseGeometry] = []
+    for part in shapely.get_parts(geom):
+        if isinstance(part, single):
+            found.append(part)
+        elif isinstance(part, multi):
+            found.extend(part.geoms)
+        elif part.geom_type == "GeometryCollection":
+            sub = _parts_of_kind(part, single, multi)
+            if sub is not None:
+                found.extend(sub.geoms)
+    found = [p for p in found if not p.is_empty]
+    return multi(found) if found else None
+
+
+def _polygonal(geom: BaseGeometry | None) -> MultiPolygon | None:
+    """Return the polygonal part of a geometry as a MultiPolygon (None when there is none)."""
+    return _parts_of_kind(geom, Polygon, MultiPolygon)
+
+
+def _lineal(geom: BaseGeometry | None) -> MultiLineString | None:
+    """Return the lineal part of a geometry as a MultiLineString (None when there is none)."""
+    return _parts_of_kind(geom, LineString, MultiLineString)
+
+
+def _clipped_union(boundary: BaseGeometry, candidates: np.ndarray, polygonal: bool) -> BaseGeometry | None:
+    """Return the union of ``candidates`` clipped to ``boundary`` (EPSG:31370), its polygonal
+    (zones) or lineal (lines) part; None when empty.
+
+    Geometries lying wholly inside the commune are unioned as they are; only those crossing
+    its boundary are clipped first (cheaper than clipping the whole union)."""
+    if candidates.size == 0:
+        return None
+    inside = shapely.contains_properly(boundary, candidates)
+    parts = list(candidates[inside])
+    crossing = candidates[~inside]
+    if crossing.size:
+        parts.extend(shapely.intersection(crossing, boundary))
+    if polygonal:
+        return _polygonal(shapely.union_all(parts))
+    # snap-rounding on a 1 cm grid: the same stretch filed twice (vertices within 1 cm) counts once
+    return _lineal(shapely.union_all(parts, grid_size=LINE_GRID_M))
+
+
+def clipped_unions(
+    boundaries: dict[str, BaseGeometry],
+    zones: Sequence[BaseGeometry] | np.ndarray,
+    lines: Sequence[BaseGeometry] | np.ndarray,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, tuple[MultiPolygon | None, MultiLineString | None]]:
+    """Return, per NIS code, (union of zones, union of lines), each clipped to the commune.
+
+    All geometries are in EPSG:31370. ``zones`` are polygonal, ``lines`` lineal. Work is
+    spread over ``workers`` threads (default: one per core; GEOS releases the GIL).
+    ``progress(n)`` is called with 1 after each commune.
+    """
+    zones_arr = np.asarray(zones, dtype=object)
+    lines_arr = np.asarray(lines, dtype=object)
+    nis_codes = list(boundaries)
+    bounds = np.asarray([boundaries[n] for n in nis_codes], dtype=object)
+    for b in bounds:
+        shapely.prepare(b)
+
+    def pairs(geoms: np.ndarray) -> dict[int, np.ndarray]:
+        if geoms.size == 0:
+            return {}
+        tree = shapely.STRtree(geoms)
+        left, right = tree.query(bounds, predicate="intersects")
+        order = np.argsort(left, kind="stable")
+        left, right = left[order], right[order]
+        cuts = np.flatnonzero(np.diff(left)) + 1
+        return {int(chunk_left[0]): geoms[chunk_right]
+                for chunk_left, chunk_right in zip(np.split(left, cuts), np.split(right, cuts), strict=True)
+                if chunk_left.size}
+
+    zone_pairs, line_pairs = pairs(zones_arr), pairs(lines_arr)
+    empty = np.asarray([], dtype=object)
+
+    def one(i: int) -> tuple[str, tuple[Any, Any]]:
+        b = bounds[i]
+        result = (_clipped_union(b, zone_pairs.get(i, empty), True),
+                  _clipped_union(b, line_pairs.get(i, empty), False))
+        return nis_codes[i], result
+
+    out: dict[str, tuple[Any, Any]] = {}
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        # biggest jobs first, so that threads finish together
+        order = sorted(range(len(nis_codes)), key=lambda i: -(len(zone_pairs.get(i, empty))
+                                                              + len(line_pairs.get(i, empty))))
+        for nis, result in pool.map(one, order):
+            out[nis] = result
+            if progress:
+                progress(1)
+    return {n: out[n] for n in nis_codes}

@@ -1,0 +1,58 @@
+"""Report locations for maps: points, or clustered server-side by a grid when many."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geosignal.errors import GeosignalError
+from geosignal.services.aggregation.filters import NO_FILTERS, StatsFilters, _where
+
+#: Above this many reports in the box, the map gets grid cells instead of points.
+MAX_POINTS = 2000
+
+
+def _max_points() -> int:
+    """Return the limit as set on the package (``aggregation.MAX_POINTS``, which tests lower)."""
+    import sys
+
+    return int(getattr(sys.modules.get("geosignal.services.aggregation"), "MAX_POINTS", MAX_POINTS))
+
+
+def report_locations(session: Session, bbox: tuple[float, float, float, float], zoom: int,
+                     filters: StatsFilters = NO_FILTERS) -> dict[str, Any]:
+    """Return where the reports are in a box, for the heatmap and the clustered markers.
+
+    ``bbox`` is (min lon, min lat, max lon, max lat) in EPSG:4326; ``zoom`` the Leaflet zoom
+    (0–22). A report is located by a point on its surface (``ST_PointOnSurface``). When at
+    most :data:`MAX_POINTS` reports match, returns ``{"mode": "points", "items": [[lon, lat,
+    kind], …]}`` (kind 0 point, 1 line, 2 zone); otherwise ``{"mode": "cells", "cell_deg": d,
+    "items": [[lon, lat, count], …]}``: reports counted on a grid of cells about 40 screen
+    pixels wide, each placed at the mean position of its reports. Also ``total``.
+    """
+    if not 0 <= zoom <= 22:
+        raise GeosignalError("invalid_request", "zoom must be 0 to 22", where="zoom")
+    cond, params = _where(filters)
+    params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))
+    box = "ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
+    total = session.execute(text(f"SELECT count(*) FROM reports r WHERE r.geometry && {box} AND {cond}"),
+                            params).scalar_one()
+    if total <= _max_points():
+        rows = session.execute(text(f"""
+            SELECT ST_X(p), ST_Y(p), dim FROM (
+              SELECT ST_PointOnSurface(r.geometry) AS p, ST_Dimension(r.geometry) AS dim, r.seq
+              FROM reports r WHERE r.geometry && {box} AND {cond}) q
+            WHERE ST_Intersects(p, {box}) ORDER BY seq"""), params)
+        items = [[round(x, 6), round(y, 6), dim] for x, y, dim in rows]
+        return {"mode": "points", "total": len(items), "items": items}
+    cell = 360.0 / (2 ** zoom) / 256 * 40
+    params["cell"] = cell
+    rows = session.execute(text(f"""
+        SELECT avg(ST_X(p)), avg(ST_Y(p)), count(*) FROM (
+          SELECT ST_PointOnSurface(r.geometry) AS p FROM reports r WHERE r.geometry && {box} AND {cond}) q
+        WHERE ST_Intersects(p, {box})
+        GROUP BY floor(ST_X(p) / :cell), floor(ST_Y(p) / :cell)"""), params)
+    items = [[round(x, 6), round(y, 6), n] for x, y, n in rows]
+    return {"mode": "cells", "cell_deg": cell, "total": sum(i[2] for i in items), "items": items}

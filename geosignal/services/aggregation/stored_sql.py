@@ -1,0 +1,287 @@
+"""The SQL (functions and triggers) that keeps the stored per-commune figures exact.
+
+Design (see :mod:`geosignal.services.aggregation.stored`):
+
+- ``commune_stats``: one row per commune, the *commune lock*. Writers take it ``FOR SHARE``
+  (they do not block each other); a rebuild (commune loaded, ``refresh-stats``, or the row
+  missing after the table was cleared) takes it ``FOR UPDATE``.
+- ``commune_cells``: each commune cut by a fixed grid of :data:`CELL_M` metres (EPSG:31370,
+  aligned on the origin); per cell the piece of the white-zone union and of the line union
+  inside it, **recomputed from the reports that touch the cell**, never merged. A change
+  recomputes only the cells its old and new geometries touch, under ``FOR UPDATE`` row locks
+  taken in (nis_code, i, j) order after the commune locks (taken in nis_code order).
+- ``commune_counts``: report counts per (commune, dimension, value), changed by atomic
+  in-SQL increments. Each transaction writes its own ``shard`` (txid modulo
+  :data:`COUNT_SHARDS`), so that writers of one commune do not queue behind each other's
+  commit; readers sum the shards.
+- Statement-level triggers on ``reports`` (insert, update, delete; transition tables) feed
+  the changed rows to these functions once per statement: a COPY or a batch INSERT is one
+  pass, whatever its size. Every way of changing a report (API, form, import, status
+  change, withdrawal, SQL) goes through them.
+
+Each recomputation runs in a statement that starts *after* its locks are granted (plpgsql
+takes a fresh snapshot per statement under READ COMMITTED), so it sees every change
+committed by the writers it waited for: stored == recomputed after any interleaving.
+
+:func:`stats_sql` renders the SQL; migration 0005 keeps a frozen copy, and a test checks that
+the two are equal.
+"""
+
+from __future__ import annotations
+
+from geosignal.services.aggregation.filters import COUNTED_STATUSES
+
+#: Side of a grid cell (m, EPSG:31370).
+CELL_M = 1000
+#: Number of count shards (see module docstring).
+COUNT_SHARDS = 8
+#: Grid (m) on which line pieces are unioned (same as the live computation).
+LINE_GRID_M = 0.01
+
+_TEMPLATE = r"""
+CREATE FUNCTION commune_cells_build(codes varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- cut the communes by the grid: cells wholly inside keep their square, the others are clipped
+  DELETE FROM commune_cells WHERE nis_code = ANY(codes);
+  INSERT INTO commune_cells (nis_code, i, j, clip, extent)
+  SELECT nis_code, i, j, clip,
+         ST_Expand(ST_Envelope(ST_Transform(ST_Envelope(clip), 4326)), 0.00002)::geometry(Polygon, 4326)
+  FROM (
+    SELECT c.nis_code, q.i, q.j,
+           ST_Multi(CASE WHEN ST_Within(q.geom, b.g) THEN q.geom
+                         ELSE ST_CollectionExtract(ST_Intersection(q.geom, b.g), 3) END) AS clip
+    FROM communes c
+    CROSS JOIN LATERAL (SELECT ST_Transform(c.boundary, 31370) AS g) b
+    CROSS JOIN LATERAL ST_SquareGrid({cell}, b.g) q
+    WHERE c.nis_code = ANY(codes) AND ST_Intersects(q.geom, b.g)
+  ) s
+  WHERE NOT ST_IsEmpty(clip)
+  ORDER BY 1, 2, 3;
+END $fn$;
+
+CREATE FUNCTION commune_cells_compute(k_nis varchar[], k_i integer[], k_j integer[]) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- each piece from the counted reports touching the cell (the caller holds the locks)
+  UPDATE commune_cells t
+  SET zone = CASE WHEN p.z IS NULL OR ST_IsEmpty(p.z) THEN NULL ELSE ST_Multi(ST_Transform(p.z, 4326)) END,
+      zone_m2 = coalesce(ST_Area(p.z), 0),
+      line = CASE WHEN p.l IS NULL OR ST_IsEmpty(p.l) THEN NULL ELSE ST_Multi(ST_Transform(p.l, 4326)) END,
+      line_m = coalesce(ST_Length(p.l), 0)
+  FROM (
+    SELECT c.nis_code, c.i, c.j,
+      (SELECT ST_CollectionExtract(ST_Union(CASE WHEN ST_Within(s.g, c.clip) THEN s.g
+                                                 ELSE ST_CollectionExtract(ST_Intersection(s.g, c.clip), 3) END), 3)
+         FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
+               WHERE r.geometry && c.extent AND ST_Dimension(r.geometry) = 2
+                 AND r.status IN ({counted})) s
+         WHERE ST_Intersects(s.g, c.clip)) AS z,
+      (SELECT ST_CollectionExtract(ST_Union(CASE WHEN ST_Within(s.g, c.clip) THEN s.g
+                                                 ELSE ST_CollectionExtract(ST_Intersection(s.g, c.clip), 2) END,
+                                            {line_grid}), 2)
+         FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
+               WHERE r.geometry && c.extent AND ST_Dimension(r.geometry) = 1
+                 AND r.status IN ({counted})) s
+         WHERE ST_Intersects(s.g, c.clip)) AS l
+    FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
+  ) p
+  WHERE t.nis_code = p.nis_code AND t.i = p.i AND t.j = p.j;
+END $fn$;
+
+CREATE FUNCTION commune_stats_rebuild(codes varchar[], regrid boolean) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  k_nis varchar[]; k_i integer[]; k_j integer[];
+BEGIN
+  -- the commune locks, exclusive: every writer of these communes waits, or is waited for
+  INSERT INTO commune_stats (nis_code) SELECT c FROM unnest(codes) c ORDER BY 1 ON CONFLICT DO NOTHING;
+  PERFORM 1 FROM commune_stats WHERE nis_code = ANY(codes) ORDER BY nis_code FOR UPDATE;
+  IF regrid THEN
+    PERFORM commune_cells_build(codes);
+  ELSE
+    PERFORM commune_cells_build(ARRAY(SELECT s.nis_code FROM commune_stats s WHERE s.nis_code = ANY(codes)
+      AND NOT EXISTS (SELECT 1 FROM commune_cells c WHERE c.nis_code = s.nis_code)));
+  END IF;
+  SELECT array_agg(nis_code ORDER BY nis_code, i, j), array_agg(i ORDER BY nis_code, i, j),
+         array_agg(j ORDER BY nis_code, i, j)
+    INTO k_nis, k_i, k_j FROM commune_cells WHERE nis_code = ANY(codes);
+  PERFORM commune_cells_compute(k_nis, k_i, k_j);
+  DELETE FROM commune_counts WHERE nis_code = ANY(codes);
+  INSERT INTO commune_counts (nis_code, dim, value, shard, n)
+  SELECT nis, dim, value, 0, sum(n) FROM (
+    {count_rows}
+  ) x WHERE nis = ANY(codes) GROUP BY 1, 2, 3 HAVING sum(n) <> 0;
+  UPDATE commune_stats SET computed_at = now() WHERE nis_code = ANY(codes);
+END $fn$;
+
+CREATE FUNCTION commune_stats_ensure() RETURNS varchar[] LANGUAGE plpgsql AS $fn$
+DECLARE
+  missing varchar[];
+BEGIN
+  -- communes without figures (never computed, or the table was cleared) are rebuilt here
+  WITH ins AS (
+    INSERT INTO commune_stats (nis_code)
+    SELECT c.nis_code FROM communes c
+    WHERE NOT EXISTS (SELECT 1 FROM commune_stats s WHERE s.nis_code = c.nis_code)
+    ORDER BY 1 ON CONFLICT DO NOTHING RETURNING nis_code)
+  SELECT array_agg(nis_code ORDER BY nis_code) INTO missing FROM ins;
+  IF missing IS NOT NULL THEN
+    PERFORM commune_stats_rebuild(missing, true);
+  END IF;
+  RETURN coalesce(missing, '{{}}');
+END $fn$;
+
+CREATE FUNCTION commune_stats_share(homes varchar[], geoms geometry[]) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  codes varchar[];
+BEGIN
+  -- commune locks, shared, in NIS order: the home communes and those whose cells are touched
+  -- (the keys first, then the lock on keys alone, so that a lock waiting for a writer that
+  -- changed the row rechecks nothing but its key)
+  codes := ARRAY(SELECT unnest(homes) UNION
+                 SELECT c.nis_code FROM unnest(geoms) x JOIN commune_cells c ON c.clip && ST_Transform(x, 31370));
+  PERFORM 1 FROM commune_stats s WHERE s.nis_code = ANY(codes) ORDER BY s.nis_code FOR SHARE;
+END $fn$;
+
+CREATE FUNCTION commune_cells_refresh(geoms geometry[]) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  k_nis varchar[]; k_i integer[]; k_j integer[];
+BEGIN
+  -- the cells the geometries touch, locked in (nis_code, i, j) order, then recomputed
+  SELECT array_agg(nis_code), array_agg(i), array_agg(j) INTO k_nis, k_i, k_j FROM (
+    SELECT DISTINCT c.nis_code, c.i, c.j
+    FROM (SELECT ST_Transform(x, 31370) AS g FROM unnest(geoms) x WHERE ST_Dimension(x) > 0) g
+    JOIN commune_cells c ON c.clip && g.g AND ST_Intersects(c.clip, g.g)) q;
+  IF k_nis IS NULL THEN
+    RETURN;
+  END IF;
+  PERFORM 1 FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
+    ORDER BY c.nis_code, c.i, c.j FOR UPDATE OF c;
+  PERFORM commune_cells_compute(k_nis, k_i, k_j);
+END $fn$;
+
+CREATE FUNCTION commune_stats_refresh(geoms geometry[]) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM commune_stats_ensure();
+  PERFORM commune_stats_share('{{}}', geoms);
+  PERFORM commune_cells_refresh(geoms);
+END $fn$;
+
+{triggers}
+
+CREATE FUNCTION reports_tally_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE commune_cells SET zone = NULL, line = NULL, zone_m2 = 0, line_m = 0
+    WHERE zone IS NOT NULL OR line IS NOT NULL;
+  DELETE FROM commune_counts;
+  RETURN NULL;
+END $fn$;
+
+CREATE TRIGGER reports_tally_insert AFTER INSERT ON reports REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_tally_insert();
+CREATE TRIGGER reports_tally_update AFTER UPDATE ON reports REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_tally_update();
+CREATE TRIGGER reports_tally_delete AFTER DELETE ON reports REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_tally_delete();
+CREATE TRIGGER reports_tally_truncate AFTER TRUNCATE ON reports
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_tally_truncate();
+"""
+
+#: Count rows of a relation ``ch`` of reports with a sign ``d`` (+1 / -1): (nis, dim, value, n).
+_COUNT_ROWS = """SELECT commune_nis AS nis, 'status'::varchar AS dim, status::varchar AS value, d AS n FROM ch
+    UNION ALL SELECT commune_nis, 'reports', '', d FROM ch WHERE status IN ({counted})
+    UNION ALL SELECT commune_nis, 'kind', CASE ST_Dimension(geometry) WHEN 0 THEN 'point' WHEN 1 THEN 'line'
+                                          ELSE 'zone' END, d FROM ch WHERE status IN ({counted})
+    UNION ALL SELECT commune_nis, 'households', '', d * coalesce(households_affected, 0)
+              FROM ch WHERE status IN ({counted})
+    UNION ALL SELECT commune_nis, 'network', network, d FROM ch WHERE status IN ({counted})
+    UNION ALL SELECT commune_nis, 'technology', t, d FROM ch, unnest(technologies) t WHERE status IN ({counted})
+    UNION ALL SELECT commune_nis, 'operator', o, d FROM ch, unnest(operators) o WHERE status IN ({counted})
+    UNION ALL SELECT commune_nis, 'issue', issue, d FROM ch WHERE issue IS NOT NULL AND status IN ({counted})"""
+
+#: Changed rows per trigger: ``ch`` (signed rows whose counts change) and ``gm`` (geometries
+#: whose cells change: old and new geometry of a zone or line whose shape or counting changed).
+_CHANGES = {
+    "insert": (
+        "SELECT n.*, 1 AS d FROM new_rows n",
+        "SELECT n.geometry FROM new_rows n WHERE n.status IN ({counted}) AND ST_Dimension(n.geometry) > 0",
+    ),
+    "delete": (
+        "SELECT o.*, -1 AS d FROM old_rows o",
+        "SELECT o.geometry FROM old_rows o WHERE o.status IN ({counted}) AND ST_Dimension(o.geometry) > 0",
+    ),
+    "update": (
+        """SELECT o.*, -1 AS d FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {counts_changed}
+      UNION ALL SELECT n.*, 1 AS d FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {counts_changed}""",
+        """SELECT x.g FROM old_rows o JOIN new_rows n ON n.id = o.id,
+        LATERAL (VALUES (o.geometry), (n.geometry)) x(g)
+      WHERE ST_Dimension(x.g) > 0 AND (o.status IN ({counted}) OR n.status IN ({counted}))
+        AND ((o.status IN ({counted})) <> (n.status IN ({counted}))
+             OR o.geometry::bytea IS DISTINCT FROM n.geometry::bytea)""",
+    ),
+}
+
+_COUNTS_CHANGED = (
+    "(o.commune_nis, o.status, o.network, o.technologies, o.operators, o.issue, o.households_affected, "
+    "ST_Dimension(o.geometry)) IS DISTINCT FROM (n.commune_nis, n.status, n.network, n.technologies, "
+    "n.operators, n.issue, n.households_affected, ST_Dimension(n.geometry))"
+)
+
+_TRIGGER = r"""CREATE FUNCTION reports_tally_{op}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  rebuilt varchar[]; homes varchar[]; geoms geometry[];
+BEGIN
+  rebuilt := commune_stats_ensure();
+  homes := ARRAY(SELECT DISTINCT ch.commune_nis FROM ({ch}) ch ORDER BY 1);
+  geoms := ARRAY({gm});
+  IF cardinality(homes) = 0 AND cardinality(geoms) = 0 THEN
+    RETURN NULL;
+  END IF;
+  PERFORM commune_stats_share(homes, geoms);
+  INSERT INTO commune_counts AS t (nis_code, dim, value, shard, n)
+  SELECT nis, dim, value, (txid_current() % {shards})::smallint, sum(n) FROM (
+    WITH ch AS ({ch})
+    {count_rows}
+  ) x WHERE NOT nis = ANY(rebuilt) GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
+  ON CONFLICT (nis_code, dim, value, shard) DO UPDATE SET n = t.n + EXCLUDED.n;
+  PERFORM commune_cells_refresh(geoms);
+  RETURN NULL;
+END $fn$;"""
+
+
+def _counted() -> str:
+    return ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
+
+
+def stats_sql() -> str:
+    """Return the SQL that installs the stored-figures functions and the ``reports`` triggers
+    (the text migration 0005 keeps frozen)."""
+    counted = _counted()
+    count_rows = _COUNT_ROWS.format(counted=counted)
+    triggers = []
+    for op, (ch, gm) in _CHANGES.items():
+        ch = ch.format(counts_changed=_COUNTS_CHANGED)
+        gm = gm.format(counted=counted)
+        triggers.append(_TRIGGER.format(op=op, ch=ch, gm=gm, shards=COUNT_SHARDS, count_rows=count_rows))
+    recount = "WITH ch AS (SELECT r.*, 1 AS d FROM reports r WHERE r.commune_nis = ANY(codes))\n    " + count_rows
+    return _TEMPLATE.format(cell=CELL_M, counted=counted, line_grid=LINE_GRID_M, count_rows=recount,
+                            triggers="\n\n".join(triggers)).strip() + "\n"
+
+
+#: SQL that removes what :func:`stats_sql` installs.
+DROP_SQL = """
+DROP TRIGGER reports_tally_truncate ON reports;
+DROP TRIGGER reports_tally_delete ON reports;
+DROP TRIGGER reports_tally_update ON reports;
+DROP TRIGGER reports_tally_insert ON reports;
+DROP FUNCTION reports_tally_truncate();
+DROP FUNCTION reports_tally_delete();
+DROP FUNCTION reports_tally_update();
+DROP FUNCTION reports_tally_insert();
+DROP FUNCTION commune_stats_refresh(geometry[]);
+DROP FUNCTION commune_cells_refresh(geometry[]);
+DROP FUNCTION commune_stats_share(varchar[], geometry[]);
+DROP FUNCTION commune_stats_ensure();
+DROP FUNCTION commune_stats_rebuild(varchar[], boolean);
+DROP FUNCTION commune_cells_compute(varchar[], integer[], integer[]);
+DROP FUNCTION commune_cells_build(varchar[]);
+"""
