@@ -3,8 +3,9 @@
 A file is read and validated as arrays (:func:`~geosignal.services.intake.read_upload`), then
 the whole batch is attributed to communes (:func:`~geosignal.services.intake.batch.home_communes`),
 checked for probable duplicates (one query), and, when saved, copied into a temporary staging
-table with binary ``COPY`` and stored with ONE ``INSERT … SELECT``; the stored figures are
-brought up to date once per batch (:func:`refresh_figures`).
+table with binary ``COPY`` and stored with ``INSERT … SELECT`` statements; the statement-level
+triggers of ``reports`` build the stored Features and bring the stored figures up to date once
+per statement (migrations 0005 and 0007), so nothing more is called here.
 
 Saving is all-or-nothing per upload (``mode="all"``) unless the user chooses to keep only
 the valid features (``mode="valid_only"``). A preview (``dry_run``) runs exactly the same
@@ -278,8 +279,6 @@ def import_file(
         if new:
             _store(session, user, new, progress=(lambda done: progress(total - len(new) + done, total))
                    if progress else None)
-            refresh_figures(session, [a.report_id for a in new],
-                            sorted({a.nis for a in new} | _touched(area, new)))
         outcome.stored = True
         outcome.saved = len(new)
     if progress:
@@ -431,28 +430,6 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
             if progress:
                 progress(min(start + STORE_CHUNK, len(new)))
         cursor.execute(f"DROP TABLE {staging}")
-
-
-def _touched(area: ServiceArea, new: list[_Accepted]) -> set[str]:
-    """NIS codes of the communes the new zones and lines intersect (points touch only their
-    home commune)."""
-    shapes = [a.item.geometry for a in new if a.item.geometry.geom_type not in ("Point", "MultiPoint")]
-    if not shapes:
-        return set()
-    return set(home_communes(area, np.asarray(shapes, dtype=object)).touched)
-
-
-def refresh_figures(session: Session, report_ids: list[uuid.UUID], nis_codes: list[str]) -> None:
-    """Bring the stored per-commune figures up to date once for a stored batch (the caller's
-    transaction): ``aggregation.refresh_reports(session, report_ids)`` where it exists, else
-    the touched communes are recomputed (``aggregation.refresh_communes``)."""
-    from geosignal.services import aggregation
-
-    refresh_reports = getattr(aggregation, "refresh_reports", None)
-    if refresh_reports is not None:
-        refresh_reports(session, report_ids)
-    else:
-        aggregation.refresh_communes(session, nis_codes)
 
 
 # --------------------------------------------------------------------------- jobs

@@ -1,7 +1,7 @@
 """import jobs, and the job queue (procrastinate 3.10.0) in PostgreSQL
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 14:30:00
 
 ``import_jobs`` holds saved uploads run as jobs (state, progress, result). The queue itself is
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
