@@ -94,7 +94,8 @@ def test_a_large_save_is_queued_run_by_a_worker_and_polled_until_done(job_app) -
     assert _scalar(job_app, "SELECT count(*) FROM reports WHERE id = CAST(:id AS uuid)",
                    id=result["features"][0]["report_id"]) == 1
     # figures brought up to date by the job, in the same transaction as the reports
-    assert _scalar(job_app, "SELECT report_count FROM commune_stats WHERE nis_code = :n", n=CHARLEROI) \
+    assert _scalar(job_app, "SELECT sum(n) FROM commune_counts WHERE nis_code = :n AND dim = 'reports'",
+                   n=CHARLEROI) \
         == _scalar(job_app, "SELECT count(*) FROM reports WHERE commune_nis = :n AND status IN "
                    "('submitted', 'validated')", n=CHARLEROI)
     assert _scalar(job_app, "SELECT upload IS NULL FROM import_jobs WHERE id = CAST(:id AS uuid)", id=result["id"])

@@ -56,19 +56,17 @@ BEGIN
       line_m = coalesce(ST_Length(p.l), 0)
   FROM (
     SELECT c.nis_code, c.i, c.j,
-      (SELECT ST_CollectionExtract(ST_Union(CASE WHEN ST_Within(s.g, c.clip) THEN s.g
-                                                 ELSE ST_CollectionExtract(ST_Intersection(s.g, c.clip), 3) END), 3)
+      (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip), 3)), 3)
          FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
                WHERE r.geometry && c.extent AND ST_Dimension(r.geometry) = 2
                  AND r.status IN ('submitted', 'validated')) s
-         WHERE ST_Intersects(s.g, c.clip)) AS z,
-      (SELECT ST_CollectionExtract(ST_Union(CASE WHEN ST_Within(s.g, c.clip) THEN s.g
-                                                 ELSE ST_CollectionExtract(ST_Intersection(s.g, c.clip), 2) END,
+         ) AS z,
+      (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip), 2),
                                             0.01), 2)
          FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
                WHERE r.geometry && c.extent AND ST_Dimension(r.geometry) = 1
                  AND r.status IN ('submitted', 'validated')) s
-         WHERE ST_Intersects(s.g, c.clip)) AS l
+         ) AS l
     FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
   ) p
   WHERE t.nis_code = p.nis_code AND t.i = p.i AND t.j = p.j;
@@ -146,7 +144,7 @@ BEGIN
   SELECT array_agg(nis_code), array_agg(i), array_agg(j) INTO k_nis, k_i, k_j FROM (
     SELECT DISTINCT c.nis_code, c.i, c.j
     FROM (SELECT ST_Transform(x, 31370) AS g FROM unnest(geoms) x WHERE ST_Dimension(x) > 0) g
-    JOIN commune_cells c ON c.clip && g.g AND ST_Intersects(c.clip, g.g)) q;
+    JOIN commune_cells c ON c.clip && g.g) q;
   IF k_nis IS NULL THEN
     RETURN;
   END IF;
