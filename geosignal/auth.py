@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -33,24 +33,27 @@ def _load_user(session_id: str) -> User | None:
     return user
 
 
-@login_manager.request_loader
-def _load_user_from_bearer(req: Any) -> User | None:
-    """Return the user of an ``Authorization: Bearer`` token (one SELECT), or None."""
-    header = req.headers.get("Authorization", "")
-    if not header.lower().startswith("bearer "):
-        return None
-    found = user_of_token(get_session(), header[7:].strip())
+def _authenticate_bearer() -> None:
+    """Authenticate a request that carries ``Authorization: Bearer <token>`` by the token
+    alone: an unknown, revoked or expired token gets 401 ``unauthorized`` whatever cookie
+    comes with it (never a fallback to the session), and a valid one makes its user the
+    request's user, the cookie ignored. Other schemes are not geosignal's and are ignored."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return
+    found = user_of_token(get_session(), token.strip()) if token.strip() else None
     if found is None:
-        return None
+        raise GeosignalError("unauthorized", "the bearer token is unknown, revoked or expired")
     user, token_id, last_used_at = found
     # no write in the request's transaction: last_used_at at most once a minute, on its own
     touch_token(get_database().engine, token_id, last_used_at)
-    return user
+    login_manager._update_request_context_with_user(user)
+    g.authenticated_by = "bearer"
 
 
 def uses_bearer_token() -> bool:
-    """Whether this request authenticates with ``Authorization: Bearer`` (no CSRF needed)."""
-    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+    """Whether this request was authenticated by a valid bearer token (no CSRF needed)."""
+    return g.get("authenticated_by") == "bearer"
 
 
 def init_app(app: Flask) -> None:
@@ -61,10 +64,12 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+    app.before_request(_authenticate_bearer)
 
     @app.before_request
     def _csrf_unless_bearer() -> None:
-        """Check the CSRF token of every write made with the session cookie.
+        """Check the CSRF token of every write the session cookie authenticates (a request
+        authenticated by a valid bearer token carries no cookie authority).
 
         API writes without any credentials skip it, so that they get 401 ``unauthorized``
         from the view rather than a misleading ``csrf_failed``; pages (the sign-in form

@@ -169,16 +169,49 @@ def deactivate_user(email: str) -> None:
 
 @commands.command("create-token")
 @click.argument("email")
+@click.option("--name", default="", help="what the token is for (shown in the token list)")
+@click.option("--days", default=90, show_default=True, type=int, help="lifetime (1-365 days)")
 @reports_errors
-def create_token(email: str) -> None:
-    """Create an API bearer token for a user; printed once, alone on the last line."""
+def create_token(email: str, name: str, days: int) -> None:
+    """Create a named API bearer token for a user; printed once, alone on the last line."""
     from geosignal.services.users import create_token as create
 
     with _session() as session:
-        token = create(session, email)
+        token = create(session, email, name=name, days=days)
         session.commit()
-    click.echo(f"API token for {email.lower()} (shown once, store it now):")
+    click.echo(f"API token for {email.lower()}, valid {days} days (shown once, store it now):")
     click.echo(token)
+
+
+@commands.command("list-tokens")
+@click.argument("email")
+@reports_errors
+def list_tokens(email: str) -> None:
+    """List a user's API tokens: id, state, name, expiry, last use."""
+    from geosignal.models import User
+    from geosignal.services.users import list_tokens as listing
+
+    with _session() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise GeosignalError("not_found", f"no user {email}")
+        for t in listing(session, user):
+            expires = t["expires_at"].date().isoformat() if t["expires_at"] else "never"
+            used = t["last_used_at"].isoformat(timespec="minutes") if t["last_used_at"] else "never"
+            click.echo(f"{t['id']}\t{t['state']}\t{t['name'] or '-'}\texpires {expires}\tlast used {used}")
+
+
+@commands.command("revoke-token")
+@click.argument("token_id", type=int)
+@reports_errors
+def revoke_token(token_id: int) -> None:
+    """Revoke an API token by its id (see list-tokens): it gets 401 from now on."""
+    from geosignal.services.users import revoke_token as revoke
+
+    with _session() as session:
+        token = revoke(session, None, token_id)
+        session.commit()
+    click.echo(f"token {token_id} ({token.name or 'sans nom'}) revoked")
 
 
 @commands.command("create-demo-users")

@@ -126,7 +126,13 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: What the token is for, as its owner named it (e.g. "QGIS du service urbanisme").
+    name: Mapped[str] = mapped_column(String(80), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: After this instant the token gets 401 (None: tokens made before expiry existed).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the token was revoked (by its owner, an admin, or the account's deactivation).
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(back_populates="tokens")

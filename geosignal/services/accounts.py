@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
@@ -183,6 +183,7 @@ def deactivate(session: Session, actor: User | None, user: User) -> None:
     user.active = False
     user.deactivated_at = datetime.now(UTC)
     user.end_sessions()
-    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=datetime.now(UTC)))
     session.execute(update(AccountToken).where(AccountToken.user_id == user.id,
                                                AccountToken.used_at.is_(None)).values(used_at=datetime.now(UTC)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
@@ -37,14 +37,54 @@ def create_user(session: Session, email: str, role: str, commune_nis: str | None
     return user
 
 
-def create_token(session: Session, email: str) -> str:
-    """Create an API token for a user and return it (only its hash is stored)."""
+#: Lifetime of a new API token (days) unless its owner asks otherwise, and the longest allowed.
+TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 365
+
+
+def create_token(session: Session, email: str, name: str = "", days: int = TOKEN_DAYS) -> str:
+    """Create a named API token for a user, valid ``days`` days (1–365), and return it (shown
+    once: only its hash is stored).
+
+    Raises ``not_found`` (404) for an unknown or deactivated user, ``invalid_request`` (400)
+    for a lifetime out of range or a name longer than 80 characters.
+    """
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        raise GeosignalError("not_found", f"no user {email}")
+    if user is None or not user.active:
+        raise GeosignalError("not_found", f"no active user {email}")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise GeosignalError("invalid_request", f"a token lasts 1 to {MAX_TOKEN_DAYS} days", where="days")
+    if len(name) > 80:
+        raise GeosignalError("invalid_request", "a token's name has at most 80 characters", where="name")
     token = ApiToken.new_secret()
-    session.add(ApiToken(user=user, token_hash=hash_token(token)))
+    session.add(ApiToken(user=user, token_hash=hash_token(token), name=name.strip(),
+                         expires_at=datetime.now(UTC) + timedelta(days=days)))
     session.flush()
+    return token
+
+
+def list_tokens(session: Session, user: User) -> list[dict]:
+    """Return a user's API tokens, newest first: ``{"id", "name", "created_at", "expires_at",
+    "last_used_at", "revoked_at", "state"}`` with ``state`` one of ``active``, ``expired``,
+    ``revoked`` (the secrets themselves are never kept)."""
+    now = datetime.now(UTC)
+    out = []
+    for t in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())):
+        state = ("revoked" if t.revoked_at else "expired" if t.expires_at and t.expires_at <= now else "active")
+        out.append({"id": t.id, "name": t.name, "created_at": t.created_at, "expires_at": t.expires_at,
+                    "last_used_at": t.last_used_at, "revoked_at": t.revoked_at, "state": state})
+    return out
+
+
+def revoke_token(session: Session, actor: User | None, token_id: int) -> ApiToken:
+    """Revoke a token (the caller commits): its owner or an admin may (``actor`` None: the
+    operator at the terminal). Raises ``not_found`` (404) otherwise, so that nobody learns
+    which token ids exist."""
+    token = session.get(ApiToken, token_id)
+    if token is None or not (actor is None or actor.role == "admin" or token.user_id == actor.id):
+        raise GeosignalError("not_found", f"no token {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
     return token
 
 
@@ -54,10 +94,12 @@ TOKEN_TOUCH_S = 60
 
 def user_of_token(session: Session, token: str) -> tuple[User, int, datetime | None] | None:
     """Return (the active user, the token's id, its ``last_used_at``) for a bearer token, or
-    None when the token is unknown or its user inactive. One SELECT; writes nothing."""
+    None when the token is unknown, revoked, expired, or its user inactive. One SELECT;
+    writes nothing."""
     row = session.execute(
         select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token))
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
+               (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > func.now()))
     ).first()
     if row is None or not row[0].active:
         return None

@@ -195,3 +195,38 @@ def deactivate_user(user_id: int) -> Response:
     session.commit()
     flash(f"Compte {user.email} désactivé : ses sessions et jetons ne fonctionnent plus.", "success")
     return redirect(url_for("account.users_page"))
+
+
+@bp.route("/compte/jetons", methods=["GET", "POST"])
+@login_required
+def tokens_page() -> tuple[str, int]:
+    """One's API tokens (for QGIS, scripts): create a named one (shown once), list, revoke."""
+    from geosignal.services import users as users_service
+
+    user = current()
+    session = get_session()
+    created = error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            days = int(request.form.get("days") or users_service.TOKEN_DAYS)
+            created = users_service.create_token(session, user.email, name=request.form.get("name") or "", days=days)
+            session.commit()
+        except ValueError:
+            error, status = GeosignalError("invalid_request", "Durée en jours : un nombre de 1 à 365.", where="days"), 422
+        except GeosignalError as exc:
+            error, status = exc, exc.status
+    return render_template("account_tokens.html", tokens=users_service.list_tokens(session, user),
+                           created=created, error=error, max_days=users_service.MAX_TOKEN_DAYS), status
+
+
+@bp.post("/compte/jetons/<int:token_id>/revoquer")
+@login_required
+def revoke_token(token_id: int) -> Response:
+    """Revoke one of one's tokens (admins: anybody's)."""
+    from geosignal.services import users as users_service
+
+    users_service.revoke_token(get_session(), current(), token_id)
+    get_session().commit()
+    flash("Jeton révoqué : il ne donne plus accès à l'API.", "success")
+    return redirect(url_for("account.tokens_page"))

@@ -1,4 +1,4 @@
-"""rate-limit counters shared by all workers; session versions; account links
+"""rate limits, session versions, account links, named expiring API tokens
 
 Revision ID: 0008
 Revises: 0007
@@ -48,9 +48,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash"),
     )
     op.create_index("ix_account_tokens_user_id", "account_tokens", ["user_id"], unique=False)
+    op.add_column("api_tokens", sa.Column("name", sa.String(length=80), server_default="", nullable=False))
+    op.add_column("api_tokens", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("api_tokens", sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("api_tokens", "revoked_at")
+    op.drop_column("api_tokens", "expires_at")
+    op.drop_column("api_tokens", "name")
     op.drop_index("ix_account_tokens_user_id", table_name="account_tokens")
     op.drop_table("account_tokens")
     op.drop_column("users", "deactivated_at")

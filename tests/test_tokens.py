@@ -1,0 +1,99 @@
+"""API tokens: named, expiring, listed and revoked (page and CLI); a bearer token is the only
+authority of a request that carries one (no cookie fallback, no CSRF bypass)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from geosignal.models import ApiToken, User
+from geosignal.services.users import create_token
+from tests.conftest import csrf_token, make_account
+
+
+def test_an_invalid_bearer_token_never_falls_back_to_the_cookie(client, db) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    rep.login()
+    assert client.get("/api/v1/reports").status_code == 200  # the cookie alone works
+    for header in ("Bearer nope", "Bearer ", "bearer " + "x" * 43):
+        answer = client.get("/api/v1/reports", headers={"Authorization": header})
+        assert answer.status_code == 401 and answer.get_json()["code"] == "unauthorized", header
+
+
+def test_a_bearer_header_never_skips_the_csrf_check_of_a_cookie_session(client, db) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    rep.login()
+    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]},
+            "properties": {"network": "mobile"}}
+    forged = client.post("/api/v1/reports", json=body, headers={"Authorization": "Bearer forged"})
+    assert forged.status_code == 401
+    no_token = client.post("/api/v1/reports", json=body)
+    assert no_token.status_code == 400 and no_token.get_json()["code"] == "csrf_failed"
+
+
+def test_a_valid_bearer_token_is_the_requests_only_authority(app, client, db) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    rep.login()  # the cookie says: Charleroi's representative
+    other = make_account(app.test_client(), db, "maire@chimay.be", "representative", "56016")
+    answer = client.get("/api/v1/reports?commune=52011", headers=other.headers)
+    assert answer.status_code == 200 and answer.get_json()["features"] == []  # Chimay's view, not Charleroi's
+    mine = client.post("/api/v1/reports", headers=other.headers, json={
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]},
+        "properties": {"network": "mobile"}})
+    assert mine.status_code == 403 and mine.get_json()["code"] == "not_your_commune"  # acted as Chimay
+
+
+def test_expired_and_revoked_tokens_get_401(client, db) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    assert rep.get("/api/v1/reports").status_code == 200
+    db.execute(update(ApiToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert rep.get("/api/v1/reports").status_code == 401
+    fresh = create_token(db, rep.email, name="QGIS", days=1)
+    db.commit()
+    headers = {"Authorization": f"Bearer {fresh}"}
+    assert client.get("/api/v1/reports", headers=headers).status_code == 200
+    db.execute(update(ApiToken).where(ApiToken.name == "QGIS").values(revoked_at=datetime.now(UTC)))
+    assert client.get("/api/v1/reports", headers=headers).status_code == 401
+
+
+def test_tokens_page_creates_lists_and_revokes(app, client, db) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    rep.login()
+    page = client.get("/compte/jetons")
+    made = client.post("/compte/jetons", data={"name": "QGIS urbanisme", "days": "30",
+                                               "csrf_token": csrf_token(page.get_data(as_text=True))})
+    html = made.get_data(as_text=True)
+    assert made.status_code == 200 and "QGIS urbanisme" in html and "actif" in html
+    secret = html.split('id="new-token"')[0].rsplit('value="', 1)[1].split('"')[0]
+    assert app.test_client().get("/api/v1/reports", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    token = db.scalar(select(ApiToken).where(ApiToken.name == "QGIS urbanisme"))
+    assert timedelta(days=29) < token.expires_at - datetime.now(UTC) <= timedelta(days=30)
+    assert secret not in client.get("/compte/jetons").get_data(as_text=True)  # shown once
+    revoked = client.post(f"/compte/jetons/{token.id}/revoquer",
+                          data={"csrf_token": csrf_token(made.get_data(as_text=True))})
+    assert revoked.status_code == 302
+    assert app.test_client().get("/api/v1/reports", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    other = make_account(app.test_client(), db, "maire@chimay.be", "representative", "56016")
+    other.login()
+    theirs = other.client.post(f"/compte/jetons/{token.id}/revoquer",
+                               data={"csrf_token": csrf_token(other.client.get("/compte/jetons").get_data(as_text=True))})
+    assert theirs.status_code == 404
+    too_long = client.post("/compte/jetons", data={"name": "x", "days": "400",
+                                                   "csrf_token": csrf_token(made.get_data(as_text=True))})
+    assert too_long.status_code == 400 and "1 to 365" in too_long.get_data(as_text=True)
+
+
+def test_cli_lists_and_revokes_tokens(app, client, db) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    made = app.test_cli_runner().invoke(args=["create-token", rep.email, "--name", "script", "--days", "7"])
+    assert made.exit_code == 0, made.output
+    secret = made.output.strip().splitlines()[-1]
+    listing = app.test_cli_runner().invoke(args=["list-tokens", rep.email])
+    line = next(x for x in listing.output.splitlines() if "\tscript\t" in x)
+    assert "\tactive\t" in line and secret not in listing.output
+    token_id = line.split("\t")[0]
+    assert app.test_cli_runner().invoke(args=["revoke-token", token_id]).exit_code == 0
+    assert client.get("/api/v1/reports", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    user = db.scalar(select(User).where(User.email == rep.email))
+    assert user.active  # revoking a token leaves the account alone
