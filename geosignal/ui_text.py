@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from geosignal import contract
 from geosignal.errors import TITLES_FR, GeosignalError
 
 #: Error codes that concern the shape (shown next to the drawing and on the map).
@@ -24,8 +25,14 @@ WARNINGS_FR: dict[str, str] = {
     "geometry_collection_split": "Collection de formes découpée en plusieurs signalements",
     "probable_duplicate": "Doublon probable d'un signalement récent",
     "attribute_dropped": "Valeur ignorée",
-    "repaired": "Forme réparée",
-    "network_defaulted": "Réseau par défaut appliqué",
+    "geometry_repaired": "Forme réparée (toute la surface gardée)",
+    "circle_to_polygon": "Cercle transformé en zone",
+    "network_link_ignored": "Lien réseau KML non suivi",
+    "nested_archive_ignored": "Archive dans l'archive non ouverte",
+    "layers_read": "Plusieurs couches lues",
+    "layer_without_geometry": "Couche sans géométrie ignorée",
+    "kml_members_ignored": "Éléments KML ignorés",
+    "empty_feature_skipped": "Élément vide ignoré",
 }
 
 #: Messages of the representative's map script (static/js/report-map.js), by key.
@@ -133,3 +140,11 @@ def field_errors(error: GeosignalError) -> dict[str, list[str]]:
         name = item.get("name") or (pointer.split("/")[2] if pointer.startswith("/properties/") else "form")
         out.setdefault(name, []).append(TITLES_FR.get(item.get("code", ""), item.get("detail", "")))
     return out
+
+
+def preview_columns() -> list[dict[str, str]]:
+    """Return the columns of the import preview: the report properties a file may give, with
+    their French labels and kinds, ``[{name, label, kind}]`` in contract order (the radius is
+    shown as the shape it made)."""
+    return [{"name": p.name, "label": p.label, "kind": p.kind}
+            for p in contract.properties(contract.UPLOAD) if p.name != "radius"]

@@ -251,6 +251,8 @@ def _system(a: float, b: float, named: int | None) -> tuple[int, str]:
         return WGS84, "decimal"
     if min(a, b) < 0:
         raise _unreadable("des coordonnées Lambert sont positives")
+    if min(a, b) < 1000:  # metres: every Belgian Lambert coordinate is far above
+        raise _unreadable("ces deux nombres ne forment ni des degrés ni des coordonnées Lambert belges")
     if max(a, b) < LAMBERT2008_FROM_M:
         return LAMBERT72, "lambert72"
     if min(a, b) >= LAMBERT2008_FROM_M and max(a, b) < 1_000_000:
