@@ -53,7 +53,12 @@
   function step(name, focus) {
     if (!layout) { return; }
     layout.dataset.step = name;
-    if (name === "map") { window.setTimeout(function () { map.invalidateSize(); }, 0); }
+    if (name === "map") {  // the map was hidden: size it again, show the place, fetch the reports
+      map.invalidateSize({ pan: false });
+      if (drawn && drawn.getBounds) { map.fitBounds(drawn.getBounds(), { maxZoom: 17, animate: false }); }
+      else if (drawn && drawn.getLatLng) { map.setView(drawn.getLatLng(), 16, { animate: false }); }
+      load();
+    }
     if (focus) { focus.focus(); }
   }
   var toForm = document.getElementById("to-form");
@@ -175,8 +180,9 @@
     geometryInput.value = JSON.stringify(point);
     if (radiusInput) { radiusInput.value = isCircle ? String(Math.round(layer.getRadius() * 10) / 10) : (fromDrawing ? "" : radiusInput.value); }
     status.textContent = fill(M.drawn, { kind: (M.kinds || {})[kind] || kind });
-    showFeedback(describe(layer));
-    clearServerError();
+    if (fromDrawing) { clearServerError(); }  // a new shape: the server's word on the old one goes
+    if (!document.getElementById("geometry-error")) { showFeedback(describe(layer)); }
+    else if (measure) { measure.textContent = measureText(describe(layer)); }
   }
 
   function clearServerError() {
@@ -467,6 +473,8 @@
   var focusReport = pane.dataset.focusReport;
   var pendingFocus = null;
   function load() {
+    var size = map.getSize();
+    if (!size.x || !size.y) { return; }  // hidden (the form step on a phone): nothing to fetch
     var b = map.getBounds();
     var params = new URLSearchParams({ limit: "500",
       bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",") });
