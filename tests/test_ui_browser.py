@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import delete, func, select, text
@@ -74,7 +74,7 @@ def ui(app) -> Iterator[dict]:  # noqa: ANN001
                 ids[status] = _add(session, admin, square_lambert(X0 - 2500 + 700 * i, Y0 - 2500, 500),
                                    technologies=["DSL", "4G"], operators=["other"], issue="no_coverage",
                                    setting="outdoor", description=f"Rue n° {i}, côté l'église",
-                                   observed_at=datetime(2024, 3, 5, 23, 30, tzinfo=timezone.utc))
+                                   observed_at=datetime(2024, 3, 5, 23, 30, tzinfo=UTC))
                 if status != "submitted":
                     reports_service.set_status(session, referent, ids[status], status)
             session.commit()
@@ -92,8 +92,8 @@ class Watch:
     """A browser context (phone or desktop) recording console errors and failed requests;
     requests may go to geosignal and to the local stub only."""
 
-    def __init__(self, browser, ui: dict, viewport: dict, touch: bool = False) -> None:  # noqa: ANN001
-        self.context = browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
+    def __init__(self, chromium, ui: dict, viewport: dict, touch: bool = False) -> None:  # noqa: ANN001
+        self.context = chromium.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
                                            device_scale_factor=1, locale="fr-BE", timezone_id="Europe/Brussels")
         self.page = self.context.new_page()
         self.ui, self.base = ui, ui["base"]
@@ -243,7 +243,7 @@ def test_a_report_by_coordinates_with_the_keyboard_alone_on_a_phone(ui, browser)
     page.screenshot(path=str(ARTIFACTS / "ui-keyboard-form-390.png"), full_page=True)
     _tab_to(page, "#submit-report")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/signalements#r-"))
+    page.wait_for_url(re.compile(r"/signalements$"))
     assert _report_count(ui["app"]) == before + 1
     kind, area, lon, lat, nis = _newest(ui["app"])
     assert kind == "ST_Polygon" and nis == CHARLEROI
@@ -271,7 +271,7 @@ def test_a_report_by_address_through_the_stub(ui, browser) -> None:  # noqa: ANN
     page.fill("#field-description", "Devant l'hôtel de ville")
     page.screenshot(path=str(ARTIFACTS / "ui-address-1440.png"))
     page.click("#submit-report")
-    page.wait_for_url(re.compile(r"/signalements#r-"))
+    page.wait_for_url(re.compile(r"/signalements$"))
     kind, _area, lon, lat, nis = _newest(ui["app"])
     assert (kind, nis) == ("ST_Point", CHARLEROI)
     assert (lon, lat) == (pytest.approx(PLACE_CHARLES_II[0], abs=1e-7), pytest.approx(PLACE_CHARLES_II[1], abs=1e-7))

@@ -252,7 +252,7 @@ def submit_report() -> Any:
         flash(f"Signalement refusé : {ui_text.error_message(error)}", "error")
         return _render_map(None, form=request.form, status=error.status, error=error)
     flash(f"Signalement enregistré ({feature['properties']['commune_name']}).", "success")
-    return redirect(url_for("pages.my_reports", _anchor=f"r-{feature['id']}"))
+    return redirect(url_for("pages.my_reports"))
 
 
 @bp.post("/signalements/<report_id>/statut")
