@@ -352,6 +352,8 @@ def test_drawing_is_measured_as_it_is_drawn_and_a_tiny_zone_is_refused_next_to_i
     assert re.fullmatch(r"Zone trop petite \(2[45] m²\) : dessinez au moins 100 m², ou placez un point\.",
                         box.inner_text().strip())
     assert page.get_attribute("#map-pane", "data-server-error") == "area_too_small"  # the shape is back, marked
+    # and the map shows it (after the first, animated, fit to the commune)
+    page.wait_for_function("() => window[document.getElementById('map-pane').dataset.map].getZoom() === 16")
     page.screenshot(path=str(ARTIFACTS / "ui-refused-tiny-zone-1440.png"))
     assert watch.errors == ["Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"]
     watch.close()
@@ -409,7 +411,8 @@ def test_reports_list_cards_colours_dates_withdrawn_and_open_on_the_map(ui, brow
     assert page.locator(f"#r-{ids['withdrawn']} .badge").inner_text() == "Retiré"
     page.screenshot(path=str(ARTIFACTS / "ui-rep-cards-withdrawn-390.png"), full_page=True)
     page.locator(f"#r-{ids['validated']} a.button").click()
-    page.wait_for_function("() => document.getElementById('map-pane').dataset.focused")
+    page.wait_for_url(re.compile(r"/carte\?"))
+    page.wait_for_function("() => { const p = document.getElementById('map-pane'); return p && p.dataset.focused; }")
     assert page.get_attribute("#map-pane", "data-focused") == ids["validated"]
     assert "Statut : Validé" in page.inner_text(".leaflet-popup-content")
     assert "Date d'observation : 06/03/2024" in page.inner_text(".leaflet-popup-content")

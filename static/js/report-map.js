@@ -30,6 +30,11 @@
   var submit = document.getElementById("submit-report");
   var drawn = null, drawnKind = null, limits = null, placed = null;
 
+  // Leaflet drops a new view asked while a zoom animation runs (the page's first fit to the
+  // commune animates): wait for it to end.
+  function whenStill(fn) {
+    if (map._animatingZoom) { map.once("zoomend", function () { fn(); }); } else { fn(); }
+  }
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
   function fill(text, values) {
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
@@ -243,8 +248,10 @@
                  : kept.type === "LineString" ? "polyline" : "polygon", false);
         var errorBox = document.getElementById("geometry-error");
         if (errorBox && restored.setStyle) { restored.setStyle({ color: "#a50f15", dashArray: "6 4" }); }
-        if (restored.getBounds) { map.fitBounds(restored.getBounds(), { maxZoom: 16 }); }
-        else if (restored.getLatLng) { map.setView(restored.getLatLng(), 15); }
+        whenStill(function () {
+          if (restored.getBounds) { map.fitBounds(restored.getBounds(), { maxZoom: 16, animate: false }); }
+          else if (restored.getLatLng) { map.setView(restored.getLatLng(), 15, { animate: false }); }
+        });
         var serverError = document.getElementById("geometry-error");
         if (serverError) { pane.dataset.serverError = serverError.dataset.code || "1"; }
       }
@@ -270,7 +277,9 @@
     status.textContent = fill(r > 0 ? M.placed_circle : M.placed, values);
     showFeedback(describe(layer));
     clearServerError();
-    if (layer.getBounds) { map.fitBounds(layer.getBounds(), { maxZoom: 17 }); } else { map.setView([lat, lon], 16); }
+    whenStill(function () {
+      if (layer.getBounds) { map.fitBounds(layer.getBounds(), { maxZoom: 17 }); } else { map.setView([lat, lon], 16); }
+    });
     pane.dataset.placed = lon.toFixed(6) + "," + lat.toFixed(6);
   }
 
@@ -419,8 +428,14 @@
     filter: function (f) { return f.properties.status !== "withdrawn" || (showWithdrawn && showWithdrawn.checked); },
     style: function (f) { return { color: colour(f), weight: 2, fillOpacity: 0.25 }; },
     pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 7, color: colour(f), weight: 3 }); },
-    onEachFeature: function (f, l) { byId[f.id] = l; l.bindPopup(function () { return popup(f); }); }
+    onEachFeature: function (f, l) {
+      byId[f.id] = l;
+      l.bindPopup(function () { return popup(f); });
+      l.on("popupopen", function () { openId = f.id; });
+      l.on("popupclose", function () { if (openId === f.id) { openId = null; } });
+    }
   }).addTo(map);
+  var openId = null;
 
   function line(parent, labelText, value, kind) {
     if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) { return; }
@@ -451,9 +466,11 @@
   }
 
   function render(fc) {
+    var reopen = openId;  // a report's popup stays open when the reports are fetched again
     byId = {};
     layer.clearLayers();
     layer.addData(fc);
+    if (reopen && byId[reopen]) { byId[reopen].openPopup(); }
     if (!list) { return; }
     list.replaceChildren();
     fc.features.forEach(function (f) {
@@ -499,10 +516,12 @@
       .then(function (f) {
         if (showWithdrawn && f.properties.status === "withdrawn") { showWithdrawn.checked = true; }
         pendingFocus = f.id;
-        map.off("moveend", load);
-        map.fitBounds(L.geoJSON(f).getBounds(), { maxZoom: 17, animate: false });
-        map.on("moveend", load);
-        load();
+        whenStill(function () {
+          map.off("moveend", load);
+          map.fitBounds(L.geoJSON(f).getBounds(), { maxZoom: 17, animate: false });
+          map.on("moveend", load);
+          load();
+        });
       })
       .catch(function (err) { console.warn("geosignal: report not found", err); load(); });
   } else {
