@@ -31,7 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
     from geosignal import assets, auth, cli, db, errors_web, ratelimit, security
-    from geosignal.views import account, api, exports, health, imports, ogc, pages, stats
+    from geosignal.views import account, api, exports, health, imports, locate, ogc, pages, stats
 
     db.init_app(app)
     auth.init_app(app)
@@ -39,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     ratelimit.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(locate.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(ogc.bp)
     app.register_blueprint(pages.bp)

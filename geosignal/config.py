@@ -13,6 +13,7 @@ only when ``ENV`` is ``development`` or ``testing``.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,9 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: its type (``bool``, ``int``, ``float``, ``str``, ``url``, ``env``), default
-    and meaning. ``url`` accepts the empty string (= unset) when ``optional``."""
+    """One setting: its type (``bool``, ``int``, ``float``, ``str``, ``url``, ``env``, ``json``),
+    default and meaning. ``url`` accepts the empty string (= unset) when ``optional``; ``json``
+    is decoded (the empty string = unset, None)."""
 
     type: str
     default: Any
@@ -61,6 +63,12 @@ SETTINGS: dict[str, Setting] = {
     "COMMUNES_FILE": Setting("str", DEFAULT_COMMUNES_FILE, "communes loaded by scripts/run"),
     "TILE_URL": Setting("str", "", "base map tiles, a URL template with {z}/{x}/{y}; empty = none"),
     "TILE_ATTRIBUTION": Setting("str", "", "attribution shown for the tiles"),
+    "BASEMAPS": Setting("json", None, "base-map layers, a JSON list of {name, type: xyz|wms|wmts, url, "
+                        "attribution, …} (geosignal/services/basemaps.py); unset = OpenStreetMap and the "
+                        "SPW's PICC and orthophotos when TILE_URL is set, none otherwise; [] = none"),
+    "GEOCODER_URL": Setting("url", "https://nominatim.openstreetmap.org/search",
+                            "address search, a Nominatim-compatible /search URL proxied by geosignal; empty = off"),
+    "GEOCODER_TIMEOUT_S": Setting("float", 5.0, "seconds to wait for the address search service"),
     "MIN_AREA_M2": Setting("float", 100.0, "smallest zone (m², EPSG:31370)"),
     "MAX_AREA_M2": Setting("float", 200e6, "largest zone (m², EPSG:31370)"),
     "MAX_VERTICES": Setting("int", 10_000, "vertices per geometry"),
@@ -126,6 +134,13 @@ def parse_value(name: str, raw: str) -> Any:
         if text not in ENVIRONMENTS:
             raise ConfigError(f"{var} must be one of {', '.join(ENVIRONMENTS)}, not {raw!r}")
         return text
+    if setting.type == "json":
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"{var} must be JSON ({exc}), not {raw!r}") from None
     if setting.type == "url":
         if not text and setting.optional:
             return ""
@@ -187,4 +202,10 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
     check_secret_key(config.get("SECRET_KEY"), config["ENV"])
     if config["ENV"] == "production" and config.get("DEBUG"):
         raise ConfigError("GEOSIGNAL_DEBUG must be off in production")
+    from geosignal.services import basemaps  # import-light; checks the layers once, at start
+
+    try:
+        basemaps.layers_from_config(config)
+    except ValueError as exc:
+        raise ConfigError(f"GEOSIGNAL_{exc}") from None
     return config

@@ -366,9 +366,10 @@ COORDINATE_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "wkt": ("Géométrie (WKT)", ("wkt", "geometry", "geometrie", "geom", "the_geom", "wkt_geom", "geometry_wkt")),
 }
 
-#: Fields of the map form that are not report properties (the drawn shape, the CSRF token,
-#: the idempotency key, the repair choice).
-FORM_CONTROLS: tuple[str, ...] = ("csrf_token", "idempotency_key", "geometry", "repair")
+#: Fields of the map form that are not report properties (the drawn shape, the coordinates
+#: typed instead — read by the server into the shape —, the CSRF token, the idempotency key,
+#: the repair choice).
+FORM_CONTROLS: tuple[str, ...] = ("csrf_token", "idempotency_key", "geometry", "coordinates", "repair")
 
 
 def _check() -> None:

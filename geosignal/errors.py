@@ -73,6 +73,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "duplicate_header": (422, "A CSV header names the same column twice."),
     "unterminated_quote": (422, "A quoted CSV field is never closed."),
     "field_too_long": (422, "A CSV field is longer than allowed."),
+    # typed positions and address search (report without the map)
+    "unreadable_coordinates": (422, "The coordinates typed cannot be read as WGS 84, DMS or Belgian Lambert."),
+    "ambiguous_coordinates": (422, "The two numbers fit the territory in both orders; say which is which."),
+    "geocoder_unavailable": (503, "The address search service is off or did not answer."),
 }
 
 
@@ -129,6 +133,9 @@ TITLES_FR: dict[str, str] = {
     "duplicate_header": "L'en-tête du fichier CSV nomme deux fois la même colonne.",
     "unterminated_quote": "Un guillemet ouvert dans le fichier CSV n'est jamais fermé.",
     "field_too_long": "Un champ du fichier CSV est trop long.",
+    "unreadable_coordinates": "Coordonnées illisibles : donnez deux nombres (WGS 84, degrés-minutes-secondes ou Lambert belge).",
+    "ambiguous_coordinates": "Ces coordonnées se lisent dans les deux ordres : précisez lequel est la latitude (ou x).",
+    "geocoder_unavailable": "La recherche d'adresse ne répond pas : saisissez des coordonnées ou dessinez sur la carte.",
 }
 
 

@@ -79,6 +79,16 @@ LABELS_FR: dict[str, str] = {
 }
 
 
+#: Colour of each status on maps, lists and badges (white text on it reads at ≥ 4.5:1).
+STATUS_COLOURS: dict[str, str] = {
+    "submitted": "#8a5300",
+    "validated": "#1e7b34",
+    "rejected": "#a50f15",
+    "withdrawn": "#5f6368",
+}
+assert set(STATUS_COLOURS) == set(STATUSES)
+
+
 def label(value: str) -> str:
     """Return the French label of a vocabulary value (the value itself when it has none)."""
     return LABELS_FR.get(value, value)

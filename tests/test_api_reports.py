@@ -235,7 +235,8 @@ def test_status_rights_and_the_list_page_actions(db, client, representative, ref
     assert withdrawn.status_code == 200 and withdrawn.get_json()["properties"]["status"] == "withdrawn"
     # the referent validates through the list page's form
     referent.login()
-    page = client.get("/signalements").get_data(as_text=True)
+    assert f"/signalements/{rid}/statut" not in client.get("/signalements").get_data(as_text=True)  # withdrawn: hidden
+    page = client.get("/signalements?retires=1").get_data(as_text=True)
     assert f"/signalements/{rid}/statut" in page
     response = client.post(f"/signalements/{rid}/statut", data={"status": "validated", "csrf_token": csrf_token(page)})
     assert response.status_code == 302

@@ -141,6 +141,7 @@ def test_representative_map_page(live_server, browser, app) -> None:  # noqa: AN
     # back on the map, the report is fetched from the API and its popup shows the text as text
     page.goto(live_server + "/carte")
     page.wait_for_selector(".leaflet-overlay-pane svg path >> nth=1")
+    page.wait_for_selector("#report-list li")
     assert page.locator("#report-list li").count() == 1
     assert "<script>" in page.inner_text("#report-list")
     # its popup: the contract's popup lines, French labels, user text as text
@@ -192,7 +193,14 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     rows = page.locator("#preview-table tbody tr")
     assert rows.count() == 2
     assert "accepté" in rows.nth(0).inner_text()
-    assert "outside_service_area" in rows.nth(1).inner_text()
+    # the values read, under French column labels (Réseau, Description…), and French errors
+    first = dict(zip(rows.nth(0).locator("td").evaluate_all("tds => tds.map(td => td.dataset.label)"),
+                     rows.nth(0).locator("td").all_inner_texts(), strict=True))
+    assert (first["Forme"], first["Réseau"], first["Description"], first["Commune"]) == \
+        ("Tronçon", "Mobile", "<b>gras</b> & co", "Charleroi")
+    refused = rows.nth(1).locator("td").last
+    assert refused.get_attribute("data-code") == "outside_service_area"
+    assert refused.inner_text().startswith("La forme ne se trouve pas dans les communes desservies.")
     page.wait_for_selector("#import-map .leaflet-overlay-pane svg path")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "import-preview.png"), full_page=True)
@@ -224,7 +232,8 @@ def test_refused_report_keeps_the_drawing_and_the_fields(live_server, browser) -
     page.fill("textarea[name=description]", "Rue de la Gare, côté impair")
     page.click("#submit-report")
     page.wait_for_load_state("networkidle")
-    assert "not_your_commune" in page.inner_text(".flashes")
+    assert "Signalement refusé : La forme se trouve surtout dans une autre commune" in page.inner_text(".flashes")
+    assert page.get_attribute("#geometry-error", "data-code") == "not_your_commune"
     assert page.input_value("select[name=network]") == "fixed"
     assert page.is_checked("input[name=operators][value='VOO']")
     assert page.input_value("textarea[name=description]") == "Rue de la Gare, côté impair"

@@ -45,7 +45,9 @@ def test_default_tile_url_reaches_the_map_page(app, representative) -> None:  # 
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert f'"{OSM}"' in html
-    assert "img-src 'self' data: https://tile.openstreetmap.org;" in page.headers["Content-Security-Policy"]
+    # OpenStreetMap first, then the standard Walloon layers (geosignal/services/basemaps.py)
+    assert ("img-src 'self' data: https://tile.openstreetmap.org https://geoservices.wallonie.be;"
+            in page.headers["Content-Security-Policy"])
 
 
 def test_a_second_start_installs_nothing_and_takes_seconds() -> None:

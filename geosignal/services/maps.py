@@ -15,6 +15,12 @@ from typing import Any
 import folium
 import folium.plugins
 
+from geosignal.services.basemaps import BaseLayer
+
+#: Styles of the boundaries: the commune shown, and its neighbours (lighter, dashed).
+COMMUNE_STYLE = {"color": "#1d4e89", "weight": 3, "fill": False}
+NEIGHBOUR_STYLE = {"color": "#6b7f99", "weight": 1.5, "dashArray": "4 4", "fill": False, "opacity": 0.8}
+
 
 @dataclass(frozen=True)
 class MapParts:
@@ -29,12 +35,45 @@ class MapParts:
     layers: dict[str, str] = field(default_factory=dict)
 
 
-def _base_map(tile_url: str, attribution: str) -> folium.Map:
+def _base_map(layers: tuple[BaseLayer, ...] = ()) -> folium.Map:
+    """Return an empty map with the base ``layers`` (the first shown) and, when there are
+    several, a layer switcher (Leaflet's layers control, unfolded by a tap or the keyboard)."""
     m = folium.Map(location=[50.41, 4.44], zoom_start=10, tiles=None, control_scale=True,
-                   prefer_canvas=False)
-    if tile_url:
-        folium.TileLayer(tile_url, attr=attribution or "Fond de carte", name="Fond de carte").add_to(m)
+                   prefer_canvas=False, max_zoom=19)
+    for i, layer in enumerate(layers):
+        common = {"name": layer.name, "attr": layer.attribution or layer.name, "show": i == 0,
+                  "overlay": False, "control": True}
+        if layer.kind == "wms":
+            folium.WmsTileLayer(layer.url, layers=layer.layers, styles=layer.styles, fmt=layer.format,
+                                transparent=layer.transparent, version=layer.version,
+                                min_zoom=layer.min_zoom, max_zoom=layer.max_zoom, **common).add_to(m)
+        else:
+            folium.TileLayer(layer.url, min_zoom=layer.min_zoom, max_zoom=layer.max_zoom, **common).add_to(m)
+    if len(layers) > 1:
+        folium.LayerControl(position="topright", collapsed=True).add_to(m)
     return m
+
+
+def _boundaries(m: folium.Map, commune: dict[str, Any], neighbours: list[dict[str, Any]],
+                tooltip: bool = True) -> folium.GeoJson:
+    """Draw the neighbours (lighter, dashed, under) then the commune's boundary; neither can
+    be switched off. Names are HTML-escaped (folium writes tooltips as HTML)."""
+    if neighbours:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "geometry": f["geometry"],
+                 "properties": {"name": html.escape(f["properties"]["name_fr"])}} for f in neighbours]},
+            name="Communes voisines", control=False, interactive=tooltip,
+            style_function=lambda _f: NEIGHBOUR_STYLE,
+            tooltip=folium.GeoJsonTooltip(["name"], labels=False) if tooltip else None,
+        ).add_to(m)
+    layer = folium.GeoJson(
+        {"type": "Feature", "geometry": commune["geometry"], "properties": {}},
+        name="Limite communale", control=False, interactive=False,
+        style_function=lambda _f: COMMUNE_STYLE,
+    )
+    layer.add_to(m)
+    return layer
 
 
 def _parts(m: folium.Map) -> MapParts:
@@ -62,20 +101,18 @@ def _bounds(feature: dict[str, Any]) -> list[list[float]]:
     return [[min(ys), min(xs)], [max(ys), max(xs)]]
 
 
-def representative_map(commune: dict[str, Any], tile_url: str = "", attribution: str = "") -> MapParts:
-    """Return the map of one commune for its representative: the boundary and drawing tools.
+def representative_map(commune: dict[str, Any], layers: tuple[BaseLayer, ...] = (),
+                       neighbours: list[dict[str, Any]] | None = None) -> MapParts:
+    """Return the map of one commune for its representative: base layers with a switcher,
+    the neighbouring communes (lighter), the commune's boundary and the drawing tools.
 
-    ``commune`` is a GeoJSON Feature in EPSG:4326 (``[lon, lat]``) with ``name_fr``.
-    Draw tools: marker (point), polyline (road stretch), polygon, rectangle, circle
-    (sent with its ``radius`` in metres).
+    ``commune`` and ``neighbours`` are GeoJSON Features in EPSG:4326 (``[lon, lat]``) with
+    ``name_fr``. Draw tools: marker (point), polyline (road stretch), polygon, rectangle,
+    circle (sent with its ``radius`` in metres). ``layers["boundary"]`` names the JavaScript
+    variable of the commune's boundary layer.
     """
-    m = _base_map(tile_url, attribution)
-    folium.GeoJson(
-        commune,
-        name="Limite communale",
-        style_function=lambda _f: {"color": "#1d4e89", "weight": 3, "fill": False},
-        tooltip=html.escape(commune["properties"]["name_fr"]),
-    ).add_to(m)
+    m = _base_map(layers)
+    boundary = _boundaries(m, commune, neighbours or [], tooltip=False)
     folium.plugins.Draw(
         export=False,
         show_geometry_on_click=False,
@@ -84,10 +121,11 @@ def representative_map(commune: dict[str, Any], tile_url: str = "", attribution:
         edit_options={"edit": True, "remove": True},
     ).add_to(m)
     m.fit_bounds(_bounds(commune))
-    return _parts(m)
+    parts = _parts(m)
+    return MapParts(parts.head, parts.body, parts.script, parts.name, {"boundary": boundary.get_name()})
 
 
-def referent_map(communes: list[dict[str, Any]], tile_url: str = "", attribution: str = "") -> MapParts:
+def referent_map(communes: list[dict[str, Any]], layers: tuple[BaseLayer, ...] = ()) -> MapParts:
     """Return the referent's map: every commune's boundary, to be coloured by the page.
 
     ``communes`` are GeoJSON Features (EPSG:4326, simplified) with ``nis_code`` and
@@ -96,7 +134,7 @@ def referent_map(communes: list[dict[str, Any]], tile_url: str = "", attribution
     with the chosen filters, by bounding box and zoom. ``layers["communes"]`` names the
     JavaScript variable holding the boundaries' L.GeoJSON layer.
     """
-    m = _base_map(tile_url, attribution)
+    m = _base_map(layers)
     features = [{
         "type": "Feature",
         "geometry": f["geometry"],
@@ -104,7 +142,7 @@ def referent_map(communes: list[dict[str, Any]], tile_url: str = "", attribution
     } for f in communes]
     layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name="Communes",
+        name="Communes", control=False,
         style_function=lambda _f: {"color": "#555", "weight": 1, "fillColor": "#ffffff", "fillOpacity": 0.6},
     )
     layer.add_to(m)
@@ -117,28 +155,25 @@ def referent_map(communes: list[dict[str, Any]], tile_url: str = "", attribution
 
 
 def commune_sheet_map(commune: dict[str, Any], white_zone: dict[str, Any] | None,
-                      lines: dict[str, Any] | None, tile_url: str = "", attribution: str = "") -> MapParts:
-    """Return the map of a commune sheet: its boundary, its white zone (union of the zone
-    reports clipped to it) and its reported road stretches.
+                      lines: dict[str, Any] | None, layers: tuple[BaseLayer, ...] = (),
+                      neighbours: list[dict[str, Any]] | None = None) -> MapParts:
+    """Return the map of a commune sheet: the neighbouring communes (lighter), its boundary,
+    its white zone (union of the zone reports clipped to it) and its reported road stretches.
 
-    ``commune`` is a GeoJSON Feature, ``white_zone`` / ``lines`` GeoJSON geometries or None,
-    all EPSG:4326 ``[lon, lat]``. Nothing user-written is shown.
+    ``commune`` and ``neighbours`` are GeoJSON Features, ``white_zone`` / ``lines`` GeoJSON
+    geometries or None, all EPSG:4326 ``[lon, lat]``. Nothing user-written is shown.
     """
-    m = _base_map(tile_url, attribution)
-    folium.GeoJson(
-        {"type": "Feature", "geometry": commune["geometry"], "properties": {}},
-        name="Limite communale",
-        style_function=lambda _f: {"color": "#1d4e89", "weight": 3, "fill": False},
-    ).add_to(m)
+    m = _base_map(layers)
+    _boundaries(m, commune, neighbours or [])
     if white_zone:
         folium.GeoJson(
-            {"type": "Feature", "geometry": white_zone, "properties": {}}, name="Zone blanche",
+            {"type": "Feature", "geometry": white_zone, "properties": {}}, name="Zone blanche", control=False,
             style_function=lambda _f: {"color": "#a50f15", "weight": 1, "fillColor": "#de2d26",
                                        "fillOpacity": 0.5},
         ).add_to(m)
     if lines:
         folium.GeoJson(
-            {"type": "Feature", "geometry": lines, "properties": {}}, name="Tronçons",
+            {"type": "Feature", "geometry": lines, "properties": {}}, name="Tronçons", control=False,
             style_function=lambda _f: {"color": "#6a1b9a", "weight": 4},
         ).add_to(m)
     m.fit_bounds(_bounds(commune))

@@ -9,7 +9,6 @@ import secrets
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -29,7 +28,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from geosignal import contract, vocab
+from geosignal import contract, ui_text, vocab
 from geosignal.assets import point_folium_at_local_assets
 from geosignal.auth import current
 from geosignal.db import get_session
@@ -44,9 +43,11 @@ from geosignal.ratelimit import (
     limiter,
     login_account_key,
 )
-from geosignal.services import aggregation
+from geosignal.services import aggregation, basemaps, drawing, survey
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 bp = Blueprint("pages", __name__)
 
@@ -64,6 +65,36 @@ def fr_number(value: float, decimals: int = 0) -> str:
     return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
 
 
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+@bp.app_template_filter("be_date")
+def be_date(value: Any) -> str:
+    """Format an ISO 8601 time (or datetime) as a Belgian date, dd/mm/yyyy, in Brussels time
+    (a naive one is taken as Brussels time); empty → "—"."""
+    dt = _as_datetime(value)
+    if dt is None:
+        return "—"
+    return (dt.astimezone(BRUSSELS) if dt.tzinfo else dt).strftime("%d/%m/%Y")
+
+
+@bp.app_template_filter("be_datetime")
+def be_datetime(value: Any) -> str:
+    """Format an ISO 8601 time as dd/mm/yyyy à HH:MM, Brussels time; empty → "—"."""
+    dt = _as_datetime(value)
+    if dt is None:
+        return "—"
+    return (dt.astimezone(BRUSSELS) if dt.tzinfo else dt).strftime("%d/%m/%Y à %H:%M")
+
+
 @bp.app_template_filter("nonced")
 def nonced(fragment: str) -> Markup:
     """Add this request's CSP nonce to every <script> and <style> tag of a trusted fragment."""
@@ -72,22 +103,23 @@ def nonced(fragment: str) -> Markup:
 
 @bp.app_context_processor
 def _template_globals() -> dict:
-    return {"vocab": vocab, "contract": contract, "label": vocab.label,
+    return {"vocab": vocab, "contract": contract, "label": vocab.label, "ui_text": ui_text,
             "csp_nonce": lambda: g.get("csp_nonce", "")}
+
+
+def base_layers() -> tuple[basemaps.BaseLayer, ...]:
+    """Return the configured base-map layers (checked at start, see :mod:`geosignal.config`)."""
+    return basemaps.layers_from_config(current_app.config)
 
 
 @bp.after_app_request
 def _security_headers(response: Response) -> Response:
     if response.mimetype == "text/html" and current_app.config["CONTENT_SECURITY_POLICY"]:
         nonce = g.get("csp_nonce", "")
-        tiles = current_app.config.get("TILE_URL") or ""
-        tile_origin = ""
-        if tiles:
-            parts = urlsplit(tiles.replace("{s}", "a"))
-            tile_origin = f" {parts.scheme}://{parts.netloc}".replace("://a.", "://*.")
+        tile_origins = "".join(f" {o}" for o in basemaps.csp_origins(base_layers()))
         response.headers["Content-Security-Policy"] = (
             f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
-            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:{tile_origin}; "
+            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:{tile_origins}; "
             "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
             "frame-ancestors 'none'"
         )
@@ -161,8 +193,6 @@ def _maps() -> Any:
     return maps
 
 
-def _tiles() -> dict[str, str]:
-    return {"tile_url": current_app.config["TILE_URL"], "attribution": current_app.config["TILE_ATTRIBUTION"]}
 
 
 @bp.get("/carte")
@@ -170,24 +200,27 @@ def _tiles() -> dict[str, str]:
 def commune_map() -> str:
     """The representative's map of their commune, with drawing tools and the report form.
 
-    The referent and admins may look at any commune's map with ``?commune=<NIS>``.
+    The referent and admins may look at any commune's map with ``?commune=<NIS>``;
+    ``?signalement=<id>`` centres the map on one report and opens it.
     """
     return _render_map(parse_commune(get_session(), request.args.get("commune")))
 
 
-def _render_map(requested_nis: str | None, form: Any = None, status: int = 200) -> Any:
+def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
+                error: GeosignalError | None = None) -> Any:
     user = current()
     nis = requested_nis if user.sees_all_communes else user.commune_nis
     session = get_session()
     nis = nis or session.scalar(select(Commune.nis_code).order_by(Commune.nis_code))
-    found = communes_service.list_communes(session, nis_codes=[nis]) if nis else []
-    if not found:
-        raise GeosignalError("not_found", f"no commune {nis}")
-    parts = _maps().representative_map(found[0], **_tiles())
+    if not nis:
+        raise GeosignalError("not_found", "no commune is loaded")
+    commune, neighbours = drawing.commune_and_neighbours(session, nis)
+    parts = _maps().representative_map(commune, base_layers(), neighbours)
     page = render_template(
-        "map.html", parts=parts, commune=found[0]["properties"], idempotency_key=str(uuid.uuid4()),
-        can_write=user.role != "referent",
+        "map.html", parts=parts, commune=commune["properties"], idempotency_key=str(uuid.uuid4()),
+        can_write=user.role != "referent", focus_report=request.args.get("signalement", ""),
         values={k: form.getlist(k) for k in form.keys()} if form else {},
+        errors=ui_text.field_errors(error) if error else {}, error=error,
     )
     return page, status
 
@@ -201,10 +234,14 @@ def submit_report() -> Any:
     reason (HTTP status of the error).
     """
     from geosignal.views.api import create_report_from_body
+    from geosignal.views.locate import position_from_form
 
-    geometry = request.form.get("geometry") or ""
-    feature_json = feature_from_form(request.form, geometry)
+    geometry = (request.form.get("geometry") or "").strip()
     try:
+        if not geometry and (request.form.get("coordinates") or "").strip():
+            # placed without the map: the coordinates typed are read here, on the server
+            geometry = json.dumps(position_from_form(request.form["coordinates"]))
+        feature_json = feature_from_form(request.form, geometry)
         feature, _status, _location = create_report_from_body(
             feature_json.encode("utf-8"), crs=None, repair=request.form.get("repair") == "on"
         )
@@ -212,8 +249,8 @@ def submit_report() -> Any:
         if error.status >= 500 or error.code == "csrf_failed":
             raise
         get_session().rollback()
-        flash(f"Signalement refusé — {error.title_fr} ({error.code} : {error.detail})", "error")
-        return _render_map(None, form=request.form, status=error.status)
+        flash(f"Signalement refusé : {ui_text.error_message(error)}", "error")
+        return _render_map(None, form=request.form, status=error.status, error=error)
     flash(f"Signalement enregistré ({feature['properties']['commune_name']}).", "success")
     return redirect(url_for("pages.my_reports"))
 
@@ -265,9 +302,14 @@ def _is_number(text: str) -> bool:
 @bp.get("/signalements")
 @login_required
 def my_reports() -> str:
-    """The list of reports the user may see (their commune's, or every one for the referent)."""
+    """The list of reports the user may see (their commune's, or every one for the referent),
+    newest first; withdrawn reports are hidden unless ``?retires=1``."""
     page = reports_service.list_reports(get_session(), current(), limit=500)
-    return render_template("reports.html", features=page.features, truncated=page.next_cursor is not None)
+    show_withdrawn = request.args.get("retires") == "1"
+    shown = [f for f in page.features if show_withdrawn or f["properties"]["status"] != "withdrawn"]
+    shown.reverse()
+    return render_template("reports.html", features=shown, truncated=page.next_cursor is not None,
+                           show_withdrawn=show_withdrawn, hidden=len(page.features) - len(shown))
 
 
 @bp.get("/tableau-de-bord")
@@ -279,8 +321,11 @@ def dashboard() -> str:
     user = current()
     if not user.sees_all_communes:
         raise GeosignalError("forbidden", "le tableau de bord est réservé au référent")
-    parts = _maps().referent_map(communes_service.list_communes(get_session(), simplify_m=25.0), **_tiles())
-    return render_template("dashboard.html", parts=parts)
+    parts = _maps().referent_map(communes_service.list_communes(get_session(), simplify_m=25.0), base_layers())
+    edition = survey.EDITIONS[2022]
+    published = [(ui_text.SURVEY_INDICATORS_FR.get(p.indicator, p.indicator), p)
+                 for p in survey.published_indicators(edition.year)]
+    return render_template("dashboard.html", parts=parts, published=published, published_edition=edition)
 
 
 @bp.get("/communes/<nis>/fiche")
@@ -294,7 +339,7 @@ def commune_sheet(nis: str) -> str:
         raise GeosignalError("forbidden", "cette fiche concerne une autre commune")
     session = get_session()
     sheet = aggregation.commune_detail(session, nis, geometry=True, with_survey=True)
-    feature = next(f for f in communes_service.list_communes(session) if f["id"] == nis)
-    parts = _maps().commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), **_tiles())
+    feature, neighbours = drawing.commune_and_neighbours(session, nis)
+    parts = _maps().commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), base_layers(), neighbours)
     generated = datetime.now(ZoneInfo("Europe/Brussels"))
     return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated)

@@ -84,6 +84,12 @@
       layer.unbindTooltip();
       layer.bindTooltip(tooltipFor(row, indicator), {sticky: true});
     });
+    if (!communes.geosignalClick) {  // a commune clicked on the map opens its sheet
+      communes.geosignalClick = true;
+      communes.eachLayer((layer) => layer.on("click", () => {
+        window.location.assign(pane.dataset.sheetUrl.replace("00000", layer.feature.properties.nis_code));
+      }));
+    }
     const legend = document.getElementById("legend");
     legend.replaceChildren(el("div", spec.label));
     const labels = limits.length === 1 ? ["aucune valeur > 0"] : limits.map((low, i) => {
@@ -127,10 +133,10 @@
       el("td", fmt(row.line_length_km, 2), "num"),
       el("td", String(row.households_declared), "num"),
       el("td", fmt(row.inhabitants_affected_estimate, 0), "num"),
-      el("td", s && s.smart_score !== null ? `${s.smart_score}/10` : "—", "num"),
-      el("td", cited),
-      el("td", s && s.citizens_informed_score !== null ? `${s.citizens_informed_score}/10` : "—", "num"),
-      el("td", isTotal ? "" : trendText(s)),
+      el("td", s && s.smart_score !== null ? `${s.smart_score}/10` : "—", "num survey-col"),
+      el("td", cited, "survey-col"),
+      el("td", s && s.citizens_informed_score !== null ? `${s.citizens_informed_score}/10` : "—", "num survey-col"),
+      el("td", isTotal ? "" : trendText(s), "survey-col"),
     ];
   }
 
@@ -213,6 +219,8 @@
     }
     rows = body.communes;
     territory = body.territory;
+    // the survey's columns only when an edition with answers per commune is loaded
+    table.classList.toggle("no-survey", !(body.survey_editions || []).some((e) => e.responses > 0));
     document.getElementById("estimate-note").textContent = body.estimate_note;
     renderTable();
     renderTerritory(territory, body.survey_editions);

@@ -21,6 +21,26 @@
   // What a column can be mapped to: [{name, label}] from the report contract (coordinates,
   // then the writable properties; geosignal/contract.py).
   var MAPPABLE = JSON.parse(form.dataset.fields || "[]");
+  // The preview's value columns [{name, label, kind}] and the French labels of values, error
+  // codes and warnings (geosignal/ui_text.py, geosignal/contract.py).
+  var table = document.getElementById("preview-table");
+  var COLUMNS = JSON.parse(table.dataset.columns || "[]");
+  var LABELS = JSON.parse(table.dataset.labels || "{}");
+  var ERRORS = JSON.parse(table.dataset.errors || "{}");
+  var WARNINGS = JSON.parse(table.dataset.warnings || "{}");
+  var HEADERS = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent; });
+  function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
+  function value(v, kind) {
+    if (v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length)) { return "—"; }
+    if (Array.isArray(v)) { return v.map(label).join(", "); }
+    if (kind === "vocab") { return label(String(v)); }
+    if (kind === "datetime") {
+      var d = new Date(v);
+      return isNaN(d.getTime()) ? String(v)
+        : d.toLocaleDateString("fr-BE", { timeZone: "Europe/Brussels", day: "2-digit", month: "2-digit", year: "numeric" });
+    }
+    return String(v);
+  }
   var TABLE_ROWS = 1000, MAP_FEATURES = 5000, POLL_MS = 1000;
 
   function payload(dryRun) {
@@ -43,7 +63,13 @@
       });
   }
 
-  function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); }
+  function cell(row, text) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    td.dataset.label = HEADERS[row.cells.length] || "";
+    row.appendChild(td);
+    return td;
+  }
 
   function showMapping(columns) {
     mappingFields.replaceChildren();
@@ -78,11 +104,15 @@
     shown.forEach(function (f) {
       var tr = document.createElement("tr");
       tr.className = f.status;
+      var p = f.properties || {};
       cell(tr, String(f.index + 1));
       cell(tr, f.status === "accepted" ? "accepté" : "refusé");
-      cell(tr, f.properties ? f.properties.commune_name : "");
-      cell(tr, f.geometry ? f.geometry.type : "");
-      cell(tr, f.error ? f.error.code + " : " + f.error.detail : (f.warnings || []).map(function (w) { return w.code; }).join(", "));
+      cell(tr, p.commune_name || "—");
+      cell(tr, f.geometry ? label(f.geometry.type) : "—");
+      COLUMNS.forEach(function (c) { cell(tr, f.properties ? value(p[c.name], c.kind) : ""); });
+      var detail = cell(tr, f.error ? (ERRORS[f.error.code] || f.error.code) + (f.error.detail ? " (" + f.error.detail + ")" : "")
+        : (f.warnings || []).map(function (w) { return WARNINGS[w.code] || w.code; }).join(", "));
+      if (f.error) { detail.dataset.code = f.error.code; }
       tbody.appendChild(tr);
     });
     accepted.slice(0, MAP_FEATURES).forEach(function (f) {
@@ -113,7 +143,9 @@
     saveResult.textContent = "";
     var p = document.getElementById("import-error") || document.createElement("p");
     p.id = "import-error"; p.className = "flash error";
-    p.textContent = (problem.code || "erreur") + " : " + (problem.detail || "");
+    p.setAttribute("role", "alert");
+    p.dataset.code = problem.code || "";
+    p.textContent = (ERRORS[problem.code] || problem.title || "Erreur") + (problem.detail ? " (" + problem.detail + ")" : "");
     form.appendChild(p);
   }
 
@@ -138,7 +170,7 @@
           saveResult.textContent = job.saved + " signalement(s) enregistré(s).";
         } else if (job.state === "failed") {
           progressLine.hidden = true;
-          saveResult.textContent = (job.error.code || "erreur") + " : " + (job.error.detail || "");
+          saveResult.textContent = (ERRORS[job.error.code] || job.error.code || "Erreur") + " (" + (job.error.detail || "") + ")";
           saveButton.disabled = false;
         } else {
           showProgress(job);
@@ -158,7 +190,7 @@
         showProgress(res.body);
         poll(res.location);
       } else {
-        saveResult.textContent = (res.body.code || "erreur") + " : " + (res.body.detail || "");
+        saveResult.textContent = (ERRORS[res.body.code] || res.body.code || "Erreur") + " (" + (res.body.detail || "") + ")";
         saveButton.disabled = false;
       }
     });

@@ -1,7 +1,11 @@
-// geosignal: the representative's map. Keeps the shape drawn with Leaflet.draw in the
-// report form (GeoJSON, [lon, lat]), guards against double submission, and shows the
-// commune's reports fetched from the API by bounding box. User text is always inserted
-// with textContent, never as HTML.
+// geosignal: the representative's map. Keeps the place of the report in the form (GeoJSON,
+// [lon, lat]): a shape drawn with Leaflet.draw, coordinates read by the server, the browser's
+// position or an address found through geosignal's proxy, with an optional radius (a zone).
+// The drawn shape is measured and checked as it is drawn against the server's own limits
+// (GET /api/v1/limits). On phones the page works in two steps: the map, then the form.
+// Shows the commune's reports fetched from the API by bounding box, coloured by status.
+// User text is always inserted with textContent, never as HTML. Texts come from the page
+// (geosignal/ui_text.py), never from this file.
 (function () {
   "use strict";
   var pane = document.getElementById("map-pane");
@@ -9,42 +13,227 @@
   var map = window[pane.dataset.map];
   if (!map) { console.error("geosignal: map not found"); return; }
 
+  var M = JSON.parse(pane.dataset.messages || "{}");
+  var LABELS = JSON.parse(pane.dataset.labels || "{}");
+  var COLOURS = JSON.parse(pane.dataset.statusColours || "{}");
+  // The popup's lines: [{name, label, kind}] from the report contract (geosignal/contract.py).
+  var POPUP = JSON.parse(pane.dataset.popup || "[]");
+  var layout = document.getElementById("map-layout");
   var form = document.getElementById("report-form");
   var geometryInput = document.getElementById("geometry");
   var radiusInput = document.getElementById("radius");
+  var coordinatesInput = document.getElementById("coordinates");
   var status = document.getElementById("drawn-status");
+  var feedback = document.getElementById("shape-feedback");
+  var measure = document.getElementById("measure");
+  var locateStatus = document.getElementById("locate-status");
   var submit = document.getElementById("submit-report");
-  var drawn = null;
-  var LABELS = JSON.parse(pane.dataset.labels || "{}");
-  // The popup's lines: [{name, label, kind}] from the report contract (geosignal/contract.py).
-  var POPUP = JSON.parse(pane.dataset.popup || "[]");
+  var drawn = null, drawnKind = null, limits = null, placed = null;
+
+  // Leaflet drops a new view asked while a zoom animation runs (the page's first fit to the
+  // commune animates): wait for it to end.
+  function whenStill(fn) {
+    if (map._animatingZoom) { map.once("zoomend", function () { fn(); }); } else { fn(); }
+  }
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
-
-  var KINDS = { marker: "un point", polyline: "un tronçon", polygon: "une zone",
-                rectangle: "une zone", circle: "un cercle" };
-
-  function setDrawn(layer, kind) {
-    if (drawn && drawn !== layer) { drawn.remove(); }
-    drawn = layer;
-    if (!form) { return; }
-    if (!layer) {
-      geometryInput.value = ""; radiusInput.value = "";
-      status.textContent = "Aucune forme dessinée."; submit.disabled = true;
-      return;
-    }
-    geometryInput.value = JSON.stringify(layer.toGeoJSON().geometry);
-    radiusInput.value = layer instanceof L.Circle ? String(Math.round(layer.getRadius() * 10) / 10) : "";
-    status.textContent = "Forme dessinée : " + (KINDS[kind] || kind) + ".";
-    submit.disabled = false;
+  function fill(text, values) {
+    return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
+  }
+  function num(v, digits) {
+    return Number(v).toLocaleString("fr-BE", { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
+  }
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    if (className) { node.className = className; }
+    return node;
+  }
+  function belgianDate(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return String(iso); }
+    return d.toLocaleDateString("fr-BE", { timeZone: "Europe/Brussels", day: "2-digit", month: "2-digit", year: "numeric" });
   }
 
-  map.on("draw:created", function (e) { setDrawn(e.layer, e.layerType); });
+  /* ------------------------------------------------------------ phone steps */
+  function step(name, focus) {
+    if (!layout) { return; }
+    layout.dataset.step = name;
+    if (name === "map") {  // the map was hidden: size it again, show the place, fetch the reports
+      map.invalidateSize({ pan: false });
+      if (drawn && drawn.getBounds) { map.fitBounds(drawn.getBounds(), { maxZoom: 17, animate: false }); }
+      else if (drawn && drawn.getLatLng) { map.setView(drawn.getLatLng(), 16, { animate: false }); }
+      load();
+    }
+    if (focus) { focus.focus(); }
+  }
+  var toForm = document.getElementById("to-form");
+  if (toForm) {
+    toForm.addEventListener("click", function () { step("form", document.querySelector("#report-side h1")); });
+    document.getElementById("without-map").addEventListener("click", function () { step("form", coordinatesInput); });
+    document.getElementById("to-map").addEventListener("click", function () { step("map", toForm); });
+  }
+
+  /* ------------------------------------------------------------ measures and checks */
+  function ringArea(latlngs) { return L.GeometryUtil.geodesicArea(latlngs); }  // m², Leaflet.draw's
+  function lineLength(latlngs) {
+    var total = 0;
+    for (var i = 1; i < latlngs.length; i += 1) { total += map.distance(latlngs[i - 1], latlngs[i]); }
+    return total;
+  }
+  function inRing(pt, ring) {  // ring: [[lon, lat], ...]; pt: [lon, lat]
+    var inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i, i += 1) {
+      var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+      if (((yi > pt[1]) !== (yj > pt[1])) && (pt[0] < (xj - xi) * (pt[1] - yi) / (yj - yi) + xi)) { inside = !inside; }
+    }
+    return inside;
+  }
+  function inCommune(pt) {
+    if (!limits || !limits.commune) { return true; }
+    var g = limits.commune.geometry;
+    var polygons = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
+    return polygons.some(function (poly) {
+      return inRing(pt, poly[0]) && !poly.slice(1).some(function (hole) { return inRing(pt, hole); });
+    });
+  }
+  function flat(latlngs) {  // nested Leaflet latlngs → a flat list
+    var out = [];
+    (function walk(a) { a.forEach(function (x) { if (Array.isArray(x)) { walk(x); } else { out.push(x); } }); })(latlngs);
+    return out;
+  }
+
+  // What the shape is: {kind: zone|line|point, area (m²), length (m), vertices, points [[lon, lat]]}
+  function describe(layer) {
+    if (layer instanceof L.Circle) {
+      var c = layer.getLatLng(), r = layer.getRadius();
+      return { kind: "zone", area: Math.PI * r * r, vertices: 64, points: [[c.lng, c.lat]], centre: [c.lng, c.lat] };
+    }
+    if (layer instanceof L.Marker || layer instanceof L.CircleMarker) {
+      var p = layer.getLatLng();
+      return { kind: "point", vertices: 1, points: [[p.lng, p.lat]], centre: [p.lng, p.lat] };
+    }
+    var latlngs = flat(layer.getLatLngs());
+    var pts = latlngs.map(function (ll) { return [ll.lng, ll.lat]; });
+    var b = layer.getBounds(), mid = b.getCenter();
+    if (layer instanceof L.Polygon) {
+      return { kind: "zone", area: ringArea(latlngs), vertices: latlngs.length, points: pts, centre: [mid.lng, mid.lat] };
+    }
+    return { kind: "line", length: lineLength(latlngs), vertices: latlngs.length, points: pts, centre: [mid.lng, mid.lat] };
+  }
+
+  function checks(shape) {
+    var out = [];
+    if (!limits) { return out; }
+    if (shape.kind === "zone" && shape.area !== undefined) {
+      if (shape.area < limits.min_area_m2) { out.push(fill(M.too_small, { m2: num(shape.area), min: num(limits.min_area_m2) })); }
+      if (shape.area > limits.max_area_m2) {
+        out.push(fill(M.too_large, { km2: num(shape.area / 1e6, 1), max: num(limits.max_area_m2 / 1e6) }));
+      }
+    }
+    if (shape.vertices > limits.max_vertices) { out.push(fill(M.too_many_vertices, { n: num(shape.vertices), max: num(limits.max_vertices) })); }
+    if (limits.commune && shape.points.length) {
+      var outside = shape.points.filter(function (p) { return !inCommune(p); }).length;
+      var name = limits.commune.name_fr;
+      if (!inCommune(shape.centre) || outside * 2 > shape.points.length) { out.push(fill(M.mostly_outside, { commune: name })); }
+      else if (outside > 0) { out.push(fill(M.outside, { commune: name })); }
+    }
+    return out;
+  }
+
+  function measureText(shape) {
+    if (shape.kind === "zone" && shape.area !== undefined) {
+      return fill(M.area, { m2: num(shape.area), ha: num(shape.area / 1e4, 2) }) +
+        (shape.vertices > 1 && shape.vertices !== 64 ? " · " + fill(M.vertices, { n: shape.vertices }) : "");
+    }
+    if (shape.kind === "line") { return fill(M.length, { m: num(shape.length) }) + " · " + fill(M.vertices, { n: shape.vertices }); }
+    return "";
+  }
+
+  function showFeedback(shape) {
+    var warnings = shape ? checks(shape) : [];
+    if (measure) { measure.textContent = shape ? measureText(shape) : ""; }
+    if (!feedback) { return warnings; }
+    feedback.replaceChildren.apply(feedback, warnings.map(function (w) { return el("p", w, "warning"); }));
+    feedback.setAttribute("role", warnings.length ? "alert" : "status");
+    pane.dataset.warnings = String(warnings.length);
+    return warnings;
+  }
+
+  /* ------------------------------------------------------------ the place of the report */
+  // remove a shape from the map and from Leaflet.draw's editable group
+  function discard(shape) {
+    map.eachLayer(function (l) { if (l instanceof L.FeatureGroup && l !== shape && l.hasLayer(shape)) { l.removeLayer(shape); } });
+    shape.remove();
+  }
+  function clearPlaced() { if (placed) { discard(placed); if (drawn === placed) { drawn = null; } placed = null; } }
+
+  function setDrawn(layer, kind, fromDrawing) {
+    if (drawn && drawn !== layer) { discard(drawn); }
+    drawn = layer;
+    drawnKind = kind;
+    if (!form) { return; }
+    if (!layer) {
+      geometryInput.value = "";
+      if (radiusInput && fromDrawing) { radiusInput.value = ""; }
+      status.textContent = M.none;
+      showFeedback(null);
+      return;
+    }
+    if (fromDrawing && placed !== layer) { clearPlaced(); if (coordinatesInput) { coordinatesInput.value = ""; } }
+    var isCircle = layer instanceof L.Circle;
+    var point = isCircle ? { type: "Point", coordinates: [layer.getLatLng().lng, layer.getLatLng().lat] } : layer.toGeoJSON().geometry;
+    geometryInput.value = JSON.stringify(point);
+    if (radiusInput) { radiusInput.value = isCircle ? String(Math.round(layer.getRadius() * 10) / 10) : (fromDrawing ? "" : radiusInput.value); }
+    status.textContent = fill(M.drawn, { kind: (M.kinds || {})[kind] || kind });
+    if (fromDrawing) { clearServerError(); }  // a new shape: the server's word on the old one goes
+    if (!document.getElementById("geometry-error")) { showFeedback(describe(layer)); }
+    else if (measure) { measure.textContent = measureText(describe(layer)); }
+  }
+
+  function clearServerError() {
+    var e = document.getElementById("geometry-error");
+    if (e) { e.remove(); }
+    if (errorMarker) { errorMarker.remove(); errorMarker = null; }
+  }
+
+  map.on("draw:created", function (e) { setDrawn(e.layer, e.layerType, true); });
   map.on("draw:edited", function (e) {
-    e.layers.eachLayer(function (layer) { if (layer === drawn) { setDrawn(layer, "polygon"); } });
+    e.layers.eachLayer(function (layer) { if (layer === drawn) { setDrawn(layer, drawnKind || "polygon", true); } });
   });
   map.on("draw:deleted", function (e) {
-    e.layers.eachLayer(function (layer) { if (layer === drawn) { setDrawn(null); } });
+    e.layers.eachLayer(function (layer) { if (layer === drawn) { setDrawn(null, null, true); } });
   });
+  // live measure while drawing or editing: the vertices placed so far
+  var drawingType = null;
+  map.on("draw:drawstart", function (e) { drawingType = e.layerType; });
+  map.on("draw:drawstop", function () { drawingType = null; });
+  map.on("draw:drawvertex", function (e) {
+    var latlngs = [];
+    e.layers.eachLayer(function (m) { latlngs.push(m.getLatLng()); });
+    if (latlngs.length < 2) { return; }
+    var zone = drawingType === "polygon";
+    var shape = zone && latlngs.length >= 3
+      ? describe(L.polygon(latlngs)) : describe(L.polyline(latlngs));
+    if (!zone) { shape.kind = "line"; }
+    showFeedback(shape);
+  });
+  ["draw:editvertex", "draw:editmove", "draw:editresize"].forEach(function (name) {
+    map.on(name, function (e) {
+      var layer = e.poly || e.layer;
+      if (layer && layer === drawn) { showFeedback(describe(layer)); }
+    });
+  });
+
+  // The server's coded error about the shape, at the place it concerns (e.g. a self-crossing)
+  var errorMarker = null;
+  if (pane.dataset.errorLocation) {
+    try {
+      var loc = JSON.parse(pane.dataset.errorLocation);
+      var msg = document.getElementById("geometry-error");
+      errorMarker = L.circleMarker([loc[1], loc[0]], { radius: 10, color: "#a50f15", weight: 3, fillOpacity: 0.2 })
+        .addTo(map).bindTooltip(msg ? msg.textContent : "", { permanent: true, direction: "top" });
+    } catch (err) { console.warn("geosignal: error location not shown", err); }
+  }
 
   // A refused report comes back with its shape: draw it again so nothing is lost.
   if (form && geometryInput.value) {
@@ -56,29 +245,197 @@
       if (restored) {
         restored.addTo(map);
         setDrawn(restored, kept.type === "Point" ? (radius > 0 ? "circle" : "marker")
-                 : kept.type === "LineString" ? "polyline" : "polygon");
-        if (restored.getBounds) { map.fitBounds(restored.getBounds(), { maxZoom: 16 }); }
+                 : kept.type === "LineString" ? "polyline" : "polygon", false);
+        var errorBox = document.getElementById("geometry-error");
+        if (errorBox && restored.setStyle) { restored.setStyle({ color: "#a50f15", dashArray: "6 4" }); }
+        whenStill(function () {
+          if (restored.getBounds) { map.fitBounds(restored.getBounds(), { maxZoom: 16, animate: false }); }
+          else if (restored.getLatLng) { map.setView(restored.getLatLng(), 15, { animate: false }); }
+        });
+        var serverError = document.getElementById("geometry-error");
+        if (serverError) { pane.dataset.serverError = serverError.dataset.code || "1"; }
       }
     } catch (err) { console.warn("geosignal: shape not restored", err); }
   }
 
-  if (form) {
-    form.addEventListener("submit", function (e) {
-      if (!geometryInput.value) { e.preventDefault(); status.textContent = "Dessinez d'abord la zone sur la carte."; return; }
-      if (form.dataset.sent) { e.preventDefault(); return; }  // double click
-      form.dataset.sent = "1";
-      submit.disabled = true;
-      submit.textContent = "Envoi…";
+  // Place a point (with the radius, a circle) from coordinates, the position or an address.
+  var lastPlace = { how: "", commune: null };
+  function place(lon, lat, how, commune, radius) {
+    lastPlace = { how: how, commune: commune };
+    clearPlaced();
+    if (drawn) { discard(drawn); drawn = null; }
+    var r = radius !== undefined ? radius : parseFloat(radiusInput.value);
+    var layer = r > 0 ? L.circle([lat, lon], { radius: r, color: "#1d4e89" }) : L.circleMarker([lat, lon], { radius: 8, color: "#1d4e89" });
+    layer.addTo(map);
+    placed = layer;
+    drawn = layer;
+    drawnKind = r > 0 ? "circle" : "position";
+    geometryInput.value = JSON.stringify({ type: "Point", coordinates: [lon, lat] });
+    if (radiusInput) { radiusInput.value = r > 0 ? String(r) : ""; }
+    var where = commune ? fill(M.in_commune, { commune: commune.name_fr }) : "";
+    var values = { lat: num(lat, 6), lon: num(lon, 6), how: how, r: num(r || 0), commune: where };
+    status.textContent = fill(r > 0 ? M.placed_circle : M.placed, values);
+    showFeedback(describe(layer));
+    clearServerError();
+    whenStill(function () {
+      if (layer.getBounds) { map.fitBounds(layer.getBounds(), { maxZoom: 17 }); } else { map.setView([lat, lon], 16); }
+    });
+    pane.dataset.placed = lon.toFixed(6) + "," + lat.toFixed(6);
+  }
+
+  if (radiusInput) {
+    radiusInput.addEventListener("change", function () {
+      if (!drawn || !(drawnKind === "circle" || drawnKind === "position" || drawnKind === "marker")) { return; }
+      var c = drawn.getLatLng();
+      place(c.lng, c.lat, lastPlace.how, lastPlace.commune, parseFloat(radiusInput.value) || 0);
     });
   }
 
-  // Reports of the commune, by bounding box.
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); });
+  }
+  function say(node, text, isError) {
+    node.textContent = text;
+    node.setAttribute("role", isError ? "alert" : "status");
+    node.className = isError ? "field-error" : "";
+  }
+
+  var choices = document.getElementById("coordinate-choices");
+  function readCoordinates() {
+    var text = coordinatesInput.value.trim();
+    choices.hidden = true;
+    choices.replaceChildren();
+    coordinatesInput.removeAttribute("aria-invalid");
+    getJSON(pane.dataset.coordinatesUrl + "?" + new URLSearchParams({ q: text })).then(function (res) {
+      var b = res.body;
+      if (res.ok) {
+        var how = (M.notation || {})[b.notation] + ", " + (M.read_as || {})[b.order];
+        place(b.lon, b.lat, how, b.commune);
+        say(locateStatus, status.textContent, false);
+        return;
+      }
+      coordinatesInput.setAttribute("aria-invalid", "true");
+      var text2 = b.detail || b.title || "";
+      if (b.code === "ambiguous_coordinates" && b.candidates) {
+        say(locateStatus, M.choose_reading + " " + text2, true);
+        b.candidates.forEach(function (c) {
+          var li = el("li");
+          var button = el("button", ((M.read_as || {})[c.order] || c.order) + " : " + num(c.lat, 6) + " N, " + num(c.lon, 6) + " E" +
+            (c.commune ? " — " + c.commune.name_fr : ""));
+          button.type = "button";
+          button.addEventListener("click", function () {
+            place(c.lon, c.lat, (M.read_as || {})[c.order], c.commune);
+            choices.hidden = true;
+            coordinatesInput.removeAttribute("aria-invalid");
+            say(locateStatus, status.textContent, false);
+          });
+          li.appendChild(button);
+          choices.appendChild(li);
+        });
+        choices.hidden = false;
+        return;
+      }
+      say(locateStatus, text2, true);
+    }).catch(function (err) { say(locateStatus, fill(M.error, { detail: String(err) }), true); });
+  }
+  if (coordinatesInput && document.getElementById("place-coordinates")) {
+    document.getElementById("place-coordinates").addEventListener("click", readCoordinates);
+    coordinatesInput.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { e.preventDefault(); readCoordinates(); }
+    });
+  }
+
+  var positionButton = document.getElementById("my-position");
+  if (positionButton) {
+    positionButton.addEventListener("click", function () {
+      if (!navigator.geolocation) { say(locateStatus, M.geolocation_unsupported, true); return; }
+      say(locateStatus, M.geolocating, false);
+      navigator.geolocation.getCurrentPosition(function (p) {
+        var accuracy = Math.max(10, Math.ceil(p.coords.accuracy || 0));
+        place(p.coords.longitude, p.coords.latitude, fill(M.position_accuracy, { r: num(accuracy) }), null, accuracy);
+        say(locateStatus, status.textContent, false);
+      }, function (err) {
+        say(locateStatus, fill(M.geolocation_denied, { reason: err.message || err.code }), true);
+      }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+    });
+  }
+
+  var addressInput = document.getElementById("address");
+  var results = document.getElementById("address-results");
+  function searchAddress() {
+    var q = addressInput.value.trim();
+    results.replaceChildren();
+    say(locateStatus, M.searching, false);
+    getJSON(pane.dataset.geocodeUrl + "?" + new URLSearchParams({ q: q })).then(function (res) {
+      if (!res.ok) { say(locateStatus, res.body.detail || res.body.title || "", true); return; }
+      var found = res.body.results || [];
+      if (!found.length) { say(locateStatus, M.no_result, true); return; }
+      say(locateStatus, fill(M.results, { n: found.length }), false);
+      found.forEach(function (item) {
+        var li = el("li");
+        var button = el("button", item.label + (item.commune ? "" : " (" + M.outside_territory + ")"));
+        button.type = "button";
+        button.disabled = !item.commune;
+        button.addEventListener("click", function () {
+          place(item.lon, item.lat, M.address, item.commune);
+          say(locateStatus, status.textContent, false);
+        });
+        li.appendChild(button);
+        results.appendChild(li);
+      });
+    }).catch(function (err) { say(locateStatus, fill(M.error, { detail: String(err) }), true); });
+  }
+  if (addressInput) {
+    document.getElementById("search-address").addEventListener("click", searchAddress);
+    addressInput.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { e.preventDefault(); searchAddress(); }
+    });
+  }
+
+  if (form) {
+    form.addEventListener("submit", function (e) {
+      if (!geometryInput.value && !(coordinatesInput && coordinatesInput.value.trim())) {
+        e.preventDefault();
+        say(feedback, M.draw_first, true);
+        step("form", coordinatesInput);
+        return;
+      }
+      if (form.dataset.sent) { e.preventDefault(); return; }  // double click
+      form.dataset.sent = "1";
+      submit.disabled = true;
+      submit.textContent = M.sending;
+    });
+  }
+
+  // The server's limits, to check the shape as it is drawn.
+  if (pane.dataset.limitsUrl) {
+    getJSON(pane.dataset.limitsUrl).then(function (res) {
+      if (!res.ok) { return; }
+      limits = res.body;
+      pane.dataset.limits = "ready";
+      if (drawn && !document.getElementById("geometry-error")) { showFeedback(describe(drawn)); }
+    }).catch(function (err) { console.warn("geosignal: limits not loaded", err); });
+  }
+
+  /* ------------------------------------------------------------ the commune's reports */
   var list = document.getElementById("report-list");
+  var showWithdrawn = document.getElementById("show-withdrawn");
+  var lastCollection = null;
+  var byId = {};
+  function colour(f) { return COLOURS[f.properties.status] || "#555"; }
   var layer = L.geoJSON(null, {
-    style: function () { return { color: "#c0392b", weight: 2, fillOpacity: 0.25 }; },
-    pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 6, color: "#c0392b" }); },
-    onEachFeature: function (f, l) { l.bindPopup(function () { return popup(f); }); }
+    filter: function (f) { return f.properties.status !== "withdrawn" || (showWithdrawn && showWithdrawn.checked); },
+    style: function (f) { return { color: colour(f), weight: 2, fillOpacity: 0.25 }; },
+    pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 7, color: colour(f), weight: 3 }); },
+    onEachFeature: function (f, l) {
+      byId[f.id] = l;
+      l.bindPopup(function () { return popup(f); });
+      l.on("popupopen", function () { openId = f.id; });
+      l.on("popupclose", function () { if (openId === f.id) { openId = null; } });
+    }
   }).addTo(map);
+  var openId = null;
 
   function line(parent, labelText, value, kind) {
     if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) { return; }
@@ -88,7 +445,7 @@
     p.appendChild(b);
     var vocabulary = kind === "vocab" || kind === "vocab_list";
     var text = Array.isArray(value) ? value.map(vocabulary ? label : String).join(", ")
-      : kind === "datetime" ? String(value).slice(0, 10)  // the day is what matters on a map
+      : kind === "datetime" ? belgianDate(value)  // the day is what matters on a map
       : vocabulary ? label(String(value)) : String(value);
     p.appendChild(document.createTextNode(text));
     parent.appendChild(p);
@@ -100,7 +457,41 @@
     return div;
   }
 
+  function focus(id) {
+    var l = byId[id];
+    if (!l) { return false; }
+    if (l.getBounds) { map.fitBounds(l.getBounds(), { maxZoom: 17 }); } else { map.setView(l.getLatLng(), 17); }
+    l.openPopup();
+    return true;
+  }
+
+  function render(fc) {
+    var reopen = openId;  // a report's popup stays open when the reports are fetched again
+    byId = {};
+    layer.clearLayers();
+    layer.addData(fc);
+    if (reopen && byId[reopen]) { byId[reopen].openPopup(); }
+    if (!list) { return; }
+    list.replaceChildren();
+    fc.features.forEach(function (f) {
+      if (f.properties.status === "withdrawn" && !(showWithdrawn && showWithdrawn.checked)) { return; }
+      var li = el("li");
+      var button = el("button");
+      button.type = "button";
+      button.appendChild(el("span", (f.properties.description || "(sans description)") + " · " + label(f.geometry.type)));
+      var badge = el("span", label(f.properties.status), "badge status-" + f.properties.status);
+      button.appendChild(badge);
+      button.addEventListener("click", function () { step("map"); focus(f.id); });
+      li.appendChild(button);
+      list.appendChild(li);
+    });
+  }
+
+  var focusReport = pane.dataset.focusReport;
+  var pendingFocus = null;
   function load() {
+    var size = map.getSize();
+    if (!size.x || !size.y) { return; }  // hidden (the form step on a phone): nothing to fetch
     var b = map.getBounds();
     var params = new URLSearchParams({ limit: "500",
       bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",") });
@@ -108,19 +499,32 @@
     fetch(pane.dataset.reportsUrl + "?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (fc) {
-        layer.clearLayers();
-        layer.addData(fc);
-        if (list) {
-          list.replaceChildren();
-          fc.features.forEach(function (f) {
-            var li = document.createElement("li");
-            li.textContent = (f.properties.description || "(sans description)") + " · " + label(f.geometry.type);
-            list.appendChild(li);
-          });
-        }
+        lastCollection = fc;
+        render(fc);
+        pane.dataset.reports = String(fc.features.length);
+        if (pendingFocus && focus(pendingFocus)) { pane.dataset.focused = pendingFocus; pendingFocus = null; }
       })
       .catch(function (err) { console.warn("geosignal: reports not loaded", err); });
   }
+  if (showWithdrawn) { showWithdrawn.addEventListener("change", function () { if (lastCollection) { render(lastCollection); } }); }
   map.on("moveend", load);
-  load();
+
+  // ?signalement=<id>: centre the map on that report (fetched alone, then shown with the others)
+  if (focusReport) {
+    fetch(pane.dataset.reportsUrl + "/" + encodeURIComponent(focusReport), { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (f) {
+        if (showWithdrawn && f.properties.status === "withdrawn") { showWithdrawn.checked = true; }
+        pendingFocus = f.id;
+        whenStill(function () {
+          map.off("moveend", load);
+          map.fitBounds(L.geoJSON(f).getBounds(), { maxZoom: 17, animate: false });
+          map.on("moveend", load);
+          load();
+        });
+      })
+      .catch(function (err) { console.warn("geosignal: report not found", err); load(); });
+  } else {
+    load();
+  }
 })();

@@ -1,0 +1,326 @@
+"""Read a position typed by a person: WGS 84 in decimal degrees or degrees-minutes-seconds,
+Belgian Lambert 72 (EPSG:31370) or Lambert 2008 (EPSG:3812). Flask-free.
+
+What is accepted (spaces, ``,``, ``;`` or ``/`` between the two values; a decimal comma is
+fine when the values are separated by a space or ``;``):
+
+* ``50.4108, 4.4440`` · ``50,4108 4,4440`` · ``4.4440 50.4108`` · ``lat 50.4108 lon 4.444``
+  · ``50.4108 N 4.4440 E`` (``O`` = ouest = west);
+* ``50°24'38.9"N 4°26'38.4"E`` · ``N 50° 24,648' E 4° 26,640'`` (primes ′ ″ too);
+* ``155349 122215`` (Lambert 72, metres) · ``655393 622270`` (Lambert 2008) · ``x=… y=…``;
+  an explicit ``EPSG:31370``, ``EPSG:3812``, ``EPSG:4326``, ``Lambert 72`` / ``L72``,
+  ``Lambert 2008`` / ``L08`` or ``WGS 84`` decides the system.
+
+**Order — decision.** People write latitude first, GeoJSON longitude first, and Lambert
+x (east) first, but not always. Without a label (``lat``, ``x``, ``N``, ``E`` …) both orders
+are tried and kept only when they fall in a commune served; one left → taken, and the answer
+says which order was read (``order``); two → ``ambiguous_coordinates`` listing both, for the
+person to choose (never a silent swap); none → ``outside_service_area``. Values in degrees
+can never be Lambert metres and vice versa (magnitudes differ).
+
+Positions are returned in EPSG:4326 ``[lon, lat]``, transformed with pyproj from EPSG codes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from geosignal.errors import GeosignalError
+from geosignal.geo import transformer
+from geosignal.vocab import LAMBERT72, LAMBERT2008, WGS84
+
+#: Belgium's bounding box (EPSG:4326): positions are plausible inside it when no territory
+#: is given.
+BELGIUM_BBOX = (2.5, 49.45, 6.45, 51.55)
+#: Lambert 72 coordinates of Belgium are below this (m); Lambert 2008 ones above it.
+LAMBERT2008_FROM_M = 400_000.0
+
+NOTATIONS = ("decimal", "dms", "lambert72", "lambert2008")
+CRS_NAMES = {WGS84: "WGS 84 (EPSG:4326)", LAMBERT72: "Lambert belge 72 (EPSG:31370)",
+             LAMBERT2008: "Lambert belge 2008 (EPSG:3812)"}
+
+
+@dataclass(frozen=True)
+class Position:
+    """A position read from text: ``lon``/``lat`` (EPSG:4326, degrees), the system it was
+    written in (``crs``, an EPSG code), its ``notation`` (:data:`NOTATIONS`), the ``order``
+    read (``lat_lon``, ``lon_lat``, ``x_y`` or ``y_x``), the two ``values`` as typed (numbers,
+    degrees or metres) and the ``commune`` (``(nis_code, name_fr)``) it falls in, if known."""
+
+    lon: float
+    lat: float
+    crs: int
+    notation: str
+    order: str
+    values: tuple[float, float]
+    commune: tuple[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the position as JSON-ready data (``commune`` as ``{nis_code, name_fr}``)."""
+        return {"lon": round(self.lon, 7), "lat": round(self.lat, 7), "crs": f"EPSG:{self.crs}",
+                "notation": self.notation, "order": self.order, "values": list(self.values),
+                "commune": None if self.commune is None else {"nis_code": self.commune[0], "name_fr": self.commune[1]}}
+
+    def geometry(self) -> dict[str, Any]:
+        """Return the position as a GeoJSON Point (EPSG:4326, 7 decimals, ~1 cm)."""
+        return {"type": "Point", "coordinates": [round(self.lon, 7), round(self.lat, 7)]}
+
+
+_QUOTES = str.maketrans({"′": "'", "’": "'", "‘": "'", "´": "'", "`": "'", "″": '"', "“": '"', "”": '"',
+                         "˝": '"', "º": "°", "˚": "°", "\u00a0": " ", "\u202f": " ", "\u2009": " ", "−": "-",
+                         "–": "-"})
+_CRS_PATTERNS: tuple[tuple[re.Pattern[str], int | None], ...] = (
+    (re.compile(r"\bepsg\s*[:=]?\s*(\d{4,5})\b"), None),
+    (re.compile(r"\blambert\s*(?:belge\s*)?(?:19)?72\b"), LAMBERT72),
+    (re.compile(r"\blambert\s*(?:belge\s*)?(?:20)?08\b"), LAMBERT2008),
+    (re.compile(r"\bl\s?72\b"), LAMBERT72),
+    (re.compile(r"\bl\s?(?:20)?08\b"), LAMBERT2008),
+    (re.compile(r"\bwgs\s*-?\s*84\b"), WGS84),
+)
+_NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
+_DMS = re.compile(
+    rf"(?P<h1>[nsewo])?\s*(?P<deg>{_NUMBER})\s*°\s*(?:(?P<min>\d+(?:[.,]\d+)?)\s*'\s*)?"
+    r"(?:(?P<sec>\d+(?:[.,]\d+)?)\s*\"\s*)?(?P<h2>[nsewo](?![a-z]))?")
+_TOKEN = re.compile(rf"(?P<num>{_NUMBER})|(?P<word>[a-zé]+)|(?P<sep>[\s,;/:=()]+)")
+_LABELS = {"lat": "lat", "latitude": "lat", "lon": "lon", "lng": "lon", "long": "lon", "longitude": "lon",
+           "x": "x", "y": "y"}
+_HEMISPHERES = {"n": ("lat", 1), "nord": ("lat", 1), "s": ("lat", -1), "sud": ("lat", -1),
+                "e": ("lon", 1), "est": ("lon", 1), "w": ("lon", -1), "o": ("lon", -1), "ouest": ("lon", -1)}
+
+
+def _unreadable(detail: str) -> GeosignalError:
+    return GeosignalError("unreadable_coordinates", detail, where="coordinates")
+
+
+def _float(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+class _Value:
+    """One number read, with the axis a label or hemisphere letter gave it (``lat``, ``lon``,
+    ``x``, ``y`` or None) and its sign."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.axis: str | None = None
+        self.hemisphere = False
+
+    def give(self, axis: str, sign: int = 1, hemisphere: bool = False) -> None:
+        if self.axis is not None and self.axis != axis:
+            raise _unreadable("une valeur porte deux indications d'axe contradictoires")
+        if hemisphere and self.value < 0:
+            raise _unreadable("une valeur a à la fois un signe moins et une lettre N, S, E ou O")
+        self.axis = axis
+        self.value *= sign
+        self.hemisphere = self.hemisphere or hemisphere
+
+
+def _explicit_crs(text: str) -> tuple[int | None, str]:
+    """Return the system named in ``text`` (or None) and the text without that mention."""
+    found: int | None = None
+    for pattern, epsg in _CRS_PATTERNS:
+        for m in list(pattern.finditer(text)):
+            code = epsg if epsg is not None else int(m.group(1))
+            if code not in CRS_NAMES:
+                raise GeosignalError("unsupported_crs", f"EPSG:{code} n'est pas accepté : WGS 84 (EPSG:4326), "
+                                     "Lambert 72 (EPSG:31370) ou Lambert 2008 (EPSG:3812)", where="coordinates")
+            if found is not None and found != code:
+                raise _unreadable("deux systèmes de coordonnées différents sont nommés")
+            found = code
+        text = pattern.sub(" ", text)
+    return found, text
+
+
+def _rest_is_separators(text: str) -> bool:
+    return re.fullmatch(r"[\s,;/]*", text) is not None
+
+
+def _read_dms(text: str) -> list[_Value]:
+    values: list[_Value] = []
+    position = 0
+    rest = []
+    while True:
+        m = _DMS.search(text, position)
+        while m is not None and "°" not in m.group(0):
+            m = _DMS.search(text, m.end() + 1) if m.end() < len(text) else None
+        if m is None:
+            break
+        end = m.end()
+        h1, h2 = m.group("h1"), m.group("h2")
+        if h1 and h2:  # "N 50° 24' E 4° 26'": the second letter opens the next value
+            end, h2 = m.start("h2"), None
+        rest.append(text[position:m.start()])
+        position = end
+        deg = _float(m.group("deg"))
+        minutes = _float(m.group("min")) if m.group("min") else 0.0
+        seconds = _float(m.group("sec")) if m.group("sec") else 0.0
+        if minutes >= 60 or seconds >= 60:
+            raise _unreadable("les minutes et les secondes doivent être inférieures à 60")
+        if m.group("sec") and m.group("min") and not float(minutes).is_integer():
+            raise _unreadable("des minutes décimales ne peuvent pas être suivies de secondes")
+        if (m.group("min") or m.group("sec")) and not float(deg).is_integer():
+            raise _unreadable("des degrés décimaux ne peuvent pas être suivis de minutes")
+        magnitude = abs(deg) + minutes / 60 + seconds / 3600
+        value = _Value(-magnitude if m.group("deg").startswith("-") else magnitude)
+        letter = h1 or h2
+        if letter:
+            axis, sign = _HEMISPHERES[letter]
+            value.give(axis, sign, hemisphere=True)
+        values.append(value)
+    rest.append(text[position:])
+    if not _rest_is_separators("".join(rest)):
+        raise _unreadable("texte non reconnu autour des degrés, minutes et secondes")
+    return values
+
+
+def _read_decimal(text: str) -> list[_Value]:
+    values: list[_Value] = []
+    pending: tuple[str, int, bool] | None = None
+    last_sep = True
+    position = 0
+    for m in _TOKEN.finditer(text):
+        if m.start() != position:
+            raise _unreadable(f"caractère non reconnu : « {text[position:m.start()]} »")
+        position = m.end()
+        if m.group("sep"):
+            last_sep = True
+            continue
+        if m.group("num"):
+            value = _Value(_float(m.group("num")))
+            if pending is not None:
+                value.give(*pending[:2], hemisphere=pending[2])
+                pending = None
+            values.append(value)
+            last_sep = False
+            continue
+        word = m.group("word")
+        if word in _LABELS:
+            pending = (_LABELS[word], 1, False)
+        elif word in _HEMISPHERES:
+            axis, sign = _HEMISPHERES[word]
+            previous = values[-1] if values else None
+            if previous is not None and previous.axis is None and pending is None and (not last_sep or word in "nsewo"):
+                previous.give(axis, sign, hemisphere=True)
+            else:
+                pending = (axis, sign, True)
+        else:
+            raise _unreadable(f"mot non reconnu : « {word} »")
+        last_sep = False
+    if position != len(text):
+        raise _unreadable(f"caractère non reconnu : « {text[position:]} »")
+    if pending is not None:
+        raise _unreadable("une indication d'axe n'est suivie d'aucun nombre")
+    # "155349,122215": one number with a comma stands for two whole numbers
+    if len(values) == 1 and values[0].axis is None:
+        raw = re.search(_NUMBER, text)
+        if raw and raw.group(0).count(",") == 1 and "." not in raw.group(0):
+            a, b = raw.group(0).split(",")
+            values = [_Value(float(a)), _Value(float(b))]
+    return values
+
+
+def _candidates(a: _Value, b: _Value, crs: int) -> list[tuple[float, float, str]]:
+    """Return the (x, y, order) readings of two values in ``crs`` that their labels allow."""
+    first, second = ("lat", "lon") if crs == WGS84 else ("x", "y")
+    axes = {a.axis, b.axis} - {None}
+    if crs == WGS84 and axes & {"x", "y"}:
+        raise _unreadable("x et y désignent des coordonnées Lambert, en mètres")
+    if crs != WGS84 and axes & {"lat", "lon"}:
+        raise _unreadable("des coordonnées Lambert s'écrivent en mètres (x, y), pas en latitude/longitude")
+    if a.axis is not None and a.axis == b.axis:
+        raise _unreadable(f"les deux valeurs sont données comme « {a.axis} »")
+    straight = (b.value, a.value, f"{first}_{second}") if crs == WGS84 else (a.value, b.value, "x_y")
+    swapped = (a.value, b.value, f"{second}_{first}") if crs == WGS84 else (b.value, a.value, "y_x")
+    if a.axis == first or b.axis == second:
+        return [straight]
+    if a.axis == second or b.axis == first:
+        return [swapped]
+    return [straight, swapped]
+
+
+def _system(a: float, b: float, named: int | None) -> tuple[int, str]:
+    if named is not None:
+        notation = {WGS84: "decimal", LAMBERT72: "lambert72", LAMBERT2008: "lambert2008"}[named]
+        return named, notation
+    if abs(a) <= 180 and abs(b) <= 180:
+        return WGS84, "decimal"
+    if min(a, b) < 0:
+        raise _unreadable("des coordonnées Lambert sont positives")
+    if min(a, b) < 1000:  # metres: every Belgian Lambert coordinate is far above
+        raise _unreadable("ces deux nombres ne forment ni des degrés ni des coordonnées Lambert belges")
+    if max(a, b) < LAMBERT2008_FROM_M:
+        return LAMBERT72, "lambert72"
+    if min(a, b) >= LAMBERT2008_FROM_M and max(a, b) < 1_000_000:
+        return LAMBERT2008, "lambert2008"
+    raise _unreadable("ces deux nombres ne forment ni des degrés ni des coordonnées Lambert belges")
+
+
+def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None
+                   ) -> Position:
+    """Return the position written in ``text`` (see the module's notes for what is read).
+
+    ``commune_at(lon, lat)`` (EPSG:4326) returns the ``(nis_code, name_fr)`` of the commune
+    served at a position, or None (e.g. :meth:`ServiceArea.commune_at`); a reading is
+    plausible when it returns a commune. Without it, a reading is plausible inside Belgium
+    (:data:`BELGIUM_BBOX`) and ``commune`` stays None.
+
+    Raises :class:`GeosignalError` ``unreadable_coordinates`` (no two numbers, unknown words,
+    minutes ≥ 60, contradictory labels …), ``unsupported_crs`` (another EPSG code named),
+    ``ambiguous_coordinates`` (both orders plausible; ``candidates`` lists them as
+    :meth:`Position.as_dict`) or ``outside_service_area`` (no reading falls in a commune
+    served; ``candidates`` lists the readings tried). All with ``where="coordinates"``.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise _unreadable("saisissez deux coordonnées, par exemple 50.4108, 4.4440")
+    if len(text) > 200:
+        raise _unreadable("le texte est trop long pour des coordonnées")
+    clean = unicodedata.normalize("NFC", text).translate(_QUOTES).lower().replace("''", '"').strip()
+    named, clean = _explicit_crs(clean)
+    values = _read_dms(clean) if "°" in clean else _read_decimal(clean)
+    dms = "°" in clean
+    if len(values) != 2:
+        raise _unreadable(f"il faut exactement deux valeurs ; {len(values)} lue(s)")
+    a, b = values
+    if not all(math.isfinite(v.value) for v in values):
+        raise _unreadable("une valeur n'est pas un nombre fini")
+    if dms and named not in (None, WGS84):
+        raise _unreadable("des degrés, minutes et secondes sont des coordonnées WGS 84, pas Lambert")
+    crs, notation = _system(a.value, b.value, WGS84 if dms else named)
+    if dms:
+        notation = "dms"
+    readings = []
+    for x, y, order in _candidates(a, b, crs):
+        if crs == WGS84:
+            if abs(y) > 90 or abs(x) > 180:
+                continue
+            lon, lat = x, y
+        else:
+            lon, lat = transformer(crs, WGS84).transform(x, y)
+        if commune_at is not None:
+            commune = commune_at(lon, lat)
+            plausible = commune is not None
+        else:
+            commune = None
+            west, south, east, north = BELGIUM_BBOX
+            plausible = west <= lon <= east and south <= lat <= north
+        readings.append((plausible, Position(lon, lat, crs, notation, order, (a.value, b.value), commune)))
+    kept = [p for ok, p in readings if ok]
+    if len(kept) == 2 and abs(kept[0].lon - kept[1].lon) < 1e-9 and abs(kept[0].lat - kept[1].lat) < 1e-9:
+        kept = kept[:1]  # the same number twice: both orders are one place
+    if len(kept) == 1:
+        return kept[0]
+    if len(kept) > 1:
+        raise GeosignalError(
+            "ambiguous_coordinates", "ces deux nombres désignent un lieu servi dans les deux ordres : "
+            "précisez lequel (par exemple « lat 50.41 lon 4.44 » ou « x=… y=… »)", where="coordinates",
+            candidates=[p.as_dict() for p in kept])
+    if not readings:
+        raise _unreadable("une latitude doit être comprise entre -90 et 90")
+    raise GeosignalError(
+        "outside_service_area", "ce point ne se trouve dans aucune commune desservie "
+        f"(lu en {CRS_NAMES[crs]})", where="coordinates", candidates=[p.as_dict() for _, p in readings])

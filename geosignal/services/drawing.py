@@ -1,0 +1,67 @@
+"""What a map needs around a commune, and the limits a drawn shape is checked against in the
+browser before it is sent. Flask-free: takes a session and returns plain data.
+
+The limits are the intake's own (:class:`geosignal.services.intake.Limits`, from the
+configuration): the browser warns with them, the server still decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geosignal.errors import GeosignalError
+from geosignal.services import communes as communes_service
+from geosignal.services.intake import Limits, ServiceArea
+
+
+def neighbour_codes(session: Session, nis_code: str) -> list[str]:
+    """Return the NIS codes of the loaded communes whose boundary touches or overlaps that of
+    ``nis_code`` (itself excluded), in NIS order; [] for an unknown code."""
+    rows = session.execute(text(
+        "SELECT n.nis_code FROM communes c JOIN communes n "
+        "ON n.nis_code <> c.nis_code AND ST_Intersects(n.boundary, c.boundary) "
+        "WHERE c.nis_code = :nis ORDER BY n.nis_code"), {"nis": nis_code})
+    return [r[0] for r in rows]
+
+
+def commune_and_neighbours(session: Session, nis_code: str, simplify_m: float = 10.0
+                           ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Return ``(commune, neighbours)``: the commune as a GeoJSON Feature (stored boundary,
+    EPSG:4326) and its neighbours' Features (boundaries simplified by ``simplify_m`` metres,
+    in EPSG:31370), in NIS order.
+
+    Raises ``not_found`` (404) for a code that is not loaded.
+    """
+    found = communes_service.list_communes(session, nis_codes=[nis_code])
+    if not found:
+        raise GeosignalError("not_found", f"no commune {nis_code}")
+    codes = neighbour_codes(session, nis_code)
+    neighbours = communes_service.list_communes(session, simplify_m=simplify_m, nis_codes=codes) if codes else []
+    return found[0], neighbours
+
+
+def drawing_limits(limits: Limits, area: ServiceArea, commune: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the limits a drawn shape is checked against, as plain JSON-ready data.
+
+    ``min_area_m2`` / ``max_area_m2`` (m², EPSG:31370, zones), ``max_vertices`` (positions
+    per geometry), ``service_margin_m`` (m), ``territory_bbox`` ([west, south, east, north],
+    EPSG:4326, the communes served; a shape must touch them and stay within the margin) and, for a representative,
+    ``commune``: ``{nis_code, name_fr, geometry}`` (GeoJSON, EPSG:4326 ``[lon, lat]``) — a
+    shape lying mainly outside it is refused (``not_your_commune``).
+    """
+    west, south, east, north = area.territory_4326.bounds
+    out: dict[str, Any] = {
+        "min_area_m2": limits.min_area_m2,
+        "max_area_m2": limits.max_area_m2,
+        "max_vertices": limits.max_vertices,
+        "service_margin_m": limits.service_margin_m,
+        "territory_bbox": [round(west, 6), round(south, 6), round(east, 6), round(north, 6)],
+        "commune": None,
+    }
+    if commune is not None:
+        props = commune["properties"]
+        out["commune"] = {"nis_code": props["nis_code"], "name_fr": props["name_fr"], "geometry": commune["geometry"]}
+    return out

@@ -1,0 +1,68 @@
+"""Placing a report without drawing, and drawing with feedback: the intake limits, typed
+coordinates read by the server, and the address search proxy. Thin views (JSON)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from geosignal.auth import current
+from geosignal.db import get_session
+from geosignal.params import parse_commune
+from geosignal.ratelimit import limiter
+from geosignal.services import communes as communes_service
+from geosignal.services import coordinates, drawing, geocoding
+from geosignal.services.territory import limits_from_config
+from geosignal.views.api import current_service_area
+
+bp = Blueprint("locate", __name__)
+
+#: Address searches allowed per client address (the public Nominatim asks for ≤ 1 per second).
+GEOCODE_RATE = "30 per minute"
+
+
+@bp.get("/api/v1/limits")
+def limits() -> Response:
+    """The limits a drawn shape is checked against before it is sent: areas (m²), vertices,
+    service margin, the territory's box and the commune's boundary (a representative's own;
+    ``?commune=NIS`` for the referent and admins)."""
+    user = current()
+    session = get_session()
+    nis = user.commune_nis if not user.sees_all_communes else parse_commune(session, request.args.get("commune"))
+    found = communes_service.list_communes(session, nis_codes=[nis]) if nis else []
+    return jsonify(drawing.drawing_limits(limits_from_config(current_app.config), current_service_area(),
+                                          found[0] if found else None))
+
+
+@bp.get("/api/v1/coordinates")
+def read_coordinates() -> Response:
+    """Read typed coordinates (``?q=``): WGS 84 decimal or DMS, Lambert 72 or 2008 → the
+    position in EPSG:4326 and its commune; ``ambiguous_coordinates`` lists both readings."""
+    current()
+    position = coordinates.parse_position(request.args.get("q", ""), current_service_area().commune_at)
+    return jsonify(position.as_dict())
+
+
+@bp.get("/carte/adresses")
+@limiter.limit(GEOCODE_RATE)
+def geocode() -> Response:
+    """Search an address (``?q=``) with the configured Nominatim-compatible service, within
+    the territory's box → ``{"results": [{label, lon, lat, commune}]}``.
+
+    A helper of the map page (it keeps the page's ``connect-src 'self'``), not part of the
+    API: answers are JSON, errors problem+json (``geocoder_unavailable`` 503 when the service
+    is off or does not answer)."""
+    current()
+    config = current_app.config
+    area = current_service_area()
+    west, south, east, north = area.territory_4326.bounds
+    results = geocoding.search_address(
+        request.args.get("q", ""), base_url=config["GEOCODER_URL"], timeout_s=config["GEOCODER_TIMEOUT_S"],
+        bbox=(west - 0.02, south - 0.02, east + 0.02, north + 0.02), commune_at=area.commune_at)
+    return jsonify({"results": results})
+
+
+def position_from_form(text: str) -> dict:
+    """Return the GeoJSON Point of coordinates typed in the map form (EPSG:4326), read as
+    :func:`geosignal.services.coordinates.parse_position` reads them (its errors raised)."""
+    return coordinates.parse_position(text, current_service_area().commune_at).geometry()
+

@@ -1,0 +1,258 @@
+"""Reporting without the map and drawing with feedback, through the test client: the limits
+endpoint, typed coordinates read by the server, the address search proxied to a local stub,
+a report placed by coordinates with a plain form POST, the server's coded errors next to the
+field they concern; base maps (layers, CSP origins, bad settings refused); neighbours."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import func, select
+
+from geosignal.config import ConfigError, load_config
+from geosignal.models import Report
+from geosignal.services import drawing
+from tests.conftest import CHARLEROI, csrf_token
+from tests.stub_services import PLACE_CHARLES_II, stub_services
+
+STRONG = "9f1c2b7e4d6a8035b1e2c3d4f5a6978812ab34cd56ef7890aa11bb22cc33dd44"
+CHARLEROI_NEIGHBOURS = ["52012", "52015", "52021", "52022", "52025", "52048", "52055", "52075", "56086"]
+
+
+@contextmanager
+def configured(app, **values):  # noqa: ANN001, ANN003, ANN202
+    saved = {k: app.config.get(k) for k in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        app.config.update(saved)
+
+
+# ------------------------------------------------------------------------------------ limits
+
+def test_limits_are_the_intakes_and_carry_the_commune(client, representative, referent) -> None:  # noqa: ANN001
+    assert client.get("/api/v1/limits").status_code == 401
+    body = representative.get("/api/v1/limits?commune=56016").get_json()  # a representative gets their own
+    assert (body["min_area_m2"], body["max_area_m2"], body["max_vertices"], body["service_margin_m"]) == \
+        (100.0, 200e6, 10_000, 1000.0)
+    assert body["commune"]["nis_code"] == CHARLEROI and body["commune"]["name_fr"] == "Charleroi"
+    assert body["commune"]["geometry"]["type"] == "MultiPolygon"
+    west, south, east, north = body["territory_bbox"]
+    assert 3.9 < west < 4.2 and 49.9 < south < 50.0 and 4.6 < east < 4.8 and 50.5 < north < 50.7
+    ref = referent.get("/api/v1/limits").get_json()
+    assert ref["commune"] is None and ref["min_area_m2"] == 100.0
+    assert referent.get("/api/v1/limits?commune=56016").get_json()["commune"]["name_fr"] == "Chimay"
+    assert referent.get("/api/v1/limits?commune=99999").status_code == 422
+
+
+def test_neighbours_are_the_touching_communes(db) -> None:  # noqa: ANN001
+    assert drawing.neighbour_codes(db, CHARLEROI) == CHARLEROI_NEIGHBOURS
+    commune, neighbours = drawing.commune_and_neighbours(db, CHARLEROI)
+    assert commune["id"] == CHARLEROI and [f["id"] for f in neighbours] == CHARLEROI_NEIGHBOURS
+
+
+def test_map_page_draws_the_commune_and_its_neighbours(representative) -> None:  # noqa: ANN001
+    representative.login()
+    page = representative.client.get("/carte").get_data(as_text=True)
+    # the map's script holds the neighbours' names (JSON \u escapes, HTML-escaped for tooltips)
+    text = html.unescape(re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page))
+    for name in ("Fontaine-l'Evêque", "Châtelet", "Courcelles", "Ham-sur-Heure-Nalinnes", "Les Bons Villers"):
+        assert f'"name": "{name}"' in text
+    assert "Chimay" not in text
+
+
+# ------------------------------------------------------------------------------- coordinates
+
+def test_coordinates_endpoint_reads_and_asks(client, representative) -> None:  # noqa: ANN001
+    assert client.get("/api/v1/coordinates?q=50.41,4.44").status_code == 401
+    ok = representative.get("/api/v1/coordinates", query_string={"q": "50°24'38.88\"N 4°26'38.4\"E"})
+    assert ok.status_code == 200
+    body = ok.get_json()
+    assert body["lon"] == pytest.approx(4.444, abs=1e-6) and body["lat"] == pytest.approx(50.4108, abs=1e-6)
+    assert (body["notation"], body["order"], body["crs"]) == ("dms", "lat_lon", "EPSG:4326")
+    assert body["commune"] == {"nis_code": CHARLEROI, "name_fr": "Charleroi"}
+    ambiguous = representative.get("/api/v1/coordinates?q=140000 141000")
+    assert ambiguous.status_code == 422 and ambiguous.mimetype == "application/problem+json"
+    problem = ambiguous.get_json()
+    assert problem["code"] == "ambiguous_coordinates" and problem["where"] == "coordinates"
+    assert [c["order"] for c in problem["candidates"]] == ["x_y", "y_x"]
+    bad = representative.get("/api/v1/coordinates?q=Charleroi").get_json()
+    assert bad["code"] == "unreadable_coordinates"
+
+
+# ----------------------------------------------------------------------------- address search
+
+def test_address_search_goes_through_the_configured_service(app, client, representative) -> None:  # noqa: ANN001
+    assert client.get("/carte/adresses?q=Place Charles II").status_code == 401
+    with stub_services() as stub, configured(app, GEOCODER_URL=stub.base + "/search"):
+        response = representative.get("/carte/adresses", query_string={"q": "Place Charles II"},
+                                      headers={"Accept": "application/json"})
+        assert response.status_code == 200
+        results = response.get_json()["results"]
+        assert results == [
+            {"label": "Place Charles II, Charleroi, Hainaut, Wallonie, 6000, Belgique",
+             "lon": PLACE_CHARLES_II[0], "lat": PLACE_CHARLES_II[1],
+             "commune": {"nis_code": CHARLEROI, "name_fr": "Charleroi"}},
+            {"label": "Place Charles II, Bruxelles, 1000, Belgique", "lon": 4.3525, "lat": 50.8467, "commune": None},
+        ]  # the NaN one is dropped
+        (query,) = stub.of("/search")
+        assert query["q"] == ["Place Charles II"] and query["format"] == ["jsonv2"]
+        assert query["countrycodes"] == ["be"] and query["bounded"] == ["1"] and query["accept-language"] == ["fr"]
+        west, north, east, south = map(float, query["viewbox"][0].split(","))
+        assert west < 4.2 < 4.6 < east and south < 50.0 < 50.5 < north
+        assert stub.requests[0][2]["User-Agent"].startswith("geosignal/")
+
+
+@pytest.mark.parametrize("answer", [(500, "text/plain", b"boom"), (200, "text/html", b"<html>maintenance</html>"),
+                                    (200, "application/json", b'{"error": "x"}')])
+def test_a_failing_address_service_is_a_coded_503(app, representative, answer) -> None:  # noqa: ANN001
+    with stub_services() as stub, configured(app, GEOCODER_URL=stub.base + "/search"):
+        stub.search_answer = answer
+        response = representative.get("/carte/adresses?q=Rue de la Gare", headers={"Accept": "application/json"})
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "geocoder_unavailable"
+
+
+def test_address_search_off_or_bad_query(app, representative) -> None:  # noqa: ANN001
+    with configured(app, GEOCODER_URL=""):
+        off = representative.get("/carte/adresses?q=Rue de la Gare", headers={"Accept": "application/json"})
+    assert off.status_code == 503 and off.get_json()["code"] == "geocoder_unavailable"
+    short = representative.get("/carte/adresses?q=ab", headers={"Accept": "application/json"})
+    assert short.status_code == 400 and short.get_json()["where"] == "q"
+
+
+# ----------------------------------------------------------------- the map form without the map
+
+def _map_form(representative, **fields: str):  # noqa: ANN001, ANN202
+    representative.login()
+    page = representative.client.get("/carte").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": csrf_token(page), "idempotency_key": key, "geometry": "", "network": "mobile", **fields}
+    return representative.client.post("/carte", data=data)
+
+
+def test_a_report_placed_by_coordinates_with_a_radius_is_a_zone(db, representative) -> None:  # noqa: ANN001
+    response = _map_form(representative, coordinates="50,4108 4,4440", radius="50", issue="no_coverage")
+    assert response.status_code == 302
+    report = db.scalar(select(Report))
+    assert report.commune_nis == CHARLEROI and report.issue == "no_coverage"
+    area = db.scalar(select(func.ST_Area(func.ST_Transform(Report.geometry, 31370))))
+    assert area == pytest.approx(32 * 50 ** 2 * math.sin(2 * math.pi / 64), rel=1e-3)  # 64-gon of radius 50 m
+    lon, lat = db.execute(select(func.ST_X(func.ST_Centroid(Report.geometry)),
+                                 func.ST_Y(func.ST_Centroid(Report.geometry)))).one()
+    assert (lon, lat) == (pytest.approx(4.444, abs=1e-6), pytest.approx(50.4108, abs=1e-6))
+
+
+def test_a_point_typed_in_lambert_72_is_stored_where_it_is(db, representative) -> None:  # noqa: ANN001
+    assert _map_form(representative, coordinates="x=155348.97 y=122214.95").status_code == 302
+    lon, lat = db.execute(select(func.ST_X(Report.geometry), func.ST_Y(Report.geometry))).one()
+    assert (lon, lat) == (pytest.approx(4.444, abs=1e-6), pytest.approx(50.4108, abs=1e-6))
+
+
+def _error_box(page: str, field: str) -> str:
+    match = re.search(rf'<div class="field-error" id="{field}-error" role="alert"[^>]*>(.*?)</div>', page, re.S)
+    assert match, f"no error next to {field}"
+    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip()
+
+
+def test_ambiguous_coordinates_are_asked_next_to_the_field(db, representative) -> None:  # noqa: ANN001
+    response = _map_form(representative, coordinates="140000 141000", description="à garder")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "précisez lequel est la latitude" in _error_box(page, "coordinates")
+    assert 'aria-invalid="true"' in page.split('id="coordinates"')[1].split(">")[0]
+    assert 'value="140000 141000"' in page and "à garder" in page  # nothing typed is lost
+    assert db.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_the_servers_errors_sit_next_to_the_shape_and_the_field(db, representative) -> None:  # noqa: ANN001
+    tiny = json.dumps({"type": "Polygon", "coordinates": [[[4.444, 50.41], [4.44405, 50.41], [4.44405, 50.41005],
+                                                           [4.444, 50.41005], [4.444, 50.41]]]})
+    response = _map_form(representative, geometry=tiny)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    message = _error_box(page, "geometry")
+    assert re.fullmatch(r"Zone trop petite \(\d+ m²\) : dessinez au moins 100 m², ou placez un point\.", message), message
+    assert 'data-code="area_too_small"' in page and 'data-step="form"' in page
+    assert "area_too_small" not in re.sub(r"<[^>]+>", "", page)  # the code is not shown as text
+    crossing = json.dumps({"type": "Polygon", "coordinates": [[[4.43, 50.40], [4.45, 50.41], [4.45, 50.40],
+                                                               [4.43, 50.41], [4.43, 50.40]]]})
+    page = _map_form(representative, geometry=crossing).get_data(as_text=True)
+    assert "se croise lui-même" in _error_box(page, "geometry")
+    assert "data-error-location=" in page  # the crossing is marked on the map
+    counts = _map_form(representative, coordinates="50.4108 4.444", households_affected="-3")
+    assert counts.status_code == 422
+    page = counts.get_data(as_text=True)
+    assert _error_box(page, "households_affected") == "Une valeur n'est pas admise pour ce champ."
+    assert 'aria-describedby="households_affected-error"' in page
+    assert db.scalar(select(func.count()).select_from(Report)) == 0
+
+
+# ---------------------------------------------------------------------------------- base maps
+
+LAYERS = [
+    {"name": "Carte A", "type": "xyz", "url": "https://{s}.tiles.example.org/{z}/{x}/{y}.png", "attribution": "© A"},
+    {"name": "Plan B", "type": "wms", "url": "https://wms.example.be:8443/service", "layers": "1,3",
+     "attribution": "© B"},
+    {"name": "Tuiles C", "type": "wmts", "url": "https://wmts.example.net/wmts", "layer": "ortho",
+     "tilematrixset": "GoogleMapsCompatible", "format": "image/jpeg", "attribution": "© C"},
+]
+
+
+def test_every_base_map_origin_is_in_the_csp_and_a_switcher_offers_them(app, representative) -> None:  # noqa: ANN001
+    representative.login()
+    with configured(app, BASEMAPS=json.dumps(LAYERS), TILE_URL=""):
+        response = representative.client.get("/carte")
+    csp = response.headers["Content-Security-Policy"]
+    assert ("img-src 'self' data: https://*.tiles.example.org https://wms.example.be:8443 "
+            "https://wmts.example.net;") in csp
+    assert "connect-src 'self';" in csp and "script-src 'self' 'nonce-" in csp
+    page = response.get_data(as_text=True)
+    assert "L.tileLayer.wms(" in page and '"https://wms.example.be:8443/service"' in page and '"layers": "1,3"' in page
+    assert ("https://wmts.example.net/wmts?SERVICE=WMTS\\u0026REQUEST=GetTile" in page
+            or "https://wmts.example.net/wmts?SERVICE=WMTS&REQUEST=GetTile" in page)
+    assert "L.control.layers(" in page
+    for name in ("Carte A", "Plan B", "Tuiles C"):
+        assert f'"{name}"' in page
+
+
+def test_without_tiles_there_is_no_base_map_and_no_outside_origin(representative) -> None:  # noqa: ANN001
+    representative.login()
+    page = representative.client.get("/carte")
+    assert "img-src 'self' data:;" in page.headers["Content-Security-Policy"]
+    assert "L.tileLayer" not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("not json", "GEOSIGNAL_BASEMAPS must be JSON"),
+    ('{"name": "x"}', "GEOSIGNAL_BASEMAPS must be a JSON list"),
+    ('[{"name": "A", "type": "tms", "url": "https://a.example/{z}/{x}/{y}"}]', r"GEOSIGNAL_BASEMAPS\[0\].type"),
+    ('[{"name": "A", "type": "wms", "url": "https://a.example/wms"}]', r"GEOSIGNAL_BASEMAPS\[0\].layers"),
+    ('[{"name": "A", "url": "a.example/{z}/{x}/{y}"}]', "http\\(s\\) URL with a host"),
+    ('[{"name": "A", "url": "https://a.example/tile.png"}]', "must contain"),
+    ('[{"name": "A", "url": "https://a.example/{z}/{x}/{y}", "colour": "red"}]', "unknown member"),
+])
+def test_bad_base_maps_stop_the_start(tmp_path, raw: str, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path, environ={"GEOSIGNAL_BASEMAPS": raw, "GEOSIGNAL_SECRET_KEY": STRONG})
+
+
+def test_standard_layers_follow_the_tile_url(tmp_path) -> None:  # noqa: ANN001
+    from geosignal.services.basemaps import csp_origins, layers_from_config
+
+    osm = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    config = load_config(tmp_path, environ={"GEOSIGNAL_TILE_URL": osm, "GEOSIGNAL_SECRET_KEY": STRONG})
+    layers = layers_from_config(config)
+    assert [(x.name, x.kind) for x in layers] == [("OpenStreetMap", "xyz"), ("Plan PICC (SPW)", "wms"),
+                                                  ("Photo aérienne (SPW)", "wms")]
+    assert csp_origins(layers) == ["https://tile.openstreetmap.org", "https://geoservices.wallonie.be"]
+    assert layers_from_config({"TILE_URL": "", "BASEMAPS": None}) == ()
+    assert layers_from_config({"TILE_URL": osm, "BASEMAPS": []})[0].url == osm  # TILE_URL alone
+    own = layers_from_config({"TILE_URL": "https://tiles.intranet.local/{z}/{x}/{y}.png", "TILE_ATTRIBUTION": "© nous"})
+    assert (own[0].name, own[0].attribution) == ("Fond de carte", "© nous") and len(own) == 4

@@ -1,0 +1,471 @@
+"""Pages a mayor can use on a phone, checked in headless Chromium (Debian's, via Playwright)
+at 390×844 and 1440×900: nothing wider than the screen, a folding menu, 44 px touch targets,
+no raw vocabulary or error code on a French page, a report placed with the keyboard alone by
+coordinates, by an address (local stub service) and by drawing with live feedback, the
+server's errors next to the shape, lists as cards with status colours, the dashboard's
+published survey figures and commune click, base maps from a local tile/WMS stub through
+the CSP. Screenshots go to ``test-artifacts/ui-*.png``."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete, func, select, text
+
+from geosignal import vocab
+from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.models import CommuneStats, Report, User
+from geosignal.services import reports as reports_service
+from geosignal.services.intake import ReportInput
+from geosignal.services.users import create_user
+from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.factories import CHARLEROI_LAMBERT72, square_lambert
+from tests.stub_services import PLACE_CHARLES_II, stub_services
+from tests.test_browser import PASSWORD, browser, serving  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+X0, Y0 = CHARLEROI_LAMBERT72
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+CHIMAY = "56016"
+
+#: Raw codes that must never be shown as text on a French page: any snake_case identifier,
+#: English vocabulary values, geometry types, and DSL without its French label.
+RAW = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b(?:other|fixed|cable|outdoor|indoor|vehicle|submitted|"
+                 r"validated|rejected|withdrawn|LineString|Polygon|MultiPolygon|MultiPoint|MultiLineString)\b|"
+                 r"\bDSL\b(?! \(cuivre\))")
+#: Controls that must be at least 44 × 44 px on a phone (inline text links are exempt).
+TARGETS = ("button, select, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), a.button, "
+           ".topbar nav a, .brand, label.check, .leaflet-bar a, .leaflet-draw-toolbar a, .leaflet-control-layers-toggle")
+
+
+def _add(session, user, geom_31370, **props):  # noqa: ANN001, ANN003, ANN202
+    properties = {"network": "mobile", "technologies": ["4G"], "operators": ["Proximus"], **props}
+    feature, _ = reports_service.create_report(session, user, ReportInput(reproject(geom_31370, LAMBERT72, WGS84),
+                                                                          properties))
+    return feature["id"]
+
+
+@pytest.fixture(scope="module")
+def ui(app) -> Iterator[dict]:  # noqa: ANN001
+    """geosignal on a free port with base maps and the address search pointed at a local
+    stub; a representative of Charleroi, a referent, and Charleroi reports in every status
+    (raw-looking values: DSL, other, no_coverage). No survey answers are imported."""
+    database = app.extensions["geosignal.db"]
+    with stub_services() as stub:
+        layers = [{"name": "Plan local", "type": "xyz", "url": stub.base + "/tiles/{z}/{x}/{y}.png",
+                   "attribution": "© tuiles de test"},
+                  {"name": "Plan WMS", "type": "wms", "url": stub.base + "/wms", "layers": "1,3",
+                   "attribution": "© WMS de test"}]
+        saved = {k: app.config.get(k) for k in ("BASEMAPS", "GEOCODER_URL")}
+        app.config.update(BASEMAPS=json.dumps(layers), GEOCODER_URL=stub.base + "/search")
+        with database.session() as session:
+            create_user(session, "ui-rep@charleroi.be", "representative", CHARLEROI, PASSWORD)
+            referent = create_user(session, "ui-ref@igretec.com", "referent", None, PASSWORD)
+            admin = create_user(session, "ui-admin@igretec.com", "admin", None, PASSWORD)
+            session.flush()
+            ids = {}
+            for i, status in enumerate(vocab.STATUSES):
+                ids[status] = _add(session, admin, square_lambert(X0 - 2500 + 700 * i, Y0 - 2500, 500),
+                                   technologies=["DSL", "4G"], operators=["other"], issue="no_coverage",
+                                   setting="outdoor", description=f"Rue n° {i}, côté l'église",
+                                   observed_at=datetime(2024, 3, 5, 23, 30, tzinfo=UTC))
+                if status != "submitted":
+                    reports_service.set_status(session, referent, ids[status], status)
+            session.commit()
+        with serving(app) as base:
+            yield {"base": base, "stub": stub, "ids": ids, "app": app}
+        app.config.update(saved)
+        with database.session() as session:
+            session.execute(delete(CommuneStats))
+            session.execute(delete(Report))
+            session.execute(delete(User).where(User.email.like("ui-%")))
+            session.commit()
+
+
+class Watch:
+    """A browser context (phone or desktop) recording console errors and failed requests;
+    requests may go to geosignal and to the local stub only."""
+
+    def __init__(self, chromium, ui: dict, viewport: dict, touch: bool = False) -> None:  # noqa: ANN001
+        self.context = chromium.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
+                                           device_scale_factor=1, locale="fr-BE", timezone_id="Europe/Brussels")
+        self.page = self.context.new_page()
+        self.ui, self.base = ui, ui["base"]
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: r.url.startswith((self.base, ui["stub"].base, "data:"))
+                     or self.outside.append(r.url))
+
+    def login(self, email: str) -> None:
+        self.page.goto(self.base + "/login")
+        self.page.fill("input[name=email]", email)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_load_state("networkidle")
+
+    def clean(self) -> None:
+        assert self.errors == [] and self.outside == []
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _visible_text(page) -> str:  # noqa: ANN001
+    """The page's visible text (popups included), without e-mail addresses."""
+    return re.sub(r"\S+@\S+", "", page.evaluate("document.body.innerText"))
+
+
+def _small_targets(page) -> list[str]:  # noqa: ANN001
+    return page.evaluate("""sel => Array.from(document.querySelectorAll(sel)).filter(e => {
+            const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+            return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && !e.closest('[hidden]')
+                && !e.classList.contains('skip-link') && (r.height < 43.5 || r.width < 43.5);
+        }).map(e => e.outerHTML.slice(0, 90) + ' ' + Math.round(e.getBoundingClientRect().width) + 'x'
+                   + Math.round(e.getBoundingClientRect().height))""", TARGETS)
+
+
+PAGES = {
+    "ui-rep@charleroi.be": ["/carte", "/signalements", "/signalements?retires=1", "/import",
+                            f"/communes/{CHARLEROI}/fiche", "/compte/mot-de-passe"],
+    "ui-ref@igretec.com": ["/tableau-de-bord", "/signalements", "/exports", "/utilisateurs",
+                           f"/carte?commune={CHARLEROI}", f"/communes/{CHIMAY}/fiche"],
+}
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "accueil"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1440"])
+@pytest.mark.parametrize("email", list(PAGES), ids=["representative", "referent"])
+def test_every_page_fits_speaks_french_and_has_big_targets(ui, browser, email: str, viewport: dict) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, viewport)
+    page = watch.page
+    ARTIFACTS.mkdir(exist_ok=True)
+    width = viewport["width"]
+    if email == "ui-rep@charleroi.be":
+        page.goto(ui["base"] + "/login")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(ARTIFACTS / f"ui-login-{width}.png"))
+    watch.login(email)
+    role = "rep" if email.startswith("ui-rep") else "ref"
+    for path in PAGES[email]:
+        page.goto(ui["base"] + path)
+        page.wait_for_load_state("networkidle")
+        if "/carte" in path:
+            page.wait_for_function("() => document.getElementById('map-pane').dataset.reports !== undefined")
+            page.evaluate("""() => { const map = window[document.getElementById('map-pane').dataset.map];
+                map.eachLayer(l => { if (l.feature && l.feature.id && l.getPopup()) { l.openPopup(); } }); }""")
+        if path == "/tableau-de-bord":
+            page.wait_for_function("() => document.getElementById('map-pane').dataset.state === 'ready'")
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width, f"{path} is {scroll} px wide at {width} px"
+        shown = _visible_text(page)
+        assert RAW.findall(shown) == [], f"raw codes on {path}: {RAW.findall(shown)}"
+        if width == PHONE["width"]:
+            small = _small_targets(page)
+            assert small == [], f"small touch targets on {path}: {small}"
+        page.screenshot(path=str(ARTIFACTS / f"ui-{role}-{_slug(path)}-{width}.png"), full_page="/carte" not in path)
+    # the navigation folds behind a menu button on a phone, and opens with it
+    nav, button = page.locator("#main-nav"), page.locator("#menu-button")
+    if width == PHONE["width"]:
+        assert not nav.is_visible() and button.is_visible()
+        button.click()
+        assert nav.is_visible() and button.get_attribute("aria-expanded") == "true"
+        page.screenshot(path=str(ARTIFACTS / f"ui-{role}-menu-open-390.png"))
+        page.keyboard.press("Escape")
+        assert not nav.is_visible()
+    else:
+        assert nav.is_visible() and not button.is_visible()
+    watch.clean()
+    watch.close()
+
+
+def _report_count(app) -> int:  # noqa: ANN001
+    with app.extensions["geosignal.db"].session() as session:
+        return session.scalar(select(func.count()).select_from(Report))
+
+
+def _newest(app) -> tuple:  # noqa: ANN001
+    with app.extensions["geosignal.db"].session() as session:
+        return session.execute(text(
+            "SELECT ST_GeometryType(geometry), ST_Area(ST_Transform(geometry, 31370)), ST_X(ST_Centroid(geometry)), "
+            "ST_Y(ST_Centroid(geometry)), commune_nis FROM reports ORDER BY created_at DESC LIMIT 1")).one()
+
+
+def _tab_to(page, selector: str, limit: int = 80) -> None:  # noqa: ANN001
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} is not reachable with Tab")
+
+
+def test_a_report_by_coordinates_with_the_keyboard_alone_on_a_phone(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, PHONE)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    before = _report_count(ui["app"])
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.locator(".skip-link").is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # step 1, the map: "Sans la carte" opens the form at the coordinates field
+    assert page.get_attribute("#map-layout", "data-step") == "map" and not page.is_visible("#report-form")
+    _tab_to(page, "#without-map")
+    page.keyboard.press("Enter")
+    assert page.get_attribute("#map-layout", "data-step") == "form"
+    assert page.evaluate("document.activeElement.id") == "coordinates"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # a visible focus
+    page.keyboard.type("50°24'38.88\"N 4°26'38.4\"E")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.placed")
+    assert page.get_attribute("#map-pane", "data-placed") == "4.444000,50.410800"
+    assert "Point placé : 50,410800 N, 4,444000 E (degrés, minutes, secondes, lu latitude puis longitude) — Charleroi" \
+        in page.inner_text("#drawn-status")
+    _tab_to(page, "#radius")
+    page.keyboard.type("30")
+    _tab_to(page, "#field-network")  # Mobile, the first choice, is already selected
+    page.keyboard.press("ArrowDown")  # → Fixe
+    page.keyboard.press("ArrowUp")    # → Mobile
+    _tab_to(page, "input[name=technologies][value='4G']")
+    page.keyboard.press("Space")
+    page.screenshot(path=str(ARTIFACTS / "ui-keyboard-form-390.png"), full_page=True)
+    _tab_to(page, "#submit-report")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/signalements$"))
+    assert _report_count(ui["app"]) == before + 1
+    kind, area, lon, lat, nis = _newest(ui["app"])
+    assert kind == "ST_Polygon" and nis == CHARLEROI
+    assert area == pytest.approx(32 * 30 ** 2 * math.sin(2 * math.pi / 64), rel=1e-3)
+    assert (lon, lat) == (pytest.approx(4.444, abs=1e-6), pytest.approx(50.4108, abs=1e-6))
+    watch.clean()
+    watch.close()
+
+
+def test_a_report_by_address_through_the_stub(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.fill("#address", "Place Charles II")
+    page.keyboard.press("Enter")  # searches, does not send the form
+    page.wait_for_selector("#address-results li >> nth=1")
+    buttons = page.locator("#address-results button")
+    assert buttons.nth(0).inner_text() == "Place Charles II, Charleroi, Hainaut, Wallonie, 6000, Belgique"
+    assert buttons.nth(1).is_disabled() and "(hors des communes desservies)" in buttons.nth(1).inner_text()
+    assert page.inner_text("#locate-status") == "2 adresse(s) trouvée(s) : choisissez-en une."
+    (query,) = ui["stub"].of("/search")[-1:]
+    assert query["q"] == ["Place Charles II"]
+    buttons.nth(0).click()
+    assert page.get_attribute("#map-pane", "data-placed") == f"{PLACE_CHARLES_II[0]:.6f},{PLACE_CHARLES_II[1]:.6f}"
+    page.fill("#field-description", "Devant l'hôtel de ville")
+    page.screenshot(path=str(ARTIFACTS / "ui-address-1440.png"))
+    page.click("#submit-report")
+    page.wait_for_url(re.compile(r"/signalements$"))
+    kind, _area, lon, lat, nis = _newest(ui["app"])
+    assert (kind, nis) == ("ST_Point", CHARLEROI)
+    assert (lon, lat) == (pytest.approx(PLACE_CHARLES_II[0], abs=1e-7), pytest.approx(PLACE_CHARLES_II[1], abs=1e-7))
+    watch.clean()
+    watch.close()
+
+
+def test_ambiguous_coordinates_are_asked_and_outside_the_commune_warned(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.fill("#coordinates", "140000 141000")
+    page.click("#place-coordinates")
+    page.wait_for_selector("#coordinate-choices li >> nth=1")
+    assert page.get_attribute("#locate-status", "role") == "alert"
+    assert page.inner_text("#locate-status").startswith("Lequel de ces lieux voulez-vous dire ?")
+    assert page.get_attribute("#coordinates", "aria-invalid") == "true"
+    choices = page.locator("#coordinate-choices button")
+    assert choices.nth(0).inner_text().startswith("lu x puis y :") and "Seneffe" in choices.nth(0).inner_text()
+    choices.nth(1).click()
+    assert page.is_hidden("#coordinate-choices")
+    # Seneffe is not the representative's commune: warned before sending
+    feedback = page.locator("#shape-feedback")
+    assert feedback.get_attribute("role") == "alert"
+    assert feedback.inner_text() == "La forme se trouve surtout hors de la commune de Charleroi : elle sera refusée."
+    page.screenshot(path=str(ARTIFACTS / "ui-ambiguous-1440.png"))
+    # the only failure is the coded answer asking which reading (422)
+    assert watch.errors == ["Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"]
+    assert watch.outside == []
+    watch.close()
+
+
+def _map_point(page, lon: float, lat: float) -> tuple[float, float]:  # noqa: ANN001
+    """Page pixel of a position on the map."""
+    x, y = page.evaluate("""([lon, lat]) => { const map = window[document.getElementById('map-pane').dataset.map];
+        const p = map.latLngToContainerPoint([lat, lon]), r = map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y]; }""", [lon, lat])
+    return x, y
+
+
+def test_drawing_is_measured_as_it_is_drawn_and_a_tiny_zone_is_refused_next_to_it(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 16, {animate: false})")
+    page.click(".leaflet-draw-draw-polygon")
+    corners = [(4.4430, 50.4100), (4.4450, 50.4100), (4.4450, 50.4115)]
+    for lon, lat in corners:  # a person's pace: Leaflet.draw ignores a vertex within 50 ms of the last
+        page.mouse.click(*_map_point(page, lon, lat))
+        page.wait_for_timeout(150)
+    # three vertices: the area is shown live, before the shape is closed
+    live = page.inner_text("#measure")
+    assert re.fullmatch(r"Surface : [\d\u202f\u00a0]+ m² \([\d,]+ ha\) · 3 sommets", live), live
+    page.mouse.click(*_map_point(page, *corners[0]))  # close on the first vertex
+    page.wait_for_function("() => document.getElementById('geometry').value !== ''")
+    assert page.inner_text("#drawn-status") == "Forme dessinée : une zone."
+    # 0.002° × 0.0015° at 50.41° N ≈ 142 m × 167 m / 2 ≈ 11,860 m²
+    area = float(re.sub(r"[^\d]", "", page.inner_text("#measure").split("m²")[0]))
+    assert area == pytest.approx(0.5 * 142.0 * 166.8, rel=0.02)
+    assert page.inner_text("#shape-feedback") == ""
+    # a 5 m square: warned before sending, refused by the server next to the shape
+    page.evaluate("""() => {
+        const map = window[document.getElementById('map-pane').dataset.map];
+        const d = 5 / 111320, e = 5 / (111320 * Math.cos(50.41 * Math.PI / 180));
+        const zone = L.polygon([[50.41, 4.444], [50.41, 4.444 + e], [50.41 + d, 4.444 + e], [50.41 + d, 4.444]]);
+        zone.addTo(map);
+        map.fire('draw:created', {layer: zone, layerType: 'polygon'});
+    }""")
+    warning = page.inner_text("#shape-feedback")
+    assert re.fullmatch(r"Zone trop petite \(2[45] m²\) : dessinez au moins 100 m², ou placez un point\.", warning), warning
+    page.screenshot(path=str(ARTIFACTS / "ui-tiny-zone-warned-1440.png"))
+    page.click("#submit-report")
+    page.wait_for_load_state("networkidle")
+    box = page.locator("#geometry-error")
+    assert box.get_attribute("role") == "alert" and box.get_attribute("data-code") == "area_too_small"
+    assert re.fullmatch(r"Zone trop petite \(2[45] m²\) : dessinez au moins 100 m², ou placez un point\.",
+                        box.inner_text().strip())
+    assert page.get_attribute("#map-pane", "data-server-error") == "area_too_small"  # the shape is back, marked
+    # and the map shows it (after the first, animated, fit to the commune)
+    page.wait_for_function("() => window[document.getElementById('map-pane').dataset.map].getZoom() === 16")
+    page.screenshot(path=str(ARTIFACTS / "ui-refused-tiny-zone-1440.png"))
+    assert watch.errors == ["Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"]
+    watch.close()
+
+
+def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 16, {animate: false})")
+    page.tap(".leaflet-draw-draw-polygon")
+    corners = [(4.4430, 50.4100), (4.4450, 50.4100), (4.4450, 50.4115)]
+    for lon, lat in corners:
+        page.touchscreen.tap(*_map_point(page, lon, lat))
+        page.wait_for_timeout(400)
+    page.touchscreen.tap(*_map_point(page, *corners[0]))
+    page.wait_for_function("() => document.getElementById('geometry').value !== ''")
+    page.screenshot(path=str(ARTIFACTS / "ui-phone-drawn-390.png"))
+    page.tap("#to-form")  # the very first tap after closing the shape
+    assert page.get_attribute("#map-layout", "data-step") == "form"
+    assert page.is_visible("#report-form")
+    watch.clean()
+    watch.close()
+
+
+def _rgb(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def test_reports_list_cards_colours_dates_withdrawn_and_open_on_the_map(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, PHONE)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.goto(ui["base"] + "/signalements")
+    ids = ui["ids"]
+    assert page.locator(f"#r-{ids['withdrawn']}").count() == 0
+    assert page.inner_text("#toggle-withdrawn") == "Afficher les signalements retirés (1)"
+    row = page.locator(f"#r-{ids['validated']}")
+    assert page.evaluate("e => getComputedStyle(e).display", row.element_handle()) == "block"  # a card
+    for status in vocab.STATUSES:
+        if status == "withdrawn":
+            continue
+        badge = page.locator(f"#r-{ids[status]} .badge")
+        assert badge.inner_text() == vocab.label(status)
+        assert page.evaluate("e => getComputedStyle(e).backgroundColor", badge.element_handle()) == \
+            _rgb(vocab.STATUS_COLOURS[status])
+    cells = dict(zip(row.locator("td").evaluate_all("tds => tds.map(td => td.dataset.label)"),
+                     row.locator("td").all_inner_texts(), strict=True))
+    assert cells["Technologies"] == "DSL (cuivre), 4G" and cells["Opérateurs"] == "Autre"
+    assert cells["Problème"] == "Aucune couverture" and cells["Réseau"] == "Mobile" and cells["Forme"] == "Zone"
+    assert cells["Date d'observation"] == "06/03/2024"  # 23:30 UTC is the next day in Brussels
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", cells["Signalé le"])
+    page.click("#toggle-withdrawn")
+    assert page.locator(f"#r-{ids['withdrawn']} .badge").inner_text() == "Retiré"
+    page.screenshot(path=str(ARTIFACTS / "ui-rep-cards-withdrawn-390.png"), full_page=True)
+    page.locator(f"#r-{ids['validated']} a.button").click()
+    page.wait_for_url(re.compile(r"/carte\?"))
+    page.wait_for_function("() => { const p = document.getElementById('map-pane'); return p && p.dataset.focused; }")
+    assert page.get_attribute("#map-pane", "data-focused") == ids["validated"]
+    assert "Statut : Validé" in page.inner_text(".leaflet-popup-content")
+    assert "Date d'observation : 06/03/2024" in page.inner_text(".leaflet-popup-content")
+    page.screenshot(path=str(ARTIFACTS / "ui-rep-report-on-map-390.png"))
+    watch.clean()
+    watch.close()
+
+
+def test_dashboard_shows_published_survey_figures_and_opens_a_commune(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-ref@igretec.com")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.state === 'ready'")
+    # no survey answers imported: no empty survey columns, but the published 2022 figures
+    assert page.locator("#commune-table th.survey-col").first.is_hidden()
+    published = page.inner_text("#survey-published")
+    assert "2022 : chiffres publiés du territoire" in published and "14 communes sur 30 ont répondu" in published
+    assert "Score smart moyen (auto-évaluation)\n4,4/10" in published
+    assert "Priorité : qualité de vie\n71 %" in published
+    x, y = page.evaluate("""nis => { const pane = document.getElementById('map-pane'), map = window[pane.dataset.map];
+        let target = null; window[pane.dataset.communesLayer].eachLayer(l => {
+            if (l.feature.properties.nis_code === nis) { target = l; } });
+        map.fitBounds(target.getBounds(), {animate: false});
+        const p = map.latLngToContainerPoint(target.getCenter()), r = map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y]; }""", CHIMAY)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.wait_for_url(f"**/communes/{CHIMAY}/fiche")
+    assert "Chimay" in page.inner_text("h1")
+    watch.clean()
+    watch.close()
+
+
+def test_base_maps_load_from_their_origin_and_switch(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_selector(".leaflet-tile-loaded")
+    assert any(p.startswith("/tiles/") for p, _, _ in ui["stub"].requests)
+    # the commune and its 9 neighbours are drawn
+    assert page.locator(".leaflet-overlay-pane svg path").count() >= 10
+    control = page.locator(".leaflet-control-layers")
+    control.hover()
+    labels = page.locator(".leaflet-control-layers-base label")
+    assert [t.strip() for t in labels.all_inner_texts()] == ["Plan local", "Plan WMS"]
+    labels.nth(1).click()
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-tile-loaded').length > 0")
+    page.wait_for_timeout(300)
+    wms = ui["stub"].of("/wms")
+    assert wms, "no WMS request"
+    query = {k.lower(): v for k, v in wms[-1].items()}
+    assert query["crs"] == ["EPSG:3857"] and query["layers"] == ["1,3"] and query["request"] == ["GetMap"]
+    assert "© WMS de test" in page.inner_text(".leaflet-control-attribution")
+    page.screenshot(path=str(ARTIFACTS / "ui-base-map-wms-1440.png"))
+    watch.clean()
+    watch.close()
