@@ -84,7 +84,7 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     page.fill("input[name=email]", "acct-clerc@fleurus.be")
     page.fill("input[name=password]", FIRST)
     page.click("main button[type=submit]")
-    assert "Se déconnecter (acct-clerc@fleurus.be)" in page.inner_text("header")
+    assert "acct-clerc@fleurus.be" in page.inner_text("header") and "Se déconnecter" in page.inner_text("header")
     page.wait_for_load_state("networkidle")  # the map's data, before leaving the page
 
     page.click("text=Mot de passe")
@@ -109,7 +109,7 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     page.fill("input[name=email]", "acct-clerc@fleurus.be")
     page.fill("input[name=password]", FIRST + " bis")
     page.click("main button[type=submit]")
-    assert "Se déconnecter (acct-clerc@fleurus.be)" in page.inner_text("header")
+    assert "acct-clerc@fleurus.be" in page.inner_text("header") and "Se déconnecter" in page.inner_text("header")
     page.wait_for_load_state("networkidle")  # the map's data, before leaving the page
     page.goto(_link(reset[0]))
     assert "Lien expiré ou déjà utilisé" in page.inner_text("main")
