@@ -132,7 +132,8 @@ def main() -> None:  # noqa: PLR0915
             s.commit()
         port = free_port()
         env = {**os.environ, "GEOSIGNAL_DATABASE_URL": url, "GEOSIGNAL_SECRET_KEY": "bench-" + uuid.uuid4().hex,
-               "GEOSIGNAL_TILE_URL": "", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+               "GEOSIGNAL_TILE_URL": "",
+               "GEOSIGNAL_WRITE_RATE_LIMIT": "1000000 per minute", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         command = [sys.executable, "-c", "from geosignal.cli import main; main()", "serve", "--port", str(port)]
         if args.workers:
             command += ["--workers", str(args.workers)]

@@ -83,6 +83,7 @@ SETTINGS: dict[str, Setting] = {
     "SMTP_PASSWORD": Setting("str", "", "SMTP password"),
     "SMTP_STARTTLS": Setting("bool", False, "upgrade the SMTP connection with STARTTLS"),
     "MAIL_FROM": Setting("str", "geosignal <noreply@geosignal.local>", "sender of geosignal's e-mails"),
+    "WRITE_RATE_LIMIT": Setting("str", "300 per minute", "API writes allowed per user (Flask-Limiter notation); 429 beyond"),
     "INSTANCE_PATH": Setting("str", "", "instance folder (config.py, secret_key)"),
     "PORT": Setting("int", 5000, "port of scripts/run"),
     "TEST_ADMIN_URL": Setting("str", "", "tests: database for CREATE DATABASE … TEMPLATE"),

@@ -8,7 +8,8 @@ hit. Its URI is the database URL prefixed with ``geosignal+`` (e.g.
 
 Limits (:data:`LOGIN_PER_ACCOUNT`, :data:`LOGIN_PER_ADDRESS`) count failed attempts only;
 past them the answer is ``429`` with ``Retry-After`` and a French sentence, even for the
-right password.
+right password. API writes (POST, PUT, PATCH, DELETE under ``/api/``) are limited per user by
+``WRITE_RATE_LIMIT`` (:func:`_limit_writes`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import Storage
@@ -102,6 +103,34 @@ def failed_sign_in(response: Any) -> bool:
     return response.status_code != 302
 
 
+#: Methods that write.
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _limit_writes() -> None:
+    """Count an API write against its user's ``WRITE_RATE_LIMIT`` (per user when signed in,
+    per client address otherwise); past it, 429 ``rate_limited`` with ``Retry-After``."""
+    if request.method not in WRITE_METHODS or not request.path.startswith("/api/"):
+        return
+    from flask_login import current_user
+    from limits import parse
+
+    from geosignal.errors import GeosignalError
+
+    item = parse(current_app.config["WRITE_RATE_LIMIT"])
+    key = f"user:{current_user.id}" if current_user.is_authenticated else f"addr:{get_remote_address()}"
+    try:
+        allowed = limiter.limiter.hit(item, "api-writes", key)
+        reset_at = limiter.limiter.get_window_stats(item, "api-writes", key).reset_time if not allowed else 0
+    except Exception:  # noqa: BLE001 - the counters live in the database; while it is down the write fails anyway
+        return
+    if not allowed:
+        retry = max(1, int(reset_at - time.time()) + 1)
+        error = GeosignalError("rate_limited", f"Trop d'envois ({item}) : réessayez dans {retry} s.", retry_after=retry)
+        g.retry_after = retry
+        raise error
+
+
 def init_app(app: Flask) -> None:
     """Point Flask-Limiter at PostgreSQL (``RATELIMIT_STORAGE_URI``, default the service's own
     database) and register it."""
@@ -111,3 +140,10 @@ def init_app(app: Flask) -> None:
     # (it needs the database too), so a counting error must not turn that into a 500
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
+    app.before_request(_limit_writes)
+
+    @app.after_request
+    def _retry_after(response):  # noqa: ANN001, ANN202
+        if response.status_code == 429 and "retry_after" in g:
+            response.headers["Retry-After"] = str(g.retry_after)
+        return response

@@ -113,3 +113,24 @@ def test_an_unknown_account_takes_as_long_as_a_wrong_password(client, db, fresh_
     known = min(timed(account.email) for _ in range(3))
     unknown = min(timed("nobody@example.be") for _ in range(3))
     assert unknown > 0.6 * known, (known, unknown)
+
+
+def test_api_writes_are_limited_per_user_with_retry_after(app, client, db, fresh_limits) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    other = make_account(app.test_client(), db, "maire@chimay.be", "representative", "56016")
+    saved = app.config["WRITE_RATE_LIMIT"]
+    app.config["WRITE_RATE_LIMIT"] = "3 per minute"
+    try:
+        body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]},
+                "properties": {"network": "mobile", "description": "x"}}
+        codes = []
+        for i in range(4):
+            body["properties"]["description"] = f"report {i}"
+            codes.append(rep.post("/api/v1/reports", json=body).status_code)
+        assert codes == [201, 201, 201, 429]
+        refused = rep.post("/api/v1/reports", json=body)
+        assert refused.get_json()["code"] == "rate_limited" and 0 < int(refused.headers["Retry-After"]) <= 61
+        assert rep.get("/api/v1/reports").status_code == 200  # reads are not counted
+        assert other.post("/api/v1/reports", json=body).status_code == 403  # counted per user: not_your_commune
+    finally:
+        app.config["WRITE_RATE_LIMIT"] = saved
