@@ -167,6 +167,26 @@ def deactivate_user(email: str) -> None:
     click.echo(f"{user.email} deactivated: sign-in refused, sessions and API tokens revoked")
 
 
+@commands.command("purge")
+@click.option("--export-copies-older-than", "days", type=int, default=None,
+              help="days (default GEOSIGNAL_EXPORT_COPY_RETENTION_DAYS, 730)")
+@click.option("--dry-run", is_flag=True, help="count what would go, delete nothing")
+@reports_errors
+def purge(days: int | None, dry_run: bool) -> None:
+    """Apply the retention rule: delete the stored copies of exports older than the retention
+    period (their records stay: who, when, filters, SHA-256, reports carried)."""
+    from geosignal.services.export import purge_copies
+
+    days = current_app.config["EXPORT_COPY_RETENTION_DAYS"] if days is None else days
+    if days < 0:
+        raise GeosignalError("invalid_request", "--export-copies-older-than is a number of days ≥ 0")
+    with _session() as session:
+        done = purge_copies(session, days, dry_run=dry_run)
+        session.commit()
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} the copies of {done['runs']} export runs older than {days} days ({done['bytes']} bytes)")
+
+
 @commands.command("create-token")
 @click.argument("email")
 @click.option("--name", default="", help="what the token is for (shown in the token list)")

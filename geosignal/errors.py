@@ -55,6 +55,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "csrf_failed": (400, "The form's CSRF token is missing or wrong."),
     "weak_password": (422, "The password is too short or too easy to guess."),
     "wrong_password": (422, "The current password is not the right one."),
+    "copy_purged": (410, "The stored copy was deleted under the retention rule; its record is kept."),
     "invalid_link": (410, "The single-use link expired, was used, or never existed."),
     "rate_limited": (429, "Too many attempts or writes; wait for the time Retry-After gives."),
     # resources
@@ -120,6 +121,7 @@ TITLES_FR: dict[str, str] = {
     "weak_password": "Mot de passe refusé",
     "wrong_password": "Mot de passe actuel incorrect",
     "invalid_link": "Lien expiré ou déjà utilisé",
+    "copy_purged": "Copie supprimée (durée de conservation dépassée)",
     "service_unavailable": "Service momentanément indisponible",
     "not_found": "Introuvable.",
     "method_not_allowed": "Méthode non permise.",

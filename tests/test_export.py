@@ -602,3 +602,23 @@ def test_migration_0007_moves_stored_features_and_run_history_and_back() -> None
     finally:
         engine.dispose()
         drop_database(name)
+
+
+def test_purge_deletes_old_copies_and_keeps_the_records(app, db, representative, referent) -> None:  # noqa: ANN001
+    post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)))
+    validate_all(db)
+    _, response = export(referent)
+    run_id = response.headers["X-Export-Run"]
+    assert referent.get(f"/api/v1/exports/runs/{run_id}/download").status_code == 200
+    db.execute(text("UPDATE export_runs SET created_at = now() - interval '800 days' WHERE id = CAST(:id AS uuid)"),
+               {"id": run_id})
+    db.commit()
+    dry = app.test_cli_runner().invoke(args=["purge", "--dry-run"])
+    assert dry.exit_code == 0 and "would delete the copies of 1 export runs older than 730 days" in dry.output
+    assert referent.get(f"/api/v1/exports/runs/{run_id}/download").status_code == 200
+    done = app.test_cli_runner().invoke(args=["purge"])
+    assert done.exit_code == 0 and "deleted the copies of 1 export runs" in done.output
+    gone = referent.get(f"/api/v1/exports/runs/{run_id}/download")
+    assert gone.status_code == 410 and gone.get_json()["code"] == "copy_purged"
+    record = referent.get(f"/api/v1/exports/runs/{run_id}").get_json()
+    assert record["feature_count"] == 1 and len(record["reports"]) == 1 and record["sha256"]

@@ -168,6 +168,9 @@ def download_run(run_id: str) -> Response:
     """Send a past export again, byte for byte (same SHA-256, given in ``Repr-Digest``)."""
     session = get_session()
     run = export_service.get_run(session, run_id)
+    if not export_service.copy_kept(session, run):
+        raise GeosignalError("copy_purged", f"the copy of export run {run.id} was deleted under the retention "
+                             "rule; its record (date, filters, SHA-256, reports carried) is kept")
     digest = base64.b64encode(bytes.fromhex(run.sha256)).decode()
     headers = {
         "Content-Disposition": f'attachment; filename="{run.filename}"',

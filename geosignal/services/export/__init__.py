@@ -43,10 +43,12 @@ from geosignal.services.export.filters import (
 from geosignal.services.export.formats import CSV_COLUMNS
 from geosignal.services.export.runs import (
     RunRecord,
+    copy_kept,
     delete_run,
     get_run,
     iter_run_bytes,
     list_runs,
+    purge_copies,
     run_report_ids,
     run_summary,
     transmitted_state,
@@ -72,7 +74,7 @@ from geosignal.services.export.stream import (
 __all__ = [
     "BRUSSELS", "CHANGE_LOCK_KEY", "COLLAPSED", "CSV_COLUMNS", "CSV_MEDIA_TYPE", "GEOJSON_MEDIA_TYPE",
     "GEOMETRY_SQL", "GPKG_MEDIA_TYPE", "GRID_DEG", "MAX_PAGE", "MERGED_REPORTS", "PROPERTIES_SQL",
-    "PROPERTY_NAMES", "SCHEMA_ID", "SCHEMA_VERSION", "SOURCE",
+    "PROPERTY_NAMES", "SCHEMA_ID", "SCHEMA_VERSION", "SOURCE", "copy_kept", "purge_copies",
     "ExportFilters", "ExportRequest", "ExportStream", "Paging", "RunRecord", "Watermark",
     "decode_cursor", "delete_run", "encode_cursor", "export_filename", "export_schema",
     "feature_function_sql", "feature_properties_sql", "feature_select_sql", "format_since",

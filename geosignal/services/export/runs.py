@@ -298,3 +298,27 @@ def delete_run(session: Session, run: ExportRun) -> None:
     from geosignal.models import ExportRun
 
     session.execute(delete(ExportRun).where(ExportRun.id == run.id))
+
+
+def copy_kept(session: Session, run: ExportRun) -> bool:
+    """Whether the bytes of ``run`` are still kept (see :func:`purge_copies`)."""
+    from geosignal.models import ExportRunChunk
+
+    return run.byte_count == 0 or session.scalar(
+        select(ExportRunChunk.n).where(ExportRunChunk.run_id == run.id).limit(1)) is not None
+
+
+def purge_copies(session: Session, older_than_days: int, *, dry_run: bool = False) -> dict[str, int]:
+    """Delete the stored copies (bytes) of export runs made more than ``older_than_days`` days
+    ago, in one statement; the run records stay (who, when, filters, count, SHA-256, the list
+    of reports carried and whether they were marked transmitted). Returns ``{"runs", "bytes"}``
+    (compressed bytes freed). The caller commits; ``dry_run`` only counts.
+    """
+    params = {"days": older_than_days}
+    where = "run_id IN (SELECT id FROM export_runs WHERE created_at < now() - make_interval(days => :days))"
+    runs, freed = session.execute(text(
+        f"SELECT count(DISTINCT run_id), coalesce(sum(length(data)), 0) FROM export_run_chunks WHERE {where}"),
+        params).one()
+    if not dry_run:
+        session.execute(text(f"DELETE FROM export_run_chunks WHERE {where}"), params)
+    return {"runs": int(runs), "bytes": int(freed)}
