@@ -16,7 +16,7 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null && sudo -
 
 # Already provisioned and running? Then nothing needs root: say so and stop.
 if command -v pg_lsclusters >/dev/null && command -v psql >/dev/null; then
-  running_port=$(pg_lsclusters -h 2>/dev/null | awk '$4 ~ /online/ {print $3; exit}')
+  running_port=$(pg_lsclusters -h 2>/dev/null | awk '$2 == "main" && $4 ~ /online/ {port = $3} END {print port}')
   if [ -n "$running_port" ] && PGPASSWORD="$DB_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "$running_port" \
       -U "$DB_USER" -d "${DB_NAME}_template" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis'" \
       2>/dev/null | grep -qx 1 && PGPASSWORD="$DB_PASSWORD" psql -h 127.0.0.1 -p "$running_port" -U "$DB_USER" \
