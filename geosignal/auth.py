@@ -92,6 +92,22 @@ def current() -> User:
     return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
+def require_policy(check: Callable[[User], bool], detail: str) -> Callable:
+    """Decorate a view: 401 when anonymous, ``forbidden`` (403) with ``detail`` unless
+    ``check(user)`` (a rule of :mod:`geosignal.policy`) allows the signed-in user."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not check(current()):
+                raise GeosignalError("forbidden", detail)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 def require_roles(*roles: str) -> Callable:
     """Decorate a view: 401 when anonymous, ``forbidden`` (403) unless the user has a role."""
 

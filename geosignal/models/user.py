@@ -79,8 +79,10 @@ class User(Base):
 
     @property
     def sees_all_communes(self) -> bool:
-        """Whether this user reads every commune's reports (referent, admin)."""
-        return self.role in ("referent", "admin")
+        """Whether this user reads every commune's reports (:func:`geosignal.policy.sees_all_communes`)."""
+        from geosignal import policy
+
+        return policy.sees_all_communes(self)
 
 
 #: A hash of a random password, checked when a sign-in names no account, so that the answer

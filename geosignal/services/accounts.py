@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from geosignal import policy
 from geosignal.errors import GeosignalError
 from geosignal.models import AccountToken, ApiToken, Commune, User
 from geosignal.models.user import ACCOUNT_TOKEN_HOURS, hash_token
@@ -132,8 +133,8 @@ def complete_link(session: Session, secret: str, purpose: str, password: str) ->
 
 
 def may_invite(inviter: User, role: str) -> bool:
-    """Admins invite any role; the referent invites representatives."""
-    return inviter.role == "admin" or (inviter.role == "referent" and role == "representative")
+    """Admins invite any role; the referent invites representatives (:func:`geosignal.policy.may_invite`)."""
+    return policy.may_invite(inviter, role)
 
 
 def invite(session: Session, inviter: User, email: str, role: str, commune_nis: str | None) -> tuple[User, str]:
@@ -166,10 +167,7 @@ def request_reset(session: Session, email: str) -> tuple[User, str] | None:
 def may_deactivate(actor: User | None, user: User) -> bool:
     """The operator at the terminal (``actor`` None) and admins deactivate anybody but
     themselves; the referent deactivates representatives."""
-    if actor is None:
-        return True
-    return user.id != actor.id and (actor.role == "admin" or
-                                    (actor.role == "referent" and user.role == "representative"))
+    return policy.may_deactivate(actor, user)
 
 
 def deactivate(session: Session, actor: User | None, user: User) -> None:

@@ -29,7 +29,7 @@ import shapely
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from geosignal import contract
+from geosignal import contract, policy
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, WGS84, rfc7946_oriented, transform_xy
 from geosignal.models import Commune, Report, User
@@ -317,7 +317,7 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
                                    where=f"feature {index}")
             rows[position] = _problem(error, index)
             continue
-        if user.role == "representative" and nis != user.commune_nis:
+        if user.role == "representative" and not policy.may_write_in_commune(user, nis):
             error = GeosignalError("not_your_commune", f"the zone lies mainly in {names[nis]} ({nis}); you represent "
                                    f"{user.commune_nis}", where=f"feature {index}", commune_nis=nis)
             rows[position] = _problem(error, index)
@@ -489,7 +489,7 @@ def get_import_job(session: Session, user: User, import_id: str) -> Any:
     except ValueError:
         raise GeosignalError("not_found", f"no import {import_id}") from None
     job = session.get(ImportJob, key)
-    if job is None or (job.user_id != user.id and user.role != "admin"):
+    if job is None or not policy.may_read_import(user, job.user_id):
         raise GeosignalError("not_found", f"no import {import_id}")
     return job
 

@@ -79,7 +79,7 @@ class Viewer:
 
     def sees_description(self, commune_nis: str) -> bool:
         """Whether this reader may see the description of a report of ``commune_nis``."""
-        return self.sees_all or (self.signed_in and self.commune_nis == commune_nis)
+        return self.sees_all or (self.signed_in and self.commune_nis is not None and self.commune_nis == commune_nis)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from geosignal import contract
+from geosignal import contract, policy
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, rfc7946_oriented
 from geosignal.models import Commune, IdempotencyKey, Report, User
@@ -103,7 +103,7 @@ def create_report(session: Session, user: User, report_input: ReportInput) -> tu
     }).one()
     if nis is None:
         raise GeosignalError("outside_service_area", "the geometry does not touch any commune served")
-    if user.role == "representative" and nis != user.commune_nis:
+    if not policy.may_write_in_commune(user, nis):
         raise GeosignalError(
             "not_your_commune",
             f"the zone lies mainly in {name} ({nis}); you represent {user.commune_nis}",
@@ -153,7 +153,8 @@ _ASSIGN_AND_DUPLICATE = text("""
 
 
 def _visible(stmt: Select, user: User) -> Select:
-    if user.sees_all_communes:
+    """Restrict ``stmt`` to the reports ``user`` may read (:func:`geosignal.policy.may_read_report`)."""
+    if policy.sees_all_communes(user):
         return stmt
     return stmt.where(Report.commune_nis == user.commune_nis)
 
@@ -265,9 +266,11 @@ def set_status(session: Session, user: User, report_id: uuid.UUID | str, status:
     """
     if status not in STATUSES:
         raise GeosignalError("invalid_attribute", f"status must be one of {', '.join(STATUSES)}", where="/status")
-    if not user.sees_all_communes and status != "withdrawn":
+    if not policy.sees_all_communes(user) and status != "withdrawn":
         raise GeosignalError("forbidden", "a representative may only withdraw a report; the referent validates")
     feature = get_report(session, user, report_id)
+    policy.require(policy.may_set_status(user, feature["properties"]["commune_nis"], status),
+                   "a representative may only withdraw a report of their commune")
     rid = uuid.UUID(feature["id"])
     session.execute(update(Report).where(Report.id == rid).values(status=status),
                     execution_options={"synchronize_session": False})

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from geosignal import policy
 from geosignal.errors import GeosignalError
 from geosignal.models import ApiToken, Commune, User
 from geosignal.models.user import hash_token
@@ -81,7 +82,7 @@ def revoke_token(session: Session, actor: User | None, token_id: int) -> ApiToke
     operator at the terminal). Raises ``not_found`` (404) otherwise, so that nobody learns
     which token ids exist."""
     token = session.get(ApiToken, token_id)
-    if token is None or not (actor is None or actor.role == "admin" or token.user_id == actor.id):
+    if token is None or not policy.may_manage_token(actor, token.user_id):
         raise GeosignalError("not_found", f"no token {token_id}")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)

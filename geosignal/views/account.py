@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from geosignal import vocab
+from geosignal import policy, vocab
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -150,8 +150,7 @@ def _users_page(status: int = 200, error: GeosignalError | None = None, shown_li
 @login_required
 def users_page() -> tuple[str, int]:
     """Accounts (admins and the referent): invite, deactivate."""
-    if current().role not in ("admin", "referent"):
-        raise GeosignalError("forbidden", "Cette page est réservée au référent et aux administrateurs.")
+    policy.require(policy.may_manage_users(current()), "Cette page est réservée au référent et aux administrateurs.")
     return _users_page()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
+from geosignal import policy
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -54,8 +55,7 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
     Returns (stored Feature, HTTP status, Location). Shared by the API and the map form.
     """
     user = current()
-    if user.role == "referent":
-        raise GeosignalError("forbidden", "the referent reads reports; representatives write them")
+    policy.require(policy.may_file_reports(user), "the referent reads reports; representatives write them")
     session = get_session()
     key = request.headers.get("Idempotency-Key") or request.form.get("idempotency_key")
     fingerprint = reports_service.request_fingerprint(body)
@@ -125,12 +125,13 @@ def list_reports() -> Response:
 def patch_report(report_id: str) -> Response:
     """Change a report's status: body ``{"status": …}`` (the referent validates or rejects;
     a representative withdraws a report of their commune)."""
+    user = current()
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or body.get("status") not in STATUSES:
         raise GeosignalError("invalid_request", f"body must be {{\"status\": one of {', '.join(STATUSES)}}}",
                              where="/status")
     session = get_session()
-    feature = reports_service.set_status(session, current(), report_id, body["status"])
+    feature = reports_service.set_status(session, user, report_id, body["status"])
     session.commit()
     return geojson_response(feature)
 

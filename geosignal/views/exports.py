@@ -23,7 +23,8 @@ from flask import (
 )
 from flask_login import login_required
 
-from geosignal.auth import current, require_roles
+from geosignal import policy
+from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_bbox, parse_commune
@@ -32,6 +33,8 @@ from geosignal.services import export as export_service
 bp = Blueprint("exports", __name__)
 
 API = "/api/v1/exports"
+#: Why a representative gets 403 on the export routes (the same words as before the policy).
+EXPORT_DENIED = "this needs the role referent or admin"
 
 
 def _flag(name: str) -> bool:
@@ -102,7 +105,7 @@ def _stream(fmt: str) -> Response:
 
 
 @bp.route(f"{API}/dwconnect", methods=["GET", "POST"])
-@require_roles("referent", "admin")
+@require_policy(policy.may_export, EXPORT_DENIED)
 def export_dwconnect() -> Response:
     """Stream the DWconnect export: an RFC 7946 FeatureCollection (``application/geo+json``).
 
@@ -115,7 +118,7 @@ def export_dwconnect() -> Response:
 
 
 @bp.route(f"{API}/dwconnect.csv", methods=["GET", "POST"])
-@require_roles("referent", "admin")
+@require_policy(policy.may_export, EXPORT_DENIED)
 def export_dwconnect_csv() -> Response:
     """Stream the DWconnect export as CSV: Excel dialect by default (UTF-8 BOM, ``;``, CRLF;
     ``decimal=comma`` for a decimal comma), ``dialect=plain`` for RFC 4180 (``,``, no BOM)."""
@@ -123,7 +126,7 @@ def export_dwconnect_csv() -> Response:
 
 
 @bp.route(f"{API}/dwconnect.gpkg", methods=["GET", "POST"])
-@require_roles("referent", "admin")
+@require_policy(policy.may_export, EXPORT_DENIED)
 def export_dwconnect_gpkg() -> Response:
     """Send the DWconnect export as a GeoPackage (layer ``white_zones``, EPSG:4326)."""
     return _stream("gpkg")
@@ -138,7 +141,7 @@ def export_schema() -> Response:
 
 
 @bp.get(f"{API}/runs")
-@require_roles("referent", "admin")
+@require_policy(policy.may_export, EXPORT_DENIED)
 def list_runs() -> Response:
     """Return the latest export runs (newest first; ``limit`` 1–1000, default 100)."""
     try:
@@ -151,7 +154,7 @@ def list_runs() -> Response:
 
 
 @bp.get(f"{API}/runs/<run_id>")
-@require_roles("referent", "admin")
+@require_policy(policy.may_export, EXPORT_DENIED)
 def get_run(run_id: str) -> Response:
     """Return one export run: who, when, filters, counts, checksum, and the reports it carried."""
     session = get_session()
@@ -163,7 +166,7 @@ def get_run(run_id: str) -> Response:
 
 
 @bp.get(f"{API}/runs/<run_id>/download")
-@require_roles("referent", "admin")
+@require_policy(policy.may_export, EXPORT_DENIED)
 def download_run(run_id: str) -> Response:
     """Send a past export again, byte for byte (same SHA-256, given in ``Repr-Digest``)."""
     session = get_session()
@@ -189,7 +192,7 @@ def download_run(run_id: str) -> Response:
 
 @bp.get("/exports")
 @login_required
-@require_roles("referent", "admin")
+@require_policy(policy.may_export, EXPORT_DENIED)
 def history_page() -> str:
     """The referent's page: past exports with their filters, counts, checksums and downloads."""
     runs = export_service.list_runs(get_session(), 200)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from flask_login import login_required
 
+from geosignal import policy
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -42,8 +43,7 @@ def post_import() -> Response:
     with ``Location: /api/v1/imports/<id>`` to poll (see :func:`get_import`).
     """
     user = current()
-    if user.role == "referent":
-        raise GeosignalError("forbidden", "the referent reads reports; representatives write them")
+    policy.require(policy.may_file_reports(user), "the referent reads reports; representatives write them")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise GeosignalError("invalid_request", "send the file as multipart field 'file'", where="file")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from geosignal import policy
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.params import parse_commune
@@ -27,7 +28,7 @@ def limits() -> Response:
     ``?commune=NIS`` for the referent and admins)."""
     user = current()
     session = get_session()
-    nis = user.commune_nis if not user.sees_all_communes else parse_commune(session, request.args.get("commune"))
+    nis = user.commune_nis if not policy.sees_all_communes(user) else parse_commune(session, request.args.get("commune"))
     found = communes_service.list_communes(session, nis_codes=[nis]) if nis else []
     return jsonify(drawing.drawing_limits(limits_from_config(current_app.config), current_service_area(),
                                           found[0] if found else None))

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_login import current_user
 
+from geosignal import policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.security import public_base_url
@@ -35,7 +36,7 @@ def _wants_html() -> bool:
 def _viewer() -> ogc_service.Viewer:
     if not current_user.is_authenticated:
         return ogc_service.Viewer()
-    return ogc_service.Viewer(signed_in=True, sees_all=current_user.sees_all_communes,
+    return ogc_service.Viewer(signed_in=True, sees_all=policy.sees_all_communes(current_user),
                               commune_nis=current_user.commune_nis)
 
 

@@ -28,7 +28,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from geosignal import contract, ui_text, vocab
+from geosignal import contract, policy, ui_text, vocab
 from geosignal.assets import point_folium_at_local_assets
 from geosignal.auth import current
 from geosignal.db import get_session
@@ -103,7 +103,7 @@ def nonced(fragment: str) -> Markup:
 
 @bp.app_context_processor
 def _template_globals() -> dict:
-    return {"vocab": vocab, "contract": contract, "label": vocab.label, "ui_text": ui_text,
+    return {"vocab": vocab, "contract": contract, "label": vocab.label, "ui_text": ui_text, "policy": policy,
             "csp_nonce": lambda: g.get("csp_nonce", "")}
 
 
@@ -141,7 +141,7 @@ def index() -> Response:
 
     if not current_user.is_authenticated:
         return redirect(url_for("pages.login"))
-    if current_user.role == "representative":
+    if not policy.sees_all_communes(current_user):
         return redirect(url_for("pages.commune_map"))
     return redirect(url_for("pages.dashboard"))
 
@@ -209,7 +209,7 @@ def commune_map() -> str:
 def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
                 error: GeosignalError | None = None) -> Any:
     user = current()
-    nis = requested_nis if user.sees_all_communes else user.commune_nis
+    nis = requested_nis if policy.sees_all_communes(user) else user.commune_nis
     session = get_session()
     nis = nis or session.scalar(select(Commune.nis_code).order_by(Commune.nis_code))
     if not nis:
@@ -218,7 +218,7 @@ def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
     parts = _maps().representative_map(commune, base_layers(), neighbours)
     page = render_template(
         "map.html", parts=parts, commune=commune["properties"], idempotency_key=str(uuid.uuid4()),
-        can_write=user.role != "referent", focus_report=request.args.get("signalement", ""),
+        can_write=policy.may_file_reports(user), focus_report=request.args.get("signalement", ""),
         values={k: form.getlist(k) for k in form.keys()} if form else {},
         errors=ui_text.field_errors(error) if error else {}, error=error,
     )
@@ -319,8 +319,7 @@ def dashboard() -> str:
     table beside the survey answers. Figures and report locations are fetched by
     ``static/js/dashboard.js`` from the stats API; only simplified boundaries are embedded."""
     user = current()
-    if not user.sees_all_communes:
-        raise GeosignalError("forbidden", "le tableau de bord est réservé au référent")
+    policy.require(policy.may_use_dashboard(user), "le tableau de bord est réservé au référent")
     parts = _maps().referent_map(communes_service.list_communes(get_session(), simplify_m=25.0), base_layers())
     edition = survey.EDITIONS[2022]
     published = [(ui_text.SURVEY_INDICATORS_FR.get(p.indicator, p.indicator), p)
@@ -335,8 +334,7 @@ def commune_sheet(nis: str) -> str:
 
     The referent sees every commune; a representative only their own."""
     user = current()
-    if not user.sees_all_communes and user.commune_nis != nis:
-        raise GeosignalError("forbidden", "cette fiche concerne une autre commune")
+    policy.require(policy.may_see_commune_map(user, nis), "cette fiche concerne une autre commune")
     session = get_session()
     sheet = aggregation.commune_detail(session, nis, geometry=True, with_survey=True)
     feature, neighbours = drawing.commune_and_neighbours(session, nis)

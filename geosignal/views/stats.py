@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from geosignal.auth import current, require_roles
+from geosignal import policy
+from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_bbox, parse_commune
@@ -71,14 +72,21 @@ def communes_geojson() -> Response:
 
 @bp.get("/communes/<nis>")
 def commune(nis: str) -> Response:
-    """One commune's figures; ``geometry=1`` adds its white-zone and line unions (GeoJSON)."""
-    current()
+    """One commune's figures (any signed-in user); ``geometry=1`` adds its white-zone and line
+    unions (GeoJSON), drawn from unvalidated reports too: for a representative, of their own
+    commune only (``forbidden`` 403 otherwise; see :func:`geosignal.policy.may_see_commune_geometry`)."""
+    user = current()
     filters = _filters()
-    return jsonify(aggregation.commune_detail(get_session(), nis, filters, geometry=_flag("geometry")))
+    geometry = _flag("geometry")
+    if geometry:
+        policy.require(policy.may_see_commune_geometry(user, nis),
+                       "geometry=1 shows a commune's white zones drawn from unvalidated reports: a "
+                       "representative gets it for their own commune only (counts and areas for every commune)")
+    return jsonify(aggregation.commune_detail(get_session(), nis, filters, geometry=geometry))
 
 
 @bp.get("/locations")
-@require_roles("referent", "admin")
+@require_policy(policy.may_use_dashboard, "report locations are for the referent and admins")
 def locations() -> Response:
     """Where reports are in ``bbox`` at ``zoom``: points, or grid cells when many (filters apply)."""
     try:

@@ -1,0 +1,265 @@
+"""Who may do what: every authorisation decision of geosignal in one place.
+
+Roles (:data:`geosignal.vocab.ROLES`): a **representative** speaks for one commune (NIS code);
+the **referent** reads and moderates every commune's reports but files none; an **admin** does
+everything. Anonymous visitors read only open data (communes, validated white zones in the OGC
+API, the export schema, health).
+
+Decisions are plain functions of (user, commune NIS code, ...) returning ``bool``; the
+``require_*`` helpers raise the coded :class:`~geosignal.errors.GeosignalError` a view or a
+service answers with. Nothing here imports Flask, so services, views, the OGC API and
+templates (``policy`` is a Jinja global) all call the same rules.
+
+:data:`ROUTE_RULES` names, for every endpoint of the application, the rule that decides who
+reaches it; ``tests/test_policy_matrix.py`` walks ``app.url_map`` against it (a route without
+a rule fails the suite), using :func:`route_allows`.
+
+What the statistics and the OGC API reveal (see the README, "Accounts, sessions and
+hardening"):
+
+- every signed-in user reads every commune's **counts and areas** (tables, CSV, GeoJSON of the
+  commune table, ``/api/v1/stats/communes/<nis>``);
+- the **white-zone and line unions** of a commune (``geometry=1``, the commune sheet) are drawn
+  from unvalidated reports too: a representative gets them for their own commune only
+  (``forbidden`` 403 otherwise), the referent and admins for every commune;
+- report **locations** (``/api/v1/stats/locations``) are for the referent and admins;
+- in the OGC API, anonymous readers get validated white zones without descriptions; a
+  signed-in representative reads descriptions of their own commune's reports only;
+- the **reporter's identity** (e-mail) is shown to the referent and admins only, and never
+  leaves in exports or the OGC API.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from geosignal.errors import GeosignalError
+
+
+class Actor(Protocol):
+    """What the policy reads of a user: ``role`` and, for a representative, ``commune_nis``."""
+
+    role: str
+    commune_nis: str | None
+
+
+#: Roles that read and moderate every commune.
+ALL_COMMUNES_ROLES = ("referent", "admin")
+
+
+def _signed_in(user: Actor | None) -> bool:
+    return user is not None and getattr(user, "is_authenticated", True) and bool(getattr(user, "role", None))
+
+
+def sees_all_communes(user: Actor | None) -> bool:
+    """Whether ``user`` reads every commune's reports (referent, admin)."""
+    return _signed_in(user) and user.role in ALL_COMMUNES_ROLES  # type: ignore[union-attr]
+
+
+def is_own_commune(user: Actor | None, nis: str | None) -> bool:
+    """Whether ``user`` is the representative of the commune of NIS code ``nis``."""
+    return _signed_in(user) and user.role == "representative" and nis is not None \
+        and user.commune_nis == nis  # type: ignore[union-attr]
+
+
+def may_read_report(user: Actor | None, nis: str) -> bool:
+    """Whether ``user`` reads a report (any status) of commune ``nis``: its representative,
+    the referent, admins. Others get ``not_found`` (its existence is not revealed)."""
+    return sees_all_communes(user) or is_own_commune(user, nis)
+
+
+def may_file_reports(user: Actor | None) -> bool:
+    """Whether ``user`` files reports at all (representatives and admins; the referent reads)."""
+    return _signed_in(user) and user.role in ("representative", "admin")  # type: ignore[union-attr]
+
+
+def may_write_in_commune(user: Actor | None, nis: str) -> bool:
+    """Whether ``user`` files a report whose zone lies mainly in commune ``nis``: its
+    representative, or an admin."""
+    return _signed_in(user) and (user.role == "admin" or is_own_commune(user, nis))  # type: ignore[union-attr]
+
+
+def may_set_status(user: Actor | None, nis: str, status: str) -> bool:
+    """Whether ``user`` moves a report of commune ``nis`` to ``status``: the referent and
+    admins set any status; a representative only withdraws their commune's reports."""
+    if sees_all_communes(user):
+        return True
+    return is_own_commune(user, nis) and status == "withdrawn"
+
+
+def may_export(user: Actor | None) -> bool:
+    """Whether ``user`` runs and reads DWconnect exports (referent, admin)."""
+    return sees_all_communes(user)
+
+
+def may_use_dashboard(user: Actor | None) -> bool:
+    """Whether ``user`` opens the referent's dashboard and report locations (referent, admin)."""
+    return sees_all_communes(user)
+
+
+def may_manage_users(user: Actor | None) -> bool:
+    """Whether ``user`` opens the accounts page (referent, admin); what they may do there is
+    :func:`may_invite` and :func:`may_deactivate`."""
+    return sees_all_communes(user)
+
+
+def may_invite(inviter: Actor | None, role: str) -> bool:
+    """Admins invite any role; the referent invites representatives."""
+    if not _signed_in(inviter):
+        return False
+    return inviter.role == "admin" or (inviter.role == "referent" and role == "representative")  # type: ignore[union-attr]
+
+
+def may_deactivate(actor: Actor | None, user: Actor) -> bool:
+    """The operator at the terminal (``actor`` None) and admins deactivate anybody but
+    themselves; the referent deactivates representatives."""
+    if actor is None:
+        return True
+    return getattr(user, "id", None) != getattr(actor, "id", None) and (
+        actor.role == "admin" or (actor.role == "referent" and user.role == "representative"))
+
+
+def may_manage_token(actor: Actor | None, owner_id: int) -> bool:
+    """Whether ``actor`` lists or revokes a token of user ``owner_id``: its owner, admins,
+    and the operator at the terminal (``actor`` None)."""
+    return actor is None or actor.role == "admin" or getattr(actor, "id", None) == owner_id
+
+
+def may_read_import(user: Actor | None, owner_id: int) -> bool:
+    """Whether ``user`` reads an import job started by user ``owner_id``: its owner, admins."""
+    return _signed_in(user) and (user.role == "admin" or getattr(user, "id", None) == owner_id)  # type: ignore[union-attr]
+
+
+def may_read_description(user: Actor | None, nis: str) -> bool:
+    """Whether ``user`` reads the free-text description of a report of commune ``nis``."""
+    return may_read_report(user, nis)
+
+
+def may_see_reporter(user: Actor | None, nis: str) -> bool:
+    """Whether ``user`` sees who filed a report of commune ``nis`` (referent, admin)."""
+    return sees_all_communes(user)
+
+
+def may_see_commune_geometry(user: Actor | None, nis: str) -> bool:
+    """Whether ``user`` reads the white-zone and line unions of commune ``nis`` (drawn from
+    unvalidated reports too): its representative, the referent, admins. Everyone signed in
+    reads every commune's counts and areas."""
+    return may_read_report(user, nis)
+
+
+def may_see_commune_map(user: Actor | None, nis: str) -> bool:
+    """Whether ``user`` opens the map or printable sheet of commune ``nis``."""
+    return may_read_report(user, nis)
+
+
+def require_signed_in(user: Actor | None) -> Actor:
+    """Return ``user``; ``unauthorized`` (401) when nobody is signed in."""
+    if not _signed_in(user):
+        raise GeosignalError("unauthorized", "sign in, or send Authorization: Bearer <token>")
+    return user  # type: ignore[return-value]
+
+
+def require(allowed: bool, detail: str) -> None:
+    """Raise ``forbidden`` (403) with ``detail`` unless ``allowed``."""
+    if not allowed:
+        raise GeosignalError("forbidden", detail)
+
+
+# ---- routes -----------------------------------------------------------------------------
+
+#: Route rules: who reaches an endpoint, given the commune of the resource it names.
+#: ``public`` anyone; ``signed_in`` any signed-in user (per-owner resources such as tokens and
+#: import jobs are then checked by their service and answer 404 to others); ``report`` the
+#: report's commune (:func:`may_read_report`); ``status`` a status change
+#: (:func:`may_read_report`, then :func:`may_set_status`); ``file_reports``
+#: (:func:`may_file_reports`; the commune is the zone's, checked on intake);
+#: ``commune_geometry`` (:func:`may_see_commune_geometry`); ``all_communes``
+#: (:func:`sees_all_communes`: exports, dashboard, locations, accounts page).
+RULES = ("public", "signed_in", "report", "status", "file_reports", "commune_geometry", "all_communes")
+
+#: endpoint → rule name, for every endpoint of the application (a test checks the URL map).
+ROUTE_RULES: dict[str, str] = {
+    # open data, documentation, health, sign-in and account links
+    "static": "public",
+    "vendor.vendor_file": "public",
+    "vendor.vendor_image": "public",
+    "pages.favicon": "public",
+    "pages.index": "public",
+    "pages.login": "public",
+    "pages.logout": "public",
+    "health.healthz": "public",
+    "health.readyz": "public",
+    "api.list_communes": "public",
+    "exports.export_schema": "public",
+    "ogc.landing": "public",
+    "ogc.conformance": "public",
+    "ogc.collections": "public",
+    "ogc.collection": "public",
+    "ogc.items": "public",  # anonymous: validated white zones, no descriptions
+    "ogc.item": "public",
+    "ogc.openapi_json": "public",
+    "ogc.api_docs": "public",
+    "account.accept_invitation": "public",  # the single-use link is the credential
+    "account.forgot_password": "public",
+    "account.reset_password": "public",
+    # any signed-in user
+    "api.list_reports": "signed_in",  # filtered to what the user may read
+    "stats.communes": "signed_in",
+    "stats.communes_csv": "signed_in",
+    "stats.communes_geojson": "signed_in",
+    "stats.survey": "signed_in",
+    "locate.limits": "signed_in",
+    "locate.read_coordinates": "signed_in",
+    "locate.geocode": "signed_in",
+    "pages.commune_map": "signed_in",  # a representative sees their own commune's map
+    "pages.my_reports": "signed_in",
+    "account.change_password": "signed_in",
+    "account.tokens_page": "signed_in",
+    "account.revoke_token": "signed_in",  # own tokens (admins: anybody's), else 404
+    "imports.get_import": "signed_in",  # own jobs (admins: anybody's), else 404
+    # one report
+    "api.get_report": "report",
+    "api.patch_report": "status",
+    "pages.change_status": "status",
+    # filing reports
+    "api.post_report": "file_reports",
+    "pages.submit_report": "file_reports",
+    "imports.post_import": "file_reports",
+    "imports.upload_page": "signed_in",
+    # one commune's geometry
+    "stats.commune": "signed_in",  # counts and areas for all; geometry=1 is commune_geometry
+    "pages.commune_sheet": "commune_geometry",
+    # the referent and admins
+    "stats.locations": "all_communes",
+    "pages.dashboard": "all_communes",
+    "exports.export_dwconnect": "all_communes",
+    "exports.export_dwconnect_csv": "all_communes",
+    "exports.export_dwconnect_gpkg": "all_communes",
+    "exports.list_runs": "all_communes",
+    "exports.get_run": "all_communes",
+    "exports.download_run": "all_communes",
+    "exports.history_page": "all_communes",
+    "account.users_page": "all_communes",
+    "account.invite_user": "all_communes",  # then may_invite(role)
+    "account.deactivate_user": "all_communes",  # then may_deactivate(user)
+}
+
+
+def route_allows(rule: str, user: Actor | None, nis: str, *, status: str = "withdrawn") -> bool:
+    """Whether ``rule`` (:data:`RULES`) lets ``user`` (None: anonymous) reach a route whose
+    resource belongs to commune ``nis`` (for ``status``: moving it to ``status``)."""
+    if rule == "public":
+        return True
+    if rule == "signed_in":
+        return _signed_in(user)
+    if rule == "report":
+        return may_read_report(user, nis)
+    if rule == "status":
+        return may_read_report(user, nis) and may_set_status(user, nis, status)
+    if rule == "file_reports":
+        return may_file_reports(user)
+    if rule == "commune_geometry":
+        return may_see_commune_geometry(user, nis)
+    if rule == "all_communes":
+        return sees_all_communes(user)
+    raise ValueError(f"unknown route rule {rule!r}")
