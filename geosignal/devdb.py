@@ -37,11 +37,25 @@ def create_database(name: str) -> str:
 
 
 def drop_database(name: str) -> None:
-    """Drop database ``name``, closing its connections."""
+    """Drop database ``name``, closing its connections (an autovacuum worker busy there is
+    waited for and the drop tried again, up to 5 s, when the role may not end it)."""
+    import time
+
+    from sqlalchemy.exc import ProgrammingError
+
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        for attempt in range(10):
+            try:
+                with admin.connect() as c:
+                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                return
+            except ProgrammingError:
+                if attempt == 9:
+                    raise
+                time.sleep(0.5)
+    finally:
+        admin.dispose()
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 # databases. Idempotent: safe to run again. Needs root or sudo for apt and for the
 # `postgres` account; otherwise prints the exact commands to run.
 #
-#   role      geosignal / password geosignal (LOGIN CREATEDB, JIT off)
+#   role      geosignal / password geosignal (LOGIN CREATEDB, JIT off, pg_signal_backend)
 #   database  geosignal           (owner geosignal, extension postgis)
 #   template  geosignal_template  (extension postgis; tests clone it, one database per run)
 set -euo pipefail
@@ -20,7 +20,8 @@ if command -v pg_lsclusters >/dev/null && command -v psql >/dev/null; then
   if [ -n "$running_port" ] && PGPASSWORD="$DB_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "$running_port" \
       -U "$DB_USER" -d "${DB_NAME}_template" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis'" \
       2>/dev/null | grep -qx 1 && PGPASSWORD="$DB_PASSWORD" psql -h 127.0.0.1 -p "$running_port" -U "$DB_USER" \
-      -d "$DB_NAME" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis'" 2>/dev/null | grep -qx 1; then
+      -d "$DB_NAME" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis' AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')" \
+      2>/dev/null | grep -qx 1; then
     echo "PostGIS ready: postgresql+psycopg://$DB_USER:***@127.0.0.1:$running_port/$DB_NAME (template ${DB_NAME}_template)"
     exit 0
   fi
@@ -65,6 +66,8 @@ if [ "$(psql_pg -c "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'")" != 1 ]; t
   psql_pg -c "CREATE ROLE \"$DB_USER\" LOGIN CREATEDB PASSWORD '$DB_PASSWORD'"
 fi
 psql_pg -c "ALTER ROLE \"$DB_USER\" SET jit = off"
+# scratch databases are dropped WITH (FORCE): that must also end an autovacuum worker busy there
+psql_pg -c "GRANT pg_signal_backend TO \"$DB_USER\""
 
 ensure_db() {  # name, is_template
   if [ "$(psql_pg -c "SELECT 1 FROM pg_database WHERE datname='$1'")" != 1 ]; then
