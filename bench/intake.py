@@ -276,7 +276,7 @@ def measure(path: Path, rows: int, url: str, token: str, env: dict[str, str], li
     cli_s, cli_mb, out = run_child([sys.executable, "-m", "geosignal.cli", "import-reports", str(path), "--as", ADMIN,
                                     "--network", "mobile"], env)
     stored = _sql(url, "SELECT count(*) FROM reports")
-    counted = _sql(url, "SELECT sum(report_count) FROM commune_stats")
+    counted = _sql(url, "SELECT sum(n) FROM commune_counts WHERE dim = 'reports'")
     if stored != rows or counted != rows or raw != rows:
         raise SystemExit(f"{path.name}: {rows} rows, ogr2ogr loaded {raw}, stored {stored}, figures count {counted}: "
                          f"{out[-800:]}")
