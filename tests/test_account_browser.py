@@ -1,6 +1,7 @@
 """Account flows as a person goes through them, in headless Chromium against the live app and
 a real local SMTP server: the referent invites a representative, who accepts the invitation
-from the e-mail, signs in and changes the password; then forgets it and resets it by e-mail.
+from the e-mail, signs in, makes an API token, uses and revokes it, and changes the password;
+then forgets it and resets it by e-mail.
 Screenshots at phone and desktop sizes in ``test-artifacts/``."""
 
 from __future__ import annotations
@@ -86,6 +87,20 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     page.click("main button[type=submit]")
     assert "acct-clerc@fleurus.be" in page.inner_text("header") and "Se déconnecter" in page.inner_text("header")
     page.wait_for_load_state("networkidle")  # the map's data, before leaving the page
+
+    page.click("text=Jetons API")
+    page.fill("input[name=name]", "QGIS urbanisme")
+    page.fill("input[name=days]", "30")
+    page.click("main button[type=submit]")
+    secret = page.input_value("#new-token")
+    assert len(secret) == 43 and "QGIS urbanisme" in page.inner_text("#tokens")
+    _shot(page, "tokens")
+    api = page.request.get(account_server + "/api/v1/reports", headers={"Authorization": f"Bearer {secret}"})
+    assert api.status == 200
+    page.click("#tokens button[type=submit]")  # revoke
+    assert "révoqué" in page.inner_text("#tokens")
+    assert page.request.get(account_server + "/api/v1/reports",
+                            headers={"Authorization": f"Bearer {secret}"}).status == 401
 
     page.click("text=Mot de passe")
     page.fill("input[name=current_password]", FIRST)
