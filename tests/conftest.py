@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,26 @@ def smtp_server(app):  # noqa: ANN001, ANN201
     yield mailbox
     app.config.update(saved)
     controller.stop()
+
+
+@contextmanager
+def configured(app, **values):  # noqa: ANN001, ANN003, ANN202
+    """Set ``app.config`` values for the duration of a ``with`` block."""
+    saved = {k: app.config.get(k) for k in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        app.config.update(saved)
+
+
+@pytest.fixture
+def fresh_limits(app):  # noqa: ANN001, ANN201
+    """Rate-limit counters start and end empty (they live outside the test's transaction)."""
+    from geosignal.ratelimit import limiter
+
+    with app.app_context():
+        limiter.reset()
+    yield
+    with app.app_context():
+        limiter.reset()

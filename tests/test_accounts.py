@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 
 from geosignal.errors import GeosignalError
 from geosignal.models import AccountToken, User
-from geosignal.ratelimit import limiter
 from geosignal.services import accounts
 from tests.conftest import csrf_token, make_account
 
@@ -20,12 +19,8 @@ STRONG = "tartine vélo orage lampion"
 
 
 @pytest.fixture(autouse=True)
-def fresh_limits(app):  # noqa: ANN001, ANN201
-    with app.app_context():
-        limiter.reset()
-    yield
-    with app.app_context():
-        limiter.reset()
+def _fresh_limits(fresh_limits) -> None:  # noqa: ANN001
+    """Every test of this module starts with empty rate-limit counters."""
 
 
 @pytest.mark.parametrize(("password", "words"), [

@@ -9,7 +9,6 @@ import html
 import json
 import math
 import re
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
@@ -17,21 +16,12 @@ from sqlalchemy import func, select
 from geosignal.config import ConfigError, load_config
 from geosignal.models import Report
 from geosignal.services import drawing
-from tests.conftest import CHARLEROI, csrf_token
+from tests.conftest import CHARLEROI, configured, csrf_token
 from tests.stub_services import PLACE_CHARLES_II, stub_services
 
 STRONG = "9f1c2b7e4d6a8035b1e2c3d4f5a6978812ab34cd56ef7890aa11bb22cc33dd44"
 CHARLEROI_NEIGHBOURS = ["52012", "52015", "52021", "52022", "52025", "52048", "52055", "52075", "56086"]
 
-
-@contextmanager
-def configured(app, **values):  # noqa: ANN001, ANN003, ANN202
-    saved = {k: app.config.get(k) for k in values}
-    app.config.update(values)
-    try:
-        yield
-    finally:
-        app.config.update(saved)
 
 
 # ------------------------------------------------------------------------------------ limits

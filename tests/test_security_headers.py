@@ -3,19 +3,9 @@ configured public address (never the Host header), bounded OGC paging."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 
-
-@contextmanager
-def configured(app, **values):  # noqa: ANN001, ANN003, ANN202
-    saved = {k: app.config.get(k) for k in values}
-    app.config.update(values)
-    try:
-        yield
-    finally:
-        app.config.update(saved)
+from tests.conftest import configured
 
 
 def _hrefs(doc: dict) -> list[str]:

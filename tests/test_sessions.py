@@ -5,22 +5,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from geosignal import create_app
 from geosignal.models import User
-from geosignal.ratelimit import limiter
 from tests.conftest import csrf_token, make_account
-
-
-@pytest.fixture
-def fresh_limits(app):  # noqa: ANN001, ANN201
-    """Counters start and end empty (they live outside the test's transaction)."""
-    with app.app_context():
-        limiter.reset()
-    yield
-    with app.app_context():
-        limiter.reset()
 
 
 def _signed_in_cookie(account) -> str:  # noqa: ANN001

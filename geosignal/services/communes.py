@@ -131,6 +131,21 @@ def _opt_int(value: Any) -> int | None:
     return int(value)
 
 
+#: The home-commune rule, as the ``FROM … LIMIT 1`` of a query over ``communes c`` and a
+#: geometry ``g.g`` (EPSG:4326): the commune holding the largest part, measured in EPSG:31370
+#: (``:srid``) as area, length or number of points; ties to the smallest NIS code.
+HOME_COMMUNE_SQL = """FROM communes c, g
+WHERE ST_Intersects(c.boundary, g.g)
+ORDER BY
+  CASE ST_Dimension(g.g)
+    WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+    WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+    ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+  END DESC,
+  c.nis_code ASC
+LIMIT 1"""
+
+
 def commune_of(session: Session, geometry_ewkt: str) -> str | None:
     """Return the NIS code of the commune holding the largest part of a geometry, or None.
 
@@ -138,22 +153,7 @@ def commune_of(session: Session, geometry_ewkt: str) -> str | None:
     points for points. A tie (a point on a shared border) goes to the smallest NIS code, so
     every report belongs to exactly one commune. ``geometry_ewkt`` is EWKT in EPSG:4326.
     """
-    sql = text(
-        """
-        WITH g AS (SELECT ST_GeomFromEWKT(:g) AS g)
-        SELECT c.nis_code
-        FROM communes c, g
-        WHERE ST_Intersects(c.boundary, g.g)
-        ORDER BY
-          CASE ST_Dimension(g.g)
-            WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-            WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-            ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
-          END DESC,
-          c.nis_code ASC
-        LIMIT 1
-        """
-    )
+    sql = text(f"WITH g AS (SELECT ST_GeomFromEWKT(:g) AS g) SELECT c.nis_code {HOME_COMMUNE_SQL}")
     return session.execute(sql, {"g": geometry_ewkt, "srid": LAMBERT72}).scalar_one_or_none()
 
 

@@ -24,6 +24,7 @@ from geosignal import contract, policy
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, rfc7946_oriented
 from geosignal.models import Commune, IdempotencyKey, Report, User
+from geosignal.services.communes import HOME_COMMUNE_SQL
 from geosignal.services.intake import ReportInput
 from geosignal.vocab import STATUSES
 
@@ -123,19 +124,9 @@ def create_report(session: Session, user: User, report_input: ReportInput) -> tu
 
 #: The home commune of a geometry (largest part: area, length or number of points measured in
 #: EPSG:31370; ties to the smallest NIS code) and the user's probable duplicate, in one query.
-_ASSIGN_AND_DUPLICATE = text("""
+_ASSIGN_AND_DUPLICATE = text(f"""
     WITH g AS (SELECT ST_GeomFromEWKT(:g) AS g),
-    home AS (
-      SELECT c.nis_code, c.name_fr FROM communes c, g
-      WHERE ST_Intersects(c.boundary, g.g)
-      ORDER BY
-        CASE ST_Dimension(g.g)
-          WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-          WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-          ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
-        END DESC,
-        c.nis_code ASC
-      LIMIT 1)
+    home AS (SELECT c.nis_code, c.name_fr {HOME_COMMUNE_SQL})
     SELECT (SELECT nis_code FROM home), (SELECT name_fr FROM home),
       (SELECT r.id FROM reports r, g
        WHERE r.reporter_id = :uid AND r.created_at > now() - make_interval(secs => :window)
