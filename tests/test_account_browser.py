@@ -65,7 +65,7 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     referent.page.fill("input[name=email]", "acct-clerc@fleurus.be")
     referent.page.select_option("select[name=commune]", "52022")
     referent.page.click("text=Envoyer l'invitation")
-    assert "Invitation envoyée à acct-clerc@fleurus.be" in referent.page.inner_text("body")
+    assert "Invitation envoyée à acct-clerc@fleurus.be" in referent.page.locator(".flash.success").inner_text()
     _shot(referent.page, "users")
     referent.assert_clean()
 
@@ -98,6 +98,7 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     api = page.request.get(account_server + "/api/v1/reports", headers={"Authorization": f"Bearer {secret}"})
     assert api.status == 200
     page.click("#tokens button[type=submit]")  # revoke
+    assert "Jeton révoqué" in page.locator(".flash.success").inner_text()
     assert "révoqué" in page.inner_text("#tokens")
     assert page.request.get(account_server + "/api/v1/reports",
                             headers={"Authorization": f"Bearer {secret}"}).status == 401
@@ -107,14 +108,14 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     page.fill("input[name=password]", SECOND)
     _shot(page, "password-change")
     page.click("main button[type=submit]")
-    assert "Mot de passe changé" in page.inner_text("body")
+    assert "Mot de passe changé" in page.locator(".flash.success").inner_text()  # waits for the new page
     page.click("text=Se déconnecter")
 
     page.click("text=Mot de passe oublié ?")
     page.fill("input[name=email]", "acct-clerc@fleurus.be")
     _shot(page, "forgot")
     page.click("main button[type=submit]")
-    assert "Si un compte existe pour cette adresse" in page.inner_text("body")
+    assert "Si un compte existe pour cette adresse" in page.locator(".flash.success").inner_text()
     reset = [m for m in smtp_server.to("acct-clerc@fleurus.be") if "réinitialiser" in m["Subject"]]
     assert len(reset) == 1
     page.goto(_link(reset[0]))
