@@ -30,10 +30,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
-    from geosignal import assets, auth, cli, db, errors_web, ratelimit, security
+    from geosignal import assets, auth, cli, db, errors_web, i18n, ratelimit, security
     from geosignal.views import account, api, exports, health, imports, locate, ogc, pages, stats
 
     db.init_app(app)
+    i18n.init_app(app)
     auth.init_app(app)
     assets.init_app(app)
     security.init_app(app)
