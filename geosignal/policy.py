@@ -229,6 +229,7 @@ ROUTE_RULES: dict[str, str] = {
     # one commune's geometry
     "stats.commune": "signed_in",  # counts and areas for all; geometry=1 is commune_geometry
     "pages.commune_sheet": "commune_geometry",
+    "pages.commune_sheet_pdf": "commune_geometry",
     # the referent and admins
     "stats.locations": "all_communes",
     "pages.dashboard": "all_communes",

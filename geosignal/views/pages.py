@@ -341,3 +341,48 @@ def commune_sheet(nis: str) -> str:
     parts = _maps().commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), base_layers(), neighbours)
     generated = datetime.now(ZoneInfo("Europe/Brussels"))
     return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated)
+
+
+def _sheet_map_texts(generated: datetime) -> Any:
+    """The printed map's texts, in the reader's language (French source)."""
+    from flask_babel import gettext as _
+
+    from geosignal.services import sheet_pdf, svgmap
+
+    return svgmap.MapTexts(
+        legend_title=_("Légende : signalements par statut (zone, tronçon, point)"),
+        commune=_("Commune"),
+        neighbours=_("Communes voisines"),
+        north=_("N"),
+        status_labels={s: vocab.label(s) for s in sheet_pdf.SHOWN_STATUSES},
+        sources=(
+            _("Limites communales : SPF Finances – AGDP, unités administratives au 1/1/2021 ; "
+              "codes INS et population : Statbel."),
+            _("Signalements : geosignal, Smart Region Charleroi Métropole. "
+              "Projection : Lambert belge 72 (EPSG:31370)."),
+        ),
+        date_line=_("État au %(date)s à %(time)s (heure de Bruxelles)",
+                    date=generated.strftime("%d/%m/%Y"), time=generated.strftime("%H:%M")),
+    )
+
+
+@bp.get("/communes/<nis>/fiche.pdf")
+@login_required
+def commune_sheet_pdf(nis: str) -> Response:
+    """One commune's sheet as a PDF, one A4 page generated on the server: map (commune,
+    neighbours, reports by status, legend, scale bar, north arrow, sources, date), figures and
+    survey answers. Who may: as the HTML sheet (the referent, admins, the commune's
+    representatives); an unknown NIS code gets the 404 page."""
+    from geosignal.services import sheet_pdf
+
+    user = current()
+    policy.require(policy.may_see_commune_map(user, nis), "cette fiche concerne une autre commune")
+    generated = datetime.now(BRUSSELS)
+    sheet = sheet_pdf.build_sheet(get_session(), nis, _sheet_map_texts(generated))
+    html = render_template("commune_sheet_pdf.html", sheet=sheet.figures, map_svg=Markup(sheet.map.svg),
+                           generated=generated,
+                           counted_labels=", ".join(vocab.label(s).lower() for s in sheet_pdf.SHOWN_STATUSES))
+    pdf = sheet_pdf.render_pdf(html, current_app.static_folder or "static")
+    filename = f"fiche-{nis}-{generated:%Y-%m-%d}.pdf"
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})

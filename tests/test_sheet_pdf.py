@@ -1,0 +1,319 @@
+"""The commune sheet as PDF (``GET /communes/<nis>/fiche.pdf``): one A4 page made by
+WeasyPrint, read back with poppler (``pdfinfo``, ``pdftotext``, ``pdftoppm``): the commune's
+name and the date as text, the zones' status colours and the neighbours' colour where the map
+is; the SVG map's scale bar against the ground (EPSG:31370); who may download it; the URL
+fetcher that keeps generation off the network."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from shapely.geometry import LineString, Point
+from sqlalchemy import text
+
+from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.models import User
+from geosignal.services import reports as reports_service
+from geosignal.services import sheet_pdf, svgmap
+from geosignal.services.intake import ReportInput
+from geosignal.vocab import STATUS_COLOURS
+from tests.conftest import ARTIFACTS, CHARLEROI, CHIMAY, make_account
+from tests.factories import CHARLEROI_LAMBERT72, square_lambert
+
+X0, Y0 = CHARLEROI_LAMBERT72
+CHATELET = "52012"
+SVG_NS = {"s": "http://www.w3.org/2000/svg"}
+DPI = 100
+POPPLER = all(shutil.which(t) for t in ("pdfinfo", "pdftotext", "pdftoppm"))
+needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils missing: scripts/bootstrap.sh --test installs it")
+
+TEXTS = svgmap.MapTexts(legend_title="Légende", commune="Commune", neighbours="Communes voisines", north="N",
+                        status_labels={"submitted": "Soumis", "validated": "Validé"},
+                        sources=("Limites : SPF Finances – AGDP",), date_line="État au 01/02/2025")
+
+
+def _add(session, user, geom_31370, status: str = "submitted", **props) -> None:  # noqa: ANN001, ANN003
+    properties = {"network": "mobile", "technologies": ["4G"], "operators": ["Proximus"], **props}
+    feature, _new = reports_service.create_report(session, user, ReportInput(reproject(geom_31370, LAMBERT72, WGS84),
+                                                                         properties))
+    if status != "submitted":
+        session.execute(text("UPDATE reports SET status = :s WHERE id = :id"), {"s": status, "id": feature["id"]})
+
+
+def _rgb(colour: str, alpha: float = 1.0, over: str = "#ffffff") -> np.ndarray:
+    """The RGB a colour gives at ``alpha`` over ``over``."""
+    def parse(c: str) -> np.ndarray:
+        return np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    return alpha * parse(colour) + (1 - alpha) * parse(over)
+
+
+@pytest.fixture
+def charleroi_reports(db, client):  # noqa: ANN001, ANN201
+    """Charleroi: a validated 1 km² square, a submitted 600 m square, a submitted point and
+    road stretch, a withdrawn square (not drawn); returns the validated square's centre."""
+    admin = make_account(client, db, "sheet-admin@igretec.com", "admin")
+    user = db.query(User).filter_by(email=admin.email).one()
+    _add(db, user, square_lambert(X0 - 2000, Y0 - 2000, 1000), status="validated", households_affected=12)
+    _add(db, user, square_lambert(X0 + 1500, Y0 + 500, 600))
+    _add(db, user, Point(X0 + 3000, Y0 - 1500))
+    _add(db, user, LineString([(X0 - 4000, Y0 + 2000), (X0 - 2500, Y0 + 2600)]))
+    _add(db, user, square_lambert(X0 + 500, Y0 - 3000, 700), status="withdrawn")
+    db.commit()
+    return (X0 - 1500, Y0 - 1500)
+
+
+# --------------------------------------------------------------------------------------------
+# The SVG map
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("max_m", "nice"), [(4321.0, 2000.0), (5000.0, 5000.0), (999.0, 500.0), (1.9, 1.0),
+                                             (27.0, 20.0), (7.5e4, 5e4)])
+def test_nice_length(max_m: float, nice: float) -> None:
+    assert svgmap.nice_length(max_m) == nice
+
+
+def test_length_label() -> None:
+    assert svgmap.length_label(500) == "500 m"
+    assert svgmap.length_label(2000) == "2 km"
+    assert svgmap.length_label(2500) == "2,5 km"
+    assert svgmap.length_label(2500, decimal_comma=False) == "2.5 km"
+    with pytest.raises(ValueError):
+        svgmap.nice_length(0.0)
+
+
+def _path_xy(d: str) -> np.ndarray:
+    return np.array([float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]).reshape(-1, 2)
+
+
+def _label_metres(label: str) -> float:
+    value, unit = label.split()
+    return float(value.replace(",", ".")) * (1000 if unit == "km" else 1)
+
+
+@pytest.mark.parametrize("nis", [CHARLEROI, CHIMAY, "52022"])  # Fontaine-l'Evêque: an apostrophe
+def test_svg_scale_bar_matches_the_ground(db, nis: str) -> None:  # noqa: ANN001
+    """The scale bar's label equals its drawn length in metres within 1 %, the metres per
+    unit being measured independently: the commune's extent in EPSG:31370 from PostGIS
+    against the drawn boundary's extent in SVG units; x and y at the same scale."""
+    boundary, neighbours, reports, _props = sheet_pdf.map_geometries(db, nis)
+    drawn = svgmap.commune_map_svg(boundary, neighbours, reports, TEXTS, STATUS_COLOURS)
+    root = ET.fromstring(drawn.svg)
+    xy = _path_xy(root.find(".//s:path[@id='commune-boundary']", SVG_NS).get("d"))
+    min_x, min_y, max_x, max_y = db.execute(text(
+        "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM "
+        "(SELECT ST_Transform(boundary, 31370) AS b FROM communes WHERE nis_code = :n) q"), {"n": nis}).one()
+    per_unit_x = (max_x - min_x) / np.ptp(xy[:, 0])
+    per_unit_y = (max_y - min_y) / np.ptp(xy[:, 1])
+    assert per_unit_x == pytest.approx(per_unit_y, rel=0.005)  # true shapes
+    bar = root.find(".//s:g[@id='scale-bar']", SVG_NS)
+    units = sum(float(bar.find(f"s:rect[@id='{i}']", SVG_NS).get("width")) for i in ("scale-bar-first", "scale-bar-second"))
+    label = bar.find("s:text[@id='scale-bar-label']", SVG_NS).text
+    metres = _label_metres(label)
+    assert metres == float(bar.get("data-length-m")) == drawn.scale_bar_m
+    assert units * per_unit_x == pytest.approx(metres, rel=0.01)
+    assert str(int(metres)).strip("0") in ("1", "2", "5")  # a round length
+    assert units <= 0.25 * 1860 + 1e-6
+    # the neighbours are named where they show, and names are escaped
+    names = [t.text for t in root.findall(".//s:g[@id='neighbour-names']/s:text", SVG_NS)]
+    assert names and set(names) <= {n for n, _ in neighbours}
+    # the north arrow points to true north: Lambert 72's convergence is under 0.5° here
+    assert abs(drawn.north_deg) < 0.5
+    assert root.find(".//s:g[@id='north-arrow']", SVG_NS) is not None
+
+
+def test_svg_draws_reports_by_status(db, charleroi_reports) -> None:  # noqa: ANN001
+    boundary, neighbours, reports, _props = sheet_pdf.map_geometries(db, CHARLEROI)
+    assert sorted(s for s, _ in reports) == ["submitted", "submitted", "submitted", "validated"]  # not withdrawn
+    drawn = svgmap.commune_map_svg(boundary, neighbours, reports, TEXTS, STATUS_COLOURS)
+    assert drawn.drawn == {"submitted": 3, "validated": 1}
+    root = ET.fromstring(drawn.svg)
+    zone = root.find(".//s:path[@class='zone status-validated']", SVG_NS)
+    assert zone.get("fill") == STATUS_COLOURS["validated"]
+    xy = _path_xy(zone.get("d"))
+    # the 1 km square drawn 1 km wide, at the same scale as the scale bar
+    assert np.ptp(xy[:, 0]) * drawn.metres_per_unit == pytest.approx(1000, rel=0.002)
+    assert np.ptp(xy[:, 1]) * drawn.metres_per_unit == pytest.approx(1000, rel=0.002)
+    assert len(root.findall(".//s:g[@class='point status-submitted']/s:circle", SVG_NS)) == 1
+    assert root.find(".//s:path[@class='line status-submitted']", SVG_NS) is not None
+    legend = [g.get("data-status") for g in root.findall(".//s:g[@class='legend-status']", SVG_NS)]
+    assert legend == ["submitted", "validated"]
+
+
+# --------------------------------------------------------------------------------------------
+# The PDF
+# --------------------------------------------------------------------------------------------
+
+
+def _pdf(tmp_path: Path, body: bytes) -> Path:
+    path = tmp_path / "fiche.pdf"
+    path.write_bytes(body)
+    return path
+
+
+def _png(pdf: Path) -> np.ndarray:
+    """The first page at :data:`DPI` as an (H, W, 3) array (pdftoppm → PPM)."""
+    out = subprocess.run(["pdftoppm", "-r", str(DPI), "-f", "1", "-l", "1", str(pdf)],
+                         check=True, capture_output=True).stdout
+    header = out.split(b"\n", 3)
+    assert header[0] == b"P6"
+    w, h = map(int, header[1].split())
+    return np.frombuffer(header[3], dtype=np.uint8)[: w * h * 3].reshape(h, w, 3)
+
+
+def _mm_to_px(mm: float) -> int:
+    return round(mm / 25.4 * DPI)
+
+
+def _near(pixels: np.ndarray, rgb: np.ndarray, tol: float = 6.0) -> np.ndarray:
+    return np.all(np.abs(pixels.astype(float) - rgb) <= tol, axis=-1)
+
+
+@needs_poppler
+def test_pdf_one_a4_page_with_map_and_text(db, client, representative, charleroi_reports, tmp_path) -> None:  # noqa: ANN001
+    zone_x, zone_y = charleroi_reports
+    response = representative.get(f"/communes/{CHARLEROI}/fiche.pdf")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    today = datetime.now(ZoneInfo("Europe/Brussels"))
+    assert response.headers["Content-Disposition"] == f'inline; filename="fiche-{CHARLEROI}-{today:%Y-%m-%d}.pdf"'
+    pdf = _pdf(tmp_path, response.get_data())
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(pdf, ARTIFACTS / "commune-sheet-charleroi.pdf")
+
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M)
+    assert re.search(r"^Page size:\s+595\.2\d* x 841\.8\d* pts \(A4\)$", info, re.M)
+    words = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    assert "Charleroi" in words
+    assert f"Fiche établie le {today:%d/%m/%Y}" in words
+    assert f"État au {today:%d/%m/%Y}" in words  # the map's date
+    assert "SPF Finances – AGDP" in words and "Statbel" in words and "geosignal" in words
+    assert "Validé" in words and "Soumis" in words  # legend
+    assert "Châtelet" in words  # a neighbour named on the map
+    assert re.search(r"Surface en zone blanche.*1,360 km²", words)  # 1 km² + 0.36 km², counted once
+
+    image = _png(pdf)
+    left, top = sheet_pdf.MARGIN_MM[1], sheet_pdf.MARGIN_MM[0] + sheet_pdf.HEADER_MM
+    panel = image[_mm_to_px(top) + 2:_mm_to_px(top + sheet_pdf.MAP_PANEL_MM) - 2,
+                  _mm_to_px(left) + 2:_mm_to_px(left + sheet_pdf.MAP_WIDTH_MM) - 2]
+    validated = _rgb(STATUS_COLOURS["validated"], svgmap.ZONE_FILL_OPACITY)
+    submitted = _rgb(STATUS_COLOURS["submitted"], svgmap.ZONE_FILL_OPACITY)
+    neighbour = _rgb(svgmap.NEIGHBOUR_FILL)
+    side_px = 1000 / 25.4 * DPI / svgmap.UNITS_PER_MM / (sheet_pdf.build_sheet(db, CHARLEROI, TEXTS).map.metres_per_unit)
+    assert _near(panel, validated).sum() > 0.6 * side_px ** 2  # the 1 km² square, filled
+    assert _near(panel, submitted).sum() > 0.6 * (0.6 * side_px) ** 2
+    assert _near(panel, neighbour).sum() > 20_000  # the neighbours, lighter
+    # the validated square is where the map puts it: its centre pixel has its colour
+    drawn = sheet_pdf.build_sheet(db, CHARLEROI, TEXTS).map
+    ext = drawn.extent
+    mm_per_m = 1 / drawn.metres_per_unit / svgmap.UNITS_PER_MM
+    px = _mm_to_px(left + (zone_x - ext[0]) * mm_per_m)
+    py = _mm_to_px(top + (ext[3] - zone_y) * mm_per_m)
+    assert _near(image[py - 2:py + 3, px - 2:px + 3], validated).all()
+
+
+@needs_poppler
+def test_pdf_of_a_commune_without_reports_or_survey(db, client, referent, tmp_path) -> None:  # noqa: ANN001
+    response = referent.get("/communes/52022/fiche.pdf")
+    assert response.status_code == 200
+    pdf = _pdf(tmp_path, response.get_data())
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(pdf, ARTIFACTS / "commune-sheet-fontaine-l-eveque.pdf")
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M)
+    words = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    assert "Fontaine-l'Evêque" in words
+    assert "Aucun signalement" in words
+    assert "La commune n'a pas répondu à l'enquête" in words
+
+
+def test_pdf_access(db, client, representative, referent) -> None:  # noqa: ANN001
+    anonymous = client.get(f"/communes/{CHARLEROI}/fiche.pdf")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    chatelet = make_account(client, db, "x@chatelet.be", "representative", CHATELET)
+    refused = chatelet.get(f"/communes/{CHARLEROI}/fiche.pdf")
+    assert refused.status_code == 403 and refused.mimetype == "text/html"
+    assert "cette fiche concerne une autre commune" in refused.get_data(as_text=True)
+    assert chatelet.get(f"/communes/{CHATELET}/fiche.pdf").mimetype == "application/pdf"
+    unknown = referent.get("/communes/99999/fiche.pdf")
+    assert unknown.status_code == 404 and unknown.mimetype == "text/html"
+    assert representative.get("/communes/99999/fiche.pdf").status_code == 403  # not theirs either
+
+
+def test_sheet_and_navigation_link_to_the_pdf(db, client, representative) -> None:  # noqa: ANN001
+    representative.login()
+    sheet = client.get(f"/communes/{CHARLEROI}/fiche").get_data(as_text=True)
+    assert f'href="/communes/{CHARLEROI}/fiche.pdf"' in sheet
+    assert 'id="print-sheet"' in sheet and "onclick" not in sheet
+    home = client.get("/carte").get_data(as_text=True)
+    assert f'href="/communes/{CHARLEROI}/fiche.pdf"' in home  # the representative's navigation
+
+
+# --------------------------------------------------------------------------------------------
+# No network while generating
+# --------------------------------------------------------------------------------------------
+
+
+def test_fetcher_serves_static_files_only(app) -> None:  # noqa: ANN001
+    static = Path(app.static_folder)
+    fetcher = sheet_pdf.static_fetcher(static)
+    css = fetcher.fetch(fetcher.base_url + "css/sheet-print.css")
+    assert b"@page" in css.read() and css.content_type == "text/css"
+    for url in ("https://tile.openstreetmap.org/1/1/1.png", "http://127.0.0.1:9/x.css", "ftp://example.org/a",
+                "data:text/css,body{}", "file:///etc/passwd", fetcher.base_url + "../geosignal/config.py",
+                fetcher.base_url + "css/missing.css", "file://example.org" + str(static / "css/sheet-print.css")):
+        with pytest.raises(sheet_pdf.RefusedURL):
+            fetcher.fetch(url)
+    assert len(fetcher.refused) == 8
+
+
+def test_rendering_never_opens_a_connection(app) -> None:  # noqa: ANN001
+    """An HTML asking for a stylesheet, an image and a font on a listening local server gives
+    a PDF, and the server sees no connection."""
+    import weasyprint
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    connections: list[object] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            connections.append(conn)
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    html = (f'<html><head><link rel="stylesheet" href="{base}/x.css"><style>@font-face {{ font-family: X; '
+            f'src: url({base}/f.woff) }} body {{ font-family: X; background: url({base}/b.png) }}</style></head>'
+            f'<body><p>Fiche</p><img src="{base}/i.png"><img src="https://example.org/i.png"></body></html>')
+    fetcher = sheet_pdf.static_fetcher(app.static_folder)
+    try:
+        pdf = weasyprint.HTML(string=html, base_url=fetcher.base_url, url_fetcher=fetcher).write_pdf()
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert pdf.startswith(b"%PDF")
+    assert connections == []
+    assert f"{base}/x.css" in fetcher.refused and "https://example.org/i.png" in fetcher.refused
+    assert f"{base}/i.png" in fetcher.refused
