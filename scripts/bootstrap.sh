@@ -16,6 +16,10 @@ command -v python3 >/dev/null || pkgs+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || pkgs+=(python3-venv)
 command -v npm >/dev/null || pkgs+=(nodejs npm)
 if [ "$WITH_TEST" = yes ] && ! command -v chromium >/dev/null; then pkgs+=(chromium); fi
+# the commune sheet's PDF (WeasyPrint): Pango and a font, all local; the tests read PDFs with poppler
+have_deb() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+for p in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do have_deb "$p" || pkgs+=("$p"); done
+if [ "$WITH_TEST" = yes ] && ! command -v pdftoppm >/dev/null; then pkgs+=(poppler-utils); fi
 if [ ${#pkgs[@]} -gt 0 ]; then
   if [ "$SUDO" = none ]; then
     echo "Missing system packages. Run: sudo apt-get update && sudo apt-get install -y ${pkgs[*]}" >&2
