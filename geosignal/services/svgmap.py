@@ -120,28 +120,35 @@ def _num(v: float) -> str:
     return s[:-2] if s.endswith(".0") else s
 
 
-def _ring_path(coords: np.ndarray) -> str:
-    flat = " ".join(f"{_num(x)} {_num(y)}" for x, y in coords[:-1])
-    return f"M{flat}Z"
+def _path_data(geoms: BaseGeometry | np.ndarray, closed: bool) -> str:
+    """Return one SVG path ``d`` for every ring (``closed``: polygons, each ring ``M…Z``) or
+    every line (``M…``) of ``geoms`` (SVG units), formatted all at once (0.1 unit)."""
+    parts = shapely.get_parts(np.atleast_1d(np.asarray(geoms, dtype=object)))
+    parts = parts[~shapely.is_empty(parts)] if len(parts) else parts
+    lines = shapely.get_rings(parts) if closed else parts
+    if not len(lines):
+        return ""
+    coords, index = shapely.get_coordinates(lines, return_index=True)
+    if not len(coords):
+        return ""
+    starts = np.r_[0, np.flatnonzero(np.diff(index)) + 1]
+    ends = np.r_[starts[1:], len(index)] - 1
+    tokens = np.char.add(np.char.add(np.char.mod("%.1f", coords[:, 0]), " "),
+                         np.char.mod("%.1f", coords[:, 1])).astype(object)
+    tokens[starts] = "M" + tokens[starts]
+    keep = np.ones(len(tokens), dtype=bool)
+    if closed:  # the closing position is implied by Z
+        tokens[ends - 1] = tokens[ends - 1] + "Z"
+        keep[ends] = False
+    return " ".join(tokens[keep].tolist())
 
 
-def _polygon_path(geom: BaseGeometry) -> str:
-    parts = []
-    for poly in shapely.get_parts(geom):
-        for ring in [poly.exterior, *poly.interiors]:
-            coords = shapely.get_coordinates(ring)
-            if len(coords) >= 4:
-                parts.append(_ring_path(coords))
-    return "".join(parts)
+def _polygon_path(geom: BaseGeometry | np.ndarray) -> str:
+    return _path_data(geom, closed=True)
 
 
-def _line_path(geom: BaseGeometry) -> str:
-    parts = []
-    for line in shapely.get_parts(geom):
-        coords = shapely.get_coordinates(line)
-        if len(coords) >= 2:
-            parts.append("M" + " ".join(f"{_num(x)} {_num(y)}" for x, y in coords))
-    return "".join(parts)
+def _line_path(geom: BaseGeometry | np.ndarray) -> str:
+    return _path_data(geom, closed=False)
 
 
 class _Frame:
@@ -251,17 +258,18 @@ def commune_map_svg(
                 continue
             drawn[status] += len(idx)
             if dim == 2:
-                d = "".join(_polygon_path(_polygonal(r_units[i])) for i in idx)
+                # zones of one status dissolved: overlaps drawn once, as the area is counted
+                d = _polygon_path(shapely.union_all(shapely.get_parts([_polygonal(g) for g in r_units[idx]])))
                 layers[2].append(f'<path class="zone status-{escape(status)}" d="{d}" fill="{colour}" '
                                  f'fill-opacity="{ZONE_FILL_OPACITY}" fill-rule="nonzero" stroke="{colour}" '
                                  'stroke-width="3" stroke-linejoin="round"/>')
             elif dim == 1:
-                d = "".join(_line_path(_lineal(r_units[i])) for i in idx)
+                d = _line_path(np.array([_lineal(g) for g in r_units[idx]], dtype=object))
                 layers[1].append(f'<path class="line status-{escape(status)}" d="{d}" fill="none" stroke="{colour}" '
                                  'stroke-width="8" stroke-linecap="round" stroke-linejoin="round"/>')
             else:
-                xy = shapely.get_coordinates(r_units[idx])
-                dots = "".join(f'<circle cx="{_num(x)}" cy="{_num(y)}" r="12"/>' for x, y in xy)
+                xy = np.char.mod("%.1f", shapely.get_coordinates(r_units[idx]))
+                dots = "".join(f'<circle cx="{x}" cy="{y}" r="12"/>' for x, y in xy.tolist())
                 layers[0].append(f'<g class="point status-{escape(status)}" fill="{colour}" stroke="#ffffff" '
                                  f'stroke-width="3">{dots}</g>')
     out.append('<g id="reports">' + "".join(layers[2] + layers[1] + layers[0]) + "</g>")
