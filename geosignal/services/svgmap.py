@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 import shapely
+import shapely.errors
 import shapely.ops
 from shapely.geometry.base import BaseGeometry
 
@@ -259,7 +260,7 @@ def commune_map_svg(
             drawn[status] += len(idx)
             if dim == 2:
                 # zones of one status dissolved: overlaps drawn once, as the area is counted
-                d = _polygon_path(shapely.union_all(shapely.get_parts([_polygonal(g) for g in r_units[idx]])))
+                d = _polygon_path(_dissolve(np.array([_polygonal(g) for g in r_units[idx]], dtype=object)))
                 layers[2].append(f'<path class="zone status-{escape(status)}" d="{d}" fill="{colour}" '
                                  f'fill-opacity="{ZONE_FILL_OPACITY}" fill-rule="nonzero" stroke="{colour}" '
                                  'stroke-width="3" stroke-linejoin="round"/>')
@@ -312,6 +313,15 @@ def _label_place(g: BaseGeometry, width: float, height: float) -> tuple[float, f
     centre = shapely.ops.polylabel(largest, tolerance=2.0)
     label_box = shapely.box(centre.x - width / 2, centre.y - height / 2, centre.x + width / 2, centre.y + height / 2)
     return (centre.x, centre.y) if largest.covers(label_box) else None
+
+
+def _dissolve(zones: np.ndarray) -> BaseGeometry | np.ndarray:
+    """Return the union of ``zones`` (one GEOS call); the zones themselves if GEOS cannot
+    union them (they are then drawn overlapping, nothing is lost)."""
+    try:
+        return shapely.union_all(zones)
+    except shapely.errors.GEOSException:  # pragma: no cover  (stored reports are valid)
+        return zones
 
 
 def _polygonal(g: BaseGeometry) -> BaseGeometry:
