@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -156,45 +157,15 @@ def _assert_stored_equals_recomputed(database: Database) -> dict:
 
 
 def _stale_cells(database: Database) -> dict:
-    """Cells whose stored piece differs from a recomputation (for failure messages)."""
+    """Cells whose stored piece differs from a recomputation, {(nis, i, j): (stored, recomputed)}
+    (for failure messages; the recomputation is rolled back)."""
+    query = text("SELECT nis_code, i, j, zone_m2 FROM commune_cells WHERE zone_m2 > 0")
     with database.session() as session:
-        query = text("SELECT nis_code, i, j, zone_m2 FROM commune_cells WHERE zone_m2 > 0 OR zone IS NOT NULL")
         before = {(n, i, j): z for n, i, j, z in session.execute(query)}
         session.execute(text("SELECT commune_stats_rebuild(ARRAY(SELECT nis_code FROM communes), false)"))
         after = {(n, i, j): z for n, i, j, z in session.execute(query)}
-        info = None
-        worst = max(((n, i, j) for (n, i, j) in before if n == "52011"),
-                    key=lambda k: abs((before.get(k) or 0) - (after.get(k) or 0)), default=None)
-        if worst is not None:
-            clip, extent = session.execute(text("SELECT ST_AsBinary(clip), ST_AsBinary(extent) FROM commune_cells "
-                                                "WHERE (nis_code, i, j) = (:n, :i, :j)"),
-                                           dict(zip("nij", worst, strict=True))).one()
-            clip = shapely.from_wkb(bytes(clip))
-            zs = [reproject(shapely.from_wkb(bytes(w)), WGS84, LAMBERT72) for (w,) in session.execute(text(
-                "SELECT ST_AsBinary(geometry) FROM reports WHERE ST_Dimension(geometry) = 2 "
-                "AND status IN ('submitted', 'validated')"))]
-            hit = [z for z in zs if z.intersects(clip)]
-            n_sql = session.execute(text(
-                "SELECT count(*) FROM reports r, commune_cells c WHERE (c.nis_code, c.i, c.j) = (:n, :i, :j) "
-                "AND r.geometry && c.extent AND ST_Dimension(r.geometry) = 2 AND r.status IN ('submitted', "
-                "'validated') AND ST_Intersects(ST_Transform(r.geometry, 31370), c.clip)"),
-                dict(zip("nij", worst, strict=True))).scalar()
-            shapely_area = shapely.union_all(hit).intersection(clip).area if hit else 0.0
-            info = (worst, len(hit), n_sql, shapely_area)
-        grid = session.execute(text("SELECT c.nis_code, count(*), sum(ST_Area(clip)) - min(m.area_m2) FROM "
-                                    "commune_cells c JOIN communes m USING (nis_code) GROUP BY 1 "
-                                    "HAVING abs(sum(ST_Area(clip)) - min(m.area_m2)) > 1")).all()
         session.rollback()
-    sums = (sum(v for k, v in before.items() if k[0] == "52011"), sum(v for k, v in after.items() if k[0] == "52011"))
-    with database.session() as session:
-        misplaced = session.execute(text(
-            "SELECT nis_code, count(*) FILTER (WHERE NOT ST_Covers(ST_Expand(ST_MakeEnvelope(i * 1000, j * 1000, "
-            "i * 1000 + 1000, j * 1000 + 1000, 31370), 0.01), clip)), count(*), "
-            "count(DISTINCT ST_AsBinary(clip)) FROM commune_cells GROUP BY 1 "
-            "HAVING count(*) FILTER (WHERE NOT ST_Covers(ST_Expand(ST_MakeEnvelope(i * 1000, j * 1000, "
-            "i * 1000 + 1000, j * 1000 + 1000, 31370), 0.01), clip)) > 0 OR count(DISTINCT ST_AsBinary(clip)) < count(*)")).all()
-        live_cells = session.execute(text("SELECT count(*) FROM reports WHERE ST_Dimension(geometry) = 2 AND status IN ('submitted', 'validated')")).scalar()
-    return {"grid": grid, "misplaced": misplaced, "zones": live_cells, "sums52011": sums, "worst": info} | {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
+    return {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
             if abs((before.get(k) or 0) - (after.get(k) or 0)) > 1e-6}
 
 
@@ -228,11 +199,6 @@ def test_sixteen_writers_across_the_border_with_stats_populated(database, border
     assert stored[CHARLEROI]["report_count"] + stored[CHATELET]["report_count"] == 20 + WRITERS * 4
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open bug: in 2 to 4 runs out of 8 (only after the other tests of this module) some 1 km cells of 52011/52012 "
-    "end below the live union, and recomputing those cells at rest with commune_cells_compute gives the same "
-    "low piece while the same reports selected and unioned by a plain query give the right one; neither a "
-    "snap-rounding union nor dropping the prepared-geometry predicates removed it"))
 def test_adds_withdrawals_rejections_and_a_reload_across_the_border(database, border) -> None:  # noqa: ANN001
     _clear_reports(database)
     _run_together(database, [_add_job(_zones(border, 48, seed=4), 0)])
@@ -257,6 +223,107 @@ def test_adds_withdrawals_rejections_and_a_reload_across_the_border(database, bo
     assert sum(r["report_count"] for r in stored.values()) == counted
     assert sum(sum(r["breakdown"]["status"].values()) for r in stored.values()) == statuses == 88
     assert sum(r["breakdown"]["status"]["rejected"] for r in stored.values()) == 16  # ids[1::6], ids[4::6]
+
+
+def _insert_zones(session, geoms: list, tag: str) -> None:  # noqa: ANN001
+    """Insert zones and lines in one statement (the set-wise path of imports), home Charleroi."""
+    session.execute(text(
+        "INSERT INTO reports (id, geometry, commune_nis, network, description) "
+        "SELECT gen_random_uuid(), ST_GeomFromWKB(w, 4326), :nis, 'mobile', :tag || n "
+        "FROM unnest(CAST(:w AS bytea[])) WITH ORDINALITY AS x(w, n)"),
+        {"w": [shapely.to_wkb(g) for g in geoms], "nis": CHARLEROI, "tag": tag})
+
+
+def _gist_hides_reports(session) -> int:  # noqa: ANN001
+    """How many live reports the GiST index on reports.geometry no longer returns."""
+    box = "ST_MakeEnvelope(2, 49, 7, 52, 4326)"
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    via_index = session.scalar(text(f"SELECT count(*) FROM reports WHERE geometry && {box}"))
+    session.execute(text("SET LOCAL enable_seqscan = on"))
+    session.execute(text("SET LOCAL enable_bitmapscan = off"))
+    session.execute(text("SET LOCAL enable_indexscan = off"))
+    via_heap = session.scalar(text(f"SELECT count(*) FROM reports WHERE geometry && {box}"))
+    session.rollback()
+    return via_heap - via_index
+
+
+def _split_the_gist_root_under_a_rescanning_reader(database: Database, border, seed: int) -> int:  # noqa: ANN001
+    """Bring about PostgreSQL's GiST hazard on the reports' spatial index; return how many live
+    reports it hides afterwards.
+
+    The index starts as a single leaf page holding dead entries (reports deleted); a reader
+    rescans it once per grid cell inside one statement (a cursor, fetched in two steps: the shape
+    of the old cell recomputation); between the two steps a set-wise insert splits the root. The
+    kill hints the reader recorded on the root leaf then land on a new leaf, on live entries."""
+    with database.session() as session:
+        session.execute(text("ALTER TABLE reports SET (autovacuum_enabled = off)"))  # no ANALYZE snapshot
+        session.execute(text("TRUNCATE reports"))  # the index: one empty leaf page, the root
+        _insert_zones(session, _zones(border, 150, seed=seed), "before ")
+        session.commit()
+        session.execute(text("DELETE FROM reports WHERE seq % 3 <> 0"))
+        deleter = session.scalar(text("SELECT pg_current_xact_id()::text::bigint % 4294967296"))
+        session.commit()
+    # hints are only set once no transaction of the cluster, and no snapshot in this database,
+    # is older than the deletion
+    with database.session() as session:
+        for _ in range(100):
+            if not session.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND ("
+                    "backend_xid::text::bigint <= :x OR (datname = current_database() "
+                    "AND backend_xmin::text::bigint <= :x))"), {"x": deleter}):
+                break
+            session.rollback()
+            time.sleep(0.1)
+    database.engine.dispose()  # a fresh backend computes the exact horizon
+    with database.session() as reader, database.session() as writer:
+        reader.execute(text("SET LOCAL enable_seqscan = off"))
+        reader.execute(text("SET LOCAL enable_bitmapscan = off"))
+        reader.execute(text(
+            "DECLARE cells NO SCROLL CURSOR FOR SELECT (SELECT sum(ST_NPoints(r.geometry)) FROM reports r "
+            "WHERE r.geometry && e.box) FROM (SELECT ST_Transform(ST_Envelope(clip), 4326) AS box "
+            "FROM commune_cells WHERE nis_code IN (:a, :b) ORDER BY i, j OFFSET 0) e"),
+            {"a": CHARLEROI, "b": CHATELET})
+        reader.execute(text("FETCH 100 FROM cells")).all()
+        _insert_zones(writer, _zones(border, 250, seed=seed + 1), "split ")
+        writer.commit()
+        reader.execute(text("FETCH ALL FROM cells")).all()
+        reader.commit()
+        return _gist_hides_reports(reader)
+
+
+def test_reports_hidden_from_the_gist_index_still_count(database, border) -> None:  # noqa: ANN001
+    """The cause of the old shortfall, directly. PostgreSQL's GiST can hide live reports from
+    every later scan of the reports' spatial index (see
+    :mod:`geosignal.services.aggregation.stored_sql`); cells recomputed through that index
+    stored areas below the recomputation. With reports hidden from it, a reload of both
+    communes concurrent with writers and the writers' own recomputations still equal a full
+    recomputation (which reads the reports without an index)."""
+    hidden = 0
+    for attempt in range(2):
+        hidden = _split_the_gist_root_under_a_rescanning_reader(database, border, seed=20 + 10 * attempt)
+        if hidden:
+            break
+    if not hidden:
+        pytest.skip("PostgreSQL did not hide reports from the GiST index in 2 attempts (the hazard "
+                    "needs the cluster's older transactions to end; or this PostgreSQL is fixed)")
+    try:
+        zones = _zones(border, 24, seed=60)
+
+        def reload(session) -> None:  # noqa: ANN001
+            aggregation.rebuild_communes(session, [CHARLEROI, CHATELET])
+            session.commit()
+
+        _run_together(database, [_add_job(zones[w::4], 1000 + 100 * w) for w in range(4)] + [reload])
+        stored = _assert_stored_equals_recomputed(database)
+        with database.session() as session:
+            assert _gist_hides_reports(session) == hidden  # still hidden: the figures did not need it
+            counted = session.scalar(text("SELECT count(*) FROM reports WHERE status IN ('submitted', 'validated')"))
+        assert sum(r["report_count"] for r in stored.values()) == counted == 50 + 250 + 24
+    finally:
+        with database.session() as session:
+            session.execute(text("REINDEX INDEX idx_reports_geometry"))
+            session.execute(text("ALTER TABLE reports RESET (autovacuum_enabled)"))
+            session.commit()
 
 
 def test_migration_keeps_a_frozen_copy_of_the_stats_sql() -> None:
