@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -251,30 +250,17 @@ def _split_the_gist_root_under_a_rescanning_reader(database: Database, border, s
     """Bring about PostgreSQL's GiST hazard on the reports' spatial index; return how many live
     reports it hides afterwards.
 
-    The index starts as a single leaf page holding dead entries (reports deleted); a reader
+    The index starts as a single leaf page holding dead entries (an aborted insert); a reader
     rescans it once per grid cell inside one statement (a cursor, fetched in two steps: the shape
     of the old cell recomputation); between the two steps a set-wise insert splits the root. The
     kill hints the reader recorded on the root leaf then land on a new leaf, on live entries."""
     with database.session() as session:
-        session.execute(text("ALTER TABLE reports SET (autovacuum_enabled = off)"))  # no ANALYZE snapshot
         session.execute(text("TRUNCATE reports"))  # the index: one empty leaf page, the root
-        _insert_zones(session, _zones(border, 150, seed=seed), "before ")
+        _insert_zones(session, _zones(border, 50, seed=seed), "kept ")
         session.commit()
-        session.execute(text("DELETE FROM reports WHERE seq % 3 <> 0"))
-        deleter = session.scalar(text("SELECT pg_current_xact_id()::text::bigint % 4294967296"))
-        session.commit()
-    # hints are only set once no transaction of the cluster, and no snapshot in this database,
-    # is older than the deletion
-    with database.session() as session:
-        for _ in range(100):
-            if not session.scalar(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND ("
-                    "backend_xid::text::bigint <= :x OR (datname = current_database() "
-                    "AND backend_xmin::text::bigint <= :x))"), {"x": deleter}):
-                break
-            session.rollback()
-            time.sleep(0.1)
-    database.engine.dispose()  # a fresh backend computes the exact horizon
+        # entries of an aborted insert: dead to every scan at once, whatever other sessions run
+        _insert_zones(session, _zones(border, 100, seed=seed + 2), "aborted ")
+        session.rollback()
     with database.session() as reader, database.session() as writer:
         reader.execute(text("SET LOCAL enable_seqscan = off"))
         reader.execute(text("SET LOCAL enable_bitmapscan = off"))
@@ -299,13 +285,13 @@ def test_reports_hidden_from_the_gist_index_still_count(database, border) -> Non
     communes concurrent with writers and the writers' own recomputations still equal a full
     recomputation (which reads the reports without an index)."""
     hidden = 0
-    for attempt in range(2):
+    for attempt in range(3):
         hidden = _split_the_gist_root_under_a_rescanning_reader(database, border, seed=20 + 10 * attempt)
         if hidden:
             break
     if not hidden:
-        pytest.skip("PostgreSQL did not hide reports from the GiST index in 2 attempts (the hazard "
-                    "needs the cluster's older transactions to end; or this PostgreSQL is fixed)")
+        pytest.skip("PostgreSQL did not hide reports from the GiST index in 3 attempts (a PostgreSQL "
+                    "without the hazard, or kill hints not recorded this time)")
     try:
         zones = _zones(border, 24, seed=60)
 
@@ -322,7 +308,6 @@ def test_reports_hidden_from_the_gist_index_still_count(database, border) -> Non
     finally:
         with database.session() as session:
             session.execute(text("REINDEX INDEX idx_reports_geometry"))
-            session.execute(text("ALTER TABLE reports RESET (autovacuum_enabled)"))
             session.commit()
 
 
