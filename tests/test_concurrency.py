@@ -164,45 +164,15 @@ def _assert_stored_equals_recomputed(database: Database) -> dict:
 
 
 def _stale_cells(database: Database) -> dict:
-    """Cells whose stored piece differs from a recomputation (for failure messages)."""
+    """Cells whose stored piece differs from a recomputation, {(nis, i, j): (stored, recomputed)}
+    (for failure messages; the recomputation is rolled back)."""
+    query = text("SELECT nis_code, i, j, zone_m2 FROM commune_cells WHERE zone_m2 > 0")
     with database.session() as session:
-        query = text("SELECT nis_code, i, j, zone_m2 FROM commune_cells WHERE zone_m2 > 0 OR zone IS NOT NULL")
         before = {(n, i, j): z for n, i, j, z in session.execute(query)}
         session.execute(text("SELECT commune_stats_rebuild(ARRAY(SELECT nis_code FROM communes), false)"))
         after = {(n, i, j): z for n, i, j, z in session.execute(query)}
-        info = None
-        worst = max(((n, i, j) for (n, i, j) in before if n == "52011"),
-                    key=lambda k: abs((before.get(k) or 0) - (after.get(k) or 0)), default=None)
-        if worst is not None:
-            clip, extent = session.execute(text("SELECT ST_AsBinary(clip), ST_AsBinary(extent) FROM commune_cells "
-                                                "WHERE (nis_code, i, j) = (:n, :i, :j)"),
-                                           dict(zip("nij", worst, strict=True))).one()
-            clip = shapely.from_wkb(bytes(clip))
-            zs = [reproject(shapely.from_wkb(bytes(w)), WGS84, LAMBERT72) for (w,) in session.execute(text(
-                "SELECT ST_AsBinary(geometry) FROM reports WHERE ST_Dimension(geometry) = 2 "
-                "AND status IN ('submitted', 'validated')"))]
-            hit = [z for z in zs if z.intersects(clip)]
-            n_sql = session.execute(text(
-                "SELECT count(*) FROM reports r, commune_cells c WHERE (c.nis_code, c.i, c.j) = (:n, :i, :j) "
-                "AND r.geometry && c.extent AND ST_Dimension(r.geometry) = 2 AND r.status IN ('submitted', "
-                "'validated') AND ST_Intersects(ST_Transform(r.geometry, 31370), c.clip)"),
-                dict(zip("nij", worst, strict=True))).scalar()
-            shapely_area = shapely.union_all(hit).intersection(clip).area if hit else 0.0
-            info = (worst, len(hit), n_sql, shapely_area)
-        grid = session.execute(text("SELECT c.nis_code, count(*), sum(ST_Area(clip)) - min(m.area_m2) FROM "
-                                    "commune_cells c JOIN communes m USING (nis_code) GROUP BY 1 "
-                                    "HAVING abs(sum(ST_Area(clip)) - min(m.area_m2)) > 1")).all()
         session.rollback()
-    sums = (sum(v for k, v in before.items() if k[0] == "52011"), sum(v for k, v in after.items() if k[0] == "52011"))
-    with database.session() as session:
-        misplaced = session.execute(text(
-            "SELECT nis_code, count(*) FILTER (WHERE NOT ST_Covers(ST_Expand(ST_MakeEnvelope(i * 1000, j * 1000, "
-            "i * 1000 + 1000, j * 1000 + 1000, 31370), 0.01), clip)), count(*), "
-            "count(DISTINCT ST_AsBinary(clip)) FROM commune_cells GROUP BY 1 "
-            "HAVING count(*) FILTER (WHERE NOT ST_Covers(ST_Expand(ST_MakeEnvelope(i * 1000, j * 1000, "
-            "i * 1000 + 1000, j * 1000 + 1000, 31370), 0.01), clip)) > 0 OR count(DISTINCT ST_AsBinary(clip)) < count(*)")).all()
-        live_cells = session.execute(text("SELECT count(*) FROM reports WHERE ST_Dimension(geometry) = 2 AND status IN ('submitted', 'validated')")).scalar()
-    return {"grid": grid, "misplaced": misplaced, "zones": live_cells, "sums52011": sums, "worst": info} | {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
+    return {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
             if abs((before.get(k) or 0) - (after.get(k) or 0)) > 1e-6}
 
 
@@ -236,11 +206,6 @@ def test_sixteen_writers_across_the_border_with_stats_populated(database, border
     assert stored[CHARLEROI]["report_count"] + stored[CHATELET]["report_count"] == 20 + WRITERS * 4
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open bug: in 2 to 4 runs out of 8 (only after the other tests of this module) some 1 km cells of 52011/52012 "
-    "end below the live union, and recomputing those cells at rest with commune_cells_compute gives the same "
-    "low piece while the same reports selected and unioned by a plain query give the right one; neither a "
-    "snap-rounding union nor dropping the prepared-geometry predicates removed it"))
 def test_adds_withdrawals_rejections_and_a_reload_across_the_border(database, border) -> None:  # noqa: ANN001
     _clear_reports(database)
     _run_together(database, [_add_job(_zones(border, 48, seed=4), 0)])
@@ -268,10 +233,97 @@ def test_adds_withdrawals_rejections_and_a_reload_across_the_border(database, bo
     assert sum(r["breakdown"]["status"]["rejected"] for r in stored.values()) == 16  # ids[1::6], ids[4::6]
 
 
+def _insert_zones(session, geoms: list, tag: str) -> None:  # noqa: ANN001
+    """Insert zones and lines in one statement (the set-wise path of imports), home Charleroi."""
+    session.execute(text(
+        "INSERT INTO reports (id, geometry, commune_nis, network, description) "
+        "SELECT gen_random_uuid(), ST_GeomFromWKB(w, 4326), :nis, 'mobile', :tag || n "
+        "FROM unnest(CAST(:w AS bytea[])) WITH ORDINALITY AS x(w, n)"),
+        {"w": [shapely.to_wkb(g) for g in geoms], "nis": CHARLEROI, "tag": tag})
+
+
+def _gist_hides_reports(session) -> int:  # noqa: ANN001
+    """How many live reports the GiST index on reports.geometry no longer returns."""
+    box = "ST_MakeEnvelope(2, 49, 7, 52, 4326)"
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    via_index = session.scalar(text(f"SELECT count(*) FROM reports WHERE geometry && {box}"))
+    session.execute(text("SET LOCAL enable_seqscan = on"))
+    session.execute(text("SET LOCAL enable_bitmapscan = off"))
+    session.execute(text("SET LOCAL enable_indexscan = off"))
+    via_heap = session.scalar(text(f"SELECT count(*) FROM reports WHERE geometry && {box}"))
+    session.rollback()
+    return via_heap - via_index
+
+
+def _split_the_gist_root_under_a_rescanning_reader(database: Database, border, seed: int) -> int:  # noqa: ANN001
+    """Bring about PostgreSQL's GiST hazard on the reports' spatial index; return how many live
+    reports it hides afterwards.
+
+    The index starts as a single leaf page holding dead entries (an aborted insert); a reader
+    rescans it once per grid cell inside one statement (a cursor, fetched in two steps: the shape
+    of the old cell recomputation); between the two steps a set-wise insert splits the root. The
+    kill hints the reader recorded on the root leaf then land on a new leaf, on live entries."""
+    with database.session() as session:
+        session.execute(text("TRUNCATE reports"))  # the index: one empty leaf page, the root
+        _insert_zones(session, _zones(border, 50, seed=seed), "kept ")
+        session.commit()
+        # entries of an aborted insert: dead to every scan at once, whatever other sessions run
+        _insert_zones(session, _zones(border, 100, seed=seed + 2), "aborted ")
+        session.rollback()
+    with database.session() as reader, database.session() as writer:
+        reader.execute(text("SET LOCAL enable_seqscan = off"))
+        reader.execute(text("SET LOCAL enable_bitmapscan = off"))
+        reader.execute(text(
+            "DECLARE cells NO SCROLL CURSOR FOR SELECT (SELECT sum(ST_NPoints(r.geometry)) FROM reports r "
+            "WHERE r.geometry && e.box) FROM (SELECT ST_Transform(ST_Envelope(clip), 4326) AS box "
+            "FROM commune_cells WHERE nis_code IN (:a, :b) ORDER BY i, j OFFSET 0) e"),
+            {"a": CHARLEROI, "b": CHATELET})
+        reader.execute(text("FETCH 100 FROM cells")).all()
+        _insert_zones(writer, _zones(border, 250, seed=seed + 1), "split ")
+        writer.commit()
+        reader.execute(text("FETCH ALL FROM cells")).all()
+        reader.commit()
+        return _gist_hides_reports(reader)
+
+
+def test_reports_hidden_from_the_gist_index_still_count(database, border) -> None:  # noqa: ANN001
+    """The cause of the old shortfall, directly. PostgreSQL's GiST can hide live reports from
+    every later scan of the reports' spatial index (see
+    :mod:`geosignal.services.aggregation.stored_sql`); cells recomputed through that index
+    stored areas below the recomputation. With reports hidden from it, a reload of both
+    communes concurrent with writers and the writers' own recomputations still equal a full
+    recomputation (which reads the reports without an index)."""
+    hidden = 0
+    for attempt in range(3):
+        hidden = _split_the_gist_root_under_a_rescanning_reader(database, border, seed=20 + 10 * attempt)
+        if hidden:
+            break
+    if not hidden:
+        pytest.skip("PostgreSQL did not hide reports from the GiST index in 3 attempts (a PostgreSQL "
+                    "without the hazard, or kill hints not recorded this time)")
+    try:
+        zones = _zones(border, 24, seed=60)
+
+        def reload(session) -> None:  # noqa: ANN001
+            aggregation.rebuild_communes(session, [CHARLEROI, CHATELET])
+            session.commit()
+
+        _run_together(database, [_add_job(zones[w::4], 1000 + 100 * w) for w in range(4)] + [reload])
+        stored = _assert_stored_equals_recomputed(database)
+        with database.session() as session:
+            assert _gist_hides_reports(session) == hidden  # still hidden: the figures did not need it
+            counted = session.scalar(text("SELECT count(*) FROM reports WHERE status IN ('submitted', 'validated')"))
+        assert sum(r["report_count"] for r in stored.values()) == counted == 50 + 250 + 24
+    finally:
+        with database.session() as session:
+            session.execute(text("REINDEX INDEX idx_reports_geometry"))
+            session.commit()
+
+
 def test_migration_keeps_a_frozen_copy_of_the_stats_sql() -> None:
-    """The newest migration holding ``STATS_SQL`` (0005, then 0009 for the workflow's counted
-    statuses) installs the functions and triggers from its own frozen text, equal to what the
-    code generates."""
+    """The newest migration holding a ``STATS_SQL`` (0005, 0009 for the workflow's counted
+    statuses, 0014 for the index-free reads) installs the functions and triggers from its own
+    frozen text, equal to what the code generates, and imports no live code."""
     import importlib.util
     from pathlib import Path
 
@@ -279,7 +331,7 @@ def test_migration_keeps_a_frozen_copy_of_the_stats_sql() -> None:
 
     versions = Path(__file__).resolve().parent.parent / "migrations" / "versions"
     holders = [p for p in sorted(versions.glob("*.py")) if "\nSTATS_SQL = " in p.read_text(encoding="utf-8")]
-    assert [p.name[:4] for p in holders][:2] == ["0005", "0009"]
+    assert [p.name[:4] for p in holders][:3] == ["0005", "0009", "0014"]
     path = holders[-1]
     spec = importlib.util.spec_from_file_location(f"migration_{path.name[:4]}", path)
     module = importlib.util.module_from_spec(spec)

@@ -64,6 +64,10 @@ class Report(Base):
         CheckConstraint("households_affected IS NULL OR households_affected >= 0", name="households_non_negative"),
         CheckConstraint("businesses_affected IS NULL OR businesses_affected >= 0", name="businesses_non_negative"),
         Index("ix_reports_updated_at_id", "updated_at", "id"),
+        # the grid cells a zone or line touches (function installed with the stored figures'
+        # SQL, services/aggregation/stored_sql.py): how the stored figures find reports
+        Index("ix_reports_grid_cells", text("report_grid_cells(geometry)"), postgresql_using="gin",
+              postgresql_where=text("st_dimension(geometry) > 0")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

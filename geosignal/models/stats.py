@@ -13,7 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, SmallInteger, String, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geosignal.db import Base
@@ -39,14 +49,17 @@ class CommuneCell(Base):
     """One 1 km grid cell of a commune and the pieces of its unions inside it.
 
     ``i``, ``j``: the cell's column and row (``floor(x / 1000)``, ``floor(y / 1000)`` in
-    EPSG:31370). ``clip``: the cell square cut to the commune (EPSG:31370, the working
-    geometry); ``extent``: its bounding box in EPSG:4326 (finds the reports touching it).
+    EPSG:31370; btree ``ix_commune_cells_i_j`` finds the cells of a geometry's grid cells, see
+    :mod:`geosignal.services.aggregation.stored_sql`). ``clip``: the cell square cut to the
+    commune (EPSG:31370, the working geometry; no GiST index: the stored figures never rely on
+    one).
     ``zone`` / ``line``: the union of the counted zones / lines clipped to ``clip``
     (EPSG:4326, None when none); ``zone_m2`` / ``line_m``: their area (m²) and length (m)
     measured in EPSG:31370.
     """
 
     __tablename__ = "commune_cells"
+    __table_args__ = (Index("ix_commune_cells_i_j", "i", "j"),)
 
     nis_code: Mapped[str] = mapped_column(
         String(5), ForeignKey("commune_stats.nis_code", ondelete="CASCADE"), primary_key=True
@@ -54,9 +67,8 @@ class CommuneCell(Base):
     i: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     j: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     clip: Mapped[WKBElement] = mapped_column(
-        Geometry("MULTIPOLYGON", srid=31370, spatial_index=True, nullable=False)
+        Geometry("MULTIPOLYGON", srid=31370, spatial_index=False, nullable=False)
     )
-    extent: Mapped[WKBElement] = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False, nullable=False))
     zone: Mapped[WKBElement | None] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
     line: Mapped[WKBElement | None] = mapped_column(Geometry("MULTILINESTRING", srid=4326, spatial_index=False))
     zone_m2: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")

@@ -105,11 +105,10 @@ def _cut_by_grid(session: Session, codes: Sequence[str]) -> None:
         wkbs += list(shapely.to_wkb(clips))
     session.execute(text("DELETE FROM commune_cells WHERE nis_code = ANY(:codes)"), {"codes": list(codes)})
     session.execute(text("""
-        INSERT INTO commune_cells (nis_code, i, j, clip, extent)
-        SELECT n, i, j, g, ST_Expand(ST_Envelope(ST_Transform(ST_Envelope(g), 4326)), 0.00002)
-        FROM (SELECT n, i, j, ST_Multi(ST_GeomFromWKB(w, 31370)) AS g
-              FROM unnest(CAST(:n AS varchar[]), CAST(:i AS integer[]), CAST(:j AS integer[]),
-                          CAST(:w AS bytea[])) AS k(n, i, j, w)) q
+        INSERT INTO commune_cells (nis_code, i, j, clip)
+        SELECT n, i, j, ST_Multi(ST_GeomFromWKB(w, 31370))
+        FROM unnest(CAST(:n AS varchar[]), CAST(:i AS integer[]), CAST(:j AS integer[]),
+                    CAST(:w AS bytea[])) AS k(n, i, j, w)
         ORDER BY 1, 2, 3"""), {"n": nis, "i": ii, "j": jj, "w": wkbs})
 
 

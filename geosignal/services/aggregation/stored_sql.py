@@ -10,6 +10,17 @@ Design (see :mod:`geosignal.services.aggregation.stored`):
   inside it, **recomputed from the reports that touch the cell**, never merged. A change
   recomputes only the cells its old and new geometries touch, under ``FOR UPDATE`` row locks
   taken in (nis_code, i, j) order after the commune locks (taken in nis_code order).
+- Finding what touches what uses **no GiST index**: ``report_grid_cells(g)`` gives the keys
+  ``(i << 32) + j`` of the grid cells whose square, widened by :data:`GRID_MARGIN_M`, meets the
+  bounding box of ``g`` in EPSG:31370 (arithmetic). The reports touching a cell come from a GIN
+  index on it (zones and lines only); the cells a geometry touches from ``grid_cells_of(g)``
+  (the same cells as (i, j)) and the btree on ``commune_cells (i, j)``. PostgreSQL's GiST can hide live rows from later
+  scans: a plain GiST index scan rescanned within one statement (a nested loop, as the cell
+  recomputation is) keeps the kill hints it recorded while the index root was a single leaf
+  page, and applies them to another leaf page once a concurrent insert has split the root,
+  marking live entries dead; every later scan of the index skips them. Cell pieces computed
+  through that index missed those reports (the stored areas ended below the recomputation);
+  GIN keeps no kill hints and btree checks each hint against the heap pointer.
 - ``commune_counts``: report counts per (commune, dimension, value), changed by atomic
   in-SQL increments. Each transaction writes its own ``shard`` (txid modulo
   :data:`COUNT_SHARDS`), so that writers of one commune do not queue behind each other's
@@ -23,8 +34,8 @@ Each recomputation runs in a statement that starts *after* its locks are granted
 takes a fresh snapshot per statement under READ COMMITTED), so it sees every change
 committed by the writers it waited for: stored == recomputed after any interleaving.
 
-:func:`stats_sql` renders the SQL; migration 0005 keeps a frozen copy, and a test checks that
-the two are equal.
+:func:`stats_sql` renders the SQL; the newest migration holding a ``STATS_SQL`` (0014) keeps a
+frozen copy, and a test checks that the two are equal.
 """
 
 from __future__ import annotations
@@ -37,15 +48,43 @@ CELL_M = 1000
 COUNT_SHARDS = 8
 #: Grid (m) on which line pieces are unioned (same as the live computation).
 LINE_GRID_M = 0.01
+#: Margin (m, EPSG:31370) by which a cell's square is widened when matching bounding boxes
+#: to cells: the cells found for a geometry are a superset of those it touches.
+GRID_MARGIN_M = 1
 
 _TEMPLATE = r"""
+CREATE FUNCTION report_grid_cells(g geometry) RETURNS bigint[]
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST 1000 SET search_path FROM CURRENT AS $fn$
+DECLARE
+  b box2d := Box2D(ST_Transform(g, 31370));
+  keys bigint[] := '{{}}';
+BEGIN
+  -- the keys (i << 32) + j of the grid cells whose square, widened by the margin, meets the
+  -- bounding box of g in EPSG:31370 (what the GIN index on reports holds)
+  FOR i IN floor((ST_XMin(b) - {margin}) / {cell})::integer .. floor((ST_XMax(b) + {margin}) / {cell})::integer LOOP
+    FOR j IN floor((ST_YMin(b) - {margin}) / {cell})::integer .. floor((ST_YMax(b) + {margin}) / {cell})::integer LOOP
+      keys := keys || ((i::bigint << 32) + j);
+    END LOOP;
+  END LOOP;
+  RETURN keys;
+END $fn$;
+
+CREATE FUNCTION grid_cells_of(g geometry) RETURNS TABLE (i integer, j integer)
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+  -- report_grid_cells(g) as (i, j) rows
+  SELECT ((k + 2147483648) >> 32)::integer, (k - (((k + 2147483648) >> 32) << 32))::integer
+  FROM unnest(report_grid_cells(g)) k
+$fn$;
+
+CREATE INDEX ix_reports_grid_cells ON reports USING gin (report_grid_cells(geometry))
+  WHERE ST_Dimension(geometry) > 0;
+
 CREATE FUNCTION commune_cells_build(codes varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
   -- cut the communes by the grid: cells wholly inside keep their square, the others are clipped
   DELETE FROM commune_cells WHERE nis_code = ANY(codes);
-  INSERT INTO commune_cells (nis_code, i, j, clip, extent)
-  SELECT nis_code, i, j, clip,
-         ST_Expand(ST_Envelope(ST_Transform(ST_Envelope(clip), 4326)), 0.00002)::geometry(Polygon, 4326)
+  INSERT INTO commune_cells (nis_code, i, j, clip)
+  SELECT nis_code, i, j, clip
   FROM (
     SELECT c.nis_code, q.i, q.j,
            ST_Multi(CASE WHEN ST_Within(q.geom, b.g) THEN q.geom
@@ -62,7 +101,8 @@ END $fn$;
 CREATE FUNCTION commune_cells_compute(k_nis varchar[], k_i integer[], k_j integer[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
-  -- each piece from the counted reports touching the cell (the caller holds the locks)
+  -- each piece from the counted reports touching the cell (the caller holds the locks), found
+  -- through the GIN index on report_grid_cells (never the GiST index: see the module docstring)
   UPDATE commune_cells t
   SET zone = CASE WHEN p.z IS NULL OR ST_IsEmpty(p.z) THEN NULL ELSE ST_Multi(ST_Transform(p.z, 4326)) END,
       zone_m2 = coalesce(ST_Area(p.z), 0),
@@ -72,14 +112,14 @@ BEGIN
     SELECT c.nis_code, c.i, c.j,
       (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip), 3)), 3)
          FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
-               WHERE r.geometry && c.extent AND ST_Dimension(r.geometry) = 2
-                 AND r.status IN ({counted})) s
+               WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
+                 AND ST_Dimension(r.geometry) = 2 AND r.status IN ({counted})) s
          ) AS z,
       (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip), 2),
                                             {line_grid}), 2)
          FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
-               WHERE r.geometry && c.extent AND ST_Dimension(r.geometry) = 1
-                 AND r.status IN ({counted})) s
+               WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
+                 AND ST_Dimension(r.geometry) = 1 AND r.status IN ({counted})) s
          ) AS l
     FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
   ) p
@@ -136,7 +176,8 @@ BEGIN
   -- (the keys first, then the lock on keys alone, so that a lock waiting for a writer that
   -- changed the row rechecks nothing but its key)
   codes := ARRAY(SELECT unnest(homes) UNION
-                 SELECT c.nis_code FROM unnest(geoms) x JOIN commune_cells c ON c.clip && ST_Transform(x, 31370));
+                 SELECT c.nis_code FROM unnest(geoms) x CROSS JOIN LATERAL grid_cells_of(x) k
+                 JOIN commune_cells c ON c.i = k.i AND c.j = k.j AND c.clip && ST_Transform(x, 31370));
   PERFORM 1 FROM commune_stats s WHERE s.nis_code = ANY(codes) ORDER BY s.nis_code FOR SHARE;
 END $fn$;
 
@@ -147,8 +188,9 @@ BEGIN
   -- the cells the geometries touch, locked in (nis_code, i, j) order, then recomputed
   SELECT array_agg(nis_code), array_agg(i), array_agg(j) INTO k_nis, k_i, k_j FROM (
     SELECT DISTINCT c.nis_code, c.i, c.j
-    FROM (SELECT ST_Transform(x, 31370) AS g FROM unnest(geoms) x WHERE ST_Dimension(x) > 0) g
-    JOIN commune_cells c ON c.clip && g.g) q;
+    FROM (SELECT x, ST_Transform(x, 31370) AS g FROM unnest(geoms) x WHERE ST_Dimension(x) > 0) g
+    CROSS JOIN LATERAL grid_cells_of(g.x) k
+    JOIN commune_cells c ON c.i = k.i AND c.j = k.j AND c.clip && g.g) q;
   IF k_nis IS NULL THEN
     RETURN;
   END IF;
@@ -251,8 +293,9 @@ def _counted() -> str:
 
 
 def stats_sql() -> str:
-    """Return the SQL that installs the stored-figures functions and the ``reports`` triggers
-    (the text migration 0005 keeps frozen)."""
+    """Return the SQL that installs the stored-figures functions, the GIN index of the reports'
+    grid cells and the ``reports`` triggers (the text the newest migration holding a
+    ``STATS_SQL`` keeps frozen: 0014)."""
     counted = _counted()
     count_rows = _COUNT_ROWS.format(counted=counted)
     triggers = []
@@ -261,7 +304,8 @@ def stats_sql() -> str:
         gm = gm.format(counted=counted)
         triggers.append(_TRIGGER.format(op=op, ch=ch, gm=gm, shards=COUNT_SHARDS, count_rows=count_rows))
     recount = "WITH ch AS (SELECT r.*, 1 AS d FROM reports r WHERE r.commune_nis = ANY(codes))\n    " + count_rows
-    return _TEMPLATE.format(cell=CELL_M, counted=counted, line_grid=LINE_GRID_M, count_rows=recount,
+    return _TEMPLATE.format(cell=CELL_M, margin=GRID_MARGIN_M, counted=counted, line_grid=LINE_GRID_M,
+                            count_rows=recount,
                             triggers="\n\n".join(triggers)).strip() + "\n"
 
 
@@ -282,4 +326,7 @@ DROP FUNCTION commune_stats_ensure();
 DROP FUNCTION commune_stats_rebuild(varchar[], boolean);
 DROP FUNCTION commune_cells_compute(varchar[], integer[], integer[]);
 DROP FUNCTION commune_cells_build(varchar[]);
+DROP FUNCTION grid_cells_of(geometry);
+DROP INDEX ix_reports_grid_cells;
+DROP FUNCTION report_grid_cells(geometry);
 """
