@@ -87,7 +87,7 @@ class PageWatch:
         self.page.goto(self.base + "/login")
         self.page.fill("input[name=email]", email)
         self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("button[type=submit]")
+        self.page.click("main button[type=submit]")
         self.page.wait_for_load_state("networkidle")
 
     def assert_clean(self) -> None:
