@@ -71,7 +71,8 @@ class PageWatch:
     """A page that records console errors and failed requests."""
 
     def __init__(self, browser, base: str) -> None:  # noqa: ANN001
-        self.context = browser.new_context(viewport={"width": 1280, "height": 860})
+        self.context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="fr-BE",
+                                           timezone_id="Europe/Brussels")
         self.page = self.context.new_page()
         self.base = base
         self.errors: list[str] = []

@@ -23,12 +23,11 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
-
-from flask_babel import gettext as _
 
 from geosignal import contract, i18n, policy, ui_text, vocab
 from geosignal.assets import point_folium_at_local_assets
