@@ -153,6 +153,7 @@ MESSAGES_FR: dict[str, str] = {
     "duplicate_header": "L'en-tête du fichier CSV nomme deux fois la colonne « %(column)s » : renommez ou supprimez l'une d'elles.",
     "field_too_long": "Un champ de la colonne « %(column)s » est trop long (%(value)s caractères, maximum %(limit)s) : raccourcissez-le.",
     "unterminated_quote": "Un guillemet ouvert dans la colonne « %(column)s » n'est jamais fermé : corrigez la ligne indiquée.",
+    "service_unavailable": "Service momentanément indisponible : réessayez dans %(seconds)s secondes.",
 }
 assert set(MESSAGES_FR) <= set(TITLES_FR)
 

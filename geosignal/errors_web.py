@@ -71,7 +71,7 @@ def init_app(app: Flask) -> None:
                     str(error).splitlines()[0] if str(error) else type(error).__name__)
         response = render_error(GeosignalError(
             "service_unavailable", "La base de données ne répond pas pour l'instant ; réessayez dans "
-            f"{RETRY_AFTER_S} secondes."))
+            f"{RETRY_AFTER_S} secondes.", retry_after_s=RETRY_AFTER_S))
         response = make_response(response)
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response

@@ -193,9 +193,12 @@ def test_script_catalogue_translates_leaflet_draw_and_the_scripts(app, client, l
     assert client.get("/i18n/de.js").status_code == 404
 
 
-def test_every_page_loads_the_catalogue_of_its_language(client, db) -> None:  # noqa: ANN001
-    page = client.get("/login", headers={"Accept-Language": "nl"}).get_data(as_text=True)
-    assert re.search(r'<script src="/i18n/nl\.js\?v=[0-9a-f]{12}"></script>', page)
+def test_pages_with_scripts_load_the_catalogue_of_their_language(client, db) -> None:  # noqa: ANN001
+    make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI).login()
+    for path in ("/carte", "/import", f"/communes/{CHARLEROI}/fiche"):
+        page = client.get(path, headers={"Accept-Language": "nl"}).get_data(as_text=True)
+        assert re.search(r'<script src="/i18n/nl\.js\?v=[0-9a-f]{12}"></script>', page), path
+    assert "/i18n/" not in client.get("/compte/jetons").get_data(as_text=True)  # no script, no catalogue
 
 
 # --------------------------------------------------------------------------- the French pages

@@ -231,6 +231,9 @@ def tokens_page() -> tuple[str, int]:
             status = 422
         except GeosignalError as exc:
             error, status = exc, exc.status
+            if exc.where == "days":
+                exc.extra["message"] = _("Durée en jours : un nombre entier de 1 à %(max)s.",
+                                         max=users_service.MAX_TOKEN_DAYS)
     return render_template("account_tokens.html", tokens=users_service.list_tokens(session, user),
                            created=created, error=error, max_days=users_service.MAX_TOKEN_DAYS), status
 
