@@ -121,7 +121,7 @@ TITLES_FR: dict[str, str] = {
     "not_your_commune": "La forme se trouve surtout dans une autre commune que la vôtre : dessinez-la dans votre commune.",
     "csrf_failed": "Le formulaire a expiré : rechargez la page et recommencez.",
     "rate_limited": "Trop de tentatives : attendez quelques minutes avant de réessayer.",
-    "weak_password": "Mot de passe refusé : choisissez-en un d'au moins 12 caractères, sans lien avec vous (une phrase de quatre mots convient).",
+    "weak_password": "Mot de passe trop faible : choisissez-en un d'au moins 12 caractères, sans lien avec vous (une phrase de quatre mots convient).",
     "wrong_password": "Le mot de passe actuel est incorrect : retapez-le.",
     "invalid_link": "Ce lien a expiré ou a déjà servi : demandez-en un nouveau.",
     "copy_purged": "Cette copie a été supprimée (durée de conservation dépassée) : lancez un nouvel export.",
@@ -154,6 +154,7 @@ MESSAGES_FR: dict[str, str] = {
     "field_too_long": "Un champ de la colonne « %(column)s » est trop long (%(value)s caractères, maximum %(limit)s) : raccourcissez-le.",
     "unterminated_quote": "Un guillemet ouvert dans la colonne « %(column)s » n'est jamais fermé : corrigez la ligne indiquée.",
     "service_unavailable": "Service momentanément indisponible : réessayez dans %(seconds)s secondes.",
+    "weak_password": "Mot de passe trop court (%(length)s caractères) : choisissez-en un d'au moins %(minimum)s, par exemple une phrase de quatre mots.",
 }
 assert set(MESSAGES_FR) <= set(TITLES_FR)
 

@@ -201,7 +201,7 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
         ("Tronçon", "Mobile", "<b>gras</b> & co", "Charleroi")
     refused = rows.nth(1).locator("td").last
     assert refused.get_attribute("data-code") == "outside_service_area"
-    assert refused.inner_text().startswith("La forme ne se trouve pas dans les communes desservies.")
+    assert refused.inner_text().startswith("Ce lieu ne se trouve dans aucune commune desservie")
     page.wait_for_selector("#import-map .leaflet-overlay-pane svg path")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "import-preview.png"), full_page=True)
