@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Flask, g, request
+from flask_babel import lazy_gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -60,7 +61,7 @@ def init_app(app: Flask) -> None:
     """Wire Flask-Login and CSRF protection (checked for every cookie-authenticated write)."""
     login_manager.init_app(app)
     login_manager.login_view = "pages.login"
-    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+    login_manager.login_message = lazy_gettext("Connectez-vous pour accéder à cette page.")
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)

@@ -26,8 +26,14 @@ def wants_json() -> bool:
 
 
 def problem_response(error: GeosignalError) -> Response:
-    """Return an RFC 9457 problem response for ``error``."""
-    response = jsonify(error.to_problem())
+    """Return an RFC 9457 problem response for ``error``: the machine ``code``, ``title`` and
+    ``detail`` as raised (English), and ``message``, what a person reads, in the request's
+    language (:mod:`geosignal.i18n`)."""
+    from geosignal.ui_text import error_message
+
+    doc = error.to_problem()
+    doc["message"] = error_message(error)
+    response = jsonify(doc)
     response.status_code = error.status
     response.mimetype = "application/problem+json"
     return response
@@ -65,7 +71,7 @@ def init_app(app: Flask) -> None:
                     str(error).splitlines()[0] if str(error) else type(error).__name__)
         response = render_error(GeosignalError(
             "service_unavailable", "La base de données ne répond pas pour l'instant ; réessayez dans "
-            f"{RETRY_AFTER_S} secondes."))
+            f"{RETRY_AFTER_S} secondes.", retry_after_s=RETRY_AFTER_S))
         response = make_response(response)
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response

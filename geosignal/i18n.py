@@ -1,38 +1,439 @@
-"""Languages of the pages: French by default, then Dutch and English (Flask-Babel).
+"""Languages of the pages: French (the source language), Dutch and English, with Flask-Babel.
 
-Strings are marked with ``gettext``/``_`` (templates and Python) and translated from the
-catalogues in ``geosignal/translations`` (see the README for the ``pybabel`` commands).
-The language is the user's preference, then the browser's ``Accept-Language``, then French.
+- **Which language**: the signed-in user's preference (``users.locale``, chosen on the account
+  page or with the switcher of every page), then the switcher's cookie (anonymous visitors),
+  then the browser's ``Accept-Language``, then French. ``<html lang>`` follows it.
+- **Texts**: French is the msgid. Templates and Python mark strings with ``_()`` /
+  ``gettext`` (``lazy_gettext`` for module-level constants); the French tables that are not
+  written inside ``_()`` (vocabulary labels, error messages, report properties, the scripts'
+  messages, Leaflet.draw's texts) are extracted by :func:`extract_python` from
+  :data:`TABLES`. The catalogues are ``geosignal/translations/<nl|en>/LC_MESSAGES/messages.po``
+  (compiled ``.mo`` committed beside them); ``scripts/translations`` extracts, updates and
+  compiles them (see the README). An untranslated msgid falls back to French.
+- **Scripts** read their texts from one catalogue per language served by geosignal,
+  ``GET /i18n/<fr|nl|en>.js`` (:func:`js_catalogue`): no inline script, strict CSP.
+- **Numbers and dates** per locale (``fr_BE``, ``nl_BE``, ``en``), Brussels time:
+  :func:`format_number`, :func:`format_area`, :func:`format_date`, :func:`format_datetime`;
+  the scripts use ``Intl`` with the catalogue's ``locale``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from flask_babel import Babel
+from flask import Blueprint, Response, current_app, g, redirect, request, url_for
+from flask_babel import Babel, force_locale, get_locale
+from flask_babel import gettext as _
 
 if TYPE_CHECKING:
     from flask import Flask
 
-#: Languages offered, the first is the default.
+#: Languages offered, the first is the default (and the source language of the texts).
 LANGUAGES: tuple[str, ...] = ("fr", "nl", "en")
 DEFAULT_LANGUAGE = LANGUAGES[0]
+#: Each language's name in itself (the switcher; never translated).
+LANGUAGE_NAMES: dict[str, str] = {"fr": "Français", "nl": "Nederlands", "en": "English"}
+#: Babel locale of each language: numbers and dates are written the Belgian way.
+BABEL_LOCALES: dict[str, str] = {"fr": "fr_BE", "nl": "nl_BE", "en": "en"}
+#: The scripts' ``Intl`` locale of each language (British English: day before month).
+JS_LOCALES: dict[str, str] = {"fr": "fr-BE", "nl": "nl-BE", "en": "en-GB"}
+#: Date and time patterns (CLDR) of each language, Brussels time.
+DATE_PATTERNS: dict[str, str] = {"fr": "dd/MM/yyyy", "nl": "dd/MM/yyyy", "en": "d MMM yyyy"}
+DATETIME_PATTERNS: dict[str, str] = {"fr": "dd/MM/yyyy 'à' HH:mm", "nl": "dd/MM/yyyy 'om' HH:mm",
+                                     "en": "d MMM yyyy, HH:mm"}
+#: The scripts' ``toLocaleDateString`` options of each language (same dates as above).
+JS_DATE_OPTIONS: dict[str, dict[str, str]] = {
+    "fr": {"day": "2-digit", "month": "2-digit", "year": "numeric"},
+    "nl": {"day": "2-digit", "month": "2-digit", "year": "numeric"},
+    "en": {"day": "numeric", "month": "short", "year": "numeric"},
+}
+#: Cookie of the language switcher (anonymous visitors; one year).
+COOKIE = "geosignal_lang"
+COOKIE_MAX_AGE_S = 365 * 24 * 3600
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+bp = Blueprint("i18n", __name__)
 
 
-def select_locale() -> str:
-    """Return the language of the current request: ``fr``, ``nl`` or ``en``."""
-    from flask import request
+# --------------------------------------------------------------------------- which language
+
+def language() -> str:
+    """Return the language of the current request: ``fr``, ``nl`` or ``en`` (see the module).
+
+    Outside a request: French."""
+    from flask import has_request_context
+
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
+    forced = g.get("geosignal_language")
+    if forced in LANGUAGES:
+        return forced
     from flask_login import current_user
+    from sqlalchemy.exc import SQLAlchemyError
 
-    preferred = getattr(current_user, "locale", None) if current_user else None
+    try:  # the database may be down (the 503 page is written in the browser's language then)
+        preferred = getattr(current_user, "locale", None) if current_user else None
+    except SQLAlchemyError:
+        preferred = None
     if preferred in LANGUAGES:
         return preferred
+    cookie = request.cookies.get(COOKIE)
+    if cookie in LANGUAGES:
+        return cookie
     return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
 
 
+def select_locale() -> str:
+    """Flask-Babel's locale selector: the Babel locale (``fr_BE``, ``nl_BE``, ``en``) of
+    :func:`language`."""
+    return BABEL_LOCALES[language()]
+
+
+def current_language() -> str:
+    """Return the language Flask-Babel formats in now (``fr``, ``nl`` or ``en``): the
+    request's, or the one forced by :func:`flask_babel.force_locale`."""
+    locale = get_locale()
+    lang = locale.language if locale is not None else DEFAULT_LANGUAGE
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+# --------------------------------------------------------------------------- numbers and dates
+
+def format_number(value: float | int | None, decimals: int = 0) -> str:
+    """Return ``value`` written in the current locale with exactly ``decimals`` decimals:
+    ``1 234,5`` (fr_BE, narrow no-break space), ``1.234,5`` (nl_BE), ``1,234.5`` (en);
+    None → ``—``."""
+    from babel.numbers import format_decimal
+
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return format_decimal(value, format=pattern, locale=get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE])
+
+
+def format_area(m2: float | None) -> str:
+    """Return an area given in m² (EPSG:31370) as people read it: below 100,000 m² in m²
+    (whole), above in km² (3 decimals), in the current locale; None or 0 → ``—``."""
+    if not m2:
+        return "—"
+    if m2 < 1e5:
+        return f"{format_number(m2)} m²"
+    return f"{format_number(m2 / 1e6, 3)} km²"
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    # a naive time is Brussels time
+    return dt.astimezone(BRUSSELS) if dt.tzinfo else dt.replace(tzinfo=BRUSSELS)
+
+
+def format_date(value: Any) -> str:
+    """Return the day of an ISO 8601 time, a datetime or a date, in Brussels time, written
+    the current locale's way: ``04/03/2024`` (fr, nl), ``4 Mar 2024`` (en). A naive time is
+    taken as Brussels time; empty or unreadable → ``—``."""
+    from babel.dates import format_datetime as babel_format
+
+    dt = _as_datetime(value)
+    if dt is None:
+        return "—"
+    return babel_format(dt, DATE_PATTERNS[current_language()], tzinfo=BRUSSELS,
+                        locale=get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE])
+
+
+def format_datetime(value: Any) -> str:
+    """Return an ISO 8601 time (or datetime) with the hour, Brussels time: ``04/03/2024 à
+    14:05`` (fr), ``04/03/2024 om 14:05`` (nl), ``4 Mar 2024, 14:05`` (en); empty → ``—``."""
+    from babel.dates import format_datetime as babel_format
+
+    dt = _as_datetime(value)
+    if dt is None:
+        return "—"
+    return babel_format(dt, DATETIME_PATTERNS[current_language()], tzinfo=BRUSSELS,
+                        locale=get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE])
+
+
+# --------------------------------------------------------------------------- labels
+
+def label(value: str | None) -> str:
+    """Return the label of a vocabulary value (status, technology, operator, issue, setting,
+    geometry type or kind, role) in the current language; the value itself when it has none."""
+    from geosignal import contract
+
+    if value is None:
+        return "—"
+    french = contract.value_labels().get(value)
+    return _(french) if french else str(value)
+
+
+def field_label(name: str) -> str:
+    """Return the label of a report property (:mod:`geosignal.contract`) in the current
+    language (``KeyError`` for an unknown property)."""
+    from geosignal import contract
+
+    return _(contract.label(name))
+
+
+def translate_tree(tree: Any) -> Any:
+    """Return a copy of nested dicts / lists of French texts with every text translated into
+    the current language (keys are kept)."""
+    if isinstance(tree, dict):
+        return {k: translate_tree(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [translate_tree(v) for v in tree]
+    if isinstance(tree, str):
+        return _(tree) if tree else tree
+    return tree
+
+
+# --------------------------------------------------------------------------- the scripts' catalogue
+
+def js_catalogue(lang: str) -> dict[str, Any]:
+    """Return what the pages' scripts read (``window.geosignalI18n``) in ``lang``:
+    ``{lang, locale (Intl), date (toLocaleDateString options), labels (vocabulary),
+    fields (report properties), errors (message of each code), messages and params (the
+    same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
+    warnings, map, dashboard, import (each script's messages), draw (Leaflet.draw's
+    L.drawLocal), leaflet}``. The served script adds ``problemText(problem)``: what a person
+    reads of a problem+json answer, in that language."""
+    from geosignal import contract, ui_text
+    from geosignal.errors import MESSAGES_FR, TITLES_FR
+
+    with force_locale(BABEL_LOCALES[lang]):
+        return {
+            "lang": lang,
+            "locale": JS_LOCALES[lang],
+            "date": JS_DATE_OPTIONS[lang],
+            "labels": translate_tree(contract.value_labels()),
+            "fields": {p.name: _(p.label) for p in contract.PROPERTIES},
+            "errors": translate_tree(TITLES_FR),
+            "messages": translate_tree(MESSAGES_FR),
+            "params": ui_text.MESSAGE_PARAMS,
+            "warnings": translate_tree(ui_text.WARNINGS_FR),
+            "map": translate_tree(ui_text.MAP_MESSAGES),
+            "dashboard": translate_tree(ui_text.DASHBOARD_MESSAGES),
+            "import": translate_tree(ui_text.IMPORT_MESSAGES),
+            "draw": translate_tree(ui_text.DRAW_LOCAL),
+            "leaflet": translate_tree(ui_text.LEAFLET_MESSAGES),
+        }
+
+
+_JS_APPLY = r"""
+(function () {
+  "use strict";
+  var I = window.geosignalI18n;
+  function figure(value, kind) {
+    var n = Number(value), digits = 0;
+    if (kind === "text") { return String(value); }
+    if (kind === "km2") { n = n / 1e6; digits = n % 1 === 0 ? 0 : 1; }
+    if (kind === "mb") { n = n / 1048576; }
+    return n.toLocaleString(I.locale, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+  // what a person reads of a problem+json answer (or an import's refused feature): its
+  // message in this language, with the figures it carries
+  I.problemText = function (problem) {
+    if (!problem) { return ""; }
+    if (problem.message) { return problem.message; }
+    var spec = I.params[problem.code], text = I.messages[problem.code];
+    if (spec && text && Object.keys(spec).every(function (k) { return problem[spec[k][0]] !== undefined; })) {
+      return text.replace(/%\((\w+)\)s/g, function (_, name) { return figure(problem[spec[name][0]], spec[name][1]); });
+    }
+    return I.errors[problem.code] || problem.title || problem.code || "";
+  };
+  function merge(target, source) {
+    Object.keys(source).forEach(function (k) {
+      if (source[k] && typeof source[k] === "object" && target[k] && typeof target[k] === "object") {
+        merge(target[k], source[k]);
+      } else {
+        target[k] = source[k];
+      }
+    });
+  }
+  if (window.L) {
+    if (L.drawLocal) { merge(L.drawLocal, I.draw); }
+    if (L.Control && L.Control.Zoom) {
+      L.Control.Zoom.prototype.options.zoomInTitle = I.leaflet.zoom_in;
+      L.Control.Zoom.prototype.options.zoomOutTitle = I.leaflet.zoom_out;
+    }
+  }
+})();
+"""
+
+
+def _catalogue_script(lang: str) -> str:
+    body = json.dumps(js_catalogue(lang), ensure_ascii=False, sort_keys=True)
+    return f"// geosignal: texts of the pages' scripts ({lang})\nwindow.geosignalI18n = {body};\n{_JS_APPLY}"
+
+
+def catalogue_url() -> str:
+    """Return the URL of the current language's script catalogue, with a version that
+    changes with its content (so that browsers may keep it)."""
+    lang = language()
+    cache: dict[str, str] = current_app.extensions.setdefault("geosignal.i18n.versions", {})
+    if lang not in cache:
+        cache[lang] = hashlib.sha256(_catalogue_script(lang).encode()).hexdigest()[:12]
+    return url_for("i18n.catalogue", lang=lang, v=cache[lang])
+
+
+@bp.get("/i18n/<lang>.js")
+def catalogue(lang: str) -> Response:
+    """The texts of the pages' scripts in one language (JavaScript setting
+    ``window.geosignalI18n`` and Leaflet.draw's ``L.drawLocal``); 404 for another language."""
+    from geosignal.errors import GeosignalError
+
+    if lang not in LANGUAGES:
+        raise GeosignalError("not_found", f"no catalogue for language {lang!r}; one of {', '.join(LANGUAGES)}")
+    response = Response(_catalogue_script(lang), mimetype="text/javascript")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("pages.index")
+
+
+@bp.post("/langue")
+def set_language() -> Response:
+    """Choose the language of the pages (form field ``locale``: ``fr``, ``nl`` or ``en``):
+    kept in a cookie, and saved as the user's preference when signed in; back to ``next``.
+    An unknown language is refused (``invalid_request``, 400)."""
+    from flask_login import current_user
+
+    from geosignal.errors import GeosignalError
+
+    lang = request.form.get("locale", "")
+    if lang not in LANGUAGES:
+        raise GeosignalError("invalid_request", f"locale must be one of {', '.join(LANGUAGES)}", where="locale")
+    if current_user.is_authenticated:
+        from geosignal.db import get_session
+
+        current_user.locale = lang
+        get_session().commit()
+    response = redirect(_safe_next(request.form.get("next")))
+    response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    return response
+
+
+# --------------------------------------------------------------------------- extraction
+
+def _contract_strings(module: Any) -> Iterator[str]:
+    yield from (p.label for p in module.PROPERTIES)
+    yield from module.GEOMETRY_KIND_LABELS.values()
+    yield from (lbl for lbl, _headers in module.COORDINATE_COLUMNS.values())
+
+
+def _tree_strings(tree: Any) -> Iterator[str]:
+    if isinstance(tree, dict):
+        for v in tree.values():
+            yield from _tree_strings(v)
+    elif isinstance(tree, (list, tuple)):
+        for v in tree:
+            yield from _tree_strings(v)
+    elif isinstance(tree, str) and tree:
+        yield tree
+
+
+def _tables(*names: str) -> Callable[[Any], Iterator[str]]:
+    def strings(module: Any) -> Iterator[str]:
+        for name in names:
+            yield from _tree_strings(getattr(module, name))
+    return strings
+
+
+#: French texts kept in tables rather than inside ``_()``: module → its msgids. They are
+#: translated where they are shown (:func:`label`, :func:`field_label`,
+#: :func:`geosignal.ui_text.error_message`, :func:`js_catalogue`).
+TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
+    "geosignal.vocab": _tables("LABELS_FR"),
+    "geosignal.contract": _contract_strings,
+    "geosignal.errors": _tables("TITLES_FR", "MESSAGES_FR"),
+    "geosignal.ui_text": _tables("WARNINGS_FR", "MAP_MESSAGES", "DASHBOARD_MESSAGES", "IMPORT_MESSAGES",
+                                 "DRAW_LOCAL", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",
+                                 "EXPORT_FILTER_LABELS", "INDICATORS"),
+}
+
+
+def table_msgids() -> list[str]:
+    """Return every msgid of :data:`TABLES`, in table order, without repeats."""
+    import importlib
+
+    seen: dict[str, None] = {}
+    for name, strings in TABLES.items():
+        for text in strings(importlib.import_module(name)):
+            seen.setdefault(text, None)
+    return list(seen)
+
+
+def extract_python(fileobj: Any, keywords: Any, comment_tags: Any, options: dict) -> Iterator[tuple]:
+    """Babel extraction method for geosignal's Python files (``babel.cfg``): the ``_()``
+    calls, as Babel's own ``python`` method finds them, and, for the modules of
+    :data:`TABLES`, every French text of their tables (line of its first occurrence)."""
+    import importlib
+
+    from babel.messages.extract import extract_python as babel_extract
+
+    yield from babel_extract(fileobj, keywords, comment_tags, options)
+    path = str(getattr(fileobj, "name", "")).replace("\\", "/")
+    match = re.search(r"(geosignal/.+)\.py$", path)
+    module_name = match.group(1).replace("/", ".") if match else ""
+    if module_name not in TABLES:
+        return
+    fileobj.seek(0)
+    source = fileobj.read().decode("utf-8")
+    lines = source.splitlines()
+    seen: set[str] = set()
+    for text in TABLES[module_name](importlib.import_module(module_name)):
+        if text in seen:
+            continue
+        seen.add(text)
+        needle = json.dumps(text, ensure_ascii=False)[1:-1]
+        lineno = next((i + 1 for i, line in enumerate(lines) if needle in line), 1)
+        yield lineno, None, text, []
+
+
+# --------------------------------------------------------------------------- the app
+
+def _template_globals() -> dict[str, Any]:
+    return {
+        "lang": language,
+        "languages": LANGUAGES,
+        "language_names": LANGUAGE_NAMES,
+        "i18n_catalogue_url": catalogue_url,
+        "label": label,
+        "field_label": field_label,
+    }
+
+
 def init_app(app: Flask) -> None:
-    """Attach Flask-Babel to ``app`` (``_``, ``gettext`` and ``ngettext`` in templates)."""
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    """Attach Flask-Babel to ``app`` (``_``, ``gettext`` and ``ngettext`` in templates),
+    the template globals (``lang()``, ``label()``, ``field_label()``, the switcher's
+    ``languages``), the number and date filters, and the ``i18n`` blueprint (the switcher's
+    ``POST /langue`` and the scripts' catalogues ``GET /i18n/<lang>.js``)."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", BABEL_LOCALES[DEFAULT_LANGUAGE])
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Brussels")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
+    app.context_processor(_template_globals)
+    app.add_template_filter(format_number, "number")
+    app.add_template_filter(format_area, "area")
+    app.add_template_filter(format_date, "local_date")
+    app.add_template_filter(format_datetime, "local_datetime")
+    app.register_blueprint(bp)

@@ -241,6 +241,8 @@ ROUTE_RULES: dict[str, str] = {
     "account.accept_invitation": "public",  # the single-use link is the credential
     "account.forgot_password": "public",
     "account.reset_password": "public",
+    "i18n.set_language": "public",  # a cookie; the signed-in user's preference too
+    "i18n.catalogue": "public",  # the scripts' texts, per language
     # any signed-in user
     "api.list_reports": "signed_in",  # filtered to what the user may read
     "stats.communes": "signed_in",
@@ -252,6 +254,7 @@ ROUTE_RULES: dict[str, str] = {
     "locate.geocode": "signed_in",
     "pages.commune_map": "signed_in",  # a representative sees their own commune's map
     "pages.my_reports": "signed_in",
+    "account.account_page": "signed_in",
     "account.change_password": "signed_in",
     "account.tokens_page": "signed_in",
     "account.revoke_token": "signed_in",  # own tokens (admins: anybody's), else 404

@@ -1,14 +1,20 @@
-"""French texts of the pages that are built in Python or sent to the pages' scripts, in one
-place (the vocabulary's labels are :data:`geosignal.vocab.LABELS_FR`, the error codes'
-titles :data:`geosignal.errors.TITLES_FR`). Flask-free.
+"""Texts of the pages that are built in Python or sent to the pages' scripts, in French (the
+source language: these texts are the msgids), in one place. They are translated where they are
+shown (:mod:`geosignal.i18n`: the tables below are extracted into the catalogues by
+:func:`geosignal.i18n.extract_python`). The vocabulary's labels are
+:data:`geosignal.vocab.LABELS_FR`, the error codes' messages
+:data:`geosignal.errors.TITLES_FR` and :data:`geosignal.errors.MESSAGES_FR`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+
 from geosignal import contract
-from geosignal.errors import TITLES_FR, GeosignalError
+from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError
+from geosignal.services.aggregation.filters import ESTIMATE_NOTE
 
 #: Error codes that concern the shape (shown next to the drawing and on the map).
 GEOMETRY_CODES: frozenset[str] = frozenset({
@@ -73,6 +79,171 @@ MAP_MESSAGES: dict[str, str] = {
               "circle": "un cercle", "position": "un point"},
 }
 
+#: Messages of the representative's map script (static/js/report-map.js), by key; ``{name}``
+#: is filled by the script.
+MAP_MESSAGES: dict[str, Any] = {
+    "none": "Aucune forme dessinée.",
+    "drawn": "Forme dessinée : {kind}.",
+    "area": "Surface : {m2} m² ({ha} ha)",
+    "length": "Longueur : {m} m",
+    "vertices": "{n} sommets",
+    "too_small": "Zone trop petite ({m2} m²) : dessinez au moins {min} m², ou placez un point.",
+    "too_large": "Zone trop grande ({km2} km²) : le maximum est {max} km².",
+    "too_many_vertices": "Trop de sommets ({n}) : le maximum est {max}.",
+    "outside": "La forme sort de la commune de {commune} : elle sera refusée si elle se trouve surtout ailleurs.",
+    "mostly_outside": "La forme se trouve surtout hors de la commune de {commune} : elle sera refusée.",
+    "draw_first": "Indiquez d'abord le lieu : dessinez sur la carte, saisissez des coordonnées, votre position ou une adresse.",
+    "sending": "Envoi…",
+    "placed": "Point placé : {lat} N, {lon} E ({how}){commune}.",
+    "placed_circle": "Zone de {r} m de rayon autour de {lat} N, {lon} E ({how}){commune}.",
+    "in_commune": " — {commune}",
+    "read_as": {"lat_lon": "lu latitude puis longitude", "lon_lat": "lu longitude puis latitude",
+                "x_y": "lu x puis y", "y_x": "lu y puis x"},
+    "notation": {"decimal": "degrés décimaux WGS 84", "dms": "degrés, minutes, secondes",
+                 "lambert72": "Lambert belge 72", "lambert2008": "Lambert belge 2008"},
+    "choose_reading": "Lequel de ces lieux voulez-vous dire ?",
+    "geolocating": "Recherche de votre position…",
+    "geolocation_denied": "Votre position n'a pas pu être obtenue ({reason}). Saisissez des coordonnées ou une adresse.",
+    "geolocation_unsupported": "Ce navigateur ne donne pas la position.",
+    "position_accuracy": "votre position, précision {r} m",
+    "searching": "Recherche de l'adresse…",
+    "no_result": "Aucune adresse trouvée dans les communes desservies.",
+    "results": "{n} adresse(s) trouvée(s) : choisissez-en une.",
+    "outside_territory": "hors des communes desservies",
+    "address": "adresse",
+    "error": "Erreur : {detail}",
+    "next": "Décrire la zone blanche",
+    "back": "Revenir à la carte",
+    "no_description": "(sans description)",
+    "kinds": {"marker": "un point", "polyline": "un tronçon", "polygon": "une zone", "rectangle": "une zone",
+              "circle": "un cercle", "position": "un point"},
+}
+
+#: Messages of the referent's dashboard script (static/js/dashboard.js).
+DASHBOARD_MESSAGES: dict[str, Any] = {
+    "indicators": {
+        "white_zone_share": "Part en zone blanche",
+        "reports_per_1000_inhabitants": "Signalements / 1 000 hab.",
+        "households_declared": "Ménages touchés (déclarés)",
+        "inhabitants_affected_estimate": "Habitants touchés (estimation)",
+    },
+    "reports_count": "Signalements : {n}",
+    "no_value": "aucune valeur > 0",
+    "yes": "oui",
+    "no": "non",
+    "territory": {
+        "communes": "Communes",
+        "reports": "Signalements",
+        "kinds": "dont points / tronçons / zones",
+        "white_zone": "Zone blanche",
+        "share": "Part du territoire",
+        "lines": "Tronçons",
+        "households": "Ménages touchés (déclarés)",
+        "inhabitants": "Habitants touchés (estimation)",
+    },
+    "edition": "{year} : score smart moyen {score}",
+    "edition_answers": " ({n} réponses)",
+    "edition_published": " (chiffres publiés)",
+    "no_edition": "Aucune édition importée.",
+    "error": "Erreur : {detail}",
+    "cell_reports": "{n} signalements",
+    "in_view": "{n} signalement(s) dans la vue",
+    "grouped": " (regroupés par le serveur)",
+    "estimate_note": ESTIMATE_NOTE,  # the aggregation's note, translated
+}
+
+#: Messages of the upload page's script (static/js/import.js).
+IMPORT_MESSAGES: dict[str, Any] = {
+    "summary": "{accepted} élément(s) accepté(s), {refused} refusé(s) — format {format}.",
+    "accepted": "accepté",
+    "refused": "refusé",
+    "sample": " Le tableau montre {shown} éléments sur {total} (les refusés d'abord), la carte au plus {max}.",
+    "error": "Erreur",
+    "queued": "en attente",
+    "reading": "lecture du fichier",
+    "saved": "{n} signalement(s) enregistré(s).",
+}
+
+#: Leaflet.draw's texts (``L.drawLocal``), in French; the catalogue of each language carries
+#: their translation (:func:`geosignal.i18n.js_catalogue`).
+DRAW_LOCAL: dict[str, Any] = {
+    "draw": {
+        "toolbar": {
+            "actions": {"title": "Annuler le dessin", "text": "Annuler"},
+            "finish": {"title": "Terminer le dessin", "text": "Terminer"},
+            "undo": {"title": "Supprimer le dernier point dessiné", "text": "Supprimer le dernier point"},
+            "buttons": {
+                "polyline": "Dessiner un tronçon de route",
+                "polygon": "Dessiner une zone",
+                "rectangle": "Dessiner un rectangle",
+                "circle": "Dessiner un cercle",
+                "marker": "Placer un point",
+                "circlemarker": "Placer un point",
+            },
+        },
+        "handlers": {
+            "circle": {"tooltip": {"start": "Cliquez et faites glisser pour dessiner un cercle."}, "radius": "Rayon"},
+            "circlemarker": {"tooltip": {"start": "Cliquez sur la carte pour placer un point."}},
+            "marker": {"tooltip": {"start": "Cliquez sur la carte pour placer un point."}},
+            "polygon": {"tooltip": {
+                "start": "Cliquez pour commencer à dessiner la zone.",
+                "cont": "Cliquez pour continuer à dessiner la zone.",
+                "end": "Cliquez sur le premier point pour fermer la zone.",
+            }},
+            "polyline": {
+                "error": "<strong>Erreur :</strong> les côtés de la forme ne peuvent pas se croiser !",
+                "tooltip": {
+                    "start": "Cliquez pour commencer à dessiner le tronçon.",
+                    "cont": "Cliquez pour continuer à dessiner le tronçon.",
+                    "end": "Cliquez sur le dernier point pour terminer le tronçon.",
+                },
+            },
+            "rectangle": {"tooltip": {"start": "Cliquez et faites glisser pour dessiner un rectangle."}},
+            "simpleshape": {"tooltip": {"end": "Relâchez pour terminer le dessin."}},
+        },
+    },
+    "edit": {
+        "toolbar": {
+            "actions": {
+                "save": {"title": "Enregistrer les modifications", "text": "Enregistrer"},
+                "cancel": {"title": "Annuler la modification (les changements sont perdus)", "text": "Annuler"},
+                "clearAll": {"title": "Effacer toutes les formes", "text": "Tout effacer"},
+            },
+            "buttons": {
+                "edit": "Modifier la forme",
+                "editDisabled": "Aucune forme à modifier",
+                "remove": "Supprimer la forme",
+                "removeDisabled": "Aucune forme à supprimer",
+            },
+        },
+        "handlers": {
+            "edit": {"tooltip": {
+                "text": "Faites glisser les poignées ou les points pour modifier la forme.",
+                "subtext": "Cliquez sur Annuler pour défaire les changements.",
+            }},
+            "remove": {"tooltip": {"text": "Cliquez sur une forme pour la supprimer."}},
+        },
+    },
+}
+
+#: Leaflet's own texts (zoom buttons).
+LEAFLET_MESSAGES: dict[str, str] = {"zoom_in": "Zoom avant", "zoom_out": "Zoom arrière"}
+
+#: States of an API token (tokens page).
+TOKEN_STATES: dict[str, str] = {"active": "actif", "expired": "expiré", "revoked": "révoqué"}
+
+#: Filters of a recorded export (exports page).
+EXPORT_FILTER_LABELS: dict[str, str] = {"status": "statut", "commune": "commune", "bbox": "emprise",
+                                        "since": "depuis", "dialect": "dialecte", "decimal": "décimale"}
+
+#: Indicators of the dashboard's map (the choice above the map).
+INDICATORS: dict[str, str] = {
+    "white_zone_share": "Part de la surface en zone blanche",
+    "reports_per_1000_inhabitants": "Signalements pour 1 000 habitants",
+    "households_declared": "Ménages touchés (déclarés)",
+    "inhabitants_affected_estimate": "Habitants touchés (estimation)",
+}
+
 #: French labels of the published survey indicators (services/survey.py's names).
 SURVEY_INDICATORS_FR: dict[str, str] = {
     "smart_score": "Score smart moyen (auto-évaluation)",
@@ -93,29 +264,55 @@ SURVEY_INDICATORS_FR: dict[str, str] = {
 }
 
 
-def _m2(value: float) -> str:
-    return f"{value:,.0f}".replace(",", "\u202f")
+#: How the figures an error carries are written into its message (:data:`MESSAGES_FR`):
+#: placeholder → (member of the error's ``extra``, kind: ``m2``, ``km2``, ``int``, ``mb``, ``text``).
+MESSAGE_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
+    "area_too_small": {"area": ("area_m2", "m2"), "limit": ("limit_m2", "m2")},
+    "area_too_large": {"area": ("area_m2", "km2"), "limit": ("limit_m2", "km2")},
+    "too_many_vertices": {"value": ("value", "int"), "limit": ("limit", "int")},
+    "payload_too_large": {"limit": ("limit", "mb")},
+    "duplicate_header": {"column": ("column", "text")},
+    "field_too_long": {"column": ("column", "text"), "value": ("value", "int"), "limit": ("limit", "int")},
+    "unterminated_quote": {"column": ("column", "text")},
+    "service_unavailable": {"seconds": ("retry_after_s", "int")},
+    "weak_password": {"length": ("length", "int"), "minimum": ("minimum", "int")},
+}
+assert set(MESSAGE_PARAMS) == set(MESSAGES_FR)
+
+
+def _figure(value: Any, kind: str) -> str:
+    from geosignal.i18n import format_number
+
+    if kind == "m2":
+        return format_number(float(value))
+    if kind == "km2":
+        km2 = float(value) / 1e6
+        return format_number(km2, 0 if km2.is_integer() else 1)
+    if kind == "mb":
+        return format_number(float(value) / 1048576, 0)
+    if kind == "int":
+        return format_number(int(value))
+    return str(value)
 
 
 def error_message(error: GeosignalError) -> str:
-    """Return what a person reads for a refused report: the code's French title, with the
-    figures the error carries (areas in m², vertices) when it has them."""
-    extra: dict[str, Any] = error.extra
-    if error.code == "area_too_small" and "area_m2" in extra and "limit_m2" in extra:
-        return (f"Zone trop petite ({_m2(extra['area_m2'])} m²) : dessinez au moins {_m2(extra['limit_m2'])} m², "
-                "ou placez un point.")
-    if error.code == "area_too_large" and "area_m2" in extra and "limit_m2" in extra:
-        return (f"Zone trop grande ({extra['area_m2'] / 1e6:,.1f} km²) : le maximum est "
-                f"{extra['limit_m2'] / 1e6:,.0f} km².").replace(",", "\u202f").replace(".", ",")
-    if error.code == "too_many_vertices" and "value" in extra and "limit" in extra:
-        return f"Trop de sommets ({extra['value']}) : le maximum est {extra['limit']}. Simplifiez la forme."
-    if error.code == "self_intersection":
-        return "Le contour de la zone se croise lui-même (voir le repère sur la carte) : redessinez-le, ou cochez la réparation."
-    if error.code == "not_your_commune":
-        return "La forme se trouve surtout dans une autre commune que la vôtre : dessinez-la dans votre commune."
-    if error.code == "outside_service_area":
-        return "Ce lieu ne se trouve dans aucune commune desservie : vérifiez la position ou les coordonnées."
-    return TITLES_FR.get(error.code, error.title)
+    """Return what a person reads about an error, in the current language: the code's message
+    with the figures the error carries (:data:`MESSAGES_FR`: areas in m² or km², vertices,
+    columns) when it has them all, else the code's message (:data:`TITLES_FR`). Both say what
+    to do. A view that knows better passes its own translated text as ``message``."""
+    if isinstance(error.extra.get("message"), str):
+        return error.extra["message"]
+    params = MESSAGE_PARAMS.get(error.code)
+    if params and all(key in error.extra for key, _kind in params.values()):
+        return _(MESSAGES_FR[error.code], **{name: _figure(error.extra[key], kind)
+                                           for name, (key, kind) in params.items()})
+    return _(TITLES_FR.get(error.code, error.title))
+
+
+def code_message(code: str) -> str:
+    """Return the message of an error code in the current language (the code itself when
+    unknown)."""
+    return _(TITLES_FR[code]) if code in TITLES_FR else code
 
 
 def field_of(error: GeosignalError) -> str:
@@ -132,19 +329,51 @@ def field_of(error: GeosignalError) -> str:
 
 
 def field_errors(error: GeosignalError) -> dict[str, list[str]]:
-    """Return the French messages of a refused report, by the field they concern (see
-    :func:`field_of`); every fault listed in ``errors`` (attributes refused together) too."""
+    """Return the messages of a refused report in the current language, by the field they
+    concern (see :func:`field_of`); every fault listed in ``errors`` (attributes refused
+    together) too."""
     out: dict[str, list[str]] = {field_of(error): [error_message(error)]}
     for item in error.extra.get("errors", [])[1:]:
         pointer = item.get("pointer") or ""
         name = item.get("name") or (pointer.split("/")[2] if pointer.startswith("/properties/") else "form")
-        out.setdefault(name, []).append(TITLES_FR.get(item.get("code", ""), item.get("detail", "")))
+        code = item.get("code", "")
+        out.setdefault(name, []).append(code_message(code) if code in TITLES_FR else item.get("detail", ""))
     return out
 
 
 def preview_columns() -> list[dict[str, str]]:
     """Return the columns of the import preview: the report properties a file may give, with
-    their French labels and kinds, ``[{name, label, kind}]`` in contract order (the radius is
-    shown as the shape it made)."""
-    return [{"name": p.name, "label": p.label, "kind": p.kind}
+    their labels (current language) and kinds, ``[{name, label, kind}]`` in contract order
+    (the radius is shown as the shape it made)."""
+    return [{"name": p.name, "label": _(p.label), "kind": p.kind}
             for p in contract.properties(contract.UPLOAD) if p.name != "radius"]
+
+
+def popup_fields() -> list[dict[str, str]]:
+    """Return the lines of a report's popup on the map, ``[{name, label, kind}]`` in contract
+    order, labels in the current language."""
+    return [{**f, "label": _(f["label"])} for f in contract.popup_fields()]
+
+
+def upload_fields() -> list[dict[str, str]]:
+    """Return what a file column can be mapped to (upload page), ``[{name, label}]``, labels
+    in the current language."""
+    return [{**f, "label": _(f["label"])} for f in contract.upload_fields()]
+
+
+def form_fields() -> list[dict[str, Any]]:
+    """Return the map form's report fields (:func:`geosignal.contract.form_fields`), labels
+    in the current language."""
+    return [{**f, "label": _(f["label"])} for f in contract.form_fields()]
+
+
+def published_indicator(indicator: str) -> str:
+    """Return the label of a published survey indicator in the current language."""
+    french = SURVEY_INDICATORS_FR.get(indicator)
+    return _(french) if french else indicator
+
+
+def estimate_note(year: int | None) -> str:
+    """Return the note on the estimate of inhabitants affected (population of ``year``), in
+    the current language."""
+    return _(DASHBOARD_MESSAGES["estimate_note"]).replace("{year}", str(year or "?"))

@@ -128,7 +128,7 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     assert "acct-clerc@fleurus.be" in page.inner_text("header") and "Se déconnecter" in page.inner_text("header")
     page.wait_for_load_state("networkidle")  # the map's data, before leaving the page
     page.goto(_link(reset[0]))
-    assert "Lien expiré ou déjà utilisé" in page.inner_text("main")
+    assert "Ce lien a expiré ou a déjà servi" in page.inner_text("main")
     invitee.failed = [f for f in invitee.failed if not f.startswith("410 ") and not f.endswith("favicon.svg")]
     # the browser logs the expected 422 (refused password) and 410 (used link) as console errors
     invitee.errors = [e for e in invitee.errors if not re.search(r"status of (422|410)", e)]

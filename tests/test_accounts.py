@@ -131,7 +131,7 @@ def test_password_change_page(app, client, db) -> None:  # noqa: ANN001
     account.login()
     wrong = _post(client, "/compte/mot-de-passe", {"current_password": "nope", "password": STRONG},
                   "/compte/mot-de-passe")
-    assert wrong.status_code == 422 and "Le mot de passe actuel n&#39;est pas le bon." in wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and "Le mot de passe actuel est incorrect : retapez-le." in wrong.get_data(as_text=True)
     done = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
                  "/compte/mot-de-passe")
     assert done.status_code == 302

@@ -71,7 +71,8 @@ class PageWatch:
     """A page that records console errors and failed requests."""
 
     def __init__(self, browser, base: str) -> None:  # noqa: ANN001
-        self.context = browser.new_context(viewport={"width": 1280, "height": 860})
+        self.context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="fr-BE",
+                                           timezone_id="Europe/Brussels")
         self.page = self.context.new_page()
         self.base = base
         self.errors: list[str] = []
@@ -87,7 +88,7 @@ class PageWatch:
         self.page.goto(self.base + "/login")
         self.page.fill("input[name=email]", email)
         self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("button[type=submit]")
+        self.page.click("main button[type=submit]")
         self.page.wait_for_load_state("networkidle")
 
     def assert_clean(self) -> None:
@@ -200,7 +201,7 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
         ("Tronçon", "Mobile", "<b>gras</b> & co", "Charleroi")
     refused = rows.nth(1).locator("td").last
     assert refused.get_attribute("data-code") == "outside_service_area"
-    assert refused.inner_text().startswith("La forme ne se trouve pas dans les communes desservies.")
+    assert refused.inner_text().startswith("Ce lieu ne se trouve dans aucune commune desservie")
     page.wait_for_selector("#import-map .leaflet-overlay-pane svg path")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "import-preview.png"), full_page=True)

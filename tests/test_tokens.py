@@ -81,7 +81,7 @@ def test_tokens_page_creates_lists_and_revokes(app, client, db) -> None:  # noqa
     assert theirs.status_code == 404
     too_long = client.post("/compte/jetons", data={"name": "x", "days": "400",
                                                    "csrf_token": csrf_token(made.get_data(as_text=True))})
-    assert too_long.status_code == 400 and "1 to 365" in too_long.get_data(as_text=True)
+    assert too_long.status_code == 400 and "un nombre entier de 1 à 365" in too_long.get_data(as_text=True)
 
 
 def test_cli_lists_and_revokes_tokens(app, client, db) -> None:  # noqa: ANN001

@@ -111,7 +111,7 @@ class Watch:
         self.page.goto(self.base + "/login")
         self.page.fill("input[name=email]", email)
         self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("button[type=submit]")
+        self.page.click("main button[type=submit]")
         self.page.wait_for_load_state("networkidle")
 
     def clean(self) -> None:

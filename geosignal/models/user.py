@@ -24,6 +24,7 @@ class User(Base):
             "(role = 'representative') = (commune_nis IS NOT NULL)", name="representative_has_commune"
         ),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("locale IN ('fr', 'nl', 'en')", name="locale_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -41,6 +42,9 @@ class User(Base):
     #: When the account was deactivated (accounts are never deleted; None while active).
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: Language of the pages chosen by the user (``fr``, ``nl``, ``en``; None: the browser's,
+    #: see :mod:`geosignal.i18n`).
+    locale: Mapped[str | None] = mapped_column(String(2))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

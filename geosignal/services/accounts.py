@@ -61,7 +61,8 @@ def check_password_policy(password: str, own_words: Sequence[str] = ()) -> None:
     """Raise ``weak_password`` (422) when :func:`password_problem` finds one."""
     problem = password_problem(password, own_words)
     if problem:
-        raise GeosignalError("weak_password", problem, where="password")
+        short = {"length": len(password), "minimum": MIN_PASSWORD_LENGTH} if len(password) < MIN_PASSWORD_LENGTH else {}
+        raise GeosignalError("weak_password", problem, where="password", **short)
 
 
 def set_new_password(session: Session, user: User, password: str) -> None:

@@ -18,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -38,7 +39,8 @@ RESET_PER_ADDRESS = "10 per 15 minutes"
 RESET_PER_ACCOUNT = "3 per hour"
 
 #: Endpoints open to a user who must change a password first.
-_OPEN_WHILE_CHANGING = {"account.change_password", "pages.logout", "static", "health.healthz", "health.readyz"}
+_OPEN_WHILE_CHANGING = {"account.change_password", "pages.logout", "static", "health.healthz", "health.readyz",
+                        "i18n.set_language", "i18n.catalogue"}
 
 
 @bp.before_app_request
@@ -63,6 +65,16 @@ def _link_url(endpoint: str, secret: str) -> str:
     return public_base_url() + url_for(endpoint, jeton=secret)
 
 
+@bp.get("/compte")
+@login_required
+def account_page() -> str:
+    """One's account: e-mail, role, commune, the language of the pages (saved as the user's
+    preference through ``POST /langue``), links to the password and the API tokens."""
+    user = current()
+    commune = get_session().get(Commune, user.commune_nis) if user.commune_nis else None
+    return render_template("account.html", user=user, commune=commune)
+
+
 @bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
 @login_required
 def change_password() -> Response | str | tuple[str, int]:
@@ -78,7 +90,7 @@ def change_password() -> Response | str | tuple[str, int]:
 
         get_session().commit()
         login_user(user)  # the new session version: this browser stays signed in, others not
-        flash("Mot de passe changé. Vos autres sessions sont fermées.", "success")
+        flash(_("Mot de passe changé. Vos autres sessions sont fermées."), "success")
         return redirect(url_for("pages.index"))
     return render_template("account_password.html", error=None, forced=user.must_change_password)
 
@@ -94,14 +106,14 @@ def forgot_password() -> Response | str:
         if found is not None:
             user, secret = found
             session.commit()
-            _mail(user.email, "geosignal : réinitialiser votre mot de passe", [
-                "Bonjour,",
-                "Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
-                "geosignal. Le lien ci-dessous sert une fois et expire dans une heure.",
-                "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas.",
-            ], ("Choisir un nouveau mot de passe", _link_url("account.reset_password", secret)))
-        flash("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
-              "(le lien expire dans une heure).", "success")
+            _mail(user.email, _("geosignal : réinitialiser votre mot de passe"), [
+                _("Bonjour,"),
+                _("Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
+                  "geosignal. Le lien ci-dessous sert une fois et expire dans une heure."),
+                _("Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas."),
+            ], (_("Choisir un nouveau mot de passe"), _link_url("account.reset_password", secret)))
+        flash(_("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
+                "(le lien expire dans une heure)."), "success")
         return redirect(url_for("pages.login"))
     return render_template("account_forgot.html")
 
@@ -119,7 +131,7 @@ def _complete(purpose: str, template: str) -> Response | str | tuple[str, int]:
         except GeosignalError as error:
             return render_template(template, error=error, secret=secret, email=link.user.email), error.status
         session.commit()
-        flash("Mot de passe enregistré : connectez-vous.", "success")
+        flash(_("Mot de passe enregistré : connectez-vous."), "success")
         return redirect(url_for("pages.login"))
     return render_template(template, error=None, secret=secret, email=link.user.email)
 
@@ -168,17 +180,18 @@ def invite_user():  # noqa: ANN201
         return _users_page(error.status, error)
     session.commit()
     url = _link_url("account.accept_invitation", secret)
-    sent = _mail(user.email, "geosignal : votre invitation", [
-        "Bonjour,",
-        f"{inviter.email} vous invite à signaler et suivre les zones blanches de connectivité sur "
-        "geosignal, la plateforme de Charleroi Métropole.",
-        "Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe.",
-    ], ("Accepter l'invitation", url))
+    sent = _mail(user.email, _("geosignal : votre invitation"), [
+        _("Bonjour,"),
+        _("%(inviter)s vous invite à signaler et suivre les zones blanches de connectivité sur "
+          "geosignal, la plateforme de Charleroi Métropole.", inviter=inviter.email),
+        _("Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe."),
+    ], (_("Accepter l'invitation"), url))
     if sent:
-        flash(f"Invitation envoyée à {user.email} (valable 72 heures).", "success")
+        flash(_("Invitation envoyée à %(email)s (valable 72 heures).", email=user.email), "success")
         return redirect(url_for("account.users_page"))
     # no mail server configured: the inviter hands the link over themselves, once
-    flash(f"Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à {user.email}.", "error")
+    flash(_("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s.", email=user.email),
+          "error")
     return _users_page(shown_link=url)
 
 
@@ -192,7 +205,7 @@ def deactivate_user(user_id: int) -> Response:
         raise GeosignalError("not_found", "Aucun compte de ce numéro.")
     accounts.deactivate(session, current(), user)
     session.commit()
-    flash(f"Compte {user.email} désactivé : ses sessions et jetons ne fonctionnent plus.", "success")
+    flash(_("Compte %(email)s désactivé : ses sessions et jetons ne fonctionnent plus.", email=user.email), "success")
     return redirect(url_for("account.users_page"))
 
 
@@ -212,9 +225,15 @@ def tokens_page() -> tuple[str, int]:
             created = users_service.create_token(session, user.email, name=request.form.get("name") or "", days=days)
             session.commit()
         except ValueError:
-            error, status = GeosignalError("invalid_request", "Durée en jours : un nombre de 1 à 365.", where="days"), 422
+            error = GeosignalError("invalid_request", "days: a whole number from 1 to 365", where="days",
+                                   message=_("Durée en jours : un nombre entier de 1 à %(max)s.",
+                                             max=users_service.MAX_TOKEN_DAYS))
+            status = 422
         except GeosignalError as exc:
             error, status = exc, exc.status
+            if exc.where == "days":
+                exc.extra["message"] = _("Durée en jours : un nombre entier de 1 à %(max)s.",
+                                         max=users_service.MAX_TOKEN_DAYS)
     return render_template("account_tokens.html", tokens=users_service.list_tokens(session, user),
                            created=created, error=error, max_days=users_service.MAX_TOKEN_DAYS), status
 
@@ -227,5 +246,5 @@ def revoke_token(token_id: int) -> Response:
 
     users_service.revoke_token(get_session(), current(), token_id)
     get_session().commit()
-    flash("Jeton révoqué : il ne donne plus accès à l'API.", "success")
+    flash(_("Jeton révoqué : il ne donne plus accès à l'API."), "success")
     return redirect(url_for("account.tokens_page"))

@@ -23,12 +23,13 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from geosignal import contract, policy, ui_text, vocab
+from geosignal import contract, i18n, policy, ui_text, vocab
 from geosignal.assets import point_folium_at_local_assets
 from geosignal.auth import current
 from geosignal.db import get_session
@@ -61,38 +62,23 @@ def _make_nonce() -> None:
 
 @bp.app_template_filter("fr_number")
 def fr_number(value: float, decimals: int = 0) -> str:
-    """Format a number the French way: decimal comma, narrow no-break space between thousands."""
-    return f"{value:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
+    """Format a number in the page's locale (``1 234,5`` in French; see
+    :func:`geosignal.i18n.format_number`)."""
+    return i18n.format_number(value, decimals)
 
 
 @bp.app_template_filter("be_date")
 def be_date(value: Any) -> str:
-    """Format an ISO 8601 time (or datetime) as a Belgian date, dd/mm/yyyy, in Brussels time
-    (a naive one is taken as Brussels time); empty → "—"."""
-    dt = _as_datetime(value)
-    if dt is None:
-        return "—"
-    return (dt.astimezone(BRUSSELS) if dt.tzinfo else dt).strftime("%d/%m/%Y")
+    """Format an ISO 8601 time (or datetime) as a date in the page's locale, Brussels time
+    (dd/mm/yyyy in French and Dutch; a naive one is taken as Brussels time); empty → "—"."""
+    return i18n.format_date(value)
 
 
 @bp.app_template_filter("be_datetime")
 def be_datetime(value: Any) -> str:
-    """Format an ISO 8601 time as dd/mm/yyyy à HH:MM, Brussels time; empty → "—"."""
-    dt = _as_datetime(value)
-    if dt is None:
-        return "—"
-    return (dt.astimezone(BRUSSELS) if dt.tzinfo else dt).strftime("%d/%m/%Y à %H:%M")
+    """Format an ISO 8601 time as a date and hour in the page's locale, Brussels time
+    (dd/mm/yyyy à HH:MM in French); empty → "—"."""
+    return i18n.format_datetime(value)
 
 
 @bp.app_template_filter("nonced")
@@ -103,7 +89,7 @@ def nonced(fragment: str) -> Markup:
 
 @bp.app_context_processor
 def _template_globals() -> dict:
-    return {"vocab": vocab, "contract": contract, "label": vocab.label, "ui_text": ui_text, "policy": policy,
+    return {"vocab": vocab, "contract": contract, "label": i18n.label, "ui_text": ui_text, "policy": policy,
             "csp_nonce": lambda: g.get("csp_nonce", "")}
 
 
@@ -164,7 +150,7 @@ def login() -> Response | str:
         # the same password check whether or not the account exists (constant time)
         valid = check_password_hash(user.password_hash if user else DUMMY_PASSWORD_HASH, password)
         if user is None or not user.active or not valid:
-            flash("E-mail ou mot de passe incorrect.", "error")
+            flash(_("E-mail ou mot de passe incorrect."), "error")
             return render_template("login.html", email=email), 401  # type: ignore[return-value]
         cookie_session.clear()  # nothing from before the sign-in survives it (session fixation)
         login_user(user)
@@ -249,9 +235,9 @@ def submit_report() -> Any:
         if error.status >= 500 or error.code == "csrf_failed":
             raise
         get_session().rollback()
-        flash(f"Signalement refusé : {ui_text.error_message(error)}", "error")
+        flash(_("Signalement refusé : %(reason)s", reason=ui_text.error_message(error)), "error")
         return _render_map(None, form=request.form, status=error.status, error=error)
-    flash(f"Signalement enregistré ({feature['properties']['commune_name']}).", "success")
+    flash(_("Signalement enregistré (%(commune)s).", commune=feature["properties"]["commune_name"]), "success")
     return redirect(url_for("pages.my_reports"))
 
 
@@ -262,7 +248,7 @@ def change_status(report_id: str) -> Response:
     session = get_session()
     feature = reports_service.set_status(session, current(), report_id, request.form.get("status", ""))
     session.commit()
-    flash(f"Signalement {vocab.label(feature['properties']['status']).lower()}.", "success")
+    flash(_("Nouveau statut du signalement : %(status)s.", status=i18n.label(feature["properties"]["status"])), "success")
     return redirect(url_for("pages.my_reports"))
 
 
@@ -322,7 +308,7 @@ def dashboard() -> str:
     policy.require(policy.may_use_dashboard(user), "le tableau de bord est réservé au référent")
     parts = _maps().referent_map(communes_service.list_communes(get_session(), simplify_m=25.0), base_layers())
     edition = survey.EDITIONS[2022]
-    published = [(ui_text.SURVEY_INDICATORS_FR.get(p.indicator, p.indicator), p)
+    published = [(ui_text.published_indicator(p.indicator), p)
                  for p in survey.published_indicators(edition.year)]
     return render_template("dashboard.html", parts=parts, published=published, published_edition=edition)
 

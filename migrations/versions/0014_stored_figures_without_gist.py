@@ -1,7 +1,7 @@
 """stored figures find reports and cells without GiST index scans
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-01 18:00:00
 
 The per-cell recomputation found the reports touching a cell with the GiST index on
@@ -31,7 +31,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,7 @@
 /* The referent's dashboard: choropleth, heatmap and clustered reports fetched from the stats
  * API with the chosen filters (by bounding box and zoom), and the sortable commune table.
- * User-visible text is inserted with textContent only. */
+ * User-visible text is inserted with textContent only; it comes from the catalogue of the
+ * page's language (window.geosignalI18n, GET /i18n/<lang>.js), numbers in its locale. */
 (function () {
   "use strict";
 
@@ -9,14 +10,18 @@
   const communes = window[pane.dataset.communesLayer];
   const form = document.getElementById("filters");
   const table = document.getElementById("commune-table");
+  const I = window.geosignalI18n || {};
+  const T = I.dashboard || {};
+  const LOCALE = I.locale || "fr-BE";
+  const fill = (text, values) => String(text || "").replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? "" : values[k]));
   const fmt = (value, digits) => value === null || value === undefined ? "—"
-    : Number(value).toLocaleString("fr-BE", {minimumFractionDigits: digits, maximumFractionDigits: digits});
+    : Number(value).toLocaleString(LOCALE, {minimumFractionDigits: digits, maximumFractionDigits: digits});
   const PALETTE = ["#fff5f0", "#fcbba1", "#fc9272", "#fb6a4a", "#de2d26", "#a50f15"];
   const INDICATORS = {
-    white_zone_share: {label: "Part en zone blanche", unit: " %", scale: 100, digits: 2},
-    reports_per_1000_inhabitants: {label: "Signalements / 1 000 hab.", unit: "", scale: 1, digits: 2},
-    households_declared: {label: "Ménages touchés (déclarés)", unit: "", scale: 1, digits: 0},
-    inhabitants_affected_estimate: {label: "Habitants touchés (estimation)", unit: "", scale: 1, digits: 0},
+    white_zone_share: {label: T.indicators.white_zone_share, unit: " %", scale: 100, digits: 2},
+    reports_per_1000_inhabitants: {label: T.indicators.reports_per_1000_inhabitants, unit: "", scale: 1, digits: 2},
+    households_declared: {label: T.indicators.households_declared, unit: "", scale: 1, digits: 0},
+    inhabitants_affected_estimate: {label: T.indicators.inhabitants_affected_estimate, unit: "", scale: 1, digits: 0},
   };
 
   let rows = [];
@@ -68,7 +73,7 @@
     const spec = INDICATORS[indicator];
     const value = row[indicator];
     box.appendChild(el("div", `${spec.label} : ${value === null ? "—" : fmt(value * spec.scale, spec.digits) + spec.unit}`));
-    box.appendChild(el("div", `Signalements : ${row.report_count}`));
+    box.appendChild(el("div", fill(T.reports_count, {n: row.report_count})));
     return box;
   }
 
@@ -92,7 +97,7 @@
     }
     const legend = document.getElementById("legend");
     legend.replaceChildren(el("div", spec.label));
-    const labels = limits.length === 1 ? ["aucune valeur > 0"] : limits.map((low, i) => {
+    const labels = limits.length === 1 ? [T.no_value] : limits.map((low, i) => {
       const high = limits[i + 1];
       const a = fmt(low * spec.scale, spec.digits);
       return high === undefined ? `> ${a}${spec.unit}` : `${a} – ${fmt(high * spec.scale, spec.digits)}${spec.unit}`;
@@ -123,7 +128,7 @@
       link.href = pane.dataset.sheetUrl.replace("00000", row.nis_code);
       name.appendChild(link);
     }
-    const cited = s ? (s.connectivity_cited === true ? "oui" : s.connectivity_cited === false ? "non" : "—") : "—";
+    const cited = s ? (s.connectivity_cited === true ? T.yes : s.connectivity_cited === false ? T.no : "—") : "—";
     return [
       el("td", isTotal ? "" : row.nis_code), name,
       el("td", String(row.report_count), "num"),
@@ -147,7 +152,7 @@
       if (x === y) return a.nis_code.localeCompare(b.nis_code);
       if (x === null || x === undefined) return 1;
       if (y === null || y === undefined) return -1;
-      return (typeof x === "string" ? x.localeCompare(y, "fr") : x - y) * sortDir;
+      return (typeof x === "string" ? x.localeCompare(y, LOCALE) : x - y) * sortDir;
     });
     const body = table.tBodies[0];
     body.replaceChildren(...sorted.map((row) => {
@@ -176,21 +181,21 @@
   function renderTerritory(t, editions) {
     const dl = document.getElementById("territory");
     const items = [
-      ["Communes", String(t.commune_count)],
-      ["Signalements", String(t.report_count)],
-      ["dont points / tronçons / zones", `${t.point_count} / ${t.line_count} / ${t.zone_count}`],
-      ["Zone blanche", `${fmt(t.white_zone_area_km2, 3)} km²`],
-      ["Part du territoire", `${fmt(100 * t.white_zone_share, 2)} %`],
-      ["Tronçons", `${fmt(t.line_length_km, 2)} km`],
-      ["Ménages touchés (déclarés)", String(t.households_declared)],
-      ["Habitants touchés (estimation)", fmt(t.inhabitants_affected_estimate, 0)],
+      [T.territory.communes, String(t.commune_count)],
+      [T.territory.reports, String(t.report_count)],
+      [T.territory.kinds, `${t.point_count} / ${t.line_count} / ${t.zone_count}`],
+      [T.territory.white_zone, `${fmt(t.white_zone_area_km2, 3)} km²`],
+      [T.territory.share, `${fmt(100 * t.white_zone_share, 2)} %`],
+      [T.territory.lines, `${fmt(t.line_length_km, 2)} km`],
+      [T.territory.households, String(t.households_declared)],
+      [T.territory.inhabitants, fmt(t.inhabitants_affected_estimate, 0)],
     ];
     dl.replaceChildren(...items.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
     const list = document.getElementById("survey-editions");
     list.replaceChildren(...(editions || []).map((e) => el("li",
-      `${e.year} : score smart moyen ${e.smart_score === null ? "—" : fmt(e.smart_score, 1) + "/10"}` +
-      (e.responses ? ` (${e.responses} réponses)` : " (chiffres publiés)"))));
-    if (!editions || !editions.length) list.appendChild(el("li", "Aucune édition importée."));
+      fill(T.edition, {year: e.year, score: e.smart_score === null ? "—" : fmt(e.smart_score, 1) + "/10"}) +
+      (e.responses ? fill(T.edition_answers, {n: e.responses}) : T.edition_published))));
+    if (!editions || !editions.length) list.appendChild(el("li", T.no_edition));
   }
 
   function updateDownloads(params) {
@@ -214,14 +219,14 @@
     const body = await response.json();
     if (ticket !== statsRequest) return;
     if (!response.ok) {
-      document.getElementById("map-status").textContent = `Erreur : ${body.detail || response.status}`;
+      document.getElementById("map-status").textContent = fill(T.error, {detail: (I.problemText ? I.problemText(body) : "") || response.status});
       return;
     }
     rows = body.communes;
     territory = body.territory;
     // the survey's columns only when an edition with answers per commune is loaded
     table.classList.toggle("no-survey", !(body.survey_editions || []).some((e) => e.responses > 0));
-    document.getElementById("estimate-note").textContent = body.estimate_note;
+    document.getElementById("estimate-note").textContent = fill(T.estimate_note, {year: territory.population_year || "?"});
     renderTable();
     renderTerritory(territory, body.survey_editions);
     paint();
@@ -236,7 +241,7 @@
   const heat = L.heatLayer([], {radius: 22, blur: 18, maxZoom: 13, minOpacity: 0.3});
   const clusters = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false});
   const cellsLayer = L.layerGroup();
-  const KINDS = ["Point", "Tronçon", "Zone"];
+  const KINDS = ["point", "line", "zone"].map((k) => (I.labels || {})[k] || k);
 
   function syncLayers() {
     const showHeat = document.getElementById("show-heat").checked;
@@ -268,19 +273,19 @@
         const icon = L.divIcon({className: "cell-marker", html: "", iconSize: [36, 36]});
         const marker = L.marker([lat, lon], {icon, keyboard: false});
         marker.on("add", () => { marker.getElement().textContent = String(n); });
-        marker.bindTooltip(`${n} signalements`);
+        marker.bindTooltip(fill(T.cell_reports, {n}));
         cellsLayer.addLayer(marker);
       }
     }
     document.getElementById("map-status").textContent =
-      `${body.total} signalement(s) dans la vue` + (body.mode === "cells" ? " (regroupés par le serveur)" : "");
+      fill(T.in_view, {n: body.total}) + (body.mode === "cells" ? T.grouped : "");
     pane.dataset.locations = body.mode;
     pane.dataset.locationsTotal = String(body.total);
   }
 
   function refresh() {
-    loadStats().catch((e) => { document.getElementById("map-status").textContent = `Erreur : ${e}`; });
-    loadLocations().catch((e) => { document.getElementById("map-status").textContent = `Erreur : ${e}`; });
+    loadStats().catch((e) => { document.getElementById("map-status").textContent = fill(T.error, {detail: String(e)}); });
+    loadLocations().catch((e) => { document.getElementById("map-status").textContent = fill(T.error, {detail: String(e)}); });
   }
 
   form.addEventListener("change", (event) => {

@@ -21,13 +21,18 @@
   // What a column can be mapped to: [{name, label}] from the report contract (coordinates,
   // then the writable properties; geosignal/contract.py).
   var MAPPABLE = JSON.parse(form.dataset.fields || "[]");
-  // The preview's value columns [{name, label, kind}] and the French labels of values, error
-  // codes and warnings (geosignal/ui_text.py, geosignal/contract.py).
+  // The preview's value columns [{name, label, kind}]; the labels of values, the messages of
+  // error codes and warnings, and this script's texts come from the catalogue of the page's
+  // language (window.geosignalI18n, GET /i18n/<lang>.js; geosignal/ui_text.py).
   var table = document.getElementById("preview-table");
   var COLUMNS = JSON.parse(table.dataset.columns || "[]");
-  var LABELS = JSON.parse(table.dataset.labels || "{}");
-  var ERRORS = JSON.parse(table.dataset.errors || "{}");
-  var WARNINGS = JSON.parse(table.dataset.warnings || "{}");
+  var I = window.geosignalI18n || {};
+  var LABELS = I.labels || {};
+  var WARNINGS = I.warnings || {};
+  var T = I["import"] || {};
+  function fill(text, values) {
+    return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
+  }
   var HEADERS = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent; });
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
   function value(v, kind) {
@@ -37,7 +42,7 @@
     if (kind === "datetime") {
       var d = new Date(v);
       return isNaN(d.getTime()) ? String(v)
-        : d.toLocaleDateString("fr-BE", { timeZone: "Europe/Brussels", day: "2-digit", month: "2-digit", year: "numeric" });
+        : d.toLocaleDateString(I.locale || "fr-BE", Object.assign({ timeZone: "Europe/Brussels" }, I.date || {}));
     }
     return String(v);
   }
@@ -89,7 +94,7 @@
 
   function showPreview(body) {
     preview.hidden = false;
-    summary.textContent = body.accepted + " élément(s) accepté(s), " + body.refused + " refusé(s) — format " + body.format + ".";
+    summary.textContent = fill(T.summary, { accepted: body.accepted, refused: body.refused, format: body.format });
     tbody.replaceChildren();
     if (!map) {
       map = L.map("import-map");
@@ -106,11 +111,11 @@
       tr.className = f.status;
       var p = f.properties || {};
       cell(tr, String(f.index + 1));
-      cell(tr, f.status === "accepted" ? "accepté" : "refusé");
+      cell(tr, f.status === "accepted" ? T.accepted : T.refused);
       cell(tr, p.commune_name || "—");
       cell(tr, f.geometry ? label(f.geometry.type) : "—");
       COLUMNS.forEach(function (c) { cell(tr, f.properties ? value(p[c.name], c.kind) : ""); });
-      var detail = cell(tr, f.error ? (ERRORS[f.error.code] || f.error.code) + (f.error.detail ? " (" + f.error.detail + ")" : "")
+      var detail = cell(tr, f.error ? I.problemText(f.error)
         : (f.warnings || []).map(function (w) { return WARNINGS[w.code] || w.code; }).join(", "));
       if (f.error) { detail.dataset.code = f.error.code; }
       tbody.appendChild(tr);
@@ -119,8 +124,7 @@
       layer.addData({ type: "Feature", geometry: f.geometry, properties: {} });
     });
     if (body.features.length > shown.length) {
-      summary.textContent += " Le tableau montre " + shown.length + " éléments sur " + body.features.length +
-        " (les refusés d'abord), la carte au plus " + MAP_FEATURES + ".";
+      summary.textContent += fill(T.sample, { shown: shown.length, total: body.features.length, max: MAP_FEATURES });
     }
     var bounds = layer.getBounds();
     if (bounds.isValid()) { map.fitBounds(bounds, { maxZoom: 15 }); } else { map.setView([50.41, 4.44], 10); }
@@ -145,7 +149,7 @@
     p.id = "import-error"; p.className = "flash error";
     p.setAttribute("role", "alert");
     p.dataset.code = problem.code || "";
-    p.textContent = (ERRORS[problem.code] || problem.title || "Erreur") + (problem.detail ? " (" + problem.detail + ")" : "");
+    p.textContent = I.problemText(problem) || T.error;
     form.appendChild(p);
   }
 
@@ -157,7 +161,7 @@
       progressText.textContent = job.rows_done + " / " + job.rows_total;
     } else {
       progressBar.removeAttribute("value");
-      progressText.textContent = job.state === "queued" ? "en attente" : "lecture du fichier";
+      progressText.textContent = job.state === "queued" ? T.queued : T.reading;
     }
   }
 
@@ -167,10 +171,10 @@
       .then(function (job) {
         if (job.state === "done") {
           progressLine.hidden = true;
-          saveResult.textContent = job.saved + " signalement(s) enregistré(s).";
+          saveResult.textContent = fill(T.saved, { n: job.saved });
         } else if (job.state === "failed") {
           progressLine.hidden = true;
-          saveResult.textContent = (ERRORS[job.error.code] || job.error.code || "Erreur") + " (" + (job.error.detail || "") + ")";
+          saveResult.textContent = I.problemText(job.error) || T.error;
           saveButton.disabled = false;
         } else {
           showProgress(job);
@@ -184,13 +188,13 @@
     saveButton.disabled = true;
     send(false).then(function (res) {
       if (res.status === 201) {
-        saveResult.textContent = res.body.saved + " signalement(s) enregistré(s).";
+        saveResult.textContent = fill(T.saved, { n: res.body.saved });
       } else if (res.status === 202 && res.location) {
         saveResult.textContent = "";
         showProgress(res.body);
         poll(res.location);
       } else {
-        saveResult.textContent = (ERRORS[res.body.code] || res.body.code || "Erreur") + " (" + (res.body.detail || "") + ")";
+        saveResult.textContent = I.problemText(res.body) || T.error;
         saveButton.disabled = false;
       }
     });

@@ -4,8 +4,9 @@
 // The drawn shape is measured and checked as it is drawn against the server's own limits
 // (GET /api/v1/limits). On phones the page works in two steps: the map, then the form.
 // Shows the commune's reports fetched from the API by bounding box, coloured by status.
-// User text is always inserted with textContent, never as HTML. Texts come from the page
-// (geosignal/ui_text.py), never from this file.
+// User text is always inserted with textContent, never as HTML. Texts come from the catalogue
+// of the page's language (window.geosignalI18n, GET /i18n/<lang>.js; geosignal/ui_text.py),
+// never from this file; numbers and dates are written with Intl in the catalogue's locale.
 (function () {
   "use strict";
   var pane = document.getElementById("map-pane");
@@ -13,8 +14,11 @@
   var map = window[pane.dataset.map];
   if (!map) { console.error("geosignal: map not found"); return; }
 
-  var M = JSON.parse(pane.dataset.messages || "{}");
-  var LABELS = JSON.parse(pane.dataset.labels || "{}");
+  var I = window.geosignalI18n || {};
+  var M = I.map || {};
+  var LABELS = I.labels || {};
+  var ERRORS = I.errors || {};
+  var LOCALE = I.locale || "fr-BE";
   var COLOURS = JSON.parse(pane.dataset.statusColours || "{}");
   // The popup's lines: [{name, label, kind}] from the report contract (geosignal/contract.py).
   var POPUP = JSON.parse(pane.dataset.popup || "[]");
@@ -40,7 +44,7 @@
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
   }
   function num(v, digits) {
-    return Number(v).toLocaleString("fr-BE", { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
+    return Number(v).toLocaleString(LOCALE, { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
   }
   function el(tag, text, className) {
     var node = document.createElement(tag);
@@ -51,7 +55,7 @@
   function belgianDate(iso) {
     var d = new Date(iso);
     if (isNaN(d.getTime())) { return String(iso); }
-    return d.toLocaleDateString("fr-BE", { timeZone: "Europe/Brussels", day: "2-digit", month: "2-digit", year: "numeric" });
+    return d.toLocaleDateString(LOCALE, Object.assign({ timeZone: "Europe/Brussels" }, I.date || {}));
   }
 
   /* ------------------------------------------------------------ phone steps */
@@ -295,6 +299,8 @@
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); });
   }
+  // what a person reads of a problem+json answer: its message in the page's language
+  function problemText(problem) { return I.problemText ? I.problemText(problem) : (ERRORS[problem.code] || problem.title || ""); }
   function say(node, text, isError) {
     node.textContent = text;
     node.setAttribute("role", isError ? "alert" : "status");
@@ -316,7 +322,7 @@
         return;
       }
       coordinatesInput.setAttribute("aria-invalid", "true");
-      var text2 = b.detail || b.title || "";
+      var text2 = problemText(b);
       if (b.code === "ambiguous_coordinates" && b.candidates) {
         say(locateStatus, M.choose_reading + " " + text2, true);
         b.candidates.forEach(function (c) {
@@ -368,7 +374,7 @@
     results.replaceChildren();
     say(locateStatus, M.searching, false);
     getJSON(pane.dataset.geocodeUrl + "?" + new URLSearchParams({ q: q })).then(function (res) {
-      if (!res.ok) { say(locateStatus, res.body.detail || res.body.title || "", true); return; }
+      if (!res.ok) { say(locateStatus, problemText(res.body), true); return; }
       var found = res.body.results || [];
       if (!found.length) { say(locateStatus, M.no_result, true); return; }
       say(locateStatus, fill(M.results, { n: found.length }), false);
@@ -478,7 +484,7 @@
       var li = el("li");
       var button = el("button");
       button.type = "button";
-      button.appendChild(el("span", (f.properties.description || "(sans description)") + " · " + label(f.geometry.type)));
+      button.appendChild(el("span", (f.properties.description || M.no_description) + " · " + label(f.geometry.type)));
       var badge = el("span", label(f.properties.status), "badge status-" + f.properties.status);
       button.appendChild(badge);
       button.addEventListener("click", function () { step("map"); focus(f.id); });

@@ -1,0 +1,367 @@
+"""French, Dutch and English pages: the language chosen (preference, cookie, Accept-Language,
+French), numbers and dates per locale, the scripts' catalogues with Leaflet.draw's texts, and a
+scan of every French page of every role for raw vocabulary codes, error codes and Leaflet.draw's
+English strings (real PostGIS, the real communes)."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+from flask_babel import force_locale
+
+from geosignal import i18n, ui_text, vocab
+from geosignal.errors import ERROR_CODES, GeosignalError
+from geosignal.models import User
+from tests.conftest import CHARLEROI, CHIMAY, csrf_token, make_account
+from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+
+#: Leaflet.draw 1.0's own English texts (its default L.drawLocal), by key path.
+DRAW_ENGLISH = {
+    "draw.toolbar.actions.title": "Cancel drawing", "draw.toolbar.actions.text": "Cancel",
+    "draw.toolbar.finish.title": "Finish drawing", "draw.toolbar.finish.text": "Finish",
+    "draw.toolbar.undo.title": "Delete last point drawn", "draw.toolbar.undo.text": "Delete last point",
+    "draw.toolbar.buttons.polyline": "Draw a polyline", "draw.toolbar.buttons.polygon": "Draw a polygon",
+    "draw.toolbar.buttons.rectangle": "Draw a rectangle", "draw.toolbar.buttons.circle": "Draw a circle",
+    "draw.toolbar.buttons.marker": "Draw a marker", "draw.toolbar.buttons.circlemarker": "Draw a circlemarker",
+    "draw.handlers.circle.tooltip.start": "Click and drag to draw circle.", "draw.handlers.circle.radius": "Radius",
+    "draw.handlers.circlemarker.tooltip.start": "Click map to place circle marker.",
+    "draw.handlers.marker.tooltip.start": "Click map to place marker.",
+    "draw.handlers.polygon.tooltip.start": "Click to start drawing shape.",
+    "draw.handlers.polygon.tooltip.cont": "Click to continue drawing shape.",
+    "draw.handlers.polygon.tooltip.end": "Click first point to close this shape.",
+    "draw.handlers.polyline.error": "<strong>Error:</strong> shape edges cannot cross!",
+    "draw.handlers.polyline.tooltip.start": "Click to start drawing line.",
+    "draw.handlers.polyline.tooltip.cont": "Click to continue drawing line.",
+    "draw.handlers.polyline.tooltip.end": "Click last point to finish line.",
+    "draw.handlers.rectangle.tooltip.start": "Click and drag to draw rectangle.",
+    "draw.handlers.simpleshape.tooltip.end": "Release mouse to finish drawing.",
+    "edit.toolbar.actions.save.title": "Save changes", "edit.toolbar.actions.save.text": "Save",
+    "edit.toolbar.actions.cancel.title": "Cancel editing, discards all changes",
+    "edit.toolbar.actions.cancel.text": "Cancel",
+    "edit.toolbar.actions.clearAll.title": "Clear all layers", "edit.toolbar.actions.clearAll.text": "Clear All",
+    "edit.toolbar.buttons.edit": "Edit layers", "edit.toolbar.buttons.editDisabled": "No layers to edit",
+    "edit.toolbar.buttons.remove": "Delete layers", "edit.toolbar.buttons.removeDisabled": "No layers to delete",
+    "edit.handlers.edit.tooltip.text": "Drag handles or markers to edit features.",
+    "edit.handlers.edit.tooltip.subtext": "Click cancel to undo changes.",
+    "edit.handlers.remove.tooltip.text": "Click on a feature to remove.",
+}
+#: Leaflet's own English texts.
+LEAFLET_ENGLISH = ("Zoom in", "Zoom out")
+
+
+def _leaves(tree: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_leaves(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+# --------------------------------------------------------------------------- formats
+
+@pytest.mark.parametrize(("lang", "number", "area", "day", "moment"), [
+    ("fr", "1\u202f234,5", "1\u202f234,5 m²", "05/03/2024", "05/03/2024 à 00:30"),
+    ("nl", "1.234,5", "1.234,5 m²", "05/03/2024", "05/03/2024 om 00:30"),
+    ("en", "1,234.5", "1,234.5 m²", "5 Mar 2024", "5 Mar 2024, 00:30"),
+])
+def test_numbers_areas_and_dates_per_locale(app, lang: str, number: str, area: str, day: str, moment: str) -> None:  # noqa: ANN001
+    with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+        assert i18n.format_number(1234.5, 1) == number
+        assert f"{i18n.format_number(1234.5, 1)} m²" == area
+        assert i18n.format_number(1234.56) == {"fr": "1\u202f235", "nl": "1.235", "en": "1,235"}[lang]
+        # 23:30 UTC on 4 March is 00:30 on 5 March in Brussels (UTC+1)
+        assert i18n.format_date("2024-03-04T23:30:00+00:00") == day
+        assert i18n.format_datetime("2024-03-04T23:30:00+00:00") == moment
+        assert i18n.format_date(None) == "—"
+        assert i18n.format_area(2_345_678.0) == {"fr": "2,346 km²", "nl": "2,346 km²", "en": "2.346 km²"}[lang]
+        assert i18n.format_area(99_999.4) == {"fr": "99\u202f999 m²", "nl": "99.999 m²", "en": "99,999 m²"}[lang]
+
+
+@pytest.mark.parametrize(("lang", "message"), [
+    ("fr", "Zone trop petite (6 m²) : dessinez au moins 100 m², ou placez un point."),
+    ("nl", "Zone te klein (6 m²): teken minstens 100 m², of plaats een punt."),
+    ("en", "Zone too small (6 m²): draw at least 100 m², or place a point."),
+])
+def test_error_messages_say_what_to_do_with_their_figures(app, lang: str, message: str) -> None:  # noqa: ANN001
+    small = GeosignalError("area_too_small", "6.2 m² < 100 m²", area_m2=6.2, limit_m2=100.0)
+    large = GeosignalError("area_too_large", "too large", area_m2=2.345e9, limit_m2=2e8)
+    with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+        assert ui_text.error_message(small) == message
+        assert ui_text.error_message(large) == {
+            "fr": "Zone trop grande (2\u202f345 km²) : le maximum est 200 km² ; découpez-la en plusieurs signalements.",
+            "nl": "Zone te groot (2.345 km²): het maximum is 200 km²; splits ze in meerdere meldingen.",
+            "en": "Zone too large (2,345 km²): the maximum is 200 km²; split it into several reports.",
+        }[lang]
+        # without its figures: the code's message
+        assert ui_text.error_message(GeosignalError("area_too_small")) == {
+            "fr": "Zone trop petite : dessinez une zone plus grande, ou placez un point.",
+            "nl": "Zone te klein: teken een grotere zone, of plaats een punt.",
+            "en": "Zone too small: draw a larger zone, or place a point.",
+        }[lang]
+        # every code has a message in every language (not the code, not empty)
+        for code in ERROR_CODES:
+            text = ui_text.error_message(GeosignalError(code))
+            assert text and not re.search(rf"\b{code}\b", text), (code, text)
+
+
+# --------------------------------------------------------------------------- which language
+
+def _lang(html: str) -> str:
+    return re.search(r'<html lang="(\w+)">', html).group(1)
+
+
+def test_language_from_accept_language_then_cookie_then_preference(app, client, db) -> None:  # noqa: ANN001
+    page = client.get("/login").get_data(as_text=True)
+    assert _lang(page) == "fr" and "Se connecter" in page
+    page = client.get("/login", headers={"Accept-Language": "nl-BE,nl;q=0.9,fr;q=0.5"}).get_data(as_text=True)
+    assert _lang(page) == "nl" and ">Aanmelden</button>" in page and "Wachtwoord vergeten?" in page
+    page = client.get("/login", headers={"Accept-Language": "de-DE"}).get_data(as_text=True)
+    assert _lang(page) == "fr"
+
+    # the switcher (anonymous): a cookie, stronger than Accept-Language; back to the page
+    token = csrf_token(page)
+    answer = client.post("/langue", data={"locale": "en", "next": "/login?x=1", "csrf_token": token})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/login?x=1"
+    assert "geosignal_lang=en" in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
+    page = client.get("/login", headers={"Accept-Language": "nl"}).get_data(as_text=True)
+    assert _lang(page) == "en" and "Forgot your password?" in page
+    # nowhere but here
+    assert client.post("/langue", data={"locale": "nl", "next": "//evil.example", "csrf_token": token}) \
+        .headers["Location"] == "/"
+    refused = client.post("/langue", data={"locale": "de", "csrf_token": token}, headers={"Accept": "application/json"})
+    assert refused.status_code == 400 and refused.get_json()["code"] == "invalid_request"
+    assert client.post("/langue", data={"locale": "nl"}).status_code == 400  # CSRF
+
+    # signed in: the choice is saved as the preference, stronger than the cookie
+    account = make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)
+    account.login()
+    client.set_cookie("geosignal_lang", "en")
+    assert _lang(client.get("/compte").get_data(as_text=True)) == "en"
+    token = csrf_token(client.get("/compte").get_data(as_text=True))
+    client.post("/langue", data={"locale": "nl", "next": "/compte", "csrf_token": token})
+    db.expire_all()
+    assert db.query(User).filter_by(email=account.email).one().locale == "nl"
+    client.set_cookie("geosignal_lang", "fr")
+    page = client.get("/compte", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert _lang(page) == "nl" and "<h1>Mijn account</h1>" in page and "Gemeentelijke vertegenwoordiger" in page
+    assert 'value="nl" checked' in page
+
+
+def test_api_problem_keeps_its_code_and_gives_a_message_in_the_language(client, db) -> None:  # noqa: ANN001
+    account = make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)
+    x, y = CHARLEROI_LAMBERT72
+    tiny = feature(to_geojson_4326(square_lambert(x, y, 2.0)))
+    for lang, start in (("nl", "Zone te klein (4 m²): teken minstens 100 m²"),
+                        ("en", "Zone too small (4 m²): draw at least 100 m²"),
+                        (None, "Zone trop petite (4 m²) : dessinez au moins 100 m²")):
+        headers = {"Accept-Language": lang} if lang else {}
+        problem = account.post("/api/v1/reports", json=tiny, headers=headers).get_json()
+        assert problem["code"] == "area_too_small" and problem["title"] == ERROR_CODES["area_too_small"][1]
+        assert problem["message"].startswith(start), problem["message"]
+
+
+# --------------------------------------------------------------------------- the scripts' catalogue
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_script_catalogue_translates_leaflet_draw_and_the_scripts(app, client, lang: str) -> None:  # noqa: ANN001
+    answer = client.get(f"/i18n/{lang}.js")
+    assert answer.status_code == 200 and answer.mimetype == "text/javascript"
+    text = answer.get_data(as_text=True)
+    body = json.loads(re.search(r"window\.geosignalI18n = (\{.*?\});\n", text, re.S).group(1))
+    assert body["lang"] == lang and body["locale"] == i18n.JS_LOCALES[lang]
+    draw = _leaves(body["draw"])
+    assert set(DRAW_ENGLISH) <= set(draw), set(DRAW_ENGLISH) - set(draw)
+    if lang != "en":
+        assert [k for k, english in DRAW_ENGLISH.items() if draw[k] == english] == []
+        assert body["leaflet"]["zoom_in"] not in LEAFLET_ENGLISH
+    assert draw["draw.toolbar.buttons.polygon"] == {"fr": "Dessiner une zone", "nl": "Een zone tekenen",
+                                                    "en": "Draw a zone"}[lang]
+    assert body["labels"]["no_coverage"] == {"fr": "Aucune couverture", "nl": "Geen dekking", "en": "No coverage"}[lang]
+    assert body["errors"]["not_your_commune"].startswith(
+        {"fr": "La forme se trouve surtout", "nl": "De vorm ligt grotendeels", "en": "The shape lies mainly"}[lang])
+    assert body["dashboard"]["in_view"] == {"fr": "{n} signalement(s) dans la vue", "nl": "{n} melding(en) in beeld",
+                                            "en": "{n} report(s) in view"}[lang]
+    # the French catalogue carries no raw code and none of Leaflet's English texts
+    if lang == "fr":
+        values = " | ".join(_leaves({k: v for k, v in body.items() if isinstance(v, dict) and k != "params"}).values())
+        assert _raw_codes(values) == [] and _english(values) == []
+    assert client.get("/i18n/de.js").status_code == 404
+
+
+def test_pages_with_scripts_load_the_catalogue_of_their_language(client, db) -> None:  # noqa: ANN001
+    make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI).login()
+    for path in ("/carte", "/import", f"/communes/{CHARLEROI}/fiche"):
+        page = client.get(path, headers={"Accept-Language": "nl"}).get_data(as_text=True)
+        assert re.search(r'<script src="/i18n/nl\.js\?v=[0-9a-f]{12}"></script>', page), path
+    assert "/i18n/" not in client.get("/compte/jetons").get_data(as_text=True)  # no script, no catalogue
+
+
+# --------------------------------------------------------------------------- the French pages
+
+class _Visible(HTMLParser):
+    """The text a person reads or hears: text outside scripts and styles, and the attributes
+    that are shown or read aloud."""
+
+    ATTRIBUTES = ("aria-label", "title", "placeholder", "alt", "data-label")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs) -> None:  # noqa: ANN001
+        if tag in ("script", "style"):
+            self._skip += 1
+        self.parts.extend(v for k, v in attrs if k in self.ATTRIBUTES and v)
+
+    def handle_endtag(self, tag) -> None:  # noqa: ANN001
+        if tag in ("script", "style"):
+            self._skip -= 1
+
+    def handle_data(self, data) -> None:  # noqa: ANN001
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _Visible()
+    parser.feed(html)
+    return re.sub(r"\s+", " ", " ".join(parser.parts))
+
+
+def _codes_with_labels() -> list[tuple[str, list[str]]]:
+    """Vocabulary codes whose French label differs from them, with every label containing them."""
+    labels = {**vocab.LABELS_FR}
+    out = []
+    for code, french in labels.items():
+        if french.casefold() != code.casefold():
+            out.append((code, [lbl for lbl in labels.values() if code in lbl]))
+    return out
+
+
+def _raw_codes(text: str) -> list[str]:
+    text = re.sub(r"[\w.+-]+@[\w.-]+", " ", text)  # e-mail addresses are not codes
+    found = []
+    for code, containing in _codes_with_labels():
+        stripped = text
+        for lbl in containing:
+            stripped = stripped.replace(lbl, " ")
+        if re.search(rf"(?<![\w/]){re.escape(code)}(?![\w/])", stripped):
+            found.append(code)
+    found += [code for code in ERROR_CODES if re.search(rf"\b{code}\b", text)]
+    return found
+
+
+def _english(text: str) -> list[str]:
+    return [s for s in [*DRAW_ENGLISH.values(), *LEAFLET_ENGLISH] if len(s) > 6 and s in text]
+
+
+def _file_reports(account) -> None:  # noqa: ANN001
+    """Reports of Charleroi in every status, with vocabulary values that have labels."""
+    x, y = CHARLEROI_LAMBERT72
+    ids = []
+    for i, props in enumerate([
+        {"network": "fixed", "technologies": ["DSL", "FWA", "cable"], "operators": ["other", "VOO"],
+         "issue": "no_coverage", "setting": "indoor", "description": "Rue sans internet fixe"},
+        {"network": "mobile", "technologies": ["4G"], "operators": ["Proximus"], "issue": "weak_signal",
+         "setting": "outdoor", "observed_at": "2024-03-04"},
+        {"network": "mobile", "technologies": ["5G"], "issue": "intermittent", "setting": "vehicle"},
+        {"network": "fixed", "technologies": ["fibre", "satellite"], "issue": "slow_speed"},
+    ]):
+        answer = account.post("/api/v1/reports", json=feature(
+            to_geojson_4326(square_lambert(x + 400 * i, y, 150.0)), **props))
+        assert answer.status_code == 201, answer.get_json()
+        ids.append(answer.get_json()["id"])
+    return ids
+
+
+def _pages(client, db) -> dict[str, list[str]]:  # noqa: ANN001
+    """Every page of every role, in French: role → paths."""
+    return {
+        "anonymous": ["/login", "/compte/mot-de-passe-oublie", "/compte/invitation?jeton=nope", "/nulle-part",
+                      "/ogc/?f=html", "/ogc/collections?f=html", "/ogc/collections/white-zones/items?f=html",
+                      "/api/v1/docs"],
+        "representative": ["/carte", "/signalements", "/signalements?retires=1", "/import",
+                           f"/communes/{CHARLEROI}/fiche", f"/communes/{CHIMAY}/fiche", "/tableau-de-bord",
+                           "/compte", "/compte/mot-de-passe", "/compte/jetons", "/exports"],
+        "referent": ["/tableau-de-bord", "/signalements?retires=1", "/exports", "/utilisateurs",
+                     f"/communes/{CHARLEROI}/fiche", f"/carte?commune={CHARLEROI}", "/compte"],
+        "admin": ["/carte", "/utilisateurs", "/import", "/signalements"],
+    }
+
+
+def test_french_pages_show_no_raw_code_and_no_english(app, db) -> None:  # noqa: ANN001
+    clients = {role: app.test_client() for role in ("anonymous", "representative", "referent", "admin")}
+    accounts = {
+        "representative": make_account(clients["representative"], db, "echevin@charleroi.be", "representative", CHARLEROI),
+        "referent": make_account(clients["referent"], db, "referent@igretec.com", "referent"),
+        "admin": make_account(clients["admin"], db, "admin@igretec.com", "admin"),
+    }
+    ids = _file_reports(accounts["representative"])
+    for report_id, status in zip(ids[1:3], ("validated", "rejected"), strict=True):
+        assert accounts["referent"].patch(f"/api/v1/reports/{report_id}", json={"status": status}).status_code == 200
+    assert accounts["representative"].patch(f"/api/v1/reports/{ids[3]}", json={"status": "withdrawn"}).status_code == 200
+    for account in accounts.values():
+        account.login()
+    seen: dict[str, str] = {}
+    for role, paths in _pages(clients["anonymous"], db).items():
+        for path in paths:
+            answer = clients[role].get(path, headers={"Accept-Language": "fr-BE"}, follow_redirects=True)
+            html = answer.get_data(as_text=True)
+            assert answer.mimetype == "text/html", (role, path, answer.status_code)
+            assert _lang(html) == "fr", (role, path)
+            text = visible_text(html)
+            if path != "/api/v1/docs":  # the API's documentation lists the machine values on purpose
+                assert _raw_codes(text) == [], (role, path, _raw_codes(text))
+            assert _english(text) == [], (role, path)
+            seen[f"{role} {path}"] = text
+    # the scan saw what it looks for: labels of the reports' values, and the error pages' messages
+    reports = seen["referent /signalements?retires=1"]
+    for lbl in ("DSL (cuivre)", "Accès fixe sans fil (FWA)", "Câble", "Autre", "Aucune couverture", "Soumis",
+                "Validé", "Rejeté", "Retiré", "Zone", "Connexion intermittente", "04/03/2024"):
+        assert lbl in reports, lbl
+    assert "Cette action est réservée à un autre rôle" in seen[f"representative /communes/{CHIMAY}/fiche"]
+    assert "Page ou élément introuvable" in seen["anonymous /nulle-part"]
+    assert "Ce lien a expiré ou a déjà servi" in seen["anonymous /compte/invitation?jeton=nope"]
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("nl", ["Meldingen van mijn gemeente", "DSL (koper)", "Andere", "Geen dekking", "Ingediend", "Wegvak",
+            "Ingetrokken meldingen tonen", "04/03/2024"]),
+    ("en", ["Reports of my commune", "DSL (copper)", "Other", "No coverage", "Submitted", "Zone",
+            "Show withdrawn reports", "4 Mar 2024"]),
+])
+def test_dutch_and_english_pages(client, db, lang: str, expected: list[str]) -> None:  # noqa: ANN001
+    account = make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)
+    _file_reports(account)
+    x, y = CHARLEROI_LAMBERT72
+    line = {"type": "LineString", "coordinates": to_geojson_4326(square_lambert(x, y + 900, 80.0))["coordinates"][0][:3]}
+    assert account.post("/api/v1/reports", json=feature(line, network="mobile")).status_code == 201
+    account.login()
+    text = visible_text(client.get("/signalements", headers={"Accept-Language": lang}).get_data(as_text=True))
+    for item in expected:
+        assert item in text, item
+    page = client.get("/carte", headers={"Accept-Language": lang}).get_data(as_text=True)
+    assert _lang(page) == lang
+    assert {"nl": "Waar ligt de witte zone?", "en": "Where is the white zone?"}[lang] in page
+    assert {"nl": "Technologieën", "en": "Technologies"}[lang] in page
+
+
+def test_refused_report_in_the_form_gives_the_reason_in_the_language(client, db) -> None:  # noqa: ANN001
+    account = make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)
+    account.login()
+    x, y = CHARLEROI_LAMBERT72
+    page = client.get("/carte", headers={"Accept-Language": "nl"}).get_data(as_text=True)
+    answer = client.post("/carte", headers={"Accept-Language": "nl"}, data={
+        "csrf_token": csrf_token(page), "idempotency_key": "8c0e8c36-51b9-4a8c-9a3f-2b51f8f4f0a1",
+        "geometry": json.dumps(to_geojson_4326(square_lambert(x, y, 3.0))), "network": "mobile"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    box = re.search(r'<div class="field-error" id="geometry-error"[^>]*><p>([^<]*)</p>', html).group(1)
+    assert box == "Zone te klein (9 m²): teken minstens 100 m², of plaats een punt."
+    assert "Melding geweigerd: Zone te klein (9 m²)" in html
