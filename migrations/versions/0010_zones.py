@@ -11,6 +11,11 @@ each), ``zone_settings`` (the grouping distance in force, 100 m). Statement-leve
 triggers on ``reports`` regroup the reports a statement changed (see
 ``geosignal/services/zones_sql.py``); existing reports are grouped at upgrade.
 
+DWconnect export schema 1.1.0 (a minor version: the collection's optional ``zones`` member):
+every stored Feature carries the new ``schema_version``, so the stored-features trigger
+function is installed again from its frozen 1.1.0 text and every stored Feature rebuilt in one
+statement; the downgrade puts the 1.0.0 text (0007's, the version literal aside) back.
+
 ``FROZEN_SQL`` holds what the live code generated when this migration was written (a
 migration never imports live code; tests/test_zones_sql.py and tests/test_frozen_sql.py keep
 the newest frozen copy equal to the live text).
@@ -251,6 +256,146 @@ CREATE TRIGGER reports_group_zones_delete AFTER DELETE ON reports REFERENCING OL
 CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
   FOR EACH STATEMENT EXECUTE FUNCTION reports_forget_zones();
 """,
+    "reports_store_features": """
+CREATE OR REPLACE FUNCTION reports_store_features() RETURNS trigger LANGUAGE plpgsql
+SET TimeZone = 'Europe/Brussels' AS $fn$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO report_features (seq, feature_json, feature_collapsed)
+    SELECT r.seq, json_build_object(
+  'type', 'Feature',
+  'id', r.id::text,
+  'geometry', ST_AsGeoJSON(x.g, 6)::json,
+  'properties', json_build_object(
+    'report_id', r.id::text,
+    'commune_nis', r.commune_nis,
+    'commune_name', c.name_fr,
+    'network', r.network,
+    'technologies', to_json(r.technologies),
+    'operators', to_json(r.operators),
+    'issue', r.issue,
+    'setting', r.setting,
+    'households_affected', r.households_affected,
+    'businesses_affected', r.businesses_affected,
+    'description', r.description,
+    'observed_at', r.observed_at,
+    'reported_at', r.created_at,
+    'updated_at', r.updated_at,
+    'revision', r.change_seq,
+    'status', r.status,
+    'geometry_kind', CASE ST_Dimension(r.geometry) WHEN 0 THEN 'point' WHEN 1 THEN 'line' ELSE 'zone' END,
+    'area_m2', CASE WHEN ST_Dimension(r.geometry) = 2
+                    THEN round(ST_Area(ST_Transform(r.geometry, 31370))::numeric, 1) END,
+    'length_m', CASE WHEN ST_Dimension(r.geometry) = 1
+                     THEN round(ST_Length(ST_Transform(r.geometry, 31370))::numeric, 1) END,
+    'merged_reports', 1,
+    'reporter_role', u.role,
+    'reporter_commune_nis', u.commune_nis,
+    'schema_version', '1.1.0',
+    'source', 'geosignal')
+)::text AS feature_json, ST_IsEmpty(x.g) AS feature_collapsed
+FROM changed_reports r
+JOIN (SELECT nis_code, normalize(name_fr, NFC) AS name_fr FROM communes) c ON c.nis_code = r.commune_nis
+LEFT JOIN users u ON u.id = r.reporter_id
+CROSS JOIN LATERAL (SELECT
+CASE ST_Dimension(r.geometry)
+  WHEN 0 THEN r.geometry
+  WHEN 1 THEN ST_CollectionExtract(ST_ReducePrecision(r.geometry, 1e-06), 2)
+  ELSE ST_ForcePolygonCCW(ST_CollectionExtract(ST_ReducePrecision(r.geometry, 1e-06), 3))
+END AS g) x;
+  ELSE
+    INSERT INTO report_features (seq, feature_json, feature_collapsed)
+    SELECT r.seq, json_build_object(
+  'type', 'Feature',
+  'id', r.id::text,
+  'geometry', ST_AsGeoJSON(x.g, 6)::json,
+  'properties', json_build_object(
+    'report_id', r.id::text,
+    'commune_nis', r.commune_nis,
+    'commune_name', c.name_fr,
+    'network', r.network,
+    'technologies', to_json(r.technologies),
+    'operators', to_json(r.operators),
+    'issue', r.issue,
+    'setting', r.setting,
+    'households_affected', r.households_affected,
+    'businesses_affected', r.businesses_affected,
+    'description', r.description,
+    'observed_at', r.observed_at,
+    'reported_at', r.created_at,
+    'updated_at', r.updated_at,
+    'revision', r.change_seq,
+    'status', r.status,
+    'geometry_kind', CASE ST_Dimension(r.geometry) WHEN 0 THEN 'point' WHEN 1 THEN 'line' ELSE 'zone' END,
+    'area_m2', CASE WHEN ST_Dimension(r.geometry) = 2
+                    THEN round(ST_Area(ST_Transform(r.geometry, 31370))::numeric, 1) END,
+    'length_m', CASE WHEN ST_Dimension(r.geometry) = 1
+                     THEN round(ST_Length(ST_Transform(r.geometry, 31370))::numeric, 1) END,
+    'merged_reports', 1,
+    'reporter_role', u.role,
+    'reporter_commune_nis', u.commune_nis,
+    'schema_version', '1.1.0',
+    'source', 'geosignal')
+)::text AS feature_json, ST_IsEmpty(x.g) AS feature_collapsed
+FROM changed_reports r
+JOIN (SELECT nis_code, normalize(name_fr, NFC) AS name_fr FROM communes) c ON c.nis_code = r.commune_nis
+LEFT JOIN users u ON u.id = r.reporter_id
+CROSS JOIN LATERAL (SELECT
+CASE ST_Dimension(r.geometry)
+  WHEN 0 THEN r.geometry
+  WHEN 1 THEN ST_CollectionExtract(ST_ReducePrecision(r.geometry, 1e-06), 2)
+  ELSE ST_ForcePolygonCCW(ST_CollectionExtract(ST_ReducePrecision(r.geometry, 1e-06), 3))
+END AS g) x
+    ON CONFLICT (seq) DO UPDATE
+      SET feature_json = EXCLUDED.feature_json, feature_collapsed = EXCLUDED.feature_collapsed;
+  END IF;
+  RETURN NULL;
+END $fn$""",
+    "report_features_fill": """
+INSERT INTO report_features (seq, feature_json, feature_collapsed)
+SELECT r.seq, json_build_object(
+  'type', 'Feature',
+  'id', r.id::text,
+  'geometry', ST_AsGeoJSON(x.g, 6)::json,
+  'properties', json_build_object(
+    'report_id', r.id::text,
+    'commune_nis', r.commune_nis,
+    'commune_name', c.name_fr,
+    'network', r.network,
+    'technologies', to_json(r.technologies),
+    'operators', to_json(r.operators),
+    'issue', r.issue,
+    'setting', r.setting,
+    'households_affected', r.households_affected,
+    'businesses_affected', r.businesses_affected,
+    'description', r.description,
+    'observed_at', r.observed_at,
+    'reported_at', r.created_at,
+    'updated_at', r.updated_at,
+    'revision', r.change_seq,
+    'status', r.status,
+    'geometry_kind', CASE ST_Dimension(r.geometry) WHEN 0 THEN 'point' WHEN 1 THEN 'line' ELSE 'zone' END,
+    'area_m2', CASE WHEN ST_Dimension(r.geometry) = 2
+                    THEN round(ST_Area(ST_Transform(r.geometry, 31370))::numeric, 1) END,
+    'length_m', CASE WHEN ST_Dimension(r.geometry) = 1
+                     THEN round(ST_Length(ST_Transform(r.geometry, 31370))::numeric, 1) END,
+    'merged_reports', 1,
+    'reporter_role', u.role,
+    'reporter_commune_nis', u.commune_nis,
+    'schema_version', '1.1.0',
+    'source', 'geosignal')
+)::text AS feature_json, ST_IsEmpty(x.g) AS feature_collapsed
+FROM reports r
+JOIN (SELECT nis_code, normalize(name_fr, NFC) AS name_fr FROM communes) c ON c.nis_code = r.commune_nis
+LEFT JOIN users u ON u.id = r.reporter_id
+CROSS JOIN LATERAL (SELECT
+CASE ST_Dimension(r.geometry)
+  WHEN 0 THEN r.geometry
+  WHEN 1 THEN ST_CollectionExtract(ST_ReducePrecision(r.geometry, 1e-06), 2)
+  ELSE ST_ForcePolygonCCW(ST_CollectionExtract(ST_ReducePrecision(r.geometry, 1e-06), 3))
+END AS g) x
+ON CONFLICT (seq) DO UPDATE
+  SET feature_json = EXCLUDED.feature_json, feature_collapsed = EXCLUDED.feature_collapsed""",
 }
 
 DROP_ZONES_SQL = """
@@ -327,9 +472,19 @@ def upgrade() -> None:
     op.execute(FROZEN_SQL["zones"])
     op.execute("SELECT zones_lock(ARRAY['fixed', 'mobile']::varchar[]); "
                "SELECT zones_regroup(ARRAY(SELECT id FROM reports))")
+    # export schema 1.1.0: the stored Features carry the new version
+    op.execute(FROZEN_SQL["reports_store_features"])
+    op.execute("SET LOCAL TimeZone = 'Europe/Brussels'")
+    op.execute(FROZEN_SQL["report_features_fill"])
+    op.execute("SET LOCAL TimeZone TO DEFAULT")
 
 
 def downgrade() -> None:
+    for name in ("reports_store_features", "report_features_fill"):
+        if name == "report_features_fill":
+            op.execute("SET LOCAL TimeZone = 'Europe/Brussels'")
+        op.execute(FROZEN_SQL[name].replace("'1.1.0'", "'1.0.0'"))
+    op.execute("SET LOCAL TimeZone TO DEFAULT")
     op.execute(DROP_ZONES_SQL)
     op.drop_table("zone_settings")
     op.drop_index("ix_zone_decision_reports_decision_id", table_name="zone_decision_reports")
