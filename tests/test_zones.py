@@ -269,3 +269,22 @@ def test_api_lists_zones_by_commune_and_role(client, db) -> None:  # noqa: ANN00
     assert referent.get("/api/v1/zones?state=nope").status_code == 400
     assert referent.post("/api/v1/zones/abc/confirm").status_code == 404
     assert referent.post(f"/api/v1/zones/{2**70}/split", json={"report_ids": []}).status_code == 404
+
+
+def test_list_page_and_stats_count_places(client, db) -> None:  # noqa: ANN001
+    charleroi = make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)
+    ids = []
+    for k, dx in enumerate((0, 150, 300, 1200)):
+        response = charleroi.post("/api/v1/reports", json=feature(to_geojson_4326(square(X - 1500 + dx, Y - 1200)),
+                                                                  description=f"place {k}"))
+        assert response.status_code == 201
+        ids.append(response.get_json()["id"])
+    db.commit()
+    charleroi.login()
+    html = client.get("/signalements").get_data(as_text=True)
+    assert html.count("également signalé par 2 autres signalements") == 3
+    assert html.count("also-reported") == 3
+    table = charleroi.get("/api/v1/stats/communes").get_json()
+    row = next(r for r in table["communes"] if r["nis_code"] == CHARLEROI)
+    assert (row["report_count"], row["zone_count"], row["reports_in_zones"], row["place_count"]) == (4, 1, 3, 2)
+    assert table["territory"]["place_count"] == 2 and table["territory"]["zone_count"] == 1

@@ -341,3 +341,22 @@ def record_decision(session: Session, user: Any, action: str, summary: dict[str,
     the audit trail exists; ``summary`` is what :func:`confirm_zone` / :func:`split_zone`
     returned."""
     del session, user, action, summary
+
+
+def add_zone_figures(session: Session, table: dict[str, Any]) -> None:
+    """Add place counts to a commune table (:func:`geosignal.services.aggregation.commune_table`),
+    in place: per commune and for the territory ``zone_count`` (zones whose largest part lies
+    there, proposed and confirmed), ``confirmed_zone_count``, ``reports_in_zones`` (its counted
+    reports that belong to a zone) and ``place_count`` = ``report_count`` - ``reports_in_zones``
+    + ``zone_count`` (each zone counted once, each report outside zones once). These figures
+    are the zones as they stand: the table's filters do not apply to them."""
+    figures = zone_figures(session)
+    keys = ("zone_count", "confirmed_zone_count", "reports_in_zones")
+    totals = dict.fromkeys(keys, 0)
+    for row in table["communes"]:
+        f = figures.get(row["nis_code"], dict.fromkeys(keys, 0))
+        row.update(f, place_count=row["report_count"] - f["reports_in_zones"] + f["zone_count"])
+        for k in keys:
+            totals[k] += f[k]
+    territory = table["territory"]
+    territory.update(totals, place_count=territory["report_count"] - totals["reports_in_zones"] + totals["zone_count"])
