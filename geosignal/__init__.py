@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         locate,
         ogc,
         pages,
+        report_pages,
         stats,
         zones,
     )
@@ -60,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(zones.bp)
+    app.register_blueprint(report_pages.bp)
     errors_web.init_app(app)
     cli.register(app)
     return app

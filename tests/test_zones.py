@@ -111,19 +111,28 @@ def test_different_networks_are_never_grouped(db) -> None:  # noqa: ANN001
 
 
 def test_a_withdrawn_report_leaves_its_zone(db) -> None:  # noqa: ANN001
+    admin = _admin(db)
     a, b, c = (file(db, square(X + dx, Y + 4000)) for dx in (0, 150, 300))
     zid = zone_of(db, a)["zone_id"]
-    reports_service.set_status(db, _admin(db), c, "withdrawn")
+    reports_service.set_status(db, admin, c, "needs_info", "Quelle rue ?")  # still counted: stays
+    assert zone_of(db, c) == {"zone_id": zid, "report_count": 3, "state": "proposed"}
+    reports_service.set_status(db, admin, c, "withdrawn")
     assert zone_of(db, c) is None
     assert zone_of(db, a) == {"zone_id": zid, "report_count": 2, "state": "proposed"}
-    reports_service.set_status(db, _admin(db), c, "submitted")  # back: rejoins the same zone
-    assert zone_of(db, c) == {"zone_id": zid, "report_count": 3, "state": "proposed"}
-    reports_service.set_status(db, _admin(db), b, "rejected")  # the link goes: A and C apart
-    assert zone_of(db, a) is None and zone_of(db, b) is None and zone_of(db, c) is None
+    reports_service.set_status(db, admin, b, "rejected", "Doublon d'un autre signalement")  # A alone now
+    assert zone_of(db, a) is None and zone_of(db, b) is None
     assert db.scalar(text("SELECT count(*) FROM zones WHERE id = :z"), {"z": zid}) == 0
-    # validating changes nothing in the grouping
-    reports_service.set_status(db, _admin(db), b, "validated")
-    assert zone_of(db, a)["report_count"] == 3
+    # validating, transmitting: same place, same zone, untouched
+    d, e = (file(db, square(X + dx, Y + 4400)) for dx in (0, 150))
+    zid2 = zone_of(db, d)["zone_id"]
+    stamp = db.scalar(text("SELECT updated_at FROM zones WHERE id = :z"), {"z": zid2})
+    reports_service.set_status(db, admin, d, "validated")
+    reports_service.set_status(db, admin, d, "transmitted")
+    assert zone_of(db, e) == {"zone_id": zid2, "report_count": 2, "state": "proposed"}
+    assert db.scalar(text("SELECT updated_at FROM zones WHERE id = :z"), {"z": zid2}) == stamp
+    # resolved: the operator's answer closes it, it leaves
+    reports_service.set_status(db, admin, d, "resolved", "Antenne installée")
+    assert zone_of(db, e) is None
 
 
 def test_split_sticks(db) -> None:  # noqa: ANN001
@@ -206,15 +215,17 @@ def test_confirm_keeps_members_and_later_reports_join(db) -> None:  # noqa: ANN0
 
 def test_stored_zones_equal_a_recomputation_after_changes(db) -> None:  # noqa: ANN001
     admin = _admin(db)
-    ids = [file(db, Point(X + 70 * k, Y + 8000 + (k % 3) * 40)) for k in range(12)]
+    ids = [file(db, Point(X + 60 * k, Y + 8000 + (k % 2) * 30)) for k in range(12)]  # a chain, 67 m steps
     reports_service.set_status(db, admin, ids[4], "withdrawn")
+    reports_service.set_status(db, admin, ids[10], "rejected", "hors sujet")
     zones.split_zone(db, admin, zone_of(db, ids[0])["zone_id"], [ids[1]])
     db.execute(text("UPDATE reports SET geometry = ST_Translate(geometry, 0, 0.01) WHERE id = CAST(:i AS uuid)"),
                {"i": ids[8]})
     before = zones.grouping(db)
     zones.recompute_all(db)
     assert zones.grouping(db) == before
-    assert len(before) >= 2
+    # 4 withdrawn, 10 rejected, 1 taken out (0 and 2 are 120 m apart), 8 moved 1.1 km north
+    assert {m for _, _, m in before} == {frozenset(ids[2:4]), frozenset(ids[5:8])}
 
 
 def test_distance_setting_regroups(db) -> None:  # noqa: ANN001
@@ -265,10 +276,20 @@ def test_api_lists_zones_by_commune_and_role(client, db) -> None:  # noqa: ANN00
     assert stale.status_code == 409 and stale.get_json()["code"] == "zone_changed"
     ok = referent.post(f"/api/v1/zones/{zid}/confirm", json={"report_ids": props["report_ids"]})
     assert ok.status_code == 200 and ok.get_json()["properties"]["state"] == "confirmed"
+    # journalled on each report: who, which zone
+    history = charleroi.get(f"/api/v1/reports/{props['report_ids'][0]}/history").get_json()["history"]
+    assert [h["action"] for h in history][-1] == "merge" and history[-1]["actor"] == "referent"
+    event = db.execute(text("SELECT details FROM audit_events WHERE action = 'merge' AND report_id = CAST(:r AS uuid)"),
+                       {"r": props["report_ids"][1]}).scalar_one()
+    assert event["zone_id"] == zid and event["before_state"] == "proposed"
     assert referent.get("/api/v1/zones?state=confirmed").get_json()["features"][0]["id"] == zid
     assert referent.get("/api/v1/zones?state=nope").status_code == 400
     assert referent.post("/api/v1/zones/abc/confirm").status_code == 404
     assert referent.post(f"/api/v1/zones/{2**70}/split", json={"report_ids": []}).status_code == 404
+    split = referent.post(f"/api/v1/zones/{zid}/split", json={"report_ids": props["report_ids"][1:]})
+    assert split.status_code == 200 and split.get_json()["features"] == []  # one report left: no zone
+    assert db.scalar(text("SELECT count(*) FROM audit_events WHERE action = 'split' "
+                          "AND (details->>'zone_id')::bigint = :z"), {"z": zid}) == 2
 
 
 def test_list_page_and_stats_count_places(client, db) -> None:  # noqa: ANN001
@@ -284,6 +305,9 @@ def test_list_page_and_stats_count_places(client, db) -> None:  # noqa: ANN001
     html = client.get("/signalements").get_data(as_text=True)
     assert html.count("également signalé par 2 autres signalements") == 3
     assert html.count("also-reported") == 3
+    page = client.get(f"/signalements/{ids[1]}").get_data(as_text=True)
+    assert "Également signalé par 2 autres signalements (zone proposée)" in page
+    assert "also-reported" not in client.get(f"/signalements/{ids[3]}").get_data(as_text=True)
     table = charleroi.get("/api/v1/stats/communes").get_json()
     row = next(r for r in table["communes"] if r["nis_code"] == CHARLEROI)
     assert (row["report_count"], row["zone_count"], row["reports_in_zones"], row["place_count"]) == (4, 1, 3, 2)

@@ -96,12 +96,18 @@ def _add_job(shapes: list) -> Callable:
     return job
 
 
-def _status_job(ids: list[str], status: str) -> Callable:
+def _status_job(ids: list[str], status: str, reason: str | None = None) -> Callable:
     def job(session) -> None:  # noqa: ANN001
+        from geosignal.errors import GeosignalError
+
         admin = _admin(session)
         for rid in ids:
-            reports_service.set_status(session, admin, rid, status)
-            session.commit()
+            try:
+                reports_service.set_status(session, admin, rid, status, reason)
+                session.commit()
+            except GeosignalError as err:  # another writer moved it first: a fair answer
+                assert err.code == "invalid_transition", err
+                session.rollback()
     return job
 
 
@@ -196,8 +202,8 @@ def test_creations_withdrawals_and_decisions_racing(database) -> None:  # noqa: 
     assert len(zone_ids) >= 4
     shapes = _shapes(64, seed=13)
     jobs = [_add_job(shapes[w::8]) for w in range(8)]
-    jobs += [_status_job(ids[k::9], s) for k, s in enumerate(["withdrawn", "rejected", "validated", "withdrawn"])]
-    jobs.append(_status_job(ids[0::9], "submitted"))  # races the first withdrawer on the same reports
+    jobs += [_status_job(ids[k::9], s, "motif") for k, s in enumerate(["withdrawn", "rejected", "validated", "needs_info"])]
+    jobs.append(_status_job(ids[0::9], "rejected", "motif"))  # races the first withdrawer on the same reports
     jobs.append(_decision_job("confirm", zone_ids[0::2]))
     jobs.append(_decision_job("split", zone_ids[1::2]))
     _run_together(database, jobs)

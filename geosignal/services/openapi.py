@@ -25,6 +25,7 @@ from werkzeug.routing import Map
 
 from geosignal import contract, vocab
 from geosignal.errors import ERROR_CODES
+from geosignal.services import audit as audit_service
 from geosignal.services import export as export_service
 
 OPENAPI_VERSION = "3.1.0"
@@ -82,8 +83,24 @@ def _components() -> dict[str, Any]:
                 "type": "array", "items": {"type": "string", "format": "uuid"},
                 "description": "Confirm: the zone's reports as read (409 zone_changed otherwise). "
                                "Split: the reports to take out."}}},
-            "StatusChange": {"type": "object", "required": ["status"],
-                             "properties": {"status": _vocab_schema(vocab.STATUSES)}},
+            "StatusChange": {"type": "object", "required": ["status"], "additionalProperties": False,
+                             "properties": {"status": _vocab_schema(vocab.STATUSES),
+                                            "reason": {"type": "string", "maxLength": 4000}}},
+            "Transition": {"type": "object", "required": ["to"], "additionalProperties": False,
+                           "description": "A move along the workflow. `reason` carries the reason (reject), "
+                                          "question (ask), answer (resubmit) or note (resolved / not resolved).",
+                           "properties": {"to": _vocab_schema(vocab.STATUSES),
+                                          "reason": {"type": "string", "maxLength": 4000}}},
+            "History": {"type": "object", "required": ["report_id", "reference", "history"],
+                        "properties": {"report_id": {"type": "string"}, "reference": {"type": "string"},
+                                       "history": {"type": "array", "items": {
+                                           "type": "object", "required": ["at", "actor", "action"],
+                                           "properties": {"at": {"type": "string", "format": "date-time"},
+                                                          "actor": {"type": "string"},
+                                                          "action": {"type": "string"},
+                                                          "from": {"type": ["string", "null"]},
+                                                          "to": {"type": ["string", "null"]},
+                                                          "reason": {"type": ["string", "null"]}}}}}},
             "Problem": {"type": "object", "required": ["type", "title", "status", "code"],
                         "description": "RFC 9457 problem details.",
                         "properties": {"type": {"type": "string"}, "title": {"type": "string"},
@@ -117,6 +134,15 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
                          _q("status", _vocab_schema(vocab.STATUSES), "One status."),
                          _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (100)."),
                          _q("cursor", {"type": "string"}, "`next_cursor` of the previous page.")],
+    "api.audit_log": [_q("action", _vocab_schema(audit_service.AUDIT_ACTIONS), "One action."),
+                      _COMMUNE, _q("user", {"type": "string"}, "E-mail of the actor."),
+                      _q("from", {"type": "string", "format": "date"}, "First day (Brussels time)."),
+                      _q("to", {"type": "string", "format": "date"}, "Last day (Brussels time)."),
+                      _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (100)."),
+                      _q("before", {"type": "integer", "minimum": 1}, "`next_before_id` of the previous page.")],
+    "api.patch_report": [_q("crs", {"type": "string", "enum": ["EPSG:4326", "EPSG:31370", "EPSG:3812"]},
+                            "CRS of an edited geometry (EPSG:4326 by default)."),
+                         _q("repair", {"type": "boolean"}, "Repair an invalid edited zone.")],
     "api.post_report": [_q("crs", {"type": "string", "enum": ["EPSG:4326", "EPSG:31370", "EPSG:3812"]},
                            "CRS of the coordinates (EPSG:4326 by default)."),
                         _q("repair", {"type": "boolean"}, "Repair invalid zones (make_valid, all lobes kept).")],
@@ -154,6 +180,10 @@ _RESPONSES: dict[str, dict[str, Any]] = {
                                 "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
     "api.get_report": {"200": {"description": "The report.",
                                "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.post_transition": {"200": {"description": "The report after the move; ETag header.",
+                                    "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.report_history": {"200": {"description": "The report's history, oldest first.",
+                                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/History"}}}}},
     "api.list_reports": {"200": {"description": "A page of reports.", "content": {
         _GEOJSON: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}}}},
     "exports.export_dwconnect": {"200": {
@@ -175,6 +205,8 @@ _BODIES: dict[str, dict[str, Any]] = {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds"}}}},
     "zones.split_zone": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds", "required": ["report_ids"]}}}},
+    "api.post_transition": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Transition"}}}},
 }
 #: Operations anyone may call (no sign-in).
 _PUBLIC = ("api.list_communes", "exports.export_schema", "ogc.")

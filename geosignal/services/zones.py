@@ -336,11 +336,14 @@ def may_decide(user: Any) -> bool:
 
 
 def record_decision(session: Session, user: Any, action: str, summary: dict[str, Any]) -> None:
-    """Keep a trace of a decision (``zone_confirmed``, ``zone_split``) with who took it: the
-    decision row itself (``zone_decisions``: kind, network, who, when) is the record until
-    the audit trail exists; ``summary`` is what :func:`confirm_zone` / :func:`split_zone`
-    returned."""
-    del session, user, action, summary
+    """Journal a decision on a zone for each of its reports (the caller commits): ``merge``
+    (a confirmation: the reports are one place) or ``split`` (``taken_out`` in the details),
+    with the zone's id and the decision's. ``summary`` is what :func:`confirm_zone` /
+    :func:`split_zone` returned."""
+    from geosignal.services import audit
+
+    details = {k: v for k, v in summary.items() if k != "report_ids"}
+    audit.record(session, action, user, report_ids=summary["report_ids"], details=details)
 
 
 def add_zone_figures(session: Session, table: dict[str, Any]) -> None:

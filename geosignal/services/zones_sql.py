@@ -4,8 +4,8 @@ A *zone* is two or more reports of the same network that speak of one place: zon
 sharing a positive area, or points and lines lying within :data:`DEFAULT_DISTANCE_M` metres
 (``zone_settings.distance_m``, measured in EPSG:31370) of another report. Zones are the
 **connected components** of that relation (A∩B and B∩C put A, B and C in one zone even if A
-and C do not touch), among the reports whose status takes part (every status but
-:data:`EXCLUDED_STATUSES`).
+and C do not touch), among the reports whose status takes part (:data:`ZONE_STATUSES`, the statuses the
+figures count; not drafts, rejected, withdrawn or resolved reports).
 
 **The referent's decisions** (``zone_decisions``, one *cohort* of reports each):
 
@@ -52,10 +52,14 @@ that the two are equal.
 
 from __future__ import annotations
 
-from geosignal.vocab import LAMBERT72, NETWORKS, OPERATORS, TECHNOLOGIES
+from geosignal.services.aggregation.filters import COUNTED_STATUSES
+from geosignal.vocab import LAMBERT72, NETWORKS, OPERATORS, STATUSES, TECHNOLOGIES
 
-#: Statuses whose reports take no part in zones (drafts, refused, withdrawn, solved).
-EXCLUDED_STATUSES: tuple[str, ...] = ("draft", "rejected", "withdrawn", "resolved")
+#: Statuses whose reports take part in zones: those the figures count (open and
+#: ``not_resolved``), the same set (:data:`geosignal.services.aggregation.filters.COUNTED_STATUSES`).
+ZONE_STATUSES: tuple[str, ...] = COUNTED_STATUSES
+#: The others take no part (drafts, rejected, withdrawn, resolved).
+EXCLUDED_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s not in ZONE_STATUSES)
 #: Distance (m, EPSG:31370) within which points and lines join another report, by default.
 DEFAULT_DISTANCE_M = 100.0
 #: Degrees of bounding-box margin per metre of distance: 1° of longitude is ≥ 60 km up to
@@ -76,7 +80,7 @@ def _list(values: tuple[str, ...]) -> str:
 
 def participates(alias: str) -> str:
     """Return the SQL condition "report ``alias`` takes part in zones"."""
-    return f"{alias}.status NOT IN ({_list(EXCLUDED_STATUSES)})"
+    return f"{alias}.status IN ({_list(ZONE_STATUSES)})"
 
 
 def _adjacent(a_g: str, a_l: str, b_g: str, b_l: str) -> str:

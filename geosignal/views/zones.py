@@ -65,7 +65,7 @@ def confirm_zone(zone_id: str) -> Response:
         raise GeosignalError("forbidden", "the referent and admins confirm and split zones")
     body = _body()
     feature, summary = zones_service.confirm_zone(session, user, zone_id, body.get("report_ids"))
-    zones_service.record_decision(session, user, "zone_confirmed", summary)
+    zones_service.record_decision(session, user, "merge", summary)
     session.commit()
     return geojson_response(feature)
 
@@ -84,6 +84,6 @@ def split_zone(zone_id: str) -> Response:
     if "report_ids" not in body:
         raise GeosignalError("invalid_request", "report_ids is required", where="/report_ids")
     doc, summary = zones_service.split_zone(session, user, zone_id, body["report_ids"])
-    zones_service.record_decision(session, user, "zone_split", summary)
+    zones_service.record_decision(session, user, "split", summary)
     session.commit()
     return geojson_response(doc)

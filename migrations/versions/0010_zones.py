@@ -1,7 +1,7 @@
 """zones: reports of one network grouped as one place, with the referent's decisions
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-10 10:00:00
 
 ``zones`` (the groups: network, state, union geometry, technologies, operators, report
@@ -26,7 +26,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -79,7 +79,7 @@ BEGIN
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-  WHERE r.status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved') AND r.id IN (SELECT unnest(seeds) UNION
+  WHERE r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved') AND r.id IN (SELECT unnest(seeds) UNION
     SELECT m.report_id FROM zone_reports s JOIN zone_reports m ON m.zone_id = s.zone_id
     WHERE s.report_id = ANY(seeds));
 
@@ -91,10 +91,10 @@ BEGIN
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-    WHERE r.status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved') AND r.id IN (
+    WHERE r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved') AND r.id IN (
       SELECT r2.id FROM zone_work w JOIN reports r2
         ON r2.network = w.network AND r2.geometry && ST_Expand(w.g, deg) AND r2.id <> w.id
-      WHERE w.gen = step AND r2.status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved')
+      WHERE w.gen = step AND r2.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')
         AND CASE WHEN ST_Dimension(r2.geometry) = 2 AND ST_Dimension(w.g) = 2 THEN ST_Relate(r2.geometry, w.g, '2********') ELSE ST_DWithin(ST_Transform(r2.geometry, 31370), w.l, d) END
       UNION SELECT m.report_id FROM zone_work w JOIN zone_reports z ON z.report_id = w.id
         JOIN zone_reports m ON m.zone_id = z.zone_id WHERE w.gen = step
@@ -214,17 +214,17 @@ DECLARE
   nets varchar[];
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    SELECT array_agg(n.id), array_agg(DISTINCT n.network) INTO ids, nets FROM new_rows n WHERE n.status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved');
+    SELECT array_agg(n.id), array_agg(DISTINCT n.network) INTO ids, nets FROM new_rows n WHERE n.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved');
   ELSIF TG_OP = 'UPDATE' THEN
     SELECT array_agg(DISTINCT n.id), array_agg(DISTINCT v.net) INTO ids, nets
     FROM old_rows o JOIN new_rows n ON n.id = o.id, LATERAL (VALUES (o.network), (n.network)) v(net)
-    WHERE (o.status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved') OR n.status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved'))
-      AND ((o.status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved')) <> (n.status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved')) OR o.geometry::bytea IS DISTINCT FROM n.geometry::bytea
+    WHERE (o.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved') OR n.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved'))
+      AND ((o.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) <> (n.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) OR o.geometry::bytea IS DISTINCT FROM n.geometry::bytea
            OR (o.network, o.technologies, o.operators, o.commune_nis)
               IS DISTINCT FROM (n.network, n.technologies, n.operators, n.commune_nis));
   ELSE
     SELECT array_agg(o.id), array_agg(DISTINCT o.network) INTO ids, nets FROM old_rows o
-    WHERE o.status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved') OR EXISTS (SELECT 1 FROM zone_decision_reports d WHERE d.report_id = o.id);
+    WHERE o.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved') OR EXISTS (SELECT 1 FROM zone_decision_reports d WHERE d.report_id = o.id);
   END IF;
   IF ids IS NULL THEN
     RETURN NULL;
