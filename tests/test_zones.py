@@ -312,3 +312,43 @@ def test_list_page_and_stats_count_places(client, db) -> None:  # noqa: ANN001
     row = next(r for r in table["communes"] if r["nis_code"] == CHARLEROI)
     assert (row["report_count"], row["zone_count"], row["reports_in_zones"], row["place_count"]) == (4, 1, 3, 2)
     assert table["territory"]["place_count"] == 2 and table["territory"]["zone_count"] == 1
+
+
+def test_regroup_command_and_the_distance_setting(app, db) -> None:  # noqa: ANN001
+    from tests.conftest import configured
+
+    p1 = file(db, Point(X, Y + 11000))
+    p2 = file(db, Point(X + 150, Y + 11000))
+    db.commit()
+    runner = app.test_cli_runner()
+    with configured(app, ZONE_DISTANCE_M=200.0):
+        result = runner.invoke(args=["regroup-zones"])
+    assert result.exit_code == 0, result.output
+    assert "zones (" in result.output
+    assert zone_of(db, p1) is not None and zone_of(db, p1) == zone_of(db, p2)
+    result = runner.invoke(args=["regroup-zones"])  # back to the default 100 m
+    assert result.exit_code == 0 and zone_of(db, p1) is None
+    assert db.scalar(text("SELECT distance_m FROM zone_settings")) == 100.0
+
+
+def test_an_import_is_grouped_in_one_pass(client, db) -> None:  # noqa: ANN001
+    import io
+    import json
+
+    charleroi = make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)
+    existing = charleroi.post("/api/v1/reports", json=feature(to_geojson_4326(square(X - 1500, Y - 1800)),
+                                                              description="déjà là"))
+    assert existing.status_code == 201
+    shapes = [square(X - 1500 + 150 * k, Y - 1800) for k in range(1, 4)]  # a chain starting at the existing one
+    shapes += [Point(X - 1500 + 40 * k, Y - 2300) for k in range(5)]  # five points 40 m apart
+    shapes += [Point(X + 2000, Y - 2300)]  # alone
+    collection = {"type": "FeatureCollection",
+                  "features": [feature(to_geojson_4326(g), description=f"import {k}") for k, g in enumerate(shapes)]}
+    body = {"file": (io.BytesIO(json.dumps(collection).encode()), "zones.geojson"), "network": "mobile"}
+    response = charleroi.post("/api/v1/imports", data=body, content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    db.commit()
+    found = charleroi.get("/api/v1/zones").get_json()["features"]
+    assert sorted(f["properties"]["report_count"] for f in found) == [4, 5]
+    assert existing.get_json()["id"] in next(f for f in found if f["properties"]["report_count"] == 4)[
+        "properties"]["report_ids"]
