@@ -310,8 +310,8 @@ def test_list_page_and_stats_count_places(client, db) -> None:  # noqa: ANN001
     assert "also-reported" not in client.get(f"/signalements/{ids[3]}").get_data(as_text=True)
     table = charleroi.get("/api/v1/stats/communes").get_json()
     row = next(r for r in table["communes"] if r["nis_code"] == CHARLEROI)
-    assert (row["report_count"], row["zone_count"], row["reports_in_zones"], row["place_count"]) == (4, 1, 3, 2)
-    assert table["territory"]["place_count"] == 2 and table["territory"]["zone_count"] == 1
+    assert (row["report_count"], row["zone_group_count"], row["reports_in_zone_groups"], row["place_count"]) == (4, 1, 3, 2)
+    assert table["territory"]["place_count"] == 2 and table["territory"]["zone_group_count"] == 1
 
 
 def test_regroup_command_and_the_distance_setting(app, db) -> None:  # noqa: ANN001

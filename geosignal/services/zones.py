@@ -310,8 +310,8 @@ def grouping(session: Session) -> set[tuple[str, str, frozenset[str]]]:
 
 
 def zone_figures(session: Session) -> dict[str, dict[str, int]]:
-    """Return per commune (NIS code) ``zone_count`` (zones homed there, both states),
-    ``confirmed_zone_count`` and ``reports_in_zones`` (its counted reports that are in a
+    """Return per commune (NIS code) ``zone_group_count`` (zones of reports homed there, both
+    states), ``confirmed_zone_group_count`` and ``reports_in_zone_groups`` (its counted reports that are in a
     zone), in one query. Communes without zones are absent."""
     rows = session.execute(text(f"""
         SELECT nis, sum(z), sum(c), sum(r) FROM (
@@ -320,7 +320,7 @@ def zone_figures(session: Session) -> dict[str, dict[str, int]]:
           SELECT r.commune_nis, 0, 0, 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
           WHERE r.status IN ({', '.join(f"'{s}'" for s in _counted())})) x
         GROUP BY nis"""))
-    return {r[0]: {"zone_count": int(r[1]), "confirmed_zone_count": int(r[2]), "reports_in_zones": int(r[3])}
+    return {r[0]: {"zone_group_count": int(r[1]), "confirmed_zone_group_count": int(r[2]), "reports_in_zone_groups": int(r[3])}
             for r in rows}
 
 
@@ -348,18 +348,20 @@ def record_decision(session: Session, user: Any, action: str, summary: dict[str,
 
 def add_zone_figures(session: Session, table: dict[str, Any]) -> None:
     """Add place counts to a commune table (:func:`geosignal.services.aggregation.commune_table`),
-    in place: per commune and for the territory ``zone_count`` (zones whose largest part lies
-    there, proposed and confirmed), ``confirmed_zone_count``, ``reports_in_zones`` (its counted
-    reports that belong to a zone) and ``place_count`` = ``report_count`` - ``reports_in_zones``
-    + ``zone_count`` (each zone counted once, each report outside zones once). These figures
-    are the zones as they stand: the table's filters do not apply to them."""
+    in place: per commune and for the territory ``zone_group_count`` (zones of overlapping
+    reports whose largest part lies there, proposed and confirmed; ``zone_count`` stays the
+    number of reports that are areas), ``confirmed_zone_group_count``, ``reports_in_zone_groups``
+    (its counted reports that belong to such a zone) and ``place_count`` = ``report_count`` -
+    ``reports_in_zone_groups`` + ``zone_group_count`` (each zone counted once, each report
+    outside zones once). These figures are the zones as they stand: the table's filters do not
+    apply to them."""
     figures = zone_figures(session)
-    keys = ("zone_count", "confirmed_zone_count", "reports_in_zones")
+    keys = ("zone_group_count", "confirmed_zone_group_count", "reports_in_zone_groups")
     totals = dict.fromkeys(keys, 0)
     for row in table["communes"]:
         f = figures.get(row["nis_code"], dict.fromkeys(keys, 0))
-        row.update(f, place_count=row["report_count"] - f["reports_in_zones"] + f["zone_count"])
+        row.update(f, place_count=row["report_count"] - f["reports_in_zone_groups"] + f["zone_group_count"])
         for k in keys:
             totals[k] += f[k]
     territory = table["territory"]
-    territory.update(totals, place_count=territory["report_count"] - totals["reports_in_zones"] + totals["zone_count"])
+    territory.update(totals, place_count=territory["report_count"] - totals["reports_in_zone_groups"] + totals["zone_group_count"])

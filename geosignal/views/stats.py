@@ -38,7 +38,7 @@ def communes() -> Response:
     Query: ``status``, ``network``, ``technology``, ``operator``, ``issue``, ``from``, ``to``
     (see :func:`geosignal.services.aggregation.parse_filters`); ``survey=1`` adds the survey
     answers. Without filters the stored aggregates answer (``"source": "stored"``). Each row
-    also counts places: ``zone_count``, ``reports_in_zones``, ``place_count`` (unfiltered;
+    also counts places: ``zone_group_count``, ``reports_in_zone_groups``, ``place_count`` (unfiltered;
     :func:`geosignal.services.zones.add_zone_figures`).
     """
     current()
