@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         pages,
         report_pages,
         stats,
+        zones,
     )
 
     db.init_app(app)
@@ -59,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(imports.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(zones.bp)
     app.register_blueprint(report_pages.bp)
     errors_web.init_app(app)
     cli.register(app)

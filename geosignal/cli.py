@@ -74,6 +74,40 @@ def init_db() -> None:
 
     migrate.upgrade(current_app.config["DATABASE_URL"])
     click.echo("database schema up to date")
+    _apply_zone_distance()
+
+
+def _apply_zone_distance() -> None:
+    """Bring the stored grouping distance to ``ZONE_DISTANCE_M`` (every report regrouped when
+    it changed)."""
+    from geosignal.services import zones
+
+    metres = current_app.config["ZONE_DISTANCE_M"]
+    with _session() as session:
+        changed = zones.apply_distance(session, metres)
+        session.commit()
+    if changed:
+        click.echo(f"zones regrouped at {metres:g} m")
+
+
+@commands.command("regroup-zones")
+@reports_errors
+def regroup_zones() -> None:
+    """Regroup every report into zones from scratch, at ZONE_DISTANCE_M (after a load made with
+    the reports triggers off, or to check the stored zones)."""
+    import time
+
+    from geosignal.services import zones
+
+    started = time.perf_counter()
+    with _session() as session:
+        zones.apply_distance(session, current_app.config["ZONE_DISTANCE_M"])
+        before = zones.grouping(session)
+        zones.recompute_all(session)
+        after = zones.grouping(session)
+        session.commit()
+    same = "unchanged" if before == after else f"{len(before ^ after)} zones differed and were rebuilt"
+    click.echo(f"{len(after)} zones ({same}) in {time.perf_counter() - started:.1f} s")
 
 
 @commands.command("load-communes")

@@ -92,6 +92,8 @@ SETTINGS: dict[str, Setting] = {
     "DB_USER": Setting("str", "geosignal", "scripts/provision-db.sh: role to create"),
     "DB_PASSWORD": Setting("str", "geosignal", "scripts/provision-db.sh: its password"),
     "DB_NAME": Setting("str", "geosignal", "scripts/provision-db.sh: database to create"),
+    "ZONE_DISTANCE_M": Setting("float", 100.0, "points and lines within this distance (m, EPSG:31370) of another report "
+                               "of the same network are proposed as one zone; applied by geosignal init-db"),
     "IMPORT_JOB_MIN_BYTES": Setting("int", 256 * 1024, "a saved upload larger than this (bytes; ~4,000 CSV rows) runs as a job"),
 }
 

@@ -65,8 +65,9 @@ from geosignal import vocab
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 #: Version of the report's outward shape (the DWconnect export schema). Bump the minor version
-#: for added optional members, the major version for anything else.
-SCHEMA_VERSION = "1.0.0"
+#: for added optional members, the major version for anything else. 1.1.0: the collection's
+#: ``zones`` member (confirmed zones of overlapping reports, with their report ids).
+SCHEMA_VERSION = "1.1.0"
 #: ``$id`` of the export schema: carries the version.
 SCHEMA_ID = f"urn:geosignal:schema:dwconnect-export:{SCHEMA_VERSION}"
 #: ``source`` of every exported Feature.
@@ -589,8 +590,55 @@ def export_schema() -> dict[str, Any]:
                 "properties": {"id": {"type": "string", "format": "uuid"},
                                "reason": {"enum": list(EXCLUSION_REASONS)}}}},
             "next_cursor": {"type": "string", "description": "Present when another page follows."},
+            "zones": {"type": "array", "items": {"$ref": "#/$defs/zone"},
+                      "description": "Since 1.1.0: the confirmed zones holding at least one report of this "
+                                     "document (every report of the zone listed, exported or not)."},
         },
-        "$defs": {"position": position, "ring": ring, "feature": feature},
+        "$defs": {"position": position, "ring": ring, "feature": feature, "zone": _zone_schema(geometry, line, polygon)},
+    }
+
+
+def _zone_schema(geometry: Callable[[str, dict[str, Any]], dict[str, Any]], line: dict[str, Any],
+                 polygon: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema of a confirmed zone in the export (schema 1.1.0): a Feature whose geometry is
+    the union of its reports (a GeometryCollection when points or lines join zones)."""
+    simple = [
+        geometry("Point", {"$ref": "#/$defs/position"}),
+        geometry("LineString", line),
+        geometry("Polygon", polygon),
+        geometry("MultiPoint", {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/position"}}),
+        geometry("MultiLineString", {"type": "array", "minItems": 1, "items": line}),
+        geometry("MultiPolygon", {"type": "array", "minItems": 1, "items": polygon}),
+    ]
+    collection = {"type": "object", "required": ["type", "geometries"], "not": {"required": ["crs"]},
+                  "properties": {"type": {"const": "GeometryCollection"},
+                                 "geometries": {"type": "array", "minItems": 1, "items": {"oneOf": simple}}}}
+    vocab_list = {"type": "array", "uniqueItems": True, "items": {"type": "string"}}
+    return {
+        "type": "object", "required": ["type", "id", "geometry", "properties"], "not": {"required": ["crs"]},
+        "properties": {
+            "type": {"const": "Feature"},
+            "id": {"type": "integer", "minimum": 1},
+            "geometry": {"oneOf": [*simple, collection]},
+            "properties": {
+                "type": "object", "additionalProperties": False,
+                "required": ["zone_id", "state", "network", "report_count", "report_ids", "technologies",
+                             "operators", "commune_nis", "updated_at"],
+                "properties": {
+                    "zone_id": {"type": "integer", "minimum": 1},
+                    "state": {"const": "confirmed"},
+                    "network": {"enum": list(vocab.NETWORKS)},
+                    "report_count": {"type": "integer", "minimum": 2,
+                                     "description": "Reports of the same place (also reported by report_count - 1)."},
+                    "report_ids": {"type": "array", "minItems": 2, "uniqueItems": True,
+                                   "items": {"type": "string", "format": "uuid"}},
+                    "technologies": {**vocab_list, "items": {"enum": list(vocab.TECHNOLOGIES)}},
+                    "operators": {**vocab_list, "items": {"enum": list(vocab.OPERATORS)}},
+                    "commune_nis": _NIS,
+                    "updated_at": _DATE_TIME,
+                },
+            },
+        },
     }
 
 

@@ -294,6 +294,11 @@ ROUTE_RULES: dict[str, str] = {
     "account.users_page": "all_communes",
     "account.invite_user": "all_communes",  # then may_invite(role)
     "account.deactivate_user": "all_communes",  # then may_deactivate(user)
+    # zones of overlapping reports
+    "zones.list_zones": "signed_in",  # a representative: their commune's zones
+    "zones.get_zone": "signed_in",  # idem, else 404
+    "zones.confirm_zone": "all_communes",
+    "zones.split_zone": "all_communes",
 }
 
 

@@ -584,7 +584,7 @@ def test_migration_0007_moves_stored_features_and_run_history_and_back() -> None
                 c.execute(text("INSERT INTO export_run_reports VALUES (:run, :rid, :seq)"),
                           {"run": run, "rid": rid, "seq": seq})
         assert len(features) == 3 and all(features.values())
-        migrate.upgrade(url)
+        migrate.upgrade(url, "0007")  # later migrations rewrite the Features (0010: schema 1.1.0)
         with engine.begin() as c:
             assert dict(c.execute(text("SELECT seq, feature_json FROM report_features")).all()) == features
             rows = c.execute(text("SELECT n, length(report_ids), change_seqs FROM export_run_batches")).all()

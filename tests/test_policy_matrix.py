@@ -63,7 +63,7 @@ def world(client, db):  # noqa: ANN001, ANN201
     report_id = _charleroi_report(accounts["representative_charleroi"])
     values = {"report_id": report_id, "item_id": report_id, "nis": CHARLEROI, "collection_id": "white-zones",
               "user_id": other.id, "token_id": token_id, "run_id": "999999", "import_id": "00000000-0000-0000-0000-000000000000",
-              "filename": "favicon.svg", "name": "leaflet.js", "lang": "fr"}
+              "filename": "favicon.svg", "name": "leaflet.js", "lang": "fr", "zone_id": "999999"}
     return accounts, values
 
 

@@ -10,9 +10,11 @@ from geosignal.models.report import IdempotencyKey, Report
 from geosignal.models.stats import CommuneStats
 from geosignal.models.survey import PublishedIndicator, SurveyEdition, SurveyResponse
 from geosignal.models.user import AccountToken, ApiToken, User
+from geosignal.models.zone import Zone, ZoneDecision, ZoneDecisionReport, ZoneReport, ZoneSetting
 
 __all__ = [
     "AccountToken", "ApiToken", "AuditEvent", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
     "ExportRunChunk", "IdempotencyKey", "ImportJob", "PublishedIndicator", "RateLimitCounter", "Report", "ReportFeature",
-    "SurveyEdition", "SurveyResponse", "User",
+    "SurveyEdition", "SurveyResponse", "User", "Zone", "ZoneDecision", "ZoneDecisionReport", "ZoneReport",
+    "ZoneSetting",
 ]

@@ -79,6 +79,10 @@ def _components() -> dict[str, Any]:
                                                  "features": {"type": "array",
                                                               "items": {"$ref": "#/components/schemas/Feature"}},
                                                  "links": {"type": "array", "items": {"type": "object"}}}},
+            "ZoneReportIds": {"type": "object", "properties": {"report_ids": {
+                "type": "array", "items": {"type": "string", "format": "uuid"},
+                "description": "Confirm: the zone's reports as read (409 zone_changed otherwise). "
+                               "Split: the reports to take out."}}},
             "StatusChange": {"type": "object", "required": ["status"], "additionalProperties": False,
                              "properties": {"status": _vocab_schema(vocab.STATUSES),
                                             "reason": {"type": "string", "maxLength": 4000}}},
@@ -159,6 +163,10 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
         _q("offset", {"type": "integer", "minimum": 0, "default": 0}, "Features to skip (next links)."),
         _F],
 }
+QUERY_PARAMETERS["zones.list_zones"] = [
+    _q("state", _vocab_schema(("proposed", "confirmed")), "Zones in this state only."),
+    _q("network", _vocab_schema(vocab.NETWORKS), "Zones of this network only."),
+    _q("commune", {"type": "string", "pattern": "^[0-9]{5}$"}, "Zones whose largest part lies in this commune.")]
 for _endpoint in ("ogc.landing", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.item"):
     QUERY_PARAMETERS[_endpoint] = [_F]
 
@@ -193,6 +201,10 @@ _BODIES: dict[str, dict[str, Any]] = {
         "application/json": {"schema": {"$ref": "#/components/schemas/ReportFeatureInput"}}}},
     "api.patch_report": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/StatusChange"}}}},
+    "zones.confirm_zone": {"required": False, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds"}}}},
+    "zones.split_zone": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds", "required": ["report_ids"]}}}},
     "api.post_transition": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Transition"}}}},
 }

@@ -47,6 +47,7 @@ from geosignal.ratelimit import (
 from geosignal.services import aggregation, basemaps, drawing, survey
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
+from geosignal.services import zones as zones_service
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -294,8 +295,9 @@ def my_reports() -> str:
     show_withdrawn = request.args.get("retires") == "1"
     shown = [f for f in page.features if show_withdrawn or f["properties"]["status"] != "withdrawn"]
     shown.reverse()
+    also = zones_service.for_reports(get_session(), [f["id"] for f in shown])
     return render_template("reports.html", features=shown, truncated=page.next_cursor is not None,
-                           show_withdrawn=show_withdrawn, hidden=len(page.features) - len(shown))
+                           show_withdrawn=show_withdrawn, hidden=len(page.features) - len(shown), zones=also)
 
 
 @bp.get("/tableau-de-bord")

@@ -30,6 +30,7 @@ from geosignal.services import audit as audit_service
 from geosignal.services import basemaps
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
+from geosignal.services import zones as zones_service
 from geosignal.vocab import STATUSES
 
 bp = Blueprint("report_pages", __name__)
@@ -56,7 +57,8 @@ def _render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) 
         "report.html", feature=feature, p=props, history=history, thread=_thread(history),
         actions=policy.allowed_transitions(user, props["commune_nis"], props["status"]),
         may_edit=policy.may_edit_report(user, props["commune_nis"], props["status"]),
-        tiles=_tiles(), geometry_json=json.dumps(feature["geometry"]), **extra)
+        tiles=_tiles(), geometry_json=json.dumps(feature["geometry"]),
+        zone=zones_service.for_reports(get_session(), [feature["id"]]).get(feature["id"]), **extra)
     return page, status
 
 

@@ -13,7 +13,7 @@ from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_bbox, parse_commune
-from geosignal.services import aggregation, survey_db
+from geosignal.services import aggregation, survey_db, zones
 from geosignal.services import communes as communes_service
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
@@ -37,11 +37,15 @@ def communes() -> Response:
 
     Query: ``status``, ``network``, ``technology``, ``operator``, ``issue``, ``from``, ``to``
     (see :func:`geosignal.services.aggregation.parse_filters`); ``survey=1`` adds the survey
-    answers. Without filters the stored aggregates answer (``"source": "stored"``).
+    answers. Without filters the stored aggregates answer (``"source": "stored"``). Each row
+    also counts places: ``zone_group_count``, ``reports_in_zone_groups``, ``place_count`` (unfiltered;
+    :func:`geosignal.services.zones.add_zone_figures`).
     """
     current()
     filters = _filters()
-    return jsonify(aggregation.commune_table(get_session(), filters, with_survey=_flag("survey")))
+    table = aggregation.commune_table(get_session(), filters, with_survey=_flag("survey"))
+    zones.add_zone_figures(get_session(), table)
+    return jsonify(table)
 
 
 @bp.get("/communes.csv")

@@ -43,6 +43,7 @@ from geosignal.services.export.sql import (
     WKB,
     WKT,
 )
+from geosignal.services.export.zones import zone_features
 
 if TYPE_CHECKING:
     from geosignal.services.export.stream import ExportRequest, ExportStream
@@ -85,6 +86,7 @@ def _stored_features(session: Session, request: ExportRequest, paging: Paging | 
     page's cursor when a page is full."""
     where, params = where_clause(request.filters, None, stream.watermark)
     after = paging.after if paging is not None else 0
+    stream.seq_span = (after, after)
     page = paging.limit if paging is not None else None
     seen = 0  # rows of the page read (written or excluded)
     first = True
@@ -133,6 +135,7 @@ def _stored_features(session: Session, request: ExportRequest, paging: Paging | 
             after = int(last_seq)
         if rows < limit or stream.next_cursor or (page is not None and seen >= page):
             break
+    stream.seq_span = (stream.seq_span[0], after)
     if stream.next_cursor:
         stream.next_cursor = encode_cursor(after, stream.watermark)
 
@@ -152,9 +155,11 @@ def geojson_chunks(session: Session, request: ExportRequest, paging: Paging | No
         head["export_run"] = str(stream.run.id)
     yield (json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1] + ',"features":[').encode()
     yield from _stored_features(session, request, paging, stream, recorder)
+    where, params = where_clause(request.filters, None, stream.watermark)
     tail: dict[str, Any] = {
         "numberReturned": stream.count,
         "excluded": [{"id": i, "reason": COLLAPSED} for i in stream.excluded],
+        "zones": zone_features(session, where, params, *stream.seq_span),
     }
     if stream.next_cursor:
         tail["next_cursor"] = stream.next_cursor

@@ -78,6 +78,8 @@ class ExportStream:
     next_cursor: str | None = None
     count: int = 0
     excluded: list[str] = field(default_factory=list)
+    #: Insertion order (``seq``) the GeoJSON document covered: (after, last].
+    seq_span: tuple[int, int] = (0, 0)
 
     @property
     def next_since(self) -> str:

@@ -1,0 +1,173 @@
+"""Benchmark of zone grouping (reports of one network that overlap, or lie within 100 m).
+
+On a fresh database cloned from the template (the 30 communes), a seeded generator puts N
+points and M small squares (60–120 m) in a 12 km × 12 km block around Charleroi's centre
+(dense enough for chains: ~2 neighbours within 100 m per point at N = 20,000), then times:
+
+  (a) the load a set-wise import makes — one ``INSERT … SELECT`` of every report, with every
+      ``reports`` trigger on (stored Features, figures, zones) — against
+  (a') the same load with the zone triggers off: the zones' share of an import;
+  (b) one report filed through the service (``reports.create_report`` + commit, what
+      ``POST /api/v1/reports`` runs) into the loaded database, median of 30, against (b') the
+      same with the zone triggers off;
+  (c) ``zones.recompute_all`` (what ``geosignal regroup-zones`` runs: every report regrouped)
+      against (c') the best hand-written SQL for the same partition of the points alone:
+      ``ST_ClusterDBSCAN(…, eps := 100, minpoints := 1) OVER (PARTITION BY network)`` in
+      EPSG:31370 (DBSCAN with one point per cluster is exactly the 100 m components of
+      points; it cannot express the positive-area rule of zones, so (c) and (c') run on a
+      points-only load), and checks that both give the same zones.
+
+Prints each figure and the ratios. ``--quick``: 5,000 points + 500 squares (< 1 min).
+
+    python bench/zones.py --quick
+    python bench/zones.py --points 100000 --polygons 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import text  # noqa: E402
+
+from geosignal.devdb import scratch_database  # noqa: E402
+from geosignal.geo import LAMBERT72, WGS84, transform_xy  # noqa: E402
+
+COMMUNES = ROOT.parent / "shared" / "data" / "communes_charleroi_metropole.geojson"
+X0, Y0 = 155348.97, 122214.95  # Charleroi's centre, EPSG:31370
+SIDE = 12_000.0
+ZONE_TRIGGERS = ("reports_group_zones_insert", "reports_group_zones_update", "reports_group_zones_delete")
+
+
+def generate(n_points: int, n_polygons: int, seed: int) -> tuple[list[str], list[str]]:
+    """Return (EWKT in EPSG:4326, network) of the reports, seeded; one in six fixed."""
+    rng = np.random.default_rng(seed)
+    xy = np.column_stack([X0 - SIDE / 2 + rng.random(n_points + n_polygons) * SIDE,
+                          Y0 - SIDE / 2 + rng.random(n_points + n_polygons) * SIDE])
+    side = 60 + rng.random(n_polygons) * 60
+    ewkt = []
+    lonlat = transform_xy(xy[:n_points], LAMBERT72, WGS84)
+    ewkt += [f"SRID=4326;POINT({x:.9f} {y:.9f})" for x, y in lonlat]
+    for (x, y), s in zip(xy[n_points:], side, strict=True):
+        ring = transform_xy(np.array([(x, y), (x + s, y), (x + s, y + s), (x, y + s), (x, y)]), LAMBERT72, WGS84)
+        ewkt.append("SRID=4326;POLYGON((" + ",".join(f"{a:.9f} {b:.9f}" for a, b in ring) + "))")
+    networks = ["fixed" if k % 6 == 5 else "mobile" for k in range(len(ewkt))]
+    return ewkt, networks
+
+
+def load(session, ewkt: list[str], networks: list[str]) -> float:  # noqa: ANN001
+    """Insert every report in one ``INSERT … SELECT`` (as a set-wise import does); seconds."""
+    started = time.perf_counter()
+    session.execute(text("""
+        INSERT INTO reports (id, geometry, commune_nis, network, technologies, operators, description)
+        SELECT gen_random_uuid(), ST_GeomFromEWKT(g), '52011', n, ARRAY['4G']::varchar[], ARRAY['Orange']::varchar[], ''
+        FROM unnest(CAST(:g AS text[]), CAST(:n AS varchar[])) AS x(g, n)"""), {"g": ewkt, "n": networks})
+    session.commit()
+    return time.perf_counter() - started
+
+
+def zone_triggers(session, on: bool) -> None:  # noqa: ANN001
+    for name in ZONE_TRIGGERS:
+        session.execute(text(f"ALTER TABLE reports {'ENABLE' if on else 'DISABLE'} TRIGGER {name}"))
+    session.commit()
+
+
+def clear(session) -> None:  # noqa: ANN001
+    session.execute(text("TRUNCATE reports CASCADE"))
+    session.commit()
+
+
+def one_report_ms(session, admin, repeat: int, seed: int) -> float:  # noqa: ANN001
+    """Median ms of filing one small zone through the service and committing."""
+    import shapely
+
+    from geosignal.geo import reproject
+    from geosignal.services import reports as reports_service
+    from geosignal.services.intake import ReportInput
+
+    rng = np.random.default_rng(seed)
+    times = []
+    for _ in range(repeat):
+        x, y = X0 - 3000 + rng.random() * 6000, Y0 - 3000 + rng.random() * 6000
+        geom = shapely.orient_polygons(reproject(shapely.box(x, y, x + 80, y + 80), LAMBERT72, WGS84))
+        started = time.perf_counter()
+        reports_service.create_report(session, admin, ReportInput(geometry=geom, properties={
+            "network": "mobile", "technologies": ["4G"], "operators": ["Orange"], "description": str(uuid.uuid4())}))
+        session.commit()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def dbscan_partition(session) -> tuple[float, set]:  # noqa: ANN001
+    started = time.perf_counter()
+    rows = session.execute(text("""
+        SELECT network, c, array_agg(id::text) FROM (
+          SELECT id, network, ST_ClusterDBSCAN(ST_Transform(geometry, 31370), eps := 100, minpoints := 1)
+                 OVER (PARTITION BY network) AS c FROM reports) s
+        GROUP BY network, c HAVING count(*) >= 2""")).all()
+    elapsed = time.perf_counter() - started
+    return elapsed, {(r[0], "proposed", frozenset(r[2])) for r in rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--points", type=int, default=20_000)
+    parser.add_argument("--polygons", type=int, default=2_000)
+    parser.add_argument("--quick", action="store_true", help="5,000 points + 500 squares")
+    parser.add_argument("--repeat", type=int, default=30, help="single reports timed for (b)")
+    args = parser.parse_args()
+    if args.quick:
+        args.points, args.polygons, args.repeat = 5_000, 500, 15
+
+    from geosignal.models import User
+    from geosignal.services import zones
+    from geosignal.services.users import create_user
+
+    ewkt, networks = generate(args.points, args.polygons, seed=7)
+    print(f"{args.points:,} points + {args.polygons:,} squares in a {SIDE / 1000:g} km block around Charleroi")
+    with scratch_database("geosignal_bench_zones", COMMUNES) as database, database.session() as session:
+        create_user(session, "bench@igretec.com", "admin", None, "correct horse battery")
+        session.commit()
+        admin = session.query(User).filter_by(email="bench@igretec.com").one()
+
+        zone_triggers(session, False)
+        without = load(session, ewkt, networks)
+        single_without = one_report_ms(session, admin, args.repeat, seed=1)
+        clear(session)
+        zone_triggers(session, True)
+        with_zones = load(session, ewkt, networks)
+        single_with = one_report_ms(session, admin, args.repeat, seed=1)
+        count = session.scalar(text("SELECT count(*) FROM zones"))
+        largest = session.scalar(text("SELECT max(report_count) FROM zones"))
+        print(f"(a)  load with zones:     {with_zones:7.2f} s ({count:,} zones, largest {largest} reports)")
+        print(f"(a') load without zones:  {without:7.2f} s   ratio (a)/(a') = {with_zones / without:.2f}")
+        print(f"(b)  one report, zones:   {single_with:7.1f} ms (median of {args.repeat})")
+        print(f"(b') one report, without: {single_without:7.1f} ms   ratio (b)/(b') = {single_with / single_without:.2f}")
+
+        clear(session)
+        load(session, ewkt[: args.points], networks[: args.points])
+        stored = zones.grouping(session)
+        started = time.perf_counter()
+        zones.recompute_all(session)
+        session.commit()
+        recompute = time.perf_counter() - started
+        anchor, partition = dbscan_partition(session)
+        same = zones.grouping(session) == partition == stored
+        print(f"(c)  regroup every point: {recompute:7.2f} s   ({args.points:,} points, {len(partition):,} zones)")
+        print(f"(c') ST_ClusterDBSCAN:    {anchor:7.2f} s   ratio (c)/(c') = {recompute / anchor:.2f}")
+        print(f"     same zones as DBSCAN and as stored by the triggers: {same}")
+        if not same:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,367 @@
+"""Zones: reports of one network that speak of the same place, proposed by PostgreSQL and
+confirmed or split by the referent.
+
+Grouping happens when reports are written (statement-level triggers on ``reports``, SQL and
+rules in :mod:`geosignal.services.zones_sql`), never when zones are read. This module reads
+zones, records the referent's decisions (each one regroups the zone's reports at once, under
+the network's lock), applies the grouping distance, and recomputes everything for checks.
+
+Zones leave as RFC 7946 Features: ``id`` the zone's number, ``geometry`` the union of its
+reports (EPSG:4326, ``[lon, lat]``, exteriors counter-clockwise), ``properties``: ``state``
+(``proposed``, ``confirmed``), ``network``, ``report_ids`` (oldest report first),
+``report_count``, ``technologies``, ``operators`` (unions, vocabulary order),
+``commune_nis`` (largest part), ``area_m2`` (polygonal part, EPSG:31370, 0.1 m²; null when
+none), ``created_at``, ``updated_at``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geosignal import contract, policy
+from geosignal.errors import GeosignalError
+from geosignal.services.zones_sql import (
+    DECISION_KINDS,
+    DEFAULT_DISTANCE_M,
+    EXCLUDED_STATUSES,
+    LOCK_ORDER,
+    ZONE_STATES,
+)
+from geosignal.vocab import NETWORKS
+
+__all__ = ["DECISION_KINDS", "DEFAULT_DISTANCE_M", "EXCLUDED_STATUSES", "ZONE_STATES", "apply_distance",
+           "confirm_zone", "for_reports", "get_zone", "grouping", "list_zones", "recompute_all", "split_zone",
+           "zone_figures"]
+
+#: Largest zone id accepted in a URL (PostgreSQL bigint).
+_MAX_ID = 2**63 - 1
+
+_FEATURE_SQL = """
+SELECT z.id, z.network, z.state, z.technologies, z.operators, z.report_count, z.commune_nis,
+       z.created_at, z.updated_at,
+       ST_AsGeoJSON(CASE WHEN ST_Dimension(z.geometry) = 2 THEN ST_ForcePolygonCCW(z.geometry)
+                         ELSE z.geometry END, :decimals) AS geojson,
+       CASE WHEN ST_Dimension(z.geometry) = 2
+            THEN round(ST_Area(ST_Transform(ST_CollectionExtract(z.geometry, 3), 31370))::numeric, 1) END AS area_m2,
+       ARRAY(SELECT zr.report_id::text FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+             WHERE zr.zone_id = z.id ORDER BY r.seq) AS report_ids
+FROM zones z
+WHERE {where}
+ORDER BY z.id"""
+
+#: A representative reads the zones of their commune: homed there, or holding one of its reports.
+_OWN_COMMUNE = """(z.commune_nis = :own OR EXISTS (
+    SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+    WHERE zr.zone_id = z.id AND r.commune_nis = :own))"""
+
+
+def _feature(row: Any) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": row.id,
+        "geometry": json.loads(row.geojson),
+        "properties": {
+            "state": row.state,
+            "network": row.network,
+            "report_ids": list(row.report_ids),
+            "report_count": row.report_count,
+            "technologies": list(row.technologies),
+            "operators": list(row.operators),
+            "commune_nis": row.commune_nis,
+            "area_m2": float(row.area_m2) if row.area_m2 is not None else None,
+            "created_at": contract.format_datetime(row.created_at),
+            "updated_at": contract.format_datetime(row.updated_at),
+        },
+    }
+
+
+def _visible(user: Any, clauses: list[str], params: dict[str, Any]) -> None:
+    policy.require_signed_in(user)
+    if not policy.sees_all_communes(user):
+        clauses.append(_OWN_COMMUNE)
+        params["own"] = user.commune_nis
+
+
+def list_zones(session: Session, user: Any, *, state: str | None = None, network: str | None = None,
+               commune: str | None = None) -> dict[str, Any]:
+    """Return the zones ``user`` may read as a GeoJSON FeatureCollection (zone order).
+
+    The referent and admins read every zone; a representative the zones of their commune
+    (homed there, or holding one of its reports). ``state`` (:data:`ZONE_STATES`),
+    ``network`` and ``commune`` (a NIS code: zones homed there) filter. Raises
+    ``unauthorized`` (401) when nobody is signed in, ``invalid_request`` (400) for an unknown
+    state or network.
+    """
+    clauses, params = ["true"], {"decimals": contract.API_COORDINATE_DECIMALS}
+    _visible(user, clauses, params)
+    if state is not None:
+        if state not in ZONE_STATES:
+            raise GeosignalError("invalid_request", f"state must be one of {', '.join(ZONE_STATES)}", where="state")
+        clauses.append("z.state = :state")
+        params["state"] = state
+    if network is not None:
+        if network not in NETWORKS:
+            raise GeosignalError("invalid_request", f"network must be one of {', '.join(NETWORKS)}",
+                                 where="network")
+        clauses.append("z.network = :network")
+        params["network"] = network
+    if commune is not None:
+        clauses.append("z.commune_nis = :commune")
+        params["commune"] = commune
+    rows = session.execute(text(_FEATURE_SQL.format(where=" AND ".join(clauses))), params).all()
+    return {"type": "FeatureCollection", "features": [_feature(r) for r in rows]}
+
+
+def _zone_id(zone_id: int | str) -> int:
+    try:
+        value = int(str(zone_id), 10)
+    except ValueError:
+        raise GeosignalError("not_found", f"no zone {zone_id}") from None
+    if not 0 < value <= _MAX_ID:
+        raise GeosignalError("not_found", f"no zone {zone_id}")
+    return value
+
+
+def get_zone(session: Session, user: Any, zone_id: int | str) -> dict[str, Any]:
+    """Return one zone ``user`` may read as a Feature; ``not_found`` (404) otherwise."""
+    zid = _zone_id(zone_id)
+    clauses, params = ["z.id = :id"], {"id": zid, "decimals": contract.API_COORDINATE_DECIMALS}
+    _visible(user, clauses, params)
+    row = session.execute(text(_FEATURE_SQL.format(where=" AND ".join(clauses))), params).first()
+    if row is None:
+        raise GeosignalError("not_found", f"no zone {zone_id}")
+    return _feature(row)
+
+
+def for_reports(session: Session, report_ids: Iterable[uuid.UUID | str]) -> dict[str, dict[str, Any]]:
+    """Return, for each of ``report_ids`` that is in a zone, ``{zone_id, report_count, state}``
+    keyed by the report id (string), in one query: what pages show as "également signalé par
+    N" (N = ``report_count`` - 1). Reports in no zone are absent. No authorisation: the
+    caller shows it beside reports the user already reads."""
+    ids = [str(i) for i in report_ids]
+    if not ids:
+        return {}
+    rows = session.execute(text(
+        "SELECT zr.report_id::text, z.id, z.report_count, z.state FROM zone_reports zr "
+        "JOIN zones z ON z.id = zr.zone_id WHERE zr.report_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids})
+    return {r[0]: {"zone_id": r[1], "report_count": r[2], "state": r[3]} for r in rows}
+
+
+def _lock(session: Session, networks: Sequence[str]) -> None:
+    """Take the zone locks of ``networks`` (in name order), as the triggers do."""
+    session.execute(text("SELECT zones_lock(CAST(:nets AS varchar[]))"), {"nets": list(networks)})
+
+
+def _locked_zone(session: Session, user: Any, zone_id: int | str) -> tuple[int, str, str, list[str]]:
+    """Authorise a decision, lock the zone's network and return (id, network, state, report
+    ids oldest first) read after the lock."""
+    policy.require_signed_in(user)
+    policy.require(policy.sees_all_communes(user), "the referent and admins confirm and split zones")
+    zid = _zone_id(zone_id)
+    network = session.scalar(text("SELECT network FROM zones WHERE id = :id"), {"id": zid})
+    if network is None:
+        raise GeosignalError("not_found", f"no zone {zone_id}")
+    _lock(session, [network])
+    row = session.execute(text(
+        "SELECT z.network, z.state, ARRAY(SELECT zr.report_id::text FROM zone_reports zr JOIN reports r "
+        "ON r.id = zr.report_id WHERE zr.zone_id = z.id ORDER BY r.seq) FROM zones z WHERE z.id = :id"),
+        {"id": zid}).first()
+    if row is None or row[0] != network:
+        raise GeosignalError("zone_changed", f"zone {zone_id} changed meanwhile; read it again")
+    return zid, row[0], row[1], list(row[2])
+
+
+def _decide(session: Session, user: Any, kind: str, network: str, report_ids: list[str],
+            decision_id: int | None = None) -> int:
+    """Record a decision (a new one unless ``decision_id``) for ``report_ids`` and regroup them."""
+    if decision_id is None:
+        decision_id = session.scalar(text(
+            "INSERT INTO zone_decisions (kind, network, decided_by) VALUES (:kind, :network, :user) RETURNING id"),
+            {"kind": kind, "network": network, "user": getattr(user, "id", None)})
+    session.execute(text(
+        "INSERT INTO zone_decision_reports (report_id, decision_id) "
+        "SELECT unnest(CAST(:ids AS uuid[])), :d ORDER BY 1 "
+        "ON CONFLICT (report_id) DO UPDATE SET decision_id = EXCLUDED.decision_id"),
+        {"ids": report_ids, "d": decision_id})
+    return int(decision_id)  # type: ignore[arg-type]
+
+
+def _regroup(session: Session, report_ids: list[str]) -> None:
+    session.execute(text("SELECT zones_regroup(CAST(:ids AS uuid[]))"), {"ids": report_ids})
+
+
+def _zone_of(session: Session, report_id: str) -> int | None:
+    return session.scalar(text("SELECT zone_id FROM zone_reports WHERE report_id = CAST(:r AS uuid)"),
+                          {"r": report_id})
+
+
+def _check_ids(report_ids: Any, where: str) -> list[str]:
+    if not isinstance(report_ids, list) or not all(isinstance(i, str) for i in report_ids):
+        raise GeosignalError("invalid_request", "report_ids must be a list of report ids", where=where)
+    try:
+        return [str(uuid.UUID(i)) for i in report_ids]
+    except ValueError:
+        raise GeosignalError("invalid_request", "report_ids must be report ids (UUID)", where=where) from None
+
+
+def confirm_zone(session: Session, user: Any, zone_id: int | str,
+                 report_ids: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Confirm a zone (the caller commits): its reports stay one zone from now on.
+
+    ``report_ids``, when given, must be exactly the zone's reports (what the referent saw);
+    otherwise ``zone_changed`` (409). Confirming a confirmed zone pins the reports that joined
+    it since. Returns (the zone as a Feature, an audit summary ``{zone_id, network,
+    report_ids, decision_id, before_state}``). Raises ``unauthorized`` (401), ``forbidden``
+    (403, not the referent or an admin), ``not_found`` (404), ``zone_changed`` (409).
+    """
+    zid, network, state, members = _locked_zone(session, user, zone_id)
+    if report_ids is not None:
+        wanted = _check_ids(report_ids, "/report_ids")
+        if set(wanted) != set(members):
+            raise GeosignalError("zone_changed", f"zone {zid} now holds {len(members)} reports; read it again",
+                                 report_ids=members)
+    decision = None
+    if state == "confirmed":
+        decision = session.scalar(text(
+            "SELECT min(k.id) FROM zone_decision_reports d JOIN zone_decisions k ON k.id = d.decision_id "
+            "WHERE d.report_id = ANY(CAST(:ids AS uuid[])) AND k.kind = 'confirmed' AND k.network = :n"),
+            {"ids": members, "n": network})
+    decision = _decide(session, user, "confirmed", network, members, decision)
+    _regroup(session, members)
+    now_id = _zone_of(session, members[0])
+    summary = {"zone_id": now_id, "network": network, "report_ids": members, "decision_id": decision,
+               "before_state": state}
+    return get_zone(session, user, now_id if now_id is not None else zid), summary
+
+
+def split_zone(session: Session, user: Any, zone_id: int | str,
+               report_ids: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Take ``report_ids`` out of a zone (the caller commits); the split sticks.
+
+    The reports taken out are kept apart: they group only with each other from now on (two
+    of them that overlap form a zone of their own), never again with the reports they were
+    taken from, nor with later reports. The zone keeps its id and state with the reports
+    left (it disappears when one is left). Returns (a FeatureCollection of the zones now
+    holding the zone's former reports, an audit summary ``{zone_id, network, report_ids,
+    taken_out, decision_id}``). Raises ``invalid_request`` (400: not a list of ids),
+    ``invalid_split`` (422: an id not in the zone, none, or all of them), ``unauthorized``,
+    ``forbidden``, ``not_found``, ``zone_changed``.
+    """
+    zid, network, _state, members = _locked_zone(session, user, zone_id)
+    out = _check_ids(report_ids, "/report_ids")
+    stray = [i for i in out if i not in members]
+    if stray:
+        raise GeosignalError("invalid_split", f"report {stray[0]} is not in zone {zid}", where="/report_ids",
+                             report_ids=stray)
+    if not out or set(out) == set(members):
+        raise GeosignalError("invalid_split", "take out some of the zone's reports, not none nor all",
+                             where="/report_ids")
+    out = sorted(set(out), key=members.index)
+    decision = _decide(session, user, "apart", network, out)
+    # the reports taken out leave the zone: its id stays with the reports left
+    session.execute(text("DELETE FROM zone_reports WHERE report_id = ANY(CAST(:ids AS uuid[]))"), {"ids": out})
+    _regroup(session, members)
+    zone_ids = sorted({z for z in (_zone_of(session, m) for m in members) if z is not None})
+    features = [get_zone(session, user, z) for z in zone_ids]
+    summary = {"zone_id": zid, "network": network, "report_ids": members, "taken_out": out,
+               "decision_id": decision}
+    return {"type": "FeatureCollection", "features": features}, summary
+
+
+def apply_distance(session: Session, metres: float) -> bool:
+    """Set the grouping distance (m, EPSG:31370) and regroup every report when it changed
+    (the caller commits). Returns whether it changed. Raises ``invalid_request`` (400) for a
+    negative or non-finite distance."""
+    if not (isinstance(metres, (int, float)) and 0 <= float(metres) < float("inf")):
+        raise GeosignalError("invalid_request", "the zone distance must be a finite number of metres ≥ 0")
+    _lock(session, LOCK_ORDER)
+    changed = session.execute(text(
+        "UPDATE zone_settings SET distance_m = :d WHERE id = 1 AND distance_m IS DISTINCT FROM :d"),
+        {"d": float(metres)}).rowcount
+    if changed:
+        _regroup_everything(session)
+    return bool(changed)
+
+
+def _regroup_everything(session: Session) -> None:
+    session.execute(text("SELECT zones_regroup(ARRAY(SELECT id FROM reports))"))
+
+
+def recompute_all(session: Session) -> None:
+    """Regroup every report from scratch under every network's lock (the caller commits or
+    rolls back): what stored zones must equal."""
+    _lock(session, LOCK_ORDER)
+    _regroup_everything(session)
+
+
+def grouping(session: Session) -> set[tuple[str, str, frozenset[str]]]:
+    """Return the stored zones as a set of (network, state, report ids): comparable with the
+    same after :func:`recompute_all` (zone ids aside)."""
+    rows = session.execute(text(
+        "SELECT z.network, z.state, array_agg(zr.report_id::text) FROM zones z "
+        "JOIN zone_reports zr ON zr.zone_id = z.id GROUP BY z.id"))
+    return {(r[0], r[1], frozenset(r[2])) for r in rows}
+
+
+def zone_figures(session: Session) -> dict[str, dict[str, int]]:
+    """Return per commune (NIS code) ``zone_group_count`` (zones of reports homed there, both
+    states), ``confirmed_zone_group_count`` and ``reports_in_zone_groups`` (its counted reports that are in a
+    zone), in one query. Communes without zones are absent."""
+    rows = session.execute(text(f"""
+        SELECT nis, sum(z), sum(c), sum(r) FROM (
+          SELECT commune_nis AS nis, 1 AS z, (state = 'confirmed')::int AS c, 0 AS r FROM zones
+          UNION ALL
+          SELECT r.commune_nis, 0, 0, 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+          WHERE r.status IN ({', '.join(f"'{s}'" for s in _counted())})) x
+        GROUP BY nis"""))
+    return {r[0]: {"zone_group_count": int(r[1]), "confirmed_zone_group_count": int(r[2]), "reports_in_zone_groups": int(r[3])}
+            for r in rows}
+
+
+def _counted() -> tuple[str, ...]:
+    from geosignal.services.aggregation.filters import COUNTED_STATUSES
+
+    return COUNTED_STATUSES
+
+
+def may_decide(user: Any) -> bool:
+    """Whether ``user`` confirms and splits zones (the referent, admins)."""
+    return policy.sees_all_communes(user)
+
+
+def record_decision(session: Session, user: Any, action: str, summary: dict[str, Any]) -> None:
+    """Journal a decision on a zone for each of its reports (the caller commits): ``merge``
+    (a confirmation: the reports are one place) or ``split`` (``taken_out`` in the details),
+    with the zone's id and the decision's. ``summary`` is what :func:`confirm_zone` /
+    :func:`split_zone` returned."""
+    from geosignal.services import audit
+
+    details = {k: v for k, v in summary.items() if k != "report_ids"}
+    audit.record(session, action, user, report_ids=summary["report_ids"], details=details)
+
+
+def add_zone_figures(session: Session, table: dict[str, Any]) -> None:
+    """Add place counts to a commune table (:func:`geosignal.services.aggregation.commune_table`),
+    in place: per commune and for the territory ``zone_group_count`` (zones of overlapping
+    reports whose largest part lies there, proposed and confirmed; ``zone_count`` stays the
+    number of reports that are areas), ``confirmed_zone_group_count``, ``reports_in_zone_groups``
+    (its counted reports that belong to such a zone) and ``place_count`` = ``report_count`` -
+    ``reports_in_zone_groups`` + ``zone_group_count`` (each zone counted once, each report
+    outside zones once). These figures are the zones as they stand: the table's filters do not
+    apply to them."""
+    figures = zone_figures(session)
+    keys = ("zone_group_count", "confirmed_zone_group_count", "reports_in_zone_groups")
+    totals = dict.fromkeys(keys, 0)
+    for row in table["communes"]:
+        f = figures.get(row["nis_code"], dict.fromkeys(keys, 0))
+        row.update(f, place_count=row["report_count"] - f["reports_in_zone_groups"] + f["zone_group_count"])
+        for k in keys:
+            totals[k] += f[k]
+    territory = table["territory"]
+    territory.update(totals, place_count=territory["report_count"] - totals["reports_in_zone_groups"] + totals["zone_group_count"])

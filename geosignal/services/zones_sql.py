@@ -1,0 +1,345 @@
+"""The SQL (functions and triggers) that groups overlapping reports into zones.
+
+A *zone* is two or more reports of the same network that speak of one place: zones (areas)
+sharing a positive area, or points and lines lying within :data:`DEFAULT_DISTANCE_M` metres
+(``zone_settings.distance_m``, measured in EPSG:31370) of another report. Zones are the
+**connected components** of that relation (A∩B and B∩C put A, B and C in one zone even if A
+and C do not touch), among the reports whose status takes part (:data:`ZONE_STATUSES`, the statuses the
+figures count; not drafts, rejected, withdrawn or resolved reports).
+
+**The referent's decisions** (``zone_decisions``, one *cohort* of reports each):
+
+- *confirmed*: the zone's reports are pinned together; they stay one zone whatever later
+  edits do to their shapes. A later report of the same network touching a confirmed zone —
+  alone or through other new reports — *joins* it (the oldest confirmation when it touches
+  several); two confirmed zones never merge.
+- *apart* (a split): the reports taken out of a zone form a cohort of their own; they group
+  only with each other, never again with the reports they were taken from nor with later
+  reports, so regrouping cannot undo the split.
+
+Reports with no decision are *free*; a report whose decision was made for another network
+(its network was edited since) is free again.
+
+**When.** Statement-level triggers on ``reports`` (insert, update, delete; transition
+tables) regroup once per statement, set-wise: a ``COPY`` of 50,000 reports is one pass.
+Updates regroup only when participation, geometry, network, technologies, operators or
+commune changed (a validation that changes nothing else costs one scan of the statement's
+rows). Nothing is computed when zones are read.
+
+**How.** :func:`zones_regroup` takes the changed reports, adds the members of their current
+zones, then grows the set to its closure (reports adjacent to the set, members of their
+zones, members of the same confirmed cohorts) so that every zone touched is recomputed
+whole; computes components by label propagation over the adjacency edges (``&&`` on the
+stored EPSG:4326 geometries expanded by :data:`DEG_PER_M` × distance, then the exact test in
+EPSG:31370), each iteration one statement; and replaces the old zones by the new ones.
+A new zone keeps the id of the oldest zone its reports were in (the group of the oldest
+decision — free reports first, then by the oldest report — wins a contested id), so a
+proposal the referent is looking at keeps its id while it grows, and a confirmed zone keeps
+its id through splits.
+
+**Exact under concurrency.** Every statement that changes the zones of a network first takes
+that network's transaction-level advisory lock (:data:`ZONE_LOCK_KEY`, networks in name
+order); the triggers fire before the stored-features and figures triggers of the same
+statement (trigger names sort first), so the order is network locks, then commune rows, then
+cells, for every writer. The recomputation runs in statements started after the lock is
+granted (READ COMMITTED: a fresh snapshot each), so it sees every change committed by the
+writers it waited for: stored zones equal a recomputation after any interleaving. The cost:
+writers of one network queue from their zone trigger to their commit.
+
+:func:`zones_sql` renders the SQL; migration 0010 keeps a frozen copy, and a test checks
+that the two are equal.
+"""
+
+from __future__ import annotations
+
+from geosignal.services.aggregation.filters import COUNTED_STATUSES
+from geosignal.vocab import LAMBERT72, NETWORKS, OPERATORS, STATUSES, TECHNOLOGIES
+
+#: Statuses whose reports take part in zones: those the figures count (open and
+#: ``not_resolved``), the same set (:data:`geosignal.services.aggregation.filters.COUNTED_STATUSES`).
+ZONE_STATUSES: tuple[str, ...] = COUNTED_STATUSES
+#: The others take no part (drafts, rejected, withdrawn, resolved).
+EXCLUDED_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s not in ZONE_STATUSES)
+#: Distance (m, EPSG:31370) within which points and lines join another report, by default.
+DEFAULT_DISTANCE_M = 100.0
+#: Degrees of bounding-box margin per metre of distance: 1° of longitude is ≥ 60 km up to
+#: 57° N (about 71 km at Charleroi), 1° of latitude 111 km; the exact test follows in metres.
+DEG_PER_M = 1 / 60000
+#: Advisory lock key ("zone"); the second key is ``hashtext(network)``.
+ZONE_LOCK_KEY = 0x7A6F6E65
+#: States of a zone.
+ZONE_STATES: tuple[str, ...] = ("proposed", "confirmed")
+#: Kinds of referent decision.
+DECISION_KINDS: tuple[str, ...] = ("confirmed", "apart")
+
+
+def _list(values: tuple[str, ...]) -> str:
+    assert all("'" not in v for v in values)
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def participates(alias: str) -> str:
+    """Return the SQL condition "report ``alias`` takes part in zones"."""
+    return f"{alias}.status IN ({_list(ZONE_STATUSES)})"
+
+
+def _adjacent(a_g: str, a_l: str, b_g: str, b_l: str) -> str:
+    """Two reports (EPSG:4326 ``*_g``, EPSG:31370 ``*_l``) of one network belong together:
+    two zones share a positive area; otherwise they lie within ``d`` metres."""
+    return (f"CASE WHEN ST_Dimension({a_g}) = 2 AND ST_Dimension({b_g}) = 2 "
+            f"THEN ST_Relate({a_g}, {b_g}, '2********') "
+            f"ELSE ST_DWithin({a_l}, {b_l}, d) END")
+
+
+def _home() -> str:
+    """The home commune of a zone's union ``n.geometry``: the rule of every report."""
+    # imported here: geosignal.services.communes imports the models, which import this module
+    from geosignal.services.communes import HOME_COMMUNE_SQL
+
+    return HOME_COMMUNE_SQL.replace("FROM communes c, g", "FROM communes c").replace("g.g", "n.geometry") \
+        .replace(":srid", str(LAMBERT72))
+
+_LOAD = """SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, {srid}), r.technologies,
+         r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), {gen}
+  FROM reports r
+  LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
+  LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network"""
+
+_TEMPLATE = r"""
+CREATE FUNCTION zones_lock(nets varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  net varchar;
+BEGIN
+  -- one lock per network, in name order (at most one per network: not a loop over rows)
+  FOR net IN SELECT DISTINCT x FROM unnest(nets) x WHERE x IS NOT NULL ORDER BY 1 LOOP
+    PERFORM pg_advisory_xact_lock({lock_key}, hashtext(net));
+  END LOOP;
+END $fn$;
+
+CREATE FUNCTION zones_regroup(seeds uuid[]) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  d double precision;
+  deg double precision;
+  step integer := 0;
+  n bigint;
+  old bigint[];
+BEGIN
+  -- the caller holds the locks of the networks concerned (zones_lock)
+  SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
+  d := coalesce(d, {default_m});
+  deg := d * {deg_per_m};
+  IF to_regclass('pg_temp.zone_work') IS NULL THEN
+    CREATE TEMP TABLE zone_work (
+      id uuid PRIMARY KEY, seq bigint UNIQUE, network varchar, g geometry, l geometry,
+      technologies varchar[], operators varchar[], commune_nis varchar,
+      cohort bigint, confirmed boolean, gen integer, label bigint, grp bigint) ON COMMIT DELETE ROWS;
+    CREATE INDEX ON zone_work USING gist (g);
+    CREATE TEMP TABLE zone_edges (a uuid, b uuid, same boolean) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE zone_new (
+      grp bigint PRIMARY KEY, network varchar, state varchar, cohort bigint, first_seq bigint,
+      report_ids uuid[], geometry geometry, technologies varchar[] DEFAULT '{{}}',
+      operators varchar[] DEFAULT '{{}}', commune_nis varchar, cand bigint, zone_id bigint,
+      reused boolean DEFAULT false, changed boolean DEFAULT true) ON COMMIT DELETE ROWS;
+  ELSE
+    DELETE FROM zone_work;
+    DELETE FROM zone_edges;
+    DELETE FROM zone_new;
+  END IF;
+
+  -- the changed reports that take part, and the members of their current zones
+  INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+  {load_0}
+  WHERE {part_r} AND r.id IN (SELECT unnest(seeds) UNION
+    SELECT m.report_id FROM zone_reports s JOIN zone_reports m ON m.zone_id = s.zone_id
+    WHERE s.report_id = ANY(seeds));
+
+  -- closure: adjacent reports, members of their zones, members of the same confirmed cohorts
+  LOOP
+    INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+    {load_next}
+    WHERE {part_r} AND r.id IN (
+      SELECT r2.id FROM zone_work w JOIN reports r2
+        ON r2.network = w.network AND r2.geometry && ST_Expand(w.g, deg) AND r2.id <> w.id
+      WHERE w.gen = step AND {part_r2}
+        AND {adjacent_r2}
+      UNION SELECT m.report_id FROM zone_work w JOIN zone_reports z ON z.report_id = w.id
+        JOIN zone_reports m ON m.zone_id = z.zone_id WHERE w.gen = step
+      UNION SELECT m.report_id FROM zone_work w JOIN zone_decision_reports z ON z.report_id = w.id
+        JOIN zone_decisions k ON k.id = z.decision_id AND k.kind = 'confirmed'
+        JOIN zone_decision_reports m ON m.decision_id = z.decision_id WHERE w.gen = step)
+    ON CONFLICT (id) DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    step := step + 1;
+  END LOOP;
+  SELECT count(*) INTO n FROM zone_work;
+  IF n > 500 THEN
+    ANALYZE zone_work;
+  END IF;
+
+  -- adjacency among them; same = same cohort (the edges components follow)
+  INSERT INTO zone_edges (a, b, same)
+  SELECT x.id, y.id, x.cohort = y.cohort
+  FROM zone_work x JOIN zone_work y ON y.network = x.network AND y.seq > x.seq AND y.g && ST_Expand(x.g, deg)
+  WHERE {adjacent_xy};
+
+  -- components: each report takes the smallest label among its neighbours, then the label
+  -- of the report its label names (chains halve), until nothing changes
+  UPDATE zone_work SET label = seq;
+  LOOP
+    UPDATE zone_work w SET label = m.label FROM (
+      SELECT s.id, min(s.label) AS label FROM (
+        SELECT e.b AS id, x.label FROM zone_edges e JOIN zone_work x ON x.id = e.a WHERE e.same
+        UNION ALL
+        SELECT e.a, y.label FROM zone_edges e JOIN zone_work y ON y.id = e.b WHERE e.same) s
+      GROUP BY s.id) m
+    WHERE w.id = m.id AND m.label < w.label;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    UPDATE zone_work w SET label = p.label FROM zone_work p WHERE p.seq = w.label AND p.label < w.label;
+  END LOOP;
+
+  -- groups: a confirmed cohort whole; a free component touching confirmed zones joins the
+  -- oldest one; otherwise the component
+  UPDATE zone_work SET grp = CASE WHEN confirmed THEN -cohort ELSE label END;
+  UPDATE zone_work w SET grp = -j.cohort FROM (
+    SELECT f.label, min(c.cohort) AS cohort FROM (
+      SELECT e.a AS f, e.b AS c FROM zone_edges e UNION ALL SELECT e.b, e.a FROM zone_edges e) p
+    JOIN zone_work f ON f.id = p.f JOIN zone_work c ON c.id = p.c
+    WHERE f.cohort = 0 AND c.confirmed
+    GROUP BY f.label) j
+  WHERE w.cohort = 0 AND w.label = j.label;
+
+  -- the new zones: two reports or more
+  INSERT INTO zone_new (grp, network, state, cohort, first_seq, report_ids, geometry)
+  SELECT w.grp, min(w.network), CASE WHEN w.grp < 0 THEN 'confirmed' ELSE 'proposed' END,
+         CASE WHEN w.grp < 0 THEN -w.grp ELSE min(w.cohort) END, min(w.seq),
+         array_agg(w.id ORDER BY w.seq), ST_Union(w.g)
+  FROM zone_work w GROUP BY w.grp HAVING count(*) >= 2;
+  UPDATE zone_new n SET technologies = t.v FROM (
+    SELECT s.grp, array_agg(s.x ORDER BY array_position(ARRAY[{technologies}]::varchar[], s.x)) AS v
+    FROM (SELECT DISTINCT w.grp, x FROM zone_work w, unnest(w.technologies) x) s GROUP BY s.grp) t
+  WHERE t.grp = n.grp;
+  UPDATE zone_new n SET operators = t.v FROM (
+    SELECT s.grp, array_agg(s.x ORDER BY array_position(ARRAY[{operators}]::varchar[], s.x)) AS v
+    FROM (SELECT DISTINCT w.grp, x FROM zone_work w, unnest(w.operators) x) s GROUP BY s.grp) t
+  WHERE t.grp = n.grp;
+  UPDATE zone_new n SET commune_nis = coalesce(
+    (SELECT c.nis_code {home}),
+    (SELECT w.commune_nis FROM zone_work w WHERE w.grp = n.grp ORDER BY w.seq LIMIT 1));
+
+  -- ids: a zone keeps the oldest id its reports had (contested: the oldest decision, then the
+  -- oldest report); the others get new ones
+  UPDATE zone_new n SET cand = c.zone_id FROM (
+    SELECT w.grp, min(z.zone_id) AS zone_id FROM zone_work w JOIN zone_reports z ON z.report_id = w.id
+    GROUP BY w.grp) c
+  WHERE c.grp = n.grp;
+  UPDATE zone_new n SET zone_id = n.cand, reused = true FROM (
+    SELECT DISTINCT ON (cand) grp FROM zone_new WHERE cand IS NOT NULL ORDER BY cand, cohort, first_seq) k
+  WHERE n.grp = k.grp;
+  UPDATE zone_new SET zone_id = nextval(pg_get_serial_sequence('zones', 'id')) WHERE zone_id IS NULL;
+  UPDATE zone_new n SET changed = (
+    SELECT array_agg(z.report_id ORDER BY z.report_id) FROM zone_reports z WHERE z.zone_id = n.zone_id)
+    IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(n.report_ids) x)
+  WHERE n.reused;
+
+  -- replace the old zones
+  old := ARRAY(SELECT z.zone_id FROM zone_reports z WHERE z.report_id = ANY(seeds)
+               UNION SELECT z.zone_id FROM zone_reports z JOIN zone_work w ON w.id = z.report_id);
+  DELETE FROM zone_reports WHERE zone_id = ANY(old);
+  DELETE FROM zone_reports WHERE report_id = ANY(seeds);
+  DELETE FROM zones WHERE id = ANY(old) AND id NOT IN (SELECT zone_id FROM zone_new WHERE reused);
+  UPDATE zones z SET network = n.network, state = n.state, geometry = n.geometry,
+         technologies = n.technologies, operators = n.operators,
+         report_count = cardinality(n.report_ids), commune_nis = n.commune_nis,
+         updated_at = CASE WHEN n.changed OR z.state <> n.state OR NOT ST_Equals(z.geometry, n.geometry)
+                           OR (z.technologies, z.operators, z.commune_nis)
+                              IS DISTINCT FROM (n.technologies, n.operators, n.commune_nis)
+                           THEN now() ELSE z.updated_at END
+  FROM zone_new n WHERE z.id = n.zone_id AND n.reused;
+  INSERT INTO zones (id, network, state, geometry, technologies, operators, report_count, commune_nis)
+  SELECT n.zone_id, n.network, n.state, n.geometry, n.technologies, n.operators, cardinality(n.report_ids),
+         n.commune_nis
+  FROM zone_new n WHERE NOT n.reused ORDER BY n.first_seq;
+  INSERT INTO zone_reports (zone_id, report_id)
+  SELECT n.zone_id, x FROM zone_new n, unnest(n.report_ids) x;
+END $fn$;
+
+CREATE FUNCTION reports_group_zones() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  ids uuid[];
+  nets varchar[];
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    SELECT array_agg(n.id), array_agg(DISTINCT n.network) INTO ids, nets FROM new_rows n WHERE {part_n};
+  ELSIF TG_OP = 'UPDATE' THEN
+    SELECT array_agg(DISTINCT n.id), array_agg(DISTINCT v.net) INTO ids, nets
+    FROM old_rows o JOIN new_rows n ON n.id = o.id, LATERAL (VALUES (o.network), (n.network)) v(net)
+    WHERE ({part_o} OR {part_n})
+      AND (({part_o}) <> ({part_n}) OR o.geometry::bytea IS DISTINCT FROM n.geometry::bytea
+           OR (o.network, o.technologies, o.operators, o.commune_nis)
+              IS DISTINCT FROM (n.network, n.technologies, n.operators, n.commune_nis));
+  ELSE
+    SELECT array_agg(o.id), array_agg(DISTINCT o.network) INTO ids, nets FROM old_rows o
+    WHERE {part_o} OR EXISTS (SELECT 1 FROM zone_decision_reports d WHERE d.report_id = o.id);
+  END IF;
+  IF ids IS NULL THEN
+    RETURN NULL;
+  END IF;
+  PERFORM zones_lock(nets);
+  IF TG_OP = 'DELETE' THEN
+    DELETE FROM zone_decision_reports WHERE report_id = ANY(ids);
+  END IF;
+  PERFORM zones_regroup(ids);
+  RETURN NULL;
+END $fn$;
+
+CREATE FUNCTION reports_forget_zones() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  DELETE FROM zone_reports;
+  DELETE FROM zones;
+  DELETE FROM zone_decision_reports;
+  DELETE FROM zone_decisions;
+  RETURN NULL;
+END $fn$;
+
+CREATE TRIGGER reports_group_zones_insert AFTER INSERT ON reports REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_group_zones();
+CREATE TRIGGER reports_group_zones_update AFTER UPDATE ON reports
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_group_zones();
+CREATE TRIGGER reports_group_zones_delete AFTER DELETE ON reports REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_group_zones();
+CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_forget_zones();
+"""
+
+
+def zones_sql() -> str:
+    """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
+    migration 0010 keeps frozen)."""
+    load = _LOAD.replace("{srid}", str(LAMBERT72))
+    return _TEMPLATE.format(
+        lock_key=ZONE_LOCK_KEY, default_m=DEFAULT_DISTANCE_M, deg_per_m=repr(DEG_PER_M),
+        load_0=load.replace("{gen}", "0"), load_next=load.replace("{gen}", "step + 1"),
+        part_r=participates("r"), part_r2=participates("r2"), part_n=participates("n"), part_o=participates("o"),
+        adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
+        adjacent_xy=_adjacent("x.g", "x.l", "y.g", "y.l"),
+        technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(),
+    ).strip() + "\n"
+
+
+#: SQL that removes what :func:`zones_sql` installs.
+DROP_SQL = """
+DROP TRIGGER reports_group_zones_truncate ON reports;
+DROP TRIGGER reports_group_zones_delete ON reports;
+DROP TRIGGER reports_group_zones_update ON reports;
+DROP TRIGGER reports_group_zones_insert ON reports;
+DROP FUNCTION reports_forget_zones();
+DROP FUNCTION reports_group_zones();
+DROP FUNCTION zones_regroup(uuid[]);
+DROP FUNCTION zones_lock(varchar[]);
+"""
+
+#: Networks, in lock order (every zone lock of "all networks" takes them in this order).
+LOCK_ORDER: tuple[str, ...] = tuple(sorted(NETWORKS))

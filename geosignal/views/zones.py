@@ -1,0 +1,89 @@
+"""Zones of overlapping reports under /api/v1/zones: thin views over
+:mod:`geosignal.services.zones`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from geosignal.auth import current
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.params import parse_commune
+from geosignal.services import zones as zones_service
+from geosignal.views.api import geojson_response
+
+bp = Blueprint("zones", __name__, url_prefix="/api/v1")
+
+
+def _body() -> dict[str, Any]:
+    """Return the JSON object posted (``{}`` when the body is empty)."""
+    raw = request.get_data()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise GeosignalError("invalid_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise GeosignalError("invalid_request", "the body must be a JSON object", where="/")
+    return body
+
+
+@bp.get("/zones")
+def list_zones() -> Response:
+    """Return the zones of overlapping reports as a GeoJSON FeatureCollection.
+
+    The referent and admins read every zone; a representative the zones of their commune.
+    Properties: `state` (`proposed`, `confirmed`), `network`, `report_ids`, `report_count`,
+    `technologies`, `operators`, `commune_nis`, `area_m2`, `created_at`, `updated_at`."""
+    session = get_session()
+    user = current()
+    doc = zones_service.list_zones(session, user, state=request.args.get("state") or None,
+                                   network=request.args.get("network") or None,
+                                   commune=parse_commune(session, request.args.get("commune")))
+    return geojson_response(doc)
+
+
+@bp.get("/zones/<zone_id>")
+def get_zone(zone_id: str) -> Response:
+    """Return one zone (a Feature) the user may read."""
+    return geojson_response(zones_service.get_zone(get_session(), current(), zone_id))
+
+
+@bp.post("/zones/<zone_id>/confirm")
+def confirm_zone(zone_id: str) -> Response:
+    """Confirm a proposed zone (referent, admins): its reports stay one zone.
+
+    Optional body `{"report_ids": [...]}`: the reports the referent saw; 409 `zone_changed`
+    when the zone holds others now."""
+    user = current()
+    session = get_session()
+    if not zones_service.may_decide(user):
+        raise GeosignalError("forbidden", "the referent and admins confirm and split zones")
+    body = _body()
+    feature, summary = zones_service.confirm_zone(session, user, zone_id, body.get("report_ids"))
+    zones_service.record_decision(session, user, "merge", summary)
+    session.commit()
+    return geojson_response(feature)
+
+
+@bp.post("/zones/<zone_id>/split")
+def split_zone(zone_id: str) -> Response:
+    """Take reports out of a zone (referent, admins): body `{"report_ids": [...]}`.
+
+    The reports taken out are kept apart for good. Returns the zones now holding the zone's
+    former reports (a FeatureCollection)."""
+    user = current()
+    session = get_session()
+    if not zones_service.may_decide(user):
+        raise GeosignalError("forbidden", "the referent and admins confirm and split zones")
+    body = _body()
+    if "report_ids" not in body:
+        raise GeosignalError("invalid_request", "report_ids is required", where="/report_ids")
+    doc, summary = zones_service.split_zone(session, user, zone_id, body["report_ids"])
+    zones_service.record_decision(session, user, "split", summary)
+    session.commit()
+    return geojson_response(doc)

@@ -1,0 +1,218 @@
+"""Zones stay exact under real concurrent transactions (PostGIS, threads with their own
+connections released together by a barrier): reports created from 16 threads that overlap
+each other's, then creations, withdrawals, confirmations and splits racing. Afterwards the
+stored zones equal a recomputation from the reports — and, with no decision taken, the
+connected components computed independently in Python (shapely, pyproj)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import shapely
+from shapely.geometry import Point, box
+from sqlalchemy import text
+
+from geosignal.db import Database
+from geosignal.devdb import scratch_database
+from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.models import User
+from geosignal.services import reports as reports_service
+from geosignal.services import zones
+from geosignal.services.intake import ReportInput
+from geosignal.services.users import create_user
+from tests.conftest import COMMUNES_FILE
+from tests.factories import CHARLEROI_LAMBERT72
+
+WRITERS = 16
+X, Y = CHARLEROI_LAMBERT72
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[Database]:
+    """A scratch database of its own (the 30 communes, an admin), with a pool for the writers."""
+    with scratch_database("geosignal_test_zones", COMMUNES_FILE) as scratch:
+        url = scratch.engine.url.render_as_string(hide_password=False)
+        with scratch.session() as session:
+            create_user(session, "zones@igretec.com", "admin", None, "correct horse battery")
+            session.commit()
+        db = Database(url, pool_size=WRITERS + 4, max_overflow=0)
+        yield db
+        db.engine.dispose()
+
+
+def _shapes(n: int, seed: int) -> list[tuple[shapely.Geometry, str]]:
+    """``n`` (EPSG:31370 geometry, network): points and 60 m squares in a 1.6 km × 0.4 km band
+    of Charleroi (dense enough for long chains at 100 m), one in six of the fixed network."""
+    rng = random.Random(seed)
+    out = []
+    for k in range(n):
+        x, y = X + rng.uniform(0, 1600), Y - 2000 + rng.uniform(0, 400)
+        geom = box(x, y, x + 60, y + 60) if k % 3 == 0 else Point(x, y)
+        out.append((geom, "fixed" if k % 6 == 5 else "mobile"))
+    return out
+
+
+def _run_together(database: Database, jobs: list[Callable]) -> None:
+    barrier = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def run(job: Callable) -> None:
+        session = database.session()
+        try:
+            barrier.wait()
+            job(session)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            session.rollback()
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _admin(session) -> User:  # noqa: ANN001
+    return session.query(User).filter_by(email="zones@igretec.com").one()
+
+
+def _add_job(shapes: list) -> Callable:
+    def job(session) -> None:  # noqa: ANN001
+        admin = _admin(session)
+        for geom, network in shapes:
+            g = shapely.orient_polygons(reproject(geom, LAMBERT72, WGS84))
+            reports_service.create_report(session, admin, ReportInput(geometry=g, properties={
+                "network": network, "technologies": ["4G"] if network == "mobile" else ["DSL"],
+                "operators": ["Orange"], "description": f"race {uuid.uuid4()}"}))
+            session.commit()
+    return job
+
+
+def _status_job(ids: list[str], status: str, reason: str | None = None) -> Callable:
+    def job(session) -> None:  # noqa: ANN001
+        from geosignal.errors import GeosignalError
+
+        admin = _admin(session)
+        for rid in ids:
+            try:
+                reports_service.set_status(session, admin, rid, status, reason)
+                session.commit()
+            except GeosignalError as err:  # another writer moved it first: a fair answer
+                assert err.code == "invalid_transition", err
+                session.rollback()
+    return job
+
+
+def _decision_job(kind: str, zone_ids: list[int]) -> Callable:
+    def job(session) -> None:  # noqa: ANN001
+        from geosignal.errors import GeosignalError
+
+        admin = _admin(session)
+        for zid in zone_ids:
+            try:
+                if kind == "confirm":
+                    zones.confirm_zone(session, admin, zid)
+                else:
+                    members = zones.get_zone(session, admin, zid)["properties"]["report_ids"]
+                    zones.split_zone(session, admin, zid, members[-1:])
+                session.commit()
+            except GeosignalError as err:  # the zone changed or went meanwhile: a fair answer
+                assert err.code in ("not_found", "zone_changed", "invalid_split"), err
+                session.rollback()
+    return job
+
+
+def _clear(database: Database) -> None:
+    with database.session() as session:
+        session.execute(text("DELETE FROM reports"))
+        session.execute(text("DELETE FROM zone_decisions"))
+        session.commit()
+
+
+def _stored(database: Database) -> set:
+    with database.session() as session:
+        return zones.grouping(session)
+
+
+def _recomputed(database: Database) -> set:
+    with database.session() as session:
+        zones.recompute_all(session)
+        result = zones.grouping(session)
+        session.rollback()
+    return result
+
+
+def _components_in_python(database: Database, distance_m: float = zones.DEFAULT_DISTANCE_M) -> set:
+    """Connected components of the counted reports computed in Python: zones sharing a
+    positive area, or within ``distance_m`` (EPSG:31370 through pyproj); union-find."""
+    with database.session() as session:
+        rows = session.execute(text(
+            "SELECT id::text, network, ST_AsBinary(geometry) FROM reports "
+            "WHERE status NOT IN ('draft', 'rejected', 'withdrawn', 'resolved') ORDER BY seq")).all()
+    ids = [r[0] for r in rows]
+    geoms = [reproject(shapely.from_wkb(bytes(r[2])), WGS84, LAMBERT72) for r in rows]
+    parent = list(range(len(rows)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    tree = shapely.STRtree(geoms)
+    for i, j in zip(*tree.query(geoms, predicate="dwithin", distance=distance_m), strict=True):
+        if i >= j or rows[i][1] != rows[j][1]:
+            continue
+        a, b = geoms[i], geoms[j]
+        linked = a.relate_pattern(b, "2********") if a.geom_type == b.geom_type == "Polygon" else True
+        if linked:
+            parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(rows)):
+        groups.setdefault(find(i), []).append(i)
+    return {(rows[g[0]][1], "proposed", frozenset(ids[i] for i in g)) for g in groups.values() if len(g) >= 2}
+
+
+def test_sixteen_writers_creating_overlapping_reports(database) -> None:  # noqa: ANN001
+    _clear(database)
+    shapes = _shapes(WRITERS * 8, seed=11)
+    _run_together(database, [_add_job(shapes[w::WRITERS]) for w in range(WRITERS)])
+    stored = _stored(database)
+    assert stored == _recomputed(database)
+    assert stored == _components_in_python(database)
+    # the band is dense: long chains made of several writers' reports
+    assert max(len(m) for _, _, m in stored) >= 10
+    assert {n for n, _, _ in stored} == {"mobile", "fixed"}
+
+
+def test_creations_withdrawals_and_decisions_racing(database) -> None:  # noqa: ANN001
+    _clear(database)
+    _run_together(database, [_add_job(_shapes(64, seed=12))])
+    with database.session() as session:
+        ids = [str(i) for i in session.scalars(text("SELECT id FROM reports ORDER BY seq"))]
+        zone_ids = list(session.scalars(text("SELECT id FROM zones ORDER BY id")))
+    assert len(zone_ids) >= 4
+    shapes = _shapes(64, seed=13)
+    jobs = [_add_job(shapes[w::8]) for w in range(8)]
+    jobs += [_status_job(ids[k::9], s, "motif") for k, s in enumerate(["withdrawn", "rejected", "validated", "needs_info"])]
+    jobs.append(_status_job(ids[0::9], "rejected", "motif"))  # races the first withdrawer on the same reports
+    jobs.append(_decision_job("confirm", zone_ids[0::2]))
+    jobs.append(_decision_job("split", zone_ids[1::2]))
+    _run_together(database, jobs)
+    stored = _stored(database)
+    assert stored == _recomputed(database)
+    states = {s for _, s, _ in stored}
+    assert states == {"proposed", "confirmed"}
+    with database.session() as session:
+        counted = session.scalar(text("SELECT count(*) FROM zone_reports zr JOIN reports r ON r.id = zr.report_id "
+                                      "WHERE r.status IN ('withdrawn', 'rejected')"))
+        apart = session.scalar(text("SELECT count(*) FROM zone_decisions WHERE kind = 'apart'"))
+    assert counted == 0 and apart >= 1
