@@ -2,8 +2,10 @@
 
 from geosignal.db import Base
 from geosignal.models.commune import Commune
+from geosignal.models.evidence import Photo, SpeedTest
 from geosignal.models.export import ExportRun, ExportRunBatch, ExportRunChunk, ReportFeature
 from geosignal.models.job import ImportJob
+from geosignal.models.notification import Notification
 from geosignal.models.ratelimit import RateLimitCounter
 from geosignal.models.report import IdempotencyKey, Report
 from geosignal.models.stats import CommuneStats
@@ -12,6 +14,6 @@ from geosignal.models.user import AccountToken, ApiToken, User
 
 __all__ = [
     "AccountToken", "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
-    "ExportRunChunk", "IdempotencyKey", "ImportJob", "PublishedIndicator", "RateLimitCounter", "Report", "ReportFeature",
-    "SurveyEdition", "SurveyResponse", "User",
+    "ExportRunChunk", "IdempotencyKey", "ImportJob", "Notification", "Photo", "PublishedIndicator",
+    "RateLimitCounter", "Report", "ReportFeature", "SpeedTest", "SurveyEdition", "SurveyResponse", "User",
 ]

@@ -24,6 +24,7 @@ class User(Base):
             "(role = 'representative') = (commune_nis IS NOT NULL)", name="representative_has_commune"
         ),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("submission_mail IN ('each', 'digest')", name="submission_mail_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -41,6 +42,9 @@ class User(Base):
     #: When the account was deactivated (accounts are never deleted; None while active).
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: How a referent is told of new submissions: ``each`` (a message per submission or
+    #: batch) or ``digest`` (one message a day); see :mod:`geosignal.services.notifications`.
+    submission_mail: Mapped[str] = mapped_column(String(6), default="each", server_default="each")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
