@@ -78,6 +78,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unreadable_coordinates": (422, "The coordinates typed cannot be read as WGS 84, DMS or Belgian Lambert."),
     "ambiguous_coordinates": (422, "The two numbers fit the territory in both orders; say which is which."),
     "geocoder_unavailable": (503, "The address search service is off or did not answer."),
+    # evidence (speed tests and photos)
+    "photo_too_large": (413, "The photo is larger than 5 MB."),
+    "unsupported_image": (415, "The photo is not a JPEG or PNG image (read from its content, not its name)."),
+    "invalid_image": (422, "The image is damaged or truncated and cannot be decoded."),
+    "decompression_bomb": (422, "The image declares more pixels than allowed (refused before decoding)."),
+    "evidence_limit": (422, "The report already holds the most photos or speed tests allowed."),
 }
 
 
@@ -138,6 +144,11 @@ TITLES_FR: dict[str, str] = {
     "unreadable_coordinates": "Coordonnées illisibles : donnez deux nombres (WGS 84, degrés-minutes-secondes ou Lambert belge).",
     "ambiguous_coordinates": "Ces coordonnées se lisent dans les deux ordres : précisez lequel est la latitude (ou x).",
     "geocoder_unavailable": "La recherche d'adresse ne répond pas : saisissez des coordonnées ou dessinez sur la carte.",
+    "photo_too_large": "La photo dépasse 5 Mo.",
+    "unsupported_image": "La photo n'est pas une image JPEG ou PNG (d'après son contenu, pas son nom).",
+    "invalid_image": "L'image est endommagée ou tronquée : elle ne peut pas être lue.",
+    "decompression_bomb": "L'image annonce plus de pixels que permis : elle est refusée sans être décodée.",
+    "evidence_limit": "Ce signalement a déjà le nombre maximal de photos ou de mesures.",
 }
 
 

@@ -1,9 +1,9 @@
 """The e-mail outbox: notifications written in the same transaction as the change they tell.
 
 A row is one thing one user is told: a report submitted (to each referent) or a report's
-status changed (to the representatives of its commune). Rows written by one transaction share
-``batch`` (PostgreSQL's transaction id), so that a bulk transition or an import becomes one
-message per recipient, not one per report. A job worker (or ``geosignal send-mail``) sends the
+status changed (to the representatives of its commune). Rows written by one statement share
+``batch`` (one value of the sequence ``notification_batch_seq``), so that a bulk transition or
+an import becomes one message per recipient, not one per report. A job worker (or ``geosignal send-mail``) sends the
 pending rows and marks them ``sent``; a failed delivery is retried later (``next_attempt_at``)
 up to :data:`MAX_ATTEMPTS` times, then left ``failed``. Referents who chose the daily digest
 get their submission rows (``delivery = 'digest'``) in one message a day
@@ -70,8 +70,8 @@ class Notification(Base):
     actor_role: Mapped[str | None] = mapped_column(String(20))
     #: ``each`` (sent by the next flush) or ``digest`` (waits for the daily digest).
     delivery: Mapped[str] = mapped_column(String(6), default="each", server_default="each")
-    #: The transaction that wrote the row: rows of one batch and one recipient make one message.
-    batch: Mapped[int] = mapped_column(BigInteger, server_default=text("txid_current()"))
+    #: The statement that wrote the row: rows of one batch and one recipient make one message.
+    batch: Mapped[int] = mapped_column(BigInteger, server_default=text("nextval('notification_batch_seq')"))
     state: Mapped[str] = mapped_column(String(8), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -24,6 +24,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("users", sa.Column("submission_mail", sa.String(length=6), server_default="each", nullable=False))
     op.create_check_constraint("submission_mail_known", "users", "submission_mail IN ('each', 'digest')")
+    op.execute("CREATE SEQUENCE notification_batch_seq AS bigint")
     op.create_table(
         "notification_outbox",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
@@ -35,7 +36,8 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("actor_role", sa.String(length=20), nullable=True),
         sa.Column("delivery", sa.String(length=6), server_default="each", nullable=False),
-        sa.Column("batch", sa.BigInteger(), server_default=sa.text("txid_current()"), nullable=False),
+        sa.Column("batch", sa.BigInteger(), server_default=sa.text("nextval('notification_batch_seq')"),
+                  nullable=False),
         sa.Column("state", sa.String(length=8), server_default="pending", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -107,5 +109,6 @@ def downgrade() -> None:
     op.drop_index("ix_notification_outbox_recipient_id", table_name="notification_outbox")
     op.drop_index("ix_notification_outbox_due", table_name="notification_outbox")
     op.drop_table("notification_outbox")
+    op.execute("DROP SEQUENCE notification_batch_seq")
     op.drop_constraint("submission_mail_known", "users", type_="check")
     op.drop_column("users", "submission_mail")
