@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, func, literal, select, text, union_all
+from sqlalchemy import ColumnElement, DateTime, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from geosignal import contract, policy, vocab
@@ -353,9 +353,9 @@ def latest_evidence_at(report_id: Any) -> Any:
     """Return a scalar SQL expression: the time of the newest evidence of the report whose id
     is the column ``report_id`` (a speed test's ``measured_at`` or a photo's upload time), NULL
     when it has none. For queries that list reports (the validation queue)."""
-    times = union_all(select(SpeedTest.measured_at.label("at")).where(SpeedTest.report_id == report_id),
-                      select(Photo.created_at.label("at")).where(Photo.report_id == report_id)).subquery()
-    return select(func.max(times.c.at)).scalar_subquery()
+    return func.greatest(
+        select(func.max(SpeedTest.measured_at)).where(SpeedTest.report_id == report_id).scalar_subquery(),
+        select(func.max(Photo.created_at)).where(Photo.report_id == report_id).scalar_subquery())
 
 
 def evidence_stale(report_id: Any, now: datetime | None = None) -> ColumnElement[bool]:
