@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from geosignal.models import Photo, Report, SpeedTest
 from geosignal.services import evidence
-from tests.conftest import CHARLEROI, make_account
+from tests.conftest import make_account
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
 
 CHATELET = "52012"
