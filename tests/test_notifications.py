@@ -281,3 +281,26 @@ def test_preferences_page(app, db, people) -> None:  # noqa: ANN001
                                                                   "csrf_token": csrf_token(html)})
     assert refused.status_code == 422
     assert db.scalar(select(User.submission_mail).where(User.email == "referent@igretec.com")) == "digest"
+
+
+def test_the_workflow_queues_the_mail_of_a_transition(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """Through the real workflow (POST …/transitions): the rejection's reason reaches both
+    representatives of Charleroi in the same transaction as the move."""
+    report_id = _report(people["rep"])
+    reason = "Couverture 4G confirmée par les mesures de l'IBPT"
+    response = people["referent"].post(f"/api/v1/reports/{report_id}/transitions",
+                                       json={"to": "rejected", "reason": reason})
+    assert response.status_code == 200, response.get_json()
+    rows = db.execute(select(Notification.kind, Notification.from_status, Notification.to_status,
+                             Notification.reason, Notification.actor_role)
+                      .where(Notification.report_id == uuid.UUID(report_id), Notification.kind == "transition")).all()
+    assert rows == [("transition", "submitted", "rejected", reason, "referent")] * 2
+    _deliver(app, db)
+    for to in ("echevin@charleroi.be", "agent@charleroi.be"):
+        [message] = smtp_server.to(to)
+        assert f"Motif : {reason}" in _parts(message)[0]
+    # a refused move writes nothing
+    again = people["referent"].post(f"/api/v1/reports/{report_id}/transitions", json={"to": "validated"})
+    assert again.status_code == 409
+    assert db.scalar(select(text("count(*)")).select_from(Notification).where(
+        Notification.report_id == uuid.UUID(report_id), Notification.kind == "transition")) == 2

@@ -39,12 +39,14 @@ def mailbox():  # noqa: ANN201
 
 
 @pytest.fixture(scope="module")
-def mail_app(mailbox):  # noqa: ANN001, ANN201
+def mail_app(mailbox, database_url):  # noqa: ANN001, ANN201
+    # Flask-Limiter's limiter is one per process: its counters stay in the run's database,
+    # which outlives this module's scratch database
     with scratch_database("geosignal_mail", COMMUNES_FILE) as database:
         url = database.engine.url.render_as_string(hide_password=False)
         app = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "test",
                           "TILE_URL": "", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": mailbox.port,
-                          "PUBLIC_BASE_URL": BASE})
+                          "PUBLIC_BASE_URL": BASE, "RATELIMIT_STORAGE_URI": "geosignal+" + database_url})
         with app.extensions["geosignal.db"].session() as session:
             create_user(session, "echevin@charleroi.be", "representative", CHARLEROI, "correct horse battery")
             create_user(session, "referent@igretec.com", "referent", None, "correct horse battery")

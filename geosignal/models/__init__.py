@@ -1,6 +1,7 @@
 """Typed SQLAlchemy 2 models of geosignal (PostGIS, geometries in EPSG:4326)."""
 
 from geosignal.db import Base
+from geosignal.models.audit import AuditEvent
 from geosignal.models.commune import Commune
 from geosignal.models.evidence import Photo, SpeedTest
 from geosignal.models.export import ExportRun, ExportRunBatch, ExportRunChunk, ReportFeature
@@ -13,7 +14,7 @@ from geosignal.models.survey import PublishedIndicator, SurveyEdition, SurveyRes
 from geosignal.models.user import AccountToken, ApiToken, User
 
 __all__ = [
-    "AccountToken", "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
+    "AccountToken", "ApiToken", "AuditEvent", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
     "ExportRunChunk", "IdempotencyKey", "ImportJob", "Notification", "Photo", "PublishedIndicator",
     "RateLimitCounter", "Report", "ReportFeature", "SpeedTest", "SurveyEdition", "SurveyResponse", "User",
 ]

@@ -69,8 +69,7 @@ SPEED_TEST_FIELDS: tuple[str, ...] = (*SPEED_TEST_RANGES, "operator", "measured_
 
 def closed_statuses() -> tuple[str, ...]:
     """Return the statuses typed ``closed`` (:data:`geosignal.vocab.STATUS_TYPES`)."""
-    types = getattr(vocab, "STATUS_TYPES", {"rejected": "closed", "withdrawn": "closed"})
-    return tuple(s for s, kind in types.items() if kind == "closed")
+    return tuple(s for s, kind in vocab.STATUS_TYPES.items() if kind == "closed")
 
 
 # ---- speed tests --------------------------------------------------------------------------

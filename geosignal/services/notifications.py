@@ -63,32 +63,42 @@ MAX_MESSAGES_PER_PASS = 200
 #: Languages a message can be written in; French is the source.
 MAIL_LANGUAGES = ("fr", "nl", "en")
 
-#: Referents are told of new submissions; representatives of their commune's transitions.
-_QUEUE_SUBMISSIONS = text("""
-    WITH ins AS (
-      INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
-                                       actor_role, delivery, batch)
-      SELECT u.id, 'submission', t.id, t.from_status, r.status, CAST(:reason AS text),
-             CAST(:actor_role AS varchar), u.submission_mail, (SELECT nextval('notification_batch_seq'))
-      FROM unnest(CAST(:ids AS uuid[]), CAST(:froms AS varchar[])) AS t(id, from_status)
-      JOIN reports r ON r.id = t.id AND r.status = 'submitted'
-      JOIN users u ON u.role = 'referent' AND u.active AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
-      RETURNING delivery)
-    SELECT count(*), count(*) FILTER (WHERE delivery = 'each') FROM ins
-""")
-
-_QUEUE_TRANSITIONS = text("""
-    WITH ins AS (
+#: One statement per event: the representatives of each report's commune (a transition, not
+#: its actor) and/or the referents (a report now ``submitted``) get one outbox row per report,
+#: all rows of the event share one batch number, and one delivery job is queued when some row
+#: is to be sent at once.
+_QUEUE = text("""
+    WITH t AS (
+      SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:froms AS varchar[])) AS t(id, from_status)
+    ), b AS (
+      SELECT nextval('notification_batch_seq') AS batch
+    ), reps AS (
       INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
                                        actor_role, delivery, batch)
       SELECT u.id, 'transition', t.id, t.from_status, CAST(:to_status AS varchar), CAST(:reason AS text),
-             CAST(:actor_role AS varchar), 'each', (SELECT nextval('notification_batch_seq'))
-      FROM unnest(CAST(:ids AS uuid[]), CAST(:froms AS varchar[])) AS t(id, from_status)
-      JOIN reports r ON r.id = t.id
+             CAST(:actor_role AS varchar), 'each', b.batch
+      FROM t JOIN reports r ON r.id = t.id
       JOIN users u ON u.role = 'representative' AND u.active AND u.commune_nis = r.commune_nis
                   AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
-      RETURNING delivery)
-    SELECT count(*), count(*) FILTER (WHERE delivery = 'each') FROM ins
+      CROSS JOIN b
+      WHERE CAST(:to_representatives AS boolean)
+      RETURNING delivery
+    ), refs AS (
+      INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
+                                       actor_role, delivery, batch)
+      SELECT u.id, 'submission', t.id, t.from_status, r.status, CAST(:reason AS text),
+             CAST(:actor_role AS varchar), u.submission_mail, b.batch
+      FROM t JOIN reports r ON r.id = t.id AND r.status = 'submitted'
+      JOIN users u ON u.role = 'referent' AND u.active AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
+      CROSS JOIN b
+      WHERE CAST(:to_referents AS boolean)
+      RETURNING delivery
+    ), job AS (
+      SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, CAST('{}' AS jsonb),
+                                                   NULL)::procrastinate_job_to_defer_v1]) AS ids
+      WHERE EXISTS (SELECT FROM reps WHERE delivery = 'each') OR EXISTS (SELECT FROM refs WHERE delivery = 'each')
+    )
+    SELECT (SELECT count(*) FROM reps) + (SELECT count(*) FROM refs), (SELECT count(*) FROM job)
 """)
 
 _DEFER = text(
@@ -109,10 +119,13 @@ def _froms(ids: list[uuid.UUID], from_statuses: str | Sequence[str | None] | Non
     return froms
 
 
-def _queue(session: Session, statement: Any, params: dict[str, Any]) -> int:
-    written, immediate = session.execute(statement, params).one()
-    if immediate:
-        enqueue_delivery(session)
+def _queue(session: Session, ids: list[uuid.UUID], froms: list[str | None], to_status: str | None,
+           actor: Any, reason: str | None, *, to_representatives: bool, to_referents: bool) -> int:
+    written, _jobs = session.execute(_QUEUE, {
+        "ids": ids, "froms": froms, "to_status": to_status, "reason": reason,
+        "actor_role": getattr(actor, "role", None), "actor_id": getattr(actor, "id", None),
+        "to_representatives": to_representatives, "to_referents": to_referents,
+        "queue": MAIL_QUEUE, "task": MAIL_TASK}).one()
     return int(written)
 
 
@@ -127,14 +140,13 @@ def notify_created(session: Session, report_ids: Iterable[uuid.UUID | str], acto
 
     ``report_ids``: the reports just created, in the caller's transaction; ``actor``: who
     created them (a user with ``id`` and ``role``, or None from the command line). One
-    ``INSERT … SELECT`` whatever their number; returns the outbox rows written.
+    statement (``INSERT … SELECT``, with the delivery job) whatever their number; returns the
+    outbox rows written.
     """
     ids = _ids(report_ids)
     if not ids:
         return 0
-    return _queue(session, _QUEUE_SUBMISSIONS, {
-        "ids": ids, "froms": [None] * len(ids), "reason": None, "actor_role": getattr(actor, "role", None),
-        "actor_id": getattr(actor, "id", None)})
+    return _queue(session, ids, [None] * len(ids), None, actor, None, to_representatives=False, to_referents=True)
 
 
 def notify_transition(session: Session, report_ids: Iterable[uuid.UUID | str], to_status: str,
@@ -146,18 +158,14 @@ def notify_transition(session: Session, report_ids: Iterable[uuid.UUID | str], t
     The representatives of each report's commune are told (not ``actor``, who made it); when
     ``to_status`` is ``submitted`` the referents are told too (a draft submitted, a question
     answered). ``from_statuses``: the status each report had (one for all, or one per id, in
-    order). Call it in the transaction that records the transition; one or two statements
-    whatever the number of reports. Returns the outbox rows written.
+    order). Call it in the transaction that records the transition; one statement whatever the
+    number of reports. Returns the outbox rows written.
     """
     ids = _ids(report_ids)
     if not ids:
         return 0
-    params = {"ids": ids, "froms": _froms(ids, from_statuses), "to_status": to_status, "reason": reason,
-              "actor_role": getattr(actor, "role", None), "actor_id": getattr(actor, "id", None)}
-    written = _queue(session, _QUEUE_TRANSITIONS, params)
-    if to_status == "submitted":
-        written += _queue(session, _QUEUE_SUBMISSIONS, params)
-    return written
+    return _queue(session, ids, _froms(ids, from_statuses), to_status, actor, reason,
+                  to_representatives=True, to_referents=to_status == "submitted")
 
 
 def set_submission_mail(session: Session, user: Any, choice: str) -> None:

@@ -90,8 +90,24 @@ def _components() -> dict[str, Any]:
                                                  "features": {"type": "array",
                                                               "items": {"$ref": "#/components/schemas/Feature"}},
                                                  "links": {"type": "array", "items": {"type": "object"}}}},
-            "StatusChange": {"type": "object", "required": ["status"],
-                             "properties": {"status": _vocab_schema(vocab.STATUSES)}},
+            "StatusChange": {"type": "object", "required": ["status"], "additionalProperties": False,
+                             "properties": {"status": _vocab_schema(vocab.STATUSES),
+                                            "reason": {"type": "string", "maxLength": 4000}}},
+            "Transition": {"type": "object", "required": ["to"], "additionalProperties": False,
+                           "description": "A move along the workflow. `reason` carries the reason (reject), "
+                                          "question (ask), answer (resubmit) or note (resolved / not resolved).",
+                           "properties": {"to": _vocab_schema(vocab.STATUSES),
+                                          "reason": {"type": "string", "maxLength": 4000}}},
+            "History": {"type": "object", "required": ["report_id", "reference", "history"],
+                        "properties": {"report_id": {"type": "string"}, "reference": {"type": "string"},
+                                       "history": {"type": "array", "items": {
+                                           "type": "object", "required": ["at", "actor", "action"],
+                                           "properties": {"at": {"type": "string", "format": "date-time"},
+                                                          "actor": {"type": "string"},
+                                                          "action": {"type": "string"},
+                                                          "from": {"type": ["string", "null"]},
+                                                          "to": {"type": ["string", "null"]},
+                                                          "reason": {"type": ["string", "null"]}}}}}},
             "SpeedTestInput": _speed_test_schema(),
             "Evidence": {"type": "object", "required": ["report_id", "speed_tests", "photos", "stale"],
                          "description": "A report's evidence; `stale` when the newest is over 12 months old.",
@@ -164,6 +180,10 @@ _RESPONSES: dict[str, dict[str, Any]] = {
                                 "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
     "api.get_report": {"200": {"description": "The report.",
                                "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.post_transition": {"200": {"description": "The report after the move; ETag header.",
+                                    "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.report_history": {"200": {"description": "The report's history, oldest first.",
+                                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/History"}}}}},
     "api.list_reports": {"200": {"description": "A page of reports.", "content": {
         _GEOJSON: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}}}},
     "exports.export_dwconnect": {"200": {
@@ -185,8 +205,8 @@ _BODIES: dict[str, dict[str, Any]] = {
         "application/json": {"schema": {"$ref": "#/components/schemas/ReportFeatureInput"}}}},
     "api.patch_report": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/StatusChange"}}}},
-    "evidence.post_speed_test": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/SpeedTestInput"}}}},
+    "api.post_transition": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Transition"}}}},
     "evidence.post_photo": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["photo"],
         "properties": {"photo": {"type": "string", "contentMediaType": "image/jpeg",

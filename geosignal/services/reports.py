@@ -17,16 +17,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, insert, select, text, update
+from sqlalchemy import Select, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from geosignal import contract, policy
+from geosignal import contract, policy, workflow
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, rfc7946_oriented
 from geosignal.models import Commune, IdempotencyKey, Report, User
+from geosignal.services import audit, notifications
 from geosignal.services.communes import HOME_COMMUNE_SQL
 from geosignal.services.intake import ReportInput
-from geosignal.vocab import STATUSES
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -78,8 +78,13 @@ def _row_feature(row: Any) -> dict[str, Any]:
 DUPLICATE_WINDOW_S = 10
 
 
-def create_report(session: Session, user: User, report_input: ReportInput) -> tuple[dict[str, Any], bool]:
+def create_report(session: Session, user: User, report_input: ReportInput, *,
+                  status: str = "submitted") -> tuple[dict[str, Any], bool]:
     """Store one report and return (its Feature, True); the caller commits.
+
+    ``status``: ``submitted`` (default) or ``draft`` (:data:`geosignal.workflow.INITIAL_STATUSES`;
+    else ``invalid_attribute`` 422 at ``/properties/status``). The creation is journalled
+    (:func:`geosignal.services.audit.record`, action ``create``).
 
     The report's commune is the one holding the largest part of its geometry (the rule of
     :func:`~geosignal.services.communes.commune_of`). When the same user filed the same
@@ -93,6 +98,9 @@ def create_report(session: Session, user: User, report_input: ReportInput) -> tu
     to date by the ``reports`` triggers inside the INSERT (see
     :mod:`geosignal.services.aggregation.stored`).
     """
+    if status not in workflow.INITIAL_STATUSES:
+        raise GeosignalError("invalid_attribute", f"a new report is {' or '.join(workflow.INITIAL_STATUSES)}",
+                             where="/properties/status")
     ewkt = f"SRID=4326;{report_input.geometry.wkt}"
     props = report_input.properties
     values = {k: props[k] for k in ATTRIBUTES if props.get(k) is not None}
@@ -115,10 +123,12 @@ def create_report(session: Session, user: User, report_input: ReportInput) -> tu
     g = Report.geometry
     row = session.execute(
         insert(Report)
-        .values(id=uuid.uuid4(), geometry=ewkt, commune_nis=nis, reporter_id=user.id, **values)
+        .values(id=uuid.uuid4(), geometry=ewkt, commune_nis=nis, reporter_id=user.id, status=status, **values)
         .returning(Report, func.ST_AsGeoJSON(rfc7946_oriented(g), 9),
                    func.ST_Area(func.ST_Transform(g, LAMBERT72)), func.ST_Length(func.ST_Transform(g, LAMBERT72)))
     ).one()
+    audit.record(session, "create", user, report_ids=[row[0].id], to_status=status)
+    notifications.notify_created(session, [row[0].id], user)
     return to_feature(row[0], name, row[1], row[2], row[3]), True
 
 
@@ -245,26 +255,12 @@ def remember_idempotent(
     )
 
 
-def set_status(session: Session, user: User, report_id: uuid.UUID | str, status: str) -> dict[str, Any]:
-    """Set a report's status (the caller commits) and return it as a Feature.
+def set_status(session: Session, user: User, report_id: uuid.UUID | str, status: str,
+               reason: str | None = None, *, if_match: str | None = None) -> dict[str, Any]:
+    """Move a report to ``status`` (the caller commits) and return it as a Feature: a thin
+    alias of :func:`geosignal.services.workflow.transition`, obeying the same table, rights
+    and errors (``not_found`` 404, ``invalid_transition`` 409, ``forbidden`` 403,
+    ``reason_required`` 422, ``precondition_failed`` 412)."""
+    from geosignal.services import workflow as workflow_service
 
-    The referent and admins set any status; a representative may only withdraw a report of
-    their commune. Raises ``not_found`` (404) for a report the user cannot see,
-    ``forbidden`` (403), ``invalid_attribute`` (422) for an unknown status.
-    The stored figures follow through the ``reports`` triggers (one UPDATE statement): the
-    counts move from the old status to the new one, and the cells of a zone or line that
-    starts or stops counting are recomputed.
-    """
-    if status not in STATUSES:
-        raise GeosignalError("invalid_attribute", f"status must be one of {', '.join(STATUSES)}", where="/status")
-    if not policy.sees_all_communes(user) and status != "withdrawn":
-        raise GeosignalError("forbidden", "a representative may only withdraw a report; the referent validates")
-    feature = get_report(session, user, report_id)
-    policy.require(policy.may_set_status(user, feature["properties"]["commune_nis"], status),
-                   "a representative may only withdraw a report of their commune")
-    rid = uuid.UUID(feature["id"])
-    session.execute(update(Report).where(Report.id == rid).values(status=status),
-                    execution_options={"synchronize_session": False})
-    row = session.execute(_visible(_base_query().where(Report.id == rid), user)
-                          .execution_options(populate_existing=True)).one()
-    return _row_feature(row)
+    return workflow_service.transition(session, report_id, status, user, reason, if_match=if_match)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request, url_for
@@ -12,8 +13,10 @@ from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_bbox, parse_commune
+from geosignal.services import audit as audit_service
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
+from geosignal.services import workflow as workflow_service
 from geosignal.services.intake import parse_report_feature
 from geosignal.services.territory import limits_from_config, service_area
 from geosignal.vocab import STATUSES
@@ -100,7 +103,7 @@ def post_report() -> Response:
 @bp.get("/reports/<report_id>")
 def get_report(report_id: str) -> Response:
     """Return one report (a Feature) the user may see."""
-    return geojson_response(reports_service.get_report(get_session(), current(), report_id))
+    return _with_etag(reports_service.get_report(get_session(), current(), report_id))
 
 
 @bp.get("/reports")
@@ -121,19 +124,67 @@ def list_reports() -> Response:
     return geojson_response(doc)
 
 
+def _with_etag(feature: dict[str, Any], status: int = 200) -> Response:
+    response = geojson_response(feature, status)
+    response.headers["ETag"] = workflow_service.etag(feature["properties"]["revision"])
+    return response
+
+
+def _json_body() -> dict[str, Any]:
+    if request.mimetype not in ("application/json", GEOJSON, "application/merge-patch+json"):
+        raise GeosignalError("unsupported_media_type", "send application/json")
+    try:
+        body = json.loads(request.get_data() or b"null")
+    except ValueError:
+        raise GeosignalError("invalid_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise GeosignalError("invalid_request", "the body must be a JSON object", where="/")
+    return body
+
+
+@bp.post("/reports/<report_id>/transitions")
+def post_transition(report_id: str) -> Response:
+    """Move a report along the workflow: body ``{"to": status, "reason": text}`` → the
+    report's Feature with its new ``ETag``. ``If-Match`` is honoured when sent."""
+    body = _json_body()
+    unknown = sorted(set(body) - {"to", "reason"})
+    if unknown:
+        raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
+    session = get_session()
+    feature = workflow_service.transition(session, report_id, body.get("to"), current(), body.get("reason"),
+                                          if_match=request.headers.get("If-Match"))
+    session.commit()
+    return _with_etag(feature)
+
+
 @bp.patch("/reports/<report_id>")
 def patch_report(report_id: str) -> Response:
-    """Change a report's status: body ``{"status": …}`` (the referent validates or rejects;
-    a representative withdraws a report of their commune)."""
-    user = current()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or body.get("status") not in STATUSES:
-        raise GeosignalError("invalid_request", f"body must be {{\"status\": one of {', '.join(STATUSES)}}}",
-                             where="/status")
+    """Change a report: ``{"status": …, "reason": …}`` is an alias of the transitions
+    endpoint (same table, rights and errors; ``If-Match`` honoured when sent)."""
+    body = _json_body()
     session = get_session()
-    feature = reports_service.set_status(session, user, report_id, body["status"])
-    session.commit()
-    return geojson_response(feature)
+    if "status" in body:
+        unknown = sorted(set(body) - {"status", "reason"})
+        if unknown:
+            raise GeosignalError("invalid_request", "a status change carries only status and reason",
+                                 where=f"/{unknown[0]}")
+        feature = workflow_service.transition(session, report_id, body["status"], current(), body.get("reason"),
+                                              if_match=request.headers.get("If-Match"))
+        session.commit()
+        return _with_etag(feature)
+    raise GeosignalError("invalid_request", "body must be {\"status\": …}", where="/status")
+
+
+@bp.get("/reports/<report_id>/history")
+def report_history(report_id: str) -> Response:
+    """Return a report's history, oldest first: ``{"report_id", "reference", "history": [{"at",
+    "actor", "action", "from", "to", "reason"}]}``."""
+    session = get_session()
+    feature = reports_service.get_report(session, current(), report_id)
+    entries = audit_service.history(session, uuid.UUID(feature["id"]), viewer=current())
+    return Response(json.dumps({"report_id": feature["id"], "reference": feature["properties"]["reference"],
+                                "history": entries}, ensure_ascii=False),
+                    mimetype="application/json")
 
 
 @bp.get("/communes")

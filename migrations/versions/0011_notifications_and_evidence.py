@@ -1,7 +1,7 @@
 """notification outbox, submission mail preference, evidence (speed tests and photos)
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02 10:00:00
 
 ``notification_outbox`` holds the e-mails to send, written in the same transaction as the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
