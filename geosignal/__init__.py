@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         notifications,
         ogc,
         pages,
+        report_pages,
         stats,
     )
 
@@ -60,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(imports.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(report_pages.bp)
     app.register_blueprint(evidence.bp)
     app.register_blueprint(notifications.bp)
     errors_web.init_app(app)

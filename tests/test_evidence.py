@@ -298,3 +298,44 @@ def test_purge_deletes_photos_of_reports_closed_long_ago(representative, db) -> 
     assert evidence.purge_photos(db, 365) == counted
     left = set(db.scalars(select(Photo.report_id)).all())
     assert {str(i) for i in left} == {closed_lately, still_open}
+
+
+def test_report_page_shows_evidence_forms_and_the_stale_badge(representative, referent, db) -> None:  # noqa: ANN001
+    from tests.conftest import csrf_token
+
+    report_id = _report(representative)
+    representative.login()
+    page = representative.client.get(f"/signalements/{report_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="preuves"' in html and 'id="speed-test-form"' in html and 'id="photo-form"' in html
+    assert "À reconfirmer" not in html
+    token = csrf_token(html)
+    # a form with a French decimal comma, then one with faults named in French
+    added = representative.client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2025-10-02T18:30", "download_mbps": "0,8", "signal_dbm": "-109",
+        "operator": "Orange"})
+    assert added.status_code == 302 and added.headers["Location"].endswith(f"/signalements/{report_id}#preuves")
+    stored = db.execute(select(SpeedTest.download_mbps, SpeedTest.signal_dbm, SpeedTest.operator)
+                        .where(SpeedTest.report_id == report_id)).one()
+    assert tuple(stored) == (0.8, -109.0, "Orange")
+    refused = representative.client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2025-10-02", "download_mbps": "beaucoup", "signal_dbm": "5"},
+        follow_redirects=True)
+    text_page = refused.get_data(as_text=True)
+    assert "Débit descendant : un nombre entre 0 et 10000 Mbit/s." in text_page
+    assert "Signal : un nombre entre -150 et -20 dBm." in text_page
+    assert db.scalar(select(text("count(*)")).select_from(SpeedTest).where(SpeedTest.report_id == report_id)) == 1
+    photo = representative.client.post(f"/signalements/{report_id}/photos", data={
+        "csrf_token": token, "photo": (io.BytesIO(b"not an image"), "photo.jpg", "image/jpeg")},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert "La photo n&#39;est pas une image JPEG ou PNG" in photo.get_data(as_text=True)
+    # 14 months later the page asks for a re-confirmation
+    db.execute(text("UPDATE report_speed_tests SET measured_at = now() - interval '14 months' WHERE report_id = :id"),
+               {"id": report_id})
+    later = representative.client.get(f"/signalements/{report_id}").get_data(as_text=True)
+    assert 'id="evidence-stale"' in later and "À reconfirmer" in later
+    # the referent reads the evidence, without the forms
+    referent.login()
+    seen = referent.client.get(f"/signalements/{report_id}").get_data(as_text=True)
+    assert 'id="speed-tests"' in seen and 'id="speed-test-form"' not in seen

@@ -154,10 +154,11 @@ def add_speed_test(session: Session, user: User, report_id: str | uuid.UUID, bod
     """Validate ``body`` (:func:`validate_speed_test`) and attach it to the report; return it
     serialised (:func:`speed_test_json`). The caller commits.
 
-    Raises ``not_found`` (404) when the report does not exist or ``user`` may not read it,
-    ``forbidden`` (403) when ``user`` may not add evidence to it, ``conflict`` (409) when the
-    report is closed, ``evidence_limit`` (422) beyond :data:`MAX_SPEED_TESTS`, and the faults
-    of :func:`validate_speed_test`.
+    Raises, in this order: ``not_found`` (404) when the report does not exist or ``user`` may
+    not read it, ``forbidden`` (403) when ``user`` may not add evidence to it, ``conflict``
+    (409) when the report is closed, the faults of :func:`validate_speed_test` (a body that is
+    not an object: 400 ``invalid_request``), ``evidence_limit`` (422) beyond
+    :data:`MAX_SPEED_TESTS`.
     """
     report = _writable_report(session, user, report_id)
     values = validate_speed_test(body)
@@ -283,15 +284,18 @@ def _normalise_mode(image: Any, kind: str) -> Any:
     return image.convert("RGBA")
 
 
-def add_photo(session: Session, user: User, report_id: str | uuid.UUID, data: bytes) -> dict[str, Any]:
+def add_photo(session: Session, user: User, report_id: str | uuid.UUID, data: bytes | None) -> dict[str, Any]:
     """Re-encode ``data`` (:func:`process_photo`) and attach it to the report; return its
     description (:func:`photo_json`). The caller commits.
 
-    Raises the faults of :func:`process_photo`, and ``not_found`` (404), ``forbidden`` (403),
-    ``conflict`` (409, closed report) and ``evidence_limit`` (422, beyond :data:`MAX_PHOTOS`)
-    as :func:`add_speed_test`.
+    Raises, in this order: ``not_found`` (404), ``forbidden`` (403), ``conflict`` (409, closed
+    report) as :func:`add_speed_test`; ``invalid_request`` (400) when ``data`` is None (no
+    photo sent); ``evidence_limit`` (422, beyond :data:`MAX_PHOTOS`); the faults of
+    :func:`process_photo`.
     """
     report = _writable_report(session, user, report_id)
+    if data is None:
+        raise GeosignalError("invalid_request", "send the photo as the multipart field 'photo'", where="photo")
     count = session.scalar(select(func.count()).where(Photo.report_id == report.id))
     if count >= MAX_PHOTOS:
         raise GeosignalError("evidence_limit", f"this report already holds {MAX_PHOTOS} photos")

@@ -264,3 +264,133 @@ def set_status(session: Session, user: User, report_id: uuid.UUID | str, status:
     from geosignal.services import workflow as workflow_service
 
     return workflow_service.transition(session, report_id, status, user, reason, if_match=if_match)
+
+
+#: Locks one report and reads what an edit compares: the stored attributes, the geometry as
+#: GeoJSON (EPSG:4326, RFC 7946 orientation) and as EWKB (kept byte for byte when unchanged).
+_LOCK_FOR_EDIT = text("""
+    SELECT r.id, r.status, r.commune_nis, r.change_seq,
+           ST_AsGeoJSON(ST_ForcePolygonCCW(r.geometry), 9) AS geojson
+    FROM reports r WHERE r.id = :id FOR UPDATE""")
+
+_HOME = text(f"""
+    WITH g AS (SELECT ST_GeomFromEWKT(:g) AS g),
+    home AS (SELECT c.nis_code, c.name_fr {HOME_COMMUNE_SQL})
+    SELECT (SELECT nis_code FROM home), (SELECT name_fr FROM home)""")
+
+
+#: A geometry sent back with every vertex within this distance (m, EPSG:31370) of the stored
+#: one, and as many vertices of the same type, is the stored one (a round trip through
+#: GeoJSON's decimals): it is kept byte for byte and no geometry change is recorded.
+SAME_GEOMETRY_M = 0.001
+
+_SAME_GEOMETRY = text("""
+    SELECT GeometryType(n.g) = GeometryType(r.geometry) AND ST_NPoints(n.g) = ST_NPoints(r.geometry)
+           AND ST_HausdorffDistance(ST_Transform(n.g, :srid), ST_Transform(r.geometry, :srid)) <= :tol
+    FROM (SELECT ST_GeomFromEWKT(:g) AS g) n, reports r WHERE r.id = :id""")
+
+
+def _blank(value: Any) -> Any:
+    """None for an absent value (None, empty text, empty list), the value otherwise (0 stays 0)."""
+    return None if value is None or value == "" or value == [] else value
+
+
+def current_input(feature: dict[str, Any]) -> dict[str, Any]:
+    """Return the writable properties of a report's API Feature (:data:`ATTRIBUTES`, nulls
+    and empty lists left out): what an edit starts from."""
+    props = feature["properties"]
+    return {k: props[k] for k in ATTRIBUTES if props.get(k) not in (None, [], "")}
+
+
+def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report_input: ReportInput, *,
+                if_match: str | None, geometry_given: bool = True) -> dict[str, Any]:
+    """Replace a report's geometry and attributes with ``report_input`` (already through the
+    same intake validation as a new report: :func:`~geosignal.services.intake.parse_report_feature`)
+    and return its Feature; the caller commits.
+
+    ``if_match``: the ``If-Match`` value, required (``precondition_required`` 428 when None),
+    compared with the report's ETag once the row is locked ``FOR UPDATE``
+    (``precondition_failed`` 412, nothing changed, when stale). ``geometry_given``: False keeps
+    the stored geometry byte for byte (an edit of attributes only).
+
+    Allowed to the report's commune's representative and admins while the report is
+    ``draft``, ``submitted`` or ``needs_info`` (:func:`geosignal.policy.may_edit_report`):
+    ``not_found`` 404 for a report the user cannot read, ``forbidden`` 403 for the referent or
+    an admin-only rule, ``not_editable`` 409 in another status, ``not_your_commune`` 403 when
+    the new geometry lies mainly in another commune, ``outside_service_area`` 422.
+
+    One UPDATE; its statement triggers recompute the stored figures of the old and new
+    geometry's cells. One ``edit`` audit event holds the changed values before and after
+    (geometry as GeoJSON, EPSG:4326). An edit that changes nothing writes nothing.
+    """
+    from geosignal.services import workflow as workflow_service
+
+    if if_match is None:
+        raise GeosignalError("precondition_required", "send If-Match with the ETag of the report you edited")
+    try:
+        rid = report_id if isinstance(report_id, uuid.UUID) else uuid.UUID(str(report_id))
+    except ValueError:
+        raise GeosignalError("not_found", f"no report {report_id}") from None
+    row = session.execute(_LOCK_FOR_EDIT, {"id": rid}).first()
+    if row is None or not policy.may_read_report(user, row.commune_nis):
+        raise GeosignalError("not_found", f"no report {report_id}")
+    current_tag = workflow_service.etag(row.change_seq)
+    if not workflow_service.if_match_ok(if_match, row.change_seq):
+        raise GeosignalError("precondition_failed", f"the report changed meanwhile: its ETag is now {current_tag}",
+                             etag=current_tag)
+    if not policy.may_write_in_commune(user, row.commune_nis):
+        raise GeosignalError("forbidden", "the commune's representative edits its reports; the referent asks "
+                             "questions (needs_info)")
+    if row.status not in workflow.EDITABLE_STATUSES:
+        raise GeosignalError("not_editable", f"a report {row.status} can no longer be edited "
+                             f"(editable: {', '.join(workflow.EDITABLE_STATUSES)})", status=409)
+    before_feature = get_report(session, user, rid)
+    props = report_input.properties
+    values: dict[str, Any] = {k: props.get(k) for k in ATTRIBUTES}
+    values["technologies"] = list(values.get("technologies") or [])
+    values["operators"] = list(values.get("operators") or [])
+    values["description"] = values.get("description") or ""
+    nis = row.commune_nis
+    if geometry_given:
+        ewkt = f"SRID=4326;{report_input.geometry.wkt}"
+        nis, name = session.execute(_HOME, {"g": ewkt, "srid": LAMBERT72}).one()
+        if nis is None:
+            raise GeosignalError("outside_service_area", "the geometry does not touch any commune served")
+        if not policy.may_write_in_commune(user, nis):
+            raise GeosignalError("not_your_commune", f"the zone now lies mainly in {name} ({nis}); "
+                                 f"you represent {user.commune_nis}", commune_nis=nis)
+        values["geometry"] = ewkt
+        values["commune_nis"] = nis
+    old_props = before_feature["properties"]
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for k in ATTRIBUTES:
+        old = old_props.get(k)
+        new = values.get(k)
+        if k == "observed_at":
+            new = contract.format_datetime(new) if new is not None else None
+        if _blank(old) != _blank(new):
+            before[k], after[k] = old, new
+    if geometry_given:
+        same = session.execute(_SAME_GEOMETRY, {"g": values["geometry"], "id": rid,
+                                                "srid": LAMBERT72, "tol": SAME_GEOMETRY_M}).scalar()
+        if not same:
+            before["geometry"] = json.loads(row.geojson)
+            after["geometry"] = json.loads(session.execute(
+                text("SELECT ST_AsGeoJSON(ST_ForcePolygonCCW(ST_GeomFromEWKT(:g)), 9)"),
+                {"g": values["geometry"]}).scalar())
+        else:
+            values.pop("geometry")
+            values.pop("commune_nis")
+        if nis != row.commune_nis:
+            before["commune_nis"], after["commune_nis"] = row.commune_nis, nis
+    if not after and not before:
+        return before_feature
+    columns = {k: v for k, v in values.items() if k in ("geometry", "commune_nis") or k in before}
+    session.execute(
+        text("UPDATE reports SET " + ", ".join(
+            f"{k} = ST_GeomFromEWKT(:{k})" if k == "geometry" else f"{k} = :{k}" for k in columns)
+            + ", updated_at = now() WHERE id = :id"),
+        {**columns, "id": rid})
+    audit.record(session, "edit", user, report_ids=[rid], before=before, after=after)
+    return get_report(session, user, rid)

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
-from geosignal import policy
+from geosignal import policy, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -17,7 +17,7 @@ from geosignal.services import audit as audit_service
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
-from geosignal.services.intake import parse_report_feature
+from geosignal.services.intake import loads_strict, parse_report_feature
 from geosignal.services.territory import limits_from_config, service_area
 from geosignal.vocab import STATUSES
 
@@ -67,11 +67,16 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
         if stored is not None:
             g.idempotent_replay = True
             return stored.response_body, stored.response_status, stored.location or ""
-    report_input = parse_report_feature(
-        body, area=current_service_area(), limits=limits_from_config(current_app.config),
-        crs=crs, repair=repair,
-    )
-    feature, created = reports_service.create_report(session, user, report_input)
+    limits = limits_from_config(current_app.config)
+    doc = loads_strict(body, limits=limits)
+    status = request.form.get("status") or "submitted"
+    if isinstance(doc, dict) and isinstance(doc.get("properties"), dict) and "status" in doc["properties"]:
+        status = doc["properties"].pop("status")
+    if status not in workflow.INITIAL_STATUSES:
+        raise GeosignalError("invalid_attribute", f"a new report is {' or '.join(workflow.INITIAL_STATUSES)}",
+                             where="/properties/status")
+    report_input = parse_report_feature(doc, area=current_service_area(), limits=limits, crs=crs, repair=repair)
+    feature, created = reports_service.create_report(session, user, report_input, status=status)
     warnings = list(report_input.warnings)
     if not created:
         warnings.append({"code": "probable_duplicate", "detail": "identical to a report you filed seconds ago; "
@@ -157,11 +162,55 @@ def post_transition(report_id: str) -> Response:
     return _with_etag(feature)
 
 
+def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | None, *,
+                          crs: str | None = None, repair: bool = False) -> dict[str, Any]:
+    """Edit a report from a partial Feature ``body`` (``geometry`` and/or ``properties``; a
+    property given replaces the stored one, ``null`` clears it): the merged Feature goes
+    through the same intake as a new report, then :func:`reports_service.edit_report`.
+    Shared by the API and the edit page; the caller commits."""
+    session = get_session()
+    user = current()
+    stored = reports_service.get_report(session, user, report_id)
+    policy.require(policy.may_write_in_commune(user, stored["properties"]["commune_nis"]),
+                   "the commune's representative edits its reports; the referent asks questions (needs_info)")
+    if if_match is None:
+        raise GeosignalError("precondition_required", "send If-Match with the ETag of the report you edited")
+    unknown = sorted(set(body) - {"type", "geometry", "properties", "id"})
+    if unknown:
+        raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
+    if "properties" in body and not isinstance(body["properties"], dict):
+        raise GeosignalError("invalid_geojson", "properties must be an object", where="/properties")
+    properties = reports_service.current_input(stored)
+    for name, value in (body.get("properties") or {}).items():
+        if value is None:
+            properties.pop(name, None)
+        else:
+            properties[name] = value
+    geometry_given = "geometry" in body
+    merged = {"type": "Feature", "geometry": body["geometry"] if geometry_given else stored["geometry"],
+              "properties": properties}
+    report_input = parse_report_feature(merged, area=current_service_area(),
+                                        limits=limits_from_config(current_app.config),
+                                        crs=crs if geometry_given else None, repair=repair)
+    return reports_service.edit_report(session, user, stored["id"], report_input, if_match=if_match,
+                                       geometry_given=geometry_given)
+
+
 @bp.patch("/reports/<report_id>")
 def patch_report(report_id: str) -> Response:
-    """Change a report: ``{"status": …, "reason": …}`` is an alias of the transitions
-    endpoint (same table, rights and errors; ``If-Match`` honoured when sent)."""
-    body = _json_body()
+    """Edit a report, or change its status.
+
+    A body ``{"status": …, "reason": …}`` is an alias of the transitions endpoint (same
+    table, rights and errors; ``If-Match`` honoured when sent). Any other body is an edit of
+    a ``draft``, ``submitted`` or ``needs_info`` report by its commune: a partial GeoJSON
+    Feature (``geometry`` and/or ``properties``; ``null`` clears a property) validated like a
+    new report; ``If-Match`` with the report's ``ETag`` is required (428 without it, 412 when
+    it changed meanwhile: nothing is changed). Answers the Feature and its new ``ETag``."""
+    if request.mimetype not in ("application/json", GEOJSON, "application/merge-patch+json"):
+        raise GeosignalError("unsupported_media_type", "send application/json")
+    body = loads_strict(request.get_data() or b"null", limits=limits_from_config(current_app.config))
+    if not isinstance(body, dict):
+        raise GeosignalError("invalid_request", "the body must be a JSON object", where="/")
     session = get_session()
     if "status" in body:
         unknown = sorted(set(body) - {"status", "reason"})
@@ -170,9 +219,11 @@ def patch_report(report_id: str) -> Response:
                                  where=f"/{unknown[0]}")
         feature = workflow_service.transition(session, report_id, body["status"], current(), body.get("reason"),
                                               if_match=request.headers.get("If-Match"))
-        session.commit()
-        return _with_etag(feature)
-    raise GeosignalError("invalid_request", "body must be {\"status\": …}", where="/status")
+    else:
+        feature = edit_report_from_body(report_id, body, request.headers.get("If-Match"),
+                                        crs=request.args.get("crs"), repair=_flag("repair"))
+    session.commit()
+    return _with_etag(feature)
 
 
 @bp.get("/reports/<report_id>/history")
@@ -185,6 +236,18 @@ def report_history(report_id: str) -> Response:
     return Response(json.dumps({"report_id": feature["id"], "reference": feature["properties"]["reference"],
                                 "history": entries}, ensure_ascii=False),
                     mimetype="application/json")
+
+
+@bp.get("/audit")
+def audit_log() -> Response:
+    """Return the audit journal (admins), newest first: ``{"events": [...], "next_before_id"}``.
+
+    Filters: ``action``, ``commune`` (NIS), ``user`` (e-mail), ``from`` / ``to`` (days,
+    Brussels time), ``limit`` (1–500, 100), ``before`` (an event id: the next page)."""
+    from geosignal.views.report_pages import journal_filters, json_response
+
+    policy.require(policy.may_read_audit(current()), "the audit journal is for admins")
+    return json_response(audit_service.journal(get_session(), **journal_filters()))
 
 
 @bp.get("/communes")

@@ -55,11 +55,8 @@ def post_speed_test(report_id: str) -> Response:
     while the report is open.
     """
     user = current()
-    body = request.get_json(silent=True)
-    if body is None:
-        raise GeosignalError("invalid_json", "send a JSON object of speed-test values")
     session = get_session()
-    test = evidence_service.add_speed_test(session, user, report_id, body)
+    test = evidence_service.add_speed_test(session, user, report_id, request.get_json(silent=True))
     session.commit()
     response = jsonify(test)
     response.status_code = 201
@@ -67,11 +64,10 @@ def post_speed_test(report_id: str) -> Response:
     return response
 
 
-def _uploaded_photo() -> bytes:
+def _uploaded_photo() -> bytes | None:
+    """The bytes of the multipart field ``photo`` (one more than the limit at most), or None."""
     upload = request.files.get("photo")
-    if upload is None:
-        raise GeosignalError("invalid_request", "send the photo as the multipart field 'photo'", where="photo")
-    return upload.read(evidence_service.MAX_PHOTO_BYTES + 1)
+    return None if upload is None else upload.read(evidence_service.MAX_PHOTO_BYTES + 1)
 
 
 @bp.post("/api/v1/reports/<report_id>/photos")
@@ -107,7 +103,7 @@ def photo(report_id: str, photo_id: int) -> Response:
 
 def report_page(report_id: str) -> str:
     """Return the URL of a report's page, at its evidence section."""
-    return url_for("pages.report_page", report_id=report_id) + "#preuves"
+    return url_for("report_pages.report_page", report_id=report_id) + "#preuves"
 
 
 def _flash_error(error: GeosignalError) -> None:
@@ -177,15 +173,14 @@ def add_photo_form(report_id: str) -> Response:
 
 
 @bp.app_template_global()
-def report_evidence(report: Any) -> dict[str, Any]:
-    """For the report page's partial (``_report_evidence.html``): the evidence of ``report``
-    (an object with ``id``, ``commune_nis`` and ``status``, or its Feature's properties) and
-    whether the signed-in user may add to it."""
+def report_evidence(feature: dict[str, Any]) -> dict[str, Any]:
+    """For the report page's partial (``_report_evidence.html``): the evidence of the report
+    whose Feature is ``feature`` (:func:`~geosignal.services.evidence.list_evidence`, photos
+    with their URL) and whether the signed-in user may add to it (``may_add``)."""
     user = current()
-    report_id = str(report["id"] if isinstance(report, dict) else report.id)
+    report_id = str(feature["id"])
     doc = _with_urls(report_id, evidence_service.list_evidence(get_session(), user, report_id))
-    nis = report["commune_nis"] if isinstance(report, dict) else report.commune_nis
-    status = report["status"] if isinstance(report, dict) else report.status
+    nis, status = feature["properties"]["commune_nis"], feature["properties"]["status"]
     doc["may_add"] = policy.may_add_evidence(user, nis) and status not in evidence_service.closed_statuses()
     doc["ranges"] = evidence_service.SPEED_TEST_RANGES
     doc["max_photo_mb"] = evidence_service.MAX_PHOTO_BYTES // (1024 * 1024)
