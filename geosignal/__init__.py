@@ -34,10 +34,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from geosignal.views import (
         account,
         api,
+        evidence,
         exports,
         health,
         imports,
         locate,
+        notifications,
         ogc,
         pages,
         report_pages,
@@ -62,6 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(zones.bp)
     app.register_blueprint(report_pages.bp)
+    app.register_blueprint(evidence.bp)
+    app.register_blueprint(notifications.bp)
     errors_web.init_app(app)
     cli.register(app)
     return app

@@ -204,21 +204,58 @@ def deactivate_user(email: str) -> None:
 @commands.command("purge")
 @click.option("--export-copies-older-than", "days", type=int, default=None,
               help="days (default GEOSIGNAL_EXPORT_COPY_RETENTION_DAYS, 730)")
+@click.option("--photos-older-than", "photo_days", type=int, default=None,
+              help="days since a report was closed (default GEOSIGNAL_PHOTO_RETENTION_DAYS, 365)")
 @click.option("--dry-run", is_flag=True, help="count what would go, delete nothing")
 @reports_errors
-def purge(days: int | None, dry_run: bool) -> None:
-    """Apply the retention rule: delete the stored copies of exports older than the retention
-    period (their records stay: who, when, filters, SHA-256, reports carried)."""
+def purge(days: int | None, photo_days: int | None, dry_run: bool) -> None:
+    """Apply the retention rules: delete the stored copies of exports older than the retention
+    period (their records stay: who, when, filters, SHA-256, reports carried), and the photos of
+    reports closed for longer than theirs (speed tests stay)."""
+    from geosignal.services.evidence import purge_photos
     from geosignal.services.export import purge_copies
 
     days = current_app.config["EXPORT_COPY_RETENTION_DAYS"] if days is None else days
+    photo_days = current_app.config["PHOTO_RETENTION_DAYS"] if photo_days is None else photo_days
     if days < 0:
         raise GeosignalError("invalid_request", "--export-copies-older-than is a number of days ≥ 0")
+    if photo_days < 0:
+        raise GeosignalError("invalid_request", "--photos-older-than is a number of days ≥ 0")
     with _session() as session:
         done = purge_copies(session, days, dry_run=dry_run)
+        photos = purge_photos(session, photo_days, dry_run=dry_run)
         session.commit()
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb} the copies of {done['runs']} export runs older than {days} days ({done['bytes']} bytes)")
+    click.echo(f"{verb} {photos['photos']} photos of reports closed more than {photo_days} days ago "
+               f"({photos['bytes']} bytes)")
+
+
+@commands.command("send-mail")
+@reports_errors
+def send_mail() -> None:
+    """Send the pending e-mail notifications now (job workers do it as they are queued, and
+    retry failures every 5 minutes); failures are retried later."""
+    _deliver(digest=False)
+
+
+@commands.command("send-digest")
+@reports_errors
+def send_digest() -> None:
+    """Send the daily digest of new submissions to the referents who chose it (job workers do
+    it every day at 06:00 UTC)."""
+    _deliver(digest=True)
+
+
+def _deliver(digest: bool) -> None:
+    from geosignal.db import get_database
+    from geosignal.services import notifications
+
+    done = notifications.deliver_from_config(get_database(), current_app.config, digest=digest)
+    what = "digest messages" if digest else "messages"
+    click.echo(f"{done['messages']} {what} sent ({done['rows']} notifications), {done['failed']} failed "
+               f"(retried later), {done['skipped']} skipped" +
+               ("" if current_app.config.get("SMTP_HOST") else " (no SMTP server configured: GEOSIGNAL_SMTP_HOST)"))
 
 
 @commands.command("create-token")

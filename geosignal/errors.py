@@ -86,6 +86,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     # zones of overlapping reports
     "zone_changed": (409, "The zone's reports changed since it was read; read it again."),
     "invalid_split": (422, "A split must take out some of the zone's own reports, not none nor all."),
+    # evidence (speed tests and photos)
+    "photo_too_large": (413, "The photo is larger than 5 MB."),
+    "unsupported_image": (415, "The photo is not a JPEG or PNG image (read from its content, not its name)."),
+    "invalid_image": (422, "The image is damaged or truncated and cannot be decoded."),
+    "decompression_bomb": (422, "The image declares more pixels than allowed (refused before decoding)."),
+    "evidence_limit": (422, "The report already holds the most photos or speed tests allowed."),
 }
 
 
@@ -156,6 +162,11 @@ TITLES_FR: dict[str, str] = {
     "geocoder_unavailable": "La recherche d'adresse ne répond pas : saisissez des coordonnées ou dessinez sur la carte.",
     "zone_changed": "La zone a changé depuis votre lecture : rechargez-la.",
     "invalid_split": "Choisissez une partie des signalements de la zone à en retirer (ni aucun, ni tous).",
+    "photo_too_large": "La photo dépasse 5 Mo : réduisez-la avant de l'envoyer.",
+    "unsupported_image": "La photo n'est pas une image JPEG ou PNG (d'après son contenu, pas son nom) : envoyez une photo JPEG ou PNG.",
+    "invalid_image": "L'image est endommagée ou tronquée : elle ne peut pas être lue. Envoyez-la à nouveau.",
+    "decompression_bomb": "L'image annonce plus de pixels que permis : elle est refusée sans être décodée. Envoyez une photo plus petite.",
+    "evidence_limit": "Ce signalement a déjà le nombre maximal de photos ou de mesures.",
 }
 
 #: The same messages with the figures an error carries (``%(name)s``, filled from its

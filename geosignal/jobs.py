@@ -55,12 +55,42 @@ def _run_import(import_id: str) -> None:
         run_import_job(_flask_app.extensions["geosignal.db"], _flask_app.config, import_id, _area_cache)
 
 
+def _send_mail() -> None:
+    """The task: send the due notifications (queued with them, and retried periodically)."""
+    from geosignal.services import notifications
+
+    if _flask_app is None:
+        raise RuntimeError("no application configured for the job worker")
+    notifications.deliver_from_config(_flask_app.extensions["geosignal.db"], _flask_app.config)
+
+
+def _send_mail_periodic(timestamp: int) -> None:
+    _send_mail()
+
+
+def _send_digest(timestamp: int) -> None:
+    """The daily task: send each referent who chose it the digest of the day's submissions."""
+    from geosignal.services import notifications
+
+    if _flask_app is None:
+        raise RuntimeError("no application configured for the job worker")
+    notifications.deliver_from_config(_flask_app.extensions["geosignal.db"], _flask_app.config, digest=True)
+
+
 def job_app(database_url: str) -> procrastinate.App:
-    """Return a procrastinate application on ``database_url`` with geosignal's tasks."""
+    """Return a procrastinate application on ``database_url`` with geosignal's tasks: saved
+    imports, and e-mail notifications (sent when queued, retried every 5 minutes, digest daily)."""
     import procrastinate
+
+    from geosignal.services import notifications
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)))
     app.task(name=IMPORT_TASK, queue=QUEUE)(_run_import)
+    app.task(name=notifications.MAIL_TASK, queue=notifications.MAIL_QUEUE)(_send_mail)
+    app.periodic(cron=notifications.RETRY_CRON, periodic_id="mail-retry")(
+        app.task(name=notifications.MAIL_TASK + "_periodic", queue=notifications.MAIL_QUEUE)(_send_mail_periodic))
+    app.periodic(cron=notifications.DIGEST_CRON, periodic_id="mail-digest")(
+        app.task(name=notifications.DIGEST_TASK, queue=notifications.MAIL_QUEUE)(_send_digest))
     return app
 
 
@@ -84,7 +114,9 @@ def run_worker(flask_app: Flask, *, wait: bool = True, concurrency: int = 1,
     _flask_app = flask_app
     app = job_app(flask_app.config["DATABASE_URL"])
     asyncio.run(_requeue_stalled(app))
-    app.run_worker(queues=[QUEUE], wait=wait, concurrency=concurrency, delete_jobs="successful",
+    from geosignal.services.notifications import MAIL_QUEUE
+
+    app.run_worker(queues=[QUEUE, MAIL_QUEUE], wait=wait, concurrency=concurrency, delete_jobs="successful",
                    install_signal_handlers=install_signal_handlers, name="geosignal-jobs")
 
 

@@ -124,6 +124,12 @@ def may_read_audit(user: Actor | None) -> bool:
     return _signed_in(user) and user.role == "admin"  # type: ignore[union-attr]
 
 
+def may_add_evidence(user: Actor | None, nis: str) -> bool:
+    """Whether ``user`` adds evidence (speed tests, photos) to a report of commune ``nis``: its
+    representatives and admins (the referent reads it)."""
+    return may_write_in_commune(user, nis)
+
+
 def may_export(user: Actor | None) -> bool:
     """Whether ``user`` runs and reads DWconnect exports (referent, admin)."""
     return sees_all_communes(user)
@@ -212,9 +218,10 @@ def require(allowed: bool, detail: str) -> None:
 #: (:func:`may_edit_report`); ``admin`` admins only (the audit journal); ``file_reports``
 #: (:func:`may_file_reports`; the commune is the zone's, checked on intake);
 #: ``commune_geometry`` (:func:`may_see_commune_geometry`); ``all_communes``
-#: (:func:`sees_all_communes`: exports, dashboard, locations, accounts page).
+#: (:func:`sees_all_communes`: exports, dashboard, locations, accounts page); ``evidence``
+#: adding evidence to a report (:func:`may_read_report`, then :func:`may_add_evidence`).
 RULES = ("public", "signed_in", "report", "status", "edit", "file_reports", "commune_geometry", "all_communes",
-         "admin")
+         "admin", "evidence")
 
 #: endpoint → rule name, for every endpoint of the application (a test checks the URL map).
 ROUTE_RULES: dict[str, str] = {
@@ -299,6 +306,14 @@ ROUTE_RULES: dict[str, str] = {
     "zones.get_zone": "signed_in",  # idem, else 404
     "zones.confirm_zone": "all_communes",
     "zones.split_zone": "all_communes",
+    # evidence (speed tests, photos) and e-mail preferences
+    "evidence.list_evidence": "report",
+    "evidence.post_speed_test": "evidence",
+    "evidence.post_photo": "evidence",
+    "evidence.photo": "report",
+    "evidence.add_speed_test_form": "evidence",
+    "evidence.add_photo_form": "evidence",
+    "notifications.preferences": "signed_in",
 }
 
 
@@ -325,4 +340,6 @@ def route_allows(rule: str, user: Actor | None, nis: str, *, status: str = "with
         return may_see_commune_geometry(user, nis)
     if rule == "all_communes":
         return sees_all_communes(user)
+    if rule == "evidence":
+        return may_read_report(user, nis) and may_add_evidence(user, nis)
     raise ValueError(f"unknown route rule {rule!r}")

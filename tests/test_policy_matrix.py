@@ -16,7 +16,7 @@ import re
 import pytest
 
 from geosignal import policy
-from geosignal.models import ApiToken
+from geosignal.models import ApiToken, Photo
 from geosignal.services.users import create_token, create_user
 from tests.conftest import CHARLEROI, csrf_token, make_account
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
@@ -61,9 +61,14 @@ def world(client, db):  # noqa: ANN001, ANN201
     db.commit()
     token_id = db.query(ApiToken.id).filter(ApiToken.user_id == other.id).scalar()
     report_id = _charleroi_report(accounts["representative_charleroi"])
+    photo = Photo(report_id=report_id, content_type="image/png", width=1, height=1, byte_size=1, sha256="0" * 64,
+                  data=b"\x89")
+    db.add(photo)
+    db.commit()
     values = {"report_id": report_id, "item_id": report_id, "nis": CHARLEROI, "collection_id": "white-zones",
               "user_id": other.id, "token_id": token_id, "run_id": "999999", "import_id": "00000000-0000-0000-0000-000000000000",
-              "filename": "favicon.svg", "name": "leaflet.js", "lang": "fr", "zone_id": "999999"}
+              "filename": "favicon.svg", "name": "leaflet.js", "lang": "fr", "zone_id": "999999",
+              "photo_id": photo.id}
     return accounts, values
 
 

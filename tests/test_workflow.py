@@ -274,7 +274,8 @@ def test_transition_many_moves_set_wise_and_lists_refusals(db, world) -> None:  
         ("invalid_transition", "draft"), ("not_found", None)]
     assert len([s for s in statements if "UPDATE reports" in s]) == 1  # one UPDATE for the five
     statements = [s for s in statements if not s.startswith("SAVEPOINT")]  # the test's own transaction
-    assert len(statements) == 2  # the lock query, then the move + journal statement
+    assert len(statements) == 3  # the lock query, the move + journal statement, the e-mails (outbox + job)
+    assert "notification_outbox" in statements[2]
     rows = db.execute(text("SELECT action, from_status, to_status, details FROM audit_events "
                            "WHERE report_id = ANY(:ids) AND action = 'validate'"),
                       {"ids": submitted}).all()

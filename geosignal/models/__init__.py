@@ -3,8 +3,10 @@
 from geosignal.db import Base
 from geosignal.models.audit import AuditEvent
 from geosignal.models.commune import Commune
+from geosignal.models.evidence import Photo, SpeedTest
 from geosignal.models.export import ExportRun, ExportRunBatch, ExportRunChunk, ReportFeature
 from geosignal.models.job import ImportJob
+from geosignal.models.notification import Notification
 from geosignal.models.ratelimit import RateLimitCounter
 from geosignal.models.report import IdempotencyKey, Report
 from geosignal.models.stats import CommuneStats
@@ -14,7 +16,7 @@ from geosignal.models.zone import Zone, ZoneDecision, ZoneDecisionReport, ZoneRe
 
 __all__ = [
     "AccountToken", "ApiToken", "AuditEvent", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
-    "ExportRunChunk", "IdempotencyKey", "ImportJob", "PublishedIndicator", "RateLimitCounter", "Report", "ReportFeature",
-    "SurveyEdition", "SurveyResponse", "User", "Zone", "ZoneDecision", "ZoneDecisionReport", "ZoneReport",
-    "ZoneSetting",
+    "ExportRunChunk", "IdempotencyKey", "ImportJob", "Notification", "Photo", "PublishedIndicator",
+    "RateLimitCounter", "Report", "ReportFeature", "SpeedTest", "SurveyEdition", "SurveyResponse", "User", "Zone",
+    "ZoneDecision", "ZoneDecisionReport", "ZoneReport", "ZoneSetting",
 ]

@@ -25,6 +25,7 @@ class User(Base):
         ),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint("locale IN ('fr', 'nl', 'en')", name="locale_known"),
+        CheckConstraint("submission_mail IN ('each', 'digest')", name="submission_mail_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -45,6 +46,9 @@ class User(Base):
     #: Language of the pages chosen by the user (``fr``, ``nl``, ``en``; None: the browser's,
     #: see :mod:`geosignal.i18n`).
     locale: Mapped[str | None] = mapped_column(String(2))
+    #: How a referent is told of new submissions: ``each`` (a message per submission or
+    #: batch) or ``digest`` (one message a day); see :mod:`geosignal.services.notifications`.
+    submission_mail: Mapped[str] = mapped_column(String(6), default="each", server_default="each")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

@@ -435,6 +435,9 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
             if progress:
                 progress(min(start + STORE_CHUNK, len(new)))
         cursor.execute(f"DROP TABLE {staging}")
+    from geosignal.services import notifications
+
+    notifications.notify_created(session, [a.report_id for a in new], user)  # one statement for the file
 
 
 # --------------------------------------------------------------------------- jobs

@@ -58,6 +58,18 @@ def _geometry_schema() -> dict[str, Any]:
             "description": "RFC 7946 geometry, [lon, lat] EPSG:4326 unless ?crs= says otherwise."}
 
 
+def _speed_test_schema() -> dict[str, Any]:
+    """The JSON Schema of a speed test as ``POST /api/v1/reports/{id}/evidence`` takes it: the
+    ranges of :data:`geosignal.models.evidence.SPEED_TEST_RANGES`."""
+    from geosignal.models.evidence import SPEED_TEST_RANGES
+
+    props: dict[str, Any] = {name: {"type": ["number", "null"], "minimum": lo, "maximum": hi,
+                                    "description": unit} for name, (lo, hi, unit) in SPEED_TEST_RANGES.items()}
+    props["operator"] = {"type": ["string", "null"], "enum": [*vocab.OPERATORS, None]}
+    props["measured_at"] = {"type": "string", "description": "ISO 8601 date or date-time (Brussels when naive)."}
+    return {"type": "object", "required": ["measured_at"], "additionalProperties": False, "properties": props}
+
+
 def _components() -> dict[str, Any]:
     return {
         "securitySchemes": {
@@ -101,6 +113,12 @@ def _components() -> dict[str, Any]:
                                                           "from": {"type": ["string", "null"]},
                                                           "to": {"type": ["string", "null"]},
                                                           "reason": {"type": ["string", "null"]}}}}}},
+            "SpeedTestInput": _speed_test_schema(),
+            "Evidence": {"type": "object", "required": ["report_id", "speed_tests", "photos", "stale"],
+                         "description": "A report's evidence; `stale` when the newest is over 12 months old.",
+                         "properties": {"report_id": {"type": "string"}, "speed_tests": {"type": "array"},
+                                        "photos": {"type": "array"}, "latest_at": {"type": ["string", "null"]},
+                                        "stale": {"type": "boolean"}, "stale_after_months": {"type": "integer"}}},
             "Problem": {"type": "object", "required": ["type", "title", "status", "code"],
                         "description": "RFC 9457 problem details.",
                         "properties": {"type": {"type": "string"}, "title": {"type": "string"},
@@ -192,6 +210,10 @@ _RESPONSES: dict[str, dict[str, Any]] = {
         "content": {"application/geo+json; charset=utf-8": {"schema": {"type": "object"}}}}},
     "exports.export_dwconnect_csv": {"200": {"description": "CSV export.",
                                              "content": {"text/csv; charset=utf-8": {"schema": {"type": "string"}}}}},
+    "evidence.list_evidence": {"200": {"description": "The report's evidence.", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Evidence"}}}}},
+    "evidence.post_speed_test": {"201": {"description": "Created: the stored speed test."}},
+    "evidence.post_photo": {"201": {"description": "Created: the photo's description and URL; Location header."}},
     "exports.export_dwconnect_gpkg": {"200": {"description": "GeoPackage export (layer white_zones).", "content": {
         "application/geopackage+sqlite3": {"schema": {"type": "string", "contentEncoding": "binary"}}}}},
 }
@@ -207,6 +229,10 @@ _BODIES: dict[str, dict[str, Any]] = {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds", "required": ["report_ids"]}}}},
     "api.post_transition": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Transition"}}}},
+    "evidence.post_photo": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["photo"],
+        "properties": {"photo": {"type": "string", "contentMediaType": "image/jpeg",
+                                 "description": "JPEG or PNG, at most 5 MB."}}}}}},
 }
 #: Operations anyone may call (no sign-in).
 _PUBLIC = ("api.list_communes", "exports.export_schema", "ogc.")

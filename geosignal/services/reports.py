@@ -24,7 +24,7 @@ from geosignal import contract, policy, workflow
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, rfc7946_oriented
 from geosignal.models import Commune, IdempotencyKey, Report, User
-from geosignal.services import audit
+from geosignal.services import audit, notifications
 from geosignal.services.communes import HOME_COMMUNE_SQL
 from geosignal.services.intake import ReportInput
 
@@ -128,6 +128,7 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
                    func.ST_Area(func.ST_Transform(g, LAMBERT72)), func.ST_Length(func.ST_Transform(g, LAMBERT72)))
     ).one()
     audit.record(session, "create", user, report_ids=[row[0].id], to_status=status)
+    notifications.notify_created(session, [row[0].id], user)
     return to_feature(row[0], name, row[1], row[2], row[3]), True
 
 

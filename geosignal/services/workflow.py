@@ -115,6 +115,9 @@ def _move(session: Session, actor: Any, moves: list[tuple[uuid.UUID, str, str]],
         "actor_role": getattr(actor, "role", None), "actor_commune_nis": getattr(actor, "commune_nis", None),
         "details": json.dumps(details) if details else None,
     }).all()
+    from geosignal.services import notifications
+
+    notifications.notify_transition(session, [r.id for r in rows], to, actor, reason, [r.source for r in rows])
     return [(r.id, r.source) for r in rows]
 
 

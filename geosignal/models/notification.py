@@ -1,0 +1,81 @@
+"""The e-mail outbox: notifications written in the same transaction as the change they tell.
+
+A row is one thing one user is told: a report submitted (to each referent) or a report's
+status changed (to the representatives of its commune). Rows written by one statement share
+``batch`` (one value of the sequence ``notification_batch_seq``), so that a bulk transition or
+an import becomes one message per recipient, not one per report. A job worker (or ``geosignal send-mail``) sends the
+pending rows and marks them ``sent``; a failed delivery is retried later (``next_attempt_at``)
+up to :data:`MAX_ATTEMPTS` times, then left ``failed``. Referents who chose the daily digest
+get their submission rows (``delivery = 'digest'``) in one message a day
+(``geosignal send-digest``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from geosignal.db import Base
+from geosignal.vocab import sql_in_list
+
+#: What a notification tells: a new submission (to referents), a status change (to the
+#: representatives of the report's commune).
+NOTIFICATION_KINDS: tuple[str, ...] = ("submission", "transition")
+#: How a recipient gets submissions: one message each (per transaction), or a daily digest.
+SUBMISSION_MAIL_CHOICES: tuple[str, ...] = ("each", "digest")
+#: States of an outbox row: waiting (or waiting for a retry), sent, given up after
+#: :data:`MAX_ATTEMPTS` failures, or dropped because no SMTP server is configured.
+OUTBOX_STATES: tuple[str, ...] = ("pending", "sent", "failed", "skipped")
+#: Deliveries tried before a row is left ``failed``.
+MAX_ATTEMPTS = 8
+
+
+class Notification(Base):
+    """One notification to one user, waiting in (or done with) the outbox."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({sql_in_list(NOTIFICATION_KINDS)})", name="kind_known"),
+        CheckConstraint(f"delivery IN ({sql_in_list(SUBMISSION_MAIL_CHOICES)})", name="delivery_known"),
+        CheckConstraint(f"state IN ({sql_in_list(OUTBOX_STATES)})", name="state_known"),
+        Index("ix_notification_outbox_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    report_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    #: The status before and after (a submission: ``to_status`` = ``submitted``).
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    #: The reason, question, answer or note given with the transition.
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: The role of who made the change (never their name or address).
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    #: ``each`` (sent by the next flush) or ``digest`` (waits for the daily digest).
+    delivery: Mapped[str] = mapped_column(String(6), default="each", server_default="each")
+    #: The statement that wrote the row: rows of one batch and one recipient make one message.
+    batch: Mapped[int] = mapped_column(BigInteger, server_default=text("nextval('notification_batch_seq')"))
+    state: Mapped[str] = mapped_column(String(8), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: The last delivery error (SMTP reply or network error), for the operator.
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

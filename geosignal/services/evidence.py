@@ -1,0 +1,449 @@
+"""Evidence attached to a report: speed-test measurements and photos (Flask-free).
+
+- **Speed tests**: download and upload (Mbit/s), latency (ms), signal (dBm), operator
+  (:data:`geosignal.vocab.OPERATORS`) and when it was measured; each value within
+  :data:`~geosignal.models.evidence.SPEED_TEST_RANGES`, at least one value given. Every fault
+  of a body is reported together (422, ``errors`` with a JSON pointer each).
+- **Photos**: JPEG or PNG (sniffed from the bytes, never from the name or the declared type),
+  at most :data:`MAX_PHOTO_BYTES`; decoded with Pillow under a pixel limit (a decompression
+  bomb is refused before it is decoded), turned upright (EXIF orientation), converted to sRGB
+  when an ICC profile comes with it, scaled down to :data:`MAX_OUTPUT_SIDE` pixels, and
+  re-encoded from the bare pixels: no EXIF, GPS, XMP, ICC, comment or text chunk survives.
+  Stored in PostgreSQL (``report_photos.data``); deleted :data:`PHOTO_RETENTION_DAYS` days
+  after the report is closed (:func:`purge_photos`, ``geosignal purge``).
+- **Re-confirmation**: a report whose newest evidence (a speed test's ``measured_at``, a
+  photo's upload time) is older than :data:`STALE_AFTER_MONTHS` months is *stale*
+  (:func:`stale_report_ids`, :func:`evidence_stale` for queries).
+
+Who: the report's readers (:func:`geosignal.policy.may_read_report`) read its evidence;
+its commune's representatives and admins add to it (:func:`geosignal.policy.may_add_evidence`)
+while it is open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import uuid
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, DateTime, func, literal, select, text
+from sqlalchemy.orm import Session
+
+from geosignal import contract, policy, vocab
+from geosignal.errors import GeosignalError
+from geosignal.models import Photo, Report, SpeedTest, User
+from geosignal.models.evidence import SPEED_TEST_RANGES
+
+#: Largest photo accepted, in bytes (5 MB).
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+#: Most pixels an uploaded image may declare, per format (a JPEG is decoded at a reduced scale;
+#: a PNG is decoded whole, 4 bytes a pixel at most).
+MAX_PIXELS: dict[str, int] = {"jpeg": 64_000_000, "png": 24_000_000}
+#: Longest side of a stored photo, in pixels.
+MAX_OUTPUT_SIDE = 2560
+#: JPEG quality of a re-encoded photo.
+JPEG_QUALITY = 85
+#: Most photos and speed tests one report holds.
+MAX_PHOTOS = 10
+MAX_SPEED_TESTS = 100
+#: Evidence older than this (months) is flagged for re-confirmation.
+STALE_AFTER_MONTHS = 12
+#: Days a closed report keeps its photos (``geosignal purge``); speed tests are kept.
+PHOTO_RETENTION_DAYS = 365
+#: Oldest measurement date accepted.
+OLDEST_MEASUREMENT = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far ahead of now a measurement time may be (clocks a little ahead).
+FUTURE_TOLERANCE = timedelta(hours=12)
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+#: The members a speed-test body may have.
+SPEED_TEST_FIELDS: tuple[str, ...] = (*SPEED_TEST_RANGES, "operator", "measured_at")
+
+
+def closed_statuses() -> tuple[str, ...]:
+    """Return the statuses typed ``closed`` (:data:`geosignal.vocab.STATUS_TYPES`)."""
+    return tuple(s for s, kind in vocab.STATUS_TYPES.items() if kind == "closed")
+
+
+# ---- speed tests --------------------------------------------------------------------------
+
+def validate_speed_test(body: Any, *, now: datetime | None = None) -> dict[str, Any]:
+    """Check a speed-test body and return its values.
+
+    ``body``: a JSON object with ``download_mbps``, ``upload_mbps`` (Mbit/s), ``latency_ms``
+    (ms), ``signal_dbm`` (dBm) — numbers within :data:`SPEED_TEST_RANGES`, at least one given —
+    ``operator`` (optional, :data:`geosignal.vocab.OPERATORS`) and ``measured_at`` (required: ISO
+    8601 with offset, a naive time read in Brussels, or a date). Returns a dict of those names
+    (absent values None; ``measured_at`` an aware datetime).
+
+    Raises 400 ``invalid_request`` when the body is not an object; otherwise every fault at
+    once: 422 ``invalid_attribute`` / ``invalid_datetime`` / ``ambiguous_local_time`` (the
+    first fault's code and ``where``) with ``errors`` = every fault (``code``, ``detail``,
+    ``pointer``), in field order, unknown members included.
+    """
+    from geosignal.services.intake.properties import parse_observed_at
+
+    if not isinstance(body, dict):
+        raise GeosignalError("invalid_request", "the body must be a JSON object of speed-test values", where="/")
+    now = now or datetime.now(UTC)
+    out: dict[str, Any] = dict.fromkeys(SPEED_TEST_FIELDS)
+    faults: list[GeosignalError] = []
+    for name, (lo, hi, unit) in SPEED_TEST_RANGES.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            faults.append(GeosignalError("invalid_attribute", f"{name} must be a number ({unit}); got {value!r:.40}.",
+                                         where=f"/{name}"))
+        elif not lo <= value <= hi:
+            faults.append(GeosignalError("invalid_attribute", f"{name} must be between {lo:g} and {hi:g} {unit}; "
+                                         f"got {value:g}.", where=f"/{name}", limit=[lo, hi]))
+        else:
+            out[name] = float(value)
+    operator = body.get("operator")
+    if operator is not None:
+        if operator not in vocab.OPERATORS:
+            faults.append(GeosignalError("invalid_attribute", f"operator must be one of {', '.join(vocab.OPERATORS)}; "
+                                         f"got {operator!r:.40}.", where="/operator", allowed=list(vocab.OPERATORS)))
+        else:
+            out["operator"] = operator
+    measured = body.get("measured_at")
+    if measured is None or measured == "":
+        faults.append(GeosignalError("invalid_datetime", "measured_at is required: when the test was made.",
+                                     where="/measured_at"))
+    elif not isinstance(measured, str):
+        faults.append(GeosignalError("invalid_datetime", "measured_at must be an ISO 8601 date or date-time.",
+                                     where="/measured_at"))
+    else:
+        try:
+            when = parse_observed_at(measured, where="/measured_at")
+        except GeosignalError as error:
+            faults.append(GeosignalError(error.code, error.detail.replace("observed_at", "measured_at"),
+                                         where="/measured_at"))
+        else:
+            if when is not None and when < OLDEST_MEASUREMENT:
+                faults.append(GeosignalError("invalid_datetime", "measured_at is before 2000.", where="/measured_at"))
+            elif when is not None and when > now + FUTURE_TOLERANCE:
+                faults.append(GeosignalError("invalid_datetime", "measured_at is in the future.", where="/measured_at"))
+            else:
+                out["measured_at"] = when
+    if not any(isinstance(body.get(n), (int, float)) and not isinstance(body.get(n), bool) for n in SPEED_TEST_RANGES):
+        faults.append(GeosignalError("invalid_attribute", "give at least one measured value: "
+                                     + ", ".join(SPEED_TEST_RANGES) + ".", where="/"))
+    for name in body:
+        if name not in SPEED_TEST_FIELDS:
+            faults.append(GeosignalError("invalid_attribute", f"unknown member {str(name)[:40]!r} (known: "
+                                         + ", ".join(SPEED_TEST_FIELDS) + ").", where=f"/{name}"))
+    if faults:
+        first = faults[0]
+        errors = [{"code": f.code, "detail": f.detail, "pointer": f.where} for f in faults]
+        detail = first.detail if len(faults) == 1 else \
+            f"{len(faults)} values are invalid: " + " ".join(f.detail for f in faults)
+        raise GeosignalError(first.code, detail, where=first.where, errors=errors)
+    return out
+
+
+def add_speed_test(session: Session, user: User, report_id: str | uuid.UUID, body: Any) -> dict[str, Any]:
+    """Validate ``body`` (:func:`validate_speed_test`) and attach it to the report; return it
+    serialised (:func:`speed_test_json`). The caller commits.
+
+    Raises, in this order: ``not_found`` (404) when the report does not exist or ``user`` may
+    not read it, ``forbidden`` (403) when ``user`` may not add evidence to it, ``conflict``
+    (409) when the report is closed, the faults of :func:`validate_speed_test` (a body that is
+    not an object: 400 ``invalid_request``), ``evidence_limit`` (422) beyond
+    :data:`MAX_SPEED_TESTS`.
+    """
+    report = _writable_report(session, user, report_id)
+    values = validate_speed_test(body)
+    count = session.scalar(select(func.count()).where(SpeedTest.report_id == report.id))
+    if count >= MAX_SPEED_TESTS:
+        raise GeosignalError("evidence_limit", f"this report already holds {MAX_SPEED_TESTS} speed tests")
+    test = SpeedTest(report_id=report.id, created_by_id=user.id, **values)
+    session.add(test)
+    session.flush()
+    return speed_test_json(test, now=datetime.now(UTC))
+
+
+def speed_test_json(test: SpeedTest, *, now: datetime) -> dict[str, Any]:
+    """Return a speed test as JSON: ``id``, the values (Mbit/s, ms, dBm; null when not
+    measured), ``operator``, ``measured_at`` and ``created_at`` (ISO 8601, Brussels offset) and
+    ``stale`` (measured more than :data:`STALE_AFTER_MONTHS` months before ``now``)."""
+    return {"id": test.id, **{n: getattr(test, n) for n in SPEED_TEST_RANGES}, "operator": test.operator,
+            "measured_at": contract.format_datetime(test.measured_at),
+            "created_at": contract.format_datetime(test.created_at),
+            "stale": _is_stale(test.measured_at, now)}
+
+
+# ---- photos -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProcessedPhoto:
+    """A photo ready to store: re-encoded bytes without metadata, their type and size (px)."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+
+def sniff_image(data: bytes) -> str | None:
+    """Return ``jpeg`` or ``png`` from the first bytes of ``data``, else None."""
+    if data.startswith(_JPEG_MAGIC):
+        return "jpeg"
+    if data.startswith(_PNG_MAGIC):
+        return "png"
+    return None
+
+
+def process_photo(data: bytes) -> ProcessedPhoto:
+    """Check and re-encode an uploaded photo; return the bytes to store.
+
+    The result has the same format as the upload (JPEG quality :data:`JPEG_QUALITY`, or PNG),
+    its pixels upright (EXIF orientation applied), in sRGB, at most :data:`MAX_OUTPUT_SIDE`
+    pixels on its longest side, and nothing else: no EXIF (so no GPS), XMP, ICC profile,
+    comment or text chunk.
+
+    Raises ``photo_too_large`` (413) above :data:`MAX_PHOTO_BYTES`; ``unsupported_image`` (415)
+    when the bytes are not a JPEG or PNG; ``decompression_bomb`` (422) when the image declares
+    more than :data:`MAX_PIXELS` pixels (checked from its header, before decoding);
+    ``invalid_image`` (422) when it cannot be decoded (damaged, truncated).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if len(data) > MAX_PHOTO_BYTES:
+        raise GeosignalError("photo_too_large", f"the photo has {len(data):,} bytes; at most {MAX_PHOTO_BYTES:,} "
+                             "(5 MB)", limit=MAX_PHOTO_BYTES)
+    kind = sniff_image(data)
+    if kind is None:
+        raise GeosignalError("unsupported_image", "the file is not a JPEG or PNG image (read from its content)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=["JPEG" if kind == "jpeg" else "PNG"])
+            width, height = image.size
+            if width * height > MAX_PIXELS[kind]:
+                raise GeosignalError("decompression_bomb", f"the image declares {width} × {height} pixels; at most "
+                                     f"{MAX_PIXELS[kind]:,}", limit=MAX_PIXELS[kind])
+            if kind == "jpeg":
+                image.draft("RGB", (MAX_OUTPUT_SIDE, MAX_OUTPUT_SIDE))  # decode at a reduced scale
+            image.load()
+            image = _upright_srgb(image, ImageOps)
+        except GeosignalError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise GeosignalError("decompression_bomb", "the image declares too many pixels") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise GeosignalError("invalid_image", f"the image cannot be decoded ({str(exc)[:80]})") from None
+    image = _normalise_mode(image, kind)
+    if max(image.size) > MAX_OUTPUT_SIDE:
+        image.thumbnail((MAX_OUTPUT_SIDE, MAX_OUTPUT_SIDE), Image.Resampling.LANCZOS)
+    bare = Image.frombytes(image.mode, image.size, image.tobytes())  # the pixels alone: no info, no EXIF
+    out = io.BytesIO()
+    if kind == "jpeg":
+        bare.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    else:
+        bare.save(out, "PNG")
+    return ProcessedPhoto(out.getvalue(), f"image/{kind}", bare.width, bare.height)
+
+
+def _upright_srgb(image: Any, image_ops: Any) -> Any:
+    """Apply the EXIF orientation, then convert to sRGB when an ICC profile is embedded."""
+    image = image_ops.exif_transpose(image) or image
+    icc = image.info.get("icc_profile")
+    if icc and image.mode in ("RGB", "RGBA", "CMYK", "L"):
+        try:
+            from PIL import ImageCms
+
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            target = ImageCms.createProfile("sRGB")
+            mode = "RGBA" if image.mode == "RGBA" else "RGB"
+            image = ImageCms.profileToProfile(image, source, target, outputMode=mode)
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass  # an unreadable profile: the pixels are kept as they are, the profile dropped
+    return image
+
+
+def _normalise_mode(image: Any, kind: str) -> Any:
+    """Return ``image`` in a mode its format stores plainly: JPEG ``RGB`` or ``L``; PNG
+    ``RGB``, ``RGBA``, ``L`` or ``LA``."""
+    if kind == "jpeg":
+        return image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if image.mode in ("RGB", "RGBA", "L", "LA"):
+        return image
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("I", "I;16", "I;16B", "F", "1"):
+        return image.convert("L") if image.mode == "1" else image.convert("RGB")
+    return image.convert("RGBA")
+
+
+def add_photo(session: Session, user: User, report_id: str | uuid.UUID, data: bytes | None) -> dict[str, Any]:
+    """Re-encode ``data`` (:func:`process_photo`) and attach it to the report; return its
+    description (:func:`photo_json`). The caller commits.
+
+    Raises, in this order: ``not_found`` (404), ``forbidden`` (403), ``conflict`` (409, closed
+    report) as :func:`add_speed_test`; ``invalid_request`` (400) when ``data`` is None (no
+    photo sent); ``evidence_limit`` (422, beyond :data:`MAX_PHOTOS`); the faults of
+    :func:`process_photo`.
+    """
+    report = _writable_report(session, user, report_id)
+    if data is None:
+        raise GeosignalError("invalid_request", "send the photo as the multipart field 'photo'", where="photo")
+    count = session.scalar(select(func.count()).where(Photo.report_id == report.id))
+    if count >= MAX_PHOTOS:
+        raise GeosignalError("evidence_limit", f"this report already holds {MAX_PHOTOS} photos")
+    processed = process_photo(data)
+    photo = Photo(report_id=report.id, content_type=processed.content_type, width=processed.width,
+                  height=processed.height, byte_size=len(processed.data),
+                  sha256=hashlib.sha256(processed.data).hexdigest(), data=processed.data, created_by_id=user.id)
+    session.add(photo)
+    session.flush()
+    return photo_json(photo, now=datetime.now(UTC))
+
+
+def photo_json(photo: Photo, *, now: datetime) -> dict[str, Any]:
+    """Return a photo's description (not its bytes): ``id``, ``content_type``, ``width`` and
+    ``height`` (px), ``bytes``, ``sha256``, ``created_at`` and ``stale``."""
+    return {"id": photo.id, "content_type": photo.content_type, "width": photo.width, "height": photo.height,
+            "bytes": photo.byte_size, "sha256": photo.sha256,
+            "created_at": contract.format_datetime(photo.created_at), "stale": _is_stale(photo.created_at, now)}
+
+
+def read_photo(session: Session, user: User | None, report_id: str | uuid.UUID, photo_id: int) -> tuple[bytes, str]:
+    """Return (bytes, content type) of a report's photo; ``not_found`` (404) when the photo or
+    the report does not exist, or ``user`` may not read the report."""
+    report = _readable_report(session, user, report_id)
+    row = session.execute(select(Photo.data, Photo.content_type)
+                          .where(Photo.id == photo_id, Photo.report_id == report.id)).first()
+    if row is None:
+        raise GeosignalError("not_found", f"no photo {photo_id} on this report")
+    return row.data, row.content_type
+
+
+# ---- reading, staleness, retention --------------------------------------------------------
+
+def list_evidence(session: Session, user: User | None, report_id: str | uuid.UUID,
+                  *, now: datetime | None = None) -> dict[str, Any]:
+    """Return a report's evidence: ``report_id``, ``speed_tests`` (newest measurement first),
+    ``photos`` (newest first; descriptions, not bytes), ``latest_at`` (the newest evidence's
+    time, or null), ``stale`` (true when that is older than :data:`STALE_AFTER_MONTHS`
+    months) and ``stale_after_months``. Three queries.
+
+    Raises ``not_found`` (404) when the report does not exist or ``user`` may not read it.
+    """
+    report = _readable_report(session, user, report_id)
+    now = now or datetime.now(UTC)
+    tests = session.scalars(select(SpeedTest).where(SpeedTest.report_id == report.id)
+                            .order_by(SpeedTest.measured_at.desc(), SpeedTest.id.desc())).all()
+    photos = session.scalars(select(Photo).where(Photo.report_id == report.id)
+                             .order_by(Photo.created_at.desc(), Photo.id.desc())).all()
+    times = [t.measured_at for t in tests] + [p.created_at for p in photos]
+    latest = max(times) if times else None
+    return {"report_id": str(report.id), "speed_tests": [speed_test_json(t, now=now) for t in tests],
+            "photos": [photo_json(p, now=now) for p in photos],
+            "latest_at": contract.format_datetime(latest), "stale": _is_stale(latest, now),
+            "stale_after_months": STALE_AFTER_MONTHS}
+
+
+def latest_evidence_at(report_id: Any) -> Any:
+    """Return a scalar SQL expression: the time of the newest evidence of the report whose id
+    is the column ``report_id`` (a speed test's ``measured_at`` or a photo's upload time), NULL
+    when it has none. For queries that list reports (the validation queue)."""
+    return func.greatest(
+        select(func.max(SpeedTest.measured_at)).where(SpeedTest.report_id == report_id).scalar_subquery(),
+        select(func.max(Photo.created_at)).where(Photo.report_id == report_id).scalar_subquery())
+
+
+def evidence_stale(report_id: Any, now: datetime | None = None) -> ColumnElement[bool]:
+    """Return a boolean SQL expression: the report whose id is the column ``report_id`` has
+    evidence and its newest is older than :data:`STALE_AFTER_MONTHS` months (before ``now``,
+    default the database's ``now()``). NULL-free: false when there is no evidence."""
+    reference = func.now() if now is None else literal(now, DateTime(timezone=True))
+    cutoff = reference - text(f"interval '{STALE_AFTER_MONTHS} months'")
+    return func.coalesce(latest_evidence_at(report_id) < cutoff, False)
+
+
+def stale_report_ids(session: Session, ids: list[uuid.UUID] | list[str] | tuple, *,
+                     now: datetime | None = None) -> set[uuid.UUID]:
+    """Return the ids among ``ids`` whose newest evidence is older than
+    :data:`STALE_AFTER_MONTHS` months (reports without evidence are not stale). One query."""
+    wanted = [i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in ids]
+    if not wanted:
+        return set()
+    rows = session.execute(text(f"""
+        SELECT report_id FROM (
+            SELECT report_id, measured_at AS at FROM report_speed_tests WHERE report_id = ANY(:ids)
+            UNION ALL
+            SELECT report_id, created_at FROM report_photos WHERE report_id = ANY(:ids)) e
+        GROUP BY report_id
+        HAVING max(at) < CAST(:now AS timestamptz) - interval '{STALE_AFTER_MONTHS} months'"""),
+        {"ids": wanted, "now": now or datetime.now(UTC)}).scalars()
+    return set(rows)
+
+
+def purge_photos(session: Session, older_than_days: int = PHOTO_RETENTION_DAYS, *,
+                 dry_run: bool = False) -> dict[str, int]:
+    """Delete, in one statement, the photos of reports closed (status typed ``closed``) and
+    unchanged for more than ``older_than_days`` days (``reports.updated_at``); speed tests
+    stay. Returns ``{"photos", "bytes"}``. The caller commits; ``dry_run`` only counts."""
+    params = {"days": older_than_days, "closed": list(closed_statuses())}
+    where = ("report_id IN (SELECT id FROM reports WHERE status = ANY(:closed) "
+             "AND updated_at < now() - make_interval(days => :days))")
+    photos, freed = session.execute(text(
+        f"SELECT count(*), coalesce(sum(byte_size), 0) FROM report_photos WHERE {where}"), params).one()
+    if not dry_run:
+        session.execute(text(f"DELETE FROM report_photos WHERE {where}"), params)
+    return {"photos": int(photos), "bytes": int(freed)}
+
+
+def _is_stale(at: datetime | None, now: datetime) -> bool:
+    if at is None:
+        return False
+    return at < _months_before(now, STALE_AFTER_MONTHS)
+
+
+def _months_before(moment: datetime, months: int) -> datetime:
+    """``moment`` minus whole calendar months (the day clamped to the month's length), as
+    PostgreSQL's ``- interval 'N months'``."""
+    import calendar
+
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def _report(session: Session, report_id: str | uuid.UUID) -> Any:
+    try:
+        rid = report_id if isinstance(report_id, uuid.UUID) else uuid.UUID(str(report_id))
+    except ValueError:
+        raise GeosignalError("not_found", f"no report {report_id}") from None
+    row = session.execute(select(Report.id, Report.commune_nis, Report.status).where(Report.id == rid)).first()
+    if row is None:
+        raise GeosignalError("not_found", f"no report {report_id}")
+    return row
+
+
+def _readable_report(session: Session, user: User | None, report_id: str | uuid.UUID) -> Any:
+    report = _report(session, report_id)
+    if not policy.may_read_report(user, report.commune_nis):
+        raise GeosignalError("not_found", f"no report {report_id}")
+    return report
+
+
+def _writable_report(session: Session, user: User, report_id: str | uuid.UUID) -> Any:
+    report = _readable_report(session, user, report_id)
+    policy.require(policy.may_add_evidence(user, report.commune_nis),
+                   "evidence is added by the report's commune (its representatives) or an admin")
+    if report.status in closed_statuses():
+        raise GeosignalError("conflict", f"the report is {report.status}: no evidence can be added to a closed report")
+    # one writer of a report's evidence at a time, so that the limits hold
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('evidence:' || :id, 0))"),
+                    {"id": str(report.id)})
+    return report

@@ -1,0 +1,440 @@
+"""Notifications by e-mail, through an outbox written with the change they tell (Flask-free).
+
+Who is told what:
+
+- every active **referent** on a **submission** (a report filed as ``submitted``, or moved to
+  ``submitted`` from a draft or after answering a question), one message per event or, by their
+  choice (``users.submission_mail``), in a daily digest;
+- every active **representative of the report's commune** on every **transition** of it, with
+  the reason, question, answer or note given; never the one who made it.
+
+Messages name roles, never another user's name or address, and carry the report's reference,
+its commune and a link to its page (``GEOSIGNAL_PUBLIC_BASE_URL`` + ``/signalements/<id>``).
+They are French (the recipient's language once users have one), with a plain-text and an HTML
+part, rendered from ``templates/mail/`` with the application's translation catalogues.
+
+How nothing is lost or sent twice: :func:`notify_created` and :func:`notify_transition` write
+the outbox rows in the caller's transaction, one ``INSERT … SELECT`` per call whatever the
+number of reports, and queue a job (procrastinate, same database) in that transaction: the
+rows exist exactly when the change is committed. A job worker, ``geosignal send-mail`` or the
+periodic retry (:func:`deliver_pending`) locks due rows (``SKIP LOCKED``: workers share the
+work), sends one message per recipient and event, and marks them ``sent`` in the same
+transaction; a refused or failed delivery is retried with a growing delay (1 min × 2ⁿ, at most
+6 h), :data:`~geosignal.models.notification.MAX_ATTEMPTS` times. The delivery is at least once:
+a crash between the SMTP server's acceptance and the commit sends that message again, with
+the same ``Message-ID`` so that mail systems can drop the copy. Without an SMTP host nothing
+is sent and due rows are marked ``skipped``.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geosignal import vocab
+from geosignal.config import ROOT
+from geosignal.models.notification import MAX_ATTEMPTS, SUBMISSION_MAIL_CHOICES
+from geosignal.services.mail import MailSettings
+
+log = logging.getLogger(__name__)
+
+#: The job queue of e-mail deliveries, and its tasks (registered by :mod:`geosignal.jobs`).
+MAIL_QUEUE = "mail"
+MAIL_TASK = "geosignal.send_mail"
+DIGEST_TASK = "geosignal.send_digest"
+#: When the digest goes out (cron, UTC: 06:00 UTC is 07:00 or 08:00 in Brussels).
+DIGEST_CRON = "0 6 * * *"
+#: How often due retries are looked for (cron).
+RETRY_CRON = "*/5 * * * *"
+#: Most reports listed in one message (the rest are counted, with a link to the list).
+MAX_LISTED = 50
+#: Messages (recipient × event) claimed by one delivery pass.
+MAX_MESSAGES_PER_PASS = 200
+#: Languages a message can be written in; French is the source.
+MAIL_LANGUAGES = ("fr", "nl", "en")
+
+#: One statement per event: the representatives of each report's commune (a transition, not
+#: its actor) and/or the referents (a report now ``submitted``) get one outbox row per report,
+#: all rows of the event share one batch number, and one delivery job is queued when some row
+#: is to be sent at once.
+_QUEUE = text("""
+    WITH t AS (
+      SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:froms AS varchar[])) AS t(id, from_status)
+    ), b AS (
+      SELECT nextval('notification_batch_seq') AS batch
+    ), reps AS (
+      INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
+                                       actor_role, delivery, batch)
+      SELECT u.id, 'transition', t.id, t.from_status, CAST(:to_status AS varchar), CAST(:reason AS text),
+             CAST(:actor_role AS varchar), 'each', b.batch
+      FROM t JOIN reports r ON r.id = t.id
+      JOIN users u ON u.role = 'representative' AND u.active AND u.commune_nis = r.commune_nis
+                  AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
+      CROSS JOIN b
+      WHERE CAST(:to_representatives AS boolean)
+      RETURNING delivery
+    ), refs AS (
+      INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
+                                       actor_role, delivery, batch)
+      SELECT u.id, 'submission', t.id, t.from_status, r.status, CAST(:reason AS text),
+             CAST(:actor_role AS varchar), u.submission_mail, b.batch
+      FROM t JOIN reports r ON r.id = t.id AND r.status = 'submitted'
+      JOIN users u ON u.role = 'referent' AND u.active AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
+      CROSS JOIN b
+      WHERE CAST(:to_referents AS boolean)
+      RETURNING delivery
+    ), job AS (
+      SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, CAST('{}' AS jsonb),
+                                                   NULL)::procrastinate_job_to_defer_v1]) AS ids
+      WHERE EXISTS (SELECT FROM reps WHERE delivery = 'each') OR EXISTS (SELECT FROM refs WHERE delivery = 'each')
+    )
+    SELECT (SELECT count(*) FROM reps) + (SELECT count(*) FROM refs), (SELECT count(*) FROM job)
+""")
+
+_DEFER = text(
+    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, CAST('{}' AS jsonb), "
+    "NULL)::procrastinate_job_to_defer_v1]))")
+
+
+def _ids(report_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
+    return [i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in report_ids]
+
+
+def _froms(ids: list[uuid.UUID], from_statuses: str | Sequence[str | None] | None) -> list[str | None]:
+    if from_statuses is None or isinstance(from_statuses, str):
+        return [from_statuses] * len(ids)
+    froms = list(from_statuses)
+    if len(froms) != len(ids):
+        raise ValueError("from_statuses must give one status per report id")
+    return froms
+
+
+def _queue(session: Session, ids: list[uuid.UUID], froms: list[str | None], to_status: str | None,
+           actor: Any, reason: str | None, *, to_representatives: bool, to_referents: bool) -> int:
+    written, _jobs = session.execute(_QUEUE, {
+        "ids": ids, "froms": froms, "to_status": to_status, "reason": reason,
+        "actor_role": getattr(actor, "role", None), "actor_id": getattr(actor, "id", None),
+        "to_representatives": to_representatives, "to_referents": to_referents,
+        "queue": MAIL_QUEUE, "task": MAIL_TASK}).one()
+    return int(written)
+
+
+def enqueue_delivery(session: Session) -> None:
+    """Queue one delivery job (:data:`MAIL_TASK`) in the caller's transaction: a job worker
+    sends the pending messages once the caller commits."""
+    session.execute(_DEFER, {"queue": MAIL_QUEUE, "task": MAIL_TASK})
+
+
+def notify_created(session: Session, report_ids: Iterable[uuid.UUID | str], actor: Any = None) -> int:
+    """Tell the referents of newly created reports that are ``submitted`` (drafts tell nobody).
+
+    ``report_ids``: the reports just created, in the caller's transaction; ``actor``: who
+    created them (a user with ``id`` and ``role``, or None from the command line). One
+    statement (``INSERT … SELECT``, with the delivery job) whatever their number; returns the
+    outbox rows written.
+    """
+    ids = _ids(report_ids)
+    if not ids:
+        return 0
+    return _queue(session, ids, [None] * len(ids), None, actor, None, to_representatives=False, to_referents=True)
+
+
+def notify_transition(session: Session, report_ids: Iterable[uuid.UUID | str], to_status: str,
+                      actor: Any = None, reason: str | None = None,
+                      from_statuses: str | Sequence[str | None] | None = None) -> int:
+    """Tell of a transition of reports to ``to_status``, with ``reason`` (the reason, question,
+    answer or note given, or None).
+
+    The representatives of each report's commune are told (not ``actor``, who made it); when
+    ``to_status`` is ``submitted`` the referents are told too (a draft submitted, a question
+    answered). ``from_statuses``: the status each report had (one for all, or one per id, in
+    order). Call it in the transaction that records the transition; one statement whatever the
+    number of reports. Returns the outbox rows written.
+    """
+    ids = _ids(report_ids)
+    if not ids:
+        return 0
+    return _queue(session, ids, _froms(ids, from_statuses), to_status, actor, reason,
+                  to_representatives=True, to_referents=to_status == "submitted")
+
+
+def set_submission_mail(session: Session, user: Any, choice: str) -> None:
+    """Set how ``user`` gets new submissions: ``each`` or ``digest``; their pending submission
+    messages follow the new choice. Raises 422 ``invalid_attribute`` for another value."""
+    from geosignal.errors import GeosignalError
+
+    if choice not in SUBMISSION_MAIL_CHOICES:
+        raise GeosignalError("invalid_attribute", f"submission_mail must be one of {', '.join(SUBMISSION_MAIL_CHOICES)}",
+                             where="submission_mail", allowed=list(SUBMISSION_MAIL_CHOICES))
+    user.submission_mail = choice
+    session.execute(text("UPDATE notification_outbox SET delivery = :choice WHERE recipient_id = :uid "
+                         "AND kind = 'submission' AND state = 'pending'"), {"choice": choice, "uid": user.id})
+
+
+# ---- delivery -----------------------------------------------------------------------------
+
+@dataclass
+class Message:
+    """One message to send: its recipient, what it tells and the outbox rows it covers."""
+
+    recipient_id: int
+    email: str
+    locale: str
+    kind: str
+    digest: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int]:
+        return [r["id"] for r in self.rows]
+
+
+_CLAIM = """
+    WITH due AS (
+      SELECT DISTINCT recipient_id, kind, CASE WHEN :digest THEN 0 ELSE batch END AS grp
+      FROM notification_outbox
+      WHERE state = 'pending' AND delivery = :delivery AND next_attempt_at <= :now
+      ORDER BY 1, 2, 3 LIMIT :groups)
+    SELECT o.id, o.recipient_id, o.kind, o.batch, o.report_id, o.from_status, o.to_status, o.reason,
+           o.actor_role, o.created_at, u.email, u.active, to_jsonb(u) ->> 'locale' AS locale,
+           r.reference, r.commune_nis, c.name_fr AS commune, r.network, r.issue
+    FROM notification_outbox o
+    JOIN due ON due.recipient_id = o.recipient_id AND due.kind = o.kind
+            AND due.grp = CASE WHEN :digest THEN 0 ELSE o.batch END
+    JOIN users u ON u.id = o.recipient_id
+    JOIN reports r ON r.id = o.report_id
+    JOIN communes c ON c.nis_code = r.commune_nis
+    WHERE o.state = 'pending' AND o.delivery = :delivery AND o.next_attempt_at <= :now
+    ORDER BY o.recipient_id, o.kind, o.batch, o.id
+    FOR UPDATE OF o SKIP LOCKED
+"""
+
+
+def claim(session: Session, *, digest: bool = False, now: datetime | None = None,
+          limit: int = MAX_MESSAGES_PER_PASS) -> list[Message]:
+    """Lock the due outbox rows of at most ``limit`` messages and return those messages.
+
+    Without ``digest``: rows delivered ``each``, one message per recipient, kind and batch
+    (one event: a submission, an import, a bulk transition). With ``digest``: the pending
+    ``digest`` rows, one message per recipient. Rows locked by another worker are skipped.
+    One query; the locks last until the caller's transaction ends.
+    """
+    rows = session.execute(text(_CLAIM), {
+        "digest": digest, "delivery": "digest" if digest else "each", "now": now or datetime.now(UTC),
+        "groups": limit}).mappings().all()
+    messages: dict[tuple, Message] = {}
+    for row in rows:
+        key = (row["recipient_id"], row["kind"], 0 if digest else row["batch"])
+        message = messages.get(key)
+        if message is None:
+            message = messages[key] = Message(row["recipient_id"], row["email"],
+                                              row["locale"] if row["locale"] in MAIL_LANGUAGES else "fr",
+                                              row["kind"], digest)
+        message.rows.append(dict(row))
+    return list(messages.values())
+
+
+def deliver_pending(session: Session, settings: MailSettings, base_url: str, *, digest: bool = False,
+                    now: datetime | None = None, limit: int = MAX_MESSAGES_PER_PASS) -> dict[str, int]:
+    """Send the due messages (:func:`claim`) over one SMTP connection and record the outcome:
+    ``sent`` rows in one UPDATE, failures (retried later, ``failed`` after
+    :data:`~geosignal.models.notification.MAX_ATTEMPTS`) in another. The caller commits.
+
+    ``base_url``: the public address links start with (``GEOSIGNAL_PUBLIC_BASE_URL``). With no
+    SMTP host configured nothing is sent and the due rows are marked ``skipped``; rows of
+    deactivated recipients too. Returns counts: ``messages`` sent, ``rows`` sent, ``failed``
+    messages (to retry or given up), ``skipped`` rows.
+    """
+    messages = claim(session, digest=digest, now=now, limit=limit)
+    skipped = [i for m in messages if not settings.host or not m.rows[0]["active"] for i in m.ids]
+    outgoing = [m for m in messages if settings.host and m.rows[0]["active"]]
+    sent: list[Message] = []
+    failures: list[tuple[Message, str]] = []
+    if outgoing:
+        sender = _Sender(settings)
+        try:
+            for message in outgoing:
+                try:
+                    sender.send(build_email(settings, message, base_url))
+                    sent.append(message)
+                except (smtplib.SMTPException, OSError) as exc:
+                    failures.append((message, _error_text(exc)))
+                    sender.reset()
+        finally:
+            sender.close()
+    _record(session, sent, failures, skipped)
+    if not settings.host and skipped:
+        log.info("mail not configured: %d notifications not sent", len(skipped))
+    for message, error in failures:
+        log.warning("notification to …@%s not delivered: %s", message.email.rpartition("@")[2], error)
+    return {"messages": len(sent), "rows": sum(len(m.rows) for m in sent), "failed": len(failures),
+            "skipped": len(skipped)}
+
+
+def base_url_from_config(config: Any) -> str:
+    """Return the address links in messages start with: ``PUBLIC_BASE_URL``, else the local
+    address ``scripts/run`` serves (``http://127.0.0.1:<PORT>``)."""
+    return (config.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{config.get('PORT') or 5000}").rstrip("/")
+
+
+def deliver_from_config(database: Any, config: Any, *, digest: bool = False,
+                        now: datetime | None = None) -> dict[str, int]:
+    """Deliver every due message (:func:`deliver_pending`) with the SMTP settings and public
+    address of an application's ``config``, on sessions of ``database``
+    (:class:`geosignal.db.Database`), committing after each pass of
+    :data:`MAX_MESSAGES_PER_PASS` messages. Returns the summed counts."""
+    settings = MailSettings.from_config(config)
+    base_url = base_url_from_config(config)
+    total = {"messages": 0, "rows": 0, "failed": 0, "skipped": 0}
+    while True:
+        with database.session() as session:
+            done = deliver_pending(session, settings, base_url, digest=digest, now=now)
+            session.commit()
+        for key, value in done.items():
+            total[key] += value
+        if not (done["messages"] or done["skipped"]):  # nothing left, or only failures (retried later)
+            return total
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"{exc.smtp_code} {message}"[:300]
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{code} {msg.decode(errors='replace')}" for code, msg in exc.recipients.values())[:300]
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _record(session: Session, sent: list[Message], failures: list[tuple[Message, str]], skipped: list[int]) -> None:
+    """Mark the outcome of one pass: one statement per outcome."""
+    if sent:
+        session.execute(text("UPDATE notification_outbox SET state = 'sent', sent_at = now(), attempts = attempts + 1, "
+                             "last_error = NULL WHERE id = ANY(:ids)"), {"ids": [i for m in sent for i in m.ids]})
+    if failures:
+        ids = [i for m, _ in failures for i in m.ids]
+        errors = [e for m, e in failures for _ in m.ids]
+        session.execute(text("""
+            UPDATE notification_outbox o SET attempts = o.attempts + 1, last_error = f.error,
+              state = CASE WHEN o.attempts + 1 >= :max THEN 'failed' ELSE 'pending' END,
+              next_attempt_at = now() + least(interval '1 minute' * power(2, o.attempts), interval '6 hours')
+            FROM unnest(CAST(:ids AS bigint[]), CAST(:errors AS varchar[])) AS f(id, error)
+            WHERE o.id = f.id"""), {"ids": ids, "errors": errors, "max": MAX_ATTEMPTS})
+    if skipped:
+        session.execute(text("UPDATE notification_outbox SET state = 'skipped' WHERE id = ANY(:ids)"),
+                        {"ids": skipped})
+
+
+class _Sender:
+    """One SMTP connection for a delivery pass, opened on first use and again after a failure."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.smtp is None:
+            smtp = smtplib.SMTP(self.settings.host, self.settings.port, timeout=10)
+            try:
+                if self.settings.starttls:
+                    smtp.starttls()
+                if self.settings.user:
+                    smtp.login(self.settings.user, self.settings.password)
+            except BaseException:
+                smtp.close()
+                raise
+            self.smtp = smtp
+        self.smtp.send_message(message)
+
+    def reset(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self.smtp.close()
+            self.smtp = None
+
+
+# ---- rendering ----------------------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def _environment(locale: str) -> Any:
+    """A Jinja environment on ``templates/mail`` with the catalogues of ``locale`` (French,
+    the source language, needs none)."""
+    from babel.support import Translations
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(str(ROOT / "templates" / "mail")),
+                      autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    translations = Translations.load(str(ROOT / "geosignal" / "translations"), [locale])
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["label"] = vocab.label
+    return env
+
+
+def report_url(base_url: str, report_id: uuid.UUID | str) -> str:
+    """Return the absolute address of a report's page."""
+    return f"{base_url.rstrip('/')}/signalements/{report_id}"
+
+
+def render(message: Message, base_url: str) -> tuple[str, str, str]:
+    """Return (subject, plain text, HTML) of ``message`` in its recipient's language.
+
+    Templates: ``mail/submissions`` (to referents) and ``mail/transitions`` (to
+    representatives), each a ``.txt`` (blocks ``subject`` and ``body``) and a ``.html``.
+    Items carry the report's reference, commune, network and issue, the statuses before and
+    after, the reason and the role of who acted, and the link to the report's page.
+    """
+    env = _environment(message.locale)
+    items = [{
+        "reference": r["reference"], "commune": r["commune"], "nis": r["commune_nis"],
+        "url": report_url(base_url, r["report_id"]), "network": r["network"], "issue": r["issue"],
+        "from_status": r["from_status"], "to_status": r["to_status"], "reason": r["reason"],
+        "actor_role": r["actor_role"],
+    } for r in message.rows]
+    context = {"items": items[:MAX_LISTED], "count": len(items), "more": max(0, len(items) - MAX_LISTED),
+               "digest": message.digest, "list_url": f"{base_url.rstrip('/')}/signalements",
+               "preferences_url": f"{base_url.rstrip('/')}/compte/notifications",
+               "communes": sorted({i["commune"] for i in items})}
+    name = "submissions" if message.kind == "submission" else "transitions"
+    plain = env.get_template(f"{name}.txt")
+    ctx = plain.new_context(context)
+    subject = " ".join("".join(plain.blocks["subject"](ctx)).split())
+    body = "".join(plain.blocks["body"](plain.new_context(context))).strip() + "\n"
+    page = env.get_template(f"{name}.html").render(context, subject=subject)
+    return subject, body, page
+
+
+def build_email(settings: MailSettings, message: Message, base_url: str) -> EmailMessage:
+    """Return the e-mail of ``message``: plain text and HTML alternatives, ``Message-ID``
+    derived from its first outbox row (a resend after a crash carries the same one)."""
+    subject, body, page = render(message, base_url)
+    email = EmailMessage()
+    email["From"], email["To"], email["Subject"] = settings.sender, message.email, subject
+    domain = settings.sender.rpartition("@")[2].rstrip(">").strip() or "geosignal.local"
+    email["Message-ID"] = f"<outbox-{min(message.ids)}-{message.recipient_id}@{domain}>"
+    email["Auto-Submitted"] = "auto-generated"
+    email.set_content(body)
+    email.add_alternative(page, subtype="html")
+    return email
+
+
+def outbox_summary(session: Session) -> dict[str, int]:
+    """Return the number of outbox rows per state (``pending``, ``sent``, ``failed``,
+    ``skipped``), for the command line."""
+    rows = session.execute(text("SELECT state, count(*) FROM notification_outbox GROUP BY state")).all()
+    return {"pending": 0, "sent": 0, "failed": 0, "skipped": 0, **{s: int(n) for s, n in rows}}
+

@@ -1,0 +1,187 @@
+"""Evidence of a report (speed tests, photos): the API, the forms of the report page and the
+photos themselves. Thin views over :mod:`geosignal.services.evidence`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from geosignal import policy
+from geosignal.auth import current
+from geosignal.db import get_session
+from geosignal.errors import TITLES_FR, GeosignalError
+from geosignal.services import evidence as evidence_service
+
+bp = Blueprint("evidence", __name__)
+
+#: Labels of the speed-test fields on the page (errors name the field).
+FIELD_LABELS = {
+    "download_mbps": lazy_gettext("Débit descendant"),
+    "upload_mbps": lazy_gettext("Débit montant"),
+    "latency_ms": lazy_gettext("Latence"),
+    "signal_dbm": lazy_gettext("Signal"),
+    "operator": lazy_gettext("Opérateur"),
+    "measured_at": lazy_gettext("Date de la mesure"),
+}
+
+
+def _with_urls(report_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    for photo in doc["photos"]:
+        photo["url"] = url_for("evidence.photo", report_id=report_id, photo_id=photo["id"])
+    return doc
+
+
+@bp.get("/api/v1/reports/<report_id>/evidence")
+def list_evidence(report_id: str) -> Response:
+    """Return a report's evidence: speed tests, photos (with their URL) and the ``stale`` flag.
+
+    ``stale`` is true when the newest evidence is more than 12 months old (re-confirmation
+    wanted). Readers of the report only (others get 404).
+    """
+    doc = evidence_service.list_evidence(get_session(), current(), report_id)
+    return jsonify(_with_urls(report_id, doc))
+
+
+@bp.post("/api/v1/reports/<report_id>/evidence")
+def post_speed_test(report_id: str) -> Response:
+    """Add a speed test to a report → 201 with the stored test.
+
+    Body: ``download_mbps``, ``upload_mbps`` (0–10,000 Mbit/s), ``latency_ms`` (0–60,000 ms),
+    ``signal_dbm`` (−150 to −20 dBm), at least one of them; ``operator``; ``measured_at``
+    (required). Every fault is listed in ``errors``. The report's representatives and admins,
+    while the report is open.
+    """
+    user = current()
+    session = get_session()
+    test = evidence_service.add_speed_test(session, user, report_id, request.get_json(silent=True))
+    session.commit()
+    response = jsonify(test)
+    response.status_code = 201
+    response.headers["Location"] = url_for("evidence.list_evidence", report_id=report_id)
+    return response
+
+
+def _uploaded_photo() -> bytes | None:
+    """The bytes of the multipart field ``photo`` (one more than the limit at most), or None."""
+    upload = request.files.get("photo")
+    return None if upload is None else upload.read(evidence_service.MAX_PHOTO_BYTES + 1)
+
+
+@bp.post("/api/v1/reports/<report_id>/photos")
+def post_photo(report_id: str) -> Response:
+    """Add a photo to a report (multipart/form-data, field ``photo``) → 201 with its description.
+
+    JPEG or PNG (read from the content), at most 5 MB; stored re-encoded without any metadata
+    (EXIF, GPS, XMP, ICC). The report's representatives and admins, while the report is open.
+    """
+    user = current()
+    session = get_session()
+    photo = evidence_service.add_photo(session, user, report_id, _uploaded_photo())
+    session.commit()
+    photo["url"] = url_for("evidence.photo", report_id=report_id, photo_id=photo["id"])
+    response = jsonify(photo)
+    response.status_code = 201
+    response.headers["Location"] = photo["url"]
+    return response
+
+
+@bp.get("/signalements/<report_id>/photos/<int:photo_id>")
+def photo(report_id: str, photo_id: int) -> Response:
+    """Serve one photo of a report to those who read the report (others get 404)."""
+    data, content_type = evidence_service.read_photo(get_session(), current(), report_id, photo_id)
+    extension = "jpg" if content_type == "image/jpeg" else "png"
+    return Response(data, mimetype=content_type, headers={
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'inline; filename="photo-{photo_id}.{extension}"',
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+    })
+
+
+def report_page(report_id: str) -> str:
+    """Return the URL of a report's page, at its evidence section."""
+    return url_for("report_pages.report_page", report_id=report_id) + "#preuves"
+
+
+def _flash_error(error: GeosignalError) -> None:
+    items = error.extra.get("errors") or [{"code": error.code, "detail": error.detail, "pointer": error.where}]
+    for item in items:
+        field = (item.get("pointer") or "").strip("/")
+        label = FIELD_LABELS.get(field)
+        title = TITLES_FR.get(item["code"], item["code"])
+        message = _("%(field)s : %(problem)s", field=label, problem=title) if label else title
+        if item["code"] == "invalid_attribute" and field in evidence_service.SPEED_TEST_RANGES:
+            lo, hi, unit = evidence_service.SPEED_TEST_RANGES[field]
+            message = _("%(field)s : un nombre entre %(lo)s et %(hi)s %(unit)s.", field=label,
+                        lo=f"{lo:g}", hi=f"{hi:g}", unit=unit)
+        flash(message, "error")
+
+
+def _form_number(raw: str | None) -> Any:
+    """A number typed in a form (decimal comma or point); the text itself when it is not one
+    (the service then names the field); None when empty."""
+    text = (raw or "").strip().replace("\u202f", "").replace(" ", "")
+    if not text:
+        return None
+    try:
+        return float(text.replace(",", "."))
+    except ValueError:
+        return text
+
+
+@bp.post("/signalements/<report_id>/mesures")
+def add_speed_test_form(report_id: str) -> Response:
+    """Add a speed test from the report page's form, then back to the page."""
+    user = current()
+    form = request.form
+    body: dict[str, Any] = {name: _form_number(form.get(name)) for name in evidence_service.SPEED_TEST_RANGES}
+    body["operator"] = form.get("operator") or None
+    body["measured_at"] = form.get("measured_at") or None
+    session = get_session()
+    try:
+        evidence_service.add_speed_test(session, user, report_id, body)
+    except GeosignalError as error:
+        if error.status in (403, 404):
+            raise
+        session.rollback()
+        _flash_error(error)
+        return redirect(report_page(report_id))
+    session.commit()
+    flash(_("Mesure ajoutée."), "success")
+    return redirect(report_page(report_id))
+
+
+@bp.post("/signalements/<report_id>/photos")
+def add_photo_form(report_id: str) -> Response:
+    """Add a photo from the report page's form, then back to the page."""
+    user = current()
+    session = get_session()
+    try:
+        evidence_service.add_photo(session, user, report_id, _uploaded_photo())
+    except GeosignalError as error:
+        if error.status in (403, 404):
+            raise
+        session.rollback()
+        _flash_error(error)
+        return redirect(report_page(report_id))
+    session.commit()
+    flash(_("Photo ajoutée (sans ses métadonnées : position GPS, appareil, date)."), "success")
+    return redirect(report_page(report_id))
+
+
+@bp.app_template_global()
+def report_evidence(feature: dict[str, Any]) -> dict[str, Any]:
+    """For the report page's partial (``_report_evidence.html``): the evidence of the report
+    whose Feature is ``feature`` (:func:`~geosignal.services.evidence.list_evidence`, photos
+    with their URL) and whether the signed-in user may add to it (``may_add``)."""
+    user = current()
+    report_id = str(feature["id"])
+    doc = _with_urls(report_id, evidence_service.list_evidence(get_session(), user, report_id))
+    nis, status = feature["properties"]["commune_nis"], feature["properties"]["status"]
+    doc["may_add"] = policy.may_add_evidence(user, nis) and status not in evidence_service.closed_statuses()
+    doc["ranges"] = evidence_service.SPEED_TEST_RANGES
+    doc["max_photo_mb"] = evidence_service.MAX_PHOTO_BYTES // (1024 * 1024)
+    return doc

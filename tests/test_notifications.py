@@ -1,0 +1,306 @@
+"""E-mail notifications received by a real local SMTP server (aiosmtpd): to the referents on
+submissions (each, or a daily digest), to the commune's representatives on transitions with
+the reason; plain and HTML parts, link to the report page, no other user's personal data;
+nothing sent without an SMTP server; failed deliveries retried."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from geosignal.models import Notification, Report, User
+from geosignal.services import notifications
+from geosignal.services.mail import MailSettings
+from tests.conftest import CHARLEROI, Mailbox, configured, make_account
+from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+
+CHATELET = "52012"
+BASE = "https://geosignal.example.be"
+#: Every address of the test's users: none may appear in a message to somebody else.
+ADDRESSES = ("echevin@charleroi.be", "agent@charleroi.be", "echevin@chatelet.be", "referent@igretec.com",
+             "referente2@igretec.com", "admin@igretec.com")
+
+
+class RefusingMailbox(Mailbox):
+    """A mailbox whose server answers ``451`` (try again later) to the next ``refuse_next``
+    messages, then accepts."""
+
+    refuse_next = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        if self.refuse_next:
+            self.refuse_next -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def smtp_server(app):  # noqa: ANN001, ANN201
+    """A real SMTP server (aiosmtpd) on a free loopback port that can refuse for a while, and
+    the app pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = RefusingMailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    with configured(app, SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port):
+        yield mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def people(client, db):  # noqa: ANN001, ANN201
+    """Two representatives of Charleroi, one of Châtelet, two referents (one on the daily
+    digest) and an admin."""
+    made = {
+        "rep": make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI),
+        "rep2": make_account(client, db, "agent@charleroi.be", "representative", CHARLEROI),
+        "chatelet": make_account(client, db, "echevin@chatelet.be", "representative", CHATELET),
+        "referent": make_account(client, db, "referent@igretec.com", "referent"),
+        "referent2": make_account(client, db, "referente2@igretec.com", "referent"),
+        "admin": make_account(client, db, "admin@igretec.com", "admin"),
+    }
+    db.execute(text("UPDATE users SET submission_mail = 'digest' WHERE email = 'referente2@igretec.com'"))
+    db.commit()
+    return made
+
+
+def _report(account, dx: float = 0.0, **props) -> str:  # noqa: ANN001, ANN003
+    x, y = CHARLEROI_LAMBERT72
+    response = account.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x + dx, y, 200.0)),
+                                                            **props))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def _deliver(app, db, *, digest: bool = False, now: datetime | None = None) -> dict[str, int]:  # noqa: ANN001
+    """One delivery pass in the test's transaction, with the app's SMTP settings."""
+    settings = MailSettings.from_config(app.config)
+    return notifications.deliver_pending(db, settings, BASE, digest=digest, now=now)
+
+
+def _parts(message) -> tuple[str, str]:  # noqa: ANN001
+    plain = message.get_body(("plain",)).get_content()
+    page = message.get_body(("html",)).get_content()
+    return plain, page
+
+
+def _reference(db, report_id: str) -> str:  # noqa: ANN001
+    return db.scalar(select(Report.reference).where(Report.id == uuid.UUID(report_id)))
+
+
+def _no_personal_data(message, *, allowed: str) -> None:  # noqa: ANN001
+    """The message names no user but its recipient (``allowed``), in headers or either part."""
+    whole = message.as_string()
+    plain, page = _parts(message)
+    for address in ADDRESSES:
+        if address != allowed:
+            assert address not in whole and address not in plain and address not in page, address
+
+
+def test_referent_is_told_of_each_submission(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    report_id = _report(people["rep"], description="Pas de 4G rue Haute")
+    rows = db.execute(select(Notification.recipient_id, Notification.kind, Notification.delivery)
+                      .where(Notification.report_id == uuid.UUID(report_id))).all()
+    referent_ids = dict(db.execute(select(User.email, User.id).where(User.role == "referent")).all())
+    assert sorted(rows) == sorted([(referent_ids["referent@igretec.com"], "submission", "each"),
+                                   (referent_ids["referente2@igretec.com"], "submission", "digest")])
+    done = _deliver(app, db)
+    assert done == {"messages": 1, "rows": 1, "failed": 0, "skipped": 0}
+    [message] = smtp_server.messages
+    reference = _reference(db, report_id)
+    assert message["To"] == "referent@igretec.com"
+    assert message["Subject"] == f"geosignal : nouveau signalement {reference} (Charleroi)"
+    plain, page = _parts(message)
+    link = f"{BASE}/signalements/{report_id}"
+    assert link in plain and f'href="{link}"' in page
+    assert reference in plain and reference in page
+    assert "Représentant·e communal·e (Charleroi)" in plain
+    assert "Aucune couverture" in plain
+    assert "Pas de 4G" not in plain  # the description is not sent by e-mail
+    _no_personal_data(message, allowed="referent@igretec.com")
+    assert message["Message-ID"].startswith("<outbox-")
+    state = db.execute(select(Notification.state, Notification.sent_at).where(
+        Notification.report_id == uuid.UUID(report_id), Notification.delivery == "each")).one()
+    assert state.state == "sent" and state.sent_at is not None
+    assert _deliver(app, db)["messages"] == 0  # never twice
+
+
+def test_transition_tells_the_communes_representatives_with_the_reason(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    report_id = _report(people["rep"])
+    user = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    reason = "Zone déjà couverte <selon> l'opérateur & « Proximus »"
+    written = notifications.notify_transition(db, [report_id], "rejected", user, reason, from_statuses="submitted")
+    assert written == 2  # the two representatives of Charleroi, not Châtelet's
+    _deliver(app, db)
+    to_reps = [m for m in smtp_server.messages if m["To"] in ("echevin@charleroi.be", "agent@charleroi.be")]
+    assert sorted(m["To"] for m in to_reps) == ["agent@charleroi.be", "echevin@charleroi.be"]
+    assert smtp_server.to("echevin@chatelet.be") == []
+    reference = _reference(db, report_id)
+    for message in to_reps:
+        assert message["Subject"] == f"geosignal : signalement {reference} — Rejeté"
+        plain, page = _parts(message)
+        assert f"Motif : {reason}" in plain
+        assert "Zone déjà couverte &lt;selon&gt; l&#39;opérateur &amp; « Proximus »" in page  # escaped in HTML
+        assert "« Soumis » → « Rejeté »" in plain
+        assert "Par : Référent·e Smart Region" in plain
+        assert f"{BASE}/signalements/{report_id}" in plain
+        _no_personal_data(message, allowed=message["To"])
+
+
+def test_the_actor_is_not_told_of_their_own_transition(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    report_id = _report(people["rep"])
+    actor = db.scalar(select(User).where(User.email == "echevin@charleroi.be"))
+    assert notifications.notify_transition(db, [report_id], "withdrawn", actor, None, "submitted") == 1
+    _deliver(app, db)
+    assert [m["To"] for m in smtp_server.messages if m["Subject"].startswith("geosignal : signalement")] == [
+        "agent@charleroi.be"]
+
+
+def test_a_bulk_transition_is_one_statement_and_one_message_per_recipient(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    ids = [_report(people["rep"], dx=300.0 * k) for k in range(3)]
+    referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    db.execute(text("UPDATE notification_outbox SET state = 'sent'"))  # the submissions: not this test's
+    assert notifications.notify_transition(db, ids, "validated", referent, None, ["submitted"] * 3) == 6
+    assert db.scalar(text("SELECT count(DISTINCT batch) FROM notification_outbox WHERE kind = 'transition'")) == 1
+    assert _deliver(app, db) == {"messages": 2, "rows": 6, "failed": 0, "skipped": 0}
+    for message in smtp_server.messages:
+        assert message["Subject"] == "geosignal : 3 signalements de votre commune mis à jour"
+        plain, _page = _parts(message)
+        for report_id in ids:
+            assert _reference(db, report_id) in plain and f"{BASE}/signalements/{report_id}" in plain
+
+
+def test_digest_groups_the_days_submissions(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    ids = [_report(people["rep"], dx=300.0 * k) for k in range(3)]
+    # the referent on "each" got them as they came; the one on the digest nothing yet
+    _deliver(app, db)
+    assert smtp_server.to("referente2@igretec.com") == []
+    assert len(smtp_server.to("referent@igretec.com")) == 3
+    done = _deliver(app, db, digest=True)
+    assert done == {"messages": 1, "rows": 3, "failed": 0, "skipped": 0}
+    [digest] = smtp_server.to("referente2@igretec.com")
+    assert digest["Subject"] == "geosignal : résumé du jour, 3 signalements soumis"
+    plain, page = _parts(digest)
+    for report_id in ids:
+        assert _reference(db, report_id) in plain and f"{BASE}/signalements/{report_id}" in page
+    _no_personal_data(digest, allowed="referente2@igretec.com")
+    assert _deliver(app, db, digest=True)["messages"] == 0
+
+
+def test_choosing_the_digest_moves_pending_submissions_to_it(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    _report(people["rep"])
+    referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    notifications.set_submission_mail(db, referent, "digest")
+    assert _deliver(app, db)["messages"] == 0
+    assert _deliver(app, db, digest=True)["messages"] == 2
+
+
+def test_nothing_is_sent_without_an_smtp_server(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    report_id = _report(people["rep"])
+    with configured(app, SMTP_HOST=""):
+        done = _deliver(app, db)
+        assert _deliver(app, db, digest=True)["skipped"] == 1
+    assert done == {"messages": 0, "rows": 0, "failed": 0, "skipped": 1}
+    assert smtp_server.messages == []
+    states = db.scalars(select(Notification.state).where(Notification.report_id == uuid.UUID(report_id))).all()
+    assert states == ["skipped", "skipped"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_failed_delivery_is_retried(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    report_id = _report(people["rep"])
+    row = select(Notification).where(Notification.report_id == uuid.UUID(report_id), Notification.delivery == "each")
+    # nobody listens on the port: the delivery fails, the row waits for a retry
+    with configured(app, SMTP_PORT=_free_port()):
+        assert _deliver(app, db) == {"messages": 0, "rows": 0, "failed": 1, "skipped": 0}
+    pending = db.scalars(row).one()
+    db.refresh(pending)
+    assert (pending.state, pending.attempts) == ("pending", 1)
+    assert "ConnectionRefusedError" in pending.last_error
+    first_retry = pending.next_attempt_at
+    assert _deliver(app, db)["messages"] == 0  # not due yet (1 minute later)
+    # the server refuses for now (451): retried again, later
+    smtp_server.refuse_next = 1
+    assert _deliver(app, db, now=first_retry + timedelta(seconds=1))["failed"] == 1
+    db.refresh(pending)
+    assert (pending.state, pending.attempts) == ("pending", 2)
+    assert pending.last_error.startswith("451")
+    assert pending.next_attempt_at - first_retry >= timedelta(minutes=1)
+    assert smtp_server.messages == []
+    # then it accepts: sent once, marked sent
+    assert _deliver(app, db, now=pending.next_attempt_at + timedelta(seconds=1))["messages"] == 1
+    db.refresh(pending)
+    assert (pending.state, pending.attempts, pending.last_error) == ("sent", 3, None)
+    assert [m["To"] for m in smtp_server.messages] == ["referent@igretec.com"]
+
+
+def test_given_up_after_max_attempts(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    report_id = _report(people["rep"])
+    db.execute(text("UPDATE notification_outbox SET attempts = :n WHERE report_id = :id"),
+               {"n": notifications.MAX_ATTEMPTS - 1, "id": report_id})
+    with configured(app, SMTP_PORT=_free_port()):
+        assert _deliver(app, db)["failed"] == 1
+    state = db.scalar(select(Notification.state).where(Notification.report_id == uuid.UUID(report_id),
+                                                       Notification.delivery == "each"))
+    assert state == "failed"
+    far = datetime.now(UTC) + timedelta(days=2)
+    assert _deliver(app, db, now=far)["messages"] == 0
+
+
+def test_deactivated_recipients_get_nothing(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    _report(people["rep"])
+    db.execute(text("UPDATE users SET active = false WHERE email = 'referent@igretec.com'"))
+    assert _deliver(app, db) == {"messages": 0, "rows": 0, "failed": 0, "skipped": 1}
+    assert smtp_server.messages == []
+
+
+def test_preferences_page(app, db, people) -> None:  # noqa: ANN001
+    from tests.conftest import csrf_token
+
+    referent = people["referent"]
+    referent.login()
+    page = referent.client.get("/compte/notifications")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'value="each" checked' in html
+    saved = referent.client.post("/compte/notifications", data={"submission_mail": "digest",
+                                                                "csrf_token": csrf_token(html)})
+    assert saved.status_code == 302
+    assert db.scalar(select(User.submission_mail).where(User.email == "referent@igretec.com")) == "digest"
+    refused = referent.client.post("/compte/notifications", data={"submission_mail": "hourly",
+                                                                  "csrf_token": csrf_token(html)})
+    assert refused.status_code == 422
+    assert db.scalar(select(User.submission_mail).where(User.email == "referent@igretec.com")) == "digest"
+
+
+def test_the_workflow_queues_the_mail_of_a_transition(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """Through the real workflow (POST …/transitions): the rejection's reason reaches both
+    representatives of Charleroi in the same transaction as the move."""
+    report_id = _report(people["rep"])
+    reason = "Couverture 4G confirmée par les mesures de l'IBPT"
+    response = people["referent"].post(f"/api/v1/reports/{report_id}/transitions",
+                                       json={"to": "rejected", "reason": reason})
+    assert response.status_code == 200, response.get_json()
+    rows = db.execute(select(Notification.kind, Notification.from_status, Notification.to_status,
+                             Notification.reason, Notification.actor_role)
+                      .where(Notification.report_id == uuid.UUID(report_id), Notification.kind == "transition")).all()
+    assert rows == [("transition", "submitted", "rejected", reason, "referent")] * 2
+    _deliver(app, db)
+    for to in ("echevin@charleroi.be", "agent@charleroi.be"):
+        [message] = smtp_server.to(to)
+        assert f"Motif : {reason}" in _parts(message)[0]
+    # a refused move writes nothing
+    again = people["referent"].post(f"/api/v1/reports/{report_id}/transitions", json={"to": "validated"})
+    assert again.status_code == 409
+    assert db.scalar(select(text("count(*)")).select_from(Notification).where(
+        Notification.report_id == uuid.UUID(report_id), Notification.kind == "transition")) == 2
