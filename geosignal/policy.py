@@ -242,6 +242,12 @@ ROUTE_RULES: dict[str, str] = {
     "account.users_page": "all_communes",
     "account.invite_user": "all_communes",  # then may_invite(role)
     "account.deactivate_user": "all_communes",  # then may_deactivate(user)
+    # the validation queue and exports marked as sent (the referent and admins)
+    "queue.queue_page": "all_communes",
+    "queue.queue_api": "all_communes",
+    "queue.bulk_transition": "all_communes",  # then each report's transition (the table)
+    "exports.mark_transmitted_api": "all_communes",
+    "exports.mark_transmitted_page": "all_communes",
 }
 
 

@@ -64,6 +64,9 @@ class Report(Base):
         CheckConstraint("households_affected IS NULL OR households_affected >= 0", name="households_non_negative"),
         CheckConstraint("businesses_affected IS NULL OR businesses_affected >= 0", name="businesses_non_negative"),
         Index("ix_reports_updated_at_id", "updated_at", "id"),
+        #: French full-text search in the descriptions (the validation queue, migration 0012).
+        Index("ix_reports_description_fts", text("to_tsvector('french'::regconfig, description)"),
+              postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
