@@ -31,7 +31,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
     from geosignal import assets, auth, cli, db, errors_web, i18n, ratelimit, security
-    from geosignal.views import account, api, exports, health, imports, locate, ogc, pages, queue, stats
+    from geosignal.views import (
+        account,
+        api,
+        exports,
+        health,
+        imports,
+        locate,
+        ogc,
+        pages,
+        queue,
+        stats,
+    )
 
     db.init_app(app)
     i18n.init_app(app)

@@ -80,15 +80,54 @@ def _messages() -> dict[str, str]:
     }
 
 
+#: The referent's decisions the queue offers, in this order (the transition table says from
+#: which statuses, for whom, and what text each needs).
+QUEUE_TARGETS: tuple[str, ...] = ("validated", "needs_info", "rejected")
+#: Longest list of ids one bulk request may move.
+MAX_BULK = 1000
+_ZERO = "00000000-0000-0000-0000-000000000000"
+
+
+def _queue_actions(user: Any) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Return the queue's action buttons (one per target: label, text required, prompt) and,
+    per status, the targets ``user`` may move a report to (from the transition table)."""
+    from geosignal import workflow
+
+    prompts = {
+        "reason": (_("Motif du rejet (envoyé à la commune)"), _("Confirmer le rejet")),
+        "question": (_("Question pour la commune"), _("Envoyer la question")),
+    }
+    labels = {"validated": _("Valider"), "needs_info": _("Poser une question"), "rejected": _("Rejeter")}
+    buttons = []
+    for target in QUEUE_TARGETS:
+        transition = next((t for t in workflow.TRANSITIONS if t.target == target), None)
+        if transition is None:
+            continue
+        prompt, confirm = prompts.get(transition.text or "", ("", ""))
+        buttons.append({"target": target, "label": labels[target], "text": transition.text or "",
+                        "prompt": prompt, "confirm": confirm})
+    by_status = {status: [t.target for t in policy.allowed_transitions(user, None, status)
+                          if t.target in QUEUE_TARGETS] for status in vocab.STATUSES}
+    return buttons, by_status
+
+
+def _url(endpoint: str, fallback: str, **values: Any) -> str:
+    """``url_for(endpoint, **values)`` when the endpoint exists, else ``fallback``."""
+    if endpoint in current_app.view_functions:
+        return url_for(endpoint, **values)
+    return fallback
+
+
 @bp.get("/validation")
 @login_required
 @require_policy(may_use_queue, QUEUE_DENIED)
-def queue_page() -> str:
+def queue_page() -> tuple[str, int]:
     """The referent's validation queue: filters, the list (cards on a phone), the selected
     report's shape on a map beside it, actions without reloading the page, bulk validation.
 
     The first page is rendered here from the same service as ``GET /api/v1/queue``;
-    ``static/js/queue.js`` then filters, pages and acts through the API.
+    ``static/js/queue.js`` then filters, pages and acts through the API. Bad filters show
+    the default queue with the reason (status 400 or 422).
     """
     session = get_session()
     try:
@@ -97,15 +136,59 @@ def queue_page() -> str:
     except GeosignalError as failure:
         if failure.status >= 500:
             raise
+        session.rollback()
         page = queue_service.read_queue(session)
         error = failure
     communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
     layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
-    return render_template(
+    buttons, by_status = _queue_actions(current())
+    shown = (*vocab.STATUSES, *vocab.NETWORKS, *vocab.OPERATORS, *vocab.TECHNOLOGIES, *vocab.ISSUES)
+    page_html = render_template(
         "queue.html", page=page, filters=page.filters, communes=communes, error=error,
-        statuses=vocab.STATUSES, messages=json.dumps(_messages(), ensure_ascii=False),
+        statuses=vocab.STATUSES, default_statuses=queue_service.DEFAULT_STATUSES,
+        queue_actions=buttons, actions_by_status=by_status, actions_json=json.dumps(by_status),
+        messages=json.dumps(_messages(), ensure_ascii=False),
         base_layers=json.dumps(layers, ensure_ascii=False),
-        labels=json.dumps({v: vocab.label(v) for v in (*vocab.STATUSES, *vocab.NETWORKS, *vocab.OPERATORS,
-                                                        *vocab.TECHNOLOGIES, *vocab.ISSUES)}, ensure_ascii=False),
-        api_url=url_for("queue.queue_api"),
-    ), (error.status if error else 200)
+        labels=json.dumps({v: vocab.label(v) for v in shown}, ensure_ascii=False),
+        api_url=url_for("queue.queue_api"), bulk_url=url_for("queue.bulk_transition"),
+        transition_url=_url("api.post_transition", f"/api/v1/reports/{_ZERO}/transitions", report_id=_ZERO),
+        report_api=url_for("api.get_report", report_id=_ZERO),
+        report_page=_url("pages.report_page", "", report_id=_ZERO),
+    )
+    return page_html, (error.status if error else 200)
+
+
+@bp.post("/api/v1/reports/transitions")
+@require_policy(may_use_queue, QUEUE_DENIED)
+def bulk_transition() -> Response:
+    """Move many reports at once (bulk validation): body ``{"ids": [...], "to": "validated",
+    "reason": "…"}`` (1 to 1000 ids; ``reason`` when the move needs one).
+
+    Set-wise (:func:`geosignal.services.workflow.transition_many`: one lock query, one
+    statement moving and journalling them all). Every report that may move does; when some
+    cannot, the answer is 409 ``invalid_transition`` listing them in ``refused`` (each with
+    ``id``, ``code`` — ``invalid_transition``, ``forbidden`` or ``not_found`` — and its current
+    ``status``) next to ``moved``; otherwise 200 ``{"to", "moved", "refused": []}``.
+    """
+    from geosignal.services import workflow as workflow_service
+
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise GeosignalError("invalid_request", 'body must be {"ids": [...], "to": "<status>"}', where="/")
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_BULK or not all(isinstance(i, str) for i in ids):
+        raise GeosignalError("invalid_request", f"ids must be a list of 1 to {MAX_BULK} report ids (strings)",
+                             where="/ids")
+    reason = body.get("reason")
+    session = get_session()
+    outcome = workflow_service.transition_many(session, ids, body.get("to"), current(), reason)
+    session.commit()
+    if outcome["refused"]:
+        error = GeosignalError(
+            "invalid_transition", f"{len(outcome['refused'])} of {len(set(ids))} reports could not move to "
+            f"{outcome['to']}; the {len(outcome['moved'])} others did", **outcome)
+        response = jsonify(error.to_problem())
+        response.status_code = 409
+        response.mimetype = "application/problem+json"
+        return response
+    return jsonify(outcome)

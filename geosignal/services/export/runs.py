@@ -51,7 +51,11 @@ class RunRecord:
     actor: str
     channel: str = "api"
     user_id: int | None = None
+    #: Mark the run as transmitted once its last byte is sent (its ``validated`` reports
+    #: become ``transmitted``: :func:`geosignal.services.export.transmission.mark_transmitted`).
     mark_transmitted: bool = False
+    #: Who marks it: the user (API), or None for ``actor`` at the terminal (CLI).
+    by: Any = None
     #: Extra options to record with the filters (limit, cursor, CSV dialect…).
     options: dict[str, Any] = field(default_factory=dict)
     #: The run's id (chosen by the caller, e.g. to send it in a header before streaming).
@@ -179,7 +183,7 @@ def start_run(session: Session, record: RunRecord, *, created_at: Any, format: s
             "filters, schema_version, feature_count, excluded_count, byte_count, sha256, watermark, "
             "mark_transmitted) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, 0, 0, '', %s, %s)",
             (record.run_id, created_at, record.user_id, record.actor, record.channel, format, media_type, filename,
-             Jsonb(filters), schema_version, watermark, record.mark_transmitted))
+             Jsonb(filters), schema_version, watermark, False))
     return RecordedRun(record.run_id)
 
 
@@ -230,6 +234,9 @@ def run_summary(run: ExportRun) -> dict[str, Any]:
         "sha256": run.sha256,
         "next_since": f"seq:{run.watermark}",
         "mark_transmitted": run.mark_transmitted,
+        "transmitted_at": run.transmitted_at.astimezone(BRUSSELS).isoformat() if run.transmitted_at else None,
+        "transmitted_actor": run.transmitted_actor,
+        "transmitted_role": run.transmitted_role,
     }
 
 
