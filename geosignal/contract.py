@@ -106,6 +106,9 @@ _READABLE = frozenset({API, EXPORT})
 KINDS: tuple[str, ...] = ("vocab", "vocab_list", "count", "text", "datetime", "metres",
                           "uuid", "nis", "name", "integer", "number", "const")
 
+#: API properties the DWconnect export does not carry (geosignal's own bookkeeping).
+API_ONLY: tuple[str, ...] = ("reference",)
+
 #: Map-form widgets: ``select`` (``required`` ones have no empty choice), ``checkboxes``,
 #: ``number``, ``date``, ``textarea``, ``hidden`` (filled by the map's script).
 WIDGETS: tuple[str, ...] = ("select", "checkboxes", "number", "date", "textarea", "hidden")
@@ -233,6 +236,11 @@ PROPERTIES: tuple[Prop, ...] = (
     Prop("report_id", "uuid", "Identifiant", _forms(EXPORT),
          {"type": "string", "format": "uuid", "description": "Stable identifier of the report (UUID)."},
          sql="{r}.id::text"),
+    Prop("reference", "name", "Référence", _forms(API),
+         _nullable({"type": "string", "pattern": "^CM-[0-9]{4}-[0-9]{5,}$",
+                    "description": "Readable reference CM-YYYY-NNNNN (year filed, Brussels time), unique, "
+                                   "never reused; null only in an import's preview (not stored yet)."}),
+         nullable=True, api_value=lambda s: getattr(s.report, "reference", None)),
     Prop("commune_nis", "nis", "Code INS de la commune", _forms(API, EXPORT),
          {**_NIS, "description": "NIS (Statbel REFNIS) code of the commune holding most of the geometry."},
          sql="{r}.commune_nis", api_value=lambda s: s.report.commune_nis),

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from geosignal import workflow
 from geosignal.errors import GeosignalError
 
 
@@ -79,12 +80,48 @@ def may_write_in_commune(user: Actor | None, nis: str) -> bool:
     return _signed_in(user) and (user.role == "admin" or is_own_commune(user, nis))  # type: ignore[union-attr]
 
 
-def may_set_status(user: Actor | None, nis: str, status: str) -> bool:
-    """Whether ``user`` moves a report of commune ``nis`` to ``status``: the referent and
-    admins set any status; a representative only withdraws their commune's reports."""
-    if sees_all_communes(user):
-        return True
-    return is_own_commune(user, nis) and status == "withdrawn"
+def workflow_role(user: Actor | None, nis: str | None) -> str | None:
+    """Return the role ``user`` plays in the transition table on a report of commune ``nis``
+    (:func:`geosignal.workflow.role_in`): ``referent``, ``admin``, ``representative`` (own
+    commune only) or None."""
+    if not _signed_in(user):
+        return None
+    return workflow.role_in(user.role, own_commune=is_own_commune(user, nis))  # type: ignore[union-attr]
+
+
+def may_transition(user: Actor | None, nis: str | None, source: str, target: str) -> bool:
+    """Whether ``user`` moves a report of commune ``nis`` from status ``source`` to ``target``:
+    the table (:data:`geosignal.workflow.TRANSITIONS`) has that move and names the user's
+    role on the report (:func:`workflow_role`)."""
+    transition = workflow.find(source, target)
+    role = workflow_role(user, nis)
+    return transition is not None and role is not None and role in transition.roles
+
+
+def allowed_transitions(user: Actor | None, nis: str | None, source: str) -> list[workflow.Transition]:
+    """Return the transitions ``user`` may take on a report of commune ``nis`` in status
+    ``source``, in table order (what the report page shows as buttons)."""
+    role = workflow_role(user, nis)
+    return [t for t in workflow.from_status(source) if role is not None and role in t.roles]
+
+
+def may_set_status(user: Actor | None, nis: str, status: str, *, source: str = "submitted") -> bool:
+    """Whether ``user`` moves a report of commune ``nis`` from ``source`` (default
+    ``submitted``) to ``status``: :func:`may_transition`, kept for older callers."""
+    return may_transition(user, nis, source, status)
+
+
+def may_edit_report(user: Actor | None, nis: str, status: str) -> bool:
+    """Whether ``user`` edits the geometry and attributes of a report of commune ``nis`` in
+    ``status``: its commune's representative or an admin, while the status is one of
+    :data:`geosignal.workflow.EDITABLE_STATUSES`."""
+    return status in workflow.EDITABLE_STATUSES and may_write_in_commune(user, nis)
+
+
+def may_read_audit(user: Actor | None) -> bool:
+    """Whether ``user`` reads the whole audit journal (admins only; a report's own history is
+    :func:`may_read_report`)."""
+    return _signed_in(user) and user.role == "admin"  # type: ignore[union-attr]
 
 
 def may_export(user: Actor | None) -> bool:
@@ -171,11 +208,13 @@ def require(allowed: bool, detail: str) -> None:
 #: ``public`` anyone; ``signed_in`` any signed-in user (per-owner resources such as tokens and
 #: import jobs are then checked by their service and answer 404 to others); ``report`` the
 #: report's commune (:func:`may_read_report`); ``status`` a status change
-#: (:func:`may_read_report`, then :func:`may_set_status`); ``file_reports``
+#: (:func:`may_read_report`, then :func:`may_transition`); ``edit`` an edit of the report
+#: (:func:`may_edit_report`); ``admin`` admins only (the audit journal); ``file_reports``
 #: (:func:`may_file_reports`; the commune is the zone's, checked on intake);
 #: ``commune_geometry`` (:func:`may_see_commune_geometry`); ``all_communes``
 #: (:func:`sees_all_communes`: exports, dashboard, locations, accounts page).
-RULES = ("public", "signed_in", "report", "status", "file_reports", "commune_geometry", "all_communes")
+RULES = ("public", "signed_in", "report", "status", "edit", "file_reports", "commune_geometry", "all_communes",
+         "admin")
 
 #: endpoint → rule name, for every endpoint of the application (a test checks the URL map).
 ROUTE_RULES: dict[str, str] = {
@@ -220,6 +259,8 @@ ROUTE_RULES: dict[str, str] = {
     # one report
     "api.get_report": "report",
     "api.patch_report": "status",
+    "api.post_transition": "status",
+    "api.report_history": "report",
     "pages.change_status": "status",
     # filing reports
     "api.post_report": "file_reports",
@@ -251,9 +292,11 @@ ROUTE_RULES: dict[str, str] = {
 }
 
 
-def route_allows(rule: str, user: Actor | None, nis: str, *, status: str = "withdrawn") -> bool:
+def route_allows(rule: str, user: Actor | None, nis: str, *, status: str = "withdrawn",
+                 source: str = "submitted") -> bool:
     """Whether ``rule`` (:data:`RULES`) lets ``user`` (None: anonymous) reach a route whose
-    resource belongs to commune ``nis`` (for ``status``: moving it to ``status``)."""
+    resource belongs to commune ``nis`` (for ``status``: moving it from ``source`` to
+    ``status``; for ``edit``: editing it in ``source``)."""
     if rule == "public":
         return True
     if rule == "signed_in":
@@ -261,7 +304,11 @@ def route_allows(rule: str, user: Actor | None, nis: str, *, status: str = "with
     if rule == "report":
         return may_read_report(user, nis)
     if rule == "status":
-        return may_read_report(user, nis) and may_set_status(user, nis, status)
+        return may_read_report(user, nis) and may_transition(user, nis, source, status)
+    if rule == "edit":
+        return may_read_report(user, nis) and may_edit_report(user, nis, source)
+    if rule == "admin":
+        return may_read_audit(user)
     if rule == "file_reports":
         return may_file_reports(user)
     if rule == "commune_geometry":

@@ -29,9 +29,27 @@ ISSUES: tuple[str, ...] = ("no_coverage", "weak_signal", "no_data", "slow_speed"
 #: Where the problem was observed.
 SETTINGS: tuple[str, ...] = ("outdoor", "indoor", "vehicle")
 
-#: Life cycle of a report. ``submitted`` by a representative, ``validated`` or ``rejected``
-#: by the referent, ``withdrawn`` by its author.
-STATUSES: tuple[str, ...] = ("submitted", "validated", "rejected", "withdrawn")
+#: Life cycle of a report, in workflow order. Who moves a report from one status to another,
+#: and with what text, is declared once in :data:`geosignal.workflow.TRANSITIONS`.
+STATUSES: tuple[str, ...] = (
+    "draft", "submitted", "needs_info", "validated", "transmitted",
+    "resolved", "not_resolved", "rejected", "withdrawn",
+)
+
+#: Whether a status is ``open`` (the report still moves: work is expected from somebody) or
+#: ``closed`` (an end of the workflow).
+STATUS_TYPES: dict[str, str] = {
+    "draft": "open",
+    "submitted": "open",
+    "needs_info": "open",
+    "validated": "open",
+    "transmitted": "open",
+    "resolved": "closed",
+    "not_resolved": "closed",
+    "rejected": "closed",
+    "withdrawn": "closed",
+}
+assert set(STATUS_TYPES) == set(STATUSES) and set(STATUS_TYPES.values()) <= {"open", "closed"}
 
 #: Roles of a user. A representative has exactly one commune.
 ROLES: tuple[str, ...] = ("representative", "referent", "admin")
@@ -63,8 +81,13 @@ LABELS_FR: dict[str, str] = {
     "outdoor": "Extérieur",
     "indoor": "Intérieur",
     "vehicle": "En véhicule",
+    "draft": "Brouillon",
     "submitted": "Soumis",
+    "needs_info": "Question posée",
     "validated": "Validé",
+    "transmitted": "Transmis à l'opérateur",
+    "resolved": "Résolu",
+    "not_resolved": "Non résolu",
     "rejected": "Rejeté",
     "withdrawn": "Retiré",
     "Point": "Point",
@@ -81,8 +104,13 @@ LABELS_FR: dict[str, str] = {
 
 #: Colour of each status on maps, lists and badges (white text on it reads at ≥ 4.5:1).
 STATUS_COLOURS: dict[str, str] = {
+    "draft": "#455a64",
     "submitted": "#8a5300",
+    "needs_info": "#6a3d9a",
     "validated": "#1e7b34",
+    "transmitted": "#1f5fa8",
+    "resolved": "#00695c",
+    "not_resolved": "#8e2a5e",
     "rejected": "#a50f15",
     "withdrawn": "#5f6368",
 }

@@ -233,11 +233,16 @@ def test_status_rights_and_the_list_page_actions(db, client, representative, ref
     assert refused.status_code == 403 and refused.get_json()["code"] == "forbidden"
     withdrawn = representative.patch(url, json={"status": "withdrawn"})
     assert withdrawn.status_code == 200 and withdrawn.get_json()["properties"]["status"] == "withdrawn"
-    # the referent validates through the list page's form
+    # a withdrawn report is closed: the referent can no longer validate it
+    again = referent.patch(url, json={"status": "validated"})
+    assert again.status_code == 409 and again.get_json()["code"] == "invalid_transition"
+    # the referent validates a submitted report through the list page's form (the actions offered are the
+    # workflow's: none for the withdrawn report)
+    other = _post(representative, feature({"type": "Point", "coordinates": [4.445, 50.411]})).get_json()["id"]
     referent.login()
     assert f"/signalements/{rid}/statut" not in client.get("/signalements").get_data(as_text=True)  # withdrawn: hidden
     page = client.get("/signalements?retires=1").get_data(as_text=True)
-    assert f"/signalements/{rid}/statut" in page
-    response = client.post(f"/signalements/{rid}/statut", data={"status": "validated", "csrf_token": csrf_token(page)})
+    assert f"/signalements/{rid}/statut" not in page and f"/signalements/{other}/statut" in page
+    response = client.post(f"/signalements/{other}/statut", data={"status": "validated", "csrf_token": csrf_token(page)})
     assert response.status_code == 302
-    assert db.scalar(select(Report.status)) == "validated"
+    assert db.scalar(select(Report.status).where(Report.id == other)) == "validated"

@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from geosignal.db import Database
 from geosignal.devdb import scratch_database
+from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.models import User
 from geosignal.services import aggregation
@@ -129,10 +130,17 @@ def _add_job(geoms: list, start: int) -> Callable:
 
 
 def _status_job(ids: list[str], status: str) -> Callable:
+    """Move each report to ``status`` (with a reason); a move the workflow no longer allows
+    (another writer got there first) is skipped, as a user would see a 409."""
     def job(session) -> None:  # noqa: ANN001
         admin = _admin(session)
         for rid in ids:
-            reports_service.set_status(session, admin, rid, status)
+            try:
+                reports_service.set_status(session, admin, rid, status, "Motif du test")
+            except GeosignalError as error:
+                assert error.code == "invalid_transition", error
+                session.rollback()
+                continue
             session.commit()
     return job
 
@@ -242,7 +250,7 @@ def test_adds_withdrawals_rejections_and_a_reload_across_the_border(database, bo
     jobs = [_add_job(zones[w::8], 100 * w) for w in range(8)]  # 8 adders
     jobs += [_status_job(ids[k::6], s) for k, s in enumerate(
         ["withdrawn", "rejected", "validated", "withdrawn", "rejected", "validated"])]  # 6 status writers
-    jobs.append(_status_job(ids[0::6], "submitted"))  # races the first withdrawer on the same reports
+    jobs.append(_status_job(ids[0::6], "validated"))  # races the first withdrawer on the same reports
 
     def reload(session) -> None:  # noqa: ANN001 - a commune reload recomputes its cells meanwhile
         aggregation.rebuild_communes(session, [CHARLEROI, CHATELET])
@@ -253,22 +261,27 @@ def test_adds_withdrawals_rejections_and_a_reload_across_the_border(database, bo
     stored = _assert_stored_equals_recomputed(database)
     with database.session() as session:
         counted, statuses = session.execute(text(
-            "SELECT count(*) FILTER (WHERE status IN ('submitted', 'validated')), count(*) FROM reports")).one()
+            "SELECT count(*) FILTER (WHERE status = ANY(:c)), count(*) FROM reports"),
+            {"c": list(aggregation.COUNTED_STATUSES)}).one()
     assert sum(r["report_count"] for r in stored.values()) == counted
     assert sum(sum(r["breakdown"]["status"].values()) for r in stored.values()) == statuses == 88
     assert sum(r["breakdown"]["status"]["rejected"] for r in stored.values()) == 16  # ids[1::6], ids[4::6]
 
 
 def test_migration_keeps_a_frozen_copy_of_the_stats_sql() -> None:
-    """Migration 0005 installs the functions and triggers from its own frozen text, equal to
-    what the code generates."""
+    """The newest migration holding ``STATS_SQL`` (0005, then 0009 for the workflow's counted
+    statuses) installs the functions and triggers from its own frozen text, equal to what the
+    code generates."""
     import importlib.util
     from pathlib import Path
 
     from geosignal.services.aggregation.stored_sql import stats_sql
 
-    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0005_commune_cells.py"
-    spec = importlib.util.spec_from_file_location("migration_0005", path)
+    versions = Path(__file__).resolve().parent.parent / "migrations" / "versions"
+    holders = [p for p in sorted(versions.glob("*.py")) if "\nSTATS_SQL = " in p.read_text(encoding="utf-8")]
+    assert [p.name[:4] for p in holders][:2] == ["0005", "0009"]
+    path = holders[-1]
+    spec = importlib.util.spec_from_file_location(f"migration_{path.name[:4]}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     assert module.STATS_SQL.strip() == stats_sql().strip()

@@ -28,6 +28,7 @@ PERSONAS = ("anonymous", "representative_charleroi", "representative_chatelet", 
 #: Request bodies that get past validation, so that the status tells the authorisation.
 BODIES: dict[tuple[str, str], dict] = {
     ("api.patch_report", "PATCH"): {"json": {"status": "withdrawn"}},
+    ("api.post_transition", "POST"): {"json": {"to": "withdrawn"}},
     ("pages.change_status", "POST"): {"data": {"status": "withdrawn"}},
     ("account.invite_user", "POST"): {"data": {"email": "invite@charleroi.be", "role": "representative",
                                                "commune": CHARLEROI}},

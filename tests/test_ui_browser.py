@@ -21,6 +21,7 @@ from geosignal import vocab
 from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.models import CommuneStats, Report, User
 from geosignal.services import reports as reports_service
+from geosignal.services import workflow as workflow_service
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
 from tests.conftest import ARTIFACTS, CHARLEROI
@@ -44,10 +45,10 @@ TARGETS = ("button, select, input:not([type=hidden]):not([type=checkbox]):not([t
            ".topbar nav a, .brand, label.check, .leaflet-bar a, .leaflet-draw-toolbar a, .leaflet-control-layers-toggle")
 
 
-def _add(session, user, geom_31370, **props):  # noqa: ANN001, ANN003, ANN202
+def _add(session, user, geom_31370, status="submitted", **props):  # noqa: ANN001, ANN003, ANN202
     properties = {"network": "mobile", "technologies": ["4G"], "operators": ["Proximus"], **props}
     feature, _ = reports_service.create_report(session, user, ReportInput(reproject(geom_31370, LAMBERT72, WGS84),
-                                                                          properties))
+                                                                          properties), status=status)
     return feature["id"]
 
 
@@ -72,11 +73,13 @@ def ui(app) -> Iterator[dict]:  # noqa: ANN001
             ids = {}
             for i, status in enumerate(vocab.STATUSES):
                 ids[status] = _add(session, admin, square_lambert(X0 - 2500 + 700 * i, Y0 - 2500, 500),
+                                   status="draft" if status == "draft" else "submitted",
                                    technologies=["DSL", "4G"], operators=["other"], issue="no_coverage",
                                    setting="outdoor", description=f"Rue n° {i}, côté l'église",
                                    observed_at=datetime(2024, 3, 5, 23, 30, tzinfo=UTC))
-                if status != "submitted":
-                    reports_service.set_status(session, referent, ids[status], status)
+                if status != "draft":  # through the real transitions, each journalled
+                    workflow_service.move_along(session, ids[status], status,
+                                                admin if status == "withdrawn" else referent)
             session.commit()
         with serving(app) as base:
             yield {"base": base, "stub": stub, "ids": ids, "app": app}

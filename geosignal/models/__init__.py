@@ -1,6 +1,7 @@
 """Typed SQLAlchemy 2 models of geosignal (PostGIS, geometries in EPSG:4326)."""
 
 from geosignal.db import Base
+from geosignal.models.audit import AuditEvent
 from geosignal.models.commune import Commune
 from geosignal.models.export import ExportRun, ExportRunBatch, ExportRunChunk, ReportFeature
 from geosignal.models.job import ImportJob
@@ -11,7 +12,7 @@ from geosignal.models.survey import PublishedIndicator, SurveyEdition, SurveyRes
 from geosignal.models.user import AccountToken, ApiToken, User
 
 __all__ = [
-    "AccountToken", "ApiToken", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
+    "AccountToken", "ApiToken", "AuditEvent", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
     "ExportRunChunk", "IdempotencyKey", "ImportJob", "PublishedIndicator", "RateLimitCounter", "Report", "ReportFeature",
     "SurveyEdition", "SurveyResponse", "User",
 ]

@@ -72,6 +72,11 @@ class Report(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     #: Insertion order, for stable paging (a cursor is the last ``seq`` seen).
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    #: Readable reference ``CM-YYYY-NNNNN`` (year of creation, Brussels time; a number from
+    #: the sequence ``reports_reference_seq``, never reused, five digits or more), given by
+    #: the server default so that COPY and set-wise imports get one too (migration 0009).
+    reference: Mapped[str] = mapped_column(String(20), server_default=text("report_reference_next()"),
+                                           unique=True)
     geometry: Mapped[WKBElement] = mapped_column(
         Geometry("GEOMETRY", srid=4326, dimension=2, spatial_index=True, nullable=False)
     )

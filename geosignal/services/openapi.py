@@ -78,8 +78,24 @@ def _components() -> dict[str, Any]:
                                                  "features": {"type": "array",
                                                               "items": {"$ref": "#/components/schemas/Feature"}},
                                                  "links": {"type": "array", "items": {"type": "object"}}}},
-            "StatusChange": {"type": "object", "required": ["status"],
-                             "properties": {"status": _vocab_schema(vocab.STATUSES)}},
+            "StatusChange": {"type": "object", "required": ["status"], "additionalProperties": False,
+                             "properties": {"status": _vocab_schema(vocab.STATUSES),
+                                            "reason": {"type": "string", "maxLength": 4000}}},
+            "Transition": {"type": "object", "required": ["to"], "additionalProperties": False,
+                           "description": "A move along the workflow. `reason` carries the reason (reject), "
+                                          "question (ask), answer (resubmit) or note (resolved / not resolved).",
+                           "properties": {"to": _vocab_schema(vocab.STATUSES),
+                                          "reason": {"type": "string", "maxLength": 4000}}},
+            "History": {"type": "object", "required": ["report_id", "reference", "history"],
+                        "properties": {"report_id": {"type": "string"}, "reference": {"type": "string"},
+                                       "history": {"type": "array", "items": {
+                                           "type": "object", "required": ["at", "actor", "action"],
+                                           "properties": {"at": {"type": "string", "format": "date-time"},
+                                                          "actor": {"type": "string"},
+                                                          "action": {"type": "string"},
+                                                          "from": {"type": ["string", "null"]},
+                                                          "to": {"type": ["string", "null"]},
+                                                          "reason": {"type": ["string", "null"]}}}}}},
             "Problem": {"type": "object", "required": ["type", "title", "status", "code"],
                         "description": "RFC 9457 problem details.",
                         "properties": {"type": {"type": "string"}, "title": {"type": "string"},
@@ -163,6 +179,10 @@ _RESPONSES: dict[str, dict[str, Any]] = {
                                 "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
     "api.get_report": {"200": {"description": "The report.",
                                "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.post_transition": {"200": {"description": "The report after the move; ETag header.",
+                                    "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.report_history": {"200": {"description": "The report's history, oldest first.",
+                                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/History"}}}}},
     "api.list_reports": {"200": {"description": "A page of reports.", "content": {
         _GEOJSON: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}}}},
     "exports.export_dwconnect": {"200": {
@@ -184,6 +204,8 @@ _BODIES: dict[str, dict[str, Any]] = {
         "type": "object", "required": ["ids", "to"],
         "properties": {"ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string"}},
                        "to": _vocab_schema(vocab.STATUSES), "reason": {"type": "string"}}}}}},
+    "api.post_transition": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Transition"}}}},
 }
 #: Operations anyone may call (no sign-in).
 _PUBLIC = ("api.list_communes", "exports.export_schema", "ogc.")

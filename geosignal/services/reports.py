@@ -17,16 +17,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, insert, select, text, update
+from sqlalchemy import Select, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from geosignal import contract, policy
+from geosignal import contract, policy, workflow
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, rfc7946_oriented
 from geosignal.models import Commune, IdempotencyKey, Report, User
+from geosignal.services import audit
 from geosignal.services.communes import HOME_COMMUNE_SQL
 from geosignal.services.intake import ReportInput
-from geosignal.vocab import STATUSES
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -78,8 +78,13 @@ def _row_feature(row: Any) -> dict[str, Any]:
 DUPLICATE_WINDOW_S = 10
 
 
-def create_report(session: Session, user: User, report_input: ReportInput) -> tuple[dict[str, Any], bool]:
+def create_report(session: Session, user: User, report_input: ReportInput, *,
+                  status: str = "submitted") -> tuple[dict[str, Any], bool]:
     """Store one report and return (its Feature, True); the caller commits.
+
+    ``status``: ``submitted`` (default) or ``draft`` (:data:`geosignal.workflow.INITIAL_STATUSES`;
+    else ``invalid_attribute`` 422 at ``/properties/status``). The creation is journalled
+    (:func:`geosignal.services.audit.record`, action ``create``).
 
     The report's commune is the one holding the largest part of its geometry (the rule of
     :func:`~geosignal.services.communes.commune_of`). When the same user filed the same
@@ -93,6 +98,9 @@ def create_report(session: Session, user: User, report_input: ReportInput) -> tu
     to date by the ``reports`` triggers inside the INSERT (see
     :mod:`geosignal.services.aggregation.stored`).
     """
+    if status not in workflow.INITIAL_STATUSES:
+        raise GeosignalError("invalid_attribute", f"a new report is {' or '.join(workflow.INITIAL_STATUSES)}",
+                             where="/properties/status")
     ewkt = f"SRID=4326;{report_input.geometry.wkt}"
     props = report_input.properties
     values = {k: props[k] for k in ATTRIBUTES if props.get(k) is not None}
@@ -115,10 +123,11 @@ def create_report(session: Session, user: User, report_input: ReportInput) -> tu
     g = Report.geometry
     row = session.execute(
         insert(Report)
-        .values(id=uuid.uuid4(), geometry=ewkt, commune_nis=nis, reporter_id=user.id, **values)
+        .values(id=uuid.uuid4(), geometry=ewkt, commune_nis=nis, reporter_id=user.id, status=status, **values)
         .returning(Report, func.ST_AsGeoJSON(rfc7946_oriented(g), 9),
                    func.ST_Area(func.ST_Transform(g, LAMBERT72)), func.ST_Length(func.ST_Transform(g, LAMBERT72)))
     ).one()
+    audit.record(session, "create", user, report_ids=[row[0].id], to_status=status)
     return to_feature(row[0], name, row[1], row[2], row[3]), True
 
 
@@ -245,26 +254,142 @@ def remember_idempotent(
     )
 
 
-def set_status(session: Session, user: User, report_id: uuid.UUID | str, status: str) -> dict[str, Any]:
-    """Set a report's status (the caller commits) and return it as a Feature.
+def set_status(session: Session, user: User, report_id: uuid.UUID | str, status: str,
+               reason: str | None = None, *, if_match: str | None = None) -> dict[str, Any]:
+    """Move a report to ``status`` (the caller commits) and return it as a Feature: a thin
+    alias of :func:`geosignal.services.workflow.transition`, obeying the same table, rights
+    and errors (``not_found`` 404, ``invalid_transition`` 409, ``forbidden`` 403,
+    ``reason_required`` 422, ``precondition_failed`` 412)."""
+    from geosignal.services import workflow as workflow_service
 
-    The referent and admins set any status; a representative may only withdraw a report of
-    their commune. Raises ``not_found`` (404) for a report the user cannot see,
-    ``forbidden`` (403), ``invalid_attribute`` (422) for an unknown status.
-    The stored figures follow through the ``reports`` triggers (one UPDATE statement): the
-    counts move from the old status to the new one, and the cells of a zone or line that
-    starts or stops counting are recomputed.
+    return workflow_service.transition(session, report_id, status, user, reason, if_match=if_match)
+
+
+#: Locks one report and reads what an edit compares: the stored attributes, the geometry as
+#: GeoJSON (EPSG:4326, RFC 7946 orientation) and as EWKB (kept byte for byte when unchanged).
+_LOCK_FOR_EDIT = text("""
+    SELECT r.id, r.status, r.commune_nis, r.change_seq,
+           ST_AsGeoJSON(ST_ForcePolygonCCW(r.geometry), 9) AS geojson
+    FROM reports r WHERE r.id = :id FOR UPDATE""")
+
+_HOME = text(f"""
+    WITH g AS (SELECT ST_GeomFromEWKT(:g) AS g),
+    home AS (SELECT c.nis_code, c.name_fr {HOME_COMMUNE_SQL})
+    SELECT (SELECT nis_code FROM home), (SELECT name_fr FROM home)""")
+
+
+#: A geometry sent back with every vertex within this distance (m, EPSG:31370) of the stored
+#: one, and as many vertices of the same type, is the stored one (a round trip through
+#: GeoJSON's decimals): it is kept byte for byte and no geometry change is recorded.
+SAME_GEOMETRY_M = 0.001
+
+_SAME_GEOMETRY = text("""
+    SELECT GeometryType(n.g) = GeometryType(r.geometry) AND ST_NPoints(n.g) = ST_NPoints(r.geometry)
+           AND ST_HausdorffDistance(ST_Transform(n.g, :srid), ST_Transform(r.geometry, :srid)) <= :tol
+    FROM (SELECT ST_GeomFromEWKT(:g) AS g) n, reports r WHERE r.id = :id""")
+
+
+def _blank(value: Any) -> Any:
+    """None for an absent value (None, empty text, empty list), the value otherwise (0 stays 0)."""
+    return None if value is None or value == "" or value == [] else value
+
+
+def current_input(feature: dict[str, Any]) -> dict[str, Any]:
+    """Return the writable properties of a report's API Feature (:data:`ATTRIBUTES`, nulls
+    and empty lists left out): what an edit starts from."""
+    props = feature["properties"]
+    return {k: props[k] for k in ATTRIBUTES if props.get(k) not in (None, [], "")}
+
+
+def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report_input: ReportInput, *,
+                if_match: str | None, geometry_given: bool = True) -> dict[str, Any]:
+    """Replace a report's geometry and attributes with ``report_input`` (already through the
+    same intake validation as a new report: :func:`~geosignal.services.intake.parse_report_feature`)
+    and return its Feature; the caller commits.
+
+    ``if_match``: the ``If-Match`` value, required (``precondition_required`` 428 when None),
+    compared with the report's ETag once the row is locked ``FOR UPDATE``
+    (``precondition_failed`` 412, nothing changed, when stale). ``geometry_given``: False keeps
+    the stored geometry byte for byte (an edit of attributes only).
+
+    Allowed to the report's commune's representative and admins while the report is
+    ``draft``, ``submitted`` or ``needs_info`` (:func:`geosignal.policy.may_edit_report`):
+    ``not_found`` 404 for a report the user cannot read, ``forbidden`` 403 for the referent or
+    an admin-only rule, ``not_editable`` 409 in another status, ``not_your_commune`` 403 when
+    the new geometry lies mainly in another commune, ``outside_service_area`` 422.
+
+    One UPDATE; its statement triggers recompute the stored figures of the old and new
+    geometry's cells. One ``edit`` audit event holds the changed values before and after
+    (geometry as GeoJSON, EPSG:4326). An edit that changes nothing writes nothing.
     """
-    if status not in STATUSES:
-        raise GeosignalError("invalid_attribute", f"status must be one of {', '.join(STATUSES)}", where="/status")
-    if not policy.sees_all_communes(user) and status != "withdrawn":
-        raise GeosignalError("forbidden", "a representative may only withdraw a report; the referent validates")
-    feature = get_report(session, user, report_id)
-    policy.require(policy.may_set_status(user, feature["properties"]["commune_nis"], status),
-                   "a representative may only withdraw a report of their commune")
-    rid = uuid.UUID(feature["id"])
-    session.execute(update(Report).where(Report.id == rid).values(status=status),
-                    execution_options={"synchronize_session": False})
-    row = session.execute(_visible(_base_query().where(Report.id == rid), user)
-                          .execution_options(populate_existing=True)).one()
-    return _row_feature(row)
+    from geosignal.services import workflow as workflow_service
+
+    if if_match is None:
+        raise GeosignalError("precondition_required", "send If-Match with the ETag of the report you edited")
+    try:
+        rid = report_id if isinstance(report_id, uuid.UUID) else uuid.UUID(str(report_id))
+    except ValueError:
+        raise GeosignalError("not_found", f"no report {report_id}") from None
+    row = session.execute(_LOCK_FOR_EDIT, {"id": rid}).first()
+    if row is None or not policy.may_read_report(user, row.commune_nis):
+        raise GeosignalError("not_found", f"no report {report_id}")
+    current_tag = workflow_service.etag(row.change_seq)
+    if not workflow_service.if_match_ok(if_match, row.change_seq):
+        raise GeosignalError("precondition_failed", f"the report changed meanwhile: its ETag is now {current_tag}",
+                             etag=current_tag)
+    if not policy.may_write_in_commune(user, row.commune_nis):
+        raise GeosignalError("forbidden", "the commune's representative edits its reports; the referent asks "
+                             "questions (needs_info)")
+    if row.status not in workflow.EDITABLE_STATUSES:
+        raise GeosignalError("not_editable", f"a report {row.status} can no longer be edited "
+                             f"(editable: {', '.join(workflow.EDITABLE_STATUSES)})", status=409)
+    before_feature = get_report(session, user, rid)
+    props = report_input.properties
+    values: dict[str, Any] = {k: props.get(k) for k in ATTRIBUTES}
+    values["technologies"] = list(values.get("technologies") or [])
+    values["operators"] = list(values.get("operators") or [])
+    values["description"] = values.get("description") or ""
+    nis = row.commune_nis
+    if geometry_given:
+        ewkt = f"SRID=4326;{report_input.geometry.wkt}"
+        nis, name = session.execute(_HOME, {"g": ewkt, "srid": LAMBERT72}).one()
+        if nis is None:
+            raise GeosignalError("outside_service_area", "the geometry does not touch any commune served")
+        if not policy.may_write_in_commune(user, nis):
+            raise GeosignalError("not_your_commune", f"the zone now lies mainly in {name} ({nis}); "
+                                 f"you represent {user.commune_nis}", commune_nis=nis)
+        values["geometry"] = ewkt
+        values["commune_nis"] = nis
+    old_props = before_feature["properties"]
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for k in ATTRIBUTES:
+        old = old_props.get(k)
+        new = values.get(k)
+        if k == "observed_at":
+            new = contract.format_datetime(new) if new is not None else None
+        if _blank(old) != _blank(new):
+            before[k], after[k] = old, new
+    if geometry_given:
+        same = session.execute(_SAME_GEOMETRY, {"g": values["geometry"], "id": rid,
+                                                "srid": LAMBERT72, "tol": SAME_GEOMETRY_M}).scalar()
+        if not same:
+            before["geometry"] = json.loads(row.geojson)
+            after["geometry"] = json.loads(session.execute(
+                text("SELECT ST_AsGeoJSON(ST_ForcePolygonCCW(ST_GeomFromEWKT(:g)), 9)"),
+                {"g": values["geometry"]}).scalar())
+        else:
+            values.pop("geometry")
+            values.pop("commune_nis")
+        if nis != row.commune_nis:
+            before["commune_nis"], after["commune_nis"] = row.commune_nis, nis
+    if not after and not before:
+        return before_feature
+    columns = {k: v for k, v in values.items() if k in ("geometry", "commune_nis") or k in before}
+    session.execute(
+        text("UPDATE reports SET " + ", ".join(
+            f"{k} = ST_GeomFromEWKT(:{k})" if k == "geometry" else f"{k} = :{k}" for k in columns)
+            + ", updated_at = now() WHERE id = :id"),
+        {**columns, "id": rid})
+    audit.record(session, "edit", user, report_ids=[rid], before=before, after=after)
+    return get_report(session, user, rid)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
-from geosignal import policy
+from geosignal import policy, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_bbox, parse_commune
+from geosignal.services import audit as audit_service
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
-from geosignal.services.intake import parse_report_feature
+from geosignal.services import workflow as workflow_service
+from geosignal.services.intake import loads_strict, parse_report_feature
 from geosignal.services.territory import limits_from_config, service_area
 from geosignal.vocab import STATUSES
 
@@ -64,11 +67,16 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
         if stored is not None:
             g.idempotent_replay = True
             return stored.response_body, stored.response_status, stored.location or ""
-    report_input = parse_report_feature(
-        body, area=current_service_area(), limits=limits_from_config(current_app.config),
-        crs=crs, repair=repair,
-    )
-    feature, created = reports_service.create_report(session, user, report_input)
+    limits = limits_from_config(current_app.config)
+    doc = loads_strict(body, limits=limits)
+    status = request.form.get("status") or "submitted"
+    if isinstance(doc, dict) and isinstance(doc.get("properties"), dict) and "status" in doc["properties"]:
+        status = doc["properties"].pop("status")
+    if status not in workflow.INITIAL_STATUSES:
+        raise GeosignalError("invalid_attribute", f"a new report is {' or '.join(workflow.INITIAL_STATUSES)}",
+                             where="/properties/status")
+    report_input = parse_report_feature(doc, area=current_service_area(), limits=limits, crs=crs, repair=repair)
+    feature, created = reports_service.create_report(session, user, report_input, status=status)
     warnings = list(report_input.warnings)
     if not created:
         warnings.append({"code": "probable_duplicate", "detail": "identical to a report you filed seconds ago; "
@@ -100,7 +108,7 @@ def post_report() -> Response:
 @bp.get("/reports/<report_id>")
 def get_report(report_id: str) -> Response:
     """Return one report (a Feature) the user may see."""
-    return geojson_response(reports_service.get_report(get_session(), current(), report_id))
+    return _with_etag(reports_service.get_report(get_session(), current(), report_id))
 
 
 @bp.get("/reports")
@@ -121,19 +129,111 @@ def list_reports() -> Response:
     return geojson_response(doc)
 
 
+def _with_etag(feature: dict[str, Any], status: int = 200) -> Response:
+    response = geojson_response(feature, status)
+    response.headers["ETag"] = workflow_service.etag(feature["properties"]["revision"])
+    return response
+
+
+def _json_body() -> dict[str, Any]:
+    if request.mimetype not in ("application/json", GEOJSON, "application/merge-patch+json"):
+        raise GeosignalError("unsupported_media_type", "send application/json")
+    try:
+        body = json.loads(request.get_data() or b"null")
+    except ValueError:
+        raise GeosignalError("invalid_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise GeosignalError("invalid_request", "the body must be a JSON object", where="/")
+    return body
+
+
+@bp.post("/reports/<report_id>/transitions")
+def post_transition(report_id: str) -> Response:
+    """Move a report along the workflow: body ``{"to": status, "reason": text}`` → the
+    report's Feature with its new ``ETag``. ``If-Match`` is honoured when sent."""
+    body = _json_body()
+    unknown = sorted(set(body) - {"to", "reason"})
+    if unknown:
+        raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
+    session = get_session()
+    feature = workflow_service.transition(session, report_id, body.get("to"), current(), body.get("reason"),
+                                          if_match=request.headers.get("If-Match"))
+    session.commit()
+    return _with_etag(feature)
+
+
+def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | None, *,
+                          crs: str | None = None, repair: bool = False) -> dict[str, Any]:
+    """Edit a report from a partial Feature ``body`` (``geometry`` and/or ``properties``; a
+    property given replaces the stored one, ``null`` clears it): the merged Feature goes
+    through the same intake as a new report, then :func:`reports_service.edit_report`.
+    Shared by the API and the edit page; the caller commits."""
+    if if_match is None:
+        raise GeosignalError("precondition_required", "send If-Match with the ETag of the report you edited")
+    unknown = sorted(set(body) - {"type", "geometry", "properties", "id"})
+    if unknown:
+        raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
+    if "properties" in body and not isinstance(body["properties"], dict):
+        raise GeosignalError("invalid_geojson", "properties must be an object", where="/properties")
+    session = get_session()
+    user = current()
+    stored = reports_service.get_report(session, user, report_id)
+    properties = reports_service.current_input(stored)
+    for name, value in (body.get("properties") or {}).items():
+        if value is None:
+            properties.pop(name, None)
+        else:
+            properties[name] = value
+    geometry_given = "geometry" in body
+    merged = {"type": "Feature", "geometry": body["geometry"] if geometry_given else stored["geometry"],
+              "properties": properties}
+    report_input = parse_report_feature(merged, area=current_service_area(),
+                                        limits=limits_from_config(current_app.config),
+                                        crs=crs if geometry_given else None, repair=repair)
+    return reports_service.edit_report(session, user, stored["id"], report_input, if_match=if_match,
+                                       geometry_given=geometry_given)
+
+
 @bp.patch("/reports/<report_id>")
 def patch_report(report_id: str) -> Response:
-    """Change a report's status: body ``{"status": …}`` (the referent validates or rejects;
-    a representative withdraws a report of their commune)."""
-    user = current()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or body.get("status") not in STATUSES:
-        raise GeosignalError("invalid_request", f"body must be {{\"status\": one of {', '.join(STATUSES)}}}",
-                             where="/status")
+    """Edit a report, or change its status.
+
+    A body ``{"status": …, "reason": …}`` is an alias of the transitions endpoint (same
+    table, rights and errors; ``If-Match`` honoured when sent). Any other body is an edit of
+    a ``draft``, ``submitted`` or ``needs_info`` report by its commune: a partial GeoJSON
+    Feature (``geometry`` and/or ``properties``; ``null`` clears a property) validated like a
+    new report; ``If-Match`` with the report's ``ETag`` is required (428 without it, 412 when
+    it changed meanwhile: nothing is changed). Answers the Feature and its new ``ETag``."""
+    if request.mimetype not in ("application/json", GEOJSON, "application/merge-patch+json"):
+        raise GeosignalError("unsupported_media_type", "send application/json")
+    body = loads_strict(request.get_data() or b"null", limits=limits_from_config(current_app.config))
+    if not isinstance(body, dict):
+        raise GeosignalError("invalid_request", "the body must be a JSON object", where="/")
     session = get_session()
-    feature = reports_service.set_status(session, user, report_id, body["status"])
+    if "status" in body:
+        unknown = sorted(set(body) - {"status", "reason"})
+        if unknown:
+            raise GeosignalError("invalid_request", "a status change carries only status and reason",
+                                 where=f"/{unknown[0]}")
+        feature = workflow_service.transition(session, report_id, body["status"], current(), body.get("reason"),
+                                              if_match=request.headers.get("If-Match"))
+    else:
+        feature = edit_report_from_body(report_id, body, request.headers.get("If-Match"),
+                                        crs=request.args.get("crs"), repair=_flag("repair"))
     session.commit()
-    return geojson_response(feature)
+    return _with_etag(feature)
+
+
+@bp.get("/reports/<report_id>/history")
+def report_history(report_id: str) -> Response:
+    """Return a report's history, oldest first: ``{"report_id", "reference", "history": [{"at",
+    "actor", "action", "from", "to", "reason"}]}``."""
+    session = get_session()
+    feature = reports_service.get_report(session, current(), report_id)
+    entries = audit_service.history(session, uuid.UUID(feature["id"]), viewer=current())
+    return Response(json.dumps({"report_id": feature["id"], "reference": feature["properties"]["reference"],
+                                "history": entries}, ensure_ascii=False),
+                    mimetype="application/json")
 
 
 @bp.get("/communes")

@@ -1,7 +1,7 @@
 """validation queue search index; export runs marked as transmitted (who, when)
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02 10:00:00
 
 ``ix_reports_description_fts``: a GIN index on ``to_tsvector('french', description)`` for the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -22,8 +22,11 @@ Border rules
   stretches counted once) clipped to each commune. Lines are unioned on a 1 cm grid
   (:data:`LINE_GRID_M`, snap-rounding), so a stretch filed twice whose vertices differ by less
   than 1 cm (e.g. after a round trip through EPSG:4326) counts once.
-- **Status**: figures count ``submitted`` and ``validated`` reports (:data:`COUNTED_STATUSES`)
-  unless a status filter says otherwise; the ``status`` breakdown counts every status.
+- **Status**: figures count the reports that stand for a white zone somebody vouches for and
+  nobody has closed as fixed (:data:`COUNTED_STATUSES`): ``submitted``, ``needs_info``,
+  ``validated``, ``transmitted`` and ``not_resolved``. ``draft`` (not yet sent),
+  ``rejected``, ``withdrawn`` and ``resolved`` do not count, unless a status filter says
+  otherwise; the ``status`` breakdown counts every status.
 - **Period**: a report's date is its observation date when given (``observed_at``), else the
   date it was recorded (``created_at``); ``date_from`` / ``date_to`` are whole days in
   Brussels time, both inclusive.

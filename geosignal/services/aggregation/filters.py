@@ -12,8 +12,11 @@ from geosignal.vocab import ISSUES, NETWORKS, OPERATORS, STATUSES, TECHNOLOGIES
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
-#: Statuses counted by default: everything but rejected and withdrawn reports.
-COUNTED_STATUSES: tuple[str, ...] = ("submitted", "validated")
+#: Statuses counted by default (and in the stored figures): a white zone a commune vouches for
+#: that nobody has closed as fixed. Not counted: ``draft`` (not sent yet), ``rejected``,
+#: ``withdrawn``, ``resolved``. Changing this tuple changes the stored SQL: a new migration
+#: must re-install it (tests/test_frozen_sql.py, tests/test_concurrency.py).
+COUNTED_STATUSES: tuple[str, ...] = ("submitted", "needs_info", "validated", "transmitted", "not_resolved")
 
 #: Breakdown dimensions and their vocabularies (keys of ``breakdown``).
 BREAKDOWNS: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,232 @@
+"""The audit trail: record changes set-wise, read a report's history and the admins' journal.
+
+The journal (:class:`~geosignal.models.AuditEvent`, table ``audit_events``) is append-only in
+the database (migration 0009): nothing here, nor anything else, can change or remove a row.
+
+Actions recorded (:data:`AUDIT_ACTIONS`): ``create`` (a report filed: form, API, import),
+``edit`` (geometry or attributes changed; ``before`` / ``after`` hold the values that
+changed, the geometry as RFC 7946 GeoJSON in EPSG:4326), every workflow action of
+:data:`geosignal.workflow.ACTIONS` (``from_status`` / ``to_status``, ``reason``), ``export``
+(one event per export run, ``details.run_id``), ``merge`` and ``split`` (zones).
+
+Flask-free: functions take a session and return plain data; the caller commits.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geosignal import contract, workflow
+from geosignal.errors import GeosignalError
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+#: Every action the journal records.
+AUDIT_ACTIONS: tuple[str, ...] = ("create", "edit", *workflow.ACTIONS, "export", "merge", "split")
+
+#: Largest page of the journal.
+MAX_PAGE = 500
+
+
+def _actor_fields(actor: Any) -> dict[str, Any]:
+    if actor is None:
+        return {"actor_id": None, "actor_role": None, "actor_commune_nis": None}
+    return {"actor_id": getattr(actor, "id", None), "actor_role": getattr(actor, "role", None),
+            "actor_commune_nis": getattr(actor, "commune_nis", None)}
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+
+_INSERT_FOR_REPORTS = text("""
+    INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, report_id, commune_nis,
+                              from_status, to_status, reason, before, after, details)
+    SELECT :action, :actor_id, :actor_role, :actor_commune_nis, r.id, r.commune_nis,
+           :from_status, :to_status, :reason, CAST(:before AS jsonb), CAST(:after AS jsonb),
+           CAST(:details AS jsonb)
+    FROM reports r WHERE r.id = ANY(:ids) ORDER BY r.seq
+""")
+
+_INSERT_ONE = text("""
+    INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, commune_nis,
+                              from_status, to_status, reason, before, after, details)
+    VALUES (:action, :actor_id, :actor_role, :actor_commune_nis, :commune_nis,
+            :from_status, :to_status, :reason, CAST(:before AS jsonb), CAST(:after AS jsonb),
+            CAST(:details AS jsonb))
+""")
+
+
+def record(
+    session: Session,
+    action: str,
+    actor: Any,
+    *,
+    report_ids: Iterable[uuid.UUID | str] = (),
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    commune_nis: str | None = None,
+) -> int:
+    """Append one event per report of ``report_ids`` (one ``INSERT … SELECT`` whatever their
+    number; each row takes the report's commune), or a single event about no report when
+    ``report_ids`` is empty (e.g. an export run: ``details={"run_id": …}``). Returns the number
+    of events written.
+
+    ``actor``: a user (its id, role and commune are copied) or None (the system, the CLI).
+    ``before`` / ``after``: JSON-ready values (geometry as GeoJSON, EPSG:4326), the same for
+    every report. Raises ``invalid_request`` (400) for an action outside
+    :data:`AUDIT_ACTIONS`. The caller commits.
+    """
+    if action not in AUDIT_ACTIONS:
+        raise GeosignalError("invalid_request", f"unknown audit action {action!r}", where="action")
+    params = {"action": action, **_actor_fields(actor), "from_status": from_status, "to_status": to_status,
+              "reason": reason, "before": _json(before), "after": _json(after), "details": _json(details)}
+    ids = [i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in report_ids]
+    if ids:
+        return session.execute(_INSERT_FOR_REPORTS, {**params, "ids": ids}).rowcount
+    session.execute(_INSERT_ONE, {**params, "commune_nis": commune_nis})
+    return 1
+
+
+def record_creation_sql(staging_ids_sql: str) -> str:
+    """Return an ``INSERT … SELECT`` that records a ``create`` event for every report whose
+    id the SQL expression ``staging_ids_sql`` selects (a subquery giving one ``id`` column),
+    for set-wise import paths; bind ``:actor_id``, ``:actor_role``, ``:actor_commune_nis`` and
+    ``:details`` (JSON text) with :func:`creation_params`."""
+    return f"""
+    INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, report_id, commune_nis,
+                              to_status, details)
+    SELECT 'create', :actor_id, :actor_role, :actor_commune_nis, r.id, r.commune_nis, r.status,
+           CAST(:details AS jsonb)
+    FROM reports r WHERE r.id IN ({staging_ids_sql}) ORDER BY r.seq"""
+
+
+def creation_params(actor: Any, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the bind parameters of :func:`record_creation_sql` for ``actor``."""
+    return {**_actor_fields(actor), "details": _json(details)}
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+def _entry(row: Any, *, show_names: bool) -> dict[str, Any]:
+    entry = {
+        "id": row.id,
+        "at": contract.format_datetime(row.at),
+        "actor": row.actor_role or "system",
+        "action": row.action,
+        "from": row.from_status,
+        "to": row.to_status,
+        "reason": row.reason,
+    }
+    if show_names:
+        entry["actor_name"] = row.email
+    if row.actor_commune_nis:
+        entry["actor_commune_nis"] = row.actor_commune_nis
+    if row.details:
+        entry["details"] = row.details
+    return entry
+
+
+def history(session: Session, report_id: uuid.UUID, *, viewer: Any = None,
+            with_values: bool = False) -> list[dict[str, Any]]:
+    """Return a report's events oldest first: each ``{"id", "at" (ISO 8601, Brussels time),
+    "actor" (role at the time, ``system`` for none), "action", "from", "to", "reason"}``, plus
+    ``actor_name`` (the e-mail) when ``viewer`` may see it: the referent and admins see every
+    name, a representative the names of their own commune's people and of the referent and
+    admins. ``with_values`` adds ``before`` / ``after``. The caller has checked that ``viewer`` reads
+    the report."""
+    rows = session.execute(text("""
+        SELECT e.*, u.email FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id
+        WHERE e.report_id = :rid ORDER BY e.id"""), {"rid": report_id}).all()
+    out = []
+    for row in rows:
+        entry = _entry(row, show_names=_may_see_name(viewer, row))
+        if with_values:
+            entry["before"], entry["after"] = row.before, row.after
+        out.append(entry)
+    return out
+
+
+def _may_see_name(viewer: Any, row: Any) -> bool:
+    role = getattr(viewer, "role", None)
+    if role in ("referent", "admin"):
+        return True
+    if role == "representative":
+        return row.actor_role in ("referent", "admin") or (
+            row.actor_commune_nis is not None and row.actor_commune_nis == getattr(viewer, "commune_nis", None))
+    return False
+
+
+def _day_start(d: date) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=BRUSSELS)
+
+
+def journal(
+    session: Session,
+    *,
+    action: str | None = None,
+    commune: str | None = None,
+    user: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> dict[str, Any]:
+    """Return the journal newest first, filtered: ``action`` (:data:`AUDIT_ACTIONS`),
+    ``commune`` (NIS code of the report, or of the actor for events about no report), ``user``
+    (e-mail, exact, case-insensitive), ``date_from`` / ``date_to`` (inclusive days, Brussels
+    time); ``limit`` rows (1–:data:`MAX_PAGE`) with ids below ``before_id``.
+
+    Returns ``{"events": [entry + "report_id", "reference", "commune_nis", "actor_name",
+    "before", "after"], "next_before_id": int | None}``. Raises ``invalid_request`` (400)
+    naming the parameter for an unknown action or a limit out of range.
+    """
+    if action and action not in AUDIT_ACTIONS:
+        raise GeosignalError("invalid_request", f"action must be one of {', '.join(AUDIT_ACTIONS)}", where="action")
+    if not 1 <= limit <= MAX_PAGE:
+        raise GeosignalError("invalid_request", f"limit must be 1 to {MAX_PAGE}", where="limit")
+    clauses, params = ["TRUE"], {"limit": limit + 1}
+    if action:
+        clauses.append("e.action = :action")
+        params["action"] = action
+    if commune:
+        clauses.append("coalesce(e.commune_nis, e.actor_commune_nis) = :commune")
+        params["commune"] = commune
+    if user:
+        clauses.append("lower(u.email) = lower(:user)")
+        params["user"] = user
+    if date_from:
+        clauses.append("e.at >= :from")
+        params["from"] = _day_start(date_from)
+    if date_to:
+        clauses.append("e.at < :to")
+        params["to"] = _day_start(date_to + timedelta(days=1))
+    if before_id:
+        clauses.append("e.id < :before_id")
+        params["before_id"] = before_id
+    rows = session.execute(text(f"""
+        SELECT e.*, u.email, r.reference FROM audit_events e
+        LEFT JOIN users u ON u.id = e.actor_id
+        LEFT JOIN reports r ON r.id = e.report_id
+        WHERE {' AND '.join(clauses)} ORDER BY e.id DESC LIMIT :limit"""), params).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    events = []
+    for row in rows:
+        entry = _entry(row, show_names=True)
+        entry.update(report_id=str(row.report_id) if row.report_id else None, reference=row.reference,
+                     commune_nis=row.commune_nis, before=row.before, after=row.after)
+        events.append(entry)
+    return {"events": events, "next_before_id": rows[-1].id if more else None}

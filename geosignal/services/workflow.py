@@ -1,0 +1,250 @@
+"""Move reports through the workflow (:data:`geosignal.workflow.TRANSITIONS`), one or many.
+
+Both paths lock the reports concerned ``FOR UPDATE`` in id order (one fixed order, so that
+concurrent writers never deadlock), decide from the table and the actor's role, then write
+every move in **one statement**: an ``UPDATE … WHERE id = ANY(…) AND status = ANY(allowed
+sources)`` whose ``RETURNING`` rows feed, in the same statement, the ``INSERT … SELECT`` of
+their audit events. The stored per-commune figures follow through the statement triggers on
+``reports`` (recomputed from the reports, never patched): they stay equal to a
+recomputation whatever the interleaving.
+
+Errors (:class:`~geosignal.errors.GeosignalError`): ``not_found`` 404 (no such report, or
+one the actor may not read), ``invalid_transition`` 409 (the table has no move from the
+current status to the target), ``forbidden`` 403 (the move exists but not for the actor's
+role), ``reason_required`` 422 (the move needs a reason, question, answer or note),
+``precondition_failed`` 412 (``if_match`` is stale), ``invalid_request`` 400 (unknown
+target). Flask-free; the caller commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geosignal import policy, workflow
+from geosignal.errors import GeosignalError
+from geosignal.vocab import STATUSES
+
+#: Longest reason, question, answer or note (characters).
+MAX_REASON = 4000
+
+_TEXT_FR = {"reason": "motif", "question": "question", "answer": "réponse", "note": "note"}
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _check_target(to: Any) -> str:
+    if not isinstance(to, str) or to not in STATUSES:
+        raise GeosignalError("invalid_request", f"to must be one of {', '.join(STATUSES)}", where="/to")
+    return to
+
+
+def _clean_reason(reason: Any) -> str | None:
+    if reason is None:
+        return None
+    if not isinstance(reason, str):
+        raise GeosignalError("invalid_attribute", "reason must be a string", where="/reason")
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        raise GeosignalError("invalid_attribute", f"reason is longer than {MAX_REASON} characters",
+                             where="/reason")
+    return reason or None
+
+
+def decide(actor: Any, nis: str, source: str, to: str, reason: str | None) -> workflow.Transition:
+    """Return the transition ``actor`` takes moving a report of commune ``nis`` from
+    ``source`` to ``to`` with ``reason``, or raise ``invalid_transition`` (409, no such move),
+    ``forbidden`` (403, not for this role) or ``reason_required`` (422)."""
+    transition = workflow.find(source, to)
+    if transition is None:
+        allowed = [t.target for t in workflow.from_status(source)]
+        raise GeosignalError("invalid_transition", f"a report {source} cannot become {to}; "
+                             f"allowed from {source}: {', '.join(allowed) or 'none'}",
+                             where="/to", status_from=source, status_to=to)
+    if not policy.may_transition(actor, nis, source, to):
+        raise GeosignalError("forbidden", f"{transition.action} ({source} → {to}) is for "
+                             f"{' or '.join(transition.roles)} of the report's commune", where="/to")
+    if transition.text and not reason:
+        raise GeosignalError("reason_required", f"{transition.action} needs a {transition.text} "
+                             f"({_TEXT_FR[transition.text]}) in reason", where="/reason",
+                             text_kind=transition.text)
+    return transition
+
+
+_LOCK = text("SELECT id, status, commune_nis, change_seq FROM reports WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+
+#: One statement: move the reports still in an allowed source status, and journal each move.
+_MOVE = text("""
+    WITH wanted AS (
+      SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:sources AS varchar[]), CAST(:actions AS varchar[]))
+        AS w(id, source, action)
+    ), moved AS (
+      UPDATE reports r SET status = :to, updated_at = now()
+      FROM wanted w WHERE r.id = w.id AND r.status = w.source
+      RETURNING r.id, r.commune_nis, w.source, w.action, r.seq
+    ), journal AS (
+      INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, report_id, commune_nis,
+                                from_status, to_status, reason, details)
+      SELECT m.action, :actor_id, :actor_role, :actor_commune_nis, m.id, m.commune_nis, m.source, :to,
+             :reason, CAST(:details AS jsonb)
+      FROM moved m ORDER BY m.seq
+      RETURNING report_id
+    )
+    SELECT m.id, m.source, (SELECT count(*) FROM journal) AS journalled FROM moved m
+""")
+
+
+def _move(session: Session, actor: Any, moves: list[tuple[uuid.UUID, str, str]], to: str,
+          reason: str | None, details: dict[str, Any] | None) -> list[tuple[uuid.UUID, str]]:
+    import json
+
+    if not moves:
+        return []
+    rows = session.execute(_MOVE, {
+        "ids": [m[0] for m in moves], "sources": [m[1] for m in moves], "actions": [m[2] for m in moves],
+        "to": to, "reason": reason, "actor_id": getattr(actor, "id", None),
+        "actor_role": getattr(actor, "role", None), "actor_commune_nis": getattr(actor, "commune_nis", None),
+        "details": json.dumps(details) if details else None,
+    }).all()
+    return [(r.id, r.source) for r in rows]
+
+
+def etag(change_seq: int) -> str:
+    """Return the strong ETag of a report at change sequence ``change_seq`` (``"<n>"``)."""
+    return f'"{change_seq}"'
+
+
+def if_match_ok(if_match: str | None, change_seq: int) -> bool:
+    """Whether an ``If-Match`` header value matches a report at ``change_seq``: ``*``, or a
+    list of entity tags of which one (weak or strong) is :func:`etag`."""
+    if if_match is None:
+        return True
+    tags = [t.strip() for t in if_match.split(",")]
+    current = etag(change_seq)
+    return any(t == "*" or t == current or t == f"W/{current}" for t in tags)
+
+
+def transition(
+    session: Session,
+    report_id: uuid.UUID | str,
+    to: str,
+    actor: Any,
+    reason: str | None = None,
+    *,
+    if_match: str | None = None,
+) -> dict[str, Any]:
+    """Move one report to status ``to`` as ``actor`` (a user) and return its Feature.
+
+    ``reason``: the text the move requires (reason, question, answer or note), optional
+    otherwise and then recorded too; ``if_match``: an ``If-Match`` value, checked against
+    the report's ETag (:func:`etag`) once the report is locked. Errors: see the module.
+    """
+    from geosignal.services import reports as reports_service
+
+    to = _check_target(to)
+    reason = _clean_reason(reason)
+    rid = _uuid(report_id)
+    row = session.execute(_LOCK, {"ids": [rid]}).first() if rid else None
+    if row is None or not policy.may_read_report(actor, row.commune_nis):
+        raise GeosignalError("not_found", f"no report {report_id}")
+    if not if_match_ok(if_match, row.change_seq):
+        raise GeosignalError("precondition_failed", f"the report changed: its ETag is now {etag(row.change_seq)}",
+                             etag=etag(row.change_seq))
+    chosen = decide(actor, row.commune_nis, row.status, to, reason)
+    moved = _move(session, actor, [(row.id, row.status, chosen.action)], to, reason, None)
+    assert len(moved) == 1, "the row was locked: it cannot have moved meanwhile"
+    return reports_service.get_report(session, actor, row.id)
+
+
+def transition_many(
+    session: Session,
+    report_ids: Iterable[uuid.UUID | str],
+    to: str,
+    actor: Any,
+    reason: str | None = None,
+    *,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Move many reports to status ``to`` as ``actor`` set-wise and say what happened.
+
+    One lock query, one statement moving every report allowed and journalling each move
+    (``details``, e.g. ``{"run_id": 12}``, is stored on each event). Reports that may not move
+    are left as they are and listed; the call itself raises only for an unknown target
+    (``invalid_request``) or a missing required text (``reason_required``, when every source
+    the actor could move from needs one).
+
+    Returns ``{"to": to, "moved": [ids moved, as strings, in id order], "refused": [{"id",
+    "code": "not_found" | "invalid_transition" | "forbidden", "status": current status or
+    None}]}``.
+    """
+    to = _check_target(to)
+    reason = _clean_reason(reason)
+    wanted, refused = [], []
+    for value in dict.fromkeys(str(i) for i in report_ids):
+        rid = _uuid(value)
+        if rid is None:
+            refused.append({"id": value, "code": "not_found", "status": None})
+        else:
+            wanted.append(rid)
+    rows = session.execute(_LOCK, {"ids": wanted}).all() if wanted else []
+    found = {r.id for r in rows}
+    refused += [{"id": str(i), "code": "not_found", "status": None} for i in wanted if i not in found]
+    moves = []
+    for row in rows:
+        if not policy.may_read_report(actor, row.commune_nis):
+            refused.append({"id": str(row.id), "code": "not_found", "status": None})
+            continue
+        try:
+            chosen = decide(actor, row.commune_nis, row.status, to, reason)
+        except GeosignalError as error:
+            if error.code == "reason_required":
+                raise
+            refused.append({"id": str(row.id), "code": error.code, "status": row.status})
+            continue
+        moves.append((row.id, row.status, chosen.action))
+    moved = _move(session, actor, moves, to, reason, details)
+    return {"to": to, "moved": sorted(str(m[0]) for m in moved), "refused": refused}
+
+
+def path_to(source: str, target: str, role: str = "admin") -> list[workflow.Transition]:
+    """Return the shortest list of transitions ``role`` takes from ``source`` to ``target``
+    (breadth-first over the table; empty when equal). Raises ``invalid_transition`` (409)
+    when ``target`` cannot be reached. For tests, benchmarks and data loads that need a report
+    in a given status through the real workflow."""
+    if source == target:
+        return []
+    frontier: list[tuple[str, list[workflow.Transition]]] = [(source, [])]
+    seen = {source}
+    while frontier:
+        nxt = []
+        for status, steps in frontier:
+            for t in workflow.from_status(status):
+                if role not in t.roles or t.target in seen:
+                    continue
+                if t.target == target:
+                    return [*steps, t]
+                seen.add(t.target)
+                nxt.append((t.target, [*steps, t]))
+        frontier = nxt
+    raise GeosignalError("invalid_transition", f"{role} cannot bring a report from {source} to {target}")
+
+
+def move_along(session: Session, report_id: uuid.UUID | str, target: str, actor: Any,
+               reason: str = "Motif de test") -> dict[str, Any]:
+    """Bring one report to ``target`` through the shortest path of real transitions
+    (:func:`path_to` for ``actor``'s role), each recorded; return its Feature."""
+    from geosignal.services import reports as reports_service
+
+    feature = reports_service.get_report(session, actor, report_id)
+    for step in path_to(feature["properties"]["status"], target, actor.role):
+        feature = transition(session, report_id, step.target, actor, reason if step.text else None)
+    return feature

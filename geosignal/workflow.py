@@ -1,0 +1,120 @@
+"""The report workflow: every allowed move between statuses, declared once.
+
+:data:`TRANSITIONS` is the one table. The service (:mod:`geosignal.services.workflow`)
+enforces it, the policy (:func:`geosignal.policy.may_transition`) derives the rights from it,
+the pages render its actions as buttons, the OpenAPI document lists its targets, and the
+tests enumerate it (status × target × role). Nothing here imports Flask or the database.
+
+Roles in the table:
+
+- ``representative``: the representative of the report's commune (never another commune's);
+- ``referent``: the Smart Region referent;
+- ``admin``: administrators, who act as the referent and as any commune's representative.
+
+``text`` names the text a transition requires (sent as ``reason`` in the API): ``reason``
+(why it is rejected), ``question`` (what the referent asks), ``answer`` (the representative's
+answer when resubmitting), ``note`` (the operator's answer, for resolved / not resolved); None
+when no text is needed (an optional ``reason`` is still recorded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geosignal.vocab import STATUS_TYPES, STATUSES
+
+#: Roles a transition may name.
+TRANSITION_ROLES: tuple[str, ...] = ("representative", "referent", "admin")
+
+#: Kinds of text a transition may require (all sent as ``reason``).
+TEXT_KINDS: tuple[str, ...] = ("reason", "question", "answer", "note")
+
+#: Statuses in which a report's geometry and attributes may still be edited.
+EDITABLE_STATUSES: tuple[str, ...] = ("draft", "submitted", "needs_info")
+
+#: Statuses a report may be created in (representatives file a draft or submit at once).
+INITIAL_STATUSES: tuple[str, ...] = ("draft", "submitted")
+
+#: Statuses from which the commune may still withdraw its report (not yet transmitted).
+WITHDRAWABLE_STATUSES: tuple[str, ...] = ("draft", "submitted", "needs_info", "validated")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One allowed move: ``source`` → ``target`` by one of ``roles``, named ``action``;
+    ``text`` the kind of text required (:data:`TEXT_KINDS`) or None; ``confirm`` whether the
+    pages ask for a confirmation first; ``label`` the French button text."""
+
+    source: str
+    target: str
+    action: str
+    roles: tuple[str, ...]
+    label: str
+    text: str | None = None
+    confirm: bool = False
+
+
+_REP = ("representative", "admin")
+_REF = ("referent", "admin")
+
+#: Every allowed transition. A pair (source, target) appears at most once.
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("draft", "submitted", "submit", _REP, "Soumettre"),
+    Transition("submitted", "validated", "validate", _REF, "Valider"),
+    Transition("submitted", "rejected", "reject", _REF, "Rejeter", text="reason", confirm=True),
+    Transition("submitted", "needs_info", "ask", _REF, "Poser une question", text="question"),
+    Transition("needs_info", "submitted", "answer", _REP, "Répondre et soumettre à nouveau", text="answer"),
+    Transition("needs_info", "rejected", "reject", _REF, "Rejeter", text="reason", confirm=True),
+    Transition("validated", "transmitted", "transmit", _REF, "Marquer comme transmis"),
+    Transition("transmitted", "resolved", "resolve", _REF, "Marquer comme résolu", text="note"),
+    Transition("transmitted", "not_resolved", "mark_not_resolved", _REF, "Marquer comme non résolu",
+               text="note"),
+    Transition("not_resolved", "resolved", "resolve", _REF, "Marquer comme résolu", text="note"),
+    *(Transition(s, "withdrawn", "withdraw", _REP, "Retirer", confirm=True) for s in WITHDRAWABLE_STATUSES),
+)
+
+#: Action names, in table order, without repeats.
+ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(t.action for t in TRANSITIONS))
+
+_BY_PAIR: dict[tuple[str, str], Transition] = {(t.source, t.target): t for t in TRANSITIONS}
+
+
+def _check_table() -> None:
+    assert len(_BY_PAIR) == len(TRANSITIONS), "a (source, target) pair is declared twice"
+    for t in TRANSITIONS:
+        assert t.source in STATUSES and t.target in STATUSES and t.source != t.target, t
+        assert t.roles and set(t.roles) <= set(TRANSITION_ROLES), t
+        assert t.text is None or t.text in TEXT_KINDS, t
+        assert STATUS_TYPES[t.source] == "open" or t.source == "not_resolved", t
+    for status in STATUSES:  # every status is reachable or initial
+        assert status in INITIAL_STATUSES or any(t.target == status for t in TRANSITIONS), status
+
+
+_check_table()
+
+
+def find(source: str, target: str) -> Transition | None:
+    """Return the transition ``source`` → ``target``, or None when the table has none."""
+    return _BY_PAIR.get((source, target))
+
+
+def from_status(source: str) -> tuple[Transition, ...]:
+    """Return the transitions leaving ``source``, in table order (any role)."""
+    return tuple(t for t in TRANSITIONS if t.source == source)
+
+
+def sources_of(target: str) -> tuple[str, ...]:
+    """Return the statuses from which a report may move to ``target`` (any role)."""
+    return tuple(t.source for t in TRANSITIONS if t.target == target)
+
+
+def role_in(role: str | None, *, own_commune: bool) -> str | None:
+    """Return the table role a user of ``role`` plays on a report (None: none).
+
+    A representative plays ``representative`` on their own commune's reports only.
+    """
+    if role in ("referent", "admin"):
+        return role
+    if role == "representative" and own_commune:
+        return "representative"
+    return None

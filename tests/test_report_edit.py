@@ -1,0 +1,142 @@
+"""Editing a report: optimistic concurrency (ETag / If-Match), the same intake as a new report,
+the statuses that allow it, and the audit event with values before and after."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import CHARLEROI, make_account
+from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+
+X, Y = CHARLEROI_LAMBERT72
+
+
+def _zone(dx: float = 0.0, side: float = 200.0) -> dict:
+    return to_geojson_4326(square_lambert(X + dx, Y, side))
+
+
+def _create(account, **props) -> tuple[str, str]:  # noqa: ANN001, ANN003
+    response = account.post("/api/v1/reports", json=feature(_zone(), description="Cave sans réseau", **props))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"], account.get(f"/api/v1/reports/{response.get_json()['id']}").headers["ETag"]
+
+
+def _area(db, rid: str) -> float:  # noqa: ANN001
+    return db.execute(text("SELECT ST_Area(ST_Transform(geometry, 31370)) FROM reports WHERE id = :r"),
+                      {"r": rid}).scalar()
+
+
+def test_get_returns_an_etag_that_changes_with_every_change(representative) -> None:  # noqa: ANN001
+    rid, tag = _create(representative)
+    assert tag.startswith('"') and tag.endswith('"')
+    response = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "Sous-sol"}},
+                                     headers={"If-Match": tag})
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["ETag"] != tag
+    assert representative.get(f"/api/v1/reports/{rid}").headers["ETag"] == response.headers["ETag"]
+
+
+def test_edit_geometry_and_attributes_is_recorded_before_and_after(db, representative) -> None:  # noqa: ANN001
+    rid, tag = _create(representative, households_affected=3)
+    assert _area(db, rid) == pytest.approx(40_000, rel=1e-3)
+    body = {"geometry": _zone(side=300.0), "properties": {"description": "Rue de l'Église", "households_affected": 0}}
+    response = representative.patch(f"/api/v1/reports/{rid}", json=body, headers={"If-Match": tag})
+    assert response.status_code == 200, response.get_json()
+    props = response.get_json()["properties"]
+    assert props["description"] == "Rue de l'Église" and props["households_affected"] == 0
+    assert props["area_m2"] == pytest.approx(90_000, rel=1e-3)
+    assert _area(db, rid) == pytest.approx(90_000, rel=1e-3)
+    event = db.execute(text("SELECT action, actor_role, before, after FROM audit_events "
+                            "WHERE report_id = :r ORDER BY id DESC LIMIT 1"), {"r": rid}).one()
+    assert event.action == "edit" and event.actor_role == "representative"
+    assert event.before["description"] == "Cave sans réseau" and event.after["description"] == "Rue de l'Église"
+    assert (event.before["households_affected"], event.after["households_affected"]) == (3, 0)
+    assert event.before["geometry"]["type"] == event.after["geometry"]["type"] == "Polygon"
+    assert event.before["geometry"] != event.after["geometry"]
+    assert "network" not in event.after  # only what changed
+    # the stored figures follow: Charleroi's white-zone area grew by 50,000 m²
+    stats = representative.get(f"/api/v1/stats/communes/{CHARLEROI}").get_json()
+    assert stats["source"] == "stored" and stats["white_zone_area_m2"] == pytest.approx(90_000, rel=1e-3)
+
+
+def test_stale_if_match_is_412_and_the_other_change_survives(db, client, representative) -> None:  # noqa: ANN001
+    rid, tag = _create(representative)
+    colleague = make_account(client, db, "agent@charleroi.be", "representative", CHARLEROI)
+    first = colleague.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "Version de l'agent"}},
+                            headers={"If-Match": tag})
+    assert first.status_code == 200
+    stale = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "Ma version"}},
+                                 headers={"If-Match": tag})
+    assert stale.status_code == 412 and stale.get_json()["code"] == "precondition_failed"
+    assert stale.get_json()["etag"] == first.headers["ETag"]
+    assert representative.get(f"/api/v1/reports/{rid}").get_json()["properties"]["description"] == "Version de l'agent"
+    edits = db.execute(text("SELECT count(*) FROM audit_events WHERE report_id = :r AND action = 'edit'"),
+                       {"r": rid}).scalar()
+    assert edits == 1
+
+
+def test_missing_if_match_is_428(representative) -> None:  # noqa: ANN001
+    rid, _ = _create(representative)
+    response = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "x"}})
+    assert response.status_code == 428 and response.get_json()["code"] == "precondition_required"
+
+
+def test_edit_goes_through_intake(db, representative) -> None:  # noqa: ANN001
+    rid, tag = _create(representative)
+    bow_tie = {"type": "Polygon", "coordinates": [[[4.44, 50.41], [4.45, 50.42], [4.45, 50.41], [4.44, 50.42],
+                                                   [4.44, 50.41]]]}
+    cases = [({"geometry": bow_tie}, "self_intersection"),
+             ({"properties": {"network": "satellite-phone"}}, "invalid_attribute"),
+             ({"geometry": to_geojson_4326(square_lambert(X, Y, 5.0))}, "area_too_small"),
+             ({"geometry": {"type": "Point", "coordinates": [3.0, 51.0]}}, "outside_service_area")]
+    for body, code in cases:
+        response = representative.patch(f"/api/v1/reports/{rid}", json=body, headers={"If-Match": tag})
+        assert response.status_code == 422 and response.get_json()["code"] == code, (body, response.get_json())
+    assert _area(db, rid) == pytest.approx(40_000, rel=1e-3)  # nothing changed
+    raw = representative.patch(f"/api/v1/reports/{rid}", data='{"properties": {"households_affected": NaN}}',
+                               content_type="application/json", headers={"If-Match": tag})
+    assert raw.status_code == 422 and raw.get_json()["code"] == "non_finite_number"
+
+
+def test_only_the_commune_edits_and_only_while_open(db, client, representative, referent) -> None:  # noqa: ANN001
+    rid, tag = _create(representative)
+    other = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
+    body = {"properties": {"description": "autre"}}
+    assert other.patch(f"/api/v1/reports/{rid}", json=body, headers={"If-Match": tag}).status_code == 404
+    response = referent.patch(f"/api/v1/reports/{rid}", json=body, headers={"If-Match": tag})
+    assert response.status_code == 403 and response.get_json()["code"] == "forbidden"
+    # needs_info: still editable
+    asked = referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "needs_info", "reason": "Quelle rue ?"})
+    tag = asked.headers["ETag"]
+    ok = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "Rue Neuve"}},
+                              headers={"If-Match": tag})
+    assert ok.status_code == 200
+    answered = representative.post(f"/api/v1/reports/{rid}/transitions", json={"to": "submitted",
+                                                                                 "reason": "Rue Neuve, 12"})
+    assert answered.status_code == 200
+    validated = referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "validated"})
+    response = representative.patch(f"/api/v1/reports/{rid}", json=body,
+                                     headers={"If-Match": validated.headers["ETag"]})
+    assert response.status_code == 409 and response.get_json()["code"] == "not_editable"
+
+
+def test_a_draft_is_created_then_submitted(db, representative, referent) -> None:  # noqa: ANN001
+    response = representative.post("/api/v1/reports", json=feature(_zone(), status="draft"))
+    assert response.status_code == 201 and response.get_json()["properties"]["status"] == "draft"
+    rid = response.get_json()["id"]
+    assert referent.get(f"/api/v1/stats/communes/{CHARLEROI}").get_json()["report_count"] == 0  # drafts do not count
+    assert representative.post(f"/api/v1/reports/{rid}/transitions", json={"to": "submitted"}).status_code == 200
+    assert referent.get(f"/api/v1/stats/communes/{CHARLEROI}").get_json()["report_count"] == 1
+    bad = representative.post("/api/v1/reports", json=feature(_zone(dx=500), status="validated"))
+    assert bad.status_code == 422 and bad.get_json()["where"] == "/properties/status"
+
+
+def test_an_unchanged_geometry_sent_back_is_not_an_edit(db, representative) -> None:  # noqa: ANN001
+    rid, tag = _create(representative)
+    stored = representative.get(f"/api/v1/reports/{rid}").get_json()
+    response = representative.patch(f"/api/v1/reports/{rid}", json={"geometry": stored["geometry"]},
+                                     headers={"If-Match": tag})
+    assert response.status_code == 200 and response.headers["ETag"] == tag
+    assert db.execute(text("SELECT count(*) FROM audit_events WHERE report_id = :r AND action = 'edit'"),
+                      {"r": rid}).scalar() == 0
