@@ -204,3 +204,71 @@ def test_search_uses_the_french_index(db, dataset) -> None:  # noqa: ANN001
     plan = "\n".join(r[0] for r in db.execute(
         text(f"EXPLAIN SELECT r.id FROM reports r WHERE {queue_service.SEARCH_SQL}"), {"q_text": "antenne"}))
     assert "ix_reports_description_fts" in plan
+
+
+def test_bulk_validate_moves_what_it_can_and_409_lists_the_rest(db, dataset, referent, representative) -> None:  # noqa: ANN001
+    ghost = "00000000-0000-4000-8000-000000000000"
+    ids = [dataset["r1"], dataset["r3"], dataset["r4"], ghost, dataset["r1"]]
+    assert representative.post("/api/v1/reports/transitions", json={"ids": ids, "to": "validated"}).status_code == 403
+    response = referent.post("/api/v1/reports/transitions", json={"ids": ids, "to": "validated"})
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json() == {
+        "type": "urn:geosignal:error:invalid_transition",
+        "title": "The report's current status does not allow this transition.",
+        "status": 409, "code": "invalid_transition",
+        "detail": "2 of 4 reports could not move to validated; the 2 others did",
+        "to": "validated",
+        "moved": sorted([dataset["r1"], dataset["r4"]]),
+        "refused": [{"id": ghost, "code": "not_found", "status": None},
+                    {"id": dataset["r3"], "code": "invalid_transition", "status": "validated"}],
+    }
+    shown, total = read(db, dataset)
+    assert (shown, total) == (["r2", "r6"], 2)
+    statuses = dict(db.execute(text("SELECT id::text, status FROM reports")).all())
+    assert [statuses[dataset[k]] for k in ("r1", "r2", "r3", "r4", "r5", "r6")] == \
+        ["validated", "submitted", "validated", "validated", "rejected", "submitted"]
+    journal = db.execute(text("SELECT report_id::text, action, actor_role FROM audit_events "
+                              "WHERE to_status = 'validated' ORDER BY report_id")).all()
+    assert sorted(journal) == sorted([(dataset["r1"], "validate", "referent"), (dataset["r4"], "validate", "referent")])
+    # all movable: 200, nothing refused
+    done = referent.post("/api/v1/reports/transitions", json={"ids": [dataset["r2"], dataset["r6"]], "to": "validated"})
+    assert done.status_code == 200
+    assert done.get_json() == {"to": "validated", "moved": sorted([dataset["r2"], dataset["r6"]]), "refused": []}
+    assert read(db, dataset) == ([], 0)
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"ids": [], "to": "validated"}, 400, "invalid_request"),
+    ({"ids": "abc", "to": "validated"}, 400, "invalid_request"),
+    ({"ids": [1, 2], "to": "validated"}, 400, "invalid_request"),
+    ({"ids": ["x"] * 1001, "to": "validated"}, 400, "invalid_request"),
+    ({"ids": ["x"], "to": "lost"}, 400, "invalid_request"),
+    ([1], 400, "invalid_request"),
+])
+def test_bulk_bad_bodies(referent, body, status, code) -> None:  # noqa: ANN001
+    response = referent.post("/api/v1/reports/transitions", json=body)
+    assert response.status_code == status and response.get_json()["code"] == code
+
+
+def test_bulk_reject_needs_a_reason(db, dataset, referent) -> None:  # noqa: ANN001
+    response = referent.post("/api/v1/reports/transitions", json={"ids": [dataset["r1"]], "to": "rejected"})
+    assert response.status_code == 422 and response.get_json()["code"] == "reason_required"
+    assert read(db, dataset)[1] == 4
+
+
+def test_answered_questions_come_back_flagged(db, dataset, referent) -> None:  # noqa: ANN001
+    from geosignal.services import workflow as workflow_service
+
+    admin = db.query(User).filter_by(email="queue-admin@igretec.com").one()
+    ref = db.query(User).filter_by(email=referent.email).one()
+    workflow_service.transition(db, dataset["r2"], "needs_info", ref, "Quelle rue exactement ?")
+    db.commit()
+    assert read(db, dataset)[0] == ["r1", "r4", "r6"]
+    assert read(db, dataset, status="needs_info")[0] == ["r2"]
+    workflow_service.transition(db, dataset["r2"], "submitted", admin, "Rue de la Station, côté gare")
+    db.commit()
+    page = queue_service.read_queue(db)
+    assert [(names(page, dataset)[i], item["answered"]) for i, item in enumerate(page.items)] == \
+        [("r1", False), ("r2", True), ("r4", False), ("r6", False)]
+    assert all(item["reference"].startswith("CM-") for item in page.items)

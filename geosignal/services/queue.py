@@ -224,11 +224,13 @@ def where_clause(filters: QueueFilters) -> tuple[str, dict[str, Any]]:
 
 
 _PAGE_SQL = """
-SELECT r.id, r.seq, r.status, r.commune_nis, c.name_fr, r.network, r.technologies, r.operators, r.issue,
+SELECT r.id, r.seq, r.reference, r.status, r.commune_nis, c.name_fr, r.network, r.technologies, r.operators, r.issue,
        r.households_affected, r.businesses_affected, r.description, r.observed_at, r.created_at,
        ST_GeometryType(r.geometry) AS geometry_type,
        ST_Area(ST_Transform(r.geometry, 31370)) AS area_m2,
        ST_Length(ST_Transform(r.geometry, 31370)) AS length_m,
+       (SELECT a.action = 'answer' FROM audit_events a WHERE a.report_id = r.id AND a.to_status IS NOT NULL
+        ORDER BY a.id DESC LIMIT 1) AS answered,
        (SELECT count(*) FROM reports r WHERE {where}) AS total
 FROM reports r JOIN communes c ON c.nis_code = r.commune_nis
 WHERE {where} AND r.seq > :q_after
@@ -251,7 +253,8 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
                cursor: str | None = None) -> QueuePage:
     """Return one page of the validation queue, oldest first (one statement; see the module).
 
-    Each item: ``id``, ``status``, ``commune_nis``, ``commune_name``, ``network``,
+    Each item: ``id``, ``reference`` (``CM-YYYY-NNNNN``), ``status``, ``answered`` (its last
+    move was the representative's answer to a question), ``commune_nis``, ``commune_name``, ``network``,
     ``technologies``, ``operators``, ``issue``, ``households_affected``,
     ``businesses_affected``, ``description``, ``observed_at``, ``reported_at`` (ISO 8601,
     Brussels time), ``geometry_kind`` (``point``, ``line``, ``zone``), ``area_m2`` (zones) and
@@ -273,7 +276,7 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
     for r in rows:
         kind = contract.geometry_kind(r.geometry_type.removeprefix("ST_"))
         item = {
-            "id": str(r.id), "status": r.status, "commune_nis": r.commune_nis, "commune_name": r.name_fr,
+            "id": str(r.id), "reference": r.reference, "status": r.status, "answered": bool(r.answered), "commune_nis": r.commune_nis, "commune_name": r.name_fr,
             "network": r.network, "technologies": list(r.technologies or []), "operators": list(r.operators or []),
             "issue": r.issue, "households_affected": r.households_affected,
             "businesses_affected": r.businesses_affected, "description": r.description,
