@@ -62,8 +62,19 @@ def statuses(app, ids) -> list[str]:  # noqa: ANN001
 
 
 def ready(page, n: int) -> None:  # noqa: ANN001
+    """Wait until the queue is ready with ``n`` cards (on timeout, say what is there)."""
+    try:
+        _wait_ready(page, n)
+    except Exception as error:  # noqa: BLE001
+        state = page.evaluate("[document.getElementById('queue') && document.getElementById('queue').dataset.state, "
+                              "document.querySelectorAll('#queue-items li.queue-item').length, "
+                              "document.getElementById('queue-summary') && document.getElementById('queue-summary').textContent]")
+        raise AssertionError(f"queue not ready with {n} cards: {state}") from error
+
+
+def _wait_ready(page, n: int) -> None:  # noqa: ANN001
     page.wait_for_function("n => document.getElementById('queue').dataset.state === 'ready' && "
-                           "document.querySelectorAll('#queue-items li.queue-item').length === n", arg=n)
+                           "document.querySelectorAll('#queue-items li.queue-item').length === n", arg=n, timeout=10000)
 
 
 def card_ids(page) -> list[str]:  # noqa: ANN001
@@ -77,6 +88,7 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     watch.login("queue-ref@igretec.com")
     page.click("#main-nav >> text=File de validation")
     page.wait_for_url("**/validation")
+    assert watch.errors == []
     ready(page, 7)
     assert card_ids(page) == ids[:7]  # oldest first; the validated one is not waiting
     assert "7 signalements en attente ; 7 affichés." in page.inner_text("#queue-summary")
@@ -100,7 +112,7 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
 
     # select a report: its shape is drawn on the map beside the list
     page.click(f"#q-{ids[2]} .queue-select")
-    page.wait_for_function(f"document.getElementById('queue').dataset.mapShown === '{ids[2]}'")
+    page.wait_for_function("id => document.getElementById('queue').dataset.mapShown === id", arg=ids[2])
     assert page.locator("#queue-map .leaflet-overlay-pane path").count() == 1
     assert page.get_attribute(f"#q-{ids[2]} .queue-select", "aria-pressed") == "true"
     page.screenshot(path=str(ARTIFACTS / "queue-selected-1440.png"))
@@ -116,7 +128,7 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     page.click(f"#q-{ids[1]} .queue-action[data-target=rejected]")
     assert page.evaluate("document.activeElement.name") == "reason"
     page.click(f"#q-{ids[1]} .queue-confirm")
-    page.wait_for_function("document.getElementById('queue-alert').textContent.includes('motif')")
+    page.wait_for_function("t => document.getElementById('queue-alert').textContent.includes(t)", arg="motif")
     page.fill(f"#q-{ids[1]} textarea[name=reason]", "Zone hors du territoire desservi, voir l'opérateur")
     page.screenshot(path=str(ARTIFACTS / "queue-reject-1440.png"))
     page.click(f"#q-{ids[1]} .queue-confirm")
@@ -138,7 +150,8 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     ready(page, 3)
     assert card_ids(page) == [ids[3], ids[5], ids[6]]
     assert "Non validé : statut actuel « Retiré »." in page.inner_text(f"#q-{ids[3]} .queue-note")
-    page.wait_for_function("document.getElementById('queue-alert').textContent.includes('2 signalements validés')")
+    page.wait_for_function("t => document.getElementById('queue-alert').textContent.includes(t)",
+                           arg="2 signalements validés")
     assert statuses(app, ids[2:5]) == ["validated", "withdrawn", "validated"]
     assert page.evaluate("window.__samePage") == "yes"
     assert RAW.findall(page.inner_text("main")) == []
@@ -161,7 +174,7 @@ def test_queue_on_a_phone(queue_server, browser) -> None:  # noqa: ANN001, F811
     page.screenshot(path=str(ARTIFACTS / "queue-390.png"), full_page=True)
     first = card_ids(page)[0]
     page.click(f"#q-{first} .queue-select")
-    page.wait_for_function(f"document.getElementById('queue').dataset.mapShown === '{first}'")
+    page.wait_for_function("id => document.getElementById('queue').dataset.mapShown === id", arg=first)
     # on a phone the map opens inside the chosen card
     assert page.locator(f"#q-{first} #queue-map").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -176,7 +189,7 @@ def test_queue_page_matches_the_api(queue_server, browser) -> None:  # noqa: ANN
     page = watch.page
     watch.login("queue-ref@igretec.com")
     page.goto(queue_server["base"] + f"/validation?commune={CHARLEROI}&status=all&limit=3")
-    page.wait_for_function("document.getElementById('queue').dataset.state === 'ready'")
+    page.wait_for_function("() => document.getElementById('queue').dataset.state === 'ready'")
     api = page.evaluate(f"fetch('/api/v1/queue?commune={CHARLEROI}&status=all&limit=3').then(r => r.json())")
     assert card_ids(page) == [i["id"] for i in api["items"]]
     assert page.get_attribute("#queue-more", "data-cursor") == api["next_cursor"]

@@ -149,7 +149,7 @@ def queue_page() -> tuple[str, int]:
         queue_actions=buttons, actions_by_status=by_status, actions_json=json.dumps(by_status),
         messages=json.dumps(_messages(), ensure_ascii=False),
         base_layers=json.dumps(layers, ensure_ascii=False),
-        labels=json.dumps({v: vocab.label(v) for v in shown}, ensure_ascii=False),
+        labels_json=json.dumps({v: vocab.label(v) for v in shown}, ensure_ascii=False),
         api_url=url_for("queue.queue_api"), bulk_url=url_for("queue.bulk_transition"),
         transition_url=_url("api.post_transition", f"/api/v1/reports/{_ZERO}/transitions", report_id=_ZERO),
         report_api=url_for("api.get_report", report_id=_ZERO),

@@ -99,6 +99,7 @@
   function params(cursor) {
     var p = new URLSearchParams(new FormData(form));
     Array.from(p.keys()).forEach(function (k) { if (!p.get(k)) { p.delete(k); } });
+    if (!p.get("from") && !p.get("to")) { p.delete("period"); }  // the period's date alone filters nothing
     if (cursor) { p.set("cursor", cursor); }
     return p;
   }
@@ -108,8 +109,10 @@
     var p = params(cursor);
     more.href = cursor ? root.dataset.pageUrl + "?" + p.toString() : "";
   }
-  function counted() {
-    say(total ? fill(M.loaded, { total: total, shown: items().length }) : M.empty);
+  /* The summary (a polite live region): what just happened, if anything, then the counts. */
+  function counted(prefix) {
+    var counts = total ? fill(M.loaded, { total: total, shown: items().length }) : M.empty;
+    say(prefix ? prefix + " " + counts : counts);
     empty.hidden = items().length > 0;
   }
   function load(cursor) {
@@ -219,16 +222,16 @@
   function stillShown(status) { return statuses === null || statuses.indexOf(status) >= 0; }
   /* After a move: the card leaves the list when its new status is not shown, focus goes to
    * the next card (or the previous one, or the summary). */
-  function moved(li, status) {
+  function moved(li, status, note) {
     li.dataset.status = status;
-    if (stillShown(status)) { showActions(li); li.querySelector(".queue-select").focus(); return; }
+    if (stillShown(status)) { showActions(li); counted(note); li.querySelector(".queue-select").focus(); return; }
     var all = items();
     var at = all.indexOf(li);
     var next = all[at + 1] || all[at - 1];
     if (li === selected) { clearMap(); }
     li.remove();
     total = Math.max(0, total - 1);
-    counted();
+    counted(note);
     updateSelection();
     if (next) { next.querySelector(".queue-select").focus(); } else { summary.setAttribute("tabindex", "-1"); summary.focus(); }
   }
@@ -241,9 +244,7 @@
       buttons.forEach(function (b) { b.disabled = false; });
       if (!res.ok) { shout(fill(M.error, { detail: res.body.detail || res.body.title || res.status })); return false; }
       var note = M[target] ? fill(M[target], { ref: refOf(li) }) : "";
-      say(note);
-      moved(li, res.body.properties ? res.body.properties.status : target);
-      window.setTimeout(counted, 1500);
+      moved(li, res.body.properties ? res.body.properties.status : target, note);
       return true;
     }, function () { buttons.forEach(function (b) { b.disabled = false; }); shout(M.network_error); return false; });
   }
@@ -323,7 +324,7 @@
       var text = body.refused && body.refused.length
         ? fill(M.bulk_partial, { n: body.moved.length, m: body.refused.length })
         : fill(M.bulk_done, { n: body.moved.length });
-      if (body.refused && body.refused.length) { shout(text); } else { say(text); window.setTimeout(counted, 1500); }
+      if (body.refused && body.refused.length) { shout(text); counted(); } else { counted(text); }
       updateSelection();
     }, function () { shout(M.network_error); updateSelection(); });
   });
