@@ -82,6 +82,11 @@ def test_mark_transmitted_moves_exactly_the_runs_validated_reports(db, reports, 
     assert status_of(db, reports.values()) == {reports["a"]: "transmitted", reports["b"]: "transmitted",
                                                reports["c"]: "withdrawn", reports["d"]: "validated",
                                                reports["e"]: "submitted"}
+    # changed by nothing but their transmission: DWconnect has them in their current state
+    from geosignal.services import export as export_service
+
+    assert export_service.transmitted_state(db, [reports[k] for k in "abd"]) == \
+        {reports["a"]: "current", reports["b"]: "current", reports["d"]: "never"}
     # each move is journalled with the run
     events = db.execute(text("SELECT report_id::text, from_status, to_status, actor_role, details->>'export_run' "
                              "FROM audit_events WHERE to_status = 'transmitted' ORDER BY report_id")).all()

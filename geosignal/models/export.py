@@ -108,6 +108,10 @@ class ExportRunBatch(Base):
     #: deleted report.
     report_ids: Mapped[bytes] = mapped_column(LargeBinary)
     change_seqs: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    #: Once the run is marked as transmitted: each report's ``change_seq`` right after the
+    #: marking (its move to ``transmitted`` included; unchanged for a report that did not move),
+    #: so that a report changed by nothing but its transmission is still *current*.
+    transmitted_change_seqs: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
 
 
 class ExportRunChunk(Base):

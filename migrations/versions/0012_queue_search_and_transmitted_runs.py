@@ -33,9 +33,12 @@ def upgrade() -> None:
                "transmitted_actor = actor WHERE mark_transmitted")
     op.create_check_constraint("transmitted_when_marked", "export_runs",
                                "(transmitted_at IS NULL) = NOT mark_transmitted")
+    op.add_column("export_run_batches", sa.Column("transmitted_change_seqs", sa.ARRAY(sa.BigInteger()),
+                                                  nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("export_run_batches", "transmitted_change_seqs")
     op.drop_constraint("transmitted_when_marked", "export_runs", type_="check")
     op.drop_constraint("export_runs_transmitted_by_id_fkey", "export_runs", type_="foreignkey")
     op.drop_column("export_runs", "transmitted_role")

@@ -27,6 +27,7 @@
   var mapBox = document.getElementById("queue-map-box");
   var side = document.querySelector(".queue-side");
   var caption = document.getElementById("queue-map-caption");
+  var captionIdle = caption.textContent;
   var csrf = root.dataset.csrf || "";
   var total = Number(root.dataset.total || 0);
   var statuses = [];
@@ -178,6 +179,7 @@
     shape = null;
     if (selected) { selected.classList.remove("selected"); selected.querySelector(".queue-select").setAttribute("aria-pressed", "false"); }
     selected = null;
+    caption.textContent = captionIdle;
     placeMap(null);
     root.dataset.mapShown = "";
   }

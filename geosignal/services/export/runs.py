@@ -286,11 +286,14 @@ def transmitted_state(session: Session, report_ids: Iterable[uuid.UUID]) -> dict
     ``outdated`` (transmitted, changed since) or ``never``.
 
     One statement: each report is looked up in the batches of ``mark_transmitted`` runs whose
-    ``seq`` range holds it (its 16 bytes at a 16-byte boundary of the packed ids).
+    ``seq`` range holds it (its 16 bytes at a 16-byte boundary of the packed ids). A report
+    whose only change since it was sent is its move to ``transmitted`` by the marking is
+    ``current`` (the batch keeps its ``change_seq`` right after the marking too).
     """
     rows = session.execute(text("""
         SELECT r.id, r.change_seq,
-               (SELECT max(b.change_seqs[(p.at - 1) / 16 + 1])
+               (SELECT max(greatest(b.change_seqs[(p.at - 1) / 16 + 1],
+                                    b.transmitted_change_seqs[(p.at - 1) / 16 + 1]))
                 FROM export_run_batches b JOIN export_runs e ON e.id = b.run_id
                 CROSS JOIN LATERAL (SELECT position(uuid_send(r.id) IN b.report_ids) AS at) p
                 WHERE e.mark_transmitted AND b.last_seq >= r.seq AND b.first_seq <= r.seq

@@ -62,6 +62,17 @@ FROM export_run_batches b, generate_subscripts(b.change_seqs, 1) AS i
 WHERE b.run_id = :run"""
 
 
+#: One statement: each batch of the run keeps its reports' ``change_seq`` as they are right
+#: after the marking (see ``transmitted_state``); the ``change_seq`` sent stay as sent.
+_KEEP_TRANSMITTED_SEQS = text("""
+UPDATE export_run_batches b SET transmitted_change_seqs = x.seqs
+FROM (SELECT b2.n, array_agg(coalesce(r.change_seq, b2.change_seqs[i]) ORDER BY i) AS seqs
+      FROM export_run_batches b2 CROSS JOIN generate_subscripts(b2.change_seqs, 1) AS i
+      LEFT JOIN reports r ON r.id = encode(substring(b2.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid
+      WHERE b2.run_id = :run GROUP BY b2.n) x
+WHERE b.run_id = :run AND b.n = x.n""")
+
+
 def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
                      now: datetime | None = None) -> dict[str, Any]:
     """Mark export run ``run_id`` as transmitted to DWconnect by ``actor`` (a user, or a
@@ -91,6 +102,7 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
                           {"run": rid}).scalars().all()
     outcome = workflow_service.transition_many(session, ids, "transmitted", actor,
                                                details={"export_run": str(rid)})
+    session.execute(_KEEP_TRANSMITTED_SEQS, {"run": rid})
     label = getattr(actor, "label", None) or getattr(actor, "email", None) or "?"
     when = session.execute(text(
         "UPDATE export_runs SET mark_transmitted = true, transmitted_at = coalesce(CAST(:now AS timestamptz), now()), "
