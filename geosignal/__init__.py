@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         notifications,
         ogc,
         pages,
+        queue,
         report_pages,
         stats,
         zones,
@@ -66,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(report_pages.bp)
     app.register_blueprint(evidence.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(queue.bp)
     errors_web.init_app(app)
     cli.register(app)
     return app

@@ -412,6 +412,10 @@ def _export_options(command: Callable) -> Callable:
         click.option("--commune", help="NIS code"),
         click.option("--bbox", help="min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
         click.option("--since", help="seq:<n> (next_since of an earlier export) or an ISO 8601 date-time"),
+        click.option("--since-last-transmitted", "since_last_transmitted", is_flag=True,
+                     help="only what is new since the last export marked as transmitted"),
+        click.option("--from", "date_from", help="period start, YYYY-MM-DD (the report's date, inclusive)"),
+        click.option("--to", "date_to", help="period end, YYYY-MM-DD (inclusive)"),
         click.option("--dialect", type=click.Choice(["excel", "plain"]), default="excel", show_default=True,
                      help="CSV only"),
         click.option("--decimal", type=click.Choice(["point", "comma"]), default="point", show_default=True,
@@ -458,27 +462,36 @@ def export_standalone(**options: Any) -> None:
 
 
 def _write_export(new_session: Callable, output: Any, fmt: str, status: str, commune: str | None,
-                  bbox: str | None, since: str | None, dialect: str, decimal: str, mark_transmitted: bool,
+                  bbox: str | None, since: str | None, since_last_transmitted: bool, date_from: str | None,
+                  date_to: str | None, dialect: str, decimal: str, mark_transmitted: bool,
                   no_record: bool) -> None:
     """Write the DWconnect export to ``output`` with a session from ``new_session``."""
     import getpass
 
     from geosignal.services import export as export_service
+    from geosignal.services.export import transmission
 
-    since_time, since_seq = export_service.parse_since(since)
-    filters = export_service.ExportFilters(
-        statuses=export_service.parse_status(status), commune=commune,
-        bbox=parse_bbox(bbox), since_time=since_time, since_seq=since_seq,
-    )
-    request = export_service.ExportRequest(filters=filters, format=fmt, dialect=dialect, decimal=decimal)
+    if since and since_last_transmitted:
+        raise click.UsageError("give --since or --since-last-transmitted, not both")
     if no_record and mark_transmitted:
         raise click.UsageError("--mark-transmitted needs the run to be recorded")
-    record = None if no_record else export_service.RunRecord(
-        actor=f"cli:{getpass.getuser()}", channel="cli", mark_transmitted=mark_transmitted,
-        options={"dialect": dialect, "decimal": decimal} if fmt == "csv" else {},
-    )
+    since_time, since_seq = export_service.parse_since(since)
+    period = export_service.parse_period(date_from, date_to)
     with new_session() as session:
         parse_commune(session, commune, where="--commune")
+        since_run = None
+        if since_last_transmitted:
+            since_seq, since_run = transmission.since_last_transmitted(session)
+            since_run = since_run or "none"
+        filters = export_service.ExportFilters(
+            statuses=export_service.parse_status(status), commune=commune, bbox=parse_bbox(bbox),
+            since_time=since_time, since_seq=since_seq, date_from=period[0], date_to=period[1], since_run=since_run,
+        )
+        request = export_service.ExportRequest(filters=filters, format=fmt, dialect=dialect, decimal=decimal)
+        record = None if no_record else export_service.RunRecord(
+            actor=f"cli:{getpass.getuser()}", channel="cli", mark_transmitted=mark_transmitted,
+            options={"dialect": dialect, "decimal": decimal} if fmt == "csv" else {},
+        )
         stream = export_service.stream_export(session, request, record=record)
         for chunk in stream.chunks:
             output.write(chunk)
@@ -487,6 +500,28 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str, com
     where = "" if output.name == "<stdout>" else f" to {output.name}"
     run = f", run {stream.run.id}" if stream.run is not None else ""
     click.echo(f"{stream.count} reports written{where}{run}; next: --since {stream.next_since}", err=True)
+
+
+@commands.command("mark-transmitted")
+@click.argument("run_id")
+@reports_errors
+def mark_transmitted_command(run_id: str) -> None:
+    """Mark export run RUN_ID as transmitted to DWconnect: its reports still validated become
+    transmitted (idempotent: a second time changes nothing)."""
+    import getpass
+
+    from geosignal.services.export import transmission
+
+    with _session() as session:
+        outcome = transmission.mark_transmitted(session, run_id, transmission.TerminalOperator(
+            f"cli:{getpass.getuser()}"))
+        session.commit()
+    if outcome["already"]:
+        click.echo(f"run {outcome['run_id']} was already marked as transmitted on {outcome['transmitted_at']} "
+                   f"by {outcome['transmitted_actor']}: nothing changed")
+    else:
+        click.echo(f"run {outcome['run_id']} marked as transmitted: {outcome['moved']} reports now transmitted, "
+                   f"{outcome['not_moved']} carried reports no longer validated left as they are")
 
 
 @commands.command("serve")

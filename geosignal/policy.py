@@ -314,6 +314,12 @@ ROUTE_RULES: dict[str, str] = {
     "evidence.add_speed_test_form": "evidence",
     "evidence.add_photo_form": "evidence",
     "notifications.preferences": "signed_in",
+    # the validation queue and exports marked as sent (the referent and admins)
+    "queue.queue_page": "all_communes",
+    "queue.queue_api": "all_communes",
+    "queue.bulk_transition": "all_communes",  # then each report's transition (the table)
+    "exports.mark_transmitted_api": "all_communes",
+    "exports.mark_transmitted_page": "all_communes",
 }
 
 

@@ -50,6 +50,7 @@ class ExportRun(Base):
     __table_args__ = (
         CheckConstraint("format IN ('geojson', 'csv', 'gpkg')", name="format_known"),
         CheckConstraint("channel IN ('api', 'cli')", name="channel_known"),
+        CheckConstraint("(transmitted_at IS NULL) = NOT mark_transmitted", name="transmitted_when_marked"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -74,7 +75,15 @@ class ExportRun(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     #: Highest report ``change_seq`` committed when the run started: ``since`` of the next run.
     watermark: Mapped[int] = mapped_column(BigInteger)
+    #: Whether the run was sent to DWconnect (set when made with ``mark_transmitted``, or later
+    #: by :func:`geosignal.services.export.transmission.mark_transmitted`).
     mark_transmitted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    #: When and by whom the run was marked as transmitted (None: not transmitted).
+    transmitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    transmitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: Who marked it, frozen as text (the user's e-mail, or ``cli:<login>``), and their role.
+    transmitted_actor: Mapped[str | None] = mapped_column(String(254))
+    transmitted_role: Mapped[str | None] = mapped_column(String(20))
 
     batches: Mapped[list[ExportRunBatch]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
@@ -99,6 +108,10 @@ class ExportRunBatch(Base):
     #: deleted report.
     report_ids: Mapped[bytes] = mapped_column(LargeBinary)
     change_seqs: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    #: Once the run is marked as transmitted: each report's ``change_seq`` right after the
+    #: marking (its move to ``transmitted`` included; unchanged for a report that did not move),
+    #: so that a report changed by nothing but its transmission is still *current*.
+    transmitted_change_seqs: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
 
 
 class ExportRunChunk(Base):

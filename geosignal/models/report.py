@@ -68,6 +68,9 @@ class Report(Base):
         # SQL, services/aggregation/stored_sql.py): how the stored figures find reports
         Index("ix_reports_grid_cells", text("report_grid_cells(geometry)"), postgresql_using="gin",
               postgresql_where=text("st_dimension(geometry) > 0")),
+        #: French full-text search in the descriptions (the validation queue, migration 0012).
+        Index("ix_reports_description_fts", text("to_tsvector('french'::regconfig, description)"),
+              postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

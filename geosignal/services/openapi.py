@@ -140,8 +140,12 @@ _BBOX = _q("bbox", {"type": "string", "pattern": r"^[-0-9.eE+]+(,[-0-9.eE+]+){3}
 _COMMUNE = _q("commune", {"type": "string", "pattern": "^[0-9]{5}$"}, "NIS code of a commune.")
 _EXPORT_PARAMS = [
     _STATUS_FILTER, _COMMUNE, _BBOX,
-    _q("since", {"type": "string"}, "`seq:<n>` (the `next_since` of an earlier export: changes after it) "
-       "or an ISO 8601 date-time with offset (reports updated after it)."),
+    _q("since", {"type": "string"}, "`seq:<n>` (the `next_since` of an earlier export: changes after it), "
+       "an ISO 8601 date-time with offset (reports updated after it), or `last_transmitted` (only what is "
+       "new since the last export marked as transmitted)."),
+    _q("from", {"type": "string", "format": "date"}, "Period start (the report's date observed, else filed; "
+       "inclusive day, Brussels time)."),
+    _q("to", {"type": "string", "format": "date"}, "Period end (inclusive day)."),
     _q("mark_transmitted", {"type": "boolean"}, "Mark the reports carried as transmitted to DWconnect."),
 ]
 _F = _q("f", {"type": "string", "enum": ["json", "html"]}, "Output format (default: by Accept, else JSON).")
@@ -173,6 +177,19 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
         _q("decimal", {"type": "string", "enum": ["point", "comma"]}, "Decimal mark (comma: excel only).")],
     "exports.export_dwconnect_gpkg": _EXPORT_PARAMS,
     "exports.list_runs": [_q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "How many (100).")],
+    "queue.queue_api": [
+        _q("status", {"type": "string"}, f"`submitted` (default), `all`, or a comma list of "
+           f"{', '.join(vocab.STATUSES)}."),
+        _COMMUNE,
+        _q("network", _vocab_schema(vocab.NETWORKS), "One network."),
+        _q("operator", _vocab_schema(vocab.OPERATORS), "Reports naming this operator."),
+        _q("period", {"type": "string", "enum": ["created", "observed"]}, "Which date `from`/`to` filter."),
+        _q("from", {"type": "string", "format": "date"}, "First day (inclusive, Brussels time)."),
+        _q("to", {"type": "string", "format": "date"}, "Last day (inclusive)."),
+        _q("q", {"type": "string", "maxLength": 200}, "French full-text search in the descriptions "
+           "(websearch syntax: quoted phrases, `or`, `-word`)."),
+        _q("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size (25)."),
+        _q("cursor", {"type": "string"}, "`next_cursor` of the previous page.")],
     "ogc.items": [
         _q("bbox", {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
            "CRS84 bounding box.", False) | {"style": "form", "explode": False},
@@ -227,6 +244,10 @@ _BODIES: dict[str, dict[str, Any]] = {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds"}}}},
     "zones.split_zone": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds", "required": ["report_ids"]}}}},
+    "queue.bulk_transition": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["ids", "to"],
+        "properties": {"ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string"}},
+                       "to": _vocab_schema(vocab.STATUSES), "reason": {"type": "string"}}}}}},
     "api.post_transition": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Transition"}}}},
     "evidence.post_photo": {"required": True, "content": {"multipart/form-data": {"schema": {

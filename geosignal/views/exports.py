@@ -15,20 +15,27 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
+    flash,
     jsonify,
+    redirect,
     render_template,
     request,
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_required
+from sqlalchemy import select
 
 from geosignal import policy
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.models import Commune
 from geosignal.params import parse_bbox, parse_commune
 from geosignal.services import export as export_service
+from geosignal.services.export import transmission
 
 bp = Blueprint("exports", __name__)
 
@@ -45,15 +52,23 @@ def _flag(name: str) -> bool:
 
 
 def export_request(fmt: str) -> export_service.ExportRequest:
-    """Build the export request of this HTTP request's query (status, commune, bbox, since,
-    limit, cursor, dialect, decimal); ``invalid_request`` (400) when a parameter is wrong."""
+    """Build the export request of this HTTP request's query (status, commune, bbox, since —
+    ``seq:<n>``, a date-time or ``last_transmitted`` —, from, to, limit, cursor, dialect,
+    decimal); ``invalid_request`` (400) when a parameter is wrong, ``unknown_commune`` (422)."""
     args = request.args
-    since_time, since_seq = export_service.parse_since(args.get("since"))
+    session = get_session()
+    since_run = None
+    if (args.get("since") or "").strip() == transmission.SINCE_LAST_TRANSMITTED:
+        since_time, (since_seq, since_run) = None, transmission.since_last_transmitted(session)
+        since_run = since_run or "none"
+    else:
+        since_time, since_seq = export_service.parse_since(args.get("since"))
+    date_from, date_to = export_service.parse_period(args.get("from"), args.get("to"))
     filters = export_service.ExportFilters(
         statuses=export_service.parse_status(args.get("status")),
-        commune=parse_commune(get_session(), args.get("commune")),
+        commune=parse_commune(session, args.get("commune")),
         bbox=parse_bbox(args.get("bbox")),
-        since_time=since_time, since_seq=since_seq,
+        since_time=since_time, since_seq=since_seq, date_from=date_from, date_to=date_to, since_run=since_run,
     )
     paging = None
     if "limit" in args or "cursor" in args:
@@ -83,7 +98,7 @@ def _stream(fmt: str) -> Response:
     watermark = None
     if req.paging is None or req.paging.watermark is None:
         watermark = export_service.read_watermark(get_session())
-    record = export_service.RunRecord(actor=user.email, channel="api", user_id=user.id,
+    record = export_service.RunRecord(actor=user.email, channel="api", user_id=user.id, by=user,
                                       mark_transmitted=_flag("mark_transmitted"), options=_options())
     now = datetime.now(export_service.BRUSSELS)
     next_since = f"seq:{(watermark or req.paging.watermark).change_seq}"  # type: ignore[union-attr]
@@ -110,9 +125,12 @@ def export_dwconnect() -> Response:
     """Stream the DWconnect export: an RFC 7946 FeatureCollection (``application/geo+json``).
 
     Query: ``status`` (default ``validated``; ``all``; or a comma list), ``commune`` (NIS),
-    ``bbox`` (min_lon,min_lat,max_lon,max_lat), ``since`` (``seq:<n>`` from ``next_since``, or
-    an ISO 8601 date-time), ``limit`` and ``cursor`` (pages); ``mark_transmitted=true`` with
-    POST only (a GET never changes state: 405).
+    ``bbox`` (min_lon,min_lat,max_lon,max_lat), ``since`` (``seq:<n>`` from ``next_since``, an
+    ISO 8601 date-time, or ``last_transmitted``: only what is new since the last export marked
+    as transmitted), ``from`` / ``to`` (the reports' dates, inclusive days), ``limit`` and
+    ``cursor`` (pages); ``mark_transmitted=true`` with POST only (a GET never changes state:
+    405): the run is marked as transmitted once sent and its validated reports become
+    ``transmitted``.
     """
     return _stream("geojson")
 
@@ -190,10 +208,47 @@ def download_run(run_id: str) -> Response:
     return Response(stream_with_context(body()), content_type=run.media_type, headers=headers)
 
 
+@bp.post(f"{API}/runs/<run_id>/transmitted")
+@require_policy(policy.may_export, EXPORT_DENIED)
+def mark_transmitted_api(run_id: str) -> Response:
+    """Mark an export run as transmitted to DWconnect: its reports still ``validated`` become
+    ``transmitted`` (one statement, each move journalled). Idempotent: a second call changes
+    nothing (``already``: true). Answer: ``run_id``, ``already``, ``transmitted_at``,
+    ``transmitted_actor``, ``moved``, ``not_moved``."""
+    session = get_session()
+    outcome = transmission.mark_transmitted(session, run_id, current())
+    session.commit()
+    return jsonify(outcome)
+
+
+@bp.post("/exports/<run_id>/transmis")
+@login_required
+@require_policy(policy.may_export, EXPORT_DENIED)
+def mark_transmitted_page(run_id: str) -> Response:
+    """The exports page's button: mark a run as transmitted (form POST, CSRF), then back to
+    the page (PRG) with what happened."""
+    session = get_session()
+    outcome = transmission.mark_transmitted(session, run_id, current())
+    session.commit()
+    if outcome["already"]:
+        flash(_("Cet export était déjà marqué comme transmis ; rien n'a changé."), "success")
+    else:
+        flash(ngettext("Export marqué comme transmis à DWconnect : %(num)s signalement passe à « Transmis ».",
+                       "Export marqué comme transmis à DWconnect : %(num)s signalements passent à « Transmis ».",
+                       outcome["moved"]), "success")
+    return redirect(url_for("exports.history_page") + f"#run-{outcome['run_id']}")
+
+
 @bp.get("/exports")
 @login_required
 @require_policy(policy.may_export, EXPORT_DENIED)
 def history_page() -> str:
-    """The referent's page: past exports with their filters, counts, checksums and downloads."""
-    runs = export_service.list_runs(get_session(), 200)
-    return render_template("exports.html", runs=runs, schema_version=export_service.SCHEMA_VERSION)
+    """The referent's page: a new export (commune, period, only what is new since the last
+    transmitted export), past exports in plain words, each downloadable again and markable as
+    transmitted."""
+    session = get_session()
+    runs = transmission.history(session, 200)
+    communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
+    _watermark, last_run = transmission.since_last_transmitted(session)
+    return render_template("exports.html", runs=runs, communes=communes, last_transmitted=last_run,
+                           schema_version=export_service.SCHEMA_VERSION)

@@ -1,7 +1,7 @@
 """users.locale: the language of the pages a user chose
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2027-01-10 10:00:00
 
 ``fr``, ``nl`` or ``en``; NULL means the browser's language (Accept-Language), then French.
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

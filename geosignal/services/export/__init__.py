@@ -36,6 +36,7 @@ from geosignal.services.export.filters import (
     decode_cursor,
     encode_cursor,
     format_since,
+    parse_period,
     parse_since,
     parse_status,
     read_watermark,
@@ -78,6 +79,7 @@ __all__ = [
     "ExportFilters", "ExportRequest", "ExportStream", "Paging", "RunRecord", "Watermark",
     "decode_cursor", "delete_run", "encode_cursor", "export_filename", "export_schema",
     "feature_function_sql", "feature_properties_sql", "feature_select_sql", "format_since",
-    "get_run", "iter_feature_collection", "iter_run_bytes", "list_runs", "parse_since", "parse_status",
+    "get_run", "iter_feature_collection", "iter_run_bytes", "list_runs", "parse_period", "parse_since",
+    "parse_status",
     "read_watermark", "run_report_ids", "run_summary", "stored_sql", "stream_export", "transmitted_state",
 ]

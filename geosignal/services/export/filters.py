@@ -19,7 +19,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from geosignal import vocab
 from geosignal.errors import GeosignalError
 from geosignal.params import bbox_clause
-from geosignal.services.export.constants import CHANGE_LOCK_KEY
+from geosignal.services.export.constants import BRUSSELS, CHANGE_LOCK_KEY
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,12 @@ class ExportFilters:
     max lon, max lat) EPSG:4326, reports whose geometry intersects it; ``since_time`` reports
     updated after that instant (aware datetime; convenient, but a change committed late by a
     long transaction can be missed: use ``since_seq`` for synchronisation); ``since_seq``
-    reports whose ``change_seq`` is above it (the ``next_since`` of a previous export).
+    reports whose ``change_seq`` is above it (the ``next_since`` of a previous export);
+    ``date_from`` / ``date_to`` the period, inclusive days in Brussels time compared with the
+    report's date (``observed_at``, or ``created_at`` when no observation date was given, as in
+    the statistics); ``since_run`` the id of the transmitted run whose watermark gave
+    ``since_seq`` ("only what is new since the last transmitted export", see
+    :func:`geosignal.services.export.transmission.since_last_transmitted`), recorded with the run.
     """
 
     statuses: tuple[str, ...] | None = ("validated",)
@@ -55,15 +60,49 @@ class ExportFilters:
     bbox: tuple[float, float, float, float] | None = None
     since_time: datetime | None = None
     since_seq: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    since_run: str | None = None
 
     def as_record(self) -> dict[str, Any]:
-        """Return the filters as JSON-ready data (what an export run records)."""
-        return {
+        """Return the filters as JSON-ready data (what an export run records); the period and
+        the "new since the last transmitted export" choice only when given."""
+        record: dict[str, Any] = {
             "status": "all" if self.statuses is None else ",".join(self.statuses),
             "commune": self.commune,
             "bbox": list(self.bbox) if self.bbox else None,
             "since": format_since(self) if self.since_time or self.since_seq is not None else None,
         }
+        if self.date_from:
+            record["from"] = self.date_from.isoformat()
+        if self.date_to:
+            record["to"] = self.date_to.isoformat()
+        if self.since_run is not None:
+            record["since_last_transmitted"] = self.since_run
+        return record
+
+
+def parse_period(raw_from: str | None, raw_to: str | None) -> tuple[date | None, date | None]:
+    """Parse the period ``from`` / ``to`` (``YYYY-MM-DD``, inclusive days, Brussels time; empty:
+    open). Raises ``invalid_request`` (400) naming the parameter for a malformed date or
+    ``from`` after ``to``."""
+    def day(name: str, raw: str | None) -> date | None:
+        value = (raw or "").strip()
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise GeosignalError("invalid_request", f"{name} must be a date YYYY-MM-DD", where=name) from None
+
+    start, end = day("from", raw_from), day("to", raw_to)
+    if start and end and start > end:
+        raise GeosignalError("invalid_request", "from is after to", where="from")
+    return start, end
+
+
+def _day_start(d: date) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=BRUSSELS)
 
 
 def format_since(filters: ExportFilters) -> str | None:
@@ -180,6 +219,12 @@ def where_clause(filters: ExportFilters, paging: Paging | None, watermark: Water
     if filters.since_seq is not None:
         clauses.append("r.change_seq > :since_seq")
         params["since_seq"] = filters.since_seq
+    if filters.date_from is not None:
+        clauses.append("coalesce(r.observed_at, r.created_at) >= :period_from")
+        params["period_from"] = _day_start(filters.date_from)
+    if filters.date_to is not None:
+        clauses.append("coalesce(r.observed_at, r.created_at) < :period_to")
+        params["period_to"] = _day_start(filters.date_to + timedelta(days=1))
     if paging is not None and paging.after:
         clauses.append("r.seq > :after")
         params["after"] = paging.after

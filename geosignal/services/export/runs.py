@@ -51,7 +51,11 @@ class RunRecord:
     actor: str
     channel: str = "api"
     user_id: int | None = None
+    #: Mark the run as transmitted once its last byte is sent (its ``validated`` reports
+    #: become ``transmitted``: :func:`geosignal.services.export.transmission.mark_transmitted`).
     mark_transmitted: bool = False
+    #: Who marks it: the user (API), or None for ``actor`` at the terminal (CLI).
+    by: Any = None
     #: Extra options to record with the filters (limit, cursor, CSV dialect…).
     options: dict[str, Any] = field(default_factory=dict)
     #: The run's id (chosen by the caller, e.g. to send it in a header before streaming).
@@ -180,7 +184,7 @@ def start_run(session: Session, record: RunRecord, *, created_at: Any, format: s
             "filters, schema_version, feature_count, excluded_count, byte_count, sha256, watermark, "
             "mark_transmitted) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, 0, 0, '', %s, %s)",
             (record.run_id, created_at, record.user_id, record.actor, record.channel, format, media_type, filename,
-             Jsonb(filters), schema_version, watermark, record.mark_transmitted))
+             Jsonb(filters), schema_version, watermark, False))
         # one audit event per run (services/audit.py), in the same transaction as the run's row
         cursor.execute(
             "INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, details) "
@@ -238,6 +242,9 @@ def run_summary(run: ExportRun) -> dict[str, Any]:
         "sha256": run.sha256,
         "next_since": f"seq:{run.watermark}",
         "mark_transmitted": run.mark_transmitted,
+        "transmitted_at": run.transmitted_at.astimezone(BRUSSELS).isoformat() if run.transmitted_at else None,
+        "transmitted_actor": run.transmitted_actor,
+        "transmitted_role": run.transmitted_role,
     }
 
 
@@ -287,11 +294,14 @@ def transmitted_state(session: Session, report_ids: Iterable[uuid.UUID]) -> dict
     ``outdated`` (transmitted, changed since) or ``never``.
 
     One statement: each report is looked up in the batches of ``mark_transmitted`` runs whose
-    ``seq`` range holds it (its 16 bytes at a 16-byte boundary of the packed ids).
+    ``seq`` range holds it (its 16 bytes at a 16-byte boundary of the packed ids). A report
+    whose only change since it was sent is its move to ``transmitted`` by the marking is
+    ``current`` (the batch keeps its ``change_seq`` right after the marking too).
     """
     rows = session.execute(text("""
         SELECT r.id, r.change_seq,
-               (SELECT max(b.change_seqs[(p.at - 1) / 16 + 1])
+               (SELECT max(greatest(b.change_seqs[(p.at - 1) / 16 + 1],
+                                    b.transmitted_change_seqs[(p.at - 1) / 16 + 1]))
                 FROM export_run_batches b JOIN export_runs e ON e.id = b.run_id
                 CROSS JOIN LATERAL (SELECT position(uuid_send(r.id) IN b.report_ids) AS at) p
                 WHERE e.mark_transmitted AND b.last_seq >= r.seq AND b.first_seq <= r.seq

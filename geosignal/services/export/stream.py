@@ -125,15 +125,20 @@ def stream_export(session: Session, request: ExportRequest = ExportRequest(), *,
         recorder = Recorder(session, stream.run)
     writer = {"geojson": formats.geojson_chunks, "csv": formats.csv_chunks, "gpkg": formats.gpkg_chunks}
     chunks = writer[request.format](session, request, paging, stream, recorder, batch, now)
-    stream.chunks = _recorded(chunks, recorder, stream)
+    stream.chunks = _recorded(chunks, recorder, stream, session, record)
     return stream
 
 
-def _recorded(chunks: Iterator[bytes], recorder: Recorder | NoRecorder, stream: ExportStream) -> Iterator[bytes]:
+def _recorded(chunks: Iterator[bytes], recorder: Recorder | NoRecorder, stream: ExportStream, session: Session,
+              record: RunRecord | None) -> Iterator[bytes]:
     try:
         for chunk in chunks:
             yield recorder.write(chunk)
         recorder.finish(stream.count, len(stream.excluded))
+        if record is not None and record.mark_transmitted and stream.run is not None:
+            from geosignal.services.export.transmission import TerminalOperator, mark_transmitted
+
+            mark_transmitted(session, stream.run.id, record.by or TerminalOperator(record.actor))
     finally:
         recorder.close()
 

@@ -1,0 +1,158 @@
+"""Export runs marked as transmitted to DWconnect, the "new since the last transmitted export"
+selection, and the history in plain words.
+
+**Marking a run.** :func:`mark_transmitted` locks the run's row (``FOR UPDATE``: two people
+marking the same run at once queue, the second sees it done), records who and when, and moves
+the run's reports that are still ``validated`` to ``transmitted`` through
+:func:`geosignal.services.workflow.transition_many`: one lock query and one statement moving
+them all and journalling each move (with the run's id). Idempotent: marking a run again changes
+nothing and says so. A report the run carried that is no longer ``validated`` (withdrawn since,
+already transmitted by another run) stays as it is and is counted apart.
+
+**New since the last transmitted export.** :func:`since_last_transmitted` returns the latest
+run marked as transmitted (by the time it was marked) and its watermark: an export with
+``since_seq`` = that watermark carries the reports validated (or otherwise changed) after that
+run was taken, i.e. exactly those it could not carry. Reports that run carried and that were
+marked with it are ``transmitted`` since, so a ``validated`` export leaves them out.
+
+Flask-free; the caller commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geosignal.errors import GeosignalError
+from geosignal.services.export.constants import BRUSSELS
+
+#: The ``since`` value meaning "only what is new since the last transmitted export".
+SINCE_LAST_TRANSMITTED = "last_transmitted"
+
+
+@dataclass(frozen=True)
+class TerminalOperator:
+    """The person at the terminal running ``geosignal mark-transmitted`` (trusted like any
+    command of the operator; acts with the ``admin`` role in the workflow, no user id)."""
+
+    label: str
+    role: str = "admin"
+    id: int | None = None
+    commune_nis: str | None = None
+    email: str | None = None
+    is_authenticated: bool = True
+
+
+def _run_id(run_id: str | uuid.UUID) -> uuid.UUID:
+    try:
+        return run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(str(run_id))
+    except ValueError:
+        raise GeosignalError("not_found", f"no export run {run_id}") from None
+
+
+#: The reports a run carried (ids unpacked from its batches), one row per report.
+RUN_REPORTS_SQL = """
+SELECT encode(substring(b.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid AS report_id
+FROM export_run_batches b, generate_subscripts(b.change_seqs, 1) AS i
+WHERE b.run_id = :run"""
+
+
+#: One statement: each batch of the run keeps its reports' ``change_seq`` as they are right
+#: after the marking (see ``transmitted_state``); the ``change_seq`` sent stay as sent.
+_KEEP_TRANSMITTED_SEQS = text("""
+UPDATE export_run_batches b SET transmitted_change_seqs = x.seqs
+FROM (SELECT b2.n, array_agg(coalesce(r.change_seq, b2.change_seqs[i]) ORDER BY i) AS seqs
+      FROM export_run_batches b2 CROSS JOIN generate_subscripts(b2.change_seqs, 1) AS i
+      LEFT JOIN reports r ON r.id = encode(substring(b2.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid
+      WHERE b2.run_id = :run GROUP BY b2.n) x
+WHERE b.run_id = :run AND b.n = x.n""")
+
+
+def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
+                     now: datetime | None = None) -> dict[str, Any]:
+    """Mark export run ``run_id`` as transmitted to DWconnect by ``actor`` (a user, or a
+    :class:`TerminalOperator`) and move its reports still ``validated`` to ``transmitted``.
+
+    Returns ``{"run_id", "already": bool (it was marked before: nothing changed),
+    "transmitted_at" (ISO 8601, Brussels), "transmitted_actor", "moved": n reports moved,
+    "not_moved": n carried reports no longer validated (left as they are)}``. Raises
+    ``not_found`` (404) for an unknown run, ``forbidden`` (403) when ``actor`` may not mark
+    reports as transmitted (the workflow table: referent, admin). The caller commits.
+    """
+    from geosignal.services import workflow as workflow_service
+
+    if getattr(actor, "role", None) not in ("referent", "admin"):
+        raise GeosignalError("forbidden", "marking an export as transmitted is for the referent and admins")
+    rid = _run_id(run_id)
+    run = session.execute(text(
+        "SELECT id, transmitted_at, transmitted_actor, feature_count FROM export_runs WHERE id = :id FOR UPDATE"),
+        {"id": rid}).first()
+    if run is None:
+        raise GeosignalError("not_found", f"no export run {run_id}")
+    if run.transmitted_at is not None:
+        return {"run_id": str(rid), "already": True, "transmitted_at": run.transmitted_at.astimezone(BRUSSELS).isoformat(),
+                "transmitted_actor": run.transmitted_actor, "moved": 0, "not_moved": 0}
+    ids = session.execute(text(f"SELECT c.report_id FROM ({RUN_REPORTS_SQL}) c "
+                               "JOIN reports r ON r.id = c.report_id WHERE r.status = 'validated'"),
+                          {"run": rid}).scalars().all()
+    outcome = workflow_service.transition_many(session, ids, "transmitted", actor,
+                                               details={"export_run": str(rid)})
+    session.execute(_KEEP_TRANSMITTED_SEQS, {"run": rid})
+    label = getattr(actor, "label", None) or getattr(actor, "email", None) or "?"
+    when = session.execute(text(
+        "UPDATE export_runs SET mark_transmitted = true, transmitted_at = coalesce(CAST(:now AS timestamptz), now()), "
+        "transmitted_by_id = :uid, transmitted_actor = :label, transmitted_role = :role WHERE id = :id "
+        "RETURNING transmitted_at"),
+        {"now": now, "uid": getattr(actor, "id", None), "label": label, "role": actor.role, "id": rid}).scalar_one()
+    return {"run_id": str(rid), "already": False, "transmitted_at": when.astimezone(BRUSSELS).isoformat(),
+            "transmitted_actor": label, "moved": len(outcome["moved"]),
+            "not_moved": run.feature_count - len(outcome["moved"])}
+
+
+def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
+    """Return (watermark, run id) of the run marked as transmitted most recently, or (None,
+    None) when none was: an export with ``since_seq`` = that watermark carries only what is
+    new since (see the module). One query, served by the primary key."""
+    row = session.execute(text(
+        "SELECT id, watermark FROM export_runs WHERE transmitted_at IS NOT NULL "
+        "ORDER BY transmitted_at DESC, created_at DESC LIMIT 1")).first()
+    return (None, None) if row is None else (int(row.watermark), str(row.id))
+
+
+def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """Return the latest export runs, newest first, with what the history says of each: the
+    run's summary (:func:`~geosignal.services.export.runs.run_summary`) plus ``made_at`` and
+    ``transmitted_on`` (aware datetimes, Brussels time; None when not transmitted),
+    ``commune_name`` (of the ``commune`` filter, None for every commune), ``period_from`` /
+    ``period_to`` (dates or None) and ``new_only`` (made with "only what is new since the last
+    transmitted export"). One query (runs with their commune's name)."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from geosignal.models import Commune, ExportRun
+    from geosignal.services.export.runs import run_summary
+
+    rows = session.execute(
+        select(ExportRun, Commune.name_fr)
+        .outerjoin(Commune, Commune.nis_code == ExportRun.filters["commune"].astext)
+        .order_by(ExportRun.created_at.desc(), ExportRun.id).limit(limit)).all()
+    out = []
+    for run, commune_name in rows:
+        doc = run_summary(run)
+        filters = run.filters or {}
+        doc.update(
+            made_at=run.created_at.astimezone(BRUSSELS),
+            transmitted_on=run.transmitted_at.astimezone(BRUSSELS) if run.transmitted_at else None,
+            commune_name=commune_name,
+            period_from=date.fromisoformat(filters["from"]) if filters.get("from") else None,
+            period_to=date.fromisoformat(filters["to"]) if filters.get("to") else None,
+            new_only="since_last_transmitted" in filters,
+        )
+        out.append(doc)
+    return out

@@ -1,0 +1,194 @@
+"""The referent's validation queue: the page ``/validation``, its JSON twin
+``GET /api/v1/queue`` and the bulk transition ``POST /api/v1/reports/transitions``.
+
+Thin views: parse the query (:func:`geosignal.services.queue.parse_queue_args`), authorise
+(referent, admin), call one service, render or serialise. The page and the API read the same
+page of the same service with the same filters.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+
+from geosignal import policy, vocab
+from geosignal.auth import current, require_policy
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.models import Commune
+from geosignal.services import basemaps
+from geosignal.services import queue as queue_service
+
+bp = Blueprint("queue", __name__)
+
+#: Why a representative gets 403 on the queue (the referent and admins decide).
+QUEUE_DENIED = "the validation queue is for the referent and admins"
+
+
+def may_use_queue(user: Any) -> bool:
+    """Whether ``user`` opens the validation queue: the referent and admins
+    (:func:`geosignal.policy.sees_all_communes`)."""
+    return policy.sees_all_communes(user)
+
+
+def _page() -> queue_service.QueuePage:
+    session = get_session()
+    filters, limit, cursor = queue_service.parse_queue_args(session, request.args)
+    return queue_service.read_queue(session, filters, limit=limit, cursor=cursor)
+
+
+@bp.get("/api/v1/queue")
+@require_policy(may_use_queue, QUEUE_DENIED)
+def queue_api() -> Response:
+    """The validation queue: reports waiting for a decision, oldest first, one page.
+
+    Query: ``status`` (default ``submitted``; a comma list or ``all``), ``commune`` (NIS code;
+    422 ``unknown_commune`` when no such commune is loaded), ``network``, ``operator``,
+    ``period`` (``created`` or ``observed``) with ``from`` / ``to`` (inclusive days,
+    Brussels time), ``q`` (French full-text search in the descriptions), ``limit`` (1–200,
+    default 25), ``cursor`` (``next_cursor`` of the previous page). Answer: ``items``,
+    ``total`` (all pages), ``next_cursor`` (null on the last page), ``limit``, ``filters``.
+    """
+    return jsonify(_page().as_json())
+
+
+def _messages() -> dict[str, str]:
+    """The texts queue.js shows (French source, translated by Flask-Babel)."""
+    return {
+        "validated": _("Signalement %(ref)s validé."),
+        "rejected": _("Signalement %(ref)s rejeté."),
+        "needs_info": _("Question envoyée pour le signalement %(ref)s."),
+        "bulk_done": _("%(n)s signalements validés."),
+        "bulk_partial": _("%(n)s signalements validés ; %(m)s n'ont pas pu l'être (voir la liste)."),
+        "not_moved": _("Non validé : statut actuel « %(status)s »."),
+        "reason_required": _("Indiquez un motif avant de confirmer."),
+        "question_required": _("Écrivez la question avant de l'envoyer."),
+        "error": _("L'action a échoué : %(detail)s"),
+        "network_error": _("Le serveur ne répond pas ; rien n'a été modifié. Réessayez."),
+        "loading": _("Chargement…"),
+        "loaded": _("%(total)s signalements en attente ; %(shown)s affichés."),
+        "empty": _("Aucun signalement ne correspond à ces filtres."),
+        "map_loading": _("Chargement de la forme…"),
+        "map_shown": _("Forme du signalement %(ref)s affichée sur la carte."),
+        "selected_none": _("Aucun signalement sélectionné"),
+        "selected_count": _("%(n)s sélectionnés"),
+    }
+
+
+#: The referent's decisions the queue offers, in this order (the transition table says from
+#: which statuses, for whom, and what text each needs).
+QUEUE_TARGETS: tuple[str, ...] = ("validated", "needs_info", "rejected")
+#: Longest list of ids one bulk request may move.
+MAX_BULK = 1000
+_ZERO = "00000000-0000-0000-0000-000000000000"
+
+
+def _queue_actions(user: Any) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Return the queue's action buttons (one per target: label, text required, prompt) and,
+    per status, the targets ``user`` may move a report to (from the transition table)."""
+    from geosignal import workflow
+
+    prompts = {
+        "reason": (_("Motif du rejet (envoyé à la commune)"), _("Confirmer le rejet")),
+        "question": (_("Question pour la commune"), _("Envoyer la question")),
+    }
+    labels = {"validated": _("Valider"), "needs_info": _("Poser une question"), "rejected": _("Rejeter")}
+    buttons = []
+    for target in QUEUE_TARGETS:
+        transition = next((t for t in workflow.TRANSITIONS if t.target == target), None)
+        if transition is None:
+            continue
+        prompt, confirm = prompts.get(transition.text or "", ("", ""))
+        buttons.append({"target": target, "label": labels[target], "text": transition.text or "",
+                        "prompt": prompt, "confirm": confirm})
+    by_status = {status: [t.target for t in policy.allowed_transitions(user, None, status)
+                          if t.target in QUEUE_TARGETS] for status in vocab.STATUSES}
+    return buttons, by_status
+
+
+def _url(endpoint: str, fallback: str, **values: Any) -> str:
+    """``url_for(endpoint, **values)`` when the endpoint exists, else ``fallback``."""
+    if endpoint in current_app.view_functions:
+        return url_for(endpoint, **values)
+    return fallback
+
+
+@bp.get("/validation")
+@login_required
+@require_policy(may_use_queue, QUEUE_DENIED)
+def queue_page() -> tuple[str, int]:
+    """The referent's validation queue: filters, the list (cards on a phone), the selected
+    report's shape on a map beside it, actions without reloading the page, bulk validation.
+
+    The first page is rendered here from the same service as ``GET /api/v1/queue``;
+    ``static/js/queue.js`` then filters, pages and acts through the API. Bad filters show
+    the default queue with the reason (status 400 or 422).
+    """
+    session = get_session()
+    try:
+        page = _page()
+        error = None
+    except GeosignalError as failure:
+        if failure.status >= 500:
+            raise
+        session.rollback()
+        page = queue_service.read_queue(session)
+        error = failure
+    communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
+    layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
+    buttons, by_status = _queue_actions(current())
+    shown = (*vocab.STATUSES, *vocab.NETWORKS, *vocab.OPERATORS, *vocab.TECHNOLOGIES, *vocab.ISSUES)
+    page_html = render_template(
+        "queue.html", page=page, filters=page.filters, communes=communes, error=error,
+        statuses=vocab.STATUSES, default_statuses=queue_service.DEFAULT_STATUSES,
+        queue_actions=buttons, actions_by_status=by_status, actions_json=json.dumps(by_status),
+        messages=json.dumps(_messages(), ensure_ascii=False),
+        base_layers=json.dumps(layers, ensure_ascii=False),
+        labels_json=json.dumps({v: vocab.label(v) for v in shown}, ensure_ascii=False),
+        api_url=url_for("queue.queue_api"), bulk_url=url_for("queue.bulk_transition"),
+        transition_url=_url("api.post_transition", f"/api/v1/reports/{_ZERO}/transitions", report_id=_ZERO),
+        report_api=url_for("api.get_report", report_id=_ZERO),
+        report_page=_url("pages.report_page", "", report_id=_ZERO),
+    )
+    return page_html, (error.status if error else 200)
+
+
+@bp.post("/api/v1/reports/transitions")
+@require_policy(may_use_queue, QUEUE_DENIED)
+def bulk_transition() -> Response:
+    """Move many reports at once (bulk validation): body ``{"ids": [...], "to": "validated",
+    "reason": "…"}`` (1 to 1000 ids; ``reason`` when the move needs one).
+
+    Set-wise (:func:`geosignal.services.workflow.transition_many`: one lock query, one
+    statement moving and journalling them all). Every report that may move does; when some
+    cannot, the answer is 409 ``invalid_transition`` listing them in ``refused`` (each with
+    ``id``, ``code`` — ``invalid_transition``, ``forbidden`` or ``not_found`` — and its current
+    ``status``) next to ``moved``; otherwise 200 ``{"to", "moved", "refused": []}``.
+    """
+    from geosignal.services import workflow as workflow_service
+
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise GeosignalError("invalid_request", 'body must be {"ids": [...], "to": "<status>"}', where="/")
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_BULK or not all(isinstance(i, str) for i in ids):
+        raise GeosignalError("invalid_request", f"ids must be a list of 1 to {MAX_BULK} report ids (strings)",
+                             where="/ids")
+    reason = body.get("reason")
+    session = get_session()
+    outcome = workflow_service.transition_many(session, ids, body.get("to"), current(), reason)
+    session.commit()
+    if outcome["refused"]:
+        error = GeosignalError(
+            "invalid_transition", f"{len(outcome['refused'])} of {len(set(ids))} reports could not move to "
+            f"{outcome['to']}; the {len(outcome['moved'])} others did", **outcome)
+        response = jsonify(error.to_problem())
+        response.status_code = 409
+        response.mimetype = "application/problem+json"
+        return response
+    return jsonify(outcome)

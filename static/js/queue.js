@@ -1,0 +1,336 @@
+/* geosignal: the referent's validation queue (/validation).
+ * Filters and pages through GET /api/v1/queue; shows the selected report's shape on a Leaflet
+ * map (GET /api/v1/reports/<id>); validates, rejects with a reason or asks a question through
+ * POST /api/v1/reports/<id>/transitions, and validates a selection in one
+ * POST /api/v1/reports/transitions, all with the CSRF header and without reloading the page.
+ * Cards come from the page's <template> (one declaration with the server's rendering); user
+ * text is inserted with textContent only. Texts come from the page (translated there). */
+(function () {
+  "use strict";
+  var root = document.getElementById("queue");
+  if (!root) { return; }
+  var M = JSON.parse(root.dataset.messages || "{}");
+  var LABELS = JSON.parse(root.dataset.labels || "{}");
+  var ACTIONS = JSON.parse(root.dataset.actions || "{}");
+  var LAYERS = JSON.parse(root.dataset.baseLayers || "[]");
+  var ZERO = "00000000-0000-0000-0000-000000000000";
+  var form = document.getElementById("queue-filters");
+  var list = document.getElementById("queue-items");
+  var more = document.getElementById("queue-more");
+  var empty = document.getElementById("queue-empty");
+  var summary = document.getElementById("queue-summary");
+  var alertBox = document.getElementById("queue-alert");
+  var selectAll = document.getElementById("queue-select-all");
+  var bulk = document.getElementById("queue-bulk-validate");
+  var selection = document.getElementById("queue-selection");
+  var template = document.getElementById("queue-item-template");
+  var mapBox = document.getElementById("queue-map-box");
+  var side = document.querySelector(".queue-side");
+  var caption = document.getElementById("queue-map-caption");
+  var captionIdle = caption.textContent;
+  var csrf = root.dataset.csrf || "";
+  var total = Number(root.dataset.total || 0);
+  var statuses = [];
+  var map = null, shape = null, selected = null, mapRequest = 0, listRequest = 0;
+  var phone = window.matchMedia("(max-width: 899px)");
+
+  function fill(text, values) {
+    return String(text || "").replace(/%\((\w+)\)s/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
+  }
+  function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
+  function labels(values) { return values && values.length ? values.map(label).join(", ") : "—"; }
+  function num(v, digits) {
+    return Number(v).toLocaleString("fr-BE", { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
+  }
+  function belgianDate(iso) {
+    if (!iso) { return "—"; }
+    var d = new Date(iso);
+    return d.toLocaleDateString("fr-BE", { timeZone: "Europe/Brussels", day: "2-digit", month: "2-digit", year: "numeric" });
+  }
+  function say(text) { summary.textContent = text; }
+  function shout(text) { alertBox.textContent = ""; window.setTimeout(function () { alertBox.textContent = text; }, 30); }
+  function refOf(li) { return li.dataset.ref || ""; }
+  function items() { return Array.prototype.slice.call(list.querySelectorAll("li.queue-item")); }
+  function currentStatuses() {
+    var raw = form.elements.status.value;
+    if (raw === "all") { return null; }
+    return raw ? [raw] : (root.dataset.defaultStatuses || "submitted").split(",");
+  }
+  statuses = currentStatuses();
+
+  /* ------------------------------------------------------------------ cards */
+  function field(li, name) { return li.querySelector('[data-field="' + name + '"]'); }
+  function showActions(li) {
+    var allowed = ACTIONS[li.dataset.status] || [];
+    li.querySelectorAll(".queue-action").forEach(function (b) { b.hidden = allowed.indexOf(b.dataset.target) < 0; });
+    li.className = li.className.replace(/\bstatus-\S+/, "status-" + li.dataset.status);
+    field(li, "status_label").textContent = label(li.dataset.status);
+  }
+  function card(item) {
+    var li = template.content.firstElementChild.cloneNode(true);
+    li.id = "q-" + item.id;
+    li.dataset.id = item.id;
+    li.dataset.status = item.status;
+    li.dataset.ref = item.reference || item.commune_name;
+    li.querySelector(".queue-check").value = item.id;
+    field(li, "ref").textContent = item.reference || item.commune_name;
+    field(li, "commune_name").textContent = item.commune_name;
+    field(li, "reference").textContent = item.reference || "";
+    field(li, "reported_at").textContent = belgianDate(item.reported_at);
+    field(li, "observed_at").textContent = belgianDate(item.observed_at);
+    field(li, "network").textContent = label(item.network);
+    field(li, "technologies").textContent = labels(item.technologies);
+    field(li, "operators").textContent = labels(item.operators);
+    field(li, "issue").textContent = item.issue ? label(item.issue) : "—";
+    var size = field(li, "size");
+    if (item.area_m2 !== null && item.area_m2 !== undefined) {
+      size.textContent = item.area_m2 < 1e5 ? num(item.area_m2) + " m²" : num(item.area_m2 / 1e6, 3) + " km²";
+    } else if (item.length_m !== null && item.length_m !== undefined) {
+      size.textContent = num(item.length_m) + " m";
+    }
+    field(li, "evidence_stale").hidden = !item.evidence_stale;
+    field(li, "description").textContent = item.description || "";
+    var link = field(li, "page_link");
+    if (root.dataset.reportPage) { link.href = root.dataset.reportPage.replace(ZERO, item.id); }
+    showActions(li);
+    return li;
+  }
+
+  /* ------------------------------------------------------------------ list and filters */
+  function params(cursor) {
+    var p = new URLSearchParams(new FormData(form));
+    Array.from(p.keys()).forEach(function (k) { if (!p.get(k)) { p.delete(k); } });
+    if (!p.get("from") && !p.get("to")) { p.delete("period"); }  // the period's date alone filters nothing
+    if (cursor) { p.set("cursor", cursor); }
+    return p;
+  }
+  function setMore(cursor) {
+    more.hidden = !cursor;
+    more.dataset.cursor = cursor || "";
+    var p = params(cursor);
+    more.href = cursor ? root.dataset.pageUrl + "?" + p.toString() : "";
+  }
+  /* The summary (a polite live region): what just happened, if anything, then the counts. */
+  function counted(prefix) {
+    var counts = total ? fill(M.loaded, { total: total, shown: items().length }) : M.empty;
+    say(prefix ? prefix + " " + counts : counts);
+    empty.hidden = items().length > 0;
+  }
+  function load(cursor) {
+    var request = ++listRequest;
+    say(M.loading);
+    return fetch(root.dataset.apiUrl + "?" + params(cursor).toString(), { headers: { Accept: "application/json" },
+                                                                             credentials: "same-origin" })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        if (request !== listRequest) { return; }
+        if (!res.ok) { shout(fill(M.error, { detail: res.body.detail || res.body.title })); counted(); return; }
+        if (!cursor) { list.textContent = ""; clearMap(); }
+        res.body.items.forEach(function (item) { list.appendChild(card(item)); });
+        total = res.body.total;
+        setMore(res.body.next_cursor);
+        statuses = currentStatuses();
+        counted();
+        updateSelection();
+        root.dataset.state = "ready";
+      })
+      .catch(function () { if (request === listRequest) { shout(M.network_error); counted(); } });
+  }
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    history.replaceState(null, "", root.dataset.pageUrl + (params().toString() ? "?" + params().toString() : ""));
+    load(null);
+  });
+  more.addEventListener("click", function (e) {
+    e.preventDefault();
+    var first = items().length;
+    load(more.dataset.cursor).then(function () {
+      var next = items()[first];
+      if (next) { next.querySelector(".queue-select").focus(); }
+    });
+  });
+
+  /* ------------------------------------------------------------------ map */
+  function ensureMap() {
+    if (map) { return map; }
+    map = L.map("queue-map", { zoomControl: true, attributionControl: true });
+    var bases = {};
+    LAYERS.forEach(function (layer, i) {
+      var options = { attribution: layer.attribution, minZoom: layer.min_zoom, maxZoom: layer.max_zoom };
+      var tile = layer.kind === "wms"
+        ? L.tileLayer.wms(layer.url, Object.assign(options, { layers: layer.layers, format: layer.format,
+            transparent: layer.transparent, styles: layer.styles, version: layer.version }))
+        : L.tileLayer(layer.url, options);
+      bases[layer.name] = tile;
+      if (i === 0) { tile.addTo(map); }
+    });
+    if (LAYERS.length > 1) { L.control.layers(bases).addTo(map); }
+    map.setView([50.41, 4.44], 10);
+    return map;
+  }
+  function placeMap(li) {
+    var target = phone.matches && li ? li : side;
+    if (mapBox.parentNode !== target) { target.appendChild(mapBox); }
+    mapBox.hidden = phone.matches && !li;
+    if (map) { map.invalidateSize(); }
+  }
+  function clearMap() {
+    if (shape && map) { map.removeLayer(shape); }
+    shape = null;
+    if (selected) { selected.classList.remove("selected"); selected.querySelector(".queue-select").setAttribute("aria-pressed", "false"); }
+    selected = null;
+    caption.textContent = captionIdle;
+    placeMap(null);
+    root.dataset.mapShown = "";
+  }
+  function select(li) {
+    if (selected) { selected.classList.remove("selected"); selected.querySelector(".queue-select").setAttribute("aria-pressed", "false"); }
+    selected = li;
+    li.classList.add("selected");
+    li.querySelector(".queue-select").setAttribute("aria-pressed", "true");
+    placeMap(li);
+    ensureMap();
+    var request = ++mapRequest;
+    caption.textContent = M.map_loading;
+    fetch(root.dataset.reportUrl.replace(ZERO, li.dataset.id), { headers: { Accept: "application/geo+json" }, credentials: "same-origin" })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        if (request !== mapRequest) { return; }
+        if (!res.ok) { caption.textContent = fill(M.error, { detail: res.body.detail || res.body.title }); return; }
+        if (shape) { map.removeLayer(shape); }
+        var colour = getComputedStyle(li).getPropertyValue("--status").trim() || "#1d4e89";
+        shape = L.geoJSON(res.body, {
+          style: function () { return { color: colour, weight: 3, fillOpacity: 0.25 }; },
+          pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 9, color: colour, weight: 3, fillOpacity: 0.5 }); },
+        }).addTo(map);
+        map.invalidateSize();
+        map.fitBounds(shape.getBounds(), { maxZoom: 16, padding: [20, 20], animate: false });
+        caption.textContent = fill(M.map_shown, { ref: refOf(li) });
+        root.dataset.mapShown = li.dataset.id;
+      })
+      .catch(function () { if (request === mapRequest) { caption.textContent = M.network_error; } });
+  }
+  phone.addEventListener("change", function () { placeMap(selected); });
+  placeMap(null);
+
+  /* ------------------------------------------------------------------ actions */
+  function post(url, body) {
+    return fetch(url, { method: "POST", credentials: "same-origin",
+                        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
+                        body: JSON.stringify(body) })
+      .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, status: r.status, body: b }; },
+                                                function () { return { ok: r.ok, status: r.status, body: {} }; }); });
+  }
+  function stillShown(status) { return statuses === null || statuses.indexOf(status) >= 0; }
+  /* After a move: the card leaves the list when its new status is not shown, focus goes to
+   * the next card (or the previous one, or the summary). */
+  function moved(li, status, note) {
+    li.dataset.status = status;
+    if (stillShown(status)) { showActions(li); counted(note); li.querySelector(".queue-select").focus(); return; }
+    var all = items();
+    var at = all.indexOf(li);
+    var next = all[at + 1] || all[at - 1];
+    if (li === selected) { clearMap(); }
+    li.remove();
+    total = Math.max(0, total - 1);
+    counted(note);
+    updateSelection();
+    if (next) { next.querySelector(".queue-select").focus(); } else { summary.setAttribute("tabindex", "-1"); summary.focus(); }
+  }
+  function transition(li, target, reason) {
+    var buttons = li.querySelectorAll("button");
+    buttons.forEach(function (b) { b.disabled = true; });
+    var body = { to: target };
+    if (reason) { body.reason = reason; }
+    return post(root.dataset.transitionUrl.replace(ZERO, li.dataset.id), body).then(function (res) {
+      buttons.forEach(function (b) { b.disabled = false; });
+      if (!res.ok) { shout(fill(M.error, { detail: res.body.detail || res.body.title || res.status })); return false; }
+      var note = M[target] ? fill(M[target], { ref: refOf(li) }) : "";
+      moved(li, res.body.properties ? res.body.properties.status : target, note);
+      return true;
+    }, function () { buttons.forEach(function (b) { b.disabled = false; }); shout(M.network_error); return false; });
+  }
+  function openReason(li, button) {
+    var box = li.querySelector(".queue-reason");
+    box.hidden = false;
+    box.dataset.target = button.dataset.target;
+    box.dataset.text = button.dataset.text;
+    box.querySelector(".queue-reason-label").textContent = button.dataset.prompt || button.textContent.replace(/…$/, "");
+    box.querySelector(".queue-confirm").textContent = button.dataset.confirm || button.textContent.replace(/…$/, "");
+    var area = box.querySelector("textarea");
+    area.value = "";
+    area.removeAttribute("aria-invalid");
+    area.focus();
+  }
+  list.addEventListener("click", function (e) {
+    var button = e.target.closest("button");
+    if (!button) { return; }
+    var li = button.closest("li.queue-item");
+    if (button.classList.contains("queue-select")) { select(li); return; }
+    if (button.classList.contains("queue-cancel")) {
+      li.querySelector(".queue-reason").hidden = true;
+      li.querySelector('.queue-action[data-target="' + li.querySelector(".queue-reason").dataset.target + '"]').focus();
+      return;
+    }
+    if (button.classList.contains("queue-action")) {
+      if (button.dataset.text) { openReason(li, button); } else { transition(li, button.dataset.target); }
+    }
+  });
+  list.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var box = e.target;
+    var li = box.closest("li.queue-item");
+    var area = box.querySelector("textarea");
+    if (!area.value.trim()) {
+      area.setAttribute("aria-invalid", "true");
+      shout(box.dataset.text === "question" ? M.question_required : M.reason_required);
+      area.focus();
+      return;
+    }
+    transition(li, box.dataset.target, area.value.trim()).then(function (ok) { if (ok && li.isConnected) { box.hidden = true; } });
+  });
+
+  /* ------------------------------------------------------------------ bulk validation */
+  function checked() { return items().filter(function (li) { return li.querySelector(".queue-check").checked; }); }
+  function updateSelection() {
+    var n = checked().length;
+    bulk.disabled = n === 0;
+    selection.textContent = n ? fill(M.selected_count, { n: n }) : M.selected_none;
+    selectAll.checked = n > 0 && n === items().length;
+    selectAll.indeterminate = n > 0 && n < items().length;
+  }
+  list.addEventListener("change", function (e) { if (e.target.classList.contains("queue-check")) { updateSelection(); } });
+  selectAll.addEventListener("change", function () {
+    items().forEach(function (li) { li.querySelector(".queue-check").checked = selectAll.checked; });
+    updateSelection();
+  });
+  bulk.addEventListener("click", function () {
+    var chosen = checked();
+    if (!chosen.length) { return; }
+    bulk.disabled = true;
+    post(root.dataset.bulkUrl, { ids: chosen.map(function (li) { return li.dataset.id; }), to: "validated" }).then(function (res) {
+      var body = res.body || {};
+      if (!body.moved) { shout(fill(M.error, { detail: body.detail || body.title || res.status })); updateSelection(); return; }
+      var refused = {};
+      (body.refused || []).forEach(function (r) { refused[r.id] = r; });
+      chosen.forEach(function (li) {
+        if (refused[li.dataset.id]) {
+          var note = field(li, "note");
+          note.hidden = false;
+          note.textContent = fill(M.not_moved, { status: label(refused[li.dataset.id].status || "—") });
+          if (refused[li.dataset.id].status) { li.dataset.status = refused[li.dataset.id].status; showActions(li); }
+        } else {
+          moved(li, "validated");
+        }
+      });
+      var text = body.refused && body.refused.length
+        ? fill(M.bulk_partial, { n: body.moved.length, m: body.refused.length })
+        : fill(M.bulk_done, { n: body.moved.length });
+      if (body.refused && body.refused.length) { shout(text); counted(); } else { counted(text); }
+      updateSelection();
+    }, function () { shout(M.network_error); updateSelection(); });
+  });
+
+  root.dataset.state = "ready";
+  updateSelection();
+})();

@@ -1,0 +1,267 @@
+"""Exports marked as sent: a recorded run marked as transmitted moves exactly its reports still
+validated to ``transmitted`` (journalled, idempotent, who and when recorded), "only what is new
+since the last transmitted export" selects exactly the new ones, the period selects by the
+report's date, the history reads in plain French, and the CLI has the same choices. One test
+marks the same run from two connections at once (real concurrent transactions)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from geosignal.db import Database
+from geosignal.devdb import scratch_database
+from geosignal.services.export import transmission
+from geosignal.services.users import create_user
+from tests.conftest import CHARLEROI, COMMUNES_FILE, csrf_token
+from tests.factories import CHARLEROI_LAMBERT72, square_lambert
+from tests.test_queue import add_report, chatelet_xy
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+CHATELET = "52012"
+EXPORT = "/api/v1/exports/dwconnect"
+X0, Y0 = CHARLEROI_LAMBERT72
+
+
+def status_of(db, ids) -> dict[str, str]:  # noqa: ANN001
+    rows = db.execute(text("SELECT id::text, status FROM reports WHERE id::text = ANY(:ids)"), {"ids": list(ids)})
+    return dict(rows.all())
+
+
+def plain(html: str) -> str:
+    """The text of a page: tags dropped, white space collapsed."""
+    import re
+
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
+def exported_ids(response) -> list[str]:  # noqa: ANN001
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return [f["id"] for f in json.loads(response.get_data())["features"]]
+
+
+@pytest.fixture
+def reports(db) -> dict[str, str]:  # noqa: ANN001
+    """Validated: a, b, c (Charleroi), d (Châtelet); submitted: e (Charleroi)."""
+    admin = create_user(db, "sent-admin@igretec.com", "admin", None, "correct horse battery")
+    db.flush()
+    cx, cy = chatelet_xy(db)
+    ids = {
+        "a": add_report(db, admin, square_lambert(X0, Y0, 200), status="validated", created="2026-01-10",
+                        observed="2026-01-05"),
+        "b": add_report(db, admin, square_lambert(X0 + 400, Y0, 200), status="validated", created="2026-02-10"),
+        "c": add_report(db, admin, square_lambert(X0 + 800, Y0, 200), status="validated", created="2026-03-01",
+                        observed="2026-02-25"),
+        "d": add_report(db, admin, square_lambert(cx, cy, 200), status="validated", created="2026-02-15"),
+        "e": add_report(db, admin, square_lambert(X0 + 1200, Y0, 200), created="2026-02-20"),
+    }
+    db.commit()
+    return ids
+
+
+def test_mark_transmitted_moves_exactly_the_runs_validated_reports(db, reports, referent, representative) -> None:  # noqa: ANN001
+    response = referent.get(f"{EXPORT}?commune={CHARLEROI}")
+    assert sorted(exported_ids(response)) == sorted([reports["a"], reports["b"], reports["c"]])
+    run_id = response.headers["X-Export-Run"]
+    # c is withdrawn by its commune after the export was made: it stays withdrawn
+    db.execute(text("UPDATE reports SET status = 'withdrawn' WHERE id = :id"), {"id": reports["c"]})
+    db.commit()
+    assert representative.post(f"/api/v1/exports/runs/{run_id}/transmitted").status_code == 403
+    assert referent.get(f"/api/v1/exports/runs/{run_id}/transmitted").status_code == 405
+    first = referent.post(f"/api/v1/exports/runs/{run_id}/transmitted")
+    assert first.status_code == 200, first.get_json()
+    body = first.get_json()
+    assert (body["run_id"], body["already"], body["moved"], body["not_moved"]) == (run_id, False, 2, 1)
+    assert body["transmitted_actor"] == referent.email
+    assert status_of(db, reports.values()) == {reports["a"]: "transmitted", reports["b"]: "transmitted",
+                                               reports["c"]: "withdrawn", reports["d"]: "validated",
+                                               reports["e"]: "submitted"}
+    # changed by nothing but their transmission: DWconnect has them in their current state
+    from geosignal.services import export as export_service
+
+    assert export_service.transmitted_state(db, [reports[k] for k in "abd"]) == \
+        {reports["a"]: "current", reports["b"]: "current", reports["d"]: "never"}
+    # each move is journalled with the run
+    events = db.execute(text("SELECT report_id::text, from_status, to_status, actor_role, details->>'export_run' "
+                             "FROM audit_events WHERE to_status = 'transmitted' ORDER BY report_id")).all()
+    assert sorted(events) == sorted((reports[k], "validated", "transmitted", "referent", run_id) for k in "ab")
+    # idempotent: nothing changes the second time, who and when stay the first ones
+    run = referent.get(f"/api/v1/exports/runs/{run_id}").get_json()
+    assert run["mark_transmitted"] is True and run["transmitted_actor"] == referent.email
+    assert run["transmitted_role"] == "referent" and run["transmitted_at"] == body["transmitted_at"]
+    again = referent.post(f"/api/v1/exports/runs/{run_id}/transmitted")
+    assert again.status_code == 200
+    assert again.get_json() == {**body, "already": True, "moved": 0, "not_moved": 0}
+    assert db.scalar(text("SELECT count(*) FROM audit_events WHERE to_status = 'transmitted'")) == 2
+    assert referent.post("/api/v1/exports/runs/00000000-0000-0000-0000-000000000000/transmitted").status_code == 404
+    assert referent.post("/api/v1/exports/runs/nope/transmitted").status_code == 404
+
+
+def test_only_new_since_the_last_transmitted_export(db, reports, referent) -> None:  # noqa: ANN001
+    # none transmitted yet: every validated report, and the run says the choice was made
+    everything = referent.get(f"{EXPORT}?since=last_transmitted")
+    assert sorted(exported_ids(everything)) == sorted(reports[k] for k in "abcd")
+    first_id = everything.headers["X-Export-Run"]
+    first = referent.get(f"/api/v1/exports/runs/{first_id}").get_json()
+    assert first["filters"]["since_last_transmitted"] == "none" and first["filters"]["since"] is None
+    # a Charleroi export, then f validated before it is marked and g after: both are new
+    run = referent.get(f"{EXPORT}?commune={CHARLEROI}")
+    assert sorted(exported_ids(run)) == sorted(reports[k] for k in "abc")  # read to the end: recorded
+    run_id = run.headers["X-Export-Run"]
+    admin = db.execute(text("SELECT id FROM users WHERE email = 'sent-admin@igretec.com'")).scalar_one()
+    from geosignal.models import User
+
+    user = db.get(User, admin)
+    f = add_report(db, user, square_lambert(X0, Y0 + 600, 200), status="submitted", created="2026-03-02")
+    g = add_report(db, user, square_lambert(X0, Y0 + 1200, 200), status="submitted", created="2026-03-03")
+    db.commit()
+    db.execute(text("UPDATE reports SET status = 'validated' WHERE id = :id"), {"id": f})
+    db.commit()
+    assert referent.post(f"/api/v1/exports/runs/{run_id}/transmitted").get_json()["moved"] == 3
+    db.execute(text("UPDATE reports SET status = 'validated' WHERE id = :id"), {"id": g})
+    db.commit()
+    new = referent.get(f"{EXPORT}?since=last_transmitted")
+    # a, b, c went out (now transmitted); d was validated before that export: not new
+    assert sorted(exported_ids(new)) == sorted([f, g])
+    recorded = referent.get(f"/api/v1/exports/runs/{new.headers['X-Export-Run']}").get_json()["filters"]
+    assert recorded["since_last_transmitted"] == run_id
+    watermark = db.scalar(text("SELECT watermark FROM export_runs WHERE id = :id"), {"id": run_id})
+    assert recorded["since"] == f"seq:{watermark}"
+    assert transmission.since_last_transmitted(db) == (watermark, run_id)
+
+
+def test_period_selects_by_the_reports_date(db, reports, referent) -> None:  # noqa: ANN001
+    # a: observed 5 Jan; b: filed 10 Feb (no observation); c: observed 25 Feb; d: filed 15 Feb
+    assert sorted(exported_ids(referent.get(f"{EXPORT}?from=2026-02-01&to=2026-02-15"))) == \
+        sorted([reports["b"], reports["d"]])
+    assert exported_ids(referent.get(f"{EXPORT}?to=2026-01-31")) == [reports["a"]]
+    assert sorted(exported_ids(referent.get(f"{EXPORT}?from=2026-02-16&commune={CHARLEROI}"))) == [reports["c"]]
+    response = referent.get(f"{EXPORT}?from=2026-03-02&to=2026-03-01")
+    assert response.status_code == 400 and response.get_json()["where"] == "from"
+    run = referent.get("/api/v1/exports/runs?limit=1").get_json()["runs"][0]
+    assert (run["filters"]["from"], run["filters"]["commune"]) == ("2026-02-16", CHARLEROI)
+
+
+def test_history_reads_in_plain_french_and_the_page_marks_a_run(db, client, reports, referent) -> None:  # noqa: ANN001
+    response = referent.get(f"{EXPORT}?commune={CHARLEROI}&from=2026-01-01&to=2026-03-31")
+    assert len(exported_ids(response)) == 3
+    run_id = response.headers["X-Export-Run"]
+    db.execute(text("UPDATE export_runs SET created_at = :t WHERE id = :id"),
+               {"t": datetime(2026, 3, 3, 10, 0, tzinfo=BRUSSELS), "id": run_id})
+    db.commit()
+    assert referent.login().status_code == 302
+    page = client.get("/exports").get_data(as_text=True)
+    assert ("Export du 3 mars 2026, 3 signalements de Charleroi, période du 1 janvier 2026 au 31 mars 2026, "
+            "pas encore marqué comme transmis.") in plain(page)
+    token = csrf_token(page)
+    assert client.post(f"/exports/{run_id}/transmis").status_code == 400  # no CSRF token
+    marked = client.post(f"/exports/{run_id}/transmis", data={"csrf_token": token})
+    assert marked.status_code == 302 and marked.headers["Location"].endswith(f"/exports#run-{run_id}")
+    db.execute(text("UPDATE export_runs SET transmitted_at = :t WHERE id = :id"),
+               {"t": datetime(2026, 3, 4, 9, 30, tzinfo=BRUSSELS), "id": run_id})
+    db.commit()
+    page = client.get("/exports").get_data(as_text=True)
+    assert "3 signalements passent à « Transmis »." in page
+    sentence = ("Export du 3 mars 2026, 3 signalements de Charleroi, période du 1 janvier 2026 au 31 mars 2026, "
+                "transmis à DWconnect le 4 mars 2026 par referent@igretec.com (Référent·e Smart Region).")
+    assert sentence in plain(page)
+    assert f'action="/exports/{run_id}/transmis"' not in page  # no button once transmitted
+    again = client.post(f"/exports/{run_id}/transmis", data={"csrf_token": token}, follow_redirects=True)
+    assert "déjà marqué comme transmis" in again.get_data(as_text=True)
+
+
+def test_export_made_with_mark_transmitted_moves_its_reports(db, reports, referent) -> None:  # noqa: ANN001
+    response = referent.post(f"{EXPORT}?mark_transmitted=true&commune={CHATELET}")
+    assert exported_ids(response) == [reports["d"]]
+    assert status_of(db, [reports["d"], reports["a"]]) == {reports["d"]: "transmitted", reports["a"]: "validated"}
+    run = referent.get(f"/api/v1/exports/runs/{response.headers['X-Export-Run']}").get_json()
+    assert run["transmitted_actor"] == referent.email and run["transmitted_at"] is not None
+
+
+def test_cli_since_last_transmitted_and_mark_transmitted(app, db, reports, tmp_path: Path) -> None:  # noqa: ANN001
+    runner = app.test_cli_runner()
+    out = tmp_path / "charleroi.geojson"
+    made = runner.invoke(args=["export", "-o", str(out), "--commune", CHARLEROI, "--from", "2026-02-01"])
+    assert made.exit_code == 0, made.output
+    assert sorted(f["id"] for f in json.loads(out.read_bytes())["features"]) == sorted([reports["b"], reports["c"]])
+    run_id = db.scalar(text("SELECT id::text FROM export_runs WHERE channel = 'cli'"))
+    marked = runner.invoke(args=["mark-transmitted", run_id])
+    assert marked.exit_code == 0, marked.output
+    assert "2 reports now transmitted" in marked.output
+    assert "already marked" in runner.invoke(args=["mark-transmitted", run_id]).output
+    who = db.execute(text("SELECT transmitted_actor, transmitted_role FROM export_runs WHERE id = :id"),
+                     {"id": run_id}).one()
+    assert who[0].startswith("cli:") and who[1] == "admin"
+    new = tmp_path / "new.geojson"
+    again = runner.invoke(args=["export", "-o", str(new), "--since-last-transmitted"])
+    assert again.exit_code == 0, again.output
+    assert sorted(f["id"] for f in json.loads(new.read_bytes())["features"]) == []  # a and d: older than the run
+    both = runner.invoke(args=["export", "--since", "seq:0", "--since-last-transmitted"])
+    assert both.exit_code != 0 and "not both" in both.output
+    unknown = runner.invoke(args=["mark-transmitted", "nope"])
+    assert unknown.exit_code == 1 and "not_found" in unknown.output
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Database:
+    """A scratch database of its own (committed data, several connections)."""
+    with scratch_database("geosignal_test_sent", COMMUNES_FILE) as database:
+        url = database.engine.url.render_as_string(hide_password=False)
+        db = Database(url, pool_size=6, max_overflow=0)
+        yield db
+        db.engine.dispose()
+
+
+def test_two_people_marking_the_same_run_at_once(scratch: Database) -> None:
+    """Two transactions mark the same run at the same instant: the run's row lock queues
+    them; one moves the reports, the other finds it done; each report moves once."""
+    from geosignal.models import User
+    from geosignal.services import export as export_service
+
+    with scratch.session() as session:
+        admin = create_user(session, "race-sent@igretec.com", "admin", None, "correct horse battery")
+        session.flush()
+        ids = [add_report(session, admin, square_lambert(X0 + 300 * i, Y0 - 3000, 150), status="validated",
+                          created="2026-02-01") for i in range(12)]
+        session.commit()
+        stream = export_service.stream_export(session, record=export_service.RunRecord(actor="x"))
+        for _chunk in stream.chunks:
+            pass
+        session.commit()
+        run_id = stream.run.id
+        admin_id = admin.id
+    barrier = threading.Barrier(2)
+    outcomes: list[dict] = []
+    errors: list[BaseException] = []
+
+    def mark() -> None:
+        try:
+            with scratch.session() as session:
+                user = session.get(User, admin_id)
+                session.execute(text("SELECT 1"))
+                barrier.wait()
+                outcomes.append(transmission.mark_transmitted(session, run_id, user))
+                session.commit()
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=mark) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted((o["already"], o["moved"]) for o in outcomes) == [(False, 12), (True, 0)]
+    with scratch.session() as session:
+        assert session.scalar(text("SELECT count(*) FROM reports WHERE status = 'transmitted' AND id = ANY(:ids)"),
+                              {"ids": ids}) == 12
+        assert session.scalar(text("SELECT count(*) FROM audit_events WHERE to_status = 'transmitted'")) == 12

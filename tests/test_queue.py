@@ -1,0 +1,274 @@
+"""The validation queue (service and ``GET /api/v1/queue``) on a known dataset of six reports:
+each filter with exact counts, French full-text search, stable keyset paging, unknown commune
+422, and the API's JSON equal to the service's page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.models import User
+from geosignal.services import queue as queue_service
+from geosignal.services import reports as reports_service
+from geosignal.services.intake import ReportInput
+from geosignal.services.users import create_user
+from tests.conftest import CHARLEROI
+from tests.factories import CHARLEROI_LAMBERT72, square_lambert
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+CHATELET = "52012"
+X0, Y0 = CHARLEROI_LAMBERT72
+
+
+def _brussels(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=12, tzinfo=BRUSSELS)
+
+
+def add_report(db, user, geom_31370, *, status="submitted", created, observed=None, **props) -> str:  # noqa: ANN001, ANN003
+    """Store a report through the service, then set its status and dates (the dataset's)."""
+    properties = {"network": "mobile", "technologies": ["4G"], "operators": ["Proximus"], **props}
+    feature, _ = reports_service.create_report(db, user, ReportInput(reproject(geom_31370, LAMBERT72, WGS84),
+                                                                     properties))
+    db.execute(text("UPDATE reports SET status = :s, created_at = :c, observed_at = :o WHERE id = :id"),
+               {"s": status, "c": _brussels(created), "o": _brussels(observed) if observed else None,
+                "id": feature["id"]})
+    return feature["id"]
+
+
+def chatelet_xy(db) -> tuple[float, float]:  # noqa: ANN001
+    return tuple(db.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(boundary), 31370) AS p "
+        "FROM communes WHERE nis_code = :n) q"), {"n": CHATELET}).one())
+
+
+@pytest.fixture
+def dataset(db) -> dict[str, str]:  # noqa: ANN001
+    """Six reports: four submitted (Charleroi 1, 2; Châtelet 4, 6), one validated (3), one
+    rejected (5); names r1…r6 in insertion order."""
+    admin = create_user(db, "queue-admin@igretec.com", "admin", None, "correct horse battery")
+    db.flush()
+    cx, cy = chatelet_xy(db)
+    ids = {
+        "r1": add_report(db, admin, square_lambert(X0, Y0, 200), created="2026-01-15", observed="2026-01-10",
+                         description="Pas de réseau dans la cave de l'école"),
+        "r2": add_report(db, admin, square_lambert(X0 + 500, Y0, 200), created="2026-02-01",
+                         operators=["Orange"], description="Antennes trop éloignées du village"),
+        "r3": add_report(db, admin, square_lambert(X0 + 1000, Y0, 200), status="validated", created="2026-03-01",
+                         observed="2026-02-20", network="fixed", technologies=["fibre"], operators=["VOO"],
+                         description="Fibre absente rue de la Station"),
+        "r4": add_report(db, admin, square_lambert(cx, cy, 200), created="2026-01-20", observed="2025-12-01",
+                         description="Signal faible près de l'antenne"),
+        "r5": add_report(db, admin, square_lambert(cx + 400, cy, 200), status="rejected", created="2026-02-10",
+                         network="fixed", technologies=["DSL"], description="DSL lent"),
+        "r6": add_report(db, admin, square_lambert(cx + 800, cy, 10).centroid, created="2026-03-05",
+                         operators=["Proximus", "Orange"], description="Coupures fréquentes le soir"),
+    }
+    db.commit()
+    return ids
+
+
+def names(page: queue_service.QueuePage, ids: dict[str, str]) -> list[str]:
+    by_id = {v: k for k, v in ids.items()}
+    return [by_id[item["id"]] for item in page.items]
+
+
+def read(db, ids, **args) -> tuple[list[str], int]:  # noqa: ANN001, ANN003
+    filters, limit, cursor = queue_service.parse_queue_args(db, args)
+    page = queue_service.read_queue(db, filters, limit=limit, cursor=cursor)
+    return names(page, ids), page.total
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ({}, ["r1", "r2", "r4", "r6"]),  # default: submitted, oldest first
+    ({"status": "all"}, ["r1", "r2", "r3", "r4", "r5", "r6"]),
+    ({"status": "validated"}, ["r3"]),
+    ({"status": "validated,rejected"}, ["r3", "r5"]),
+    ({"commune": CHARLEROI}, ["r1", "r2"]),
+    ({"commune": CHATELET, "status": "all"}, ["r4", "r5", "r6"]),
+    ({"network": "fixed"}, []),
+    ({"network": "fixed", "status": "all"}, ["r3", "r5"]),
+    ({"operator": "Orange"}, ["r2", "r6"]),
+    ({"operator": "VOO", "status": "all"}, ["r3"]),
+    ({"from": "2026-01-16", "to": "2026-02-28"}, ["r2", "r4"]),  # filed (default period)
+    ({"period": "created", "to": "2026-01-15"}, ["r1"]),  # inclusive day, Brussels time
+    ({"period": "observed", "from": "2026-01-01", "to": "2026-01-31"}, ["r1"]),
+    ({"period": "observed", "status": "all", "from": "2026-02-01"}, ["r3"]),  # no date observed: no match
+    ({"q": "antenne"}, ["r2", "r4"]),  # French stemming: "Antennes" too
+    ({"q": "réseau école"}, ["r1"]),
+    ({"q": '"cave de l\'école"'}, ["r1"]),
+    ({"q": "antenne -village"}, ["r4"]),
+    ({"q": "fibre"}, []),  # validated: not in the default queue
+    ({"q": "fibre", "status": "all"}, ["r3"]),
+    ({"q": "antenne", "commune": CHATELET, "operator": "Proximus"}, ["r4"]),
+])
+def test_filters_exact(db, dataset, args, expected) -> None:  # noqa: ANN001
+    shown, total = read(db, dataset, **args)
+    assert shown == expected
+    assert total == len(expected)
+
+
+def test_items_carry_what_the_cards_show(db, dataset) -> None:  # noqa: ANN001
+    page = queue_service.read_queue(db, queue_service.QueueFilters(statuses=("validated",)))
+    (item,) = page.items
+    assert item["commune_nis"] == CHARLEROI and item["commune_name"] == "Charleroi"
+    assert (item["network"], item["technologies"], item["operators"]) == ("fixed", ["fibre"], ["VOO"])
+    assert item["geometry_kind"] == "zone"
+    assert item["area_m2"] == pytest.approx(40_000, rel=1e-3)  # 200 m × 200 m, EPSG:31370
+    assert item["length_m"] is None
+    assert item["reported_at"] == "2026-03-01T12:00:00+01:00"
+    assert item["observed_at"] == "2026-02-20T12:00:00+01:00"
+    point = queue_service.read_queue(db, queue_service.QueueFilters(q="coupures"))
+    assert point.items[0]["geometry_kind"] == "point" and point.items[0]["area_m2"] is None
+
+
+def test_paging_is_stable(db, dataset) -> None:  # noqa: ANN001
+    """Keyset paging: validating a report of page 1 and filing a new one between two reads
+    neither skips nor repeats a report."""
+    first, total = queue_service.read_queue(db, limit=2), 4
+    assert names(first, dataset) == ["r1", "r2"] and first.total == total and first.next_cursor
+    db.execute(text("UPDATE reports SET status = 'validated' WHERE id = :id"), {"id": dataset["r1"]})
+    admin = db.query(User).filter_by(email="queue-admin@igretec.com").one()
+    dataset["r7"] = add_report(db, admin, square_lambert(X0 - 600, Y0, 200), created="2026-03-06")
+    second = queue_service.read_queue(db, limit=2, cursor=first.next_cursor)
+    assert names(second, dataset) == ["r4", "r6"]
+    assert second.total == 4  # r1 left, r7 came
+    third = queue_service.read_queue(db, limit=2, cursor=second.next_cursor)
+    assert names(third, dataset) == ["r7"] and third.next_cursor is None and third.total == 4
+    past = queue_service.read_queue(db, limit=2, cursor=queue_service.encode_cursor(10**9))
+    assert past.items == [] and past.total == 4 and past.next_cursor is None
+
+
+@pytest.mark.parametrize(("args", "where"), [
+    ({"status": "nope"}, "status"), ({"network": "wifi"}, "network"), ({"operator": "Base"}, "operator"),
+    ({"period": "sent"}, "period"), ({"from": "2026-13-01"}, "from"), ({"from": "2026-03-02", "to": "2026-03-01"}, "from"),
+    ({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"), ({"limit": "ten"}, "limit"), ({"cursor": "xyz"}, "cursor"),
+    ({"q": "x" * 201}, "q"), ({"q": "a\x00b"}, "q"),
+])
+def test_bad_arguments_are_400_naming_the_parameter(referent, args, where) -> None:  # noqa: ANN001
+    response = referent.get("/api/v1/queue", query_string=args)
+    assert response.status_code == 400, response.get_json()
+    body = response.get_json()
+    assert (body["code"], body["where"]) == ("invalid_request", where)
+
+
+def test_unknown_commune_is_422(referent) -> None:  # noqa: ANN001
+    response = referent.get("/api/v1/queue?commune=99999")
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert (body["code"], body["where"], body["value"]) == ("unknown_commune", "commune", "99999")
+
+
+def test_api_is_the_service_page(db, dataset, referent, representative) -> None:  # noqa: ANN001
+    response = referent.get("/api/v1/queue?limit=3&operator=Proximus")
+    assert response.status_code == 200
+    doc = response.get_json()
+    filters, limit, cursor = queue_service.parse_queue_args(db, {"limit": "3", "operator": "Proximus"})
+    assert doc == queue_service.read_queue(db, filters, limit=limit, cursor=cursor).as_json()
+    assert [i["id"] for i in doc["items"]] == [dataset["r1"], dataset["r4"], dataset["r6"]]
+    assert doc["total"] == 3 and doc["next_cursor"] is None and doc["filters"] == {"operator": "Proximus"}
+    following = referent.get("/api/v1/queue?limit=2").get_json()
+    assert [i["id"] for i in following["items"]] == [dataset["r1"], dataset["r2"]]
+    rest = referent.get(f"/api/v1/queue?limit=2&cursor={following['next_cursor']}").get_json()
+    assert [i["id"] for i in rest["items"]] == [dataset["r4"], dataset["r6"]]
+    assert representative.get("/api/v1/queue").status_code == 403
+
+
+def test_one_statement_per_page(db, dataset) -> None:  # noqa: ANN001
+    """A page and its count come from one SQL statement (set-wise, whatever the page size)."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    connection = db.connection()
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        page = queue_service.read_queue(db, queue_service.QueueFilters(statuses=queue_service.vocab.STATUSES))
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    assert len(page.items) == 6 and page.total == 6
+    assert len([s for s in statements if "FROM reports" in s]) == 1
+
+
+def test_search_uses_the_french_index(db, dataset) -> None:  # noqa: ANN001
+    """The search's condition is the expression of the GIN index of migration 0012."""
+    db.execute(text("SET LOCAL enable_seqscan = off"))
+    assert queue_service.SEARCH_SQL in queue_service.where_clause(queue_service.QueueFilters(q="antenne"))[0]
+    plan = "\n".join(r[0] for r in db.execute(
+        text(f"EXPLAIN SELECT r.id FROM reports r WHERE {queue_service.SEARCH_SQL}"), {"q_text": "antenne"}))
+    assert "ix_reports_description_fts" in plan
+
+
+def test_bulk_validate_moves_what_it_can_and_409_lists_the_rest(db, dataset, referent, representative) -> None:  # noqa: ANN001
+    ghost = "00000000-0000-4000-8000-000000000000"
+    ids = [dataset["r1"], dataset["r3"], dataset["r4"], ghost, dataset["r1"]]
+    assert representative.post("/api/v1/reports/transitions", json={"ids": ids, "to": "validated"}).status_code == 403
+    response = referent.post("/api/v1/reports/transitions", json={"ids": ids, "to": "validated"})
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json() == {
+        "type": "urn:geosignal:error:invalid_transition",
+        "title": "The report's current status does not allow this transition.",
+        "status": 409, "code": "invalid_transition",
+        "detail": "2 of 4 reports could not move to validated; the 2 others did",
+        "to": "validated",
+        "moved": sorted([dataset["r1"], dataset["r4"]]),
+        "refused": [{"id": ghost, "code": "not_found", "status": None},
+                    {"id": dataset["r3"], "code": "invalid_transition", "status": "validated"}],
+    }
+    shown, total = read(db, dataset)
+    assert (shown, total) == (["r2", "r6"], 2)
+    statuses = dict(db.execute(text("SELECT id::text, status FROM reports")).all())
+    assert [statuses[dataset[k]] for k in ("r1", "r2", "r3", "r4", "r5", "r6")] == \
+        ["validated", "submitted", "validated", "validated", "rejected", "submitted"]
+    journal = db.execute(text("SELECT report_id::text, action, actor_role FROM audit_events "
+                              "WHERE to_status = 'validated' ORDER BY report_id")).all()
+    assert sorted(journal) == sorted([(dataset["r1"], "validate", "referent"), (dataset["r4"], "validate", "referent")])
+    # all movable: 200, nothing refused
+    done = referent.post("/api/v1/reports/transitions", json={"ids": [dataset["r2"], dataset["r6"]], "to": "validated"})
+    assert done.status_code == 200
+    assert done.get_json() == {"to": "validated", "moved": sorted([dataset["r2"], dataset["r6"]]), "refused": []}
+    assert read(db, dataset) == ([], 0)
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"ids": [], "to": "validated"}, 400, "invalid_request"),
+    ({"ids": "abc", "to": "validated"}, 400, "invalid_request"),
+    ({"ids": [1, 2], "to": "validated"}, 400, "invalid_request"),
+    ({"ids": ["x"] * 1001, "to": "validated"}, 400, "invalid_request"),
+    ({"ids": ["x"], "to": "lost"}, 400, "invalid_request"),
+    ([1], 400, "invalid_request"),
+])
+def test_bulk_bad_bodies(referent, body, status, code) -> None:  # noqa: ANN001
+    response = referent.post("/api/v1/reports/transitions", json=body)
+    assert response.status_code == status and response.get_json()["code"] == code
+
+
+def test_bulk_reject_needs_a_reason(db, dataset, referent) -> None:  # noqa: ANN001
+    response = referent.post("/api/v1/reports/transitions", json={"ids": [dataset["r1"]], "to": "rejected"})
+    assert response.status_code == 422 and response.get_json()["code"] == "reason_required"
+    assert read(db, dataset)[1] == 4
+
+
+def test_answered_questions_come_back_flagged(db, dataset, referent) -> None:  # noqa: ANN001
+    from geosignal.services import workflow as workflow_service
+
+    admin = db.query(User).filter_by(email="queue-admin@igretec.com").one()
+    ref = db.query(User).filter_by(email=referent.email).one()
+    workflow_service.transition(db, dataset["r2"], "needs_info", ref, "Quelle rue exactement ?")
+    db.commit()
+    assert read(db, dataset)[0] == ["r1", "r4", "r6"]
+    assert read(db, dataset, status="needs_info")[0] == ["r2"]
+    workflow_service.transition(db, dataset["r2"], "submitted", admin, "Rue de la Station, côté gare")
+    db.commit()
+    page = queue_service.read_queue(db)
+    assert [(names(page, dataset)[i], item["answered"]) for i, item in enumerate(page.items)] == \
+        [("r1", False), ("r2", True), ("r4", False), ("r6", False)]
+    assert all(item["reference"].startswith("CM-") for item in page.items)
