@@ -66,6 +66,7 @@ def test_report_page_edit_a_vertex_and_see_the_history(site, browser) -> None:  
     rid = site["ids"][0]
     watch = PageWatch(browser, site["base"])
     watch.login("w9-rep@charleroi.be")
+    watch.failed.clear()  # requests of the landing map cut short by leaving it are not this test's
     page = watch.page
     page.goto(f"{site['base']}/signalements/{rid}")
     page.wait_for_selector("#report-map[data-ready='1'] .leaflet-overlay-pane svg path")
@@ -76,8 +77,10 @@ def test_report_page_edit_a_vertex_and_see_the_history(site, browser) -> None:  
     assert "Hameau de la Ferme d'en Haut" in page.inner_text(".properties")
     _shots(page, "page")
     before = _area(site, rid)
+    page.wait_for_load_state("networkidle")
     page.click("#edit-link")
     page.wait_for_selector(".leaflet-editing-icon")
+    page.wait_for_load_state("networkidle")
     assert page.input_value("#geometry") == ""  # nothing moved yet: the stored shape is kept
     # drag the first vertex 60 px up and to the left
     box = page.locator(".leaflet-editing-icon").first.bounding_box()
@@ -107,9 +110,11 @@ def test_a_stale_edit_is_refused_and_keeps_the_other_change(site, browser) -> No
     rid = site["ids"][1]
     watch = PageWatch(browser, site["base"])
     watch.login("w9-rep@charleroi.be")
+    watch.failed.clear()  # requests of the landing map cut short by leaving it are not this test's
     page = watch.page
     page.goto(f"{site['base']}/signalements/{rid}/modifier")
     page.wait_for_selector(".leaflet-editing-icon")
+    page.wait_for_load_state("networkidle")
     # meanwhile a colleague changes the description (committed)
     with site["db"].session() as session:
         session.execute(update(Report).where(Report.id == rid).values(description="Rue du Moulin, version du collègue"))
