@@ -49,6 +49,7 @@ import shapely
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from geosignal import workflow  # noqa: E402
 from geosignal.geo import LAMBERT72, WGS84, transform_xy  # noqa: E402
 from geosignal.vocab import ISSUES, NETWORKS, OPERATORS, TECHNOLOGIES  # noqa: E402
 
@@ -332,13 +333,13 @@ def main() -> None:  # noqa: C901, PLR0915
 
                 session = get_session()
                 admin = session.query(User).filter_by(email="bench-admin@igretec.com").one()
-                ids = list(session.scalars(text(
-                    "SELECT id FROM reports WHERE ST_Dimension(geometry) = 2 AND status IN ('submitted', "
-                    "'validated') ORDER BY seq LIMIT :n"), {"n": args.repeat + 1}))
+                ids = list(session.scalars(text(  # zones the workflow lets move to ``status``
+                    "SELECT id FROM reports WHERE ST_Dimension(geometry) = 2 AND status = ANY(:sources) "
+                    "ORDER BY seq LIMIT :n"), {"n": args.repeat + 1, "sources": list(workflow.sources_of(status))}))
                 session.commit()
                 for i, rid in enumerate(ids):
                     t = time.perf_counter()
-                    reports_service.set_status(session, admin, rid, status)
+                    reports_service.set_status(session, admin, rid, status, "Motif du banc d'essai")
                     session.commit()
                     response = client.get("/api/v1/stats/communes", headers=headers)
                     elapsed = time.perf_counter() - t

@@ -41,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         ogc,
         pages,
         queue,
+        report_pages,
         stats,
     )
 
@@ -60,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(queue.bp)
+    app.register_blueprint(report_pages.bp)
     errors_web.init_app(app)
     cli.register(app)
     return app

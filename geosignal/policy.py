@@ -261,6 +261,13 @@ ROUTE_RULES: dict[str, str] = {
     "api.patch_report": "status",
     "api.post_transition": "status",
     "api.report_history": "report",
+    "report_pages.report_page": "report",
+    "report_pages.post_action": "status",
+    "report_pages.edit_page": "edit",
+    "report_pages.save_edit": "edit",
+    # admins
+    "api.audit_log": "admin",
+    "report_pages.journal_page": "admin",
     "pages.change_status": "status",
     # filing reports
     "api.post_report": "file_reports",

@@ -14,6 +14,7 @@ import shapely
 from shapely.geometry import LineString, Point, shape
 from sqlalchemy import func, select, text
 
+from geosignal import vocab
 from geosignal.db import Database
 from geosignal.devdb import scratch_database
 from geosignal.geo import LAMBERT72, WGS84, reproject, to_lambert72
@@ -269,8 +270,9 @@ def test_withdrawn_report_leaves_the_figures(db, admin, referent) -> None:  # no
     assert referent.patch(f"/api/v1/reports/{ids[0]}", json={"status": "validated"}).status_code == 200
     mid = {r["nis_code"]: r for r in _rows(referent)["communes"]}[CHARLEROI]
     assert mid["white_zone_area_km2"] == pytest.approx(1.75, rel=1e-6)
-    assert mid["breakdown"]["status"] == {"submitted": 1, "validated": 1, "rejected": 0, "withdrawn": 0}
-    assert referent.patch(f"/api/v1/reports/{ids[1]}", json={"status": "rejected"}).status_code == 200
+    assert mid["breakdown"]["status"] == {**dict.fromkeys(vocab.STATUSES, 0), "submitted": 1, "validated": 1}
+    assert referent.patch(f"/api/v1/reports/{ids[1]}", json={"status": "rejected", "reason": "Doublon"}
+                          ).status_code == 200
     body = _rows(referent)
     after = {r["nis_code"]: r for r in body["communes"]}[CHARLEROI]
     assert body["source"] == "stored"

@@ -29,6 +29,7 @@ PERSONAS = ("anonymous", "representative_charleroi", "representative_chatelet", 
 BODIES: dict[tuple[str, str], dict] = {
     ("api.patch_report", "PATCH"): {"json": {"status": "withdrawn"}},
     ("api.post_transition", "POST"): {"json": {"to": "withdrawn"}},
+    ("report_pages.post_action", "POST"): {"data": {"to": "withdrawn"}},
     ("pages.change_status", "POST"): {"data": {"status": "withdrawn"}},
     ("account.invite_user", "POST"): {"data": {"email": "invite@charleroi.be", "role": "representative",
                                                "commune": CHARLEROI}},

@@ -72,7 +72,7 @@ def ui(app) -> Iterator[dict]:  # noqa: ANN001
             session.flush()
             ids = {}
             for i, status in enumerate(vocab.STATUSES):
-                ids[status] = _add(session, admin, square_lambert(X0 - 2500 + 700 * i, Y0 - 2500, 500),
+                ids[status] = _add(session, admin, square_lambert(X0 - 2500 + 700 * (i % 5), Y0 - 2500 + 700 * (i // 5), 500),
                                    status="draft" if status == "draft" else "submitted",
                                    technologies=["DSL", "4G"], operators=["other"], issue="no_coverage",
                                    setting="outdoor", description=f"Rue n° {i}, côté l'église",

@@ -100,22 +100,20 @@ def record(
     return 1
 
 
-def record_creation_sql(staging_ids_sql: str) -> str:
-    """Return an ``INSERT … SELECT`` that records a ``create`` event for every report whose
-    id the SQL expression ``staging_ids_sql`` selects (a subquery giving one ``id`` column),
-    for set-wise import paths; bind ``:actor_id``, ``:actor_role``, ``:actor_commune_nis`` and
-    ``:details`` (JSON text) with :func:`creation_params`."""
-    return f"""
-    INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, report_id, commune_nis,
-                              to_status, details)
-    SELECT 'create', :actor_id, :actor_role, :actor_commune_nis, r.id, r.commune_nis, r.status,
-           CAST(:details AS jsonb)
-    FROM reports r WHERE r.id IN ({staging_ids_sql}) ORDER BY r.seq"""
+def creation_from_staging_sql(staging: str) -> str:
+    """Return the psycopg statement (``%s`` placeholders) that journals, in one
+    ``INSERT … SELECT``, the creation of the reports of an import staging table ``staging``
+    (columns ``idx``, ``id``, ``commune_nis``) whose ``idx`` lies in ``[start, end)``. Its
+    arguments: :func:`creation_args`, then ``start`` and ``end``."""
+    return ("INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, report_id, commune_nis, "
+            "to_status, details) SELECT 'create', %s, %s, %s, id, commune_nis, 'submitted', "
+            f"'{{\"source\": \"import\"}}'::jsonb FROM {staging} WHERE idx >= %s AND idx < %s ORDER BY idx")
 
 
-def creation_params(actor: Any, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Return the bind parameters of :func:`record_creation_sql` for ``actor``."""
-    return {**_actor_fields(actor), "details": _json(details)}
+def creation_args(actor: Any) -> tuple[Any, Any, Any]:
+    """Return the actor's (id, role, commune) for :func:`creation_from_staging_sql`."""
+    fields = _actor_fields(actor)
+    return fields["actor_id"], fields["actor_role"], fields["actor_commune_nis"]
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -145,11 +143,17 @@ def history(session: Session, report_id: uuid.UUID, *, viewer: Any = None,
     "actor" (role at the time, ``system`` for none), "action", "from", "to", "reason"}``, plus
     ``actor_name`` (the e-mail) when ``viewer`` may see it: the referent and admins see every
     name, a representative the names of their own commune's people and of the referent and
-    admins. ``with_values`` adds ``before`` / ``after``. The caller has checked that ``viewer`` reads
+    admins. The export runs that carried the report appear too (one ``export`` event per run,
+    ``details.run_id``). ``with_values`` adds ``before`` / ``after``. The caller has checked that ``viewer`` reads
     the report."""
     rows = session.execute(text("""
         SELECT e.*, u.email FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id
-        WHERE e.report_id = :rid ORDER BY e.id"""), {"rid": report_id}).all()
+        WHERE e.report_id = :rid
+           OR (e.action = 'export' AND e.report_id IS NULL AND e.details->>'run_id' IN (
+                 SELECT b.run_id::text FROM export_run_batches b, reports r
+                 WHERE r.id = :rid AND b.first_seq <= r.seq AND b.last_seq >= r.seq
+                   AND position(uuid_send(r.id) IN b.report_ids) % 16 = 1))
+        ORDER BY e.id"""), {"rid": report_id}).all()
     out = []
     for row in rows:
         entry = _entry(row, show_names=_may_see_name(viewer, row))

@@ -33,6 +33,7 @@ from geosignal import contract, policy
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, WGS84, rfc7946_oriented, transform_xy
 from geosignal.models import Commune, Report, User
+from geosignal.services import audit
 from geosignal.services.intake import Limits, ReportInput, ServiceArea, read_upload
 from geosignal.services.intake.batch import geometry_keys, home_communes, measures
 from geosignal.services.reports import ATTRIBUTES, DUPLICATE_WINDOW_S, to_feature
@@ -401,7 +402,8 @@ STORE_CHUNK = 25_000
 def _store(session: Session, user: User, new: list[_Accepted], progress: Callable[[int], None] | None = None) -> None:
     """Store the new reports: binary COPY into a temporary staging table, then
     ``INSERT INTO reports … SELECT`` in file order, one statement per :data:`STORE_CHUNK`
-    rows."""
+    rows, each followed by one ``INSERT INTO audit_events … SELECT`` journalling their
+    creation."""
     staging = f"import_staging_{uuid.uuid4().hex[:12]}"
     raw = session.connection().connection.driver_connection
     columns = ", ".join(_STAGING_COLUMNS)
@@ -427,6 +429,9 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
                 "setting, households_affected, businesses_affected, description, observed_at "
                 f"FROM {staging} WHERE idx >= %s AND idx < %s ORDER BY idx",
                 (user.id, start, start + STORE_CHUNK))
+            # the batch's creations journalled in one INSERT … SELECT (services/audit.py)
+            cursor.execute(audit.creation_from_staging_sql(staging),
+                           (*audit.creation_args(user), start, start + STORE_CHUNK))
             if progress:
                 progress(min(start + STORE_CHUNK, len(new)))
         cursor.execute(f"DROP TABLE {staging}")

@@ -25,6 +25,7 @@ from werkzeug.routing import Map
 
 from geosignal import contract, vocab
 from geosignal.errors import ERROR_CODES
+from geosignal.services import audit as audit_service
 from geosignal.services import export as export_service
 
 OPENAPI_VERSION = "3.1.0"
@@ -133,6 +134,15 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
                          _q("status", _vocab_schema(vocab.STATUSES), "One status."),
                          _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (100)."),
                          _q("cursor", {"type": "string"}, "`next_cursor` of the previous page.")],
+    "api.audit_log": [_q("action", _vocab_schema(audit_service.AUDIT_ACTIONS), "One action."),
+                      _COMMUNE, _q("user", {"type": "string"}, "E-mail of the actor."),
+                      _q("from", {"type": "string", "format": "date"}, "First day (Brussels time)."),
+                      _q("to", {"type": "string", "format": "date"}, "Last day (Brussels time)."),
+                      _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (100)."),
+                      _q("before", {"type": "integer", "minimum": 1}, "`next_before_id` of the previous page.")],
+    "api.patch_report": [_q("crs", {"type": "string", "enum": ["EPSG:4326", "EPSG:31370", "EPSG:3812"]},
+                            "CRS of an edited geometry (EPSG:4326 by default)."),
+                         _q("repair", {"type": "boolean"}, "Repair an invalid edited zone.")],
     "api.post_report": [_q("crs", {"type": "string", "enum": ["EPSG:4326", "EPSG:31370", "EPSG:3812"]},
                            "CRS of the coordinates (EPSG:4326 by default)."),
                         _q("repair", {"type": "boolean"}, "Repair invalid zones (make_valid, all lobes kept).")],

@@ -168,6 +168,11 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     property given replaces the stored one, ``null`` clears it): the merged Feature goes
     through the same intake as a new report, then :func:`reports_service.edit_report`.
     Shared by the API and the edit page; the caller commits."""
+    session = get_session()
+    user = current()
+    stored = reports_service.get_report(session, user, report_id)
+    policy.require(policy.may_write_in_commune(user, stored["properties"]["commune_nis"]),
+                   "the commune's representative edits its reports; the referent asks questions (needs_info)")
     if if_match is None:
         raise GeosignalError("precondition_required", "send If-Match with the ETag of the report you edited")
     unknown = sorted(set(body) - {"type", "geometry", "properties", "id"})
@@ -175,9 +180,6 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
         raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
     if "properties" in body and not isinstance(body["properties"], dict):
         raise GeosignalError("invalid_geojson", "properties must be an object", where="/properties")
-    session = get_session()
-    user = current()
-    stored = reports_service.get_report(session, user, report_id)
     properties = reports_service.current_input(stored)
     for name, value in (body.get("properties") or {}).items():
         if value is None:
@@ -234,6 +236,18 @@ def report_history(report_id: str) -> Response:
     return Response(json.dumps({"report_id": feature["id"], "reference": feature["properties"]["reference"],
                                 "history": entries}, ensure_ascii=False),
                     mimetype="application/json")
+
+
+@bp.get("/audit")
+def audit_log() -> Response:
+    """Return the audit journal (admins), newest first: ``{"events": [...], "next_before_id"}``.
+
+    Filters: ``action``, ``commune`` (NIS), ``user`` (e-mail), ``from`` / ``to`` (days,
+    Brussels time), ``limit`` (1–500, 100), ``before`` (an event id: the next page)."""
+    from geosignal.views.report_pages import journal_filters, json_response
+
+    policy.require(policy.may_read_audit(current()), "the audit journal is for admins")
+    return json_response(audit_service.journal(get_session(), **journal_filters()))
 
 
 @bp.get("/communes")

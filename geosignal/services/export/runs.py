@@ -174,7 +174,8 @@ def _dbapi(session: Session) -> Any:
 def start_run(session: Session, record: RunRecord, *, created_at: Any, format: str, media_type: str,
               filename: str, filters: dict[str, Any], schema_version: str, watermark: int) -> RecordedRun:
     """Insert the ``export_runs`` row of a run about to stream (counts and checksum completed by
-    :meth:`Recorder.finish`; the caller commits) and return it."""
+    :meth:`Recorder.finish`; the caller commits), journal it (one ``export`` audit event with
+    its run id) and return it."""
     from psycopg.types.json import Jsonb
 
     with _dbapi(session).cursor() as cursor:
@@ -184,6 +185,13 @@ def start_run(session: Session, record: RunRecord, *, created_at: Any, format: s
             "mark_transmitted) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, 0, 0, '', %s, %s)",
             (record.run_id, created_at, record.user_id, record.actor, record.channel, format, media_type, filename,
              Jsonb(filters), schema_version, watermark, False))
+        # one audit event per run (services/audit.py), in the same transaction as the run's row
+        cursor.execute(
+            "INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, details) "
+            "SELECT 'export', %s, u.role, u.commune_nis, %s FROM (SELECT 1) one "
+            "LEFT JOIN users u ON u.id = %s",
+            (record.user_id, Jsonb({"run_id": str(record.run_id), "actor": record.actor, "channel": record.channel,
+                                    "format": format, "filters": filters}), record.user_id))
     return RecordedRun(record.run_id)
 
 

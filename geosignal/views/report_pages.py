@@ -1,0 +1,225 @@
+"""Pages of one report: its page (map, status, history, thread, the allowed actions), its edit
+page, the confirmation of withdraw / reject, and the admins' audit journal. Thin views: parse,
+authorise, call one service, render."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from geosignal import contract, policy, ui_text, vocab, workflow
+from geosignal.auth import current
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.services import audit as audit_service
+from geosignal.services import basemaps
+from geosignal.services import reports as reports_service
+from geosignal.services import workflow as workflow_service
+from geosignal.vocab import STATUSES
+
+bp = Blueprint("report_pages", __name__)
+
+
+def _tiles() -> dict[str, str]:
+    """The first XYZ base layer configured (URL and attribution), or none."""
+    for layer in basemaps.layers_from_config(current_app.config):
+        if layer.kind in ("xyz", "wmts"):
+            return {"url": layer.url, "attribution": layer.attribution}
+    return {"url": "", "attribution": ""}
+
+
+def _thread(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The referent's questions and the representative's answers, in order."""
+    return [e for e in history if e["action"] in ("ask", "answer") and e.get("reason")]
+
+
+def _render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -> tuple[str, int]:
+    user = current()
+    props = feature["properties"]
+    history = audit_service.history(get_session(), uuid.UUID(feature["id"]), viewer=user)
+    page = render_template(
+        "report.html", feature=feature, p=props, history=history, thread=_thread(history),
+        actions=policy.allowed_transitions(user, props["commune_nis"], props["status"]),
+        may_edit=policy.may_edit_report(user, props["commune_nis"], props["status"]),
+        tiles=_tiles(), geometry_json=json.dumps(feature["geometry"]), **extra)
+    return page, status
+
+
+@bp.get("/signalements/<report_id>")
+@login_required
+def report_page(report_id: str) -> Any:
+    """A report's page: reference, map, status, properties, history, questions and answers,
+    and exactly the actions the user may take (those of the transition table)."""
+    return _render_report(reports_service.get_report(get_session(), current(), report_id))
+
+
+@bp.post("/signalements/<report_id>/actions")
+@login_required
+def post_action(report_id: str) -> Any:
+    """Take one action of the report's page (form: ``to``, ``reason``, ``confirm``,
+    ``etag``). Withdraw and reject first show a confirmation page; a missing text or a stale
+    page shows the report again with the reason."""
+    session = get_session()
+    user = current()
+    feature = reports_service.get_report(session, user, report_id)
+    props = feature["properties"]
+    target = request.form.get("to", "")
+    reason = (request.form.get("reason") or "").strip() or None
+    move = workflow.find(props["status"], target)
+    try:
+        if target not in STATUSES:
+            raise GeosignalError("invalid_request", "to must be a status", where="/to")
+        chosen = workflow_service.decide(user, props["commune_nis"], props["status"], target, reason)
+    except GeosignalError as error:
+        if error.code in ("forbidden", "not_found") or error.status >= 500:
+            raise
+        flash(_("Action refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
+        return _render_report(feature, status=error.status, failed_action=move, reason=reason)
+    if chosen.confirm and request.form.get("confirm") != "1":
+        return render_template("report_confirm.html", feature=feature, p=props, action=chosen, reason=reason)
+    try:
+        workflow_service.transition(session, feature["id"], target, user, reason,
+                                    if_match=request.form.get("etag") or None)
+    except GeosignalError as error:
+        if error.code != "precondition_failed":
+            raise
+        session.rollback()
+        flash(_("Ce signalement a changé entre-temps : voici son état actuel. Rien n'a été modifié."), "error")
+        return _render_report(reports_service.get_report(session, user, report_id), status=412)
+    session.commit()
+    flash(_("Signalement %(reference)s : %(status)s.", reference=props["reference"],
+            status=vocab.label(target).lower()), "success")
+    return redirect(url_for("report_pages.report_page", report_id=feature["id"]))
+
+
+def _form_values(feature: dict[str, Any]) -> dict[str, list[str]]:
+    """The edit form's values from a stored Feature (lists of strings, like a posted form)."""
+    out: dict[str, list[str]] = {}
+    for f in contract.form_fields():
+        value = feature["properties"].get(f["name"])
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out[f["name"]] = [str(v) for v in value]
+        elif f["widget"] == "date":
+            out[f["name"]] = [str(value)[:10]]
+        else:
+            out[f["name"]] = [str(value)]
+    return out
+
+
+def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str, list[str]] | None = None,
+                 error: GeosignalError | None = None, stale: bool = False) -> tuple[str, int]:
+    page = render_template(
+        "report_edit.html", feature=feature, p=feature["properties"], tiles=_tiles(),
+        geometry_json=json.dumps(feature["geometry"]),
+        etag=workflow_service.etag(feature["properties"]["revision"]),
+        values=values if values is not None else _form_values(feature),
+        errors=ui_text.field_errors(error) if error else {}, error=error, stale=stale)
+    return page, status
+
+
+@bp.get("/signalements/<report_id>/modifier")
+@login_required
+def edit_page(report_id: str) -> Any:
+    """The edit page: the report's shape on a map whose vertices can be moved (points
+    dragged), and the same fields as a new report; the form carries the report's ETag."""
+    user = current()
+    feature = reports_service.get_report(get_session(), user, report_id)
+    props = feature["properties"]
+    if not policy.may_write_in_commune(user, props["commune_nis"]):
+        raise GeosignalError("forbidden", "the commune's representative edits its reports")
+    if props["status"] not in workflow.EDITABLE_STATUSES:
+        raise GeosignalError("not_editable", f"a report {props['status']} can no longer be edited")
+    return _render_edit(feature)
+
+
+@bp.post("/signalements/<report_id>/modifier")
+@login_required
+def save_edit(report_id: str) -> Any:
+    """Save the edit form (PRG). A refused value shows the form again with the reason; a
+    stale form (the report changed meanwhile) shows a warning and the other person's version,
+    which is kept."""
+    from geosignal.views.api import edit_report_from_body
+    from geosignal.views.pages import feature_from_form
+
+    session = get_session()
+    user = current()
+    geometry = (request.form.get("geometry") or "").strip()
+    feature_json = json.loads(feature_from_form(request.form, geometry or "null"))
+    properties: dict[str, Any] = {name: None for name in reports_service.ATTRIBUTES}
+    properties.update(feature_json["properties"])
+    body: dict[str, Any] = {"properties": properties}
+    if geometry:
+        body["geometry"] = feature_json["geometry"]
+    try:
+        feature = edit_report_from_body(report_id, body, request.form.get("etag") or None)
+    except GeosignalError as error:
+        if error.code in ("not_found", "forbidden", "csrf_failed") or error.status >= 500:
+            raise
+        session.rollback()
+        current_feature = reports_service.get_report(session, user, report_id)
+        if error.code == "precondition_failed":
+            flash(_("Quelqu'un d'autre a modifié ce signalement pendant que vous le modifiiez. Sa version est "
+                    "affichée ci-dessous et a été gardée : refaites vos changements si nécessaire."), "error")
+            return _render_edit(current_feature, status=412, stale=True)
+        flash(_("Modification refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
+        values = {k: request.form.getlist(k) for k in request.form.keys()}
+        return _render_edit(current_feature, status=error.status, values=values, error=error)
+    session.commit()
+    flash(_("Signalement %(reference)s modifié.", reference=feature["properties"]["reference"]), "success")
+    return redirect(url_for("report_pages.report_page", report_id=feature["id"]))
+
+
+def _day(name: str) -> date | None:
+    value = (request.args.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise GeosignalError("invalid_request", f"{name} must be a date YYYY-MM-DD", where=name) from None
+
+
+def journal_filters() -> dict[str, Any]:
+    """The journal's filters from the query string (shared by the page and the API)."""
+    limit = request.args.get("limit") or "100"
+    before = request.args.get("before") or ""
+    if not limit.isdigit():
+        raise GeosignalError("invalid_request", "limit must be an integer", where="limit")
+    if before and not before.isdigit():
+        raise GeosignalError("invalid_request", "before must be an event id", where="before")
+    return {"action": request.args.get("action") or None, "commune": request.args.get("commune") or None,
+            "user": request.args.get("user") or None, "date_from": _day("from"), "date_to": _day("to"),
+            "limit": int(limit), "before_id": int(before) if before else None}
+
+
+@bp.get("/admin/journal")
+@login_required
+def journal_page() -> Any:
+    """The admins' audit journal, newest first, filtered by action, commune, user and period."""
+    policy.require(policy.may_read_audit(current()), "the journal is for admins")
+    filters = journal_filters()
+    page = audit_service.journal(get_session(), **filters)
+    return render_template("journal.html", page=page, filters=filters, actions=audit_service.AUDIT_ACTIONS,
+                           args=request.args.to_dict())
+
+
+def json_response(doc: Any) -> Response:
+    """Return ``doc`` as JSON (UTF-8)."""
+    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/json")

@@ -1,0 +1,51 @@
+// geosignal: the map of a report's page and of its edit page. The report's geometry comes
+// from the page (data-geometry, GeoJSON in EPSG:4326). On the edit page (data-editable) the
+// vertices of a zone or line can be moved (Leaflet.draw's edit handler) and a point dragged;
+// the edited geometry goes into the form's hidden "geometry" field, sent only when changed.
+(function () {
+  "use strict";
+  var pane = document.getElementById("report-map");
+  if (!pane || typeof L === "undefined") { return; }
+  var geometry = JSON.parse(pane.dataset.geometry || "null");
+  var editable = pane.dataset.editable === "1";
+  var map = L.map(pane, { scrollWheelZoom: false });
+  if (pane.dataset.tileUrl) {
+    L.tileLayer(pane.dataset.tileUrl, { attribution: pane.dataset.tileAttribution || "", maxZoom: 19 }).addTo(map);
+  }
+  var colour = getComputedStyle(document.querySelector(".badge") || document.body).getPropertyValue("--status").trim() || "#a50f15";
+  var style = { color: colour, weight: 3, fillOpacity: 0.25 };
+  var field = document.getElementById("geometry");
+  var state = document.getElementById("geometry-state");
+  var shape = null;
+
+  function changed() {
+    if (!field || !shape) { return; }
+    field.value = JSON.stringify(shape.toGeoJSON().geometry);
+    pane.dataset.edited = "1";
+    if (state) { state.textContent = state.dataset.changed || "Forme modifiée : elle sera enregistrée avec le formulaire."; }
+  }
+
+  if (geometry && geometry.type === "Point") {
+    var ll = L.latLng(geometry.coordinates[1], geometry.coordinates[0]);
+    if (editable) {
+      shape = L.marker(ll, { draggable: true, keyboard: true, title: "Point du signalement" }).addTo(map);
+      shape.on("dragend", changed);
+    } else {
+      shape = L.circleMarker(ll, Object.assign({ radius: 9 }, style)).addTo(map);
+    }
+    map.setView(ll, 16);
+  } else if (geometry) {
+    var layers = L.geoJSON(geometry, { style: function () { return style; } }).getLayers();
+    shape = layers[0];
+    shape.addTo(map);
+    map.fitBounds(shape.getBounds(), { padding: [24, 24], maxZoom: 17 });
+    var multi = geometry.type.indexOf("Multi") === 0;
+    if (editable && !multi && shape.editing) {
+      shape.editing.enable();
+      shape.on("edit", changed);
+    } else if (editable && state) {
+      state.textContent = "Cette forme en plusieurs parties ne se modifie pas ici : seules les informations seront enregistrées.";
+    }
+  }
+  pane.dataset.ready = "1";
+})();

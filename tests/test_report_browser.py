@@ -1,0 +1,144 @@
+"""A report's page, its edit flow (a vertex moved on the map, saved, seen in the history), a
+stale edit and a confirmed withdrawal, driven in headless Chromium. Screenshots at 390×844 and
+1440×900 go to ``test-artifacts/``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import delete, text, update
+
+from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.models import Report, User
+from geosignal.services import reports as reports_service
+from geosignal.services.intake import ReportInput
+from geosignal.services.users import create_user
+from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.factories import CHARLEROI_LAMBERT72, square_lambert
+from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+X, Y = CHARLEROI_LAMBERT72
+SIZES = {"phone": (390, 844), "desktop": (1440, 900)}
+
+
+@pytest.fixture(scope="module")
+def site(app) -> Iterator[dict]:  # noqa: ANN001
+    """geosignal on a free port, a representative of Charleroi and two of its reports."""
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:
+        rep = create_user(session, "w9-rep@charleroi.be", "representative", CHARLEROI, PASSWORD)
+        create_user(session, "w9-ref@igretec.com", "referent", None, PASSWORD)
+        session.flush()
+        ids = []
+        for k, text_ in enumerate(("Hameau de la Ferme d'en Haut", "Rue du Moulin")):
+            geom = reproject(square_lambert(X + 900 * k, Y + 400, 300.0), LAMBERT72, WGS84)
+            feature, _ = reports_service.create_report(session, rep, ReportInput(geom, {
+                "network": "mobile", "technologies": ["4G"], "operators": ["Proximus"], "description": text_,
+                "households_affected": 4}))
+            ids.append(feature["id"])
+        session.commit()
+    with serving(app) as base:
+        yield {"base": base, "ids": ids, "db": database}
+    with database.session() as session:
+        session.execute(delete(Report).where(Report.id.in_(ids)))
+        session.execute(delete(User).where(User.email.like("w9-%")))
+        session.commit()
+
+
+def _shots(page, name: str) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    for size, (w, h) in SIZES.items():
+        page.set_viewport_size({"width": w, "height": h})
+        page.wait_for_timeout(150)
+        page.screenshot(path=str(ARTIFACTS / f"report-{name}-{size}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 860})
+
+
+def _area(site: dict, rid: str) -> float:
+    with site["db"].session() as session:
+        return session.execute(text("SELECT ST_Area(ST_Transform(geometry, 31370)) FROM reports WHERE id = :r"),
+                               {"r": rid}).scalar()
+
+
+def test_report_page_edit_a_vertex_and_see_the_history(site, browser) -> None:  # noqa: ANN001, F811
+    rid = site["ids"][0]
+    watch = PageWatch(browser, site["base"])
+    watch.login("w9-rep@charleroi.be")
+    watch.failed.clear()  # requests of the landing map cut short by leaving it are not this test's
+    page = watch.page
+    page.goto(f"{site['base']}/signalements/{rid}")
+    page.wait_for_selector("#report-map[data-ready='1'] .leaflet-overlay-pane svg path")
+    reference = page.get_attribute("#report", "data-reference")
+    assert reference.startswith("CM-") and reference in page.inner_text("h1")
+    assert page.inner_text("#status-badge") == "Soumis"
+    assert page.locator(".action-form").count() == 1  # withdraw only
+    assert "Hameau de la Ferme d'en Haut" in page.inner_text(".properties")
+    _shots(page, "page")
+    before = _area(site, rid)
+    page.wait_for_load_state("networkidle")
+    page.click("#edit-link")
+    page.wait_for_selector(".leaflet-editing-icon")
+    page.wait_for_load_state("networkidle")
+    assert page.input_value("#geometry") == ""  # nothing moved yet: the stored shape is kept
+    # drag the first vertex 60 px up and to the left
+    box = page.locator(".leaflet-editing-icon").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx - 30, cy - 30, steps=5)
+    page.mouse.move(cx - 60, cy - 60, steps=5)
+    page.mouse.up()
+    page.wait_for_function("document.getElementById('geometry').value !== ''")
+    page.fill("textarea[name=description]", "Hameau de la Ferme d'en Haut, jusqu'au bois")
+    _shots(page, "edit")
+    page.click("#save-edit")
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith(f"/signalements/{rid}")
+    assert f"Signalement {reference} modifié." in page.inner_text(".flashes")
+    assert page.locator("#history li[data-action='edit']").count() == 1
+    assert "jusqu'au bois" in page.inner_text(".properties")
+    after = _area(site, rid)
+    assert abs(after - before) > 1000  # the vertex moved by ~60 px: the area changed by thousands of m²
+    _shots(page, "after-edit")
+    watch.assert_clean()
+    watch.context.close()
+
+
+def test_a_stale_edit_is_refused_and_keeps_the_other_change(site, browser) -> None:  # noqa: ANN001, F811
+    rid = site["ids"][1]
+    watch = PageWatch(browser, site["base"])
+    watch.login("w9-rep@charleroi.be")
+    watch.failed.clear()  # requests of the landing map cut short by leaving it are not this test's
+    page = watch.page
+    page.goto(f"{site['base']}/signalements/{rid}/modifier")
+    page.wait_for_selector(".leaflet-editing-icon")
+    page.wait_for_load_state("networkidle")
+    # meanwhile a colleague changes the description (committed)
+    with site["db"].session() as session:
+        session.execute(update(Report).where(Report.id == rid).values(description="Rue du Moulin, version du collègue"))
+        session.commit()
+    page.fill("textarea[name=description]", "Ma version")
+    page.click("#save-edit")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#stale-warning").is_visible()
+    assert "Quelqu'un d'autre a modifié ce signalement" in page.inner_text(".flashes")
+    assert page.input_value("textarea[name=description]") == "Rue du Moulin, version du collègue"
+    _shots(page, "stale")
+    with site["db"].session() as session:
+        assert session.scalar(text("SELECT description FROM reports WHERE id = :r"), {"r": rid}) == \
+            "Rue du Moulin, version du collègue"
+    # the refused save is the page's only error (412)
+    assert [f for f in watch.failed if "412" not in f] == []
+    assert all("412" in e for e in watch.errors)
+    # then the withdrawal, with its confirmation step
+    page.goto(f"{site['base']}/signalements/{rid}")
+    page.click(".action-form[data-action='withdraw'] button")
+    page.wait_for_selector("#confirm-button")
+    _shots(page, "confirm-withdraw")
+    page.click("#confirm-button")
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("#status-badge") == "Retiré"
+    assert page.locator("#no-action").is_visible()
+    watch.context.close()

@@ -1,0 +1,137 @@
+"""A report's page, its actions (with confirmation for withdraw and reject) and its edit page,
+through the signed-in session and the forms' CSRF tokens."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+
+from tests.conftest import CHARLEROI, csrf_token, make_account
+from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+
+X, Y = CHARLEROI_LAMBERT72
+
+
+def _report(account, **props) -> str:  # noqa: ANN001, ANN003
+    body = feature(to_geojson_4326(square_lambert(X, Y, 200.0)), description="Rue de l'Église {{ 7*7 }}", **props)
+    response = account.post("/api/v1/reports", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def _status(db, rid: str) -> str:  # noqa: ANN001
+    return db.execute(text("SELECT status FROM reports WHERE id = :r"), {"r": rid}).scalar()
+
+
+def _buttons(html: str) -> list[str]:
+    return re.findall(r'class="action-form" data-action="([a-z_]+)"', html)
+
+
+def test_the_page_shows_reference_status_history_and_exactly_the_allowed_actions(db, client, representative,  # noqa: ANN001
+                                                                                 referent) -> None:
+    rid = _report(representative)
+    reference = db.execute(text("SELECT reference FROM reports WHERE id = :r"), {"r": rid}).scalar()
+    assert re.fullmatch(r"CM-20\d\d-\d{5}", reference)
+    representative.login()
+    html = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    assert reference in html and 'class="badge status-submitted"' in html
+    assert "Rue de l&#39;Église {{ 7*7 }}" in html  # escaped, not evaluated
+    assert _buttons(html) == ["withdraw"]
+    assert f"/signalements/{rid}/modifier" in html
+    assert 'data-action="create"' in html
+    # the list links the page
+    assert f'href="/signalements/{rid}"' in client.get("/signalements").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(html)})
+    referent.login()
+    html = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    assert _buttons(html) == ["validate", "reject", "ask"]
+    assert f"/signalements/{rid}/modifier" not in html
+    assert client.get(f"/signalements/{rid}/modifier").status_code == 403
+
+
+def test_reject_asks_for_a_reason_then_a_confirmation(db, client, representative, referent) -> None:  # noqa: ANN001
+    rid = _report(representative)
+    referent.login()
+    page = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    token = csrf_token(page)
+    missing = client.post(f"/signalements/{rid}/actions", data={"to": "rejected", "csrf_token": token})
+    assert missing.status_code == 422 and "motif" in missing.get_data(as_text=True).lower()
+    assert _status(db, rid) == "submitted"
+    confirm = client.post(f"/signalements/{rid}/actions",
+                          data={"to": "rejected", "reason": "Hors territoire", "csrf_token": token})
+    assert confirm.status_code == 200 and 'id="confirm-button"' in confirm.get_data(as_text=True)
+    assert _status(db, rid) == "submitted"  # nothing yet
+    done = client.post(f"/signalements/{rid}/actions", data={"to": "rejected", "reason": "Hors territoire",
+                                                             "confirm": "1", "csrf_token": token})
+    assert done.status_code == 302 and _status(db, rid) == "rejected"
+    html = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    assert "Hors territoire" in html and _buttons(html) == []
+
+
+def test_question_and_answer_make_a_thread(db, client, representative, referent) -> None:  # noqa: ANN001
+    rid = _report(representative)
+    referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "needs_info", "reason": "Quelle rue ?"})
+    representative.login()
+    page = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    assert _buttons(page) == ["answer", "withdraw"]
+    response = client.post(f"/signalements/{rid}/actions", data={"to": "submitted", "reason": "Rue Neuve",
+                                                                 "csrf_token": csrf_token(page)})
+    assert response.status_code == 302 and _status(db, rid) == "submitted"
+    html = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    thread = html[html.index('id="thread"'):html.index('id="history"')]
+    assert thread.index("Quelle rue ?") < thread.index("Rue Neuve")
+    assert "referent@igretec.com" in thread  # the referent's name is shown to the commune
+
+
+def test_withdraw_is_confirmed_and_a_stale_page_changes_nothing(db, client, representative, referent) -> None:  # noqa: ANN001
+    rid = _report(representative)
+    representative.login()
+    page = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    etag = re.search(r'name="etag" value=\'("\d+")\'', page).group(1)
+    # meanwhile the referent validates
+    referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "validated"})
+    stale = client.post(f"/signalements/{rid}/actions", data={"to": "withdrawn", "confirm": "1", "etag": etag,
+                                                              "csrf_token": csrf_token(page)})
+    assert stale.status_code == 412 and _status(db, rid) == "validated"
+    fresh = stale.get_data(as_text=True)
+    done = client.post(f"/signalements/{rid}/actions", data={"to": "withdrawn", "confirm": "1",
+                                                             "csrf_token": csrf_token(fresh)})
+    assert done.status_code == 302 and _status(db, rid) == "withdrawn"
+
+
+def test_the_edit_page_saves_and_a_stale_form_keeps_the_other_change(db, client, representative) -> None:  # noqa: ANN001
+    rid = _report(representative, households_affected=2)
+    representative.login()
+    page = client.get(f"/signalements/{rid}/modifier").get_data(as_text=True)
+    assert 'name="etag"' in page and 'id="report-map"' in page and 'data-editable="1"' in page
+    etag = re.search(r'name="etag" id="etag" value="([^"]+)"', page).group(1).replace("&#34;", '"')
+    form = {"csrf_token": csrf_token(page), "etag": etag, "network": "mobile", "technologies": ["4G"],
+            "operators": ["Proximus"], "description": "Version du formulaire", "households_affected": "2",
+            "geometry": ""}
+    # a colleague saves first
+    colleague = make_account(client, db, "agent@charleroi.be", "representative", CHARLEROI)
+    assert colleague.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "Version du collègue"}},
+                           headers={"If-Match": etag}).status_code == 200
+    stale = client.post(f"/signalements/{rid}/modifier", data=form)
+    assert stale.status_code == 412
+    html = stale.get_data(as_text=True)
+    assert 'id="stale-warning"' in html and "Version du collègue" in html
+    assert db.execute(text("SELECT description FROM reports WHERE id = :r"), {"r": rid}).scalar() == \
+        "Version du collègue"
+    # saved again from the fresh form: a moved square
+    form["etag"] = re.search(r'name="etag" id="etag" value="([^"]+)"', html).group(1).replace("&#34;", '"')
+    form["csrf_token"] = csrf_token(html)
+    form["geometry"] = __import__("json").dumps(to_geojson_4326(square_lambert(X + 50, Y, 200.0)))
+    saved = client.post(f"/signalements/{rid}/modifier", data=form)
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:500]
+    row = db.execute(text("SELECT description, households_affected, "
+                          "ST_X(ST_Centroid(ST_Transform(geometry, 31370))) AS x FROM reports WHERE id = :r"),
+                     {"r": rid}).one()
+    assert row.description == "Version du formulaire" and row.households_affected == 2
+    assert abs(row.x - (X + 50 + 100)) < 0.5  # square_lambert starts at its corner: centre + 100 m
+    # a refused value shows the form again with the reason, nothing stored
+    form["etag"] = client.get(f"/api/v1/reports/{rid}").headers["ETag"]
+    form["households_affected"] = "-3"
+    refused = client.post(f"/signalements/{rid}/modifier", data=form)
+    assert refused.status_code == 422 and "aria-invalid" in refused.get_data(as_text=True)

@@ -1,0 +1,113 @@
+"""Transitions, set-wise transitions and edits racing on the same reports across the
+Charleroi/Châtelet border, in real concurrent transactions against PostGIS: the stored figures
+equal a recomputation afterwards, and each report's journal is one unbroken chain of statuses
+ending at its current status."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import shapely
+from shapely import affinity
+from sqlalchemy import text
+
+from geosignal.errors import GeosignalError
+from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.services import reports as reports_service
+from geosignal.services import workflow as workflow_service
+from geosignal.services.intake import ReportInput
+from tests.test_concurrency import (  # noqa: F401  (fixtures)
+    _add_job,
+    _admin,
+    _assert_stored_equals_recomputed,
+    _clear_reports,
+    _run_together,
+    _zones,
+    border,
+    database,
+)
+
+#: What a racing writer may be told: somebody else moved or edited the report first.
+RACE_CODES = ("invalid_transition", "precondition_failed", "not_editable")
+
+
+def _transition_job(ids: list[str], to: str, seed: int) -> Callable:
+    def job(session) -> None:  # noqa: ANN001
+        admin = _admin(session)
+        for rid in random.Random(seed).sample(ids, len(ids)):
+            try:
+                workflow_service.transition(session, rid, to, admin, "Motif du test")
+            except GeosignalError as error:
+                assert error.code in RACE_CODES, error
+                session.rollback()
+                continue
+            session.commit()
+    return job
+
+
+def _bulk_job(ids: list[str], to: str) -> Callable:
+    def job(session) -> None:  # noqa: ANN001
+        result = workflow_service.transition_many(session, ids, to, _admin(session), "Lot du test")
+        assert {r["code"] for r in result["refused"]} <= set(RACE_CODES)
+        session.commit()
+    return job
+
+
+def _edit_job(ids: list[str], dx: float, seed: int) -> Callable:
+    """Move each report ``dx`` metres east (EPSG:31370) through the edit path, with the ETag
+    read just before (a writer that lost the race gets 412 or 409 and skips it)."""
+    def job(session) -> None:  # noqa: ANN001
+        admin = _admin(session)
+        for rid in random.Random(seed).sample(ids, len(ids)):
+            feature = reports_service.get_report(session, admin, rid)
+            geom = reproject(shapely.geometry.shape(feature["geometry"]), WGS84, LAMBERT72)
+            moved = shapely.orient_polygons(reproject(affinity.translate(geom, dx, 0), LAMBERT72, WGS84))
+            props = {k: v for k, v in reports_service.current_input(feature).items() if k != "observed_at"}
+            try:
+                reports_service.edit_report(session, admin, rid, ReportInput(moved, props),
+                                            if_match=workflow_service.etag(feature["properties"]["revision"]))
+            except GeosignalError as error:
+                assert error.code in RACE_CODES, error
+                session.rollback()
+                continue
+            session.commit()
+    return job
+
+
+def test_transitions_bulk_moves_and_edits_keep_figures_and_journal_exact(database, border) -> None:  # noqa: ANN001, F811
+    _clear_reports(database)
+    _run_together(database, [_add_job(_zones(border, 36, seed=11), 0)])
+    with database.session() as session:
+        ids = [str(i) for i in session.scalars(text("SELECT id FROM reports ORDER BY seq"))]
+    jobs = [
+        _transition_job(ids[0::3], "validated", 1),
+        _transition_job(ids[0::3], "rejected", 2),      # races the validator on the same reports
+        _transition_job(ids[1::3], "needs_info", 3),
+        _transition_job(ids[1::6], "withdrawn", 4),
+        _bulk_job(ids[2::3], "validated"),
+        _transition_job(ids[2::6], "withdrawn", 5),    # races the bulk validation
+        _edit_job(ids[1::2], 120.0, 6),
+        _edit_job(ids[0::2], -80.0, 7),
+        _edit_job(ids[1::4], 40.0, 8),                  # races the other editor on the same reports
+    ]
+    _run_together(database, jobs)
+    _assert_stored_equals_recomputed(database)
+    with database.session() as session:
+        status = dict(session.execute(text("SELECT id::text, status FROM reports")).all())
+        chains = session.execute(text("""
+            SELECT report_id::text, array_agg(action ORDER BY id), array_agg(from_status ORDER BY id),
+                   array_agg(to_status ORDER BY id)
+            FROM audit_events WHERE report_id IS NOT NULL GROUP BY 1""")).all()
+        moved = session.scalar(text("SELECT count(*) FROM audit_events WHERE action = 'edit'"))
+    assert moved > 0 and len(chains) == len(ids) == 36
+    for rid, actions, sources, targets in chains:
+        assert actions[0] == "create"
+        current = targets[0]
+        for action, source, target in zip(actions[1:], sources[1:], targets[1:], strict=True):
+            if action == "edit":
+                continue
+            assert source == current, (rid, actions, sources, targets)
+            current = target
+        assert current == status[rid], rid
+    assert {s for s in status.values()} - {"validated", "rejected", "needs_info", "withdrawn", "submitted"} == set()
