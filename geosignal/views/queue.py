@@ -153,7 +153,7 @@ def queue_page() -> tuple[str, int]:
         api_url=url_for("queue.queue_api"), bulk_url=url_for("queue.bulk_transition"),
         transition_url=_url("api.post_transition", f"/api/v1/reports/{_ZERO}/transitions", report_id=_ZERO),
         report_api=url_for("api.get_report", report_id=_ZERO),
-        report_page=_url("pages.report_page", "", report_id=_ZERO),
+        report_page=_url("report_pages.report_page", "", report_id=_ZERO),
     )
     return page_html, (error.status if error else 200)
 
