@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import COMMUNES_FILE, ROOT
-from tests.e2e.helpers import CHROMIUM, Seed, Served, Visit, free_port, seed_database
+from tests.e2e.helpers import (
+    AXE_FINDINGS,
+    CHROMIUM,
+    E2E_ARTIFACTS,
+    Seed,
+    Served,
+    Visit,
+    free_port,
+    seed_database,
+)
 from tests.stub_services import StubServer, stub_services
 
 
@@ -39,6 +49,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
             item.add_marker(pytest.mark.browser)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:  # noqa: ANN401
+    """Print the axe-core findings of the run (every impact) and save them as JSON."""
+    if not AXE_FINDINGS:
+        return
+    E2E_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (E2E_ARTIFACTS / "axe.json").write_text(json.dumps(AXE_FINDINGS, indent=1, ensure_ascii=False), encoding="utf-8")
+    audited = len(AXE_FINDINGS)
+    found = Counter((v["impact"], v["id"]) for f in AXE_FINDINGS for v in f["violations"])
+    terminalreporter.section("axe-core")
+    terminalreporter.write_line(f"{audited} audits; violations by impact and rule (pages affected); "
+                                f"details in {E2E_ARTIFACTS / 'axe.json'}")
+    for (impact, rule), n in sorted(found.items()):
+        pages = sorted({f"{f['page']} ({f['lang']}, {f['size']})" for f in AXE_FINDINGS
+                        if any(v["id"] == rule for v in f["violations"])})
+        terminalreporter.write_line(f"  [{impact}] {rule}: {n} — {', '.join(pages[:6])}{' …' if len(pages) > 6 else ''}")
+    if not found:
+        terminalreporter.write_line("  none")
 
 
 @pytest.fixture(scope="session")

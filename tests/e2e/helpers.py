@@ -160,6 +160,9 @@ class Visit:
 
 
 _AXE_SOURCE: list[str] = []
+#: Every audit's violations in this run (page, language, size, path, violations), printed at the
+#: end of the run and written to ``test-artifacts/e2e/axe.json``.
+AXE_FINDINGS: list[dict[str, Any]] = []
 
 
 def axe_audit(page: Any) -> list[dict[str, Any]]:
