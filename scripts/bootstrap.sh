@@ -16,6 +16,7 @@ command -v python3 >/dev/null || pkgs+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || pkgs+=(python3-venv)
 command -v npm >/dev/null || pkgs+=(nodejs npm)
 if [ "$WITH_TEST" = yes ] && ! command -v chromium >/dev/null; then pkgs+=(chromium); fi
+if [ "$WITH_TEST" = yes ] && ! command -v pdftoppm >/dev/null; then pkgs+=(poppler-utils); fi  # the PDF sheet in the browser suite
 if [ ${#pkgs[@]} -gt 0 ]; then
   if [ "$SUDO" = none ]; then
     echo "Missing system packages. Run: sudo apt-get update && sudo apt-get install -y ${pkgs[*]}" >&2
