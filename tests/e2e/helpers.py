@@ -170,7 +170,7 @@ def axe_audit(page: Any) -> list[dict[str, Any]]:
 
     axe is evaluated through the DevTools protocol (``page.evaluate``), which the page's
     Content-Security-Policy does not apply to; the page itself keeps its strict CSP.
-    Rules: WCAG 2.0/2.1 A and AA, and axe's best practices.
+    Rules: WCAG 2.0, 2.1 and 2.2 A and AA (touch-target size included), and axe's best practices.
     """
     if not _AXE_SOURCE:
         if not AXE.is_file():
@@ -180,7 +180,7 @@ def axe_audit(page: Any) -> list[dict[str, Any]]:
         page.evaluate(_AXE_SOURCE[0] + "\n;undefined")
     return page.evaluate("""async () => {
         const result = await axe.run(document, {
-            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa', 'best-practice']},
             resultTypes: ['violations']});
         return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
             nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html.slice(0, 160),
