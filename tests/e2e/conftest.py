@@ -142,9 +142,10 @@ def served(e2e_database: Seed, stub: StubServer) -> Iterator[Served]:
 
 # --------------------------------------------------------------------------- the browser
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium, headless, launched by Playwright (no browser download)."""
+    """Debian's Chromium, headless, launched by Playwright (no browser download); one per
+    module, so that the other browser tests' own Playwright can start after this suite."""
     playwright_sync = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is required for the browser suite (apt-get install chromium)")
