@@ -164,9 +164,11 @@
     const foot = el("tr");
     foot.append(...cells(territory, true));
     table.tFoot.replaceChildren(foot);
+    // aria-sort belongs to the column header (th), not to its button
     for (const button of table.tHead.querySelectorAll("button")) {
-      if (button.dataset.key === sortKey) button.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending");
-      else button.removeAttribute("aria-sort");
+      const th = button.closest("th");
+      if (button.dataset.key === sortKey) th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending");
+      else th.removeAttribute("aria-sort");
     }
   }
 
