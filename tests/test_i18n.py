@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import pytest
 from flask_babel import force_locale
 
-from geosignal import i18n, ui_text, vocab
+from geosignal import i18n, ui_text, vocab, workflow
 from geosignal.errors import ERROR_CODES, GeosignalError
 from geosignal.models import User
 from tests.conftest import CHARLEROI, CHIMAY, csrf_token, make_account
@@ -244,9 +244,16 @@ def _codes_with_labels() -> list[tuple[str, list[str]]]:
     return out
 
 
+#: Machine words of the workflow and the zones that a page must never show as such: the
+#: transition table's actions, the journal's events (``export`` is also a French word) and
+#: the zone states.
+WORKFLOW_WORDS = (*workflow.ACTIONS, *(e for e in workflow.EVENT_LABELS_FR if e != "export"),
+                  *ui_text.ZONE_STATES_FR)
+
+
 def _raw_codes(text: str) -> list[str]:
     text = re.sub(r"[\w.+-]+@[\w.-]+", " ", text)  # e-mail addresses are not codes
-    found = []
+    found = [word for word in WORKFLOW_WORDS if re.search(rf"(?<![\w/-]){word}(?![\w/-])", text)]
     for code, containing in _codes_with_labels():
         stripped = text
         for lbl in containing:
@@ -280,9 +287,43 @@ def _file_reports(account) -> None:  # noqa: ANN001
     return ids
 
 
-def _pages(client, db) -> dict[str, list[str]]:  # noqa: ANN001
-    """Every page of every role, in French: role → paths."""
-    return {
+def _workflow(accounts: dict) -> dict[str, str]:  # noqa: ANN001
+    """Charleroi's reports in the workflow's statuses, with a zone of two overlapping reports,
+    a question asked, a rejection with its reason, a withdrawal and an export recorded:
+    name → report id."""
+    representative, referent = accounts["representative"], accounts["referent"]
+    ids = _file_reports(representative)
+    x, y = CHARLEROI_LAMBERT72
+    overlap = representative.post("/api/v1/reports", json=feature(
+        to_geojson_4326(square_lambert(x + 40, y, 150.0)), network="fixed", technologies=["DSL"],
+        issue="no_coverage", description="Même rue, côté voisin"))
+    assert overlap.status_code == 201, overlap.get_json()
+    moves = [(ids[1], "validated", None), (ids[2], "rejected", "Hors du territoire de la commune"),
+             (ids[0], "needs_info", "Quelle rue exactement ?")]
+    for report_id, status, reason in moves:
+        body = {"status": status, **({"reason": reason} if reason else {})}
+        answer = referent.patch(f"/api/v1/reports/{report_id}", json=body)
+        assert answer.status_code == 200, answer.get_json()
+    assert representative.patch(f"/api/v1/reports/{ids[3]}", json={"status": "withdrawn"}).status_code == 200
+    export = referent.get("/api/v1/exports/dwconnect")
+    assert export.status_code == 200 and b'"FeatureCollection"' in export.get_data()  # one run in the history
+    return {"asked": ids[0], "validated": ids[1], "rejected": ids[2], "withdrawn": ids[3],
+            "submitted": overlap.get_json()["id"]}
+
+
+def _pages(client, db, reports: dict[str, str] | None = None) -> dict[str, list[str]]:  # noqa: ANN001
+    """Every page of every role, in French: role → paths (with the report pages of
+    ``reports``, see :func:`_workflow`)."""
+    r = reports or {}
+    report_pages = {
+        "representative": [f"/signalements/{r['asked']}", f"/signalements/{r['asked']}/modifier",
+                           f"/signalements/{r['validated']}", f"/signalements/{r['rejected']}",
+                           f"/signalements/{r['submitted']}", "/compte/notifications"],
+        "referent": ["/validation", "/validation?status=all", f"/signalements/{r['submitted']}",
+                     f"/signalements/{r['asked']}", "/compte/notifications"],
+        "admin": ["/admin/journal", f"/signalements/{r['withdrawn']}"],
+    } if r else {}
+    pages = {
         "anonymous": ["/login", "/compte/mot-de-passe-oublie", "/compte/invitation?jeton=nope", "/nulle-part",
                       "/ogc/?f=html", "/ogc/collections?f=html", "/ogc/collections/white-zones/items?f=html",
                       "/api/v1/docs"],
@@ -293,6 +334,9 @@ def _pages(client, db) -> dict[str, list[str]]:  # noqa: ANN001
                      f"/communes/{CHARLEROI}/fiche", f"/carte?commune={CHARLEROI}", "/compte"],
         "admin": ["/carte", "/utilisateurs", "/import", "/signalements"],
     }
+    for role, paths in report_pages.items():
+        pages[role] = pages[role] + paths
+    return pages
 
 
 def test_french_pages_show_no_raw_code_and_no_english(app, db) -> None:  # noqa: ANN001
@@ -302,14 +346,11 @@ def test_french_pages_show_no_raw_code_and_no_english(app, db) -> None:  # noqa:
         "referent": make_account(clients["referent"], db, "referent@igretec.com", "referent"),
         "admin": make_account(clients["admin"], db, "admin@igretec.com", "admin"),
     }
-    ids = _file_reports(accounts["representative"])
-    for report_id, status in zip(ids[1:3], ("validated", "rejected"), strict=True):
-        assert accounts["referent"].patch(f"/api/v1/reports/{report_id}", json={"status": status}).status_code == 200
-    assert accounts["representative"].patch(f"/api/v1/reports/{ids[3]}", json={"status": "withdrawn"}).status_code == 200
+    ids = _workflow(accounts)
     for account in accounts.values():
         account.login()
     seen: dict[str, str] = {}
-    for role, paths in _pages(clients["anonymous"], db).items():
+    for role, paths in _pages(clients["anonymous"], db, ids).items():
         for path in paths:
             answer = clients[role].get(path, headers={"Accept-Language": "fr-BE"}, follow_redirects=True)
             html = answer.get_data(as_text=True)
@@ -328,6 +369,27 @@ def test_french_pages_show_no_raw_code_and_no_english(app, db) -> None:  # noqa:
     assert "Cette action est réservée à un autre rôle" in seen[f"representative /communes/{CHIMAY}/fiche"]
     assert "Page ou élément introuvable" in seen["anonymous /nulle-part"]
     assert "Ce lien a expiré ou a déjà servi" in seen["anonymous /compte/invitation?jeton=nope"]
+    # ... and the workflow's pages: actions, events, text fields, zone states, evidence, e-mails
+    asked = seen[f"representative /signalements/{ids['asked']}"]
+    for text in ("Question posée", "Répondre et soumettre à nouveau", "Votre réponse (obligatoire)", "Retirer",
+                 "Questions et réponses", "Quelle rue exactement ?", "Signalement créé", "Poser une question",
+                 "Également signalé par 1 autre signalement (zone proposée)", "Preuves", "Débit descendant"):
+        assert text in asked, text
+    assert "Brouillon" not in asked
+    queue = seen["referent /validation"]
+    for text in ("File de validation", "Valider", "Poser une question", "Rejeter",
+                 "DSL (cuivre)", "Aucune couverture", "Soumis"):
+        assert text in queue, text
+    referent_page = seen[f"referent /signalements/{ids['submitted']}"]
+    for text in ("Valider", "Motif (obligatoire)", "Question à la commune (obligatoire)"):
+        assert text in referent_page, text
+    journal = seen["admin /admin/journal"]
+    for text in ("Journal des modifications", "Signalement créé", "Valider", "Rejeter", "Poser une question", "Retirer",
+                 "Inclus dans un export DWconnect", "Regroupé dans une zone", "Hors du territoire de la commune"):
+        assert text in journal, text
+    assert "Modifier le signalement" in seen[f"representative /signalements/{ids['asked']}/modifier"]
+    assert "Export du " in seen["referent /exports"]
+    assert "Un résumé par jour, le matin" in seen["referent /compte/notifications"]
 
 
 @pytest.mark.parametrize(("lang", "expected"), [
