@@ -427,3 +427,112 @@ def test_refused_report_in_the_form_gives_the_reason_in_the_language(client, db)
     box = re.search(r'<div class="field-error" id="geometry-error"[^>]*><p>([^<]*)</p>', html).group(1)
     assert box == "Zone te klein (9 m²): teken minstens 100 m², of plaats een punt."
     assert "Melding geweigerd: Zone te klein (9 m²)" in html
+
+
+#: Exact texts of the workflow's pages in Dutch and English: page → texts.
+WORKFLOW_PAGES = {
+    "nl": {
+        "representative asked": ["Vraag gesteld", "Antwoorden en opnieuw indienen", "Uw antwoord (verplicht)", "Intrekken",
+                                 "Vragen en antwoorden", "Melding aangemaakt", "Een vraag stellen", "Geschiedenis",
+                                 "Ook gemeld door 1 andere melding (voorgestelde zone)", "Bewijzen", "Downloadsnelheid",
+                                 "Een meting of foto toevoegen"],
+        "representative edit": ["Melding {ref} wijzigen", "Verplaats de hoekpunten van de vorm",
+                                "De wijzigingen opslaan"],
+        "representative mails": ["E-mails van geosignal", "U ontvangt een e-mail bij elke statuswijziging"],
+        "referent queue": ["Validatiewachtrij", "Valideren", "Een vraag stellen", "Afwijzen", "Alles selecteren",
+                           "De selectie valideren", "In afwachting (ingediend)", "DSL (koper)", "Geen dekking",
+                           "Pagina van de melding"],
+        "referent submitted": ["Valideren", "Reden (verplicht)", "Vraag aan de gemeente (verplicht)", "Acties"],
+        "referent exports": ["Nieuwe export van de gevalideerde meldingen", "Export van ", "1 melding van alle gemeenten",
+                             "nog niet gemarkeerd als doorgestuurd.", "Markeren als doorgestuurd naar DWconnect"],
+        "referent mails": ["Eén samenvatting per dag, 's ochtends"],
+        "admin journal": ["Logboek van de wijzigingen", "Melding aangemaakt", "Valideren", "Afwijzen", "Intrekken",
+                          "Opgenomen in een DWconnect-export", "Samengevoegd in een zone", "Wanneer", "Reden of detail"],
+    },
+    "en": {
+        "representative asked": ["Question asked", "Answer and submit again", "Your answer (required)", "Withdraw",
+                                 "Questions and answers", "Report created", "Ask a question", "History",
+                                 "Also reported by 1 other report (proposed zone)", "Evidence", "Download speed",
+                                 "Add a measurement or a photo"],
+        "representative edit": ["Edit report {ref}", "Move the shape's vertices", "Save the changes"],
+        "representative mails": ["E-mails from geosignal", "You receive an e-mail at every status change"],
+        "referent queue": ["Validation queue", "Validate", "Ask a question", "Reject", "Select all",
+                           "Validate the selection", "Waiting (submitted)", "DSL (copper)", "No coverage", "Report page"],
+        "referent submitted": ["Validate", "Reason (required)", "Question to the commune (required)", "Actions"],
+        "referent exports": ["New export of the validated reports", "Export of ", "1 report of all communes",
+                             "not yet marked as transmitted.", "Mark as transmitted to DWconnect"],
+        "referent mails": ["One summary a day, in the morning"],
+        "admin journal": ["Journal of changes", "Report created", "Validate", "Reject", "Withdraw",
+                          "Included in a DWconnect export", "Grouped into a zone", "When", "Reason or detail"],
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_workflow_pages_in_dutch_and_english(app, db, lang: str) -> None:  # noqa: ANN001
+    clients = {role: app.test_client() for role in ("representative", "referent", "admin")}
+    accounts = {
+        "representative": make_account(clients["representative"], db, "echevin@charleroi.be", "representative", CHARLEROI),
+        "referent": make_account(clients["referent"], db, "referent@igretec.com", "referent"),
+        "admin": make_account(clients["admin"], db, "admin@igretec.com", "admin"),
+    }
+    ids = _workflow(accounts)
+    for account in accounts.values():
+        account.login()
+    reference = accounts["representative"].get(f"/api/v1/reports/{ids['asked']}").get_json()["properties"]["reference"]
+    paths = {
+        "representative asked": f"/signalements/{ids['asked']}",
+        "representative edit": f"/signalements/{ids['asked']}/modifier",
+        "representative mails": "/compte/notifications",
+        "referent queue": "/validation",
+        "referent submitted": f"/signalements/{ids['submitted']}",
+        "referent exports": "/exports",
+        "referent mails": "/compte/notifications",
+        "admin journal": "/admin/journal",
+    }
+    for page, path in paths.items():
+        answer = clients[page.split()[0]].get(path, headers={"Accept-Language": lang})
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 200 and _lang(html) == lang, (page, answer.status_code)
+        text = visible_text(html)
+        for expected in WORKFLOW_PAGES[lang][page]:
+            assert expected.format(ref=reference) in text, (page, expected)
+        assert _english(text) == [] or lang == "en", page
+    # the queue's script reads its texts and the vocabulary from the catalogue of the language
+    catalogue = json.loads(re.search(r"window\.geosignalI18n = (\{.*?\});\n", clients["referent"].get(
+        f"/i18n/{lang}.js").get_data(as_text=True)).group(1))
+    assert catalogue["queue"]["loaded"] == {"nl": "%(total)s meldingen in afwachting; %(shown)s getoond.",
+                                            "en": "%(total)s reports waiting; %(shown)s shown."}[lang]
+    assert catalogue["queue"]["selected_other"] == {"nl": "%(n)s geselecteerd", "en": "%(n)s selected"}[lang]
+    assert catalogue["labels"]["needs_info"] == {"nl": "Vraag gesteld", "en": "Question asked"}[lang]
+    assert catalogue["report_page"]["changed"] == {
+        "nl": "Vorm gewijzigd: ze wordt met het formulier opgeslagen.",
+        "en": "Shape changed: it will be saved with the form."}[lang]
+
+
+@pytest.mark.parametrize(("lang", "subject", "lines"), [
+    ("fr", "geosignal : signalement CHA-1 — Question posée",
+     ["Le statut d'un signalement de votre commune a changé :", "« Soumis » → « Question posée »",
+      "Par : Référent·e Smart Region", "Question : Quelle rue ?", "Fixe, Aucune couverture"]),
+    ("nl", "geosignal: melding CHA-1 — Vraag gesteld",
+     ["De status van een melding van uw gemeente is gewijzigd:", "'Ingediend' → 'Vraag gesteld'",
+      "Door: Smart Region-referent", "Vraag : Quelle rue ?", "Vast, Geen dekking"]),
+    ("en", "geosignal: report CHA-1 — Question asked",
+     ["The status of a report of your commune changed:", "'Submitted' → 'Question asked'",
+      "By: Smart Region referent", "Question : Quelle rue ?", "Fixed, No coverage"]),
+])
+def test_status_mail_in_the_recipients_language(lang: str, subject: str, lines: list[str]) -> None:
+    from geosignal.services import notifications
+
+    message = notifications.Message(1, "echevin@charleroi.be", lang, "transition", False, rows=[{
+        "id": 1, "reference": "CHA-1", "commune": "Charleroi", "commune_nis": CHARLEROI,
+        "report_id": "4cab4884-d218-456a-a092-22251842de7e", "network": "fixed", "issue": "no_coverage",
+        "from_status": "submitted", "to_status": "needs_info", "reason": "Quelle rue ?",
+        "actor_role": "referent"}])
+    got_subject, body, page = notifications.render(message, "https://geosignal.example")
+    assert got_subject == subject
+    for line in lines:
+        assert line in body, line
+    assert f'<html lang="{lang}">' in page
+    if lang == "fr":  # ("referent" is also a Dutch and English word)
+        assert _raw_codes(visible_text(page)) == []
