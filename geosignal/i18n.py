@@ -208,7 +208,7 @@ def js_catalogue(lang: str) -> dict[str, Any]:
     ``{lang, locale (Intl), date (toLocaleDateString options), labels (vocabulary),
     fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
-    warnings, map, dashboard, import (each script's messages), draw (Leaflet.draw's
+    warnings, map, dashboard, import, queue, report_page (each script's messages), draw (Leaflet.draw's
     L.drawLocal), leaflet}``. The served script adds ``problemText(problem)``: what a person
     reads of a problem+json answer, in that language."""
     from geosignal import contract, ui_text
@@ -228,6 +228,8 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "map": translate_tree(ui_text.MAP_MESSAGES),
             "dashboard": translate_tree(ui_text.DASHBOARD_MESSAGES),
             "import": translate_tree(ui_text.IMPORT_MESSAGES),
+            "queue": translate_tree(ui_text.QUEUE_MESSAGES),
+            "report_page": translate_tree(ui_text.REPORT_PAGE_MESSAGES),
             "draw": translate_tree(ui_text.DRAW_LOCAL),
             "leaflet": translate_tree(ui_text.LEAFLET_MESSAGES),
         }
@@ -365,8 +367,10 @@ TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
     "geosignal.vocab": _tables("LABELS_FR"),
     "geosignal.contract": _contract_strings,
     "geosignal.errors": _tables("TITLES_FR", "MESSAGES_FR"),
+    "geosignal.workflow": _tables("ACTION_LABELS_FR", "EVENT_LABELS_FR", "TEXT_LABELS_FR"),
     "geosignal.ui_text": _tables("WARNINGS_FR", "MAP_MESSAGES", "DASHBOARD_MESSAGES", "IMPORT_MESSAGES",
-                                 "DRAW_LOCAL", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",
+                                 "QUEUE_MESSAGES", "QUEUE_PROMPTS", "REPORT_PAGE_MESSAGES", "ZONE_STATES_FR",
+                                 "EVIDENCE_FIELDS_FR", "DRAW_LOCAL", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",
                                  "EXPORT_FILTER_LABELS", "INDICATORS"),
 }
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from geosignal import contract
+from geosignal import contract, workflow
 from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError
 from geosignal.services.aggregation.filters import ESTIMATE_NOTE
 
@@ -39,44 +39,6 @@ WARNINGS_FR: dict[str, str] = {
     "layer_without_geometry": "Couche sans géométrie ignorée",
     "kml_members_ignored": "Éléments KML ignorés",
     "empty_feature_skipped": "Élément vide ignoré",
-}
-
-#: Messages of the representative's map script (static/js/report-map.js), by key.
-MAP_MESSAGES: dict[str, str] = {
-    "none": "Aucune forme dessinée.",
-    "drawn": "Forme dessinée : {kind}.",
-    "area": "Surface : {m2} m² ({ha} ha)",
-    "length": "Longueur : {m} m",
-    "vertices": "{n} sommets",
-    "too_small": "Zone trop petite ({m2} m²) : dessinez au moins {min} m², ou placez un point.",
-    "too_large": "Zone trop grande ({km2} km²) : le maximum est {max} km².",
-    "too_many_vertices": "Trop de sommets ({n}) : le maximum est {max}.",
-    "outside": "La forme sort de la commune de {commune} : elle sera refusée si elle se trouve surtout ailleurs.",
-    "mostly_outside": "La forme se trouve surtout hors de la commune de {commune} : elle sera refusée.",
-    "draw_first": "Indiquez d'abord le lieu : dessinez sur la carte, saisissez des coordonnées, votre position ou une adresse.",
-    "sending": "Envoi…",
-    "placed": "Point placé : {lat} N, {lon} E ({how}){commune}.",
-    "placed_circle": "Zone de {r} m de rayon autour de {lat} N, {lon} E ({how}){commune}.",
-    "in_commune": " — {commune}",
-    "read_as": {"lat_lon": "lu latitude puis longitude", "lon_lat": "lu longitude puis latitude",
-                "x_y": "lu x puis y", "y_x": "lu y puis x"},
-    "notation": {"decimal": "degrés décimaux WGS 84", "dms": "degrés, minutes, secondes",
-                 "lambert72": "Lambert belge 72", "lambert2008": "Lambert belge 2008"},
-    "choose_reading": "Lequel de ces lieux voulez-vous dire ?",
-    "geolocating": "Recherche de votre position…",
-    "geolocation_denied": "Votre position n'a pas pu être obtenue ({reason}). Saisissez des coordonnées ou une adresse.",
-    "geolocation_unsupported": "Ce navigateur ne donne pas la position.",
-    "position_accuracy": "votre position, précision {r} m",
-    "searching": "Recherche de l'adresse…",
-    "no_result": "Aucune adresse trouvée dans les communes desservies.",
-    "results": "{n} adresse(s) trouvée(s) : choisissez-en une.",
-    "outside_territory": "hors des communes desservies",
-    "address": "adresse",
-    "error": "Erreur : {detail}",
-    "next": "Décrire la zone blanche",
-    "back": "Revenir à la carte",
-    "kinds": {"marker": "un point", "polyline": "un tronçon", "polygon": "une zone", "rectangle": "une zone",
-              "circle": "un cercle", "position": "un point"},
 }
 
 #: Messages of the representative's map script (static/js/report-map.js), by key; ``{name}``
@@ -162,6 +124,58 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "queued": "en attente",
     "reading": "lecture du fichier",
     "saved": "{n} signalement(s) enregistré(s).",
+}
+
+#: Messages of the referent's validation queue script (static/js/queue.js), by key;
+#: ``%(name)s`` is filled by the script. Singular / plural pairs end in ``_one`` / ``_other``.
+QUEUE_MESSAGES: dict[str, Any] = {
+    "validated": "Signalement %(ref)s validé.",
+    "rejected": "Signalement %(ref)s rejeté.",
+    "needs_info": "Question envoyée pour le signalement %(ref)s.",
+    "bulk_done_one": "%(n)s signalement validé.",
+    "bulk_done_other": "%(n)s signalements validés.",
+    "bulk_partial": "%(n)s signalements validés ; %(m)s n'ont pas pu l'être (voir la liste).",
+    "not_moved": "Non validé : statut actuel « %(status)s ».",
+    "reason_required": "Indiquez un motif avant de confirmer.",
+    "question_required": "Écrivez la question avant de l'envoyer.",
+    "error": "L'action a échoué : %(detail)s",
+    "network_error": "Le serveur ne répond pas ; rien n'a été modifié. Réessayez.",
+    "loading": "Chargement…",
+    "loaded": "%(total)s signalements en attente ; %(shown)s affichés.",
+    "empty": "Aucun signalement ne correspond à ces filtres.",
+    "map_loading": "Chargement de la forme…",
+    "map_shown": "Forme du signalement %(ref)s affichée sur la carte.",
+    "selected_none": "Aucun signalement sélectionné",
+    "selected_one": "%(n)s sélectionné",
+    "selected_other": "%(n)s sélectionnés",
+    "point": "point",
+}
+
+#: Messages of the report page's map script (static/js/report-page.js), by key.
+REPORT_PAGE_MESSAGES: dict[str, str] = {
+    "point_title": "Point du signalement",
+    "changed": "Forme modifiée : elle sera enregistrée avec le formulaire.",
+    "multi": "Cette forme en plusieurs parties ne se modifie pas ici : seules les informations seront enregistrées.",
+}
+
+#: The queue's decisions: prompt of the text asked and text of the confirming button, by the
+#: kind of text the transition needs (:data:`geosignal.workflow.TEXT_KINDS`).
+QUEUE_PROMPTS: dict[str, dict[str, str]] = {
+    "reason": {"prompt": "Motif du rejet (envoyé à la commune)", "confirm": "Confirmer le rejet"},
+    "question": {"prompt": "Question pour la commune", "confirm": "Envoyer la question"},
+}
+
+#: States of a zone of overlapping reports (:data:`geosignal.services.zones_sql.ZONE_STATES`).
+ZONE_STATES_FR: dict[str, str] = {"proposed": "zone proposée", "confirmed": "zone confirmée"}
+
+#: Fields of a report's evidence (speed tests): labels of the table, the form and the errors.
+EVIDENCE_FIELDS_FR: dict[str, str] = {
+    "measured_at": "Date de la mesure",
+    "download_mbps": "Débit descendant",
+    "upload_mbps": "Débit montant",
+    "latency_ms": "Latence",
+    "signal_dbm": "Signal",
+    "operator": "Opérateur",
 }
 
 #: Leaflet.draw's texts (``L.drawLocal``), in French; the catalogue of each language carries
@@ -365,6 +379,40 @@ def form_fields() -> list[dict[str, Any]]:
     """Return the map form's report fields (:func:`geosignal.contract.form_fields`), labels
     in the current language."""
     return [{**f, "label": _(f["label"])} for f in contract.form_fields()]
+
+
+def action_label(action: str, target: str | None = None) -> str:
+    """Return the button text of a workflow action (:data:`geosignal.workflow.ACTION_LABELS_FR`)
+    in the current language; an unknown action gets the label of its ``target`` status."""
+    from geosignal.i18n import label
+
+    french = workflow.ACTION_LABELS_FR.get(action)
+    return _(french) if french else label(target)
+
+
+def event_label(action: str, target: str | None = None) -> str:
+    """Return what a history or journal line calls an event (a workflow action, or
+    ``create``, ``edit``, ``export``, ``merge``, ``split``) in the current language."""
+    french = workflow.EVENT_LABELS_FR.get(action)
+    return _(french) if french else action_label(action, target)
+
+
+def text_label(kind: str) -> str:
+    """Return the label of the text field a transition requires (``reason``, ``question``,
+    ``answer``, ``note``) in the current language."""
+    return _(workflow.TEXT_LABELS_FR[kind])
+
+
+def zone_state_label(state: str) -> str:
+    """Return the label of a zone state (``proposed``, ``confirmed``) in the current language."""
+    french = ZONE_STATES_FR.get(state)
+    return _(french) if french else state
+
+
+def evidence_label(name: str) -> str:
+    """Return the label of a speed-test field (:data:`EVIDENCE_FIELDS_FR`) in the current
+    language (``KeyError`` for another name)."""
+    return _(EVIDENCE_FIELDS_FR[name])
 
 
 def published_indicator(indicator: str) -> str:

@@ -43,34 +43,70 @@ WITHDRAWABLE_STATUSES: tuple[str, ...] = ("draft", "submitted", "needs_info", "v
 class Transition:
     """One allowed move: ``source`` → ``target`` by one of ``roles``, named ``action``;
     ``text`` the kind of text required (:data:`TEXT_KINDS`) or None; ``confirm`` whether the
-    pages ask for a confirmation first; ``label`` the French button text."""
+    pages ask for a confirmation first. Its French button text is :attr:`label`
+    (:data:`ACTION_LABELS_FR`)."""
 
     source: str
     target: str
     action: str
     roles: tuple[str, ...]
-    label: str
     text: str | None = None
     confirm: bool = False
 
+    @property
+    def label(self) -> str:
+        """The French button text of the action (:data:`ACTION_LABELS_FR`)."""
+        return ACTION_LABELS_FR[self.action]
+
+
+#: French label of each action of the table (buttons, history, journal): the one place they
+#: are named; translated where shown (:func:`geosignal.ui_text.action_label`).
+ACTION_LABELS_FR: dict[str, str] = {
+    "submit": "Soumettre",
+    "validate": "Valider",
+    "reject": "Rejeter",
+    "ask": "Poser une question",
+    "answer": "Répondre et soumettre à nouveau",
+    "transmit": "Marquer comme transmis",
+    "resolve": "Marquer comme résolu",
+    "mark_not_resolved": "Marquer comme non résolu",
+    "withdraw": "Retirer",
+}
+
+#: French label of the journal's events that are not moves of the table (report created or
+#: edited, export, zones merged or split): :data:`geosignal.services.audit.AUDIT_ACTIONS`.
+EVENT_LABELS_FR: dict[str, str] = {
+    "create": "Signalement créé",
+    "edit": "Forme ou informations modifiées",
+    "export": "Inclus dans un export DWconnect",
+    "merge": "Regroupé dans une zone",
+    "split": "Séparé d'une zone",
+}
+
+#: French label of the text field each kind of required text gets (:data:`TEXT_KINDS`).
+TEXT_LABELS_FR: dict[str, str] = {
+    "reason": "Motif (obligatoire)",
+    "question": "Question à la commune (obligatoire)",
+    "answer": "Votre réponse (obligatoire)",
+    "note": "Note de l'opérateur (obligatoire)",
+}
 
 _REP = ("representative", "admin")
 _REF = ("referent", "admin")
 
 #: Every allowed transition. A pair (source, target) appears at most once.
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("draft", "submitted", "submit", _REP, "Soumettre"),
-    Transition("submitted", "validated", "validate", _REF, "Valider"),
-    Transition("submitted", "rejected", "reject", _REF, "Rejeter", text="reason", confirm=True),
-    Transition("submitted", "needs_info", "ask", _REF, "Poser une question", text="question"),
-    Transition("needs_info", "submitted", "answer", _REP, "Répondre et soumettre à nouveau", text="answer"),
-    Transition("needs_info", "rejected", "reject", _REF, "Rejeter", text="reason", confirm=True),
-    Transition("validated", "transmitted", "transmit", _REF, "Marquer comme transmis"),
-    Transition("transmitted", "resolved", "resolve", _REF, "Marquer comme résolu", text="note"),
-    Transition("transmitted", "not_resolved", "mark_not_resolved", _REF, "Marquer comme non résolu",
-               text="note"),
-    Transition("not_resolved", "resolved", "resolve", _REF, "Marquer comme résolu", text="note"),
-    *(Transition(s, "withdrawn", "withdraw", _REP, "Retirer", confirm=True) for s in WITHDRAWABLE_STATUSES),
+    Transition("draft", "submitted", "submit", _REP),
+    Transition("submitted", "validated", "validate", _REF),
+    Transition("submitted", "rejected", "reject", _REF, text="reason", confirm=True),
+    Transition("submitted", "needs_info", "ask", _REF, text="question"),
+    Transition("needs_info", "submitted", "answer", _REP, text="answer"),
+    Transition("needs_info", "rejected", "reject", _REF, text="reason", confirm=True),
+    Transition("validated", "transmitted", "transmit", _REF),
+    Transition("transmitted", "resolved", "resolve", _REF, text="note"),
+    Transition("transmitted", "not_resolved", "mark_not_resolved", _REF, text="note"),
+    Transition("not_resolved", "resolved", "resolve", _REF, text="note"),
+    *(Transition(s, "withdrawn", "withdraw", _REP, confirm=True) for s in WITHDRAWABLE_STATUSES),
 )
 
 #: Action names, in table order, without repeats.
@@ -85,12 +121,15 @@ def _check_table() -> None:
         assert t.source in STATUSES and t.target in STATUSES and t.source != t.target, t
         assert t.roles and set(t.roles) <= set(TRANSITION_ROLES), t
         assert t.text is None or t.text in TEXT_KINDS, t
+        assert t.action in ACTION_LABELS_FR, t
         assert STATUS_TYPES[t.source] == "open" or t.source == "not_resolved", t
     for status in STATUSES:  # every status is reachable or initial
         assert status in INITIAL_STATUSES or any(t.target == status for t in TRANSITIONS), status
 
 
 _check_table()
+assert set(ACTION_LABELS_FR) == set(ACTIONS) and set(TEXT_LABELS_FR) == set(TEXT_KINDS)
+assert not set(EVENT_LABELS_FR) & set(ACTIONS)
 
 
 def find(source: str, target: str) -> Transition | None:

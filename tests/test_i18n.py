@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import pytest
 from flask_babel import force_locale
 
-from geosignal import i18n, ui_text, vocab
+from geosignal import i18n, ui_text, vocab, workflow
 from geosignal.errors import ERROR_CODES, GeosignalError
 from geosignal.models import User
 from tests.conftest import CHARLEROI, CHIMAY, csrf_token, make_account
@@ -244,9 +244,16 @@ def _codes_with_labels() -> list[tuple[str, list[str]]]:
     return out
 
 
+#: Machine words of the workflow and the zones that a page must never show as such: the
+#: transition table's actions, the journal's events (``export`` is also a French word) and
+#: the zone states.
+WORKFLOW_WORDS = (*workflow.ACTIONS, *(e for e in workflow.EVENT_LABELS_FR if e != "export"),
+                  *ui_text.ZONE_STATES_FR)
+
+
 def _raw_codes(text: str) -> list[str]:
     text = re.sub(r"[\w.+-]+@[\w.-]+", " ", text)  # e-mail addresses are not codes
-    found = []
+    found = [word for word in WORKFLOW_WORDS if re.search(rf"(?<![\w/-]){word}(?![\w/-])", text)]
     for code, containing in _codes_with_labels():
         stripped = text
         for lbl in containing:
@@ -280,9 +287,43 @@ def _file_reports(account) -> None:  # noqa: ANN001
     return ids
 
 
-def _pages(client, db) -> dict[str, list[str]]:  # noqa: ANN001
-    """Every page of every role, in French: role → paths."""
-    return {
+def _workflow(accounts: dict) -> dict[str, str]:  # noqa: ANN001
+    """Charleroi's reports in the workflow's statuses, with a zone of two overlapping reports,
+    a question asked, a rejection with its reason, a withdrawal and an export recorded:
+    name → report id."""
+    representative, referent = accounts["representative"], accounts["referent"]
+    ids = _file_reports(representative)
+    x, y = CHARLEROI_LAMBERT72
+    overlap = representative.post("/api/v1/reports", json=feature(
+        to_geojson_4326(square_lambert(x + 40, y, 150.0)), network="fixed", technologies=["DSL"],
+        issue="no_coverage", description="Même rue, côté voisin"))
+    assert overlap.status_code == 201, overlap.get_json()
+    moves = [(ids[1], "validated", None), (ids[2], "rejected", "Hors du territoire de la commune"),
+             (ids[0], "needs_info", "Quelle rue exactement ?")]
+    for report_id, status, reason in moves:
+        body = {"status": status, **({"reason": reason} if reason else {})}
+        answer = referent.patch(f"/api/v1/reports/{report_id}", json=body)
+        assert answer.status_code == 200, answer.get_json()
+    assert representative.patch(f"/api/v1/reports/{ids[3]}", json={"status": "withdrawn"}).status_code == 200
+    export = referent.get("/api/v1/exports/dwconnect")
+    assert export.status_code == 200 and b'"FeatureCollection"' in export.get_data()  # one run in the history
+    return {"asked": ids[0], "validated": ids[1], "rejected": ids[2], "withdrawn": ids[3],
+            "submitted": overlap.get_json()["id"]}
+
+
+def _pages(client, db, reports: dict[str, str] | None = None) -> dict[str, list[str]]:  # noqa: ANN001
+    """Every page of every role, in French: role → paths (with the report pages of
+    ``reports``, see :func:`_workflow`)."""
+    r = reports or {}
+    report_pages = {
+        "representative": [f"/signalements/{r['asked']}", f"/signalements/{r['asked']}/modifier",
+                           f"/signalements/{r['validated']}", f"/signalements/{r['rejected']}",
+                           f"/signalements/{r['submitted']}", "/compte/notifications"],
+        "referent": ["/validation", "/validation?status=all", f"/signalements/{r['submitted']}",
+                     f"/signalements/{r['asked']}", "/compte/notifications"],
+        "admin": ["/admin/journal", f"/signalements/{r['withdrawn']}"],
+    } if r else {}
+    pages = {
         "anonymous": ["/login", "/compte/mot-de-passe-oublie", "/compte/invitation?jeton=nope", "/nulle-part",
                       "/ogc/?f=html", "/ogc/collections?f=html", "/ogc/collections/white-zones/items?f=html",
                       "/api/v1/docs"],
@@ -293,6 +334,9 @@ def _pages(client, db) -> dict[str, list[str]]:  # noqa: ANN001
                      f"/communes/{CHARLEROI}/fiche", f"/carte?commune={CHARLEROI}", "/compte"],
         "admin": ["/carte", "/utilisateurs", "/import", "/signalements"],
     }
+    for role, paths in report_pages.items():
+        pages[role] = pages[role] + paths
+    return pages
 
 
 def test_french_pages_show_no_raw_code_and_no_english(app, db) -> None:  # noqa: ANN001
@@ -302,14 +346,11 @@ def test_french_pages_show_no_raw_code_and_no_english(app, db) -> None:  # noqa:
         "referent": make_account(clients["referent"], db, "referent@igretec.com", "referent"),
         "admin": make_account(clients["admin"], db, "admin@igretec.com", "admin"),
     }
-    ids = _file_reports(accounts["representative"])
-    for report_id, status in zip(ids[1:3], ("validated", "rejected"), strict=True):
-        assert accounts["referent"].patch(f"/api/v1/reports/{report_id}", json={"status": status}).status_code == 200
-    assert accounts["representative"].patch(f"/api/v1/reports/{ids[3]}", json={"status": "withdrawn"}).status_code == 200
+    ids = _workflow(accounts)
     for account in accounts.values():
         account.login()
     seen: dict[str, str] = {}
-    for role, paths in _pages(clients["anonymous"], db).items():
+    for role, paths in _pages(clients["anonymous"], db, ids).items():
         for path in paths:
             answer = clients[role].get(path, headers={"Accept-Language": "fr-BE"}, follow_redirects=True)
             html = answer.get_data(as_text=True)
@@ -328,6 +369,27 @@ def test_french_pages_show_no_raw_code_and_no_english(app, db) -> None:  # noqa:
     assert "Cette action est réservée à un autre rôle" in seen[f"representative /communes/{CHIMAY}/fiche"]
     assert "Page ou élément introuvable" in seen["anonymous /nulle-part"]
     assert "Ce lien a expiré ou a déjà servi" in seen["anonymous /compte/invitation?jeton=nope"]
+    # ... and the workflow's pages: actions, events, text fields, zone states, evidence, e-mails
+    asked = seen[f"representative /signalements/{ids['asked']}"]
+    for text in ("Question posée", "Répondre et soumettre à nouveau", "Votre réponse (obligatoire)", "Retirer",
+                 "Questions et réponses", "Quelle rue exactement ?", "Signalement créé", "Poser une question",
+                 "Également signalé par 1 autre signalement (zone proposée)", "Preuves", "Débit descendant"):
+        assert text in asked, text
+    assert "Brouillon" not in asked
+    queue = seen["referent /validation"]
+    for text in ("File de validation", "Valider", "Poser une question", "Rejeter",
+                 "DSL (cuivre)", "Aucune couverture", "Soumis"):
+        assert text in queue, text
+    referent_page = seen[f"referent /signalements/{ids['submitted']}"]
+    for text in ("Valider", "Motif (obligatoire)", "Question à la commune (obligatoire)"):
+        assert text in referent_page, text
+    journal = seen["admin /admin/journal"]
+    for text in ("Journal des modifications", "Signalement créé", "Valider", "Rejeter", "Poser une question", "Retirer",
+                 "Inclus dans un export DWconnect", "Regroupé dans une zone", "Hors du territoire de la commune"):
+        assert text in journal, text
+    assert "Modifier le signalement" in seen[f"representative /signalements/{ids['asked']}/modifier"]
+    assert "Export du " in seen["referent /exports"]
+    assert "Un résumé par jour, le matin" in seen["referent /compte/notifications"]
 
 
 @pytest.mark.parametrize(("lang", "expected"), [
@@ -365,3 +427,112 @@ def test_refused_report_in_the_form_gives_the_reason_in_the_language(client, db)
     box = re.search(r'<div class="field-error" id="geometry-error"[^>]*><p>([^<]*)</p>', html).group(1)
     assert box == "Zone te klein (9 m²): teken minstens 100 m², of plaats een punt."
     assert "Melding geweigerd: Zone te klein (9 m²)" in html
+
+
+#: Exact texts of the workflow's pages in Dutch and English: page → texts.
+WORKFLOW_PAGES = {
+    "nl": {
+        "representative asked": ["Vraag gesteld", "Antwoorden en opnieuw indienen", "Uw antwoord (verplicht)", "Intrekken",
+                                 "Vragen en antwoorden", "Melding aangemaakt", "Een vraag stellen", "Geschiedenis",
+                                 "Ook gemeld door 1 andere melding (voorgestelde zone)", "Bewijzen", "Downloadsnelheid",
+                                 "Een meting of foto toevoegen"],
+        "representative edit": ["Melding {ref} wijzigen", "Verplaats de hoekpunten van de vorm",
+                                "De wijzigingen opslaan"],
+        "representative mails": ["E-mails van geosignal", "U ontvangt een e-mail bij elke statuswijziging"],
+        "referent queue": ["Validatiewachtrij", "Valideren", "Een vraag stellen", "Afwijzen", "Alles selecteren",
+                           "De selectie valideren", "In afwachting (ingediend)", "DSL (koper)", "Geen dekking",
+                           "Pagina van de melding"],
+        "referent submitted": ["Valideren", "Reden (verplicht)", "Vraag aan de gemeente (verplicht)", "Acties"],
+        "referent exports": ["Nieuwe export van de gevalideerde meldingen", "Export van ", "1 melding van alle gemeenten",
+                             "nog niet gemarkeerd als doorgestuurd.", "Markeren als doorgestuurd naar DWconnect"],
+        "referent mails": ["Eén samenvatting per dag, 's ochtends"],
+        "admin journal": ["Logboek van de wijzigingen", "Melding aangemaakt", "Valideren", "Afwijzen", "Intrekken",
+                          "Opgenomen in een DWconnect-export", "Samengevoegd in een zone", "Wanneer", "Reden of detail"],
+    },
+    "en": {
+        "representative asked": ["Question asked", "Answer and submit again", "Your answer (required)", "Withdraw",
+                                 "Questions and answers", "Report created", "Ask a question", "History",
+                                 "Also reported by 1 other report (proposed zone)", "Evidence", "Download speed",
+                                 "Add a measurement or a photo"],
+        "representative edit": ["Edit report {ref}", "Move the shape's vertices", "Save the changes"],
+        "representative mails": ["E-mails from geosignal", "You receive an e-mail at every status change"],
+        "referent queue": ["Validation queue", "Validate", "Ask a question", "Reject", "Select all",
+                           "Validate the selection", "Waiting (submitted)", "DSL (copper)", "No coverage", "Report page"],
+        "referent submitted": ["Validate", "Reason (required)", "Question to the commune (required)", "Actions"],
+        "referent exports": ["New export of the validated reports", "Export of ", "1 report of all communes",
+                             "not yet marked as transmitted.", "Mark as transmitted to DWconnect"],
+        "referent mails": ["One summary a day, in the morning"],
+        "admin journal": ["Journal of changes", "Report created", "Validate", "Reject", "Withdraw",
+                          "Included in a DWconnect export", "Grouped into a zone", "When", "Reason or detail"],
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_workflow_pages_in_dutch_and_english(app, db, lang: str) -> None:  # noqa: ANN001
+    clients = {role: app.test_client() for role in ("representative", "referent", "admin")}
+    accounts = {
+        "representative": make_account(clients["representative"], db, "echevin@charleroi.be", "representative", CHARLEROI),
+        "referent": make_account(clients["referent"], db, "referent@igretec.com", "referent"),
+        "admin": make_account(clients["admin"], db, "admin@igretec.com", "admin"),
+    }
+    ids = _workflow(accounts)
+    for account in accounts.values():
+        account.login()
+    reference = accounts["representative"].get(f"/api/v1/reports/{ids['asked']}").get_json()["properties"]["reference"]
+    paths = {
+        "representative asked": f"/signalements/{ids['asked']}",
+        "representative edit": f"/signalements/{ids['asked']}/modifier",
+        "representative mails": "/compte/notifications",
+        "referent queue": "/validation",
+        "referent submitted": f"/signalements/{ids['submitted']}",
+        "referent exports": "/exports",
+        "referent mails": "/compte/notifications",
+        "admin journal": "/admin/journal",
+    }
+    for page, path in paths.items():
+        answer = clients[page.split()[0]].get(path, headers={"Accept-Language": lang})
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 200 and _lang(html) == lang, (page, answer.status_code)
+        text = visible_text(html)
+        for expected in WORKFLOW_PAGES[lang][page]:
+            assert expected.format(ref=reference) in text, (page, expected)
+        assert _english(text) == [] or lang == "en", page
+    # the queue's script reads its texts and the vocabulary from the catalogue of the language
+    catalogue = json.loads(re.search(r"window\.geosignalI18n = (\{.*?\});\n", clients["referent"].get(
+        f"/i18n/{lang}.js").get_data(as_text=True)).group(1))
+    assert catalogue["queue"]["loaded"] == {"nl": "%(total)s meldingen in afwachting; %(shown)s getoond.",
+                                            "en": "%(total)s reports waiting; %(shown)s shown."}[lang]
+    assert catalogue["queue"]["selected_other"] == {"nl": "%(n)s geselecteerd", "en": "%(n)s selected"}[lang]
+    assert catalogue["labels"]["needs_info"] == {"nl": "Vraag gesteld", "en": "Question asked"}[lang]
+    assert catalogue["report_page"]["changed"] == {
+        "nl": "Vorm gewijzigd: ze wordt met het formulier opgeslagen.",
+        "en": "Shape changed: it will be saved with the form."}[lang]
+
+
+@pytest.mark.parametrize(("lang", "subject", "lines"), [
+    ("fr", "geosignal : signalement CHA-1 — Question posée",
+     ["Le statut d'un signalement de votre commune a changé :", "« Soumis » → « Question posée »",
+      "Par : Référent·e Smart Region", "Question : Quelle rue ?", "Fixe, Aucune couverture"]),
+    ("nl", "geosignal: melding CHA-1 — Vraag gesteld",
+     ["De status van een melding van uw gemeente is gewijzigd:", "'Ingediend' → 'Vraag gesteld'",
+      "Door: Smart Region-referent", "Vraag : Quelle rue ?", "Vast, Geen dekking"]),
+    ("en", "geosignal: report CHA-1 — Question asked",
+     ["The status of a report of your commune changed:", "'Submitted' → 'Question asked'",
+      "By: Smart Region referent", "Question : Quelle rue ?", "Fixed, No coverage"]),
+])
+def test_status_mail_in_the_recipients_language(lang: str, subject: str, lines: list[str]) -> None:
+    from geosignal.services import notifications
+
+    message = notifications.Message(1, "echevin@charleroi.be", lang, "transition", False, rows=[{
+        "id": 1, "reference": "CHA-1", "commune": "Charleroi", "commune_nis": CHARLEROI,
+        "report_id": "4cab4884-d218-456a-a092-22251842de7e", "network": "fixed", "issue": "no_coverage",
+        "from_status": "submitted", "to_status": "needs_info", "reason": "Quelle rue ?",
+        "actor_role": "referent"}])
+    got_subject, body, page = notifications.render(message, "https://geosignal.example")
+    assert got_subject == subject
+    for line in lines:
+        assert line in body, line
+    assert f'<html lang="{lang}">' in page
+    if lang == "fr":  # ("referent" is also a Dutch and English word)
+        assert _raw_codes(visible_text(page)) == []

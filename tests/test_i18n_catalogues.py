@@ -44,6 +44,24 @@ def _catalogue(lang: str):  # noqa: ANN202
         return read_po(f, locale=lang)
 
 
+def _key(message_id: str | tuple | list) -> str:
+    """The msgid of a message (the singular of an ngettext pair)."""
+    return message_id if isinstance(message_id, str) else message_id[0]
+
+
+def _done(string: str | tuple | list) -> bool:
+    """Whether a msgstr is filled (every plural form of an ngettext pair)."""
+    return bool(string) if isinstance(string, str) else bool(string) and all(string)
+
+
+def _forms(message_id: str | tuple | list, string: str | tuple | list) -> list[tuple[str, str]]:
+    """(source, translation) pairs to compare placeholders: the msgid with its msgstr, or for
+    an ngettext pair the plural source with every translated form."""
+    if isinstance(message_id, str):
+        return [(message_id, string)]
+    return [(message_id[1], form) for form in string]
+
+
 def test_extraction_finds_the_templates_the_code_and_the_tables(extracted: set[str]) -> None:
     from geosignal import contract, ui_text, vocab
     from geosignal.errors import MESSAGES_FR, TITLES_FR
@@ -61,7 +79,7 @@ def test_extraction_finds_the_templates_the_code_and_the_tables(extracted: set[s
 @pytest.mark.parametrize("lang", TRANSLATED)
 def test_every_extracted_text_is_translated(extracted: set[str], lang: str) -> None:
     catalogue = _catalogue(lang)
-    translated = {m.id: m.string for m in catalogue if m.id and m.string and not m.fuzzy}
+    translated = {_key(m.id): m.string for m in catalogue if m.id and _done(m.string) and not m.fuzzy}
     missing = sorted(extracted - set(translated))
     assert missing == [], f"{len(missing)} text(s) without a {lang} translation: run scripts/translations " \
                           f"and fill them in geosignal/translations/{lang}: {missing[:10]}"
@@ -69,16 +87,21 @@ def test_every_extracted_text_is_translated(extracted: set[str], lang: str) -> N
 
 @pytest.mark.parametrize("lang", TRANSLATED)
 def test_translations_keep_the_placeholders(lang: str) -> None:
-    wrong = [(m.id, m.string) for m in _catalogue(lang) if m.id and m.string
-             and sorted(PLACEHOLDER.findall(m.id)) != sorted(PLACEHOLDER.findall(m.string))]
+    wrong = [(source, form) for m in _catalogue(lang) if m.id and _done(m.string)
+             for source, form in _forms(m.id, m.string)
+             if sorted(PLACEHOLDER.findall(source)) != sorted(PLACEHOLDER.findall(form))]
     assert wrong == []
+    plurals = [m for m in _catalogue(lang) if isinstance(m.id, tuple)]
+    assert plurals and all(len(m.string) == 2 for m in plurals)  # Dutch and English: one, other
 
 
 @pytest.mark.parametrize("lang", TRANSLATED)
 def test_compiled_catalogue_is_the_po_file(lang: str) -> None:
-    po = {m.id: m.string for m in _catalogue(lang) if m.id and m.string and not m.fuzzy}
+    po = {_key(m.id): tuple(m.string) if isinstance(m.string, (tuple, list)) else m.string
+          for m in _catalogue(lang) if m.id and _done(m.string) and not m.fuzzy}
     with open(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.mo", "rb") as f:
-        mo = {m.id: m.string for m in read_mo(f) if m.id}
+        mo = {_key(m.id): tuple(m.string) if isinstance(m.string, (tuple, list)) else m.string
+              for m in read_mo(f) if m.id}
     assert mo == po, "the .mo file is stale: run scripts/translations compile"
 
 
@@ -89,3 +112,7 @@ def test_a_dutch_and_an_english_spot_check() -> None:
     assert nl["Tronçon"] == "Wegvak" and en["Tronçon"] == "Road stretch"
     assert nl["Zone blanche"] == "Witte zone"
     assert nl["Dessiner une zone"] == "Een zone tekenen" and en["Dessiner une zone"] == "Draw a zone"
+    plural = ("%(num)s signalement attend votre validation :", "%(num)s signalements attendent votre validation :")
+    assert nl[plural] == ("%(num)s melding wacht op uw validatie:", "%(num)s meldingen wachten op uw validatie:")
+    assert en[plural] == ("%(num)s report awaits your validation:", "%(num)s reports await your validation:")
+    assert nl["Poser une question"] == "Een vraag stellen" and en["Poser une question"] == "Ask a question"

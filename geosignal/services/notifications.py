@@ -381,7 +381,14 @@ def _environment(locale: str) -> Any:
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     translations = Translations.load(str(ROOT / "geosignal" / "translations"), [locale])
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    env.globals["label"] = vocab.label
+
+    def label(value: str | None) -> str:
+        """The vocabulary label of ``value`` in the recipient's language."""
+        french = vocab.LABELS_FR.get(value or "")
+        return translations.gettext(french) if french else str(value)
+
+    env.globals["label"] = label
+    env.globals["lang"] = locale
     return env
 
 

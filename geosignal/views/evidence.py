@@ -7,25 +7,14 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 
-from geosignal import policy
+from geosignal import policy, ui_text
 from geosignal.auth import current
 from geosignal.db import get_session
-from geosignal.errors import TITLES_FR, GeosignalError
+from geosignal.errors import GeosignalError
 from geosignal.services import evidence as evidence_service
 
 bp = Blueprint("evidence", __name__)
-
-#: Labels of the speed-test fields on the page (errors name the field).
-FIELD_LABELS = {
-    "download_mbps": lazy_gettext("Débit descendant"),
-    "upload_mbps": lazy_gettext("Débit montant"),
-    "latency_ms": lazy_gettext("Latence"),
-    "signal_dbm": lazy_gettext("Signal"),
-    "operator": lazy_gettext("Opérateur"),
-    "measured_at": lazy_gettext("Date de la mesure"),
-}
 
 
 def _with_urls(report_id: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -110,13 +99,14 @@ def _flash_error(error: GeosignalError) -> None:
     items = error.extra.get("errors") or [{"code": error.code, "detail": error.detail, "pointer": error.where}]
     for item in items:
         field = (item.get("pointer") or "").strip("/")
-        label = FIELD_LABELS.get(field)
-        title = TITLES_FR.get(item["code"], item["code"])
+        label = ui_text.evidence_label(field) if field in ui_text.EVIDENCE_FIELDS_FR else None
+        title = ui_text.code_message(item["code"])
         message = _("%(field)s : %(problem)s", field=label, problem=title) if label else title
         if item["code"] == "invalid_attribute" and field in evidence_service.SPEED_TEST_RANGES:
             lo, hi, unit = evidence_service.SPEED_TEST_RANGES[field]
+            low, high = format(lo, "g"), format(hi, "g")
             message = _("%(field)s : un nombre entre %(lo)s et %(hi)s %(unit)s.", field=label,
-                        lo=f"{lo:g}", hi=f"{hi:g}", unit=unit)
+                        lo=low, hi=high, unit=unit)
         flash(message, "error")
 
 

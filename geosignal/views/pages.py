@@ -342,7 +342,7 @@ def _sheet_map_texts(generated: datetime) -> Any:
         commune=_("Commune"),
         neighbours=_("Communes voisines"),
         north=_("N"),
-        status_labels={s: vocab.label(s) for s in sheet_pdf.SHOWN_STATUSES},
+        status_labels={s: i18n.label(s) for s in sheet_pdf.SHOWN_STATUSES},
         sources=(
             _("Limites communales : SPF Finances – AGDP, unités administratives au 1/1/2021 ; "
               "codes INS et population : Statbel."),
@@ -369,7 +369,7 @@ def commune_sheet_pdf(nis: str) -> Response:
     sheet = sheet_pdf.build_sheet(get_session(), nis, _sheet_map_texts(generated))
     html = render_template("commune_sheet_pdf.html", sheet=sheet.figures, map_svg=Markup(sheet.map.svg),
                            generated=generated,
-                           counted_labels=", ".join(vocab.label(s).lower() for s in sheet_pdf.SHOWN_STATUSES))
+                           counted_labels=", ".join(i18n.label(s).lower() for s in sheet_pdf.SHOWN_STATUSES))
     pdf = sheet_pdf.render_pdf(html, current_app.static_folder or "static")
     filename = f"fiche-{nis}-{generated:%Y-%m-%d}.pdf"
     return Response(pdf, mimetype="application/pdf",

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from geosignal import policy, vocab
+from geosignal import policy, ui_text, vocab
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -57,29 +57,6 @@ def queue_api() -> Response:
     return jsonify(_page().as_json())
 
 
-def _messages() -> dict[str, str]:
-    """The texts queue.js shows (French source, translated by Flask-Babel)."""
-    return {
-        "validated": _("Signalement %(ref)s validé."),
-        "rejected": _("Signalement %(ref)s rejeté."),
-        "needs_info": _("Question envoyée pour le signalement %(ref)s."),
-        "bulk_done": _("%(n)s signalements validés."),
-        "bulk_partial": _("%(n)s signalements validés ; %(m)s n'ont pas pu l'être (voir la liste)."),
-        "not_moved": _("Non validé : statut actuel « %(status)s »."),
-        "reason_required": _("Indiquez un motif avant de confirmer."),
-        "question_required": _("Écrivez la question avant de l'envoyer."),
-        "error": _("L'action a échoué : %(detail)s"),
-        "network_error": _("Le serveur ne répond pas ; rien n'a été modifié. Réessayez."),
-        "loading": _("Chargement…"),
-        "loaded": _("%(total)s signalements en attente ; %(shown)s affichés."),
-        "empty": _("Aucun signalement ne correspond à ces filtres."),
-        "map_loading": _("Chargement de la forme…"),
-        "map_shown": _("Forme du signalement %(ref)s affichée sur la carte."),
-        "selected_none": _("Aucun signalement sélectionné"),
-        "selected_count": _("%(n)s sélectionnés"),
-    }
-
-
 #: The referent's decisions the queue offers, in this order (the transition table says from
 #: which statuses, for whom, and what text each needs).
 QUEUE_TARGETS: tuple[str, ...] = ("validated", "needs_info", "rejected")
@@ -93,19 +70,15 @@ def _queue_actions(user: Any) -> tuple[list[dict[str, Any]], dict[str, list[str]
     per status, the targets ``user`` may move a report to (from the transition table)."""
     from geosignal import workflow
 
-    prompts = {
-        "reason": (_("Motif du rejet (envoyé à la commune)"), _("Confirmer le rejet")),
-        "question": (_("Question pour la commune"), _("Envoyer la question")),
-    }
-    labels = {"validated": _("Valider"), "needs_info": _("Poser une question"), "rejected": _("Rejeter")}
     buttons = []
     for target in QUEUE_TARGETS:
         transition = next((t for t in workflow.TRANSITIONS if t.target == target), None)
         if transition is None:
             continue
-        prompt, confirm = prompts.get(transition.text or "", ("", ""))
-        buttons.append({"target": target, "label": labels[target], "text": transition.text or "",
-                        "prompt": prompt, "confirm": confirm})
+        prompt = ui_text.QUEUE_PROMPTS.get(transition.text or "", {"prompt": "", "confirm": ""})
+        buttons.append({"target": target, "label": ui_text.action_label(transition.action, target),
+                        "text": transition.text or "", "prompt": _(prompt["prompt"]) if prompt["prompt"] else "",
+                        "confirm": _(prompt["confirm"]) if prompt["confirm"] else ""})
     by_status = {status: [t.target for t in policy.allowed_transitions(user, None, status)
                           if t.target in QUEUE_TARGETS] for status in vocab.STATUSES}
     return buttons, by_status
@@ -142,14 +115,11 @@ def queue_page() -> tuple[str, int]:
     communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
     layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
     buttons, by_status = _queue_actions(current())
-    shown = (*vocab.STATUSES, *vocab.NETWORKS, *vocab.OPERATORS, *vocab.TECHNOLOGIES, *vocab.ISSUES)
     page_html = render_template(
         "queue.html", page=page, filters=page.filters, communes=communes, error=error,
         statuses=vocab.STATUSES, default_statuses=queue_service.DEFAULT_STATUSES,
         queue_actions=buttons, actions_by_status=by_status, actions_json=json.dumps(by_status),
-        messages=json.dumps(_messages(), ensure_ascii=False),
         base_layers=json.dumps(layers, ensure_ascii=False),
-        labels_json=json.dumps({v: vocab.label(v) for v in shown}, ensure_ascii=False),
         api_url=url_for("queue.queue_api"), bulk_url=url_for("queue.bulk_transition"),
         transition_url=_url("api.post_transition", f"/api/v1/reports/{_ZERO}/transitions", report_id=_ZERO),
         report_api=url_for("api.get_report", report_id=_ZERO),

@@ -22,7 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from geosignal import contract, policy, ui_text, vocab, workflow
+from geosignal import contract, i18n, policy, ui_text, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -105,7 +105,7 @@ def post_action(report_id: str) -> Any:
         return _render_report(reports_service.get_report(session, user, report_id), status=412)
     session.commit()
     flash(_("Signalement %(reference)s : %(status)s.", reference=props["reference"],
-            status=vocab.label(target).lower()), "success")
+            status=i18n.label(target).lower()), "success")
     return redirect(url_for("report_pages.report_page", report_id=feature["id"]))
 
 

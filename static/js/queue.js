@@ -4,13 +4,18 @@
  * POST /api/v1/reports/<id>/transitions, and validates a selection in one
  * POST /api/v1/reports/transitions, all with the CSRF header and without reloading the page.
  * Cards come from the page's <template> (one declaration with the server's rendering); user
- * text is inserted with textContent only. Texts come from the page (translated there). */
+ * text is inserted with textContent only. Texts come from the catalogue of the page's language
+ * (window.geosignalI18n, GET /i18n/<lang>.js: its "queue" messages and vocabulary "labels");
+ * numbers and dates are written with Intl in the catalogue's locale. */
 (function () {
   "use strict";
   var root = document.getElementById("queue");
   if (!root) { return; }
-  var M = JSON.parse(root.dataset.messages || "{}");
-  var LABELS = JSON.parse(root.dataset.labels || "{}");
+  var I = window.geosignalI18n || {};
+  var M = I.queue || {};
+  var LABELS = I.labels || {};
+  var LOCALE = I.locale || "fr-BE";
+  var DATE = I.date || { day: "2-digit", month: "2-digit", year: "numeric" };
   var ACTIONS = JSON.parse(root.dataset.actions || "{}");
   var LAYERS = JSON.parse(root.dataset.baseLayers || "[]");
   var ZERO = "00000000-0000-0000-0000-000000000000";
@@ -40,13 +45,17 @@
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
   function labels(values) { return values && values.length ? values.map(label).join(", ") : "—"; }
   function num(v, digits) {
-    return Number(v).toLocaleString("fr-BE", { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
+    return Number(v).toLocaleString(LOCALE, { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
   }
   function belgianDate(iso) {
     if (!iso) { return "—"; }
     var d = new Date(iso);
-    return d.toLocaleDateString("fr-BE", { timeZone: "Europe/Brussels", day: "2-digit", month: "2-digit", year: "numeric" });
+    return d.toLocaleDateString(LOCALE, Object.assign({ timeZone: "Europe/Brussels" }, DATE));
   }
+  // singular or plural of a message (keys name_one / name_other)
+  function plural(name, n, values) { return fill(M[name + (Number(n) === 1 ? "_one" : "_other")], values); }
+  // what a person reads of a problem+json answer, in the page's language
+  function problem(body, status) { return (I.problemText && I.problemText(body)) || body.detail || body.title || status || ""; }
   function say(text) { summary.textContent = text; }
   function shout(text) { alertBox.textContent = ""; window.setTimeout(function () { alertBox.textContent = text; }, 30); }
   function refOf(li) { return li.dataset.ref || ""; }
@@ -87,6 +96,8 @@
       size.textContent = item.area_m2 < 1e5 ? num(item.area_m2) + " m²" : num(item.area_m2 / 1e6, 3) + " km²";
     } else if (item.length_m !== null && item.length_m !== undefined) {
       size.textContent = num(item.length_m) + " m";
+    } else {
+      size.textContent = M.point;
     }
     field(li, "evidence_stale").hidden = !item.evidence_stale;
     field(li, "description").textContent = item.description || "";
@@ -124,7 +135,7 @@
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         if (request !== listRequest) { return; }
-        if (!res.ok) { shout(fill(M.error, { detail: res.body.detail || res.body.title })); counted(); return; }
+        if (!res.ok) { shout(fill(M.error, { detail: problem(res.body) })); counted(); return; }
         if (!cursor) { list.textContent = ""; clearMap(); }
         res.body.items.forEach(function (item) { list.appendChild(card(item)); });
         total = res.body.total;
@@ -196,7 +207,7 @@
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         if (request !== mapRequest) { return; }
-        if (!res.ok) { caption.textContent = fill(M.error, { detail: res.body.detail || res.body.title }); return; }
+        if (!res.ok) { caption.textContent = fill(M.error, { detail: problem(res.body) }); return; }
         if (shape) { map.removeLayer(shape); }
         var colour = getComputedStyle(li).getPropertyValue("--status").trim() || "#1d4e89";
         shape = L.geoJSON(res.body, {
@@ -244,7 +255,7 @@
     if (reason) { body.reason = reason; }
     return post(root.dataset.transitionUrl.replace(ZERO, li.dataset.id), body).then(function (res) {
       buttons.forEach(function (b) { b.disabled = false; });
-      if (!res.ok) { shout(fill(M.error, { detail: res.body.detail || res.body.title || res.status })); return false; }
+      if (!res.ok) { shout(fill(M.error, { detail: problem(res.body, res.status) })); return false; }
       var note = M[target] ? fill(M[target], { ref: refOf(li) }) : "";
       moved(li, res.body.properties ? res.body.properties.status : target, note);
       return true;
@@ -295,7 +306,7 @@
   function updateSelection() {
     var n = checked().length;
     bulk.disabled = n === 0;
-    selection.textContent = n ? fill(M.selected_count, { n: n }) : M.selected_none;
+    selection.textContent = n ? plural("selected", n, { n: n }) : M.selected_none;
     selectAll.checked = n > 0 && n === items().length;
     selectAll.indeterminate = n > 0 && n < items().length;
   }
@@ -310,7 +321,7 @@
     bulk.disabled = true;
     post(root.dataset.bulkUrl, { ids: chosen.map(function (li) { return li.dataset.id; }), to: "validated" }).then(function (res) {
       var body = res.body || {};
-      if (!body.moved) { shout(fill(M.error, { detail: body.detail || body.title || res.status })); updateSelection(); return; }
+      if (!body.moved) { shout(fill(M.error, { detail: problem(body, res.status) })); updateSelection(); return; }
       var refused = {};
       (body.refused || []).forEach(function (r) { refused[r.id] = r; });
       chosen.forEach(function (li) {
@@ -325,7 +336,7 @@
       });
       var text = body.refused && body.refused.length
         ? fill(M.bulk_partial, { n: body.moved.length, m: body.refused.length })
-        : fill(M.bulk_done, { n: body.moved.length });
+        : plural("bulk_done", body.moved.length, { n: body.moved.length });
       if (body.refused && body.refused.length) { shout(text); counted(); } else { counted(text); }
       updateSelection();
     }, function () { shout(M.network_error); updateSelection(); });

@@ -2,8 +2,10 @@
 // from the page (data-geometry, GeoJSON in EPSG:4326). On the edit page (data-editable) the
 // vertices of a zone or line can be moved (Leaflet.draw's edit handler) and a point dragged;
 // the edited geometry goes into the form's hidden "geometry" field, sent only when changed.
+// Texts come from the catalogue of the page's language (window.geosignalI18n.report_page).
 (function () {
   "use strict";
+  var T = (window.geosignalI18n || {}).report_page || {};
   var pane = document.getElementById("report-map");
   if (!pane || typeof L === "undefined") { return; }
   var geometry = JSON.parse(pane.dataset.geometry || "null");
@@ -22,13 +24,13 @@
     if (!field || !shape) { return; }
     field.value = JSON.stringify(shape.toGeoJSON().geometry);
     pane.dataset.edited = "1";
-    if (state) { state.textContent = state.dataset.changed || "Forme modifiée : elle sera enregistrée avec le formulaire."; }
+    if (state) { state.textContent = state.dataset.changed || T.changed || ""; }
   }
 
   if (geometry && geometry.type === "Point") {
     var ll = L.latLng(geometry.coordinates[1], geometry.coordinates[0]);
     if (editable) {
-      shape = L.marker(ll, { draggable: true, keyboard: true, title: "Point du signalement" }).addTo(map);
+      shape = L.marker(ll, { draggable: true, keyboard: true, title: T.point_title || "" }).addTo(map);
       shape.on("dragend", changed);
     } else {
       shape = L.circleMarker(ll, Object.assign({ radius: 9 }, style)).addTo(map);
@@ -44,7 +46,7 @@
       shape.editing.enable();
       shape.on("edit", changed);
     } else if (editable && state) {
-      state.textContent = "Cette forme en plusieurs parties ne se modifie pas ici : seules les informations seront enregistrées.";
+      state.textContent = T.multi || "";
     }
   }
   pane.dataset.ready = "1";
