@@ -20,6 +20,18 @@
   var state = document.getElementById("geometry-state");
   var shape = null;
 
+  // Leaflet.draw's vertex handles are buttons without a name: name them (the page gives the
+  // translated texts; a middle handle, half transparent, adds a vertex when dragged).
+  function nameHandles() {
+    var n = 0;
+    pane.querySelectorAll(".leaflet-editing-icon").forEach(function (el) {
+      var middle = el.style.opacity !== "" && Number(el.style.opacity) < 1;
+      if (!middle) { n += 1; }
+      el.setAttribute("aria-label", middle ? (pane.dataset.middleLabel || "Ajouter un sommet ici")
+        : (pane.dataset.vertexLabel || "Sommet %(n)s").replace("%(n)s", String(n)));
+    });
+  }
+
   function changed() {
     if (!field || !shape) { return; }
     field.value = JSON.stringify(shape.toGeoJSON().geometry);
@@ -45,6 +57,8 @@
     if (editable && !multi && shape.editing) {
       shape.editing.enable();
       shape.on("edit", changed);
+      nameHandles();
+      new MutationObserver(nameHandles).observe(map.getPane("markerPane"), { childList: true });
     } else if (editable && state) {
       state.textContent = T.multi || "";
     }

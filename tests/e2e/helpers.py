@@ -55,6 +55,22 @@ class Seed:
     reset: str = ""
 
 
+def _path_to(status: str) -> list[Any]:
+    """The shortest chain of transitions (:data:`geosignal.workflow.TRANSITIONS`) from
+    ``submitted`` to ``status``; empty for ``submitted`` and ``draft`` (created as such)."""
+    from geosignal import workflow
+
+    paths: dict[str, list[Any]] = {"submitted": [], "draft": []}
+    frontier = ["submitted"]
+    while frontier:
+        source = frontier.pop(0)
+        for t in workflow.from_status(source):
+            if t.target not in paths:
+                paths[t.target] = [*paths[source], t]
+                frontier.append(t.target)
+    return paths[status]
+
+
 def seed_database(url: str) -> Seed:
     """Create the demo accounts, one Charleroi report in each status and one in Chimay, an
     invitation and a password-reset link (their pages are audited; GET does not use them)."""
@@ -63,6 +79,7 @@ def seed_database(url: str) -> Seed:
     from geosignal.geo import LAMBERT72, WGS84, reproject
     from geosignal.services import accounts
     from geosignal.services import reports as reports_service
+    from geosignal.services import workflow as workflow_service
     from geosignal.services.intake import ReportInput
     from geosignal.services.users import create_user
     from tests.factories import CHARLEROI_LAMBERT72, square_lambert
@@ -81,15 +98,19 @@ def seed_database(url: str) -> Seed:
                 properties = {"network": "mobile", "technologies": ["4G", "DSL"], "operators": ["Proximus"],
                               "issue": "no_coverage", "setting": "outdoor",
                               "observed_at": datetime(2024, 3, 5, 10, 0, tzinfo=UTC), **props}
+                status = properties.pop("status", "submitted")
                 feature, _ = reports_service.create_report(
-                    session, admin, ReportInput(reproject(geom_31370, LAMBERT72, WGS84), properties))
+                    session, admin, ReportInput(reproject(geom_31370, LAMBERT72, WGS84), properties), status=status)
                 return feature["id"]
 
             for i, status in enumerate(vocab.STATUSES):
                 seed.reports[status] = add(square_lambert(x0 - 4000 + 700 * i, y0 + 2500, 400),
-                                           description=f"Rue n° {i}, côté l'église")
-                if status != "submitted":
-                    reports_service.set_status(session, referent, seed.reports[status], status)
+                                           description=f"Rue n° {i}, côté l'église",
+                                           **({"status": "draft"} if status == "draft" else {}))
+                for move in _path_to(status):
+                    workflow_service.transition(session, seed.reports[status], move.target,
+                                                referent if "referent" in move.roles else admin,
+                                                f"E2E : {move.action}" if move.text else None)
             # Chimay centre, EPSG:31370
             seed.chimay_report = add(square_lambert(145650, 76800, 600), network="fixed",
                                      technologies=["fibre"], operators=["VOO"], description="Hameau sans fibre")
@@ -147,7 +168,7 @@ class Visit:
         self.page.fill("input[name=email]", email)
         self.page.fill("input[name=password]", PASSWORD)
         with self.page.expect_navigation():
-            self.page.click("form button[type=submit]")
+            self.page.click("main form button[type=submit]")
         assert "/login" not in self.page.url, self.page.inner_text("main")
 
     def clean(self, expected: tuple[str, ...] = ()) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from geosignal.services.aggregation.filters import COUNTED_STATUSES
 from tests.conftest import COMMUNES_FILE
 from tests.e2e.helpers import (
     AXE_FINDINGS,
@@ -116,8 +117,8 @@ def _withdraw(page: Any, base: str, served: Served, report_id: str) -> str:  # n
         return served.sql("SELECT status FROM reports WHERE id = :i", i=report_id) == [("withdrawn",)]
 
     if not withdrawn() and not asked:
-        confirm = page.locator("dialog[open] button, main form button[type=submit]").filter(
-            has_text=re.compile("Retirer|Confirmer")).filter(visible=True)
+        confirm = page.locator("#confirm-button, dialog[open] button").filter(
+            has_text=re.compile("retirer|confirmer", re.I)).filter(visible=True)
         asked.append(f"page: {page.url} ({confirm.first.inner_text()})")
         confirm.first.click()
         page.wait_for_load_state()
@@ -125,7 +126,7 @@ def _withdraw(page: Any, base: str, served: Served, report_id: str) -> str:  # n
         if withdrawn():
             break
         page.wait_for_timeout(100)
-    assert "Signalement retiré." in page.inner_text("body")
+    assert re.search(r"Signalement( [A-Z0-9-]+ :)? retiré\.", page.inner_text(".flashes")), page.inner_text(".flashes")
     return "; ".join(asked)
 
 
@@ -243,20 +244,139 @@ def test_representative_reports_five_ways_sees_them_and_withdraws_one(visit: Any
     v.clean()
 
 
+def _vertices(served: Served, report_id: str) -> list[tuple[float, float]]:
+    """The exterior ring of a stored zone (lon, lat; EPSG:4326), closing vertex dropped."""
+    (doc,) = served.sql("SELECT ST_AsGeoJSON(geometry) FROM reports WHERE id = :i", i=report_id)[0]
+    return [tuple(c) for c in json.loads(doc)["coordinates"][0][:-1]]
+
+
 def test_representative_edits_a_report(visit: Any, served: Served) -> None:  # noqa: ANN401
+    """Move one vertex of a zone with the mouse, change an attribute, save; the report page
+    shows the change in its history, and PostGIS holds the new shape."""
     v = visit("fr", "1440x900")
     v.login(REPRESENTATIVE)
     report = served.seed.reports["submitted"]
-    answer = v.page.goto(f"{v.base}/signalements/{report}/modifier")
-    if answer.status == 404:
-        pytest.skip("the report edit page /signalements/<id>/modifier (issue 9) is not built yet (404)")
+    before = _vertices(served, report)
+    (area_before,) = served.sql("SELECT ST_Area(ST_Transform(geometry, 31370)) FROM reports WHERE id = :i", i=report)[0]
+    assert area_before == pytest.approx(400 * 400, rel=1e-6)  # the seeded square of 400 m
     page = v.page
-    page.fill("textarea[name=description]", "E2E description corrigée")
+    assert page.goto(f"{v.base}/signalements/{report}/modifier").status == 200
+    page.wait_for_function("() => document.getElementById('report-map').dataset.ready === '1'")
+    handles = page.locator("#report-map .leaflet-editing-icon")
+    assert handles.count() >= 4  # the square's four vertices (and the middle handles)
+    box = handles.first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 20, y + 10, steps=4)
+    page.mouse.move(x + 40, y + 20, steps=4)
+    page.mouse.up()
+    page.wait_for_function("() => document.getElementById('report-map').dataset.edited === '1'")
+    page.select_option("#field-setting", "indoor")
+    page.fill("#field-description", "E2E description corrigée")
+    _step(page, "9-edit-moved")
     with page.expect_navigation():
-        page.locator("main form button[type=submit]").first.click()
-    assert served.sql("SELECT description FROM reports WHERE id = :i", i=report) == [("E2E description corrigée",)]
+        page.click("#save-edit")
+    assert page.url.endswith(f"/signalements/{report}"), page.url
+    assert "modifié" in page.inner_text(".flashes")
+    (description, setting, area_after) = served.sql(
+        "SELECT description, setting, ST_Area(ST_Transform(geometry, 31370)) FROM reports WHERE id = :i", i=report)[0]
+    assert (description, setting) == ("E2E description corrigée", "indoor")
+    after = _vertices(served, report)
+    # the page sends 6 decimals (Leaflet): the vertices left alone move by less than 0.1 m
+    moved = [(b, a) for b, a in zip(before, after, strict=True) if _metres(*b, *a) > 0.5]
+    assert len(after) == len(before) and len(moved) == 1, (before, after)
+    assert 10 < _metres(*moved[0][0], *moved[0][1]) < 500  # 45 px at the page's zoom
+    assert area_after != pytest.approx(area_before, rel=1e-3)
+    edit = page.locator("#history li[data-action=edit]")
+    assert edit.count() == 1
+    assert "E2E description corrigée" in page.inner_text("#report")
     _step(page, "9-edited", full_page=True)
     v.clean()
+
+
+def _file_reports(served: Served, descriptions: list[str]) -> list[str]:
+    """File one square zone of 300 m per description in Charleroi as its representative
+    (the service the form calls); return their ids."""
+    from sqlalchemy import select
+
+    from geosignal.db import Database
+    from geosignal.geo import LAMBERT72, WGS84, reproject
+    from geosignal.models import User
+    from geosignal.services import reports as reports_service
+    from geosignal.services.intake import ReportInput
+    from tests.factories import CHARLEROI_LAMBERT72, square_lambert
+
+    database = Database(served.seed.url)
+    ids = []
+    try:
+        with database.session() as session:
+            user = session.scalar(select(User).where(User.email == REPRESENTATIVE))
+            for i, text in enumerate(descriptions):
+                geom = square_lambert(CHARLEROI_LAMBERT72[0] - 3000 + 800 * i, CHARLEROI_LAMBERT72[1] - 2000, 300)
+                feature, _ = reports_service.create_report(session, user, ReportInput(
+                    reproject(geom, LAMBERT72, WGS84),
+                    {"network": "mobile", "technologies": ["4G"], "operators": ["Orange"], "issue": "no_coverage",
+                     "setting": "outdoor", "description": text}))
+                ids.append(feature["id"])
+            session.commit()
+    finally:
+        database.engine.dispose()
+    return ids
+
+
+REJECTION = "Zone déjà couverte par l'antenne de la rue de Marcinelle depuis mars."
+
+
+def test_referent_decides_in_the_queue_and_the_commune_reads_the_reason(visit: Any, served: Served) -> None:  # noqa: ANN401
+    """The referent validates one report and rejects another with a reason in the queue,
+    without the page reloading; the representative then reads the reason on the report page."""
+    kept, refused = _file_reports(served, ["E2E file : à valider", "E2E file : à rejeter"])
+    v = visit("fr", "1440x900")
+    v.login(REFERENT)
+    page = v.page
+    page.goto(v.base + "/validation")
+    page.wait_for_function("() => document.getElementById('queue').dataset.state === 'ready'")
+    page.evaluate("() => { window.sameDocument = 'queue'; }")  # lost if the page reloads
+    for report in (kept, refused):
+        assert page.locator(f"#q-{report}").count() == 1, f"{report} not in the queue"
+
+    # validate: one click; the card leaves the list of reports waiting
+    card = page.locator(f"#q-{kept}")
+    card.locator(".queue-select").click()
+    page.wait_for_function(f"() => document.getElementById('queue').dataset.mapShown === '{kept}'")
+    _step(page, "15-queue-selected")
+    card.locator(".queue-action[data-target=validated]").click()
+    page.wait_for_function(f"() => document.getElementById('q-{kept}') === null")
+    assert served.sql("SELECT status FROM reports WHERE id = :i", i=kept) == [("validated",)]
+    assert "validé" in page.inner_text("#queue-summary")
+
+    # reject: the reason is required, then sent
+    card = page.locator(f"#q-{refused}")
+    card.locator(".queue-action[data-target=rejected]").click()
+    card.locator(".queue-confirm").click()  # empty: refused by the page, announced
+    page.wait_for_function("() => document.getElementById('queue-alert').textContent !== ''")
+    assert card.locator("textarea").get_attribute("aria-invalid") == "true"
+    assert served.sql("SELECT status FROM reports WHERE id = :i", i=refused) == [("submitted",)]
+    card.locator("textarea").fill(REJECTION)
+    card.locator(".queue-confirm").click()
+    page.wait_for_function(f"() => document.getElementById('q-{refused}') === null")
+    assert served.sql("SELECT status FROM reports WHERE id = :i", i=refused) == [("rejected",)]
+    assert page.evaluate("() => window.sameDocument") == "queue"  # no reload
+    _step(page, "16-queue-decided")
+    v.clean()
+
+    # the representative, on a phone: the rejected report's page shows the reason in its history
+    r = visit("fr", "390x844")
+    r.login(REPRESENTATIVE)
+    assert r.page.goto(f"{r.base}/signalements/{refused}").status == 200
+    assert r.page.inner_text("#status-badge") == "Rejeté"
+    event = r.page.locator("#history li[data-action=reject]")
+    assert event.count() == 1
+    assert event.locator(".reason").inner_text() == REJECTION
+    assert r.page.locator("#history li[data-action=create]").count() == 1
+    _step(r.page, "17-rejected-seen-by-commune", full_page=True)
+    r.clean()
 
 
 def _inside_point(nis: str) -> tuple[float, float]:
@@ -278,20 +398,20 @@ def test_referent_filters_the_dashboard_and_opens_a_commune(visit: Any, served: 
     assert page.url.endswith("/tableau-de-bord")
     ready = "() => document.getElementById('map-pane').dataset.state === 'ready'"
     page.wait_for_function(ready)
-    (shown,) = served.sql("SELECT count(*) FROM reports WHERE status IN ('submitted', 'validated')")[0]
+    counted = "status IN ('" + "', '".join(COUNTED_STATUSES) + "')"
+    (shown,) = served.sql(f"SELECT count(*) FROM reports WHERE {counted}")[0]
     assert page.get_attribute("#map-pane", "data-total") == str(shown)
     assert page.locator("#commune-table tbody tr").count() == 30
     _step(page, "10-dashboard", full_page=True)
 
     # a filter: fixed networks only (the figures are the server's, recomputed for the filter)
-    (fixed,) = served.sql("SELECT count(*) FROM reports WHERE status IN ('submitted', 'validated')"
-                          " AND network = 'fixed'")[0]
+    (fixed,) = served.sql(f"SELECT count(*) FROM reports WHERE {counted} AND network = 'fixed'")[0]
     assert fixed != shown
     page.select_option("#filters select[name=network]", "fixed")
     page.wait_for_function(f"() => document.getElementById('map-pane').dataset.state === 'ready'"
                            f" && document.getElementById('map-pane').dataset.total === '{fixed}'")
     row = page.locator(f"#commune-table tbody tr[data-nis='{CHARLEROI}']")
-    (charleroi_fixed,) = served.sql("SELECT count(*) FROM reports WHERE status IN ('submitted', 'validated')"
+    (charleroi_fixed,) = served.sql(f"SELECT count(*) FROM reports WHERE {counted}"
                                     " AND network = 'fixed' AND commune_nis = :n", n=CHARLEROI)[0]
     assert row.locator("td").nth(2).inner_text() == str(charleroi_fixed)
     _step(page, "11-dashboard-fixed")
@@ -314,27 +434,39 @@ def test_referent_filters_the_dashboard_and_opens_a_commune(visit: Any, served: 
     v.clean()
 
 
-#: The zones' colours on the sheet: reds (the HTML sheet fills zones with #de2d26 and outlines
-#: them with #a50f15); a pixel counts when red clearly dominates, whatever the fill's opacity.
-def _red_pixels(ppm: Path) -> int:
-    """Count the pixels of a binary PPM (``pdftoppm``'s output) where red clearly dominates."""
+DPI = 100
+
+
+def _zone_pixels(ppm: Path) -> dict[str, int]:
+    """Count, per status drawn on the sheet, the pixels of the map panel of a binary PPM
+    (``pdftoppm`` at :data:`DPI`) that have the zones' fill: the status colour at
+    ``svgmap.ZONE_FILL_OPACITY`` over the commune's white (±10 per channel for antialiasing)."""
     import numpy as np
+
+    from geosignal.services import sheet_pdf, svgmap
+    from geosignal.vocab import STATUS_COLOURS
 
     data = ppm.read_bytes()
     magic, width, height, depth = data.split(maxsplit=4)[:4]
     assert magic == b"P6" and depth == b"255"
-    pixels = np.frombuffer(data[-int(width) * int(height) * 3:], dtype=np.uint8)
-    rgb = pixels.reshape(int(height), int(width), 3).astype(int)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    return int(((r > 150) & (r - g > 60) & (r - b > 60)).sum())
+    rgb = np.frombuffer(data[-int(width) * int(height) * 3:], dtype=np.uint8).reshape(int(height), int(width), 3)
+    px = DPI / 25.4
+    top = round((sheet_pdf.MARGIN_MM[0] + sheet_pdf.HEADER_MM) * px)
+    left = round(sheet_pdf.MARGIN_MM[1] * px)
+    panel = rgb[top:top + round(sheet_pdf.MAP_PANEL_MM * px), left:left + round(sheet_pdf.MAP_WIDTH_MM * px)].astype(int)
+    under = np.array([int(svgmap.COMMUNE_FILL[i:i + 2], 16) for i in (1, 3, 5)])
+    counts = {}
+    for status in sheet_pdf.SHOWN_STATUSES:
+        colour = np.array([int(STATUS_COLOURS[status][i:i + 2], 16) for i in (1, 3, 5)])
+        fill = svgmap.ZONE_FILL_OPACITY * colour + (1 - svgmap.ZONE_FILL_OPACITY) * under
+        counts[status] = int((np.abs(panel - fill).max(axis=2) <= 10).sum())
+    return counts
 
 
 def test_commune_sheet_pdf_shows_the_zones(visit: Any, served: Served, tmp_path: Path) -> None:  # noqa: ANN401
     v = visit("fr", "1440x900")
     v.login(REFERENT)
     answer = v.page.request.get(f"{v.base}/communes/{CHARLEROI}/fiche.pdf")
-    if answer.status == 404:
-        pytest.skip("the PDF sheet /communes/<nis>/fiche.pdf (issue 11 item 6) is not built yet (404)")
     assert answer.status == 200 and answer.headers["content-type"].startswith("application/pdf")
     pdf = tmp_path / "fiche.pdf"
     pdf.write_bytes(answer.body())
@@ -342,13 +474,19 @@ def test_commune_sheet_pdf_shows_the_zones(visit: Any, served: Served, tmp_path:
         pytest.fail("pdftoppm is required (apt-get install poppler-utils)")
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert re.search(r"^Pages:\s+1$", info, re.M), info
-    assert re.search(r"^Page size:\s+595(\.\d+)? x 842(\.\d+)? pts", info, re.M), info  # A4
+    assert re.search(r"^Page size:\s+595(\.\d+)? x 84[12](\.\d+)? pts \(A4\)", info, re.M), info
     FLOW.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["pdftoppm", "-png", "-r", "100", "-singlefile", str(pdf), str(FLOW / "13-commune-sheet-pdf")],
+    subprocess.run(["pdftoppm", "-png", "-r", str(DPI), "-singlefile", str(pdf), str(FLOW / "13-commune-sheet-pdf")],
                    check=True)
-    subprocess.run(["pdftoppm", "-r", "100", "-singlefile", str(pdf), str(tmp_path / "fiche")], check=True)
-    # Charleroi's seeded zones (squares of 400 m) are drawn in the zones' red
-    assert _red_pixels(tmp_path / "fiche.ppm") > 30, "no zone colour on the PDF sheet"
+    subprocess.run(["pdftoppm", "-r", str(DPI), "-singlefile", str(pdf), str(tmp_path / "fiche")], check=True)
+    counts = _zone_pixels(tmp_path / "fiche.ppm")
+    # the seeded squares of 400 m in Charleroi (about 4 mm, 16 px a side at this scale), one per
+    # status shown: each status's fill colour covers a square's inside at least
+    drawn = {s for s in counts if served.sql(
+        "SELECT 1 FROM reports WHERE commune_nis = :n AND status = :s", n=CHARLEROI, s=s)}
+    assert drawn, "no report to draw"
+    assert {s: counts[s] for s in drawn if counts[s] < 60} == {}, counts
+    assert {s: n for s, n in counts.items() if s not in drawn and n > 0} == {}, counts
 
 
 def test_keyboard_only_report_is_audited_on_a_phone(visit: Any, served: Served) -> None:  # noqa: ANN401

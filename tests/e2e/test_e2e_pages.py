@@ -3,8 +3,8 @@
 wider than the screen, no console error or request leaving geosignal and the local stub, and
 an axe-core audit with no serious or critical violation (all violations are printed).
 
-Adding a page is one line in :data:`PAGES`. A page whose route is built by other work is
-marked ``arrives_later``: it is skipped, with that reason, only while its route answers 404.
+Adding a page is one line in :data:`PAGES`. A page reached by a form (the confirmation of a
+withdraw or a reject) names the form to send from the page it opens first.
 """
 
 from __future__ import annotations
@@ -41,18 +41,25 @@ DASHBOARD_READY = "() => document.getElementById('map-pane').dataset.state === '
 LEAFLET_DRAWN = "() => document.querySelector('.leaflet-overlay-pane svg path') !== null"
 
 
+QUEUE_READY = "() => document.getElementById('queue').dataset.state === 'ready'"
+REPORT_READY = "() => document.getElementById('report-map').dataset.ready === '1'"
+
+
 @dataclass(frozen=True)
 class PageSpec:
     """One page: its artifact name, the account that opens it (None: signed out), its path
-    (``{report}``, ``{chimay_report}``, ``{invitation}``, ``{reset}`` filled from the seeded
-    data), what to wait for, the expected HTTP status, and why it may not exist yet."""
+    (``{report}`` — the seeded Charleroi report in status ``report_status`` —,
+    ``{chimay_report}``, ``{invitation}``, ``{reset}`` filled from the seeded data), what to
+    wait for, the expected HTTP status, and ``form``: the selector of a form of that page to
+    send (its text fields filled) when the page audited is the one that form answers."""
 
     name: str
     account: str | None
     path: str
     ready: str = ""
     status: int = 200
-    arrives_later: str = ""
+    report_status: str = "submitted"
+    form: str = ""
 
 
 PAGES: list[PageSpec] = [
@@ -63,21 +70,30 @@ PAGES: list[PageSpec] = [
     PageSpec("error-404", None, "/nulle-part", status=404),
     PageSpec("map", REPRESENTATIVE, "/carte", ready=MAP_READY),
     PageSpec("reports", REPRESENTATIVE, "/signalements"),
-    PageSpec("report", REPRESENTATIVE, "/signalements/{report}", arrives_later="the report page (issue 9)"),
-    PageSpec("report-edit", REPRESENTATIVE, "/signalements/{report}/modifier",
-             arrives_later="the report edit page (issue 9)"),
+    PageSpec("report", REPRESENTATIVE, "/signalements/{report}", ready=REPORT_READY),
+    PageSpec("report-rejected", REPRESENTATIVE, "/signalements/{report}", ready=REPORT_READY,
+             report_status="rejected"),
+    PageSpec("report-edit", REPRESENTATIVE, "/signalements/{report}/modifier", ready=REPORT_READY),
+    PageSpec("withdraw-confirm", REPRESENTATIVE, "/signalements/{report}",
+             form="form.action-form[data-action=withdraw]"),
     PageSpec("import", REPRESENTATIVE, "/import"),
     PageSpec("commune-sheet", REPRESENTATIVE, f"/communes/{CHARLEROI}/fiche", ready=LEAFLET_DRAWN),
+    PageSpec("account", REPRESENTATIVE, "/compte"),
+    PageSpec("notifications", REPRESENTATIVE, "/compte/notifications"),
     PageSpec("password", REPRESENTATIVE, "/compte/mot-de-passe"),
     PageSpec("tokens", REPRESENTATIVE, "/compte/jetons"),
     PageSpec("error-403", REPRESENTATIVE, "/exports", status=403),
     PageSpec("dashboard", REFERENT, "/tableau-de-bord", ready=DASHBOARD_READY),
-    PageSpec("validation", REFERENT, "/validation", arrives_later="the validation queue (issue 9)"),
+    PageSpec("validation", REFERENT, "/validation", ready=QUEUE_READY),
+    PageSpec("report-referent", REFERENT, "/signalements/{report}", ready=REPORT_READY),
+    PageSpec("reject-confirm", REFERENT, "/signalements/{report}", form="form.action-form[data-action=reject]"),
     PageSpec("reports-referent", REFERENT, "/signalements"),
     PageSpec("map-referent", REFERENT, f"/carte?commune={CHIMAY}", ready=MAP_READY),
     PageSpec("commune-sheet-referent", REFERENT, f"/communes/{CHIMAY}/fiche", ready=LEAFLET_DRAWN),
+    PageSpec("notifications-referent", REFERENT, "/compte/notifications"),
     PageSpec("exports", REFERENT, "/exports"),
     PageSpec("users", ADMIN, "/utilisateurs"),
+    PageSpec("journal", ADMIN, "/admin/journal"),
     PageSpec("api-docs", REFERENT, "/api/v1/docs"),
     PageSpec("ogc", REFERENT, "/ogc"),
     PageSpec("ogc-collections", REFERENT, "/ogc/collections"),
@@ -133,7 +149,11 @@ class Sessions:
 
 @pytest.fixture(scope="module")
 def sessions(chromium: Any, served: Served) -> Iterator[Sessions]:  # noqa: ANN401
+    """The signed-in pages; first, the referent records one export run (a GET of the DWconnect
+    export: nothing is marked as transmitted), so that the exports page lists a run."""
     keep = Sessions(chromium, served)
+    answer = keep.get("fr", "1440x900", REFERENT).page.request.get(served.base + "/api/v1/exports/dwconnect")
+    assert answer.status == 200 and answer.headers.get("x-export-run"), answer.status
     yield keep
     keep.close()
 
@@ -147,12 +167,18 @@ def test_page(sessions: Sessions, served: Served, lang: str, size: str, spec: Pa
     visit = sessions.get(lang, size, spec.account)
     page = visit.page
     seed = served.seed
-    path = spec.path.format(report=seed.reports["submitted"], chimay_report=seed.chimay_report,
+    path = spec.path.format(report=seed.reports[spec.report_status], chimay_report=seed.chimay_report,
                             invitation=seed.invitation, reset=seed.reset)
     answer = page.goto(served.base + path)
-    if spec.arrives_later and answer.status == 404:
-        pytest.skip(f"{spec.path}: {spec.arrives_later} is not built yet (404)")
     assert answer.status == spec.status, f"{path} answered {answer.status}"
+    if spec.form:
+        form = page.locator(spec.form)
+        assert form.count() == 1, f"{spec.form} not on {path}"
+        for area in form.locator("textarea").all():
+            area.fill("Motif de l'essai : zone déjà couverte")
+        with page.expect_navigation():
+            form.locator("button[type=submit]").click()
+        assert page.locator("#confirm-button").count() == 1, page.inner_text("main")
     if spec.ready:
         page.wait_for_function(spec.ready, timeout=15_000)
     if lang == "fr" or _lang_is_set():
