@@ -67,9 +67,7 @@ BEGIN
       operators varchar[] DEFAULT '{}', commune_nis varchar, cand bigint, zone_id bigint,
       reused boolean DEFAULT false, changed boolean DEFAULT true) ON COMMIT DELETE ROWS;
   ELSE
-    DELETE FROM zone_work;
-    DELETE FROM zone_edges;
-    DELETE FROM zone_new;
+    TRUNCATE zone_work, zone_edges, zone_new;  -- no dead rows left from a larger pass
   END IF;
 
   -- the changed reports that take part, and the members of their current zones
@@ -114,7 +112,10 @@ BEGIN
     EXIT WHEN n = 0;
     step := step + 1;
   END LOOP;
-  ANALYZE zone_work;
+  SELECT count(*) INTO n FROM zone_work;
+  IF n > 200 THEN
+    ANALYZE zone_work;
+  END IF;
 
   -- adjacency among them; same = same cohort (the edges components follow)
   INSERT INTO zone_edges (a, b, same)
