@@ -141,9 +141,7 @@ BEGIN
       operators varchar[] DEFAULT '{{}}', commune_nis varchar, cand bigint, zone_id bigint,
       reused boolean DEFAULT false, changed boolean DEFAULT true) ON COMMIT DELETE ROWS;
   ELSE
-    DELETE FROM zone_work;
-    DELETE FROM zone_edges;
-    DELETE FROM zone_new;
+    TRUNCATE zone_work, zone_edges, zone_new;  -- no dead rows left from a larger pass
   END IF;
 
   -- the changed reports that take part, and the members of their current zones
@@ -153,15 +151,23 @@ BEGIN
     SELECT m.report_id FROM zone_reports s JOIN zone_reports m ON m.zone_id = s.zone_id
     WHERE s.report_id = ANY(seeds));
 
-  -- closure: adjacent reports, members of their zones, members of the same confirmed cohorts
+  -- closure: adjacent reports (found from each report of the frontier through the spatial
+  -- index: OFFSET 0 keeps the lookup per report whatever the statistics say after a bulk
+  -- load), members of their zones, members of the same confirmed cohorts
   LOOP
+    SELECT count(*) INTO n FROM zone_work WHERE gen = step;
+    IF n > 200 THEN
+      ANALYZE zone_work;
+    END IF;
     INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
     {load_next}
     WHERE {part_r} AND r.id IN (
-      SELECT r2.id FROM zone_work w JOIN reports r2
-        ON r2.network = w.network AND r2.geometry && ST_Expand(w.g, deg) AND r2.id <> w.id
-      WHERE w.gen = step AND {part_r2}
-        AND {adjacent_r2}
+      SELECT a.id FROM zone_work w CROSS JOIN LATERAL (
+        SELECT r2.id FROM reports r2
+        WHERE r2.geometry && ST_Expand(w.g, deg) AND r2.network = w.network AND r2.id <> w.id
+          AND {adjacent_r2}
+        OFFSET 0) a
+      WHERE w.gen = step
       UNION SELECT m.report_id FROM zone_work w JOIN zone_reports z ON z.report_id = w.id
         JOIN zone_reports m ON m.zone_id = z.zone_id WHERE w.gen = step
       UNION SELECT m.report_id FROM zone_work w JOIN zone_decision_reports z ON z.report_id = w.id
@@ -173,7 +179,7 @@ BEGIN
     step := step + 1;
   END LOOP;
   SELECT count(*) INTO n FROM zone_work;
-  IF n > 500 THEN
+  IF n > 200 THEN
     ANALYZE zone_work;
   END IF;
 
@@ -322,7 +328,7 @@ def zones_sql() -> str:
     return _TEMPLATE.format(
         lock_key=ZONE_LOCK_KEY, default_m=DEFAULT_DISTANCE_M, deg_per_m=repr(DEG_PER_M),
         load_0=load.replace("{gen}", "0"), load_next=load.replace("{gen}", "step + 1"),
-        part_r=participates("r"), part_r2=participates("r2"), part_n=participates("n"), part_o=participates("o"),
+        part_r=participates("r"), part_n=participates("n"), part_o=participates("o"),
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
         adjacent_xy=_adjacent("x.g", "x.l", "y.g", "y.l"),
         technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(),

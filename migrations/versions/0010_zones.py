@@ -67,9 +67,7 @@ BEGIN
       operators varchar[] DEFAULT '{}', commune_nis varchar, cand bigint, zone_id bigint,
       reused boolean DEFAULT false, changed boolean DEFAULT true) ON COMMIT DELETE ROWS;
   ELSE
-    DELETE FROM zone_work;
-    DELETE FROM zone_edges;
-    DELETE FROM zone_new;
+    TRUNCATE zone_work, zone_edges, zone_new;  -- no dead rows left from a larger pass
   END IF;
 
   -- the changed reports that take part, and the members of their current zones
@@ -83,8 +81,14 @@ BEGIN
     SELECT m.report_id FROM zone_reports s JOIN zone_reports m ON m.zone_id = s.zone_id
     WHERE s.report_id = ANY(seeds));
 
-  -- closure: adjacent reports, members of their zones, members of the same confirmed cohorts
+  -- closure: adjacent reports (found from each report of the frontier through the spatial
+  -- index: OFFSET 0 keeps the lookup per report whatever the statistics say after a bulk
+  -- load), members of their zones, members of the same confirmed cohorts
   LOOP
+    SELECT count(*) INTO n FROM zone_work WHERE gen = step;
+    IF n > 200 THEN
+      ANALYZE zone_work;
+    END IF;
     INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
     SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), step + 1
@@ -92,10 +96,12 @@ BEGIN
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
     WHERE r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved') AND r.id IN (
-      SELECT r2.id FROM zone_work w JOIN reports r2
-        ON r2.network = w.network AND r2.geometry && ST_Expand(w.g, deg) AND r2.id <> w.id
-      WHERE w.gen = step AND r2.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')
-        AND CASE WHEN ST_Dimension(r2.geometry) = 2 AND ST_Dimension(w.g) = 2 THEN ST_Relate(r2.geometry, w.g, '2********') ELSE ST_DWithin(ST_Transform(r2.geometry, 31370), w.l, d) END
+      SELECT a.id FROM zone_work w CROSS JOIN LATERAL (
+        SELECT r2.id FROM reports r2
+        WHERE r2.geometry && ST_Expand(w.g, deg) AND r2.network = w.network AND r2.id <> w.id
+          AND CASE WHEN ST_Dimension(r2.geometry) = 2 AND ST_Dimension(w.g) = 2 THEN ST_Relate(r2.geometry, w.g, '2********') ELSE ST_DWithin(ST_Transform(r2.geometry, 31370), w.l, d) END
+        OFFSET 0) a
+      WHERE w.gen = step
       UNION SELECT m.report_id FROM zone_work w JOIN zone_reports z ON z.report_id = w.id
         JOIN zone_reports m ON m.zone_id = z.zone_id WHERE w.gen = step
       UNION SELECT m.report_id FROM zone_work w JOIN zone_decision_reports z ON z.report_id = w.id
@@ -107,7 +113,7 @@ BEGIN
     step := step + 1;
   END LOOP;
   SELECT count(*) INTO n FROM zone_work;
-  IF n > 500 THEN
+  IF n > 200 THEN
     ANALYZE zone_work;
   END IF;
 
