@@ -264,7 +264,7 @@ def _split_the_gist_root_under_a_rescanning_reader(database: Database, border, s
     of the old cell recomputation); between the two steps a set-wise insert splits the root. The
     kill hints the reader recorded on the root leaf then land on a new leaf, on live entries."""
     with database.session() as session:
-        session.execute(text("TRUNCATE reports"))  # the index: one empty leaf page, the root
+        session.execute(text("TRUNCATE reports CASCADE"))  # the index: one empty leaf page, the root
         _insert_zones(session, _zones(border, 50, seed=seed), "kept ")
         session.commit()
         # entries of an aborted insert: dead to every scan at once, whatever other sessions run

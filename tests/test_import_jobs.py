@@ -218,7 +218,7 @@ def test_serve_runs_web_and_job_workers_and_stops_them_together(job_app) -> None
         for _ in range(100):
             assert server.poll() is None, "geosignal serve stopped at start"
             try:
-                requests.get(base + "/login", timeout=1)
+                requests.get(base + "/login", timeout=10)
                 break
             except requests.ConnectionError:
                 time.sleep(0.2)

@@ -244,7 +244,7 @@ def test_pdf_access(db, client, representative, referent) -> None:  # noqa: ANN0
     chatelet = make_account(client, db, "x@chatelet.be", "representative", CHATELET)
     refused = chatelet.get(f"/communes/{CHARLEROI}/fiche.pdf")
     assert refused.status_code == 403 and refused.mimetype == "text/html"
-    assert "cette fiche concerne une autre commune" in refused.get_data(as_text=True)
+    assert "réservée à un autre rôle ou à une autre commune" in refused.get_data(as_text=True)
     assert chatelet.get(f"/communes/{CHATELET}/fiche.pdf").mimetype == "application/pdf"
     unknown = referent.get("/communes/99999/fiche.pdf")
     assert unknown.status_code == 404 and unknown.mimetype == "text/html"
