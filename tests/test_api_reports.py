@@ -84,6 +84,25 @@ def test_polygon_through_the_map_form(db, client, representative) -> None:
     assert _count(db) == 1
 
 
+def test_a_draft_from_the_map_form_then_submitted_from_its_page(db, client, representative) -> None:
+    """The map form's second button files a draft (seen by the commune only, not counted),
+    which the representative sends later from the report's page."""
+    assert representative.login().status_code == 302
+    html = client.get("/carte").get_data(as_text=True)
+    assert 'id="save-draft"' in html and 'name="status" value="draft"' in html
+    geometry = to_geojson_4326(square_lambert(X0 + 3000, Y0 + 1000, 300))
+    response = client.post("/carte", data={"csrf_token": csrf_token(html), "geometry": json.dumps(geometry),
+                                           "network": "mobile", "status": "draft"})
+    report = db.scalar(select(Report))
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/signalements/{report.id}")
+    assert report.status == "draft"
+    stats = representative.get(f"/api/v1/stats/communes/{CHARLEROI}").get_json()
+    assert stats["report_count"] == 0  # a draft is not counted
+    sent = representative.post(f"/api/v1/reports/{report.id}/transitions", json={"to": "submitted"})
+    assert sent.status_code == 200 and sent.get_json()["properties"]["status"] == "submitted"
+    assert representative.get(f"/api/v1/stats/communes/{CHARLEROI}").get_json()["report_count"] == 1
+
+
 def test_form_without_csrf_token_is_refused(db, client, representative) -> None:
     representative.login()
     geometry = to_geojson_4326(square_lambert(X0, Y0, 400))

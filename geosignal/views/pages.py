@@ -238,6 +238,10 @@ def submit_report() -> Any:
         get_session().rollback()
         flash(_("Signalement refusé : %(reason)s", reason=ui_text.error_message(error)), "error")
         return _render_map(None, form=request.form, status=error.status, error=error)
+    if feature["properties"]["status"] == "draft":
+        flash(_("Brouillon enregistré (%(commune)s) : envoyez-le depuis cette page quand il est prêt.",
+                commune=feature["properties"]["commune_name"]), "success")
+        return redirect(url_for("report_pages.report_page", report_id=feature["id"]))
     flash(_("Signalement enregistré (%(commune)s).", commune=feature["properties"]["commune_name"]), "success")
     return redirect(url_for("pages.my_reports"))
 

@@ -409,8 +409,11 @@
       }
       if (form.dataset.sent) { e.preventDefault(); return; }  // double click
       form.dataset.sent = "1";
-      submit.disabled = true;
-      submit.textContent = M.sending;
+      // the draft button keeps its name=value (status=draft): only the send button is disabled
+      if ((e.submitter || submit) === submit) {
+        submit.disabled = true;
+        submit.textContent = M.sending;
+      }
     });
   }
 
