@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         queue,
         report_pages,
         stats,
+        zone_pages,
         zones,
     )
 
@@ -68,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(evidence.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(queue.bp)
+    app.register_blueprint(zone_pages.bp)
     errors_web.init_app(app)
     cli.register(app)
     return app

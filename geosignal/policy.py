@@ -317,7 +317,10 @@ ROUTE_RULES: dict[str, str] = {
     # the validation queue and exports marked as sent (the referent and admins)
     "queue.queue_page": "all_communes",
     "queue.queue_api": "all_communes",
-    "queue.bulk_transition": "all_communes",  # then each report's transition (the table)
+    "queue.bulk_transition": "all_communes",
+    "zone_pages.zones_page": "all_communes",
+    "zone_pages.confirm_zone": "all_communes",
+    "zone_pages.split_zone": "all_communes",  # then each report's transition (the table)
     "exports.mark_transmitted_api": "all_communes",
     "exports.mark_transmitted_page": "all_communes",
 }

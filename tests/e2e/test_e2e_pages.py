@@ -85,6 +85,7 @@ PAGES: list[PageSpec] = [
     PageSpec("error-403", REPRESENTATIVE, "/exports", status=403),
     PageSpec("dashboard", REFERENT, "/tableau-de-bord", ready=DASHBOARD_READY),
     PageSpec("validation", REFERENT, "/validation", ready=QUEUE_READY),
+    PageSpec("zones", REFERENT, "/zones"),
     PageSpec("report-referent", REFERENT, "/signalements/{report}", ready=REPORT_READY),
     PageSpec("reject-confirm", REFERENT, "/signalements/{report}", form="form.action-form[data-action=reject]"),
     PageSpec("reports-referent", REFERENT, "/signalements"),

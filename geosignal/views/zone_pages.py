@@ -1,0 +1,109 @@
+"""The referent's page of zones of overlapping reports: ``/zones`` (proposed zones first,
+then confirmed) and its two form actions, confirm a zone and take one report out of it.
+
+Thin views over :mod:`geosignal.services.zones` (the same calls as ``POST
+/api/v1/zones/<id>/confirm`` and ``/split``); each action redirects back to the page with a
+flash message. The referent and admins only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from geosignal import ui_text
+from geosignal.auth import current, require_policy
+from geosignal.db import get_session
+from geosignal.errors import GeosignalError
+from geosignal.services import basemaps
+from geosignal.services import zones as zones_service
+
+bp = Blueprint("zone_pages", __name__)
+
+#: Why a representative gets 403 on the zones page.
+ZONES_DENIED = "the referent and admins confirm and split zones"
+
+
+def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Zone cards: proposed zones first, then confirmed (zone order within each), with the
+    commune's name and each report's reference (one query for all references and names)."""
+    ids = [rid for f in features for rid in f["properties"]["report_ids"]]
+    refs = dict(session.execute(text(
+        "SELECT id::text, reference FROM reports WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids}).all()) \
+        if ids else {}
+    names = dict(session.execute(text("SELECT nis_code, name_fr FROM communes")).all())
+    order = {state: i for i, state in enumerate(("proposed", "confirmed"))}
+    cards = []
+    for f in sorted(features, key=lambda f: (order.get(f["properties"]["state"], 9), f["id"])):
+        p = f["properties"]
+        cards.append({**p, "id": f["id"], "commune_name": names.get(p["commune_nis"], p["commune_nis"] or "—"),
+                      "reports": [{"id": rid, "reference": refs.get(rid, rid)} for rid in p["report_ids"]],
+                      "geometry": json.dumps(f["geometry"], separators=(",", ":"))})
+    return cards
+
+
+@bp.get("/zones")
+@login_required
+@require_policy(zones_service.may_decide, ZONES_DENIED)
+def zones_page() -> str:
+    """The zones of overlapping reports: one card per zone (commune, network, number of
+    reports, technologies, operators, links to the reports), the selected zone's union on a
+    map, a button to confirm a proposed zone and one per report to take it out."""
+    session = get_session()
+    doc = zones_service.list_zones(session, current())
+    layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
+    return render_template("zones.html", zones=_cards(session, doc["features"]),
+                           base_layers=json.dumps(layers, ensure_ascii=False))
+
+
+def _done(message: str) -> Response:
+    flash(message, "success")
+    return redirect(url_for("zone_pages.zones_page"))
+
+
+def _failed(session: Any, failure: GeosignalError) -> Response:
+    if failure.status >= 500 or failure.status in (401, 403):
+        raise failure
+    session.rollback()
+    flash(ui_text.error_message(failure), "error")
+    return redirect(url_for("zone_pages.zones_page"))
+
+
+@bp.post("/zones/<zone_id>/confirm")
+@login_required
+@require_policy(zones_service.may_decide, ZONES_DENIED)
+def confirm_zone(zone_id: str) -> Response:
+    """Confirm a zone from the page's form (``report_ids``: the reports shown, one field
+    each); a zone that changed meanwhile is not confirmed (flash, back to the page)."""
+    session = get_session()
+    user = current()
+    shown = request.form.getlist("report_ids") or None
+    try:
+        _feature, summary = zones_service.confirm_zone(session, user, zone_id, shown)
+    except GeosignalError as failure:
+        return _failed(session, failure)
+    zones_service.record_decision(session, user, "merge", summary)
+    session.commit()
+    return _done(_("Zone confirmée."))
+
+
+@bp.post("/zones/<zone_id>/split")
+@login_required
+@require_policy(zones_service.may_decide, ZONES_DENIED)
+def split_zone(zone_id: str) -> Response:
+    """Take one report (form field ``report_id``) out of a zone; it stays apart for good."""
+    session = get_session()
+    user = current()
+    try:
+        _doc, summary = zones_service.split_zone(session, user, zone_id, [request.form.get("report_id", "")])
+    except GeosignalError as failure:
+        return _failed(session, failure)
+    zones_service.record_decision(session, user, "split", summary)
+    session.commit()
+    return _done(_("Signalement retiré de la zone."))

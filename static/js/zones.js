@@ -1,0 +1,45 @@
+/* geosignal: the referent's zones page (/zones). Shows the selected zone's union (the card's
+ * data-geometry, GeoJSON EPSG:4326) on a Leaflet map; the first zone is shown on load.
+ * No texts of its own: the caption is the card's server-rendered, translated caption. */
+(function () {
+  "use strict";
+  var root = document.getElementById("zones");
+  if (!root || !window.L) { return; }
+  var LAYERS = JSON.parse(root.dataset.baseLayers || "[]");
+  var caption = document.getElementById("zones-map-caption");
+  var map = L.map("zones-map", { zoomControl: true, attributionControl: true });
+  var bases = {};
+  LAYERS.forEach(function (layer, i) {
+    var options = { attribution: layer.attribution, minZoom: layer.min_zoom, maxZoom: layer.max_zoom };
+    var tile = layer.kind === "wms"
+      ? L.tileLayer.wms(layer.url, Object.assign(options, { layers: layer.layers, format: layer.format,
+          transparent: layer.transparent, styles: layer.styles, version: layer.version }))
+      : L.tileLayer(layer.url, options);
+    bases[layer.name] = tile;
+    if (i === 0) { tile.addTo(map); }
+  });
+  if (LAYERS.length > 1) { L.control.layers(bases).addTo(map); }
+  map.setView([50.41, 4.44], 10);
+  var shape = null, selected = null;
+
+  function select(li) {
+    if (selected) { selected.classList.remove("selected"); selected.querySelector(".zone-select").setAttribute("aria-pressed", "false"); }
+    selected = li;
+    li.classList.add("selected");
+    li.querySelector(".zone-select").setAttribute("aria-pressed", "true");
+    if (shape) { map.removeLayer(shape); }
+    shape = L.geoJSON(JSON.parse(li.dataset.geometry), {
+      style: function () { return { color: "#1d4e89", weight: 3, fillOpacity: 0.25 }; },
+      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 9, color: "#1d4e89", weight: 3, fillOpacity: 0.5 }); },
+    }).addTo(map);
+    map.invalidateSize();
+    map.fitBounds(shape.getBounds(), { maxZoom: 16, padding: [20, 20], animate: false });
+    caption.textContent = li.querySelector(".zone-caption").textContent;
+    root.dataset.mapShown = li.dataset.id;
+  }
+  var items = Array.prototype.slice.call(root.querySelectorAll("li.zone-item"));
+  items.forEach(function (li) {
+    li.querySelector(".zone-select").addEventListener("click", function () { select(li); });
+  });
+  if (items.length) { select(items[0]); }
+})();
