@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
@@ -60,3 +61,17 @@ def parse_commune(session: Any, raw: str | None, *, where: str = "commune") -> s
         raise GeosignalError("unknown_commune", f"No commune with the NIS code {shown!r} is loaded (a NIS code is "
                              "5 digits, e.g. 52011 for Charleroi).", where=where, value=shown)
     return nis
+
+
+def parse_day(raw: str | None, *, where: str) -> date | None:
+    """Parse a calendar day ``YYYY-MM-DD`` (a Brussels day; the caller decides its bounds).
+
+    Returns None for an empty value. Raises ``invalid_request`` (400, ``where``) otherwise.
+    """
+    value = (raw or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise GeosignalError("invalid_request", f"{where} must be a date YYYY-MM-DD", where=where) from None

@@ -9,7 +9,8 @@ The database is cloned from ``geosignal_template`` (``scripts/provision-db.sh``,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -200,3 +201,30 @@ def fresh_limits(app):  # noqa: ANN001, ANN201
     yield
     with app.app_context():
         limiter.reset()
+
+
+def run_together(database: Database, jobs: list[Callable]) -> None:
+    """Run each job (a callable taking a session) in its own thread with its own session, all
+    released at once by a barrier: real concurrent transactions against PostGIS. Each job
+    commits what it does. Re-raises the first error."""
+    barrier = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def run(job: Callable) -> None:
+        session = database.session()
+        try:
+            barrier.wait()
+            job(session)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            session.rollback()
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]

@@ -10,7 +10,6 @@ recomputation from the reports: counts exactly, areas and lengths within 1e-6 re
 from __future__ import annotations
 
 import random
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -28,7 +27,7 @@ from geosignal.services import aggregation
 from geosignal.services import reports as reports_service
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import CHARLEROI, COMMUNES_FILE
+from tests.conftest import CHARLEROI, COMMUNES_FILE, run_together
 
 CHATELET = "52012"
 WRITERS = 16
@@ -88,32 +87,6 @@ def _report(geom: shapely.Geometry, i: int) -> ReportInput:
         "network": "mobile" if i % 3 else "fixed", "technologies": ["4G", "5G"][: 1 + i % 2],
         "operators": ["Orange"], "issue": "no_coverage", "setting": "outdoor",
         "households_affected": i % 7, "description": f"race {i} {uuid.uuid4()}"})
-
-
-def _run_together(database: Database, jobs: list[Callable]) -> None:
-    """Run each job in its own thread with its own session, all released at once; each job
-    commits what it does. Re-raises the first error."""
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job: Callable) -> None:
-        session = database.session()
-        try:
-            barrier.wait()
-            job(session)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            session.rollback()
-        finally:
-            session.close()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
 
 
 def _admin(session) -> User:  # noqa: ANN001
@@ -188,7 +161,7 @@ def test_sixteen_writers_across_the_border_with_stats_cleared(database, border) 
         session.execute(text("DELETE FROM commune_stats"))  # cells and counts go with it
         session.commit()
     zones = _zones(border, WRITERS * 4, seed=1)
-    _run_together(database, [_add_job(zones[w::WRITERS], 100 * w) for w in range(WRITERS)])
+    run_together(database, [_add_job(zones[w::WRITERS], 100 * w) for w in range(WRITERS)])
     stored = _assert_stored_equals_recomputed(database)
     assert stored[CHARLEROI]["report_count"] + stored[CHATELET]["report_count"] == WRITERS * 4
     # the zones overlap: the union is well below the sum of the discs (0.28 km² each)
@@ -199,16 +172,16 @@ def test_sixteen_writers_across_the_border_with_stats_cleared(database, border) 
 
 def test_sixteen_writers_across_the_border_with_stats_populated(database, border) -> None:  # noqa: ANN001
     _clear_reports(database)
-    _run_together(database, [_add_job(_zones(border, 20, seed=2), 0)])  # figures populated first
+    run_together(database, [_add_job(_zones(border, 20, seed=2), 0)])  # figures populated first
     zones = _zones(border, WRITERS * 4, seed=3)
-    _run_together(database, [_add_job(zones[w::WRITERS], 100 * w) for w in range(WRITERS)])
+    run_together(database, [_add_job(zones[w::WRITERS], 100 * w) for w in range(WRITERS)])
     stored = _assert_stored_equals_recomputed(database)
     assert stored[CHARLEROI]["report_count"] + stored[CHATELET]["report_count"] == 20 + WRITERS * 4
 
 
 def test_adds_withdrawals_rejections_and_a_reload_across_the_border(database, border) -> None:  # noqa: ANN001
     _clear_reports(database)
-    _run_together(database, [_add_job(_zones(border, 48, seed=4), 0)])
+    run_together(database, [_add_job(_zones(border, 48, seed=4), 0)])
     with database.session() as session:
         ids = [str(i) for i in session.scalars(text("SELECT id FROM reports ORDER BY seq"))]
     zones = _zones(border, 40, seed=5)
@@ -222,7 +195,7 @@ def test_adds_withdrawals_rejections_and_a_reload_across_the_border(database, bo
         session.commit()
 
     jobs.append(reload)
-    _run_together(database, jobs)
+    run_together(database, jobs)
     stored = _assert_stored_equals_recomputed(database)
     with database.session() as session:
         counted, statuses = session.execute(text(
@@ -308,7 +281,7 @@ def test_reports_hidden_from_the_gist_index_still_count(database, border) -> Non
             aggregation.rebuild_communes(session, [CHARLEROI, CHATELET])
             session.commit()
 
-        _run_together(database, [_add_job(zones[w::4], 1000 + 100 * w) for w in range(4)] + [reload])
+        run_together(database, [_add_job(zones[w::4], 1000 + 100 * w) for w in range(4)] + [reload])
         stored = _assert_stored_equals_recomputed(database)
         with database.session() as session:
             assert _gist_hides_reports(session) == hidden  # still hidden: the figures did not need it

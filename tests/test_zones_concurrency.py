@@ -7,7 +7,6 @@ connected components computed independently in Python (shapely, pyproj)."""
 from __future__ import annotations
 
 import random
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -24,7 +23,7 @@ from geosignal.services import reports as reports_service
 from geosignal.services import zones
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import COMMUNES_FILE
+from tests.conftest import COMMUNES_FILE, run_together
 from tests.factories import CHARLEROI_LAMBERT72
 
 WRITERS = 16
@@ -54,30 +53,6 @@ def _shapes(n: int, seed: int) -> list[tuple[shapely.Geometry, str]]:
         geom = box(x, y, x + 60, y + 60) if k % 3 == 0 else Point(x, y)
         out.append((geom, "fixed" if k % 6 == 5 else "mobile"))
     return out
-
-
-def _run_together(database: Database, jobs: list[Callable]) -> None:
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job: Callable) -> None:
-        session = database.session()
-        try:
-            barrier.wait()
-            job(session)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            session.rollback()
-        finally:
-            session.close()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
 
 
 def _admin(session) -> User:  # noqa: ANN001
@@ -184,7 +159,7 @@ def _components_in_python(database: Database, distance_m: float = zones.DEFAULT_
 def test_sixteen_writers_creating_overlapping_reports(database) -> None:  # noqa: ANN001
     _clear(database)
     shapes = _shapes(WRITERS * 8, seed=11)
-    _run_together(database, [_add_job(shapes[w::WRITERS]) for w in range(WRITERS)])
+    run_together(database, [_add_job(shapes[w::WRITERS]) for w in range(WRITERS)])
     stored = _stored(database)
     assert stored == _recomputed(database)
     assert stored == _components_in_python(database)
@@ -195,7 +170,7 @@ def test_sixteen_writers_creating_overlapping_reports(database) -> None:  # noqa
 
 def test_creations_withdrawals_and_decisions_racing(database) -> None:  # noqa: ANN001
     _clear(database)
-    _run_together(database, [_add_job(_shapes(64, seed=12))])
+    run_together(database, [_add_job(_shapes(64, seed=12))])
     with database.session() as session:
         ids = [str(i) for i in session.scalars(text("SELECT id FROM reports ORDER BY seq"))]
         zone_ids = list(session.scalars(text("SELECT id FROM zones ORDER BY id")))
@@ -206,7 +181,7 @@ def test_creations_withdrawals_and_decisions_racing(database) -> None:  # noqa: 
     jobs.append(_status_job(ids[0::9], "rejected", "motif"))  # races the first withdrawer on the same reports
     jobs.append(_decision_job("confirm", zone_ids[0::2]))
     jobs.append(_decision_job("split", zone_ids[1::2]))
-    _run_together(database, jobs)
+    run_together(database, jobs)
     stored = _stored(database)
     assert stored == _recomputed(database)
     states = {s for _, s, _ in stored}

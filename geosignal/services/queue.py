@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import contract, vocab
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_commune
+from geosignal.params import parse_commune, parse_day
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -137,13 +137,7 @@ def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFi
         return value or None
 
     def day(name: str) -> date | None:
-        value = arg(name)
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise GeosignalError("invalid_request", f"{name} must be a date YYYY-MM-DD", where=name) from None
+        return parse_day(arg(name), where=name)
 
     raw_status = arg("status")
     if not raw_status:

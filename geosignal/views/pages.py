@@ -332,7 +332,15 @@ def commune_sheet(nis: str) -> str:
     feature, neighbours = drawing.commune_and_neighbours(session, nis)
     parts = _maps().commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), base_layers(), neighbours)
     generated = datetime.now(ZoneInfo("Europe/Brussels"))
-    return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated)
+    return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated,
+                           counted_labels=_counted_labels())
+
+
+def _counted_labels() -> str:
+    """The statuses the figures count, labelled in the page's language (e.g. "soumis, validé")."""
+    from geosignal.services.aggregation import COUNTED_STATUSES
+
+    return ", ".join(i18n.label(s).lower() for s in COUNTED_STATUSES)
 
 
 def _sheet_map_texts(generated: datetime) -> Any:
@@ -373,7 +381,7 @@ def commune_sheet_pdf(nis: str) -> Response:
     sheet = sheet_pdf.build_sheet(get_session(), nis, _sheet_map_texts(generated))
     html = render_template("commune_sheet_pdf.html", sheet=sheet.figures, map_svg=Markup(sheet.map.svg),
                            generated=generated,
-                           counted_labels=", ".join(i18n.label(s).lower() for s in sheet_pdf.SHOWN_STATUSES))
+                           counted_labels=_counted_labels())
     pdf = sheet_pdf.render_pdf(html, current_app.static_folder or "static")
     filename = f"fiche-{nis}-{generated:%Y-%m-%d}.pdf"
     return Response(pdf, mimetype="application/pdf",

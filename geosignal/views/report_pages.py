@@ -26,6 +26,7 @@ from geosignal import contract, i18n, policy, ui_text, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.params import parse_day
 from geosignal.services import audit as audit_service
 from geosignal.services import basemaps
 from geosignal.services import reports as reports_service
@@ -189,13 +190,7 @@ def save_edit(report_id: str) -> Any:
 
 
 def _day(name: str) -> date | None:
-    value = (request.args.get(name) or "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise GeosignalError("invalid_request", f"{name} must be a date YYYY-MM-DD", where=name) from None
+    return parse_day(request.args.get(name), where=name)
 
 
 def journal_filters() -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from geosignal.errors import GeosignalError
+from geosignal.params import parse_day
 from geosignal.vocab import ISSUES, NETWORKS, OPERATORS, STATUSES, TECHNOLOGIES
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -88,13 +89,7 @@ def parse_filters(args: Any) -> StatsFilters:
         return value
 
     def day(name: str) -> date | None:
-        value = (args.get(name) or "").strip()
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise GeosignalError("invalid_request", f"{name} must be a date YYYY-MM-DD", where=name) from None
+        return parse_day(args.get(name), where=name)
 
     raw_status = (args.get("status") or "").strip()
     if not raw_status:

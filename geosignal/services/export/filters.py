@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import vocab
 from geosignal.errors import GeosignalError
-from geosignal.params import bbox_clause
+from geosignal.params import bbox_clause, parse_day
 from geosignal.services.export.constants import BRUSSELS, CHANGE_LOCK_KEY
 
 
@@ -86,16 +86,7 @@ def parse_period(raw_from: str | None, raw_to: str | None) -> tuple[date | None,
     """Parse the period ``from`` / ``to`` (``YYYY-MM-DD``, inclusive days, Brussels time; empty:
     open). Raises ``invalid_request`` (400) naming the parameter for a malformed date or
     ``from`` after ``to``."""
-    def day(name: str, raw: str | None) -> date | None:
-        value = (raw or "").strip()
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise GeosignalError("invalid_request", f"{name} must be a date YYYY-MM-DD", where=name) from None
-
-    start, end = day("from", raw_from), day("to", raw_to)
+    start, end = parse_day(raw_from, where="from"), parse_day(raw_to, where="to")
     if start and end and start > end:
         raise GeosignalError("invalid_request", "from is after to", where="from")
     return start, end
