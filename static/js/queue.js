@@ -164,18 +164,7 @@
   /* ------------------------------------------------------------------ map */
   function ensureMap() {
     if (map) { return map; }
-    map = L.map("queue-map", { zoomControl: true, attributionControl: true });
-    var bases = {};
-    LAYERS.forEach(function (layer, i) {
-      var options = { attribution: layer.attribution, minZoom: layer.min_zoom, maxZoom: layer.max_zoom };
-      var tile = layer.kind === "wms"
-        ? L.tileLayer.wms(layer.url, Object.assign(options, { layers: layer.layers, format: layer.format,
-            transparent: layer.transparent, styles: layer.styles, version: layer.version }))
-        : L.tileLayer(layer.url, options);
-      bases[layer.name] = tile;
-      if (i === 0) { tile.addTo(map); }
-    });
-    if (LAYERS.length > 1) { L.control.layers(bases).addTo(map); }
+    map = window.geosignalBaseLayers(L.map("queue-map", { zoomControl: true, attributionControl: true }), LAYERS);
     map.setView([50.41, 4.44], 10);
     return map;
   }

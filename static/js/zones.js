@@ -7,18 +7,7 @@
   if (!root || !window.L) { return; }
   var LAYERS = JSON.parse(root.dataset.baseLayers || "[]");
   var caption = document.getElementById("zones-map-caption");
-  var map = L.map("zones-map", { zoomControl: true, attributionControl: true });
-  var bases = {};
-  LAYERS.forEach(function (layer, i) {
-    var options = { attribution: layer.attribution, minZoom: layer.min_zoom, maxZoom: layer.max_zoom };
-    var tile = layer.kind === "wms"
-      ? L.tileLayer.wms(layer.url, Object.assign(options, { layers: layer.layers, format: layer.format,
-          transparent: layer.transparent, styles: layer.styles, version: layer.version }))
-      : L.tileLayer(layer.url, options);
-    bases[layer.name] = tile;
-    if (i === 0) { tile.addTo(map); }
-  });
-  if (LAYERS.length > 1) { L.control.layers(bases).addTo(map); }
+  var map = window.geosignalBaseLayers(L.map("zones-map", { zoomControl: true, attributionControl: true }), LAYERS);
   map.setView([50.41, 4.44], 10);
   var shape = null, selected = null;
 
