@@ -17,12 +17,12 @@ from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services.intake import ReportInput
+from tests.conftest import run_together
 from tests.test_concurrency import (  # noqa: F401  (fixtures)
     _add_job,
     _admin,
     _assert_stored_equals_recomputed,
     _clear_reports,
-    _run_together,
     _zones,
     border,
     database,
@@ -77,7 +77,7 @@ def _edit_job(ids: list[str], dx: float, seed: int) -> Callable:
 
 def test_transitions_bulk_moves_and_edits_keep_figures_and_journal_exact(database, border) -> None:  # noqa: ANN001, F811
     _clear_reports(database)
-    _run_together(database, [_add_job(_zones(border, 36, seed=11), 0)])
+    run_together(database, [_add_job(_zones(border, 36, seed=11), 0)])
     with database.session() as session:
         ids = [str(i) for i in session.scalars(text("SELECT id FROM reports ORDER BY seq"))]
     jobs = [
@@ -91,7 +91,7 @@ def test_transitions_bulk_moves_and_edits_keep_figures_and_journal_exact(databas
         _edit_job(ids[0::2], -80.0, 7),
         _edit_job(ids[1::4], 40.0, 8),                  # races the other editor on the same reports
     ]
-    _run_together(database, jobs)
+    run_together(database, jobs)
     _assert_stored_equals_recomputed(database)
     with database.session() as session:
         status = dict(session.execute(text("SELECT id::text, status FROM reports")).all())
