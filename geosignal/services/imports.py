@@ -403,7 +403,7 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
     """Store the new reports: binary COPY into a temporary staging table, then
     ``INSERT INTO reports … SELECT`` in file order, one statement per :data:`STORE_CHUNK`
     rows, each followed by one ``INSERT INTO audit_events … SELECT`` journalling their
-    creation."""
+    creation; the zones are regrouped once for the file, after the last chunk."""
     staging = f"import_staging_{uuid.uuid4().hex[:12]}"
     raw = session.connection().connection.driver_connection
     columns = ", ".join(_STAGING_COLUMNS)
@@ -421,6 +421,9 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
                                 p.get("operators") or [], p.get("issue"), p.get("setting"),
                                 p.get("households_affected"), p.get("businesses_affected"),
                                 p.get("description") or "", p.get("observed_at")))
+        # the networks' zone locks first (the writers' lock order); the zones of the file are
+        # regrouped once, after its last statement (zones_sql: zones_defer / zones_flush)
+        cursor.execute("SELECT zones_defer(%s::varchar[])", (sorted({a.item.properties["network"] for a in new}),))
         for start in range(0, len(new), STORE_CHUNK):
             cursor.execute(
                 "INSERT INTO reports (id, geometry, commune_nis, reporter_id, network, technologies, operators, "
@@ -434,6 +437,7 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
                            (*audit.creation_args(user), start, start + STORE_CHUNK))
             if progress:
                 progress(min(start + STORE_CHUNK, len(new)))
+        cursor.execute("SELECT zones_flush()")
         cursor.execute(f"DROP TABLE {staging}")
     from geosignal.services import notifications
 

@@ -29,9 +29,12 @@ rows). Nothing is computed when zones are read.
 **How.** :func:`zones_regroup` takes the changed reports, adds the members of their current
 zones, then grows the set to its closure (reports adjacent to the set, members of their
 zones, members of the same confirmed cohorts) so that every zone touched is recomputed
-whole; computes components by label propagation over the adjacency edges (``&&`` on the
-stored EPSG:4326 geometries expanded by :data:`DEG_PER_M` × distance, then the exact test in
-EPSG:31370), each iteration one statement; and replaces the old zones by the new ones.
+whole, keeping the adjacent pairs it finds (``&&`` on the stored EPSG:4326 geometries
+expanded by :data:`DEG_PER_M` × distance, then the exact test in EPSG:31370); computes
+components by label propagation over those edges, among the reports that have one or a
+confirmed decision, each iteration one statement; and replaces the old zones by the new ones.
+A bulk load in several statements (an import) calls ``zones_defer(networks)`` first and
+``zones_flush()`` last: one regrouping for the whole load.
 A new zone keeps the id of the oldest zone its reports were in (the group of the oldest
 decision — free reports first, then by the oldest report — wins a contested id), so a
 proposal the referent is looking at keeps its id while it grows, and a confirmed zone keeps
@@ -128,20 +131,27 @@ BEGIN
   SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
   d := coalesce(d, {default_m});
   deg := d * {deg_per_m};
-  IF to_regclass('pg_temp.zone_work') IS NULL THEN
+  IF to_regclass('pg_temp.zone_nodes') IS NULL THEN
+    -- (the work tables of an earlier version of this function, if this session made them)
+    DROP TABLE IF EXISTS pg_temp.zone_work, pg_temp.zone_edges, pg_temp.zone_new;
     CREATE TEMP TABLE zone_work (
-      id uuid PRIMARY KEY, seq bigint UNIQUE, network varchar, g geometry, l geometry,
+      id uuid PRIMARY KEY, seq bigint, network varchar, g geometry, l geometry,
       technologies varchar[], operators varchar[], commune_nis varchar,
-      cohort bigint, confirmed boolean, gen integer, label bigint, grp bigint) ON COMMIT DELETE ROWS;
-    CREATE INDEX ON zone_work USING gist (g);
+      cohort bigint, confirmed boolean, gen integer) ON COMMIT DELETE ROWS;
+    -- the adjacent pairs the closure finds (gen: the step that found them)
+    CREATE TEMP TABLE zone_pairs (a uuid, b uuid, gen integer) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE zone_edges (a uuid, b uuid, same boolean) ON COMMIT DELETE ROWS;
+    -- the reports that can belong to a zone, narrow (the label passes rewrite these rows)
+    CREATE TEMP TABLE zone_nodes (
+      id uuid PRIMARY KEY, seq bigint UNIQUE, cohort bigint, confirmed boolean, label bigint,
+      grp bigint) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE zone_new (
       grp bigint PRIMARY KEY, network varchar, state varchar, cohort bigint, first_seq bigint,
       report_ids uuid[], geometry geometry, technologies varchar[] DEFAULT '{{}}',
       operators varchar[] DEFAULT '{{}}', commune_nis varchar, cand bigint, zone_id bigint,
       reused boolean DEFAULT false, changed boolean DEFAULT true) ON COMMIT DELETE ROWS;
   ELSE
-    TRUNCATE zone_work, zone_edges, zone_new;  -- no dead rows left from a larger pass
+    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_new;  -- no dead rows left from a larger pass
   END IF;
 
   -- the changed reports that take part, and the members of their current zones
@@ -153,21 +163,24 @@ BEGIN
 
   -- closure: adjacent reports (found from each report of the frontier through the spatial
   -- index: OFFSET 0 keeps the lookup per report whatever the statistics say after a bulk
-  -- load), members of their zones, members of the same confirmed cohorts
+  -- load), members of their zones, members of the same confirmed cohorts. Every report of
+  -- the set is a frontier once, so the pairs found are all the adjacent pairs of the set.
   LOOP
     SELECT count(*) INTO n FROM zone_work WHERE gen = step;
     IF n > 200 THEN
       ANALYZE zone_work;
     END IF;
+    INSERT INTO zone_pairs (a, b, gen)
+    SELECT w.id, a.id, step FROM zone_work w CROSS JOIN LATERAL (
+      SELECT r2.id FROM reports r2
+      WHERE r2.geometry && ST_Expand(w.g, deg) AND r2.network = w.network AND r2.id <> w.id
+        AND {adjacent_r2}
+      OFFSET 0) a
+    WHERE w.gen = step;
     INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
     {load_next}
     WHERE {part_r} AND r.id IN (
-      SELECT a.id FROM zone_work w CROSS JOIN LATERAL (
-        SELECT r2.id FROM reports r2
-        WHERE r2.geometry && ST_Expand(w.g, deg) AND r2.network = w.network AND r2.id <> w.id
-          AND {adjacent_r2}
-        OFFSET 0) a
-      WHERE w.gen = step
+      SELECT p.b FROM zone_pairs p WHERE p.gen = step
       UNION SELECT m.report_id FROM zone_work w JOIN zone_reports z ON z.report_id = w.id
         JOIN zone_reports m ON m.zone_id = z.zone_id WHERE w.gen = step
       UNION SELECT m.report_id FROM zone_work w JOIN zone_decision_reports z ON z.report_id = w.id
@@ -183,62 +196,75 @@ BEGIN
     ANALYZE zone_work;
   END IF;
 
-  -- adjacency among them; same = same cohort (the edges components follow)
+  -- adjacency among them (each pair once; a report that takes no part is not in the set);
+  -- same = same cohort (the edges components follow)
   INSERT INTO zone_edges (a, b, same)
   SELECT x.id, y.id, x.cohort = y.cohort
-  FROM zone_work x JOIN zone_work y ON y.network = x.network AND y.seq > x.seq AND y.g && ST_Expand(x.g, deg)
-  WHERE {adjacent_xy};
+  FROM (SELECT DISTINCT least(p.a, p.b) AS a, greatest(p.a, p.b) AS b FROM zone_pairs p) q
+  JOIN zone_work x ON x.id = q.a JOIN zone_work y ON y.id = q.b;
+
+  -- the reports that can be in a zone: those with an edge, and confirmed ones (a confirmed
+  -- cohort stays whole); any other report is alone and makes no zone
+  INSERT INTO zone_nodes (id, seq, cohort, confirmed, label)
+  SELECT w.id, w.seq, w.cohort, w.confirmed, w.seq FROM zone_work w
+  WHERE w.confirmed OR w.id IN (SELECT e.a FROM zone_edges e UNION SELECT e.b FROM zone_edges e);
+  SELECT count(*) INTO n FROM zone_nodes;
+  IF n > 200 THEN
+    ANALYZE zone_nodes;
+  END IF;
 
   -- components: each report takes the smallest label among its neighbours, then the label
   -- of the report its label names (chains halve), until nothing changes
-  UPDATE zone_work SET label = seq;
   LOOP
-    UPDATE zone_work w SET label = m.label FROM (
+    UPDATE zone_nodes w SET label = m.label FROM (
       SELECT s.id, min(s.label) AS label FROM (
-        SELECT e.b AS id, x.label FROM zone_edges e JOIN zone_work x ON x.id = e.a WHERE e.same
+        SELECT e.b AS id, x.label FROM zone_edges e JOIN zone_nodes x ON x.id = e.a WHERE e.same
         UNION ALL
-        SELECT e.a, y.label FROM zone_edges e JOIN zone_work y ON y.id = e.b WHERE e.same) s
+        SELECT e.a, y.label FROM zone_edges e JOIN zone_nodes y ON y.id = e.b WHERE e.same) s
       GROUP BY s.id) m
     WHERE w.id = m.id AND m.label < w.label;
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
-    UPDATE zone_work w SET label = p.label FROM zone_work p WHERE p.seq = w.label AND p.label < w.label;
+    UPDATE zone_nodes w SET label = p.label FROM zone_nodes p WHERE p.seq = w.label AND p.label < w.label;
   END LOOP;
 
   -- groups: a confirmed cohort whole; a free component touching confirmed zones joins the
   -- oldest one; otherwise the component
-  UPDATE zone_work SET grp = CASE WHEN confirmed THEN -cohort ELSE label END;
-  UPDATE zone_work w SET grp = -j.cohort FROM (
+  UPDATE zone_nodes SET grp = CASE WHEN confirmed THEN -cohort ELSE label END;
+  UPDATE zone_nodes w SET grp = -j.cohort FROM (
     SELECT f.label, min(c.cohort) AS cohort FROM (
       SELECT e.a AS f, e.b AS c FROM zone_edges e UNION ALL SELECT e.b, e.a FROM zone_edges e) p
-    JOIN zone_work f ON f.id = p.f JOIN zone_work c ON c.id = p.c
+    JOIN zone_nodes f ON f.id = p.f JOIN zone_nodes c ON c.id = p.c
     WHERE f.cohort = 0 AND c.confirmed
     GROUP BY f.label) j
   WHERE w.cohort = 0 AND w.label = j.label;
 
   -- the new zones: two reports or more
   INSERT INTO zone_new (grp, network, state, cohort, first_seq, report_ids, geometry)
-  SELECT w.grp, min(w.network), CASE WHEN w.grp < 0 THEN 'confirmed' ELSE 'proposed' END,
-         CASE WHEN w.grp < 0 THEN -w.grp ELSE min(w.cohort) END, min(w.seq),
-         array_agg(w.id ORDER BY w.seq), ST_Union(w.g)
-  FROM zone_work w GROUP BY w.grp HAVING count(*) >= 2;
+  SELECT v.grp, min(w.network), CASE WHEN v.grp < 0 THEN 'confirmed' ELSE 'proposed' END,
+         CASE WHEN v.grp < 0 THEN -v.grp ELSE min(v.cohort) END, min(v.seq),
+         array_agg(v.id ORDER BY v.seq), ST_Union(w.g)
+  FROM zone_nodes v JOIN zone_work w ON w.id = v.id GROUP BY v.grp HAVING count(*) >= 2;
   UPDATE zone_new n SET technologies = t.v FROM (
     SELECT s.grp, array_agg(s.x ORDER BY array_position(ARRAY[{technologies}]::varchar[], s.x)) AS v
-    FROM (SELECT DISTINCT w.grp, x FROM zone_work w, unnest(w.technologies) x) s GROUP BY s.grp) t
+    FROM (SELECT DISTINCT v.grp, x FROM zone_nodes v JOIN zone_work w ON w.id = v.id, unnest(w.technologies) x
+          WHERE v.grp IN (SELECT grp FROM zone_new)) s GROUP BY s.grp) t
   WHERE t.grp = n.grp;
   UPDATE zone_new n SET operators = t.v FROM (
     SELECT s.grp, array_agg(s.x ORDER BY array_position(ARRAY[{operators}]::varchar[], s.x)) AS v
-    FROM (SELECT DISTINCT w.grp, x FROM zone_work w, unnest(w.operators) x) s GROUP BY s.grp) t
+    FROM (SELECT DISTINCT v.grp, x FROM zone_nodes v JOIN zone_work w ON w.id = v.id, unnest(w.operators) x
+          WHERE v.grp IN (SELECT grp FROM zone_new)) s GROUP BY s.grp) t
   WHERE t.grp = n.grp;
   UPDATE zone_new n SET commune_nis = coalesce(
     (SELECT c.nis_code {home}),
-    (SELECT w.commune_nis FROM zone_work w WHERE w.grp = n.grp ORDER BY w.seq LIMIT 1));
+    (SELECT w.commune_nis FROM zone_nodes v JOIN zone_work w ON w.id = v.id WHERE v.grp = n.grp
+     ORDER BY v.seq LIMIT 1));
 
   -- ids: a zone keeps the oldest id its reports had (contested: the oldest decision, then the
   -- oldest report); the others get new ones
   UPDATE zone_new n SET cand = c.zone_id FROM (
-    SELECT w.grp, min(z.zone_id) AS zone_id FROM zone_work w JOIN zone_reports z ON z.report_id = w.id
-    GROUP BY w.grp) c
+    SELECT v.grp, min(z.zone_id) AS zone_id FROM zone_nodes v JOIN zone_reports z ON z.report_id = v.id
+    GROUP BY v.grp) c
   WHERE c.grp = n.grp;
   UPDATE zone_new n SET zone_id = n.cand, reused = true FROM (
     SELECT DISTINCT ON (cand) grp FROM zone_new WHERE cand IS NOT NULL ORDER BY cand, cohort, first_seq) k
@@ -293,11 +319,42 @@ BEGIN
     RETURN NULL;
   END IF;
   PERFORM zones_lock(nets);
+  IF TG_OP = 'INSERT' AND current_setting('geosignal.zones_deferred', true) = 'on' THEN
+    -- a bulk load in several statements regroups once, at zones_flush()
+    INSERT INTO zone_deferred (id) SELECT unnest(ids);
+    RETURN NULL;
+  END IF;
   IF TG_OP = 'DELETE' THEN
     DELETE FROM zone_decision_reports WHERE report_id = ANY(ids);
   END IF;
   PERFORM zones_regroup(ids);
   RETURN NULL;
+END $fn$;
+
+CREATE FUNCTION zones_defer(nets varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- until zones_flush() in this transaction, reports inserted are grouped once at the flush;
+  -- the networks' locks are taken now, before any commune row or cell (the lock order)
+  PERFORM zones_lock(nets);
+  IF to_regclass('pg_temp.zone_deferred') IS NULL THEN
+    CREATE TEMP TABLE zone_deferred (id uuid) ON COMMIT DELETE ROWS;
+  END IF;
+  PERFORM set_config('geosignal.zones_deferred', 'on', true);
+END $fn$;
+
+CREATE FUNCTION zones_flush() RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  ids uuid[];
+BEGIN
+  PERFORM set_config('geosignal.zones_deferred', 'off', true);
+  IF to_regclass('pg_temp.zone_deferred') IS NULL THEN
+    RETURN;
+  END IF;
+  ids := ARRAY(SELECT DISTINCT id FROM zone_deferred);
+  TRUNCATE zone_deferred;
+  IF cardinality(ids) > 0 THEN
+    PERFORM zones_regroup(ids);
+  END IF;
 END $fn$;
 
 CREATE FUNCTION reports_forget_zones() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -330,7 +387,6 @@ def zones_sql() -> str:
         load_0=load.replace("{gen}", "0"), load_next=load.replace("{gen}", "step + 1"),
         part_r=participates("r"), part_n=participates("n"), part_o=participates("o"),
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
-        adjacent_xy=_adjacent("x.g", "x.l", "y.g", "y.l"),
         technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(),
     ).strip() + "\n"
 
@@ -342,6 +398,8 @@ DROP TRIGGER reports_group_zones_delete ON reports;
 DROP TRIGGER reports_group_zones_update ON reports;
 DROP TRIGGER reports_group_zones_insert ON reports;
 DROP FUNCTION reports_forget_zones();
+DROP FUNCTION zones_flush();
+DROP FUNCTION zones_defer(varchar[]);
 DROP FUNCTION reports_group_zones();
 DROP FUNCTION zones_regroup(uuid[]);
 DROP FUNCTION zones_lock(varchar[]);
