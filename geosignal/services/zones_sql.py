@@ -150,8 +150,10 @@ BEGIN
       report_ids uuid[], geometry geometry, technologies varchar[] DEFAULT '{{}}',
       operators varchar[] DEFAULT '{{}}', commune_nis varchar, cand bigint, zone_id bigint,
       reused boolean DEFAULT false, changed boolean DEFAULT true) ON COMMIT DELETE ROWS;
-  ELSE
-    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_new;  -- no dead rows left from a larger pass
+  ELSIF EXISTS (SELECT 1 FROM zone_work) THEN
+    -- a second pass in one transaction (commit empties them: ON COMMIT DELETE ROWS); TRUNCATE
+    -- leaves no dead rows from a larger pass, but costs new files: only when needed
+    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_new;
   END IF;
 
   -- the changed reports that take part, and the members of their current zones
@@ -191,6 +193,13 @@ BEGIN
     EXIT WHEN n = 0;
     step := step + 1;
   END LOOP;
+  -- nothing adjacent, nothing confirmed, no zone before: no zone to make or replace (a
+  -- report filed alone)
+  IF NOT EXISTS (SELECT 1 FROM zone_pairs) AND NOT EXISTS (SELECT 1 FROM zone_work WHERE confirmed)
+     AND NOT EXISTS (SELECT 1 FROM zone_reports z
+                     WHERE z.report_id = ANY(seeds) OR z.report_id = ANY(ARRAY(SELECT id FROM zone_work))) THEN
+    RETURN;
+  END IF;
   SELECT count(*) INTO n FROM zone_work;
   IF n > 200 THEN
     ANALYZE zone_work;
@@ -264,6 +273,7 @@ BEGIN
   -- oldest report); the others get new ones
   UPDATE zone_new n SET cand = c.zone_id FROM (
     SELECT v.grp, min(z.zone_id) AS zone_id FROM zone_nodes v JOIN zone_reports z ON z.report_id = v.id
+    WHERE z.report_id = ANY(ARRAY(SELECT id FROM zone_nodes))  -- (the index, whatever the statistics)
     GROUP BY v.grp) c
   WHERE c.grp = n.grp;
   UPDATE zone_new n SET zone_id = n.cand, reused = true FROM (
@@ -277,7 +287,7 @@ BEGIN
 
   -- replace the old zones
   old := ARRAY(SELECT z.zone_id FROM zone_reports z WHERE z.report_id = ANY(seeds)
-               UNION SELECT z.zone_id FROM zone_reports z JOIN zone_work w ON w.id = z.report_id);
+               UNION SELECT z.zone_id FROM zone_reports z WHERE z.report_id = ANY(ARRAY(SELECT id FROM zone_work)));
   DELETE FROM zone_reports WHERE zone_id = ANY(old);
   DELETE FROM zone_reports WHERE report_id = ANY(seeds);
   DELETE FROM zones WHERE id = ANY(old) AND id NOT IN (SELECT zone_id FROM zone_new WHERE reused);
