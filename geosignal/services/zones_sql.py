@@ -31,8 +31,8 @@ zones, then grows the set to its closure (reports adjacent to the set, members o
 zones, members of the same confirmed cohorts) so that every zone touched is recomputed
 whole, keeping the adjacent pairs it finds (``&&`` on the stored EPSG:4326 geometries
 expanded by :data:`DEG_PER_M` × distance, then the exact test in EPSG:31370); computes
-components by label propagation over those edges, among the reports that have one or a
-confirmed decision, each iteration one statement; and replaces the old zones by the new ones.
+components by union-find over those edges (in memory, one pass), among the reports that have
+one or a confirmed decision; and replaces the old zones by the new ones.
 A bulk load in several statements (an import) calls ``zones_defer(networks)`` first and
 ``zones_flush()`` last: one regrouping for the whole load.
 A new zone keeps the id of the oldest zone its reports were in (the group of the oldest
@@ -125,6 +125,9 @@ DECLARE
   deg double precision;
   step integer := 0;
   n bigint;
+  parent integer[];
+  ka integer;
+  kb integer;
   old bigint[];
 BEGIN
   -- the caller holds the locks of the networks concerned (zones_lock)
@@ -141,9 +144,9 @@ BEGIN
     -- the adjacent pairs the closure finds (gen: the step that found them)
     CREATE TEMP TABLE zone_pairs (a uuid, b uuid, gen integer) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE zone_edges (a uuid, b uuid, same boolean) ON COMMIT DELETE ROWS;
-    -- the reports that can belong to a zone, narrow (the label passes rewrite these rows)
+    -- the reports that can belong to a zone, narrow (k: 1.. by age)
     CREATE TEMP TABLE zone_nodes (
-      id uuid PRIMARY KEY, seq bigint UNIQUE, cohort bigint, confirmed boolean, label bigint,
+      id uuid PRIMARY KEY, seq bigint, k integer, cohort bigint, confirmed boolean, label bigint,
       grp bigint) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE zone_new (
       grp bigint PRIMARY KEY, network varchar, state varchar, cohort bigint, first_seq bigint,
@@ -214,32 +217,43 @@ BEGIN
 
   -- the reports that can be in a zone: those with an edge, and confirmed ones (a confirmed
   -- cohort stays whole); any other report is alone and makes no zone
-  INSERT INTO zone_nodes (id, seq, cohort, confirmed, label)
-  SELECT w.id, w.seq, w.cohort, w.confirmed, w.seq FROM zone_work w
+  INSERT INTO zone_nodes (id, seq, k, cohort, confirmed)
+  SELECT w.id, w.seq, row_number() OVER (ORDER BY w.seq), w.cohort, w.confirmed FROM zone_work w
   WHERE w.confirmed OR w.id IN (SELECT e.a FROM zone_edges e UNION SELECT e.b FROM zone_edges e);
   SELECT count(*) INTO n FROM zone_nodes;
   IF n > 200 THEN
     ANALYZE zone_nodes;
   END IF;
 
-  -- components: each report takes the smallest label among its neighbours, then the label
-  -- of the report its label names (chains halve), until nothing changes
+  -- components: union-find over the same-cohort edges, in memory; a root is always the oldest
+  -- report of its component, whose seq labels it (a drive test's chain of points costs one
+  -- pass over its edges, not one statement per hop)
+  parent := ARRAY(SELECT generate_series(1, n::integer));
+  FOR ka, kb IN
+    SELECT x.k, y.k FROM zone_edges e JOIN zone_nodes x ON x.id = e.a JOIN zone_nodes y ON y.id = e.b WHERE e.same
   LOOP
-    UPDATE zone_nodes w SET label = m.label FROM (
-      SELECT s.id, min(s.label) AS label FROM (
-        SELECT e.b AS id, x.label FROM zone_edges e JOIN zone_nodes x ON x.id = e.a WHERE e.same
-        UNION ALL
-        SELECT e.a, y.label FROM zone_edges e JOIN zone_nodes y ON y.id = e.b WHERE e.same) s
-      GROUP BY s.id) m
-    WHERE w.id = m.id AND m.label < w.label;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    EXIT WHEN n = 0;
-    UPDATE zone_nodes w SET label = p.label FROM zone_nodes p WHERE p.seq = w.label AND p.label < w.label;
+    WHILE parent[ka] <> ka LOOP
+      parent[ka] := parent[parent[ka]];
+      ka := parent[ka];
+    END LOOP;
+    WHILE parent[kb] <> kb LOOP
+      parent[kb] := parent[parent[kb]];
+      kb := parent[kb];
+    END LOOP;
+    IF ka < kb THEN
+      parent[kb] := ka;
+    ELSIF kb < ka THEN
+      parent[ka] := kb;
+    END IF;
+  END LOOP;
+  FOR i IN 1 .. n LOOP
+    parent[i] := parent[parent[i]];  -- a parent is older (smaller k): its root is known by now
   END LOOP;
 
   -- groups: a confirmed cohort whole; a free component touching confirmed zones joins the
-  -- oldest one; otherwise the component
-  UPDATE zone_nodes SET grp = CASE WHEN confirmed THEN -cohort ELSE label END;
+  -- oldest one (below); otherwise the component
+  UPDATE zone_nodes v SET label = r.seq, grp = CASE WHEN v.confirmed THEN -v.cohort ELSE r.seq END
+  FROM zone_nodes r WHERE r.k = parent[v.k];
   UPDATE zone_nodes w SET grp = -j.cohort FROM (
     SELECT f.label, min(c.cohort) AS cohort FROM (
       SELECT e.a AS f, e.b AS c FROM zone_edges e UNION ALL SELECT e.b, e.a FROM zone_edges e) p

@@ -1,25 +1,28 @@
-"""zone grouping: a narrow table for the label passes, one regrouping per bulk load
+"""zone grouping: components by union-find, one regrouping per bulk load
 
 Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-01 20:30:00
 
 Grouping 50,000 imported points took 51 s on this machine, nearly all of it in
-``zones_regroup``:
+``zones_regroup``, and 200,000 points (a drive test's density) over 6 minutes:
 
 - the adjacency join ``y.seq > x.seq AND y.g && …`` was planned as a bitmap AND of the GiST
   index with the unique index on ``seq``, which read half the work table per report (83 s
-  under auto_explain); ``zone_work.seq`` is no longer indexed;
-- the label passes rewrote every row of the wide work table (geometries and a GiST index):
-  they now run on ``zone_nodes``, the reports that have an edge or a confirmed decision (the
-  only ones that can be in a zone), with no geometry;
+  under auto_explain): the adjacent pairs are now kept from the closure, which finds them all;
+- components were found by label propagation, one statement per hop along the longest
+  chain (a drive test's points within 100 m of each other form chains of thousands): they are
+  now found by union-find over the edges in memory, one pass, among ``zone_nodes`` (the
+  reports that have an edge or a confirmed decision, the only ones that can be in a zone);
 - an import stores its reports in several statements, and each regrouped its own reports plus
   the whole closure of the earlier ones: ``zones_defer(networks)`` takes the networks' locks
   (first, as every writer does) and makes the insert trigger collect the ids, and
-  ``zones_flush()`` regroups them once.
+  ``zones_flush()`` regroups them once;
+- one report alone: no TRUNCATE of the work tables (commit empties them), zone memberships
+  through the index, and nothing more once nothing is adjacent, confirmed or zoned.
 
-The zones computed are the same (a test checks the grouping rules; the bench compares the
-zones of one file loaded both ways). ``FROZEN_SQL["zones"]`` is a frozen copy of
+The zones computed are the same (the zone tests, and the benchmark compares a file's zones
+both ways). ``FROZEN_SQL["zones"]`` is a frozen copy of
 ``geosignal.services.zones_sql.zones_sql()`` (tests/test_zones_sql.py checks that the newest
 copy equals it). Downgrade restores migration 0010's copy. No live code is imported.
 """
@@ -78,6 +81,9 @@ DECLARE
   deg double precision;
   step integer := 0;
   n bigint;
+  parent integer[];
+  ka integer;
+  kb integer;
   old bigint[];
 BEGIN
   -- the caller holds the locks of the networks concerned (zones_lock)
@@ -94,9 +100,9 @@ BEGIN
     -- the adjacent pairs the closure finds (gen: the step that found them)
     CREATE TEMP TABLE zone_pairs (a uuid, b uuid, gen integer) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE zone_edges (a uuid, b uuid, same boolean) ON COMMIT DELETE ROWS;
-    -- the reports that can belong to a zone, narrow (the label passes rewrite these rows)
+    -- the reports that can belong to a zone, narrow (k: 1.. by age)
     CREATE TEMP TABLE zone_nodes (
-      id uuid PRIMARY KEY, seq bigint UNIQUE, cohort bigint, confirmed boolean, label bigint,
+      id uuid PRIMARY KEY, seq bigint, k integer, cohort bigint, confirmed boolean, label bigint,
       grp bigint) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE zone_new (
       grp bigint PRIMARY KEY, network varchar, state varchar, cohort bigint, first_seq bigint,
@@ -175,32 +181,43 @@ BEGIN
 
   -- the reports that can be in a zone: those with an edge, and confirmed ones (a confirmed
   -- cohort stays whole); any other report is alone and makes no zone
-  INSERT INTO zone_nodes (id, seq, cohort, confirmed, label)
-  SELECT w.id, w.seq, w.cohort, w.confirmed, w.seq FROM zone_work w
+  INSERT INTO zone_nodes (id, seq, k, cohort, confirmed)
+  SELECT w.id, w.seq, row_number() OVER (ORDER BY w.seq), w.cohort, w.confirmed FROM zone_work w
   WHERE w.confirmed OR w.id IN (SELECT e.a FROM zone_edges e UNION SELECT e.b FROM zone_edges e);
   SELECT count(*) INTO n FROM zone_nodes;
   IF n > 200 THEN
     ANALYZE zone_nodes;
   END IF;
 
-  -- components: each report takes the smallest label among its neighbours, then the label
-  -- of the report its label names (chains halve), until nothing changes
+  -- components: union-find over the same-cohort edges, in memory; a root is always the oldest
+  -- report of its component, whose seq labels it (a drive test's chain of points costs one
+  -- pass over its edges, not one statement per hop)
+  parent := ARRAY(SELECT generate_series(1, n::integer));
+  FOR ka, kb IN
+    SELECT x.k, y.k FROM zone_edges e JOIN zone_nodes x ON x.id = e.a JOIN zone_nodes y ON y.id = e.b WHERE e.same
   LOOP
-    UPDATE zone_nodes w SET label = m.label FROM (
-      SELECT s.id, min(s.label) AS label FROM (
-        SELECT e.b AS id, x.label FROM zone_edges e JOIN zone_nodes x ON x.id = e.a WHERE e.same
-        UNION ALL
-        SELECT e.a, y.label FROM zone_edges e JOIN zone_nodes y ON y.id = e.b WHERE e.same) s
-      GROUP BY s.id) m
-    WHERE w.id = m.id AND m.label < w.label;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    EXIT WHEN n = 0;
-    UPDATE zone_nodes w SET label = p.label FROM zone_nodes p WHERE p.seq = w.label AND p.label < w.label;
+    WHILE parent[ka] <> ka LOOP
+      parent[ka] := parent[parent[ka]];
+      ka := parent[ka];
+    END LOOP;
+    WHILE parent[kb] <> kb LOOP
+      parent[kb] := parent[parent[kb]];
+      kb := parent[kb];
+    END LOOP;
+    IF ka < kb THEN
+      parent[kb] := ka;
+    ELSIF kb < ka THEN
+      parent[ka] := kb;
+    END IF;
+  END LOOP;
+  FOR i IN 1 .. n LOOP
+    parent[i] := parent[parent[i]];  -- a parent is older (smaller k): its root is known by now
   END LOOP;
 
   -- groups: a confirmed cohort whole; a free component touching confirmed zones joins the
-  -- oldest one; otherwise the component
-  UPDATE zone_nodes SET grp = CASE WHEN confirmed THEN -cohort ELSE label END;
+  -- oldest one (below); otherwise the component
+  UPDATE zone_nodes v SET label = r.seq, grp = CASE WHEN v.confirmed THEN -v.cohort ELSE r.seq END
+  FROM zone_nodes r WHERE r.k = parent[v.k];
   UPDATE zone_nodes w SET grp = -j.cohort FROM (
     SELECT f.label, min(c.cohort) AS cohort FROM (
       SELECT e.a AS f, e.b AS c FROM zone_edges e UNION ALL SELECT e.b, e.a FROM zone_edges e) p
