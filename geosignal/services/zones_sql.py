@@ -30,7 +30,7 @@ rows). Nothing is computed when zones are read.
 zones, then grows the set to its closure (reports adjacent to the set, members of their
 zones, members of the same confirmed cohorts) so that every zone touched is recomputed
 whole, keeping the adjacent pairs it finds (``&&`` on the stored EPSG:4326 geometries
-expanded by :data:`DEG_PER_M` × distance, then the exact test in EPSG:31370); computes
+expanded by :data:`DEG_PER_M` and :data:`DEG_LAT_PER_M` × distance, then the exact test in EPSG:31370); computes
 components by union-find over those edges (in memory, one pass), among the reports that have
 one or a confirmed decision; and replaces the old zones by the new ones.
 A bulk load in several statements (an import) calls ``zones_defer(networks)`` first and
@@ -49,7 +49,7 @@ granted (READ COMMITTED: a fresh snapshot each), so it sees every change committ
 writers it waited for: stored zones equal a recomputation after any interleaving. The cost:
 writers of one network queue from their zone trigger to their commit.
 
-:func:`zones_sql` renders the SQL; migration 0010 keeps a frozen copy, and a test checks
+:func:`zones_sql` renders the SQL; migration 0015 keeps a frozen copy (0010 the first), and a test checks
 that the two are equal.
 """
 
@@ -65,9 +65,11 @@ ZONE_STATUSES: tuple[str, ...] = COUNTED_STATUSES
 EXCLUDED_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s not in ZONE_STATUSES)
 #: Distance (m, EPSG:31370) within which points and lines join another report, by default.
 DEFAULT_DISTANCE_M = 100.0
-#: Degrees of bounding-box margin per metre of distance: 1° of longitude is ≥ 60 km up to
-#: 57° N (about 71 km at Charleroi), 1° of latitude 111 km; the exact test follows in metres.
+#: Degrees of bounding-box margin per metre of distance, in longitude: 1° of longitude is
+#: ≥ 60 km up to 57° N (about 71 km at Charleroi); the exact test follows in metres.
 DEG_PER_M = 1 / 60000
+#: The same in latitude: 1° of latitude is ≥ 110.5 km everywhere (a box half as tall).
+DEG_LAT_PER_M = 1 / 110000
 #: Advisory lock key ("zone"); the second key is ``hashtext(network)``.
 ZONE_LOCK_KEY = 0x7A6F6E65
 #: States of a zone.
@@ -123,6 +125,7 @@ CREATE FUNCTION zones_regroup(seeds uuid[]) RETURNS void LANGUAGE plpgsql AS $fn
 DECLARE
   d double precision;
   deg double precision;
+  deg_lat double precision;
   step integer := 0;
   n bigint;
   parent integer[];
@@ -134,6 +137,7 @@ BEGIN
   SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
   d := coalesce(d, {default_m});
   deg := d * {deg_per_m};
+  deg_lat := d * {deg_lat_per_m};
   IF to_regclass('pg_temp.zone_nodes') IS NULL THEN
     -- (the work tables of an earlier version of this function, if this session made them)
     DROP TABLE IF EXISTS pg_temp.zone_work, pg_temp.zone_edges, pg_temp.zone_new;
@@ -178,7 +182,7 @@ BEGIN
     INSERT INTO zone_pairs (a, b, gen)
     SELECT w.id, a.id, step FROM zone_work w CROSS JOIN LATERAL (
       SELECT r2.id FROM reports r2
-      WHERE r2.geometry && ST_Expand(w.g, deg) AND r2.network = w.network AND r2.id <> w.id
+      WHERE r2.geometry && ST_Expand(w.g, deg, deg_lat) AND r2.network = w.network AND r2.id <> w.id
         AND {adjacent_r2}
       OFFSET 0) a
     WHERE w.gen = step;
@@ -217,9 +221,12 @@ BEGIN
 
   -- the reports that can be in a zone: those with an edge, and confirmed ones (a confirmed
   -- cohort stays whole); any other report is alone and makes no zone
+  -- (a join: "confirmed OR id IN (…)" ran as a subplan rescanned per report once too large
+  -- to hash — 200,000 points took minutes)
   INSERT INTO zone_nodes (id, seq, k, cohort, confirmed)
-  SELECT w.id, w.seq, row_number() OVER (ORDER BY w.seq), w.cohort, w.confirmed FROM zone_work w
-  WHERE w.confirmed OR w.id IN (SELECT e.a FROM zone_edges e UNION SELECT e.b FROM zone_edges e);
+  SELECT w.id, w.seq, row_number() OVER (ORDER BY w.seq), w.cohort, w.confirmed
+  FROM zone_work w JOIN (SELECT e.a AS id FROM zone_edges e UNION SELECT e.b FROM zone_edges e
+                         UNION SELECT c.id FROM zone_work c WHERE c.confirmed) s ON s.id = w.id;
   SELECT count(*) INTO n FROM zone_nodes;
   IF n > 200 THEN
     ANALYZE zone_nodes;
@@ -304,7 +311,8 @@ BEGIN
                UNION SELECT z.zone_id FROM zone_reports z WHERE z.report_id = ANY(ARRAY(SELECT id FROM zone_work)));
   DELETE FROM zone_reports WHERE zone_id = ANY(old);
   DELETE FROM zone_reports WHERE report_id = ANY(seeds);
-  DELETE FROM zones WHERE id = ANY(old) AND id NOT IN (SELECT zone_id FROM zone_new WHERE reused);
+  DELETE FROM zones z WHERE z.id = ANY(old)
+    AND NOT EXISTS (SELECT 1 FROM zone_new n WHERE n.zone_id = z.id AND n.reused);
   UPDATE zones z SET network = n.network, state = n.state, geometry = n.geometry,
          technologies = n.technologies, operators = n.operators,
          report_count = cardinality(n.report_ids), commune_nis = n.commune_nis,
@@ -404,10 +412,11 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    migration 0010 keeps frozen)."""
+    newest migration holding it keeps frozen: 0015)."""
     load = _LOAD.replace("{srid}", str(LAMBERT72))
     return _TEMPLATE.format(
         lock_key=ZONE_LOCK_KEY, default_m=DEFAULT_DISTANCE_M, deg_per_m=repr(DEG_PER_M),
+        deg_lat_per_m=repr(DEG_LAT_PER_M),
         load_0=load.replace("{gen}", "0"), load_next=load.replace("{gen}", "step + 1"),
         part_r=participates("r"), part_n=participates("n"), part_o=participates("o"),
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),

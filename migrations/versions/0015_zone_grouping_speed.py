@@ -79,6 +79,7 @@ CREATE FUNCTION zones_regroup(seeds uuid[]) RETURNS void LANGUAGE plpgsql AS $fn
 DECLARE
   d double precision;
   deg double precision;
+  deg_lat double precision;
   step integer := 0;
   n bigint;
   parent integer[];
@@ -90,6 +91,7 @@ BEGIN
   SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
   d := coalesce(d, 100.0);
   deg := d * 1.6666666666666667e-05;
+  deg_lat := d * 9.090909090909091e-06;
   IF to_regclass('pg_temp.zone_nodes') IS NULL THEN
     -- (the work tables of an earlier version of this function, if this session made them)
     DROP TABLE IF EXISTS pg_temp.zone_work, pg_temp.zone_edges, pg_temp.zone_new;
@@ -138,7 +140,7 @@ BEGIN
     INSERT INTO zone_pairs (a, b, gen)
     SELECT w.id, a.id, step FROM zone_work w CROSS JOIN LATERAL (
       SELECT r2.id FROM reports r2
-      WHERE r2.geometry && ST_Expand(w.g, deg) AND r2.network = w.network AND r2.id <> w.id
+      WHERE r2.geometry && ST_Expand(w.g, deg, deg_lat) AND r2.network = w.network AND r2.id <> w.id
         AND CASE WHEN ST_Dimension(r2.geometry) = 2 AND ST_Dimension(w.g) = 2 THEN ST_Relate(r2.geometry, w.g, '2********') ELSE ST_DWithin(ST_Transform(r2.geometry, 31370), w.l, d) END
       OFFSET 0) a
     WHERE w.gen = step;
@@ -181,9 +183,12 @@ BEGIN
 
   -- the reports that can be in a zone: those with an edge, and confirmed ones (a confirmed
   -- cohort stays whole); any other report is alone and makes no zone
+  -- (a join: "confirmed OR id IN (…)" ran as a subplan rescanned per report once too large
+  -- to hash — 200,000 points took minutes)
   INSERT INTO zone_nodes (id, seq, k, cohort, confirmed)
-  SELECT w.id, w.seq, row_number() OVER (ORDER BY w.seq), w.cohort, w.confirmed FROM zone_work w
-  WHERE w.confirmed OR w.id IN (SELECT e.a FROM zone_edges e UNION SELECT e.b FROM zone_edges e);
+  SELECT w.id, w.seq, row_number() OVER (ORDER BY w.seq), w.cohort, w.confirmed
+  FROM zone_work w JOIN (SELECT e.a AS id FROM zone_edges e UNION SELECT e.b FROM zone_edges e
+                         UNION SELECT c.id FROM zone_work c WHERE c.confirmed) s ON s.id = w.id;
   SELECT count(*) INTO n FROM zone_nodes;
   IF n > 200 THEN
     ANALYZE zone_nodes;
@@ -277,7 +282,8 @@ LIMIT 1),
                UNION SELECT z.zone_id FROM zone_reports z WHERE z.report_id = ANY(ARRAY(SELECT id FROM zone_work)));
   DELETE FROM zone_reports WHERE zone_id = ANY(old);
   DELETE FROM zone_reports WHERE report_id = ANY(seeds);
-  DELETE FROM zones WHERE id = ANY(old) AND id NOT IN (SELECT zone_id FROM zone_new WHERE reused);
+  DELETE FROM zones z WHERE z.id = ANY(old)
+    AND NOT EXISTS (SELECT 1 FROM zone_new n WHERE n.zone_id = z.id AND n.reused);
   UPDATE zones z SET network = n.network, state = n.state, geometry = n.geometry,
          technologies = n.technologies, operators = n.operators,
          report_count = cardinality(n.report_ids), commune_nis = n.commune_nis,
