@@ -140,27 +140,36 @@ BEGIN
   deg_lat := d * {deg_lat_per_m};
   IF to_regclass('pg_temp.zone_nodes') IS NULL THEN
     -- (the work tables of an earlier version of this function, if this session made them)
-    DROP TABLE IF EXISTS pg_temp.zone_work, pg_temp.zone_edges, pg_temp.zone_new;
+    DROP TABLE IF EXISTS pg_temp.zone_work, pg_temp.zone_pairs, pg_temp.zone_edges, pg_temp.zone_new;
     CREATE TEMP TABLE zone_work (
       id uuid PRIMARY KEY, seq bigint, network varchar, g geometry, l geometry,
       technologies varchar[], operators varchar[], commune_nis varchar,
-      cohort bigint, confirmed boolean, gen integer) ON COMMIT DELETE ROWS;
+      cohort bigint, confirmed boolean, gen integer);
     -- the adjacent pairs the closure finds (gen: the step that found them)
-    CREATE TEMP TABLE zone_pairs (a uuid, b uuid, gen integer) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE zone_edges (a uuid, b uuid, same boolean) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE zone_pairs (a uuid, b uuid, gen integer);
+    CREATE TEMP TABLE zone_edges (a uuid, b uuid, same boolean);
     -- the reports that can belong to a zone, narrow (k: 1.. by age)
     CREATE TEMP TABLE zone_nodes (
       id uuid PRIMARY KEY, seq bigint, k integer, cohort bigint, confirmed boolean, label bigint,
-      grp bigint) ON COMMIT DELETE ROWS;
+      grp bigint);
     CREATE TEMP TABLE zone_new (
       grp bigint PRIMARY KEY, network varchar, state varchar, cohort bigint, first_seq bigint,
       report_ids uuid[], geometry geometry, technologies varchar[] DEFAULT '{{}}',
       operators varchar[] DEFAULT '{{}}', commune_nis varchar, cand bigint, zone_id bigint,
-      reused boolean DEFAULT false, changed boolean DEFAULT true) ON COMMIT DELETE ROWS;
-  ELSIF EXISTS (SELECT 1 FROM zone_work) THEN
-    -- a second pass in one transaction (commit empties them: ON COMMIT DELETE ROWS); TRUNCATE
-    -- leaves no dead rows from a larger pass, but costs new files: only when needed
+      reused boolean DEFAULT false, changed boolean DEFAULT true);
+  ELSIF pg_total_relation_size('pg_temp.zone_work') + pg_total_relation_size('pg_temp.zone_nodes')
+        + pg_total_relation_size('pg_temp.zone_new') > 4194304 THEN
+    -- after a large pass: TRUNCATE (new files, and the plans cached on these tables made again)
     TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_new;
+  ELSE
+    -- the rows of the previous pass; the tables keep their rows at commit because emptying
+    -- them there (ON COMMIT DELETE ROWS) invalidated the cached plans of this function, which
+    -- were made again for every report (about 10 ms)
+    DELETE FROM zone_work;
+    DELETE FROM zone_pairs;
+    DELETE FROM zone_edges;
+    DELETE FROM zone_nodes;
+    DELETE FROM zone_new;
   END IF;
 
   -- the changed reports that take part, and the members of their current zones
