@@ -82,6 +82,7 @@ DECLARE
   deg_lat double precision;
   step integer := 0;
   n bigint;
+  work_rows bigint;
   parent integer[];
   ka integer;
   kb integer;
@@ -173,13 +174,16 @@ BEGIN
   END LOOP;
   -- nothing adjacent, nothing confirmed, no zone before: no zone to make or replace (a
   -- report filed alone)
+  SELECT count(*) INTO work_rows FROM zone_work;
   IF NOT EXISTS (SELECT 1 FROM zone_pairs) AND NOT EXISTS (SELECT 1 FROM zone_work WHERE confirmed)
      AND NOT EXISTS (SELECT 1 FROM zone_reports z
                      WHERE z.report_id = ANY(seeds) OR z.report_id = ANY(ARRAY(SELECT id FROM zone_work))) THEN
+    IF work_rows > 20000 THEN
+      TRUNCATE zone_work, zone_pairs;  -- (see the end)
+    END IF;
     RETURN;
   END IF;
-  SELECT count(*) INTO n FROM zone_work;
-  IF n > 200 THEN
+  IF work_rows > 200 THEN
     ANALYZE zone_work;
   END IF;
 
@@ -307,6 +311,10 @@ LIMIT 1),
   FROM zone_new n WHERE NOT n.reused ORDER BY n.first_seq;
   INSERT INTO zone_reports (zone_id, report_id)
   SELECT n.zone_id, x FROM zone_new n, unnest(n.report_ids) x;
+  IF work_rows > 20000 THEN
+    -- a large pass (an import) leaves no large work tables behind in the session
+    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_new;
+  END IF;
 END $fn$;
 
 CREATE FUNCTION reports_group_zones() RETURNS trigger LANGUAGE plpgsql AS $fn$
