@@ -222,8 +222,12 @@ def test_stored_zones_equal_a_recomputation_after_changes(db) -> None:  # noqa: 
     db.execute(text("UPDATE reports SET geometry = ST_Translate(geometry, 0, 0.01) WHERE id = CAST(:i AS uuid)"),
                {"i": ids[8]})
     before = zones.grouping(db)
+    figures = zones.zone_figures(db)
+    assert figures == zones.zone_figures_live(db)
+    assert sum(f["reports_in_zone_groups"] for f in figures.values()) == 5
     zones.recompute_all(db)
     assert zones.grouping(db) == before
+    assert zones.zone_figures(db) == figures
     # 4 withdrawn, 10 rejected, 1 taken out (0 and 2 are 120 m apart), 8 moved 1.1 km north
     assert {m for _, _, m in before} == {frozenset(ids[2:4]), frozenset(ids[5:8])}
 

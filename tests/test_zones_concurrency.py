@@ -117,6 +117,14 @@ def _stored(database: Database) -> set:
         return zones.grouping(session)
 
 
+def _place_figures_agree(database: Database) -> dict:
+    """The stored place figures (zone_counts) equal the ones computed from the zones; returns them."""
+    with database.session() as session:
+        stored, live = zones.zone_figures(session), zones.zone_figures_live(session)
+    assert stored == live
+    return stored
+
+
 def _recomputed(database: Database) -> set:
     with database.session() as session:
         zones.recompute_all(session)
@@ -163,6 +171,8 @@ def test_sixteen_writers_creating_overlapping_reports(database) -> None:  # noqa
     stored = _stored(database)
     assert stored == _recomputed(database)
     assert stored == _components_in_python(database)
+    figures = _place_figures_agree(database)
+    assert sum(f["zone_group_count"] for f in figures.values()) == len(stored)
     # the band is dense: long chains made of several writers' reports
     assert max(len(m) for _, _, m in stored) >= 10
     assert {n for n, _, _ in stored} == {"mobile", "fixed"}
@@ -184,6 +194,8 @@ def test_creations_withdrawals_and_decisions_racing(database) -> None:  # noqa: 
     run_together(database, jobs)
     stored = _stored(database)
     assert stored == _recomputed(database)
+    figures = _place_figures_agree(database)
+    assert sum(f["confirmed_zone_group_count"] for f in figures.values()) == sum(s == "confirmed" for _, s, _ in stored)
     states = {s for _, s, _ in stored}
     assert states == {"proposed", "confirmed"}
     with database.session() as session:

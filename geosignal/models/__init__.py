@@ -12,11 +12,18 @@ from geosignal.models.report import IdempotencyKey, Report
 from geosignal.models.stats import CommuneStats
 from geosignal.models.survey import PublishedIndicator, SurveyEdition, SurveyResponse
 from geosignal.models.user import AccountToken, ApiToken, User
-from geosignal.models.zone import Zone, ZoneDecision, ZoneDecisionReport, ZoneReport, ZoneSetting
+from geosignal.models.zone import (
+    Zone,
+    ZoneCount,
+    ZoneDecision,
+    ZoneDecisionReport,
+    ZoneReport,
+    ZoneSetting,
+)
 
 __all__ = [
     "AccountToken", "ApiToken", "AuditEvent", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
     "ExportRunChunk", "IdempotencyKey", "ImportJob", "Notification", "Photo", "PublishedIndicator",
     "RateLimitCounter", "Report", "ReportFeature", "SpeedTest", "SurveyEdition", "SurveyResponse", "User", "Zone",
-    "ZoneDecision", "ZoneDecisionReport", "ZoneReport", "ZoneSetting",
+    "ZoneCount", "ZoneDecision", "ZoneDecisionReport", "ZoneReport", "ZoneSetting",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -48,6 +49,7 @@ class Zone(Base):
         CheckConstraint(f"state IN ({sql_in_list(ZONE_STATES)})", name="state_known"),
         CheckConstraint(f"network IN ({sql_in_list(NETWORKS)})", name="network_known"),
         CheckConstraint("report_count >= 2", name="two_reports_or_more"),
+        Index("ix_zones_commune_nis_network", "commune_nis", "network"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -65,12 +67,32 @@ class Zone(Base):
 
 
 class ZoneReport(Base):
-    """A report's zone (a report is in one zone at most)."""
+    """A report's zone (a report is in one zone at most), with the report's commune and network
+    as the zone pass counted them (:class:`ZoneCount`)."""
 
     __tablename__ = "zone_reports"
+    __table_args__ = (Index("ix_zone_reports_commune_nis_network", "commune_nis", "network"),)
 
     report_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id", ondelete="CASCADE"), index=True)
+    commune_nis: Mapped[str] = mapped_column(String(5))
+    network: Mapped[str] = mapped_column(String(10))
+
+
+class ZoneCount(Base):
+    """The places a commune counts for one network, stored by the zone pass: ``zones`` (zones
+    whose home commune it is), ``confirmed`` (of those, confirmed), ``reports`` (its reports
+    that are in a zone). Each pass recomputes the rows of the (commune, network) pairs it
+    touched from ``zones`` and ``zone_reports``, under the network's lock; no row when all
+    three are 0."""
+
+    __tablename__ = "zone_counts"
+
+    nis_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    network: Mapped[str] = mapped_column(String(10), primary_key=True)
+    zones: Mapped[int] = mapped_column(Integer)
+    confirmed: Mapped[int] = mapped_column(Integer)
+    reports: Mapped[int] = mapped_column(Integer)
 
 
 class ZoneDecision(Base):

@@ -129,6 +129,8 @@ DECLARE
   step integer := 0;
   n bigint;
   work_rows bigint;
+  t_nis varchar[];
+  t_net varchar[];
   parent integer[];
   ka integer;
   kb integer;
@@ -322,6 +324,14 @@ BEGIN
   -- replace the old zones
   old := ARRAY(SELECT z.zone_id FROM zone_reports z WHERE z.report_id = ANY(seeds)
                UNION SELECT z.zone_id FROM zone_reports z WHERE z.report_id = ANY(ARRAY(SELECT id FROM zone_work)));
+  -- the (commune, network) pairs whose places may change: those of the old zones, of their
+  -- reports as they were counted, of every report of the pass (and of the new zones, below)
+  SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
+    SELECT z.commune_nis AS nis, z.network AS net FROM zones z WHERE z.id = ANY(old)
+    UNION SELECT zr.commune_nis, zr.network FROM zone_reports zr WHERE zr.zone_id = ANY(old)
+    UNION SELECT w.commune_nis, w.network FROM zone_work w
+    UNION SELECT n.commune_nis, n.network FROM zone_new n) a
+  WHERE a.nis IS NOT NULL;
   DELETE FROM zone_reports WHERE zone_id = ANY(old);
   DELETE FROM zone_reports WHERE report_id = ANY(seeds);
   DELETE FROM zones z WHERE z.id = ANY(old)
@@ -338,8 +348,20 @@ BEGIN
   SELECT n.zone_id, n.network, n.state, n.geometry, n.technologies, n.operators, cardinality(n.report_ids),
          n.commune_nis
   FROM zone_new n WHERE NOT n.reused ORDER BY n.first_seq;
-  INSERT INTO zone_reports (zone_id, report_id)
-  SELECT n.zone_id, x FROM zone_new n, unnest(n.report_ids) x;
+  INSERT INTO zone_reports (zone_id, report_id, commune_nis, network)
+  SELECT n.zone_id, x, w.commune_nis, w.network
+  FROM zone_new n CROSS JOIN LATERAL unnest(n.report_ids) x JOIN zone_work w ON w.id = x;
+
+  -- the places of those pairs, recomputed from the zones as they now stand (zone_counts: what
+  -- the commune table shows; only this network's writers, who hold its lock, write its rows)
+  DELETE FROM zone_counts t USING unnest(t_nis, t_net) a(nis, net) WHERE t.nis_code = a.nis AND t.network = a.net;
+  INSERT INTO zone_counts (nis_code, network, zones, confirmed, reports)
+  SELECT a.nis, a.net, z.n, z.c, m.n
+  FROM unnest(t_nis, t_net) a(nis, net)
+  CROSS JOIN LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE z.state = 'confirmed') AS c
+                      FROM zones z WHERE z.commune_nis = a.nis AND z.network = a.net) z
+  CROSS JOIN LATERAL (SELECT count(*) AS n FROM zone_reports r WHERE r.commune_nis = a.nis AND r.network = a.net) m
+  WHERE z.n > 0 OR m.n > 0;
   IF work_rows > 20000 THEN
     -- a large pass (an import) leaves no large work tables behind in the session
     TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_new;
@@ -408,6 +430,7 @@ END $fn$;
 
 CREATE FUNCTION reports_forget_zones() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
+  DELETE FROM zone_counts;
   DELETE FROM zone_reports;
   DELETE FROM zones;
   DELETE FROM zone_decision_reports;
