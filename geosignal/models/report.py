@@ -67,7 +67,7 @@ class Report(Base):
         # the grid cells a zone or line touches (function installed with the stored figures'
         # SQL, services/aggregation/stored_sql.py): how the stored figures find reports
         Index("ix_reports_grid_cells", text("report_grid_cells(geometry)"), postgresql_using="gin",
-              postgresql_where=text("st_dimension(geometry) > 0")),
+              postgresql_where=text("st_dimension(geometry) > 0"), postgresql_with={"fastupdate": "off"}),
         #: French full-text search in the descriptions (the validation queue, migration 0012).
         Index("ix_reports_description_fts", text("to_tsvector('french'::regconfig, description)"),
               postgresql_using="gin"),

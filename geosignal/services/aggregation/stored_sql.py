@@ -76,8 +76,10 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
   FROM unnest(report_grid_cells(g)) k
 $fn$;
 
+-- fastupdate off: every cell recomputed scans this index, and a scan reads the whole pending
+-- list of a fastupdate GIN index (up to 4 MB) each time
 CREATE INDEX ix_reports_grid_cells ON reports USING gin (report_grid_cells(geometry))
-  WHERE ST_Dimension(geometry) > 0;
+  WITH (fastupdate = off) WHERE ST_Dimension(geometry) > 0;
 
 CREATE FUNCTION commune_cells_build(codes varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
