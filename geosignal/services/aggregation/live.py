@@ -56,7 +56,9 @@ def _count_rows(session: Session, filters: StatsFilters, nis_codes: Sequence[str
     """)
     out: dict[str, Counts] = {}
     for nis, dim, value, n, households in session.execute(sql, params):
-        counts = out.setdefault(nis, Counts())
+        counts = out.get(nis)
+        if counts is None:  # (not setdefault: a Counts, with its breakdown dicts, per row)
+            counts = out[nis] = Counts()
         if dim == "kind":
             counts.report_count += n
             counts.households_declared += int(households)

@@ -168,7 +168,10 @@ def _stored_rows(session: Session) -> dict[str, dict[str, Any]] | None:
         elif dim == "_cells_m":
             line_m[nis] = n
         else:
-            _add_count(counts.setdefault(nis, Counts()), dim, value, int(n))
+            c = counts.get(nis)
+            if c is None:  # (not setdefault: a Counts, with its breakdown dicts, per row)
+                c = counts[nis] = Counts()
+            _add_count(c, dim, value, int(n))
     if set(infos) - stored:
         return None
     return {nis: make_row(info, counts.get(nis, Counts()), zone_m2.get(nis, 0.0), line_m.get(nis, 0.0))

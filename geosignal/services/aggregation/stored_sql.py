@@ -70,7 +70,8 @@ BEGIN
 END $fn$;
 
 CREATE FUNCTION grid_cells_of(g geometry) RETURNS TABLE (i integer, j integer)
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE ROWS 4 AS $fn$
+  -- (ROWS 4: planned as 1,000 rows, the cells of one report were joined by sorting every cell)
   -- report_grid_cells(g) as (i, j) rows
   SELECT ((k + 2147483648) >> 32)::integer, (k - (((k + 2147483648) >> 32) << 32))::integer
   FROM unnest(report_grid_cells(g)) k
