@@ -49,7 +49,7 @@ granted (READ COMMITTED: a fresh snapshot each), so it sees every change committ
 writers it waited for: stored zones equal a recomputation after any interleaving. The cost:
 writers of one network queue from their zone trigger to their commit.
 
-:func:`zones_sql` renders the SQL; migration 0015 keeps a frozen copy (0010 the first), and a test checks
+:func:`zones_sql` renders the SQL; migration 0017 keeps the newest frozen copy (0010 the first), and a test checks
 that the two are equal.
 """
 
@@ -452,7 +452,7 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    newest migration holding it keeps frozen: 0015)."""
+    newest migration holding it keeps frozen: 0017)."""
     load = _LOAD.replace("{srid}", str(LAMBERT72))
     return _TEMPLATE.format(
         lock_key=ZONE_LOCK_KEY, default_m=DEFAULT_DISTANCE_M, deg_per_m=repr(DEG_PER_M),
