@@ -61,7 +61,17 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+class _Main(FlaskGroup):
+    """The ``geosignal`` command: its own commands (``serve``, ``export``…) resolve first, so
+    they start without loading Flask's plugin commands (Flask-Limiter's imports ``rich``) or
+    the application; the application's commands (:data:`commands`) come after."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = click.Group.get_command(self, ctx, name)
+        return command if command is not None else super().get_command(ctx, name)
+
+
+@click.group(cls=_Main, create_app=_create_app, add_default_commands=False,
              add_version_option=False)
 def main() -> None:
     """geosignal: connectivity white zones of Charleroi Métropole."""

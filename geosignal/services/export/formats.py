@@ -93,7 +93,7 @@ def _stored_features(session: Session, request: ExportRequest, paging: Paging | 
     connection = _dbapi(session)
     while True:
         limit = SEGMENT if page is None else min(SEGMENT, page - seen + 1)
-        sql, bound = _compile(session, GEOJSON_COPY_SQL.format(where=where + " AND r.seq > :segment_after",
+        sql, bound = _compile(session, GEOJSON_COPY_SQL.format(where=where, after=":segment_after",
                                                                limit=":segment_limit"),
                               {**params, "segment_after": after, "segment_limit": limit})
         features: list[bytes] = []

@@ -149,12 +149,15 @@ _ROW_HEAD = "r.id, r.change_seq, r.seq"
 
 #: The GeoJSON export, for ``COPY … TO STDOUT`` (text format): per report its ``seq``,
 #: ``change_seq``, id (32 hex digits) and stored Feature ('' when its geometry collapses),
-#: tab-separated.
+#: tab-separated; one segment of insertion order, after ``{after}`` (a bound parameter). The
+#: bound is given to both sides of the join: the planner merges the two ``seq`` indexes, and a
+#: stored-Feature scan without it read every Feature before the segment again (at 200,000
+#: reports, segments of 20,000 skipped 900,000 Features in all; the work grew with N²).
 GEOJSON_COPY_SQL = """
 COPY (
   SELECT r.seq, r.change_seq, encode(uuid_send(r.id), 'hex'), CASE WHEN f.feature_collapsed THEN '' ELSE f.feature_json END
   FROM reports r JOIN report_features f ON f.seq = r.seq
-  WHERE {where}
+  WHERE {where} AND r.seq > {after} AND f.seq > {after}
   ORDER BY r.seq
   LIMIT {limit}
 ) TO STDOUT"""
