@@ -327,6 +327,12 @@ def test_one_commune_and_unknown(db, admin, referent) -> None:  # noqa: ANN001
     assert body["white_zone_area_km2"] == pytest.approx(1.00, rel=0.01)
     assert body["white_zone"]["type"] == "MultiPolygon"
     assert to_lambert72(shape(body["white_zone"])).area == pytest.approx(1e6, rel=0.01)
+    # the one commune's stored row (read for that commune alone) is its row of the table
+    table = referent.get("/api/v1/stats/communes").get_json()["communes"]
+    row = next(r for r in table if r["nis_code"] == CHARLEROI)
+    figures = ("report_count", "zone_count", "point_count", "line_count", "households_declared", "breakdown",
+               "white_zone_area_m2", "white_zone_area_km2", "line_length_km", "inhabitants_affected_estimate")
+    assert row["report_count"] == 1 and {k: body[k] for k in figures} == {k: row[k] for k in figures}
     live = referent.get(f"/api/v1/stats/communes/{CHARLEROI}?geometry=1&network=mobile").get_json()
     assert live["source"] == "live"
     assert to_lambert72(shape(live["white_zone"])).area == pytest.approx(body["white_zone_area_m2"], rel=1e-6)

@@ -59,7 +59,11 @@ class CommuneCell(Base):
     """
 
     __tablename__ = "commune_cells"
-    __table_args__ = (Index("ix_commune_cells_i_j", "i", "j"),)
+    __table_args__ = (
+        Index("ix_commune_cells_i_j", "i", "j"),
+        # the commune table sums the figures of each commune's cells from this index alone
+        Index("ix_commune_cells_sums", "nis_code", postgresql_include=["zone_m2", "line_m"]),
+    )
 
     nis_code: Mapped[str] = mapped_column(
         String(5), ForeignKey("commune_stats.nis_code", ondelete="CASCADE"), primary_key=True

@@ -145,36 +145,30 @@ def refresh_reports(session: Session, report_ids: Sequence[uuid.UUID], *,
         {"ids": [str(i) for i in report_ids], "old": [bytes(g) for g in old_geometries]})
 
 
-def _stored_rows(session: Session) -> dict[str, dict[str, Any]] | None:
-    """Return the stored rows, or None when some commune has none (never computed, or the
-    table was cleared: the next write touching it, or ``refresh-stats``, rebuilds it).
+def _stored_rows(session: Session, nis_codes: Sequence[str] | None = None) -> dict[str, dict[str, Any]] | None:
+    """Return the stored rows of ``nis_codes`` (every loaded commune when None), or None when
+    one of them has none (never computed, or the table was cleared: the next write touching
+    it, or ``refresh-stats``, rebuilds it).
 
-    Counts are the sums of the count shards; areas and lengths the sums of the cell pieces."""
-    infos = _commune_infos(session)
-    rows = session.execute(text("""
-        SELECT nis_code, dim, value, sum(n)::float8 FROM commune_counts GROUP BY 1, 2, 3
-        UNION ALL SELECT nis_code, '_cells', '', sum(zone_m2) FROM commune_cells GROUP BY 1
-        UNION ALL SELECT nis_code, '_cells_m', '', sum(line_m) FROM commune_cells GROUP BY 1
-        UNION ALL SELECT nis_code, '_stored', '', 0 FROM commune_stats"""))
-    counts: dict[str, Counts] = {}
-    zone_m2: dict[str, float] = {}
-    line_m: dict[str, float] = {}
-    stored: set[str] = set()
-    for nis, dim, value, n in rows:
-        if dim == "_stored":
-            stored.add(nis)
-        elif dim == "_cells":
-            zone_m2[nis] = n
-        elif dim == "_cells_m":
-            line_m[nis] = n
-        else:
-            c = counts.get(nis)
-            if c is None:  # (not setdefault: a Counts, with its breakdown dicts, per row)
-                c = counts[nis] = Counts()
-            _add_count(c, dim, value, int(n))
+    Counts are the sums of the count shards (read as one row per commune: dimension, value
+    and count arrays, in the primary key's order); areas and lengths the sums of the cell
+    pieces, read from the index that carries them (``ix_commune_cells_sums``: no cell
+    geometry is read)."""
+    infos = _commune_infos(session, nis_codes)
+    where, params = ("", {}) if nis_codes is None else (" WHERE nis_code = ANY(:nis)", {"nis": list(infos)})
+    stored = set(session.scalars(text("SELECT nis_code FROM commune_stats" + where), params))
     if set(infos) - stored:
         return None
-    return {nis: make_row(info, counts.get(nis, Counts()), zone_m2.get(nis, 0.0), line_m.get(nis, 0.0))
+    counts: dict[str, Counts] = {}
+    for nis, dims, values, ns in session.execute(text(
+            f"SELECT nis_code, array_agg(dim), array_agg(value), array_agg(n) FROM commune_counts{where} "
+            "GROUP BY 1"), params):
+        c = counts[nis] = Counts()
+        for dim, value, n in zip(dims, values, ns, strict=True):
+            _add_count(c, dim, value, n)
+    sums = {nis: (zone_m2, line_m) for nis, zone_m2, line_m in session.execute(text(
+        f"SELECT nis_code, sum(zone_m2), sum(line_m) FROM commune_cells{where} GROUP BY 1"), params)}
+    return {nis: make_row(info, counts.get(nis, Counts()), *sums.get(nis, (0.0, 0.0)))
             for nis, info in infos.items()}
 
 
@@ -254,7 +248,7 @@ def commune_detail(session: Session, nis_code: str, filters: StatsFilters = NO_F
     infos = _commune_infos(session, [nis_code])
     if nis_code not in infos:
         raise GeosignalError("not_found", f"no commune {nis_code}")
-    stored = _stored_rows(session) if filters.is_default else None
+    stored = _stored_rows(session, [nis_code]) if filters.is_default else None
     if stored is not None:
         row = stored[nis_code]
         zones = lines = None
