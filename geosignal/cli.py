@@ -367,26 +367,51 @@ def _echo_refused(features: Iterable[dict[str, Any]]) -> None:
             click.echo(f"{where}: {error['code']}: {error['detail']}", err=True)
 
 
+def _import_options(command: Callable) -> Callable:
+    """The argument and options of ``import-reports`` (shared by its two registrations)."""
+    options = [
+        click.argument("path", type=click.Path(exists=True, dir_okay=False)),
+        click.option("--as", "email", required=True, help="e-mail of the user the reports are filed for"),
+        click.option("--crs", help="CRS of the coordinates (EPSG:4326 default, EPSG:31370, EPSG:3812)"),
+        click.option("--network", type=click.Choice(NETWORKS), help="default network for features without one"),
+        click.option("--repair", is_flag=True, help="repair invalid shapes (make_valid, keeping all the area)"),
+        click.option("--valid-only", is_flag=True, help="save the valid features even when others are refused"),
+        click.option("--dry-run", is_flag=True, help="check only; save nothing"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @commands.command("import-reports")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--as", "email", required=True, help="e-mail of the user the reports are filed for")
-@click.option("--crs", help="CRS of the coordinates (EPSG:4326 default, EPSG:31370, EPSG:3812)")
-@click.option("--network", type=click.Choice(NETWORKS), help="default network for features without one")
-@click.option("--repair", is_flag=True, help="repair invalid shapes (make_valid, keeping all the area)")
-@click.option("--valid-only", is_flag=True, help="save the valid features even when others are refused")
-@click.option("--dry-run", is_flag=True, help="check only; save nothing")
+@_import_options
 @reports_errors
-def import_reports(path: str, email: str, crs: str | None, network: str | None, repair: bool,
-                   valid_only: bool, dry_run: bool) -> None:
+def import_reports(**options: Any) -> None:
     """Import reports from a file through the same intake pipeline as the API."""
+    _import_reports(_session, current_app.config, **options)
+
+
+# ``geosignal import-reports`` resolves this one first: it needs no application (starts ~0.5 s
+# sooner); ``flask --app geosignal import-reports`` and the app's test runner use the one above.
+@main.command("import-reports", with_appcontext=False)
+@_import_options
+@reports_errors
+def import_reports_standalone(**options: Any) -> None:
+    """Import reports from a file through the same intake pipeline as the API."""
+    config = _standalone_config()
+    _import_reports(lambda: _standalone_session(config), config, **options)
+
+
+def _import_reports(new_session: Callable, config: Any, path: str, email: str, crs: str | None,
+                    network: str | None, repair: bool, valid_only: bool, dry_run: bool) -> None:
+    """Import the reports of ``path`` with a session from ``new_session`` and the limits of ``config``."""
     from pathlib import Path
 
     from geosignal.models import User
     from geosignal.services.imports import import_file
     from geosignal.services.territory import limits_from_config, service_area
 
-    config = current_app.config
-    with _session() as session:
+    with new_session() as session:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:
             raise GeosignalError("not_found", f"no user {email}")
@@ -439,18 +464,23 @@ def _export_options(command: Callable) -> Callable:
     return command
 
 
-def _standalone_session():  # noqa: ANN202
-    """A session on the configured database, without building the Flask application."""
+def _standalone_config() -> dict[str, Any]:
+    """The configuration the application would have, without building it."""
     import os
 
     from geosignal.config import ROOT, load_config
-    from geosignal.db import Database
 
     try:
-        config = load_config(os.environ.get("GEOSIGNAL_INSTANCE_PATH", str(ROOT / "instance")))
+        return load_config(os.environ.get("GEOSIGNAL_INSTANCE_PATH", str(ROOT / "instance")))
     except RuntimeError as error:
         raise click.ClickException(f"configuration: {error}") from None
-    return Database(config["DATABASE_URL"]).session()
+
+
+def _standalone_session(config: dict[str, Any] | None = None):  # noqa: ANN202
+    """A session on the configured database, without building the Flask application."""
+    from geosignal.db import Database
+
+    return Database((config or _standalone_config())["DATABASE_URL"]).session()
 
 
 @commands.command("export")

@@ -144,6 +144,37 @@ def test_cli_import_dry_run_and_save(app, db, admin) -> None:  # noqa: ANN001
     assert _count(db) == 3
 
 
+def test_geosignal_import_reports_runs_without_building_the_app(monkeypatch) -> None:
+    """``geosignal import-reports`` (the console command) needs no Flask application: it
+    reads the configuration and imports through the same pipeline."""
+    from click.testing import CliRunner
+
+    from geosignal import cli
+    from geosignal.devdb import scratch_database
+    from geosignal.services.users import create_user
+    from tests.conftest import COMMUNES_FILE
+
+    def refuse(*_args):  # noqa: ANN202
+        raise AssertionError("geosignal import-reports built the Flask application")
+
+    monkeypatch.setattr(cli, "_create_app", refuse)
+    with scratch_database("geosignal_cli_import", COMMUNES_FILE) as database:
+        with database.session() as session:
+            create_user(session, "gis@igretec.com", "admin", None, "correct horse battery")
+            session.commit()
+        monkeypatch.setenv("GEOSIGNAL_DATABASE_URL", database.engine.url.render_as_string(hide_password=False))
+        monkeypatch.setenv("GEOSIGNAL_ENV", "development")
+        path = str(CASES / "22-csv-belgian-excel-utf8-bom.csv")
+        result = CliRunner().invoke(cli.main, ["import-reports", path, "--as", "gis@igretec.com",
+                                               "--network", "mobile"])
+        assert result.exit_code == 0, result.output
+        assert "3 accepted, 0 refused, 3 saved" in result.output
+        with database.session() as session:
+            assert session.scalar(select(func.count()).select_from(Report)) == 3
+        missing = CliRunner().invoke(cli.main, ["import-reports", path, "--as", "nobody@example.org"])
+        assert missing.exit_code == 1 and "not_found" in missing.output
+
+
 def test_same_body_twice_without_key_is_one_report(db, representative) -> None:
     body = json.dumps(feature(CHARLEROI_POINT, description="Pas de réseau rue de la Gare"))
     first = representative.post("/api/v1/reports", data=body, content_type="application/geo+json")
