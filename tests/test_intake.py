@@ -272,6 +272,17 @@ def test_nan_text_and_overflow_refused(area):
     # a float NaN inside an already decoded dict too
     err = err_of(parse_report_feature, feature({"type": "Point", "coordinates": [float("nan"), 50.41]}), area=area)
     assert err.code == "non_finite_number"
+    # inside a ring (positions taken at once unless one is not a plain finite pair): the
+    # position named exactly
+    ring = json.dumps(feature(square()))
+    second_lat = json.dumps(square()["coordinates"][0][2][1])
+    for written in ("1e400", "1E+0400", "9" * 250 + "e99", "4" + "0" * 5000):
+        err = err_of(parse_report_feature, ring.replace(second_lat, written, 1), area=area)
+        assert (err.code, err.where) == ("non_finite_number", "/geometry/coordinates/0/2/1"), written
+    for bad, code in (("true", "invalid_coordinate"), ('"50.4"', "invalid_coordinate"), ("[50.4]", "invalid_geojson"),
+                      ("-" + "9" * 320, "invalid_coordinate")):  # an integer too large for a float
+        err = err_of(parse_report_feature, ring.replace(second_lat, bad, 1), area=area)
+        assert (err.code, err.where) == (code, "/geometry/coordinates/0/2/1"), bad
 
 
 def test_invalid_json_and_size(area):
