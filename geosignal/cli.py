@@ -126,11 +126,13 @@ def regroup_zones() -> None:
 @reports_errors
 def load_communes(path: str, nis_field: str | None) -> None:
     """Load or update communes from a boundary file (any format GDAL reads)."""
+    from geosignal.services.aggregation import vacuum_cells
     from geosignal.services.communes import load_communes as load
 
     with _session() as session:
         summary = load(session, path, nis_field)
         session.commit()
+        vacuum_cells(session)
     click.echo(f"{summary.total} communes in file: {summary.inserted} inserted, {summary.updated} updated")
 
 
@@ -625,12 +627,13 @@ def refresh_stats() -> None:
     """Recompute and store every commune's white-zone figures (after a bulk load)."""
     import time
 
-    from geosignal.services.aggregation import recompute_all
+    from geosignal.services.aggregation import recompute_all, vacuum_cells
 
     started = time.perf_counter()
     with _session() as session:
         count = recompute_all(session)
         session.commit()
+        vacuum_cells(session)
     click.echo(f"figures of {count} communes recomputed in {time.perf_counter() - started:.1f} s")
 
 

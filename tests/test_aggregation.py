@@ -501,3 +501,35 @@ def test_reports_deleted_by_sql_leave_exact_figures(db, admin, referent) -> None
     assert body["source"] == "stored" and body["territory"]["report_count"] == 1
     assert body["territory"]["white_zone_area_km2"] == pytest.approx(1.00, rel=0.01)
     _assert_tables_agree({r["nis_code"]: r for r in body["communes"]}, aggregation.compute_live(db))
+
+
+def test_refresh_stats_leaves_the_cells_vacuumed(monkeypatch) -> None:
+    """``geosignal refresh-stats`` rewrites every cell, then vacuums them: the commune table's
+    sums stay an index-only scan (every page all-visible) instead of visiting every cell."""
+    from click.testing import CliRunner
+    from sqlalchemy import text
+
+    from geosignal import cli
+    from geosignal.devdb import scratch_database
+    from tests.conftest import COMMUNES_FILE
+
+    with scratch_database("geosignal_cli_refresh", COMMUNES_FILE) as database:
+        with database.session() as session:
+            session.execute(text("""
+                INSERT INTO reports (id, geometry, commune_nis, network, status)
+                SELECT gen_random_uuid(), ST_Buffer(ST_SetSRID(ST_MakePoint(4.40 + i * 0.01, 50.40), 4326), 0.002),
+                       '52011', 'fixed', 'submitted'
+                FROM generate_series(0, 9) i"""))
+            session.commit()
+            before = session.execute(text("SELECT sum(zone_m2) FROM commune_cells")).scalar_one()
+        monkeypatch.setenv("GEOSIGNAL_DATABASE_URL", database.engine.url.render_as_string(hide_password=False))
+        monkeypatch.setenv("GEOSIGNAL_ENV", "development")
+        result = CliRunner().invoke(cli.main, ["refresh-stats"])
+        assert result.exit_code == 0, result.output
+        assert "figures of 30 communes recomputed" in result.output
+        with database.session() as session:
+            pages, visible = session.execute(text(
+                "SELECT relpages, relallvisible FROM pg_class WHERE relname = 'commune_cells'")).one()
+            assert pages > 0 and visible == pages
+            after = session.execute(text("SELECT sum(zone_m2) FROM commune_cells")).scalar_one()
+            assert after == pytest.approx(before, rel=1e-9) and after > 1e5

@@ -71,6 +71,7 @@ from geosignal.services.aggregation.stored import (
     rebuild_communes,
     recompute_all,
     refresh_reports,
+    vacuum_cells,
 )
 
 __all__ = [
@@ -78,5 +79,5 @@ __all__ = [
     "Counts", "StatsFilters", "aggregate_files", "aggregate_files_steps", "clipped_unions", "commune_detail",
     "commune_stats", "commune_table", "compute_live", "home_communes", "make_row", "parse_filters",
     "rebuild_communes", "recompute_all", "refresh_reports", "report_locations", "table_csv", "table_geojson",
-    "territory_row",
+    "territory_row", "vacuum_cells",
 ]

@@ -124,6 +124,18 @@ def recompute_all(session: Session, *, workers: int | None = None, regrid: bool 
     return len(codes)
 
 
+def vacuum_cells(session: Session) -> None:
+    """Vacuum and analyse ``commune_cells`` after a rebuild (the caller has committed).
+
+    A rebuild rewrites every cell row, which clears the visibility map: until autovacuum
+    passes, the commune table's sums (an index-only scan of ``ix_commune_cells_sums``) visit
+    the heap for every cell (581 communes: 136 ms against 88 ms for the whole read). Runs on
+    a connection of its own in autocommit mode (``VACUUM`` cannot run in a transaction).
+    """
+    with session.get_bind().engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM (ANALYZE) commune_cells"))
+
+
 def refresh_reports(session: Session, report_ids: Sequence[uuid.UUID], *,
                     old_geometries: Sequence[bytes] = ()) -> None:
     """Bring the stored figures up to date for the given reports, set-wise (one statement).
