@@ -62,9 +62,9 @@ def register(app: Flask) -> None:
 
 
 class _Main(FlaskGroup):
-    """The ``geosignal`` command: its own commands (``serve``, ``export``…) resolve first, so
-    they start without loading Flask's plugin commands (Flask-Limiter's imports ``rich``) or
-    the application; the application's commands (:data:`commands`) come after."""
+    """The ``geosignal`` command: its own commands (``export``, ``import-reports``) resolve
+    first, so they start without loading Flask's plugin commands (Flask-Limiter's imports
+    ``rich``) or the application; the application's commands (:data:`commands`) come after."""
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = click.Group.get_command(self, ctx, name)

@@ -163,7 +163,7 @@ def _stored_rows(session: Session, nis_codes: Sequence[str] | None = None) -> di
     it, or ``refresh-stats``, rebuilds it).
 
     Counts are the sums of the count shards (read as one row per commune: dimension, value
-    and count arrays, in the primary key's order); areas and lengths the sums of the cell
+    and count arrays, each shard added up here); areas and lengths the sums of the cell
     pieces, read from the index that carries them (``ix_commune_cells_sums``: no cell
     geometry is read)."""
     infos = _commune_infos(session, nis_codes)
