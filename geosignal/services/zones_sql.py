@@ -101,14 +101,82 @@ def _home() -> str:
     # imported here: geosignal.services.communes imports the models, which import this module
     from geosignal.services.communes import HOME_COMMUNE_SQL
 
-    return HOME_COMMUNE_SQL.replace("FROM communes c, g", "FROM communes c").replace("g.g", "n.geometry") \
-        .replace(":srid", str(LAMBERT72))
+    # measured on the union's part of its highest dimension (the other parts measure 0), which
+    # spares GEOS a collection of mixed dimensions (a large zone: 440 ms → 40 ms)
+    return HOME_COMMUNE_SQL.replace(
+        "FROM communes c, g",
+        "FROM communes c, (SELECT ST_CollectionExtract(n.geometry, ST_Dimension(n.geometry) + 1) AS g) g",
+    ).replace(":srid", str(LAMBERT72))
 
 _LOAD = """SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, {srid}), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), {gen}
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network"""
+
+#: The adjacent pairs found from the reports of one closure step ``{gen}`` (``zone_work``).
+_PAIRS = """INSERT INTO zone_pairs (a, b, gen)
+    SELECT w.id, a.id, {gen} FROM zone_work w CROSS JOIN LATERAL (
+      SELECT r2.id FROM reports r2
+      WHERE r2.geometry && ST_Expand(w.g, deg, deg_lat) AND r2.network = w.network AND r2.id <> w.id
+        AND {adjacent_r2}
+      OFFSET 0) a
+    WHERE w.gen = {gen};"""
+
+#: Union-find over ``{edges}`` (pairs of ``k``, 1..n), in memory; a root is always the smallest
+#: ``k`` of its component (a drive test's chain of points costs one pass over its edges, not one
+#: statement per hop).
+_UNION_FIND = """  parent := ARRAY(SELECT generate_series(1, n::integer));
+  FOR ka, kb IN
+    {edges}
+  LOOP
+    WHILE parent[ka] <> ka LOOP
+      parent[ka] := parent[parent[ka]];
+      ka := parent[ka];
+    END LOOP;
+    WHILE parent[kb] <> kb LOOP
+      parent[kb] := parent[parent[kb]];
+      kb := parent[kb];
+    END LOOP;
+    IF ka < kb THEN
+      parent[kb] := ka;
+    ELSIF kb < ka THEN
+      parent[ka] := kb;
+    END IF;
+  END LOOP;
+  FOR i IN 1 .. n LOOP
+    parent[i] := parent[parent[i]];  -- a parent is older (smaller k): its root is known by now
+  END LOOP;
+
+"""
+
+#: The new zones (``zone_new``) from their parts (``zone_parts``: reports, or whole old zones
+#: in :func:`zones_grow`), two parts or more: union, technologies, operators, home commune.
+_MAKE_ZONES = """  -- the new zones, from their parts: two parts or more
+  INSERT INTO zone_new (grp, network, state, cohort, first_seq, report_ids, geometry, cand)
+  SELECT s.grp, s.network, CASE WHEN s.grp < 0 THEN 'confirmed' ELSE 'proposed' END,
+         CASE WHEN s.grp < 0 THEN -s.grp ELSE s.cohort END, s.first_seq, s.report_ids,
+         CASE WHEN s.mixed OR s.zone_id IS NOT NULL THEN zones_union(s.gs) ELSE ST_Union(s.gs) END, s.zone_id
+  FROM (SELECT p.grp, min(p.network) AS network, min(p.cohort) AS cohort, min(p.seq) AS first_seq,
+               array_agg(p.report ORDER BY p.seq) FILTER (WHERE p.report IS NOT NULL) AS report_ids,
+               array_agg(p.g) AS gs, min(p.zone_id) AS zone_id,
+               min(ST_Dimension(p.g)) <> max(ST_Dimension(p.g))
+                 OR bool_or(GeometryType(p.g) = 'GEOMETRYCOLLECTION') AS mixed
+        FROM zone_parts p GROUP BY p.grp HAVING count(*) >= 2) s;
+  UPDATE zone_new n SET technologies = t.v FROM (
+    SELECT s.grp, array_agg(s.x ORDER BY array_position(ARRAY[{technologies}]::varchar[], s.x)) AS v
+    FROM (SELECT DISTINCT p.grp, x FROM zone_parts p, unnest(p.technologies) x
+          WHERE p.grp IN (SELECT grp FROM zone_new)) s GROUP BY s.grp) t
+  WHERE t.grp = n.grp;
+  UPDATE zone_new n SET operators = t.v FROM (
+    SELECT s.grp, array_agg(s.x ORDER BY array_position(ARRAY[{operators}]::varchar[], s.x)) AS v
+    FROM (SELECT DISTINCT p.grp, x FROM zone_parts p, unnest(p.operators) x
+          WHERE p.grp IN (SELECT grp FROM zone_new)) s GROUP BY s.grp) t
+  WHERE t.grp = n.grp;
+  UPDATE zone_new n SET commune_nis = coalesce(
+    (SELECT c.nis_code {home}),
+    (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1));
+"""
 
 _TEMPLATE = r"""
 CREATE FUNCTION zones_lock(nets varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
@@ -119,6 +187,54 @@ BEGIN
   FOR net IN SELECT DISTINCT x FROM unnest(nets) x WHERE x IS NOT NULL ORDER BY 1 LOOP
     PERFORM pg_advisory_xact_lock({lock_key}, hashtext(net));
   END LOOP;
+END $fn$;
+
+CREATE FUNCTION zones_work_tables() RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- the work tables of a zone pass, made once per session and emptied at the start of a pass
+  IF to_regclass('pg_temp.zone_parts') IS NULL THEN
+    -- (the work tables of an earlier version of these functions, if this session made them)
+    DROP TABLE IF EXISTS pg_temp.zone_work, pg_temp.zone_pairs, pg_temp.zone_edges, pg_temp.zone_nodes,
+      pg_temp.zone_new, pg_temp.zone_units;
+    CREATE TEMP TABLE zone_work (
+      id uuid PRIMARY KEY, seq bigint, network varchar, g geometry, l geometry,
+      technologies varchar[], operators varchar[], commune_nis varchar,
+      cohort bigint, confirmed boolean, gen integer);
+    -- the adjacent pairs the closure finds (gen: the step that found them)
+    CREATE TEMP TABLE zone_pairs (a uuid, b uuid, gen integer);
+    CREATE TEMP TABLE zone_edges (a uuid, b uuid, same boolean);
+    -- the reports that can belong to a zone, narrow (k: 1.. by age)
+    CREATE TEMP TABLE zone_nodes (
+      id uuid PRIMARY KEY, seq bigint, k integer, cohort bigint, confirmed boolean, label bigint,
+      grp bigint);
+    -- what a growing zone is made of (zones_grow): whole zones and reports (unit: -zone id, or
+    -- the report's seq), k: 1.. for the union-find, label: the k of its group's root
+    CREATE TEMP TABLE zone_units (unit bigint PRIMARY KEY, k integer, label integer);
+    -- the parts of each new zone (grp): its reports (report), or whole old zones (zone_id)
+    CREATE TEMP TABLE zone_parts (
+      grp bigint, report uuid, zone_id bigint, seq bigint, cohort bigint, network varchar, g geometry,
+      technologies varchar[], operators varchar[], commune_nis varchar);
+    CREATE TEMP TABLE zone_new (
+      grp bigint PRIMARY KEY, network varchar, state varchar, cohort bigint, first_seq bigint,
+      report_ids uuid[], geometry geometry, technologies varchar[] DEFAULT '{{}}',
+      operators varchar[] DEFAULT '{{}}', commune_nis varchar, cand bigint, zone_id bigint,
+      reused boolean DEFAULT false, changed boolean DEFAULT true);
+  ELSIF pg_total_relation_size('pg_temp.zone_work') + pg_total_relation_size('pg_temp.zone_nodes')
+        + pg_total_relation_size('pg_temp.zone_parts') + pg_total_relation_size('pg_temp.zone_new') > 4194304 THEN
+    -- after a large pass: TRUNCATE (new files, and the plans cached on these tables made again)
+    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
+  ELSE
+    -- the rows of the previous pass; the tables keep their rows at commit because emptying
+    -- them there (ON COMMIT DELETE ROWS) invalidated the cached plans of the pass, which were
+    -- made again for every report (about 10 ms)
+    DELETE FROM zone_work;
+    DELETE FROM zone_pairs;
+    DELETE FROM zone_edges;
+    DELETE FROM zone_nodes;
+    DELETE FROM zone_units;
+    DELETE FROM zone_parts;
+    DELETE FROM zone_new;
+  END IF;
 END $fn$;
 
 CREATE FUNCTION zones_regroup(seeds uuid[]) RETURNS void LANGUAGE plpgsql AS $fn$
@@ -141,39 +257,7 @@ BEGIN
   d := coalesce(d, {default_m});
   deg := d * {deg_per_m};
   deg_lat := d * {deg_lat_per_m};
-  IF to_regclass('pg_temp.zone_nodes') IS NULL THEN
-    -- (the work tables of an earlier version of this function, if this session made them)
-    DROP TABLE IF EXISTS pg_temp.zone_work, pg_temp.zone_pairs, pg_temp.zone_edges, pg_temp.zone_new;
-    CREATE TEMP TABLE zone_work (
-      id uuid PRIMARY KEY, seq bigint, network varchar, g geometry, l geometry,
-      technologies varchar[], operators varchar[], commune_nis varchar,
-      cohort bigint, confirmed boolean, gen integer);
-    -- the adjacent pairs the closure finds (gen: the step that found them)
-    CREATE TEMP TABLE zone_pairs (a uuid, b uuid, gen integer);
-    CREATE TEMP TABLE zone_edges (a uuid, b uuid, same boolean);
-    -- the reports that can belong to a zone, narrow (k: 1.. by age)
-    CREATE TEMP TABLE zone_nodes (
-      id uuid PRIMARY KEY, seq bigint, k integer, cohort bigint, confirmed boolean, label bigint,
-      grp bigint);
-    CREATE TEMP TABLE zone_new (
-      grp bigint PRIMARY KEY, network varchar, state varchar, cohort bigint, first_seq bigint,
-      report_ids uuid[], geometry geometry, technologies varchar[] DEFAULT '{{}}',
-      operators varchar[] DEFAULT '{{}}', commune_nis varchar, cand bigint, zone_id bigint,
-      reused boolean DEFAULT false, changed boolean DEFAULT true);
-  ELSIF pg_total_relation_size('pg_temp.zone_work') + pg_total_relation_size('pg_temp.zone_nodes')
-        + pg_total_relation_size('pg_temp.zone_new') > 4194304 THEN
-    -- after a large pass: TRUNCATE (new files, and the plans cached on these tables made again)
-    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_new;
-  ELSE
-    -- the rows of the previous pass; the tables keep their rows at commit because emptying
-    -- them there (ON COMMIT DELETE ROWS) invalidated the cached plans of this function, which
-    -- were made again for every report (about 10 ms)
-    DELETE FROM zone_work;
-    DELETE FROM zone_pairs;
-    DELETE FROM zone_edges;
-    DELETE FROM zone_nodes;
-    DELETE FROM zone_new;
-  END IF;
+  PERFORM zones_work_tables();
 
   -- the changed reports that take part, and the members of their current zones
   INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
@@ -191,13 +275,7 @@ BEGIN
     IF n > 200 THEN
       ANALYZE zone_work;
     END IF;
-    INSERT INTO zone_pairs (a, b, gen)
-    SELECT w.id, a.id, step FROM zone_work w CROSS JOIN LATERAL (
-      SELECT r2.id FROM reports r2
-      WHERE r2.geometry && ST_Expand(w.g, deg, deg_lat) AND r2.network = w.network AND r2.id <> w.id
-        AND {adjacent_r2}
-      OFFSET 0) a
-    WHERE w.gen = step;
+    {pairs_step}
     INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
     {load_next}
     WHERE {part_r} AND r.id IN (
@@ -250,28 +328,7 @@ BEGIN
   -- components: union-find over the same-cohort edges, in memory; a root is always the oldest
   -- report of its component, whose seq labels it (a drive test's chain of points costs one
   -- pass over its edges, not one statement per hop)
-  parent := ARRAY(SELECT generate_series(1, n::integer));
-  FOR ka, kb IN
-    SELECT x.k, y.k FROM zone_edges e JOIN zone_nodes x ON x.id = e.a JOIN zone_nodes y ON y.id = e.b WHERE e.same
-  LOOP
-    WHILE parent[ka] <> ka LOOP
-      parent[ka] := parent[parent[ka]];
-      ka := parent[ka];
-    END LOOP;
-    WHILE parent[kb] <> kb LOOP
-      parent[kb] := parent[parent[kb]];
-      kb := parent[kb];
-    END LOOP;
-    IF ka < kb THEN
-      parent[kb] := ka;
-    ELSIF kb < ka THEN
-      parent[ka] := kb;
-    END IF;
-  END LOOP;
-  FOR i IN 1 .. n LOOP
-    parent[i] := parent[parent[i]];  -- a parent is older (smaller k): its root is known by now
-  END LOOP;
-
+{union_find_nodes}
   -- groups: a confirmed cohort whole; a free component touching confirmed zones joins the
   -- oldest one (below); otherwise the component
   UPDATE zone_nodes v SET label = r.seq, grp = CASE WHEN v.confirmed THEN -v.cohort ELSE r.seq END
@@ -284,27 +341,11 @@ BEGIN
     GROUP BY f.label) j
   WHERE w.cohort = 0 AND w.label = j.label;
 
-  -- the new zones: two reports or more
-  INSERT INTO zone_new (grp, network, state, cohort, first_seq, report_ids, geometry)
-  SELECT v.grp, min(w.network), CASE WHEN v.grp < 0 THEN 'confirmed' ELSE 'proposed' END,
-         CASE WHEN v.grp < 0 THEN -v.grp ELSE min(v.cohort) END, min(v.seq),
-         array_agg(v.id ORDER BY v.seq), ST_Union(w.g)
-  FROM zone_nodes v JOIN zone_work w ON w.id = v.id GROUP BY v.grp HAVING count(*) >= 2;
-  UPDATE zone_new n SET technologies = t.v FROM (
-    SELECT s.grp, array_agg(s.x ORDER BY array_position(ARRAY[{technologies}]::varchar[], s.x)) AS v
-    FROM (SELECT DISTINCT v.grp, x FROM zone_nodes v JOIN zone_work w ON w.id = v.id, unnest(w.technologies) x
-          WHERE v.grp IN (SELECT grp FROM zone_new)) s GROUP BY s.grp) t
-  WHERE t.grp = n.grp;
-  UPDATE zone_new n SET operators = t.v FROM (
-    SELECT s.grp, array_agg(s.x ORDER BY array_position(ARRAY[{operators}]::varchar[], s.x)) AS v
-    FROM (SELECT DISTINCT v.grp, x FROM zone_nodes v JOIN zone_work w ON w.id = v.id, unnest(w.operators) x
-          WHERE v.grp IN (SELECT grp FROM zone_new)) s GROUP BY s.grp) t
-  WHERE t.grp = n.grp;
-  UPDATE zone_new n SET commune_nis = coalesce(
-    (SELECT c.nis_code {home}),
-    (SELECT w.commune_nis FROM zone_nodes v JOIN zone_work w ON w.id = v.id WHERE v.grp = n.grp
-     ORDER BY v.seq LIMIT 1));
-
+  -- each group's parts: its reports
+  INSERT INTO zone_parts (grp, report, seq, cohort, network, g, technologies, operators, commune_nis)
+  SELECT v.grp, v.id, v.seq, v.cohort, w.network, w.g, w.technologies, w.operators, w.commune_nis
+  FROM zone_nodes v JOIN zone_work w ON w.id = v.id;
+{make_zones}
   -- ids: a zone keeps the oldest id its reports had (contested: the oldest decision, then the
   -- oldest report); the others get new ones
   UPDATE zone_new n SET cand = c.zone_id FROM (
@@ -352,8 +393,18 @@ BEGIN
   SELECT n.zone_id, x, w.commune_nis, w.network
   FROM zone_new n CROSS JOIN LATERAL unnest(n.report_ids) x JOIN zone_work w ON w.id = x;
 
-  -- the places of those pairs, recomputed from the zones as they now stand (zone_counts: what
-  -- the commune table shows; only this network's writers, who hold its lock, write its rows)
+  PERFORM zones_recount(t_nis, t_net);
+  IF work_rows > 20000 THEN
+    -- a large pass (an import) leaves no large work tables behind in the session
+    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
+  END IF;
+END $fn$;
+
+CREATE FUNCTION zones_recount(t_nis varchar[], t_net varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- the places of those (commune, network) pairs, recomputed from the zones as they now stand
+  -- (zone_counts: what the commune table shows; only this network's writers, who hold its
+  -- lock, write its rows)
   DELETE FROM zone_counts t USING unnest(t_nis, t_net) a(nis, net) WHERE t.nis_code = a.nis AND t.network = a.net;
   INSERT INTO zone_counts (nis_code, network, zones, confirmed, reports)
   SELECT a.nis, a.net, z.n, z.c, m.n
@@ -362,9 +413,174 @@ BEGIN
                       FROM zones z WHERE z.commune_nis = a.nis AND z.network = a.net) z
   CROSS JOIN LATERAL (SELECT count(*) AS n FROM zone_reports r WHERE r.commune_nis = a.nis AND r.network = a.net) m
   WHERE z.n > 0 OR m.n > 0;
+END $fn$;
+
+CREATE FUNCTION zones_union(gs geometry[]) RETURNS geometry LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+  a geometry;
+  l geometry;
+  p geometry;
+  x geometry;
+  e geometry;
+  parts geometry[];
+BEGIN
+  -- the union of geometries (EPSG:4326) that mix dimensions or hold whole zones: the same
+  -- set as ST_Union's, computed apart by dimension (GEOS tests every point of a mix against
+  -- every area without an index: a zone of 15,000 points and 2,000 areas took minutes);
+  -- the lines then lose what the areas cover, and the points what the areas and lines cover.
+  -- A few inputs (a zone growing: its old union and the reports joining it) are added one
+  -- by one, so an old union is not dissolved again.
+  IF cardinality(gs) <= 8 THEN
+    FOREACH x IN ARRAY gs LOOP
+      e := ST_CollectionExtract(x, 3);
+      IF NOT ST_IsEmpty(e) THEN
+        a := CASE WHEN a IS NULL THEN e ELSE ST_Union(a, e) END;
+      END IF;
+      e := ST_CollectionExtract(x, 2);
+      IF NOT ST_IsEmpty(e) THEN
+        l := CASE WHEN l IS NULL THEN e ELSE ST_Union(l, e) END;
+      END IF;
+      e := ST_CollectionExtract(x, 1);
+      IF NOT ST_IsEmpty(e) THEN
+        p := CASE WHEN p IS NULL THEN e ELSE ST_Union(p, e) END;
+      END IF;
+    END LOOP;
+  ELSE
+    a := ST_Union(ARRAY(SELECT k.c FROM unnest(gs) AS u(g), ST_CollectionExtract(u.g, 3) AS k(c)
+                        WHERE NOT ST_IsEmpty(k.c)));
+    l := ST_Union(ARRAY(SELECT k.c FROM unnest(gs) AS u(g), ST_CollectionExtract(u.g, 2) AS k(c)
+                        WHERE NOT ST_IsEmpty(k.c)));
+    p := ST_Union(ARRAY(SELECT k.c FROM unnest(gs) AS u(g), ST_CollectionExtract(u.g, 1) AS k(c)
+                        WHERE NOT ST_IsEmpty(k.c)));
+  END IF;
+  IF a IS NOT NULL AND l IS NOT NULL THEN
+    l := ST_Difference(l, a);
+  END IF;
+  IF p IS NOT NULL AND a IS NOT NULL THEN
+    p := ST_Difference(p, a);
+  END IF;
+  IF p IS NOT NULL AND l IS NOT NULL AND NOT ST_IsEmpty(p) AND NOT ST_IsEmpty(l) THEN
+    p := ST_Difference(p, l);
+  END IF;
+  parts := ARRAY(SELECT y FROM unnest(ARRAY[a, l, p]) y WHERE y IS NOT NULL AND NOT ST_IsEmpty(y));
+  IF cardinality(parts) = 1 THEN
+    RETURN parts[1];
+  END IF;
+  RETURN ST_Collect(ARRAY(SELECT d.geom FROM unnest(parts) y, ST_Dump(y) d));
+END $fn$;
+
+CREATE FUNCTION zones_grow(seeds uuid[]) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  d double precision;
+  deg double precision;
+  deg_lat double precision;
+  n bigint;
+  work_rows bigint;
+  t_nis varchar[];
+  t_net varchar[];
+  parent integer[];
+  ka integer;
+  kb integer;
+  old bigint[];
+BEGIN
+  -- the caller holds the locks of the networks concerned (zones_lock). New reports (no zone,
+  -- no decision) can only make zones grow or merge: their free neighbours and the zones those
+  -- are in join them whole, without walking the zones. When a new report touches a confirmed
+  -- zone (the joining rule) or a report of the set already has a zone or a decision, the zones
+  -- are regrouped in full (zones_regroup), which gives the same result.
+  IF EXISTS (SELECT 1 FROM zone_reports z WHERE z.report_id = ANY(seeds))
+     OR EXISTS (SELECT 1 FROM zone_decision_reports z WHERE z.report_id = ANY(seeds)) THEN
+    PERFORM zones_regroup(seeds);
+    RETURN;
+  END IF;
+  SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
+  d := coalesce(d, {default_m});
+  deg := d * {deg_per_m};
+  deg_lat := d * {deg_lat_per_m};
+  PERFORM zones_work_tables();
+  INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+  {load_0}
+  WHERE {part_r} AND r.id = ANY(seeds);
+  GET DIAGNOSTICS work_rows = ROW_COUNT;
+  IF work_rows > 200 THEN
+    ANALYZE zone_work;
+  END IF;
+  {pairs_0}
+  IF NOT EXISTS (SELECT 1 FROM zone_pairs) THEN
+    RETURN;  -- nothing adjacent: no zone to make or grow
+  END IF;
+  -- the stored reports they touch
+  INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+  {load_1}
+  WHERE {part_r} AND r.id IN (SELECT p.b FROM zone_pairs p)
+  ON CONFLICT (id) DO NOTHING;
+  IF EXISTS (SELECT 1 FROM zone_work w WHERE w.gen = 1 AND (w.confirmed OR (w.cohort = 0 AND EXISTS (
+       SELECT 1 FROM zone_reports z JOIN zones s ON s.id = z.zone_id
+       WHERE z.report_id = w.id AND s.state = 'confirmed')))) THEN
+    PERFORM zones_regroup(seeds);
+    RETURN;
+  END IF;
+
+  -- units: each free report (label: its seq) or the zone it is in (label: -zone id); reports
+  -- split apart take no part (they group only with their own cohort)
+  INSERT INTO zone_nodes (id, seq, cohort, confirmed, label)
+  SELECT w.id, w.seq, w.cohort, w.confirmed, coalesce(-z.zone_id, w.seq)
+  FROM zone_work w LEFT JOIN zone_reports z ON z.report_id = w.id
+  WHERE w.cohort = 0;
+  INSERT INTO zone_units (unit, k)
+  SELECT s.unit, row_number() OVER (ORDER BY s.unit) FROM (SELECT DISTINCT v.label AS unit FROM zone_nodes v) s;
+  SELECT count(*) INTO n FROM zone_units;
+  IF n > 200 THEN
+    ANALYZE zone_nodes;
+    ANALYZE zone_units;
+  END IF;
+{union_find_units}
+  UPDATE zone_units u SET label = parent[u.k];
+
+  -- each group's parts: its new and free reports, and whole old zones
+  INSERT INTO zone_parts (grp, report, seq, cohort, network, g, technologies, operators, commune_nis)
+  SELECT u.label, v.id, v.seq, 0, w.network, w.g, w.technologies, w.operators, w.commune_nis
+  FROM zone_nodes v JOIN zone_units u ON u.unit = v.label JOIN zone_work w ON w.id = v.id
+  WHERE v.label > 0;
+  INSERT INTO zone_parts (grp, zone_id, seq, cohort, network, g, technologies, operators, commune_nis)
+  SELECT u.label, z.id, 0, 0, z.network, z.geometry, z.technologies, z.operators, z.commune_nis
+  FROM zone_units u JOIN zones z ON z.id = -u.unit
+  WHERE u.unit < 0;
+{make_zones}
+  -- ids: a group keeps the oldest id of its old zones (cand), or gets a new one
+  UPDATE zone_new SET zone_id = cand, reused = true WHERE cand IS NOT NULL;
+  UPDATE zone_new SET zone_id = nextval(pg_get_serial_sequence('zones', 'id')) WHERE zone_id IS NULL;
+
+  -- the (commune, network) pairs whose places change: of the old zones, of the reports
+  -- joining, of the new zones
+  old := ARRAY(SELECT p.zone_id FROM zone_parts p WHERE p.zone_id IS NOT NULL);
+  SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
+    SELECT z.commune_nis AS nis, z.network AS net FROM zones z WHERE z.id = ANY(old)
+    UNION SELECT p.commune_nis, p.network FROM zone_parts p WHERE p.report IS NOT NULL
+      AND p.grp IN (SELECT grp FROM zone_new)
+    UNION SELECT n.commune_nis, n.network FROM zone_new n) a
+  WHERE a.nis IS NOT NULL;
+  -- the members of the zones merged into another move to it; then the zones merged go
+  UPDATE zone_reports z SET zone_id = n.zone_id
+  FROM zone_parts p JOIN zone_new n ON n.grp = p.grp
+  WHERE z.zone_id = p.zone_id AND p.zone_id <> n.zone_id;
+  DELETE FROM zones z USING zone_parts p JOIN zone_new n ON n.grp = p.grp
+  WHERE z.id = p.zone_id AND p.zone_id <> n.zone_id;
+  INSERT INTO zones (id, network, state, geometry, technologies, operators, report_count, commune_nis)
+  SELECT n.zone_id, n.network, n.state, n.geometry, n.technologies, n.operators, cardinality(n.report_ids),
+         n.commune_nis
+  FROM zone_new n WHERE NOT n.reused ORDER BY n.first_seq;
+  INSERT INTO zone_reports (zone_id, report_id, commune_nis, network)
+  SELECT n.zone_id, p.report, p.commune_nis, p.network
+  FROM zone_new n JOIN zone_parts p ON p.grp = n.grp WHERE p.report IS NOT NULL;
+  UPDATE zones z SET geometry = n.geometry, technologies = n.technologies, operators = n.operators,
+         commune_nis = n.commune_nis, updated_at = now(),
+         report_count = (SELECT count(*) FROM zone_reports r WHERE r.zone_id = z.id)
+  FROM zone_new n WHERE z.id = n.zone_id AND n.reused;
+  PERFORM zones_recount(t_nis, t_net);
   IF work_rows > 20000 THEN
     -- a large pass (an import) leaves no large work tables behind in the session
-    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_new;
+    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
   END IF;
 END $fn$;
 
@@ -393,6 +609,10 @@ BEGIN
   IF TG_OP = 'INSERT' AND current_setting('geosignal.zones_deferred', true) = 'on' THEN
     -- a bulk load in several statements regroups once, at zones_flush()
     INSERT INTO zone_deferred (id) SELECT unnest(ids);
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    PERFORM zones_grow(ids);
     RETURN NULL;
   END IF;
   IF TG_OP = 'DELETE' THEN
@@ -424,7 +644,7 @@ BEGIN
   ids := ARRAY(SELECT DISTINCT id FROM zone_deferred);
   TRUNCATE zone_deferred;
   IF cardinality(ids) > 0 THEN
-    PERFORM zones_regroup(ids);
+    PERFORM zones_grow(ids);  -- (reports inserted)
   END IF;
 END $fn$;
 
@@ -454,10 +674,20 @@ def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
     newest migration holding it keeps frozen: 0017)."""
     load = _LOAD.replace("{srid}", str(LAMBERT72))
-    return _TEMPLATE.format(
+    template = _TEMPLATE.replace("{make_zones}", _MAKE_ZONES).replace(
+        "{union_find_nodes}", _UNION_FIND.replace("{edges}", "SELECT x.k, y.k FROM zone_edges e JOIN zone_nodes x "
+                                                  "ON x.id = e.a JOIN zone_nodes y ON y.id = e.b WHERE e.same")
+    ).replace(
+        "{union_find_units}", _UNION_FIND.replace("{edges}", "SELECT ua.k, ub.k FROM zone_pairs p "
+                                                  "JOIN zone_nodes x ON x.id = p.a JOIN zone_nodes y ON y.id = p.b "
+                                                  "JOIN zone_units ua ON ua.unit = x.label "
+                                                  "JOIN zone_units ub ON ub.unit = y.label WHERE ua.k <> ub.k")
+    ).replace("{pairs_step}", _PAIRS.replace("{gen}", "step")).replace("{pairs_0}", _PAIRS.replace("{gen}", "0"))
+    return template.format(
         lock_key=ZONE_LOCK_KEY, default_m=DEFAULT_DISTANCE_M, deg_per_m=repr(DEG_PER_M),
         deg_lat_per_m=repr(DEG_LAT_PER_M),
         load_0=load.replace("{gen}", "0"), load_next=load.replace("{gen}", "step + 1"),
+        load_1=load.replace("{gen}", "1"),
         part_r=participates("r"), part_n=participates("n"), part_o=participates("o"),
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
         technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(),
@@ -474,7 +704,11 @@ DROP FUNCTION reports_forget_zones();
 DROP FUNCTION zones_flush();
 DROP FUNCTION zones_defer(varchar[]);
 DROP FUNCTION reports_group_zones();
+DROP FUNCTION zones_grow(uuid[]);
+DROP FUNCTION zones_union(geometry[]);
+DROP FUNCTION zones_recount(varchar[], varchar[]);
 DROP FUNCTION zones_regroup(uuid[]);
+DROP FUNCTION zones_work_tables();
 DROP FUNCTION zones_lock(varchar[]);
 """
 
