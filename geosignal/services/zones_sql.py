@@ -35,6 +35,17 @@ components by union-find over those edges (in memory, one pass), among the repor
 one or a confirmed decision; and replaces the old zones by the new ones.
 A bulk load in several statements (an import) calls ``zones_defer(networks)`` first and
 ``zones_flush()`` last: one regrouping for the whole load.
+
+**Adding reports** (an ``INSERT``, or an import's flush) runs :func:`zones_grow` instead: new
+reports can only make zones grow or merge, so only the new reports are looked up; each stored
+report they touch joins as a free report or as its whole zone (one unit of the union-find,
+whose members are moved, never re-examined), and the zone's union is its old union plus the
+new reports. A zone of 15,873 reports took 44 s per report added next to it when the pass
+walked it whole, 0.2 s now. A new report touching a confirmed zone (the joining rule), or a
+report of the set that already has a zone or a decision, is regrouped in full, which gives
+the same zones. Unions mixing areas, lines and points go through :func:`zones_union` (areas,
+lines and points unioned apart; GEOS tests each point of a mix against every area without an
+index).
 A new zone keeps the id of the oldest zone its reports were in (the group of the oldest
 decision — free reports first, then by the oldest report — wins a contested id), so a
 proposal the referent is looking at keeps its id while it grows, and a confirmed zone keeps
@@ -49,7 +60,7 @@ granted (READ COMMITTED: a fresh snapshot each), so it sees every change committ
 writers it waited for: stored zones equal a recomputation after any interleaving. The cost:
 writers of one network queue from their zone trigger to their commit.
 
-:func:`zones_sql` renders the SQL; migration 0017 keeps the newest frozen copy (0010 the first), and a test checks
+:func:`zones_sql` renders the SQL; migration 0019 keeps the newest frozen copy (0010 the first), and a test checks
 that the two are equal.
 """
 
@@ -285,6 +296,7 @@ BEGIN
       UNION SELECT m.report_id FROM zone_work w JOIN zone_decision_reports z ON z.report_id = w.id
         JOIN zone_decisions k ON k.id = z.decision_id AND k.kind = 'confirmed'
         JOIN zone_decision_reports m ON m.decision_id = z.decision_id WHERE w.gen = step)
+      AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)  -- (not re-projected)
     ON CONFLICT (id) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
@@ -509,10 +521,11 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM zone_pairs) THEN
     RETURN;  -- nothing adjacent: no zone to make or grow
   END IF;
-  -- the stored reports they touch
+  -- the stored reports they touch (the new ones are loaded already: 200,000 points of an
+  -- import touch mostly each other)
   INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
   {load_1}
-  WHERE {part_r} AND r.id IN (SELECT p.b FROM zone_pairs p)
+  WHERE {part_r} AND r.id IN (SELECT p.b FROM zone_pairs p WHERE NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = p.b))
   ON CONFLICT (id) DO NOTHING;
   IF EXISTS (SELECT 1 FROM zone_work w WHERE w.gen = 1 AND (w.confirmed OR (w.cohort = 0 AND EXISTS (
        SELECT 1 FROM zone_reports z JOIN zones s ON s.id = z.zone_id
@@ -672,7 +685,7 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    newest migration holding it keeps frozen: 0017)."""
+    newest migration holding it keeps frozen: 0019)."""
     load = _LOAD.replace("{srid}", str(LAMBERT72))
     template = _TEMPLATE.replace("{make_zones}", _MAKE_ZONES).replace(
         "{union_find_nodes}", _UNION_FIND.replace("{edges}", "SELECT x.k, y.k FROM zone_edges e JOIN zone_nodes x "
