@@ -9,7 +9,10 @@ points and M small squares (60–120 m) in a 12 km × 12 km block around Charler
   (a') the same load with the zone triggers off: the zones' share of an import;
   (b) one report filed through the service (``reports.create_report`` + commit, what
       ``POST /api/v1/reports`` runs) into the loaded database, median of 30, against (b') the
-      same with the zone triggers off;
+      same with the zone triggers off (a new report joins the zones it touches whole:
+      ``zones_grow``);
+  (d) one report of the largest zone withdrawn (``reports.set_status`` + commit; the zone is
+      regrouped in full), median of 5; then stored zones are checked against a recomputation;
   (c) ``zones.recompute_all`` (what ``geosignal regroup-zones`` runs: every report regrouped)
       against (c') the best hand-written SQL for the same partition of the points alone:
       ``ST_ClusterDBSCAN(…, eps := 100, minpoints := 1) OVER (PARTITION BY network)`` in
@@ -107,6 +110,24 @@ def one_report_ms(session, admin, repeat: int, seed: int) -> float:  # noqa: ANN
     return statistics.median(times)
 
 
+def withdraw_from_largest_ms(session, admin, repeat: int) -> tuple[float, int]:  # noqa: ANN001
+    """Median ms of withdrawing one report of the largest zone through the service and
+    committing (the zone is regrouped in full); and that zone's size before."""
+    from geosignal.services import reports as reports_service
+
+    size = session.scalar(text("SELECT max(report_count) FROM zones"))
+    times = []
+    for _ in range(repeat):
+        report_id = session.scalar(text(
+            "SELECT zr.report_id::text FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id "
+            "ORDER BY z.report_count DESC, zr.report_id LIMIT 1"))
+        started = time.perf_counter()
+        reports_service.set_status(session, admin, report_id, "withdrawn")
+        session.commit()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), size
+
+
 def dbscan_partition(session) -> tuple[float, set]:  # noqa: ANN001
     started = time.perf_counter()
     rows = session.execute(text("""
@@ -152,6 +173,15 @@ def main() -> None:
         print(f"(a') load without zones:  {without:7.2f} s   ratio (a)/(a') = {with_zones / without:.2f}")
         print(f"(b)  one report, zones:   {single_with:7.1f} ms (median of {args.repeat})")
         print(f"(b') one report, without: {single_without:7.1f} ms   ratio (b)/(b') = {single_with / single_without:.2f}")
+        withdraw_ms, size = withdraw_from_largest_ms(session, admin, max(3, args.repeat // 6))
+        print(f"(d)  withdraw one report of the largest zone ({size:,} reports): {withdraw_ms:7.1f} ms "
+              f"(median of {max(3, args.repeat // 6)})")
+        stored_before = zones.grouping(session)
+        zones.recompute_all(session)
+        session.commit()
+        if zones.grouping(session) != stored_before:
+            sys.exit("stored zones differ from a full recomputation after (b) and (d)")
+        print("     stored zones == full recomputation after (b) and (d): True")
 
         clear(session)
         load(session, ewkt[: args.points], networks[: args.points])
