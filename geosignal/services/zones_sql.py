@@ -429,14 +429,28 @@ BEGIN
   WHERE z.n > 0 OR m.n > 0;
 END $fn$;
 
+CREATE FUNCTION zones_collect(a geometry, l geometry, p geometry) RETURNS geometry LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+  parts geometry[];
+BEGIN
+  -- areas, lines and points (each a union, or NULL or empty) as one geometry: the one that is
+  -- not empty, or a collection of their parts
+  parts := ARRAY(SELECT y FROM unnest(ARRAY[a, l, p]) y WHERE y IS NOT NULL AND NOT ST_IsEmpty(y));
+  IF cardinality(parts) = 1 THEN
+    RETURN parts[1];
+  END IF;
+  RETURN ST_Collect(ARRAY(SELECT d.geom FROM unnest(parts) y, ST_Dump(y) d));
+END $fn$;
+
 CREATE FUNCTION zones_union(gs geometry[]) RETURNS geometry LANGUAGE plpgsql IMMUTABLE AS $fn$
 DECLARE
   a geometry;
   l geometry;
   p geometry;
   x geometry;
-  e geometry;
-  parts geometry[];
+  xa geometry;
+  xl geometry;
+  xp geometry;
 BEGIN
   -- the union of geometries (EPSG:4326) that mix dimensions or hold whole zones: the same
   -- set as ST_Union's, computed apart by dimension (GEOS tests every point of a mix against
@@ -445,20 +459,39 @@ BEGIN
   -- A few inputs (a zone growing: its old union and the reports joining it) are added one
   -- by one, so an old union is not dissolved again.
   IF cardinality(gs) <= 8 THEN
+    -- each input is a union already (a zone's) or one report's geometry (one dimension): an
+    -- input's areas cut the lines and points gathered so far, the areas gathered so far cut
+    -- its lines and points, and likewise lines cut points (an old union is not cut again by
+    -- its own areas)
     FOREACH x IN ARRAY gs LOOP
-      e := ST_CollectionExtract(x, 3);
-      IF NOT ST_IsEmpty(e) THEN
-        a := CASE WHEN a IS NULL THEN e ELSE ST_Union(a, e) END;
+      xa := ST_CollectionExtract(x, 3);
+      xl := ST_CollectionExtract(x, 2);
+      xp := ST_CollectionExtract(x, 1);
+      IF NOT ST_IsEmpty(xa) THEN
+        l := ST_Difference(l, xa);
+        p := ST_Difference(p, xa);
       END IF;
-      e := ST_CollectionExtract(x, 2);
-      IF NOT ST_IsEmpty(e) THEN
-        l := CASE WHEN l IS NULL THEN e ELSE ST_Union(l, e) END;
+      IF a IS NOT NULL THEN
+        xl := ST_Difference(xl, a);
+        xp := ST_Difference(xp, a);
       END IF;
-      e := ST_CollectionExtract(x, 1);
-      IF NOT ST_IsEmpty(e) THEN
-        p := CASE WHEN p IS NULL THEN e ELSE ST_Union(p, e) END;
+      IF NOT ST_IsEmpty(xl) THEN
+        p := ST_Difference(p, xl);
+      END IF;
+      IF l IS NOT NULL AND NOT ST_IsEmpty(xp) THEN
+        xp := ST_Difference(xp, l);
+      END IF;
+      IF NOT ST_IsEmpty(xa) THEN
+        a := CASE WHEN a IS NULL THEN xa ELSE ST_Union(a, xa) END;
+      END IF;
+      IF NOT ST_IsEmpty(xl) THEN
+        l := CASE WHEN l IS NULL OR ST_IsEmpty(l) THEN xl ELSE ST_Union(l, xl) END;
+      END IF;
+      IF NOT ST_IsEmpty(xp) THEN
+        p := CASE WHEN p IS NULL OR ST_IsEmpty(p) THEN xp ELSE ST_Union(p, xp) END;
       END IF;
     END LOOP;
+    RETURN zones_collect(a, l, p);
   ELSE
     a := ST_Union(ARRAY(SELECT k.c FROM unnest(gs) AS u(g), ST_CollectionExtract(u.g, 3) AS k(c)
                         WHERE NOT ST_IsEmpty(k.c)));
@@ -476,11 +509,7 @@ BEGIN
   IF p IS NOT NULL AND l IS NOT NULL AND NOT ST_IsEmpty(p) AND NOT ST_IsEmpty(l) THEN
     p := ST_Difference(p, l);
   END IF;
-  parts := ARRAY(SELECT y FROM unnest(ARRAY[a, l, p]) y WHERE y IS NOT NULL AND NOT ST_IsEmpty(y));
-  IF cardinality(parts) = 1 THEN
-    RETURN parts[1];
-  END IF;
-  RETURN ST_Collect(ARRAY(SELECT d.geom FROM unnest(parts) y, ST_Dump(y) d));
+  RETURN zones_collect(a, l, p);
 END $fn$;
 
 CREATE FUNCTION zones_grow(seeds uuid[]) RETURNS void LANGUAGE plpgsql AS $fn$
@@ -721,6 +750,7 @@ DROP FUNCTION zones_defer(varchar[]);
 DROP FUNCTION reports_group_zones();
 DROP FUNCTION zones_grow(uuid[]);
 DROP FUNCTION zones_union(geometry[]);
+DROP FUNCTION zones_collect(geometry, geometry, geometry);
 DROP FUNCTION zones_recount(varchar[], varchar[]);
 DROP FUNCTION zones_regroup(uuid[]);
 DROP FUNCTION zones_work_tables();
