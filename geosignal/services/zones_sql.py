@@ -273,9 +273,9 @@ BEGIN
   -- the changed reports that take part, and the members of their current zones
   INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
   {load_0}
-  WHERE {part_r} AND r.id IN (SELECT unnest(seeds) UNION
+  WHERE {part_r} AND r.id = ANY(ARRAY(SELECT unnest(seeds) UNION
     SELECT m.report_id FROM zone_reports m
-    WHERE m.zone_id IN (SELECT s.zone_id FROM zone_reports s WHERE s.report_id = ANY(seeds)));
+    WHERE m.zone_id IN (SELECT s.zone_id FROM zone_reports s WHERE s.report_id = ANY(seeds))));
 
   -- closure: adjacent reports (found from each report of the frontier through the spatial
   -- index: OFFSET 0 keeps the lookup per report whatever the statistics say after a bulk
@@ -289,7 +289,7 @@ BEGIN
     {pairs_step}
     INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
     {load_next}
-    WHERE {part_r} AND r.id IN (
+    WHERE {part_r} AND r.id = ANY(ARRAY(
       SELECT p.b FROM zone_pairs p WHERE p.gen = step
       -- (members of the zones and cohorts of the step, each zone once: a join per report
       -- fetched a zone of 16,000 reports 16,000 times, a sort of 256 million rows)
@@ -297,7 +297,7 @@ BEGIN
         SELECT z.zone_id FROM zone_work w JOIN zone_reports z ON z.report_id = w.id WHERE w.gen = step)
       UNION SELECT m.report_id FROM zone_decision_reports m WHERE m.decision_id IN (
         SELECT z.decision_id FROM zone_work w JOIN zone_decision_reports z ON z.report_id = w.id
-        JOIN zone_decisions k ON k.id = z.decision_id AND k.kind = 'confirmed' WHERE w.gen = step))
+        JOIN zone_decisions k ON k.id = z.decision_id AND k.kind = 'confirmed' WHERE w.gen = step)))
       AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)  -- (not re-projected)
     ON CONFLICT (id) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -556,7 +556,10 @@ BEGIN
   -- import touch mostly each other)
   INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
   {load_1}
-  WHERE {part_r} AND r.id IN (SELECT p.b FROM zone_pairs p WHERE NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = p.b))
+  -- (= ANY(ARRAY(…)): the index whatever the statistics; a join with the work tables, never
+  -- analysed for a few rows, was planned as a scan of every report: 3 ms of a 4 ms insert)
+  WHERE {part_r} AND r.id = ANY(ARRAY(
+    SELECT p.b FROM zone_pairs p WHERE NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = p.b)))
   ON CONFLICT (id) DO NOTHING;
   IF EXISTS (SELECT 1 FROM zone_work w WHERE w.gen = 1 AND (w.confirmed OR (w.cohort = 0 AND EXISTS (
        SELECT 1 FROM zone_reports z JOIN zones s ON s.id = z.zone_id
