@@ -189,6 +189,32 @@ _MAKE_ZONES = """  -- the new zones, from their parts: two parts or more
     (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1));
 """
 
+#: The variables of a zone pass (zones_regroup, zones_grow).
+_PASS_DECLARE = """  d double precision;
+  deg double precision;
+  deg_lat double precision;
+  n bigint;
+  work_rows bigint;
+  t_nis varchar[];
+  t_net varchar[];
+  parent integer[];
+  ka integer;
+  kb integer;
+  old bigint[];"""
+
+#: The distance (m) within which points and lines join, and its bounding-box margins (°).
+_DISTANCE = """  SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
+  d := coalesce(d, {default_m});
+  deg := d * {deg_per_m};
+  deg_lat := d * {deg_lat_per_m};"""
+
+#: The end of a zone pass: the places of the (commune, network) pairs touched recounted; a
+#: large pass (an import) leaves no large work tables behind in the session.
+_PASS_END = """  PERFORM zones_recount(t_nis, t_net);
+  IF work_rows > 20000 THEN
+    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
+  END IF;"""
+
 _TEMPLATE = r"""
 CREATE FUNCTION zones_lock(nets varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -250,24 +276,11 @@ END $fn$;
 
 CREATE FUNCTION zones_regroup(seeds uuid[]) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-  d double precision;
-  deg double precision;
-  deg_lat double precision;
   step integer := 0;
-  n bigint;
-  work_rows bigint;
-  t_nis varchar[];
-  t_net varchar[];
-  parent integer[];
-  ka integer;
-  kb integer;
-  old bigint[];
+{pass_declare}
 BEGIN
   -- the caller holds the locks of the networks concerned (zones_lock)
-  SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
-  d := coalesce(d, {default_m});
-  deg := d * {deg_per_m};
-  deg_lat := d * {deg_lat_per_m};
+{distance}
   PERFORM zones_work_tables();
 
   -- the changed reports that take part, and the members of their current zones
@@ -407,11 +420,7 @@ BEGIN
   SELECT n.zone_id, x, w.commune_nis, w.network
   FROM zone_new n CROSS JOIN LATERAL unnest(n.report_ids) x JOIN zone_work w ON w.id = x;
 
-  PERFORM zones_recount(t_nis, t_net);
-  IF work_rows > 20000 THEN
-    -- a large pass (an import) leaves no large work tables behind in the session
-    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
-  END IF;
+{pass_end}
 END $fn$;
 
 CREATE FUNCTION zones_recount(t_nis varchar[], t_net varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
@@ -514,17 +523,7 @@ END $fn$;
 
 CREATE FUNCTION zones_grow(seeds uuid[]) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-  d double precision;
-  deg double precision;
-  deg_lat double precision;
-  n bigint;
-  work_rows bigint;
-  t_nis varchar[];
-  t_net varchar[];
-  parent integer[];
-  ka integer;
-  kb integer;
-  old bigint[];
+{pass_declare}
 BEGIN
   -- the caller holds the locks of the networks concerned (zones_lock). New reports (no zone,
   -- no decision) can only make zones grow or merge: their free neighbours and the zones those
@@ -536,10 +535,7 @@ BEGIN
     PERFORM zones_regroup(seeds);
     RETURN;
   END IF;
-  SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
-  d := coalesce(d, {default_m});
-  deg := d * {deg_per_m};
-  deg_lat := d * {deg_lat_per_m};
+{distance}
   PERFORM zones_work_tables();
   INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
   {load_0}
@@ -624,11 +620,7 @@ BEGIN
          commune_nis = n.commune_nis, updated_at = now(),
          report_count = (SELECT count(*) FROM zone_reports r WHERE r.zone_id = z.id)
   FROM zone_new n WHERE z.id = n.zone_id AND n.reused;
-  PERFORM zones_recount(t_nis, t_net);
-  IF work_rows > 20000 THEN
-    -- a large pass (an import) leaves no large work tables behind in the session
-    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
-  END IF;
+{pass_end}
 END $fn$;
 
 CREATE FUNCTION reports_group_zones() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -721,7 +713,9 @@ def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
     newest migration holding it keeps frozen: 0019)."""
     load = _LOAD.replace("{srid}", str(LAMBERT72))
-    template = _TEMPLATE.replace("{make_zones}", _MAKE_ZONES).replace(
+    template = _TEMPLATE.replace("{pass_declare}", _PASS_DECLARE).replace("{distance}", _DISTANCE).replace(
+        "{pass_end}", _PASS_END).replace(
+        "{make_zones}", _MAKE_ZONES).replace(
         "{union_find_nodes}", _UNION_FIND.replace("{edges}", "SELECT x.k, y.k FROM zone_edges e JOIN zone_nodes x "
                                                   "ON x.id = e.a JOIN zone_nodes y ON y.id = e.b WHERE e.same")
     ).replace(

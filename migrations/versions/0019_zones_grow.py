@@ -136,10 +136,10 @@ END $fn$;
 
 CREATE FUNCTION zones_regroup(seeds uuid[]) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
+  step integer := 0;
   d double precision;
   deg double precision;
   deg_lat double precision;
-  step integer := 0;
   n bigint;
   work_rows bigint;
   t_nis varchar[];
@@ -364,7 +364,6 @@ LIMIT 1),
 
   PERFORM zones_recount(t_nis, t_net);
   IF work_rows > 20000 THEN
-    -- a large pass (an import) leaves no large work tables behind in the session
     TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
   END IF;
 END $fn$;
@@ -650,7 +649,6 @@ LIMIT 1),
   FROM zone_new n WHERE z.id = n.zone_id AND n.reused;
   PERFORM zones_recount(t_nis, t_net);
   IF work_rows > 20000 THEN
-    -- a large pass (an import) leaves no large work tables behind in the session
     TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
   END IF;
 END $fn$;
