@@ -12,7 +12,8 @@ points and M small squares (60–120 m) in a 12 km × 12 km block around Charler
       same with the zone triggers off (a new report joins the zones it touches whole:
       ``zones_grow``);
   (d) one report of the largest zone withdrawn (``reports.set_status`` + commit; the zone is
-      regrouped in full), median of 5; then stored zones are checked against a recomputation;
+      regrouped in full), median of 5 (3 with ``--quick``); then stored zones are checked
+      against a recomputation;
   (c) ``zones.recompute_all`` (what ``geosignal regroup-zones`` runs: every report regrouped)
       against (c') the best hand-written SQL for the same partition of the points alone:
       ``ST_ClusterDBSCAN(…, eps := 100, minpoints := 1) OVER (PARTITION BY network)`` in
