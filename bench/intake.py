@@ -9,14 +9,17 @@ Files (generated, seed 1, inside Charleroi Métropole's 30 communes):
 
 Per file, in a fresh database cloned from the template (30 communes loaded, an admin user):
 
-* **anchor**: ``ogr2ogr -f PostgreSQL`` loading the file raw into a table of the same database;
+* **anchor**: ``ogr2ogr -f PostgreSQL`` loading the file raw into a table of the same database
+  (median of 3 runs);
 * **import**: ``geosignal import-reports FILE --as admin --network mobile`` (the CLI: every
   feature validated, assigned to its commune, checked for duplicates, stored, the stored
   per-commune figures brought up to date), then checked: reports stored == rows, figures ==
   count;
 * **preview**: ``POST /api/v1/imports`` with ``dry_run=true`` to ``geosignal serve`` (gunicorn,
-  one web worker, warmed up), timed from the client until the whole per-feature report is read;
-  only for files within the upload limit (10 MB).
+  one web worker, warmed up on a small file), timed from the client until the whole per-feature
+  report is read, four times: the first (a fresh worker's first large upload) is printed, the
+  median of the other three is compared with the anchor; only for files within the upload
+  limit (10 MB).
 
 Wall time and peak RSS of each child process (``ru_maxrss``; the web worker's ``VmHWM``) are
 printed with the ratios import / ogr2ogr and preview / ogr2ogr. Targets: import ≤ 2.0×,
@@ -39,6 +42,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -270,7 +274,8 @@ def preview(server: Server, token: str, path: Path) -> tuple[float, int, int]:
 def measure(path: Path, rows: int, url: str, token: str, env: dict[str, str], limit: int) -> dict[str, float]:
     """One file: ogr2ogr, the CLI import, then (within the upload limit) the HTTP preview."""
     _sql(url, "TRUNCATE reports CASCADE")
-    ogr_s, ogr_mb = ogr2ogr(url, path, "raw_" + path.stem)
+    anchor = [ogr2ogr(url, path, "raw_" + path.stem) for _ in range(3)]  # (s, MB): the median time is the anchor
+    ogr_s, ogr_mb = statistics.median(a[0] for a in anchor), max(a[1] for a in anchor)
     raw = _sql(url, f"SELECT count(*) FROM raw_{path.stem}")
     _sql(url, f"DROP TABLE raw_{path.stem}")
     cli_s, cli_mb, out = run_child([sys.executable, "-m", "geosignal.cli", "import-reports", str(path), "--as", ADMIN,
@@ -289,10 +294,14 @@ def measure(path: Path, rows: int, url: str, token: str, env: dict[str, str], li
                 warm.write_text(json.dumps({"type": "FeatureCollection", "features": json.loads(
                     path.read_text(encoding="utf-8"))["features"][:5]}), encoding="utf-8")
             preview(server, token, warm)
-            seconds, status, accepted = preview(server, token, path)
-            if status != 200 or accepted != rows:
-                raise SystemExit(f"preview of {path.name}: HTTP {status}, {accepted} accepted of {rows}")
-            result.update(preview_s=seconds, preview_mb=server.web_worker_hwm_mb())
+            times = []
+            for _ in range(4):  # the first in a fresh worker, then three more: their median
+                seconds, status, accepted = preview(server, token, path)
+                if status != 200 or accepted != rows:
+                    raise SystemExit(f"preview of {path.name}: HTTP {status}, {accepted} accepted of {rows}")
+                times.append(seconds)
+            result.update(preview_first_s=times[0], preview_s=statistics.median(times[1:]),
+                          preview_mb=server.web_worker_hwm_mb())
     return result
 
 
@@ -370,7 +379,8 @@ def main() -> None:
           "preview / ogr2ogr |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        pv = (f"{r['preview_s']:.2f} s, worker {r['preview_mb']:.0f} MB | {r['preview_s'] / r['ogr_s']:.2f}"
+        pv = (f"{r['preview_s']:.2f} s (first {r['preview_first_s']:.2f} s), worker {r['preview_mb']:.0f} MB | "
+              f"{r['preview_s'] / r['ogr_s']:.2f}"
               if "preview_s" in r else "over the 10 MB upload limit | —")
         print(f"| {r['label']} | {r['rows']:,} | {r['bytes'] / 1e6:.1f} | {r['ogr_s']:.2f} s, {r['ogr_mb']:.0f} MB | "
               f"{r['cli_s']:.2f} s, {r['cli_mb']:.0f} MB | {r['cli_s'] / r['ogr_s']:.2f} | {pv} |")
@@ -381,8 +391,8 @@ def _print(r: dict[str, float]) -> None:
     line = (f"{r['label']:17} {r['rows']:>8,} rows  ogr2ogr {r['ogr_s']:6.2f} s {r['ogr_mb']:5.0f} MB  "
             f"import {r['cli_s']:6.2f} s {r['cli_mb']:5.0f} MB  ratio {r['cli_s'] / r['ogr_s']:5.2f}")
     if "preview_s" in r:
-        line += f"  preview {r['preview_s']:6.2f} s (worker {r['preview_mb']:.0f} MB)  ratio " \
-                f"{r['preview_s'] / r['ogr_s']:5.2f}"
+        line += f"  preview {r['preview_s']:6.2f} s (first {r['preview_first_s']:.2f} s, worker " \
+                f"{r['preview_mb']:.0f} MB)  ratio {r['preview_s'] / r['ogr_s']:5.2f}"
     print(line, flush=True)
 
 

@@ -52,6 +52,7 @@ export and the intake can all read it.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -161,6 +162,7 @@ class Prop:
 
 # --------------------------------------------------------------------------- formatting
 
+@functools.lru_cache(maxsize=4096)  # a file's rows share a few dates; a batch's rows one filing time
 def format_datetime(dt: datetime | None) -> str | None:
     """Return an aware datetime as ISO 8601 in Europe/Brussels time with its offset, the
     fraction of a second without trailing zeros — exactly as PostgreSQL writes a
@@ -405,6 +407,7 @@ _check()
 
 # --------------------------------------------------------------------------- the forms
 
+@functools.cache
 def properties(form: str) -> tuple[Prop, ...]:
     """Return the properties an outward form carries (:data:`FORMS`), in contract order."""
     if form not in FORMS:

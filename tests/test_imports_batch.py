@@ -117,6 +117,50 @@ def test_streamed_report_equals_the_built_one(db, app, representative, area) -> 
     assert zone_entry["properties"]["households_affected"] == 3
 
 
+def test_streamed_report_of_every_shape_across_chunks(db, app, representative, area, monkeypatch) -> None:
+    """Polygons (one with a hole) are built together from one ragged array, the other types
+    one by one, and the streamed report writes geometries a chunk at a time: every shape
+    comes back as sent, in file order, across chunk boundaries."""
+    from geosignal.models import User
+    from geosignal.services import imports
+
+    monkeypatch.setattr(imports, "_JSON_CHUNK", 2)
+    x, y = reproject(Point(4.4440, 50.4108), WGS84, LAMBERT72).coords[0]
+
+    def wgs84(g):  # noqa: ANN001, ANN202
+        return reproject(g, LAMBERT72, WGS84)
+
+    def square(x0: float, y0: float, side: float) -> shapely.Polygon:
+        return shapely.box(x0, y0, x0 + side, y0 + side)
+
+    holed = shapely.Polygon(square(x, y, 400).exterior, [square(x + 150, y + 150, 100).exterior.coords[::-1]])
+    shapes = [
+        wgs84(holed),                                                        # 400 m square, 100 m hole
+        wgs84(Point(x + 900, y)),
+        wgs84(shapely.MultiPolygon([square(x, y + 600, 200), square(x + 300, y + 600, 100)])),
+        wgs84(LineString([(x, y - 500), (x + 700, y - 450)])),
+        wgs84(square(x - 800, y, 250)),
+        wgs84(MultiPoint([(x - 300, y - 300), (x - 350, y - 320)])),
+        wgs84(square(x - 800, y - 800, 300)),
+    ]
+    collection = {"type": "FeatureCollection", "features": [
+        feature(json.loads(shapely.to_geojson(g)), description=f"forme {k}") for k, g in enumerate(shapes)]}
+    user = db.query(User).filter_by(email=representative.email).one()
+    outcome = import_file(db, user, json.dumps(collection).encode(), "shapes.geojson", area=area,
+                          limits=limits_from_config(app.config), dry_run=True)
+    streamed = json.loads("".join(outcome.iter_json()))
+    assert streamed == json.loads(json.dumps(outcome.to_dict()))
+    assert (streamed["accepted"], streamed["refused"]) == (7, 0)
+    got = [shape(f["geometry"]) for f in streamed["features"]]
+    assert [g.geom_type for g in got] == [g.geom_type for g in shapes]
+    assert all(a.equals(b) for a, b in zip(got, shapes, strict=True))
+    assert len(got[0].interiors) == 1
+    areas = [f["properties"]["area_m2"] for f in streamed["features"]]
+    # 400² − 100², 200² + 100², 250², 300² (m², EPSG:31370; rounded to 0.1 m² by the contract)
+    assert [areas[k] for k in (0, 2, 4, 6)] == pytest.approx([150_000, 50_000, 62_500, 90_000], abs=0.1)
+    assert [f["properties"]["description"] for f in streamed["features"]] == [f"forme {k}" for k in range(7)]
+
+
 # --------------------------------------------------------------------------- CSV structure
 
 def _csv_error(text: str, area) -> GeosignalError:  # noqa: ANN001

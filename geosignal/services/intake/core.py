@@ -223,6 +223,35 @@ def _position(p: Any, ptr: str, w: _Walk) -> tuple[float, float]:
     return (x, y)
 
 
+def _plain_positions(c: list | tuple) -> list[tuple[float, float]] | None:
+    """The positions of ``c`` when every one is plainly [x, y] with two finite floats (what
+    files and clients send), else None: the caller then checks each position with
+    :func:`_position`, which also names what is wrong and where."""
+    out: list[tuple[float, float]] = []
+    append = out.append
+    for p in c:
+        tp = type(p)
+        if (tp is not list and tp is not tuple) or len(p) != 2:
+            return None
+        x, y = p
+        if type(x) is not float or type(y) is not float or x - x != 0.0 or y - y != 0.0:
+            return None
+        append((x, y))
+    return out
+
+
+def _positions_of(c: list | tuple, ptr: str, w: _Walk) -> list[tuple[float, float]]:
+    """Check the positions of an array of positions (pointer ``ptr``); return them as (x, y)."""
+    pts = _plain_positions(c)
+    if pts is None:
+        return [_position(p, f"{ptr}/{i}", w) for i, p in enumerate(c)]
+    if pts:
+        w.dims.add(2)
+        w.count += len(pts)
+        w.xy += pts
+    return pts
+
+
 def _list(c: Any, ptr: str, what: str) -> list | tuple:
     if not isinstance(c, (list, tuple)):
         raise GeosignalError("invalid_geojson", f"{what} must be an array.", where=ptr)
@@ -241,7 +270,7 @@ def _line(c: Any, ptr: str, w: _Walk) -> list[tuple[float, float]]:
     c = _list(c, ptr, "A LineString's coordinates")
     if len(c) == 0:
         raise GeosignalError("empty_geometry", "The line has no positions.", where=ptr)
-    pts = _dedupe([_position(p, f"{ptr}/{i}", w) for i, p in enumerate(c)])
+    pts = _dedupe(_positions_of(c, ptr, w))
     if len(pts) < 2:
         raise GeosignalError("line_too_short", "A line needs at least 2 distinct positions.", where=ptr)
     return pts
@@ -251,7 +280,7 @@ def _ring(c: Any, ptr: str, w: _Walk) -> list[tuple[float, float]]:
     c = _list(c, ptr, "A ring")
     if len(c) == 0:
         raise GeosignalError("ring_too_short", "A ring has no positions; it needs at least 4.", where=ptr, value=0)
-    pts = [_position(p, f"{ptr}/{i}", w) for i, p in enumerate(c)]
+    pts = _positions_of(c, ptr, w)
     if pts[0] != pts[-1]:
         raise GeosignalError(
             "ring_not_closed",
@@ -296,7 +325,7 @@ def _walk_geometry(obj: Any, ptr: str, w: _Walk) -> dict:
     if gtype == "Point":
         coords: Any = _position(c, cp, w)
     elif gtype == "MultiPoint":
-        coords = [_position(p, f"{cp}/{i}", w) for i, p in enumerate(_list(c, cp, "coordinates"))]
+        coords = _positions_of(_list(c, cp, "coordinates"), cp, w)
     elif gtype == "LineString":
         coords = _line(c, cp, w)
     elif gtype == "MultiLineString":
@@ -549,6 +578,29 @@ def _circle(g: BaseGeometry, p: Pending) -> BaseGeometry:
     return transform_geom(centre.buffer(radius, quad_segs=CIRCLE_QUAD_SEGS), LAMBERT72, WGS84)
 
 
+def _shapes(gjs: list[dict]) -> np.ndarray:
+    """Build the geometries of checked GeoJSON-like dicts (:func:`_walk_geometry`'s) as an
+    object array, in order: the Polygons together from one ragged array of their rings, the
+    other types one by one."""
+    out = np.empty(len(gjs), dtype=object)
+    polygons = [k for k, gj in enumerate(gjs) if gj["type"] == "Polygon"]
+    if polygons:
+        coords: list[tuple[float, float]] = []
+        ring_ends, polygon_ends = [0], [0]
+        for k in polygons:
+            for ring in gjs[k]["coordinates"]:
+                coords += ring
+                ring_ends.append(len(coords))
+            polygon_ends.append(len(ring_ends) - 1)
+        out[polygons] = shapely.from_ragged_array(
+            shapely.GeometryType.POLYGON, np.asarray(coords, dtype=float),
+            (np.asarray(ring_ends, dtype=np.int64), np.asarray(polygon_ends, dtype=np.int64)))
+    for k, gj in enumerate(gjs):
+        if gj["type"] != "Polygon":
+            out[k] = shape(gj)
+    return out
+
+
 def _place(pendings: list[Pending], idx: np.ndarray, epsg: int, area: ServiceArea,
            out: list[Any], geoms: np.ndarray) -> None:
     """Range-check the positions of ``pendings[idx]`` (all in ``epsg``), build their geometries
@@ -584,7 +636,7 @@ def _place(pendings: list[Pending], idx: np.ndarray, epsg: int, area: ServiceAre
         geoms[idx[good_points]] = shapely.points(ll[starts[good_points]])
     others = np.flatnonzero(~points & ~bad)
     if len(others):
-        built = np.asarray([shape(group[k].gj) for k in others], dtype=object)
+        built = _shapes([group[k].gj for k in others])
         if epsg != WGS84:
             built = shapely.transform(built, lambda c: transform_xy(c, epsg, WGS84))
         geoms[idx[others]] = built

@@ -44,6 +44,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import operator
 import re
 import zipfile
 from collections.abc import Iterator
@@ -336,6 +337,10 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     # properties: (key, [column positions in priority order]) in the order _record reads them
     prop_cols = [(key, [position[c] for c in cols]) for key, cols in keys.items() if key not in _COORD_KEYS]
     memo: dict[tuple[str, str], tuple[dict[str, Any], list[dict]]] = {}
+    positions = sorted({p for _, cols in prop_cols for p in cols})
+    last_prop = max(positions, default=-1)
+    prop_cells = operator.itemgetter(*positions) if positions else (lambda _cells: ())
+    rows_memo: dict[Any, tuple[dict[str, Any], list[dict]]] = {}
     wkt_limit = max(MAX_FIELD_CHARS, limits.max_vertices * 50)
     index = -1
     last_line = start_line = reader.line_num
@@ -378,19 +383,31 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                     except Exception:  # noqa: BLE001 - GEOS parse errors
                         raise GeosignalError("invalid_geometry", "The WKT cannot be read.", where=where,
                                              column=wkt_col) from None
-                props: dict[str, Any] = {}
-                for key, cols in prop_cols:
-                    for p in cols:
-                        if p < ncells and cells[p].strip():
-                            value = cells[p]
-                            got = memo.get((key, p, value))
-                            if got is None:
-                                got = memo[(key, p, value)] = check_file_properties(
-                                    {key: value}, columns={key: header[p]})
-                            props.update(got[0])
-                            if got[1]:
-                                warnings = [*warnings, *got[1]]
-                            break
+                # the properties of a row are read once per distinct set of its property cells
+                row_key = prop_cells(cells) if ncells > last_prop else None
+                known = rows_memo.get(row_key) if row_key is not None else None
+                if known is None:
+                    props: dict[str, Any] = {}
+                    row_warnings: list[dict] = []
+                    for key, cols in prop_cols:
+                        for p in cols:
+                            if p < ncells and cells[p].strip():
+                                value = cells[p]
+                                got = memo.get((key, p, value))
+                                if got is None:
+                                    got = memo[(key, p, value)] = check_file_properties(
+                                        {key: value}, columns={key: header[p]})
+                                props.update(got[0])
+                                row_warnings += got[1]
+                                break
+                    known = (props, row_warnings)
+                    if row_key is not None:
+                        if len(rows_memo) > 50_000:
+                            rows_memo.clear()
+                        rows_memo[row_key] = known
+                props = dict(known[0])  # each row's own: the batch sets defaults in it
+                if known[1]:
+                    warnings = list(known[1])
                 if geom_obj is None:  # a point: small objects, placed as "row n" if refused
                     result.append(Pending(None, complex(x, y), epsg, props, warnings, "/geometry", index, last_line))
                 else:
