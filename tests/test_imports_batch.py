@@ -161,6 +161,17 @@ def test_streamed_report_of_every_shape_across_chunks(db, app, representative, a
     assert [f["properties"]["description"] for f in streamed["features"]] == [f"forme {k}" for k in range(7)]
 
 
+def test_refused_rows_are_kept_without_their_tracebacks(area) -> None:
+    """A refusal is kept as its error alone: a 10 MB file of refused rows would otherwise hold
+    the frames of every row's failure until the end of the upload."""
+    text = "latitude;longitude;description\n50,41;abc;a\n50,42;4,45;b\n;;c\n50,43;1e999;d\n"
+    result = read_upload(text.encode("utf-8"), "f.csv", area=area, limits=Limits())
+    errors = [r for r in result if isinstance(r, GeosignalError)]
+    assert [(e.code, e.where) for e in errors] == [
+        ("invalid_coordinate", "row 2"), ("empty_geometry", "row 4"), ("non_finite_number", "row 5")]
+    assert [(e.__traceback__, e.__context__, e.__cause__) for e in errors] == [(None, None, None)] * 3
+
+
 # --------------------------------------------------------------------------- CSV structure
 
 def _csv_error(text: str, area) -> GeosignalError:  # noqa: ANN001

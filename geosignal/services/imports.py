@@ -311,6 +311,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         if isinstance(item, GeosignalError):
             rows[position] = {"index": item.extra.get("index", position), "status": "refused",
                               "error": item.to_problem()}
+            results[position] = None  # the refusal lives on as its problem document alone
             continue
         index = item.source_index if item.source_index is not None else position
         if "network" not in item.properties:

@@ -99,6 +99,13 @@ class UploadResult(list):
         self.encoding: str | None = None
         self.delimiter: str | None = None
 
+    def append(self, item: Any) -> None:
+        """Add a feature's result; a refusal is kept without the traceback that raised it
+        (a file of refused rows would otherwise hold every row's frames)."""
+        if isinstance(item, GeosignalError):
+            item.__traceback__ = item.__context__ = item.__cause__ = None
+        super().append(item)
+
 
 # --------------------------------------------------------------------------- detection
 
