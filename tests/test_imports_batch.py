@@ -161,6 +161,27 @@ def test_streamed_report_of_every_shape_across_chunks(db, app, representative, a
     assert [f["properties"]["description"] for f in streamed["features"]] == [f"forme {k}" for k in range(7)]
 
 
+def test_streamed_report_names_each_row_s_commune(db, app, client, area) -> None:
+    """Rows sharing their values but lying in different communes: the properties written once
+    per combination of values carry each row's own commune (NIS code and name)."""
+    from geosignal.models import User
+    from tests.conftest import make_account
+
+    make_account(client, db, "admin@igretec.com", "admin")
+    user = db.query(User).filter_by(email="admin@igretec.com").one()
+    rows = ["latitude;longitude;operateur;description",
+            "50,4108;4,4440;Proximus;Pas de 4G",    # Charleroi
+            "50,05;4,31;Proximus;Pas de 4G",        # Chimay
+            "50,4108;4,4440;Proximus;Pas de 4G",    # Charleroi again: a duplicate of the first
+            "50,3920;4,5140;Proximus;Pas de 4G"]    # Châtelet
+    outcome = import_file(db, user, ("\n".join(rows) + "\n").encode(), "c.csv", area=area,
+                          limits=limits_from_config(app.config), default_network="mobile", dry_run=True)
+    streamed = json.loads("".join(outcome.iter_json()))
+    assert streamed == json.loads(json.dumps(outcome.to_dict()))
+    assert [(f["properties"]["commune_nis"], f["properties"]["commune_name"]) for f in streamed["features"]] == [
+        (CHARLEROI, "Charleroi"), ("56016", "Chimay"), (CHARLEROI, "Charleroi"), (CHATELET, "Châtelet")]
+
+
 def test_refused_rows_are_kept_without_their_tracebacks(area) -> None:
     """A refusal is kept as its error alone: a 10 MB file of refused rows would otherwise hold
     the frames of every row's failure until the end of the upload."""

@@ -156,13 +156,17 @@ class ImportOutcome:
         """Yield the outcome (plus ``extra`` members first) as JSON text in pieces, one
         feature at a time: the same document as :meth:`to_dict`, without building it whole.
 
-        The properties of new reports are serialised once per distinct combination (commune,
-        measures and the very property values, which a file's rows share), points are written
-        from their coordinates directly.
+        The properties of new reports are serialised once per distinct combination of
+        measures and the very property values (which a file's rows share), with the commune
+        left as a mark filled in per commune; geometries are written a chunk at a time
+        (:func:`_geojson_texts`).
         """
         head = {**(extra or {}), **self.summary()}
         yield json.dumps(head, ensure_ascii=False)[:-1] + ', "features": ['
         cache: dict[tuple, str] = {}
+        templates: dict[tuple, str] = {}
+        fills = {nis: (json.dumps(nis), json.dumps(contract.nfc(name), ensure_ascii=False))
+                 for nis, name in self.commune_names.items()}
         tail = "}" if not self.stored else ', "created": true}'
         sep = ""
         for start in range(0, len(self.rows), _JSON_CHUNK):
@@ -180,8 +184,14 @@ class ImportOutcome:
                 if props is None:
                     if len(cache) > 50_000:
                         cache.clear()
-                    props = cache[key] = json.dumps(
-                        _properties(item, r, self.commune_names[r.nis], self.created_at), ensure_ascii=False)
+                        templates.clear()
+                    template = templates.get(key[1:])
+                    if template is None:
+                        template = templates[key[1:]] = json.dumps(
+                            _properties(item, r, _NAME_MARK, self.created_at, nis=_NIS_MARK),
+                            ensure_ascii=False)
+                    nis_json, name_json = fills[r.nis]
+                    props = cache[key] = template.replace(_NIS_TEXT, nis_json).replace(_NAME_TEXT, name_json)
                 warnings = json.dumps(item.warnings, ensure_ascii=False) if item.warnings else "[]"
                 report_id = f', "report_id": "{r.report_id}"' if self.stored else ""
                 yield (f'{sep}{{"index": {r.index}, "status": "accepted", "geometry": {next(geometries)}, '
@@ -218,11 +228,20 @@ def _geojson(geom: Any) -> dict[str, Any]:
     return json.loads(shapely.to_geojson(geom))
 
 
-def _properties(item: ReportInput, r: _Accepted, commune_name: str, created_at: datetime | None) -> dict[str, Any]:
-    """The properties the stored report's Feature will carry (``reports.to_feature``)."""
+#: The marks standing for the commune's NIS code and name in a streamed report's properties
+#: template, and their JSON texts: they hold a NUL, which no property value may (intake
+#: refuses it).
+_NIS_MARK, _NAME_MARK = "\x00nis\x00", "\x00name\x00"
+_NIS_TEXT, _NAME_TEXT = json.dumps(_NIS_MARK), json.dumps(_NAME_MARK)
+
+
+def _properties(item: ReportInput, r: _Accepted, commune_name: str, created_at: datetime | None, *,
+                nis: str | None = None) -> dict[str, Any]:
+    """The properties the stored report's Feature will carry (``reports.to_feature``), in the
+    commune ``nis`` (default: the report's home commune)."""
     props = item.properties
     record = SimpleNamespace(
-        commune_nis=r.nis, network=props.get("network"), technologies=props.get("technologies") or [],
+        commune_nis=r.nis if nis is None else nis, network=props.get("network"), technologies=props.get("technologies") or [],
         operators=props.get("operators") or [], issue=props.get("issue"), setting=props.get("setting"),
         households_affected=props.get("households_affected"), businesses_affected=props.get("businesses_affected"),
         description=props.get("description") or "", observed_at=props.get("observed_at"), status="submitted",
