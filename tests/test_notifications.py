@@ -130,6 +130,31 @@ def test_referent_is_told_of_each_submission(app, db, smtp_server, people) -> No
     assert _deliver(app, db)["messages"] == 0  # never twice
 
 
+def test_an_import_tells_the_referents_of_each_report_in_one_batch(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """A saved file: one outbox row per referent and report, written by one statement (one
+    batch) from the import's staging table."""
+    import io
+    import json
+
+    x, y = CHARLEROI_LAMBERT72
+    collection = {"type": "FeatureCollection", "features": [
+        feature(to_geojson_4326(square_lambert(x + 400 * k, y, 150.0)), description=f"zone {k}") for k in range(3)]}
+    response = people["rep"].post("/api/v1/imports", data={
+        "file": (io.BytesIO(json.dumps(collection).encode()), "zones.geojson")}, content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    saved = {uuid.UUID(f["report_id"]) for f in response.get_json()["features"]}
+    assert len(saved) == 3
+    referent_ids = dict(db.execute(select(User.email, User.id).where(User.role == "referent")).all())
+    rows = db.execute(select(Notification.recipient_id, Notification.kind, Notification.delivery,
+                             Notification.report_id, Notification.batch)
+                      .where(Notification.report_id.in_(saved))).all()
+    assert sorted((r.recipient_id, r.kind, r.delivery, r.report_id) for r in rows) == sorted(
+        [(referent_ids["referent@igretec.com"], "submission", "each", i) for i in saved]
+        + [(referent_ids["referente2@igretec.com"], "submission", "digest", i) for i in saved])
+    assert len({r.batch for r in rows}) == 1
+    assert db.scalar(text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'import_staging_%'")) == 0
+
+
 def test_transition_tells_the_communes_representatives_with_the_reason(app, db, smtp_server, people) -> None:  # noqa: ANN001
     report_id = _report(people["rep"])
     user = db.scalar(select(User).where(User.email == "referent@igretec.com"))

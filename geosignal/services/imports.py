@@ -486,7 +486,6 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
             a.report_id = uuid.uuid4()
     raw = session.connection().connection.driver_connection
     columns = ", ".join(_STAGING_COLUMNS)
-    wkbs = shapely.to_wkb(np.asarray([a.item.geometry for a in new], dtype=object))
     with raw.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE {staging} (idx int, id uuid, wkb bytea, commune_nis text, network text, "
@@ -495,8 +494,11 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
         with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(list(_STAGING_TYPES))
             for k, a in enumerate(new):
+                if k % STORE_CHUNK == 0:  # the geometries as WKB a chunk at a time (bounds the memory)
+                    wkbs = shapely.to_wkb(np.asarray([b.item.geometry for b in new[k:k + STORE_CHUNK]],
+                                                     dtype=object)).tolist()
                 p = a.item.properties
-                copy.write_row((k, a.report_id, wkbs[k], a.nis, p["network"], p.get("technologies") or [],
+                copy.write_row((k, a.report_id, wkbs[k % STORE_CHUNK], a.nis, p["network"], p.get("technologies") or [],
                                 p.get("operators") or [], p.get("issue"), p.get("setting"),
                                 p.get("households_affected"), p.get("businesses_affected"),
                                 p.get("description") or "", p.get("observed_at")))
@@ -517,10 +519,10 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
             if progress:
                 progress(min(start + STORE_CHUNK, len(new)))
         cursor.execute("SELECT zones_flush()")
-        cursor.execute(f"DROP TABLE {staging}")
     from geosignal.services import notifications
 
-    notifications.notify_created(session, [a.report_id for a in new], user)  # one statement for the file
+    notifications.notify_created_in(session, staging, user)  # one statement for the file
+    session.execute(text(f"DROP TABLE {staging}"))
 
 
 # --------------------------------------------------------------------------- jobs
