@@ -185,6 +185,10 @@ MESSAGES_FR: dict[str, str] = {
 assert set(MESSAGES_FR) <= set(TITLES_FR)
 
 
+#: The problem ``type`` of each code (one string each, shared by every problem document).
+_PROBLEM_TYPES = {code: f"urn:geosignal:error:{code}" for code in ERROR_CODES}
+
+
 class GeosignalError(Exception):
     """An error with an HTTP status, a stable ``code`` and a message for people.
 
@@ -212,13 +216,19 @@ class GeosignalError(Exception):
         self.detail = detail or title
         self.where = where
         self.extra = extra
-        super().__init__(f"{code}: {self.detail}" + (f" (at {where})" if where else ""))
+        super().__init__()  # the message is made when asked for (__str__): a file's report may hold 100,000
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" + (f" (at {self.where})" if self.where else "")
+
+    def __repr__(self) -> str:
+        return f"GeosignalError({self.code!r}, {self.detail!r}, where={self.where!r})"
 
     def to_problem(self) -> dict[str, Any]:
         """Return the RFC 9457 problem document (``type``, ``title``, ``status``, ``detail``,
         ``code`` and, where known, ``where`` plus the extra members)."""
         doc: dict[str, Any] = {
-            "type": f"urn:geosignal:error:{self.code}",
+            "type": _PROBLEM_TYPES[self.code],
             "title": self.title,
             "status": self.status,
             "detail": self.detail,

@@ -191,6 +191,11 @@ def test_refused_rows_are_kept_without_their_tracebacks(area) -> None:
     assert [(e.code, e.where) for e in errors] == [
         ("invalid_coordinate", "row 2"), ("empty_geometry", "row 4"), ("non_finite_number", "row 5")]
     assert [(e.__traceback__, e.__context__, e.__cause__) for e in errors] == [(None, None, None)] * 3
+    # the message is made when asked for (no copy held per row), from where the error now is
+    assert [e.args for e in errors] == [()] * 3
+    assert str(errors[0]) == "invalid_coordinate: Column 'longitude' holds 'abc', not a number. (at row 2)"
+    assert repr(errors[1]) == "GeosignalError('empty_geometry', 'The row has no coordinates.', where='row 4')"
+    assert errors[2].to_problem()["type"] == "urn:geosignal:error:non_finite_number"
 
 
 # --------------------------------------------------------------------------- CSV structure
