@@ -67,9 +67,9 @@ MAIL_LANGUAGES = ("fr", "nl", "en")
 #: One statement per event: the representatives of each report's commune (a transition, not
 #: its actor) and/or the referents (a report now ``submitted``) get one outbox row per report,
 #: all rows of the event share one batch number, and one delivery job is queued when some row
-#: is to be sent at once.
-#: The outbox rows (and delivery job) of the reports of ``t`` (``id``, ``from_status``), one
-#: batch; ``{reports}`` is where ``t`` comes from.
+#: is to be sent at once. ``{reports}`` is where the event's reports (``id``,
+#: ``from_status``) come from: arrays sent with the statement (:data:`_QUEUE`), or an import's
+#: staging table (:func:`notify_created_in`).
 _QUEUE_SQL = """
     WITH t AS (
       {reports}
