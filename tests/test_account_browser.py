@@ -41,6 +41,15 @@ def account_server(app, smtp_server) -> Iterator[str]:  # noqa: ANN001
         session.commit()
 
 
+
+def _signed_in_header(page) -> None:  # noqa: ANN001
+    """Wait for the page after signing in (the header with the sign-out button: read at once,
+    the header could still be the sign-in page's while the browser was already at /carte),
+    then check that it names the account."""
+    page.locator("header").get_by_text("Se déconnecter").wait_for()
+    assert "acct-clerc@fleurus.be" in page.inner_text("header")
+
+
 def _link(message) -> str:  # noqa: ANN001
     match = re.search(r"http://\S+\?jeton=[\w-]+", message.get_body(("plain",)).get_content())
     assert match
@@ -85,7 +94,7 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     page.fill("input[name=email]", "acct-clerc@fleurus.be")
     page.fill("input[name=password]", FIRST)
     page.click("main button[type=submit]")
-    assert "acct-clerc@fleurus.be" in page.inner_text("header") and "Se déconnecter" in page.inner_text("header")
+    _signed_in_header(page)
     page.wait_for_load_state("networkidle")  # the map's data, before leaving the page
 
     page.click("text=Jetons API")
@@ -125,7 +134,7 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     page.fill("input[name=email]", "acct-clerc@fleurus.be")
     page.fill("input[name=password]", FIRST + " bis")
     page.click("main button[type=submit]")
-    assert "acct-clerc@fleurus.be" in page.inner_text("header") and "Se déconnecter" in page.inner_text("header")
+    _signed_in_header(page)
     page.wait_for_load_state("networkidle")  # the map's data, before leaving the page
     page.goto(_link(reset[0]))
     assert "Ce lien a expiré ou a déjà servi" in page.inner_text("main")
