@@ -191,6 +191,11 @@ def test_refused_rows_are_kept_without_their_tracebacks(area) -> None:
     assert [(e.code, e.where) for e in errors] == [
         ("invalid_coordinate", "row 2"), ("empty_geometry", "row 4"), ("non_finite_number", "row 5")]
     assert [(e.__traceback__, e.__context__, e.__cause__) for e in errors] == [(None, None, None)] * 3
+    # refused by the batch's geometry checks (raised there, put in place by finish_items)
+    bowtie = 'wkt;description\n"POLYGON((4.44 50.41, 4.45 50.42, 4.45 50.41, 4.44 50.42, 4.44 50.41))";a\n'
+    [refused] = read_upload(bowtie.encode("utf-8"), "f.csv", area=area, limits=Limits())
+    assert (refused.code, refused.where, refused.__traceback__, refused.__context__) == (
+        "self_intersection", "row 2", None, None)
     # the message is made when asked for (no copy held per row), from where the error now is
     assert [e.args for e in errors] == [()] * 3
     assert str(errors[0]) == "invalid_coordinate: Column 'longitude' holds 'abc', not a number. (at row 2)"

@@ -99,12 +99,22 @@ class UploadResult(list):
         self.encoding: str | None = None
         self.delimiter: str | None = None
 
+    # A refusal is kept without the traceback that raised it (a file of refused rows would
+    # otherwise hold every row's frames), whether a reader adds it or the batch's geometry
+    # checks put it in its place (finish_items).
+
     def append(self, item: Any) -> None:
-        """Add a feature's result; a refusal is kept without the traceback that raised it
-        (a file of refused rows would otherwise hold every row's frames)."""
-        if isinstance(item, GeosignalError):
-            item.__traceback__ = item.__context__ = item.__cause__ = None
-        super().append(item)
+        super().append(_detached(item))
+
+    def __setitem__(self, index: Any, item: Any) -> None:
+        super().__setitem__(index, _detached(item))
+
+
+def _detached(item: Any) -> Any:
+    """``item``; a ``GeosignalError`` without its traceback, context and cause."""
+    if isinstance(item, GeosignalError):
+        item.__traceback__ = item.__context__ = item.__cause__ = None
+    return item
 
 
 # --------------------------------------------------------------------------- detection
