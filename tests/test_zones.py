@@ -316,6 +316,12 @@ def test_list_page_and_stats_count_places(client, db) -> None:  # noqa: ANN001
     row = next(r for r in table["communes"] if r["nis_code"] == CHARLEROI)
     assert (row["report_count"], row["zone_group_count"], row["reports_in_zone_groups"], row["place_count"]) == (4, 1, 3, 2)
     assert table["territory"]["place_count"] == 2 and table["territory"]["zone_group_count"] == 1
+    # the same place counts when a filter makes the table live (read apart from the figures)
+    live = charleroi.get("/api/v1/stats/communes?network=mobile").get_json()
+    assert table["source"] == "stored" and live["source"] == "live"
+    row = next(r for r in live["communes"] if r["nis_code"] == CHARLEROI)
+    assert (row["report_count"], row["zone_group_count"], row["reports_in_zone_groups"], row["place_count"]) == (4, 1, 3, 2)
+    assert live["territory"]["place_count"] == 2 and live["territory"]["zone_group_count"] == 1
 
 
 def test_regroup_command_and_the_distance_setting(app, db) -> None:  # noqa: ANN001

@@ -356,7 +356,8 @@ def record_decision(session: Session, user: Any, action: str, summary: dict[str,
     audit.record(session, action, user, report_ids=summary["report_ids"], details=details)
 
 
-def add_zone_figures(session: Session, table: dict[str, Any]) -> None:
+def add_zone_figures(session: Session, table: dict[str, Any],
+                     figures: dict[str, dict[str, int]] | None = None) -> None:
     """Add place counts to a commune table (:func:`geosignal.services.aggregation.commune_table`),
     in place: per commune and for the territory ``zone_group_count`` (zones of overlapping
     reports whose largest part lies there, proposed and confirmed; ``zone_count`` stays the
@@ -364,8 +365,10 @@ def add_zone_figures(session: Session, table: dict[str, Any]) -> None:
     (its counted reports that belong to such a zone) and ``place_count`` = ``report_count`` -
     ``reports_in_zone_groups`` + ``zone_group_count`` (each zone counted once, each report
     outside zones once). These figures are the zones as they stand: the table's filters do not
-    apply to them."""
-    figures = zone_figures(session)
+    apply to them. ``figures``: :func:`zone_figures` when the caller has read them already
+    (with the table, in one snapshot); read here otherwise."""
+    if figures is None:
+        figures = zone_figures(session)
     keys = ("zone_group_count", "confirmed_zone_group_count", "reports_in_zone_groups")
     totals = dict.fromkeys(keys, 0)
     for row in table["communes"]:

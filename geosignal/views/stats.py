@@ -13,7 +13,7 @@ from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_bbox, parse_commune
-from geosignal.services import aggregation, survey_db, zones
+from geosignal.services import aggregation, survey_db
 from geosignal.services import communes as communes_service
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
@@ -43,8 +43,7 @@ def communes() -> Response:
     """
     current()
     filters = _filters()
-    table = aggregation.commune_table(get_session(), filters, with_survey=_flag("survey"))
-    zones.add_zone_figures(get_session(), table)
+    table = aggregation.commune_table(get_session(), filters, with_survey=_flag("survey"), with_zone_figures=True)
     return jsonify(table)
 
 

@@ -60,8 +60,12 @@ def territory_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     populations = [r["population"] for r in rows if r["population"] is not None]
     population = sum(populations) if populations else None
     years = sorted({r["population_year"] for r in rows if r["population_year"]})
-    breakdown = {dim: {v: sum(r["breakdown"][dim][v] for r in rows) for v in values}
-                 for dim, values in BREAKDOWNS.items()}
+    breakdown = {dim: dict.fromkeys(values, 0) for dim, values in BREAKDOWNS.items()}
+    for r in rows:  # (each commune's values of the vocabulary; any other value is left out)
+        for dim, total in breakdown.items():
+            counted = r["breakdown"][dim]
+            for v in total:
+                total[v] += counted[v]
     counts = Counts(
         report_count=sum(r["report_count"] for r in rows),
         point_count=sum(r["point_count"] for r in rows),

@@ -41,7 +41,7 @@ from geosignal.services.aggregation.filters import (
 )
 from geosignal.services.aggregation.geometry import Counts, _polygonal
 from geosignal.services.aggregation.live import _commune_infos, compute_live
-from geosignal.services.aggregation.rows import make_row, territory_row
+from geosignal.services.aggregation.rows import CommuneInfo, make_row, territory_row
 from geosignal.services.aggregation.stored_sql import CELL_M
 
 
@@ -157,52 +157,86 @@ def refresh_reports(session: Session, report_ids: Sequence[uuid.UUID], *,
         {"ids": [str(i) for i in report_ids], "old": [bytes(g) for g in old_geometries]})
 
 
-def _stored_rows(session: Session, nis_codes: Sequence[str] | None = None) -> dict[str, dict[str, Any]] | None:
-    """Return the stored rows of ``nis_codes`` (every loaded commune when None), or None when
-    one of them has none (never computed, or the table was cleared: the next write touching
-    it, or ``refresh-stats``, rebuilds it).
-
-    Counts are the sums of the count shards (read as one row per commune: dimension, value
-    and count arrays, each shard added up here); areas and lengths the sums of the cell
-    pieces, read from the index that carries them (``ix_commune_cells_sums``: no cell
-    geometry is read)."""
-    infos = _commune_infos(session, nis_codes)
-    where, params = ("", {}) if nis_codes is None else (" WHERE nis_code = ANY(:nis)", {"nis": list(infos)})
-    stored = set(session.scalars(text("SELECT nis_code FROM commune_stats" + where), params))
-    if set(infos) - stored:
-        return None
-    counts: dict[str, Counts] = {}
-    for nis, dims, values, ns in session.execute(text(
-            f"SELECT nis_code, array_agg(dim), array_agg(value), array_agg(n) FROM commune_counts{where} "
-            "GROUP BY 1"), params):
-        c = counts[nis] = Counts()
-        for dim, value, n in zip(dims, values, ns, strict=True):
-            _add_count(c, dim, value, n)
-    sums = {nis: (zone_m2, line_m) for nis, zone_m2, line_m in session.execute(text(
-        f"SELECT nis_code, sum(zone_m2), sum(line_m) FROM commune_cells{where} GROUP BY 1"), params)}
-    return {nis: make_row(info, counts.get(nis, Counts()), *sums.get(nis, (0.0, 0.0)))
-            for nis, info in infos.items()}
+#: Every stored figure of the communes asked, in one statement (so one snapshot: counts and
+#: areas of the same moment, never a writer's commit between them): one row per loaded commune
+#: with its description, whether its figures were ever computed, its count shards as arrays
+#: (dimension, value, n) and the sums of its cell pieces (from ``ix_commune_cells_sums``: no
+#: cell geometry is read), and its zone figures (``zone_counts``, as
+#: :func:`geosignal.services.zones.zone_figures` reads them).
+_STORED_SQL = """
+SELECT c.nis_code, c.name_fr, c.area_m2, c.population, c.population_year, s.nis_code IS NOT NULL,
+       k.dims, k.vals, k.ns, coalesce(x.zone_m2, 0), coalesce(x.line_m, 0),
+       coalesce(z.zones, 0), coalesce(z.confirmed, 0), coalesce(z.reports, 0)
+FROM communes c
+LEFT JOIN commune_stats s ON s.nis_code = c.nis_code
+LEFT JOIN (SELECT nis_code, array_agg(dim) AS dims, array_agg(value) AS vals, array_agg(n) AS ns
+           FROM commune_counts{where} GROUP BY 1) k ON k.nis_code = c.nis_code
+LEFT JOIN (SELECT nis_code, sum(zone_m2) AS zone_m2, sum(line_m) AS line_m
+           FROM commune_cells{where} GROUP BY 1) x ON x.nis_code = c.nis_code
+LEFT JOIN (SELECT nis_code, sum(zones) AS zones, sum(confirmed) AS confirmed, sum(reports) AS reports
+           FROM zone_counts{where} GROUP BY 1) z ON z.nis_code = c.nis_code
+{where_c}
+ORDER BY c.nis_code"""
+_STORED_ALL = text(_STORED_SQL.format(where="", where_c=""))
+_STORED_SOME = text(_STORED_SQL.format(where=" WHERE nis_code = ANY(:nis)", where_c="WHERE c.nis_code = ANY(:nis)"))
 
 
-def _add_count(counts: Counts, dim: str, value: str, n: int) -> None:
-    """Add one stored count row (``commune_counts``: dimension, value, n) to ``counts``."""
-    if dim == "reports":
-        counts.report_count += n
-    elif dim == "households":
-        counts.households_declared += n
-    elif dim == "kind":
-        if value == "point":
-            counts.point_count += n
-        elif value == "line":
-            counts.line_count += n
-        else:
-            counts.zone_count += n
+def _stored_rows(session: Session, nis_codes: Sequence[str] | None = None
+                 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]] | None:
+    """Return the stored rows of ``nis_codes`` (every loaded commune when None; codes not
+    loaded are left out), by NIS code, with the zone figures of the same moment (shaped as
+    :func:`geosignal.services.zones.zone_figures`: communes without zones left out), or None
+    when one of them has none (never computed, or the table was cleared: the next write
+    touching it, or ``refresh-stats``, rebuilds it).
+
+    Counts are the sums of the count shards (each shard added up here); areas (m²) and
+    lengths (m, EPSG:31370) the sums of the cell pieces. One statement (:data:`_STORED_SQL`)."""
+    if nis_codes is None:
+        result = session.execute(_STORED_ALL)
     else:
-        counts.breakdown[dim][value] = counts.breakdown[dim].get(value, 0) + n
+        result = session.execute(_STORED_SOME, {"nis": list(nis_codes)})
+    rows: dict[str, dict[str, Any]] = {}
+    zone_figures: dict[str, dict[str, int]] = {}
+    for (nis, name, area_m2, population, year, stored, dims, values, ns, zone_m2, line_m,
+         zones, confirmed, in_zones) in result:
+        if not stored:
+            return None
+        counts = _counts_of(dims, values, ns) if dims is not None else Counts()
+        rows[nis] = make_row(CommuneInfo(nis, name, area_m2, population, year), counts, zone_m2, line_m)
+        if zones or in_zones:
+            zone_figures[nis] = {"zone_group_count": int(zones), "confirmed_zone_group_count": int(confirmed),
+                                 "reports_in_zone_groups": int(in_zones)}
+    return rows, zone_figures
+
+
+#: A commune's breakdown before any count: every value of each dimension at 0, in vocabulary order.
+_ZERO_BREAKDOWN = Counts().breakdown
+_KINDS = {"point": "point_count", "line": "line_count"}
+
+
+def _counts_of(dims: Sequence[str], values: Sequence[str], ns: Sequence[int]) -> Counts:
+    """Return a commune's counts from its stored count shards (``commune_counts`` rows as three
+    parallel arrays: dimension, value, n), each shard added: ``reports``, ``households``,
+    ``kind`` (``point``, ``line``, else an area) and the breakdown dimensions."""
+    breakdown = {dim: dict(zero) for dim, zero in _ZERO_BREAKDOWN.items()}
+    totals = {"report_count": 0, "households_declared": 0, "point_count": 0, "line_count": 0, "zone_count": 0}
+    for dim, value, n in zip(dims, values, ns, strict=True):
+        counted = breakdown.get(dim)
+        if counted is not None:
+            counted[value] = counted.get(value, 0) + n
+        elif dim == "reports":
+            totals["report_count"] += n
+        elif dim == "households":
+            totals["households_declared"] += n
+        elif dim == "kind":
+            totals[_KINDS.get(value, "zone_count")] += n
+        else:
+            raise ValueError(f"unknown count dimension {dim!r}")
+    return Counts(**totals, breakdown=breakdown)
 
 
 def commune_table(session: Session, filters: StatsFilters = NO_FILTERS, *,
-                  with_survey: bool = False) -> dict[str, Any]:
+                  with_survey: bool = False, with_zone_figures: bool = False) -> dict[str, Any]:
     """Return every commune's figures and the territory's.
 
     Shape: ``{"communes": [row…] (by NIS code), "territory": row, "filters": {…},
@@ -212,14 +246,19 @@ def commune_table(session: Session, filters: StatsFilters = NO_FILTERS, *,
     ``with_survey`` adds to each row ``survey`` (the commune's latest survey answers, see
     :func:`geosignal.services.survey_db.answers_by_commune`, or None) and to the table
     ``survey_editions`` (:func:`geosignal.services.survey_db.editions`).
+    ``with_zone_figures`` adds the place counts of
+    :func:`geosignal.services.zones.add_zone_figures` (read with the stored figures, in the
+    same statement, when they answer).
     """
-    rows = _stored_rows(session) if filters.is_default else None
+    stored = _stored_rows(session) if filters.is_default else None
     source = "stored"
-    if rows is None:
-        source = "live"
+    if stored is None:
+        source, zone_figures = "live", None
         rows = compute_live(session, filters)
         for row in rows.values():
             row.pop("_zones"), row.pop("_lines")
+    else:
+        rows, zone_figures = stored
     communes = list(rows.values())
     territory = territory_row(communes)
     table = {
@@ -236,6 +275,10 @@ def commune_table(session: Session, filters: StatsFilters = NO_FILTERS, *,
         for row in communes:
             row["survey"] = answers.get(row["nis_code"])
         table["survey_editions"] = survey_db.editions(session)
+    if with_zone_figures:
+        from geosignal.services import zones
+
+        zones.add_zone_figures(session, table, zone_figures)
     return table
 
 
@@ -262,7 +305,7 @@ def commune_detail(session: Session, nis_code: str, filters: StatsFilters = NO_F
         raise GeosignalError("not_found", f"no commune {nis_code}")
     stored = _stored_rows(session, [nis_code]) if filters.is_default else None
     if stored is not None:
-        row = stored[nis_code]
+        row = stored[0][nis_code]
         zones = lines = None
         if geometry:  # the dissolve of the commune's cell pieces
             zones, lines = session.execute(text(
