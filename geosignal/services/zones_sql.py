@@ -60,7 +60,7 @@ granted (READ COMMITTED: a fresh snapshot each), so it sees every change committ
 writers it waited for: stored zones equal a recomputation after any interleaving. The cost:
 writers of one network queue from their zone trigger to their commit.
 
-:func:`zones_sql` renders the SQL; migration 0019 keeps the newest frozen copy (0010 the first), and a test checks
+:func:`zones_sql` renders the SQL; migration 0020 keeps the newest frozen copy (0010 the first), and a test checks
 that the two are equal.
 """
 
@@ -623,15 +623,113 @@ BEGIN
 {pass_end}
 END $fn$;
 
+CREATE FUNCTION zones_shrink(seeds uuid[]) RETURNS boolean LANGUAGE plpgsql AS $fn$
+DECLARE
+  z bigint;
+  seed uuid;
+  near uuid[];
+  reached bigint := 1;
+  step integer := 0;
+{pass_declare}
+BEGIN
+  -- the caller holds the locks of the networks concerned (zones_lock), and the reports
+  -- (seeds) only left the zones: they take part no more, with the geometry and network they
+  -- had. One report leaving a proposed zone of free reports (no decision) that keeps two
+  -- members or more: the zone keeps its other members if they stay connected without it,
+  -- which holds once its neighbours in the zone reach each other without it (any member's
+  -- path to another went through the report only between two of its neighbours). A search
+  -- from one neighbour, through members, stops as soon as it has reached them all; then only
+  -- the zone's union, technologies, operators and home commune are made again from its
+  -- members. Anything else returns false (nothing written): several reports leaving one
+  -- zone, a decision, a search that ends without reaching them all (the zone may fall apart)
+  -- or grows past 5,000 members; the caller then regroups in full (zones_regroup), which
+  -- gives the same zones.
+  old := ARRAY(SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(seeds));
+  IF cardinality(old) <> 1 THEN
+    RETURN false;
+  END IF;
+  z := old[1];
+  near := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = z AND m.report_id = ANY(seeds));
+  IF cardinality(near) <> 1 THEN
+    RETURN false;
+  END IF;
+  seed := near[1];
+  IF NOT EXISTS (SELECT 1 FROM zones s WHERE s.id = z AND s.state = 'proposed' AND s.report_count >= 3)
+     OR EXISTS (SELECT 1 FROM zone_reports m JOIN zone_decision_reports k ON k.report_id = m.report_id
+                WHERE m.zone_id = z) THEN
+    RETURN false;
+  END IF;
+{distance}
+  PERFORM zones_work_tables();
+  -- the report that left (gen -1) and its neighbours among the zone's other members
+  INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+  {load_seed}
+  WHERE r.id = seed;
+  {pairs_seed}
+  near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
+                WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed);
+  IF cardinality(near) = 0 THEN
+    RETURN false;
+  END IF;
+  -- the search, from the first neighbour (gen 0, 1, …: its steps)
+  INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+  {load_0}
+  WHERE r.id = near[1];
+  LOOP
+    EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(near)) = cardinality(near);
+    {pairs_step}
+    INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+    {load_next}
+    WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> seed
+      AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
+      AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
+    ON CONFLICT (id) DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    reached := reached + n;
+    IF n = 0 OR reached > 5000 THEN
+      RETURN false;
+    END IF;
+    step := step + 1;
+  END LOOP;
+  work_rows := reached + 1;
+
+  -- the zone without the report, made from its members as every pass makes zones
+  SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
+    SELECT s.commune_nis AS nis, s.network AS net FROM zones s WHERE s.id = z
+    UNION SELECT m.commune_nis, m.network FROM zone_reports m WHERE m.report_id = seed) a
+  WHERE a.nis IS NOT NULL;
+  DELETE FROM zone_reports WHERE report_id = seed;
+  INSERT INTO zone_parts (grp, report, seq, cohort, network, g, technologies, operators, commune_nis)
+  SELECT 1, r.id, r.seq, 0, r.network, r.geometry, r.technologies, r.operators, r.commune_nis
+  FROM zone_reports m JOIN reports r ON r.id = m.report_id
+  WHERE m.zone_id = z;
+{make_zones}
+  UPDATE zones s SET geometry = n.geometry, technologies = n.technologies, operators = n.operators,
+         commune_nis = n.commune_nis, report_count = cardinality(n.report_ids), updated_at = now()
+  FROM zone_new n WHERE s.id = z;
+  SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
+    SELECT u.nis, u.net FROM unnest(t_nis, t_net) AS u(nis, net)
+    UNION SELECT n.commune_nis, n.network FROM zone_new n) a
+  WHERE a.nis IS NOT NULL;
+{pass_end}
+  RETURN true;
+END $fn$;
+
 CREATE FUNCTION reports_group_zones() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
   ids uuid[];
   nets varchar[];
+  leaving boolean := false;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT array_agg(n.id), array_agg(DISTINCT n.network) INTO ids, nets FROM new_rows n WHERE {part_n};
   ELSIF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(DISTINCT n.id), array_agg(DISTINCT v.net) INTO ids, nets
+    -- leaving: every report changed only left the zones (took part, takes part no more, same
+    -- geometry and network)
+    SELECT array_agg(DISTINCT n.id), array_agg(DISTINCT v.net),
+           bool_and(({part_o}) AND NOT ({part_n}) AND o.geometry::bytea = n.geometry::bytea
+                    AND o.network IS NOT DISTINCT FROM n.network)
+    INTO ids, nets, leaving
     FROM old_rows o JOIN new_rows n ON n.id = o.id, LATERAL (VALUES (o.network), (n.network)) v(net)
     WHERE ({part_o} OR {part_n})
       AND (({part_o}) <> ({part_n}) OR o.geometry::bytea IS DISTINCT FROM n.geometry::bytea
@@ -656,6 +754,9 @@ BEGIN
   END IF;
   IF TG_OP = 'DELETE' THEN
     DELETE FROM zone_decision_reports WHERE report_id = ANY(ids);
+  END IF;
+  IF leaving AND zones_shrink(ids) THEN
+    RETURN NULL;
   END IF;
   PERFORM zones_regroup(ids);
   RETURN NULL;
@@ -711,7 +812,7 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    newest migration holding it keeps frozen: 0019)."""
+    newest migration holding it keeps frozen: 0020)."""
     load = _LOAD.replace("{srid}", str(LAMBERT72))
     template = _TEMPLATE.replace("{pass_declare}", _PASS_DECLARE).replace("{distance}", _DISTANCE).replace(
         "{pass_end}", _PASS_END).replace(
@@ -723,12 +824,13 @@ def zones_sql() -> str:
                                                   "JOIN zone_nodes x ON x.id = p.a JOIN zone_nodes y ON y.id = p.b "
                                                   "JOIN zone_units ua ON ua.unit = x.label "
                                                   "JOIN zone_units ub ON ub.unit = y.label WHERE ua.k <> ub.k")
-    ).replace("{pairs_step}", _PAIRS.replace("{gen}", "step")).replace("{pairs_0}", _PAIRS.replace("{gen}", "0"))
+    ).replace("{pairs_step}", _PAIRS.replace("{gen}", "step")).replace("{pairs_0}", _PAIRS.replace("{gen}", "0")
+    ).replace("{pairs_seed}", _PAIRS.replace("{gen}", "-1"))
     return template.format(
         lock_key=ZONE_LOCK_KEY, default_m=DEFAULT_DISTANCE_M, deg_per_m=repr(DEG_PER_M),
         deg_lat_per_m=repr(DEG_LAT_PER_M),
         load_0=load.replace("{gen}", "0"), load_next=load.replace("{gen}", "step + 1"),
-        load_1=load.replace("{gen}", "1"),
+        load_1=load.replace("{gen}", "1"), load_seed=load.replace("{gen}", "-1"),
         part_r=participates("r"), part_n=participates("n"), part_o=participates("o"),
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
         technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(),
@@ -745,6 +847,7 @@ DROP FUNCTION reports_forget_zones();
 DROP FUNCTION zones_flush();
 DROP FUNCTION zones_defer(varchar[]);
 DROP FUNCTION reports_group_zones();
+DROP FUNCTION zones_shrink(uuid[]);
 DROP FUNCTION zones_grow(uuid[]);
 DROP FUNCTION zones_union(geometry[]);
 DROP FUNCTION zones_collect(geometry, geometry, geometry);

@@ -1,0 +1,147 @@
+"""A report leaving a zone (withdrawn, rejected…): the zone shrinks in place when its other
+members stay connected (``zones_shrink``, migration 0020), and is regrouped in full otherwise.
+Real PostGIS, real communes; shapes in EPSG:31370 around Charleroi's centre. Whichever path
+runs, the stored zones equal a full recomputation (members, state, union, technologies,
+operators, home commune, place counts)."""
+
+from __future__ import annotations
+
+from shapely.geometry import LineString, Point, box
+from sqlalchemy import text
+
+from geosignal.services import reports as reports_service
+from geosignal.services import zones
+from tests.test_zones import _admin
+from tests.test_zones_grow import X, Y, assert_equal_to_a_recomputation, insert
+
+
+def zone_of(db, report_id: str) -> int | None:  # noqa: ANN001
+    return db.execute(text("SELECT zone_id FROM zone_reports WHERE report_id = CAST(:i AS uuid)"),
+                      {"i": report_id}).scalar()
+
+
+def members(db, zone_id: int) -> set[str]:  # noqa: ANN001
+    return set(db.execute(text("SELECT report_id::text FROM zone_reports WHERE zone_id = :z"),
+                          {"z": zone_id}).scalars())
+
+
+def shrunk(db) -> bool:  # noqa: ANN001
+    """Whether this session's last zone pass was a shrink (its leaving report is kept as gen -1;
+    a full regroup empties the work tables first)."""
+    return db.execute(text("SELECT count(*) FROM pg_temp.zone_work WHERE gen = -1")).scalar_one() == 1
+
+
+def searched(db) -> int:  # noqa: ANN001
+    """Members the shrink's search loaded (its leaving report aside)."""
+    return db.execute(text("SELECT count(*) FROM pg_temp.zone_work WHERE gen >= 0")).scalar_one()
+
+
+def withdraw(db, report_id: str, status: str = "withdrawn") -> None:  # noqa: ANN001
+    reports_service.set_status(db, _admin(db), report_id, status, "motif" if status == "rejected" else None)
+
+
+def grid(x0: float, y0: float, nx: int, ny: int, step: float = 60.0) -> list:
+    """Points on a grid (EPSG:31370): each within 100 m of its four neighbours, not of its
+    diagonals (85 m: also within). One zone."""
+    return [Point(x0 + step * i, y0 + step * j) for j in range(ny) for i in range(nx)]
+
+
+def test_a_report_leaving_a_mesh_shrinks_the_zone_after_a_local_search(db) -> None:  # noqa: ANN001
+    ids = insert(db, grid(X - 2500, Y + 4000, 20, 10))  # 200 points, 60 m apart: one zone
+    zid = zone_of(db, ids[0])
+    assert members(db, zid) == set(ids)
+    inner = ids[5 * 20 + 10]  # a point inside the mesh: eight neighbours, which reach each other around it
+    withdraw(db, inner)
+    assert shrunk(db)
+    # the search stopped once the neighbours were reached (opposite corners around the point are
+    # three steps apart without it: at most a 7 × 7 block, the point aside), not after 199 members
+    assert 8 <= searched(db) <= 48
+    assert zone_of(db, inner) is None and zone_of(db, ids[0]) == zid  # the zone keeps its id
+    assert members(db, zid) == set(ids) - {inner}
+    assert db.execute(text("SELECT report_count FROM zones WHERE id = :z"), {"z": zid}).scalar_one() == 199
+    assert_equal_to_a_recomputation(db)
+
+
+def test_a_leaf_leaving_needs_no_search(db) -> None:  # noqa: ANN001
+    chain = insert(db, [Point(X - 2500 + 70 * k, Y + 4500) for k in range(6)])  # 70 m steps: a chain
+    zid = zone_of(db, chain[0])
+    withdraw(db, chain[-1], "rejected")
+    assert shrunk(db) and searched(db) == 1  # its one neighbour
+    assert members(db, zid) == set(chain[:-1])
+    assert_equal_to_a_recomputation(db)
+
+
+def test_a_report_holding_a_chain_together_splits_it_in_full(db) -> None:  # noqa: ANN001
+    chain = insert(db, [Point(X - 2500 + 70 * k, Y + 4800) for k in range(7)])
+    zid = zone_of(db, chain[0])
+    withdraw(db, chain[3])  # the middle: two chains of three, which the search cannot join
+    assert not shrunk(db)
+    left, right = zone_of(db, chain[0]), zone_of(db, chain[-1])
+    assert left == zid and right not in (None, zid)  # the oldest part keeps the id
+    assert members(db, left) == set(chain[:3]) and members(db, right) == set(chain[4:])
+    assert_equal_to_a_recomputation(db)
+
+
+def test_a_zone_of_three_losing_one_keeps_two_and_of_two_vanishes(db) -> None:  # noqa: ANN001
+    trio = insert(db, [box(X - 2500 + 50 * k, Y + 5100, X - 2440 + 50 * k, Y + 5160) for k in range(3)])
+    zid = zone_of(db, trio[0])
+    withdraw(db, trio[0])
+    assert shrunk(db) and members(db, zid) == set(trio[1:])
+    withdraw(db, trio[1])  # two members left before: the zone goes (regrouped in full)
+    assert not shrunk(db) and zone_of(db, trio[2]) is None
+    assert db.execute(text("SELECT count(*) FROM zones WHERE id = :z"), {"z": zid}).scalar_one() == 0
+    assert_equal_to_a_recomputation(db)
+
+
+def test_the_union_technologies_and_operators_follow_the_members(db) -> None:  # noqa: ANN001
+    # a zone of overlapping squares and a line 40 m above them; the square that carried the
+    # only 5G and the only Orange leaves
+    geoms = [box(X - 2500 + 50 * k, Y + 5400, X - 2440 + 50 * k, Y + 5460) for k in range(6)]
+    geoms.append(LineString([(X - 2500, Y + 5500), (X - 2200, Y + 5500)]))
+    ids = insert(db, geoms)
+    db.execute(text("UPDATE reports SET technologies = '{5G}', operators = '{Orange}' WHERE id = CAST(:i AS uuid)"),
+               {"i": ids[2]})
+    db.execute(text("UPDATE reports SET technologies = '{4G}', operators = '{Proximus}' "
+                    "WHERE id <> CAST(:i AS uuid) AND id = ANY(CAST(:a AS uuid[]))"), {"i": ids[2], "a": ids})
+    zid = zone_of(db, ids[0])
+    feature = zones.get_zone(db, _admin(db), zid)["properties"]
+    assert (feature["technologies"], feature["operators"], feature["area_m2"]) == (["4G", "5G"], ["Proximus", "Orange"],
+                                                                                  pytest_approx(60 * 310))
+    withdraw(db, ids[0])  # the first square: the zone stays whole
+    assert shrunk(db)
+    feature = zones.get_zone(db, _admin(db), zid)["properties"]
+    assert feature["area_m2"] == pytest_approx(60 * 260)
+    withdraw(db, ids[5])  # the last square
+    withdraw(db, ids[2])  # the 5G and Orange square: its neighbours both lie within 100 m of the line
+    assert shrunk(db)
+    feature = zones.get_zone(db, _admin(db), zid)["properties"]
+    assert (feature["technologies"], feature["operators"]) == (["4G"], ["Proximus"])
+    assert_equal_to_a_recomputation(db)
+
+
+def test_decisions_and_other_changes_are_regrouped_in_full(db) -> None:  # noqa: ANN001
+    admin = _admin(db)
+    confirmed = insert(db, grid(X - 2500, Y + 6000, 4, 2))
+    zones.confirm_zone(db, admin, zone_of(db, confirmed[0]))
+    withdraw(db, confirmed[5])
+    assert not shrunk(db)  # a confirmed zone
+    assert members(db, zone_of(db, confirmed[0])) == set(confirmed) - {confirmed[5]}
+    proposed = insert(db, grid(X - 2500, Y + 6600, 4, 2))
+    # leaving and moving at once: the report's neighbours are no longer those it had
+    db.execute(text("UPDATE reports SET status = 'withdrawn', geometry = ST_Translate(geometry, 0.001, 0) "
+                    "WHERE id = CAST(:i AS uuid)"), {"i": proposed[5]})
+    assert not shrunk(db)
+    # two members of one zone leaving in one statement
+    db.execute(text("UPDATE reports SET status = 'withdrawn' WHERE id = ANY(CAST(:i AS uuid[]))"),
+               {"i": proposed[:2]})
+    assert not shrunk(db)
+    # (0, 1) lost its three neighbours (0, 0), (1, 0) and (1, 1): alone; the right square stays
+    assert zone_of(db, proposed[4]) is None
+    assert members(db, zone_of(db, proposed[2])) == {proposed[2], proposed[3], proposed[6], proposed[7]}
+    assert_equal_to_a_recomputation(db)
+
+
+def pytest_approx(value: float):  # noqa: ANN201
+    import pytest
+
+    return pytest.approx(value, abs=0.5)  # m², EPSG:31370
