@@ -9,6 +9,7 @@ from __future__ import annotations
 from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
 
+from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.services import reports as reports_service
 from geosignal.services import zones
 from tests.test_zones import _admin
@@ -145,3 +146,60 @@ def pytest_approx(value: float):  # noqa: ANN201
     import pytest
 
     return pytest.approx(value, abs=0.5)  # m², EPSG:31370
+
+
+def test_a_point_or_a_line_leaving_a_zone_of_areas_remakes_only_the_lower_parts(db) -> None:  # noqa: ANN001
+    # overlapping squares, a line and points along them (each within 100 m of a square)
+    squares = insert(db, [box(X - 2500 + 50 * k, Y + 7000, X - 2440 + 50 * k, Y + 7060) for k in range(5)])
+    (line,) = insert(db, [LineString([(X - 2500, Y + 7100), (X - 2300, Y + 7100)])])
+    points = insert(db, [Point(X - 2480 + 40 * k, Y + 6960) for k in range(6)] + [Point(X - 2450, Y + 7030)])
+    zid = zone_of(db, squares[0])
+    assert members(db, zid) == set(squares + [line] + points)
+    home = db.execute(text("SELECT commune_nis FROM zones WHERE id = :z"), {"z": zid}).scalar_one()
+
+    def parts() -> tuple:
+        return tuple(db.execute(text(
+            "SELECT round(ST_Area(ST_Transform(ST_CollectionExtract(geometry, 3), 31370))::numeric, 1), "
+            "round(ST_Length(ST_Transform(ST_CollectionExtract(geometry, 2), 31370))::numeric, 1), "
+            "ST_NumGeometries(ST_CollectionExtract(geometry, 1)), commune_nis, report_count "
+            "FROM zones WHERE id = :z"), {"z": zid}).one())
+
+    # 5 squares: 260 m × 60 m; the line, 40 m above them: 200 m; points: 6 below the squares
+    # (one inside a square is covered by it)
+    assert parts() == (15600, 200, 6, home, 13)
+    withdraw(db, points[2])  # a point: only the points are made again
+    assert shrunk(db) and parts() == (15600, 200, 5, home, 12)
+    withdraw(db, points[6])  # the point inside a square: nothing shown changes but the count
+    assert shrunk(db) and parts() == (15600, 200, 5, home, 11)
+    withdraw(db, line)  # a line next to areas: the lines and points are made again
+    assert shrunk(db) and parts() == (15600, 0, 5, home, 10)
+    assert_equal_to_a_recomputation(db)
+
+
+def test_a_growing_zone_keeps_or_recomputes_its_home_commune_across_a_border(db) -> None:  # noqa: ANN001
+    from geosignal.services.communes import commune_of
+
+    # a point of the Charleroi–Châtelet border, and the directions of each side from it
+    bx, by = db.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(ST_Intersection(a.boundary, b.boundary)), "
+        "31370) AS p FROM communes a, communes b WHERE a.nis_code = '52011' AND b.nis_code = '52012') x")).one()
+
+    def side(dx: float, dy: float) -> str | None:
+        return commune_of(db, f"SRID=4326;{reproject(Point(bx + dx, by + dy), LAMBERT72, WGS84).wkt}")
+
+    directions = [(1, 0), (-1, 0), (0, 1), (0, -1)]
+    ux, uy = next(d for d in directions if side(150 * d[0], 150 * d[1]) == "52012" and side(-150 * d[0], -150 * d[1]) == "52011")
+
+    def square(cx: float, cy: float, half: float):  # noqa: ANN202
+        return box(cx - half, cy - half, cx + half, cy + half)
+
+    inside = [square(bx - 75 * ux + 40 * k * uy, by - 75 * uy + 40 * k * ux, 30) for k in range(2)]  # Charleroi side
+    ids = insert(db, inside)
+    zid = zone_of(db, ids[0])
+    assert db.execute(text("SELECT commune_nis FROM zones WHERE id = :z"), {"z": zid}).scalar_one() == "52011"
+    insert(db, [Point(bx + 40 * ux, by + 40 * uy)])  # a point over the border: of lower dimension
+    assert db.execute(text("SELECT commune_nis, report_count FROM zones WHERE id = :z"), {"z": zid}).one() == ("52011", 3)
+    assert_equal_to_a_recomputation(db)
+    insert(db, [square(bx + 150 * ux, by + 150 * uy, 200)])  # mostly in Châtelet, overlapping the squares
+    assert db.execute(text("SELECT commune_nis, report_count FROM zones WHERE id = :z"), {"z": zid}).one() == ("52012", 4)
+    assert_equal_to_a_recomputation(db)

@@ -162,7 +162,8 @@ _UNION_FIND = """  parent := ARRAY(SELECT generate_series(1, n::integer));
 """
 
 #: The new zones (``zone_new``) from their parts (``zone_parts``: reports, or whole old zones
-#: in :func:`zones_grow`), two parts or more: union, technologies, operators, home commune.
+#: in :func:`zones_grow`), two parts or more: union, technologies, operators (the home commune:
+#: :data:`_MAKE_HOME`).
 _MAKE_ZONES = """  -- the new zones, from their parts: two parts or more
   INSERT INTO zone_new (grp, network, state, cohort, first_seq, report_ids, geometry, cand)
   SELECT s.grp, s.network, CASE WHEN s.grp < 0 THEN 'confirmed' ELSE 'proposed' END,
@@ -184,10 +185,27 @@ _MAKE_ZONES = """  -- the new zones, from their parts: two parts or more
     FROM (SELECT DISTINCT p.grp, x FROM zone_parts p, unnest(p.operators) x
           WHERE p.grp IN (SELECT grp FROM zone_new)) s GROUP BY s.grp) t
   WHERE t.grp = n.grp;
-  UPDATE zone_new n SET commune_nis = coalesce(
-    (SELECT c.nis_code {home}),
-    (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1));
 """
+
+#: The home commune of each new zone (``zone_new``) not known already: the rule of every report
+#: on its union, else (a union outside every commune) its oldest part's commune.
+_MAKE_HOME = """  UPDATE zone_new n SET commune_nis = coalesce(
+    (SELECT c.nis_code {home}),
+    (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1))
+  WHERE n.commune_nis IS NULL;
+"""
+
+#: The union of the parts of one dimension (``{dim}``: 1 points, 2 lines) of zone ``z``'s
+#: members (zones_shrink), NULL when none.
+_MEMBERS_PART = """ST_Union(ARRAY(SELECT k.c FROM zone_reports m JOIN reports r ON r.id = m.report_id,
+                          ST_CollectionExtract(r.geometry, {dim}) AS k(c)
+                        WHERE m.zone_id = z AND NOT ST_IsEmpty(k.c)))"""
+
+#: The values of a vocabulary column (``{column}``: technologies, operators) of zone ``z``'s
+#: members, each once, in vocabulary order (``{vocabulary}``), as _MAKE_ZONES orders them.
+_MEMBERS_VALUES = """ARRAY(SELECT t.x FROM (
+             SELECT DISTINCT x FROM zone_reports m JOIN reports r ON r.id = m.report_id, unnest(r.{column}) x
+             WHERE m.zone_id = z) t ORDER BY array_position(ARRAY[{vocabulary}]::varchar[], t.x))"""
 
 #: The variables of a zone pass (zones_regroup, zones_grow).
 _PASS_DECLARE = """  d double precision;
@@ -589,7 +607,21 @@ BEGIN
   SELECT u.label, z.id, 0, 0, z.network, z.geometry, z.technologies, z.operators, z.commune_nis
   FROM zone_units u JOIN zones z ON z.id = -u.unit
   WHERE u.unit < 0;
-{make_zones}
+{make_zones_parts}
+  -- a zone growing by reports alone keeps its home commune when none of them can change it:
+  -- each is of lower dimension than its union (the part of highest dimension, which the rule
+  -- measures, stays as it was), or of the same and touching no other commune (no other
+  -- commune's part changes; the home's can only grow)
+  UPDATE zone_new n SET commune_nis = z.commune_nis
+  FROM zones z
+  WHERE z.id = n.cand AND z.commune_nis IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM zone_parts p WHERE p.grp = n.grp AND p.zone_id IS NOT NULL AND p.zone_id <> z.id)
+    AND NOT EXISTS (SELECT 1 FROM zone_parts p WHERE p.grp = n.grp AND p.report IS NOT NULL
+                    AND (ST_Dimension(p.g) > ST_Dimension(z.geometry)
+                         OR (ST_Dimension(p.g) = ST_Dimension(z.geometry) AND EXISTS (
+                               SELECT 1 FROM communes c
+                               WHERE c.nis_code <> z.commune_nis AND ST_Intersects(c.boundary, p.g)))));
+{make_home}
   -- ids: a group keeps the oldest id of its old zones (cand), or gets a new one
   UPDATE zone_new SET zone_id = cand, reused = true WHERE cand IS NOT NULL;
   UPDATE zone_new SET zone_id = nextval(pg_get_serial_sequence('zones', 'id')) WHERE zone_id IS NULL;
@@ -630,6 +662,11 @@ DECLARE
   near uuid[];
   reached bigint := 1;
   step integer := 0;
+  seed_dim integer;
+  zone_g geometry;
+  a geometry;
+  l geometry;
+  p geometry;
 {pass_declare}
 BEGIN
   -- the caller holds the locks of the networks concerned (zones_lock), and the reports
@@ -640,7 +677,8 @@ BEGIN
   -- path to another went through the report only between two of its neighbours). A search
   -- from one neighbour, through members, stops as soon as it has reached them all; then only
   -- the zone's union, technologies, operators and home commune are made again from its
-  -- members. Anything else returns false (nothing written): several reports leaving one
+  -- members (of the union, only its lower parts when the report was of lower dimension than
+  -- the union). Anything else returns false (nothing written): several reports leaving one
   -- zone, a decision, a search that ends without reaching them all (the zone may fall apart)
   -- or grows past 5,000 members; the caller then regroups in full (zones_regroup), which
   -- gives the same zones.
@@ -699,6 +737,39 @@ BEGIN
     UNION SELECT m.commune_nis, m.network FROM zone_reports m WHERE m.report_id = seed) a
   WHERE a.nis IS NOT NULL;
   DELETE FROM zone_reports WHERE report_id = seed;
+  SELECT ST_Dimension(r.geometry) INTO seed_dim FROM reports r WHERE r.id = seed;
+  SELECT s.geometry INTO zone_g FROM zones s WHERE s.id = z;
+  IF seed_dim < ST_Dimension(zone_g) THEN
+    -- a report of lower dimension than the union (a point next to areas): the union's parts
+    -- of higher dimension stay as they are, and so does the home commune (measured on the
+    -- part of highest dimension); the lower parts are made again from the members, as
+    -- zones_union makes them
+    a := ST_CollectionExtract(zone_g, 3);
+    a := CASE WHEN ST_IsEmpty(a) THEN NULL ELSE a END;
+    IF seed_dim = 0 THEN
+      l := ST_CollectionExtract(zone_g, 2);
+      l := CASE WHEN ST_IsEmpty(l) THEN NULL ELSE l END;
+    ELSE
+      l := {members_lines};
+      IF a IS NOT NULL AND l IS NOT NULL THEN
+        l := ST_Difference(l, a);
+      END IF;
+    END IF;
+    p := {members_points};
+    IF p IS NOT NULL AND a IS NOT NULL THEN
+      p := ST_Difference(p, a);
+    END IF;
+    IF p IS NOT NULL AND l IS NOT NULL AND NOT ST_IsEmpty(p) AND NOT ST_IsEmpty(l) THEN
+      p := ST_Difference(p, l);
+    END IF;
+    UPDATE zones s SET geometry = zones_collect(a, l, p),
+           technologies = {members_technologies},
+           operators = {members_operators},
+           report_count = s.report_count - 1, updated_at = now()
+    WHERE s.id = z;
+{pass_end}
+    RETURN true;
+  END IF;
   INSERT INTO zone_parts (grp, report, seq, cohort, network, g, technologies, operators, commune_nis)
   SELECT 1, r.id, r.seq, 0, r.network, r.geometry, r.technologies, r.operators, r.commune_nis
   FROM zone_reports m JOIN reports r ON r.id = m.report_id
@@ -816,7 +887,14 @@ def zones_sql() -> str:
     load = _LOAD.replace("{srid}", str(LAMBERT72))
     template = _TEMPLATE.replace("{pass_declare}", _PASS_DECLARE).replace("{distance}", _DISTANCE).replace(
         "{pass_end}", _PASS_END).replace(
-        "{make_zones}", _MAKE_ZONES).replace(
+        "{make_zones}", _MAKE_ZONES + _MAKE_HOME).replace("{make_zones_parts}", _MAKE_ZONES).replace(
+        "{make_home}", _MAKE_HOME).replace(
+        "{members_lines}", _MEMBERS_PART.replace("{dim}", "2")).replace(
+        "{members_points}", _MEMBERS_PART.replace("{dim}", "1")).replace(
+        "{members_technologies}", _MEMBERS_VALUES.replace("{column}", "technologies").replace(
+            "{vocabulary}", "{technologies}")).replace(
+        "{members_operators}", _MEMBERS_VALUES.replace("{column}", "operators").replace(
+            "{vocabulary}", "{operators}")).replace(
         "{union_find_nodes}", _UNION_FIND.replace("{edges}", "SELECT x.k, y.k FROM zone_edges e JOIN zone_nodes x "
                                                   "ON x.id = e.a JOIN zone_nodes y ON y.id = e.b WHERE e.same")
     ).replace(

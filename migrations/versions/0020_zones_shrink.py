@@ -315,7 +315,8 @@ ORDER BY
   END DESC,
   c.nis_code ASC
 LIMIT 1),
-    (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1));
+    (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1))
+  WHERE n.commune_nis IS NULL;
 
   -- ids: a zone keeps the oldest id its reports had (contested: the oldest decision, then the
   -- oldest report); the others get new ones
@@ -606,6 +607,20 @@ BEGIN
     FROM (SELECT DISTINCT p.grp, x FROM zone_parts p, unnest(p.operators) x
           WHERE p.grp IN (SELECT grp FROM zone_new)) s GROUP BY s.grp) t
   WHERE t.grp = n.grp;
+
+  -- a zone growing by reports alone keeps its home commune when none of them can change it:
+  -- each is of lower dimension than its union (the part of highest dimension, which the rule
+  -- measures, stays as it was), or of the same and touching no other commune (no other
+  -- commune's part changes; the home's can only grow)
+  UPDATE zone_new n SET commune_nis = z.commune_nis
+  FROM zones z
+  WHERE z.id = n.cand AND z.commune_nis IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM zone_parts p WHERE p.grp = n.grp AND p.zone_id IS NOT NULL AND p.zone_id <> z.id)
+    AND NOT EXISTS (SELECT 1 FROM zone_parts p WHERE p.grp = n.grp AND p.report IS NOT NULL
+                    AND (ST_Dimension(p.g) > ST_Dimension(z.geometry)
+                         OR (ST_Dimension(p.g) = ST_Dimension(z.geometry) AND EXISTS (
+                               SELECT 1 FROM communes c
+                               WHERE c.nis_code <> z.commune_nis AND ST_Intersects(c.boundary, p.g)))));
   UPDATE zone_new n SET commune_nis = coalesce(
     (SELECT c.nis_code FROM communes c, (SELECT ST_CollectionExtract(n.geometry, ST_Dimension(n.geometry) + 1) AS g) g
 WHERE ST_Intersects(c.boundary, g.g)
@@ -617,7 +632,8 @@ ORDER BY
   END DESC,
   c.nis_code ASC
 LIMIT 1),
-    (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1));
+    (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1))
+  WHERE n.commune_nis IS NULL;
 
   -- ids: a group keeps the oldest id of its old zones (cand), or gets a new one
   UPDATE zone_new SET zone_id = cand, reused = true WHERE cand IS NOT NULL;
@@ -662,6 +678,11 @@ DECLARE
   near uuid[];
   reached bigint := 1;
   step integer := 0;
+  seed_dim integer;
+  zone_g geometry;
+  a geometry;
+  l geometry;
+  p geometry;
   d double precision;
   deg double precision;
   deg_lat double precision;
@@ -682,7 +703,8 @@ BEGIN
   -- path to another went through the report only between two of its neighbours). A search
   -- from one neighbour, through members, stops as soon as it has reached them all; then only
   -- the zone's union, technologies, operators and home commune are made again from its
-  -- members. Anything else returns false (nothing written): several reports leaving one
+  -- members (of the union, only its lower parts when the report was of lower dimension than
+  -- the union). Anything else returns false (nothing written): several reports leaving one
   -- zone, a decision, a search that ends without reaching them all (the zone may fall apart)
   -- or grows past 5,000 members; the caller then regroups in full (zones_regroup), which
   -- gives the same zones.
@@ -768,6 +790,50 @@ BEGIN
     UNION SELECT m.commune_nis, m.network FROM zone_reports m WHERE m.report_id = seed) a
   WHERE a.nis IS NOT NULL;
   DELETE FROM zone_reports WHERE report_id = seed;
+  SELECT ST_Dimension(r.geometry) INTO seed_dim FROM reports r WHERE r.id = seed;
+  SELECT s.geometry INTO zone_g FROM zones s WHERE s.id = z;
+  IF seed_dim < ST_Dimension(zone_g) THEN
+    -- a report of lower dimension than the union (a point next to areas): the union's parts
+    -- of higher dimension stay as they are, and so does the home commune (measured on the
+    -- part of highest dimension); the lower parts are made again from the members, as
+    -- zones_union makes them
+    a := ST_CollectionExtract(zone_g, 3);
+    a := CASE WHEN ST_IsEmpty(a) THEN NULL ELSE a END;
+    IF seed_dim = 0 THEN
+      l := ST_CollectionExtract(zone_g, 2);
+      l := CASE WHEN ST_IsEmpty(l) THEN NULL ELSE l END;
+    ELSE
+      l := ST_Union(ARRAY(SELECT k.c FROM zone_reports m JOIN reports r ON r.id = m.report_id,
+                          ST_CollectionExtract(r.geometry, 2) AS k(c)
+                        WHERE m.zone_id = z AND NOT ST_IsEmpty(k.c)));
+      IF a IS NOT NULL AND l IS NOT NULL THEN
+        l := ST_Difference(l, a);
+      END IF;
+    END IF;
+    p := ST_Union(ARRAY(SELECT k.c FROM zone_reports m JOIN reports r ON r.id = m.report_id,
+                          ST_CollectionExtract(r.geometry, 1) AS k(c)
+                        WHERE m.zone_id = z AND NOT ST_IsEmpty(k.c)));
+    IF p IS NOT NULL AND a IS NOT NULL THEN
+      p := ST_Difference(p, a);
+    END IF;
+    IF p IS NOT NULL AND l IS NOT NULL AND NOT ST_IsEmpty(p) AND NOT ST_IsEmpty(l) THEN
+      p := ST_Difference(p, l);
+    END IF;
+    UPDATE zones s SET geometry = zones_collect(a, l, p),
+           technologies = ARRAY(SELECT t.x FROM (
+             SELECT DISTINCT x FROM zone_reports m JOIN reports r ON r.id = m.report_id, unnest(r.technologies) x
+             WHERE m.zone_id = z) t ORDER BY array_position(ARRAY['2G', '3G', '4G', '5G', 'DSL', 'cable', 'fibre', 'FWA', 'satellite']::varchar[], t.x)),
+           operators = ARRAY(SELECT t.x FROM (
+             SELECT DISTINCT x FROM zone_reports m JOIN reports r ON r.id = m.report_id, unnest(r.operators) x
+             WHERE m.zone_id = z) t ORDER BY array_position(ARRAY['Proximus', 'Orange', 'Telenet/BASE', 'DIGI', 'VOO', 'other']::varchar[], t.x)),
+           report_count = s.report_count - 1, updated_at = now()
+    WHERE s.id = z;
+  PERFORM zones_recount(t_nis, t_net);
+  IF work_rows > 20000 THEN
+    TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
+  END IF;
+    RETURN true;
+  END IF;
   INSERT INTO zone_parts (grp, report, seq, cohort, network, g, technologies, operators, commune_nis)
   SELECT 1, r.id, r.seq, 0, r.network, r.geometry, r.technologies, r.operators, r.commune_nis
   FROM zone_reports m JOIN reports r ON r.id = m.report_id
@@ -804,7 +870,8 @@ ORDER BY
   END DESC,
   c.nis_code ASC
 LIMIT 1),
-    (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1));
+    (SELECT p.commune_nis FROM zone_parts p WHERE p.grp = n.grp ORDER BY p.seq LIMIT 1))
+  WHERE n.commune_nis IS NULL;
 
   UPDATE zones s SET geometry = n.geometry, technologies = n.technologies, operators = n.operators,
          commune_nis = n.commune_nis, report_count = cardinality(n.report_ids), updated_at = now()
