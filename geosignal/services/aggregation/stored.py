@@ -170,7 +170,8 @@ SELECT c.nis_code, c.name_fr, c.area_m2, c.population, c.population_year, s.nis_
 FROM communes c
 LEFT JOIN commune_stats s ON s.nis_code = c.nis_code
 LEFT JOIN (SELECT nis_code, array_agg(dim) AS dims, array_agg(value) AS vals, array_agg(n) AS ns
-           FROM commune_counts{where} GROUP BY 1) k ON k.nis_code = c.nis_code
+           FROM (SELECT nis_code, dim, value, sum(n)::bigint AS n FROM commune_counts{where} GROUP BY 1, 2, 3) v
+           GROUP BY 1) k ON k.nis_code = c.nis_code
 LEFT JOIN (SELECT nis_code, sum(zone_m2) AS zone_m2, sum(line_m) AS line_m
            FROM commune_cells{where} GROUP BY 1) x ON x.nis_code = c.nis_code
 LEFT JOIN (SELECT nis_code, sum(zones) AS zones, sum(confirmed) AS confirmed, sum(reports) AS reports
