@@ -133,14 +133,18 @@ def _opt_int(value: Any) -> int | None:
 
 #: The home-commune rule, as the ``FROM … LIMIT 1`` of a query over ``communes c`` and a
 #: geometry ``g.g`` (EPSG:4326): the commune holding the largest part, measured in EPSG:31370
-#: (``:srid``) as area, length or number of points; ties to the smallest NIS code.
+#: (``:srid``) as area, length or number of points; ties to the smallest NIS code. A geometry
+#: touching one commune only is that commune's without measuring its part (the intersection
+#: with the commune's boundary was most of the rule's cost).
 HOME_COMMUNE_SQL = """FROM communes c, g
 WHERE ST_Intersects(c.boundary, g.g)
 ORDER BY
-  CASE ST_Dimension(g.g)
-    WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-    WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-    ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+  CASE WHEN count(*) OVER () = 1 THEN 0
+       ELSE CASE ST_Dimension(g.g)
+         WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+         WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+         ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+       END
   END DESC,
   c.nis_code ASC
 LIMIT 1"""

@@ -308,10 +308,12 @@ BEGIN
     (SELECT c.nis_code FROM communes c, (SELECT ST_CollectionExtract(n.geometry, ST_Dimension(n.geometry) + 1) AS g) g
 WHERE ST_Intersects(c.boundary, g.g)
 ORDER BY
-  CASE ST_Dimension(g.g)
-    WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
-    WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
-    ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+  CASE WHEN count(*) OVER () = 1 THEN 0
+       ELSE CASE ST_Dimension(g.g)
+         WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
+         WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
+         ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+       END
   END DESC,
   c.nis_code ASC
 LIMIT 1),
@@ -625,10 +627,12 @@ BEGIN
     (SELECT c.nis_code FROM communes c, (SELECT ST_CollectionExtract(n.geometry, ST_Dimension(n.geometry) + 1) AS g) g
 WHERE ST_Intersects(c.boundary, g.g)
 ORDER BY
-  CASE ST_Dimension(g.g)
-    WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
-    WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
-    ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+  CASE WHEN count(*) OVER () = 1 THEN 0
+       ELSE CASE ST_Dimension(g.g)
+         WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
+         WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
+         ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+       END
   END DESC,
   c.nis_code ASC
 LIMIT 1),
@@ -863,10 +867,12 @@ BEGIN
     (SELECT c.nis_code FROM communes c, (SELECT ST_CollectionExtract(n.geometry, ST_Dimension(n.geometry) + 1) AS g) g
 WHERE ST_Intersects(c.boundary, g.g)
 ORDER BY
-  CASE ST_Dimension(g.g)
-    WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
-    WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
-    ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+  CASE WHEN count(*) OVER () = 1 THEN 0
+       ELSE CASE ST_Dimension(g.g)
+         WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
+         WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
+         ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+       END
   END DESC,
   c.nis_code ASC
 LIMIT 1),
