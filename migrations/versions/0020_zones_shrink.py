@@ -19,7 +19,20 @@ report's membership is removed, and the zone's union, technologies, operators an
 commune are made again from its members, by the same SQL as every pass. In any other case
 (several reports leaving one zone, a decision, a search that ends without reaching them all
 or grows past 5,000 members) nothing is written and ``zones_regroup`` regroups in full, as
-before: the same zones.
+before: the same zones. When the report was of lower dimension than the union (a point next
+to areas), the union's higher parts and the home commune (measured on the part of highest
+dimension) stay as they were and only the lower parts are unioned again.
+
+Home communes are measured less often, with the same results:
+
+- ``zones_grow``: a zone growing by reports alone keeps its home commune when each report is
+  of lower dimension than its union, or of the same and touches no other commune (no other
+  commune's part changes; the home's can only grow). ``_MAKE_HOME`` computes the others.
+- the rule (``HOME_COMMUNE_SQL``, embedded in ``_MAKE_HOME``) no longer measures the part of a
+  geometry that touches one commune only.
+
+Next to a zone of 15,897 reports: one report added 209–238 ms → 72–98 ms; one withdrawn
+1.96 s → 0.10–0.24 s.
 
 ``FROZEN_SQL["zones"]`` is a frozen copy of ``geosignal.services.zones_sql.zones_sql()``
 (tests/test_zones_sql.py checks that the newest copy equals it); ``DROP_SQL`` removes it;
