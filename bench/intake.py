@@ -16,8 +16,9 @@ Per file, in a fresh database cloned from the template (30 communes loaded, an a
   per-commune figures brought up to date), then checked: reports stored == rows, figures ==
   count;
 * **preview**: ``POST /api/v1/imports`` with ``dry_run=true`` to ``geosignal serve`` (gunicorn,
-  one web worker, warmed up on a small file), timed from the client until the whole per-feature
-  report is read, four times: the first (a fresh worker's first large upload) is printed, the
+  one web worker, warmed up on a small file), accepting gzip as browsers do, timed from the
+  client until the whole per-feature report is read and decoded (its size and the bytes on
+  the wire printed), four times: the first (a fresh worker's first large upload) is printed, the
   median of the other three is compared with the anchor; only for files within the upload
   limit (10 MB).
 
@@ -256,19 +257,24 @@ def ogr2ogr(url: str, path: Path, table: str) -> tuple[float, float]:
     return wall, rss
 
 
-def preview(server: Server, token: str, path: Path) -> tuple[float, int, int]:
-    """POST the file as a preview; return (seconds until the whole report is received, status,
-    accepted)."""
+def preview(server: Server, token: str, path: Path) -> tuple[float, int, int, int, int]:
+    """POST the file as a preview, accepting gzip as a browser does; return (seconds until the
+    whole report is received and decoded, status, accepted, bytes on the wire, bytes of the
+    report)."""
+    import gzip
+
     import requests
 
     data = path.read_bytes()
     started = time.perf_counter()
-    response = requests.post(server.base + "/api/v1/imports", headers={"Authorization": f"Bearer {token}"},
+    response = requests.post(server.base + "/api/v1/imports",
+                             headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"},
                              files={"file": (path.name, data)}, data={"network": "mobile", "dry_run": "true"},
-                             timeout=600)
-    content = response.content  # the whole report received
+                             timeout=600, stream=True)
+    wire = response.raw.read(decode_content=False)  # the whole report received
+    content = gzip.decompress(wire) if response.headers.get("Content-Encoding") == "gzip" else wire
     seconds = time.perf_counter() - started
-    return seconds, response.status_code, json.loads(content).get("accepted", -1)
+    return seconds, response.status_code, json.loads(content).get("accepted", -1), len(wire), len(content)
 
 
 def measure(path: Path, rows: int, url: str, token: str, env: dict[str, str], limit: int) -> dict[str, float]:
@@ -296,12 +302,13 @@ def measure(path: Path, rows: int, url: str, token: str, env: dict[str, str], li
             preview(server, token, warm)
             times = []
             for _ in range(4):  # the first in a fresh worker, then three more: their median
-                seconds, status, accepted = preview(server, token, path)
+                seconds, status, accepted, wire, report = preview(server, token, path)
                 if status != 200 or accepted != rows:
                     raise SystemExit(f"preview of {path.name}: HTTP {status}, {accepted} accepted of {rows}")
                 times.append(seconds)
             result.update(preview_first_s=times[0], preview_s=statistics.median(times[1:]),
-                          preview_mb=server.web_worker_hwm_mb())
+                          preview_mb=server.web_worker_hwm_mb(), preview_wire_mb=wire / 1e6,
+                          preview_report_mb=report / 1e6)
     return result
 
 
@@ -320,9 +327,10 @@ def largest(workdir: Path, url: str, token: str, env: dict[str, str], limit: int
         write_csv(path, rows)
     _sql(url, "TRUNCATE reports CASCADE")
     with Server({k: v for k, v in env.items() if k != "GEOSIGNAL_MAX_UPLOAD_BYTES"}, job_workers=1) as server:
-        seconds, status, accepted = preview(server, token, path)
+        seconds, status, accepted, wire, report = preview(server, token, path)
         print(f"largest upload: {path.stat().st_size:,} bytes, {rows:,} rows — preview HTTP {status} in "
-              f"{seconds:.1f} s ({accepted:,} accepted), web worker peak RSS {server.web_worker_hwm_mb():.0f} MB")
+              f"{seconds:.1f} s ({accepted:,} accepted; report {report / 1e6:.1f} MB, {wire / 1e6:.1f} MB "
+              f"on the wire), web worker peak RSS {server.web_worker_hwm_mb():.0f} MB")
         started = time.perf_counter()
         posted = requests.post(server.base + "/api/v1/imports", headers={"Authorization": f"Bearer {token}"},
                                files={"file": (path.name, path.read_bytes())}, data={"network": "mobile"}, timeout=600)
@@ -379,7 +387,8 @@ def main() -> None:
           "preview / ogr2ogr |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        pv = (f"{r['preview_s']:.2f} s (first {r['preview_first_s']:.2f} s), worker {r['preview_mb']:.0f} MB | "
+        pv = (f"{r['preview_s']:.2f} s (first {r['preview_first_s']:.2f} s), worker {r['preview_mb']:.0f} MB, "
+              f"report {r['preview_report_mb']:.1f} MB ({r['preview_wire_mb']:.1f} MB gzipped) | "
               f"{r['preview_s'] / r['ogr_s']:.2f}"
               if "preview_s" in r else "over the 10 MB upload limit | —")
         print(f"| {r['label']} | {r['rows']:,} | {r['bytes'] / 1e6:.1f} | {r['ogr_s']:.2f} s, {r['ogr_mb']:.0f} MB | "
@@ -392,7 +401,8 @@ def _print(r: dict[str, float]) -> None:
             f"import {r['cli_s']:6.2f} s {r['cli_mb']:5.0f} MB  ratio {r['cli_s'] / r['ogr_s']:5.2f}")
     if "preview_s" in r:
         line += f"  preview {r['preview_s']:6.2f} s (first {r['preview_first_s']:.2f} s, worker " \
-                f"{r['preview_mb']:.0f} MB)  ratio {r['preview_s'] / r['ogr_s']:5.2f}"
+                f"{r['preview_mb']:.0f} MB, {r['preview_wire_mb']:.1f} MB on the wire)  " \
+                f"ratio {r['preview_s'] / r['ogr_s']:5.2f}"
     print(line, flush=True)
 
 

@@ -97,6 +97,30 @@ def test_preview_and_save_of_a_file_agree(db, representative) -> None:
     assert s["features"][2]["error"]["where"] == "feature 2" and s["features"][2]["error"]["commune_nis"] == "56016"
 
 
+def test_reports_come_gzipped_to_a_client_that_accepts_it(db, representative) -> None:
+    import gzip
+
+    rows = ["latitude;longitude;operateur;description;date"] + [
+        f"50,{4100 + k:04d};4,4440;Proximus;Pas de 4G n° {k};30/03/2025" for k in range(300)]
+    data = ("\r\n".join(rows) + "\r\n").encode("utf-8")
+    plain = _upload(representative, data, "c.csv", network="mobile", dry_run="true")
+    form = {"file": (io.BytesIO(data), "c.csv"), "network": "mobile", "dry_run": "true"}
+    packed = representative.post("/api/v1/imports", data=form, content_type="multipart/form-data",
+                                 headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert (plain.status_code, packed.status_code) == (200, 200)
+    assert plain.headers.get("Content-Encoding") is None and "Accept-Encoding" in plain.headers["Vary"]
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    body = packed.get_data()
+    assert len(body) < len(plain.get_data()) / 5
+    document = json.loads(gzip.decompress(body))
+    assert document == plain.get_json() and document["accepted"] == 300 and len(document["features"]) == 300
+    form = {"file": (io.BytesIO(data), "c.csv"), "network": "mobile"}
+    saved = representative.post("/api/v1/imports", data=form, content_type="multipart/form-data",
+                                headers={"Accept-Encoding": "gzip"})
+    assert saved.status_code == 201 and saved.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(saved.get_data()))["saved"] == 300
+
+
 def test_streamed_report_equals_the_built_one(db, app, representative, area) -> None:
     from geosignal.models import User
 
