@@ -121,6 +121,23 @@ def test_reports_come_gzipped_to_a_client_that_accepts_it(db, representative) ->
     assert json.loads(gzip.decompress(saved.get_data()))["saved"] == 300
 
 
+def test_a_file_previewed_again_names_the_reports_just_saved_with_their_properties(db, representative) -> None:
+    rows = ["latitude;longitude;operateur;description;date",
+            "50,4108;4,4440;Proximus;Pas de 4G;30/03/2025",
+            "50,4200;4,4300;Base, Orange;Aucun réseau;"]
+    data = ("\r\n".join(rows) + "\r\n").encode("utf-8")
+    saved = _upload(representative, data, "c.csv", network="mobile")
+    again = _upload(representative, data, "c.csv", network="mobile", dry_run="true")  # within seconds
+    assert (saved.status_code, again.status_code) == (201, 200)
+    assert again.get_json()["accepted"] == 2
+    for first, second in zip(saved.get_json()["features"], again.get_json()["features"], strict=True):
+        (warning,) = [w for w in second["warnings"] if w["code"] == "probable_duplicate"]
+        assert warning["report_id"] == first["report_id"]
+        stored = representative.get(f"/api/v1/reports/{first['report_id']}").get_json()
+        assert second["properties"] == stored["properties"]  # the stored report's, as the API shows it
+        assert second["geometry"] == first["geometry"]
+
+
 def test_streamed_report_equals_the_built_one(db, app, representative, area) -> None:
     from geosignal.models import User
 

@@ -28,17 +28,17 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geosignal import contract, policy
 from geosignal.errors import GeosignalError
-from geosignal.geo import LAMBERT72, WGS84, rfc7946_oriented, transform_xy
-from geosignal.models import Commune, Report, User
+from geosignal.geo import LAMBERT72, WGS84, transform_xy
+from geosignal.models import User
 from geosignal.services import audit
 from geosignal.services.intake import Limits, ReportInput, ServiceArea, read_upload
 from geosignal.services.intake.batch import geometry_keys, home_communes, measures
-from geosignal.services.reports import ATTRIBUTES, DUPLICATE_WINDOW_S, to_feature
+from geosignal.services.reports import ATTRIBUTES, DUPLICATE_WINDOW_S
 from geosignal.vocab import NETWORKS
 
 MODES = ("all", "valid_only")
@@ -83,7 +83,7 @@ class ImportOutcome:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     #: per feature, in file order: a problem document (refused) or an :class:`_Accepted`
     rows: list[Any] = field(default_factory=list, repr=False)
-    #: Features of the duplicates' stored reports, by report id
+    #: the API properties of the duplicates' stored reports, by report id
     existing: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict, repr=False)
     commune_names: dict[str, str] = field(default_factory=dict, repr=False)
     created_at: datetime | None = None
@@ -133,7 +133,7 @@ class ImportOutcome:
             if r.first is not None:
                 properties = _properties(r.first.item, r.first, self.commune_names[r.first.nis], self.created_at)
             elif not r.created:
-                properties = self.existing[r.report_id]["properties"]
+                properties = self.existing[r.report_id]
             else:
                 properties = _properties(item, r, self.commune_names[r.nis], self.created_at)
             entry: dict[str, Any] = {"index": r.index, "status": "accepted", "geometry": _geojson(item.geometry),
@@ -456,13 +456,23 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ou
         else:
             a.report_id, a.created = earlier, False
             stored.add(earlier)
-    if stored:
-        g = Report.geometry
-        query = (select(Report, Commune.name_fr, func.ST_AsGeoJSON(rfc7946_oriented(g), 9),
-                        func.ST_Area(func.ST_Transform(g, LAMBERT72)), func.ST_Length(func.ST_Transform(g, LAMBERT72)))
-                 .join(Commune, Commune.nis_code == Report.commune_nis).where(Report.id.in_(list(stored))))
-        for report, name, geojson, a_m2, l_m in session.execute(query):
-            outcome.existing[report.id] = to_feature(report, name, geojson, a_m2, l_m)
+    for row in session.execute(_STORED_PROPERTIES, {"ids": list(stored)}) if stored else ():
+        outcome.existing[row.id] = contract.api_properties(contract.Source(
+            row, row.name_fr, contract.geometry_kind(row.geometry_type), row.area_m2, row.length_m))
+
+
+#: What the API properties of stored reports are made of (:func:`geosignal.contract.api_properties`,
+#: as :func:`geosignal.services.reports.to_feature` makes them), without their geometries or ORM
+#: objects: a preview within seconds of saving the same 50,000 rows names 50,000 stored
+#: reports, whose Features held 470 MB.
+_STORED_PROPERTIES = text(f"""
+    SELECT r.id, r.reference, r.commune_nis, r.network, r.technologies, r.operators, r.issue, r.setting,
+           r.households_affected, r.businesses_affected, r.description, r.observed_at, r.status,
+           r.created_at, r.updated_at, r.change_seq, c.name_fr, ST_GeometryType(r.geometry) AS geometry_type,
+           ST_Area(ST_Transform(r.geometry, {LAMBERT72})) AS area_m2,
+           ST_Length(ST_Transform(r.geometry, {LAMBERT72})) AS length_m
+    FROM reports r JOIN communes c ON c.nis_code = r.commune_nis
+    WHERE r.id = ANY(CAST(:ids AS uuid[]))""")
 
 
 _STAGING_COLUMNS = ("idx", "id", "wkb", "commune_nis", "network", "technologies", "operators", "issue", "setting",
