@@ -17,6 +17,7 @@ from geosignal.services.imports import (
     check_options,
     create_import_job,
     get_import_job,
+    gzip_chunks,
     import_file,
     job_head,
 )
@@ -85,7 +86,7 @@ def post_import() -> Response:
     if "gzip" in request.accept_encodings:
         # the per-feature report of a large file is tens of MB of JSON (50,000 rows: 33 MB), a
         # twentieth of it gzipped: what a phone on a mobile network can wait for
-        return Response(_gzip(_chunks(outcome.iter_json())), status=status, mimetype="application/json",
+        return Response(gzip_chunks(_chunks(outcome.iter_json())), status=status, mimetype="application/json",
                         headers={**headers, "Content-Encoding": "gzip"})
     return Response(_chunks(outcome.iter_json()), status=status, mimetype="application/json", headers=headers)
 
@@ -102,17 +103,6 @@ def _chunks(pieces: Iterator[str], size: int = 256 * 1024) -> Iterator[bytes]:
             buffer, length = [], 0
     if buffer:
         yield "".join(buffer).encode("utf-8")
-
-
-def _gzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Compress a stream of chunks as one gzip member, chunk by chunk (zlib level 1: about
-    0.07 s for 33 MB of report on this machine, 20 × smaller)."""
-    deflate = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    for chunk in chunks:
-        out = deflate.compress(chunk)
-        if out:
-            yield out
-    yield deflate.flush()
 
 
 def _gunzip(data: bytes) -> Iterator[bytes]:
