@@ -149,10 +149,12 @@ def test_streamed_report_equals_the_built_one(db, app, representative, area) -> 
         feature({"type": "Point", "coordinates": [4.31, 50.05]}, network="mobile"),
     ]}
     user = db.query(User).filter_by(email=representative.email).one()
-    for dry_run in (True, False):
+    for dry_run in (True, False, True):  # the last: every row a probable duplicate of a stored report
         outcome = import_file(db, user, json.dumps(collection).encode(), "z.geojson", area=area,
                               limits=limits_from_config(app.config), mode="valid_only", dry_run=dry_run)
         assert json.loads("".join(outcome.iter_json())) == json.loads(json.dumps(outcome.to_dict()))
+    assert [w["code"] for e in outcome.features[:3] for w in e["warnings"]] == ["probable_duplicate"] * 3
+    assert len(outcome.existing) == 2  # the point (twice in the file) and the zone, as stored
     zone_entry = outcome.features[1]
     assert zone_entry["properties"]["area_m2"] == pytest.approx(np.pi * 200 ** 2, rel=2e-3)
     assert zone_entry["properties"]["households_affected"] == 3

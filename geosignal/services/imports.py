@@ -84,8 +84,9 @@ class ImportOutcome:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     #: per feature, in file order: a problem document (refused) or an :class:`_Accepted`
     rows: list[Any] = field(default_factory=list, repr=False)
-    #: the API properties of the duplicates' stored reports, by report id
-    existing: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict, repr=False)
+    #: the API properties of the duplicates' stored reports as JSON text, by report id (a
+    #: preview right after saving the same 50,000 rows names 50,000 of them)
+    existing: dict[uuid.UUID, str] = field(default_factory=dict, repr=False)
     commune_names: dict[str, str] = field(default_factory=dict, repr=False)
     created_at: datetime | None = None
     #: whether entries carry ``report_id`` and ``created`` (a save that stored the batch)
@@ -121,7 +122,9 @@ class ImportOutcome:
         """Yield the per-feature entries in file order."""
         return self._entries(self.rows)
 
-    def _entries(self, rows: list[Any]) -> Iterator[dict[str, Any]]:
+    def _entries(self, rows: list[Any], *, stored_mark: bool = False) -> Iterator[dict[str, Any]]:
+        """The entries of ``rows`` as JSON-ready dicts; ``stored_mark``: a stored report's
+        properties (a probable duplicate's) left as :data:`_STORED_MARK`, for their text."""
         for r in rows:
             if not isinstance(r, _Accepted):
                 yield r
@@ -134,7 +137,7 @@ class ImportOutcome:
             if r.first is not None:
                 properties = _properties(r.first.item, r.first, self.commune_names[r.first.nis], self.created_at)
             elif not r.created:
-                properties = self.existing[r.report_id]
+                properties = _STORED_MARK if stored_mark else json.loads(self.existing[r.report_id])
             else:
                 properties = _properties(item, r, self.commune_names[r.nis], self.created_at)
             entry: dict[str, Any] = {"index": r.index, "status": "accepted", "geometry": _geojson(item.geometry),
@@ -174,6 +177,12 @@ class ImportOutcome:
             rows = self.rows[start:start + _JSON_CHUNK]
             geometries = _geojson_texts([r.item.geometry for r in rows if isinstance(r, _Accepted) and r.created])
             for r in rows:
+                if isinstance(r, _Accepted) and not r.created and r.first is None:
+                    # a probable duplicate of a stored report: that report's properties, as text
+                    entry = json.dumps(next(self._entries([r], stored_mark=True)), ensure_ascii=False)
+                    yield sep + entry.replace(_STORED_TEXT, self.existing[r.report_id], 1)
+                    sep = ", "
+                    continue
                 if not isinstance(r, _Accepted) or not r.created:
                     yield sep + json.dumps(next(self._entries([r])), ensure_ascii=False)
                     sep = ", "
@@ -234,6 +243,9 @@ def _geojson(geom: Any) -> dict[str, Any]:
 #: refuses it).
 _NIS_MARK, _NAME_MARK = "\x00nis\x00", "\x00name\x00"
 _NIS_TEXT, _NAME_TEXT = json.dumps(_NIS_MARK), json.dumps(_NAME_MARK)
+#: The mark standing for a stored report's properties in a streamed entry, and its JSON text.
+_STORED_MARK = "\x00stored\x00"
+_STORED_TEXT = json.dumps(_STORED_MARK)
 
 
 def _properties(item: ReportInput, r: _Accepted, commune_name: str, created_at: datetime | None, *,
@@ -434,11 +446,12 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ou
         {"uid": user.id, "window": DUPLICATE_WINDOW_S}).all()
     stored_geoms: set[bytes] = set()
     if recent:
-        stored_keys = geometry_keys(np.asarray([shapely.from_wkb(bytes(r.wkb)) for r in recent], dtype=object))
+        file_keys = set(keys)
+        stored_keys = geometry_keys(shapely.from_wkb([bytes(r.wkb) for r in recent]))
         for r, gkey in zip(recent, stored_keys, strict=True):
-            props = {name: getattr(r, name) for name in ATTRIBUTES}
-            first.setdefault((gkey, _attribute_key(props)), r.id)
-            stored_geoms.add(gkey)
+            if gkey in file_keys:  # (no feature of the file has the others' geometries)
+                first.setdefault((gkey, _attribute_key(r._mapping)), r.id)
+                stored_geoms.add(gkey)
     # only a geometry seen twice (in the file, or in the file and the recent reports) can be
     # a duplicate: the attributes are compared for those alone
     counts = Counter(keys)
@@ -458,8 +471,9 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ou
             a.report_id, a.created = earlier, False
             stored.add(earlier)
     for row in session.execute(_STORED_PROPERTIES, {"ids": list(stored)}) if stored else ():
-        outcome.existing[row.id] = contract.api_properties(contract.Source(
-            row, row.name_fr, contract.geometry_kind(row.geometry_type), row.area_m2, row.length_m))
+        outcome.existing[row.id] = json.dumps(contract.api_properties(contract.Source(
+            row, row.name_fr, contract.geometry_kind(row.geometry_type), row.area_m2, row.length_m)),
+            ensure_ascii=False)
 
 
 #: What the API properties of stored reports are made of (:func:`geosignal.contract.api_properties`,
