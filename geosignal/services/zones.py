@@ -316,8 +316,14 @@ def zone_figures(session: Session) -> dict[str, dict[str, int]]:
     a read costs the same at any number of reports). Communes without zones are absent."""
     rows = session.execute(text(
         "SELECT nis_code, sum(zones), sum(confirmed), sum(reports) FROM zone_counts GROUP BY 1"))
-    return {r[0]: {"zone_group_count": int(r[1]), "confirmed_zone_group_count": int(r[2]),
-                   "reports_in_zone_groups": int(r[3])} for r in rows}
+    return {r[0]: place_figures(r[1], r[2], r[3]) for r in rows}
+
+
+def place_figures(zones: int, confirmed: int, reports: int) -> dict[str, int]:
+    """Return one commune's zone figures by name, from the sums of its ``zone_counts`` rows:
+    zones, confirmed zones and counted reports in zones (the shape of :func:`zone_figures`)."""
+    return {"zone_group_count": int(zones), "confirmed_zone_group_count": int(confirmed),
+            "reports_in_zone_groups": int(reports)}
 
 
 def zone_figures_live(session: Session) -> dict[str, dict[str, int]]:

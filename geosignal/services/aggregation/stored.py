@@ -192,6 +192,8 @@ def _stored_rows(session: Session, nis_codes: Sequence[str] | None = None
 
     Counts are the sums of the count shards (each shard added up here); areas (m²) and
     lengths (m, EPSG:31370) the sums of the cell pieces. One statement (:data:`_STORED_SQL`)."""
+    from geosignal.services.zones import place_figures  # (zones imports this package)
+
     if nis_codes is None:
         result = session.execute(_STORED_ALL)
     else:
@@ -205,8 +207,7 @@ def _stored_rows(session: Session, nis_codes: Sequence[str] | None = None
         counts = _counts_of(dims, values, ns) if dims is not None else Counts()
         rows[nis] = make_row(CommuneInfo(nis, name, area_m2, population, year), counts, zone_m2, line_m)
         if zones or in_zones:
-            zone_figures[nis] = {"zone_group_count": int(zones), "confirmed_zone_group_count": int(confirmed),
-                                 "reports_in_zone_groups": int(in_zones)}
+            zone_figures[nis] = place_figures(zones, confirmed, in_zones)
     return rows, zone_figures
 
 
