@@ -23,19 +23,22 @@ TECHNOLOGIES = ["2G", "3G", "4G", "5G"]
 OPERATORS = ["Proximus", "Orange", "Telenet/BASE"]
 
 
-def insert(db, geoms_31370: list, network: str = "mobile", rng: random.Random | None = None) -> list[str]:  # noqa: ANN001
-    """INSERT the reports (EPSG:31370 shapes, in Charleroi) in one statement (one zone pass);
-    return their ids in order."""
+def insert(db, geoms_31370: list, network: str = "mobile", rng: random.Random | None = None,  # noqa: ANN001
+           communes: list[str] | None = None) -> list[str]:
+    """INSERT the reports (EPSG:31370 shapes, in Charleroi; ``communes``: their commune NIS
+    codes, Charleroi's by default) in one statement (one zone pass); return their ids in order."""
     rng = rng or random.Random(0)
     ewkt = [f"SRID=4326;{shapely.orient_polygons(reproject(g, LAMBERT72, WGS84)).wkt}" for g in geoms_31370]
     techs = ["{" + ",".join(rng.sample(TECHNOLOGIES, rng.randint(1, 2))) + "}" for _ in geoms_31370]
     ops = ["{" + ",".join(f'"{o}"' for o in rng.sample(OPERATORS, rng.randint(0, 2))) + "}" for _ in geoms_31370]
     rows = db.execute(text("""
         INSERT INTO reports (id, geometry, commune_nis, network, technologies, operators, description)
-        SELECT gen_random_uuid(), ST_GeomFromEWKT(x.g), '52011', :n, CAST(x.t AS varchar[]), CAST(x.o AS varchar[]), ''
-        FROM unnest(CAST(:g AS text[]), CAST(:t AS text[]), CAST(:o AS text[])) WITH ORDINALITY AS x(g, t, o, k)
+        SELECT gen_random_uuid(), ST_GeomFromEWKT(x.g), x.c, :n, CAST(x.t AS varchar[]), CAST(x.o AS varchar[]), ''
+        FROM unnest(CAST(:g AS text[]), CAST(:t AS text[]), CAST(:o AS text[]), CAST(:c AS varchar[]))
+             WITH ORDINALITY AS x(g, t, o, c, k)
         ORDER BY x.k
-        RETURNING id::text, seq"""), {"g": ewkt, "t": techs, "o": ops, "n": network}).all()
+        RETURNING id::text, seq"""), {"g": ewkt, "t": techs, "o": ops, "n": network,
+                                      "c": communes or ["52011"] * len(geoms_31370)}).all()
     return [r[0] for r in sorted(rows, key=lambda r: r[1])]
 
 
@@ -99,6 +102,41 @@ def test_a_report_bridging_zones_merges_them_into_the_oldest(db) -> None:  # noq
     assert {merged[i] for i in left + right + lines + bridge} == {zone[left[0]]}
     assert db.execute(text("SELECT count(*) FROM zones")).scalar_one() == 1
     assert_equal_to_a_recomputation(db)
+
+
+def test_a_report_joining_or_merging_zones_reads_no_other_zone(db) -> None:  # noqa: ANN001
+    """The zones a report joins or merges are looked up by their ids, whatever the planner
+    estimates of the pass's work tables: no scan of every zone or membership (migration 0021;
+    before it, a hash join read all 2,000 zones for one report added, and more as they grew)."""
+    # 2,000 zones of two points 50 m apart, pairs 250 m apart (no chain), in one statement;
+    # filed in 20 communes (the places of Charleroi's are recounted from its memberships)
+    pairs = [(X - 5000 + 250 * (k % 40), Y - 5000 + 250 * (k // 40)) for k in range(2000)]
+    codes = [nis for (nis,) in db.execute(text("SELECT nis_code FROM communes ORDER BY 1 LIMIT 20"))]
+    insert(db, [Point(x + dx, y) for x, y in pairs for dx in (0, 50)],
+           communes=["52011" if k < 2 else codes[k % 20] for k in range(2000) for _ in (0, 50)])
+    db.execute(text("ANALYZE zones"))
+    db.execute(text("ANALYZE zone_reports"))
+    assert db.execute(text("SELECT count(*) FROM zones")).scalar_one() == 2000
+
+    def scans() -> dict[str, tuple[int, int]]:
+        return {name: (seq, idx) for name, seq, idx in db.execute(text(
+            "SELECT relname, seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
+            "WHERE relname IN ('zones', 'zone_reports')"))}
+
+    before = scans()
+    (x0, y0), (x1, y1) = pairs[0], pairs[1]
+    # a point 65 m from the first zone's two points; a line from 10 m of the first zone to
+    # 10 m of the second
+    joining, merging = insert(db, [Point(x0 + 25, y0 + 60), LineString([(x0 + 60, y0), (x1 - 10, y1)])])
+    after = scans()
+    assert after["zones"][0] == before["zones"][0], "a zone pass read every zone"
+    assert after["zone_reports"][0] == before["zone_reports"][0], "a zone pass read every membership"
+    assert after["zones"][1] > before["zones"][1]  # it found them through the indexes
+    zone_of = dict(db.execute(text("SELECT report_id::text, zone_id FROM zone_reports")).all())
+    assert zone_of[joining] == zone_of[merging]
+    assert db.execute(text("SELECT count(*) FROM zones")).scalar_one() == 1999
+    assert db.execute(text("SELECT report_count FROM zones WHERE id = :z"),
+                      {"z": zone_of[joining]}).scalar_one() == 6
 
 
 def test_growing_zones_equal_a_recomputation_through_decisions_and_withdrawals(db) -> None:  # noqa: ANN001

@@ -429,7 +429,8 @@ BEGIN
                            OR (z.technologies, z.operators, z.commune_nis)
                               IS DISTINCT FROM (n.technologies, n.operators, n.commune_nis)
                            THEN now() ELSE z.updated_at END
-  FROM zone_new n WHERE z.id = n.zone_id AND n.reused;
+  FROM zone_new n WHERE z.id = n.zone_id AND n.reused
+    AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_new x WHERE x.reused));
   INSERT INTO zones (id, network, state, geometry, technologies, operators, report_count, commune_nis)
   SELECT n.zone_id, n.network, n.state, n.geometry, n.technologies, n.operators, cardinality(n.report_ids),
          n.commune_nis
@@ -584,9 +585,13 @@ BEGIN
 
   -- units: each free report (label: its seq) or the zone it is in (label: -zone id); reports
   -- split apart take no part (they group only with their own cohort)
+  -- (= ANY(ARRAY(…)) wherever a work table meets zones or zone_reports: the work tables' row
+  -- estimates are those of an earlier pass or a guess, and a hash join read the whole table,
+  -- every zone for one report added: 1–2 ms a statement at 2,000 zones, growing with them)
   INSERT INTO zone_nodes (id, seq, cohort, confirmed, label)
   SELECT w.id, w.seq, w.cohort, w.confirmed, coalesce(-z.zone_id, w.seq)
   FROM zone_work w LEFT JOIN zone_reports z ON z.report_id = w.id
+    AND z.report_id = ANY(ARRAY(SELECT x.id FROM zone_work x WHERE x.cohort = 0))
   WHERE w.cohort = 0;
   INSERT INTO zone_units (unit, k)
   SELECT s.unit, row_number() OVER (ORDER BY s.unit) FROM (SELECT DISTINCT v.label AS unit FROM zone_nodes v) s;
@@ -606,7 +611,7 @@ BEGIN
   INSERT INTO zone_parts (grp, zone_id, seq, cohort, network, g, technologies, operators, commune_nis)
   SELECT u.label, z.id, 0, 0, z.network, z.geometry, z.technologies, z.operators, z.commune_nis
   FROM zone_units u JOIN zones z ON z.id = -u.unit
-  WHERE u.unit < 0;
+  WHERE u.unit < 0 AND z.id = ANY(ARRAY(SELECT -x.unit FROM zone_units x WHERE x.unit < 0));
 {make_zones_parts}
   -- a zone growing by reports alone keeps its home commune when none of them can change it:
   -- each is of lower dimension than its union (the part of highest dimension, which the rule
@@ -615,6 +620,7 @@ BEGIN
   UPDATE zone_new n SET commune_nis = z.commune_nis
   FROM zones z
   WHERE z.id = n.cand AND z.commune_nis IS NOT NULL
+    AND z.id = ANY(ARRAY(SELECT x.cand FROM zone_new x WHERE x.cand IS NOT NULL))
     AND NOT EXISTS (SELECT 1 FROM zone_parts p WHERE p.grp = n.grp AND p.zone_id IS NOT NULL AND p.zone_id <> z.id)
     AND NOT EXISTS (SELECT 1 FROM zone_parts p WHERE p.grp = n.grp AND p.report IS NOT NULL
                     AND (ST_Dimension(p.g) > ST_Dimension(z.geometry)
@@ -638,9 +644,11 @@ BEGIN
   -- the members of the zones merged into another move to it; then the zones merged go
   UPDATE zone_reports z SET zone_id = n.zone_id
   FROM zone_parts p JOIN zone_new n ON n.grp = p.grp
-  WHERE z.zone_id = p.zone_id AND p.zone_id <> n.zone_id;
+  WHERE z.zone_id = p.zone_id AND p.zone_id <> n.zone_id
+    AND z.zone_id = ANY(ARRAY(SELECT x.zone_id FROM zone_parts x WHERE x.zone_id IS NOT NULL));
   DELETE FROM zones z USING zone_parts p JOIN zone_new n ON n.grp = p.grp
-  WHERE z.id = p.zone_id AND p.zone_id <> n.zone_id;
+  WHERE z.id = p.zone_id AND p.zone_id <> n.zone_id
+    AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_parts x WHERE x.zone_id IS NOT NULL));
   INSERT INTO zones (id, network, state, geometry, technologies, operators, report_count, commune_nis)
   SELECT n.zone_id, n.network, n.state, n.geometry, n.technologies, n.operators, cardinality(n.report_ids),
          n.commune_nis
@@ -651,7 +659,8 @@ BEGIN
   UPDATE zones z SET geometry = n.geometry, technologies = n.technologies, operators = n.operators,
          commune_nis = n.commune_nis, updated_at = now(),
          report_count = (SELECT count(*) FROM zone_reports r WHERE r.zone_id = z.id)
-  FROM zone_new n WHERE z.id = n.zone_id AND n.reused;
+  FROM zone_new n WHERE z.id = n.zone_id AND n.reused
+    AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_new x WHERE x.reused));
 {pass_end}
 END $fn$;
 
