@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime
@@ -93,9 +94,13 @@ class User(Base):
         return policy.sees_all_communes(self)
 
 
-#: A hash of a random password, checked when a sign-in names no account, so that the answer
-#: takes as long as for a wrong password (no timing tells which e-mail addresses exist).
-DUMMY_PASSWORD_HASH = generate_password_hash(secrets.token_urlsafe(16))
+@functools.cache
+def dummy_password_hash() -> str:
+    """A hash of a random password, checked when a sign-in names no account, so that the
+    answer takes as long as for a wrong password (no timing tells which e-mail addresses
+    exist). Made on first use, once per process: scrypt costs about 0.1 s of CPU, which every
+    command and worker paid at start-up when it was made on import."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def hash_token(token: str) -> str:

@@ -35,7 +35,7 @@ from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import Commune, User
-from geosignal.models.user import DUMMY_PASSWORD_HASH
+from geosignal.models.user import dummy_password_hash
 from geosignal.params import parse_commune
 from geosignal.ratelimit import (
     LOGIN_PER_ACCOUNT,
@@ -149,7 +149,7 @@ def login() -> Response | str:
         password = request.form.get("password") or ""
         user = get_session().scalar(select(User).where(User.email == email))
         # the same password check whether or not the account exists (constant time)
-        valid = check_password_hash(user.password_hash if user else DUMMY_PASSWORD_HASH, password)
+        valid = check_password_hash(user.password_hash if user else dummy_password_hash(), password)
         if user is None or not user.active or not valid:
             flash(_("E-mail ou mot de passe incorrect."), "error")
             return render_template("login.html", email=email), 401  # type: ignore[return-value]
