@@ -60,3 +60,23 @@ def test_bad_values_stop_the_start_naming_the_variable(tmp_path, name: str, raw:
 def test_numbers_parse_to_their_type(tmp_path) -> None:  # noqa: ANN001
     config = _load(tmp_path, ENV="testing", MAX_VERTICES="500", MIN_AREA_M2="250.5")
     assert config["MAX_VERTICES"] == 500 and config["MIN_AREA_M2"] == 250.5
+
+
+def test_every_connection_turns_jit_off_unless_the_url_says_otherwise(database_url: str) -> None:
+    """The ``reports`` triggers keep a session's first plan of each statement; with JIT on, a
+    plan made for a bulk load was compiled again for every later single report (~0.3 s each),
+    so geosignal's connections turn it off themselves, whatever the role or server says."""
+    from sqlalchemy import text
+
+    from geosignal.db import Database
+
+    def jit(url: str) -> tuple[str, str]:
+        database = Database(url)
+        try:
+            with database.engine.connect() as connection:
+                return connection.execute(text("SELECT setting, source FROM pg_settings WHERE name = 'jit'")).one()
+        finally:
+            database.engine.dispose()
+
+    assert jit(database_url) == ("off", "client")
+    assert jit(database_url + "?options=-c%20jit%3Don") == ("on", "client")  # the URL's own options are kept
