@@ -72,4 +72,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(zone_pages.bp)
     errors_web.init_app(app)
     cli.register(app)
+    if not app.testing:
+        # the sign-in's dummy password hash, made now rather than at the first sign-in naming
+        # no account (whose answer would then take twice as long as a wrong password's)
+        from geosignal.models.user import dummy_password_hash
+
+        dummy_password_hash()
     return app
