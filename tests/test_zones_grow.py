@@ -108,8 +108,9 @@ def test_a_report_joining_or_merging_zones_reads_no_other_zone(db) -> None:  # n
     """The zones a report joins or merges are looked up by their ids, whatever the planner
     estimates of the pass's work tables: no scan of every zone or membership (migration 0021;
     before it, a hash join read all 2,000 zones for one report added, and more as they grew)."""
-    # 2,000 zones of two points 50 m apart, pairs 250 m apart (no chain), in one statement;
-    # filed in 20 communes (the places of Charleroi's are recounted from its memberships)
+    # 2,000 zones of two points 50 m apart, pairs 250 m apart (no chain), in one statement,
+    # filed in 20 communes: the pass recounts the places of the communes it touches from their
+    # memberships (by index), so the two zones touched here are the only ones in Charleroi
     pairs = [(X - 5000 + 250 * (k % 40), Y - 5000 + 250 * (k // 40)) for k in range(2000)]
     codes = [nis for (nis,) in db.execute(text("SELECT nis_code FROM communes ORDER BY 1 LIMIT 20"))]
     insert(db, [Point(x + dx, y) for x, y in pairs for dx in (0, 50)],
