@@ -11,13 +11,13 @@ from flask_login import login_required
 
 from geosignal import policy
 from geosignal.auth import current
+from geosignal.compression import gzip_chunks
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.services.imports import (
     check_options,
     create_import_job,
     get_import_job,
-    gzip_chunks,
     import_file,
     job_head,
 )
