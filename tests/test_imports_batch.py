@@ -121,15 +121,23 @@ def test_reports_come_gzipped_to_a_client_that_accepts_it(db, representative) ->
     assert json.loads(gzip.decompress(saved.get_data()))["saved"] == 300
 
 
-def test_a_file_previewed_again_names_the_reports_just_saved_with_their_properties(db, representative) -> None:
+@pytest.mark.parametrize("partition", [5000, 2])
+def test_a_file_previewed_again_names_the_reports_just_saved_with_their_properties(
+        db, representative, monkeypatch, partition) -> None:
+    """The duplicate check reads the recent reports and the stored properties in partitions
+    (a server-side cursor): with partitions of 2 rows, 5 reports span three of them."""
+    from geosignal.services import imports
+
+    monkeypatch.setattr(imports, "_PARTITION", partition)
     rows = ["latitude;longitude;operateur;description;date",
             "50,4108;4,4440;Proximus;Pas de 4G;30/03/2025",
-            "50,4200;4,4300;Base, Orange;Aucun réseau;"]
+            "50,4200;4,4300;Base, Orange;Aucun réseau;"] + [
+            f"50,{4300 + k:04d};4,4300;Orange;Point {k};" for k in range(3)]
     data = ("\r\n".join(rows) + "\r\n").encode("utf-8")
     saved = _upload(representative, data, "c.csv", network="mobile")
     again = _upload(representative, data, "c.csv", network="mobile", dry_run="true")  # within seconds
     assert (saved.status_code, again.status_code) == (201, 200)
-    assert again.get_json()["accepted"] == 2
+    assert (saved.get_json()["saved"], again.get_json()["accepted"]) == (5, 5)
     for first, second in zip(saved.get_json()["features"], again.get_json()["features"], strict=True):
         (warning,) = [w for w in second["warnings"] if w["code"] == "probable_duplicate"]
         assert warning["report_id"] == first["report_id"]

@@ -439,16 +439,15 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ou
         return
     keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
     first: dict[tuple, uuid.UUID | _Accepted] = {}
-    recent = session.execute(text(
-        "SELECT id, ST_AsBinary(geometry) AS wkb, network, technologies, operators, issue, setting, "
-        "households_affected, businesses_affected, description, observed_at FROM reports "
-        "WHERE reporter_id = :uid AND created_at > now() - make_interval(secs => :window) ORDER BY seq"),
-        {"uid": user.id, "window": DUPLICATE_WINDOW_S}).all()
     stored_geoms: set[bytes] = set()
-    if recent:
-        file_keys = set(keys)
-        stored_keys = geometry_keys(shapely.from_wkb([bytes(r.wkb) for r in recent]))
-        for r, gkey in zip(recent, stored_keys, strict=True):
+    file_keys = set(keys)
+    # the user's recent reports, read in partitions through a server-side cursor: a file saved
+    # seconds ago holds as many as the file (50,000 rows held at once: +60 MB of the worker)
+    recent = session.execute(_RECENT, {"uid": user.id, "window": DUPLICATE_WINDOW_S},
+                             execution_options={"yield_per": _PARTITION})
+    for part in recent.partitions(_PARTITION):
+        stored_keys = geometry_keys(shapely.from_wkb([bytes(r.wkb) for r in part]))
+        for r, gkey in zip(part, stored_keys, strict=True):
             if gkey in file_keys:  # (no feature of the file has the others' geometries)
                 first.setdefault((gkey, _attribute_key(r._mapping)), r.id)
                 stored_geoms.add(gkey)
@@ -470,10 +469,24 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ou
         else:
             a.report_id, a.created = earlier, False
             stored.add(earlier)
-    for row in session.execute(_STORED_PROPERTIES, {"ids": list(stored)}) if stored else ():
-        outcome.existing[row.id] = json.dumps(contract.api_properties(contract.Source(
-            row, row.name_fr, contract.GEOMETRY_KINDS[row.dimension], row.area_m2, row.length_m)),
-            ensure_ascii=False)
+    if not stored:
+        return
+    rows = session.execute(_STORED_PROPERTIES, {"ids": list(stored)}, execution_options={"yield_per": _PARTITION})
+    for part in rows.partitions(_PARTITION):
+        for row in part:
+            outcome.existing[row.id] = json.dumps(contract.api_properties(contract.Source(
+                row, row.name_fr, contract.GEOMETRY_KINDS[row.dimension], row.area_m2, row.length_m)),
+                ensure_ascii=False)
+
+
+#: Rows per partition of the duplicate check's reads (a server-side cursor).
+_PARTITION = 5_000
+
+#: The user's reports filed within ``:window`` seconds, with what a duplicate must share.
+_RECENT = text(
+    "SELECT id, ST_AsBinary(geometry) AS wkb, network, technologies, operators, issue, setting, "
+    "households_affected, businesses_affected, description, observed_at FROM reports "
+    "WHERE reporter_id = :uid AND created_at > now() - make_interval(secs => :window) ORDER BY seq")
 
 
 #: What the API properties of stored reports are made of (:func:`geosignal.contract.api_properties`,
