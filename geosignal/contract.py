@@ -312,7 +312,8 @@ PROPERTIES: tuple[Prop, ...] = (
          input_schema={"type": "string",
                        "anyOf": [{"format": "date-time"}, {"format": "date"}, {"pattern": _NAIVE_LOCAL}],
                        "description": "ISO 8601 with offset; a naive time or a date is read as Europe/Brussels "
-                                      "time (refused when it falls in a daylight-saving gap or overlap)."},
+                                      "time (refused when it falls in a daylight-saving gap or overlap); from "
+                                      "1990-01-01, not in the future."},
          headers=("observed_at", "date", "date_observation", "date_constat", "date_releve", "datum",
                   "datetime", "timestamp", "time", "horodatage", "date_heure", "observed"),
          widget="date", api_value=lambda s: format_datetime(s.report.observed_at)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, make_response, render_template, request
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from geosignal.errors import GeosignalError
@@ -75,6 +75,15 @@ def init_app(app: Flask) -> None:
         response = make_response(response)
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
+
+    @app.errorhandler(DataError)
+    def _value_not_storable(error: DataError):  # noqa: ANN202
+        # PostgreSQL refused a value (SQLSTATE class 22: too long, out of range, NUL in text…)
+        # that intake let through: the request's fault, said as PostgreSQL says it, never a 500;
+        # logged with its trace, as it marks a check intake should make itself
+        log.warning("value refused by the database on %s %s", request.method, request.path, exc_info=error)
+        reason = str(getattr(error, "orig", error)).splitlines()[0] if str(error) else "invalid value"
+        return render_error(GeosignalError("invalid_request", f"A value of the request cannot be stored: {reason}."))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # noqa: ANN202

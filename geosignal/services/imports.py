@@ -357,7 +357,10 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
     accepted = _attribute(session, user, area, [results[p] for p in candidates], rows, candidates)
     outcome.rows = rows
     outcome.commune_names = dict(zip(area.nis_codes, area.names, strict=True))
-    outcome.created_at = session.execute(text("SELECT now()")).scalar_one()
+    if dry_run:
+        outcome.created_at = session.execute(text("SELECT now()")).scalar_one()
+    else:  # one user's saves one after another: the same file saved twice at once is stored once
+        outcome.created_at = session.execute(_SAVE_LOCK, {"uid": str(user.id)}).scalar_one()
     _find_duplicates(session, user, accepted, outcome)
     all_ok = outcome.refused == 0
     if not dry_run and (mode == "valid_only" or all_ok):
@@ -478,6 +481,10 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ou
                 row, row.name_fr, contract.GEOMETRY_KINDS[row.dimension], row.area_m2, row.length_m)),
                 ensure_ascii=False)
 
+
+#: Waits for the user's other saves to commit (the duplicate check, a later statement, then
+#: sees their reports); returns the transaction's time.
+_SAVE_LOCK = text("SELECT now() FROM pg_advisory_xact_lock(hashtextextended('import:' || :uid, 0))")
 
 #: Rows per partition of the duplicate check's reads (a server-side cursor).
 _PARTITION = 5_000

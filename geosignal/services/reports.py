@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import Select, func, insert, select, text
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from geosignal.models import Commune, IdempotencyKey, Report, User
 from geosignal.services import audit, notifications
 from geosignal.services.communes import HOME_COMMUNE_SQL
 from geosignal.services.intake import ReportInput
+from geosignal.services.intake.batch import geometry_keys
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -93,8 +95,10 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
     Raises ``outside_service_area`` (422) when no commune intersects it, and
     ``not_your_commune`` (403) when a representative's zone lies mainly in another commune.
 
-    Two statements: commune assignment and duplicate detection in one query, then the
-    INSERT returning what the Feature needs. The stored per-commune figures are brought up
+    Concurrent requests of one user carrying the same report are serialised by a transaction
+    lock on (user, :func:`duplicate_identity`), taken first: two at once store one report.
+    Then commune assignment and duplicate detection in one query, and the INSERT returning
+    what the Feature needs. The stored per-commune figures are brought up
     to date by the ``reports`` triggers inside the INSERT (see
     :mod:`geosignal.services.aggregation.stored`).
     """
@@ -104,6 +108,9 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
     ewkt = f"SRID=4326;{report_input.geometry.wkt}"
     props = report_input.properties
     values = {k: props[k] for k in ATTRIBUTES if props.get(k) is not None}
+    # the same report sent twice at once (a double click): the second waits for the first's
+    # commit, then its duplicate check (a later statement, a later snapshot) sees it
+    session.execute(_DUPLICATE_LOCK, {"k": f"{user.id}:{duplicate_identity(report_input)}"})
     nis, name, duplicate = session.execute(_ASSIGN_AND_DUPLICATE, {
         "g": ewkt, "srid": LAMBERT72, "uid": user.id, "window": DUPLICATE_WINDOW_S,
         **{name: props.get(name) for name in ATTRIBUTES},
@@ -130,6 +137,27 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
     audit.record(session, "create", user, report_ids=[row[0].id], to_status=status)
     notifications.notify_created(session, [row[0].id], user)
     return to_feature(row[0], name, row[1], row[2], row[3]), True
+
+
+#: Waits for any transaction of the same user filing the same report (see :func:`create_report`).
+_DUPLICATE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('duplicate:' || :k, 0))")
+#: Waits for any transaction of the same user using the same ``Idempotency-Key``.
+_IDEMPOTENCY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('idempotency:' || :k, 0))")
+#: Longest ``Idempotency-Key`` (the column's size).
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def duplicate_identity(report_input: ReportInput) -> str:
+    """What two reports of one user must share to be duplicates, as a short digest: the
+    geometry (normalised WKB: vertex order and ring start do not matter) and every attribute
+    as stored. Equal for exact resubmissions; a hash collision only makes two requests wait
+    for each other."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(geometry_keys(np.asarray([report_input.geometry], dtype=object))[0])
+    props = report_input.properties
+    digest.update(repr(tuple(tuple(props.get(k) or ()) if k in ("technologies", "operators")
+                             else props.get(k) for k in ATTRIBUTES)).encode("utf-8", "backslashreplace"))
+    return digest.hexdigest()
 
 
 #: The home commune of a geometry (largest part: area, length or number of points measured in
@@ -237,8 +265,17 @@ def request_fingerprint(body: bytes | str) -> str:
 def replay_idempotent(session: Session, user: User, key: str, fingerprint: str) -> IdempotencyKey | None:
     """Return the stored first result for ``key`` (None when new).
 
-    Raises ``idempotency_key_reused`` (422) when the key came with a different body.
+    First waits for any transaction of the same user holding the same key (a lock held to
+    its commit): a request sent again before the first is answered gets the first's result
+    instead of a conflict. Raises ``invalid_request`` (400, ``where`` = ``Idempotency-Key``)
+    for a key of more than :data:`MAX_IDEMPOTENCY_KEY` characters or with characters other
+    than printable ASCII (RFC 9110 field values), ``idempotency_key_reused`` (422) when the
+    key came with a different body.
     """
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
+        raise GeosignalError("invalid_request", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII "
+                             f"characters; got {len(key)} characters.", where="Idempotency-Key")
+    session.execute(_IDEMPOTENCY_LOCK, {"k": f"{user.id}:{key}"})
     stored = session.get(IdempotencyKey, (user.id, key))
     if stored is not None and stored.request_hash != fingerprint:
         raise GeosignalError("idempotency_key_reused", "this Idempotency-Key was used with another body")

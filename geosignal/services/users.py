@@ -11,6 +11,7 @@ from geosignal import policy
 from geosignal.errors import GeosignalError
 from geosignal.models import ApiToken, Commune, User
 from geosignal.models.user import hash_token
+from geosignal.textsafety import refuse_unsafe_text
 from geosignal.vocab import ROLES
 
 
@@ -48,7 +49,8 @@ def create_token(session: Session, email: str, name: str = "", days: int = TOKEN
     once: only its hash is stored).
 
     Raises ``not_found`` (404) for an unknown or deactivated user, ``invalid_request`` (400)
-    for a lifetime out of range or a name longer than 80 characters.
+    for a lifetime out of range, a name longer than 80 characters or holding a character
+    geosignal does not store (:mod:`geosignal.textsafety`).
     """
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.active:
@@ -57,6 +59,7 @@ def create_token(session: Session, email: str, name: str = "", days: int = TOKEN
         raise GeosignalError("invalid_request", f"a token lasts 1 to {MAX_TOKEN_DAYS} days", where="days")
     if len(name) > 80:
         raise GeosignalError("invalid_request", "a token's name has at most 80 characters", where="name")
+    refuse_unsafe_text(name, name="the token's name", where="name", code="invalid_request")
     token = ApiToken.new_secret()
     session.add(ApiToken(user=user, token_hash=hash_token(token), name=name.strip(),
                          expires_at=datetime.now(UTC) + timedelta(days=days)))

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import policy, workflow
 from geosignal.errors import GeosignalError
+from geosignal.textsafety import refuse_unsafe_text
 from geosignal.vocab import STATUSES
 
 #: Longest reason, question, answer or note (characters).
@@ -57,6 +58,7 @@ def _clean_reason(reason: Any) -> str | None:
     if len(reason) > MAX_REASON:
         raise GeosignalError("invalid_attribute", f"reason is longer than {MAX_REASON} characters",
                              where="/reason")
+    refuse_unsafe_text(reason, name="reason", where="/reason")
     return reason or None
 
 

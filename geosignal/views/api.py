@@ -139,7 +139,7 @@ def _json_body() -> dict[str, Any]:
     if request.mimetype not in ("application/json", GEOJSON, "application/merge-patch+json"):
         raise GeosignalError("unsupported_media_type", "send application/json")
     try:
-        body = json.loads(request.get_data() or b"null")
+        body = current_app.json.loads(request.get_data() or b"null")  # strict: see geosignal.json_provider
     except ValueError:
         raise GeosignalError("invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):

@@ -26,7 +26,7 @@ from geosignal import contract, i18n, policy, ui_text, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_day
+from geosignal.params import parse_commune, parse_day
 from geosignal.services import audit as audit_service
 from geosignal.services import basemaps
 from geosignal.services import reports as reports_service
@@ -201,7 +201,8 @@ def journal_filters() -> dict[str, Any]:
         raise GeosignalError("invalid_request", "limit must be an integer", where="limit")
     if before and not before.isdigit():
         raise GeosignalError("invalid_request", "before must be an event id", where="before")
-    return {"action": request.args.get("action") or None, "commune": request.args.get("commune") or None,
+    return {"action": request.args.get("action") or None,
+            "commune": parse_commune(get_session(), request.args.get("commune")),
             "user": request.args.get("user") or None, "date_from": _day("from"), "date_to": _day("to"),
             "limit": int(limit), "before_id": int(before) if before else None}
 

@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from geosignal import vocab
 from geosignal.errors import GeosignalError
 from geosignal.geo import area_m2
+from geosignal.textsafety import check_json_text, strict_pairs
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
 from .batch import measures
@@ -106,7 +107,9 @@ def _loads(text: str) -> Any:
         seen.append(t)
         return _NonFinite(t[:20] + "…")
 
-    obj = json.loads(text, parse_constant=constant, parse_float=number, parse_int=integer)
+    pairs, repeated = strict_pairs()
+    obj = json.loads(text, parse_constant=constant, parse_float=number, parse_int=integer, object_pairs_hook=pairs)
+    check_json_text(text, obj, duplicates=bool(repeated))
     return _Finite(obj) if isinstance(obj, dict) and not seen else obj
 
 
@@ -115,7 +118,9 @@ def loads_strict(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
     as placeholders so that the caller can report them with their JSON pointer.
 
     Raises 413 ``payload_too_large`` beyond ``limits.max_upload_bytes`` and 400
-    ``invalid_json`` for undecodable or malformed text (``where`` = ``line L column C``).
+    ``invalid_json`` for undecodable or malformed text (``where`` = ``line L column C``), a
+    member name given twice in one object or an unpaired UTF-16 surrogate (``where`` = its
+    JSON pointer; see :mod:`geosignal.textsafety`).
     """
     if isinstance(raw, (bytes, bytearray, memoryview)):
         raw = bytes(raw)
@@ -566,13 +571,23 @@ def _repair_or_refuse(g: BaseGeometry, p: Pending, repair: bool) -> tuple[BaseGe
                          location=location, reason=reason)
 
 
-def _circle(g: BaseGeometry, p: Pending) -> BaseGeometry:
+def _circle(g: BaseGeometry, p: Pending, limits: Limits) -> BaseGeometry:
+    """The circle a Point with a ``radius`` (m) stands for, built in EPSG:31370. Raises 422
+    ``invalid_attribute`` for a radius on another geometry, ``area_too_large`` (at the radius)
+    when the circle would exceed ``limits.max_area_m2``: it is refused before it is built (a
+    circle of thousands of km folds over the poles once projected back)."""
+    base = p.gptr[: -len("/geometry")] if p.gptr.endswith("/geometry") else p.gptr
     if g.geom_type != "Point":
-        base = p.gptr[: -len("/geometry")] if p.gptr.endswith("/geometry") else p.gptr
         raise GeosignalError("invalid_attribute", "radius is only for a circle: a Point with a radius in metres.",
                              where=f"{base}/properties/radius")
-    centre = transform_geom(g, WGS84, LAMBERT72)
     radius = p.props["radius"]
+    circle_m2 = math.pi * min(radius, 1e8) ** 2  # (beyond 100,000 km: more than the Earth, and finite)
+    if circle_m2 > limits.max_area_m2:
+        raise GeosignalError("area_too_large", f"A circle of radius {radius:g} m covers "
+                             f"{_km2(circle_m2)}{' or more' if radius > 1e8 else ''}; the maximum is "
+                             f"{_km2(limits.max_area_m2)}.", where=f"{base}/properties/radius", area_m2=circle_m2,
+                             limit_m2=limits.max_area_m2)
+    centre = transform_geom(g, WGS84, LAMBERT72)
     p.warnings = [*p.warnings, {"code": "circle_to_polygon", "detail": f"The circle of radius {radius:g} m became "
                        f"a {4 * CIRCLE_QUAD_SEGS}-sided polygon (built in EPSG:31370)."}]
     return transform_geom(centre.buffer(radius, quad_segs=CIRCLE_QUAD_SEGS), LAMBERT72, WGS84)
@@ -680,7 +695,7 @@ def finish_reports(
 
     for i in [i for i, p in enumerate(pendings) if "radius" in p.props and alive[i]]:
         try:
-            geoms[i] = _circle(geoms[i], pendings[i])
+            geoms[i] = _circle(geoms[i], pendings[i], limits)
         except GeosignalError as err:
             refuse(i, err)
     live = np.flatnonzero(alive)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from geosignal import contract, vocab
 from geosignal.errors import GeosignalError
+from geosignal.textsafety import UNSAFE_CHARACTERS, refuse_unsafe_text
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 #: Limits of the contract (:mod:`geosignal.contract`), named here for the intake's callers.
@@ -19,6 +20,9 @@ MAX_DESCRIPTION_CHARS = contract.MAX_DESCRIPTION_CHARS
 MAX_COUNT = contract.MAX_COUNT  # households/businesses: beyond this the value is a typo
 #: How far ahead of now an observation time may be (clock skew, time zones).
 FUTURE_TOLERANCE = timedelta(hours=12)
+#: The earliest observation accepted: before it, no mobile or broadband network to observe
+#: (GSM opened in Belgium in 1994); an earlier date is a mistyped year.
+EARLIEST_OBSERVED_AT = datetime(1990, 1, 1, tzinfo=UTC)
 
 #: Property names a report may carry (API names): the contract's writable properties.
 REPORT_PROPERTIES: tuple[str, ...] = contract.names(contract.INPUT)
@@ -52,7 +56,17 @@ def _vocab_list(value: Any, allowed: tuple[str, ...], where: str, name: str) -> 
     return out
 
 
+#: A whole number with its thousands grouped by ``.`` or ``,`` twice or more ("1.000.000").
+_GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:,\d{3}){2,}")
+#: One group of three digits after ``.`` or ``,`` ("1.000", "2,500"): a thousand (Belgian
+#: files group thousands with ``.``) or a decimal (1.0, 2.5)? Never guessed.
+_AMBIGUOUS_THOUSANDS = re.compile(r"(\d{1,3})[.,](\d{3})")
+
+
 def _count(value: Any, where: str, name: str) -> int:
+    if isinstance(value, str) and (m := _AMBIGUOUS_THOUSANDS.fullmatch(value.strip())):
+        raise _fail("invalid_attribute", f"{name} {value.strip()!r} is ambiguous: {m[1]}{m[2]} (with a thousands "
+                    f"separator) or {m[1]}.{m[2]} (a decimal)? Write the whole number without a separator.", where)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail("invalid_attribute", f"{name} must be a whole number ≥ 0; got {_brief(value)}.", where)
     if value < 0 or value > MAX_COUNT:
@@ -82,7 +96,8 @@ def validate_properties(
     string becomes a one-item list, duplicates removed), ``issue``, ``setting``,
     ``households_affected``/``businesses_affected`` (int, 0…1,000,000; floats, strings and
     booleans refused), ``description`` (NFC-normalised, otherwise unchanged, ≤ 5000 chars, no
-    NUL), ``observed_at`` (aware datetime, see :func:`parse_observed_at`) and ``radius`` (m,
+    control, direction-override or unpaired-surrogate character: :mod:`geosignal.textsafety`),
+    ``observed_at`` (aware datetime, see :func:`parse_observed_at`) and ``radius`` (m,
     finite number > 0). Unknown properties are ignored; a ``null`` counts as absent.
 
     Every property is checked, and all faults are reported together: the error raised is the
@@ -143,15 +158,18 @@ def _validate_one(name: str, value: Any, where: str, require_network: bool) -> A
         if len(d) > MAX_DESCRIPTION_CHARS:
             raise _fail("invalid_attribute", f"description has {len(d)} characters; the maximum is "
                         f"{MAX_DESCRIPTION_CHARS}.", where, value=len(d), limit=MAX_DESCRIPTION_CHARS)
-        if "\x00" in d:
-            raise _fail("invalid_attribute", "description contains a NUL character.", where)
+        refuse_unsafe_text(d, name="description", where=where)
         return d
     if name == "observed_at":
         return parse_observed_at(value, where=where)
     if name == "radius":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        try:  # a JSON integer of hundreds of digits overflows a float
+            metres = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+        except OverflowError:
+            metres = math.inf
+        if not math.isfinite(metres) or metres <= 0:
             raise _fail("invalid_attribute", f"radius must be a number of metres > 0; got {_brief(value)}.", where)
-        return float(value)
+        return metres
     raise AssertionError(name)  # pragma: no cover - REPORT_PROPERTIES is closed
 
 
@@ -188,14 +206,20 @@ def parse_observed_at(value: str | None, *, where: str, day_first: bool = False)
     ``day_first=True`` (files only) also ``DD/MM/YYYY`` (or ``.``/``-``), optionally followed by
     ``HH:MM[:SS]``, read as Brussels time.
 
-    Raises 422 ``invalid_datetime`` when unreadable or in the future (an observation cannot
-    be; :data:`FUTURE_TOLERANCE` allows for clocks a little ahead), ``ambiguous_local_time``
+    Raises 422 ``invalid_datetime`` when unreadable, in the future (an observation cannot
+    be; :data:`FUTURE_TOLERANCE` allows for clocks a little ahead) or before
+    :data:`EARLIEST_OBSERVED_AT` (a mistyped year: ``0025`` for ``2025``; year 1 cannot even be
+    stored once in UTC), ``ambiguous_local_time``
     when a naive time falls in the spring-forward gap or the autumn overlap (an offset is
     then required).
     """
     parsed = _parse_observed_at(value, where=where, day_first=day_first)
     if parsed is not None and parsed > datetime.now(UTC) + FUTURE_TOLERANCE:
         raise _fail("invalid_datetime", f"observed_at {value!r} is in the future.", where)
+    if parsed is not None and parsed < EARLIEST_OBSERVED_AT:
+        raise _fail("invalid_datetime", f"observed_at {value!r} is before {EARLIEST_OBSERVED_AT.year}: no mobile or "
+                    "broadband network could be observed then; check the year.", where,
+                    limit=EARLIEST_OBSERVED_AT.isoformat())
     return parsed
 
 
@@ -323,11 +347,14 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
         kind = _KINDS.get(name)
         if kind == "count":
             if isinstance(value, str):
-                v = value.replace(" ", "").replace("\u00a0", "")
+                v = re.sub(r"[ \u00a0\u202f]", "", value)  # spaces group thousands ("1 000")
                 if re.fullmatch(r"\d{1,4000}", v):  # longer: Python refuses to convert it
                     value = int(v)
-                elif re.fullmatch(r"\d{1,4000}[.,]0*", v):
+                elif _GROUPED_THOUSANDS.fullmatch(v):  # "1.000.000", "1,000,000": only thousands
+                    value = int(re.sub(r"[.,]", "", v))
+                elif re.fullmatch(r"\d{1,4000}[.,](?:0{0,2}|0{4,})", v):  # "5,0", "12.00": a zero decimal part
                     value = int(re.split(r"[.,]", v)[0])
+                # "1.000" / "1,000" stay text: a thousands separator or a decimal one? (_count says)
             elif isinstance(value, float) and value.is_integer():
                 value = int(value)
             elif hasattr(value, "item"):  # numpy scalar
@@ -353,10 +380,10 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-#: Characters refused in free text read from files: C0 controls but tab, line feed and carriage
-#: return; DEL and the C1 controls (the mark of text decoded with the wrong code page); U+FFFD
-#: (the mark of bytes that could not be decoded).
-_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+#: Characters refused in free text read from files: those refused everywhere
+#: (:data:`geosignal.textsafety.UNSAFE_CHARACTERS`: controls, direction overrides, unpaired
+#: surrogates) and U+FFFD (the mark of bytes that could not be decoded).
+_CONTROL_CHARACTERS = re.compile(UNSAFE_CHARACTERS.pattern[:-1] + "\ufffd]")
 
 
 def check_file_properties(

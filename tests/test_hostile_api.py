@@ -1,0 +1,364 @@
+"""Hostile inputs to the JSON API, by kind: text that cannot be stored (controls, direction
+overrides, unpaired surrogates), JSON that says two things (a member twice), numbers and
+dates out of any sensible range, and the same report sent twice at once (double submit).
+
+Each refusal is checked for its exact code and place, and for nothing stored."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from geosignal import create_app
+from geosignal.devdb import scratch_database
+from geosignal.models import Report
+from geosignal.services.intake.properties import check_file_properties
+from geosignal.services.users import create_token, create_user
+from tests.conftest import CHARLEROI, COMMUNES_FILE
+
+POINT = {"type": "Point", "coordinates": [4.4440, 50.4108]}  # in Charleroi
+
+
+def _stored(db) -> int:  # noqa: ANN001
+    return db.scalar(select(func.count()).select_from(Report))
+
+
+def _post_text(account, text: str, **headers: str):  # noqa: ANN001, ANN202
+    return account.post("/api/v1/reports", data=text.encode("utf-8"), content_type="application/geo+json",
+                        headers=headers)
+
+
+def _feature(**properties) -> dict:  # noqa: ANN003
+    return {"type": "Feature", "geometry": POINT, "properties": {"network": "mobile", **properties}}
+
+
+# --------------------------------------------------------------------------- text and JSON
+
+@pytest.mark.parametrize(("text", "where"), [
+    ('{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},'
+     '"properties":{"network":"mobile","description":"bad \\ud800 x"}}', "/properties/description"),
+    ('{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},'
+     '"properties":{"network":"mobile","operators":["Orange","\\udfff"]}}', "/properties/operators/1"),
+    # an unknown member's name: before, the report was stored and the answer (echoing the name
+    # in its properties_ignored warning) failed with a 500
+    ('{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},'
+     '"properties":{"network":"mobile","\\udc00k":1}}', "/properties/\\udc00k"),
+], ids=["description", "list item", "member name"])
+def test_an_unpaired_surrogate_is_refused_where_it_is(db, representative, text, where) -> None:
+    before = _stored(db)
+    response = _post_text(representative, text)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert (body["code"], body["where"]) == ("invalid_json", where)
+    assert _stored(db) == before
+
+
+def test_a_paired_surrogate_is_an_ordinary_character(db, representative) -> None:
+    text = json.dumps(_feature(description="antenne 📶 absente"))  # ensure_ascii: written as \ud83d\udcf6
+    assert "\\ud83d\\udcf6" in text
+    response = _post_text(representative, text)
+    assert response.status_code == 201
+    assert response.get_json()["properties"]["description"] == "antenne 📶 absente"
+
+
+@pytest.mark.parametrize(("text", "where", "member"), [
+    ('{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},'
+     '"properties":{"network":"mobile","households_affected":5,"households_affected":500}}',
+     "/properties/households_affected", "households_affected"),
+    ('{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},'
+     '"geometry":{"type":"Point","coordinates":[4.43,50.41]},"properties":{"network":"mobile"}}',
+     "/geometry", "geometry"),
+    ('{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108],"coordinates":[50.4108,4.444]},'
+     '"properties":{"network":"mobile"}}', "/geometry/coordinates", "coordinates"),
+], ids=["property", "geometry", "coordinates"])
+def test_a_member_given_twice_is_refused_not_chosen(db, representative, text, where, member) -> None:
+    before = _stored(db)
+    response = _post_text(representative, text)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert (body["code"], body["where"], body["member"]) == ("invalid_json", where, member)
+    assert _stored(db) == before
+
+
+def test_an_upload_with_a_member_twice_or_an_unpaired_surrogate_is_refused(db, representative) -> None:
+    point = '{"type":"Feature","geometry":{"type":"Point","coordinates":[4.4441,50.4108]},"properties":%s}'
+    files = {
+        "twice.geojson": ('{"type":"FeatureCollection","features":[' + point % '{"network":"mobile"}' + ","
+                          + point % '{"households_affected":5,"households_affected":500}' + "]}",
+                          "/features/1/properties/households_affected"),
+        "surrogate.geojson": ('{"type":"FeatureCollection","features":[' + point % '{"description":"a\\ud800b"}'
+                              + "]}", "/features/0/properties/description"),
+    }
+    before = _stored(db)
+    for name, (text, where) in files.items():
+        for dry_run in ("true", "false"):
+            response = representative.post("/api/v1/imports", data={
+                "file": (io.BytesIO(text.encode()), name), "network": "mobile", "dry_run": dry_run},
+                content_type="multipart/form-data")
+            assert response.status_code == 400, (name, dry_run)
+            assert (response.get_json()["code"], response.get_json()["where"]) == ("invalid_json", where)
+    assert _stored(db) == before
+
+
+@pytest.mark.parametrize(("description", "character"), [
+    ("bell \x07 rings", "U+0007"),
+    ("Son\u202enette", "U+202E"),          # right-to-left override: shows another text than it holds
+    ("isolate \u2066x\u2069", "U+2066"),
+    ("C1 \x85 control", "U+0085"),
+    ("nul \x00 byte", "U+0000"),
+])
+def test_description_with_a_character_that_is_not_stored_is_refused(db, representative, description,
+                                                                    character) -> None:
+    before = _stored(db)
+    response = _post_text(representative, json.dumps(_feature(description=description)))
+    assert response.status_code == 422
+    body = response.get_json()
+    assert (body["code"], body["where"], body["character"]) == ("invalid_attribute", "/properties/description",
+                                                                 character)
+    assert _stored(db) == before
+
+
+def test_description_keeps_tabs_newlines_and_ordinary_text(db, representative) -> None:
+    text = "Rue de l'Église\tn° 12\r\nPas de réseau <b>du tout</b> — ∅ 4G"
+    response = _post_text(representative, json.dumps(_feature(description=text)))
+    assert response.status_code == 201
+    assert response.get_json()["properties"]["description"] == text
+
+
+def test_a_file_description_with_a_direction_override_is_dropped_with_a_warning() -> None:
+    properties, problems = check_file_properties({"description": "Son\u202enette", "network": "mobile"},
+                                                 columns={"description": "descr"})
+    assert properties == {"network": "mobile"}
+    assert [(p["code"], p["name"], p["column"], p["error"]) for p in problems] == [
+        ("attribute_dropped", "description", "descr", "invalid_attribute")]
+    assert "U+202E" in problems[0]["detail"]
+
+
+@pytest.mark.parametrize("reason", ["a\x00b", "motif \u202e inversé", "a\ud800b"])
+def test_a_transition_reason_that_cannot_be_stored_is_refused(db, representative, referent, reason) -> None:
+    created = _post_text(representative, json.dumps(_feature(description="à valider")))
+    rid = created.get_json()["id"]
+    for url, body in ((f"/api/v1/reports/{rid}/transitions", {"to": "rejected", "reason": reason}),
+                      ("/api/v1/reports/transitions", {"ids": [rid], "to": "rejected", "reason": reason})):
+        response = referent.post(url, data=json.dumps(body), content_type="application/json")
+        problem = response.get_json()
+        if "\ud800" in reason:  # not even Unicode: refused as it is read
+            assert (response.status_code, problem["code"], problem["where"]) == (400, "invalid_json", "/reason")
+        else:
+            assert (response.status_code, problem["code"], problem["where"]) == (422, "invalid_attribute", "/reason")
+    assert referent.get(f"/api/v1/reports/{rid}").get_json()["properties"]["status"] == "submitted"
+
+
+def test_bulk_transitions_with_a_member_twice_are_refused(db, representative, referent) -> None:
+    rid = _post_text(representative, json.dumps(_feature())).get_json()["id"]
+    text = '{"ids":["' + rid + '"],"to":"validated","to":"rejected","reason":"x"}'
+    response = referent.post("/api/v1/reports/transitions", data=text, content_type="application/json")
+    assert response.status_code == 400
+    assert (response.get_json()["code"], response.get_json()["where"]) == ("invalid_json", "/to")
+    assert referent.get(f"/api/v1/reports/{rid}").get_json()["properties"]["status"] == "submitted"
+
+
+# --------------------------------------------------------------------------- numbers and dates
+
+@pytest.mark.parametrize(("radius", "code"), [
+    ("1" + "0" * 400, "invalid_attribute"),  # an integer no float can hold
+    ("1e7", "area_too_large"),             # a circle folding over the poles once projected
+    ("1e300", "area_too_large"),
+    ("25000", "area_too_large"),           # 1,963 km²: larger than the limit
+])
+def test_a_circle_too_large_is_refused_at_its_radius(db, representative, radius, code) -> None:
+    text = ('{"type":"Feature","properties":{"network":"mobile","radius":' + radius + '},'
+            '"geometry":{"type":"Point","coordinates":[4.444,50.4108]}}')
+    before = _stored(db)
+    response = _post_text(representative, text)
+    assert response.status_code == 422
+    assert (response.get_json()["code"], response.get_json()["where"]) == (code, "/properties/radius")
+    assert _stored(db) == before
+
+
+def test_a_circle_within_the_limit_is_still_made(db, representative) -> None:
+    response = _post_text(representative, json.dumps(_feature(radius=250)))
+    assert response.status_code == 201
+    assert response.get_json()["properties"]["area_m2"] == pytest.approx(3.14159 * 250 ** 2, rel=2e-3)
+
+
+@pytest.mark.parametrize("observed_at", ["0001-01-01", "0001-01-01T00:00:00+01:00", "0025-06-01T10:00:00+02:00",
+                                         "1850-03-01", "1989-12-31T23:00:00Z"])
+def test_an_observation_before_1990_is_a_mistyped_year(db, representative, observed_at) -> None:
+    before = _stored(db)
+    response = _post_text(representative, json.dumps(_feature(observed_at=observed_at)))
+    assert response.status_code == 422
+    body = response.get_json()
+    assert (body["code"], body["where"]) == ("invalid_datetime", "/properties/observed_at")
+    assert _stored(db) == before
+
+
+def test_an_observation_of_1990_or_later_is_kept(db, representative) -> None:
+    response = _post_text(representative, json.dumps(_feature(observed_at="1990-01-01T12:00:00+01:00")))
+    assert response.status_code == 201
+    assert response.get_json()["properties"]["observed_at"] == "1990-01-01T12:00:00+01:00"
+
+
+@pytest.mark.parametrize(("value", "kept"), [
+    ("1.000", None), ("2,500", None), ("12.500", None),  # a thousand, or a decimal? never guessed
+    ("1.000.000", 1_000_000), ("1 000", 1000), ("5,0", 5), ("12.00", 12), ("7", 7),
+])
+def test_a_count_with_a_thousands_separator_is_read_or_refused_never_divided(value, kept) -> None:
+    properties, problems = check_file_properties({"households_affected": value}, columns={"households_affected":
+                                                                                          "menages"})
+    assert properties.get("households_affected") == kept
+    if kept is None:
+        (problem,) = problems
+        assert (problem["code"], problem["column"], problem["error"]) == ("attribute_dropped", "menages",
+                                                                          "invalid_attribute")
+        assert "ambiguous" in problem["detail"]
+    else:
+        assert problems == []
+
+
+def test_a_belgian_csv_with_1000_households_is_not_stored_as_1(db, representative) -> None:
+    data = b"latitude;longitude;menages\r\n50,4108;4,4440;1.000\r\n50,4200;4,4300;1.000.000\r\n"
+    response = representative.post("/api/v1/imports", data={"file": (io.BytesIO(data), "m.csv"),
+                                                             "network": "mobile"},
+                                   content_type="multipart/form-data")
+    assert response.status_code == 201
+    first, second = response.get_json()["features"]
+    assert first["properties"]["households_affected"] is None
+    assert [w["code"] for w in first["warnings"]] == ["attribute_dropped"]
+    assert second["properties"]["households_affected"] == 1_000_000
+
+
+# --------------------------------------------------------------------------- filters
+
+@pytest.mark.parametrize("commune", ["99999", "abc", "52011\u200b"])
+def test_the_journal_refuses_an_unknown_commune(db, client, commune) -> None:
+    from tests.conftest import make_account
+
+    admin = make_account(client, db, "journal-admin@igretec.com", "admin")
+    response = admin.get("/api/v1/audit", query_string={"commune": commune})
+    assert response.status_code == 422
+    assert (response.get_json()["code"], response.get_json()["where"]) == ("unknown_commune", "commune")
+    admin.login()
+    page = client.get("/admin/journal", query_string={"commune": commune})
+    assert page.status_code == 422
+    assert client.get("/admin/journal", query_string={"commune": CHARLEROI}).status_code == 200
+
+
+# --------------------------------------------------------------------------- the same report twice at once
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple]:
+    """The application on a scratch database of its own (real commits, a pool for 8
+    requests at once) and a Charleroi representative's bearer token."""
+    with scratch_database("geosignal_test_double", COMMUNES_FILE) as scratch:
+        url = scratch.engine.url.render_as_string(hide_password=False)
+        with scratch.session() as session:
+            create_user(session, "double@charleroi.be", "representative", CHARLEROI, "correct horse battery")
+            token = create_token(session, "double@charleroi.be")
+            session.commit()
+        application = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "test",
+                                  "TILE_URL": "", "WRITE_RATE_LIMIT": "100000 per minute"})
+        yield application, scratch, token
+        application.extensions["geosignal.db"].engine.dispose()
+
+
+def _at_once(application, requests: list[tuple[dict, bytes]]) -> list:  # noqa: ANN001
+    """POST each (headers, body) to /api/v1/reports from its own thread, all released together."""
+    barrier = threading.Barrier(len(requests))
+    answers: list = [None] * len(requests)
+
+    def send(k: int, headers: dict, body: bytes) -> None:
+        client = application.test_client()
+        barrier.wait()
+        answers[k] = client.post("/api/v1/reports", data=body, content_type="application/geo+json",
+                                 headers=headers)
+
+    threads = [threading.Thread(target=send, args=(k, h, b)) for k, (h, b) in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def _count_with(scratch, description: str) -> int:  # noqa: ANN001
+    with scratch.session() as session:
+        return session.scalar(select(func.count()).select_from(Report).where(Report.description == description))
+
+
+def test_the_same_idempotency_key_at_once_stores_one_report_and_replays_it(served) -> None:
+    application, scratch, token = served
+    for round_ in range(3):
+        description = f"clé {round_} {uuid.uuid4()}"
+        body = json.dumps(_feature(description=description)).encode()
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"k-{uuid.uuid4()}"}
+        answers = _at_once(application, [(headers, body)] * 4)
+        assert sorted(a.status_code for a in answers) == [201, 201, 201, 201]  # the replays repeat the 201
+        assert len({a.get_json()["id"] for a in answers}) == 1
+        assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 3
+        assert _count_with(scratch, description) == 1
+
+
+def test_the_same_report_twice_at_once_without_a_key_is_stored_once(served) -> None:
+    application, scratch, token = served
+    for round_ in range(3):
+        description = f"double clic {round_} {uuid.uuid4()}"
+        body = json.dumps(_feature(description=description)).encode()
+        answers = _at_once(application, [({"Authorization": f"Bearer {token}"}, body)] * 2)
+        assert sorted(a.status_code for a in answers) == [200, 201]
+        assert len({a.get_json()["id"] for a in answers}) == 1
+        assert _count_with(scratch, description) == 1
+
+
+@pytest.mark.parametrize("key", ["k" * 201, "clé-accentuée", "tab\there"])
+def test_an_idempotency_key_that_cannot_be_kept_is_refused(served, key) -> None:
+    application, scratch, token = served
+    description = f"clé refusée {uuid.uuid4()}"
+    response = application.test_client().post(
+        "/api/v1/reports", data=json.dumps(_feature(description=description)), content_type="application/geo+json",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
+    assert response.status_code == 400
+    assert (response.get_json()["code"], response.get_json()["where"]) == ("invalid_request", "Idempotency-Key")
+    assert _count_with(scratch, description) == 0
+
+
+# --------------------------------------------------------------------------- what the database refuses
+
+def test_a_token_name_that_cannot_be_stored_is_refused(db, representative) -> None:
+    from geosignal.errors import GeosignalError
+
+    with pytest.raises(GeosignalError) as caught:
+        create_token(db, representative.email, name="QGIS\x00")
+    assert (caught.value.code, caught.value.where) == ("invalid_request", "name")
+
+
+def test_a_value_the_database_refuses_is_a_coded_400_never_a_500(database_url) -> None:
+    """The last line of defence: a value PostgreSQL refuses (SQLSTATE class 22) that no check
+    caught answers problem+json 400 with PostgreSQL's reason, as a page for people."""
+    from sqlalchemy import text
+
+    from geosignal.db import get_session
+
+    application = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": database_url,
+                              "SECRET_KEY": "test", "TILE_URL": ""})
+
+    @application.get("/api/v1/probe-data-error")
+    def probe() -> str:
+        get_session().execute(text("SELECT make_date(0, 1, 1)"))  # date field value out of range
+        return "unreachable"
+
+    try:
+        response = application.test_client().get("/api/v1/probe-data-error")
+        assert response.status_code == 400
+        assert response.mimetype == "application/problem+json"
+        problem = response.get_json()
+        assert problem["code"] == "invalid_request"
+        assert "date field value out of range" in problem["detail"]
+    finally:
+        application.extensions["geosignal.db"].engine.dispose()
