@@ -362,3 +362,30 @@ def test_a_value_the_database_refuses_is_a_coded_400_never_a_500(database_url) -
         assert "date field value out of range" in problem["detail"]
     finally:
         application.extensions["geosignal.db"].engine.dispose()
+
+
+# --------------------------------------------------------------------------- shapes of the body
+
+@pytest.mark.parametrize("text", ["[1, 2]", "42", "null", "true", '"Feature"'])
+def test_a_body_that_is_not_an_object_is_refused_at_the_root(db, representative, text) -> None:
+    before = _stored(db)
+    response = _post_text(representative, text)
+    assert response.status_code == 422
+    assert (response.get_json()["code"], response.get_json()["where"]) == ("invalid_geojson", "/")
+    assert _stored(db) == before
+
+
+def test_a_null_status_counts_as_absent(db, representative) -> None:
+    response = _post_text(representative, json.dumps(_feature(status=None)))
+    assert response.status_code == 201
+    assert response.get_json()["properties"]["status"] == "submitted"
+
+
+@pytest.mark.parametrize(("observed_at", "shown"), [
+    ("2025-03-01t10:00:00z", "2025-03-01T11:00:00+01:00"),   # RFC 3339 allows lower case
+    ("2025-03-01t10:00:00+01:00", "2025-03-01T10:00:00+01:00"),
+])
+def test_lower_case_rfc3339_times_are_read(db, representative, observed_at, shown) -> None:
+    response = _post_text(representative, json.dumps(_feature(observed_at=observed_at)))
+    assert response.status_code == 201
+    assert response.get_json()["properties"]["observed_at"] == shown

@@ -69,9 +69,11 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
             return stored.response_body, stored.response_status, stored.location or ""
     limits = limits_from_config(current_app.config)
     doc = loads_strict(body, limits=limits)
+    if not isinstance(doc, dict):  # (a decoded string must not be parsed again as JSON text)
+        raise GeosignalError("invalid_geojson", "A GeoJSON Feature (object) was expected.", where="/")
     status = request.form.get("status") or "submitted"
     if isinstance(doc, dict) and isinstance(doc.get("properties"), dict) and "status" in doc["properties"]:
-        status = doc["properties"].pop("status")
+        status = doc["properties"].pop("status") or status  # null counts as absent, as for every property
     if status not in workflow.INITIAL_STATUSES:
         raise GeosignalError("invalid_attribute", f"a new report is {' or '.join(workflow.INITIAL_STATUSES)}",
                              where="/properties/status")

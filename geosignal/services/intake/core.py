@@ -914,8 +914,8 @@ def parse_report_feature(
     Raises ``GeosignalError``: 400 ``invalid_json``, 413 ``payload_too_large``, 422 for every
     geometry, CRS, limit, service-area and property fault, ``where`` = JSON pointer.
     """
-    obj = raw if isinstance(raw, dict) else loads_strict(raw, limits=limits)
-    if not isinstance(obj, dict):
+    obj = loads_strict(raw, limits=limits) if isinstance(raw, (bytes, bytearray, memoryview, str)) else raw
+    if not isinstance(obj, dict):  # an array, a number, null… (as text or already decoded)
         raise GeosignalError("invalid_geojson", "A GeoJSON Feature (object) was expected.", where="/")
     _raise_non_finite(obj, "")
     epsg = resolve_crs(crs, obj.get("crs"), where="")

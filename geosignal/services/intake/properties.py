@@ -243,6 +243,8 @@ def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False
     text = value.strip()
     if not text:
         return None
+    if re.match(r"^\d{4}-\d{2}-\d{2}t\d", text) or text.endswith("z"):  # RFC 3339 allows lower case
+        text = text[:10] + text[10:].replace("t", "T", 1).replace("z", "Z")
     if _DATE_ONLY.match(text):
         try:
             d = date.fromisoformat(text)
