@@ -389,3 +389,30 @@ def test_lower_case_rfc3339_times_are_read(db, representative, observed_at, show
     response = _post_text(representative, json.dumps(_feature(observed_at=observed_at)))
     assert response.status_code == 201
     assert response.get_json()["properties"]["observed_at"] == shown
+
+
+# --------------------------------------------------------------------------- swapped axes, another CRS
+
+@pytest.mark.parametrize("crs", [None, "EPSG:4326"])
+def test_lambert_coordinates_with_swapped_axes_get_both_hints(db, representative, crs) -> None:
+    """A spreadsheet's y;x in Lambert 72 sent as WGS 84: refused (never reprojected nor swapped
+    silently), saying both what the CRS looks like and that the axes look swapped."""
+    from tests.factories import CHARLEROI_LAMBERT72
+
+    x, y = CHARLEROI_LAMBERT72
+    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [y, x]},
+            "properties": {"network": "mobile"}}
+    before = _stored(db)
+    response = representative.post("/api/v1/reports", data=json.dumps(body), content_type="application/geo+json",
+                                   query_string={"crs": crs} if crs else None)
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert (problem["code"], problem["hint"], problem["suggested_crs"], problem["axes_swapped"],
+            problem["suggested_commune"]["nis_code"]) == ("outside_service_area", "looks_like_lambert72",
+                                                         "EPSG:31370", True, CHARLEROI)
+    assert _stored(db) == before
+    sent_right = representative.post("/api/v1/reports", data=json.dumps(body), content_type="application/geo+json",
+                                     query_string={"crs": "EPSG:31370"})
+    assert sent_right.status_code == 422  # the declared CRS is right, the order still swapped
+    assert (sent_right.get_json()["hint"], sent_right.get_json()["swapped_commune"]["nis_code"]) == (
+        "axes_swapped", CHARLEROI)

@@ -377,9 +377,11 @@ def _diagnose(xy: np.ndarray, epsg: int, area: ServiceArea) -> dict | None:
         return None
     step = max(1, len(xy) // 50)
     sample = np.vstack([xy.mean(axis=0, keepdims=True), xy[::step][:50]])
-    options: list[tuple[str, np.ndarray, int]] = [("axes_swapped", sample[:, ::-1], epsg)]
-    options += [(_HINT_FOR_EPSG[alt], sample, alt) for alt in ACCEPTED_EPSG if alt != epsg]
-    for hint, pts, src in options:
+    options: list[tuple[str, np.ndarray, int, bool]] = [("axes_swapped", sample[:, ::-1], epsg, True)]
+    options += [(_HINT_FOR_EPSG[alt], sample, alt, False) for alt in ACCEPTED_EPSG if alt != epsg]
+    # another CRS and the axes swapped too (northing before easting: a spreadsheet's y;x)
+    options += [(_HINT_FOR_EPSG[alt], sample[:, ::-1], alt, True) for alt in ACCEPTED_EPSG if alt != epsg]
+    for hint, pts, src, swapped in options:
         try:
             with np.errstate(all="ignore"):
                 ll = transform_xy(pts, src, WGS84)
@@ -390,7 +392,8 @@ def _diagnose(xy: np.ndarray, epsg: int, area: ServiceArea) -> dict | None:
                 continue
             hit = area.commune_at(float(lon), float(lat))
             if hit:
-                return {"hint": hint, "epsg": src, "commune": {"nis_code": hit[0], "name": hit[1]}}
+                return {"hint": hint, "epsg": src, "swapped": swapped,
+                        "commune": {"nis_code": hit[0], "name": hit[1]}}
     return None
 
 
@@ -407,11 +410,16 @@ def _outside(xy: np.ndarray, epsg: int, area: ServiceArea, where: str, detail: s
         else:
             label = {"looks_like_lambert72": "Belgian Lambert 72", "looks_like_lambert2008": "Belgian Lambert 2008",
                      "looks_like_wgs84": "WGS 84 longitude/latitude"}[diag["hint"]]
-            detail += (f" These look like {label} coordinates ({_CRS_LABEL[diag['epsg']]}), which would place the "
-                       f"report in {c['name']} (NIS {c['nis_code']}): send crs=EPSG:{diag['epsg']}. "
-                       "Nothing was reprojected for you.")
+            swapped = " with their two axes swapped" if diag["swapped"] else ""
+            order = (" and give the first axis first (x before y, or longitude before latitude)"
+                     if diag["swapped"] else "")
+            detail += (f" These look like {label} coordinates ({_CRS_LABEL[diag['epsg']]}){swapped}, which would "
+                       f"place the report in {c['name']} (NIS {c['nis_code']}): send crs=EPSG:{diag['epsg']}{order}. "
+                       "Nothing was reprojected or swapped for you.")
             extra["suggested_crs"] = f"EPSG:{diag['epsg']}"
             extra["suggested_commune"] = c
+            if diag["swapped"]:
+                extra["axes_swapped"] = True
     return GeosignalError("outside_service_area", detail, where=where, **extra)
 
 
