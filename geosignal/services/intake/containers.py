@@ -14,23 +14,38 @@ Decisions (each a coded refusal of the whole file, naming the member or the plac
   encrypted or oddly compressed member → 422 ``unreadable_file`` naming it.
 * **Nested archives** (a member that is itself a zip, KMZ, gzip, 7z, rar, tar… by name or
   signature) are never opened: they are skipped with a ``nested_archive_ignored`` warning.
-* **XML** is scanned with ``defusedxml`` (expat) before GDAL sees it: a DOCTYPE, an entity
-  declaration or an external reference → 422 ``unsafe_xml``; malformed XML → 422
+* **XML** is recognised by its encoding (a byte-order mark, or ``<`` in UTF-16/32 as the XML
+  specification detects it) and by the local name of its root element (``<k:kml>`` is KML),
+  wherever the root starts; UTF-16/32 documents are transcoded to UTF-8 (text kept character
+  for character). It is scanned with ``defusedxml`` (expat) before GDAL sees it: a DOCTYPE, an
+  entity declaration or an external reference → 422 ``unsafe_xml``; malformed XML → 422
   ``unreadable_file`` with ``line`` and ``column``. KML ``NetworkLink`` elements are never
   followed (GDAL does not either); each one becomes a ``network_link_ignored`` warning with its
-  ``href``.
+  ``href``. Image overlays (GroundOverlay, PhotoOverlay, ScreenOverlay) are pictures, not
+  reports: cut out before GDAL reads the file, each one an ``overlay_ignored`` warning. The raw
+  ``<coordinates>`` of every placemark must be positions of 2 or 3 finite numbers (GDAL reads
+  a missing latitude as 0): else 422 ``invalid_coordinate`` (``empty_geometry`` when empty)
+  naming the line, the placemark's index and name.
 * **dBase text** is decoded with the encoding the ``.cpg`` names, else the one the language
   driver byte (LDID, byte 29 of the ``.dbf``) names, else — when every text byte is ASCII —
-  as ASCII; otherwise 422 ``undecidable_encoding`` naming the ``.dbf``. Text that is not valid
-  in the declared encoding, or that a single-byte declaration would turn into mojibake (the
-  bytes are UTF-8), → 422 ``unreadable_file`` naming the member, record and field.
-  ``ISO-8859-1``/``latin-1`` and LDID 0x57 ("ANSI") are read as Windows-1252, as browsers do.
+  as ASCII; otherwise 422 ``undecidable_encoding`` naming the ``.dbf``. A ``.cpg`` naming no
+  dBase code page (only ASCII-compatible single-byte code pages, UTF-8 and the CJK multibyte
+  ones are; not UTF-16, EBCDIC nor Python's ``rot13``/``base64``…) or holding junk → 422
+  ``undecidable_encoding`` naming the ``.dbf`` and the label (``cpg``). Text that is not valid
+  in the declared encoding, that a single-byte declaration would turn into mojibake (the bytes
+  read as UTF-8, even with a character cut by the field width), or a field holding a NUL byte
+  followed by more text (GDAL would cut it there) → 422 ``unreadable_file`` naming the member,
+  record and field. ``ISO-8859-1``/``latin-1`` and LDID 0x57 ("ANSI") are read as
+  Windows-1252, as browsers do.
+* **Geometries shapely will not build** (an unclosed ring, a one-point line) are decoded from
+  their WKB as written (:func:`wkb_geojson`) so that the checks refuse that feature alone.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
+import math
 import re
 import stat
 import struct
@@ -255,28 +270,141 @@ def is_junk_member(name: str) -> bool:
 # --------------------------------------------------------------------------- XML
 
 _GPX_POINTS = ("wpt", "trkpt", "rtept")
+#: KML image overlays: pictures draped on the map, never reports (GDAL turns a GroundOverlay's
+#: LatLonBox into a polygon).
+KML_OVERLAYS = ("GroundOverlay", "PhotoOverlay", "ScreenOverlay")
+#: Byte-order marks, longest first (UTF-32 LE starts like UTF-16 LE).
+_XML_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xef\xbb\xbf", "utf-8"),
+             (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
+#: One number of a KML tuple (what GDAL reads as a number, no NaN/Inf words).
+_KML_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_KML_TUPLE = re.compile(rf"{_KML_NUMBER},{_KML_NUMBER}(?:,{_KML_NUMBER})?")
+_KML_TUPLES = re.compile(rf"\s*(?>{_KML_TUPLE.pattern})(?:\s+(?>{_KML_TUPLE.pattern}))*+\s*")  # no backtracking
+
+
+def _starts_like_xml(data: bytes, codec: str) -> bool:
+    unit = 4 if "32" in codec else 2 if "16" in codec else 1
+    head = data[:4096 - 4096 % unit]
+    if unit == 1:
+        return head.lstrip().startswith(b"<")
+    return head.decode(codec, errors="replace").lstrip(" \t\r\n").startswith("<")
+
+
+def xml_encoding(data: bytes) -> tuple[str, int] | None:
+    """How an XML document's bytes are encoded, from its first bytes as the XML
+    specification (appendix F) detects it: a byte-order mark, else the pattern of ``<`` in
+    UTF-32 or UTF-16. Returns ``(codec, BOM length)``, ``codec`` being ``"utf-8"`` for every
+    ASCII-compatible encoding (its declaration then names it); None when ``data`` does not
+    start (after white space) with ``<`` in any of them."""
+    for bom, codec in _XML_BOMS:
+        if data.startswith(bom):
+            return (codec, len(bom)) if _starts_like_xml(data[len(bom):], codec) else None
+    for codec, unit in (("utf-32-be", 4), ("utf-32-le", 4), ("utf-16-be", 2), ("utf-16-le", 2)):
+        if b"\x00" in data[:unit] and _starts_like_xml(data, codec):
+            return codec, 0
+    return ("utf-8", 0) if _starts_like_xml(data, "utf-8") else None
+
+
+_XML_DECLARED_ENCODING = re.compile(r"""^(<\?xml\b[^?>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+
+
+def xml_utf8(data: bytes) -> bytes:
+    """An XML document as the checks and GDAL read it: ``data`` itself when its encoding is
+    ASCII-compatible (UTF-8, or what its declaration names), else — UTF-16 or UTF-32, with or
+    without a byte-order mark — transcoded to UTF-8, the declaration's ``encoding`` changed to
+    ``UTF-8``; text and coordinates are kept character for character.
+
+    Raises 422 ``unreadable_file`` when the bytes are not valid UTF-16/UTF-32.
+    """
+    found = xml_encoding(data)
+    if found is None or found[0] == "utf-8":
+        return data
+    codec, bom = found
+    try:
+        text = data[bom:].decode(codec)
+    except UnicodeDecodeError as exc:
+        raise GeosignalError("unreadable_file", f"The XML file is not valid {codec.upper()} text (byte {exc.start + bom}"
+                             ").", where=f"byte {exc.start + bom}") from None
+    return _XML_DECLARED_ENCODING.sub(r"\1\2UTF-8\2", text, count=1).encode("utf-8")
+
+
+class _Stop(Exception):
+    """Raised from an expat handler to stop parsing."""
+
+
+def xml_root(data: bytes) -> tuple[str | None, str | None]:
+    """The local name of the root element of an XML document (``kml`` for ``<k:kml>``),
+    wherever it starts (after a prolog of any length), and the name the DOCTYPE declares,
+    if any. Only the prolog is parsed (expat, nothing expanded nor fetched). The root is None
+    when the prolog is not well-formed.
+
+    Raises 422 ``unsafe_xml`` when the prolog declares an entity.
+    """
+    import pyexpat
+
+    text = xml_utf8(data)
+    parser = pyexpat.ParserCreate()
+    seen: dict[str, str | None] = {"root": None, "doctype": None}
+
+    def doctype(name: str, *_: object) -> None:
+        seen["doctype"] = name
+
+    def entity(name: str, *_: object) -> None:
+        raise GeosignalError("unsafe_xml", f"The XML file declares the entity {name!r} (in a DOCTYPE); such XML "
+                             "is refused before it is read.")
+
+    def start(name: str, _attrs: object) -> None:
+        seen["root"] = name.rsplit(":", 1)[-1]
+        raise _Stop
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = entity
+    parser.UnparsedEntityDeclHandler = entity
+    parser.StartElementHandler = start
+    try:
+        for pos in range(0, len(text), _CHUNK):
+            parser.Parse(text[pos:pos + _CHUNK], False)
+        parser.Parse(b"", True)
+    except _Stop:
+        pass
+    except pyexpat.ExpatError:
+        prolog = text[:max(parser.CurrentByteIndex, 0) + 64].lower()
+        if b"<!doctype" in prolog or b"<!entity" in prolog:  # e.g. <!doctype kml>, which expat does not read
+            raise GeosignalError("unsafe_xml", "The XML file declares a DOCTYPE or entities; such XML is "
+                                 "refused before it is read.") from None
+    return seen["root"], seen["doctype"]
 
 
 class _XmlScan(xml.sax.handler.ContentHandler):
-    """Collects KML NetworkLink targets while the document is checked."""
+    """Collects KML NetworkLink targets and image overlays, and checks the raw coordinates of
+    GPX points and KML placemarks, while the document is checked."""
 
-    def __init__(self) -> None:
+    def __init__(self, fmt: str = "kml") -> None:
         super().__init__()
+        self.fmt = fmt
         self.links: list[dict] = []
-        self._in_link = 0
+        self.overlays: list[dict] = []
+        #: open NetworkLinks, overlays and placemarks, innermost last
+        self._open: list[dict] = []
         self._capture: str | None = None
         self._text: list[str] = []
+        self._coords: list[str] | None = None
+        self._coords_at: tuple[int, int] = (0, 0)
+        self._placemarks = 0
         self.root: str | None = None
         self._locator = None
 
     def setDocumentLocator(self, locator) -> None:  # noqa: N802, ANN001 - SAX API
         self._locator = locator
 
+    def _position(self) -> tuple[int, int]:
+        return self._locator.getLineNumber(), self._locator.getColumnNumber()
+
     def startElement(self, name: str, attrs) -> None:  # noqa: N802, ANN001 - SAX API
         local = name.rsplit(":", 1)[-1]
         if self.root is None:
             self.root = local
-        if local in _GPX_POINTS:
+        if local in _GPX_POINTS and self.fmt == "gpx":
             for axis, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
                 raw = attrs.get(axis)
                 try:
@@ -284,47 +412,96 @@ class _XmlScan(xml.sax.handler.ContentHandler):
                 except ValueError:
                     ok = False
                 if not ok:
-                    line, column = self._locator.getLineNumber(), self._locator.getColumnNumber()
+                    line, column = self._position()
                     raise GeosignalError("invalid_coordinate", f"<{local}> at line {line} has {axis}={raw!r}, not a "
                                          f"number between {low:g} and {high:g}.", where=f"line {line} column {column}",
                                          line=line, column=column)
-        if local == "NetworkLink":
-            self._in_link += 1
-            self.links.append({"href": None, "name": None})
-        elif self._in_link and local in ("href", "name") and self.links[-1][local] is None:
+        if local in ("NetworkLink", "Placemark", *KML_OVERLAYS):
+            thing = {"kind": local, "name": None, "href": None, "problem": None}
+            if local == "NetworkLink":
+                self.links.append(thing)
+            elif local == "Placemark":
+                thing["index"] = self._placemarks
+                self._placemarks += 1
+            else:
+                self.overlays.append(thing)
+            self._open.append(thing)
+        elif local == "coordinates" and self.fmt == "kml" and any(t["kind"] == "Placemark" for t in self._open):
+            self._coords = []
+            self._coords_at = self._position()
+        elif (self._open and local in ("href", "name") and self._open[-1][local] is None
+              and (local == "name" or self._open[-1]["kind"] != "Placemark")):
             self._capture = local
             self._text = []
 
     def endElement(self, name: str) -> None:  # noqa: N802 - SAX API
         local = name.rsplit(":", 1)[-1]
         if self._capture is not None and local == self._capture:
-            self.links[-1][local] = "".join(self._text).strip()[:500]
+            self._open[-1][local] = "".join(self._text).strip()[:500]
             self._capture = None
-        elif local == "NetworkLink":
-            self._in_link -= 1
+        elif local == "coordinates" and self._coords is not None:
+            placemark = next(t for t in reversed(self._open) if t["kind"] == "Placemark")
+            if placemark["problem"] is None:
+                placemark["problem"] = _coordinates_problem("".join(self._coords), self._coords_at)
+            self._coords = None
+        elif self._open and local == self._open[-1]["kind"]:
+            thing = self._open.pop()
+            if thing["problem"] is not None:
+                code, text, (line, column) = thing["problem"]
+                label = f"Placemark {thing['index']}" + (f" ({thing['name']!r})" if thing["name"] else "")
+                detail = (f"{label} has empty <coordinates> (line {line})." if code == "empty_geometry" else
+                          f"{label} has the position {text!r} in its <coordinates> (line {line}): each position "
+                          "must be lon,lat or lon,lat,altitude (finite numbers with a decimal point, not a decimal "
+                          "comma; no spaces inside a position), positions separated by spaces.")
+                raise GeosignalError(code, detail, where=f"line {line} column {column}", line=line, column=column,
+                                     placemark=thing["index"], name=thing["name"])
 
     def characters(self, content: str) -> None:
-        if self._capture is not None:
+        if self._coords is not None:
+            self._coords.append(content)
+        elif self._capture is not None:
             self._text.append(content)
 
 
+def _coordinates_problem(text: str, at: tuple[int, int]) -> tuple[str, str, tuple[int, int]] | None:
+    """The fault of the raw text of a KML ``<coordinates>`` element (code, the bad position,
+    ``at``), None when every position is 2 or 3 comma-separated finite numbers."""
+    if not text.strip():
+        return "empty_geometry", "", at
+    if _KML_TUPLES.fullmatch(text):
+        if "e" not in text and "E" not in text:
+            return None
+        bad = next((t for t in text.split() if not all(math.isfinite(float(v)) for v in t.split(","))), None)
+    else:
+        bad = next((t for t in text.split() if not _KML_TUPLE.fullmatch(t)), text.strip())
+    return ("invalid_coordinate", bad[:100], at) if bad is not None else None
+
+
 def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> list[dict]:
-    """Check an XML upload (``fmt`` ``"kml"`` or ``"gpx"``) before GDAL reads it.
+    """Check an XML upload (``fmt`` ``"kml"`` or ``"gpx"``; UTF-8 or any encoding its
+    declaration names, UTF-16 or UTF-32) before GDAL reads it.
 
     ``member``: the archive member it came from (KMZ), named in errors. Returns warnings:
-    one ``network_link_ignored`` per KML NetworkLink (``href``, ``name``).
+    one ``network_link_ignored`` per KML NetworkLink (``href``, ``name``) and one
+    ``overlay_ignored`` per image overlay (``kind``, ``name``; :func:`xml_for_gdal` takes
+    them out: they are pictures, not reports).
 
     Raises 422 ``unsafe_xml`` for a DOCTYPE, an entity declaration or an external reference;
     422 ``unreadable_file`` (``line``, ``column``) for malformed XML or a root element that
-    is not ``<kml>`` / ``<gpx>``; 422 ``invalid_coordinate`` (``line``, ``column``) for a GPX
-    point whose ``lat``/``lon`` is missing, not a number or out of range (GDAL would read 0).
+    is not ``<kml>`` / ``<gpx>`` (any namespace prefix); 422 ``invalid_coordinate``
+    (``line``, ``column``) for a GPX point whose ``lat``/``lon`` is missing, not a number or
+    out of range, or a KML placemark's ``<coordinates>`` holding a position that is not 2 or
+    3 comma-separated finite numbers (also ``placemark``, its 0-based index in the document,
+    and its ``name``) — GDAL would read the missing numbers as 0; 422 ``empty_geometry`` (same
+    members) for empty ``<coordinates>``.
     """
     import defusedxml.sax
     from defusedxml import DefusedXmlException
 
     where = {"member": member} if member else {}
-    scan = _XmlScan()
+    scan = _XmlScan(fmt)
     try:
+        data = xml_utf8(data)
         defusedxml.sax.parseString(data, scan, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except GeosignalError as err:
         err.extra.update(where)
@@ -342,9 +519,163 @@ def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> list[dict]
                              **where) from None
     if (scan.root or "").lower() != fmt:
         raise GeosignalError("unreadable_file", f"The XML root element is <{scan.root}>, not <{fmt}>.", **where)
-    return [{"code": "network_link_ignored", "href": link["href"], "name": link["name"],
-             "detail": f"A KML NetworkLink{' to ' + repr(link['href']) if link['href'] else ''} was not followed: "
-                       "only the features in the file are read.", **where} for link in scan.links]
+    warnings = [{"code": "network_link_ignored", "href": link["href"], "name": link["name"],
+                 "detail": f"A KML NetworkLink{' to ' + repr(link['href']) if link['href'] else ''} was not followed: "
+                           "only the features in the file are read.", **where} for link in scan.links]
+    warnings += [{"code": "overlay_ignored", "kind": o["kind"], "name": o["name"],
+                  "detail": f"The KML {o['kind']}{' ' + repr(o['name']) if o['name'] else ''} is an image laid on the "
+                            "map, not a report; it was not read.", **where} for o in scan.overlays]
+    return warnings
+
+
+_PREFIXED_ROOT = re.compile(rb"<[A-Za-z_][\w.-]*:(?:kml|gpx)[\s/>]")
+_EARLY_ROOT = re.compile(rb"<(?:kml|gpx)[\s/>]")
+#: GDAL recognises a KML/GPX by its root within about the first kilobyte.
+_GDAL_SNIFF = 512
+_DECLARATION = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml\b[^>]*\?>)?")
+
+
+def xml_for_gdal(data: bytes) -> bytes:
+    """The bytes of a checked KML/GPX document (:func:`check_xml`) to give GDAL: in UTF-8
+    (:func:`xml_utf8`), without its image overlays (:data:`KML_OVERLAYS`, cut out whole), and
+    with the namespace prefix of its root (``<k:kml xmlns:k=…>``, which GDAL does not
+    recognise) taken off the elements that carry it, the namespace becoming the default one,
+    and without the comments and processing instructions of a long prolog (GDAL looks for the
+    root in the first bytes only); everything else is kept byte for byte.
+
+    Raises 422 ``unsafe_xml`` for a DOCTYPE and ``unreadable_file`` for malformed XML (which
+    :func:`check_xml` refuses first).
+    """
+    import pyexpat
+    from xml.sax.saxutils import quoteattr
+
+    data = xml_utf8(data)
+    if b"Overlay" not in data and not _PREFIXED_ROOT.search(data) and _EARLY_ROOT.search(data[:_GDAL_SNIFF]):
+        return data
+    parser = pyexpat.ParserCreate()
+    spans: list[tuple[int, int]] = []
+    edits: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
+    state: dict = {"open": None, "depth": 0, "prefix": None}
+
+    def doctype(*_: object) -> None:
+        raise GeosignalError("unsafe_xml", "The XML file declares a DOCTYPE; such XML is refused before it is read.")
+
+    def start(name: str, attrs: dict) -> None:
+        at = parser.CurrentByteIndex
+        state["depth"] += 1
+        if state["depth"] == 1 and at > _GDAL_SNIFF // 2:  # a long prolog (comments, PIs): GDAL would miss the root
+            edits.append((_DECLARATION.match(data).end(), at, b"\n"))
+        if state["depth"] == 1 and ":" in name:
+            prefix = name.split(":", 1)[0]
+            state["prefix"] = prefix + ":"
+            uri = attrs.get(f"xmlns:{prefix}")
+            if uri is not None and "xmlns" not in attrs:
+                end_of_name = at + 1 + len(name.encode("utf-8"))
+                edits.append((end_of_name, end_of_name, b" xmlns=" + quoteattr(uri).encode("utf-8")))
+        if state["prefix"] and name.startswith(state["prefix"]):
+            edits.append((at + 1, at + 1 + len(state["prefix"].encode("utf-8")), b""))
+        if state["open"] is None and name.rsplit(":", 1)[-1] in KML_OVERLAYS:
+            state["open"] = (name, at, state["depth"])
+
+    def end(name: str) -> None:
+        at = parser.CurrentByteIndex
+        tag = b"</" + name.encode("utf-8")
+        closing = data.startswith(tag, at) and data[at + len(tag):at + len(tag) + 1] in (b">", b" ", b"\t", b"\r",
+                                                                                         b"\n")
+        if closing and state["prefix"] and name.startswith(state["prefix"]):
+            edits.append((at + 2, at + 2 + len(state["prefix"].encode("utf-8")), b""))
+        opened = state["open"]
+        if opened is not None and opened[0] == name and opened[2] == state["depth"]:
+            # an empty element <GroundOverlay/> ends where expat says; an end tag at its '>'
+            spans.append((opened[1], data.index(b">", at) + 1 if closing else at))
+            state["open"] = None
+        state["depth"] -= 1
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    try:
+        parser.Parse(data, True)
+    except pyexpat.ExpatError as exc:
+        raise GeosignalError("unreadable_file", f"The XML file is not well-formed XML: {exc}.") from None
+    changes = [(a, b, b"") for a, b in spans]
+    changes += [e for e in edits if not any(a <= e[0] < b for a, b in spans)]
+    if not changes:
+        return data
+    out, pos = [], 0
+    for a, b, replacement in sorted(changes):
+        out += [data[pos:a], replacement]
+        pos = b
+    out.append(data[pos:])
+    return b"".join(out)
+
+
+def wkb_geojson(wkb: bytes) -> dict:
+    """Decode WKB (ISO or extended, any byte order; Z and M read as further ordinates) into a
+    GeoJSON-like dict of coordinate lists, as written — for the geometries shapely refuses to
+    build (an unclosed ring, a one-point line), so that the checks of
+    :func:`~.core.prepare_report` can name the fault and where it is.
+
+    Raises 422 ``unsupported_geometry_type`` for curves and other types, ``unreadable_file``
+    for truncated WKB.
+    """
+    names = {1: "Point", 2: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString", 6: "MultiPolygon",
+             7: "GeometryCollection"}
+
+    def read(pos: int) -> tuple[dict, int]:
+        order = "<" if wkb[pos] == 1 else ">"
+        (code,) = struct.unpack_from(order + "I", wkb, pos + 1)
+        pos += 5
+        dims = 2
+        if code & 0x20000000:  # EWKB SRID
+            pos += 4
+        if code & 0xC0000000:
+            dims += bool(code & 0x80000000) + bool(code & 0x40000000)
+            code &= 0x0FFFFFFF
+        else:
+            dims += {0: 0, 1: 1, 2: 1, 3: 2}.get(code // 1000, 0)
+            code %= 1000
+        if code not in names:
+            raise GeosignalError("unsupported_geometry_type", f"The geometry type {code} (a curve or surface) cannot "
+                                 "be a report.", where="/geometry/type")
+        gtype = names[code]
+
+        def points(pos: int) -> tuple[list, int]:
+            (count,) = struct.unpack_from(order + "I", wkb, pos)
+            pos += 4
+            values = struct.unpack_from(order + "d" * (count * dims), wkb, pos)
+            return [list(values[i:i + dims]) for i in range(0, len(values), dims)], pos + 8 * count * dims
+
+        if gtype == "Point":
+            values = struct.unpack_from(order + "d" * dims, wkb, pos)
+            pos += 8 * dims
+            coords: list = [] if all(v != v for v in values) else list(values)
+            return {"type": gtype, "coordinates": coords}, pos
+        if gtype == "LineString":
+            coords, pos = points(pos)
+            return {"type": gtype, "coordinates": coords}, pos
+        if gtype == "Polygon":
+            (rings,) = struct.unpack_from(order + "I", wkb, pos)
+            pos += 4
+            coords = []
+            for _ in range(rings):
+                ring, pos = points(pos)
+                coords.append(ring)
+            return {"type": gtype, "coordinates": coords}, pos
+        (count,) = struct.unpack_from(order + "I", wkb, pos)
+        pos += 4
+        parts = []
+        for _ in range(count):
+            part, pos = read(pos)
+            parts.append(part)
+        if gtype == "GeometryCollection":
+            return {"type": gtype, "geometries": parts}, pos
+        return {"type": gtype, "coordinates": [p["coordinates"] for p in parts]}, pos
+
+    try:
+        return read(0)[0]
+    except (struct.error, IndexError, RecursionError):
+        raise GeosignalError("unreadable_file", "A geometry of the file cannot be read (damaged WKB).") from None
 
 
 # --------------------------------------------------------------------------- dBase text
@@ -369,17 +700,55 @@ _CPG_ALIASES = {"88591": "cp1252", "8859_1": "cp1252", "iso88591": "cp1252", "is
 
 def cpg_codec(text: str) -> str | None:
     """Return the Python codec a ``.cpg`` names (``UTF-8``, ``1252``, ``ISO-8859-1``,
-    ``ANSI 1252``, ``CP1250``…), or None when it names none geosignal knows."""
+    ``ANSI 1252``, ``CP1250``…), or None when it names none geosignal knows or one that is no
+    dBase code page: only ASCII-compatible single-byte code pages, UTF-8 and the
+    ASCII-compatible CJK multibyte ones are (not UTF-16/32, EBCDIC, UTF-7, nor Python's
+    non-text codecs such as ``rot13`` or ``base64``). A label holding control characters
+    (NUL…) or anything but printable ASCII names none."""
+    if not text or len(text) > 64 or not all(" " <= ch <= "~" for ch in text.strip()):
+        return None
     folded = re.sub(r"[\s\-]+", "", text.strip().lower()).replace("_", "")
     if folded in _CPG_ALIASES:
         return _CPG_ALIASES[folded]
     if folded.isdigit():
         folded = "cp" + folded
-    try:
-        name = codecs.lookup(folded).name
-    except LookupError:
+    for candidate in (folded, re.sub(r"\s+", "-", text.strip().lower())):  # KOI8-R, US-ASCII keep their '-'
+        try:
+            name = codecs.lookup(candidate).name
+            break
+        except (LookupError, ValueError, TypeError):
+            continue
+    else:
         return None
-    return "cp1252" if name in ("latin-1", "iso8859-1") else name
+    name = "cp1252" if name in ("latin-1", "iso8859-1") else name
+    return name if _is_dbase_codec(name) else None
+
+
+#: Every printable ASCII character: a dBase code page must read and write them as themselves.
+_ASCII_TEXT = bytes(range(0x20, 0x7F)).decode("ascii")
+#: The multibyte codecs that are dBase code pages (ASCII-compatible: UTF-8 and the CJK ones).
+_DBASE_MULTIBYTE = {"utf-8", "cp932", "cp936", "gbk", "cp949", "cp950", "big5", "shift_jis", "euc_kr", "gb2312",
+                    "gb18030", "euc_jp"}
+
+
+def _is_dbase_codec(name: str) -> bool:
+    """Whether the codec ``name`` (as :func:`codecs.lookup` names it) can be a dBase code page:
+    a text encoding, single-byte (a charmap table) or one of :data:`_DBASE_MULTIBYTE`, in
+    which printable ASCII round-trips unchanged."""
+    import importlib
+
+    try:
+        info = codecs.lookup(name)
+        if not getattr(info, "_is_text_encoding", True):
+            return False
+        if name not in _DBASE_MULTIBYTE and name != "ascii":
+            module = importlib.import_module(getattr(info.incrementaldecoder, "__module__", "") or "")
+            if not (hasattr(module, "decoding_table") or hasattr(module, "decoding_map")):
+                return False
+        return (_ASCII_TEXT.encode(name) == _ASCII_TEXT.encode("ascii")
+                and _ASCII_TEXT.encode("ascii").decode(name) == _ASCII_TEXT)
+    except (LookupError, UnicodeError, ValueError, TypeError, ImportError, AttributeError):
+        return False
 
 
 @dataclass
@@ -438,23 +807,29 @@ def dbf_encoding(dbf: bytes, cpg: bytes | None, member: str) -> tuple[str, str]:
 
     Returns ``(codec, source)`` with ``source`` one of ``"cpg"``, ``"ldid"``, ``"ascii"``.
 
-    Raises 422 ``undecidable_encoding`` (``member``) when nothing declares the encoding and
-    the text is not plain ASCII, or the ``.cpg`` names an unknown encoding; 422
-    ``unreadable_file`` (``member``, ``record`` 1-based, ``field``) when the text is not valid
-    in the declared encoding or a single-byte declaration meets UTF-8 text (mojibake).
+    Raises 422 ``undecidable_encoding`` (``member``, and ``cpg`` = the label) when nothing
+    declares the encoding and the text is not plain ASCII, or the ``.cpg`` names an unknown
+    encoding or one that is no dBase code page (see :func:`cpg_codec`); 422
+    ``unreadable_file`` (``member``, ``record`` 1-based, ``field``) when a text field holds a
+    NUL byte followed by more text (GDAL would cut the text there), when the text is not
+    valid in the declared encoding, or when a single-byte declaration meets UTF-8 text
+    (mojibake).
     """
     layout = dbf_layout(dbf, member)
     matrix, n = _text_matrix(dbf, layout)
+    _check_nul_bytes(matrix, layout, member)
     cols = [c for _, off, length in layout.text_fields for c in range(off, min(off + length, layout.record_length))]
     text = matrix[:, cols] if cols else np.zeros((n, 0), dtype=np.uint8)
     names_high = any(b >= 0x80 for name in layout.names for b in name)
     high_rows = np.flatnonzero((text >= 0x80).any(axis=1)) if text.size else np.zeros(0, dtype=np.intp)
     if cpg is not None:
         label = cpg.decode("ascii", errors="replace").strip()
+        shown = label if len(label) <= 64 else label[:63] + "…"
         codec = cpg_codec(label)
         if codec is None:
-            raise GeosignalError("undecidable_encoding", f"The .cpg of {member!r} names {label!r}, an encoding "
-                                 "geosignal does not know.", member=member, cpg=label)
+            raise GeosignalError("undecidable_encoding", f"The .cpg of {member!r} names {shown!r}, which is not an "
+                                 "encoding geosignal can read dBase text in (an ASCII-compatible code page such as "
+                                 "1252, or UTF-8).", member=member, cpg=shown)
         source = "cpg"
     elif layout.ldid in LDID_CODECS:
         codec, source = LDID_CODECS[layout.ldid], "ldid"
@@ -466,35 +841,85 @@ def dbf_encoding(dbf: bytes, cpg: bytes | None, member: str) -> tuple[str, str]:
                              "(e.g. UTF-8 or 1252).", member=member, ldid=layout.ldid)
     if not len(high_rows):
         return codec, source
-    blocks = [(name.decode("latin-1"), matrix[high_rows, off:off + length].tobytes())
+    blocks = [(name.decode("latin-1"), off, length, matrix[high_rows, off:off + length].tobytes())
               for name, off, length in layout.text_fields]
-    for field_name, block in blocks:
+    for field_name, _, length, block in blocks:
         try:
             block.decode(codec)
         except UnicodeDecodeError as exc:
-            length = len(block) // len(high_rows)
-            row = int(high_rows[exc.start // length]) + 1
+            row = int(high_rows[exc.start // max(length, 1)]) + 1
             raise GeosignalError("unreadable_file", f"Record {row}, field {field_name!r} of {member!r} is not "
                                  f"valid {codec} text, as its {source} declares.", member=member, record=row,
                                  field=field_name) from None
-    if codecs.lookup(codec).name not in _MULTIBYTE and _is_utf8_multibyte(b"".join(b for _, b in blocks)):
-        row = int(high_rows[0]) + 1
+        except (UnicodeError, LookupError, ValueError):
+            raise GeosignalError("undecidable_encoding", f"The text of {member!r} cannot be read as {codec}, as its "
+                                 f"{source} declares.", member=member) from None
+    if codecs.lookup(codec).name not in _MULTIBYTE and _looks_utf8(b"".join(b for *_, b in blocks)):
+        row, field_name = _first_utf8(matrix, high_rows, blocks)
         raise GeosignalError("unreadable_file", f"The text of {member!r} is UTF-8 but its {source} declares "
-                             f"{codec}: it would read as mojibake (first at record {row}). Declare UTF-8 in a "
-                             ".cpg file.", member=member, record=row)
+                             f"{codec}: it would read as mojibake (first at record {row}, field {field_name!r}). "
+                             "Declare UTF-8 in a .cpg file.", member=member, record=row, field=field_name)
     return codec, source
 
 
 _MULTIBYTE = {"utf-8", "utf-16", "utf-32", "cp932", "cp936", "gbk", "cp949", "cp950", "big5", "shift_jis",
               "euc_kr", "gb2312", "gb18030", "euc_jp"}
+#: One well-formed UTF-8 multibyte sequence (RFC 3629: no overlong forms, no surrogates).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}")
 
 
-def _is_utf8_multibyte(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
+def _looks_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` reads as UTF-8 rather than as a single-byte code page: it holds at
+    least one well-formed UTF-8 multibyte sequence and no more stray high bytes (outside such
+    sequences) than sequences. A field cut inside a character leaves one stray byte, which
+    does not hide the rest; text in Windows-1252 ("Église à Fleurus", "cœur") has no sequence
+    or more stray bytes than sequences."""
+    sequences = _UTF8_SEQUENCE.findall(raw)
+    if not sequences:
         return False
-    return any(b >= 0x80 for b in raw)
+    high = np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) >= 0x80)
+    in_sequences = sum(len(s) for s in sequences)
+    return high - in_sequences <= len(sequences)
+
+
+def _first_utf8(matrix: np.ndarray, rows: np.ndarray, blocks: list) -> tuple[int, str]:
+    """The first (record 1-based, field) among ``rows`` whose text holds a UTF-8 sequence."""
+    for r in rows:
+        for field_name, off, length, _ in blocks:
+            if _UTF8_SEQUENCE.search(matrix[r, off:off + length].tobytes()):
+                return int(r) + 1, field_name
+    return int(rows[0]) + 1, blocks[0][0]
+
+
+def _check_nul_bytes(matrix: np.ndarray, layout: DbfLayout, member: str) -> None:
+    """Refuse a text field holding a NUL byte followed by more text (GDAL stops reading the
+    text at the NUL: the rest would be lost); NUL padding at the end of a field is fine.
+    Checked on the array of all records at once; deleted records (flag ``*``) are skipped."""
+    if not len(matrix):
+        return
+    live = matrix[:, 0] != 0x2A
+    found: list[tuple[int, str]] = []
+    for name, off, length in layout.text_fields:
+        cells = matrix[:, off:off + length]
+        if not cells.shape[1]:
+            continue
+        nul = cells == 0
+        has_nul = nul.any(axis=1) & live
+        if not has_nul.any():
+            continue
+        content = (cells != 0) & (cells != 0x20)
+        first_nul = nul.argmax(axis=1)
+        last_content = cells.shape[1] - 1 - content[:, ::-1].argmax(axis=1)
+        bad = np.flatnonzero(has_nul & content.any(axis=1) & (first_nul < last_content))
+        if len(bad):
+            found.append((int(bad[0]) + 1, name.decode("latin-1")))
+    if found:
+        row, field_name = min(found, key=lambda f: f[0])
+        raise GeosignalError("unreadable_file", f"Record {row}, field {field_name!r} of {member!r} holds a NUL "
+                             "byte followed by more text; the text after it would be lost. Remove the NUL "
+                             "character.", member=member, record=row, field=field_name)
 
 
 __all__ = [
@@ -503,10 +928,16 @@ __all__ = [
     "MAX_ARCHIVE_ENTRIES",
     "Archive",
     "check_members",
+    "KML_OVERLAYS",
     "check_xml",
     "cpg_codec",
     "dbf_encoding",
     "is_junk_member",
     "open_zip",
     "read_archive",
+    "wkb_geojson",
+    "xml_encoding",
+    "xml_for_gdal",
+    "xml_root",
+    "xml_utf8",
 ]

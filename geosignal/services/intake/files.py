@@ -65,6 +65,11 @@ from .containers import (
     is_junk_member,
     open_zip,
     read_archive,
+    wkb_geojson,
+    xml_encoding,
+    xml_for_gdal,
+    xml_root,
+    xml_utf8,
 )
 from .core import (
     Pending,
@@ -149,12 +154,21 @@ def detect_format(data: bytes, filename: str) -> str:
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text[:1] in (b"{", b"["):
         return "geojson"
-    if text[:1] == b"<":
-        low = head.lower()
-        if b"<kml" in low:
-            return "kml"
-        if b"<gpx" in low:
-            return "gpx"
+    if xml_encoding(data) is not None:
+        # XML in any encoding (BOM, or "<" in UTF-16/32): the root element's local name
+        # decides, wherever it starts; a DOCTYPE before it is refused here already
+        root, doctype = xml_root(data)
+        kind = next((k for k in (root, doctype) if k and k.rsplit(":", 1)[-1].lower() in ("kml", "gpx")), None)
+        if doctype is not None and (kind or ext in (".kml", ".gpx", ".xml")):
+            raise GeosignalError("unsafe_xml", f"The XML file declares a DOCTYPE ({doctype!r}); such XML is refused "
+                                 "before it is read.")
+        if kind is not None:
+            return kind.rsplit(":", 1)[-1].lower()
+        if root is None:  # the prolog is not well-formed: the XML checks say where, for a KML/GPX
+            low = xml_utf8(data)[:65536].lower()
+            for fmt in ("kml", "gpx"):
+                if ext == f".{fmt}" or b"<" + fmt.encode() in low:
+                    return fmt
         raise GeosignalError("unsupported_format", "This XML file is neither KML nor GPX.")
     if ext in _EXTENSIONS:
         fmt = _EXTENSIONS[ext]
@@ -192,8 +206,20 @@ class _Record(dict):
     columns: dict[str, str]
 
 
-def _column_keys(columns: list[str], column_map: dict[str, str] | None) -> dict[str, list[str]]:
-    """Map our keys (properties and lon/lat/x/y/wkt) to the file's columns, in priority order."""
+def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
+                 header_row: int | None = None) -> dict[str, list[str]]:
+    """Map our keys (properties and lon/lat/x/y/wkt) to the file's columns, in priority order.
+
+    Without ``header_row`` (GeoJSON members, OGR fields) several columns may stand for one key:
+    the first non-empty one is read (:func:`_record`). With ``header_row`` (a CSV header, its row
+    number) two columns standing for the same key — the same name but for case, accents or
+    spacing (``lat``/``Lat``), or two of its aliases (``lat``/``latitude``,
+    ``menages``/``households_affected``) — are refused, 422 ``duplicate_header`` naming both
+    (``column``/``column_number`` the second, ``first_column``/``first_column_number`` the first,
+    ``name`` the key), since one would silently hide the other. When ``column_map`` names the
+    column to use for that key, the other columns standing for it are simply not read (the
+    caller said which one holds it), and nothing is refused.
+    """
     keys: dict[str, list[str]] = {}
     lower = {c.strip().lower(): c for c in columns}
     for ours, theirs in (column_map or {}).items():
@@ -204,13 +230,31 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None) -> dict[
         if col is None:
             raise GeosignalError("unreadable_file", f"column_map names the column {theirs!r}, which the file does "
                                  "not have.", where="column_map", columns=list(columns))
+        if col != theirs and header_row is not None:  # matched but for case: must be one column
+            same = [k for k, c in enumerate(columns) if c.strip().lower() == col.strip().lower()]
+            if len(same) > 1:
+                raise GeosignalError(
+                    "duplicate_header", f"column_map names the column {theirs!r}, and the columns "
+                    f"{_column_label(columns, same[0])!r} (column {same[0] + 1}) and {_column_label(columns, same[1])!r} "
+                    f"(column {same[1] + 1}) both have that name but for case: name one exactly.",
+                    where=f"row {header_row}", column=_column_label(columns, same[1]), column_number=same[1] + 1,
+                    first_column=_column_label(columns, same[0]), first_column_number=same[0] + 1, name=ours)
         keys[ours] = [col]
     mapped = {c for cols in keys.values() for c in cols}
-    for col in columns:
+    for k, col in enumerate(columns):
         if col in mapped:
             continue
         key = match_header(col)
         if key and key not in (column_map or {}):
+            if header_row is not None and key in keys:
+                first = keys[key][0]
+                n = columns.index(first) + 1
+                raise GeosignalError(
+                    "duplicate_header", f"The columns {_column_label(columns, n - 1)!r} (column {n}) and "
+                    f"{_column_label(columns, k)!r} (column {k + 1}) both stand for {key}: one would hide the other. "
+                    f"Rename or remove one, or say which one to read with column_map.", where=f"row {header_row}",
+                    column=_column_label(columns, k), column_number=k + 1, first_column=_column_label(columns, n - 1),
+                    first_column_number=n, name=key)
             keys.setdefault(key, []).append(col)
     return keys
 
@@ -239,8 +283,48 @@ def _record(row: dict[str, Any], keys: dict[str, list[str]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- CSV
 
 def _decode(data: bytes) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    """Decode a CSV upload; return ``(text, encoding)``.
+
+    A byte-order mark decides: UTF-8 (``utf-8-sig``), UTF-16 (``utf-16``: Excel's "Unicode
+    text" export, tab-separated) or UTF-32 (``utf-32``), either byte order. Without one, text in
+    UTF-16 or UTF-32 is recognised by its NUL bytes (ASCII characters have a NUL in every other
+    byte, or in three of four): ``utf-16-le``, ``utf-16-be``, ``utf-32-le``, ``utf-32-be``.
+    Otherwise UTF-8, else Windows-1252 (Latin-1 for the five bytes Windows-1252 leaves
+    undefined). Bytes that are not valid in the encoding the mark or the NUL pattern declares
+    raise 422 ``unreadable_file`` naming the row (``where``) and the byte offset."""
+    codec = None
+    for bom, name, with_bom in ((b"\xff\xfe\x00\x00", "utf-32-le", "utf-32"),
+                                (b"\x00\x00\xfe\xff", "utf-32-be", "utf-32"),
+                                (b"\xef\xbb\xbf", "utf-8", "utf-8-sig"),
+                                (b"\xff\xfe", "utf-16-le", "utf-16"), (b"\xfe\xff", "utf-16-be", "utf-16")):
+        if data.startswith(bom):
+            codec, label, body = name, with_bom, data[len(bom):]
+            break
+    else:
+        head = data[:4096]
+        if b"\x00" in head:  # cheap on the normal path: a text file holds no NUL
+            quarter = max(len(head) // 4, 1)
+            nuls = [head[i::4].count(0) / quarter for i in range(4)]
+            many, few = (lambda *v: min(v) >= 0.5), (lambda *v: max(v) <= 0.1)
+            for name, test in (("utf-32-le", few(nuls[0]) and many(*nuls[1:])),
+                               ("utf-32-be", few(nuls[3]) and many(*nuls[:3])),
+                               ("utf-16-le", few(nuls[0], nuls[2]) and many(nuls[1], nuls[3])),
+                               ("utf-16-be", few(nuls[1], nuls[3]) and many(nuls[0], nuls[2]))):
+                if test:
+                    codec = label = name
+                    body = data
+                    break
+    if codec is not None:
+        try:
+            return body.decode(codec), label
+        except UnicodeDecodeError as exc:
+            done = body[:exc.start].decode(codec, errors="replace")
+            row = 1 + (done.count("\n") if "\n" in done else done.count("\r"))
+            raise GeosignalError("unreadable_file", f"The file is {label} text (by its "
+                                 f"{'byte-order mark' if body is not data else 'NUL bytes'}) but byte "
+                                 f"{exc.start + len(data) - len(body):,} (row {row}) is not valid {codec}: "
+                                 f"{exc.reason}; save it again as UTF-8.", where=f"row {row}", encoding=label,
+                                 offset=exc.start + len(data) - len(body)) from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -285,11 +369,14 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
 _NO_WARNINGS: list[dict] = []
 
 
-def _lines(text: str) -> Iterator[str]:
+def _lines(text: str, sep: str | None = None) -> Iterator[str]:
     """Yield the lines of ``text`` with their ends, as a file opened with ``newline=""``
     would (what the csv module wants), without copying the text (``io.StringIO`` holds 4
-    bytes per character). Files ending lines with a lone CR are read on CR."""
-    sep = "\n" if "\n" in text or "\r" not in text else "\r"
+    bytes per character). Lines end at ``sep``; by default ``"\\n"`` (LF and CRLF files), or
+    ``"\\r"`` for the files that end lines with a lone CR (Excel for Mac) — a text holding no
+    LF but a CR."""
+    if sep is None:
+        sep = "\n" if "\n" in text or "\r" not in text else "\r"
     start, size = 0, len(text)
     while start < size:
         end = text.find(sep, start)
@@ -316,26 +403,35 @@ def _plain_number(cell: str) -> float | None:
 
 def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: UploadResult) -> None:
     """Read a CSV upload into :class:`~.core.Pending` rows (geometry checks are left to the
-    batch). File-level structure faults raise 422 naming row and column: ``duplicate_header``,
-    ``unterminated_quote``, ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, or
-    ``limits.max_vertices × 50`` characters in a WKT column)."""
+    batch). File-level structure faults raise 422 naming row and column: ``duplicate_header``
+    (a name given twice, or two columns standing for the same property or coordinate: see
+    :func:`_column_keys`), ``unterminated_quote`` (whatever ends the lines: LF, CRLF or a lone
+    CR, and at the end of the file), ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, header
+    included, or ``limits.max_vertices × 50`` characters in a WKT column). Text is decoded by
+    :func:`_decode` (UTF-8, UTF-16, UTF-32, Windows-1252). A refused row names every fault it
+    has: the first as the error, all of them (each coordinate column, then each attribute) in
+    its ``errors``."""
     text, encoding = _decode(data)
     result.encoding = encoding
-    first = text.split("\n", 1)[0]
+    if not text or text.isspace():  # e.g. a UTF-16 file holding only its mark or blanks
+        raise GeosignalError("no_features", "The CSV file is empty.")
+    sep = "\n" if "\n" in text or "\r" not in text else "\r"  # LF or CRLF; a lone CR (Excel for Mac)
+    end = text.find(sep)
+    first = text if end < 0 else text[:end]
     delim = _delimiter(first)
     result.delimiter = delim
-    reader = csv.reader(_lines(text), delimiter=delim)
+    reader = csv.reader(_lines(text, sep), delimiter=delim)
     try:
         header = next(reader)
     except StopIteration:
         raise GeosignalError("no_features", "The CSV file is empty.") from None
     except csv.Error as exc:
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read: {exc}.") from None
-    if any("\n" in h or "\r" in h for h in header):
-        _check_quotes(text, 1, delim, [])
+    if end < 0 or end == len(text) - 1 or any("\n" in h or "\r" in h for h in header):
+        _check_quotes(text, 1, delim, [], sep)  # a quote left open in the header, or the header is all
     header = [h.strip() for h in header]
-    _check_header(header, reader.line_num)
-    keys = _column_keys(header, column_map)
+    _check_header(header, 1)  # the header is row 1, even when a quoted name spans lines
+    keys = _column_keys(header, column_map, header_row=1)
     has_lonlat = "lon" in keys and "lat" in keys
     has_xy = "x" in keys and "y" in keys
     if not (has_lonlat or has_xy or "wkt" in keys):
@@ -360,7 +456,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     rows_memo: dict[Any, tuple[dict[str, Any], list[dict]]] = {}
     wkt_limit = max(MAX_FIELD_CHARS, limits.max_vertices * 50)
     index = -1
-    last_line = start_line = reader.line_num
+    last_line = reader.line_num
+    start_line = 1  # of the last record read (the header until a row is read)
     cells: list[str] = []
     try:
         for cells in reader:
@@ -368,38 +465,59 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
             last_line = reader.line_num
             joined = "".join(cells)
             if len(joined) > MAX_FIELD_CHARS:
-                _check_lengths(text, delim, cells, header, pw, wkt_limit, start_line)
+                _check_lengths(text, delim, cells, header, pw, wkt_limit, start_line, sep)
             if not joined.strip():
                 continue
             index += 1
             where = f"row {last_line}"
             ncells = len(cells)
             warnings: list[dict] = _NO_WARNINGS  # shared while empty (never appended to)
+            # a geometry fault is raised once the row's properties are read too: every fault of
+            # the row is reported together
+            fault: GeosignalError | None = None
             try:
                 if px >= 0:
                     cell = cells[px] if px < ncells else ""
                     x = _plain_number(cell)
-                    if x is None:
-                        x = _csv_number(cell, where, cx, index)
                     cell = cells[py] if py < ncells else ""
                     y = _plain_number(cell)
-                    if y is None:
-                        y = _csv_number(cell, where, cy, index)
-                    if x is None and y is None:
-                        raise GeosignalError("empty_geometry", "The row has no coordinates.", where=where)
-                    if x is None or y is None:
-                        raise GeosignalError("invalid_coordinate", "The row has only one coordinate.", where=where,
-                                             column=cx if x is None else cy)
+                    if x is None or y is None:  # not two plain numbers: read both again, naming each fault
+                        read: dict[str, float | None] = {}
+                        faults: list[GeosignalError] = []
+                        for col, p in sorted(((cx, px), (cy, py)), key=operator.itemgetter(1)):
+                            try:
+                                read[col] = _csv_number(cells[p] if p < ncells else "", where, col, index)
+                            except GeosignalError as exc:
+                                read[col] = math.nan
+                                faults.append(exc)
+                        x, y = read[cx], read[cy]
+                        if not faults and x is None and y is None:
+                            fault = GeosignalError("empty_geometry", "The row has no coordinates.", where=where)
+                        elif not faults and (x is None or y is None):
+                            fault = GeosignalError("invalid_coordinate", "The row has only one coordinate.",
+                                                   where=where, column=cx if x is None else cy)
+                        elif faults:
+                            for col in (cx, cy):
+                                if read[col] is None:
+                                    faults.append(GeosignalError("invalid_coordinate", f"Column {col!r} is empty.",
+                                                                 where=where, index=index, column=col))
+                            faults.sort(key=lambda e: position[e.extra["column"]])
+                            fault = faults[0]
+                            if len(faults) > 1:
+                                fault.extra["errors"] = [{"code": e.code, "detail": e.detail, "pointer": where,
+                                                          "column": e.extra["column"]} for e in faults]
                     geom_obj: Any = None
                 else:
                     wkt = (cells[pw] if pw < ncells else "").strip()
+                    geom_obj = None
                     if not wkt:
-                        raise GeosignalError("empty_geometry", "The row has no geometry.", where=where)
-                    try:
-                        geom_obj = mapping(shapely.from_wkt(wkt))
-                    except Exception:  # noqa: BLE001 - GEOS parse errors
-                        raise GeosignalError("invalid_geometry", "The WKT cannot be read.", where=where,
-                                             column=wkt_col) from None
+                        fault = GeosignalError("empty_geometry", "The row has no geometry.", where=where)
+                    else:
+                        try:
+                            geom_obj = mapping(shapely.from_wkt(wkt))
+                        except Exception:  # noqa: BLE001 - GEOS parse errors
+                            fault = GeosignalError("invalid_geometry", "The WKT cannot be read.", where=where,
+                                                   column=wkt_col)
                 # the properties of a row are read once per distinct set of its property cells
                 row_key = prop_cells(cells) if ncells > last_prop else None
                 known = rows_memo.get(row_key) if row_key is not None else None
@@ -427,6 +545,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                 props = known[0]
                 if known[1]:
                     warnings = list(known[1])
+                if fault is not None:
+                    raise fault
                 if geom_obj is None:  # a point: small objects, placed as "row n" if refused
                     result.append(Pending(None, complex(x, y), epsg, props, warnings, "/geometry", index, last_line))
                 else:
@@ -435,13 +555,28 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
             except GeosignalError as err:
                 err = _relocate(err, where, index)
                 if any(w.get("code") == "attribute_dropped" for w in warnings):
-                    err = _with_problems(err, warnings)  # every fault of the row, together
+                    # every fault of the row, together: its geometry faults (each coordinate
+                    # column), then each attribute dropped
+                    own = err.extra.pop("errors", None)
+                    err = _with_problems(err, warnings)
+                    if own:
+                        err.extra["errors"][:1] = own
+                    elif "column" in err.extra:
+                        err.extra["errors"][0]["column"] = err.extra["column"]
                 result.append(err)
     except csv.Error as exc:
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read near line {reader.line_num}: {exc}.",
                              where=f"row {reader.line_num}") from None
-    if cells and any("\n" in c or "\r" in c for c in cells):
-        _check_quotes(text, start_line, delim, header)
+    # A quote left open swallows the rest of the file into the last record, whatever ends the
+    # lines and whether or not a line end follows it (the csv module says nothing): scan that
+    # record alone, from the start of its first line (found from the end: cheap).
+    offset = len(text) - 1 if text.endswith(sep) else len(text)
+    for _ in range(last_line - start_line + 1):
+        offset = text.rfind(sep, 0, offset)
+        if offset < 0:
+            break
+    if text.find('"', offset + 1) >= 0:
+        _check_quotes(text, start_line, delim, header if start_line > 1 else [], sep, start=offset + 1)
 
 
 #: Longest CSV field accepted (characters), twice a description's maximum; a WKT column may
@@ -452,12 +587,25 @@ csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
 
 
 def _column_label(header: list[str], k: int) -> str:
-    return header[k] if k < len(header) and header[k] else f"column {k + 1}"
+    """The name of column ``k`` (0-based) as an error shows it: its header, cut to 100
+    characters (a header cell may be long), or ``column n`` (1-based) when it has none."""
+    if k < len(header) and header[k]:
+        return header[k] if len(header[k]) <= 100 else header[k][:99] + "…"
+    return f"column {k + 1}"
 
 
 def _check_header(header: list[str], line: int) -> None:
-    """Refuse a header naming a column twice (``duplicate_header``, 422): the second would
-    silently hide the first. Unnamed columns are ignored."""
+    """Refuse a header cell over :data:`MAX_FIELD_CHARS` (``field_too_long``, 422, ``row 1``
+    or the header's row, ``column_number``, ``value`` its length, ``limit``), and a header
+    naming a column twice (``duplicate_header``, 422): the second would silently hide the
+    first. Unnamed columns are ignored. Columns named differently that stand for the same
+    property or coordinate are refused by :func:`_column_keys`."""
+    for k, name in enumerate(header):
+        if len(name) > MAX_FIELD_CHARS:
+            raise GeosignalError("field_too_long", f"The header of column {k + 1} has {len(name):,} characters; "
+                                 f"the limit is {MAX_FIELD_CHARS:,}.", where=f"row {line}",
+                                 column=_column_label(header, k), column_number=k + 1, value=len(name),
+                                 limit=MAX_FIELD_CHARS)
     seen: dict[str, int] = {}
     for k, name in enumerate(header):
         if not name:
@@ -470,31 +618,37 @@ def _check_header(header: list[str], line: int) -> None:
 
 
 def _check_lengths(text: str, delim: str, cells: list[str], header: list[str], wkt_position: int, wkt_limit: int,
-                   line: int) -> None:
+                   line: int, sep: str = "\n") -> None:
     """Refuse a record with an over-long field (``field_too_long``, 422), or the quote left
-    open that made it (``unterminated_quote``)."""
+    open that made it (``unterminated_quote``). ``sep`` ends the lines (as :func:`_lines`)."""
     for k, cell in enumerate(cells):
         limit = wkt_limit if k == wkt_position else MAX_FIELD_CHARS
         if len(cell) > limit:
-            _check_quotes(text, line, delim, header)
+            _check_quotes(text, line, delim, header, sep)
             raise GeosignalError("field_too_long", f"A field of {len(cell):,} characters in column "
                                  f"{_column_label(header, k)!r} (row {line}) exceeds the limit of {limit:,}; "
                                  "a quote opened and closed far later can cause this.", where=f"row {line}",
                                  column=_column_label(header, k), column_number=k + 1, value=len(cell), limit=limit)
 
 
-def _check_quotes(text: str, start_line: int, delim: str, header: list[str]) -> None:
+def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep: str = "\n", *,
+                  start: int | None = None) -> None:
     """Scan the text from line ``start_line`` (1-based) to the end and refuse it
     (``unterminated_quote``, 422, naming the row and column where the quote opened) when a
     quoted field never closes: the csv module would read the rest of the file as one field
-    without complaint."""
+    without complaint. Lines end at ``sep`` (``"\\n"``, or ``"\\r"`` in a file whose lines end
+    with a lone CR: as :func:`_lines` reads them); ``start``, when known, is the offset of line
+    ``start_line`` (else it is found by counting lines from the start)."""
     pos = 0
-    for _ in range(start_line - 1):
-        nxt = text.find("\n", pos)
-        if nxt < 0:
-            return
-        pos = nxt + 1
-    token = re.compile('["\n' + re.escape(delim) + "]")
+    if start is not None:
+        pos = start
+    else:
+        for _ in range(start_line - 1):
+            nxt = text.find(sep, pos)
+            if nxt < 0:
+                return
+            pos = nxt + 1
+    token = re.compile('["' + re.escape(sep) + re.escape(delim) + "]")
     field_start, line, column, opened = pos, start_line, 0, (start_line, 0)
     while True:
         m = token.search(text, pos)
@@ -511,7 +665,7 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str]) -> 
                         "unterminated_quote", f"A quote opened in column {_column_label(header, k)!r} of row {row} "
                         "is never closed, so the rest of the file would be read as one field.",
                         where=f"row {row}", column=_column_label(header, k), column_number=k + 1)
-                line += text.count("\n", j + 1, close)
+                line += text.count(sep, j + 1, close)
                 if text.startswith('""', close):
                     j = close + 1
                     continue
@@ -610,14 +764,39 @@ def _kmz_document(archive: Archive, result: UploadResult) -> tuple[str, bytes]:
 
 def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map, result: UploadResult,
               encodings: dict[str, str] | None = None) -> None:
+    """Read a file GDAL reads (KML, GPX, GeoPackage, re-packed Shapefile) into ``result``.
+
+    KML and GPX (already checked by :func:`~.containers.check_xml`) reach GDAL in UTF-8 and
+    without their image overlays (:func:`~.containers.xml_for_gdal`). Raises 422
+    ``no_features`` when nothing in the file can be a report, with the file's ``warnings``
+    (e.g. the NetworkLinks not followed, the overlays left out, the empty tracks) so that the
+    user learns where the content was.
+    """
     import warnings
 
     import pyogrio
 
+    if fmt in ("kml", "gpx"):
+        data = xml_for_gdal(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # e.g. "GPKG … non conformant file extension"
         _read_ogr_layers(pyogrio, data, fmt, area=area, limits=limits, caller_epsg=caller_epsg, repair=repair,
                          column_map=column_map, result=result, encodings=encodings or {})
+    if not result:
+        notes = [w for w in result.warnings if w.get("code") in ("network_link_ignored", "overlay_ignored",
+                                                                  "empty_feature_skipped", "layer_without_geometry")]
+        links = [w["href"] for w in notes if w["code"] == "network_link_ignored" and w.get("href")]
+        detail = "The file contains no feature."
+        if links:
+            detail = (f"The file contains no feature of its own: its content is behind {len(links)} NetworkLink(s) "
+                      f"that geosignal does not follow ({', '.join(repr(h) for h in links[:3])}"
+                      f"{'…' if len(links) > 3 else ''}); download the linked file(s) and send them.")
+        elif any(w["code"] == "network_link_ignored" for w in notes):
+            detail = "The file contains no feature of its own, only NetworkLinks, which geosignal does not follow."
+        elif any(w["code"] == "overlay_ignored" for w in notes):
+            detail = "The file contains no feature, only image overlays, which are not reports."
+        extra = {"warnings": list(result.warnings)} if result.warnings else {}
+        raise GeosignalError("no_features", detail, format=result.format or fmt, **extra)
 
 
 _FORMAT_NAMES = {"kml": "KML", "gpx": "GPX", "gpkg": "GeoPackage", "shapefile": "Shapefile"}
@@ -661,15 +840,40 @@ def _gdal_message(exc: BaseException) -> str:
 
 def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map,
                      result: UploadResult, encodings: dict[str, str]) -> None:
+    """Read every layer :func:`_list_layers` gives into ``result``, one item per feature.
+
+    The layer is read set-wise (pyogrio builds all its geometries at once). When shapely
+    refuses to build one of them (an unclosed ring, a one-point line…), which fails the whole
+    layer, the layer is read again as attributes plus WKB: the geometries shapely builds are
+    kept, and each one it does not is decoded as written (:func:`~.containers.wkb_geojson`)
+    and refused alone by the same checks as GeoJSON (``ring_not_closed``, ``ring_too_short``,
+    ``line_too_short``…, with its feature index and pointer).
+    """
+    import geopandas as gpd
+    import pyogrio.raw
+
     index = -1
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
         enc = {"encoding": encodings[layer]} if layer in encodings else {}
+        raw_geometries: dict[int, bytes] = {}  # feature → WKB shapely could not build
         try:
             info = pyogrio.read_info(io.BytesIO(data), layer=layer_index, **enc)
             df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc)
         except Exception as exc:  # noqa: BLE001
-            raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: {_gdal_message(exc)}.",
-                                 layer=layer) from None
+            try:
+                attributes = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, read_geometry=False, **enc)
+                meta, _, wkbs, _ = pyogrio.raw.read(io.BytesIO(data), layer=layer_index, columns=[],
+                                                    read_geometry=True, **enc)
+                if wkbs is None or len(wkbs) != len(attributes):
+                    raise ValueError("no geometry")  # noqa: TRY301 - the first error is the one to report
+                geoms = shapely.from_wkb(wkbs, on_invalid="ignore")
+            except Exception:  # noqa: BLE001
+                raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: {_gdal_message(exc)}.",
+                                     layer=layer) from None
+            raw_geometries = {k: bytes(w) for k, (w, g) in enumerate(zip(wkbs, geoms, strict=True))
+                              if w is not None and g is None}
+            df = gpd.GeoDataFrame(attributes, geometry=gpd.GeoSeries(geoms, index=attributes.index),
+                                  crs=meta.get("crs"))
         if getattr(df, "_geometry_column_name", None) is None or df._geometry_column_name not in df.columns:
             result.warnings.append({"code": "layer_without_geometry", "layer": layer,
                                     "detail": f"Layer {layer!r} has no geometry; it was not read."})
@@ -678,9 +882,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         columns = [c for c in df.columns if c != df.geometry.name]
         keys = _column_keys(columns, column_map)
         name_col = next((c for c in columns if c.lower() == "name"), None)
-        for row in df.to_dict("records"):
+        for position, row in enumerate(df.to_dict("records")):
             geom = row.pop(df.geometry.name, None)
-            if fmt == "gpx" and layer in ("tracks", "routes") and (geom is None or geom.is_empty):
+            raw_geometry = raw_geometries.get(position)
+            if raw_geometry is None and fmt == "gpx" and layer in ("tracks", "routes") and (geom is None or geom.is_empty):
                 result.warnings.append({"code": "empty_feature_skipped", "detail": f"An empty GPX {layer[:-1]} "
                                         "was skipped.", "layer": layer, "name": row.get(name_col) if name_col else None})
                 continue
@@ -693,9 +898,12 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     rec["description"] = row[name_col]
                     rec.columns["description"] = name_col
                 props, problems = _file_properties(rec)
-                if geom is None or geom.is_empty:
+                if raw_geometry is not None:
+                    geom_obj = wkb_geojson(raw_geometry)
+                elif geom is None or geom.is_empty:
                     raise GeosignalError("empty_geometry", "The feature has no geometry.", where=where)
-                geom_obj = mapping(geom)
+                else:
+                    geom_obj = mapping(geom)
                 if geom_obj["type"] == "GeometryCollection":
                     for k, member in enumerate(geom_obj["geometries"]):
                         try:

@@ -1,0 +1,481 @@
+"""Hostile containers, second round: dBase code pages and text (``.cpg`` naming no dBase code
+page, a ``.cpg`` of junk, UTF-8 cut inside a character, NUL bytes inside a field), XML in any
+encoding and with any prolog (UTF-16/32, a root after a long comment, a prefixed root), KML
+coordinates GDAL would read as 0, image overlays, NetworkLinks only, and one bad geometry in a
+KML or Shapefile layer (refused alone, located, the others kept).
+
+Each case goes through the intake service (:func:`read_upload`) and through
+``POST /api/v1/imports`` (preview and save), against the real app and PostGIS: exact codes and
+locations, nothing stored on a refusal. Inputs are generated here.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import struct
+import warnings
+import zipfile
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from shapely.geometry import Polygon
+from sqlalchemy import func, select
+
+from geosignal.errors import GeosignalError
+from geosignal.models import Report
+from geosignal.services.intake import ReportInput, read_upload
+from geosignal.services.intake.containers import cpg_codec, xml_encoding, xml_for_gdal
+from geosignal.services.intake.files import detect_format
+from tests.conftest import make_account
+
+KML_NS = b'xmlns="http://www.opengis.net/kml/2.2"'
+DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def placemark(coordinates: str = "4.444,50.4108", name: str = "ici", geometry: str = "Point") -> bytes:
+    if geometry == "Polygon":
+        inner = (f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{coordinates}</coordinates></LinearRing>"
+                 "</outerBoundaryIs></Polygon>")
+    else:
+        inner = f"<{geometry}><coordinates>{coordinates}</coordinates></{geometry}>"
+    return f"<Placemark><name>{name}</name>{inner}</Placemark>".encode()
+
+
+def kml(*bodies: bytes, prolog: bytes = DECLARATION) -> bytes:
+    return prolog + b"<kml " + KML_NS + b"><Document>" + b"".join(bodies) + b"</Document></kml>"
+
+
+GPX = ('<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="t" '
+       'xmlns="http://www.topografix.com/GPX/1/1"><wpt lat="50.4108" lon="4.4440"><name>Gare</name>'
+       "<desc>Pas de 4G à l’église</desc></wpt></gpx>")
+
+
+def zipped(*members: tuple[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def admin(client, db):  # noqa: ANN001, ANN201
+    return make_account(client, db, "admin@igretec.com", "admin")
+
+
+def _count(db) -> int:  # noqa: ANN001
+    return db.scalar(select(func.count()).select_from(Report))
+
+
+def _upload(account, data: bytes, filename: str, **fields):  # noqa: ANN001, ANN003, ANN201
+    form = {"file": (io.BytesIO(data), filename), "network": "mobile", **fields}
+    return account.post("/api/v1/imports", data=form, content_type="multipart/form-data")
+
+
+def refused(area, account, db, data: bytes, filename: str, code: str, status: int = 422,  # noqa: ANN001
+            **upload) -> GeosignalError:
+    """Assert that the service and the API (preview and save, ``mode=all``) refuse the whole
+    file with ``status`` and ``code``, the API naming what the service names, and that
+    nothing is stored; return the service's error."""
+    with pytest.raises(GeosignalError) as info:
+        read_upload(data, filename, area=area, column_map=upload.get("column_map"))
+    err = info.value
+    assert (err.status, err.code) == (status, code), err
+    before = _count(db)
+    fields = {"column_map": __import__("json").dumps(upload["column_map"])} if upload.get("column_map") else {}
+    for extra in ({"dry_run": "true", "mode": "all"}, {"mode": "all"}, {"mode": "valid_only"}):
+        response = _upload(account, data, filename, **fields, **extra)
+        body = response.get_json()
+        assert (response.status_code, body["code"]) == (status, code), body
+        assert body.get("where") == err.where
+        for key, value in err.extra.items():
+            assert body[key] == value, (key, body)
+    assert _count(db) == before
+    return err
+
+
+def accepted(area, account, db, data: bytes, filename: str, n: int, **upload):  # noqa: ANN001, ANN201
+    """Assert that the file gives ``n`` valid reports in the service and that the API saves
+    ``n``; return the service's result."""
+    res = read_upload(data, filename, area=area, column_map=upload.get("column_map"))
+    assert [type(r) for r in res] == [ReportInput] * n, [getattr(r, "code", None) for r in res]
+    before = _count(db)
+    fields = {"column_map": __import__("json").dumps(upload["column_map"])} if upload.get("column_map") else {}
+    response = _upload(account, data, filename, mode="all", **fields)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["saved"] == n and _count(db) == before + n
+    return res
+
+
+# =========================================================================== dBase: .cpg
+
+_FOLDERS = itertools.count()
+
+
+def shapefile_parts(tmp_path, text: str, encoding: str = "cp1252", n: int = 1) -> dict[str, bytes]:  # noqa: ANN001
+    """A Shapefile of ``n`` 1 km² squares in Charleroi (EPSG:31370), columns descr and menages."""
+    folder = tmp_path / f"shp-{next(_FOLDERS)}"
+    folder.mkdir()
+    polys = [Polygon([(155000 + 2000 * k, 122000), (156000 + 2000 * k, 122000), (156000 + 2000 * k, 123000),
+                      (155000 + 2000 * k, 123000)]) for k in range(n)]
+    gdf = gpd.GeoDataFrame({"descr": [text] * n, "menages": [3] * n}, geometry=polys, crs="EPSG:31370")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(gdf, folder / "zones.shp", encoding=encoding)
+    return {p.suffix: p.read_bytes() for p in folder.iterdir()}
+
+
+def shapefile_zip(parts: dict[str, bytes], *, cpg: bytes | None = b"keep", ldid: int | None = None,
+                  dbf: bytes | None = None) -> bytes:
+    parts = dict(parts)
+    if dbf is not None:
+        parts[".dbf"] = dbf
+    if ldid is not None:
+        raw = bytearray(parts[".dbf"])
+        raw[29] = ldid
+        parts[".dbf"] = bytes(raw)
+    if cpg is None:
+        parts.pop(".cpg", None)
+    elif cpg != b"keep":
+        parts[".cpg"] = cpg
+    return zipped(*[(f"zones/zones{ext}", data) for ext, data in parts.items()])
+
+
+DESCR = {"description": "descr"}
+
+
+@pytest.mark.parametrize("label", [b"rot13", b"rot-13", b"base64", b"hex", b"zlib", b"undefined", b"bz2",
+                                   b"uu", b"quopri"])
+def test_cpg_naming_a_python_codec_that_is_no_text_encoding(area, admin, db, tmp_path, label):
+    # F1: the .dbf text is not ASCII ("Église" in Windows-1252): these used to give a 500
+    data = shapefile_zip(shapefile_parts(tmp_path, "Église"), cpg=label)
+    err = refused(area, admin, db, data, "zones.zip", "undecidable_encoding", column_map=DESCR)
+    assert (err.extra["member"], err.extra["cpg"]) == ("zones/zones.dbf", label.decode())
+    assert cpg_codec(label.decode()) is None
+
+
+@pytest.mark.parametrize(("label", "shown"), [
+    (b"UTF\x008", "UTF\x008"),
+    (b"\x00", "\x00"),
+    (b"\xff\xfeU\x00T\x00F\x00", "\ufffd\ufffdU\x00T\x00F\x00"),
+    (bytes(range(1, 32)), bytes(range(1, 32)).decode().strip()),
+])
+def test_cpg_holding_nul_bytes_or_junk(area, admin, db, tmp_path, label, shown):
+    # F2: a NUL in the label made codecs.lookup raise ValueError (500)
+    data = shapefile_zip(shapefile_parts(tmp_path, "Église"), cpg=label)
+    err = refused(area, admin, db, data, "zones.zip", "undecidable_encoding", column_map=DESCR)
+    assert (err.extra["member"], err.extra["cpg"]) == ("zones/zones.dbf", shown)
+
+
+@pytest.mark.parametrize("label", [b"UTF-16", b"UTF-16LE", b"utf_32", b"cp037", b"cp1140", b"UTF-7",
+                                   b"raw_unicode_escape", b"idna", b"iso2022_jp"])
+def test_cpg_naming_a_codec_that_is_no_dbase_code_page(area, admin, db, tmp_path, label):
+    # F4: a real codec, but not ASCII-compatible (field names decoded as garbage, attributes
+    # silently lost) — even when the text itself is plain ASCII
+    data = shapefile_zip(shapefile_parts(tmp_path, "Rue de la Gare"), cpg=label)
+    err = refused(area, admin, db, data, "zones.zip", "undecidable_encoding")
+    assert (err.extra["member"], err.extra["cpg"]) == ("zones/zones.dbf", label.decode())
+    assert label.decode() in err.detail
+
+
+def test_real_dbase_code_pages_are_still_read(area, tmp_path):
+    for label, codec, text in ((b"UTF-8", "utf-8", "Église à Fleurus"), (b"1252", "cp1252", "Château, cœur"),
+                               (b"ISO-8859-1", "cp1252", "Église"), (b"CP850", "cp850", "Église"),
+                               (b"KOI8-R", "koi8-r", "Шарлеруа"), (b"cp1250", "cp1250", "Łódź"),
+                               (b"GBK", "gbk", "沙勒罗瓦"), (b"US-ASCII", "ascii", "Rue de la Gare")):
+        assert cpg_codec(label.decode()) == codec
+        data = shapefile_zip(shapefile_parts(tmp_path, text, codec if codec != "ascii" else "cp1252"), cpg=label)
+        (rep,) = read_upload(data, "z.zip", area=area, column_map=DESCR)
+        assert (rep.properties["description"], rep.properties["households_affected"]) == (text, 3)
+
+
+# =========================================================================== dBase: mojibake, NUL
+
+def _utf8_cut(tmp_path, text: str, width: int) -> bytes:
+    """A .dbf (LDID 0x57 "ANSI", no .cpg) whose ``descr`` holds the UTF-8 bytes of ``text`` cut
+    to ``width`` bytes (inside a character), space-padded."""
+    parts = shapefile_parts(tmp_path, "x" * width, "UTF-8")
+    raw = text.encode("utf-8")[:width]
+    assert len(raw) == width
+    return shapefile_zip(parts, cpg=None, ldid=0x57, dbf=parts[".dbf"].replace(b"x" * width, raw))
+
+
+def test_utf8_cut_inside_a_character_is_still_mojibake(area, admin, db, tmp_path):
+    # F5 as the audit built it: "àé" + "xxxxx" + a lone 0xC3 (the "é" cut by the width)
+    parts = shapefile_parts(tmp_path, "x" * 9 + "é", "UTF-8")
+    raw = bytearray(parts[".dbf"])
+    i = raw.index("é".encode())
+    raw[i + 1] = 0x20
+    raw = bytes(raw).replace(b"x" * 9, "àé".encode() + b"xxxxx")
+    data = shapefile_zip(parts, cpg=None, ldid=0x57, dbf=raw)
+    err = refused(area, admin, db, data, "zones.zip", "unreadable_file", column_map=DESCR)
+    assert (err.extra["member"], err.extra["record"], err.extra["field"]) == ("zones/zones.dbf", 1, "descr")
+    assert "mojibake" in err.detail
+    # another cut: a 3-byte "’" cut after its first two bytes (2 stray bytes, 2 good sequences)
+    data = _utf8_cut(tmp_path, "Église à Fontaine-l’Évêque", 23)
+    err = refused(area, admin, db, data, "zones.zip", "unreadable_file", column_map=DESCR)
+    assert (err.extra["record"], err.extra["field"]) == (1, "descr") and "mojibake" in err.detail
+    # several records: the first one holding UTF-8 is named
+    parts = shapefile_parts(tmp_path, "Rue de la Gare", "UTF-8", n=3)
+    raw = parts[".dbf"]
+    last = raw.rindex(b"Rue de la Gare")
+    raw = raw[:last] + "Rue de l’Égl".encode()[:14] + raw[last + 14:]
+    err = refused(area, admin, db, shapefile_zip(parts, cpg=None, ldid=0x57, dbf=raw), "zones.zip", "unreadable_file",
+                  column_map=DESCR)
+    assert (err.extra["record"], err.extra["field"]) == (3, "descr")
+
+
+@pytest.mark.parametrize("text", ["Église à Fleurus", "Château", "cœur", "Fontaine-l’Évêque", "Ça coûte 5 €",
+                                  "Œuvre « Ñandú » ÿ"])
+def test_genuine_windows_1252_text_is_accepted(area, admin, db, tmp_path, text):
+    parts = shapefile_parts(tmp_path, text, "cp1252")
+    res = accepted(area, admin, db, shapefile_zip(parts, cpg=None, ldid=0x57), "zones.zip", 1, column_map=DESCR)
+    assert res[0].properties["description"] == text
+
+
+def test_nul_inside_a_dbase_text_field(area, admin, db, tmp_path):
+    # F6: "abc\0def" was stored as "abc"
+    parts = shapefile_parts(tmp_path, "abcdefghijklmnop")
+    data = shapefile_zip(parts, cpg=b"1252", dbf=parts[".dbf"].replace(b"abcdefghijklmnop",
+                                                                      b"abc\x00def".ljust(16)))
+    err = refused(area, admin, db, data, "zones.zip", "unreadable_file", column_map=DESCR)
+    assert (err.extra["member"], err.extra["record"], err.extra["field"]) == ("zones/zones.dbf", 1, "descr")
+    assert "NUL" in err.detail
+    # a NUL first, in the second record, with nothing declared (ASCII) and no column_map
+    parts = shapefile_parts(tmp_path, "Rue de la Gare", n=3)
+    raw = parts[".dbf"]
+    second = raw.index(b"Rue de la Gare", raw.index(b"Rue de la Gare") + 1)
+    raw = raw[:second] + b"\x00ue de la Gare" + raw[second + 14:]
+    err = refused(area, admin, db, shapefile_zip(parts, cpg=None, ldid=0, dbf=raw), "zones.zip", "unreadable_file")
+    assert (err.extra["record"], err.extra["field"]) == (2, "descr")
+
+
+def test_nul_padding_at_the_end_of_a_field_is_fine(area, admin, db, tmp_path):
+    parts = shapefile_parts(tmp_path, "abcdefghijklmnop")
+    for padding in (b"Gare".ljust(16, b"\x00"), b"Gare\x00\x00\x00".ljust(16)):
+        data = shapefile_zip(parts, cpg=b"1252", dbf=parts[".dbf"].replace(b"abcdefghijklmnop", padding))
+        (rep,) = read_upload(data, "zones.zip", area=area, column_map=DESCR)
+        assert rep.properties["description"] == "Gare"
+
+
+# =========================================================================== XML encodings and prologs
+
+DOCTYPE = b'<!DOCTYPE kml [<!ENTITY x "boom">]>\n'
+
+
+def _utf16(doc: bytes, codec: str) -> bytes:
+    text = doc.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    return text.encode(codec)
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_kml_with_a_doctype_is_unsafe(area, admin, db, codec):
+    # F17: "holds no KML" (with a BOM) or 415 (without) instead of unsafe_xml
+    doc = kml(placemark(name="&x;"), prolog=DECLARATION + DOCTYPE)
+    err = refused(area, admin, db, _utf16(doc, codec), "a.kml", "unsafe_xml")
+    assert "DOCTYPE" in err.detail
+    # the same GPX
+    gpx = GPX.replace("<gpx", '<!DOCTYPE gpx [<!ENTITY x "boom">]>\n<gpx').encode()
+    refused(area, admin, db, _utf16(gpx, codec), "t.gpx", "unsafe_xml")
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32-le"])
+def test_clean_utf16_kml_and_gpx_are_read_exactly(area, admin, db, codec):
+    doc = kml(placemark("4.44417,50.41083,12.5", name="Église Saint-Christophe"))
+    (rep,) = accepted(area, admin, db, _utf16(doc, codec), "a.kml", 1)
+    assert rep.geometry.coords[0] == (4.44417, 50.41083)
+    assert rep.properties["description"] == "Église Saint-Christophe"
+    gpx = GPX.replace('lat="50.4108"', f'lat="50.41{len(codec)}"').encode()  # not a duplicate of another codec
+    (wpt,) = accepted(area, admin, db, _utf16(gpx, codec), "t.gpx", 1)
+    assert wpt.geometry.coords[0] == (4.444, float(f"50.41{len(codec)}"))
+    assert wpt.properties["description"] == "Pas de 4G à l’église"
+    # in a KMZ too
+    (rep,) = read_upload(zipped(("doc.kml", _utf16(doc, codec))), "a.kmz", area=area)
+    assert rep.properties["description"] == "Église Saint-Christophe"
+
+
+def test_xml_encoding_detection():
+    assert xml_encoding(b"<kml/>") == ("utf-8", 0)
+    assert xml_encoding(b"\xef\xbb\xbf <kml/>") == ("utf-8", 3)
+    assert xml_encoding("<kml/>".encode("utf-16")) == ("utf-16-le", 2)
+    assert xml_encoding(" \n<kml/>".encode("utf-16-be")) == ("utf-16-be", 0)
+    assert xml_encoding("<kml/>".encode("utf-32-le")) == ("utf-32-le", 0)
+    assert xml_encoding("<kml/>".encode("utf-32")) == ("utf-32-le", 4)
+    assert xml_encoding(b"lat;lon") is None and xml_encoding(bytes(range(256))) is None
+
+
+COMMENT = b"<!--" + b"x" * 5000 + b"-->\n"
+
+
+def test_doctype_after_a_long_prolog_is_unsafe(area, admin, db):
+    # F18: the sniff looked at the first 4096 bytes only (415)
+    refused(area, admin, db, kml(placemark(), prolog=DECLARATION + COMMENT + DOCTYPE), "a.kml", "unsafe_xml")
+    # after 100 kB of comments and processing instructions, named .xml
+    prolog = DECLARATION + (b"<?pi data?>" + COMMENT) * 20 + b'<!DOCTYPE kml SYSTEM "http://127.0.0.1:9/k.dtd">'
+    err = refused(area, admin, db, kml(placemark(), prolog=prolog), "export.xml", "unsafe_xml")
+    assert "DOCTYPE" in err.detail
+    # a lowercase doctype (which expat cannot read) is unsafe too
+    refused(area, admin, db, kml(placemark(), prolog=b"<!doctype kml>\n"), "a.kml", "unsafe_xml")
+
+
+def test_root_after_a_long_prolog_or_prefixed(area, admin, db):
+    (rep,) = accepted(area, admin, db, kml(placemark("4.4451,50.4109"), prolog=DECLARATION + COMMENT * 3),
+                      "a.kml", 1)
+    assert rep.geometry.coords[0] == (4.4451, 50.4109)
+    # a prefixed root: <k:kml xmlns:k="…">, every KML element prefixed; a NetworkLink still reported
+    body = (b'<k:kml xmlns:k="http://www.opengis.net/kml/2.2"><k:Document><k:Placemark><k:name>Gare</k:name>'
+            b"<k:Point><k:coordinates>4.4452,50.4109</k:coordinates></k:Point></k:Placemark>"
+            b"<k:NetworkLink><k:Link><k:href>http://127.0.0.1:9/r.kml</k:href></k:Link></k:NetworkLink>"
+            b"</k:Document></k:kml>")
+    assert detect_format(body, "export.xml") == "kml"
+    res = accepted(area, admin, db, DECLARATION + body, "a.kml", 1)
+    assert res[0].properties["description"] == "Gare" and res[0].geometry.coords[0] == (4.4452, 50.4109)
+    assert [(w["code"], w["href"]) for w in res.warnings] == [("network_link_ignored", "http://127.0.0.1:9/r.kml")]
+    # a prefixed GPX root
+    gpx = GPX.replace("<gpx", "<g:gpx").replace("xmlns=", "xmlns:g=").replace("</gpx>", "</g:gpx>")
+    gpx = gpx.replace("<wpt", "<g:wpt").replace("</wpt>", "</g:wpt>").replace("<name>", "<g:name>")
+    gpx = gpx.replace("</name>", "</g:name>").replace("<desc>", "<g:desc>").replace("</desc>", "</g:desc>")
+    gpx = gpx.replace('lon="4.4440"', 'lon="4.4462"')
+    (wpt,) = accepted(area, admin, db, gpx.encode(), "t.gpx", 1)
+    assert wpt.geometry.coords[0] == (4.4462, 50.4108)
+
+
+# =========================================================================== KML coordinates
+
+@pytest.mark.parametrize(("coordinates", "code", "bad"), [
+    ("4.4456", "invalid_coordinate", "4.4456"),                              # F14: one number
+    ("abc,def", "invalid_coordinate", "abc,def"),
+    ("", "empty_geometry", ""),
+    ("  \n ", "empty_geometry", ""),
+    ("4.4456, 50.4108", "invalid_coordinate", "4.4456,"),                     # a space inside the tuple
+    ("4,4456;50,4108", "invalid_coordinate", "4,4456;50,4108"),               # decimal commas
+    ("4.4456,50.4108,0,7", "invalid_coordinate", "4.4456,50.4108,0,7"),
+    ("4.4456,nan", "invalid_coordinate", "4.4456,nan"),
+    ("4.4456,1e999", "invalid_coordinate", "4.4456,1e999"),
+    ("4.44,50.41 4.45,50.41 4.45", "invalid_coordinate", "4.45"),
+])
+def test_kml_coordinates_gdal_would_read_as_zero(area, admin, db, coordinates, code, bad):
+    geometry = "LineString" if " " in coordinates.strip() else "Point"
+    data = kml(placemark(), placemark(coordinates, name="Rue Haute", geometry=geometry))
+    err = refused(area, admin, db, data, "a.kml", code)
+    assert (err.extra["placemark"], err.extra["name"], err.extra["line"]) == (1, "Rue Haute", 2)
+    assert err.where == f"line 2 column {err.extra['column']}"
+    if bad:
+        assert repr(bad) in err.detail
+
+
+def test_kml_coordinates_checked_in_every_part_and_in_a_kmz(area, admin, db):
+    multi = (b"<Placemark><MultiGeometry><Point><coordinates>4.444,50.4108</coordinates></Point>"
+             b"<Polygon><outerBoundaryIs><LinearRing><coordinates>\n4.44,50.41\n4.45\n</coordinates></LinearRing>"
+             b"</outerBoundaryIs></Polygon></MultiGeometry><name>Zone</name></Placemark>")
+    err = refused(area, admin, db, kml(multi), "a.kml", "invalid_coordinate")
+    assert (err.extra["placemark"], err.extra["name"], err.where) == (0, "Zone", f"line 2 column {err.extra['column']}")
+    err = refused(area, admin, db, zipped(("doc.kml", kml(placemark("4.4456")))), "a.kmz", "invalid_coordinate")
+    assert (err.extra["member"], err.extra["placemark"]) == ("doc.kml", 0)
+
+
+# =========================================================================== overlays, NetworkLinks
+
+GROUND = (b"<GroundOverlay><name>Carte 1890</name><Icon><href>http://127.0.0.1:9/i.png</href></Icon><LatLonBox>"
+          b"<north>50.5</north><south>50.4</south><east>4.5</east><west>4.4</west></LatLonBox></GroundOverlay>")
+
+
+def test_overlays_are_not_reports(area, admin, db):
+    # F15: the GroundOverlay's LatLonBox became a 78 km² white-zone report
+    others = (b"<PhotoOverlay><name>Photo</name><Icon><href>p.jpg</href></Icon><Point><coordinates>4.44,50.41"
+              b"</coordinates></Point></PhotoOverlay><ScreenOverlay><name>Logo</name></ScreenOverlay>"
+              b"<GroundOverlay/>")
+    data = kml(GROUND, placemark("4.4461,50.4111", name="Gare"), b"<Folder>" + others + b"</Folder>")
+    res = accepted(area, admin, db, data, "a.kml", 1)
+    assert res[0].geometry.geom_type == "Point" and res[0].properties["description"] == "Gare"
+    assert [(w["code"], w["kind"], w["name"]) for w in res.warnings] == [
+        ("overlay_ignored", "GroundOverlay", "Carte 1890"), ("overlay_ignored", "PhotoOverlay", "Photo"),
+        ("overlay_ignored", "ScreenOverlay", "Logo"), ("overlay_ignored", "GroundOverlay", None)]
+    assert b"Overlay" not in xml_for_gdal(data) and b"Gare" in xml_for_gdal(data)
+    response = _upload(admin, data, "a.kml", dry_run="true")
+    assert [w["code"] for w in response.get_json()["warnings"]].count("overlay_ignored") == 4
+    # nothing but an overlay: no_features, saying why
+    err = refused(area, admin, db, kml(GROUND), "a.kml", "no_features")
+    assert [(w["code"], w["name"]) for w in err.extra["warnings"]] == [("overlay_ignored", "Carte 1890")]
+
+
+def test_only_network_links_say_where_the_content_is(area, admin, db):
+    # F16: no_features without the network_link_ignored warning
+    link = b"<NetworkLink><name>Zones</name><Link><href>http://127.0.0.1:9/r.kml</href></Link></NetworkLink>"
+    err = refused(area, admin, db, kml(link), "l.kml", "no_features")
+    assert [(w["code"], w["href"], w["name"]) for w in err.extra["warnings"]] == [
+        ("network_link_ignored", "http://127.0.0.1:9/r.kml", "Zones")]
+    assert "http://127.0.0.1:9/r.kml" in err.detail
+    # in a KMZ, inside a folder, two links: both named, with the member
+    links = b"<Folder>" + link + link.replace(b"r.kml", b"s.kml") + b"</Folder>"
+    err = refused(area, admin, db, zipped(("doc.kml", kml(links))), "l.kmz", "no_features")
+    assert [(w["href"], w["member"]) for w in err.extra["warnings"]] == [
+        ("http://127.0.0.1:9/r.kml", "doc.kml"), ("http://127.0.0.1:9/s.kml", "doc.kml")]
+
+
+# =========================================================================== one bad geometry
+
+UNCLOSED = "4.44,50.41 4.45,50.41 4.45,50.42 4.44,50.42"
+
+
+@pytest.mark.parametrize(("coordinates", "geometry", "code", "pointer"), [
+    (UNCLOSED, "Polygon", "ring_not_closed", "/geometry/coordinates/0/3"),     # F13
+    ("4.44,50.41 4.44,50.41", "Polygon", "ring_too_short", "/geometry/coordinates/0"),
+    ("4.44,50.41 4.45,50.41 4.44,50.41", "Polygon", "ring_too_short", "/geometry/coordinates/0"),
+    ("4.4471,50.4121", "LineString", "line_too_short", "/geometry/coordinates"),
+])
+def test_one_bad_kml_geometry_is_refused_alone(area, admin, db, coordinates, geometry, code, pointer):
+    data = kml(placemark("4.4472,50.4122", name="ok"), placemark(coordinates, name="bad", geometry=geometry),
+               placemark("4.4473,50.4123", name="ok too"))
+    res = read_upload(data, "a.kml", area=area)
+    assert [type(r) for r in res] == [ReportInput, GeosignalError, ReportInput]
+    err = res[1]
+    assert (err.code, err.where, err.extra["index"], err.extra["pointer"], err.extra["layer"]) == (
+        code, "feature 1", 1, pointer, "document")
+    before = _count(db)
+    preview = _upload(admin, data, "a.kml", dry_run="true", mode="all")
+    features = preview.get_json()["features"]
+    assert preview.status_code == 200 and [f["status"] for f in features] == ["accepted", "refused", "accepted"]
+    assert (features[1]["error"]["code"], features[1]["error"]["where"]) == (code, "feature 1")
+    rejected = _upload(admin, data, "a.kml", mode="all")
+    assert (rejected.status_code, rejected.get_json()["code"]) == (422, "import_rejected")
+    assert _count(db) == before
+    kept = _upload(admin, data, "a.kml", mode="valid_only")
+    assert kept.status_code == 201 and (kept.get_json()["saved"], kept.get_json()["refused"]) == (2, 1)
+    assert _count(db) == before + 2
+
+
+def _unclose_last_polygon(shp: bytes) -> bytes:
+    """Move the closing vertex of the last polygon record of a .shp by 10 m."""
+    out = bytearray(shp)
+    pos, last = 100, None
+    while pos < len(out):
+        length = struct.unpack_from(">i", out, pos + 4)[0] * 2
+        last = pos + 8
+        pos += 8 + length
+    parts, points = struct.unpack_from("<ii", out, last + 36)
+    closing = last + 44 + 4 * parts + 16 * (points - 1)
+    x, y = struct.unpack_from("<2d", out, closing)
+    struct.pack_into("<2d", out, closing, x + 10, y)
+    return bytes(out)
+
+
+def test_one_bad_shapefile_geometry_is_refused_alone(area, admin, db, tmp_path):
+    parts = shapefile_parts(tmp_path, "Rue de la Gare", n=3)
+    parts[".shp"] = _unclose_last_polygon(parts[".shp"])
+    data = shapefile_zip(parts)
+    res = read_upload(data, "zones.zip", area=area, column_map=DESCR)
+    assert [type(r) for r in res] == [ReportInput, ReportInput, GeosignalError]
+    err = res[2]
+    assert (err.code, err.where, err.extra["index"], err.extra["layer"]) == ("ring_not_closed", "feature 2", 2, "zones")
+    assert err.extra["pointer"].startswith("/geometry/coordinates/0/")
+    assert [r.properties["households_affected"] for r in res[:2]] == [3, 3]
+    before = _count(db)
+    rejected = _upload(admin, data, "zones.zip", mode="all")
+    assert (rejected.status_code, rejected.get_json()["code"]) == (422, "import_rejected")
+    assert _count(db) == before
+    kept = _upload(admin, data, "zones.zip", mode="valid_only")
+    assert kept.status_code == 201 and (kept.get_json()["saved"], kept.get_json()["refused"]) == (2, 1)
+    assert _count(db) == before + 2
