@@ -136,13 +136,20 @@ def test_column_map_says_which_column_to_read(area, admin, db):
             where="row 1", column="LAT", column_number=2, first_column="Lat", first_column_number=1, name="lat")
 
 
-def test_other_formats_still_read_their_fallback_columns(area):
-    # GPX waypoints have both cmt and desc (aliases of description): not a CSV header, not
-    # refused; the first non-empty one is read, as before
+def test_other_formats_read_one_property_from_several_fields_only_when_they_agree(area):
+    # GPX waypoints have both cmt and desc (aliases of description): not a CSV header, so not
+    # refused whole; when both hold text they must agree, else description is dropped with a
+    # warning naming both (never one chosen silently)
     gpx = (b'<?xml version="1.0"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">'
-           b'<wpt lat="50.4108" lon="4.4440"><cmt>note</cmt><desc>Pas de 4G</desc></wpt></gpx>')
-    (rep,) = read_upload(gpx, "t.gpx", area=area)
-    assert rep.properties["description"] == "note"
+           b'<wpt lat="50.4108" lon="4.4440"><cmt>%s</cmt><desc>Pas de 4G</desc></wpt></gpx>')
+    (rep,) = read_upload(gpx % b"note", "t.gpx", area=area)
+    assert "description" not in rep.properties
+    assert [(w["code"], w["name"], w["columns"]) for w in rep.warnings] == [
+        ("attribute_dropped", "description", ["cmt", "desc"])]
+    (rep,) = read_upload(gpx % b"Pas de 4G", "t.gpx", area=area)
+    assert rep.properties["description"] == "Pas de 4G" and rep.warnings == []
+    (rep,) = read_upload(gpx % b"", "t.gpx", area=area)
+    assert rep.properties["description"] == "Pas de 4G" and rep.warnings == []
 
 
 # =========================================================================== F8: quotes left open

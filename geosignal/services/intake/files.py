@@ -80,7 +80,7 @@ from .core import (
     with_problems,
 )
 from .crs import WGS84, parse_crs
-from .properties import REPORT_PROPERTIES, check_file_properties, match_header
+from .properties import REPORT_PROPERTIES, _brief, _shown, check_file_properties, match_header
 
 FORMATS = ("geojson", "kml", "kmz", "gpx", "csv", "gpkg", "shapefile")
 _EXTENSIONS = {
@@ -196,14 +196,28 @@ def _relocate(err: GeosignalError, where: str, index: int, **extra: Any) -> Geos
 
 def _file_properties(record: dict[str, Any], pointer: str | None = None) -> tuple[dict[str, Any], list[dict]]:
     """Coerce then validate file attributes, every one; drop failures with a warning each
-    (``column``/``pointer`` when known: ``record`` may be a :class:`_Record`)."""
-    return check_file_properties(record, columns=getattr(record, "columns", None), pointer=pointer)
+    (``column``/``pointer`` when known: ``record`` may be a :class:`_Record`), and a property
+    two columns give with different values (``conflicts`` of a :class:`_Record`), naming both."""
+    properties, problems = check_file_properties(record, columns=getattr(record, "columns", None), pointer=pointer)
+    for conflict in getattr(record, "conflicts", ()):
+        cols, values = conflict["columns"], conflict["values"]
+        given = " and ".join(f"{c!r} ({_brief(v)})" for c, v in zip(cols, values, strict=True))
+        problem = {"code": "attribute_dropped", "name": conflict["name"],
+                   "detail": f"{conflict['name']} was ignored: {given} both give it, with different values; keep "
+                             "one of them.", "column": cols[1], "columns": cols, "value": _shown(values[1]),
+                   "error": "invalid_attribute"}
+        if pointer is not None:
+            problem["pointer"] = f"{pointer}/{str(cols[1]).replace('~', '~0').replace('/', '~1')}"
+        problems.append(problem)
+    return properties, problems
 
 
 class _Record(dict):
-    """A feature's attributes keyed by property name, remembering the column each came from."""
+    """A feature's attributes keyed by property name, remembering the column each came from
+    (``columns``) and the properties several columns gave differently (``conflicts``)."""
 
     columns: dict[str, str]
+    conflicts: list[dict[str, Any]]
 
 
 def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
@@ -259,24 +273,46 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
     return keys
 
 
+def _present(v: Any) -> bool:
+    """Whether a cell or member holds a value (not None, blank text, NaN or NaT)."""
+    if v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and math.isnan(v)):
+        return False
+    try:
+        return v == v  # NaT is not equal to itself
+    except Exception:  # noqa: BLE001
+        return True
+
+
 def _record(row: dict[str, Any], keys: dict[str, list[str]]) -> dict[str, Any]:
+    """A feature's attributes by property (a :class:`_Record`), from ``row`` (column → value)
+    and ``keys`` (property → the columns standing for it, :func:`_column_keys`).
+
+    When several columns stand for one property (GeoJSON members, OGR fields: ``menages`` and
+    ``households_affected``) and more than one holds a value, they must agree: when they do
+    not, which one is meant cannot be told, and the property is left out, the disagreement kept
+    in ``conflicts`` (``{"name", "columns", "values"}``) for :func:`_file_properties` to report.
+    """
     rec = _Record()
     rec.columns = {}
+    rec.conflicts = []
     for key, cols in keys.items():
         if key in _COORD_KEYS:
             continue
-        for col in cols:
-            v = row.get(col)
-            if v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and math.isnan(v)):
-                continue
-            try:
-                if v != v:  # NaT
-                    continue
-            except Exception:  # noqa: BLE001
-                pass
-            rec[key] = v
-            rec.columns[key] = col
-            break
+        if len(cols) == 1:
+            v = row.get(cols[0])
+            if _present(v):
+                rec[key] = v
+                rec.columns[key] = cols[0]
+            continue
+        given = [(col, row.get(col)) for col in cols if _present(row.get(col))]
+        if not given:
+            continue
+        first = given[0][1]
+        if all(v == first or str(v).strip() == str(first).strip() for _, v in given[1:]):
+            rec[key] = first
+            rec.columns[key] = given[0][0]
+        else:
+            rec.conflicts.append({"name": key, "columns": [c for c, _ in given], "values": [v for _, v in given]})
     return rec
 
 
