@@ -7,22 +7,31 @@
   extension second; ``unsupported_format`` (415) otherwise.
 * Hostile containers are refused before GDAL reads them (:mod:`.containers`): archives by
   member names, links, entry count and the bytes actually inflated; XML with a DOCTYPE or
-  entities; dBase text whose encoding is undecidable. An empty file is ``no_features``.
+  entities anywhere in its prolog (XML in UTF-8, UTF-16 or UTF-32, recognised by its root's
+  local name wherever it starts); dBase text whose encoding is undecidable, a ``.cpg`` naming no
+  dBase code page, mojibake or a NUL inside a field. An empty file is ``no_features``.
 * GeoJSON files go through the strict JSON path (NaN etc. caught with their pointer).
 * KML/KMZ: every layer (folder) is read; a MultiGeometry stays one report (a mixed one is a
   GeometryCollection and is split, as everywhere); Z dropped; ExtendedData attributes kept;
   the HTML description is kept as text, unchanged. A placemark's ``Name`` becomes the
   description when it has none.
 * KMZ: ``doc.kml`` (else the KML nearest the root) is read; other KML members are named in a
-  ``kml_members_ignored`` warning; NetworkLinks are never followed (``network_link_ignored``).
+  ``kml_members_ignored`` warning; NetworkLinks are never followed (``network_link_ignored``;
+  a file holding nothing else is ``no_features`` carrying those ``warnings``); image overlays
+  are not reports (``overlay_ignored``); every placemark's raw ``<coordinates>`` are checked
+  before GDAL (a missing latitude would read as 0). A geometry GDAL reads but shapely cannot
+  build (an unclosed ring) refuses that feature only, with the GeoJSON path's codes.
 * GeoPackage: every feature layer is read, attribute-only tables ignored; a ``layers_read``
   warning names both when there is more than one. No feature layer → ``no_features``.
 * Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
   ``unreadable_file`` with ``missing``); text decoded as :func:`~.containers.dbf_encoding` decides.
 * GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
   them); empty tracks/routes are skipped with a warning in :attr:`UploadResult.warnings`.
-* CSV: read with the ``csv`` module. Encoding UTF-8 (with or without BOM), else Windows-1252;
-  separator ``;``, ``,``, tab or ``|`` (most frequent in the header line); decimal point or
+* CSV: read with the ``csv`` module. Encoding UTF-8, UTF-16 or UTF-32 (by BOM, or UTF-16/32 by
+  its NUL bytes: Excel's *Unicode text*), else UTF-8, else Windows-1252; lines ending in LF,
+  CRLF or a lone CR; separator ``;``, ``,``, tab or ``|`` (most frequent in the header line); two
+  columns standing for the same property or coordinate are refused (``duplicate_header``)
+  unless ``column_map`` says which to read; decimal point or
   comma; day-first dates; coordinates from ``lon``/``lat``, ``x``/``y`` (in ``crs``) or a WKT
   column, headers recognised in French, Dutch and English (see
   :data:`~geosignal.services.intake.properties.HEADER_ALIASES` / ``COORD_ALIASES``) or named by
@@ -32,8 +41,11 @@
   with an ``attribute_dropped`` warning; the report is kept** (geometry errors still refuse the
   feature). Every attribute is checked: each failure has its own warning with ``name``,
   ``column`` (and ``pointer`` in GeoJSON). A refused feature's error carries ``errors``: the
-  refusal first, then every attribute fault of that feature. Free text with control characters
-  is refused (never stored). ``network`` is not required: the caller defaults it.
+  refusal first, then every attribute fault of that feature. Free text with control characters,
+  direction overrides or unpaired surrogates is refused (never stored: :mod:`geosignal.textsafety`).
+  Several members or fields standing for one property must agree, else it is dropped with a
+  warning naming them. A count written ``1.000`` (a thousand, or one?) is dropped, never
+  guessed. ``network`` is not required: the caller defaults it.
 * Per-feature errors carry ``where`` = ``"feature i"`` (0-based, across layers) or ``"row n"``
   (CSV), ``index`` (0-based) and, when known, ``pointer`` (the JSON pointer inside the feature),
   ``layer`` or ``column``.
