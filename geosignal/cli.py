@@ -22,6 +22,11 @@ from geosignal.params import parse_bbox, parse_commune
 from geosignal.vocab import NETWORKS, ROLES
 
 
+def _n(count: int, singular: str, plural: str | None = None) -> str:
+    """``count`` and its noun, singular for exactly one: ``1 report``, ``0 reports``, ``2 reports``."""
+    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+
+
 def _create_app(*_args: Any) -> Flask:
     from geosignal import create_app
 
@@ -116,8 +121,8 @@ def regroup_zones() -> None:
         zones.recompute_all(session)
         after = zones.grouping(session)
         session.commit()
-    same = "unchanged" if before == after else f"{len(before ^ after)} zones differed and were rebuilt"
-    click.echo(f"{len(after)} zones ({same}) in {time.perf_counter() - started:.1f} s")
+    same = "unchanged" if before == after else f"{_n(len(before ^ after), 'zone')} differed and were rebuilt"
+    click.echo(f"{_n(len(after), 'zone')} ({same}) in {time.perf_counter() - started:.1f} s")
 
 
 @commands.command("load-communes")
@@ -133,7 +138,7 @@ def load_communes(path: str, nis_field: str | None) -> None:
         summary = load(session, path, nis_field)
         session.commit()
         vacuum_cells(session)
-    click.echo(f"{summary.total} communes in file: {summary.inserted} inserted, {summary.updated} updated")
+    click.echo(f"{_n(summary.total, 'commune')} in file: {summary.inserted} inserted, {summary.updated} updated")
 
 
 def _read_password(password_stdin: bool) -> tuple[str, bool]:
@@ -238,9 +243,10 @@ def purge(days: int | None, photo_days: int | None, dry_run: bool) -> None:
         photos = purge_photos(session, photo_days, dry_run=dry_run)
         session.commit()
     verb = "would delete" if dry_run else "deleted"
-    click.echo(f"{verb} the copies of {done['runs']} export runs older than {days} days ({done['bytes']} bytes)")
-    click.echo(f"{verb} {photos['photos']} photos of reports closed more than {photo_days} days ago "
-               f"({photos['bytes']} bytes)")
+    click.echo(f"{verb} the copies of {_n(done['runs'], 'export run')} older than {_n(days, 'day')} "
+               f"({_n(done['bytes'], 'byte')})")
+    click.echo(f"{verb} {_n(photos['photos'], 'photo')} of reports closed more than {_n(photo_days, 'day')} ago "
+               f"({_n(photos['bytes'], 'byte')})")
 
 
 @commands.command("send-mail")
@@ -298,7 +304,10 @@ def list_tokens(email: str) -> None:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:
             raise GeosignalError("not_found", f"no user {email}")
-        for t in listing(session, user):
+        tokens = listing(session, user)
+        if not tokens:
+            click.echo(f"no tokens for {user.email}")
+        for t in tokens:
             expires = t["expires_at"].date().isoformat() if t["expires_at"] else "never"
             used = t["last_used_at"].isoformat(timespec="minutes") if t["last_used_at"] else "never"
             click.echo(f"{t['id']}\t{t['state']}\t{t['name'] or '-'}\texpires {expires}\tlast used {used}")
@@ -541,7 +550,7 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str, com
         session.commit()
     where = "" if output.name == "<stdout>" else f" to {output.name}"
     run = f", run {stream.run.id}" if stream.run is not None else ""
-    click.echo(f"{stream.count} reports written{where}{run}; next: --since {stream.next_since}", err=True)
+    click.echo(f"{_n(stream.count, 'report')} written{where}{run}; next: --since {stream.next_since}", err=True)
 
 
 @commands.command("mark-transmitted")
@@ -562,8 +571,9 @@ def mark_transmitted_command(run_id: str) -> None:
         click.echo(f"run {outcome['run_id']} was already marked as transmitted on {outcome['transmitted_at']} "
                    f"by {outcome['transmitted_actor']}: nothing changed")
     else:
-        click.echo(f"run {outcome['run_id']} marked as transmitted: {outcome['moved']} reports now transmitted, "
-                   f"{outcome['not_moved']} carried reports no longer validated left as they are")
+        click.echo(f"run {outcome['run_id']} marked as transmitted: {_n(outcome['moved'], 'report')} now "
+                   f"transmitted, {_n(outcome['not_moved'], 'carried report')} no longer validated left as "
+                   f"{'it is' if outcome['not_moved'] == 1 else 'they are'}")
 
 
 @commands.command("serve")
@@ -608,7 +618,7 @@ def serve(host: str, port: int, workers: int, job_workers: int, timeout: int) ->
         def load(self) -> Flask:
             return _create_app()
 
-    click.echo(f"geosignal on http://{host}:{port}/ ({workers} web workers, {job_workers} job workers)")
+    click.echo(f"geosignal on http://{host}:{port}/ ({_n(workers, 'web worker')}, {_n(job_workers, 'job worker')})")
     _Server().run()
 
 
@@ -634,7 +644,7 @@ def refresh_stats() -> None:
         count = recompute_all(session)
         session.commit()
         vacuum_cells(session)
-    click.echo(f"figures of {count} communes recomputed in {time.perf_counter() - started:.1f} s")
+    click.echo(f"figures of {_n(count, 'commune')} recomputed in {time.perf_counter() - started:.1f} s")
 
 
 @commands.command("aggregate", with_appcontext=False)
@@ -681,7 +691,7 @@ def aggregate(reports_path: str, communes_path: str, output: str | None, decimal
             click.echo(f"{row['nis_code']:5}  {row['name_fr'][:30]:30} {row['report_count']:8d} "
                        f"{row['white_zone_area_km2']:12.6f} {100 * row['white_zone_share']:8.3f} "
                        f"{row['line_length_km']:9.3f}")
-    click.echo(f"{territory['commune_count']} communes, {territory['report_count']} reports, white zone "
+    click.echo(f"{_n(territory['commune_count'], 'commune')}, {_n(territory['report_count'], 'report')}, white zone "
                f"{territory['white_zone_area_km2']:.6f} km²" + (f"; written to {output}" if output else ""),
                err=True)
 
@@ -704,12 +714,12 @@ def import_survey(path: str, edition: int) -> None:
         summary = import_edition(session, Path(path).read_bytes(), Path(path).name, edition)
         session.commit()
         indicators = compute_indicators(load_responses(session, edition))
-    click.echo(f"edition {summary.edition_year}: {summary.responses} responses stored "
-               f"({summary.replaced} replaced), {summary.published} published figures")
+    click.echo(f"edition {summary.edition_year}: {_n(summary.responses, 'response')} stored "
+               f"({summary.replaced} replaced), {_n(summary.published, 'published figure')}")
     for name in ("smart_score", "citizens_informed"):
         ind = indicators[name]
         if ind.value is not None:
-            click.echo(f"  {name}: {ind.value:.1f}/10 over {ind.denominator} communes")
+            click.echo(f"  {name}: {ind.value:.1f}/10 over {_n(ind.denominator, 'commune')}")
 
 
 if __name__ == "__main__":

@@ -173,6 +173,17 @@ def check_secret_key(key: Any, env: str) -> None:
                           "in production (e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
 
 
+def _owner_only(path: Path) -> None:
+    """Make the secret key file readable by its owner only (mode 600) when it is not already:
+    keys written before ``scripts/run`` created it with mode 600 were world-readable. A file
+    owned by someone else (a read-only deployment) is left as it is."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:
+        pass
+
+
 def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any] | None = None,
                 environ: dict[str, str] | None = None) -> dict[str, Any]:
     """Return the configuration mapping for one application.
@@ -201,6 +212,7 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
         raise ConfigError(f"ENV must be one of {', '.join(ENVIRONMENTS)}, not {config['ENV']!r}")
     key_file = Path(instance_path) / "secret_key"
     if not config.get("SECRET_KEY") and key_file.is_file():
+        _owner_only(key_file)
         config["SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
     if not config.get("SECRET_KEY") and config["ENV"] in ("development", "testing"):
         config["SECRET_KEY"] = DEV_SECRET_KEY

@@ -10,7 +10,8 @@ export GEOSIGNAL_TILE_ATTRIBUTION="${GEOSIGNAL_TILE_ATTRIBUTION-$OSM_ATTRIBUTION
 export GEOSIGNAL_ENV=${GEOSIGNAL_ENV:-development}
 if [ "$GEOSIGNAL_ENV" = development ] && [ -z "${GEOSIGNAL_SECRET_KEY:-}" ]; then
   mkdir -p instance
-  [ -f instance/secret_key ] || python3 -c 'import secrets; print(secrets.token_hex(32))' > instance/secret_key
+  # The signing key is readable by its owner only (mode 600), whatever the umask.
+  [ -f instance/secret_key ] || (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' > instance/secret_key)
   GEOSIGNAL_SECRET_KEY=$(cat instance/secret_key)
   export GEOSIGNAL_SECRET_KEY
 fi

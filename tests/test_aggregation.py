@@ -471,7 +471,7 @@ def test_cli_aggregate_writes_csv_and_geojson(tmp_path) -> None:
     rows = list(csv.reader(io.StringIO(out_csv.read_text(encoding="utf-8-sig")), delimiter=";"))
     charleroi = next(r for r in rows if r[0] == CHARLEROI)
     assert float(charleroi[rows[0].index("Zone blanche (km²)")].replace(",", ".")) == pytest.approx(1.0, rel=0.01)
-    assert "30 communes, 1 reports, white zone 1.0000" in result.output
+    assert "30 communes, 1 report, white zone 1.0000" in result.output
     result = runner.invoke(main, ["aggregate", "--reports", str(reports), "--communes", str(COMMUNES_FILE),
                                   "-o", str(out_geojson)])
     assert result.exit_code == 0, result.output

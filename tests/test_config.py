@@ -80,3 +80,14 @@ def test_every_connection_turns_jit_off_unless_the_url_says_otherwise(database_u
 
     assert jit(database_url) == ("off", "client")
     assert jit(database_url + "?options=-c%20jit%3Don") == ("on", "client")  # the URL's own options are kept
+
+
+def test_a_world_readable_secret_key_file_is_made_owner_only(tmp_path) -> None:  # noqa: ANN001
+    """A key file written before scripts/run created it with mode 600 is tightened when read."""
+    import stat
+
+    key_file = tmp_path / "secret_key"
+    key_file.write_text(STRONG + "\n")
+    key_file.chmod(0o644)
+    assert load_config(tmp_path, environ={})["SECRET_KEY"] == STRONG
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

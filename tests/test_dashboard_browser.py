@@ -154,6 +154,10 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
         window[document.getElementById('map-pane').dataset.communesLayer].eachLayer(
             l => { out[l.feature.properties.nis_code] = l.options.fillColor; }); return out; }""")
     assert fills[CHARLEROI] == "#fff5f0" and fills[CHATELET] != "#fff5f0"
+    # the legend shows every colour the map uses, the communes at 0 % included
+    legend = page.eval_on_selector_all("#legend .swatch", "els => els.map(e => e.dataset.colour)")
+    assert set(fills.values()) <= set(legend), (fills, legend)
+    assert page.locator("#legend .row").first.inner_text() == "0 %"
 
     # sorting by report count, descending, then ascending by name
     page.select_option("select[name=network]", "")

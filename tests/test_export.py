@@ -348,7 +348,7 @@ def test_cli_export_with_filters_and_mark_transmitted(app, db, representative, t
     doc = strict_json(out.read_bytes())
     assert_export_valid(doc)
     assert [f["id"] for f in doc["features"]] == [rid]
-    assert "1 reports written" in result.output and doc["next_since"] in result.output
+    assert "1 report written" in result.output and doc["next_since"] in result.output
     run = db.scalars(select(ExportRun).where(ExportRun.channel == "cli")).one()
     assert run.mark_transmitted and run.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
     bad = app.test_cli_runner().invoke(args=["export", "--status", "lost"])
@@ -644,10 +644,10 @@ def test_purge_deletes_old_copies_and_keeps_the_records(app, db, representative,
                {"id": run_id})
     db.commit()
     dry = app.test_cli_runner().invoke(args=["purge", "--dry-run"])
-    assert dry.exit_code == 0 and "would delete the copies of 1 export runs older than 730 days" in dry.output
+    assert dry.exit_code == 0 and "would delete the copies of 1 export run older than 730 days" in dry.output
     assert referent.get(f"/api/v1/exports/runs/{run_id}/download").status_code == 200
     done = app.test_cli_runner().invoke(args=["purge"])
-    assert done.exit_code == 0 and "deleted the copies of 1 export runs" in done.output
+    assert done.exit_code == 0 and "deleted the copies of 1 export run " in done.output
     gone = referent.get(f"/api/v1/exports/runs/{run_id}/download")
     assert gone.status_code == 410 and gone.get_json()["code"] == "copy_purged"
     record = referent.get(f"/api/v1/exports/runs/{run_id}").get_json()

@@ -416,3 +416,72 @@ def test_lambert_coordinates_with_swapped_axes_get_both_hints(db, representative
     assert sent_right.status_code == 422  # the declared CRS is right, the order still swapped
     assert (sent_right.get_json()["hint"], sent_right.get_json()["swapped_commune"]["nis_code"]) == (
         "axes_swapped", CHARLEROI)
+
+
+# --------------------------------------------------------------------------- the pages' forms
+
+@pytest.mark.parametrize("geometry", [
+    # pasted into the Feature as it is, this text used to add a member (here a CRS) to it
+    '{"type":"Point","coordinates":[4.444,50.4108]},"crs":{"type":"name","properties":{"name":"EPSG:31370"}}',
+    '{"type":"Point","coordinates":[4.444,50.4108]',
+    '{"type":"Point","coordinates":[4.444,50.4108],"coordinates":[50.4108,4.444]}',
+])
+def test_the_map_form_refuses_a_geometry_field_that_is_not_one_geometry(db, client, representative,
+                                                                       geometry) -> None:
+    from tests.conftest import csrf_token
+
+    assert representative.login().status_code == 302
+    html = client.get("/carte").get_data(as_text=True)
+    before = _stored(db)
+    response = client.post("/carte", data={"csrf_token": csrf_token(html), "geometry": geometry,
+                                           "network": "mobile"})
+    assert response.status_code == 400
+    assert "Signalement refusé" in response.get_data(as_text=True)
+    assert _stored(db) == before
+
+
+@pytest.mark.parametrize("geometry", ["{", '{"type":"Point","coordinates":[4.444,50.4108],"type":"Polygon"}',
+                                      '{"type":"Point","coordinates":[NaN,50.4108]}'])
+def test_the_edit_form_refuses_a_broken_geometry_with_the_form_again(db, client, representative, geometry) -> None:
+    from tests.conftest import csrf_token
+
+    created = _post_text(representative, json.dumps(_feature(description="à corriger"))).get_json()
+    assert representative.login().status_code == 302
+    page = client.get(f"/signalements/{created['id']}/modifier")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    etag = next(line for line in html.splitlines() if 'name="etag"' in line).split('value="')[1].split('"')[0]
+    response = client.post(f"/signalements/{created['id']}/modifier", data={
+        "csrf_token": csrf_token(html), "etag": etag, "geometry": geometry, "network": "mobile"})
+    assert response.status_code in (400, 422)
+    assert "Modification refusée" in response.get_data(as_text=True)
+    after = representative.get(f"/api/v1/reports/{created['id']}").get_json()
+    assert after["geometry"] == created["geometry"] and after["properties"]["revision"] == \
+        created["properties"]["revision"]
+
+
+# --------------------------------------------------------------------------- two members for one property
+
+def test_two_members_giving_one_property_differently_drop_it_naming_both(db, representative) -> None:
+    """GeoJSON members (and OGR fields) that stand for the same property — its name and a
+    French alias — must agree; when they do not, the property is dropped with a warning
+    naming both, never one chosen silently."""
+    point = {"type": "Point", "coordinates": [4.4441, 50.4108]}
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": point, "properties": {"menages": 5, "households_affected": 500}},
+        {"type": "Feature", "geometry": point, "properties": {"menages": "7", "households_affected": 7,
+                                                              "description": "même valeur"}},
+        {"type": "Feature", "geometry": point, "properties": {"menages": None, "households_affected": 9}},
+    ]}
+    response = representative.post("/api/v1/imports", data={
+        "file": (io.BytesIO(json.dumps(collection).encode()), "z.geojson"), "network": "mobile", "dry_run": "true"},
+        content_type="multipart/form-data")
+    assert response.status_code == 200
+    first, second, third = response.get_json()["features"]
+    assert first["properties"]["households_affected"] is None
+    (warning,) = first["warnings"]
+    assert (warning["code"], warning["name"], warning["columns"], warning["pointer"]) == (
+        "attribute_dropped", "households_affected", ["menages", "households_affected"],
+        "/features/0/properties/households_affected")
+    assert (second["properties"]["households_affected"], second["warnings"]) == (7, [])
+    assert (third["properties"]["households_affected"], third["warnings"]) == (9, [])

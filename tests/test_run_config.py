@@ -69,3 +69,15 @@ def test_a_second_start_installs_nothing_and_takes_seconds() -> None:
     assert out.stdout.strip().endswith("bootstrap done (.venv, node_modules, PostGIS)")
     assert "Successfully installed" not in out.stdout + out.stderr
     assert elapsed < 10, elapsed
+
+
+def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path) -> None:  # noqa: ANN001
+    """scripts/run writes instance/secret_key with mode 600, even under a permissive umask."""
+    import stat
+
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    subprocess.run(["bash", "-c", f"umask 022 && . {ROOT / 'scripts' / 'run-env.sh'}"],
+                   cwd=tmp_path, env=env, check=True)
+    key = tmp_path / "instance" / "secret_key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert len(key.read_text().strip()) == 64

@@ -472,3 +472,117 @@ def test_base_maps_load_from_their_origin_and_switch(ui, browser) -> None:  # no
     page.screenshot(path=str(ARTIFACTS / "ui-base-map-wms-1440.png"))
     watch.clean()
     watch.close()
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def test_a_point_given_a_radius_reads_cleanly_and_the_scale_is_metric_beside_the_attribution(ui, browser) -> None:  # noqa: ANN001, F811
+    """A point drawn on the map then given a radius: no empty "()" in the status line (the point
+    was not typed, located or searched). The scale is in metres only and the attribution does
+    not cover it on a phone."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.locator(".leaflet-draw-draw-marker").tap()
+    box = page.locator("#map-pane").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => document.getElementById('geometry').value !== ''")
+    page.click("#to-form")
+    page.fill("#radius", "250")
+    page.locator("#radius").blur()
+    status = page.inner_text("#drawn-status")
+    assert status.startswith("Zone de 250 m de rayon autour de ") and "(" not in status, status
+    page.click("#to-map")
+    scale = page.locator(".leaflet-control-scale")
+    assert re.fullmatch(r"\d+ k?m", scale.inner_text().strip()), scale.inner_text()
+    assert page.locator(".leaflet-control-scale-line").count() == 1  # no miles line
+    assert not _overlap(scale.bounding_box(), page.locator(".leaflet-control-attribution").bounding_box())
+    page.screenshot(path=str(ARTIFACTS / "ui-radius-scale-390.png"))
+    watch.clean()
+    watch.close()
+
+
+#: A CSV from Excel: three points in Charleroi, one in Châtelet (refused for this representative).
+UPLOAD_CSV = ("latitude;longitude;operateur;description;date\r\n"
+              "50,4108;4,4440;Proximus;Pas de réseau rue de la Montagne;15/11/2026\r\n"
+              "50,4200;4,4300;Orange;Signal faible près de l'église;16/11/2026\r\n"
+              "50,4050;4,4600;Base;Aucune donnée mobile au parc;17/11/2026\r\n"
+              "50,4100;4,5300;VOO;Hors commune (Châtelet);18/11/2026\r\n").encode("cp1252")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1440"])
+def test_the_upload_preview_map_has_the_base_map_and_the_commune(ui, browser, viewport: dict) -> None:  # noqa: ANN001, F811
+    """The preview map shows the configured base map (through the CSP, from its origin), a
+    metric scale and the representative's commune; on a wide screen the table's short values
+    are never broken inside a word."""
+    watch = Watch(browser, ui, viewport)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.goto(ui["base"] + "/import")
+    page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv", "buffer": UPLOAD_CSV}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=3")
+    page.wait_for_selector("#import-map .leaflet-tile-loaded")
+    page.wait_for_selector("#import-key-commune:not([hidden])")
+    assert any(p.startswith("/tiles/") for p, _, _ in ui["stub"].requests)
+    assert "© tuiles de test" in page.inner_text("#import-map .leaflet-control-attribution")
+    # the commune's outline and the three accepted points
+    assert page.locator("#import-map .leaflet-overlay-pane path").count() >= 4
+    assert re.fullmatch(r"\d+ k?m", page.inner_text("#import-map .leaflet-control-scale").strip())
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    if viewport is DESKTOP:
+        broken = page.evaluate("""() => Array.from(document.querySelectorAll('#preview-table tbody td'))
+            .filter(td => td !== td.parentNode.lastElementChild && !td.classList.contains('kind-text')
+                          && !td.classList.contains('kind-vocab_list'))
+            .filter(td => { const r = document.createRange(); r.selectNodeContents(td);
+                            return r.getClientRects().length > 1; })
+            .map(td => td.dataset.label + ': ' + td.textContent)""")
+        assert broken == []
+        table = page.locator("#preview-table").bounding_box()
+        assert table["width"] <= page.locator(".table-scroll").bounding_box()["width"] + 1
+    page.locator("#preview").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"ui-import-preview-{viewport['width']}.png"), full_page=True)
+    watch.clean()
+    watch.close()
+
+
+def test_the_dashboard_on_a_phone_shows_the_map_first_and_the_communes_as_cards(ui, browser) -> None:  # noqa: ANN001, F811
+    """On a phone the filters start folded (the map is on the first screen), the commune table
+    is a card per commune whose cells carry their column's name, and its links are 44 px
+    touch targets. On a wide screen the filters are open and the table is a table."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login("ui-ref@igretec.com")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.state === 'ready'")
+    assert page.get_attribute("#filters-box", "open") is None and not page.is_visible("#indicator")
+    assert page.locator("#map-pane").bounding_box()["y"] < PHONE["height"] / 2
+    page.click("#filters-box summary")
+    assert page.is_visible("#indicator")
+    page.click("#filters-box summary")
+    rows = page.locator("#commune-table tbody tr")
+    assert rows.count() == 30
+    first = rows.first.locator("td").nth(1)
+    assert first.get_attribute("data-label") == "Commune"
+    assert page.evaluate("getComputedStyle(document.querySelector('#commune-table tbody tr')).display") == "block"
+    table = page.locator("#commune-table").bounding_box()
+    assert table["width"] <= page.locator("#commune-table").locator("xpath=..").bounding_box()["width"] + 1
+    heights = page.eval_on_selector_all("#commune-table tbody a, .downloads a",
+                                        "els => els.map(a => a.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 43.5, heights
+    # the column headers stay as sort buttons above the cards
+    page.click("#commune-table th button[data-key=report_count]")  # most reports first
+    assert rows.first.get_attribute("data-nis") == CHARLEROI
+    page.screenshot(path=str(ARTIFACTS / "ui-dashboard-first-screen-390.png"))
+    watch.clean()
+    watch.close()
+    wide = Watch(browser, ui, DESKTOP)
+    wide.login("ui-ref@igretec.com")
+    wide.page.wait_for_function("() => document.getElementById('map-pane').dataset.state === 'ready'")
+    assert wide.page.get_attribute("#filters-box", "open") is not None and wide.page.is_visible("#indicator")
+    assert wide.page.evaluate("getComputedStyle(document.querySelector('#commune-table tbody tr')).display") == "table-row"
+    wide.clean()
+    wide.close()

@@ -91,7 +91,10 @@ def nonced(fragment: str) -> Markup:
 @bp.app_context_processor
 def _template_globals() -> dict:
     return {"vocab": vocab, "contract": contract, "label": i18n.label, "ui_text": ui_text, "policy": policy,
-            "csp_nonce": lambda: g.get("csp_nonce", "")}
+            "csp_nonce": lambda: g.get("csp_nonce", ""),
+            # the configured base layers as JSON, for the maps a page's own script makes
+            "base_layers_json": lambda: json.dumps([layer.as_dict() for layer in base_layers()],
+                                                   ensure_ascii=False)}
 
 
 def base_layers() -> tuple[basemaps.BaseLayer, ...]:
@@ -261,7 +264,8 @@ def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
     """Return the GeoJSON Feature text for the map form: the drawn geometry as sent (parsed
     strictly by intake, like any API body) and the contract's form properties from the form
     fields (lists for vocabulary lists, whole numbers for counts and whole radii; the rest as
-    text, intake validates it)."""
+    text, intake validates it). Raises 400 ``invalid_json`` (``where`` = ``geometry``) when the
+    geometry text is not exactly one JSON value: pasted as it is, it could add members."""
     props: dict[str, object] = {}
     for prop in contract.properties(contract.FORM):
         name = prop.name
@@ -279,7 +283,13 @@ def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
             props[name] = float(value)
         else:
             props[name] = value
-    return '{"type":"Feature","geometry":' + (geometry.strip() or "null") + ',"properties":' + json.dumps(props) + "}"
+    text = geometry.strip() or "null"
+    try:  # one JSON value, nothing after it: the text cannot add members to the Feature
+        json.loads(text)
+    except (ValueError, RecursionError):
+        raise GeosignalError("invalid_json", "The geometry field is not one JSON value (a GeoJSON geometry).",
+                             where="geometry") from None
+    return '{"type":"Feature","geometry":' + text + ',"properties":' + json.dumps(props) + "}"
 
 
 def _is_number(text: str) -> bool:

@@ -32,6 +32,7 @@ from geosignal.services import basemaps
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services import zones as zones_service
+from geosignal.services.intake import loads_strict
 from geosignal.vocab import STATUSES
 
 bp = Blueprint("report_pages", __name__)
@@ -164,13 +165,14 @@ def save_edit(report_id: str) -> Any:
     session = get_session()
     user = current()
     geometry = (request.form.get("geometry") or "").strip()
-    feature_json = json.loads(feature_from_form(request.form, geometry or "null"))
-    properties: dict[str, Any] = {name: None for name in reports_service.ATTRIBUTES}
-    properties.update(feature_json["properties"])
-    body: dict[str, Any] = {"properties": properties}
-    if geometry:
-        body["geometry"] = feature_json["geometry"]
     try:
+        # read as strictly as an API body (a member twice, NaN, an unpaired surrogate: refused)
+        feature_json = loads_strict(feature_from_form(request.form, geometry or "null"))
+        properties: dict[str, Any] = {name: None for name in reports_service.ATTRIBUTES}
+        properties.update(feature_json["properties"])
+        body: dict[str, Any] = {"properties": properties}
+        if geometry:
+            body["geometry"] = feature_json["geometry"]
         feature = edit_report_from_body(report_id, body, request.form.get("etag") or None)
     except GeosignalError as error:
         if error.code in ("not_found", "forbidden", "csrf_failed") or error.status >= 500:

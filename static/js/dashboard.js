@@ -102,10 +102,15 @@
       const a = fmt(low * spec.scale, spec.digits);
       return high === undefined ? `> ${a}${spec.unit}` : `${a} – ${fmt(high * spec.scale, spec.digits)}${spec.unit}`;
     });
+    // every colour the map uses: communes at 0 (or without a value) get the palette's first
+    // colour, the classes above 0 the others
+    const colours = limits.length === 1 ? [PALETTE[0]] : [PALETTE[0], ...limits.map((_, i) => PALETTE[i + 1])];
+    if (limits.length > 1) labels.unshift(`${fmt(0, 0)}${spec.unit}`);
     labels.forEach((text, i) => {
       const line = el("div", null, "row");
       const swatch = el("span", null, "swatch");
-      swatch.style.backgroundColor = limits.length === 1 ? PALETTE[0] : PALETTE[i + 1];
+      swatch.style.backgroundColor = colours[i];
+      swatch.dataset.colour = colours[i];
       line.append(swatch, el("span", text));
       legend.appendChild(line);
     });
@@ -155,14 +160,16 @@
       return (typeof x === "string" ? x.localeCompare(y, LOCALE) : x - y) * sortDir;
     });
     const body = table.tBodies[0];
+    // on a phone each row is a card whose cells are labelled with their column's header
+    const labelled = (tds) => tds.map((td, i) => { td.dataset.label = HEADERS[i] || ""; return td; });
     body.replaceChildren(...sorted.map((row) => {
       const tr = el("tr");
       tr.dataset.nis = row.nis_code;
-      tr.append(...cells(row, false));
+      tr.append(...labelled(cells(row, false)));
       return tr;
     }));
     const foot = el("tr");
-    foot.append(...cells(territory, true));
+    foot.append(...labelled(cells(territory, true)));
     table.tFoot.replaceChildren(foot);
     // aria-sort belongs to the column header (th), not to its button
     for (const button of table.tHead.querySelectorAll("button")) {
@@ -171,6 +178,12 @@
       else th.removeAttribute("aria-sort");
     }
   }
+
+  const HEADERS = Array.from(table.tHead.rows[0].cells, (th) => th.textContent.trim());
+
+  // the filters start folded on a phone: the map is then on the first screen
+  const filtersBox = document.getElementById("filters-box");
+  if (filtersBox && window.matchMedia("(max-width: 699px)").matches) filtersBox.open = false;
 
   table.tHead.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-key]");

@@ -92,16 +92,45 @@
     mapping.hidden = false;
   }
 
+  // The preview map: the configured base layers (as every map of geosignal), a metric scale,
+  // the user's commune boundary (from the drawing limits), the accepted features in green and
+  // the refused ones that have a place in red, each with its line number as tooltip.
+  var refusedLayer = null, commune = null;
+  function lineTip(f, l) { l.bindTooltip(HEADERS[0] + " " + f.properties.line); }
+  function makeMap() {
+    var pane = document.getElementById("import-map");
+    map = L.map(pane, { maxZoom: 19 });
+    window.geosignalBaseLayers(map, JSON.parse(pane.dataset.baseLayers || "[]"));
+    L.control.scale({ imperial: false }).addTo(map);
+    layer = L.geoJSON(null, { style: function () { return { color: "#1e7b34", weight: 2 }; },
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 6, color: "#1e7b34" }); },
+      onEachFeature: lineTip }).addTo(map);
+    refusedLayer = L.geoJSON(null, { style: function () { return { color: "#b3261e", weight: 2, dashArray: "4 3" }; },
+      pointToLayer: function (f, ll) {
+        return L.circleMarker(ll, { radius: 6, color: "#b3261e", fillColor: "#fff", fillOpacity: 0.9, weight: 3 });
+      }, onEachFeature: lineTip }).addTo(map);
+    if (pane.dataset.limitsUrl) {
+      fetch(pane.dataset.limitsUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (limits) {
+          if (!limits || !limits.commune) { return; }
+          commune = L.geoJSON(limits.commune.geometry, { interactive: false,
+            style: function () { return { color: "#1d4e89", weight: 3, fill: false }; } }).addTo(map);
+          commune.bringToBack();
+          document.getElementById("import-key-commune").hidden = false;
+          if (!layer.getBounds().isValid() && !refusedLayer.getBounds().isValid()) { map.fitBounds(commune.getBounds()); }
+        })
+        .catch(function () { /* the outline is a help only */ });
+    }
+  }
+
   function showPreview(body) {
     preview.hidden = false;
     summary.textContent = fill(T.summary, { accepted: body.accepted, refused: body.refused, format: body.format });
     tbody.replaceChildren();
-    if (!map) {
-      map = L.map("import-map");
-      layer = L.geoJSON(null, { style: function () { return { color: "#1e7b34", weight: 2 }; },
-        pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 6, color: "#1e7b34" }); } }).addTo(map);
-    }
+    if (!map) { makeMap(); }
     layer.clearLayers();
+    refusedLayer.clearLayers();
     var refused = body.features.filter(function (f) { return f.status !== "accepted"; });
     var accepted = body.features.filter(function (f) { return f.status === "accepted"; });
     // in file order when the table holds them all, else the refused ones first
@@ -114,20 +143,28 @@
       cell(tr, f.status === "accepted" ? T.accepted : T.refused);
       cell(tr, p.commune_name || "—");
       cell(tr, f.geometry ? label(f.geometry.type) : "—");
-      COLUMNS.forEach(function (c) { cell(tr, f.properties ? value(p[c.name], c.kind) : ""); });
+      COLUMNS.forEach(function (c) { cell(tr, f.properties ? value(p[c.name], c.kind) : "").className = "kind-" + c.kind; });
       var detail = cell(tr, f.error ? I.problemText(f.error)
         : (f.warnings || []).map(function (w) { return WARNINGS[w.code] || w.code; }).join(", "));
       if (f.error) { detail.dataset.code = f.error.code; }
       tbody.appendChild(tr);
     });
     accepted.slice(0, MAP_FEATURES).forEach(function (f) {
-      layer.addData({ type: "Feature", geometry: f.geometry, properties: {} });
+      layer.addData({ type: "Feature", geometry: f.geometry, properties: { line: f.index + 1 } });
     });
+    // the refused rows whose place could be read, where the file puts them (outlined in red)
+    refused.filter(function (f) { return f.geometry; }).slice(0, MAP_FEATURES).forEach(function (f) {
+      try { refusedLayer.addData({ type: "Feature", geometry: f.geometry, properties: { line: f.index + 1 } }); }
+      catch (err) { /* a geometry Leaflet cannot draw: the table still lists the row */ }
+    });
+    document.getElementById("import-key-refused").hidden = !refusedLayer.getLayers().length;
     if (body.features.length > shown.length) {
       summary.textContent += fill(T.sample, { shown: shown.length, total: body.features.length, max: MAP_FEATURES });
     }
-    var bounds = layer.getBounds();
-    if (bounds.isValid()) { map.fitBounds(bounds, { maxZoom: 15 }); } else { map.setView([50.41, 4.44], 10); }
+    var bounds = layer.getBounds().extend(refusedLayer.getBounds());
+    if (bounds.isValid()) { map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20] }); }
+    else if (commune && commune.getBounds().isValid()) { map.fitBounds(commune.getBounds()); }
+    else { map.setView([50.41, 4.44], 10); }
     saveButton.disabled = body.accepted === 0;
   }
 

@@ -97,7 +97,7 @@
     } else if (item.length_m !== null && item.length_m !== undefined) {
       size.textContent = num(item.length_m) + " m";
     } else {
-      size.textContent = M.point;
+      size.textContent = "—";  // a point has neither: the shape column says it is a point
     }
     field(li, "evidence_stale").hidden = !item.evidence_stale;
     field(li, "description").textContent = item.description || "";

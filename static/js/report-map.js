@@ -278,7 +278,9 @@
     if (radiusInput) { radiusInput.value = r > 0 ? String(r) : ""; }
     var where = commune ? fill(M.in_commune, { commune: commune.name_fr }) : "";
     var values = { lat: num(lat, 6), lon: num(lon, 6), how: how, r: num(r || 0), commune: where };
-    status.textContent = fill(r > 0 ? M.placed_circle : M.placed, values);
+    var text = fill(r > 0 ? M.placed_circle : M.placed, values);
+    // a point drawn on the map has no "how" (typed coordinates, position, address): no "()"
+    status.textContent = how ? text : text.replace(/\s*\(\s*\)/, "");
     showFeedback(describe(layer));
     clearServerError();
     whenStill(function () {
