@@ -39,6 +39,7 @@ WARNINGS_FR: dict[str, str] = {
     "layer_without_geometry": "Couche sans géométrie ignorée",
     "kml_members_ignored": "Éléments KML ignorés",
     "empty_feature_skipped": "Élément vide ignoré",
+    "overlay_ignored": "Image superposée KML ignorée (ce n'est pas un signalement)",
 }
 
 #: Messages of the representative's map script (static/js/report-map.js), by key; ``{name}``

@@ -550,6 +550,35 @@ def test_the_upload_preview_map_has_the_base_map_and_the_commune(ui, browser, vi
     watch.close()
 
 
+#: A KML whose only content is behind a NetworkLink (never followed) and an image overlay.
+LINK_ONLY_KML = (b'<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+                 b'<NetworkLink><name>Couverture</name><Link><href>https://example.org/couverture.kml</href></Link>'
+                 b'</NetworkLink><GroundOverlay><name>Carte scann\xc3\xa9e</name><Icon><href>carte.png</href></Icon>'
+                 b'<LatLonBox><north>50.42</north><south>50.40</south><east>4.46</east><west>4.43</west></LatLonBox>'
+                 b'</GroundOverlay></Document></kml>')
+
+
+def test_an_upload_with_nothing_readable_says_what_was_not_read(ui, browser) -> None:  # noqa: ANN001, F811
+    """A KML whose content is behind a NetworkLink: the refusal (no_features) names the link's
+    target and the overlay left out, in the page's language, so the user knows why."""
+    watch = Watch(browser, ui, PHONE)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.goto(ui["base"] + "/import")
+    page.set_input_files("#import-file", files=[{"name": "lien.kml", "mimeType": "application/vnd.google-earth.kml+xml",
+                                                 "buffer": LINK_ONLY_KML}])
+    page.click("#preview-button")
+    page.wait_for_selector("#import-error")
+    assert page.get_attribute("#import-error", "data-code") == "no_features"
+    text = page.inner_text("#import-error")
+    assert "Lien réseau KML non suivi : https://example.org/couverture.kml" in text, text
+    assert "Image superposée KML ignorée (ce n'est pas un signalement) : Carte scannée" in text, text
+    page.screenshot(path=str(ARTIFACTS / "ui-import-link-only-390.png"))
+    # the browser logs the refusal's status; nothing else may go wrong
+    assert [e for e in watch.errors if "status of 422" not in e] == [] and watch.outside == []
+    watch.close()
+
+
 def test_the_dashboard_on_a_phone_shows_the_map_first_and_the_communes_as_cards(ui, browser) -> None:  # noqa: ANN001, F811
     """On a phone the filters start folded (the map is on the first screen), the commune table
     is a card per commune whose cells carry their column's name, and its links are 44 px

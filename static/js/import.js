@@ -186,7 +186,13 @@
     p.id = "import-error"; p.className = "flash error";
     p.setAttribute("role", "alert");
     p.dataset.code = problem.code || "";
-    p.textContent = I.problemText(problem) || T.error;
+    // what the file held but was not read (a KML NetworkLink's target, an overlay) says why
+    // nothing was found: shown with the refusal
+    var notRead = (problem.warnings || []).map(function (w) {
+      var what = w.href || w.name;
+      return (WARNINGS[w.code] || w.code) + (what ? " : " + what : "");
+    });
+    p.textContent = (I.problemText(problem) || T.error) + (notRead.length ? " — " + notRead.join(" ; ") : "");
     form.appendChild(p);
   }
 
