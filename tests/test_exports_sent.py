@@ -88,8 +88,11 @@ def test_mark_transmitted_moves_exactly_the_runs_validated_reports(db, reports, 
     assert export_service.transmitted_state(db, [reports[k] for k in "abd"]) == \
         {reports["a"]: "current", reports["b"]: "current", reports["d"]: "never"}
     # each move is journalled with the run
+    # (the journal is append-only: earlier tests' events stay; read this test's reports' only)
+    mine = {"ids": list(reports.values())}
     events = db.execute(text("SELECT report_id::text, from_status, to_status, actor_role, details->>'export_run' "
-                             "FROM audit_events WHERE to_status = 'transmitted' ORDER BY report_id")).all()
+                             "FROM audit_events WHERE to_status = 'transmitted' "
+                             "AND report_id = ANY(CAST(:ids AS uuid[])) ORDER BY report_id"), mine).all()
     assert sorted(events) == sorted((reports[k], "validated", "transmitted", "referent", run_id) for k in "ab")
     # idempotent: nothing changes the second time, who and when stay the first ones
     run = referent.get(f"/api/v1/exports/runs/{run_id}").get_json()
@@ -98,7 +101,8 @@ def test_mark_transmitted_moves_exactly_the_runs_validated_reports(db, reports, 
     again = referent.post(f"/api/v1/exports/runs/{run_id}/transmitted")
     assert again.status_code == 200
     assert again.get_json() == {**body, "already": True, "moved": 0, "not_moved": 0}
-    assert db.scalar(text("SELECT count(*) FROM audit_events WHERE to_status = 'transmitted'")) == 2
+    assert db.scalar(text("SELECT count(*) FROM audit_events WHERE to_status = 'transmitted' "
+                          "AND report_id = ANY(CAST(:ids AS uuid[]))"), mine) == 2
     assert referent.post("/api/v1/exports/runs/00000000-0000-0000-0000-000000000000/transmitted").status_code == 404
     assert referent.post("/api/v1/exports/runs/nope/transmitted").status_code == 404
 
