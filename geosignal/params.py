@@ -63,15 +63,25 @@ def parse_commune(session: Any, raw: str | None, *, where: str = "commune") -> s
     return nis
 
 
+#: The days a filter may name (a period's end is read as the start of the next day: 9999-12-31
+#: has none).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def parse_day(raw: str | None, *, where: str) -> date | None:
     """Parse a calendar day ``YYYY-MM-DD`` (a Brussels day; the caller decides its bounds).
 
-    Returns None for an empty value. Raises ``invalid_request`` (400, ``where``) otherwise.
+    Returns None for an empty value. Raises ``invalid_request`` (400, ``where``) for anything
+    else that is not a date from :data:`FIRST_DAY` to :data:`LAST_DAY`.
     """
     value = (raw or "").strip()
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise GeosignalError("invalid_request", f"{where} must be a date YYYY-MM-DD", where=where) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise GeosignalError("invalid_request", f"{where} must be a day from {FIRST_DAY} to {LAST_DAY}; got {value}",
+                             where=where)
+    return day

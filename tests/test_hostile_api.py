@@ -485,3 +485,64 @@ def test_two_members_giving_one_property_differently_drop_it_naming_both(db, rep
         "/features/0/properties/households_affected")
     assert (second["properties"]["households_affected"], second["warnings"]) == (7, [])
     assert (third["properties"]["households_affected"], third["warnings"]) == (9, [])
+
+
+# --------------------------------------------------------------------------- second round
+
+@pytest.mark.parametrize("url", ["/api/v1/stats/communes", "/api/v1/stats/communes.csv",
+                                 "/api/v1/stats/communes/52011", "/api/v1/queue", "/api/v1/audit",
+                                 "/api/v1/exports/dwconnect", "/api/v1/exports/dwconnect.csv"])
+@pytest.mark.parametrize("to", ["9999-12-31", "0001-01-01"])
+def test_a_day_out_of_range_in_a_filter_is_a_400_before_anything_is_sent(db, client, url, to) -> None:
+    """The end of a period is read as the start of the next day: 9999-12-31 has none (it was a
+    500, and a DWconnect export cut after its 200)."""
+    from tests.conftest import make_account
+
+    admin = make_account(client, db, "days-admin@igretec.com", "admin")
+    response = admin.get(url, query_string={"to": to})
+    assert response.status_code == 400, response.get_data()[:200]
+    assert (response.get_json()["code"], response.get_json()["where"]) == ("invalid_request", "to")
+
+
+def test_the_journal_refuses_a_period_that_ends_before_it_starts(db, client) -> None:
+    from tests.conftest import make_account
+
+    admin = make_account(client, db, "period-admin@igretec.com", "admin")
+    response = admin.get("/api/v1/audit", query_string={"from": "2025-01-02", "to": "2025-01-01"})
+    assert response.status_code == 400
+    assert (response.get_json()["code"], response.get_json()["where"]) == ("invalid_request", "from")
+
+
+def test_a_speed_test_with_a_number_no_float_holds_is_refused_where_it_is(db, representative) -> None:
+    rid = _post_text(representative, json.dumps(_feature(description="mesure"))).get_json()["id"]
+    text = '{"download_mbps": 9' + "9" * 400 + ', "measured_at": "2025-01-01T10:00:00+01:00"}'
+    response = representative.post(f"/api/v1/reports/{rid}/evidence", data=text, content_type="application/json")
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert (problem["code"], problem["where"]) == ("invalid_attribute", "/download_mbps")
+    assert representative.get(f"/api/v1/reports/{rid}/evidence").get_json()["speed_tests"] == []
+
+
+@pytest.mark.parametrize(("value", "grey"), [(30000, 116), (1000, 3), (65535, 255), (0, 0)])
+def test_a_16_bit_grey_photo_keeps_its_tones(value, grey) -> None:
+    """16-bit grey PNG samples are scaled to 8 bits, not clipped: 30000 was stored as white."""
+    from PIL import Image
+
+    from geosignal.services.evidence import process_photo
+
+    out = io.BytesIO()
+    Image.new("I;16", (40, 40), value).save(out, "PNG")
+    stored = Image.open(io.BytesIO(process_photo(out.getvalue()).data))
+    assert (stored.mode, stored.getpixel((20, 20))) == ("L", grey)
+
+
+def test_a_line_whose_positions_coincide_once_stored_is_refused(db, representative) -> None:
+    before = _stored(db)
+    body = {"type": "Feature", "properties": {"network": "mobile"},
+            "geometry": {"type": "LineString", "coordinates": [[4.444, 50.4108], [4.444000000001, 50.4108]]}}
+    response = _post_text(representative, json.dumps(body))
+    assert response.status_code == 422
+    assert (response.get_json()["code"], response.get_json()["where"]) == ("line_too_short", "/geometry")
+    assert _stored(db) == before
+    body["geometry"]["coordinates"][1] = [4.44401, 50.4108]  # 0.7 m: a line
+    assert _post_text(representative, json.dumps(body)).status_code == 201

@@ -328,3 +328,66 @@ def test_nul_in_a_utf8_file_is_not_taken_for_utf16(area):
     # one NUL in a UTF-8 file: still UTF-8, the NUL dropped with a warning as before
     (rep,) = read_upload(b"lat;lon;description\n50.4108;4.4440;a\x00b\n", "a.csv", area=area)
     assert "description" not in rep.properties and rep.warnings[0]["column"] == "description"
+
+
+# =========================================================================== second round
+
+def test_a_row_with_a_value_beyond_the_named_columns_is_refused_not_cut(area, admin, db):
+    """An unquoted ';' inside a Belgian Excel text: the row has one cell more than the header
+    names. Before, the text after it was silently lost ("Rue de la Gare")."""
+    data = ("lat;lon;description\n50,4108;4,4440;Rue de la Gare; près de l'église\n"
+            "50,4200;4,4300;Église\n").encode()
+    (bad, good) = read_upload(data, "a.csv", area=area)
+    assert isinstance(bad, GeosignalError)
+    assert (bad.code, bad.where, bad.extra["column_number"]) == ("unreadable_file", "row 2", 4)
+    assert isinstance(good, ReportInput) and good.properties["description"] == "Église"
+    # trailing empty header names (";;" ending Excel's header) name no column either
+    data = b"lat;lon;description;;\n50.4108;4.4440;x;hidden;\n50.4200;4.4300;y;;\n"
+    (bad, good) = read_upload(data, "a.csv", area=area)
+    assert (bad.code, bad.where, bad.extra["column_number"]) == ("unreadable_file", "row 2", 4)
+    assert good.properties["description"] == "y"
+    response = _upload(admin, data, "a.csv", mode="all")
+    assert response.status_code == 422 and response.get_json()["code"] == "import_rejected"
+    assert _count(db) == 0
+
+
+@pytest.mark.parametrize("data", [
+    "\ufeffsep=;\r\nlat;lon;description\r\n50,4108;4,4440;Église\r\n".encode(),
+    "sep=;\r\nlat;lon;description\r\n50,4108;4,4440;Église\r\n".encode("cp1252"),
+    b'"sep=|"\nlat|lon|description\n50.4108|4.4440|Eglise\n',
+], ids=["utf8-bom", "cp1252", "quoted-pipe"])
+def test_excel_separator_directive_is_honoured(area, data):
+    (rep,) = read_upload(data, "a.csv", area=area)
+    assert (rep.geometry.x, rep.geometry.y) == (4.444, 50.4108)
+    assert rep.properties["description"] in ("Église", "Eglise")
+
+
+def test_a_file_giving_each_position_twice_asks_which_to_read(area, admin, db):
+    """lat/lon and a WKT column (a zone and its centre): which one is meant cannot be told;
+    column_map says it, and then only that kind is read."""
+    data = b'lat;lon;wkt\n50.4108;4.4440;"POLYGON((4.44 50.41,4.45 50.41,4.45 50.42,4.44 50.41))"\n'
+    problem = refused(area, admin, db, data, "unreadable_file")
+    assert problem["columns"] == ["lat", "lon", "wkt"]
+    (zone,) = read_upload(data, "a.csv", area=area, column_map={"wkt": "wkt"})
+    assert zone.geometry.geom_type == "Polygon"
+    (point,) = read_upload(data, "a.csv", area=area, column_map={"lat": "lat"})  # the pair completed
+    assert (point.geometry.x, point.geometry.y) == (4.444, 50.4108)
+    with pytest.raises(GeosignalError) as info:
+        read_upload(b"a;b\n50.41;4.44\n", "a.csv", area=area, column_map={"lat": "a", "lon": "a"})
+    assert (info.value.code, info.value.where) == ("invalid_request", "column_map")
+
+
+def test_column_map_with_a_key_twice_and_options_given_twice_are_refused(admin, db):
+    data = b"a;b\n50.4108;4.4440\n"
+    response = _upload(admin, data, "a.csv", column_map='{"lat":"a","lon":"b","lat":"b"}')
+    assert response.status_code == 400
+    assert (response.get_json()["code"], response.get_json()["where"]) == ("invalid_request", "column_map")
+    response = admin.post("/api/v1/imports?dry_run=false", data={
+        "file": (io.BytesIO(b"lat;lon\n50.4108;4.4440\n"), "a.csv"), "network": "mobile", "dry_run": "true"},
+        content_type="multipart/form-data")
+    assert (response.status_code, response.get_json()["where"]) == (400, "dry_run")
+    response = admin.post("/api/v1/imports", data={
+        "file": [(io.BytesIO(b"lat;lon\n50.4108;4.4440\n"), "a.csv"), (io.BytesIO(b"lat;lon\n50.42;4.43\n"), "b.csv")],
+        "network": "mobile"}, content_type="multipart/form-data")
+    assert (response.status_code, response.get_json()["where"]) == (400, "file")
+    assert _count(db) == 0

@@ -99,14 +99,20 @@ def validate_speed_test(body: Any, *, now: datetime | None = None) -> dict[str, 
         value = body.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            faults.append(GeosignalError("invalid_attribute", f"{name} must be a number ({unit}); got {value!r:.40}.",
+        try:  # (a JSON integer of hundreds of digits overflows a float)
+            number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            shown = f"a number of {len(str(value))} digits" if isinstance(value, int) and number == math.inf \
+                else f"{value!r:.40}"
+            faults.append(GeosignalError("invalid_attribute", f"{name} must be a finite number ({unit}); got {shown}.",
                                          where=f"/{name}"))
-        elif not lo <= value <= hi:
+        elif not lo <= number <= hi:
             faults.append(GeosignalError("invalid_attribute", f"{name} must be between {lo:g} and {hi:g} {unit}; "
-                                         f"got {value:g}.", where=f"/{name}", limit=[lo, hi]))
+                                         f"got {number:g}.", where=f"/{name}", limit=[lo, hi]))
         else:
-            out[name] = float(value)
+            out[name] = number
     operator = body.get("operator")
     if operator is not None:
         if operator not in vocab.OPERATORS:
@@ -279,8 +285,10 @@ def _normalise_mode(image: Any, kind: str) -> Any:
         return image
     if image.mode == "P":
         return image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("I", "I;16", "I;16B", "F", "1"):
-        return image.convert("L") if image.mode == "1" else image.convert("RGB")
+    if image.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit grey (PNG's deepest): scaled to 8 bits,
+        return image.convert("I").point(lambda v: v / 257).convert("L")  # not clipped to white
+    if image.mode in ("F", "1"):
+        return image.convert("L")
     return image.convert("RGBA")
 
 

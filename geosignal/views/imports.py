@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterator
 
@@ -45,14 +44,23 @@ def post_import() -> Response:
     """
     user = current()
     policy.require(policy.may_file_reports(user), "the referent reads reports; representatives write them")
-    upload = request.files.get("file")
+    uploads = request.files.getlist("file")
+    if len(uploads) > 1:
+        raise GeosignalError("invalid_request", f"send one file per request; got {len(uploads)} 'file' fields",
+                             where="file")
+    upload = uploads[0] if uploads else None
     if upload is None or not upload.filename:
         raise GeosignalError("invalid_request", "send the file as multipart field 'file'", where="file")
+    for name in {*request.args, *request.form}:  # an option given twice: which one is meant?
+        if len(request.args.getlist(name)) + len(request.form.getlist(name)) > 1:
+            raise GeosignalError("invalid_request", f"{name} is given more than once", where=name)
     args = {**request.args.to_dict(), **request.form.to_dict()}
     column_map = None
     if args.get("column_map"):
         try:
-            column_map = json.loads(args["column_map"])
+            column_map = current_app.json.loads(args["column_map"])  # strict: a key twice is refused
+        except GeosignalError as error:
+            raise GeosignalError("invalid_request", f"column_map: {error.detail}", where="column_map") from None
         except ValueError:
             column_map = None
         if not isinstance(column_map, dict) or not all(isinstance(v, str) for v in column_map.values()):

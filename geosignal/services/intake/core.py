@@ -34,6 +34,9 @@ from .crs import (
 )
 from .properties import REPORT_PROPERTIES, validate_properties
 
+#: Shortest line accepted (m, EPSG:31370): positions closer than that (1e-9° is about 0.1 mm)
+#: would coincide once stored with 9 decimals, leaving a line of no length.
+MIN_LINE_M = 0.001
 #: Segments of a circle's polygon (quad_segs=16 → 64 segments).
 CIRCLE_QUAD_SEGS = 16
 _POLYGONAL = ("Polygon", "MultiPolygon")
@@ -732,6 +735,11 @@ def finish_reports(
         if len(points):  # a point needs no geometry in EPSG:31370, only its position
             xy = transform_xy(shapely.get_coordinates(geoms[points]), WGS84, LAMBERT72)
             relation[points] = area.relations_xy(xy[:, 0], xy[:, 1])
+        linear = live[(types == 1) | (types == 5)]
+        for i in linear[lengths_m[linear] < MIN_LINE_M]:  # distinct floats, yet one place once stored
+            refuse(i, GeosignalError("line_too_short", f"The line is {lengths_m[i]:.2g} m long: its positions coincide "
+                                     "at the precision stored (9 decimals); draw a stretch of road, or place a point.",
+                                     where=pendings[i].gptr or "/", length_m=float(lengths_m[i]), limit_m=MIN_LINE_M))
         beyond = polygonal[(areas_m2[polygonal] > limits.max_area_m2) | (areas_m2[polygonal] < limits.min_area_m2)]
         for i in beyond:
             a = float(areas_m2[i])

@@ -232,6 +232,10 @@ class _Record(dict):
     conflicts: list[dict[str, Any]]
 
 
+#: The kind of coordinates each coordinate key belongs to.
+_COORD_GROUP = {"lon": "lonlat", "lat": "lonlat", "x": "xy", "y": "xy", "wkt": "wkt"}
+
+
 def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
                  header_row: int | None = None) -> dict[str, list[str]]:
     """Map our keys (properties and lon/lat/x/y/wkt) to the file's columns, in priority order.
@@ -265,12 +269,22 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
                     f"(column {same[1] + 1}) both have that name but for case: name one exactly.",
                     where=f"row {header_row}", column=_column_label(columns, same[1]), column_number=same[1] + 1,
                     first_column=_column_label(columns, same[0]), first_column_number=same[0] + 1, name=ours)
+        coordinate = next((k for k, cols in keys.items() if k in _COORD_KEYS and ours in _COORD_KEYS
+                           and cols == [col]), None)
+        if coordinate is not None:  # one column cannot be two coordinates
+            raise GeosignalError("invalid_request", f"column_map reads the column {col!r} as both {coordinate} and "
+                                 f"{ours}.", where="column_map")
         keys[ours] = [col]
     mapped = {c for cols in keys.values() for c in cols}
+    # column_map choosing a kind of coordinates (lon/lat, x/y or wkt) leaves the other kinds
+    # unread (a WKT chosen over lat/lon); a pair half named is completed from the headers
+    chosen = {_COORD_GROUP[k] for k in (column_map or {}) if k in _COORD_GROUP}
     for k, col in enumerate(columns):
         if col in mapped:
             continue
         key = match_header(col)
+        if key in _COORD_GROUP and chosen and _COORD_GROUP[key] not in chosen:
+            continue
         if key and key not in (column_map or {}):
             if header_row is not None and key in keys:
                 first = keys[key][0]
@@ -456,17 +470,22 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     :func:`_column_keys`), ``unterminated_quote`` (whatever ends the lines: LF, CRLF or a lone
     CR, and at the end of the file), ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, header
     included, or ``limits.max_vertices × 50`` characters in a WKT column). Text is decoded by
-    :func:`_decode` (UTF-8, UTF-16, UTF-32, Windows-1252). A refused row names every fault it
-    has: the first as the error, all of them (each coordinate column, then each attribute) in
-    its ``errors``."""
+    :func:`_decode` (UTF-8, UTF-16, UTF-32, Windows-1252); Excel's ``sep=;`` first line names the
+    separator and is not a row. A row with a value beyond the named columns (an unquoted
+    separator inside a text) is refused (``unreadable_file``, its cell's ``column_number``). A
+    refused row names every fault it has: the first as the error, all of them (each coordinate
+    column, then each attribute) in its ``errors``."""
     text, encoding = _decode(data)
     result.encoding = encoding
     if not text or text.isspace():  # e.g. a UTF-16 file holding only its mark or blanks
         raise GeosignalError("no_features", "The CSV file is empty.")
+    directive = _SEP_DIRECTIVE.match(text)
+    if directive:  # Excel's "sep=;" line names the separator; Excel does not show it as a row
+        text = text[directive.end():]
     sep = "\n" if "\n" in text or "\r" not in text else "\r"  # LF or CRLF; a lone CR (Excel for Mac)
     end = text.find(sep)
     first = text if end < 0 else text[:end]
-    delim = _delimiter(first)
+    delim = directive.group(1) if directive else _delimiter(first)
     result.delimiter = delim
     reader = csv.reader(_lines(text, sep), delimiter=delim)
     try:
@@ -485,7 +504,16 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     if not (has_lonlat or has_xy or "wkt" in keys):
         raise GeosignalError("unreadable_file", "No coordinate columns were recognised; say which columns hold the "
                              "coordinates (column_map with lon/lat, x/y or wkt).", columns=header)
+    if "wkt" in keys and (has_lonlat or has_xy):  # (unless column_map chose: then only its columns are keys)
+        pair = ("lon", "lat") if has_lonlat else ("x", "y")
+        raise GeosignalError("unreadable_file", f"The file gives each position twice: the columns "
+                             f"{keys[pair[0]][0]!r}/{keys[pair[1]][0]!r} and the geometry column {keys['wkt'][0]!r} "
+                             "(a zone and its centre?); say which to read (column_map with lon/lat, x/y or wkt).",
+                             columns=header)
     position = {name: k for k, name in enumerate(header)}
+    nheader = len(header)  # the named columns: trailing empty names (";;" ending Excel's header) are none
+    while nheader and not header[nheader - 1]:
+        nheader -= 1
     if has_lonlat:
         cx, cy = keys["lon"][0], keys["lat"][0]
     elif has_xy:
@@ -566,6 +594,14 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                         except Exception:  # noqa: BLE001 - GEOS parse errors
                             fault = GeosignalError("invalid_geometry", "The WKT cannot be read.", where=where,
                                                    column=wkt_col)
+                if ncells > nheader and fault is None and any(c.strip() for c in cells[nheader:]):
+                    # more cells than the header has names: an unquoted separator inside a text
+                    # ("Rue de la Gare; près de l'église") would lose what follows it
+                    extra = next(k for k in range(nheader, ncells) if cells[k].strip())
+                    fault = GeosignalError(
+                        "unreadable_file", f"The row has a value in cell {extra + 1} ({cells[extra][:60]!r}) but "
+                        f"the header names {nheader} columns: a text holding the separator {delim!r} must be "
+                        "quoted, or its column named.", where=where, column_number=extra + 1)
                 # the properties of a row are read once per distinct set of its property cells
                 row_key = prop_cells(cells) if ncells > last_prop else None
                 known = rows_memo.get(row_key) if row_key is not None else None
@@ -626,6 +662,9 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     if text.find('"', offset + 1) >= 0:
         _check_quotes(text, start_line, delim, header if start_line > 1 else [], sep, start=offset + 1)
 
+
+#: Excel's first-line separator directive (``sep=;``), quoted or not.
+_SEP_DIRECTIVE = re.compile(r'"?sep=([^\r\n"])"?[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
 
 #: Longest CSV field accepted (characters), twice a description's maximum; a WKT column may
 #: hold ``Limits.max_vertices × 50`` characters.
