@@ -125,6 +125,12 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "queued": "en attente",
     "reading": "lecture du fichier",
     "saved": "{n} signalement(s) enregistré(s).",
+    # a file's row refused as lying mainly in a commune the user does not represent (the error's
+    # commune_nis, named from the page's list of communes); without it, the unnamed message
+    "not_your_commune": "Cette ligne se trouve surtout dans une autre commune que la vôtre : {commune}. "
+                        "Vous ne pouvez pas l'importer.",
+    "not_your_commune_unnamed": "Cette ligne se trouve surtout dans une autre commune que la vôtre. "
+                                "Vous ne pouvez pas l'importer.",
 }
 
 #: Messages of the referent's validation queue script (static/js/queue.js), by key;
@@ -242,7 +248,11 @@ DRAW_LOCAL: dict[str, Any] = {
 }
 
 #: Leaflet's own texts (zoom buttons).
-LEAFLET_MESSAGES: dict[str, str] = {"zoom_in": "Zoom avant", "zoom_out": "Zoom arrière"}
+LEAFLET_MESSAGES: dict[str, str] = {
+    "zoom_in": "Zoom avant", "zoom_out": "Zoom arrière",
+    # shown on a map whose base-map tiles cannot be loaded (static/js/basemap-notice.js)
+    "basemap_unavailable": "Fond de carte indisponible : les communes et les signalements restent affichés.",
+}
 
 #: States of an API token (tokens page).
 TOKEN_STATES: dict[str, str] = {"active": "actif", "expired": "expiré", "revoked": "révoqué"}

@@ -4,7 +4,9 @@ no raw vocabulary or error code on a French page, a report placed with the keybo
 coordinates, by an address (local stub service) and by drawing with live feedback, the
 server's errors next to the shape, lists as cards with status colours, the dashboard's
 published survey figures and commune click, base maps from a local tile/WMS stub through
-the CSP. Screenshots go to ``test-artifacts/ui-*.png``."""
+the CSP and a notice on the map when they do not load, the map page within a desktop's window,
+an upload row in another commune named, the forced password change with the sign-out alone,
+44 px check boxes. Screenshots go to ``test-artifacts/ui-*.png``."""
 
 from __future__ import annotations
 
@@ -615,3 +617,197 @@ def test_the_dashboard_on_a_phone_shows_the_map_first_and_the_communes_as_cards(
     assert wide.page.evaluate("getComputedStyle(document.querySelector('#commune-table tbody tr')).display") == "table-row"
     wide.clean()
     wide.close()
+
+
+#: The notice a map shows when its base-map tiles do not load.
+BASEMAP_NOTICE = "Fond de carte indisponible : les communes et les signalements restent affichés."
+
+
+def _tile_failures_only(watch: Watch, down: str) -> None:
+    """The requests and console errors of tiles that do not load (expected): nothing else."""
+    assert [e for e in watch.errors if "Failed to load resource" not in e] == []
+    assert [u for u in watch.outside if not u.startswith(down)] == []
+
+
+def test_a_base_map_that_does_not_load_is_said_on_the_map(ui, browser) -> None:  # noqa: ANN001, F811
+    """Tiles answering 404, or a tile server that cannot be reached: every map with a base layer
+    (folium's, the upload preview's, a report's) says so in a small notice instead of staying
+    grey while crediting its tiles; with tiles that load, no notice."""
+    app, stub = ui["app"], ui["stub"]
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_selector("#map-pane .leaflet-tile-loaded")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".basemap-notice").count() == 0
+    watch.clean()
+    saved = app.config["BASEMAPS"]
+    missing = stub.base + "/no-tiles/{z}/{x}/{y}.png"  # the stub answers 404
+    app.config["BASEMAPS"] = json.dumps([{"name": "Plan absent", "type": "xyz", "url": missing,
+                                          "attribution": "© OpenStreetMap contributors"}])
+    try:
+        page.goto(ui["base"] + "/carte")
+        notice = page.locator("#map-pane .basemap-notice")
+        notice.wait_for()
+        assert notice.inner_text() == BASEMAP_NOTICE and notice.get_attribute("role") == "status"
+        assert page.locator("#map-pane .leaflet-overlay-pane path").count() >= 10  # the communes are there
+        page.screenshot(path=str(ARTIFACTS / "ui-basemap-down-carte-1440.png"))
+        # the upload preview's map (basemaps.js)
+        page.goto(ui["base"] + "/import")
+        page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv", "buffer": UPLOAD_CSV}])
+        page.click("#preview-button")
+        page.locator("#import-map .basemap-notice").wait_for()
+        assert page.inner_text("#import-map .basemap-notice") == BASEMAP_NOTICE
+        # a report's page (report-page.js)
+        page.goto(ui["base"] + f"/signalements/{ui['ids']['submitted']}")
+        page.locator("#report-map .basemap-notice").wait_for()
+        _tile_failures_only(watch, stub.base + "/no-tiles/")
+        watch.close()
+        # a tile server that cannot be reached (nothing listens on the port), on a phone
+        unreachable = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"
+        app.config["BASEMAPS"] = json.dumps([{"name": "Plan injoignable", "type": "xyz", "url": unreachable,
+                                              "attribution": "© OpenStreetMap contributors"}])
+        phone = Watch(browser, ui, PHONE, touch=True)
+        phone.login("ui-rep@charleroi.be")
+        notice = phone.page.locator("#map-pane .basemap-notice")
+        notice.wait_for()
+        assert notice.inner_text() == BASEMAP_NOTICE
+        assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        # it covers none of the map's controls
+        for control in (".leaflet-control-zoom", ".leaflet-draw", ".leaflet-control-scale", ".leaflet-control-attribution"):
+            assert not _overlap(notice.bounding_box(), phone.page.locator(f"#map-pane {control}").bounding_box()), control
+        phone.page.screenshot(path=str(ARTIFACTS / "ui-basemap-down-carte-390.png"))
+        _tile_failures_only(phone, "http://127.0.0.1:9/")
+        phone.close()
+    finally:
+        app.config["BASEMAPS"] = saved
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 800}, DESKTOP], ids=["1280", "1440"])
+@pytest.mark.parametrize("email", list(PAGES), ids=["representative", "referent"])
+def test_the_map_page_fits_the_window_on_a_desktop(ui, browser, email: str, viewport: dict) -> None:  # noqa: ANN001, F811
+    """On 1280×800 and 1440×900 screens the map page's map and side panel end within the window
+    (the navigation takes two lines there), the page does not scroll, and the top bar stays low."""
+    watch = Watch(browser, ui, viewport)
+    watch.login(email)
+    page = watch.page
+    page.goto(ui["base"] + f"/carte?commune={CHARLEROI}")
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.reports !== undefined")
+    height, width = viewport["height"], viewport["width"]
+    for selector in ("#map-pane", "#report-side"):
+        box = page.locator(selector).bounding_box()
+        assert box["y"] + box["height"] <= height, f"{selector} ends at {box['y'] + box['height']} px"
+    assert page.locator("#map-pane").bounding_box()["height"] >= 0.7 * height
+    assert page.evaluate("document.documentElement.scrollHeight") <= height
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    nav = page.locator("#main-nav")
+    assert nav.is_visible() and nav.bounding_box()["height"] <= 2 * 40  # at most two lines
+    assert page.locator(".topbar").bounding_box()["height"] <= 0.16 * height
+    # Leaflet knows the map's size (drawn to the bottom, the scale in view)
+    scale = page.locator("#map-pane .leaflet-control-scale").bounding_box()
+    assert scale["y"] + scale["height"] <= height
+    page.wait_for_timeout(400)  # the zoom to the commune's reports, animated
+    page.screenshot(path=str(ARTIFACTS / f"ui-map-fits-{'rep' if 'rep' in email else 'ref'}-{width}.png"))
+    watch.clean()
+    watch.close()
+
+
+def test_an_upload_row_in_another_commune_names_it(ui, browser) -> None:  # noqa: ANN001, F811
+    """A file's row lying mainly in a commune the representative does not represent: the preview
+    says so for a row (nothing was drawn), names the commune, in the page's language."""
+    watch = Watch(browser, ui, PHONE)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.goto(ui["base"] + "/import")
+    page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv", "buffer": UPLOAD_CSV}])
+    page.click("#preview-button")
+    row = page.locator("#preview-table tbody tr.refused")
+    row.wait_for()
+    detail = row.locator("td[data-code=not_your_commune]")
+    assert detail.inner_text() == ("Cette ligne se trouve surtout dans une autre commune que la vôtre : "
+                                   "Châtelet (52012). Vous ne pouvez pas l'importer.")
+    assert row.locator("td").nth(2).inner_text() == "Châtelet"
+    detail.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "ui-import-other-commune-390.png"))
+    watch.clean()
+    watch.close()
+    # in English (a user whose language is English)
+    with ui["app"].extensions["geosignal.db"].session() as session:
+        create_user(session, "ui-rep-en@charleroi.be", "representative", CHARLEROI, PASSWORD).locale = "en"
+        session.commit()
+    english = Watch(browser, ui, DESKTOP)
+    english.login("ui-rep-en@charleroi.be")
+    english.page.goto(ui["base"] + "/import")
+    english.page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv",
+                                                         "buffer": UPLOAD_CSV}])
+    english.page.click("#preview-button")
+    detail = english.page.locator("#preview-table td[data-code=not_your_commune]")
+    detail.wait_for()
+    assert detail.inner_text() == "This row lies mainly in a commune other than yours: Châtelet (52012). You cannot import it."
+    english.clean()
+    english.close()
+
+
+def test_the_forced_password_change_shows_only_the_way_out_and_names_the_account(ui, browser) -> None:  # noqa: ANN001, F811
+    """After a first sign-in with a one-time password nothing but the change opens: the top bar
+    has no menu, only the sign-out; the form carries the account's e-mail for password managers
+    (autocomplete=username, read-only). Once changed, the menu is back."""
+    with ui["app"].extensions["geosignal.db"].session() as session:
+        create_user(session, "ui-first@charleroi.be", "representative", CHARLEROI, PASSWORD).must_change_password = True
+        session.commit()
+    for viewport in (PHONE, DESKTOP):
+        watch = Watch(browser, ui, viewport)
+        watch.login("ui-first@charleroi.be")
+        page = watch.page
+        assert page.url.endswith("/compte/mot-de-passe")
+        header = page.locator("header.topbar")
+        assert header.locator("#main-nav").count() == 0 and header.locator("#menu-button").count() == 0
+        assert header.locator("a").all_inner_texts() == [header.locator(".brand").inner_text()]
+        signout = header.get_by_role("button", name="Se déconnecter")
+        assert signout.is_visible()
+        box = signout.bounding_box()
+        assert box["height"] >= 43.5 and box["width"] >= 43.5
+        form = page.locator("main form")
+        username = form.locator("input[autocomplete=username]")
+        assert username.input_value() == "ui-first@charleroi.be" and username.get_attribute("readonly") is not None
+        assert form.locator("input[type=password]").count() == 2
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        if viewport is PHONE:
+            assert _small_targets(page) == []
+        page.screenshot(path=str(ARTIFACTS / f"ui-forced-password-{viewport['width']}.png"), full_page=True)
+        if viewport is DESKTOP:
+            page.fill("input[name=current_password]", PASSWORD)
+            page.fill("input[name=password]", "girafe clavier nuage pelouse")
+            page.click("main button[type=submit]")
+            page.wait_for_url(re.compile(r"/carte$"))
+            assert page.locator("#main-nav").is_visible()
+        else:
+            signout.click()
+            page.wait_for_url(re.compile(r"/login"))
+        watch.clean()
+        watch.close()
+
+
+def test_the_repair_box_is_a_big_target_on_a_phone(ui, browser) -> None:  # noqa: ANN001, F811
+    """The "repair the outline" box of the map form and of the upload form, beside a long text:
+    the box is not squeezed, and its label (which ticks it) is at least 44 px each way."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.click("#to-form")
+    for path in ("/carte", "/import"):
+        if path != "/carte":
+            page.goto(ui["base"] + path)
+        box = page.locator("input[name=repair]")
+        label = page.locator("label.check:has(input[name=repair])")
+        label.scroll_into_view_if_needed()
+        b, lb = box.bounding_box(), label.bounding_box()
+        assert b["width"] >= 20 and abs(b["width"] - b["height"]) < 1, b
+        assert lb["height"] >= 43.5 and lb["width"] >= 43.5, lb
+        assert lb["x"] <= b["x"] and b["x"] + b["width"] <= lb["x"] + lb["width"]
+        assert not box.is_checked()
+        label.tap(position={"x": lb["width"] - 10, "y": lb["height"] / 2})  # on the text, far from the box
+        assert box.is_checked()
+        page.screenshot(path=str(ARTIFACTS / f"ui-repair-box-{_slug(path)}-390.png"))
+    watch.clean()
+    watch.close()

@@ -94,7 +94,15 @@ def _template_globals() -> dict:
             "csp_nonce": lambda: g.get("csp_nonce", ""),
             # the configured base layers as JSON, for the maps a page's own script makes
             "base_layers_json": lambda: json.dumps([layer.as_dict() for layer in base_layers()],
-                                                   ensure_ascii=False)}
+                                                   ensure_ascii=False),
+            # the communes' names by NIS code, for a script naming the commune an error carries
+            # (the upload page's not_your_commune rows); read only when a template asks
+            "commune_names_json": _commune_names_json}
+
+
+def _commune_names_json() -> str:
+    rows = get_session().execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.nis_code))
+    return json.dumps({nis: name for nis, name in rows}, ensure_ascii=False)
 
 
 def base_layers() -> tuple[basemaps.BaseLayer, ...]:

@@ -33,6 +33,18 @@
   function fill(text, values) {
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
   }
+  // the communes' names by NIS code (a refused row names the commune it lies in)
+  var COMMUNES = JSON.parse(form.dataset.communes || "{}");
+  // A refused row's detail: a row lying mainly in a commune the user does not represent says
+  // which (the API's message is written for a drawn shape); any other error as the API says.
+  function rowProblem(error) {
+    if (error.code === "not_your_commune" && T.not_your_commune) {
+      var nis = error.commune_nis;
+      if (!nis) { return T.not_your_commune_unnamed; }
+      return fill(T.not_your_commune, { commune: COMMUNES[nis] ? COMMUNES[nis] + " (" + nis + ")" : nis });
+    }
+    return I.problemText(error);
+  }
   var HEADERS = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent; });
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
   function value(v, kind) {
@@ -141,10 +153,10 @@
       var p = f.properties || {};
       cell(tr, String(f.index + 1));
       cell(tr, f.status === "accepted" ? T.accepted : T.refused);
-      cell(tr, p.commune_name || "—");
+      cell(tr, p.commune_name || (f.error && COMMUNES[f.error.commune_nis]) || "—");
       cell(tr, f.geometry ? label(f.geometry.type) : "—");
       COLUMNS.forEach(function (c) { cell(tr, f.properties ? value(p[c.name], c.kind) : "").className = "kind-" + c.kind; });
-      var detail = cell(tr, f.error ? I.problemText(f.error)
+      var detail = cell(tr, f.error ? rowProblem(f.error)
         : (f.warnings || []).map(function (w) { return WARNINGS[w.code] || w.code; }).join(", "));
       if (f.error) { detail.dataset.code = f.error.code; }
       tbody.appendChild(tr);
