@@ -20,7 +20,7 @@ import zipfile
 import geopandas as gpd
 import pyogrio
 import pytest
-from shapely.geometry import Polygon
+from shapely.geometry import Point, Polygon
 from sqlalchemy import func, select
 
 from geosignal.errors import GeosignalError
@@ -479,3 +479,252 @@ def test_one_bad_shapefile_geometry_is_refused_alone(area, admin, db, tmp_path):
     kept = _upload(admin, data, "zones.zip", mode="valid_only")
     assert kept.status_code == 201 and (kept.get_json()["saved"], kept.get_json()["refused"]) == (2, 1)
     assert _count(db) == before + 2
+
+
+# =========================================================================== Shapefile: .shx and .dbf that disagree
+
+
+def numbered_shapefile(tmp_path, n: int) -> dict[str, bytes]:  # noqa: ANN001
+    """A Shapefile of ``n`` 1 km² squares in Charleroi (EPSG:31370) whose ``descr`` names each
+    one (``zone 0``, ``zone 1``…) and ``menages`` is ``k + 1``."""
+    folder = tmp_path / f"shp-{next(_FOLDERS)}"
+    folder.mkdir()
+    polys = [Polygon([(155000 + 2000 * k, 122000), (156000 + 2000 * k, 122000), (156000 + 2000 * k, 123000),
+                      (155000 + 2000 * k, 123000)]) for k in range(n)]
+    gdf = gpd.GeoDataFrame({"descr": [f"zone {k}" for k in range(n)], "menages": [k + 1 for k in range(n)]},
+                           geometry=polys, crs="EPSG:31370")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(gdf, folder / "zones.shp", encoding="UTF-8")
+    return {p.suffix: p.read_bytes() for p in folder.iterdir()}
+
+
+def _zones_in_order(res) -> list[tuple[str, int, float]]:  # noqa: ANN001
+    """(description, households, west edge in EPSG:31370 rounded to the km) of each report."""
+    from pyproj import Transformer
+
+    to_lambert = Transformer.from_crs(4326, 31370, always_xy=True)
+    return [(r.properties["description"], r.properties["households_affected"],
+             round(to_lambert.transform(*r.geometry.centroid.coords[0])[0] / 1000, 1)) for r in res]
+
+
+@pytest.mark.parametrize(("shapes", "records"), [(3, 2), (2, 3)])
+def test_shp_and_dbf_with_different_record_counts(area, admin, db, tmp_path, shapes, records):
+    # audit 3 F4: GDAL stopped at the shorter one, silently (a zone or an attribute row lost)
+    parts = numbered_shapefile(tmp_path, shapes)
+    parts[".dbf"] = numbered_shapefile(tmp_path, records)[".dbf"]
+    err = refused(area, admin, db, shapefile_zip(parts), "zones.zip", "unreadable_file", column_map=DESCR)
+    assert err.extra["members"] == ["zones/zones.shp", "zones/zones.dbf"]
+    assert (err.extra["shp_records"], err.extra["dbf_records"]) == (shapes, records)
+    assert err.where == "zones/zones.shp, zones/zones.dbf"
+    assert f"{shapes} shape(s)" in err.detail and f"{records} attribute record(s)" in err.detail
+
+
+def test_dbf_header_claiming_more_records_than_it_holds(area, admin, db, tmp_path):
+    parts = numbered_shapefile(tmp_path, 2)
+    dbf = bytearray(parts[".dbf"])
+    dbf[4:8] = struct.pack("<I", 1000)
+    err = refused(area, admin, db, shapefile_zip(parts, dbf=bytes(dbf)), "zones.zip", "unreadable_file",
+                  column_map=DESCR)
+    assert (err.where, err.extra["member"], err.extra["records"], err.extra["records_in_file"]) == (
+        "zones/zones.dbf", "zones/zones.dbf", 1000, 2)
+    # a record cut short at the end of the .dbf
+    err = refused(area, admin, db, shapefile_zip(parts, dbf=parts[".dbf"][:-20]), "zones.zip", "unreadable_file",
+                  column_map=DESCR)
+    assert (err.extra["member"], err.extra["records"], err.extra["records_in_file"]) == ("zones/zones.dbf", 2, 1)
+    # a whole record more than the header says
+    body = parts[".dbf"].rstrip(b"\x1a")
+    record_length = struct.unpack_from("<H", body, 10)[0]
+    err = refused(area, admin, db, shapefile_zip(parts, dbf=body + body[-record_length:]), "zones.zip",
+                  "unreadable_file", column_map=DESCR)
+    assert (err.extra["member"], err.extra["records"], err.extra["records_in_file"]) == ("zones/zones.dbf", 2, 3)
+
+
+def _shx_lie(shx: bytes, kind: str) -> bytes:
+    out = bytearray(shx)
+    if kind == "swapped":
+        out[100:104], out[108:112] = shx[108:112], shx[100:104]
+    elif kind == "beyond_end":
+        struct.pack_into(">i", out, 108, 10_000_000)
+    elif kind == "truncated":
+        return bytes(out[:108])
+    elif kind == "extra":
+        return bytes(out + out[-8:])
+    elif kind == "length":
+        struct.pack_into(">i", out, 112, struct.unpack_from(">i", shx, 112)[0] - 4)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(("kind", "record", "shx_records"), [
+    ("swapped", 1, 2), ("beyond_end", 2, 2), ("length", 2, 2), ("truncated", None, 1), ("extra", None, 3)])
+def test_shx_that_contradicts_the_shp(area, admin, db, tmp_path, kind, record, shx_records):
+    # audit 3 F3: swapped offsets bound "zone 0" to the second square, silently; an offset past
+    # the end gave empty_geometry, a short index no_features
+    parts = numbered_shapefile(tmp_path, 2)
+    parts[".shx"] = _shx_lie(parts[".shx"], kind)
+    err = refused(area, admin, db, shapefile_zip(parts), "zones.zip", "unreadable_file", column_map=DESCR)
+    assert (err.where, err.extra["member"]) == ("zones/zones.shx", "zones/zones.shx")
+    assert (err.extra.get("record"), err.extra["shx_records"], err.extra["shp_records"]) == (record, shx_records, 2)
+    assert "zones/zones.shx" in err.detail and "zones/zones.shp" in err.detail
+
+
+def test_shp_records_that_cannot_be_walked(area, admin, db, tmp_path):
+    parts = numbered_shapefile(tmp_path, 2)
+    shp = bytearray(parts[".shp"])
+    struct.pack_into(">i", shp, 100, 7)  # record 1 numbered 7
+    err = refused(area, admin, db, shapefile_zip(parts | {".shp": bytes(shp)}), "zones.zip", "unreadable_file")
+    assert (err.where, err.extra["member"], err.extra["record"]) == ("zones/zones.shp", "zones/zones.shp", 1)
+    err = refused(area, admin, db, shapefile_zip(parts | {".shp": parts[".shp"][:-10]}), "zones.zip",
+                  "unreadable_file")
+    assert (err.extra["member"], err.extra["record"]) == ("zones/zones.shp", 2)
+
+
+def test_consistent_shapefile_keeps_each_attribute_with_its_shape(area, admin, db, tmp_path):
+    parts = numbered_shapefile(tmp_path, 3)
+    res = accepted(area, admin, db, shapefile_zip(parts), "zones.zip", 3, column_map=DESCR)
+    assert _zones_in_order(res) == [("zone 0", 1, 155.5), ("zone 1", 2, 157.5), ("zone 2", 3, 159.5)]
+    # with the end-of-file byte some writers leave out, and an empty Shapefile
+    dbf = parts[".dbf"][:-1] if parts[".dbf"].endswith(b"\x1a") else parts[".dbf"] + b"\x1a"
+    res = read_upload(shapefile_zip(parts, dbf=dbf), "zones.zip", area=area, column_map=DESCR)
+    assert _zones_in_order(res)[2] == ("zone 2", 3, 159.5)
+
+
+# =========================================================================== GeoPackage: text not UTF-8, typed numbers
+
+
+def geopackage(tmp_path, column: str = "households_affected", declared: str = "MEDIUMINT",  # noqa: ANN001
+               values: tuple = (7,), descriptions: tuple | None = None) -> bytes:
+    """A GeoPackage layer ``zones`` of points in Charleroi, one per value of ``values``, which
+    SQLite stores as given in ``column`` declared ``declared``; ``descriptions`` (bytes or str)
+    are written to ``description`` as stored, bypassing GDAL."""
+    import sqlite3
+
+    path = tmp_path / f"gpkg-{next(_FOLDERS)}.gpkg"
+    gdf = gpd.GeoDataFrame({"description": [f"point {k}" for k in range(len(values))]},
+                           geometry=[Point(4.444 + k * 1e-3, 50.4108) for k in range(len(values))], crs="EPSG:4326")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(gdf, path, layer="zones", driver="GPKG")
+    con = sqlite3.connect(path)
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        con.execute(f'DROP TRIGGER "{name}"')
+    con.execute(f'ALTER TABLE zones ADD COLUMN "{column}" {declared}')
+    for k, value in enumerate(values):
+        con.execute(f'UPDATE zones SET "{column}" = ? WHERE fid = ?', (value, k + 1))
+    for k, text in enumerate(descriptions or ()):
+        con.execute("UPDATE zones SET description = CAST(? AS BLOB) WHERE fid = ?",
+                    (text.encode() if isinstance(text, str) else text, k + 1))
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("bad", [b"\xff\xfe bad utf8", "a\ud800b".encode("utf-8", "surrogatepass")])
+def test_gpkg_text_not_utf8_refuses_that_feature_only(area, admin, db, tmp_path, bad):
+    # audit 3 F10: "Layer 'zones' cannot be read: 'utf-8' codec can't decode byte 0xff", the whole file
+    data = geopackage(tmp_path, values=(1, 2, 3), descriptions=("Rue de la Gare", bad, "Église"))
+    res = read_upload(data, "z.gpkg", area=area)
+    assert [type(r) for r in res] == [ReportInput, GeosignalError, ReportInput]
+    err = res[1]
+    assert (err.code, err.where, err.extra["index"], err.extra["fid"], err.extra["column"], err.extra["layer"]) == (
+        "unreadable_file", "feature 1", 1, 2, "description", "zones")
+    assert "fid 2" in err.detail and "'description'" in err.detail and "UTF-8" in err.detail
+    assert [r.properties["description"] for r in (res[0], res[2])] == ["Rue de la Gare", "Église"]
+    before = _count(db)
+    preview = _upload(admin, data, "z.gpkg", dry_run="true", mode="all")
+    features = preview.get_json()["features"]
+    assert preview.status_code == 200 and [f["status"] for f in features] == ["accepted", "refused", "accepted"]
+    assert (features[1]["error"]["code"], features[1]["error"]["where"], features[1]["error"]["fid"],
+            features[1]["error"]["column"]) == ("unreadable_file", "feature 1", 2, "description")
+    rejected = _upload(admin, data, "z.gpkg", mode="all")
+    assert (rejected.status_code, rejected.get_json()["code"]) == (422, "import_rejected")
+    assert _count(db) == before
+    kept = _upload(admin, data, "z.gpkg", mode="valid_only")
+    assert kept.status_code == 201 and (kept.get_json()["saved"], kept.get_json()["refused"]) == (2, 1)
+    assert _count(db) == before + 2
+
+
+def test_gpkg_text_not_utf8_in_a_column_not_read_is_harmless(area, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "other.gpkg"
+    path.write_bytes(geopackage(tmp_path, column="code_interne", declared="TEXT", values=("x",),
+                                descriptions=("Église",)))
+    con = sqlite3.connect(path)
+    con.execute("UPDATE zones SET code_interne = CAST(X'FFFE' AS TEXT)")
+    con.commit()
+    con.close()
+    (rep,) = read_upload(path.read_bytes(), "z.gpkg", area=area)
+    assert rep.properties["description"] == "Église"
+    # the same bytes in a column that stands for a property refuse the feature
+    path.write_bytes(geopackage(tmp_path, column="notes", declared="TEXT", values=(b"\xff".decode("latin-1"),)))
+    con = sqlite3.connect(path)
+    con.execute("UPDATE zones SET notes = CAST(X'FFFE' AS TEXT), description = NULL")
+    con.commit()
+    con.close()
+    (err,) = read_upload(path.read_bytes(), "z.gpkg", area=area)
+    assert (err.code, err.extra["fid"], err.extra["column"]) == ("unreadable_file", 1, "notes")
+
+
+def _dropped(rep) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    return [(w["code"], w["name"], w["column"]) for w in rep.warnings if w["code"] == "attribute_dropped"]
+
+
+@pytest.mark.parametrize("declared", ["TINYINT", "SMALLINT", "MEDIUMINT", "INT", "INTEGER", "REAL", "DOUBLE"])
+def test_gpkg_typed_numbers_reach_the_count_rules_as_stored(area, admin, db, tmp_path, declared):
+    # audit 3 F5: GDAL read 2³²+5 in a MEDIUMINT column as 5, '2,500' as 2, 12.7 as 12
+    values = (2**32 + 5, "2,500", 12.7, "NaN", 7, 12.0, None)
+    data = geopackage(tmp_path, declared=declared, values=values)
+    res = read_upload(data, "z.gpkg", area=area)
+    assert [type(r) for r in res] == [ReportInput] * len(values)
+    households = [r.properties.get("households_affected") for r in res]
+    assert households == [None, None, None, None, 7, 12, None]
+    for rep, shown in zip(res[:4], ("4294967301", "'2,500'", "12.7", "'NaN'"), strict=True):
+        assert _dropped(rep) == [("attribute_dropped", "households_affected", "households_affected")]
+        assert shown in rep.warnings[0]["detail"], rep.warnings
+    assert "ambiguous" in res[1].warnings[0]["detail"]
+    assert not res[4].warnings and not res[6].warnings
+    preview = _upload(admin, data, "z.gpkg", dry_run="true", mode="all").get_json()["features"]
+    assert [f["properties"].get("households_affected") for f in preview] == households
+    assert [w["code"] for w in preview[0]["warnings"]] == ["attribute_dropped"]
+    # a clean GeoPackage of the same kind is still read exactly
+    clean = geopackage(tmp_path, declared=declared, values=(0, 3, 1_000_000))
+    res = accepted(area, admin, db, clean, "z.gpkg", 3)
+    assert [r.properties["households_affected"] for r in res] == [0, 3, 1_000_000]
+    assert not any(r.warnings for r in res)
+
+
+def _kml_schema(value: str, declared: str) -> bytes:
+    return (f'<?xml version="1.0"?><kml {KML_NS.decode()}><Document><Schema name="s" id="s">'
+            f"<SimpleField name=\"menages\" type='{declared}'/><SimpleField type=\"string\" name=\"descr\"/></Schema>"
+            '<Placemark><ExtendedData><SchemaData schemaUrl="#s">'
+            f'<SimpleData name="menages">{value}</SimpleData><SimpleData name="descr">ici</SimpleData></SchemaData>'
+            "</ExtendedData><Point><coordinates>4.444,50.4108</coordinates></Point></Placemark></Document></kml>"
+            ).encode()
+
+
+@pytest.mark.parametrize("declared", ["int", "uint", "short", "float", "double"])
+@pytest.mark.parametrize(("value", "shown"), [("1.000", "'1.000'"), ("2,500", "'2,500'"), ("12.7", "'12.7'"),
+                                              ("99999999999", "99999999999"), ("4294967301", "4294967301"),
+                                              ("NaN", "'NaN'")])
+def test_kml_schema_typed_fields_reach_the_count_rules_as_written(area, admin, db, declared, value, shown):
+    # audit 3 F5: type="int" read 1.000 as 1, 2,500 as 2, 12.7 as 12, 99999999999 as 2147483647
+    data = _kml_schema(value, declared)
+    (rep,) = read_upload(data, "a.kml", area=area, column_map=DESCR)
+    assert "households_affected" not in rep.properties
+    assert _dropped(rep) == [("attribute_dropped", "households_affected", "menages")]
+    assert shown in rep.warnings[0]["detail"], rep.warnings
+    before = _count(db)
+    (feature,) = _upload(admin, data, "a.kml", dry_run="true", mode="all",
+                         column_map='{"description": "descr"}').get_json()["features"]
+    assert feature["properties"].get("households_affected") is None
+    assert [w["code"] for w in feature["warnings"]] == ["attribute_dropped"]
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize("declared", ["int", "float"])
+def test_kml_schema_typed_fields_clean_values_are_read_exactly(area, admin, db, declared):
+    (rep,) = accepted(area, admin, db, _kml_schema("12", declared), "a.kml", 1, column_map=DESCR)
+    assert (rep.properties["households_affected"], rep.properties["description"]) == (12, "ici")
+    assert not rep.warnings
+    assert b"type='string'" in xml_for_gdal(_kml_schema("12", declared))

@@ -533,6 +533,9 @@ _EARLY_ROOT = re.compile(rb"<(?:kml|gpx)[\s/>]")
 #: GDAL recognises a KML/GPX by its root within about the first kilobyte.
 _GDAL_SNIFF = 512
 _DECLARATION = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml\b[^>]*\?>)?")
+#: A start tag and its attributes (group 1), attribute values quoted either way.
+_START_TAG = re.compile(rb"""<[^\s/>]+((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*/?>""")
+_ATTRIBUTE = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
 
 
 def xml_for_gdal(data: bytes) -> bytes:
@@ -540,8 +543,11 @@ def xml_for_gdal(data: bytes) -> bytes:
     (:func:`xml_utf8`), without its image overlays (:data:`KML_OVERLAYS`, cut out whole), and
     with the namespace prefix of its root (``<k:kml xmlns:k=…>``, which GDAL does not
     recognise) taken off the elements that carry it, the namespace becoming the default one,
-    and without the comments and processing instructions of a long prolog (GDAL looks for the
-    root in the first bytes only); everything else is kept byte for byte.
+    without the comments and processing instructions of a long prolog (GDAL looks for the
+    root in the first bytes only), and with the ``type`` of every KML ``<SimpleField>`` made
+    ``string`` (GDAL would convert the values to the declared type before geosignal's rules see
+    them: ``1.000`` or ``1,5`` read as 1 in an ``int`` field, 2³¹ clipped); everything else is
+    kept byte for byte.
 
     Raises 422 ``unsafe_xml`` for a DOCTYPE and ``unreadable_file`` for malformed XML (which
     :func:`check_xml` refuses first).
@@ -550,7 +556,8 @@ def xml_for_gdal(data: bytes) -> bytes:
     from xml.sax.saxutils import quoteattr
 
     data = xml_utf8(data)
-    if b"Overlay" not in data and not _PREFIXED_ROOT.search(data) and _EARLY_ROOT.search(data[:_GDAL_SNIFF]):
+    if (b"Overlay" not in data and b"SimpleField" not in data and not _PREFIXED_ROOT.search(data)
+            and _EARLY_ROOT.search(data[:_GDAL_SNIFF])):
         return data
     parser = pyexpat.ParserCreate()
     spans: list[tuple[int, int]] = []
@@ -576,6 +583,11 @@ def xml_for_gdal(data: bytes) -> bytes:
             edits.append((at + 1, at + 1 + len(state["prefix"].encode("utf-8")), b""))
         if state["open"] is None and name.rsplit(":", 1)[-1] in KML_OVERLAYS:
             state["open"] = (name, at, state["depth"])
+        if name.rsplit(":", 1)[-1] == "SimpleField" and "type" in attrs:
+            tag = _START_TAG.match(data, at)
+            for attr in _ATTRIBUTE.finditer(data, tag.start(1), tag.end(1)) if tag else ():
+                if attr.group(1) == b"type":  # GDAL would convert the values: 1.000 → 1, 12.7 → 12 (int)
+                    edits.append((attr.start(2) + 1, attr.end(2) - 1, b"string"))
 
     def end(name: str) -> None:
         at = parser.CurrentByteIndex
@@ -922,19 +934,201 @@ def _check_nul_bytes(matrix: np.ndarray, layout: DbfLayout, member: str) -> None
                              "character.", member=member, record=row, field=field_name)
 
 
+
+# --------------------------------------------------------------------------- Shapefile record counts
+
+_SHP_FILE_CODE = 9994
+
+
+def _shp_records(shp: bytes, member: str) -> list[tuple[int, int]]:
+    """Walk the records of a ``.shp`` by their headers: ``(offset in bytes, content length in
+    bytes)`` of each. Raises 422 ``unreadable_file`` naming ``member`` (and the 1-based
+    ``record``) when the header is not a Shapefile's, a record header has an unexpected record
+    number or a record runs past the end of the file."""
+    if len(shp) < 100 or struct.unpack_from(">i", shp, 0)[0] != _SHP_FILE_CODE:
+        raise GeosignalError("unreadable_file", f"{member!r} is not a Shapefile (no .shp header).", where=member,
+                             member=member)
+    records: list[tuple[int, int]] = []
+    # the records end where the header says the file ends (in 16-bit words): bytes a writer left
+    # after it are not records
+    declared = 2 * struct.unpack_from(">i", shp, 24)[0]
+    pos, end = 100, declared if 100 <= declared <= len(shp) else len(shp)
+    while pos < end:
+        number = len(records) + 1
+        if pos + 8 > end:
+            raise GeosignalError("unreadable_file", f"{member!r} ends inside the header of record {number} (byte "
+                                 f"{pos:,}): the file is truncated or damaged.", where=member, member=member,
+                                 record=number)
+        found, words = struct.unpack_from(">ii", shp, pos)
+        length = 2 * words
+        if found != number or length < 4 or pos + 8 + length > end:
+            reason = (f"is numbered {found}" if found != number else
+                      f"claims {length:,} bytes of content" + (", past the end of the file" if length >= 4 else ""))
+            raise GeosignalError("unreadable_file", f"Record {number} of {member!r} (at byte {pos:,}) {reason}: the "
+                                 "file is truncated or damaged.", where=member, member=member, record=number)
+        records.append((pos, length))
+        pos += 8 + length
+    return records
+
+
+def _dbf_records(dbf: bytes, member: str) -> int:
+    """The number of records of a ``.dbf``, once its header's count is checked against its size:
+    the file must hold exactly that many whole records (what follows them, shorter than a
+    record — the end-of-file byte 0x1A, padding — is not read by anyone). Raises 422
+    ``unreadable_file`` naming ``member`` with ``records`` (the header's count) and
+    ``records_in_file`` otherwise."""
+    layout = dbf_layout(dbf, member)
+    body = len(dbf) - layout.header_length
+    held = max(body, 0) // max(layout.record_length, 1)
+    if body < 0 or held != layout.records:
+        raise GeosignalError("unreadable_file", f"The header of {member!r} says {layout.records:,} record(s) but the "
+                             f"file holds {held:,}: it is truncated or damaged.", where=member, member=member,
+                             records=layout.records, records_in_file=held)
+    return held
+
+
+def check_shapefile(shp: tuple[str, bytes], shx: tuple[str, bytes], dbf: tuple[str, bytes]) -> int:
+    """Check that the three members of one Shapefile (each ``(member name, bytes)``) describe
+    the same records, before GDAL reads them: GDAL finds the geometries through the ``.shx``
+    and pairs the n-th geometry with the n-th ``.dbf`` record, stopping silently at the shorter.
+
+    The ``.shp`` is walked once by its record headers; the ``.shx`` must hold exactly one entry
+    per record, each pointing at that record's header with its content length (so, increasing);
+    the ``.dbf`` header's record count must match the whole records it holds, and the ``.shp``
+    and ``.dbf`` must hold as many records. Returns the number of records.
+
+    Raises 422 ``unreadable_file``: naming the ``.shp`` (``member``, ``record``) when its
+    records cannot be walked; the ``.shx`` (``member``, ``record``, ``shp_records``,
+    ``shx_records``) when its entries contradict the ``.shp``; the ``.dbf`` (``member``,
+    ``records``, ``records_in_file``) when its header lies about its size; both (``members``,
+    ``shp_records``, ``dbf_records``) when their counts differ.
+    """
+    (shp_name, shp_data), (shx_name, shx_data), (dbf_name, dbf_data) = shp, shx, dbf
+    records = _shp_records(shp_data, shp_name)
+    n = len(records)
+    entries, rest = divmod(len(shx_data) - 100, 8)
+    if len(shx_data) < 100 or struct.unpack_from(">i", shx_data, 0)[0] != _SHP_FILE_CODE or rest:
+        raise GeosignalError("unreadable_file", f"{shx_name!r} is not a Shapefile index (bad header or size).",
+                             where=shx_name, member=shx_name)
+    if entries != n:
+        raise GeosignalError("unreadable_file", f"The index {shx_name!r} lists {entries:,} record(s) but "
+                             f"{shp_name!r} holds {n:,}: the index does not match the shapes.", where=shx_name,
+                             member=shx_name, shx_records=entries, shp_records=n)
+    if n:
+        index = np.frombuffer(shx_data, dtype=">i4", count=2 * n, offset=100).reshape(n, 2).astype(np.int64) * 2
+        walked = np.array(records, dtype=np.int64)
+        wrong = np.flatnonzero((index != walked).any(axis=1))
+        if len(wrong):
+            k = int(wrong[0])
+            raise GeosignalError("unreadable_file", f"Entry {k + 1} of the index {shx_name!r} points at byte "
+                                 f"{int(index[k, 0]):,} ({int(index[k, 1]):,} bytes), but record {k + 1} of "
+                                 f"{shp_name!r} is at byte {records[k][0]:,} ({records[k][1]:,} bytes): the index "
+                                 "does not match the shapes, attributes would be paired with the wrong geometries.",
+                                 where=shx_name, member=shx_name, record=k + 1, shx_records=entries, shp_records=n)
+    rows = _dbf_records(dbf_data, dbf_name)
+    if rows != n:
+        raise GeosignalError("unreadable_file", f"{shp_name!r} holds {n:,} shape(s) but {dbf_name!r} holds "
+                             f"{rows:,} attribute record(s): each shape needs exactly one record.",
+                             where=f"{shp_name}, {dbf_name}", members=[shp_name, dbf_name], shp_records=n,
+                             dbf_records=rows)
+    return n
+
+
+
+# --------------------------------------------------------------------------- GeoPackage values as stored
+
+class UndecodableText(bytes):
+    """A text value of a file that is not valid UTF-8 (its bytes): never a report's text; the
+    reader refuses the feature that holds it in a column it reads, naming the field."""
+
+    def __repr__(self) -> str:
+        return f"UndecodableText({bytes(self)[:40]!r})"
+
+
+def _utf8_or_marker(raw: bytes) -> str | UndecodableText:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return UndecodableText(raw)
+
+
+def recode_latin1(frame, geometry: str | None):  # noqa: ANN001, ANN201 - a (Geo)DataFrame
+    """Undo a read done with ``encoding="latin-1"`` (done when GDAL's text is not all valid
+    UTF-8): every text value and column name is turned back into its bytes and decoded as
+    UTF-8, the values that are not valid UTF-8 becoming :class:`UndecodableText`. Returns the
+    frame (changed in place; columns renamed)."""
+    import pandas as pd
+
+    for column in [c for c in frame.columns if c != geometry]:
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype):
+            frame[column] = pd.Series([(_utf8_or_marker(v.encode("latin-1")) if isinstance(v, str) else v)
+                                       for v in frame[column]], index=frame.index, dtype=object)
+    return frame.rename(columns={c: recode_latin1_name(c) for c in frame.columns if isinstance(c, str) and c != geometry})
+
+
+def recode_latin1_name(name: str) -> str:
+    """A name read with ``encoding="latin-1"`` decoded back as UTF-8 (as :func:`recode_latin1`
+    renames the columns)."""
+    return name.encode("latin-1").decode("utf-8", errors="replace")
+
+
+def gpkg_stored_values(data: bytes, table: str, fid_column: str, columns: list[str]) -> dict[str, dict[int, object]]:
+    """The values of ``columns`` of the GeoPackage table ``table`` as SQLite stores them, by
+    ``fid``: integers of any size, reals, text (decoded as UTF-8, else
+    :class:`UndecodableText`) or None — not as GDAL converts them to the column's declared type
+    (GDAL reads an ``INT``/``MEDIUMINT`` column in 32 bits, text ``2,500`` in an ``INTEGER``
+    column as 2, a real 12.7 in it as 12), so that the count rules see what the file holds.
+
+    Raises 422 ``unreadable_file`` (``layer``) when SQLite cannot read the table.
+    """
+    import sqlite3
+
+    if not columns:
+        return {}
+    image = bytearray(data)
+    if len(image) > 19 and image[18:20] == b"\x02\x02":  # WAL: an in-memory copy reads as rollback journal
+        image[18:20] = b"\x01\x01"
+
+    def quoted(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    con = sqlite3.connect(":memory:")
+    try:
+        con.deserialize(bytes(image))
+        con.execute("PRAGMA query_only = 1")
+        con.text_factory = bytes
+        rows = con.execute(f"SELECT {quoted(fid_column)}, {', '.join(quoted(c) for c in columns)} "
+                           f"FROM {quoted(table)}").fetchall()
+    except (sqlite3.Error, OverflowError, ValueError) as exc:
+        raise GeosignalError("unreadable_file", f"The values of layer {table!r} cannot be read as stored "
+                             f"({_short(exc)}).", layer=table) from None
+    finally:
+        con.close()
+    out: dict[str, dict[int, object]] = {c: {} for c in columns}
+    for fid, *values in rows:
+        for column, value in zip(columns, values, strict=True):
+            out[column][fid] = _utf8_or_marker(value) if isinstance(value, bytes) else value
+    return out
+
+
 __all__ = [
     "INFLATE_FACTOR",
     "LDID_CODECS",
     "MAX_ARCHIVE_ENTRIES",
     "Archive",
+    "UndecodableText",
     "check_members",
+    "check_shapefile",
     "KML_OVERLAYS",
     "check_xml",
     "cpg_codec",
     "dbf_encoding",
+    "gpkg_stored_values",
     "is_junk_member",
     "open_zip",
     "read_archive",
+    "recode_latin1",
+    "recode_latin1_name",
     "wkb_geojson",
     "xml_encoding",
     "xml_for_gdal",

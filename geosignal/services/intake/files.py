@@ -71,12 +71,17 @@ from .area import DEFAULT_LIMITS, Limits, ServiceArea
 from .containers import (
     _NESTED_EXT,
     Archive,
+    UndecodableText,
     check_members,
+    check_shapefile,
     check_xml,
     dbf_encoding,
+    gpkg_stored_values,
     is_junk_member,
     open_zip,
     read_archive,
+    recode_latin1,
+    recode_latin1_name,
     wkb_geojson,
     xml_encoding,
     xml_for_gdal,
@@ -796,7 +801,9 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str]]:
     and decide each layer's text encoding (:func:`~.containers.dbf_encoding`).
 
     Returns ``(zip bytes, {layer name: codec})``. Raises 422 ``unreadable_file`` (``member``,
-    ``missing``) when a ``.shp`` comes without its ``.shx`` or ``.dbf``, and as
+    ``missing``) when a ``.shp`` comes without its ``.shx`` or ``.dbf``, as
+    :func:`~.containers.check_shapefile` when the three disagree on the records (an index that
+    lies, record counts that differ: GDAL would pair or drop records silently), and as
     :func:`~.containers.dbf_encoding`.
     """
     groups: dict[str, dict[str, tuple[str, bytes]]] = {}
@@ -822,6 +829,7 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str]]:
                 raise GeosignalError("unreadable_file", f"The Shapefile {shp_name!r} comes without "
                                      f"{' and '.join(repr(m) for m in missing)}: send the .shp, .shx and .dbf "
                                      "(and .prj) together.", member=shp_name, missing=missing)
+            check_shapefile(parts["shp"], parts["shx"], parts["dbf"])
             cpg = parts.get("cpg", (None, None))[1]
             codec, _ = dbf_encoding(parts["dbf"][1], cpg, parts["dbf"][0])
             stem = shp_name.replace("\\", "/").rsplit("/", 1)[-1][:-4]
@@ -935,42 +943,81 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
     kept, and each one it does not is decoded as written (:func:`~.containers.wkb_geojson`)
     and refused alone by the same checks as GeoJSON (``ring_not_closed``, ``ring_too_short``,
     ``line_too_short``…, with its feature index and pointer).
+
+    GeoPackage: the numeric columns are not read through GDAL, which converts the values to the
+    declared type (``MEDIUMINT`` in 32 bits: 2³²+5 → 5; text ``2,500`` → 2; 12.7 → 12), but as
+    SQLite stores them (:func:`~.containers.gpkg_stored_values`), so that the count rules see
+    what the file holds. Text that is not valid UTF-8 (GDAL fails the whole layer) is read
+    again as bytes: a feature whose column read for a property holds such text is refused alone,
+    422 ``unreadable_file`` with its ``fid`` and ``column``.
     """
     import geopandas as gpd
     import pyogrio.raw
 
     index = -1
+    by_fid = {"fid_as_index": True} if fmt == "gpkg" else {}
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
         enc = {"encoding": encodings[layer]} if layer in encodings else {}
-        raw_geometries: dict[int, bytes] = {}  # feature → WKB shapely could not build
-        try:
-            info = pyogrio.read_info(io.BytesIO(data), layer=layer_index, **enc)
-            df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc)
-        except Exception as exc:  # noqa: BLE001
+        recode = False  # text that is not UTF-8: read as Latin-1, then each value decoded alone
+        while True:
+            raw_geometries: dict[int, bytes] = {}  # feature → WKB shapely could not build
+            numeric: list[str] = []  # GeoPackage numbers: read as SQLite stores them, not through GDAL's types
+            only: dict[str, list[str]] = {}
             try:
-                attributes = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, read_geometry=False, **enc)
-                meta, _, wkbs, _ = pyogrio.raw.read(io.BytesIO(data), layer=layer_index, columns=[],
-                                                    read_geometry=True, **enc)
-                if wkbs is None or len(wkbs) != len(attributes):
-                    raise ValueError("no geometry")  # noqa: TRY301 - the first error is the one to report
-                geoms = shapely.from_wkb(wkbs, on_invalid="ignore")
-            except Exception:  # noqa: BLE001
-                raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: {_gdal_message(exc)}.",
-                                     layer=layer) from None
-            raw_geometries = {k: bytes(w) for k, (w, g) in enumerate(zip(wkbs, geoms, strict=True))
-                              if w is not None and g is None}
-            df = gpd.GeoDataFrame(attributes, geometry=gpd.GeoSeries(geoms, index=attributes.index),
-                                  crs=meta.get("crs"))
+                info = pyogrio.read_info(io.BytesIO(data), layer=layer_index, **enc)
+                if fmt == "gpkg" and info.get("fid_column"):
+                    numeric = [f for f, t in zip(info["fields"], info["ogr_types"], strict=True)
+                               if t in ("OFTInteger", "OFTInteger64", "OFTReal")]
+                    only = {"columns": [f for f in info["fields"] if f not in numeric]} if numeric else {}
+                df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc, **by_fid, **only)
+            except Exception as exc:  # noqa: BLE001
+                if isinstance(exc, UnicodeDecodeError) and not recode and not enc:
+                    recode, enc = True, {"encoding": "latin-1"}
+                    continue
+                try:
+                    attributes = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, read_geometry=False,
+                                                        **enc, **by_fid, **only)
+                    meta, _, wkbs, _ = pyogrio.raw.read(io.BytesIO(data), layer=layer_index, columns=[],
+                                                        read_geometry=True, **enc)
+                    if wkbs is None or len(wkbs) != len(attributes):
+                        raise ValueError("no geometry")  # noqa: TRY301 - the first error is the one to report
+                    geoms = shapely.from_wkb(wkbs, on_invalid="ignore")
+                except UnicodeDecodeError:
+                    if recode or enc:
+                        raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: "
+                                             f"{_gdal_message(exc)}.", layer=layer) from None
+                    recode, enc = True, {"encoding": "latin-1"}
+                    continue
+                except Exception:  # noqa: BLE001
+                    raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: {_gdal_message(exc)}.",
+                                         layer=layer) from None
+                raw_geometries = {k: bytes(w) for k, (w, g) in enumerate(zip(wkbs, geoms, strict=True))
+                                  if w is not None and g is None}
+                df = gpd.GeoDataFrame(attributes, geometry=gpd.GeoSeries(geoms, index=attributes.index),
+                                      crs=meta.get("crs"))
+            break
         if getattr(df, "_geometry_column_name", None) is None or df._geometry_column_name not in df.columns:
             result.warnings.append({"code": "layer_without_geometry", "layer": layer,
                                     "detail": f"Layer {layer!r} has no geometry; it was not read."})
             continue
+        if recode:
+            df = recode_latin1(df, df.geometry.name)
         epsg = WGS84 if fmt in ("kml", "kmz", "gpx") else _layer_epsg(info.get("crs"), caller_epsg, layer)
         columns = [c for c in df.columns if c != df.geometry.name]
+        stored: dict[str, dict[int, object]] = {}
+        if numeric:  # GDAL would convert them to the declared type (32 or 16 bits, '2,500' → 2, 12.7 → 12)
+            names = {f: recode_latin1_name(f) if recode else str(f) for f in info["fields"]}
+            stored = gpkg_stored_values(data, info.get("layer_name") or layer, info["fid_column"],
+                                        [names[f] for f in numeric])
+            columns = [names[f] for f in info["fields"] if names[f] in stored or names[f] in columns]
         keys = _column_keys(columns, column_map)
         name_col = next((c for c in columns if c.lower() == "name"), None)
+        read_columns = {c for cols in keys.values() for c in cols} | ({name_col} if name_col else set())
+        fids = list(df.index) if by_fid else []
         for position, row in enumerate(df.to_dict("records")):
             geom = row.pop(df.geometry.name, None)
+            for column, values in stored.items():
+                row[column] = values.get(fids[position])
             raw_geometry = raw_geometries.get(position)
             if raw_geometry is None and fmt == "gpx" and layer in ("tracks", "routes") and (geom is None or geom.is_empty):
                 result.warnings.append({"code": "empty_feature_skipped", "detail": f"An empty GPX {layer[:-1]} "
@@ -980,6 +1027,14 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             where = f"feature {index}"
             problems: list[dict] = []
             try:
+                undecodable = sorted(c for c in read_columns if isinstance(row.get(c), UndecodableText))
+                if undecodable:
+                    fid = f"fid {fids[position]}, " if by_fid else ""
+                    raise GeosignalError(
+                        "unreadable_file", f"Feature {index} ({fid}layer {layer!r}): the column {undecodable[0]!r} "
+                        f"holds text that is not valid UTF-8 ({bytes(row[undecodable[0]])[:40]!r}); correct it, or "
+                        "keep only the valid features.", where=where, column=undecodable[0], columns=undecodable,
+                        **({"fid": int(fids[position])} if by_fid else {}))
                 rec = _record(row, keys)
                 if "description" not in rec and name_col and isinstance(row.get(name_col), str) and row[name_col].strip():
                     rec["description"] = row[name_col]
