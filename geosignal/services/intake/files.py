@@ -24,7 +24,11 @@
 * GeoPackage: every feature layer is read, attribute-only tables ignored; a ``layers_read``
   warning names both when there is more than one. No feature layer → ``no_features``.
 * Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
-  ``unreadable_file`` with ``missing``); text decoded as :func:`~.containers.dbf_encoding` decides.
+  ``unreadable_file`` with ``missing``); the three must agree (record counts, index offsets:
+  :func:`~.containers.check_shapefile`); text decoded as :func:`~.containers.dbf_encoding` decides.
+* GeoPackage numeric columns are read from SQLite as stored (GDAL would truncate them to its
+  declared type), and a row whose text is not UTF-8 refuses that feature only; KML ``<Schema>``
+  field types are read as text, so that the count rules see the values as written.
 * GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
   them); empty tracks/routes are skipped with a warning in :attr:`UploadResult.warnings`.
 * CSV: read with the ``csv`` module. Encoding UTF-8, UTF-16 or UTF-32 (by BOM, or UTF-16/32 by
