@@ -728,3 +728,25 @@ def test_kml_schema_typed_fields_clean_values_are_read_exactly(area, admin, db, 
     assert (rep.properties["households_affected"], rep.properties["description"]) == (12, "ici")
     assert not rep.warnings
     assert b"type='string'" in xml_for_gdal(_kml_schema("12", declared))
+
+
+# =========================================================================== .prj that cannot be read
+
+@pytest.mark.parametrize("prj", [b"garbage here", b'PROJCS["nothing"', b"\xff\xfe\x00junk"])
+def test_a_prj_that_cannot_be_read_is_refused_not_taken_for_wgs84(area, admin, db, tmp_path, prj):
+    """The file declares a CRS; one that cannot be read must not be taken for none (GDAL then
+    read the Lambert coordinates as WGS 84, silently)."""
+    parts = shapefile_parts(tmp_path, "Rue de la Gare")
+    parts[".prj"] = prj
+    err = refused(area, admin, db, shapefile_zip(parts), "zones.zip", "unsupported_crs", column_map=DESCR)
+    assert (err.where, err.extra["member"]) == ("zones/zones.prj", "zones/zones.prj")
+
+
+def test_an_empty_prj_declares_nothing(area, tmp_path):
+    """An empty .prj (some writers leave one) is as if none were sent: the caller's crs says
+    what the coordinates are."""
+    parts = shapefile_parts(tmp_path, "Rue de la Gare")
+    parts[".prj"] = b""
+    (rep,) = read_upload(shapefile_zip(parts), "zones.zip", area=area, column_map=DESCR, crs="EPSG:31370")
+    assert rep.properties["description"] == "Rue de la Gare"
+    assert rep.area_m2 == pytest.approx(1_000_000, rel=1e-3)

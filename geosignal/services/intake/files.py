@@ -799,6 +799,24 @@ def _layer_epsg(crs_text: str | None, caller: int | None, layer: str) -> int:
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
+def _check_prj(member: str, content: bytes) -> None:
+    """A ``.prj`` declares the Shapefile's CRS: one that cannot be read must not be taken for
+    no declaration (GDAL would then read the coordinates as the default, WGS 84). Raises 422
+    ``unsupported_crs`` naming ``member``."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    text = content.decode("utf-8", errors="replace").strip().lstrip("\ufeff").strip()
+    if not text:  # an empty .prj declares nothing (some writers leave one): as if none were sent
+        return
+    try:
+        CRS.from_wkt(text)
+    except (CRSError, ValueError):
+        raise GeosignalError("unsupported_crs", f"{member!r} does not declare a coordinate system that can be read "
+                             f"({text[:60]!r}): fix it, or remove it and send crs.", where=member,
+                             member=member) from None
+
+
 def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str]]:
     """Re-pack the Shapefiles of an archive at the root of a new archive (GDAL only looks
     there), one layer per ``.shp`` (names made unique when two folders hold the same name),
@@ -834,6 +852,8 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str]]:
                                      f"{' and '.join(repr(m) for m in missing)}: send the .shp, .shx and .dbf "
                                      "(and .prj) together.", member=shp_name, missing=missing)
             check_shapefile(parts["shp"], parts["shx"], parts["dbf"])
+            if "prj" in parts:
+                _check_prj(*parts["prj"])
             cpg = parts.get("cpg", (None, None))[1]
             codec, _ = dbf_encoding(parts["dbf"][1], cpg, parts["dbf"][0])
             stem = shp_name.replace("\\", "/").rsplit("/", 1)[-1][:-4]
