@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -85,3 +86,15 @@ def parse_day(raw: str | None, *, where: str) -> date | None:
         raise GeosignalError("invalid_request", f"{where} must be a day from {FIRST_DAY} to {LAST_DAY}; got {value}",
                              where=where)
     return day
+
+
+def number_as_float(value: Any) -> float:
+    """A JSON number as a float: NaN for anything that is not one (text, a boolean, None…),
+    infinity for an integer too large for a float (JSON allows hundreds of digits; ``float()``
+    raises ``OverflowError``). Callers refuse what is not finite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf

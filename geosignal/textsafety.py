@@ -76,21 +76,24 @@ def strict_pairs() -> tuple[Callable[[list[tuple[str, Any]]], dict[str, Any]], l
     return hook, repeated
 
 
-def _pointer_key(key: Any) -> str:
+def pointer_key(key: Any) -> str:
+    """One reference token of a JSON pointer (RFC 6901): ``~`` → ``~0``, ``/`` → ``~1``."""
     return str(key).replace("~", "~0").replace("/", "~1")
 
 
-def _first(obj: Any, test) -> tuple[str, Any] | None:  # noqa: ANN001
-    """(JSON pointer, node) of the first node (depth first, document order) passing ``test``."""
-    stack: list[tuple[Any, str]] = [(obj, "")]
+def first_node(obj: Any, test: Callable[[Any], bool], ptr: str = "") -> tuple[str, Any] | None:
+    """(JSON pointer, node) of the first node of the document ``obj`` (depth first, document
+    order; objects, arrays and tuples walked) passing ``test``, pointers starting at ``ptr``;
+    None when none does."""
+    stack: list[tuple[Any, str]] = [(obj, ptr)]
     while stack:
-        node, ptr = stack.pop()
+        node, at = stack.pop()
         if test(node):
-            return ptr, node
+            return at, node
         if isinstance(node, dict):
-            stack.extend((v, f"{ptr}/{_pointer_key(k)}") for k, v in reversed(list(node.items())))
-        elif isinstance(node, list):
-            stack.extend((v, f"{ptr}/{i}") for i, v in reversed(list(enumerate(node))))
+            stack.extend((v, f"{at}/{pointer_key(k)}") for k, v in reversed(list(node.items())))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, f"{at}/{i}") for i, v in reversed(list(enumerate(node))))
     return None
 
 
@@ -112,23 +115,24 @@ def check_json_text(text: str, obj: Any, *, duplicates: bool) -> None:
     surrogate escape or a repeated name (then the document is walked once).
     """
     if duplicates:
-        found = _first(obj, lambda n: isinstance(n, _Duplicated))
+        found = first_node(obj, lambda n: isinstance(n, _Duplicated))
         if found is not None:
             ptr, node = found
             raise GeosignalError("invalid_json", f"The member {node.member!r} appears twice in the object at "
                                  f"{ptr or '/'}: JSON member names must be unique (which one is meant?).",
-                                 where=f"{ptr}/{_pointer_key(node.member)}", member=node.member)
+                                 where=f"{ptr}/{pointer_key(node.member)}", member=node.member)
     if _SURROGATE_ESCAPE.search(text) is None and _SURROGATE.search(text) is None:
         return
-    found = _first(obj, _has_surrogate)
+    found = first_node(obj, _has_surrogate)
     if found is not None:
         ptr, node = found
         if isinstance(node, dict):
             key = next(k for k in node if isinstance(k, str) and _SURROGATE.search(k))
-            ptr = f"{ptr}/{_pointer_key(key.encode('utf-8', 'backslashreplace').decode('ascii'))}"
+            ptr = f"{ptr}/{pointer_key(key.encode('utf-8', 'backslashreplace').decode('ascii'))}"
         raise GeosignalError("invalid_json", f"The JSON text holds an unpaired UTF-16 surrogate (a \\uD800–\\uDFFF "
                              f"escape without its pair) at {ptr.encode('utf-8', 'backslashreplace').decode()}: it "
                              "is not Unicode text.", where=ptr.encode("utf-8", "backslashreplace").decode())
 
 
-__all__ = ["UNSAFE_CHARACTERS", "check_json_text", "describe_character", "refuse_unsafe_text", "strict_pairs"]
+__all__ = ["UNSAFE_CHARACTERS", "check_json_text", "describe_character", "first_node", "pointer_key", "refuse_unsafe_text",
+           "strict_pairs"]

@@ -132,6 +132,12 @@ def make_account(client, db, email: str, role: str, commune: str | None = None) 
 
 
 @pytest.fixture
+def admin(client, db) -> Account:  # noqa: ANN001
+    """An admin (files reports anywhere: zones crossing borders, uploads of any commune)."""
+    return make_account(client, db, "admin@igretec.com", "admin")
+
+
+@pytest.fixture
 def representative(client, db) -> Account:  # noqa: ANN001
     """The representative of Charleroi (NIS 52011)."""
     return make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)

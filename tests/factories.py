@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import warnings
+import zipfile
 from typing import Any
 
 from shapely.geometry import Polygon, box, mapping
@@ -38,3 +41,29 @@ def feature(geometry: dict[str, Any], **properties: Any) -> dict[str, Any]:
              "issue": "no_coverage", "setting": "outdoor", "description": "test"}
     props.update(properties)
     return {"type": "Feature", "geometry": geometry, "properties": props}
+
+
+def count_reports(db: Any) -> int:
+    """How many reports are stored (what a refusal must leave unchanged)."""
+    from sqlalchemy import func, select
+
+    from geosignal.models import Report
+
+    return db.scalar(select(func.count()).select_from(Report))
+
+
+def upload_file(account: Any, data: bytes, filename: str, **fields: Any) -> Any:
+    """``POST /api/v1/imports`` as ``account``: multipart ``file`` plus the form ``fields``."""
+    form = {"file": (io.BytesIO(data), filename), **fields}
+    return account.post("/api/v1/imports", data=form, content_type="multipart/form-data")
+
+
+def zipped(*members: tuple[str | zipfile.ZipInfo, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip archive of ``(name or ZipInfo, bytes)`` members, in order (names may repeat)."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # duplicate names on purpose
+        with zipfile.ZipFile(buf, "w", compression=compression) as z:
+            for name, data in members:
+                z.writestr(name, data)
+    return buf.getvalue()

@@ -37,12 +37,6 @@ def _post(account, body):  # noqa: ANN001, ANN202
     return account.post("/api/v1/reports", data=json.dumps(body), content_type="application/geo+json")
 
 
-@pytest.fixture
-def admin(client, db):  # noqa: ANN001, ANN201
-    """An admin may file reports anywhere (zones crossing borders)."""
-    return make_account(client, db, "admin@igretec.com", "admin")
-
-
 def _rows(account, query: str = "") -> dict:  # noqa: ANN001
     response = account.get("/api/v1/stats/communes" + query)
     assert response.status_code == 200, response.get_data(as_text=True)

@@ -7,18 +7,15 @@ import json
 
 import pytest
 from shapely.geometry import LineString, Point, shape
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from geosignal.models import Report
 from tests.conftest import CASES, CHARLEROI, csrf_token
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+from tests.factories import count_reports as _count
 from tests.geojson_checks import assert_rfc7946_collection, positions
 
 X0, Y0 = CHARLEROI_LAMBERT72
-
-
-def _count(db) -> int:
-    return db.scalar(select(func.count()).select_from(Report))
 
 
 def _post(account, body, **kw):

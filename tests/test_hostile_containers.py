@@ -11,24 +11,21 @@ locations, nothing stored on a refusal. Inputs are generated here.
 
 from __future__ import annotations
 
-import io
 import itertools
 import struct
 import warnings
-import zipfile
 
 import geopandas as gpd
 import pyogrio
 import pytest
 from shapely.geometry import Point, Polygon
-from sqlalchemy import func, select
 
 from geosignal.errors import GeosignalError
-from geosignal.models import Report
 from geosignal.services.intake import ReportInput, read_upload
 from geosignal.services.intake.containers import cpg_codec, xml_encoding, xml_for_gdal
 from geosignal.services.intake.files import detect_format
-from tests.conftest import make_account
+from tests.factories import count_reports as _count
+from tests.factories import upload_file, zipped
 
 KML_NS = b'xmlns="http://www.opengis.net/kml/2.2"'
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -52,26 +49,8 @@ GPX = ('<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="t" '
        "<desc>Pas de 4G à l’église</desc></wpt></gpx>")
 
 
-def zipped(*members: tuple[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for name, data in members:
-            z.writestr(name, data)
-    return buf.getvalue()
-
-
-@pytest.fixture
-def admin(client, db):  # noqa: ANN001, ANN201
-    return make_account(client, db, "admin@igretec.com", "admin")
-
-
-def _count(db) -> int:  # noqa: ANN001
-    return db.scalar(select(func.count()).select_from(Report))
-
-
 def _upload(account, data: bytes, filename: str, **fields):  # noqa: ANN001, ANN003, ANN201
-    form = {"file": (io.BytesIO(data), filename), "network": "mobile", **fields}
-    return account.post("/api/v1/imports", data=form, content_type="multipart/form-data")
+    return upload_file(account, data, filename, **{"network": "mobile", **fields})
 
 
 def refused(area, account, db, data: bytes, filename: str, code: str, status: int = 422,  # noqa: ANN001

@@ -14,12 +14,14 @@ import io
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from geosignal.errors import GeosignalError
 from geosignal.models import Report
 from geosignal.services.intake import ReportInput, read_upload
-from tests.conftest import configured, make_account
+from tests.conftest import configured
+from tests.factories import count_reports as _count
+from tests.factories import upload_file
 
 REPRO = {  # the audit's reproduction files (/tmp/audit/files/repro/), as bytes
     "F7a": b"lat;Lat;lon\n50.4108;50.9;4.4440\n",
@@ -33,18 +35,8 @@ REPRO = {  # the audit's reproduction files (/tmp/audit/files/repro/), as bytes
 }
 
 
-@pytest.fixture
-def admin(client, db):  # noqa: ANN001, ANN201
-    return make_account(client, db, "admin@igretec.com", "admin")
-
-
-def _count(db) -> int:  # noqa: ANN001
-    return db.scalar(select(func.count()).select_from(Report))
-
-
 def _upload(account, data: bytes, filename: str, **fields):  # noqa: ANN001, ANN003, ANN201
-    form = {"file": (io.BytesIO(data), filename), "network": "mobile", **fields}
-    return account.post("/api/v1/imports", data=form, content_type="multipart/form-data")
+    return upload_file(account, data, filename, **{"network": "mobile", **fields})
 
 
 def refused(area, account, db, data: bytes, code: str, *, filename: str = "a.csv",  # noqa: ANN001

@@ -9,7 +9,6 @@ nothing stored. Fixtures are generated here, small.
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import random
@@ -26,13 +25,14 @@ import pandas as pd
 import pyogrio
 import pytest
 from shapely.geometry import Point, Polygon
-from sqlalchemy import func, select
 
 from geosignal.errors import GeosignalError
-from geosignal.models import Report
 from geosignal.services.intake import Limits, ReportInput, area_m2, read_upload
 from geosignal.services.intake.containers import INFLATE_FACTOR, MAX_ARCHIVE_ENTRIES, cpg_codec
-from tests.conftest import CHARLEROI, make_account, read_case
+from tests.conftest import CHARLEROI, read_case
+from tests.factories import count_reports as _count
+from tests.factories import upload_file as _upload
+from tests.factories import zipped
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 KML = read_case("24-kml-folders-multigeometry.kml")
@@ -46,30 +46,6 @@ PLACEMARK = b"<Placemark><name>ici</name><Point><coordinates>4.444,50.4108</coor
 
 def kml_doc(body: bytes = PLACEMARK, prolog: bytes = b'<?xml version="1.0" encoding="UTF-8"?>\n') -> bytes:
     return prolog + b'<kml xmlns="http://www.opengis.net/kml/2.2"><Document>' + body + b"</Document></kml>"
-
-
-def zipped(*members: tuple[str | zipfile.ZipInfo, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # duplicate names on purpose
-        with zipfile.ZipFile(buf, "w", compression=compression) as z:
-            for name, data in members:
-                z.writestr(name, data)
-    return buf.getvalue()
-
-
-@pytest.fixture
-def admin(client, db):  # noqa: ANN001, ANN201
-    return make_account(client, db, "admin@igretec.com", "admin")
-
-
-def _count(db) -> int:  # noqa: ANN001
-    return db.scalar(select(func.count()).select_from(Report))
-
-
-def _upload(account, data: bytes, filename: str, **fields):  # noqa: ANN001, ANN003, ANN201
-    form = {"file": (io.BytesIO(data), filename), **fields}
-    return account.post("/api/v1/imports", data=form, content_type="multipart/form-data")
 
 
 def refused_everywhere(area, account, db, data: bytes, filename: str, status: int, code: str) -> GeosignalError:  # noqa: ANN001

@@ -3,7 +3,6 @@ saving, column mapping, the CLI; and double submission without a key."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -11,26 +10,14 @@ from sqlalchemy import func, select
 
 from geosignal.models import Report
 from tests.conftest import CASES, make_account
+from tests.factories import count_reports as _count
 from tests.factories import feature
+from tests.factories import upload_file as _upload
 
 CHARLEROI_POINT = {"type": "Point", "coordinates": [4.4440, 50.4108]}
 #: Placemarks in case 24 (two folders, one MultiGeometry kept as one report).
 KML_SAVED = 2
 CHIMAY_POINT = {"type": "Point", "coordinates": [4.31, 50.05]}
-
-
-@pytest.fixture
-def admin(client, db):  # noqa: ANN001, ANN201
-    return make_account(client, db, "admin@igretec.com", "admin")
-
-
-def _count(db) -> int:  # noqa: ANN001
-    return db.scalar(select(func.count()).select_from(Report))
-
-
-def _upload(account, data: bytes, filename: str, **fields):  # noqa: ANN001, ANN003, ANN201
-    form = {"file": (io.BytesIO(data), filename), **fields}
-    return account.post("/api/v1/imports", data=form, content_type="multipart/form-data")
 
 
 @pytest.mark.parametrize("name", ["22-csv-belgian-excel-cp1252.csv", "22-csv-belgian-excel-utf8-bom.csv"])

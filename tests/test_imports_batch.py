@@ -21,6 +21,7 @@ from geosignal.services.intake.batch import home_communes
 from geosignal.services.territory import limits_from_config
 from tests.conftest import CASES, CHARLEROI, COMMUNES_FILE
 from tests.factories import feature
+from tests.factories import upload_file as _upload
 
 CHATELET = "52012"
 
@@ -53,11 +54,6 @@ def test_home_communes_of_a_batch_agree_with_postgis(db, area) -> None:
     assert list(got.home) == expected
     assert expected[:3] == [CHARLEROI, CHARLEROI, CHATELET] and expected[-1] is None
     assert {CHARLEROI, CHATELET} <= set(got.touched)
-
-
-def _upload(account, data: bytes, name: str, **fields):  # noqa: ANN001, ANN003, ANN201
-    form = {"file": (io.BytesIO(data), name), **fields}
-    return account.post("/api/v1/imports", data=form, content_type="multipart/form-data")
 
 
 def _without_ids(features: list[dict]) -> list[dict]:

@@ -116,6 +116,14 @@ class Watch:
         self.page.click("main button[type=submit]")
         self.page.wait_for_load_state("networkidle")
 
+    def preview_upload(self, name: str = "zones.csv", data: bytes | None = None, mime: str = "text/csv") -> None:
+        """Open the upload page, choose the file (``data``, default :data:`UPLOAD_CSV`) and ask
+        for its preview."""
+        self.page.goto(self.base + "/import")
+        self.page.set_input_files("#import-file", files=[{"name": name, "mimeType": mime,
+                                                          "buffer": UPLOAD_CSV if data is None else data}])
+        self.page.click("#preview-button")
+
     def clean(self) -> None:
         assert self.errors == [] and self.outside == []
 
@@ -524,9 +532,7 @@ def test_the_upload_preview_map_has_the_base_map_and_the_commune(ui, browser, vi
     watch = Watch(browser, ui, viewport)
     watch.login("ui-rep@charleroi.be")
     page = watch.page
-    page.goto(ui["base"] + "/import")
-    page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv", "buffer": UPLOAD_CSV}])
-    page.click("#preview-button")
+    watch.preview_upload()
     page.wait_for_selector("#preview-table tbody tr >> nth=3")
     page.wait_for_selector("#import-map .leaflet-tile-loaded")
     page.wait_for_selector("#import-key-commune:not([hidden])")
@@ -566,10 +572,7 @@ def test_an_upload_with_nothing_readable_says_what_was_not_read(ui, browser) -> 
     watch = Watch(browser, ui, PHONE)
     watch.login("ui-rep@charleroi.be")
     page = watch.page
-    page.goto(ui["base"] + "/import")
-    page.set_input_files("#import-file", files=[{"name": "lien.kml", "mimeType": "application/vnd.google-earth.kml+xml",
-                                                 "buffer": LINK_ONLY_KML}])
-    page.click("#preview-button")
+    watch.preview_upload("lien.kml", LINK_ONLY_KML, "application/vnd.google-earth.kml+xml")
     page.wait_for_selector("#import-error")
     assert page.get_attribute("#import-error", "data-code") == "no_features"
     text = page.inner_text("#import-error")
@@ -653,9 +656,7 @@ def test_a_base_map_that_does_not_load_is_said_on_the_map(ui, browser) -> None: 
         assert page.locator("#map-pane .leaflet-overlay-pane path").count() >= 10  # the communes are there
         page.screenshot(path=str(ARTIFACTS / "ui-basemap-down-carte-1440.png"))
         # the upload preview's map (basemaps.js)
-        page.goto(ui["base"] + "/import")
-        page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv", "buffer": UPLOAD_CSV}])
-        page.click("#preview-button")
+        watch.preview_upload()
         page.locator("#import-map .basemap-notice").wait_for()
         assert page.inner_text("#import-map .basemap-notice") == BASEMAP_NOTICE
         # a report's page (report-page.js)
@@ -718,9 +719,7 @@ def test_an_upload_row_in_another_commune_names_it(ui, browser) -> None:  # noqa
     watch = Watch(browser, ui, PHONE)
     watch.login("ui-rep@charleroi.be")
     page = watch.page
-    page.goto(ui["base"] + "/import")
-    page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv", "buffer": UPLOAD_CSV}])
-    page.click("#preview-button")
+    watch.preview_upload()
     row = page.locator("#preview-table tbody tr.refused")
     row.wait_for()
     detail = row.locator("td[data-code=not_your_commune]")
@@ -737,10 +736,7 @@ def test_an_upload_row_in_another_commune_names_it(ui, browser) -> None:  # noqa
         session.commit()
     english = Watch(browser, ui, DESKTOP)
     english.login("ui-rep-en@charleroi.be")
-    english.page.goto(ui["base"] + "/import")
-    english.page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv",
-                                                         "buffer": UPLOAD_CSV}])
-    english.page.click("#preview-button")
+    english.preview_upload()
     detail = english.page.locator("#preview-table td[data-code=not_your_commune]")
     detail.wait_for()
     assert detail.inner_text() == "This row lies mainly in a commune other than yours: Châtelet (52012). You cannot import it."

@@ -38,6 +38,7 @@ from geosignal import contract, policy, vocab
 from geosignal.errors import GeosignalError
 from geosignal.models import Photo, Report, SpeedTest, User
 from geosignal.models.evidence import SPEED_TEST_RANGES
+from geosignal.params import number_as_float
 
 #: Largest photo accepted, in bytes (5 MB).
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -99,10 +100,7 @@ def validate_speed_test(body: Any, *, now: datetime | None = None) -> dict[str, 
         value = body.get(name)
         if value is None:
             continue
-        try:  # (a JSON integer of hundreds of digits overflows a float)
-            number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-        except OverflowError:
-            number = math.inf
+        number = number_as_float(value)
         if not math.isfinite(number):
             shown = f"a number of {len(str(value))} digits" if isinstance(value, int) and number == math.inf \
                 else f"{value!r:.40}"

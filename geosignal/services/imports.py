@@ -39,7 +39,7 @@ from geosignal.models import Report, User
 from geosignal.services import audit
 from geosignal.services.intake import Limits, ReportInput, ServiceArea, read_upload
 from geosignal.services.intake.batch import geometry_keys, home_communes, measures
-from geosignal.services.reports import ATTRIBUTES, DUPLICATE_WINDOW_S
+from geosignal.services.reports import DUPLICATE_WINDOW_S, attribute_key
 from geosignal.vocab import NETWORKS
 
 MODES = ("all", "valid_only")
@@ -419,20 +419,6 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
     return accepted
 
 
-def _attribute_key(props: dict[str, Any]) -> tuple:
-    """The attributes two reports must share to be duplicates (as stored: empty lists and
-    description for absent ones)."""
-    out = []
-    for name in ATTRIBUTES:
-        value = props.get(name)
-        if name in ("technologies", "operators"):
-            value = tuple(value or ())
-        elif name == "description":
-            value = value or ""
-        out.append(value)
-    return tuple(out)
-
-
 def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], outcome: ImportOutcome) -> None:
     """Mark probable duplicates, set-wise: a feature identical (geometry up to vertex order,
     and attributes) to a report the user filed less than ``DUPLICATE_WINDOW_S`` seconds ago
@@ -452,7 +438,7 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ou
         stored_keys = geometry_keys(shapely.from_wkb([bytes(r.wkb) for r in part]))
         for r, gkey in zip(part, stored_keys, strict=True):
             if gkey in file_keys:  # (no feature of the file has the others' geometries)
-                first.setdefault((gkey, _attribute_key(r._mapping)), r.id)
+                first.setdefault((gkey, attribute_key(r._mapping)), r.id)
                 stored_geoms.add(gkey)
     # only a geometry seen twice (in the file, or in the file and the recent reports) can be
     # a duplicate: the attributes are compared for those alone
@@ -461,7 +447,7 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ou
     for a, gkey in zip(accepted, keys, strict=True):
         if counts[gkey] == 1 and gkey not in stored_geoms:
             continue
-        key = (gkey, _attribute_key(a.item.properties))
+        key = (gkey, attribute_key(a.item.properties))
         earlier = first.get(key)
         if earlier is None:
             first[key] = a

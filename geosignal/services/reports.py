@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,16 +148,28 @@ _IDEMPOTENCY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('idempot
 MAX_IDEMPOTENCY_KEY = 200
 
 
+def attribute_key(props: Mapping[str, Any]) -> tuple:
+    """The attributes two reports must share to be duplicates, as stored (empty lists and
+    description for absent ones), from a report's properties or a row of ``reports``."""
+    out = []
+    for name in ATTRIBUTES:
+        value = props.get(name)
+        if name in ("technologies", "operators"):
+            value = tuple(value or ())
+        elif name == "description":
+            value = value or ""
+        out.append(value)
+    return tuple(out)
+
+
 def duplicate_identity(report_input: ReportInput) -> str:
     """What two reports of one user must share to be duplicates, as a short digest: the
-    geometry (normalised WKB: vertex order and ring start do not matter) and every attribute
-    as stored. Equal for exact resubmissions; a hash collision only makes two requests wait
-    for each other."""
+    geometry (normalised WKB: vertex order and ring start do not matter) and
+    :func:`attribute_key`. Equal for exact resubmissions; a hash collision only makes two
+    requests wait for each other."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(geometry_keys(np.asarray([report_input.geometry], dtype=object))[0])
-    props = report_input.properties
-    digest.update(repr(tuple(tuple(props.get(k) or ()) if k in ("technologies", "operators")
-                             else props.get(k) for k in ATTRIBUTES)).encode("utf-8", "backslashreplace"))
+    digest.update(repr(attribute_key(report_input.properties)).encode("utf-8", "backslashreplace"))
     return digest.hexdigest()
 
 

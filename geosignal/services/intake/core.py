@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from geosignal import vocab
 from geosignal.errors import GeosignalError
 from geosignal.geo import area_m2
-from geosignal.textsafety import check_json_text, strict_pairs
+from geosignal.textsafety import check_json_text, first_node, strict_pairs
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
 from .batch import measures
@@ -151,22 +151,11 @@ def loads_strict(raw: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise GeosignalError("invalid_json", "The JSON is nested too deeply.") from None
 
 
-def _esc(key: Any) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
 def find_non_finite(obj: Any, ptr: str = "") -> str | None:
     """Return the JSON pointer of the first NaN/Infinity in ``obj`` (placeholder or float), or None."""
-    stack = [(obj, ptr)]
-    while stack:
-        node, p = stack.pop()
-        if isinstance(node, _NonFinite) or (isinstance(node, float) and not math.isfinite(node)):
-            return p
-        if isinstance(node, dict):
-            stack.extend((v, f"{p}/{_esc(k)}") for k, v in reversed(list(node.items())))
-        elif isinstance(node, (list, tuple)):
-            stack.extend((v, f"{p}/{i}") for i, v in reversed(list(enumerate(node))))
-    return None
+    found = first_node(obj, lambda n: isinstance(n, _NonFinite) or (isinstance(n, float) and not math.isfinite(n)),
+                       ptr)
+    return None if found is None else found[0]
 
 
 def _raise_non_finite(obj: Any, ptr: str, finite: bool = False) -> None:

@@ -70,6 +70,7 @@ import shapely
 from shapely.geometry import mapping
 
 from geosignal.errors import GeosignalError
+from geosignal.textsafety import pointer_key
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
 from .containers import (
@@ -228,7 +229,7 @@ def _file_properties(record: dict[str, Any], pointer: str | None = None) -> tupl
                              "one of them.", "column": cols[1], "columns": cols, "value": _shown(values[1]),
                    "error": "invalid_attribute"}
         if pointer is not None:
-            problem["pointer"] = f"{pointer}/{str(cols[1]).replace('~', '~0').replace('/', '~1')}"
+            problem["pointer"] = f"{pointer}/{pointer_key(cols[1])}"
         problems.append(problem)
     return properties, problems
 

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from geosignal import contract, vocab
 from geosignal.errors import GeosignalError
-from geosignal.textsafety import UNSAFE_CHARACTERS, refuse_unsafe_text
+from geosignal.params import number_as_float
+from geosignal.textsafety import UNSAFE_CHARACTERS, pointer_key, refuse_unsafe_text
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 #: Limits of the contract (:mod:`geosignal.contract`), named here for the intake's callers.
@@ -163,10 +164,7 @@ def _validate_one(name: str, value: Any, where: str, require_network: bool) -> A
     if name == "observed_at":
         return parse_observed_at(value, where=where)
     if name == "radius":
-        try:  # a JSON integer of hundreds of digits overflows a float
-            metres = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-        except OverflowError:
-            metres = math.inf
+        metres = number_as_float(value)
         if not math.isfinite(metres) or metres <= 0:
             raise _fail("invalid_attribute", f"radius must be a number of metres > 0; got {_brief(value)}.", where)
         return metres
@@ -412,7 +410,7 @@ def check_file_properties(
     problems: list[dict[str, Any]] = []
     for name, value in coerced.items():
         column = (columns or {}).get(name)
-        where = f"{pointer}/{_pointer_key(column or name)}" if pointer is not None else f"/properties/{name}"
+        where = f"{pointer}/{pointer_key(column or name)}" if pointer is not None else f"/properties/{name}"
         try:
             if name == "description" and isinstance(value, str) and _CONTROL_CHARACTERS.search(value):
                 bad = _CONTROL_CHARACTERS.search(value)
@@ -436,10 +434,6 @@ def check_file_properties(
                 problem["pointer"] = where
             problems.append(problem)
     return out, problems
-
-
-def _pointer_key(key: str) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 def _shown(value: Any) -> Any:
