@@ -673,6 +673,68 @@ def test_gpkg_typed_numbers_reach_the_count_rules_as_stored(area, admin, db, tmp
     assert not any(r.warnings for r in res)
 
 
+@pytest.mark.parametrize("declared", ["BIGINT", "VARCHAR(20)", "DECIMAL(6,2)", "LONG", "NUMERIC(10)"])
+def test_gpkg_columns_of_a_type_gdal_leaves_out_are_read(area, admin, db, tmp_path, declared):
+    # GDAL says "Field format 'BIGINT' not supported" and drops the column: the households were lost
+    data = geopackage(tmp_path, declared=declared, values=(12, 3))
+    res = accepted(area, admin, db, data, "z.gpkg", 2)
+    assert [r.properties["households_affected"] for r in res] == [12, 3]
+    assert not any(r.warnings for r in res)
+    # and as stored: a value the count rules refuse is dropped with its warning, never truncated
+    (rep,) = read_upload(geopackage(tmp_path, declared=declared, values=(12.7,)), "z.gpkg", area=area)
+    assert "households_affected" not in rep.properties
+    assert _dropped(rep) == [("attribute_dropped", "households_affected", "households_affected")]
+    # a text property in such a column is read too
+    (rep,) = read_upload(geopackage(tmp_path, column="descr", declared="VARCHAR(40)", values=("Rue haute",)),
+                         "z.gpkg", area=area, column_map=DESCR)
+    assert rep.properties["description"] == "Rue haute"
+
+
+def _gpkg_srs(tmp_path, srs_id: int) -> bytes:  # noqa: ANN001
+    """A GeoPackage of one 100 m disc near Charleroi's centre in EPSG:31370 whose layer then
+    declares ``srs_id`` instead."""
+    import sqlite3
+
+    path = tmp_path / f"gpkg-{next(_FOLDERS)}.gpkg"
+    gdf = gpd.GeoDataFrame({"households_affected": [3]}, geometry=[Point(155500, 122500).buffer(100)],
+                           crs="EPSG:31370")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(gdf, path, layer="zones", driver="GPKG")
+    con = sqlite3.connect(path)
+    con.execute("UPDATE gpkg_geometry_columns SET srs_id = ?", (srs_id,))
+    con.execute("UPDATE gpkg_contents SET srs_id = ?", (srs_id,))
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("srs_id", [99999, 2, 3812])
+def test_gpkg_srs_id_the_file_does_not_define_is_refused(area, admin, db, tmp_path, srs_id):
+    # GDAL warned "unable to read srs_id" and read the Lambert coordinates as WGS 84
+    data = _gpkg_srs(tmp_path, srs_id)
+    err = refused(area, admin, db, data, "z.gpkg", "unsupported_crs")
+    assert (err.where, err.extra["layer"], err.extra["srs_id"]) == ("layer zones", "zones", srs_id)
+    assert f"srs_id {srs_id}" in err.detail and "does not define" in err.detail
+    # the request's crs cannot stand for a declaration the file got wrong
+    with pytest.raises(GeosignalError) as info:
+        read_upload(data, "z.gpkg", area=area, crs="EPSG:31370")
+    assert (info.value.code, info.value.extra["srs_id"]) == ("unsupported_crs", srs_id)
+
+
+@pytest.mark.parametrize(("srs_id", "kind"), [(0, "geographic"), (-1, "Cartesian")])
+def test_gpkg_undefined_srs_takes_the_request_crs(area, admin, db, tmp_path, srs_id, kind):
+    data = _gpkg_srs(tmp_path, srs_id)
+    err = refused(area, admin, db, data, "z.gpkg", "unsupported_crs")
+    assert (err.where, err.extra["srs_id"]) == ("layer zones", srs_id)
+    assert f"undefined {kind}" in err.detail and "send crs" in err.detail
+    (rep,) = read_upload(data, "z.gpkg", area=area, crs="EPSG:31370")
+    assert rep.area_m2 == pytest.approx(31_365.5, rel=1e-4)  # the 100 m disc (64 segments), in Charleroi
+    before = _count(db)
+    response = _upload(admin, data, "z.gpkg", mode="all", crs="EPSG:31370")
+    assert response.status_code == 201 and response.get_json()["saved"] == 1 and _count(db) == before + 1
+
+
 def _kml_schema(value: str, declared: str) -> bytes:
     return (f'<?xml version="1.0"?><kml {KML_NS.decode()}><Document><Schema name="s" id="s">'
             f"<SimpleField name=\"menages\" type='{declared}'/><SimpleField type=\"string\" name=\"descr\"/></Schema>"

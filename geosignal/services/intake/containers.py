@@ -47,11 +47,14 @@ import codecs
 import io
 import math
 import re
+import sqlite3
 import stat
 import struct
 import xml.sax.handler
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -1072,6 +1075,60 @@ def recode_latin1_name(name: str) -> str:
     return name.encode("latin-1").decode("utf-8", errors="replace")
 
 
+@contextmanager
+def _gpkg_sqlite(data: bytes, table: str) -> Iterator[sqlite3.Connection]:
+    """The GeoPackage ``data`` opened read-only in SQLite, in memory (text as bytes). Raises
+    422 ``unreadable_file`` (``layer`` = ``table``) when SQLite cannot read it."""
+    image = bytearray(data)
+    if len(image) > 19 and image[18:20] == b"\x02\x02":  # WAL: an in-memory copy reads as rollback journal
+        image[18:20] = b"\x01\x01"
+    con = sqlite3.connect(":memory:")
+    try:
+        con.deserialize(bytes(image))
+        con.execute("PRAGMA query_only = 1")
+        con.text_factory = bytes
+        yield con
+    except (sqlite3.Error, OverflowError, ValueError) as exc:
+        raise GeosignalError("unreadable_file", f"The values of layer {table!r} cannot be read as stored "
+                             f"({_short(exc)}).", layer=table) from None
+    finally:
+        con.close()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class GpkgLayer:
+    """What a GeoPackage table declares, read from SQLite itself: its ``columns`` (every one,
+    whatever its declared type: GDAL leaves out the types GeoPackage does not define, such as
+    ``BIGINT`` or ``VARCHAR(20)``), its geometry column and its ``srs_id``, and whether the
+    file's ``gpkg_spatial_ref_sys`` defines that ``srs_id``."""
+
+    columns: tuple[str, ...]
+    geometry_column: str | None
+    srs_id: int | None
+    srs_defined: bool
+
+
+def gpkg_layer(data: bytes, table: str) -> GpkgLayer:
+    """The declarations of the GeoPackage table ``table`` (see :class:`GpkgLayer`).
+
+    Raises 422 ``unreadable_file`` (``layer``) when SQLite cannot read them.
+    """
+    with _gpkg_sqlite(data, table) as con:
+        columns = tuple(row[1].decode("utf-8", errors="replace")
+                        for row in con.execute(f"PRAGMA table_info({_quoted(table)})").fetchall())
+        found = con.execute("SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE table_name = ?",
+                            (table,)).fetchone()
+        if found is None:
+            return GpkgLayer(columns, None, None, True)
+        geometry, srs_id = found[0].decode("utf-8", errors="replace"), found[1]
+        defined = con.execute("SELECT 1 FROM gpkg_spatial_ref_sys WHERE srs_id = ?", (srs_id,)).fetchone()
+    return GpkgLayer(columns, geometry, srs_id if isinstance(srs_id, int) else None, defined is not None)
+
+
 def gpkg_stored_values(data: bytes, table: str, fid_column: str, columns: list[str]) -> dict[str, dict[int, object]]:
     """The values of ``columns`` of the GeoPackage table ``table`` as SQLite stores them, by
     ``fid``: integers of any size, reals, text (decoded as UTF-8, else
@@ -1081,29 +1138,11 @@ def gpkg_stored_values(data: bytes, table: str, fid_column: str, columns: list[s
 
     Raises 422 ``unreadable_file`` (``layer``) when SQLite cannot read the table.
     """
-    import sqlite3
-
     if not columns:
         return {}
-    image = bytearray(data)
-    if len(image) > 19 and image[18:20] == b"\x02\x02":  # WAL: an in-memory copy reads as rollback journal
-        image[18:20] = b"\x01\x01"
-
-    def quoted(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
-    con = sqlite3.connect(":memory:")
-    try:
-        con.deserialize(bytes(image))
-        con.execute("PRAGMA query_only = 1")
-        con.text_factory = bytes
-        rows = con.execute(f"SELECT {quoted(fid_column)}, {', '.join(quoted(c) for c in columns)} "
-                           f"FROM {quoted(table)}").fetchall()
-    except (sqlite3.Error, OverflowError, ValueError) as exc:
-        raise GeosignalError("unreadable_file", f"The values of layer {table!r} cannot be read as stored "
-                             f"({_short(exc)}).", layer=table) from None
-    finally:
-        con.close()
+    with _gpkg_sqlite(data, table) as con:
+        rows = con.execute(f"SELECT {_quoted(fid_column)}, {', '.join(_quoted(c) for c in columns)} "
+                           f"FROM {_quoted(table)}").fetchall()
     out: dict[str, dict[int, object]] = {c: {} for c in columns}
     for fid, *values in rows:
         for column, value in zip(columns, values, strict=True):
@@ -1123,6 +1162,8 @@ __all__ = [
     "check_xml",
     "cpg_codec",
     "dbf_encoding",
+    "GpkgLayer",
+    "gpkg_layer",
     "gpkg_stored_values",
     "is_junk_member",
     "open_zip",

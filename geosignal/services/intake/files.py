@@ -76,11 +76,13 @@ from .area import DEFAULT_LIMITS, Limits, ServiceArea
 from .containers import (
     _NESTED_EXT,
     Archive,
+    GpkgLayer,
     UndecodableText,
     check_members,
     check_shapefile,
     check_xml,
     dbf_encoding,
+    gpkg_layer,
     gpkg_stored_values,
     is_junk_member,
     open_zip,
@@ -797,6 +799,31 @@ def _layer_epsg(crs_text: str | None, caller: int | None, layer: str) -> int:
     return epsg
 
 
+def _gpkg_crs(declared: GpkgLayer, crs_text: str | None, caller: int | None, layer: str) -> str | None:
+    """The coordinate system a GeoPackage layer's coordinates are in, as text for
+    :func:`_layer_epsg` (None: no declaration, the caller's ``crs`` or WGS 84 is used).
+
+    An ``srs_id`` the file's ``gpkg_spatial_ref_sys`` does not define cannot be taken for WGS 84
+    (GDAL would read it as no declaration): 422 ``unsupported_crs`` naming the layer and the id.
+    The GeoPackage's undefined systems (0: geographic, -1: Cartesian) declare nothing: the
+    request's ``crs`` says what they are, else 422 ``unsupported_crs`` asking for it.
+    """
+    if not declared.srs_defined:
+        raise GeosignalError("unsupported_crs", f"Layer {layer!r} declares the coordinate system srs_id "
+                             f"{declared.srs_id}, which the GeoPackage does not define (gpkg_spatial_ref_sys): its "
+                             "coordinates cannot be placed. Export the layer again with its coordinate system.",
+                             where=f"layer {layer}", layer=layer, srs_id=declared.srs_id)
+    if declared.srs_id in (0, -1):
+        if caller is not None:
+            return None
+        kind = "geographic" if declared.srs_id == 0 else "Cartesian"
+        raise GeosignalError("unsupported_crs", f"Layer {layer!r} declares an undefined {kind} coordinate system "
+                             f"(srs_id {declared.srs_id}): send crs (EPSG:4326, EPSG:31370 or EPSG:3812) to say "
+                             "which one its coordinates are in.", where=f"layer {layer}", layer=layer,
+                             srs_id=declared.srs_id)
+    return crs_text
+
+
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
@@ -987,13 +1014,18 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         while True:
             raw_geometries: dict[int, bytes] = {}  # feature → WKB shapely could not build
             numeric: list[str] = []  # GeoPackage numbers: read as SQLite stores them, not through GDAL's types
+            untyped: list[str] = []  # GeoPackage columns of a type GDAL leaves out (BIGINT, VARCHAR(20)…)
             only: dict[str, list[str]] = {}
+            declared = None
             try:
                 info = pyogrio.read_info(io.BytesIO(data), layer=layer_index, **enc)
                 if fmt == "gpkg" and info.get("fid_column"):
                     numeric = [f for f, t in zip(info["fields"], info["ogr_types"], strict=True)
                                if t in ("OFTInteger", "OFTInteger64", "OFTReal")]
                     only = {"columns": [f for f in info["fields"] if f not in numeric]} if numeric else {}
+                    declared = gpkg_layer(data, info.get("layer_name") or layer)
+                    untyped = [c for c in declared.columns if c not in (info["fid_column"], declared.geometry_column)
+                               and c not in {recode_latin1_name(f) if recode else str(f) for f in info["fields"]}]
                 df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc, **by_fid, **only)
             except Exception as exc:  # noqa: BLE001
                 if isinstance(exc, UnicodeDecodeError) and not recode and not enc:
@@ -1027,14 +1059,18 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             continue
         if recode:
             df = recode_latin1(df, df.geometry.name)
-        epsg = WGS84 if fmt in ("kml", "kmz", "gpx") else _layer_epsg(info.get("crs"), caller_epsg, layer)
+        crs_text = info.get("crs")
+        if declared is not None and declared.geometry_column is not None:
+            crs_text = _gpkg_crs(declared, crs_text, caller_epsg, layer)
+        epsg = WGS84 if fmt in ("kml", "kmz", "gpx") else _layer_epsg(crs_text, caller_epsg, layer)
         columns = [c for c in df.columns if c != df.geometry.name]
         stored: dict[str, dict[int, object]] = {}
-        if numeric:  # GDAL would convert them to the declared type (32 or 16 bits, '2,500' → 2, 12.7 → 12)
+        if numeric or untyped:  # GDAL would convert them to the declared type (32 or 16 bits, '2,500' → 2,
+            # 12.7 → 12), or leave them out (a type GeoPackage does not define)
             names = {f: recode_latin1_name(f) if recode else str(f) for f in info["fields"]}
             stored = gpkg_stored_values(data, info.get("layer_name") or layer, info["fid_column"],
-                                        [names[f] for f in numeric])
-            columns = [names[f] for f in info["fields"] if names[f] in stored or names[f] in columns]
+                                        [names[f] for f in numeric] + untyped)
+            columns = [names[f] for f in info["fields"] if names[f] in stored or names[f] in columns] + untyped
         keys = _column_keys(columns, column_map)
         name_col = next((c for c in columns if c.lower() == "name"), None)
         read_columns = {c for cols in keys.values() for c in cols} | ({name_col} if name_col else set())
