@@ -176,6 +176,27 @@ def test_idempotency_key_returns_the_first_result(db, representative) -> None:
     assert _count(db) == 1
 
 
+def test_idempotency_key_identifies_what_the_request_means(db, representative) -> None:
+    # a client library that serialises the same Feature again (other member order, spaces)
+    # sends the same request: replayed; the same body with another crs is another request
+    body = feature({"type": "Point", "coordinates": [4.4440, 50.4108]}, households_affected=3)
+    headers = {"Idempotency-Key": "7d3f1c2e-0000-4000-8000-000000000037"}
+    first = _post(representative, body, headers=headers)
+    assert first.status_code == 201
+    rewritten = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    again = representative.post("/api/v1/reports", data=rewritten, content_type="application/geo+json",
+                                headers=headers)
+    assert (again.status_code, again.get_json()["id"], again.headers["Idempotent-Replayed"]) == (
+        201, first.get_json()["id"], "true")
+    other_crs = representative.post("/api/v1/reports?crs=EPSG:31370", data=json.dumps(body),
+                                    content_type="application/geo+json", headers=headers)
+    assert (other_crs.status_code, other_crs.get_json()["code"]) == (422, "idempotency_key_reused")
+    repaired = representative.post("/api/v1/reports?repair=true", data=json.dumps(body),
+                                   content_type="application/geo+json", headers=headers)
+    assert (repaired.status_code, repaired.get_json()["code"]) == (422, "idempotency_key_reused")
+    assert _count(db) == 1
+
+
 def test_listing_pages_with_a_cursor_and_bbox(db, representative, referent) -> None:
     ids = []
     for i in range(5):

@@ -269,10 +269,14 @@ def list_reports(
     return Page([_row_feature(r) for r in rows], next_cursor)
 
 
-def request_fingerprint(body: bytes | str) -> str:
-    """Return the SHA-256 hex digest identifying a request body for idempotency."""
-    data = body.encode() if isinstance(body, str) else body
-    return hashlib.sha256(data).hexdigest()
+def request_fingerprint(doc: Any, **options: Any) -> str:
+    """Return the SHA-256 hex digest identifying a request for idempotency: what it means,
+    not how it was written — the parsed body ``doc`` as canonical JSON (members sorted, no
+    spaces: a client that serialises the same Feature again, in another order, sends the same
+    request) and the ``options`` that change what is stored (``crs``, ``repair``, ``status``:
+    the same body with another ``crs`` is another request)."""
+    text = json.dumps([doc, options], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def replay_idempotent(session: Session, user: User, key: str, fingerprint: str) -> IdempotencyKey | None:

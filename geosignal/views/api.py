@@ -61,16 +61,16 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
     policy.require(policy.may_file_reports(user), "the referent reads reports; representatives write them")
     session = get_session()
     key = request.headers.get("Idempotency-Key") or request.form.get("idempotency_key")
-    fingerprint = reports_service.request_fingerprint(body)
+    limits = limits_from_config(current_app.config)
+    doc = loads_strict(body, limits=limits)
+    if not isinstance(doc, dict):  # (a decoded string must not be parsed again as JSON text)
+        raise GeosignalError("invalid_geojson", "A GeoJSON Feature (object) was expected.", where="/")
+    fingerprint = reports_service.request_fingerprint(doc, crs=crs, repair=repair, status=request.form.get("status"))
     if key:
         stored = reports_service.replay_idempotent(session, user, key, fingerprint)
         if stored is not None:
             g.idempotent_replay = True
             return stored.response_body, stored.response_status, stored.location or ""
-    limits = limits_from_config(current_app.config)
-    doc = loads_strict(body, limits=limits)
-    if not isinstance(doc, dict):  # (a decoded string must not be parsed again as JSON text)
-        raise GeosignalError("invalid_geojson", "A GeoJSON Feature (object) was expected.", where="/")
     status = request.form.get("status") or "submitted"
     if isinstance(doc, dict) and isinstance(doc.get("properties"), dict) and "status" in doc["properties"]:
         status = doc["properties"].pop("status") or status  # null counts as absent, as for every property
