@@ -30,7 +30,12 @@
   declared type), and a row whose text is not UTF-8 refuses that feature only; KML ``<Schema>``
   field types are read as text, so that the count rules see the values as written.
 * GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
-  them); empty tracks/routes are skipped with a warning in :attr:`UploadResult.warnings`.
+  them); empty tracks/routes are skipped with a warning in :attr:`UploadResult.warnings`. A
+  ``<time>`` written without offset is UTC, as GPX 1.0 and 1.1 define it.
+* Date-time fields GDAL types (KML ``<TimeStamp>``, GPX ``<time>``, GeoPackage ``DATETIME``,
+  dBase ``D``) are read as text and each value is parsed alone (:func:`~.properties.parse_observed_at`):
+  one rule per format whatever the other rows hold — a naive time is Brussels wall time (GPX:
+  UTC), one in the DST gap or overlap is dropped with a warning.
 * CSV: read with the ``csv`` module. Encoding UTF-8, UTF-16 or UTF-32 (by BOM, or UTF-16/32 by
   its NUL bytes: Excel's *Unicode text*), else UTF-8, else Windows-1252; lines ending in LF,
   CRLF or a lone CR; separator ``;``, ``,``, tab or ``|`` (most frequent in the header line); two
@@ -976,6 +981,23 @@ def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[t
     return features
 
 
+#: Read GDAL's date-time fields as text (what GDAL parsed, written back in ISO 8601), never as
+#: pandas timestamps: a column mixing naive and aware values would be re-parsed with
+#: ``utc=True``, every naive value then read as UTC (and a DST-gap time stored) depending on the
+#: other rows. Each value goes to :func:`~.properties.parse_observed_at` alone.
+_AS_WRITTEN = {"datetime_as_string": True}
+#: A date-time without offset nor ``Z``, as GDAL writes it back.
+_NAIVE_ISO = r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
+
+
+def _gpx_times_utc(frame, info: dict) -> None:  # noqa: ANN001 - a (Geo)DataFrame
+    """Mark a GPX date-time written without offset as UTC (``Z``), in place: GPX 1.0 and 1.1
+    define ``<time>`` as UTC. One rule per value, whatever the other points hold."""
+    for column, kind in zip(info["fields"], info["ogr_types"], strict=True):
+        if kind == "OFTDateTime" and column in frame.columns and frame[column].dtype != float:
+            frame[column] = frame[column].str.replace(_NAIVE_ISO, r"\1Z", regex=True)
+
+
 def _layer_name(name: str) -> str:
     return "document" if name.startswith("pyogrio_") else name  # a KML Document without a name
 
@@ -1026,14 +1048,15 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     declared = gpkg_layer(data, info.get("layer_name") or layer)
                     untyped = [c for c in declared.columns if c not in (info["fid_column"], declared.geometry_column)
                                and c not in {recode_latin1_name(f) if recode else str(f) for f in info["fields"]}]
-                df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc, **by_fid, **only)
+                df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc, **by_fid, **only,
+                                            **_AS_WRITTEN)
             except Exception as exc:  # noqa: BLE001
                 if isinstance(exc, UnicodeDecodeError) and not recode and not enc:
                     recode, enc = True, {"encoding": "latin-1"}
                     continue
                 try:
                     attributes = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, read_geometry=False,
-                                                        **enc, **by_fid, **only)
+                                                        **enc, **by_fid, **only, **_AS_WRITTEN)
                     meta, _, wkbs, _ = pyogrio.raw.read(io.BytesIO(data), layer=layer_index, columns=[],
                                                         read_geometry=True, **enc)
                     if wkbs is None or len(wkbs) != len(attributes):
@@ -1059,6 +1082,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             continue
         if recode:
             df = recode_latin1(df, df.geometry.name)
+        if fmt == "gpx":
+            _gpx_times_utc(df, info)
         crs_text = info.get("crs")
         if declared is not None and declared.geometry_column is not None:
             crs_text = _gpkg_crs(declared, crs_text, caller_epsg, layer)

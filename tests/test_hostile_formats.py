@@ -1,0 +1,153 @@
+"""Hostile inputs across the upload formats (audit of the formats, F1…): each fault is checked
+as a kind, in every format it concerns, through the intake service (:func:`read_upload`) and
+through ``POST /api/v1/imports``: exact codes and locations, the values stored, the preview
+and the save giving the same per-feature report, and nothing stored on a refusal.
+
+Inputs are generated here, small.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import Point
+from sqlalchemy import text
+
+from geosignal.services.intake import ReportInput, read_upload
+from tests.factories import upload_file
+
+#: Per-feature properties that differ between a preview and a save (set by the save).
+_VOLATILE = ("reference", "reported_at", "updated_at", "revision")
+
+
+def _comparable(features: list[dict]) -> list[dict]:
+    out = []
+    for f in features:
+        f = {k: v for k, v in f.items() if k not in ("report_id", "created")}
+        if f.get("properties"):
+            f["properties"] = {k: v for k, v in f["properties"].items() if k not in _VOLATILE}
+        out.append(f)
+    return out
+
+
+def preview_and_save(account, db, data: bytes, filename: str, *, mode: str = "valid_only",  # noqa: ANN001
+                     saved: int | None = None, **fields) -> tuple[dict, list[dict]]:
+    """Preview then save ``data`` (``mode``); assert that both give the same per-feature
+    report and that the save stores the accepted features (``saved`` of them when given).
+    Returns the preview's body and the stored rows (file order)."""
+    fields = {"network": "mobile", **fields}
+    before = db.scalar(text("SELECT coalesce(max(seq), 0) FROM reports"))
+    preview = upload_file(account, data, filename, dry_run="1", mode=mode, **fields)
+    assert preview.status_code == 200, preview.get_json()
+    body = preview.get_json()
+    save = upload_file(account, data, filename, mode=mode, **fields)
+    assert save.status_code in (201, 422), save.get_json()
+    stored_body = save.get_json()
+    assert _comparable(stored_body["features"]) == _comparable(body["features"])
+    rows = [dict(r) for r in db.execute(text(
+        "SELECT description, observed_at, households_affected, businesses_affected, technologies, "
+        "ST_AsText(geometry) AS wkt, ST_Area(ST_Transform(geometry, 31370)) AS area_m2 "
+        "FROM reports WHERE seq > :seq ORDER BY seq"), {"seq": before}).mappings()]
+    assert len(rows) == stored_body["saved"] == (body["accepted"] if save.status_code == 201 else 0)
+    if saved is not None:
+        assert len(rows) == saved
+    return body, rows
+
+
+def _warning(feature: dict, code: str = "attribute_dropped") -> dict:
+    found = [w for w in feature["warnings"] if w["code"] == code]
+    assert len(found) == 1, feature["warnings"]
+    return found[0]
+
+
+# =========================================================================== F1: naive times
+
+def _kml_times(*whens: str) -> bytes:
+    marks = "".join(f"<Placemark><name>p{k}</name><TimeStamp><when>{w}</when></TimeStamp><Point><coordinates>"
+                    f"{4.444 + 0.001 * k:.3f},50.41</coordinates></Point></Placemark>" for k, w in enumerate(whens))
+    return (b'<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+            + marks.encode() + b"</Document></kml>")
+
+
+def _gpx_times(*times: str) -> bytes:
+    points = "".join(f'<wpt lat="50.41" lon="{4.444 + 0.001 * k:.3f}"><name>p{k}</name><time>{t}</time></wpt>'
+                     for k, t in enumerate(times))
+    return (b'<?xml version="1.0" encoding="UTF-8"?><gpx version="1.1" creator="t" '
+            b'xmlns="http://www.topografix.com/GPX/1/1">' + points.encode() + b"</gpx>")
+
+
+def _gpkg_times(tmp_path, *values: str) -> bytes:  # noqa: ANN001
+    """A GeoPackage whose DATETIME column ``date_constat`` holds ``values`` as written."""
+    path = tmp_path / "times.gpkg"
+    n = len(values)
+    gdf = gpd.GeoDataFrame({"description": [f"p{k}" for k in range(n)],
+                            "date_constat": [datetime(2025, 1, 1, tzinfo=UTC)] * n},
+                           geometry=[Point(4.444 + 0.001 * k, 50.41) for k in range(n)], crs=4326)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gdf.to_file(path, driver="GPKG", layer="zones")
+    con = sqlite3.connect(path)
+    for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        con.execute(f'DROP TRIGGER "{trigger}"')
+    for fid, value in enumerate(values, start=1):
+        con.execute("UPDATE zones SET date_constat = ? WHERE fid = ?", (value, fid))
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+#: (the file's other rows, as written) — an aware row before, after, none: the naive rows mean the same
+_COMPANIONS = [(), ("2025-06-01T12:00:00Z",), ("2025-06-01T12:00:00+02:00",)]
+
+
+@pytest.mark.parametrize("companions", _COMPANIONS)
+@pytest.mark.parametrize(("fmt", "column"), [("kml", "timestamp"), ("gpkg", "date_constat")])
+def test_naive_time_is_brussels_whatever_the_other_rows(area, admin, db, tmp_path, fmt, column, companions):
+    # F1: a naive time was read as UTC as soon as another row had Z or an offset, and a time in
+    # the DST gap or overlap was then stored; now each value is read alone (Brussels wall time)
+    naive = ("2025-06-01T12:00:00", "2025-03-30T02:30:00", "2025-10-26T02:30:00")
+    values = (*naive, *companions)
+    data = _kml_times(*values) if fmt == "kml" else _gpkg_times(tmp_path, *values)
+    body, rows = preview_and_save(admin, db, data, f"times.{fmt}", saved=len(values))
+    features = body["features"]
+    assert features[0]["properties"]["observed_at"] == "2025-06-01T12:00:00+02:00"
+    assert rows[0]["observed_at"] == datetime(2025, 6, 1, 10, 0, tzinfo=UTC)
+    for k, kind in ((1, "does not exist"), (2, "occurs twice")):
+        warning = _warning(features[k])
+        assert (warning["error"], warning["name"], warning["column"], warning["value"]) == (
+            "ambiguous_local_time", "observed_at", column, naive[k])
+        assert kind in warning["detail"]
+        assert features[k]["properties"]["observed_at"] is None and rows[k]["observed_at"] is None
+    for k in range(3, len(values)):  # the aware rows keep their instant
+        assert rows[k]["observed_at"] == datetime(2025, 6, 1, 12 if values[k].endswith("Z") else 10, tzinfo=UTC)
+        assert features[k]["warnings"] == []
+
+
+@pytest.mark.parametrize("companions", _COMPANIONS)
+def test_gpx_time_without_zone_is_utc(area, admin, db, companions):
+    # F1: GPX 1.0/1.1 define <time> as UTC: a time written without Z is UTC, whatever the other
+    # points hold (no DST gap in UTC: 02:30 on the day clocks jump forward exists)
+    values = ("2025-06-01T12:00:00", "2025-03-30T02:30:00", "2025-10-26T02:30:00.500", *companions)
+    body, rows = preview_and_save(admin, db, _gpx_times(*values), "trace.gpx", saved=len(values))
+    assert [r["observed_at"] for r in rows[:3]] == [
+        datetime(2025, 6, 1, 12, 0, tzinfo=UTC), datetime(2025, 3, 30, 2, 30, tzinfo=UTC),
+        datetime(2025, 10, 26, 2, 30, 0, 500000, tzinfo=UTC)]
+    assert [f["warnings"] for f in body["features"]] == [[]] * len(values)
+    if companions:
+        assert rows[3]["observed_at"] == datetime(2025, 6, 1, 12 if companions[0].endswith("Z") else 10, tzinfo=UTC)
+
+
+def test_naive_times_read_by_the_service_never_depend_on_other_rows(area, tmp_path):
+    # the same naive row, alone or next to an aware one, gives the same instant or warning
+    for build, column in ((_kml_times, "timestamp"), (_gpx_times, "time"),
+                          (lambda *v: _gpkg_times(tmp_path, *v), "date_constat")):
+        fmt = {"timestamp": "kml", "time": "gpx", "date_constat": "gpkg"}[column]
+        alone = read_upload(build("2025-03-30T02:30:00"), f"a.{fmt}", area=area)
+        mixed = read_upload(build("2025-03-30T02:30:00", "2025-06-01T12:00:00Z"), f"a.{fmt}", area=area)
+        assert isinstance(alone[0], ReportInput) and isinstance(mixed[0], ReportInput)
+        assert alone[0].properties.get("observed_at") == mixed[0].properties.get("observed_at")
+        assert alone[0].warnings == mixed[0].warnings
