@@ -18,7 +18,7 @@ from shapely.geometry import Point
 from sqlalchemy import text
 
 from geosignal.services.intake import ReportInput, read_upload
-from tests.factories import upload_file
+from tests.factories import upload_file, zipped
 
 #: Per-feature properties that differ between a preview and a save (set by the save).
 _VOLATILE = ("reference", "reported_at", "updated_at", "revision")
@@ -151,3 +151,89 @@ def test_naive_times_read_by_the_service_never_depend_on_other_rows(area, tmp_pa
         assert isinstance(alone[0], ReportInput) and isinstance(mixed[0], ReportInput)
         assert alone[0].properties.get("observed_at") == mixed[0].properties.get("observed_at")
         assert alone[0].warnings == mixed[0].warnings
+
+
+# =========================================================================== F2: dBase numbers
+
+def raw_shapefile(fields: list[tuple[str, str, int, int]], records: list[list[str]], *,
+                  points: list[tuple[float, float]] | None = None, deleted: frozenset[int] = frozenset(),
+                  cpg: bytes | None = b"UTF-8") -> dict[str, bytes]:
+    """The members of a point Shapefile written byte by byte: ``fields`` as (name, dBase type,
+    length, decimals), ``records`` the values as written in the ``.dbf`` (right-aligned),
+    ``deleted`` the 0-based records flagged deleted."""
+    import struct
+
+    n = len(records)
+    points = points or [(4.444 + 0.001 * k, 50.41) for k in range(n)]
+    shapes = [struct.pack("<idd", 1, x, y) for x, y in points]
+
+    def header(size: int) -> bytes:
+        return (struct.pack(">i", 9994) + b"\0" * 20 + struct.pack(">i", size // 2) + struct.pack("<ii", 1000, 1)
+                + struct.pack("<8d", 4, 50, 5, 51, 0, 0, 0, 0))
+
+    shp = b"".join(struct.pack(">ii", k + 1, 10) + s for k, s in enumerate(shapes))
+    shx = b"".join(struct.pack(">ii", (100 + 28 * k) // 2, 10) for k in range(n))
+    record_length = 1 + sum(f[2] for f in fields)
+    dbf = struct.pack("<BBBBIHH", 3, 124, 1, 1, n, 32 * (len(fields) + 1) + 1, record_length) + b"\0" * 20
+    for name, kind, length, decimals in fields:
+        dbf += name.encode().ljust(11, b"\0") + kind.encode() + b"\0" * 4 + bytes([length, decimals]) + b"\0" * 14
+    dbf += b"\r"
+    for k, values in enumerate(records):
+        dbf += b"*" if k in deleted else b" "
+        for (_, kind, length, _), value in zip(fields, values, strict=True):
+            raw = value.encode()
+            dbf += raw.rjust(length) if kind in "NF" else raw.ljust(length)
+    dbf += b"\x1a"
+    parts = {".shp": header(100 + len(shp)) + shp, ".shx": header(100 + len(shx)) + shx, ".dbf": dbf}
+    if cpg is not None:
+        parts[".cpg"] = cpg
+    return parts
+
+
+def shapefile_members(parts: dict[str, bytes], stem: str = "zones") -> bytes:
+    return zipped(*[(f"{stem}{ext}", data) for ext, data in parts.items()])
+
+
+#: (as written in the .dbf, what GDAL made of it, the fault named)
+_DBF_COUNTS = [("nan", 0, "whole number"), ("abc", 0, "whole number"), ("1.000", 1, "ambiguous"),
+               ("2,500", 2, "ambiguous"), ("12.7", 12, "whole number"), ("1e3", 1, "whole number"),
+               ("-3", -3, "whole number"), ("*****", 0, "whole number")]
+
+
+@pytest.mark.parametrize("kind", [("N", 10, 0), ("N", 10, 2), ("F", 12, 3)], ids=["N10.0", "N10.2", "F12.3"])
+def test_dbf_numbers_reach_the_count_rules_as_written(area, admin, db, kind):
+    # F2: GDAL read the N field with atoi/atof (nan → 0, 1.000 → 1, 2,500 → 2, 12.7 → 12, 1e3 → 1)
+    # and the numbers were stored as counts nobody wrote; now each is read as written
+    fields = [("households", *kind), ("businesses", *kind), ("descr", "C", 20, 0)]
+    records = [[written, "4", f"row {k}"] for k, (written, _, _) in enumerate(_DBF_COUNTS)]
+    data = shapefile_members(raw_shapefile(fields, records))
+    body, rows = preview_and_save(admin, db, data, "zones.zip", saved=len(records),
+                                  column_map='{"description": "descr"}')
+    for k, (written, _, fault) in enumerate(_DBF_COUNTS):
+        feature = body["features"][k]
+        warning = _warning(feature)
+        assert (warning["name"], warning["column"], warning["value"], warning["error"]) == (
+            "households_affected", "households", written, "invalid_attribute"), warning
+        assert fault in warning["detail"]
+        assert rows[k]["households_affected"] is None and rows[k]["businesses_affected"] == 4
+        assert rows[k]["description"] == f"row {k}"
+
+
+@pytest.mark.parametrize(("written", "kind", "count"), [
+    ("12", ("N", 10, 0), 12), ("0", ("N", 5, 0), 0), ("12.00", ("N", 10, 2), 12), ("1000000", ("N", 10, 0), 1_000_000),
+    ("", ("N", 10, 0), None), ("3.0", ("F", 8, 1), 3)])
+def test_dbf_clean_numbers_are_read_exactly(area, admin, db, written, kind, count):
+    data = shapefile_members(raw_shapefile([("menages", *kind)], [[written]]))
+    body, rows = preview_and_save(admin, db, data, "zones.zip", saved=1)
+    assert rows[0]["households_affected"] == count
+    assert body["features"][0]["warnings"] == []
+
+
+def test_dbf_numbers_stay_with_their_record_past_a_deleted_one(area, admin, db):
+    # a record flagged deleted is not read by GDAL: the numbers as written follow the feature ids
+    data = shapefile_members(raw_shapefile([("menages", "N", 10, 0)], [["1"], ["2"], ["3"]],
+                                           deleted=frozenset({1})))
+    res = read_upload(data, "zones.zip", area=area)
+    assert [r.properties.get("households_affected") for r in res] == [1, 3]
+    _, rows = preview_and_save(admin, db, data, "zones.zip", saved=2)
+    assert [r["households_affected"] for r in rows] == [1, 3]

@@ -778,6 +778,8 @@ class DbfLayout:
     text_fields: list[tuple[bytes, int, int]]
     #: the field names as raw bytes
     names: list[bytes]
+    #: (position among the fields, offset in the record, length) of each number written as text (N, F)
+    number_fields: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def dbf_layout(dbf: bytes, member: str) -> DbfLayout:
@@ -787,6 +789,7 @@ def dbf_layout(dbf: bytes, member: str) -> DbfLayout:
         raise GeosignalError("unreadable_file", f"{member!r} is not a dBase file (too short).", member=member)
     records, header_length, record_length = struct.unpack_from("<IHH", dbf, 4)
     fields: list[tuple[bytes, int, int]] = []
+    numbers: list[tuple[int, int, int]] = []
     names: list[bytes] = []
     offset = 1  # deletion flag
     pos = 32
@@ -797,12 +800,30 @@ def dbf_layout(dbf: bytes, member: str) -> DbfLayout:
         names.append(name)
         if chr(desc[11]) in "CcVv":
             fields.append((name, offset, length))
+        elif chr(desc[11]) in "NnFf":
+            numbers.append((len(names) - 1, offset, length))
         offset += length
         pos += 32
     if offset > record_length or header_length < 33:
         raise GeosignalError("unreadable_file", f"The field descriptors of {member!r} do not match its record "
                              "length.", member=member)
-    return DbfLayout(records, header_length, record_length, dbf[29], fields, names)
+    return DbfLayout(records, header_length, record_length, dbf[29], fields, names, numbers)
+
+
+def dbf_stored_numbers(dbf: bytes, member: str) -> dict[int, list[str | None]]:
+    """The numeric fields (dBase ``N`` and ``F``: numbers written as text) of a ``.dbf`` as
+    written, by field position (0-based, among all fields): one stripped text per record (None
+    when blank), in record order — not as GDAL converts them (``atoi``/``atof``: ``nan`` and
+    ``abc`` → 0, ``1.000`` → 1, ``2,500`` → 2, ``12.7`` → 12 in an integer field, ``1e3`` → 1),
+    so that the count rules see what the file holds. Read from the array of all records at
+    once. Raises as :func:`dbf_layout`."""
+    layout = dbf_layout(dbf, member)
+    matrix, _ = _text_matrix(dbf, layout)
+    out: dict[int, list[str | None]] = {}
+    for position, off, length in layout.number_fields:
+        cells = matrix[:, off:off + length]
+        out[position] = [(cell.tobytes().decode("latin-1").strip(" \x00") or None) for cell in cells]
+    return out
 
 
 def _text_matrix(dbf: bytes, layout: DbfLayout) -> tuple[np.ndarray, int]:
@@ -1162,6 +1183,7 @@ __all__ = [
     "check_xml",
     "cpg_codec",
     "dbf_encoding",
+    "dbf_stored_numbers",
     "GpkgLayer",
     "gpkg_layer",
     "gpkg_stored_values",

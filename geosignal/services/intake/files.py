@@ -26,7 +26,9 @@
 * Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
   ``unreadable_file`` with ``missing``); the three must agree (record counts, index offsets:
   :func:`~.containers.check_shapefile`); text decoded as :func:`~.containers.dbf_encoding` decides.
-* GeoPackage numeric columns are read from SQLite as stored (GDAL would truncate them to its
+* Shapefile numeric fields (dBase ``N``/``F``, numbers written as text) are read as written
+  (:func:`~.containers.dbf_stored_numbers`; GDAL's ``atoi`` reads ``nan`` as 0, ``1.000`` as 1,
+  ``12.7`` as 12). GeoPackage numeric columns are read from SQLite as stored (GDAL would truncate them to its
   declared type), and a row whose text is not UTF-8 refuses that feature only; KML ``<Schema>``
   field types are read as text, so that the count rules see the values as written.
 * GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
@@ -87,6 +89,7 @@ from .containers import (
     check_shapefile,
     check_xml,
     dbf_encoding,
+    dbf_stored_numbers,
     gpkg_layer,
     gpkg_stored_values,
     is_junk_member,
@@ -850,12 +853,13 @@ def _check_prj(member: str, content: bytes) -> None:
                              member=member) from None
 
 
-def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str]]:
+def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str, dict[int, list[str | None]]]]:
     """Re-pack the Shapefiles of an archive at the root of a new archive (GDAL only looks
     there), one layer per ``.shp`` (names made unique when two folders hold the same name),
     and decide each layer's text encoding (:func:`~.containers.dbf_encoding`).
 
-    Returns ``(zip bytes, {layer name: codec})``. Raises 422 ``unreadable_file`` (``member``,
+    Returns ``(zip bytes, {layer name: codec}, {layer name: numeric fields as written})``, the
+    latter as :func:`~.containers.dbf_stored_numbers` reads them. Raises 422 ``unreadable_file`` (``member``,
     ``missing``) when a ``.shp`` comes without its ``.shx`` or ``.dbf``, as
     :func:`~.containers.check_shapefile` when the three disagree on the records (an index that
     lies, record counts that differ: GDAL would pair or drop records silently), and as
@@ -874,6 +878,7 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str]]:
         groups.setdefault((folder + stem).lower(), {})[ext.lower()] = (name, content)
     out = io.BytesIO()
     encodings: dict[str, str] = {}
+    numbers: dict[str, dict[int, list[str | None]]] = {}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as dst:
         for parts in groups.values():
             if "shp" not in parts:
@@ -894,10 +899,11 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str]]:
             while layer in encodings:
                 layer = f"{stem}_{len(encodings)}"
             encodings[layer] = codec
+            numbers[layer] = dbf_stored_numbers(parts["dbf"][1], parts["dbf"][0])
             for ext, (_, content) in parts.items():
                 if ext != "cpg":  # the encoding is passed to the reader instead
                     dst.writestr(f"{layer}.{ext}", content)
-    return out.getvalue(), encodings
+    return out.getvalue(), encodings, numbers
 
 
 def _kmz_document(archive: Archive, result: UploadResult) -> tuple[str, bytes]:
@@ -915,7 +921,8 @@ def _kmz_document(archive: Archive, result: UploadResult) -> tuple[str, bytes]:
 
 
 def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map, result: UploadResult,
-              encodings: dict[str, str] | None = None) -> None:
+              encodings: dict[str, str] | None = None,
+              dbf_numbers: dict[str, dict[int, list[str | None]]] | None = None) -> None:
     """Read a file GDAL reads (KML, GPX, GeoPackage, re-packed Shapefile) into ``result``.
 
     KML and GPX (already checked by :func:`~.containers.check_xml`) reach GDAL in UTF-8 and
@@ -933,7 +940,8 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # e.g. "GPKG … non conformant file extension"
         _read_ogr_layers(pyogrio, data, fmt, area=area, limits=limits, caller_epsg=caller_epsg, repair=repair,
-                         column_map=column_map, result=result, encodings=encodings or {})
+                         column_map=column_map, result=result, encodings=encodings or {},
+                         dbf_numbers=dbf_numbers or {})
     if not result:
         notes = [w for w in result.warnings if w.get("code") in ("network_link_ignored", "overlay_ignored",
                                                                   "empty_feature_skipped", "layer_without_geometry")]
@@ -1008,7 +1016,8 @@ def _gdal_message(exc: BaseException) -> str:
 
 
 def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map,
-                     result: UploadResult, encodings: dict[str, str]) -> None:
+                     result: UploadResult, encodings: dict[str, str],
+                     dbf_numbers: dict[str, dict[int, list[str | None]]]) -> None:
     """Read every layer :func:`_list_layers` gives into ``result``, one item per feature.
 
     The layer is read set-wise (pyogrio builds all its geometries at once). When shapely
@@ -1029,7 +1038,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
     import pyogrio.raw
 
     index = -1
-    by_fid = {"fid_as_index": True} if fmt == "gpkg" else {}
+    by_fid = {"fid_as_index": True} if fmt in ("gpkg", "shapefile") else {}
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
         enc = {"encoding": encodings[layer]} if layer in encodings else {}
         recode = False  # text that is not UTF-8: read as Latin-1, then each value decoded alone
@@ -1096,6 +1105,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             stored = gpkg_stored_values(data, info.get("layer_name") or layer, info["fid_column"],
                                         [names[f] for f in numeric] + untyped)
             columns = [names[f] for f in info["fields"] if names[f] in stored or names[f] in columns] + untyped
+        if dbf_numbers.get(layer):  # dBase numbers as written: GDAL's atoi reads 'nan' as 0, '1.000' as 1
+            fields = list(info["fields"])
+            stored = {str(fields[k]): dict(enumerate(values)) for k, values in dbf_numbers[layer].items()
+                      if k < len(fields) and fields[k] in columns}
         keys = _column_keys(columns, column_map)
         name_col = next((c for c in columns if c.lower() == "name"), None)
         read_columns = {c for cols in keys.values() for c in cols} | ({name_col} if name_col else set())
@@ -1219,7 +1232,7 @@ def read_upload(
         _read_csv(data, area=area, limits=limits, epsg=caller_epsg or WGS84, repair=repair, column_map=column_map,
                   result=result)
     else:
-        payload, encodings = data, None
+        payload, encodings, dbf_numbers = data, None, None
         if fmt in ("kmz", "shapefile"):
             archive = read_archive(data, limits.max_upload_bytes)
             result.warnings.extend(archive.warnings)
@@ -1227,11 +1240,11 @@ def read_upload(
                 member, payload = _kmz_document(archive, result)
                 result.warnings.extend(check_xml(payload, "kml", member=member))
             else:
-                payload, encodings = _shapefile_source(archive)
+                payload, encodings, dbf_numbers = _shapefile_source(archive)
         elif fmt in ("kml", "gpx"):
             result.warnings.extend(check_xml(data, fmt))
         _read_ogr(payload, "kml" if fmt == "kmz" else fmt, area=area, limits=limits, caller_epsg=caller_epsg,
-                  repair=repair, column_map=column_map, result=result, encodings=encodings)
+                  repair=repair, column_map=column_map, result=result, encodings=encodings, dbf_numbers=dbf_numbers)
     if not result:
         raise GeosignalError("no_features", "The file contains no feature.", format=fmt)
     finish_items(result, area=area, limits=limits, repair=repair)
