@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
-    from geosignal import assets, auth, cli, db, errors_web, i18n, ratelimit, security
+    from geosignal import assets, auth, cli, db, errors_web, i18n, params, ratelimit, security
     from geosignal.views import (
         account,
         api,
@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)
+    params.init_query_checks(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(locate.bp)
     app.register_blueprint(exports.bp)

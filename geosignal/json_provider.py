@@ -7,6 +7,7 @@ from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
 
+from geosignal.errors import GeosignalError
 from geosignal.textsafety import check_json_text, strict_pairs
 
 
@@ -18,9 +19,14 @@ class StrictJSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         """Parse ``s`` (UTF-8 bytes or text). Raises :class:`~geosignal.errors.GeosignalError`
-        (not a ``ValueError``: ``get_json(silent=True)`` does not turn it into None)."""
+        400 ``invalid_json`` for a duplicate member, a lone surrogate or nesting too deep for
+        Python's parser (not a ``ValueError``: ``get_json(silent=True)`` does not turn it into
+        None); ``ValueError`` for text that is not JSON."""
         text = s.decode("utf-8") if isinstance(s, (bytes, bytearray)) else s
         hook, repeated = strict_pairs()
-        obj = json.loads(text, object_pairs_hook=hook, **kwargs)
-        check_json_text(text, obj, duplicates=bool(repeated))
+        try:
+            obj = json.loads(text, object_pairs_hook=hook, **kwargs)
+            check_json_text(text, obj, duplicates=bool(repeated))
+        except RecursionError:  # neither a ValueError nor a GeosignalError: it was a 500
+            raise GeosignalError("invalid_json", "The JSON is nested too deeply.") from None
         return obj

@@ -12,6 +12,9 @@ from geosignal.errors import GeosignalError
 
 BBox = tuple[float, float, float, float]
 
+#: The largest whole number a parameter may carry (PostgreSQL ``bigint``).
+MAX_BIGINT = 2**63 - 1
+
 
 def parse_bbox(raw: str | None, *, required: bool = False) -> BBox | None:
     """Parse ``min_lon,min_lat,max_lon,max_lat`` in degrees (EPSG:4326).
@@ -98,3 +101,60 @@ def number_as_float(value: Any) -> float:
         return float(value)
     except OverflowError:
         return math.inf
+
+
+def whole_number(raw: str | None, *, maximum: int = MAX_BIGINT) -> int | None:
+    """``raw`` as a whole number from 0 to ``maximum``, written in ASCII digits only; None for
+    anything else. Python's ``int()`` also reads ``1_000``, `` 7 ``, ``+7`` and other scripts'
+    digits (``٣``), and ``str.isdigit`` passes superscripts (``²``) that ``int()`` refuses:
+    none of them is what a person or a client means by a count, a page size or an id."""
+    if raw is None or not 0 < len(raw) <= 19 or not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if value <= maximum else None
+
+
+def check_query(args: Any, accepted: set[str] | None) -> None:
+    """Refuse a query string that does not say one thing: a parameter given more than once
+    (which value is meant?), and, when ``accepted`` is given (the parameters an endpoint
+    declares, :data:`geosignal.services.openapi.QUERY_PARAMETERS`), a parameter the endpoint
+    does not take (a misspelt filter would otherwise answer for everything: ``statut=validated``).
+
+    ``args`` is a multi-dict (``request.args``). Raises ``invalid_request`` (400) with ``where``
+    the parameter's name.
+    """
+    for name in args:
+        if len(args.getlist(name)) > 1:
+            raise GeosignalError("invalid_request", f"{name} is given more than once: send it once", where=name)
+    if accepted is None:
+        return
+    for name in args:
+        if name not in accepted:
+            takes = ", ".join(sorted(accepted)) if accepted else "no query parameter"
+            raise GeosignalError("invalid_request", f"{name!r} is not a parameter of this endpoint (it takes {takes})",
+                                 where=name)
+
+
+#: Query parameters every API and OGC endpoint takes besides its own.
+GLOBAL_QUERY_PARAMETERS: frozenset[str] = frozenset()
+
+
+def init_query_checks(app: Any) -> None:
+    """Check every request's query string (:func:`check_query`) before its view runs: on every
+    route, a parameter given twice; on the API's and the OGC API's reads (GET, HEAD), a
+    parameter the endpoint does not declare in the OpenAPI document
+    (:data:`geosignal.services.openapi.QUERY_PARAMETERS`; OGC API Features requires a 400)."""
+    from flask import request
+
+    from geosignal.services.openapi import QUERY_PARAMETERS
+
+    accepted = {endpoint: frozenset(p["name"] for p in params) | GLOBAL_QUERY_PARAMETERS
+                for endpoint, params in QUERY_PARAMETERS.items()}
+
+    @app.before_request
+    def _check_query() -> None:
+        declared = None
+        if (request.method in ("GET", "HEAD") and request.endpoint
+                and request.path.startswith(("/api/", "/ogc"))):
+            declared = accepted.get(request.endpoint, GLOBAL_QUERY_PARAMETERS)
+        check_query(request.args, declared)

@@ -24,6 +24,7 @@ links, in insertion order (white zones) or NIS order (communes).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72
-from geosignal.params import bbox_clause, parse_bbox
+from geosignal.params import bbox_clause, parse_bbox, whole_number
 from geosignal.services import export as export_service
 
 CONFORMANCE: tuple[str, ...] = (
@@ -321,12 +322,13 @@ def parse_item_query(args: dict[str, str]) -> ItemQuery:
     start = end = None
     if args.get("datetime"):
         start, end = _parse_interval(args["datetime"])
-    try:
-        limit = int(args.get("limit", DEFAULT_LIMIT))
-        offset = int(args.get("offset", 0))
-    except ValueError:
-        raise GeosignalError("invalid_request", "limit and offset are integers",
-                             where="offset" if args.get("limit", "1").lstrip("-").isdigit() else "limit") from None
+    limit = whole_number(args.get("limit", str(DEFAULT_LIMIT)))
+    if limit is None:
+        raise GeosignalError("invalid_request", f"limit must be a whole number from 1 to {MAX_LIMIT}", where="limit")
+    offset = whole_number(args.get("offset", "0"))
+    if offset is None:
+        raise GeosignalError("invalid_request", f"offset must be a whole number from 0 to {MAX_OFFSET}",
+                             where="offset")
     if limit < 1:
         raise GeosignalError("invalid_request", f"limit must be 1 to {MAX_LIMIT}", where="limit")
     if not 0 <= offset <= MAX_OFFSET:
@@ -335,13 +337,16 @@ def parse_item_query(args: dict[str, str]) -> ItemQuery:
 
 
 def _instant(raw: str) -> datetime:
+    # an unencoded "+01:00" arrives as " 01:00" (a query's "+" is a space)
+    text = re.sub(r" (\d\d:?\d\d)$", r"+\1", raw.strip()).replace("z", "Z").replace("Z", "+00:00")
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text) if "T" in text.upper() else None
     except ValueError:
         value = None
-    if value is None:
-        raise GeosignalError("invalid_request", f"{raw!r} is not an RFC 3339 date-time", where="datetime")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value is None or value.tzinfo is None:  # RFC 3339: a date-time carries its offset
+        raise GeosignalError("invalid_request", f"{raw!r} is not an RFC 3339 date-time with its offset "
+                             "(e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00+01:00)", where="datetime")
+    return value
 
 
 def _parse_interval(raw: str) -> tuple[datetime | None, datetime | None]:

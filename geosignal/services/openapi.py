@@ -193,7 +193,10 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
     "ogc.items": [
         _q("bbox", {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
            "CRS84 bounding box.", False) | {"style": "form", "explode": False},
-        _q("datetime", {"type": "string"}, "RFC 3339 instant or interval (`start/end`, `..` open)."),
+        _q("bbox-crs", {"type": "string", "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]},
+           "CRS of bbox (CRS84 only)."),
+        _q("datetime", {"type": "string"}, "RFC 3339 instant or interval (`start/end`, `..` open), with its "
+           "offset."),
         _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Page size."),
         _q("offset", {"type": "integer", "minimum": 0, "default": 0}, "Features to skip (next links)."),
         _F],
@@ -202,6 +205,30 @@ QUERY_PARAMETERS["zones.list_zones"] = [
     _q("state", _vocab_schema(("proposed", "confirmed")), "Zones in this state only."),
     _q("network", _vocab_schema(vocab.NETWORKS), "Zones of this network only."),
     _q("commune", {"type": "string", "pattern": "^[0-9]{5}$"}, "Zones whose largest part lies in this commune.")]
+#: The statistics filters (:func:`geosignal.services.aggregation.parse_filters`).
+_STATS_FILTERS = [
+    _q("status", {"type": "string"}, f"`all`, or a comma list of {', '.join(vocab.STATUSES)} (default: the "
+       "statuses counted in the figures)."),
+    _q("network", _vocab_schema(vocab.NETWORKS), "One network."),
+    _q("technology", _vocab_schema(vocab.TECHNOLOGIES), "Reports naming this technology."),
+    _q("operator", _vocab_schema(vocab.OPERATORS), "Reports naming this operator."),
+    _q("issue", _vocab_schema(vocab.ISSUES), "One issue."),
+    _q("from", {"type": "string", "format": "date"}, "First day (the date observed, else filed; Brussels time)."),
+    _q("to", {"type": "string", "format": "date"}, "Last day (inclusive)."),
+]
+QUERY_PARAMETERS.update({
+    "stats.communes": [*_STATS_FILTERS, _q("survey", {"type": "boolean"}, "Add the survey's answers.")],
+    "stats.communes_csv": [*_STATS_FILTERS, _q("decimal", {"type": "string", "enum": ["point", "comma"]},
+                                               "Decimal mark.")],
+    "stats.communes_geojson": _STATS_FILTERS,
+    "stats.commune": [*_STATS_FILTERS, _q("geometry", {"type": "boolean"},
+                                          "Add the commune's white-zone and line unions (GeoJSON).")],
+    "stats.locations": [*_STATS_FILTERS, _BBOX | {"required": True},
+                        _q("zoom", {"type": "integer", "minimum": 0, "maximum": 22}, "The map's zoom level.", True)],
+    "locate.limits": [_COMMUNE],
+    "locate.read_coordinates": [_q("q", {"type": "string"}, "Coordinates as a person types them (decimal "
+                                   "degrees, degrees-minutes-seconds, Lambert 72 metres).", True)],
+})
 for _endpoint in ("ogc.landing", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.item"):
     QUERY_PARAMETERS[_endpoint] = [_F]
 

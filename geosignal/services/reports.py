@@ -26,6 +26,7 @@ from geosignal import contract, policy, workflow
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, rfc7946_oriented
 from geosignal.models import Commune, IdempotencyKey, Report, User
+from geosignal.params import whole_number
 from geosignal.services import audit, notifications
 from geosignal.services.communes import HOME_COMMUNE_SQL
 from geosignal.services.intake import ReportInput
@@ -230,9 +231,10 @@ def decode_cursor(cursor: str) -> int:
     """Return the ``seq`` of a cursor; ``invalid_request`` (400) when malformed."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("r"):
+        seq = whole_number(raw[1:]) if raw.startswith("r") else None
+        if seq is None:
             raise ValueError(raw)
-        return int(raw[1:])
+        return seq
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise GeosignalError("invalid_request", "cursor is malformed", where="cursor") from None
 

@@ -12,13 +12,14 @@ from geosignal import policy, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_bbox, parse_commune
+from geosignal.params import parse_bbox, parse_commune, whole_number
 from geosignal.services import audit as audit_service
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services.intake import loads_strict, parse_report_feature
 from geosignal.services.territory import limits_from_config, service_area
+from geosignal.textsafety import pointer_key
 from geosignal.vocab import STATUSES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -46,10 +47,10 @@ def _int_arg(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise GeosignalError("invalid_request", f"{name} must be an integer", where=name) from None
+    value = whole_number(raw)
+    if value is None:
+        raise GeosignalError("invalid_request", f"{name} must be a whole number (digits 0-9)", where=name)
+    return value
 
 
 def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tuple[dict[str, Any], int, str]:
@@ -180,10 +181,22 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     unknown = sorted(set(body) - {"type", "geometry", "properties", "id"})
     if unknown:
         raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
+    if "type" in body and body["type"] != "Feature":
+        raise GeosignalError("invalid_geojson", 'an edit is a (partial) Feature: type must be "Feature"', where="/type")
+    if "id" in body and body["id"] != stored["id"]:
+        raise GeosignalError("invalid_request", "id is the report's own id, which cannot be changed", where="/id")
     if "properties" in body and not isinstance(body["properties"], dict):
         raise GeosignalError("invalid_geojson", "properties must be an object", where="/properties")
     properties = reports_service.current_input(stored)
+    read_only = set(stored["properties"]) - set(reports_service.ATTRIBUTES)
     for name, value in (body.get("properties") or {}).items():
+        if name in read_only:  # sent back as read (a GET, changed, PATCHed whole): only a change is refused
+            if value != stored["properties"][name]:
+                how = ('change it with {"status": …} or POST …/transitions' if name == "status" else
+                       "geosignal computes it")
+                raise GeosignalError("invalid_attribute", f"{name} cannot be edited: {how}",
+                                     where=f"/properties/{pointer_key(name)}")
+            continue
         if value is None:
             properties.pop(name, None)
         else:

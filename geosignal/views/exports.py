@@ -76,7 +76,8 @@ def export_request(fmt: str) -> export_service.ExportRequest:
             limit = int(args.get("limit", "1000"))
         except ValueError:
             raise GeosignalError("invalid_request", "limit must be an integer", where="limit") from None
-        after, watermark = export_service.decode_cursor(args["cursor"]) if args.get("cursor") else (0, None)
+        after, watermark = (export_service.decode_cursor(args["cursor"], filters) if args.get("cursor")
+                            else (0, None))
         paging = export_service.Paging(limit=limit, after=after, watermark=watermark)
     return export_service.ExportRequest(
         filters=filters, format=fmt, paging=paging,

@@ -12,7 +12,7 @@ from geosignal import policy
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_bbox, parse_commune
+from geosignal.params import parse_bbox, whole_number
 from geosignal.services import aggregation, survey_db
 from geosignal.services import communes as communes_service
 
@@ -22,8 +22,9 @@ GEOJSON = "application/geo+json"
 
 
 def _filters() -> aggregation.StatsFilters:
-    """The statistics filters of the query; a ``commune`` given must be a loaded NIS code."""
-    parse_commune(get_session(), request.args.get("commune"))
+    """The statistics filters of the query (the parameters each endpoint takes are declared in
+    :data:`geosignal.services.openapi.QUERY_PARAMETERS`: a ``commune`` is not one of them, the
+    table has a row per commune and ``/communes/<nis>`` names one)."""
     return aggregation.parse_filters(request.args)
 
 
@@ -92,10 +93,9 @@ def commune(nis: str) -> Response:
 @require_policy(policy.may_use_dashboard, "report locations are for the referent and admins")
 def locations() -> Response:
     """Where reports are in ``bbox`` at ``zoom``: points, or grid cells when many (filters apply)."""
-    try:
-        zoom = int(request.args.get("zoom", ""))
-    except ValueError:
-        raise GeosignalError("invalid_request", "zoom must be an integer", where="zoom") from None
+    zoom = whole_number(request.args.get("zoom"), maximum=30)
+    if zoom is None:
+        raise GeosignalError("invalid_request", "zoom must be a whole number from 0 to 30", where="zoom")
     filters = _filters()
     return jsonify(aggregation.report_locations(get_session(), parse_bbox(request.args.get("bbox"), required=True), zoom, filters))
 

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from geosignal.auth import current
 from geosignal.db import get_session
@@ -24,7 +23,7 @@ def _body() -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = current_app.json.loads(raw)  # strict: see geosignal.json_provider
     except (ValueError, UnicodeDecodeError):
         raise GeosignalError("invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):

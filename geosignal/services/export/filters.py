@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import vocab
 from geosignal.errors import GeosignalError
-from geosignal.params import bbox_clause, parse_day
+from geosignal.params import bbox_clause, parse_day, whole_number
 from geosignal.services.export.constants import BRUSSELS, CHANGE_LOCK_KEY
 
 
@@ -112,12 +113,10 @@ def parse_since(raw: str | None) -> tuple[datetime | None, int | None]:
         return None, None
     raw = raw.strip()
     if raw.startswith("seq:"):
-        try:
-            n = int(raw[4:])
-        except ValueError:
-            n = -1
-        if n < 0:
-            raise GeosignalError("invalid_request", "since=seq:<n> needs a whole number n ≥ 0", where="since")
+        n = whole_number(raw[4:])
+        if n is None:
+            raise GeosignalError("invalid_request", "since=seq:<n> needs a whole number n ≥ 0 (digits 0-9)",
+                                 where="since")
         return None, n
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
@@ -156,21 +155,42 @@ class Paging:
     watermark: Watermark | None = None
 
 
-def encode_cursor(after: int, watermark: Watermark) -> str:
-    """Return the opaque cursor of the page after insertion ``seq`` ``after`` in a pass."""
-    raw = json.dumps([after, watermark.change_seq, watermark.seq], separators=(",", ":"))
+#: The largest insertion or change ``seq`` a cursor may carry (PostgreSQL ``bigint``).
+MAX_SEQ = 2**63 - 1
+
+
+def pass_key(filters: ExportFilters) -> str:
+    """A short digest of the filters of a pass: a cursor carries it, so that a cursor used with
+    other filters (another ``status``, ``since``, commune, period…) is refused instead of mixing
+    one pass's watermark with another's reports."""
+    return hashlib.sha256(repr(filters).encode()).hexdigest()[:16]
+
+
+def encode_cursor(after: int, watermark: Watermark, filters: ExportFilters) -> str:
+    """Return the opaque cursor of the page after insertion ``seq`` ``after`` in a pass with
+    ``filters``."""
+    raw = json.dumps([after, watermark.change_seq, watermark.seq, pass_key(filters)], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[int, Watermark]:
-    """Return (after, watermark) of a cursor; ``invalid_request`` (400) when malformed."""
+def decode_cursor(cursor: str, filters: ExportFilters) -> tuple[int, Watermark]:
+    """Return (after, watermark) of a cursor of a pass with ``filters``.
+
+    Raises ``invalid_request`` (400, ``where`` = ``cursor``) when it is malformed, carries a
+    number beyond :data:`MAX_SEQ`, or belongs to a pass with other filters.
+    """
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after, change_seq, seq = values
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+        after, change_seq, seq, key = values
+        numbers = (after, change_seq, seq)
+        if not all(type(v) is int and 0 <= v <= MAX_SEQ for v in numbers) or not isinstance(key, str):
             raise ValueError(values)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise GeosignalError("invalid_request", "cursor is malformed", where="cursor") from None
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
+        raise GeosignalError("invalid_request", "cursor is malformed: send the next_cursor of the previous page "
+                             "as it was given", where="cursor") from None
+    if key != pass_key(filters):
+        raise GeosignalError("invalid_request", "cursor belongs to an export with other filters: send the same "
+                             "status, commune, bbox, since, from and to as the first page", where="cursor")
     return after, Watermark(change_seq, seq)
 
 

@@ -137,7 +137,7 @@ def _stored_features(session: Session, request: ExportRequest, paging: Paging | 
             break
     stream.seq_span = (stream.seq_span[0], after)
     if stream.next_cursor:
-        stream.next_cursor = encode_cursor(after, stream.watermark)
+        stream.next_cursor = encode_cursor(after, stream.watermark, request.filters)
 
 
 def geojson_chunks(session: Session, request: ExportRequest, paging: Paging | None, stream: ExportStream,

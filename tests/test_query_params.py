@@ -1,0 +1,193 @@
+"""Query strings and JSON bodies that do not say one thing: a parameter given twice, a
+parameter an endpoint does not take, whole numbers Python would read too kindly, export
+cursors used outside their pass, bodies nested too deeply, PATCH members that cannot be
+edited. Each is refused with its code and the parameter or pointer it concerns; nothing is
+changed, never a 500."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from shapely.geometry import Point
+
+from tests.factories import CHARLEROI_LAMBERT72, count_reports, feature, to_geojson_4326
+
+X0, Y0 = CHARLEROI_LAMBERT72
+PT = {"type": "Point", "coordinates": [4.444, 50.4108]}
+
+
+def _problem(response, status: int, code: str, where: str | None) -> dict:  # noqa: ANN001
+    body = response.get_json()
+    assert (response.status_code, body["code"], body.get("where")) == (status, code, where), body
+    assert response.mimetype == "application/problem+json"
+    return body
+
+
+def _post(account, geometry: dict, **props) -> str:  # noqa: ANN001, ANN003
+    response = account.post("/api/v1/reports", data=json.dumps(feature(geometry, **props)),
+                            content_type="application/geo+json")
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+# =========================================================================== a parameter given twice
+
+@pytest.mark.parametrize("query", [
+    "/api/v1/reports?status=validated&status=bogus",
+    "/api/v1/reports?status=bogus&status=validated",
+    "/api/v1/exports/dwconnect?status=validated&status=bogus",
+    "/api/v1/queue?status=submitted&status=bogus",
+    "/api/v1/stats/communes?network=mobile&network=fixed",
+    "/ogc/collections/white-zones/items?limit=1&limit=2",
+])
+def test_a_parameter_given_twice_is_refused(referent, query) -> None:  # noqa: ANN001
+    name = query.split("?")[1].split("=")[0]
+    body = _problem(referent.get(query), 400, "invalid_request", name)
+    assert "more than once" in body["detail"]
+
+
+def test_a_page_with_a_parameter_given_twice_answers_a_page(referent) -> None:  # noqa: ANN001
+    referent.login()
+    response = referent.client.get("/carte?commune=52011&commune=99999")
+    assert response.status_code == 400 and response.mimetype == "text/html"
+
+
+# =========================================================================== a parameter the endpoint does not take
+
+@pytest.mark.parametrize(("query", "name"), [
+    ("/api/v1/reports?limit=2&statut=validated", "statut"),  # misspelt: would answer every status
+    ("/api/v1/reports?page=2", "page"),
+    ("/api/v1/reports?sort=-reported_at", "sort"),
+    ("/api/v1/stats/communes?commune=52011", "commune"),  # not a filter of the table (one row per commune)
+    ("/api/v1/stats/locations?zoom=10&bbox=4.3,50.3,4.6,50.5&commune=56016", "commune"),
+    ("/api/v1/exports/dwconnect?status=all&format=csv", "format"),
+    ("/ogc/collections/white-zones/items?filter=status%3D%27validated%27", "filter"),
+    ("/ogc/collections/white-zones/items?crs=http://www.opengis.net/def/crs/EPSG/0/31370", "crs"),
+    ("/ogc/collections?foo=bar", "foo"),
+    ("/api/v1/communes?x=1", "x"),
+])
+def test_a_parameter_the_endpoint_does_not_take_is_refused(referent, query, name) -> None:  # noqa: ANN001
+    body = _problem(referent.get(query), 400, "invalid_request", name)
+    assert "not a parameter of this endpoint" in body["detail"]
+
+
+def test_declared_parameters_still_work(db, representative, referent) -> None:  # noqa: ANN001
+    _post(representative, PT)
+    assert referent.get("/api/v1/reports?status=submitted&limit=5&commune=52011").status_code == 200
+    assert referent.get("/api/v1/stats/communes?status=all&network=mobile&survey=1").status_code == 200
+    assert referent.get("/api/v1/stats/locations?zoom=10&bbox=4.3,50.3,4.6,50.5&status=all").status_code == 200
+    assert referent.get("/ogc/collections/white-zones/items?limit=5&offset=0&f=json"
+                        "&bbox-crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84&bbox=4.3,50.3,4.6,50.5").status_code == 200
+    # pages keep taking what they are sent (links with tracking parameters, old bookmarks)
+    referent.login()
+    assert referent.client.get("/carte?utm_source=mail").status_code == 200
+
+
+# =========================================================================== whole numbers as written
+
+@pytest.mark.parametrize(("query", "where"), [
+    ("/api/v1/reports?limit=1_0", "limit"),
+    ("/api/v1/reports?limit=%C2%B2", "limit"),  # ²
+    ("/api/v1/reports?limit=+5", "limit"),
+    ("/api/v1/reports?limit=%D9%A3", "limit"),  # Arabic-Indic three
+    ("/api/v1/exports/dwconnect?since=seq:1_000", "since"),
+    ("/api/v1/stats/locations?zoom=1_0&bbox=4.3,50.3,4.6,50.5", "zoom"),
+    ("/ogc/collections/white-zones/items?limit=1_0", "limit"),
+    ("/ogc/collections/white-zones/items?offset=%C2%B3", "offset"),
+    ("/api/v1/reports?cursor=" + base64.urlsafe_b64encode(b"r1_000").decode().rstrip("="), "cursor"),
+    ("/api/v1/reports?cursor=" + base64.urlsafe_b64encode(b"r" + b"9" * 40).decode().rstrip("="), "cursor"),
+])
+def test_whole_numbers_are_ascii_digits_within_range(referent, query, where) -> None:  # noqa: ANN001
+    _problem(referent.get(query), 400, "invalid_request", where)
+
+
+# =========================================================================== export cursors
+
+def _cursor(*values) -> str:  # noqa: ANN002
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+
+def test_an_export_cursor_belongs_to_its_pass(db, representative, referent) -> None:  # noqa: ANN001
+    for i in range(3):
+        _post(representative, to_geojson_4326(Point(X0 + 50 * i, Y0)), description=f"r{i}")
+    first = referent.get("/api/v1/exports/dwconnect?status=all&limit=1").get_json()
+    cursor = first["next_cursor"]
+    second = referent.get(f"/api/v1/exports/dwconnect?status=all&limit=1&cursor={cursor}")
+    assert second.status_code == 200 and len(second.get_json()["features"]) == 1
+    assert second.get_json()["features"][0]["id"] != first["features"][0]["id"]
+    # the same cursor with other filters would mix one pass's watermark with another's reports
+    for other in ("status=validated", "status=all&commune=52011", "status=all&since=seq:0",
+                  "status=all&from=2026-01-01"):
+        body = _problem(referent.get(f"/api/v1/exports/dwconnect?{other}&limit=1&cursor={cursor}"),
+                        400, "invalid_request", "cursor")
+        assert "other filters" in body["detail"]
+
+
+@pytest.mark.parametrize("values", [(0, 2**63, 1, "x"), (0, 1, 2**63, "x"), (2**63, 1, 1, "x"), (0, 1, 1),
+                                    (0, -1, 1, "x"), (0, True, 1, "x"), (0, 1.0, 1, "x")])
+def test_a_forged_export_cursor_is_refused_before_the_stream(referent, values) -> None:  # noqa: ANN001
+    response = referent.get(f"/api/v1/exports/dwconnect?status=all&limit=1&cursor={_cursor(*values)}")
+    _problem(response, 400, "invalid_request", "cursor")
+
+
+# =========================================================================== JSON nested too deeply
+
+DEEP = "[" * 50_000 + "]" * 50_000
+
+
+def test_a_body_nested_too_deeply_is_invalid_json_everywhere(db, representative, referent) -> None:  # noqa: ANN001
+    rid = _post(representative, PT)
+    for path in (f"/api/v1/reports/{rid}/transitions", "/api/v1/reports/transitions", "/api/v1/zones/1/confirm",
+                 "/api/v1/zones/1/split"):
+        for body in (DEEP, '{"to": ' + DEEP + "}"):
+            response = referent.post(path, data=body, headers={"Content-Type": "application/json"})
+            _problem(response, 400, "invalid_json", None)
+    speed = representative.post(f"/api/v1/reports/{rid}/evidence", data=DEEP,
+                                headers={"Content-Type": "application/json"})
+    assert speed.status_code == 400 and speed.get_json()["code"] == "invalid_json"
+    assert referent.get(f"/api/v1/reports/{rid}").get_json()["properties"]["status"] == "submitted"
+
+
+# =========================================================================== PATCH members that cannot be edited
+
+def _patch(account, rid: str, body: dict):  # noqa: ANN001, ANN202
+    etag = account.get(f"/api/v1/reports/{rid}").headers["ETag"]
+    return account.patch(f"/api/v1/reports/{rid}", data=json.dumps(body), content_type="application/json",
+                         headers={"If-Match": etag})
+
+
+def test_patch_refuses_what_it_cannot_change_and_takes_a_feature_back_as_read(db, representative) -> None:  # noqa: ANN001
+    rid = _post(representative, PT, description="avant")
+    before = representative.get(f"/api/v1/reports/{rid}").get_json()
+    for body, code, where in (
+        ({"type": "FeatureCollection", "properties": {"description": "fc"}}, "invalid_geojson", "/type"),
+        ({"id": "00000000-0000-4000-8000-000000000000", "properties": {"description": "x"}}, "invalid_request", "/id"),
+        ({"properties": {"status": "validated"}}, "invalid_attribute", "/properties/status"),
+        ({"properties": {"commune_nis": "56016"}}, "invalid_attribute", "/properties/commune_nis"),
+        ({"properties": {"area_m2": 5.0}}, "invalid_attribute", "/properties/area_m2"),
+    ):
+        response = _patch(representative, rid, body)
+        _problem(response, 400 if code == "invalid_request" else 422, code, where)
+    assert "/transitions" in _patch(representative, rid, {"properties": {"status": "validated"}}).get_json()["detail"]
+    assert representative.get(f"/api/v1/reports/{rid}").get_json() == before  # nothing changed
+    # a Feature read, changed and sent back whole: the read-only members as read are taken
+    whole = {**before, "properties": {**before["properties"], "description": "après"}}
+    response = _patch(representative, rid, whole)
+    assert response.status_code == 200, response.get_json()
+    after = response.get_json()
+    assert after["properties"]["description"] == "après"
+    assert (after["properties"]["status"], after["properties"]["commune_nis"]) == ("submitted", "52011")
+    assert count_reports(db) == 1
+
+
+# =========================================================================== OGC datetime
+
+def test_ogc_datetime_carries_its_offset(db, representative, client) -> None:  # noqa: ANN001
+    items = "/ogc/collections/white-zones/items"
+    for naive in ("2026-03-29T02:30", "2026-01-01", "2026-01-01T00:00:00/.."):
+        _problem(client.get(f"{items}?datetime={naive}"), 400, "invalid_request", "datetime")
+    assert client.get(f"{items}?datetime=2026-01-01T00:00:00Z/..").status_code == 200
+    # an unencoded "+01:00" arrives as " 01:00": read as the offset it was
+    assert client.get(f"{items}?datetime=2026-01-01T00:00:00+01:00/..").status_code == 200
