@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from geosignal.services.intake import ReportInput, read_upload
 from tests.factories import upload_file, zipped
+from tests.test_hostile_containers import refused
 
 #: Per-feature properties that differ between a preview and a save (set by the save).
 _VOLATILE = ("reference", "reported_at", "updated_at", "revision")
@@ -237,3 +238,33 @@ def test_dbf_numbers_stay_with_their_record_past_a_deleted_one(area, admin, db):
     assert [r.properties.get("households_affected") for r in res] == [1, 3]
     _, rows = preview_and_save(admin, db, data, "zones.zip", saved=2)
     assert [r["households_affected"] for r in rows] == [1, 3]
+
+
+# =========================================================================== F3: CSV mixing encodings
+
+_UTF8_ROW = "50,4108;4,4440;Pas de réseau rue de l'Église\r\n"
+_CP1252_ROW = "50,4109;4,4441;\"Aucun; réseau\";Château – cœur\r\n"
+
+
+@pytest.mark.parametrize(("rows", "bad_row", "utf8_row", "column", "prefix"), [
+    ([("utf-8", _UTF8_ROW), ("cp1252", _CP1252_ROW)], 3, 2, "description", ""),
+    ([("cp1252", _CP1252_ROW), ("utf-8", _UTF8_ROW)], 2, 3, "description", ""),
+    ([("utf-8", _UTF8_ROW), ("utf-8", _UTF8_ROW), ("cp1252", "50,41;4,444;ok;Marcinelle–Haies\r\n")], 4, 2,
+     "lieu", ""),
+    ([("utf-8", _UTF8_ROW), ("cp1252", _CP1252_ROW)], 3, 2, "description", "sep=;\r\n"),
+])
+def test_csv_mixing_utf8_and_windows_1252_is_refused(area, admin, db, rows, bad_row, utf8_row, column, prefix):
+    # F3: the whole file was decoded as Windows-1252 and every UTF-8 accent stored as mojibake
+    data = (prefix + "lat;lon;description;lieu\r\n").encode() + b"".join(t.encode(c) for c, t in rows)
+    err = refused(area, admin, db, data, "releve.csv", "unreadable_file")
+    assert (err.where, err.extra["column"], err.extra["utf8_row"]) == (f"row {bad_row}", column, utf8_row)
+    assert err.extra["offset"] == data.index(next(t.encode(c) for c, t in rows if c == "cp1252")) + (
+        _CP1252_ROW.index("Aucun; r") + 8 if column == "description" else len("50,41;4,444;ok;Marcinelle"))
+
+
+@pytest.mark.parametrize("ends", ["\r\n", "\r"])
+def test_csv_wholly_windows_1252_or_utf8_is_still_read_exactly(area, admin, db, ends):
+    for k, codec in enumerate(("cp1252", "utf-8")):
+        text = f"lat;lon;description{ends}50,41{k}8;4,4440;Église – cœur{ends}50,41{k}9;4,4441;Pas de réseau{ends}"
+        _, rows = preview_and_save(admin, db, text.encode(codec), "releve.csv", saved=2)
+        assert [r["description"] for r in rows] == ["Église – cœur", "Pas de réseau"]

@@ -39,7 +39,8 @@
   one rule per format whatever the other rows hold — a naive time is Brussels wall time (GPX:
   UTC), one in the DST gap or overlap is dropped with a warning.
 * CSV: read with the ``csv`` module. Encoding UTF-8, UTF-16 or UTF-32 (by BOM, or UTF-16/32 by
-  its NUL bytes: Excel's *Unicode text*), else UTF-8, else Windows-1252; lines ending in LF,
+  its NUL bytes: Excel's *Unicode text*), else UTF-8, else Windows-1252 (a file mixing UTF-8
+  and Windows-1252 rows refused, naming the first row not UTF-8); lines ending in LF,
   CRLF or a lone CR; separator ``;``, ``,``, tab or ``|`` (most frequent in the header line); two
   columns standing for the same property or coordinate are refused (``duplicate_header``)
   unless ``column_map`` says which to read; decimal point or
@@ -372,7 +373,8 @@ def _decode(data: bytes) -> tuple[str, str]:
     UTF-16 or UTF-32 is recognised by its NUL bytes (ASCII characters have a NUL in every other
     byte, or in three of four): ``utf-16-le``, ``utf-16-be``, ``utf-32-le``, ``utf-32-be``.
     Otherwise UTF-8, else Windows-1252 (Latin-1 for the five bytes Windows-1252 leaves
-    undefined). Bytes that are not valid in the encoding the mark or the NUL pattern declares
+    undefined) — unless a line is UTF-8 beyond ASCII: a file mixing both is refused
+    (:func:`_refuse_mixed_encodings`), never read as mojibake. Bytes that are not valid in the encoding the mark or the NUL pattern declares
     raise 422 ``unreadable_file`` naming the row (``where``) and the byte offset."""
     codec = None
     for bom, name, with_bom in ((b"\xff\xfe\x00\x00", "utf-32-le", "utf-32"),
@@ -409,12 +411,51 @@ def _decode(data: bytes) -> tuple[str, str]:
                                  offset=exc.start + len(data) - len(body)) from None
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        _refuse_mixed_encodings(data, exc.start)
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
+    """Refuse a CSV that is not all UTF-8 (``bad``: the offset of the first byte that is not)
+    but holds a line that is UTF-8 text beyond ASCII: a UTF-8 export later edited in an
+    editor saving Windows-1252. Read whole as either encoding, the other rows' accents would
+    be stored garbled (``rÃ©seau``). Raises 422 ``unreadable_file`` naming the first row that
+    is not UTF-8 (``where``, its cell's ``column``/``column_number``, the byte ``offset``) and
+    the first row in UTF-8 (``utf8_row``). Returns when no line is UTF-8 beyond ASCII (a
+    Windows-1252 file)."""
+    sep = b"\n" if b"\n" in data or b"\r" not in data else b"\r"
+    utf8_row = None
+    for row, line in enumerate(data.split(sep), start=1):
+        if max(line, default=0) >= 0x80:
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            utf8_row = row
+            break
+    if utf8_row is None:
+        return
+    row = data.count(sep, 0, bad) + 1
+    start = data.rfind(sep, 0, bad) + 1
+    lines = data.split(sep, 2)
+    directive = _SEP_DIRECTIVE.match(lines[0].decode("cp1252", errors="replace") + "\n")
+    header_line = lines[1] if directive and len(lines) > 1 else lines[0]
+    header_text = header_line.decode("utf-8", errors="replace").strip("\r")
+    delim = directive.group(1) if directive else _delimiter(header_text)
+    header = [h.strip() for h in next(csv.reader([header_text], delimiter=delim), [])]
+    before = re.sub(r'"[^"]*(?:"|$)', "", data[start:bad].decode("cp1252", errors="replace"))  # quoted: no cells
+    k = before.count(delim)
+    if directive:  # Excel's sep= line is not a row
+        row, utf8_row = row - 1, utf8_row - 1
+    raise GeosignalError(
+        "unreadable_file", f"The file mixes two encodings: row {row} (byte {bad:,}, column "
+        f"{_column_label(header, k)!r}) is not UTF-8 (Windows-1252?), while row {utf8_row} is UTF-8. Read either "
+        "way, the accents of the other rows would be stored garbled; save the whole file again as UTF-8.",
+        where=f"row {row}", column=_column_label(header, k), column_number=k + 1, offset=bad, utf8_row=utf8_row)
 
 
 def _delimiter(first_line: str) -> str:
