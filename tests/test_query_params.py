@@ -191,3 +191,10 @@ def test_ogc_datetime_carries_its_offset(db, representative, client) -> None:  #
     assert client.get(f"{items}?datetime=2026-01-01T00:00:00Z/..").status_code == 200
     # an unencoded "+01:00" arrives as " 01:00": read as the offset it was
     assert client.get(f"{items}?datetime=2026-01-01T00:00:00+01:00/..").status_code == 200
+
+
+def test_an_item_id_that_cannot_exist_is_not_found(client) -> None:  # noqa: ANN001
+    for item in ("%00", "5201", "520111", "%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2", "x" * 300):
+        _problem(client.get(f"/ogc/collections/communes/items/{item}"), 404, "not_found", None)
+    _problem(client.get("/ogc/collections/white-zones/items/%00"), 404, "not_found", None)
+    assert client.get("/ogc/collections/communes/items/52011").status_code == 200

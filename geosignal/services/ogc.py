@@ -291,6 +291,8 @@ def item(session: Session, base: str, collection_id: str, item_id: str, viewer: 
     _check_collection(collection_id)
     where, params = _where(collection_id, viewer, None)
     if collection_id == "communes":
+        if not (len(item_id) == 5 and item_id.isascii() and item_id.isdigit()):  # no NIS code: no such item
+            raise GeosignalError("not_found", f"no feature {item_id[:40]!r} in {collection_id}")
         where += " AND c.nis_code = :fid"
         params["fid"] = item_id
     else:
