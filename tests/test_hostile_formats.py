@@ -268,3 +268,29 @@ def test_csv_wholly_windows_1252_or_utf8_is_still_read_exactly(area, admin, db, 
         text = f"lat;lon;description{ends}50,41{k}8;4,4440;Église – cœur{ends}50,41{k}9;4,4441;Pas de réseau{ends}"
         _, rows = preview_and_save(admin, db, text.encode(codec), "releve.csv", saved=2)
         assert [r["description"] for r in rows] == ["Église – cœur", "Pas de réseau"]
+
+
+# =========================================================================== F4: Shapefile and KML in one zip
+
+_SIDE_KML = (b'<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>'
+             b"<name>L\xc3\xa9gende</name><Point><coordinates>4.444,50.41</coordinates></Point></Placemark></Document>"
+             b"</kml>")
+
+
+@pytest.mark.parametrize(("kml_name", "shp_folder", "filename"), [
+    ("apercu.kml", "", "zones.zip"), ("doc.kml", "", "zones.kmz"), ("legende/apercu.KML", "data/", "zones.zip"),
+    ("doc.kml", "couches/", "zones.zip")])
+def test_zip_with_a_shapefile_and_kml_asks_which(area, admin, db, kml_name, shp_folder, filename):
+    # F4: it was read as a KMZ, the Shapefile's zones dropped without a word
+    parts = raw_shapefile([("descr", "C", 10, 0)], [["zone 1"], ["zone 2"]])
+    data = zipped(*[(f"{shp_folder}zones{ext}", b) for ext, b in parts.items()], (kml_name, _SIDE_KML))
+    err = refused(area, admin, db, data, filename, "unreadable_file")
+    assert (err.extra["shapefiles"], err.extra["kml_members"]) == ([f"{shp_folder}zones.shp"], [kml_name])
+    assert err.where is None
+
+
+def test_zip_with_only_one_kind_is_read_as_before(area, admin, db):
+    parts = raw_shapefile([("descr", "C", 10, 0)], [["zone 1"], ["zone 2"]])
+    shp = zipped(*[(f"zones{ext}", b) for ext, b in parts.items()], ("__MACOSX/._apercu.kml", b"junk"))
+    assert read_upload(shp, "zones.zip", area=area).format == "shapefile"
+    assert read_upload(zipped(("apercu.kml", _SIDE_KML)), "zones.zip", area=area).format == "kmz"

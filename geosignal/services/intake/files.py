@@ -4,7 +4,9 @@
   given an ``io.BytesIO`` (pyogrio copies it to GDAL's ``/vsimem/``); never from a path or
   URL a user supplied.
 * The format comes from sniffing the content (zip, SQLite, XML root, JSON) first, the file
-  extension second; ``unsupported_format`` (415) otherwise.
+  extension second; ``unsupported_format`` (415) otherwise. A zip holding both a Shapefile and
+  KML is refused (``unreadable_file`` with ``shapefiles`` and ``kml_members``): read as one, the
+  other would be dropped silently.
 * Hostile containers are refused before GDAL reads them (:mod:`.containers`): archives by
   member names, links, entry count and the bytes actually inflated; XML with a DOCTYPE or
   entities anywhere in its prolog (XML in UTF-8, UTF-16 or UTF-32, recognised by its root's
@@ -168,9 +170,16 @@ def detect_format(data: bytes, filename: str) -> str:
     if head.startswith(b"PK\x03\x04"):
         infos = check_members(open_zip(data))
         names = [i.filename for i in infos if not i.is_dir() and not is_junk_member(i.filename)]
-        if any(n.lower().endswith(".kml") for n in names):
+        kmls = [n for n in names if n.lower().endswith(".kml")]
+        shapes = [n for n in names if n.lower().endswith(".shp")]
+        if kmls and shapes:  # which one is the upload? reading one would silently drop the other
+            raise GeosignalError("unreadable_file", f"The archive holds both a Shapefile ({', '.join(shapes[:5])}) "
+                                 f"and KML ({', '.join(kmls[:5])}): which one should be read cannot be told, and "
+                                 "the other would be lost. Send them as separate files (the KML alone or as a KMZ, "
+                                 "the Shapefile in a zip of its own).", shapefiles=shapes[:20], kml_members=kmls[:20])
+        if kmls:
             return "kmz"
-        if any(n.lower().endswith(".shp") for n in names):
+        if shapes:
             return "shapefile"
         nested = [n for n in names if n.lower().endswith(_NESTED_EXT)]
         if ext == ".kmz":
