@@ -17,6 +17,7 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import text
 
+from geosignal.errors import GeosignalError
 from geosignal.services.intake import ReportInput, read_upload
 from tests.factories import upload_file, zipped
 from tests.test_hostile_containers import refused
@@ -294,3 +295,52 @@ def test_zip_with_only_one_kind_is_read_as_before(area, admin, db):
     shp = zipped(*[(f"zones{ext}", b) for ext, b in parts.items()], ("__MACOSX/._apercu.kml", b"junk"))
     assert read_upload(shp, "zones.zip", area=area).format == "shapefile"
     assert read_upload(zipped(("apercu.kml", _SIDE_KML)), "zones.zip", area=area).format == "kmz"
+
+
+# =========================================================================== F5: WKT2 .prj
+
+def _square_shapefile(tmp_path, epsg: int, prj: str) -> bytes:  # noqa: ANN001
+    """A zipped Shapefile of one 1 km² square in Charleroi written in ``epsg``, its .prj ``prj``."""
+    from tests.factories import square_lambert
+
+    square = gpd.GeoSeries([square_lambert(155000, 122000, 1000)], crs=31370).to_crs(epsg)
+    folder = tmp_path / f"prj-{epsg}"
+    folder.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gpd.GeoDataFrame({"descr": ["carré"]}, geometry=square, crs=epsg).to_file(folder / "z.shp")
+    (folder / "z.prj").write_text(prj)
+    return zipped(*[(p.name, p.read_bytes()) for p in sorted(folder.iterdir())])
+
+
+@pytest.mark.parametrize("version", ["WKT2_2015", "WKT2_2019", "WKT2_2019_SIMPLIFIED", "WKT1_ESRI", "WKT1_GDAL"])
+@pytest.mark.parametrize("epsg", [31370, 3812])
+def test_prj_in_wkt2_is_read_as_declared(area, admin, db, tmp_path, epsg, version):
+    # F5: GDAL ignored a WKT2 .prj and read the Lambert coordinates as WGS 84 (refused as
+    # outside the area with "send crs=EPSG:31370", or a BD72 point stored 109 m off)
+    from pyproj import CRS
+
+    data = _square_shapefile(tmp_path, epsg, CRS.from_epsg(epsg).to_wkt(version))
+    _, rows = preview_and_save(admin, db, data, "z.zip", saved=1)
+    assert rows[0]["area_m2"] == pytest.approx(1_000_000, abs=1)
+
+
+@pytest.mark.parametrize("version", ["WKT2_2015", "WKT2_2019", "WKT1_ESRI"])
+def test_prj_in_wkt2_declaring_an_unaccepted_crs_is_refused(area, admin, db, tmp_path, version):
+    # the same .prj in WKT1 was refused; in WKT2 it was taken for WGS 84
+    from pyproj import CRS
+
+    data = _square_shapefile(tmp_path, 4313, CRS.from_epsg(4313).to_wkt(version))
+    err = refused(area, admin, db, data, "z.zip", "unsupported_crs")
+    assert err.where == "layer z" and "4313" in err.detail
+
+
+def test_prj_in_wkt2_disagreeing_with_the_request_crs_is_refused(area, admin, db, tmp_path):
+    from pyproj import CRS
+
+    data = _square_shapefile(tmp_path, 3812, CRS.from_epsg(3812).to_wkt("WKT2_2019"))
+    with pytest.raises(GeosignalError) as info:
+        read_upload(data, "z.zip", area=area, crs="EPSG:31370")
+    assert (info.value.code, info.value.where) == ("unsupported_crs", "layer z")
+    response = upload_file(admin, data, "z.zip", network="mobile", crs="EPSG:31370", dry_run="1")
+    assert (response.status_code, response.get_json()["code"]) == (422, "unsupported_crs")

@@ -27,7 +27,8 @@
   warning names both when there is more than one. No feature layer → ``no_features``.
 * Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
   ``unreadable_file`` with ``missing``); the three must agree (record counts, index offsets:
-  :func:`~.containers.check_shapefile`); text decoded as :func:`~.containers.dbf_encoding` decides.
+  :func:`~.containers.check_shapefile`); text decoded as :func:`~.containers.dbf_encoding` decides;
+  a ``.prj`` in WKT2 (which GDAL's Shapefile driver ignores) is given to GDAL in WKT1.
 * Shapefile numeric fields (dBase ``N``/``F``, numbers written as text) are read as written
   (:func:`~.containers.dbf_stored_numbers`; GDAL's ``atoi`` reads ``nan`` as 0, ``1.000`` as 1,
   ``12.7`` as 12). GeoPackage numeric columns are read from SQLite as stored (GDAL would truncate them to its
@@ -885,22 +886,36 @@ def _gpkg_crs(declared: GpkgLayer, crs_text: str | None, caller: int | None, lay
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
-def _check_prj(member: str, content: bytes) -> None:
+#: The keywords a WKT1 definition starts with (OGC 01-009 and ESRI): what GDAL's Shapefile
+#: driver reads in a ``.prj``.
+_WKT1_START = re.compile(r"(?:PROJCS|GEOGCS|GEOCCS|COMPD_CS|VERT_CS|LOCAL_CS)\s*\[", re.IGNORECASE)
+
+
+def _check_prj(member: str, content: bytes) -> bytes:
     """A ``.prj`` declares the Shapefile's CRS: one that cannot be read must not be taken for
-    no declaration (GDAL would then read the coordinates as the default, WGS 84). Raises 422
-    ``unsupported_crs`` naming ``member``."""
+    no declaration (GDAL would then read the coordinates as the default, WGS 84). Returns the
+    ``.prj`` to give GDAL: ``content`` itself when it is WKT1 (what GDAL reads), else (WKT2,
+    which GDAL's Shapefile driver ignores) the same CRS as pyproj reads it, written as WKT1 —
+    so that GDAL reads the CRS geosignal checked. Raises 422 ``unsupported_crs`` naming
+    ``member`` when pyproj cannot read it or it cannot be written as WKT1."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
     text = content.decode("utf-8", errors="replace").strip().lstrip("\ufeff").strip()
     if not text:  # an empty .prj declares nothing (some writers leave one): as if none were sent
-        return
+        return content
     try:
-        CRS.from_wkt(text)
+        crs = CRS.from_wkt(text)
+        if _WKT1_START.match(text):
+            return content
+        wkt1 = crs.to_wkt("WKT1_GDAL") or crs.to_wkt("WKT1_ESRI")
+        if not wkt1:
+            raise ValueError("no WKT1 form")  # noqa: TRY301 - refused below like an unreadable one
     except (CRSError, ValueError):
         raise GeosignalError("unsupported_crs", f"{member!r} does not declare a coordinate system that can be read "
                              f"({text[:60]!r}): fix it, or remove it and send crs.", where=member,
                              member=member) from None
+    return wkt1.encode("utf-8")
 
 
 def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str, dict[int, list[str | None]]]]:
@@ -941,7 +956,7 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str
                                      "(and .prj) together.", member=shp_name, missing=missing)
             check_shapefile(parts["shp"], parts["shx"], parts["dbf"])
             if "prj" in parts:
-                _check_prj(*parts["prj"])
+                parts["prj"] = (parts["prj"][0], _check_prj(*parts["prj"]))
             cpg = parts.get("cpg", (None, None))[1]
             codec, _ = dbf_encoding(parts["dbf"][1], cpg, parts["dbf"][0])
             stem = shp_name.replace("\\", "/").rsplit("/", 1)[-1][:-4]
