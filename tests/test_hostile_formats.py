@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from geosignal.errors import GeosignalError
 from geosignal.services.intake import ReportInput, read_upload
-from tests.factories import upload_file, zipped
+from tests.factories import count_reports, upload_file, zipped
 from tests.test_hostile_containers import refused
 
 #: Per-feature properties that differ between a preview and a save (set by the save).
@@ -344,3 +344,73 @@ def test_prj_in_wkt2_disagreeing_with_the_request_crs_is_refused(area, admin, db
     assert (info.value.code, info.value.where) == ("unsupported_crs", "layer z")
     response = upload_file(admin, data, "z.zip", network="mobile", crs="EPSG:31370", dry_run="1")
     assert (response.status_code, response.get_json()["code"]) == (422, "unsupported_crs")
+
+
+# =========================================================================== F6: Shapefile hole outside its shell
+
+def raw_polygon_shapefile(records: list[list[list[tuple[float, float]]]]) -> dict[str, bytes]:
+    """The members of a polygon Shapefile written byte by byte, one record per list of rings
+    (each ring as written: orientation kept), one C field ``desc``."""
+    import struct
+
+    bodies = []
+    for rings in records:
+        points = [p for ring in rings for p in ring]
+        starts = [sum(len(r) for r in rings[:k]) for k in range(len(rings))]
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        bodies.append(struct.pack("<i4d2i", 5, min(xs), min(ys), max(xs), max(ys), len(rings), len(points))
+                      + struct.pack(f"<{len(rings)}i", *starts) + b"".join(struct.pack("<2d", *p) for p in points))
+
+    def header(size: int) -> bytes:
+        return (struct.pack(">i", 9994) + b"\0" * 20 + struct.pack(">i", size // 2) + struct.pack("<ii", 1000, 5)
+                + struct.pack("<8d", 4, 50, 5, 51, 0, 0, 0, 0))
+
+    shp, shx, pos = b"", b"", 100
+    for k, body in enumerate(bodies):
+        shx += struct.pack(">ii", pos // 2, len(body) // 2)
+        shp += struct.pack(">ii", k + 1, len(body) // 2) + body
+        pos += 8 + len(body)
+    parts = raw_shapefile([("desc", "C", 10, 0)], [[f"zone {k}"] for k in range(len(records))])
+    parts.update({".shp": header(100 + len(shp)) + shp, ".shx": header(100 + len(shx)) + shx})
+    return parts
+
+
+def _ring(x0: float, y0: float, x1: float, y1: float, *, clockwise: bool) -> list[tuple[float, float]]:
+    ring = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    return ring[::-1] if clockwise else ring
+
+
+_SHELL = _ring(4.43, 50.40, 4.45, 50.42, clockwise=True)
+
+
+@pytest.mark.parametrize(("rings", "location"), [
+    ([_SHELL, _ring(4.46, 50.40, 4.47, 50.41, clockwise=False)], [4.46, 50.4]),
+    ([_SHELL, _ring(4.435, 50.405, 4.44, 50.41, clockwise=False), _ring(4.46, 50.40, 4.47, 50.41, clockwise=False)],
+     [4.46, 50.4]),
+    ([_SHELL, _ring(4.48, 50.40, 4.49, 50.41, clockwise=True), _ring(4.44, 50.43, 4.445, 50.435, clockwise=False)],
+     [4.44, 50.43]),
+])
+def test_shapefile_hole_outside_its_shell_is_refused_as_elsewhere(area, admin, db, rings, location):
+    # F6: GDAL made the misplaced hole a zone of its own (a MultiPolygon of 3.95 km²); GeoJSON,
+    # GeoPackage, KML and CSV refuse it with invalid_geometry "Hole lies outside shell"
+    ok = [_ring(4.44, 50.405, 4.448, 50.411, clockwise=True)]
+    data = shapefile_members(raw_polygon_shapefile([ok, rings]))
+    body, rows = preview_and_save(admin, db, data, "zones.zip", saved=1)
+    error = body["features"][1]["error"]
+    assert (error["code"], error["where"], error["index"], error["layer"]) == ("invalid_geometry", "feature 1", 1,
+                                                                                "zones")
+    assert error["location"] == location and error["reason"].startswith("Hole lies outside shell")
+    assert body["features"][0]["status"] == "accepted" and rows[0]["description"] == "zone 0"
+    before = count_reports(db)
+    response = upload_file(admin, data, "zones.zip", network="mobile", mode="all")
+    assert response.status_code == 422 and count_reports(db) == before
+
+
+def test_shapefile_holes_inside_their_shell_are_read_as_before(area):
+    inner = _ring(4.435, 50.405, 4.44, 50.41, clockwise=False)
+    second = _ring(4.46, 50.40, 4.47, 50.41, clockwise=True)
+    hole_in_second = _ring(4.462, 50.402, 4.465, 50.405, clockwise=False)
+    data = shapefile_members(raw_polygon_shapefile([[_SHELL, inner], [_SHELL, second, hole_in_second]]))
+    res = read_upload(data, "zones.zip", area=area)
+    assert [r.geometry.geom_type for r in res] == ["Polygon", "MultiPolygon"]
+    assert [len(g.interiors) for g in (res[0].geometry, *res[1].geometry.geoms)] == [1, 0, 1]

@@ -995,6 +995,54 @@ def _shp_records(shp: bytes, member: str) -> list[tuple[int, int]]:
     return records
 
 
+#: Shapefile shape types holding polygons (Polygon, PolygonZ, PolygonM).
+_SHP_POLYGONS = (5, 15, 25)
+
+
+def shp_misplaced_holes(shp: bytes, member: str) -> dict[int, dict]:
+    """The polygon records of a ``.shp`` holding a hole (a counter-clockwise ring) that lies in
+    none of the record's outer rings (clockwise), as written: ``{record index (0-based): GeoJSON
+    geometry}``, each hole put with the outer ring holding it, a misplaced one with the first.
+    GDAL would turn such a hole into a zone of its own (``organizePolygons``); given to the
+    checks as written, it is refused as in every other format (``invalid_geometry``, "Hole lies
+    outside shell", with its location). Only records of two rings or more are looked at.
+    Raises as :func:`_shp_records`."""
+    from shapely.geometry import Polygon as ShapelyPolygon
+
+    found: dict[int, dict] = {}
+    for k, (pos, length) in enumerate(_shp_records(shp, member)):
+        body = pos + 8
+        if length < 44 or struct.unpack_from("<i", shp, body)[0] not in _SHP_POLYGONS:
+            continue
+        nparts, npoints = struct.unpack_from("<ii", shp, body + 36)
+        if nparts < 2 or 44 + 4 * nparts + 16 * npoints > length:
+            continue
+        starts = [*struct.unpack_from(f"<{nparts}i", shp, body + 44), npoints]
+        xy = np.frombuffer(shp, dtype="<f8", count=2 * npoints, offset=body + 44 + 4 * nparts).reshape(npoints, 2)
+        rings = [xy[a:b].tolist() for a, b in zip(starts, starts[1:], strict=False) if 0 <= a < b <= npoints]
+        outers = [r for r in rings if _signed_area(r) < 0]  # clockwise: an outer ring
+        holes = [r for r in rings if _signed_area(r) > 0]
+        if not outers or not holes:
+            continue
+        shells = [ShapelyPolygon(r) for r in outers]
+        placed: list[list] = [[r] for r in outers]
+        misplaced = False
+        for hole in holes:
+            inside = next((i for i, shell in enumerate(shells) if shell.is_valid and shell.covers(ShapelyPolygon(hole))),
+                          None)
+            misplaced = misplaced or inside is None
+            placed[inside or 0].append(hole)
+        if misplaced:
+            found[k] = ({"type": "Polygon", "coordinates": placed[0]} if len(placed) == 1 else
+                        {"type": "MultiPolygon", "coordinates": placed})
+    return found
+
+
+def _signed_area(ring: list) -> float:
+    """Twice the signed area of a ring (shoelace): > 0 counter-clockwise."""
+    return sum(x0 * y1 - x1 * y0 for (x0, y0, *_), (x1, y1, *_) in zip(ring, ring[1:], strict=False))
+
+
 def _dbf_records(dbf: bytes, member: str) -> int:
     """The number of records of a ``.dbf``, once its header's count is checked against its size:
     the file must hold exactly that many whole records (what follows them, shorter than a
@@ -1184,6 +1232,7 @@ __all__ = [
     "cpg_codec",
     "dbf_encoding",
     "dbf_stored_numbers",
+    "shp_misplaced_holes",
     "GpkgLayer",
     "gpkg_layer",
     "gpkg_stored_values",

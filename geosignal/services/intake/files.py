@@ -28,7 +28,9 @@
 * Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
   ``unreadable_file`` with ``missing``); the three must agree (record counts, index offsets:
   :func:`~.containers.check_shapefile`); text decoded as :func:`~.containers.dbf_encoding` decides;
-  a ``.prj`` in WKT2 (which GDAL's Shapefile driver ignores) is given to GDAL in WKT1.
+  a ``.prj`` in WKT2 (which GDAL's Shapefile driver ignores) is given to GDAL in WKT1; a polygon
+  whose hole lies outside its shell is checked as written (:func:`~.containers.shp_misplaced_holes`),
+  not as GDAL reorganises it (a second zone).
 * Shapefile numeric fields (dBase ``N``/``F``, numbers written as text) are read as written
   (:func:`~.containers.dbf_stored_numbers`; GDAL's ``atoi`` reads ``nan`` as 0, ``1.000`` as 1,
   ``12.7`` as 12). GeoPackage numeric columns are read from SQLite as stored (GDAL would truncate them to its
@@ -75,6 +77,7 @@ import operator
 import re
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import shapely
@@ -101,6 +104,7 @@ from .containers import (
     read_archive,
     recode_latin1,
     recode_latin1_name,
+    shp_misplaced_holes,
     wkb_geojson,
     xml_encoding,
     xml_for_gdal,
@@ -253,6 +257,17 @@ def _file_properties(record: dict[str, Any], pointer: str | None = None) -> tupl
             problem["pointer"] = f"{pointer}/{pointer_key(cols[1])}"
         problems.append(problem)
     return properties, problems
+
+
+@dataclass
+class ShapefileWritten:
+    """What a Shapefile layer holds as written, where GDAL would read something else: its
+    dBase numeric fields as text (:func:`~.containers.dbf_stored_numbers`, by field position)
+    and its polygons whose holes lie outside their shell (:func:`~.containers.shp_misplaced_holes`,
+    by record)."""
+
+    numbers: dict[int, list[str | None]]
+    geometries: dict[int, dict]
 
 
 class _Record(dict):
@@ -918,13 +933,13 @@ def _check_prj(member: str, content: bytes) -> bytes:
     return wkt1.encode("utf-8")
 
 
-def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str, dict[int, list[str | None]]]]:
+def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str, ShapefileWritten]]:
     """Re-pack the Shapefiles of an archive at the root of a new archive (GDAL only looks
     there), one layer per ``.shp`` (names made unique when two folders hold the same name),
     and decide each layer's text encoding (:func:`~.containers.dbf_encoding`).
 
-    Returns ``(zip bytes, {layer name: codec}, {layer name: numeric fields as written})``, the
-    latter as :func:`~.containers.dbf_stored_numbers` reads them. Raises 422 ``unreadable_file`` (``member``,
+    Returns ``(zip bytes, {layer name: codec}, {layer name: what GDAL would read otherwise}``
+    (:class:`ShapefileWritten`). Raises 422 ``unreadable_file`` (``member``,
     ``missing``) when a ``.shp`` comes without its ``.shx`` or ``.dbf``, as
     :func:`~.containers.check_shapefile` when the three disagree on the records (an index that
     lies, record counts that differ: GDAL would pair or drop records silently), and as
@@ -943,7 +958,7 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str
         groups.setdefault((folder + stem).lower(), {})[ext.lower()] = (name, content)
     out = io.BytesIO()
     encodings: dict[str, str] = {}
-    numbers: dict[str, dict[int, list[str | None]]] = {}
+    numbers: dict[str, ShapefileWritten] = {}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as dst:
         for parts in groups.values():
             if "shp" not in parts:
@@ -964,7 +979,8 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str
             while layer in encodings:
                 layer = f"{stem}_{len(encodings)}"
             encodings[layer] = codec
-            numbers[layer] = dbf_stored_numbers(parts["dbf"][1], parts["dbf"][0])
+            numbers[layer] = ShapefileWritten(dbf_stored_numbers(parts["dbf"][1], parts["dbf"][0]),
+                                              shp_misplaced_holes(parts["shp"][1], parts["shp"][0]))
             for ext, (_, content) in parts.items():
                 if ext != "cpg":  # the encoding is passed to the reader instead
                     dst.writestr(f"{layer}.{ext}", content)
@@ -987,7 +1003,7 @@ def _kmz_document(archive: Archive, result: UploadResult) -> tuple[str, bytes]:
 
 def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map, result: UploadResult,
               encodings: dict[str, str] | None = None,
-              dbf_numbers: dict[str, dict[int, list[str | None]]] | None = None) -> None:
+              dbf_numbers: dict[str, ShapefileWritten] | None = None) -> None:
     """Read a file GDAL reads (KML, GPX, GeoPackage, re-packed Shapefile) into ``result``.
 
     KML and GPX (already checked by :func:`~.containers.check_xml`) reach GDAL in UTF-8 and
@@ -1082,7 +1098,7 @@ def _gdal_message(exc: BaseException) -> str:
 
 def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map,
                      result: UploadResult, encodings: dict[str, str],
-                     dbf_numbers: dict[str, dict[int, list[str | None]]]) -> None:
+                     dbf_numbers: dict[str, ShapefileWritten]) -> None:
     """Read every layer :func:`_list_layers` gives into ``result``, one item per feature.
 
     The layer is read set-wise (pyogrio builds all its geometries at once). When shapely
@@ -1170,9 +1186,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             stored = gpkg_stored_values(data, info.get("layer_name") or layer, info["fid_column"],
                                         [names[f] for f in numeric] + untyped)
             columns = [names[f] for f in info["fields"] if names[f] in stored or names[f] in columns] + untyped
-        if dbf_numbers.get(layer):  # dBase numbers as written: GDAL's atoi reads 'nan' as 0, '1.000' as 1
+        written = dbf_numbers.get(layer)
+        if written is not None:  # dBase numbers as written: GDAL's atoi reads 'nan' as 0, '1.000' as 1
             fields = list(info["fields"])
-            stored = {str(fields[k]): dict(enumerate(values)) for k, values in dbf_numbers[layer].items()
+            stored = {str(fields[k]): dict(enumerate(values)) for k, values in written.numbers.items()
                       if k < len(fields) and fields[k] in columns}
         keys = _column_keys(columns, column_map)
         name_col = next((c for c in columns if c.lower() == "name"), None)
@@ -1183,6 +1200,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             for column, values in stored.items():
                 row[column] = values.get(fids[position])
             raw_geometry = raw_geometries.get(position)
+            as_written = written.geometries.get(int(fids[position])) if written is not None else None
             if raw_geometry is None and fmt == "gpx" and layer in ("tracks", "routes") and (geom is None or geom.is_empty):
                 result.warnings.append({"code": "empty_feature_skipped", "detail": f"An empty GPX {layer[:-1]} "
                                         "was skipped.", "layer": layer, "name": row.get(name_col) if name_col else None})
@@ -1204,7 +1222,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     rec["description"] = row[name_col]
                     rec.columns["description"] = name_col
                 props, problems = _file_properties(rec)
-                if raw_geometry is not None:
+                if as_written is not None:  # rings GDAL would reorganise (a hole outside its shell)
+                    geom_obj = as_written
+                elif raw_geometry is not None:
                     geom_obj = wkb_geojson(raw_geometry)
                 elif geom is None or geom.is_empty:
                     raise GeosignalError("empty_geometry", "The feature has no geometry.", where=where)
