@@ -1,0 +1,137 @@
+"""What the pages read from forms and query strings, one rule each: whole numbers, decimal
+numbers, flags, free text with something visible in it, e-mail addresses, and where to go
+back to after a form (``next``).
+
+Every reader here is strict and bounded: Python's ``int()`` and ``float()`` accept
+superscript and other non-ASCII digits (``"²".isdigit()`` is true), underscores (``1_0`` is
+10) and refuse more than 4,300 digits with a ``ValueError`` — none of that reaches them from
+here. Flask-free: the views pass the raw text and raise or render what they decide.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+from geosignal.errors import GeosignalError
+
+#: Digits kept in a whole number (beyond: no count, id or limit of geosignal is that large).
+MAX_DIGITS = 18
+
+_WHOLE = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
+#: A decimal number as a form gives it: ASCII digits, one decimal point or comma, an optional
+#: leading minus (ASCII hyphen-minus or the typographic U+2212 the labels show).
+_DECIMAL = re.compile(rf"(-)?([0-9]{{1,{MAX_DIGITS}}})(?:[.,]([0-9]{{1,{MAX_DIGITS}}}))?")
+
+#: The words a flag may be given as (case-insensitive), and what they mean.
+FLAG_WORDS: dict[str, bool] = {"1": True, "true": True, "yes": True, "on": True,
+                               "0": False, "false": False, "no": False, "off": False}
+
+
+def whole_number(text: str | None) -> int | None:
+    """The non-negative whole number written in ``text`` (ASCII digits only, at most
+    :data:`MAX_DIGITS` of them once leading zeros are dropped), or None for anything else
+    (empty, a sign, ``²``, ``1_0``, a space inside, 5,000 digits)."""
+    if text is None:
+        return None
+    digits = text.strip()
+    trimmed = digits.lstrip("0") or "0"
+    if not digits.isascii() or not digits.isdigit() or not _WHOLE.fullmatch(trimmed):
+        return None
+    return int(trimmed)
+
+
+def decimal_number(text: str | None) -> float | None:
+    """The number written in ``text`` as people type it in a form: ASCII digits, a decimal
+    point or comma, a leading ``-`` or ``−`` (U+2212), spaces and narrow no-break spaces
+    between thousands ignored; None for anything else (``NaN``, ``inf``, ``1e3``, ``1_0``,
+    ``²``, more than :data:`MAX_DIGITS` digits on either side of the point)."""
+    if text is None:
+        return None
+    cleaned = text.strip().replace("\u2212", "-")
+    for space in (" ", "\u00a0", "\u202f"):
+        cleaned = cleaned.replace(space, "")
+    match = _DECIMAL.fullmatch(cleaned)
+    if match is None:
+        return None
+    sign, whole, fraction = match.groups()
+    value = float(f"{whole}.{fraction or '0'}")
+    return -value if sign else value
+
+
+def flag(value: str | None, *, where: str, default: bool = False) -> bool:
+    """A boolean option: one of :data:`FLAG_WORDS` (``true/false``, ``1/0``, ``yes/no``,
+    ``on/off``, any case); absent or empty gives ``default``. Anything else (``maybe``, ``2``,
+    ``y``) is refused: 400 ``invalid_request`` with ``where`` — never read as false."""
+    if value is None or value.strip() == "":
+        return default
+    word = value.strip().lower()
+    if word not in FLAG_WORDS:
+        raise GeosignalError("invalid_request", f"{where} must be one of true/false, 1/0, yes/no, on/off; "
+                             f"got {value[:20]!r}", where=where, allowed=sorted(FLAG_WORDS))
+    return FLAG_WORDS[word]
+
+
+def visible(text: str | None) -> bool:
+    """Whether ``text`` holds at least one character a reader sees: not only spaces, line
+    ends, zero-width and other format characters (ZERO WIDTH SPACE, WORD JOINER, BOM…)."""
+    return any(not (c.isspace() or unicodedata.category(c) in ("Cf", "Zs", "Zl", "Zp", "Cc"))
+               for c in text or "")
+
+
+def newlines_as_lf(text: str) -> str:
+    """Free text as stored: a browser sends a textarea's line ends as CRLF; geosignal stores LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+#: Longest e-mail address (RFC 5321 path limit, and the users table's column).
+MAX_EMAIL_CHARS = 254
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TOP_LABEL = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
+
+
+def email_problem(address: str) -> str | None:
+    """Why ``address`` is not an e-mail address geosignal accepts, as a kind — ``too_long``,
+    ``characters`` (a space, a control, a direction override, a letter outside ASCII),
+    ``form`` (not one ``@`` between a local part and a domain) or ``domain`` (a domain
+    without a dot, or with a label that is not letters, digits and inner hyphens) — or None.
+
+    The rule is the ASCII "dot-atom" of RFC 5322 (no quoted local parts, no comments, no IP
+    literals) with a domain of DNS host names, at most :data:`MAX_EMAIL_CHARS` characters: what
+    every mail server delivers to, and nothing a header or a page could be fooled by."""
+    if len(address) > MAX_EMAIL_CHARS:
+        return "too_long"
+    if not address.isascii() or any(c.isspace() or not c.isprintable() for c in address):
+        return "characters"
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or "@" in local or len(local) > 64 or not _LOCAL.fullmatch(local):
+        return "form"
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels) \
+            or not _TOP_LABEL.fullmatch(labels[-1]):
+        return "domain"
+    return None
+
+
+def safe_next(target: str | None) -> str | None:
+    """Where a form may send the user back to: ``target`` when it is a path of this site, else
+    None (the caller then goes home).
+
+    Browsers strip tabs and line ends from a URL and read ``\\`` as ``/`` before resolving it,
+    so ``/\\t/evil.example`` and ``/\\\\evil.example`` lead to another site: any control
+    character, space or backslash refuses the target, and what is left must be a path
+    (``/…``, no scheme, no host, not ``//``)."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(c.isspace() or not c.isprintable() for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    return target
+
+
+__all__ = ["FLAG_WORDS", "MAX_DIGITS", "MAX_EMAIL_CHARS", "decimal_number", "email_problem", "flag",
+           "newlines_as_lf", "safe_next", "visible", "whole_number"]
