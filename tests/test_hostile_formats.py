@@ -414,3 +414,36 @@ def test_shapefile_holes_inside_their_shell_are_read_as_before(area):
     res = read_upload(data, "zones.zip", area=area)
     assert [r.geometry.geom_type for r in res] == ["Polygon", "MultiPolygon"]
     assert [len(g.interiors) for g in (res[0].geometry, *res[1].geometry.geoms)] == [1, 0, 1]
+
+
+# =========================================================================== F8: dBase names cut to 10 bytes
+
+@pytest.mark.parametrize(("names", "expected"), [
+    (("descriptio", "technologi", "observed_a", "entreprise", "households"),
+     {"description": "Pas de 4G", "technologies": ["4G"], "households_affected": 12, "businesses_affected": 3}),
+    (("commentair", "technologi", "date_const", "nb_entrepr", "menages_to"),
+     {"description": "Pas de 4G", "technologies": ["4G"], "households_affected": 12, "businesses_affected": 3}),
+    (("omschrijvi", "technologi", "date_obser", "ondernemin", "huishouden"),
+     {"description": "Pas de 4G", "technologies": ["4G"], "households_affected": 12, "businesses_affected": 3}),
+])
+def test_shapefile_field_names_cut_to_ten_characters_are_read(area, admin, db, names, expected):
+    # F8: QGIS/GDAL cut field names to 10 bytes; these columns were dropped without a word
+    fields = [(names[0], "C", 40, 0), (names[1], "C", 10, 0), (names[2], "C", 10, 0), (names[3], "N", 5, 0),
+              (names[4], "N", 5, 0)]
+    data = shapefile_members(raw_shapefile(fields, [["Pas de 4G", "4G", "2025-06-01", "3", "12"]]))
+    body, rows = preview_and_save(admin, db, data, "zones.zip", saved=1)
+    props = body["features"][0]["properties"]
+    assert {k: props[k] for k in expected} == expected
+    assert props["observed_at"] == "2025-06-01T00:00:00+02:00"
+    assert rows[0]["observed_at"] == datetime(2025, 5, 31, 22, tzinfo=UTC)
+    assert (rows[0]["households_affected"], rows[0]["businesses_affected"]) == (12, 3)
+
+
+def test_ten_character_prefixes_are_only_matched_in_dbase_names(area):
+    from geosignal.services.intake.properties import match_header
+
+    assert match_header("descriptio", truncated=True) == "description"
+    assert match_header("descriptio") is None  # a CSV or GeoJSON header is read whole
+    assert match_header("desc", truncated=True) == "description"  # an alias itself
+    assert match_header("techno_mob", truncated=True) is None  # begins no alias
+    assert match_header("descrip", truncated=True) is None  # too short to be a cut name

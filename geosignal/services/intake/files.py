@@ -283,7 +283,7 @@ _COORD_GROUP = {"lon": "lonlat", "lat": "lonlat", "x": "xy", "y": "xy", "wkt": "
 
 
 def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
-                 header_row: int | None = None) -> dict[str, list[str]]:
+                 header_row: int | None = None, truncated: bool = False) -> dict[str, list[str]]:
     """Map our keys (properties and lon/lat/x/y/wkt) to the file's columns, in priority order.
 
     Without ``header_row`` (GeoJSON members, OGR fields) several columns may stand for one key:
@@ -328,7 +328,7 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
     for k, col in enumerate(columns):
         if col in mapped:
             continue
-        key = match_header(col)
+        key = match_header(col, truncated=truncated)
         if key in _COORD_GROUP and chosen and _COORD_GROUP[key] not in chosen:
             continue
         if key and key not in (column_map or {}):
@@ -1191,7 +1191,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             fields = list(info["fields"])
             stored = {str(fields[k]): dict(enumerate(values)) for k, values in written.numbers.items()
                       if k < len(fields) and fields[k] in columns}
-        keys = _column_keys(columns, column_map)
+        keys = _column_keys(columns, column_map, truncated=fmt == "shapefile")  # dBase names: 10 bytes
         name_col = next((c for c in columns if c.lower() == "name"), None)
         read_columns = {c for cols in keys.values() for c in cols} | ({name_col} if name_col else set())
         fids = list(df.index) if by_fid else []

@@ -293,12 +293,26 @@ _VOCABS: dict[str, tuple[str, ...]] = {p.name: p.vocab for p in contract.propert
 _SEPARATORS: dict[str, str] = {"technologies": r"[,;/|+]", "operators": r"[,;|+]"}
 
 
-def match_header(header: str) -> str | None:
-    """Return the property or coordinate key a file column header stands for, or None."""
+#: The longest field name a dBase file holds (bytes): writers cut longer names there.
+DBF_NAME_BYTES = 10
+
+
+def match_header(header: str, *, truncated: bool = False) -> str | None:
+    """Return the property or coordinate key a file column header stands for, or None.
+
+    ``truncated``: the header may have been cut to :data:`DBF_NAME_BYTES` bytes (dBase field
+    names: ``descriptio``, ``technologi``, ``observed_a``, ``entreprise``). A header of 8 to 10
+    characters (an accent takes two bytes) that matches no alias but begins a longer alias of
+    exactly one key stands for that key."""
     f = _fold(header)
-    for key, aliases in {**HEADER_ALIASES, **COORD_ALIASES}.items():
+    aliases_of = {**HEADER_ALIASES, **COORD_ALIASES}
+    for key, aliases in aliases_of.items():
         if f in aliases:
             return key
+    if truncated and DBF_NAME_BYTES - 2 <= len(f) <= DBF_NAME_BYTES and len(header.encode()) <= DBF_NAME_BYTES:
+        keys = {key for key, aliases in aliases_of.items() for a in aliases if len(a) > len(f) and a.startswith(f)}
+        if len(keys) == 1:
+            return keys.pop()
     return None
 
 
