@@ -82,6 +82,11 @@ def init_app(app: Flask) -> None:
         # that intake let through: the request's fault, said as PostgreSQL says it, never a 500;
         # logged with its trace, as it marks a check intake should make itself
         log.warning("value refused by the database on %s %s", request.method, request.path, exc_info=error)
+        # the failed flush left the session unusable: roll back before a page (its menu reads
+        # the signed-in user) touches it, or the handler itself fails (PendingRollbackError)
+        from geosignal.db import get_session
+
+        get_session().rollback()
         reason = str(getattr(error, "orig", error)).splitlines()[0] if str(error) else "invalid value"
         return render_error(GeosignalError("invalid_request", f"A value of the request cannot be stored: {reason}."))
 

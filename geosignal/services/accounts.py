@@ -62,7 +62,7 @@ def check_password_policy(password: str, own_words: Sequence[str] = ()) -> None:
     problem = password_problem(password, own_words)
     if problem:
         short = {"length": len(password), "minimum": MIN_PASSWORD_LENGTH} if len(password) < MIN_PASSWORD_LENGTH else {}
-        raise GeosignalError("weak_password", problem, where="password", **short)
+        raise GeosignalError("weak_password", problem, where="password", **(short or {"kind": "guessable"}))
 
 
 def set_new_password(session: Session, user: User, password: str) -> None:
@@ -86,7 +86,7 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
                              where="current_password")
     if new == current:
         raise GeosignalError("weak_password", "Choisissez un mot de passe différent de l'actuel.",
-                             where="password")
+                             where="password", kind="same")
     set_new_password(session, user, new)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import policy
 from geosignal.errors import GeosignalError
+from geosignal.formparse import MAX_EMAIL_CHARS, email_problem
 from geosignal.models import ApiToken, Commune, User
 from geosignal.models.user import hash_token
 from geosignal.textsafety import refuse_unsafe_text
@@ -18,12 +19,11 @@ from geosignal.vocab import ROLES
 def create_user(session: Session, email: str, role: str, commune_nis: str | None, password: str) -> User:
     """Create a user (the caller commits). A representative needs exactly one commune.
 
-    Raises ``invalid_request`` (bad role, commune missing or given to a non-representative,
-    e-mail taken) or ``unknown_commune``.
+    Raises ``invalid_request`` (an address :func:`check_email` refuses, bad role, commune
+    missing or given to a non-representative, e-mail taken: ``kind`` ``email_taken``) or
+    ``unknown_commune``. Nothing is added to the session when it raises.
     """
-    email = email.strip().lower()
-    if "@" not in email:
-        raise GeosignalError("invalid_request", f"{email!r} is not an e-mail address")
+    email = check_email(email)
     if role not in ROLES:
         raise GeosignalError("invalid_request", f"role must be one of {', '.join(ROLES)}")
     if (role == "representative") != (commune_nis is not None):
@@ -31,12 +31,30 @@ def create_user(session: Session, email: str, role: str, commune_nis: str | None
     if commune_nis is not None and session.get(Commune, commune_nis) is None:
         raise GeosignalError("unknown_commune", f"no commune {commune_nis} is loaded")
     if session.scalar(select(User).where(User.email == email)) is not None:
-        raise GeosignalError("invalid_request", f"user {email} exists already")
+        raise GeosignalError("invalid_request", f"user {email} exists already", where="email", kind="email_taken")
     user = User(email=email, role=role, commune_nis=commune_nis)
     user.set_password(password)
     session.add(user)
     session.flush()
     return user
+
+
+def check_email(address: str) -> str:
+    """Return ``address`` as stored (surrounding spaces removed, lower case), or raise 422
+    ``invalid_request`` (``where`` = ``email``, ``kind`` = ``email_too_long``,
+    ``email_characters``, ``email_form`` or ``email_domain``) when it is not an address
+    geosignal accepts (:func:`geosignal.formparse.email_problem`): a control, direction
+    override, space or non-ASCII character, not one ``@``, a domain without a dot, more than
+    254 characters. Checked before anything is stored: an address with a line feed would
+    otherwise reach an e-mail header."""
+    email = address.strip().lower()
+    problem = email_problem(email)
+    if problem is not None:
+        shown = email[:80].encode("unicode_escape").decode("ascii")
+        extra = {"value": len(email), "limit": MAX_EMAIL_CHARS} if problem == "too_long" else {}
+        raise GeosignalError("invalid_request", f"{shown!r} is not an e-mail address geosignal accepts ({problem})",
+                             where="email", status=422, kind=f"email_{problem}", **extra)
+    return email
 
 
 #: Lifetime of a new API token (days) unless its owner asks otherwise, and the longest allowed.

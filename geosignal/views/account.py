@@ -148,13 +148,14 @@ def accept_invitation() -> Response | str | tuple[str, int]:
     return _complete("invite", "account_invitation.html")
 
 
-def _users_page(status: int = 200, error: GeosignalError | None = None, shown_link: str | None = None):  # noqa: ANN202
+def _users_page(status: int = 200, error: GeosignalError | None = None, shown_link: str | None = None,  # noqa: ANN202
+                values: dict[str, str] | None = None):
     session = get_session()
     users = session.scalars(select(User).order_by(User.active.desc(), User.role, User.email)).all()
     communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
     roles = [r for r in vocab.ROLES if accounts.may_invite(current(), r)]
     return render_template("users.html", users=users, communes=communes, roles=roles, error=error,
-                           shown_link=shown_link, me=current(),
+                           shown_link=shown_link, me=current(), values=values or {},
                            may_deactivate=accounts.may_deactivate), status
 
 
@@ -176,8 +177,8 @@ def invite_user():  # noqa: ANN201
         user, secret = accounts.invite(session, inviter, request.form.get("email") or "",
                                        request.form.get("role") or "", request.form.get("commune") or None)
     except GeosignalError as error:
-        session.rollback()
-        return _users_page(error.status, error)
+        session.rollback()  # nothing of a refused invitation is stored
+        return _users_page(error.status, error, values={k: request.form.get(k) or "" for k in ("email", "role", "commune")})
     session.commit()
     url = _link_url("account.accept_invitation", secret)
     sent = _mail(user.email, _("geosignal : votre invitation"), [
