@@ -306,9 +306,9 @@ def catalogue(lang: str) -> Response:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("pages.index")
+    from geosignal.formparse import safe_next  # the sign-in form's rule too
+
+    return safe_next(target) or url_for("pages.index")
 
 
 @bp.post("/langue")

@@ -283,7 +283,7 @@ ROUTE_RULES: dict[str, str] = {
     "api.post_report": "file_reports",
     "pages.submit_report": "file_reports",
     "imports.post_import": "file_reports",
-    "imports.upload_page": "signed_in",
+    "imports.upload_page": "file_reports",  # the referent reads reports: no upload page
     # one commune's geometry
     "stats.commune": "signed_in",  # counts and areas for all; geometry=1 is commune_geometry
     "pages.commune_sheet": "commune_geometry",

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from geosignal import contract, workflow
 from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError
+from geosignal.formparse import FLAG_WORDS
 from geosignal.services.aggregation.filters import ESTIMATE_NOTE
 
 #: Error codes that concern the shape (shown next to the drawing and on the map).
@@ -320,13 +321,76 @@ def _figure(value: Any, kind: str) -> str:
     return str(value)
 
 
+def _field_name(where: str | None) -> str:
+    """The property or form field a pointer (``/properties/description/0``) or name concerns."""
+    pointer = (where or "").strip("/")
+    if pointer.startswith("properties/"):
+        return pointer.split("/")[1]
+    return pointer.split("/")[0]
+
+
+def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str | None:
+    """Return the sentence of one refusal that its code alone does not say well enough, in the
+    current language, from what the error carries (the field it concerns, ``character``,
+    ``value``, ``limit``, ``kind``); None when the code's own message says it. Each sentence
+    says what to do."""
+    from geosignal.i18n import format_number
+
+    field = _field_name(where)
+    kind = extra.get("kind")
+    if code == "invalid_attribute":
+        if "character" in extra:
+            return _("Retirez le caractère %(character)s (un caractère de contrôle ou qui inverse le sens de "
+                     "l'écriture) : geosignal ne l'enregistre pas.", character=extra["character"])
+        if field in ("description", "reason") and "limit" in extra:
+            if "value" in extra:
+                return _("Texte trop long (%(value)s caractères) : raccourcissez-le à %(limit)s caractères au plus.",
+                         value=format_number(int(extra["value"])), limit=format_number(int(extra["limit"])))
+            return _("Texte trop long : raccourcissez-le à %(limit)s caractères au plus.",
+                     limit=format_number(int(extra["limit"])))
+        if field in contract.BY_NAME and contract.BY_NAME[field].kind == "count":
+            return _("Écrivez un nombre entier de 0 à %(limit)s, en chiffres et sans séparateur.",
+                     limit=format_number(contract.MAX_COUNT))
+        if field == "radius":
+            return _("Rayon : écrivez un nombre de mètres plus grand que 0 (par exemple 250), autour d'un point.")
+    if code == "weak_password":
+        if kind == "same":
+            return _("Le nouveau mot de passe est identique à l'actuel : choisissez-en un différent.")
+        if kind == "guessable":
+            return _("Mot de passe trop facile à deviner (mot courant, suite de clavier, nom de la commune ou de "
+                     "l'adresse) : choisissez une phrase de plusieurs mots sans lien avec vous.")
+    if code == "invalid_request":
+        if kind == "email_taken":
+            return _("Un compte existe déjà pour cette adresse : il n'y a rien à inviter. Si la personne a perdu "
+                     "son mot de passe, elle utilise « Mot de passe oublié ? ».")
+        if kind == "email_too_long":
+            return _("Adresse e-mail trop longue (%(value)s caractères) : une adresse a au plus %(limit)s "
+                     "caractères.", value=format_number(int(extra.get("value", 0))),
+                     limit=format_number(int(extra.get("limit", 254))))
+        if kind in ("email_characters", "email_form", "email_domain"):
+            return _("Adresse e-mail non valide : écrivez-la comme prenom.nom@commune.be (un seul @, un domaine "
+                     "avec un point, sans espace, accent ni caractère invisible).")
+        if kind == "period_reversed":
+            return _("La période se termine avant de commencer : choisissez une date de fin égale ou postérieure "
+                     "à la date de début.")
+        if field in ("from", "to"):
+            return _("Date illisible ou hors limites : choisissez un jour dans le calendrier (AAAA-MM-JJ).")
+        if extra.get("allowed") == sorted(FLAG_WORDS):
+            return _("Choix non reconnu : répondez par oui ou non (true/false, 1/0, yes/no, on/off).")
+    return None
+
+
 def error_message(error: GeosignalError) -> str:
     """Return what a person reads about an error, in the current language: the code's message
     with the figures the error carries (:data:`MESSAGES_FR`: areas in m² or km², vertices,
-    columns) when it has them all, else the code's message (:data:`TITLES_FR`). Both say what
-    to do. A view that knows better passes its own translated text as ``message``."""
+    columns) when it has them all, else a sentence for the precise fault when the error says
+    which (:func:`specific_message`), else the code's message (:data:`TITLES_FR`). All say
+    what to do. A view that knows better passes its own translated text as ``message``."""
     if isinstance(error.extra.get("message"), str):
         return error.extra["message"]
+    specific = specific_message(error.code, error.where, error.extra)
+    if specific is not None:
+        return specific
     params = MESSAGE_PARAMS.get(error.code)
     if params and all(key in error.extra for key, _kind in params.values()):
         return _(MESSAGES_FR[error.code], **{name: _figure(error.extra[key], kind)
@@ -362,7 +426,8 @@ def field_errors(error: GeosignalError) -> dict[str, list[str]]:
         pointer = item.get("pointer") or ""
         name = item.get("name") or (pointer.split("/")[2] if pointer.startswith("/properties/") else "form")
         code = item.get("code", "")
-        out.setdefault(name, []).append(code_message(code) if code in TITLES_FR else item.get("detail", ""))
+        specific = specific_message(code, pointer or name, item)
+        out.setdefault(name, []).append(specific or (code_message(code) if code in TITLES_FR else item.get("detail", "")))
     return out
 
 

@@ -320,16 +320,18 @@ def test_report_page_shows_evidence_forms_and_the_stale_badge(representative, re
                         .where(SpeedTest.report_id == report_id)).one()
     assert tuple(stored) == (0.8, -109.0, "Orange")
     refused = representative.client.post(f"/signalements/{report_id}/mesures", data={
-        "csrf_token": token, "measured_at": "2025-10-02", "download_mbps": "beaucoup", "signal_dbm": "5"},
-        follow_redirects=True)
-    text_page = refused.get_data(as_text=True)
-    assert "Débit descendant : un nombre entre 0 et 10000 Mbit/s." in text_page
+        "csrf_token": token, "measured_at": "2025-10-02", "download_mbps": "beaucoup", "signal_dbm": "5"})
+    # the page again (422), the reasons beside the form and the values typed kept
+    assert refused.status_code == 422
+    text_page = refused.get_data(as_text=True).replace("\u202f", " ")
+    assert "Débit descendant : un nombre entre 0 et 10 000 Mbit/s." in text_page
     assert "Signal : un nombre entre -150 et -20 dBm." in text_page
+    assert 'name="download_mbps" value="beaucoup"' in text_page
     assert db.scalar(select(text("count(*)")).select_from(SpeedTest).where(SpeedTest.report_id == report_id)) == 1
     photo = representative.client.post(f"/signalements/{report_id}/photos", data={
         "csrf_token": token, "photo": (io.BytesIO(b"not an image"), "photo.jpg", "image/jpeg")},
-        content_type="multipart/form-data", follow_redirects=True)
-    assert "La photo n&#39;est pas une image JPEG ou PNG" in photo.get_data(as_text=True)
+        content_type="multipart/form-data")
+    assert photo.status_code == 415 and "La photo n&#39;est pas une image JPEG ou PNG" in photo.get_data(as_text=True)
     # 14 months later the page asks for a re-confirmation
     db.execute(text("UPDATE report_speed_tests SET measured_at = now() - interval '14 months' WHERE report_id = :id"),
                {"id": report_id})

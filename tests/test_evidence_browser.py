@@ -102,7 +102,8 @@ def test_evidence_added_seen_and_flagged_stale(site, browser, tmp_path) -> None:
     page.fill("#speed-test-form input[name=signal_dbm]", "12")
     page.click("#speed-test-form button[type=submit]")
     page.wait_for_load_state("networkidle")
-    assert "Signal : un nombre entre -150 et -20 dBm." in page.inner_text(".flashes")
+    assert "Signal : un nombre entre -150 et -20 dBm." in page.inner_text("#evidence-error")
+    assert page.input_value("#speed-test-form input[name=signal_dbm]") == "12"  # the values typed are kept
     _shots(page, "refused")
 
     # 14 months later: the page asks for a re-confirmation
@@ -116,6 +117,11 @@ def test_evidence_added_seen_and_flagged_stale(site, browser, tmp_path) -> None:
     page.locator("#preuves").scroll_into_view_if_needed()
     assert page.inner_text("#evidence-stale") == "À reconfirmer"
     _shots(page, "stale")
+    # the only failure is the refused speed test's own answer: the page again, 422
+    assert watch.errors == ["Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"]
+    assert [f.split()[0] for f in watch.failed] == ["422"]
+    watch.errors.clear()
+    watch.failed.clear()
     watch.assert_clean()
     watch.context.close()
 

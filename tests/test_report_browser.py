@@ -131,7 +131,7 @@ def test_a_stale_edit_is_refused_and_keeps_the_other_change(site, browser) -> No
     page.click("#save-edit")
     page.wait_for_load_state("networkidle")
     assert page.locator("#stale-warning").is_visible()
-    assert "Quelqu'un d'autre a modifié ce signalement" in page.inner_text(".flashes")
+    assert "Ce signalement a été modifié depuis que vous avez ouvert cette page" in page.inner_text(".flashes")
     assert page.input_value("textarea[name=description]") == "Rue du Moulin, version du collègue"
     _shots(page, "stale")
     with site["db"].session() as session:

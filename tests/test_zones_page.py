@@ -46,14 +46,27 @@ def test_confirm_form_confirms_the_zone(db, referent) -> None:  # noqa: ANN001
     assert "Zone confirmée." in html and "Confirmer la zone" not in html
 
 
-def test_confirm_of_a_changed_zone_is_refused_with_a_flash(db, referent) -> None:  # noqa: ANN001
+def test_confirm_of_a_changed_zone_is_refused_with_the_page_again(db, referent) -> None:  # noqa: ANN001
     a, _b, zone_id, _refs = _pair(db)
     referent.login()
     token = csrf_token(referent.client.get("/zones").get_data(as_text=True))
-    answer = referent.client.post(f"/zones/{zone_id}/confirm", data={"csrf_token": token, "report_ids": [a]},
-                                  follow_redirects=True)
-    assert answer.status_code == 200
+    answer = referent.client.post(f"/zones/{zone_id}/confirm", data={"csrf_token": token, "report_ids": [a]})
+    assert answer.status_code == 409  # the page again, as it is now, with the reason (no redirect)
+    html = answer.get_data(as_text=True)
+    assert "Rien n&#39;a été modifié : La zone a changé depuis votre lecture" in html
+    assert f'id="zone-{zone_id}"' in html
     assert zone_of(db, a)["state"] == "proposed"
+
+
+def test_zone_forms_answer_unknown_zones_and_reports_with_their_status(db, referent) -> None:  # noqa: ANN001
+    a, b, zone_id, _refs = _pair(db)
+    referent.login()
+    token = csrf_token(referent.client.get("/zones").get_data(as_text=True))
+    unknown = referent.client.post("/zones/999999999/confirm", data={"csrf_token": token, "report_ids": [a, b]})
+    assert unknown.status_code == 404 and "Rien n&#39;a été modifié" in unknown.get_data(as_text=True)
+    bogus = referent.client.post(f"/zones/{zone_id}/split", data={"csrf_token": token, "report_id": "pas-un-id"})
+    assert 400 <= bogus.status_code < 500 and "Rien n&#39;a été modifié" in bogus.get_data(as_text=True)
+    assert zone_of(db, a)["state"] == "proposed" and zone_of(db, a)["report_count"] == 2
 
 
 def test_take_one_report_out_dissolves_a_zone_of_two(db, referent) -> None:  # noqa: ANN001

@@ -8,11 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 
-from geosignal import policy, ui_text
+from geosignal import formparse, i18n, policy, ui_text
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.services import evidence as evidence_service
+from geosignal.services import reports as reports_service
 
 bp = Blueprint("evidence", __name__)
 
@@ -95,36 +96,58 @@ def report_page(report_id: str) -> str:
     return url_for("report_pages.report_page", report_id=report_id) + "#preuves"
 
 
-def _flash_error(error: GeosignalError) -> None:
+def _messages(error: GeosignalError) -> list[str]:
+    """What a person reads about a refused speed test or photo, one sentence per fault, each
+    naming its field and saying what to do (current language)."""
     items = error.extra.get("errors") or [{"code": error.code, "detail": error.detail, "pointer": error.where}]
+    out = []
     for item in items:
         field = (item.get("pointer") or "").strip("/")
         label = ui_text.evidence_label(field) if field in ui_text.EVIDENCE_FIELDS_FR else None
-        title = ui_text.code_message(item["code"])
+        title = ui_text.error_message(error) if len(items) == 1 else ui_text.code_message(item["code"])
         message = _("%(field)s : %(problem)s", field=label, problem=title) if label else title
         if item["code"] == "invalid_attribute" and field in evidence_service.SPEED_TEST_RANGES:
             lo, hi, unit = evidence_service.SPEED_TEST_RANGES[field]
-            low, high = format(lo, "g"), format(hi, "g")
+            low, high = i18n.format_number(lo), i18n.format_number(hi)
             message = _("%(field)s : un nombre entre %(lo)s et %(hi)s %(unit)s.", field=label,
                         lo=low, hi=high, unit=unit)
-        flash(message, "error")
+        elif item["code"] == "conflict":
+            message = _("Ce signalement est clos : on ne peut plus y ajouter de mesure ni de photo.")
+        elif item["code"] == "invalid_attribute" and field == "operator":
+            message = _("%(field)s : choisissez un opérateur de la liste.", field=label)
+        out.append(message)
+    return out
 
 
 def _form_number(raw: str | None) -> Any:
-    """A number typed in a form (decimal comma or point); the text itself when it is not one
-    (the service then names the field); None when empty."""
-    text = (raw or "").strip().replace("\u202f", "").replace(" ", "")
+    """A number typed in a form (:func:`geosignal.formparse.decimal_number`: decimal comma or
+    point, ``−`` or ``-``, spaces between thousands); the text itself when it is not one (the
+    service then refuses it, naming the field: ``1_0``, ``NaN``, ``²``); None when empty."""
+    text = (raw or "").strip()
     if not text:
         return None
-    try:
-        return float(text.replace(",", "."))
-    except ValueError:
-        return text
+    number = formparse.decimal_number(text)
+    return text if number is None else number
+
+
+def _refused(report_id: str, error: GeosignalError, values: dict[str, str] | None = None) -> Any:
+    """The report page again, with the refusal's status, its sentences next to the evidence
+    forms and the values typed (nothing stored)."""
+    from geosignal.views.report_pages import render_report
+
+    if error.status in (401, 403, 404) or error.status >= 500:
+        raise error
+    session = get_session()
+    session.rollback()
+    feature = reports_service.get_report(session, current(), report_id)
+    return render_report(feature, status=error.status, evidence_values=values or {},
+                         evidence_errors=_messages(error), evidence_code=error.code)
 
 
 @bp.post("/signalements/<report_id>/mesures")
-def add_speed_test_form(report_id: str) -> Response:
-    """Add a speed test from the report page's form, then back to the page."""
+def add_speed_test_form(report_id: str) -> Any:
+    """Add a speed test from the report page's form, then back to the page (PRG); a refused
+    one shows the page again (4xx) with the reasons and the values typed."""
     user = current()
     form = request.form
     body: dict[str, Any] = {name: _form_number(form.get(name)) for name in evidence_service.SPEED_TEST_RANGES}
@@ -134,29 +157,23 @@ def add_speed_test_form(report_id: str) -> Response:
     try:
         evidence_service.add_speed_test(session, user, report_id, body)
     except GeosignalError as error:
-        if error.status in (403, 404):
-            raise
-        session.rollback()
-        _flash_error(error)
-        return redirect(report_page(report_id))
+        return _refused(report_id, error, {k: form.get(k) or "" for k in (*evidence_service.SPEED_TEST_RANGES,
+                                                                           "operator", "measured_at")})
     session.commit()
     flash(_("Mesure ajoutée."), "success")
     return redirect(report_page(report_id))
 
 
 @bp.post("/signalements/<report_id>/photos")
-def add_photo_form(report_id: str) -> Response:
-    """Add a photo from the report page's form, then back to the page."""
+def add_photo_form(report_id: str) -> Any:
+    """Add a photo from the report page's form, then back to the page (PRG); a refused one
+    shows the page again (4xx) with the reason."""
     user = current()
     session = get_session()
     try:
         evidence_service.add_photo(session, user, report_id, _uploaded_photo())
     except GeosignalError as error:
-        if error.status in (403, 404):
-            raise
-        session.rollback()
-        _flash_error(error)
-        return redirect(report_page(report_id))
+        return _refused(report_id, error)
     session.commit()
     flash(_("Photo ajoutée (sans ses métadonnées : position GPS, appareil, date)."), "success")
     return redirect(report_page(report_id))

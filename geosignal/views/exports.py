@@ -32,8 +32,9 @@ from geosignal import policy
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.formparse import flag
 from geosignal.models import Commune
-from geosignal.params import parse_bbox, parse_commune
+from geosignal.params import parse_bbox, parse_commune, parse_day
 from geosignal.services import export as export_service
 from geosignal.services.export import transmission
 
@@ -45,10 +46,7 @@ EXPORT_DENIED = "this needs the role referent or admin"
 
 
 def _flag(name: str) -> bool:
-    raw = request.args.get(name, "").lower()
-    if raw not in ("", "0", "1", "true", "false", "yes", "no"):
-        raise GeosignalError("invalid_request", f"{name} is true or false", where=name)
-    return raw in ("1", "true", "yes")
+    return flag(request.args.get(name), where=name)
 
 
 def export_request(fmt: str) -> export_service.ExportRequest:
@@ -240,16 +238,50 @@ def mark_transmitted_page(run_id: str) -> Response:
     return redirect(url_for("exports.history_page") + f"#run-{outcome['run_id']}")
 
 
+#: The page's export buttons (``format``) → the download route of each.
+PAGE_FORMATS = {"geojson": "exports.export_dwconnect", "csv": "exports.export_dwconnect_csv",
+                "gpkg": "exports.export_dwconnect_gpkg"}
+#: The page form's fields passed on to the download.
+PAGE_FIELDS = ("status", "commune", "from", "to", "since")
+
+
 @bp.get("/exports")
 @login_required
 @require_policy(policy.may_export, EXPORT_DENIED)
-def history_page() -> str:
-    """The referent's page: a new export (commune, period, only what is new since the last
+def history_page() -> Any:
+    """The referent's page: a new export (statuses — validated, or all for an incremental
+    export that also tells of withdrawals —, commune, period, only what is new since the last
     transmitted export), past exports in plain words, each downloadable again and markable as
-    transmitted."""
+    transmitted.
+
+    The new-export form comes back here (``format`` = ``geojson``, ``csv`` or ``gpkg``): its
+    values are checked as the export checks them, then the browser is sent to the download; a
+    refused value shows this page again (4xx) with the sentence and the values kept."""
+    if "format" not in request.args:
+        return _render_history()
+    fmt = request.args.get("format", "")
+    values = {k: request.args.get(k, "") for k in PAGE_FIELDS}
+    try:
+        if fmt not in PAGE_FORMATS:
+            raise GeosignalError("invalid_request", f"format must be one of {', '.join(PAGE_FORMATS)}", where="format")
+        date_from, date_to = parse_day(values["from"] or None, where="from"), parse_day(values["to"] or None, where="to")
+        if date_from and date_to and date_from > date_to:
+            raise GeosignalError("invalid_request", "the period ends before it starts", where="from",
+                                 kind="period_reversed")
+        export_request(fmt)  # every other rule of the export (status, commune, since)
+    except GeosignalError as error:
+        if error.status >= 500 or error.status in (401, 403):
+            raise
+        return _render_history(error.status, error, values)
+    return redirect(url_for(PAGE_FORMATS[fmt], **{k: v for k, v in values.items() if v}))
+
+
+def _render_history(status: int = 200, error: GeosignalError | None = None,
+                    values: dict[str, str] | None = None) -> tuple[str, int]:
     session = get_session()
     runs = transmission.history(session, 200)
     communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
     _watermark, last_run = transmission.since_last_transmitted(session)
     return render_template("exports.html", runs=runs, communes=communes, last_transmitted=last_run,
-                           schema_version=export_service.SCHEMA_VERSION)
+                           schema_version=export_service.SCHEMA_VERSION, error=error,
+                           values=values or {}), status

@@ -13,6 +13,7 @@ from geosignal.auth import current
 from geosignal.compression import gzip_chunks
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.formparse import flag
 from geosignal.services.imports import (
     check_options,
     create_import_job,
@@ -25,10 +26,6 @@ from geosignal.services.territory import limits_from_config
 from geosignal.views.api import current_service_area
 
 bp = Blueprint("imports", __name__)
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes", "on")
 
 
 @bp.post("/api/v1/imports")
@@ -65,9 +62,11 @@ def post_import() -> Response:
             column_map = None
         if not isinstance(column_map, dict) or not all(isinstance(v, str) for v in column_map.values()):
             raise GeosignalError("invalid_request", "column_map must be a JSON object of strings", where="column_map")
-    options = {"crs": args.get("crs") or None, "repair": _flag(args.get("repair")), "column_map": column_map,
-               "default_network": args.get("network") or None, "mode": args.get("mode", "all")}
-    dry_run = _flag(args.get("dry_run"))
+    # flags read strictly: dry_run=maybe saved the file instead of previewing it
+    dry_run = flag(args.get("dry_run"), where="dry_run")
+    options = {"crs": args.get("crs") or None, "repair": flag(args.get("repair"), where="repair"),
+               "column_map": column_map, "default_network": args.get("network") or None,
+               "mode": args.get("mode", "all")}
     data = upload.read()
     session = get_session()
     limits = limits_from_config(current_app.config)
@@ -139,6 +138,7 @@ def get_import(import_id: str) -> Response:
 @bp.get("/import")
 @login_required
 def upload_page() -> str:
-    """The upload page: choose a file, preview it on the map, then save."""
-    current()
+    """The upload page: choose a file, preview it on the map, then save. For those who file
+    reports (representatives, admins); the referent gets the 403 page."""
+    policy.require(policy.may_file_reports(current()), "only those who file reports upload files")
     return render_template("import.html")

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from geosignal import contract, i18n, policy, ui_text, vocab
+from geosignal import contract, formparse, i18n, policy, ui_text, vocab
 from geosignal.assets import point_folium_at_local_assets
 from geosignal.auth import current
 from geosignal.db import get_session
@@ -144,12 +144,6 @@ def index() -> Response:
     return redirect(url_for("pages.dashboard"))
 
 
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_PER_ACCOUNT, key_func=login_account_key, methods=["POST"], deduct_when=failed_sign_in)
 @limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"], deduct_when=failed_sign_in)
@@ -166,7 +160,7 @@ def login() -> Response | str:
             return render_template("login.html", email=email), 401  # type: ignore[return-value]
         cookie_session.clear()  # nothing from before the sign-in survives it (session fixation)
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or url_for("pages.index"))
+        return redirect(formparse.safe_next(request.args.get("next")) or url_for("pages.index"))
     return render_template("login.html", email="")
 
 
@@ -241,12 +235,15 @@ def submit_report() -> Any:
             geometry = json.dumps(position_from_form(request.form["coordinates"]))
         feature_json = feature_from_form(request.form, geometry)
         feature, _status, _location = create_report_from_body(
-            feature_json.encode("utf-8"), crs=None, repair=request.form.get("repair") == "on"
+            feature_json.encode("utf-8"), crs=None, repair=formparse.flag(request.form.get("repair"), where="repair")
         )
     except GeosignalError as error:
         if error.status >= 500 or error.code == "csrf_failed":
             raise
         get_session().rollback()
+        if error.code == "idempotency_key_reused":  # the browser's Back button, then another report
+            error.extra["message"] = _("Le signalement envoyé plus tôt depuis cette page est déjà enregistré ; "
+                                       "celui-ci ne l'est pas encore : vérifiez-le, puis envoyez-le à nouveau.")
         flash(_("Signalement refusé : %(reason)s", reason=ui_text.error_message(error)), "error")
         return _render_map(None, form=request.form, status=error.status, error=error)
     if feature["properties"]["status"] == "draft":
@@ -259,13 +256,14 @@ def submit_report() -> Any:
 
 @bp.post("/signalements/<report_id>/statut")
 @login_required
-def change_status(report_id: str) -> Response:
-    """Validate or reject a report (referent), or withdraw one (representative)."""
-    session = get_session()
-    feature = reports_service.set_status(session, current(), report_id, request.form.get("status", ""))
-    session.commit()
-    flash(_("Nouveau statut du signalement : %(status)s.", status=i18n.label(feature["properties"]["status"])), "success")
-    return redirect(url_for("pages.my_reports"))
+def change_status(report_id: str) -> Any:
+    """The list page's status buttons (form field ``status``): the same rule as the report
+    page's actions (:func:`geosignal.views.report_pages.take_action`) — a withdrawal or a
+    rejection is confirmed first, a text is asked for when the move needs one, ``etag``
+    refuses a stale page —, then back to the list."""
+    from geosignal.views.report_pages import take_action
+
+    return take_action(report_id, request.form.get("status", ""), done=lambda _fid: url_for("pages.my_reports"))
 
 
 def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
@@ -285,11 +283,13 @@ def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
         value = form.get(name, "") if prop.kind == "text" else (form.get(name) or "").strip()
         if not value:
             continue
-        if prop.kind in ("count", "metres") and value.isdigit():
-            props[name] = int(value)
-        elif prop.kind == "metres" and _is_number(value):
-            props[name] = float(value)
-        else:
+        if prop.kind == "text":
+            props[name] = formparse.newlines_as_lf(value)
+        elif prop.kind in ("count", "metres") and formparse.whole_number(value) is not None:
+            props[name] = formparse.whole_number(value)
+        elif prop.kind == "metres" and formparse.decimal_number(value) is not None:
+            props[name] = formparse.decimal_number(value)
+        else:  # left as typed: intake refuses it, naming the field
             props[name] = value
     text = geometry.strip() or "null"
     try:  # one JSON value, nothing after it: the text cannot add members to the Feature
@@ -300,21 +300,13 @@ def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
     return '{"type":"Feature","geometry":' + text + ',"properties":' + json.dumps(props) + "}"
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 @bp.get("/signalements")
 @login_required
 def my_reports() -> str:
     """The list of reports the user may see (their commune's, or every one for the referent),
     newest first; withdrawn reports are hidden unless ``?retires=1``."""
     page = reports_service.list_reports(get_session(), current(), limit=500)
-    show_withdrawn = request.args.get("retires") == "1"
+    show_withdrawn = formparse.flag(request.args.get("retires"), where="retires")
     shown = [f for f in page.features if show_withdrawn or f["properties"]["status"] != "withdrawn"]
     shown.reverse()
     also = zones_service.for_reports(get_session(), [f["id"] for f in shown])

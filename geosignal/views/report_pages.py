@@ -22,7 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from geosignal import contract, i18n, policy, ui_text, workflow
+from geosignal import contract, formparse, i18n, policy, ui_text, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -33,6 +33,7 @@ from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services import zones as zones_service
 from geosignal.services.intake import loads_strict
+from geosignal.textsafety import refuse_unsafe_text
 from geosignal.vocab import STATUSES
 
 bp = Blueprint("report_pages", __name__)
@@ -51,7 +52,9 @@ def _thread(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in history if e["action"] in ("ask", "answer") and e.get("reason")]
 
 
-def _render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -> tuple[str, int]:
+def render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -> tuple[str, int]:
+    """The report page of ``feature`` with ``status``; ``extra`` goes to the template (a failed
+    action and its typed text, refused evidence and its values)."""
     user = current()
     props = feature["properties"]
     history = audit_service.history(get_session(), uuid.UUID(feature["id"]), viewer=user)
@@ -69,7 +72,7 @@ def _render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) 
 def report_page(report_id: str) -> Any:
     """A report's page: reference, map, status, properties, history, questions and answers,
     and exactly the actions the user may take (those of the transition table)."""
-    return _render_report(reports_service.get_report(get_session(), current(), report_id))
+    return render_report(reports_service.get_report(get_session(), current(), report_id))
 
 
 @bp.post("/signalements/<report_id>/actions")
@@ -78,37 +81,57 @@ def post_action(report_id: str) -> Any:
     """Take one action of the report's page (form: ``to``, ``reason``, ``confirm``,
     ``etag``). Withdraw and reject first show a confirmation page; a missing text or a stale
     page shows the report again with the reason."""
+    return take_action(report_id, request.form.get("to", ""),
+                       done=lambda fid: url_for("report_pages.report_page", report_id=fid))
+
+
+def take_action(report_id: str, target: str, *, done: Any) -> Any:
+    """Move a report to ``target`` from a page's form (``reason``, ``confirm``, ``etag`` read
+    from the form), the one rule of every status form: a move that needs confirming shows the
+    confirmation page first; a refused text, a stale page or a refused move shows the report
+    again (4xx) with the typed text kept; ``done(report_id)`` is where a move leads (PRG)."""
     session = get_session()
     user = current()
     feature = reports_service.get_report(session, user, report_id)
     props = feature["properties"]
-    target = request.form.get("to", "")
-    reason = (request.form.get("reason") or "").strip() or None
+    typed = formparse.newlines_as_lf(request.form.get("reason") or "")
+    # a text with nothing visible in it (spaces, zero-width characters) is no reason
+    reason = typed.strip() if formparse.visible(typed) else None
     move = workflow.find(props["status"], target)
     try:
         if target not in STATUSES:
             raise GeosignalError("invalid_request", "to must be a status", where="/to")
+        _check_reason(reason)  # before the confirmation page, not after it
         chosen = workflow_service.decide(user, props["commune_nis"], props["status"], target, reason)
     except GeosignalError as error:
         if error.code in ("forbidden", "not_found") or error.status >= 500:
             raise
+        if error.code == "invalid_transition" and props["status"] == target:
+            return _already(props, target, done(feature["id"]))
         flash(_("Action refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
-        return _render_report(feature, status=error.status, failed_action=move, reason=reason)
+        return render_report(feature, status=error.status, failed_action=move, reason=typed)
     if chosen.confirm and request.form.get("confirm") != "1":
-        return render_template("report_confirm.html", feature=feature, p=props, action=chosen, reason=reason)
+        return render_template("report_confirm.html", feature=feature, p=props, action=chosen, reason=reason,
+                               etag=request.form.get("etag") or "")
     try:
         workflow_service.transition(session, feature["id"], target, user, reason,
                                     if_match=request.form.get("etag") or None)
     except GeosignalError as error:
-        if error.code != "precondition_failed":
+        if error.code in ("forbidden", "not_found") or error.status >= 500:
             raise
         session.rollback()
-        flash(_("Ce signalement a changé entre-temps : voici son état actuel. Rien n'a été modifié."), "error")
-        return _render_report(reports_service.get_report(session, user, report_id), status=412)
+        current_feature = reports_service.get_report(session, user, report_id)
+        if error.code == "precondition_failed" or error.code == "invalid_transition":
+            if current_feature["properties"]["status"] == target:  # a second click: it was done already
+                return _already(props, target, done(feature["id"]))
+            flash(_("Ce signalement a changé entre-temps : voici son état actuel. Rien n'a été modifié."), "error")
+            return render_report(current_feature, status=error.status)
+        flash(_("Action refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
+        return render_report(current_feature, status=error.status, failed_action=move, reason=typed)
     session.commit()
     flash(_("Signalement %(reference)s : %(status)s.", reference=props["reference"],
             status=i18n.label(target).lower()), "success")
-    return redirect(url_for("report_pages.report_page", report_id=feature["id"]))
+    return redirect(done(feature["id"]))
 
 
 def _form_values(feature: dict[str, Any]) -> dict[str, list[str]]:
@@ -125,6 +148,57 @@ def _form_values(feature: dict[str, Any]) -> dict[str, list[str]]:
         else:
             out[f["name"]] = [str(value)]
     return out
+
+
+def _already(props: dict[str, Any], target: str, url: str) -> Response:
+    """A second click on a status button: the move was made by the first one; say so."""
+    flash(_("C'est déjà fait : le signalement %(reference)s est %(status)s.",
+            reference=props["reference"], status=i18n.label(target).lower()), "success")
+    return redirect(url)
+
+
+def _check_reason(reason: str | None) -> None:
+    """Refuse, as the transition would, a reason longer than the workflow keeps or holding a
+    character geosignal does not store (422 ``invalid_attribute`` at ``/reason``, with the
+    figures or the character for the page's sentence)."""
+    if reason is None:
+        return
+    if len(reason) > workflow_service.MAX_REASON:
+        raise GeosignalError("invalid_attribute", f"reason has {len(reason)} characters; the maximum is "
+                             f"{workflow_service.MAX_REASON}", where="/reason", value=len(reason),
+                             limit=workflow_service.MAX_REASON)
+    refuse_unsafe_text(reason, name="reason", where="/reason")
+
+
+def _as_shown(values: list[str], *, widget: str) -> list[str]:
+    """A field's posted values as the page would show them: empty values dropped, line ends
+    as stored (LF), boxes in any order (the page lists them in vocabulary order)."""
+    kept = [formparse.newlines_as_lf(v) if widget == "textarea" else v.strip() for v in values]
+    kept = [v for v in kept if v.strip()]
+    return sorted(kept) if widget == "checkboxes" else kept
+
+
+def _same_as(form: Any, stored: dict[str, Any]) -> bool:
+    """Whether every field of the edit form holds what the page shows for ``stored``."""
+    shown = _form_values(stored)
+    return all(_as_shown(form.getlist(f["name"]), widget=f["widget"]) == _as_shown(shown.get(f["name"], []),
+                                                                                    widget=f["widget"])
+               for f in contract.form_fields())
+
+
+def _unchanged(form: Any, stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored value of every field the edit form sends back as the page showed it: an
+    untouched field keeps its value exactly (a date keeps its hour, a list its order, a text
+    its line ends), so that saving an untouched form changes and records nothing."""
+    shown = _form_values(stored)
+    kept: dict[str, Any] = {}
+    for f in contract.form_fields():
+        name = f["name"]
+        if name not in form:
+            continue
+        if _as_shown(form.getlist(name), widget=f["widget"]) == _as_shown(shown.get(name, []), widget=f["widget"]):
+            kept[name] = stored["properties"].get(name)
+    return kept
 
 
 def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str, list[str]] | None = None,
@@ -170,6 +244,7 @@ def save_edit(report_id: str) -> Any:
         feature_json = loads_strict(feature_from_form(request.form, geometry or "null"))
         properties: dict[str, Any] = {name: None for name in reports_service.ATTRIBUTES}
         properties.update(feature_json["properties"])
+        properties.update(_unchanged(request.form, reports_service.get_report(session, user, report_id)))
         body: dict[str, Any] = {"properties": properties}
         if geometry:
             body["geometry"] = feature_json["geometry"]
@@ -179,10 +254,23 @@ def save_edit(report_id: str) -> Any:
             raise
         session.rollback()
         current_feature = reports_service.get_report(session, user, report_id)
+        if error.code == "not_editable" or current_feature["properties"]["status"] not in workflow.EDITABLE_STATUSES:
+            # as the edit page says it (GET): the error page, no form to fill in vain
+            raise GeosignalError("not_editable", f"a report {current_feature['properties']['status']} can no "
+                                 "longer be edited", message=_(
+                                     "Ce signalement n'est plus modifiable dans son statut actuel : ouvrez sa "
+                                     "page pour voir ce que vous pouvez encore faire.")) from None
         if error.code == "precondition_failed":
-            flash(_("Quelqu'un d'autre a modifié ce signalement pendant que vous le modifiiez. Sa version est "
-                    "affichée ci-dessous et a été gardée : refaites vos changements si nécessaire."), "error")
+            if geometry == "" and _same_as(request.form, current_feature):  # a second click on Save
+                flash(_("Vos modifications étaient déjà enregistrées : rien d'autre n'a changé."), "success")
+                return redirect(url_for("report_pages.report_page", report_id=current_feature["id"]))
+            flash(_("Ce signalement a été modifié depuis que vous avez ouvert cette page (dans un autre onglet ou par "
+                    "une autre personne). Sa version actuelle est affichée ci-dessous et a été gardée : refaites "
+                    "vos changements si nécessaire."), "error")
             return _render_edit(current_feature, status=412, stale=True)
+        if error.code == "precondition_required":
+            error.extra["message"] = _("Il manque à ce formulaire la version du signalement : rouvrez la page de "
+                                       "modification depuis le signalement, puis refaites vos changements.")
         flash(_("Modification refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
         values = {k: request.form.getlist(k) for k in request.form.keys()}
         return _render_edit(current_feature, status=error.status, values=values, error=error)
@@ -197,19 +285,20 @@ def _day(name: str) -> date | None:
 
 def journal_filters() -> dict[str, Any]:
     """The journal's filters from the query string (shared by the page and the API)."""
-    limit = request.args.get("limit") or "100"
-    before = request.args.get("before") or ""
-    if not limit.isdigit():
-        raise GeosignalError("invalid_request", "limit must be an integer", where="limit")
-    if before and not before.isdigit():
-        raise GeosignalError("invalid_request", "before must be an event id", where="before")
+    limit = formparse.whole_number(request.args.get("limit") or "100")
+    raw_before = request.args.get("before") or ""
+    before = formparse.whole_number(raw_before) if raw_before else None
+    if limit is None:
+        raise GeosignalError("invalid_request", "limit must be a whole number (ASCII digits)", where="limit")
+    if raw_before and before is None:
+        raise GeosignalError("invalid_request", "before must be an event id (ASCII digits)", where="before")
     date_from, date_to = _day("from"), _day("to")
     if date_from and date_to and date_from > date_to:  # as every other filter says it
         raise GeosignalError("invalid_request", "from is after to", where="from")
     return {"action": request.args.get("action") or None,
             "commune": parse_commune(get_session(), request.args.get("commune")),
             "user": request.args.get("user") or None, "date_from": date_from, "date_to": date_to,
-            "limit": int(limit), "before_id": int(before) if before else None}
+            "limit": limit, "before_id": before}
 
 
 @bp.get("/admin/journal")

@@ -51,15 +51,19 @@ def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]
 @bp.get("/zones")
 @login_required
 @require_policy(zones_service.may_decide, ZONES_DENIED)
-def zones_page() -> str:
+def zones_page() -> Any:
     """The zones of overlapping reports: one card per zone (commune, network, number of
     reports, technologies, operators, links to the reports), the selected zone's union on a
     map, a button to confirm a proposed zone and one per report to take it out."""
+    return _render_zones()
+
+
+def _render_zones(status: int = 200, error: GeosignalError | None = None, zone_id: str | None = None) -> Any:
     session = get_session()
     doc = zones_service.list_zones(session, current())
     layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
-    return render_template("zones.html", zones=_cards(session, doc["features"]),
-                           base_layers=json.dumps(layers, ensure_ascii=False))
+    return render_template("zones.html", zones=_cards(session, doc["features"]), error=error, failed_zone=zone_id,
+                           base_layers=json.dumps(layers, ensure_ascii=False)), status
 
 
 def _done(message: str) -> Response:
@@ -67,18 +71,21 @@ def _done(message: str) -> Response:
     return redirect(url_for("zone_pages.zones_page"))
 
 
-def _failed(session: Any, failure: GeosignalError) -> Response:
+def _failed(session: Any, failure: GeosignalError, zone_id: str) -> Any:
+    """The zones page again, as it is now, with the refusal's status and sentence (nothing
+    changed): an unknown zone 404, a report that is not the zone's 422, a zone that changed
+    since the page was read 409."""
     if failure.status >= 500 or failure.status in (401, 403):
         raise failure
     session.rollback()
-    flash(ui_text.error_message(failure), "error")
-    return redirect(url_for("zone_pages.zones_page"))
+    flash(_("Rien n'a été modifié : %(reason)s", reason=ui_text.error_message(failure)), "error")
+    return _render_zones(failure.status, failure, zone_id)
 
 
 @bp.post("/zones/<zone_id>/confirm")
 @login_required
 @require_policy(zones_service.may_decide, ZONES_DENIED)
-def confirm_zone(zone_id: str) -> Response:
+def confirm_zone(zone_id: str) -> Any:
     """Confirm a zone from the page's form (``report_ids``: the reports shown, one field
     each); a zone that changed meanwhile is not confirmed (flash, back to the page)."""
     session = get_session()
@@ -87,7 +94,7 @@ def confirm_zone(zone_id: str) -> Response:
     try:
         _feature, summary = zones_service.confirm_zone(session, user, zone_id, shown)
     except GeosignalError as failure:
-        return _failed(session, failure)
+        return _failed(session, failure, zone_id)
     zones_service.record_decision(session, user, "merge", summary)
     session.commit()
     return _done(_("Zone confirmée."))
@@ -96,14 +103,14 @@ def confirm_zone(zone_id: str) -> Response:
 @bp.post("/zones/<zone_id>/split")
 @login_required
 @require_policy(zones_service.may_decide, ZONES_DENIED)
-def split_zone(zone_id: str) -> Response:
+def split_zone(zone_id: str) -> Any:
     """Take one report (form field ``report_id``) out of a zone; it stays apart for good."""
     session = get_session()
     user = current()
     try:
         _doc, summary = zones_service.split_zone(session, user, zone_id, [request.form.get("report_id", "")])
     except GeosignalError as failure:
-        return _failed(session, failure)
+        return _failed(session, failure, zone_id)
     zones_service.record_decision(session, user, "split", summary)
     session.commit()
     return _done(_("Signalement retiré de la zone."))
