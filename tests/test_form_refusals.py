@@ -598,3 +598,28 @@ def test_the_upload_page_is_for_those_who_file_reports(client, representative, r
     assert client.get("/import").status_code == 200
     admin.login()
     assert client.get("/import").status_code == 200
+
+
+# --------------------------------------------------------------------------- never a 500, whatever is typed
+
+ODD = ["²", "٣٤", "１２", "9" * 5000, "1_0", "1e309", "NaN", "-0", "+5", "0x1F", " ", "\u2212", "1,000.5", "\x00",
+       "\u202e1", "\u200b", "1" * 19, "١_٠"]
+
+
+def test_odd_values_never_answer_500(db, client, representative, admin) -> None:  # noqa: ANN001
+    rid = _report(representative)
+    representative.login()
+    before = count_reports(db)
+    for value in ODD:
+        for field in ("households_affected", "businesses_affected", "radius", "observed_at"):
+            answer = client.post("/carte", data={"csrf_token": _token(client, "/carte"), "geometry": json.dumps(POINT),
+                                                 "network": "mobile", field: value})
+            assert 400 <= answer.status_code < 500 or not value.strip(), (field, value)
+        for field in ("download_mbps", "signal_dbm", "latency_ms"):
+            assert _speed_test(client, rid, **{field: value}).status_code < 500, (field, value)
+        assert client.get(f"/signalements?retires={quote(value)}").status_code in (200, 400)
+    assert count_reports(db) == before + ODD.count(" ")
+    admin.login()
+    for value in ODD:
+        for name in ("limit", "before"):
+            assert client.get(f"/admin/journal?{name}={quote(value)}").status_code in (200, 400), (name, value)
