@@ -179,15 +179,17 @@ def invite_user():  # noqa: ANN201
     except GeosignalError as error:
         session.rollback()  # nothing of a refused invitation is stored
         return _users_page(error.status, error, values={k: request.form.get(k) or "" for k in ("email", "role", "commune")})
-    session.commit()
     url = _link_url("account.accept_invitation", secret)
-    sent = _mail(user.email, _("geosignal : votre invitation"), [
+    # the message is built before the account is committed: what it cannot carry is not stored
+    settings = MailSettings.from_config(current_app.config)
+    message = build_message(settings, user.email, _("geosignal : votre invitation"), [
         _("Bonjour,"),
         _("%(inviter)s vous invite à signaler et suivre les zones blanches de connectivité sur "
           "geosignal, la plateforme de Charleroi Métropole.", inviter=inviter.email),
         _("Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe."),
     ], (_("Accepter l'invitation"), url))
-    if sent:
+    session.commit()
+    if send(settings, message):
         flash(_("Invitation envoyée à %(email)s (valable 72 heures).", email=user.email), "success")
         return redirect(url_for("account.users_page"))
     # no mail server configured: the inviter hands the link over themselves, once
