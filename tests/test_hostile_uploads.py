@@ -471,12 +471,16 @@ def test_file_features_report_every_field_error(area, admin, db, tmp_path):
 
 @pytest.mark.parametrize("value", ["99999", "abc", "5201", "52011 OR 1=1", "\x00"])
 def test_unknown_commune_filter_everywhere(referent, value):
-    for url in ("/api/v1/reports", "/api/v1/exports/dwconnect", "/api/v1/exports/dwconnect.csv",
-                "/api/v1/stats/communes", "/api/v1/stats/communes.csv", "/carte"):
+    for url in ("/api/v1/reports", "/api/v1/exports/dwconnect", "/api/v1/exports/dwconnect.csv", "/carte"):
         response = referent.get(url, query_string={"commune": value})
         assert response.status_code == 422, (url, response.status_code)
         if url.startswith("/api"):
             assert (response.get_json()["code"], response.get_json()["where"]) == ("unknown_commune", "commune")
+    # the commune table has a row per commune: commune is not one of its parameters (it was ignored)
+    for url in ("/api/v1/stats/communes", "/api/v1/stats/communes.csv"):
+        response = referent.get(url, query_string={"commune": value})
+        assert (response.status_code, response.get_json()["code"], response.get_json()["where"]) == (
+            400, "invalid_request", "commune")
     # known codes still filter
     assert referent.get("/api/v1/reports", query_string={"commune": CHARLEROI}).status_code == 200
     assert referent.get("/api/v1/exports/dwconnect", query_string={"commune": CHARLEROI}).status_code == 200

@@ -198,3 +198,22 @@ def test_an_item_id_that_cannot_exist_is_not_found(client) -> None:  # noqa: ANN
         _problem(client.get(f"/ogc/collections/communes/items/{item}"), 404, "not_found", None)
     _problem(client.get("/ogc/collections/white-zones/items/%00"), 404, "not_found", None)
     assert client.get("/ogc/collections/communes/items/52011").status_code == 200
+
+
+# =========================================================================== flags and reasons through the API
+
+@pytest.mark.parametrize("word", ["maybe", "2", "y", "vrai"])
+def test_api_flags_take_only_the_documented_words(db, representative, referent, word) -> None:  # noqa: ANN001
+    _problem(referent.get(f"/api/v1/stats/communes?survey={word}"), 400, "invalid_request", "survey")
+    response = representative.post(f"/api/v1/reports?repair={word}", data=json.dumps(feature(PT)),
+                                   content_type="application/geo+json")
+    _problem(response, 400, "invalid_request", "repair")
+    assert count_reports(db) == 0
+
+
+def test_a_reason_of_invisible_characters_is_no_reason(db, representative, referent) -> None:  # noqa: ANN001
+    rid = _post(representative, PT)
+    response = referent.post(f"/api/v1/reports/{rid}/transitions",
+                             json={"to": "rejected", "reason": "\u200b\u2060 \ufeff"})
+    assert (response.status_code, response.get_json()["code"]) == (422, "reason_required")
+    assert referent.get(f"/api/v1/reports/{rid}").get_json()["properties"]["status"] == "submitted"

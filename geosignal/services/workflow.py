@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import policy, workflow
 from geosignal.errors import GeosignalError
+from geosignal.formparse import visible
 from geosignal.textsafety import refuse_unsafe_text
 from geosignal.vocab import STATUSES
 
@@ -59,7 +60,7 @@ def _clean_reason(reason: Any) -> str | None:
         raise GeosignalError("invalid_attribute", f"reason is longer than {MAX_REASON} characters",
                              where="/reason")
     refuse_unsafe_text(reason, name="reason", where="/reason")
-    return reason or None
+    return reason if visible(reason) else None  # zero-width characters only: no reason given
 
 
 def decide(actor: Any, nis: str, source: str, to: str, reason: str | None) -> workflow.Transition:

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
-from geosignal import policy, workflow
+from geosignal import formparse, policy, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -40,7 +40,7 @@ def current_service_area():  # noqa: ANN201
 
 
 def _flag(name: str) -> bool:
-    return request.args.get(name, "").lower() in ("1", "true", "yes", "on")
+    return formparse.flag(request.args.get(name), where=name)  # maybe, 2, y: 400, never false
 
 
 def _int_arg(name: str, default: int) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from geosignal import policy
+from geosignal import formparse, policy
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -29,7 +29,7 @@ def _filters() -> aggregation.StatsFilters:
 
 
 def _flag(name: str) -> bool:
-    return request.args.get(name, "").lower() in ("1", "true", "yes", "on")
+    return formparse.flag(request.args.get(name), where=name)  # maybe, 2, y: 400, never false
 
 
 @bp.get("/communes")
