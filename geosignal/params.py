@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from geosignal import formparse
 from geosignal.errors import GeosignalError
 
 BBox = tuple[float, float, float, float]
@@ -104,14 +105,12 @@ def number_as_float(value: Any) -> float:
 
 
 def whole_number(raw: str | None, *, maximum: int = MAX_BIGINT) -> int | None:
-    """``raw`` as a whole number from 0 to ``maximum``, written in ASCII digits only; None for
-    anything else. Python's ``int()`` also reads ``1_000``, `` 7 ``, ``+7`` and other scripts'
-    digits (``٣``), and ``str.isdigit`` passes superscripts (``²``) that ``int()`` refuses:
-    none of them is what a person or a client means by a count, a page size or an id."""
-    if raw is None or not 0 < len(raw) <= 19 or not raw.isascii() or not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if value <= maximum else None
+    """``raw`` as a whole number from 0 to ``maximum`` written in ASCII digits
+    (:func:`geosignal.formparse.whole_number`, the one rule for forms and query strings:
+    Python's ``int()`` also reads ``1_000``, ``+7`` and other scripts' digits, and
+    ``str.isdigit`` passes superscripts); None for anything else."""
+    value = formparse.whole_number(raw)
+    return value if value is not None and value <= maximum else None
 
 
 def check_query(args: Any, accepted: set[str] | None) -> None:
