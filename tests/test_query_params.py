@@ -90,7 +90,7 @@ def test_declared_parameters_still_work(db, representative, referent) -> None:  
 @pytest.mark.parametrize(("query", "where"), [
     ("/api/v1/reports?limit=1_0", "limit"),
     ("/api/v1/reports?limit=%C2%B2", "limit"),  # ²
-    ("/api/v1/reports?limit=+5", "limit"),
+    ("/api/v1/reports?limit=%2B5", "limit"),  # a literal plus sign
     ("/api/v1/reports?limit=%D9%A3", "limit"),  # Arabic-Indic three
     ("/api/v1/exports/dwconnect?since=seq:1_000", "since"),
     ("/api/v1/stats/locations?zoom=1_0&bbox=4.3,50.3,4.6,50.5", "zoom"),
