@@ -179,7 +179,8 @@ def test_the_servers_errors_sit_next_to_the_shape_and_the_field(db, representati
     counts = _map_form(representative, coordinates="50.4108 4.444", households_affected="-3")
     assert counts.status_code == 422
     page = counts.get_data(as_text=True)
-    assert _error_box(page, "households_affected") == "Valeur non admise pour ce champ : choisissez une valeur proposée, ou un nombre entier positif."
+    assert _error_box(page, "households_affected") == (
+        "Écrivez un nombre entier de 0 à 1\u202f000\u202f000, en chiffres et sans séparateur.")
     assert 'aria-describedby="households_affected-error"' in page
     assert db.scalar(select(func.count()).select_from(Report)) == 0
 
