@@ -50,15 +50,18 @@ def _check_target(to: Any) -> str:
     return to
 
 
-def _clean_reason(reason: Any) -> str | None:
+def clean_reason(reason: Any) -> str | None:
+    """A transition's reason as stored (stripped; None when nothing visible is left). Raises
+    422 ``invalid_attribute`` at ``/reason`` for a non-string, more than :data:`MAX_REASON`
+    characters (``value``, ``limit``) or a character geosignal does not store."""
     if reason is None:
         return None
     if not isinstance(reason, str):
         raise GeosignalError("invalid_attribute", "reason must be a string", where="/reason")
     reason = reason.strip()
     if len(reason) > MAX_REASON:
-        raise GeosignalError("invalid_attribute", f"reason is longer than {MAX_REASON} characters",
-                             where="/reason")
+        raise GeosignalError("invalid_attribute", f"reason has {len(reason)} characters; the maximum is "
+                             f"{MAX_REASON}", where="/reason", value=len(reason), limit=MAX_REASON)
     refuse_unsafe_text(reason, name="reason", where="/reason")
     return reason if visible(reason) else None  # zero-width characters only: no reason given
 
@@ -157,7 +160,7 @@ def transition(
     from geosignal.services import reports as reports_service
 
     to = _check_target(to)
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     rid = _uuid(report_id)
     row = session.execute(_LOCK, {"ids": [rid]}).first() if rid else None
     if row is None or not policy.may_read_report(actor, row.commune_nis):
@@ -193,7 +196,7 @@ def transition_many(
     None}]}``.
     """
     to = _check_target(to)
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     wanted, refused = [], []
     for value in dict.fromkeys(str(i) for i in report_ids):
         rid = _uuid(value)

@@ -33,7 +33,6 @@ from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services import zones as zones_service
 from geosignal.services.intake import loads_strict
-from geosignal.textsafety import refuse_unsafe_text
 from geosignal.vocab import STATUSES
 
 bp = Blueprint("report_pages", __name__)
@@ -101,7 +100,7 @@ def take_action(report_id: str, target: str, *, done: Any) -> Any:
     try:
         if target not in STATUSES:
             raise GeosignalError("invalid_request", "to must be a status", where="/to")
-        _check_reason(reason)  # before the confirmation page, not after it
+        workflow_service.clean_reason(reason)  # checked before the confirmation page, not after it
         chosen = workflow_service.decide(user, props["commune_nis"], props["status"], target, reason)
     except GeosignalError as error:
         if error.code in ("forbidden", "not_found") or error.status >= 500:
@@ -155,19 +154,6 @@ def _already(props: dict[str, Any], target: str, url: str) -> Response:
     flash(_("C'est déjà fait : le signalement %(reference)s est %(status)s.",
             reference=props["reference"], status=i18n.label(target).lower()), "success")
     return redirect(url)
-
-
-def _check_reason(reason: str | None) -> None:
-    """Refuse, as the transition would, a reason longer than the workflow keeps or holding a
-    character geosignal does not store (422 ``invalid_attribute`` at ``/reason``, with the
-    figures or the character for the page's sentence)."""
-    if reason is None:
-        return
-    if len(reason) > workflow_service.MAX_REASON:
-        raise GeosignalError("invalid_attribute", f"reason has {len(reason)} characters; the maximum is "
-                             f"{workflow_service.MAX_REASON}", where="/reason", value=len(reason),
-                             limit=workflow_service.MAX_REASON)
-    refuse_unsafe_text(reason, name="reason", where="/reason")
 
 
 def _as_shown(values: list[str], *, widget: str) -> list[str]:
