@@ -421,6 +421,26 @@ def names(form: str) -> tuple[str, ...]:
     return tuple(p.name for p in properties(form))
 
 
+def same_value(name: str, old: Any, new: Any) -> bool:
+    """True when two values of property ``name`` say the same thing, so that replacing one
+    by the other is no change: absent values (None, ``""``, ``[]``) are equal; a ``vocab_list``
+    is a set (``["Orange", "Proximus"]`` is ``["Proximus", "Orange"]``); ``text`` compares
+    with its line ends as stored (CRLF and CR are LF) and in NFC. ``KeyError`` for an unknown
+    property."""
+    kind = BY_NAME[name].kind
+
+    def canonical(value: Any) -> Any:
+        if value is None or value == "" or value == []:
+            return None
+        if kind == "vocab_list" and isinstance(value, (list, tuple)):
+            return frozenset(value)
+        if kind == "text" and isinstance(value, str):
+            return nfc(value.replace("\r\n", "\n").replace("\r", "\n"))
+        return value
+
+    return canonical(old) == canonical(new)
+
+
 def label(name: str) -> str:
     """Return the French label of a property (``KeyError`` for an unknown one)."""
     return BY_NAME[name].label

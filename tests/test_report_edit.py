@@ -140,3 +140,29 @@ def test_an_unchanged_geometry_sent_back_is_not_an_edit(db, representative) -> N
     assert response.status_code == 200 and response.headers["ETag"] == tag
     assert db.execute(text("SELECT count(*) FROM audit_events WHERE report_id = :r AND action = 'edit'"),
                       {"r": rid}).scalar() == 0
+
+
+@pytest.mark.parametrize("sent", [
+    {"operators": ["Orange", "Proximus"]},  # the stored set in another order
+    {"description": "Cave sans réseau\r\nau fond"},  # CRLF for the stored LF
+    {"technologies": ["5G", "4G"], "operators": ["Orange", "Proximus"], "description": "Cave sans réseau\rau fond"},
+])
+def test_a_patch_that_says_the_same_thing_is_not_an_edit(db, representative, sent) -> None:  # noqa: ANN001
+    response = representative.post("/api/v1/reports", json=feature(
+        _zone(), description="Cave sans réseau\nau fond", operators=["Proximus", "Orange"], technologies=["4G", "5G"]))
+    assert response.status_code == 201, response.get_json()
+    rid = response.get_json()["id"]
+    before = representative.get(f"/api/v1/reports/{rid}")
+    events = db.execute(text("SELECT count(*) FROM audit_events WHERE report_id = :r"), {"r": rid}).scalar()
+    response = representative.patch(f"/api/v1/reports/{rid}", json={"properties": sent},
+                                    headers={"If-Match": before.headers["ETag"]})
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["ETag"] == before.headers["ETag"]
+    assert response.get_json()["properties"] == before.get_json()["properties"]
+    assert db.execute(text("SELECT count(*) FROM audit_events WHERE report_id = :r"), {"r": rid}).scalar() == events
+
+
+def test_a_description_is_stored_with_lf_line_ends_whoever_sends_it(representative) -> None:  # noqa: ANN001
+    response = representative.post("/api/v1/reports", json=feature(_zone(), description="Rue A\r\nRue B\rRue C"))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["properties"]["description"] == "Rue A\nRue B\nRue C"

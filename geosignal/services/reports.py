@@ -346,11 +346,6 @@ _SAME_GEOMETRY = text("""
     FROM (SELECT ST_GeomFromEWKT(:g) AS g) n, reports r WHERE r.id = :id""")
 
 
-def _blank(value: Any) -> Any:
-    """None for an absent value (None, empty text, empty list), the value otherwise (0 stays 0)."""
-    return None if value is None or value == "" or value == [] else value
-
-
 def current_input(feature: dict[str, Any]) -> dict[str, Any]:
     """Return the writable properties of a report's API Feature (:data:`ATTRIBUTES`, nulls
     and empty lists left out): what an edit starts from."""
@@ -425,7 +420,7 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
         new = values.get(k)
         if k == "observed_at":
             new = contract.format_datetime(new) if new is not None else None
-        if _blank(old) != _blank(new):
+        if not contract.same_value(k, old, new):
             before[k], after[k] = old, new
     if geometry_given:
         same = session.execute(_SAME_GEOMETRY, {"g": values["geometry"], "id": rid,

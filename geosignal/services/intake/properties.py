@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from geosignal import contract, vocab
+from geosignal import contract, formparse, vocab
 from geosignal.errors import GeosignalError
 from geosignal.params import number_as_float
 from geosignal.textsafety import UNSAFE_CHARACTERS, pointer_key, refuse_unsafe_text
@@ -96,7 +96,7 @@ def validate_properties(
     ``network`` (str in ``vocab.NETWORKS``), ``technologies``/``operators`` (lists, a single
     string becomes a one-item list, duplicates removed), ``issue``, ``setting``,
     ``households_affected``/``businesses_affected`` (int, 0…1,000,000; floats, strings and
-    booleans refused), ``description`` (NFC-normalised, otherwise unchanged, ≤ 5000 chars, no
+    booleans refused), ``description`` (NFC-normalised, line ends as LF, otherwise unchanged, ≤ 5000 chars, no
     control, direction-override or unpaired-surrogate character: :mod:`geosignal.textsafety`),
     ``observed_at`` (aware datetime, see :func:`parse_observed_at`) and ``radius`` (m,
     finite number > 0). Unknown properties are ignored; a ``null`` counts as absent.
@@ -155,7 +155,7 @@ def _validate_one(name: str, value: Any, where: str, require_network: bool) -> A
     if name == "description":
         if not isinstance(value, str):
             raise _fail("invalid_attribute", "description must be text.", where)
-        d = unicodedata.normalize("NFC", value)
+        d = unicodedata.normalize("NFC", formparse.newlines_as_lf(value))
         if len(d) > MAX_DESCRIPTION_CHARS:
             raise _fail("invalid_attribute", f"description has {len(d)} characters; the maximum is "
                         f"{MAX_DESCRIPTION_CHARS}.", where, value=len(d), limit=MAX_DESCRIPTION_CHARS)
