@@ -15,6 +15,9 @@ BBox = tuple[float, float, float, float]
 
 #: The largest whole number a parameter may carry (PostgreSQL ``bigint``).
 MAX_BIGINT = 2**63 - 1
+#: The largest PostgreSQL ``integer`` (ids of users and tokens): a larger id in a URL is no
+#: such row (404), not a database error.
+MAX_INT = 2**31 - 1
 
 
 def parse_bbox(raw: str | None, *, required: bool = False) -> BBox | None:

@@ -93,6 +93,9 @@ def test_declared_parameters_still_work(db, representative, referent) -> None:  
     ("/api/v1/reports?limit=%2B5", "limit"),  # a literal plus sign
     ("/api/v1/reports?limit=%D9%A3", "limit"),  # Arabic-Indic three
     ("/api/v1/exports/dwconnect?since=seq:1_000", "since"),
+    ("/api/v1/exports/dwconnect?limit=1_0", "limit"),
+    ("/api/v1/exports/dwconnect.csv?limit=%2B5", "limit"),
+    ("/api/v1/exports/runs?limit=1_0", "limit"),
     ("/api/v1/stats/locations?zoom=1_0&bbox=4.3,50.3,4.6,50.5", "zoom"),
     ("/ogc/collections/white-zones/items?limit=1_0", "limit"),
     ("/ogc/collections/white-zones/items?offset=%C2%B3", "offset"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from geosignal.models import ApiToken, User
@@ -97,3 +98,23 @@ def test_cli_lists_and_revokes_tokens(app, client, db) -> None:  # noqa: ANN001
     assert client.get("/api/v1/reports", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
     user = db.scalar(select(User).where(User.email == rep.email))
     assert user.active  # revoking a token leaves the account alone
+
+
+@pytest.mark.parametrize("days", ["1_0", "+7", "٣", "7.0"])
+def test_token_days_are_ascii_digits(client, db, days) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    rep.login()
+    page = client.get("/compte/jetons")
+    made = client.post("/compte/jetons", data={"name": "QGIS", "days": days,
+                                               "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert made.status_code == 422 and "un nombre entier de 1 à 365" in made.get_data(as_text=True)
+    assert db.scalar(select(ApiToken).where(ApiToken.name == "QGIS")) is None
+
+
+@pytest.mark.parametrize("path", ["/compte/jetons/{n}/revoquer", "/utilisateurs/{n}/desactiver"])
+@pytest.mark.parametrize("n", [2**31, 2**63, 10**30])
+def test_an_id_no_row_can_have_is_not_found(client, db, path, n) -> None:  # noqa: ANN001
+    make_account(client, db, "admin@igretec.com", "admin").login()
+    page = client.get("/compte/jetons")
+    response = client.post(path.format(n=n), data={"csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert response.status_code == 404

@@ -22,11 +22,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from geosignal import policy, vocab
+from geosignal import formparse, policy, vocab
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import Commune, User
+from geosignal.params import MAX_INT
 from geosignal.ratelimit import limiter, login_account_key
 from geosignal.security import public_base_url
 from geosignal.services import accounts
@@ -198,7 +199,7 @@ def invite_user():  # noqa: ANN201
     return _users_page(shown_link=url)
 
 
-@bp.post("/utilisateurs/<int:user_id>/desactiver")
+@bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/desactiver")
 @login_required
 def deactivate_user(user_id: int) -> Response:
     """Deactivate an account (never deleted)."""
@@ -224,7 +225,9 @@ def tokens_page() -> tuple[str, int]:
     status = 200
     if request.method == "POST":
         try:
-            days = int(request.form.get("days") or users_service.TOKEN_DAYS)
+            days = formparse.whole_number(request.form.get("days") or str(users_service.TOKEN_DAYS))
+            if days is None:
+                raise ValueError("days")
             created = users_service.create_token(session, user.email, name=request.form.get("name") or "", days=days)
             session.commit()
         except ValueError:
@@ -241,7 +244,7 @@ def tokens_page() -> tuple[str, int]:
                            created=created, error=error, max_days=users_service.MAX_TOKEN_DAYS), status
 
 
-@bp.post("/compte/jetons/<int:token_id>/revoquer")
+@bp.post(f"/compte/jetons/<int(max={MAX_INT}):token_id>/revoquer")
 @login_required
 def revoke_token(token_id: int) -> Response:
     """Revoke one of one's tokens (admins: anybody's)."""

@@ -12,6 +12,7 @@ from geosignal import formparse, i18n, policy, ui_text
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.params import MAX_BIGINT
 from geosignal.services import evidence as evidence_service
 from geosignal.services import reports as reports_service
 
@@ -78,7 +79,7 @@ def post_photo(report_id: str) -> Response:
     return response
 
 
-@bp.get("/signalements/<report_id>/photos/<int:photo_id>")
+@bp.get(f"/signalements/<report_id>/photos/<int(max={MAX_BIGINT}):photo_id>")
 def photo(report_id: str, photo_id: int) -> Response:
     """Serve one photo of a report to those who read the report (others get 404)."""
     data, content_type = evidence_service.read_photo(get_session(), current(), report_id, photo_id)

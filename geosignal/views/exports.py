@@ -34,7 +34,7 @@ from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.formparse import flag
 from geosignal.models import Commune
-from geosignal.params import parse_bbox, parse_commune, parse_day
+from geosignal.params import parse_bbox, parse_commune, parse_day, whole_number
 from geosignal.services import export as export_service
 from geosignal.services.export import transmission
 
@@ -70,10 +70,9 @@ def export_request(fmt: str) -> export_service.ExportRequest:
     )
     paging = None
     if "limit" in args or "cursor" in args:
-        try:
-            limit = int(args.get("limit", "1000"))
-        except ValueError:
-            raise GeosignalError("invalid_request", "limit must be an integer", where="limit") from None
+        limit = whole_number(args.get("limit", "1000"))
+        if limit is None:
+            raise GeosignalError("invalid_request", "limit must be a whole number (ASCII digits)", where="limit")
         after, watermark = (export_service.decode_cursor(args["cursor"], filters) if args.get("cursor")
                             else (0, None))
         paging = export_service.Paging(limit=limit, after=after, watermark=watermark)
@@ -161,11 +160,8 @@ def export_schema() -> Response:
 @require_policy(policy.may_export, EXPORT_DENIED)
 def list_runs() -> Response:
     """Return the latest export runs (newest first; ``limit`` 1–1000, default 100)."""
-    try:
-        limit = int(request.args.get("limit", "100"))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= 1000:
+    limit = whole_number(request.args.get("limit", "100"))
+    if limit is None or not 1 <= limit <= 1000:
         raise GeosignalError("invalid_request", "limit must be 1 to 1000", where="limit")
     return jsonify({"runs": export_service.list_runs(get_session(), limit)})
 
