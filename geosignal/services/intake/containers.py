@@ -22,10 +22,13 @@ Decisions (each a coded refusal of the whole file, naming the member or the plac
   ``unreadable_file`` with ``line`` and ``column``. KML ``NetworkLink`` elements are never
   followed (GDAL does not either); each one becomes a ``network_link_ignored`` warning with its
   ``href``. Image overlays (GroundOverlay, PhotoOverlay, ScreenOverlay) are pictures, not
-  reports: cut out before GDAL reads the file, each one an ``overlay_ignored`` warning. The raw
-  ``<coordinates>`` of every placemark must be positions of 2 or 3 finite numbers (GDAL reads
-  a missing latitude as 0): else 422 ``invalid_coordinate`` (``empty_geometry`` when empty)
-  naming the line, the placemark's index and name.
+  reports: cut out before GDAL reads the file, each one an ``overlay_ignored`` warning. A
+  document in another ASCII-compatible encoding than UTF-8 is decoded as its declaration says
+  (:func:`xml_utf8`). Every placemark's geometry and every GPX point is checked as written
+  (:func:`check_xml`): a position GDAL would misread (a missing latitude read as 0), a structure
+  GDAL would reshape (two outer boundaries, a hole alone, a Point of two positions…) is kept as
+  that feature's ``problem`` — never a refusal of the whole file: the reader refuses that
+  feature alone, naming its line, rank and name.
 * **dBase text** is decoded with the encoding the ``.cpg`` names, else the one the language
   driver byte (LDID, byte 29 of the ``.dbf``) names, else — when every text byte is ASCII —
   as ASCII; otherwise 422 ``undecidable_encoding`` naming the ``.dbf``. A ``.cpg`` naming no
@@ -280,7 +283,7 @@ KML_OVERLAYS = ("GroundOverlay", "PhotoOverlay", "ScreenOverlay")
 _XML_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xef\xbb\xbf", "utf-8"),
              (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
 #: One number of a KML tuple (what GDAL reads as a number, no NaN/Inf words).
-_KML_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_KML_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _KML_TUPLE = re.compile(rf"{_KML_NUMBER},{_KML_NUMBER}(?:,{_KML_NUMBER})?")
 _KML_TUPLES = re.compile(rf"\s*(?>{_KML_TUPLE.pattern})(?:\s+(?>{_KML_TUPLE.pattern}))*+\s*")  # no backtracking
 
@@ -309,25 +312,82 @@ def xml_encoding(data: bytes) -> tuple[str, int] | None:
 
 
 _XML_DECLARED_ENCODING = re.compile(r"""^(<\?xml\b[^?>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+#: The encoding an XML declaration names (bytes of an ASCII-compatible document).
+_XML_DECLARATION_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml\b[^?>]*?\bencoding\s*=\s*["']([^"']*)["']""")
+#: Declared encodings read as Windows-1252, as browsers do (the bytes 0x80-0x9F of such files
+#: are Windows-1252 characters: €, œ, ’), Latin-1 for the five bytes Windows-1252 leaves undefined.
+_LATIN1_LABELS = {"latin-1", "iso8859-1"}
+
+
+def _declared_codec(data: bytes) -> str | None:
+    """The Python codec of the encoding an ASCII-compatible XML document declares, when it is
+    not UTF-8 (None: UTF-8, US-ASCII or nothing declared). Raises 422 ``unreadable_file``
+    (``encoding``) for an encoding geosignal does not know or one that is not ASCII-compatible
+    (its declaration could not even be read in it)."""
+    found = _XML_DECLARATION_ENCODING.match(data[:1024])
+    if found is None:
+        return None
+    label = found.group(1).decode("ascii", errors="replace").strip()
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        name = None
+    if name in ("utf-8", "ascii"):
+        return None
+    if name is None or (name not in _LATIN1_LABELS and not _is_dbase_codec(name)):  # ASCII-compatible only
+        raise GeosignalError("unreadable_file", f"The XML file declares the encoding {label[:40]!r}, which geosignal "
+                             "cannot read (an ASCII-compatible encoding such as UTF-8 or Windows-1252 is needed): "
+                             "save it as UTF-8.", encoding=label[:40])
+    return name
+
+
+def _decode_declared(data: bytes, codec: str) -> str:
+    """``data`` decoded as ``codec`` (Latin-1 as Windows-1252: :data:`_LATIN1_LABELS`).
+    Raises 422 ``unreadable_file`` naming the line and column of the first byte that is not
+    valid in that encoding."""
+    if codec in _LATIN1_LABELS:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
+        raise GeosignalError("unreadable_file", f"The XML file declares the encoding {codec}, but byte "
+                             f"{exc.start:,} (0x{data[exc.start]:02X}, line {line}, column {column}) is not valid in "
+                             "it: save the file again, as UTF-8.", where=f"line {line} column {column}", line=line,
+                             column=column, encoding=codec) from None
 
 
 def xml_utf8(data: bytes) -> bytes:
-    """An XML document as the checks and GDAL read it: ``data`` itself when its encoding is
-    ASCII-compatible (UTF-8, or what its declaration names), else — UTF-16 or UTF-32, with or
-    without a byte-order mark — transcoded to UTF-8, the declaration's ``encoding`` changed to
-    ``UTF-8``; text and coordinates are kept character for character.
+    """An XML document as the checks and GDAL read it, in UTF-8: ``data`` itself when it is
+    UTF-8 (or US-ASCII); a document in another ASCII-compatible encoding its declaration names
+    (``windows-1252``, ``ISO-8859-1``, ``ISO-8859-15``…: GDAL's parser knows few of them and
+    refused the whole file) decoded as declared (ISO-8859-1 as Windows-1252, as browsers do);
+    UTF-16 or UTF-32, with or without a byte-order mark, transcoded. The declaration's
+    ``encoding`` then says ``UTF-8``; text and coordinates are kept character for character.
 
-    Raises 422 ``unreadable_file`` when the bytes are not valid UTF-16/UTF-32.
+    Raises 422 ``unreadable_file`` when the bytes are not valid UTF-16/UTF-32 or not valid in
+    the declared encoding (``line``, ``column``), or when the declared encoding is unknown or
+    not ASCII-compatible (``encoding``).
     """
     found = xml_encoding(data)
-    if found is None or found[0] == "utf-8":
+    if found is None:
         return data
     codec, bom = found
-    try:
-        text = data[bom:].decode(codec)
-    except UnicodeDecodeError as exc:
-        raise GeosignalError("unreadable_file", f"The XML file is not valid {codec.upper()} text (byte {exc.start + bom}"
-                             ").", where=f"byte {exc.start + bom}") from None
+    if codec == "utf-8":
+        declared = None if bom else _declared_codec(data)
+        if declared is None:
+            return data
+        text = _decode_declared(data, declared)
+    else:
+        try:
+            text = data[bom:].decode(codec)
+        except UnicodeDecodeError as exc:
+            raise GeosignalError("unreadable_file", f"The XML file is not valid {codec.upper()} text (byte "
+                                 f"{exc.start + bom}).", where=f"byte {exc.start + bom}") from None
     return _XML_DECLARED_ENCODING.sub(r"\1\2UTF-8\2", text, count=1).encode("utf-8")
 
 
@@ -378,22 +438,77 @@ def xml_root(data: bytes) -> tuple[str | None, str | None]:
     return seen["root"], seen["doctype"]
 
 
+@dataclass
+class XmlFeature:
+    """One feature of a KML/GPX document as written, as :func:`check_xml` found it: a KML
+    ``Placemark`` (``kind``), or a GPX ``wpt``, ``rte`` or ``trk``; ``ordinal`` is its 0-based
+    rank among the features of its kind (placemarks: in document order, whatever their
+    folder), ``line``/``column`` where it starts. ``problem``: why it cannot be a report (its
+    geometry reshaped by GDAL, a position GDAL would misread…), for the reader to refuse that
+    feature alone; ``when``: the raw text of a placemark's ``<TimeStamp><when>`` (GDAL completes
+    ``2025-06`` to 1 June and drops ``2025``); ``elevations``: how many of its GPX positions
+    carry an ``<ele>``, of ``positions``."""
+
+    kind: str
+    ordinal: int
+    line: int
+    column: int
+    name: str | None = None
+    problem: GeosignalError | None = None
+    when: str | None = None
+    elevations: int = 0
+    positions: int = 0
+
+    @property
+    def label(self) -> str:
+        """How a sentence names the feature: its kind, name (or rank) and line."""
+        return (f"The {_FEATURE_WORDS[self.kind]}" + (f" {self.name!r}" if self.name else f" #{self.ordinal + 1}")
+                + f" (line {self.line})")
+
+
+@dataclass
+class XmlCheck:
+    """What :func:`check_xml` returns: the file's ``warnings`` and its ``features``
+    (:class:`XmlFeature`, in document order)."""
+
+    warnings: list[dict]
+    features: list[XmlFeature]
+
+
+_FEATURE_WORDS = {"Placemark": "placemark", "wpt": "waypoint", "rte": "route", "trk": "track"}
+#: KML geometry elements (local names: ``gx:Track`` is ``Track``).
+_KML_GEOMETRIES = ("Point", "LineString", "LinearRing", "Polygon", "MultiGeometry", "Model", "Track", "MultiTrack")
+_GPX_FEATURES = ("wpt", "rte", "trk")
+#: One number as GDAL's parsers read it (ASCII digits; no NaN/Inf words, no decimal comma).
+_NUMBER = re.compile(rf"\s*{_KML_NUMBER}\s*")
+
+
 class _XmlScan(xml.sax.handler.ContentHandler):
-    """Collects KML NetworkLink targets and image overlays, and checks the raw coordinates of
-    GPX points and KML placemarks, while the document is checked."""
+    """Collects KML NetworkLink targets and image overlays, and checks every KML placemark's
+    and GPX feature's geometry as written (:class:`XmlFeature`) while the document is
+    checked. A fault is kept with its feature (``problem``), never raised: the reader refuses
+    that feature alone."""
 
     def __init__(self, fmt: str = "kml") -> None:
         super().__init__()
         self.fmt = fmt
         self.links: list[dict] = []
         self.overlays: list[dict] = []
-        #: open NetworkLinks, overlays and placemarks, innermost last
+        self.features: list[XmlFeature] = []
+        #: open NetworkLinks, overlays, placemarks and GPX features, innermost last
         self._open: list[dict] = []
+        #: every open element's local name, innermost last
+        self._path: list[str] = []
+        #: the open geometry parts of the current placemark: (local name, position, counts of its children)
+        self._parts: list[tuple[str, tuple[int, int], dict[str, int]]] = []
+        #: the geometries directly in the current placemark
+        self._direct: list[str] = []
         self._capture: str | None = None
         self._text: list[str] = []
         self._coords: list[str] | None = None
         self._coords_at: tuple[int, int] = (0, 0)
-        self._placemarks = 0
+        self._feature: XmlFeature | None = None
+        self._counts: dict[str, int] = {}
         self.root: str | None = None
         self._locator = None
 
@@ -403,61 +518,212 @@ class _XmlScan(xml.sax.handler.ContentHandler):
     def _position(self) -> tuple[int, int]:
         return self._locator.getLineNumber(), self._locator.getColumnNumber()
 
+    def _fault(self, code: str, detail: str, at: tuple[int, int] | None = None, **extra: object) -> None:
+        """Keep the first fault of the open feature; ``detail`` follows its label (added
+        once its name is known)."""
+        feature = self._feature
+        if feature is None or feature.problem is not None:
+            return
+        line, column = at or self._position()
+        feature.problem = GeosignalError(code, detail, line=line, column=column,
+                                         **{_FEATURE_WORDS[feature.kind]: feature.ordinal}, **extra)
+
     def startElement(self, name: str, attrs) -> None:  # noqa: N802, ANN001 - SAX API
         local = name.rsplit(":", 1)[-1]
+        parent = self._path[-1] if self._path else None
+        self._path.append(local)
         if self.root is None:
             self.root = local
-        if local in _GPX_POINTS and self.fmt == "gpx":
-            for axis, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
-                raw = attrs.get(axis)
-                try:
-                    ok = raw is not None and low <= float(raw) <= high
-                except ValueError:
-                    ok = False
-                if not ok:
-                    line, column = self._position()
-                    raise GeosignalError("invalid_coordinate", f"<{local}> at line {line} has {axis}={raw!r}, not a "
-                                         f"number between {low:g} and {high:g}.", where=f"line {line} column {column}",
-                                         line=line, column=column)
-        if local in ("NetworkLink", "Placemark", *KML_OVERLAYS):
-            thing = {"kind": local, "name": None, "href": None, "problem": None}
+        if local in ("NetworkLink", *KML_OVERLAYS) or (local == "Placemark" and self.fmt == "kml") or (
+                local in _GPX_FEATURES and parent == "gpx" and self.fmt == "gpx"):
+            thing = {"kind": local, "name": None, "href": None}
             if local == "NetworkLink":
                 self.links.append(thing)
-            elif local == "Placemark":
-                thing["index"] = self._placemarks
-                self._placemarks += 1
-            else:
+            elif local in KML_OVERLAYS:
                 self.overlays.append(thing)
+            else:
+                ordinal = self._counts.get(local, 0)
+                self._counts[local] = ordinal + 1
+                self._feature = XmlFeature(local, ordinal, *self._position())
+                self.features.append(self._feature)
+                self._parts, self._direct = [], []
             self._open.append(thing)
-        elif local == "coordinates" and self.fmt == "kml" and any(t["kind"] == "Placemark" for t in self._open):
-            self._coords = []
-            self._coords_at = self._position()
-        elif (self._open and local in ("href", "name") and self._open[-1][local] is None
-              and (local == "name" or self._open[-1]["kind"] != "Placemark")):
+            if local == "wpt":  # a waypoint is its own position
+                self._gpx_start(local, parent, attrs)
+            return
+        if self._feature is not None and self._open and self._open[-1]["kind"] == self._feature.kind:
+            if self.fmt == "kml":
+                self._kml_start(local, parent)
+            else:
+                self._gpx_start(local, parent, attrs)
+        if self._open and local in ("href", "name") and self._open[-1][local] is None and (
+                (local == "name" and parent == self._open[-1]["kind"])
+                or (local == "href" and self._open[-1]["kind"] in ("NetworkLink", *KML_OVERLAYS))):
             self._capture = local
             self._text = []
 
+    def _kml_start(self, local: str, parent: str | None) -> None:
+        """Count the parts of a placemark's geometry as they open; refuse the kinds GDAL would
+        reshape or misread (see :func:`check_xml`)."""
+        if local in _KML_GEOMETRIES or local in ("outerBoundaryIs", "innerBoundaryIs"):
+            if self._parts:
+                counts = self._parts[-1][2]
+                counts[local] = counts.get(local, 0) + 1
+            holder = self._parts[-1][0] if self._parts else parent
+            if holder == "Placemark" and local in _KML_GEOMETRIES:
+                if self._direct:
+                    self._fault("invalid_geometry", f"holds two geometries (<{self._direct[0]}> and <{local}>) "
+                                "outside a <MultiGeometry>: only one would be read. Put them in one "
+                                "<MultiGeometry>, or make one placemark of each.")
+                self._direct.append(local)
+            if local == "LinearRing" and holder in ("Placemark", "MultiGeometry"):
+                self._fault("unsupported_geometry_type", "has a <LinearRing> on its own, which is neither a line nor "
+                            "a zone: for a zone put it in <Polygon><outerBoundaryIs>, for a line write a "
+                            "<LineString>.")
+            elif local == "MultiGeometry" and holder == "MultiGeometry":
+                self._fault("unsupported_geometry_type", "has a <MultiGeometry> inside a <MultiGeometry>: collections "
+                            "cannot be nested. List all its geometries in the outer <MultiGeometry>.")
+            elif local == "Model":
+                self._fault("unsupported_geometry_type", "has a 3D <Model>, which cannot be a report: give a <Point>, "
+                            "a <LineString> or a <Polygon>.")
+            self._parts.append((local, self._position(), {}))
+        elif local in ("coordinates", "coord"):
+            if self._parts:
+                counts = self._parts[-1][2]
+                counts[local] = counts.get(local, 0) + 1
+            self._coords = []
+            self._coords_at = self._position()
+        elif local == "when" and parent == "TimeStamp" and len(self._path) >= 3 and self._path[-3] == "Placemark":
+            self._capture = "when"
+            self._text = []
+
+    def _kml_end(self, local: str) -> None:
+        """Check a placemark's geometry part as it closes, by the counts of its children."""
+        if not self._parts or self._parts[-1][0] != local:
+            return
+        _, at, counts = self._parts.pop()
+        coordinates = counts.get("coordinates", 0)
+        if local in ("Point", "LineString", "LinearRing"):
+            if coordinates == 0:
+                self._fault("empty_geometry", f"has a <{local}> without <coordinates>: give its positions (lon,lat).",
+                            at)
+            elif coordinates > 1:
+                self._fault("invalid_geometry", f"has a <{local}> with {coordinates} <coordinates> elements: only one "
+                            "would be read. Write all its positions in one <coordinates>.", at)
+        elif local == "Polygon":
+            outer, inner = counts.get("outerBoundaryIs", 0), counts.get("innerBoundaryIs", 0)
+            if outer == 0 and inner == 0:
+                self._fault("empty_geometry", "has a <Polygon> without <outerBoundaryIs>: give the zone's outline.",
+                            at)
+            elif outer == 0:
+                self._fault("invalid_geometry", f"has a <Polygon> with {inner} <innerBoundaryIs> (a hole) but no "
+                            "<outerBoundaryIs>: it would be read as a zone the size of the hole. Give the zone's "
+                            "outline as <outerBoundaryIs>.", at)
+            elif outer > 1:
+                self._fault("invalid_geometry", f"has a <Polygon> with {outer} <outerBoundaryIs>: a polygon has one "
+                            "outline, only one would be read. For several zones, put one <Polygon> each in a "
+                            "<MultiGeometry>.", at)
+        elif local in ("outerBoundaryIs", "innerBoundaryIs"):
+            rings = counts.get("LinearRing", 0)
+            if rings == 0:
+                self._fault("empty_geometry", f"has an <{local}> without <LinearRing>.", at)
+            elif rings > 1:
+                self._fault("invalid_geometry", f"has an <{local}> holding {rings} <LinearRing>: it holds one, only "
+                            "one would be read. For several zones, put one <Polygon> each in a <MultiGeometry>; "
+                            "for holes, one <innerBoundaryIs> per hole.", at)
+        elif local == "MultiGeometry" and not any(counts.get(g) for g in _KML_GEOMETRIES):
+            self._fault("empty_geometry", "has an empty <MultiGeometry>: give its geometries.", at)
+        elif local == "Track" and counts.get("coord", 0) == 0:
+            self._fault("empty_geometry", "has a <gx:Track> without <gx:coord>.", at)
+
+    def _gpx_start(self, local: str, parent: str | None, attrs) -> None:  # noqa: ANN001 - SAX attributes
+        """Check a GPX point's ``lat``/``lon`` (GDAL reads ``abc`` as 0 and skips a point without
+        them) and note its ``<ele>``."""
+        if local in _GPX_POINTS:
+            self._feature.positions += 1
+            for axis, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
+                raw = attrs.get(axis)
+                if raw is None or _NUMBER.fullmatch(raw) is None or not low <= float(raw) <= high:
+                    self._fault("invalid_coordinate", f"has a <{local}> with "
+                                + (f"{axis}={raw[:40]!r}" if raw is not None else f"no {axis}")
+                                + f", not a number between {low:g} and {high:g} (with a decimal point).",
+                                **{"value": raw[:40]} if raw is not None else {})
+        elif local == "ele" and parent in _GPX_POINTS:
+            self._capture = "ele"
+            self._text = []
+            self._coords_at = self._position()
+
     def endElement(self, name: str) -> None:  # noqa: N802 - SAX API
         local = name.rsplit(":", 1)[-1]
+        if self._path:
+            self._path.pop()
         if self._capture is not None and local == self._capture:
-            self._open[-1][local] = "".join(self._text).strip()[:500]
+            text = "".join(self._text).strip()
             self._capture = None
-        elif local == "coordinates" and self._coords is not None:
-            placemark = next(t for t in reversed(self._open) if t["kind"] == "Placemark")
-            if placemark["problem"] is None:
-                placemark["problem"] = _coordinates_problem("".join(self._coords), self._coords_at)
+            if local == "ele":
+                self._elevation(text)
+            elif local == "when":
+                if self._feature is not None and self._feature.when is None:
+                    self._feature.when = text[:200]
+            else:
+                self._open[-1][local] = text[:500]
+            return
+        if local in ("coordinates", "coord") and self._coords is not None:
+            text = "".join(self._coords)
             self._coords = None
-        elif self._open and local == self._open[-1]["kind"]:
+            self._coordinates(local, text)
+        if self._feature is not None and self.fmt == "kml" and self._open and self._open[-1]["kind"] == "Placemark":
+            self._kml_end(local)
+        if self._open and local == self._open[-1]["kind"]:
             thing = self._open.pop()
-            if thing["problem"] is not None:
-                code, text, (line, column) = thing["problem"]
-                label = f"Placemark {thing['index']}" + (f" ({thing['name']!r})" if thing["name"] else "")
-                detail = (f"{label} has empty <coordinates> (line {line})." if code == "empty_geometry" else
-                          f"{label} has the position {text!r} in its <coordinates> (line {line}): each position "
-                          "must be lon,lat or lon,lat,altitude (finite numbers with a decimal point, not a decimal "
-                          "comma; no spaces inside a position), positions separated by spaces.")
-                raise GeosignalError(code, detail, where=f"line {line} column {column}", line=line, column=column,
-                                     placemark=thing["index"], name=thing["name"])
+            feature = self._feature
+            if feature is not None and thing["kind"] == feature.kind:
+                feature.name = thing["name"] or None
+                if feature.kind == "Placemark" and not self._direct:
+                    self._fault("empty_geometry", "has no geometry: give a <Point>, a <LineString> or a <Polygon>.",
+                                (feature.line, feature.column))
+                if feature.problem is not None:
+                    feature.problem.detail = f"{feature.label} {feature.problem.detail}"
+                    feature.problem.extra["name"] = feature.name
+                self._feature = None
+
+    def _coordinates(self, local: str, text: str) -> None:
+        """Check the positions of a ``<coordinates>`` (``lon,lat[,alt]`` tuples separated by
+        white space) or a ``<gx:coord>`` (``lon lat [alt]``)."""
+        if local == "coordinates":
+            problem = _coordinates_problem(text, self._coords_at)
+            if problem is None:
+                owner = self._parts[-1][0] if self._parts else None
+                if owner == "Point" and len(text.split()) > 1:
+                    self._fault("invalid_geometry", f"has a <Point> whose <coordinates> hold {len(text.split())} "
+                                "positions: only the first would be read. For several points use a <MultiGeometry> "
+                                "of <Point>s; for a line, a <LineString>.", self._coords_at)
+                return
+            code, bad, at = problem
+            if code == "empty_geometry":
+                self._fault(code, "has empty <coordinates>: give its positions (lon,lat).", at)
+            else:
+                self._fault(code, f"has the position {bad!r} in its <coordinates>: each position must be lon,lat or "
+                            "lon,lat,altitude (finite numbers with a decimal point, not a decimal comma; no spaces "
+                            "inside a position), positions separated by spaces.", at, value=bad)
+            return
+        values = text.split()
+        if not 2 <= len(values) <= 3 or not all(_NUMBER.fullmatch(v) and math.isfinite(float(v)) for v in values):
+            self._fault("invalid_coordinate", f"has the position {text.strip()[:100]!r} in a <gx:coord>: each must be "
+                        "lon lat or lon lat altitude (finite numbers with a decimal point, separated by spaces).",
+                        self._coords_at, value=text.strip()[:100])
+
+    def _elevation(self, text: str) -> None:
+        """Check a GPX ``<ele>``: a finite number of metres (empty: none)."""
+        if self._feature is None or not text:
+            return
+        if _NUMBER.fullmatch(text) and math.isfinite(float(text)):
+            self._feature.elevations += 1
+            return
+        finite_word = text.lower().lstrip("+-") not in ("nan", "inf", "infinity") and not _NUMBER.fullmatch(text)
+        self._fault("invalid_coordinate" if finite_word else "non_finite_number",
+                    f"has a position whose <ele> is {text[:40]!r}, not a finite number of metres: correct it or "
+                    "remove the <ele>.", self._coords_at, value=text[:40])
 
     def characters(self, content: str) -> None:
         if self._coords is not None:
@@ -480,23 +746,40 @@ def _coordinates_problem(text: str, at: tuple[int, int]) -> tuple[str, str, tupl
     return ("invalid_coordinate", bad[:100], at) if bad is not None else None
 
 
-def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> list[dict]:
-    """Check an XML upload (``fmt`` ``"kml"`` or ``"gpx"``; UTF-8 or any encoding its
-    declaration names, UTF-16 or UTF-32) before GDAL reads it.
+def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> XmlCheck:
+    """Check an XML upload (``fmt`` ``"kml"`` or ``"gpx"``; UTF-8, any ASCII-compatible
+    encoding its declaration names, UTF-16 or UTF-32: :func:`xml_utf8`) before GDAL reads it.
 
-    ``member``: the archive member it came from (KMZ), named in errors. Returns warnings:
-    one ``network_link_ignored`` per KML NetworkLink (``href``, ``name``) and one
-    ``overlay_ignored`` per image overlay (``kind``, ``name``; :func:`xml_for_gdal` takes
-    them out: they are pictures, not reports).
+    ``member``: the archive member it came from (KMZ), named in errors and warnings. Returns an
+    :class:`XmlCheck`: ``warnings`` — one ``network_link_ignored`` per KML NetworkLink
+    (``href``, ``name``) and one ``overlay_ignored`` per image overlay (``kind``, ``name``;
+    :func:`xml_for_gdal` takes them out: they are pictures, not reports) — and ``features``,
+    each placemark or GPX waypoint/route/track as written (:class:`XmlFeature`) with the first
+    fault of its geometry as a ``problem`` (never raised: the reader refuses that feature alone,
+    the others are read). The faults, each a sentence naming the feature (name or rank, line)
+    and what to write, with ``line``, ``column``, ``name`` and its rank (``placemark``,
+    ``waypoint``, ``route`` or ``track``: 0-based among its kind, in document order):
 
-    Raises 422 ``unsafe_xml`` for a DOCTYPE, an entity declaration or an external reference;
-    422 ``unreadable_file`` (``line``, ``column``) for malformed XML or a root element that
-    is not ``<kml>`` / ``<gpx>`` (any namespace prefix); 422 ``invalid_coordinate``
-    (``line``, ``column``) for a GPX point whose ``lat``/``lon`` is missing, not a number or
-    out of range, or a KML placemark's ``<coordinates>`` holding a position that is not 2 or
-    3 comma-separated finite numbers (also ``placemark``, its 0-based index in the document,
-    and its ``name``) — GDAL would read the missing numbers as 0; 422 ``empty_geometry`` (same
-    members) for empty ``<coordinates>``.
+    * 422 ``invalid_coordinate`` (``value``): a KML ``<coordinates>`` position that is not 2 or
+      3 comma-separated finite numbers, a ``<gx:coord>`` that is not 2 or 3 space-separated
+      ones, a GPX point whose ``lat``/``lon`` is missing, not a number or out of range (GDAL
+      reads what it cannot as 0, or skips the point), a GPX ``<ele>`` that is no number;
+      ``non_finite_number``: an ``<ele>`` NaN or infinite;
+    * 422 ``empty_geometry``: empty ``<coordinates>``, a Point/LineString/LinearRing without
+      them, a Polygon without boundary, a boundary without ring, a gx:Track without gx:coord;
+    * 422 ``invalid_geometry``, what GDAL would silently reshape: a Polygon with two
+      ``<outerBoundaryIs>`` (GDAL keeps one) or only ``<innerBoundaryIs>`` (GDAL makes the hole
+      a zone), a boundary holding two rings, a Point whose ``<coordinates>`` hold several
+      positions (GDAL keeps the first), a geometry with two ``<coordinates>``, two geometries
+      in one placemark outside a ``<MultiGeometry>`` (GDAL keeps one);
+    * 422 ``unsupported_geometry_type``: a LinearRing on its own (in a Placemark or a
+      MultiGeometry), a MultiGeometry nested in another (as GeoJSON refuses nested
+      collections), a 3D Model.
+
+    Raises (the whole file) 422 ``unsafe_xml`` for a DOCTYPE, an entity declaration or an
+    external reference; 422 ``unreadable_file`` (``line``, ``column``) for malformed XML, text
+    not valid in its encoding or a root element that is not ``<kml>`` / ``<gpx>`` (any
+    namespace prefix).
     """
     import defusedxml.sax
     from defusedxml import DefusedXmlException
@@ -528,7 +811,10 @@ def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> list[dict]
     warnings += [{"code": "overlay_ignored", "kind": o["kind"], "name": o["name"],
                   "detail": f"The KML {o['kind']}{' ' + repr(o['name']) if o['name'] else ''} is an image laid on the "
                             "map, not a report; it was not read.", **where} for o in scan.overlays]
-    return warnings
+    for feature in scan.features:
+        if feature.problem is not None:
+            feature.problem.extra.update(where)
+    return XmlCheck(warnings, scan.features)
 
 
 _PREFIXED_ROOT = re.compile(rb"<[A-Za-z_][\w.-]*:(?:kml|gpx)[\s/>]")
@@ -541,7 +827,17 @@ _START_TAG = re.compile(rb"""<[^\s/>]+((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*')
 _ATTRIBUTE = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
 
 
-def xml_for_gdal(data: bytes) -> bytes:
+#: The field each placemark carries to GDAL (:func:`xml_for_gdal`): its rank in the document.
+PLACEMARK_FIELD = "geosignal_placemark"
+_PLACEMARK_TAG = b'<Data name="' + PLACEMARK_FIELD.encode() + b'"><value>%d</value></Data>'
+
+
+def _gpx_axis_ok(raw: str | None, low: float, high: float) -> bool:
+    """Whether a GPX ``lat``/``lon`` attribute is a plain number within [low, high]."""
+    return raw is not None and _NUMBER.fullmatch(raw) is not None and low <= float(raw) <= high
+
+
+def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool = False) -> bytes:
     """The bytes of a checked KML/GPX document (:func:`check_xml`) to give GDAL: in UTF-8
     (:func:`xml_utf8`), without its image overlays (:data:`KML_OVERLAYS`, cut out whole), and
     with the namespace prefix of its root (``<k:kml xmlns:k=…>``, which GDAL does not
@@ -552,6 +848,13 @@ def xml_for_gdal(data: bytes) -> bytes:
     them: ``1.000`` or ``1,5`` read as 1 in an ``int`` field, 2³¹ clipped); everything else is
     kept byte for byte.
 
+    ``tag_placemarks`` (KML): every placemark carries its rank in the document (0-based, as
+    :class:`XmlFeature`) in an ``ExtendedData`` field :data:`PLACEMARK_FIELD`, so that each
+    feature GDAL reads (folder by folder) is known for the placemark it comes from.
+    ``fix_points`` (GPX): a point whose ``lat``/``lon`` is missing or no number (refused with
+    its feature by :func:`check_xml`) is given ``0`` instead, so that GDAL does not skip it and
+    the features keep their ranks.
+
     Raises 422 ``unsafe_xml`` for a DOCTYPE and ``unreadable_file`` for malformed XML (which
     :func:`check_xml` refuses first).
     """
@@ -559,16 +862,36 @@ def xml_for_gdal(data: bytes) -> bytes:
     from xml.sax.saxutils import quoteattr
 
     data = xml_utf8(data)
-    if (b"Overlay" not in data and b"SimpleField" not in data and not _PREFIXED_ROOT.search(data)
-            and _EARLY_ROOT.search(data[:_GDAL_SNIFF])):
+    tag_placemarks = tag_placemarks and b"Placemark" in data
+    if (not tag_placemarks and not fix_points and b"Overlay" not in data and b"SimpleField" not in data
+            and not _PREFIXED_ROOT.search(data) and _EARLY_ROOT.search(data[:_GDAL_SNIFF])):
         return data
     parser = pyexpat.ParserCreate()
     spans: list[tuple[int, int]] = []
     edits: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
-    state: dict = {"open": None, "depth": 0, "prefix": None}
+    state: dict = {"open": None, "depth": 0, "prefix": None, "placemarks": 0}
+    placemarks: list[dict] = []  # open placemarks: their depth, rank and whether ExtendedData was seen
 
     def doctype(*_: object) -> None:
         raise GeosignalError("unsafe_xml", "The XML file declares a DOCTYPE; such XML is refused before it is read.")
+
+    def local_name(name: str) -> str:
+        return name.rsplit(":", 1)[-1]
+
+    def written(name: str) -> bytes:
+        """The element's name as GDAL will read it (the root's prefix taken off)."""
+        if state["prefix"] and name.startswith(state["prefix"]):
+            name = name[len(state["prefix"]):]
+        return name.encode("utf-8")
+
+    def insert_before_end(name: str, at: int, closing: bool, content: bytes) -> None:
+        """Put ``content`` at the end of the element ``name`` closing at ``at``; an empty
+        element (``<x/>``) is opened and closed around it."""
+        if closing:
+            edits.append((at, at, content))
+        else:
+            slash = data.index(b"/>", at)
+            edits.append((slash, slash + 2, b">" + content + b"</" + written(name) + b">"))
 
     def start(name: str, attrs: dict) -> None:
         at = parser.CurrentByteIndex
@@ -584,13 +907,31 @@ def xml_for_gdal(data: bytes) -> bytes:
                 edits.append((end_of_name, end_of_name, b" xmlns=" + quoteattr(uri).encode("utf-8")))
         if state["prefix"] and name.startswith(state["prefix"]):
             edits.append((at + 1, at + 1 + len(state["prefix"].encode("utf-8")), b""))
-        if state["open"] is None and name.rsplit(":", 1)[-1] in KML_OVERLAYS:
+        local = local_name(name)
+        if state["open"] is None and local in KML_OVERLAYS:
             state["open"] = (name, at, state["depth"])
-        if name.rsplit(":", 1)[-1] == "SimpleField" and "type" in attrs:
+        if local == "SimpleField" and "type" in attrs:
             tag = _START_TAG.match(data, at)
             for attr in _ATTRIBUTE.finditer(data, tag.start(1), tag.end(1)) if tag else ():
                 if attr.group(1) == b"type":  # GDAL would convert the values: 1.000 → 1, 12.7 → 12 (int)
                     edits.append((attr.start(2) + 1, attr.end(2) - 1, b"string"))
+        if tag_placemarks and local == "Placemark":
+            placemarks.append({"depth": state["depth"], "rank": state["placemarks"], "extended": False})
+            state["placemarks"] += 1
+        elif tag_placemarks and local == "ExtendedData" and placemarks and placemarks[-1]["depth"] == state["depth"] - 1:
+            placemarks[-1]["extended"] = True
+        if fix_points and local in _GPX_POINTS:
+            tag = _START_TAG.match(data, at)
+            for axis, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
+                if _gpx_axis_ok(attrs.get(axis), low, high):
+                    continue
+                found = next((a for a in _ATTRIBUTE.finditer(data, tag.start(1), tag.end(1))
+                              if a.group(1) == axis.encode()), None) if tag else None
+                if found is not None:
+                    edits.append((found.start(2) + 1, found.end(2) - 1, b"0"))
+                else:
+                    end_of_name = at + 1 + len(name.encode("utf-8"))
+                    edits.append((end_of_name, end_of_name, f' {axis}="0"'.encode()))
 
     def end(name: str) -> None:
         at = parser.CurrentByteIndex
@@ -599,6 +940,14 @@ def xml_for_gdal(data: bytes) -> bytes:
                                                                                          b"\n")
         if closing and state["prefix"] and name.startswith(state["prefix"]):
             edits.append((at + 2, at + 2 + len(state["prefix"].encode("utf-8")), b""))
+        local = local_name(name)
+        if placemarks and local == "ExtendedData" and placemarks[-1]["depth"] == state["depth"] - 1:
+            insert_before_end(name, at, closing, _PLACEMARK_TAG % placemarks[-1]["rank"])
+        elif placemarks and local == "Placemark" and placemarks[-1]["depth"] == state["depth"]:
+            placemark = placemarks.pop()
+            if not placemark["extended"]:
+                insert_before_end(name, at, closing, b"<ExtendedData>" + _PLACEMARK_TAG % placemark["rank"]
+                                  + b"</ExtendedData>")
         opened = state["open"]
         if opened is not None and opened[0] == name and opened[2] == state["depth"]:
             # an empty element <GroundOverlay/> ends where expat says; an end tag at its '>'
@@ -638,6 +987,8 @@ def wkb_geojson(wkb: bytes) -> dict:
              7: "GeometryCollection"}
 
     def read(pos: int) -> tuple[dict, int]:
+        if wkb[pos] not in (0, 1):
+            raise IndexError("no byte order")
         order = "<" if wkb[pos] == 1 else ">"
         (code,) = struct.unpack_from(order + "I", wkb, pos + 1)
         pos += 5
@@ -650,6 +1001,12 @@ def wkb_geojson(wkb: bytes) -> dict:
         else:
             dims += {0: 0, 1: 1, 2: 1, 3: 2}.get(code // 1000, 0)
             code %= 1000
+        if code == 101:  # GDAL's wkbLinearRing
+            raise GeosignalError("unsupported_geometry_type", "The geometry is a LinearRing on its own, which is "
+                                 "neither a line nor a zone: write a Polygon for a zone, a LineString for a line.",
+                                 where="/geometry/type")
+        if code not in names and not 8 <= code <= 17:  # no WKB type: damaged
+            raise IndexError("no geometry type")
         if code not in names:
             raise GeosignalError("unsupported_geometry_type", f"The geometry type {code} (a curve or surface) cannot "
                                  "be a report.", where="/geometry/type")
@@ -690,7 +1047,49 @@ def wkb_geojson(wkb: bytes) -> dict:
     try:
         return read(0)[0]
     except (struct.error, IndexError, RecursionError):
-        raise GeosignalError("unreadable_file", "A geometry of the file cannot be read (damaged WKB).") from None
+        raise GeosignalError("unreadable_file", f"The geometry cannot be read: its {len(wkb)} bytes of WKB are "
+                             "damaged or truncated (it is not empty). Export the feature again.") from None
+
+
+def gpkg_geometry(blob: bytes) -> tuple[bytes | None, bool]:
+    """The WKB inside a GeoPackage geometry blob (``GP`` header, optional envelope) and whether
+    the header flags it empty. Raises 422 ``unreadable_file`` when the blob has no GeoPackage
+    header (damaged)."""
+    if len(blob) < 8 or blob[:2] != b"GP":
+        raise GeosignalError("unreadable_file", f"The geometry cannot be read: its {len(blob)} bytes are not a "
+                             "GeoPackage geometry (damaged; it is not empty). Export the feature again.")
+    flags = blob[3]
+    envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get((flags >> 1) & 0x07)
+    if envelope is None:
+        raise GeosignalError("unreadable_file", "The geometry cannot be read: its GeoPackage header declares an "
+                             "unknown envelope (damaged; it is not empty). Export the feature again.")
+    return blob[8 + envelope:], bool(flags & 0x10)
+
+
+def wkb_has_m(wkb: bytes) -> bool:
+    """Whether WKB (ISO or extended) declares M ordinates (measures)."""
+    if len(wkb) < 5:
+        return False
+    (code,) = struct.unpack_from("<I" if wkb[0] == 1 else ">I", wkb, 1)
+    return bool(code & 0x40000000) or (code & 0x0FFFFFFF) // 1000 in (2, 3)
+
+
+def gpkg_geometry_heads(data: bytes, table: str, fid_column: str, geometry_column: str) -> dict[int, bytes | None]:
+    """The geometry blobs of a GeoPackage table as stored, by ``fid``: their first 96 bytes
+    (header, envelope and WKB type: enough for :func:`wkb_has_m`), None when NULL. Raises as
+    :func:`gpkg_stored_values`."""
+    with _gpkg_sqlite(data, table) as con:
+        rows = con.execute(f"SELECT {_quoted(fid_column)}, substr({_quoted(geometry_column)}, 1, 96) "
+                           f"FROM {_quoted(table)}").fetchall()
+    return {fid: (bytes(head) if head is not None else None) for fid, head in rows}
+
+
+def gpkg_geometry_blob(data: bytes, table: str, fid_column: str, geometry_column: str, fid: int) -> bytes | None:
+    """The whole geometry blob of one feature of a GeoPackage table (None when NULL)."""
+    with _gpkg_sqlite(data, table) as con:
+        row = con.execute(f"SELECT {_quoted(geometry_column)} FROM {_quoted(table)} WHERE {_quoted(fid_column)} = ?",
+                          (fid,)).fetchone()
+    return bytes(row[0]) if row and row[0] is not None else None
 
 
 # --------------------------------------------------------------------------- dBase text
@@ -1229,12 +1628,18 @@ __all__ = [
     "check_shapefile",
     "KML_OVERLAYS",
     "check_xml",
+    "XmlCheck",
+    "XmlFeature",
     "cpg_codec",
     "dbf_encoding",
     "dbf_stored_numbers",
     "shp_misplaced_holes",
     "GpkgLayer",
     "gpkg_layer",
+    "gpkg_geometry",
+    "gpkg_geometry_blob",
+    "gpkg_geometry_heads",
+    "wkb_has_m",
     "gpkg_stored_values",
     "is_junk_member",
     "open_zip",
@@ -1244,6 +1649,7 @@ __all__ = [
     "wkb_geojson",
     "xml_encoding",
     "xml_for_gdal",
+    "PLACEMARK_FIELD",
     "xml_root",
     "xml_utf8",
 ]

@@ -16,15 +16,29 @@
 * KML/KMZ: every layer (folder) is read; a MultiGeometry stays one report (a mixed one is a
   GeometryCollection and is split, as everywhere); Z dropped; ExtendedData attributes kept;
   the HTML description is kept as text, unchanged. A placemark's ``Name`` becomes the
-  description when it has none.
+  description when it has none. A document in an ASCII-compatible encoding its declaration
+  names (``windows-1252``, ``ISO-8859-1``/``-15``…) is decoded as declared before GDAL reads it.
+  Each placemark's geometry is checked as written (:func:`~.containers.check_xml`): what GDAL
+  would reshape (two ``<outerBoundaryIs>``, only ``<innerBoundaryIs>``, a Point of several
+  positions, two geometries outside a MultiGeometry…), a LinearRing alone, a nested
+  MultiGeometry, a bad position in ``<coordinates>`` or ``<gx:coord>`` refuses **that placemark
+  only** (``where`` = ``feature i`` as GDAL orders the folders, ``line``, ``column``,
+  ``placemark`` its rank in the document, ``name``). ``<TimeStamp><when>`` is read as written,
+  not as GDAL completes it: a year or a month (``2025``, ``2025-06``) is dropped with an
+  ``attribute_dropped`` warning asking for the day, never completed.
 * KMZ: ``doc.kml`` (else the KML nearest the root) is read; other KML members are named in a
   ``kml_members_ignored`` warning; NetworkLinks are never followed (``network_link_ignored``;
   a file holding nothing else is ``no_features`` carrying those ``warnings``); image overlays
   are not reports (``overlay_ignored``); every placemark's raw ``<coordinates>`` are checked
-  before GDAL (a missing latitude would read as 0). A geometry GDAL reads but shapely cannot
-  build (an unclosed ring) refuses that feature only, with the GeoJSON path's codes.
+  before GDAL (a missing latitude would read as 0), refusing that placemark only. A geometry
+  GDAL reads but shapely cannot build (an unclosed ring) refuses that feature only, with the
+  GeoJSON path's codes.
 * GeoPackage: every feature layer is read, attribute-only tables ignored; a ``layers_read``
-  warning names both when there is more than one. No feature layer → ``no_features``.
+  warning names both when there is more than one. No feature layer → ``no_features``. A
+  geometry blob GDAL reads as nothing is decoded as stored: damaged → ``unreadable_file``, a
+  LinearRing or a curve → ``unsupported_geometry_type`` (``empty_geometry`` only when it is
+  NULL or flagged empty), that feature only. Measures (M) dropped, even where the layer does
+  not declare them, are said (a ``z_dropped`` warning with ``measures``).
 * Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
   ``unreadable_file`` with ``missing``); the three must agree (record counts, index offsets:
   :func:`~.containers.check_shapefile`); text decoded as :func:`~.containers.dbf_encoding` decides;
@@ -37,8 +51,14 @@
   declared type), and a row whose text is not UTF-8 refuses that feature only; KML ``<Schema>``
   field types are read as text, so that the count rules see the values as written.
 * GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
-  them); empty tracks/routes are skipped with a warning in :attr:`UploadResult.warnings`. A
-  ``<time>`` written without offset is UTC, as GPX 1.0 and 1.1 define it.
+  them), numbered in that order; empty tracks/routes are skipped with a warning in
+  :attr:`UploadResult.warnings`. A ``<time>`` written without offset is UTC, as GPX 1.0 and
+  1.1 define it. A point whose ``lat``/``lon`` is missing, no number or out of range, or whose
+  ``<ele>`` is NaN/infinite or no number, refuses its waypoint, route or track only
+  (``invalid_coordinate`` / ``non_finite_number``, ``line``, ``column``, ``waypoint``/``route``/
+  ``track`` its rank among its kind); elevations are dropped with a ``z_dropped`` warning. The
+  description is ``<desc>``, else ``<cmt>``, else ``<name>``; a ``<cmt>`` differing from the
+  ``<desc>`` is not kept, with an ``attribute_dropped`` warning naming it.
 * Date-time fields GDAL types (KML ``<TimeStamp>``, GPX ``<time>``, GeoPackage ``DATETIME``,
   dBase ``D``) are read as text and each value is parsed alone (:func:`~.properties.parse_observed_at`):
   one rule per format whatever the other rows hold — a naive time is Brussels wall time (GPX:
@@ -89,14 +109,20 @@ from geosignal.textsafety import pointer_key
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
 from .containers import (
     _NESTED_EXT,
+    PLACEMARK_FIELD,
     Archive,
     GpkgLayer,
     UndecodableText,
+    XmlCheck,
+    XmlFeature,
     check_members,
     check_shapefile,
     check_xml,
     dbf_encoding,
     dbf_stored_numbers,
+    gpkg_geometry,
+    gpkg_geometry_blob,
+    gpkg_geometry_heads,
     gpkg_layer,
     gpkg_stored_values,
     is_junk_member,
@@ -106,6 +132,7 @@ from .containers import (
     recode_latin1_name,
     shp_misplaced_holes,
     wkb_geojson,
+    wkb_has_m,
     xml_encoding,
     xml_for_gdal,
     xml_root,
@@ -1003,11 +1030,13 @@ def _kmz_document(archive: Archive, result: UploadResult) -> tuple[str, bytes]:
 
 def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map, result: UploadResult,
               encodings: dict[str, str] | None = None,
-              dbf_numbers: dict[str, ShapefileWritten] | None = None) -> None:
+              dbf_numbers: dict[str, ShapefileWritten] | None = None, checked: XmlCheck | None = None) -> None:
     """Read a file GDAL reads (KML, GPX, GeoPackage, re-packed Shapefile) into ``result``.
 
-    KML and GPX (already checked by :func:`~.containers.check_xml`) reach GDAL in UTF-8 and
-    without their image overlays (:func:`~.containers.xml_for_gdal`). Raises 422
+    KML and GPX (already checked by :func:`~.containers.check_xml`, ``checked``) reach GDAL in
+    UTF-8 and without their image overlays (:func:`~.containers.xml_for_gdal`), each placemark
+    tagged with its rank and each GPX point GDAL would skip given a position, so that every
+    feature GDAL reads is known for the feature written (its fault, its raw date). Raises 422
     ``no_features`` when nothing in the file can be a report, with the file's ``warnings``
     (e.g. the NetworkLinks not followed, the overlays left out, the empty tracks) so that the
     user learns where the content was.
@@ -1016,13 +1045,16 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
 
     import pyogrio
 
+    written = checked.features if checked is not None else []
     if fmt in ("kml", "gpx"):
-        data = xml_for_gdal(data)
+        data = xml_for_gdal(data, tag_placemarks=fmt == "kml",
+                            fix_points=any(f.problem is not None and f.problem.code == "invalid_coordinate"
+                                           for f in written))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # e.g. "GPKG … non conformant file extension"
         _read_ogr_layers(pyogrio, data, fmt, area=area, limits=limits, caller_epsg=caller_epsg, repair=repair,
                          column_map=column_map, result=result, encodings=encodings or {},
-                         dbf_numbers=dbf_numbers or {})
+                         dbf_numbers=dbf_numbers or {}, xml_features=written)
     if not result:
         notes = [w for w in result.warnings if w.get("code") in ("network_link_ignored", "overlay_ignored",
                                                                   "empty_feature_skipped", "layer_without_geometry")]
@@ -1098,7 +1130,7 @@ def _gdal_message(exc: BaseException) -> str:
 
 def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map,
                      result: UploadResult, encodings: dict[str, str],
-                     dbf_numbers: dict[str, ShapefileWritten]) -> None:
+                     dbf_numbers: dict[str, ShapefileWritten], xml_features: list[XmlFeature] | None = None) -> None:
     """Read every layer :func:`_list_layers` gives into ``result``, one item per feature.
 
     The layer is read set-wise (pyogrio builds all its geometries at once). When shapely
@@ -1120,6 +1152,11 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
 
     index = -1
     by_fid = {"fid_as_index": True} if fmt in ("gpkg", "shapefile") else {}
+    xml_features = xml_features or []
+    placemarks = [f for f in xml_features if f.kind == "Placemark"]
+    gpx_features = {layer: [f for f in xml_features if f.kind == kind]
+                    for layer, kind in (("waypoints", "wpt"), ("routes", "rte"), ("tracks", "trk"))}
+    seen: set[int] = set()  # the placemarks GDAL read
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
         enc = {"encoding": encodings[layer]} if layer in encodings else {}
         recode = False  # text that is not UTF-8: read as Latin-1, then each value decoded alone
@@ -1178,7 +1215,18 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         if declared is not None and declared.geometry_column is not None:
             crs_text = _gpkg_crs(declared, crs_text, caller_epsg, layer)
         epsg = WGS84 if fmt in ("kml", "kmz", "gpx") else _layer_epsg(crs_text, caller_epsg, layer)
-        columns = [c for c in df.columns if c != df.geometry.name]
+        columns = [c for c in df.columns if c not in (df.geometry.name, PLACEMARK_FIELD)]
+        when_column = None
+        if fmt == "kml" and any(f.when is not None for f in placemarks):  # the raw <when>, not GDAL's reading
+            when_column = next((c for c in columns if str(c).lower() == "timestamp"), None)
+            if when_column is None:
+                when_column = "timestamp"
+                columns.append(when_column)
+        heads: dict[int, bytes | None] = {}
+        if declared is not None and declared.geometry_column is not None and info.get("fid_column"):
+            # the blobs as stored: GDAL reads a damaged one as no geometry, and drops M a layer does not declare
+            heads = gpkg_geometry_heads(data, info.get("layer_name") or layer, info["fid_column"],
+                                        declared.geometry_column)
         stored: dict[str, dict[int, object]] = {}
         if numeric or untyped:  # GDAL would convert them to the declared type (32 or 16 bits, '2,500' → 2,
             # 12.7 → 12), or leave them out (a type GeoPackage does not define)
@@ -1201,7 +1249,25 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 row[column] = values.get(fids[position])
             raw_geometry = raw_geometries.get(position)
             as_written = written.geometries.get(int(fids[position])) if written is not None else None
-            if raw_geometry is None and fmt == "gpx" and layer in ("tracks", "routes") and (geom is None or geom.is_empty):
+            source = _written_feature(row, fmt, layer, position, placemarks, gpx_features)
+            if source is not None and fmt == "kml":
+                seen.add(source.ordinal)
+                if when_column is not None:
+                    row[when_column] = source.when
+            head = heads.get(int(fids[position])) if heads else None
+            blob_fault: GeosignalError | None = None
+            if raw_geometry is None and head is not None and (geom is None or geom.is_empty):
+                # GDAL read no geometry where one is stored: decoded here, to say what it is
+                try:
+                    wkb, empty = gpkg_geometry(gpkg_geometry_blob(data, info.get("layer_name") or layer,
+                                                                  info["fid_column"], declared.geometry_column,
+                                                                  int(fids[position])) or b"")
+                except GeosignalError as err:
+                    blob_fault, wkb, empty = err, b"", True
+                if not empty:
+                    raw_geometry = wkb
+            if (raw_geometry is None and fmt == "gpx" and layer in ("tracks", "routes") and (geom is None or geom.is_empty)
+                    and (source is None or source.problem is None)):
                 result.warnings.append({"code": "empty_feature_skipped", "detail": f"An empty GPX {layer[:-1]} "
                                         "was skipped.", "layer": layer, "name": row.get(name_col) if name_col else None})
                 continue
@@ -1217,11 +1283,30 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                         f"holds text that is not valid UTF-8 ({bytes(row[undecodable[0]])[:40]!r}); correct it, or "
                         "keep only the valid features.", where=where, column=undecodable[0], columns=undecodable,
                         **({"fid": int(fids[position])} if by_fid else {}))
+                gpx_comment = _gpx_description(row, fmt, column_map)
                 rec = _record(row, keys)
                 if "description" not in rec and name_col and isinstance(row.get(name_col), str) and row[name_col].strip():
                     rec["description"] = row[name_col]
                     rec.columns["description"] = name_col
                 props, problems = _file_properties(rec)
+                if gpx_comment is not None:
+                    problems.append(gpx_comment)
+                if source is not None and fmt == "kml" and source.when is not None:
+                    _partial_date(problems, source.when)
+                if source is not None and source.problem is not None:
+                    raise source.problem
+                if blob_fault is not None:
+                    raise blob_fault
+                if source is not None and source.elevations:
+                    problems.append({"code": "z_dropped", "detail": "The elevations (<ele>) were dropped"
+                                     + (" (positions mixed with and without <ele>)"
+                                        if source.elevations < source.positions else "") + "; reports are 2D.",
+                                     "mixed": source.elevations < source.positions})
+                if ((head is not None and head[:2] == b"GP" and wkb_has_m(gpkg_geometry(head)[0]))
+                        or (geom is not None and raw_geometry is None and shapely.has_m(geom))) and not (
+                        geom is not None and geom.has_z):  # with Z, the Z/M warning of the checks says it
+                    problems.append({"code": "z_dropped", "detail": "The measures (M) of the positions were dropped; "
+                                     "reports are 2D.", "mixed": False, "measures": True})
                 if as_written is not None:  # rings GDAL would reorganise (a hole outside its shell)
                     geom_obj = as_written
                 elif raw_geometry is not None:
@@ -1245,6 +1330,67 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                                              source_index=index, locate=(where, index, {"layer": layer})))
             except GeosignalError as err:
                 result.append(_with_problems(_relocate(err, where, index, layer=layer), problems))
+    for placemark in placemarks:  # a placemark GDAL did not read at all: its fault still said, after the others
+        if placemark.ordinal not in seen and placemark.problem is not None:
+            index += 1
+            result.append(_relocate(placemark.problem, f"feature {index}", index))
+
+
+def _written_feature(row: dict, fmt: str, layer: str, position: int, placemarks: list[XmlFeature],
+                     gpx_features: dict[str, list[XmlFeature]]) -> XmlFeature | None:
+    """The feature as written (:class:`~.containers.XmlFeature`) that GDAL read as ``row``: for
+    KML by the rank each placemark carries (:data:`~.containers.PLACEMARK_FIELD`, taken out of
+    ``row``), for GPX by its rank in its layer (GDAL reads every ``wpt``, ``rte``, ``trk`` in
+    order: :func:`~.containers.xml_for_gdal` gives the points it would skip a position)."""
+    if fmt == "kml":
+        tag = row.pop(PLACEMARK_FIELD, None)
+        try:
+            rank = int(tag)
+        except (TypeError, ValueError):
+            return None
+        return placemarks[rank] if 0 <= rank < len(placemarks) else None
+    features = gpx_features.get(layer) if fmt == "gpx" else None
+    return features[position] if features and position < len(features) else None
+
+
+def _gpx_description(row: dict, fmt: str, column_map: dict[str, str] | None) -> dict | None:
+    """GPX: the description is ``<desc>`` ("a text description of the element", for the
+    user), else ``<cmt>`` (the comment sent to the GPS), else ``<name>``. A ``<cmt>`` that
+    differs from the ``<desc>`` is taken out of ``row``; returns the ``attribute_dropped``
+    warning saying so (None otherwise). Not when ``column_map`` names the description's
+    column."""
+    if fmt != "gpx" or "description" in (column_map or {}):
+        return None
+    desc, cmt = row.get("desc"), row.get("cmt")
+    if not (isinstance(desc, str) and desc.strip() and isinstance(cmt, str) and cmt.strip()):
+        return None
+    row["cmt"] = None
+    if cmt.strip() == desc.strip():
+        return None
+    return {"code": "attribute_dropped", "name": "description", "column": "cmt", "value": _shown(cmt),
+            "error": "invalid_attribute",
+            "detail": f"description was taken from <desc> ({_brief(desc)}); the <cmt> {_brief(cmt)} was not kept: "
+                      "a report has one description. Put what matters of it in <desc>."}
+
+
+#: A date of XML Schema that is not a day: a year (``gYear``) or a month (``gYearMonth``).
+_PARTIAL_DATE = re.compile(r"\s*(\d{4})(-\d{2})?(?:Z|[+-]\d{2}:\d{2})?\s*")
+
+
+def _partial_date(problems: list[dict], when: str) -> None:
+    """Say what to write when a KML ``<when>`` is only a year or a month (KML allows it;
+    GDAL took ``2025-06`` for 1 June and dropped ``2025``): the ``attribute_dropped`` warning
+    of ``observed_at`` names the value and asks for the day. A partial date is never completed."""
+    m = _PARTIAL_DATE.fullmatch(when)
+    if m is None:
+        return
+    for p in problems:
+        if p.get("code") == "attribute_dropped" and p.get("name") == "observed_at":
+            span = "a month" if m.group(2) else "a year"
+            example = f"{m.group(1)}{m.group(2) or '-06'}-15"
+            p["detail"] = (f"observed_at was ignored: <when>{when.strip()}</when> is only {span}; a report's "
+                           f"observation time is a day (completed, it would say a day nobody observed). Write the "
+                           f"day, e.g. {example}, or {example}T14:30:00+02:00.")
 
 
 _with_problems = with_problems
@@ -1317,19 +1463,22 @@ def read_upload(
         _read_csv(data, area=area, limits=limits, epsg=caller_epsg or WGS84, repair=repair, column_map=column_map,
                   result=result)
     else:
-        payload, encodings, dbf_numbers = data, None, None
+        payload, encodings, dbf_numbers, checked = data, None, None, None
         if fmt in ("kmz", "shapefile"):
             archive = read_archive(data, limits.max_upload_bytes)
             result.warnings.extend(archive.warnings)
             if fmt == "kmz":
                 member, payload = _kmz_document(archive, result)
-                result.warnings.extend(check_xml(payload, "kml", member=member))
+                checked = check_xml(payload, "kml", member=member)
             else:
                 payload, encodings, dbf_numbers = _shapefile_source(archive)
         elif fmt in ("kml", "gpx"):
-            result.warnings.extend(check_xml(data, fmt))
+            checked = check_xml(data, fmt)
+        if checked is not None:
+            result.warnings.extend(checked.warnings)
         _read_ogr(payload, "kml" if fmt == "kmz" else fmt, area=area, limits=limits, caller_epsg=caller_epsg,
-                  repair=repair, column_map=column_map, result=result, encodings=encodings, dbf_numbers=dbf_numbers)
+                  repair=repair, column_map=column_map, result=result, encodings=encodings, dbf_numbers=dbf_numbers,
+                  checked=checked)
     if not result:
         raise GeosignalError("no_features", "The file contains no feature.", format=fmt)
     finish_items(result, area=area, limits=limits, repair=repair)
