@@ -336,23 +336,33 @@ def test_root_after_a_long_prolog_or_prefixed(area, admin, db):
     ("4.44,50.41 4.45,50.41 4.45", "invalid_coordinate", "4.45"),
 ])
 def test_kml_coordinates_gdal_would_read_as_zero(area, admin, db, coordinates, code, bad):
+    # refused with its placemark only (it was the whole file): tests/test_hostile_xml_structure.py
     geometry = "LineString" if " " in coordinates.strip() else "Point"
     data = kml(placemark(), placemark(coordinates, name="Rue Haute", geometry=geometry))
-    err = refused(area, admin, db, data, "a.kml", code)
+    res = read_upload(data, "a.kml", area=area)
+    assert [type(r) for r in res] == [ReportInput, GeosignalError]
+    err = res[1]
+    assert (err.code, err.where, err.extra["index"]) == (code, "feature 1", 1)
     assert (err.extra["placemark"], err.extra["name"], err.extra["line"]) == (1, "Rue Haute", 2)
-    assert err.where == f"line 2 column {err.extra['column']}"
+    assert "'Rue Haute' (line 2)" in err.detail
     if bad:
         assert repr(bad) in err.detail
+    before = _count(db)
+    kept = _upload(admin, data, "a.kml", mode="valid_only")
+    assert kept.status_code == 201 and (kept.get_json()["saved"], kept.get_json()["refused"]) == (1, 1)
+    assert _count(db) == before + 1
 
 
 def test_kml_coordinates_checked_in_every_part_and_in_a_kmz(area, admin, db):
     multi = (b"<Placemark><MultiGeometry><Point><coordinates>4.444,50.4108</coordinates></Point>"
              b"<Polygon><outerBoundaryIs><LinearRing><coordinates>\n4.44,50.41\n4.45\n</coordinates></LinearRing>"
              b"</outerBoundaryIs></Polygon></MultiGeometry><name>Zone</name></Placemark>")
-    err = refused(area, admin, db, kml(multi), "a.kml", "invalid_coordinate")
-    assert (err.extra["placemark"], err.extra["name"], err.where) == (0, "Zone", f"line 2 column {err.extra['column']}")
-    err = refused(area, admin, db, zipped(("doc.kml", kml(placemark("4.4456")))), "a.kmz", "invalid_coordinate")
-    assert (err.extra["member"], err.extra["placemark"]) == ("doc.kml", 0)
+    (err,) = read_upload(kml(multi), "a.kml", area=area)
+    assert (err.code, err.extra["placemark"], err.extra["name"], err.extra["line"]) == (
+        "invalid_coordinate", 0, "Zone", 2)
+    (err,) = read_upload(zipped(("doc.kml", kml(placemark("4.4456")))), "a.kmz", area=area)
+    assert (err.code, err.extra["member"], err.extra["placemark"], err.where) == (
+        "invalid_coordinate", "doc.kml", 0, "feature 0")
 
 
 # =========================================================================== overlays, NetworkLinks

@@ -1,0 +1,332 @@
+"""Hostile KML/GPX structure and GeoPackage blobs (audit of the XML formats): what GDAL would
+silently reshape, misread or drop is refused with that feature only (its ``index`` as the
+per-feature report shows it, ``where="feature i"``, the line where it is written), the other
+features read; dates, encodings, elevations, measures and descriptions as written.
+
+Inputs are generated here, small, on the real communes (Charleroi).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+import warnings
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from shapely.geometry import Point
+
+from geosignal.errors import GeosignalError
+from geosignal.services.intake import ReportInput, read_upload
+from tests.factories import count_reports, upload_file, zipped
+
+HEAD = '<?xml version="1.0" encoding="{enc}"?>\n<kml xmlns="http://www.opengis.net/kml/2.2" ' \
+       'xmlns:gx="http://www.google.com/kml/ext/2.2"><Document>\n'
+GOOD = "<Placemark><name>ok</name><Point><coordinates>4.4440,50.4108</coordinates></Point></Placemark>\n"
+SQUARE = "4.44,50.41 4.45,50.41 4.45,50.42 4.44,50.42 4.44,50.41"
+HOLE = "4.441,50.411 4.442,50.411 4.442,50.412 4.441,50.412 4.441,50.411"
+
+
+def kml(*lines: str, enc: str = "UTF-8", codec: str = "utf-8") -> bytes:
+    """A KML document: the declaration (line 1), <kml><Document> (line 2), then one line per
+    item of ``lines`` (line 3 onwards)."""
+    return (HEAD.format(enc=enc) + "".join(lines) + "</Document></kml>\n").encode(codec)
+
+
+def bad(geometry: str, name: str = "bad") -> str:
+    return f"<Placemark><name>{name}</name>{geometry}</Placemark>\n"
+
+
+def outer(ring: str) -> str:
+    return f"<outerBoundaryIs><LinearRing><coordinates>{ring}</coordinates></LinearRing></outerBoundaryIs>"
+
+
+def inner(ring: str) -> str:
+    return f"<innerBoundaryIs><LinearRing><coordinates>{ring}</coordinates></LinearRing></innerBoundaryIs>"
+
+
+def one_refused(area, data: bytes, filename: str, n: int, at: int) -> GeosignalError:  # noqa: ANN001
+    """Assert that ``data`` gives ``n`` results, all reports but the one at ``at``, refused with
+    ``where``/``index`` naming it; return that error."""
+    res = read_upload(data, filename, area=area)
+    assert [type(r) for r in res] == [GeosignalError if k == at else ReportInput for k in range(n)], \
+        [getattr(r, "detail", None) for r in res]
+    err = res[at]
+    assert (err.where, err.extra["index"]) == (f"feature {at}", at)
+    return err
+
+
+# =========================================================================== 1. KML structure GDAL reshapes
+
+@pytest.mark.parametrize(("geometry", "code", "words"), [
+    # audit: a Polygon with two outer boundaries became its second ring only
+    (f"<Polygon>{outer(SQUARE)}{outer(HOLE)}</Polygon>", "invalid_geometry", "2 <outerBoundaryIs>"),
+    # only a hole: became a polygon of the hole
+    (f"<Polygon>{inner(HOLE)}</Polygon>", "invalid_geometry", "no <outerBoundaryIs>"),
+    # a Point with two positions kept the first
+    ("<Point><coordinates>4.444,50.41 4.445,50.41</coordinates></Point>", "invalid_geometry", "hold 2 positions"),
+    # two geometries outside a MultiGeometry: one kept
+    ("<Point><coordinates>4.444,50.41</coordinates></Point><LineString><coordinates>4.444,50.41 4.445,50.41"
+     "</coordinates></LineString>", "invalid_geometry", "outside a <MultiGeometry>"),
+    (f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{SQUARE}</coordinates></LinearRing><LinearRing>"
+     f"<coordinates>{HOLE}</coordinates></LinearRing></outerBoundaryIs></Polygon>", "invalid_geometry",
+     "holding 2 <LinearRing>"),
+    ("<Point><coordinates>4.444,50.41</coordinates><coordinates>4.445,50.41</coordinates></Point>",
+     "invalid_geometry", "2 <coordinates> elements"),
+    (f"<LinearRing><coordinates>{SQUARE}</coordinates></LinearRing>", "unsupported_geometry_type", "<LinearRing>"),
+    (f"<MultiGeometry><Point><coordinates>4.444,50.41</coordinates></Point><LinearRing><coordinates>{SQUARE}"
+     "</coordinates></LinearRing></MultiGeometry>", "unsupported_geometry_type", "<LinearRing> on its own"),
+    ("<MultiGeometry><MultiGeometry><Point><coordinates>4.444,50.41</coordinates></Point></MultiGeometry>"
+     "<Point><coordinates>4.445,50.41</coordinates></Point></MultiGeometry>", "unsupported_geometry_type",
+     "cannot be nested"),
+    ("<Model><Location><longitude>4.44</longitude><latitude>50.41</latitude></Location></Model>",
+     "unsupported_geometry_type", "<Model>"),
+    ("<Polygon></Polygon>", "empty_geometry", "without <outerBoundaryIs>"),
+    ("<Point></Point>", "empty_geometry", "without <coordinates>"),  # was read as 0,0 (outside_service_area)
+    ("<Point><coordinates> </coordinates></Point>", "empty_geometry", "empty <coordinates>"),
+    ("<MultiGeometry></MultiGeometry>", "empty_geometry", "empty <MultiGeometry>"),
+    ("", "empty_geometry", "has no geometry"),
+])
+def test_kml_structure_gdal_would_reshape_refuses_that_placemark(area, geometry, code, words):
+    data = kml(GOOD, bad(geometry), GOOD)
+    err = one_refused(area, data, "a.kml", 3, 1)
+    assert (err.code, err.extra["placemark"], err.extra["name"], err.extra["line"], err.extra["layer"]) == (
+        code, 1, "bad", 4, "document")
+    assert err.detail.startswith("The placemark 'bad' (line 4) ") and words in err.detail, err.detail
+    assert isinstance(err.extra["column"], int)
+
+
+def test_kml_well_formed_structures_are_read_as_before(area):
+    data = kml(bad(f"<Polygon>{outer(SQUARE)}{inner(HOLE)}</Polygon>", "zone"),
+               bad("<MultiGeometry><Point><coordinates>4.444,50.41</coordinates></Point><Point><coordinates>"
+                   "4.445,50.41</coordinates></Point></MultiGeometry>", "points"),
+               bad("<gx:Track><when>2025-06-03T10:00:00Z</when><when>2025-06-03T10:01:00Z</when>"
+                   "<gx:coord>4.44 50.41 0</gx:coord><gx:coord>4.45 50.41 0</gx:coord></gx:Track>", "trace"))
+    res = read_upload(data, "a.kml", area=area)
+    assert [type(r) for r in res] == [ReportInput] * 3
+    assert [r.geometry.geom_type for r in res] == ["Polygon", "MultiPoint", "LineString"]
+    assert len(res[0].geometry.interiors) == 1
+
+
+# =========================================================================== 2. one bad position: that feature only
+
+def test_kml_bad_position_refuses_its_placemark_with_the_index_gdal_gives_it(area, admin, db):
+    # folders are layers: GDAL reads the Document's placemarks, then the folder's
+    good = [GOOD.replace("4.4440", f"4.44{k}5") for k in range(3)]  # three distinct reports
+    data = kml(good[0], "<Folder><name>Zones</name>\n", good[1],
+               bad("<Point><coordinates>4.44,abc</coordinates></Point>", "Rue Haute"), "</Folder>\n", good[2])
+    err = one_refused(area, data, "a.kml", 4, 3)
+    assert (err.code, err.extra["placemark"], err.extra["name"], err.extra["line"], err.extra["layer"],
+            err.extra["value"]) == ("invalid_coordinate", 2, "Rue Haute", 6, "Zones", "4.44,abc")
+    assert "'4.44,abc'" in err.detail and "lon,lat" in err.detail
+    # through the API: the preview names it; mode=all stores nothing; valid_only stores the rest
+    before = count_reports(db)
+    preview = upload_file(admin, data, "a.kml", network="mobile", dry_run="true", mode="all")
+    features = preview.get_json()["features"]
+    assert preview.status_code == 200 and [f["status"] for f in features] == ["accepted"] * 3 + ["refused"]
+    problem = features[3]["error"]
+    assert (problem["code"], problem["where"], problem["index"], problem["line"], problem["placemark"]) == (
+        "invalid_coordinate", "feature 3", 3, 6, 2)
+    rejected = upload_file(admin, data, "a.kml", network="mobile", mode="all")
+    assert (rejected.status_code, rejected.get_json()["code"]) == (422, "import_rejected")
+    assert count_reports(db) == before
+    kept = upload_file(admin, data, "a.kml", network="mobile", mode="valid_only")
+    assert kept.status_code == 201 and (kept.get_json()["saved"], kept.get_json()["refused"]) == (3, 1)
+    assert count_reports(db) == before + 3
+
+
+def test_kmz_bad_position_names_the_member(area):
+    data = zipped(("doc.kml", kml(GOOD, bad("<LineString><coordinates>4.44,50.41 4.45</coordinates></LineString>"))))
+    err = one_refused(area, data, "a.kmz", 2, 1)
+    assert (err.code, err.extra["member"], err.extra["line"], err.extra["value"]) == (
+        "invalid_coordinate", "doc.kml", 4, "4.45")
+
+
+GPX_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="t" '
+            'xmlns="http://www.topografix.com/GPX/1/1">\n')
+WPT = '<wpt lat="50.4108" lon="4.4440"><name>Gare</name></wpt>\n'
+TRK = ('<trk><name>Tour</name><trkseg><trkpt lat="50.40" lon="4.44"/><trkpt lat="50.41" lon="4.45"/></trkseg>'
+       '</trk>\n')
+
+
+def gpx(*lines: str) -> bytes:
+    return (GPX_HEAD + "".join(lines) + "</gpx>\n").encode()
+
+
+@pytest.mark.parametrize(("attributes", "value"), [('lat="abc" lon="4.444"', "abc"),  # GDAL: 0
+                                                   ('lon="4.444"', None),  # GDAL skipped it
+                                                   ('lat="50,41" lon="4.444"', "50,41")])  # GDAL: 50
+def test_gpx_bad_waypoint_refuses_that_waypoint_only(area, attributes, value):
+    data = gpx(WPT, f"<wpt {attributes}><name>Eglise</name></wpt>\n", WPT, TRK)
+    err = one_refused(area, data, "a.gpx", 4, 1)
+    assert (err.code, err.extra["waypoint"], err.extra["name"], err.extra["line"], err.extra["layer"]) == (
+        "invalid_coordinate", 1, "Eglise", 4, "waypoints")
+    assert err.extra.get("value") == value and err.detail.startswith("The waypoint 'Eglise' (line 4) has a <wpt>")
+
+
+def test_gpx_bad_track_point_refuses_that_track_with_its_index(area):
+    # waypoints, then routes, then tracks: the track is feature 3 whatever its place in the file
+    track = ('<trk><name>Boucle</name><trkseg><trkpt lat="50.41" lon="4.44"/>\n<trkpt lat="50.41" lon="x"/>'
+             '</trkseg></trk>\n')
+    route = '<rte><name>Route</name><rtept lat="50.41" lon="4.44"/><rtept lat="50.42" lon="4.45"/></rte>\n'
+    err = one_refused(area, gpx(track, WPT, route, WPT), "a.gpx", 4, 3)
+    assert (err.code, err.extra["track"], err.extra["name"], err.extra["line"], err.extra["layer"]) == (
+        "invalid_coordinate", 0, "Boucle", 4, "tracks")
+    # a track whose only point has no lat: refused (GDAL would have read it as an empty track, skipped)
+    err = one_refused(area, gpx(WPT, '<trk><name>Vide?</name><trkseg><trkpt lon="4.44"/></trkseg></trk>\n'),
+                      "a.gpx", 2, 1)
+    assert (err.code, err.extra["track"], err.extra["line"]) == ("invalid_coordinate", 0, 4)
+
+
+# =========================================================================== 3. gx:Track positions
+
+@pytest.mark.parametrize("coord", ["4.45 abc 0", "4.45", "4.45 50.41 0 7", "4.45 nan 0", "4,45 50,41"])
+def test_gx_track_positions_are_checked(area, coord):
+    track = (f"<gx:Track><gx:coord>4.44 50.41 0</gx:coord>\n<gx:coord>{coord}</gx:coord></gx:Track>")
+    err = one_refused(area, kml(GOOD, bad(track, "trace")), "a.kml", 2, 1)
+    assert (err.code, err.extra["placemark"], err.extra["line"], err.extra["value"]) == (
+        "invalid_coordinate", 1, 5, coord)
+    assert "<gx:coord>" in err.detail
+
+
+# =========================================================================== 4. KML partial dates
+
+@pytest.mark.parametrize(("when", "span"), [("2025", "a year"), ("2025-06", "a month")])
+def test_kml_partial_date_is_neither_completed_nor_dropped_silently(area, when, span):
+    data = kml(bad(f"<TimeStamp><when>{when}</when></TimeStamp><Point><coordinates>4.444,50.41</coordinates>"
+                   "</Point>", "p"))
+    (rep,) = read_upload(data, "a.kml", area=area)
+    assert "observed_at" not in rep.properties
+    (w,) = [w for w in rep.warnings if w["code"] == "attribute_dropped"]
+    assert (w["name"], w["value"], w["error"]) == ("observed_at", when, "invalid_datetime")
+    assert f"<when>{when}</when> is only {span}" in w["detail"] and "Write the day" in w["detail"]
+
+
+def test_kml_full_dates_are_read_as_before(area):
+    data = kml(*(bad(f"<TimeStamp><when>{w}</when></TimeStamp><Point><coordinates>4.444,50.41</coordinates></Point>")
+                 for w in ("2025-06-03", "2025-06-03T10:00:00Z", "2025-06-03T12:00:00+02:00")))
+    res = read_upload(data, "a.kml", area=area)
+    assert [r.properties["observed_at"].isoformat() for r in res] == [
+        "2025-06-03T00:00:00+02:00", "2025-06-03T10:00:00+00:00", "2025-06-03T12:00:00+02:00"]
+    assert not [w for r in res for w in r.warnings]
+
+
+# =========================================================================== 5. declared encodings
+
+@pytest.mark.parametrize(("declared", "codec", "text"), [
+    ("windows-1252", "cp1252", "Église â Fontaine-l’Évêque €"),
+    ("ISO-8859-1", "latin-1", "Église â château"),
+    ("ISO-8859-15", "iso8859-15", "Église â œuvre €"),
+])
+def test_kml_in_a_declared_single_byte_encoding_is_read_as_declared(area, admin, db, declared, codec, text):
+    data = kml(bad("<Point><coordinates>4.444,50.41</coordinates></Point>", text), enc=declared, codec=codec)
+    (rep,) = read_upload(data, "a.kml", area=area)
+    assert rep.properties["description"] == text
+    before = count_reports(db)
+    saved = upload_file(admin, data, "a.kml", network="mobile")
+    assert saved.status_code == 201 and count_reports(db) == before + 1
+
+
+def test_kml_bytes_not_valid_in_the_declared_encoding_are_located(area):
+    data = kml(GOOD, enc="windows-1252").replace(b"<name>ok", b"<name>o\x81k")  # 0x81: undefined in cp1252
+    with pytest.raises(GeosignalError) as info:
+        read_upload(data, "a.kml", area=area)
+    err = info.value
+    assert (err.code, err.where, err.extra["line"], err.extra["encoding"]) == (
+        "unreadable_file", f"line 3 column {err.extra['column']}", 3, "cp1252")
+    with pytest.raises(GeosignalError) as info:
+        read_upload(kml(GOOD, enc="x-unknown-1"), "a.kml", area=area)
+    assert (info.value.code, info.value.extra["encoding"]) == ("unreadable_file", "x-unknown-1")
+
+
+# =========================================================================== 6. GPX elevations, measures, descriptions
+
+@pytest.mark.parametrize(("ele", "code"), [("NaN", "non_finite_number"), ("inf", "non_finite_number"),
+                                           ("-Infinity", "non_finite_number"), ("1e999", "non_finite_number"),
+                                           ("abc", "invalid_coordinate")])
+def test_gpx_non_finite_elevation_refuses_its_feature(area, ele, code):
+    data = gpx(WPT, f'<wpt lat="50.41" lon="4.444"><ele>{ele}</ele><name>Haut</name></wpt>\n',
+               f'<trk><name>T</name><trkseg><trkpt lat="50.40" lon="4.44"/>\n<trkpt lat="50.41" lon="4.45">'
+               f"<ele>{ele}</ele></trkpt></trkseg></trk>\n")
+    res = read_upload(data, "a.gpx", area=area)
+    assert [type(r) for r in res] == [ReportInput, GeosignalError, GeosignalError]
+    wpt, trk = res[1], res[2]
+    assert (wpt.code, wpt.where, wpt.extra["index"], wpt.extra["waypoint"], wpt.extra["line"], wpt.extra["value"]) \
+        == (code, "feature 1", 1, 1, 4, ele)
+    assert (trk.code, trk.where, trk.extra["index"], trk.extra["track"], trk.extra["line"]) == (
+        code, "feature 2", 2, 0, 6)
+    assert "<ele>" in wpt.detail
+
+
+def test_gpx_elevations_dropped_are_said(area):
+    data = gpx('<wpt lat="50.41" lon="4.444"><ele>130</ele></wpt>\n',
+               '<trk><trkseg><trkpt lat="50.40" lon="4.44"><ele>120</ele></trkpt><trkpt lat="50.41" lon="4.45"/>'
+               "</trkseg></trk>\n", WPT)
+    res = read_upload(data, "a.gpx", area=area)
+    assert [[(w["code"], w["mixed"]) for w in r.warnings if w["code"] == "z_dropped"] for r in res] == [
+        [("z_dropped", False)], [], [("z_dropped", True)]]
+
+
+def test_gpx_description_is_desc_then_cmt_then_name(area):
+    data = gpx('<wpt lat="50.41" lon="4.444"><name>N</name><cmt>C</cmt><desc>D</desc></wpt>\n',
+               '<wpt lat="50.41" lon="4.444"><name>N</name><cmt>C</cmt></wpt>\n',
+               '<wpt lat="50.41" lon="4.444"><name>N</name><cmt>D</cmt><desc>D</desc></wpt>\n',
+               '<wpt lat="50.41" lon="4.444"><name>N</name></wpt>\n')
+    res = read_upload(data, "a.gpx", area=area)
+    assert [r.properties["description"] for r in res] == ["D", "C", "D", "N"]
+    (w,) = res[0].warnings
+    assert (w["code"], w["name"], w["column"], w["value"]) == ("attribute_dropped", "description", "cmt", "C")
+    assert not res[1].warnings and not res[2].warnings and not res[3].warnings
+
+
+# =========================================================================== 7. GeoPackage blobs
+
+def _gpkg(tmp_path, blobs: list[bytes | None]) -> bytes:  # noqa: ANN001
+    """A GeoPackage layer ``zones`` of points in Charleroi, the geometry of feature k replaced
+    by ``blobs[k]`` when it is not None (written as stored, bypassing GDAL)."""
+    path = tmp_path / "blobs.gpkg"
+    gdf = gpd.GeoDataFrame({"description": [f"p{k}" for k in range(len(blobs))]},
+                           geometry=[Point(4.444 + k * 1e-3, 50.4108) for k in range(len(blobs))], crs="EPSG:4326")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(gdf, path, layer="zones", driver="GPKG")
+    con = sqlite3.connect(path)
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        con.execute(f'DROP TRIGGER "{name}"')
+    for k, blob in enumerate(blobs):
+        if blob is not None:
+            con.execute("UPDATE zones SET geom = ? WHERE fid = ?", (blob, k + 1))
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+GP = b"GP\x00\x01" + struct.pack("<i", 4326)  # little-endian header, no envelope
+
+
+def _wkb(code: int, body: bytes) -> bytes:
+    return b"\x01" + struct.pack("<I", code) + body
+
+
+@pytest.mark.parametrize(("blob", "code", "words"), [
+    (GP + _wkb(1, struct.pack("<d", 4.444)), "unreadable_file", "damaged"),          # truncated point
+    (GP + b"garbage garbage", "unreadable_file", "damaged"),
+    (b"XX\x00\x01garbage", "unreadable_file", "not a GeoPackage geometry"),
+    (GP + _wkb(101, struct.pack("<I", 4) + struct.pack("<8d", 4.44, 50.41, 4.45, 50.41, 4.45, 50.42, 4.44, 50.41)),
+     "unsupported_geometry_type", "LinearRing"),
+])
+def test_gpkg_damaged_or_unsupported_blob_is_not_called_empty(area, tmp_path, blob, code, words):
+    err = one_refused(area, _gpkg(tmp_path, [None, blob, None]), "z.gpkg", 3, 1)
+    assert (err.code, err.extra["layer"]) == (code, "zones") and words in err.detail
+    assert "empty" not in err.code
+
+
+def test_gpkg_measures_dropped_are_said(area, tmp_path):
+    point_m = GP + _wkb(2001, struct.pack("<3d", 4.444, 50.41, 7.0))
+    line_m = GP + _wkb(2002, struct.pack("<I", 2) + struct.pack("<6d", 4.444, 50.41, 1, 4.445, 50.41, 2))
+    res = read_upload(_gpkg(tmp_path, [None, point_m, line_m]), "z.gpkg", area=area)
+    assert [type(r) for r in res] == [ReportInput] * 3
+    assert [[w.get("measures") for w in r.warnings if w["code"] == "z_dropped"] for r in res] == [
+        [], [True], [True]]
+    assert res[2].geometry.geom_type == "LineString"
