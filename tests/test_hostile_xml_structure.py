@@ -212,6 +212,30 @@ def test_kml_full_dates_are_read_as_before(area):
     assert not [w for r in res for w in r.warnings]
 
 
+def test_kml_time_span_is_one_date_only_when_it_names_one_moment(area):
+    def span(*bounds: str) -> str:
+        return bad("<TimeSpan>" + "".join(bounds) + "</TimeSpan><Point><coordinates>4.444,50.41</coordinates></Point>")
+
+    data = kml(span("<begin>2025-06-01</begin>", "<end>2025-06-03</end>"),
+               span("<begin>2025-06-03T10:00:00+02:00</begin>"),
+               span("<begin>2025-06-04</begin>", "<end>2025-06-04</end>"),
+               span("<end>2025-06</end>"))
+    period, begun, same_day, month = read_upload(data, "a.kml", area=area)
+    # a period: no bound chosen for the user, and the warning says what to write
+    assert "observed_at" not in period.properties
+    (w,) = period.warnings
+    assert (w["code"], w["name"], w["column"], w["value"]) == (
+        "attribute_dropped", "observed_at", "TimeSpan", "2025-06-01/2025-06-03")
+    assert "is a period" in w["detail"] and "<when>2025-06-01</when>" in w["detail"]
+    # one moment: read as a <when> would be
+    assert begun.properties["observed_at"].isoformat() == "2025-06-03T10:00:00+02:00" and not begun.warnings
+    assert same_day.properties["observed_at"].isoformat() == "2025-06-04T00:00:00+02:00" and not same_day.warnings
+    # one moment that is only a month: never completed to the first
+    assert "observed_at" not in month.properties
+    (w,) = [w for w in month.warnings if w["code"] == "attribute_dropped"]
+    assert "<TimeSpan> 2025-06 is only a month" in w["detail"]
+
+
 # =========================================================================== 5. declared encodings
 
 @pytest.mark.parametrize(("declared", "codec", "text"), [

@@ -446,7 +446,8 @@ class XmlFeature:
     folder), ``line``/``column`` where it starts. ``problem``: why it cannot be a report (its
     geometry reshaped by GDAL, a position GDAL would misread…), for the reader to refuse that
     feature alone; ``when``: the raw text of a placemark's ``<TimeStamp><when>`` (GDAL completes
-    ``2025-06`` to 1 June and drops ``2025``); ``elevations``: how many of its GPX positions
+    ``2025-06`` to 1 June and drops ``2025``); ``span``: the raw ``begin``/``end`` of its
+    ``<TimeSpan>`` (see :attr:`observed`); ``elevations``: how many of its GPX positions
     carry an ``<ele>``, of ``positions``."""
 
     kind: str
@@ -456,8 +457,19 @@ class XmlFeature:
     name: str | None = None
     problem: GeosignalError | None = None
     when: str | None = None
+    span: dict[str, str] = field(default_factory=dict)
     elevations: int = 0
     positions: int = 0
+
+    @property
+    def observed(self) -> str | None:
+        """The raw date observed: ``<TimeStamp><when>``, else a ``<TimeSpan>`` that names one
+        moment (a single bound, or ``begin`` equal to ``end``); None for a span over a period
+        (a report keeps one date observed: never its start or end chosen silently)."""
+        if self.when is not None:
+            return self.when
+        bounds = set(self.span.values())
+        return bounds.pop() if len(bounds) == 1 else None
 
     @property
     def label(self) -> str:
@@ -596,6 +608,10 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         elif local == "when" and parent == "TimeStamp" and len(self._path) >= 3 and self._path[-3] == "Placemark":
             self._capture = "when"
             self._text = []
+        elif local in ("begin", "end") and parent == "TimeSpan" and len(self._path) >= 3 \
+                and self._path[-3] == "Placemark":
+            self._capture = local
+            self._text = []
 
     def _kml_end(self, local: str) -> None:
         """Check a placemark's geometry part as it closes, by the counts of its children."""
@@ -665,6 +681,9 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             elif local == "when":
                 if self._feature is not None and self._feature.when is None:
                     self._feature.when = text[:200]
+            elif local in ("begin", "end"):
+                if self._feature is not None and text:
+                    self._feature.span[local] = text[:200]
             else:
                 self._open[-1][local] = text[:500]
             return

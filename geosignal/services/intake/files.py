@@ -25,7 +25,10 @@
   only** (``where`` = ``feature i`` as GDAL orders the folders, ``line``, ``column``,
   ``placemark`` its rank in the document, ``name``). ``<TimeStamp><when>`` is read as written,
   not as GDAL completes it: a year or a month (``2025``, ``2025-06``) is dropped with an
-  ``attribute_dropped`` warning asking for the day, never completed.
+  ``attribute_dropped`` warning asking for the day, never completed. A ``<TimeSpan>`` naming
+  one moment (one bound, or ``begin`` = ``end``) is read as that ``<when>``; one over a period
+  is dropped with an ``attribute_dropped`` warning (a report keeps one date observed; neither
+  bound is chosen for the user).
 * KMZ: ``doc.kml`` (else the KML nearest the root) is read; other KML members are named in a
   ``kml_members_ignored`` warning; NetworkLinks are never followed (``network_link_ignored``;
   a file holding nothing else is ``no_features`` carrying those ``warnings``); image overlays
@@ -1217,7 +1220,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         epsg = WGS84 if fmt in ("kml", "kmz", "gpx") else _layer_epsg(crs_text, caller_epsg, layer)
         columns = [c for c in df.columns if c not in (df.geometry.name, PLACEMARK_FIELD)]
         when_column = None
-        if fmt == "kml" and any(f.when is not None for f in placemarks):  # the raw <when>, not GDAL's reading
+        if fmt == "kml" and any(f.observed is not None for f in placemarks):  # the raw <when>, not GDAL's reading
             when_column = next((c for c in columns if str(c).lower() == "timestamp"), None)
             if when_column is None:
                 when_column = "timestamp"
@@ -1253,7 +1256,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             if source is not None and fmt == "kml":
                 seen.add(source.ordinal)
                 if when_column is not None:
-                    row[when_column] = source.when
+                    row[when_column] = source.observed
             head = heads.get(int(fids[position])) if heads else None
             blob_fault: GeosignalError | None = None
             if raw_geometry is None and head is not None and (geom is None or geom.is_empty):
@@ -1291,8 +1294,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 props, problems = _file_properties(rec)
                 if gpx_comment is not None:
                     problems.append(gpx_comment)
-                if source is not None and fmt == "kml" and source.when is not None:
-                    _partial_date(problems, source.when)
+                if source is not None and fmt == "kml" and source.observed is not None:
+                    _partial_date(problems, source.observed, "when" if source.when is not None else "TimeSpan")
+                elif source is not None and fmt == "kml" and source.span:
+                    problems.append(_period(source.span))
                 if source is not None and source.problem is not None:
                     raise source.problem
                 if blob_fault is not None:
@@ -1377,8 +1382,9 @@ def _gpx_description(row: dict, fmt: str, column_map: dict[str, str] | None) -> 
 _PARTIAL_DATE = re.compile(r"\s*(\d{4})(-\d{2})?(?:Z|[+-]\d{2}:\d{2})?\s*")
 
 
-def _partial_date(problems: list[dict], when: str) -> None:
-    """Say what to write when a KML ``<when>`` is only a year or a month (KML allows it;
+def _partial_date(problems: list[dict], when: str, element: str = "when") -> None:
+    """Say what to write when a KML ``<when>`` (or a ``<TimeSpan>`` naming one moment,
+    ``element``) is only a year or a month (KML allows it;
     GDAL took ``2025-06`` for 1 June and dropped ``2025``): the ``attribute_dropped`` warning
     of ``observed_at`` names the value and asks for the day. A partial date is never completed."""
     m = _PARTIAL_DATE.fullmatch(when)
@@ -1388,9 +1394,22 @@ def _partial_date(problems: list[dict], when: str) -> None:
         if p.get("code") == "attribute_dropped" and p.get("name") == "observed_at":
             span = "a month" if m.group(2) else "a year"
             example = f"{m.group(1)}{m.group(2) or '-06'}-15"
-            p["detail"] = (f"observed_at was ignored: <when>{when.strip()}</when> is only {span}; a report's "
+            written = f"<when>{when.strip()}</when>" if element == "when" else f"<TimeSpan> {when.strip()}"
+            p["detail"] = (f"observed_at was ignored: {written} is only {span}; a report's "
                            f"observation time is a day (completed, it would say a day nobody observed). Write the "
                            f"day, e.g. {example}, or {example}T14:30:00+02:00.")
+
+
+def _period(span: dict[str, str]) -> dict[str, Any]:
+    """The ``attribute_dropped`` warning of a placemark observed over a period (a KML
+    ``<TimeSpan>`` from ``begin`` to another ``end``): a report keeps one date observed, and
+    neither bound is chosen for the user."""
+    begin, end = span.get("begin"), span.get("end")
+    return {"code": "attribute_dropped", "name": "observed_at", "column": "TimeSpan",
+            "value": f"{begin}/{end}",
+            "detail": f"observed_at was ignored: <TimeSpan> from {begin} to {end} is a period, and a report keeps "
+                      "the one day it was observed. Give that day as <TimeStamp><when>, e.g. "
+                      f"<when>{begin}</when>, or make one placemark per observation."}
 
 
 _with_problems = with_problems
