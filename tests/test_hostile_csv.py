@@ -227,7 +227,8 @@ def test_refused_row_names_every_fault(area, admin, db):
      [("invalid_coordinate", "x"), ("non_finite_number", "y"), ("invalid_attribute", "menages")]),
     (b"wkt;menages;probleme\nPOLYGON((;-3;panne\n", "invalid_geometry", "wkt",
      [("invalid_geometry", "wkt"), ("invalid_attribute", "menages"), ("invalid_attribute", "probleme")]),
-    (b"wkt;menages\n;-3\n", "empty_geometry", None, [("empty_geometry", None), ("invalid_attribute", "menages")]),
+    # an empty WKT cell names its column (one column holds the geometry; lat/lon: two)
+    (b"wkt;menages\n;-3\n", "empty_geometry", "wkt", [("empty_geometry", "wkt"), ("invalid_attribute", "menages")]),
 ])
 def test_every_fault_of_a_row_together(area, admin, db, data, code, column, faults):
     (err,) = read_upload(data, "a.csv", area=area)
