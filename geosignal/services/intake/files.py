@@ -296,8 +296,17 @@ _COORD_GROUP = {"lon": "lonlat", "lat": "lonlat", "x": "xy", "y": "xy", "wkt": "
 
 
 def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
-                 header_row: int | None = None, truncated: bool = False) -> dict[str, list[str]]:
+                 header_row: int | None = None, truncated: bool = False,
+                 ignored: dict[str, None] | None = None, read: frozenset[str] | set[str] = frozenset()
+                 ) -> dict[str, list[str]]:
     """Map our keys (properties and lon/lat/x/y/wkt) to the file's columns, in priority order.
+
+    ``ignored``, when given, receives (in file order, once each) every named column mapped to
+    nothing — neither a property nor a coordinate, nor one of ``read`` (the columns the
+    reader reads itself, or those its format's driver adds: :data:`_OWN_FIELDS`) — for
+    :func:`_columns_ignored` to tell the user: a column read for nothing never vanishes
+    silently (a coordinate kind ``column_map`` did not choose, a second column for a key
+    ``column_map`` named, a header no alias matches).
 
     Without ``header_row`` (GeoJSON members, OGR fields) several columns may stand for one key:
     the first non-empty one is read (:func:`_record`). With ``header_row`` (a CSV header, its row
@@ -355,7 +364,40 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
                     column=_column_label(columns, k), column_number=k + 1, first_column=_column_label(columns, n - 1),
                     first_column_number=n, name=key)
             keys.setdefault(key, []).append(col)
+    if ignored is not None:
+        used = {c for cols in keys.values() for c in cols}
+        for col in columns:
+            if col not in used and col not in read and str(col).strip():
+                ignored.setdefault(col, None)
     return keys
+
+
+#: The fields GDAL's drivers add to every layer of a format (LIBKML's placemark fields, GPX's
+#: standard elements): never reported by ``columns_ignored`` (a user did not write them as
+#: columns). Their name and description are read (``name`` as the description when there is
+#: none); the rest are not report properties.
+_OWN_FIELDS: dict[str, frozenset[str]] = {
+    "kml": frozenset({"id", "Name", "description", "timestamp", "begin", "end", "altitudeMode", "tessellate",
+                      "extrude", "visibility", "drawOrder", "icon"}),
+    "gpx": frozenset({"ele", "time", "magvar", "geoidheight", "name", "cmt", "desc", "src", "link1_href",
+                      "link1_text", "link1_type", "link2_href", "link2_text", "link2_type", "sym", "type", "fix",
+                      "sat", "hdop", "vdop", "pdop", "ageofdgpsdata", "dgpsid", "number"}),
+    # a Feature's identifier written among its properties (as GDAL writes the Feature's id)
+    "geojson": frozenset({"id"}),
+}
+
+
+def _columns_ignored(result: UploadResult, ignored: dict[str, None] | list[str]) -> None:
+    """Add the file-level ``columns_ignored`` warning (``columns``: their names, in file
+    order) to ``result`` when a column was read for nothing (:func:`_column_keys`)."""
+    names = list(ignored)
+    if not names:
+        return
+    shown = ", ".join(repr(n) for n in names[:20]) + ("…" if len(names) > 20 else "")
+    result.warnings.append({"code": "columns_ignored", "columns": names[:200],
+                            "detail": f"{len(names)} column(s) were read for nothing: {shown}. No report property "
+                                      "or coordinate was taken from them; if they matter, rename them or say what "
+                                      "they hold with column_map."})
 
 
 def _present(v: Any) -> bool:
@@ -706,7 +748,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
         _check_quotes(text, 1, delim, [], sep)  # a quote left open in the header, or the header is all
     header = [h.strip() for h in header]
     _check_header(header, 1)  # the header is row 1, even when a quoted name spans lines
-    keys = _column_keys(header, column_map, header_row=1)
+    ignored: dict[str, None] = {}
+    keys = _column_keys(header, column_map, header_row=1, ignored=ignored)
     has_lonlat = "lon" in keys and "lat" in keys
     has_xy = "x" in keys and "y" in keys
     if not (has_lonlat or has_xy or "wkt" in keys):
@@ -731,6 +774,12 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     px, py = (position[cx], position[cy]) if cx is not None else (-1, -1)
     wkt_col = keys["wkt"][0] if cx is None else None
     pw = position[wkt_col] if wkt_col is not None else -1
+    # every column read for nothing is named in a warning: besides those no property or
+    # coordinate stands for, the coordinates of a kind not read (x/y beside lon/lat, a lone
+    # lat beside a WKT) and the unnamed columns before the last named one
+    unread = {c for k in _COORD_KEYS for c in keys.get(k, ()) if c not in (cx, cy, wkt_col)}
+    _columns_ignored(result, [_column_label(header, k) for k, name in enumerate(header[:nheader])
+                              if not name or name in ignored or name in unread])
     # properties: (key, [column positions in priority order]) in the order _record reads them
     prop_cols = [(key, [position[c] for c in cols]) for key, cols in keys.items() if key not in _COORD_KEYS]
     memo: dict[tuple[str, str], tuple[dict[str, Any], list[dict]]] = {}
@@ -1246,6 +1295,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
 
     index = -1
     by_fid = {"fid_as_index": True} if fmt in ("gpkg", "shapefile") else {}
+    ignored: dict[str, None] = {}  # the attribute columns read for nothing, in every layer
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
         enc = {"encoding": encodings[layer]} if layer in encodings else {}
         recode = False  # text that is not UTF-8: read as Latin-1, then each value decoded alone
@@ -1317,8 +1367,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             fields = list(info["fields"])
             stored = {str(fields[k]): dict(enumerate(values)) for k, values in written.numbers.items()
                       if k < len(fields) and fields[k] in columns}
-        keys = _column_keys(columns, column_map, truncated=fmt == "shapefile")  # dBase names: 10 bytes
         name_col = next((c for c in columns if c.lower() == "name"), None)
+        keys = _column_keys(columns, column_map, truncated=fmt == "shapefile",  # dBase names: 10 bytes
+                            ignored=ignored, read=_OWN_FIELDS.get(fmt, frozenset()) | {name_col})
         read_columns = {c for cols in keys.values() for c in cols} | ({name_col} if name_col else set())
         fids = list(df.index) if by_fid else []
         for position, row in enumerate(df.to_dict("records")):
@@ -1371,6 +1422,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                                              source_index=index, locate=(where, index, {"layer": layer})))
             except GeosignalError as err:
                 result.append(_with_problems(_relocate(err, where, index, layer=layer), problems))
+    _columns_ignored(result, ignored)
 
 
 _with_problems = with_problems
@@ -1383,12 +1435,14 @@ def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result:
     problems_at: dict[str, list[dict]] = {}
 
     columns: dict[tuple, dict[str, list[str]]] = {}
+    ignored: dict[str, None] = {}  # the properties read for nothing, in every feature
 
     def props_fn(p: dict, ptr: str):
         names = tuple(p)
         keys = columns.get(names)
         if keys is None:
-            keys = columns[names] = _column_keys(list(names), column_map)
+            keys = columns[names] = _column_keys(list(names), column_map, ignored=ignored,
+                                                 read=_OWN_FIELDS["geojson"])
         rec = _record(p, keys)
         props, problems = _file_properties(rec, pointer=ptr)
         problems_at[ptr] = problems
@@ -1401,6 +1455,7 @@ def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result:
             _relocate(r, f"feature {idx}", idx)
             _with_problems(r, problems_at.get("/properties" if single else f"/features/{idx}/properties", []))
         result.append(r)
+    _columns_ignored(result, ignored)
 
 
 # --------------------------------------------------------------------------- entry point
