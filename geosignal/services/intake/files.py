@@ -75,6 +75,11 @@
   Several members or fields standing for one property must agree, else it is dropped with a
   warning naming them. A count written ``1.000`` (a thousand, or one?) is dropped, never
   guessed. ``network`` is not required: the caller defaults it.
+* A column read for nothing (no property nor coordinate is taken from it) is named in the
+  file-level ``columns_ignored`` warning (``columns``), whatever the format: CSV headers (and
+  unnamed columns, and coordinates of a kind not read), GeoJSON properties (but ``id``),
+  GeoPackage/Shapefile fields, KML ExtendedData — not the fields GDAL adds itself
+  (:data:`_OWN_FIELDS`: LIBKML's placemark fields, GPX's standard elements).
 * Per-feature errors carry ``where`` = ``"feature i"`` (0-based, across layers) or ``"row n"``
   (CSV), ``index`` (0-based) and, when known, ``pointer`` (the JSON pointer inside the feature),
   ``layer`` or ``column``.
