@@ -98,6 +98,25 @@ class PageWatch:
         assert all(url.startswith(self.base) or url.startswith("data:") for url in self.requests), self.requests
 
 
+def test_upload_preview_names_the_columns_read_for_nothing(live_server, browser) -> None:  # noqa: ANN001
+    """A file-level warning (``columns_ignored``) is shown with the preview, in French, naming
+    the columns (text only); the rows are still previewed."""
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    data = b"latitude;longitude;operateur;couleur;<b>x</b>\n50.4108;4.4440;Proximus;rouge;1\n"
+    page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv", "buffer": data}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-notes:not([hidden])")
+    assert page.inner_text("#preview-notes") == \
+        "Colonnes lues pour rien (aucune propriété ni coordonnée) : couleur, <b>x</b>"
+    assert page.locator("#preview-notes b").count() == 0
+    assert page.locator("#preview-table tbody tr").count() == 1
+    watch.assert_clean()
+    watch.context.close()
+
+
 def test_representative_map_page(live_server, browser, app) -> None:  # noqa: ANN001
     watch = PageWatch(browser, live_server)
     watch.login("browser-rep@charleroi.be")

@@ -129,15 +129,15 @@ def test_column_map_says_which_column_to_read(area, admin, db):
 
 
 def test_other_formats_read_one_property_from_several_fields_only_when_they_agree(area):
-    # GPX waypoints have both cmt and desc (aliases of description): not a CSV header, so not
-    # refused whole; when both hold text they must agree, else description is dropped with a
-    # warning naming both (never one chosen silently)
+    # GPX waypoints have both cmt and desc: <desc> is the description (GPX's own meaning), <cmt>
+    # the fallback; a <cmt> that says something else is not kept, and a warning names it (never
+    # dropped silently)
     gpx = (b'<?xml version="1.0"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">'
            b'<wpt lat="50.4108" lon="4.4440"><cmt>%s</cmt><desc>Pas de 4G</desc></wpt></gpx>')
     (rep,) = read_upload(gpx % b"note", "t.gpx", area=area)
-    assert "description" not in rep.properties
-    assert [(w["code"], w["name"], w["columns"]) for w in rep.warnings] == [
-        ("attribute_dropped", "description", ["cmt", "desc"])]
+    assert rep.properties["description"] == "Pas de 4G"
+    assert [(w["code"], w["name"], w["column"], w["value"]) for w in rep.warnings] == [
+        ("attribute_dropped", "description", "cmt", "note")]
     (rep,) = read_upload(gpx % b"Pas de 4G", "t.gpx", area=area)
     assert rep.properties["description"] == "Pas de 4G" and rep.warnings == []
     (rep,) = read_upload(gpx % b"", "t.gpx", area=area)
@@ -171,8 +171,9 @@ def test_quote_left_open_far_from_the_end_in_a_cr_file(area, admin, db):
 def test_cr_only_files_are_read_as_rows(area, admin, db):
     data = b'lat;lon;description\r50.4108;4.4440;a\r50.4109;4.4441;"deux\rlignes"\r50.4110;4.4442;c\r'
     res = accepted(area, admin, db, data, 3)
-    assert [r.properties["description"] for r in res] == ["a", "deux\rlignes", "c"]
-    assert _stored_descriptions(db) == ["a", "c", "deux\rlignes"]
+    # the line end inside the quoted cell is stored as LF, as from every path
+    assert [r.properties["description"] for r in res] == ["a", "deux\nlignes", "c"]
+    assert _stored_descriptions(db) == ["a", "c", "deux\nlignes"]
     # the rows are numbered as a spreadsheet shows them
     bad = read_upload(b"lat;lon\r50.41;4.44\r50.42;abc\r50.43;4.46", "a.csv", area=area)
     assert [getattr(r, "where", None) for r in bad] == [None, "row 3", None]
@@ -227,7 +228,8 @@ def test_refused_row_names_every_fault(area, admin, db):
      [("invalid_coordinate", "x"), ("non_finite_number", "y"), ("invalid_attribute", "menages")]),
     (b"wkt;menages;probleme\nPOLYGON((;-3;panne\n", "invalid_geometry", "wkt",
      [("invalid_geometry", "wkt"), ("invalid_attribute", "menages"), ("invalid_attribute", "probleme")]),
-    (b"wkt;menages\n;-3\n", "empty_geometry", None, [("empty_geometry", None), ("invalid_attribute", "menages")]),
+    # an empty WKT cell names its column (one column holds the geometry; lat/lon: two)
+    (b"wkt;menages\n;-3\n", "empty_geometry", "wkt", [("empty_geometry", "wkt"), ("invalid_attribute", "menages")]),
 ])
 def test_every_fault_of_a_row_together(area, admin, db, data, code, column, faults):
     (err,) = read_upload(data, "a.csv", area=area)

@@ -137,7 +137,7 @@ def test_a_rejected_file_ends_failed_with_the_per_feature_report(job_app) -> Non
     assert (result["accepted"], result["refused"], result["saved"]) == (60, 1, 0)
     refused = [f for f in result["features"] if f["status"] == "refused"]
     assert [(f["index"], f["error"]["code"], f["error"]["where"]) for f in refused] == \
-        [(60, "not_your_commune", "feature 60")]
+        [(60, "not_your_commune", "row 62")]  # a CSV row, as a spreadsheet numbers it
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before
 
 

@@ -90,7 +90,8 @@ def test_preview_and_save_of_a_file_agree(db, representative) -> None:
     assert p["features"][1]["warnings"][-1]["code"] == "probable_duplicate"
     assert (p["saved"], s["saved"], s["accepted"], s["refused"]) == (0, 2, 3, 2)
     assert s["features"][3]["properties"]["operators"] == ["Telenet/BASE", "Orange"]
-    assert s["features"][2]["error"]["where"] == "feature 2" and s["features"][2]["error"]["commune_nis"] == "56016"
+    # a CSV row found in another commune at import is named as a spreadsheet shows it (was "feature 2")
+    assert s["features"][2]["error"]["where"] == "row 4" and s["features"][2]["error"]["commune_nis"] == "56016"
 
 
 def test_reports_come_gzipped_to_a_client_that_accepts_it(db, representative) -> None:

@@ -39,6 +39,7 @@ from geosignal.models import Report, User
 from geosignal.services import audit
 from geosignal.services.intake import Limits, ReportInput, ServiceArea, read_upload
 from geosignal.services.intake.batch import geometry_keys, home_communes, measures
+from geosignal.services.intake.core import source_where
 from geosignal.services.reports import DUPLICATE_WINDOW_S, attribute_key
 from geosignal.vocab import NETWORKS
 
@@ -349,7 +350,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         if "network" not in item.properties:
             if default_network is None:
                 error = GeosignalError("invalid_attribute", "network is missing (mobile or fixed); choose a default",
-                                       where=f"feature {index}", index=index)
+                                       where=source_where(item, index), index=index)
                 rows[position] = _problem(error, index)
                 continue
             item.properties["network"] = default_network
@@ -405,12 +406,12 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
         nis = homes[k]
         if nis is None:
             error = GeosignalError("outside_service_area", "the geometry does not touch any commune served",
-                                   where=f"feature {index}")
+                                   where=source_where(item, index))
             rows[position] = _problem(error, index)
             continue
         if representative and not policy.may_write_in_commune(user, nis):
             error = GeosignalError("not_your_commune", f"the zone lies mainly in {names[nis]} ({nis}); you represent "
-                                   f"{user.commune_nis}", where=f"feature {index}", commune_nis=nis)
+                                   f"{user.commune_nis}", where=source_where(item, index), commune_nis=nis)
             rows[position] = _problem(error, index)
             continue
         a = _Accepted(item, index, nis, None, True, areas_l[k], lengths_l[k])

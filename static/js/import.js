@@ -136,9 +136,23 @@
     }
   }
 
+  // What the file held but was not read (columns read for nothing, layers, KML members…):
+  // each warning's label and what it names (column names, layers, a link or a name).
+  function fileNotes(warnings) {
+    return (warnings || []).map(function (w) {
+      var what = w.columns || w.layers || w.members || w.href || w.name;
+      if (Array.isArray(what)) { what = what.join(", "); }
+      return (WARNINGS[w.code] || w.code) + (what ? " : " + what : "");
+    });
+  }
+
   function showPreview(body) {
     preview.hidden = false;
     summary.textContent = fill(T.summary, { accepted: body.accepted, refused: body.refused, format: body.format });
+    var notes = document.getElementById("preview-notes");
+    var noted = fileNotes(body.warnings);
+    notes.textContent = noted.join(" ; ");
+    notes.hidden = !noted.length;
     tbody.replaceChildren();
     if (!map) { makeMap(); }
     layer.clearLayers();

@@ -61,6 +61,9 @@ class ReportInput:
     source_index: int | None = None
     area_m2: float | None = field(default=None, repr=False, compare=False)
     length_m: float | None = field(default=None, repr=False, compare=False)
+    #: where the source feature is in its file, as :class:`Pending` places it (its ``locate``,
+    #: kept as given: no text per row); :func:`source_where` words it (``row n`` for CSV)
+    locate: Any = field(default=None, repr=False, compare=False)
 
 
 # --------------------------------------------------------------------------- raw JSON
@@ -496,6 +499,17 @@ def locate_error(err: GeosignalError, locate: tuple[str | None, int | None, dict
     return err
 
 
+def source_where(report: ReportInput, index: int) -> str:
+    """The ``where`` of an error about an accepted report found later (its commune, a missing
+    network): as its reader placed it (``row n`` for a CSV row, ``feature i`` otherwise)."""
+    locate = report.locate
+    if isinstance(locate, int):
+        return f"row {locate}"
+    if isinstance(locate, tuple) and locate[0]:
+        return locate[0]
+    return f"feature {index}"
+
+
 def with_problems(err: GeosignalError, problems: list[dict]) -> GeosignalError:
     """Give a refused feature's error the list of every fault of the feature: ``errors`` =
     the refusal itself, then each attribute that was refused (``code``, ``detail``, ``name``,
@@ -762,7 +776,8 @@ def finish_reports(
             results.append(ReportInput(geometry=geoms[i], properties=p.props, warnings=p.warnings,
                                        repair=repairs.get(i), source_index=p.source_index,
                                        area_m2=float(areas_m2[i]) if areas_m2[i] else _ZERO,
-                                       length_m=float(lengths_m[i]) if lengths_m[i] else _ZERO))
+                                       length_m=float(lengths_m[i]) if lengths_m[i] else _ZERO,
+                                       locate=p.locate))
         pendings[i] = None  # type: ignore[call-overload]  # freed as the batch is turned into results
     return results
 

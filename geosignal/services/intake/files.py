@@ -75,7 +75,19 @@
   comma; day-first dates; coordinates from ``lon``/``lat``, ``x``/``y`` (in ``crs``) or a WKT
   column, headers recognised in French, Dutch and English (see
   :data:`~geosignal.services.intake.properties.HEADER_ALIASES` / ``COORD_ALIASES``) or named by
-  ``column_map``. Rows are numbered as a spreadsheet shows them (header = row 1).
+  ``column_map``. Rows are numbered as a spreadsheet shows them (header = row 1): one row per
+  record — a quoted cell spanning lines is one row, a blank line an empty row — whatever ends
+  the lines (LF, CRLF, lone CR) and with or without a byte-order mark.
+* CSV WKT column: read as written by :mod:`.wkt` (not GEOS, which refuses an unclosed ring
+  with one message), then checked as GeoJSON is, with the same codes (``ring_not_closed``,
+  ``ring_too_short``, ``line_too_short``, ``non_finite_number``, ``empty_geometry``…) plus
+  ``column`` and, from the pointer, ``ring``/``polygon``/``line``/``position``. Only text that is
+  not WKT is ``invalid_geometry`` ("cannot be read", with the ``character`` where reading
+  stops). Any case and spacing; Z/M tags (``POINT Z``, ``POINTM``) and a third or fourth number
+  are dropped with ``z_dropped``; EWKT's ``SRID=n;`` is honoured like a GeoJSON ``crs`` member
+  (accepted CRSs only, agreeing with ``crs``: else ``unsupported_crs``). A GEOMETRYCOLLECTION
+  is split into one report per member (``geometry_collection_split``), all with the row's
+  ``index`` and ``where``, a member's error carrying ``member`` — as GeoJSON and KML files.
 * Attribute values are coerced for files only (``"12"`` → 12, ``"4G, 5G"`` → list, ``Base`` →
   ``Telenet/BASE``, day-first dates). **A file attribute that still fails validation is dropped
   with an ``attribute_dropped`` warning; the report is kept** (geometry errors still refuse the
@@ -86,6 +98,11 @@
   Several members or fields standing for one property must agree, else it is dropped with a
   warning naming them. A count written ``1.000`` (a thousand, or one?) is dropped, never
   guessed. ``network`` is not required: the caller defaults it.
+* A column read for nothing (no property nor coordinate is taken from it) is named in the
+  file-level ``columns_ignored`` warning (``columns``), whatever the format: CSV headers (and
+  unnamed columns, and coordinates of a kind not read), GeoJSON properties (but ``id``),
+  GeoPackage/Shapefile fields, KML ExtendedData — not the fields GDAL adds itself
+  (:data:`_OWN_FIELDS`: LIBKML's placemark fields, GPX's standard elements).
 * Per-feature errors carry ``where`` = ``"feature i"`` (0-based, across layers) or ``"row n"``
   (CSV), ``index`` (0-based) and, when known, ``pointer`` (the JSON pointer inside the feature),
   ``layer`` or ``column``.
@@ -149,8 +166,9 @@ from .core import (
     prepare_report,
     with_problems,
 )
-from .crs import WGS84, parse_crs
+from .crs import ACCEPTED_EPSG, WGS84, parse_crs
 from .properties import REPORT_PROPERTIES, _brief, _shown, check_file_properties, match_header
+from .wkt import WktSyntaxError, parse_wkt
 
 FORMATS = ("geojson", "kml", "kmz", "gpx", "csv", "gpkg", "shapefile")
 _EXTENSIONS = {
@@ -313,8 +331,17 @@ _COORD_GROUP = {"lon": "lonlat", "lat": "lonlat", "x": "xy", "y": "xy", "wkt": "
 
 
 def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
-                 header_row: int | None = None, truncated: bool = False) -> dict[str, list[str]]:
+                 header_row: int | None = None, truncated: bool = False,
+                 ignored: dict[str, None] | None = None, read: frozenset[str] | set[str] = frozenset()
+                 ) -> dict[str, list[str]]:
     """Map our keys (properties and lon/lat/x/y/wkt) to the file's columns, in priority order.
+
+    ``ignored``, when given, receives (in file order, once each) every named column mapped to
+    nothing — neither a property nor a coordinate, nor one of ``read`` (the columns the
+    reader reads itself, or those its format's driver adds: :data:`_OWN_FIELDS`) — for
+    :func:`_columns_ignored` to tell the user: a column read for nothing never vanishes
+    silently (a coordinate kind ``column_map`` did not choose, a second column for a key
+    ``column_map`` named, a header no alias matches).
 
     Without ``header_row`` (GeoJSON members, OGR fields) several columns may stand for one key:
     the first non-empty one is read (:func:`_record`). With ``header_row`` (a CSV header, its row
@@ -372,7 +399,40 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
                     column=_column_label(columns, k), column_number=k + 1, first_column=_column_label(columns, n - 1),
                     first_column_number=n, name=key)
             keys.setdefault(key, []).append(col)
+    if ignored is not None:
+        used = {c for cols in keys.values() for c in cols}
+        for col in columns:
+            if col not in used and col not in read and str(col).strip():
+                ignored.setdefault(col, None)
     return keys
+
+
+#: The fields GDAL's drivers add to every layer of a format (LIBKML's placemark fields, GPX's
+#: standard elements): never reported by ``columns_ignored`` (a user did not write them as
+#: columns). Their name and description are read (``name`` as the description when there is
+#: none); the rest are not report properties.
+_OWN_FIELDS: dict[str, frozenset[str]] = {
+    "kml": frozenset({"id", "Name", "description", "timestamp", "begin", "end", "altitudeMode", "tessellate",
+                      "extrude", "visibility", "drawOrder", "icon"}),
+    "gpx": frozenset({"ele", "time", "magvar", "geoidheight", "name", "cmt", "desc", "src", "link1_href",
+                      "link1_text", "link1_type", "link2_href", "link2_text", "link2_type", "sym", "type", "fix",
+                      "sat", "hdop", "vdop", "pdop", "ageofdgpsdata", "dgpsid", "number"}),
+    # a Feature's identifier written among its properties (as GDAL writes the Feature's id)
+    "geojson": frozenset({"id"}),
+}
+
+
+def _columns_ignored(result: UploadResult, ignored: dict[str, None] | list[str]) -> None:
+    """Add the file-level ``columns_ignored`` warning (``columns``: their names, in file
+    order) to ``result`` when a column was read for nothing (:func:`_column_keys`)."""
+    names = list(ignored)
+    if not names:
+        return
+    shown = ", ".join(repr(n) for n in names[:20]) + ("…" if len(names) > 20 else "")
+    result.warnings.append({"code": "columns_ignored", "columns": names[:200],
+                            "detail": f"{len(names)} column(s) were read for nothing: {shown}. No report property "
+                                      "or coordinate was taken from them; if they matter, rename them or say what "
+                                      "they hold with column_map."})
 
 
 def _present(v: Any) -> bool:
@@ -458,7 +518,8 @@ def _decode(data: bytes) -> tuple[str, str]:
             return body.decode(codec), label
         except UnicodeDecodeError as exc:
             done = body[:exc.start].decode(codec, errors="replace")
-            row = 1 + (done.count("\n") if "\n" in done else done.count("\r"))
+            directive = _SEP_DIRECTIVE.match(done)
+            row = _row_at(done, len(done), "\n" if "\n" in done or "\r" not in done else "\r") - bool(directive)
             raise GeosignalError("unreadable_file", f"The file is {label} text (by its "
                                  f"{'byte-order mark' if body is not data else 'NUL bytes'}) but byte "
                                  f"{exc.start + len(data) - len(body):,} (row {row}) is not valid {codec}: "
@@ -484,17 +545,20 @@ def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
     Windows-1252 file)."""
     sep = b"\n" if b"\n" in data or b"\r" not in data else b"\r"
     utf8_row = None
-    for row, line in enumerate(data.split(sep), start=1):
+    at = 0
+    for line in data.split(sep):
         if max(line, default=0) >= 0x80:
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
+                at += len(line) + 1
                 continue
-            utf8_row = row
+            utf8_row = _row_at(data, at + len(line), sep)  # the row its UTF-8 text is in
             break
+        at += len(line) + 1
     if utf8_row is None:
         return
-    row = data.count(sep, 0, bad) + 1
+    row = _row_at(data, bad, sep)
     start = data.rfind(sep, 0, bad) + 1
     lines = data.split(sep, 2)
     directive = _SEP_DIRECTIVE.match(lines[0].decode("cp1252", errors="replace") + "\n")
@@ -511,6 +575,18 @@ def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
         f"{_column_label(header, k)!r}) is not UTF-8 (Windows-1252?), while row {utf8_row} is UTF-8. Read either "
         "way, the accents of the other rows would be stored garbled; save the whole file again as UTF-8.",
         where=f"row {row}", column=_column_label(header, k), column_number=k + 1, offset=bad, utf8_row=utf8_row)
+
+
+_QUOTED = re.compile(r'"[^"]*(?:"|$)')
+_QUOTED_BYTES = re.compile(rb'"[^"]*(?:"|$)')
+
+
+def _row_at(text: str | bytes, end: int, sep: str | bytes) -> int:
+    """The row (1-based, as a spreadsheet numbers them) that offset ``end`` of ``text`` is in:
+    1 + the line ends before it outside double quotes (a quoted cell spanning lines is one
+    row)."""
+    quoted = _QUOTED_BYTES if isinstance(text, bytes) else _QUOTED
+    return 1 + quoted.sub(b"" if isinstance(text, bytes) else "", text[:end]).count(sep)
 
 
 def _delimiter(first_line: str) -> str:
@@ -579,7 +655,100 @@ def _plain_number(cell: str) -> float | None:
     return v if v - v == 0.0 else None
 
 
-def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: UploadResult) -> None:
+_WKT_POINTER = re.compile(r"/geometry(?:/geometries/(\d+))?/coordinates((?:/\d+)*)")
+
+
+def _wkt_cell(cell: str, where: str, column: str, epsg: int,
+              caller_epsg: int | None) -> tuple[dict | None, int, GeosignalError | None]:
+    """Read a CSV row's WKT cell (:func:`~.wkt.parse_wkt`); return ``(geometry as written,
+    EPSG to read it in, fault)``. Only text that is not WKT is ``invalid_geometry`` ("cannot be
+    read", with the ``character`` where reading stopped); the geometry's faults are left to
+    :func:`~.core.prepare_report`, which gives them the GeoJSON path's codes. An EWKT
+    ``SRID=n;`` is honoured as a GeoJSON ``crs`` member is: one of the accepted CRSs
+    (``unsupported_crs`` otherwise), agreeing with the ``crs`` the caller gave
+    (``unsupported_crs`` with ``requested`` and ``member`` otherwise)."""
+    if not cell.strip():
+        return None, epsg, GeosignalError("empty_geometry", "The row has no geometry.", where=where, column=column)
+    try:
+        geometry, srid = parse_wkt(cell)
+    except WktSyntaxError as exc:
+        return None, epsg, GeosignalError(
+            "invalid_geometry", f"The WKT in column {column!r} cannot be read: {exc}.", where=where, column=column,
+            character=exc.character)
+    if srid is None:
+        return geometry, epsg, None
+    if srid not in ACCEPTED_EPSG:
+        return None, epsg, GeosignalError(
+            "unsupported_crs", f"The EWKT in column {column!r} says SRID={srid}; use EPSG:4326, EPSG:31370 or "
+            "EPSG:3812.", where=where, column=column, member=f"EPSG:{srid}",
+            accepted=[f"EPSG:{c}" for c in ACCEPTED_EPSG])
+    if caller_epsg is not None and srid != caller_epsg:
+        return None, epsg, GeosignalError(
+            "unsupported_crs", f"The request says EPSG:{caller_epsg} but the EWKT in column {column!r} says "
+            f"SRID={srid}.", where=where, column=column, requested=f"EPSG:{caller_epsg}", member=f"EPSG:{srid}")
+    return geometry, srid, None
+
+
+def _wkt_part(err: GeosignalError, geometry: dict) -> GeosignalError:
+    """Say in a WKT geometry's error which part the fault is in: from its pointer, ``ring``
+    (0: the exterior, as in GeoJSON), ``polygon`` or ``line`` (in a Multi*) and ``position``
+    (0-based), and the same in words (1-based) at the end of ``detail``."""
+    m = _WKT_POINTER.fullmatch(err.extra.get("pointer", err.where) or "")
+    if m is None:
+        return err
+    if m.group(1) is not None:
+        geometry = geometry["geometries"][int(m.group(1))]
+    steps = [int(k) for k in m.group(2).split("/")[1:]]
+    names = {"Polygon": ("ring", "position"), "MultiPolygon": ("polygon", "ring", "position"),
+             "LineString": ("position",), "MultiLineString": ("line", "position"),
+             "MultiPoint": ("point",)}.get(geometry.get("type"), ())
+    words = []
+    for name, k in zip(names, steps, strict=False):
+        err.extra[name] = k
+        words.append("exterior ring" if name == "ring" and k == 0 else
+                     f"hole {k}" if name == "ring" else f"{name} {k + 1}")
+    if words:
+        err.detail = f"{err.detail} In the WKT: {', '.join(words)}."
+    return err
+
+
+def _wkt_report(geometry: dict, gptr: str, props: dict[str, Any], warnings: list[dict], where: str, index: int,
+                column: str, epsg: int, limits: Limits, member: int | None = None,
+                whole: dict | None = None) -> Pending:
+    """:func:`~.core.prepare_report` for a CSV row's WKT geometry: its errors, now or in the
+    batch, name the row, the column and (:func:`_wkt_part`) the ring."""
+    extra = {"column": column} if member is None else {"column": column, "member": member}
+    try:
+        return prepare_report(geometry, gptr, props, limits=limits, epsg=epsg, warnings=warnings,
+                              source_index=index, locate=(where, index, extra))
+    except GeosignalError as err:
+        raise _wkt_part(_relocate(err, where, index, **extra), whole or geometry) from None
+
+
+def _wkt_collection(geometry: dict, props: dict[str, Any], warnings: list[dict], where: str, index: int,
+                    column: str, epsg: int, limits: Limits, result: UploadResult) -> None:
+    """Split a row's WKT GEOMETRYCOLLECTION into one report per member, as every file reader
+    does (the intake's decision): the same properties, the ``geometry_collection_split``
+    warning, the row's ``index`` on each, and a member's error (``member``, pointer
+    ``/geometry/geometries/k``) refusing that member only. An empty collection is
+    ``empty_geometry``; a collection inside it is refused as in GeoJSON."""
+    members = geometry["geometries"]
+    if not members:
+        raise GeosignalError("empty_geometry", "The GEOMETRYCOLLECTION is empty.", where=where, column=column)
+    for k, member in enumerate(members):
+        split = {"code": "geometry_collection_split", "member": k,
+                 "detail": f"Member {k} of a GEOMETRYCOLLECTION became its own report."}
+        try:
+            result.append(_wkt_report(member, f"/geometry/geometries/{k}", props, [*warnings, split], where, index,
+                                      column, epsg, limits, member=k, whole=geometry))
+        except GeosignalError as err:
+            if any(w.get("code") == "attribute_dropped" for w in warnings):
+                err = _with_problems(err, warnings)
+            result.append(err)
+
+
+def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: UploadResult,
+              caller_epsg: int | None = None) -> None:
     """Read a CSV upload into :class:`~.core.Pending` rows (geometry checks are left to the
     batch). File-level structure faults raise 422 naming row and column: ``duplicate_header``
     (a name given twice, or two columns standing for the same property or coordinate: see
@@ -614,7 +783,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
         _check_quotes(text, 1, delim, [], sep)  # a quote left open in the header, or the header is all
     header = [h.strip() for h in header]
     _check_header(header, 1)  # the header is row 1, even when a quoted name spans lines
-    keys = _column_keys(header, column_map, header_row=1)
+    ignored: dict[str, None] = {}
+    keys = _column_keys(header, column_map, header_row=1, ignored=ignored)
     has_lonlat = "lon" in keys and "lat" in keys
     has_xy = "x" in keys and "y" in keys
     if not (has_lonlat or has_xy or "wkt" in keys):
@@ -639,6 +809,12 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     px, py = (position[cx], position[cy]) if cx is not None else (-1, -1)
     wkt_col = keys["wkt"][0] if cx is None else None
     pw = position[wkt_col] if wkt_col is not None else -1
+    # every column read for nothing is named in a warning: besides those no property or
+    # coordinate stands for, the coordinates of a kind not read (x/y beside lon/lat, a lone
+    # lat beside a WKT) and the unnamed columns before the last named one
+    unread = {c for k in _COORD_KEYS for c in keys.get(k, ()) if c not in (cx, cy, wkt_col)}
+    _columns_ignored(result, [_column_label(header, k) for k, name in enumerate(header[:nheader])
+                              if not name or name in ignored or name in unread])
     # properties: (key, [column positions in priority order]) in the order _record reads them
     prop_cols = [(key, [position[c] for c in cols]) for key, cols in keys.items() if key not in _COORD_KEYS]
     memo: dict[tuple[str, str], tuple[dict[str, Any], list[dict]]] = {}
@@ -649,19 +825,23 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     wkt_limit = max(MAX_FIELD_CHARS, limits.max_vertices * 50)
     index = -1
     last_line = reader.line_num
-    start_line = 1  # of the last record read (the header until a row is read)
+    start_line = 1  # the physical line where the last record read starts (the header until a row is read)
+    # Rows are numbered as a spreadsheet shows them: one per record (a quoted cell spanning
+    # lines is one row, a blank line is an empty row), the header row 1 — not the file's lines.
+    row = 1
     cells: list[str] = []
     try:
         for cells in reader:
             start_line = last_line + 1
             last_line = reader.line_num
+            row += 1
             joined = "".join(cells)
             if len(joined) > MAX_FIELD_CHARS:
-                _check_lengths(text, delim, cells, header, pw, wkt_limit, start_line, sep)
+                _check_lengths(text, delim, cells, header, pw, wkt_limit, start_line, sep, row=row)
             if not joined.strip():
                 continue
             index += 1
-            where = f"row {last_line}"
+            where = f"row {row}"
             ncells = len(cells)
             warnings: list[dict] = _NO_WARNINGS  # shared while empty (never appended to)
             # a geometry fault is raised once the row's properties are read too: every fault of
@@ -700,16 +880,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                                                           "column": e.extra["column"]} for e in faults]
                     geom_obj: Any = None
                 else:
-                    wkt = (cells[pw] if pw < ncells else "").strip()
-                    geom_obj = None
-                    if not wkt:
-                        fault = GeosignalError("empty_geometry", "The row has no geometry.", where=where)
-                    else:
-                        try:
-                            geom_obj = mapping(shapely.from_wkt(wkt))
-                        except Exception:  # noqa: BLE001 - GEOS parse errors
-                            fault = GeosignalError("invalid_geometry", "The WKT cannot be read.", where=where,
-                                                   column=wkt_col)
+                    geom_obj, row_epsg, fault = _wkt_cell(cells[pw] if pw < ncells else "", where, wkt_col,
+                                                          epsg, caller_epsg)
                 if ncells > nheader and fault is None and any(c.strip() for c in cells[nheader:]):
                     # more cells than the header has names: an unquoted separator inside a text
                     # ("Rue de la Gare; près de l'église") would lose what follows it
@@ -748,10 +920,12 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                 if fault is not None:
                     raise fault
                 if geom_obj is None:  # a point: small objects, placed as "row n" if refused
-                    result.append(Pending(None, complex(x, y), epsg, props, warnings, "/geometry", index, last_line))
+                    result.append(Pending(None, complex(x, y), epsg, props, warnings, "/geometry", index, row))
+                elif geom_obj["type"] == "GeometryCollection":  # split, as every file reader does
+                    _wkt_collection(geom_obj, props, warnings, where, index, wkt_col, row_epsg, limits, result)
                 else:
-                    result.append(prepare_report(geom_obj, "/geometry", props, limits=limits, epsg=epsg,
-                                                 warnings=warnings, source_index=index, locate=(where, index, None)))
+                    result.append(_wkt_report(geom_obj, "/geometry", props, warnings, where, index, wkt_col,
+                                              row_epsg, limits))
             except GeosignalError as err:
                 err = _relocate(err, where, index)
                 if any(w.get("code") == "attribute_dropped" for w in warnings):
@@ -765,8 +939,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                         err.extra["errors"][0]["column"] = err.extra["column"]
                 result.append(err)
     except csv.Error as exc:
-        raise GeosignalError("unreadable_file", f"The CSV file cannot be read near line {reader.line_num}: {exc}.",
-                             where=f"row {reader.line_num}") from None
+        raise GeosignalError("unreadable_file", f"The CSV file cannot be read at row {row + 1} (line "
+                             f"{reader.line_num} of the file): {exc}.", where=f"row {row + 1}") from None
     # A quote left open swallows the rest of the file into the last record, whatever ends the
     # lines and whether or not a line end follows it (the csv module says nothing): scan that
     # record alone, from the start of its first line (found from the end: cheap).
@@ -776,7 +950,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
         if offset < 0:
             break
     if text.find('"', offset + 1) >= 0:
-        _check_quotes(text, start_line, delim, header if start_line > 1 else [], sep, start=offset + 1)
+        _check_quotes(text, start_line, delim, header if start_line > 1 else [], sep, start=offset + 1,
+                      row=row if start_line > 1 else 1)
 
 
 #: Excel's first-line separator directive (``sep=;``), quoted or not.
@@ -821,27 +996,32 @@ def _check_header(header: list[str], line: int) -> None:
 
 
 def _check_lengths(text: str, delim: str, cells: list[str], header: list[str], wkt_position: int, wkt_limit: int,
-                   line: int, sep: str = "\n") -> None:
+                   line: int, sep: str = "\n", *, row: int | None = None) -> None:
     """Refuse a record with an over-long field (``field_too_long``, 422), or the quote left
-    open that made it (``unterminated_quote``). ``sep`` ends the lines (as :func:`_lines`)."""
+    open that made it (``unterminated_quote``). ``line``: the file line where the record
+    starts; ``row``: its row as a spreadsheet numbers it (default ``line``); ``sep`` ends the
+    lines (as :func:`_lines`)."""
+    row = line if row is None else row
     for k, cell in enumerate(cells):
         limit = wkt_limit if k == wkt_position else MAX_FIELD_CHARS
         if len(cell) > limit:
-            _check_quotes(text, line, delim, header, sep)
+            _check_quotes(text, line, delim, header, sep, row=row)
             raise GeosignalError("field_too_long", f"A field of {len(cell):,} characters in column "
-                                 f"{_column_label(header, k)!r} (row {line}) exceeds the limit of {limit:,}; "
-                                 "a quote opened and closed far later can cause this.", where=f"row {line}",
+                                 f"{_column_label(header, k)!r} (row {row}) exceeds the limit of {limit:,}; "
+                                 "a quote opened and closed far later can cause this.", where=f"row {row}",
                                  column=_column_label(header, k), column_number=k + 1, value=len(cell), limit=limit)
 
 
 def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep: str = "\n", *,
-                  start: int | None = None) -> None:
+                  start: int | None = None, row: int | None = None) -> None:
     """Scan the text from line ``start_line`` (1-based) to the end and refuse it
     (``unterminated_quote``, 422, naming the row and column where the quote opened) when a
     quoted field never closes: the csv module would read the rest of the file as one field
     without complaint. Lines end at ``sep`` (``"\\n"``, or ``"\\r"`` in a file whose lines end
     with a lone CR: as :func:`_lines` reads them); ``start``, when known, is the offset of line
-    ``start_line`` (else it is found by counting lines from the start)."""
+    ``start_line`` (else it is found by counting lines from the start). ``row``: the
+    spreadsheet row of the record starting there (default ``start_line``); rows are counted
+    from it, a line end inside quotes not ending a row."""
     pos = 0
     if start is not None:
         pos = start
@@ -852,7 +1032,8 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep
                 return
             pos = nxt + 1
     token = re.compile('["' + re.escape(sep) + re.escape(delim) + "]")
-    field_start, line, column, opened = pos, start_line, 0, (start_line, 0)
+    line = start_line if row is None else row  # counts rows: line ends outside quotes
+    field_start, column, opened = pos, 0, (line, 0)
     while True:
         m = token.search(text, pos)
         if m is None:
@@ -868,7 +1049,6 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep
                         "unterminated_quote", f"A quote opened in column {_column_label(header, k)!r} of row {row} "
                         "is never closed, so the rest of the file would be read as one field.",
                         where=f"row {row}", column=_column_label(header, k), column_number=k + 1)
-                line += text.count(sep, j + 1, close)
                 if text.startswith('""', close):
                     j = close + 1
                     continue
@@ -1160,6 +1340,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
     gpx_features = {layer: [f for f in xml_features if f.kind == kind]
                     for layer, kind in (("waypoints", "wpt"), ("routes", "rte"), ("tracks", "trk"))}
     seen: set[int] = set()  # the placemarks GDAL read
+    ignored: dict[str, None] = {}  # the attribute columns read for nothing, in every layer
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
         enc = {"encoding": encodings[layer]} if layer in encodings else {}
         recode = False  # text that is not UTF-8: read as Latin-1, then each value decoded alone
@@ -1242,8 +1423,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             fields = list(info["fields"])
             stored = {str(fields[k]): dict(enumerate(values)) for k, values in written.numbers.items()
                       if k < len(fields) and fields[k] in columns}
-        keys = _column_keys(columns, column_map, truncated=fmt == "shapefile")  # dBase names: 10 bytes
         name_col = next((c for c in columns if c.lower() == "name"), None)
+        keys = _column_keys(columns, column_map, truncated=fmt == "shapefile",  # dBase names: 10 bytes
+                            ignored=ignored, read=_OWN_FIELDS.get(fmt, frozenset()) | {name_col})
         read_columns = {c for cols in keys.values() for c in cols} | ({name_col} if name_col else set())
         fids = list(df.index) if by_fid else []
         for position, row in enumerate(df.to_dict("records")):
@@ -1339,6 +1521,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         if placemark.ordinal not in seen and placemark.problem is not None:
             index += 1
             result.append(_relocate(placemark.problem, f"feature {index}", index))
+    _columns_ignored(result, ignored)
 
 
 def _written_feature(row: dict, fmt: str, layer: str, position: int, placemarks: list[XmlFeature],
@@ -1422,12 +1605,14 @@ def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result:
     problems_at: dict[str, list[dict]] = {}
 
     columns: dict[tuple, dict[str, list[str]]] = {}
+    ignored: dict[str, None] = {}  # the properties read for nothing, in every feature
 
     def props_fn(p: dict, ptr: str):
         names = tuple(p)
         keys = columns.get(names)
         if keys is None:
-            keys = columns[names] = _column_keys(list(names), column_map)
+            keys = columns[names] = _column_keys(list(names), column_map, ignored=ignored,
+                                                 read=_OWN_FIELDS["geojson"])
         rec = _record(p, keys)
         props, problems = _file_properties(rec, pointer=ptr)
         problems_at[ptr] = problems
@@ -1440,6 +1625,7 @@ def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result:
             _relocate(r, f"feature {idx}", idx)
             _with_problems(r, problems_at.get("/properties" if single else f"/features/{idx}/properties", []))
         result.append(r)
+    _columns_ignored(result, ignored)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -1480,7 +1666,7 @@ def read_upload(
         _read_geojson(data, area=area, limits=limits, crs=crs, repair=repair, column_map=column_map, result=result)
     elif fmt == "csv":
         _read_csv(data, area=area, limits=limits, epsg=caller_epsg or WGS84, repair=repair, column_map=column_map,
-                  result=result)
+                  result=result, caller_epsg=caller_epsg)
     else:
         payload, encodings, dbf_numbers, checked = data, None, None, None
         if fmt in ("kmz", "shapefile"):

@@ -1,0 +1,349 @@
+"""Hostile CSV rows: WKT cells checked as GeoJSON is (the same codes for the same geometric
+fault, with row, column and ring), a GEOMETRYCOLLECTION split per member as every file, the
+columns read for nothing named in a file-level ``columns_ignored`` warning (CSV and the other
+formats with attribute columns), and rows numbered as a spreadsheet shows them whatever the
+file's line ends, blank lines, BOM or quoted cells spanning lines.
+
+Through :func:`read_upload` with the real communes (4.44, 50.41 is in Charleroi), and
+``POST /api/v1/imports`` against the real app and PostGIS.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from geosignal.errors import GeosignalError
+from geosignal.services.intake import ReportInput, read_upload
+from geosignal.services.intake.wkt import WktSyntaxError, parse_wkt
+from tests.factories import count_reports, upload_file
+
+SQUARE = "4.44 50.41,4.45 50.41,4.45 50.42,4.44 50.42"
+OPEN = f"POLYGON(({SQUARE}))"  # the audit's polygon: the ring is not closed
+CLOSED = f"POLYGON(({SQUARE},4.44 50.41))"
+
+
+def _one(area, data: bytes, **kw) -> ReportInput | GeosignalError:  # noqa: ANN001, ANN003
+    (item,) = read_upload(data, "a.csv", area=area, **kw)
+    return item
+
+
+def _geojson(area, geometry: dict) -> GeosignalError:  # noqa: ANN001
+    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": geometry}]}
+    (item,) = read_upload(json.dumps(doc).encode(), "a.geojson", area=area)
+    return item
+
+
+def _csv(wkt: str, *more: str) -> bytes:
+    return ("wkt;description\n" + "".join(f'"{w}";r{k}\n' for k, w in enumerate((wkt, *more)))).encode()
+
+
+# --------------------------------------------------------------------------- 1. WKT = GeoJSON codes
+
+@pytest.mark.parametrize(("wkt", "geometry", "code", "pointer", "part"), [
+    (OPEN, {"type": "Polygon", "coordinates": [[[4.44, 50.41], [4.45, 50.41], [4.45, 50.42], [4.44, 50.42]]]},
+     "ring_not_closed", "/geometry/coordinates/0/3", {"ring": 0, "position": 3}),
+    (f"POLYGON(({SQUARE},4.44 50.41),(4.441 50.411,4.442 50.411,4.442 50.412))",
+     {"type": "Polygon", "coordinates": [[[4.44, 50.41], [4.45, 50.41], [4.45, 50.42], [4.44, 50.42], [4.44, 50.41]],
+                                         [[4.441, 50.411], [4.442, 50.411], [4.442, 50.412]]]},
+     "ring_not_closed", "/geometry/coordinates/1/2", {"ring": 1, "position": 2}),
+    ("POLYGON((4.44 50.41,4.45 50.41,4.44 50.41))",
+     {"type": "Polygon", "coordinates": [[[4.44, 50.41], [4.45, 50.41], [4.44, 50.41]]]},
+     "ring_too_short", "/geometry/coordinates/0", {"ring": 0}),
+    (f"MULTIPOLYGON((({SQUARE},4.44 50.41)),(({SQUARE})))",
+     {"type": "MultiPolygon", "coordinates": [
+         [[[4.44, 50.41], [4.45, 50.41], [4.45, 50.42], [4.44, 50.42], [4.44, 50.41]]],
+         [[[4.44, 50.41], [4.45, 50.41], [4.45, 50.42], [4.44, 50.42]]]]},
+     "ring_not_closed", "/geometry/coordinates/1/0/3", {"polygon": 1, "ring": 0, "position": 3}),
+    ("LINESTRING(4.44 50.41)", {"type": "LineString", "coordinates": [[4.44, 50.41]]},
+     "line_too_short", "/geometry/coordinates", {}),
+    ("LINESTRING(4.44 50.41,4.44 50.41)", {"type": "LineString", "coordinates": [[4.44, 50.41], [4.44, 50.41]]},
+     "line_too_short", "/geometry/coordinates", {}),
+    ("MULTILINESTRING((4.44 50.41,4.45 50.42),(4.44 50.41))",
+     {"type": "MultiLineString", "coordinates": [[[4.44, 50.41], [4.45, 50.42]], [[4.44, 50.41]]]},
+     "line_too_short", "/geometry/coordinates/1", {"line": 1}),
+    ("POINT EMPTY", {"type": "Point", "coordinates": []}, "empty_geometry", "/geometry/coordinates", {}),
+])
+def test_wkt_faults_have_the_geojson_codes(area, wkt, geometry, code, pointer, part):
+    err = _one(area, _csv(wkt))
+    twin = _geojson(area, geometry)
+    assert (twin.code, twin.extra.get("pointer")) == (code, pointer.replace("/geometry", "/features/0/geometry"))
+    assert isinstance(err, GeosignalError)
+    assert (err.code, err.where, err.extra["index"], err.extra["column"], err.extra["pointer"]) == \
+        (code, "row 2", 0, "wkt", pointer)
+    assert {k: err.extra[k] for k in ("ring", "polygon", "line", "position") if k in err.extra} == part
+    assert "cannot be read" not in err.detail
+
+
+def test_the_audits_unclosed_ring_names_the_ring_in_words(area):
+    err = _one(area, _csv(OPEN))
+    assert err.code == "ring_not_closed"
+    assert err.detail.endswith("In the WKT: exterior ring, position 4.")
+
+
+@pytest.mark.parametrize(("wkt", "code"), [
+    ("POINT(nan 50.41)", "non_finite_number"),
+    ("POINT(4.44 -inf)", "non_finite_number"),
+    ("POINT(1e999 50.41)", "non_finite_number"),
+])
+def test_non_finite_numbers_in_wkt(area, wkt, code):
+    err = _one(area, _csv(wkt))
+    assert (err.code, err.where, err.extra["column"]) == (code, "row 2", "wkt")
+
+
+@pytest.mark.parametrize(("wkt", "character", "expected"), [
+    ("POLYGON((4.44 50.41,4.45 50.41,4.45 50.42", 42, "',' or ')'"),
+    ("POINT(4,44 50,41)", 8, "a number"),  # decimal commas
+    ("POINT(4.44 50.41) et plus", 19, "the end of the geometry"),
+    ("CERCLE(4.44 50.41)", 1, "a geometry type"),
+    ("POINT Z (4.44 50.41)", 10, "a position of 3 numbers"),
+    ("POINT(4.44 50.41 1 2 3)", 22, "')'"),
+    ("SRID=4326;POINT(4.44)", 21, "a number"),
+])
+def test_unreadable_wkt_says_where_it_stops(area, wkt, character, expected):
+    err = _one(area, _csv(wkt))
+    assert (err.code, err.where, err.extra["column"], err.extra["character"]) == \
+        ("invalid_geometry", "row 2", "wkt", character)
+    assert "cannot be read" in err.detail and expected in err.detail and f"character {character}" in err.detail
+    with pytest.raises(WktSyntaxError) as info:
+        parse_wkt(wkt)
+    assert info.value.character == character
+
+
+@pytest.mark.parametrize(("wkt", "z"), [
+    ("point  ( 4.44   50.41 )", False),
+    ("Point(4.44 50.41)", False),
+    ("  POINT(4.44 50.41)  ", False),
+    ("POINT Z (4.44 50.41 130)", True),
+    ("POINTZ(4.44 50.41 130)", True),
+    ("POINT M (4.44 50.41 7)", True),
+    ("POINTM(4.44 50.41 7)", True),
+    ("POINT ZM (4.44 50.41 130 7)", True),
+    ("POINT(4.44 50.41 130)", True),
+    ("SRID=4326;POINT(4.44 50.41)", False),
+    ("srid = 4326 ; point(4.44 50.41)", False),
+    ("SRID=31370;POINT(155348.97 122214.95)", False),  # Charleroi's centre in Lambert 72
+    (f"polygon (( {SQUARE} , 4.44 50.41 ))", False),
+])
+def test_wkt_case_spacing_tags_and_srid(area, wkt, z):
+    rep = _one(area, _csv(wkt))
+    assert isinstance(rep, ReportInput), rep
+    assert rep.geometry.has_z is False
+    assert [w["code"] for w in rep.warnings] == (["z_dropped"] if z else [])
+    assert rep.geometry.representative_point().distance(rep.geometry.representative_point()) == 0
+    x, y = rep.geometry.representative_point().coords[0]
+    assert 4.43 < x < 4.46 and 50.40 < y < 50.43
+
+
+def test_ewkt_srid_must_be_accepted_and_agree_with_the_crs(area):
+    other = _one(area, _csv("SRID=2154;POINT(4.44 50.41)"))
+    assert (other.code, other.where, other.extra["column"], other.extra["member"]) == \
+        ("unsupported_crs", "row 2", "wkt", "EPSG:2154")
+    clash = _one(area, _csv("SRID=31370;POINT(155348.97 122214.95)"), crs="EPSG:4326")
+    assert (clash.code, clash.extra["requested"], clash.extra["member"]) == \
+        ("unsupported_crs", "EPSG:4326", "EPSG:31370")
+    same = _one(area, _csv("SRID=31370;POINT(155348.97 122214.95)"), crs="EPSG:31370")
+    assert isinstance(same, ReportInput)
+
+
+def test_wkt_geometry_errors_of_the_batch_name_the_column(area):
+    err = _one(area, _csv("POLYGON((4.44 50.41,4.45 50.42,4.45 50.41,4.44 50.42,4.44 50.41))"))  # a bowtie
+    assert (err.code, err.where, err.extra["column"]) == ("self_intersection", "row 2", "wkt")
+
+
+# --------------------------------------------------------------------------- 2. GEOMETRYCOLLECTION
+
+def test_geometrycollection_is_split_like_every_file(area):
+    data = _csv("GEOMETRYCOLLECTION(POINT(4.44 50.41),LINESTRING(4.44 50.41,4.45 50.42))", "POINT(4.44 50.41)")
+    res = read_upload(data, "a.csv", area=area)
+    assert [(r.geometry.geom_type, r.source_index) for r in res] == [("Point", 0), ("LineString", 0), ("Point", 1)]
+    assert [[(w["code"], w["member"]) for w in r.warnings] for r in res] == \
+        [[("geometry_collection_split", 0)], [("geometry_collection_split", 1)], []]
+    assert [r.properties["description"] for r in res] == ["r0", "r0", "r1"]
+    # the same collection in a GeoJSON file: the same split, the same indices
+    twin = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "GeometryCollection", "geometries": [
+            {"type": "Point", "coordinates": [4.44, 50.41]},
+            {"type": "LineString", "coordinates": [[4.44, 50.41], [4.45, 50.42]]}]}},
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [4.44, 50.41]}}]}
+    geo = read_upload(json.dumps(twin).encode(), "a.geojson", area=area)
+    assert [(r.geometry.geom_type, r.source_index) for r in geo] == [(r.geometry.geom_type, r.source_index)
+                                                                    for r in res]
+
+
+def test_a_faulty_member_refuses_that_member_only(area):
+    data = _csv(f"GEOMETRYCOLLECTION(POINT(4.44 50.41),{OPEN},GEOMETRYCOLLECTION(POINT(4.44 50.41)))")
+    ok, unclosed, nested = read_upload(data, "a.csv", area=area)
+    assert isinstance(ok, ReportInput) and ok.source_index == 0
+    assert (unclosed.code, unclosed.where, unclosed.extra["index"], unclosed.extra["member"],
+            unclosed.extra["column"], unclosed.extra["pointer"], unclosed.extra["ring"]) == \
+        ("ring_not_closed", "row 2", 0, 1, "wkt", "/geometry/geometries/1/coordinates/0/3", 0)
+    assert (nested.code, nested.extra["member"], nested.extra["pointer"]) == \
+        ("unsupported_geometry_type", 2, "/geometry/geometries/2/type")
+
+
+def test_an_empty_collection_is_an_empty_geometry(area):
+    err = _one(area, _csv("GEOMETRYCOLLECTION EMPTY"))
+    assert (err.code, err.where, err.extra["column"]) == ("empty_geometry", "row 2", "wkt")
+
+
+# --------------------------------------------------------------------------- 3. columns_ignored
+
+def _ignored(res) -> list[list[str]]:  # noqa: ANN001
+    return [w["columns"] for w in res.warnings if w["code"] == "columns_ignored"]
+
+
+@pytest.mark.parametrize(("data", "columns", "column_map"), [
+    (b"latitude;longitude;operateur;couleur\n50.41;4.44;Proximus;rouge\n", ["couleur"], None),  # the audit's
+    (b"lat,lon,note interne,couleur,taille\n50.41,4.44,x,rouge,2\n", ["note interne", "couleur", "taille"], None),
+    (b"lat;;lon;description\n50.41;;4.44;x\n", ["column 2"], None),  # an unnamed column
+    (b"lat;lon;x;y\n50.41;4.44;155348;122214\n", ["x", "y"], None),  # the coordinates not read
+    (b"lat;lon;wkt;couleur\n50.41;4.44;POINT(4.44 50.41);r\n", ["lat", "lon", "couleur"], {"wkt": "wkt"}),
+    (b"description;remarque;lat;lon\na;b;50.41;4.44\n", ["remarque"], {"description": "description"}),
+])
+def test_csv_columns_read_for_nothing_are_named(area, data, columns, column_map):
+    res = read_upload(data, "a.csv", area=area, column_map=column_map)
+    assert all(isinstance(r, ReportInput) for r in res)
+    assert _ignored(res) == [columns]
+    (warning,) = [w for w in res.warnings if w["code"] == "columns_ignored"]
+    assert all(repr(c) in warning["detail"] for c in columns)
+
+
+def test_every_column_read_no_warning(area):
+    res = read_upload(b"lat;lon;description;operateur\n50.41;4.44;x;Proximus\n", "a.csv", area=area)
+    assert res.warnings == []
+
+
+def test_geojson_properties_read_for_nothing(area):
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": 7, "properties": {"id": 1, "operateur": "Proximus", "couleur": "rouge"},
+         "geometry": {"type": "Point", "coordinates": [4.44, 50.41]}},
+        {"type": "Feature", "properties": {"couleur": "bleu", "taille": 3},
+         "geometry": {"type": "Point", "coordinates": [4.44, 50.41]}}]}
+    res = read_upload(json.dumps(doc).encode(), "a.geojson", area=area)
+    assert _ignored(res) == [["couleur", "taille"]]  # an id is no column of the user's
+
+
+KML = """<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>
+<Placemark><name>Gare</name><description>Pas de 4G</description><TimeStamp><when>2025-03-01</when></TimeStamp>
+<ExtendedData><Data name="operateur"><value>Proximus</value></Data><Data name="couleur"><value>rouge</value></Data>
+</ExtendedData><Point><coordinates>4.44,50.41</coordinates></Point></Placemark></Document></kml>"""
+
+GPX = """<?xml version="1.0"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">
+<wpt lat="50.41" lon="4.44"><ele>130</ele><time>2025-03-01T10:00:00Z</time><name>Gare</name><desc>x</desc>
+<sym>Flag</sym></wpt></gpx>"""
+
+
+def _ogr_files() -> dict[str, bytes]:
+    import geopandas as gpd
+    import shapely
+
+    frame = gpd.GeoDataFrame({"operateur": ["Proximus"], "couleur": ["rouge"]},
+                             geometry=[shapely.Point(4.44, 50.41)], crs=4326)
+    gpkg = io.BytesIO()
+    frame.to_file(gpkg, driver="GPKG", layer="zones")
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        frame.to_file(Path(d) / "zones.shp", encoding="utf-8")
+        shp = io.BytesIO()
+        with zipfile.ZipFile(shp, "w") as z:
+            for f in sorted(Path(d).iterdir()):
+                z.write(f, f.name)
+    return {"a.gpkg": gpkg.getvalue(), "a.zip": shp.getvalue()}
+
+
+def test_other_formats_name_their_columns_read_for_nothing(area):
+    files = {"a.kml": KML.encode(), "a.gpx": GPX.encode(), **_ogr_files()}
+    got = {name: _ignored(read_upload(data, name, area=area)) for name, data in files.items()}
+    # KML: the ExtendedData only (not LIBKML's own fields); GPX: its standard elements are not columns
+    assert got == {"a.kml": [["couleur"]], "a.gpx": [], "a.gpkg": [["couleur"]], "a.zip": [["couleur"]]}
+
+
+def test_the_warning_reaches_the_api_preview(area, admin, db):
+    data = b"latitude;longitude;operateur;couleur\n50.41;4.44;Proximus;rouge\n"
+    response = upload_file(admin, data, "a.csv", network="mobile", dry_run="true")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert [(w["code"], w["columns"]) for w in body["warnings"]] == [("columns_ignored", ["couleur"])]
+    assert body["accepted"] == 1
+
+
+# --------------------------------------------------------------------------- 4. rows as a spreadsheet shows them
+
+ROWS = 'lat;lon;description\n50.41;4.44;"a\nb"\n\n50.41;abc;x\n;;\n50.41;4.44;"c\n\nd"\n50.41;;y\n'
+
+
+@pytest.mark.parametrize("data", [
+    ROWS.encode(),
+    ROWS.replace("\n", "\r\n").encode(),
+    ROWS.replace("\n", "\r").encode(),  # Excel for Mac
+    b"\xef\xbb\xbf" + ROWS.encode(),
+    ROWS.encode("utf-16"),
+    ("sep=;\n" + ROWS).encode(),  # Excel's directive is not a row
+])
+def test_rows_are_numbered_as_a_spreadsheet_shows_them(area, data):
+    res = read_upload(data, "a.csv", area=area)
+    assert [(getattr(r, "code", "ok"), getattr(r, "where", None), getattr(r, "extra", {}).get("index"),
+             getattr(r, "extra", {}).get("column")) for r in res] == [
+        ("ok", None, None, None),
+        ("invalid_coordinate", "row 4", 1, "lon"),  # the quoted cell on two lines is row 2; row 3 blank
+        ("ok", None, None, None),  # row 5 (;;) is empty and skipped; row 6 spans three lines
+        ("invalid_coordinate", "row 7", 3, "lon"),
+    ]
+    assert all("feature" not in r.detail.lower() for r in res if isinstance(r, GeosignalError))
+
+
+def test_file_level_errors_count_rows_too(area):
+    quote = b'lat;lon;description\n50.41;4.44;"a\nb"\n50.41;4.44;"open\n'
+    with pytest.raises(GeosignalError) as info:
+        read_upload(quote, "a.csv", area=area)
+    assert (info.value.code, info.value.where, info.value.extra["column"]) == \
+        ("unterminated_quote", "row 3", "description")
+    mixed = 'lat;lon;description\n50.41;4.44;"a\nb"\n50.41;4.44;réseau\n'.encode() + b"50.41;4.44;r\xe9seau\n"
+    with pytest.raises(GeosignalError) as info:
+        read_upload(mixed, "a.csv", area=area)
+    assert (info.value.code, info.value.where, info.value.extra["utf8_row"]) == ("unreadable_file", "row 4", 3)
+    long = b'lat;lon;description\n50.41;4.44;"a\nb"\n50.41;4.44;' + b"x" * 10_001 + b"\n"
+    with pytest.raises(GeosignalError) as info:
+        read_upload(long, "a.csv", area=area)
+    assert (info.value.code, info.value.where) == ("field_too_long", "row 3")
+
+
+def test_errors_found_at_import_say_row_not_feature(area, admin, db):
+    data = b"lat;lon;description\n50.41;4.44;\"a\nb\"\n50.8467;4.3525;Bruxelles\n"  # outside the communes served
+    response = upload_file(admin, data, "a.csv", dry_run="true")  # no default network: every row lacks one
+    body = response.get_json()
+    assert [(f["index"], f["error"]["code"], f["error"]["where"]) for f in body["features"]] == [
+        (0, "invalid_attribute", "row 2"), (1, "outside_service_area", "row 3")]
+
+
+# --------------------------------------------------------------------------- through the API
+
+def test_a_refused_row_is_not_stored_and_the_rest_is(area, admin, db):
+    data = ("wkt;description;couleur\n"
+            f'"{CLOSED}";zone;rouge\n'
+            f'"{OPEN}";ouverte;bleu\n'
+            '"GEOMETRYCOLLECTION(POINT(4.44 50.41),LINESTRING(4.44 50.41,4.45 50.42))";deux;vert\n'
+            '"POLYGON((4.44 50.41,4.45";illisible;noir\n').encode()
+    preview = upload_file(admin, data, "a.csv", network="mobile", dry_run="true").get_json()
+    assert [(f["index"], f["status"], f.get("error", {}).get("code"), f.get("error", {}).get("where"),
+             f.get("error", {}).get("column")) for f in preview["features"]] == [
+        (0, "accepted", None, None, None),
+        (1, "refused", "ring_not_closed", "row 3", "wkt"),
+        (2, "accepted", None, None, None), (2, "accepted", None, None, None),
+        (3, "refused", "invalid_geometry", "row 5", "wkt"),
+    ]
+    assert [(w["code"], w["columns"]) for w in preview["warnings"]] == [("columns_ignored", ["couleur"])]
+    assert preview["features"][1]["error"]["ring"] == 0
+    before = count_reports(db)
+    refused = upload_file(admin, data, "a.csv", network="mobile", mode="all")
+    assert refused.status_code == 422 and refused.get_json()["code"] == "import_rejected"
+    assert count_reports(db) == before  # nothing stored when a row is refused
+    saved = upload_file(admin, data, "a.csv", network="mobile", mode="valid_only")
+    assert saved.status_code == 201 and saved.get_json()["saved"] == 3
+    assert count_reports(db) == before + 3
