@@ -41,7 +41,8 @@ WARNINGS_FR: dict[str, str] = {
     "kml_members_ignored": "Éléments KML ignorés",
     "empty_feature_skipped": "Élément vide ignoré",
     "overlay_ignored": "Image superposée KML ignorée (ce n'est pas un signalement)",
-    "columns_ignored": "Colonnes lues pour rien (aucune propriété ni coordonnée)",
+    "columns_ignored": "Colonnes ignorées (ni propriété ni coordonnée)",
+    "curve_linearised": "Arcs lus comme des segments droits",
 }
 
 #: Messages of the representative's map script (static/js/report-map.js), by key; ``{name}``

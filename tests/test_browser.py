@@ -110,7 +110,7 @@ def test_upload_preview_names_the_columns_read_for_nothing(live_server, browser)
     page.click("#preview-button")
     page.wait_for_selector("#preview-notes:not([hidden])")
     assert page.inner_text("#preview-notes") == \
-        "Colonnes lues pour rien (aucune propriété ni coordonnée) : couleur, <b>x</b>"
+        "Colonnes ignorées (ni propriété ni coordonnée) : couleur, <b>x</b>"
     assert page.locator("#preview-notes b").count() == 0
     assert page.locator("#preview-table tbody tr").count() == 1
     watch.assert_clean()

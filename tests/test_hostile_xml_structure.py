@@ -354,3 +354,16 @@ def test_gpkg_measures_dropped_are_said(area, tmp_path):
     assert [[w.get("measures") for w in r.warnings if w["code"] == "z_dropped"] for r in res] == [
         [], [True], [True]]
     assert res[2].geometry.geom_type == "LineString"
+
+
+def test_gpkg_curves_read_as_segments_are_said(area, tmp_path):
+    # an arc, and a circle (a CurvePolygon whose ring is one CircularString): GDAL reads them
+    # as straight segments close to them; the report says so
+    arc = _wkb(8, struct.pack("<I", 3) + struct.pack("<6d", 4.44, 50.41, 4.445, 50.412, 4.45, 50.41))
+    ring = _wkb(8, struct.pack("<I", 3) + struct.pack("<6d", 4.44, 50.41, 4.45, 50.41, 4.44, 50.41))
+    res = read_upload(_gpkg(tmp_path, [None, GP + arc, GP + _wkb(10, struct.pack("<I", 1) + ring)]), "z.gpkg",
+                      area=area)
+    assert [type(r) for r in res] == [ReportInput] * 3
+    assert [[w["code"] for w in r.warnings] for r in res] == [[], ["curve_linearised"], ["curve_linearised"]]
+    assert (res[1].geometry.geom_type, res[2].geometry.geom_type) == ("LineString", "Polygon")
+    assert len(res[1].geometry.coords) > 3  # the arc, not its three control points

@@ -1093,6 +1093,19 @@ def wkb_has_m(wkb: bytes) -> bool:
     return bool(code & 0x40000000) or (code & 0x0FFFFFFF) // 1000 in (2, 3)
 
 
+#: ISO WKB geometry types made of arcs: CircularString, CompoundCurve, CurvePolygon,
+#: MultiCurve, MultiSurface, Curve, Surface (GDAL reads them as straight segments).
+_CURVE_TYPES = frozenset({8, 9, 10, 11, 12, 13, 14})
+
+
+def wkb_is_curve(wkb: bytes) -> bool:
+    """Whether WKB (ISO or extended) declares a curved geometry type (:data:`_CURVE_TYPES`)."""
+    if len(wkb) < 5:
+        return False
+    (code,) = struct.unpack_from("<I" if wkb[0] == 1 else ">I", wkb, 1)
+    return (code & 0x0FFFFFFF) % 1000 in _CURVE_TYPES
+
+
 def gpkg_geometry_heads(data: bytes, table: str, fid_column: str, geometry_column: str) -> dict[int, bytes | None]:
     """The geometry blobs of a GeoPackage table as stored, by ``fid``: their first 96 bytes
     (header, envelope and WKB type: enough for :func:`wkb_has_m`), None when NULL. Raises as

@@ -41,7 +41,8 @@
   geometry blob GDAL reads as nothing is decoded as stored: damaged → ``unreadable_file``, a
   LinearRing or a curve → ``unsupported_geometry_type`` (``empty_geometry`` only when it is
   NULL or flagged empty), that feature only. Measures (M) dropped, even where the layer does
-  not declare them, are said (a ``z_dropped`` warning with ``measures``).
+  not declare them, are said (a ``z_dropped`` warning with ``measures``), and so are arcs
+  GDAL reads as straight segments (a curved type: ``curve_linearised``).
 * Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
   ``unreadable_file`` with ``missing``); the three must agree (record counts, index offsets:
   :func:`~.containers.check_shapefile`); text decoded as :func:`~.containers.dbf_encoding` decides;
@@ -153,6 +154,7 @@ from .containers import (
     shp_misplaced_holes,
     wkb_geojson,
     wkb_has_m,
+    wkb_is_curve,
     xml_encoding,
     xml_for_gdal,
     xml_root,
@@ -1494,6 +1496,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                         geom is not None and geom.has_z):  # with Z, the Z/M warning of the checks says it
                     problems.append({"code": "z_dropped", "detail": "The measures (M) of the positions were dropped; "
                                      "reports are 2D.", "mixed": False, "measures": True})
+                if head is not None and head[:2] == b"GP" and wkb_is_curve(gpkg_geometry(head)[0]):
+                    problems.append({"code": "curve_linearised", "detail": "The shape's arcs (a curved geometry) "
+                                     "were read as straight segments close to them; a report's shape is made of "
+                                     "straight lines."})
                 if as_written is not None:  # rings GDAL would reorganise (a hole outside its shell)
                     geom_obj = as_written
                 elif raw_geometry is not None:
