@@ -15,9 +15,12 @@ import json
 import zipfile
 
 import pytest
+from sqlalchemy import select
 
 from geosignal.errors import GeosignalError
-from geosignal.services.intake import ReportInput, read_upload
+from geosignal.models import User
+from geosignal.services.imports import import_file
+from geosignal.services.intake import Limits, ReportInput, read_upload
 from geosignal.services.intake.wkt import WktSyntaxError, parse_wkt
 from tests.factories import count_reports, upload_file
 
@@ -320,6 +323,23 @@ def test_errors_found_at_import_say_row_not_feature(area, admin, db):
     body = response.get_json()
     assert [(f["index"], f["error"]["code"], f["error"]["where"]) for f in body["features"]] == [
         (0, "invalid_attribute", "row 2"), (1, "outside_service_area", "row 3")]
+
+
+def test_every_entry_of_a_csv_report_carries_its_row(area, admin, db):
+    # what the upload page's "Ligne" column and map tooltips show: the spreadsheet's row, not the rank
+    response = upload_file(admin, ROWS.encode(), "a.csv", network="mobile", dry_run="true")
+    assert response.status_code == 200
+    entries = [(f["index"], f["row"], f["status"]) for f in response.get_json()["features"]]
+    assert entries == [(0, 2, "accepted"), (1, 4, "refused"), (2, 6, "accepted"), (3, 7, "refused")]
+    # the report built whole (an import job's answer) says the same as the streamed one
+    user = db.scalar(select(User).where(User.email == admin.email))
+    outcome = import_file(db, user, ROWS.encode(), "a.csv", area=area, limits=Limits(), default_network="mobile",
+                          dry_run=True, raise_rejected=False)
+    assert [(f["index"], f["row"], f["status"]) for f in outcome.features] == entries
+    geojson = b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, ' \
+              b'"geometry": {"type": "Point", "coordinates": [4.44, 50.41]}}]}'
+    body = upload_file(admin, geojson, "a.geojson", network="mobile", dry_run="true").get_json()
+    assert "row" not in body["features"][0]  # a GeoJSON feature has no row: its index says where
 
 
 # --------------------------------------------------------------------------- through the API

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -69,7 +70,8 @@ class _Accepted:
 @dataclass
 class ImportOutcome:
     """What an import did or would do. ``features``: one entry per feature of the file, in file
-    order: ``{"index", "status": "accepted"|"refused", "geometry" (GeoJSON, EPSG:4326, only
+    order: ``{"index", "row" (CSV only: the row as a spreadsheet numbers it, header = 1; a
+    quoted cell over several lines is one row), "status": "accepted"|"refused", "geometry" (GeoJSON, EPSG:4326, only
     when accepted), "properties", "warnings", "report_id" and "created" (when saved; False
     for a probable duplicate of a report filed seconds before), "error" (problem document
     when refused)}``. ``saved`` counts the reports created.
@@ -141,8 +143,11 @@ class ImportOutcome:
                 properties = _STORED_MARK if stored_mark else json.loads(self.existing[r.report_id])
             else:
                 properties = _properties(item, r, self.commune_names[r.nis], self.created_at)
-            entry: dict[str, Any] = {"index": r.index, "status": "accepted", "geometry": _geojson(item.geometry),
-                                     "properties": properties, "warnings": warnings}
+            entry: dict[str, Any] = {"index": r.index}
+            if isinstance(item.locate, int):  # a CSV row, as a spreadsheet numbers it
+                entry["row"] = item.locate
+            entry.update({"status": "accepted", "geometry": _geojson(item.geometry), "properties": properties,
+                          "warnings": warnings})
             if self.stored:
                 entry["report_id"] = str(r.report_id)
                 entry["created"] = r.created
@@ -205,7 +210,8 @@ class ImportOutcome:
                     props = cache[key] = template.replace(_NIS_TEXT, nis_json).replace(_NAME_TEXT, name_json)
                 warnings = json.dumps(item.warnings, ensure_ascii=False) if item.warnings else "[]"
                 report_id = f', "report_id": "{r.report_id}"' if self.stored else ""
-                yield (f'{sep}{{"index": {r.index}, "status": "accepted", "geometry": {next(geometries)}, '
+                row = f', "row": {item.locate}' if isinstance(item.locate, int) else ""
+                yield (f'{sep}{{"index": {r.index}{row}, "status": "accepted", "geometry": {next(geometries)}, '
                        f'"properties": {props}, "warnings": {warnings}{report_id}{tail}')
                 sep = ", "
         yield "]}"
@@ -265,8 +271,18 @@ def _properties(item: ReportInput, r: _Accepted, commune_name: str, created_at: 
     return contract.api_properties(contract.Source(record, commune_name, kind, r.area_m2, r.length_m))
 
 
+_CSV_ROW = re.compile(r"row (\d+)")
+
+
 def _problem(error: GeosignalError, index: int) -> dict[str, Any]:
-    return {"index": index, "status": "refused", "error": error.to_problem()}
+    """The entry of a refused feature; a CSV row's carries ``row`` (as a spreadsheet numbers
+    it, header = 1), as accepted rows do."""
+    entry: dict[str, Any] = {"index": index}
+    row = _CSV_ROW.fullmatch(error.where or "")
+    if row is not None:
+        entry["row"] = int(row.group(1))
+    entry.update({"status": "refused", "error": error.to_problem()})
+    return entry
 
 
 def import_file(
@@ -342,8 +358,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
     candidates: list[int] = []
     for position, item in enumerate(results):
         if isinstance(item, GeosignalError):
-            rows[position] = {"index": item.extra.get("index", position), "status": "refused",
-                              "error": item.to_problem()}
+            rows[position] = _problem(item, item.extra.get("index", position))
             results[position] = None  # the refusal lives on as its problem document alone
             continue
         index = item.source_index if item.source_index is not None else position

@@ -161,11 +161,14 @@
     var accepted = body.features.filter(function (f) { return f.status === "accepted"; });
     // in file order when the table holds them all, else the refused ones first
     var shown = body.features.length <= TABLE_ROWS ? body.features : refused.concat(accepted).slice(0, TABLE_ROWS);
+    // a CSV entry carries its row as a spreadsheet numbers it (header = 1); other files: the
+    // feature's rank
+    function lineOf(f) { return f.row || f.index + 1; }
     shown.forEach(function (f) {
       var tr = document.createElement("tr");
       tr.className = f.status;
       var p = f.properties || {};
-      cell(tr, String(f.index + 1));
+      cell(tr, String(lineOf(f)));
       cell(tr, f.status === "accepted" ? T.accepted : T.refused);
       cell(tr, p.commune_name || (f.error && COMMUNES[f.error.commune_nis]) || "—");
       cell(tr, f.geometry ? label(f.geometry.type) : "—");
@@ -176,11 +179,11 @@
       tbody.appendChild(tr);
     });
     accepted.slice(0, MAP_FEATURES).forEach(function (f) {
-      layer.addData({ type: "Feature", geometry: f.geometry, properties: { line: f.index + 1 } });
+      layer.addData({ type: "Feature", geometry: f.geometry, properties: { line: lineOf(f) } });
     });
     // the refused rows whose place could be read, where the file puts them (outlined in red)
     refused.filter(function (f) { return f.geometry; }).slice(0, MAP_FEATURES).forEach(function (f) {
-      try { refusedLayer.addData({ type: "Feature", geometry: f.geometry, properties: { line: f.index + 1 } }); }
+      try { refusedLayer.addData({ type: "Feature", geometry: f.geometry, properties: { line: lineOf(f) } }); }
       catch (err) { /* a geometry Leaflet cannot draw: the table still lists the row */ }
     });
     document.getElementById("import-key-refused").hidden = !refusedLayer.getLayers().length;
