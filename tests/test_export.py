@@ -294,10 +294,11 @@ def test_csv_for_excel_and_plain(db, representative, referent) -> None:
     assert row["description"] == 'a; "b", é' and "." in row["lon"]
 
 
-@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "\n", "\r\n"])
 def test_excel_csv_neutralises_formulas_and_plain_csv_keeps_the_text(db, representative, referent, start) -> None:  # noqa: ANN001
-    text = f"{start}HYPERLINK(\"http://x.example\",\"clic\")"
-    post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)), description=text)
+    sent = f"{start}HYPERLINK(\"http://x.example\",\"clic\")"
+    post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)), description=sent)
+    text = sent.replace("\r\n", "\n").replace("\r", "\n")  # stored with LF line ends
     validate_all(db)
     excel = referent.get(f"{EXPORT}.csv").get_data().decode("utf-8-sig")
     row = dict(zip(*list(csv.reader(io.StringIO(excel, newline=""), delimiter=";"))[:2], strict=True))

@@ -122,10 +122,12 @@ def test_description_with_a_character_that_is_not_stored_is_refused(db, represen
 
 
 def test_description_keeps_tabs_newlines_and_ordinary_text(db, representative) -> None:
-    text = "Rue de l'Église\tn° 12\r\nPas de réseau <b>du tout</b> — ∅ 4G"
+    text = "Rue de l'Église\tn° 12\r\nPas de réseau <b>du tout</b> — ∅ 4G\rfin"
     response = _post_text(representative, json.dumps(_feature(description=text)))
     assert response.status_code == 201
-    assert response.get_json()["properties"]["description"] == text
+    # Line ends are stored as LF (CRLF and a lone CR alike); everything else as sent.
+    assert response.get_json()["properties"]["description"] == ("Rue de l'Église\tn° 12\nPas de réseau <b>du tout</b>"
+                                                                " — ∅ 4G\nfin")
 
 
 def test_a_file_description_with_a_direction_override_is_dropped_with_a_warning() -> None:

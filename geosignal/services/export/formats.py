@@ -223,15 +223,16 @@ def csv_chunks(session: Session, request: ExportRequest, paging: Paging | None, 
         yield buffer.getvalue().encode("utf-8")
 
 
-#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection); a
+#: line feed too, since intake stores a leading carriage return as one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def _csv_value(value: Any, comma: bool, excel: bool = False) -> str:
     """Return a property as CSV text: lists joined by ``,``, numbers with the decimal mark.
 
     In the Excel dialect a text starting with ``= + - @``, a tab or a carriage return is
-    neutralised by a leading apostrophe (spreadsheets then show it as text and never run it as
+    neutralised by a leading apostrophe (a line end as well) (spreadsheets then show it as text and never run it as
     a formula); the plain dialect and the other formats keep the text as it is.
     """
     if value is None:
