@@ -434,6 +434,30 @@ def test_reports_list_cards_colours_dates_withdrawn_and_open_on_the_map(ui, brow
     watch.close()
 
 
+def test_the_referent_reads_a_commune_map_and_its_reports_on_a_phone_without_drawing_tools(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, PHONE)
+    watch.login("ui-ref@igretec.com")
+    page = watch.page
+    page.goto(ui["base"] + f"/carte?commune={CHARLEROI}")
+    page.wait_for_selector("#report-list li")
+    # She files no report: no drawing tools, no steps; the list of reports sits under the map.
+    assert page.locator(".leaflet-draw").count() == 0 and page.locator("#report-form").count() == 0
+    assert page.is_visible("#map-pane") and page.is_visible("#report-list")
+    assert page.inner_text("main h1").startswith("Charleroi")
+    assert page.locator("#report-list li").count() == len(vocab.STATUSES) - 1  # all but the withdrawn one
+    page.screenshot(path=str(ARTIFACTS / "ui-ref-commune-map-390.png"), full_page=True)
+    watch.clean()
+    watch.close()
+    # The representative's phone map keeps its heading for screen readers while the form waits.
+    watch = Watch(browser, ui, PHONE)
+    watch.login("ui-rep@charleroi.be")
+    watch.page.goto(ui["base"] + "/carte")
+    assert watch.page.locator(".leaflet-draw").count() == 1 and not watch.page.is_visible("#report-form")
+    assert watch.page.get_by_role("heading", level=1).inner_text().startswith("Charleroi")
+    watch.clean()
+    watch.close()
+
+
 def test_dashboard_shows_published_survey_figures_and_opens_a_commune(ui, browser) -> None:  # noqa: ANN001, F811
     watch = Watch(browser, ui, DESKTOP)
     watch.login("ui-ref@igretec.com")

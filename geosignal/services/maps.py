@@ -102,9 +102,10 @@ def _bounds(feature: dict[str, Any]) -> list[list[float]]:
 
 
 def representative_map(commune: dict[str, Any], layers: tuple[BaseLayer, ...] = (),
-                       neighbours: list[dict[str, Any]] | None = None) -> MapParts:
+                       neighbours: list[dict[str, Any]] | None = None, draw: bool = True) -> MapParts:
     """Return the map of one commune for its representative: base layers with a switcher,
-    the neighbouring communes (lighter), the commune's boundary and the drawing tools.
+    the neighbouring communes (lighter), the commune's boundary and, when ``draw`` (the viewer
+    may file reports), the drawing tools.
 
     ``commune`` and ``neighbours`` are GeoJSON Features in EPSG:4326 (``[lon, lat]``) with
     ``name_fr``. Draw tools: marker (point), polyline (road stretch), polygon, rectangle,
@@ -113,13 +114,14 @@ def representative_map(commune: dict[str, Any], layers: tuple[BaseLayer, ...] = 
     """
     m = _base_map(layers)
     boundary = _boundaries(m, commune, neighbours or [], tooltip=False)
-    folium.plugins.Draw(
-        export=False,
-        show_geometry_on_click=False,
-        draw_options={"circlemarker": False, "polyline": {"shapeOptions": {"color": "#c0392b"}},
-                      "polygon": {"allowIntersection": False, "showArea": True}},
-        edit_options={"edit": True, "remove": True},
-    ).add_to(m)
+    if draw:
+        folium.plugins.Draw(
+            export=False,
+            show_geometry_on_click=False,
+            draw_options={"circlemarker": False, "polyline": {"shapeOptions": {"color": "#c0392b"}},
+                          "polygon": {"allowIntersection": False, "showArea": True}},
+            edit_options={"edit": True, "remove": True},
+        ).add_to(m)
     m.fit_bounds(_bounds(commune))
     parts = _parts(m)
     return MapParts(parts.head, parts.body, parts.script, parts.name, {"boundary": boundary.get_name()})

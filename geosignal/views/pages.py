@@ -207,10 +207,11 @@ def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
     if not nis:
         raise GeosignalError("not_found", "no commune is loaded")
     commune, neighbours = drawing.commune_and_neighbours(session, nis)
-    parts = _maps().representative_map(commune, base_layers(), neighbours)
+    can_write = policy.may_file_reports(user)
+    parts = _maps().representative_map(commune, base_layers(), neighbours, draw=can_write)
     page = render_template(
         "map.html", parts=parts, commune=commune["properties"], idempotency_key=str(uuid.uuid4()),
-        can_write=policy.may_file_reports(user), focus_report=request.args.get("signalement", ""),
+        can_write=can_write, focus_report=request.args.get("signalement", ""),
         values={k: form.getlist(k) for k in form.keys()} if form else {},
         errors=ui_text.field_errors(error) if error else {}, error=error,
     )
