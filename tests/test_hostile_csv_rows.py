@@ -267,6 +267,17 @@ def test_other_formats_name_their_columns_read_for_nothing(area):
     assert got == {"a.kml": [["couleur"]], "a.gpx": [], "a.gpkg": [["couleur"]], "a.zip": [["couleur"]]}
 
 
+def test_gpx_elements_a_person_writes_are_named_when_they_hold_a_value(area):
+    # <type>, <src> and links are the user's words, read into no report property: said, not
+    # dropped silently; the device's own (ele, time, sym) and an empty <type> are not
+    gpx = GPX.replace("<sym>Flag</sym>", "<sym>Flag</sym><type>Zone blanche 4G</type><src>relevé</src>"
+                      '<link href="https://ex.example/p"><text>photo</text></link>')
+    res = read_upload(gpx.encode(), "a.gpx", area=area)
+    assert all(isinstance(r, ReportInput) for r in res)
+    assert _ignored(res) == [["type", "src", "link1_href", "link1_text"]]
+    assert _ignored(read_upload(GPX.replace("<sym>Flag</sym>", "<type> </type>").encode(), "a.gpx", area=area)) == []
+
+
 def test_the_warning_reaches_the_api_preview(area, admin, db):
     data = b"latitude;longitude;operateur;couleur\n50.41;4.44;Proximus;rouge\n"
     response = upload_file(admin, data, "a.csv", network="mobile", dry_run="true")
@@ -311,6 +322,12 @@ def test_file_level_errors_count_rows_too(area):
     with pytest.raises(GeosignalError) as info:
         read_upload(mixed, "a.csv", area=area)
     assert (info.value.code, info.value.where, info.value.extra["utf8_row"]) == ("unreadable_file", "row 4", 3)
+    # the cell is counted from the start of its record, not of the line a quoted cell began
+    mixed = ('lat;lon;description;lieu\n50.41;4.44;"a\nb";réseau\n'.encode()
+             + b'50.41;4.44;"une\ndeux";Ch\xe2telet\n')
+    with pytest.raises(GeosignalError) as info:
+        read_upload(mixed, "a.csv", area=area)
+    assert (info.value.where, info.value.extra["column"], info.value.extra["column_number"]) == ("row 3", "lieu", 4)
     long = b'lat;lon;description\n50.41;4.44;"a\nb"\n50.41;4.44;' + b"x" * 10_001 + b"\n"
     with pytest.raises(GeosignalError) as info:
         read_upload(long, "a.csv", area=area)

@@ -422,6 +422,11 @@ _OWN_FIELDS: dict[str, frozenset[str]] = {
     # a Feature's identifier written among its properties (as GDAL writes the Feature's id)
     "geojson": frozenset({"id"}),
 }
+#: GPX elements of :data:`_OWN_FIELDS` that a person writes (a waypoint's type, source, links):
+#: reported by ``columns_ignored`` when some feature gives them a value, as no report property
+#: is taken from them (``<cmt>`` is the description's fallback; one that differs from
+#: ``<desc>`` gets its own ``attribute_dropped`` warning).
+_GPX_WRITTEN: tuple[str, ...] = ("type", "src", "link1_href", "link1_text", "link2_href", "link2_text")
 
 
 def _columns_ignored(result: UploadResult, ignored: dict[str, None] | list[str]) -> None:
@@ -561,7 +566,7 @@ def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
     if utf8_row is None:
         return
     row = _row_at(data, bad, sep)
-    start = data.rfind(sep, 0, bad) + 1
+    start = _record_start(data, bad, sep)
     lines = data.split(sep, 2)
     directive = _SEP_DIRECTIVE.match(lines[0].decode("cp1252", errors="replace") + "\n")
     header_line = lines[1] if directive and len(lines) > 1 else lines[0]
@@ -581,6 +586,17 @@ def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
 
 _QUOTED = re.compile(r'"[^"]*(?:"|$)')
 _QUOTED_BYTES = re.compile(rb'"[^"]*(?:"|$)')
+
+
+def _record_start(data: bytes, end: int, sep: bytes) -> int:
+    """The offset where the record holding offset ``end`` of ``data`` starts: just after the
+    last line end before ``end`` outside double quotes (a quoted cell spanning lines is one
+    record, as :func:`_row_at` counts them)."""
+    start = 0
+    for m in re.finditer(_QUOTED_BYTES.pattern + b"|" + re.escape(sep), data[:end]):
+        if m.group() == sep:
+            start = m.end()
+    return start
 
 
 def _row_at(text: str | bytes, end: int, sep: str | bytes) -> int:
@@ -1471,6 +1487,11 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                         "keep only the valid features.", where=where, column=undecodable[0], columns=undecodable,
                         **({"fid": int(fids[position])} if by_fid else {}))
                 gpx_comment = _gpx_description(row, fmt, column_map)
+                if fmt == "gpx":
+                    for field in _GPX_WRITTEN:
+                        value = row.get(field)
+                        if field not in read_columns and isinstance(value, str) and value.strip():
+                            ignored.setdefault(field, None)
                 rec = _record(row, keys)
                 if "description" not in rec and name_col and isinstance(row.get(name_col), str) and row[name_col].strip():
                     rec["description"] = row[name_col]
