@@ -128,6 +128,11 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "queued": "en attente",
     "reading": "lecture du fichier",
     "saved": "{n} signalement(s) enregistré(s).",
+    # the link after a save, to the commune's reports
+    "see_reports": "Voir les signalements",
+    # a refused row's cell (the error's column, and the value it held when known)
+    "cell": "colonne « {column} »",
+    "cell_value": "colonne « {column} » : « {value} »",
     # a file's row refused as lying mainly in a commune the user does not represent (the error's
     # commune_nis, named from the page's list of communes); without it, the unnamed message
     "not_your_commune": "Cette ligne se trouve surtout dans une autre commune que la vôtre : {commune}. "
@@ -497,6 +502,26 @@ def published_indicator(indicator: str) -> str:
     """Return the label of a published survey indicator in the current language."""
     french = SURVEY_INDICATORS_FR.get(indicator)
     return _(french) if french else indicator
+
+
+def colon() -> str:
+    """Return what separates a label from its value in the current language: ``" : "`` in
+    French (a space before the colon), ``": "`` in Dutch and English."""
+    from geosignal.i18n import language
+
+    return " : " if language() == "fr" else ": "
+
+
+#: Belgium's provinces as the communes' data names them (French), translated where shown.
+PROVINCES_FR: dict[str, str] = {name: name for name in (
+    "Anvers", "Brabant flamand", "Brabant wallon", "Flandre occidentale", "Flandre orientale", "Hainaut",
+    "Limbourg", "Liège", "Luxembourg", "Namur", "Région de Bruxelles-Capitale")}
+
+
+def province_label(name: str) -> str:
+    """Return a province's name (French, as the communes' data gives it) in the current
+    language; a name not known is shown as it is."""
+    return _(PROVINCES_FR[name]) if name in PROVINCES_FR else name
 
 
 def estimate_note(year: int | None) -> str:

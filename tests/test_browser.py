@@ -228,7 +228,7 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     page.check("#valid-only")
     page.click("#save-button")
     page.wait_for_selector("#save-result:not(:empty)")
-    assert page.inner_text("#save-result") == "1 signalement(s) enregistré(s)."
+    assert page.inner_text("#save-result") == "1 signalement(s) enregistré(s). Voir les signalements"
     watch.assert_clean()
     database = app.extensions["geosignal.db"]
     with database.session() as session:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shapely
 from sqlalchemy import delete, text
 
 from geosignal.geo import LAMBERT72, WGS84, reproject
@@ -72,6 +73,27 @@ def test_commune_sheet(db, client, referent) -> None:  # noqa: ANN001
     assert chatelet_rep.get(f"/communes/{CHATELET}/fiche").status_code == 200
     assert chatelet_rep.get(f"/communes/{CHARLEROI}/fiche").status_code == 403
     assert referent.get("/communes/99999/fiche").status_code == 404
+
+
+def test_commune_sheet_map_draws_its_point_reports(db, client, referent) -> None:  # noqa: ANN001
+    # a commune with points only showed an empty map beside "4 reports"
+    from geosignal.services import drawing
+
+    admin = make_account(client, db, "sheet-pts@igretec.com", "admin")
+    user = db.query(User).filter_by(email=admin.email).one()
+    for k in range(3):
+        _add(db, user, square_lambert(X0 + 400 * k, Y0, 100).centroid)
+    reports_service.create_report(db, user, ReportInput(reproject(  # a draft: not counted, not drawn
+        square_lambert(X0, Y0 + 900, 100).centroid, LAMBERT72, WGS84), {"network": "mobile"}), status="draft")
+    db.commit()
+    points = drawing.counted_points(db, CHARLEROI)
+    assert points["type"] == "MultiPoint" and len(points["coordinates"]) == 3
+    xs = sorted(reproject(shapely.Point(c), WGS84, LAMBERT72).x for c in points["coordinates"])
+    assert xs == pytest.approx([X0 + 50, X0 + 450, X0 + 850], abs=0.05)  # metres, EPSG:31370
+    assert drawing.counted_points(db, CHATELET) is None
+    html = referent.get(f"/communes/{CHARLEROI}/fiche").get_data(as_text=True)
+    assert '"type": "MultiPoint"' in html and "new L.CircleMarker(latlng" in html
+    assert all(f"[{c[0]}, {c[1]}]" in html for c in points["coordinates"])
 
 
 # --------------------------------------------------------------------------------------------

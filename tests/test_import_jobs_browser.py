@@ -53,7 +53,8 @@ def test_a_large_save_shows_a_progress_bar_then_the_result(job_server, browser) 
     worker.start()
     worker.join(timeout=60)
     page.wait_for_selector("#save-result:not(:empty)", timeout=30_000)
-    assert page.inner_text("#save-result") == "300 signalement(s) enregistré(s)."
+    assert page.inner_text("#save-result") == "300 signalement(s) enregistré(s). Voir les signalements"
+    assert page.get_attribute("#save-result a", "href") == "/signalements"  # the way to what was saved
     assert page.is_hidden("#save-progress-line")
     watch.assert_clean()
     watch.context.close()

@@ -317,3 +317,14 @@ def test_rendering_never_opens_a_connection(app) -> None:  # noqa: ANN001
     assert connections == []
     assert f"{base}/x.css" in fetcher.refused and "https://example.org/i.png" in fetcher.refused
     assert f"{base}/i.png" in fetcher.refused
+
+
+@needs_poppler
+def test_pdf_in_dutch_says_everything_in_dutch(db, client, referent, tmp_path) -> None:  # noqa: ANN001
+    # the estimate's note and the province were French on a Dutch sheet
+    response = referent.get(f"/communes/{CHARLEROI}/fiche.pdf", headers={"Accept-Language": "nl-BE"})
+    assert response.status_code == 200
+    words = " ".join(subprocess.run(["pdftotext", str(_pdf(tmp_path, response.get_data())), "-"], check=True,
+                                    capture_output=True, text=True).stdout.split())
+    assert "provincie Henegouwen" in words and "Hainaut" not in words
+    assert "Schatting" in words and "Estimation" not in words and "répartie" not in words

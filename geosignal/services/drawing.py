@@ -7,6 +7,7 @@ configuration): the browser warns with them, the server still decides.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import text
@@ -65,3 +66,21 @@ def drawing_limits(limits: Limits, area: ServiceArea, commune: dict[str, Any] | 
         props = commune["properties"]
         out["commune"] = {"nis_code": props["nis_code"], "name_fr": props["name_fr"], "geometry": commune["geometry"]}
     return out
+
+
+#: Most point reports a commune sheet's web map draws (the first filed); its figures count all.
+SHEET_MAX_POINTS = 2000
+
+
+def counted_points(session: Session, nis_code: str, limit: int = SHEET_MAX_POINTS) -> dict[str, Any] | None:
+    """Return the point reports the figures of ``nis_code`` count (home commune, a counted
+    status) as one GeoJSON MultiPoint (EPSG:4326, ``[lon, lat]``, 7 decimals), at most
+    ``limit`` of them in filing order, or None when there are none. One statement."""
+    from geosignal.services.aggregation import COUNTED_STATUSES
+
+    found = session.scalar(text(
+        "SELECT ST_AsGeoJSON(ST_Collect(g), 7) FROM (SELECT r.geometry AS g FROM reports r "
+        "WHERE r.commune_nis = :nis AND r.status = ANY(CAST(:statuses AS varchar[])) "
+        "AND ST_Dimension(r.geometry) = 0 ORDER BY r.seq LIMIT :limit) p"),
+        {"nis": nis_code, "statuses": list(COUNTED_STATUSES), "limit": limit})
+    return json.loads(found) if found else None

@@ -158,12 +158,15 @@ def referent_map(communes: list[dict[str, Any]], layers: tuple[BaseLayer, ...] =
 
 def commune_sheet_map(commune: dict[str, Any], white_zone: dict[str, Any] | None,
                       lines: dict[str, Any] | None, layers: tuple[BaseLayer, ...] = (),
-                      neighbours: list[dict[str, Any]] | None = None) -> MapParts:
+                      neighbours: list[dict[str, Any]] | None = None,
+                      points: dict[str, Any] | None = None) -> MapParts:
     """Return the map of a commune sheet: the neighbouring communes (lighter), its boundary,
-    its white zone (union of the zone reports clipped to it) and its reported road stretches.
+    its white zone (union of the zone reports clipped to it), its reported road stretches and
+    its point reports.
 
-    ``commune`` and ``neighbours`` are GeoJSON Features, ``white_zone`` / ``lines`` GeoJSON
-    geometries or None, all EPSG:4326 ``[lon, lat]``. Nothing user-written is shown.
+    ``commune`` and ``neighbours`` are GeoJSON Features, ``white_zone`` / ``lines`` / ``points``
+    (a MultiPoint) GeoJSON geometries or None, all EPSG:4326 ``[lon, lat]``. Nothing
+    user-written is shown.
     """
     m = _base_map(layers)
     _boundaries(m, commune, neighbours or [])
@@ -177,6 +180,12 @@ def commune_sheet_map(commune: dict[str, Any], white_zone: dict[str, Any] | None
         folium.GeoJson(
             {"type": "Feature", "geometry": lines, "properties": {}}, name="Tronçons", control=False,
             style_function=lambda _f: {"color": "#6a1b9a", "weight": 4},
+        ).add_to(m)
+    if points:
+        folium.GeoJson(
+            {"type": "Feature", "geometry": points, "properties": {}}, name="Points", control=False,
+            marker=folium.CircleMarker(radius=5, color="#a50f15", weight=2, fill=True, fill_color="#de2d26",
+                                       fill_opacity=0.8),
         ).add_to(m)
     m.fit_bounds(_bounds(commune))
     return _parts(m)

@@ -341,7 +341,8 @@ def commune_sheet(nis: str) -> str:
     session = get_session()
     sheet = aggregation.commune_detail(session, nis, geometry=True, with_survey=True)
     feature, neighbours = drawing.commune_and_neighbours(session, nis)
-    parts = _maps().commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), base_layers(), neighbours)
+    parts = _maps().commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), base_layers(), neighbours,
+                                      drawing.counted_points(session, nis))
     generated = datetime.now(ZoneInfo("Europe/Brussels"))
     return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated,
                            counted_labels=_counted_labels())

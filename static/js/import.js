@@ -30,6 +30,8 @@
   var LABELS = I.labels || {};
   var WARNINGS = I.warnings || {};
   var T = I["import"] || {};
+  // "Label : value" in French (a space before the colon), "Label: value" in Dutch and English
+  var COLON = String(I.locale || "fr").slice(0, 2) === "fr" ? " : " : ": ";
   function fill(text, values) {
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
   }
@@ -43,7 +45,13 @@
       if (!nis) { return T.not_your_commune_unnamed; }
       return fill(T.not_your_commune, { commune: COMMUNES[nis] ? COMMUNES[nis] + " (" + nis + ")" : nis });
     }
-    return I.problemText(error);
+    var text = I.problemText(error);
+    // the cell at fault, as a spreadsheet shows it: its column and what it held
+    if (error.column && (T.cell || T.cell_value)) {
+      var held = typeof error.value === "string" || typeof error.value === "number" ? String(error.value) : "";
+      text += " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: error.column, value: held });
+    }
+    return text;
   }
   var HEADERS = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent; });
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
@@ -142,7 +150,7 @@
     return (warnings || []).map(function (w) {
       var what = w.columns || w.layers || w.members || w.href || w.name;
       if (Array.isArray(what)) { what = what.join(", "); }
-      return (WARNINGS[w.code] || w.code) + (what ? " : " + what : "");
+      return (WARNINGS[w.code] || w.code) + (what ? COLON + what : "");
     });
   }
 
@@ -219,7 +227,7 @@
     // nothing was found: shown with the refusal
     var notRead = (problem.warnings || []).map(function (w) {
       var what = w.href || w.name;
-      return (WARNINGS[w.code] || w.code) + (what ? " : " + what : "");
+      return (WARNINGS[w.code] || w.code) + (what ? COLON + what : "");
     });
     p.textContent = (I.problemText(problem) || T.error) + (notRead.length ? " — " + notRead.join(" ; ") : "");
     form.appendChild(p);
@@ -237,13 +245,24 @@
     }
   }
 
+  // "n reports saved", and the way to them
+  function saved(n) {
+    saveResult.textContent = fill(T.saved, { n: n }) + " ";
+    if (form.dataset.reportsUrl && n) {
+      var a = document.createElement("a");
+      a.href = form.dataset.reportsUrl;
+      a.textContent = T.see_reports;
+      saveResult.appendChild(a);
+    }
+  }
+
   function poll(url) {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.json(); })
       .then(function (job) {
         if (job.state === "done") {
           progressLine.hidden = true;
-          saveResult.textContent = fill(T.saved, { n: job.saved });
+          saved(job.saved);
         } else if (job.state === "failed") {
           progressLine.hidden = true;
           saveResult.textContent = I.problemText(job.error) || T.error;
@@ -260,7 +279,7 @@
     saveButton.disabled = true;
     send(false).then(function (res) {
       if (res.status === 201) {
-        saveResult.textContent = fill(T.saved, { n: res.body.saved });
+        saved(res.body.saved);
       } else if (res.status === 202 && res.location) {
         saveResult.textContent = "";
         showProgress(res.body);

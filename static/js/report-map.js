@@ -19,6 +19,8 @@
   var LABELS = I.labels || {};
   var ERRORS = I.errors || {};
   var LOCALE = I.locale || "fr-BE";
+  // "Label : value" in French (a space before the colon), "Label: value" in Dutch and English
+  var COLON = LOCALE.slice(0, 2) === "fr" ? " : " : ": ";
   var COLOURS = JSON.parse(pane.dataset.statusColours || "{}");
   // The popup's lines: [{name, label, kind}] from the report contract (geosignal/contract.py).
   var POPUP = JSON.parse(pane.dataset.popup || "[]");
@@ -441,7 +443,13 @@
     pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 7, color: colour(f), weight: 3 }); },
     onEachFeature: function (f, l) {
       byId[f.id] = l;
-      l.bindPopup(function () { return popup(f); });
+      // clear of the zoom and drawing bars on the left (a phone's popup was half under them)
+      l.bindPopup(function () {
+        // as wide as the map leaves beside the bars (70 px) and its own margins, measured when it opens (Leaflet lays the
+        // popup out after asking for its content)
+        l.getPopup().options.maxWidth = Math.max(160, Math.min(300, map.getSize().x - 130));
+        return popup(f);
+      }, { autoPanPaddingTopLeft: L.point(70, 10), autoPanPaddingBottomRight: L.point(10, 10) });
       l.on("popupopen", function () { openId = f.id; });
       l.on("popupclose", function () { if (openId === f.id) { openId = null; } });
     }
@@ -452,13 +460,17 @@
     if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) { return; }
     var p = document.createElement("div");
     var b = document.createElement("strong");
-    b.textContent = labelText + " : ";
+    b.textContent = labelText + COLON;
     p.appendChild(b);
     var vocabulary = kind === "vocab" || kind === "vocab_list";
     var text = Array.isArray(value) ? value.map(vocabulary ? label : String).join(", ")
       : kind === "datetime" ? belgianDate(value)  // the day is what matters on a map
       : vocabulary ? label(String(value)) : String(value);
-    p.appendChild(document.createTextNode(text));
+    // a description's line breaks, as written (Leaflet measures a popup with its lines unwrapped)
+    text.split("\n").forEach(function (part, k) {
+      if (k) { p.appendChild(document.createElement("br")); }
+      p.appendChild(document.createTextNode(part));
+    });
     parent.appendChild(p);
   }
 

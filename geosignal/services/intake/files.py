@@ -622,17 +622,17 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
         return None
     if s.lower() in _NON_FINITE_WORDS:
         raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
-                             where=where, index=index, column=column)
+                             where=where, index=index, column=column, value=text.strip())
     if "," in s and "." not in s:
         s = s.replace(",", ".")
     try:
         v = float(s)
     except ValueError:
         raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {text.strip()!r}, not a number.",
-                             where=where, index=index, column=column) from None
+                             where=where, index=index, column=column, value=text.strip()) from None
     if not math.isfinite(v):
         raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
-                             where=where, index=index, column=column)
+                             where=where, index=index, column=column, value=text.strip())
     return v
 
 
