@@ -774,8 +774,8 @@ def test_an_upload_row_in_another_commune_names_it(ui, browser) -> None:  # noqa
 def test_an_upload_row_refused_for_a_cell_names_its_column_and_value_in_the_page_language(ui, browser) -> None:  # noqa: ANN001, F811
     """A refused CSV row names the cell at fault (column and what it held), and the file's note
     on columns read for nothing; French puts a space before the colon, Dutch does not."""
-    data = ("latitude;longitude;operateur;couleur\r\n50,4108;4,4440;Proximus;rouge\r\n"
-            "abc;4,4440;Orange;bleu\r\n").encode()
+    data = (b"latitude;longitude;operateur;couleur\r\n50,4108;4,4440;Proximus;rouge\r\n"
+            b"abc;4,4440;Orange;bleu\r\n")
     expected = {"fr": ("colonne « latitude » : « abc »", "Colonnes ignorées (ni propriété ni coordonnée) : couleur"),
                 "nl": ("kolom ‘latitude’: ‘abc’", ": couleur")}
     with ui["app"].extensions["geosignal.db"].session() as session:
