@@ -177,7 +177,7 @@ def test_demo_passwords_never_reach_a_log_and_must_be_changed(app, client, db, t
     assert client.get("/carte").headers["Location"] == "/compte/mot-de-passe"
     assert client.get("/api/v1/reports").status_code == 403
     page = client.get("/compte/mot-de-passe")
-    assert "affiché à l'écran" in page.get_data(as_text=True)
+    assert "Votre mot de passe actuel est provisoire" in page.get_data(as_text=True)
     client.post("/compte/mot-de-passe", data={"current_password": password, "password": STRONG,
                                               "csrf_token": csrf_token(page.get_data(as_text=True))})
     assert client.get("/carte").status_code == 200
