@@ -260,6 +260,7 @@ LEAFLET_MESSAGES: dict[str, str] = {
     "zoom_in": "Zoom avant", "zoom_out": "Zoom arrière",
     # shown on a map whose base-map tiles cannot be loaded (static/js/basemap-notice.js)
     "basemap_unavailable": "Fond de carte indisponible : les communes et les signalements restent affichés.",
+    "close_notice": "Fermer ce message",
 }
 
 #: States of an API token (tokens page).

@@ -2,7 +2,7 @@
  * GEOSIGNAL_TILE_URL), the map would stay grey while crediting its tiles and say nothing: after
  * a few tile errors, more errors than tiles loaded, a small notice on the map says that the base
  * map is unavailable and that the communes and reports are still shown. It goes when the layer's
- * tiles load again or the layer is switched off. Hooked on every Leaflet tile layer made after
+ * tiles load again or the layer is switched off, or when its button closes it. Hooked on every Leaflet tile layer made after
  * this script (folium's maps, basemaps.js, report-page.js): loaded right after Leaflet, before
  * the map is made. Its text is the catalogue's (window.geosignalI18n.leaflet). */
 (function () {
@@ -10,25 +10,39 @@
   if (!window.L || !L.TileLayer || !L.Control) { return; }
   var ERRORS = 3;  // tile errors before the notice (one broken tile is not an outage)
 
-  function text() {
+  function text(key, fallback) {
     var I = window.geosignalI18n || {};
-    return (I.leaflet && I.leaflet.basemap_unavailable)
-      || "Fond de carte indisponible : les communes et les signalements restent affichés.";
+    return (I.leaflet && I.leaflet[key]) || fallback;
   }
 
+  // the notice's text, and a button that closes it for the rest of the page's life (a phone's
+  // map is small: once read, it may go)
   var Notice = L.Control.extend({
     options: { position: "topright" },
-    onAdd: function () {
+    onAdd: function (map) {
       var div = L.DomUtil.create("div", "leaflet-control basemap-notice");
       div.setAttribute("role", "status");
-      div.textContent = text();
+      var said = L.DomUtil.create("span", "basemap-notice-text", div);
+      said.textContent = text("basemap_unavailable",
+                              "Fond de carte indisponible : les communes et les signalements restent affichés.");
+      var close = L.DomUtil.create("button", "basemap-notice-close", div);
+      close.type = "button";
+      close.textContent = "×";
+      close.setAttribute("aria-label", text("close_notice", "Fermer ce message"));
+      L.DomEvent.on(close, "click", function (e) {
+        L.DomEvent.stop(e);
+        map._geosignalBasemapDismissed = true;
+        hide(map);
+      });
       L.DomEvent.disableClickPropagation(div);
       return div;
     }
   });
 
   function show(map) {
-    if (map && !map._geosignalBasemapNotice) { map._geosignalBasemapNotice = new Notice().addTo(map); }
+    if (map && !map._geosignalBasemapNotice && !map._geosignalBasemapDismissed) {
+      map._geosignalBasemapNotice = new Notice().addTo(map);
+    }
   }
   function hide(map) {
     if (map && map._geosignalBasemapNotice) {
