@@ -231,9 +231,9 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 def _csv_value(value: Any, comma: bool, excel: bool = False) -> str:
     """Return a property as CSV text: lists joined by ``,``, numbers with the decimal mark.
 
-    In the Excel dialect a text starting with ``= + - @``, a tab or a carriage return is
-    neutralised by a leading apostrophe (a line end as well) (spreadsheets then show it as text and never run it as
-    a formula); the plain dialect and the other formats keep the text as it is.
+    In the Excel dialect a text starting with ``= + - @``, a tab, a carriage return or a line
+    feed is neutralised by a leading apostrophe (spreadsheets then show it as text and never run
+    it as a formula); the plain dialect and the other formats keep the text as it is.
     """
     if value is None:
         return ""
