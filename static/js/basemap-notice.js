@@ -2,9 +2,10 @@
  * GEOSIGNAL_TILE_URL), the map would stay grey while crediting its tiles and say nothing: after
  * a few tile errors, more errors than tiles loaded, a small notice on the map says that the base
  * map is unavailable and that the communes and reports are still shown. It goes when the layer's
- * tiles load again or the layer is switched off, or when its button closes it. Hooked on every Leaflet tile layer made after
- * this script (folium's maps, basemaps.js, report-page.js): loaded right after Leaflet, before
- * the map is made. Its text is the catalogue's (window.geosignalI18n.leaflet). */
+ * tiles load again or the layer is switched off, or when its button closes it. Hooked on every
+ * Leaflet tile layer made after this script (folium's maps, basemaps.js, report-page.js): loaded
+ * right after Leaflet, before the map is made. Its text is the catalogue's
+ * (window.geosignalI18n.leaflet). */
 (function () {
   "use strict";
   if (!window.L || !L.TileLayer || !L.Control) { return; }

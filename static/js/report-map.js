@@ -445,8 +445,8 @@
       byId[f.id] = l;
       // clear of the zoom and drawing bars on the left (a phone's popup was half under them)
       l.bindPopup(function () {
-        // as wide as the map leaves beside the bars (70 px) and its own margins, measured when it opens (Leaflet lays the
-        // popup out after asking for its content)
+        // as wide as the map leaves beside the bars (70 px) and its own margins, measured when
+        // it opens (Leaflet lays the popup out after asking for its content)
         l.getPopup().options.maxWidth = Math.max(160, Math.min(300, map.getSize().x - 130));
         return popup(f);
       }, { autoPanPaddingTopLeft: L.point(70, 10), autoPanPaddingBottomRight: L.point(10, 10) });
