@@ -42,6 +42,7 @@ WARNINGS_FR: dict[str, str] = {
     "empty_feature_skipped": "Élément vide ignoré",
     "overlay_ignored": "Image superposée KML ignorée (ce n'est pas un signalement)",
     "columns_ignored": "Colonnes ignorées (ni propriété ni coordonnée)",
+    "file_already_saved": "Fichier déjà enregistré",
     "curve_linearised": "Arcs lus comme des segments droits",
 }
 
@@ -128,6 +129,12 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "queued": "en attente",
     "reading": "lecture du fichier",
     "saved": "{n} signalement(s) enregistré(s).",
+    # the same bytes saved before (the file_already_saved warning), by the user or a colleague
+    "already_saved": "Ce fichier a déjà été enregistré le {date} (« {filename} », {saved} signalement(s)) : "
+                     "l'enregistrer à nouveau ajoute ses signalements une seconde fois.",
+    "already_saved_commune": "Ce fichier a déjà été enregistré le {date} par une autre personne de votre commune "
+                             "(« {filename} », {saved} signalement(s)) : l'enregistrer à nouveau ajoute ses "
+                             "signalements une seconde fois.",
     # the link after a save, to the commune's reports
     "see_reports": "Voir les signalements",
     # a refused row's cell (the error's column, and the value it held when known)

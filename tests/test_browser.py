@@ -11,6 +11,8 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -229,6 +231,13 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     page.click("#save-button")
     page.wait_for_selector("#save-result:not(:empty)")
     assert page.inner_text("#save-result") == "1 signalement(s) enregistré(s). Voir les signalements"
+    # the same file previewed again: said saved already (when, its name, how many reports)
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-notes:not([hidden])")
+    today = datetime.now(ZoneInfo("Europe/Brussels"))
+    assert page.inner_text("#preview-notes") == (
+        f"Ce fichier a déjà été enregistré le {today:%d/%m/%Y} (« zones.geojson », 1 signalement(s)) : "
+        "l'enregistrer à nouveau ajoute ses signalements une seconde fois.")
     watch.assert_clean()
     database = app.extensions["geosignal.db"]
     with database.session() as session:

@@ -5,7 +5,7 @@ from geosignal.models.audit import AuditEvent
 from geosignal.models.commune import Commune
 from geosignal.models.evidence import Photo, SpeedTest
 from geosignal.models.export import ExportRun, ExportRunBatch, ExportRunChunk, ReportFeature
-from geosignal.models.job import ImportJob
+from geosignal.models.job import ImportFile, ImportJob
 from geosignal.models.notification import Notification
 from geosignal.models.ratelimit import RateLimitCounter
 from geosignal.models.report import IdempotencyKey, Report
@@ -23,7 +23,7 @@ from geosignal.models.zone import (
 
 __all__ = [
     "AccountToken", "ApiToken", "AuditEvent", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
-    "ExportRunChunk", "IdempotencyKey", "ImportJob", "Notification", "Photo", "PublishedIndicator",
+    "ExportRunChunk", "IdempotencyKey", "ImportFile", "ImportJob", "Notification", "Photo", "PublishedIndicator",
     "RateLimitCounter", "Report", "ReportFeature", "SpeedTest", "SurveyEdition", "SurveyResponse", "User", "Zone",
     "ZoneCount", "ZoneDecision", "ZoneDecisionReport", "ZoneReport", "ZoneSetting",
 ]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Integer,
     LargeBinary,
     String,
@@ -56,3 +57,20 @@ class ImportJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImportFile(Base):
+    """One saved upload, by its content: the SHA-256 of the file's bytes (hex), who saved it
+    (``user_id``, and their commune when they represent one), its name, how many reports it
+    stored and when. A later upload of the same bytes by the same user or commune is said
+    (``file_already_saved`` warning), so that a campaign file is not stored twice unnoticed."""
+
+    __tablename__ = "import_files"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    commune_nis: Mapped[str | None] = mapped_column(ForeignKey("communes.nis_code", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    saved: Mapped[int] = mapped_column(Integer)
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

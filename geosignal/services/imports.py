@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -317,6 +318,9 @@ def import_file(
     file is validated (refused features and duplicates count as done) and as rows are
     stored. ``raise_rejected=False`` returns the outcome of a rejected ``mode="all"`` save
     (nothing stored) instead of raising ``import_rejected`` (jobs report it themselves).
+    A save that stores reports remembers the file by its SHA-256 (``import_files``); the
+    preview and the save of the same bytes by the same user, or by someone of their commune,
+    then carry a file-level ``file_already_saved`` warning (:func:`_saved_before`).
     """
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
@@ -354,6 +358,10 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
     if progress:
         progress(0, total)
     outcome = ImportOutcome(format=results.format, dry_run=dry_run, mode=mode, warnings=list(results.warnings))
+    sha256 = hashlib.sha256(data).hexdigest()
+    earlier = _saved_before(session, user, sha256)
+    if earlier is not None:
+        outcome.warnings.append(earlier)
     rows: list[Any] = [None] * total
     candidates: list[int] = []
     for position, item in enumerate(results):
@@ -386,6 +394,9 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
                    if progress else None)
         outcome.stored = True
         outcome.saved = len(new)
+        if new:  # remembered by its content: the same bytes saved again are said
+            session.execute(_REMEMBER_FILE, {"sha": sha256, "uid": user.id, "nis": user.commune_nis,
+                                             "name": filename[:255], "saved": len(new)})
     if progress:
         progress(total, total)
     if mode == "all" and not all_ok and not dry_run and raise_rejected:
@@ -396,6 +407,28 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
             **outcome.to_dict(),
         )
     return outcome
+
+
+_SAVED_BEFORE = text(
+    "SELECT saved_at, filename, saved, user_id = :uid FROM import_files WHERE sha256 = :sha "
+    "AND (user_id = :uid OR commune_nis = :nis) ORDER BY saved_at DESC LIMIT 1")
+_REMEMBER_FILE = text("INSERT INTO import_files (sha256, user_id, commune_nis, filename, saved) "
+                      "VALUES (:sha, :uid, :nis, :name, :saved)")
+
+
+def _saved_before(session: Session, user: User, sha256: str) -> dict[str, Any] | None:
+    """The ``file_already_saved`` warning when the same bytes (``sha256``, hex) were saved
+    before by ``user`` or by someone of their commune (the latest such save: ``saved_at``
+    ISO 8601, ``filename``, ``saved`` reports, ``by_you``), else None. One indexed query."""
+    row = session.execute(_SAVED_BEFORE, {"sha": sha256, "uid": user.id, "nis": user.commune_nis}).first()
+    if row is None:
+        return None
+    saved_at, name, saved, by_you = row
+    return {"code": "file_already_saved", "saved_at": saved_at.isoformat(), "filename": name, "saved": saved,
+            "by_you": bool(by_you),
+            "detail": f"The same file ({name!r}, the same bytes) was saved on {saved_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC by "
+                      f"{'you' if by_you else 'someone of your commune'}: {saved} report(s). Saving it again "
+                      "stores its reports a second time; save only the rows that are new."}
 
 
 def _attribute(session: Session, user: User, area: ServiceArea, items: list[ReportInput], rows: list[Any],

@@ -148,6 +148,10 @@
   // each warning's label and what it names (column names, layers, a link or a name).
   function fileNotes(warnings) {
     return (warnings || []).map(function (w) {
+      if (w.code === "file_already_saved" && T.already_saved) {  // the same bytes saved before: when, what
+        return fill(w.by_you ? T.already_saved : T.already_saved_commune, {
+          date: value(w.saved_at, "datetime"), filename: w.filename, saved: w.saved });
+      }
       var what = w.columns || w.layers || w.members || w.href || w.name;
       if (Array.isArray(what)) { what = what.join(", "); }
       return (WARNINGS[w.code] || w.code) + (what ? COLON + what : "");
