@@ -524,6 +524,13 @@ def test_refresh_stats_leaves_the_cells_vacuumed(monkeypatch) -> None:
         with database.session() as session:
             pages, visible = session.execute(text(
                 "SELECT relpages, relallvisible FROM pg_class WHERE relname = 'commune_cells'")).one()
-            assert pages > 0 and visible == pages
+            vacuumed = session.execute(text(
+                "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'commune_cells'")).scalar_one()
+            # a snapshot held elsewhere on the server (another test run, a service) keeps VACUUM
+            # from marking pages all-visible: then only the VACUUM itself can be checked
+            others = session.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL "
+                "AND pid <> pg_backend_pid()")).scalar_one()
+            assert pages > 0 and vacuumed >= 1 and (visible == pages or others > 0)
             after = session.execute(text("SELECT sum(zone_m2) FROM commune_cells")).scalar_one()
             assert after == pytest.approx(before, rel=1e-9) and after > 1e5

@@ -160,6 +160,9 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     assert len(fills) == 30 and fills[CHARLEROI] != "#fff5f0" and fills["56016"] == "#fff5f0"
     assert page.evaluate("document.getElementById('map-pane').dataset.locations") == "points"
     assert page.locator(".leaflet-heatmap-layer").count() == 1
+    # drawn as large as the map (it was 0 px wide: a page-wide max-width on canvases)
+    heat, pane = page.locator(".leaflet-heatmap-layer").bounding_box(), page.locator("#map-pane").bounding_box()
+    assert heat["width"] == pytest.approx(pane["width"], abs=2) and heat["height"] == pytest.approx(pane["height"], abs=2)
     assert "9 signalement(s) dans la vue" in page.inner_text("#map-status")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "referent-dashboard-all.png"), full_page=True)
