@@ -98,6 +98,8 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     "no_value": "aucune valeur > 0",
     "yes": "oui",
     "no": "non",
+    # the commune table's total row (the API row's name_fr is the French "Territoire")
+    "territory_row": "Territoire",
     "territory": {
         "communes": "Communes",
         "reports": "Signalements",
@@ -163,7 +165,8 @@ QUEUE_MESSAGES: dict[str, Any] = {
     "error": "L'action a échoué : %(detail)s",
     "network_error": "Le serveur ne répond pas ; rien n'a été modifié. Réessayez.",
     "loading": "Chargement…",
-    "loaded": "%(total)s signalements en attente ; %(shown)s affichés.",
+    "loaded_one": "%(total)s signalement en attente ; %(shown)s affiché.",
+    "loaded_other": "%(total)s signalements en attente ; %(shown)s affichés.",
     "empty": "Aucun signalement ne correspond à ces filtres.",
     "map_loading": "Chargement de la forme…",
     "map_shown": "Forme du signalement %(ref)s affichée sur la carte.",

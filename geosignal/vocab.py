@@ -85,7 +85,7 @@ LABELS_FR: dict[str, str] = {
     "submitted": "Soumis",
     "needs_info": "Question posée",
     "validated": "Validé",
-    "transmitted": "Transmis à l'opérateur",
+    "transmitted": "Transmis à DWconnect",
     "resolved": "Résolu",
     "not_resolved": "Non résolu",
     "rejected": "Rejeté",

@@ -159,6 +159,27 @@ def test_ring_that_breaks_when_rounded_is_repaired_and_a_collapsed_zone_is_repor
 # --------------------------------------------------------------------------- incremental
 
 
+def test_a_draft_is_never_exported(db, representative, referent) -> None:  # noqa: ANN001
+    # a referent's trial: "All statuses" carried the commune's draft to DWconnect
+    sent = post(representative, to_geojson_4326(Point(X0, Y0)), description="envoyé")
+    draft = post(representative, to_geojson_4326(Point(X0 + 300, Y0)), description="brouillon", status="draft")
+    assert db.get(Report, uuid.UUID(draft)).status == "draft"
+    for query in ("?status=all", "?status=all&since=seq:0"):
+        doc, _ = export(referent, query)
+        assert [f["id"] for f in doc["features"]] == [sent]
+    csv_text = referent.get(f"{EXPORT}.csv?status=all").get_data(as_text=True)
+    assert "envoyé" in csv_text and "brouillon" not in csv_text
+    refused = referent.get(f"{EXPORT}?status=draft")
+    assert refused.status_code == 400
+    assert (refused.get_json()["code"], refused.get_json()["where"]) == ("invalid_request", "status")
+    assert "draft" not in refused.get_json()["allowed"]
+    # submitted later, it is exported like any other
+    db.execute(update(Report).where(Report.id == uuid.UUID(draft)).values(status="submitted"))
+    db.commit()
+    doc, _ = export(referent, "?status=all")
+    assert sorted(f["id"] for f in doc["features"]) == sorted([sent, draft])
+
+
 def test_paging_neither_skips_nor_repeats_while_reports_change(db, representative, referent) -> None:
     ids = [post(representative, to_geojson_4326(Point(X0 + 40 * i, Y0)), description=f"v1 #{i}") for i in range(7)]
     validate_all(db)

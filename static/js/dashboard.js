@@ -12,6 +12,8 @@
   const table = document.getElementById("commune-table");
   const I = window.geosignalI18n || {};
   const T = I.dashboard || {};
+  // "Label : value" in French (a space before the colon), "Label: value" in Dutch and English
+  const COLON = String(I.locale || "fr").slice(0, 2) === "fr" ? " : " : ": ";
   const LOCALE = I.locale || "fr-BE";
   const fill = (text, values) => String(text || "").replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? "" : values[k]));
   const fmt = (value, digits) => value === null || value === undefined ? "—"
@@ -120,14 +122,14 @@
 
   function trendText(survey) {
     if (!survey || !survey.trend) return "—";
-    return survey.trend.map((t) => `${t.edition} : ${t.smart_score === null ? "—" : t.smart_score}`).join(" → ");
+    return survey.trend.map((t) => `${t.edition}${COLON}${t.smart_score === null ? "—" : t.smart_score}`).join(" → ");
   }
 
   function cells(row, isTotal) {
     const s = row.survey || null;
     const name = el("td");
     if (isTotal) {
-      name.textContent = row.name_fr;
+      name.textContent = T.territory_row || row.name_fr;
     } else {
       const link = el("a", row.name_fr);
       link.href = pane.dataset.sheetUrl.replace("00000", row.nis_code);

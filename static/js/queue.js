@@ -123,7 +123,7 @@
   }
   /* The summary (a polite live region): what just happened, if anything, then the counts. */
   function counted(prefix) {
-    var counts = total ? fill(M.loaded, { total: total, shown: items().length }) : M.empty;
+    var counts = total ? plural("loaded", total, { total: total, shown: items().length }) : M.empty;
     say(prefix ? prefix + " " + counts : counts);
     empty.hidden = items().length > 0;
   }

@@ -44,7 +44,7 @@ class Watermark:
 class ExportFilters:
     """Which reports an export carries.
 
-    ``statuses`` None means every status; ``commune`` a NIS code; ``bbox`` (min lon, min lat,
+    ``statuses`` None means every status but ``draft`` (never exported); ``commune`` a NIS code; ``bbox`` (min lon, min lat,
     max lon, max lat) EPSG:4326, reports whose geometry intersects it; ``since_time`` reports
     updated after that instant (aware datetime; convenient, but a change committed late by a
     long transaction can be missed: use ``since_seq`` for synchronisation); ``since_seq``
@@ -128,10 +128,16 @@ def parse_since(raw: str | None) -> tuple[datetime | None, int | None]:
     return when, None
 
 
-def parse_status(raw: str | None) -> tuple[str, ...] | None:
-    """Parse ``status``: ``all``, one status or a comma-separated list (default ``validated``).
+#: Statuses an export may carry: every one but ``draft`` (a draft is the commune's, not yet
+#: sent to anybody; it is never exported, not even with ``status=all``).
+EXPORTABLE_STATUSES: tuple[str, ...] = tuple(s for s in vocab.STATUSES if s != "draft")
 
-    Raises ``invalid_request`` (400) for an unknown status.
+
+def parse_status(raw: str | None) -> tuple[str, ...] | None:
+    """Parse ``status``: ``all`` (every status but ``draft``: None), one status or a
+    comma-separated list of :data:`EXPORTABLE_STATUSES` (default ``validated``).
+
+    Raises ``invalid_request`` (400) for an unknown status or ``draft``.
     """
     if raw is None or raw == "":
         return ("validated",)
@@ -139,9 +145,10 @@ def parse_status(raw: str | None) -> tuple[str, ...] | None:
         return None
     parts = tuple(dict.fromkeys(p.strip() for p in raw.split(",")))
     for p in parts:
-        if p not in vocab.STATUSES:
-            raise GeosignalError("invalid_request", f"status must be 'all' or among {', '.join(vocab.STATUSES)}",
-                                 where="status")
+        if p not in EXPORTABLE_STATUSES:
+            raise GeosignalError("invalid_request", f"status must be 'all' or among {', '.join(EXPORTABLE_STATUSES)}"
+                                 + (" (a draft is never exported)" if p == "draft" else ""), where="status",
+                                 allowed=list(EXPORTABLE_STATUSES))
     return parts
 
 
@@ -219,6 +226,8 @@ def where_clause(filters: ExportFilters, paging: Paging | None, watermark: Water
     if filters.statuses is not None:
         clauses.append("r.status = ANY(:statuses)")
         params["statuses"] = list(filters.statuses)
+    else:  # every status a report can be exported in: never a draft
+        clauses.append("r.status <> 'draft'")
     if filters.commune:
         clauses.append("r.commune_nis = :commune")
         params["commune"] = filters.commune
