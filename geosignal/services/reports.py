@@ -202,6 +202,19 @@ def _visible(stmt: Select, user: User) -> Select:
     return stmt.where(Report.commune_nis == user.commune_nis)
 
 
+def awaiting_answer(session: Session, user: User, limit: int = 20) -> tuple[int, list[tuple[str, str]]]:
+    """Return the reports of the representative's commune on which the referent asked a
+    question (status ``needs_info``, the ``answer`` transition is theirs): their number and the
+    oldest ``limit`` of them as ``(id, reference)``. Nobody else answers: ``(0, [])``. One
+    statement."""
+    if user is None or user.role != "representative":
+        return 0, []
+    rows = session.execute(text(
+        "SELECT id, reference, count(*) OVER () FROM reports WHERE commune_nis = :nis AND status = 'needs_info' "
+        "ORDER BY seq LIMIT :limit"), {"nis": user.commune_nis, "limit": limit}).all()
+    return (rows[0][2] if rows else 0), [(str(r[0]), r[1]) for r in rows]
+
+
 def get_report(session: Session, user: User, report_id: uuid.UUID | str) -> dict[str, Any]:
     """Return one report the user may see as a Feature; ``not_found`` (404) otherwise."""
     try:

@@ -211,7 +211,7 @@ def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
     parts = _maps().representative_map(commune, base_layers(), neighbours, draw=can_write)
     page = render_template(
         "map.html", parts=parts, commune=commune["properties"], idempotency_key=str(uuid.uuid4()),
-        can_write=can_write, focus_report=request.args.get("signalement", ""),
+        can_write=can_write, awaiting=reports_service.awaiting_answer(session, user), focus_report=request.args.get("signalement", ""),
         values={k: form.getlist(k) for k in form.keys()} if form else {},
         errors=ui_text.field_errors(error) if error else {}, error=error,
     )
@@ -312,7 +312,8 @@ def my_reports() -> str:
     shown.reverse()
     also = zones_service.for_reports(get_session(), [f["id"] for f in shown])
     return render_template("reports.html", features=shown, truncated=page.next_cursor is not None,
-                           show_withdrawn=show_withdrawn, hidden=len(page.features) - len(shown), zones=also)
+                           show_withdrawn=show_withdrawn, hidden=len(page.features) - len(shown), zones=also,
+                           awaiting=reports_service.awaiting_answer(get_session(), current()))
 
 
 @bp.get("/tableau-de-bord")
