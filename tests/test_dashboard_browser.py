@@ -4,6 +4,7 @@ no console error, no failed request, screenshots in ``test-artifacts/``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,6 +194,9 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     assert page.locator("#commune-table tbody tr td:nth-child(2)").first.inner_text() == "Aiseau-Presles"
     page.select_option("#indicator", "reports_per_1000_inhabitants")
     assert "Signalements / 1 000 hab." in page.inner_text("#legend")
+    # a few reports per 1,000 inhabitants: the classes read apart ("0,00 – 0,00" before)
+    classes = page.locator("#legend .row").all_inner_texts()
+    assert len(classes) == 6 and len(set(classes)) == 6 and not any(re.search(r"^0,0+ – 0,0+$", c) for c in classes), classes
     page.screenshot(path=str(ARTIFACTS / "referent-dashboard.png"), full_page=True)
 
     # the commune sheet, from the table, on screen and printed

@@ -99,10 +99,18 @@
     }
     const legend = document.getElementById("legend");
     legend.replaceChildren(el("div", spec.label));
+    // as many decimals as the classes need to read apart (0.004 reports per 1,000 inhabitants
+    // read "0.00 – 0.00" with the indicator's two), at most five
+    let digits = spec.digits;
+    const shown = (d) => limits.map((v) => fmt(v * spec.scale, d));
+    while (digits < 5 && limits.length > 1 && (new Set(shown(digits)).size < limits.length
+           || limits.some((v) => v > 0 && Number((v * spec.scale).toFixed(digits)) === 0))) {
+      digits += 1;
+    }
     const labels = limits.length === 1 ? [T.no_value] : limits.map((low, i) => {
       const high = limits[i + 1];
-      const a = fmt(low * spec.scale, spec.digits);
-      return high === undefined ? `> ${a}${spec.unit}` : `${a} – ${fmt(high * spec.scale, spec.digits)}${spec.unit}`;
+      const a = fmt(low * spec.scale, digits);
+      return high === undefined ? `> ${a}${spec.unit}` : `${a} – ${fmt(high * spec.scale, digits)}${spec.unit}`;
     });
     // every colour the map uses: communes at 0 (or without a value) get the palette's first
     // colour, the classes above 0 the others
