@@ -371,7 +371,8 @@ TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
     "geosignal.ui_text": _tables("WARNINGS_FR", "MAP_MESSAGES", "DASHBOARD_MESSAGES", "IMPORT_MESSAGES",
                                  "QUEUE_MESSAGES", "QUEUE_PROMPTS", "REPORT_PAGE_MESSAGES", "ZONE_STATES_FR",
                                  "EVIDENCE_FIELDS_FR", "DRAW_LOCAL", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",
-                                 "EXPORT_FILTER_LABELS", "INDICATORS", "PROVINCES_FR"),
+                                 "EXPORT_FILTER_LABELS", "INDICATORS", "PROVINCES_FR",
+                                 "DECISION_LABELS_FR"),
 }
 
 

@@ -491,6 +491,21 @@ def event_label(action: str, target: str | None = None) -> str:
     return _(french) if french else action_label(action, target)
 
 
+#: What the text that put a report in its status is, shown at the top of its page (the
+#: referent's question, the reason of a rejection, the operator's note).
+DECISION_LABELS_FR: dict[str, str] = {
+    "needs_info": "Question du référent",
+    "rejected": "Motif du rejet",
+    "resolved": "Note de l'opérateur",
+    "not_resolved": "Note de l'opérateur",
+}
+
+
+def decision_label(status: str) -> str:
+    """Return the label of the text that put a report in ``status``, in the current language."""
+    return _(DECISION_LABELS_FR[status])
+
+
 def text_label(kind: str) -> str:
     """Return the label of the text field a transition requires (``reason``, ``question``,
     ``answer``, ``note``) in the current language."""

@@ -48,3 +48,32 @@ def test_the_representative_is_told_which_reports_wait_for_her_answer(db, client
     client.post("/logout", headers=representative.headers)
     referent.login()
     assert 'id="awaiting-answer"' not in client.get("/signalements").get_data(as_text=True)
+
+
+def _move(account, rid: str, to: str, reason: str) -> None:  # noqa: ANN001
+    response = account.post(f"/api/v1/reports/{rid}/transitions", data=json.dumps({"to": to, "reason": reason}),
+                            content_type="application/json")
+    assert response.status_code == 200, response.get_json()
+
+
+def _decision(html: str) -> str | None:
+    box = re.search(r'<div class="flash notice decision" id="decision" role="note">(.*?)</div>', html, re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", box.group(1)).split()) if box else None
+
+
+def test_the_question_or_the_reason_is_at_the_top_of_the_report_page(db, client, representative, referent) -> None:  # noqa: ANN001
+    asked, rejected, plain = (_post(representative, k) for k in range(3))
+    _move(referent, asked, "needs_info", "Quelle rue exactement ?\nEt à quelle heure ?")
+    _move(referent, rejected, "rejected", "Zone couverte en 4G selon notre mesure.")
+    representative.login()
+    question = _decision(client.get(f"/signalements/{asked}").get_data(as_text=True))
+    assert question is not None and question.startswith("Question du référent · ")
+    assert question.endswith("Quelle rue exactement ? Et à quelle heure ? Répondre")  # and the way to answer
+    reason = _decision(client.get(f"/signalements/{rejected}").get_data(as_text=True))
+    assert reason is not None and reason.startswith("Motif du rejet · ")
+    assert reason.endswith("Zone couverte en 4G selon notre mesure.")  # nothing to answer
+    assert _decision(client.get(f"/signalements/{plain}").get_data(as_text=True)) is None
+    # in Dutch
+    client.set_cookie("geosignal_lang", "nl")
+    dutch = _decision(client.get(f"/signalements/{rejected}").get_data(as_text=True))
+    assert dutch is not None and dutch.startswith("Reden van de afwijzing · ")

@@ -51,6 +51,15 @@ def _thread(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in history if e["action"] in ("ask", "answer") and e.get("reason")]
 
 
+def _decision(history: list[dict[str, Any]], status: str) -> dict[str, Any] | None:
+    """The latest event that put the report in its current ``status`` with a text (the
+    referent's question, a rejection's reason, the operator's note), shown at the top of its
+    page; None for the other statuses."""
+    if status not in ui_text.DECISION_LABELS_FR:
+        return None
+    return next((e for e in reversed(history) if e.get("to") == status and e.get("reason")), None)
+
+
 def render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -> tuple[str, int]:
     """The report page of ``feature`` with ``status``; ``extra`` goes to the template (a failed
     action and its typed text, refused evidence and its values)."""
@@ -59,6 +68,7 @@ def render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -
     history = audit_service.history(get_session(), uuid.UUID(feature["id"]), viewer=user)
     page = render_template(
         "report.html", feature=feature, p=props, history=history, thread=_thread(history),
+        decision=_decision(history, props["status"]),
         actions=policy.allowed_transitions(user, props["commune_nis"], props["status"]),
         may_edit=policy.may_edit_report(user, props["commune_nis"], props["status"]),
         tiles=_tiles(), geometry_json=json.dumps(feature["geometry"]),
