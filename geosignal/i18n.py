@@ -205,8 +205,8 @@ def translate_tree(tree: Any) -> Any:
 
 def js_catalogue(lang: str) -> dict[str, Any]:
     """Return what the pages' scripts read (``window.geosignalI18n``) in ``lang``:
-    ``{lang, locale (Intl), date (toLocaleDateString options), labels (vocabulary),
-    fields (report properties), errors (message of each code), messages and params (the
+    ``{lang, locale (Intl), colon (between a label and its value), date (toLocaleDateString
+    options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
     warnings, map, dashboard, import, queue, report_page (each script's messages), draw (Leaflet.draw's
     L.drawLocal), leaflet}``. The served script adds ``problemText(problem)``: what a person
@@ -218,6 +218,7 @@ def js_catalogue(lang: str) -> dict[str, Any]:
         return {
             "lang": lang,
             "locale": JS_LOCALES[lang],
+            "colon": ui_text.colon(lang),
             "date": JS_DATE_OPTIONS[lang],
             "labels": translate_tree(contract.value_labels()),
             "fields": {p.name: _(p.label) for p in contract.PROPERTIES},

@@ -530,12 +530,13 @@ def published_indicator(indicator: str) -> str:
     return _(french) if french else indicator
 
 
-def colon() -> str:
-    """Return what separates a label from its value in the current language: ``" : "`` in
-    French (a space before the colon), ``": "`` in Dutch and English."""
+def colon(lang: str | None = None) -> str:
+    """Return what separates a label from its value in ``lang`` (default: the current
+    language): ``" : "`` in French (a space before the colon), ``": "`` in Dutch and English.
+    The pages' scripts read the same from their catalogue (``colon``)."""
     from geosignal.i18n import language
 
-    return " : " if language() == "fr" else ": "
+    return " : " if (lang or language()) == "fr" else ": "
 
 
 #: Belgium's provinces as the communes' data names them (French), translated where shown.

@@ -503,6 +503,7 @@ def test_workflow_pages_in_dutch_and_english(app, db, lang: str) -> None:  # noq
         f"/i18n/{lang}.js").get_data(as_text=True)).group(1))
     assert catalogue["queue"]["loaded_other"] == {"nl": "%(total)s meldingen in afwachting; %(shown)s getoond.",
                                                   "en": "%(total)s reports waiting; %(shown)s shown."}[lang]
+    assert catalogue["colon"] == ": "  # "Label: value" ("Label : value" in French)
     assert catalogue["queue"]["loaded_one"] == {"nl": "%(total)s melding in afwachting; %(shown)s getoond.",
                                                 "en": "%(total)s report waiting; %(shown)s shown."}[lang]
     assert catalogue["queue"]["selected_other"] == {"nl": "%(n)s geselecteerd", "en": "%(n)s selected"}[lang]

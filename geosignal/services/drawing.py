@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
 from geosignal.services import communes as communes_service
+from geosignal.services.aggregation.filters import COUNTED_STATUSES
 from geosignal.services.intake import Limits, ServiceArea
 
 
@@ -76,8 +77,6 @@ def counted_points(session: Session, nis_code: str, limit: int = SHEET_MAX_POINT
     """Return the point reports the figures of ``nis_code`` count (home commune, a counted
     status) as one GeoJSON MultiPoint (EPSG:4326, ``[lon, lat]``, 7 decimals), at most
     ``limit`` of them in filing order, or None when there are none. One statement."""
-    from geosignal.services.aggregation import COUNTED_STATUSES
-
     found = session.scalar(text(
         "SELECT ST_AsGeoJSON(ST_Collect(g), 7) FROM (SELECT r.geometry AS g FROM reports r "
         "WHERE r.commune_nis = :nis AND r.status = ANY(CAST(:statuses AS varchar[])) "

@@ -12,8 +12,7 @@
   const table = document.getElementById("commune-table");
   const I = window.geosignalI18n || {};
   const T = I.dashboard || {};
-  // "Label : value" in French (a space before the colon), "Label: value" in Dutch and English
-  const COLON = String(I.locale || "fr").slice(0, 2) === "fr" ? " : " : ": ";
+  const COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   const LOCALE = I.locale || "fr-BE";
   const fill = (text, values) => String(text || "").replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? "" : values[k]));
   const fmt = (value, digits) => value === null || value === undefined ? "—"
@@ -74,7 +73,7 @@
     box.appendChild(el("strong", `${row.name_fr} (${row.nis_code})`));
     const spec = INDICATORS[indicator];
     const value = row[indicator];
-    box.appendChild(el("div", `${spec.label} : ${value === null ? "—" : fmt(value * spec.scale, spec.digits) + spec.unit}`));
+    box.appendChild(el("div", `${spec.label}${COLON}${value === null ? "—" : fmt(value * spec.scale, spec.digits) + spec.unit}`));
     box.appendChild(el("div", fill(T.reports_count, {n: row.report_count})));
     return box;
   }

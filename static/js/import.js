@@ -30,8 +30,7 @@
   var LABELS = I.labels || {};
   var WARNINGS = I.warnings || {};
   var T = I["import"] || {};
-  // "Label : value" in French (a space before the colon), "Label: value" in Dutch and English
-  var COLON = String(I.locale || "fr").slice(0, 2) === "fr" ? " : " : ": ";
+  var COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   function fill(text, values) {
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
   }

@@ -19,8 +19,7 @@
   var LABELS = I.labels || {};
   var ERRORS = I.errors || {};
   var LOCALE = I.locale || "fr-BE";
-  // "Label : value" in French (a space before the colon), "Label: value" in Dutch and English
-  var COLON = LOCALE.slice(0, 2) === "fr" ? " : " : ": ";
+  var COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   var COLOURS = JSON.parse(pane.dataset.statusColours || "{}");
   // The popup's lines: [{name, label, kind}] from the report contract (geosignal/contract.py).
   var POPUP = JSON.parse(pane.dataset.popup || "[]");
