@@ -161,7 +161,7 @@ def test_history_reads_in_plain_french_and_the_page_marks_a_run(db, client, repo
     db.commit()
     assert referent.login().status_code == 302
     page = client.get("/exports").get_data(as_text=True)
-    assert ("Export du 3 mars 2026, 3 signalements de Charleroi, période du 1 janvier 2026 au 31 mars 2026, "
+    assert ("Export du 3 mars 2026 à 10:00, 3 signalements de Charleroi, période du 1 janvier 2026 au 31 mars 2026, "
             "pas encore marqué comme transmis.") in plain(page)
     token = csrf_token(page)
     assert client.post(f"/exports/{run_id}/transmis").status_code == 400  # no CSRF token
@@ -172,8 +172,8 @@ def test_history_reads_in_plain_french_and_the_page_marks_a_run(db, client, repo
     db.commit()
     page = client.get("/exports").get_data(as_text=True)
     assert "3 signalements passent à « Transmis »." in page
-    sentence = ("Export du 3 mars 2026, 3 signalements de Charleroi, période du 1 janvier 2026 au 31 mars 2026, "
-                "transmis à DWconnect le 4 mars 2026 par referent@igretec.com (Référent·e Smart Region).")
+    sentence = ("Export du 3 mars 2026 à 10:00, 3 signalements de Charleroi, période du 1 janvier 2026 au 31 mars 2026, "
+                "transmis à DWconnect le 4 mars 2026 à 09:30 par referent@igretec.com (Référent·e Smart Region).")
     assert sentence in plain(page)
     assert f'action="/exports/{run_id}/transmis"' not in page  # no button once transmitted
     again = client.post(f"/exports/{run_id}/transmis", data={"csrf_token": token}, follow_redirects=True)
