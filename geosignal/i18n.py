@@ -374,6 +374,7 @@ TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
                                  "EVIDENCE_FIELDS_FR", "DRAW_LOCAL", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",
                                  "EXPORT_FILTER_LABELS", "INDICATORS", "PROVINCES_FR",
                                  "DECISION_LABELS_FR"),
+    "geosignal.services.aggregation.downloads": _tables("CSV_COLUMNS", "SURVEY_CSV_COLUMNS", "CSV_WORDS"),
 }
 
 

@@ -351,7 +351,25 @@ def test_csv_for_excel(db, admin, referent) -> None:  # noqa: ANN001
     assert charleroi[rows[0].index("Surface communale (km²)")] == "103,014"  # EPSG:31370
     point = referent.get("/api/v1/stats/communes.csv").get_data().decode("utf-8-sig")
     assert "103.014" in point and "103,014" not in point
+    assert rows[0][rows[0].index("Réseau : Mobile") + 1] == "Réseau : Fixe"  # breakdown columns, labelled
+    assert "Technologies : 4G" in rows[0] and "Opérateurs : Telenet/BASE" in rows[0]
+    assert charleroi[rows[0].index("Problème : Aucune couverture")] == "1"
     assert referent.get("/api/v1/stats/communes.csv?decimal=semicolon").status_code == 400
+
+
+@pytest.mark.parametrize(("lang", "first", "territory", "breakdown"), [
+    ("nl", ["NIS-code", "Gemeente", "Bevolking", "Jaar bevolking", "Oppervlakte gemeente (km²)", "Meldingen"],
+     "Grondgebied", "Netwerk: Mobiel"),
+    ("en", ["NIS code", "Commune", "Population", "Population year", "Commune area (km²)", "Reports"],
+     "Territory", "Network: Mobile"),
+])
+def test_csv_is_headed_in_the_readers_language(db, referent, lang: str, first: list[str], territory: str,  # noqa: ANN001
+                                               breakdown: str) -> None:
+    response = referent.get("/api/v1/stats/communes.csv", headers={"Accept-Language": lang})
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:6] == first and breakdown in rows[0]
+    assert len(rows) == 1 + 30 + 1 and rows[-1][:2] == ["", territory]
+    assert not [h for h in rows[0] if h in ("Code INS", "Surface communale (km²)", "Part zone blanche (%)")]
 
 
 def test_geojson_download(db, referent) -> None:  # noqa: ANN001

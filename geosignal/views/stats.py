@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask_babel import gettext
 
-from geosignal import formparse, policy
+from geosignal import formparse, policy, ui_text
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -50,14 +51,17 @@ def communes() -> Response:
 
 @bp.get("/communes.csv")
 def communes_csv() -> Response:
-    """The commune table as CSV for Excel: UTF-8 BOM, ``;``; ``decimal=comma`` for 3,14."""
+    """The commune table as CSV for Excel: UTF-8 BOM, ``;``; ``decimal=comma`` for 3,14;
+    headed in the reader's language (account, cookie, then ``Accept-Language``; French by
+    default)."""
     current()
     filters = _filters()
     decimal = request.args.get("decimal", "point")
     if decimal not in ("point", "comma"):
         raise GeosignalError("invalid_request", "decimal must be 'point' or 'comma'", where="decimal")
     table = aggregation.commune_table(get_session(), filters, with_survey=True)
-    body = aggregation.table_csv(table, decimal_comma=decimal == "comma")
+    body = aggregation.table_csv(table, decimal_comma=decimal == "comma", translate=gettext,
+                                 colon=ui_text.colon())
     return Response(body.encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="geosignal-communes.csv"'})
 
