@@ -274,3 +274,34 @@ def test_answered_questions_come_back_flagged(db, dataset, referent) -> None:  #
     assert [(names(page, dataset)[i], item["answered"]) for i, item in enumerate(page.items)] == \
         [("r1", False), ("r2", True), ("r4", False), ("r6", False)]
     assert all(item["reference"].startswith("CM-") for item in page.items)
+    answered = page.items[1]
+    assert (answered["question"], answered["answer"]) == ("Quelle rue exactement ?", "Rue de la Station, côté gare")
+    assert [(i["question"], i["answer"]) for i in page.items if i is not answered] == [(None, None)] * 3
+    # asked again: the card shows the last question and its answer, never an older pair
+    workflow_service.transition(db, dataset["r2"], "needs_info", ref, "Quel numéro ?")
+    db.commit()
+    assert read(db, dataset)[0] == ["r1", "r4", "r6"]
+    waiting = queue_service.read_queue(db, queue_service.QueueFilters(statuses=("needs_info",))).items[0]
+    assert (waiting["answered"], waiting["question"], waiting["answer"]) == (False, None, None)
+    workflow_service.transition(db, dataset["r2"], "submitted", admin, "Le 12")
+    db.commit()
+    again = queue_service.read_queue(db).items[1]
+    assert (again["question"], again["answer"]) == ("Quel numéro ?", "Le 12")
+
+
+def test_the_card_shows_the_communes_answer(db, dataset, client, referent) -> None:  # noqa: ANN001
+    from geosignal.services import workflow as workflow_service
+
+    admin = db.query(User).filter_by(email="queue-admin@igretec.com").one()
+    ref = db.query(User).filter_by(email=referent.email).one()
+    workflow_service.transition(db, dataset["r2"], "needs_info", ref, "Quelle rue <exactement> ?")
+    workflow_service.transition(db, dataset["r2"], "submitted", admin, "Rue de la Station\ncôté gare")
+    db.commit()
+    assert referent.login().status_code == 302
+    html = client.get("/validation").get_data(as_text=True)
+    card = html[html.index(f'id="q-{dataset["r2"]}"'):]
+    card = card[:card.index("</li>")]
+    assert '<dd data-field="question">Quelle rue &lt;exactement&gt; ?</dd>' in card
+    assert '<dd data-field="answer">Rue de la Station\ncôté gare</dd>' in card
+    other = html[html.index(f'id="q-{dataset["r1"]}"'):]
+    assert 'data-field="exchange" hidden' in other[:other.index("</li>")]

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import delete, text
 
 from geosignal.models import CommuneStats, Report, User
+from geosignal.services import workflow as workflow_service
 from geosignal.services.users import create_user
 from tests.conftest import ARTIFACTS, CHARLEROI
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
@@ -28,7 +29,8 @@ CHATELET = "52012"
 @pytest.fixture(scope="module")
 def queue_server(app) -> Iterator[dict]:  # noqa: ANN001
     """geosignal on a free port with a referent and seven submitted reports (five in Charleroi,
-    two in Châtelet) and one validated; removed afterwards."""
+    two in Châtelet, the second asked a question and answered) and one validated; removed
+    afterwards."""
     database = app.extensions["geosignal.db"]
     with database.session() as session:
         create_user(session, "queue-ref@igretec.com", "referent", None, PASSWORD)
@@ -43,6 +45,10 @@ def queue_server(app) -> Iterator[dict]:  # noqa: ANN001
                 for i in range(2)]
         ids.append(add_report(session, admin, square_lambert(X0, Y0 + 2000, 200), status="validated",
                               created="2026-01-20", description="Déjà validé"))
+        referent = session.query(User).filter_by(email="queue-ref@igretec.com").one()
+        session.flush()
+        workflow_service.transition(session, ids[6], "needs_info", referent, "Quelle rue exactement ?")
+        workflow_service.transition(session, ids[6], "submitted", admin, "Rue du Moulin, après le pont")
         session.commit()
     with serving(app) as base:
         yield {"base": base, "ids": ids, "app": app, "stub": type("NoStub", (), {"base": base})()}
@@ -171,7 +177,18 @@ def test_queue_on_a_phone(queue_server, browser) -> None:  # noqa: ANN001, F811
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert _small_targets(page) == []
     assert not page.locator("#queue-map").is_visible()  # no map until a report is chosen
+    answered = queue_server["ids"][6]
+    exchange = ("() => Array.from(document.querySelectorAll('#queue-items .queue-exchange'))"
+                ".filter(e => !e.hidden).map(e => [e.closest('li').dataset.id, e.innerText])")
+    expected = [[answered, "Question du référent\nQuelle rue exactement ?\nRéponse de la commune\n"
+                           "Rue du Moulin, après le pont"]]
+    assert page.evaluate(exchange) == expected  # the server's card
     page.screenshot(path=str(ARTIFACTS / "queue-390.png"), full_page=True)
+    page.evaluate("document.querySelectorAll('#queue-items li').forEach(li => { li.dataset.old = '1'; }); "
+                  "document.getElementById('queue-filters').requestSubmit()")
+    page.wait_for_function("() => !document.querySelector('#queue-items li[data-old]')")
+    ready(page, 2)
+    assert page.evaluate(exchange) == expected  # the script's card
     first = card_ids(page)[0]
     page.click(f"#q-{first} .queue-select")
     page.wait_for_function("id => document.getElementById('queue').dataset.mapShown === id", arg=first)

@@ -223,10 +223,17 @@ SELECT r.id, r.seq, r.reference, r.status, r.commune_nis, c.name_fr, r.network, 
        ST_GeometryType(r.geometry) AS geometry_type,
        ST_Area(ST_Transform(r.geometry, 31370)) AS area_m2,
        ST_Length(ST_Transform(r.geometry, 31370)) AS length_m,
-       (SELECT a.action = 'answer' FROM audit_events a WHERE a.report_id = r.id AND a.to_status IS NOT NULL
-        ORDER BY a.id DESC LIMIT 1) AS answered,
+       last_move.action = 'answer' AS answered, asked.reason AS question,
+       CASE WHEN last_move.action = 'answer' THEN last_move.reason END AS answer,
        (SELECT count(*) FROM reports r WHERE {where}) AS total
 FROM reports r JOIN communes c ON c.nis_code = r.commune_nis
+LEFT JOIN LATERAL (SELECT a.id, a.action, a.reason FROM audit_events a
+                   WHERE a.report_id = r.id AND a.to_status IS NOT NULL
+                   ORDER BY a.id DESC LIMIT 1) last_move ON true
+LEFT JOIN LATERAL (SELECT q.reason FROM audit_events q
+                   WHERE last_move.action = 'answer' AND q.report_id = r.id AND q.action = 'ask'
+                     AND q.id < last_move.id
+                   ORDER BY q.id DESC LIMIT 1) asked ON true
 WHERE {where} AND r.seq > :q_after
 ORDER BY r.seq
 LIMIT :q_limit
@@ -248,7 +255,8 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
     """Return one page of the validation queue, oldest first (one statement; see the module).
 
     Each item: ``id``, ``reference`` (``CM-YYYY-NNNNN``), ``status``, ``answered`` (its last
-    move was the representative's answer to a question), ``commune_nis``, ``commune_name``, ``network``,
+    move was the representative's answer to a question) with ``question`` and ``answer`` (the
+    referent's question and the commune's answer; None unless ``answered``), ``commune_nis``, ``commune_name``, ``network``,
     ``technologies``, ``operators``, ``issue``, ``households_affected``,
     ``businesses_affected``, ``description``, ``observed_at``, ``reported_at`` (ISO 8601,
     Brussels time), ``geometry_kind`` (``point``, ``line``, ``zone``), ``area_m2`` (zones) and
@@ -270,7 +278,8 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
     for r in rows:
         kind = contract.geometry_kind(r.geometry_type.removeprefix("ST_"))
         item = {
-            "id": str(r.id), "reference": r.reference, "status": r.status, "answered": bool(r.answered), "commune_nis": r.commune_nis, "commune_name": r.name_fr,
+            "id": str(r.id), "reference": r.reference, "status": r.status, "answered": bool(r.answered),
+            "question": r.question if r.answered else None, "answer": r.answer, "commune_nis": r.commune_nis, "commune_name": r.name_fr,
             "network": r.network, "technologies": list(r.technologies or []), "operators": list(r.operators or []),
             "issue": r.issue, "households_affected": r.households_affected,
             "businesses_affected": r.businesses_affected, "description": r.description,

@@ -101,6 +101,9 @@
     }
     field(li, "evidence_stale").hidden = !item.evidence_stale;
     field(li, "description").textContent = item.description || "";
+    field(li, "exchange").hidden = !item.answered;
+    field(li, "question").textContent = item.question || "";
+    field(li, "answer").textContent = item.answer || "";
     var link = field(li, "page_link");
     if (root.dataset.reportPage) { link.href = root.dataset.reportPage.replace(ZERO, item.id); }
     showActions(li);
