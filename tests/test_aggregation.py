@@ -372,6 +372,26 @@ def test_csv_is_headed_in_the_readers_language(db, referent, lang: str, first: l
     assert not [h for h in rows[0] if h in ("Code INS", "Surface communale (km²)", "Part zone blanche (%)")]
 
 
+def test_locations_close_in_carry_the_shapes(db, admin, referent) -> None:  # noqa: ANN001
+    """From zoom 13 on, stretches and zones come with their shapes (drawn as they are, not as
+    a dot); a zone whose inside point is out of view but whose shape is in view is there too."""
+    _file_border_crossing_reports(db, admin)
+    body = referent.get("/api/v1/stats/locations?bbox=4.0,49.9,4.8,50.7&zoom=16").get_json()
+    assert body["mode"] == "points" and [i[2] for i in body["items"]] == [2, 2, 2, 1, 1, 0, 0]
+    shapes = body["shapes"]
+    assert [s["type"] if s else None for s in shapes] == ["Polygon"] * 3 + ["LineString"] * 2 + [None] * 2
+    assert [to_lambert72(shape(s)).area for s in shapes[:3]] == pytest.approx([1e6] * 3, rel=1e-4)  # m², EPSG:31370
+    assert [to_lambert72(shape(s)).length for s in shapes[3:5]] == pytest.approx([3000, 1000], rel=1e-4)  # m
+    # a box over the south-west corner of the 1 km² zone of Charleroi only (50 m × 50 m)
+    corner = shapely.box(X0 - 2000 - 50, Y0 - 2000 - 50, X0 - 2000 + 50, Y0 - 2000 + 50)
+    x0, y0, x1, y1 = reproject(corner, LAMBERT72, WGS84).bounds
+    bbox = f"{x0:.6f},{y0:.6f},{x1:.6f},{y1:.6f}"
+    close = referent.get(f"/api/v1/stats/locations?bbox={bbox}&zoom=18").get_json()
+    assert (close["total"], len(close["shapes"]), close["items"][0][2]) == (1, 1, 2)
+    assert to_lambert72(shape(close["shapes"][0])).area == pytest.approx(1e6, rel=1e-4)
+    assert referent.get(f"/api/v1/stats/locations?bbox={bbox}&zoom=12").get_json()["total"] == 0  # its dot is away
+
+
 def test_geojson_download(db, referent) -> None:  # noqa: ANN001
     response = referent.get("/api/v1/stats/communes.geojson")
     assert response.status_code == 200 and response.mimetype == "application/geo+json"
@@ -391,6 +411,7 @@ def test_locations_points_then_cells(db, admin, referent, monkeypatch) -> None: 
     cells = referent.get(f"/api/v1/stats/locations?bbox={bbox}&zoom=10&network=mobile").get_json()
     assert cells["mode"] == "cells" and cells["total"] == 6
     assert sum(i[2] for i in cells["items"]) == 6
+    assert "shapes" not in body  # far out, every report is a dot
     assert referent.get("/api/v1/stats/locations?bbox=1,2,3&zoom=3").status_code == 400
     rep = make_account(admin.client, db, "x@charleroi.be", "representative", CHARLEROI)
     assert rep.get(f"/api/v1/stats/locations?bbox={bbox}&zoom=10").status_code == 403

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import shapely
+from shapely.geometry import Point
 from sqlalchemy import delete, text
 
 from geosignal.geo import LAMBERT72, WGS84, reproject
@@ -233,3 +234,24 @@ def test_dashboard_cells_when_many(dashboard_server, browser, monkeypatch) -> No
     watch.context.close()
 
 
+
+
+@pytest.mark.browser
+def test_dashboard_close_in_draws_zones_as_zones(dashboard_server, browser) -> None:  # noqa: ANN001, F811
+    """Close in (zoom ≥ 13), a zone is drawn as its shape, not as a dot (found by a referent's trial)."""
+    watch = PageWatch(browser, dashboard_server)
+    watch.login("dash-ref@igretec.com")
+    page = watch.page
+    _wait_ready(page, 9)
+    lon, lat = reproject(Point(X0 - 2500 + 400, Y0 - 2500 + 400), LAMBERT72, WGS84).coords[0]  # 1st square's centre
+    page.evaluate("([lat, lon]) => { const p = document.getElementById('map-pane');"
+                  " p.dataset.locationsTotal = ''; window[p.dataset.map].setView([lat, lon], 16); }", [lat, lon])
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.locationsTotal !== ''")
+    shapes = page.locator(".leaflet-overlay-pane path[stroke-width='3']")
+    # the squares overlapping the view: 800 m wide, 300 m apart, the view ~1 km wide at zoom 16
+    assert shapes.count() == int(page.evaluate("document.getElementById('map-pane').dataset.locationsTotal")) >= 2
+    box = shapes.first.bounding_box()
+    assert box["width"] > 100 and box["height"] > 100  # drawn as a zone, hundreds of pixels wide
+    page.screenshot(path=str(ARTIFACTS / "referent-dashboard-close-in.png"))
+    watch.assert_clean()
+    watch.context.close()

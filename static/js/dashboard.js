@@ -264,7 +264,7 @@
   if (!Number.isFinite(map.getMaxZoom())) map.setMaxZoom(18);
   const heat = L.heatLayer([], {radius: 22, blur: 18, maxZoom: 13, minOpacity: 0.3});
   const clusters = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false});
-  const cellsLayer = L.layerGroup();
+  const cellsLayer = L.layerGroup();  // the server's cells, or close in the shapes of stretches and zones
   const KINDS = ["point", "line", "zone"].map((k) => (I.labels || {})[k] || k);
 
   function syncLayers() {
@@ -287,9 +287,16 @@
     cellsLayer.clearLayers();
     if (body.mode === "points") {
       heat.setLatLngs(body.items.map(([lon, lat]) => [lat, lon, 1]));
-      clusters.addLayers(body.items.map(([lon, lat, kind]) =>
+      // close in, road stretches and zones are drawn as they are (shapes), points as dots
+      const shapes = body.shapes || [];
+      clusters.addLayers(body.items.filter((item, i) => !shapes[i]).map(([lon, lat, kind]) =>
         L.circleMarker([lat, lon], {radius: 6, color: "#7b241c", weight: 1, fillColor: "#e74c3c", fillOpacity: 0.8})
           .bindTooltip(KINDS[kind] || "")));
+      shapes.forEach((shape, i) => {
+        if (!shape) return;
+        cellsLayer.addLayer(L.geoJSON(shape, {style: {color: "#7b241c", weight: 3, fillColor: "#e74c3c", fillOpacity: 0.2}})
+          .bindTooltip(KINDS[body.items[i][2]] || ""));
+      });
     } else {
       const max = Math.max(1, ...body.items.map((i) => i[2]));
       heat.setLatLngs(body.items.map(([lon, lat, n]) => [lat, lon, n / max]));

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import text
@@ -12,6 +13,9 @@ from geosignal.services.aggregation.filters import NO_FILTERS, StatsFilters, _wh
 
 #: Above this many reports in the box, the map gets grid cells instead of points.
 MAX_POINTS = 2000
+#: From this Leaflet zoom on (a screen pixel ≈ 12 m at 50° N), road stretches and zones come
+#: with their shapes, drawn as they are rather than as a dot.
+SHAPES_ZOOM = 13
 
 
 def _max_points() -> int:
@@ -26,9 +30,13 @@ def report_locations(session: Session, bbox: tuple[float, float, float, float], 
     """Return where the reports are in a box, for the heatmap and the clustered markers.
 
     ``bbox`` is (min lon, min lat, max lon, max lat) in EPSG:4326; ``zoom`` the Leaflet zoom
-    (0–22). A report is located by a point on its surface (``ST_PointOnSurface``). When at
+    (0–22). A report is located by a point on its surface (``ST_PointOnSurface``), which must
+    lie in the box (from zoom :data:`SHAPES_ZOOM` on: its shape must touch the box). When at
     most :data:`MAX_POINTS` reports match, returns ``{"mode": "points", "items": [[lon, lat,
-    kind], …]}`` (kind 0 point, 1 line, 2 zone); otherwise ``{"mode": "cells", "cell_deg": d,
+    kind], …]}`` (kind 0 point, 1 line, 2 zone) and, from zoom :data:`SHAPES_ZOOM` on,
+    ``"shapes"``: one entry per item, None for a point, else the report's GeoJSON geometry
+    (EPSG:4326, 6 decimals) simplified to half a screen pixel at that zoom (topology kept);
+    otherwise ``{"mode": "cells", "cell_deg": d,
     "items": [[lon, lat, count], …]}``: reports counted on a grid of cells about 40 screen
     pixels wide, each placed at the mean position of its reports. Also ``total``.
     """
@@ -40,13 +48,24 @@ def report_locations(session: Session, bbox: tuple[float, float, float, float], 
     total = session.execute(text(f"SELECT count(*) FROM reports r WHERE r.geometry && {box} AND {cond}"),
                             params).scalar_one()
     if total <= _max_points():
+        shapes = zoom >= SHAPES_ZOOM
+        # half a screen pixel, in degrees of longitude at this zoom: a display tolerance only
+        params["half_pixel"] = 360.0 / (2 ** zoom) / 256 / 2
+        shape_sql = ("CASE WHEN ST_Dimension(r.geometry) > 0 THEN ST_AsGeoJSON("
+                     "ST_SimplifyPreserveTopology(r.geometry, :half_pixel), 6) END" if shapes else "NULL")
+        # with shapes, a report is in view when its shape is (a zone larger than the view)
+        in_view = f"ST_Intersects(g, {box})" if shapes else f"ST_Intersects(p, {box})"
         rows = session.execute(text(f"""
-            SELECT ST_X(p), ST_Y(p), dim FROM (
-              SELECT ST_PointOnSurface(r.geometry) AS p, ST_Dimension(r.geometry) AS dim, r.seq
+            SELECT ST_X(p), ST_Y(p), dim, shape FROM (
+              SELECT ST_PointOnSurface(r.geometry) AS p, r.geometry AS g, ST_Dimension(r.geometry) AS dim,
+                     r.seq, {shape_sql} AS shape
               FROM reports r WHERE r.geometry && {box} AND {cond}) q
-            WHERE ST_Intersects(p, {box}) ORDER BY seq"""), params)
-        items = [[round(x, 6), round(y, 6), dim] for x, y, dim in rows]
-        return {"mode": "points", "total": len(items), "items": items}
+            WHERE {in_view} ORDER BY seq"""), params).all()
+        items = [[round(x, 6), round(y, 6), dim] for x, y, dim, _shape in rows]
+        body: dict[str, Any] = {"mode": "points", "total": len(items), "items": items}
+        if shapes:
+            body["shapes"] = [json.loads(shape) if shape else None for *_xyd, shape in rows]
+        return body
     cell = 360.0 / (2 ** zoom) / 256 * 40
     params["cell"] = cell
     rows = session.execute(text(f"""
