@@ -385,6 +385,12 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     page.touchscreen.tap(*_map_point(page, *corners[0]))
     page.wait_for_function("() => document.getElementById('geometry').value !== ''")
     page.screenshot(path=str(ARTIFACTS / "ui-phone-drawn-390.png"))
+    # the measure floats over the map: the step bar is whole in the window, as before drawing
+    assert "Surface" in page.inner_text("#measure")
+    bar = page.locator(".step-bar").bounding_box()
+    assert bar["y"] + bar["height"] <= PHONE["height"], bar
+    measure, pane = page.locator("#measure").bounding_box(), page.locator("#map-pane").bounding_box()
+    assert pane["y"] <= measure["y"] and measure["y"] + measure["height"] <= pane["y"] + pane["height"] / 4
     page.tap("#to-form")  # the very first tap after closing the shape
     assert page.get_attribute("#map-layout", "data-step") == "form"
     assert page.is_visible("#report-form")
