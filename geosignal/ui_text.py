@@ -43,6 +43,8 @@ WARNINGS_FR: dict[str, str] = {
     "overlay_ignored": "Image superposée KML ignorée (ce n'est pas un signalement)",
     "columns_ignored": "Colonnes ignorées (ni propriété ni coordonnée)",
     "file_already_saved": "Fichier déjà enregistré",
+    "row_saved_before": "Ligne déjà enregistrée (envoi précédent)",
+    "rows_saved_before": "Lignes déjà enregistrées",
     "curve_linearised": "Arcs lus comme des segments droits",
 }
 
@@ -137,6 +139,14 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "already_saved_commune": "Ce fichier a déjà été enregistré le {date} par une autre personne de votre commune "
                              "(« {filename} », {saved} signalement(s)) : l'enregistrer à nouveau ajoute ses "
                              "signalements une seconde fois.",
+    # rows of an edited copy saved before, unchanged (the rows_saved_before warning): the latest save
+    "rows_saved_before": "{rows} ligne(s) de ce fichier sont identiques (lieu et attributs) à des lignes "
+                         "enregistrées le {date} (« {filename} ») : les enregistrer à nouveau ajoute ces "
+                         "signalements une seconde fois. Retirez-les du fichier avant d'enregistrer.",
+    "rows_saved_before_commune": "{rows} ligne(s) de ce fichier sont identiques (lieu et attributs) à des lignes "
+                                 "enregistrées le {date} par une autre personne de votre commune (« {filename} ») : "
+                                 "les enregistrer à nouveau ajoute ces signalements une seconde fois. Retirez-les "
+                                 "du fichier avant d'enregistrer.",
     # the link after a save, to the commune's reports
     "see_reports": "Voir les signalements",
     # a refused row's cell (the error's column, and the value it held when known)

@@ -7,15 +7,16 @@ the form becomes a report. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from werkzeug.serving import make_server
 
 from geosignal.models import Report, User
@@ -238,8 +239,28 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     assert page.inner_text("#preview-notes") == (
         f"Ce fichier a déjà été enregistré le {today:%d/%m/%Y} (« zones.geojson », 1 signalement(s)) : "
         "l'enregistrer à nouveau ajoute ses signalements une seconde fois.")
-    watch.assert_clean()
+    # a day later, an edited copy (a point added): its row saved before is said, and named
     database = app.extensions["geosignal.db"]
+    with database.session() as session:
+        session.execute(text("UPDATE import_files SET saved_at = saved_at - interval '1 day'"))
+        session.execute(text("UPDATE reports SET created_at = created_at - interval '1 day'"))
+        session.commit()
+    edited = collection.replace('"coordinates":[50.4108,4.444]', '"coordinates":[4.444,50.4108]')
+    page.set_input_files("#import-file", files=[{"name": "zones v2.geojson", "mimeType": "application/geo+json",
+                                                 "buffer": edited.encode()}])
+    page.click("#preview-button")
+    page.wait_for_function("() => document.getElementById('preview-notes').textContent.indexOf('identiques') >= 0")
+    yesterday = today - timedelta(days=1)
+    expected = (rf"1 ligne\(s\) de ce fichier sont identiques \(lieu et attributs\) à des lignes enregistrées "
+                rf"le {yesterday:%d/%m/%Y} \(« zones\.geojson »\) : les enregistrer à nouveau ajoute "
+                r"ces signalements une seconde fois\. Retirez-les du fichier avant d'enregistrer\.")
+    assert re.fullmatch(expected, page.inner_text("#preview-notes")), page.inner_text("#preview-notes")
+    assert page.locator("#preview-table tbody tr").nth(0).locator("td").last.inner_text() == \
+        "Ligne déjà enregistrée (envoi précédent)"
+    page.wait_for_selector("#import-map .leaflet-overlay-pane svg path >> nth=1")
+    page.wait_for_timeout(500)  # (the map fits the new features with an animation)
+    page.screenshot(path=str(ARTIFACTS / "import-preview-rows-saved-before.png"), full_page=True)
+    watch.assert_clean()
     with database.session() as session:
         descriptions = session.scalars(select(Report.description)).all()
         assert "<b>gras</b> & co" in descriptions

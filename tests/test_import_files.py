@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from geosignal.models import ImportFile
 from tests.conftest import CHARLEROI, make_account
@@ -60,3 +60,67 @@ def test_a_save_that_stores_nothing_is_not_remembered(db, client, representative
     response = upload_file(representative, outside, "ailleurs.csv", network="mobile", mode="valid_only")
     assert response.status_code == 201 and response.get_json()["saved"] == 0
     assert db.scalar(select(func.count()).select_from(ImportFile)) == 0
+
+
+def _age_the_saves(db) -> None:  # noqa: ANN001
+    """Move the saves and their reports a day back (past the seconds-long duplicate window)."""
+    db.execute(text("UPDATE import_files SET saved_at = saved_at - interval '1 day'"))
+    db.execute(text("UPDATE reports SET created_at = created_at - interval '1 day'"))
+
+
+def _codes(feature: dict) -> list[str]:
+    return [w["code"] for w in feature["warnings"]]
+
+
+def test_an_edited_copy_names_the_rows_saved_before(db, client, representative) -> None:  # noqa: ANN001
+    assert upload_file(representative, CAMPAIGN, "campagne.csv", network="mobile").status_code == 201
+    _age_the_saves(db)
+    saved_at = db.scalar(select(ImportFile.saved_at))
+    # row 2 corrected (its description), row 3 kept as it was, a row added
+    edited = ("latitude;longitude;operateur;description;date\r\n"
+              "50,4108;4,4440;Proximus;Pas de réseau rue de la Montagne (côté pair);15/11/2026\r\n"
+              "50,4200;4,4300;Orange;Signal faible près de l'église;16/11/2026\r\n"
+              "50,4050;4,4600;Base;Aucune donnée au parc;17/11/2026\r\n").encode("cp1252")
+    preview = upload_file(representative, edited, "campagne v2.csv", network="mobile", dry_run="true").get_json()
+    assert [(f["row"], _codes(f)) for f in preview["features"]] == [(2, []), (3, ["row_saved_before"]), (4, [])]
+    note = preview["features"][1]["warnings"][0]
+    assert (note["filename"], note["by_you"]) == ("campagne.csv", True)
+    assert datetime.fromisoformat(note["saved_at"]) == saved_at
+    (summary,) = [w for w in preview["warnings"] if w["code"] == "rows_saved_before"]
+    assert (summary["rows"], [s["filename"] for s in summary["saves"]]) == (1, ["campagne.csv"])
+    assert _warnings(upload_file(representative, edited, "v2.csv", network="mobile", dry_run="true")) == []
+    # the save says the same, stores what the user chose (the three rows), and remembers them
+    saved = upload_file(representative, edited, "campagne v2.csv", network="mobile")
+    assert saved.status_code == 201 and saved.get_json()["saved"] == 3
+    assert [_codes(f) for f in saved.get_json()["features"]] == [[], ["row_saved_before"], []]
+    assert count_reports(db) == 5
+    _age_the_saves(db)
+    # a colleague's copy with the added row: named in the latest save that held it, not by her
+    colleague = make_account(client, db, "greffier@charleroi.be", "representative", CHARLEROI)
+    third = upload_file(colleague, edited, "copie.csv", network="mobile", dry_run="true").get_json()
+    assert [(w["filename"], w["by_you"]) for f in third["features"] for w in f["warnings"]] == \
+        [("campagne v2.csv", False)] * 3
+    # (the very bytes of that save: the file-level note is file_already_saved's)
+    assert [(w["code"], w["filename"]) for w in third["warnings"]] == [("file_already_saved", "campagne v2.csv")]
+
+
+def test_the_same_file_again_is_said_once_for_the_file(db, client, representative) -> None:  # noqa: ANN001
+    assert upload_file(representative, CAMPAIGN, "campagne.csv", network="mobile").status_code == 201
+    _age_the_saves(db)
+    again = upload_file(representative, CAMPAIGN, "campagne.csv", network="mobile", dry_run="true").get_json()
+    assert [w["code"] for w in again["warnings"]] == ["file_already_saved"]  # no second file-level note
+    assert [_codes(f) for f in again["features"]] == [["row_saved_before"]] * 2
+
+
+def test_rows_moved_changed_or_of_another_user_are_new(db, client, representative) -> None:  # noqa: ANN001
+    assert upload_file(representative, CAMPAIGN, "campagne.csv", network="mobile").status_code == 201
+    _age_the_saves(db)
+    moved = CAMPAIGN.replace(b"50,4200;4,4300", b"50,4201;4,4300")  # about 11 m north
+    preview = upload_file(representative, moved, "campagne.csv", network="mobile", dry_run="true").get_json()
+    assert [_codes(f) for f in preview["features"]] == [["row_saved_before"], []]
+    fixed = upload_file(representative, CAMPAIGN, "campagne.csv", network="fixed", dry_run="true").get_json()
+    assert [_codes(f) for f in fixed["features"]] == [[], []]  # another network: another report
+    # someone outside the commune (an admin here) is not told of the commune's saves
+    admin = make_account(client, db, "admin@igretec.com", "admin")
+    other = upload_file(admin, moved, "campagne.csv", network="mobile", dry_run="true").get_json()
+    assert (other["accepted"], [_codes(f) for f in other["features"]], other["warnings"]) == (2, [[], []], [])

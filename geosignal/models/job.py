@@ -74,3 +74,7 @@ class ImportFile(Base):
     filename: Mapped[str] = mapped_column(String(255))
     saved: Mapped[int] = mapped_column(Integer)
     saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: the digests of the rows it stored, sorted little-endian uint64s
+    #: (:func:`geosignal.services.imports.row_digests`): an edited copy's unchanged rows are
+    #: said (``row_saved_before`` warnings)
+    row_digests: Mapped[bytes | None] = mapped_column(LargeBinary)

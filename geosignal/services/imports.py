@@ -320,7 +320,9 @@ def import_file(
     (nothing stored) instead of raising ``import_rejected`` (jobs report it themselves).
     A save that stores reports remembers the file by its SHA-256 (``import_files``); the
     preview and the save of the same bytes by the same user, or by someone of their commune,
-    then carry a file-level ``file_already_saved`` warning (:func:`_saved_before`).
+    then carry a file-level ``file_already_saved`` warning (:func:`_saved_before`). Rows of
+    an edited copy that were saved before, unchanged, carry ``row_saved_before`` and the file
+    ``rows_saved_before`` (:func:`_rows_saved_before`).
     """
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
@@ -385,7 +387,9 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         outcome.created_at = session.execute(text("SELECT now()")).scalar_one()
     else:  # one user's saves one after another: the same file saved twice at once is stored once
         outcome.created_at = session.execute(_SAVE_LOCK, {"uid": str(user.id)}).scalar_one()
-    _find_duplicates(session, user, accepted, outcome)
+    keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
+    _find_duplicates(session, user, accepted, keys, outcome)
+    digests = _rows_saved_before(session, user, accepted, keys, outcome)
     all_ok = outcome.refused == 0
     if not dry_run and (mode == "valid_only" or all_ok):
         new = [a for a in accepted if a.created]
@@ -394,9 +398,11 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
                    if progress else None)
         outcome.stored = True
         outcome.saved = len(new)
-        if new:  # remembered by its content: the same bytes saved again are said
+        if new:  # remembered by its content and its rows: the same bytes, or rows, saved again are said
+            created = digests[np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))]
             session.execute(_REMEMBER_FILE, {"sha": sha256, "uid": user.id, "nis": user.commune_nis,
-                                             "name": filename[:255], "saved": len(new)})
+                                             "name": filename[:255], "saved": len(new),
+                                             "rows": np.unique(created).astype("<u8").tobytes()})
     if progress:
         progress(total, total)
     if mode == "all" and not all_ok and not dry_run and raise_rejected:
@@ -412,8 +418,68 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
 _SAVED_BEFORE = text(
     "SELECT saved_at, filename, saved, user_id = :uid FROM import_files WHERE sha256 = :sha "
     "AND (user_id = :uid OR commune_nis = :nis) ORDER BY saved_at DESC LIMIT 1")
-_REMEMBER_FILE = text("INSERT INTO import_files (sha256, user_id, commune_nis, filename, saved) "
-                      "VALUES (:sha, :uid, :nis, :name, :saved)")
+_REMEMBER_FILE = text("INSERT INTO import_files (sha256, user_id, commune_nis, filename, saved, row_digests) "
+                      "VALUES (:sha, :uid, :nis, :name, :saved, :rows)")
+#: How many earlier saves (the latest, of the user or their commune) an upload's rows are
+#: compared with.
+ROWS_SAVED_BEFORE_FILES = 50
+_EARLIER_ROWS = text(
+    "SELECT saved_at, filename, user_id = :uid AS by_you, row_digests FROM import_files "
+    "WHERE (user_id = :uid OR commune_nis = :nis) AND row_digests IS NOT NULL "
+    "ORDER BY saved_at DESC, id DESC LIMIT :n")
+
+
+def row_digests(items: list[ReportInput], keys: list[bytes]) -> np.ndarray:
+    """Return one 64-bit digest per feature (``uint64`` array, same order) of what makes two
+    reports the same: the geometry up to vertex order (``keys``, from
+    :func:`~geosignal.services.intake.batch.geometry_keys`) and
+    :func:`~geosignal.services.reports.attribute_key`. Equal for a row kept unchanged in an
+    edited copy of a file; a collision (about one in 10¹⁹ per pair) only adds a warning."""
+    out = np.empty(len(items), dtype=np.uint64)
+    blake2b = hashlib.blake2b
+    for k, (item, gkey) in enumerate(zip(items, keys, strict=True)):
+        digest = blake2b(gkey, digest_size=8)
+        digest.update(repr(attribute_key(item.properties)).encode("utf-8", "backslashreplace"))
+        out[k] = int.from_bytes(digest.digest(), "little")
+    return out
+
+
+def _rows_saved_before(session: Session, user: User, accepted: list[_Accepted], keys: list[bytes],
+                       outcome: ImportOutcome) -> np.ndarray:
+    """Say which rows of the upload were saved before, set-wise: their digests
+    (:func:`row_digests`) are looked up in those of the latest :data:`ROWS_SAVED_BEFORE_FILES`
+    saves of the user or their commune (one query; ``numpy.isin`` per save). Each such row
+    that would create a report gets a ``row_saved_before`` warning naming the latest save
+    that held it (``filename``, ``saved_at`` ISO 8601, ``by_you``); the file gets a
+    ``rows_saved_before`` warning with their number and those saves (unless it is the very
+    file saved before: ``file_already_saved`` says it). Returns the digests."""
+    digests = row_digests([a.item for a in accepted], keys)
+    if not accepted:
+        return digests
+    earlier = session.execute(_EARLIER_ROWS, {"uid": user.id, "nis": user.commune_nis,
+                                              "n": ROWS_SAVED_BEFORE_FILES}).all()
+    if not earlier:
+        return digests
+    found = np.full(len(accepted), -1)
+    for f, save in enumerate(earlier):  # the latest first: a row names the latest save holding it
+        hit = (found < 0) & np.isin(digests, np.frombuffer(save.row_digests, dtype="<u8"))
+        found[hit] = f
+    creating = np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))
+    rows = np.flatnonzero((found >= 0) & creating)
+    if not len(rows):
+        return digests
+    notes = [{"filename": save.filename, "saved_at": save.saved_at.isoformat(), "by_you": bool(save.by_you)}
+             for save in earlier]
+    for k in rows.tolist():
+        item = accepted[k].item  # (features of a file may share one warnings list: never appended to)
+        item.warnings = [*item.warnings, {"code": "row_saved_before", **notes[found[k]]}]
+    if not any(w["code"] == "file_already_saved" for w in outcome.warnings):
+        files = sorted(set(found[rows].tolist()))
+        outcome.warnings.append({
+            "code": "rows_saved_before", "rows": len(rows), "saves": [notes[f] for f in files],
+            "detail": f"{len(rows)} row(s) are identical (place and attributes) to rows saved before from "
+                      f"{len(files)} earlier upload(s); saving them stores those reports a second time"})
+    return digests
 
 
 def _saved_before(session: Session, user: User, sha256: str) -> dict[str, Any] | None:
@@ -468,14 +534,14 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
     return accepted
 
 
-def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], outcome: ImportOutcome) -> None:
+def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], keys: list[bytes],
+                     outcome: ImportOutcome) -> None:
     """Mark probable duplicates, set-wise: a feature identical (geometry up to vertex order,
-    and attributes) to a report the user filed less than ``DUPLICATE_WINDOW_S`` seconds ago
-    (one query) or to an earlier feature of the same file names that report and creates
-    nothing."""
+    ``keys``, and attributes) to a report the user filed less than ``DUPLICATE_WINDOW_S``
+    seconds ago (one query) or to an earlier feature of the same file names that report and
+    creates nothing."""
     if not accepted:
         return
-    keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
     first: dict[tuple, uuid.UUID | _Accepted] = {}
     stored_geoms: set[bytes] = set()
     file_keys = set(keys)

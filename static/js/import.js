@@ -151,6 +151,11 @@
         return fill(w.by_you ? T.already_saved : T.already_saved_commune, {
           date: value(w.saved_at, "datetime"), filename: w.filename, saved: w.saved });
       }
+      if (w.code === "rows_saved_before" && T.rows_saved_before && w.saves && w.saves.length) {  // an edited copy
+        var latest = w.saves[0];
+        return fill(latest.by_you ? T.rows_saved_before : T.rows_saved_before_commune, {
+          rows: w.rows, date: value(latest.saved_at, "datetime"), filename: latest.filename });
+      }
       var what = w.columns || w.layers || w.members || w.href || w.name;
       if (Array.isArray(what)) { what = what.join(", "); }
       return (WARNINGS[w.code] || w.code) + (what ? COLON + what : "");
