@@ -378,6 +378,16 @@ def _echo_refused(features: Iterable[dict[str, Any]]) -> None:
             click.echo(f"{where}: {error['code']}: {error['detail']}", err=True)
 
 
+def _echo_file_warnings(warnings: Iterable[dict[str, Any]]) -> None:
+    """Print one line per file-level warning of an import (a file or rows saved before,
+    columns read for nothing…): ``warning: <code>: <detail or what it names>``."""
+    for warning in warnings:
+        said = warning.get("detail") or ", ".join(
+            str(v) if not isinstance(v, list) else ", ".join(map(str, v))
+            for k, v in warning.items() if k != "code")
+        click.echo(f"warning: {warning['code']}" + (f": {said}" if said else ""), err=True)
+
+
 def _import_options(command: Callable) -> Callable:
     """The argument and options of ``import-reports`` (shared by its two registrations)."""
     options = [
@@ -437,6 +447,7 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
             _echo_refused(error.extra.get("features", []))
             raise
         session.commit()
+    _echo_file_warnings(outcome.warnings)
     _echo_refused(outcome.refused_features())
     if dry_run and not valid_only and outcome.refused:
         raise GeosignalError(

@@ -123,6 +123,9 @@ def test_cli_import_dry_run_and_save(app, db, admin) -> None:  # noqa: ANN001
     assert result.exit_code == 0, result.output
     assert "3 saved" in result.output
     assert _count(db) == 3
+    again = runner.invoke(args=["import-reports", path, "--as", "admin@igretec.com", "--network", "mobile", "--dry-run"])
+    assert again.exit_code == 0 and "warning: file_already_saved: The same file ('22-csv-belgian-excel-utf8-bom.csv'" \
+        in again.output, again.output
     nan_case = str(CASES / "26-nan-infinity.csv")
     for extra in (["--dry-run"], []):
         bad = runner.invoke(args=["import-reports", nan_case, "--as", "admin@igretec.com", "--network", "mobile", *extra])
