@@ -175,8 +175,9 @@ QUEUE_MESSAGES: dict[str, Any] = {
     "error": "L'action a échoué : %(detail)s",
     "network_error": "Le serveur ne répond pas ; rien n'a été modifié. Réessayez.",
     "loading": "Chargement…",
-    "loaded_one": "%(total)s signalement en attente ; %(shown)s affiché.",
-    "loaded_other": "%(total)s signalements en attente ; %(shown)s affichés.",
+    # whatever the statuses chosen (not only those waiting): n == 1, and every other n
+    "loaded_one": "%(total)s signalement trouvé ; %(shown)s affiché.",
+    "loaded_other": "%(total)s signalements trouvés ; %(shown)s affichés.",
     "empty": "Aucun signalement ne correspond à ces filtres.",
     "map_loading": "Chargement de la forme…",
     "map_shown": "Forme du signalement %(ref)s affichée sur la carte.",
@@ -538,6 +539,22 @@ def published_indicator(indicator: str) -> str:
     """Return the label of a published survey indicator in the current language."""
     french = SURVEY_INDICATORS_FR.get(indicator)
     return _(french) if french else indicator
+
+
+def queue_summary(total: int, shown: int) -> str:
+    """Return the validation queue's counter in the current language (the script writes the
+    same from its catalogue: ``loaded_one`` when ``total`` is 1, else ``loaded_other``)."""
+    key = "loaded_one" if total == 1 else "loaded_other"
+    return _(QUEUE_MESSAGES[key], total=total, shown=shown)
+
+
+def in_sentence(label: str) -> str:
+    """Return a label as written inside a sentence: its first letter lowered (« Transmis à
+    DWconnect » → « transmis à DWconnect »), the rest kept (names, acronyms); a label that
+    opens on an acronym (« FWA », « DSL (cuivre) ») is kept whole."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
 
 
 def colon(lang: str | None = None) -> str:

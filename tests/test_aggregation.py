@@ -339,6 +339,10 @@ def test_csv_for_excel(db, admin, referent) -> None:  # noqa: ANN001
     _post(admin, feature(case["features"][0]["geometry"]))
     response = referent.get("/api/v1/stats/communes.csv?decimal=comma")
     assert response.status_code == 200 and response.mimetype == "text/csv"
+    # the two downloads of the dashboard do not overwrite each other
+    assert response.headers["Content-Disposition"] == 'attachment; filename="geosignal-communes-virgule.csv"'
+    assert referent.get("/api/v1/stats/communes.csv").headers["Content-Disposition"] == \
+        'attachment; filename="geosignal-communes.csv"'
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))

@@ -171,7 +171,7 @@ def test_history_reads_in_plain_french_and_the_page_marks_a_run(db, client, repo
                {"t": datetime(2026, 3, 4, 9, 30, tzinfo=BRUSSELS), "id": run_id})
     db.commit()
     page = client.get("/exports").get_data(as_text=True)
-    assert "3 signalements passent à « Transmis »." in page
+    assert "3 signalements passent au statut « Transmis à DWconnect »." in page
     sentence = ("Export du 3 mars 2026 à 10:00, 3 signalements de Charleroi, période du 1 janvier 2026 au 31 mars 2026, "
                 "transmis à DWconnect le 4 mars 2026 à 09:30 par referent@igretec.com (Référent·e Smart Region).")
     assert sentence in plain(page)

@@ -4,6 +4,7 @@ each filter with exact counts, French full-text search, stable keyset paging, un
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -283,10 +284,18 @@ def test_answered_questions_come_back_flagged(db, dataset, referent) -> None:  #
     assert read(db, dataset)[0] == ["r1", "r4", "r6"]
     waiting = queue_service.read_queue(db, queue_service.QueueFilters(statuses=("needs_info",))).items[0]
     assert (waiting["answered"], waiting["question"], waiting["answer"]) == (False, None, None)
+    assert waiting["status_text"] == "Quel numéro ?"  # the question it waits on
     workflow_service.transition(db, dataset["r2"], "submitted", admin, "Le 12")
     db.commit()
     again = queue_service.read_queue(db).items[1]
-    assert (again["question"], again["answer"]) == ("Quel numéro ?", "Le 12")
+    assert (again["question"], again["answer"], again["status_text"]) == ("Quel numéro ?", "Le 12", None)
+    # rejected: the card carries the reason
+    workflow_service.transition(db, dataset["r2"], "rejected", ref, "Hors zone desservie")
+    db.commit()
+    (rejected,) = [i for i in queue_service.read_queue(db, queue_service.QueueFilters(statuses=("rejected",))).items
+                   if i["id"] == str(dataset["r2"])]
+    assert (rejected["status_text"], rejected["answered"], rejected["question"]) == ("Hors zone desservie", False, None)
+    assert [i["status_text"] for i in queue_service.read_queue(db).items] == [None] * 3
 
 
 def test_the_card_shows_the_communes_answer(db, dataset, client, referent) -> None:  # noqa: ANN001
@@ -305,3 +314,13 @@ def test_the_card_shows_the_communes_answer(db, dataset, client, referent) -> No
     assert '<dd data-field="answer">Rue de la Station\ncôté gare</dd>' in card
     other = html[html.index(f'id="q-{dataset["r1"]}"'):]
     assert 'data-field="exchange" hidden' in other[:other.index("</li>")]
+    assert 'data-field="status_box" hidden' in card
+    workflow_service.transition(db, dataset["r2"], "rejected", ref, "Hors zone")
+    db.commit()
+    html = client.get("/validation?status=rejected").get_data(as_text=True)
+    card = html[html.index(f'id="q-{dataset["r2"]}"'):]
+    card = card[:card.index("</li>")]
+    assert '<dt data-field="status_text_label">Motif du rejet</dt>' in card
+    assert '<dd data-field="status_text">Hors zone</dd>' in card
+    assert '<label class="check queue-pick" hidden>' in card  # a rejected report is not validated in bulk
+    assert re.search(r"\d+ signalements? trouvés? ; \d+ affichés?\.", html)

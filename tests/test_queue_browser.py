@@ -97,7 +97,7 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     assert watch.errors == []
     ready(page, 7)
     assert card_ids(page) == ids[:7]  # oldest first; the validated one is not waiting
-    assert "7 signalements en attente ; 7 affichés." in page.inner_text("#queue-summary")
+    assert "7 signalements trouvés ; 7 affichés." in page.inner_text("#queue-summary")
     # user text stays text
     assert "<b>coupures</b> {{ 7*7 }}" in page.inner_text(f"#q-{ids[5]} .queue-description")
     page.evaluate("window.__samePage = 'yes'")

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geosignal import contract, vocab
+from geosignal import contract, vocab, workflow
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_commune, parse_day
 
@@ -45,6 +45,10 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 
 #: What the queue shows by default: reports waiting for the referent's decision.
 DEFAULT_STATUSES: tuple[str, ...] = ("submitted",)
+#: Statuses entered with a text for the commune (a question, a rejection's reason, the
+#: operator's note: :data:`geosignal.workflow.TRANSITIONS`), shown on a card in that status.
+TEXT_STATUSES: tuple[str, ...] = tuple(sorted({t.target for t in workflow.TRANSITIONS
+                                               if t.text in ("question", "reason", "note")}))
 #: Page sizes.
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
@@ -225,9 +229,11 @@ SELECT r.id, r.seq, r.reference, r.status, r.commune_nis, c.name_fr, r.network, 
        ST_Length(ST_Transform(r.geometry, 31370)) AS length_m,
        last_move.action = 'answer' AS answered, asked.reason AS question,
        CASE WHEN last_move.action = 'answer' THEN last_move.reason END AS answer,
+       CASE WHEN last_move.to_status = r.status AND r.status = ANY(:q_text_statuses)
+            THEN last_move.reason END AS status_text,
        (SELECT count(*) FROM reports r WHERE {where}) AS total
 FROM reports r JOIN communes c ON c.nis_code = r.commune_nis
-LEFT JOIN LATERAL (SELECT a.id, a.action, a.reason FROM audit_events a
+LEFT JOIN LATERAL (SELECT a.id, a.action, a.to_status, a.reason FROM audit_events a
                    WHERE a.report_id = r.id AND a.to_status IS NOT NULL
                    ORDER BY a.id DESC LIMIT 1) last_move ON true
 LEFT JOIN LATERAL (SELECT q.reason FROM audit_events q
@@ -256,7 +262,9 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
 
     Each item: ``id``, ``reference`` (``CM-YYYY-NNNNN``), ``status``, ``answered`` (its last
     move was the representative's answer to a question) with ``question`` and ``answer`` (the
-    referent's question and the commune's answer; None unless ``answered``), ``commune_nis``, ``commune_name``, ``network``,
+    referent's question and the commune's answer; None unless ``answered``), ``status_text``
+    (the text that put it in its status, for :data:`TEXT_STATUSES`: the question asked, the
+    reason of a rejection, the operator's note; else None), ``commune_nis``, ``commune_name``, ``network``,
     ``technologies``, ``operators``, ``issue``, ``households_affected``,
     ``businesses_affected``, ``description``, ``observed_at``, ``reported_at`` (ISO 8601,
     Brussels time), ``geometry_kind`` (``point``, ``line``, ``zone``), ``area_m2`` (zones) and
@@ -269,7 +277,8 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
     after = decode_cursor(cursor) if cursor else 0
     where, params = where_clause(filters)
     rows = session.execute(text(_PAGE_SQL.format(where=where)),
-                           {**params, "q_after": after, "q_limit": limit + 1}).all()
+                           {**params, "q_after": after, "q_limit": limit + 1,
+                            "q_text_statuses": list(TEXT_STATUSES)}).all()
     more = len(rows) > limit
     rows = rows[:limit]
     total = int(rows[0].total) if rows else _count(session, where, params)
@@ -279,7 +288,7 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
         kind = contract.geometry_kind(r.geometry_type.removeprefix("ST_"))
         item = {
             "id": str(r.id), "reference": r.reference, "status": r.status, "answered": bool(r.answered),
-            "question": r.question if r.answered else None, "answer": r.answer, "commune_nis": r.commune_nis, "commune_name": r.name_fr,
+            "question": r.question if r.answered else None, "answer": r.answer, "status_text": r.status_text, "commune_nis": r.commune_nis, "commune_name": r.name_fr,
             "network": r.network, "technologies": list(r.technologies or []), "operators": list(r.operators or []),
             "issue": r.issue, "households_affected": r.households_affected,
             "businesses_affected": r.businesses_affected, "description": r.description,

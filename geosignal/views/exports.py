@@ -28,7 +28,7 @@ from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy import select
 
-from geosignal import policy
+from geosignal import i18n, policy
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -228,9 +228,9 @@ def mark_transmitted_page(run_id: str) -> Response:
     if outcome["already"]:
         flash(_("Cet export était déjà marqué comme transmis ; rien n'a changé."), "success")
     else:
-        flash(ngettext("Export marqué comme transmis à DWconnect : %(num)s signalement passe à « Transmis ».",
-                       "Export marqué comme transmis à DWconnect : %(num)s signalements passent à « Transmis ».",
-                       outcome["moved"]), "success")
+        flash(ngettext("Export marqué comme transmis à DWconnect : %(num)s signalement passe au statut « %(status)s ».",
+                       "Export marqué comme transmis à DWconnect : %(num)s signalements passent au statut « %(status)s ».",
+                       outcome["moved"], status=i18n.label("transmitted")), "success")
     return redirect(url_for("exports.history_page") + f"#run-{outcome['run_id']}")
 
 

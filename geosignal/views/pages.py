@@ -353,7 +353,7 @@ def _counted_labels() -> str:
     """The statuses the figures count, labelled in the page's language (e.g. "soumis, validé")."""
     from geosignal.services.aggregation import COUNTED_STATUSES
 
-    return ", ".join(i18n.label(s).lower() for s in COUNTED_STATUSES)
+    return ", ".join(ui_text.in_sentence(i18n.label(s)) for s in COUNTED_STATUSES)
 
 
 def _sheet_map_texts(generated: datetime) -> Any:

@@ -119,6 +119,7 @@ def queue_page() -> tuple[str, int]:
         "queue.html", page=page, filters=page.filters, communes=communes, error=error,
         statuses=vocab.STATUSES, default_statuses=queue_service.DEFAULT_STATUSES,
         queue_actions=buttons, actions_by_status=by_status, actions_json=json.dumps(by_status),
+        decision_labels={status: ui_text.decision_label(status) for status in queue_service.TEXT_STATUSES},
         base_layers=json.dumps(layers, ensure_ascii=False),
         api_url=url_for("queue.queue_api"), bulk_url=url_for("queue.bulk_transition"),
         transition_url=_url("api.post_transition", f"/api/v1/reports/{_ZERO}/transitions", report_id=_ZERO),

@@ -139,7 +139,7 @@ def take_action(report_id: str, target: str, *, done: Any) -> Any:
         return render_report(current_feature, status=error.status, failed_action=move, reason=typed)
     session.commit()
     flash(_("Signalement %(reference)s : %(status)s.", reference=props["reference"],
-            status=i18n.label(target).lower()), "success")
+            status=ui_text.in_sentence(i18n.label(target))), "success")
     return redirect(done(feature["id"]))
 
 
@@ -162,7 +162,7 @@ def _form_values(feature: dict[str, Any]) -> dict[str, list[str]]:
 def _already(props: dict[str, Any], target: str, url: str) -> Response:
     """A second click on a status button: the move was made by the first one; say so."""
     flash(_("C'est déjà fait : le signalement %(reference)s est %(status)s.",
-            reference=props["reference"], status=i18n.label(target).lower()), "success")
+            reference=props["reference"], status=ui_text.in_sentence(i18n.label(target))), "success")
     return redirect(url)
 
 

@@ -62,8 +62,9 @@ def communes_csv() -> Response:
     table = aggregation.commune_table(get_session(), filters, with_survey=True)
     body = aggregation.table_csv(table, decimal_comma=decimal == "comma", translate=gettext,
                                  colon=ui_text.colon())
+    name = "geosignal-communes-virgule.csv" if decimal == "comma" else "geosignal-communes.csv"
     return Response(body.encode("utf-8"), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="geosignal-communes.csv"'})
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.get("/communes.geojson")

@@ -286,15 +286,16 @@
     clusters.clearLayers();
     cellsLayer.clearLayers();
     if (body.mode === "points") {
-      heat.setLatLngs(body.items.map(([lon, lat]) => [lat, lon, 1]));
-      // close in, road stretches and zones are drawn as they are (shapes), points as dots
+      // close in, road stretches and zones are drawn as they are (shapes, in blue against the
+      // red choropleth; no heat blob at their centre), points as dots
       const shapes = body.shapes || [];
+      heat.setLatLngs(body.items.filter((item, i) => !shapes[i]).map(([lon, lat]) => [lat, lon, 1]));
       clusters.addLayers(body.items.filter((item, i) => !shapes[i]).map(([lon, lat, kind]) =>
         L.circleMarker([lat, lon], {radius: 6, color: "#7b241c", weight: 1, fillColor: "#e74c3c", fillOpacity: 0.8})
           .bindTooltip(KINDS[kind] || "")));
       shapes.forEach((shape, i) => {
         if (!shape) return;
-        cellsLayer.addLayer(L.geoJSON(shape, {style: {color: "#7b241c", weight: 3, fillColor: "#e74c3c", fillOpacity: 0.2}})
+        cellsLayer.addLayer(L.geoJSON(shape, {style: {color: "#0b3d91", weight: 3, fillColor: "#4a90d9", fillOpacity: 0.3}})
           .bindTooltip(KINDS[body.items[i][2]] || ""));
       });
     } else {

@@ -17,6 +17,7 @@
   var LOCALE = I.locale || "fr-BE";
   var DATE = I.date || { day: "2-digit", month: "2-digit", year: "numeric" };
   var ACTIONS = JSON.parse(root.dataset.actions || "{}");
+  var DECISIONS = JSON.parse(root.dataset.decisionLabels || "{}");  // status → what its text is
   var LAYERS = JSON.parse(root.dataset.baseLayers || "[]");
   var ZERO = "00000000-0000-0000-0000-000000000000";
   var form = document.getElementById("queue-filters");
@@ -69,9 +70,14 @@
 
   /* ------------------------------------------------------------------ cards */
   function field(li, name) { return li.querySelector('[data-field="' + name + '"]'); }
+  // a card can join the bulk validation only when its status can be validated
+  function pickable(li) { return (ACTIONS[li.dataset.status] || []).indexOf("validated") >= 0; }
   function showActions(li) {
     var allowed = ACTIONS[li.dataset.status] || [];
     li.querySelectorAll(".queue-action").forEach(function (b) { b.hidden = allowed.indexOf(b.dataset.target) < 0; });
+    var pick = li.querySelector(".queue-pick");
+    pick.hidden = !pickable(li);
+    if (pick.hidden) { li.querySelector(".queue-check").checked = false; }
     li.className = li.className.replace(/\bstatus-\S+/, "status-" + li.dataset.status);
     field(li, "status_label").textContent = label(li.dataset.status);
   }
@@ -104,6 +110,9 @@
     field(li, "exchange").hidden = !item.answered;
     field(li, "question").textContent = item.question || "";
     field(li, "answer").textContent = item.answer || "";
+    field(li, "status_box").hidden = !item.status_text;
+    field(li, "status_text_label").textContent = item.status_text ? (DECISIONS[item.status] || "") : "";
+    field(li, "status_text").textContent = item.status_text || "";
     var link = field(li, "page_link");
     if (root.dataset.reportPage) { link.href = root.dataset.reportPage.replace(ZERO, item.id); }
     showActions(li);
@@ -294,17 +303,19 @@
   });
 
   /* ------------------------------------------------------------------ bulk validation */
-  function checked() { return items().filter(function (li) { return li.querySelector(".queue-check").checked; }); }
+  function checked() { return items().filter(function (li) { return pickable(li) && li.querySelector(".queue-check").checked; }); }
+  var bulkBox = selectAll.closest(".queue-bulk");
   function updateSelection() {
-    var n = checked().length;
+    var n = checked().length, can = items().filter(pickable).length;
+    bulkBox.hidden = can === 0;  // nothing shown can be validated (rejected, transmitted…)
     bulk.disabled = n === 0;
     selection.textContent = n ? plural("selected", n, { n: n }) : M.selected_none;
-    selectAll.checked = n > 0 && n === items().length;
-    selectAll.indeterminate = n > 0 && n < items().length;
+    selectAll.checked = n > 0 && n === can;
+    selectAll.indeterminate = n > 0 && n < can;
   }
   list.addEventListener("change", function (e) { if (e.target.classList.contains("queue-check")) { updateSelection(); } });
   selectAll.addEventListener("change", function () {
-    items().forEach(function (li) { li.querySelector(".queue-check").checked = selectAll.checked; });
+    items().filter(pickable).forEach(function (li) { li.querySelector(".queue-check").checked = selectAll.checked; });
     updateSelection();
   });
   bulk.addEventListener("click", function () {
