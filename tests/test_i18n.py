@@ -539,3 +539,13 @@ def test_status_mail_in_the_recipients_language(lang: str, subject: str, lines: 
     assert f'<html lang="{lang}">' in page
     if lang == "fr":  # ("referent" is also a Dutch and English word)
         assert _raw_codes(visible_text(page)) == []
+
+
+@pytest.mark.parametrize(("label", "written"), [
+    ("Transmis à DWconnect", "transmis à DWconnect"),  # the acronym inside is kept ("dwconnect" before)
+    ("Doorgestuurd naar DWconnect", "doorgestuurd naar DWconnect"),
+    ("FWA", "FWA"), ("DSL (cuivre)", "DSL (cuivre)"),  # a label opening on an acronym stays whole
+    ("Validé", "validé"), ("", ""),
+])
+def test_a_label_inside_a_sentence_keeps_its_acronyms(label: str, written: str) -> None:
+    assert ui_text.in_sentence(label) == written
