@@ -209,8 +209,10 @@ def js_catalogue(lang: str) -> dict[str, Any]:
     options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
     warnings, map, dashboard, import, queue, report_page (each script's messages), draw (Leaflet.draw's
-    L.drawLocal), leaflet}``. The served script adds ``problemText(problem)``: what a person
+    L.drawLocal, with the locale's number delimiters), leaflet}``. The served script adds ``problemText(problem)``: what a person
     reads of a problem+json answer, in that language."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
     from geosignal import contract, ui_text
     from geosignal.errors import MESSAGES_FR, TITLES_FR
 
@@ -231,7 +233,10 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "import": translate_tree(ui_text.IMPORT_MESSAGES),
             "queue": translate_tree(ui_text.QUEUE_MESSAGES),
             "report_page": translate_tree(ui_text.REPORT_PAGE_MESSAGES),
-            "draw": translate_tree(ui_text.DRAW_LOCAL),
+            # Leaflet.draw's own measures (its tooltip) written the locale's way: 99,30 ha
+            "draw": {**translate_tree(ui_text.DRAW_LOCAL), "format": {"numeric": {"delimiters": {
+                "thousands": get_group_symbol(BABEL_LOCALES[lang]),
+                "decimal": get_decimal_symbol(BABEL_LOCALES[lang])}}}},
             "leaflet": translate_tree(ui_text.LEAFLET_MESSAGES),
         }
 

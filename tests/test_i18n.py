@@ -181,6 +181,9 @@ def test_script_catalogue_translates_leaflet_draw_and_the_scripts(app, client, l
         assert body["leaflet"]["zoom_in"] not in LEAFLET_ENGLISH
     assert draw["draw.toolbar.buttons.polygon"] == {"fr": "Dessiner une zone", "nl": "Een zone tekenen",
                                                     "en": "Draw a zone"}[lang]
+    # Leaflet.draw's own measures in the locale's numbers: 99,30 ha (99.30 before)
+    assert (draw["format.numeric.delimiters.thousands"], draw["format.numeric.delimiters.decimal"]) == \
+        {"fr": ("\u202f", ","), "nl": (".", ","), "en": (",", ".")}[lang]
     assert body["labels"]["no_coverage"] == {"fr": "Aucune couverture", "nl": "Geen dekking", "en": "No coverage"}[lang]
     assert body["errors"]["not_your_commune"].startswith(
         {"fr": "La forme se trouve surtout", "nl": "De vorm ligt grotendeels", "en": "The shape lies mainly"}[lang])

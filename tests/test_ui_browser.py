@@ -398,6 +398,34 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     watch.close()
 
 
+def test_the_drawing_tooltip_stays_on_a_phone_and_writes_numbers_the_french_way(ui, browser) -> None:  # noqa: ANN001, F811
+    """Leaflet.draw's tooltip turns left near the right edge (it ran off the screen) and writes
+    its area with a decimal comma (« 99.30 ha » before)."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 15, {animate: false})")
+    page.tap(".leaflet-draw-draw-polygon")
+    pane = page.locator("#map-pane").bounding_box()
+    taps = [(pane["x"] + pane["width"] - 40, pane["y"] + 300), (pane["x"] + pane["width"] / 2, pane["y"] + 250),
+            (pane["x"] + pane["width"] - 60, pane["y"] + 420)]
+    for x, y in taps:
+        page.touchscreen.tap(x, y)
+        page.wait_for_timeout(400)
+    tooltip = page.locator(".leaflet-draw-tooltip").first
+    box = tooltip.bounding_box()
+    assert "to-left" in tooltip.get_attribute("class")
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box  # whole on the screen
+    # its words wrap inside it (none runs past its edge)
+    assert page.evaluate("() => { const t = document.querySelector('.leaflet-draw-tooltip'), r = t.getBoundingClientRect();"
+                         " return Array.from(t.querySelectorAll('span')).every(s => { const b = s.getBoundingClientRect();"
+                         " return b.left >= r.left && b.right <= r.right; }); }")
+    assert re.search(r"\d+,\d\d ha", tooltip.inner_text()), tooltip.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ui-phone-draw-tooltip-390.png"))
+    watch.clean()
+    watch.close()
+
+
 def _rgb(hex_colour: str) -> str:
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"

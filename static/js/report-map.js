@@ -35,6 +35,23 @@
   var submit = document.getElementById("submit-report");
   var drawn = null, drawnKind = null, limits = null, placed = null;
 
+  // Leaflet.draw's tooltip sits right of the last vertex: near the map's right edge (a phone)
+  // it turns to the vertex's left, so that its words stay on the map
+  if (L.Draw && L.Draw.Tooltip && !L.Draw.Tooltip.prototype.geosignalTurns) {
+    var placeTooltip = L.Draw.Tooltip.prototype.updatePosition;
+    L.Draw.Tooltip.prototype.updatePosition = function (latlng) {
+      placeTooltip.call(this, latlng);
+      var box = this._container;
+      if (box && this._map) {
+        box.classList.remove("to-left");
+        var x = this._map.latLngToContainerPoint(latlng).x;
+        if (x + 24 + box.offsetWidth > this._map.getSize().x && x > this._map.getSize().x / 2) { box.classList.add("to-left"); }
+      }
+      return this;
+    };
+    L.Draw.Tooltip.prototype.geosignalTurns = true;
+  }
+
   // Leaflet drops a new view asked while a zoom animation runs (the page's first fit to the
   // commune animates): wait for it to end.
   function whenStill(fn) {
