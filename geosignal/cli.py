@@ -397,6 +397,8 @@ def _import_options(command: Callable) -> Callable:
         click.option("--network", type=click.Choice(NETWORKS), help="default network for features without one"),
         click.option("--repair", is_flag=True, help="repair invalid shapes (make_valid, keeping all the area)"),
         click.option("--valid-only", is_flag=True, help="save the valid features even when others are refused"),
+        click.option("--skip-saved-before", is_flag=True,
+                     help="leave out the rows an earlier upload of yours or your commune saved, unchanged"),
         click.option("--dry-run", is_flag=True, help="check only; save nothing"),
     ]
     for option in reversed(options):
@@ -424,7 +426,8 @@ def import_reports_standalone(**options: Any) -> None:
 
 
 def _import_reports(new_session: Callable, config: Any, path: str, email: str, crs: str | None,
-                    network: str | None, repair: bool, valid_only: bool, dry_run: bool) -> None:
+                    network: str | None, repair: bool, valid_only: bool, dry_run: bool,
+                    skip_saved_before: bool = False) -> None:
     """Import the reports of ``path`` with a session from ``new_session`` and the limits of ``config``."""
     from pathlib import Path
 
@@ -441,7 +444,7 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
                 session, user, Path(path).read_bytes(), Path(path).name,
                 area=service_area(session, {}, config["SERVICE_MARGIN_M"]), limits=limits_from_config(config),
                 crs=crs, repair=repair, default_network=network,
-                mode="valid_only" if valid_only else "all", dry_run=dry_run,
+                mode="valid_only" if valid_only else "all", dry_run=dry_run, skip_saved_before=skip_saved_before,
             )
         except GeosignalError as error:
             _echo_refused(error.extra.get("features", []))
@@ -454,7 +457,9 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
             "import_rejected", f"{outcome.refused} of {len(outcome.features)} features would be refused, so nothing "
             "would be saved (dry run; --valid-only keeps the valid ones)")
     verb = "would be saved (dry run)" if dry_run else "saved"
-    click.echo(f"{outcome.accepted} accepted, {outcome.refused} refused, {outcome.saved if not dry_run else outcome.accepted} {verb}")
+    stored = outcome.saved if not dry_run else outcome.accepted - outcome.skipped
+    left_out = f", {outcome.skipped} left out (saved before)" if outcome.skipped else ""
+    click.echo(f"{outcome.accepted} accepted, {outcome.refused} refused{left_out}, {stored} {verb}")
 
 
 def _export_options(command: Callable) -> Callable:

@@ -142,11 +142,13 @@ IMPORT_MESSAGES: dict[str, Any] = {
     # rows of an edited copy saved before, unchanged (the rows_saved_before warning): the latest save
     "rows_saved_before": "{rows} ligne(s) de ce fichier sont identiques (lieu et attributs) à des lignes "
                          "enregistrées le {date} (« {filename} ») : les enregistrer à nouveau ajoute ces "
-                         "signalements une seconde fois. Retirez-les du fichier avant d'enregistrer.",
+                         "signalements une seconde fois.",
     "rows_saved_before_commune": "{rows} ligne(s) de ce fichier sont identiques (lieu et attributs) à des lignes "
                                  "enregistrées le {date} par une autre personne de votre commune (« {filename} ») : "
-                                 "les enregistrer à nouveau ajoute ces signalements une seconde fois. Retirez-les "
-                                 "du fichier avant d'enregistrer.",
+                                 "les enregistrer à nouveau ajoute ces signalements une seconde fois.",
+    "rows_saved_before_lines": "Lignes concernées : {lines}.",
+    # after a save that left out the rows saved before
+    "skipped": "{n} ligne(s) déjà enregistrée(s) laissée(s) de côté.",
     # the link after a save, to the commune's reports
     "see_reports": "Voir les signalements",
     # a refused row's cell (the error's column, and the value it held when known)

@@ -253,17 +253,26 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     yesterday = today - timedelta(days=1)
     expected = (rf"1 ligne\(s\) de ce fichier sont identiques \(lieu et attributs\) à des lignes enregistrées "
                 rf"le {yesterday:%d/%m/%Y} \(« zones\.geojson »\) : les enregistrer à nouveau ajoute "
-                r"ces signalements une seconde fois\. Retirez-les du fichier avant d'enregistrer\.")
+                r"ces signalements une seconde fois\. Lignes concernées : 1\.")
     assert re.fullmatch(expected, page.inner_text("#preview-notes")), page.inner_text("#preview-notes")
+    assert page.get_attribute("#preview-notes", "class") == "flash notice"  # said as a notice, not as help
     assert page.locator("#preview-table tbody tr").nth(0).locator("td").last.inner_text() == \
         "Ligne déjà enregistrée (envoi précédent)"
+    # the way to leave that row out, ticked
+    assert page.is_visible("#skip-saved-before") and page.is_checked("#skip-saved-before")
+    assert page.inner_text("#skip-saved-before-line") == \
+        "Ne pas enregistrer à nouveau les lignes déjà enregistrées par un envoi précédent (1)"
     page.wait_for_selector("#import-map .leaflet-overlay-pane svg path >> nth=1")
     page.wait_for_timeout(500)  # (the map fits the new features with an animation)
     page.screenshot(path=str(ARTIFACTS / "import-preview-rows-saved-before.png"), full_page=True)
+    page.click("#save-button")
+    page.wait_for_selector("#save-result:not(:empty)")
+    assert page.inner_text("#save-result") == \
+        "1 signalement(s) enregistré(s). 1 ligne(s) déjà enregistrée(s) laissée(s) de côté. Voir les signalements"
     watch.assert_clean()
     with database.session() as session:
         descriptions = session.scalars(select(Report.description)).all()
-        assert "<b>gras</b> & co" in descriptions
+        assert sorted(descriptions) == ["", "<b>gras</b> & co"]  # the line once, and the point
     watch.context.close()
 
 

@@ -124,3 +124,38 @@ def test_rows_moved_changed_or_of_another_user_are_new(db, client, representativ
     admin = make_account(client, db, "admin@igretec.com", "admin")
     other = upload_file(admin, moved, "campagne.csv", network="mobile", dry_run="true").get_json()
     assert (other["accepted"], [_codes(f) for f in other["features"]], other["warnings"]) == (2, [[], []], [])
+
+
+def test_rows_saved_before_can_be_left_out_in_the_preview_and_the_save(db, client, representative) -> None:  # noqa: ANN001
+    assert upload_file(representative, CAMPAIGN, "campagne.csv", network="mobile").status_code == 201
+    _age_the_saves(db)
+    edited = CAMPAIGN + "50,4050;4,4600;Base;Aucune donnée au parc;17/11/2026\r\n".encode("cp1252")
+    preview = upload_file(representative, edited, "v2.csv", network="mobile", dry_run="true",
+                          skip_saved_before="true").get_json()
+    assert (preview["accepted"], preview["skipped"], preview["saved"]) == (3, 2, 0)
+    assert [f.get("skipped", False) for f in preview["features"]] == [True, True, False]
+    saved = upload_file(representative, edited, "v2.csv", network="mobile", skip_saved_before="true")
+    body = saved.get_json()
+    assert saved.status_code == 201 and (body["saved"], body["skipped"]) == (1, 2)
+    assert [(f["created"], "report_id" in f, f.get("skipped", False)) for f in body["features"]] == \
+        [(False, False, True), (False, False, True), (True, True, False)]
+    assert count_reports(db) == 3  # 2 + the new row, not 5
+    # the left-out rows are still the earlier save's: this save remembers only its own row
+    assert db.scalar(select(ImportFile.saved).order_by(ImportFile.id.desc()).limit(1)) == 1
+    assert upload_file(representative, edited, "v2.csv", network="mobile", skip_saved_before="maybe").get_json()[
+        "where"] == "skip_saved_before"
+
+
+def test_the_command_line_leaves_out_rows_saved_before(app, db, representative, tmp_path) -> None:  # noqa: ANN001
+    first, second = tmp_path / "campagne.csv", tmp_path / "campagne-v2.csv"
+    first.write_bytes(CAMPAIGN)
+    second.write_bytes(CAMPAIGN + "50,4050;4,4600;Base;Aucune donnée au parc;17/11/2026\r\n".encode("cp1252"))
+    runner = app.test_cli_runner()
+    args = ["--as", representative.email, "--network", "mobile"]
+    assert runner.invoke(args=["import-reports", str(first), *args]).exit_code == 0
+    _age_the_saves(db)
+    db.commit()
+    result = runner.invoke(args=["import-reports", str(second), *args, "--skip-saved-before"])
+    assert result.exit_code == 0, result.output
+    assert "warning: rows_saved_before: 2 row(s) are identical" in result.output
+    assert "3 accepted, 0 refused, 2 left out (saved before), 1 saved" in result.output

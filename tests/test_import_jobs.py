@@ -109,6 +109,26 @@ def test_a_large_save_is_queued_run_by_a_worker_and_polled_until_done(job_app) -
     assert other.status_code == 404 and other.get_json()["code"] == "not_found"
 
 
+def test_a_queued_save_leaves_out_the_rows_saved_before_when_asked(job_app) -> None:
+    """An edited copy saved through a job: the rows of an earlier save are left out on the
+    user's word (``skip_saved_before``, kept with the job's options)."""
+    first = _csv(INSIDE_CHARLEROI[300:360])
+    assert _post(job_app, first, "premier.csv").status_code == 202
+    _work(job_app)
+    with job_app.extensions["geosignal.db"].engine.begin() as c:  # a day later (past the duplicate window)
+        c.execute(text("UPDATE import_files SET saved_at = saved_at - interval '1 day'"))
+        c.execute(text("UPDATE reports SET created_at = created_at - interval '1 day'"))
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    edited = _csv(INSIDE_CHARLEROI[300:380])  # 60 rows saved before, 20 new
+    response = _post(job_app, edited, "second.csv", skip_saved_before="true")
+    assert response.status_code == 202
+    _work(job_app)
+    result = job_app.test_client().get(response.headers["Location"], headers=_headers(job_app)).get_json()
+    assert (result["state"], result["saved"], result["skipped"], result["accepted"]) == ("done", 20, 60, 80)
+    assert [f.get("skipped", False) for f in result["features"]] == [True] * 60 + [False] * 20
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 20
+
+
 def test_an_unreadable_file_ends_failed_with_its_code(job_app) -> None:
     data = ("endroit;remarque\r\n" + "Charleroi;pas de réseau\r\n" * 200).encode("utf-8")
     before = _scalar(job_app, "SELECT count(*) FROM reports")

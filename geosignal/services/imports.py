@@ -66,6 +66,8 @@ class _Accepted:
     length_m: float = 0.0
     #: the earlier feature of the same file this one duplicates
     first: _Accepted | None = None
+    #: not stored, on the user's word: saved before by an earlier upload (``skip_saved_before``)
+    skipped: bool = False
 
 
 @dataclass
@@ -75,7 +77,9 @@ class ImportOutcome:
     quoted cell over several lines is one row), "status": "accepted"|"refused", "geometry" (GeoJSON, EPSG:4326, only
     when accepted), "properties", "warnings", "report_id" and "created" (when saved; False
     for a probable duplicate of a report filed seconds before), "error" (problem document
-    when refused)}``. ``saved`` counts the reports created.
+    when refused), "skipped": true (a row saved before, left out on the user's word:
+    ``skip_saved_before``; no ``report_id``)}``. ``saved`` counts the reports created,
+    ``skipped`` the rows left out.
 
     The entries are built on demand from the batch (:meth:`iter_features`), so that a large
     file's report can be streamed without holding every entry at once.
@@ -85,6 +89,7 @@ class ImportOutcome:
     dry_run: bool
     mode: str
     saved: int = 0
+    skipped: int = 0
     warnings: list[dict[str, Any]] = field(default_factory=list)
     #: per feature, in file order: a problem document (refused) or an :class:`_Accepted`
     rows: list[Any] = field(default_factory=list, repr=False)
@@ -135,12 +140,13 @@ class ImportOutcome:
                 continue
             item = r.item
             warnings = list(item.warnings)
-            if not r.created:
+            duplicate = not r.created and not r.skipped
+            if duplicate:
                 warnings.append({"code": "probable_duplicate", "detail": "identical to a report filed seconds ago",
                                  "report_id": str(r.report_id)})
             if r.first is not None:
                 properties = _properties(r.first.item, r.first, self.commune_names[r.first.nis], self.created_at)
-            elif not r.created:
+            elif duplicate:
                 properties = _STORED_MARK if stored_mark else json.loads(self.existing[r.report_id])
             else:
                 properties = _properties(item, r, self.commune_names[r.nis], self.created_at)
@@ -150,14 +156,18 @@ class ImportOutcome:
             entry.update({"status": "accepted", "geometry": _geojson(item.geometry), "properties": properties,
                           "warnings": warnings})
             if self.stored:
-                entry["report_id"] = str(r.report_id)
+                if not r.skipped:
+                    entry["report_id"] = str(r.report_id)
                 entry["created"] = r.created
+            if r.skipped:
+                entry["skipped"] = True
             yield entry
 
     def summary(self) -> dict[str, Any]:
         """Return the outcome without its features (counts, format, mode, file warnings)."""
         return {"format": self.format, "dry_run": self.dry_run, "mode": self.mode, "saved": self.saved,
-                "accepted": self.accepted, "refused": self.refused, "warnings": self.warnings}
+                "skipped": self.skipped, "accepted": self.accepted, "refused": self.refused,
+                "warnings": self.warnings}
 
     def to_dict(self) -> dict[str, Any]:
         """Return the outcome as JSON-ready data."""
@@ -184,7 +194,7 @@ class ImportOutcome:
             rows = self.rows[start:start + _JSON_CHUNK]
             geometries = _geojson_texts([r.item.geometry for r in rows if isinstance(r, _Accepted) and r.created])
             for r in rows:
-                if isinstance(r, _Accepted) and not r.created and r.first is None:
+                if isinstance(r, _Accepted) and not r.created and not r.skipped and r.first is None:
                     # a probable duplicate of a stored report: that report's properties, as text
                     entry = json.dumps(next(self._entries([r], stored_mark=True)), ensure_ascii=False)
                     yield sep + entry.replace(_STORED_TEXT, self.existing[r.report_id], 1)
@@ -302,6 +312,7 @@ def import_file(
     dry_run: bool = False,
     progress: Progress | None = None,
     raise_rejected: bool = True,
+    skip_saved_before: bool = False,
 ) -> ImportOutcome:
     """Read an uploaded file and store its reports for ``user`` (the caller commits).
 
@@ -322,7 +333,8 @@ def import_file(
     preview and the save of the same bytes by the same user, or by someone of their commune,
     then carry a file-level ``file_already_saved`` warning (:func:`_saved_before`). Rows of
     an edited copy that were saved before, unchanged, carry ``row_saved_before`` and the file
-    ``rows_saved_before`` (:func:`_rows_saved_before`).
+    ``rows_saved_before`` (:func:`_rows_saved_before`); with ``skip_saved_before`` those rows
+    are left out (``skipped``), in the preview as in the save.
     """
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
@@ -331,7 +343,7 @@ def import_file(
     with collector_paused():
         return _import_file(session, user, data, filename, area=area, limits=limits, crs=crs, repair=repair,
                             column_map=column_map, default_network=default_network, mode=mode, dry_run=dry_run,
-                            progress=progress, raise_rejected=raise_rejected)
+                            progress=progress, raise_rejected=raise_rejected, skip_saved_before=skip_saved_before)
 
 
 @contextlib.contextmanager
@@ -354,7 +366,8 @@ def collector_paused() -> Iterator[None]:
 
 def _import_file(session: Session, user: User, data: bytes, filename: str, *, area: ServiceArea, limits: Limits,
                  crs: str | None, repair: bool, column_map: dict[str, str] | None, default_network: str | None,
-                 mode: str, dry_run: bool, progress: Progress | None, raise_rejected: bool) -> ImportOutcome:
+                 mode: str, dry_run: bool, progress: Progress | None, raise_rejected: bool,
+                 skip_saved_before: bool) -> ImportOutcome:
     results = read_upload(data, filename, area=area, limits=limits, crs=crs, repair=repair, column_map=column_map)
     total = len(results)
     if progress:
@@ -389,7 +402,9 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         outcome.created_at = session.execute(_SAVE_LOCK, {"uid": str(user.id)}).scalar_one()
     keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
     _find_duplicates(session, user, accepted, keys, outcome)
-    digests = _rows_saved_before(session, user, accepted, keys, outcome)
+    digests, saved_before = _rows_saved_before(session, user, accepted, keys, outcome)
+    if skip_saved_before and len(saved_before):
+        _skip(accepted, saved_before, outcome)
     all_ok = outcome.refused == 0
     if not dry_run and (mode == "valid_only" or all_ok):
         new = [a for a in accepted if a.created]
@@ -445,21 +460,23 @@ def row_digests(items: list[ReportInput], keys: list[bytes]) -> np.ndarray:
 
 
 def _rows_saved_before(session: Session, user: User, accepted: list[_Accepted], keys: list[bytes],
-                       outcome: ImportOutcome) -> np.ndarray:
+                       outcome: ImportOutcome) -> tuple[np.ndarray, np.ndarray]:
     """Say which rows of the upload were saved before, set-wise: their digests
     (:func:`row_digests`) are looked up in those of the latest :data:`ROWS_SAVED_BEFORE_FILES`
     saves of the user or their commune (one query; ``numpy.isin`` per save). Each such row
     that would create a report gets a ``row_saved_before`` warning naming the latest save
     that held it (``filename``, ``saved_at`` ISO 8601, ``by_you``); the file gets a
     ``rows_saved_before`` warning with their number and those saves (unless it is the very
-    file saved before: ``file_already_saved`` says it). Returns the digests."""
+    file saved before: ``file_already_saved`` says it). Returns the digests and the positions
+    (in ``accepted``) of those rows."""
     digests = row_digests([a.item for a in accepted], keys)
+    none = np.empty(0, dtype=np.intp)
     if not accepted:
-        return digests
+        return digests, none
     earlier = session.execute(_EARLIER_ROWS, {"uid": user.id, "nis": user.commune_nis,
                                               "n": ROWS_SAVED_BEFORE_FILES}).all()
     if not earlier:
-        return digests
+        return digests, none
     found = np.full(len(accepted), -1)
     for f, save in enumerate(earlier):  # the latest first: a row names the latest save holding it
         hit = (found < 0) & np.isin(digests, np.frombuffer(save.row_digests, dtype="<u8"))
@@ -467,7 +484,7 @@ def _rows_saved_before(session: Session, user: User, accepted: list[_Accepted], 
     creating = np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))
     rows = np.flatnonzero((found >= 0) & creating)
     if not len(rows):
-        return digests
+        return digests, none
     notes = [{"filename": save.filename, "saved_at": save.saved_at.isoformat(), "by_you": bool(save.by_you)}
              for save in earlier]
     for k in rows.tolist():
@@ -479,7 +496,19 @@ def _rows_saved_before(session: Session, user: User, accepted: list[_Accepted], 
             "code": "rows_saved_before", "rows": len(rows), "saves": [notes[f] for f in files],
             "detail": f"{len(rows)} row(s) are identical (place and attributes) to rows saved before from "
                       f"{len(files)} earlier upload(s); saving them stores those reports a second time"})
-    return digests
+    return digests, rows
+
+
+def _skip(accepted: list[_Accepted], positions: np.ndarray, outcome: ImportOutcome) -> None:
+    """Leave out the rows at ``positions`` (saved before), and the later rows of the file that
+    repeat one of them."""
+    for k in positions.tolist():
+        a = accepted[k]
+        a.created, a.skipped, a.report_id = False, True, None
+    for a in accepted:
+        if a.first is not None and a.first.skipped:
+            a.created, a.skipped, a.report_id = False, True, None
+    outcome.skipped = sum(1 for a in accepted if a.skipped)
 
 
 def _saved_before(session: Session, user: User, sha256: str) -> dict[str, Any] | None:
@@ -674,7 +703,7 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
 # --------------------------------------------------------------------------- jobs
 
 #: Import options a job keeps (the form fields of ``POST /api/v1/imports``).
-JOB_OPTIONS = ("crs", "repair", "column_map", "default_network", "mode")
+JOB_OPTIONS = ("crs", "repair", "column_map", "default_network", "mode", "skip_saved_before")
 
 
 def check_options(*, mode: str, default_network: str | None, crs: str | None) -> None:
@@ -786,7 +815,7 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
                 session, user, job.upload or b"", job.filename, area=area, limits=limits_from_config(config),
                 crs=options.get("crs"), repair=bool(options.get("repair")), column_map=options.get("column_map"),
                 default_network=options.get("default_network"), mode=options.get("mode") or "all",
-                progress=progress, raise_rejected=False,
+                progress=progress, raise_rejected=False, skip_saved_before=bool(options.get("skip_saved_before")),
             )
             error = None
             if outcome.mode == "all" and outcome.refused:

@@ -33,7 +33,8 @@ def post_import() -> Response:
     """Import a file (multipart field ``file``): GeoJSON, KML/KMZ, GPX, CSV, GeoPackage or
     zipped Shapefile. Form fields or query parameters: ``crs``, ``repair``, ``network``
     (default for features without one), ``column_map`` (JSON object), ``mode``
-    (``all`` | ``valid_only``), ``dry_run``. → 200 (preview) or 201 (saved) with the
+    (``all`` | ``valid_only``), ``skip_saved_before`` (leave out the rows an earlier upload
+    saved), ``dry_run``. → 200 (preview) or 201 (saved) with the
     per-feature report; 422 ``import_rejected`` when ``mode=all`` and a feature is refused.
 
     A save of a file larger than ``IMPORT_JOB_MIN_BYTES`` is run by a job worker: → 202
@@ -66,7 +67,8 @@ def post_import() -> Response:
     dry_run = flag(args.get("dry_run"), where="dry_run")
     options = {"crs": args.get("crs") or None, "repair": flag(args.get("repair"), where="repair"),
                "column_map": column_map, "default_network": args.get("network") or None,
-               "mode": args.get("mode", "all")}
+               "mode": args.get("mode", "all"),
+               "skip_saved_before": flag(args.get("skip_saved_before"), where="skip_saved_before")}
     data = upload.read()
     session = get_session()
     limits = limits_from_config(current_app.config)
@@ -86,6 +88,7 @@ def post_import() -> Response:
         session, user, data, upload.filename, area=current_service_area(), limits=limits,
         crs=options["crs"], repair=options["repair"], column_map=column_map,
         default_network=options["default_network"], mode=options["mode"], dry_run=dry_run,
+        skip_saved_before=options["skip_saved_before"],
     )
     session.commit()
     status = 200 if outcome.dry_run else 201

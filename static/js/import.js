@@ -66,11 +66,15 @@
     return String(v);
   }
   var TABLE_ROWS = 1000, MAP_FEATURES = 5000, POLL_MS = 1000;
+  var skipBox = document.getElementById("skip-saved-before-line");
 
   function payload(dryRun) {
     var data = new FormData(form);
     data.set("dry_run", dryRun ? "true" : "false");
     if (!dryRun && document.getElementById("valid-only").checked) { data.set("mode", "valid_only"); }
+    if (!dryRun && !skipBox.hidden && document.getElementById("skip-saved-before").checked) {
+      data.set("skip_saved_before", "true");
+    }
     var columnMap = {};
     mappingFields.querySelectorAll("select").forEach(function (s) { if (s.value) { columnMap[s.name] = s.value; } });
     if (Object.keys(columnMap).length) { data.set("column_map", JSON.stringify(columnMap)); }
@@ -145,7 +149,7 @@
 
   // What the file held but was not read (columns read for nothing, layers, KML members…):
   // each warning's label and what it names (column names, layers, a link or a name).
-  function fileNotes(warnings) {
+  function fileNotes(warnings, lines) {
     return (warnings || []).map(function (w) {
       if (w.code === "file_already_saved" && T.already_saved) {  // the same bytes saved before: when, what
         return fill(w.by_you ? T.already_saved : T.already_saved_commune, {
@@ -154,7 +158,9 @@
       if (w.code === "rows_saved_before" && T.rows_saved_before && w.saves && w.saves.length) {  // an edited copy
         var latest = w.saves[0];
         return fill(latest.by_you ? T.rows_saved_before : T.rows_saved_before_commune, {
-          rows: w.rows, date: value(latest.saved_at, "datetime"), filename: latest.filename });
+          rows: w.rows, date: value(latest.saved_at, "datetime"), filename: latest.filename }) +
+          (lines.length ? " " + fill(T.rows_saved_before_lines, { lines: lines.slice(0, 30).join(", ") +
+            (lines.length > 30 ? ", …" : "") }) : "");
       }
       var what = w.columns || w.layers || w.members || w.href || w.name;
       if (Array.isArray(what)) { what = what.join(", "); }
@@ -166,9 +172,21 @@
     preview.hidden = false;
     summary.textContent = fill(T.summary, { accepted: body.accepted, refused: body.refused, format: body.format });
     var notes = document.getElementById("preview-notes");
-    var noted = fileNotes(body.warnings);
+    // the rows saved before by an earlier upload, by their line numbers
+    function lineOf(f) { return f.row || f.index + 1; }
+    var again = body.features.filter(function (f) {
+      return (f.warnings || []).some(function (w) { return w.code === "row_saved_before"; });
+    });
+    var noted = fileNotes(body.warnings, again.map(lineOf));
     notes.textContent = noted.join(" ; ");
     notes.hidden = !noted.length;
+    // a file (or rows) saved before is said as a notice, with the way to leave those rows out
+    var warned = (body.warnings || []).some(function (w) {
+      return w.code === "rows_saved_before" || w.code === "file_already_saved"; });
+    notes.className = warned ? "flash notice" : "help";
+    skipBox.hidden = !again.length;
+    document.getElementById("skip-saved-before-count").textContent = String(again.length);
+    document.getElementById("skip-saved-before").checked = again.length > 0;
     tbody.replaceChildren();
     if (!map) { makeMap(); }
     layer.clearLayers();
@@ -177,9 +195,8 @@
     var accepted = body.features.filter(function (f) { return f.status === "accepted"; });
     // in file order when the table holds them all, else the refused ones first
     var shown = body.features.length <= TABLE_ROWS ? body.features : refused.concat(accepted).slice(0, TABLE_ROWS);
-    // a CSV entry carries its row as a spreadsheet numbers it (header = 1); other files: the
-    // feature's rank
-    function lineOf(f) { return f.row || f.index + 1; }
+    // (lineOf: a CSV entry carries its row as a spreadsheet numbers it, header = 1; other
+    // files: the feature's rank)
     shown.forEach(function (f) {
       var tr = document.createElement("tr");
       tr.className = f.status;
@@ -254,8 +271,8 @@
   }
 
   // "n reports saved", and the way to them
-  function saved(n) {
-    saveResult.textContent = fill(T.saved, { n: n }) + " ";
+  function saved(n, skipped) {
+    saveResult.textContent = fill(T.saved, { n: n }) + (skipped ? " " + fill(T.skipped, { n: skipped }) : "") + " ";
     if (form.dataset.reportsUrl && n) {
       var a = document.createElement("a");
       a.href = form.dataset.reportsUrl;
@@ -270,7 +287,7 @@
       .then(function (job) {
         if (job.state === "done") {
           progressLine.hidden = true;
-          saved(job.saved);
+          saved(job.saved, job.skipped);
         } else if (job.state === "failed") {
           progressLine.hidden = true;
           saveResult.textContent = I.problemText(job.error) || T.error;
@@ -287,7 +304,7 @@
     saveButton.disabled = true;
     send(false).then(function (res) {
       if (res.status === 201) {
-        saved(res.body.saved);
+        saved(res.body.saved, res.body.skipped);
       } else if (res.status === 202 && res.location) {
         saveResult.textContent = "";
         showProgress(res.body);
