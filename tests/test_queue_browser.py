@@ -122,6 +122,11 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     assert page.locator("#queue-map .leaflet-overlay-pane path").count() == 1
     assert page.get_attribute(f"#q-{ids[2]} .queue-select", "aria-pressed") == "true"
     page.screenshot(path=str(ARTIFACTS / "queue-selected-1440.png"))
+    # a click on another card's text shows that one (the title button is the keyboard's way)
+    page.click(f"#q-{ids[3]} .queue-description")
+    page.wait_for_function("id => document.getElementById('queue').dataset.mapShown === id", arg=ids[3])
+    assert page.get_attribute(f"#q-{ids[3]} .queue-select", "aria-pressed") == "true"
+    assert page.get_attribute(f"#q-{ids[2]} .queue-select", "aria-pressed") == "false"
 
     # validate the first one without reload: the card leaves, focus goes to the next one
     page.click(f"#q-{ids[0]} .queue-action[data-target=validated]")

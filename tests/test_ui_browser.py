@@ -796,6 +796,9 @@ def test_an_upload_row_in_another_commune_names_it(ui, browser) -> None:  # noqa
     assert detail.inner_text() == ("Cette ligne se trouve surtout dans une autre commune que la vôtre : "
                                    "Châtelet (52012). Vous ne pouvez pas l'importer.")
     assert row.locator("td").nth(2).inner_text() == "Châtelet"
+    # the preview is brought into view (it opened below the form, out of sight on a phone)
+    top = page.evaluate("document.getElementById('preview').getBoundingClientRect().top")
+    assert 0 <= top < PHONE["height"] / 2, top
     detail.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "ui-import-other-commune-390.png"))
     watch.clean()

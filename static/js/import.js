@@ -228,6 +228,8 @@
     else if (commune && commune.getBounds().isValid()) { map.fitBounds(commune.getBounds()); }
     else { map.setView([50.41, 4.44], 10); }
     saveButton.disabled = body.accepted === 0;
+    // on a phone the preview opens below the form: brought into view
+    if (preview.getBoundingClientRect().top > window.innerHeight * 0.6) { preview.scrollIntoView({ block: "start" }); }
   }
 
   form.addEventListener("submit", function (e) {

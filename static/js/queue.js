@@ -276,7 +276,15 @@
   }
   list.addEventListener("click", function (e) {
     var button = e.target.closest("button");
-    if (!button) { return; }
+    if (!button) {
+      // a click on the card's text (not a link, a field, a form or the map) shows it on the map,
+      // as its title button does (the keyboard's way)
+      var card = e.target.closest("li.queue-item");
+      if (card && card !== selected && !e.target.closest("a, input, label, textarea, select, form, #queue-map-box, .leaflet-container")) {
+        select(card);
+      }
+      return;
+    }
     var li = button.closest("li.queue-item");
     if (button.classList.contains("queue-select")) { select(li); return; }
     if (button.classList.contains("queue-cancel")) {
