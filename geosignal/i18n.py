@@ -209,7 +209,8 @@ def js_catalogue(lang: str) -> dict[str, Any]:
     options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
     warnings, map, dashboard, import, queue, report_page (each script's messages), draw (Leaflet.draw's
-    L.drawLocal, with the locale's number delimiters), leaflet}``. The served script adds ``problemText(problem)``: what a person
+    L.drawLocal, with the locale's number delimiters), draw_touch (its instructions on a touch
+    screen), leaflet}``. The served script adds ``problemText(problem)``: what a person
     reads of a problem+json answer, in that language."""
     from babel.numbers import get_decimal_symbol, get_group_symbol
 
@@ -237,6 +238,7 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "draw": {**translate_tree(ui_text.DRAW_LOCAL), "format": {"numeric": {"delimiters": {
                 "thousands": get_group_symbol(BABEL_LOCALES[lang]),
                 "decimal": get_decimal_symbol(BABEL_LOCALES[lang])}}}},
+            "draw_touch": translate_tree(ui_text.DRAW_TOUCH),
             "leaflet": translate_tree(ui_text.LEAFLET_MESSAGES),
         }
 
@@ -273,7 +275,11 @@ _JS_APPLY = r"""
     });
   }
   if (window.L) {
-    if (L.drawLocal) { merge(L.drawLocal, I.draw); }
+    if (L.drawLocal) {
+      merge(L.drawLocal, I.draw);
+      // a finger taps: the instructions of a touch screen
+      if (window.matchMedia && window.matchMedia("(pointer: coarse)").matches) { merge(L.drawLocal, I.draw_touch); }
+    }
     if (L.Control && L.Control.Zoom) {
       L.Control.Zoom.prototype.options.zoomInTitle = I.leaflet.zoom_in;
       L.Control.Zoom.prototype.options.zoomOutTitle = I.leaflet.zoom_out;
@@ -376,7 +382,7 @@ TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
     "geosignal.workflow": _tables("ACTION_LABELS_FR", "EVENT_LABELS_FR", "TEXT_LABELS_FR"),
     "geosignal.ui_text": _tables("WARNINGS_FR", "MAP_MESSAGES", "DASHBOARD_MESSAGES", "IMPORT_MESSAGES",
                                  "QUEUE_MESSAGES", "QUEUE_PROMPTS", "REPORT_PAGE_MESSAGES", "ZONE_STATES_FR",
-                                 "EVIDENCE_FIELDS_FR", "DRAW_LOCAL", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",
+                                 "EVIDENCE_FIELDS_FR", "DRAW_LOCAL", "DRAW_TOUCH", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",
                                  "EXPORT_FILTER_LABELS", "INDICATORS", "PROVINCES_FR",
                                  "DECISION_LABELS_FR"),
     "geosignal.services.aggregation.downloads": _tables("CSV_COLUMNS", "SURVEY_CSV_COLUMNS", "CSV_WORDS"),

@@ -278,6 +278,32 @@ DRAW_LOCAL: dict[str, Any] = {
     },
 }
 
+#: Leaflet.draw's instructions on a touch screen (a coarse pointer: a phone), over
+#: :data:`DRAW_LOCAL`'s: a finger taps, it does not click.
+DRAW_TOUCH: dict[str, Any] = {
+    "draw": {"handlers": {
+        "circle": {"tooltip": {"start": "Touchez et faites glisser pour dessiner un cercle."}},
+        "circlemarker": {"tooltip": {"start": "Touchez la carte pour placer un point."}},
+        "marker": {"tooltip": {"start": "Touchez la carte pour placer un point."}},
+        "polygon": {"tooltip": {
+            "start": "Touchez la carte pour commencer la zone.",
+            "cont": "Touchez pour ajouter un coin à la zone.",
+            "end": "Touchez le premier point pour fermer la zone.",
+        }},
+        "polyline": {"tooltip": {
+            "start": "Touchez la carte pour commencer le tronçon.",
+            "cont": "Touchez pour continuer le tronçon.",
+            "end": "Touchez le dernier point pour terminer le tronçon.",
+        }},
+        "rectangle": {"tooltip": {"start": "Touchez et faites glisser pour dessiner un rectangle."}},
+        "simpleshape": {"tooltip": {"end": "Levez le doigt pour terminer le dessin."}},
+    }},
+    "edit": {"handlers": {
+        "edit": {"tooltip": {"subtext": "Touchez Annuler pour défaire les changements."}},
+        "remove": {"tooltip": {"text": "Touchez une forme pour la supprimer."}},
+    }},
+}
+
 #: Leaflet's own texts (zoom buttons).
 LEAFLET_MESSAGES: dict[str, str] = {
     "zoom_in": "Zoom avant", "zoom_out": "Zoom arrière",

@@ -79,6 +79,9 @@ def test_question_and_answer_make_a_thread(db, client, representative, referent)
                                                                  "csrf_token": csrf_token(page)})
     assert response.status_code == 302 and _status(db, rid) == "submitted"
     html = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    reference = db.scalar(text("SELECT reference FROM reports WHERE id = :id"), {"id": rid})
+    # she is told where her answer went (it read "Signalement … : soumis.")
+    assert f"Réponse envoyée au référent : le signalement {reference} est de nouveau soumis." in html
     thread = html[html.index('id="thread"'):html.index('id="history"')]
     assert thread.index("Quelle rue ?") < thread.index("Rue Neuve")
     assert "referent@igretec.com" in thread  # the referent's name is shown to the commune

@@ -138,8 +138,12 @@ def take_action(report_id: str, target: str, *, done: Any) -> Any:
         flash(_("Action refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
         return render_report(current_feature, status=error.status, failed_action=move, reason=typed)
     session.commit()
-    flash(_("Signalement %(reference)s : %(status)s.", reference=props["reference"],
-            status=ui_text.in_sentence(i18n.label(target))), "success")
+    if chosen.action == "answer":  # the representative is told where her answer went
+        flash(_("Réponse envoyée au référent : le signalement %(reference)s est de nouveau soumis.",
+                reference=props["reference"]), "success")
+    else:
+        flash(_("Signalement %(reference)s : %(status)s.", reference=props["reference"],
+                status=ui_text.in_sentence(i18n.label(target))), "success")
     return redirect(done(feature["id"]))
 
 
