@@ -504,11 +504,11 @@ def test_workflow_pages_in_dutch_and_english(app, db, lang: str) -> None:  # noq
     # the queue's script reads its texts and the vocabulary from the catalogue of the language
     catalogue = json.loads(re.search(r"window\.geosignalI18n = (\{.*?\});\n", clients["referent"].get(
         f"/i18n/{lang}.js").get_data(as_text=True)).group(1))
-    assert catalogue["queue"]["loaded_other"] == {"nl": "%(total)s meldingen in afwachting; %(shown)s getoond.",
-                                                  "en": "%(total)s reports waiting; %(shown)s shown."}[lang]
+    assert catalogue["queue"]["loaded_other"] == {"nl": "%(total)s meldingen gevonden; %(shown)s getoond.",
+                                                  "en": "%(total)s reports found; %(shown)s shown."}[lang]
     assert catalogue["colon"] == ": "  # "Label: value" ("Label : value" in French)
-    assert catalogue["queue"]["loaded_one"] == {"nl": "%(total)s melding in afwachting; %(shown)s getoond.",
-                                                "en": "%(total)s report waiting; %(shown)s shown."}[lang]
+    assert catalogue["queue"]["loaded_one"] == {"nl": "%(total)s melding gevonden; %(shown)s getoond.",
+                                                "en": "%(total)s report found; %(shown)s shown."}[lang]
     assert catalogue["queue"]["selected_other"] == {"nl": "%(n)s geselecteerd", "en": "%(n)s selected"}[lang]
     assert catalogue["labels"]["needs_info"] == {"nl": "Vraag gesteld", "en": "Question asked"}[lang]
     assert catalogue["report_page"]["changed"] == {
