@@ -298,6 +298,7 @@ ROUTE_RULES: dict[str, str] = {
     "exports.get_run": "all_communes",
     "exports.download_run": "all_communes",
     "exports.history_page": "all_communes",
+    "exports.history_fragment": "all_communes",
     "account.users_page": "all_communes",
     "account.invite_user": "all_communes",  # then may_invite(role)
     "account.deactivate_user": "all_communes",  # then may_deactivate(user)

@@ -428,6 +428,25 @@ def test_the_drawing_tooltip_stays_on_a_phone_and_writes_numbers_the_french_way(
     watch.close()
 
 
+def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> None:  # noqa: ANN001, F811
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-ref@igretec.com")
+    page = watch.page
+    page.goto(ui["base"] + "/exports")
+    before = page.locator(".export-run").count()
+    page.evaluate("window.__samePage = 'yes'")
+    with page.expect_download() as download:
+        page.click("#new-export button[value=geojson]")
+    assert download.value.suggested_filename.endswith(".geojson")
+    page.wait_for_function("n => document.querySelectorAll('.export-run').length === n + 1", arg=before, timeout=15000)
+    assert page.evaluate("window.__samePage") == "yes"  # no reload
+    newest = page.locator(".export-run").first
+    assert newest.inner_text().startswith("Export du ") and "pas encore marqué comme transmis" in newest.inner_text()
+    assert newest.locator("button.mark-transmitted").is_visible()  # its form works as the server's
+    watch.clean()
+    watch.close()
+
+
 def _rgb(hex_colour: str) -> str:
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"

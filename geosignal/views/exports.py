@@ -272,6 +272,15 @@ def history_page() -> Any:
     return redirect(url_for(PAGE_FORMATS[fmt], **{k: v for k, v in values.items() if v}))
 
 
+@bp.get("/exports/historique")
+@login_required
+@require_policy(policy.may_export, EXPORT_DENIED)
+def history_fragment() -> Any:
+    """The history section of the exports page alone (HTML), which the page's script reads
+    after a download to show the new run without a reload."""
+    return render_template("_export_history.html", runs=transmission.history(get_session(), 200))
+
+
 def _render_history(status: int = 200, error: GeosignalError | None = None,
                     values: dict[str, str] | None = None) -> tuple[str, int]:
     session = get_session()
