@@ -221,28 +221,35 @@ def where_clause(filters: QueueFilters) -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
+#: One page: the page's reports first (filtered, ordered, limited), then for those rows only
+#: their last status move and, when it was an answer, the question it answered (the audit
+#: trail's index on (report_id, id)).
 _PAGE_SQL = """
-SELECT r.id, r.seq, r.reference, r.status, r.commune_nis, c.name_fr, r.network, r.technologies, r.operators, r.issue,
-       r.households_affected, r.businesses_affected, r.description, r.observed_at, r.created_at,
-       ST_GeometryType(r.geometry) AS geometry_type,
-       ST_Area(ST_Transform(r.geometry, 31370)) AS area_m2,
-       ST_Length(ST_Transform(r.geometry, 31370)) AS length_m,
+SELECT p.*,
        last_move.action = 'answer' AS answered, asked.reason AS question,
        CASE WHEN last_move.action = 'answer' THEN last_move.reason END AS answer,
-       CASE WHEN last_move.to_status = r.status AND r.status = ANY(:q_text_statuses)
-            THEN last_move.reason END AS status_text,
-       (SELECT count(*) FROM reports r WHERE {where}) AS total
-FROM reports r JOIN communes c ON c.nis_code = r.commune_nis
+       CASE WHEN last_move.to_status = p.status AND p.status = ANY(:q_text_statuses)
+            THEN last_move.reason END AS status_text
+FROM (
+  SELECT r.id, r.seq, r.reference, r.status, r.commune_nis, c.name_fr, r.network, r.technologies, r.operators,
+         r.issue, r.households_affected, r.businesses_affected, r.description, r.observed_at, r.created_at,
+         ST_GeometryType(r.geometry) AS geometry_type,
+         ST_Area(ST_Transform(r.geometry, 31370)) AS area_m2,
+         ST_Length(ST_Transform(r.geometry, 31370)) AS length_m,
+         (SELECT count(*) FROM reports r WHERE {where}) AS total
+  FROM reports r JOIN communes c ON c.nis_code = r.commune_nis
+  WHERE {where} AND r.seq > :q_after
+  ORDER BY r.seq
+  LIMIT :q_limit
+) p
 LEFT JOIN LATERAL (SELECT a.id, a.action, a.to_status, a.reason FROM audit_events a
-                   WHERE a.report_id = r.id AND a.to_status IS NOT NULL
+                   WHERE a.report_id = p.id AND a.to_status IS NOT NULL
                    ORDER BY a.id DESC LIMIT 1) last_move ON true
 LEFT JOIN LATERAL (SELECT q.reason FROM audit_events q
-                   WHERE last_move.action = 'answer' AND q.report_id = r.id AND q.action = 'ask'
+                   WHERE last_move.action = 'answer' AND q.report_id = p.id AND q.action = 'ask'
                      AND q.id < last_move.id
                    ORDER BY q.id DESC LIMIT 1) asked ON true
-WHERE {where} AND r.seq > :q_after
-ORDER BY r.seq
-LIMIT :q_limit
+ORDER BY p.seq
 """
 
 
