@@ -272,7 +272,7 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     watch.assert_clean()
     with database.session() as session:
         descriptions = session.scalars(select(Report.description)).all()
-        assert sorted(descriptions) == ["", "<b>gras</b> & co"]  # the line once, and the point
+        assert descriptions.count("<b>gras</b> & co") == 1  # the line once: left out of the edited copy's save
     watch.context.close()
 
 

@@ -428,6 +428,41 @@ def test_the_drawing_tooltip_stays_on_a_phone_and_writes_numbers_the_french_way(
     watch.close()
 
 
+def test_a_road_stretch_takes_every_tap_on_a_phone(ui, browser) -> None:  # noqa: ANN001, F811
+    """A tap is a touch and then the browser's own mouse events: Leaflet.draw read both, so the
+    second tap of a road stretch also closed it (2 points at most) and a zone's first tap said
+    its sides crossed (found by a user's trial)."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 15, {animate: false})")
+    page.tap(".leaflet-draw-draw-polyline")
+    pane = page.locator("#map-pane").bounding_box()
+    taps = [(pane["x"] + 90, pane["y"] + 380), (pane["x"] + 170, pane["y"] + 300),
+            (pane["x"] + 250, pane["y"] + 360), (pane["x"] + 320, pane["y"] + 280)]
+    for x, y in taps:
+        page.touchscreen.tap(x, y)
+        page.wait_for_timeout(400)
+        assert page.locator(".leaflet-error-draw-tooltip").count() == 0
+    assert page.evaluate("document.getElementById('geometry').value") == ""  # still drawing
+    page.touchscreen.tap(*taps[-1])  # the last point again: the stretch ends there
+    page.wait_for_function("() => document.getElementById('geometry').value !== ''")
+    geometry = json.loads(page.evaluate("document.getElementById('geometry').value"))
+    assert (geometry["type"], len(geometry["coordinates"])) == ("LineString", 4)
+    # a zone: its first taps are corners, never a crossing
+    page.tap(".leaflet-draw-draw-polygon")
+    for x, y in taps[:3]:
+        page.touchscreen.tap(x, y + 150)
+        page.wait_for_timeout(400)
+        assert page.locator(".leaflet-error-draw-tooltip").count() == 0
+    page.touchscreen.tap(taps[0][0], taps[0][1] + 150)
+    page.wait_for_function("() => JSON.parse(document.getElementById('geometry').value || '{}').type === 'Polygon'")
+    ring = json.loads(page.evaluate("document.getElementById('geometry').value"))["coordinates"][0]
+    assert len(ring) == 4  # three corners, closed
+    watch.clean()
+    watch.close()
+
+
 def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> None:  # noqa: ANN001, F811
     watch = Watch(browser, ui, DESKTOP)
     watch.login("ui-ref@igretec.com")

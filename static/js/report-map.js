@@ -52,6 +52,29 @@
     L.Draw.Tooltip.prototype.geosignalTurns = true;
   }
 
+  // A tap is a touch, then the mouse events the browser makes of it. Leaflet.draw reads the
+  // touch and the mouse events alike: the second tap of a road stretch also "clicked" the
+  // point just added, which ends the stretch (two points at most), and a zone's tap added its
+  // corner twice (« sides cannot cross »). The mouse events that follow a touch are ignored.
+  if (L.Draw && L.Draw.Polyline && !L.Draw.Polyline.prototype.geosignalOneTap) {
+    var drawing = L.Draw.Polyline.prototype;
+    var onTouch = drawing._onTouch, onMouseDown = drawing._onMouseDown, onMouseUp = drawing._onMouseUp;
+    var finish = drawing._finishShape;
+    var afterTouch = function (handler) { return handler._touchedAt && Date.now() - handler._touchedAt < 800; };
+    drawing._onTouch = function (e) { this._touchedAt = Date.now(); return onTouch.call(this, e); };
+    drawing._onMouseDown = function (e) { return afterTouch(this) ? undefined : onMouseDown.call(this, e); };
+    drawing._onMouseUp = function (e) {
+      if (afterTouch(this)) { this._clickHandled = null; return undefined; }
+      return onMouseUp.call(this, e);
+    };
+    // the last point's click ends a stretch: a touch already did what it meant
+    drawing._finishShape = function (e) {
+      if (e && e.type === "click" && afterTouch(this)) { return undefined; }
+      return finish.call(this, e);
+    };
+    drawing.geosignalOneTap = true;
+  }
+
   // Leaflet drops a new view asked while a zoom animation runs (the page's first fit to the
   // commune animates): wait for it to end.
   function whenStill(fn) {
