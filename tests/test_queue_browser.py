@@ -113,6 +113,12 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     page.click("#queue-filters button[type=submit]")
     ready(page, 5)
     page.fill("input[name=q]", "")
+    page.select_option("select[name=status]", "needs_info")  # none: said once
+    page.click("#queue-filters button[type=submit]")
+    ready(page, 0)
+    assert page.inner_text("#queue-summary") == "Aucun signalement ne correspond à ces filtres."
+    assert not page.is_visible("#queue-empty") and not page.is_visible("#queue-select-all")
+    page.select_option("select[name=status]", "")
     page.click("#queue-filters button[type=submit]")
     ready(page, 7)
 

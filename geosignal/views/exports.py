@@ -231,7 +231,8 @@ def mark_transmitted_page(run_id: str) -> Response:
         flash(ngettext("Export marqué comme transmis à DWconnect : %(num)s signalement passe au statut « %(status)s ».",
                        "Export marqué comme transmis à DWconnect : %(num)s signalements passent au statut « %(status)s ».",
                        outcome["moved"], status=i18n.label("transmitted")), "success")
-    return redirect(url_for("exports.history_page") + f"#run-{outcome['run_id']}")
+    # the top of the page, where the message is (the run, marked, is the history's first lines)
+    return redirect(url_for("exports.history_page"))
 
 
 #: The page's export buttons (``format``) → the download route of each.

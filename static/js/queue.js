@@ -137,7 +137,7 @@
   function counted(prefix) {
     var counts = total ? plural("loaded", total, { total: total, shown: items().length }) : M.empty;
     say(prefix ? prefix + " " + counts : counts);
-    empty.hidden = items().length > 0;
+    empty.hidden = items().length > 0 || !total;  // (the summary says it then: once is enough)
   }
   function load(cursor) {
     var request = ++listRequest;
