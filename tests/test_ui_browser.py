@@ -421,6 +421,11 @@ def test_the_drawing_tooltip_stays_on_a_phone_and_writes_numbers_the_french_way(
                          " return Array.from(t.querySelectorAll('span')).every(s => { const b = s.getBoundingClientRect();"
                          " return b.left >= r.left && b.right <= r.right; }); }")
     assert re.search(r"\d+,\d\d ha", tooltip.inner_text()), tooltip.inner_text()
+    # a vertex in the middle of the screen: the tooltip stays whole too (it lost its last words)
+    page.touchscreen.tap(pane["x"] + pane["width"] / 2 - 10, pane["y"] + 470)
+    page.wait_for_timeout(400)
+    box = tooltip.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
     # a finger taps: the instruction says so (« Cliquez » before)
     assert tooltip.inner_text().endswith("Touchez le premier point pour fermer la zone."), tooltip.inner_text()
     page.screenshot(path=str(ARTIFACTS / "ui-phone-draw-tooltip-390.png"))

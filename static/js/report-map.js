@@ -43,9 +43,13 @@
       placeTooltip.call(this, latlng);
       var box = this._container;
       if (box && this._map) {
-        box.classList.remove("to-left");
+        // the room on each side of the vertex (px); the tooltip goes where there is more, as
+        // wide as that room allows
         var x = this._map.latLngToContainerPoint(latlng).x;
-        if (x + 24 + box.offsetWidth > this._map.getSize().x && x > this._map.getSize().x / 2) { box.classList.add("to-left"); }
+        var right = this._map.getSize().x - x - 24, left = x - 24;
+        box.classList.remove("to-left");
+        box.style.maxWidth = Math.max(120, Math.min(256, Math.max(left, right) - 8)) + "px";
+        if (box.offsetWidth > right && left > right) { box.classList.add("to-left"); }
       }
       return this;
     };
