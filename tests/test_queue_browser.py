@@ -125,7 +125,9 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     # select a report: its shape is drawn on the map beside the list
     page.click(f"#q-{ids[2]} .queue-select")
     page.wait_for_function("id => document.getElementById('queue').dataset.mapShown === id", arg=ids[2])
-    assert page.locator("#queue-map .leaflet-overlay-pane path").count() == 1
+    # the shape, and its commune's outline around it (a point on a grey map said nothing)
+    page.wait_for_function("() => document.querySelectorAll('#queue-map .leaflet-overlay-pane path').length === 2")
+    assert page.locator("#queue-map .leaflet-overlay-pane path[stroke-dasharray]").count() == 1
     assert page.get_attribute(f"#q-{ids[2]} .queue-select", "aria-pressed") == "true"
     page.screenshot(path=str(ARTIFACTS / "queue-selected-1440.png"))
     # a click on another card's text shows that one (the title button is the keyboard's way)

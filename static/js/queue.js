@@ -85,6 +85,7 @@
     var li = template.content.firstElementChild.cloneNode(true);
     li.id = "q-" + item.id;
     li.dataset.id = item.id;
+    li.dataset.commune = item.commune_nis;
     li.dataset.status = item.status;
     li.dataset.ref = item.reference || item.commune_name;
     li.querySelector(".queue-check").value = item.id;
@@ -210,6 +211,7 @@
         if (request !== mapRequest) { return; }
         if (!res.ok) { caption.textContent = fill(M.error, { detail: problem(res.body) }); return; }
         if (shape) { map.removeLayer(shape); }
+        outline(li.dataset.commune);
         var colour = getComputedStyle(li).getPropertyValue("--status").trim() || "#1d4e89";
         shape = L.geoJSON(res.body, {
           style: function () { return { color: colour, weight: 3, fillOpacity: 0.25 }; },
@@ -221,6 +223,27 @@
         root.dataset.mapShown = li.dataset.id;
       })
       .catch(function () { if (request === mapRequest) { caption.textContent = M.network_error; } });
+  }
+  // the report's commune, outlined around its shape (GET /api/v1/limits?commune=; kept per commune)
+  var outlines = {}, shownOutline = null;
+  function outline(nis) {
+    if (!nis) { return; }
+    var show = function (layer) {
+      if (shownOutline && shownOutline !== layer) { map.removeLayer(shownOutline); }
+      shownOutline = layer;
+      if (layer) { layer.addTo(map); layer.bringToBack(); }
+    };
+    if (outlines[nis]) { show(outlines[nis]); return; }
+    fetch(root.dataset.limitsUrl + "?commune=" + encodeURIComponent(nis), { credentials: "same-origin",
+                                                                          headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (limits) {
+        if (!limits || !limits.commune) { return; }
+        outlines[nis] = L.geoJSON(limits.commune.geometry, { interactive: false,
+          style: function () { return { color: "#1d4e89", weight: 2, dashArray: "6 4", fill: false }; } });
+        if (selected && selected.dataset.commune === nis) { show(outlines[nis]); }
+      })
+      .catch(function () { /* the outline is a help only */ });
   }
   phone.addEventListener("change", function () { placeMap(selected); });
   placeMap(null);
