@@ -45,6 +45,7 @@ WARNINGS_FR: dict[str, str] = {
     "file_already_saved": "Fichier déjà enregistré",
     "row_saved_before": "Ligne déjà enregistrée (envoi précédent)",
     "rows_saved_before": "Lignes déjà enregistrées",
+    "technology_not_of_network": "Technologie d'un autre réseau (à vérifier)",
     "curve_linearised": "Arcs lus comme des segments droits",
 }
 

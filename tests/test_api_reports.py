@@ -283,3 +283,33 @@ def test_status_rights_and_the_list_page_actions(db, client, representative, ref
     response = client.post(f"/signalements/{other}/statut", data={"status": "validated", "csrf_token": csrf_token(page)})
     assert response.status_code == 302
     assert db.scalar(select(Report.status).where(Report.id == other)) == "validated"
+
+
+@pytest.mark.parametrize(("network", "technologies", "odd"), [
+    ("fixed", ["4G", "fibre"], ["4G"]),  # a fixed line is not 4G
+    ("mobile", ["DSL", "cable", "5G"], ["DSL", "cable"]),
+])
+def test_a_technology_of_the_other_network_is_said_not_changed(db, representative, network, technologies, odd) -> None:  # noqa: ANN001
+    x, y = CHARLEROI_LAMBERT72
+    response = _post(representative, feature(to_geojson_4326(Point(x, y)), network=network, technologies=technologies))
+    assert response.status_code == 201
+    body = response.get_json()
+    (warning,) = [w for w in body["intake"]["warnings"] if w["code"] == "technology_not_of_network"]
+    assert (warning["network"], warning["technologies"]) == (network, odd)
+    assert body["properties"]["technologies"] == technologies  # stored as written
+    fine = _post(representative, feature(to_geojson_4326(Point(x + 50, y)), network="mobile", technologies=["4G"]))
+    assert "intake" not in fine.get_json()  # nothing to say
+
+
+def test_the_map_form_says_a_technology_of_the_other_network(db, client, representative) -> None:  # noqa: ANN001
+    assert representative.login().status_code == 302
+    html = client.get("/carte").get_data(as_text=True)
+    geometry = to_geojson_4326(square_lambert(X0 + 1500, Y0 + 1000, 400))
+    response = client.post("/carte", data={
+        "csrf_token": csrf_token(html), "idempotency_key": "form-key-tech", "geometry": json.dumps(geometry),
+        "network": "fixed", "technologies": ["4G", "fibre"]}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Signalement enregistré (Charleroi)." in page
+    assert ('<p class="flash notice" role="status">À vérifier : 4G n&#39;est pas une technologie du réseau fixe. '
+            "Corrigez le signalement depuis sa page s&#39;il le faut.</p>") in page
+    assert db.scalar(select(Report.technologies)) == ["4G", "fibre"]  # stored as written

@@ -159,3 +159,14 @@ def test_the_command_line_leaves_out_rows_saved_before(app, db, representative, 
     assert result.exit_code == 0, result.output
     assert "warning: rows_saved_before: 2 row(s) are identical" in result.output
     assert "3 accepted, 0 refused, 2 left out (saved before), 1 saved" in result.output
+
+
+def test_an_uploaded_row_of_the_other_networks_technology_is_said(db, client, representative) -> None:  # noqa: ANN001
+    rows = (b"latitude;longitude;technologie;reseau\r\n"
+            b"50,4108;4,4440;4G;fixe\r\n"
+            b"50,4200;4,4300;fibre;\r\n"  # the default network (mobile) comes in: fibre is not of it
+            b"50,4150;4,4350;4G;\r\n")
+    body = upload_file(representative, rows, "techno.csv", network="mobile", dry_run="true").get_json()
+    assert body["accepted"] == 3, body
+    assert [[(w["network"], w["technologies"]) for w in f["warnings"] if w["code"] == "technology_not_of_network"]
+            for f in body["features"]] == [[("fixed", ["4G"])], [("mobile", ["fibre"])], []]

@@ -42,6 +42,7 @@ from geosignal.services import audit
 from geosignal.services.intake import Limits, ReportInput, ServiceArea, read_upload
 from geosignal.services.intake.batch import geometry_keys, home_communes, measures
 from geosignal.services.intake.core import source_where
+from geosignal.services.intake.properties import network_mismatch
 from geosignal.services.reports import DUPLICATE_WINDOW_S, attribute_key
 from geosignal.vocab import NETWORKS
 
@@ -392,6 +393,9 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
                 rows[position] = _problem(error, index)
                 continue
             item.properties["network"] = default_network
+        mismatch = network_mismatch(item.properties)
+        if mismatch:  # (the network may be the default one: checked here, once it is known)
+            item.warnings = [*item.warnings, mismatch]
         candidates.append(position)
     accepted = _attribute(session, user, area, [results[p] for p in candidates], rows, candidates)
     outcome.rows = rows

@@ -247,6 +247,12 @@ def submit_report() -> Any:
                                        "celui-ci ne l'est pas encore : vérifiez-le, puis envoyez-le à nouveau.")
         flash(_("Signalement refusé : %(reason)s", reason=ui_text.error_message(error)), "error")
         return _render_map(None, form=request.form, status=error.status, error=error)
+    for warning in feature.get("intake", {}).get("warnings", []):
+        if warning["code"] == "technology_not_of_network":  # stored as written; said, to be checked
+            flash(_("À vérifier : %(technologies)s n'est pas une technologie du réseau %(network)s. Corrigez le "
+                    "signalement depuis sa page s'il le faut.", technologies=", ".join(
+                        i18n.label(t) for t in warning["technologies"]),
+                    network=ui_text.in_sentence(i18n.label(warning["network"]))), "notice")
     if feature["properties"]["status"] == "draft":
         flash(_("Brouillon enregistré (%(commune)s) : envoyez-le depuis cette page quand il est prêt.",
                 commune=feature["properties"]["commune_name"]), "success")

@@ -32,7 +32,7 @@ from .crs import (
     transform_geom,
     transform_xy,
 )
-from .properties import REPORT_PROPERTIES, validate_properties
+from .properties import REPORT_PROPERTIES, network_mismatch, validate_properties
 
 #: Shortest line accepted (m, EPSG:31370): positions closer than that (1e-9° is about 0.1 mm)
 #: would coincide once stored with 9 decimals, leaving a line of no length.
@@ -834,6 +834,9 @@ def _api_properties(props: dict, pptr: str, require_network: bool) -> tuple[dict
     if ignored:
         warnings.append({"code": "properties_ignored", "detail": "Unknown properties were ignored: "
                          + ", ".join(ignored) + ".", "names": ignored})
+    mismatch = network_mismatch(out)
+    if mismatch:
+        warnings.append(mismatch)
     return out, warnings
 
 

@@ -133,6 +133,27 @@ def validate_properties(
     return out
 
 
+#: The technologies of each network (a fixed line is not 4G, a mobile network is not fibre).
+NETWORK_TECHNOLOGIES: dict[str, frozenset[str]] = {"mobile": frozenset(vocab.MOBILE_TECHNOLOGIES),
+                                                   "fixed": frozenset(vocab.FIXED_TECHNOLOGIES)}
+
+
+def network_mismatch(props: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the ``technology_not_of_network`` warning when validated ``props`` name
+    technologies of the other network (``{"code", "detail", "network", "technologies"}``: the
+    ones that do not belong), else None. A warning, not a refusal: the report says what the
+    reporter wrote."""
+    network, technologies = props.get("network"), props.get("technologies")
+    if not technologies or network not in NETWORK_TECHNOLOGIES:
+        return None
+    odd = [t for t in technologies if t not in NETWORK_TECHNOLOGIES[network]]
+    if not odd:
+        return None
+    return {"code": "technology_not_of_network", "network": network, "technologies": odd,
+            "detail": f"{', '.join(odd)} {'is' if len(odd) == 1 else 'are'} not a technology of the {network} "
+                      "network; check the network or the technologies"}
+
+
 def _validate_one(name: str, value: Any, where: str, require_network: bool) -> Any:
     """Return the normalised value of one property (None when absent), or raise its fault."""
     if value is None:
