@@ -149,7 +149,8 @@ def test_streamed_report_equals_the_built_one(db, app, representative, area) -> 
     zone = reproject(reproject(Point(4.4440, 50.4108), WGS84, LAMBERT72).buffer(200), LAMBERT72, WGS84)
     collection = {"type": "FeatureCollection", "features": [
         feature({"type": "Point", "coordinates": [4.4440, 50.4108]}, description="l'église", network="mobile"),
-        feature(json.loads(json.dumps(shapely.geometry.mapping(zone))), network="fixed", households_affected=3),
+        feature(json.loads(json.dumps(shapely.geometry.mapping(zone))), network="fixed", technologies=["fibre"],
+                households_affected=3),
         feature({"type": "Point", "coordinates": [4.4440, 50.4108]}, description="l'église", network="mobile"),
         feature({"type": "Point", "coordinates": [4.31, 50.05]}, network="mobile"),
     ]}
