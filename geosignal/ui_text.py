@@ -541,6 +541,9 @@ DECISION_LABELS_FR: dict[str, str] = {
 }
 
 
+assert set(DECISION_LABELS_FR) == set(workflow.DECISION_STATUSES)  # a label for each, and no other
+
+
 def decision_label(status: str) -> str:
     """Return the label of the text that put a report in ``status``, in the current language."""
     return _(DECISION_LABELS_FR[status])

@@ -128,6 +128,12 @@ def _check_table() -> None:
 
 
 _check_table()
+
+#: Statuses entered with a text for the commune (the referent's question, a rejection's reason,
+#: the operator's note), which the pages show with the report in that status.
+DECISION_STATUSES: tuple[str, ...] = tuple(sorted({t.target for t in TRANSITIONS
+                                                   if t.text in ("question", "reason", "note")}))
+
 assert set(ACTION_LABELS_FR) == set(ACTIONS) and set(TEXT_LABELS_FR) == set(TEXT_KINDS)
 assert not set(EVENT_LABELS_FR) & set(ACTIONS)
 

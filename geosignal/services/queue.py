@@ -45,10 +45,6 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 
 #: What the queue shows by default: reports waiting for the referent's decision.
 DEFAULT_STATUSES: tuple[str, ...] = ("submitted",)
-#: Statuses entered with a text for the commune (a question, a rejection's reason, the
-#: operator's note: :data:`geosignal.workflow.TRANSITIONS`), shown on a card in that status.
-TEXT_STATUSES: tuple[str, ...] = tuple(sorted({t.target for t in workflow.TRANSITIONS
-                                               if t.text in ("question", "reason", "note")}))
 #: Page sizes.
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
@@ -270,7 +266,7 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
     Each item: ``id``, ``reference`` (``CM-YYYY-NNNNN``), ``status``, ``answered`` (its last
     move was the representative's answer to a question) with ``question`` and ``answer`` (the
     referent's question and the commune's answer; None unless ``answered``), ``status_text``
-    (the text that put it in its status, for :data:`TEXT_STATUSES`: the question asked, the
+    (the text that put it in its status, for :data:`geosignal.workflow.DECISION_STATUSES`: the question asked, the
     reason of a rejection, the operator's note; else None), ``commune_nis``, ``commune_name``, ``network``,
     ``technologies``, ``operators``, ``issue``, ``households_affected``,
     ``businesses_affected``, ``description``, ``observed_at``, ``reported_at`` (ISO 8601,
@@ -285,7 +281,7 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
     where, params = where_clause(filters)
     rows = session.execute(text(_PAGE_SQL.format(where=where)),
                            {**params, "q_after": after, "q_limit": limit + 1,
-                            "q_text_statuses": list(TEXT_STATUSES)}).all()
+                            "q_text_statuses": list(workflow.DECISION_STATUSES)}).all()
     more = len(rows) > limit
     rows = rows[:limit]
     total = int(rows[0].total) if rows else _count(session, where, params)

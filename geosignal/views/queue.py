@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from geosignal import policy, ui_text, vocab
+from geosignal import policy, ui_text, vocab, workflow
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -68,8 +68,6 @@ _ZERO = "00000000-0000-0000-0000-000000000000"
 def _queue_actions(user: Any) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """Return the queue's action buttons (one per target: label, text required, prompt) and,
     per status, the targets ``user`` may move a report to (from the transition table)."""
-    from geosignal import workflow
-
     buttons = []
     for target in QUEUE_TARGETS:
         transition = next((t for t in workflow.TRANSITIONS if t.target == target), None)
@@ -119,7 +117,7 @@ def queue_page() -> tuple[str, int]:
         "queue.html", page=page, filters=page.filters, communes=communes, error=error,
         statuses=vocab.STATUSES, default_statuses=queue_service.DEFAULT_STATUSES,
         queue_actions=buttons, actions_by_status=by_status, actions_json=json.dumps(by_status),
-        decision_labels={status: ui_text.decision_label(status) for status in queue_service.TEXT_STATUSES},
+        decision_labels={status: ui_text.decision_label(status) for status in workflow.DECISION_STATUSES},
         base_layers=json.dumps(layers, ensure_ascii=False),
         api_url=url_for("queue.queue_api"), bulk_url=url_for("queue.bulk_transition"),
         transition_url=_url("api.post_transition", f"/api/v1/reports/{_ZERO}/transitions", report_id=_ZERO),

@@ -55,7 +55,7 @@ def _decision(history: list[dict[str, Any]], status: str) -> dict[str, Any] | No
     """The latest event that put the report in its current ``status`` with a text (the
     referent's question, a rejection's reason, the operator's note), shown at the top of its
     page; None for the other statuses."""
-    if status not in ui_text.DECISION_LABELS_FR:
+    if status not in workflow.DECISION_STATUSES:
         return None
     return next((e for e in reversed(history) if e.get("to") == status and e.get("reason")), None)
 
