@@ -119,6 +119,10 @@ def test_items_carry_what_the_cards_show(db, dataset) -> None:  # noqa: ANN001
     assert item["geometry_kind"] == "zone"
     assert item["area_m2"] == pytest.approx(40_000, rel=1e-3)  # 200 m × 200 m, EPSG:31370
     assert item["length_m"] is None
+    lon, lat = item["location"]  # a point on the square, [lon, lat], 6 decimals
+    inside = db.scalar(text("SELECT ST_Intersects(geometry, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
+                            "FROM reports WHERE id = :id"), {"lon": lon, "lat": lat, "id": item["id"]})
+    assert inside is True and (round(lon, 6), round(lat, 6)) == (lon, lat) and 4.0 < lon < 5.0 and 50.0 < lat < 51.0
     assert item["reported_at"] == "2026-03-01T12:00:00+01:00"
     assert item["observed_at"] == "2026-02-20T12:00:00+01:00"
     point = queue_service.read_queue(db, queue_service.QueueFilters(q="coupures"))

@@ -98,6 +98,10 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     ready(page, 7)
     assert card_ids(page) == ids[:7]  # oldest first; the validated one is not waiting
     assert "7 signalements trouvés ; 7 affichés." in page.inner_text("#queue-summary")
+    # the listed reports are marked on the map before any is chosen, one dot each
+    page.wait_for_function("() => document.getElementById('queue').dataset.dots === '7'")
+    assert page.locator("#queue-map path.queue-dot").count() == 7
+    page.screenshot(path=str(ARTIFACTS / "queue-dots-1440.png"))
     # user text stays text
     assert "<b>coupures</b> {{ 7*7 }}" in page.inner_text(f"#q-{ids[5]} .queue-description")
     page.evaluate("window.__samePage = 'yes'")
@@ -126,8 +130,9 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     page.click(f"#q-{ids[2]} .queue-select")
     page.wait_for_function("id => document.getElementById('queue').dataset.mapShown === id", arg=ids[2])
     # the shape, and its commune's outline around it (a point on a grey map said nothing)
-    page.wait_for_function("() => document.querySelectorAll('#queue-map .leaflet-overlay-pane path').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#queue-map .leaflet-overlay-pane path:not(.queue-dot)').length === 2")
     assert page.locator("#queue-map .leaflet-overlay-pane path[stroke-dasharray]").count() == 1
+    assert page.locator("#queue-map path.queue-dot").count() == 7  # the list's dots stay
     assert page.get_attribute(f"#q-{ids[2]} .queue-select", "aria-pressed") == "true"
     page.screenshot(path=str(ARTIFACTS / "queue-selected-1440.png"))
     # a click on another card's text shows that one (the title button is the keyboard's way)
@@ -136,9 +141,16 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     assert page.get_attribute(f"#q-{ids[3]} .queue-select", "aria-pressed") == "true"
     assert page.get_attribute(f"#q-{ids[2]} .queue-select", "aria-pressed") == "false"
 
-    # validate the first one without reload: the card leaves, focus goes to the next one
+    # a dot's click shows its card's report
+    page.evaluate("() => { const d = document.querySelectorAll('#queue-map path.queue-dot')[4];"
+                  " d.dispatchEvent(new MouseEvent('click', {bubbles: true})); }")
+    page.wait_for_function("id => document.getElementById('queue').dataset.mapShown === id", arg=ids[4])
+    assert page.evaluate("document.activeElement.closest('li').dataset.id") == ids[4]
+
+    # validate the first one without reload: the card leaves (and its dot), focus goes to the next one
     page.click(f"#q-{ids[0]} .queue-action[data-target=validated]")
     ready(page, 6)
+    assert page.locator("#queue-map path.queue-dot").count() == 6
     assert "validé" in page.inner_text("#queue-summary")
     assert page.evaluate("document.activeElement.closest('li').dataset.id") == ids[1]
     assert page.evaluate("window.__samePage") == "yes"

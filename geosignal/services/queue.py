@@ -48,6 +48,8 @@ DEFAULT_STATUSES: tuple[str, ...] = ("submitted",)
 #: Page sizes.
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
+#: Decimals of an item's ``location`` (degrees, EPSG:4326; 6 decimals: about 0.1 m).
+LOCATION_DECIMALS = contract.EXPORT_COORDINATE_DECIMALS
 #: Longest search text accepted (characters).
 MAX_QUERY = 200
 #: Which date the period filters: the date observed, or the date the report was filed.
@@ -232,6 +234,7 @@ FROM (
          ST_GeometryType(r.geometry) AS geometry_type,
          ST_Area(ST_Transform(r.geometry, 31370)) AS area_m2,
          ST_Length(ST_Transform(r.geometry, 31370)) AS length_m,
+         ST_X(ST_PointOnSurface(r.geometry)) AS lon, ST_Y(ST_PointOnSurface(r.geometry)) AS lat,
          (SELECT count(*) FROM reports r WHERE {where}) AS total
   FROM reports r JOIN communes c ON c.nis_code = r.commune_nis
   WHERE {where} AND r.seq > :q_after
@@ -271,7 +274,9 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
     ``technologies``, ``operators``, ``issue``, ``households_affected``,
     ``businesses_affected``, ``description``, ``observed_at``, ``reported_at`` (ISO 8601,
     Brussels time), ``geometry_kind`` (``point``, ``line``, ``zone``), ``area_m2`` (zones) and
-    ``length_m`` (lines), planar in EPSG:31370 rounded to 0.1, and ``evidence_stale`` when the
+    ``length_m`` (lines), planar in EPSG:31370 rounded to 0.1, ``location`` (a point on the
+    report's shape, ``[lon, lat]`` in EPSG:4326, :data:`LOCATION_DECIMALS` decimals: where the
+    queue's map marks it), and ``evidence_stale`` when the
     evidence service is installed. Raises ``invalid_request`` (400) for a malformed cursor or
     ``limit`` outside 1..:data:`MAX_LIMIT`.
     """
@@ -299,6 +304,7 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
             "reported_at": contract.format_datetime(r.created_at), "geometry_kind": kind,
             "area_m2": round(float(r.area_m2), 1) if kind == "zone" else None,
             "length_m": round(float(r.length_m), 1) if kind == "line" else None,
+            "location": [round(float(r.lon), LOCATION_DECIMALS), round(float(r.lat), LOCATION_DECIMALS)],
         }
         if stale is not None:
             item["evidence_stale"] = str(r.id) in stale

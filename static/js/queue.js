@@ -1,6 +1,6 @@
 /* geosignal: the referent's validation queue (/validation).
- * Filters and pages through GET /api/v1/queue; shows the selected report's shape on a Leaflet
- * map (GET /api/v1/reports/<id>); validates, rejects with a reason or asks a question through
+ * Filters and pages through GET /api/v1/queue; marks the listed reports on a Leaflet map (a dot
+ * each) and shows the selected report's shape (GET /api/v1/reports/<id>); validates, rejects with a reason or asks a question through
  * POST /api/v1/reports/<id>/transitions, and validates a selection in one
  * POST /api/v1/reports/transitions, all with the CSRF header and without reloading the page.
  * Cards come from the page's <template> (one declaration with the server's rendering); user
@@ -88,6 +88,7 @@
     li.dataset.commune = item.commune_nis;
     li.dataset.status = item.status;
     li.dataset.ref = item.reference || item.commune_name;
+    li.dataset.location = (item.location || []).join(",");
     li.querySelector(".queue-check").value = item.id;
     field(li, "ref").textContent = item.reference || item.commune_name;
     field(li, "commune_name").textContent = item.commune_name;
@@ -154,6 +155,7 @@
         total = res.body.total;
         setMore(res.body.next_cursor);
         statuses = currentStatuses();
+        drawList();
         counted();
         updateSelection();
         root.dataset.state = "ready";
@@ -179,7 +181,38 @@
     if (map) { return map; }
     map = window.geosignalBaseLayers(L.map("queue-map", { zoomControl: true, attributionControl: true }), LAYERS);
     map.setView([50.41, 4.44], 10);
+    drawList();
     return map;
+  }
+  /* The list's reports, one dot each (a point on its shape, the card's data-location "lon,lat")
+   * in its status's colour; a dot's click shows its card, as the card's title does. Drawn
+   * beside the list on a desktop, in the chosen card's map on a phone. */
+  var dots = null;
+  function drawList() {
+    if (!map) { if (!phone.matches) { ensureMap(); } return; }
+    if (dots) { map.removeLayer(dots); }
+    dots = L.featureGroup();
+    items().forEach(function (li) {
+      var at = (li.dataset.location || "").split(",").map(Number);
+      if (at.length !== 2 || !isFinite(at[0]) || !isFinite(at[1])) { return; }
+      var colour = getComputedStyle(li).getPropertyValue("--status").trim() || "#1d4e89";
+      var name = document.createElement("span");
+      name.textContent = refOf(li);
+      L.circleMarker([at[1], at[0]], { radius: 7, color: "#fff", weight: 2, fillColor: colour, fillOpacity: 0.9, className: "queue-dot" })
+        .bindTooltip(name)
+        .on("click", function () {
+          if (li !== selected) { select(li); }
+          li.scrollIntoView({ block: "nearest" });
+          li.querySelector(".queue-select").focus({ preventScroll: true });
+        })
+        .addTo(dots);
+    });
+    dots.addTo(map);
+    if (shape) { shape.bringToFront(); }
+    root.dataset.dots = String(dots.getLayers().length);
+    if (!selected && dots.getLayers().length) {
+      map.fitBounds(dots.getBounds(), { maxZoom: 14, padding: [24, 24], animate: false });
+    }
   }
   function placeMap(li) {
     var target = phone.matches && li ? li : side;
@@ -245,8 +278,9 @@
       })
       .catch(function () { /* the outline is a help only */ });
   }
-  phone.addEventListener("change", function () { placeMap(selected); });
+  phone.addEventListener("change", function () { placeMap(selected); if (!phone.matches) { drawList(); } });
   placeMap(null);
+  drawList();
 
   /* ------------------------------------------------------------------ actions */
   function post(url, body) {
@@ -267,6 +301,7 @@
     var next = all[at + 1] || all[at - 1];
     if (li === selected) { clearMap(); }
     li.remove();
+    drawList();
     total = Math.max(0, total - 1);
     counted(note);
     updateSelection();
