@@ -474,6 +474,7 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
     page = watch.page
     page.goto(ui["base"] + "/exports")
     before = page.locator(".export-run").count()
+    assert page.locator("input[name=since]").bounding_box()["width"] < 40  # the box sits beside its words
     page.evaluate("window.__samePage = 'yes'")
     with page.expect_download() as download:
         page.click("#new-export button[value=geojson]")
@@ -483,6 +484,12 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
     newest = page.locator(".export-run").first
     assert newest.inner_text().startswith("Export du ") and "pas encore marqué comme transmis" in newest.inner_text()
     assert newest.locator("button.mark-transmitted").is_visible()  # its form works as the server's
+    # the checksum and the incremental resume point are folded away from the sentence
+    assert "seq:" not in newest.inner_text() and "SHA-256" not in newest.inner_text()
+    newest.locator("details.export-technical summary").click()
+    assert re.search(r"SHA-256\n[0-9a-f]{64}\n", newest.inner_text())
+    assert re.search(r"\(paramètre since\)\nseq:\d+", newest.inner_text())
+    page.screenshot(path=str(ARTIFACTS / "ui-export-history-1440.png"))
     watch.clean()
     watch.close()
 
