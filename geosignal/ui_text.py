@@ -103,6 +103,8 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     "no": "non",
     # the commune table's total row (the API row's name_fr is the French "Territoire")
     "territory_row": "Territoire",
+    # a commune's card on a phone: the button that shows the figures after its three key ones
+    "more_figures": "Autres chiffres",
     "territory": {
         "communes": "Communes",
         "reports": "Signalements",

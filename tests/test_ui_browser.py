@@ -730,7 +730,14 @@ def test_the_dashboard_on_a_phone_shows_the_map_first_and_the_communes_as_cards(
     assert rows.count() == 30
     first = rows.first.locator("td").nth(1)
     assert first.get_attribute("data-label") == "Commune"
-    assert page.evaluate("getComputedStyle(document.querySelector('#commune-table tbody tr')).display") == "block"
+    assert page.evaluate("getComputedStyle(document.querySelector('#commune-table tbody tr')).display") == "grid"
+    # a card: the commune and three key figures side by side; the rest behind "Autres chiffres"
+    card_heights = page.eval_on_selector_all("#commune-table tbody tr", "els => els.map(e => e.getBoundingClientRect().height)")
+    assert max(card_heights) < 130, card_heights
+    key = rows.first.locator("td.key")
+    assert key.count() == 3 and len({round(key.nth(i).bounding_box()["y"]) for i in range(3)}) == 1
+    assert [key.nth(i).get_attribute("data-label") for i in range(3)] == ["Signalements", "Zone blanche (km²)", "Part"]
+    assert not rows.first.locator("td").first.is_visible()  # the NIS code, folded
     table = page.locator("#commune-table").bounding_box()
     assert table["width"] <= page.locator("#commune-table").locator("xpath=..").bounding_box()["width"] + 1
     heights = page.eval_on_selector_all("#commune-table tbody a, .downloads a",
@@ -739,6 +746,16 @@ def test_the_dashboard_on_a_phone_shows_the_map_first_and_the_communes_as_cards(
     # the column headers stay as sort buttons above the cards
     page.click("#commune-table th button[data-key=report_count]")  # most reports first
     assert rows.first.get_attribute("data-nis") == CHARLEROI
+    more = rows.first.locator("button.row-more")
+    assert more.inner_text() == "Autres chiffres" and more.get_attribute("aria-expanded") == "false"
+    more.click()
+    assert rows.first.locator("td").first.inner_text() == CHARLEROI and rows.first.locator("td.more").nth(1).is_visible()
+    page.click("#commune-table th button[data-key=name_fr]")  # unfolded it stays, sorted again
+    charleroi = page.locator(f"#commune-table tbody tr[data-nis='{CHARLEROI}']")
+    assert charleroi.locator("button.row-more").get_attribute("aria-expanded") == "true"
+    assert charleroi.locator("td").first.is_visible() and not rows.first.locator("td").first.is_visible()
+    page.click("#commune-table th button[data-key=report_count]")  # most reports first again
+    page.screenshot(path=str(ARTIFACTS / "ui-dashboard-cards-390.png"), full_page=True)
     page.screenshot(path=str(ARTIFACTS / "ui-dashboard-first-screen-390.png"))
     watch.clean()
     watch.close()

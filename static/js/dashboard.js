@@ -132,30 +132,40 @@
     return survey.trend.map((t) => `${t.edition}${COLON}${t.smart_score === null ? "—" : t.smart_score}`).join(" → ");
   }
 
+  /* A row's cells. On a phone a row is a card: the commune, then its three key figures side
+   * by side (class "key"), the others (class "more") shown by the card's "other figures"
+   * button, whose state survives a new sort or filter (kept by NIS code). */
+  const opened = new Set();
   function cells(row, isTotal) {
     const s = row.survey || null;
-    const name = el("td");
+    const name = el("td", null, "name");
+    const id = isTotal ? "territory" : row.nis_code;
     if (isTotal) {
-      name.textContent = T.territory_row || row.name_fr;
+      name.append(el("span", T.territory_row || row.name_fr));
     } else {
       const link = el("a", row.name_fr);
       link.href = pane.dataset.sheetUrl.replace("00000", row.nis_code);
       name.appendChild(link);
     }
+    const more = el("button", T.more_figures, "row-more");
+    more.type = "button";
+    more.dataset.row = id;
+    more.setAttribute("aria-expanded", String(opened.has(id)));
+    name.appendChild(more);
     const cited = s ? (s.connectivity_cited === true ? T.yes : s.connectivity_cited === false ? T.no : "—") : "—";
     return [
-      el("td", isTotal ? "" : row.nis_code), name,
-      el("td", String(row.report_count), "num"),
-      el("td", fmt(row.reports_per_1000_inhabitants, 2), "num"),
-      el("td", fmt(row.white_zone_area_km2, 3), "num"),
-      el("td", fmt(100 * row.white_zone_share, 2) + " %", "num"),
-      el("td", fmt(row.line_length_km, 2), "num"),
-      el("td", String(row.households_declared), "num"),
-      el("td", fmt(row.inhabitants_affected_estimate, 0), "num"),
-      el("td", s && s.smart_score !== null ? `${s.smart_score}/10` : "—", "num survey-col"),
-      el("td", cited, "survey-col"),
-      el("td", s && s.citizens_informed_score !== null ? `${s.citizens_informed_score}/10` : "—", "num survey-col"),
-      el("td", isTotal ? "" : trendText(s), "survey-col"),
+      el("td", isTotal ? "" : row.nis_code, "more"), name,
+      el("td", String(row.report_count), "num key"),
+      el("td", fmt(row.reports_per_1000_inhabitants, 2), "num more"),
+      el("td", fmt(row.white_zone_area_km2, 3), "num key"),
+      el("td", fmt(100 * row.white_zone_share, 2) + " %", "num key"),
+      el("td", fmt(row.line_length_km, 2), "num more"),
+      el("td", String(row.households_declared), "num more"),
+      el("td", fmt(row.inhabitants_affected_estimate, 0), "num more"),
+      el("td", s && s.smart_score !== null ? `${s.smart_score}/10` : "—", "num more survey-col"),
+      el("td", cited, "more survey-col"),
+      el("td", s && s.citizens_informed_score !== null ? `${s.citizens_informed_score}/10` : "—", "num more survey-col"),
+      el("td", isTotal ? "" : trendText(s), "more survey-col"),
     ];
   }
 
@@ -174,10 +184,12 @@
     body.replaceChildren(...sorted.map((row) => {
       const tr = el("tr");
       tr.dataset.nis = row.nis_code;
+      tr.classList.toggle("open", opened.has(row.nis_code));
       tr.append(...labelled(cells(row, false)));
       return tr;
     }));
     const foot = el("tr");
+    foot.classList.toggle("open", opened.has("territory"));
     foot.append(...labelled(cells(territory, true)));
     table.tFoot.replaceChildren(foot);
     // aria-sort belongs to the column header (th), not to its button
@@ -193,6 +205,16 @@
   // the filters start folded on a phone: the map is then on the first screen
   const filtersBox = document.getElementById("filters-box");
   if (filtersBox && window.matchMedia("(max-width: 699px)").matches) filtersBox.open = false;
+
+  // a card's "other figures" button (phones only) unfolds the rest of its row
+  table.addEventListener("click", (event) => {
+    const button = event.target.closest("button.row-more");
+    if (!button) return;
+    const open = !opened.has(button.dataset.row);
+    if (open) opened.add(button.dataset.row); else opened.delete(button.dataset.row);
+    button.setAttribute("aria-expanded", String(open));
+    button.closest("tr").classList.toggle("open", open);
+  });
 
   table.tHead.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-key]");
