@@ -152,6 +152,11 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "rows_saved_before_lines": "Lignes concernées : {lines}.",
     # after a save that left out the rows saved before
     "skipped": "{n} ligne(s) déjà enregistrée(s) laissée(s) de côté.",
+    # a CSV whose coordinate columns were not recognised (unreadable_file, reason
+    # no_coordinate_columns): the columns' choice opens under the form
+    "no_coordinate_columns": "Les colonnes des coordonnées n'ont pas été reconnues : choisissez ci-dessus "
+                             "quelle colonne contient la longitude et la latitude (ou x et y), puis "
+                             "prévisualisez à nouveau.",
     # the link after a save, to the commune's reports
     "see_reports": "Voir les signalements",
     # a refused row's cell (the error's column, and the value it held when known)

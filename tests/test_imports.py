@@ -95,6 +95,11 @@ def test_unrecognised_headers_ask_for_a_mapping(db, representative) -> None:
     assert first.status_code == 422
     assert first.get_json()["code"] == "unreadable_file"
     assert first.get_json()["columns"] == ["endroit", "coord_n", "coord_e", "remarque"]
+    assert (first.get_json()["reason"], first.get_json()["recognised"]) == ("no_coordinate_columns", {"description": "remarque"})
+    named = _upload(representative, "Coord. Nord;Coord. Est;Opérateur;Réseau\n50,41;4,44;Orange;fixe\n".encode(),
+                    "points.csv", network="fixed").get_json()
+    assert (named["code"], named["reason"], named["recognised"]) == (
+        "unreadable_file", "no_coordinate_columns", {"operators": "Opérateur", "network": "Réseau"})
     mapped = _upload(representative, data, "points.csv", network="fixed",
                      column_map=json.dumps({"lat": "coord_n", "lon": "coord_e", "description": "remarque"}))
     assert mapped.status_code == 201, mapped.get_json()

@@ -991,3 +991,43 @@ def test_the_repair_box_is_a_big_target_on_a_phone(ui, browser) -> None:  # noqa
         page.screenshot(path=str(ARTIFACTS / f"ui-repair-box-{_slug(path)}-390.png"))
     watch.clean()
     watch.close()
+
+
+def test_unrecognised_coordinate_columns_are_chosen_on_the_page(ui, browser) -> None:  # noqa: ANN001, F811
+    """A CSV whose coordinate headers are not recognised: the page says which choice is missing,
+    opens the columns' choice with the columns it did recognise already chosen, and the
+    preview then reads the file with the default network (the choice's "network" select is
+    not a second form field: it sent network twice, a 400)."""
+    data = ("Coord. Nord;Coord. Est;Opérateur;Remarque\r\n50,4108;4,4440;Proximus;Pas de réseau\r\n").encode("utf-8-sig")
+    watch = Watch(browser, ui, PHONE)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.goto(watch.base + "/import")
+    page.select_option("#import-form select[name=network]", "fixed")
+    page.set_input_files("#import-file", files=[{"name": "releve.csv", "mimeType": "text/csv", "buffer": data}])
+    page.click("#preview-button")
+    error = page.locator("#import-error")
+    error.wait_for()
+    assert error.get_attribute("data-code") == "unreadable_file"
+    assert error.inner_text().startswith("Les colonnes des coordonnées n'ont pas été reconnues : choisissez ci-dessus")
+    assert page.is_visible("#mapping")
+    chosen = page.eval_on_selector_all("#mapping-fields select", "els => Object.fromEntries(els.map(s => [s.dataset.field, s.value]))")
+    recognised = {"operators": "Opérateur", "description": "Remarque"}
+    assert chosen == {name: recognised.get(name, "") for name in chosen}
+    assert page.locator("#import-form select[name=network]").count() == 1  # only the default network's
+    page.select_option("#mapping-fields select[data-field=lat]", "Coord. Nord")
+    page.select_option("#mapping-fields select[data-field=lon]", "Coord. Est")
+    page.screenshot(path=str(ARTIFACTS / "ui-import-mapping-390.png"), full_page=True)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/imports")) as answer:
+        page.click("#preview-button")
+    body = answer.value.json()
+    assert answer.value.status == 200, body
+    (feature,) = body["features"]
+    assert feature["status"] == "accepted"
+    assert (feature["properties"]["network"], feature["properties"]["operators"], feature["properties"]["description"]) \
+        == ("fixed", ["Proximus"], "Pas de réseau")
+    assert feature["geometry"]["coordinates"] == pytest.approx([4.4440, 50.4108], abs=1e-9)
+    page.locator("#preview-table tbody tr").first.wait_for()
+    watch.errors = [e for e in watch.errors if "422" not in e]  # the first answer, expected
+    watch.clean()
+    watch.close()

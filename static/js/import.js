@@ -76,7 +76,7 @@
       data.set("skip_saved_before", "true");
     }
     var columnMap = {};
-    mappingFields.querySelectorAll("select").forEach(function (s) { if (s.value) { columnMap[s.name] = s.value; } });
+    mappingFields.querySelectorAll("select").forEach(function (s) { if (s.value) { columnMap[s.dataset.field] = s.value; } });
     if (Object.keys(columnMap).length) { data.set("column_map", JSON.stringify(columnMap)); }
     return data;
   }
@@ -99,16 +99,25 @@
     return td;
   }
 
-  function showMapping(columns) {
+  /* The columns' choice, when the server did not recognise the coordinate columns: a select
+   * per field, the columns it did recognise chosen already. The selects have no name: they
+   * reach the server as column_map only, never as form fields of their own (a "network"
+   * select beside the default network's would send network twice). */
+  function showMapping(columns, recognised) {
+    var chosen = {};
+    mappingFields.querySelectorAll("select").forEach(function (s) { if (s.value) { chosen[s.dataset.field] = s.value; } });
+    recognised = recognised || {};
     mappingFields.replaceChildren();
     MAPPABLE.forEach(function (field) {
       var label = document.createElement("label");
       label.textContent = field.label + " ";
       var select = document.createElement("select");
-      select.name = field.name;
+      select.dataset.field = field.name;
       [""].concat(columns).forEach(function (c) {
         var o = document.createElement("option"); o.value = c; o.textContent = c || "—"; select.appendChild(o);
       });
+      var keep = chosen[field.name] || recognised[field.name];
+      if (keep && columns.indexOf(keep) >= 0) { select.value = keep; }
       label.appendChild(select);
       mappingFields.appendChild(label);
     });
@@ -238,7 +247,7 @@
     send(true).then(function (res) {
       if (res.status === 200) { showPreview(res.body); return; }
       preview.hidden = true;
-      if (res.body.code === "unreadable_file" && res.body.columns) { showMapping(res.body.columns); }
+      if (res.body.code === "unreadable_file" && res.body.columns) { showMapping(res.body.columns, res.body.recognised); }
       alertText(res.body);
     });
   });
@@ -256,7 +265,8 @@
       var what = w.href || w.name;
       return (WARNINGS[w.code] || w.code) + (what ? COLON + what : "");
     });
-    p.textContent = (I.problemText(problem) || T.error) + (notRead.length ? " — " + notRead.join(" ; ") : "");
+    var text = problem.reason && T[problem.reason] ? T[problem.reason] : (I.problemText(problem) || T.error);
+    p.textContent = text + (notRead.length ? " — " + notRead.join(" ; ") : "");
     form.appendChild(p);
   }
 

@@ -807,7 +807,9 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     has_xy = "x" in keys and "y" in keys
     if not (has_lonlat or has_xy or "wkt" in keys):
         raise GeosignalError("unreadable_file", "No coordinate columns were recognised; say which columns hold the "
-                             "coordinates (column_map with lon/lat, x/y or wkt).", columns=header)
+                             "coordinates (column_map with lon/lat, x/y or wkt).", columns=header,
+                             reason="no_coordinate_columns",
+                             recognised={key: cols[0] for key, cols in keys.items() if cols})
     if "wkt" in keys and (has_lonlat or has_xy):  # (unless column_map chose: then only its columns are keys)
         pair = ("lon", "lat") if has_lonlat else ("x", "y")
         raise GeosignalError("unreadable_file", f"The file gives each position twice: the columns "
