@@ -162,6 +162,8 @@ IMPORT_MESSAGES: dict[str, Any] = {
     # a refused row's cell (the error's column, and the value it held when known)
     "cell": "colonne « {column} »",
     "cell_value": "colonne « {column} » : « {value} »",
+    # a value set aside in a vocabulary column: the values the column may hold
+    "allowed": "valeurs admises : {values}",
     # a file's row refused as lying mainly in a commune the user does not represent (the error's
     # commune_nis, named from the page's list of communes); without it, the unnamed message
     "not_your_commune": "Cette ligne se trouve surtout dans une autre commune que la vôtre : {commune}. "

@@ -246,3 +246,25 @@ def test_file_level_errors(area):
 ])
 def test_detect_format_sniffs_first(data, name, fmt):
     assert detect_format(data, name) == fmt
+
+
+def test_values_written_as_the_pages_name_them_are_read_in_every_language(area):
+    """A column holding the labels the pages show (French, Dutch or English, any case or
+    accents) is read as their values; a value that is none of them is set aside with its
+    column, what it held and the values the column may hold."""
+    data = ("latitude;longitude;probleme;reseau;lieu;technologie\r\n"
+            "50,41;4,44;Signal faible;Fixe;Intérieur;DSL (cuivre), Glasvezel\r\n"
+            "50,41;4,45;zwak signaal;Mobiel;In een voertuig;4G\r\n"
+            "50,41;4,46;SPEED TOO LOW;mobile;Outdoor;5g\r\n"
+            "50,41;4,47;Débit insufisant;mobile;;\r\n").encode("utf-8-sig")
+    res = read_upload(data, "releve.csv", area=area)
+    got = [(r.properties.get("issue"), r.properties.get("network"), r.properties.get("setting"),
+            r.properties.get("technologies")) for r in res]
+    assert got == [("weak_signal", "fixed", "indoor", ["DSL", "fibre"]),
+                   ("weak_signal", "mobile", "vehicle", ["4G"]),
+                   ("slow_speed", "mobile", "outdoor", ["5G"]),
+                   (None, "mobile", None, None)]
+    (dropped,) = [w for w in res[3].warnings if w["code"] == "attribute_dropped"]
+    assert (dropped["name"], dropped["column"], dropped["value"], dropped["error"], dropped["allowed"]) == (
+        "issue", "probleme", "Débit insufisant", "invalid_attribute",
+        ["no_coverage", "weak_signal", "no_data", "slow_speed", "intermittent"])

@@ -905,8 +905,8 @@ def test_an_upload_row_in_another_commune_names_it(ui, browser) -> None:  # noqa
 def test_an_upload_row_refused_for_a_cell_names_its_column_and_value_in_the_page_language(ui, browser) -> None:  # noqa: ANN001, F811
     """A refused CSV row names the cell at fault (column and what it held), and the file's note
     on columns read for nothing; French puts a space before the colon, Dutch does not."""
-    data = (b"latitude;longitude;operateur;couleur\r\n50,4108;4,4440;Proximus;rouge\r\n"
-            b"abc;4,4440;Orange;bleu\r\n")
+    data = ("latitude;longitude;operateur;couleur;probleme\r\n50,4108;4,4440;Proximus;rouge;Débit insufisant\r\n"
+            "abc;4,4440;Orange;bleu;\r\n").encode()
     expected = {"fr": ("colonne « latitude » : « abc »", "Colonnes ignorées (ni propriété ni coordonnée) : couleur"),
                 "nl": ("kolom ‘latitude’: ‘abc’", ": couleur")}
     with ui["app"].extensions["geosignal.db"].session() as session:
@@ -923,6 +923,13 @@ def test_an_upload_row_refused_for_a_cell_names_its_column_and_value_in_the_page
         notes = watch.page.inner_text("#preview-notes")
         assert notes.endswith(note) and (lang == "fr") == (" : couleur" in notes)
         assert watch.page.locator("#preview-table tbody tr.refused td").first.inner_text() == "3"  # its row
+        # an accepted row's value set aside: its cell, and the values the column may hold
+        set_aside = watch.page.locator("#preview-table tbody tr.accepted td").last.inner_text()
+        assert set_aside == {
+            "fr": "Valeur ignorée — colonne « probleme » : « Débit insufisant » — valeurs admises : Aucune couverture, "
+                  "Signal faible, Pas de données mobiles, Débit insuffisant, Connexion intermittente",
+            "nl": "Waarde genegeerd — kolom ‘probleme’: ‘Débit insufisant’ — toegestane waarden: Geen dekking, "
+                  "Zwak signaal, Geen mobiele data, Onvoldoende snelheid, Onderbroken verbinding"}[lang]
         watch.page.screenshot(path=str(ARTIFACTS / f"ui-import-cell-{lang}-390.png"), full_page=True)
         watch.clean()
         watch.close()

@@ -52,6 +52,17 @@
     }
     return text;
   }
+  /* A row's warning: what it is, and for a value set aside, the cell (column and what it held)
+   * and, when the column takes a vocabulary, the values it may hold as the page names them. */
+  function warningText(w) {
+    var text = WARNINGS[w.code] || w.code;
+    if (w.column && (T.cell || T.cell_value)) {
+      var held = typeof w.value === "string" || typeof w.value === "number" ? String(w.value) : "";
+      text += " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: w.column, value: held });
+    }
+    if (w.allowed && w.allowed.length && T.allowed) { text += " — " + fill(T.allowed, { values: w.allowed.map(label).join(", ") }); }
+    return text;
+  }
   var HEADERS = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent; });
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
   function value(v, kind) {
@@ -216,7 +227,7 @@
       cell(tr, f.geometry ? label(f.geometry.type) : "—");
       COLUMNS.forEach(function (c) { cell(tr, f.properties ? value(p[c.name], c.kind) : "").className = "kind-" + c.kind; });
       var detail = cell(tr, f.error ? rowProblem(f.error)
-        : (f.warnings || []).map(function (w) { return WARNINGS[w.code] || w.code; }).join(", "));
+        : (f.warnings || []).map(warningText).join(" ; "));
       if (f.error) { detail.dataset.code = f.error.code; }
       tbody.appendChild(tr);
     });

@@ -3,10 +3,13 @@ and observation times."""
 
 from __future__ import annotations
 
+import functools
+import gettext
 import math
 import re
 import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -337,12 +340,38 @@ def match_header(header: str, *, truncated: bool = False) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _label_aliases() -> dict[str, dict[str, str]]:
+    """The labels the pages show for each vocabulary value, in every language geosignal
+    speaks (folded → value), per vocabulary property: a file written from what the pages show
+    ("Signal faible", "Zwak signaal", "Weak signal") is read as the pages meant it. French
+    labels come from the contract, the others from the compiled catalogues beside this
+    package (``geosignal/translations/<lang>/LC_MESSAGES/messages.mo``)."""
+    localedir = Path(__file__).resolve().parents[2] / "translations"
+    catalogues = [gettext.translation("messages", localedir, languages=[d.name])
+                  for d in sorted(localedir.iterdir()) if (d / "LC_MESSAGES" / "messages.mo").is_file()]
+    labels = contract.value_labels()
+    out: dict[str, dict[str, str]] = {}
+    for name, vocabulary in _VOCABS.items():
+        table: dict[str, str] = {}
+        for v in vocabulary:
+            french = labels.get(v)
+            if french:
+                for text in (french, *(c.gettext(french) for c in catalogues)):
+                    table.setdefault(_fold(text), v)
+        out[name] = table
+    return out
+
+
 def _coerce_token(name: str, token: str) -> str:
     t = token.strip()
     folded = _fold(t)
     table = _VALUE_ALIASES.get(name, {})
     if folded in table:
         return table[folded]
+    shown = _label_aliases().get(name, {})
+    if folded in shown:
+        return shown[folded]
     for v in _VOCABS.get(name, ()):  # case-insensitive match on the vocabulary itself
         if _fold(v) == folded:
             return v
@@ -355,7 +384,8 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
     ``record`` is keyed by API property names already (see :func:`match_header`). Empty
     strings and NaN/NaT become absent; ``"12"``/``12.0`` → 12 for counts; ``"4G, 5G"`` or
     ``"4G;5G"`` → a list; vocabulary values matched case- and accent-insensitively with a few
-    aliases (``Base`` → ``Telenet/BASE``, ``fixe`` → ``fixed``); dates become text for
+    aliases (``Base`` → ``Telenet/BASE``, ``fixe`` → ``fixed``) and the labels the pages show in
+    every language (:func:`_label_aliases`); dates become text for
     :func:`parse_observed_at` (day-first allowed by the caller). The result still goes
     through :func:`validate_properties`.
     """
@@ -438,7 +468,8 @@ def check_file_properties(
     Returns ``(properties, problems)``: the valid properties, and one ``attribute_dropped``
     warning per refused attribute — ``{"code": "attribute_dropped", "detail", "name" (the
     property), "column" (when known), "pointer" (when ``pointer`` is given), "value" (as read,
-    shortened), "error" (the validation code)}``. Never raises for an attribute.
+    shortened), "error" (the validation code), "allowed" (a vocabulary property's values, when
+    the value is none of them)}``. Never raises for an attribute.
     """
     coerced = coerce_file_properties(record)
     out: dict[str, Any] = {}
@@ -467,6 +498,8 @@ def check_file_properties(
                 problem["column"] = column
             if pointer is not None:
                 problem["pointer"] = where
+            if name in _VOCABS and err.code == "invalid_attribute":
+                problem["allowed"] = list(_VOCABS[name])  # what the column may hold
             problems.append(problem)
     return out, problems
 
