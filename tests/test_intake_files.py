@@ -73,7 +73,7 @@ def test_case24_kml_folders_multigeometry(area):
     assert (pt.geometry.x, pt.geometry.y) == (4.55, 50.483)
     assert mp.properties["operators"] == ["Orange"]  # ExtendedData kept
     assert mp.properties["description"] == "Deux parcelles sans signal"  # Name as description
-    assert pt.properties["description"] == "<b>Aucun</b> réseau <img src=x onerror=alert(1)>"
+    assert pt.properties["description"] == "Aucun réseau"  # KML's HTML description read as its text
     assert all(any(w["code"] == "z_dropped" for w in r.warnings) for r in res)
     assert [area.commune_at(*r.geometry.representative_point().coords[0])[1] for r in res] == \
         ["Courcelles", "Fleurus"]
@@ -268,3 +268,45 @@ def test_values_written_as_the_pages_name_them_are_read_in_every_language(area):
     assert (dropped["name"], dropped["column"], dropped["value"], dropped["error"], dropped["allowed"]) == (
         "issue", "probleme", "Débit insufisant", "invalid_attribute",
         ["no_coverage", "weak_signal", "no_data", "slow_speed", "intermittent"])
+
+
+def test_kml_data_fields_keep_their_names(area):
+    """Google My Maps writes its columns as ExtendedData named as the user typed them
+    ("Réseau", "Nb ménages", "Opérateur(s)"); GDAL would read "R__seau". They are read under
+    the file's names, so that the French headers are recognised as in a CSV, in ExtendedData
+    and in a schema's SimpleData alike."""
+    kml = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document>
+<Schema name="s" id="s"><SimpleField name="Problème" type="string"/></Schema>
+<Folder><name>Zones blanches</name>
+<Placemark><name>Place du Chapitre</name>
+<ExtendedData><Data name="Réseau"><value>fixe</value></Data><Data name="Opérateur(s)"><value>Proximus</value></Data>
+<Data name="Nb ménages"><value>25</value></Data><Data name="couleur &amp; forme"><value>rouge</value></Data></ExtendedData>
+<Point><coordinates>4.4440,50.4108,0</coordinates></Point></Placemark>
+<Placemark><name>Route</name><ExtendedData><SchemaData schemaUrl="#s"><SimpleData name="Problème">Signal faible</SimpleData>
+</SchemaData></ExtendedData><Point><coordinates>4.4450,50.4108,0</coordinates></Point></Placemark>
+</Folder></Document></kml>""".encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("doc.kml", kml)
+    res = read_upload(buf.getvalue(), "Zones blanches.kmz", area=area)
+    a, b = res
+    assert (a.properties["network"], a.properties["operators"], a.properties["households_affected"]) == (
+        "fixed", ["Proximus"], 25)
+    assert b.properties["issue"] == "weak_signal"
+    ignored = [w["columns"] for w in res.warnings if w["code"] == "columns_ignored"]
+    assert ignored == [["couleur & forme"]]
+
+
+@pytest.mark.parametrize(("html", "text"), [
+    ("Réseau: mobile<br>Opérateur: Proximus<br>Pas de réseau sur la place, appels impossibles.",
+     "Réseau: mobile\nOpérateur: Proximus\nPas de réseau sur la place, appels impossibles."),
+    ("<p>Pas de <b>4G</b>\n   rue de l&#39;&Eacute;glise</p><p>depuis mai &amp; juin</p>",
+     "Pas de 4G rue de l'Église\n\ndepuis mai & juin"),
+    ("<div>a<script>alert(1)</script></div><style>p{}</style>b<br/>c", "a\nb\nc"),
+    ("Pas de réseau : 3 < 4 et 5 > 2\nligne 2", "Pas de réseau : 3 < 4 et 5 > 2\nligne 2"),  # no markup: unchanged
+])
+def test_kml_html_descriptions_are_read_as_their_text(html, text):
+    from geosignal.services.intake.containers import html_text
+
+    assert html_text(html) == text

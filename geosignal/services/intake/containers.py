@@ -856,7 +856,16 @@ def _gpx_axis_ok(raw: str | None, low: float, high: float) -> bool:
     return raw is not None and _NUMBER.fullmatch(raw) is not None and low <= float(raw) <= high
 
 
-def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool = False) -> bytes:
+#: A KML data field name GDAL keeps as written; it writes any other character as ``_`` (each
+#: byte of it: ``Réseau`` → ``R__seau``), so such names reach GDAL as :data:`FIELD_TOKEN`.
+_GDAL_FIELD_NAME = re.compile(r"[A-Za-z0-9_]+")
+#: The name a KML data field reaches GDAL under when GDAL would not keep its own (``%d``: its
+#: rank among such names in the document).
+FIELD_TOKEN = "geosignal_field_%d"
+
+
+def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool = False,
+                 field_names: dict[str, str] | None = None) -> bytes:
     """The bytes of a checked KML/GPX document (:func:`check_xml`) to give GDAL: in UTF-8
     (:func:`xml_utf8`), without its image overlays (:data:`KML_OVERLAYS`, cut out whole), and
     with the namespace prefix of its root (``<k:kml xmlns:k=…>``, which GDAL does not
@@ -873,6 +882,11 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
     ``fix_points`` (GPX): a point whose ``lat``/``lon`` is missing or no number (refused with
     its feature by :func:`check_xml`) is given ``0`` instead, so that GDAL does not skip it and
     the features keep their ranks.
+    ``field_names`` (KML), when given a dict: every ``Data``, ``SimpleField`` and
+    ``SimpleData`` name GDAL would not keep as written (accents, spaces, punctuation:
+    ``Réseau``, ``Nb ménages``) is given to GDAL as :data:`FIELD_TOKEN` instead, the same token
+    for the same name, and the dict receives token → name, for the reader to name the columns
+    as the file does.
 
     Raises 422 ``unsafe_xml`` for a DOCTYPE and ``unreadable_file`` for malformed XML (which
     :func:`check_xml` refuses first).
@@ -883,8 +897,10 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
     data = xml_utf8(data)
     tag_placemarks = tag_placemarks and b"Placemark" in data
     if (not tag_placemarks and not fix_points and b"Overlay" not in data and b"SimpleField" not in data
+            and (field_names is None or b"Data" not in data)
             and not _PREFIXED_ROOT.search(data) and _EARLY_ROOT.search(data[:_GDAL_SNIFF])):
         return data
+    tokens: dict[str, str] = {}  # a field name GDAL would not keep → its token
     parser = pyexpat.ParserCreate()
     spans: list[tuple[int, int]] = []
     edits: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
@@ -934,6 +950,14 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
             for attr in _ATTRIBUTE.finditer(data, tag.start(1), tag.end(1)) if tag else ():
                 if attr.group(1) == b"type":  # GDAL would convert the values: 1.000 → 1, 12.7 → 12 (int)
                     edits.append((attr.start(2) + 1, attr.end(2) - 1, b"string"))
+        if field_names is not None and local in ("Data", "SimpleField", "SimpleData") \
+                and not _GDAL_FIELD_NAME.fullmatch(attrs.get("name") or "_"):
+            token = tokens.setdefault(attrs["name"], FIELD_TOKEN % len(tokens))
+            field_names[token] = attrs["name"]
+            tag = _START_TAG.match(data, at)
+            for attr in _ATTRIBUTE.finditer(data, tag.start(1), tag.end(1)) if tag else ():
+                if attr.group(1) == b"name":
+                    edits.append((attr.start(2) + 1, attr.end(2) - 1, token.encode()))
         if tag_placemarks and local == "Placemark":
             placemarks.append({"depth": state["depth"], "rank": state["placemarks"], "extended": False})
             state["placemarks"] += 1
@@ -991,6 +1015,56 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
         pos = b
     out.append(data[pos:])
     return b"".join(out)
+
+
+#: Markup in a KML description: a tag (``<br>``, ``</b>``) or a character reference (``&amp;``).
+_HTML_MARKUP = re.compile(r"<[A-Za-z/!]|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
+#: Elements whose start and end break a line of text; elements whose content is not text.
+_HTML_BLOCKS = frozenset({"p", "div", "li", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+                          "blockquote", "pre", "hr"})
+_HTML_NOT_TEXT = frozenset({"script", "style", "head", "title"})
+
+
+def html_text(description: str) -> str:
+    """The text of a KML description as a KML reader shows it (KML's ``<description>`` is
+    HTML): ``<br>`` and block elements break lines, other tags are taken off (their text kept),
+    character references are decoded, runs of spaces and source line breaks become one space,
+    scripts and styles are dropped. A description without markup (:data:`_HTML_MARKUP`) is
+    returned unchanged. E.g. ``Réseau: mobile<br>Opérateur: Proximus`` →
+    ``"Réseau: mobile\nOpérateur: Proximus"``."""
+    from html.parser import HTMLParser
+
+    if not _HTML_MARKUP.search(description):
+        return description
+    parts: list[str] = []
+    skipping: list[str] = []
+
+    class _Text(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag in _HTML_NOT_TEXT:
+                skipping.append(tag)
+            elif tag == "br" or tag in _HTML_BLOCKS:
+                parts.append("\n")
+
+        def handle_startendtag(self, tag: str, attrs: list) -> None:
+            if tag == "br" or tag in _HTML_BLOCKS:
+                parts.append("\n")
+
+        def handle_endtag(self, tag: str) -> None:
+            if skipping and skipping[-1] == tag:
+                skipping.pop()
+            elif tag in _HTML_BLOCKS:
+                parts.append("\n")
+
+        def handle_data(self, data: str) -> None:
+            if not skipping:
+                parts.append(re.sub(r"\s+", " ", data))
+
+    reader = _Text(convert_charrefs=True)
+    reader.feed(description)
+    reader.close()
+    lines = [line.strip() for line in "".join(parts).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def wkb_geojson(wkb: bytes) -> dict:
@@ -1678,6 +1752,7 @@ __all__ = [
     "read_archive",
     "recode_latin1",
     "recode_latin1_name",
+    "html_text",
     "wkb_geojson",
     "xml_encoding",
     "xml_for_gdal",

@@ -15,7 +15,8 @@
 * GeoJSON files go through the strict JSON path (NaN etc. caught with their pointer).
 * KML/KMZ: every layer (folder) is read; a MultiGeometry stays one report (a mixed one is a
   GeometryCollection and is split, as everywhere); Z dropped; ExtendedData attributes kept;
-  the HTML description is kept as text, unchanged. A placemark's ``Name`` becomes the
+  the description, HTML in KML, is read as its text (:func:`~.containers.html_text`: ``<br>``
+  and blocks break lines, tags taken off, entities decoded). A placemark's ``Name`` becomes the
   description when it has none. A document in an ASCII-compatible encoding its declaration
   names (``windows-1252``, ``ISO-8859-1``/``-15``…) is decoded as declared before GDAL reads it.
   Each placemark's geometry is checked as written (:func:`~.containers.check_xml`): what GDAL
@@ -146,6 +147,7 @@ from .containers import (
     gpkg_geometry_heads,
     gpkg_layer,
     gpkg_stored_values,
+    html_text,
     is_junk_member,
     open_zip,
     read_archive,
@@ -1249,15 +1251,17 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
     import pyogrio
 
     written = checked.features if checked is not None else []
+    field_names: dict[str, str] = {}  # KML data fields as the file names them, by the token GDAL reads
     if fmt in ("kml", "gpx"):
         data = xml_for_gdal(data, tag_placemarks=fmt == "kml",
                             fix_points=any(f.problem is not None and f.problem.code == "invalid_coordinate"
-                                           for f in written))
+                                           for f in written),
+                            field_names=field_names if fmt == "kml" else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # e.g. "GPKG … non conformant file extension"
         _read_ogr_layers(pyogrio, data, fmt, area=area, limits=limits, caller_epsg=caller_epsg, repair=repair,
                          column_map=column_map, result=result, encodings=encodings or {},
-                         dbf_numbers=dbf_numbers or {}, xml_features=written)
+                         dbf_numbers=dbf_numbers or {}, xml_features=written, field_names=field_names)
     if not result:
         notes = [w for w in result.warnings if w.get("code") in ("network_link_ignored", "overlay_ignored",
                                                                   "empty_feature_skipped", "layer_without_geometry")]
@@ -1333,8 +1337,11 @@ def _gdal_message(exc: BaseException) -> str:
 
 def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_epsg, repair, column_map,
                      result: UploadResult, encodings: dict[str, str],
-                     dbf_numbers: dict[str, ShapefileWritten], xml_features: list[XmlFeature] | None = None) -> None:
+                     dbf_numbers: dict[str, ShapefileWritten], xml_features: list[XmlFeature] | None = None,
+                     field_names: dict[str, str] | None = None) -> None:
     """Read every layer :func:`_list_layers` gives into ``result``, one item per feature.
+    ``field_names``: the columns to rename as the file names them (KML: token → name, from
+    :func:`~.containers.xml_for_gdal`).
 
     The layer is read set-wise (pyogrio builds all its geometries at once). When shapely
     refuses to build one of them (an unclosed ring, a one-point line…), which fails the whole
@@ -1413,6 +1420,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             continue
         if recode:
             df = recode_latin1(df, df.geometry.name)
+        if field_names:  # KML data fields named as in the file ("Réseau", not GDAL's "R__seau")
+            df = df.rename(columns=field_names)
+        if fmt == "kml" and "description" in df.columns:  # KML's description is HTML: its text is kept
+            df["description"] = [html_text(v) if isinstance(v, str) else v for v in df["description"]]
         if fmt == "gpx":
             _gpx_times_utc(df, info)
         crs_text = info.get("crs")
