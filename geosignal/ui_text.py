@@ -47,6 +47,7 @@ WARNINGS_FR: dict[str, str] = {
     "rows_saved_before": "Lignes déjà enregistrées",
     "technology_not_of_network": "Technologie d'un autre réseau (à vérifier)",
     "curve_linearised": "Arcs lus comme des segments droits",
+    "observed_at_from_track": "Date d'observation : l'heure du premier point de la trace",
 }
 
 #: Messages of the representative's map script (static/js/report-map.js), by key; ``{name}``

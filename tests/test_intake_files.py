@@ -310,3 +310,27 @@ def test_kml_html_descriptions_are_read_as_their_text(html, text):
     from geosignal.services.intake.containers import html_text
 
     assert html_text(html) == text
+
+
+def test_a_gpx_track_is_dated_by_its_first_point(area):
+    """A track recorded by a phone carries a <time> per point, none of its own: its date
+    observed is its first point's (UTC as GPX defines it, shown in Brussels time), said by a
+    warning naming the first and last times. A route without times has no date."""
+    gpx = b"""<?xml version="1.0" encoding="UTF-8"?>
+<gpx version="1.1" creator="OsmAnd" xmlns="http://www.topografix.com/GPX/1/1">
+<metadata><time>2025-06-01T08:00:00Z</time></metadata>
+<trk><name>Route de Ragnies</name><trkseg>
+<trkpt lat="50.4108" lon="4.4440"><ele>182.0</ele><time>2025-05-14T07:42:10Z</time></trkpt>
+<trkpt lat="50.4118" lon="4.4460"><ele>184.5</ele><time>2025-05-14T07:44:00Z</time></trkpt>
+<trkpt lat="50.4128" lon="4.4480"><ele>185.0</ele><time>2025-05-14T07:51:30Z</time></trkpt>
+</trkseg></trk>
+<rte><name>sans heure</name><rtept lat="50.4108" lon="4.4440"/><rtept lat="50.4118" lon="4.4460"/></rte>
+</gpx>"""
+    res = read_upload(gpx, "2025-05-14_09-42_Wed.gpx", area=area)
+    by_name = {r.properties["description"]: r for r in res}
+    track, route = by_name["Route de Ragnies"], by_name["sans heure"]
+    assert track.properties["observed_at"] == datetime(2025, 5, 14, 9, 42, 10, tzinfo=BRUSSELS)
+    (said,) = [w for w in track.warnings if w["code"] == "observed_at_from_track"]
+    assert (said["first"], said["last"]) == ("2025-05-14T07:42:10Z", "2025-05-14T07:51:30Z")
+    assert "observed_at" not in route.properties
+    assert not [w for w in route.warnings if w["code"] == "observed_at_from_track"]

@@ -448,7 +448,8 @@ class XmlFeature:
     feature alone; ``when``: the raw text of a placemark's ``<TimeStamp><when>`` (GDAL completes
     ``2025-06`` to 1 June and drops ``2025``); ``span``: the raw ``begin``/``end`` of its
     ``<TimeSpan>`` (see :attr:`observed`); ``elevations``: how many of its GPX positions
-    carry an ``<ele>``, of ``positions``."""
+    carry an ``<ele>``, of ``positions``; ``first_time`` / ``last_time``: the raw ``<time>``
+    of the first and last points of a GPX track or route that carry one."""
 
     kind: str
     ordinal: int
@@ -460,6 +461,8 @@ class XmlFeature:
     span: dict[str, str] = field(default_factory=dict)
     elevations: int = 0
     positions: int = 0
+    first_time: str | None = None
+    last_time: str | None = None
 
     @property
     def observed(self) -> str | None:
@@ -668,6 +671,9 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             self._capture = "ele"
             self._text = []
             self._coords_at = self._position()
+        elif local == "time" and parent in ("trkpt", "rtept") and self._feature is not None:
+            self._capture = "time"
+            self._text = []
 
     def endElement(self, name: str) -> None:  # noqa: N802 - SAX API
         local = name.rsplit(":", 1)[-1]
@@ -678,6 +684,10 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             self._capture = None
             if local == "ele":
                 self._elevation(text)
+            elif local == "time":
+                if self._feature is not None and text:
+                    self._feature.first_time = self._feature.first_time or text[:60]
+                    self._feature.last_time = text[:60]
             elif local == "when":
                 if self._feature is not None and self._feature.when is None:
                     self._feature.when = text[:200]

@@ -63,7 +63,9 @@
   (``invalid_coordinate`` / ``non_finite_number``, ``line``, ``column``, ``waypoint``/``route``/
   ``track`` its rank among its kind); elevations are dropped with a ``z_dropped`` warning. The
   description is ``<desc>``, else ``<cmt>``, else ``<name>``; a ``<cmt>`` differing from the
-  ``<desc>`` is not kept, with an ``attribute_dropped`` warning naming it.
+  ``<desc>`` is not kept, with an ``attribute_dropped`` warning naming it. A track or route
+  is dated by its first point's ``<time>``, with an ``observed_at_from_track`` warning naming
+  its first and last times.
 * Date-time fields GDAL types (KML ``<TimeStamp>``, GPX ``<time>``, GeoPackage ``DATETIME``,
   dBase ``D``) are read as text and each value is parsed alone (:func:`~.properties.parse_observed_at`):
   one rule per format whatever the other rows hold — a naive time is Brussels wall time (GPX:
@@ -171,7 +173,14 @@ from .core import (
     with_problems,
 )
 from .crs import ACCEPTED_EPSG, WGS84, parse_crs
-from .properties import REPORT_PROPERTIES, _brief, _shown, check_file_properties, match_header
+from .properties import (
+    REPORT_PROPERTIES,
+    _brief,
+    _shown,
+    check_file_properties,
+    match_header,
+    parse_observed_at,
+)
 from .wkt import WktSyntaxError, parse_wkt
 
 FORMATS = ("geojson", "kml", "kmz", "gpx", "csv", "gpkg", "shapefile")
@@ -1512,6 +1521,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 props, problems = _file_properties(rec)
                 if gpx_comment is not None:
                     problems.append(gpx_comment)
+                if (source is not None and fmt == "gpx" and source.first_time and "observed_at" not in rec
+                        and "observed_at" not in (column_map or {})):
+                    _track_time(props, problems, source)
                 if source is not None and fmt == "kml" and source.observed is not None:
                     _partial_date(problems, source.observed, "when" if source.when is not None else "TimeSpan")
                 elif source is not None and fmt == "kml" and source.span:
@@ -1579,6 +1591,25 @@ def _written_feature(row: dict, fmt: str, layer: str, position: int, placemarks:
         return placemarks[rank] if 0 <= rank < len(placemarks) else None
     features = gpx_features.get(layer) if fmt == "gpx" else None
     return features[position] if features and position < len(features) else None
+
+
+def _track_time(props: dict, problems: list[dict], source: XmlFeature) -> None:
+    """A GPX track or route without a date of its own is dated by its first point's
+    ``<time>`` (UTC when written without offset, as GPX defines it), in ``props``, with an
+    ``observed_at_from_track`` warning naming the first and last times (the track was
+    recorded over that period: the date observed is where it began). A first time that cannot
+    be read is set aside with the ``attribute_dropped`` warning of any date."""
+    raw = source.first_time or ""
+    written = raw if re.search(r"(?:Z|[+-]\d{2}:?\d{2})$", raw) else raw + "Z"
+    try:
+        props["observed_at"] = parse_observed_at(written, where="/time", day_first=False)
+    except GeosignalError as err:
+        problems.append({"code": "attribute_dropped", "name": "observed_at", "column": "time", "value": _shown(raw),
+                         "error": err.code, "detail": f"observed_at was ignored: {err.detail}"})
+        return
+    problems.append({"code": "observed_at_from_track", "name": "observed_at", "first": raw,
+                     "last": source.last_time, "detail": f"The date observed is the time of the first point "
+                     f"({raw}); the last point's is {source.last_time}."})
 
 
 def _gpx_description(row: dict, fmt: str, column_map: dict[str, str] | None) -> dict | None:
