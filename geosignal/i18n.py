@@ -208,7 +208,8 @@ def js_catalogue(lang: str) -> dict[str, Any]:
     ``{lang, locale (Intl), colon (between a label and its value), date (toLocaleDateString
     options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
-    warnings, map, dashboard, import, queue, report_page (each script's messages), draw (Leaflet.draw's
+    warnings, hints and hint_crs (what a refusal adds when it guessed why), map, dashboard,
+    import, queue, report_page (each script's messages), draw (Leaflet.draw's
     L.drawLocal, with the locale's number delimiters), draw_touch (its instructions on a touch
     screen), leaflet}``. The served script adds ``problemText(problem)``: what a person
     reads of a problem+json answer, in that language."""
@@ -229,6 +230,8 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "messages": translate_tree(MESSAGES_FR),
             "params": ui_text.MESSAGE_PARAMS,
             "warnings": translate_tree(ui_text.WARNINGS_FR),
+            "hints": translate_tree(ui_text.HINTS_FR),
+            "hint_crs": translate_tree(ui_text.HINT_CRS_FR),
             "map": translate_tree(ui_text.MAP_MESSAGES),
             "dashboard": translate_tree(ui_text.DASHBOARD_MESSAGES),
             "import": translate_tree(ui_text.IMPORT_MESSAGES),
@@ -263,8 +266,21 @@ _JS_APPLY = r"""
     if (spec && text && Object.keys(spec).every(function (k) { return problem[spec[k][0]] !== undefined; })) {
       return text.replace(/%\((\w+)\)s/g, function (_, name) { return figure(problem[spec[name][0]], spec[name][1]); });
     }
-    return I.errors[problem.code] || problem.title || problem.code || "";
+    return (I.errors[problem.code] || problem.title || problem.code || "") + hint(problem);
   };
+  // what a refusal adds when it guessed why (a place outside: axes swapped, another CRS)
+  function hint(problem) {
+    var H = I.hints || {};
+    if (problem.hint === "axes_swapped" && problem.swapped_commune && H.axes_swapped) {
+      return " " + H.axes_swapped.replace("{commune}", problem.swapped_commune.name || "");
+    }
+    var crs = (I.hint_crs || {})[problem.suggested_crs];
+    if (problem.hint && problem.suggested_commune && crs && H.other_crs) {
+      return " " + H.other_crs.replace("{crs}", crs).replace("{commune}", problem.suggested_commune.name || "")
+        .replace("{order}", problem.axes_swapped ? H.order : "");
+    }
+    return "";
+  }
   function merge(target, source) {
     Object.keys(source).forEach(function (k) {
       if (source[k] && typeof source[k] === "object" && target[k] && typeof target[k] === "object") {
@@ -384,7 +400,7 @@ TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
                                  "QUEUE_MESSAGES", "QUEUE_PROMPTS", "REPORT_PAGE_MESSAGES", "ZONE_STATES_FR",
                                  "EVIDENCE_FIELDS_FR", "DRAW_LOCAL", "DRAW_TOUCH", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",
                                  "EXPORT_FILTER_LABELS", "INDICATORS", "PROVINCES_FR",
-                                 "DECISION_LABELS_FR"),
+                                 "DECISION_LABELS_FR", "HINTS_FR", "HINT_CRS_FR"),
     "geosignal.services.aggregation.downloads": _tables("CSV_COLUMNS", "SURVEY_CSV_COLUMNS", "CSV_WORDS"),
 }
 

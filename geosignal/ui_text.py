@@ -397,6 +397,38 @@ def _field_name(where: str | None) -> str:
     return pointer.split("/")[0]
 
 
+#: What an ``outside_service_area`` refusal adds when it guessed why (its ``hint``):
+#: ``{commune}`` where the place would be, ``{crs}`` the coordinate system it looks like
+#: (:data:`HINT_CRS_FR`), ``{order}`` the axes' order when they look swapped too.
+HINTS_FR: dict[str, str] = {
+    "axes_swapped": "Les deux coordonnées semblent inversées : dans l'autre ordre, ce lieu serait à {commune}. "
+                    "Vérifiez l'ordre (longitude puis latitude, ou les colonnes) ; rien n'a été inversé.",
+    "other_crs": "Ces coordonnées ressemblent à du {crs} : elles placeraient ce lieu à {commune}. Choisissez ce "
+                 "système de coordonnées{order} ; rien n'a été converti.",
+    "order": " et donnez d'abord x (ou la longitude)",
+}
+#: The coordinate systems a hint may name (the upload page's choices).
+HINT_CRS_FR: dict[str, str] = {
+    "EPSG:4326": "WGS 84 (longitude/latitude, EPSG:4326)",
+    "EPSG:31370": "Lambert belge 72 (EPSG:31370)",
+    "EPSG:3812": "Lambert belge 2008 (EPSG:3812)",
+}
+
+
+def hint_message(extra: dict[str, Any]) -> str | None:
+    """Return the sentence an ``outside_service_area`` refusal adds when it guessed why
+    (:data:`HINTS_FR`, current language), from its ``hint``, ``swapped_commune`` or
+    ``suggested_commune`` / ``suggested_crs`` / ``axes_swapped``; None without a hint."""
+    hint = extra.get("hint")
+    if hint == "axes_swapped" and isinstance(extra.get("swapped_commune"), dict):
+        return _(HINTS_FR["axes_swapped"]).replace("{commune}", str(extra["swapped_commune"].get("name", "")))
+    if hint and isinstance(extra.get("suggested_commune"), dict) and extra.get("suggested_crs") in HINT_CRS_FR:
+        order = _(HINTS_FR["order"]) if extra.get("axes_swapped") else ""
+        return (_(HINTS_FR["other_crs"]).replace("{crs}", _(HINT_CRS_FR[extra["suggested_crs"]]))
+                .replace("{commune}", str(extra["suggested_commune"].get("name", ""))).replace("{order}", order))
+    return None
+
+
 def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str | None:
     """Return the sentence of one refusal that its code alone does not say well enough, in the
     current language, from what the error carries (the field it concerns, ``character``,
@@ -406,6 +438,8 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
 
     field = _field_name(where)
     kind = extra.get("kind")
+    if code == "outside_service_area" and hint_message(extra):
+        return _(TITLES_FR[code]) + " " + hint_message(extra)
     if code == "invalid_attribute":
         if "character" in extra:
             return _("Retirez le caractère %(character)s (un caractère de contrôle ou qui inverse le sens de "

@@ -552,3 +552,24 @@ def test_status_mail_in_the_recipients_language(lang: str, subject: str, lines: 
 ])
 def test_a_label_inside_a_sentence_keeps_its_acronyms(label: str, written: str) -> None:
     assert ui_text.in_sentence(label) == written
+
+
+def test_a_place_outside_says_what_was_guessed_in_each_language(app) -> None:  # noqa: ANN001
+    """An outside_service_area refusal that guessed why (axes swapped, another CRS) says it on
+    the pages, with the commune it would be in, in the page's language."""
+    from geosignal import ui_text
+    from geosignal.errors import GeosignalError
+    from geosignal.i18n import force_locale
+
+    swapped = GeosignalError("outside_service_area", "x", hint="axes_swapped",
+                             swapped_commune={"nis_code": "52011", "name": "Charleroi"})
+    lambert = GeosignalError("outside_service_area", "x", hint="looks_like_lambert72", suggested_crs="EPSG:31370",
+                             suggested_commune={"nis_code": "52011", "name": "Charleroi"}, axes_swapped=True)
+    with app.test_request_context(), force_locale("fr_BE"):
+        assert ui_text.error_message(swapped).endswith(
+            " Les deux coordonnées semblent inversées : dans l'autre ordre, ce lieu serait à Charleroi. Vérifiez "
+            "l'ordre (longitude puis latitude, ou les colonnes) ; rien n'a été inversé.")
+    with app.test_request_context(), force_locale("en"):
+        assert ui_text.error_message(lambert).endswith(
+            " These coordinates look like Belgian Lambert 72 (EPSG:31370): they would place this in Charleroi. "
+            "Choose that coordinate system and give x (or the longitude) first; nothing was converted.")

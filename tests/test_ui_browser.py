@@ -1038,3 +1038,20 @@ def test_unrecognised_coordinate_columns_are_chosen_on_the_page(ui, browser) -> 
     watch.errors = [e for e in watch.errors if "422" not in e]  # the first answer, expected
     watch.clean()
     watch.close()
+
+
+def test_an_upload_row_with_swapped_coordinates_says_where_it_would_be(ui, browser) -> None:  # noqa: ANN001, F811
+    """A row whose latitude and longitude are in each other's column is refused as outside the
+    communes served, and the page says what the server guessed: swapped, it would be in
+    Charleroi (nothing swapped for the user)."""
+    data = b"latitude;longitude;description\r\n4,4440;50,4108;inverse\r\n50,4108;4,4440;juste\r\n"
+    watch = Watch(browser, ui, PHONE)
+    watch.login("ui-rep@charleroi.be")
+    watch.preview_upload("releve.csv", data)
+    detail = watch.page.locator("#preview-table tbody tr.refused td[data-code=outside_service_area]")
+    detail.wait_for()
+    assert detail.inner_text().endswith(
+        " Les deux coordonnées semblent inversées : dans l'autre ordre, ce lieu serait à Charleroi. Vérifiez "
+        "l'ordre (longitude puis latitude, ou les colonnes) ; rien n'a été inversé.")
+    watch.clean()
+    watch.close()
