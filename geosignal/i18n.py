@@ -208,7 +208,8 @@ def js_catalogue(lang: str) -> dict[str, Any]:
     ``{lang, locale (Intl), colon (between a label and its value), date (toLocaleDateString
     options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
-    warnings, hints and hint_crs (what a refusal adds when it guessed why), map, dashboard,
+    warnings, kinds (a refusal's message by code and kind), hints and hint_crs (what a refusal
+    adds when it guessed why), map, dashboard,
     import, queue, report_page (each script's messages), draw (Leaflet.draw's
     L.drawLocal, with the locale's number delimiters), draw_touch (its instructions on a touch
     screen), leaflet}``. The served script adds ``problemText(problem)``: what a person
@@ -230,6 +231,7 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "messages": translate_tree(MESSAGES_FR),
             "params": ui_text.MESSAGE_PARAMS,
             "warnings": translate_tree(ui_text.WARNINGS_FR),
+            "kinds": translate_tree(ui_text.KIND_MESSAGES_FR),
             "hints": translate_tree(ui_text.HINTS_FR),
             "hint_crs": translate_tree(ui_text.HINT_CRS_FR),
             "map": translate_tree(ui_text.MAP_MESSAGES),
@@ -262,6 +264,8 @@ _JS_APPLY = r"""
   I.problemText = function (problem) {
     if (!problem) { return ""; }
     if (problem.message) { return problem.message; }
+    var kinds = (I.kinds || {})[problem.code];
+    if (kinds && problem.kind && kinds[problem.kind]) { return kinds[problem.kind]; }
     var spec = I.params[problem.code], text = I.messages[problem.code];
     if (spec && text && Object.keys(spec).every(function (k) { return problem[spec[k][0]] !== undefined; })) {
       return text.replace(/%\((\w+)\)s/g, function (_, name) { return figure(problem[spec[name][0]], spec[name][1]); });
@@ -400,7 +404,7 @@ TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
                                  "QUEUE_MESSAGES", "QUEUE_PROMPTS", "REPORT_PAGE_MESSAGES", "ZONE_STATES_FR",
                                  "EVIDENCE_FIELDS_FR", "DRAW_LOCAL", "DRAW_TOUCH", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",
                                  "EXPORT_FILTER_LABELS", "INDICATORS", "PROVINCES_FR",
-                                 "DECISION_LABELS_FR", "HINTS_FR", "HINT_CRS_FR"),
+                                 "DECISION_LABELS_FR", "HINTS_FR", "HINT_CRS_FR", "KIND_MESSAGES_FR"),
     "geosignal.services.aggregation.downloads": _tables("CSV_COLUMNS", "SURVEY_CSV_COLUMNS", "CSV_WORDS"),
 }
 

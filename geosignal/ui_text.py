@@ -397,6 +397,16 @@ def _field_name(where: str | None) -> str:
     return pointer.split("/")[0]
 
 
+#: The message of a refusal whose ``kind`` says more than its code, by code and kind (pages
+#: through :func:`specific_message`, scripts through the catalogue's ``kinds``).
+KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
+    "invalid_datetime": {
+        "future": "Cette date est dans le futur : indiquez le jour où la zone blanche a été constatée "
+                  "(aujourd'hui au plus tard).",
+        "too_early": "Cette date est antérieure à 1990 : vérifiez l'année (par exemple 2025, pas 0025).",
+    },
+}
+
 #: What an ``outside_service_area`` refusal adds when it guessed why (its ``hint``):
 #: ``{commune}`` where the place would be, ``{crs}`` the coordinate system it looks like
 #: (:data:`HINT_CRS_FR`), ``{order}`` the axes' order when they look swapped too.
@@ -438,6 +448,8 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
 
     field = _field_name(where)
     kind = extra.get("kind")
+    if kind in KIND_MESSAGES_FR.get(code, {}):
+        return _(KIND_MESSAGES_FR[code][kind])
     if code == "outside_service_area" and hint_message(extra):
         return _(TITLES_FR[code]) + " " + hint_message(extra)
     if code == "invalid_attribute":

@@ -623,3 +623,23 @@ def test_odd_values_never_answer_500(db, client, representative, admin) -> None:
     for value in ODD:
         for name in ("limit", "before"):
             assert client.get(f"/admin/journal?{name}={quote(value)}").status_code in (200, 400), (name, value)
+
+
+@pytest.mark.parametrize(("value", "sentence"), [
+    ("2099-01-15", "Cette date est dans le futur : indiquez le jour où la zone blanche a été constatée "
+                   "(aujourd'hui au plus tard)."),
+    ("0025-01-15", "Cette date est antérieure à 1990 : vérifiez l'année (par exemple 2025, pas 0025)."),
+])
+def test_edit_form_says_why_a_well_written_date_is_refused(db, client, representative, value: str,
+                                                           sentence: str) -> None:  # noqa: ANN001
+    """A date in the future, or before 1990, is well written: the page says what is wrong with
+    it, not that it is unreadable; nothing is changed."""
+    rid = _report(representative, households_affected=3)
+    representative.login()
+    fields = dict(browser_form(client.get(f"/signalements/{rid}/modifier").get_data(as_text=True), "/modifier"))
+    seq = _row(db, rid).change_seq
+    answer = client.post(f"/signalements/{rid}/modifier", data={**fields, "observed_at": value})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "invalid_datetime" in _codes(html)
+    assert sentence.replace("'", "&#39;") in html and "illisible" not in html
+    assert _row(db, rid).change_seq == seq and _actions(db, rid) == ["create"]

@@ -228,20 +228,20 @@ def parse_observed_at(value: str | None, *, where: str, day_first: bool = False)
     ``day_first=True`` (files only) also ``DD/MM/YYYY`` (or ``.``/``-``), optionally followed by
     ``HH:MM[:SS]``, read as Brussels time.
 
-    Raises 422 ``invalid_datetime`` when unreadable, in the future (an observation cannot
-    be; :data:`FUTURE_TOLERANCE` allows for clocks a little ahead) or before
-    :data:`EARLIEST_OBSERVED_AT` (a mistyped year: ``0025`` for ``2025``; year 1 cannot even be
-    stored once in UTC), ``ambiguous_local_time``
+    Raises 422 ``invalid_datetime`` when unreadable, in the future (``kind="future"``: an
+    observation cannot be; :data:`FUTURE_TOLERANCE` allows for clocks a little ahead) or before
+    :data:`EARLIEST_OBSERVED_AT` (``kind="too_early"``: a mistyped year, ``0025`` for ``2025``;
+    year 1 cannot even be stored once in UTC), ``ambiguous_local_time``
     when a naive time falls in the spring-forward gap or the autumn overlap (an offset is
     then required).
     """
     parsed = _parse_observed_at(value, where=where, day_first=day_first)
     if parsed is not None and parsed > datetime.now(UTC) + FUTURE_TOLERANCE:
-        raise _fail("invalid_datetime", f"observed_at {value!r} is in the future.", where)
+        raise _fail("invalid_datetime", f"observed_at {value!r} is in the future.", where, kind="future")
     if parsed is not None and parsed < EARLIEST_OBSERVED_AT:
         raise _fail("invalid_datetime", f"observed_at {value!r} is before {EARLIEST_OBSERVED_AT.year}: no mobile or "
                     "broadband network could be observed then; check the year.", where,
-                    limit=EARLIEST_OBSERVED_AT.isoformat())
+                    limit=EARLIEST_OBSERVED_AT.isoformat(), kind="too_early")
     return parsed
 
 
