@@ -165,6 +165,7 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     page.click(f"#q-{ids[1]} .queue-confirm")
     ready(page, 5)
     assert statuses(app, ids[:2]) == ["validated", "rejected"]
+    assert page.inner_text("#queue-alert") == ""  # the refusal of the empty reason is settled
     with app.extensions["geosignal.db"].session() as session:
         reason = session.scalar(text("SELECT reason FROM audit_events WHERE report_id = :id AND to_status = 'rejected'"),
                                 {"id": ids[1]})

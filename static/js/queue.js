@@ -315,6 +315,7 @@
     return post(root.dataset.transitionUrl.replace(ZERO, li.dataset.id), body).then(function (res) {
       buttons.forEach(function (b) { b.disabled = false; });
       if (!res.ok) { shout(fill(M.error, { detail: problem(res.body, res.status) })); return false; }
+      alertBox.textContent = "";  // an earlier refusal (an empty reason) is settled
       var note = M[target] ? fill(M[target], { ref: refOf(li) }) : "";
       moved(li, res.body.properties ? res.body.properties.status : target, note);
       return true;
