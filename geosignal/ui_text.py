@@ -474,6 +474,10 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
             return _("Mot de passe trop facile à deviner (mot courant, suite de clavier, nom de la commune ou de "
                      "l'adresse) : choisissez une phrase de plusieurs mots sans lien avec vous.")
     if code == "invalid_request":
+        if kind == "commune_missing":
+            return _("Choisissez la commune de ce·tte représentant·e : un·e représentant·e a exactement une commune.")
+        if kind == "commune_not_for_role":
+            return _("Seul·e un·e représentant·e a une commune : laissez « Commune » vide pour ce rôle.")
         if kind == "email_taken":
             return _("Un compte existe déjà pour cette adresse : il n'y a rien à inviter. Si la personne a perdu "
                      "son mot de passe, elle utilise « Mot de passe oublié ? ».")

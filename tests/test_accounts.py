@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import stat
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import select, update
@@ -51,12 +52,38 @@ def _link(message, path: str) -> str:  # noqa: ANN001
     return match.group(0).removeprefix("http://localhost")
 
 
+def _user_row(client, email: str) -> list[str]:  # noqa: ANN001
+    """The cells of ``email``'s row in the accounts table (/utilisateurs), as text."""
+    html = client.get("/utilisateurs").get_data(as_text=True)
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
+    (row,) = [r for r in rows if f"<td>{email}</td>" in r]
+    return [unescape(re.sub(r"<[^>]+>|\s+", lambda m: " " if m.group().isspace() else "", c)).strip()
+            for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+
+
+def test_a_representative_invited_without_a_commune_is_asked_for_it(client, db, smtp_server) -> None:  # noqa: ANN001
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    referent.login()
+    answer = _post(client, "/utilisateurs/inviter", {"email": "clerc@thuin.be", "role": "representative"},
+                   "/utilisateurs")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert "Choisissez la commune de ce·tte représentant·e : un·e représentant·e a exactement une commune." in html
+    assert re.search(r'<select name="commune" aria-invalid="true">', html)
+    assert db.scalar(select(User).where(User.email == "clerc@thuin.be")) is None and smtp_server.messages == []
+    # the communes in reading order, accents aside: Châtelet before Chimay
+    names = re.findall(r'<option value="\d{5}"[^>]*>([^<]+) \(\d{5}\)</option>', html)
+    assert names.index("Châtelet") < names.index("Chimay") < names.index("Courcelles")
+
+
 def test_invitation_by_email_single_use_then_sign_in(app, client, db, smtp_server) -> None:  # noqa: ANN001
     referent = make_account(client, db, "referent@igretec.com", "referent")
     assert referent.login().status_code == 302
     answer = _post(client, "/utilisateurs/inviter", {"email": "Clerc@Fleurus.be", "role": "representative",
                                                       "commune": "52022"}, "/utilisateurs")
     assert answer.status_code == 302
+    row = _user_row(client, "clerc@fleurus.be")  # the commune named; not yet signed up
+    assert row[2] == "Fontaine-l'Evêque (52022)" and row[3].startswith("invitée, pas encore inscrite (lien valable jusqu'au ")
     [message] = smtp_server.to("clerc@fleurus.be")
     assert message["Subject"] == "geosignal : votre invitation"
     assert "referent@igretec.com vous invite" in message.get_body(("plain",)).get_content()
@@ -80,6 +107,8 @@ def test_invitation_by_email_single_use_then_sign_in(app, client, db, smtp_serve
     signed_in = invitee.post("/login", data={"email": "clerc@fleurus.be", "password": STRONG,
                                              "csrf_token": csrf_token(invitee.get("/login").get_data(as_text=True))})
     assert signed_in.status_code == 302
+    referent.login()
+    assert _user_row(client, "clerc@fleurus.be")[3] == "actif"
     user = db.scalar(select(User).where(User.email == "clerc@fleurus.be"))
     assert user.role == "representative" and user.commune_nis == "52022"
 
@@ -94,6 +123,9 @@ def test_invitation_rights_and_expiry(app, client, db, smtp_server) -> None:  # 
                                              "commune": "52022"}, "/utilisateurs")
     link = _link(smtp_server.to("clerc@fleurus.be")[0], "/compte/invitation")
     db.execute(update(AccountToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    db.commit()
+    assert _user_row(client, "clerc@fleurus.be")[3] == (
+        "invitation expirée sans réponse : la personne peut utiliser « Mot de passe oublié ? »")
     assert client.get(link).status_code == 410
     representative = make_account(app.test_client(), db, "echevin@charleroi.be", "representative", "52011")
     representative.login()

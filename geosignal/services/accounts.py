@@ -106,6 +106,18 @@ def issue_link(session: Session, user: User, purpose: str, created_by: User | No
     return secret
 
 
+def invitations_pending(session: Session) -> dict[int, dict[str, object]]:
+    """Return the accounts whose invitation has not been accepted, ``{user_id: {"expired":
+    bool, "expires_at": datetime}}``: those whose latest single-use link is an unused
+    invitation (accepting it, or a later password reset, leaves none). One statement."""
+    latest = (select(AccountToken.user_id, AccountToken.purpose, AccountToken.used_at, AccountToken.expires_at)
+              .distinct(AccountToken.user_id).order_by(AccountToken.user_id, AccountToken.id.desc()).subquery())
+    now = datetime.now(UTC)
+    rows = session.execute(select(latest.c.user_id, latest.c.expires_at)
+                           .where(latest.c.purpose == "invite", latest.c.used_at.is_(None))).all()
+    return {user_id: {"expired": expires_at <= now, "expires_at": expires_at} for user_id, expires_at in rows}
+
+
 def find_link(session: Session, secret: str, purpose: str) -> AccountToken:
     """Return the unused, unexpired link of ``purpose`` for ``secret``.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from os import PathLike
@@ -208,3 +209,17 @@ def list_communes(session: Session, simplify_m: float = 0.0,
 def commune_names(session: Session) -> dict[str, str]:
     """Return ``{nis_code: name_fr}`` for every loaded commune."""
     return {nis: name for nis, name in session.execute(select(Commune.nis_code, Commune.name_fr))}
+
+
+def sort_key(name: str) -> tuple[str, str]:
+    """Return the key that orders commune names as a reader expects, whatever the database's
+    collation: accents and case ignored first (``Châtelet`` before ``Chimay``), then the name
+    as written."""
+    folded = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in folded if not unicodedata.combining(c)).casefold(), name
+
+
+def commune_choices(session: Session) -> list[tuple[str, str]]:
+    """Return ``[(nis_code, name_fr)]`` of every loaded commune in reading order
+    (:func:`sort_key`), for the pages' commune lists."""
+    return sorted(commune_names(session).items(), key=lambda item: sort_key(item[1]))

@@ -27,7 +27,9 @@ def create_user(session: Session, email: str, role: str, commune_nis: str | None
     if role not in ROLES:
         raise GeosignalError("invalid_request", f"role must be one of {', '.join(ROLES)}")
     if (role == "representative") != (commune_nis is not None):
-        raise GeosignalError("invalid_request", "a representative has exactly one commune; other roles none")
+        raise GeosignalError("invalid_request", "a representative has exactly one commune; other roles none",
+                             where="commune", status=422,
+                             kind="commune_missing" if commune_nis is None else "commune_not_for_role")
     if commune_nis is not None and session.get(Commune, commune_nis) is None:
         raise GeosignalError("unknown_commune", f"no commune {commune_nis} is loaded")
     if session.scalar(select(User).where(User.email == email)) is not None:

@@ -31,6 +31,7 @@ from geosignal.params import MAX_INT
 from geosignal.ratelimit import limiter, login_account_key
 from geosignal.security import public_base_url
 from geosignal.services import accounts
+from geosignal.services import communes as communes_service
 from geosignal.services.mail import MailSettings, build_message, send
 
 bp = Blueprint("account", __name__)
@@ -153,10 +154,11 @@ def _users_page(status: int = 200, error: GeosignalError | None = None, shown_li
                 values: dict[str, str] | None = None):
     session = get_session()
     users = session.scalars(select(User).order_by(User.active.desc(), User.role, User.email)).all()
-    communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
+    communes = communes_service.commune_choices(session)
     roles = [r for r in vocab.ROLES if accounts.may_invite(current(), r)]
     return render_template("users.html", users=users, communes=communes, roles=roles, error=error,
                            shown_link=shown_link, me=current(), values=values or {},
+                           commune_names=dict(communes), pending=accounts.invitations_pending(session),
                            may_deactivate=accounts.may_deactivate), status
 
 

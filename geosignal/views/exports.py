@@ -26,15 +26,14 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import login_required
-from sqlalchemy import select
 
 from geosignal import i18n, policy
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.formparse import flag
-from geosignal.models import Commune
 from geosignal.params import parse_bbox, parse_commune, parse_day, whole_number
+from geosignal.services import communes as communes_service
 from geosignal.services import export as export_service
 from geosignal.services.export import transmission
 
@@ -286,7 +285,7 @@ def _render_history(status: int = 200, error: GeosignalError | None = None,
                     values: dict[str, str] | None = None) -> tuple[str, int]:
     session = get_session()
     runs = transmission.history(session, 200)
-    communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
+    communes = communes_service.commune_choices(session)
     _watermark, last_run = transmission.since_last_transmitted(session)
     return render_template("exports.html", runs=runs, communes=communes, last_transmitted=last_run,
                            schema_version=export_service.SCHEMA_VERSION, error=error,

@@ -14,14 +14,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
 
 from geosignal import policy, ui_text, vocab, workflow
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.models import Commune
 from geosignal.services import basemaps
+from geosignal.services import communes as communes_service
 from geosignal.services import queue as queue_service
 
 bp = Blueprint("queue", __name__)
@@ -110,7 +109,7 @@ def queue_page() -> tuple[str, int]:
         session.rollback()
         page = queue_service.read_queue(session)
         error = failure
-    communes = session.execute(select(Commune.nis_code, Commune.name_fr).order_by(Commune.name_fr)).all()
+    communes = communes_service.commune_choices(session)
     layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
     buttons, by_status = _queue_actions(current())
     page_html = render_template(
