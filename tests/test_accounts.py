@@ -102,6 +102,10 @@ def test_invitation_by_email_single_use_then_sign_in(app, client, db, smtp_serve
     done = invitee.post("/compte/invitation", data={"jeton": secret, "password": STRONG,
                                                     "csrf_token": csrf_token(form.get_data(as_text=True))})
     assert done.status_code == 302
+    filled = invitee.get("/login").get_data(as_text=True)  # the sign-in form filled in, once
+    assert 'value="clerc@fleurus.be" required autocomplete="username"' in filled
+    assert re.search(r'name="password" required autofocus', filled)
+    assert 'value="clerc@fleurus.be"' not in invitee.get("/login").get_data(as_text=True)
     again = invitee.get(link)
     assert again.status_code == 410 and "invalid_link" in again.get_data(as_text=True)
     signed_in = invitee.post("/login", data={"email": "clerc@fleurus.be", "password": STRONG,

@@ -18,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as cookie_session
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -134,6 +135,7 @@ def _complete(purpose: str, template: str) -> Response | str | tuple[str, int]:
             return render_template(template, error=error, secret=secret, email=link.user.email), error.status
         session.commit()
         flash(_("Mot de passe enregistré : connectez-vous."), "success")
+        cookie_session["login_email"] = link.user.email  # the sign-in form comes filled in with it
         return redirect(url_for("pages.login"))
     return render_template(template, error=None, secret=secret, email=link.user.email)
 

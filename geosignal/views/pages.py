@@ -161,7 +161,8 @@ def login() -> Response | str:
         cookie_session.clear()  # nothing from before the sign-in survives it (session fixation)
         login_user(user)
         return redirect(formparse.safe_next(request.args.get("next")) or url_for("pages.index"))
-    return render_template("login.html", email="")
+    # the address whose password was just set (invitation, reset), once
+    return render_template("login.html", email=cookie_session.pop("login_email", ""))
 
 
 @bp.post("/logout")
