@@ -44,7 +44,8 @@ RAW = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b(?:other|fixed|cable|outd
                  r"\bDSL\b(?! \(cuivre\))")
 #: Controls that must be at least 44 × 44 px on a phone (inline text links are exempt).
 TARGETS = ("button, select, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), a.button, "
-           ".topbar nav a, .brand, label.check, .leaflet-bar a, .leaflet-draw-toolbar a, .leaflet-control-layers-toggle")
+           ".topbar nav a, .brand, label.check, .leaflet-bar a, .leaflet-draw-toolbar a, .leaflet-control-layers-toggle, "
+           "table.cards td a")
 
 
 def _add(session, user, geom_31370, status="submitted", **props):  # noqa: ANN001, ANN003, ANN202
