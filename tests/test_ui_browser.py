@@ -491,6 +491,12 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
     assert re.search(r"SHA-256\n[0-9a-f]{64}\n", newest.inner_text())
     assert re.search(r"\(paramètre since\)\nseq:\d+", newest.inner_text())
     page.screenshot(path=str(ARTIFACTS / "ui-export-history-1440.png"))
+    # marked transmitted from the keyboard: the page comes back with the focus on its message
+    newest.locator("button.mark-transmitted").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.className") == "flash success"
+    assert page.evaluate("document.activeElement.textContent").startswith("Export marqué comme transmis à DWconnect")
     watch.clean()
     watch.close()
 

@@ -1,10 +1,18 @@
 // geosignal: the navigation folds behind a menu button on narrow screens. Loaded in <head>:
 // marks the page as scripted at once (the CSS folds the menu only then, so that without
-// scripts the links stay visible), then wires the button when the page is read.
+// scripts the links stay visible), then wires the button when the page is read, and brings
+// the focus to the message a page comes back with after an action.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
   document.addEventListener("DOMContentLoaded", function () {
+    // after an action the page comes back with its message: focus goes to it (a keyboard or
+    // screen reader user learns what happened and goes on from there), unless a field asks for it
+    var said = document.querySelector(".flashes .flash");
+    if (said && !document.querySelector("[autofocus]") && document.activeElement === document.body) {
+      said.setAttribute("tabindex", "-1");
+      said.focus();
+    }
     var button = document.getElementById("menu-button");
     var nav = document.getElementById("main-nav");
     if (!button || !nav) { return; }
