@@ -476,6 +476,13 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
     page.goto(ui["base"] + "/exports")
     before = page.locator(".export-run").count()
     assert page.locator("input[name=since]").bounding_box()["width"] < 40  # the box sits beside its words
+    # the calendar button inside a date field takes the focus: the field shows the ring
+    page.focus("input[name=from]")
+    for _ in range(3):  # day, month, year, then the calendar button
+        page.keyboard.press("Tab")
+    ring = page.evaluate("() => { const e = document.activeElement; return [e.name, e.matches(':focus'), "
+                         "getComputedStyle(e).outlineStyle]; }")
+    assert ring == ["from", False, "solid"]
     page.evaluate("window.__samePage = 'yes'")
     with page.expect_download() as download:
         page.click("#new-export button[value=geojson]")
