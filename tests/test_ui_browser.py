@@ -484,6 +484,7 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
                          "getComputedStyle(e).outlineStyle]; }")
     assert ring == ["from", False, "solid"]
     page.evaluate("window.__samePage = 'yes'")
+    page.select_option("#new-export select[name=commune]", "56016")  # Chimay: none of the module's reports
     with page.expect_download() as download:
         page.click("#new-export button[value=geojson]")
     assert download.value.suggested_filename.endswith(".geojson")
@@ -504,6 +505,7 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
         page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.className") == "flash success"
     assert page.evaluate("document.activeElement.textContent").startswith("Export marqué comme transmis à DWconnect")
+    assert "0 signalement" in page.evaluate("document.activeElement.textContent")  # no report of the module moved
     watch.clean()
     watch.close()
 
