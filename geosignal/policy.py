@@ -162,6 +162,13 @@ def may_deactivate(actor: Actor | None, user: Actor) -> bool:
         actor.role == "admin" or (actor.role == "referent" and user.role == "representative"))
 
 
+def may_send_reset_link(actor: Actor | None, user: Actor) -> bool:
+    """Whether ``actor`` issues ``user`` a link to choose a new password (a person locked out,
+    or on a service without e-mail): whoever manages the account (:func:`may_deactivate`),
+    never for their own."""
+    return may_deactivate(actor, user)
+
+
 def may_manage_token(actor: Actor | None, owner_id: int) -> bool:
     """Whether ``actor`` lists or revokes a token of user ``owner_id``: its owner, admins,
     and the operator at the terminal (``actor`` None)."""

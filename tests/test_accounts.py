@@ -217,3 +217,37 @@ def test_demo_passwords_never_reach_a_log_and_must_be_changed(app, client, db, t
     client.post("/compte/mot-de-passe", data={"current_password": password, "password": STRONG,
                                               "csrf_token": csrf_token(page.get_data(as_text=True))})
     assert client.get("/carte").status_code == 200
+
+
+def test_without_a_mail_server_a_locked_out_person_gets_a_link_from_the_referent(app, client, db) -> None:  # noqa: ANN001
+    """No SMTP server: "forgot password" says so (the same for every address) and who can help;
+    the referent makes a reset link for a representative on the Accounts page and hands it
+    over; it sets the password once. Not for accounts the referent does not manage."""
+    assert not app.config.get("SMTP_HOST")
+    account = make_account(client, db, "echevin@fleurus.be", "representative", "52021")
+    asked = _post(client, "/compte/mot-de-passe-oublie", {"email": account.email}, "/compte/mot-de-passe-oublie")
+    assert asked.status_code == 302
+    said = client.get("/login").get_data(as_text=True)
+    assert "Ce service n&#39;envoie pas d&#39;e-mails : demandez au référent Smart Region" in said
+    assert db.scalar(select(AccountToken).where(AccountToken.purpose == "reset")) is None
+    referent = make_account(app.test_client(), db, "referent@igretec.com", "referent")
+    admin = make_account(app.test_client(), db, "admin@igretec.com", "admin")
+    referent.login()
+    user = db.scalar(select(User).where(User.email == account.email))
+    page = referent.client.get("/utilisateurs").get_data(as_text=True)
+    answer = referent.client.post(f"/utilisateurs/{user.id}/lien", data={"csrf_token": csrf_token(page)})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert "Aucun serveur d&#39;e-mail n&#39;est configuré : transmettez vous-même ce lien à echevin@fleurus.be" in html
+    url = re.search(r'value="http://localhost(/compte/reinitialisation\?jeton=([\w-]+))" id="reset-link"', html)
+    assert url, html
+    form = client.get(url.group(1))
+    done = client.post("/compte/reinitialisation", data={"jeton": url.group(2), "password": STRONG,
+                                                         "csrf_token": csrf_token(form.get_data(as_text=True))})
+    assert done.status_code == 302 and client.get(url.group(1)).status_code == 410
+    db.expire_all()
+    assert db.scalar(select(User).where(User.email == account.email)).check_password(STRONG)
+    other = db.scalar(select(User).where(User.email == admin.email))
+    refused = referent.client.post(f"/utilisateurs/{other.id}/lien", data={"csrf_token": csrf_token(page)})
+    assert refused.status_code == 403
+    assert f'action="/utilisateurs/{other.id}/lien"' not in page and f'action="/utilisateurs/{user.id}/lien"' in page

@@ -177,6 +177,21 @@ def request_reset(session: Session, email: str) -> tuple[User, str] | None:
     return user, issue_link(session, user, "reset")
 
 
+def issue_reset_link(session: Session, actor: User | None, user: User) -> str:
+    """Issue ``user`` a password reset link on behalf of ``actor`` (who manages the account,
+    :func:`geosignal.policy.may_send_reset_link`) and return its secret (the caller commits,
+    then mails it or shows it to ``actor``). Earlier unused reset links stop working.
+
+    Raises ``forbidden`` (403) for an account ``actor`` does not manage, ``invalid_request``
+    (409) for a deactivated one.
+    """
+    if not policy.may_send_reset_link(actor, user):
+        raise GeosignalError("forbidden", "Vous ne gérez pas ce compte.")
+    if not user.active or user.deactivated_at is not None:
+        raise GeosignalError("invalid_request", "Ce compte est désactivé.", status=409)
+    return issue_link(session, user, "reset", created_by=actor)
+
+
 def may_deactivate(actor: User | None, user: User) -> bool:
     """The operator at the terminal (``actor`` None) and admins deactivate anybody but
     themselves; the referent deactivates representatives."""

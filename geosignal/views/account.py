@@ -104,6 +104,12 @@ def change_password() -> Response | str | tuple[str, int]:
 def forgot_password() -> Response | str:
     """Ask for a reset link; the answer is the same whether the address has an account or not."""
     if request.method == "POST":
+        if not MailSettings.from_config(current_app.config).host:
+            # no e-mail can leave this service: say so (the same for every address) and who can help
+            flash(_("Ce service n'envoie pas d'e-mails : demandez au référent Smart Region (ou à un "
+                    "administrateur) un lien pour choisir un nouveau mot de passe ; il le crée depuis la "
+                    "page Comptes."), "error")
+            return redirect(url_for("pages.login"))
         session = get_session()
         found = accounts.request_reset(session, request.form.get("email") or "")
         if found is not None:
@@ -153,7 +159,7 @@ def accept_invitation() -> Response | str | tuple[str, int]:
 
 
 def _users_page(status: int = 200, error: GeosignalError | None = None, shown_link: str | None = None,  # noqa: ANN202
-                values: dict[str, str] | None = None):
+                values: dict[str, str] | None = None, shown_link_kind: str = "invite"):
     session = get_session()
     users = session.scalars(select(User).order_by(User.active.desc(), User.role, User.email)).all()
     communes = communes_service.commune_choices(session)
@@ -161,7 +167,8 @@ def _users_page(status: int = 200, error: GeosignalError | None = None, shown_li
     return render_template("users.html", users=users, communes=communes, roles=roles, error=error,
                            shown_link=shown_link, me=current(), values=values or {},
                            commune_names=dict(communes), pending=accounts.invitations_pending(session),
-                           may_deactivate=accounts.may_deactivate), status
+                           shown_link_kind=shown_link_kind, may_deactivate=accounts.may_deactivate,
+                           may_send_reset_link=policy.may_send_reset_link), status
 
 
 @bp.get("/utilisateurs")
@@ -201,6 +208,32 @@ def invite_user():  # noqa: ANN201
     flash(_("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s.", email=user.email),
           "error")
     return _users_page(shown_link=url)
+
+
+@bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/lien")
+@login_required
+def send_reset_link(user_id: int) -> Response | tuple[str, int]:
+    """Give an account a link to choose a new password (one hour, once): e-mailed to it, or,
+    without a mail server, shown to the referent or administrator who asked, to hand over."""
+    session = get_session()
+    user = session.get(User, user_id)
+    if user is None:
+        raise GeosignalError("not_found", "Aucun compte de ce numéro.")
+    secret = accounts.issue_reset_link(session, current(), user)
+    url = _link_url("account.reset_password", secret)
+    settings = MailSettings.from_config(current_app.config)
+    message = build_message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
+        _("Bonjour,"),
+        _("%(actor)s vous envoie un lien pour choisir un nouveau mot de passe geosignal. Il sert une fois "
+          "et expire dans une heure.", actor=current().email),
+    ], (_("Choisir un nouveau mot de passe"), url))
+    session.commit()
+    if send(settings, message):
+        flash(_("Lien envoyé à %(email)s (valable une heure).", email=user.email), "success")
+        return redirect(url_for("account.users_page"))
+    flash(_("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s "
+            "(valable une heure, une seule fois).", email=user.email), "error")
+    return _users_page(shown_link=url, shown_link_kind="reset")
 
 
 @bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/desactiver")
