@@ -401,11 +401,20 @@ def _field_name(where: str | None) -> str:
 #: through :func:`specific_message`, scripts through the catalogue's ``kinds``).
 KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     "invalid_datetime": {
-        "future": "Cette date est dans le futur : indiquez le jour où la zone blanche a été constatée "
-                  "(aujourd'hui au plus tard).",
-        "too_early": "Cette date est antérieure à 1990 : vérifiez l'année (par exemple 2025, pas 0025).",
+        "future": "Cette date est dans le futur : indiquez une date passée, ou celle d'aujourd'hui.",
+        "too_early": "Cette date est trop ancienne : vérifiez l'année (par exemple 2025, pas 0025).",
+    },
+    "invalid_attribute": {
+        "no_measure": "Indiquez au moins une valeur mesurée : débit descendant, débit montant, latence ou signal.",
     },
 }
+
+
+def kind_message(code: str, kind: str | None) -> str | None:
+    """Return the message of a refusal's ``kind`` (:data:`KIND_MESSAGES_FR`) in the current
+    language, None when its kind has none."""
+    french = KIND_MESSAGES_FR.get(code, {}).get(kind or "")
+    return _(french) if french else None
 
 #: What an ``outside_service_area`` refusal adds when it guessed why (its ``hint``):
 #: ``{commune}`` where the place would be, ``{crs}`` the coordinate system it looks like
@@ -448,8 +457,8 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
 
     field = _field_name(where)
     kind = extra.get("kind")
-    if kind in KIND_MESSAGES_FR.get(code, {}):
-        return _(KIND_MESSAGES_FR[code][kind])
+    if kind_message(code, kind):
+        return kind_message(code, kind)
     if code == "outside_service_area" and hint_message(extra):
         return _(TITLES_FR[code]) + " " + hint_message(extra)
     if code == "invalid_attribute":

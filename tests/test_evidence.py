@@ -327,6 +327,14 @@ def test_report_page_shows_evidence_forms_and_the_stale_badge(representative, re
     assert "Débit descendant : un nombre entre 0 et 10 000 Mbit/s." in text_page
     assert "Signal : un nombre entre -150 et -20 dBm." in text_page
     assert 'name="download_mbps" value="beaucoup"' in text_page
+    assert f'action="/signalements/{report_id}/mesures#evidence-error"' in text_page  # the sentences brought into view
+    # a well-written date in the future, and no value at all: each said as such
+    future = representative.client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2099-01-15T10:00"}).get_data(as_text=True)
+    assert ("Date de la mesure : Cette date est dans le futur : indiquez une date passée, ou celle d'aujourd'hui."
+            in future.replace("&#39;", "'"))
+    assert "Indiquez au moins une valeur mesurée : débit descendant, débit montant, latence ou signal." in future
+    assert "illisible" not in future
     assert db.scalar(select(text("count(*)")).select_from(SpeedTest).where(SpeedTest.report_id == report_id)) == 1
     photo = representative.client.post(f"/signalements/{report_id}/photos", data={
         "csrf_token": token, "photo": (io.BytesIO(b"not an image"), "photo.jpg", "image/jpeg")},

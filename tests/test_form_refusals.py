@@ -626,9 +626,8 @@ def test_odd_values_never_answer_500(db, client, representative, admin) -> None:
 
 
 @pytest.mark.parametrize(("value", "sentence"), [
-    ("2099-01-15", "Cette date est dans le futur : indiquez le jour où la zone blanche a été constatée "
-                   "(aujourd'hui au plus tard)."),
-    ("0025-01-15", "Cette date est antérieure à 1990 : vérifiez l'année (par exemple 2025, pas 0025)."),
+    ("2099-01-15", "Cette date est dans le futur : indiquez une date passée, ou celle d'aujourd'hui."),
+    ("0025-01-15", "Cette date est trop ancienne : vérifiez l'année (par exemple 2025, pas 0025)."),
 ])
 def test_edit_form_says_why_a_well_written_date_is_refused(db, client, representative, value: str,
                                                            sentence: str) -> None:  # noqa: ANN001

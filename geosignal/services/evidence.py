@@ -130,27 +130,32 @@ def validate_speed_test(body: Any, *, now: datetime | None = None) -> dict[str, 
             when = parse_observed_at(measured, where="/measured_at")
         except GeosignalError as error:
             faults.append(GeosignalError(error.code, error.detail.replace("observed_at", "measured_at"),
-                                         where="/measured_at"))
+                                         where="/measured_at", **({"kind": error.extra["kind"]}
+                                                                  if "kind" in error.extra else {})))
         else:
             if when is not None and when < OLDEST_MEASUREMENT:
-                faults.append(GeosignalError("invalid_datetime", "measured_at is before 2000.", where="/measured_at"))
+                faults.append(GeosignalError("invalid_datetime", "measured_at is before 2000.", where="/measured_at",
+                                             kind="too_early"))
             elif when is not None and when > now + FUTURE_TOLERANCE:
-                faults.append(GeosignalError("invalid_datetime", "measured_at is in the future.", where="/measured_at"))
+                faults.append(GeosignalError("invalid_datetime", "measured_at is in the future.", where="/measured_at",
+                                             kind="future"))
             else:
                 out["measured_at"] = when
     if not any(isinstance(body.get(n), (int, float)) and not isinstance(body.get(n), bool) for n in SPEED_TEST_RANGES):
         faults.append(GeosignalError("invalid_attribute", "give at least one measured value: "
-                                     + ", ".join(SPEED_TEST_RANGES) + ".", where="/"))
+                                     + ", ".join(SPEED_TEST_RANGES) + ".", where="/", kind="no_measure"))
     for name in body:
         if name not in SPEED_TEST_FIELDS:
             faults.append(GeosignalError("invalid_attribute", f"unknown member {str(name)[:40]!r} (known: "
                                          + ", ".join(SPEED_TEST_FIELDS) + ").", where=f"/{name}"))
     if faults:
         first = faults[0]
-        errors = [{"code": f.code, "detail": f.detail, "pointer": f.where} for f in faults]
+        errors = [{"code": f.code, "detail": f.detail, "pointer": f.where,
+                   **({"kind": f.extra["kind"]} if "kind" in f.extra else {})} for f in faults]
         detail = first.detail if len(faults) == 1 else \
             f"{len(faults)} values are invalid: " + " ".join(f.detail for f in faults)
-        raise GeosignalError(first.code, detail, where=first.where, errors=errors)
+        raise GeosignalError(first.code, detail, where=first.where, errors=errors,
+                             **({"kind": first.extra["kind"]} if "kind" in first.extra else {}))
     return out
 
 

@@ -105,7 +105,8 @@ def _messages(error: GeosignalError) -> list[str]:
     for item in items:
         field = (item.get("pointer") or "").strip("/")
         label = ui_text.evidence_label(field) if field in ui_text.EVIDENCE_FIELDS_FR else None
-        title = ui_text.error_message(error) if len(items) == 1 else ui_text.code_message(item["code"])
+        title = (ui_text.kind_message(item["code"], item.get("kind"))
+                 or (ui_text.error_message(error) if len(items) == 1 else ui_text.code_message(item["code"])))
         message = _("%(field)s : %(problem)s", field=label, problem=title) if label else title
         if item["code"] == "invalid_attribute" and field in evidence_service.SPEED_TEST_RANGES:
             lo, hi, unit = evidence_service.SPEED_TEST_RANGES[field]
