@@ -459,9 +459,18 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
     kind = extra.get("kind")
     if kind_message(code, kind):
         return kind_message(code, kind)
+    if code == "not_your_commune" and extra.get("commune_name") and extra.get("commune_nis"):
+        return _("La forme se trouve surtout à %(commune)s (%(nis)s), pas dans votre commune : dessinez-la dans "
+                 "votre commune.", commune=extra["commune_name"], nis=extra["commune_nis"])
     if code == "outside_service_area" and hint_message(extra):
         return _(TITLES_FR[code]) + " " + hint_message(extra)
     if code == "invalid_attribute":
+        if isinstance(extra.get("allowed"), list) and field in contract.BY_NAME:
+            # a vocabulary property: its name, and the values it takes as the pages name them
+            from geosignal.i18n import field_label, label
+
+            values = ", ".join(label(v) for v in extra["allowed"])
+            return _("%(field)s : choisissez parmi %(values)s.", field=field_label(field), values=values)
         if "character" in extra:
             return _("Retirez le caractère %(character)s (un caractère de contrôle ou qui inverse le sens de "
                      "l'écriture) : geosignal ne l'enregistre pas.", character=extra["character"])

@@ -134,6 +134,25 @@ def test_zone_in_another_commune_is_forbidden_and_not_stored(db, representative)
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
     assert body["code"] == "not_your_commune" and body["commune_nis"] == "56016"
+    assert body["message"] == ("La forme se trouve surtout à Chimay (56016), pas dans votre commune : dessinez-la "
+                               "dans votre commune.")
+    assert _count(db) == 0
+
+
+@pytest.mark.parametrize(("properties", "message"), [
+    ({"network": "wifi"}, "Réseau : choisissez parmi Mobile, Fixe."),
+    ({}, "Réseau : choisissez parmi Mobile, Fixe."),  # the network is required
+    ({"network": "mobile", "issue": "pas de réseau"},
+     "Problème : choisissez parmi Aucune couverture, Signal faible, Pas de données mobiles, Débit insuffisant, "
+     "Connexion intermittente."),
+])
+def test_a_value_outside_its_vocabulary_names_the_field_and_its_values(db, representative, properties,
+                                                                       message) -> None:  # noqa: ANN001
+    body = feature(to_geojson_4326(square_lambert(X0, Y0, 100)))
+    body["properties"] = properties
+    response = _post(representative, body)
+    assert response.status_code == 422 and response.get_json()["code"] == "invalid_attribute"
+    assert response.get_json()["message"] == message
     assert _count(db) == 0
 
 

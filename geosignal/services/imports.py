@@ -558,7 +558,8 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
             continue
         if representative and not policy.may_write_in_commune(user, nis):
             error = GeosignalError("not_your_commune", f"the zone lies mainly in {names[nis]} ({nis}); you represent "
-                                   f"{user.commune_nis}", where=source_where(item, index), commune_nis=nis)
+                                   f"{user.commune_nis}", where=source_where(item, index), commune_nis=nis,
+                                   commune_name=names[nis])
             rows[position] = _problem(error, index)
             continue
         a = _Accepted(item, index, nis, None, True, areas_l[k], lengths_l[k])

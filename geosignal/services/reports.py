@@ -125,7 +125,7 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
         raise GeosignalError(
             "not_your_commune",
             f"the zone lies mainly in {name} ({nis}); you represent {user.commune_nis}",
-            commune_nis=nis,
+            commune_nis=nis, commune_name=name,
         )
     if duplicate is not None:
         return get_report(session, user, duplicate), False
@@ -422,7 +422,7 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
             raise GeosignalError("outside_service_area", "the geometry does not touch any commune served")
         if not policy.may_write_in_commune(user, nis):
             raise GeosignalError("not_your_commune", f"the zone now lies mainly in {name} ({nis}); "
-                                 f"you represent {user.commune_nis}", commune_nis=nis)
+                                 f"you represent {user.commune_nis}", commune_nis=nis, commune_name=name)
         values["geometry"] = ewkt
         values["commune_nis"] = nis
     old_props = before_feature["properties"]
