@@ -466,6 +466,11 @@ def test_exports_page_form_leads_to_the_download_and_offers_every_status(client,
     location = answer.headers["Location"]
     assert location.startswith("/api/v1/exports/dwconnect.csv?") and "status=all" in location
     assert "since=last_transmitted" in location and "commune" not in location
+    # for a French-language Excel: the same file with a decimal comma
+    assert 'name="format" value="csv-comma"' in page
+    comma = client.get("/exports?format=csv-comma&status=validated")
+    assert comma.status_code == 302
+    assert comma.headers["Location"] == "/api/v1/exports/dwconnect.csv?status=validated&decimal=comma"
 
 
 # --------------------------------------------------------------------------- item 18: the speed-test form

@@ -235,8 +235,12 @@ def mark_transmitted_page(run_id: str) -> Response:
 
 
 #: The page's export buttons (``format``) → the download route of each.
-PAGE_FORMATS = {"geojson": "exports.export_dwconnect", "csv": "exports.export_dwconnect_csv",
-                "gpkg": "exports.export_dwconnect_gpkg"}
+PAGE_FORMATS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "geojson": ("geojson", "exports.export_dwconnect", {}),
+    "csv": ("csv", "exports.export_dwconnect_csv", {}),
+    "csv-comma": ("csv", "exports.export_dwconnect_csv", {"decimal": "comma"}),  # French-language Excel
+    "gpkg": ("gpkg", "exports.export_dwconnect_gpkg", {}),
+}
 #: The page form's fields passed on to the download.
 PAGE_FIELDS = ("status", "commune", "from", "to", "since")
 
@@ -250,7 +254,8 @@ def history_page() -> Any:
     transmitted export), past exports in plain words, each downloadable again and markable as
     transmitted.
 
-    The new-export form comes back here (``format`` = ``geojson``, ``csv`` or ``gpkg``): its
+    The new-export form comes back here (``format`` = ``geojson``, ``csv``, ``csv-comma`` — a
+    decimal comma, for a French-language Excel — or ``gpkg``): its
     values are checked as the export checks them, then the browser is sent to the download; a
     refused value shows this page again (4xx) with the sentence and the values kept."""
     if "format" not in request.args:
@@ -264,12 +269,13 @@ def history_page() -> Any:
         if date_from and date_to and date_from > date_to:
             raise GeosignalError("invalid_request", "the period ends before it starts", where="from",
                                  kind="period_reversed")
-        export_request(fmt)  # every other rule of the export (status, commune, since)
+        export_request(PAGE_FORMATS[fmt][0])  # every other rule of the export (status, commune, since)
     except GeosignalError as error:
         if error.status >= 500 or error.status in (401, 403):
             raise
         return _render_history(error.status, error, values)
-    return redirect(url_for(PAGE_FORMATS[fmt], **{k: v for k, v in values.items() if v}))
+    _kind, endpoint, extra = PAGE_FORMATS[fmt]
+    return redirect(url_for(endpoint, **{k: v for k, v in values.items() if v}, **extra))
 
 
 @bp.get("/exports/historique")
