@@ -56,9 +56,9 @@ def _user_row(client, email: str) -> list[str]:  # noqa: ANN001
     """The cells of ``email``'s row in the accounts table (/utilisateurs), as text."""
     html = client.get("/utilisateurs").get_data(as_text=True)
     rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
-    (row,) = [r for r in rows if f"<td>{email}</td>" in r]
+    (row,) = [r for r in rows if f">{email}</td>" in r]
     return [unescape(re.sub(r"<[^>]+>|\s+", lambda m: " " if m.group().isspace() else "", c)).strip()
-            for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
 
 
 def test_a_representative_invited_without_a_commune_is_asked_for_it(client, db, smtp_server) -> None:  # noqa: ANN001

@@ -1071,3 +1071,28 @@ def test_an_upload_row_with_swapped_coordinates_says_where_it_would_be(ui, brows
         "l'ordre (longitude puis latitude, ou les colonnes) ; rien n'a été inversé.")
     watch.clean()
     watch.close()
+
+
+def test_api_tokens_on_a_phone_are_cards_and_a_new_token_copies(ui, browser) -> None:  # noqa: ANN001, F811
+    """/compte/jetons at 390 px: the tokens are cards (no word broken mid-word), nothing wider
+    than the phone, 44 px targets; a new token shown once has a Copy button that puts it on
+    the clipboard."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=ui["base"])
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.goto(ui["base"] + "/compte/jetons")
+    page.fill("input[name=name]", "QGIS du service urbanisme de la commune")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("#new-token")
+    token = page.input_value("#new-token")
+    assert len(token) >= 40
+    assert page.evaluate("getComputedStyle(document.querySelector('#tokens tbody tr')).display") == "block"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert _small_targets(page) == []
+    page.click("button.copy-button")
+    page.wait_for_function("() => document.querySelector('button.copy-button').textContent === 'Copié'")
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    page.screenshot(path=str(ARTIFACTS / "ui-tokens-390.png"), full_page=True)
+    watch.clean()
+    watch.close()

@@ -13,6 +13,20 @@
       said.setAttribute("tabindex", "-1");
       said.focus();
     }
+    // a "Copy" button beside a value shown once (a new API token, a link to hand over)
+    document.querySelectorAll("button.copy-button[data-copy]").forEach(function (copy) {
+      copy.addEventListener("click", function () {
+        var source = document.getElementById(copy.dataset.copy);
+        if (!source) { return; }
+        var done = function () { copy.textContent = copy.dataset.copied || copy.textContent; };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(source.value).then(done, function () { source.select(); });
+        } else {  // plain http: the value is selected for the user's own copy
+          source.focus();
+          source.select();
+        }
+      });
+    });
     var button = document.getElementById("menu-button");
     var nav = document.getElementById("main-nav");
     if (!button || !nav) { return; }
