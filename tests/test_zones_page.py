@@ -32,6 +32,9 @@ def test_page_lists_a_proposed_zone_with_both_references(db, referent) -> None: 
         assert f'href="/signalements/{rid}"' in html
     assert "2 signalements" in html
     assert "Confirmer la zone" in html and html.count("Retirer de la zone") == 2
+    # taking a report out is for good: said first, then confirmed
+    assert html.count("Confirmer le retrait") == 2
+    assert f"C'est définitif : {refs[0]} ne sera plus regroupé avec les autres signalements de cette zone." in html
     assert "Proposée" in html
 
 
