@@ -309,6 +309,7 @@ ROUTE_RULES: dict[str, str] = {
     "account.users_page": "all_communes",
     "account.invite_user": "all_communes",  # then may_invite(role)
     "account.deactivate_user": "all_communes",  # then may_deactivate(user)
+    "account.send_reset_link": "all_communes",  # then may_send_reset_link(user)
     # zones of overlapping reports
     "zones.list_zones": "signed_in",  # a representative: their commune's zones
     "zones.get_zone": "signed_in",  # idem, else 404

@@ -292,7 +292,8 @@ def test_refused_report_keeps_the_drawing_and_the_fields(live_server, browser) -
     page.fill("textarea[name=description]", "Rue de la Gare, côté impair")
     page.click("#submit-report")
     page.wait_for_load_state("networkidle")
-    assert "Signalement refusé : La forme se trouve surtout dans une autre commune" in page.inner_text(".flashes")
+    assert ("Signalement refusé : La forme se trouve surtout à Fleurus (52021), pas dans votre commune : dessinez-la "
+            "dans votre commune.") in page.inner_text(".flashes")  # the commune named
     assert page.get_attribute("#geometry-error", "data-code") == "not_your_commune"
     assert page.input_value("select[name=network]") == "fixed"
     assert page.is_checked("input[name=operators][value='VOO']")
