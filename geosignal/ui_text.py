@@ -416,6 +416,7 @@ def kind_message(code: str, kind: str | None) -> str | None:
     french = KIND_MESSAGES_FR.get(code, {}).get(kind or "")
     return _(french) if french else None
 
+
 #: What an ``outside_service_area`` refusal adds when it guessed why (its ``hint``):
 #: ``{commune}`` where the place would be, ``{crs}`` the coordinate system it looks like
 #: (:data:`HINT_CRS_FR`), ``{order}`` the axes' order when they look swapped too.
