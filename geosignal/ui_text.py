@@ -458,13 +458,13 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
 
     field = _field_name(where)
     kind = extra.get("kind")
-    if kind_message(code, kind):
-        return kind_message(code, kind)
+    if (by_kind := kind_message(code, kind)) is not None:
+        return by_kind
     if code == "not_your_commune" and extra.get("commune_name") and extra.get("commune_nis"):
         return _("La forme se trouve surtout à %(commune)s (%(nis)s), pas dans votre commune : dessinez-la dans "
                  "votre commune.", commune=extra["commune_name"], nis=extra["commune_nis"])
-    if code == "outside_service_area" and hint_message(extra):
-        return _(TITLES_FR[code]) + " " + hint_message(extra)
+    if code == "outside_service_area" and (hint := hint_message(extra)) is not None:
+        return _(TITLES_FR[code]) + " " + hint
     if code == "invalid_attribute":
         if isinstance(extra.get("allowed"), list) and field in contract.BY_NAME:
             # a vocabulary property: its name, and the values it takes as the pages name them

@@ -239,7 +239,7 @@ def test_without_a_mail_server_a_locked_out_person_gets_a_link_from_the_referent
     html = answer.get_data(as_text=True)
     assert answer.status_code == 200
     assert "Aucun serveur d&#39;e-mail n&#39;est configuré : transmettez vous-même ce lien à echevin@fleurus.be" in html
-    url = re.search(r'value="http://localhost(/compte/reinitialisation\?jeton=([\w-]+))" id="reset-link"', html)
+    url = re.search(r'value="http://localhost(/compte/reinitialisation\?jeton=([\w-]+))" id="shown-link"', html)
     assert url, html
     form = client.get(url.group(1))
     done = client.post("/compte/reinitialisation", data={"jeton": url.group(2), "password": STRONG,

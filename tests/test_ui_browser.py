@@ -399,15 +399,21 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     watch.close()
 
 
-def test_the_drawing_tooltip_stays_on_a_phone_and_writes_numbers_the_french_way(ui, browser) -> None:  # noqa: ANN001, F811
-    """Leaflet.draw's tooltip turns left near the right edge (it ran off the screen) and writes
-    its area with a decimal comma (« 99.30 ha » before)."""
+def _drawing_on_a_phone(ui, browser, tool: str):  # noqa: ANN001, ANN202, F811
+    """The representative's map on a phone (touch), close in on Charleroi, Leaflet.draw's
+    ``tool`` (``polygon``, ``polyline``) chosen: (watch, page, the map pane's box)."""
     watch = Watch(browser, ui, PHONE, touch=True)
     watch.login("ui-rep@charleroi.be")
     page = watch.page
     page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 15, {animate: false})")
-    page.tap(".leaflet-draw-draw-polygon")
-    pane = page.locator("#map-pane").bounding_box()
+    page.tap(f".leaflet-draw-draw-{tool}")
+    return watch, page, page.locator("#map-pane").bounding_box()
+
+
+def test_the_drawing_tooltip_stays_on_a_phone_and_writes_numbers_the_french_way(ui, browser) -> None:  # noqa: ANN001, F811
+    """Leaflet.draw's tooltip turns left near the right edge (it ran off the screen) and writes
+    its area with a decimal comma (« 99.30 ha » before)."""
+    watch, page, pane = _drawing_on_a_phone(ui, browser, "polygon")
     taps = [(pane["x"] + pane["width"] - 40, pane["y"] + 300), (pane["x"] + pane["width"] / 2, pane["y"] + 250),
             (pane["x"] + pane["width"] - 60, pane["y"] + 420)]
     for x, y in taps:
@@ -438,12 +444,7 @@ def test_a_road_stretch_takes_every_tap_on_a_phone(ui, browser) -> None:  # noqa
     """A tap is a touch and then the browser's own mouse events: Leaflet.draw read both, so the
     second tap of a road stretch also closed it (2 points at most) and a zone's first tap said
     its sides crossed (found by a user's trial)."""
-    watch = Watch(browser, ui, PHONE, touch=True)
-    watch.login("ui-rep@charleroi.be")
-    page = watch.page
-    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 15, {animate: false})")
-    page.tap(".leaflet-draw-draw-polyline")
-    pane = page.locator("#map-pane").bounding_box()
+    watch, page, pane = _drawing_on_a_phone(ui, browser, "polyline")
     taps = [(pane["x"] + 90, pane["y"] + 380), (pane["x"] + 170, pane["y"] + 300),
             (pane["x"] + 250, pane["y"] + 360), (pane["x"] + 320, pane["y"] + 280)]
     for x, y in taps:

@@ -130,8 +130,7 @@ def validate_speed_test(body: Any, *, now: datetime | None = None) -> dict[str, 
             when = parse_observed_at(measured, where="/measured_at")
         except GeosignalError as error:
             faults.append(GeosignalError(error.code, error.detail.replace("observed_at", "measured_at"),
-                                         where="/measured_at", **({"kind": error.extra["kind"]}
-                                                                  if "kind" in error.extra else {})))
+                                         where="/measured_at", **_kind(error)))
         else:
             if when is not None and when < OLDEST_MEASUREMENT:
                 faults.append(GeosignalError("invalid_datetime", "measured_at is before 2000.", where="/measured_at",
@@ -150,13 +149,16 @@ def validate_speed_test(body: Any, *, now: datetime | None = None) -> dict[str, 
                                          + ", ".join(SPEED_TEST_FIELDS) + ").", where=f"/{name}"))
     if faults:
         first = faults[0]
-        errors = [{"code": f.code, "detail": f.detail, "pointer": f.where,
-                   **({"kind": f.extra["kind"]} if "kind" in f.extra else {})} for f in faults]
+        errors = [{"code": f.code, "detail": f.detail, "pointer": f.where, **_kind(f)} for f in faults]
         detail = first.detail if len(faults) == 1 else \
             f"{len(faults)} values are invalid: " + " ".join(f.detail for f in faults)
-        raise GeosignalError(first.code, detail, where=first.where, errors=errors,
-                             **({"kind": first.extra["kind"]} if "kind" in first.extra else {}))
+        raise GeosignalError(first.code, detail, where=first.where, errors=errors, **_kind(first))
     return out
+
+
+def _kind(error: GeosignalError) -> dict[str, Any]:
+    """The ``kind`` of a fault, to pass on (``{}`` when it has none)."""
+    return {"kind": error.extra["kind"]} if "kind" in error.extra else {}
 
 
 def add_speed_test(session: Session, user: User, report_id: str | uuid.UUID, body: Any) -> dict[str, Any]:

@@ -200,14 +200,23 @@ def invite_user():  # noqa: ANN201
           "geosignal, la plateforme de Charleroi Métropole.", inviter=inviter.email),
         _("Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe."),
     ], (_("Accepter l'invitation"), url))
+    return _send_or_hand_over(session, settings, message, url, "invite",
+                              _("Invitation envoyée à %(email)s (valable 72 heures).", email=user.email),
+                              _("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à "
+                                "%(email)s.", email=user.email))
+
+
+def _send_or_hand_over(session, settings: MailSettings, message, url: str, kind: str,  # noqa: ANN001, ANN202
+                       sent: str, unsent: str):
+    """Commit, then e-mail ``message`` (saying ``sent``); without a mail server, show ``url``
+    (a single-use link, ``kind`` ``invite`` or ``reset``) on the accounts page to the person
+    who made it, to hand over once (saying ``unsent``)."""
     session.commit()
     if send(settings, message):
-        flash(_("Invitation envoyée à %(email)s (valable 72 heures).", email=user.email), "success")
+        flash(sent, "success")
         return redirect(url_for("account.users_page"))
-    # no mail server configured: the inviter hands the link over themselves, once
-    flash(_("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s.", email=user.email),
-          "error")
-    return _users_page(shown_link=url)
+    flash(unsent, "error")
+    return _users_page(shown_link=url, shown_link_kind=kind)
 
 
 @bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/lien")
@@ -227,13 +236,10 @@ def send_reset_link(user_id: int) -> Response | tuple[str, int]:
         _("%(actor)s vous envoie un lien pour choisir un nouveau mot de passe geosignal. Il sert une fois "
           "et expire dans une heure.", actor=current().email),
     ], (_("Choisir un nouveau mot de passe"), url))
-    session.commit()
-    if send(settings, message):
-        flash(_("Lien envoyé à %(email)s (valable une heure).", email=user.email), "success")
-        return redirect(url_for("account.users_page"))
-    flash(_("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s "
-            "(valable une heure, une seule fois).", email=user.email), "error")
-    return _users_page(shown_link=url, shown_link_kind="reset")
+    return _send_or_hand_over(session, settings, message, url, "reset",
+                              _("Lien envoyé à %(email)s (valable une heure).", email=user.email),
+                              _("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s "
+                                "(valable une heure, une seule fois).", email=user.email))
 
 
 @bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/desactiver")

@@ -44,22 +44,18 @@
       if (!nis) { return T.not_your_commune_unnamed; }
       return fill(T.not_your_commune, { commune: COMMUNES[nis] ? COMMUNES[nis] + " (" + nis + ")" : nis });
     }
-    var text = I.problemText(error);
-    // the cell at fault, as a spreadsheet shows it: its column and what it held
-    if (error.column && (T.cell || T.cell_value)) {
-      var held = typeof error.value === "string" || typeof error.value === "number" ? String(error.value) : "";
-      text += " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: error.column, value: held });
-    }
-    return text;
+    return I.problemText(error) + cellText(error);
+  }
+  // the cell a refusal or a warning is about, as a spreadsheet shows it: its column and what it held
+  function cellText(item) {
+    if (!item.column || !(T.cell || T.cell_value)) { return ""; }
+    var held = typeof item.value === "string" || typeof item.value === "number" ? String(item.value) : "";
+    return " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: item.column, value: held });
   }
   /* A row's warning: what it is, and for a value set aside, the cell (column and what it held)
    * and, when the column takes a vocabulary, the values it may hold as the page names them. */
   function warningText(w) {
-    var text = WARNINGS[w.code] || w.code;
-    if (w.column && (T.cell || T.cell_value)) {
-      var held = typeof w.value === "string" || typeof w.value === "number" ? String(w.value) : "";
-      text += " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: w.column, value: held });
-    }
+    var text = (WARNINGS[w.code] || w.code) + cellText(w);
     if (w.allowed && w.allowed.length && T.allowed) { text += " — " + fill(T.allowed, { values: w.allowed.map(label).join(", ") }); }
     return text;
   }
