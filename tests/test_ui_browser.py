@@ -785,6 +785,50 @@ def test_the_dashboard_on_a_phone_shows_the_map_first_and_the_communes_as_cards(
     wide.close()
 
 
+def test_the_dashboard_keeps_its_filters_and_indicator_in_its_address(ui, browser) -> None:  # noqa: ANN001, F811
+    """The filters and the map's indicator go into the page's address as they are chosen: a
+    reload or a shared link shows the same figures (and, on a phone, the filters unfolded).
+    Values the form does not offer are left out."""
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-ref@igretec.com")
+    page = watch.page
+    ready = "() => document.getElementById('map-pane').dataset.state === 'ready'"
+    page.wait_for_function(ready)
+    everything = page.get_attribute("#map-pane", "data-total")
+    assert int(everything) > 0
+    page.select_option("#filters select[name=network]", "fixed")
+    page.wait_for_function(ready)
+    page.select_option("#indicator", "households_declared")
+    assert page.url.split("?", 1)[1] == "network=fixed&indicator=households_declared"
+    assert page.get_attribute("#map-pane", "data-total") == "0"
+    page.reload()
+    page.wait_for_function(ready)
+    assert page.input_value("#filters select[name=network]") == "fixed"
+    assert page.input_value("#indicator") == "households_declared"
+    assert page.get_attribute("#map-pane", "data-total") == "0"
+    assert page.inner_text("#legend").startswith("Ménages touchés (déclarés)")
+    page.select_option("#filters select[name=network]", "")
+    page.wait_for_function(ready)
+    assert page.url.split("?", 1)[1] == "indicator=households_declared"
+    assert page.get_attribute("#map-pane", "data-total") == everything
+    page.goto(watch.base + "/tableau-de-bord?network=satellite&from=2025-13&operator=Orange&indicator=x")
+    page.wait_for_function(ready)
+    assert page.input_value("#filters select[name=network]") == ""
+    assert page.input_value("#filters input[name=from]") == ""
+    assert page.input_value("#filters select[name=operator]") == "Orange"
+    assert page.input_value("#indicator") == "white_zone_share"
+    watch.clean()
+    watch.close()
+    phone = Watch(browser, ui, PHONE, touch=True)
+    phone.login("ui-ref@igretec.com")
+    phone.page.goto(phone.base + "/tableau-de-bord?status=all")
+    phone.page.wait_for_function(ready)
+    assert phone.page.get_attribute("#filters-box", "open") is not None
+    assert phone.page.input_value("#filters select[name=status]") == "all"
+    phone.clean()
+    phone.close()
+
+
 #: The notice a map shows when its base-map tiles do not load.
 BASEMAP_NOTICE = "Fond de carte indisponible : les communes et les signalements restent affichés."
 

@@ -33,13 +33,37 @@
   let locationsRequest = 0;
   pane.dataset.state = "loading";
 
+  const FILTERS = ["network", "technology", "operator", "issue", "status", "from", "to"];
+
   function filterParams() {
     const params = new URLSearchParams();
-    for (const name of ["network", "technology", "operator", "issue", "status", "from", "to"]) {
+    for (const name of FILTERS) {
       const value = form.elements[name].value;
       if (value) params.set(name, value);
     }
     return params;
+  }
+
+  /* The filters and the indicator live in the page's address too: a reload, the back button or
+   * a shared link shows the same figures. A value the form does not offer is left out. */
+  function readAddress() {
+    const params = new URLSearchParams(window.location.search);
+    for (const name of [...FILTERS, "indicator"]) {
+      const field = form.elements[name];
+      const value = params.get(name);
+      if (value === null || !field) continue;
+      if (field.tagName === "SELECT" ? [...field.options].some((o) => o.value === value)
+        : /^\d{4}-\d{2}-\d{2}$/.test(value)) field.value = value;
+    }
+    if (filterParams().toString() && filtersBox) filtersBox.open = true;  // (folded on phones) filters in force show
+  }
+
+  function writeAddress() {
+    const params = filterParams();
+    const indicator = form.elements.indicator;
+    if (indicator.selectedIndex > 0) params.set("indicator", indicator.value);
+    const query = params.toString();
+    window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
   }
 
   function el(tag, text, className) {
@@ -343,12 +367,14 @@
   }
 
   form.addEventListener("change", (event) => {
-    if (event.target.id === "indicator") { paint(); return; }
     if (event.target.id === "show-heat" || event.target.id === "show-markers") { syncLayers(); return; }
+    writeAddress();
+    if (event.target.id === "indicator") { paint(); return; }
     refresh();
   });
   form.addEventListener("submit", (event) => event.preventDefault());
   map.on("moveend", () => loadLocations().catch(() => {}));
+  readAddress();
   syncLayers();
   refresh();
 }());
