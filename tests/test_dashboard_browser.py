@@ -22,8 +22,8 @@ from geosignal.models import (
     SurveyResponse,
     User,
 )
+from geosignal.services import maps, survey_db
 from geosignal.services import reports as reports_service
-from geosignal.services import survey_db
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
 from tests.conftest import ARTIFACTS, CHARLEROI, make_account
@@ -71,6 +71,16 @@ def test_commune_sheet(db, client, referent) -> None:  # noqa: ANN001
     assert "Score smart (auto-évaluation)</th><td class=\"num\">6/10" in html
     assert "Statbel, population légale au 1er janvier 2020" in html
     assert "SPF Finances – AGDP" in html
+    # the map's legend names what it draws (a zone, no stretch, no point), each swatch in the
+    # map's own colours
+    legend = re.search(r'<ul class="map-legend" id="sheet-legend"[^>]*>(.*?)</ul>', html, re.S).group(1)
+    assert re.findall(r'<li data-key="(\w+)">', legend) == ["white_zone", "commune", "neighbours"]
+    assert [re.sub(r"\s+", " ", t).strip() for t in re.findall(r"</svg>([^<]*)</li>", legend)] == [
+        "Zone blanche (zones signalées, réunies)", "Limite de la commune", "Communes voisines"]
+    zone = maps.WHITE_ZONE_STYLE
+    assert (f'fill="{zone["fillColor"]}" fill-opacity="{zone["fillOpacity"]}" stroke="{zone["color"]}"'
+            in legend)
+    assert f'stroke="{maps.COMMUNE_STYLE["color"]}"' in legend and 'stroke-dasharray="4 4"' in legend
     chatelet_rep = make_account(client, db, "x@chatelet.be", "representative", CHATELET)
     assert chatelet_rep.get(f"/communes/{CHATELET}/fiche").status_code == 200
     assert chatelet_rep.get(f"/communes/{CHARLEROI}/fiche").status_code == 403
@@ -96,6 +106,9 @@ def test_commune_sheet_map_draws_its_point_reports(db, client, referent) -> None
     html = referent.get(f"/communes/{CHARLEROI}/fiche").get_data(as_text=True)
     assert '"type": "MultiPoint"' in html and "new L.CircleMarker(latlng" in html
     assert all(f"[{c[0]}, {c[1]}]" in html for c in points["coordinates"])
+    assert re.findall(r'<li data-key="(\w+)">', html) == ["points", "commune", "neighbours"]
+    assert f'<circle cx="14" cy="8" r="5" fill="{maps.POINT_STYLE["fillColor"]}"' in html
+    assert "Points signalés" in html
 
 
 # --------------------------------------------------------------------------------------------

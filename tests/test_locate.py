@@ -234,6 +234,27 @@ def test_bad_base_maps_stop_the_start(tmp_path, raw: str, message: str) -> None:
         load_config(tmp_path, environ={"GEOSIGNAL_BASEMAPS": raw, "GEOSIGNAL_SECRET_KEY": STRONG})
 
 
+def test_base_map_names_are_in_the_readers_language(app) -> None:  # noqa: ANN001
+    """geosignal's own layer names (standard set, the TILE_URL layer) are shown in the page's
+    language; a name set in GEOSIGNAL_BASEMAPS is shown as written."""
+    from geosignal.views.pages import base_layers
+
+    osm = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    names = {}
+    with configured(app, TILE_URL=osm, BASEMAPS=None):
+        for lang in ("fr", "nl", "en"):
+            with app.test_request_context("/", headers={"Accept-Language": lang}):
+                names[lang] = [layer.name for layer in base_layers()]
+    assert names == {"fr": ["OpenStreetMap", "Plan PICC (SPW)", "Photo aérienne (SPW)"],
+                     "nl": ["OpenStreetMap", "PICC-kaart (SPW)", "Luchtfoto (SPW)"],
+                     "en": ["OpenStreetMap", "PICC map (SPW)", "Aerial photo (SPW)"]}
+    own = json.dumps([{"name": "Plan PICC (SPW)", "type": "xyz", "url": "https://a.example/{z}/{x}/{y}.png"},
+                      {"name": "Plan communal", "type": "xyz", "url": "https://b.example/{z}/{x}/{y}.png"}])
+    with configured(app, TILE_URL="https://tiles.intranet.local/{z}/{x}/{y}.png", BASEMAPS=own), \
+            app.test_request_context("/", headers={"Accept-Language": "nl"}):
+        assert [layer.name for layer in base_layers()] == ["Achtergrondkaart", "PICC-kaart (SPW)", "Plan communal"]
+
+
 def test_standard_layers_follow_the_tile_url(tmp_path) -> None:  # noqa: ANN001
     from geosignal.services.basemaps import csp_origins, layers_from_config
 

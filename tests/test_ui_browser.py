@@ -842,7 +842,8 @@ def _tile_failures_only(watch: Watch, down: str) -> None:
 def test_a_base_map_that_does_not_load_is_said_on_the_map(ui, browser) -> None:  # noqa: ANN001, F811
     """Tiles answering 404, or a tile server that cannot be reached: every map with a base layer
     (folium's, the upload preview's, a report's) says so in a small notice instead of staying
-    grey while crediting its tiles; with tiles that load, no notice."""
+    grey while crediting its tiles; with tiles that load, no notice. Once the map moves the
+    notice folds into a warning button (it hid shapes), which unfolds it."""
     app, stub = ui["app"], ui["stub"]
     watch = Watch(browser, ui, DESKTOP)
     watch.login("ui-rep@charleroi.be")
@@ -886,6 +887,18 @@ def test_a_base_map_that_does_not_load_is_said_on_the_map(ui, browser) -> None: 
         for control in (".leaflet-control-zoom", ".leaflet-draw", ".leaflet-control-scale", ".leaflet-control-attribution"):
             assert not _overlap(notice.bounding_box(), phone.page.locator(f"#map-pane {control}").bounding_box()), control
         phone.page.screenshot(path=str(ARTIFACTS / "ui-basemap-down-carte-390.png"))
+        # the map moves: the notice folds into its warning button, which hides no shape and
+        # unfolds it again
+        assert "folded" not in notice.get_attribute("class")
+        phone.page.locator("#map-pane .leaflet-control-zoom-in").tap()
+        notice.locator(".basemap-notice-text").wait_for(state="hidden")
+        folded = notice.bounding_box()
+        assert 43.5 <= folded["width"] <= 46 and 43.5 <= folded["height"] <= 46, folded
+        unfold = notice.get_by_role("button", name=BASEMAP_NOTICE)
+        assert unfold.get_attribute("aria-expanded") == "false"
+        phone.page.screenshot(path=str(ARTIFACTS / "ui-basemap-down-folded-390.png"))
+        unfold.tap()
+        assert notice.locator(".basemap-notice-text").is_visible() and unfold.get_attribute("aria-expanded") == "true"
         # once read, it may be closed: a 44 px button, and it stays closed on this page
         close = notice.get_by_role("button", name="Fermer ce message")
         assert close.bounding_box()["width"] >= 44 and close.bounding_box()["height"] >= 44

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -58,12 +58,20 @@ class BaseLayer:
         return asdict(self)
 
 
+#: The names geosignal gives its own layers (French; the pages show them in the reader's
+#: language). A name set in ``BASEMAPS`` is shown as written.
+NAMES_FR: dict[str, str] = {
+    "picc": "Plan PICC (SPW)",
+    "ortho": "Photo aérienne (SPW)",
+    "tiles": "Fond de carte",
+}
+
 #: The standard set: OpenStreetMap, then the SPW's PICC and orthophotos (WMS, EPSG:3857).
 STANDARD_LAYERS: tuple[BaseLayer, ...] = (
     BaseLayer("OpenStreetMap", "xyz", OSM_URL, OSM_ATTRIBUTION, max_zoom=19),
-    BaseLayer("Plan PICC (SPW)", "wms", PICC_WMS_URL, "PICC © Service public de Wallonie (SPW)",
+    BaseLayer(NAMES_FR["picc"], "wms", PICC_WMS_URL, "PICC © Service public de Wallonie (SPW)",
               layers=PICC_WMS_LAYERS, format="image/png", max_zoom=20),
-    BaseLayer("Photo aérienne (SPW)", "wms", ORTHO_WMS_URL,
+    BaseLayer(NAMES_FR["ortho"], "wms", ORTHO_WMS_URL,
               "Orthophotos © Service public de Wallonie (SPW)", layers="0", format="image/jpeg", max_zoom=20),
 )
 
@@ -170,9 +178,16 @@ def layers_from_config(config: Mapping[str, Any]) -> tuple[BaseLayer, ...]:
         listed = STANDARD_LAYERS if tile_url else ()
     if not tile_url:
         return tuple(listed)
-    first = BaseLayer("Fond de carte" if tile_url != OSM_URL else "OpenStreetMap", "xyz",
+    first = BaseLayer(NAMES_FR["tiles"] if tile_url != OSM_URL else "OpenStreetMap", "xyz",
                       _check_url(tile_url, "TILE_URL"), config.get("TILE_ATTRIBUTION") or "")
     return (first, *(layer for layer in listed if layer.url != tile_url and layer.name != first.name))
+
+
+def named(layers: tuple[BaseLayer, ...], translate: Any) -> tuple[BaseLayer, ...]:
+    """Return ``layers`` with geosignal's own names (:data:`NAMES_FR`) passed through
+    ``translate`` (a gettext); other names, and everything else, unchanged."""
+    own = set(NAMES_FR.values())
+    return tuple(replace(layer, name=translate(layer.name)) if layer.name in own else layer for layer in layers)
 
 
 def origin(url: str) -> str:

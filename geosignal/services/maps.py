@@ -20,6 +20,23 @@ from geosignal.services.basemaps import BaseLayer
 #: Styles of the boundaries: the commune shown, and its neighbours (lighter, dashed).
 COMMUNE_STYLE = {"color": "#1d4e89", "weight": 3, "fill": False}
 NEIGHBOUR_STYLE = {"color": "#6b7f99", "weight": 1.5, "dashArray": "4 4", "fill": False, "opacity": 0.8}
+#: A commune sheet's white zone, road stretches and points (its legend is drawn from these).
+WHITE_ZONE_STYLE = {"color": "#a50f15", "weight": 1, "fillColor": "#de2d26", "fillOpacity": 0.5}
+LINE_STYLE = {"color": "#6a1b9a", "weight": 4}
+POINT_STYLE = {"radius": 5, "color": "#a50f15", "weight": 2, "fillColor": "#de2d26", "fillOpacity": 0.8}
+#: What a commune sheet's legend can show, in order: (key, how it is drawn, style).
+SHEET_LEGEND: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("white_zone", "area", WHITE_ZONE_STYLE),
+    ("lines", "line", LINE_STYLE),
+    ("points", "point", POINT_STYLE),
+    ("commune", "outline", COMMUNE_STYLE),
+    ("neighbours", "outline", NEIGHBOUR_STYLE),
+)
+
+
+def sheet_legend(*shown: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The entries of :data:`SHEET_LEGEND` whose key is in ``shown`` (what the map draws)."""
+    return [entry for entry in SHEET_LEGEND if entry[0] in shown]
 
 
 @dataclass(frozen=True)
@@ -173,19 +190,19 @@ def commune_sheet_map(commune: dict[str, Any], white_zone: dict[str, Any] | None
     if white_zone:
         folium.GeoJson(
             {"type": "Feature", "geometry": white_zone, "properties": {}}, name="Zone blanche", control=False,
-            style_function=lambda _f: {"color": "#a50f15", "weight": 1, "fillColor": "#de2d26",
-                                       "fillOpacity": 0.5},
+            style_function=lambda _f: WHITE_ZONE_STYLE,
         ).add_to(m)
     if lines:
         folium.GeoJson(
             {"type": "Feature", "geometry": lines, "properties": {}}, name="Tronçons", control=False,
-            style_function=lambda _f: {"color": "#6a1b9a", "weight": 4},
+            style_function=lambda _f: LINE_STYLE,
         ).add_to(m)
     if points:
         folium.GeoJson(
             {"type": "Feature", "geometry": points, "properties": {}}, name="Points", control=False,
-            marker=folium.CircleMarker(radius=5, color="#a50f15", weight=2, fill=True, fill_color="#de2d26",
-                                       fill_opacity=0.8),
+            marker=folium.CircleMarker(radius=POINT_STYLE["radius"], color=POINT_STYLE["color"],
+                                       weight=POINT_STYLE["weight"], fill=True, fill_color=POINT_STYLE["fillColor"],
+                                       fill_opacity=POINT_STYLE["fillOpacity"]),
         ).add_to(m)
     m.fit_bounds(_bounds(commune))
     return _parts(m)

@@ -106,8 +106,9 @@ def _commune_names_json() -> str:
 
 
 def base_layers() -> tuple[basemaps.BaseLayer, ...]:
-    """Return the configured base-map layers (checked at start, see :mod:`geosignal.config`)."""
-    return basemaps.layers_from_config(current_app.config)
+    """Return the configured base-map layers (checked at start, see :mod:`geosignal.config`),
+    geosignal's own names in the page's language."""
+    return basemaps.named(basemaps.layers_from_config(current_app.config), _)
 
 
 @bp.after_app_request
@@ -349,11 +350,15 @@ def commune_sheet(nis: str) -> str:
     session = get_session()
     sheet = aggregation.commune_detail(session, nis, geometry=True, with_survey=True)
     feature, neighbours = drawing.commune_and_neighbours(session, nis)
-    parts = _maps().commune_sheet_map(feature, sheet.pop("white_zone"), sheet.pop("lines"), base_layers(), neighbours,
-                                      drawing.counted_points(session, nis))
+    white_zone, lines, points = sheet.pop("white_zone"), sheet.pop("lines"), drawing.counted_points(session, nis)
+    maps = _maps()
+    parts = maps.commune_sheet_map(feature, white_zone, lines, base_layers(), neighbours, points)
+    legend = maps.sheet_legend(*(key for key, drawn in (("white_zone", white_zone), ("lines", lines),
+                                                        ("points", points), ("commune", True),
+                                                        ("neighbours", neighbours)) if drawn))
     generated = datetime.now(ZoneInfo("Europe/Brussels"))
     return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated,
-                           counted_labels=_counted_labels())
+                           counted_labels=_counted_labels(), legend=legend)
 
 
 def _counted_labels() -> str:

@@ -2,7 +2,9 @@
  * GEOSIGNAL_TILE_URL), the map would stay grey while crediting its tiles and say nothing: after
  * a few tile errors, more errors than tiles loaded, a small notice on the map says that the base
  * map is unavailable and that the communes and reports are still shown. It goes when the layer's
- * tiles load again or the layer is switched off, or when its button closes it. Hooked on every
+ * tiles load again or the layer is switched off, or when its button closes it. So as not to hide
+ * the shapes under it, it folds into a small warning button (which unfolds it again) once the
+ * map is moved or after a few seconds. Hooked on every
  * Leaflet tile layer made after this script (folium's maps, basemaps.js, report-page.js): loaded
  * right after Leaflet, before the map is made. Its text is the catalogue's
  * (window.geosignalI18n.leaflet). */
@@ -10,6 +12,7 @@
   "use strict";
   if (!window.L || !L.TileLayer || !L.Control) { return; }
   var ERRORS = 3;  // tile errors before the notice (one broken tile is not an outage)
+  var FOLD_AFTER_MS = 8000;  // the notice folds into its warning button after this, or when the map moves
 
   function text(key, fallback) {
     var I = window.geosignalI18n || {};
@@ -23,9 +26,23 @@
     onAdd: function (map) {
       var div = L.DomUtil.create("div", "leaflet-control basemap-notice");
       div.setAttribute("role", "status");
+      var message = text("basemap_unavailable",
+                         "Fond de carte indisponible : les communes et les signalements restent affichés.");
+      // folded, the notice is this button alone; it unfolds the text again
+      var unfold = L.DomUtil.create("button", "basemap-notice-unfold", div);
+      unfold.type = "button";
+      unfold.textContent = "⚠";
+      unfold.setAttribute("aria-label", message);
+      unfold.setAttribute("aria-expanded", "true");
+      unfold.title = message;
       var said = L.DomUtil.create("span", "basemap-notice-text", div);
-      said.textContent = text("basemap_unavailable",
-                              "Fond de carte indisponible : les communes et les signalements restent affichés.");
+      said.textContent = message;
+      var self = this;
+      L.DomEvent.on(unfold, "click", function (e) {
+        L.DomEvent.stop(e);
+        self._unhook();  // folded or unfolded by hand, it stays so
+        fold(div, !div.classList.contains("folded"));
+      });
       var close = L.DomUtil.create("button", "basemap-notice-close", div);
       close.type = "button";
       close.textContent = "×";
@@ -36,9 +53,20 @@
         hide(map);
       });
       L.DomEvent.disableClickPropagation(div);
+      var timer = null;
+      var folder = function () { self._unhook(); fold(div, true); };
+      this._unhook = function () { map.off("movestart", folder); window.clearTimeout(timer); };
+      map.on("movestart", folder);
+      timer = window.setTimeout(folder, FOLD_AFTER_MS);
       return div;
-    }
+    },
+    onRemove: function () { if (this._unhook) { this._unhook(); } }
   });
+
+  function fold(div, folded) {
+    div.classList.toggle("folded", folded);
+    div.querySelector(".basemap-notice-unfold").setAttribute("aria-expanded", String(!folded));
+  }
 
   function show(map) {
     if (map && !map._geosignalBasemapNotice && !map._geosignalBasemapDismissed) {
