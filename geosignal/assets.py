@@ -23,6 +23,7 @@ VENDOR_FILES: dict[str, str] = {
     "leaflet.markercluster.js": "leaflet.markercluster/dist/leaflet.markercluster.js",
     "MarkerCluster.css": "leaflet.markercluster/dist/MarkerCluster.css",
     "MarkerCluster.Default.css": "leaflet.markercluster/dist/MarkerCluster.Default.css",
+    "proj4.js": "proj4/dist/proj4.js",
 }
 #: Image folders the CSS files refer to (relative ``images/…`` URLs).
 IMAGE_DIRS = {"images": ("leaflet/dist/images", "leaflet-draw/dist/images")}

@@ -41,6 +41,22 @@ def test_limits_are_the_intakes_and_carry_the_commune(client, representative, re
     assert referent.get("/api/v1/limits?commune=99999").status_code == 422
 
 
+def test_limits_say_how_the_server_measures_a_shape(referent) -> None:  # noqa: ANN001
+    """The page measures a drawn shape as the server does: in EPSG:31370 through a PROJ string
+    for proj4js that carries PROJ's datum shift (it lands where pyproj puts it, within 1 mm),
+    a point with a radius as the 64-sided polygon stored."""
+    import pyproj
+
+    measure = referent.get("/api/v1/limits").get_json()["measure"]
+    assert measure["crs"] == "EPSG:31370" and measure["circle_segments"] == 64
+    assert "+proj=lcc" in measure["proj4"] and "+ellps=intl" in measure["proj4"]
+    assert "+towgs84=-106.8686,52.2978,-103.7239,0.3366,-0.457,1.8422,-1.2747" in measure["proj4"]
+    server = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:31370", always_xy=True)
+    page = pyproj.Transformer.from_crs(pyproj.CRS(4326), pyproj.CRS.from_proj4(measure["proj4"]), always_xy=True)
+    for lon, lat in [(4.4442, 50.4108), (4.1, 50.05), (4.62, 50.58)]:
+        assert math.dist(server.transform(lon, lat), page.transform(lon, lat)) < 0.001
+
+
 def test_neighbours_are_the_touching_communes(db) -> None:  # noqa: ANN001
     assert drawing.neighbour_codes(db, CHARLEROI) == CHARLEROI_NEIGHBOURS
     commune, neighbours = drawing.commune_and_neighbours(db, CHARLEROI)

@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import shapely
+import shapely.geometry
 from sqlalchemy import delete, func, select, text
 
 from geosignal import vocab
-from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.geo import LAMBERT72, WGS84, area_m2, length_m, reproject
 from geosignal.models import CommuneStats, Report, User
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
@@ -347,6 +349,16 @@ def test_drawing_is_measured_as_it_is_drawn_and_a_tiny_zone_is_refused_next_to_i
     # 0.002° × 0.0015° at 50.41° N ≈ 142 m × 167 m / 2 ≈ 11,860 m²
     area = float(re.sub(r"[^\d]", "", page.inner_text("#measure").split("m²")[0]))
     assert area == pytest.approx(0.5 * 142.0 * 166.8, rel=0.02)
+    # the figure shown is the one the server stores: the shape sent, measured in EPSG:31370
+    # (the page showed Leaflet's geodesic area, 0.1 % off)
+    sent = shapely.geometry.shape(json.loads(page.input_value("#geometry")))
+    assert abs(area - area_m2(sent)) <= 1.0, (area, area_m2(sent))
+    length = page.evaluate("""() => { const map = window[document.getElementById('map-pane').dataset.map];
+        const line = L.polyline([[50.41, 4.443], [50.411, 4.445], [50.4115, 4.4452]]).addTo(map);
+        map.fire('draw:created', {layer: line, layerType: 'polyline'});
+        return document.getElementById('measure').textContent; }""")
+    shown = float(re.sub(r"[^\d]", "", length.split("m")[0]))
+    assert abs(shown - length_m(shapely.LineString([(4.443, 50.41), (4.445, 50.411), (4.4452, 50.4115)]))) <= 1.0
     assert page.inner_text("#shape-feedback") == ""
     # a 5 m square: warned before sending, refused by the server next to the shape
     page.evaluate("""() => {
@@ -652,6 +664,9 @@ def test_a_point_given_a_radius_reads_cleanly_and_the_scale_is_metric_beside_the
     page.locator("#radius").blur()
     status = page.inner_text("#drawn-status")
     assert status.startswith("Zone de 250 m de rayon autour de ") and "(" not in status, status
+    # its area is the stored polygon's: 64 sides of a 250 m circle in EPSG:31370, not π r²
+    shown = float(re.sub(r"[^\d]", "", page.inner_text("#measure").split("m²")[0]))
+    assert shown == round(32 * 250**2 * math.sin(math.pi / 32)) == 196_034
     page.click("#to-map")
     scale = page.locator(".leaflet-control-scale")
     assert re.fullmatch(r"\d+ k?m", scale.inner_text().strip()), scale.inner_text()

@@ -123,11 +123,45 @@
   }
 
   /* ------------------------------------------------------------ measures and checks */
-  function ringArea(latlngs) { return L.GeometryUtil.geodesicArea(latlngs); }  // m², Leaflet.draw's
-  function lineLength(latlngs) {
+  // Measured as the server measures (limits.measure): the positions sent (GeoJSON, rounded as
+  // sent), in Belgian Lambert 72 (EPSG:31370, with proj4, served by geosignal), so that the
+  // figure shown while drawing is the one stored. Until the limits are read, Leaflet's own
+  // (geodesic) measures stand in.
+  var toPlane = null;
+  function ringArea(ring) {  // m², unsigned; ring: [[lon, lat], ...]
+    if (!toPlane) { return L.GeometryUtil.geodesicArea(ring.map(function (p) { return L.latLng(p[1], p[0]); })); }
+    var xy = ring.map(function (p) { return toPlane.forward(p); }), twice = 0;
+    for (var i = 0, j = xy.length - 1; i < xy.length; j = i, i += 1) {
+      twice += (xy[j][0] - xy[i][0]) * (xy[j][1] + xy[i][1]);
+    }
+    return Math.abs(twice) / 2;
+  }
+  function polygonArea(rings) {  // [outer, holes…]
+    return rings.slice(1).reduce(function (a, hole) { return a - ringArea(hole); }, ringArea(rings[0]));
+  }
+  function pathLength(path) {  // m; path: [[lon, lat], ...]
     var total = 0;
-    for (var i = 1; i < latlngs.length; i += 1) { total += map.distance(latlngs[i - 1], latlngs[i]); }
+    for (var i = 1; i < path.length; i += 1) {
+      if (toPlane) {
+        var a = toPlane.forward(path[i - 1]), b = toPlane.forward(path[i]);
+        total += Math.sqrt((b[0] - a[0]) * (b[0] - a[0]) + (b[1] - a[1]) * (b[1] - a[1]));
+      } else { total += map.distance([path[i - 1][1], path[i - 1][0]], [path[i][1], path[i][0]]); }
+    }
     return total;
+  }
+  function measureOf(geometry) {  // {area} of a (multi)polygon, {length} of a (multi)line
+    var c = geometry.coordinates;
+    switch (geometry.type) {
+      case "Polygon": return { area: polygonArea(c) };
+      case "MultiPolygon": return { area: c.reduce(function (a, rings) { return a + polygonArea(rings); }, 0) };
+      case "LineString": return { length: pathLength(c) };
+      case "MultiLineString": return { length: c.reduce(function (a, path) { return a + pathLength(path); }, 0) };
+      default: return {};
+    }
+  }
+  function circleArea(r) {  // the regular polygon the server stores for a point with a radius
+    var n = limits && limits.measure ? limits.measure.circle_segments : 0;
+    return n ? n / 2 * r * r * Math.sin(2 * Math.PI / n) : Math.PI * r * r;
   }
   function inRing(pt, ring) {  // ring: [[lon, lat], ...]; pt: [lon, lat]
     var inside = false;
@@ -155,7 +189,7 @@
   function describe(layer) {
     if (layer instanceof L.Circle) {
       var c = layer.getLatLng(), r = layer.getRadius();
-      return { kind: "zone", area: Math.PI * r * r, vertices: 64, points: [[c.lng, c.lat]], centre: [c.lng, c.lat] };
+      return { kind: "zone", area: circleArea(r), vertices: 64, points: [[c.lng, c.lat]], centre: [c.lng, c.lat] };
     }
     if (layer instanceof L.Marker || layer instanceof L.CircleMarker) {
       var p = layer.getLatLng();
@@ -164,10 +198,11 @@
     var latlngs = flat(layer.getLatLngs());
     var pts = latlngs.map(function (ll) { return [ll.lng, ll.lat]; });
     var b = layer.getBounds(), mid = b.getCenter();
+    var measured = measureOf(layer.toGeoJSON().geometry);  // what is sent, as it is sent
     if (layer instanceof L.Polygon) {
-      return { kind: "zone", area: ringArea(latlngs), vertices: latlngs.length, points: pts, centre: [mid.lng, mid.lat] };
+      return { kind: "zone", area: measured.area, vertices: latlngs.length, points: pts, centre: [mid.lng, mid.lat] };
     }
-    return { kind: "line", length: lineLength(latlngs), vertices: latlngs.length, points: pts, centre: [mid.lng, mid.lat] };
+    return { kind: "line", length: measured.length, vertices: latlngs.length, points: pts, centre: [mid.lng, mid.lat] };
   }
 
   function checks(shape) {
@@ -469,6 +504,9 @@
     getJSON(pane.dataset.limitsUrl).then(function (res) {
       if (!res.ok) { return; }
       limits = res.body;
+      if (window.proj4 && limits.measure) {
+        toPlane = window.proj4("EPSG:4326", limits.measure.proj4);
+      }
       pane.dataset.limits = "ready";
       if (drawn && !document.getElementById("geometry-error")) { showFeedback(describe(drawn)); }
     }).catch(function (err) { console.warn("geosignal: limits not loaded", err); });
