@@ -518,3 +518,16 @@ def test_observation_in_the_future_is_refused() -> None:
     assert info.value.code == "invalid_datetime" and "future" in info.value.detail
     today = datetime.now(UTC).date().isoformat()
     assert parse_observed_at(today, where="x") is not None
+    # tomorrow's date is refused whatever the hour (it passed after noon: a 12 h tolerance);
+    # a time may be a little ahead (a clock, a summer-time hour), not hours ahead
+    brussels_now = datetime.now(BRUSSELS)
+    for value, day_first in [((brussels_now + timedelta(days=1)).date().isoformat(), False),
+                             ((brussels_now + timedelta(days=1)).strftime("%d/%m/%Y"), True),
+                             ((brussels_now + timedelta(hours=3)).replace(tzinfo=None).isoformat(timespec="minutes"), False),
+                             ((datetime.now(UTC) + timedelta(hours=2)).isoformat(timespec="seconds"), False)]:
+        with pytest.raises(GeosignalError) as info:
+            parse_observed_at(value, where="/properties/observed_at", day_first=day_first)
+        assert (info.value.code, info.value.extra["kind"]) == ("invalid_datetime", "future"), value
+    assert parse_observed_at(brussels_now.date().isoformat(), where="x") is not None
+    soon = (datetime.now(UTC) + timedelta(minutes=30)).isoformat(timespec="seconds")
+    assert parse_observed_at(soon, where="x") == datetime.fromisoformat(soon)

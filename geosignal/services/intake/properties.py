@@ -22,8 +22,10 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 #: Limits of the contract (:mod:`geosignal.contract`), named here for the intake's callers.
 MAX_DESCRIPTION_CHARS = contract.MAX_DESCRIPTION_CHARS
 MAX_COUNT = contract.MAX_COUNT  # households/businesses: beyond this the value is a typo
-#: How far ahead of now an observation time may be (clock skew, time zones).
-FUTURE_TOLERANCE = timedelta(hours=12)
+#: How far ahead of now an observation time may be: a device's clock a little ahead, or an
+#: hour off across a change of summer time. A date without a time may be today's (Brussels),
+#: never tomorrow's.
+FUTURE_TOLERANCE = timedelta(hours=1)
 #: The earliest observation accepted: before it, no mobile or broadband network to observe
 #: (GSM opened in Belgium in 1994); an earlier date is a mistyped year.
 EARLIEST_OBSERVED_AT = datetime(1990, 1, 1, tzinfo=UTC)
@@ -236,13 +238,30 @@ def parse_observed_at(value: str | None, *, where: str, day_first: bool = False)
     then required).
     """
     parsed = _parse_observed_at(value, where=where, day_first=day_first)
-    if parsed is not None and parsed > datetime.now(UTC) + FUTURE_TOLERANCE:
+    if parsed is not None and is_future(parsed, date_only=_is_date_only(value, day_first)):
         raise _fail("invalid_datetime", f"observed_at {value!r} is in the future.", where, kind="future")
     if parsed is not None and parsed < EARLIEST_OBSERVED_AT:
         raise _fail("invalid_datetime", f"observed_at {value!r} is before {EARLIEST_OBSERVED_AT.year}: no mobile or "
                     "broadband network could be observed then; check the year.", where,
                     limit=EARLIEST_OBSERVED_AT.isoformat(), kind="too_early")
     return parsed
+
+
+def is_future(when: datetime, *, date_only: bool = False) -> bool:
+    """Whether an aware time is in the future: a date alone (00:00 Brussels) when its day is
+    after today in Brussels, a time when it is more than :data:`FUTURE_TOLERANCE` ahead."""
+    now = datetime.now(UTC)
+    if date_only:
+        return when.astimezone(BRUSSELS).date() > now.astimezone(BRUSSELS).date()
+    return when > now + FUTURE_TOLERANCE
+
+
+def _is_date_only(value: str | None, day_first: bool) -> bool:
+    text = value.strip() if isinstance(value, str) else ""
+    if _DATE_ONLY.match(text):
+        return True
+    found = _DAY_FIRST.match(text) if day_first else None
+    return bool(found) and found.group(4) is None
 
 
 def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False) -> datetime | None:
