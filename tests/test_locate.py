@@ -39,6 +39,10 @@ def test_limits_are_the_intakes_and_carry_the_commune(client, representative, re
     assert ref["commune"] is None and ref["min_area_m2"] == 100.0
     assert referent.get("/api/v1/limits?commune=56016").get_json()["commune"]["name_fr"] == "Chimay"
     assert referent.get("/api/v1/limits?commune=99999").status_code == 422
+    for unknown in ("99999", "abc", "052011", "52011,99999"):  # a representative's too (it was ignored)
+        refused = representative.get(f"/api/v1/limits?commune={unknown}")
+        assert (refused.status_code, refused.get_json()["code"], refused.get_json()["where"]) == \
+            (422, "unknown_commune", "commune")
 
 
 def test_limits_say_how_the_server_measures_a_shape(referent) -> None:  # noqa: ANN001

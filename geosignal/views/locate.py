@@ -25,10 +25,12 @@ GEOCODE_RATE = "30 per minute"
 def limits() -> Response:
     """The limits a drawn shape is checked against before it is sent: areas (m²), vertices,
     service margin, the territory's box and the commune's boundary (a representative's own;
-    ``?commune=NIS`` for the referent and admins)."""
+    ``?commune=NIS`` for the referent and admins). An unknown ``commune`` is refused for
+    everyone (422 ``unknown_commune``), as on every other route that takes one."""
     user = current()
     session = get_session()
-    nis = user.commune_nis if not policy.sees_all_communes(user) else parse_commune(session, request.args.get("commune"))
+    asked = parse_commune(session, request.args.get("commune"))
+    nis = asked if policy.sees_all_communes(user) else user.commune_nis
     found = communes_service.list_communes(session, nis_codes=[nis]) if nis else []
     return jsonify(drawing.drawing_limits(limits_from_config(current_app.config), current_service_area(),
                                           found[0] if found else None))
