@@ -364,6 +364,12 @@ def test_lambert2008_input(area):
     assert rep.geometry.x == pytest.approx(4.444, abs=1e-7) and rep.geometry.y == pytest.approx(50.4108, abs=1e-7)
 
 
+def only_errors(results: list) -> list:
+    """The refusals of a collection's results (all of them must be refusals)."""
+    assert all(isinstance(r, GeosignalError) for r in results), results
+    return results
+
+
 def test_crs_member_honoured_or_refused(area):
     g = {"type": "Point", "coordinates": [155349, 122215]}
     named = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::31370"}}
@@ -381,6 +387,16 @@ def test_crs_member_honoured_or_refused(area):
     rep = parse_report_feature({**feature({"type": "Point", "coordinates": [4.444, 50.41]}), "crs": crs84},
                                area=area)
     assert (rep.geometry.x, rep.geometry.y) == (4.444, 50.41)
+    # inside a collection (on a feature or its geometry), a member that disagrees says where the
+    # CRS in force came from; the request named none (it said "The request says EPSG:4326")
+    inner = [{**feature(g), "crs": named}, feature({**g, "crs": named})]
+    for item, where in zip(only_errors(parse_feature_collection({"type": "FeatureCollection", "features": inner},
+                                                                area=area)),
+                           ["/features/0/crs", "/features/1/geometry/crs"], strict=True):
+        assert (item.code, item.where, item.extra["requested"], item.extra["member"]) == \
+            ("unsupported_crs", where, "EPSG:4326", "EPSG:31370")
+        assert item.detail.startswith("This 'crs' member says EPSG:31370 but the file is read in EPSG:4326") and \
+            "The request says" not in item.detail
 
 
 def test_lambert_coordinates_sent_as_degrees_get_a_hint(area):

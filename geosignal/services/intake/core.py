@@ -358,6 +358,13 @@ def resolve_crs(caller_crs: Any, member: Any, *, where: str, inherited: int | No
                                  "pass crs as a parameter.", where=f"{where}/crs")
         from_member = parse_crs(member["properties"].get("name"), where=f"{where}/crs/properties/name")
     if given is not None and from_member is not None and given != from_member:
+        if caller_crs is None and inherited is not None:  # a member inside a feature (or its geometry)
+            raise GeosignalError(
+                "unsupported_crs", f"This 'crs' member says EPSG:{from_member} but the file is read in "
+                f"EPSG:{given} (as the request, the file's top-level 'crs' member or, when neither says, "
+                "RFC 7946 has it); a 'crs' member is read at the top of the file only: move it there, or "
+                "choose the CRS with the upload.", where=f"{where}/crs", requested=f"EPSG:{given}",
+                member=f"EPSG:{from_member}")
         raise GeosignalError("unsupported_crs", f"The request says EPSG:{given} but the GeoJSON 'crs' member says "
                              f"EPSG:{from_member}.", where=f"{where}/crs", requested=f"EPSG:{given}",
                              member=f"EPSG:{from_member}")
