@@ -195,6 +195,13 @@ def test_case30_whole_country_area_too_large(area):
     assert err.extra["limit_m2"] == 200e6
     assert err.extra["area_m2"] == pytest.approx(61_700e6, rel=0.01)
     assert "61,665" in err.detail and "200.00 km²" in err.detail
+    # a zone far beyond Lambert 72's domain is quoted on the ellipsoid: a box of 358° × 178°
+    # covers 99.4 % of the Earth's 510.07 million km² (EPSG:31370 said 2,690 million)
+    world = {"type": "Polygon", "coordinates": [[[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]}
+    err = err_of(parse_report_feature, feature(world), area=area)
+    assert err.code == "area_too_large"
+    assert err.extra["area_m2"] == pytest.approx(510.07e12 * 358 / 360 * math.sin(math.radians(89)), rel=5e-3)
+    assert "507," in err.detail
 
 
 def test_case35_dst_timestamps():

@@ -456,6 +456,24 @@ def _shoelace_m2(geom_4326: BaseGeometry) -> float:
     return total
 
 
+#: Where EPSG:31370 measures truly (its area of use, degrees, with a margin): beyond, the area
+#: of a refused zone is quoted on the ellipsoid instead (a world-sized polygon measured in
+#: Lambert 72 "covered" five times the Earth).
+_LAMBERT72_DOMAIN = shapely.box(1.5, 48.5, 7.5, 52.5)
+
+
+def _quoted_area_m2(geom_4326: Any, planar_m2: float) -> float:
+    """The area quoted when a zone is refused as too large (m²): ``planar_m2`` (EPSG:31370)
+    for a zone within Lambert 72's domain, else its area in the equal-area cylindrical
+    projection of the WGS 84 ellipsoid (edges follow meridians and parallels, as drawn)."""
+    if shapely.within(geom_4326, _LAMBERT72_DOMAIN):
+        return planar_m2
+    from pyproj import Transformer
+
+    cea = Transformer.from_crs("EPSG:4326", "+proj=cea +ellps=WGS84 +units=m", always_xy=True)
+    return float(shapely.transform(geom_4326, lambda c: np.column_stack(cea.transform(c[:, 0], c[:, 1]))).area)
+
+
 def _km2(a: float) -> str:
     return f"{a / 1e6:,.2f} km²" if a >= 10_000 else f"{a / 1e6:.4f} km² ({a:,.0f} m²)"
 
@@ -755,6 +773,7 @@ def finish_reports(
             a = float(areas_m2[i])
             where_geom = pendings[i].gptr or "/"
             if a > limits.max_area_m2:
+                a = _quoted_area_m2(geoms[i], a)
                 refuse(i, GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
                                          f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
                                          limit_m2=limits.max_area_m2))
