@@ -138,6 +138,19 @@ def test_only_new_since_the_last_transmitted_export(db, reports, referent) -> No
     watermark = db.scalar(text("SELECT watermark FROM export_runs WHERE id = :id"), {"id": run_id})
     assert recorded["since"] == f"seq:{watermark}"
     assert transmission.since_last_transmitted(db) == (watermark, run_id)
+    # with every status, the reports that went out and were only marked since are not new:
+    # DWconnect has them (a, b, c came back as `transmitted`: the marking was taken for news)
+    rejected = add_report(db, user, square_lambert(X0, Y0 + 1800, 200), status="submitted", created="2026-03-04")
+    db.commit()
+    db.execute(text("UPDATE reports SET status = 'rejected' WHERE id = :id"), {"id": rejected})
+    db.commit()
+    every = referent.get(f"{EXPORT}?since=last_transmitted&status=all")
+    assert sorted(exported_ids(every)) == sorted([f, g, rejected])
+    # one of them changed after it went out: it is news again
+    db.execute(text("UPDATE reports SET description = 'corrigé' WHERE id = :id"), {"id": reports["a"]})
+    db.commit()
+    assert sorted(exported_ids(referent.get(f"{EXPORT}?since=last_transmitted&status=all"))) == \
+        sorted([reports["a"], f, g, rejected])
 
 
 def test_period_selects_by_the_reports_date(db, reports, referent) -> None:  # noqa: ANN001

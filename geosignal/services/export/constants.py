@@ -26,3 +26,16 @@ COLLAPSED = "geometry_collapsed_when_rounded"
 #: Reports merged into one exported feature: always 1 in schema 1.x (no merging yet).
 MERGED_REPORTS = contract.MERGED_REPORTS
 BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+#: The latest ``change_seq`` of report ``r`` that DWconnect has, as a scalar subquery (NULL:
+#: never sent): looked up in the batches of runs marked transmitted whose ``seq`` range holds
+#: it (its 16 bytes at a 16-byte boundary of the packed ids); a batch keeps the ``change_seq``
+#: sent and the one right after the marking (the move to ``transmitted`` is no news for
+#: DWconnect).
+SENT_CHANGE_SEQ_SQL = """(SELECT max(greatest(b.change_seqs[(p.at - 1) / 16 + 1],
+                                b.transmitted_change_seqs[(p.at - 1) / 16 + 1]))
+            FROM export_run_batches b JOIN export_runs e ON e.id = b.run_id
+            CROSS JOIN LATERAL (SELECT position(uuid_send(r.id) IN b.report_ids) AS at) p
+            WHERE e.mark_transmitted AND b.last_seq >= r.seq AND b.first_seq <= r.seq
+              AND p.at % 16 = 1)"""

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from geosignal import vocab
 from geosignal.errors import GeosignalError
 from geosignal.params import bbox_clause, parse_day, whole_number
-from geosignal.services.export.constants import BRUSSELS, CHANGE_LOCK_KEY
+from geosignal.services.export.constants import BRUSSELS, CHANGE_LOCK_KEY, SENT_CHANGE_SEQ_SQL
 
 
 @dataclass(frozen=True)
@@ -239,6 +239,8 @@ def where_clause(filters: ExportFilters, paging: Paging | None, watermark: Water
     if filters.since_seq is not None:
         clauses.append("r.change_seq > :since_seq")
         params["since_seq"] = filters.since_seq
+    if filters.since_run is not None:  # new since the last transmitted export: not what DWconnect has
+        clauses.append(f"coalesce({SENT_CHANGE_SEQ_SQL}, -1) < r.change_seq")
     if filters.date_from is not None:
         clauses.append("coalesce(r.observed_at, r.created_at) >= :period_from")
         params["period_from"] = _day_start(filters.date_from)

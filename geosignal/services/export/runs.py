@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from geosignal.compression import gzip_compressor
 from geosignal.errors import GeosignalError
-from geosignal.services.export.constants import BRUSSELS
+from geosignal.services.export.constants import BRUSSELS, SENT_CHANGE_SEQ_SQL
 
 if TYPE_CHECKING:
     from geosignal.models import ExportRun
@@ -296,14 +296,8 @@ def transmitted_state(session: Session, report_ids: Iterable[uuid.UUID]) -> dict
     whose only change since it was sent is its move to ``transmitted`` by the marking is
     ``current`` (the batch keeps its ``change_seq`` right after the marking too).
     """
-    rows = session.execute(text("""
-        SELECT r.id, r.change_seq,
-               (SELECT max(greatest(b.change_seqs[(p.at - 1) / 16 + 1],
-                                    b.transmitted_change_seqs[(p.at - 1) / 16 + 1]))
-                FROM export_run_batches b JOIN export_runs e ON e.id = b.run_id
-                CROSS JOIN LATERAL (SELECT position(uuid_send(r.id) IN b.report_ids) AS at) p
-                WHERE e.mark_transmitted AND b.last_seq >= r.seq AND b.first_seq <= r.seq
-                  AND p.at % 16 = 1) AS sent
+    rows = session.execute(text(f"""
+        SELECT r.id, r.change_seq, {SENT_CHANGE_SEQ_SQL} AS sent
         FROM reports r WHERE r.id = ANY(:ids)"""), {"ids": list(report_ids)})
     return {str(rid): "never" if sent is None else "current" if sent >= seq else "outdated"
             for rid, seq, sent in rows}
