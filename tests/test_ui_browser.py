@@ -505,7 +505,9 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
     assert page.evaluate("window.__samePage") == "yes"  # no reload
     newest = page.locator(".export-run").first
     assert newest.inner_text().startswith("Export du ") and "pas encore marqué comme transmis" in newest.inner_text()
-    assert newest.locator("button.mark-transmitted").is_visible()  # its form works as the server's
+    # marking is for good: said, then confirmed (a details step, no script)
+    assert not newest.locator("button.mark-transmitted").is_visible()
+    assert newest.locator("details.mark-transmitted-step summary").inner_text() == "Marquer comme transmis à DWconnect…"
     # the checksum and the incremental resume point are folded away from the sentence
     assert "seq:" not in newest.inner_text() and "SHA-256" not in newest.inner_text()
     newest.locator("details.export-technical summary").click()
@@ -513,7 +515,11 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
     assert re.search(r"\(paramètre since\)\nseq:\d+", newest.inner_text())
     page.screenshot(path=str(ARTIFACTS / "ui-export-history-1440.png"))
     # marked transmitted from the keyboard: the page comes back with the focus on its message
-    newest.locator("button.mark-transmitted").focus()
+    newest.locator("details.mark-transmitted-step summary").focus()
+    page.keyboard.press("Enter")
+    assert newest.locator("details.mark-transmitted-step p").inner_text().startswith("C'est définitif")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "mark-transmitted"
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.className") == "flash success"
