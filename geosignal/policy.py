@@ -135,6 +135,12 @@ def may_export(user: Actor | None) -> bool:
     return sees_all_communes(user)
 
 
+def may_import_survey(user: Actor | None) -> bool:
+    """Whether ``user`` imports the communes' answers to the "Territoire intelligent" survey
+    (referent, admin)."""
+    return sees_all_communes(user)
+
+
 def may_use_dashboard(user: Actor | None) -> bool:
     """Whether ``user`` opens the referent's dashboard and report locations (referent, admin)."""
     return sees_all_communes(user)
@@ -298,6 +304,8 @@ ROUTE_RULES: dict[str, str] = {
     # the referent and admins
     "stats.locations": "all_communes",
     "pages.dashboard": "all_communes",
+    "pages.import_survey": "all_communes",
+    "stats.import_survey": "all_communes",
     "exports.export_dwconnect": "all_communes",
     "exports.export_dwconnect_csv": "all_communes",
     "exports.export_dwconnect_gpkg": "all_communes",

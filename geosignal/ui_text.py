@@ -119,7 +119,7 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     "edition": "{year} : score smart moyen {score}",
     "edition_answers": " ({n} réponses)",
     "edition_published": " (chiffres publiés)",
-    "no_edition": "Aucune édition importée.",
+    "no_edition": "Aucune édition importée : importez les réponses des communes ci-dessous.",
     "error": "Erreur : {detail}",
     "cell_reports": "{n} signalements",
     "in_view": "{n} signalement(s) dans la vue",

@@ -86,3 +86,38 @@ def test_cli_import_and_api(app, db, referent) -> None:  # noqa: ANN001
     assert sum(1 for r in rows.values() if r["survey"] is not None) == 14
     bad = app.test_cli_runner().invoke(args=["import-survey", str(FIXTURE), "--edition", "1890"])
     assert bad.exit_code == 1 and "invalid_request" in bad.output
+
+
+def test_the_referent_imports_the_survey_from_the_dashboard_or_the_api(db, referent, representative) -> None:  # noqa: ANN001
+    """The survey's answers come in without a shell: the dashboard's form and
+    POST /api/v1/stats/survey (referent, admin), same refusals, nothing stored on a refusal."""
+    import io
+
+    def upload(client, path: str, data: bytes | None = None, **fields: str):  # noqa: ANN001, ANN202
+        body = {**fields, "file": (io.BytesIO(FIXTURE.read_bytes() if data is None else data), "reponses.csv")}
+        return client.post(path, data=body, content_type="multipart/form-data")
+
+    assert upload(representative, "/api/v1/stats/survey", edition="2022").status_code == 403
+    done = upload(referent, "/api/v1/stats/survey", edition="2022")
+    assert (done.status_code, done.get_json()) == (201, {"edition": 2022, "responses": 14, "replaced": 0, "published": 16})
+    for fields, where in [({}, "edition"), ({"edition": "２０２２"}, "edition"), ({"edition": "22"}, "edition")]:
+        refused = upload(referent, "/api/v1/stats/survey", **fields)
+        assert (refused.status_code, refused.get_json()["code"], refused.get_json()["where"]) == \
+            (400, "invalid_request", where), fields
+    no_file = referent.post("/api/v1/stats/survey", data={"edition": "2022"}, content_type="multipart/form-data")
+    assert (no_file.status_code, no_file.get_json()["where"]) == (400, "file")
+    bad = FIXTURE.read_text(encoding="utf-8").replace(";52011;6;", ";52011;11;").encode("utf-8")
+    refused = upload(referent, "/api/v1/stats/survey", bad, edition="2023")
+    assert (refused.status_code, refused.get_json()["code"], refused.get_json()["row"]) == (422, "invalid_attribute", 2)
+    # the dashboard's form: back to the dashboard saying how many; a refusal shown on it
+    page = upload(referent, "/tableau-de-bord/enquete", edition="2022")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/tableau-de-bord")
+    shown = referent.get("/tableau-de-bord").get_data(as_text=True)
+    assert "Enquête 2022 importée : 14 réponses de communes" in shown
+    again = upload(referent, "/tableau-de-bord/enquete", bad, edition="2023")
+    html = again.get_data(as_text=True)
+    assert again.status_code == 422 and 'id="survey-error" data-code="invalid_attribute"' in html
+    assert '<details class="survey-import" id="survey-import" open>' in html
+    assert upload(representative, "/tableau-de-bord/enquete", edition="2022").status_code == 403
+    assert db.scalar(select(func.count()).select_from(SurveyResponse).where(SurveyResponse.edition_year == 2023)) == 0
+    assert db.scalar(select(func.count()).select_from(SurveyResponse).where(SurveyResponse.edition_year == 2022)) == 14

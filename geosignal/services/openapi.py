@@ -277,6 +277,11 @@ _BODIES: dict[str, dict[str, Any]] = {
                        "to": _vocab_schema(vocab.STATUSES), "reason": {"type": "string"}}}}}},
     "api.post_transition": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Transition"}}}},
+    "stats.import_survey": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file", "edition"],
+        "properties": {"file": {"type": "string", "contentMediaType": "text/csv",
+                                "description": "The questionnaire's export, CSV or XLSX."},
+                       "edition": {"type": "string", "pattern": "^[0-9]{4}$", "description": "The edition's year."}}}}}},
     "evidence.post_photo": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["photo"],
         "properties": {"photo": {"type": "string", "contentMediaType": "image/jpeg",

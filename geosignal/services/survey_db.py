@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from geosignal import models
+from geosignal import formparse, models
 from geosignal.errors import GeosignalError
 from geosignal.services import survey
 
@@ -47,6 +47,24 @@ def save_published(session: Session, indicators: list[survey.PublishedIndicator]
             index_elements=["edition_year", "indicator"],
             set_={k: stmt.excluded[k] for k in values if k not in ("edition_year", "indicator")}))
     return len(indicators)
+
+
+def import_survey_upload(session: Session, files: list[Any], editions: list[str]) -> dict[str, Any]:
+    """Import an uploaded questionnaire export: ``files`` the multipart ``file`` fields (one,
+    with a name; werkzeug ``FileStorage``), ``editions`` the ``edition`` fields (one year in
+    ASCII digits). Returns ``{edition, responses, replaced, published}`` (the caller commits).
+
+    Raises 400 ``invalid_request`` (``where`` ``file`` or ``edition``) for a missing or
+    repeated field or a year that is not one, and what :func:`import_edition` raises.
+    """
+    if len(files) != 1 or not files[0].filename:
+        raise GeosignalError("invalid_request", "send one file (CSV or XLSX) as multipart field 'file'", where="file")
+    year = formparse.whole_number(editions[0]) if len(editions) == 1 else None
+    if year is None or not 2000 <= year <= 2100:
+        raise GeosignalError("invalid_request", "edition must be the survey's year, e.g. 2022", where="edition")
+    summary = import_edition(session, files[0].read(), files[0].filename, year)
+    return {"edition": summary.edition_year, "responses": summary.responses, "replaced": summary.replaced,
+            "published": summary.published}
 
 
 def import_edition(session: Session, data: bytes, filename: str, edition_year: int) -> ImportSummary:

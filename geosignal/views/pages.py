@@ -24,6 +24,7 @@ from flask import (
 )
 from flask import session as cookie_session
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -44,7 +45,7 @@ from geosignal.ratelimit import (
     limiter,
     login_account_key,
 )
-from geosignal.services import aggregation, basemaps, drawing, survey
+from geosignal.services import aggregation, basemaps, drawing, survey, survey_db
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services import zones as zones_service
@@ -332,11 +333,39 @@ def dashboard() -> str:
     ``static/js/dashboard.js`` from the stats API; only simplified boundaries are embedded."""
     user = current()
     policy.require(policy.may_use_dashboard(user), "le tableau de bord est réservé au référent")
+    return _render_dashboard()
+
+
+def _render_dashboard(survey_error: GeosignalError | None = None, status: int = 200) -> tuple[str, int]:
     parts = _maps().referent_map(communes_service.list_communes(get_session(), simplify_m=25.0), base_layers())
     edition = survey.EDITIONS[2022]
     published = [(ui_text.published_indicator(p.indicator), p)
                  for p in survey.published_indicators(edition.year)]
-    return render_template("dashboard.html", parts=parts, published=published, published_edition=edition)
+    return render_template("dashboard.html", parts=parts, published=published, published_edition=edition,
+                           survey_error=survey_error, survey_years=survey.EDITIONS), status
+
+
+@bp.post("/tableau-de-bord/enquete")
+@login_required
+def import_survey() -> Any:
+    """The dashboard's survey form: a questionnaire export (CSV or XLSX) and its edition's
+    year → the answers replace that edition's, then back to the dashboard saying how many;
+    a refused file shows the dashboard again (4xx) with the sentence, nothing stored."""
+    user = current()
+    policy.require(policy.may_import_survey(user), _("Importer l'enquête est réservé au référent."))
+    session = get_session()
+    try:
+        summary = survey_db.import_survey_upload(session, request.files.getlist("file"),
+                                                 request.form.getlist("edition"))
+    except GeosignalError as error:
+        session.rollback()
+        return _render_dashboard(error, error.status)
+    session.commit()
+    flash(ngettext("Enquête %(year)s importée : %(num)s réponse de commune (les réponses déjà importées pour "
+                   "cette édition sont remplacées).",
+                   "Enquête %(year)s importée : %(num)s réponses de communes (les réponses déjà importées pour "
+                   "cette édition sont remplacées).", summary["responses"], year=summary["edition"]), "success")
+    return redirect(url_for("pages.dashboard"))
 
 
 @bp.get("/communes/<nis>/fiche")

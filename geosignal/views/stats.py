@@ -105,6 +105,20 @@ def locations() -> Response:
     return jsonify(aggregation.report_locations(get_session(), parse_bbox(request.args.get("bbox"), required=True), zoom, filters))
 
 
+@bp.post("/survey")
+def import_survey() -> tuple[Response, int]:
+    """Import a "Territoire intelligent" questionnaire export (multipart ``file``: CSV or
+    XLSX; field ``edition``: its year) as that edition's answers, replacing earlier ones
+    (referent, admin) → 201 ``{edition, responses, replaced, published}``. Refusals as
+    :func:`geosignal.services.survey_db.import_survey_upload`; nothing is stored then."""
+    user = current()
+    policy.require(policy.may_import_survey(user), "importing the survey is for the referent and admins")
+    session = get_session()
+    summary = survey_db.import_survey_upload(session, request.files.getlist("file"), request.form.getlist("edition"))
+    session.commit()
+    return jsonify(summary), 201
+
+
 @bp.get("/survey")
 def survey() -> Response:
     """The survey editions with their territory indicators (any signed-in user)."""
