@@ -81,3 +81,18 @@ def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path) -> Non
     key = tmp_path / "instance" / "secret_key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert len(key.read_text().strip()) == 64
+
+
+def test_the_secret_key_goes_where_the_application_reads_it(tmp_path) -> None:  # noqa: ANN001
+    """With GEOSIGNAL_INSTANCE_PATH set, scripts/run writes the key there (it wrote instance/
+    whatever the setting), and a command run later with the same setting reads that key."""
+    from geosignal.config import load_config
+
+    folder = tmp_path / "elsewhere"
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "GEOSIGNAL_INSTANCE_PATH": str(folder)}
+    out = subprocess.run(["bash", "-c", f". {ROOT / 'scripts' / 'run-env.sh'} && printf %s \"$GEOSIGNAL_SECRET_KEY\""],
+                         cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
+    key = (folder / "secret_key").read_text().strip()
+    assert out.stdout == key and len(key) == 64 and not (tmp_path / "instance").exists()
+    config = load_config(folder, environ={"GEOSIGNAL_ENV": "production", "GEOSIGNAL_INSTANCE_PATH": str(folder)})
+    assert config["SECRET_KEY"] == key
