@@ -134,6 +134,11 @@ _check_table()
 DECISION_STATUSES: tuple[str, ...] = tuple(sorted({t.target for t in TRANSITIONS
                                                    if t.text in ("question", "reason", "note")}))
 
+#: Statuses the referent's decisions put a report in, of which its commune is told on its list
+#: (a question, ``needs_info``, is said apart: it awaits an answer).
+REFERENT_DECISIONS: tuple[str, ...] = tuple(sorted({t.target for t in TRANSITIONS
+                                                    if "referent" in t.roles and t.target != "needs_info"}))
+
 assert set(ACTION_LABELS_FR) == set(ACTIONS) and set(TEXT_LABELS_FR) == set(TEXT_KINDS)
 assert not set(EVENT_LABELS_FR) & set(ACTIONS)
 

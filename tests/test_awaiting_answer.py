@@ -77,3 +77,34 @@ def test_the_question_or_the_reason_is_at_the_top_of_the_report_page(db, client,
     client.set_cookie("geosignal_lang", "nl")
     dutch = _decision(client.get(f"/signalements/{rejected}").get_data(as_text=True))
     assert dutch is not None and dutch.startswith("Reden van de afwijzing · ")
+
+
+def test_the_representatives_list_tells_the_referents_recent_decisions(db, client, representative, referent) -> None:  # noqa: ANN001
+    """Her list says what the referent decided lately on her commune's reports, each with its
+    reason and linked (she learnt it only by opening each report); a decision undone since, an
+    old one, and other communes' are not said; the referent is not told her own."""
+    ids = [_post(representative, k) for k in range(4)]
+    _move(referent, ids[0], "rejected", "Doublon du signalement de la rue 3")
+    _move(referent, ids[1], "validated", "")
+    _move(referent, ids[2], "needs_info", "Quel opérateur ?")  # a question: said apart
+    _move(referent, ids[3], "validated", "")
+    db.execute(update(Report).where(Report.id == uuid.UUID(ids[3])).values(status="submitted"))  # undone since
+    db.commit()
+    references = {str(r.id): r.reference for r in db.query(Report).all()}
+    user = db.query(User).filter_by(email=representative.email).one()
+    count, items = reports_service.recent_decisions(db, user)
+    assert count == 2 and [(d["id"], d["status"], d["reason"]) for d in items] == [
+        (ids[1], "validated", None), (ids[0], "rejected", "Doublon du signalement de la rue 3")]
+    representative.login()
+    html = client.get("/signalements").get_data(as_text=True)
+    box = re.search(r'<section class="flash notice decisions" id="recent-decisions"[^>]*>(.*?)</section>', html, re.S)
+    assert box
+    text = " ".join(re.sub(r"<[^>]+>", " ", box.group(1)).split())
+    assert text.startswith("Décisions du référent ces 14 derniers jours")
+    assert re.fullmatch(rf"Décisions du référent ces 14 derniers jours {references[ids[1]]} : Validé \(.+?\) "
+                        rf"{references[ids[0]]} : Rejeté \(.+?\) Doublon du signalement de la rue 3", text), text
+    assert all(f'href="/signalements/{i}"' in box.group(1) for i in ids[:2])
+    client.post("/logout", headers=representative.headers)
+    referent.login()
+    assert 'id="recent-decisions"' not in client.get("/signalements").get_data(as_text=True)
+    assert reports_service.recent_decisions(db, db.query(User).filter_by(email=referent.email).one()) == (0, [])

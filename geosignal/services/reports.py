@@ -215,6 +215,32 @@ def awaiting_answer(session: Session, user: User, limit: int = 20) -> tuple[int,
     return (rows[0][2] if rows else 0), [(str(r[0]), r[1]) for r in rows]
 
 
+#: How far back a representative's list tells of the referent's decisions (days).
+RECENT_DECISION_DAYS = 14
+
+
+def recent_decisions(session: Session, user: User, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """Return what the referent decided on the representative's commune's reports in the last
+    :data:`RECENT_DECISION_DAYS` days, for reports still in the status decided
+    (:data:`geosignal.workflow.REFERENT_DECISIONS`): their number and the latest ``limit`` as
+    ``{id, reference, status, reason (None without), at}`` (aware datetime), newest first.
+    Nobody else is told: ``(0, [])``. One statement, from the audit journal."""
+    if user is None or user.role != "representative":
+        return 0, []
+    rows = session.execute(text("""
+        SELECT id, reference, status, reason, at, count(*) OVER () AS n FROM (
+          SELECT DISTINCT ON (r.id) r.id, r.reference, r.status, e.reason, e.at, e.id AS event
+          FROM audit_events e JOIN reports r ON r.id = e.report_id AND r.status = e.to_status
+          WHERE e.commune_nis = :nis AND e.at > now() - make_interval(days => :days)
+            AND e.to_status = ANY(CAST(:statuses AS varchar[])) AND e.actor_role IN ('referent', 'admin')
+          ORDER BY r.id, e.id DESC) latest
+        ORDER BY at DESC, event DESC LIMIT :limit"""),
+        {"nis": user.commune_nis, "days": RECENT_DECISION_DAYS, "statuses": list(workflow.REFERENT_DECISIONS),
+         "limit": limit}).all()
+    return (rows[0].n if rows else 0), [{"id": str(r.id), "reference": r.reference, "status": r.status,
+                                          "reason": r.reason, "at": r.at} for r in rows]
+
+
 def get_report(session: Session, user: User, report_id: uuid.UUID | str) -> dict[str, Any]:
     """Return one report the user may see as a Feature; ``not_found`` (404) otherwise."""
     try:

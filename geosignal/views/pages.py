@@ -322,7 +322,9 @@ def my_reports() -> str:
     also = zones_service.for_reports(get_session(), [f["id"] for f in shown])
     return render_template("reports.html", features=shown, truncated=page.next_cursor is not None,
                            show_withdrawn=show_withdrawn, hidden=len(page.features) - len(shown), zones=also,
-                           awaiting=reports_service.awaiting_answer(get_session(), current()))
+                           awaiting=reports_service.awaiting_answer(get_session(), current()),
+                           decisions=reports_service.recent_decisions(get_session(), current()),
+                           days=reports_service.RECENT_DECISION_DAYS)
 
 
 @bp.get("/tableau-de-bord")
