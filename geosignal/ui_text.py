@@ -131,6 +131,7 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
 IMPORT_MESSAGES: dict[str, Any] = {
     "summary": "{accepted} élément(s) accepté(s), {refused} refusé(s) — format {format}.",
     "accepted": "accepté",
+    "accepted_note": "accepté, avec une remarque",
     "refused": "refusé",
     "sample": " Le tableau montre {shown} éléments sur {total} (les refusés d'abord), la carte au plus {max}.",
     "error": "Erreur",

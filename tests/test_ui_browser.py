@@ -1025,6 +1025,11 @@ def test_an_upload_row_refused_for_a_cell_names_its_column_and_value_in_the_page
                   "Signal faible, Pas de données mobiles, Débit insuffisant, Connexion intermittente",
             "nl": "Waarde genegeerd — kolom ‘probleme’: ‘Débit insufisant’ — toegestane waarden: Geen dekking, "
                   "Zwak signaal, Geen mobiele data, Onvoldoende snelheid, Onderbroken verbinding"}[lang]
+        # and the row says so where the eye goes: its status, and its colour (amber, not green)
+        noted = watch.page.locator("#preview-table tbody tr.accepted.noted")
+        assert noted.count() == 1 and noted.locator("td").nth(1).inner_text() == \
+            {"fr": "accepté, avec une remarque", "nl": "aanvaard, met een opmerking"}[lang]
+        assert noted.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor") == _rgb("#fff4e0")
         watch.page.screenshot(path=str(ARTIFACTS / f"ui-import-cell-{lang}-390.png"), full_page=True)
         watch.clean()
         watch.close()

@@ -215,10 +215,13 @@
     // files: the feature's rank)
     shown.forEach(function (f) {
       var tr = document.createElement("tr");
-      tr.className = f.status;
+      // an accepted row with a remark (a value set aside, a date read from a track…) is marked
+      // apart: its remark is what to read before saving
+      var noted = f.status === "accepted" && (f.warnings || []).length > 0;
+      tr.className = f.status + (noted ? " noted" : "");
       var p = f.properties || {};
       cell(tr, String(lineOf(f)));
-      cell(tr, f.status === "accepted" ? T.accepted : T.refused);
+      cell(tr, f.status === "accepted" ? (noted ? T.accepted_note : T.accepted) : T.refused);
       cell(tr, p.commune_name || (f.error && COMMUNES[f.error.commune_nis]) || "—");
       cell(tr, f.geometry ? label(f.geometry.type) : "—");
       COLUMNS.forEach(function (c) { cell(tr, f.properties ? value(p[c.name], c.kind) : "").className = "kind-" + c.kind; });
