@@ -1077,10 +1077,22 @@ def test_the_forced_password_change_shows_only_the_way_out_and_names_the_account
 
 def test_the_repair_box_is_a_big_target_on_a_phone(ui, browser) -> None:  # noqa: ANN001, F811
     """The "repair the outline" box of the map form and of the upload form, beside a long text:
-    the box is not squeezed, and its label (which ticks it) is at least 44 px each way."""
+    the box is not squeezed, and its label (which ticks it) is at least 44 px each way. On the
+    map form it is offered for a drawn area only (not a point or a road stretch)."""
     watch = Watch(browser, ui, PHONE, touch=True)
     watch.login("ui-rep@charleroi.be")
     page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    label = page.locator("label.check:has(input[name=repair])")
+    assert label.is_hidden()  # nothing drawn
+    draw = """kind => { const map = window[document.getElementById('map-pane').dataset.map];
+        const shape = kind === 'polygon' ? L.polygon([[50.41, 4.443], [50.41, 4.445], [50.4115, 4.445]])
+            : kind === 'polyline' ? L.polyline([[50.41, 4.443], [50.411, 4.445]]) : L.marker([50.41, 4.444]);
+        shape.addTo(map); map.fire('draw:created', {layer: shape, layerType: kind}); }"""
+    for kind in ("marker", "polyline"):
+        page.evaluate(draw, kind)
+        assert label.is_hidden(), kind
+    page.evaluate(draw, "polygon")
     page.click("#to-form")
     for path in ("/carte", "/import"):
         if path != "/carte":

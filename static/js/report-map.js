@@ -251,10 +251,19 @@
   }
   function clearPlaced() { if (placed) { discard(placed); if (drawn === placed) { drawn = null; } placed = null; } }
 
+  // "correct a self-crossing outline" concerns a drawn area only: hidden for a point, a circle
+  // or a road stretch
+  var repairBox = form ? form.querySelector("input[name=repair]") : null;
+  function syncRepair() {
+    if (repairBox) { repairBox.closest("label").hidden = !(drawn instanceof L.Polygon); }
+  }
+  syncRepair();
+
   function setDrawn(layer, kind, fromDrawing) {
     if (drawn && drawn !== layer) { discard(drawn); }
     drawn = layer;
     drawnKind = kind;
+    syncRepair();
     if (!form) { return; }
     if (!layer) {
       geometryInput.value = "";
