@@ -802,6 +802,9 @@ def test_the_dashboard_on_a_phone_shows_the_map_first_and_the_communes_as_cards(
     wide.page.wait_for_function("() => document.getElementById('map-pane').dataset.state === 'ready'")
     assert wide.page.get_attribute("#filters-box", "open") is not None and wide.page.is_visible("#indicator")
     assert wide.page.evaluate("getComputedStyle(document.querySelector('#commune-table tbody tr')).display") == "table-row"
+    # the commune's name stays in view while the table scrolls sideways (the survey's columns)
+    assert wide.page.evaluate("[...document.querySelectorAll('#commune-table tr > :nth-child(2)')]"
+                              ".every(c => getComputedStyle(c).position === 'sticky')")
     wide.clean()
     wide.close()
 
