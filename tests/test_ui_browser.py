@@ -1078,6 +1078,40 @@ def test_the_forced_password_change_shows_only_the_way_out_and_names_the_account
         watch.close()
 
 
+def test_a_place_outside_the_commune_is_warned_on_the_phones_map_step(ui, browser) -> None:  # noqa: ANN001, F811
+    """On a phone a point placed outside the commune is warned under the map (step 1), not only
+    once the whole form is sent; back from the form, the map shows the point with the commune's
+    boundary (it showed the lone pin at 100 m)."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.evaluate("""() => { const map = window[document.getElementById('map-pane').dataset.map];
+        const pin = L.marker([50.405, 4.56]).addTo(map);  // in Châtelet
+        map.fire('draw:created', {layer: pin, layerType: 'marker'}); }""")
+    warning = page.locator("#map-warnings .warning")
+    assert warning.is_visible()
+    assert warning.inner_text() == "La forme se trouve surtout hors de la commune de Charleroi : elle sera refusée."
+    page.click("#to-form")
+    assert page.locator("#map-warnings").is_hidden() and page.locator("#shape-feedback .warning").is_visible()
+    page.click("#to-map")
+    inside = page.evaluate("""() => { const pane = document.getElementById('map-pane'), map = window[pane.dataset.map];
+        const b = map.getBounds(), boundary = window[pane.dataset.boundaryLayer].getBounds();
+        return [b.contains([50.405, 4.56]), b.pad(0.05).contains(boundary)]; }""")
+    assert inside == [True, True]
+    page.screenshot(path=str(ARTIFACTS / "ui-outside-point-warned-390.png"))
+    # on a wide screen the form beside the map says it: not twice
+    watch.close()
+    wide = Watch(browser, ui, DESKTOP)
+    wide.login("ui-rep@charleroi.be")
+    wide.page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    wide.page.evaluate("""() => { const map = window[document.getElementById('map-pane').dataset.map];
+        const pin = L.marker([50.405, 4.56]).addTo(map); map.fire('draw:created', {layer: pin, layerType: 'marker'}); }""")
+    assert wide.page.locator("#shape-feedback .warning").is_visible() and wide.page.locator("#map-warnings").is_hidden()
+    wide.clean()
+    wide.close()
+
+
 def test_the_repair_box_is_a_big_target_on_a_phone(ui, browser) -> None:  # noqa: ANN001, F811
     """The "repair the outline" box of the map form and of the upload form, beside a long text:
     the box is not squeezed, and its label (which ticks it) is at least 44 px each way. On the

@@ -30,6 +30,7 @@
   var coordinatesInput = document.getElementById("coordinates");
   var status = document.getElementById("drawn-status");
   var feedback = document.getElementById("shape-feedback");
+  var mapWarnings = document.getElementById("map-warnings");
   var measure = document.getElementById("measure");
   var locateStatus = document.getElementById("locate-status");
   var submit = document.getElementById("submit-report");
@@ -109,7 +110,14 @@
     layout.dataset.step = name;
     if (name === "map") {  // the map was hidden: size it again, show the place, fetch the reports
       map.invalidateSize({ pan: false });
-      if (drawn && drawn.getBounds) { map.fitBounds(drawn.getBounds(), { maxZoom: 17, animate: false }); }
+      // the place, with the commune's boundary when the place is (partly) outside it: which way
+      // to move it shows
+      var boundary = window[pane.dataset.boundaryLayer];
+      var place = drawn && (drawn.getBounds ? drawn.getBounds() : drawn.getLatLng ? L.latLngBounds([drawn.getLatLng()]) : null);
+      var outside = drawn && describe(drawn).points.some(function (p) { return !inCommune(p); });
+      if (place && outside && boundary && boundary.getBounds) {
+        map.fitBounds(boundary.getBounds().extend(place), { padding: [20, 20], animate: false });
+      } else if (drawn && drawn.getBounds) { map.fitBounds(drawn.getBounds(), { maxZoom: 17, animate: false }); }
       else if (drawn && drawn.getLatLng) { map.setView(drawn.getLatLng(), 16, { animate: false }); }
       load();
     }
@@ -238,6 +246,8 @@
     if (measure) { measure.textContent = shape ? measureText(shape) : ""; }
     if (!feedback) { return warnings; }
     feedback.replaceChildren.apply(feedback, warnings.map(function (w) { return el("p", w, "warning"); }));
+    // on a phone the form (and its feedback) is the next step: the warnings are said under the map too
+    if (mapWarnings) { mapWarnings.replaceChildren.apply(mapWarnings, warnings.map(function (w) { return el("p", w, "warning"); })); }
     feedback.setAttribute("role", warnings.length ? "alert" : "status");
     pane.dataset.warnings = String(warnings.length);
     return warnings;
