@@ -54,6 +54,8 @@ WARNINGS_FR: dict[str, str] = {
 #: is filled by the script.
 MAP_MESSAGES: dict[str, Any] = {
     "none": "Aucune forme dessinée.",
+    "open_report": "Ouvrir le signalement",
+    "key_title": "Couleur selon le statut",
     "drawn": "Forme dessinée : {kind}.",
     "area": "Surface : {m2} m² ({ha} ha)",
     "length": "Longueur : {m} m",

@@ -1112,6 +1112,30 @@ def test_a_place_outside_the_commune_is_warned_on_the_phones_map_step(ui, browse
     wide.close()
 
 
+def test_the_representatives_map_keys_its_colours_and_links_each_report(ui, browser) -> None:  # noqa: ANN001, F811
+    """The representative's map says what its colours mean (the statuses shown, in their
+    colours) and a report's popup opens its page (what became of it, the reason)."""
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => Number(document.getElementById('map-pane').dataset.reports || 0) > 0")
+    key = page.locator("#status-key")
+    assert key.is_visible() and key.inner_text().startswith("Couleur selon le statut :")
+    items = key.locator("span:not(.key-title):not(.key)")
+    shown = [t.strip() for t in items.all_inner_texts()]
+    assert "Soumis" in shown and "Retiré" not in shown  # withdrawn reports are hidden by default
+    colours = dict(zip(shown, items.locator(".key").evaluate_all("ks => ks.map(k => getComputedStyle(k).backgroundColor)"),
+                       strict=True))
+    assert colours["Soumis"] == _rgb(vocab.STATUS_COLOURS["submitted"])
+    rid = ui["ids"]["submitted"]
+    page.evaluate("""id => { const pane = document.getElementById('map-pane');
+        window[pane.dataset.map].eachLayer(l => { if (l.feature && l.feature.id === id && l.openPopup) l.openPopup(); }); }""", rid)
+    link = page.locator(".leaflet-popup-content .popup-head a")
+    assert link.get_attribute("href") == f"/signalements/{rid}" and link.inner_text().endswith(" — Ouvrir le signalement")
+    watch.clean()
+    watch.close()
+
+
 def test_the_repair_box_is_a_big_target_on_a_phone(ui, browser) -> None:  # noqa: ANN001, F811
     """The "repair the outline" box of the map form and of the upload form, beside a long text:
     the box is not squeezed, and its label (which ticks it) is at least 44 px each way. On the

@@ -574,10 +574,42 @@
     parent.appendChild(p);
   }
 
+  // a report's popup: its reference, linked to its page (what happened to it, the reason), then
+  // the contract's lines
+  var ZERO_ID = "00000000-0000-0000-0000-000000000000";
   function popup(f) {
     var p = f.properties, div = document.createElement("div");
+    if (pane.dataset.reportUrl && p.reference) {
+      var head = document.createElement("p");
+      head.className = "popup-head";
+      var a = document.createElement("a");
+      a.href = pane.dataset.reportUrl.replace(ZERO_ID, encodeURIComponent(f.id));
+      a.textContent = p.reference + " — " + M.open_report;
+      head.appendChild(a);
+      div.appendChild(head);
+    }
     POPUP.forEach(function (field) { line(div, field.label, p[field.name], field.kind); });
     return div;
+  }
+
+  // the key of the map's colours: the statuses of the reports shown
+  var statusKey = document.getElementById("status-key");
+  function renderKey(fc) {
+    if (!statusKey) { return; }
+    var shown = {};
+    fc.features.forEach(function (f) {
+      if (f.properties.status !== "withdrawn" || (showWithdrawn && showWithdrawn.checked)) { shown[f.properties.status] = true; }
+    });
+    var statuses = Object.keys(COLOURS).filter(function (s) { return shown[s]; });
+    statusKey.replaceChildren(el("span", M.key_title + COLON, "key-title"));
+    statuses.forEach(function (s) {
+      var item = el("span"), swatch = el("span", null, "key");
+      swatch.style.backgroundColor = COLOURS[s];
+      swatch.setAttribute("aria-hidden", "true");
+      item.append(swatch, document.createTextNode(" " + label(s)));
+      statusKey.appendChild(item);
+    });
+    statusKey.hidden = !statuses.length;
   }
 
   function focus(id) {
@@ -593,6 +625,7 @@
     byId = {};
     layer.clearLayers();
     layer.addData(fc);
+    renderKey(fc);
     if (reopen && byId[reopen]) { byId[reopen].openPopup(); }
     if (!list) { return; }
     list.replaceChildren();
