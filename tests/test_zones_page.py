@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html as html_module
+import json
+import re
+
 from sqlalchemy import text
 
 from tests.conftest import csrf_token
@@ -36,6 +40,10 @@ def test_page_lists_a_proposed_zone_with_both_references(db, referent) -> None: 
     assert html.count("Confirmer le retrait") == 2
     assert f"C'est définitif : {refs[0]} ne sera plus regroupé avec les autres signalements de cette zone." in html
     assert "Proposée" in html
+    # each report's own shape, for the map to tell them apart (GeoJSON, EPSG:4326)
+    for rid, ref in zip((a, b), refs, strict=True):
+        item = re.search(rf'<li class="zone-report" data-id="{rid}" data-reference="{ref}" data-geometry="([^"]+)">', html)
+        assert item and json.loads(html_module.unescape(item.group(1)))["type"] == "Polygon"
 
 
 def test_confirm_form_confirms_the_zone(db, referent) -> None:  # noqa: ANN001
@@ -46,7 +54,7 @@ def test_confirm_form_confirms_the_zone(db, referent) -> None:  # noqa: ANN001
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/zones")
     assert zone_of(db, a) == {"zone_id": zone_id, "report_count": 2, "state": "confirmed"}
     html = referent.client.get("/zones").get_data(as_text=True)
-    assert "Zone confirmée." in html and "Confirmer la zone" not in html
+    assert "Zone confirmée : ses 2 signalements sont un seul lieu." in html and "Confirmer la zone" not in html
 
 
 def test_confirm_of_a_changed_zone_is_refused_with_the_page_again(db, referent) -> None:  # noqa: ANN001
@@ -73,14 +81,16 @@ def test_zone_forms_answer_unknown_zones_and_reports_with_their_status(db, refer
 
 
 def test_take_one_report_out_dissolves_a_zone_of_two(db, referent) -> None:  # noqa: ANN001
-    a, b, zone_id, _refs = _pair(db)
+    a, b, zone_id, refs = _pair(db)
     referent.login()
     token = csrf_token(referent.client.get("/zones").get_data(as_text=True))
     answer = referent.client.post(f"/zones/{zone_id}/split", data={"csrf_token": token, "report_id": b})
     assert answer.status_code == 302
     assert zone_of(db, a) is None and zone_of(db, b) is None
     html = referent.client.get("/zones").get_data(as_text=True)
-    assert "Signalement retiré de la zone." in html and f'id="zone-{zone_id}"' not in html
+    # the message names the report taken out (it said "Report taken out of the zone.")
+    assert f"{refs[1]} retiré de sa zone (réseau Mobile) : il n&#39;y sera plus regroupé." in html
+    assert f'id="zone-{zone_id}"' not in html
 
 
 def test_representative_gets_403(db, representative) -> None:  # noqa: ANN001

@@ -13,11 +13,12 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from geosignal import ui_text
+from geosignal import i18n, ui_text
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -32,18 +33,22 @@ ZONES_DENIED = "the referent and admins confirm and split zones"
 
 def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Zone cards: proposed zones first, then confirmed (zone order within each), with the
-    commune's name and each report's reference (one query for all references and names)."""
+    commune's name and each report's reference and shape (GeoJSON, EPSG:4326, 6 decimals: the
+    map tells the reports apart; one query for all of them and one for the names)."""
     ids = [rid for f in features for rid in f["properties"]["report_ids"]]
-    refs = dict(session.execute(text(
-        "SELECT id::text, reference FROM reports WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids}).all()) \
-        if ids else {}
+    rows = session.execute(text(
+        "SELECT id::text, reference, ST_AsGeoJSON(geometry, 6) FROM reports WHERE id = ANY(CAST(:ids AS uuid[]))"),
+        {"ids": ids}).all() if ids else []
+    refs = {rid: ref for rid, ref, _shape in rows}
+    shapes = {rid: shape for rid, _ref, shape in rows}
     names = dict(session.execute(text("SELECT nis_code, name_fr FROM communes")).all())
     order = {state: i for i, state in enumerate(("proposed", "confirmed"))}
     cards = []
     for f in sorted(features, key=lambda f: (order.get(f["properties"]["state"], 9), f["id"])):
         p = f["properties"]
         cards.append({**p, "id": f["id"], "commune_name": names.get(p["commune_nis"], p["commune_nis"] or "—"),
-                      "reports": [{"id": rid, "reference": refs.get(rid, rid)} for rid in p["report_ids"]],
+                      "reports": [{"id": rid, "reference": refs.get(rid, rid), "geometry": shapes.get(rid)}
+                                  for rid in p["report_ids"]],
                       "geometry": json.dumps(f["geometry"], separators=(",", ":"))})
     return cards
 
@@ -97,7 +102,8 @@ def confirm_zone(zone_id: str) -> Any:
         return _failed(session, failure, zone_id)
     zones_service.record_decision(session, user, "merge", summary)
     session.commit()
-    return _done(_("Zone confirmée."))
+    return _done(ngettext("Zone confirmée : son %(num)s signalement est un seul lieu.",
+                          "Zone confirmée : ses %(num)s signalements sont un seul lieu.", len(summary["report_ids"])))
 
 
 @bp.post("/zones/<zone_id>/split")
@@ -113,4 +119,8 @@ def split_zone(zone_id: str) -> Any:
         return _failed(session, failure, zone_id)
     zones_service.record_decision(session, user, "split", summary)
     session.commit()
-    return _done(_("Signalement retiré de la zone."))
+    taken = [str(r) for r in summary["taken_out"]]
+    references = session.scalars(text("SELECT reference FROM reports WHERE id = ANY(CAST(:ids AS uuid[])) "
+                                      "ORDER BY reference"), {"ids": taken}).all()
+    return _done(_("%(refs)s retiré de sa zone (réseau %(network)s) : il n'y sera plus regroupé.",
+                   refs=", ".join(references), network=i18n.label(summary["network"])))
