@@ -38,7 +38,10 @@
   GDAL reads but shapely cannot build (an unclosed ring) refuses that feature only, with the
   GeoJSON path's codes.
 * GeoPackage: every feature layer is read, attribute-only tables ignored; a ``layers_read``
-  warning names both when there is more than one. No feature layer → ``no_features``. A
+  warning names both when there is more than one. Every row of a table is read, whatever
+  ``gpkg_ogr_contents.feature_count`` caches (GDAL stops at that count, which a tool writing
+  rows without GDAL's triggers leaves stale: GDAL reads a private copy without that table,
+  :func:`~.containers.gpkg_recounted`). No feature layer → ``no_features``. A
   geometry blob GDAL reads as nothing is decoded as stored: damaged → ``unreadable_file``, a
   LinearRing or a curve → ``unsupported_geometry_type`` (``empty_geometry`` only when it is
   NULL or flagged empty), that feature only. Measures (M) dropped, even where the layer does
@@ -148,6 +151,7 @@ from .containers import (
     gpkg_geometry_blob,
     gpkg_geometry_heads,
     gpkg_layer,
+    gpkg_recounted,
     gpkg_stored_values,
     html_text,
     is_junk_member,
@@ -1266,6 +1270,8 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
                             fix_points=any(f.problem is not None and f.problem.code == "invalid_coordinate"
                                            for f in written),
                             field_names=field_names if fmt == "kml" else None)
+    elif fmt == "gpkg":  # GDAL would stop at the cached feature_count: every row must be read
+        data = gpkg_recounted(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # e.g. "GPKG … non conformant file extension"
         _read_ogr_layers(pyogrio, data, fmt, area=area, limits=limits, caller_epsg=caller_epsg, repair=repair,
