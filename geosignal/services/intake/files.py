@@ -155,6 +155,7 @@ from .containers import (
     gpkg_stored_values,
     html_text,
     is_junk_member,
+    is_single_byte,
     open_zip,
     read_archive,
     recode_latin1,
@@ -1385,7 +1386,12 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
     ignored: dict[str, None] = {}  # the attribute columns read for nothing, in every layer
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
         enc = {"encoding": encodings[layer]} if layer in encodings else {}
-        recode = False  # text that is not UTF-8: read as Latin-1, then each value decoded alone
+        # the codec each text value is decoded with after a read as Latin-1 (byte n → U+00nn):
+        # UTF-8 when GDAL finds text that is not UTF-8; a single-byte dBase code page always,
+        # whatever GDAL's iconv knows of it ('mac_roman' is 'MACINTOSH' there, 'mac-greek' nothing)
+        recode: str | None = None
+        if layer in encodings and is_single_byte(encodings[layer]):
+            recode, enc = encodings[layer], {"encoding": "ISO-8859-1"}
         while True:
             raw_geometries: dict[int, bytes] = {}  # feature → WKB shapely could not build
             numeric: list[str] = []  # GeoPackage numbers: read as SQLite stores them, not through GDAL's types
@@ -1400,12 +1406,12 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     only = {"columns": [f for f in info["fields"] if f not in numeric]} if numeric else {}
                     declared = gpkg_layer(data, info.get("layer_name") or layer)
                     untyped = [c for c in declared.columns if c not in (info["fid_column"], declared.geometry_column)
-                               and c not in {recode_latin1_name(f) if recode else str(f) for f in info["fields"]}]
+                               and c not in {recode_latin1_name(f, recode) if recode else str(f) for f in info["fields"]}]
                 df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc, **by_fid, **only,
                                             **_AS_WRITTEN)
             except Exception as exc:  # noqa: BLE001
                 if isinstance(exc, UnicodeDecodeError) and not recode and not enc:
-                    recode, enc = True, {"encoding": "latin-1"}
+                    recode, enc = "utf-8", {"encoding": "latin-1"}
                     continue
                 try:
                     attributes = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, read_geometry=False,
@@ -1419,7 +1425,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     if recode or enc:
                         raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: "
                                              f"{_gdal_message(exc)}.", layer=layer) from None
-                    recode, enc = True, {"encoding": "latin-1"}
+                    recode, enc = "utf-8", {"encoding": "latin-1"}
                     continue
                 except Exception:  # noqa: BLE001
                     raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: {_gdal_message(exc)}.",
@@ -1434,7 +1440,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                                     "detail": f"Layer {layer!r} has no geometry; it was not read."})
             continue
         if recode:
-            df = recode_latin1(df, df.geometry.name)
+            df = recode_latin1(df, df.geometry.name, recode)
         if field_names:  # KML data fields named as in the file ("Réseau", not GDAL's "R__seau")
             df = df.rename(columns=field_names)
         if fmt == "kml" and "description" in df.columns:  # KML's description is HTML: its text is kept
@@ -1460,13 +1466,13 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         stored: dict[str, dict[int, object]] = {}
         if numeric or untyped:  # GDAL would convert them to the declared type (32 or 16 bits, '2,500' → 2,
             # 12.7 → 12), or leave them out (a type GeoPackage does not define)
-            names = {f: recode_latin1_name(f) if recode else str(f) for f in info["fields"]}
+            names = {f: recode_latin1_name(f, recode) if recode else str(f) for f in info["fields"]}
             stored = gpkg_stored_values(data, info.get("layer_name") or layer, info["fid_column"],
                                         [names[f] for f in numeric] + untyped)
             columns = [names[f] for f in info["fields"] if names[f] in stored or names[f] in columns] + untyped
         written = dbf_numbers.get(layer)
         if written is not None:  # dBase numbers as written: GDAL's atoi reads 'nan' as 0, '1.000' as 1
-            fields = list(info["fields"])
+            fields = [recode_latin1_name(f, recode) if recode else str(f) for f in info["fields"]]
             stored = {str(fields[k]): dict(enumerate(values)) for k, values in written.numbers.items()
                       if k < len(fields) and fields[k] in columns}
         name_col = next((c for c in columns if c.lower() == "name"), None)
