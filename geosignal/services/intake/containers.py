@@ -473,6 +473,12 @@ class XmlFeature:
     positions: int = 0
     first_time: str | None = None
     last_time: str | None = None
+    #: KML: how many of its ``positions`` carry an altitude (``lon,lat,alt``; GDAL gives the
+    #: others 0, so that the positions read can no longer tell a mix of 2D and 3D)
+    altitudes: int = 0
+    #: KML: whether it holds a ``gx:Track`` or ``gx:MultiTrack`` (read as a line through its
+    #: ``<gx:coord>``)
+    track: bool = False
 
     @property
     def observed(self) -> str | None:
@@ -608,6 +614,8 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             elif local == "MultiGeometry" and holder == "MultiGeometry":
                 self._fault("unsupported_geometry_type", "has a <MultiGeometry> inside a <MultiGeometry>: collections "
                             "cannot be nested. List all its geometries in the outer <MultiGeometry>.")
+            elif local in ("Track", "MultiTrack"):
+                self._feature.track = True
             elif local == "Model":
                 self._fault("unsupported_geometry_type", "has a 3D <Model>, which cannot be a report: give a <Point>, "
                             "a <LineString> or a <Polygon>.")
@@ -733,6 +741,10 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             problem = _coordinates_problem(text, self._coords_at)
             if problem is None:
                 owner = self._parts[-1][0] if self._parts else None
+                if self._feature is not None:
+                    tuples = text.split()
+                    self._feature.positions += len(tuples)
+                    self._feature.altitudes += sum(1 for t in tuples if t.count(",") == 2)
                 if owner == "Point" and len(text.split()) > 1:
                     self._fault("invalid_geometry", f"has a <Point> whose <coordinates> hold {len(text.split())} "
                                 "positions: only the first would be read. For several points use a <MultiGeometry> "
@@ -747,6 +759,9 @@ class _XmlScan(xml.sax.handler.ContentHandler):
                             "inside a position), positions separated by spaces.", at, value=bad)
             return
         values = text.split()
+        if self._feature is not None:
+            self._feature.positions += 1
+            self._feature.altitudes += len(values) == 3
         if not 2 <= len(values) <= 3 or not all(_NUMBER.fullmatch(v) and math.isfinite(float(v)) for v in values):
             self._fault("invalid_coordinate", f"has the position {text.strip()[:100]!r} in a <gx:coord>: each must be "
                         "lon lat or lon lat altitude (finite numbers with a decimal point, separated by spaces).",
@@ -866,6 +881,8 @@ _START_TAG = re.compile(rb"""<[^\s/>]+((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*')
 _ATTRIBUTE = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
 
 
+#: The namespace of KML 2.2, given to a ``<kml>`` root that declares none of its own.
+KML_NAMESPACE = "http://www.opengis.net/kml/2.2"
 #: The field each placemark carries to GDAL (:func:`xml_for_gdal`): its rank in the document.
 PLACEMARK_FIELD = "geosignal_placemark"
 _PLACEMARK_TAG = b'<Data name="' + PLACEMARK_FIELD.encode() + b'"><value>%d</value></Data>'
@@ -960,6 +977,16 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
             if uri is not None and "xmlns" not in attrs:
                 end_of_name = at + 1 + len(name.encode("utf-8"))
                 edits.append((end_of_name, end_of_name, b" xmlns=" + quoteattr(uri).encode("utf-8")))
+        if state["depth"] == 1 and name == "kml" and attrs and not data.startswith(b"<kml xmlns=", at):
+            # GDAL's LIBKML driver takes a document only if it starts '<kml>' or '<kml xmlns=': any
+            # other order or spacing of the root's attributes left it to the older KML driver,
+            # which reads no <gx:Track> (dropped silently) and names the fields otherwise
+            tag = _START_TAG.match(data, at)
+            if tag is not None:
+                others = b"".join(a.group(0) for a in _ATTRIBUTE.finditer(data, tag.start(1), tag.end(1))
+                                  if a.group(1) != b"xmlns")
+                uri = attrs.get("xmlns") or KML_NAMESPACE
+                edits.append((at, tag.end(1), b"<kml xmlns=" + quoteattr(uri).encode("utf-8") + others))
         if state["prefix"] and name.startswith(state["prefix"]):
             edits.append((at + 1, at + 1 + len(state["prefix"].encode("utf-8")), b""))
         local = local_name(name)

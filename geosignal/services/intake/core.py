@@ -547,7 +547,7 @@ def prepare_report(
         raise GeosignalError("too_many_vertices", f"The geometry has {w.count} vertices; the limit is "
                              f"{limits.max_vertices}. Simplify it.", where=gptr or "/", value=w.count,
                              limit=limits.max_vertices)
-    if max(w.dims) > 2:
+    if max(w.dims) > 2 and not any(x.get("code") == "z_dropped" for x in warnings):  # the reader knew better
         mixed = len(w.dims) > 1
         warnings.append({"code": "z_dropped", "detail": ("Third and further ordinates (Z, M) were dropped"
                          + (" (positions mixed 2D and 3D)" if mixed else "") + "; reports are 2D."),

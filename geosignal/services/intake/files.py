@@ -14,7 +14,14 @@
   dBase code page, mojibake or a NUL inside a field. An empty file is ``no_features``.
 * GeoJSON files go through the strict JSON path (NaN etc. caught with their pointer).
 * KML/KMZ: every layer (folder) is read; a MultiGeometry stays one report (a mixed one is a
-  GeometryCollection and is split, as everywhere); Z dropped; ExtendedData attributes kept;
+  GeometryCollection and is split, as everywhere); Z dropped (``z_dropped``, ``mixed`` true when
+  the file mixes ``lon,lat`` and ``lon,lat,alt`` positions: GDAL gives the 2D ones an altitude
+  of 0, so the mix is counted in the file); a ``<gx:Track>`` (or ``<gx:MultiTrack>``) is read as
+  a line through its ``<gx:coord>`` positions, with a ``track_read_as_line`` warning (the times
+  of its points are not read). The root ``<kml …>`` reaches GDAL as ``<kml xmlns="…" …>``:
+  GDAL's LIBKML driver takes only that form, any other order or spacing of the root's
+  attributes left the file to the older KML driver, which drops tracks silently. ExtendedData
+  attributes kept;
   the description, HTML in KML, is read as its text (:func:`~.containers.html_text`: ``<br>``
   and blocks break lines, tags taken off, entities decoded). A placemark's ``Name`` becomes the
   description when it has none. A document in an ASCII-compatible encoding its declaration
@@ -1544,7 +1551,16 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     raise source.problem
                 if blob_fault is not None:
                     raise blob_fault
-                if source is not None and source.elevations:
+                if source is not None and fmt == "kml" and 0 < source.altitudes < source.positions:
+                    # GDAL gave the 2D positions an altitude of 0: the mix is known from the file only
+                    problems.append({"code": "z_dropped", "detail": "Third and further ordinates (Z, M) were dropped "
+                                     "(positions mixed 2D and 3D); reports are 2D.", "mixed": True})
+                if source is not None and fmt == "kml" and source.track:
+                    problems.append({"code": "track_read_as_line", "positions": source.positions,
+                                     "detail": f"The <gx:Track> was read as a line through its {source.positions} "
+                                               "position(s) (<gx:coord>); the times of its points (<when>) were "
+                                               "not read."})
+                if source is not None and fmt == "gpx" and source.elevations:
                     problems.append({"code": "z_dropped", "detail": "The elevations (<ele>) were dropped"
                                      + (" (positions mixed with and without <ele>)"
                                         if source.elevations < source.positions else "") + "; reports are 2D.",
