@@ -47,7 +47,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unsafe_archive": (422, "An archive member's name is absolute, climbs out (..), is a link or repeats."),
     "archive_too_large": (413, "The archive inflates to too many bytes or holds too many entries."),
     "unsafe_xml": (422, "The XML declares a DOCTYPE or entities; it is refused before it is read."),
-    "undecidable_encoding": (422, "The text encoding of the file cannot be decided (no .cpg, no LDID)."),
+    "undecidable_encoding": (422, "The text encoding of the file cannot be decided (no .cpg, no LDID), or the one "
+                                  "declared turns the text into mojibake."),
     # access
     "unauthorized": (401, "Authentication is required."),
     "forbidden": (403, "You may not do this (role or commune)."),

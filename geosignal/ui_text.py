@@ -48,6 +48,7 @@ WARNINGS_FR: dict[str, str] = {
     "technology_not_of_network": "Technologie d'un autre réseau (à vérifier)",
     "curve_linearised": "Arcs lus comme des segments droits",
     "observed_at_from_track": "Date d'observation : l'heure du premier point de la trace",
+    "track_read_as_line": "Trace KML (gx:Track) lue comme une ligne ; heures des points ignorées",
 }
 
 #: Messages of the representative's map script (static/js/report-map.js), by key; ``{name}``

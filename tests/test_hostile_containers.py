@@ -138,7 +138,7 @@ def test_cpg_naming_a_python_codec_that_is_no_text_encoding(area, admin, db, tmp
 @pytest.mark.parametrize(("label", "shown"), [
     (b"UTF\x008", "UTF\x008"),
     (b"\x00", "\x00"),
-    (b"\xff\xfeU\x00T\x00F\x00", "\ufffd\ufffdU\x00T\x00F\x00"),
+    (b"\xff\xfeU\x00T\x00F\x00", "\\xff\\xfeU\x00T\x00F\x00"),  # bytes not ASCII shown escaped
     (bytes(range(1, 32)), bytes(range(1, 32)).decode().strip()),
 ])
 def test_cpg_holding_nul_bytes_or_junk(area, admin, db, tmp_path, label, shown):
@@ -237,6 +237,113 @@ def test_nul_padding_at_the_end_of_a_field_is_fine(area, admin, db, tmp_path):
         data = shapefile_zip(parts, cpg=b"1252", dbf=parts[".dbf"].replace(b"abcdefghijklmnop", padding))
         (rep,) = read_upload(data, "zones.zip", area=area, column_map=DESCR)
         assert rep.properties["description"] == "Gare"
+
+
+# =========================================================================== dBase: code page mojibake, .cpg edges
+
+def _dbf_text(tmp_path, raw: bytes, *, n: int = 1, at: int | None = None, cpg: bytes | None = None,  # noqa: ANN001
+              ldid: int | None = None) -> bytes:
+    """A zipped Shapefile of ``n`` records whose ``descr`` holds ``raw`` as written (bytes
+    in whatever code page; in record ``at`` only, 0-based, when given: the others as many
+    ``Z``), with the ``.cpg`` ``cpg`` (None: no .cpg) and the LDID byte ``ldid``."""
+    parts = shapefile_parts(tmp_path, "Z" * len(raw), n=n)
+    plain = b"Z" * len(raw)
+    dbf = parts[".dbf"]
+    starts = [k for k in range(len(dbf)) if dbf.startswith(plain, k)]
+    assert len(starts) == n
+    for k, pos in enumerate(starts):
+        if at is None or k == at:
+            dbf = dbf[:pos] + raw + dbf[pos + len(raw):]
+    return shapefile_zip(parts, cpg=cpg, ldid=ldid, dbf=dbf)
+
+
+_EGLISE = "Église près du café".encode("cp1252")
+
+
+@pytest.mark.parametrize(("ldid", "codec", "seen"), [
+    (0x01, "cp437", "╔glise prΦs du cafΘ"), (0x02, "cp850", "╔glise prÞs du cafÚ"),
+    (0x26, "cp866", "╔glise prшs du cafщ"), (0x65, "cp866", "╔glise prшs du cafщ"),
+])
+def test_ldid_code_page_turning_text_into_box_drawing_is_refused(area, admin, db, tmp_path, ldid, codec, seen):
+    # trial-a 2: Windows-1252 text, LDID cp437/cp850/cp866, no .cpg: stored as mojibake, no warning
+    data = _dbf_text(tmp_path, _EGLISE, ldid=ldid)
+    err = refused(area, admin, db, data, "zones.zip", "undecidable_encoding", column_map=DESCR)
+    assert (err.extra["member"], err.extra["record"], err.extra["field"], err.extra["codec"], err.extra["ldid"]) == (
+        "zones/zones.dbf", 1, "descr", codec, ldid)
+    assert f"language driver byte 0x{ldid:02X}" in err.detail and repr(seen) in err.detail
+    assert "box-drawing" in err.detail
+
+
+@pytest.mark.parametrize(("ldid", "codec"), [(0x01, "cp437"), (0x26, "cp866"), (0x6A, "cp737")])
+def test_ldid_code_page_mixing_scripts_in_a_word_is_refused(area, admin, db, tmp_path, ldid, codec):
+    # no box-drawing character: "près" read as "prΦs" (Greek) or "prшs" (Cyrillic), in record 3
+    raw = "Eglise près G".encode("cp1252")
+    data = _dbf_text(tmp_path, raw, n=3, at=2, ldid=ldid)
+    err = refused(area, admin, db, data, "zones.zip", "undecidable_encoding", column_map=DESCR)
+    assert (err.extra["record"], err.extra["field"], err.extra["codec"]) == (3, "descr", codec)
+    assert "mixing Latin letters with Greek or Cyrillic" in err.detail
+    assert repr(raw.decode(codec)) in err.detail
+
+
+def test_cpg_code_page_giving_c1_controls_is_refused(area, admin, db, tmp_path):
+    # Windows-1252 "’" and "€" (0x92, 0x80) read as ISO-8859-15: C1 control characters
+    raw = "L’antenne: 5 €".encode("cp1252")
+    data = _dbf_text(tmp_path, raw, n=2, at=1, cpg=b"ISO-8859-15")
+    err = refused(area, admin, db, data, "zones.zip", "undecidable_encoding", column_map=DESCR)
+    assert (err.extra["record"], err.extra["field"], err.extra["codec"], err.extra["cpg"]) == (
+        2, "descr", "iso8859-15", "ISO-8859-15")
+    assert "C1 control" in err.detail and "\\x92" in err.detail and "\x92" not in err.detail
+
+
+@pytest.mark.parametrize(("ldid", "text", "codec"), [
+    (0x26, "Шарлеруа, вокзал", "cp866"), (0x65, "Станция 4G", "cp866"), (0xC9, "Шарлеруа-Юг", "cp1251"),
+    (0xC8, "Náměstí Čechů", "cp1250"), (0xCB, "Σταθμός", "cp1253"), (0x01, "École près", "cp437"),
+    (0x02, "Façade côté gare", "cp850"), (0x57, "Église près du café", "cp1252"),
+    (0x97, "Łódź, Náměstí", "mac_latin2"), (0x98, "Σταθμός", "mac_greek"), (0x04, "Église près", "mac_roman"),
+])
+def test_genuine_text_in_its_ldid_code_page_is_accepted(area, admin, db, tmp_path, ldid, text, codec):
+    # pure Cyrillic or Greek words, Czech with cp1250, Latin in cp437: no sign of mojibake; and
+    # code pages GDAL's iconv does not know by Python's name (mac_latin2, mac_greek) read alike
+    (rep,) = accepted(area, admin, db, _dbf_text(tmp_path, text.encode(codec), ldid=ldid), "zones.zip", 1,
+                      column_map=DESCR)
+    assert rep.properties["description"] == text
+
+
+def test_ldid_naming_no_code_page_is_quoted_as_written(area, admin, db, tmp_path):
+    # trial-a 7: LDID 0xFF was called "language driver byte 0"
+    err = refused(area, admin, db, _dbf_text(tmp_path, _EGLISE, ldid=0xFF), "zones.zip", "undecidable_encoding",
+                  column_map=DESCR)
+    assert err.extra["ldid"] == 255
+    assert "language driver byte 0xFF, which names no code page" in err.detail and "byte 0)" not in err.detail
+    err = refused(area, admin, db, _dbf_text(tmp_path, _EGLISE, ldid=0), "zones.zip", "undecidable_encoding")
+    assert err.extra["ldid"] == 0 and "(no .cpg, language driver byte 0)" in err.detail
+
+
+@pytest.mark.parametrize("label", [b"\xef\xbb\xbfcp1252\r\n", b"\xef\xbb\xbf1252", b" \xef\xbb\xbfANSI 1252 \n",
+                                   b"\r\n1252\r\n"])
+def test_cpg_with_a_byte_order_mark_or_spaces_is_read(area, admin, db, tmp_path, label):
+    # trial-a 8: a .cpg Notepad wrote (UTF-8 BOM + "cp1252" + CRLF) was refused as '���cp1252'
+    (rep,) = accepted(area, admin, db, _dbf_text(tmp_path, _EGLISE, cpg=label, ldid=0), "zones.zip", 1,
+                      column_map=DESCR)
+    assert rep.properties["description"] == "Église près du café"
+
+
+@pytest.mark.parametrize(("label", "codec", "text"), [
+    (b"mac_roman", "mac_roman", "Église près du café"), (b"macroman", "mac_roman", "Château"),
+    (b"mac_greek", "mac_greek", "Σταθμός"), (b"mac_cyrillic", "mac_cyrillic", "Шарлеруа"),
+    (b"cp1125", "cp1125", "Харків"), (b"ptcp154", "ptcp154", "Қазақ"),
+])
+def test_cpg_naming_a_code_page_gdal_knows_otherwise_is_read_with_it(area, admin, db, tmp_path, label, codec, text):
+    # trial-a 8: 'mac_roman' gave unreadable_file "'utf-8' codec can't decode byte 0xc9"
+    (rep,) = accepted(area, admin, db, _dbf_text(tmp_path, text.encode(codec), cpg=label, ldid=0), "zones.zip", 1,
+                      column_map=DESCR)
+    assert rep.properties["description"] == text
+
+
+def test_cpg_bytes_that_are_not_ascii_are_shown_escaped(area, admin, db, tmp_path):
+    err = refused(area, admin, db, _dbf_text(tmp_path, _EGLISE, cpg=b"cp\xe91252"), "zones.zip",
+                  "undecidable_encoding", column_map=DESCR)
+    assert err.extra["cpg"] == "cp\\xe91252" and "\ufffd" not in err.detail and "'cp\\\\xe91252'" in err.detail
 
 
 # =========================================================================== XML encodings and prologs

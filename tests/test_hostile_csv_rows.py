@@ -359,6 +359,25 @@ def test_every_entry_of_a_csv_report_carries_its_row(area, admin, db):
     assert "row" not in body["features"][0]  # a GeoJSON feature has no row: its index says where
 
 
+
+def test_accepted_wkt_rows_carry_their_row_too(area, admin, db):
+    # trial-a 11: accepted rows read from a WKT column had only "index" (refused ones and lat/lon
+    # rows carried "row"); a quoted cell over two lines is one row, a collection's members share it
+    data = ("wkt;description\n"
+            '"POINT (4.444 50.41)";"a\nb"\n'
+            f'"{OPEN}";ouverte\n'
+            '"GEOMETRYCOLLECTION(POINT(4.44 50.41),LINESTRING(4.44 50.41,4.45 50.42))";deux\n'
+            '"POINT Z (4.445 50.41 12)";z\n').encode()
+    expected = [(0, 2, "accepted"), (1, 3, "refused"), (2, 4, "accepted"), (2, 4, "accepted"), (3, 5, "accepted")]
+    for stored in ({"dry_run": "true"}, {"mode": "valid_only"}):
+        response = upload_file(admin, data, "a.csv", network="mobile", **stored)
+        assert response.status_code in (200, 201), response.get_json()
+        assert [(f["index"], f["row"], f["status"]) for f in response.get_json()["features"]] == expected
+    user = db.scalar(select(User).where(User.email == admin.email))
+    outcome = import_file(db, user, data, "a.csv", area=area, limits=Limits(), default_network="mobile",
+                          dry_run=True, raise_rejected=False)
+    assert [(f["index"], f["row"], f["status"]) for f in outcome.features] == expected
+
 # --------------------------------------------------------------------------- through the API
 
 def test_a_refused_row_is_not_stored_and_the_rest_is(area, admin, db):

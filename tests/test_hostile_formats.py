@@ -447,3 +447,60 @@ def test_ten_character_prefixes_are_only_matched_in_dbase_names(area):
     assert match_header("desc", truncated=True) == "description"  # an alias itself
     assert match_header("techno_mob", truncated=True) is None  # begins no alias
     assert match_header("descrip", truncated=True) is None  # too short to be a cut name
+
+
+# =========================================================================== GeoPackage: stale cached count
+
+def _gpkg_rows(tmp_path, points: list[tuple[float, float]], *, cached: int = 1) -> bytes:  # noqa: ANN001
+    """A GeoPackage layer ``zones`` whose rows hold ``points`` (written as stored, bypassing
+    GDAL: NaN and infinite coordinates kept), and whose ``gpkg_ogr_contents.feature_count``
+    says ``cached`` — as a tool writing rows without GDAL's triggers leaves it."""
+    import struct
+
+    path = tmp_path / "stale.gpkg"
+    gdf = gpd.GeoDataFrame({"description": ["p0"], "households_affected": [0]}, geometry=[Point(4.444, 50.41)],
+                           crs=4326)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gdf.to_file(path, driver="GPKG", layer="zones")
+    con = sqlite3.connect(path)
+    for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        con.execute(f'DROP TRIGGER "{trigger}"')
+    con.execute("DELETE FROM zones")
+    for k, (x, y) in enumerate(points):
+        blob = b"GP\x00\x01" + struct.pack("<i", 4326) + b"\x01" + struct.pack("<I2d", 1, x, y)
+        con.execute("INSERT INTO zones (fid, geom, description, households_affected) VALUES (?, ?, ?, ?)",
+                    (k + 1, blob, f"p{k}", k))
+    con.execute("UPDATE gpkg_ogr_contents SET feature_count = ?", (cached,))
+    con.commit()
+    assert con.execute("SELECT feature_count FROM gpkg_ogr_contents").fetchone() == (cached,)
+    con.close()
+    return path.read_bytes()
+
+
+def test_gpkg_rows_past_a_stale_cached_count_are_read(area, admin, db, tmp_path):
+    # trial-a 1: 3 rows, feature_count 1 → "accepted=1", two rows silently lost on save
+    data = _gpkg_rows(tmp_path, [(4.440, 50.41), (4.442, 50.41), (4.444, 50.41)], cached=1)
+    res = read_upload(data, "z.gpkg", area=area)
+    assert [type(r) for r in res] == [ReportInput] * 3
+    assert [(r.source_index, r.properties["description"], r.properties["households_affected"]) for r in res] == [
+        (0, "p0", 0), (1, "p1", 1), (2, "p2", 2)]
+    body, rows = preview_and_save(admin, db, data, "z.gpkg", saved=3)
+    assert (body["accepted"], body["refused"]) == (3, 0)
+    assert [r["wkt"] for r in rows] == ["POINT(4.44 50.41)", "POINT(4.442 50.41)", "POINT(4.444 50.41)"]
+    # a count too high reads the rows there are, no more
+    res = read_upload(_gpkg_rows(tmp_path, [(4.440, 50.41), (4.442, 50.41)], cached=9), "z.gpkg", area=area)
+    assert [r.properties["description"] for r in res] == ["p0", "p1"]
+
+
+def test_gpkg_nan_and_infinite_rows_past_a_stale_count_are_each_refused(area, admin, db, tmp_path):
+    # trial-a 1 (26-nan.gpkg): only the NaN row was reported, the Inf row disappeared
+    data = _gpkg_rows(tmp_path, [(float("nan"), 50.41), (4.44, float("inf")), (4.444, 50.41)], cached=1)
+    res = read_upload(data, "z.gpkg", area=area)
+    assert [type(r) for r in res] == [GeosignalError, GeosignalError, ReportInput]
+    assert [(e.code, e.where, e.extra["index"], e.extra["pointer"], e.extra["layer"]) for e in res[:2]] == [
+        ("non_finite_number", "feature 0", 0, "/geometry/coordinates/0", "zones"),
+        ("non_finite_number", "feature 1", 1, "/geometry/coordinates/1", "zones")]
+    body, _ = preview_and_save(admin, db, data, "z.gpkg", saved=1)
+    assert [(f["status"], (f.get("error") or {}).get("code")) for f in body["features"]] == [
+        ("refused", "non_finite_number"), ("refused", "non_finite_number"), ("accepted", None)]

@@ -367,3 +367,49 @@ def test_gpkg_curves_read_as_segments_are_said(area, tmp_path):
     assert [[w["code"] for w in r.warnings] for r in res] == [[], ["curve_linearised"], ["curve_linearised"]]
     assert (res[1].geometry.geom_type, res[2].geometry.geom_type) == ("LineString", "Polygon")
     assert len(res[1].geometry.coords) > 3  # the arc, not its three control points
+
+
+# =========================================================================== 8. gx:Track, mixed 2D/3D KML positions
+
+_KML_NS = 'xmlns="http://www.opengis.net/kml/2.2"'
+_GX_NS = 'xmlns:gx="http://www.google.com/kml/ext/2.2"'
+TRACK = ("<gx:Track><when>2025-06-03T10:00:00Z</when><when>2025-06-03T10:01:00Z</when><when>2025-06-03T10:02:00Z"
+         "</when><gx:coord>4.44 50.41 0</gx:coord><gx:coord>4.45 50.41 0</gx:coord><gx:coord>4.45 50.42 0</gx:coord>"
+         "</gx:Track>")
+
+
+@pytest.mark.parametrize("root", [f"<kml {_KML_NS} {_GX_NS}>", f"<kml {_GX_NS} {_KML_NS}>",
+                                  f"<kml  {_KML_NS} {_GX_NS}>", f"<kml\n  {_KML_NS}\n  {_GX_NS}>"],
+                         ids=["default-first", "gx-first", "two-spaces", "line-breaks"])
+def test_kml_gx_track_is_read_as_a_line_and_said(area, admin, db, root):
+    # trial-a 9: with xmlns:gx written before xmlns (Google My Tracks), GDAL left the file to its
+    # older KML driver, which drops <gx:Track> silently: "no_features", or the track lost among others
+    data = ('<?xml version="1.0" encoding="UTF-8"?>\n' + root + "<Document>\n" + GOOD + bad(TRACK, "trace")
+            + "</Document></kml>\n").encode()
+    res = read_upload(data, "a.kml", area=area)
+    assert [type(r) for r in res] == [ReportInput] * 2
+    assert [r.geometry.geom_type for r in res] == ["Point", "LineString"]
+    assert list(res[1].geometry.coords) == [(4.44, 50.41), (4.45, 50.41), (4.45, 50.42)]
+    assert res[1].properties["description"] == "trace"
+    assert [(w["code"], w.get("positions"), w.get("mixed")) for w in res[1].warnings] == [
+        ("track_read_as_line", 3, None), ("z_dropped", None, False)]
+    assert "<gx:Track>" in res[1].warnings[0]["detail"] and "<when>" in res[1].warnings[0]["detail"]
+    assert not res[0].warnings
+    preview = upload_file(admin, data, "a.kml", network="mobile", dry_run="true", mode="all").get_json()
+    assert (preview["accepted"], preview["refused"]) == (2, 0)
+    assert [w["code"] for w in preview["features"][1]["warnings"]] == ["track_read_as_line", "z_dropped"]
+
+
+@pytest.mark.parametrize(("geometry", "mixed"), [
+    (f"<Polygon>{outer('4.43,50.405,100 4.44,50.405 4.44,50.412,120 4.43,50.412 4.43,50.405,100')}</Polygon>", True),
+    ("<LineString><coordinates>4.43,50.405 4.44,50.405,12</coordinates></LineString>", True),
+    ("<gx:Track><gx:coord>4.44 50.41</gx:coord><gx:coord>4.45 50.41 7</gx:coord></gx:Track>", True),
+    (f"<Polygon>{outer('4.43,50.405,1 4.44,50.405,1 4.44,50.412,1 4.43,50.412,1 4.43,50.405,1')}</Polygon>", False),
+    ("<LineString><coordinates>4.43,50.405,0 4.44,50.405,12</coordinates></LineString>", False),
+])
+def test_kml_mixed_2d_and_3d_positions_say_mixed(area, geometry, mixed):
+    # trial-a 6: GDAL gives the 2D positions an altitude of 0, so the warning said "mixed": false
+    (rep,) = read_upload(kml(bad(geometry, "z")), "a.kml", area=area)
+    (w,) = [w for w in rep.warnings if w["code"] == "z_dropped"]
+    assert w["mixed"] is mixed
+    assert ("(positions mixed 2D and 3D)" in w["detail"]) is mixed

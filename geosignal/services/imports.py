@@ -41,7 +41,7 @@ from geosignal.models import Report, User
 from geosignal.services import audit
 from geosignal.services.intake import Limits, ReportInput, ServiceArea, read_upload
 from geosignal.services.intake.batch import geometry_keys, home_communes, measures
-from geosignal.services.intake.core import source_where
+from geosignal.services.intake.core import source_row, source_where
 from geosignal.services.intake.properties import network_mismatch
 from geosignal.services.reports import DUPLICATE_WINDOW_S, attribute_key
 from geosignal.vocab import NETWORKS
@@ -152,8 +152,9 @@ class ImportOutcome:
             else:
                 properties = _properties(item, r, self.commune_names[r.nis], self.created_at)
             entry: dict[str, Any] = {"index": r.index}
-            if isinstance(item.locate, int):  # a CSV row, as a spreadsheet numbers it
-                entry["row"] = item.locate
+            row = source_row(item)
+            if row is not None:  # a CSV row (lat/lon or WKT), as a spreadsheet numbers it
+                entry["row"] = row
             entry.update({"status": "accepted", "geometry": _geojson(item.geometry), "properties": properties,
                           "warnings": warnings})
             if self.stored:
@@ -222,7 +223,8 @@ class ImportOutcome:
                     props = cache[key] = template.replace(_NIS_TEXT, nis_json).replace(_NAME_TEXT, name_json)
                 warnings = json.dumps(item.warnings, ensure_ascii=False) if item.warnings else "[]"
                 report_id = f', "report_id": "{r.report_id}"' if self.stored else ""
-                row = f', "row": {item.locate}' if isinstance(item.locate, int) else ""
+                row = source_row(item)
+                row = f', "row": {row}' if row is not None else ""
                 yield (f'{sep}{{"index": {r.index}{row}, "status": "accepted", "geometry": {next(geometries)}, '
                        f'"properties": {props}, "warnings": {warnings}{report_id}{tail}')
                 sep = ", "

@@ -34,12 +34,22 @@ Decisions (each a coded refusal of the whole file, naming the member or the plac
   as ASCII; otherwise 422 ``undecidable_encoding`` naming the ``.dbf``. A ``.cpg`` naming no
   dBase code page (only ASCII-compatible single-byte code pages, UTF-8 and the CJK multibyte
   ones are; not UTF-16, EBCDIC nor Python's ``rot13``/``base64``…) or holding junk → 422
-  ``undecidable_encoding`` naming the ``.dbf`` and the label (``cpg``). Text that is not valid
-  in the declared encoding, that a single-byte declaration would turn into mojibake (the bytes
-  read as UTF-8, even with a character cut by the field width), or a field holding a NUL byte
-  followed by more text (GDAL would cut it there) → 422 ``unreadable_file`` naming the member,
-  record and field. ``ISO-8859-1``/``latin-1`` and LDID 0x57 ("ANSI") are read as
-  Windows-1252, as browsers do.
+  ``undecidable_encoding`` naming the ``.dbf`` and the label (``cpg``; a UTF-8 byte-order mark
+  and spaces around it are no part of it, bytes that are not ASCII are shown escaped). Text
+  that is not valid in the declared encoding, that a single-byte declaration would turn into
+  mojibake of UTF-8 (the bytes read as UTF-8, even with a character cut by the field width), or
+  a field holding a NUL byte followed by more text (GDAL would cut it there) → 422
+  ``unreadable_file`` naming the member, record and field. Text that a single-byte code page
+  (``.cpg`` or LDID) decodes into signs of mojibake — C1 control characters, box-drawing or
+  block characters (U+2500–U+259F: cp437/cp850/cp866 read Windows-1252 "É" as "╔"), a word
+  mixing Latin letters with Greek or Cyrillic ones ("prΦs", "prшs") — → 422
+  ``undecidable_encoding`` naming the member, record, field, ``codec`` and the declaration
+  (``ldid`` or ``cpg``): the declaration is wrong and the right one cannot be guessed. Pure
+  Cyrillic or Greek words, Czech in cp1250… are read. ``ISO-8859-1``/``latin-1`` and LDID 0x57
+  ("ANSI") are read as Windows-1252, as browsers do. A single-byte code page is applied by
+  geosignal itself (GDAL reads the bytes as ISO-8859-1, each value then decoded with Python's
+  codec): GDAL's iconv does not know every code page by Python's name (``mac_roman``,
+  ``mac_greek``…).
 * **Geometries shapely will not build** (an unclosed ring, a one-point line) are decoded from
   their WKB as written (:func:`wkb_geojson`) so that the checks refuse that feature alone.
 """
@@ -463,6 +473,12 @@ class XmlFeature:
     positions: int = 0
     first_time: str | None = None
     last_time: str | None = None
+    #: KML: how many of its ``positions`` carry an altitude (``lon,lat,alt``; GDAL gives the
+    #: others 0, so that the positions read can no longer tell a mix of 2D and 3D)
+    altitudes: int = 0
+    #: KML: whether it holds a ``gx:Track`` or ``gx:MultiTrack`` (read as a line through its
+    #: ``<gx:coord>``)
+    track: bool = False
 
     @property
     def observed(self) -> str | None:
@@ -598,6 +614,8 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             elif local == "MultiGeometry" and holder == "MultiGeometry":
                 self._fault("unsupported_geometry_type", "has a <MultiGeometry> inside a <MultiGeometry>: collections "
                             "cannot be nested. List all its geometries in the outer <MultiGeometry>.")
+            elif local in ("Track", "MultiTrack"):
+                self._feature.track = True
             elif local == "Model":
                 self._fault("unsupported_geometry_type", "has a 3D <Model>, which cannot be a report: give a <Point>, "
                             "a <LineString> or a <Polygon>.")
@@ -723,6 +741,10 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             problem = _coordinates_problem(text, self._coords_at)
             if problem is None:
                 owner = self._parts[-1][0] if self._parts else None
+                if self._feature is not None:
+                    tuples = text.split()
+                    self._feature.positions += len(tuples)
+                    self._feature.altitudes += sum(1 for t in tuples if t.count(",") == 2)
                 if owner == "Point" and len(text.split()) > 1:
                     self._fault("invalid_geometry", f"has a <Point> whose <coordinates> hold {len(text.split())} "
                                 "positions: only the first would be read. For several points use a <MultiGeometry> "
@@ -737,6 +759,9 @@ class _XmlScan(xml.sax.handler.ContentHandler):
                             "inside a position), positions separated by spaces.", at, value=bad)
             return
         values = text.split()
+        if self._feature is not None:
+            self._feature.positions += 1
+            self._feature.altitudes += len(values) == 3
         if not 2 <= len(values) <= 3 or not all(_NUMBER.fullmatch(v) and math.isfinite(float(v)) for v in values):
             self._fault("invalid_coordinate", f"has the position {text.strip()[:100]!r} in a <gx:coord>: each must be "
                         "lon lat or lon lat altitude (finite numbers with a decimal point, separated by spaces).",
@@ -856,6 +881,8 @@ _START_TAG = re.compile(rb"""<[^\s/>]+((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*')
 _ATTRIBUTE = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
 
 
+#: The namespace of KML 2.2, given to a ``<kml>`` root that declares none of its own.
+KML_NAMESPACE = "http://www.opengis.net/kml/2.2"
 #: The field each placemark carries to GDAL (:func:`xml_for_gdal`): its rank in the document.
 PLACEMARK_FIELD = "geosignal_placemark"
 _PLACEMARK_TAG = b'<Data name="' + PLACEMARK_FIELD.encode() + b'"><value>%d</value></Data>'
@@ -950,6 +977,16 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
             if uri is not None and "xmlns" not in attrs:
                 end_of_name = at + 1 + len(name.encode("utf-8"))
                 edits.append((end_of_name, end_of_name, b" xmlns=" + quoteattr(uri).encode("utf-8")))
+        if state["depth"] == 1 and name == "kml" and attrs and not data.startswith(b"<kml xmlns=", at):
+            # GDAL's LIBKML driver takes a document only if it starts '<kml>' or '<kml xmlns=': any
+            # other order or spacing of the root's attributes left it to the older KML driver,
+            # which reads no <gx:Track> (dropped silently) and names the fields otherwise
+            tag = _START_TAG.match(data, at)
+            if tag is not None:
+                others = b"".join(a.group(0) for a in _ATTRIBUTE.finditer(data, tag.start(1), tag.end(1))
+                                  if a.group(1) != b"xmlns")
+                uri = attrs.get("xmlns") or KML_NAMESPACE
+                edits.append((at, tag.end(1), b"<kml xmlns=" + quoteattr(uri).encode("utf-8") + others))
         if state["prefix"] and name.startswith(state["prefix"]):
             edits.append((at + 1, at + 1 + len(state["prefix"].encode("utf-8")), b""))
         local = local_name(name)
@@ -1374,7 +1411,9 @@ def dbf_encoding(dbf: bytes, cpg: bytes | None, member: str) -> tuple[str, str]:
     names_high = any(b >= 0x80 for name in layout.names for b in name)
     high_rows = np.flatnonzero((text >= 0x80).any(axis=1)) if text.size else np.zeros(0, dtype=np.intp)
     if cpg is not None:
-        label = cpg.decode("ascii", errors="replace").strip()
+        # a UTF-8 byte-order mark (Notepad writes one) and spaces or line ends around the label
+        # are no part of it; other bytes that are not ASCII are shown escaped, never garbled
+        label = cpg.strip().removeprefix(codecs.BOM_UTF8).decode("ascii", errors="backslashreplace").strip()
         shown = label if len(label) <= 64 else label[:63] + "…"
         codec = cpg_codec(label)
         if codec is None:
@@ -1387,8 +1426,10 @@ def dbf_encoding(dbf: bytes, cpg: bytes | None, member: str) -> tuple[str, str]:
     elif not len(high_rows) and not names_high:
         return "ascii", "ascii"
     else:
+        said = ("language driver byte 0" if layout.ldid == 0 else
+                f"language driver byte 0x{layout.ldid:02X}, which names no code page geosignal knows")
         raise GeosignalError("undecidable_encoding", f"The text of {member!r} is not plain ASCII and nothing says "
-                             "its encoding (no .cpg, language driver byte 0): add a .cpg file naming it "
+                             f"its encoding (no .cpg, {said}): add a .cpg file naming it "
                              "(e.g. UTF-8 or 1252).", member=member, ldid=layout.ldid)
     if not len(high_rows):
         return codec, source
@@ -1410,7 +1451,66 @@ def dbf_encoding(dbf: bytes, cpg: bytes | None, member: str) -> tuple[str, str]:
         raise GeosignalError("unreadable_file", f"The text of {member!r} is UTF-8 but its {source} declares "
                              f"{codec}: it would read as mojibake (first at record {row}, field {field_name!r}). "
                              "Declare UTF-8 in a .cpg file.", member=member, record=row, field=field_name)
+    if is_single_byte(codec):
+        found = _mojibake(high_rows, blocks, codec)
+        if found is not None:
+            row, field_name, sample, sign = found
+            said = f"language driver byte 0x{layout.ldid:02X}" if source == "ldid" else f".cpg ({shown!r})"
+            declared = {"ldid": layout.ldid} if source == "ldid" else {"cpg": shown}
+            raise GeosignalError("undecidable_encoding", f"Record {row}, field {field_name!r} of {member!r} reads as "
+                                 f"mojibake in {codec}, as its {said} declares: {sample!r} ({sign}). The text's "
+                                 "encoding cannot be decided: add a .cpg file naming the right one (e.g. 1252 or "
+                                 "UTF-8).", member=member, record=row, field=field_name, codec=codec, **declared)
     return codec, source
+
+
+def is_single_byte(codec: str) -> bool:
+    """Whether ``codec`` (a dBase code page, as :func:`dbf_encoding` returns it) reads one
+    character per byte: every one but ASCII, UTF-8 and the CJK multibyte code pages."""
+    name = codecs.lookup(codec).name
+    return name != "ascii" and name not in _MULTIBYTE and name not in _DBASE_MULTIBYTE
+
+
+_LATIN = r"A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
+_GREEK_CYRILLIC = r"\u0370-\u03ff\u1f00-\u1fff\u0400-\u052f"
+_LETTERS = r"[^\W\d_]*"
+#: Signs that a single-byte code page turned text into mojibake: C1 control characters, box
+#: drawing and block elements (cp437/cp850/cp866 read "É" as "╔"), and a word mixing Latin
+#: letters with Greek or Cyrillic ones (cp437 reads "près" as "prΦs", cp866 as "prшs").
+_MOJIBAKE_SIGNS = (
+    (re.compile(r"[\u0080-\u009f]"), "C1 control characters"),
+    (re.compile(r"[\u2500-\u259f]"), "box-drawing or block characters"),
+    (re.compile(f"{_LETTERS}(?:[{_LATIN}]{_LETTERS}[{_GREEK_CYRILLIC}]|[{_GREEK_CYRILLIC}]{_LETTERS}[{_LATIN}])"),
+     "a word mixing Latin letters with Greek or Cyrillic ones"),
+)
+#: Any character that may be such a sign (a first pass over a whole field).
+_MOJIBAKE_SUSPECT = re.compile(rf"[\u0080-\u009f\u2500-\u259f{_GREEK_CYRILLIC}]")
+
+
+def _mojibake(rows: np.ndarray, blocks: list, codec: str) -> tuple[int, str, str, str] | None:
+    """The first text (record 1-based, field, the text, the sign) among ``rows`` (the records
+    whose text is not ASCII; ``blocks`` their fields' bytes, as :func:`dbf_encoding` builds
+    them) that shows signs of mojibake (:data:`_MOJIBAKE_SIGNS`) once decoded with the
+    single-byte ``codec`` (one character per byte), else None. Each field is searched as a
+    whole, its cells one per line (never glued into one word)."""
+    found: list[tuple[int, int, str, str]] = []
+    for rank, (field_name, _, length, block) in enumerate(blocks):
+        text = block.decode(codec, errors="replace")
+        if not length or not _MOJIBAKE_SUSPECT.search(text):
+            continue
+        cells = "\n".join(text[k:k + length] for k in range(0, len(text), length))
+        for pattern, sign in _MOJIBAKE_SIGNS:
+            match = pattern.search(cells)
+            if match is not None:
+                k = match.start() // (length + 1)
+                found.append((int(rows[k]), rank, field_name, sign))
+    if not found:
+        return None
+    row, rank, field_name, sign = min(found, key=lambda f: (f[0], f[1]))
+    k = int(np.searchsorted(rows, row))
+    length = blocks[rank][2]
+    cell = blocks[rank][3][k * length:(k + 1) * length].decode(codec, errors="replace").rstrip(" \x00")
+    return row + 1, field_name, cell if len(cell) <= 60 else cell[:59] + "…", sign
 
 
 _MULTIBYTE = {"utf-8", "utf-16", "utf-32", "cp932", "cp936", "gbk", "cp949", "cp950", "big5", "shift_jis",
@@ -1632,31 +1732,32 @@ class UndecodableText(bytes):
         return f"UndecodableText({bytes(self)[:40]!r})"
 
 
-def _utf8_or_marker(raw: bytes) -> str | UndecodableText:
+def _utf8_or_marker(raw: bytes, codec: str = "utf-8") -> str | UndecodableText:
     try:
-        return raw.decode("utf-8")
+        return raw.decode(codec)
     except UnicodeDecodeError:
         return UndecodableText(raw)
 
 
-def recode_latin1(frame, geometry: str | None):  # noqa: ANN001, ANN201 - a (Geo)DataFrame
+def recode_latin1(frame, geometry: str | None, codec: str = "utf-8"):  # noqa: ANN001, ANN201 - a (Geo)DataFrame
     """Undo a read done with ``encoding="latin-1"`` (done when GDAL's text is not all valid
-    UTF-8): every text value and column name is turned back into its bytes and decoded as
-    UTF-8, the values that are not valid UTF-8 becoming :class:`UndecodableText`. Returns the
-    frame (changed in place; columns renamed)."""
+    UTF-8, and for a Shapefile in a single-byte code page): every text value and column name is
+    turned back into its bytes and decoded as ``codec``, the values that are not valid in it
+    becoming :class:`UndecodableText`. Returns the frame (changed in place; columns renamed)."""
     import pandas as pd
 
     for column in [c for c in frame.columns if c != geometry]:
         if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype):
-            frame[column] = pd.Series([(_utf8_or_marker(v.encode("latin-1")) if isinstance(v, str) else v)
+            frame[column] = pd.Series([(_utf8_or_marker(v.encode("latin-1"), codec) if isinstance(v, str) else v)
                                        for v in frame[column]], index=frame.index, dtype=object)
-    return frame.rename(columns={c: recode_latin1_name(c) for c in frame.columns if isinstance(c, str) and c != geometry})
+    return frame.rename(columns={c: recode_latin1_name(c, codec) for c in frame.columns
+                                 if isinstance(c, str) and c != geometry})
 
 
-def recode_latin1_name(name: str) -> str:
-    """A name read with ``encoding="latin-1"`` decoded back as UTF-8 (as :func:`recode_latin1`
-    renames the columns)."""
-    return name.encode("latin-1").decode("utf-8", errors="replace")
+def recode_latin1_name(name: str, codec: str = "utf-8") -> str:
+    """A name read with ``encoding="latin-1"`` decoded back as ``codec`` (as
+    :func:`recode_latin1` renames the columns)."""
+    return name.encode("latin-1").decode(codec, errors="replace")
 
 
 @contextmanager
@@ -1675,6 +1776,29 @@ def _gpkg_sqlite(data: bytes, table: str) -> Iterator[sqlite3.Connection]:
     except (sqlite3.Error, OverflowError, ValueError) as exc:
         raise GeosignalError("unreadable_file", f"The values of layer {table!r} cannot be read as stored "
                              f"({_short(exc)}).", layer=table) from None
+    finally:
+        con.close()
+
+
+def gpkg_recounted(data: bytes) -> bytes:
+    """A private copy of the GeoPackage ``data`` without its cached feature counts (the table
+    ``gpkg_ogr_contents`` dropped), so that GDAL counts the rows of each table itself: GDAL
+    sizes its read by the cached ``feature_count`` and silently stops there, and a tool that
+    writes rows without GDAL's triggers leaves that count stale (3 rows, count 1: two rows
+    lost). Dropping the table fires no trigger. Returns ``data`` itself when it holds no such
+    table or SQLite cannot read it (GDAL then says what it cannot read)."""
+    image = bytearray(data)
+    if len(image) > 19 and image[18:20] == b"\x02\x02":  # WAL: an in-memory copy reads as rollback journal
+        image[18:20] = b"\x01\x01"
+    con = sqlite3.connect(":memory:")
+    try:
+        con.deserialize(bytes(image))
+        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_ogr_contents'").fetchone() is None:
+            return data
+        con.execute("DROP TABLE gpkg_ogr_contents")
+        return con.serialize()
+    except (sqlite3.Error, OverflowError, ValueError, MemoryError):
+        return data
     finally:
         con.close()
 
@@ -1752,6 +1876,8 @@ __all__ = [
     "shp_misplaced_holes",
     "GpkgLayer",
     "gpkg_layer",
+    "gpkg_recounted",
+    "is_single_byte",
     "gpkg_geometry",
     "gpkg_geometry_blob",
     "gpkg_geometry_heads",

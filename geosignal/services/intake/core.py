@@ -535,6 +535,22 @@ def source_where(report: ReportInput, index: int) -> str:
     return f"feature {index}"
 
 
+_ROW_WHERE = re.compile(r"row (\d+)")
+
+
+def source_row(report: ReportInput) -> int | None:
+    """The CSV row an accepted report was read from, as a spreadsheet numbers it (header = 1),
+    whichever way its reader placed it (a lat/lon row by its number, a WKT row as ``row n``);
+    None for the other formats."""
+    locate = report.locate
+    if isinstance(locate, int):
+        return locate
+    if isinstance(locate, tuple) and locate[0]:
+        found = _ROW_WHERE.fullmatch(locate[0])
+        return int(found.group(1)) if found else None
+    return None
+
+
 def with_problems(err: GeosignalError, problems: list[dict]) -> GeosignalError:
     """Give a refused feature's error the list of every fault of the feature: ``errors`` =
     the refusal itself, then each attribute that was refused (``code``, ``detail``, ``name``,
@@ -572,7 +588,7 @@ def prepare_report(
         raise GeosignalError("too_many_vertices", f"The geometry has {w.count} vertices; the limit is "
                              f"{limits.max_vertices}. Simplify it.", where=gptr or "/", value=w.count,
                              limit=limits.max_vertices)
-    if max(w.dims) > 2:
+    if max(w.dims) > 2 and not any(x.get("code") == "z_dropped" for x in warnings):  # the reader knew better
         mixed = len(w.dims) > 1
         warnings.append({"code": "z_dropped", "detail": ("Third and further ordinates (Z, M) were dropped"
                          + (" (positions mixed 2D and 3D)" if mixed else "") + "; reports are 2D."),

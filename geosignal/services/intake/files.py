@@ -14,7 +14,14 @@
   dBase code page, mojibake or a NUL inside a field. An empty file is ``no_features``.
 * GeoJSON files go through the strict JSON path (NaN etc. caught with their pointer).
 * KML/KMZ: every layer (folder) is read; a MultiGeometry stays one report (a mixed one is a
-  GeometryCollection and is split, as everywhere); Z dropped; ExtendedData attributes kept;
+  GeometryCollection and is split, as everywhere); Z dropped (``z_dropped``, ``mixed`` true when
+  the file mixes ``lon,lat`` and ``lon,lat,alt`` positions: GDAL gives the 2D ones an altitude
+  of 0, so the mix is counted in the file); a ``<gx:Track>`` (or ``<gx:MultiTrack>``) is read as
+  a line through its ``<gx:coord>`` positions, with a ``track_read_as_line`` warning (the times
+  of its points are not read). The root ``<kml …>`` reaches GDAL as ``<kml xmlns="…" …>``:
+  GDAL's LIBKML driver takes only that form, any other order or spacing of the root's
+  attributes left the file to the older KML driver, which drops tracks silently. ExtendedData
+  attributes kept;
   the description, HTML in KML, is read as its text (:func:`~.containers.html_text`: ``<br>``
   and blocks break lines, tags taken off, entities decoded). A placemark's ``Name`` becomes the
   description when it has none. A document in an ASCII-compatible encoding its declaration
@@ -38,7 +45,10 @@
   GDAL reads but shapely cannot build (an unclosed ring) refuses that feature only, with the
   GeoJSON path's codes.
 * GeoPackage: every feature layer is read, attribute-only tables ignored; a ``layers_read``
-  warning names both when there is more than one. No feature layer → ``no_features``. A
+  warning names both when there is more than one. Every row of a table is read, whatever
+  ``gpkg_ogr_contents.feature_count`` caches (GDAL stops at that count, which a tool writing
+  rows without GDAL's triggers leaves stale: GDAL reads a private copy without that table,
+  :func:`~.containers.gpkg_recounted`). No feature layer → ``no_features``. A
   geometry blob GDAL reads as nothing is decoded as stored: damaged → ``unreadable_file``, a
   LinearRing or a curve → ``unsupported_geometry_type`` (``empty_geometry`` only when it is
   NULL or flagged empty), that feature only. Measures (M) dropped, even where the layer does
@@ -148,9 +158,11 @@ from .containers import (
     gpkg_geometry_blob,
     gpkg_geometry_heads,
     gpkg_layer,
+    gpkg_recounted,
     gpkg_stored_values,
     html_text,
     is_junk_member,
+    is_single_byte,
     open_zip,
     read_archive,
     recode_latin1,
@@ -1266,6 +1278,8 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
                             fix_points=any(f.problem is not None and f.problem.code == "invalid_coordinate"
                                            for f in written),
                             field_names=field_names if fmt == "kml" else None)
+    elif fmt == "gpkg":  # GDAL would stop at the cached feature_count: every row must be read
+        data = gpkg_recounted(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # e.g. "GPKG … non conformant file extension"
         _read_ogr_layers(pyogrio, data, fmt, area=area, limits=limits, caller_epsg=caller_epsg, repair=repair,
@@ -1379,7 +1393,12 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
     ignored: dict[str, None] = {}  # the attribute columns read for nothing, in every layer
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
         enc = {"encoding": encodings[layer]} if layer in encodings else {}
-        recode = False  # text that is not UTF-8: read as Latin-1, then each value decoded alone
+        # the codec each text value is decoded with after a read as Latin-1 (byte n → U+00nn):
+        # UTF-8 when GDAL finds text that is not UTF-8; a single-byte dBase code page always,
+        # whatever GDAL's iconv knows of it ('mac_roman' is 'MACINTOSH' there, 'mac-greek' nothing)
+        recode: str | None = None
+        if layer in encodings and is_single_byte(encodings[layer]):
+            recode, enc = encodings[layer], {"encoding": "ISO-8859-1"}
         while True:
             raw_geometries: dict[int, bytes] = {}  # feature → WKB shapely could not build
             numeric: list[str] = []  # GeoPackage numbers: read as SQLite stores them, not through GDAL's types
@@ -1394,12 +1413,12 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     only = {"columns": [f for f in info["fields"] if f not in numeric]} if numeric else {}
                     declared = gpkg_layer(data, info.get("layer_name") or layer)
                     untyped = [c for c in declared.columns if c not in (info["fid_column"], declared.geometry_column)
-                               and c not in {recode_latin1_name(f) if recode else str(f) for f in info["fields"]}]
+                               and c not in {recode_latin1_name(f, recode) if recode else str(f) for f in info["fields"]}]
                 df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc, **by_fid, **only,
                                             **_AS_WRITTEN)
             except Exception as exc:  # noqa: BLE001
                 if isinstance(exc, UnicodeDecodeError) and not recode and not enc:
-                    recode, enc = True, {"encoding": "latin-1"}
+                    recode, enc = "utf-8", {"encoding": "latin-1"}
                     continue
                 try:
                     attributes = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, read_geometry=False,
@@ -1413,7 +1432,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     if recode or enc:
                         raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: "
                                              f"{_gdal_message(exc)}.", layer=layer) from None
-                    recode, enc = True, {"encoding": "latin-1"}
+                    recode, enc = "utf-8", {"encoding": "latin-1"}
                     continue
                 except Exception:  # noqa: BLE001
                     raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: {_gdal_message(exc)}.",
@@ -1428,7 +1447,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                                     "detail": f"Layer {layer!r} has no geometry; it was not read."})
             continue
         if recode:
-            df = recode_latin1(df, df.geometry.name)
+            df = recode_latin1(df, df.geometry.name, recode)
         if field_names:  # KML data fields named as in the file ("Réseau", not GDAL's "R__seau")
             df = df.rename(columns=field_names)
         if fmt == "kml" and "description" in df.columns:  # KML's description is HTML: its text is kept
@@ -1454,13 +1473,13 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         stored: dict[str, dict[int, object]] = {}
         if numeric or untyped:  # GDAL would convert them to the declared type (32 or 16 bits, '2,500' → 2,
             # 12.7 → 12), or leave them out (a type GeoPackage does not define)
-            names = {f: recode_latin1_name(f) if recode else str(f) for f in info["fields"]}
+            names = {f: recode_latin1_name(f, recode) if recode else str(f) for f in info["fields"]}
             stored = gpkg_stored_values(data, info.get("layer_name") or layer, info["fid_column"],
                                         [names[f] for f in numeric] + untyped)
             columns = [names[f] for f in info["fields"] if names[f] in stored or names[f] in columns] + untyped
         written = dbf_numbers.get(layer)
         if written is not None:  # dBase numbers as written: GDAL's atoi reads 'nan' as 0, '1.000' as 1
-            fields = list(info["fields"])
+            fields = [recode_latin1_name(f, recode) if recode else str(f) for f in info["fields"]]
             stored = {str(fields[k]): dict(enumerate(values)) for k, values in written.numbers.items()
                       if k < len(fields) and fields[k] in columns}
         name_col = next((c for c in columns if c.lower() == "name"), None)
@@ -1532,7 +1551,16 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     raise source.problem
                 if blob_fault is not None:
                     raise blob_fault
-                if source is not None and source.elevations:
+                if source is not None and fmt == "kml" and 0 < source.altitudes < source.positions:
+                    # GDAL gave the 2D positions an altitude of 0: the mix is known from the file only
+                    problems.append({"code": "z_dropped", "detail": "Third and further ordinates (Z, M) were dropped "
+                                     "(positions mixed 2D and 3D); reports are 2D.", "mixed": True})
+                if source is not None and fmt == "kml" and source.track:
+                    problems.append({"code": "track_read_as_line", "positions": source.positions,
+                                     "detail": f"The <gx:Track> was read as a line through its {source.positions} "
+                                               "position(s) (<gx:coord>); the times of its points (<when>) were "
+                                               "not read."})
+                if source is not None and fmt == "gpx" and source.elevations:
                     problems.append({"code": "z_dropped", "detail": "The elevations (<ele>) were dropped"
                                      + (" (positions mixed with and without <ele>)"
                                         if source.elevations < source.positions else "") + "; reports are 2D.",
