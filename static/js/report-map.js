@@ -308,17 +308,32 @@
   });
   // live measure while drawing or editing: the vertices placed so far
   var drawingType = null;
-  map.on("draw:drawstart", function (e) { drawingType = e.layerType; });
-  map.on("draw:drawstop", function () { drawingType = null; });
+  // on a touch screen Leaflet.draw's hint follows no pointer (it sat under the page's header):
+  // what to do is said in the measure line at the top of the map instead (the same text)
+  var touch = L.Browser.touch && !L.Browser.pointer || window.matchMedia("(pointer: coarse)").matches;
+  map.on("draw:drawstart", function (e) {
+    drawingType = e.layerType;
+    var handler = L.drawLocal && L.drawLocal.draw.handlers[e.layerType];
+    if (touch && measure && handler && handler.tooltip) { measure.textContent = handler.tooltip.start; }
+  });
+  map.on("draw:drawstop", function () {
+    drawingType = null;
+    if (touch && measure) { measure.textContent = drawn ? measureText(describe(drawn)) : ""; }
+  });
   map.on("draw:drawvertex", function (e) {
     var latlngs = [];
     e.layers.eachLayer(function (m) { latlngs.push(m.getLatLng()); });
-    if (latlngs.length < 2) { return; }
     var zone = drawingType === "polygon";
-    var shape = zone && latlngs.length >= 3
-      ? describe(L.polygon(latlngs)) : describe(L.polyline(latlngs));
-    if (!zone) { shape.kind = "line"; }
-    showFeedback(shape);
+    if (latlngs.length >= 2) {
+      var shape = zone && latlngs.length >= 3
+        ? describe(L.polygon(latlngs)) : describe(L.polyline(latlngs));
+      if (!zone) { shape.kind = "line"; }
+      showFeedback(shape);
+    }
+    // (touch) the next step, as Leaflet.draw's hint would have said it
+    var handler = touch && measure && L.drawLocal && L.drawLocal.draw.handlers[drawingType];
+    var hint = handler && handler.tooltip && (latlngs.length >= (zone ? 3 : 2) ? handler.tooltip.end : handler.tooltip.cont);
+    if (hint) { measure.textContent = (latlngs.length >= 2 ? measure.textContent + " — " : "") + hint; }
   });
   ["draw:editvertex", "draw:editmove", "draw:editresize"].forEach(function (name) {
     map.on(name, function (e) {
