@@ -1,5 +1,6 @@
 """Hostile CSV uploads: columns that mean the same thing (``duplicate_header``), quotes left
-open whatever ends the lines (``unterminated_quote``), over-long header cells
+open whatever ends the lines (``unterminated_quote``), text after a closing quote
+(``malformed_quote``), over-long header cells
 (``field_too_long``), rows with several faults (every one reported) and text in UTF-16/UTF-32
 (Excel's "Unicode text").
 
@@ -186,6 +187,26 @@ def test_closed_quotes_at_the_end_are_fine(area, admin, db):
                            (b'lat;lon;description\n50.4108;4.4440;ab"c', 'ab"c')):
         (rep,) = accepted(area, admin, db, data, 1)
         assert rep.properties["description"] == expected
+
+
+@pytest.mark.parametrize(("data", "row", "column", "number", "value"), [
+    (b'lat,lon,description\n50.41,4.44,ab"cd\n50.42,4.45,"x"y\n', "row 3", "description", 3, '"x"y'),
+    (b'lat;lon;description\n50.41;4.44;"a"b"c"\n', "row 2", "description", 3, '"a"b"c"'),
+    (b'lat;lon;description\r\n50.41;4.44;ok\r\n"50.42"4;4.45;b\r\n', "row 3", "lat", 1, '"50.42"4'),
+    # counted as a spreadsheet counts rows: the quoted line end is inside row 2
+    (b'lat;lon;description\n50.41;4.44;"a\nb"\n50.41;4.44;"a ""b"""\n50.4;4.4;"x" \n', "row 4", "description",
+     3, '"x" '),
+    (b'lat;lon;description\r50.41;4.44;"y"z;\r', "row 2", "description", 3, '"y"z'),     # lone CR
+    (b'lat;lon;"desc"x\n50.41;4.44;a\n', "row 1", "column 3", 3, '"desc"x'),             # the header itself
+    # a backslash is no escape in CSV: the quote after it closes the field
+    (b'lat,lon,description\n50.43,4.46,"</b>\'\\"-alert(1)-\\""\n', "row 2", "description", 3,
+     '"</b>\'\\"-alert(1)-\\""'),
+])
+def test_text_after_a_closing_quote_is_refused_not_merged(area, admin, db, data, row, column, number, value):
+    # the csv module would read "x"y as xy and "a"b"c" as ab"c": the cell's meaning changes silently
+    problem = refused(area, admin, db, data, "malformed_quote", where=row, column=column, column_number=number,
+                      value=value)
+    assert problem["status"] == 422 and f"row {row.split()[1]}" in problem["detail"]
 
 
 # =========================================================================== F10: every fault of a row

@@ -75,7 +75,9 @@
   and Windows-1252 rows refused, naming the first row not UTF-8); lines ending in LF,
   CRLF or a lone CR; separator ``;``, ``,``, tab or ``|`` (most frequent in the header line); two
   columns standing for the same property or coordinate are refused (``duplicate_header``)
-  unless ``column_map`` says which to read; decimal point or
+  unless ``column_map`` says which to read; a quote never closed (``unterminated_quote``) or
+  text after a quoted field's closing quote (``malformed_quote``: ``"x"y`` is not read ``xy``)
+  refuses the file, naming row and column; decimal point or
   comma; day-first dates; coordinates from ``lon``/``lat``, ``x``/``y`` (in ``crs``) or a WKT
   column, headers recognised in French, Dutch and English (see
   :data:`~geosignal.services.intake.properties.HEADER_ALIASES` / ``COORD_ALIASES``) or named by
@@ -782,7 +784,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     batch). File-level structure faults raise 422 naming row and column: ``duplicate_header``
     (a name given twice, or two columns standing for the same property or coordinate: see
     :func:`_column_keys`), ``unterminated_quote`` (whatever ends the lines: LF, CRLF or a lone
-    CR, and at the end of the file), ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, header
+    CR, and at the end of the file), ``malformed_quote`` (text after a quoted field's closing
+    quote: :func:`_check_quoting`), ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, header
     included, or ``limits.max_vertices × 50`` characters in a WKT column). Text is decoded by
     :func:`_decode` (UTF-8, UTF-16, UTF-32, Windows-1252); Excel's ``sep=;`` first line names the
     separator and is not a row. A row with a value beyond the named columns (an unquoted
@@ -801,12 +804,14 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     first = text if end < 0 else text[:end]
     delim = directive.group(1) if directive else _delimiter(first)
     result.delimiter = delim
-    reader = csv.reader(_lines(text, sep), delimiter=delim)
+    # strict: a quoted field must end at its closing quote ("x"y would otherwise be read xy)
+    reader = csv.reader(_lines(text, sep), delimiter=delim, strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise GeosignalError("no_features", "The CSV file is empty.") from None
     except csv.Error as exc:
+        _check_quoting(text, 1, delim, [], sep, row=1)
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read: {exc}.") from None
     if end < 0 or end == len(text) - 1 or any("\n" in h or "\r" in h for h in header):
         _check_quotes(text, 1, delim, [], sep)  # a quote left open in the header, or the header is all
@@ -970,6 +975,9 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                         err.extra["errors"][0]["column"] = err.extra["column"]
                 result.append(err)
     except csv.Error as exc:
+        # the record that failed starts on the line after the last one read: a quote left open
+        # or text after a closing quote is named there (row and column)
+        _check_quoting(text, last_line + 1, delim, header, sep, row=row + 1)
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read at row {row + 1} (line "
                              f"{reader.line_num} of the file): {exc}.", where=f"row {row + 1}") from None
     # A quote left open swallows the rest of the file into the last record, whatever ends the
@@ -1085,6 +1093,65 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep
                     continue
                 pos = close + 1
                 break
+        elif ch == '"':
+            pos = j + 1
+        elif ch == delim:
+            column += 1
+            field_start = pos = j + 1
+        else:
+            line += 1
+            column = 0
+            field_start = pos = j + 1
+
+
+def _check_quoting(text: str, start_line: int, delim: str, header: list[str], sep: str = "\n", *,
+                   row: int) -> None:
+    """Name the quoting fault that stopped the csv module (read with ``strict=True``) in the
+    record starting on line ``start_line`` (1-based; ``row``: its spreadsheet row): a quote
+    never closed (``unterminated_quote``, :func:`_check_quotes`), or text after a quoted
+    field's closing quote (``malformed_quote``, 422, ``where`` = ``row n``, ``column``,
+    ``column_number``, ``value`` the field as written, cut to 60 characters). ``"x"y`` and
+    ``"a"b"c"`` would otherwise be read ``xy`` and ``ab"c"``: the quotes a cell holds are
+    doubled inside a quoted field (``"a""b"``). Returns when neither is found (the caller then
+    refuses the file with the csv module's words)."""
+    _check_quotes(text, start_line, delim, header, sep, row=row)
+    pos = 0
+    for _ in range(start_line - 1):
+        nxt = text.find(sep, pos)
+        if nxt < 0:
+            return
+        pos = nxt + 1
+    token = re.compile('["' + re.escape(sep) + re.escape(delim) + "]")
+    line, field_start, column = row, pos, 0
+    ends = {delim, sep, "\r", "\n"}
+    while True:
+        m = token.search(text, pos)
+        if m is None:
+            return
+        j, ch = m.start(), m.group()
+        if ch == '"' and j == field_start:
+            close = j
+            while True:  # inside quotes: "" is an escaped quote
+                close = text.find('"', close + 1)
+                if close < 0:
+                    return
+                if not text.startswith('""', close):
+                    break
+                close += 1
+            after = text[close + 1:close + 2]
+            if after and after not in ends:
+                stop = token.search(text, close + 1)
+                while stop is not None and stop.group() == '"':
+                    stop = token.search(text, stop.end())
+                cell = text[j:stop.start() if stop else len(text)]
+                shown = cell if len(cell) <= 60 else cell[:59] + "…"
+                label = _column_label(header, column)
+                raise GeosignalError(
+                    "malformed_quote", f"In column {label!r} of row {line}, {shown!r} has text after the quote "
+                    f"that closes the field ({after!r}); inside a "
+                    'quoted field write a quote twice ("a ""b"" c"), or quote the whole field.',
+                    where=f"row {line}", column=label, column_number=column + 1, value=shown)
+            pos = close + 1
         elif ch == '"':
             pos = j + 1
         elif ch == delim:
