@@ -103,7 +103,10 @@
   direction overrides or unpaired surrogates is refused (never stored: :mod:`geosignal.textsafety`).
   Several members or fields standing for one property must agree, else it is dropped with a
   warning naming them. A count written ``1.000`` (a thousand, or one?) is dropped, never
-  guessed. ``network`` is not required: the caller defaults it.
+  guessed. Numbers are written with the ASCII digits 0-9 (as forms: :mod:`geosignal.formparse`):
+  a count or date in other digits (``０１２``, ``٣``, ``¹²``) or with ``_`` is dropped with that
+  warning, a coordinate refused (``invalid_coordinate``; WKT ``invalid_geometry``), a ``crs``
+  ``unsupported_crs``. ``network`` is not required: the caller defaults it.
 * A column read for nothing (no property nor coordinate is taken from it) is named in the
   file-level ``columns_ignored`` warning (``columns``), whatever the format: CSV headers (and
   unnamed columns, and coordinates of a kind not read), GeoJSON properties (but ``id``),
@@ -638,6 +641,11 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
                              where=where, index=index, column=column, value=text.strip())
     if "," in s and "." not in s:
         s = s.replace(",", ".")
+    if not s.isascii() or "_" in s:  # float() reads "５０.４１" as 50.41 and "4_44" as 444
+        other = any(c.isdigit() for c in s if not c.isascii())
+        raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {text.strip()!r}, not a number"
+                             + (" written with the digits 0-9." if other else "."),
+                             where=where, index=index, column=column, value=text.strip())
     try:
         v = float(s)
     except ValueError:
@@ -674,7 +682,10 @@ def _lines(text: str, sep: str | None = None) -> Iterator[str]:
 
 def _plain_number(cell: str) -> float | None:
     """A finite number written plainly (decimal point or comma), else None: the caller then
-    reads the cell with :func:`_csv_number`, which also names what is wrong."""
+    reads the cell with :func:`_csv_number`, which also names what is wrong. ASCII digits only:
+    ``float()`` would also read ``５０.４１``, ``٣`` and ``4_44``."""
+    if not cell.isascii() or "_" in cell:
+        return None
     if "," in cell:
         if "." in cell:
             return None
@@ -1391,7 +1402,7 @@ def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[t
 #: other rows. Each value goes to :func:`~.properties.parse_observed_at` alone.
 _AS_WRITTEN = {"datetime_as_string": True}
 #: A date-time without offset nor ``Z``, as GDAL writes it back.
-_NAIVE_ISO = r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
+_NAIVE_ISO = r"(?a)^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
 
 
 def _gpx_times_utc(frame, info: dict) -> None:  # noqa: ANN001 - a (Geo)DataFrame
@@ -1700,7 +1711,7 @@ def _gpx_description(row: dict, fmt: str, column_map: dict[str, str] | None) -> 
 
 
 #: A date of XML Schema that is not a day: a year (``gYear``) or a month (``gYearMonth``).
-_PARTIAL_DATE = re.compile(r"\s*(\d{4})(-\d{2})?(?:Z|[+-]\d{2}:\d{2})?\s*")
+_PARTIAL_DATE = re.compile(r"\s*(\d{4})(-\d{2})?(?:Z|[+-]\d{2}:\d{2})?\s*", re.ASCII)
 
 
 def _partial_date(problems: list[dict], when: str, element: str = "when") -> None:
