@@ -539,3 +539,37 @@ def test_dates_in_other_digits_are_dropped_with_a_warning(area):
     assert (warning["code"], warning["name"], warning["error"], warning["value"]) == \
         ("attribute_dropped", "observed_at", "invalid_datetime", "٣٠/٠٣/٢٠٢٥")
     assert "observed_at" not in first.properties and second.properties["observed_at"].day == 30
+
+
+# =========================================================================== integers of thousands of digits
+
+@pytest.mark.parametrize("digits", [20, 5000])
+def test_a_huge_integer_in_an_uploaded_geojson_is_out_of_range(area, admin, db, digits):
+    big = "9" * digits
+    data = ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"households_affected":'
+            + big + '},"geometry":{"type":"Point","coordinates":[4.444,50.41]}},{"type":"Feature","properties":{},'
+            '"geometry":{"type":"Point","coordinates":[4.445,' + "9" * 5000 + "]}}]}").encode()
+    rep, err = read_upload(data, "a.geojson", area=area)
+    # the count is dropped with the warning a 20-digit count gets (out of range), the feature kept
+    (warning,) = rep.warnings
+    shown = big if digits == 20 else f"a number of {digits:,} digits"
+    assert (warning["code"], warning["error"], warning["pointer"], warning["value"]) == \
+        ("attribute_dropped", "invalid_attribute", "/features/0/properties/households_affected", shown)
+    assert warning["detail"] == f"households_affected was ignored: households_affected must be between 0 and " \
+                                f"1,000,000; got {shown}."
+    # a coordinate of 5,000 digits is too large: refused, never "NaN or Infinity"
+    assert (err.code, err.where, err.extra["pointer"], err.detail) == \
+        ("invalid_coordinate", "feature 1", "/features/1/geometry/coordinates/1",
+         "A coordinate is too large (a number of 5,000 digits).")
+    body, rows = preview_and_save(admin, db, data, "a.geojson", saved=1)
+    assert [f["status"] for f in body["features"]] == ["accepted", "refused"]
+    assert body["features"][1]["error"]["code"] == "invalid_coordinate"
+    assert rows[0]["households_affected"] is None
+
+
+def test_a_count_of_thousands_of_digits_in_a_csv_is_out_of_range(area):
+    (rep,) = read_upload(b"lat;lon;households_affected\n50.41;4.444;" + b"9" * 5000 + b"\n", "a.csv", area=area)
+    (warning,) = rep.warnings
+    assert (warning["error"], warning["detail"]) == (
+        "invalid_attribute", "households_affected was ignored: households_affected must be between 0 and 1,000,000; "
+        "got a number of 5,000 digits.")

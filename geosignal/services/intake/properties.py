@@ -86,6 +86,9 @@ def _count(value: Any, where: str, name: str) -> int:
     if isinstance(value, str) and (m := _AMBIGUOUS_THOUSANDS.fullmatch(value.strip())):
         raise _fail("invalid_attribute", f"{name} {value.strip()!r} is ambiguous: {m[1]}{m[2]} (with a thousands "
                     f"separator) or {m[1]}.{m[2]} (a decimal)? Write the whole number without a separator.", where)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4001,}", value.strip()):  # more than int() converts
+        raise _fail("invalid_attribute", f"{name} must be between 0 and {MAX_COUNT:,}; got a number of "
+                    f"{len(value.strip()):,} digits.", where, limit=MAX_COUNT)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail("invalid_attribute", f"{name} must be a whole number ≥ 0; got {_brief(value)}.", where)
     if value < 0 or value > MAX_COUNT:
@@ -97,7 +100,8 @@ def _count(value: Any, where: str, name: str) -> int:
 def _brief(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters (huge numbers and texts stay readable)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
-        return f"a number of {len(str(abs(value)))} digits"
+        digits = getattr(value, "digits", None) or len(str(abs(value)))  # (intake.core._HugeInt: its own)
+        return f"a number of {digits:,} digits"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
