@@ -143,6 +143,28 @@ def test_gpx_time_without_zone_is_utc(area, admin, db, companions):
         assert rows[3]["observed_at"] == datetime(2025, 6, 1, 12 if companions[0].endswith("Z") else 10, tzinfo=UTC)
 
 
+
+@pytest.mark.parametrize(("written", "detail"), [
+    ("garbage", "'garbage' is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."),
+    ("2025-13-01T00:00:00Z", "'2025-13-01T00:00:00Z' is not a valid ISO 8601 date-time."),
+    ("30/03/2025", "'30/03/2025' is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."),
+    ("٢٠٢٥-٠٦-٠١T12:00:00Z", "'٢٠٢٥-٠٦-٠١T12:00:00Z' is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."),
+])
+def test_gpx_time_gdal_cannot_read_is_dropped_with_a_warning(area, admin, db, written, detail):
+    # GDAL nulls a <time> it cannot read, without a word: the raw text is read, and set aside
+    # with the warning KML and CSV give, carrying the value as written; the waypoint is kept
+    data = _gpx_times(written, "2025-06-01T12:00:00Z")
+    first, second = read_upload(data, "a.gpx", area=area)
+    assert "observed_at" not in first.properties
+    assert second.properties["observed_at"] == datetime(2025, 6, 1, 12, tzinfo=UTC) and second.warnings == []
+    (warning,) = first.warnings
+    assert warning == {"code": "attribute_dropped", "name": "observed_at", "column": "time", "value": written,
+                       "error": "invalid_datetime", "detail": f"observed_at was ignored: {detail}"}
+    body, rows = preview_and_save(admin, db, data, "a.gpx", saved=2)
+    assert [[(w["code"], w["value"]) for w in f["warnings"]] for f in body["features"]] == \
+        [[("attribute_dropped", written)], []]
+    assert [r["observed_at"] for r in rows] == [None, datetime(2025, 6, 1, 12, tzinfo=UTC)]
+
 def test_naive_times_read_by_the_service_never_depend_on_other_rows(area, tmp_path):
     # the same naive row, alone or next to an aware one, gives the same instant or warning
     for build, column in ((_kml_times, "timestamp"), (_gpx_times, "time"),

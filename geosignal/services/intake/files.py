@@ -65,7 +65,9 @@
   description is ``<desc>``, else ``<cmt>``, else ``<name>``; a ``<cmt>`` differing from the
   ``<desc>`` is not kept, with an ``attribute_dropped`` warning naming it. A track or route
   is dated by its first point's ``<time>``, with an ``observed_at_from_track`` warning naming
-  its first and last times.
+  its first and last times. A ``<time>`` GDAL cannot read (it nulls ``garbage``,
+  ``2025-13-01T00:00:00Z``, ``30/03/2025`` silently) is read from the raw text, else dropped
+  with an ``attribute_dropped`` warning carrying it, as in KML and CSV.
 * Date-time fields GDAL types (KML ``<TimeStamp>``, GPX ``<time>``, GeoPackage ``DATETIME``,
   dBase ``D``) are read as text and each value is parsed alone (:func:`~.properties.parse_observed_at`):
   one rule per format whatever the other rows hold — a naive time is Brussels wall time (GPX:
@@ -1601,7 +1603,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     problems.append(gpx_comment)
                 if (source is not None and fmt == "gpx" and source.first_time and "observed_at" not in rec
                         and "observed_at" not in (column_map or {})):
-                    _track_time(props, problems, source)
+                    _track_time(props, problems, source, track=source.kind != "wpt")
                 if source is not None and fmt == "kml" and source.observed is not None:
                     _partial_date(problems, source.observed, "when" if source.when is not None else "TimeSpan")
                 elif source is not None and fmt == "kml" and source.span:
@@ -1671,19 +1673,26 @@ def _written_feature(row: dict, fmt: str, layer: str, position: int, placemarks:
     return features[position] if features and position < len(features) else None
 
 
-def _track_time(props: dict, problems: list[dict], source: XmlFeature) -> None:
+def _track_time(props: dict, problems: list[dict], source: XmlFeature, *, track: bool = True) -> None:
     """A GPX track or route without a date of its own is dated by its first point's
     ``<time>`` (UTC when written without offset, as GPX defines it), in ``props``, with an
     ``observed_at_from_track`` warning naming the first and last times (the track was
     recorded over that period: the date observed is where it began). A first time that cannot
-    be read is set aside with the ``attribute_dropped`` warning of any date."""
+    be read is set aside with the ``attribute_dropped`` warning of any date. ``track=False``:
+    a waypoint whose ``<time>`` GDAL did not read (it nulls ``garbage``, ``2025-13-01…``,
+    ``30/03/2025`` without a word): read here from the raw text by the same rule, else set aside
+    with that warning carrying the raw value."""
     raw = source.first_time or ""
-    written = raw if re.search(r"(?:Z|[+-]\d{2}:?\d{2})$", raw) else raw + "Z"
+    # a date-time without offset is UTC in GPX (text that is none is shown as written)
+    naive = re.match(r"(?a)\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", raw) and not re.search(r"(?a)(?:[Zz]|[+-]\d{2}:?\d{2})$", raw)
+    written = raw + "Z" if naive else raw
     try:
         props["observed_at"] = parse_observed_at(written, where="/time", day_first=False)
     except GeosignalError as err:
         problems.append({"code": "attribute_dropped", "name": "observed_at", "column": "time", "value": _shown(raw),
                          "error": err.code, "detail": f"observed_at was ignored: {err.detail}"})
+        return
+    if not track:
         return
     problems.append({"code": "observed_at_from_track", "name": "observed_at", "first": raw,
                      "last": source.last_time, "detail": f"The date observed is the time of the first point "
