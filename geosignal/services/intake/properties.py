@@ -487,11 +487,15 @@ def check_file_properties(
     warning per refused attribute — ``{"code": "attribute_dropped", "detail", "name" (the
     property), "column" (when known), "pointer" (when ``pointer`` is given), "value" (as read,
     shortened), "error" (the validation code), "allowed" (a vocabulary property's values, when
-    the value is none of them)}``. Never raises for an attribute.
+    the value is none of them)}``. Never raises for an attribute, but for one of
+    :data:`REFUSING_PROPERTIES` (a ``radius`` of ``NaN``, ``-3``, ``0``, ``abc``: the circle would
+    silently become a point): 422 with the API's code (``invalid_attribute``), ``name``,
+    ``column``, ``value`` and ``errors`` (the refusal, then every attribute dropped).
     """
     coerced = coerce_file_properties(record)
     out: dict[str, Any] = {}
     problems: list[dict[str, Any]] = []
+    refusal: GeosignalError | None = None
     for name, value in coerced.items():
         column = (columns or {}).get(name)
         where = f"{pointer}/{pointer_key(column or name)}" if pointer is not None else f"/properties/{name}"
@@ -509,6 +513,11 @@ def check_file_properties(
             if value_ok is not None:
                 out[name] = value_ok
         except GeosignalError as err:
+            if name in REFUSING_PROPERTIES:  # the feature's shape depends on it: refused, as by the API
+                refusal = GeosignalError(err.code, err.detail, where=where if pointer is not None else None,
+                                         name=name, value=_shown(record.get(name, value)),  # as written
+                                         **({"column": column} if column else {}))
+                continue
             problem: dict[str, Any] = {
                 "code": "attribute_dropped", "detail": f"{name} was ignored: {err.detail}", "name": name,
                 "value": _shown(value), "error": err.code}
@@ -519,7 +528,20 @@ def check_file_properties(
             if name in _VOCABS and err.code == "invalid_attribute":
                 problem["allowed"] = list(_VOCABS[name])  # what the column may hold
             problems.append(problem)
+    if refusal is not None:  # every fault of the feature, the refusal first (as intake.core.with_problems)
+        refusal.extra["errors"] = [
+            {"code": refusal.code, "detail": refusal.detail, "name": refusal.extra["name"],
+             **({"pointer": refusal.where} if refusal.where else {}),
+             **({"column": refusal.extra["column"]} if "column" in refusal.extra else {})},
+            *({"code": p["error"], "detail": p["detail"].removeprefix(f"{p['name']} was ignored: "), "name": p["name"],
+               **{k: p[k] for k in ("pointer", "column") if k in p}} for p in problems)]
+        raise refusal
     return out, problems
+
+
+#: Properties a file feature is refused for when their value cannot be read (not dropped):
+#: without its radius a circle would silently become a point.
+REFUSING_PROPERTIES = frozenset({"radius"})
 
 
 def _shown(value: Any) -> Any:
