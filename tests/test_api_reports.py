@@ -354,3 +354,13 @@ def test_a_huge_integer_is_out_of_range_not_nan(db, representative, digits) -> N
     assert (response.status_code, problem["code"], problem["where"], problem["detail"]) == \
         (422, "invalid_coordinate", "/geometry/coordinates/1", "A coordinate is too large (a number of 5,000 digits).")
     assert _count(db) == 0
+
+
+def test_an_operator_named_twice_is_refused_not_deduplicated(db, representative) -> None:  # noqa: ANN001
+    body = feature({"type": "Point", "coordinates": [4.4440, 50.4108]}, operators=["Orange", "Orange"])
+    response = _post(representative, body)
+    problem = response.get_json()
+    assert (response.status_code, problem["code"], problem["where"], problem["value"]) == \
+        (422, "invalid_attribute", "/properties/operators/1", "Orange")
+    assert problem["detail"] == "operators names 'Orange' twice (items 0 and 1); name each once."
+    assert _count(db) == 0

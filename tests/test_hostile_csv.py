@@ -406,3 +406,28 @@ def test_column_map_with_a_key_twice_and_options_given_twice_are_refused(admin, 
         "network": "mobile"}, content_type="multipart/form-data")
     assert (response.status_code, response.get_json()["where"]) == (400, "file")
     assert _count(db) == 0
+
+
+def test_a_value_named_twice_in_a_file_list_is_dropped_with_a_warning(area):
+    # the file rule for an attribute that fails validation: dropped with a warning naming it,
+    # never deduplicated silently (the API refuses it: invalid_attribute)
+    data = b"lat;lon;operateur;technologies\n50.41;4.444;Orange, Orange;4G\n50.41;4.445;Orange;4G/5G/4G\n"
+    first, second = read_upload(data, "a.csv", area=area)
+    assert "operators" not in first.properties and first.properties["technologies"] == ["4G"]
+    assert [(w["code"], w["name"], w["column"], w["value"], w["error"]) for w in first.warnings] == \
+        [("attribute_dropped", "operators", "operateur", ["Orange", "Orange"], "invalid_attribute")]
+    assert first.warnings[0]["detail"] == \
+        "operators was ignored: operators names 'Orange' twice (items 0 and 1); name each once."
+    assert second.properties["operators"] == ["Orange"] and "technologies" not in second.properties
+    assert [(w["name"], w["value"]) for w in second.warnings] == [("technologies", ["4G", "5G", "4G"])]
+
+
+@pytest.mark.parametrize("data", [
+    b"\xef\xbb\xbf\xef\xbb\xbflat;lon;description\n50.41;4.444;\xc3\x89glise\n",          # two UTF-8 marks
+    b"\xef\xbb\xbf" * 3 + b"lat;lon;description\n50.41;4.444;\xc3\x89glise\n",         # three
+    "\ufeff\ufefflat\tlon\tdescription\n50.41\t4.444\tÉglise\n".encode("utf-16-le"),  # UTF-16, marked twice
+    b"\xef\xbb\xbf\xef\xbb\xbfsep=;\nlat;lon;description\n50.41;4.444;\xc3\x89glise\n",  # then Excel's sep=
+])
+def test_repeated_byte_order_marks_are_no_text(area, admin, db, data):
+    (rep,) = accepted(area, admin, db, data, 1)
+    assert rep.properties["description"] == "Église"

@@ -462,7 +462,7 @@ def test_vertex_and_area_limits(area):
 
 def test_properties_normalised():
     out = validate_properties({
-        "network": "mobile", "technologies": "4G", "operators": ["Proximus", "Orange", "Proximus"],
+        "network": "mobile", "technologies": "4G", "operators": ["Proximus", "Orange"],
         "issue": "weak_signal", "setting": "indoor", "households_affected": 12, "businesses_affected": 0,
         "description": "re\u0301seau", "observed_at": "2024-03-21", "style": {"color": "red"},
     })
@@ -473,6 +473,19 @@ def test_properties_normalised():
     }
     assert unicodedata.is_normalized("NFC", out["description"])
     assert validate_properties({"network": None}, require_network=False) == {}
+
+
+@pytest.mark.parametrize(("name", "values", "item", "first"), [
+    ("operators", ["Orange", "Orange"], 1, 0), ("operators", ["Proximus", "Orange", "Proximus"], 2, 0),
+    ("technologies", ["4G", "5G", "5G"], 2, 1),
+])
+def test_a_value_named_twice_in_a_list_is_refused_not_deduplicated(name, values, item, first):
+    with pytest.raises(GeosignalError) as info:
+        validate_properties({"network": "mobile", name: values})
+    err = info.value
+    assert (err.code, err.status, err.where, err.extra["value"]) == ("invalid_attribute", 422, f"/properties/{name}/{item}",
+                                                                     values[item])
+    assert err.detail == f"{name} names {values[item]!r} twice (items {first} and {item}); name each once."
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,8 @@
   :data:`~geosignal.services.intake.properties.HEADER_ALIASES` / ``COORD_ALIASES``) or named by
   ``column_map``. Rows are numbered as a spreadsheet shows them (header = row 1): one row per
   record — a quoted cell spanning lines is one row, a blank line an empty row — whatever ends
-  the lines (LF, CRLF, lone CR) and with or without a byte-order mark.
+  the lines (LF, CRLF, lone CR) and with or without a byte-order mark (or several: every
+  leading one is dropped).
 * CSV WKT column: read as written by :mod:`.wkt` (not GEOS, which refuses an unclosed ring
   with one message), then checked as GeoJSON is, with the same codes (``ring_not_closed``,
   ``ring_too_short``, ``line_too_short``, ``non_finite_number``, ``empty_geometry``…) plus
@@ -99,7 +100,8 @@
 * Attribute values are coerced for files only (``"12"`` → 12, ``"4G, 5G"`` → list, ``Base`` →
   ``Telenet/BASE``, day-first dates). **A file attribute that still fails validation is dropped
   with an ``attribute_dropped`` warning; the report is kept** (geometry errors still refuse the
-  feature). Every attribute is checked: each failure has its own warning with ``name``,
+  feature, and so does a ``radius`` that cannot be read: ``invalid_attribute``, as in the API,
+  rather than a circle silently become a point). A list naming a value twice is such a failure. Every attribute is checked: each failure has its own warning with ``name``,
   ``column`` (and ``pointer`` in GeoJSON). A refused feature's error carries ``errors``: the
   refusal first, then every attribute fault of that feature. Free text with control characters,
   direction overrides or unpaired surrogates is refused (never stored: :mod:`geosignal.textsafety`).
@@ -806,6 +808,9 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     refused row names every fault it has: the first as the error, all of them (each coordinate
     column, then each attribute) in its ``errors``."""
     text, encoding = _decode(data)
+    # a second byte-order mark (a file saved with a BOM, then again by a tool that adds one)
+    # would make the first header "\ufefflat": every leading one is no text
+    text = text.lstrip("\ufeff")
     result.encoding = encoding
     if not text or text.isspace():  # e.g. a UTF-16 file holding only its mark or blanks
         raise GeosignalError("no_features", "The CSV file is empty.")

@@ -55,8 +55,10 @@ def _vocab_list(value: Any, allowed: tuple[str, ...], where: str, name: str) -> 
     out: list[str] = []
     for i, item in enumerate(value):
         v = _vocab_value(item, allowed, f"{where}/{i}", name)
-        if v not in out:
-            out.append(v)
+        if v in out:  # never deduplicated silently: which did the reporter mean?
+            raise _fail("invalid_attribute", f"{name} names {v!r} twice (items {out.index(v)} and {i}); name each "
+                        "once.", f"{where}/{i}", value=v)
+        out.append(v)
     return out
 
 
@@ -116,7 +118,7 @@ def validate_properties(
 
     Returns a new dict holding only the known, non-null properties:
     ``network`` (str in ``vocab.NETWORKS``), ``technologies``/``operators`` (lists, a single
-    string becomes a one-item list, duplicates removed), ``issue``, ``setting``,
+    string becomes a one-item list; a value named twice is refused, never deduplicated), ``issue``, ``setting``,
     ``households_affected``/``businesses_affected`` (int, 0…1,000,000; floats, strings and
     booleans refused), ``description`` (NFC-normalised, line ends as LF, otherwise unchanged, ≤ 5000 chars, no
     control, direction-override or unpaired-surrogate character: :mod:`geosignal.textsafety`),
