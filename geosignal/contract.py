@@ -101,7 +101,7 @@ _WRITABLE = frozenset({INPUT, FORM, UPLOAD})
 _READABLE = frozenset({API, EXPORT})
 
 #: Value kinds. Writable kinds: ``vocab`` (one value of ``vocab``), ``vocab_list`` (a list
-#: of them, duplicates removed), ``count`` (whole number 0…:data:`MAX_COUNT`), ``text``
+#: of them, each once: a value named twice is refused), ``count`` (whole number 0…:data:`MAX_COUNT`), ``text``
 #: (NFC, ≤ :data:`MAX_DESCRIPTION_CHARS`, no NUL), ``datetime`` (aware; naive = Brussels),
 #: ``metres`` (finite number > 0). Read-only kinds: ``uuid``, ``nis``, ``name``,
 #: ``integer``, ``number``, ``const``.
@@ -213,8 +213,8 @@ def _vocab_input(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _vocab_list_input(values: tuple[str, ...]) -> dict[str, Any]:
-    return {"anyOf": [_vocab_input(values), {"type": "array", "items": _vocab_input(values)}],
-            "description": "A list (duplicates removed) or a single value."}
+    return {"anyOf": [_vocab_input(values), {"type": "array", "uniqueItems": True, "items": _vocab_input(values)}],
+            "description": "A list (each value once: a value named twice is refused) or a single value."}
 
 
 _COUNT_INPUT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}

@@ -79,6 +79,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     # CSV structure (the whole file is refused, naming row and column)
     "duplicate_header": (422, "A CSV header names the same column twice."),
     "unterminated_quote": (422, "A quoted CSV field is never closed."),
+    "malformed_quote": (422, "A quoted CSV field has text after its closing quote."),
     "field_too_long": (422, "A CSV field is longer than allowed."),
     # typed positions and address search (report without the map)
     "unreadable_coordinates": (422, "The coordinates typed cannot be read as WGS 84, DMS or Belgian Lambert."),
@@ -152,6 +153,7 @@ TITLES_FR: dict[str, str] = {
     "no_rows": "Le tableau ne contient aucune ligne de données : vérifiez le fichier.",
     "duplicate_header": "L'en-tête du fichier CSV nomme deux fois la même colonne : renommez ou supprimez l'une d'elles.",
     "unterminated_quote": "Un guillemet ouvert dans le fichier CSV n'est jamais fermé : corrigez la ligne indiquée.",
+    "malformed_quote": "Un champ entre guillemets du fichier CSV est suivi de texte après le guillemet fermant : doublez les guillemets à l'intérieur du champ, ou mettez tout le champ entre guillemets.",
     "field_too_long": "Un champ du fichier CSV est trop long : raccourcissez-le.",
     "invalid_transition": "Le statut actuel du signalement ne permet pas cette action : rechargez la page pour voir son état.",
     "reason_required": "Cette action demande un texte : écrivez le motif, la question, la réponse ou la note.",
@@ -180,6 +182,7 @@ MESSAGES_FR: dict[str, str] = {
     "duplicate_header": "L'en-tête du fichier CSV nomme deux fois la colonne « %(column)s » : renommez ou supprimez l'une d'elles.",
     "field_too_long": "Un champ de la colonne « %(column)s » est trop long (%(value)s caractères, maximum %(limit)s) : raccourcissez-le.",
     "unterminated_quote": "Un guillemet ouvert dans la colonne « %(column)s » n'est jamais fermé : corrigez la ligne indiquée.",
+    "malformed_quote": "Dans la colonne « %(column)s », du texte suit le guillemet qui ferme le champ : doublez les guillemets à l'intérieur du champ, ou mettez tout le champ entre guillemets.",
     "service_unavailable": "Service momentanément indisponible : réessayez dans %(seconds)s secondes.",
     "weak_password": "Mot de passe trop court (%(length)s caractères) : choisissez-en un d'au moins %(minimum)s, par exemple une phrase de quatre mots.",
 }

@@ -372,6 +372,7 @@ MESSAGE_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     "duplicate_header": {"column": ("column", "text")},
     "field_too_long": {"column": ("column", "text"), "value": ("value", "int"), "limit": ("limit", "int")},
     "unterminated_quote": {"column": ("column", "text")},
+    "malformed_quote": {"column": ("column", "text")},
     "service_unavailable": {"seconds": ("retry_after_s", "int")},
     "weak_password": {"length": ("length", "int"), "minimum": ("minimum", "int")},
 }

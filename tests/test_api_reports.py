@@ -332,3 +332,35 @@ def test_the_map_form_says_a_technology_of_the_other_network(db, client, represe
     assert ('<p class="flash notice" role="status">À vérifier : 4G n&#39;est pas une technologie du réseau fixe. '
             "Corrigez le signalement depuis sa page s&#39;il le faut.</p>") in page
     assert db.scalar(select(Report.technologies)) == ["4G", "fibre"]  # stored as written
+
+
+@pytest.mark.parametrize("digits", [20, 4000, 4001, 5000])
+def test_a_huge_integer_is_out_of_range_not_nan(db, representative, digits) -> None:  # noqa: ANN001
+    # Python converts at most 4,300 digits: a longer integer is still a number far too large
+    # (invalid_attribute with the range, as for 20 digits), never "NaN or Infinity"
+    text = json.dumps(feature({"type": "Point", "coordinates": [4.4440, 50.4108]})).replace(
+        '"network": "mobile"', '"network": "mobile", "households_affected": ' + "9" * digits)
+    assert "9" * digits in text
+    response = representative.post("/api/v1/reports", data=text, content_type="application/geo+json")
+    problem = response.get_json()
+    assert (response.status_code, problem["code"], problem["where"], problem["limit"]) == \
+        (422, "invalid_attribute", "/properties/households_affected", 1_000_000)
+    shown = "9" * 20 if digits == 20 else f"a number of {digits:,} digits"
+    assert problem["detail"] == f"households_affected must be between 0 and 1,000,000; got {shown}."
+    # a coordinate of 5,000 digits is too large, said as such
+    text = json.dumps(feature({"type": "Point", "coordinates": [4.4440, 50.4108]})).replace("50.4108", "9" * 5000)
+    response = representative.post("/api/v1/reports", data=text, content_type="application/geo+json")
+    problem = response.get_json()
+    assert (response.status_code, problem["code"], problem["where"], problem["detail"]) == \
+        (422, "invalid_coordinate", "/geometry/coordinates/1", "A coordinate is too large (a number of 5,000 digits).")
+    assert _count(db) == 0
+
+
+def test_an_operator_named_twice_is_refused_not_deduplicated(db, representative) -> None:  # noqa: ANN001
+    body = feature({"type": "Point", "coordinates": [4.4440, 50.4108]}, operators=["Orange", "Orange"])
+    response = _post(representative, body)
+    problem = response.get_json()
+    assert (response.status_code, problem["code"], problem["where"], problem["value"]) == \
+        (422, "invalid_attribute", "/properties/operators/1", "Orange")
+    assert problem["detail"] == "operators names 'Orange' twice (items 0 and 1); name each once."
+    assert _count(db) == 0

@@ -1,5 +1,6 @@
 """Hostile CSV uploads: columns that mean the same thing (``duplicate_header``), quotes left
-open whatever ends the lines (``unterminated_quote``), over-long header cells
+open whatever ends the lines (``unterminated_quote``), text after a closing quote
+(``malformed_quote``), over-long header cells
 (``field_too_long``), rows with several faults (every one reported) and text in UTF-16/UTF-32
 (Excel's "Unicode text").
 
@@ -186,6 +187,26 @@ def test_closed_quotes_at_the_end_are_fine(area, admin, db):
                            (b'lat;lon;description\n50.4108;4.4440;ab"c', 'ab"c')):
         (rep,) = accepted(area, admin, db, data, 1)
         assert rep.properties["description"] == expected
+
+
+@pytest.mark.parametrize(("data", "row", "column", "number", "value"), [
+    (b'lat,lon,description\n50.41,4.44,ab"cd\n50.42,4.45,"x"y\n', "row 3", "description", 3, '"x"y'),
+    (b'lat;lon;description\n50.41;4.44;"a"b"c"\n', "row 2", "description", 3, '"a"b"c"'),
+    (b'lat;lon;description\r\n50.41;4.44;ok\r\n"50.42"4;4.45;b\r\n', "row 3", "lat", 1, '"50.42"4'),
+    # counted as a spreadsheet counts rows: the quoted line end is inside row 2
+    (b'lat;lon;description\n50.41;4.44;"a\nb"\n50.41;4.44;"a ""b"""\n50.4;4.4;"x" \n', "row 4", "description",
+     3, '"x" '),
+    (b'lat;lon;description\r50.41;4.44;"y"z;\r', "row 2", "description", 3, '"y"z'),     # lone CR
+    (b'lat;lon;"desc"x\n50.41;4.44;a\n', "row 1", "column 3", 3, '"desc"x'),             # the header itself
+    # a backslash is no escape in CSV: the quote after it closes the field
+    (b'lat,lon,description\n50.43,4.46,"</b>\'\\"-alert(1)-\\""\n', "row 2", "description", 3,
+     '"</b>\'\\"-alert(1)-\\""'),
+])
+def test_text_after_a_closing_quote_is_refused_not_merged(area, admin, db, data, row, column, number, value):
+    # the csv module would read "x"y as xy and "a"b"c" as ab"c": the cell's meaning changes silently
+    problem = refused(area, admin, db, data, "malformed_quote", where=row, column=column, column_number=number,
+                      value=value)
+    assert problem["status"] == 422 and f"row {row.split()[1]}" in problem["detail"]
 
 
 # =========================================================================== F10: every fault of a row
@@ -385,3 +406,28 @@ def test_column_map_with_a_key_twice_and_options_given_twice_are_refused(admin, 
         "network": "mobile"}, content_type="multipart/form-data")
     assert (response.status_code, response.get_json()["where"]) == (400, "file")
     assert _count(db) == 0
+
+
+def test_a_value_named_twice_in_a_file_list_is_dropped_with_a_warning(area):
+    # the file rule for an attribute that fails validation: dropped with a warning naming it,
+    # never deduplicated silently (the API refuses it: invalid_attribute)
+    data = b"lat;lon;operateur;technologies\n50.41;4.444;Orange, Orange;4G\n50.41;4.445;Orange;4G/5G/4G\n"
+    first, second = read_upload(data, "a.csv", area=area)
+    assert "operators" not in first.properties and first.properties["technologies"] == ["4G"]
+    assert [(w["code"], w["name"], w["column"], w["value"], w["error"]) for w in first.warnings] == \
+        [("attribute_dropped", "operators", "operateur", ["Orange", "Orange"], "invalid_attribute")]
+    assert first.warnings[0]["detail"] == \
+        "operators was ignored: operators names 'Orange' twice (items 0 and 1); name each once."
+    assert second.properties["operators"] == ["Orange"] and "technologies" not in second.properties
+    assert [(w["name"], w["value"]) for w in second.warnings] == [("technologies", ["4G", "5G", "4G"])]
+
+
+@pytest.mark.parametrize("data", [
+    b"\xef\xbb\xbf\xef\xbb\xbflat;lon;description\n50.41;4.444;\xc3\x89glise\n",          # two UTF-8 marks
+    b"\xef\xbb\xbf" * 3 + b"lat;lon;description\n50.41;4.444;\xc3\x89glise\n",         # three
+    "\ufeff\ufefflat\tlon\tdescription\n50.41\t4.444\tÉglise\n".encode("utf-16-le"),  # UTF-16, marked twice
+    b"\xef\xbb\xbf\xef\xbb\xbfsep=;\nlat;lon;description\n50.41;4.444;\xc3\x89glise\n",  # then Excel's sep=
+])
+def test_repeated_byte_order_marks_are_no_text(area, admin, db, data):
+    (rep,) = accepted(area, admin, db, data, 1)
+    assert rep.properties["description"] == "Église"

@@ -403,3 +403,37 @@ def test_a_refused_row_is_not_stored_and_the_rest_is(area, admin, db):
     saved = upload_file(admin, data, "a.csv", network="mobile", mode="valid_only")
     assert saved.status_code == 201 and saved.get_json()["saved"] == 3
     assert count_reports(db) == before + 3
+
+
+# =========================================================================== a radius that cannot be read
+
+@pytest.mark.parametrize(("cell", "shown"), [("NaN", "nan"), ("-3", "-3.0"), ("0", "0.0"), ("abc", "'abc'"),
+                                             ("٣", "'٣'"), ("inf", "inf")])
+def test_a_radius_that_cannot_be_read_refuses_the_row_as_the_api_does(area, admin, db, cell, shown):
+    # dropped, the circle would silently become a point: the row is refused with the API's code
+    data = f"lat,lon,radius,description\n50.41,4.44,{cell},x\n50.413,4.443,\"150,5\",comma\n".encode()
+    err, ok = read_upload(data, "a.csv", area=area)
+    assert (err.code, err.status, err.where, err.extra["column"], err.extra["name"], err.extra["value"]) == \
+        ("invalid_attribute", 422, "row 2", "radius", "radius", cell)
+    assert err.detail == f"radius must be a number of metres > 0; got {shown}."
+    assert [(e["code"], e["column"]) for e in err.extra["errors"]] == [("invalid_attribute", "radius")]
+    assert ok.properties["radius"] == 150.5 and ok.geometry.geom_type == "Polygon"
+    before = count_reports(db)
+    response = upload_file(admin, data, "a.csv", network="mobile", dry_run="true")
+    first = response.get_json()["features"][0]
+    assert (first["status"], first["error"]["code"], first["error"]["where"], first["error"]["column"]) == \
+        ("refused", "invalid_attribute", "row 2", "radius")
+    response = upload_file(admin, data, "a.csv", network="mobile", mode="all")
+    assert (response.status_code, response.get_json()["code"]) == (422, "import_rejected")
+    assert count_reports(db) == before
+
+
+def test_a_radius_that_cannot_be_read_in_a_geojson_file_is_refused_with_its_pointer(area):
+    data = (b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"radius":-3,'
+            b'"households_affected":"1.000"},"geometry":{"type":"Point","coordinates":[4.444,50.41]}}]}')
+    (err,) = read_upload(data, "a.geojson", area=area)
+    assert (err.code, err.where, err.extra["pointer"], err.extra["column"]) == \
+        ("invalid_attribute", "feature 0", "/features/0/properties/radius", "radius")
+    # every fault of the feature: the refusal, then the attribute that would have been dropped
+    assert [(e["code"], e["name"]) for e in err.extra["errors"]] == \
+        [("invalid_attribute", "radius"), ("invalid_attribute", "households_affected")]

@@ -143,6 +143,28 @@ def test_gpx_time_without_zone_is_utc(area, admin, db, companions):
         assert rows[3]["observed_at"] == datetime(2025, 6, 1, 12 if companions[0].endswith("Z") else 10, tzinfo=UTC)
 
 
+
+@pytest.mark.parametrize(("written", "detail"), [
+    ("garbage", "'garbage' is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."),
+    ("2025-13-01T00:00:00Z", "'2025-13-01T00:00:00Z' is not a valid ISO 8601 date-time."),
+    ("30/03/2025", "'30/03/2025' is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."),
+    ("٢٠٢٥-٠٦-٠١T12:00:00Z", "'٢٠٢٥-٠٦-٠١T12:00:00Z' is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."),
+])
+def test_gpx_time_gdal_cannot_read_is_dropped_with_a_warning(area, admin, db, written, detail):
+    # GDAL nulls a <time> it cannot read, without a word: the raw text is read, and set aside
+    # with the warning KML and CSV give, carrying the value as written; the waypoint is kept
+    data = _gpx_times(written, "2025-06-01T12:00:00Z")
+    first, second = read_upload(data, "a.gpx", area=area)
+    assert "observed_at" not in first.properties
+    assert second.properties["observed_at"] == datetime(2025, 6, 1, 12, tzinfo=UTC) and second.warnings == []
+    (warning,) = first.warnings
+    assert warning == {"code": "attribute_dropped", "name": "observed_at", "column": "time", "value": written,
+                       "error": "invalid_datetime", "detail": f"observed_at was ignored: {detail}"}
+    body, rows = preview_and_save(admin, db, data, "a.gpx", saved=2)
+    assert [[(w["code"], w["value"]) for w in f["warnings"]] for f in body["features"]] == \
+        [[("attribute_dropped", written)], []]
+    assert [r["observed_at"] for r in rows] == [None, datetime(2025, 6, 1, 12, tzinfo=UTC)]
+
 def test_naive_times_read_by_the_service_never_depend_on_other_rows(area, tmp_path):
     # the same naive row, alone or next to an aware one, gives the same instant or warning
     for build, column in ((_kml_times, "timestamp"), (_gpx_times, "time"),
@@ -504,3 +526,128 @@ def test_gpkg_nan_and_infinite_rows_past_a_stale_count_are_each_refused(area, ad
     body, _ = preview_and_save(admin, db, data, "z.gpkg", saved=1)
     assert [(f["status"], (f.get("error") or {}).get("code")) for f in body["features"]] == [
         ("refused", "non_finite_number"), ("refused", "non_finite_number"), ("accepted", None)]
+
+# =========================================================================== digits other than 0-9
+
+#: Counts written with digits other than ASCII 0-9 (fullwidth, Arabic-Indic, superscript) or
+#: an underscore: Python's int() reads "０１２" as 12 and "٣" as 3; forms and queries refuse
+#: them (formparse), files drop them with a warning, as any count they cannot read.
+_OTHER_DIGITS = ["０１２", "٣", "¹²", "1_000", "۱۲"]
+
+
+def _digit_files(value: str) -> dict[str, bytes]:
+    kml = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+           f'<Placemark><name>a</name><ExtendedData><Data name="households_affected"><value>{value}</value></Data>'
+           "</ExtendedData><Point><coordinates>4.444,50.41</coordinates></Point></Placemark></Document></kml>")
+    gpx = ('<?xml version="1.0"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">'
+           f'<wpt lat="50.41" lon="4.444"><name>a</name><extensions><households_affected>{value}'
+           "</households_affected></extensions></wpt></gpx>")
+    geojson = ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"description":"a",'
+               f'"households_affected":"{value}"}},"geometry":{{"type":"Point","coordinates":[4.444,50.41]}}}}]}}')
+    return {"a.csv": f"lat;lon;description;households_affected\n50.41;4.444;a;{value}\n".encode(),
+            "a.kml": kml.encode(), "a.gpx": gpx.encode(), "a.geojson": geojson.encode()}
+
+
+@pytest.mark.parametrize("value", _OTHER_DIGITS)
+@pytest.mark.parametrize("filename", ["a.csv", "a.kml", "a.gpx", "a.geojson"])
+def test_counts_in_other_digits_are_dropped_with_a_warning(area, admin, db, filename, value):
+    data = _digit_files(value)[filename]
+    (rep,) = read_upload(data, filename, area=area)
+    assert isinstance(rep, ReportInput) and "households_affected" not in rep.properties
+    (warning,) = [w for w in rep.warnings if w["code"] == "attribute_dropped"]
+    assert (warning["name"], warning["column"], warning["value"], warning["error"]) == \
+        ("households_affected", "households_affected", value, "invalid_attribute")
+    if filename == "a.geojson":
+        assert warning["pointer"] == "/features/0/properties/households_affected"
+    body, rows = preview_and_save(admin, db, data, filename, saved=1)
+    assert [(w["code"], w["name"], w["value"]) for w in body["features"][0]["warnings"]
+            if w["code"] == "attribute_dropped"] == [("attribute_dropped", "households_affected", value)]
+    assert rows[0]["households_affected"] is None
+
+
+def test_ascii_counts_are_still_read(area):
+    for filename, data in _digit_files("012").items():
+        (rep,) = read_upload(data, filename, area=area)
+        assert rep.properties["households_affected"] == 12, filename
+
+
+@pytest.mark.parametrize(("data", "filename", "code", "where", "extra"), [
+    ("lat,lon\n５０.４１,４.４４\n", "a.csv", "invalid_coordinate", "row 2", {"column": "lat", "value": "５０.４１"}),
+    ("lat;lon\n50.41;٤.٤٤\n", "a.csv", "invalid_coordinate", "row 2", {"column": "lon", "value": "٤.٤٤"}),
+    ("lat;lon\n50_41;4.44\n", "a.csv", "invalid_coordinate", "row 2", {"column": "lat", "value": "50_41"}),
+    ("x;y\n１５５３４９;122215\n", "a.csv", "invalid_coordinate", "row 2", {"column": "x", "value": "１５５３４９"}),
+    ("wkt\nPOINT(４.４４ ５０.４１)\n", "a.csv", "invalid_geometry", "row 2", {"column": "wkt", "character": 7}),
+    ('<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Placemark><name>b</name><Point>'
+     "<coordinates>４.４４,５０.４１</coordinates></Point></Placemark></kml>", "a.kml", "invalid_coordinate",
+     "feature 0", {"value": "４.４４,５０.４１", "placemark": 0}),
+    ('<?xml version="1.0"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">'
+     '<wpt lat="５０.４１" lon="4.444"><name>b</name></wpt></gpx>', "a.gpx", "invalid_coordinate", "feature 0",
+     {"value": "５０.４１", "waypoint": 0}),
+])
+def test_coordinates_in_other_digits_are_refused(area, admin, db, data, filename, code, where, extra):
+    (err,) = read_upload(data.encode(), filename, area=area)
+    assert (err.code, err.where) == (code, where)
+    assert {k: err.extra[k] for k in extra} == extra
+    body, rows = preview_and_save(admin, db, data.encode(), filename, saved=0)
+    (feature,) = body["features"]
+    assert (feature["status"], feature["error"]["code"], feature["error"]["where"]) == ("refused", code, where)
+    assert rows == []
+
+
+@pytest.mark.parametrize("crs", ["EPSG:٣١٣٧٠", "３１３７０", "urn:ogc:def:crs:EPSG::٣١٣٧٠"])
+def test_crs_field_in_other_digits_is_refused(area, admin, db, crs):
+    data = b"x;y\n155349;122215\n"
+    with pytest.raises(GeosignalError) as info:
+        read_upload(data, "a.csv", area=area, crs=crs)
+    assert (info.value.code, info.value.where) == ("unsupported_crs", "crs")
+    before = count_reports(db)
+    for fields in ({"dry_run": "true"}, {}):
+        response = upload_file(admin, data, "a.csv", network="mobile", crs=crs, **fields)
+        body = response.get_json()
+        assert (response.status_code, body["code"], body["where"]) == (422, "unsupported_crs", "crs"), body
+    assert count_reports(db) == before
+    (rep,) = read_upload(data, "a.csv", area=area, crs="EPSG:31370")  # the same in ASCII digits is read
+    assert isinstance(rep, ReportInput)
+
+
+def test_dates_in_other_digits_are_dropped_with_a_warning(area):
+    data = "lat;lon;date\n50.41;4.444;٣٠/٠٣/٢٠٢٥\n50.41;4.445;30/03/2025\n".encode()
+    first, second = read_upload(data, "a.csv", area=area)
+    (warning,) = first.warnings
+    assert (warning["code"], warning["name"], warning["error"], warning["value"]) == \
+        ("attribute_dropped", "observed_at", "invalid_datetime", "٣٠/٠٣/٢٠٢٥")
+    assert "observed_at" not in first.properties and second.properties["observed_at"].day == 30
+
+
+# =========================================================================== integers of thousands of digits
+
+@pytest.mark.parametrize("digits", [20, 5000])
+def test_a_huge_integer_in_an_uploaded_geojson_is_out_of_range(area, admin, db, digits):
+    big = "9" * digits
+    data = ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"households_affected":'
+            + big + '},"geometry":{"type":"Point","coordinates":[4.444,50.41]}},{"type":"Feature","properties":{},'
+            '"geometry":{"type":"Point","coordinates":[4.445,' + "9" * 5000 + "]}}]}").encode()
+    rep, err = read_upload(data, "a.geojson", area=area)
+    # the count is dropped with the warning a 20-digit count gets (out of range), the feature kept
+    (warning,) = rep.warnings
+    shown = big if digits == 20 else f"a number of {digits:,} digits"
+    assert (warning["code"], warning["error"], warning["pointer"], warning["value"]) == \
+        ("attribute_dropped", "invalid_attribute", "/features/0/properties/households_affected", shown)
+    assert warning["detail"] == f"households_affected was ignored: households_affected must be between 0 and " \
+                                f"1,000,000; got {shown}."
+    # a coordinate of 5,000 digits is too large: refused, never "NaN or Infinity"
+    assert (err.code, err.where, err.extra["pointer"], err.detail) == \
+        ("invalid_coordinate", "feature 1", "/features/1/geometry/coordinates/1",
+         "A coordinate is too large (a number of 5,000 digits).")
+    body, rows = preview_and_save(admin, db, data, "a.geojson", saved=1)
+    assert [f["status"] for f in body["features"]] == ["accepted", "refused"]
+    assert body["features"][1]["error"]["code"] == "invalid_coordinate"
+    assert rows[0]["households_affected"] is None
+
+
+def test_a_count_of_thousands_of_digits_in_a_csv_is_out_of_range(area):
+    (rep,) = read_upload(b"lat;lon;households_affected\n50.41;4.444;" + b"9" * 5000 + b"\n", "a.csv", area=area)
+    (warning,) = rep.warnings
+    assert (warning["error"], warning["detail"]) == (
+        "invalid_attribute", "households_affected was ignored: households_affected must be between 0 and 1,000,000; "
+        "got a number of 5,000 digits.")

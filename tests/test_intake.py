@@ -283,11 +283,12 @@ def test_nan_text_and_overflow_refused(area):
     # position named exactly
     ring = json.dumps(feature(square()))
     second_lat = json.dumps(square()["coordinates"][0][2][1])
-    for written in ("1e400", "1E+0400", "9" * 250 + "e99", "4" + "0" * 5000):
+    for written in ("1e400", "1E+0400", "9" * 250 + "e99"):
         err = err_of(parse_report_feature, ring.replace(second_lat, written, 1), area=area)
         assert (err.code, err.where) == ("non_finite_number", "/geometry/coordinates/0/2/1"), written
+    # an integer too large for a float, even beyond the digits Python converts: too large, not NaN
     for bad, code in (("true", "invalid_coordinate"), ('"50.4"', "invalid_coordinate"), ("[50.4]", "invalid_geojson"),
-                      ("-" + "9" * 320, "invalid_coordinate")):  # an integer too large for a float
+                      ("-" + "9" * 320, "invalid_coordinate"), ("4" + "0" * 5000, "invalid_coordinate")):
         err = err_of(parse_report_feature, ring.replace(second_lat, bad, 1), area=area)
         assert (err.code, err.where) == (code, "/geometry/coordinates/0/2/1"), bad
 
@@ -484,7 +485,7 @@ def test_vertex_and_area_limits(area):
 
 def test_properties_normalised():
     out = validate_properties({
-        "network": "mobile", "technologies": "4G", "operators": ["Proximus", "Orange", "Proximus"],
+        "network": "mobile", "technologies": "4G", "operators": ["Proximus", "Orange"],
         "issue": "weak_signal", "setting": "indoor", "households_affected": 12, "businesses_affected": 0,
         "description": "re\u0301seau", "observed_at": "2024-03-21", "style": {"color": "red"},
     })
@@ -495,6 +496,19 @@ def test_properties_normalised():
     }
     assert unicodedata.is_normalized("NFC", out["description"])
     assert validate_properties({"network": None}, require_network=False) == {}
+
+
+@pytest.mark.parametrize(("name", "values", "item", "first"), [
+    ("operators", ["Orange", "Orange"], 1, 0), ("operators", ["Proximus", "Orange", "Proximus"], 2, 0),
+    ("technologies", ["4G", "5G", "5G"], 2, 1),
+])
+def test_a_value_named_twice_in_a_list_is_refused_not_deduplicated(name, values, item, first):
+    with pytest.raises(GeosignalError) as info:
+        validate_properties({"network": "mobile", name: values})
+    err = info.value
+    assert (err.code, err.status, err.where, err.extra["value"]) == ("invalid_attribute", 422, f"/properties/{name}/{item}",
+                                                                     values[item])
+    assert err.detail == f"{name} names {values[item]!r} twice (items {first} and {item}); name each once."
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ Pipeline for every geometry (API body or uploaded file), in this order:
 
 1. **Strict JSON.** Text is parsed with NaN/Infinity (and numbers overflowing to infinity)
    kept as placeholders; any of them anywhere in a feature (coordinates *or* properties) gives
-   ``non_finite_number`` with its JSON pointer. The raw structure is checked before shapely
+   ``non_finite_number`` with its JSON pointer. An integer of more digits than Python converts
+   (over 4,000) is no NaN but far too large: a count out of range (``invalid_attribute``), a
+   coordinate ``invalid_coordinate`` "too large", as a 20- or 400-digit one. The raw structure is checked before shapely
    sees it: numbers as strings / booleans → ``invalid_coordinate``; null geometry or empty
    coordinates → ``empty_geometry``; wrong nesting or unknown type → ``invalid_geojson``;
    unclosed ring → ``ring_not_closed`` (pointer to the last position); a ring with < 4 positions
@@ -67,8 +69,9 @@ absolute, climbing (``..``, ``\\``, drive letter), linked or repeated member nam
 (``archive_too_large``); archives inside archives are never opened (warning); XML with a DOCTYPE
 or entity declarations is refused before GDAL (``unsafe_xml``, defusedxml); KML NetworkLinks are
 never followed (warning); dBase text is decoded from the ``.cpg``, else the LDID byte, else
-refused unless ASCII (``undecidable_encoding``); JSON integers of more than 4,000 digits count as
-overflowing (``non_finite_number``).
+refused unless ASCII (``undecidable_encoding``); JSON integers of more than 4,000 digits are
+out of range like any too large number (``invalid_attribute``, ``invalid_coordinate``), not
+``non_finite_number``.
 """
 
 from geosignal.errors import GeosignalError

@@ -459,7 +459,8 @@ class XmlFeature:
     ``2025-06`` to 1 June and drops ``2025``); ``span``: the raw ``begin``/``end`` of its
     ``<TimeSpan>`` (see :attr:`observed`); ``elevations``: how many of its GPX positions
     carry an ``<ele>``, of ``positions``; ``first_time`` / ``last_time``: the raw ``<time>``
-    of the first and last points of a GPX track or route that carry one."""
+    of the first and last points of a GPX track or route that carry one (a waypoint's own
+    ``<time>``: both)."""
 
     kind: str
     ordinal: int
@@ -689,7 +690,7 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             self._capture = "ele"
             self._text = []
             self._coords_at = self._position()
-        elif local == "time" and parent in ("trkpt", "rtept") and self._feature is not None:
+        elif local == "time" and parent in _GPX_POINTS and self._feature is not None:  # (GDAL nulls what it cannot read)
             self._capture = "time"
             self._text = []
 

@@ -5,6 +5,7 @@ See the package docstring (:mod:`geosignal.services.intake`) for the rules and d
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -80,6 +81,33 @@ class _NonFinite:
         return self.text
 
 
+class _HugeInt(int):
+    """An integer written with more digits than Python converts (4,300; more than
+    :data:`_MAX_INT_DIGITS` here): no NaN nor infinity, only far too large. It stands in as an
+    ``int`` of at least 10**4000 (of the sign written; the rest a digest of the text, so that
+    two such numbers differ as their texts do), so that every range rule refuses it as it
+    refuses a 20-digit integer (``invalid_attribute``, ``invalid_coordinate`` "too large"), and
+    shows itself as ``a number of N digits``."""
+
+    digits: int
+
+    def __new__(cls, text: str) -> _HugeInt:
+        sign = -1 if text.startswith("-") else 1
+        tag = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+        obj = super().__new__(cls, sign * (10**_MAX_INT_DIGITS + tag))
+        obj.digits = len(text.lstrip("-"))
+        return obj
+
+    def __repr__(self) -> str:
+        return f"{'-' if self < 0 else ''}(a number of {self.digits:,} digits)"
+
+    __str__ = __repr__
+
+
+#: The most digits an integer of a JSON text is converted with (Python's own limit is 4,300).
+_MAX_INT_DIGITS = 4000
+
+
 def _parse_float(text: str) -> Any:
     value = float(text)
     return value if math.isfinite(value) else _NonFinite(text)
@@ -107,11 +135,11 @@ def _loads(text: str) -> Any:
         return _NonFinite(t)
 
     def integer(t: str) -> Any:
-        # Python converts at most 4300 digits; a longer integer overflows any store
-        if len(t) <= 4000:
+        # Python converts at most 4300 digits; a longer integer is far too large, not NaN
+        if len(t) <= _MAX_INT_DIGITS:
             return int(t)
-        seen.append(t)
-        return _NonFinite(t[:20] + "…")
+        seen.append(t)  # not a _Finite document: its numbers are checked one by one
+        return _HugeInt(t)
 
     pairs, repeated = strict_pairs()
     obj = json.loads(text, parse_constant=constant, parse_float=number, parse_int=integer, object_pairs_hook=pairs)
@@ -189,8 +217,10 @@ def _number(v: Any, ptr: str) -> float:
     if isinstance(v, (int, float)) or (isinstance(v, np.number) and not isinstance(v, np.bool_)):
         try:
             f = float(v)
-        except OverflowError:
-            raise GeosignalError("invalid_coordinate", "A coordinate is too large.", where=ptr) from None
+        except OverflowError:  # an integer beyond a float (a _HugeInt says how many digits it has)
+            digits = getattr(v, "digits", None) or len(str(abs(int(v))))
+            raise GeosignalError("invalid_coordinate", f"A coordinate is too large (a number of {digits:,} digits).",
+                                 where=ptr) from None
         if not math.isfinite(f):
             raise GeosignalError("non_finite_number", f"{f} is not a finite number.", where=ptr)
         return f

@@ -25,10 +25,11 @@ ACCEPTED_EPSG: tuple[int, ...] = (WGS84, LAMBERT72, LAMBERT2008)
 #: The CRS in which areas and lengths are computed (planar metres).
 MEASURE_EPSG = LAMBERT72
 
+#: The EPSG code is written in ASCII digits (``int()`` would also read ``EPSG:٣١٣٧٠``).
 _CRS_PATTERNS = (
-    re.compile(r"^(?:epsg:)?(\d{4,5})$", re.I),
-    re.compile(r"^urn:ogc:def:crs:epsg:[0-9.]*:(\d{4,5})$", re.I),
-    re.compile(r"^https?://www\.opengis\.net/def/crs/epsg/[0-9.]+/(\d{4,5})$", re.I),
+    re.compile(r"^(?:epsg:)?([0-9]{4,5})$", re.I),
+    re.compile(r"^urn:ogc:def:crs:epsg:[0-9.]*:([0-9]{4,5})$", re.I),
+    re.compile(r"^https?://www\.opengis\.net/def/crs/epsg/[0-9.]+/([0-9]{4,5})$", re.I),
 )
 _CRS84 = re.compile(r"^(?:urn:ogc:def:crs:ogc:1\.3:crs84|https?://www\.opengis\.net/def/crs/ogc/1\.3/crs84|ogc:crs84|crs84)$", re.I)
 

@@ -75,7 +75,9 @@
   description is ``<desc>``, else ``<cmt>``, else ``<name>``; a ``<cmt>`` differing from the
   ``<desc>`` is not kept, with an ``attribute_dropped`` warning naming it. A track or route
   is dated by its first point's ``<time>``, with an ``observed_at_from_track`` warning naming
-  its first and last times.
+  its first and last times. A ``<time>`` GDAL cannot read (it nulls ``garbage``,
+  ``2025-13-01T00:00:00Z``, ``30/03/2025`` silently) is read from the raw text, else dropped
+  with an ``attribute_dropped`` warning carrying it, as in KML and CSV.
 * Date-time fields GDAL types (KML ``<TimeStamp>``, GPX ``<time>``, GeoPackage ``DATETIME``,
   dBase ``D``) are read as text and each value is parsed alone (:func:`~.properties.parse_observed_at`):
   one rule per format whatever the other rows hold — a naive time is Brussels wall time (GPX:
@@ -85,13 +87,16 @@
   and Windows-1252 rows refused, naming the first row not UTF-8); lines ending in LF,
   CRLF or a lone CR; separator ``;``, ``,``, tab or ``|`` (most frequent in the header line); two
   columns standing for the same property or coordinate are refused (``duplicate_header``)
-  unless ``column_map`` says which to read; decimal point or
+  unless ``column_map`` says which to read; a quote never closed (``unterminated_quote``) or
+  text after a quoted field's closing quote (``malformed_quote``: ``"x"y`` is not read ``xy``)
+  refuses the file, naming row and column; decimal point or
   comma; day-first dates; coordinates from ``lon``/``lat``, ``x``/``y`` (in ``crs``) or a WKT
   column, headers recognised in French, Dutch and English (see
   :data:`~geosignal.services.intake.properties.HEADER_ALIASES` / ``COORD_ALIASES``) or named by
   ``column_map``. Rows are numbered as a spreadsheet shows them (header = row 1): one row per
   record — a quoted cell spanning lines is one row, a blank line an empty row — whatever ends
-  the lines (LF, CRLF, lone CR) and with or without a byte-order mark.
+  the lines (LF, CRLF, lone CR) and with or without a byte-order mark (or several: every
+  leading one is dropped).
 * CSV WKT column: read as written by :mod:`.wkt` (not GEOS, which refuses an unclosed ring
   with one message), then checked as GeoJSON is, with the same codes (``ring_not_closed``,
   ``ring_too_short``, ``line_too_short``, ``non_finite_number``, ``empty_geometry``…) plus
@@ -105,13 +110,17 @@
 * Attribute values are coerced for files only (``"12"`` → 12, ``"4G, 5G"`` → list, ``Base`` →
   ``Telenet/BASE``, day-first dates). **A file attribute that still fails validation is dropped
   with an ``attribute_dropped`` warning; the report is kept** (geometry errors still refuse the
-  feature). Every attribute is checked: each failure has its own warning with ``name``,
+  feature, and so does a ``radius`` that cannot be read: ``invalid_attribute``, as in the API,
+  rather than a circle silently become a point). A list naming a value twice is such a failure. Every attribute is checked: each failure has its own warning with ``name``,
   ``column`` (and ``pointer`` in GeoJSON). A refused feature's error carries ``errors``: the
   refusal first, then every attribute fault of that feature. Free text with control characters,
   direction overrides or unpaired surrogates is refused (never stored: :mod:`geosignal.textsafety`).
   Several members or fields standing for one property must agree, else it is dropped with a
   warning naming them. A count written ``1.000`` (a thousand, or one?) is dropped, never
-  guessed. ``network`` is not required: the caller defaults it.
+  guessed. Numbers are written with the ASCII digits 0-9 (as forms: :mod:`geosignal.formparse`):
+  a count or date in other digits (``０１２``, ``٣``, ``¹²``) or with ``_`` is dropped with that
+  warning, a coordinate refused (``invalid_coordinate``; WKT ``invalid_geometry``), a ``crs``
+  ``unsupported_crs``. ``network`` is not required: the caller defaults it.
 * A column read for nothing (no property nor coordinate is taken from it) is named in the
   file-level ``columns_ignored`` warning (``columns``), whatever the format: CSV headers (and
   unnamed columns, and coordinates of a kind not read), GeoJSON properties (but ``id``),
@@ -648,6 +657,11 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
                              where=where, index=index, column=column, value=text.strip())
     if "," in s and "." not in s:
         s = s.replace(",", ".")
+    if not s.isascii() or "_" in s:  # float() reads "５０.４１" as 50.41 and "4_44" as 444
+        other = any(c.isdigit() for c in s if not c.isascii())
+        raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {text.strip()!r}, not a number"
+                             + (" written with the digits 0-9." if other else "."),
+                             where=where, index=index, column=column, value=text.strip())
     try:
         v = float(s)
     except ValueError:
@@ -684,7 +698,10 @@ def _lines(text: str, sep: str | None = None) -> Iterator[str]:
 
 def _plain_number(cell: str) -> float | None:
     """A finite number written plainly (decimal point or comma), else None: the caller then
-    reads the cell with :func:`_csv_number`, which also names what is wrong."""
+    reads the cell with :func:`_csv_number`, which also names what is wrong. ASCII digits only:
+    ``float()`` would also read ``５０.４１``, ``٣`` and ``4_44``."""
+    if not cell.isascii() or "_" in cell:
+        return None
     if "," in cell:
         if "." in cell:
             return None
@@ -794,7 +811,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     batch). File-level structure faults raise 422 naming row and column: ``duplicate_header``
     (a name given twice, or two columns standing for the same property or coordinate: see
     :func:`_column_keys`), ``unterminated_quote`` (whatever ends the lines: LF, CRLF or a lone
-    CR, and at the end of the file), ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, header
+    CR, and at the end of the file), ``malformed_quote`` (text after a quoted field's closing
+    quote: :func:`_check_quoting`), ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, header
     included, or ``limits.max_vertices × 50`` characters in a WKT column). Text is decoded by
     :func:`_decode` (UTF-8, UTF-16, UTF-32, Windows-1252); Excel's ``sep=;`` first line names the
     separator and is not a row. A row with a value beyond the named columns (an unquoted
@@ -802,6 +820,9 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     refused row names every fault it has: the first as the error, all of them (each coordinate
     column, then each attribute) in its ``errors``."""
     text, encoding = _decode(data)
+    # a second byte-order mark (a file saved with a BOM, then again by a tool that adds one)
+    # would make the first header "\ufefflat": every leading one is no text
+    text = text.lstrip("\ufeff")
     result.encoding = encoding
     if not text or text.isspace():  # e.g. a UTF-16 file holding only its mark or blanks
         raise GeosignalError("no_features", "The CSV file is empty.")
@@ -813,12 +834,14 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     first = text if end < 0 else text[:end]
     delim = directive.group(1) if directive else _delimiter(first)
     result.delimiter = delim
-    reader = csv.reader(_lines(text, sep), delimiter=delim)
+    # strict: a quoted field must end at its closing quote ("x"y would otherwise be read xy)
+    reader = csv.reader(_lines(text, sep), delimiter=delim, strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise GeosignalError("no_features", "The CSV file is empty.") from None
     except csv.Error as exc:
+        _check_quoting(text, 1, delim, [], sep, row=1)
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read: {exc}.") from None
     if end < 0 or end == len(text) - 1 or any("\n" in h or "\r" in h for h in header):
         _check_quotes(text, 1, delim, [], sep)  # a quote left open in the header, or the header is all
@@ -982,6 +1005,9 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                         err.extra["errors"][0]["column"] = err.extra["column"]
                 result.append(err)
     except csv.Error as exc:
+        # the record that failed starts on the line after the last one read: a quote left open
+        # or text after a closing quote is named there (row and column)
+        _check_quoting(text, last_line + 1, delim, header, sep, row=row + 1)
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read at row {row + 1} (line "
                              f"{reader.line_num} of the file): {exc}.", where=f"row {row + 1}") from None
     # A quote left open swallows the rest of the file into the last record, whatever ends the
@@ -1097,6 +1123,65 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep
                     continue
                 pos = close + 1
                 break
+        elif ch == '"':
+            pos = j + 1
+        elif ch == delim:
+            column += 1
+            field_start = pos = j + 1
+        else:
+            line += 1
+            column = 0
+            field_start = pos = j + 1
+
+
+def _check_quoting(text: str, start_line: int, delim: str, header: list[str], sep: str = "\n", *,
+                   row: int) -> None:
+    """Name the quoting fault that stopped the csv module (read with ``strict=True``) in the
+    record starting on line ``start_line`` (1-based; ``row``: its spreadsheet row): a quote
+    never closed (``unterminated_quote``, :func:`_check_quotes`), or text after a quoted
+    field's closing quote (``malformed_quote``, 422, ``where`` = ``row n``, ``column``,
+    ``column_number``, ``value`` the field as written, cut to 60 characters). ``"x"y`` and
+    ``"a"b"c"`` would otherwise be read ``xy`` and ``ab"c"``: the quotes a cell holds are
+    doubled inside a quoted field (``"a""b"``). Returns when neither is found (the caller then
+    refuses the file with the csv module's words)."""
+    _check_quotes(text, start_line, delim, header, sep, row=row)
+    pos = 0
+    for _ in range(start_line - 1):
+        nxt = text.find(sep, pos)
+        if nxt < 0:
+            return
+        pos = nxt + 1
+    token = re.compile('["' + re.escape(sep) + re.escape(delim) + "]")
+    line, field_start, column = row, pos, 0
+    ends = {delim, sep, "\r", "\n"}
+    while True:
+        m = token.search(text, pos)
+        if m is None:
+            return
+        j, ch = m.start(), m.group()
+        if ch == '"' and j == field_start:
+            close = j
+            while True:  # inside quotes: "" is an escaped quote
+                close = text.find('"', close + 1)
+                if close < 0:
+                    return
+                if not text.startswith('""', close):
+                    break
+                close += 1
+            after = text[close + 1:close + 2]
+            if after and after not in ends:
+                stop = token.search(text, close + 1)
+                while stop is not None and stop.group() == '"':
+                    stop = token.search(text, stop.end())
+                cell = text[j:stop.start() if stop else len(text)]
+                shown = cell if len(cell) <= 60 else cell[:59] + "…"
+                label = _column_label(header, column)
+                raise GeosignalError(
+                    "malformed_quote", f"In column {label!r} of row {line}, {shown!r} has text after the quote "
+                    f"that closes the field ({after!r}); inside a "
+                    'quoted field write a quote twice ("a ""b"" c"), or quote the whole field.',
+                    where=f"row {line}", column=label, column_number=column + 1, value=shown)
+            pos = close + 1
         elif ch == '"':
             pos = j + 1
         elif ch == delim:
@@ -1338,7 +1423,7 @@ def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[t
 #: other rows. Each value goes to :func:`~.properties.parse_observed_at` alone.
 _AS_WRITTEN = {"datetime_as_string": True}
 #: A date-time without offset nor ``Z``, as GDAL writes it back.
-_NAIVE_ISO = r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
+_NAIVE_ISO = r"(?a)^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
 
 
 def _gpx_times_utc(frame, info: dict) -> None:  # noqa: ANN001 - a (Geo)DataFrame
@@ -1542,7 +1627,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     problems.append(gpx_comment)
                 if (source is not None and fmt == "gpx" and source.first_time and "observed_at" not in rec
                         and "observed_at" not in (column_map or {})):
-                    _track_time(props, problems, source)
+                    _track_time(props, problems, source, track=source.kind != "wpt")
                 if source is not None and fmt == "kml" and source.observed is not None:
                     _partial_date(problems, source.observed, "when" if source.when is not None else "TimeSpan")
                 elif source is not None and fmt == "kml" and source.span:
@@ -1621,19 +1706,26 @@ def _written_feature(row: dict, fmt: str, layer: str, position: int, placemarks:
     return features[position] if features and position < len(features) else None
 
 
-def _track_time(props: dict, problems: list[dict], source: XmlFeature) -> None:
+def _track_time(props: dict, problems: list[dict], source: XmlFeature, *, track: bool = True) -> None:
     """A GPX track or route without a date of its own is dated by its first point's
     ``<time>`` (UTC when written without offset, as GPX defines it), in ``props``, with an
     ``observed_at_from_track`` warning naming the first and last times (the track was
     recorded over that period: the date observed is where it began). A first time that cannot
-    be read is set aside with the ``attribute_dropped`` warning of any date."""
+    be read is set aside with the ``attribute_dropped`` warning of any date. ``track=False``:
+    a waypoint whose ``<time>`` GDAL did not read (it nulls ``garbage``, ``2025-13-01…``,
+    ``30/03/2025`` without a word): read here from the raw text by the same rule, else set aside
+    with that warning carrying the raw value."""
     raw = source.first_time or ""
-    written = raw if re.search(r"(?:Z|[+-]\d{2}:?\d{2})$", raw) else raw + "Z"
+    # a date-time without offset is UTC in GPX (text that is none is shown as written)
+    naive = re.match(r"(?a)\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", raw) and not re.search(r"(?a)(?:[Zz]|[+-]\d{2}:?\d{2})$", raw)
+    written = raw + "Z" if naive else raw
     try:
         props["observed_at"] = parse_observed_at(written, where="/time", day_first=False)
     except GeosignalError as err:
         problems.append({"code": "attribute_dropped", "name": "observed_at", "column": "time", "value": _shown(raw),
                          "error": err.code, "detail": f"observed_at was ignored: {err.detail}"})
+        return
+    if not track:
         return
     problems.append({"code": "observed_at_from_track", "name": "observed_at", "first": raw,
                      "last": source.last_time, "detail": f"The date observed is the time of the first point "
@@ -1661,7 +1753,7 @@ def _gpx_description(row: dict, fmt: str, column_map: dict[str, str] | None) -> 
 
 
 #: A date of XML Schema that is not a day: a year (``gYear``) or a month (``gYearMonth``).
-_PARTIAL_DATE = re.compile(r"\s*(\d{4})(-\d{2})?(?:Z|[+-]\d{2}:\d{2})?\s*")
+_PARTIAL_DATE = re.compile(r"\s*(\d{4})(-\d{2})?(?:Z|[+-]\d{2}:\d{2})?\s*", re.ASCII)
 
 
 def _partial_date(problems: list[dict], when: str, element: str = "when") -> None:

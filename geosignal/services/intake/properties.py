@@ -57,22 +57,42 @@ def _vocab_list(value: Any, allowed: tuple[str, ...], where: str, name: str) -> 
     out: list[str] = []
     for i, item in enumerate(value):
         v = _vocab_value(item, allowed, f"{where}/{i}", name)
-        if v not in out:
-            out.append(v)
+        if v in out:  # never deduplicated silently: which did the reporter mean?
+            raise _fail("invalid_attribute", f"{name} names {v!r} twice (items {out.index(v)} and {i}); name each "
+                        "once.", f"{where}/{i}", value=v)
+        out.append(v)
     return out
 
 
 #: A whole number with its thousands grouped by ``.`` or ``,`` twice or more ("1.000.000").
-_GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:,\d{3}){2,}")
+_GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:,\d{3}){2,}", re.ASCII)
 #: One group of three digits after ``.`` or ``,`` ("1.000", "2,500"): a thousand (Belgian
 #: files group thousands with ``.``) or a decimal (1.0, 2.5)? Never guessed.
-_AMBIGUOUS_THOUSANDS = re.compile(r"(\d{1,3})[.,](\d{3})")
+_AMBIGUOUS_THOUSANDS = re.compile(r"(\d{1,3})[.,](\d{3})", re.ASCII)
+
+
+#: A decimal number as files write it (a decimal point; ``e`` exponent; ``nan``/``inf`` read
+#: to be refused as not finite): ASCII digits only, no ``_`` (``float()`` reads ``"٣"`` as 3,
+#: ``"５０.４１"`` as 50.41 and ``"1_0"`` as 10).
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf(?:inity)?)",
+                           re.IGNORECASE)
+
+
+def _other_digits(value: Any) -> bool:
+    """Whether ``value`` is text holding a digit other than ASCII 0-9 (``０``, ``٣``, ``²``)."""
+    return isinstance(value, str) and any(c.isdigit() and not c.isascii() for c in value)
 
 
 def _count(value: Any, where: str, name: str) -> int:
+    if _other_digits(value):
+        raise _fail("invalid_attribute", f"{name} {value.strip()!r} is written with digits other than 0-9; write "
+                    "it with the digits 0-9.", where)
     if isinstance(value, str) and (m := _AMBIGUOUS_THOUSANDS.fullmatch(value.strip())):
         raise _fail("invalid_attribute", f"{name} {value.strip()!r} is ambiguous: {m[1]}{m[2]} (with a thousands "
                     f"separator) or {m[1]}.{m[2]} (a decimal)? Write the whole number without a separator.", where)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4001,}", value.strip()):  # more than int() converts
+        raise _fail("invalid_attribute", f"{name} must be between 0 and {MAX_COUNT:,}; got a number of "
+                    f"{len(value.strip()):,} digits.", where, limit=MAX_COUNT)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail("invalid_attribute", f"{name} must be a whole number ≥ 0; got {_brief(value)}.", where)
     if value < 0 or value > MAX_COUNT:
@@ -84,7 +104,8 @@ def _count(value: Any, where: str, name: str) -> int:
 def _brief(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters (huge numbers and texts stay readable)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
-        return f"a number of {len(str(abs(value)))} digits"
+        digits = getattr(value, "digits", None) or len(str(abs(value)))  # (intake.core._HugeInt: its own)
+        return f"a number of {digits:,} digits"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -99,7 +120,7 @@ def validate_properties(
 
     Returns a new dict holding only the known, non-null properties:
     ``network`` (str in ``vocab.NETWORKS``), ``technologies``/``operators`` (lists, a single
-    string becomes a one-item list, duplicates removed), ``issue``, ``setting``,
+    string becomes a one-item list; a value named twice is refused, never deduplicated), ``issue``, ``setting``,
     ``households_affected``/``businesses_affected`` (int, 0…1,000,000; floats, strings and
     booleans refused), ``description`` (NFC-normalised, line ends as LF, otherwise unchanged, ≤ 5000 chars, no
     control, direction-override or unpaired-surrogate character: :mod:`geosignal.textsafety`),
@@ -199,10 +220,10 @@ def _validate_one(name: str, value: Any, where: str, require_network: bool) -> A
 
 # --------------------------------------------------------------------------- time
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 _DAY_FIRST = re.compile(
-    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T](\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$"
-)
+    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T](\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$", re.ASCII
+)  # ASCII digits: int() would also read "٣٠/٠٣/٢٠٢٥"
 
 
 def _localize(naive: datetime, where: str, original: str) -> datetime:
@@ -284,7 +305,7 @@ def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False
     text = value.strip()
     if not text:
         return None
-    if re.match(r"^\d{4}-\d{2}-\d{2}t\d", text) or text.endswith("z"):  # RFC 3339 allows lower case
+    if re.match(r"(?a)^\d{4}-\d{2}-\d{2}t\d", text) or text.endswith("z"):  # RFC 3339 allows lower case
         text = text[:10] + text[10:].replace("t", "T", 1).replace("z", "Z")
     if _DATE_ONLY.match(text):
         try:
@@ -301,7 +322,7 @@ def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False
             except ValueError:
                 raise _fail("invalid_datetime", f"{value!r} is not a valid day-first date.", where) from None
             return _localize(naive, where, value)
-    if not re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
+    if not re.match(r"(?a)^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
         raise _fail("invalid_datetime", f"{value!r} is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z]).", where)
     try:
         dt = datetime.fromisoformat(text)
@@ -405,8 +426,9 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
     ``"4G;5G"`` → a list; vocabulary values matched case- and accent-insensitively with a few
     aliases (``Base`` → ``Telenet/BASE``, ``fixe`` → ``fixed``) and the labels the pages show in
     every language (:func:`_label_aliases`); dates become text for
-    :func:`parse_observed_at` (day-first allowed by the caller). The result still goes
-    through :func:`validate_properties`.
+    :func:`parse_observed_at` (day-first allowed by the caller). Numbers are read in ASCII
+    digits only (``"０１２"``, ``"٣"``, ``"1_000"`` stay text, refused by the count rule, as
+    forms refuse them). The result still goes through :func:`validate_properties`.
     """
     out: dict[str, Any] = {}
     for name, value in record.items():
@@ -432,11 +454,12 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
         if kind == "count":
             if isinstance(value, str):
                 v = re.sub(r"[ \u00a0\u202f]", "", value)  # spaces group thousands ("1 000")
-                if re.fullmatch(r"\d{1,4000}", v):  # longer: Python refuses to convert it
+                # ASCII digits only, as in forms (formparse): int() also reads "０１２" and "٣"
+                if re.fullmatch(r"[0-9]{1,4000}", v):  # longer: Python refuses to convert it
                     value = int(v)
                 elif _GROUPED_THOUSANDS.fullmatch(v):  # "1.000.000", "1,000,000": only thousands
                     value = int(re.sub(r"[.,]", "", v))
-                elif re.fullmatch(r"\d{1,4000}[.,](?:0{0,2}|0{4,})", v):  # "5,0", "12.00": a zero decimal part
+                elif re.fullmatch(r"[0-9]{1,4000}[.,](?:0{0,2}|0{4,})", v):  # "5,0", "12.00": a zero decimal part
                     value = int(re.split(r"[.,]", v)[0])
                 # "1.000" / "1,000" stay text: a thousands separator or a decimal one? (_count says)
             elif isinstance(value, float) and value.is_integer():
@@ -453,11 +476,8 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
             if isinstance(value, str):
                 value = _coerce_token(name, value)
         elif kind == "metres":
-            if isinstance(value, str):
-                try:
-                    value = float(value.replace(",", "."))
-                except ValueError:
-                    pass
+            if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value.replace(",", ".")):
+                value = float(value.replace(",", "."))  # else left as text: refused as no number
             elif hasattr(value, "item"):
                 value = value.item()
         out[name] = value
@@ -488,11 +508,15 @@ def check_file_properties(
     warning per refused attribute — ``{"code": "attribute_dropped", "detail", "name" (the
     property), "column" (when known), "pointer" (when ``pointer`` is given), "value" (as read,
     shortened), "error" (the validation code), "allowed" (a vocabulary property's values, when
-    the value is none of them)}``. Never raises for an attribute.
+    the value is none of them)}``. Never raises for an attribute, but for one of
+    :data:`REFUSING_PROPERTIES` (a ``radius`` of ``NaN``, ``-3``, ``0``, ``abc``: the circle would
+    silently become a point): 422 with the API's code (``invalid_attribute``), ``name``,
+    ``column``, ``value`` and ``errors`` (the refusal, then every attribute dropped).
     """
     coerced = coerce_file_properties(record)
     out: dict[str, Any] = {}
     problems: list[dict[str, Any]] = []
+    refusal: GeosignalError | None = None
     for name, value in coerced.items():
         column = (columns or {}).get(name)
         where = f"{pointer}/{pointer_key(column or name)}" if pointer is not None else f"/properties/{name}"
@@ -510,6 +534,11 @@ def check_file_properties(
             if value_ok is not None:
                 out[name] = value_ok
         except GeosignalError as err:
+            if name in REFUSING_PROPERTIES:  # the feature's shape depends on it: refused, as by the API
+                refusal = GeosignalError(err.code, err.detail, where=where if pointer is not None else None,
+                                         name=name, value=_shown(record.get(name, value)),  # as written
+                                         **({"column": column} if column else {}))
+                continue
             problem: dict[str, Any] = {
                 "code": "attribute_dropped", "detail": f"{name} was ignored: {err.detail}", "name": name,
                 "value": _shown(value), "error": err.code}
@@ -520,7 +549,20 @@ def check_file_properties(
             if name in _VOCABS and err.code == "invalid_attribute":
                 problem["allowed"] = list(_VOCABS[name])  # what the column may hold
             problems.append(problem)
+    if refusal is not None:  # every fault of the feature, the refusal first (as intake.core.with_problems)
+        refusal.extra["errors"] = [
+            {"code": refusal.code, "detail": refusal.detail, "name": refusal.extra["name"],
+             **({"pointer": refusal.where} if refusal.where else {}),
+             **({"column": refusal.extra["column"]} if "column" in refusal.extra else {})},
+            *({"code": p["error"], "detail": p["detail"].removeprefix(f"{p['name']} was ignored: "), "name": p["name"],
+               **{k: p[k] for k in ("pointer", "column") if k in p}} for p in problems)]
+        raise refusal
     return out, problems
+
+
+#: Properties a file feature is refused for when their value cannot be read (not dropped):
+#: without its radius a circle would silently become a point.
+REFUSING_PROPERTIES = frozenset({"radius"})
 
 
 def _shown(value: Any) -> Any:

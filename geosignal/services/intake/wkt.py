@@ -41,9 +41,9 @@ _TAG_ORDINATES = {"Z": 3, "M": 3, "ZM": 4}
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|(?:nan|inf(?:inity)?)(?![A-Za-z0-9_])))"
     r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),;=])|(?P<other>\S))",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # digits 0-9 only: float() would also read "５０" as 50
 )
-_SRID = re.compile(r"\s*SRID\s*=\s*([-+]?\d+)\s*;", re.IGNORECASE)
+_SRID = re.compile(r"\s*SRID\s*=\s*([-+]?[0-9]+)\s*;", re.IGNORECASE)
 
 
 class WktSyntaxError(ValueError):
