@@ -174,9 +174,10 @@ def test_representative_map_page(live_server, browser, app) -> None:  # noqa: AN
         map.eachLayer(l => { if (l.feature && l.feature.id) { l.openPopup(); } });
     }""")
     popup = page.inner_text(".leaflet-popup-content")
-    assert popup.splitlines() == ["Réseau : Mobile", "Technologies : 4G", "Opérateurs : Orange",
-                                  "Description : <script>alert('x')</script> Fontaine-l'Evêque {{ 7*7 }}",
-                                  "Statut : Soumis"]
+    assert re.fullmatch(r"CM-\d{4}-\d{5} — Ouvrir le signalement", popup.splitlines()[0]), popup
+    assert popup.splitlines()[1:] == ["Réseau : Mobile", "Technologies : 4G", "Opérateurs : Orange",
+                                      "Description : <script>alert('x')</script> Fontaine-l'Evêque {{ 7*7 }}",
+                                      "Statut : Soumis"]
     assert page.locator(".leaflet-popup-content script").count() == 0
     watch.assert_clean()
     watch.context.close()

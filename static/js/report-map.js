@@ -308,17 +308,31 @@
   });
   // live measure while drawing or editing: the vertices placed so far
   var drawingType = null;
-  // on a touch screen Leaflet.draw's hint follows no pointer (it sat under the page's header):
-  // what to do is said in the measure line at the top of the map instead (the same text)
-  var touch = L.Browser.touch && !L.Browser.pointer || window.matchMedia("(pointer: coarse)").matches;
+  // on a touch screen Leaflet.draw's hint has no finger to follow before the first touch (it sat
+  // under the page's header): until then it is hidden and said in the measure line at the top
+  // of the map (the same text); then it follows the finger
+  var touch = window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
+  var container = map.getContainer();
+  function touched() {
+    if (!container.classList.contains("draw-untouched")) { return; }
+    container.classList.remove("draw-untouched");
+    if (measure && !drawn) { measure.textContent = ""; }
+  }
+  container.addEventListener("touchstart", touched, { passive: true });
   map.on("draw:drawstart", function (e) {
     drawingType = e.layerType;
     var handler = L.drawLocal && L.drawLocal.draw.handlers[e.layerType];
-    if (touch && measure && handler && handler.tooltip) { measure.textContent = handler.tooltip.start; }
+    if (touch && measure && handler && handler.tooltip && handler.tooltip.start) {
+      container.classList.add("draw-untouched");
+      measure.textContent = handler.tooltip.start;
+    }
   });
   map.on("draw:drawstop", function () {
     drawingType = null;
-    if (touch && measure) { measure.textContent = drawn ? measureText(describe(drawn)) : ""; }
+    if (container.classList.contains("draw-untouched")) {
+      container.classList.remove("draw-untouched");
+      if (measure) { measure.textContent = drawn ? measureText(describe(drawn)) : ""; }
+    }
   });
   map.on("draw:drawvertex", function (e) {
     var latlngs = [];
@@ -330,10 +344,6 @@
       if (!zone) { shape.kind = "line"; }
       showFeedback(shape);
     }
-    // (touch) the next step, as Leaflet.draw's hint would have said it
-    var handler = touch && measure && L.drawLocal && L.drawLocal.draw.handlers[drawingType];
-    var hint = handler && handler.tooltip && (latlngs.length >= (zone ? 3 : 2) ? handler.tooltip.end : handler.tooltip.cont);
-    if (hint) { measure.textContent = (latlngs.length >= 2 ? measure.textContent + " — " : "") + hint; }
   });
   ["draw:editvertex", "draw:editmove", "draw:editresize"].forEach(function (name) {
     map.on(name, function (e) {
@@ -595,7 +605,7 @@
   function popup(f) {
     var p = f.properties, div = document.createElement("div");
     if (pane.dataset.reportUrl && p.reference) {
-      var head = document.createElement("p");
+      var head = document.createElement("div");
       head.className = "popup-head";
       var a = document.createElement("a");
       a.href = pane.dataset.reportUrl.replace(ZERO_ID, encodeURIComponent(f.id));
