@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from typing import Any
 
@@ -20,6 +21,10 @@ MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
 
 
+#: A decimal number as a query string writes it: ASCII digits, a point, an optional sign.
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+
+
 def parse_bbox(raw: str | None, *, required: bool = False) -> BBox | None:
     """Parse ``min_lon,min_lat,max_lon,max_lat`` in degrees (EPSG:4326).
 
@@ -31,10 +36,9 @@ def parse_bbox(raw: str | None, *, required: bool = False) -> BBox | None:
             raise GeosignalError("invalid_request", "bbox is required: min_lon,min_lat,max_lon,max_lat",
                                  where="bbox")
         return None
-    try:
-        parts = tuple(float(p) for p in raw.split(","))
-    except ValueError:
-        parts = ()
+    # decimal numbers in ASCII digits (float() also reads "５", "4_4", "nan" and "1e400")
+    texts = raw.split(",")
+    parts = tuple(float(p) for p in texts) if all(_DECIMAL.fullmatch(p.strip()) for p in texts) else ()
     if (len(parts) != 4 or not (parts[0] < parts[2] and parts[1] < parts[3])
             or not (-180 <= parts[0] and parts[2] <= 180 and -90 <= parts[1] and parts[3] <= 90)):
         raise GeosignalError("invalid_request", "bbox is min_lon,min_lat,max_lon,max_lat in degrees (EPSG:4326)",

@@ -106,6 +106,18 @@ def test_whole_numbers_are_ascii_digits_within_range(referent, query, where) -> 
     _problem(referent.get(query), 400, "invalid_request", where)
 
 
+@pytest.mark.parametrize("bbox", ["%EF%BC%94.3,50.3,4.6,50.5",  # a fullwidth 4
+                                  "4_3,50.3,4.6,50.5", "nan,50.3,4.6,50.5", "4.3,50.3,1e1,50.5", "4.3,50.3,4.6"])
+def test_a_bbox_is_decimal_numbers_in_ascii_digits(referent, bbox) -> None:  # noqa: ANN001
+    """float() read a fullwidth "４" as 4 and "4_3" as 43: a bbox is refused unless written as
+    decimals in the digits 0-9, as every number of a query string."""
+    for path in ("/api/v1/reports", "/api/v1/exports/dwconnect", "/api/v1/stats/locations?zoom=10&"):
+        glue = "" if path.endswith("&") else "?"
+        _problem(referent.get(f"{path}{glue}bbox={bbox}"), 400, "invalid_request", "bbox")
+    assert referent.get("/api/v1/reports?bbox=4.3,50.3,4.6,50.5").status_code == 200
+    assert referent.get("/api/v1/reports?bbox=-1,+50.3,4.,50.5").status_code == 200
+
+
 # =========================================================================== export cursors
 
 def _cursor(*values) -> str:  # noqa: ANN002
