@@ -82,6 +82,18 @@ def _gpx_times(*times: str) -> bytes:
             b'xmlns="http://www.topografix.com/GPX/1/1">' + points.encode() + b"</gpx>")
 
 
+def _gpkg_without_triggers(gdf: gpd.GeoDataFrame, path) -> sqlite3.Connection:  # noqa: ANN001
+    """Write ``gdf`` as the layer ``zones`` of a GeoPackage at ``path`` and open it in SQLite
+    with GDAL's triggers dropped: rows are then written as another tool would."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gdf.to_file(path, driver="GPKG", layer="zones")
+    con = sqlite3.connect(path)
+    for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        con.execute(f'DROP TRIGGER "{trigger}"')
+    return con
+
+
 def _gpkg_times(tmp_path, *values: str) -> bytes:  # noqa: ANN001
     """A GeoPackage whose DATETIME column ``date_constat`` holds ``values`` as written."""
     path = tmp_path / "times.gpkg"
@@ -89,12 +101,7 @@ def _gpkg_times(tmp_path, *values: str) -> bytes:  # noqa: ANN001
     gdf = gpd.GeoDataFrame({"description": [f"p{k}" for k in range(n)],
                             "date_constat": [datetime(2025, 1, 1, tzinfo=UTC)] * n},
                            geometry=[Point(4.444 + 0.001 * k, 50.41) for k in range(n)], crs=4326)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        gdf.to_file(path, driver="GPKG", layer="zones")
-    con = sqlite3.connect(path)
-    for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        con.execute(f'DROP TRIGGER "{trigger}"')
+    con = _gpkg_without_triggers(gdf, path)
     for fid, value in enumerate(values, start=1):
         con.execute("UPDATE zones SET date_constat = ? WHERE fid = ?", (value, fid))
     con.commit()
@@ -482,12 +489,7 @@ def _gpkg_rows(tmp_path, points: list[tuple[float, float]], *, cached: int = 1) 
     path = tmp_path / "stale.gpkg"
     gdf = gpd.GeoDataFrame({"description": ["p0"], "households_affected": [0]}, geometry=[Point(4.444, 50.41)],
                            crs=4326)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        gdf.to_file(path, driver="GPKG", layer="zones")
-    con = sqlite3.connect(path)
-    for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        con.execute(f'DROP TRIGGER "{trigger}"')
+    con = _gpkg_without_triggers(gdf, path)
     con.execute("DELETE FROM zones")
     for k, (x, y) in enumerate(points):
         blob = b"GP\x00\x01" + struct.pack("<i", 4326) + b"\x01" + struct.pack("<I2d", 1, x, y)

@@ -1761,16 +1761,22 @@ def recode_latin1_name(name: str, codec: str = "utf-8") -> str:
     return name.encode("latin-1").decode(codec, errors="replace")
 
 
+def _deserialize_gpkg(con: sqlite3.Connection, data: bytes) -> None:
+    """Load the GeoPackage ``data`` into the in-memory ``con`` (a file in WAL mode is marked as
+    a rollback-journal one: an in-memory copy cannot be read as WAL)."""
+    image = bytearray(data)
+    if len(image) > 19 and image[18:20] == b"\x02\x02":
+        image[18:20] = b"\x01\x01"
+    con.deserialize(bytes(image))
+
+
 @contextmanager
 def _gpkg_sqlite(data: bytes, table: str) -> Iterator[sqlite3.Connection]:
     """The GeoPackage ``data`` opened read-only in SQLite, in memory (text as bytes). Raises
     422 ``unreadable_file`` (``layer`` = ``table``) when SQLite cannot read it."""
-    image = bytearray(data)
-    if len(image) > 19 and image[18:20] == b"\x02\x02":  # WAL: an in-memory copy reads as rollback journal
-        image[18:20] = b"\x01\x01"
     con = sqlite3.connect(":memory:")
     try:
-        con.deserialize(bytes(image))
+        _deserialize_gpkg(con, data)
         con.execute("PRAGMA query_only = 1")
         con.text_factory = bytes
         yield con
@@ -1788,12 +1794,9 @@ def gpkg_recounted(data: bytes) -> bytes:
     writes rows without GDAL's triggers leaves that count stale (3 rows, count 1: two rows
     lost). Dropping the table fires no trigger. Returns ``data`` itself when it holds no such
     table or SQLite cannot read it (GDAL then says what it cannot read)."""
-    image = bytearray(data)
-    if len(image) > 19 and image[18:20] == b"\x02\x02":  # WAL: an in-memory copy reads as rollback journal
-        image[18:20] = b"\x01\x01"
     con = sqlite3.connect(":memory:")
     try:
-        con.deserialize(bytes(image))
+        _deserialize_gpkg(con, data)
         if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_ogr_contents'").fetchone() is None:
             return data
         con.execute("DROP TABLE gpkg_ogr_contents")

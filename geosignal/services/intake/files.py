@@ -812,7 +812,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     (a name given twice, or two columns standing for the same property or coordinate: see
     :func:`_column_keys`), ``unterminated_quote`` (whatever ends the lines: LF, CRLF or a lone
     CR, and at the end of the file), ``malformed_quote`` (text after a quoted field's closing
-    quote: :func:`_check_quoting`), ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, header
+    quote: :func:`_check_quotes`), ``field_too_long`` (beyond :data:`MAX_FIELD_CHARS`, header
     included, or ``limits.max_vertices × 50`` characters in a WKT column). Text is decoded by
     :func:`_decode` (UTF-8, UTF-16, UTF-32, Windows-1252); Excel's ``sep=;`` first line names the
     separator and is not a row. A row with a value beyond the named columns (an unquoted
@@ -841,7 +841,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     except StopIteration:
         raise GeosignalError("no_features", "The CSV file is empty.") from None
     except csv.Error as exc:
-        _check_quoting(text, 1, delim, [], sep, row=1)
+        _check_quotes(text, 1, delim, [], sep, row=1, malformed=True)  # (strict read: names the quoting fault)
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read: {exc}.") from None
     if end < 0 or end == len(text) - 1 or any("\n" in h or "\r" in h for h in header):
         _check_quotes(text, 1, delim, [], sep)  # a quote left open in the header, or the header is all
@@ -1007,7 +1007,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     except csv.Error as exc:
         # the record that failed starts on the line after the last one read: a quote left open
         # or text after a closing quote is named there (row and column)
-        _check_quoting(text, last_line + 1, delim, header, sep, row=row + 1)
+        _check_quotes(text, last_line + 1, delim, header, sep, row=row + 1, malformed=True)
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read at row {row + 1} (line "
                              f"{reader.line_num} of the file): {exc}.", where=f"row {row + 1}") from None
     # A quote left open swallows the rest of the file into the last record, whatever ends the
@@ -1082,7 +1082,7 @@ def _check_lengths(text: str, delim: str, cells: list[str], header: list[str], w
 
 
 def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep: str = "\n", *,
-                  start: int | None = None, row: int | None = None) -> None:
+                  start: int | None = None, row: int | None = None, malformed: bool = False) -> None:
     """Scan the text from line ``start_line`` (1-based) to the end and refuse it
     (``unterminated_quote``, 422, naming the row and column where the quote opened) when a
     quoted field never closes: the csv module would read the rest of the file as one field
@@ -1090,7 +1090,13 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep
     with a lone CR: as :func:`_lines` reads them); ``start``, when known, is the offset of line
     ``start_line`` (else it is found by counting lines from the start). ``row``: the
     spreadsheet row of the record starting there (default ``start_line``); rows are counted
-    from it, a line end inside quotes not ending a row."""
+    from it, a line end inside quotes not ending a row.
+
+    With ``malformed``, text after a quoted field's closing quote is refused too, where it
+    comes first (``malformed_quote``, 422, ``where`` = ``row n``, ``column``,
+    ``column_number``, ``value`` the field as written, cut to 60 characters): ``"x"y`` and
+    ``"a"b"c"`` would otherwise be read ``xy`` and ``ab"c"`` (the quotes a cell holds are
+    doubled inside a quoted field, ``"a""b"``)."""
     pos = 0
     if start is not None:
         pos = start
@@ -1109,7 +1115,7 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep
             return
         j, ch = m.start(), m.group()
         if ch == '"' and j == field_start:
-            opened = (line, column)
+            opened, field = (line, column), j
             while True:  # inside quotes: "" is an escaped quote
                 close = text.find('"', j + 1)
                 if close < 0:
@@ -1123,6 +1129,9 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep
                     continue
                 pos = close + 1
                 break
+            after = text[pos:pos + 1]
+            if malformed and after and after not in (delim, sep, "\r", "\n"):
+                _malformed_quote(text, field, pos, token, header, opened)
         elif ch == '"':
             pos = j + 1
         elif ch == delim:
@@ -1134,63 +1143,22 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep
             field_start = pos = j + 1
 
 
-def _check_quoting(text: str, start_line: int, delim: str, header: list[str], sep: str = "\n", *,
-                   row: int) -> None:
-    """Name the quoting fault that stopped the csv module (read with ``strict=True``) in the
-    record starting on line ``start_line`` (1-based; ``row``: its spreadsheet row): a quote
-    never closed (``unterminated_quote``, :func:`_check_quotes`), or text after a quoted
-    field's closing quote (``malformed_quote``, 422, ``where`` = ``row n``, ``column``,
-    ``column_number``, ``value`` the field as written, cut to 60 characters). ``"x"y`` and
-    ``"a"b"c"`` would otherwise be read ``xy`` and ``ab"c"``: the quotes a cell holds are
-    doubled inside a quoted field (``"a""b"``). Returns when neither is found (the caller then
-    refuses the file with the csv module's words)."""
-    _check_quotes(text, start_line, delim, header, sep, row=row)
-    pos = 0
-    for _ in range(start_line - 1):
-        nxt = text.find(sep, pos)
-        if nxt < 0:
-            return
-        pos = nxt + 1
-    token = re.compile('["' + re.escape(sep) + re.escape(delim) + "]")
-    line, field_start, column = row, pos, 0
-    ends = {delim, sep, "\r", "\n"}
-    while True:
-        m = token.search(text, pos)
-        if m is None:
-            return
-        j, ch = m.start(), m.group()
-        if ch == '"' and j == field_start:
-            close = j
-            while True:  # inside quotes: "" is an escaped quote
-                close = text.find('"', close + 1)
-                if close < 0:
-                    return
-                if not text.startswith('""', close):
-                    break
-                close += 1
-            after = text[close + 1:close + 2]
-            if after and after not in ends:
-                stop = token.search(text, close + 1)
-                while stop is not None and stop.group() == '"':
-                    stop = token.search(text, stop.end())
-                cell = text[j:stop.start() if stop else len(text)]
-                shown = cell if len(cell) <= 60 else cell[:59] + "…"
-                label = _column_label(header, column)
-                raise GeosignalError(
-                    "malformed_quote", f"In column {label!r} of row {line}, {shown!r} has text after the quote "
-                    f"that closes the field ({after!r}); inside a "
-                    'quoted field write a quote twice ("a ""b"" c"), or quote the whole field.',
-                    where=f"row {line}", column=label, column_number=column + 1, value=shown)
-            pos = close + 1
-        elif ch == '"':
-            pos = j + 1
-        elif ch == delim:
-            column += 1
-            field_start = pos = j + 1
-        else:
-            line += 1
-            column = 0
-            field_start = pos = j + 1
+def _malformed_quote(text: str, field: int, after: int, token: re.Pattern[str], header: list[str],
+                     opened: tuple[int, int]) -> None:
+    """Raise ``malformed_quote`` for the quoted field starting at offset ``field`` whose
+    closing quote is followed by text at ``after`` (see :func:`_check_quotes`)."""
+    stop = token.search(text, after)
+    while stop is not None and stop.group() == '"':
+        stop = token.search(text, stop.end())
+    cell = text[field:stop.start() if stop else len(text)]
+    shown = cell if len(cell) <= 60 else cell[:59] + "…"
+    line, column = opened
+    label = _column_label(header, column)
+    raise GeosignalError(
+        "malformed_quote", f"In column {label!r} of row {line}, {shown!r} has text after the quote "
+        f"that closes the field ({text[after]!r}); inside a "
+        'quoted field write a quote twice ("a ""b"" c"), or quote the whole field.',
+        where=f"row {line}", column=label, column_number=column + 1, value=shown)
 
 
 # --------------------------------------------------------------------------- OGR formats
