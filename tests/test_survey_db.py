@@ -121,3 +121,36 @@ def test_the_referent_imports_the_survey_from_the_dashboard_or_the_api(db, refer
     assert upload(representative, "/tableau-de-bord/enquete", edition="2022").status_code == 403
     assert db.scalar(select(func.count()).select_from(SurveyResponse).where(SurveyResponse.edition_year == 2023)) == 0
     assert db.scalar(select(func.count()).select_from(SurveyResponse).where(SurveyResponse.edition_year == 2022)) == 14
+
+
+def test_a_hostile_workbook_is_refused_before_it_is_read_whole(db, referent) -> None:  # noqa: ANN001
+    """The survey's import is now a web route: an XLSX that inflates far beyond its size, one
+    declaring thousands of rows, or a file beyond the limit is refused with its code, nothing
+    stored."""
+    import io
+    import zipfile
+
+    import openpyxl
+
+    from geosignal.services import survey as survey_service
+
+    def post(data: bytes, name: str):  # noqa: ANN202
+        return referent.post("/api/v1/stats/survey", data={"edition": "2022", "file": (io.BytesIO(data), name)},
+                             content_type="multipart/form-data")
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", b"<" + b" " * (60 * 1024 * 1024) + b">")
+    answer = post(bomb.getvalue(), "bombe.xlsx")
+    assert (answer.status_code, answer.get_json()["code"]) == (413, "archive_too_large")
+    book = openpyxl.Workbook()
+    for k in range(survey_service.MAX_SURVEY_ROWS + 1):
+        book.active.append([k])
+    many = io.BytesIO()
+    book.save(many)
+    answer = post(many.getvalue(), "lignes.xlsx")
+    assert (answer.status_code, answer.get_json()["code"], answer.get_json()["limit"]) == \
+        (413, "payload_too_large", survey_service.MAX_SURVEY_ROWS)
+    answer = post(b"x" * (survey_service.MAX_SURVEY_BYTES + 1), "grand.csv")
+    assert answer.status_code == 413 and answer.get_json()["code"] == "payload_too_large"
+    assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0

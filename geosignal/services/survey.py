@@ -412,12 +412,30 @@ def _csv_rows(data: bytes, mapping: SurveyMapping) -> list[list[Any]]:
     return best
 
 
+#: The most rows and columns a questionnaire export is read for (a survey has one row per
+#: commune, a few dozen columns): a workbook that declares more is refused, not read whole.
+MAX_SURVEY_ROWS = 5000
+MAX_SURVEY_COLUMNS = 500
+#: The largest questionnaire export read (bytes, as uploaded); an XLSX workbook (a zip) may
+#: inflate to five times it, as any uploaded archive (:func:`~geosignal.services.intake.containers.read_archive`).
+MAX_SURVEY_BYTES = 10 * 1024 * 1024
+
+
 def _xlsx_rows(data: bytes) -> list[list[Any]]:
-    """Read the first worksheet of an XLSX workbook as rows of cell values."""
+    """Read the first worksheet of an XLSX workbook as rows of cell values (at most
+    :data:`MAX_SURVEY_COLUMNS` columns). The workbook is checked as an uploaded archive first
+    (member names, bytes inflated: 413 ``archive_too_large``, 422 ``unsafe_archive``); more
+    than :data:`MAX_SURVEY_ROWS` rows is 413 ``payload_too_large``."""
+    from geosignal.services.intake.containers import read_archive
+
     try:
         import openpyxl
     except ImportError as exc:  # pragma: no cover - openpyxl is a declared dependency
         raise GeosignalError("unsupported_format", "XLSX import needs openpyxl.") from exc
+    if len(data) > MAX_SURVEY_BYTES:
+        raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
+                             f"{MAX_SURVEY_BYTES:,}.", value=len(data), limit=MAX_SURVEY_BYTES)
+    read_archive(data, MAX_SURVEY_BYTES)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException…
@@ -426,7 +444,17 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
         ) from exc
     try:
         ws = wb.worksheets[0]
-        return [list(row) for row in ws.iter_rows(values_only=True)]
+        rows = []
+        for row in ws.iter_rows(values_only=True, max_col=MAX_SURVEY_COLUMNS):
+            if len(rows) == MAX_SURVEY_ROWS:
+                raise GeosignalError("payload_too_large", f"The workbook has more than {MAX_SURVEY_ROWS:,} rows; "
+                                     "a survey export has one per commune.", limit=MAX_SURVEY_ROWS)
+            rows.append(list(row))
+        return rows
+    except GeosignalError:
+        raise
+    except Exception as exc:  # a damaged sheet (XML, shared strings) found while reading it
+        raise GeosignalError("unreadable_file", "The file is not a readable XLSX workbook.") from exc
     finally:
         wb.close()
 

@@ -55,14 +55,19 @@ def import_survey_upload(session: Session, files: list[Any], editions: list[str]
     ASCII digits). Returns ``{edition, responses, replaced, published}`` (the caller commits).
 
     Raises 400 ``invalid_request`` (``where`` ``file`` or ``edition``) for a missing or
-    repeated field or a year that is not one, and what :func:`import_edition` raises.
+    repeated field or a year that is not one, 413 ``payload_too_large`` beyond
+    :data:`~geosignal.services.survey.MAX_SURVEY_BYTES`, and what :func:`import_edition` raises.
     """
     if len(files) != 1 or not files[0].filename:
         raise GeosignalError("invalid_request", "send one file (CSV or XLSX) as multipart field 'file'", where="file")
     year = formparse.whole_number(editions[0]) if len(editions) == 1 else None
     if year is None or not 2000 <= year <= 2100:
         raise GeosignalError("invalid_request", "edition must be the survey's year, e.g. 2022", where="edition")
-    summary = import_edition(session, files[0].read(), files[0].filename, year)
+    data = files[0].read(survey.MAX_SURVEY_BYTES + 1)
+    if len(data) > survey.MAX_SURVEY_BYTES:
+        raise GeosignalError("payload_too_large", f"The file has more than {survey.MAX_SURVEY_BYTES:,} bytes; a "
+                             "survey export is far smaller.", limit=survey.MAX_SURVEY_BYTES)
+    summary = import_edition(session, data, files[0].filename, year)
     return {"edition": summary.edition_year, "responses": summary.responses, "replaced": summary.replaced,
             "published": summary.published}
 
