@@ -128,6 +128,9 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     "in_view": "{n} signalement(s) dans la vue",
     "grouped": " (regroupés par le serveur)",
     "estimate_note": ESTIMATE_NOTE,  # the aggregation's note, translated
+    "neighbour_zone_mark": "zone signalée depuis une commune voisine",
+    "neighbour_zone_note": "* Aucun signalement de la commune elle-même : une zone signalée dans une commune voisine "
+                           "déborde sur son territoire et y compte pour sa partie.",
 }
 
 #: Messages of the upload page's script (static/js/import.js).

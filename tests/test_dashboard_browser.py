@@ -268,3 +268,34 @@ def test_dashboard_close_in_draws_zones_as_zones(dashboard_server, browser) -> N
     page.screenshot(path=str(ARTIFACTS / "referent-dashboard-close-in.png"))
     watch.assert_clean()
     watch.context.close()
+
+
+def test_a_commune_with_only_a_neighbours_zone_is_explained(dashboard_server, browser) -> None:  # noqa: ANN001, F811
+    """0 reports beside a white-zone share read as an error (a trial): such a row is marked and
+    a note under the table says a neighbour's zone reaches over the boundary; otherwise no
+    note. The stats answer is rewritten in the browser so that one commune is in that case."""
+    watch = PageWatch(browser, dashboard_server)
+    watch.login("dash-ref@igretec.com")
+    page = watch.page
+    _wait_ready(page, 9)
+    assert page.locator(".neighbour-mark").count() == 0 and page.locator("#neighbour-note").is_hidden()
+    chosen = {}
+
+    def neighbour_zone(route):  # noqa: ANN001, ANN202
+        answer = route.fetch()
+        body = answer.json()
+        row = next(r for r in body["communes"] if r["report_count"] == 0)
+        row["white_zone_area_km2"], chosen["nis"] = 0.42, row["nis_code"]
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/api/v1/stats/communes?*", neighbour_zone)
+    page.reload()
+    _wait_ready(page, 9)
+    marked = page.locator("#commune-table tbody tr:has(.neighbour-mark)")
+    assert marked.count() == 1 and marked.get_attribute("data-nis") == chosen["nis"]
+    assert marked.locator("td:nth-child(3)").inner_text() == "0 *"
+    assert marked.locator(".neighbour-mark").get_attribute("title") == "zone signalée depuis une commune voisine"
+    assert page.inner_text("#neighbour-note") == (
+        "* Aucun signalement de la commune elle-même : une zone signalée dans une commune voisine déborde sur "
+        "son territoire et y compte pour sa partie.")
+    watch.assert_clean()

@@ -177,9 +177,17 @@
     more.setAttribute("aria-expanded", String(opened.has(id)));
     name.appendChild(more);
     const cited = s ? (s.connectivity_cited === true ? T.yes : s.connectivity_cited === false ? T.no : "—") : "—";
+    // no report of its own, yet a white zone: a neighbour's zone reaching over the boundary (said
+    // under the table, so that 0 reports beside 3 % does not read as an error)
+    const count = el("td", String(row.report_count), "num key");
+    if (!isTotal && row.report_count === 0 && row.white_zone_area_km2 > 0) {
+      const mark = el("span", "*", "neighbour-mark");
+      mark.title = T.neighbour_zone_mark;
+      count.append(" ", mark);
+    }
     return [
       el("td", isTotal ? "" : row.nis_code, "more"), name,
-      el("td", String(row.report_count), "num key"),
+      count,
       el("td", fmt(row.reports_per_1000_inhabitants, 2), "num more"),
       el("td", fmt(row.white_zone_area_km2, 3), "num key"),
       el("td", fmt(100 * row.white_zone_share, 2) + " %", "num key"),
@@ -191,6 +199,13 @@
       el("td", s && s.citizens_informed_score !== null ? `${s.citizens_informed_score}/10` : "—", "num more survey-col"),
       el("td", isTotal ? "" : trendText(s), "more survey-col"),
     ];
+  }
+
+  function renderNeighbourNote() {
+    const note = document.getElementById("neighbour-note");
+    if (!note) return;
+    note.textContent = T.neighbour_zone_note;
+    note.hidden = !rows.some((r) => r.report_count === 0 && r.white_zone_area_km2 > 0);
   }
 
   function renderTable() {
@@ -298,6 +313,7 @@
     table.classList.toggle("no-survey", !(body.survey_editions || []).some((e) => e.responses > 0));
     document.getElementById("estimate-note").textContent = fill(T.estimate_note, {year: territory.population_year || "?"});
     renderTable();
+    renderNeighbourNote();
     renderTerritory(territory, body.survey_editions);
     paint();
     pane.dataset.state = "ready";
