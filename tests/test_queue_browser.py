@@ -101,6 +101,10 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     # the listed reports are marked on the map before any is chosen, one dot each
     page.wait_for_function("() => document.getElementById('queue').dataset.dots === '7'")
     assert page.locator("#queue-map path.queue-dot").count() == 7
+    # under them the communes' outlines (without a base map the dots were on grey), not clickable
+    page.wait_for_function("() => document.getElementById('queue-map').dataset.communeOutlines === '30'")
+    outline = page.locator("#queue-map path.commune-outline").first
+    assert outline.get_attribute("fill") == "none" and "leaflet-interactive" not in outline.get_attribute("class")
     page.screenshot(path=str(ARTIFACTS / "queue-dots-1440.png"))
     # user text stays text
     assert "<b>coupures</b> {{ 7*7 }}" in page.inner_text(f"#q-{ids[5]} .queue-description")
@@ -130,7 +134,8 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     page.click(f"#q-{ids[2]} .queue-select")
     page.wait_for_function("id => document.getElementById('queue').dataset.mapShown === id", arg=ids[2])
     # the shape, and its commune's outline around it (a point on a grey map said nothing)
-    page.wait_for_function("() => document.querySelectorAll('#queue-map .leaflet-overlay-pane path:not(.queue-dot)').length === 2")
+    page.wait_for_function("() => document.querySelectorAll("
+                           "'#queue-map .leaflet-overlay-pane path:not(.queue-dot):not(.commune-outline)').length === 2")
     assert page.locator("#queue-map .leaflet-overlay-pane path[stroke-dasharray]").count() == 1
     assert page.locator("#queue-map path.queue-dot").count() == 7  # the list's dots stay
     assert page.get_attribute(f"#q-{ids[2]} .queue-select", "aria-pressed") == "true"

@@ -1,7 +1,7 @@
 /* geosignal: the configured base layers (GEOSIGNAL_BASEMAPS, services/basemaps.py, sent as a
  * page's data-base-layers JSON) added to a Leaflet map made by a page's own script: the first
- * layer shown, a layer switcher when there are several. One place for the pages whose maps
- * are not drawn by folium (the validation queue, the zones page). */
+ * layer shown, a layer switcher when there are several; and the communes' outlines. One place
+ * for the pages whose maps are not drawn by folium (the validation queue, the zones page). */
 (function () {
   "use strict";
   window.geosignalBaseLayers = function (map, layers) {
@@ -17,5 +17,23 @@
     });
     if ((layers || []).length > 1) { L.control.layers(bases).addTo(map); }
     return map;
+  };
+
+  /* The communes' boundaries under a map's shapes (thin, grey, not clickable), from the open
+   * data route (GET /api/v1/communes, a page's data-communes-url): without a base map (offline,
+   * an intranet) the shapes are not dots on grey. */
+  window.geosignalCommuneOutlines = function (map, url) {
+    if (!url) { return; }
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (fc) {
+        if (!fc) { return; }
+        var outlines = L.geoJSON(fc, { interactive: false,
+          style: function () { return { className: "commune-outline", color: "#6b7f99", weight: 1.5, opacity: 0.8, fill: false }; } });
+        outlines.addTo(map);
+        outlines.bringToBack();
+        map.getContainer().dataset.communeOutlines = String(fc.features.length);
+      })
+      .catch(function () { /* the shapes are shown without them */ });
   };
 }());

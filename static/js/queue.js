@@ -181,6 +181,7 @@
     if (map) { return map; }
     map = window.geosignalBaseLayers(L.map("queue-map", { zoomControl: true, attributionControl: true }), LAYERS);
     map.setView([50.41, 4.44], 10);
+    window.geosignalCommuneOutlines(map, root.dataset.communesUrl);
     drawList();
     return map;
   }

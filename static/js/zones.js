@@ -11,6 +11,7 @@
   var caption = document.getElementById("zones-map-caption");
   var map = window.geosignalBaseLayers(L.map("zones-map", { zoomControl: true, attributionControl: true }), LAYERS);
   map.setView([50.41, 4.44], 10);
+  window.geosignalCommuneOutlines(map, root.dataset.communesUrl);
   var shape = null, selected = null, reports = null, byReport = {};
   var BLUE = { color: "#1d4e89", weight: 3, fillOpacity: 0.25 };
   var MARKED = { color: "#b3261e", weight: 4, fillOpacity: 0.35 };
