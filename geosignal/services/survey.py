@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from geosignal.errors import GeosignalError
+from geosignal.services.intake.area import Limits
 
 # --------------------------------------------------------------------------------------------
 # Vocabularies (machine values; the French labels live in the mapping file)
@@ -416,9 +417,10 @@ def _csv_rows(data: bytes, mapping: SurveyMapping) -> list[list[Any]]:
 #: commune, a few dozen columns): a workbook that declares more is refused, not read whole.
 MAX_SURVEY_ROWS = 5000
 MAX_SURVEY_COLUMNS = 500
-#: The largest questionnaire export read (bytes, as uploaded); an XLSX workbook (a zip) may
-#: inflate to five times it, as any uploaded archive (:func:`~geosignal.services.intake.containers.read_archive`).
-MAX_SURVEY_BYTES = 10 * 1024 * 1024
+#: The largest questionnaire export read (bytes, as uploaded): the upload limit of report files
+#: (:class:`~geosignal.services.intake.Limits`); an XLSX workbook (a zip) may inflate to five times
+#: it, as any uploaded archive (:func:`~geosignal.services.intake.containers.read_archive`).
+MAX_SURVEY_BYTES = Limits.max_upload_bytes
 
 
 def _xlsx_rows(data: bytes) -> list[list[Any]]:
@@ -432,10 +434,7 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
         import openpyxl
     except ImportError as exc:  # pragma: no cover - openpyxl is a declared dependency
         raise GeosignalError("unsupported_format", "XLSX import needs openpyxl.") from exc
-    if len(data) > MAX_SURVEY_BYTES:
-        raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
-                             f"{MAX_SURVEY_BYTES:,}.", value=len(data), limit=MAX_SURVEY_BYTES)
-    read_archive(data, MAX_SURVEY_BYTES)
+    read_archive(data, MAX_SURVEY_BYTES)  # (the upload's own size is bounded by its reader)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException…
