@@ -194,6 +194,49 @@ def test_history_reads_in_plain_french_and_the_page_marks_a_run(db, client, repo
     assert "déjà marqué comme transmis" in again.get_data(as_text=True)
 
 
+def test_the_same_export_in_another_format_is_not_offered_the_mark_once_one_is_marked(
+        db, client, reports, referent) -> None:  # noqa: ANN001
+    """The referent downloads one export as GeoJSON and as CSV (two runs, the same reports) and
+    marks the GeoJSON one: the CSV one says DWconnect has its reports and offers no mark. A run
+    made after a change (another watermark) still offers it."""
+    geojson = referent.get(f"{EXPORT}?commune={CHARLEROI}")
+    assert len(exported_ids(geojson)) == 3  # the stream read to its end: the run is complete
+    csv = referent.get(f"{EXPORT}.csv?commune={CHARLEROI}&dialect=excel")
+    assert csv.status_code == 200 and csv.get_data(as_text=True).count("\n") == 4  # header and 3 rows
+    geojson_run, csv_run = geojson.headers["X-Export-Run"], csv.headers["X-Export-Run"]
+    for run_id, at in ((geojson_run, datetime(2026, 3, 3, 10, 0)), (csv_run, datetime(2026, 3, 3, 10, 1))):
+        db.execute(text("UPDATE export_runs SET created_at = :t WHERE id = :id"),
+                   {"t": at.replace(tzinfo=BRUSSELS), "id": run_id})
+    db.commit()
+    assert referent.login().status_code == 302
+    page = client.get("/exports").get_data(as_text=True)
+    # before any mark, both offer it
+    assert f'action="/exports/{geojson_run}/transmis"' in page and f'action="/exports/{csv_run}/transmis"' in page
+    marked = client.post(f"/exports/{geojson_run}/transmis", data={"csrf_token": csrf_token(page)})
+    assert marked.status_code == 302
+    db.execute(text("UPDATE export_runs SET transmitted_at = :t WHERE id = :id"),
+               {"t": datetime(2026, 3, 4, 9, 30, tzinfo=BRUSSELS), "id": geojson_run})
+    db.commit()
+    # a change after both runs (a new validated report), then the same export again
+    from geosignal.models import User
+
+    add_report(db, db.query(User).filter_by(email="sent-admin@igretec.com").one(), square_lambert(X0 + 1600, Y0, 200), status="validated", created="2026-03-05")
+    db.commit()
+    later = referent.get(f"{EXPORT}.csv?commune={CHARLEROI}")
+    # the new report only: the three marked are "transmitted" since
+    assert later.status_code == 200 and later.get_data(as_text=True).count("\n") == 2
+    later_run = later.headers["X-Export-Run"]
+    page = client.get("/exports").get_data(as_text=True)
+    assert f'action="/exports/{csv_run}/transmis"' not in page
+    assert ("pas marqué, mais DWconnect a déjà ces signalements tels quels : ce sont ceux de l'export du "
+            "3 mars 2026 à 10:00 (geojson), transmis le 4 mars 2026. Rien à marquer. Voir cet export") in plain(page)
+    assert f'href="#run-{geojson_run}"' in page
+    assert f'action="/exports/{later_run}/transmis"' in page  # it carries a report DWconnect has not
+    history = {run["id"]: run for run in transmission.history(db)}
+    assert history[csv_run]["same_as"]["id"] == geojson_run
+    assert history[later_run]["same_as"] is None and history[geojson_run]["same_as"] is None
+
+
 def test_export_made_with_mark_transmitted_moves_its_reports(db, reports, referent) -> None:  # noqa: ANN001
     response = referent.post(f"{EXPORT}?mark_transmitted=true&commune={CHATELET}")
     assert exported_ids(response) == [reports["d"]]

@@ -20,6 +20,7 @@ Flask-free; the caller commits.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -130,7 +131,10 @@ def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
     ``transmitted_on`` (aware datetimes, Brussels time; None when not transmitted),
     ``commune_name`` (of the ``commune`` filter, None for every commune), ``period_from`` /
     ``period_to`` (dates or None) and ``new_only`` (made with "only what is new since the last
-    transmitted export"). One query (runs with their commune's name)."""
+    transmitted export") and ``same_as`` (for a run not marked: the marked run that carried the
+    same reports in the same state, in another format or made again, as ``{"id", "format",
+    "made_at", "transmitted_on"}``; None otherwise: see :func:`_same_content`). Two queries
+    (runs with their commune's name; the marked runs of the same watermarks)."""
     from datetime import date
 
     from sqlalchemy import select
@@ -155,4 +159,43 @@ def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
             new_only="since_last_transmitted" in filters,
         )
         out.append(doc)
+    _same_content(session, out)
     return out
+
+
+#: Options of a run that change how its reports are written, not which (CSV dialect).
+FORMAT_OPTIONS = ("dialect", "decimal")
+
+
+def _content_key(run: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two runs carry the same reports in the same state: the same watermark (no
+    report changed between them), the same filters (format options aside; a page's cursor
+    and limit stay in) and the same counts."""
+    filters = {k: v for k, v in (run["filters"] or {}).items() if k not in FORMAT_OPTIONS}
+    return (run["next_since"], json.dumps(filters, sort_keys=True), run["feature_count"], run["excluded_count"])
+
+
+def _same_content(session: Session, runs: list[dict[str, Any]]) -> None:
+    """Set ``same_as`` on each run of ``runs`` (history dicts) not marked as transmitted whose
+    reports a marked run carried in the same state (the same export downloaded in two formats,
+    one of them marked): marking it would move nothing. One query for the marked runs of
+    those watermarks (they may be older than the runs listed)."""
+    pending = [run for run in runs if run["transmitted_on"] is None]
+    for run in runs:
+        run["same_as"] = None
+    if not pending:
+        return
+    watermarks = sorted({int(run["next_since"].removeprefix("seq:")) for run in pending})
+    rows = session.execute(text(
+        "SELECT id, format, filters, watermark, feature_count, excluded_count, created_at, transmitted_at "
+        "FROM export_runs WHERE transmitted_at IS NOT NULL AND watermark = ANY(:w) "
+        "ORDER BY transmitted_at, created_at"), {"w": watermarks}).all()
+    marked: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = _content_key({"next_since": f"seq:{row.watermark}", "filters": row.filters,
+                            "feature_count": row.feature_count, "excluded_count": row.excluded_count})
+        marked.setdefault(key, {"id": str(row.id), "format": row.format,
+                                "made_at": row.created_at.astimezone(BRUSSELS),
+                                "transmitted_on": row.transmitted_at.astimezone(BRUSSELS)})
+    for run in pending:
+        run["same_as"] = marked.get(_content_key(run))
