@@ -91,6 +91,9 @@ MAP_MESSAGES: dict[str, Any] = {
     "no_description": "(sans description)",
     "kinds": {"marker": "un point", "polyline": "un tronçon", "polygon": "une zone", "rectangle": "une zone",
               "circle": "un cercle", "position": "un point"},
+    # the drawing tools' names, shown beside their icons until a shape is drawn (report-map.js)
+    "tools": {"polyline": "Tronçon de route", "polygon": "Zone", "rectangle": "Rectangle", "circle": "Cercle",
+              "marker": "Point"},
 }
 
 #: Messages of the referent's dashboard script (static/js/dashboard.js).

@@ -390,7 +390,14 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     watch.login("ui-rep@charleroi.be")
     page = watch.page
     page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 16, {animate: false})")
-    page.tap(".leaflet-draw-draw-polygon")
+    # the tools are named beside their icons (no tooltip to hover on a phone), within the screen
+    labels = page.locator(".leaflet-draw-toolbar .draw-label")
+    assert labels.all_inner_texts() == ["Tronçon de route", "Zone", "Rectangle", "Cercle", "Point"]
+    for box in (label.bounding_box() for label in labels.all()):
+        assert box["x"] + box["width"] <= PHONE["width"] and box["height"] >= 20, box
+    page.screenshot(path=str(ARTIFACTS / "ui-phone-draw-tools-named-390.png"))
+    page.locator(".draw-label", has_text="Zone").tap()  # the name is part of the button
+    assert labels.first.is_hidden()  # not while drawing: Leaflet.draw's Finish / Cancel are there
     # before the first touch, what to do is said at the top of the map (Leaflet.draw's hint had no
     # finger to follow: it sat under the page's header); then the hint follows the finger
     assert page.inner_text("#measure") == "Touchez la carte pour commencer la zone."
@@ -405,6 +412,7 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     page.touchscreen.tap(*_map_point(page, *corners[0]))
     page.wait_for_function("() => document.getElementById('geometry').value !== ''")
     assert "Touchez" not in page.inner_text("#measure")
+    assert labels.first.is_hidden()  # a shape is drawn: the tools are known
     page.screenshot(path=str(ARTIFACTS / "ui-phone-drawn-390.png"))
     # the measure floats over the map: the step bar is whole in the window, as before drawing
     assert "Surface" in page.inner_text("#measure")

@@ -274,6 +274,7 @@
     drawn = layer;
     drawnKind = kind;
     syncRepair();
+    syncToolLabels();
     if (!form) { return; }
     if (!layer) {
       geometryInput.value = "";
@@ -321,6 +322,7 @@
   container.addEventListener("touchstart", touched, { passive: true });
   map.on("draw:drawstart", function (e) {
     drawingType = e.layerType;
+    syncToolLabels();
     var handler = L.drawLocal && L.drawLocal.draw.handlers[e.layerType];
     if (touch && measure && handler && handler.tooltip && handler.tooltip.start) {
       container.classList.add("draw-untouched");
@@ -329,11 +331,28 @@
   });
   map.on("draw:drawstop", function () {
     drawingType = null;
+    syncToolLabels();
     if (container.classList.contains("draw-untouched")) {
       container.classList.remove("draw-untouched");
       if (measure) { measure.textContent = drawn ? measureText(describe(drawn)) : ""; }
     }
   });
+  // The drawing tools are named beside their icons (a mayor on a phone has no tooltip to
+  // hover) until a shape is drawn, and not while one is drawn (Leaflet.draw's Finish / Cancel
+  // sit there). The name is inside the button: it is part of the target; screen readers have
+  // the button's own text.
+  var tools = M.tools || {};
+  container.querySelectorAll(".leaflet-draw-toolbar-top a").forEach(function (a) {
+    var kind = (a.className.match(/leaflet-draw-draw-(\w+)/) || [])[1];
+    if (!tools[kind]) { return; }
+    var label = el("span", tools[kind], "draw-label");
+    label.setAttribute("aria-hidden", "true");
+    a.appendChild(label);
+  });
+  function syncToolLabels() {
+    if (container) { container.classList.toggle("draw-labels", !drawn && !drawingType); }
+  }
+  syncToolLabels();
   map.on("draw:drawvertex", function (e) {
     var latlngs = [];
     e.layers.eachLayer(function (m) { latlngs.push(m.getLatLng()); });
