@@ -179,6 +179,16 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     heat, pane = page.locator(".leaflet-heatmap-layer").bounding_box(), page.locator("#map-pane").bounding_box()
     assert heat["width"] == pytest.approx(pane["width"], abs=2) and heat["height"] == pytest.approx(pane["height"], abs=2)
     assert "9 signalement(s) dans la vue" in page.inner_text("#map-status")
+    # the heat is in blues, apart from the choropleth's reds (its densest places were red on
+    # red), and the legend says so; hidden with the layer
+    heat_layer = "window[document.getElementById('map-pane').dataset.map]._layers"
+    gradient = page.evaluate(f"""() => Object.values({heat_layer}).find(l => l._heat)?.options.gradient""")
+    assert gradient == {"0.3": "#c6dbef", "0.55": "#6baed6", "0.8": "#2171b5", "1": "#08306b"}
+    assert page.inner_text("#heat-legend") == "Carte de chaleur : densité des signalements\nfaible → forte"
+    page.uncheck("#show-heat")
+    assert page.locator("#heat-legend").is_hidden() and page.locator(".leaflet-heatmap-layer").count() == 0
+    page.check("#show-heat")
+    assert page.locator("#heat-legend").is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "referent-dashboard-all.png"), full_page=True)
 

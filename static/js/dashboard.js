@@ -324,7 +324,11 @@
 
   // without a tile layer the map has no maxZoom, which Leaflet.markercluster needs
   if (!Number.isFinite(map.getMaxZoom())) map.setMaxZoom(18);
-  const heat = L.heatLayer([], {radius: 22, blur: 18, maxZoom: 13, minOpacity: 0.3});
+  // blues, apart from the choropleth's reds (leaflet.heat's default rainbow ends in red: its
+  // densest places vanished on the reddest communes); the legend's bar is the same gradient
+  // (.heat-bar, dashboard.css)
+  const HEAT_GRADIENT = {0.3: "#c6dbef", 0.55: "#6baed6", 0.8: "#2171b5", 1: "#08306b"};
+  const heat = L.heatLayer([], {radius: 22, blur: 18, maxZoom: 13, minOpacity: 0.3, gradient: HEAT_GRADIENT});
   const clusters = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false});
   const cellsLayer = L.layerGroup();  // the server's cells, or close in the shapes of stretches and zones
   const KINDS = ["point", "line", "zone"].map((k) => (I.labels || {})[k] || k);
@@ -333,6 +337,7 @@
     const showHeat = document.getElementById("show-heat").checked;
     const showMarkers = document.getElementById("show-markers").checked;
     if (showHeat) heat.addTo(map); else map.removeLayer(heat);
+    document.getElementById("heat-legend").hidden = !showHeat;
     if (showMarkers) { clusters.addTo(map); cellsLayer.addTo(map); } else { map.removeLayer(clusters); map.removeLayer(cellsLayer); }
   }
 
