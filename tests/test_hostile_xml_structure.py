@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 import warnings
+from datetime import datetime
 
 import geopandas as gpd
 import pyogrio
@@ -391,13 +392,46 @@ def test_kml_gx_track_is_read_as_a_line_and_said(area, admin, db, root):
     assert [r.geometry.geom_type for r in res] == ["Point", "LineString"]
     assert list(res[1].geometry.coords) == [(4.44, 50.41), (4.45, 50.41), (4.45, 50.42)]
     assert res[1].properties["description"] == "trace"
+    # dated by its first point's <when>, as a GPX track by its first <time>
+    assert res[1].properties["observed_at"] == datetime.fromisoformat("2025-06-03T12:00:00+02:00")
     assert [(w["code"], w.get("positions"), w.get("mixed")) for w in res[1].warnings] == [
-        ("track_read_as_line", 3, None), ("z_dropped", None, False)]
-    assert "<gx:Track>" in res[1].warnings[0]["detail"] and "<when>" in res[1].warnings[0]["detail"]
+        ("observed_at_from_track", None, None), ("track_read_as_line", 3, None), ("z_dropped", None, False)]
+    assert (res[1].warnings[0]["first"], res[1].warnings[0]["last"]) == ("2025-06-03T10:00:00Z", "2025-06-03T10:02:00Z")
+    assert res[1].warnings[1]["detail"] == ("The <gx:Track> was read as a line through its 3 position(s) (<gx:coord>); "
+                                            "the time of its first point (<when>) is its date observed.")
     assert not res[0].warnings
     preview = upload_file(admin, data, "a.kml", network="mobile", dry_run="true", mode="all").get_json()
     assert (preview["accepted"], preview["refused"]) == (2, 0)
-    assert [w["code"] for w in preview["features"][1]["warnings"]] == ["track_read_as_line", "z_dropped"]
+    assert [w["code"] for w in preview["features"][1]["warnings"]] == [
+        "observed_at_from_track", "track_read_as_line", "z_dropped"]
+
+
+@pytest.mark.parametrize(("placemark", "observed", "codes", "says"), [
+    # a placemark's own <TimeStamp> is its date: the points' times are not used, and that is said
+    ("<TimeStamp><when>2025-05-01</when></TimeStamp>" + TRACK, "2025-05-01T00:00:00+02:00",
+     ["track_read_as_line", "z_dropped"], "the times of its points (<when>) were not used: the placemark has a date "
+     "of its own"),
+    # a time without offset is Brussels time, as any date-time of a file (GPX alone defines UTC)
+    ("<gx:Track><when>2025-06-03T10:00:00</when><when>2025-06-03T10:05:00</when><gx:coord>4.44 50.41</gx:coord>"
+     "<gx:coord>4.45 50.41</gx:coord></gx:Track>", "2025-06-03T10:00:00+02:00",
+     ["observed_at_from_track", "track_read_as_line"], "the time of its first point (<when>) is its date observed"),
+    # no time at all: said, no date invented
+    ("<gx:Track><gx:coord>4.44 50.41</gx:coord><gx:coord>4.45 50.41</gx:coord></gx:Track>", None,
+     ["track_read_as_line"], "its points have no time (<when>)"),
+    # an unreadable first time is set aside as any date, with its raw value
+    ("<gx:Track><when>soon</when><when>2025-06-03T10:05:00Z</when><gx:coord>4.44 50.41</gx:coord>"
+     "<gx:coord>4.45 50.41</gx:coord></gx:Track>", None, ["attribute_dropped", "track_read_as_line"],
+     "the time of its first point (<when>) could not be read: no date observed"),
+], ids=["own-timestamp", "naive-brussels", "no-when", "unreadable-when"])
+def test_kml_gx_track_is_dated_by_its_first_when(area, placemark, observed, codes, says):
+    data = (f'<?xml version="1.0" encoding="UTF-8"?>\n<kml {_KML_NS} {_GX_NS}><Document>\n'
+            f"<Placemark><name>trace</name>{placemark}</Placemark></Document></kml>\n").encode()
+    (rep,) = read_upload(data, "a.kml", area=area)
+    assert rep.geometry.geom_type == "LineString"
+    assert rep.properties.get("observed_at") == (datetime.fromisoformat(observed) if observed else None)
+    assert [w["code"] for w in rep.warnings] == codes
+    (line,) = [w for w in rep.warnings if w["code"] == "track_read_as_line"]
+    assert says in line["detail"]
 
 
 @pytest.mark.parametrize(("geometry", "mixed"), [

@@ -460,7 +460,7 @@ class XmlFeature:
     ``<TimeSpan>`` (see :attr:`observed`); ``elevations``: how many of its GPX positions
     carry an ``<ele>``, of ``positions``; ``first_time`` / ``last_time``: the raw ``<time>``
     of the first and last points of a GPX track or route that carry one (a waypoint's own
-    ``<time>``: both)."""
+    ``<time>``: both), or the first and last ``<when>`` of a KML ``<gx:Track>``."""
 
     kind: str
     ordinal: int
@@ -536,6 +536,8 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         #: the geometries directly in the current placemark
         self._direct: list[str] = []
         self._capture: str | None = None
+        #: the ``<when>`` captured is a ``<gx:Track>``'s (a point's time), not a ``<TimeStamp>``'s
+        self._track_when = False
         self._text: list[str] = []
         self._coords: list[str] | None = None
         self._coords_at: tuple[int, int] = (0, 0)
@@ -630,6 +632,9 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         elif local == "when" and parent == "TimeStamp" and len(self._path) >= 3 and self._path[-3] == "Placemark":
             self._capture = "when"
             self._text = []
+        elif local == "when" and parent == "Track":
+            self._capture, self._track_when = "when", True
+            self._text = []
         elif local in ("begin", "end") and parent == "TimeSpan" and len(self._path) >= 3 \
                 and self._path[-3] == "Placemark":
             self._capture = local
@@ -704,6 +709,11 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             if local == "ele":
                 self._elevation(text)
             elif local == "time":
+                if self._feature is not None and text:
+                    self._feature.first_time = self._feature.first_time or text[:60]
+                    self._feature.last_time = text[:60]
+            elif local == "when" and self._track_when:
+                self._track_when = False
                 if self._feature is not None and text:
                     self._feature.first_time = self._feature.first_time or text[:60]
                     self._feature.last_time = text[:60]

@@ -17,8 +17,9 @@
   GeometryCollection and is split, as everywhere); Z dropped (``z_dropped``, ``mixed`` true when
   the file mixes ``lon,lat`` and ``lon,lat,alt`` positions: GDAL gives the 2D ones an altitude
   of 0, so the mix is counted in the file); a ``<gx:Track>`` (or ``<gx:MultiTrack>``) is read as
-  a line through its ``<gx:coord>`` positions, with a ``track_read_as_line`` warning (the times
-  of its points are not read). The root ``<kml …>`` reaches GDAL as ``<kml xmlns="…" …>``:
+  a line through its ``<gx:coord>`` positions, with a ``track_read_as_line`` warning; a track
+  without a date of its own is dated by its first ``<when>`` (``observed_at_from_track``, as a
+  GPX track; without offset, Brussels time). The root ``<kml …>`` reaches GDAL as ``<kml xmlns="…" …>``:
   GDAL's LIBKML driver takes only that form, any other order or spacing of the root's
   attributes left the file to the older KML driver, which drops tracks silently. ExtendedData
   attributes kept;
@@ -1596,6 +1597,11 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 if (source is not None and fmt == "gpx" and source.first_time and "observed_at" not in rec
                         and "observed_at" not in (column_map or {})):
                     _track_time(props, problems, source, track=source.kind != "wpt")
+                track_dated = (source is not None and fmt == "kml" and source.track and source.first_time is not None
+                               and source.observed is None and not source.span and "observed_at" not in rec
+                               and "observed_at" not in (column_map or {}))
+                if track_dated:
+                    _track_time(props, problems, source, utc_naive=False)
                 if source is not None and fmt == "kml" and source.observed is not None:
                     _partial_date(problems, source.observed, "when" if source.when is not None else "TimeSpan")
                 elif source is not None and fmt == "kml" and source.span:
@@ -1609,10 +1615,14 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     problems.append({"code": "z_dropped", "detail": "Third and further ordinates (Z, M) were dropped "
                                      "(positions mixed 2D and 3D); reports are 2D.", "mixed": True})
                 if source is not None and fmt == "kml" and source.track:
+                    times = ("its points have no time (<when>)" if not source.first_time
+                             else "the times of its points (<when>) were not used: the placemark has a date of its "
+                             "own" if not track_dated
+                             else "the time of its first point (<when>) is its date observed" if "observed_at" in props
+                             else "the time of its first point (<when>) could not be read: no date observed")
                     problems.append({"code": "track_read_as_line", "positions": source.positions,
                                      "detail": f"The <gx:Track> was read as a line through its {source.positions} "
-                                               "position(s) (<gx:coord>); the times of its points (<when>) were "
-                                               "not read."})
+                                               f"position(s) (<gx:coord>); {times}."})
                 if source is not None and fmt == "gpx" and source.elevations:
                     problems.append({"code": "z_dropped", "detail": "The elevations (<ele>) were dropped"
                                      + (" (positions mixed with and without <ele>)"
@@ -1674,9 +1684,11 @@ def _written_feature(row: dict, fmt: str, layer: str, position: int, placemarks:
     return features[position] if features and position < len(features) else None
 
 
-def _track_time(props: dict, problems: list[dict], source: XmlFeature, *, track: bool = True) -> None:
-    """A GPX track or route without a date of its own is dated by its first point's
-    ``<time>`` (UTC when written without offset, as GPX defines it), in ``props``, with an
+def _track_time(props: dict, problems: list[dict], source: XmlFeature, *, track: bool = True,
+                utc_naive: bool = True) -> None:
+    """A GPX track or route (or a KML ``<gx:Track>``) without a date of its own is dated by its
+    first point's ``<time>`` (``<when>``) (GPX: UTC when written without offset, as GPX defines
+    it; KML, ``utc_naive=False``: as any date-time of a file, Brussels time), in ``props``, with an
     ``observed_at_from_track`` warning naming the first and last times (the track was
     recorded over that period: the date observed is where it began). A first time that cannot
     be read is set aside with the ``attribute_dropped`` warning of any date. ``track=False``:
@@ -1685,7 +1697,7 @@ def _track_time(props: dict, problems: list[dict], source: XmlFeature, *, track:
     with that warning carrying the raw value."""
     raw = source.first_time or ""
     # a date-time without offset is UTC in GPX (text that is none is shown as written)
-    naive = re.match(r"(?a)\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", raw) and not re.search(r"(?a)(?:[Zz]|[+-]\d{2}:?\d{2})$", raw)
+    naive = utc_naive and re.match(r"(?a)\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", raw) and not re.search(r"(?a)(?:[Zz]|[+-]\d{2}:?\d{2})$", raw)
     written = raw + "Z" if naive else raw
     try:
         props["observed_at"] = parse_observed_at(written, where="/time", day_first=False)
