@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from geosignal import policy
@@ -111,7 +112,7 @@ def invitations_pending(session: Session) -> dict[int, dict[str, object]]:
     bool, "expires_at": datetime}}``: those whose latest single-use link is an unused
     invitation (accepting it, or a later password reset, leaves none). One statement."""
     latest = (select(AccountToken.user_id, AccountToken.purpose, AccountToken.used_at, AccountToken.expires_at)
-              .distinct(AccountToken.user_id).order_by(AccountToken.user_id, AccountToken.id.desc()).subquery())
+              .ext(distinct_on(AccountToken.user_id)).order_by(AccountToken.user_id, AccountToken.id.desc()).subquery())
     now = datetime.now(UTC)
     rows = session.execute(select(latest.c.user_id, latest.c.expires_at)
                            .where(latest.c.purpose == "invite", latest.c.used_at.is_(None))).all()
