@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from geosignal import contract, workflow
 from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError
@@ -563,6 +564,43 @@ def field_of(error: GeosignalError) -> str:
     if pointer.startswith("/properties/"):
         return pointer.split("/")[2]
     return "form"
+
+
+def _fault_fields(error: GeosignalError) -> list[tuple[str, str]]:
+    """(field, code) of each fault of a refused report: the error's own, then every other
+    fault listed in ``errors`` (see :func:`field_errors`)."""
+    out = [(field_of(error), error.code)]
+    for item in error.extra.get("errors", [])[1:]:
+        pointer = item.get("pointer") or ""
+        out.append((item.get("name") or (pointer.split("/")[2] if pointer.startswith("/properties/") else "form"),
+                    item.get("code", "")))
+    return out
+
+
+def field_codes(error: GeosignalError) -> dict[str, str]:
+    """Return the code of the (first) fault of each field of a refused report, ``{field:
+    code}`` (a form's field says its own code: a date in the future with a count unreadable is
+    ``invalid_datetime`` beside ``invalid_attribute``)."""
+    out: dict[str, str] = {}
+    for name, code in _fault_fields(error):
+        out.setdefault(name, code)
+    return out
+
+
+def refusal_summary(error: GeosignalError) -> str:
+    """Return what the top of a page says of a refused report, in the current language: the
+    error's message when it has one fault, else how many fields are to be corrected and their
+    names (each field says its own fault beside it)."""
+    from geosignal.i18n import field_label
+
+    names = list(dict.fromkeys(name for name, _code in _fault_fields(error)))
+    if len(names) < 2:
+        return error_message(error)
+    labels = [field_label(n) if n in contract.BY_NAME else _("Lieu") if n in ("geometry", "coordinates") else n
+              for n in names]
+    return ngettext("%(num)s champ à corriger : %(fields)s (le message est sous chacun).",
+                    "%(num)s champs à corriger : %(fields)s (le message est sous chacun).", len(labels),
+                    fields=", ".join(labels))
 
 
 def field_errors(error: GeosignalError) -> dict[str, list[str]]:

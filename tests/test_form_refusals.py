@@ -647,3 +647,21 @@ def test_edit_form_says_why_a_well_written_date_is_refused(db, client, represent
     assert answer.status_code == 422 and "invalid_datetime" in _codes(html)
     assert sentence.replace("'", "&#39;") in html and "illisible" not in html
     assert _row(db, rid).change_seq == seq and _actions(db, rid) == ["create"]
+
+
+def test_each_field_says_its_own_fault_when_several_are_refused(db, client, representative) -> None:  # noqa: ANN001
+    """A date in the future beside a count that is not a whole number (a user's trial): the
+    date said "unreadable date" (its reason was lost when the faults were gathered), both fields
+    carried the first fault's code, and the top of the page named one fault of two."""
+    representative.login()
+    before = count_reports(db)
+    answer = client.post("/carte", data={"csrf_token": _token(client, "/carte"), "geometry": json.dumps(POINT),
+                                         "network": "mobile", "households_affected": "1.5", "observed_at": "2099-01-01"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and count_reports(db) == before
+    fields = dict(re.findall(r'<div class="field-error" id="([a-z_]+)-error" role="alert" data-code="([a-z_]+)"', html))
+    assert fields == {"households_affected": "invalid_attribute", "observed_at": "invalid_datetime"}
+    assert "Cette date est dans le futur : indiquez une date passée, ou celle d&#39;aujourd&#39;hui." in html
+    assert "illisible" not in html
+    assert ("Signalement refusé : 2 champs à corriger : Ménages touchés, Date d&#39;observation "
+            "(le message est sous chacun).") in html

@@ -248,7 +248,7 @@ def submit_report() -> Any:
         if error.code == "idempotency_key_reused":  # the browser's Back button, then another report
             error.extra["message"] = _("Le signalement envoyé plus tôt depuis cette page est déjà enregistré ; "
                                        "celui-ci ne l'est pas encore : vérifiez-le, puis envoyez-le à nouveau.")
-        flash(_("Signalement refusé : %(reason)s", reason=ui_text.error_message(error)), "error")
+        flash(_("Signalement refusé : %(reason)s", reason=ui_text.refusal_summary(error)), "error")
         return _render_map(None, form=request.form, status=error.status, error=error)
     for warning in feature.get("intake", {}).get("warnings", []):
         if warning["code"] == "technology_not_of_network":  # stored as written; said, to be checked

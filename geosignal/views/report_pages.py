@@ -271,7 +271,7 @@ def save_edit(report_id: str) -> Any:
         if error.code == "precondition_required":
             error.extra["message"] = _("Il manque à ce formulaire la version du signalement : rouvrez la page de "
                                        "modification depuis le signalement, puis refaites vos changements.")
-        flash(_("Modification refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
+        flash(_("Modification refusée : %(reason)s", reason=ui_text.refusal_summary(error)), "error")
         values = {k: request.form.getlist(k) for k in request.form.keys()}
         return _render_edit(current_feature, status=error.status, values=values, error=error)
     session.commit()

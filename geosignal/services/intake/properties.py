@@ -151,7 +151,8 @@ def validate_properties(
     if faults:
         first = faults[0]
         items = [{"code": f.code, "detail": f.detail, "pointer": f.where,
-                  **{k: v for k, v in f.extra.items() if k in ("allowed", "value", "limit")}} for f in faults]
+                  **{k: v for k, v in f.extra.items() if k in ("allowed", "value", "limit", "kind", "character")}}
+                 for f in faults]
         detail = first.detail if len(faults) == 1 else \
             f"{len(faults)} properties are invalid: " + " ".join(f.detail for f in faults)
         extra = {k: v for k, v in first.extra.items() if k != "errors"}
