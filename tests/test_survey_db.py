@@ -117,6 +117,8 @@ def test_the_referent_imports_the_survey_from_the_dashboard_or_the_api(db, refer
     again = upload(referent, "/tableau-de-bord/enquete", bad, edition="2023")
     html = again.get_data(as_text=True)
     assert again.status_code == 422 and 'id="survey-error" data-code="invalid_attribute"' in html
+    # where the fault is, and what the cell holds (the API's row, column and value)
+    assert "Ligne 2, colonne D (Pensez-vous que votre commune soit smart ? (1 à 10)) : « 11 »" in html
     assert '<details class="survey-import" id="survey-import" open>' in html
     assert upload(representative, "/tableau-de-bord/enquete", edition="2022").status_code == 403
     assert db.scalar(select(func.count()).select_from(SurveyResponse).where(SurveyResponse.edition_year == 2023)) == 0

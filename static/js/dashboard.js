@@ -398,4 +398,7 @@
   readAddress();
   syncLayers();
   refresh();
+  // a refused survey file: the page comes back at its top, the refusal is further down
+  const surveyError = document.getElementById("survey-error");
+  if (surveyError) { surveyError.scrollIntoView({block: "center"}); surveyError.focus({preventScroll: true}); }
 }());
