@@ -398,6 +398,14 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     page.screenshot(path=str(ARTIFACTS / "ui-phone-draw-tools-named-390.png"))
     page.locator(".draw-label", has_text="Zone").tap()  # the name is part of the button
     assert labels.first.is_hidden()  # not while drawing: Leaflet.draw's Finish / Cancel are there
+    # which are 44 px tall, right of the tools (not over them), above the base-map notice
+    actions = page.locator(".leaflet-draw-actions a:visible")
+    boxes = [actions.nth(i).bounding_box() for i in range(actions.count())]
+    tools = page.locator(".leaflet-draw-toolbar-top").bounding_box()
+    assert len(boxes) == 3 and all(b["height"] >= 44 and b["x"] >= tools["x"] + tools["width"] for b in boxes), boxes
+    assert page.evaluate("() => { const b = document.querySelector('.leaflet-draw-actions a:not([style*=none])')"
+                         ".getBoundingClientRect(); const hit = document.elementFromPoint(b.left + 5, b.top + 5);"
+                         " return hit.closest('.leaflet-draw-actions') !== null; }")
     # before the first touch, what to do is said at the top of the map (Leaflet.draw's hint had no
     # finger to follow: it sat under the page's header); then the hint follows the finger
     assert page.inner_text("#measure") == "Touchez la carte pour commencer la zone."
