@@ -165,6 +165,10 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     assert page.evaluate("document.activeElement.name") == "reason"
     page.click(f"#q-{ids[1]} .queue-confirm")
     page.wait_for_function("t => document.getElementById('queue-alert').textContent.includes(t)", arg="motif")
+    # and said beside the field, which reads it
+    said = page.locator(f"#q-{ids[1]} .queue-reason-error")
+    assert said.is_visible() and said.inner_text() == "Indiquez un motif avant de confirmer."
+    assert page.get_attribute(f"#q-{ids[1]} textarea[name=reason]", "aria-describedby") == said.get_attribute("id")
     page.fill(f"#q-{ids[1]} textarea[name=reason]", "Zone hors du territoire desservi, voir l'opérateur")
     page.screenshot(path=str(ARTIFACTS / "queue-reject-1440.png"))
     page.click(f"#q-{ids[1]} .queue-confirm")

@@ -332,6 +332,8 @@
     var area = box.querySelector("textarea");
     area.value = "";
     area.removeAttribute("aria-invalid");
+    area.removeAttribute("aria-describedby");
+    box.querySelector(".queue-reason-error").hidden = true;
     area.focus();
   }
   list.addEventListener("click", function (e) {
@@ -362,8 +364,14 @@
     var li = box.closest("li.queue-item");
     var area = box.querySelector("textarea");
     if (!area.value.trim()) {
+      // said beside the field (the page's alert line may be out of view), and read with it
+      var said = box.querySelector(".queue-reason-error");
+      said.id = "reason-error-" + li.dataset.id;
+      said.textContent = box.dataset.text === "question" ? M.question_required : M.reason_required;
+      said.hidden = false;
       area.setAttribute("aria-invalid", "true");
-      shout(box.dataset.text === "question" ? M.question_required : M.reason_required);
+      area.setAttribute("aria-describedby", said.id);
+      shout(said.textContent);
       area.focus();
       return;
     }
