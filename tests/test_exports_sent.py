@@ -229,8 +229,13 @@ def test_the_same_export_in_another_format_is_not_offered_the_mark_once_one_is_m
     page = client.get("/exports").get_data(as_text=True)
     assert f'action="/exports/{csv_run}/transmis"' not in page
     assert ("pas marqué, mais DWconnect a déjà ces signalements tels quels : ce sont ceux de l'export du "
-            "3 mars 2026 à 10:00 (geojson), transmis le 4 mars 2026. Rien à marquer. Voir cet export") in plain(page)
+            "3 mars 2026 à 10:00 (GeoJSON), transmis le 4 mars 2026. Rien à marquer. Voir cet export") in plain(page)
     assert f'href="#run-{geojson_run}"' in page
+    # each run names its file as the buttons do: two CSV runs read apart
+    assert [transmission.format_key(f, o) for f, o in (("csv", {"dialect": "excel"}), ("csv", {"decimal": "comma"}),
+            ("csv", {"dialect": "plain", "decimal": "comma"}), ("gpkg", {}))] == [
+        "csv", "csv-comma", "csv-plain-comma", "gpkg"]
+    assert "· CSV (Excel)</p>" in page and "· GeoJSON</p>" in page
     assert f'action="/exports/{later_run}/transmis"' in page  # it carries a report DWconnect has not
     history = {run["id"]: run for run in transmission.history(db)}
     assert history[csv_run]["same_as"]["id"] == geojson_run

@@ -131,9 +131,9 @@ def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
     ``transmitted_on`` (aware datetimes, Brussels time; None when not transmitted),
     ``commune_name`` (of the ``commune`` filter, None for every commune), ``period_from`` /
     ``period_to`` (dates or None) and ``new_only`` (made with "only what is new since the last
-    transmitted export") and ``same_as`` (for a run not marked: the marked run that carried the
+    transmitted export"), ``format_key`` (see :func:`format_key`) and ``same_as`` (for a run not marked: the marked run that carried the
     same reports in the same state, in another format or made again, as ``{"id", "format",
-    "made_at", "transmitted_on"}``; None otherwise: see :func:`_same_content`). Two queries
+    "format_key", "made_at", "transmitted_on"}``; None otherwise: see :func:`_same_content`). Two queries
     (runs with their commune's name; the marked runs of the same watermarks)."""
     from datetime import date
 
@@ -157,10 +157,22 @@ def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
             period_from=date.fromisoformat(filters["from"]) if filters.get("from") else None,
             period_to=date.fromisoformat(filters["to"]) if filters.get("to") else None,
             new_only="since_last_transmitted" in filters,
+            format_key=format_key(run.format, filters),
         )
         out.append(doc)
     _same_content(session, out)
     return out
+
+
+def format_key(fmt: str, filters: dict[str, Any] | None) -> str:
+    """How the history names a run's file: its format, and for CSV its dialect and decimal
+    separator (``csv``, ``csv-comma``, ``csv-plain``, ``csv-plain-comma``): two CSV runs of the
+    same reports read apart."""
+    if fmt != "csv":
+        return fmt
+    filters = filters or {}
+    return "csv" + ("-plain" if filters.get("dialect") == "plain" else "") + (
+        "-comma" if filters.get("decimal") == "comma" else "")
 
 
 #: Options of a run that change how its reports are written, not which (CSV dialect).
@@ -194,7 +206,7 @@ def _same_content(session: Session, runs: list[dict[str, Any]]) -> None:
     for row in rows:
         key = _content_key({"next_since": f"seq:{row.watermark}", "filters": row.filters,
                             "feature_count": row.feature_count, "excluded_count": row.excluded_count})
-        marked.setdefault(key, {"id": str(row.id), "format": row.format,
+        marked.setdefault(key, {"id": str(row.id), "format": row.format, "format_key": format_key(row.format, row.filters),
                                 "made_at": row.created_at.astimezone(BRUSSELS),
                                 "transmitted_on": row.transmitted_at.astimezone(BRUSSELS)})
     for run in pending:
