@@ -1590,11 +1590,14 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 if "description" not in rec and name_col and isinstance(row.get(name_col), str) and row[name_col].strip():
                     rec["description"] = row[name_col]
                     rec.columns["description"] = name_col
+                repeated = _repeated_fields(rec, source, keys) if source is not None else []
                 props, problems = _file_properties(rec)
+                problems += repeated
                 if gpx_comment is not None:
                     problems.append(gpx_comment)
                 if (source is not None and fmt == "gpx" and source.first_time and "observed_at" not in rec
-                        and "observed_at" not in (column_map or {})):
+                        and "observed_at" not in (column_map or {})
+                        and not any(p["name"] == "observed_at" for p in repeated)):
                     _track_time(props, problems, source, track=source.kind != "wpt")
                 if source is not None and fmt == "kml" and source.observed is not None:
                     _partial_date(problems, source.observed, "when" if source.when is not None else "TimeSpan")
@@ -1698,6 +1701,32 @@ def _track_time(props: dict, problems: list[dict], source: XmlFeature, *, track:
     problems.append({"code": "observed_at_from_track", "name": "observed_at", "first": raw,
                      "last": source.last_time, "detail": f"The date observed is the time of the first point "
                      f"({raw}); the last point's is {source.last_time}."})
+
+
+def _repeated_fields(rec: _Record, source: XmlFeature, keys: dict[str, list[str]]) -> list[dict]:
+    """Take out of ``rec`` every property read from a field the KML placemark or GPX feature
+    gives more than once with different values (:attr:`~.containers.XmlFeature.repeated`:
+    two ``<desc>``, a ``Data`` named twice or like ``<description>``, two ``<TimeStamp>``),
+    of which GDAL kept one without a word; return their ``attribute_dropped`` warnings, naming
+    every value as written. Which one is meant cannot be told; none is chosen."""
+    problems = []
+    for key, given in source.repeated.items():
+        name = next((prop for prop, col in rec.columns.items() if str(col).casefold() == key), None)
+        if name is None:
+            name = next((prop for prop, cols in keys.items() if prop not in _COORD_KEYS
+                         and any(str(c).casefold() == key for c in cols)), None)
+        if name is None or any(c["name"] == name for c in rec.conflicts):
+            continue  # read for no property (columns_ignored says so), or already said
+        rec.pop(name, None)
+        rec.columns.pop(name, None)
+        written = " and ".join(f"{label} {_brief(value)}" for label, value in given)
+        problems.append({"code": "attribute_dropped", "name": name, "column": given[-1][0],
+                         "columns": [label for label, _ in given], "value": _shown(given[-1][1]),
+                         "values": [_shown(value) for _, value in given], "error": "invalid_attribute",
+                         "detail": f"{name} was ignored: {source.label[0].lower()}{source.label[1:]} gives it {len(given)} "
+                                   f"times with different values ({written}), and only one would have been read; "
+                                   "keep one of them."})
+    return problems
 
 
 def _gpx_description(row: dict, fmt: str, column_map: dict[str, str] | None) -> dict | None:
