@@ -1408,6 +1408,10 @@ class DbfLayout:
     names: list[bytes]
     #: (position among the fields, offset in the record, length) of each number written as text (N, F)
     number_fields: list[tuple[int, int, int]] = field(default_factory=list)
+    #: the same for each date (D, written ``YYYYMMDD``)
+    date_fields: list[tuple[int, int, int]] = field(default_factory=list)
+    #: the byte in the header of each date field's type
+    date_type_bytes: list[int] = field(default_factory=list)
 
 
 def dbf_layout(dbf: bytes, member: str) -> DbfLayout:
@@ -1418,6 +1422,8 @@ def dbf_layout(dbf: bytes, member: str) -> DbfLayout:
     records, header_length, record_length = struct.unpack_from("<IHH", dbf, 4)
     fields: list[tuple[bytes, int, int]] = []
     numbers: list[tuple[int, int, int]] = []
+    dates: list[tuple[int, int, int]] = []
+    date_bytes: list[int] = []
     names: list[bytes] = []
     offset = 1  # deletion flag
     pos = 32
@@ -1430,12 +1436,15 @@ def dbf_layout(dbf: bytes, member: str) -> DbfLayout:
             fields.append((name, offset, length))
         elif chr(desc[11]) in "NnFf":
             numbers.append((len(names) - 1, offset, length))
+        elif chr(desc[11]) in "Dd":
+            dates.append((len(names) - 1, offset, length))
+            date_bytes.append(pos + 11)
         offset += length
         pos += 32
     if offset > record_length or header_length < 33:
         raise GeosignalError("unreadable_file", f"The field descriptors of {member!r} do not match its record "
                              "length.", member=member)
-    return DbfLayout(records, header_length, record_length, dbf[29], fields, names, numbers)
+    return DbfLayout(records, header_length, record_length, dbf[29], fields, names, numbers, dates, date_bytes)
 
 
 def dbf_stored_numbers(dbf: bytes, member: str) -> dict[int, list[str | None]]:
@@ -1452,6 +1461,61 @@ def dbf_stored_numbers(dbf: bytes, member: str) -> dict[int, list[str | None]]:
         cells = matrix[:, off:off + length]
         out[position] = [(cell.tobytes().decode("latin-1").strip(" \x00") or None) for cell in cells]
     return out
+
+
+def dbf_stored_dates(dbf: bytes, member: str) -> dict[int, list[str | None]]:
+    """The date fields (dBase ``D``) of a ``.dbf`` as written, by field position, as
+    :func:`dbf_stored_numbers`: ``YYYYMMDD`` given as ``YYYY-MM-DD`` for the date rules to
+    judge (``20241301`` as ``2024-13-01``), any other text as written, blank or ``00000000`` as
+    None (no date). GDAL's reader, through pyogrio, fails the whole layer on a date that is
+    no day (``month must be in 1..12``): the file reaches it with these fields as text
+    (:func:`dbf_dates_as_text`). Raises as :func:`dbf_layout`."""
+    layout = dbf_layout(dbf, member)
+    if not layout.date_fields:
+        return {}
+    matrix, _ = _text_matrix(dbf, layout)
+    out: dict[int, list[str | None]] = {}
+    for position, off, length in layout.date_fields:
+        values: list[str | None] = []
+        for cell in matrix[:, off:off + length]:
+            text = cell.tobytes().decode("latin-1").strip(" \x00")
+            if not text or text.strip("0") == "":
+                values.append(None)
+            elif re.fullmatch(r"[0-9]{8}", text):
+                values.append(f"{text[:4]}-{text[4:6]}-{text[6:]}")
+            else:
+                values.append(text)
+        out[position] = values
+    return out
+
+
+def dbf_dates_as_text(dbf: bytes, member: str) -> bytes:
+    """The ``.dbf`` with its date fields (``D``) declared as text (``C``, the same width), so
+    that GDAL reads each date as written (:func:`dbf_stored_dates` gives them to the rules)."""
+    layout = dbf_layout(dbf, member)
+    if not layout.date_type_bytes:
+        return dbf
+    raw = bytearray(dbf)
+    for at in layout.date_type_bytes:
+        raw[at] = ord("C")
+    return bytes(raw)
+
+
+def dbf_unique_names(dbf: bytes, member: str, codec: str) -> tuple[bytes, dict[str, str]]:
+    """The ``.dbf`` with every field named like an earlier one (but for case: GDAL looks
+    fields up by name, case aside, and read the last one's value into both) renamed
+    ``_gs_dupNNN``, and those names → the name as written (decoded with ``codec``), for the
+    reader to name them back and tell their values apart. Raises as :func:`dbf_layout`."""
+    layout = dbf_layout(dbf, member)
+    seen: set[bytes] = set()
+    raw, renamed = bytearray(dbf), {}
+    for k, name in enumerate(layout.names):
+        if name.lower() in seen:
+            token = f"_gs_dup{len(renamed) + 1:03d}"
+            raw[32 + 32 * k:32 + 32 * k + 11] = token.encode().ljust(11, b"\x00")
+            renamed[token] = name.decode(codec, errors="replace")
+        seen.add(name.lower())
+    return (bytes(raw), renamed) if renamed else (dbf, {})
 
 
 def _text_matrix(dbf: bytes, layout: DbfLayout) -> tuple[np.ndarray, int]:
