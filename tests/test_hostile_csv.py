@@ -100,6 +100,12 @@ def _stored_descriptions(db) -> list[str | None]:  # noqa: ANN001
     (b"x;y;Easting\n155349;122215;155000\n", "Easting", 3, "x", 1, "x"),
     (b"wkt;geometry\nPOINT(4.444 50.4108);POINT(4.45 50.41)\n", "geometry", 2, "wkt", 1, "wkt"),
     (b"LONGITUDE;lat;lng\n4.444;50.4108;4.5\n", "lng", 3, "LONGITUDE", 1, "lon"),
+    # invisible format characters (a BOM where files were joined, a zero-width space pasted):
+    # the column was read for nothing (columns_ignored) and the other one won
+    ("lat;lon;\ufeffdescription;description\n50.4108;4.444;a;b\n".encode(), "description", 4,
+     "\ufeffdescription", 3, "description"),
+    ("lat;lon;menages;m\u00e9\u200bnages\n50.4108;4.444;5;500\n".encode(), "m\u00e9\u200bnages", 4, "menages", 3,
+     "households_affected"),
 ])
 def test_columns_standing_for_the_same_thing_are_refused(area, admin, db, data, column, number, first,
                                                          first_number, name):
@@ -431,3 +437,11 @@ def test_a_value_named_twice_in_a_file_list_is_dropped_with_a_warning(area):
 def test_repeated_byte_order_marks_are_no_text(area, admin, db, data):
     (rep,) = accepted(area, admin, db, data, 1)
     assert rep.properties["description"] == "Église"
+
+
+def test_a_header_with_an_invisible_format_character_is_read(area, admin, db):
+    # 'la\u200bt' and 'descr\u200biption' were no coordinate and a column read for nothing
+    (rep,) = accepted(area, admin, db, "la\u200bt;lon;descr\u200biption;\u200eoperateur\n50.4108;4.444;ici;Orange\n"
+                      .encode(), 1)
+    assert (rep.properties["description"], rep.properties["operators"]) == ("ici", ["Orange"])
+    assert (rep.geometry.x, rep.geometry.y) == (4.444, 50.4108)

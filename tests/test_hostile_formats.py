@@ -653,3 +653,61 @@ def test_a_count_of_thousands_of_digits_in_a_csv_is_out_of_range(area):
     assert (warning["error"], warning["detail"]) == (
         "invalid_attribute", "households_affected was ignored: households_affected must be between 0 and 1,000,000; "
         "got a number of 5,000 digits.")
+
+
+# =========================================================================== dBase dates, fields of one name; GeoPackage dates
+
+@pytest.mark.parametrize(("written", "shown"), [("20241301", "2024-13-01"), ("20240231", "2024-02-31"),
+                                                ("99999999", "9999-99-99"), ("2024-1-1", "2024-1-1"),
+                                                ("abcdefgh", "abcdefgh")])
+def test_dbf_date_that_is_no_day_drops_that_date_only(area, admin, db, written, shown):
+    # a D field pyogrio cannot convert failed the whole layer: 422 unreadable_file 'month must
+    # be in 1..12', naming neither the record nor the field, for one mistyped date
+    data = shapefile_members(raw_shapefile([("date", "D", 8, 0), ("descr", "C", 10, 0)],
+                                           [[written, "a"], ["20240615", "b"], ["        ", "c"], ["00000000", "d"]]))
+    body, rows = preview_and_save(admin, db, data, "z.zip", saved=4, column_map='{"description": "descr"}')
+    assert [(w["code"], w["name"], w["value"], w["column"]) for w in body["features"][0]["warnings"]] == \
+        [("attribute_dropped", "observed_at", shown, "date")]
+    assert [f["warnings"] for f in body["features"][1:]] == [[], [], []]
+    assert [r["observed_at"] for r in rows] == [None, datetime(2024, 6, 14, 22, tzinfo=UTC), None, None]
+
+
+@pytest.mark.parametrize(("fields", "values", "name", "kept"), [
+    ([("menages", "N", 10, 0), ("menages", "N", 10, 0)], ["5", "500"], "households_affected", None),
+    ([("descriptio", "C", 10, 0), ("descriptio", "C", 10, 0)], ["a", "b"], "description", None),
+    ([("descriptio", "C", 10, 0), ("DESCRIPTIO", "C", 10, 0)], ["a", "b"], "description", None),
+    ([("menages", "N", 10, 0), ("menages", "N", 10, 0)], ["5", ""], "households_affected", 5),
+    ([("menages", "N", 10, 0), ("menages", "N", 10, 0)], ["", "7"], "households_affected", 7),
+    ([("menages", "N", 10, 0), ("menages", "N", 10, 0)], ["5", "5"], "households_affected", 5),
+])
+def test_dbf_fields_of_one_name_are_told_apart(area, fields, values, name, kept):
+    # two dBase fields of one name (two long names cut to the same 10 bytes): pandas kept one
+    # column, and GDAL read the last field's value into both: 500 households stored, 5 lost
+    data = shapefile_members(raw_shapefile(fields, [values]))
+    (rep,) = read_upload(data, "z.zip", area=area)
+    assert rep.properties.get(name) == kept
+    dropped = [(w["name"], w.get("values")) for w in rep.warnings if w["code"] == "attribute_dropped"]
+    if kept is None:
+        assert len(dropped) == 1 and dropped[0][0] == name
+        assert dropped[0][1] in (None, values)  # case apart: two columns, said as two columns
+    else:
+        assert dropped == []
+
+
+def test_dbf_fields_of_one_name_warning_names_both_fields(area):
+    data = shapefile_members(raw_shapefile([("menages", "N", 10, 0), ("descr", "C", 5, 0), ("menages", "N", 10, 0)],
+                                           [["5", "x", "500"]]))
+    (rep,) = read_upload(data, "z.zip", area=area)
+    (warning,) = rep.warnings
+    assert (warning["columns"], warning["values"]) == (["'menages' (field 1)", "'menages' (field 3)"], ["5", "500"])
+    assert warning["detail"].startswith("households_affected was ignored: feature 0 (layer 'zones') gives it 2 times")
+
+
+@pytest.mark.parametrize("written", ["2024-13-01T10:00:00Z", "garbage", "0000-00-00 00:00:00", 45383, 1e308])
+def test_gpkg_datetime_gdal_cannot_read_is_said(area, admin, db, tmp_path, written):
+    # GDAL nulled a DATETIME it cannot parse without a word: the date vanished
+    data = _gpkg_times(tmp_path, written, "2024-06-01T12:00:00Z")
+    body, rows = preview_and_save(admin, db, data, "t.gpkg", saved=2)
+    assert [(w["code"], w["name"], w["value"], w["column"]) for w in body["features"][0]["warnings"]] == \
+        [("attribute_dropped", "observed_at", written, "date_constat")]
+    assert [r["observed_at"] for r in rows] == [None, datetime(2024, 6, 1, 12, tzinfo=UTC)]

@@ -447,3 +447,98 @@ def test_kml_mixed_2d_and_3d_positions_say_mixed(area, geometry, mixed):
     (w,) = [w for w in rep.warnings if w["code"] == "z_dropped"]
     assert w["mixed"] is mixed
     assert ("(positions mixed 2D and 3D)" in w["detail"]) is mixed
+
+
+# =========================================================================== 5. typed KML (Schema/SchemaData), fields given twice
+
+SCHEMA = ('<Schema name="s" id="s"><SimpleField name="households_affected" type="int"/>'
+          '<SimpleField name="issue" type="string"/></Schema>\n')
+
+
+def typed(geometry: str, name: str = "p", data: str = "", extra: str = "") -> str:
+    """A placemark as QGIS and ogr2ogr write KML: its fields in a SchemaData."""
+    return (f"<Placemark><name>{name}</name>{extra}<ExtendedData><SchemaData schemaUrl=\"#s\">"
+            f"<SimpleData name=\"households_affected\">7</SimpleData></SchemaData>{data}</ExtendedData>"
+            f"{geometry}</Placemark>\n")
+
+
+def test_kml_with_a_schema_is_checked_as_written(area, admin, db):
+    """A <Schema> made GDAL drop the rank each placemark carries (and any Data the schema does
+    not declare): no placemark of such a file was checked as written. A Point of two positions
+    was stored as its first (its refusal said apart, as one more feature), a month completed
+    to its first day, mixed 2D/3D said unmixed, a Data field lost."""
+    data = kml(SCHEMA,
+               typed("<Point><coordinates>4.44,50.41 4.45,50.41</coordinates></Point>", "two"),
+               typed("<Point><coordinates>4.44,50.41</coordinates></Point>", "month",
+                     extra="<TimeStamp><when>2024-06</when></TimeStamp>"),
+               typed("<LineString><coordinates>4.44,50.41,10 4.45,50.41</coordinates></LineString>", "mixed"),
+               typed("<Point><coordinates>4.445,50.41</coordinates></Point>", "data",
+                     data='<Data name="technologies"><value>4G</value></Data>'))
+    res = read_upload(data, "typed.kml", area=area)
+    assert [type(r) for r in res] == [GeosignalError, ReportInput, ReportInput, ReportInput]
+    assert (res[0].code, res[0].extra["index"], res[0].extra["placemark"], res[0].extra["name"]) == \
+        ("invalid_geometry", 0, 0, "two")
+    assert "observed_at" not in res[1].properties
+    assert [(w["code"], w["value"]) for w in res[1].warnings] == [("attribute_dropped", "2024-06")]
+    assert [w.get("mixed") for w in res[2].warnings if w["code"] == "z_dropped"] == [True]
+    assert res[3].properties["technologies"] == ["4G"] and res[3].properties["households_affected"] == 7
+    before = count_reports(db)
+    response = upload_file(admin, data, "typed.kml", network="mobile", mode="valid_only")
+    assert response.status_code == 201 and response.get_json()["saved"] == 3, response.get_json()
+    assert count_reports(db) == before + 3
+
+
+@pytest.mark.parametrize(("body", "name", "values"), [
+    ('<ExtendedData><Data name="households_affected"><value>5</value></Data>'
+     '<Data name="households_affected"><value>500</value></Data></ExtendedData>', "households_affected", ["5", "500"]),
+    ('<ExtendedData><Data name="households_affected"><value>5</value></Data>'
+     '<Data name="Households_Affected"><value>500</value></Data></ExtendedData>', "households_affected", ["5", "500"]),
+    ('<ExtendedData><Data name="Nb ménages"><value>5</value></Data>'
+     '<Data name="Nb ménages"><value>50</value></Data></ExtendedData>', "households_affected", ["5", "50"]),
+    ('<description>A</description><ExtendedData><Data name="description"><value>B</value></Data></ExtendedData>',
+     "description", ["A", "B"]),
+    ("<description>A</description><description>B</description>", "description", ["A", "B"]),
+    ("<TimeStamp><when>2024-01-01</when></TimeStamp><TimeStamp><when>2024-02-01</when></TimeStamp>",
+     "observed_at", ["2024-01-01", "2024-02-01"]),
+])
+def test_kml_field_given_twice_differently_is_dropped_with_a_warning(area, body, name, values):
+    """GDAL keeps one of them without a word (the last Data, the first <when>, a Data named
+    'description' in place of <description>): neither is chosen."""
+    data = kml(f"<Placemark><name>p</name>{body}<Point><coordinates>4.444,50.4108</coordinates></Point></Placemark>\n")
+    (report,) = read_upload(data, "twice.kml", area=area)
+    assert isinstance(report, ReportInput) and name not in report.properties
+    (warning,) = [w for w in report.warnings if w["code"] == "attribute_dropped"]
+    assert (warning["name"], warning["values"], warning["error"]) == (name, values, "invalid_attribute")
+    assert "placemark 'p' (line 3)" in warning["detail"]
+
+
+def test_kml_typed_and_plain_data_of_one_name_disagreeing_are_dropped(area):
+    data = kml(SCHEMA, typed("<Point><coordinates>4.444,50.4108</coordinates></Point>",
+                             data='<Data name="households_affected"><value>70</value></Data>'))
+    (report,) = read_upload(data, "twice.kml", area=area)
+    assert "households_affected" not in report.properties
+    (warning,) = report.warnings
+    assert (warning["columns"], warning["values"]) == (
+        ['<SimpleData name="households_affected">', '<Data name="households_affected">'], ["7", "70"])
+
+
+def test_kml_field_given_twice_alike_is_read(area):
+    data = kml('<Placemark><name>p</name><ExtendedData><Data name="households_affected"><value>5</value></Data>'
+               '<Data name="households_affected"><value> 5 </value></Data></ExtendedData>'
+               "<Point><coordinates>4.444,50.4108</coordinates></Point></Placemark>\n")
+    (report,) = read_upload(data, "twice.kml", area=area)
+    assert (report.properties["households_affected"], report.warnings) == (5, [])
+
+
+@pytest.mark.parametrize(("body", "name", "values"), [
+    ("<desc>A</desc><desc>B</desc>", "description", ["A", "B"]),
+    ("<time>2024-01-01T10:00:00Z</time><time>2024-02-01T10:00:00Z</time>", "observed_at",
+     ["2024-01-01T10:00:00Z", "2024-02-01T10:00:00Z"]),
+])
+def test_gpx_element_given_twice_differently_is_dropped_with_a_warning(area, body, name, values):
+    data = (GPX_HEAD + f'<wpt lat="50.4108" lon="4.4440"><name>w</name>{body}</wpt></gpx>').encode()
+    (report,) = read_upload(data, "twice.gpx", area=area)
+    assert isinstance(report, ReportInput) and name not in report.properties
+    (warning,) = [w for w in report.warnings if w["code"] == "attribute_dropped"]
+    assert (warning["name"], warning["values"]) == (name, values)
+    assert "waypoint 'w' (line 3)" in warning["detail"]

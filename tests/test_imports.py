@@ -226,3 +226,32 @@ def test_the_same_file_twice_in_a_row_saves_once(db, admin) -> None:
     assert [f["created"] for f in second.get_json()["features"]] == [False, False, False]
     assert {f["report_id"] for f in first.get_json()["features"]} == {f["report_id"] for f in second.get_json()["features"]}
     assert _count(db) == 3
+
+
+@pytest.mark.parametrize(("fields", "query", "named"), [
+    ({"dry-run": "true"}, "", "dry-run"),  # the CLI's spelling: the file was saved, not previewed
+    ({"colum_map": '{"description": "descr"}'}, "", "colum_map"),
+    ({"dry_run": "true", "repiar": "true"}, "", "repiar"),
+    ({"dry_run": "true"}, "?modes=valid_only", "modes"),
+    ({"dry_run": "true", "file2": (__import__("io").BytesIO(b"{}"), "b.geojson")}, "", "file2"),
+])
+def test_an_import_field_it_does_not_take_is_refused_not_ignored(db, representative, fields, query, named) -> None:
+    import io
+
+    data = json.dumps({"type": "FeatureCollection", "features": [feature(CHARLEROI_POINT)]}).encode()
+    before = _count(db)
+    response = representative.post("/api/v1/imports" + query, data={"file": (io.BytesIO(data), "a.geojson"), **fields},
+                                   content_type="multipart/form-data")
+    body = response.get_json()
+    assert (response.status_code, body["code"], body["where"] if "where" in body else body.get("pointer")) == \
+        (400, "invalid_request", named), body
+    assert named in body["detail"] and "dry_run" in body["detail"]
+    assert _count(db) == before
+
+
+def test_the_import_fields_it_takes_are_documented(client) -> None:
+    from geosignal.services.imports import IMPORT_FIELDS
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schema = spec["paths"]["/api/v1/imports"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(schema["properties"]) == {"file", *IMPORT_FIELDS} and schema["additionalProperties"] is False

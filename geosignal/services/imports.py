@@ -711,6 +711,18 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
 
 #: Import options a job keeps (the form fields of ``POST /api/v1/imports``).
 JOB_OPTIONS = ("crs", "repair", "column_map", "default_network", "mode", "skip_saved_before")
+#: The fields ``POST /api/v1/imports`` reads (form fields or query parameters) besides the
+#: multipart ``file``, with what each says (OpenAPI). Any other is refused: ``dry-run=true``
+#: (the CLI's spelling) or ``colum_map`` were ignored, the file saved unmapped.
+IMPORT_FIELDS: dict[str, str] = {
+    "dry_run": "true: preview (200), nothing saved.",
+    "mode": "all (all or nothing, the default) or valid_only.",
+    "crs": "CRS of the coordinates: EPSG:4326 (default), EPSG:31370 or EPSG:3812.",
+    "network": "Network of the features that give none: mobile or fixed.",
+    "repair": "true: repair self-crossing outlines (make_valid, every lobe kept).",
+    "column_map": "JSON object: our names (lon, lat, x, y, wkt, a property) to the file's columns.",
+    "skip_saved_before": "true: leave out the rows an earlier upload saved.",
+}
 
 
 def check_options(*, mode: str, default_network: str | None, crs: str | None) -> None:

@@ -27,6 +27,7 @@ from geosignal import contract, vocab
 from geosignal.errors import ERROR_CODES
 from geosignal.services import audit as audit_service
 from geosignal.services import export as export_service
+from geosignal.services import imports as import_service
 
 OPENAPI_VERSION = "3.1.0"
 #: 1.1.0: Feature properties follow the report contract (``created_at`` became
@@ -282,6 +283,12 @@ _BODIES: dict[str, dict[str, Any]] = {
         "properties": {"file": {"type": "string", "contentMediaType": "text/csv",
                                 "description": "The questionnaire's export, CSV or XLSX."},
                        "edition": {"type": "string", "pattern": "^[0-9]{4}$", "description": "The edition's year."}}}}}},
+    "imports.post_import": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "additionalProperties": False,
+        "properties": {"file": {"type": "string", "contentEncoding": "binary",
+                                "description": "GeoJSON, KML/KMZ, GPX, CSV, GeoPackage or a zipped Shapefile."},
+                       **{name: {"type": "string", "description": text}
+                          for name, text in import_service.IMPORT_FIELDS.items()}}}}}},
     "evidence.post_photo": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["photo"],
         "properties": {"photo": {"type": "string", "contentMediaType": "image/jpeg",

@@ -15,6 +15,7 @@ from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.formparse import flag
 from geosignal.services.imports import (
+    IMPORT_FIELDS,
     check_options,
     create_import_job,
     get_import_job,
@@ -49,6 +50,10 @@ def post_import() -> Response:
     upload = uploads[0] if uploads else None
     if upload is None or not upload.filename:
         raise GeosignalError("invalid_request", "send the file as multipart field 'file'", where="file")
+    unknown = sorted({*request.args, *request.form} - {*IMPORT_FIELDS, "csrf_token"} | set(request.files) - {"file"})
+    if unknown:  # a misspelt option was ignored: dry-run=true saved the file, colum_map left it unmapped
+        raise GeosignalError("invalid_request", f"{unknown[0]!r} is not a field of this request; it takes file, "
+                             f"{', '.join(IMPORT_FIELDS)}.", where=unknown[0], fields=unknown)
     for name in {*request.args, *request.form}:  # an option given twice: which one is meant?
         if len(request.args.getlist(name)) + len(request.form.getlist(name)) > 1:
             raise GeosignalError("invalid_request", f"{name} is given more than once", where=name)

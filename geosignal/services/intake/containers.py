@@ -480,6 +480,19 @@ class XmlFeature:
     #: KML: whether it holds a ``gx:Track`` or ``gx:MultiTrack`` (read as a line through its
     #: ``<gx:coord>``)
     track: bool = False
+    #: the text of each field it gives, as written, by the name GDAL reads it under
+    #: (case-folded: KML ``<name>``, ``<description>``, ``<TimeStamp><when>`` as ``timestamp``,
+    #: each ``Data`` / ``SimpleData`` by its ``name``; GPX the feature's own elements and its
+    #: ``<extensions>``): ``(how the file names it, value)``, in document order
+    fields: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def repeated(self) -> dict[str, list[tuple[str, str]]]:
+        """The fields given more than once with different values (GDAL keeps one of them
+        without a word: the last ``<desc>``, the first ``<when>``, a ``Data`` named like
+        ``<description>`` in its place)."""
+        return {key: given for key, given in self.fields.items()
+                if len({value.strip() for _, value in given}) > 1}
 
     @property
     def observed(self) -> str | None:
@@ -545,6 +558,11 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         self._counts: dict[str, int] = {}
         self.root: str | None = None
         self._locator = None
+        #: the field of the open feature whose text is being read: (key, label, depth)
+        self._field: tuple[str, str, int] | None = None
+        self._field_text: list[str] = []
+        #: the name of the open KML ``<Data>``
+        self._data_name: str | None = None
 
     def setDocumentLocator(self, locator) -> None:  # noqa: N802, ANN001 - SAX API
         self._locator = locator
@@ -585,6 +603,8 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             if local == "wpt":  # a waypoint is its own position
                 self._gpx_start(local, parent, attrs)
             return
+        if self._feature is not None and self._field is None:
+            self._field_start(name, parent, attrs)
         if self._feature is not None and self._open and self._open[-1]["kind"] == self._feature.kind:
             if self.fmt == "kml":
                 self._kml_start(local, parent)
@@ -595,6 +615,35 @@ class _XmlScan(xml.sax.handler.ContentHandler):
                 or (local == "href" and self._open[-1]["kind"] in ("NetworkLink", *KML_OVERLAYS))):
             self._capture = local
             self._text = []
+
+    def _field_start(self, name: str, parent: str | None, attrs) -> None:  # noqa: ANN001 - SAX attributes
+        """Start reading the text of a field of the open feature (:attr:`XmlFeature.fields`)."""
+        kind, local = self._feature.kind, name.rsplit(":", 1)[-1]
+        key = label = None
+        if self.fmt == "kml":
+            if local in ("name", "description") and parent == kind:
+                key, label = local, f"<{local}>"
+            elif local == "Data" and parent == "ExtendedData":
+                self._data_name = attrs.get("name")
+            elif local == "value" and parent == "Data" and self._data_name:
+                key, label = self._data_name.casefold(), f'<Data name="{self._data_name}">'
+            elif local == "SimpleData" and attrs.get("name"):
+                key, label = attrs["name"].casefold(), f'<SimpleData name="{attrs["name"]}">'
+            elif local == "when" and parent == "TimeStamp" and len(self._path) >= 3 and self._path[-3] == kind:
+                key, label = "timestamp", "<TimeStamp><when>"
+        elif parent == kind and local not in ("rtept", "trkseg", "link", "extensions"):
+            key, label = local.casefold(), f"<{local}>"
+        elif parent == "extensions" and len(self._path) >= 3 and self._path[-3] == kind:
+            key, label = name.replace(":", "_").casefold(), f"<extensions><{name}>"  # GDAL: g:x → g_x
+        if key is not None:
+            self._field, self._field_text = (key, label, len(self._path)), []
+
+    def _field_end(self) -> None:
+        """Keep the text of the field that closes."""
+        key, label, _ = self._field
+        self._field = None
+        if self._feature is not None:
+            self._feature.fields.setdefault(key, []).append((label, "".join(self._field_text)[:200]))
 
     def _kml_start(self, local: str, parent: str | None) -> None:
         """Count the parts of a placemark's geometry as they open; refuse the kinds GDAL would
@@ -701,6 +750,10 @@ class _XmlScan(xml.sax.handler.ContentHandler):
 
     def endElement(self, name: str) -> None:  # noqa: N802 - SAX API
         local = name.rsplit(":", 1)[-1]
+        if self._field is not None and self._field[2] == len(self._path):
+            self._field_end()
+        if local == "Data":
+            self._data_name = None
         if self._path:
             self._path.pop()
         if self._capture is not None and local == self._capture:
@@ -791,6 +844,8 @@ class _XmlScan(xml.sax.handler.ContentHandler):
                     "remove the <ele>.", self._coords_at, value=text[:40])
 
     def characters(self, content: str) -> None:
+        if self._field is not None:
+            self._field_text.append(content)
         if self._coords is not None:
             self._coords.append(content)
         elif self._capture is not None:
@@ -919,10 +974,14 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
     with the namespace prefix of its root (``<k:kml xmlns:k=…>``, which GDAL does not
     recognise) taken off the elements that carry it, the namespace becoming the default one,
     without the comments and processing instructions of a long prolog (GDAL looks for the
-    root in the first bytes only), and with the ``type`` of every KML ``<SimpleField>`` made
-    ``string`` (GDAL would convert the values to the declared type before geosignal's rules see
-    them: ``1.000`` or ``1,5`` read as 1 in an ``int`` field, 2³¹ clipped); everything else is
-    kept byte for byte.
+    root in the first bytes only), and with KML's typed data made plain ``Data``: every
+    ``<Schema>`` cut out, every ``<SchemaData>`` unwrapped and every ``<SimpleData name="x">v``
+    written ``<Data name="x"><value>v</value>`` (with a ``<Schema>`` in the document, GDAL
+    converts the values to the declared type before geosignal's rules see them — ``1.000`` or
+    ``1,5`` read as 1 in an ``int`` field, 2³¹ clipped — and reads no ``Data`` the schema does
+    not declare: the other fields, and the rank of ``tag_placemarks``, were lost without a
+    word, so that no placemark of such a file — as QGIS and ogr2ogr write KML — was checked
+    as written); everything else is kept byte for byte.
 
     ``tag_placemarks`` (KML): every placemark carries its rank in the document (0-based, as
     :class:`XmlFeature`) in an ``ExtendedData`` field :data:`PLACEMARK_FIELD`, so that each
@@ -944,7 +1003,8 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
 
     data = xml_utf8(data)
     tag_placemarks = tag_placemarks and b"Placemark" in data
-    if (not tag_placemarks and not fix_points and b"Overlay" not in data and b"SimpleField" not in data
+    if (not tag_placemarks and not fix_points and b"Overlay" not in data and b"Schema" not in data
+            and b"SimpleData" not in data
             and (field_names is None or b"Data" not in data)
             and not _PREFIXED_ROOT.search(data) and _EARLY_ROOT.search(data[:_GDAL_SNIFF])):
         return data
@@ -998,16 +1058,21 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
                                   if a.group(1) != b"xmlns")
                 uri = attrs.get("xmlns") or KML_NAMESPACE
                 edits.append((at, tag.end(1), b"<kml xmlns=" + quoteattr(uri).encode("utf-8") + others))
-        if state["prefix"] and name.startswith(state["prefix"]):
-            edits.append((at + 1, at + 1 + len(state["prefix"].encode("utf-8")), b""))
         local = local_name(name)
-        if state["open"] is None and local in KML_OVERLAYS:
-            state["open"] = (name, at, state["depth"])
-        if local == "SimpleField" and "type" in attrs:
+        if local == "SchemaData":  # unwrapped: its SimpleData become Data (see the docstring)
             tag = _START_TAG.match(data, at)
-            for attr in _ATTRIBUTE.finditer(data, tag.start(1), tag.end(1)) if tag else ():
-                if attr.group(1) == b"type":  # GDAL would convert the values: 1.000 → 1, 12.7 → 12 (int)
-                    edits.append((attr.start(2) + 1, attr.end(2) - 1, b"string"))
+            edits.append((at, tag.end() if tag else data.index(b">", at) + 1, b""))
+        elif state["prefix"] and name.startswith(state["prefix"]):
+            edits.append((at + 1, at + 1 + len(state["prefix"].encode("utf-8")), b""))
+        if local == "SimpleData":
+            rename(at + 1, name)
+            tag = _START_TAG.match(data, at)
+            if tag is not None and tag.group(0).endswith(b"/>"):  # <SimpleData name="x"/>: an empty value
+                edits.append((tag.end() - 2, tag.end(), b"><value></value></Data>"))
+            elif tag is not None:
+                edits.append((tag.end(), tag.end(), b"<value>"))
+        if state["open"] is None and (local in KML_OVERLAYS or local == "Schema"):
+            state["open"] = (name, at, state["depth"])
         if field_names is not None and local in ("Data", "SimpleField", "SimpleData") \
                 and not _GDAL_FIELD_NAME.fullmatch(attrs.get("name") or "_"):
             token = tokens.setdefault(attrs["name"], FIELD_TOKEN % len(tokens))
@@ -1034,14 +1099,24 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
                     end_of_name = at + 1 + len(name.encode("utf-8"))
                     edits.append((end_of_name, end_of_name, f' {axis}="0"'.encode()))
 
+    def rename(at: int, name: str) -> None:
+        """Write ``Data`` for the ``SimpleData`` whose name (with its prefix) starts at ``at``."""
+        prefix = len(state["prefix"].encode("utf-8")) if state["prefix"] and name.startswith(state["prefix"]) else 0
+        edits.append((at + prefix, at + len(name.encode("utf-8")), b"Data"))
+
     def end(name: str) -> None:
         at = parser.CurrentByteIndex
         tag = b"</" + name.encode("utf-8")
         closing = data.startswith(tag, at) and data[at + len(tag):at + len(tag) + 1] in (b">", b" ", b"\t", b"\r",
                                                                                          b"\n")
-        if closing and state["prefix"] and name.startswith(state["prefix"]):
-            edits.append((at + 2, at + 2 + len(state["prefix"].encode("utf-8")), b""))
         local = local_name(name)
+        if closing and local == "SchemaData":
+            edits.append((at, data.index(b">", at) + 1, b""))
+        elif closing and state["prefix"] and name.startswith(state["prefix"]):
+            edits.append((at + 2, at + 2 + len(state["prefix"].encode("utf-8")), b""))
+        if closing and local == "SimpleData":
+            edits.append((at, at, b"</value>"))
+            rename(at + 2, name)
         if placemarks and local == "ExtendedData" and placemarks[-1]["depth"] == state["depth"] - 1:
             insert_before_end(name, at, closing, _PLACEMARK_TAG % placemarks[-1]["rank"])
         elif placemarks and local == "Placemark" and placemarks[-1]["depth"] == state["depth"]:
@@ -1343,6 +1418,10 @@ class DbfLayout:
     names: list[bytes]
     #: (position among the fields, offset in the record, length) of each number written as text (N, F)
     number_fields: list[tuple[int, int, int]] = field(default_factory=list)
+    #: the same for each date (D, written ``YYYYMMDD``)
+    date_fields: list[tuple[int, int, int]] = field(default_factory=list)
+    #: the byte in the header of each date field's type
+    date_type_bytes: list[int] = field(default_factory=list)
 
 
 def dbf_layout(dbf: bytes, member: str) -> DbfLayout:
@@ -1353,6 +1432,8 @@ def dbf_layout(dbf: bytes, member: str) -> DbfLayout:
     records, header_length, record_length = struct.unpack_from("<IHH", dbf, 4)
     fields: list[tuple[bytes, int, int]] = []
     numbers: list[tuple[int, int, int]] = []
+    dates: list[tuple[int, int, int]] = []
+    date_bytes: list[int] = []
     names: list[bytes] = []
     offset = 1  # deletion flag
     pos = 32
@@ -1365,12 +1446,15 @@ def dbf_layout(dbf: bytes, member: str) -> DbfLayout:
             fields.append((name, offset, length))
         elif chr(desc[11]) in "NnFf":
             numbers.append((len(names) - 1, offset, length))
+        elif chr(desc[11]) in "Dd":
+            dates.append((len(names) - 1, offset, length))
+            date_bytes.append(pos + 11)
         offset += length
         pos += 32
     if offset > record_length or header_length < 33:
         raise GeosignalError("unreadable_file", f"The field descriptors of {member!r} do not match its record "
                              "length.", member=member)
-    return DbfLayout(records, header_length, record_length, dbf[29], fields, names, numbers)
+    return DbfLayout(records, header_length, record_length, dbf[29], fields, names, numbers, dates, date_bytes)
 
 
 def dbf_stored_numbers(dbf: bytes, member: str) -> dict[int, list[str | None]]:
@@ -1387,6 +1471,61 @@ def dbf_stored_numbers(dbf: bytes, member: str) -> dict[int, list[str | None]]:
         cells = matrix[:, off:off + length]
         out[position] = [(cell.tobytes().decode("latin-1").strip(" \x00") or None) for cell in cells]
     return out
+
+
+def dbf_stored_dates(dbf: bytes, member: str) -> dict[int, list[str | None]]:
+    """The date fields (dBase ``D``) of a ``.dbf`` as written, by field position, as
+    :func:`dbf_stored_numbers`: ``YYYYMMDD`` given as ``YYYY-MM-DD`` for the date rules to
+    judge (``20241301`` as ``2024-13-01``), any other text as written, blank or ``00000000`` as
+    None (no date). GDAL's reader, through pyogrio, fails the whole layer on a date that is
+    no day (``month must be in 1..12``): the file reaches it with these fields as text
+    (:func:`dbf_dates_as_text`). Raises as :func:`dbf_layout`."""
+    layout = dbf_layout(dbf, member)
+    if not layout.date_fields:
+        return {}
+    matrix, _ = _text_matrix(dbf, layout)
+    out: dict[int, list[str | None]] = {}
+    for position, off, length in layout.date_fields:
+        values: list[str | None] = []
+        for cell in matrix[:, off:off + length]:
+            text = cell.tobytes().decode("latin-1").strip(" \x00")
+            if not text or text.strip("0") == "":
+                values.append(None)
+            elif re.fullmatch(r"[0-9]{8}", text):
+                values.append(f"{text[:4]}-{text[4:6]}-{text[6:]}")
+            else:
+                values.append(text)
+        out[position] = values
+    return out
+
+
+def dbf_dates_as_text(dbf: bytes, member: str) -> bytes:
+    """The ``.dbf`` with its date fields (``D``) declared as text (``C``, the same width), so
+    that GDAL reads each date as written (:func:`dbf_stored_dates` gives them to the rules)."""
+    layout = dbf_layout(dbf, member)
+    if not layout.date_type_bytes:
+        return dbf
+    raw = bytearray(dbf)
+    for at in layout.date_type_bytes:
+        raw[at] = ord("C")
+    return bytes(raw)
+
+
+def dbf_unique_names(dbf: bytes, member: str, codec: str) -> tuple[bytes, dict[str, str]]:
+    """The ``.dbf`` with every field named like an earlier one (but for case: GDAL looks
+    fields up by name, case aside, and read the last one's value into both) renamed
+    ``_gs_dupNNN``, and those names → the name as written (decoded with ``codec``), for the
+    reader to name them back and tell their values apart. Raises as :func:`dbf_layout`."""
+    layout = dbf_layout(dbf, member)
+    seen: set[bytes] = set()
+    raw, renamed = bytearray(dbf), {}
+    for k, name in enumerate(layout.names):
+        if name.lower() in seen:
+            token = f"_gs_dup{len(renamed) + 1:03d}"
+            raw[32 + 32 * k:32 + 32 * k + 11] = token.encode().ljust(11, b"\x00")
+            renamed[token] = name.decode(codec, errors="replace")
+        seen.add(name.lower())
+    return (bytes(raw), renamed) if renamed else (dbf, {})
 
 
 def _text_matrix(dbf: bytes, layout: DbfLayout) -> tuple[np.ndarray, int]:

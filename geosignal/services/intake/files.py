@@ -141,7 +141,7 @@ import operator
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
@@ -162,8 +162,11 @@ from .containers import (
     check_members,
     check_shapefile,
     check_xml,
+    dbf_dates_as_text,
     dbf_encoding,
+    dbf_stored_dates,
     dbf_stored_numbers,
+    dbf_unique_names,
     gpkg_geometry,
     gpkg_geometry_blob,
     gpkg_geometry_heads,
@@ -351,6 +354,9 @@ class ShapefileWritten:
 
     numbers: dict[int, list[str | None]]
     geometries: dict[int, dict]
+    #: the fields renamed for GDAL because an earlier one has their name
+    #: (:func:`~.containers.dbf_unique_names`) → that name
+    renamed: dict[str, str] = field(default_factory=dict)
 
 
 class _Record(dict):
@@ -1286,8 +1292,11 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str
             while layer in encodings:
                 layer = f"{stem}_{len(encodings)}"
             encodings[layer] = codec
-            numbers[layer] = ShapefileWritten(dbf_stored_numbers(parts["dbf"][1], parts["dbf"][0]),
+            numbers[layer] = ShapefileWritten({**dbf_stored_numbers(parts["dbf"][1], parts["dbf"][0]),
+                                               **dbf_stored_dates(parts["dbf"][1], parts["dbf"][0])},
                                               shp_misplaced_holes(parts["shp"][1], parts["shp"][0]))
+            dbf, numbers[layer].renamed = dbf_unique_names(parts["dbf"][1], parts["dbf"][0], codec)
+            parts["dbf"] = (parts["dbf"][0], dbf_dates_as_text(dbf, parts["dbf"][0]))
             for ext, (_, content) in parts.items():
                 if ext != "cpg":  # the encoding is passed to the reader instead
                     dst.writestr(f"{layer}.{ext}", content)
@@ -1395,6 +1404,13 @@ _AS_WRITTEN = {"datetime_as_string": True}
 _NAIVE_ISO = r"(?a)^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
 
 
+#: GeoPackage column types read as SQLite stores them, not through GDAL: numbers (GDAL converts
+#: them to the declared type: 2³²+5 → 5 in a MEDIUMINT, '2,500' → 2, 12.7 → 12) and dates (GDAL
+#: nulls a DATETIME it cannot parse — ``2024-13-01T10:00:00Z``, ``garbage``, a number — without
+#: a word, so the date rules never saw it).
+_GPKG_AS_STORED = ("OFTInteger", "OFTInteger64", "OFTReal", "OFTDateTime", "OFTDate")
+
+
 def _gpx_times_utc(frame, info: dict) -> None:  # noqa: ANN001 - a (Geo)DataFrame
     """Mark a GPX date-time written without offset as UTC (``Z``), in place: GPX 1.0 and 1.1
     define ``<time>`` as UTC. One rule per value, whatever the other points hold."""
@@ -1463,7 +1479,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 info = pyogrio.read_info(io.BytesIO(data), layer=layer_index, **enc)
                 if fmt == "gpkg" and info.get("fid_column"):
                     numeric = [f for f, t in zip(info["fields"], info["ogr_types"], strict=True)
-                               if t in ("OFTInteger", "OFTInteger64", "OFTReal")]
+                               if t in _GPKG_AS_STORED]
                     only = {"columns": [f for f in info["fields"] if f not in numeric]} if numeric else {}
                     declared = gpkg_layer(data, info.get("layer_name") or layer)
                     untyped = [c for c in declared.columns if c not in (info["fid_column"], declared.geometry_column)
@@ -1502,6 +1518,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             continue
         if recode:
             df = recode_latin1(df, df.geometry.name, recode)
+        renamed = dbf_numbers[layer].renamed if layer in dbf_numbers else {}
+        if renamed:  # dBase fields of one name, told apart for GDAL: named back (see _unique_labels)
+            df = df.rename(columns=renamed)
         if field_names:  # KML data fields named as in the file ("Réseau", not GDAL's "R__seau")
             df = df.rename(columns=field_names)
         if fmt == "kml" and "description" in df.columns:  # KML's description is HTML: its text is kept
@@ -1512,7 +1531,12 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         if declared is not None and declared.geometry_column is not None:
             crs_text = _gpkg_crs(declared, crs_text, caller_epsg, layer)
         epsg = WGS84 if fmt in ("kml", "kmz", "gpx") else _layer_epsg(crs_text, caller_epsg, layer)
-        columns = [c for c in df.columns if c not in (df.geometry.name, PLACEMARK_FIELD)]
+        # a name several fields share (dBase: 'menages' twice, two long names cut to the same 10
+        # bytes): each kept under a label of its own, instead of one hiding the others (pandas)
+        labels, twins = _unique_labels([str(c) for c in df.columns])
+        if twins:
+            df.columns = labels
+        columns = [c for c in df.columns if c not in (df.geometry.name, PLACEMARK_FIELD) and c not in twins]
         when_column = None
         if fmt == "kml" and any(f.observed is not None for f in placemarks):  # the raw <when>, not GDAL's reading
             when_column = next((c for c in columns if str(c).lower() == "timestamp"), None)
@@ -1533,9 +1557,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             columns = [names[f] for f in info["fields"] if names[f] in stored or names[f] in columns] + untyped
         written = dbf_numbers.get(layer)
         if written is not None:  # dBase numbers as written: GDAL's atoi reads 'nan' as 0, '1.000' as 1
-            fields = [recode_latin1_name(f, recode) if recode else str(f) for f in info["fields"]]
+            fields, _ = _unique_labels([renamed.get(str(f)) or (recode_latin1_name(f, recode) if recode else str(f))
+                                        for f in info["fields"]])
             stored = {str(fields[k]): dict(enumerate(values)) for k, values in written.numbers.items()
-                      if k < len(fields) and fields[k] in columns}
+                      if k < len(fields) and (fields[k] in columns or fields[k] in twins)}
         name_col = next((c for c in columns if c.lower() == "name"), None)
         keys = _column_keys(columns, column_map, truncated=fmt == "shapefile",  # dBase names: 10 bytes
                             ignored=ignored, read=_OWN_FIELDS.get(fmt, frozenset()) | {name_col})
@@ -1548,6 +1573,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             raw_geometry = raw_geometries.get(position)
             as_written = written.geometries.get(int(fids[position])) if written is not None else None
             source = _written_feature(row, fmt, layer, position, placemarks, gpx_features)
+            shared = _shared_name_values(row, twins, labels) if twins else {}
             if source is not None and fmt == "kml":
                 seen.add(source.ordinal)
                 if when_column is not None:
@@ -1591,11 +1617,18 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 if "description" not in rec and name_col and isinstance(row.get(name_col), str) and row[name_col].strip():
                     rec["description"] = row[name_col]
                     rec.columns["description"] = name_col
+                repeated = []
+                if source is not None and source.repeated:
+                    repeated = _repeated_fields(rec, source.repeated, keys, source.label)
+                if shared:
+                    repeated += _repeated_fields(rec, shared, keys, f"Feature {index} (layer {layer!r})")
                 props, problems = _file_properties(rec)
+                problems += repeated
                 if gpx_comment is not None:
                     problems.append(gpx_comment)
                 if (source is not None and fmt == "gpx" and source.first_time and "observed_at" not in rec
-                        and "observed_at" not in (column_map or {})):
+                        and "observed_at" not in (column_map or {})
+                        and not any(p["name"] == "observed_at" for p in repeated)):
                     _track_time(props, problems, source, track=source.kind != "wpt")
                 track_dated = (source is not None and fmt == "kml" and source.track and source.first_time is not None
                                and source.observed is None and not source.span and "observed_at" not in rec
@@ -1710,6 +1743,71 @@ def _track_time(props: dict, problems: list[dict], source: XmlFeature, *, track:
     problems.append({"code": "observed_at_from_track", "name": "observed_at", "first": raw,
                      "last": source.last_time, "detail": f"The date observed is the time of the first point "
                      f"({raw}); the last point's is {source.last_time}."})
+
+
+def _unique_labels(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``names`` with each repeat of a name labelled apart (``menages`` twice: ``menages``,
+    then ``menages\x00#2``), and those labels → the name they repeat."""
+    labels, twins, count = [], {}, {}
+    for name in names:
+        count[name] = count.get(name, 0) + 1
+        if count[name] == 1:
+            labels.append(name)
+        else:
+            label = f"{name}\x00#{count[name]}"
+            labels.append(label)
+            twins[label] = name
+    return labels, twins
+
+
+def _shared_name_values(row: dict, twins: dict[str, str], labels: list[str]) -> dict[str, list[tuple[str, Any]]]:
+    """Take the fields named like an earlier one (``twins``, :func:`_unique_labels`) out of
+    ``row``. Where one of them alone holds a value, the name reads it; where several hold
+    values that differ, return them (name case-folded → ``(field and position, value)``) for
+    :func:`_repeated_fields`."""
+    given: dict[str, list[tuple[str, Any]]] = {}
+    for label, name in twins.items():
+        value = row.pop(label, None)
+        if name not in given:
+            given[name] = [(f"{name!r} (field {labels.index(name) + 1})", row.get(name))]
+        given[name].append((f"{name!r} (field {labels.index(label) + 1})", value))
+    shared = {}
+    for name, values in given.items():
+        present = [(label, v) for label, v in values if _present(v) and str(v).strip()]
+        if len({str(v).strip() for _, v in present}) > 1:
+            shared[name.casefold()] = [(label, str(v)) for label, v in present]
+        elif present:
+            row[name] = present[0][1]
+    return shared
+
+
+def _repeated_fields(rec: _Record, repeated: dict[str, list[tuple[str, str]]], keys: dict[str, list[str]],
+                     subject: str) -> list[dict]:
+    """Take out of ``rec`` every property read from a field a feature gives more than once with
+    different values (``repeated``, field name case-folded → ``(how the file names it,
+    value)``: in KML or GPX :attr:`~.containers.XmlFeature.repeated` — two ``<desc>``, a
+    ``Data`` named twice or like ``<description>``, two ``<TimeStamp>`` —, in a dBase file two
+    fields of one name), of which GDAL or pandas kept one without a word; return their
+    ``attribute_dropped`` warnings, naming every value as written (``subject``: the feature,
+    as a sentence starts). Which one is meant cannot be told; none is chosen."""
+    problems = []
+    for key, given in repeated.items():
+        name = next((prop for prop, col in rec.columns.items() if str(col).casefold() == key), None)
+        if name is None:
+            name = next((prop for prop, cols in keys.items() if prop not in _COORD_KEYS
+                         and any(str(c).casefold() == key for c in cols)), None)
+        if name is None or any(c["name"] == name for c in rec.conflicts):
+            continue  # read for no property (columns_ignored says so), or already said
+        rec.pop(name, None)
+        rec.columns.pop(name, None)
+        written = " and ".join(f"{label} {_brief(value)}" for label, value in given)
+        problems.append({"code": "attribute_dropped", "name": name, "column": given[-1][0],
+                         "columns": [label for label, _ in given], "value": _shown(given[-1][1]),
+                         "values": [_shown(value) for _, value in given], "error": "invalid_attribute",
+                         "detail": f"{name} was ignored: {subject[0].lower()}{subject[1:]} gives it {len(given)} "
+                                   f"times with different values ({written}), and only one would have been read; "
+                                   "keep one of them."})
+    return problems
 
 
 def _gpx_description(row: dict, fmt: str, column_map: dict[str, str] | None) -> dict | None:

@@ -337,9 +337,12 @@ def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False
 # --------------------------------------------------------------------------- files
 
 def _fold(text: str) -> str:
-    """Lower-case, strip accents, collapse spaces/hyphens/dots to underscores."""
+    """Lower-case, strip accents and invisible format characters (a byte-order mark, zero-width
+    space or joiner, direction mark, soft hyphen: a header ``\ufeffdescription`` or
+    ``descr\u200biption`` is ``description``, not a column read for nothing), collapse
+    spaces/hyphens/dots to underscores."""
     text = unicodedata.normalize("NFKD", text.strip().lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = "".join(c for c in text if not unicodedata.combining(c) and unicodedata.category(c) != "Cf")
     return re.sub(r"[\s\-./()]+", "_", text).strip("_")
 
 
