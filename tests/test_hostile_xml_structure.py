@@ -542,3 +542,13 @@ def test_gpx_element_given_twice_differently_is_dropped_with_a_warning(area, bod
     (warning,) = [w for w in report.warnings if w["code"] == "attribute_dropped"]
     assert (warning["name"], warning["values"]) == (name, values)
     assert "waypoint 'w' (line 3)" in warning["detail"]
+
+
+def test_gpx_track_of_one_segment_is_a_line_and_of_two_stays_two(area):
+    # a user's trial: GDAL reads every <trk> as a MultiLineString, so a one-segment track was
+    # "road stretches" (plural) whose shape the edit page could not change
+    two = ('<trk><name>Deux</name><trkseg><trkpt lat="50.40" lon="4.44"/><trkpt lat="50.41" lon="4.45"/></trkseg>'
+           '<trkseg><trkpt lat="50.42" lon="4.45"/><trkpt lat="50.42" lon="4.46"/></trkseg></trk>\n')
+    one, both = read_upload(gpx(TRK, two), "a.gpx", area=area)
+    assert (one.geometry.geom_type, list(one.geometry.coords)) == ("LineString", [(4.44, 50.40), (4.45, 50.41)])
+    assert (both.geometry.geom_type, len(both.geometry.geoms)) == ("MultiLineString", 2)

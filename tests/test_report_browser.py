@@ -150,3 +150,25 @@ def test_a_stale_edit_is_refused_and_keeps_the_other_change(site, browser) -> No
     assert page.inner_text("#status-badge") == "Retiré"
     assert page.locator("#no-action").is_visible()
     watch.context.close()
+
+
+def test_a_shape_of_one_part_is_editable_as_that_part(site, browser) -> None:  # noqa: ANN001, F811
+    """A MultiPolygon of one polygon (what a file reader may give) was "a shape in several
+    parts" that the edit page would not change."""
+    from shapely.geometry import MultiPolygon
+
+    with site["db"].session() as session:
+        rep = session.query(User).filter_by(email="w9-rep@charleroi.be").one()
+        geom = MultiPolygon([reproject(square_lambert(X + 2000, Y + 400, 300.0), LAMBERT72, WGS84)])
+        feature, _ = reports_service.create_report(session, rep, ReportInput(geom, {"network": "mobile"}))
+        session.commit()
+    site["ids"].append(feature["id"])
+    watch, _aborted = _watch(browser, site["base"])
+    watch.login("w9-rep@charleroi.be")
+    page = watch.page
+    page.goto(f"{site['base']}/signalements/{feature['id']}/modifier")
+    page.wait_for_selector("#report-map[data-ready='1']")
+    assert page.locator(".leaflet-editing-icon").count() >= 4  # its vertices can be moved
+    assert "plusieurs parties" not in page.inner_text("main")
+    watch.assert_clean()
+    watch.context.close()

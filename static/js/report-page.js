@@ -49,6 +49,11 @@
     }
     map.setView(ll, 16);
   } else if (geometry) {
+    // a collection of one part (a GPX track of one segment is a MultiLineString) is that part:
+    // editable as it
+    if (geometry.type.indexOf("Multi") === 0 && geometry.coordinates.length === 1) {
+      geometry = { type: geometry.type.slice(5), coordinates: geometry.coordinates[0] };
+    }
     var layers = L.geoJSON(geometry, { style: function () { return style; } }).getLayers();
     shape = layers[0];
     shape.addTo(map);

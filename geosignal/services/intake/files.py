@@ -1678,6 +1678,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     raise GeosignalError("empty_geometry", "The feature has no geometry.", where=where)
                 else:
                     geom_obj = mapping(geom)
+                if fmt == "gpx" and geom_obj["type"] == "MultiLineString" and len(geom_obj["coordinates"]) == 1:
+                    # GDAL reads every <trk> as a MultiLineString: a track of one <trkseg> is
+                    # that line (the same shape; a "road stretch", editable as one)
+                    geom_obj = {"type": "LineString", "coordinates": geom_obj["coordinates"][0]}
                 if geom_obj["type"] == "GeometryCollection":
                     for k, member in enumerate(geom_obj["geometries"]):
                         try:
