@@ -74,6 +74,17 @@ def may_file_reports(user: Actor | None) -> bool:
     return _signed_in(user) and user.role in ("representative", "admin")  # type: ignore[union-attr]
 
 
+#: Statuses whose report its commune may copy into a new one (the map form filled with its
+#: shape and information): no action is open on them any more.
+COPYABLE_STATUSES = ("rejected", "withdrawn")
+
+
+def may_copy_report(user: Actor | None, nis: str, status: str) -> bool:
+    """Whether ``user`` may file a new report from a copy of a report of commune ``nis`` in
+    ``status`` (a rejected report, corrected and sent again): one who files reports there."""
+    return status in COPYABLE_STATUSES and may_file_reports(user) and may_write_in_commune(user, nis)
+
+
 def may_write_in_commune(user: Actor | None, nis: str) -> bool:
     """Whether ``user`` files a report whose zone lies mainly in commune ``nis``: its
     representative, or an admin."""

@@ -3,6 +3,7 @@ through the signed-in session and the forms' CSRF tokens."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import text
@@ -138,3 +139,47 @@ def test_the_edit_page_saves_and_a_stale_form_keeps_the_other_change(db, client,
     form["households_affected"] = "-3"
     refused = client.post(f"/signalements/{rid}/modifier", data=form)
     assert refused.status_code == 422 and "aria-invalid" in refused.get_data(as_text=True)
+
+
+def test_a_rejected_report_can_be_filed_anew_from_a_copy(db, client, representative, referent) -> None:  # noqa: ANN001
+    """A user's trial: the representative whose report was rejected ("join a speed test") had
+    no action left. She files it anew from a copy: the map form comes filled with its shape
+    and information; the new report is a new one, the rejected one stays as it is."""
+    rid = _report(representative, households_affected=12, operators=["Orange"])
+    referent.login()
+    token = csrf_token(client.get(f"/signalements/{rid}").get_data(as_text=True))
+    assert client.post(f"/signalements/{rid}/actions", data={"to": "rejected", "reason": "Joignez un test de débit",
+                                                             "confirm": "1", "csrf_token": token}).status_code == 302
+    assert client.get(f"/carte?copie={rid}").status_code == 403  # the referent files no report
+    representative.login()
+    html = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    assert f'id="copy-link" href="/carte?copie={rid}"' in html and 'id="no-action"' not in html
+    page = client.get(f"/carte?copie={rid}")
+    html = page.get_data(as_text=True)
+    reference = db.execute(text("SELECT reference FROM reports WHERE id = :r"), {"r": rid}).scalar()
+    assert page.status_code == 200 and f"Nouveau signalement copié de {reference} (rejeté)" in html
+    from tests.test_form_refusals import browser_form
+
+    fields = browser_form(html, "/carte")
+    sent = dict(fields)
+    stored = client.get(f"/api/v1/reports/{rid}").get_json()
+    assert json.loads(sent["geometry"]) == stored["geometry"]
+    assert (sent["households_affected"], sent["description"]) == ("12", "Rue de l'Église {{ 7*7 }}")
+    assert [v for k, v in fields if k == "operators"] == ["Orange"]
+    before = db.execute(text("SELECT count(*) FROM reports")).scalar()
+    from werkzeug.datastructures import MultiDict
+
+    done = client.post("/carte", data=MultiDict([*[(k, v) for k, v in fields if k != "households_affected"],
+                                                 ("households_affected", "14")]))
+    assert done.status_code == 302, done.get_data(as_text=True)[:500]
+    assert db.execute(text("SELECT count(*) FROM reports")).scalar() == before + 1
+    new = db.execute(text("SELECT id::text, households_affected, status FROM reports ORDER BY created_at DESC, "
+                          "reference DESC LIMIT 1")).one()
+    assert new.id != rid and (new.households_affected, new.status) == (14, "submitted")
+    assert _status(db, rid) == "rejected"
+    # a report still open is not copied (it is edited), nor another commune's (not even read)
+    open_rid = _report(representative)
+    assert client.get(f"/carte?copie={open_rid}").status_code == 403
+    other = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
+    other.login()
+    assert client.get(f"/carte?copie={rid}").status_code == 404

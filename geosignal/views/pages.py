@@ -196,13 +196,34 @@ def commune_map() -> str:
     """The representative's map of their commune, with drawing tools and the report form.
 
     The referent and admins may look at any commune's map with ``?commune=<NIS>``;
-    ``?signalement=<id>`` centres the map on one report and opens it.
+    ``?signalement=<id>`` centres the map on one report and opens it; ``?copie=<id>`` fills
+    the form with a rejected or withdrawn report's shape and information, to file it anew
+    (404 for a report the user may not read, 403 when they may not copy it).
     """
+    if request.args.get("copie"):
+        return _render_copy(request.args["copie"])
     return _render_map(parse_commune(get_session(), request.args.get("commune")))
 
 
+def _render_copy(report_id: str) -> Any:
+    """The map of the report's commune, its form filled with the report's shape and
+    information (not its radius: the shape is the stored circle), and a notice naming it."""
+    from werkzeug.datastructures import MultiDict
+
+    from geosignal.views.report_pages import form_values
+
+    feature = reports_service.get_report(get_session(), current(), report_id)
+    props = feature["properties"]
+    if not policy.may_copy_report(current(), props["commune_nis"], props["status"]):
+        raise GeosignalError("forbidden", "only a rejected or withdrawn report of your commune can be copied")
+    values = {k: v for k, v in form_values(feature).items() if k != "radius"}
+    values["geometry"] = [json.dumps(feature["geometry"])]
+    return _render_map(props["commune_nis"], form=MultiDict([(k, v) for k, vs in values.items() for v in vs]),
+                       copy_of=feature)
+
+
 def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
-                error: GeosignalError | None = None) -> Any:
+                error: GeosignalError | None = None, copy_of: dict[str, Any] | None = None) -> Any:
     user = current()
     nis = requested_nis if policy.sees_all_communes(user) else user.commune_nis
     session = get_session()
@@ -216,7 +237,7 @@ def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
         "map.html", parts=parts, commune=commune["properties"], idempotency_key=str(uuid.uuid4()),
         can_write=can_write, awaiting=reports_service.awaiting_answer(session, user), focus_report=request.args.get("signalement", ""),
         values={k: form.getlist(k) for k in form.keys()} if form else {},
-        errors=ui_text.field_errors(error) if error else {}, error=error,
+        errors=ui_text.field_errors(error) if error else {}, error=error, copy_of=copy_of,
     )
     return page, status
 

@@ -71,6 +71,7 @@ def render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -
         decision=_decision(history, props["status"]),
         actions=policy.allowed_transitions(user, props["commune_nis"], props["status"]),
         may_edit=policy.may_edit_report(user, props["commune_nis"], props["status"]),
+        may_copy=policy.may_copy_report(user, props["commune_nis"], props["status"]),
         tiles=_tiles(), geometry_json=json.dumps(feature["geometry"]),
         zone=zones_service.for_reports(get_session(), [feature["id"]]).get(feature["id"]), **extra)
     return page, status
@@ -147,8 +148,9 @@ def take_action(report_id: str, target: str, *, done: Any) -> Any:
     return redirect(done(feature["id"]))
 
 
-def _form_values(feature: dict[str, Any]) -> dict[str, list[str]]:
-    """The edit form's values from a stored Feature (lists of strings, like a posted form)."""
+def form_values(feature: dict[str, Any]) -> dict[str, list[str]]:
+    """The report form's values from a stored Feature (lists of strings, like a posted form):
+    the edit form's, and the map form's for a copy."""
     out: dict[str, list[str]] = {}
     for f in contract.form_fields():
         value = feature["properties"].get(f["name"])
@@ -180,7 +182,7 @@ def _as_shown(values: list[str], *, widget: str) -> list[str]:
 
 def _same_as(form: Any, stored: dict[str, Any]) -> bool:
     """Whether every field of the edit form holds what the page shows for ``stored``."""
-    shown = _form_values(stored)
+    shown = form_values(stored)
     return all(_as_shown(form.getlist(f["name"]), widget=f["widget"]) == _as_shown(shown.get(f["name"], []),
                                                                                     widget=f["widget"])
                for f in contract.form_fields())
@@ -190,7 +192,7 @@ def _unchanged(form: Any, stored: dict[str, Any]) -> dict[str, Any]:
     """The stored value of every field the edit form sends back as the page showed it: an
     untouched field keeps its value exactly (a date keeps its hour, a list its order, a text
     its line ends), so that saving an untouched form changes and records nothing."""
-    shown = _form_values(stored)
+    shown = form_values(stored)
     kept: dict[str, Any] = {}
     for f in contract.form_fields():
         name = f["name"]
@@ -207,7 +209,7 @@ def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str
         "report_edit.html", feature=feature, p=feature["properties"], tiles=_tiles(),
         geometry_json=json.dumps(feature["geometry"]),
         etag=workflow_service.etag(feature["properties"]["revision"]),
-        values=values if values is not None else _form_values(feature),
+        values=values if values is not None else form_values(feature),
         errors=ui_text.field_errors(error) if error else {}, error=error, stale=stale)
     return page, status
 
