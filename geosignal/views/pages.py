@@ -218,12 +218,15 @@ def _render_copy(report_id: str) -> Any:
         raise GeosignalError("forbidden", "only a rejected or withdrawn report of your commune can be copied")
     values = {k: v for k, v in form_values(feature).items() if k != "radius"}
     values["geometry"] = [json.dumps(feature["geometry"])]
-    return _render_map(props["commune_nis"], form=MultiDict([(k, v) for k, vs in values.items() for v in vs]),
-                       copy_of=feature)
+    # said at the top of the page, above the map (a phone's first step)
+    flash(_("Nouveau signalement copié de %(reference)s (%(status)s) : corrigez ou complétez la forme et les "
+            "informations, puis envoyez. %(reference)s reste tel quel.", reference=props["reference"],
+            status=ui_text.in_sentence(i18n.label(props["status"]))), "notice")
+    return _render_map(props["commune_nis"], form=MultiDict([(k, v) for k, vs in values.items() for v in vs]))
 
 
 def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
-                error: GeosignalError | None = None, copy_of: dict[str, Any] | None = None) -> Any:
+                error: GeosignalError | None = None) -> Any:
     user = current()
     nis = requested_nis if policy.sees_all_communes(user) else user.commune_nis
     session = get_session()
@@ -237,7 +240,7 @@ def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
         "map.html", parts=parts, commune=commune["properties"], idempotency_key=str(uuid.uuid4()),
         can_write=can_write, awaiting=reports_service.awaiting_answer(session, user), focus_report=request.args.get("signalement", ""),
         values={k: form.getlist(k) for k in form.keys()} if form else {},
-        errors=ui_text.field_errors(error) if error else {}, error=error, copy_of=copy_of,
+        errors=ui_text.field_errors(error) if error else {}, error=error,
     )
     return page, status
 
