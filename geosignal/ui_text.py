@@ -107,6 +107,10 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     },
     "reports_count": "Signalements : {n}",
     "no_value": "aucune valeur > 0",
+    # a commune with reports but no value for the indicator (points and road stretches have no
+    # area): outlined in dashes, not left to read as "no problem here"
+    "reported_no_value": "Signalée, sans valeur pour cet indicateur (points, tronçons : voir le tableau)",
+    "reported_no_value_tip": "Ses signalements n'ont pas de valeur pour cet indicateur (points, tronçons).",
     "yes": "oui",
     "no": "non",
     # the commune table's total row (the API row's name_fr is the French "Territoire")

@@ -208,6 +208,21 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     legend = page.eval_on_selector_all("#legend .swatch", "els => els.map(e => e.dataset.colour)")
     assert set(fills.values()) <= set(legend), (fills, legend)
     assert page.locator("#legend .row").first.inner_text() == "0 %"
+    assert page.locator("#legend .row").nth(1).inner_text().startswith("> 0")  # 0 itself is the line above
+    assert page.locator("#legend-reported-no-value").count() == 0  # Châtelet's reports have an area
+
+    # Châtelet's DSL report alone: a point, no area. The commune is outlined in dashes and the
+    # legend says why, not left white as if nothing were reported (a user's trial)
+    page.select_option("select[name=technology]", "DSL")
+    _wait_ready(page, 1)
+    dashed = page.evaluate("""() => { const out = {};
+        window[document.getElementById('map-pane').dataset.communesLayer].eachLayer(
+            l => { if (l.options.dashArray) out[l.feature.properties.nis_code] = l.options.dashArray; }); return out; }""")
+    assert dashed == {CHATELET: "6 4"}
+    assert page.inner_text("#legend-reported-no-value") == (
+        "Signalée, sans valeur pour cet indicateur (points, tronçons : voir le tableau)")
+    page.select_option("select[name=technology]", "")
+    _wait_ready(page, 2)
 
     # sorting by report count, descending, then ascending by name
     page.select_option("select[name=network]", "")

@@ -99,8 +99,16 @@
     const value = row[indicator];
     box.appendChild(el("div", `${spec.label}${COLON}${value === null ? "—" : fmt(value * spec.scale, spec.digits) + spec.unit}`));
     box.appendChild(el("div", fill(T.reports_count, {n: row.report_count})));
+    if (reportedWithoutValue(row, indicator)) box.appendChild(el("div", T.reported_no_value_tip));
     return box;
   }
+
+  // reports, but nothing for this indicator (points and road stretches have no area): a white
+  // commune read "no problem here"
+  function reportedWithoutValue(row, indicator) {
+    return row.report_count > 0 && !(row[indicator] > 0);
+  }
+  const REPORTED_NO_VALUE = {color: "#0b3d91", weight: 2.5, dashArray: "6 4"};
 
   function paint() {
     const indicator = document.getElementById("indicator").value;
@@ -110,7 +118,9 @@
     communes.eachLayer((layer) => {
       const row = byNis.get(layer.feature.properties.nis_code);
       if (!row) return;
-      layer.setStyle({fillColor: colourFor(row[indicator], limits), fillOpacity: 0.7, color: "#555", weight: 1});
+      layer.setStyle({fillColor: colourFor(row[indicator], limits), fillOpacity: 0.7, color: "#555", weight: 1,
+                      dashArray: null, ...(reportedWithoutValue(row, indicator) ? REPORTED_NO_VALUE : {})});
+      if (reportedWithoutValue(row, indicator)) layer.bringToFront();
       layer.unbindTooltip();
       layer.bindTooltip(tooltipFor(row, indicator), {sticky: true});
     });
@@ -133,7 +143,9 @@
     const labels = limits.length === 1 ? [T.no_value] : limits.map((low, i) => {
       const high = limits[i + 1];
       const a = fmt(low * spec.scale, digits);
-      return high === undefined ? `> ${a}${spec.unit}` : `${a} – ${fmt(high * spec.scale, digits)}${spec.unit}`;
+      // the first class starts above 0 (0 itself has its own line)
+      const from = i === 0 && low === 0 ? `> ${a}` : a;
+      return high === undefined ? `> ${a}${spec.unit}` : `${from} – ${fmt(high * spec.scale, digits)}${spec.unit}`;
     });
     // every colour the map uses: communes at 0 (or without a value) get the palette's first
     // colour, the classes above 0 the others
@@ -147,6 +159,12 @@
       line.append(swatch, el("span", text));
       legend.appendChild(line);
     });
+    if (rows.some((row) => reportedWithoutValue(row, indicator))) {
+      const line = el("div", null, "row");
+      line.id = "legend-reported-no-value";
+      line.append(el("span", null, "swatch dashed"), el("span", T.reported_no_value));
+      legend.appendChild(line);
+    }
   }
 
   /* ---------------------------------------------------------------- table */
