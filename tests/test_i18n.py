@@ -573,3 +573,20 @@ def test_a_place_outside_says_what_was_guessed_in_each_language(app) -> None:  #
         assert ui_text.error_message(lambert).endswith(
             " These coordinates look like Belgian Lambert 72 (EPSG:31370): they would place this in Charleroi. "
             "Choose that coordinate system and give x (or the longitude) first; nothing was converted.")
+
+
+@pytest.mark.parametrize(("language", "example", "lambert"), [
+    ("en", 'placeholder="12.5"', "Lambert 72: 155349 122215"),
+    ("fr", 'placeholder="12,5"', "Lambert 72 : 155349 122215")])
+def test_examples_on_the_pages_are_written_in_the_page_language(client, representative, language, example,  # noqa: ANN001
+                                                                lambert) -> None:
+    """A user's trial: the speed test's example read « 12,5 » on English pages, and the
+    coordinates' help « Lambert 72 : » with the French space before the colon."""
+    rid = representative.post("/api/v1/reports", json={
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]},
+        "properties": {"network": "mobile"}}).get_json()["id"]
+    representative.login()
+    headers = {"Accept-Language": language}
+    page = client.get(f"/signalements/{rid}", headers=headers).get_data(as_text=True)
+    assert example in page, re.findall(r'placeholder="[^"]*"', page)
+    assert lambert in client.get("/carte", headers=headers).get_data(as_text=True)
