@@ -202,6 +202,8 @@ def test_pdf_one_a4_page_with_map_and_text(db, client, representative, charleroi
     assert "Validé" in words and "Soumis" in words  # legend
     assert "Châtelet" in words  # a neighbour named on the map
     assert re.search(r"Surface en zone blanche.*1,360 km²", words)  # 1 km² + 0.36 km², counted once
+    # the table by status lists every status; it says which the figures count
+    assert "Tous les statuts ; les chiffres ci-contre" in words and "comptent les statuts soumis" in words
 
     image = _png(pdf)
     left, top = sheet_pdf.MARGIN_MM[1], sheet_pdf.MARGIN_MM[0] + sheet_pdf.HEADER_MM
