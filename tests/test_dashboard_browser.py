@@ -168,6 +168,10 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     assert charleroi.locator("td:nth-child(3)").inner_text() == "7"
     assert charleroi.locator("td:nth-child(10)").inner_text() == "6/10"  # survey 2022
     assert charleroi.locator("td:nth-child(13)").inner_text() == "2022 : 6"
+    # every column in view at 1280 px, the survey's too (they were out of view at 1366: a trial)
+    widths = page.evaluate("() => { const t = document.getElementById('commune-table');"
+                           " return [t.scrollWidth, t.closest('.table-scroll').clientWidth]; }")
+    assert widths[0] <= widths[1], widths
     # choropleth: Charleroi is coloured, communes without reports stay white
     fills = page.evaluate("""() => { const out = {};
         window[document.getElementById('map-pane').dataset.communesLayer].eachLayer(
