@@ -1277,3 +1277,20 @@ def test_api_tokens_on_a_phone_are_cards_and_a_new_token_copies(ui, browser) -> 
     page.screenshot(path=str(ARTIFACTS / "ui-tokens-390.png"), full_page=True)
     watch.clean()
     watch.close()
+
+
+def test_the_drawing_tools_stay_whole_on_a_page_zoomed_to_200_percent(ui, browser) -> None:  # noqa: ANN001, F811
+    """A 1366×900 window zoomed to 200 % is 683×450 CSS px: the map was about 290 px tall and
+    hid the circle, point, edit and delete tools under its edge (a user's trial). The map keeps
+    room for them all; the page scrolls."""
+    watch = Watch(browser, ui, {"width": 683, "height": 450})
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    pane = page.locator("#map-pane").bounding_box()
+    scale = page.locator(".leaflet-control-scale").bounding_box()
+    for tool in ("draw-draw-polyline", "draw-draw-marker", "draw-edit-edit", "draw-edit-remove"):
+        box = page.locator(f".leaflet-{tool}").bounding_box()
+        assert pane["y"] <= box["y"] and box["y"] + box["height"] <= scale["y"], (tool, box, scale)
+    page.screenshot(path=str(ARTIFACTS / "ui-map-zoom-200.png"))
+    watch.clean()
+    watch.close()
