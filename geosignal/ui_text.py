@@ -133,7 +133,9 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     "no_edition": "Aucune édition importée : importez les réponses des communes ci-dessous.",
     "error": "Erreur : {detail}",
     "cell_reports": "{n} signalements",
-    "in_view": "{n} signalement(s) dans la vue",
+    # the plural by the language's rule (dashboard.js: "one" is 0 and 1 in French, 1 elsewhere)
+    "in_view_one": "{n} signalement dans la vue",
+    "in_view_other": "{n} signalements dans la vue",
     "grouped": " (regroupés par le serveur)",
     "estimate_note": ESTIMATE_NOTE,  # the aggregation's note, translated
     "neighbour_zone_mark": "zone signalée depuis une commune voisine",

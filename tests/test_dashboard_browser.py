@@ -182,7 +182,7 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     # drawn as large as the map (it was 0 px wide: a page-wide max-width on canvases)
     heat, pane = page.locator(".leaflet-heatmap-layer").bounding_box(), page.locator("#map-pane").bounding_box()
     assert heat["width"] == pytest.approx(pane["width"], abs=2) and heat["height"] == pytest.approx(pane["height"], abs=2)
-    assert "9 signalement(s) dans la vue" in page.inner_text("#map-status")
+    assert "9 signalements dans la vue" in page.inner_text("#map-status")
     # the heat is in blues, apart from the choropleth's reds (its densest places were red on
     # red), and the legend says so; hidden with the layer
     heat_layer = "window[document.getElementById('map-pane').dataset.map]._layers"

@@ -187,8 +187,10 @@ def test_script_catalogue_translates_leaflet_draw_and_the_scripts(app, client, l
     assert body["labels"]["no_coverage"] == {"fr": "Aucune couverture", "nl": "Geen dekking", "en": "No coverage"}[lang]
     assert body["errors"]["not_your_commune"].startswith(
         {"fr": "La forme se trouve surtout", "nl": "De vorm ligt grotendeels", "en": "The shape lies mainly"}[lang])
-    assert body["dashboard"]["in_view"] == {"fr": "{n} signalement(s) dans la vue", "nl": "{n} melding(en) in beeld",
-                                            "en": "{n} report(s) in view"}[lang]
+    assert body["dashboard"]["in_view_other"] == {"fr": "{n} signalements dans la vue", "nl": "{n} meldingen in beeld",
+                                                  "en": "{n} reports in view"}[lang]
+    assert body["dashboard"]["in_view_one"] == {"fr": "{n} signalement dans la vue", "nl": "{n} melding in beeld",
+                                                "en": "{n} report in view"}[lang]
     # the French catalogue carries no raw code and none of Leaflet's English texts
     if lang == "fr":
         values = " | ".join(_leaves({k: v for k, v in body.items() if isinstance(v, dict) and k != "params"}).values())

@@ -12,6 +12,11 @@
   const table = document.getElementById("commune-table");
   const I = window.geosignalI18n || {};
   const T = I.dashboard || {};
+  // a message in the plural form the count takes (CLDR: French says "0 signalement")
+  function plural(name, n, values) {
+    const one = I.lang === "fr" ? Number(n) < 2 : Number(n) === 1;
+    return fill(T[`${name}_${one ? "one" : "other"}`], values);
+  }
   const COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   const LOCALE = I.locale || "fr-BE";
   const fill = (text, values) => String(text || "").replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? "" : values[k]));
@@ -395,7 +400,7 @@
       }
     }
     document.getElementById("map-status").textContent =
-      fill(T.in_view, {n: body.total}) + (body.mode === "cells" ? T.grouped : "");
+      plural("in_view", body.total, {n: body.total}) + (body.mode === "cells" ? T.grouped : "");
     pane.dataset.locations = body.mode;
     pane.dataset.locationsTotal = String(body.total);
   }
