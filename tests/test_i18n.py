@@ -439,7 +439,7 @@ WORKFLOW_PAGES = {
     "nl": {
         "representative asked": ["Vraag gesteld", "Antwoorden en opnieuw indienen", "Uw antwoord (verplicht)", "Intrekken",
                                  "Vragen en antwoorden", "Melding aangemaakt", "Een vraag stellen", "Geschiedenis",
-                                 "Ook gemeld door 1 andere melding (voorgestelde zone)", "Bewijzen", "Downloadsnelheid",
+                                 "Dezelfde plek staat in nog 1 melding (voorgestelde zone)", "Bewijzen", "Downloadsnelheid",
                                  "Een meting of foto toevoegen"],
         "representative edit": ["Melding {ref} wijzigen", "Verplaats de hoekpunten van de vorm",
                                 "De wijzigingen opslaan"],
@@ -457,7 +457,7 @@ WORKFLOW_PAGES = {
     "en": {
         "representative asked": ["Question asked", "Answer and submit again", "Your answer (required)", "Withdraw",
                                  "Questions and answers", "Report created", "Ask a question", "History",
-                                 "Also reported by 1 other report (proposed zone)", "Evidence", "Download speed",
+                                 "The same place is in 1 other report (proposed zone)", "Evidence", "Download speed",
                                  "Add a measurement or a photo"],
         "representative edit": ["Edit report {ref}", "Move the shape's vertices", "Save the changes"],
         "representative mails": ["E-mails from geosignal", "You receive an e-mail at every status change"],
