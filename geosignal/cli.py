@@ -163,10 +163,13 @@ def _read_password(password_stdin: bool) -> tuple[str, bool]:
 @reports_errors
 def create_user(email: str, role: str, commune_nis: str | None, password_stdin: bool) -> None:
     """Create a user; prints a one-time password unless --password-stdin is given."""
+    from geosignal.services.accounts import check_password_policy, guessable_words
     from geosignal.services.users import create_user as create
 
     password, generated = _read_password(password_stdin)
     with _session() as session:
+        if not generated:  # the account's address and the communes' names, which need the database
+            check_password_policy(password, guessable_words(session, email=email.strip().lower()))
         user = create(session, email, role, commune_nis, password)
         user.must_change_password = generated
         session.commit()

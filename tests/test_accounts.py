@@ -38,6 +38,49 @@ def test_a_long_unguessable_password_is_accepted() -> None:
     assert accounts.password_problem(STRONG) is None
 
 
+GUESSABLE = "Mot de passe trop facile à deviner (mot courant, suite de clavier, nom de la commune ou de l'adresse) : " \
+            "choisissez une phrase de plusieurs mots sans lien avec vous."
+
+
+@pytest.mark.parametrize("password", [
+    "sivryrance2024", "SIVRY_rance!!2024", "Sivry Rance 2024", "sivry-rance-2024",  # the clerk's commune
+    "chatelet2024", "CHÂTELET 2024 !!",  # another commune (Châtelet), accents or not
+    "greffe.sivry2024", "Geo-Signal 2024!", "igretec-2024-ok",  # the address's local part, the service
+])
+def test_commune_and_own_words_are_refused_however_written(db, password: str) -> None:
+    """The clerk of Sivry-Rance (whose address does not name it): every commune's name, the
+    address and the service's words are refused inside the password, whatever the case,
+    accents, separators or digits around them."""
+    clerk = User(email="greffe.sivry@example.org", role="representative", commune_nis="56088")
+    words = accounts.guessable_words(db, clerk)
+    assert "Sivry-Rance" in words and "Châtelet" in words
+    with pytest.raises(GeosignalError) as refused:
+        accounts.check_password_policy(password, words)
+    assert (refused.value.code, refused.value.where, refused.value.extra) == (
+        "weak_password", "password", {"kind": "guessable"})
+
+
+def test_dutch_commune_names_are_refused(db) -> None:
+    from geosignal.models import Commune
+
+    db.execute(update(Commune).where(Commune.nis_code == "56088").values(name_nl="Zilverrijk-Rans"))
+    words = accounts.guessable_words(db, email="greffe@example.org")
+    with pytest.raises(GeosignalError) as refused:
+        accounts.check_password_policy("zilverrijk rans 2024", words)
+    assert (refused.value.code, refused.value.extra) == ("weak_password", {"kind": "guessable"})
+
+
+def test_unrelated_passphrases_are_accepted_with_every_commune_name(db) -> None:
+    """Names are looked for whole (normalised) and only from 4 letters: a word that merely
+    contains a fragment of a name, or a 3-letter name, does not refuse a passphrase."""
+    words = accounts.guessable_words(db, email="greffe.sivry@example.org")
+    for password in (STRONG, "hamster bonsaï rançon lampion", "sivry vélo orage rance"):
+        assert accounts.password_problem(password, words) is None, password
+    assert accounts.contained_word("hamster spatule nuage violon", ["Ham", "Spa"]) is None
+    assert accounts.normalised_letters("SIVRY_rance!!2024") == "sivryrance"
+    assert accounts.normalised_letters("Fontaine-l'Evêque") == "fontaineleveque"
+
+
 def _post(client, path: str, data: dict, page: str):  # noqa: ANN001, ANN202
     token = csrf_token(client.get(page).get_data(as_text=True))
     return client.post(path, data={**data, "csrf_token": token})
@@ -173,6 +216,30 @@ def test_password_change_page(app, client, db) -> None:  # noqa: ANN001
     assert done.status_code == 302
     assert client.get("/api/v1/reports").status_code == 200  # this browser stays signed in
     assert other.get("/api/v1/reports").status_code == 401   # the other one does not
+
+
+def test_password_page_refuses_a_commune_name_written_otherwise(client, db) -> None:  # noqa: ANN001
+    account = make_account(client, db, "greffe@example.org", "representative", "56088")  # Sivry-Rance
+    account.login()
+    for password in ("sivryrance2024", "SIVRY_rance!!2024", "Sivry Rance 2024", "chatelet2024"):
+        refused = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": password},
+                        "/compte/mot-de-passe")
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 422, password
+        assert re.search(r'<p class="flash error" role="alert" data-code="weak_password" data-kind="guessable">'
+                         r"([^<]*)</p>", html).group(1) == GUESSABLE.replace("'", "&#39;")
+        assert 'aria-describedby="password-help" aria-invalid="true"' in html
+    done = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
+                 "/compte/mot-de-passe")
+    assert done.status_code == 302
+
+
+def test_cli_create_user_refuses_a_commune_name(app, db) -> None:  # noqa: ANN001
+    result = app.test_cli_runner().invoke(
+        args=["create-user", "greffe@example.org", "--role", "representative", "--commune", "56088",
+              "--password-stdin"], input="Sivry Rance 2024\n")
+    assert result.exit_code == 1 and "weak_password" in result.output
+    assert db.scalar(select(User).where(User.email == "greffe@example.org")) is None
 
 
 def test_deactivation_revokes_sessions_and_tokens(app, client, db) -> None:  # noqa: ANN001

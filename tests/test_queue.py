@@ -329,3 +329,36 @@ def test_the_card_shows_the_communes_answer(db, dataset, client, referent) -> No
     rejected = db.scalar(text("SELECT count(*) FROM reports WHERE status = 'rejected'"))
     assert rejected >= 2  # the dataset's and r2: the plural
     assert f"{rejected} signalements trouvés ; {rejected} affichés." in html
+
+
+def test_the_card_shows_households_and_businesses_affected_when_given(db, dataset, client, referent) -> None:  # noqa: ANN001
+    """The counts a report declares are on its card with the contract's labels (so the referent
+    can weigh reports from the queue); a count not given is not shown."""
+    db.execute(text("UPDATE reports SET households_affected = 1234, businesses_affected = 0 WHERE id = :id"),
+               {"id": dataset["r1"]})
+    db.execute(text("UPDATE reports SET businesses_affected = 7 WHERE id = :id"), {"id": dataset["r2"]})
+    db.commit()
+    assert queue_service.COUNT_FIELDS == ("households_affected", "businesses_affected")
+    items = {i["id"]: i for i in queue_service.read_queue(db).items}
+    assert (items[dataset["r1"]]["households_affected"], items[dataset["r1"]]["businesses_affected"]) == (1234, 0)
+    assert (items[dataset["r2"]]["households_affected"], items[dataset["r2"]]["businesses_affected"]) == (None, 7)
+    assert referent.login().status_code == 302
+    html = client.get("/validation").get_data(as_text=True)
+
+    def card(name: str) -> str:
+        part = html[html.index(f'id="q-{dataset[name]}"'):]
+        return part[:part.index("</li>")]
+
+    assert ('<div data-count="households_affected"><dt>Ménages touchés</dt>'
+            '<dd data-field="households_affected">1\u202f234</dd></div>') in card("r1")
+    assert ('<div data-count="businesses_affected"><dt>Entreprises touchées</dt>'
+            '<dd data-field="businesses_affected">0</dd></div>') in card("r1")  # zero is given
+    assert ('<div data-count="households_affected" hidden><dt>Ménages touchés</dt>'
+            '<dd data-field="households_affected"></dd></div>') in card("r2")
+    assert ('<div data-count="businesses_affected"><dt>Entreprises touchées</dt>'
+            '<dd data-field="businesses_affected">7</dd></div>') in card("r2")
+    assert card("r4").count("data-count=") == 2 and card("r4").count(" hidden><dt>") == 2  # none given
+    # the template the script fills for later pages has both, labelled the same
+    template = html[html.index('<template id="queue-item-template">'):]
+    assert '<div data-count="households_affected" hidden><dt>Ménages touchés</dt>' in template
+    assert '<div data-count="businesses_affected" hidden><dt>Entreprises touchées</dt>' in template

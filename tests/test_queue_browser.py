@@ -26,11 +26,16 @@ X0, Y0 = CHARLEROI_LAMBERT72
 CHATELET = "52012"
 
 
+#: The households and businesses affected the first reports of :func:`queue_server` declare.
+COUNTS = {0: {"households_affected": 1234, "businesses_affected": 12}, 1: {"businesses_affected": 3}}
+
+
 @pytest.fixture(scope="module")
 def queue_server(app) -> Iterator[dict]:  # noqa: ANN001
     """geosignal on a free port with a referent and seven submitted reports (five in Charleroi,
     two in Châtelet, the second asked a question and answered) and one validated; removed
-    afterwards."""
+    afterwards. The first report declares 1234 households and 12 businesses affected, the
+    second 3 businesses, the others neither."""
     database = app.extensions["geosignal.db"]
     with database.session() as session:
         create_user(session, "queue-ref@igretec.com", "referent", None, PASSWORD)
@@ -38,7 +43,8 @@ def queue_server(app) -> Iterator[dict]:  # noqa: ANN001
         session.flush()
         cx, cy = chatelet_xy(session)
         ids = [add_report(session, admin, square_lambert(X0 - 2000 + 600 * i, Y0 - 1500, 300 + 50 * i),
-                          created=f"2026-02-0{i + 1}", description=f"Zone {i} : pas de 4G près de l'église")
+                          created=f"2026-02-0{i + 1}", description=f"Zone {i} : pas de 4G près de l'église",
+                          **COUNTS.get(i, {}))
                for i in range(5)]
         ids += [add_report(session, admin, square_lambert(cx + 500 * i, cy, 250), created=f"2026-02-1{i}",
                            operators=["Orange"], description=f"Châtelet {i} : <b>coupures</b> {{{{ 7*7 }}}}")
@@ -247,5 +253,35 @@ def test_queue_page_matches_the_api(queue_server, browser) -> None:  # noqa: ANN
     assert page.get_attribute("#queue-more", "data-cursor") == api["next_cursor"]
     texts = page.eval_on_selector_all("#queue-items li.queue-item [data-field=description]", "els => els.map(e => e.textContent)")
     assert texts == [i["description"] for i in api["items"]]
+    watch.clean()
+    watch.close()
+
+
+def test_queue_cards_show_households_and_businesses_affected(queue_server, browser) -> None:  # noqa: ANN001, F811
+    """The counts a report declares are on its card, labelled, both as the server renders the
+    first page and as the script builds the cards from the API after filtering; a count not
+    given takes no room (whatever the reports' statuses)."""
+    ids = queue_server["ids"]
+    watch = Watch(browser, queue_server, DESKTOP)
+    page = watch.page
+    watch.login("queue-ref@igretec.com")
+    page.goto(queue_server["base"] + "/validation?status=all")  # whatever the other tests decided
+    ready(page, 8)
+
+    def counts(report_id: str) -> list[list[str]]:
+        return page.eval_on_selector_all(
+            f"#q-{report_id} [data-count]",
+            "els => els.filter(e => e.offsetParent !== null).map(e => [e.querySelector('dt').textContent, "
+            "e.querySelector('dd').textContent])")
+
+    expected = {ids[0]: [["Ménages touchés", "1\u202f234"], ["Entreprises touchées", "12"]],
+                ids[1]: [["Entreprises touchées", "3"]], ids[2]: []}
+    assert {i: counts(i) for i in expected} == expected  # rendered by the server
+    assert page.is_visible(f"#q-{ids[0]} [data-count=households_affected]")
+    page.fill("input[name=q]", "église")
+    page.click("#queue-filters button[type=submit]")
+    ready(page, 5)
+    assert {i: counts(i) for i in expected} == expected  # built by queue.js from GET /api/v1/queue
+    page.screenshot(path=str(ARTIFACTS / "queue-counts-1440.png"))
     watch.clean()
     watch.close()

@@ -279,7 +279,7 @@ def test_a_report_by_address_through_the_stub(ui, browser) -> None:  # noqa: ANN
     buttons = page.locator("#address-results button")
     assert buttons.nth(0).inner_text() == "Place Charles II, Charleroi, Hainaut, Wallonie, 6000, Belgique"
     assert buttons.nth(1).is_disabled() and "(hors des communes desservies)" in buttons.nth(1).inner_text()
-    assert page.inner_text("#locate-status") == "2 adresse(s) trouvée(s) : choisissez-en une."
+    assert page.inner_text("#address-status") == "2 adresse(s) trouvée(s) : choisissez-en une."
     (query,) = ui["stub"].of("/search")[-1:]
     assert query["q"] == ["Place Charles II"]
     buttons.nth(0).click()
@@ -292,6 +292,72 @@ def test_a_report_by_address_through_the_stub(ui, browser) -> None:  # noqa: ANN
     assert (kind, nis) == ("ST_Point", CHARLEROI)
     assert (lon, lat) == (pytest.approx(PLACE_CHARLES_II[0], abs=1e-7), pytest.approx(PLACE_CHARLES_II[1], abs=1e-7))
     watch.clean()
+    watch.close()
+
+
+DRAW_FIRST = "Indiquez d'abord le lieu : dessinez sur la carte, saisissez des coordonnées, votre position ou une adresse."
+
+
+def _box(page, selector: str) -> dict:  # noqa: ANN001
+    return page.locator(selector).bounding_box()
+
+
+def test_a_failed_address_search_is_said_under_its_button_and_settles_the_draw_first_alert(ui, browser) -> None:  # noqa: ANN001, F811
+    """The address service fails (503 geocoder_unavailable, the stub answering 500): the
+    message is right under the address field and its button (a live region describing the
+    field), not under the radius; the "give the place first" alert of an earlier send is gone
+    as soon as the person searches, reads coordinates or starts drawing."""
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.click("#submit-report")  # no place yet
+    assert page.inner_text("#shape-feedback") == DRAW_FIRST
+    assert page.get_attribute("#shape-feedback", "role") == "alert"
+    saved = ui["stub"].search_answer
+    ui["stub"].search_answer = (500, "text/plain", b"boom")
+    try:
+        page.fill("#address", "Rue de la Gare")
+        page.click("#search-address")
+        page.wait_for_function("() => document.getElementById('address-status').getAttribute('role') === 'alert'")
+    finally:
+        ui["stub"].search_answer = saved
+    said = page.locator("#address-status")
+    assert said.inner_text() == ("La recherche d'adresse ne répond pas : saisissez des coordonnées ou dessinez "
+                                 "sur la carte.")
+    assert page.get_attribute("#address", "aria-describedby") == "address-status"
+    assert said.get_attribute("aria-live") == "polite" and "field-error" in said.get_attribute("class")
+    assert page.inner_text("#shape-feedback") == "" and page.get_attribute("#shape-feedback", "role") == "status"
+    assert page.inner_text("#locate-status") == ""  # nothing said under the radius
+    # directly under the button (and the field): no other element between them
+    button, field, message, radius = (_box(page, s) for s in ("#search-address", "#address", "#address-status",
+                                                                "#radius"))
+    page.screenshot(path=str(ARTIFACTS / "ui-address-failed-1440.png"))
+    assert 0 <= message["y"] - (button["y"] + button["height"]) <= 12
+    assert field["y"] + field["height"] <= message["y"]  # (the button may wrap under the field)
+    assert message["x"] <= button["x"] and message["x"] + message["width"] >= button["x"] + button["width"]
+    assert abs(message["x"] - field["x"]) <= 1  # it starts where the field starts
+    assert message["y"] + message["height"] < radius["y"]
+    assert page.evaluate("""() => { const b = document.getElementById('search-address').getBoundingClientRect();
+        const m = document.getElementById('address-status').getBoundingClientRect();
+        return document.elementFromPoint(b.left + b.width / 2, (b.bottom + m.top) / 2 + 0.5)?.id ?? null; }""") != "radius"
+    # reading coordinates, or beginning to draw, settles it too
+    page.click("#submit-report")
+    assert page.inner_text("#shape-feedback") == DRAW_FIRST
+    page.fill("#coordinates", "pas des coordonnées")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('locate-status').textContent !== ''")
+    assert page.inner_text("#shape-feedback") == ""
+    page.fill("#coordinates", "")
+    page.click("#submit-report")
+    assert page.inner_text("#shape-feedback") == DRAW_FIRST
+    page.click(".leaflet-draw-draw-polygon")
+    assert page.inner_text("#shape-feedback") == ""
+    assert [e for e in watch.errors if "Failed to load resource" not in e] == []
+    assert sorted(set(watch.errors)) == [
+        "Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)",
+        "Failed to load resource: the server responded with a status of 503 (SERVICE UNAVAILABLE)"]
+    assert watch.outside == []
     watch.close()
 
 

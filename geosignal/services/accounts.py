@@ -5,9 +5,11 @@ Flask-free: functions take a session (the caller commits) and return plain data 
 - **Password policy** (:func:`check_password_policy`): at least :data:`MIN_PASSWORD_LENGTH`
   characters, and not guessable: zxcvbn (a maintained estimator whose dictionaries include
   the most common passwords, names and keyboard patterns) must score it at least
-  :data:`MIN_ZXCVBN_SCORE` (≥ 10⁸ guesses), taking the account's own words (e-mail, commune)
-  into account. The same rule holds everywhere a password is set (CLI, invitation, change,
-  reset).
+  :data:`MIN_ZXCVBN_SCORE` (≥ 10⁸ guesses), taking the account's own words (e-mail) and the
+  names of every commune into account; and it may not contain any of those words, nor
+  :data:`SERVICE_WORDS`, once both are normalised (:func:`normalised_letters`: case, accents,
+  hyphens, spaces and digits aside), so ``sivryrance2024`` is refused as ``Sivry-Rance``.
+  The same rule holds everywhere a password is set (CLI, invitation, change, reset).
 - **Single-use links** (:class:`~geosignal.models.AccountToken`): an invitation is valid
   72 h, a reset 1 h; only the SHA-256 of the secret is stored; a new link of the same
   purpose voids the previous ones; using a link ends it.
@@ -18,6 +20,7 @@ Flask-free: functions take a session (the caller commits) and return plain data 
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +36,18 @@ from geosignal.vocab import ROLES
 
 MIN_PASSWORD_LENGTH = 12
 MIN_ZXCVBN_SCORE = 3
+#: Words of the service itself, refused inside a password like the account's own words.
+SERVICE_WORDS = ("geosignal", "igretec", "Smart Region", "Charleroi Métropole")
+#: A word shorter than this once normalised (a name like ``Ham``) is not looked for inside a
+#: password: too many unrelated words contain it.
+MIN_WORD_LETTERS = 4
+
+
+def normalised_letters(text: str) -> str:
+    """Return the letters of ``text`` only, case-folded and without accents: ``Sivry-Rance``,
+    ``SIVRY_rance!!2024`` and ``sivry rance`` all give ``sivryrance...``, ``Châtelet`` gives
+    ``chatelet`` (NFKD decomposition; every non-letter removed)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if c.isalpha())
 
 
 def _own_words(user: User | None, email: str | None = None, extra: Sequence[str] = ()) -> list[str]:
@@ -44,15 +59,37 @@ def _own_words(user: User | None, email: str | None = None, extra: Sequence[str]
     return [w for w in words if w]
 
 
+def guessable_words(session: Session, user: User | None = None, email: str | None = None) -> list[str]:
+    """Return the words a password of ``user`` (or of the account of ``email``) may not
+    contain: its e-mail address and parts, and the French and Dutch names of every commune."""
+    names = [name for row in session.execute(select(Commune.name_fr, Commune.name_nl)) for name in row if name]
+    return _own_words(user, email, extra=names)
+
+
+def contained_word(password: str, words: Sequence[str]) -> str | None:
+    """Return the first of ``words`` (or of :data:`SERVICE_WORDS`) that ``password`` contains
+    once both are normalised (:func:`normalised_letters`), or None. Words of fewer than
+    :data:`MIN_WORD_LETTERS` letters are not looked for."""
+    letters = normalised_letters(password)
+    for word in (*words, *SERVICE_WORDS):
+        wanted = normalised_letters(word)
+        if len(wanted) >= MIN_WORD_LETTERS and wanted in letters:
+            return word
+    return None
+
+
 def password_problem(password: str, own_words: Sequence[str] = ()) -> str | None:
-    """Return why ``password`` is refused (a French sentence saying what to do), or None."""
+    """Return why ``password`` is refused (a French sentence saying what to do), or None.
+
+    ``own_words`` (:func:`guessable_words`) and :data:`SERVICE_WORDS` are refused inside it
+    (:func:`contained_word`) and weigh in zxcvbn's estimate."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return (f"Mot de passe trop court ({len(password)} caractères) : choisissez-en un d'au moins "
                 f"{MIN_PASSWORD_LENGTH}, par exemple une phrase de quatre mots.")
     from zxcvbn import zxcvbn
 
-    result = zxcvbn(password[:100], user_inputs=list(own_words))
-    if result["score"] < MIN_ZXCVBN_SCORE:
+    result = zxcvbn(password[:100], user_inputs=[*own_words, *SERVICE_WORDS])
+    if result["score"] < MIN_ZXCVBN_SCORE or contained_word(password, own_words) is not None:
         return ("Mot de passe trop facile à deviner (mot courant, suite de clavier, nom de la commune "
                 "ou de l'adresse) : choisissez une phrase de plusieurs mots sans lien avec vous.")
     return None
@@ -71,8 +108,7 @@ def set_new_password(session: Session, user: User, password: str) -> None:
 
     Raises ``weak_password`` (422).
     """
-    commune = session.get(Commune, user.commune_nis).name_fr if user.commune_nis else None
-    check_password_policy(password, _own_words(user, extra=[commune] if commune else []))
+    check_password_policy(password, guessable_words(session, user))
     user.set_password(password)
     user.must_change_password = False
 

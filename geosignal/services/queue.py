@@ -52,6 +52,9 @@ MAX_LIMIT = 200
 LOCATION_DECIMALS = contract.EXPORT_COORDINATE_DECIMALS
 #: Longest search text accepted (characters).
 MAX_QUERY = 200
+#: The counts a report may declare (households, businesses affected: the contract's ``count``
+#: properties, in its order), which a card shows when they are given.
+COUNT_FIELDS: tuple[str, ...] = tuple(p.name for p in contract.PROPERTIES if p.kind == "count")
 #: Which date the period filters: the date observed, or the date the report was filed.
 PERIOD_FIELDS: tuple[str, ...] = ("observed", "created")
 #: The full-text configuration of the search (and of the index of migration 0012).

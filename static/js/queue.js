@@ -99,6 +99,13 @@
     field(li, "technologies").textContent = labels(item.technologies);
     field(li, "operators").textContent = labels(item.operators);
     field(li, "issue").textContent = item.issue ? label(item.issue) : "—";
+    // households and businesses affected (the page's template names them): only when given
+    li.querySelectorAll("[data-count]").forEach(function (box) {
+      var value = item[box.dataset.count];
+      var given = value !== null && value !== undefined;
+      box.hidden = !given;
+      field(box, box.dataset.count).textContent = given ? num(value) : "";
+    });
     var size = field(li, "size");
     if (item.area_m2 !== null && item.area_m2 !== undefined) {
       size.textContent = item.area_m2 < 1e5 ? num(item.area_m2) + " m²" : num(item.area_m2 / 1e6, 3) + " km²";

@@ -249,6 +249,8 @@
     // on a phone the form (and its feedback) is the next step: the warnings are said under the map too
     if (mapWarnings) { mapWarnings.replaceChildren.apply(mapWarnings, warnings.map(function (w) { return el("p", w, "warning"); })); }
     feedback.setAttribute("role", warnings.length ? "alert" : "status");
+    feedback.classList.remove("field-error");  // the warnings replace an earlier "give the place first"
+    delete feedback.dataset.said;
     pane.dataset.warnings = String(warnings.length);
     return warnings;
   }
@@ -270,6 +272,7 @@
   syncRepair();
 
   function setDrawn(layer, kind, fromDrawing) {
+    clearDrawFirst();
     if (drawn && drawn !== layer) { discard(drawn); }
     drawn = layer;
     drawnKind = kind;
@@ -321,6 +324,7 @@
   }
   container.addEventListener("touchstart", touched, { passive: true });
   map.on("draw:drawstart", function (e) {
+    clearDrawFirst();
     drawingType = e.layerType;
     syncToolLabels();
     var handler = L.drawLocal && L.drawLocal.draw.handlers[e.layerType];
@@ -449,11 +453,22 @@
   function say(node, text, isError) {
     node.textContent = text;
     node.setAttribute("role", isError ? "alert" : "status");
-    node.className = isError ? "field-error" : "";
+    node.classList.toggle("field-error", !!isError);
+  }
+  /* "Give the place first" (said when the form is sent without one) is settled as soon as the
+   * person acts on the place: a drawing begins, coordinates are read, a position or an
+   * address is asked for, a shape is placed. */
+  function clearDrawFirst() {
+    if (!feedback || feedback.dataset.said !== "draw_first") { return; }
+    feedback.replaceChildren();
+    feedback.classList.remove("field-error");
+    feedback.setAttribute("role", "status");
+    delete feedback.dataset.said;
   }
 
   var choices = document.getElementById("coordinate-choices");
   function readCoordinates() {
+    clearDrawFirst();
     var text = coordinatesInput.value.trim();
     choices.hidden = true;
     choices.replaceChildren();
@@ -500,6 +515,7 @@
   var positionButton = document.getElementById("my-position");
   if (positionButton) {
     positionButton.addEventListener("click", function () {
+      clearDrawFirst();
       if (!navigator.geolocation) { say(locateStatus, M.geolocation_unsupported, true); return; }
       say(locateStatus, M.geolocating, false);
       navigator.geolocation.getCurrentPosition(function (p) {
@@ -514,15 +530,21 @@
 
   var addressInput = document.getElementById("address");
   var results = document.getElementById("address-results");
+  // the search's messages go under its field and button (the field is described by them)
+  var addressStatus = document.getElementById("address-status");
+  var addressRequest = 0;
   function searchAddress() {
     var q = addressInput.value.trim();
+    var request = ++addressRequest;
+    clearDrawFirst();
     results.replaceChildren();
-    say(locateStatus, M.searching, false);
+    say(addressStatus, M.searching, false);
     getJSON(pane.dataset.geocodeUrl + "?" + new URLSearchParams({ q: q })).then(function (res) {
-      if (!res.ok) { say(locateStatus, problemText(res.body), true); return; }
+      if (request !== addressRequest) { return; }  // a later search answers
+      if (!res.ok) { say(addressStatus, problemText(res.body), true); return; }
       var found = res.body.results || [];
-      if (!found.length) { say(locateStatus, M.no_result, true); return; }
-      say(locateStatus, fill(M.results, { n: found.length }), false);
+      if (!found.length) { say(addressStatus, M.no_result, true); return; }
+      say(addressStatus, fill(M.results, { n: found.length }), false);
       found.forEach(function (item) {
         var li = el("li");
         var button = el("button", item.label + (item.commune ? "" : " (" + M.outside_territory + ")"));
@@ -530,12 +552,14 @@
         button.disabled = !item.commune;
         button.addEventListener("click", function () {
           place(item.lon, item.lat, M.address, item.commune);
-          say(locateStatus, status.textContent, false);
+          say(addressStatus, status.textContent, false);
         });
         li.appendChild(button);
         results.appendChild(li);
       });
-    }).catch(function (err) { say(locateStatus, fill(M.error, { detail: String(err) }), true); });
+    }).catch(function (err) {
+      if (request === addressRequest) { say(addressStatus, fill(M.error, { detail: String(err) }), true); }
+    });
   }
   if (addressInput) {
     document.getElementById("search-address").addEventListener("click", searchAddress);
@@ -549,6 +573,7 @@
       if (!geometryInput.value && !(coordinatesInput && coordinatesInput.value.trim())) {
         e.preventDefault();
         say(feedback, M.draw_first, true);
+        feedback.dataset.said = "draw_first";  // settled by the next act on the place (clearDrawFirst)
         step("form", coordinatesInput);
         return;
       }
