@@ -38,9 +38,9 @@ MIN_PASSWORD_LENGTH = 12
 MIN_ZXCVBN_SCORE = 3
 #: Words of the service itself, refused inside a password like the account's own words.
 SERVICE_WORDS = ("geosignal", "igretec", "Smart Region", "Charleroi Métropole")
-#: A word shorter than this once normalised (a name like ``Ham``) is not looked for inside a
-#: password: too many unrelated words contain it.
-MIN_WORD_LETTERS = 4
+#: A word shorter than this once normalised (a name like ``Ham``, ``Gent`` or ``Mons``) is not looked for inside a
+#: password: too many unrelated words contain it ("agent", "demons": with the 581 Belgian communes).
+MIN_WORD_LETTERS = 5
 
 
 def normalised_letters(text: str) -> str:
