@@ -279,7 +279,7 @@ def test_a_report_by_address_through_the_stub(ui, browser) -> None:  # noqa: ANN
     buttons = page.locator("#address-results button")
     assert buttons.nth(0).inner_text() == "Place Charles II, Charleroi, Hainaut, Wallonie, 6000, Belgique"
     assert buttons.nth(1).is_disabled() and "(hors des communes desservies)" in buttons.nth(1).inner_text()
-    assert page.inner_text("#address-status") == "2 adresse(s) trouvée(s) : choisissez-en une."
+    assert page.inner_text("#address-status") == "2 adresses trouvées : choisissez-en une."
     (query,) = ui["stub"].of("/search")[-1:]
     assert query["q"] == ["Place Charles II"]
     buttons.nth(0).click()
