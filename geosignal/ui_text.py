@@ -637,6 +637,25 @@ def upload_fields() -> list[dict[str, str]]:
     return [{**f, "label": _(f["label"])} for f in contract.upload_fields()]
 
 
+def upload_columns() -> list[dict[str, Any]]:
+    """Return the columns a file may have, as the upload page explains them: the coordinate
+    columns, then every property of the contract's upload form, ``[{name, label, headers,
+    values, kind}]`` in contract order. ``headers`` are the column names the readers accept
+    (folded, as :mod:`geosignal.services.intake.properties` matches them: the coordinates'
+    ``COORD_ALIASES``, the properties' ``HEADER_ALIASES``); ``values`` the vocabulary of a
+    vocabulary property, ``[{code, label}]`` (labels in the current language), else ``[]``."""
+    from geosignal.i18n import label
+    from geosignal.services.intake.properties import COORD_ALIASES, HEADER_ALIASES
+
+    labels = {f["name"]: f["label"] for f in upload_fields()}
+    out: list[dict[str, Any]] = [{"name": key, "label": labels[key], "headers": list(headers), "values": [],
+                                  "kind": "coordinate"} for key, headers in COORD_ALIASES.items()]
+    for p in contract.properties(contract.UPLOAD):
+        out.append({"name": p.name, "label": labels[p.name], "headers": list(HEADER_ALIASES[p.name]),
+                    "values": [{"code": v, "label": label(v)} for v in p.vocab], "kind": p.kind})
+    return out
+
+
 def form_fields() -> list[dict[str, Any]]:
     """Return the map form's report fields (:func:`geosignal.contract.form_fields`), labels
     in the current language."""

@@ -16,8 +16,10 @@ per-feature report (the report ids a save creates aside).
 from __future__ import annotations
 
 import contextlib
+import csv
 import gc
 import hashlib
+import io
 import json
 import re
 import uuid
@@ -723,6 +725,41 @@ IMPORT_FIELDS: dict[str, str] = {
     "column_map": "JSON object: our names (lon, lat, x, y, wkt, a property) to the file's columns.",
     "skip_saved_before": "true: leave out the rows an earlier upload saved.",
 }
+
+
+#: The example row of the template file (:func:`template_csv`), by column: a point in Charleroi
+#: (WGS 84, as Belgian Excel writes decimals), then a value of each property the upload form
+#: takes (the contract's; a property added there must be given an example here: checked
+#: below). The description is the caller's (in the page's language); the radius is left
+#: empty (a point stays a point).
+TEMPLATE_EXAMPLE: dict[str, str] = {
+    "lat": "50,4108", "lon": "4,4440", "network": "mobile", "technologies": "4G", "operators": "Proximus",
+    "issue": "weak_signal", "setting": "outdoor", "households_affected": "12", "businesses_affected": "1",
+    "description": "", "observed_at": "01/03/2025", "radius": "",
+}
+assert set(TEMPLATE_EXAMPLE) == {"lat", "lon", *contract.names(contract.UPLOAD)}
+
+
+def template_columns() -> list[str]:
+    """The columns of the template file: latitude and longitude by the names the readers give
+    those coordinates (:data:`~geosignal.services.intake.properties.COORD_ALIASES`), then every
+    property of the contract's upload form by its own name, in contract order."""
+    from geosignal.services.intake.properties import COORD_ALIASES
+
+    return [*(k for k in ("lat", "lon") if k in COORD_ALIASES), *contract.names(contract.UPLOAD)]
+
+
+def template_csv(description: str) -> bytes:
+    """The template file of the upload page as Belgian Excel writes a CSV: UTF-8 with a byte
+    order mark, ``;`` between cells, decimal commas, CRLF; its header row (the canonical column
+    names, :func:`template_columns`) and one example row (:data:`TEMPLATE_EXAMPLE`, with
+    ``description``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    columns = template_columns()
+    writer.writerow(columns)
+    writer.writerow([description if c == "description" else TEMPLATE_EXAMPLE[c] for c in columns])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 def check_options(*, mode: str, default_network: str | None, crs: str | None) -> None:
