@@ -182,6 +182,10 @@ IMPORT_MESSAGES: dict[str, Any] = {
                         "Vous ne pouvez pas l'importer.",
     "not_your_commune_unnamed": "Cette ligne se trouve surtout dans une autre commune que la vôtre. "
                                 "Vous ne pouvez pas l'importer.",
+    # a refused row's coordinates, as its author finds them in the file: a CSV's coordinate
+    # cells as written (column and what it held), or the position read (another file's point)
+    "coordinate_cell": "{column} « {value} »",
+    "position": "{lat} N, {lon} E",
 }
 
 #: Messages of the referent's validation queue script (static/js/queue.js), by key;
