@@ -65,18 +65,33 @@
   }
   /* Where a refused row lies, as its author finds it in the file: a CSV's coordinate cells
    * (as written when the reader refused the row, else the numbers it read from them), or
-   * the position of a point read from another format; "" when nothing is known. */
-  function coordinatesText(f) {
+   * the position of a point read from another format; [] when nothing is known. */
+  function coordinatesParts(f) {
     if (f.coordinates) {
       return Object.keys(f.coordinates).map(function (column) {
         var v = f.coordinates[column];
         return fill(T.coordinate_cell, { column: column, value: typeof v === "number" ? number(v) : String(v) });
-      }).join(", ");
+      });
     }
-    if (f.status !== "accepted" && f.geometry && f.geometry.type === "Point" && T.position) {
-      return fill(T.position, { lat: number(f.geometry.coordinates[1]), lon: number(f.geometry.coordinates[0]) });
+    if (f.geometry && f.geometry.type === "Point" && T.position) {
+      return [fill(T.position, { lat: number(f.geometry.coordinates[1]), lon: number(f.geometry.coordinates[0]) })];
     }
-    return "";
+    return [];
+  }
+  // the parts in a cell, each kept on one line (text only: the cells come from the file), in
+  // one box (a card's cell lays its label and its content side by side)
+  function partsCell(td, parts) {
+    if (!parts.length) { return td; }
+    var box = document.createElement("span");
+    parts.forEach(function (text, k) {
+      if (k) { box.appendChild(document.createTextNode(", ")); }
+      var span = document.createElement("span");
+      span.className = "nowrap";
+      span.textContent = text;
+      box.appendChild(span);
+    });
+    td.appendChild(box);
+    return td;
   }
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
   function value(v, kind) {
@@ -245,7 +260,7 @@
       cell(tr, f.status === "accepted" ? (noted ? T.accepted_note : T.accepted) : T.refused);
       cell(tr, p.commune_name || (f.error && COMMUNES[f.error.commune_nis]) || "—");
       cell(tr, f.geometry ? label(f.geometry.type) : "—");
-      cell(tr, f.status === "accepted" ? "" : coordinatesText(f)).className = "coordinates";
+      partsCell(cell(tr, ""), f.status === "accepted" ? [] : coordinatesParts(f)).className = "coordinates";
       // a refused row has no properties read: its description, when known, names it still
       COLUMNS.forEach(function (c) {
         var v = f.properties ? value(p[c.name], c.kind) : (c.name === "description" && f.description) || "";
