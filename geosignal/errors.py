@@ -201,6 +201,13 @@ class GeosignalError(Exception):
     (for example ``{"area_m2": 1.2e9, "limit_m2": 2e8}``).
     """
 
+    #: What the refused input held, when a reader or the batch knew it (an upload's rows):
+    #: ``{"description", "cells" (CSV: the coordinate cells as written, by column), "xy" (the
+    #: position as read, in the file's CRS), "geometry" (shapely, EPSG:4326, when it was
+    #: built)}``, each only when known. Not part of the problem document (:meth:`to_problem`):
+    #: an upload's per-feature report shows it beside the error.
+    source: dict[str, Any] | None = None
+
     def __init__(
         self,
         code: str,

@@ -308,6 +308,7 @@ ROUTE_RULES: dict[str, str] = {
     "pages.submit_report": "file_reports",
     "imports.post_import": "file_reports",
     "imports.upload_page": "file_reports",  # the referent reads reports: no upload page
+    "imports.template_file": "file_reports",  # the upload page's template CSV
     # one commune's geometry
     "stats.commune": "signed_in",  # counts and areas for all; geometry=1 is commune_geometry
     "pages.commune_sheet": "commune_geometry",

@@ -189,6 +189,10 @@ IMPORT_MESSAGES: dict[str, Any] = {
                         "Vous ne pouvez pas l'importer.",
     "not_your_commune_unnamed": "Cette ligne se trouve surtout dans une autre commune que la vôtre. "
                                 "Vous ne pouvez pas l'importer.",
+    # a refused row's coordinates, as its author finds them in the file: a CSV's coordinate
+    # cells as written (column and what it held), or the position read (another file's point)
+    "coordinate_cell": "{column} « {value} »",
+    "position": "{lat} N, {lon} E",
 }
 
 #: Messages of the referent's validation queue script (static/js/queue.js), by key;
@@ -642,6 +646,25 @@ def upload_fields() -> list[dict[str, str]]:
     """Return what a file column can be mapped to (upload page), ``[{name, label}]``, labels
     in the current language."""
     return [{**f, "label": _(f["label"])} for f in contract.upload_fields()]
+
+
+def upload_columns() -> list[dict[str, Any]]:
+    """Return the columns a file may have, as the upload page explains them: the coordinate
+    columns, then every property of the contract's upload form, ``[{name, label, headers,
+    values, kind}]`` in contract order. ``headers`` are the column names the readers accept
+    (folded, as :mod:`geosignal.services.intake.properties` matches them: the coordinates'
+    ``COORD_ALIASES``, the properties' ``HEADER_ALIASES``); ``values`` the vocabulary of a
+    vocabulary property, ``[{code, label}]`` (labels in the current language), else ``[]``."""
+    from geosignal.i18n import label
+    from geosignal.services.intake.properties import COORD_ALIASES, HEADER_ALIASES
+
+    labels = {f["name"]: f["label"] for f in upload_fields()}
+    out: list[dict[str, Any]] = [{"name": key, "label": labels[key], "headers": list(headers), "values": [],
+                                  "kind": "coordinate"} for key, headers in COORD_ALIASES.items()]
+    for p in contract.properties(contract.UPLOAD):
+        out.append({"name": p.name, "label": labels[p.name], "headers": list(HEADER_ALIASES[p.name]),
+                    "values": [{"code": v, "label": label(v)} for v in p.vocab], "kind": p.kind})
+    return out
 
 
 def form_fields() -> list[dict[str, Any]]:

@@ -210,7 +210,8 @@ def test_pages_with_scripts_load_the_catalogue_of_their_language(client, db) -> 
 
 class _Visible(HTMLParser):
     """The text a person reads or hears: text outside scripts and styles, and the attributes
-    that are shown or read aloud."""
+    that are shown or read aloud. Text in ``<code>`` is a machine value shown as such on
+    purpose (the column names and values a file may hold, a hash, a request header): left out."""
 
     ATTRIBUTES = ("aria-label", "title", "placeholder", "alt", "data-label")
 
@@ -220,12 +221,12 @@ class _Visible(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag, attrs) -> None:  # noqa: ANN001
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self._skip += 1
         self.parts.extend(v for k, v in attrs if k in self.ATTRIBUTES and v)
 
     def handle_endtag(self, tag) -> None:  # noqa: ANN001
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self._skip -= 1
 
     def handle_data(self, data) -> None:  # noqa: ANN001

@@ -255,3 +255,38 @@ def test_the_import_fields_it_takes_are_documented(client) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     schema = spec["paths"]["/api/v1/imports"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert set(schema["properties"]) == {"file", *IMPORT_FIELDS} and schema["additionalProperties"] is False
+
+
+def test_a_refused_row_carries_what_identifies_it(db, representative) -> None:
+    """A refused entry says what the row held, for its author to find it (members added beside
+    the error, which is unchanged): its description, a CSV row's coordinate cells (as written
+    when the reader refused the row, else the numbers read, by column in file order) and, when
+    its shape was built, where it lies (EPSG:4326) for the map."""
+    data = ("latitude;longitude;description;reseau\r\n50,4108;4,4440;ici;mobile\r\n"
+            "abc;4,4440;Place du Marché;mobile\r\n50,05;4,31;Chemin de Chimay;mobile\r\n"
+            "51,5;3,0;En mer;mobile\r\n50,4108;4,4440;sans réseau;\r\n").encode()
+    body = _upload(representative, data, "releve.csv", dry_run="true").get_json()
+    ok, mistyped, chimay, sea, no_network = body["features"]
+    assert "description" not in ok and "coordinates" not in ok
+    assert set(mistyped) == {"index", "row", "status", "error", "description", "coordinates"}
+    assert mistyped["error"]["code"] == "invalid_coordinate" and "source" not in mistyped["error"]
+    assert (mistyped["description"], mistyped["coordinates"]) == (
+        "Place du Marché", {"latitude": "abc", "longitude": "4,4440"})
+    assert chimay["error"]["code"] == "not_your_commune"
+    assert (chimay["description"], chimay["coordinates"], chimay["geometry"]) == (
+        "Chemin de Chimay", {"latitude": 50.05, "longitude": 4.31}, {"type": "Point", "coordinates": [4.31, 50.05]})
+    assert sea["error"]["code"] == "outside_service_area"
+    assert (sea["description"], list(sea["coordinates"]), sea["geometry"]["coordinates"]) == (
+        "En mer", ["latitude", "longitude"], [3.0, 51.5])
+    assert no_network["error"]["code"] == "invalid_attribute" and no_network["description"] == "sans réseau"
+    # Lambert x/y: the numbers as the file gives them, the shape in EPSG:4326
+    lambert = b"x;y;description\r\n100000;50000;loin\r\n"
+    [far] = _upload(representative, lambert, "l.csv", dry_run="true", crs="EPSG:31370",
+                    network="mobile").get_json()["features"]
+    assert far["coordinates"] == {"x": 100000.0, "y": 50000.0}
+    assert 3 < far["geometry"]["coordinates"][0] < 4
+    # another format: the shape read, no coordinate cells
+    collection = {"type": "FeatureCollection", "features": [feature(CHIMAY_POINT, description="à Chimay")]}
+    [other] = _upload(representative, json.dumps(collection).encode(), "z.geojson",
+                      dry_run="true").get_json()["features"]
+    assert (other["description"], other["geometry"], "coordinates" in other) == ("à Chimay", CHIMAY_POINT, False)

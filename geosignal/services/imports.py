@@ -16,8 +16,10 @@ per-feature report (the report ids a save creates aside).
 from __future__ import annotations
 
 import contextlib
+import csv
 import gc
 import hashlib
+import io
 import json
 import re
 import uuid
@@ -75,11 +77,13 @@ class _Accepted:
 class ImportOutcome:
     """What an import did or would do. ``features``: one entry per feature of the file, in file
     order: ``{"index", "row" (CSV only: the row as a spreadsheet numbers it, header = 1; a
-    quoted cell over several lines is one row), "status": "accepted"|"refused", "geometry" (GeoJSON, EPSG:4326, only
-    when accepted), "properties", "warnings", "report_id" and "created" (when saved; False
-    for a probable duplicate of a report filed seconds before), "error" (problem document
-    when refused), "skipped": true (a row saved before, left out on the user's word:
-    ``skip_saved_before``; no ``report_id``)}``. ``saved`` counts the reports created,
+    quoted cell over several lines is one row), "status": "accepted"|"refused", "geometry" (GeoJSON, EPSG:4326:
+    when accepted; when refused, where the feature lies if its shape was built — outside the
+    communes served, in another commune, too small…), "properties", "warnings", "report_id" and "created" (when
+    saved; False for a probable duplicate of a report filed seconds before), "error" (problem document
+    when refused), "description" and "coordinates" (refused, when known: the feature's
+    description, a CSV row's coordinate cells by column; see :func:`_problem`), "skipped": true
+    (a row saved before, left out on the user's word: ``skip_saved_before``; no ``report_id``)}``. ``saved`` counts the reports created,
     ``skipped`` the rows left out.
 
     The entries are built on demand from the batch (:meth:`iter_features`), so that a large
@@ -288,15 +292,45 @@ def _properties(item: ReportInput, r: _Accepted, commune_name: str, created_at: 
 _CSV_ROW = re.compile(r"row (\d+)")
 
 
-def _problem(error: GeosignalError, index: int) -> dict[str, Any]:
+def _problem(error: GeosignalError, index: int, columns: tuple[tuple[str, int], ...] | None = None) -> dict[str, Any]:
     """The entry of a refused feature; a CSV row's carries ``row`` (as a spreadsheet numbers
-    it, header = 1), as accepted rows do."""
+    it, header = 1), as accepted rows do. What the feature held, when known
+    (``error.source``), follows the error, for its author to find it: ``description``,
+    ``coordinates`` (a CSV row's coordinate cells by column: as written when the reader
+    refused the row, else the numbers read from them: ``columns``, the file's coordinate
+    columns with their axes, :attr:`~geosignal.services.intake.files.UploadResult.coordinate_columns`)
+    and ``geometry`` (GeoJSON, EPSG:4326: where the feature lies, when its shape was built)."""
     entry: dict[str, Any] = {"index": index}
     row = _CSV_ROW.fullmatch(error.where or "")
     if row is not None:
         entry["row"] = int(row.group(1))
     entry.update({"status": "refused", "error": error.to_problem()})
+    source = error.source
+    if source:
+        if source.get("description"):
+            entry["description"] = source["description"]
+        if source.get("cells"):
+            entry["coordinates"] = source["cells"]
+        elif source.get("xy") is not None and columns is not None and row is not None:
+            entry["coordinates"] = {column: source["xy"][axis] for column, axis in columns}
+        geometry = source.get("geometry")
+        if geometry is not None and not geometry.is_empty:
+            entry["geometry"] = _geojson(geometry)
     return entry
+
+
+def _item_source(item: ReportInput, epsg: int | None) -> dict[str, Any]:
+    """What an accepted feature later refused (its commune, its network) is shown with
+    (``GeosignalError.source``): its description, its shape and, for a CSV point row read
+    from coordinate columns in ``epsg``, its position as read."""
+    source: dict[str, Any] = {"geometry": item.geometry}
+    description = item.properties.get("description")
+    if description:
+        source["description"] = description
+    if epsg is not None and isinstance(item.locate, int) and item.geometry.geom_type == "Point":
+        xy = np.asarray([[item.geometry.x, item.geometry.y]])
+        source["xy"] = tuple(transform_xy(xy, WGS84, epsg)[0].tolist()) if epsg != WGS84 else tuple(xy[0].tolist())
+    return source
 
 
 def import_file(
@@ -382,9 +416,10 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         outcome.warnings.append(earlier)
     rows: list[Any] = [None] * total
     candidates: list[int] = []
+    columns, epsg = results.coordinate_columns, results.coordinate_epsg
     for position, item in enumerate(results):
         if isinstance(item, GeosignalError):
-            rows[position] = _problem(item, item.extra.get("index", position))
+            rows[position] = _problem(item, item.extra.get("index", position), columns)
             results[position] = None  # the refusal lives on as its problem document alone
             continue
         index = item.source_index if item.source_index is not None else position
@@ -392,14 +427,15 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
             if default_network is None:
                 error = GeosignalError("invalid_attribute", "network is missing (mobile or fixed); choose a default",
                                        where=source_where(item, index), index=index)
-                rows[position] = _problem(error, index)
+                error.source = _item_source(item, epsg)
+                rows[position] = _problem(error, index, columns)
                 continue
             item.properties["network"] = default_network
         mismatch = network_mismatch(item.properties)
         if mismatch:  # (the network may be the default one: checked here, once it is known)
             item.warnings = [*item.warnings, mismatch]
         candidates.append(position)
-    accepted = _attribute(session, user, area, [results[p] for p in candidates], rows, candidates)
+    accepted = _attribute(session, user, area, [results[p] for p in candidates], rows, candidates, columns, epsg)
     outcome.rows = rows
     outcome.commune_names = dict(zip(area.nis_codes, area.names, strict=True))
     if dry_run:
@@ -533,9 +569,11 @@ def _saved_before(session: Session, user: User, sha256: str) -> dict[str, Any] |
 
 
 def _attribute(session: Session, user: User, area: ServiceArea, items: list[ReportInput], rows: list[Any],
-               positions: list[int]) -> list[_Accepted]:
+               positions: list[int], columns: tuple[tuple[str, int], ...] | None = None,
+               epsg: int | None = None) -> list[_Accepted]:
     """Give every candidate its home commune (set-wise); refuse those outside every commune
-    and, for a representative, those lying mainly in another commune."""
+    and, for a representative, those lying mainly in another commune (shown with what they
+    held: :func:`_item_source`; ``columns`` and ``epsg``: a CSV's coordinate columns)."""
     if not items:
         return []
     geoms = np.asarray([it.geometry for it in items], dtype=object)
@@ -556,13 +594,15 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
         if nis is None:
             error = GeosignalError("outside_service_area", "the geometry does not touch any commune served",
                                    where=source_where(item, index))
-            rows[position] = _problem(error, index)
+            error.source = _item_source(item, epsg)
+            rows[position] = _problem(error, index, columns)
             continue
         if representative and not policy.may_write_in_commune(user, nis):
             error = GeosignalError("not_your_commune", f"the zone lies mainly in {names[nis]} ({nis}); you represent "
                                    f"{user.commune_nis}", where=source_where(item, index), commune_nis=nis,
                                    commune_name=names[nis])
-            rows[position] = _problem(error, index)
+            error.source = _item_source(item, epsg)
+            rows[position] = _problem(error, index, columns)
             continue
         a = _Accepted(item, index, nis, None, True, areas_l[k], lengths_l[k])
         rows[position] = a
@@ -723,6 +763,41 @@ IMPORT_FIELDS: dict[str, str] = {
     "column_map": "JSON object: our names (lon, lat, x, y, wkt, a property) to the file's columns.",
     "skip_saved_before": "true: leave out the rows an earlier upload saved.",
 }
+
+
+#: The example row of the template file (:func:`template_csv`), by column: a point in Charleroi
+#: (WGS 84, as Belgian Excel writes decimals), then a value of each property the upload form
+#: takes (the contract's; a property added there must be given an example here: checked
+#: below). The description is the caller's (in the page's language); the radius is left
+#: empty (a point stays a point).
+TEMPLATE_EXAMPLE: dict[str, str] = {
+    "lat": "50,4108", "lon": "4,4440", "network": "mobile", "technologies": "4G", "operators": "Proximus",
+    "issue": "weak_signal", "setting": "outdoor", "households_affected": "12", "businesses_affected": "1",
+    "description": "", "observed_at": "01/03/2025", "radius": "",
+}
+assert set(TEMPLATE_EXAMPLE) == {"lat", "lon", *contract.names(contract.UPLOAD)}
+
+
+def template_columns() -> list[str]:
+    """The columns of the template file: latitude and longitude by the names the readers give
+    those coordinates (:data:`~geosignal.services.intake.properties.COORD_ALIASES`), then every
+    property of the contract's upload form by its own name, in contract order."""
+    from geosignal.services.intake.properties import COORD_ALIASES
+
+    return [*(k for k in ("lat", "lon") if k in COORD_ALIASES), *contract.names(contract.UPLOAD)]
+
+
+def template_csv(description: str) -> bytes:
+    """The template file of the upload page as Belgian Excel writes a CSV: UTF-8 with a byte
+    order mark, ``;`` between cells, decimal commas, CRLF; its header row (the canonical column
+    names, :func:`template_columns`) and one example row (:data:`TEMPLATE_EXAMPLE`, with
+    ``description``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    columns = template_columns()
+    writer.writerow(columns)
+    writer.writerow([description if c == "description" else TEMPLATE_EXAMPLE[c] for c in columns])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 def check_options(*, mode: str, default_network: str | None, crs: str | None) -> None:

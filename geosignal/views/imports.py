@@ -6,6 +6,7 @@ import zlib
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from geosignal import policy
@@ -21,6 +22,7 @@ from geosignal.services.imports import (
     get_import_job,
     import_file,
     job_head,
+    template_csv,
 )
 from geosignal.services.intake import detect_format
 from geosignal.services.territory import limits_from_config
@@ -150,3 +152,16 @@ def upload_page() -> str:
     reports (representatives, admins); the referent gets the 403 page."""
     policy.require(policy.may_file_reports(current()), "only those who file reports upload files")
     return render_template("import.html")
+
+
+@bp.get("/import/modele.csv")
+@login_required
+def template_file() -> Response:
+    """The upload page's template file: a CSV as Belgian Excel writes it (``;``, UTF-8 with a
+    byte order mark, decimal commas) with the canonical column names and one example row in
+    Charleroi, its description in the page's language (see
+    :func:`geosignal.services.imports.template_csv`)."""
+    policy.require(policy.may_file_reports(current()), "only those who file reports upload files")
+    body = template_csv(_("Exemple : pas de 4G rue de la Station"))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": "attachment; filename=geosignal-modele.csv", "Cache-Control": "no-store"})

@@ -60,6 +60,39 @@
     return text;
   }
   var HEADERS = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent; });
+  function number(n) {
+    return Number(n).toLocaleString(I.locale || "fr-BE", { maximumFractionDigits: 10, useGrouping: false });
+  }
+  /* Where a refused row lies, as its author finds it in the file: a CSV's coordinate cells
+   * (as written when the reader refused the row, else the numbers it read from them), or
+   * the position of a point read from another format; [] when nothing is known. */
+  function coordinatesParts(f) {
+    if (f.coordinates) {
+      return Object.keys(f.coordinates).map(function (column) {
+        var v = f.coordinates[column];
+        return fill(T.coordinate_cell, { column: column, value: typeof v === "number" ? number(v) : String(v) });
+      });
+    }
+    if (f.geometry && f.geometry.type === "Point" && T.position) {
+      return [fill(T.position, { lat: number(f.geometry.coordinates[1]), lon: number(f.geometry.coordinates[0]) })];
+    }
+    return [];
+  }
+  // the parts in a cell, each kept on one line (text only: the cells come from the file), in
+  // one box (a card's cell lays its label and its content side by side)
+  function partsCell(td, parts) {
+    if (!parts.length) { return td; }
+    var box = document.createElement("span");
+    parts.forEach(function (text, k) {
+      if (k) { box.appendChild(document.createTextNode(", ")); }
+      var span = document.createElement("span");
+      span.className = "nowrap";
+      span.textContent = text;
+      box.appendChild(span);
+    });
+    td.appendChild(box);
+    return td;
+  }
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
   function value(v, kind) {
     if (v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length)) { return "—"; }
@@ -73,6 +106,7 @@
     return String(v);
   }
   var TABLE_ROWS = 1000, MAP_FEATURES = 5000, POLL_MS = 1000;
+  var NEAR = L.latLngBounds([49.3, 2.4], [51.6, 6.5]);  // Belgium, with a margin
   var skipBox = document.getElementById("skip-saved-before-line");
 
   function payload(dryRun) {
@@ -135,7 +169,9 @@
   // the user's commune boundary (from the drawing limits), the accepted features in green and
   // the refused ones that have a place in red, each with its line number as tooltip.
   var refusedLayer = null, commune = null;
-  function lineTip(f, l) { l.bindTooltip(HEADERS[0] + " " + f.properties.line); }
+  function lineTip(f, l) {
+    l.bindTooltip(HEADERS[0] + " " + f.properties.line + (f.properties.description ? " — " + f.properties.description : ""));
+  }
   function makeMap() {
     var pane = document.getElementById("import-map");
     map = L.map(pane, { maxZoom: 19 });
@@ -224,7 +260,12 @@
       cell(tr, f.status === "accepted" ? (noted ? T.accepted_note : T.accepted) : T.refused);
       cell(tr, p.commune_name || (f.error && COMMUNES[f.error.commune_nis]) || "—");
       cell(tr, f.geometry ? label(f.geometry.type) : "—");
-      COLUMNS.forEach(function (c) { cell(tr, f.properties ? value(p[c.name], c.kind) : "").className = "kind-" + c.kind; });
+      partsCell(cell(tr, ""), f.status === "accepted" ? [] : coordinatesParts(f)).className = "coordinates";
+      // a refused row has no properties read: its description, when known, names it still
+      COLUMNS.forEach(function (c) {
+        var v = f.properties ? value(p[c.name], c.kind) : (c.name === "description" && f.description) || "";
+        cell(tr, v).className = "kind-" + c.kind;
+      });
       var detail = cell(tr, f.error ? rowProblem(f.error)
         : (f.warnings || []).map(warningText).join(" ; "));
       if (f.error) { detail.dataset.code = f.error.code; }
@@ -235,25 +276,38 @@
     });
     // the refused rows whose place could be read, where the file puts them (outlined in red)
     refused.filter(function (f) { return f.geometry; }).slice(0, MAP_FEATURES).forEach(function (f) {
-      try { refusedLayer.addData({ type: "Feature", geometry: f.geometry, properties: { line: lineOf(f) } }); }
+      try {
+        refusedLayer.addData({ type: "Feature", geometry: f.geometry,
+          properties: { line: lineOf(f), description: f.description || "" } });
+      }
       catch (err) { /* a geometry Leaflet cannot draw: the table still lists the row */ }
     });
     document.getElementById("import-key-refused").hidden = !refusedLayer.getLayers().length;
     if (body.features.length > shown.length) {
       summary.textContent += fill(T.sample, { shown: shown.length, total: body.features.length, max: MAP_FEATURES });
     }
-    var bounds = layer.getBounds().extend(refusedLayer.getBounds());
+    // the map fits the accepted features and the refused ones near the territory (a point
+    // whose axes were swapped lies at the other end of the world: drawn, not fitted)
+    var bounds = L.latLngBounds([]);
+    if (layer.getBounds().isValid()) { bounds.extend(layer.getBounds()); }
+    refusedLayer.eachLayer(function (l) {
+      var b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng()]);
+      if (NEAR.contains(b) || !layer.getBounds().isValid()) { bounds.extend(b); }
+    });
     if (bounds.isValid()) { map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20] }); }
     else if (commune && commune.getBounds().isValid()) { map.fitBounds(commune.getBounds()); }
     else { map.setView([50.41, 4.44], 10); }
     saveButton.disabled = body.accepted === 0;
-    // on a phone the preview opens below the form: brought into view
-    if (preview.getBoundingClientRect().top > window.innerHeight * 0.6) { preview.scrollIntoView({ block: "start" }); }
+    // the summary takes the focus (the Preview button is out of sight now) and is read out (a
+    // polite live region); on a phone the preview opens below the form: brought into view
+    summary.focus({ preventScroll: true });
+    var top = preview.getBoundingClientRect().top;
+    if (top > window.innerHeight * 0.6 || top < 0) { preview.scrollIntoView({ block: "start" }); }
   }
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    saveResult.textContent = "";
+    saveOutcome("", false);
     send(true).then(function (res) {
       if (res.status === 200) { showPreview(res.body); return; }
       preview.hidden = true;
@@ -264,7 +318,7 @@
 
   function alertText(problem) {
     summary.textContent = "";
-    saveResult.textContent = "";
+    saveOutcome("", false);
     var p = document.getElementById("import-error") || document.createElement("p");
     p.id = "import-error"; p.className = "flash error";
     p.setAttribute("role", "alert");
@@ -277,7 +331,9 @@
     });
     var text = problem.reason && T[problem.reason] ? T[problem.reason] : (I.problemText(problem) || T.error);
     p.textContent = text + (notRead.length ? " — " + notRead.join(" ; ") : "");
+    p.tabIndex = -1;
     form.appendChild(p);
+    p.focus();  // said at once (an alert) and where the keyboard goes on
   }
 
   function showProgress(job) {
@@ -292,9 +348,18 @@
     }
   }
 
+  /* The save's outcome takes the focus (the Save button is disabled meanwhile: the focus
+   * would fall to the page) and is read out: a status when saved, an alert when refused. */
+  function saveOutcome(text, refused) {
+    saveResult.setAttribute("role", refused ? "alert" : "status");
+    saveResult.className = refused ? "flash error" : "";
+    saveResult.textContent = text;
+    if (text) { saveResult.focus(); }
+  }
+
   // "n reports saved", and the way to them
   function saved(n, skipped) {
-    saveResult.textContent = fill(T.saved, { n: n }) + (skipped ? " " + fill(T.skipped, { n: skipped }) : "") + " ";
+    saveOutcome(fill(T.saved, { n: n }) + (skipped ? " " + fill(T.skipped, { n: skipped }) : "") + " ", false);
     if (form.dataset.reportsUrl && n) {
       var a = document.createElement("a");
       a.href = form.dataset.reportsUrl;
@@ -312,7 +377,7 @@
           saved(job.saved, job.skipped);
         } else if (job.state === "failed") {
           progressLine.hidden = true;
-          saveResult.textContent = I.problemText(job.error) || T.error;
+          saveOutcome(I.problemText(job.error) || T.error, true);
           saveButton.disabled = false;
         } else {
           showProgress(job);
@@ -328,12 +393,12 @@
       if (res.status === 201) {
         saved(res.body.saved, res.body.skipped);
       } else if (res.status === 202 && res.location) {
-        saveResult.textContent = "";
+        saveOutcome("", false);
         showProgress(res.body);
         poll(res.location);
       } else {
-        saveResult.textContent = I.problemText(res.body) || T.error;
         saveButton.disabled = false;
+        saveOutcome(I.problemText(res.body) || T.error, true);
       }
     });
   });

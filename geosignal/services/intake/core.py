@@ -773,8 +773,12 @@ def finish_reports(
     repairs: dict[int, dict] = {}
     alive = np.fromiter((o is None for o in out), dtype=bool, count=n)
 
+    built: dict[int, Any] = {}  # the shapes of the features refused once placed (EPSG:4326), to show them
+
     def refuse(i: int, err: GeosignalError) -> None:
         out[i] = err
+        if geoms[i] is not None:
+            built[i] = geoms[i]
         geoms[i] = None
         alive[i] = False
 
@@ -841,6 +845,8 @@ def finish_reports(
     for i, p in enumerate(pendings):
         if out[i] is not None:
             err = locate_error(out[i], p.locate, p.source_index)
+            if err.source is None:  # what the feature is shown with: its description, where it lies
+                err.source = _pending_source(p, built.get(i))
             if any(w.get("code") == "attribute_dropped" for w in p.warnings):
                 err = with_problems(err, p.warnings)  # every fault of the feature, together
             results.append(err)
@@ -852,6 +858,20 @@ def finish_reports(
                                        locate=p.locate))
         pendings[i] = None  # type: ignore[call-overload]  # freed as the batch is turned into results
     return results
+
+
+def _pending_source(p: Pending, geometry: Any) -> dict[str, Any]:
+    """What a feature refused by the batch is shown with (``GeosignalError.source``): its
+    description, its position as read (a CSV point, in its CRS) and its shape once built."""
+    source: dict[str, Any] = {}
+    description = p.props.get("description")
+    if description:
+        source["description"] = description
+    if p.gj is None and isinstance(p.xy, complex):
+        source["xy"] = (p.xy.real, p.xy.imag)
+    if geometry is not None:
+        source["geometry"] = geometry
+    return source
 
 
 def build_report(

@@ -229,6 +229,11 @@ class UploadResult(list):
         self.format = format
         self.encoding: str | None = None
         self.delimiter: str | None = None
+        #: CSV lon/lat or x/y columns, in file order, each with its axis (0: x or longitude,
+        #: 1: y or latitude), and their CRS: a refused row's position is shown under its
+        #: columns' names
+        self.coordinate_columns: tuple[tuple[str, int], ...] | None = None
+        self.coordinate_epsg: int | None = None
 
     # A refusal is kept without the traceback that raised it (a file of refused rows would
     # otherwise hold every row's frames), whether a reader adds it or the batch's geometry
@@ -882,6 +887,12 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     px, py = (position[cx], position[cy]) if cx is not None else (-1, -1)
     wkt_col = keys["wkt"][0] if cx is None else None
     pw = position[wkt_col] if wkt_col is not None else -1
+    if cx is not None:
+        result.coordinate_columns = tuple(sorted(((cx, 0), (cy, 1)), key=lambda c: position[c[0]]))
+        result.coordinate_epsg = epsg
+    # what a refused row is shown with: its coordinate cells as written, its description
+    source_cols = sorted((p, c) for c, p in ((cx, px), (cy, py), (wkt_col, pw)) if c is not None)
+    description_cols = [position[c] for c in keys.get("description", ())]
     # every column read for nothing is named in a warning: besides those no property or
     # coordinate stands for, the coordinates of a kind not read (x/y beside lon/lat, a lone
     # lat beside a WKT) and the unnamed columns before the last named one
@@ -1001,6 +1012,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                                               row_epsg, limits))
             except GeosignalError as err:
                 err = _relocate(err, where, index)
+                err.source = _row_source(cells, source_cols, description_cols)
                 if any(w.get("code") == "attribute_dropped" for w in warnings):
                     # every fault of the row, together: its geometry faults (each coordinate
                     # column), then each attribute dropped
@@ -1028,6 +1040,22 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     if text.find('"', offset + 1) >= 0:
         _check_quotes(text, start_line, delim, header if start_line > 1 else [], sep, start=offset + 1,
                       row=row if start_line > 1 else 1)
+
+
+#: The most characters of a cell a refused row is shown with (a WKT cell may be long).
+_SOURCE_CELL_CHARS = 200
+
+
+def _row_source(cells: list[str], source_cols: list[tuple[int, str]], description_cols: list[int]) -> dict:
+    """What a CSV row the reader refused is shown with (``GeosignalError.source``): its
+    coordinate cells as written, by column, and its description (the first cell of a
+    description column that holds one)."""
+    n = len(cells)
+    source: dict[str, Any] = {"cells": {c: (cells[p] if p < n else "")[:_SOURCE_CELL_CHARS] for p, c in source_cols}}
+    description = next((cells[p] for p in description_cols if p < n and cells[p].strip()), None)
+    if description is not None:
+        source["description"] = description[:_SOURCE_CELL_CHARS]
+    return source
 
 
 #: Excel's first-line separator directive (``sep=;``), quoted or not.

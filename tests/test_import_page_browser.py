@@ -1,0 +1,124 @@
+"""The upload page in Chromium: the columns a file may have and the template file, folded on a
+phone; refused rows shown with what identifies them (description, coordinates as written, their
+place on the map); the focus and the announcements after a preview and after a save."""
+
+from __future__ import annotations
+
+import pytest
+
+from geosignal import contract
+from geosignal.services.intake.properties import COORD_ALIASES
+from tests.conftest import ARTIFACTS
+from tests.test_browser import PageWatch, browser, live_server  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+#: a row in Charleroi, a latitude mistyped, a row in Chimay (not the representative's commune),
+#: a row in the North Sea (outside the communes served)
+REFUSED_CSV = ("latitude;longitude;description;reseau\r\n"
+               "50,4108;4,4440;Rue de la Station;mobile\r\n"
+               "abc;4,4440;Place du Marché;mobile\r\n"
+               "50,05;4,31;Chemin de Chimay;mobile\r\n"
+               "51,5;3,0;En mer;mobile\r\n").encode()
+
+
+def _focused(page) -> dict:  # noqa: ANN001
+    return page.evaluate("""() => { const e = document.activeElement;
+        return {id: e.id, tag: e.tagName, role: e.getAttribute('role'), text: e.textContent}; }""")
+
+
+def test_the_upload_page_explains_the_columns_and_offers_the_template(live_server, browser) -> None:  # noqa: F811
+    watch = PageWatch(browser, live_server)
+    watch.context.close()
+    watch.context = browser.new_context(viewport=PHONE, locale="fr-BE", timezone_id="Europe/Brussels",
+                                        accept_downloads=True)
+    page = watch.page = watch.context.new_page()
+    page.on("console", lambda m: m.type == "error" and watch.errors.append(m.text))
+    page.on("pageerror", lambda e: watch.errors.append(str(e)))
+    watch.login("browser-rep@charleroi.be")
+    page.goto(live_server + "/import")
+    # folded: the page is no longer on a phone for it
+    assert page.get_attribute("#upload-columns", "open") is None
+    assert page.is_visible("#upload-columns > summary")
+    assert not page.is_visible("#upload-column-list")
+    summary_box = page.locator("#upload-columns > summary").bounding_box()
+    assert summary_box["height"] >= 43.5
+    page.click("#upload-columns > summary")
+    assert page.is_visible("#upload-column-list")
+    names = page.locator("#upload-column-list dt").evaluate_all("dts => dts.map(d => d.dataset.name)")
+    assert names == [*COORD_ALIASES, *contract.names(contract.UPLOAD)]
+    network = page.inner_text("#upload-column-list dd[data-name=network]")
+    assert "reseau" in network and "Mobile (mobile), Fixe (fixed)" in network
+    assert page.inner_text("#upload-column-list dt[data-name=households_affected]") == "Ménages touchés"
+    with page.expect_download() as download:
+        page.click("#template-link")
+    data = open(download.value.path(), "rb").read()  # noqa: PTH123, SIM115
+    assert data.startswith(b"\xef\xbb\xbflat;lon;network;")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import-columns-390.png"), full_page=True)
+    # the template, previewed as it was downloaded: one row accepted
+    page.set_input_files("#import-file", files=[{"name": "geosignal-modele.csv", "mimeType": "text/csv",
+                                                 "buffer": data}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr")
+    assert page.locator("#preview-table tbody tr.accepted").count() == 1
+    assert page.locator("#preview-table tbody tr.noted").count() == 0  # nothing set aside
+    assert watch.errors == []
+    watch.context.close()
+
+
+def test_refused_rows_say_what_they_held_and_the_focus_follows_the_outcome(live_server, browser) -> None:  # noqa: F811
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": "releve.csv", "mimeType": "text/csv",
+                                                 "buffer": REFUSED_CSV}])
+    page.focus("#preview-button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#preview-table tbody tr >> nth=3")
+    # the summary has the focus and is a polite live region
+    focused = _focused(page)
+    assert (focused["id"], focused["role"]) == ("preview-summary", "status")
+    assert focused["text"] == "1 élément(s) accepté(s), 3 refusé(s) — format csv."
+    assert page.evaluate("document.getElementById('preview-summary').getBoundingClientRect().top") >= 0
+    rows = page.locator("#preview-table tbody tr")
+
+    def card(k: int) -> dict:
+        tds = rows.nth(k).locator("td")
+        return dict(zip(tds.evaluate_all("tds => tds.map(td => td.dataset.label)"), tds.all_inner_texts(),
+                        strict=True))
+
+    mistyped, chimay, sea = card(1), card(2), card(3)
+    assert (mistyped["Ligne"], mistyped["Description"], mistyped["Coordonnées"]) == \
+        ("3", "Place du Marché", "latitude « abc », longitude « 4,4440 »")  # as written
+    assert (chimay["Ligne"], chimay["Description"], chimay["Coordonnées"], chimay["Commune"]) == \
+        ("4", "Chemin de Chimay", "latitude « 50,05 », longitude « 4,31 »", "Chimay")
+    assert (sea["Description"], sea["Coordonnées"]) == ("En mer", "latitude « 51,5 », longitude « 3 »")
+    assert card(0)["Coordonnées"] == ""  # an accepted row is on the map
+    # the refused rows that have a place are drawn apart (red outline, white fill), and keyed
+    page.wait_for_selector("#import-map .leaflet-overlay-pane path[stroke='#b3261e'] >> nth=1")
+    assert page.locator("#import-map .leaflet-overlay-pane path[stroke='#b3261e']").count() == 2
+    assert page.locator("#import-map .leaflet-overlay-pane path[stroke='#1e7b34']").count() == 1
+    assert page.is_visible("#import-key-refused")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import-refused-rows.png"), full_page=True)
+    # a save of the whole file is refused: said as an alert, which takes the focus
+    page.click("#save-button")
+    page.wait_for_selector("#save-result:not(:empty)")
+    focused = _focused(page)
+    assert (focused["id"], focused["role"]) == ("save-result", "alert")
+    assert page.get_attribute("#save-result", "class") == "flash error"
+    assert page.is_enabled("#save-button")
+    # the valid rows only: saved, said as a status, which takes the focus
+    page.check("#valid-only")
+    page.click("#save-button")
+    page.wait_for_function("() => document.getElementById('save-result').getAttribute('role') === 'status'")
+    focused = _focused(page)
+    assert (focused["id"], focused["role"]) == ("save-result", "status")
+    assert focused["text"] == "1 signalement(s) enregistré(s). Voir les signalements"
+    # the refused save is a 422 (Chromium logs it); nothing else failed
+    assert [e for e in watch.errors if "status of 422" not in e] == []
+    assert [f for f in watch.failed if "/api/v1/imports" not in f] == []
+    watch.context.close()
