@@ -146,7 +146,12 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
 
 #: Messages of the upload page's script (static/js/import.js).
 IMPORT_MESSAGES: dict[str, Any] = {
-    "summary": "{accepted} élément(s) accepté(s), {refused} refusé(s) — format {format}.",
+    # counts in their plural form (import.js: "one" is 0 and 1 in French, 1 elsewhere)
+    "summary": "{accepted}, {refused} — format {format}.",
+    "accepted_count_one": "{n} élément accepté",
+    "accepted_count_other": "{n} éléments acceptés",
+    "refused_count_one": "{n} refusé",
+    "refused_count_other": "{n} refusés",
     "accepted": "accepté",
     "accepted_note": "accepté, avec une remarque",
     "refused": "refusé",
@@ -154,7 +159,8 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "error": "Erreur",
     "queued": "en attente",
     "reading": "lecture du fichier",
-    "saved": "{n} signalement(s) enregistré(s).",
+    "saved_one": "{n} signalement enregistré.",
+    "saved_other": "{n} signalements enregistrés.",
     # the same bytes saved before (the file_already_saved warning), by the user or a colleague
     "already_saved": "Ce fichier a déjà été enregistré le {date} (« {filename} », {saved} signalement(s)) : "
                      "l'enregistrer à nouveau ajoute ses signalements une seconde fois.",
@@ -170,7 +176,8 @@ IMPORT_MESSAGES: dict[str, Any] = {
                                  "les enregistrer à nouveau ajoute ces signalements une seconde fois.",
     "rows_saved_before_lines": "Lignes concernées : {lines}.",
     # after a save that left out the rows saved before
-    "skipped": "{n} ligne(s) déjà enregistrée(s) laissée(s) de côté.",
+    "skipped_one": "{n} ligne déjà enregistrée laissée de côté.",
+    "skipped_other": "{n} lignes déjà enregistrées laissées de côté.",
     # a CSV whose coordinate columns were not recognised (unreadable_file, reason
     # no_coordinate_columns): the columns' choice opens under the form
     "no_coordinate_columns": "Les colonnes des coordonnées n'ont pas été reconnues : choisissez ci-dessus "

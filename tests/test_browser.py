@@ -232,7 +232,7 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     page.check("#valid-only")
     page.click("#save-button")
     page.wait_for_selector("#save-result:not(:empty)")
-    assert page.inner_text("#save-result") == "1 signalement(s) enregistré(s). Voir les signalements"
+    assert page.inner_text("#save-result") == "1 signalement enregistré. Voir les signalements"
     # the same file previewed again: said saved already (when, its name, how many reports)
     page.click("#preview-button")
     page.wait_for_selector("#preview-notes:not([hidden])")
@@ -269,7 +269,7 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     page.click("#save-button")
     page.wait_for_selector("#save-result:not(:empty)")
     assert page.inner_text("#save-result") == \
-        "1 signalement(s) enregistré(s). 1 ligne(s) déjà enregistrée(s) laissée(s) de côté. Voir les signalements"
+        "1 signalement enregistré. 1 ligne déjà enregistrée laissée de côté. Voir les signalements"
     watch.assert_clean()
     with database.session() as session:
         descriptions = session.scalars(select(Report.description)).all()

@@ -53,7 +53,7 @@ def test_a_large_save_shows_a_progress_bar_then_the_result(job_server, browser) 
     worker.start()
     worker.join(timeout=60)
     page.wait_for_selector("#save-result:not(:empty)", timeout=30_000)
-    assert page.inner_text("#save-result") == "300 signalement(s) enregistré(s). Voir les signalements"
+    assert page.inner_text("#save-result") == "300 signalements enregistrés. Voir les signalements"
     assert page.get_attribute("#save-result a", "href") == "/signalements"  # the way to what was saved
     # the result takes the focus (the Save button was disabled meanwhile) and is a status
     assert page.evaluate("() => [document.activeElement.id, document.activeElement.getAttribute('role')]") == \

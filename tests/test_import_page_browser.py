@@ -81,7 +81,7 @@ def test_refused_rows_say_what_they_held_and_the_focus_follows_the_outcome(live_
     # the summary has the focus and is a polite live region
     focused = _focused(page)
     assert (focused["id"], focused["role"]) == ("preview-summary", "status")
-    assert focused["text"] == "1 élément(s) accepté(s), 3 refusé(s) — format csv."
+    assert focused["text"] == "1 élément accepté, 3 refusés — format csv."
     assert page.evaluate("document.getElementById('preview-summary').getBoundingClientRect().top") >= 0
     rows = page.locator("#preview-table tbody tr")
 
@@ -117,7 +117,7 @@ def test_refused_rows_say_what_they_held_and_the_focus_follows_the_outcome(live_
     page.wait_for_function("() => document.getElementById('save-result').getAttribute('role') === 'status'")
     focused = _focused(page)
     assert (focused["id"], focused["role"]) == ("save-result", "status")
-    assert focused["text"] == "1 signalement(s) enregistré(s). Voir les signalements"
+    assert focused["text"] == "1 signalement enregistré. Voir les signalements"
     # the refused save is a 422 (Chromium logs it); nothing else failed
     assert [e for e in watch.errors if "status of 422" not in e] == []
     assert [f for f in watch.failed if "/api/v1/imports" not in f] == []

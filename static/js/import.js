@@ -30,6 +30,11 @@
   var LABELS = I.labels || {};
   var WARNINGS = I.warnings || {};
   var T = I["import"] || {};
+  // a message in the plural form the count takes (CLDR: French says "0 refusé")
+  function plural(name, n) {
+    var one = I.lang === "fr" ? Number(n) < 2 : Number(n) === 1;
+    return fill(T[name + (one ? "_one" : "_other")], { n: n });
+  }
   var COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   function fill(text, values) {
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
@@ -222,7 +227,8 @@
 
   function showPreview(body) {
     preview.hidden = false;
-    summary.textContent = fill(T.summary, { accepted: body.accepted, refused: body.refused, format: body.format });
+    summary.textContent = fill(T.summary, { accepted: plural("accepted_count", body.accepted),
+                                            refused: plural("refused_count", body.refused), format: body.format });
     var notes = document.getElementById("preview-notes");
     // the rows saved before by an earlier upload, by their line numbers
     function lineOf(f) { return f.row || f.index + 1; }
@@ -359,7 +365,7 @@
 
   // "n reports saved", and the way to them
   function saved(n, skipped) {
-    saveOutcome(fill(T.saved, { n: n }) + (skipped ? " " + fill(T.skipped, { n: skipped }) : "") + " ", false);
+    saveOutcome(plural("saved", n) + (skipped ? " " + plural("skipped", skipped) : "") + " ", false);
     if (form.dataset.reportsUrl && n) {
       var a = document.createElement("a");
       a.href = form.dataset.reportsUrl;
