@@ -154,3 +154,23 @@ def test_an_upload_says_its_foreign_members_once(db, representative) -> None:
     assert (warnings[0]["members"], warnings[0]["features"]) == (["/title", "/geometry/radius"], 2)
     assert all(not f.get("warnings") or all(w["code"] != "members_ignored" for w in f["warnings"])
                for f in body["features"])
+
+
+# =========================================================================== PATCH status pointers
+
+@pytest.mark.parametrize(("status", "code", "where", "http"), [
+    ("Withdrawn", "invalid_request", "/status", 400),
+    (["withdrawn"], "invalid_request", "/status", 400),
+    ("validated", "forbidden", "/status", 403),      # a representative does not validate
+    ("submitted", "invalid_transition", "/status", 409),
+])
+def test_a_patch_status_change_points_at_status(db, representative, status, code, where, http) -> None:
+    rid = _post(representative, feature(POINT)).get_json()["id"]
+    response = representative.patch(f"/api/v1/reports/{rid}", data=json.dumps({"status": status}),
+                                    content_type="application/json")
+    body = _problem(response, http, code, where)
+    assert not body["detail"].startswith("to ")
+    # the transitions endpoint names its own member
+    response = representative.post(f"/api/v1/reports/{rid}/transitions", data=json.dumps({"to": status}),
+                                   content_type="application/json")
+    _problem(response, http, code, "/to")
