@@ -174,3 +174,22 @@ def test_a_patch_status_change_points_at_status(db, representative, status, code
     response = representative.post(f"/api/v1/reports/{rid}/transitions", data=json.dumps({"to": status}),
                                    content_type="application/json")
     _problem(response, http, code, "/to")
+
+
+# =========================================================================== upload file names
+
+@pytest.mark.parametrize(("name", "character"), [
+    ("zones\x00.geojson", "U+0000"),
+    ("\u202enosjoeg.geojson", "U+202E"),
+    ("zones\x1b[31m.geojson", "U+001B"),
+])
+def test_an_upload_whose_name_cannot_be_stored_is_refused_at_file(db, representative, name, character) -> None:
+    before = count_reports(db)
+    doc = {"type": "FeatureCollection", "features": [feature(POINT)]}
+    for dry_run in ("true", "false"):
+        response = representative.post("/api/v1/imports", data={
+            "file": (io.BytesIO(json.dumps(doc).encode()), name), "dry_run": dry_run},
+            content_type="multipart/form-data")
+        body = _problem(response, 400, "invalid_request", "file")
+        assert body["character"] == character
+    assert count_reports(db) == before
