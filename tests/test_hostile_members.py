@@ -193,3 +193,24 @@ def test_an_upload_whose_name_cannot_be_stored_is_refused_at_file(db, representa
         body = _problem(response, 400, "invalid_request", "file")
         assert body["character"] == character
     assert count_reports(db) == before
+
+
+# =========================================================================== PATCH says what it did not read
+
+def test_a_patch_says_what_it_did_not_read_as_a_post_does(db, representative) -> None:
+    rid = _post(representative, feature(POINT)).get_json()["id"]
+
+    def patch(body: dict):  # noqa: ANN202
+        etag = representative.get(f"/api/v1/reports/{rid}").headers["ETag"]
+        response = representative.patch(f"/api/v1/reports/{rid}", data=json.dumps(body),
+                                        content_type="application/json", headers={"If-Match": etag})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    said = patch({"properties": {"menage": 12}})["intake"]["warnings"]
+    assert [(w["code"], w.get("names")) for w in said] == [("properties_ignored", ["menage"])]
+    said = patch({"geometry": {"type": "Point", "coordinates": [4.4441, 50.4108, 120.0], "radius": 300}})
+    assert [w["code"] for w in said["intake"]["warnings"]] == ["z_dropped", "members_ignored"]
+    assert said["intake"]["warnings"][1]["members"] == ["/geometry/radius"]
+    assert said["geometry"] == {"type": "Point", "coordinates": [4.4441, 50.4108]}
+    assert "intake" not in patch({"properties": {"description": "rien à dire"}})
