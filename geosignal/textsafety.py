@@ -47,6 +47,18 @@ def refuse_unsafe_text(text: str, *, name: str, where: str, code: str = "invalid
                              character=describe_character(bad.group()), position=bad.start())
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection); a
+#: line feed too, since intake stores a leading carriage return as one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_text(text: str) -> str:
+    """Return ``text`` as a cell of a CSV written for a spreadsheet: a text starting with
+    ``= + - @``, a tab, a carriage return or a line feed gets a leading apostrophe (shown as
+    text, never run as a formula); other text is returned as it is."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 class _Duplicated(dict):
     """A JSON object in which a member name appeared twice (``member``)."""
 
@@ -134,5 +146,5 @@ def check_json_text(text: str, obj: Any, *, duplicates: bool) -> None:
                              "is not Unicode text.", where=ptr.encode("utf-8", "backslashreplace").decode())
 
 
-__all__ = ["UNSAFE_CHARACTERS", "check_json_text", "describe_character", "first_node", "pointer_key", "refuse_unsafe_text",
-           "strict_pairs"]
+__all__ = ["FORMULA_START", "UNSAFE_CHARACTERS", "check_json_text", "describe_character", "first_node", "pointer_key",
+           "refuse_unsafe_text", "spreadsheet_text", "strict_pairs"]

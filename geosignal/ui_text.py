@@ -30,6 +30,7 @@ GEOMETRY_CODES: frozenset[str] = frozenset({
 WARNINGS_FR: dict[str, str] = {
     "z_dropped": "Altitude ignorée",
     "properties_ignored": "Colonnes inconnues ignorées",
+    "members_ignored": "Membres GeoJSON inconnus ignorés (à mettre dans properties)",
     "geometry_collection_split": "Collection de formes découpée en plusieurs signalements",
     "probable_duplicate": "Doublon probable d'un signalement récent",
     "attribute_dropped": "Valeur ignorée",

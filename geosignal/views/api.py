@@ -170,7 +170,8 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     """Edit a report from a partial Feature ``body`` (``geometry`` and/or ``properties``; a
     property given replaces the stored one, ``null`` clears it): the merged Feature goes
     through the same intake as a new report, then :func:`reports_service.edit_report`.
-    Shared by the API and the edit page; the caller commits."""
+    Shared by the API and the edit page; the caller commits. The Feature carries ``intake``
+    (``warnings``, ``repair``) when the intake has something to say, as a new report's does."""
     session = get_session()
     user = current()
     stored = reports_service.get_report(session, user, report_id)
@@ -207,8 +208,11 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     report_input = parse_report_feature(merged, area=current_service_area(),
                                         limits=limits_from_config(current_app.config),
                                         crs=crs if geometry_given else None, repair=repair)
-    return reports_service.edit_report(session, user, stored["id"], report_input, if_match=if_match,
-                                       geometry_given=geometry_given)
+    feature = reports_service.edit_report(session, user, stored["id"], report_input, if_match=if_match,
+                                          geometry_given=geometry_given)
+    if report_input.warnings or report_input.repair:  # what was not read or was changed, said as a POST says it
+        feature["intake"] = {"warnings": list(report_input.warnings), "repair": report_input.repair}
+    return feature
 
 
 @bp.patch("/reports/<report_id>")
@@ -232,8 +236,15 @@ def patch_report(report_id: str) -> Response:
         if unknown:
             raise GeosignalError("invalid_request", "a status change carries only status and reason",
                                  where=f"/{unknown[0]}")
-        feature = workflow_service.transition(session, report_id, body["status"], current(), body.get("reason"),
-                                              if_match=request.headers.get("If-Match"))
+        try:
+            feature = workflow_service.transition(session, report_id, body["status"], current(), body.get("reason"),
+                                                  if_match=request.headers.get("If-Match"))
+        except GeosignalError as error:  # the transitions' body names the target "to"; this one "status"
+            if error.where == "/to":
+                error.where = "/status"
+                if error.detail.startswith("to "):
+                    error.detail = "status " + error.detail[3:]
+            raise
     else:
         feature = edit_report_from_body(report_id, body, request.headers.get("If-Match"),
                                         crs=request.args.get("crs"), repair=_flag("repair"))

@@ -26,6 +26,7 @@ from geosignal.services.imports import (
 )
 from geosignal.services.intake import detect_format
 from geosignal.services.territory import limits_from_config
+from geosignal.textsafety import refuse_unsafe_text
 from geosignal.views.api import current_service_area
 
 bp = Blueprint("imports", __name__)
@@ -52,6 +53,9 @@ def post_import() -> Response:
     upload = uploads[0] if uploads else None
     if upload is None or not upload.filename:
         raise GeosignalError("invalid_request", "send the file as multipart field 'file'", where="file")
+    # the name is kept with the save (said back when the same file comes again): a NUL cannot be
+    # stored (a vague 400 came after the whole file was read), a direction override shows another name
+    refuse_unsafe_text(upload.filename, name="The file's name", where="file", code="invalid_request")
     unknown = sorted({*request.args, *request.form} - {*IMPORT_FIELDS, "csrf_token"} | set(request.files) - {"file"})
     if unknown:  # a misspelt option was ignored: dry-run=true saved the file, colum_map left it unmapped
         raise GeosignalError("invalid_request", f"{unknown[0]!r} is not a field of this request; it takes file, "

@@ -381,8 +381,11 @@
     try {
       var loc = JSON.parse(pane.dataset.errorLocation);
       var msg = document.getElementById("geometry-error");
+      // a node, not a string: Leaflet writes a string tooltip as HTML, and the message is text
+      var tip = document.createElement("span");
+      tip.textContent = msg ? msg.textContent : "";
       errorMarker = L.circleMarker([loc[1], loc[0]], { radius: 10, color: "#a50f15", weight: 3, fillOpacity: 0.2 })
-        .addTo(map).bindTooltip(msg ? msg.textContent : "", { permanent: true, direction: "top" });
+        .addTo(map).bindTooltip(tip, { permanent: true, direction: "top" });
     } catch (err) { console.warn("geosignal: error location not shown", err); }
   }
 

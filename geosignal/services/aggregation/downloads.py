@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from geosignal.services.aggregation.filters import BREAKDOWNS
+from geosignal.textsafety import spreadsheet_text
 
 #: The table's columns for Excel: row key → French heading (the msgid; each download is
 #: headed in its reader's language, see :func:`table_csv`).
@@ -54,7 +55,8 @@ def _csv_value(key: str, value: Any, decimal_comma: bool) -> str:
         else:
             text_value = f"{value:.3f}"
         return text_value.replace(".", ",") if decimal_comma else text_value
-    return str(value)
+    # a name (commune, from the loaded open data) is text for the spreadsheet, never a formula
+    return spreadsheet_text(value) if isinstance(value, str) else str(value)
 
 
 def _same(text: str) -> str:

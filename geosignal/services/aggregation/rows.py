@@ -20,6 +20,12 @@ class CommuneInfo:
     population_year: int | None
 
 
+#: How far (m²) the white zone of a commune it covers whole may measure beyond the commune's own
+#: area: the float noise of two computations of one surface (about 1e-13 of it), never a real
+#: square metre. Beyond that the figures stay as computed, so that a fault still shows.
+AREA_NOISE_M2 = 1.0
+
+
 def make_row(info: CommuneInfo, counts: Counts, white_zone_m2: float, line_length_m: float) -> dict[str, Any]:
     """Return one commune's figures as a JSON-ready dict.
 
@@ -30,6 +36,8 @@ def make_row(info: CommuneInfo, counts: Counts, white_zone_m2: float, line_lengt
     ``inhabitants_affected_estimate`` (rounded to a person; None without population) and
     ``breakdown`` (``{dimension: {value: count}}``).
     """
+    if info.area_m2 and info.area_m2 < white_zone_m2 <= info.area_m2 + AREA_NOISE_M2:
+        white_zone_m2 = info.area_m2  # a zone covering the whole commune: its area, not a share of 1.0000000000001
     share = white_zone_m2 / info.area_m2 if info.area_m2 else 0.0
     population = info.population
     return {

@@ -44,6 +44,7 @@ from geosignal.services.export.sql import (
     WKT,
 )
 from geosignal.services.export.zones import zone_features
+from geosignal.textsafety import spreadsheet_text
 
 if TYPE_CHECKING:
     from geosignal.services.export.stream import ExportRequest, ExportStream
@@ -223,11 +224,6 @@ def csv_chunks(session: Session, request: ExportRequest, paging: Paging | None, 
         yield buffer.getvalue().encode("utf-8")
 
 
-#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection); a
-#: line feed too, since intake stores a leading carriage return as one.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
 def _csv_value(value: Any, comma: bool, excel: bool = False) -> str:
     """Return a property as CSV text: lists joined by ``,``, numbers with the decimal mark.
 
@@ -246,9 +242,7 @@ def _csv_value(value: Any, comma: bool, excel: bool = False) -> str:
         return str(value)
     else:
         text_value = str(value)
-    if excel and text_value.startswith(FORMULA_START):
-        return "'" + text_value
-    return text_value
+    return spreadsheet_text(text_value) if excel else text_value
 
 
 def gpkg_chunks(session: Session, request: ExportRequest, paging: Paging | None, stream: ExportStream,

@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from geosignal import vocab
 from geosignal.errors import GeosignalError
 from geosignal.geo import area_m2
-from geosignal.textsafety import check_json_text, first_node, strict_pairs
+from geosignal.textsafety import check_json_text, first_node, pointer_key, strict_pairs
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
 from .batch import measures
@@ -897,6 +897,64 @@ def build_report(
     return result
 
 
+# --------------------------------------------------------------------------- bbox members
+
+#: How far a position may lie outside a declared ``bbox`` (a writer rounding its box): about
+#: 0.1 m, in the unit of the coordinates (degrees of EPSG:4326, metres of the Lambert CRSs).
+BBOX_TOLERANCE = {WGS84: 1e-6, LAMBERT72: 0.1, LAMBERT2008: 0.1}
+
+
+def declared_bbox(value: Any, ptr: str, epsg: int) -> tuple[float, float, float, float]:
+    """Read the ``bbox`` member at ``ptr`` (RFC 7946 §5: 2·n numbers, the south-west corner's
+    axes then the north-east corner's; n = 2 or 3, in the coordinates' CRS ``epsg``) and
+    return ``(west, south, east, north)``. In EPSG:4326 a west beyond its east is a box
+    crossing the antimeridian. Raises 422 ``invalid_geojson`` (or the coordinates' codes for
+    a number that is not one) at ``ptr`` or the offending number."""
+    if not isinstance(value, (list, tuple)) or len(value) not in (4, 6):
+        got = f"an array of {len(value)} numbers" if isinstance(value, (list, tuple)) else type(value).__name__
+        raise GeosignalError("invalid_geojson", f"A bbox is an array of 4 numbers (west, south, east, north), or "
+                             f"6 with heights; got {got}.", where=ptr)
+    numbers = [_number(v, f"{ptr}/{k}") for k, v in enumerate(value)]
+    n = len(numbers) // 2
+    west, south, east, north = numbers[0], numbers[1], numbers[n], numbers[n + 1]
+    if south > north or (west > east and epsg != WGS84) or (n == 3 and numbers[2] > numbers[5]):
+        raise GeosignalError("invalid_geojson", f"The bbox {numbers} gives a corner's axes beyond the other's: "
+                             "it is the south-west corner's axes, then the north-east corner's.", where=ptr,
+                             bbox=numbers)
+    return west, south, east, north
+
+
+def check_within_bbox(box: tuple[float, float, float, float], xy: np.ndarray, ptr: str, epsg: int,
+                      what: str) -> None:
+    """Raise 422 ``invalid_geojson`` at ``ptr`` (the ``bbox`` member) when a position of
+    ``xy`` (N×2, in ``epsg``) lies outside ``box`` beyond :data:`BBOX_TOLERANCE`: the box and
+    ``what`` it bounds disagree, and geosignal does not choose which one is meant."""
+    if len(xy) == 0:
+        return
+    west, south, east, north = box
+    tol = BBOX_TOLERANCE.get(epsg, 0.1)
+    x, y = xy[:, 0], xy[:, 1]
+    inside_x = (x >= west - tol) & (x <= east + tol) if west <= east else (x >= west - tol) | (x <= east + tol)
+    outside = ~(inside_x & (y >= south - tol) & (y <= north + tol))
+    if outside.any():
+        k = int(np.argmax(outside))
+        extent = [float(x.min()), float(y.min()), float(x.max()), float(y.max())]
+        raise GeosignalError(
+            "invalid_geojson", f"The bbox {list(box)} does not contain {what}: position "
+            f"[{float(x[k])}, {float(y[k])}] lies outside it (the positions span {extent}). Correct or remove "
+            "the bbox; geosignal does not choose between the box and the coordinates.",
+            where=ptr, bbox=list(box), extent=extent)
+
+
+def _feature_boxes(obj: Any, ptr: str, geom: Any, gptr: str, epsg: int) -> list[tuple[tuple, str]]:
+    """The bbox members of a Feature and of its geometry (a bare geometry's once), read."""
+    boxes = []
+    for holder, where in ((obj, ptr), (geom, gptr)):
+        if isinstance(holder, dict) and holder.get("bbox") is not None and all(w != f"{where}/bbox" for _, w in boxes):
+            boxes.append((declared_bbox(holder["bbox"], f"{where}/bbox", epsg), f"{where}/bbox"))
+    return boxes
+
+
 # --------------------------------------------------------------------------- features
 
 def split_feature(obj: Any, ptr: str) -> tuple[Any, str, Any, str]:
@@ -917,6 +975,42 @@ def split_feature(obj: Any, ptr: str) -> tuple[Any, str, Any, str]:
     if t == "FeatureCollection":
         raise GeosignalError("invalid_geojson", "One Feature was expected, not a FeatureCollection.", where=f"{ptr}/type")
     raise GeosignalError("invalid_geojson", f"Unknown GeoJSON type {t!r}.", where=f"{ptr}/type")
+
+
+#: The members RFC 7946 gives a Feature and a geometry (and the old ``crs``, read apart);
+#: others are foreign members, which geosignal does not read.
+FEATURE_MEMBERS = frozenset({"type", "id", "geometry", "properties", "bbox", "crs"})
+GEOMETRY_MEMBERS = frozenset({"type", "coordinates", "geometries", "bbox", "crs"})
+
+
+def foreign_members(obj: Any, ptr: str = "") -> list[str]:
+    """The JSON pointers of the foreign members of a Feature (or bare geometry) ``obj`` at
+    ``ptr`` and of its geometry (a GeometryCollection's members too), in document order: what
+    a sender wrote there that geosignal does not read (an ``observed_at`` beside
+    ``properties``, a ``radius`` on the geometry…)."""
+    if not isinstance(obj, dict):
+        return []
+    out: list[str] = []
+    geometries: list[tuple[Any, str]] = []
+    if obj.get("type") == "Feature":
+        out += [f"{ptr}/{pointer_key(k)}" for k in obj if k not in FEATURE_MEMBERS]
+        geometries.append((obj.get("geometry"), f"{ptr}/geometry"))
+    else:
+        geometries.append((obj, ptr))
+    while geometries:
+        geom, gptr = geometries.pop(0)
+        if not isinstance(geom, dict):
+            continue
+        out += [f"{gptr}/{pointer_key(k)}" for k in geom if k not in GEOMETRY_MEMBERS]
+        if geom.get("type") == "GeometryCollection" and isinstance(geom.get("geometries"), (list, tuple)):
+            geometries += [(m, f"{gptr}/geometries/{i}") for i, m in enumerate(geom["geometries"])]
+    return out
+
+
+def members_ignored_warning(pointers: list[str]) -> dict:
+    """The ``members_ignored`` warning naming foreign members (JSON pointers) not read."""
+    return {"code": "members_ignored", "detail": "Members that are not GeoJSON's were not read: "
+            + ", ".join(pointers) + ". Give a report's information in properties.", "members": pointers}
 
 
 def _api_properties(props: dict, pptr: str, require_network: bool) -> tuple[dict, list[dict]]:
@@ -961,6 +1055,7 @@ def reports_from_feature(
     if isinstance(geom, dict) and geom.get("crs") is not None:
         # a crs member on the geometry itself must agree with the one in force
         resolve_crs(None, geom.get("crs"), where=gptr, inherited=epsg)
+    boxes = _feature_boxes(obj, ptr, geom, gptr, epsg)
     props, pwarn = properties_fn(props_raw, pptr)
     out: list[Any] = []
     if isinstance(geom, dict) and geom.get("type") == "GeometryCollection":
@@ -982,15 +1077,29 @@ def reports_from_feature(
                                           warnings=[*pwarn, split_warn], source_index=index, locate=locate))
             except GeosignalError as err:
                 out.append(locate_error(err, locate))
+        _check_boxes(boxes, out, epsg)
     else:
         out.append(prepare_report(geom, gptr, props, limits=limits, epsg=epsg, warnings=pwarn, source_index=index,
                                   locate=(None, index, None)))
+        _check_boxes(boxes, out, epsg)
         if finish:
             result = finish_reports(out, area=area, limits=limits, repair=repair)[0]
             if isinstance(result, GeosignalError):
                 raise result
             return [result]
     return finish_items(out, area=area, limits=limits, repair=repair) if finish else out
+
+
+def _check_boxes(boxes: list[tuple[tuple, str]], items: list[Any], epsg: int) -> None:
+    """Check the positions of the :class:`Pending` items against each declared bbox."""
+    if not boxes:
+        return
+    pending = [item for item in items if isinstance(item, Pending)]
+    if not pending:
+        return
+    xy = np.concatenate([_positions(p) for p in pending])
+    for box, where in boxes:
+        check_within_bbox(box, xy, where, epsg, "the geometry")
 
 
 def finish_items(items: list[Any], *, area: ServiceArea, limits: Limits, repair: bool) -> list[Any]:
@@ -1038,6 +1147,9 @@ def parse_report_feature(
         obj, "", area=area, limits=limits, epsg=epsg, repair=repair, allow_collection=False,
         properties_fn=lambda p, ptr: _api_properties(p, ptr, require_network),
     )
+    foreign = foreign_members(obj)
+    if foreign:
+        results[0].warnings.append(members_ignored_warning(foreign))
     return results[0]  # type: ignore[return-value]
 
 
@@ -1078,6 +1190,8 @@ def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -
         items = [(f, f"/features/{i}") for i, f in enumerate(feats)]
     else:
         items = [(obj, "")]
+    box = (declared_bbox(obj["bbox"], "/bbox", epsg) if obj.get("type") == "FeatureCollection"
+           and obj.get("bbox") is not None else None)
     results: list[Any] = []
     for i, (feat, ptr) in enumerate(items):
         try:
@@ -1091,4 +1205,9 @@ def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -
             err.extra.setdefault("index", i)
             got = [err]
         results.extend(got)
+    if box is not None:  # the collection's box bounds the positions of all its features, read in its CRS
+        pending = [item for item in results if isinstance(item, Pending) and item.epsg == epsg]
+        if pending:
+            check_within_bbox(box, np.concatenate([_positions(p) for p in pending]), "/bbox", epsg,
+                              "the features of the collection")
     return finish_items(results, area=area, limits=limits, repair=repair)

@@ -193,7 +193,9 @@ from .core import (
     Pending,
     collection_results,
     finish_items,
+    foreign_members,
     loads_strict,
+    members_ignored_warning,
     prepare_report,
     with_problems,
 )
@@ -1927,6 +1929,28 @@ def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result:
             _with_problems(r, problems_at.get("/properties" if single else f"/features/{idx}/properties", []))
         result.append(r)
     _columns_ignored(result, ignored)
+    _members_ignored(obj, result)
+
+
+def _members_ignored(obj: dict, result: UploadResult) -> None:
+    """Add the file-level ``members_ignored`` warning when features (or their geometries) hold
+    foreign members, which are not read: ``members`` their pointers inside a feature (the
+    first 200, each once, in file order), ``features`` how many features hold some."""
+    feats = obj.get("features") if obj.get("type") == "FeatureCollection" else [obj]
+    found: dict[str, None] = {}
+    holders = 0
+    for i, feat in enumerate(feats if isinstance(feats, list) else []):
+        prefix = f"/features/{i}" if obj.get("type") == "FeatureCollection" else ""
+        pointers = foreign_members(feat, prefix)
+        holders += bool(pointers)
+        for ptr in pointers:
+            found.setdefault(ptr[len(prefix):], None)
+    if found:
+        names = list(found)[:200]
+        warning = members_ignored_warning(names)
+        warning.update(features=holders, detail=f"{holders} feature(s) hold members that are not GeoJSON's, "
+                       f"which were not read: {', '.join(names)}. Give a report's information in properties.")
+        result.warnings.append(warning)
 
 
 # --------------------------------------------------------------------------- entry point
