@@ -148,7 +148,9 @@ def test_a_stale_edit_is_refused_and_keeps_the_other_change(site, browser) -> No
     page.click("#confirm-button")
     page.wait_for_load_state("networkidle")
     assert page.inner_text("#status-badge") == "Retiré"
-    assert page.locator("#no-action").is_visible()
+    # no action is left on a withdrawn report: it can be filed anew from a copy
+    assert page.locator(".action-form").count() == 0
+    assert page.get_attribute("#copy-link", "href") == f"/carte?copie={rid}"
     watch.context.close()
 
 
