@@ -44,9 +44,10 @@ def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
         return None
 
 
-def _check_target(to: Any) -> str:
+def _check_target(to: Any, member: str = "to") -> str:
     if not isinstance(to, str) or to not in STATUSES:
-        raise GeosignalError("invalid_request", f"to must be one of {', '.join(STATUSES)}", where="/to")
+        raise GeosignalError("invalid_request", f"{member} must be one of {', '.join(STATUSES)}",
+                             where=f"/{member}")
     return to
 
 
@@ -66,19 +67,21 @@ def clean_reason(reason: Any) -> str | None:
     return reason if visible(reason) else None  # zero-width characters only: no reason given
 
 
-def decide(actor: Any, nis: str, source: str, to: str, reason: str | None) -> workflow.Transition:
+def decide(actor: Any, nis: str, source: str, to: str, reason: str | None, *,
+           member: str = "to") -> workflow.Transition:
     """Return the transition ``actor`` takes moving a report of commune ``nis`` from
     ``source`` to ``to`` with ``reason``, or raise ``invalid_transition`` (409, no such move),
-    ``forbidden`` (403, not for this role) or ``reason_required`` (422)."""
+    ``forbidden`` (403, not for this role) or ``reason_required`` (422). ``member``: the body's
+    member naming the target (``to``; ``status`` in a ``PATCH``), where the errors point."""
     transition = workflow.find(source, to)
     if transition is None:
         allowed = [t.target for t in workflow.from_status(source)]
         raise GeosignalError("invalid_transition", f"a report {source} cannot become {to}; "
                              f"allowed from {source}: {', '.join(allowed) or 'none'}",
-                             where="/to", status_from=source, status_to=to)
+                             where=f"/{member}", status_from=source, status_to=to)
     if not policy.may_transition(actor, nis, source, to):
         raise GeosignalError("forbidden", f"{transition.action} ({source} → {to}) is for "
-                             f"{' or '.join(transition.roles)} of the report's commune", where="/to")
+                             f"{' or '.join(transition.roles)} of the report's commune", where=f"/{member}")
     if transition.text and not reason:
         raise GeosignalError("reason_required", f"{transition.action} needs a {transition.text} "
                              f"({_TEXT_FR[transition.text]}) in reason", where="/reason",
@@ -150,16 +153,18 @@ def transition(
     reason: str | None = None,
     *,
     if_match: str | None = None,
+    member: str = "to",
 ) -> dict[str, Any]:
     """Move one report to status ``to`` as ``actor`` (a user) and return its Feature.
 
     ``reason``: the text the move requires (reason, question, answer or note), optional
     otherwise and then recorded too; ``if_match``: an ``If-Match`` value, checked against
-    the report's ETag (:func:`etag`) once the report is locked. Errors: see the module.
+    the report's ETag (:func:`etag`) once the report is locked; ``member``: the body's member
+    naming the target, where the errors point (``status`` in a ``PATCH``). Errors: see the module.
     """
     from geosignal.services import reports as reports_service
 
-    to = _check_target(to)
+    to = _check_target(to, member)
     reason = clean_reason(reason)
     rid = _uuid(report_id)
     row = session.execute(_LOCK, {"ids": [rid]}).first() if rid else None
@@ -168,7 +173,7 @@ def transition(
     if not if_match_ok(if_match, row.change_seq):
         raise GeosignalError("precondition_failed", f"the report changed: its ETag is now {etag(row.change_seq)}",
                              etag=etag(row.change_seq))
-    chosen = decide(actor, row.commune_nis, row.status, to, reason)
+    chosen = decide(actor, row.commune_nis, row.status, to, reason, member=member)
     moved = _move(session, actor, [(row.id, row.status, chosen.action)], to, reason, None)
     assert len(moved) == 1, "the row was locked: it cannot have moved meanwhile"
     return reports_service.get_report(session, actor, row.id)

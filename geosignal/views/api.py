@@ -236,15 +236,8 @@ def patch_report(report_id: str) -> Response:
         if unknown:
             raise GeosignalError("invalid_request", "a status change carries only status and reason",
                                  where=f"/{unknown[0]}")
-        try:
-            feature = workflow_service.transition(session, report_id, body["status"], current(), body.get("reason"),
-                                                  if_match=request.headers.get("If-Match"))
-        except GeosignalError as error:  # the transitions' body names the target "to"; this one "status"
-            if error.where == "/to":
-                error.where = "/status"
-                if error.detail.startswith("to "):
-                    error.detail = "status " + error.detail[3:]
-            raise
+        feature = workflow_service.transition(session, report_id, body["status"], current(), body.get("reason"),
+                                              if_match=request.headers.get("If-Match"), member="status")
     else:
         feature = edit_report_from_body(report_id, body, request.headers.get("If-Match"),
                                         crs=request.args.get("crs"), repair=_flag("repair"))
