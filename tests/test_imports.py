@@ -285,6 +285,17 @@ def test_a_refused_row_carries_what_identifies_it(db, representative) -> None:
                     network="mobile").get_json()["features"]
     assert far["coordinates"] == {"x": 100000.0, "y": 50000.0}
     assert 3 < far["geometry"]["coordinates"][0] < 4
+    # refused once placed (in Chimay, not the representative's commune; no network): the
+    # position given back in the file's Lambert metres, within a millimetre of the cells
+    placed = (b"x;y;description;reseau\r\n145793,02;82082,64;Chimay;mobile\r\n"
+              b"155348,97;122214,95;sans r\xc3\xa9seau;\r\n")
+    chimay_l, no_network_l = _upload(representative, placed, "p.csv", dry_run="true",
+                                     crs="EPSG:31370").get_json()["features"]
+    assert (chimay_l["error"]["code"], no_network_l["error"]["code"]) == ("not_your_commune", "invalid_attribute")
+    for entry, (x, y) in ((chimay_l, (145793.02, 82082.64)), (no_network_l, (155348.97, 122214.95))):
+        assert list(entry["coordinates"]) == ["x", "y"]
+        assert entry["coordinates"]["x"] == pytest.approx(x, abs=1e-3)
+        assert entry["coordinates"]["y"] == pytest.approx(y, abs=1e-3)
     # another format: the shape read, no coordinate cells
     collection = {"type": "FeatureCollection", "features": [feature(CHIMAY_POINT, description="à Chimay")]}
     [other] = _upload(representative, json.dumps(collection).encode(), "z.geojson",

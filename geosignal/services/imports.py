@@ -313,6 +313,8 @@ def _problem(error: GeosignalError, index: int, columns: tuple[tuple[str, int], 
             entry["coordinates"] = source["cells"]
         elif source.get("xy") is not None and columns is not None and row is not None:
             entry["coordinates"] = {column: source["xy"][axis] for column, axis in columns}
+        elif source.get("lonlat") is not None and columns is not None and row is not None:
+            entry["_lonlat"] = source["lonlat"]  # its coordinates, in the file's CRS: _positions_as_read
         geometry = source.get("geometry")
         if geometry is not None and not geometry.is_empty:
             entry["geometry"] = _geojson(geometry)
@@ -322,15 +324,29 @@ def _problem(error: GeosignalError, index: int, columns: tuple[tuple[str, int], 
 def _item_source(item: ReportInput, epsg: int | None) -> dict[str, Any]:
     """What an accepted feature later refused (its commune, its network) is shown with
     (``GeosignalError.source``): its description, its shape and, for a CSV point row read
-    from coordinate columns in ``epsg``, its position as read."""
+    from coordinate columns (``epsg``: their CRS), its position in EPSG:4326 (``lonlat``),
+    given back in ``epsg`` for all the refused rows at once (:func:`_positions_as_read`)."""
     source: dict[str, Any] = {"geometry": item.geometry}
     description = item.properties.get("description")
     if description:
         source["description"] = description
     if epsg is not None and isinstance(item.locate, int) and item.geometry.geom_type == "Point":
-        xy = np.asarray([[item.geometry.x, item.geometry.y]])
-        source["xy"] = tuple(transform_xy(xy, WGS84, epsg)[0].tolist()) if epsg != WGS84 else tuple(xy[0].tolist())
+        source["lonlat"] = (item.geometry.x, item.geometry.y)
     return source
+
+
+def _positions_as_read(rows: list[Any], columns: tuple[tuple[str, int], ...] | None, epsg: int | None) -> None:
+    """Give the refused CSV rows that carry their position in EPSG:4326 (``_lonlat``, see
+    :func:`_problem`) their ``coordinates`` by column, in the file's CRS ``epsg``: one
+    transform for all of them."""
+    refused = [r for r in rows if isinstance(r, dict) and "_lonlat" in r]
+    if not refused or columns is None or epsg is None:
+        return
+    xy = np.asarray([r.pop("_lonlat") for r in refused], dtype=float)
+    if epsg != WGS84:
+        xy = transform_xy(xy, WGS84, epsg)
+    for entry, position in zip(refused, xy.tolist(), strict=True):
+        entry["coordinates"] = {column: position[axis] for column, axis in columns}
 
 
 def import_file(
@@ -436,6 +452,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
             item.warnings = [*item.warnings, mismatch]
         candidates.append(position)
     accepted = _attribute(session, user, area, [results[p] for p in candidates], rows, candidates, columns, epsg)
+    _positions_as_read(rows, columns, epsg)
     outcome.rows = rows
     outcome.commune_names = dict(zip(area.nis_codes, area.names, strict=True))
     if dry_run:
