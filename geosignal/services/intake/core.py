@@ -1090,16 +1090,17 @@ def reports_from_feature(
     return finish_items(out, area=area, limits=limits, repair=repair) if finish else out
 
 
-def _check_boxes(boxes: list[tuple[tuple, str]], items: list[Any], epsg: int) -> None:
-    """Check the positions of the :class:`Pending` items against each declared bbox."""
+def _check_boxes(boxes: list[tuple[tuple, str]], items: list[Any], epsg: int, what: str = "the geometry") -> None:
+    """Check the positions of the :class:`Pending` items read in ``epsg`` (the boxes' CRS)
+    against each declared bbox (``(box, pointer)``), bounding ``what``."""
     if not boxes:
         return
-    pending = [item for item in items if isinstance(item, Pending)]
+    pending = [item for item in items if isinstance(item, Pending) and item.epsg == epsg]
     if not pending:
         return
     xy = np.concatenate([_positions(p) for p in pending])
     for box, where in boxes:
-        check_within_bbox(box, xy, where, epsg, "the geometry")
+        check_within_bbox(box, xy, where, epsg, what)
 
 
 def finish_items(items: list[Any], *, area: ServiceArea, limits: Limits, repair: bool) -> list[Any]:
@@ -1206,8 +1207,5 @@ def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -
             got = [err]
         results.extend(got)
     if box is not None:  # the collection's box bounds the positions of all its features, read in its CRS
-        pending = [item for item in results if isinstance(item, Pending) and item.epsg == epsg]
-        if pending:
-            check_within_bbox(box, np.concatenate([_positions(p) for p in pending]), "/bbox", epsg,
-                              "the features of the collection")
+        _check_boxes([(box, "/bbox")], results, epsg, "the features of the collection")
     return finish_items(results, area=area, limits=limits, repair=repair)

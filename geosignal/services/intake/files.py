@@ -1939,12 +1939,10 @@ def _members_ignored(obj: dict, result: UploadResult) -> None:
     feats = obj.get("features") if obj.get("type") == "FeatureCollection" else [obj]
     found: dict[str, None] = {}
     holders = 0
-    for i, feat in enumerate(feats if isinstance(feats, list) else []):
-        prefix = f"/features/{i}" if obj.get("type") == "FeatureCollection" else ""
-        pointers = foreign_members(feat, prefix)
+    for feat in feats if isinstance(feats, list) else []:
+        pointers = foreign_members(feat)  # inside the feature: the same member of every feature named once
         holders += bool(pointers)
-        for ptr in pointers:
-            found.setdefault(ptr[len(prefix):], None)
+        found.update(dict.fromkeys(pointers))
     if found:
         names = list(found)[:200]
         warning = members_ignored_warning(names)
