@@ -1465,12 +1465,17 @@ def dbf_stored_numbers(dbf: bytes, member: str) -> dict[int, list[str | None]]:
     so that the count rules see what the file holds. Read from the array of all records at
     once. Raises as :func:`dbf_layout`."""
     layout = dbf_layout(dbf, member)
+    return _stored_texts(dbf, layout, layout.number_fields)
+
+
+def _stored_texts(dbf: bytes, layout: DbfLayout, fields: list[tuple[int, int, int]]) -> dict[int, list[str | None]]:
+    """The cells of ``fields`` (``(position, offset, length)``) of every record as written:
+    one text per record, stripped of blanks and NULs (None when nothing is left), by position."""
+    if not fields:
+        return {}
     matrix, _ = _text_matrix(dbf, layout)
-    out: dict[int, list[str | None]] = {}
-    for position, off, length in layout.number_fields:
-        cells = matrix[:, off:off + length]
-        out[position] = [(cell.tobytes().decode("latin-1").strip(" \x00") or None) for cell in cells]
-    return out
+    return {position: [(cell.tobytes().decode("latin-1").strip(" \x00") or None)
+                       for cell in matrix[:, off:off + length]] for position, off, length in fields}
 
 
 def dbf_stored_dates(dbf: bytes, member: str) -> dict[int, list[str | None]]:
@@ -1481,22 +1486,10 @@ def dbf_stored_dates(dbf: bytes, member: str) -> dict[int, list[str | None]]:
     no day (``month must be in 1..12``): the file reaches it with these fields as text
     (:func:`dbf_dates_as_text`). Raises as :func:`dbf_layout`."""
     layout = dbf_layout(dbf, member)
-    if not layout.date_fields:
-        return {}
-    matrix, _ = _text_matrix(dbf, layout)
-    out: dict[int, list[str | None]] = {}
-    for position, off, length in layout.date_fields:
-        values: list[str | None] = []
-        for cell in matrix[:, off:off + length]:
-            text = cell.tobytes().decode("latin-1").strip(" \x00")
-            if not text or text.strip("0") == "":
-                values.append(None)
-            elif re.fullmatch(r"[0-9]{8}", text):
-                values.append(f"{text[:4]}-{text[4:6]}-{text[6:]}")
-            else:
-                values.append(text)
-        out[position] = values
-    return out
+    return {position: [None if not text or text.strip("0") == ""
+                       else f"{text[:4]}-{text[4:6]}-{text[6:]}" if re.fullmatch(r"[0-9]{8}", text) else text
+                       for text in texts]
+            for position, texts in _stored_texts(dbf, layout, layout.date_fields).items()}
 
 
 def dbf_dates_as_text(dbf: bytes, member: str) -> bytes:
