@@ -588,12 +588,15 @@ def field_of(error: GeosignalError) -> str:
 def _fault_fields(error: GeosignalError) -> list[tuple[str, str]]:
     """(field, code) of each fault of a refused report: the error's own, then every other
     fault listed in ``errors`` (see :func:`field_errors`)."""
-    out = [(field_of(error), error.code)]
-    for item in error.extra.get("errors", [])[1:]:
-        pointer = item.get("pointer") or ""
-        out.append((item.get("name") or (pointer.split("/")[2] if pointer.startswith("/properties/") else "form"),
-                    item.get("code", "")))
-    return out
+    return [(field_of(error), error.code),
+            *((_item_field(item), item.get("code", "")) for item in error.extra.get("errors", [])[1:])]
+
+
+def _item_field(item: dict[str, Any]) -> str:
+    """The form field of one fault listed in an error's ``errors``: its ``name``, else the
+    property of its pointer, else ``form``."""
+    pointer = item.get("pointer") or ""
+    return item.get("name") or (pointer.split("/")[2] if pointer.startswith("/properties/") else "form")
 
 
 def field_codes(error: GeosignalError) -> dict[str, str]:
@@ -628,10 +631,8 @@ def field_errors(error: GeosignalError) -> dict[str, list[str]]:
     together) too."""
     out: dict[str, list[str]] = {field_of(error): [error_message(error)]}
     for item in error.extra.get("errors", [])[1:]:
-        pointer = item.get("pointer") or ""
-        name = item.get("name") or (pointer.split("/")[2] if pointer.startswith("/properties/") else "form")
-        code = item.get("code", "")
-        specific = specific_message(code, pointer or name, item)
+        name, code = _item_field(item), item.get("code", "")
+        specific = specific_message(code, item.get("pointer") or name, item)
         out.setdefault(name, []).append(specific or (code_message(code) if code in TITLES_FR else item.get("detail", "")))
     return out
 
