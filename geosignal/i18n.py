@@ -252,6 +252,12 @@ _JS_APPLY = r"""
 (function () {
   "use strict";
   var I = window.geosignalI18n;
+  // the plural form a count takes in this language ("one" or "other"), by CLDR's rules as the
+  // browser knows them (French says "0 signalement", Dutch and English "0 reports"): a
+  // message's key is its name with "_one" or "_other"
+  I.pluralForm = function (n) {
+    return new Intl.PluralRules(I.locale).select(Number(n)) === "one" ? "one" : "other";
+  };
   function figure(value, kind) {
     var n = Number(value), digits = 0;
     if (kind === "text") { return String(value); }

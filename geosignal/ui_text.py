@@ -135,7 +135,7 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     "no_edition": "Aucune édition importée : importez les réponses des communes ci-dessous.",
     "error": "Erreur : {detail}",
     "cell_reports": "{n} signalements",
-    # the plural by the language's rule (dashboard.js: "one" is 0 and 1 in French, 1 elsewhere)
+    # the plural by the language's rule (window.geosignalI18n.pluralForm: 0 and 1 are "one" in French)
     "in_view_one": "{n} signalement dans la vue",
     "in_view_other": "{n} signalements dans la vue",
     "grouped": " (regroupés par le serveur)",
@@ -147,7 +147,7 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
 
 #: Messages of the upload page's script (static/js/import.js).
 IMPORT_MESSAGES: dict[str, Any] = {
-    # counts in their plural form (import.js: "one" is 0 and 1 in French, 1 elsewhere)
+    # counts in their plural form (window.geosignalI18n.pluralForm: 0 and 1 are "one" in French)
     "summary": "{accepted}, {refused} — format {format}.",
     "accepted_count_one": "{n} élément accepté",
     "accepted_count_other": "{n} éléments acceptés",

@@ -12,11 +12,8 @@
   const table = document.getElementById("commune-table");
   const I = window.geosignalI18n || {};
   const T = I.dashboard || {};
-  // a message in the plural form the count takes (CLDR: French says "0 signalement")
-  function plural(name, n, values) {
-    const one = I.lang === "fr" ? Number(n) < 2 : Number(n) === 1;
-    return fill(T[`${name}_${one ? "one" : "other"}`], values);
-  }
+  // a message in the plural form the count takes (I.pluralForm: the language's rule)
+  function plural(name, n, values) { return fill(T[`${name}_${I.pluralForm(n)}`], values); }
   const COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   const LOCALE = I.locale || "fr-BE";
   const fill = (text, values) => String(text || "").replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? "" : values[k]));

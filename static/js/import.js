@@ -30,11 +30,8 @@
   var LABELS = I.labels || {};
   var WARNINGS = I.warnings || {};
   var T = I["import"] || {};
-  // a message in the plural form the count takes (CLDR: French says "0 refusé")
-  function plural(name, n) {
-    var one = I.lang === "fr" ? Number(n) < 2 : Number(n) === 1;
-    return fill(T[name + (one ? "_one" : "_other")], { n: n });
-  }
+  // a message in the plural form the count takes (I.pluralForm: the language's rule)
+  function plural(name, n) { return fill(T[name + "_" + I.pluralForm(n)], { n: n }); }
   var COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   function fill(text, values) {
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });

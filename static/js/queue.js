@@ -53,8 +53,8 @@
     var d = new Date(iso);
     return d.toLocaleDateString(LOCALE, Object.assign({ timeZone: "Europe/Brussels" }, DATE));
   }
-  // singular or plural of a message (keys name_one / name_other)
-  function plural(name, n, values) { return fill(M[name + (Number(n) === 1 ? "_one" : "_other")], values); }
+  // singular or plural of a message (keys name_one / name_other; I.pluralForm: the language's rule)
+  function plural(name, n, values) { return fill(M[name + "_" + I.pluralForm(n)], values); }
   // what a person reads of a problem+json answer, in the page's language
   function problem(body, status) { return (I.problemText && I.problemText(body)) || body.detail || body.title || status || ""; }
   function say(text) { summary.textContent = text; }

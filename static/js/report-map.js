@@ -547,7 +547,7 @@
       if (!res.ok) { say(addressStatus, problemText(res.body), true); return; }
       var found = res.body.results || [];
       if (!found.length) { say(addressStatus, M.no_result, true); return; }
-      say(addressStatus, fill(M[found.length === 1 ? "results_one" : "results_other"], { n: found.length }), false);
+      say(addressStatus, fill(M["results_" + I.pluralForm(found.length)], { n: found.length }), false);
       found.forEach(function (item) {
         var li = el("li");
         var button = el("button", item.label + (item.commune ? "" : " (" + M.outside_territory + ")"));
