@@ -327,6 +327,25 @@ def test_an_idempotency_key_that_cannot_be_kept_is_refused(served, key) -> None:
     assert _count_with(scratch, description) == 0
 
 
+def test_an_idempotency_key_sent_twice_is_refused_not_taken_as_a_new_key(served) -> None:
+    """A client (or a proxy) repeating the header: the server receives "a, b", which is neither
+    key. Taken as a third key, a retry with "a" alone would store the report a second time."""
+    application, scratch, token = served
+    description = f"clé répétée {uuid.uuid4()}"
+    body = json.dumps(_feature(description=description))
+    client = application.test_client()
+    twice = client.post("/api/v1/reports", data=body, content_type="application/geo+json",
+                        headers=[("Authorization", f"Bearer {token}"), ("Idempotency-Key", "k-1"),
+                                 ("Idempotency-Key", "k-2")])
+    assert twice.status_code == 400, twice.get_json()
+    assert (twice.get_json()["code"], twice.get_json()["where"]) == ("invalid_request", "Idempotency-Key")
+    assert "'k-1, k-2'" in twice.get_json()["detail"]
+    assert _count_with(scratch, description) == 0
+    once = client.post("/api/v1/reports", data=body, content_type="application/geo+json",
+                       headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k-1"})
+    assert once.status_code == 201 and _count_with(scratch, description) == 1
+
+
 # --------------------------------------------------------------------------- what the database refuses
 
 def test_a_token_name_that_cannot_be_stored_is_refused(db, representative) -> None:

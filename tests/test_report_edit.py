@@ -76,6 +76,18 @@ def test_stale_if_match_is_412_and_the_other_change_survives(db, client, represe
     assert edits == 1
 
 
+def test_a_weak_if_match_never_matches(representative) -> None:  # noqa: ANN001
+    """RFC 9110 §13.1.1: If-Match compares strongly; W/"n" does not vouch for the exact state."""
+    rid, tag = _create(representative)
+    weak = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "Faible"}},
+                                headers={"If-Match": f"W/{tag}"})
+    assert weak.status_code == 412 and weak.get_json()["code"] == "precondition_failed"
+    assert weak.get_json()["etag"] == tag
+    listed = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "Forte"}},
+                                  headers={"If-Match": f'W/{tag}, "999999", {tag}'})
+    assert listed.status_code == 200 and listed.get_json()["properties"]["description"] == "Forte"
+
+
 def test_missing_if_match_is_428(representative) -> None:  # noqa: ANN001
     rid, _ = _create(representative)
     response = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "x"}})

@@ -326,13 +326,17 @@ def replay_idempotent(session: Session, user: User, key: str, fingerprint: str) 
     First waits for any transaction of the same user holding the same key (a lock held to
     its commit): a request sent again before the first is answered gets the first's result
     instead of a conflict. Raises ``invalid_request`` (400, ``where`` = ``Idempotency-Key``)
-    for a key of more than :data:`MAX_IDEMPOTENCY_KEY` characters or with characters other
-    than printable ASCII (RFC 9110 field values), ``idempotency_key_reused`` (422) when the
-    key came with a different body.
+    for a key of more than :data:`MAX_IDEMPOTENCY_KEY` characters, with characters other
+    than printable ASCII (RFC 9110 field values) or with a comma (the header sent more than
+    once arrives joined as ``"a, b"``: which of its keys is meant cannot be told),
+    ``idempotency_key_reused`` (422) when the key came with a different body.
     """
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
         raise GeosignalError("invalid_request", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII "
                              f"characters; got {len(key)} characters.", where="Idempotency-Key")
+    if "," in key:
+        raise GeosignalError("invalid_request", "Idempotency-Key must be sent once, as one key without a comma; "
+                             f"got {key!r} (a header sent twice arrives joined by a comma).", where="Idempotency-Key")
     session.execute(_IDEMPOTENCY_LOCK, {"k": f"{user.id}:{key}"})
     stored = session.get(IdempotencyKey, (user.id, key))
     if stored is not None and stored.request_hash != fingerprint:

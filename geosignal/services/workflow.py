@@ -137,12 +137,13 @@ def etag(change_seq: int) -> str:
 
 def if_match_ok(if_match: str | None, change_seq: int) -> bool:
     """Whether an ``If-Match`` header value matches a report at ``change_seq``: ``*``, or a
-    list of entity tags of which one (weak or strong) is :func:`etag`."""
+    list of entity tags of which one is :func:`etag`, compared strongly (RFC 9110 §13.1.1:
+    a weak tag ``W/"n"`` never matches, since it does not vouch for the exact state)."""
     if if_match is None:
         return True
     tags = [t.strip() for t in if_match.split(",")]
     current = etag(change_seq)
-    return any(t == "*" or t == current or t == f"W/{current}" for t in tags)
+    return any(t == "*" or t == current for t in tags)
 
 
 def transition(
