@@ -162,19 +162,34 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "reading": "lecture du fichier",
     "saved_one": "{n} signalement enregistré.",
     "saved_other": "{n} signalements enregistrés.",
-    # the same bytes saved before (the file_already_saved warning), by the user or a colleague
-    "already_saved": "Ce fichier a déjà été enregistré le {date} (« {filename} », {saved} signalement(s)) : "
-                     "l'enregistrer à nouveau ajoute ses signalements une seconde fois.",
-    "already_saved_commune": "Ce fichier a déjà été enregistré le {date} par une autre personne de votre commune "
-                             "(« {filename} », {saved} signalement(s)) : l'enregistrer à nouveau ajoute ses "
-                             "signalements une seconde fois.",
-    # rows of an edited copy saved before, unchanged (the rows_saved_before warning): the latest save
-    "rows_saved_before": "{rows} ligne(s) de ce fichier sont identiques (lieu et attributs) à des lignes "
-                         "enregistrées le {date} (« {filename} ») : les enregistrer à nouveau ajoute ces "
-                         "signalements une seconde fois.",
-    "rows_saved_before_commune": "{rows} ligne(s) de ce fichier sont identiques (lieu et attributs) à des lignes "
-                                 "enregistrées le {date} par une autre personne de votre commune (« {filename} ») : "
-                                 "les enregistrer à nouveau ajoute ces signalements une seconde fois.",
+    # the same bytes saved before (the file_already_saved warning), by the user or a colleague;
+    # in the plural form of the number of reports saved then
+    "already_saved_one": "Ce fichier a déjà été enregistré le {date} (« {filename} », {saved} signalement) : "
+                         "l'enregistrer à nouveau ajoute ses signalements une seconde fois.",
+    "already_saved_other": "Ce fichier a déjà été enregistré le {date} (« {filename} », {saved} signalements) : "
+                           "l'enregistrer à nouveau ajoute ses signalements une seconde fois.",
+    "already_saved_commune_one": "Ce fichier a déjà été enregistré le {date} par une autre personne de votre "
+                                 "commune (« {filename} », {saved} signalement) : l'enregistrer à nouveau ajoute "
+                                 "ses signalements une seconde fois.",
+    "already_saved_commune_other": "Ce fichier a déjà été enregistré le {date} par une autre personne de votre "
+                                   "commune (« {filename} », {saved} signalements) : l'enregistrer à nouveau "
+                                   "ajoute ses signalements une seconde fois.",
+    # rows of an edited copy saved before, unchanged (the rows_saved_before warning): the latest
+    # save; in the plural form of the number of rows
+    "rows_saved_before_one": "{rows} ligne de ce fichier est identique (lieu et attributs) à une ligne "
+                             "enregistrée le {date} (« {filename} ») : l'enregistrer à nouveau ajoute ce "
+                             "signalement une seconde fois.",
+    "rows_saved_before_other": "{rows} lignes de ce fichier sont identiques (lieu et attributs) à des lignes "
+                               "enregistrées le {date} (« {filename} ») : les enregistrer à nouveau ajoute ces "
+                               "signalements une seconde fois.",
+    "rows_saved_before_commune_one": "{rows} ligne de ce fichier est identique (lieu et attributs) à une ligne "
+                                     "enregistrée le {date} par une autre personne de votre commune "
+                                     "(« {filename} ») : l'enregistrer à nouveau ajoute ce signalement une "
+                                     "seconde fois.",
+    "rows_saved_before_commune_other": "{rows} lignes de ce fichier sont identiques (lieu et attributs) à des "
+                                       "lignes enregistrées le {date} par une autre personne de votre commune "
+                                       "(« {filename} ») : les enregistrer à nouveau ajoute ces signalements une "
+                                       "seconde fois.",
     "rows_saved_before_lines": "Lignes concernées : {lines}.",
     # after a save that left out the rows saved before
     "skipped_one": "{n} ligne déjà enregistrée laissée de côté.",

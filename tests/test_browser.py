@@ -238,7 +238,7 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     page.wait_for_selector("#preview-notes:not([hidden])")
     today = datetime.now(ZoneInfo("Europe/Brussels"))
     assert page.inner_text("#preview-notes") == (
-        f"Ce fichier a déjà été enregistré le {today:%d/%m/%Y} (« zones.geojson », 1 signalement(s)) : "
+        f"Ce fichier a déjà été enregistré le {today:%d/%m/%Y} (« zones.geojson », 1 signalement) : "
         "l'enregistrer à nouveau ajoute ses signalements une seconde fois.")
     # a day later, an edited copy (a point added): its row saved before is said, and named
     database = app.extensions["geosignal.db"]
@@ -250,11 +250,11 @@ def test_upload_page_previews_then_saves(live_server, browser, app) -> None:  # 
     page.set_input_files("#import-file", files=[{"name": "zones v2.geojson", "mimeType": "application/geo+json",
                                                  "buffer": edited.encode()}])
     page.click("#preview-button")
-    page.wait_for_function("() => document.getElementById('preview-notes').textContent.indexOf('identiques') >= 0")
+    page.wait_for_function("() => document.getElementById('preview-notes').textContent.indexOf('identique') >= 0")
     yesterday = today - timedelta(days=1)
-    expected = (rf"1 ligne\(s\) de ce fichier sont identiques \(lieu et attributs\) à des lignes enregistrées "
-                rf"le {yesterday:%d/%m/%Y} \(« zones\.geojson »\) : les enregistrer à nouveau ajoute "
-                r"ces signalements une seconde fois\. Lignes concernées : 1\.")
+    expected = (rf"1 ligne de ce fichier est identique \(lieu et attributs\) à une ligne enregistrée "
+                rf"le {yesterday:%d/%m/%Y} \(« zones\.geojson »\) : l'enregistrer à nouveau ajoute "
+                r"ce signalement une seconde fois\. Lignes concernées : 1\.")
     assert re.fullmatch(expected, page.inner_text("#preview-notes")), page.inner_text("#preview-notes")
     assert page.get_attribute("#preview-notes", "class") == "flash notice"  # said as a notice, not as help
     assert page.locator("#preview-table tbody tr").nth(0).locator("td").last.inner_text() == \

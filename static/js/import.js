@@ -205,13 +205,13 @@
   // each warning's label and what it names (column names, layers, a link or a name).
   function fileNotes(warnings, lines) {
     return (warnings || []).map(function (w) {
-      if (w.code === "file_already_saved" && T.already_saved) {  // the same bytes saved before: when, what
-        return fill(w.by_you ? T.already_saved : T.already_saved_commune, {
+      if (w.code === "file_already_saved" && T.already_saved_one) {  // the same bytes saved before: when, what
+        return fill(T[(w.by_you ? "already_saved_" : "already_saved_commune_") + I.pluralForm(w.saved)], {
           date: value(w.saved_at, "datetime"), filename: w.filename, saved: w.saved });
       }
-      if (w.code === "rows_saved_before" && T.rows_saved_before && w.saves && w.saves.length) {  // an edited copy
+      if (w.code === "rows_saved_before" && T.rows_saved_before_one && w.saves && w.saves.length) {  // an edited copy
         var latest = w.saves[0];
-        return fill(latest.by_you ? T.rows_saved_before : T.rows_saved_before_commune, {
+        return fill(T[(latest.by_you ? "rows_saved_before_" : "rows_saved_before_commune_") + I.pluralForm(w.rows)], {
           rows: w.rows, date: value(latest.saved_at, "datetime"), filename: latest.filename }) +
           (lines.length ? " " + fill(T.rows_saved_before_lines, { lines: lines.slice(0, 30).join(", ") +
             (lines.length > 30 ? ", …" : "") }) : "");
