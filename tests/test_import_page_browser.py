@@ -98,10 +98,18 @@ def test_refused_rows_say_what_they_held_and_the_focus_follows_the_outcome(live_
     assert (sea["Description"], sea["Coordonnées"]) == ("En mer", "latitude « 51,5 », longitude « 3 »")
     assert card(0)["Coordonnées"] == ""  # an accepted row is on the map
     # the refused rows that have a place are drawn apart (red outline, white fill), and keyed
-    page.wait_for_selector("#import-map .leaflet-overlay-pane path[stroke='#b3261e'] >> nth=1")
+    page.wait_for_selector("#import-map .leaflet-overlay-pane path[stroke='#b3261e'] >> nth=1", state="attached")
     assert page.locator("#import-map .leaflet-overlay-pane path[stroke='#b3261e']").count() == 2
     assert page.locator("#import-map .leaflet-overlay-pane path[stroke='#1e7b34']").count() == 1
     assert page.is_visible("#import-key-refused")
+    # the map fits what lies near the communes served (their box, grown by its own size): the
+    # row in Chimay is in view, the one in the North Sea is drawn but not fitted
+    in_view = page.evaluate("""() => {
+        const pane = document.getElementById('import-map').getBoundingClientRect();
+        return [...document.querySelectorAll("#import-map .leaflet-overlay-pane path[stroke='#b3261e']")]
+          .map(p => p.getBoundingClientRect())
+          .map(r => r.width > 0 && r.left >= pane.left && r.right <= pane.right && r.top >= pane.top && r.bottom <= pane.bottom); }""")
+    assert sorted(in_view) == [False, True]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "import-refused-rows.png"), full_page=True)
     # a save of the whole file is refused: said as an alert, which takes the focus

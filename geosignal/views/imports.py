@@ -155,7 +155,8 @@ def upload_page() -> str:
     """The upload page: choose a file, preview it on the map, then save. For those who file
     reports (representatives, admins); the referent gets the 403 page."""
     policy.require(policy.may_file_reports(current()), "only those who file reports upload files")
-    return render_template("import.html")
+    west, south, east, north = current_service_area().territory_4326.bounds
+    return render_template("import.html", territory_bbox=[round(v, 6) for v in (west, south, east, north)])
 
 
 @bp.get("/import/modele.csv")

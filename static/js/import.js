@@ -108,7 +108,12 @@
     return String(v);
   }
   var TABLE_ROWS = 1000, MAP_FEATURES = 5000, POLL_MS = 1000;
-  var NEAR = L.latLngBounds([49.3, 2.4], [51.6, 6.5]);  // Belgium, with a margin
+  // near the communes served: their box ([west, south, east, north], EPSG:4326) grown by its
+  // own size on every side (a point whose axes were swapped lies thousands of km away)
+  var NEAR = (function () {
+    var box = JSON.parse(document.getElementById("import-map").dataset.territoryBbox || "null");
+    return box ? L.latLngBounds([box[1], box[0]], [box[3], box[2]]).pad(1) : null;
+  })();
   var skipBox = document.getElementById("skip-saved-before-line");
 
   function payload(dryRun) {
@@ -295,7 +300,7 @@
     if (layer.getBounds().isValid()) { bounds.extend(layer.getBounds()); }
     refusedLayer.eachLayer(function (l) {
       var b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng()]);
-      if (NEAR.contains(b) || !layer.getBounds().isValid()) { bounds.extend(b); }
+      if (!NEAR || NEAR.contains(b) || !layer.getBounds().isValid()) { bounds.extend(b); }
     });
     if (bounds.isValid()) { map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20] }); }
     else if (commune && commune.getBounds().isValid()) { map.fitBounds(commune.getBounds()); }
