@@ -51,6 +51,7 @@ WARNINGS_FR: dict[str, str] = {
     "curve_linearised": "Arcs lus comme des segments droits",
     "observed_at_from_track": "Date d'observation : l'heure du premier point de la trace",
     "track_read_as_line": "Trace KML (gx:Track) lue comme une ligne ; heures des points ignorées",
+    "partly_outside_commune": "Forme en partie hors de sa commune",
 }
 
 #: Messages of the representative's map script (static/js/report-map.js), by key; ``{name}``
@@ -212,6 +213,11 @@ IMPORT_MESSAGES: dict[str, Any] = {
                         "Vous ne pouvez pas l'importer.",
     "not_your_commune_unnamed": "Cette ligne se trouve surtout dans une autre commune que la vôtre. "
                                 "Vous ne pouvez pas l'importer.",
+    # an accepted row a tenth or more of which lies outside the commune it is filed in (the
+    # partly_outside_commune warning: {share} its share outside, as a percentage in the
+    # page's language)
+    "partly_outside": "{share} de cette forme se trouve hors de {commune}, où elle est classée : cette partie "
+                      "compte dans la commune où elle se trouve.",
     # a refused row's coordinates, as its author finds them in the file: a CSV's coordinate
     # cells as written (column and what it held), or the position read (another file's point)
     "coordinate_cell": "{column} « {value} »",

@@ -130,3 +130,34 @@ def test_refused_rows_say_what_they_held_and_the_focus_follows_the_outcome(live_
     assert [e for e in watch.errors if "status of 422" not in e] == []
     assert [f for f in watch.failed if "/api/v1/imports" not in f] == []
     watch.context.close()
+
+
+def test_a_row_partly_outside_the_commune_says_how_much(live_server, browser) -> None:  # noqa: F811
+    """A zone of the file a fifth of which lies in Châtelet: accepted for Charleroi, with a
+    sentence saying the share outside (PostGIS measures 21.9 % for this circle)."""
+    import json
+
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+
+    circle = shapely.Point(158650, 122047).buffer(450, quad_segs=16)  # Lambert 72, across the border
+    to_4326 = Transformer.from_crs(31370, 4326, always_xy=True)
+    zone = shapely.transform(circle, lambda xy: np.column_stack(to_4326.transform(xy[:, 0], xy[:, 1])))
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": shapely.geometry.mapping(zone), "properties": {"description": "Au bord"}}]}
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": "bord.geojson", "mimeType": "application/geo+json",
+                                                 "buffer": json.dumps(collection).encode()}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr")
+    row = page.locator("#preview-table tbody tr").nth(0)
+    assert row.locator("td").nth(1).inner_text() == "accepté, avec une remarque"
+    said = " ".join(row.locator("td").last.inner_text().split())
+    assert said == ("22 % de cette forme se trouve hors de Charleroi, où elle est classée : cette partie compte "
+                    "dans la commune où elle se trouve.")
+    assert watch.errors == []
+    watch.context.close()

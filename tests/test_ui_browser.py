@@ -387,6 +387,29 @@ def test_ambiguous_coordinates_are_asked_and_outside_the_commune_warned(ui, brow
     watch.close()
 
 
+def test_a_circle_over_the_commune_border_is_warned_before_it_is_sent(ui, browser) -> None:  # noqa: ANN001, F811
+    """A circle whose centre is in the commune but whose edge crosses into Châtelet (a fifth of
+    it, by PostGIS) is said to leave the commune; its centre alone said nothing."""
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.fill("#coordinates", "158650 122047")  # Lambert 72, 245 m from the border with Châtelet
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('locate-status').textContent !== ''")
+    assert page.inner_text("#shape-feedback") == ""  # a point in Charleroi
+    page.fill("#radius", "400")
+    page.locator("#radius").blur()
+    page.wait_for_function("() => document.getElementById('shape-feedback').textContent !== ''")
+    assert page.inner_text("#shape-feedback") == \
+        "La forme sort de la commune de Charleroi : elle sera refusée si elle se trouve surtout ailleurs."
+    page.fill("#radius", "100")  # within the commune again
+    page.locator("#radius").blur()
+    page.wait_for_function("() => document.getElementById('shape-feedback').textContent === ''")
+    assert watch.outside == []
+    watch.close()
+
+
 def _map_point(page, lon: float, lat: float) -> tuple[float, float]:  # noqa: ANN001
     """Page pixel of a position on the map."""
     x, y = page.evaluate("""([lon, lat]) => { const map = window[document.getElementById('map-pane').dataset.map];

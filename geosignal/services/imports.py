@@ -42,7 +42,14 @@ from geosignal.geo import LAMBERT72, WGS84, transform_xy
 from geosignal.models import Report, User
 from geosignal.services import audit
 from geosignal.services.intake import Limits, ReportInput, ServiceArea, read_upload
-from geosignal.services.intake.batch import geometry_keys, home_communes, measures
+from geosignal.services.intake.batch import (
+    OUTSIDE_SHARE_WARNED,
+    geometry_keys,
+    home_communes,
+    measures,
+    outside_shares,
+    outside_warning,
+)
 from geosignal.services.intake.core import source_row, source_where
 from geosignal.services.intake.properties import network_mismatch
 from geosignal.services.reports import DUPLICATE_WINDOW_S, attribute_key
@@ -624,6 +631,11 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
         a = _Accepted(item, index, nis, None, True, areas_l[k], lengths_l[k])
         rows[position] = a
         accepted.append(a)
+    shares = outside_shares(area, geoms, homes)
+    for k in np.flatnonzero(shares >= OUTSIDE_SHARE_WARNED).tolist():
+        item, nis = items[k], homes[k]
+        if isinstance(rows[positions[k]], _Accepted):  # (features may share a warnings list: never appended to)
+            item.warnings = [*item.warnings, outside_warning(shares[k], nis, names[nis])]
     return accepted
 
 

@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import numpy as np
 from flask import Blueprint, Response, current_app, g, request, url_for
 
 from geosignal import formparse, policy, workflow
@@ -18,6 +19,7 @@ from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services.intake import loads_strict, parse_report_feature
+from geosignal.services.intake.batch import outside_shares, outside_warning
 from geosignal.services.territory import limits_from_config, service_area
 from geosignal.textsafety import pointer_key
 from geosignal.vocab import STATUSES
@@ -80,7 +82,7 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
                              where="/properties/status")
     report_input = parse_report_feature(doc, area=current_service_area(), limits=limits, crs=crs, repair=repair)
     feature, created = reports_service.create_report(session, user, report_input, status=status)
-    warnings = list(report_input.warnings)
+    warnings = [*report_input.warnings, *_outside_warning(report_input, feature)]
     if not created:
         warnings.append({"code": "probable_duplicate", "detail": "identical to a report you filed seconds ago; "
                          "the first one is returned", "report_id": feature["id"]})
@@ -210,9 +212,20 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
                                         crs=crs if geometry_given else None, repair=repair)
     feature = reports_service.edit_report(session, user, stored["id"], report_input, if_match=if_match,
                                           geometry_given=geometry_given)
-    if report_input.warnings or report_input.repair:  # what was not read or was changed, said as a POST says it
-        feature["intake"] = {"warnings": list(report_input.warnings), "repair": report_input.repair}
+    warnings = [*report_input.warnings, *(_outside_warning(report_input, feature) if geometry_given else [])]
+    if warnings or report_input.repair:  # what was not read or was changed, said as a POST says it
+        feature["intake"] = {"warnings": warnings, "repair": report_input.repair}
     return feature
+
+
+def _outside_warning(report_input: Any, feature: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[partly_outside_commune]`` when a tenth or more of the stored report's geometry lies
+    outside the commune it was filed in (:func:`geosignal.services.intake.batch.outside_shares`),
+    else ``[]``."""
+    nis, name = feature["properties"]["commune_nis"], feature["properties"]["commune_name"]
+    share = outside_shares(current_service_area(), np.asarray([report_input.geometry], dtype=object), [nis])[0]
+    warning = outside_warning(share, nis, name)
+    return [warning] if warning else []
 
 
 @bp.patch("/reports/<report_id>")

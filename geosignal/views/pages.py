@@ -23,8 +23,8 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
+from flask_babel import format_percent, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -280,6 +280,11 @@ def submit_report() -> Any:
                     "signalement depuis sa page s'il le faut.", technologies=", ".join(
                         i18n.label(t) for t in warning["technologies"]),
                     network=ui_text.in_sentence(i18n.label(warning["network"]))), "notice")
+        if warning["code"] == "partly_outside_commune":  # filed where most of it lies; the rest counts elsewhere
+            flash(_("%(share)s de la forme se trouve hors de %(commune)s, où le signalement est classé : cette "
+                    "partie compte dans la commune où elle se trouve. Redessinez-la depuis la page du signalement "
+                    "si elle dépasse par erreur.", share=format_percent(warning["share_outside"]),
+                    commune=warning["commune_name"]), "notice")
     if feature["properties"]["status"] == "draft":
         flash(_("Brouillon enregistré (%(commune)s) : envoyez-le depuis cette page quand il est prêt.",
                 commune=feature["properties"]["commune_name"]), "success")

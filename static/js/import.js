@@ -57,6 +57,10 @@
   /* A row's warning: what it is, and for a value set aside, the cell (column and what it held)
    * and, when the column takes a vocabulary, the values it may hold as the page names them. */
   function warningText(w) {
+    if (w.code === "partly_outside_commune" && T.partly_outside) {
+      return fill(T.partly_outside, { commune: w.commune_name,
+        share: w.share_outside.toLocaleString(I.locale || "fr-BE", { style: "percent", maximumFractionDigits: 0 }) });
+    }
     var text = (WARNINGS[w.code] || w.code) + cellText(w);
     if (w.allowed && w.allowed.length && T.allowed) { text += " — " + fill(T.allowed, { values: w.allowed.map(label).join(", ") }); }
     return text;

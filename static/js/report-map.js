@@ -197,7 +197,13 @@
   function describe(layer) {
     if (layer instanceof L.Circle) {
       var c = layer.getLatLng(), r = layer.getRadius();
-      return { kind: "zone", area: circleArea(r), vertices: 64, points: [[c.lng, c.lat]], centre: [c.lng, c.lat] };
+      // its edge, sampled (16 positions): a circle partly outside its commune is said so
+      var dLat = r / 111320, dLng = r / (111320 * Math.cos(c.lat * Math.PI / 180)), edge = [];
+      for (var k = 0; k < 16; k++) {
+        var a = k * Math.PI / 8;
+        edge.push([c.lng + dLng * Math.cos(a), c.lat + dLat * Math.sin(a)]);
+      }
+      return { kind: "zone", area: circleArea(r), vertices: 64, points: edge, centre: [c.lng, c.lat] };
     }
     if (layer instanceof L.Marker || layer instanceof L.CircleMarker) {
       var p = layer.getLatLng();

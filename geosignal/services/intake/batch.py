@@ -100,6 +100,67 @@ def home_communes(area: ServiceArea, geoms_4326: np.ndarray) -> Communes:
     return Communes(home, touched)
 
 
+#: The share of a report's geometry outside its home commune from which its reporter is told
+#: (``partly_outside_commune``): a tenth of its area, length or points. Less is taken as a
+#: boundary drawn roughly.
+OUTSIDE_SHARE_WARNED = 0.10
+
+
+def outside_shares(area: ServiceArea, geoms_4326: np.ndarray, homes: list[str | None]) -> np.ndarray:
+    """Return, for each geometry of ``geoms_4326`` (EPSG:4326, object array of N), the share
+    (0–1) of its measure lying outside its home commune ``homes[i]`` (a NIS code; None gives
+    0): area for zones, length for lines, distinct points for points, measured in EPSG:31370.
+    That part counts in the communes it lies in (or in none, outside the communes served).
+
+    A single point is 0; geometries covered by their home commune (the prepared boundary's
+    ``covers``, vectorised) are 0 without being cut; only the others are cut and measured.
+    """
+    geoms = np.asarray(geoms_4326, dtype=object)
+    shares = np.zeros(len(geoms))
+    index = {nis: i for i, nis in enumerate(area.nis_codes)}
+    rows = [k for k, nis in enumerate(homes) if nis is not None]
+    if not rows:
+        return shares
+    rows_a = np.asarray(rows)
+    rows_a = rows_a[shapely.get_type_id(geoms[rows_a]) != 0]  # a point lies in its commune
+    if not len(rows_a):
+        return shares
+    communes = _communes(area)[[index[homes[k]] for k in rows_a.tolist()]]
+    uncovered = ~shapely.covers(communes, geoms[rows_a])
+    cut = rows_a[uncovered]
+    if not len(cut):
+        return shares
+    inside = shapely.intersection(communes[uncovered], geoms[cut])
+    kind = shapely.get_type_id(geoms[cut])
+    whole, part = np.zeros(len(cut)), np.zeros(len(cut))
+    pts = np.isin(kind, _POINTS)
+    if pts.any():
+        whole[pts] = shapely.get_num_geometries(shapely.extract_unique_points(geoms[cut][pts]))
+        part[pts] = shapely.get_num_geometries(shapely.extract_unique_points(inside[pts]))
+    rest = ~pts
+    if rest.any():
+        to_31370 = lambda c: transform_xy(c, WGS84, LAMBERT72)  # noqa: E731
+        g31370, p31370 = shapely.transform(geoms[cut][rest], to_31370), shapely.transform(inside[rest], to_31370)
+        lines = np.isin(kind[rest], _LINES)
+        whole[rest] = np.where(lines, shapely.length(g31370), shapely.area(g31370))
+        part[rest] = np.where(lines, shapely.length(p31370), shapely.area(p31370))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares[cut] = np.clip(np.where(whole > 0, 1.0 - part / whole, 0.0), 0.0, 1.0)
+    return shares
+
+
+def outside_warning(share: float, nis: str, name: str) -> dict | None:
+    """The ``partly_outside_commune`` warning of a report whose geometry lies for ``share``
+    (0–1, :func:`outside_shares`) outside its home commune ``nis`` (``name``), or None under
+    :data:`OUTSIDE_SHARE_WARNED`. ``share_outside`` is rounded to 0.001."""
+    if share < OUTSIDE_SHARE_WARNED:
+        return None
+    return {"code": "partly_outside_commune", "commune_nis": nis, "commune_name": name,
+            "share_outside": round(float(share), 3),
+            "detail": f"{share:.0%} of the geometry lies outside {name} ({nis}), the commune the report is filed "
+                      "in (where most of it lies); that part counts in the figures of the communes it lies in"}
+
+
 def measures(geoms_31370: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(area_m2, length_m)`` arrays of geometries in EPSG:31370, as PostGIS's
     ``ST_Area``/``ST_Length`` give them: areas of zones (0 for points and lines), lengths of
