@@ -67,8 +67,9 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 
 #: Version of the report's outward shape (the DWconnect export schema). Bump the minor version
 #: for added optional members, the major version for anything else. 1.1.0: the collection's
-#: ``zones`` member (confirmed zones of overlapping reports, with their report ids).
-SCHEMA_VERSION = "1.1.0"
+#: ``zones`` member (confirmed zones of overlapping reports, with their report ids). 1.2.0:
+#: each Feature's ``reference`` (``CM-YYYY-NNNNN``, as the communes and the referent name it).
+SCHEMA_VERSION = "1.2.0"
 #: ``$id`` of the export schema: carries the version.
 SCHEMA_ID = f"urn:geosignal:schema:dwconnect-export:{SCHEMA_VERSION}"
 #: ``source`` of every exported Feature.
@@ -108,8 +109,13 @@ _READABLE = frozenset({API, EXPORT})
 KINDS: tuple[str, ...] = ("vocab", "vocab_list", "count", "text", "datetime", "metres",
                           "uuid", "nis", "name", "integer", "number", "const")
 
-#: API properties the DWconnect export does not carry (geosignal's own bookkeeping).
-API_ONLY: tuple[str, ...] = ("reference",)
+#: Export properties added by a minor version of the schema: written in every Feature, but
+#: optional in the schema, so that documents of the earlier minor version stay valid.
+EXPORT_ADDED: tuple[str, ...] = ("reference",)
+
+#: API properties the DWconnect export does not carry (geosignal's own bookkeeping): none
+#: since schema 1.2.0, which added ``reference``.
+API_ONLY: tuple[str, ...] = ()
 
 #: Map-form widgets: ``select`` (``required`` ones have no empty choice), ``checkboxes``,
 #: ``number``, ``date``, ``textarea``, ``hidden`` (filled by the map's script).
@@ -239,11 +245,12 @@ PROPERTIES: tuple[Prop, ...] = (
     Prop("report_id", "uuid", "Identifiant", _forms(EXPORT),
          {"type": "string", "format": "uuid", "description": "Stable identifier of the report (UUID)."},
          sql="{r}.id::text"),
-    Prop("reference", "name", "Référence", _forms(API),
+    Prop("reference", "name", "Référence", _forms(API, EXPORT),
          _nullable({"type": "string", "pattern": "^CM-[0-9]{4}-[0-9]{5,}$",
                     "description": "Readable reference CM-YYYY-NNNNN (year filed, Brussels time), unique, "
-                                   "never reused; null only in an import's preview (not stored yet)."}),
-         nullable=True, api_value=lambda s: getattr(s.report, "reference", None)),
+                                   "never reused; null only in an import's preview (not stored yet). In the "
+                                   "export since schema 1.2.0."}),
+         nullable=True, sql="{r}.reference", api_value=lambda s: getattr(s.report, "reference", None)),
     Prop("commune_nis", "nis", "Code INS de la commune", _forms(API, EXPORT),
          {**_NIS, "description": "NIS (Statbel REFNIS) code of the commune holding most of the geometry."},
          sql="{r}.commune_nis", api_value=lambda s: s.report.commune_nis),
@@ -553,7 +560,9 @@ def output_properties_schema(form: str) -> dict[str, Any]:
     if form not in _READABLE:
         raise ValueError(f"{form!r} is not an output form")
     chosen = properties(form)
-    return {"type": "object", "additionalProperties": False, "required": [p.name for p in chosen],
+    optional = EXPORT_ADDED if form == EXPORT else ()
+    return {"type": "object", "additionalProperties": False,
+            "required": [p.name for p in chosen if p.name not in optional],
             "properties": {p.name: p.schema for p in chosen}}
 
 

@@ -106,7 +106,10 @@ def test_json_schema_file_is_generated_from_the_contract() -> None:
     assert on_disk == json.dumps(generated, indent=2, ensure_ascii=False) + "\n"
     assert generated == export_service.export_schema()
     props = generated["$defs"]["feature"]["properties"]["properties"]
-    assert list(props["properties"]) == props["required"] == list(contract.names(contract.EXPORT))
+    assert list(props["properties"]) == list(contract.names(contract.EXPORT))
+    # every property is required but those a minor version added (a 1.1.0 document stays valid)
+    assert contract.EXPORT_ADDED == ("reference",)
+    assert props["required"] == [n for n in contract.names(contract.EXPORT) if n != "reference"]
     assert props["additionalProperties"] is False
     assert generated["$id"].endswith(":" + contract.SCHEMA_VERSION) and export_service.SCHEMA_VERSION == \
         contract.SCHEMA_VERSION

@@ -303,6 +303,9 @@ def test_csv_for_excel_and_plain(db, representative, referent) -> None:
     assert rows[0] == list(export_service.CSV_COLUMNS)
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["report_id"] == zone and row["description"] == 'a; "b", é'
+    assert rows[0][:2] == ["report_id", "reference"]  # schema 1.2.0: the reference the communes use
+    assert row["reference"] == referent.get(f"/api/v1/reports/{zone}").get_json()["properties"]["reference"]
+    assert re.fullmatch(r"CM-\d{4}-\d{5,}", row["reference"])
     assert float(row["area_m2"].replace(",", ".")) == pytest.approx(90_000, rel=0.001)
     assert "," in row["lon"] and float(row["lon"].replace(",", ".")) == pytest.approx(4.4461, abs=0.001)
     assert float(row["lat"].replace(",", ".")) == pytest.approx(50.4121, abs=0.001)
@@ -651,6 +654,55 @@ def test_migration_0007_moves_stored_features_and_run_history_and_back() -> None
             assert dict(c.execute(text("SELECT seq, feature_json FROM reports")).all()) == features
             back = c.execute(text("SELECT report_id, change_seq FROM export_run_reports")).all()
             assert dict(back) == sent
+    finally:
+        engine.dispose()
+        drop_database(name)
+
+
+def test_migration_0024_adds_the_reference_to_every_stored_feature_and_back() -> None:
+    """Reports stored under 0023 (schema 1.1.0, no reference) get their reference in their
+    stored Feature with 0024 (schema 1.2.0, one statement), and lose it again on the way down;
+    the rest of each Feature and the reports' change_seq stay as they were."""
+    import os
+
+    from sqlalchemy import create_engine
+
+    from geosignal import migrate
+    from geosignal.devdb import create_database, drop_database
+
+    name = f"geosignal_m0024_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    engine = create_engine(url)
+
+    def stored() -> dict:
+        with engine.begin() as c:
+            return {str(rid): (ref, seq, json.loads(f)) for rid, ref, seq, f in c.execute(text(
+                "SELECT r.id, r.reference, r.change_seq, f.feature_json FROM reports r "
+                "JOIN report_features f ON f.seq = r.seq"))}
+
+    try:
+        migrate.upgrade(url, "0023")
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES ('52011', 'Charleroi', "
+                           "ST_Multi(ST_MakeEnvelope(4.3, 50.3, 4.6, 50.5, 4326)), 1)"))
+            for i in range(3):
+                c.execute(text("INSERT INTO reports (id, geometry, commune_nis, network, description, status) VALUES "
+                               "(:id, ST_SetSRID(ST_MakePoint(4.44 + :i * 0.001, 50.41), 4326), '52011', 'mobile', "
+                               "'avant', 'validated')"), {"id": uuid.uuid4(), "i": i})
+        before = stored()
+        assert len(before) == 3
+        assert all("reference" not in f["properties"] and f["properties"]["schema_version"] == "1.1.0"
+                   for _, _, f in before.values())
+        migrate.upgrade(url, "0024")
+        after = stored()
+        for rid, (ref, seq, f) in after.items():
+            assert re.fullmatch(r"CM-\d{4}-\d{5,}", ref) and f["properties"]["reference"] == ref
+            assert (f["properties"]["schema_version"], seq) == ("1.2.0", before[rid][1])
+            assert list(f["properties"])[:2] == ["report_id", "reference"]
+            rest = {k: v for k, v in f["properties"].items() if k not in ("reference", "schema_version")}
+            assert rest == {k: v for k, v in before[rid][2]["properties"].items() if k != "schema_version"}
+        migrate.downgrade(url, "0023")
+        assert stored() == before
     finally:
         engine.dispose()
         drop_database(name)

@@ -25,7 +25,7 @@ def test_export_carries_confirmed_zones_and_validates(client, db) -> None:  # no
     zones.confirm_zone(db, _admin(db), zid)
     validate_all(db)  # commits
     doc, response = export(referent)
-    assert doc["schema_version"] == "1.1.0" == contract.SCHEMA_VERSION
+    assert doc["schema_version"] == "1.2.0" == contract.SCHEMA_VERSION
     assert_export_valid(doc)
     assert {f["id"] for f in doc["features"]} >= {a, b, c, p, d, e, lone}
     assert [z["id"] for z in doc["zones"]] == [zid]
