@@ -146,7 +146,54 @@ def test_paging_is_stable(db, dataset) -> None:  # noqa: ANN001
     assert past.items == [] and past.total == 4 and past.next_cursor is None
 
 
+def _declare(db, ids, counts: dict[str, tuple]) -> None:  # noqa: ANN001
+    for name, (households, businesses) in counts.items():
+        db.execute(text("UPDATE reports SET households_affected = :h, businesses_affected = :b WHERE id = :id"),
+                   {"h": households, "b": businesses, "id": ids[name]})
+    db.commit()
+
+
+def test_the_most_households_or_businesses_first_then_the_oldest(db, dataset) -> None:  # noqa: ANN001
+    """sort=households_affected: the largest count first, undeclared last, insertion order
+    among equals; paged by (count, seq) without a skip or a repeat, a count edited meanwhile
+    included."""
+    _declare(db, dataset, {"r1": (3, None), "r2": (40, 0), "r3": (500, 1), "r4": (3, 7), "r6": (None, 2)})
+    assert read(db, dataset, sort="households_affected") == (["r2", "r1", "r4", "r6"], 4)
+    assert read(db, dataset, sort="businesses_affected") == (["r4", "r6", "r2", "r1"], 4)
+    assert read(db, dataset, sort="households_affected", status="all") == (["r3", "r2", "r1", "r4", "r5", "r6"], 6)
+    filters, _, _ = queue_service.parse_queue_args(db, {"sort": "households_affected", "status": "all"})
+    assert filters.as_args() == {"status": "all", "sort": "households_affected"}
+    pages, cursor = [], None
+    while True:
+        page = queue_service.read_queue(db, filters, limit=2, cursor=cursor)
+        pages.append(names(page, dataset))
+        if page.next_cursor is None:
+            break
+        if len(pages) == 1:  # a report not yet read gets a count above the page's: it was after, it is skipped
+            _declare(db, dataset, {"r5": (1000, None)})  # (keyset paging: as on a search engine)
+        cursor = page.next_cursor
+    assert pages == [["r3", "r2"], ["r1", "r4"], ["r6"]]
+    # a cursor of one order is refused in another, with its reason
+    first = queue_service.read_queue(db, filters, limit=1)
+    with pytest.raises(Exception) as caught:  # noqa: PT011
+        queue_service.read_queue(db, queue_service.QueueFilters(), limit=1, cursor=first.next_cursor)
+    assert (caught.value.code, caught.value.where) == ("invalid_request", "cursor")
+    assert "another order" in str(caught.value)
+
+
+def test_the_page_offers_the_orders_and_keeps_the_one_chosen(db, dataset, client, referent) -> None:  # noqa: ANN001
+    _declare(db, dataset, {"r1": (3, None), "r2": (40, 0)})
+    referent.login()
+    html = client.get("/validation?sort=households_affected").get_data(as_text=True)
+    assert "<option value=\"households_affected\" selected>Ménages touchés : le plus d'abord</option>" in html
+    assert "<option value=\"\">les plus anciens d'abord</option>" in html
+    assert html.index("Antennes trop éloignées") < html.index("Pas de réseau dans la cave")
+    api = referent.get("/api/v1/queue?sort=businesses_affected&limit=1").get_json()
+    assert api["filters"] == {"sort": "businesses_affected"} and api["next_cursor"]
+
+
 @pytest.mark.parametrize(("args", "where"), [
+    ({"sort": "newest"}, "sort"), ({"sort": "households_affected", "cursor": "cTE"}, "cursor"),
     ({"status": "nope"}, "status"), ({"network": "wifi"}, "network"), ({"operator": "Base"}, "operator"),
     ({"period": "sent"}, "period"), ({"from": "2026-13-01"}, "from"), ({"from": "2026-03-02", "to": "2026-03-01"}, "from"),
     ({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"), ({"limit": "ten"}, "limit"), ({"cursor": "xyz"}, "cursor"),

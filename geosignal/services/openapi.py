@@ -28,6 +28,7 @@ from geosignal.errors import ERROR_CODES
 from geosignal.services import audit as audit_service
 from geosignal.services import export as export_service
 from geosignal.services import imports as import_service
+from geosignal.services.queue import SORTS as QUEUE_SORTS
 
 OPENAPI_VERSION = "3.1.0"
 #: 1.1.0: Feature properties follow the report contract (``created_at`` became
@@ -189,6 +190,8 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
         _q("to", {"type": "string", "format": "date"}, "Last day (inclusive)."),
         _q("q", {"type": "string", "maxLength": 200}, "French full-text search in the descriptions "
            "(websearch syntax: quoted phrases, `or`, `-word`)."),
+        _q("sort", {"type": "string", "enum": list(QUEUE_SORTS)}, "`oldest` first (default), or the most "
+           "`households_affected` / `businesses_affected` first (undeclared last, oldest first among equals)."),
         _q("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size (25)."),
         _q("cursor", {"type": "string"}, "`next_cursor` of the previous page.")],
     "ogc.items": [

@@ -8,7 +8,10 @@ from the same query arguments by :func:`parse_queue_args`.
 **Order and paging.** Oldest first: by insertion order (``reports.seq``, immutable), so a
 page boundary never moves. The cursor is the last ``seq`` of the page (opaque): a report
 validated or added while someone pages does not shift the following pages (keyset paging,
-never ``OFFSET``). Each page is one statement: the page's rows (``limit`` + 1, to know
+never ``OFFSET``). ``sort=households`` (or ``businesses``) puts the reports declaring the most
+households (businesses) affected first, those declaring none last, the oldest first among
+equals; its cursor is the last (count, ``seq``) of the page, so its pages do not shift either
+(a report whose count is edited meanwhile may be met again or missed, as in any keyset). Each page is one statement: the page's rows (``limit`` + 1, to know
 whether another page follows) and, as an uncorrelated sub-query computed once, the number of
 reports matching the filters (``total``, independent of the cursor).
 
@@ -55,6 +58,11 @@ MAX_QUERY = 200
 #: The counts a report may declare (households, businesses affected: the contract's ``count``
 #: properties, in its order), which a card shows when they are given.
 COUNT_FIELDS: tuple[str, ...] = tuple(p.name for p in contract.PROPERTIES if p.kind == "count")
+#: The queue's orders: oldest first (the default), or the most households / businesses
+#: affected first (each the name of its count property; undeclared counts last).
+SORTS: tuple[str, ...] = ("oldest", "households_affected", "businesses_affected")
+#: Above any count a report may declare: the first page of a count order starts below it.
+_ABOVE_COUNTS = 2**31 - 1
 #: Which date the period filters: the date observed, or the date the report was filed.
 PERIOD_FIELDS: tuple[str, ...] = ("observed", "created")
 #: The full-text configuration of the search (and of the index of migration 0012).
@@ -73,7 +81,7 @@ class QueueFilters:
     (a report matches an operator when its list holds it); ``period`` (``observed`` or
     ``created``) with ``date_from`` / ``date_to``: inclusive days in Brussels time compared with
     ``observed_at`` (reports without an observation date then never match) or ``created_at``;
-    ``q``: French full-text search in the descriptions.
+    ``q``: French full-text search in the descriptions; ``sort``: one of :data:`SORTS`.
     """
 
     statuses: tuple[str, ...] = DEFAULT_STATUSES
@@ -84,6 +92,7 @@ class QueueFilters:
     date_from: date | None = None
     date_to: date | None = None
     q: str | None = None
+    sort: str = "oldest"
 
     def as_args(self) -> dict[str, str]:
         """Return the filters as query arguments (what :func:`parse_queue_args` reads back);
@@ -101,6 +110,8 @@ class QueueFilters:
             args["from"] = self.date_from.isoformat()
         if self.date_to:
             args["to"] = self.date_to.isoformat()
+        if self.sort != "oldest":
+            args["sort"] = self.sort
         return args
 
 
@@ -124,7 +135,7 @@ class QueuePage:
 
 def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFilters, int, str | None]:
     """Read the queue's query arguments: ``status``, ``commune``, ``network``, ``operator``,
-    ``period``, ``from``, ``to``, ``q``, ``limit``, ``cursor``. Empty values are ignored.
+    ``period``, ``from``, ``to``, ``q``, ``sort``, ``limit``, ``cursor``. Empty values are ignored.
 
     Returns (filters, limit, cursor). Raises ``unknown_commune`` (422) for a NIS code that is
     not a loaded commune, ``invalid_request`` (400, naming the parameter) for a value outside
@@ -162,6 +173,7 @@ def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFi
         statuses=statuses, commune=parse_commune(session, arg("commune") or None),
         network=one("network", vocab.NETWORKS), operator=one("operator", vocab.OPERATORS),
         period=one("period", PERIOD_FIELDS) or "created", date_from=day("from"), date_to=day("to"), q=q or None,
+        sort=one("sort", SORTS) or "oldest",
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise GeosignalError("invalid_request", "from is after to", where="from")
@@ -175,18 +187,35 @@ def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFi
     return filters, limit, arg("cursor") or None
 
 
-def encode_cursor(seq: int) -> str:
-    """Return the opaque cursor of the page after the report of insertion order ``seq``."""
-    return base64.urlsafe_b64encode(f"q{seq}".encode()).decode().rstrip("=")
+#: The first letter of a cursor, by order (``q`` alone for the oldest-first order).
+_CURSOR_MARK = {"oldest": "q", "households_affected": "h", "businesses_affected": "b"}
 
 
-def decode_cursor(cursor: str) -> int:
-    """Return the ``seq`` a cursor points after; ``invalid_request`` (400) when malformed."""
+def encode_cursor(seq: int, sort: str = "oldest", count: int | None = None) -> str:
+    """Return the opaque cursor of the page after the report of insertion order ``seq`` (and,
+    in a count order of :data:`SORTS`, its ``count``: None for an undeclared count)."""
+    raw = f"q{seq}" if sort == "oldest" else f"{_CURSOR_MARK[sort]}{-1 if count is None else count}.{seq}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str = "oldest") -> tuple[int, int]:
+    """Return the (count, ``seq``) a cursor of order ``sort`` points after (count -1: none
+    declared; unused, :data:`_ABOVE_COUNTS`, in the oldest-first order). ``invalid_request``
+    (400) when malformed or made for another order."""
+    mark = _CURSOR_MARK[sort]
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("q") or not raw[1:].isdigit():
+        if raw[:1] in _CURSOR_MARK.values() and raw[:1] != mark:
+            raise GeosignalError("invalid_request", "cursor belongs to another order (sort): start again from the "
+                                 "first page", where="cursor")
+        if sort == "oldest":
+            if not raw.startswith("q") or not raw[1:].isdigit():
+                raise ValueError(raw)
+            return _ABOVE_COUNTS, int(raw[1:])
+        count, _, seq = raw[1:].partition(".")
+        if not seq.isdigit() or not (count == "-1" or count.isdigit()) or int(count) >= _ABOVE_COUNTS:
             raise ValueError(raw)
-        return int(raw[1:])
+        return int(count), int(seq)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise GeosignalError("invalid_request", "cursor is malformed", where="cursor") from None
 
@@ -238,10 +267,11 @@ FROM (
          ST_Area(ST_Transform(r.geometry, 31370)) AS area_m2,
          ST_Length(ST_Transform(r.geometry, 31370)) AS length_m,
          ST_X(ST_PointOnSurface(r.geometry)) AS lon, ST_Y(ST_PointOnSurface(r.geometry)) AS lat,
+         {key} AS sort_key,
          (SELECT count(*) FROM reports r WHERE {where}) AS total
   FROM reports r JOIN communes c ON c.nis_code = r.commune_nis
-  WHERE {where} AND r.seq > :q_after
-  ORDER BY r.seq
+  WHERE {where} AND {after}
+  ORDER BY {order}
   LIMIT :q_limit
 ) p
 LEFT JOIN LATERAL (SELECT a.id, a.action, a.to_status, a.reason FROM audit_events a
@@ -251,8 +281,20 @@ LEFT JOIN LATERAL (SELECT q.reason FROM audit_events q
                    WHERE last_move.action = 'answer' AND q.report_id = p.id AND q.action = 'ask'
                      AND q.id < last_move.id
                    ORDER BY q.id DESC LIMIT 1) asked ON true
-ORDER BY p.seq
+ORDER BY p.sort_key DESC, p.seq
 """
+#: The sort key of each order of :data:`SORTS` (descending, then ``seq``): a constant for the
+#: oldest-first order, else the count (-1 when not declared: last).
+_SORT_KEYS = {"oldest": "0", "households_affected": "coalesce(r.households_affected, -1)",
+              "businesses_affected": "coalesce(r.businesses_affected, -1)"}
+
+
+def _after_sql(sort: str) -> str:
+    """The keyset condition of order ``sort``: the rows after (``:q_key``, ``:q_after``)."""
+    if sort == "oldest":
+        return "r.seq > :q_after"
+    key = _SORT_KEYS[sort]
+    return f"({key} < :q_key OR ({key} = :q_key AND r.seq > :q_after))"
 
 
 def _stale_evidence(session: Session, ids: list[Any]) -> set[str] | None:
@@ -285,10 +327,13 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise GeosignalError("invalid_request", f"limit must be 1 to {MAX_LIMIT}", where="limit")
-    after = decode_cursor(cursor) if cursor else 0
+    key, after = decode_cursor(cursor, filters.sort) if cursor else (_ABOVE_COUNTS, 0)
     where, params = where_clause(filters)
-    rows = session.execute(text(_PAGE_SQL.format(where=where)),
-                           {**params, "q_after": after, "q_limit": limit + 1,
+    key_sql = _SORT_KEYS[filters.sort]
+    order = "r.seq" if filters.sort == "oldest" else f"{key_sql} DESC, r.seq"
+    rows = session.execute(text(_PAGE_SQL.format(where=where, key=key_sql, after=_after_sql(filters.sort),
+                                                  order=order)),
+                           {**params, "q_key": key, "q_after": after, "q_limit": limit + 1,
                             "q_text_statuses": list(workflow.DECISION_STATUSES)}).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -312,7 +357,8 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
         if stale is not None:
             item["evidence_stale"] = str(r.id) in stale
         items.append(item)
-    next_cursor = encode_cursor(rows[-1].seq) if more else None
+    last = rows[-1] if rows else None
+    next_cursor = encode_cursor(last.seq, filters.sort, getattr(last, filters.sort, None)) if more else None
     return QueuePage(items, total, next_cursor, filters, limit)
 
 
