@@ -130,9 +130,10 @@ def may_edit_report(user: Actor | None, nis: str, status: str) -> bool:
 
 
 def may_read_audit(user: Actor | None) -> bool:
-    """Whether ``user`` reads the whole audit journal (admins only; a report's own history is
-    :func:`may_read_report`)."""
-    return _signed_in(user) and user.role == "admin"  # type: ignore[union-attr]
+    """Whether ``user`` reads the whole audit journal: the referent and admins, who read every
+    report's history with its names already (:func:`sees_all_communes`); a report's own history
+    is :func:`may_read_report`."""
+    return sees_all_communes(user)
 
 
 def may_add_evidence(user: Actor | None, nis: str) -> bool:
@@ -239,13 +240,13 @@ def require(allowed: bool, detail: str) -> None:
 #: import jobs are then checked by their service and answer 404 to others); ``report`` the
 #: report's commune (:func:`may_read_report`); ``status`` a status change
 #: (:func:`may_read_report`, then :func:`may_transition`); ``edit`` an edit of the report
-#: (:func:`may_edit_report`); ``admin`` admins only (the audit journal); ``file_reports``
+#: (:func:`may_edit_report`); ``journal`` the audit journal (:func:`may_read_audit`); ``file_reports``
 #: (:func:`may_file_reports`; the commune is the zone's, checked on intake);
 #: ``commune_geometry`` (:func:`may_see_commune_geometry`); ``all_communes``
 #: (:func:`sees_all_communes`: exports, dashboard, locations, accounts page); ``evidence``
 #: adding evidence to a report (:func:`may_read_report`, then :func:`may_add_evidence`).
 RULES = ("public", "signed_in", "report", "status", "edit", "file_reports", "commune_geometry", "all_communes",
-         "admin", "evidence")
+         "journal", "evidence")
 
 #: endpoint → rule name, for every endpoint of the application (a test checks the URL map).
 ROUTE_RULES: dict[str, str] = {
@@ -299,9 +300,9 @@ ROUTE_RULES: dict[str, str] = {
     "report_pages.post_action": "status",
     "report_pages.edit_page": "edit",
     "report_pages.save_edit": "edit",
-    # admins
-    "api.audit_log": "admin",
-    "report_pages.journal_page": "admin",
+    # the audit journal (referent, admins)
+    "api.audit_log": "journal",
+    "report_pages.journal_page": "journal",
     "pages.change_status": "status",
     # filing reports
     "api.post_report": "file_reports",
@@ -370,7 +371,7 @@ def route_allows(rule: str, user: Actor | None, nis: str, *, status: str = "with
         return may_read_report(user, nis) and may_transition(user, nis, source, status)
     if rule == "edit":
         return may_read_report(user, nis) and may_edit_report(user, nis, source)
-    if rule == "admin":
+    if rule == "journal":
         return may_read_audit(user)
     if rule == "file_reports":
         return may_file_reports(user)

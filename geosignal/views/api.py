@@ -272,13 +272,13 @@ def report_history(report_id: str) -> Response:
 
 @bp.get("/audit")
 def audit_log() -> Response:
-    """Return the audit journal (admins), newest first: ``{"events": [...], "next_before_id"}``.
+    """Return the audit journal (referent, admins), newest first: ``{"events": [...], "next_before_id"}``.
 
     Filters: ``action``, ``commune`` (NIS), ``user`` (e-mail), ``from`` / ``to`` (days,
     Brussels time), ``limit`` (1–500, 100), ``before`` (an event id: the next page)."""
     from geosignal.views.report_pages import journal_filters, json_response
 
-    policy.require(policy.may_read_audit(current()), "the audit journal is for admins")
+    policy.require(policy.may_read_audit(current()), "the audit journal is for the referent and admins")
     return json_response(audit_service.journal(get_session(), **journal_filters()))
 
 

@@ -1,5 +1,5 @@
 """Pages of one report: its page (map, status, history, thread, the allowed actions), its edit
-page, the confirmation of withdraw / reject, and the admins' audit journal. Thin views: parse,
+page, the confirmation of withdraw / reject, and the audit journal (referent, admins). Thin views: parse,
 authorise, call one service, render."""
 
 from __future__ import annotations
@@ -306,8 +306,8 @@ def journal_filters() -> dict[str, Any]:
 @bp.get("/admin/journal")
 @login_required
 def journal_page() -> Any:
-    """The admins' audit journal, newest first, filtered by action, commune, user and period."""
-    policy.require(policy.may_read_audit(current()), "the journal is for admins")
+    """The audit journal (referent, admins), newest first, filtered by action, commune, user and period."""
+    policy.require(policy.may_read_audit(current()), "the journal is for the referent and admins")
     filters = journal_filters()
     page = audit_service.journal(get_session(), **filters)
     return render_template("journal.html", page=page, filters=filters, actions=audit_service.AUDIT_ACTIONS,
