@@ -126,3 +126,25 @@ def test_the_map_form_says_it_after_the_save(db, client, admin, across) -> None:
     name = db.execute(text("SELECT name_fr FROM communes WHERE nis_code = :n"), {"n": home}).scalar()
     assert f"{round(outside * 100)}\xa0% de la forme se trouve hors de {name}, où le signalement est classé" in \
         html.replace("&#39;", "'")
+
+
+def test_the_edit_page_says_it_after_the_save(db, client, admin, across) -> None:  # noqa: ANN001
+    from tests.test_form_refusals import _token
+
+    zone, home, outside = across
+    x, y = _border_vertex(db)
+    rid = admin.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x - 1500, y, 100.0)),
+                                                     description="déplacée")).get_json()["id"]
+    admin.login()
+    edit = f"/signalements/{rid}/modifier"
+    page = client.get(edit)
+    assert page.status_code == 200
+    etag = re.search(r'name="etag" id="etag" value="([^"]+)"', page.get_data(as_text=True))
+    answer = client.post(edit, data={"csrf_token": _token(client, edit), "geometry": json.dumps(zone),
+                                     "network": "mobile", "etag": etag.group(1).replace("&#34;", '"')},
+                         follow_redirects=True)
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200, html[:2000]
+    name = db.execute(text("SELECT name_fr FROM communes WHERE nis_code = :n"), {"n": home}).scalar()
+    assert f"{round(outside * 100)}\xa0% de la forme se trouve hors de {name}" in html
+    assert "modifié." in html

@@ -274,6 +274,19 @@ def submit_report() -> Any:
                                        "celui-ci ne l'est pas encore : vérifiez-le, puis envoyez-le à nouveau.")
         flash(_("Signalement refusé : %(reason)s", reason=ui_text.refusal_summary(error)), "error")
         return _render_map(None, form=request.form, status=error.status, error=error)
+    flash_intake_notices(feature)
+    if feature["properties"]["status"] == "draft":
+        flash(_("Brouillon enregistré (%(commune)s) : envoyez-le depuis cette page quand il est prêt.",
+                commune=feature["properties"]["commune_name"]), "success")
+        return redirect(url_for("report_pages.report_page", report_id=feature["id"]))
+    flash(_("Signalement enregistré (%(commune)s).", commune=feature["properties"]["commune_name"]), "success")
+    return redirect(url_for("pages.my_reports"))
+
+
+def flash_intake_notices(feature: dict[str, Any]) -> None:
+    """Say, as notices on the next page, what the intake of a saved report (new or edited)
+    asks its author to check: a technology of the other network, a shape partly outside its
+    commune (the Feature's ``intake.warnings``)."""
     for warning in feature.get("intake", {}).get("warnings", []):
         if warning["code"] == "technology_not_of_network":  # stored as written; said, to be checked
             flash(_("À vérifier : %(technologies)s n'est pas une technologie du réseau %(network)s. Corrigez le "
@@ -285,12 +298,6 @@ def submit_report() -> Any:
                     "partie compte dans la commune où elle se trouve. Redessinez-la depuis la page du signalement "
                     "si elle dépasse par erreur.", share=format_percent(warning["share_outside"]),
                     commune=warning["commune_name"]), "notice")
-    if feature["properties"]["status"] == "draft":
-        flash(_("Brouillon enregistré (%(commune)s) : envoyez-le depuis cette page quand il est prêt.",
-                commune=feature["properties"]["commune_name"]), "success")
-        return redirect(url_for("report_pages.report_page", report_id=feature["id"]))
-    flash(_("Signalement enregistré (%(commune)s).", commune=feature["properties"]["commune_name"]), "success")
-    return redirect(url_for("pages.my_reports"))
 
 
 @bp.post("/signalements/<report_id>/statut")

@@ -236,7 +236,7 @@ def save_edit(report_id: str) -> Any:
     stale form (the report changed meanwhile) shows a warning and the other person's version,
     which is kept."""
     from geosignal.views.api import edit_report_from_body
-    from geosignal.views.pages import feature_from_form
+    from geosignal.views.pages import feature_from_form, flash_intake_notices
 
     session = get_session()
     user = current()
@@ -277,6 +277,7 @@ def save_edit(report_id: str) -> Any:
         values = {k: request.form.getlist(k) for k in request.form.keys()}
         return _render_edit(current_feature, status=error.status, values=values, error=error)
     session.commit()
+    flash_intake_notices(feature)
     flash(_("Signalement %(reference)s modifié.", reference=feature["properties"]["reference"]), "success")
     return redirect(url_for("report_pages.report_page", report_id=feature["id"]))
 
