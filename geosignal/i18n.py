@@ -205,7 +205,8 @@ def translate_tree(tree: Any) -> Any:
 
 def js_catalogue(lang: str) -> dict[str, Any]:
     """Return what the pages' scripts read (``window.geosignalI18n``) in ``lang``:
-    ``{lang, locale (Intl), colon (between a label and its value), date (toLocaleDateString
+    ``{lang, locale (Intl), colon (between a label and its value), separator (between the
+    items of a list of remarks), date (toLocaleDateString
     options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
     warnings, kinds (a refusal's message by code and kind), hints and hint_crs (what a refusal
@@ -224,6 +225,7 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "lang": lang,
             "locale": JS_LOCALES[lang],
             "colon": ui_text.colon(lang),
+            "separator": ui_text.list_separator(lang),
             "date": JS_DATE_OPTIONS[lang],
             "labels": translate_tree(contract.value_labels()),
             "fields": {p.name: _(p.label) for p in contract.PROPERTIES},

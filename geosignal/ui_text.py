@@ -786,6 +786,15 @@ def colon(lang: str | None = None) -> str:
     return " : " if (lang or language()) == "fr" else ": "
 
 
+def list_separator(lang: str | None = None) -> str:
+    """Return what separates the items of a list of remarks in ``lang`` (default: the current
+    language): ``" ; "`` in French (a space before the semicolon), ``"; "`` in Dutch and
+    English. The pages' scripts read the same from their catalogue (``separator``)."""
+    from geosignal.i18n import language
+
+    return " ; " if (lang or language()) == "fr" else "; "
+
+
 #: Belgium's provinces as the communes' data names them (French), translated where shown.
 PROVINCES_FR: dict[str, str] = {name: name for name in (
     "Anvers", "Brabant flamand", "Brabant wallon", "Flandre occidentale", "Flandre orientale", "Hainaut",

@@ -33,6 +33,7 @@
   // a message in the plural form the count takes (I.pluralForm: the language's rule)
   function plural(name, n) { return fill(T[name + "_" + I.pluralForm(n)], { n: n }); }
   var COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
+  var SEPARATOR = I.separator || " ; ";  // "a ; b" in French, "a; b" in Dutch and English
   function fill(text, values) {
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
   }
@@ -242,7 +243,7 @@
       return (f.warnings || []).some(function (w) { return w.code === "row_saved_before"; });
     });
     var noted = fileNotes(body.warnings, again.map(lineOf));
-    notes.textContent = noted.join(" ; ");
+    notes.textContent = noted.join(SEPARATOR);
     notes.hidden = !noted.length;
     // a file (or rows) saved before is said as a notice, with the way to leave those rows out
     var warned = (body.warnings || []).some(function (w) {
@@ -279,7 +280,7 @@
         cell(tr, v).className = "kind-" + c.kind;
       });
       var detail = cell(tr, f.error ? rowProblem(f.error)
-        : (f.warnings || []).map(warningText).join(" ; "));
+        : (f.warnings || []).map(warningText).join(SEPARATOR));
       if (f.error) { detail.dataset.code = f.error.code; }
       tbody.appendChild(tr);
     });
@@ -342,7 +343,7 @@
       return (WARNINGS[w.code] || w.code) + (what ? COLON + what : "");
     });
     var text = problem.reason && T[problem.reason] ? T[problem.reason] : (I.problemText(problem) || T.error);
-    p.textContent = text + (notRead.length ? " — " + notRead.join(" ; ") : "");
+    p.textContent = text + (notRead.length ? " — " + notRead.join(SEPARATOR) : "");
     p.tabIndex = -1;
     form.appendChild(p);
     p.focus();  // said at once (an alert) and where the keyboard goes on

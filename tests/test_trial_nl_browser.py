@@ -1,0 +1,45 @@
+"""Faults found by a user trial in Dutch (a schepen on a phone, the referent on a desktop),
+each checked as she met it, in headless Chromium (Debian's, via Playwright): what the upload
+preview writes between its remarks, … Screenshots go to ``test-artifacts/trial-nl-*.png``."""
+
+from __future__ import annotations
+
+import pytest
+
+from geosignal.services.users import create_user
+from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.test_browser import PASSWORD, browser  # noqa: F401  (fixture)
+from tests.test_ui_browser import PHONE, Watch, ui  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+
+
+def _user(served: dict, email: str, locale: str | None) -> str:
+    """A representative of Charleroi speaking ``locale`` (None: the browser's language)."""
+    with served["app"].extensions["geosignal.db"].session() as session:
+        create_user(session, email, "representative", CHARLEROI, PASSWORD).locale = locale
+        session.commit()
+    return email
+
+
+def test_the_upload_preview_separates_its_remarks_the_way_of_the_page_language(ui, browser) -> None:  # noqa: ANN001, F811
+    """An accepted row with two values set aside lists both remarks: French writes « a ; b »
+    (a space before the semicolon), Dutch and English « a; b » (the French space leaked into
+    Dutch: « ‘-4’ ; Waarde genegeerd »)."""
+    data = b"latitude;longitude;gezinnen;datum\r\n50,4108;4,4440;-4;01/09/2099\r\n"
+    for lang in ("fr", "nl", "en"):
+        watch = Watch(browser, ui, PHONE)
+        watch.login(_user(ui, f"ui-trial-sep-{lang}@charleroi.be", lang))
+        watch.preview_upload("thuin.csv", data)
+        row = watch.page.locator("#preview-table tbody tr.accepted.noted")
+        row.wait_for()
+        detail = row.locator("td").last.inner_text()
+        first, second = {"fr": ("colonne « gezinnen » : « -4 »", "Valeur ignorée — colonne « datum »"),
+                         "nl": ("kolom ‘gezinnen’: ‘-4’", "Waarde genegeerd — kolom ‘datum’"),
+                         "en": ("column ‘gezinnen’: ‘-4’", "Value ignored — column ‘datum’")}[lang]
+        separator = " ; " if lang == "fr" else "; "
+        assert first + separator + second in detail, detail
+        assert (" ; " in detail) == (lang == "fr"), detail
+        watch.page.screenshot(path=str(ARTIFACTS / f"trial-nl-upload-remarks-{lang}-390.png"), full_page=True)
+        watch.clean()
+        watch.close()
