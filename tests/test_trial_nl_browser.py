@@ -43,3 +43,28 @@ def test_the_upload_preview_separates_its_remarks_the_way_of_the_page_language(u
         watch.page.screenshot(path=str(ARTIFACTS / f"trial-nl-upload-remarks-{lang}-390.png"), full_page=True)
         watch.clean()
         watch.close()
+
+
+def test_the_links_a_representative_follows_from_the_notices_are_big_targets_on_a_phone(ui, browser) -> None:  # noqa: ANN001, F811
+    """On a phone, the reports awaiting her answer, the referent's recent decisions, the
+    « Antwoorden » link of a question and the crumbs back to the list were 17–19 px tall text
+    links stacked one under the other: each is a 44 px target now."""
+    watch = Watch(browser, ui, PHONE)
+    watch.login(_user(ui, "ui-trial-links@charleroi.be", "nl"))
+    page = watch.page
+    asked = ui["ids"]["needs_info"]
+    for path, selector in (("/signalements", "#awaiting-answer a, #recent-decisions li > a"),
+                           (f"/signalements/{asked}", "#decision a, .crumbs a"),
+                           (f"/signalements/{asked}/modifier", ".crumbs a")):
+        page.goto(ui["base"] + path)
+        page.wait_for_load_state("networkidle")
+        links = page.locator(selector)
+        assert links.count() >= (2 if path == "/signalements" else 1), path
+        sizes = links.evaluate_all("as => as.map(a => [a.textContent, a.getBoundingClientRect().width, "
+                                   "a.getBoundingClientRect().height])")
+        assert [s for s in sizes if s[1] < 43.5 or s[2] < 43.5] == [], (path, sizes)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    page.goto(ui["base"] + "/signalements")
+    page.screenshot(path=str(ARTIFACTS / "trial-nl-notice-links-390.png"), full_page=True)
+    watch.clean()
+    watch.close()
