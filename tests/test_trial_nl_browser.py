@@ -68,3 +68,25 @@ def test_the_links_a_representative_follows_from_the_notices_are_big_targets_on_
     page.screenshot(path=str(ARTIFACTS / "trial-nl-notice-links-390.png"), full_page=True)
     watch.clean()
     watch.close()
+
+
+def test_an_empty_answer_is_refused_in_the_page_language_not_the_browsers(ui, browser) -> None:  # noqa: ANN001, F811
+    """A schepen whose page is in Dutch on a French browser answers the referent's question with
+    nothing: the browser's own bubble said « Veuillez renseigner ce champ. » (its language); the
+    form now lets the server say it, in Dutch, under the page's flash, the field marked."""
+    watch = Watch(browser, ui, PHONE)  # a French browser (fr-BE)
+    watch.login(_user(ui, "ui-trial-answer@charleroi.be", "nl"))
+    page = watch.page
+    asked = ui["ids"]["needs_info"]
+    page.goto(ui["base"] + f"/signalements/{asked}")
+    form = page.locator("form.action-form[data-action=answer]")
+    assert form.get_attribute("novalidate") is not None
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    flash = page.locator(".flash.error").first
+    flash.wait_for()
+    said = flash.inner_text()
+    assert said.startswith("Actie geweigerd"), said
+    assert page.locator("form.action-form[data-action=answer] textarea").get_attribute("aria-invalid") == "true"
+    page.screenshot(path=str(ARTIFACTS / "trial-nl-empty-answer-390.png"), full_page=True)
+    watch.close()
