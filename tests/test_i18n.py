@@ -196,6 +196,11 @@ def test_script_catalogue_translates_leaflet_draw_and_the_scripts(app, client, l
         values = " | ".join(_leaves({k: v for k, v in body.items() if isinstance(v, dict) and k != "params"}).values())
         assert _raw_codes(values) == [] and _english(values) == []
     assert client.get("/i18n/de.js").status_code == 404
+    # a count is written in its plural form, never as « signalement(s) », « melding(en) », « row(s) »
+    values = _leaves({k: v for k, v in body.items() if isinstance(v, dict) and k != "params"})
+    assert {k: v for k, v in values.items() if re.search(r"\w\((?:s|en|e|es)\)", v)} == {}
+    # and a list of remarks is separated the language's way (a space before « ; » in French only)
+    assert body["separator"] == {"fr": " ; ", "nl": "; ", "en": "; "}[lang]
 
 
 def test_pages_with_scripts_load_the_catalogue_of_their_language(client, db) -> None:  # noqa: ANN001
