@@ -209,7 +209,8 @@ def js_catalogue(lang: str) -> dict[str, Any]:
     items of a list of remarks), date (toLocaleDateString
     options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
-    warnings, kinds (a refusal's message by code and kind), hints and hint_crs (what a refusal
+    warnings, kinds (a refusal's message by code and kind), field_hints (what to write in a
+    property whose value was refused), hints and hint_crs (what a refusal
     adds when it guessed why), map, dashboard,
     import, queue, report_page (each script's messages), draw (Leaflet.draw's
     L.drawLocal, with the locale's number delimiters), draw_touch (its instructions on a touch
@@ -234,6 +235,10 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "params": ui_text.MESSAGE_PARAMS,
             "warnings": translate_tree(ui_text.WARNINGS_FR),
             "kinds": translate_tree(ui_text.KIND_MESSAGES_FR),
+            # what to write in a field whose value was refused (a file's value set aside), by
+            # property: the sentence the forms say (ui_text.specific_message), where there is one
+            "field_hints": {name: hint for name in contract.names(contract.UPLOAD)
+                            if (hint := ui_text.specific_message("invalid_attribute", f"/properties/{name}", {}))},
             "hints": translate_tree(ui_text.HINTS_FR),
             "hint_crs": translate_tree(ui_text.HINT_CRS_FR),
             "map": translate_tree(ui_text.MAP_MESSAGES),

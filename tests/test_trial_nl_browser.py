@@ -37,9 +37,16 @@ def test_the_upload_preview_separates_its_remarks_the_way_of_the_page_language(u
         first, second = {"fr": ("colonne « gezinnen » : « -4 »", "Valeur ignorée — colonne « datum »"),
                          "nl": ("kolom ‘gezinnen’: ‘-4’", "Waarde genegeerd — kolom ‘datum’"),
                          "en": ("column ‘gezinnen’: ‘-4’", "Value ignored — column ‘datum’")}[lang]
+        # each says why it was set aside, as the map form says it (it said only "value ignored")
+        count = {"fr": "Écrivez un nombre entier de 0 à 1\u202f000\u202f000, en chiffres et sans séparateur.",
+                 "nl": "Schrijf een geheel getal van 0 tot 1.000.000, in cijfers en zonder scheidingsteken.",
+                 "en": "Write a whole number from 0 to 1,000,000, in digits and without separators."}[lang]
         separator = " ; " if lang == "fr" else "; "
-        assert first + separator + second in detail, detail
+        assert f"{first} — {count}{separator}{second}" in detail, detail
         assert (" ; " in detail) == (lang == "fr"), detail
+        if lang == "fr":
+            assert detail.endswith("« 01/09/2099 » — Cette date est dans le futur : indiquez une date passée, ou "
+                                   "celle d'aujourd'hui."), detail
         watch.page.screenshot(path=str(ARTIFACTS / f"trial-nl-upload-remarks-{lang}-390.png"), full_page=True)
         watch.clean()
         watch.close()

@@ -64,6 +64,10 @@
     }
     var text = (WARNINGS[w.code] || w.code) + cellText(w);
     if (w.allowed && w.allowed.length && T.allowed) { text += " — " + fill(T.allowed, { values: w.allowed.map(label).join(", ") }); }
+    else if (w.code === "attribute_dropped") {  // why it was set aside, as the forms say it
+      var why = ((I.kinds || {})[w.error] || {})[w.kind] || (I.field_hints || {})[w.name];
+      if (why) { text += " — " + why; }
+    }
     return text;
   }
   var HEADERS = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent; });

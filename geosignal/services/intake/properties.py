@@ -511,7 +511,8 @@ def check_file_properties(
     Returns ``(properties, problems)``: the valid properties, and one ``attribute_dropped``
     warning per refused attribute — ``{"code": "attribute_dropped", "detail", "name" (the
     property), "column" (when known), "pointer" (when ``pointer`` is given), "value" (as read,
-    shortened), "error" (the validation code), "allowed" (a vocabulary property's values, when
+    shortened), "error" (the validation code), "kind" (when the error has one: ``future``…),
+    "allowed" (a vocabulary property's values, when
     the value is none of them)}``. Never raises for an attribute, but for one of
     :data:`REFUSING_PROPERTIES` (a ``radius`` of ``NaN``, ``-3``, ``0``, ``abc``: the circle would
     silently become a point): 422 with the API's code (``invalid_attribute``), ``name``,
@@ -546,6 +547,8 @@ def check_file_properties(
             problem: dict[str, Any] = {
                 "code": "attribute_dropped", "detail": f"{name} was ignored: {err.detail}", "name": name,
                 "value": _shown(value), "error": err.code}
+            if err.extra.get("kind"):  # why, when the code alone does not say it (a date in the future…)
+                problem["kind"] = err.extra["kind"]
             if column is not None:
                 problem["column"] = column
             if pointer is not None:
