@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from geosignal.errors import GeosignalError
 from geosignal.models import AccountToken, User
@@ -318,3 +318,18 @@ def test_without_a_mail_server_a_locked_out_person_gets_a_link_from_the_referent
     refused = referent.client.post(f"/utilisateurs/{other.id}/lien", data={"csrf_token": csrf_token(page)})
     assert refused.status_code == 403
     assert f'action="/utilisateurs/{other.id}/lien"' not in page and f'action="/utilisateurs/{user.id}/lien"' in page
+
+
+def test_signing_out_says_so_in_the_users_language(client, db) -> None:  # noqa: ANN001
+    """The sign-in page came back without a word: she could not tell whether it had worked."""
+    dutch = make_account(client, db, "schepen@thuin.be", "representative", "56078")
+    db.execute(text("UPDATE users SET locale = 'nl' WHERE email = 'schepen@thuin.be'"))
+    db.commit()
+    assert dutch.login().status_code == 302
+    token = csrf_token(client.get("/carte").get_data(as_text=True))
+    answer = client.post("/logout", data={"csrf_token": token}, follow_redirects=True)
+    assert answer.status_code == 200 and "U bent afgemeld." in answer.get_data(as_text=True)
+    assert client.get("/carte").status_code == 302  # signed out indeed
+    again = client.post("/logout", data={"csrf_token": csrf_token(client.get("/login").get_data(as_text=True))},
+                        follow_redirects=True)
+    assert "afgemeld" not in again.get_data(as_text=True) and "déconnecté" not in again.get_data(as_text=True)

@@ -170,12 +170,16 @@ def login() -> Response | str:
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out: the session ends on the server too (a copy of the cookie stops working)."""
-    if current_user.is_authenticated:
+    signed_in = current_user.is_authenticated
+    if signed_in:
         user = current()
         user.end_sessions()
         get_session().commit()
+        said = _("Vous êtes déconnecté·e.")  # in her language, read before the session ends
     logout_user()
     cookie_session.clear()
+    if signed_in:
+        flash(said, "success")
     return redirect(url_for("pages.login"))
 
 
