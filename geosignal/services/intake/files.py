@@ -1596,6 +1596,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                             ignored=ignored, read=_OWN_FIELDS.get(fmt, frozenset()) | {name_col})
         read_columns = {c for cols in keys.values() for c in cols} | ({name_col} if name_col else set())
         fids = list(df.index) if by_fid else []
+        # GPX <extensions> GDAL typed as numbers ('1 000' → 1.0, '5 ménages' → 5.0, 10²⁰ → 2³¹-1):
+        # read as written, so that the count rules see what the file holds
+        gpx_typed = [c for c, t in zip(info["fields"], info["ogr_types"], strict=True)
+                     if t in _GDAL_NUMBERS and c in read_columns] if fmt == "gpx" else []
         for position, row in enumerate(df.to_dict("records")):
             geom = row.pop(df.geometry.name, None)
             for column, values in stored.items():
@@ -1603,6 +1607,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             raw_geometry = raw_geometries.get(position)
             as_written = written.geometries.get(int(fids[position])) if written is not None else None
             source = _written_feature(row, fmt, layer, position, placemarks, gpx_features)
+            if source is not None and gpx_typed:
+                _gpx_values_as_written(row, gpx_typed, source)
             shared = _shared_name_values(row, twins, labels) if twins else {}
             if source is not None and fmt == "kml":
                 seen.add(source.ordinal)
@@ -1732,6 +1738,21 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             index += 1
             result.append(_relocate(placemark.problem, f"feature {index}", index))
     _columns_ignored(result, ignored)
+
+
+#: The field types GDAL gives a column it reads as numbers.
+_GDAL_NUMBERS = ("OFTInteger", "OFTInteger64", "OFTReal")
+
+
+def _gpx_values_as_written(row: dict, columns: list[str], source: XmlFeature) -> None:
+    """Put back, in ``row`` (a GPX feature as GDAL read it), the text as written of each of
+    ``columns``, the ones GDAL typed as numbers: its GPX driver reads an ``<extensions>`` value
+    with ``atof``/``atoi`` (``1 000`` → 1, ``1.000`` → 1, ``5 ménages`` → 5, 10²⁰ → 2147483647)
+    once the first values of the column look like numbers. A field the feature does not give
+    stays empty; one given several times differently is dropped by :func:`_repeated_fields`."""
+    for column in columns:
+        given = source.fields.get(str(column).casefold())
+        row[column] = given[-1][1] if given else None
 
 
 def _written_feature(row: dict, fmt: str, layer: str, position: int, placemarks: list[XmlFeature],
