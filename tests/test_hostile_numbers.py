@@ -11,12 +11,14 @@ PostGIS: exact codes, values and pointers, and what is stored.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from geosignal.formparse import decimal_number
 from geosignal.models import Report
 from geosignal.services.intake import ReportInput, read_upload
+from tests.conftest import csrf_token
 from tests.factories import count_reports as _count
-from tests.factories import upload_file
+from tests.factories import feature, upload_file
 
 
 def _gpx_waypoints(*extensions: str) -> bytes:
@@ -32,7 +34,7 @@ def _dropped(rep) -> list[tuple[str, str, str]]:  # noqa: ANN001
 
 @pytest.mark.parametrize(("value", "shown"), [("1.000", "'1.000'"), ("12.7", "'12.7'"), ("5 ménages", "'5 ménages'"),
                                               ("99999999999999999999", "99999999999999999999"),
-                                              ("nan", "'nan'"), ("1e3", "'1e3'")])
+                                              ("nan", "'nan'"), ("1e3", "'1e3'"), ("1 0000", "'1 0000'")])
 def test_gpx_extension_numbers_reach_the_count_rules_as_written(area, admin, db, value, shown):
     # GDAL's GPX driver types an <extensions> field as a number when its first values look like
     # one, then reads each value with atof/atoi: '1.000' → 1, '5 ménages' → 5, 10²⁰ → 2147483647
@@ -63,3 +65,74 @@ def test_gpx_extension_numbers_clean_values_are_read_exactly(area):
         (7, 0), (None, None), (None, 3)]
     assert [w["code"] for w in res[1].warnings] == ["attribute_dropped"]  # '+5': no sign on a count
     assert not res[0].warnings and not res[2].warnings
+
+
+# --------------------------------------------------------------------------- spaces in a number
+
+POINT = {"type": "Point", "coordinates": [4.444, 50.4108]}
+CSV_HEAD = "lat;lon;reseau;menages;description\n"
+
+
+@pytest.mark.parametrize("written", ["5 10", "12 5", "1 0000", "10 00", "1 00 000", "1\u00a000", "2 500 0"])
+def test_spaces_that_do_not_group_thousands_are_not_joined_into_one_count(area, admin, db, written):
+    # '5 10' (five to ten?) was stored as 510 households, '1 00 000' as 100000
+    data = (CSV_HEAD + f"50,4108;4,4440;mobile;{written};row two\n50,4118;4,4440;mobile;1 000;row three\n"
+            ).encode("utf-8")
+    first, second = read_upload(data, "a.csv", area=area)
+    assert "households_affected" not in first.properties and second.properties["households_affected"] == 1000
+    (warning,) = [w for w in first.warnings if w["code"] == "attribute_dropped"]
+    assert (warning["name"], warning["column"]) == ("households_affected", "menages")
+    assert f"{written!r} is not one number" in warning["detail"], warning
+    response = upload_file(admin, data, "a.csv", mode="all")
+    assert response.status_code == 201 and response.get_json()["saved"] == 2
+    stored = db.scalars(select(Report.households_affected).where(Report.description.in_(["row two", "row three"]))
+                        .order_by(Report.description)).all()
+    assert stored == [1000, None]
+
+
+@pytest.mark.parametrize(("written", "value"), [("1 000", 1000), ("1\u202f000", 1000), ("1\u00a0000", 1000),
+                                                ("12 500", 12500), ("1 000 000", 1000000), ("2 500,00", 2500)])
+def test_spaces_grouping_thousands_are_still_read(area, written, value):
+    data = (CSV_HEAD + f"50,4108;4,4440;mobile;{written};ici\n").encode("utf-8")
+    (rep,) = read_upload(data, "a.csv", area=area)
+    assert rep.properties["households_affected"] == value and not rep.warnings
+
+
+def test_the_api_says_a_spaced_count_is_not_one_number(representative, db):
+    before = _count(db)
+    for written, detail in (("5 10", "households_affected '5 10' is not one number"),
+                            ("1 000", "households_affected must be a whole number ≥ 0; got '1 000'.")):
+        answer = representative.post("/api/v1/reports", json=feature(POINT, households_affected=written))
+        (error,) = answer.get_json()["errors"]
+        assert (answer.status_code, error["code"], error["pointer"]) == (
+            422, "invalid_attribute", "/properties/households_affected")
+        assert error["detail"].startswith(detail), error
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize("typed", ["1 5", "5 10", "1 0,5", "12 34", " - 1 000"])
+def test_a_form_number_with_spaces_elsewhere_than_between_thousands_is_none(typed):
+    assert decimal_number(typed) is None
+
+
+@pytest.mark.parametrize(("typed", "value"), [("1 000", 1000.0), ("12\u202f500,5", 12500.5), ("\u22121 000", -1000.0),
+                                              ("1\u00a0000.25", 1000.25), ("0,8", 0.8)])
+def test_a_form_number_with_thousands_spaced_is_read(typed, value):
+    assert decimal_number(typed) == value
+
+
+def test_the_speed_test_form_refuses_a_download_of_1_5(db, representative):
+    # '1 5' Mbit/s was stored as 15
+    report_id = representative.post("/api/v1/reports", json=feature(POINT)).get_json()["id"]
+    representative.login()
+    client = representative.client
+    token = csrf_token(client.get(f"/signalements/{report_id}").get_data(as_text=True))
+    refused = client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2025-05-01T10:00", "download_mbps": "1 5"})
+    assert refused.status_code == 422
+    assert 'name="download_mbps" value="1 5"' in refused.get_data(as_text=True)
+    added = client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2025-05-01T10:00", "download_mbps": "1 000"})
+    assert added.status_code == 302
+    assert db.execute(text("SELECT download_mbps FROM report_speed_tests WHERE report_id = :r"),
+                      {"r": report_id}).scalars().all() == [1000.0]

@@ -69,6 +69,11 @@ _GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:,\d{3}){2,}",
 #: One group of three digits after ``.`` or ``,`` ("1.000", "2,500"): a thousand (Belgian
 #: files group thousands with ``.``) or a decimal (1.0, 2.5)? Never guessed.
 _AMBIGUOUS_THOUSANDS = re.compile(r"(\d{1,3})[.,](\d{3})", re.ASCII)
+#: A number whose whole part is grouped in thousands by spaces ("1 000", "12 500,00"; no-break
+#: and narrow no-break spaces too): the spaces are dropped. Spaces anywhere else ("5 10",
+#: "1 0000") do not group thousands: two numbers, or a typo, never joined into one.
+_SPACE_GROUPED = re.compile(r"[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?", re.ASCII)
+_SPACES = re.compile(r"[ \u00a0\u202f]")
 
 
 #: A decimal number as files write it (a decimal point; ``e`` exponent; ``nan``/``inf`` read
@@ -90,6 +95,10 @@ def _count(value: Any, where: str, name: str) -> int:
     if isinstance(value, str) and (m := _AMBIGUOUS_THOUSANDS.fullmatch(value.strip())):
         raise _fail("invalid_attribute", f"{name} {value.strip()!r} is ambiguous: {m[1]}{m[2]} (with a thousands "
                     f"separator) or {m[1]}.{m[2]} (a decimal)? Write the whole number without a separator.", where)
+    if (isinstance(value, str) and re.fullmatch(r"[0-9]+(?:[ \u00a0\u202f]+[0-9]+)+", value.strip(), re.ASCII)
+            and not _SPACE_GROUPED.fullmatch(value.strip())):
+        raise _fail("invalid_attribute", f"{name} {value.strip()!r} is not one number: a space may only separate "
+                    "groups of three digits (1 000). Write one whole number.", where)
     if isinstance(value, str) and re.fullmatch(r"[0-9]{4001,}", value.strip()):  # more than int() converts
         raise _fail("invalid_attribute", f"{name} must be between 0 and {MAX_COUNT:,}; got a number of "
                     f"{len(value.strip()):,} digits.", where, limit=MAX_COUNT)
@@ -457,7 +466,8 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
         kind = _KINDS.get(name)
         if kind == "count":
             if isinstance(value, str):
-                v = re.sub(r"[ \u00a0\u202f]", "", value)  # spaces group thousands ("1 000")
+                # spaces group thousands ("1 000"); elsewhere ("5 10") the text stays, refused by _count
+                v = _SPACES.sub("", value) if _SPACE_GROUPED.fullmatch(value) else value
                 # ASCII digits only, as in forms (formparse): int() also reads "０１２" and "٣"
                 if re.fullmatch(r"[0-9]{1,4000}", v):  # longer: Python refuses to convert it
                     value = int(v)
