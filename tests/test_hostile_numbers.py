@@ -136,3 +136,72 @@ def test_the_speed_test_form_refuses_a_download_of_1_5(db, representative):
     assert added.status_code == 302
     assert db.execute(text("SELECT download_mbps FROM report_speed_tests WHERE report_id = :r"),
                       {"r": report_id}).scalars().all() == [1000.0]
+
+
+# --------------------------------------------------------------------------- a radius of 6.000 m
+
+@pytest.mark.parametrize(("written", "read"), [("6.000", "6000 m (with a thousands separator) or 6.000 m"),
+                                               ("2,500", "2500 m (with a thousands separator) or 2.500 m")])
+def test_a_file_radius_of_6_000_is_ambiguous_not_six_metres(area, admin, db, written, read):
+    # a CSV radius of 6.000 (six kilometres as Belgians write it) made a circle of 6 m (113 m²)
+    data = f"lat;lon;reseau;rayon;description\n50,4108;4,4440;mobile;{written};ici\n".encode()
+    (err,) = read_upload(data, "a.csv", area=area)
+    assert (err.code, err.where, err.extra["name"], err.extra["column"], err.extra["value"]) == (
+        "invalid_attribute", "row 2", "radius", "rayon", written)
+    assert read in err.detail
+    geojson = ('{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point",'
+               f'"coordinates":[4.444,50.4108]}},"properties":{{"network":"mobile","radius":"{written}"}}}}]}}').encode()
+    (err,) = read_upload(geojson, "a.geojson", area=area)
+    assert (err.code, err.where, err.extra["pointer"]) == ("invalid_attribute", "feature 0",
+                                                           "/features/0/properties/radius")
+    assert read in err.detail
+    before = _count(db)
+    body = upload_file(admin, data, "a.csv", mode="valid_only").get_json()
+    assert body["saved"] == 0 and body["features"][0]["status"] == "refused"
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize(("written", "area_m2"), [("6000", 112_915_745.6), ("12,5", 490.1), ("1234.567", 4_780_588.2)])
+def test_a_file_radius_that_says_one_number_is_still_read(area, written, area_m2):
+    data = f"lat;lon;reseau;rayon\n50,4108;4,4440;mobile;{written}\n".encode()
+    (rep,) = read_upload(data, "a.csv", area=area)
+    assert rep.area_m2 == pytest.approx(area_m2, abs=0.1)  # the 64-gon of that radius, m² (EPSG:31370)
+
+
+def test_the_api_refuses_a_radius_of_6_000_as_text(representative, db):
+    before = _count(db)
+    answer = representative.post("/api/v1/reports", json=feature(POINT, radius="6.000"))
+    (error,) = answer.get_json()["errors"]
+    assert (answer.status_code, error["code"], error["pointer"]) == (422, "invalid_attribute", "/properties/radius")
+    assert "6000 m (with a thousands separator) or 6.000 m (a decimal)" in error["detail"]
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize("typed", ["6.000", "6,000", "-105,000", "1.500"])
+def test_a_form_number_whose_separator_may_group_thousands_is_none(typed):
+    assert decimal_number(typed) is None
+
+
+def test_the_map_form_refuses_a_radius_of_6_000(db, representative):
+    representative.login()
+    client = representative.client
+    token = csrf_token(client.get("/carte").get_data(as_text=True))
+    before = _count(db)
+    answer = client.post("/carte", data={"csrf_token": token, "geometry": '{"type":"Point","coordinates":[4.444,50.4108]}',
+                                         "network": "mobile", "issue": "no_coverage", "radius": "6.000"})
+    assert answer.status_code == 422
+    assert "Rayon : écrivez un nombre de mètres" in answer.get_data(as_text=True).replace("&#39;", "'")
+    assert _count(db) == before
+
+
+def test_the_speed_test_form_refuses_a_download_of_1_000(db, representative):
+    # '1.000' Mbit/s (one gigabit as Belgians write it) was stored as 1
+    report_id = representative.post("/api/v1/reports", json=feature(POINT)).get_json()["id"]
+    representative.login()
+    client = representative.client
+    token = csrf_token(client.get(f"/signalements/{report_id}").get_data(as_text=True))
+    refused = client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2025-05-01T10:00", "download_mbps": "1.000"})
+    assert refused.status_code == 422 and 'name="download_mbps" value="1.000"' in refused.get_data(as_text=True)
+    assert db.execute(text("SELECT count(*) FROM report_speed_tests WHERE report_id = :r"),
+                      {"r": report_id}).scalar() == 0

@@ -221,6 +221,10 @@ def _validate_one(name: str, value: Any, where: str, require_network: bool) -> A
     if name == "observed_at":
         return parse_observed_at(value, where=where)
     if name == "radius":
+        if isinstance(value, str) and (m := formparse.AMBIGUOUS_SEPARATOR.fullmatch(value.strip())):
+            raise _fail("invalid_attribute", f"radius {value.strip()!r} is ambiguous: {m[1]}{m[2]} m (with a "
+                        f"thousands separator) or {m[1]}.{m[2]} m (a decimal)? Write the number of metres without "
+                        "a thousands separator.", where)
         metres = number_as_float(value)
         if not math.isfinite(metres) or metres <= 0:
             raise _fail("invalid_attribute", f"radius must be a number of metres > 0; got {_brief(value)}.", where)
@@ -490,7 +494,9 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
             if isinstance(value, str):
                 value = _coerce_token(name, value)
         elif kind == "metres":
-            if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value.replace(",", ".")):
+            if isinstance(value, str) and formparse.AMBIGUOUS_SEPARATOR.fullmatch(value):
+                pass  # "6.000": 6 m or 6 km? left as text, refused by the radius rule, never guessed
+            elif isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value.replace(",", ".")):
                 value = float(value.replace(",", "."))  # else left as text: refused as no number
             elif hasattr(value, "item"):
                 value = value.item()
