@@ -138,6 +138,31 @@ def test_the_speed_test_form_refuses_a_download_of_1_5(db, representative):
                       {"r": report_id}).scalars().all() == [1000.0]
 
 
+@pytest.mark.parametrize(("x", "y", "column", "value"), [("155 34 9", "122215", "x", "155 34 9"),
+                                                         ("1 55349", "122215", "x", "1 55349"),
+                                                         ("155349", "12 2215,5", "y", "12 2215,5")])
+def test_a_csv_coordinate_with_spaces_elsewhere_than_between_thousands_is_refused(area, admin, db, x, y, column,
+                                                                                    value):
+    # '155 34 9' was read as 155349 (a position in Charleroi), '50,410 8' as 50.4108
+    data = f"x;y;reseau\n{x};{y};mobile\n155 349;122 215;mobile\n".encode()
+    err, rep = read_upload(data, "a.csv", area=area, crs="EPSG:31370")
+    assert (err.code, err.where, err.extra["column"], err.extra["value"]) == ("invalid_coordinate", "row 2", column,
+                                                                              value)
+    assert "not one number: a space may only separate groups of three digits" in err.detail
+    assert rep.geometry.x == pytest.approx(4.4440004, abs=1e-7) and rep.geometry.y == pytest.approx(50.4108005, abs=1e-7)
+    before = _count(db)
+    body = upload_file(admin, data, "a.csv", crs="EPSG:31370", mode="valid_only").get_json()
+    assert [f["status"] for f in body["features"]] == ["refused", "accepted"] and body["saved"] == 1
+    assert body["features"][0]["error"]["code"] == "invalid_coordinate"
+    assert _count(db) == before + 1
+
+
+def test_a_csv_latitude_with_a_space_inside_its_decimals_is_refused(area):
+    data = b"lat;lon;reseau\n50,410 8;4,444;mobile\n"
+    (err,) = read_upload(data, "a.csv", area=area)
+    assert (err.code, err.extra["column"], err.extra["value"]) == ("invalid_coordinate", "lat", "50,410 8")
+
+
 # --------------------------------------------------------------------------- a radius of 6.000 m
 
 @pytest.mark.parametrize(("written", "read"), [("6.000", "6000 m (with a thousands separator) or 6.000 m"),

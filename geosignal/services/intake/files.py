@@ -662,10 +662,21 @@ def _delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+#: A coordinate whose whole part is grouped in thousands by spaces ("155 349,5"; no-break and
+#: narrow no-break spaces too). Spaces elsewhere ("155 34 9", "50,410 8") are not one number.
+_SPACE_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?", re.ASCII)
+
+
 def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
-    s = (text or "").strip().replace("\u00a0", "").replace(" ", "")
+    s = (text or "").strip()
     if not s:
         return None
+    if re.search(r"[ \u00a0\u202f]", s):
+        if not _SPACE_GROUPED.fullmatch(s):  # "155 34 9" was read 155349, "50,410 8" 50.4108
+            raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {s!r}, not one number: a space may "
+                                 "only separate groups of three digits (155 349).", where=where, index=index,
+                                 column=column, value=s)
+        s = re.sub(r"[ \u00a0\u202f]", "", s)
     if s.lower() in _NON_FINITE_WORDS:
         raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
                              where=where, index=index, column=column, value=text.strip())
