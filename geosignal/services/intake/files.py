@@ -78,7 +78,9 @@
   is dated by its first point's ``<time>``, with an ``observed_at_from_track`` warning naming
   its first and last times. A ``<time>`` GDAL cannot read (it nulls ``garbage``,
   ``2025-13-01T00:00:00Z``, ``30/03/2025`` silently) is read from the raw text, else dropped
-  with an ``attribute_dropped`` warning carrying it, as in KML and CSV.
+  with an ``attribute_dropped`` warning carrying it, as in KML and CSV. An ``<extensions>``
+  value GDAL types as a number (it reads ``1 000`` as 1, ``5 ménages`` as 5, 10²⁰ as 2³¹-1) is
+  read as written (:func:`_gpx_values_as_written`), so that the count rules see it.
 * Date-time fields GDAL types (KML ``<TimeStamp>``, GPX ``<time>``, GeoPackage ``DATETIME``,
   dBase ``D``) are read as text and each value is parsed alone (:func:`~.properties.parse_observed_at`):
   one rule per format whatever the other rows hold — a naive time is Brussels wall time (GPX:
