@@ -23,6 +23,13 @@ _WHOLE = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
 #: A decimal number as a form gives it: ASCII digits, one decimal point or comma, an optional
 #: leading minus (ASCII hyphen-minus or the typographic U+2212 the labels show).
 _DECIMAL = re.compile(rf"(-)?([0-9]{{1,{MAX_DIGITS}}})(?:[.,]([0-9]{{1,{MAX_DIGITS}}}))?")
+#: Spaces (ordinary, no-break, narrow no-break) a number may hold: between groups of three
+#: digits of its whole part only ("1 000", "12 500,5"); "1 5" or "5 10" are not one number.
+_SPACES = re.compile(r"[ \u00a0\u202f]")
+_SPACE_GROUPED = re.compile(r"-?[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?")
+#: One group of three digits after a point or comma, the whole part not 0 ("6.000", "1,500"):
+#: a thousands separator (as Belgians write 6.000 m) or a decimal one? Never guessed.
+AMBIGUOUS_SEPARATOR = re.compile(r"-?([1-9][0-9]{0,2})[.,]([0-9]{3})")
 
 #: The words a flag may be given as (case-insensitive), and what they mean.
 FLAG_WORDS: dict[str, bool] = {"1": True, "true": True, "yes": True, "on": True,
@@ -45,13 +52,19 @@ def whole_number(text: str | None) -> int | None:
 def decimal_number(text: str | None) -> float | None:
     """The number written in ``text`` as people type it in a form: ASCII digits, a decimal
     point or comma, a leading ``-`` or ``−`` (U+2212), spaces and narrow no-break spaces
-    between thousands ignored; None for anything else (``NaN``, ``inf``, ``1e3``, ``1_0``,
-    ``²``, more than :data:`MAX_DIGITS` digits on either side of the point)."""
+    between groups of three digits of the whole part ignored; None for anything else (``NaN``,
+    ``inf``, ``1e3``, ``1_0``, ``²``, ``1 5``, more than :data:`MAX_DIGITS` digits on either side
+    of the point) and for a number whose separator could be a thousands or a decimal one
+    (:data:`AMBIGUOUS_SEPARATOR`: ``6.000``, ``1,500``)."""
     if text is None:
         return None
     cleaned = text.strip().replace("\u2212", "-")
-    for space in (" ", "\u00a0", "\u202f"):
-        cleaned = cleaned.replace(space, "")
+    if AMBIGUOUS_SEPARATOR.fullmatch(cleaned):  # 6 or 6000? the caller refuses the text as typed
+        return None
+    if _SPACES.search(cleaned):
+        if not _SPACE_GROUPED.fullmatch(cleaned):  # "1 5", "5 10": two numbers, or a typo
+            return None
+        cleaned = _SPACES.sub("", cleaned)
     match = _DECIMAL.fullmatch(cleaned)
     if match is None:
         return None

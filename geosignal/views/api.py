@@ -18,7 +18,7 @@ from geosignal.services import audit as audit_service
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
-from geosignal.services.intake import loads_strict, parse_report_feature
+from geosignal.services.intake import known_finite, loads_strict, parse_report_feature
 from geosignal.services.intake.batch import outside_shares, outside_warning
 from geosignal.services.territory import limits_from_config, service_area
 from geosignal.textsafety import pointer_key
@@ -209,7 +209,8 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
               "properties": properties}
     report_input = parse_report_feature(merged, area=current_service_area(),
                                         limits=limits_from_config(current_app.config),
-                                        crs=crs if geometry_given else None, repair=repair)
+                                        crs=crs if geometry_given else None, repair=repair,
+                                        finite=known_finite(body))  # what is stored is finite
     feature = reports_service.edit_report(session, user, stored["id"], report_input, if_match=if_match,
                                           geometry_given=geometry_given)
     warnings = [*report_input.warnings, *(_outside_warning(report_input, feature) if geometry_given else [])]

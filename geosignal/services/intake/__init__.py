@@ -78,7 +78,13 @@ from geosignal.errors import GeosignalError
 from geosignal.geo import area_m2, length_m
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
-from .core import ReportInput, loads_strict, parse_feature_collection, parse_report_feature
+from .core import (
+    ReportInput,
+    known_finite,
+    loads_strict,
+    parse_feature_collection,
+    parse_report_feature,
+)
 from .crs import ACCEPTED_EPSG, parse_crs
 from .files import UploadResult, detect_format, read_upload
 from .properties import parse_observed_at, validate_properties
@@ -93,6 +99,7 @@ __all__ = [
     "UploadResult",
     "area_m2",
     "detect_format",
+    "known_finite",
     "length_m",
     "loads_strict",
     "parse_crs",

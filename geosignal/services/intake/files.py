@@ -78,7 +78,9 @@
   is dated by its first point's ``<time>``, with an ``observed_at_from_track`` warning naming
   its first and last times. A ``<time>`` GDAL cannot read (it nulls ``garbage``,
   ``2025-13-01T00:00:00Z``, ``30/03/2025`` silently) is read from the raw text, else dropped
-  with an ``attribute_dropped`` warning carrying it, as in KML and CSV.
+  with an ``attribute_dropped`` warning carrying it, as in KML and CSV. An ``<extensions>``
+  value GDAL types as a number (it reads ``1 000`` as 1, ``5 ménages`` as 5, 10²⁰ as 2³¹-1) is
+  read as written (:func:`_gpx_values_as_written`), so that the count rules see it.
 * Date-time fields GDAL types (KML ``<TimeStamp>``, GPX ``<time>``, GeoPackage ``DATETIME``,
   dBase ``D``) are read as text and each value is parsed alone (:func:`~.properties.parse_observed_at`):
   one rule per format whatever the other rows hold — a naive time is Brussels wall time (GPX:
@@ -662,10 +664,21 @@ def _delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+#: A coordinate whose whole part is grouped in thousands by spaces ("155 349,5"; no-break and
+#: narrow no-break spaces too). Spaces elsewhere ("155 34 9", "50,410 8") are not one number.
+_SPACE_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?", re.ASCII)
+
+
 def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
-    s = (text or "").strip().replace("\u00a0", "").replace(" ", "")
+    s = (text or "").strip()
     if not s:
         return None
+    if re.search(r"[ \u00a0\u202f]", s):
+        if not _SPACE_GROUPED.fullmatch(s):  # "155 34 9" was read 155349, "50,410 8" 50.4108
+            raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {s!r}, not one number: a space may "
+                                 "only separate groups of three digits (155 349).", where=where, index=index,
+                                 column=column, value=s)
+        s = re.sub(r"[ \u00a0\u202f]", "", s)
     if s.lower() in _NON_FINITE_WORDS:
         raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
                              where=where, index=index, column=column, value=text.strip())
@@ -1596,6 +1609,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                             ignored=ignored, read=_OWN_FIELDS.get(fmt, frozenset()) | {name_col})
         read_columns = {c for cols in keys.values() for c in cols} | ({name_col} if name_col else set())
         fids = list(df.index) if by_fid else []
+        # GPX <extensions> GDAL typed as numbers ('1 000' → 1.0, '5 ménages' → 5.0, 10²⁰ → 2³¹-1):
+        # read as written, so that the count rules see what the file holds
+        gpx_typed = [c for c, t in zip(info["fields"], info["ogr_types"], strict=True)
+                     if t in _GDAL_NUMBERS and c in read_columns] if fmt == "gpx" else []
         for position, row in enumerate(df.to_dict("records")):
             geom = row.pop(df.geometry.name, None)
             for column, values in stored.items():
@@ -1603,6 +1620,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             raw_geometry = raw_geometries.get(position)
             as_written = written.geometries.get(int(fids[position])) if written is not None else None
             source = _written_feature(row, fmt, layer, position, placemarks, gpx_features)
+            if source is not None and gpx_typed:
+                _gpx_values_as_written(row, gpx_typed, source)
             shared = _shared_name_values(row, twins, labels) if twins else {}
             if source is not None and fmt == "kml":
                 seen.add(source.ordinal)
@@ -1732,6 +1751,21 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             index += 1
             result.append(_relocate(placemark.problem, f"feature {index}", index))
     _columns_ignored(result, ignored)
+
+
+#: The field types GDAL gives a column it reads as numbers.
+_GDAL_NUMBERS = ("OFTInteger", "OFTInteger64", "OFTReal")
+
+
+def _gpx_values_as_written(row: dict, columns: list[str], source: XmlFeature) -> None:
+    """Put back, in ``row`` (a GPX feature as GDAL read it), the text as written of each of
+    ``columns``, the ones GDAL typed as numbers: its GPX driver reads an ``<extensions>`` value
+    with ``atof``/``atoi`` (``1 000`` → 1, ``1.000`` → 1, ``5 ménages`` → 5, 10²⁰ → 2147483647)
+    once the first values of the column look like numbers. A field the feature does not give
+    stays empty; one given several times differently is dropped by :func:`_repeated_fields`."""
+    for column in columns:
+        given = source.fields.get(str(column).casefold())
+        row[column] = given[-1][1] if given else None
 
 
 def _written_feature(row: dict, fmt: str, layer: str, position: int, placemarks: list[XmlFeature],

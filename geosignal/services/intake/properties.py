@@ -69,6 +69,11 @@ _GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:,\d{3}){2,}",
 #: One group of three digits after ``.`` or ``,`` ("1.000", "2,500"): a thousand (Belgian
 #: files group thousands with ``.``) or a decimal (1.0, 2.5)? Never guessed.
 _AMBIGUOUS_THOUSANDS = re.compile(r"(\d{1,3})[.,](\d{3})", re.ASCII)
+#: A number whose whole part is grouped in thousands by spaces ("1 000", "12 500,00"; no-break
+#: and narrow no-break spaces too): the spaces are dropped. Spaces anywhere else ("5 10",
+#: "1 0000") do not group thousands: two numbers, or a typo, never joined into one.
+_SPACE_GROUPED = re.compile(r"[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?", re.ASCII)
+_SPACES = re.compile(r"[ \u00a0\u202f]")
 
 
 #: A decimal number as files write it (a decimal point; ``e`` exponent; ``nan``/``inf`` read
@@ -90,6 +95,10 @@ def _count(value: Any, where: str, name: str) -> int:
     if isinstance(value, str) and (m := _AMBIGUOUS_THOUSANDS.fullmatch(value.strip())):
         raise _fail("invalid_attribute", f"{name} {value.strip()!r} is ambiguous: {m[1]}{m[2]} (with a thousands "
                     f"separator) or {m[1]}.{m[2]} (a decimal)? Write the whole number without a separator.", where)
+    if (isinstance(value, str) and re.fullmatch(r"[0-9]+(?:[ \u00a0\u202f]+[0-9]+)+", value.strip(), re.ASCII)
+            and not _SPACE_GROUPED.fullmatch(value.strip())):
+        raise _fail("invalid_attribute", f"{name} {value.strip()!r} is not one number: a space may only separate "
+                    "groups of three digits (1 000). Write one whole number.", where)
     if isinstance(value, str) and re.fullmatch(r"[0-9]{4001,}", value.strip()):  # more than int() converts
         raise _fail("invalid_attribute", f"{name} must be between 0 and {MAX_COUNT:,}; got a number of "
                     f"{len(value.strip()):,} digits.", where, limit=MAX_COUNT)
@@ -212,6 +221,10 @@ def _validate_one(name: str, value: Any, where: str, require_network: bool) -> A
     if name == "observed_at":
         return parse_observed_at(value, where=where)
     if name == "radius":
+        if isinstance(value, str) and (m := formparse.AMBIGUOUS_SEPARATOR.fullmatch(value.strip())):
+            raise _fail("invalid_attribute", f"radius {value.strip()!r} is ambiguous: {m[1]}{m[2]} m (with a "
+                        f"thousands separator) or {m[1]}.{m[2]} m (a decimal)? Write the number of metres without "
+                        "a thousands separator.", where)
         metres = number_as_float(value)
         if not math.isfinite(metres) or metres <= 0:
             raise _fail("invalid_attribute", f"radius must be a number of metres > 0; got {_brief(value)}.", where)
@@ -457,7 +470,8 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
         kind = _KINDS.get(name)
         if kind == "count":
             if isinstance(value, str):
-                v = re.sub(r"[ \u00a0\u202f]", "", value)  # spaces group thousands ("1 000")
+                # spaces group thousands ("1 000"); elsewhere ("5 10") the text stays, refused by _count
+                v = _SPACES.sub("", value) if _SPACE_GROUPED.fullmatch(value) else value
                 # ASCII digits only, as in forms (formparse): int() also reads "０１２" and "٣"
                 if re.fullmatch(r"[0-9]{1,4000}", v):  # longer: Python refuses to convert it
                     value = int(v)
@@ -480,7 +494,9 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
             if isinstance(value, str):
                 value = _coerce_token(name, value)
         elif kind == "metres":
-            if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value.replace(",", ".")):
+            if isinstance(value, str) and formparse.AMBIGUOUS_SEPARATOR.fullmatch(value):
+                pass  # "6.000": 6 m or 6 km? left as text, refused by the radius rule, never guessed
+            elif isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value.replace(",", ".")):
                 value = float(value.replace(",", "."))  # else left as text: refused as no number
             elif hasattr(value, "item"):
                 value = value.item()

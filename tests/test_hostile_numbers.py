@@ -1,0 +1,276 @@
+"""Hostile numbers, seventh round: counts and distances written in ways a reader could take
+for another number — a GPX ``<extensions>`` value GDAL types as a number (``1 000`` read as 1,
+``5 ménages`` as 5, 10²⁰ as 2³¹-1), spaces that do not group thousands (``5 10`` read as 510),
+a radius of ``6.000`` m (six or six thousand?).
+
+Each case goes through the intake service (:func:`read_upload`) and through
+``POST /api/v1/imports`` (preview and save) or the page that takes it, against the real app and
+PostGIS: exact codes, values and pointers, and what is stored.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from geosignal.formparse import decimal_number
+from geosignal.models import Report
+from geosignal.services.intake import ReportInput, read_upload
+from tests.conftest import csrf_token
+from tests.factories import count_reports as _count
+from tests.factories import feature, upload_file
+
+
+def _gpx_waypoints(*extensions: str) -> bytes:
+    points = "".join(f'<wpt lat="{50.4108 + k * 0.001:.4f}" lon="4.4440"><desc>point {k}</desc>'
+                     f"<extensions>{ext}</extensions></wpt>" for k, ext in enumerate(extensions))
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="t" '
+            f'xmlns="http://www.topografix.com/GPX/1/1">{points}</gpx>').encode()
+
+
+def _dropped(rep) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    return [(w["code"], w["name"], w["column"]) for w in rep.warnings if w["code"] == "attribute_dropped"]
+
+
+@pytest.mark.parametrize(("value", "shown"), [("1.000", "'1.000'"), ("12.7", "'12.7'"), ("5 ménages", "'5 ménages'"),
+                                              ("99999999999999999999", "99999999999999999999"),
+                                              ("nan", "'nan'"), ("1e3", "'1e3'"), ("1 0000", "'1 0000'")])
+def test_gpx_extension_numbers_reach_the_count_rules_as_written(area, admin, db, value, shown):
+    # GDAL's GPX driver types an <extensions> field as a number when its first values look like
+    # one, then reads each value with atof/atoi: '1.000' → 1, '5 ménages' → 5, 10²⁰ → 2147483647
+    data = _gpx_waypoints("<menages>12</menages>", f"<menages>{value}</menages>", "<menages>1 000</menages>")
+    res = read_upload(data, "a.gpx", area=area)
+    assert [type(r) for r in res] == [ReportInput] * 3
+    assert [r.properties.get("households_affected") for r in res] == [12, None, 1000]
+    assert _dropped(res[1]) == [("attribute_dropped", "households_affected", "menages")]
+    assert shown in res[1].warnings[0]["detail"], res[1].warnings
+    assert not res[0].warnings and not res[2].warnings
+    before = _count(db)
+    preview = upload_file(admin, data, "a.gpx", network="mobile", dry_run="true").get_json()["features"]
+    assert [f["properties"].get("households_affected") for f in preview] == [12, None, 1000]
+    assert [w["code"] for w in preview[1]["warnings"]] == ["attribute_dropped"]
+    assert _count(db) == before
+    response = upload_file(admin, data, "a.gpx", network="mobile", mode="all")
+    assert response.status_code == 201 and response.get_json()["saved"] == 3
+    stored = db.scalars(select(Report.households_affected).where(Report.description.in_(
+        ["point 0", "point 1", "point 2"])).order_by(Report.description)).all()
+    assert stored == [12, None, 1000]
+
+
+def test_gpx_extension_numbers_clean_values_are_read_exactly(area):
+    data = _gpx_waypoints("<menages>7</menages><entreprises>0</entreprises>", "<menages>+5</menages>",
+                          "<entreprises>3</entreprises>")
+    res = read_upload(data, "a.gpx", area=area)
+    assert [(r.properties.get("households_affected"), r.properties.get("businesses_affected")) for r in res] == [
+        (7, 0), (None, None), (None, 3)]
+    assert [w["code"] for w in res[1].warnings] == ["attribute_dropped"]  # '+5': no sign on a count
+    assert not res[0].warnings and not res[2].warnings
+
+
+# --------------------------------------------------------------------------- spaces in a number
+
+POINT = {"type": "Point", "coordinates": [4.444, 50.4108]}
+CSV_HEAD = "lat;lon;reseau;menages;description\n"
+
+
+@pytest.mark.parametrize("written", ["5 10", "12 5", "1 0000", "10 00", "1 00 000", "1\u00a000", "2 500 0"])
+def test_spaces_that_do_not_group_thousands_are_not_joined_into_one_count(area, admin, db, written):
+    # '5 10' (five to ten?) was stored as 510 households, '1 00 000' as 100000
+    data = (CSV_HEAD + f"50,4108;4,4440;mobile;{written};row two\n50,4118;4,4440;mobile;1 000;row three\n"
+            ).encode("utf-8")
+    first, second = read_upload(data, "a.csv", area=area)
+    assert "households_affected" not in first.properties and second.properties["households_affected"] == 1000
+    (warning,) = [w for w in first.warnings if w["code"] == "attribute_dropped"]
+    assert (warning["name"], warning["column"]) == ("households_affected", "menages")
+    assert f"{written!r} is not one number" in warning["detail"], warning
+    response = upload_file(admin, data, "a.csv", mode="all")
+    assert response.status_code == 201 and response.get_json()["saved"] == 2
+    stored = db.scalars(select(Report.households_affected).where(Report.description.in_(["row two", "row three"]))
+                        .order_by(Report.description)).all()
+    assert stored == [1000, None]
+
+
+@pytest.mark.parametrize(("written", "value"), [("1 000", 1000), ("1\u202f000", 1000), ("1\u00a0000", 1000),
+                                                ("12 500", 12500), ("1 000 000", 1000000), ("2 500,00", 2500)])
+def test_spaces_grouping_thousands_are_still_read(area, written, value):
+    data = (CSV_HEAD + f"50,4108;4,4440;mobile;{written};ici\n").encode("utf-8")
+    (rep,) = read_upload(data, "a.csv", area=area)
+    assert rep.properties["households_affected"] == value and not rep.warnings
+
+
+def test_the_api_says_a_spaced_count_is_not_one_number(representative, db):
+    before = _count(db)
+    for written, detail in (("5 10", "households_affected '5 10' is not one number"),
+                            ("1 000", "households_affected must be a whole number ≥ 0; got '1 000'.")):
+        answer = representative.post("/api/v1/reports", json=feature(POINT, households_affected=written))
+        (error,) = answer.get_json()["errors"]
+        assert (answer.status_code, error["code"], error["pointer"]) == (
+            422, "invalid_attribute", "/properties/households_affected")
+        assert error["detail"].startswith(detail), error
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize("typed", ["1 5", "5 10", "1 0,5", "12 34", " - 1 000"])
+def test_a_form_number_with_spaces_elsewhere_than_between_thousands_is_none(typed):
+    assert decimal_number(typed) is None
+
+
+@pytest.mark.parametrize(("typed", "value"), [("1 000", 1000.0), ("12\u202f500,5", 12500.5), ("\u22121 000", -1000.0),
+                                              ("1\u00a0000.25", 1000.25), ("0,8", 0.8)])
+def test_a_form_number_with_thousands_spaced_is_read(typed, value):
+    assert decimal_number(typed) == value
+
+
+def test_the_speed_test_form_refuses_a_download_of_1_5(db, representative):
+    # '1 5' Mbit/s was stored as 15
+    report_id = representative.post("/api/v1/reports", json=feature(POINT)).get_json()["id"]
+    representative.login()
+    client = representative.client
+    token = csrf_token(client.get(f"/signalements/{report_id}").get_data(as_text=True))
+    refused = client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2025-05-01T10:00", "download_mbps": "1 5"})
+    assert refused.status_code == 422
+    assert 'name="download_mbps" value="1 5"' in refused.get_data(as_text=True)
+    added = client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2025-05-01T10:00", "download_mbps": "1 000"})
+    assert added.status_code == 302
+    assert db.execute(text("SELECT download_mbps FROM report_speed_tests WHERE report_id = :r"),
+                      {"r": report_id}).scalars().all() == [1000.0]
+
+
+@pytest.mark.parametrize(("x", "y", "column", "value"), [("155 34 9", "122215", "x", "155 34 9"),
+                                                         ("1 55349", "122215", "x", "1 55349"),
+                                                         ("155349", "12 2215,5", "y", "12 2215,5")])
+def test_a_csv_coordinate_with_spaces_elsewhere_than_between_thousands_is_refused(area, admin, db, x, y, column,
+                                                                                    value):
+    # '155 34 9' was read as 155349 (a position in Charleroi), '50,410 8' as 50.4108
+    data = f"x;y;reseau\n{x};{y};mobile\n155 349;122 215;mobile\n".encode()
+    err, rep = read_upload(data, "a.csv", area=area, crs="EPSG:31370")
+    assert (err.code, err.where, err.extra["column"], err.extra["value"]) == ("invalid_coordinate", "row 2", column,
+                                                                              value)
+    assert "not one number: a space may only separate groups of three digits" in err.detail
+    assert rep.geometry.x == pytest.approx(4.4440004, abs=1e-7) and rep.geometry.y == pytest.approx(50.4108005, abs=1e-7)
+    before = _count(db)
+    body = upload_file(admin, data, "a.csv", crs="EPSG:31370", mode="valid_only").get_json()
+    assert [f["status"] for f in body["features"]] == ["refused", "accepted"] and body["saved"] == 1
+    assert body["features"][0]["error"]["code"] == "invalid_coordinate"
+    assert _count(db) == before + 1
+
+
+def test_a_csv_latitude_with_a_space_inside_its_decimals_is_refused(area):
+    data = b"lat;lon;reseau\n50,410 8;4,444;mobile\n"
+    (err,) = read_upload(data, "a.csv", area=area)
+    assert (err.code, err.extra["column"], err.extra["value"]) == ("invalid_coordinate", "lat", "50,410 8")
+
+
+# --------------------------------------------------------------------------- a radius of 6.000 m
+
+@pytest.mark.parametrize(("written", "read"), [("6.000", "6000 m (with a thousands separator) or 6.000 m"),
+                                               ("2,500", "2500 m (with a thousands separator) or 2.500 m")])
+def test_a_file_radius_of_6_000_is_ambiguous_not_six_metres(area, admin, db, written, read):
+    # a CSV radius of 6.000 (six kilometres as Belgians write it) made a circle of 6 m (113 m²)
+    data = f"lat;lon;reseau;rayon;description\n50,4108;4,4440;mobile;{written};ici\n".encode()
+    (err,) = read_upload(data, "a.csv", area=area)
+    assert (err.code, err.where, err.extra["name"], err.extra["column"], err.extra["value"]) == (
+        "invalid_attribute", "row 2", "radius", "rayon", written)
+    assert read in err.detail
+    geojson = ('{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point",'
+               f'"coordinates":[4.444,50.4108]}},"properties":{{"network":"mobile","radius":"{written}"}}}}]}}').encode()
+    (err,) = read_upload(geojson, "a.geojson", area=area)
+    assert (err.code, err.where, err.extra["pointer"]) == ("invalid_attribute", "feature 0",
+                                                           "/features/0/properties/radius")
+    assert read in err.detail
+    before = _count(db)
+    body = upload_file(admin, data, "a.csv", mode="valid_only").get_json()
+    assert body["saved"] == 0 and body["features"][0]["status"] == "refused"
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize(("written", "area_m2"), [("6000", 112_915_745.6), ("12,5", 490.1), ("1234.567", 4_780_588.2)])
+def test_a_file_radius_that_says_one_number_is_still_read(area, written, area_m2):
+    data = f"lat;lon;reseau;rayon\n50,4108;4,4440;mobile;{written}\n".encode()
+    (rep,) = read_upload(data, "a.csv", area=area)
+    assert rep.area_m2 == pytest.approx(area_m2, abs=0.1)  # the 64-gon of that radius, m² (EPSG:31370)
+
+
+def test_the_api_refuses_a_radius_of_6_000_as_text(representative, db):
+    before = _count(db)
+    answer = representative.post("/api/v1/reports", json=feature(POINT, radius="6.000"))
+    (error,) = answer.get_json()["errors"]
+    assert (answer.status_code, error["code"], error["pointer"]) == (422, "invalid_attribute", "/properties/radius")
+    assert "6000 m (with a thousands separator) or 6.000 m (a decimal)" in error["detail"]
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize("typed", ["6.000", "6,000", "-105,000", "1.500"])
+def test_a_form_number_whose_separator_may_group_thousands_is_none(typed):
+    assert decimal_number(typed) is None
+
+
+def test_the_map_form_refuses_a_radius_of_6_000(db, representative):
+    representative.login()
+    client = representative.client
+    token = csrf_token(client.get("/carte").get_data(as_text=True))
+    before = _count(db)
+    answer = client.post("/carte", data={"csrf_token": token, "geometry": '{"type":"Point","coordinates":[4.444,50.4108]}',
+                                         "network": "mobile", "issue": "no_coverage", "radius": "6.000"})
+    assert answer.status_code == 422
+    assert "Rayon : écrivez un nombre de mètres" in answer.get_data(as_text=True).replace("&#39;", "'")
+    assert _count(db) == before
+
+
+def test_the_speed_test_form_refuses_a_download_of_1_000(db, representative):
+    # '1.000' Mbit/s (one gigabit as Belgians write it) was stored as 1
+    report_id = representative.post("/api/v1/reports", json=feature(POINT)).get_json()["id"]
+    representative.login()
+    client = representative.client
+    token = csrf_token(client.get(f"/signalements/{report_id}").get_data(as_text=True))
+    refused = client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2025-05-01T10:00", "download_mbps": "1.000"})
+    assert refused.status_code == 422 and 'name="download_mbps" value="1.000"' in refused.get_data(as_text=True)
+    assert db.execute(text("SELECT count(*) FROM report_speed_tests WHERE report_id = :r"),
+                      {"r": report_id}).scalar() == 0
+
+
+# --------------------------------------------------------------------------- 10 MB of positions
+
+def _ellipse(n: int) -> list[list[float]]:
+    import math
+
+    ring = [[round(4.444 + 0.01 * math.cos(2 * math.pi * k / n), 7), round(50.4108 + 0.006 * math.sin(2 * math.pi * k / n), 7)]
+            for k in range(n)]
+    return [*ring, ring[0]]
+
+
+def test_a_body_of_400000_positions_is_refused_without_walking_it_for_nan(representative, db, monkeypatch):
+    # POST took 12.7 s and PATCH 9.6 s to answer too_many_vertices for 10 MB of positions: the
+    # whole document was walked twice for NaN, which its parser had already ruled out
+    from geosignal.services.intake import core
+
+    walked: list[str] = []
+    real = core.find_non_finite
+    monkeypatch.setattr(core, "find_non_finite", lambda obj, ptr="": walked.append(ptr) or real(obj, ptr))
+    big = {"type": "Polygon", "coordinates": [_ellipse(400_000)]}
+    before = _count(db)
+    answer = representative.post("/api/v1/reports", json=feature(big))
+    assert (answer.status_code, answer.get_json()["code"]) == (422, "too_many_vertices")
+    assert answer.get_json()["detail"] == "The geometry has 400001 vertices; the limit is 10000. Simplify it."
+    created = representative.post("/api/v1/reports", json=feature(POINT))
+    assert walked == []
+    rid = created.get_json()["id"]
+    etag = representative.get(f"/api/v1/reports/{rid}").headers["ETag"]
+    patched = representative.patch(f"/api/v1/reports/{rid}", json={"geometry": big},
+                                   headers={"If-Match": etag})
+    assert (patched.status_code, patched.get_json()["code"]) == (422, "too_many_vertices")
+    assert walked == [] and _count(db) == before + 1
+    # a NaN is still found, with its pointer, in a POST and in a PATCH
+    nan = b'{"type":"Feature","properties":{"network":"mobile"},"geometry":{"type":"Point","coordinates":[4.4,NaN]}}'
+    answer = representative.post("/api/v1/reports", data=nan, headers={"Content-Type": "application/json"})
+    assert (answer.status_code, answer.get_json()["code"], answer.get_json()["where"]) == (
+        422, "non_finite_number", "/geometry/coordinates/1")
+    patched = representative.patch(f"/api/v1/reports/{rid}", headers={
+        "If-Match": etag, "Content-Type": "application/json"},
+        data=b'{"geometry":{"type":"Point","coordinates":[4.4,50.41]},"properties":{"households_affected":Infinity}}')
+    assert (patched.status_code, patched.get_json()["code"], patched.get_json()["where"]) == (
+        422, "non_finite_number", "/properties/households_affected")
+    assert _count(db) == before + 1
