@@ -97,3 +97,27 @@ def test_an_empty_answer_is_refused_in_the_page_language_not_the_browsers(ui, br
     assert page.locator("form.action-form[data-action=answer] textarea").get_attribute("aria-invalid") == "true"
     page.screenshot(path=str(ARTIFACTS / "trial-nl-empty-answer-390.png"), full_page=True)
     watch.close()
+
+
+def test_the_withdrawal_is_confirmed_on_a_page_that_takes_the_focus_with_a_red_button(ui, browser) -> None:  # noqa: ANN001, F811
+    """« Intrekken » opened the confirmation with the focus left on the page's body (a screen
+    reader read nothing) and its final button blue, where the first one was red."""
+    watch = Watch(browser, ui, PHONE)
+    watch.login(_user(ui, "ui-trial-withdraw@charleroi.be", "nl"))
+    page = watch.page
+    rid = ui["ids"]["submitted"]
+    page.goto(f"{ui['base']}/signalements/{rid}")
+    first = page.locator("form button.danger").first
+    assert first.inner_text() == "Intrekken"
+    red = first.evaluate("b => getComputedStyle(b).backgroundColor")
+    first.click()
+    page.wait_for_selector("#confirm-button")
+    focused = page.evaluate("() => [document.activeElement.tagName, document.activeElement.textContent]")
+    assert focused == ["H1", "Bevestigen: Intrekken"], focused
+    assert page.locator("#confirm-button").evaluate("b => getComputedStyle(b).backgroundColor") == red \
+        == "rgb(165, 15, 21)"
+    page.screenshot(path=str(ARTIFACTS / "trial-nl-withdraw-confirm-390.png"), full_page=True)
+    page.click("text=Annuleren")  # nothing moved
+    page.wait_for_url(f"{ui['base']}/signalements/{rid}")
+    watch.clean()
+    watch.close()

@@ -8,7 +8,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     // after an action the page comes back with its message: focus goes to it (a keyboard or
     // screen reader user learns what happened and goes on from there), unless a field asks for it
-    var said = document.querySelector(".flashes .flash");
+    // (or, on a page that asks a question first, such as a confirmation, to that question)
+    var said = document.querySelector(".flashes .flash") || document.querySelector("[data-focus-on-load]");
     if (said && !document.querySelector("[autofocus]") && document.activeElement === document.body) {
       said.setAttribute("tabindex", "-1");
       said.focus();
