@@ -598,3 +598,18 @@ def test_examples_on_the_pages_are_written_in_the_page_language(client, represen
     page = client.get(f"/signalements/{rid}", headers=headers).get_data(as_text=True)
     assert example in page, re.findall(r'placeholder="[^"]*"', page)
     assert lambert in client.get("/carte", headers=headers).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("lang", "wgs84"), [("fr", "WGS 84 (longitude/latitude, EPSG:4326)"),
+                                             ("nl", "WGS 84 (lengte/breedte, EPSG:4326)"),
+                                             ("en", "WGS 84 (longitude/latitude, EPSG:4326)")])
+def test_the_upload_page_names_its_coordinate_systems_as_the_hints_do(client, db, lang: str, wgs84: str) -> None:  # noqa: ANN001
+    """One list (ui_text.HINT_CRS_FR) for the page's choices and the refusals' hints; the Dutch
+    name of WGS 84 is short enough for a phone's select (it was cut: "…breedtegraad, EPS…")."""
+    account = make_account(client, db, f"crs-{lang}@charleroi.be", "representative", CHARLEROI)
+    account.login()
+    client.set_cookie("geosignal_lang", lang)
+    html = client.get("/import").get_data(as_text=True)
+    options = re.findall(r'<option value="([^"]*)">([^<]*)</option>', html.split('name="crs"')[1].split("</select>")[0])
+    assert [v for v, _ in options] == ["", "EPSG:31370", "EPSG:3812"]
+    assert options[0][1] == wgs84 and len(wgs84) <= 38
