@@ -786,6 +786,20 @@ def test_a_point_given_a_radius_reads_cleanly_and_the_scale_is_metric_beside_the
     # its area is the stored polygon's: 64 sides of a 250 m circle in EPSG:31370, not π r²
     shown = float(re.sub(r"[^\d]", "", page.inner_text("#measure").split("m²")[0]))
     assert shown == round(32 * 250**2 * math.sin(math.pi / 32)) == 196_034
+    # a radius the server would refuse draws no circle of another size: 6.000 (6 or 6,000 m? the
+    # field holds what was typed) keeps the point and says what to write; 1000 is 1,000 m
+    page.fill("#radius", "6.000")
+    page.locator("#radius").blur()
+    assert page.inner_text("#drawn-status").startswith("Point placé : ")
+    assert page.get_attribute("#radius", "aria-invalid") == "true" and page.input_value("#radius") == "6.000"
+    assert page.inner_text("#shape-feedback") == \
+        "Rayon : écrivez un nombre de mètres plus grand que 0 (par exemple 250), autour d'un point."
+    page.fill("#radius", "1000")
+    page.locator("#radius").blur()
+    assert page.inner_text("#drawn-status").startswith("Zone de 1\u202f000 m de rayon autour de ")
+    assert page.get_attribute("#radius", "aria-invalid") is None
+    page.fill("#radius", "250")
+    page.locator("#radius").blur()
     page.click("#to-map")
     scale = page.locator(".leaflet-control-scale")
     assert re.fullmatch(r"\d+ k?m", scale.inner_text().strip()), scale.inner_text()

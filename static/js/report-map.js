@@ -398,7 +398,7 @@
   // A refused report comes back with its shape: draw it again so nothing is lost.
   if (form && geometryInput.value) {
     try {
-      var kept = JSON.parse(geometryInput.value), radius = parseFloat(radiusInput.value);
+      var kept = JSON.parse(geometryInput.value), radius = formNumber(radiusInput.value) || 0;
       var restored = (kept.type === "Point" && radius > 0)
         ? L.circle([kept.coordinates[1], kept.coordinates[0]], { radius: radius })
         : L.geoJSON(kept).getLayers()[0];
@@ -424,7 +424,7 @@
     lastPlace = { how: how, commune: commune };
     clearPlaced();
     if (drawn) { discard(drawn); drawn = null; }
-    var r = radius !== undefined ? radius : parseFloat(radiusInput.value);
+    var r = radius !== undefined ? radius : (formNumber(radiusInput.value) || 0);
     var layer = r > 0 ? L.circle([lat, lon], { radius: r, color: "#1d4e89" }) : L.circleMarker([lat, lon], { radius: 8, color: "#1d4e89" });
     layer.addTo(map);
     placed = layer;
@@ -445,11 +445,34 @@
     pane.dataset.placed = lon.toFixed(6) + "," + lat.toFixed(6);
   }
 
+  /* A number as the server reads a form's (geosignal/formparse.py decimal_number): digits, a
+   * decimal point or comma, spaces only between groups of three digits; null for anything
+   * else, and for 6.000 or 1,500 (a thousands or a decimal separator? never guessed). */
+  function formNumber(text) {
+    var t = String(text || "").trim().replace(/\u2212/g, "-");
+    if (/^-?[1-9][0-9]{0,2}[.,][0-9]{3}$/.test(t)) { return null; }
+    if (/[ \u00a0\u202f]/.test(t)) {
+      if (!/^-?[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?$/.test(t)) { return null; }
+      t = t.replace(/[ \u00a0\u202f]/g, "");
+    }
+    var m = /^(-)?([0-9]{1,18})(?:[.,]([0-9]{1,18}))?$/.exec(t);
+    if (!m) { return null; }
+    var v = parseFloat(m[2] + "." + (m[3] || "0"));
+    return m[1] ? -v : v;
+  }
   if (radiusInput) {
     radiusInput.addEventListener("change", function () {
       if (!drawn || !(drawnKind === "circle" || drawnKind === "position" || drawnKind === "marker")) { return; }
-      var c = drawn.getLatLng();
-      place(c.lng, c.lat, lastPlace.how, lastPlace.commune, parseFloat(radiusInput.value) || 0);
+      var c = drawn.getLatLng(), typed = radiusInput.value.trim();
+      var r = typed ? formNumber(typed) : 0, bad = typed !== "" && !(r > 0);
+      // a radius the server would refuse (6.000, 1 5, abc) draws no circle of another size: the
+      // point stays, the field says what to write, and what was typed stays for the server to refuse
+      place(c.lng, c.lat, lastPlace.how, lastPlace.commune, bad ? 0 : r);
+      if (bad) {
+        radiusInput.value = typed;
+        radiusInput.setAttribute("aria-invalid", "true");
+        if (feedback) { say(feedback, (I.field_hints || {}).radius || "", true); }
+      } else { radiusInput.removeAttribute("aria-invalid"); }
     });
   }
 
