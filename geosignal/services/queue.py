@@ -8,10 +8,11 @@ from the same query arguments by :func:`parse_queue_args`.
 **Order and paging.** Oldest first: by insertion order (``reports.seq``, immutable), so a
 page boundary never moves. The cursor is the last ``seq`` of the page (opaque): a report
 validated or added while someone pages does not shift the following pages (keyset paging,
-never ``OFFSET``). ``sort=households`` (or ``businesses``) puts the reports declaring the most
-households (businesses) affected first, those declaring none last, the oldest first among
-equals; its cursor is the last (count, ``seq``) of the page, so its pages do not shift either
-(a report whose count is edited meanwhile may be met again or missed, as in any keyset). Each page is one statement: the page's rows (``limit`` + 1, to know
+never ``OFFSET``). ``sort=households_affected`` (or ``businesses_affected``) puts the reports
+declaring the most households (businesses) affected first, those declaring none last, the
+oldest first among equals; its cursor is the last (count, ``seq``) of the page, so its pages
+do not shift either (a report whose count is edited meanwhile may be met again or missed, as
+in any keyset). Each page is one statement: the page's rows (``limit`` + 1, to know
 whether another page follows) and, as an uncorrelated sub-query computed once, the number of
 reports matching the filters (``total``, independent of the cursor).
 
