@@ -406,6 +406,15 @@ def test_a_circle_over_the_commune_border_is_warned_before_it_is_sent(ui, browse
     page.fill("#radius", "100")  # within the commune again
     page.locator("#radius").blur()
     page.wait_for_function("() => document.getElementById('shape-feedback').textContent === ''")
+    # a radius the server would refuse, typed before the place is read again: no circle of
+    # another size, and the field keeps what was typed (it was emptied: a silent point)
+    page.evaluate("() => { const r = document.getElementById('radius'); r.value = '6.000'; }")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('radius').getAttribute('aria-invalid') === 'true'")
+    assert page.inner_text("#drawn-status").startswith("Point placé : ")
+    assert page.input_value("#radius") == "6.000"
+    assert page.inner_text("#shape-feedback") == \
+        "Rayon : écrivez un nombre de mètres plus grand que 0 (par exemple 250), autour d'un point."
     assert watch.outside == []
     watch.close()
 

@@ -424,20 +424,29 @@
     lastPlace = { how: how, commune: commune };
     clearPlaced();
     if (drawn) { discard(drawn); drawn = null; }
-    var r = radius !== undefined ? radius : (formNumber(radiusInput.value) || 0);
+    // the radius field as the server reads it: one it would refuse (6.000, abc) draws no circle
+    // of another size; the point stays, the field keeps what was typed and says what to write
+    var typed = radius === undefined && radiusInput ? radiusInput.value.trim() : "";
+    var r = radius !== undefined ? radius : (typed ? formNumber(typed) : 0);
+    var badRadius = typed !== "" && !(r > 0);
+    if (badRadius) { r = 0; }
     var layer = r > 0 ? L.circle([lat, lon], { radius: r, color: "#1d4e89" }) : L.circleMarker([lat, lon], { radius: 8, color: "#1d4e89" });
     layer.addTo(map);
     placed = layer;
     drawn = layer;
     drawnKind = r > 0 ? "circle" : "position";
     geometryInput.value = JSON.stringify({ type: "Point", coordinates: [lon, lat] });
-    if (radiusInput) { radiusInput.value = r > 0 ? String(r) : ""; }
+    if (radiusInput) {
+      radiusInput.value = badRadius ? typed : (r > 0 ? String(r) : "");
+      if (badRadius) { radiusInput.setAttribute("aria-invalid", "true"); } else { radiusInput.removeAttribute("aria-invalid"); }
+    }
     var where = commune ? fill(M.in_commune, { commune: commune.name_fr }) : "";
     var values = { lat: num(lat, 6), lon: num(lon, 6), how: how, r: num(r || 0), commune: where };
     var text = fill(r > 0 ? M.placed_circle : M.placed, values);
     // a point drawn on the map has no "how" (typed coordinates, position, address): no "()"
     status.textContent = how ? text : text.replace(/\s*\(\s*\)/, "");
     showFeedback(describe(layer));
+    if (badRadius && feedback) { say(feedback, (I.field_hints || {}).radius || "", true); }
     clearServerError();
     whenStill(function () {
       if (layer.getBounds) { map.fitBounds(layer.getBounds(), { maxZoom: 17 }); } else { map.setView([lat, lon], 16); }
@@ -463,16 +472,8 @@
   if (radiusInput) {
     radiusInput.addEventListener("change", function () {
       if (!drawn || !(drawnKind === "circle" || drawnKind === "position" || drawnKind === "marker")) { return; }
-      var c = drawn.getLatLng(), typed = radiusInput.value.trim();
-      var r = typed ? formNumber(typed) : 0, bad = typed !== "" && !(r > 0);
-      // a radius the server would refuse (6.000, 1 5, abc) draws no circle of another size: the
-      // point stays, the field says what to write, and what was typed stays for the server to refuse
-      place(c.lng, c.lat, lastPlace.how, lastPlace.commune, bad ? 0 : r);
-      if (bad) {
-        radiusInput.value = typed;
-        radiusInput.setAttribute("aria-invalid", "true");
-        if (feedback) { say(feedback, (I.field_hints || {}).radius || "", true); }
-      } else { radiusInput.removeAttribute("aria-invalid"); }
+      var c = drawn.getLatLng();
+      place(c.lng, c.lat, lastPlace.how, lastPlace.commune);  // the radius as the field gives it
     });
   }
 
