@@ -73,6 +73,22 @@ def decimal_number(text: str | None) -> float | None:
     return -value if sign else value
 
 
+def ambiguous_readings(text: str | None) -> tuple[int, float, int] | None:
+    """The two numbers a text matching :data:`AMBIGUOUS_SEPARATOR` may mean, to say them
+    back: ``(thousands reading, decimal reading, decimals the decimal reading needs)`` —
+    ``"1.000"`` → ``(1000, 1.0, 0)``, ``"−1,500"`` → ``(-1500, -1.5, 1)``; None for any
+    other text (or None)."""
+    if not isinstance(text, str):
+        return None
+    cleaned = text.strip().replace("\u2212", "-")
+    match = AMBIGUOUS_SEPARATOR.fullmatch(cleaned)
+    if match is None:
+        return None
+    sign = -1 if cleaned.startswith("-") else 1
+    whole, fraction = match.groups()
+    return sign * int(whole + fraction), sign * float(f"{whole}.{fraction}"), len(fraction.rstrip("0"))
+
+
 def flag(value: str | None, *, where: str, default: bool = False) -> bool:
     """A boolean option: one of :data:`FLAG_WORDS` (``true/false``, ``1/0``, ``yes/no``,
     ``on/off``, any case); absent or empty gives ``default``. Anything else (``maybe``, ``2``,

@@ -455,9 +455,33 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     "invalid_datetime": {
         "future": "Cette date est dans le futur : indiquez une date passée, ou celle d'aujourd'hui.",
         "too_early": "Cette date est trop ancienne : vérifiez l'année (par exemple 2025, pas 0025).",
+        "missing": "Indiquez quand la mesure a été faite : sa date et son heure.",
     },
     "invalid_attribute": {
         "no_measure": "Indiquez au moins une valeur mesurée : débit descendant, débit montant, latence ou signal.",
+    },
+    # a required value left empty (the forms leave it to the server: the browser's own bubble
+    # speaks the browser's language, not the page's)
+    "invalid_request": {
+        "no_file": "Choisissez d'abord le fichier à importer (GeoJSON, KML, GPX, CSV, GeoPackage ou Shapefile "
+                   "zippé).",
+        "no_photo": "Choisissez d'abord une photo (JPEG ou PNG) à ajouter.",
+        "no_survey_file": "Choisissez le fichier de l'enquête : l'export du questionnaire, en CSV ou XLSX.",
+        "survey_edition": "Indiquez l'année de l'édition de l'enquête, en quatre chiffres (par exemple 2022).",
+    },
+    "wrong_password": {
+        "missing": "Indiquez votre mot de passe actuel : il confirme que c'est bien vous qui le changez.",
+    },
+    "weak_password": {
+        "missing": "Choisissez un nouveau mot de passe : au moins 12 caractères, par exemple une phrase de quatre "
+                   "mots.",
+    },
+    # a status move that needs a text (its kind: the transition's ``text``), sent without one
+    "reason_required": {
+        "reason": "Écrivez le motif : la commune le lit avec le signalement.",
+        "question": "Écrivez la question à poser à la commune : elle la lit avec le signalement.",
+        "answer": "Écrivez votre réponse au référent : elle lui revient avec le signalement.",
+        "note": "Écrivez la note de l'opérateur : ce qui a été fait, ou pourquoi rien ne peut l'être.",
     },
 }
 

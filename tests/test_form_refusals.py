@@ -388,8 +388,8 @@ def test_password_refusals_say_what_to_do(db, client, representative) -> None:  
 @pytest.mark.parametrize(("reason", "code", "sentence"), [
     ("ok\u202eevil", "invalid_attribute", "Retirez le caractère U+202E"),
     ("x" * 4001, "invalid_attribute", "Texte trop long (4 001 caractères)"),
-    ("\u200b\u200b", "reason_required", "Cette action demande un texte"),
-    (" \u2060\ufeff ", "reason_required", "Cette action demande un texte"),
+    ("\u200b\u200b", "reason_required", "Action refusée : Écrivez le motif : la commune le lit avec le signalement."),
+    (" \u2060\ufeff ", "reason_required", "Action refusée : Écrivez le motif : la commune le lit avec le signalement."),
 ])
 def test_a_refused_reason_is_refused_before_the_confirmation_with_the_text_kept(db, client, representative, referent,  # noqa: ANN001
                                                                                 reason: str, code: str,
@@ -416,7 +416,9 @@ def test_a_zero_width_answer_is_no_answer(db, client, representative, referent) 
     representative.login()
     answer = client.post(f"/signalements/{rid}/actions", data={"csrf_token": _token(client), "to": "submitted",
                                                                "reason": "\u200b"})
-    assert answer.status_code == 422 and "Cette action demande un texte" in _plain(answer.get_data(as_text=True))
+    # what is missing, said for what she was doing: her answer, not "a reason, question, answer or note"
+    assert answer.status_code == 422 and ("Action refusée : Écrivez votre réponse au référent : elle lui revient avec "
+                                          "le signalement.") in _plain(answer.get_data(as_text=True))
     assert _row(db, rid).status == "needs_info"
 
 

@@ -161,3 +161,40 @@ def test_a_row_partly_outside_the_commune_says_how_much(live_server, browser) ->
                     "dans la commune où elle se trouve.")
     assert watch.errors == []
     watch.context.close()
+
+
+def test_empty_required_fields_are_said_by_the_page_in_dutch_on_a_phone(live_server, browser) -> None:  # noqa: F811
+    """The sign-in and upload forms sent empty: the page says what is missing in Dutch (no
+    browser bubble in the browser's language), marks the field and takes the focus to the
+    sentence."""
+    watch = PageWatch(browser, live_server)
+    watch.context.close()
+    watch.context = browser.new_context(viewport=PHONE, locale="nl-BE", timezone_id="Europe/Brussels",
+                                        extra_http_headers={"Accept-Language": "nl-BE,nl;q=0.9"})
+    page = watch.page = watch.context.new_page()
+    page.on("pageerror", lambda e: watch.errors.append(str(e)))
+    page.goto(live_server + "/login")
+    page.fill("input[name=email]", "browser-rep@charleroi.be")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")  # the password left empty: the form is sent all the same
+    assert page.inner_text(".flash.error") == "Vul uw wachtwoord in."
+    assert page.get_attribute("input[name=password]", "aria-invalid") == "true"
+    assert page.input_value("input[name=email]") == "browser-rep@charleroi.be"
+    watch.login("browser-rep@charleroi.be")
+    page.goto(live_server + "/import")
+    page.click("#preview-button")  # no file chosen
+    page.wait_for_selector("#import-error")
+    assert page.inner_text("#import-error") == ("Kies eerst het bestand om te importeren (GeoJSON, KML, GPX, CSV, "
+                                                "GeoPackage of gezipte shapefile).")
+    assert page.get_attribute("#import-file", "aria-invalid") == "true"
+    assert _focused(page)["id"] == "import-error"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import-no-file-nl-390.png"))
+    # a file chosen: the field is no longer marked
+    page.set_input_files("#import-file", files=[{"name": "releve.csv", "mimeType": "text/csv",
+                                                 "buffer": REFUSED_CSV}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr")
+    assert page.get_attribute("#import-file", "aria-invalid") is None
+    assert watch.errors == []
+    watch.context.close()

@@ -100,6 +100,8 @@ def check_password_policy(password: str, own_words: Sequence[str] = ()) -> None:
     problem = password_problem(password, own_words)
     if problem:
         short = {"length": len(password), "minimum": MIN_PASSWORD_LENGTH} if len(password) < MIN_PASSWORD_LENGTH else {}
+        if not password:  # left empty: said as such, not as "too short (0 characters)"
+            short["kind"] = "missing"
         raise GeosignalError("weak_password", problem, where="password", **(short or {"kind": "guessable"}))
 
 
@@ -116,8 +118,12 @@ def set_new_password(session: Session, user: User, password: str) -> None:
 def change_password(session: Session, user: User, current: str, new: str) -> None:
     """Change a signed-in user's password after checking the current one.
 
-    Raises ``wrong_password`` (422) or ``weak_password`` (422).
+    Raises ``wrong_password`` (422; ``kind`` ``missing`` when ``current`` is empty) or
+    ``weak_password`` (422).
     """
+    if not current:
+        raise GeosignalError("wrong_password", "Indiquez le mot de passe actuel.", where="current_password",
+                             kind="missing")
     if not user.check_password(current):
         raise GeosignalError("wrong_password", "Le mot de passe actuel n'est pas le bon.",
                              where="current_password")

@@ -118,7 +118,7 @@ def validate_speed_test(body: Any) -> dict[str, Any]:
     measured = body.get("measured_at")
     if measured is None or measured == "":
         faults.append(GeosignalError("invalid_datetime", "measured_at is required: when the test was made.",
-                                     where="/measured_at"))
+                                     where="/measured_at", kind="missing"))
     elif not isinstance(measured, str):
         faults.append(GeosignalError("invalid_datetime", "measured_at must be an ISO 8601 date or date-time.",
                                      where="/measured_at"))
@@ -302,7 +302,8 @@ def add_photo(session: Session, user: User, report_id: str | uuid.UUID, data: by
     """
     report = _writable_report(session, user, report_id)
     if data is None:
-        raise GeosignalError("invalid_request", "send the photo as the multipart field 'photo'", where="photo")
+        raise GeosignalError("invalid_request", "send the photo as the multipart field 'photo'", where="photo",
+                             kind="no_photo")
     count = session.scalar(select(func.count()).where(Photo.report_id == report.id))
     if count >= MAX_PHOTOS:
         raise GeosignalError("evidence_limit", f"this report already holds {MAX_PHOTOS} photos")

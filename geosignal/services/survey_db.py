@@ -54,15 +54,18 @@ def import_survey_upload(session: Session, files: list[Any], editions: list[str]
     with a name; werkzeug ``FileStorage``), ``editions`` the ``edition`` fields (one year in
     ASCII digits). Returns ``{edition, responses, replaced, published}`` (the caller commits).
 
-    Raises 400 ``invalid_request`` (``where`` ``file`` or ``edition``) for a missing or
-    repeated field or a year that is not one, 413 ``payload_too_large`` beyond
+    Raises 400 ``invalid_request`` (``where`` ``file`` or ``edition``; ``kind``
+    ``no_survey_file`` or ``survey_edition``) for a missing or repeated field or a year that
+    is not one, 413 ``payload_too_large`` beyond
     :data:`~geosignal.services.survey.MAX_SURVEY_BYTES`, and what :func:`import_edition` raises.
     """
     if len(files) != 1 or not files[0].filename:
-        raise GeosignalError("invalid_request", "send one file (CSV or XLSX) as multipart field 'file'", where="file")
+        raise GeosignalError("invalid_request", "send one file (CSV or XLSX) as multipart field 'file'", where="file",
+                             kind="no_survey_file")
     year = formparse.whole_number(editions[0]) if len(editions) == 1 else None
     if year is None or not 2000 <= year <= 2100:
-        raise GeosignalError("invalid_request", "edition must be the survey's year, e.g. 2022", where="edition")
+        raise GeosignalError("invalid_request", "edition must be the survey's year, e.g. 2022", where="edition",
+                             kind="survey_edition")
     data = files[0].read(survey.MAX_SURVEY_BYTES + 1)
     if len(data) > survey.MAX_SURVEY_BYTES:
         raise GeosignalError("payload_too_large", f"The file has more than {survey.MAX_SURVEY_BYTES:,} bytes; a "

@@ -71,7 +71,8 @@ def decide(actor: Any, nis: str, source: str, to: str, reason: str | None, *,
            member: str = "to") -> workflow.Transition:
     """Return the transition ``actor`` takes moving a report of commune ``nis`` from
     ``source`` to ``to`` with ``reason``, or raise ``invalid_transition`` (409, no such move),
-    ``forbidden`` (403, not for this role) or ``reason_required`` (422). ``member``: the body's
+    ``forbidden`` (403, not for this role) or ``reason_required`` (422, its ``kind`` the
+    text's: ``reason``, ``question``, ``answer``, ``note``). ``member``: the body's
     member naming the target (``to``; ``status`` in a ``PATCH``), where the errors point."""
     transition = workflow.find(source, to)
     if transition is None:
@@ -85,7 +86,7 @@ def decide(actor: Any, nis: str, source: str, to: str, reason: str | None, *,
     if transition.text and not reason:
         raise GeosignalError("reason_required", f"{transition.action} needs a {transition.text} "
                              f"({_TEXT_FR[transition.text]}) in reason", where="/reason",
-                             text_kind=transition.text)
+                             kind=transition.text)
     return transition
 
 

@@ -101,7 +101,7 @@ def change_password() -> Response | str | tuple[str, int]:
 @bp.route("/compte/mot-de-passe-oublie", methods=["GET", "POST"])
 @limiter.limit(RESET_PER_ACCOUNT, key_func=login_account_key, methods=["POST"])
 @limiter.limit(RESET_PER_ADDRESS, methods=["POST"])
-def forgot_password() -> Response | str:
+def forgot_password() -> Response | str | tuple[str, int]:
     """Ask for a reset link; the answer is the same whether the address has an account or not."""
     if request.method == "POST":
         if not MailSettings.from_config(current_app.config).host:
@@ -110,6 +110,9 @@ def forgot_password() -> Response | str:
                     "administrateur) un lien pour choisir un nouveau mot de passe ; il le crée depuis la "
                     "page Comptes."), "error")
             return redirect(url_for("pages.login"))
+        if not (request.form.get("email") or "").strip():
+            flash(_("Indiquez l'adresse e-mail de votre compte : le lien y sera envoyé."), "error")
+            return render_template("account_forgot.html", missing="email"), 422
         session = get_session()
         found = accounts.request_reset(session, request.form.get("email") or "")
         if found is not None:

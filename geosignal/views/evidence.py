@@ -58,7 +58,9 @@ def post_speed_test(report_id: str) -> Response:
 def _uploaded_photo() -> bytes | None:
     """The bytes of the multipart field ``photo`` (one more than the limit at most), or None."""
     upload = request.files.get("photo")
-    return None if upload is None else upload.read(evidence_service.MAX_PHOTO_BYTES + 1)
+    if upload is None or (not upload.filename and not upload.content_length):
+        return None  # a form sent with no photo chosen has the field, empty and nameless
+    return upload.read(evidence_service.MAX_PHOTO_BYTES + 1)
 
 
 @bp.post("/api/v1/reports/<report_id>/photos")
@@ -97,9 +99,10 @@ def report_page(report_id: str) -> str:
     return url_for("report_pages.report_page", report_id=report_id) + "#preuves"
 
 
-def _messages(error: GeosignalError) -> list[str]:
+def _messages(error: GeosignalError, typed: dict[str, str] | None = None) -> list[str]:
     """What a person reads about a refused speed test or photo, one sentence per fault, each
-    naming its field and saying what to do (current language)."""
+    naming its field and saying what to do (current language). ``typed``: the form's values
+    as typed, by field (a number both readings of which fit, ``1.000``, is said as such)."""
     items = error.extra.get("errors") or [{"code": error.code, "detail": error.detail, "pointer": error.where}]
     out = []
     for item in items:
@@ -108,7 +111,13 @@ def _messages(error: GeosignalError) -> list[str]:
         title = (ui_text.kind_message(item["code"], item.get("kind"))
                  or (ui_text.error_message(error) if len(items) == 1 else ui_text.code_message(item["code"])))
         message = _("%(field)s : %(problem)s", field=label, problem=title) if label else title
-        if item["code"] == "invalid_attribute" and field in evidence_service.SPEED_TEST_RANGES:
+        readings = formparse.ambiguous_readings((typed or {}).get(field))
+        if item["code"] == "invalid_attribute" and field in evidence_service.SPEED_TEST_RANGES and readings:
+            thousands, decimal, decimals = readings
+            message = _("%(field)s : « %(value)s » se lit %(thousands)s ou %(decimal)s : écrivez le nombre sans "
+                        "séparateur de milliers.", field=label, value=(typed or {})[field].strip(),
+                        thousands=str(thousands), decimal=i18n.format_number(decimal, decimals))
+        elif item["code"] == "invalid_attribute" and field in evidence_service.SPEED_TEST_RANGES:
             lo, hi, unit = evidence_service.SPEED_TEST_RANGES[field]
             low, high = i18n.format_number(lo), i18n.format_number(hi)
             message = _("%(field)s : un nombre entre %(lo)s et %(hi)s %(unit)s.", field=label,
@@ -143,7 +152,7 @@ def _refused(report_id: str, error: GeosignalError, values: dict[str, str] | Non
     session.rollback()
     feature = reports_service.get_report(session, current(), report_id)
     return render_report(feature, status=error.status, evidence_values=values or {},
-                         evidence_errors=_messages(error), evidence_code=error.code)
+                         evidence_errors=_messages(error, values), evidence_code=error.code)
 
 
 @bp.post("/signalements/<report_id>/mesures")

@@ -52,7 +52,8 @@ def post_import() -> Response:
                              where="file")
     upload = uploads[0] if uploads else None
     if upload is None or not upload.filename:
-        raise GeosignalError("invalid_request", "send the file as multipart field 'file'", where="file")
+        raise GeosignalError("invalid_request", "send the file as multipart field 'file'", where="file",
+                             kind="no_file")
     # the name is kept with the save (said back when the same file comes again): a NUL cannot be
     # stored (a vague 400 came after the whole file was read), a direction override shows another name
     refuse_unsafe_text(upload.filename, name="The file's name", where="file", code="invalid_request")

@@ -154,6 +154,11 @@ def login() -> Response | str:
     if request.method == "POST":
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
+        if not email or not password:  # said by the server, in the page's language (the form is novalidate)
+            missing = "email" if not email else "password"
+            flash(_("Indiquez l'adresse e-mail de votre compte.") if missing == "email"
+                  else _("Indiquez votre mot de passe."), "error")
+            return render_template("login.html", email=email, missing=missing), 422  # type: ignore[return-value]
         user = get_session().scalar(select(User).where(User.email == email))
         # the same password check whether or not the account exists (constant time)
         valid = check_password_hash(user.password_hash if user else dummy_password_hash(), password)

@@ -325,6 +325,7 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     saveOutcome("", false);
+    document.getElementById("import-file").removeAttribute("aria-invalid");
     send(true).then(function (res) {
       if (res.status === 200) { showPreview(res.body); return; }
       preview.hidden = true;
@@ -335,6 +336,10 @@
 
   function alertText(problem) {
     summary.textContent = "";
+    // the file field is marked when the refusal is about it (none chosen, several sent)
+    var fileField = document.getElementById("import-file");
+    if (problem.where === "file") { fileField.setAttribute("aria-invalid", "true"); }
+    else { fileField.removeAttribute("aria-invalid"); }
     saveOutcome("", false);
     var p = document.getElementById("import-error") || document.createElement("p");
     p.id = "import-error"; p.className = "flash error";
