@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from geosignal.i18n import js_catalogue
 from geosignal.models import SpeedTest, User
 from geosignal.services import accounts
-from tests.conftest import CHARLEROI, configured, csrf_token, make_account
+from tests.conftest import CHARLEROI, csrf_token, make_account
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
 
 X, Y = CHARLEROI_LAMBERT72
