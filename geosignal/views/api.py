@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Response, current_app, g, request, url_for
 
-from geosignal import formparse, policy, workflow
+from geosignal import contract, formparse, policy, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -194,7 +194,7 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     read_only = set(stored["properties"]) - set(reports_service.ATTRIBUTES)
     for name, value in (body.get("properties") or {}).items():
         if name in read_only:  # sent back as read (a GET, changed, PATCHed whole): only a change is refused
-            if value != stored["properties"][name]:
+            if not contract.same_json_value(value, stored["properties"][name]):  # 3.0 is 3; true is not 1
                 how = ('change it with {"status": …} or POST …/transitions' if name == "status" else
                        "geosignal computes it")
                 raise GeosignalError("invalid_attribute", f"{name} cannot be edited: {how}",
