@@ -92,3 +92,18 @@ def test_properties_schema_agrees_with_the_intake_validator(name: str) -> None:
     for value, network in itertools.product(values, networks):
         props = {name: value} if network is None else {"network": network, name: value}
         assert validator.is_valid(props) == _intake_accepts(props), (name, value)
+
+
+def test_the_feature_id_schema_agrees_with_the_intake(client) -> None:
+    from geosignal.services.intake import feature_id
+
+    schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["ReportFeatureInput"]
+    validator = jsonschema.Draft202012Validator(schema["properties"]["id"])
+    for value in ["abc", "", 42, 4.5, 10**30, None, {"a": 1}, [1], [], True, False]:
+        try:
+            feature_id({"type": "Feature", "id": value}, "")
+            accepted = True
+        except GeosignalError as error:
+            assert (error.code, error.where) == ("invalid_geojson", "/id")
+            accepted = False
+        assert validator.is_valid(value) == accepted, value

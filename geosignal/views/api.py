@@ -18,7 +18,7 @@ from geosignal.services import audit as audit_service
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
-from geosignal.services.intake import known_finite, loads_strict, parse_report_feature
+from geosignal.services.intake import feature_id, known_finite, loads_strict, parse_report_feature
 from geosignal.services.intake.batch import outside_shares, outside_warning
 from geosignal.services.territory import limits_from_config, service_area
 from geosignal.textsafety import pointer_key
@@ -186,7 +186,8 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
         raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
     if "type" in body and body["type"] != "Feature":
         raise GeosignalError("invalid_geojson", 'an edit is a (partial) Feature: type must be "Feature"', where="/type")
-    if "id" in body and body["id"] != stored["id"]:
+    given_id = feature_id(body, "")  # a string or a number (RFC 7946), null as absent; else 422 at /id
+    if given_id is not None and given_id != stored["id"]:
         raise GeosignalError("invalid_request", "id is the report's own id, which cannot be changed", where="/id")
     if "properties" in body and not isinstance(body["properties"], dict):
         raise GeosignalError("invalid_geojson", "properties must be an object", where="/properties")
