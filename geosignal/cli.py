@@ -372,13 +372,44 @@ def _show_once(lines: list[str]) -> None:
                "each must be changed at first sign-in)")
 
 
-def _echo_refused(features: Iterable[dict[str, Any]]) -> None:
-    """Print one line per refused feature of an import: where (row or feature), code, detail."""
+#: Per-feature warning lines an import prints before it says how many more there are (a file
+#: of 50,000 rows each with a dropped attribute would otherwise print 50,000 lines).
+FEATURE_WARNINGS_SHOWN = 50
+
+
+def _at(said: dict[str, Any]) -> str:
+    """Where in the feature a warning or an error points: `` (at /json/pointer)`` (GeoJSON), else
+    `` (column 'name')`` (the file's column or field), else nothing."""
+    if said.get("pointer"):
+        return f" (at {said['pointer']})"
+    return f" (column {said['column']!r})" if said.get("column") else ""
+
+
+def _echo_features(features: Iterable[dict[str, Any]], shown: int = FEATURE_WARNINGS_SHOWN) -> None:
+    """Print what an import says per feature, in file order: one line per refused feature
+    (``<row n | feature i>: <code>: <detail>``, every one) and one per warning of an accepted
+    feature (``<row n | feature i>: warning: <code>: <detail>``), each followed by where in the
+    feature it points (:func:`_at`). Only the first ``shown`` warnings are printed, then ``and
+    N more warnings (on M features)``. ``features``: the per-feature entries (or
+    :meth:`~geosignal.services.imports.ImportOutcome.iter_said`)."""
+    more = more_features = 0
     for feature in features:
+        place = f"row {feature['row']}" if feature.get("row") is not None else f"feature {feature['index']}"
         if feature["status"] == "refused":
             error = feature["error"]
-            where = error.get("where") or f"feature {feature['index']}"
-            click.echo(f"{where}: {error['code']}: {error['detail']}", err=True)
+            click.echo(f"{error.get('where') or place}: {error['code']}: {error['detail']}{_at(error)}", err=True)
+            continue
+        warnings = feature.get("warnings") or []
+        room = max(shown, 0)
+        for warning in warnings[:room]:
+            said = warning.get("detail") or ", ".join(f"{k} {v}" for k, v in warning.items() if k != "code")
+            click.echo(f"{place}: warning: {warning['code']}" + (f": {said}" if said else "") + _at(warning), err=True)
+        shown -= min(len(warnings), room)
+        if len(warnings) > room:
+            more += len(warnings) - room
+            more_features += 1
+    if more:
+        click.echo(f"and {_n(more, 'more warning')} (on {_n(more_features, 'feature')})", err=True)
 
 
 def _echo_file_warnings(warnings: Iterable[dict[str, Any]]) -> None:
@@ -449,12 +480,13 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
                 crs=crs, repair=repair, default_network=network,
                 mode="valid_only" if valid_only else "all", dry_run=dry_run, skip_saved_before=skip_saved_before,
             )
-        except GeosignalError as error:
-            _echo_refused(error.extra.get("features", []))
+        except GeosignalError as error:  # import_rejected carries the per-feature report: say it, then why
+            _echo_file_warnings(error.extra.get("warnings", []))
+            _echo_features(error.extra.get("features", []))
             raise
         session.commit()
     _echo_file_warnings(outcome.warnings)
-    _echo_refused(outcome.refused_features())
+    _echo_features(outcome.iter_said())
     if dry_run and not valid_only and outcome.refused:
         raise GeosignalError(
             "import_rejected", f"{outcome.refused} of {len(outcome.features)} features would be refused, so nothing "

@@ -53,6 +53,7 @@ export and the intake can all read it.
 from __future__ import annotations
 
 import functools
+import math
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,7 +103,8 @@ _WRITABLE = frozenset({INPUT, FORM, UPLOAD})
 _READABLE = frozenset({API, EXPORT})
 
 #: Value kinds. Writable kinds: ``vocab`` (one value of ``vocab``), ``vocab_list`` (a list
-#: of them, each once: a value named twice is refused), ``count`` (whole number 0…:data:`MAX_COUNT`), ``text``
+#: of them, each once: a value named twice is refused), ``count`` (whole number 0…:data:`MAX_COUNT`, read by
+#: :func:`json_integer`: ``1000.0`` and ``1e3`` are 1000), ``text``
 #: (NFC, ≤ :data:`MAX_DESCRIPTION_CHARS`, no NUL), ``datetime`` (aware; naive = Brussels),
 #: ``metres`` (finite number > 0). Read-only kinds: ``uuid``, ``nis``, ``name``,
 #: ``integer``, ``number``, ``const``.
@@ -202,6 +204,40 @@ def _measure(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
+def json_integer(value: Any) -> int | None:
+    """Return the whole number a decoded JSON value stands for, or None when it is none.
+
+    The one rule for every integer property (``count`` and ``integer`` kinds), wherever a JSON
+    number comes from (an API body, a PATCH, a GeoJSON upload, a number a file's driver typed):
+    JSON does not tell ``1000.0`` from ``1000``, and JSON Schema 2020-12 — the schema and
+    OpenAPI 3.1 geosignal publishes — calls *integer* any number whose fractional part is zero.
+    So ``1000``, ``1000.0``, ``1e3`` and ``-0.0`` give 1000, 1000, 1000 and 0; a number with a
+    fractional part (``1000.5``), a non-finite float, a boolean (``true`` is no number in JSON,
+    though Python's ``bool`` is an ``int``), text or anything else give None. Range checks are
+    the caller's (a huge integral float such as ``1e300`` comes back as its exact int).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
+def same_json_value(a: Any, b: Any) -> bool:
+    """True when two decoded JSON values are the same JSON value: numbers compare by value
+    (``3.0`` is ``3``, as :func:`json_integer` reads them), but a boolean is never a number
+    (Python's ``True == 1`` is not JSON's); arrays and objects compare member by member."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_json_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json_value(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
 # --------------------------------------------------------------------------- declarations
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -223,7 +259,9 @@ def _vocab_list_input(values: tuple[str, ...]) -> dict[str, Any]:
             "description": "A list (each value once: a value named twice is refused) or a single value."}
 
 
-_COUNT_INPUT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
+_COUNT_INPUT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT,
+                "description": "A whole number (JSON Schema's integer: a number whose fractional part is zero, "
+                               "so 1000, 1000.0 and 1e3 are all 1000); 1000.5, a string or a boolean is refused."}
 
 
 def _aliases(**pairs: str) -> MappingProxyType:

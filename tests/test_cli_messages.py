@@ -1,7 +1,10 @@
 """The command line's summaries read as English: one report, two reports; a listing that
-finds nothing says so instead of printing nothing."""
+finds nothing says so instead of printing nothing; an import says per feature what the API's
+per-feature report says (refusals and warnings, bounded for big files)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -21,3 +24,99 @@ def test_list_tokens_says_when_a_user_has_none(app, db) -> None:  # noqa: ANN001
     listing = app.test_cli_runner().invoke(args=["list-tokens", "sans-jeton@charleroi.be"])
     assert listing.exit_code == 0, listing.output
     assert listing.output.strip() == "no tokens for sans-jeton@charleroi.be"
+
+
+# --------------------------------------------------------------------------- import-reports: per-feature lines
+
+#: A GeoJSON file: a feature with two warnings, one refused (its id is a boolean), one clean.
+_GEOJSON = ('{"type":"FeatureCollection","features":['
+            '{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},"properties":{'
+            '"network":"mobile","technologies":["fibre"],"households_affected":1000.5,"description":"a"}},'
+            '{"type":"Feature","id":true,"geometry":{"type":"Point","coordinates":[4.445,50.4108]},'
+            '"properties":{"network":"mobile"}},'
+            '{"type":"Feature","geometry":{"type":"Point","coordinates":[4.446,50.4108]},"properties":{'
+            '"network":"mobile","households_affected":1e3,"description":"c"}}]}')
+_GEOJSON_LINES = [
+    "feature 0: warning: attribute_dropped: households_affected was ignored: households_affected must be a whole "
+    "number ≥ 0; got 1000.5. (at /features/0/properties/households_affected)",
+    "feature 0: warning: technology_not_of_network: fibre is not a technology of the mobile network; check the "
+    "network or the technologies",
+    "feature 1: invalid_geojson: A Feature's id must be a string or a number (RFC 7946 §3.2); got a boolean (true). "
+    "(at /features/1/id)",
+]
+
+
+@pytest.mark.parametrize(("options", "status", "last"), [
+    (["--dry-run", "--valid-only"], 0, "2 accepted, 1 refused, 2 would be saved (dry run)"),
+    (["--valid-only"], 0, "2 accepted, 1 refused, 2 saved"),
+    (["--dry-run"], 1, "Error: import_rejected: 1 of 3 features would be refused, so nothing would be saved (dry run; "
+                       "--valid-only keeps the valid ones)"),
+    ([], 1, "Error: import_rejected: 1 of 3 features were refused; nothing was saved (correct the file, or choose "
+            "to keep only the valid features)"),
+])
+def test_import_reports_prints_each_feature_warning_as_the_api_gives_it(app, db, admin, tmp_path, options, status,
+                                                                        last) -> None:  # noqa: ANN001
+    # the summary listed refusals only: a count dropped, a technology of the other network were
+    # said by the API and the upload page, never by the command line
+    from tests.factories import count_reports
+
+    path = tmp_path / "zones.geojson"
+    path.write_text(_GEOJSON, encoding="utf-8")
+    before = count_reports(db)
+    result = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", admin.email, *options])
+    assert result.exit_code == status, result.output
+    assert result.output.splitlines() == [*_GEOJSON_LINES, last]
+    assert count_reports(db) == before + (2 if options == ["--valid-only"] else 0)
+
+
+def test_import_reports_names_the_row_and_column_of_a_csv_warning(app, db, admin, tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "zones.csv"
+    path.write_text("lat;lon;reseau;menages;technologie\n50,4108;4,4440;mobile;12,5;4G\n50,4118;4,4440;fixe;3;4G\n"
+                    "50,4128;4,4440;mobile;1 000;4G\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", admin.email, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "row 2: warning: attribute_dropped: households_affected was ignored: households_affected must be a whole "
+        "number ≥ 0; got '12,5'. (column 'menages')",
+        "row 3: warning: technology_not_of_network: 4G is not a technology of the fixed network; check the network "
+        "or the technologies",
+        "3 accepted, 0 refused, 3 would be saved (dry run)"]
+
+
+def test_import_reports_bounds_the_warning_lines_of_a_big_file(app, db, admin, tmp_path) -> None:  # noqa: ANN001
+    from geosignal.cli import FEATURE_WARNINGS_SHOWN
+
+    rows = "".join(f"50,{4108 + k:04d};4,4440;mobile;{k}.5;4G\n" for k in range(FEATURE_WARNINGS_SHOWN + 12))
+    path = tmp_path / "big.csv"
+    path.write_text("lat;lon;reseau;menages;technologie\n" + rows, encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", admin.email, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == FEATURE_WARNINGS_SHOWN + 2
+    assert lines[0] == ("row 2: warning: attribute_dropped: households_affected was ignored: households_affected "
+                        "must be a whole number ≥ 0; got '0.5'. (column 'menages')")
+    assert lines[FEATURE_WARNINGS_SHOWN - 1].startswith(f"row {FEATURE_WARNINGS_SHOWN + 1}: warning: attribute_dropped")
+    assert lines[-2:] == ["and 12 more warnings (on 12 features)", "62 accepted, 0 refused, 62 would be saved (dry run)"]
+
+
+def test_import_reports_says_what_the_upload_preview_says_per_feature(app, db, admin, tmp_path) -> None:  # noqa: ANN001
+    # a zone across the Charleroi/Châtelet border: its partly_outside_commune warning, word for
+    # word as POST /api/v1/imports gives it
+    from geosignal.cli import _at
+    from tests.factories import square_lambert, to_geojson_4326, upload_file
+    from tests.test_partly_outside import _border_vertex
+
+    x, y = _border_vertex(db)
+    zone = to_geojson_4326(square_lambert(x - 300.0, y - 200.0, 400.0))
+    data = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": zone, "properties": {"network": "fixed", "menages": "12 5"}}]})
+    preview = upload_file(admin, data.encode(), "across.geojson", dry_run="true").get_json()
+    (entry,) = preview["features"]
+    assert sorted(w["code"] for w in entry["warnings"]) == ["attribute_dropped", "partly_outside_commune"]
+    path = tmp_path / "across.geojson"
+    path.write_text(data, encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", admin.email, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        *(f"feature 0: warning: {w['code']}: {w['detail']}{_at(w)}" for w in entry["warnings"]),
+        "1 accepted, 0 refused, 1 would be saved (dry run)"]

@@ -393,6 +393,59 @@ def test_a_body_that_is_not_an_object_is_refused_at_the_root(db, representative,
     assert count_reports(db) == before
 
 
+#: Feature ids RFC 7946 §3.2 does not allow (a string or a number), and what the refusal says.
+ODD_IDS = [('{"a": 1}', "object", "got an object."), ("[1, 2]", "array", "got an array."),
+           ("[]", "array", "got an array."), ("true", "boolean", "got a boolean (true)."),
+           ("false", "boolean", "got a boolean (false).")]
+
+
+def _with_id(ident: str, description: str = "odd id") -> str:
+    return ('{"type":"Feature","id":' + ident + ',"geometry":{"type":"Point","coordinates":[4.444,50.4108]},'
+            '"properties":{"network":"mobile","description":"' + description + '"}}')
+
+
+@pytest.mark.parametrize(("ident", "kind", "got"), ODD_IDS)
+def test_a_feature_id_neither_string_nor_number_is_refused_at_its_pointer(db, representative, ident, kind,
+                                                                         got) -> None:
+    # an id that was an object, an array or a boolean was accepted silently (201)
+    before = count_reports(db)
+    response = _post_text(representative, _with_id(ident))
+    body = response.get_json()
+    assert (response.status_code, response.mimetype, body["code"], body["where"], body["kind"], body["detail"]) == (
+        422, "application/problem+json", "invalid_geojson", "/id", kind,
+        f"A Feature's id must be a string or a number (RFC 7946 §3.2); {got}")
+    assert count_reports(db) == before
+    # PATCH: the same refusal at the same pointer, nothing changed
+    created = _post_text(representative, _with_id('"mine-1"', "before"))
+    rid = created.get_json()["id"]
+    etag = representative.get(f"/api/v1/reports/{rid}").headers["ETag"]
+    patched = representative.patch(f"/api/v1/reports/{rid}", data=(
+        '{"type":"Feature","id":' + ident + ',"properties":{"description":"after"}}').encode(),
+        headers={"If-Match": etag, "Content-Type": "application/json"})
+    body = patched.get_json()
+    assert (patched.status_code, body["code"], body["where"], body["kind"]) == (422, "invalid_geojson", "/id", kind)
+    assert db.scalar(select(Report.description).where(Report.id == uuid.UUID(rid))) == "before"
+
+
+def test_a_feature_id_that_is_a_string_a_number_or_null_is_read_and_not_kept(db, representative) -> None:
+    ids = []
+    for k, ident in enumerate(['"abc-1"', "42", "4.5", "null", str(10**30)]):
+        response = _post_text(representative, _with_id(ident, f"id {k}"))
+        assert response.status_code == 201, response.get_json()
+        ids.append(response.get_json()["id"])
+    assert all(str(uuid.UUID(i)) == i for i in ids) and len(set(ids)) == 5  # geosignal's own ids
+    etag = representative.get(f"/api/v1/reports/{ids[0]}").headers["ETag"]
+    for ident, status in (("null", 200), (f'"{ids[0]}"', 200), ('"abc-1"', 400)):
+        patched = representative.patch(f"/api/v1/reports/{ids[0]}", data=(
+            '{"id":' + ident + ',"properties":{"description":"id 0"}}').encode(),
+            headers={"If-Match": etag, "Content-Type": "application/json"})
+        assert patched.status_code == status, patched.get_json()
+        if status == 400:
+            assert (patched.get_json()["code"], patched.get_json()["where"]) == ("invalid_request", "/id")
+        else:
+            etag = patched.headers["ETag"]
+
+
 def test_a_null_status_counts_as_absent(db, representative) -> None:
     response = _post_text(representative, json.dumps(_feature(status=None)))
     assert response.status_code == 201

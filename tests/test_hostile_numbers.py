@@ -274,3 +274,150 @@ def test_a_body_of_400000_positions_is_refused_without_walking_it_for_nan(repres
     assert (patched.status_code, patched.get_json()["code"], patched.get_json()["where"]) == (
         422, "non_finite_number", "/properties/households_affected")
     assert _count(db) == before + 1
+
+
+# --------------------------------------------------------------------------- 1000.0 is 1000 everywhere
+
+def _counted(written: str, description: str) -> bytes:
+    """A Feature in Charleroi whose two counts are the JSON number ``written``, as written."""
+    return ('{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},"properties":'
+            f'{{"network":"mobile","description":"{description}","households_affected":{written},'
+            f'"businesses_affected":{written}}}}}').encode()
+
+
+def _collection(*features: bytes) -> bytes:
+    return b'{"type":"FeatureCollection","features":[' + b",".join(features) + b"]}"
+
+
+def _stored_counts(db, description: str) -> list[tuple[int | None, int | None]]:  # noqa: ANN001
+    return [tuple(row) for row in db.execute(select(Report.households_affected, Report.businesses_affected)
+                                              .where(Report.description == description))]
+
+
+@pytest.mark.parametrize(("written", "read"), [("1000", 1000), ("1000.0", 1000), ("1e3", 1000), ("1E+3", 1000),
+                                               ("1000.000", 1000), ("10000e-1", 1000), ("-0.0", 0), ("0.0", 0),
+                                               ("1e6", 1_000_000)])
+def test_an_integral_json_count_is_one_number_in_the_api_and_in_uploads(area, representative, admin, db, written,
+                                                                          read):
+    # the API refused 1000.0 and 1e3 (422 "must be a whole number") where a GeoJSON upload read
+    # them as 1000: JSON does not tell 1000.0 from 1000, and the published schema (JSON Schema
+    # 2020-12) calls integer any number whose fractional part is zero
+    answer = representative.post("/api/v1/reports", data=_counted(written, "api"), content_type="application/geo+json")
+    assert answer.status_code == 201, answer.get_json()
+    props = answer.get_json()["properties"]
+    assert (props["households_affected"], props["businesses_affected"]) == (read, read)
+    assert "intake" not in answer.get_json()  # no warning: nothing was changed
+    assert _stored_counts(db, "api") == [(read, read)]
+    assert representative.get(answer.headers["Location"]).get_json()["properties"]["households_affected"] == read
+    data = _collection(_counted(written, "file"))
+    (rep,) = read_upload(data, "a.geojson", area=area)
+    assert rep.properties["households_affected"] == read and type(rep.properties["households_affected"]) is int
+    assert rep.warnings == []
+    preview = upload_file(admin, data, "a.geojson", dry_run="true").get_json()
+    assert [(f["status"], f["properties"]["households_affected"], f["properties"]["businesses_affected"],
+             f["warnings"]) for f in preview["features"]] == [("accepted", read, read, [])]
+    saved = upload_file(admin, data, "a.geojson")
+    assert (saved.status_code, saved.get_json()["saved"]) == (201, 1)
+    assert _stored_counts(db, "file") == [(read, read)]
+
+
+@pytest.mark.parametrize(("written", "detail"), [
+    ("1000.5", "households_affected must be a whole number ≥ 0; got 1000.5."),
+    ("1e-3", "households_affected must be a whole number ≥ 0; got 0.001."),
+    ("1000001.0", "households_affected must be between 0 and 1,000,000; got 1000001.0."),
+    ("1e7", "households_affected must be between 0 and 1,000,000; got 10000000.0."),
+    ("1e300", "households_affected must be between 0 and 1,000,000; got 1e+300."),
+    ("-1.0", "households_affected must be between 0 and 1,000,000; got -1.0."),
+    ("true", "households_affected must be a whole number ≥ 0; got True."),
+    ("false", "households_affected must be a whole number ≥ 0; got False."),
+])
+def test_a_count_that_is_no_whole_number_in_range_is_refused_by_the_api_and_dropped_from_files(
+        area, representative, admin, db, written, detail):
+    before = _count(db)
+    answer = representative.post("/api/v1/reports", data=_counted(written, "api"), content_type="application/geo+json")
+    body = answer.get_json()
+    assert (answer.status_code, body["code"], body["where"]) == (422, "invalid_attribute",
+                                                                 "/properties/households_affected")
+    assert [(e["code"], e["pointer"], e["detail"]) for e in body["errors"]] == [
+        ("invalid_attribute", "/properties/households_affected", detail),
+        ("invalid_attribute", "/properties/businesses_affected", detail.replace("households", "businesses"))]
+    assert _count(db) == before
+    # a file's attribute that cannot be read is dropped with a warning (the upload rule), with
+    # the API's very sentence
+    data = _collection(_counted(written, "file"))
+    preview = upload_file(admin, data, "a.geojson", dry_run="true").get_json()
+    (entry,) = preview["features"]
+    assert (entry["status"], entry["properties"]["households_affected"], entry["properties"]["businesses_affected"]) \
+        == ("accepted", None, None)
+    assert [(w["code"], w["name"], w["error"], w["pointer"], w["detail"]) for w in entry["warnings"]] == [
+        ("attribute_dropped", "households_affected", "invalid_attribute", "/features/0/properties/households_affected",
+         f"households_affected was ignored: {detail}"),
+        ("attribute_dropped", "businesses_affected", "invalid_attribute", "/features/0/properties/businesses_affected",
+         f"businesses_affected was ignored: {detail.replace('households', 'businesses')}")]
+    saved = upload_file(admin, data, "a.geojson")
+    assert (saved.status_code, saved.get_json()["saved"]) == (201, 1)
+    assert saved.get_json()["features"][0]["warnings"] == entry["warnings"]
+    assert _stored_counts(db, "file") == [(None, None)]
+
+
+def test_a_count_beyond_any_float_is_non_finite_in_the_api_and_in_uploads(representative, admin, db):
+    before = _count(db)
+    answer = representative.post("/api/v1/reports", data=_counted("1e400", "api"), content_type="application/geo+json")
+    assert (answer.status_code, answer.get_json()["code"], answer.get_json()["where"]) == (
+        422, "non_finite_number", "/properties/households_affected")
+    data = _collection(_counted("1e400", "file"), _counted("1e3", "file ok"))
+    for fields in ({"dry_run": "true"}, {"mode": "valid_only"}):
+        body = upload_file(admin, data, "a.geojson", **fields).get_json()
+        refused, accepted = body["features"]
+        assert (refused["index"], refused["status"], refused["error"]["code"], refused["error"]["where"],
+                refused["error"]["pointer"]) == (0, "refused", "non_finite_number", "feature 0",
+                                                 "/features/0/properties/households_affected")
+        assert (accepted["status"], accepted["properties"]["households_affected"]) == ("accepted", 1000)
+    assert _stored_counts(db, "file") == [] and _stored_counts(db, "file ok") == [(1000, 1000)]
+    assert _count(db) == before + 1
+
+
+def test_a_patch_reads_an_integral_count_as_a_post_does(representative, db):
+    created = representative.post("/api/v1/reports", data=_counted("3", "patched"), content_type="application/geo+json")
+    rid, etag = created.get_json()["id"], created.headers.get("ETag") or representative.get(
+        f"/api/v1/reports/{created.get_json()['id']}").headers["ETag"]
+    headers = {"If-Match": etag, "Content-Type": "application/json"}
+    patched = representative.patch(f"/api/v1/reports/{rid}", headers=headers,
+                                   data=b'{"properties":{"households_affected":1e3,"businesses_affected":12.0}}')
+    assert patched.status_code == 200, patched.get_json()
+    assert (patched.get_json()["properties"]["households_affected"],
+            patched.get_json()["properties"]["businesses_affected"]) == (1000, 12)
+    assert _stored_counts(db, "patched") == [(1000, 12)]
+    headers["If-Match"] = patched.headers["ETag"]
+    refused = representative.patch(f"/api/v1/reports/{rid}", headers=headers,
+                                   data=b'{"properties":{"households_affected":12.5}}')
+    assert (refused.status_code, refused.get_json()["code"], refused.get_json()["where"],
+            refused.get_json()["detail"]) == (422, "invalid_attribute", "/properties/households_affected",
+                                              "households_affected must be a whole number ≥ 0; got 12.5.")
+    # a read-only integer sent back as read: 7.0 is the revision 7; true is no revision, even 1
+    revision = patched.get_json()["properties"]["revision"]
+    same = representative.patch(f"/api/v1/reports/{rid}", headers=headers,
+                                data=f'{{"properties":{{"revision":{revision}.0,"description":"patched"}}}}'.encode())
+    assert same.status_code == 200, same.get_json()
+    headers["If-Match"] = same.headers["ETag"]
+    boolean = representative.patch(f"/api/v1/reports/{rid}", headers=headers,
+                                   data=b'{"properties":{"revision":true}}')
+    assert (boolean.status_code, boolean.get_json()["code"], boolean.get_json()["where"]) == (
+        422, "invalid_attribute", "/properties/revision")
+    assert _stored_counts(db, "patched") == [(1000, 12)]
+
+
+def test_a_geopackage_real_count_follows_the_same_rule(area, tmp_path):
+    # GDAL types a REAL column's 12.0 as a float: read as 12, 12.5 dropped as the API refuses it
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    frame = gpd.GeoDataFrame({"reseau": ["mobile", "mobile"], "menages": [12.0, 12.5]},
+                             geometry=[Point(4.444, 50.4108), Point(4.445, 50.4108)], crs="EPSG:4326")
+    frame.to_file(tmp_path / "a.gpkg", driver="GPKG")
+    first, second = read_upload((tmp_path / "a.gpkg").read_bytes(), "a.gpkg", area=area)
+    assert first.properties["households_affected"] == 12 and first.warnings == []
+    assert "households_affected" not in second.properties
+    assert [(w["code"], w["column"], w["detail"]) for w in second.warnings] == [
+        ("attribute_dropped", "menages",
+         "households_affected was ignored: households_affected must be a whole number ≥ 0; got 12.5.")]

@@ -521,7 +521,9 @@ def test_a_value_named_twice_in_a_list_is_refused_not_deduplicated(name, values,
         ({"network": "mobile", "issue": "bad"}, "/properties/issue"),
         ({"network": "mobile", "setting": "car"}, "/properties/setting"),
         ({"network": "mobile", "households_affected": 2.5}, "/properties/households_affected"),
-        ({"network": "mobile", "households_affected": 2.0}, "/properties/households_affected"),
+        ({"network": "mobile", "households_affected": -1.0}, "/properties/households_affected"),
+        ({"network": "mobile", "households_affected": float(1_000_001)}, "/properties/households_affected"),
+        ({"network": "mobile", "households_affected": float("inf")}, "/properties/households_affected"),
         ({"network": "mobile", "households_affected": "3"}, "/properties/households_affected"),
         ({"network": "mobile", "households_affected": True}, "/properties/households_affected"),
         ({"network": "mobile", "businesses_affected": -1}, "/properties/businesses_affected"),
@@ -534,6 +536,15 @@ def test_a_value_named_twice_in_a_list_is_refused_not_deduplicated(name, values,
 def test_properties_refused(props, where):
     err = err_of(validate_properties, props)
     assert (err.code, err.where, err.status) == ("invalid_attribute", where, 422)
+
+
+@pytest.mark.parametrize(("value", "read"), [(2.0, 2), (1e3, 1000), (-0.0, 0), (1_000_000.0, 1_000_000), (7, 7)])
+def test_integral_json_numbers_are_whole_numbers(value, read):
+    # JSON Schema 2020-12 (the published schema, OpenAPI 3.1): an integer is any number with a
+    # zero fractional part; files read 12.0 as 12, and so does the API
+    out = validate_properties({"network": "mobile", "households_affected": value, "businesses_affected": value})
+    assert (out["households_affected"], out["businesses_affected"]) == (read, read)
+    assert type(out["households_affected"]) is int
 
 
 def test_properties_where_prefix_and_time_errors():

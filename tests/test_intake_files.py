@@ -106,6 +106,58 @@ def test_case26_geojson_upload_names_feature_and_path(area):
                                                  "/features/2/properties/signal_dbm"]
 
 
+def _feature_with_id(ident: str, k: int) -> str:
+    return ('{"type":"Feature","id":' + ident + ',"geometry":{"type":"Point","coordinates":[4.444,'
+            f'{50.4108 + k * 0.001:.4f}]}},"properties":{{"network":"mobile","description":"feature {k}"}}}}')
+
+
+def test_a_geojson_feature_id_neither_string_nor_number_refuses_that_feature(area, admin, db):
+    # RFC 7946 §3.2: an id is a string or a number. GDAL reads such a file silently (the id kept as
+    # the text '{ "a": 1 }'); geosignal reads GeoJSON itself, and accepted it silently too
+    from sqlalchemy import select
+
+    from geosignal.models import Report
+    from tests.factories import count_reports, upload_file
+
+    ids = ['{"a": 1}', '"x-1"', "[1, 2]", "true", "null", "7"]
+    data = ('{"type":"FeatureCollection","features":['
+            + ",".join(_feature_with_id(ident, k) for k, ident in enumerate(ids)) + "]}").encode()
+    res = read_upload(data, "a.geojson", area=area)
+    assert [type(r).__name__ for r in res] == ["GeosignalError", "ReportInput", "GeosignalError", "GeosignalError",
+                                               "ReportInput", "ReportInput"]
+    refused = [(r.code, r.where, r.extra["index"], r.extra["pointer"], r.extra["kind"]) for r in res
+               if isinstance(r, GeosignalError)]
+    assert refused == [("invalid_geojson", "feature 0", 0, "/features/0/id", "object"),
+                       ("invalid_geojson", "feature 2", 2, "/features/2/id", "array"),
+                       ("invalid_geojson", "feature 3", 3, "/features/3/id", "boolean")]
+    assert res[3].detail == "A Feature's id must be a string or a number (RFC 7946 §3.2); got a boolean (true)."
+    before = count_reports(db)
+    expected = [("refused", "invalid_geojson", "/features/0/id"), ("accepted", None, None),
+                ("refused", "invalid_geojson", "/features/2/id"), ("refused", "invalid_geojson", "/features/3/id"),
+                ("accepted", None, None), ("accepted", None, None)]
+
+    def seen(body: dict) -> list[tuple]:
+        return [(f["status"], f.get("error", {}).get("code"), f.get("error", {}).get("pointer"))
+                for f in body["features"]]
+
+    preview = upload_file(admin, data, "a.geojson", dry_run="true")
+    assert (preview.status_code, preview.get_json()["accepted"], preview.get_json()["refused"]) == (200, 3, 3)
+    assert seen(preview.get_json()) == expected
+    assert [f["index"] for f in preview.get_json()["features"]] == [0, 1, 2, 3, 4, 5]
+    rejected = upload_file(admin, data, "a.geojson")  # mode=all: nothing stored
+    assert (rejected.status_code, rejected.get_json()["code"]) == (422, "import_rejected")
+    assert seen(rejected.get_json()) == expected and count_reports(db) == before
+    saved = upload_file(admin, data, "a.geojson", mode="valid_only")
+    assert (saved.status_code, saved.get_json()["saved"]) == (201, 3) and seen(saved.get_json()) == expected
+    stored = db.scalars(select(Report.description).where(Report.description.like("feature %"))
+                        .order_by(Report.description)).all()
+    assert stored == ["feature 1", "feature 4", "feature 5"] and count_reports(db) == before + 3
+    # a lone Feature as the file: the same refusal, at /id
+    (err,) = read_upload(_feature_with_id("[]", 0).encode(), "one.geojson", area=area)
+    assert (err.code, err.where, err.extra["index"], err.extra["pointer"]) == ("invalid_geojson", "feature 0", 0,
+                                                                               "/id")
+
+
 def test_geojson_upload_uses_file_coercion(area):
     fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {
         "type": "Point", "coordinates": [4.444, 50.4108]}, "properties": {

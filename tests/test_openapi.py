@@ -63,8 +63,9 @@ SAMPLES: dict[str, list] = {
     "operators": [["Proximus"], "Telenet/BASE", ["Base"], {}, ["other", "VOO"]],
     "issue": [*vocab.ISSUES, "none", 1],
     "setting": [*vocab.SETTINGS, "space"],
-    "households_affected": [0, 12, MAX_COUNT, MAX_COUNT + 1, -1, True, "12", 1.5],
-    "businesses_affected": [3, -4, False],
+    "households_affected": [0, 12, MAX_COUNT, MAX_COUNT + 1, -1, True, "12", 1.5, 1000.0, 1e3, -0.0, 1000.5,
+                            float(MAX_COUNT), float(MAX_COUNT + 1), -1.0, 1e20],
+    "businesses_affected": [3, -4, False, 3.0, 3.5, True, 1],
     "description": ["", "Rue de l'Église", "x" * MAX_DESCRIPTION_CHARS, "x" * (MAX_DESCRIPTION_CHARS + 1),
                     "nul\x00", 5],
     "observed_at": ["2026-03-01T10:00:00+01:00", "2026-03-01T09:00:00Z", "2026-03-01", "2026-03-01T10:00",
@@ -91,3 +92,18 @@ def test_properties_schema_agrees_with_the_intake_validator(name: str) -> None:
     for value, network in itertools.product(values, networks):
         props = {name: value} if network is None else {"network": network, name: value}
         assert validator.is_valid(props) == _intake_accepts(props), (name, value)
+
+
+def test_the_feature_id_schema_agrees_with_the_intake(client) -> None:
+    from geosignal.services.intake import feature_id
+
+    schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["ReportFeatureInput"]
+    validator = jsonschema.Draft202012Validator(schema["properties"]["id"])
+    for value in ["abc", "", 42, 4.5, 10**30, None, {"a": 1}, [1], [], True, False]:
+        try:
+            feature_id({"type": "Feature", "id": value}, "")
+            accepted = True
+        except GeosignalError as error:
+            assert (error.code, error.where) == ("invalid_geojson", "/id")
+            accepted = False
+        assert validator.is_valid(value) == accepted, value

@@ -143,6 +143,34 @@ class ImportOutcome:
         """Yield the per-feature entries in file order."""
         return self._entries(self.rows)
 
+    def iter_said(self) -> Iterator[dict[str, Any]]:
+        """Yield, in file order, what the per-feature entries say without their geometry and
+        properties (a summary's lines: the CLI's): a refused feature's entry whole, and
+        ``{"index", "row" (CSV), "status": "accepted", "warnings"}`` for each accepted feature
+        that has warnings — the very warnings its entry carries (:meth:`iter_features`)."""
+        for r in self.rows:
+            if not isinstance(r, _Accepted):
+                yield r
+                continue
+            warnings = self._warnings(r)
+            if warnings:
+                entry: dict[str, Any] = {"index": r.index}
+                row = source_row(r.item)
+                if row is not None:
+                    entry["row"] = row
+                entry.update({"status": "accepted", "warnings": warnings})
+                yield entry
+
+    @staticmethod
+    def _warnings(r: _Accepted) -> list[dict[str, Any]]:
+        """The warnings of an accepted feature's entry: its intake's, and ``probable_duplicate``
+        when it was not stored as identical to a report filed seconds ago."""
+        warnings = list(r.item.warnings)
+        if not r.created and not r.skipped:
+            warnings.append({"code": "probable_duplicate", "detail": "identical to a report filed seconds ago",
+                             "report_id": str(r.report_id)})
+        return warnings
+
     def _entries(self, rows: list[Any], *, stored_mark: bool = False) -> Iterator[dict[str, Any]]:
         """The entries of ``rows`` as JSON-ready dicts; ``stored_mark``: a stored report's
         properties (a probable duplicate's) left as :data:`_STORED_MARK`, for their text."""
@@ -151,11 +179,8 @@ class ImportOutcome:
                 yield r
                 continue
             item = r.item
-            warnings = list(item.warnings)
+            warnings = self._warnings(r)
             duplicate = not r.created and not r.skipped
-            if duplicate:
-                warnings.append({"code": "probable_duplicate", "detail": "identical to a report filed seconds ago",
-                                 "report_id": str(r.report_id)})
             if r.first is not None:
                 properties = _properties(r.first.item, r.first, self.commune_names[r.first.nis], self.created_at)
             elif duplicate:

@@ -82,7 +82,14 @@ def _components() -> dict[str, Any]:
         "schemas": {
             "ReportProperties": report_properties_schema(),
             "ReportFeatureInput": {"type": "object", "required": ["type", "geometry", "properties"],
-                                   "properties": {"type": {"const": "Feature"}, "geometry": _geometry_schema(),
+                                   "properties": {"type": {"const": "Feature"},
+                                                  "id": {"type": ["string", "number", "null"],
+                                                         "description": "RFC 7946 §3.2: a string or a number (an "
+                                                                        "object, array or boolean is 422 "
+                                                                        "invalid_geojson at /id); null counts as "
+                                                                        "absent. Not kept: a report gets its own "
+                                                                        "UUID."},
+                                                  "geometry": _geometry_schema(),
                                                   "properties": {"$ref": "#/components/schemas/ReportProperties"}}},
             "Feature": {"type": "object", "required": ["type", "geometry", "properties"],
                         "properties": {"type": {"const": "Feature"}, "id": {"type": "string"},

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Response, current_app, g, request, url_for
 
-from geosignal import formparse, policy, workflow
+from geosignal import contract, formparse, policy, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -18,7 +18,7 @@ from geosignal.services import audit as audit_service
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
-from geosignal.services.intake import known_finite, loads_strict, parse_report_feature
+from geosignal.services.intake import feature_id, known_finite, loads_strict, parse_report_feature
 from geosignal.services.intake.batch import outside_shares, outside_warning
 from geosignal.services.territory import limits_from_config, service_area
 from geosignal.textsafety import pointer_key
@@ -186,7 +186,8 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
         raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
     if "type" in body and body["type"] != "Feature":
         raise GeosignalError("invalid_geojson", 'an edit is a (partial) Feature: type must be "Feature"', where="/type")
-    if "id" in body and body["id"] != stored["id"]:
+    given_id = feature_id(body, "")  # a string or a number (RFC 7946), null as absent; else 422 at /id
+    if given_id is not None and given_id != stored["id"]:
         raise GeosignalError("invalid_request", "id is the report's own id, which cannot be changed", where="/id")
     if "properties" in body and not isinstance(body["properties"], dict):
         raise GeosignalError("invalid_geojson", "properties must be an object", where="/properties")
@@ -194,7 +195,7 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     read_only = set(stored["properties"]) - set(reports_service.ATTRIBUTES)
     for name, value in (body.get("properties") or {}).items():
         if name in read_only:  # sent back as read (a GET, changed, PATCHed whole): only a change is refused
-            if value != stored["properties"][name]:
+            if not contract.same_json_value(value, stored["properties"][name]):  # 3.0 is 3; true is not 1
                 how = ('change it with {"status": …} or POST …/transitions' if name == "status" else
                        "geosignal computes it")
                 raise GeosignalError("invalid_attribute", f"{name} cannot be edited: {how}",

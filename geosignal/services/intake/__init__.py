@@ -59,6 +59,11 @@ a GeometryCollection is **split into one report per member** (same properties, w
 ``geometry_collection_split``, errors per member with ``member``). Nested collections are
 refused. Multi* geometries stay one report.
 
+**Feature id — decision:** RFC 7946 §3.2 makes a Feature's ``id`` a string or a number; an
+object, an array or a boolean is ``invalid_geojson`` at ``…/id`` (:func:`.core.feature_id`), in
+the API (POST, PATCH) and in GeoJSON uploads (that feature refused, ``index`` and ``pointer``
+given); ``null`` counts as absent. A valid id is not stored: every report gets its own UUID.
+
 Properties: the JSON API is strict (:func:`validate_properties`, every faulty property listed
 in ``errors``); files are coerced first (see :mod:`.files`). Unknown properties are ignored
 (warning ``properties_ignored`` in the API).
@@ -80,6 +85,7 @@ from geosignal.geo import area_m2, length_m
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
 from .core import (
     ReportInput,
+    feature_id,
     known_finite,
     loads_strict,
     parse_feature_collection,
@@ -99,6 +105,7 @@ __all__ = [
     "UploadResult",
     "area_m2",
     "detect_format",
+    "feature_id",
     "known_finite",
     "length_m",
     "loads_strict",

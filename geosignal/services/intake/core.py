@@ -963,13 +963,34 @@ def _feature_boxes(obj: Any, ptr: str, geom: Any, gptr: str, epsg: int) -> list[
 
 # --------------------------------------------------------------------------- features
 
+def feature_id(obj: dict, ptr: str) -> str | int | float | None:
+    """Return the ``id`` member of a Feature ``obj`` at ``ptr`` (None when absent or ``null``).
+
+    RFC 7946 §3.2: a Feature's identifier is a JSON string or number. ``null`` counts as
+    absent, as a ``null`` property does (tools write ``"id": null`` for "no identifier"); an
+    object, an array or a boolean makes the Feature invalid GeoJSON: 422 ``invalid_geojson``
+    at ``{ptr}/id`` (``kind``: ``object``, ``array`` or ``boolean``), never read silently (GDAL
+    would keep it as text). geosignal does not store a sender's identifier (a report gets its
+    own UUID); the check is of the GeoJSON only, the same for the API and GeoJSON uploads."""
+    value = obj.get("id")
+    if value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool)):
+        return value
+    kind = "boolean" if isinstance(value, bool) else "array" if isinstance(value, (list, tuple)) else "object"
+    shown = f" ({str(value).lower()})" if isinstance(value, bool) else ""
+    raise GeosignalError("invalid_geojson", f"A Feature's id must be a string or a number (RFC 7946 §3.2); got "
+                         f"{'an' if kind in ('array', 'object') else 'a'} {kind}{shown}.", where=f"{ptr}/id",
+                         kind=kind)
+
+
 def split_feature(obj: Any, ptr: str) -> tuple[Any, str, Any, str]:
     """Return ``(geometry, geometry_pointer, properties, properties_pointer)`` of a Feature or a
-    bare geometry. Raises 422 ``invalid_geojson``."""
+    bare geometry. Raises 422 ``invalid_geojson`` (also for a Feature ``id`` that is neither a
+    string nor a number: :func:`feature_id`)."""
     if not isinstance(obj, dict):
         raise GeosignalError("invalid_geojson", "A GeoJSON Feature (object) was expected.", where=ptr or "/")
     t = obj.get("type")
     if t == "Feature":
+        feature_id(obj, ptr)
         if "geometry" not in obj:
             raise GeosignalError("invalid_geojson", "The Feature has no 'geometry' member.", where=ptr or "/")
         props = obj.get("properties")

@@ -102,12 +102,13 @@ def _count(value: Any, where: str, name: str) -> int:
     if isinstance(value, str) and re.fullmatch(r"[0-9]{4001,}", value.strip()):  # more than int() converts
         raise _fail("invalid_attribute", f"{name} must be between 0 and {MAX_COUNT:,}; got a number of "
                     f"{len(value.strip()):,} digits.", where, limit=MAX_COUNT)
-    if isinstance(value, bool) or not isinstance(value, int):
+    whole = contract.json_integer(value)  # 1000.0 and 1e3 are 1000, as JSON Schema reads an integer
+    if whole is None:
         raise _fail("invalid_attribute", f"{name} must be a whole number ≥ 0; got {_brief(value)}.", where)
-    if value < 0 or value > MAX_COUNT:
+    if whole < 0 or whole > MAX_COUNT:
         raise _fail("invalid_attribute", f"{name} must be between 0 and {MAX_COUNT:,}; got {_brief(value)}.", where,
                     limit=MAX_COUNT)
-    return value
+    return whole
 
 
 def _brief(value: Any, limit: int = 60) -> str:
@@ -130,8 +131,9 @@ def validate_properties(
     Returns a new dict holding only the known, non-null properties:
     ``network`` (str in ``vocab.NETWORKS``), ``technologies``/``operators`` (lists, a single
     string becomes a one-item list; a value named twice is refused, never deduplicated), ``issue``, ``setting``,
-    ``households_affected``/``businesses_affected`` (int, 0…1,000,000; floats, strings and
-    booleans refused), ``description`` (NFC-normalised, line ends as LF, otherwise unchanged, ≤ 5000 chars, no
+    ``households_affected``/``businesses_affected`` (int, 0…1,000,000, read by
+    :func:`geosignal.contract.json_integer`: ``1000.0`` and ``1e3`` are 1000, as JSON Schema
+    reads an integer; ``1000.5``, strings and booleans refused), ``description`` (NFC-normalised, line ends as LF, otherwise unchanged, ≤ 5000 chars, no
     control, direction-override or unpaired-surrogate character: :mod:`geosignal.textsafety`),
     ``observed_at`` (aware datetime, see :func:`parse_observed_at`) and ``radius`` (m,
     finite number > 0). Unknown properties are ignored; a ``null`` counts as absent.
@@ -439,7 +441,8 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
     """Coerce attribute values read from a file (mostly strings) towards API types.
 
     ``record`` is keyed by API property names already (see :func:`match_header`). Empty
-    strings and NaN/NaT become absent; ``"12"``/``12.0`` → 12 for counts; ``"4G, 5G"`` or
+    strings and NaN/NaT become absent; ``"12"`` → 12 for counts (``12.0`` read by the count rule,
+    as the API reads it); ``"4G, 5G"`` or
     ``"4G;5G"`` → a list; vocabulary values matched case- and accent-insensitively with a few
     aliases (``Base`` → ``Telenet/BASE``, ``fixe`` → ``fixed``) and the labels the pages show in
     every language (:func:`_label_aliases`); dates become text for
@@ -480,12 +483,10 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
                 elif re.fullmatch(r"[0-9]{1,4000}[.,](?:0{0,2}|0{4,})", v):  # "5,0", "12.00": a zero decimal part
                     value = int(re.split(r"[.,]", v)[0])
                 # "1.000" / "1,000" stay text: a thousands separator or a decimal one? (_count says)
-            elif isinstance(value, float) and value.is_integer():
-                value = int(value)
-            elif hasattr(value, "item"):  # numpy scalar
+            elif hasattr(value, "item"):  # numpy scalar: a Python number, then the count rule as for JSON
                 value = value.item()
-                if isinstance(value, float) and value.is_integer():
-                    value = int(value)
+            # a number (JSON, or a driver's typed field) is left to the count rule (_count:
+            # contract.json_integer), the one reading of 12.0 and 1e3 for the API and files alike
         elif kind == "vocab_list":
             if isinstance(value, str):
                 value = [_coerce_token(name, t) for t in re.split(_SEPARATORS.get(name, r"[,;|+]"), value)
