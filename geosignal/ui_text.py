@@ -46,6 +46,7 @@ WARNINGS_FR: dict[str, str] = {
     "columns_ignored": "Colonnes ignorées (ni propriété ni coordonnée)",
     "file_already_saved": "Fichier déjà enregistré",
     "row_saved_before": "Ligne déjà enregistrée (envoi précédent)",
+    "same_place_saved_before": "Même lieu qu'un signalement déjà enregistré, avec d'autres informations",
     "rows_saved_before": "Lignes déjà enregistrées",
     "technology_not_of_network": "Technologie d'un autre réseau (à vérifier)",
     "curve_linearised": "Arcs lus comme des segments droits",
@@ -218,6 +219,15 @@ IMPORT_MESSAGES: dict[str, Any] = {
     # page's language)
     "partly_outside": "{share} de cette forme se trouve hors de {commune}, où elle est classée : cette partie "
                       "compte dans la commune où elle se trouve.",
+    # an accepted row of the place of a report an earlier upload stored, with other values (a
+    # row corrected in an edited copy: the same_place_saved_before warning), and the link to it
+    "same_place": "Même lieu que le signalement {reference}, enregistré le {date} (« {filename} ») avec "
+                  "d'autres informations : enregistrer cette ligne crée un second signalement. Pour corriger "
+                  "{reference}, modifiez-le plutôt.",
+    "same_place_commune": "Même lieu que le signalement {reference}, enregistré le {date} par une autre personne "
+                          "de votre commune (« {filename} ») avec d'autres informations : enregistrer cette ligne "
+                          "crée un second signalement. Pour corriger {reference}, modifiez-le plutôt.",
+    "same_place_link": "Ouvrir {reference}",
     # a refused row's coordinates, as its author finds them in the file: a CSV's coordinate
     # cells as written (column and what it held), or the position read (another file's point)
     "coordinate_cell": "{column} « {value} »",

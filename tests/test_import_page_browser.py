@@ -198,3 +198,56 @@ def test_empty_required_fields_are_said_by_the_page_in_dutch_on_a_phone(live_ser
     assert page.get_attribute("#import-file", "aria-invalid") is None
     assert watch.errors == []
     watch.context.close()
+
+
+def test_a_corrected_row_of_an_edited_copy_links_to_the_report_it_would_repeat(app, live_server, browser) -> None:  # noqa: ANN001, F811
+    """A campaign file saved, then a copy with one row corrected: on a phone, the preview says
+    that row is the place of a report saved before, with other values, and links to it."""
+    from sqlalchemy import text
+
+    rows = ("latitude;longitude;menages;description\r\n"
+            "50,4108;4,4440;12;Rue de la Montagne\r\n"
+            "50,4200;4,4300;3;Près de l'église\r\n")
+    watch = PageWatch(browser, live_server)
+    watch.context.close()
+    watch.context = browser.new_context(viewport=PHONE, locale="fr-BE", timezone_id="Europe/Brussels")
+    page = watch.page = watch.context.new_page()
+    page.on("pageerror", lambda e: watch.errors.append(str(e)))
+    watch.login("browser-rep@charleroi.be")
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": "campagne.csv", "mimeType": "text/csv",
+                                                 "buffer": rows.encode()}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=1")
+    page.click("#save-button")
+    page.wait_for_selector("#save-result:not(:empty)")
+    assert page.inner_text("#save-result") == "2 signalements enregistrés. Voir les signalements"
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:  # a day later (past the seconds-long duplicate window)
+        session.execute(text("UPDATE import_files SET saved_at = saved_at - interval '1 day'"))
+        session.execute(text("UPDATE reports SET created_at = created_at - interval '1 day'"))
+        church_id, church = session.execute(text(
+            "SELECT id, reference FROM reports WHERE households_affected = 3")).one()
+        session.commit()
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": "campagne v2.csv", "mimeType": "text/csv",
+                                                 "buffer": rows.replace(";3;", ";30;").encode()}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=1")
+    detail = page.locator("#preview-table tbody tr >> nth=1").locator("td").last
+    said = " ".join(detail.inner_text().split())
+    assert said.startswith(f"Même lieu que le signalement {church}, enregistré le ")
+    assert said.endswith(f"(« campagne.csv ») avec d'autres informations : enregistrer cette ligne crée un second "
+                         f"signalement. Pour corriger {church}, modifiez-le plutôt. Ouvrir {church}")
+    assert detail.locator("a.same-place-link").evaluate("a => a.parentElement.tagName") == "SPAN"
+    link = detail.locator("a.same-place-link")
+    assert link.get_attribute("href") == f"/signalements/{church_id}"
+    box = link.bounding_box()
+    assert box and box["width"] > 0 and box["height"] >= 43.5  # a thumb's target
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import-same-place-390.png"), full_page=True)
+    with page.expect_navigation():
+        link.click()
+    assert church in page.inner_text("h1")
+    assert watch.errors == []
+    watch.context.close()

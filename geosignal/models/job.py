@@ -78,3 +78,9 @@ class ImportFile(Base):
     #: (:func:`geosignal.services.imports.row_digests`): an edited copy's unchanged rows are
     #: said (``row_saved_before`` warnings)
     row_digests: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: for each report it stored, in one order: the digest of its place alone (little-endian
+    #: uint64s, :func:`geosignal.services.imports.place_digests`) and its id (16 bytes each):
+    #: a later upload's row of the same place with other values names that report
+    #: (``same_place_saved_before`` warning)
+    place_digests: Mapped[bytes | None] = mapped_column(LargeBinary)
+    report_ids: Mapped[bytes | None] = mapped_column(LargeBinary)

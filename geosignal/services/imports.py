@@ -35,7 +35,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geosignal import contract, policy
+from geosignal import contract, policy, vocab
 from geosignal.compression import gzip_chunks
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, WGS84, transform_xy
@@ -494,6 +494,8 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
     keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
     _find_duplicates(session, user, accepted, keys, outcome)
     digests, saved_before = _rows_saved_before(session, user, accepted, keys, outcome)
+    places = place_digests(keys, [a.item.properties.get("network") or "" for a in accepted])
+    _same_places_saved_before(session, user, accepted, places, saved_before)
     if skip_saved_before and len(saved_before):
         _skip(accepted, saved_before, outcome)
     all_ok = outcome.refused == 0
@@ -505,10 +507,12 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         outcome.stored = True
         outcome.saved = len(new)
         if new:  # remembered by its content and its rows: the same bytes, or rows, saved again are said
-            created = digests[np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))]
+            created = np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))
             session.execute(_REMEMBER_FILE, {"sha": sha256, "uid": user.id, "nis": user.commune_nis,
                                              "name": filename[:255], "saved": len(new),
-                                             "rows": np.unique(created).astype("<u8").tobytes()})
+                                             "rows": np.unique(digests[created]).astype("<u8").tobytes(),
+                                             "places": places[created].astype("<u8").tobytes(),
+                                             "ids": b"".join(a.report_id.bytes for a in new)})
     if progress:
         progress(total, total)
     if mode == "all" and not all_ok and not dry_run and raise_rejected:
@@ -524,8 +528,8 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
 _SAVED_BEFORE = text(
     "SELECT saved_at, filename, saved, user_id = :uid FROM import_files WHERE sha256 = :sha "
     "AND (user_id = :uid OR commune_nis = :nis) ORDER BY saved_at DESC LIMIT 1")
-_REMEMBER_FILE = text("INSERT INTO import_files (sha256, user_id, commune_nis, filename, saved, row_digests) "
-                      "VALUES (:sha, :uid, :nis, :name, :saved, :rows)")
+_REMEMBER_FILE = text("INSERT INTO import_files (sha256, user_id, commune_nis, filename, saved, row_digests, "
+                      "place_digests, report_ids) VALUES (:sha, :uid, :nis, :name, :saved, :rows, :places, :ids)")
 #: How many earlier saves (the latest, of the user or their commune) an upload's rows are
 #: compared with.
 ROWS_SAVED_BEFORE_FILES = 50
@@ -588,6 +592,77 @@ def _rows_saved_before(session: Session, user: User, accepted: list[_Accepted], 
             "detail": f"{len(rows)} row(s) are identical (place and attributes) to rows saved before from "
                       f"{len(files)} earlier upload(s); saving them stores those reports a second time"})
     return digests, rows
+
+
+def place_digests(keys: list[bytes], networks: list[str]) -> np.ndarray:
+    """One 8-byte digest (uint64) per row: its place (the geometry key of
+    :func:`~geosignal.services.intake.batch.geometry_keys`, up to vertex order) and its
+    network, whatever its other values (a mobile and a fixed white zone at one place are two
+    reports)."""
+    blake2b = hashlib.blake2b
+    return np.fromiter((int.from_bytes(blake2b(k + b"\0" + n.encode(), digest_size=8).digest(), "little")
+                        for k, n in zip(keys, networks, strict=True)), dtype=np.uint64, count=len(keys))
+
+
+_EARLIER_PLACES = text(
+    "SELECT saved_at, filename, user_id = :uid AS by_you, place_digests, report_ids FROM import_files "
+    "WHERE (user_id = :uid OR commune_nis = :nis) AND place_digests IS NOT NULL "
+    "ORDER BY saved_at DESC, id DESC LIMIT :n")
+#: the reports a changed row may repeat: still open (:data:`geosignal.vocab.STATUS_TYPES`; a
+#: row of the place of a closed report — rejected, withdrawn, resolved… — is a new report),
+#: the user's or their commune's
+_OPEN_REPORTS = text(
+    "SELECT id, reference FROM reports WHERE id = ANY(:ids) AND status = ANY(:open) "
+    "AND (reporter_id = :uid OR commune_nis = :nis)")
+_OPEN_STATUSES = [s for s, kind in vocab.STATUS_TYPES.items() if kind == "open"]
+
+
+def _same_places_saved_before(session: Session, user: User, accepted: list[_Accepted], places: np.ndarray,
+                              saved_before: np.ndarray) -> None:
+    """Say, set-wise, which rows would store a second report of a place (and network) an
+    earlier upload stored with other values (a row corrected in an edited copy of a file): each such row
+    that would create a report, and is not the same row saved before (``saved_before``:
+    positions in ``accepted``), gets a ``same_place_saved_before`` warning naming that report
+    (``report_id``, ``reference``) and the save that stored it (``filename``, ``saved_at``
+    ISO 8601, ``by_you``) — the latest such save among the last :data:`ROWS_SAVED_BEFORE_FILES`
+    of the user or their commune, and only while the report is open (not rejected, withdrawn,
+    resolved…: closed). Two queries, whatever the number of rows."""
+    if not accepted:
+        return
+    candidates = np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))
+    candidates[saved_before] = False
+    if not candidates.any():
+        return
+    earlier = session.execute(_EARLIER_PLACES, {"uid": user.id, "nis": user.commune_nis,
+                                                "n": ROWS_SAVED_BEFORE_FILES}).all()
+    if not earlier:
+        return
+    found = np.full(len(accepted), -1)
+    at = np.full(len(accepted), -1)
+    for f, save in enumerate(earlier):  # the latest first: a row names the latest save of its place
+        stored = np.frombuffer(save.place_digests, dtype="<u8")
+        if not len(stored):
+            continue
+        order = np.argsort(stored, kind="stable")
+        where = np.minimum(np.searchsorted(stored[order], places), len(stored) - 1)
+        hit = candidates & (found < 0) & (stored[order][where] == places)
+        found[hit], at[hit] = f, order[where[hit]]
+    rows = np.flatnonzero(found >= 0)
+    if not len(rows):
+        return
+    ids = [uuid.UUID(bytes=bytes(earlier[found[k]].report_ids[16 * at[k]:16 * at[k] + 16])) for k in rows.tolist()]
+    open_reports = dict(session.execute(_OPEN_REPORTS, {"ids": list(set(ids)), "open": _OPEN_STATUSES,
+                                                        "uid": user.id, "nis": user.commune_nis}).all())
+    for k, report_id in zip(rows.tolist(), ids, strict=True):
+        if report_id not in open_reports:
+            continue
+        save = earlier[found[k]]
+        item = accepted[k].item  # (features of a file may share one warnings list: never appended to)
+        item.warnings = [*item.warnings, {
+            "code": "same_place_saved_before", "report_id": str(report_id), "reference": open_reports[report_id],
+            "filename": save.filename, "saved_at": save.saved_at.isoformat(), "by_you": bool(save.by_you),
+            "detail": f"the same place as report {open_reports[report_id]}, saved from {save.filename!r} with other "
+                      "values: saving this row stores a second report; to correct that one, edit it"}]
 
 
 def _skip(accepted: list[_Accepted], positions: np.ndarray, outcome: ImportOutcome) -> None:

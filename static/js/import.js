@@ -58,6 +58,10 @@
   /* A row's warning: what it is, and for a value set aside, the cell (column and what it held)
    * and, when the column takes a vocabulary, the values it may hold as the page names them. */
   function warningText(w) {
+    if (w.code === "same_place_saved_before" && T.same_place) {  // a row corrected in an edited copy
+      return fill(T[w.by_you ? "same_place" : "same_place_commune"], {
+        reference: w.reference, date: value(w.saved_at, "datetime"), filename: w.filename });
+    }
     if (w.code === "partly_outside_commune" && T.partly_outside) {
       return fill(T.partly_outside, { commune: w.commune_name,
         share: w.share_outside.toLocaleString(I.locale || "fr-BE", { style: "percent", maximumFractionDigits: 0 }) });
@@ -286,6 +290,24 @@
       var detail = cell(tr, f.error ? rowProblem(f.error)
         : (f.warnings || []).map(warningText).join(SEPARATOR));
       if (f.error) { detail.dataset.code = f.error.code; }
+      // the report a corrected row would repeat, one link away (to edit it instead); the text
+      // and the links in one box (a card's cell lays its label and its content side by side)
+      var repeats = (f.warnings || []).filter(function (w) {
+        return w.code === "same_place_saved_before" && w.report_id && form.dataset.reportUrl;
+      });
+      if (repeats.length) {
+        var box = document.createElement("span");
+        box.textContent = detail.textContent;
+        repeats.forEach(function (w) {
+          var a = document.createElement("a");
+          a.href = form.dataset.reportUrl.replace("REPORT_ID", encodeURIComponent(w.report_id));
+          a.textContent = fill(T.same_place_link, { reference: w.reference });
+          a.className = "same-place-link";
+          box.appendChild(document.createTextNode(" "));
+          box.appendChild(a);
+        });
+        detail.replaceChildren(box);
+      }
       tbody.appendChild(tr);
     });
     accepted.slice(0, MAP_FEATURES).forEach(function (f) {
