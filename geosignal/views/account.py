@@ -33,7 +33,7 @@ from geosignal.ratelimit import limiter, login_account_key
 from geosignal.security import public_base_url
 from geosignal.services import accounts
 from geosignal.services import communes as communes_service
-from geosignal.services.mail import MailSettings, build_message, send
+from geosignal.services.mail import MailSettings, build_message, link_base, send
 
 bp = Blueprint("account", __name__)
 
@@ -64,7 +64,16 @@ def _mail(to: str, subject: str, paragraphs: list[str], link: tuple[str, str]) -
     return send(settings, build_message(settings, to, subject, paragraphs, link))
 
 
-def _link_url(endpoint: str, secret: str) -> str:
+def _mailed_link(endpoint: str, secret: str) -> str:
+    """The address of a single-use link as an e-mail carries it: from the configured public
+    address (:func:`geosignal.services.mail.link_base`), never from the request's ``Host``
+    header, which whoever asks for a reset link chooses."""
+    return link_base(current_app.config) + url_for(endpoint, jeton=secret)
+
+
+def _shown_link(endpoint: str, secret: str) -> str:
+    """The address of a single-use link shown to the referent or administrator who made it,
+    to hand over: the address they are using (:func:`geosignal.security.public_base_url`)."""
     return public_base_url() + url_for(endpoint, jeton=secret)
 
 
@@ -120,7 +129,7 @@ def forgot_password() -> Response | str:
                 _("Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
                   "geosignal. Le lien ci-dessous sert une fois et expire dans une heure."),
                 _("Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas."),
-            ], (_("Choisir un nouveau mot de passe"), _link_url("account.reset_password", secret)))
+            ], (_("Choisir un nouveau mot de passe"), _mailed_link("account.reset_password", secret)))
         flash(_("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
                 "(le lien expire dans une heure)."), "success")
         return redirect(url_for("pages.login"))
@@ -191,7 +200,6 @@ def invite_user():  # noqa: ANN201
     except GeosignalError as error:
         session.rollback()  # nothing of a refused invitation is stored
         return _users_page(error.status, error, values={k: request.form.get(k) or "" for k in ("email", "role", "commune")})
-    url = _link_url("account.accept_invitation", secret)
     # the message is built before the account is committed: what it cannot carry is not stored
     settings = MailSettings.from_config(current_app.config)
     message = build_message(settings, user.email, _("geosignal : votre invitation"), [
@@ -199,8 +207,8 @@ def invite_user():  # noqa: ANN201
         _("%(inviter)s vous invite à signaler et suivre les zones blanches de connectivité sur "
           "geosignal, la plateforme de Charleroi Métropole.", inviter=inviter.email),
         _("Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe."),
-    ], (_("Accepter l'invitation"), url))
-    return _send_or_hand_over(session, settings, message, url, "invite",
+    ], (_("Accepter l'invitation"), _mailed_link("account.accept_invitation", secret)))
+    return _send_or_hand_over(session, settings, message, _shown_link("account.accept_invitation", secret), "invite",
                               _("Invitation envoyée à %(email)s (valable 72 heures).", email=user.email),
                               _("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à "
                                 "%(email)s.", email=user.email))
@@ -229,14 +237,13 @@ def send_reset_link(user_id: int) -> Response | tuple[str, int]:
     if user is None:
         raise GeosignalError("not_found", "Aucun compte de ce numéro.")
     secret = accounts.issue_reset_link(session, current(), user)
-    url = _link_url("account.reset_password", secret)
     settings = MailSettings.from_config(current_app.config)
     message = build_message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
         _("Bonjour,"),
         _("%(actor)s vous envoie un lien pour choisir un nouveau mot de passe geosignal. Il sert une fois "
           "et expire dans une heure.", actor=current().email),
-    ], (_("Choisir un nouveau mot de passe"), url))
-    return _send_or_hand_over(session, settings, message, url, "reset",
+    ], (_("Choisir un nouveau mot de passe"), _mailed_link("account.reset_password", secret)))
+    return _send_or_hand_over(session, settings, message, _shown_link("account.reset_password", secret), "reset",
                               _("Lien envoyé à %(email)s (valable une heure).", email=user.email),
                               _("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s "
                                 "(valable une heure, une seule fois).", email=user.email))
