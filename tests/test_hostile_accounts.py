@@ -70,3 +70,58 @@ def test_invitations_and_reset_links_made_by_the_referent_are_mailed_with_the_co
         "http://127.0.0.1:5000/compte/invitation"] * 2
     assert [link.split("?")[0] for link in _mailed_links(reset)] == [
         "http://127.0.0.1:5000/compte/reinitialisation"] * 2
+
+
+# ---- a mail server down or refusing: never a 500, never a different answer -----------------------
+
+def test_forgot_password_answers_the_same_when_the_mail_server_is_down(app, client, db) -> None:  # noqa: ANN001
+    """With the SMTP server unreachable, a known address got 500 ``internal_error`` and an
+    unknown one 302: the answer told which addresses have an account."""
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    with configured(app, SMTP_HOST="127.0.0.1", SMTP_PORT=1):  # nothing listens on port 1
+        answers = []
+        for email in (account.email, "nobody@charleroi.be"):
+            answer = _post(client, "/compte/mot-de-passe-oublie", {"email": email}, "/compte/mot-de-passe-oublie")
+            answer.close()  # the e-mail is tried, and fails, here
+            answers.append((answer.status_code, answer.headers["Location"], answer.get_data()))
+        said = client.get("/login").get_data(as_text=True)
+    assert answers[0] == answers[1] and answers[0][:2] == (302, "/login")
+    assert said.count("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
+                      "(le lien expire dans une heure).") == 1
+
+
+def test_forgot_password_sends_the_mail_after_the_answer(app, client, db, smtp_server) -> None:  # noqa: ANN001
+    """The SMTP conversation took place before the answer: its duration told a known address
+    from an unknown one."""
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    answer = _post(client, "/compte/mot-de-passe-oublie", {"email": account.email}, "/compte/mot-de-passe-oublie")
+    assert answer.status_code == 302 and smtp_server.messages == []  # answered, nothing sent yet
+    answer.close()
+    assert [m["To"] for m in smtp_server.messages] == [account.email]
+
+
+@pytest.mark.parametrize("what", ["invite", "reset"])
+def test_a_mail_server_down_shows_the_link_to_hand_over_instead_of_a_500(app, client, db, what: str) -> None:  # noqa: ANN001
+    """An invitation or a reset link made on the accounts page while the SMTP server was down
+    answered 500 after the account and link were stored: the link was lost."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    referent.login()
+    clerk = make_account(app.test_client(), db, "clerc@fleurus.be", "representative", "52021")
+    with configured(app, SMTP_HOST="127.0.0.1", SMTP_PORT=1):
+        if what == "invite":
+            email = "greffe@fleurus.be"
+            answer = _post(client, "/utilisateurs/inviter", {"email": email, "role": "representative",
+                                                             "commune": "52021"}, "/utilisateurs")
+            path = "/compte/invitation"
+        else:
+            email = clerk.email
+            user = db.scalar(select(User).where(User.email == email))
+            answer = _post(client, f"/utilisateurs/{user.id}/lien", {}, "/utilisateurs")
+            path = "/compte/reinitialisation"
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert (f"Le serveur d&#39;e-mail n&#39;a pas pris le message pour {email} (injoignable ou refus) : "
+            "transmettez vous-même ce lien à cette adresse.") in html
+    shown = re.search(rf'value="http://localhost({re.escape(path)}\?jeton=[\w-]+)" id="shown-link"', html)
+    assert shown, html
+    assert app.test_client().get(shown.group(1)).status_code == 200  # the link works

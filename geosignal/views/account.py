@@ -8,6 +8,10 @@ writes paths without query strings, and the forms post the secret back in their 
 
 from __future__ import annotations
 
+import logging
+import smtplib
+from email.message import EmailMessage
+
 from flask import (
     Blueprint,
     Response,
@@ -36,6 +40,7 @@ from geosignal.services import communes as communes_service
 from geosignal.services.mail import MailSettings, build_message, link_base, send
 
 bp = Blueprint("account", __name__)
+log = logging.getLogger(__name__)
 
 #: Reset requests allowed per address and per account (every request counts).
 RESET_PER_ADDRESS = "10 per 15 minutes"
@@ -59,9 +64,24 @@ def _force_password_change() -> Response | None:
     return None
 
 
-def _mail(to: str, subject: str, paragraphs: list[str], link: tuple[str, str]) -> bool:
+def _send_quietly(settings: MailSettings, message: EmailMessage) -> bool:
+    """Send ``message``; a server that cannot be reached or refuses it is logged (the
+    recipient's domain only: the message holds a single-use link) and gives False."""
+    try:
+        return send(settings, message)
+    except (smtplib.SMTPException, OSError) as error:
+        log.warning("e-mail to …@%s not sent: %s", str(message["To"]).rpartition("@")[2], type(error).__name__)
+        return False
+
+
+def _mail_after_answer(response: Response, to: str, subject: str, paragraphs: list[str],
+                       link: tuple[str, str]) -> Response:
+    """Send the message once ``response`` has gone (``call_on_close``): the answer is the same,
+    and as fast, whether an e-mail leaves or not, and whether the mail server answers or not."""
     settings = MailSettings.from_config(current_app.config)
-    return send(settings, build_message(settings, to, subject, paragraphs, link))
+    message = build_message(settings, to, subject, paragraphs, link)
+    response.call_on_close(lambda: _send_quietly(settings, message))
+    return response
 
 
 def _mailed_link(endpoint: str, secret: str) -> str:
@@ -121,18 +141,20 @@ def forgot_password() -> Response | str:
             return redirect(url_for("pages.login"))
         session = get_session()
         found = accounts.request_reset(session, request.form.get("email") or "")
+        flash(_("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
+                "(le lien expire dans une heure)."), "success")
+        answer = redirect(url_for("pages.login"))
         if found is not None:
+            # sent after the answer: a mail server slow, down or refusing told which addresses exist
             user, secret = found
             session.commit()
-            _mail(user.email, _("geosignal : réinitialiser votre mot de passe"), [
+            _mail_after_answer(answer, user.email, _("geosignal : réinitialiser votre mot de passe"), [
                 _("Bonjour,"),
                 _("Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
                   "geosignal. Le lien ci-dessous sert une fois et expire dans une heure."),
                 _("Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas."),
             ], (_("Choisir un nouveau mot de passe"), _mailed_link("account.reset_password", secret)))
-        flash(_("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
-                "(le lien expire dans une heure)."), "success")
-        return redirect(url_for("pages.login"))
+        return answer
     return render_template("account_forgot.html")
 
 
@@ -218,12 +240,17 @@ def _send_or_hand_over(session, settings: MailSettings, message, url: str, kind:
                        sent: str, unsent: str):
     """Commit, then e-mail ``message`` (saying ``sent``); without a mail server, show ``url``
     (a single-use link, ``kind`` ``invite`` or ``reset``) on the accounts page to the person
-    who made it, to hand over once (saying ``unsent``)."""
+    who made it, to hand over once (saying ``unsent``); the same when the mail server cannot
+    be reached or refuses the message (saying so: the account or link exists already)."""
     session.commit()
-    if send(settings, message):
+    if not settings.host:
+        flash(unsent, "error")
+        return _users_page(shown_link=url, shown_link_kind=kind)
+    if _send_quietly(settings, message):
         flash(sent, "success")
         return redirect(url_for("account.users_page"))
-    flash(unsent, "error")
+    flash(_("Le serveur d'e-mail n'a pas pris le message pour %(email)s (injoignable ou refus) : transmettez "
+            "vous-même ce lien à cette adresse.", email=str(message["To"])), "error")
     return _users_page(shown_link=url, shown_link_kind=kind)
 
 
