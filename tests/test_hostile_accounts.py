@@ -125,3 +125,87 @@ def test_a_mail_server_down_shows_the_link_to_hand_over_instead_of_a_500(app, cl
     shown = re.search(rf'value="http://localhost({re.escape(path)}\?jeton=[\w-]+)" id="shown-link"', html)
     assert shown, html
     assert app.test_client().get(shown.group(1)).status_code == 200  # the link works
+
+
+# ---- single-use links: once, and not after a password was chosen ---------------------------------
+
+def test_a_password_change_ends_the_reset_link_asked_for_before(app, client, db) -> None:  # noqa: ANN001
+    """A reset link asked for (by the owner, or by someone who can read her mailbox) stayed
+    good for its hour after she changed her password: it set another one."""
+    from geosignal.services import accounts
+
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    _user, secret = accounts.request_reset(db, account.email)
+    db.commit()
+    account.login()
+    changed = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
+                    "/compte/mot-de-passe")
+    assert changed.status_code == 302
+    stale = app.test_client().get(f"/compte/reinitialisation?jeton={secret}")
+    assert stale.status_code == 410
+    assert "Ce lien a expiré ou a déjà servi" in stale.get_data(as_text=True)
+
+
+def test_a_reset_ends_a_pending_invitation(app, client, db, smtp_server) -> None:  # noqa: ANN001
+    """An invited account given a reset link (the invitation seemed lost) kept its invitation
+    link good after the reset: whoever held it chose the password again."""
+    from tests.test_accounts import _link
+
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    referent.login()
+    _post(client, "/utilisateurs/inviter", {"email": "clerc@fleurus.be", "role": "representative",
+                                            "commune": "52021"}, "/utilisateurs")
+    user = db.scalar(select(User).where(User.email == "clerc@fleurus.be"))
+    _post(client, f"/utilisateurs/{user.id}/lien", {}, "/utilisateurs")
+    invitation, reset = (_link(m, p) for m, p in zip(smtp_server.to("clerc@fleurus.be"),
+                                                     ("/compte/invitation", "/compte/reinitialisation"), strict=True))
+    invitee = app.test_client()
+    done = _post(invitee, "/compte/reinitialisation", {"jeton": reset.split("jeton=")[1], "password": STRONG}, reset)
+    assert done.status_code == 302
+    assert invitee.get(invitation).status_code == 410
+    again = _post(invitee, "/compte/invitation", {"jeton": invitation.split("jeton=")[1],
+                                                  "password": "girafe clavier nuage pelouse"}, "/login")
+    assert again.status_code == 410
+    db.expire_all()
+    assert db.scalar(select(User).where(User.email == "clerc@fleurus.be")).check_password(STRONG)
+
+
+def test_one_link_used_twice_at_once_sets_one_password(app) -> None:  # noqa: ANN001
+    """Two requests using the same reset link at the same moment both found it unused and
+    both set a password: the single-use link served twice."""
+    from sqlalchemy import delete
+
+    from geosignal.errors import GeosignalError
+    from geosignal.services import accounts
+    from geosignal.services.users import create_user
+    from tests.conftest import run_together
+
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:
+        create_user(session, "race-link@charleroi.be", "representative", "52011", "correct horse battery")
+        _user, secret = accounts.request_reset(session, "race-link@charleroi.be")
+        session.commit()
+    outcomes: list[str] = []
+
+    def use(password: str):  # noqa: ANN202
+        def job(session) -> None:  # noqa: ANN001
+            try:
+                accounts.complete_link(session, secret, "reset", password)
+                session.commit()
+                outcomes.append(password)
+            except GeosignalError as error:
+                session.rollback()
+                outcomes.append(error.code)
+        return job
+
+    try:
+        run_together(database, [use(STRONG), use("girafe clavier nuage pelouse")])
+        assert sorted(outcomes, key=len)[0] == "invalid_link" and len(outcomes) == 2, outcomes
+        winner = next(o for o in outcomes if o != "invalid_link")
+        with database.session() as session:
+            user = session.scalar(select(User).where(User.email == "race-link@charleroi.be"))
+            assert user.check_password(winner)
+    finally:
+        with database.session() as session:
+            session.execute(delete(User).where(User.email == "race-link@charleroi.be"))
+            session.commit()
