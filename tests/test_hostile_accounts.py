@@ -209,3 +209,23 @@ def test_one_link_used_twice_at_once_sets_one_password(app) -> None:  # noqa: AN
         with database.session() as session:
             session.execute(delete(User).where(User.email == "race-link@charleroi.be"))
             session.commit()
+
+
+# ---- bearer tokens: no wider than reading and filing data -----------------------------------------
+
+def test_a_token_cannot_mint_a_token_that_outlives_it(app, client, db) -> None:  # noqa: ANN001
+    """``POST /compte/jetons`` with ``Authorization: Bearer`` made a new 365-day token: a
+    stolen 1-day token kept its access after its revocation and expiry."""
+    from geosignal.models import ApiToken
+
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    before = db.query(ApiToken).count()
+    minted = app.test_client().post("/compte/jetons", data={"name": "persist", "days": "365"},
+                                    headers={**rep.headers, "Accept": "application/json"})
+    assert minted.status_code == 403 and minted.mimetype == "application/problem+json"
+    assert (minted.get_json()["code"], minted.get_json()["detail"]) == (
+        "forbidden", "an API token does not manage passwords, tokens or accounts: sign in on the pages for that")
+    assert db.query(ApiToken).count() == before
+    page = app.test_client().get("/compte/jetons", headers=rep.headers)  # a page: the page of the refusal
+    assert page.status_code == 403 and 'data-code="forbidden"' in page.get_data(as_text=True)
+    assert rep.get("/api/v1/reports").status_code == 200  # the token still reads the API
