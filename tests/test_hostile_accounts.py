@@ -229,3 +229,31 @@ def test_a_token_cannot_mint_a_token_that_outlives_it(app, client, db) -> None: 
     page = app.test_client().get("/compte/jetons", headers=rep.headers)  # a page: the page of the refusal
     assert page.status_code == 403 and 'data-code="forbidden"' in page.get_data(as_text=True)
     assert rep.get("/api/v1/reports").status_code == 200  # the token still reads the API
+
+
+# ---- cache: pages with a secret or an address are never stored ----------------------------------
+
+def test_link_pages_and_the_filled_sign_in_form_are_never_stored(app, client, db) -> None:  # noqa: ANN001
+    """The reset and invitation pages (the secret in their form, the account's address) and
+    the sign-in form filled in after a reset were answered without ``Cache-Control``: a
+    shared computer's cache or a proxy could keep an unused secret."""
+    from geosignal.services import accounts
+
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    user, secret = accounts.request_reset(db, account.email)
+    invitation = accounts.issue_link(db, user, "invite")
+    db.commit()
+    visitor = app.test_client()
+    for url in (f"/compte/reinitialisation?jeton={secret}", f"/compte/invitation?jeton={invitation}",
+                "/compte/reinitialisation?jeton=nope", "/login"):
+        answer = visitor.get(url)
+        assert answer.headers.get("Cache-Control") == "no-store", url
+    form = visitor.get(f"/compte/reinitialisation?jeton={secret}")
+    done = visitor.post("/compte/reinitialisation", data={"jeton": secret, "password": STRONG,
+                                                          "csrf_token": csrf_token(form.get_data(as_text=True))})
+    assert done.status_code == 302 and done.headers["Cache-Control"] == "no-store"
+    filled = visitor.get("/login")
+    assert f'value="{account.email}"' in filled.get_data(as_text=True)
+    assert filled.headers["Cache-Control"] == "no-store"
+    # public data may still be cached
+    assert "no-store" not in visitor.get("/api/v1/communes").headers.get("Cache-Control", "")
