@@ -257,3 +257,52 @@ def test_link_pages_and_the_filled_sign_in_form_are_never_stored(app, client, db
     assert filled.headers["Cache-Control"] == "no-store"
     # public data may still be cached
     assert "no-store" not in visitor.get("/api/v1/communes").headers.get("Cache-Control", "")
+
+
+# ---- zones: a representative reads their commune's reports in them, not a neighbour's ------------
+
+def _points_across_the_border(db) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+    """A point (lon, lat) in Charleroi and one in Châtelet, less than 100 m apart."""
+    from sqlalchemy import text
+
+    x, y = db.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Intersection(ST_Boundary(ST_Transform(a.boundary, "
+        "31370)), ST_Boundary(ST_Transform(b.boundary, 31370)))) p FROM communes a, communes b "
+        "WHERE a.nis_code = '52011' AND b.nis_code = '52012') s")).one()
+    found: dict[str, tuple[float, float]] = {}
+    for dx, dy in ((30, 0), (-30, 0), (0, 30), (0, -30), (30, 30), (-30, -30), (30, -30), (-30, 30)):
+        lon, lat, nis = db.execute(text(
+            "SELECT ST_X(p), ST_Y(p), (SELECT nis_code FROM communes WHERE ST_Contains(boundary, p)) FROM "
+            "(SELECT ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 31370), 4326) p) s"),
+            {"x": x + dx, "y": y + dy}).one()
+        found.setdefault(nis, (lon, lat))
+    return {k: v for k, v in found.items() if k in ("52011", "52012")}
+
+
+def test_a_zone_across_the_border_shows_a_representative_their_commune_s_reports_only(client, db) -> None:  # noqa: ANN001
+    """A zone holding a Châtelet report and a Charleroi report 60 m apart showed the
+    representative of Châtelet the Charleroi report's id and its shape (unvalidated: only
+    Charleroi, the referent and admins read it), in ``report_ids`` and the zone's geometry."""
+    places = _points_across_the_border(db)
+    assert set(places) == {"52011", "52012"}, places
+    charleroi = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    chatelet = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    ids = {}
+    for nis, who in (("52011", charleroi), ("52012", chatelet)):
+        posted = who.post("/api/v1/reports", json={"type": "Feature", "geometry": {
+            "type": "Point", "coordinates": list(places[nis])}, "properties": {"network": "mobile"}})
+        assert posted.status_code == 201, posted.get_json()
+        ids[nis] = posted.get_json()["id"]
+    [whole] = referent.get("/api/v1/zones").get_json()["features"]
+    assert sorted(whole["properties"]["report_ids"]) == sorted(ids.values())
+    assert whole["geometry"]["type"] == "MultiPoint" and whole["properties"]["report_count"] == 2
+    for nis, who in (("52011", charleroi), ("52012", chatelet)):
+        [seen] = who.get("/api/v1/zones").get_json()["features"]
+        one = who.get(f"/api/v1/zones/{whole['id']}").get_json()
+        for zone in (seen, one):
+            assert zone["id"] == whole["id"]
+            assert zone["properties"]["report_ids"] == [ids[nis]]
+            assert zone["properties"]["report_count"] == 2  # counts are open to every signed-in user
+            assert zone["geometry"] == {"type": "Point", "coordinates": [
+                pytest.approx(v, abs=1e-9) for v in places[nis]]}
