@@ -306,3 +306,34 @@ def test_a_zone_across_the_border_shows_a_representative_their_commune_s_reports
             assert zone["properties"]["report_count"] == 2  # counts are open to every signed-in user
             assert zone["geometry"] == {"type": "Point", "coordinates": [
                 pytest.approx(v, abs=1e-9) for v in places[nis]]}
+
+
+# ---- the current password: guessed no faster than at sign-in ---------------------------------------
+
+def test_wrong_current_passwords_are_throttled_like_failed_sign_ins(client, db) -> None:  # noqa: ANN001
+    """``/compte/mot-de-passe`` checked the current password without limit: whoever found a
+    session open guessed it at will (sign-in allows 10 failures per 15 minutes)."""
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    account.login()
+    for _ in range(10):
+        wrong = _post(client, "/compte/mot-de-passe", {"current_password": "guess guess guess", "password": STRONG},
+                      "/compte/mot-de-passe")
+        assert wrong.status_code == 422 and 'data-code="wrong_password"' in wrong.get_data(as_text=True)
+    blocked = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
+                    "/compte/mot-de-passe")
+    assert blocked.status_code == 429 and 0 < int(blocked.headers["Retry-After"]) <= 15 * 60
+    assert 'data-code="rate_limited"' in blocked.get_data(as_text=True)
+    db.expire_all()
+    assert db.scalar(select(User).where(User.email == account.email)).check_password(account.password)
+
+
+def test_weak_new_passwords_are_not_counted_as_guesses(client, db) -> None:  # noqa: ANN001
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    account.login()
+    for _ in range(11):
+        weak = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": "short"},
+                     "/compte/mot-de-passe")
+        assert weak.status_code == 422 and 'data-code="weak_password"' in weak.get_data(as_text=True)
+    done = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
+                 "/compte/mot-de-passe")
+    assert done.status_code == 302

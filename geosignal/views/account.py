@@ -17,6 +17,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -33,7 +34,7 @@ from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import Commune, User
 from geosignal.params import MAX_INT
-from geosignal.ratelimit import limiter, login_account_key
+from geosignal.ratelimit import LOGIN_PER_ACCOUNT, limiter, login_account_key
 from geosignal.security import public_base_url
 from geosignal.services import accounts
 from geosignal.services import communes as communes_service
@@ -107,16 +108,25 @@ def account_page() -> str:
     return render_template("account.html", user=user, commune=commune)
 
 
+def _signed_in_account_key() -> str:
+    """The rate-limit key of the signed-in account (its e-mail), for the password page."""
+    return "account:" + (current_user.email if current_user.is_authenticated else "")
+
+
 @bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
 @login_required
+@limiter.limit(LOGIN_PER_ACCOUNT, key_func=_signed_in_account_key, methods=["POST"],
+               deduct_when=lambda _response: bool(g.get("wrong_current_password")))
 def change_password() -> Response | str | tuple[str, int]:
-    """Change one's password (the current one is asked for)."""
+    """Change one's password (the current one is asked for; wrong ones are throttled per
+    account as failed sign-ins are: a session left open must not let anyone guess it)."""
     user = current()
     if request.method == "POST":
         try:
             accounts.change_password(get_session(), user, request.form.get("current_password") or "",
                                      request.form.get("password") or "")
         except GeosignalError as error:
+            g.wrong_current_password = error.code == "wrong_password"
             return render_template("account_password.html", error=error, forced=user.must_change_password), 422
         from flask_login import login_user
 
