@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from geosignal import policy
 from geosignal.db import get_database, get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import User
@@ -38,7 +39,9 @@ def _authenticate_bearer() -> None:
     """Authenticate a request that carries ``Authorization: Bearer <token>`` by the token
     alone: an unknown, revoked or expired token gets 401 ``unauthorized`` whatever cookie
     comes with it (never a fallback to the session), and a valid one makes its user the
-    request's user, the cookie ignored. Other schemes are not geosignal's and are ignored."""
+    request's user, the cookie ignored; it reaches no endpoint of
+    :data:`geosignal.policy.SESSION_ONLY` (403 ``forbidden``). Other schemes are not
+    geosignal's and are ignored."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return
@@ -50,6 +53,9 @@ def _authenticate_bearer() -> None:
     touch_token(get_database().engine, token_id, last_used_at)
     login_manager._update_request_context_with_user(user)
     g.authenticated_by = "bearer"
+    if not policy.token_reaches(request.endpoint):
+        raise GeosignalError("forbidden", "an API token does not manage passwords, tokens or accounts: "
+                             "sign in on the pages for that")
 
 
 def uses_bearer_token() -> bool:

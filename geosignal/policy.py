@@ -356,6 +356,28 @@ ROUTE_RULES: dict[str, str] = {
 }
 
 
+#: Endpoints a bearer token does not reach, whoever owns it: those that make, change or end
+#: credentials and accounts (a password, API tokens, invitations, reset links, deactivations).
+#: A token is for reading and filing data; with these, a stolen token minted a 365-day token
+#: that outlived its own revocation, and a referent's token made reset links to take over
+#: representatives' accounts. They answer a token 403 ``forbidden``; the session reaches them.
+SESSION_ONLY: frozenset[str] = frozenset({
+    "account.change_password",
+    "account.tokens_page",
+    "account.revoke_token",
+    "account.users_page",
+    "account.invite_user",
+    "account.deactivate_user",
+    "account.send_reset_link",
+})
+
+
+def token_reaches(endpoint: str | None) -> bool:
+    """Whether a request authenticated by a bearer token may reach ``endpoint`` (every one but
+    :data:`SESSION_ONLY`)."""
+    return endpoint not in SESSION_ONLY
+
+
 def route_allows(rule: str, user: Actor | None, nis: str, *, status: str = "withdrawn",
                  source: str = "submitted") -> bool:
     """Whether ``rule`` (:data:`RULES`) lets ``user`` (None: anonymous) reach a route whose

@@ -1,7 +1,9 @@
 """Response hardening shared by every route, and the service's public address.
 
 - ``Cache-Control: no-store`` on every response to an authenticated request (session cookie
-  or bearer token), so that no proxy or browser cache keeps a commune's data;
+  or bearer token), so that no proxy or browser cache keeps a commune's data, and on the
+  pages that show a single-use link's secret or an address without a sign-in
+  (:data:`PRIVATE_WITHOUT_SIGN_IN`);
 - ``Strict-Transport-Security`` when the service is published over HTTPS
   (``GEOSIGNAL_PUBLIC_BASE_URL`` starting with ``https://``);
 - :func:`public_base_url`: absolute links (OGC API, e-mails) are built from the configured
@@ -26,6 +28,13 @@ def public_base_url() -> str:
     return request.host_url.rstrip("/")
 
 
+#: Pages answered to visitors who are not signed in that still show private things: a
+#: single-use link's secret and its account's address (invitation, reset: the secret is in
+#: the form), the address just given a password (the sign-in form filled in). They are never
+#: stored either (a shared computer's cache, a proxy kept them, the secret still unused).
+PRIVATE_WITHOUT_SIGN_IN = frozenset({"account.reset_password", "account.accept_invitation", "pages.login"})
+
+
 def _carries_credentials() -> bool:
     """Whether the request came with a session of a signed-in user or a bearer token (read
     without touching the database, so that it also holds when the database is down)."""
@@ -46,7 +55,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _harden(response: Response) -> Response:
-        if not (request.endpoint or "").startswith(("static", "vendor.")) and _carries_credentials():
+        if request.endpoint in PRIVATE_WITHOUT_SIGN_IN or (
+                not (request.endpoint or "").startswith(("static", "vendor.")) and _carries_credentials()):
             response.headers["Cache-Control"] = "no-store"
             response.headers.add("Vary", "Cookie")
             response.headers.add("Vary", "Authorization")

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from geosignal.models import AccountToken, User
 from geosignal.ratelimit import limiter
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, configured
 from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
@@ -32,7 +32,7 @@ def account_server(app, smtp_server) -> Iterator[str]:  # noqa: ANN001
         session.commit()
     with app.app_context():
         limiter.reset()
-    with serving(app) as base:
+    with serving(app) as base, configured(app, PUBLIC_BASE_URL=base):  # the address e-mailed links lead to
         yield base
     with database.session() as session:
         ids = select(User.id).where(User.email.like("acct-%"))

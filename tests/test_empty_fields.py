@@ -60,8 +60,9 @@ def _report(account, shift: float = 0.0) -> str:  # noqa: ANN001
     (NL, "Vul het e-mailadres van uw account in.", "Vul uw wachtwoord in."),
     (EN, "Enter your account's e-mail address.", "Enter your password."),
 ])
-def test_an_empty_sign_in_field_is_named_in_the_page_language(client, representative, headers: dict,  # noqa: ANN001
-                                                               email_sentence: str, password_sentence: str) -> None:
+def test_an_empty_sign_in_field_is_named_in_the_page_language(client, representative, fresh_limits,  # noqa: ANN001
+                                                               headers: dict, email_sentence: str,
+                                                               password_sentence: str) -> None:
     no_email = _post(client, "/login", {"email": "", "password": "whatever it is"}, headers=headers)
     assert no_email.status_code == 422
     page = no_email.get_data(as_text=True)
@@ -77,7 +78,7 @@ def test_an_empty_sign_in_field_is_named_in_the_page_language(client, representa
     assert wrong.status_code == 401 and len(_alerts(wrong.get_data(as_text=True))) == 1
 
 
-def test_an_empty_address_asks_for_it_before_any_reset_link(app, client, db, smtp_server) -> None:  # noqa: ANN001
+def test_an_empty_address_asks_for_it_before_any_reset_link(app, client, db, smtp_server, fresh_limits) -> None:  # noqa: ANN001, E501
     make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)
     answer = _post(client, "/compte/mot-de-passe-oublie", {"email": "  "}, headers=NL)
     assert answer.status_code == 422

@@ -251,3 +251,26 @@ def test_a_corrected_row_of_an_edited_copy_links_to_the_report_it_would_repeat(a
     assert church in page.inner_text("h1")
     assert watch.errors == []
     watch.context.close()
+
+
+def test_a_description_in_the_file_is_shown_as_text_on_the_preview_map(live_server, browser) -> None:  # noqa: F811
+    """The preview map's tooltip (line number and description) was a string, which Leaflet
+    writes as HTML: a file's ``<b>…</b><img …>`` became markup on the page (hostile round on
+    text shown back)."""
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    text = '<b id="bold">gras</b><img src="/x" id="injected">'
+    # a row in Chimay, refused to the representative of Charleroi: drawn in red with its description
+    csv = f"latitude;longitude;description;reseau\r\n50,05;4,31;{text};mobile\r\n".encode()
+    page.set_input_files("#import-file", files=[{"name": "balises.csv", "mimeType": "text/csv", "buffer": csv}])
+    page.click("#preview-button")
+    marker = "#import-map .leaflet-overlay-pane path[stroke='#b3261e']"
+    page.wait_for_selector(marker, state="attached")
+    page.hover(marker)
+    page.wait_for_selector("#import-map .leaflet-tooltip")
+    assert page.inner_text("#import-map .leaflet-tooltip") == f"Ligne 2 — {text}"
+    assert page.locator("#bold, #injected").count() == 0
+    assert [f for f in watch.failed if f.endswith("/x")] == []  # the image was never asked for
+    watch.context.close()

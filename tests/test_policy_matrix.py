@@ -114,7 +114,10 @@ def test_matrix(app, db, world, persona: str) -> None:  # noqa: ANN001
             status, location = response.status_code, response.headers.get("Location", "")
             response.close()
             checked += 1
-            allowed = policy.route_allows(name, user, CHARLEROI)
+            # a bearer token reaches no endpoint that manages credentials or accounts (those are
+            # walked with the session below)
+            allowed = policy.route_allows(name, user, CHARLEROI) and (
+                persona == "anonymous" or policy.token_reaches(rule.endpoint))
             to_login = status in (302, 303) and location.split("?")[0].endswith("/login")
             if allowed:
                 # a public page may send anybody to the sign-in page (/, /logout): that is its answer
@@ -152,3 +155,39 @@ def test_commune_geometry_only_for_own_commune(world, persona: str, expected: in
     own = accounts["representative_chatelet"].get(f"/api/v1/stats/communes/{CHATELET}?geometry=1")
     assert own.status_code == 200
     assert own.get_json()["white_zone"] is None
+
+
+@pytest.mark.parametrize("persona", PERSONAS[1:])
+def test_session_only_routes_with_the_session(app, db, world, persona: str) -> None:  # noqa: ANN001
+    """The endpoints a bearer token does not reach (:data:`geosignal.policy.SESSION_ONLY`),
+    walked with each persona signed in by the sign-in form (the session, a CSRF token on
+    writes): their rule decides, as for the others; the token gets 403 ``forbidden``."""
+    accounts, values = world
+    user = _persona_user(db, accounts, persona)
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint in policy.SESSION_ONLY]
+    assert {r.endpoint for r in rules} == set(policy.SESSION_ONLY)
+    failures = []
+    for rule in sorted(rules, key=lambda r: (r.rule, r.endpoint)):
+        name = policy.ROUTE_RULES[rule.endpoint]
+        url = _url(rule, values)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            client = app.test_client()
+            page = client.get("/login")
+            signed = client.post("/login", data={"email": accounts[persona].email, "password": "correct horse battery",
+                                                 "csrf_token": csrf_token(page.get_data(as_text=True))})
+            assert signed.status_code == 302
+            extra = {"X-CSRFToken": csrf_token(client.get("/compte").get_data(as_text=True))}
+            response = client.open(url, method=method, headers=extra, **BODIES.get((rule.endpoint, method), {}))
+            status = response.status_code
+            allowed = policy.route_allows(name, user, CHARLEROI)
+            ok = status not in (401, 403, 500) if allowed else status in (401, 403, 404)
+            if not ok:
+                failures.append(f"{method} {url} ({rule.endpoint}): {'allowed' if allowed else 'denied'} but {status}")
+            by_token = app.test_client().open(url, method=method, headers={
+                **accounts[persona].headers, "Accept": "application/json"}, **BODIES.get((rule.endpoint, method), {}))
+            problem = by_token.get_json() or {}
+            if (by_token.status_code, by_token.mimetype, problem.get("code"), problem.get("detail")) != (
+                    403, "application/problem+json", "forbidden",
+                    "an API token does not manage passwords, tokens or accounts: sign in on the pages for that"):
+                failures.append(f"{method} {url} by token: {by_token.status_code} {problem}")
+    assert failures == []

@@ -106,13 +106,18 @@ def check_password_policy(password: str, own_words: Sequence[str] = ()) -> None:
 
 
 def set_new_password(session: Session, user: User, password: str) -> None:
-    """Check the policy, store ``password`` and end the user's other sessions (caller commits).
+    """Check the policy, store ``password``, end the user's other sessions and every unused
+    single-use link of the account (a reset asked for before, an invitation: a link lying in
+    a mailbox must not set another password once the owner chose one). The caller commits.
 
     Raises ``weak_password`` (422).
     """
     check_password_policy(password, guessable_words(session, user))
     user.set_password(password)
     user.must_change_password = False
+    if user.id is not None:
+        session.execute(update(AccountToken).where(AccountToken.user_id == user.id, AccountToken.used_at.is_(None))
+                        .values(used_at=datetime.now(UTC)))
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
@@ -161,14 +166,19 @@ def invitations_pending(session: Session) -> dict[int, dict[str, object]]:
     return {user_id: {"expired": expires_at <= now, "expires_at": expires_at} for user_id, expires_at in rows}
 
 
-def find_link(session: Session, secret: str, purpose: str) -> AccountToken:
-    """Return the unused, unexpired link of ``purpose`` for ``secret``.
+def find_link(session: Session, secret: str, purpose: str, *, lock: bool = False) -> AccountToken:
+    """Return the unused, unexpired link of ``purpose`` for ``secret``; with ``lock``, its row
+    locked to the end of the transaction and read afresh (a request using the same link at the
+    same time waits, then finds it used).
 
     Raises ``invalid_link`` (410) when it never existed, was used, expired, or belongs to an
     account deactivated since.
     """
-    link = session.scalar(select(AccountToken).where(
-        AccountToken.token_hash == hash_token(secret or ""), AccountToken.purpose == purpose))
+    query = select(AccountToken).where(AccountToken.token_hash == hash_token(secret or ""),
+                                       AccountToken.purpose == purpose)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    link = session.scalar(query)
     if (link is None or link.used_at is not None or link.expires_at <= datetime.now(UTC)
             or link.user.deactivated_at is not None):
         raise GeosignalError("invalid_link", "Ce lien a expiré, a déjà servi ou n'existe pas : "
@@ -180,8 +190,9 @@ def complete_link(session: Session, secret: str, purpose: str, password: str) ->
     """Set the password of the account a link names, and end the link (caller commits).
 
     Raises ``invalid_link`` (410) or ``weak_password`` (422); on error the link still works.
+    Two requests using one link at once set one password: the link's row is locked.
     """
-    link = find_link(session, secret, purpose)
+    link = find_link(session, secret, purpose, lock=True)
     set_new_password(session, link.user, password)
     link.used_at = datetime.now(UTC)
     link.user.active = True

@@ -38,6 +38,14 @@ class MailSettings:
                    sender=config.get("MAIL_FROM") or cls.sender)
 
 
+def link_base(config: Any) -> str:
+    """Return the address every link of geosignal's e-mails starts with, without a trailing
+    slash: ``PUBLIC_BASE_URL``, else the local address ``scripts/run`` serves
+    (``http://127.0.0.1:<PORT>``). Never a request's ``Host`` header: anybody sends one, and a
+    reset link asked for with ``Host: evil.example`` would carry its secret to that site."""
+    return (config.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{config.get('PORT') or 5000}").rstrip("/")
+
+
 def build_message(settings: MailSettings, to: str, subject: str, paragraphs: list[str],
                   link: tuple[str, str] | None = None) -> EmailMessage:
     """Return a message to ``to``: ``paragraphs`` of plain French text (escaped in the HTML part)

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from geosignal import vocab
 from geosignal.config import ROOT
 from geosignal.models.notification import MAX_ATTEMPTS, SUBMISSION_MAIL_CHOICES
-from geosignal.services.mail import MailSettings
+from geosignal.services.mail import MailSettings, link_base
 
 log = logging.getLogger(__name__)
 
@@ -301,9 +301,8 @@ def deliver_pending(session: Session, settings: MailSettings, base_url: str, *, 
 
 
 def base_url_from_config(config: Any) -> str:
-    """Return the address links in messages start with: ``PUBLIC_BASE_URL``, else the local
-    address ``scripts/run`` serves (``http://127.0.0.1:<PORT>``)."""
-    return (config.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{config.get('PORT') or 5000}").rstrip("/")
+    """Return the address links in messages start with (:func:`geosignal.services.mail.link_base`)."""
+    return link_base(config)
 
 
 def deliver_from_config(database: Any, config: Any, *, digest: bool = False,

@@ -45,20 +45,36 @@ _MAX_ID = 2**63 - 1
 _FEATURE_SQL = """
 SELECT z.id, z.network, z.state, z.technologies, z.operators, z.report_count, z.commune_nis,
        z.created_at, z.updated_at,
-       ST_AsGeoJSON(CASE WHEN ST_Dimension(z.geometry) = 2 THEN ST_ForcePolygonCCW(z.geometry)
-                         ELSE z.geometry END, :decimals) AS geojson,
-       CASE WHEN ST_Dimension(z.geometry) = 2
-            THEN round(ST_Area(ST_Transform(ST_CollectionExtract(z.geometry, 3), 31370))::numeric, 1) END AS area_m2,
+       ST_AsGeoJSON(CASE WHEN ST_Dimension(v.g) = 2 THEN ST_ForcePolygonCCW(v.g)
+                         ELSE v.g END, :decimals) AS geojson,
+       CASE WHEN ST_Dimension(v.g) = 2
+            THEN round(ST_Area(ST_Transform(ST_CollectionExtract(v.g, 3), 31370))::numeric, 1) END AS area_m2,
        ARRAY(SELECT zr.report_id::text FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
-             WHERE zr.zone_id = z.id ORDER BY r.seq) AS report_ids
-FROM zones z
+             WHERE zr.zone_id = z.id {members} ORDER BY r.seq) AS report_ids
+FROM zones z CROSS JOIN LATERAL (SELECT {geometry} AS g) v
 WHERE {where}
 ORDER BY z.id"""
 
-#: A representative reads the zones of their commune: homed there, or holding one of its reports.
-_OWN_COMMUNE = """(z.commune_nis = :own OR EXISTS (
+#: A representative reads the zones holding one of their commune's reports.
+_OWN_COMMUNE = """EXISTS (
     SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
-    WHERE zr.zone_id = z.id AND r.commune_nis = :own))"""
+    WHERE zr.zone_id = z.id AND r.commune_nis = :own)"""
+#: ... and of such a zone, only their commune's reports: their ids, and the union of their
+#: geometries when the zone holds another commune's reports too (whose shapes, unvalidated,
+#: are that commune's; its count stays, as every commune's counts are open to the signed-in).
+_OWN_MEMBERS = "AND r.commune_nis = :own"
+_OWN_GEOMETRY = """CASE WHEN NOT EXISTS (
+    SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+    WHERE zr.zone_id = z.id AND r.commune_nis <> :own) THEN z.geometry
+  ELSE zones_union(ARRAY(SELECT r.geometry FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+                         WHERE zr.zone_id = z.id AND r.commune_nis = :own ORDER BY r.seq)) END"""
+
+
+def _feature_sql(user: Any, where: list[str]) -> str:
+    """The zones query for ``user`` (what :func:`_visible` lets them read) with ``where``."""
+    own = not policy.sees_all_communes(user)
+    return _FEATURE_SQL.format(members=_OWN_MEMBERS if own else "", geometry=_OWN_GEOMETRY if own else "z.geometry",
+                               where=" AND ".join(where))
 
 
 def _feature(row: Any) -> dict[str, Any]:
@@ -92,8 +108,9 @@ def list_zones(session: Session, user: Any, *, state: str | None = None, network
                commune: str | None = None) -> dict[str, Any]:
     """Return the zones ``user`` may read as a GeoJSON FeatureCollection (zone order).
 
-    The referent and admins read every zone; a representative the zones of their commune
-    (homed there, or holding one of its reports). ``state`` (:data:`ZONE_STATES`),
+    The referent and admins read every zone; a representative the zones holding one of their
+    commune's reports, each with only those reports (``report_ids``, and the geometry their
+    union when the zone holds another commune's reports too; ``report_count`` counts all). ``state`` (:data:`ZONE_STATES`),
     ``network`` and ``commune`` (a NIS code: zones homed there) filter. Raises
     ``unauthorized`` (401) when nobody is signed in, ``invalid_request`` (400) for an unknown
     state or network.
@@ -114,7 +131,7 @@ def list_zones(session: Session, user: Any, *, state: str | None = None, network
     if commune is not None:
         clauses.append("z.commune_nis = :commune")
         params["commune"] = commune
-    rows = session.execute(text(_FEATURE_SQL.format(where=" AND ".join(clauses))), params).all()
+    rows = session.execute(text(_feature_sql(user, clauses)), params).all()
     return {"type": "FeatureCollection", "features": [_feature(r) for r in rows]}
 
 
@@ -133,7 +150,7 @@ def get_zone(session: Session, user: Any, zone_id: int | str) -> dict[str, Any]:
     zid = _zone_id(zone_id)
     clauses, params = ["z.id = :id"], {"id": zid, "decimals": contract.API_COORDINATE_DECIMALS}
     _visible(user, clauses, params)
-    row = session.execute(text(_FEATURE_SQL.format(where=" AND ".join(clauses))), params).first()
+    row = session.execute(text(_feature_sql(user, clauses)), params).first()
     if row is None:
         raise GeosignalError("not_found", f"no zone {zone_id}")
     return _feature(row)

@@ -8,11 +8,16 @@ writes paths without query strings, and the forms post the secret back in their 
 
 from __future__ import annotations
 
+import logging
+import smtplib
+from email.message import EmailMessage
+
 from flask import (
     Blueprint,
     Response,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -29,13 +34,14 @@ from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.models import Commune, User
 from geosignal.params import MAX_INT
-from geosignal.ratelimit import limiter, login_account_key
+from geosignal.ratelimit import LOGIN_PER_ACCOUNT, limiter, login_account_key
 from geosignal.security import public_base_url
 from geosignal.services import accounts
 from geosignal.services import communes as communes_service
-from geosignal.services.mail import MailSettings, build_message, send
+from geosignal.services.mail import MailSettings, build_message, link_base, send
 
 bp = Blueprint("account", __name__)
+log = logging.getLogger(__name__)
 
 #: Reset requests allowed per address and per account (every request counts).
 RESET_PER_ADDRESS = "10 per 15 minutes"
@@ -59,12 +65,36 @@ def _force_password_change() -> Response | None:
     return None
 
 
-def _mail(to: str, subject: str, paragraphs: list[str], link: tuple[str, str]) -> bool:
+def _send_quietly(settings: MailSettings, message: EmailMessage) -> bool:
+    """Send ``message``; a server that cannot be reached or refuses it is logged (the
+    recipient's domain only: the message holds a single-use link) and gives False."""
+    try:
+        return send(settings, message)
+    except (smtplib.SMTPException, OSError) as error:
+        log.warning("e-mail to …@%s not sent: %s", str(message["To"]).rpartition("@")[2], type(error).__name__)
+        return False
+
+
+def _mail_after_answer(response: Response, to: str, subject: str, paragraphs: list[str],
+                       link: tuple[str, str]) -> Response:
+    """Send the message once ``response`` has gone (``call_on_close``): the answer is the same,
+    and as fast, whether an e-mail leaves or not, and whether the mail server answers or not."""
     settings = MailSettings.from_config(current_app.config)
-    return send(settings, build_message(settings, to, subject, paragraphs, link))
+    message = build_message(settings, to, subject, paragraphs, link)
+    response.call_on_close(lambda: _send_quietly(settings, message))
+    return response
 
 
-def _link_url(endpoint: str, secret: str) -> str:
+def _mailed_link(endpoint: str, secret: str) -> str:
+    """The address of a single-use link as an e-mail carries it: from the configured public
+    address (:func:`geosignal.services.mail.link_base`), never from the request's ``Host``
+    header, which whoever asks for a reset link chooses."""
+    return link_base(current_app.config) + url_for(endpoint, jeton=secret)
+
+
+def _shown_link(endpoint: str, secret: str) -> str:
+    """The address of a single-use link shown to the referent or administrator who made it,
+    to hand over: the address they are using (:func:`geosignal.security.public_base_url`)."""
     return public_base_url() + url_for(endpoint, jeton=secret)
 
 
@@ -78,16 +108,26 @@ def account_page() -> str:
     return render_template("account.html", user=user, commune=commune)
 
 
+def _signed_in_account_key() -> str:
+    """The rate-limit key of the signed-in account (its e-mail), for the password page."""
+    return "account:" + (current_user.email if current_user.is_authenticated else "")
+
+
 @bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
 @login_required
+@limiter.limit(LOGIN_PER_ACCOUNT, key_func=_signed_in_account_key, methods=["POST"],
+               deduct_when=lambda _response: bool(g.get("wrong_current_password")))
 def change_password() -> Response | str | tuple[str, int]:
-    """Change one's password (the current one is asked for)."""
+    """Change one's password (the current one is asked for; wrong ones are throttled per
+    account as failed sign-ins are: a session left open must not let anyone guess it)."""
     user = current()
     if request.method == "POST":
         try:
             accounts.change_password(get_session(), user, request.form.get("current_password") or "",
                                      request.form.get("password") or "")
         except GeosignalError as error:
+            # a guess counts; an empty field is none (said as such: kind "missing")
+            g.wrong_current_password = error.code == "wrong_password" and error.extra.get("kind") != "missing"
             return render_template("account_password.html", error=error, forced=user.must_change_password), 422
         from flask_login import login_user
 
@@ -115,18 +155,20 @@ def forgot_password() -> Response | str | tuple[str, int]:
             return render_template("account_forgot.html", missing="email"), 422
         session = get_session()
         found = accounts.request_reset(session, request.form.get("email") or "")
+        flash(_("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
+                "(le lien expire dans une heure)."), "success")
+        answer = redirect(url_for("pages.login"))
         if found is not None:
+            # sent after the answer: a mail server slow, down or refusing told which addresses exist
             user, secret = found
             session.commit()
-            _mail(user.email, _("geosignal : réinitialiser votre mot de passe"), [
+            _mail_after_answer(answer, user.email, _("geosignal : réinitialiser votre mot de passe"), [
                 _("Bonjour,"),
                 _("Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
                   "geosignal. Le lien ci-dessous sert une fois et expire dans une heure."),
                 _("Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas."),
-            ], (_("Choisir un nouveau mot de passe"), _link_url("account.reset_password", secret)))
-        flash(_("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
-                "(le lien expire dans une heure)."), "success")
-        return redirect(url_for("pages.login"))
+            ], (_("Choisir un nouveau mot de passe"), _mailed_link("account.reset_password", secret)))
+        return answer
     return render_template("account_forgot.html")
 
 
@@ -194,7 +236,6 @@ def invite_user():  # noqa: ANN201
     except GeosignalError as error:
         session.rollback()  # nothing of a refused invitation is stored
         return _users_page(error.status, error, values={k: request.form.get(k) or "" for k in ("email", "role", "commune")})
-    url = _link_url("account.accept_invitation", secret)
     # the message is built before the account is committed: what it cannot carry is not stored
     settings = MailSettings.from_config(current_app.config)
     message = build_message(settings, user.email, _("geosignal : votre invitation"), [
@@ -202,8 +243,8 @@ def invite_user():  # noqa: ANN201
         _("%(inviter)s vous invite à signaler et suivre les zones blanches de connectivité sur "
           "geosignal, la plateforme de Charleroi Métropole.", inviter=inviter.email),
         _("Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe."),
-    ], (_("Accepter l'invitation"), url))
-    return _send_or_hand_over(session, settings, message, url, "invite",
+    ], (_("Accepter l'invitation"), _mailed_link("account.accept_invitation", secret)))
+    return _send_or_hand_over(session, settings, message, _shown_link("account.accept_invitation", secret), "invite",
                               _("Invitation envoyée à %(email)s (valable 72 heures).", email=user.email),
                               _("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à "
                                 "%(email)s.", email=user.email))
@@ -213,12 +254,17 @@ def _send_or_hand_over(session, settings: MailSettings, message, url: str, kind:
                        sent: str, unsent: str):
     """Commit, then e-mail ``message`` (saying ``sent``); without a mail server, show ``url``
     (a single-use link, ``kind`` ``invite`` or ``reset``) on the accounts page to the person
-    who made it, to hand over once (saying ``unsent``)."""
+    who made it, to hand over once (saying ``unsent``); the same when the mail server cannot
+    be reached or refuses the message (saying so: the account or link exists already)."""
     session.commit()
-    if send(settings, message):
+    if not settings.host:
+        flash(unsent, "error")
+        return _users_page(shown_link=url, shown_link_kind=kind)
+    if _send_quietly(settings, message):
         flash(sent, "success")
         return redirect(url_for("account.users_page"))
-    flash(unsent, "error")
+    flash(_("Le serveur d'e-mail n'a pas pris le message pour %(email)s (injoignable ou refus) : transmettez "
+            "vous-même ce lien à cette adresse.", email=str(message["To"])), "error")
     return _users_page(shown_link=url, shown_link_kind=kind)
 
 
@@ -232,14 +278,13 @@ def send_reset_link(user_id: int) -> Response | tuple[str, int]:
     if user is None:
         raise GeosignalError("not_found", "Aucun compte de ce numéro.")
     secret = accounts.issue_reset_link(session, current(), user)
-    url = _link_url("account.reset_password", secret)
     settings = MailSettings.from_config(current_app.config)
     message = build_message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
         _("Bonjour,"),
         _("%(actor)s vous envoie un lien pour choisir un nouveau mot de passe geosignal. Il sert une fois "
           "et expire dans une heure.", actor=current().email),
-    ], (_("Choisir un nouveau mot de passe"), url))
-    return _send_or_hand_over(session, settings, message, url, "reset",
+    ], (_("Choisir un nouveau mot de passe"), _mailed_link("account.reset_password", secret)))
+    return _send_or_hand_over(session, settings, message, _shown_link("account.reset_password", secret), "reset",
                               _("Lien envoyé à %(email)s (valable une heure).", email=user.email),
                               _("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s "
                                 "(valable une heure, une seule fois).", email=user.email))

@@ -190,7 +190,10 @@
   // the refused ones that have a place in red, each with its line number as tooltip.
   var refusedLayer = null, commune = null;
   function lineTip(f, l) {
-    l.bindTooltip(HEADERS[0] + " " + f.properties.line + (f.properties.description ? " — " + f.properties.description : ""));
+    // a node, not a string: Leaflet writes a string tooltip as HTML, and the description is the file's text
+    var tip = document.createElement("span");
+    tip.textContent = HEADERS[0] + " " + f.properties.line + (f.properties.description ? " — " + f.properties.description : "");
+    l.bindTooltip(tip);
   }
   function makeMap() {
     var pane = document.getElementById("import-map");
