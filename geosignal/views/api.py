@@ -36,9 +36,12 @@ def geojson_response(doc: dict[str, Any], status: int = 200, **headers: str) -> 
 
 
 def current_service_area():  # noqa: ANN201
-    """Return the territory served, cached on the application."""
-    cache = current_app.extensions.setdefault("geosignal.service_area", {})
-    return service_area(get_session(), cache, current_app.config["SERVICE_MARGIN_M"])
+    """Return the territory served, cached on the application (rebuilt when the communes
+    change) and looked up once per request (a report's intake and its warnings both ask)."""
+    if "service_area" not in g:
+        cache = current_app.extensions.setdefault("geosignal.service_area", {})
+        g.service_area = service_area(get_session(), cache, current_app.config["SERVICE_MARGIN_M"])
+    return g.service_area
 
 
 def _flag(name: str) -> bool:
