@@ -286,11 +286,16 @@ def _deliver(digest: bool) -> None:
 @reports_errors
 def create_token(email: str, name: str, days: int) -> None:
     """Create a named API bearer token for a user; printed once, alone on the last line."""
+    from geosignal.models import User
     from geosignal.services.users import create_token as create
 
     with _session() as session:
         token = create(session, email, name=name, days=days)
+        pending = session.scalar(select(User.must_change_password).where(User.email == email.strip().lower()))
         session.commit()
+    if pending:
+        click.echo(f"warning: password_change_required: {email.lower()} still has its one-time password; "
+                   "the token gets 403 until that user signs in and chooses one", err=True)
     click.echo(f"API token for {email.lower()}, valid {days} days (shown once, store it now):")
     click.echo(token)
 

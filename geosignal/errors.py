@@ -52,6 +52,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     # access
     "unauthorized": (401, "Authentication is required."),
     "forbidden": (403, "You may not do this (role or commune)."),
+    "password_change_required": (403, "The account still has its one-time password: sign in once and choose one; "
+                                      "its API tokens work from then on."),
     "not_your_commune": (403, "The zone lies mainly in a commune you do not represent."),
     "csrf_failed": (400, "The form's CSRF token is missing or wrong."),
     "weak_password": (422, "The password is too short or too easy to guess."),
@@ -134,6 +136,7 @@ TITLES_FR: dict[str, str] = {
     "undecidable_encoding": "L'encodage des textes du fichier ne peut pas être déterminé : ajoutez le fichier .cpg ou enregistrez-le en UTF-8.",
     "unauthorized": "Connexion requise : connectez-vous pour continuer.",
     "forbidden": "Cette action est réservée à un autre rôle ou à une autre commune : revenez à vos pages.",
+    "password_change_required": "Ce compte a encore son mot de passe à usage unique : connectez-vous une fois et choisissez-en un ; ses jetons API fonctionneront ensuite.",
     "not_your_commune": "La forme se trouve surtout dans une autre commune que la vôtre : dessinez-la dans votre commune.",
     "csrf_failed": "Le formulaire a expiré : rechargez la page et recommencez.",
     "rate_limited": "Trop de tentatives : attendez quelques minutes avant de réessayer.",

@@ -36,6 +36,11 @@ def problem_response(error: GeosignalError) -> Response:
     response = jsonify(doc)
     response.status_code = error.status
     response.mimetype = "application/problem+json"
+    if error.status == 401:
+        # RFC 9110 §15.5.2: a 401 names the scheme to use; RFC 6750 §3: Bearer, and
+        # invalid_token when the one sent is unknown, revoked or expired
+        sent = request.headers.get("Authorization", "").lower().startswith("bearer")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="geosignal"' + (', error="invalid_token"' if sent else "")
     return response
 
 

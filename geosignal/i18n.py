@@ -117,6 +117,16 @@ def format_number(value: float | int | None, decimals: int = 0) -> str:
     return format_decimal(value, format=pattern, locale=get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE])
 
 
+def format_percent(fraction: float | None, decimals: int = 0) -> str:
+    """Return a share (0–1) as a percentage in the current locale with exactly ``decimals``
+    decimals: ``0,14 %`` (fr_BE), ``0,14%`` (nl_BE), ``0.14%`` (en); None → ``—``."""
+    from geosignal.ui_text import percent_sign
+
+    if fraction is None:
+        return "—"
+    return format_number(100 * fraction, decimals) + percent_sign(current_language())
+
+
 def format_area(m2: float | None) -> str:
     """Return an area given in m² (EPSG:31370) as people read it: below 100,000 m² in m²
     (whole), above in km² (3 decimals), in the current locale; None or 0 → ``—``."""
@@ -205,7 +215,8 @@ def translate_tree(tree: Any) -> Any:
 
 def js_catalogue(lang: str) -> dict[str, Any]:
     """Return what the pages' scripts read (``window.geosignalI18n``) in ``lang``:
-    ``{lang, locale (Intl), colon (between a label and its value), separator (between the
+    ``{lang, locale (Intl), colon (between a label and its value), percent (what follows a
+    percentage), separator (between the
     items of a list of remarks), date (toLocaleDateString
     options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),
@@ -226,6 +237,7 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "lang": lang,
             "locale": JS_LOCALES[lang],
             "colon": ui_text.colon(lang),
+            "percent": ui_text.percent_sign(lang),
             "separator": ui_text.list_separator(lang),
             "date": JS_DATE_OPTIONS[lang],
             "labels": translate_tree(contract.value_labels()),
@@ -486,6 +498,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.add_template_filter(format_number, "number")
     app.add_template_filter(format_area, "area")
+    app.add_template_filter(format_percent, "percent")
     app.add_template_filter(format_date, "local_date")
     app.add_template_filter(format_datetime, "local_datetime")
     app.register_blueprint(bp)

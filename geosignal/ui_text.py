@@ -820,6 +820,15 @@ def colon(lang: str | None = None) -> str:
     return " : " if (lang or language()) == "fr" else ": "
 
 
+def percent_sign(lang: str | None = None) -> str:
+    """Return what follows a percentage in ``lang`` (default: the current language): ``" %"``
+    in French (a space before the sign), ``"%"`` in Dutch and English (CLDR: ``12,5%``,
+    ``12.5%``). The pages' scripts read the same from their catalogue (``percent``)."""
+    from geosignal.i18n import language
+
+    return " %" if (lang or language()) == "fr" else "%"
+
+
 def list_separator(lang: str | None = None) -> str:
     """Return what separates the items of a list of remarks in ``lang`` (default: the current
     language): ``" ; "`` in French (a space before the semicolon), ``"; "`` in Dutch and

@@ -726,3 +726,32 @@ def test_purge_deletes_old_copies_and_keeps_the_records(app, db, representative,
     assert gone.status_code == 410 and gone.get_json()["code"] == "copy_purged"
     record = referent.get(f"/api/v1/exports/runs/{run_id}").get_json()
     assert record["feature_count"] == 1 and len(record["reports"]) == 1 and record["sha256"]
+
+
+def test_a_run_downloaded_again_and_a_report_answer_304_to_their_etag(db, representative, referent) -> None:  # noqa: ANN001
+    """An integrator's HTTP cache: If-None-Match with the ETag given is 304 without a body, weak
+    comparison and * included; another tag, or a purged copy, is answered as before."""
+    rid = post(representative, to_geojson_4326(Point(X0, Y0)))
+    validate_all(db)
+    _, response = export(referent)
+    run_id = response.headers["X-Export-Run"]
+    url = f"/api/v1/exports/runs/{run_id}/download"
+    first = referent.get(url)
+    etag = first.headers["ETag"]
+    for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = referent.get(url, headers={"If-None-Match": sent})
+        assert again.status_code == 304 and again.get_data() == b"", sent
+        assert again.headers["ETag"] == etag and again.headers["X-Export-Run"] == run_id
+        assert again.headers["Repr-Digest"] == first.headers["Repr-Digest"]
+    other = referent.get(url, headers={"If-None-Match": '"other"'})
+    assert other.status_code == 200 and other.get_data() == first.get_data()
+    report = referent.get(f"/api/v1/reports/{rid}")
+    tag = report.headers["ETag"]
+    unchanged = referent.get(f"/api/v1/reports/{rid}", headers={"If-None-Match": tag})
+    assert unchanged.status_code == 304 and unchanged.get_data() == b"" and unchanged.headers["ETag"] == tag
+    db.execute(update(Report).where(Report.id == uuid.UUID(rid)).values(households_affected=4))
+    db.commit()
+    changed = referent.get(f"/api/v1/reports/{rid}", headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != tag
+    assert changed.get_json()["properties"]["households_affected"] == 4
+    assert referent.get(f"/api/v1/reports/{uuid.uuid4()}", headers={"If-None-Match": "*"}).status_code == 404

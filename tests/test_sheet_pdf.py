@@ -330,3 +330,20 @@ def test_pdf_in_dutch_says_everything_in_dutch(db, client, referent, tmp_path) -
                                     capture_output=True, text=True).stdout.split())
     assert "provincie Henegouwen" in words and "Hainaut" not in words
     assert "Schatting" in words and "Estimation" not in words and "répartie" not in words
+
+
+@needs_poppler
+def test_pdf_in_english_writes_dates_and_shares_as_english_does(db, client, representative, charleroi_reports,  # noqa: ANN001
+                                                                tmp_path) -> None:
+    """The map's date line read 04/12/2026 (April 12th to an English reader) beside "Sheet made
+    on 4 Dec 2026", and shares read "1.32 %": both as the page's language writes them."""
+    response = representative.get(f"/communes/{CHARLEROI}/fiche.pdf", headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    today = datetime.now(ZoneInfo("Europe/Brussels"))
+    day = f"{today.day} {today:%b %Y}"
+    words = subprocess.run(["pdftotext", "-layout", str(_pdf(tmp_path, response.get_data())), "-"],
+                           check=True, capture_output=True, text=True).stdout
+    assert f"Sheet made on {day}" in words
+    assert f"As of {day} at {today:%H}:" in words  # the map's date, as the header writes it
+    assert not re.search(r"\d\d/\d\d/\d{4}", words)
+    assert re.search(r"Share of the commune's area\s+1\.32%", words), words

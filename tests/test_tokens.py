@@ -118,3 +118,35 @@ def test_an_id_no_row_can_have_is_not_found(client, db, path, n) -> None:  # noq
     page = client.get("/compte/jetons")
     response = client.post(path.format(n=n), data={"csrf_token": csrf_token(page.get_data(as_text=True))})
     assert response.status_code == 404
+
+
+def test_a_401_names_the_bearer_scheme(client, db) -> None:  # noqa: ANN001
+    anonymous = client.get("/api/v1/exports/dwconnect")
+    assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
+    assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="geosignal"'
+    wrong = client.get("/api/v1/exports/dwconnect", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == 'Bearer realm="geosignal", error="invalid_token"'
+
+
+def test_a_token_of_an_account_with_its_one_time_password_says_so(app, client, db) -> None:  # noqa: ANN001
+    """The integrator's first call: a token made for an account whose one-time password was never
+    changed is refused with its own code (not "another role or commune"), and the CLI warns."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    db.execute(update(User).where(User.email == referent.email).values(must_change_password=True))
+    db.commit()
+    made = app.test_cli_runner().invoke(args=["create-token", referent.email, "--name", "dwconnect"])
+    assert made.exit_code == 0, made.output
+    assert made.stderr == ("warning: password_change_required: referent@igretec.com still has its one-time "
+                           "password; the token gets 403 until that user signs in and chooses one\n")
+    secret = made.stdout.strip().splitlines()[-1]
+    answer = client.get("/api/v1/exports/dwconnect", headers={"Authorization": f"Bearer {secret}",
+                                                                 "Accept-Language": "en"})
+    problem = answer.get_json()
+    assert answer.status_code == 403 and answer.mimetype == "application/problem+json"
+    assert problem["code"] == "password_change_required"
+    assert problem["title"] == ("The account still has its one-time password: sign in once and choose one; "
+                                "its API tokens work from then on.")
+    db.execute(update(User).where(User.email == referent.email).values(must_change_password=False))
+    db.commit()
+    assert client.get("/api/v1/exports/dwconnect", headers={"Authorization": f"Bearer {secret}"}).status_code == 200

@@ -60,7 +60,9 @@ def _force_password_change() -> Response | None:
         return None
     if current_user.is_authenticated and current_user.must_change_password:
         if request.path.startswith("/api/"):
-            raise GeosignalError("forbidden", "change the one-time password first (/compte/mot-de-passe)")
+            raise GeosignalError("password_change_required",
+                                 "this account must change its one-time password first: sign in at /login "
+                                 "and choose one (/compte/mot-de-passe); its tokens work from then on")
         return redirect(url_for("account.change_password"))
     return None
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from flask import Blueprint, Response, current_app, g, request, url_for
+from werkzeug.http import unquote_etag
 
 from geosignal import contract, formparse, policy, workflow
 from geosignal.auth import current
@@ -33,6 +34,16 @@ def geojson_response(doc: dict[str, Any], status: int = 200, **headers: str) -> 
     """Return ``doc`` as ``application/geo+json`` (UTF-8, not ASCII-escaped)."""
     body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     return Response(body, status=status, mimetype=GEOJSON, headers=headers)
+
+
+def not_modified(etag: str, **headers: str) -> Response | None:
+    """Return ``304 Not Modified`` when the request's ``If-None-Match`` names ``etag`` (a quoted
+    strong ETag; weak comparison, and ``*``, as RFC 9110 §13.1.2 says), else None. Call it once
+    the answer is known to be a 2xx: an error is never turned into a 304."""
+    tag, _weak = unquote_etag(etag)
+    if tag is None or not request.if_none_match.contains_weak(tag):
+        return None
+    return Response(status=304, headers={"ETag": etag, **headers})
 
 
 def current_service_area():  # noqa: ANN201
@@ -115,8 +126,10 @@ def post_report() -> Response:
 
 @bp.get("/reports/<report_id>")
 def get_report(report_id: str) -> Response:
-    """Return one report (a Feature) the user may see."""
-    return _with_etag(reports_service.get_report(get_session(), current(), report_id))
+    """Return one report (a Feature) the user may see, with its ``ETag``; 304 without a body
+    when ``If-None-Match`` names it (the report did not change)."""
+    feature = reports_service.get_report(get_session(), current(), report_id)
+    return not_modified(workflow_service.etag(feature["properties"]["revision"])) or _with_etag(feature)
 
 
 @bp.get("/reports")

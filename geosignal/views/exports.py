@@ -36,6 +36,7 @@ from geosignal.params import parse_bbox, parse_commune, parse_day, whole_number
 from geosignal.services import communes as communes_service
 from geosignal.services import export as export_service
 from geosignal.services.export import transmission
+from geosignal.views.api import not_modified
 
 bp = Blueprint("exports", __name__)
 
@@ -180,7 +181,8 @@ def get_run(run_id: str) -> Response:
 @bp.get(f"{API}/runs/<run_id>/download")
 @require_policy(policy.may_export, EXPORT_DENIED)
 def download_run(run_id: str) -> Response:
-    """Send a past export again, byte for byte (same SHA-256, given in ``Repr-Digest``)."""
+    """Send a past export again, byte for byte (same SHA-256, given in ``Repr-Digest``); 304
+    without a body when ``If-None-Match`` names its ``ETag``."""
     session = get_session()
     run = export_service.get_run(session, run_id)
     if not export_service.copy_kept(session, run):
@@ -194,6 +196,9 @@ def download_run(run_id: str) -> Response:
         "ETag": f'"{run.sha256}"',
         "X-Export-Run": str(run.id),
     }
+    unchanged = not_modified(headers["ETag"], **{k: headers[k] for k in ("Repr-Digest", "X-Export-Run")})
+    if unchanged is not None:
+        return unchanged
     run_key = run.id
 
     def body() -> Iterator[bytes]:

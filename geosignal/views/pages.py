@@ -463,7 +463,7 @@ def _sheet_map_texts(generated: datetime) -> Any:
               "Projection : Lambert belge 72 (EPSG:31370)."),
         ),
         date_line=_("État au %(date)s à %(time)s (heure de Bruxelles)",
-                    date=generated.strftime("%d/%m/%Y"), time=generated.strftime("%H:%M")),
+                    date=i18n.format_date(generated), time=generated.strftime("%H:%M")),
     )
 
 

@@ -16,12 +16,13 @@
   function plural(name, n, values) { return fill(T[`${name}_${I.pluralForm(n)}`], values); }
   const COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   const LOCALE = I.locale || "fr-BE";
+  const PERCENT = I.percent || " %";  // "12,5 %" in French, "12,5%" in Dutch, "12.5%" in English
   const fill = (text, values) => String(text || "").replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? "" : values[k]));
   const fmt = (value, digits) => value === null || value === undefined ? "—"
     : Number(value).toLocaleString(LOCALE, {minimumFractionDigits: digits, maximumFractionDigits: digits});
   const PALETTE = ["#fff5f0", "#fcbba1", "#fc9272", "#fb6a4a", "#de2d26", "#a50f15"];
   const INDICATORS = {
-    white_zone_share: {label: T.indicators.white_zone_share, unit: " %", scale: 100, digits: 2},
+    white_zone_share: {label: T.indicators.white_zone_share, unit: PERCENT, scale: 100, digits: 2},
     reports_per_1000_inhabitants: {label: T.indicators.reports_per_1000_inhabitants, unit: "", scale: 1, digits: 2},
     households_declared: {label: T.indicators.households_declared, unit: "", scale: 1, digits: 0},
     inhabitants_affected_estimate: {label: T.indicators.inhabitants_affected_estimate, unit: "", scale: 1, digits: 0},
@@ -210,7 +211,7 @@
       count,
       el("td", fmt(row.reports_per_1000_inhabitants, 2), "num more"),
       el("td", fmt(row.white_zone_area_km2, 3), "num key"),
-      el("td", fmt(100 * row.white_zone_share, 2) + " %", "num key"),
+      el("td", fmt(100 * row.white_zone_share, 2) + PERCENT, "num key"),
       el("td", fmt(row.line_length_km, 2), "num more"),
       el("td", String(row.households_declared), "num more"),
       el("td", fmt(row.inhabitants_affected_estimate, 0), "num more"),
@@ -290,7 +291,7 @@
       [T.territory.reports, String(t.report_count)],
       [T.territory.kinds, `${t.point_count} / ${t.line_count} / ${t.zone_count}`],
       [T.territory.white_zone, `${fmt(t.white_zone_area_km2, 3)} km²`],
-      [T.territory.share, `${fmt(100 * t.white_zone_share, 2)} %`],
+      [T.territory.share, fmt(100 * t.white_zone_share, 2) + PERCENT],
       [T.territory.lines, `${fmt(t.line_length_km, 2)} km`],
       [T.territory.households, String(t.households_declared)],
       [T.territory.inhabitants, fmt(t.inhabitants_affected_estimate, 0)],
