@@ -23,8 +23,8 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
-from flask_babel import format_percent, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -305,7 +305,7 @@ def flash_intake_notices(feature: dict[str, Any]) -> None:
         if warning["code"] == "partly_outside_commune":  # filed where most of it lies; the rest counts elsewhere
             flash(_("%(share)s de la forme se trouve hors de %(commune)s, où le signalement est classé : cette "
                     "partie compte dans la commune où elle se trouve. Redessinez-la depuis la page du signalement "
-                    "si elle dépasse par erreur.", share=format_percent(warning["share_outside"]),
+                    "si elle dépasse par erreur.", share=i18n.format_percent(warning["share_outside"]),
                     commune=warning["commune_name"]), "notice")
 
 
