@@ -475,7 +475,7 @@ WORKFLOW_PAGES = {
         "referent queue": ["Validation queue", "Validate", "Ask a question", "Reject", "Select all",
                            "Validate the selection", "Waiting (submitted)", "DSL (copper)", "No coverage", "Report page"],
         "referent submitted": ["Validate", "Reason (required)", "Question to the commune (required)", "Actions"],
-        "referent exports": ["New export", "All statuses", "Export of ", "1 report of all communes",
+        "referent exports": ["New export", "All statuses", "Export of ", "1 report from all communes",
                              "not yet marked as transmitted.", "Mark as transmitted to DWconnect"],
         "referent mails": ["One summary a day, in the morning"],
         "admin journal": ["Journal of changes", "Report created", "Validate", "Reject", "Withdraw",
