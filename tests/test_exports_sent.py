@@ -194,6 +194,26 @@ def test_history_reads_in_plain_french_and_the_page_marks_a_run(db, client, repo
     assert "déjà marqué comme transmis" in again.get_data(as_text=True)
 
 
+def test_an_export_of_no_report_is_not_offered_the_mark(db, client, reports, referent) -> None:  # noqa: ANN001
+    """A period without reports gives an export of none: nothing to send to DWconnect, so the
+    history says so and offers no mark (a referent's trial in English met the button)."""
+    response = referent.get(f"{EXPORT}?from=2025-01-01&to=2025-01-31")
+    assert response.status_code == 200 and exported_ids(response) == []
+    empty = response.headers["X-Export-Run"]
+    full = referent.get(f"{EXPORT}?commune={CHARLEROI}&from=2026-01-01&to=2026-03-31")
+    assert len(exported_ids(full)) == 3  # (read to its end: the run is recorded then)
+    full = full.headers["X-Export-Run"]
+    assert referent.login().status_code == 302
+    page = client.get("/exports").get_data(as_text=True)
+    item = plain(page.split(f'id="run-{empty}"')[1].split("</li>")[0])
+    assert "de toutes les communes, période du 1 janvier 2025 au 31 janvier 2025, aucun signalement : " \
+           "rien à transmettre." in item
+    assert f'action="/exports/{empty}/transmis"' not in page
+    assert f'action="/exports/{full}/transmis"' in page  # a run with reports still offers it
+    nl = client.get("/exports", headers={"Accept-Language": "nl"}).get_data(as_text=True)
+    assert "geen meldingen: niets te bezorgen." in plain(nl.split(f'id="run-{empty}"')[1].split("</li>")[0])
+
+
 def test_the_same_export_in_another_format_is_not_offered_the_mark_once_one_is_marked(
         db, client, reports, referent) -> None:  # noqa: ANN001
     """The referent downloads one export as GeoJSON and as CSV (two runs, the same reports) and

@@ -46,6 +46,11 @@ def test_openapi_document_is_valid_and_documents_every_route(app, client) -> Non
     assert {"status", "commune", "bbox", "since", "dialect", "decimal", "mark_transmitted"} <= set(export)
     assert "security" in doc["paths"]["/api/v1/exports/dwconnect"]["get"]
     assert "security" not in doc["paths"]["/ogc/collections"]["get"]
+    # the conditional GETs say so: If-None-Match taken, 304 answered
+    for path in ("/api/v1/reports/{report_id}", "/api/v1/exports/runs/{run_id}/download"):
+        op = doc["paths"][path]["get"]
+        assert {"200", "304"} <= set(op["responses"]), path
+        assert [p["in"] for p in op["parameters"] if p["name"] == "If-None-Match"] == ["header"], path
 
 
 def test_docs_page_lists_every_operation(client) -> None:

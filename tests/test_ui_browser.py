@@ -605,6 +605,26 @@ def test_a_road_stretch_takes_every_tap_on_a_phone(ui, browser) -> None:  # noqa
 
 
 def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> None:  # noqa: ANN001, F811
+    # a validated report in Chimay, this test's own (an export of none offers no mark): marked
+    # transmitted below, then removed, so that the module's reports stay as they are
+    database = ui["app"].extensions["geosignal.db"]
+    with database.session() as session:
+        x, y = session.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(boundary), "
+                                    "31370) AS p FROM communes WHERE nis_code = '56016') c")).one()
+        admin = session.scalar(select(User).where(User.email == "ui-admin@igretec.com"))
+        referent = session.scalar(select(User).where(User.email == "ui-ref@igretec.com"))
+        chimay = _add(session, admin, square_lambert(x, y, 300))
+        workflow_service.move_along(session, chimay, "validated", referent)
+        session.commit()
+    try:
+        _export_joins_the_history(ui, browser)
+    finally:
+        with database.session() as session:
+            session.execute(delete(Report).where(Report.id == chimay))
+            session.commit()
+
+
+def _export_joins_the_history(ui, browser) -> None:  # noqa: ANN001, F811
     watch = Watch(browser, ui, DESKTOP)
     watch.login("ui-ref@igretec.com")
     page = watch.page
@@ -619,7 +639,7 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
                          "getComputedStyle(e).outlineStyle]; }")
     assert ring == ["from", False, "solid"]
     page.evaluate("window.__samePage = 'yes'")
-    page.select_option("#new-export select[name=commune]", "56016")  # Chimay: none of the module's reports
+    page.select_option("#new-export select[name=commune]", "56016")  # Chimay: the test's report alone
     with page.expect_download() as download:
         page.click("#new-export button[value=geojson]")
     assert download.value.suggested_filename.endswith(".geojson")
@@ -646,7 +666,7 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
         page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.className") == "flash success"
     assert page.evaluate("document.activeElement.textContent").startswith("Export marqué comme transmis à DWconnect")
-    assert "0 signalement" in page.evaluate("document.activeElement.textContent")  # no report of the module moved
+    assert "1 signalement passe" in page.evaluate("document.activeElement.textContent")  # Chimay's alone moved
     watch.clean()
     watch.close()
 

@@ -242,6 +242,12 @@ QUERY_PARAMETERS.update({
 })
 for _endpoint in ("ogc.landing", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.item"):
     QUERY_PARAMETERS[_endpoint] = [_F]
+#: A conditional GET (RFC 9110 §13.1.2): the ETag of a copy the client holds.
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                  "description": "An ETag the client holds (weak comparison; * for any): 304 without a body "
+                                 "when it is the current one."}
+for _endpoint in ("api.get_report", "exports.download_run"):
+    QUERY_PARAMETERS[_endpoint] = [*QUERY_PARAMETERS.get(_endpoint, []), _IF_NONE_MATCH]
 
 _GEOJSON = "application/geo+json"
 _PROBLEM = {"description": "Problem (RFC 9457)",
@@ -251,8 +257,12 @@ _PROBLEM = {"description": "Problem (RFC 9457)",
 _RESPONSES: dict[str, dict[str, Any]] = {
     "api.post_report": {"201": {"description": "Created: the stored Feature; Location header.",
                                 "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
-    "api.get_report": {"200": {"description": "The report.",
-                               "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.get_report": {"200": {"description": "The report; ETag header (its revision).",
+                               "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}},
+                       "304": {"description": "Not Modified: If-None-Match names the report's ETag (no body)."}},
+    "exports.download_run": {"200": {"description": "The past export again, byte for byte; ETag (its SHA-256) and "
+                                                    "Repr-Digest headers."},
+                             "304": {"description": "Not Modified: If-None-Match names the run's ETag (no body)."}},
     "api.post_transition": {"200": {"description": "The report after the move; ETag header.",
                                     "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
     "api.report_history": {"200": {"description": "The report's history, oldest first.",
