@@ -148,6 +148,20 @@ def _small_targets(page) -> list[str]:  # noqa: ANN001
                    + Math.round(e.getBoundingClientRect().height))""", TARGETS)
 
 
+def _cut_choices(page) -> list[str]:  # noqa: ANN001
+    """The visible selects whose chosen option's text is wider than the box shows (measured
+    with the select's own font; the box less its padding and the arrow's 20 px)."""
+    return page.evaluate("""() => {
+        const ctx = document.createElement('canvas').getContext('2d');
+        return [...document.querySelectorAll('select')].filter(e => {
+            const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+            if (!(r.width > 0 && r.height > 0) || e.closest('[hidden]') || e.selectedIndex < 0) { return false; }
+            ctx.font = s.font;
+            const room = e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight) - 20;
+            return ctx.measureText(e.options[e.selectedIndex].text).width > room;
+        }).map(e => (e.name || e.id) + ': ' + e.options[e.selectedIndex].text); }""")
+
+
 PAGES = {
     "ui-rep@charleroi.be": ["/carte", "/signalements", "/signalements?retires=1", "/import",
                             f"/communes/{CHARLEROI}/fiche", "/compte/mot-de-passe"],
@@ -189,6 +203,8 @@ def test_every_page_fits_speaks_french_and_has_big_targets(ui, browser, email: s
         if width == PHONE["width"]:
             small = _small_targets(page)
             assert small == [], f"small touch targets on {path}: {small}"
+            cut = _cut_choices(page)  # a select shows its whole choice ("Validés (à trans" was cut)
+            assert cut == [], f"selects cut on {path}: {cut}"
         page.screenshot(path=str(ARTIFACTS / f"ui-{role}-{_slug(path)}-{width}.png"), full_page="/carte" not in path)
     # the navigation folds behind a menu button on a phone, and opens with it
     nav, button = page.locator("#main-nav"), page.locator("#menu-button")
