@@ -99,8 +99,10 @@ def login_account_key() -> str:
 
 
 def failed_sign_in(response: Any) -> bool:
-    """Whether a sign-in answer counts as a failure (anything but the redirect of success)."""
-    return response.status_code != 302
+    """Whether a sign-in answer counts as a failure: a password tried and refused (401), or
+    anything else but the redirect of success — not a form sent with a field left empty
+    (422: no password was tried)."""
+    return response.status_code not in (302, 422)
 
 
 #: Methods that write.

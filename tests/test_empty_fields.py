@@ -73,6 +73,9 @@ def test_an_empty_sign_in_field_is_named_in_the_page_language(client, representa
     assert _alerts(page) == [password_sentence] and _invalid(page) == ["password"]
     assert f'value="{representative.email}"' in page  # the address typed is kept
     assert client.get("/signalements").status_code == 302  # not signed in
+    for _ in range(12):  # an empty field is no password tried: never counted towards the lock
+        assert _post(client, "/login", {"email": representative.email, "password": ""},
+                     headers=headers).status_code == 422
     # a wrong password is still said as before (no hint of which of the two was wrong)
     wrong = _post(client, "/login", {"email": representative.email, "password": "not the one"}, headers=headers)
     assert wrong.status_code == 401 and len(_alerts(wrong.get_data(as_text=True))) == 1
