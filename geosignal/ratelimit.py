@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_app_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import Storage
@@ -45,8 +45,23 @@ class PostgresStorage(Storage):
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self.engine = create_engine(uri.removeprefix("geosignal+"), pool_size=2, max_overflow=2,
-                                    pool_pre_ping=True, isolation_level="AUTOCOMMIT")
+        self._uri = uri
+        self._engines: dict[str, Any] = {}
+
+    @property
+    def engine(self) -> Any:
+        """The engine of the application at work (its ``RATELIMIT_STORAGE_URI``), else of the
+        URI this storage was made with. The module's one :data:`limiter` serves every
+        application of a process (a command or a test making a second one, on another
+        database): each counts in its own database, never in the last one registered."""
+        uri = self._uri
+        if has_app_context():
+            uri = current_app.config.get("RATELIMIT_STORAGE_URI") or uri
+        engine = self._engines.get(uri)
+        if engine is None:
+            engine = self._engines[uri] = create_engine(uri.removeprefix("geosignal+"), pool_size=2, max_overflow=2,
+                                                        pool_pre_ping=True, isolation_level="AUTOCOMMIT")
+        return engine
 
     @property
     def base_exceptions(self) -> type[Exception]:
