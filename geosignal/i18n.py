@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, g, redirect, request, url_for
 from flask_babel import Babel, force_locale, get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -176,6 +177,18 @@ def format_datetime(value: Any) -> str:
         return "—"
     return babel_format(dt, DATETIME_PATTERNS[current_language()], tzinfo=BRUSSELS,
                         locale=get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE])
+
+
+def whole_date(value: Any) -> Markup:
+    """Return :func:`format_date` of ``value`` as one piece of a page's text (HTML): a line
+    never breaks inside it (« 4 Dec » / « 2026 » did in English)."""
+    return Markup('<span class="nowrap">%s</span>') % format_date(value)
+
+
+def whole_datetime(value: Any) -> Markup:
+    """Return :func:`format_datetime` of ``value`` as one piece of a page's text (HTML), as
+    :func:`whole_date` does."""
+    return Markup('<span class="nowrap">%s</span>') % format_datetime(value)
 
 
 # --------------------------------------------------------------------------- labels
@@ -499,6 +512,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_number, "number")
     app.add_template_filter(format_area, "area")
     app.add_template_filter(format_percent, "percent")
-    app.add_template_filter(format_date, "local_date")
-    app.add_template_filter(format_datetime, "local_datetime")
+    app.add_template_filter(whole_date, "local_date")
+    app.add_template_filter(whole_datetime, "local_datetime")
     app.register_blueprint(bp)

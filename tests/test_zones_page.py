@@ -38,7 +38,8 @@ def test_page_lists_a_proposed_zone_with_both_references(db, referent) -> None: 
     assert "Confirmer la zone" in html and html.count("Retirer de la zone") == 2
     # taking a report out is for good: said first, then confirmed
     assert html.count("Confirmer le retrait") == 2
-    assert f"C'est définitif : {refs[0]} ne sera plus regroupé avec les autres signalements de cette zone." in html
+    assert (f"C'est définitif : <span class=\"nowrap\">{refs[0]}</span> ne sera plus regroupé avec les autres "
+            "signalements de cette zone.") in html  # the reference in one piece
     assert "Proposée" in html
     # each report's own shape, for the map to tell them apart (GeoJSON, EPSG:4326)
     for rid, ref in zip((a, b), refs, strict=True):

@@ -70,17 +70,18 @@ def fr_number(value: float, decimals: int = 0) -> str:
 
 
 @bp.app_template_filter("be_date")
-def be_date(value: Any) -> str:
+def be_date(value: Any) -> Markup:
     """Format an ISO 8601 time (or datetime) as a date in the page's locale, Brussels time
-    (dd/mm/yyyy in French and Dutch; a naive one is taken as Brussels time); empty → "—"."""
-    return i18n.format_date(value)
+    (dd/mm/yyyy in French and Dutch; a naive one is taken as Brussels time); empty → "—";
+    one piece a line never breaks (:func:`geosignal.i18n.whole_date`)."""
+    return i18n.whole_date(value)
 
 
 @bp.app_template_filter("be_datetime")
-def be_datetime(value: Any) -> str:
+def be_datetime(value: Any) -> Markup:
     """Format an ISO 8601 time as a date and hour in the page's locale, Brussels time
-    (dd/mm/yyyy à HH:MM in French); empty → "—"."""
-    return i18n.format_datetime(value)
+    (dd/mm/yyyy à HH:MM in French); empty → "—"; one piece a line never breaks."""
+    return i18n.whole_datetime(value)
 
 
 @bp.app_template_filter("nonced")
