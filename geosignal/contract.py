@@ -70,7 +70,9 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 #: for added optional members, the major version for anything else. 1.1.0: the collection's
 #: ``zones`` member (confirmed zones of overlapping reports, with their report ids). 1.2.0:
 #: each Feature's ``reference`` (``CM-YYYY-NNNNN``, as the communes and the referent name it).
-SCHEMA_VERSION = "1.2.0"
+#: 1.3.0: the collection's ``zones_removed`` member (confirmed zones gone since ``since``), and
+#: incremental exports carry the confirmed zones changed since ``since`` (on a pass's last page).
+SCHEMA_VERSION = "1.3.0"
 #: ``$id`` of the export schema: carries the version.
 SCHEMA_ID = f"urn:geosignal:schema:dwconnect-export:{SCHEMA_VERSION}"
 #: ``source`` of every exported Feature.
@@ -662,8 +664,16 @@ def export_schema() -> dict[str, Any]:
                                "reason": {"enum": list(EXCLUSION_REASONS)}}}},
             "next_cursor": {"type": "string", "description": "Present when another page follows."},
             "zones": {"type": "array", "items": {"$ref": "#/$defs/zone"},
-                      "description": "Since 1.1.0: the confirmed zones holding at least one report of this "
-                                     "document (every report of the zone listed, exported or not)."},
+                      "description": "Since 1.1.0: the confirmed zones holding at least one report the "
+                                     "commune, bbox and period filters select, whatever the status filter "
+                                     "(every report of the zone listed, exported or not); with since, those "
+                                     "changed since or holding a report changed since; on the last page of a "
+                                     "pass only (1.3.0). Upsert them by id."},
+            "zones_removed": {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 1},
+                              "description": "Since 1.3.0: ids of the zones that were confirmed and are no longer "
+                                             "(removed, regrouped into another zone, or proposed again) since the "
+                                             "since= watermark; empty without since and on a page another "
+                                             "follows. Delete them (an id you never received: ignore it)."},
         },
         "$defs": {"position": position, "ring": ring, "feature": feature, "zone": _zone_schema(geometry, line, polygon)},
     }

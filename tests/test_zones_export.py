@@ -1,5 +1,6 @@
 """The DWconnect export's zone part (schema 1.1.0): confirmed zones holding an exported
-report, with their report count and ids; the whole document validates against the schema."""
+report, with their report count and ids; the whole document validates against the schema.
+Incremental exports carry zone changes and removals (schema 1.3.0): tests/test_zones_export_changes.py."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def test_export_carries_confirmed_zones_and_validates(client, db) -> None:  # no
     zones.confirm_zone(db, _admin(db), zid)
     validate_all(db)  # commits
     doc, response = export(referent)
-    assert doc["schema_version"] == "1.2.0" == contract.SCHEMA_VERSION
+    assert doc["schema_version"] == "1.3.0" == contract.SCHEMA_VERSION
+    assert doc["zones_removed"] == []  # a full export removes nothing
     assert_export_valid(doc)
     assert {f["id"] for f in doc["features"]} >= {a, b, c, p, d, e, lone}
     assert [z["id"] for z in doc["zones"]] == [zid]
@@ -59,8 +61,12 @@ def test_export_carries_confirmed_zones_and_validates(client, db) -> None:  # no
     only_a, _ = export(referent)
     assert [f["id"] for f in only_a["features"]] == [a]
     assert only_a["zones"][0]["properties"]["report_ids"] == [a, b, c, p]
-    # pages carry the zones of their own reports
+    # a pass carries its zones once, on its last page (1.3.0; before, each page those of its reports)
     validate_all(db)
     first, _ = export(referent, "?limit=2")
-    assert [f["id"] for f in first["features"]] == [a, b] and [z["id"] for z in first["zones"]] == [zid]
+    assert [f["id"] for f in first["features"]] == [a, b] and first["zones"] == first["zones_removed"] == []
     assert_export_valid(first)
+    pages = [first]
+    while "next_cursor" in pages[-1]:
+        pages.append(export(referent, f"?limit=2&cursor={pages[-1]['next_cursor']}")[0])
+    assert [[z["id"] for z in page["zones"]] for page in pages] == [[]] * (len(pages) - 1) + [[zid]]

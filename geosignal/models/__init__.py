@@ -14,6 +14,7 @@ from geosignal.models.survey import PublishedIndicator, SurveyEdition, SurveyRes
 from geosignal.models.user import AccountToken, ApiToken, User
 from geosignal.models.zone import (
     Zone,
+    ZoneChange,
     ZoneCount,
     ZoneDecision,
     ZoneDecisionReport,
@@ -25,5 +26,5 @@ __all__ = [
     "AccountToken", "ApiToken", "AuditEvent", "Base", "Commune", "CommuneStats", "ExportRun", "ExportRunBatch",
     "ExportRunChunk", "IdempotencyKey", "ImportFile", "ImportJob", "Notification", "Photo", "PublishedIndicator",
     "RateLimitCounter", "Report", "ReportFeature", "SpeedTest", "SurveyEdition", "SurveyResponse", "User", "Zone",
-    "ZoneCount", "ZoneDecision", "ZoneDecisionReport", "ZoneReport", "ZoneSetting",
+    "ZoneChange", "ZoneCount", "ZoneDecision", "ZoneDecisionReport", "ZoneReport", "ZoneSetting",
 ]

@@ -98,6 +98,22 @@ class ZoneCount(Base):
     reports: Mapped[int] = mapped_column(Integer)
 
 
+class ZoneChange(Base):
+    """The latest change of a confirmed zone as incremental exports see it (migration 0026):
+    made, changed (members, geometry, state, network, technologies, operators, home commune),
+    removed or no longer confirmed. ``change_seq`` is a number of the reports' change sequence,
+    taken under the lock an export's watermark waits for, so that ``since=seq:<n>`` orders
+    reports and zones together. One row per zone id, kept after the zone is gone (the export's
+    ``zones_removed``); no foreign key to ``zones`` for that reason. Written by the zone pass
+    (``zones_log_changes``) only."""
+
+    __tablename__ = "zone_changes"
+
+    zone_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    change_seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class ZoneDecision(Base):
     """A decision of the referent on reports of one network: ``confirmed`` (they stay one
     zone) or ``apart`` (reports split off a zone: they group only with each other)."""

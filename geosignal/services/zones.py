@@ -171,7 +171,13 @@ def for_reports(session: Session, report_ids: Iterable[uuid.UUID | str]) -> dict
 
 
 def _lock(session: Session, networks: Sequence[str]) -> None:
-    """Take the zone locks of ``networks`` (in name order), as the triggers do."""
+    """Take the zone locks of ``networks`` (in name order), as the triggers do, after the
+    shared lock of changes an export's watermark waits for (a decision may change confirmed
+    zones, which take numbers of the change sequence): the order of a report's writer, which
+    takes that lock before its zone trigger runs."""
+    from geosignal.services.export.constants import CHANGE_LOCK_KEY
+
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": CHANGE_LOCK_KEY})
     session.execute(text("SELECT zones_lock(CAST(:nets AS varchar[]))"), {"nets": list(networks)})
 
 

@@ -60,7 +60,17 @@ granted (READ COMMITTED: a fresh snapshot each), so it sees every change committ
 writers it waited for: stored zones equal a recomputation after any interleaving. The cost:
 writers of one network queue from their zone trigger to their commit.
 
-:func:`zones_sql` renders the SQL; migration 0020 keeps the newest frozen copy (0010 the first), and a test checks
+**Zone changes for incremental exports** (migration 0026). A confirmed zone that a pass
+makes, removes, stops confirming or changes as the export writes it (members, geometry, state,
+network, technologies, operators, home commune) gets a new number of the reports' change
+sequence in ``zone_changes`` (one row per zone id, kept after the zone is gone), taken by
+:func:`zones_regroup` through ``zones_log_changes`` under the shared lock an export takes
+exclusively to read its watermark, as a report's ``change_seq`` is: one ``since`` orders
+reports and zones together. Only :func:`zones_regroup` (and a ``TRUNCATE``) writes confirmed
+zones: ``zones_grow`` and ``zones_shrink`` hand every pass touching one over to it, so the
+extra work is one statement over the zones the pass replaces.
+
+:func:`zones_sql` renders the SQL; migration 0026 keeps the newest frozen copy (0010 the first), and a test checks
 that the two are equal.
 """
 
@@ -244,6 +254,21 @@ BEGIN
   END LOOP;
 END $fn$;
 
+CREATE FUNCTION zones_log_changes(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- confirmed zones made, changed, removed or no longer confirmed (ids: what exports see change)
+  -- each take a new number of the reports' change sequence, under the shared lock an export
+  -- takes exclusively to read its watermark (as reports_next_change_seq does): one since=
+  -- orders reports and zones together, and no number below a watermark is still uncommitted
+  IF coalesce(cardinality(ids), 0) = 0 THEN
+    RETURN;
+  END IF;
+  PERFORM pg_advisory_xact_lock_shared({change_lock_key});
+  INSERT INTO zone_changes (zone_id, change_seq, changed_at)
+  SELECT s.x, nextval('reports_change_seq'), now() FROM (SELECT DISTINCT x FROM unnest(ids) x ORDER BY 1) s
+  ON CONFLICT (zone_id) DO UPDATE SET change_seq = EXCLUDED.change_seq, changed_at = EXCLUDED.changed_at;
+END $fn$;
+
 CREATE FUNCTION zones_work_tables() RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
   -- the work tables of a zone pass, made once per session and emptied at the start of a pass
@@ -418,6 +443,18 @@ BEGIN
     UNION SELECT w.commune_nis, w.network FROM zone_work w
     UNION SELECT n.commune_nis, n.network FROM zone_new n) a
   WHERE a.nis IS NOT NULL;
+  -- the confirmed zones this pass makes, removes, stops confirming or changes as exported
+  -- (members, geometry, state, network, technologies, operators, home commune), numbered for
+  -- incremental exports before they are written (zones_log_changes)
+  PERFORM zones_log_changes(ARRAY(
+    SELECT z.id FROM zones z LEFT JOIN zone_new n ON n.zone_id = z.id AND n.reused
+    WHERE z.id = ANY(old) AND (z.state = 'confirmed' OR n.state = 'confirmed')
+      AND (n.grp IS NULL OR n.changed OR z.state <> n.state OR z.network <> n.network
+           OR z.report_count <> cardinality(n.report_ids)
+           OR z.geometry::bytea IS DISTINCT FROM n.geometry::bytea
+           OR (z.technologies, z.operators, z.commune_nis)
+              IS DISTINCT FROM (n.technologies, n.operators, n.commune_nis))
+    UNION SELECT n.zone_id FROM zone_new n WHERE NOT n.reused AND n.state = 'confirmed'));
   DELETE FROM zone_reports WHERE zone_id = ANY(old);
   DELETE FROM zone_reports WHERE report_id = ANY(seeds);
   DELETE FROM zones z WHERE z.id = ANY(old)
@@ -870,6 +907,7 @@ END $fn$;
 
 CREATE FUNCTION reports_forget_zones() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
+  PERFORM zones_log_changes(ARRAY(SELECT id FROM zones WHERE state = 'confirmed'));
   DELETE FROM zone_counts;
   DELETE FROM zone_reports;
   DELETE FROM zones;
@@ -892,7 +930,10 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    newest migration holding it keeps frozen: 0020)."""
+    the newest migration holding it keeps frozen: 0026)."""
+    # imported here: the export package is heavier than the models that import this module
+    from geosignal.services.export.constants import CHANGE_LOCK_KEY
+
     load = _LOAD.replace("{srid}", str(LAMBERT72))
     template = _TEMPLATE.replace("{pass_declare}", _PASS_DECLARE).replace("{distance}", _DISTANCE).replace(
         "{pass_end}", _PASS_END).replace(
@@ -914,7 +955,7 @@ def zones_sql() -> str:
     ).replace("{pairs_step}", _PAIRS.replace("{gen}", "step")).replace("{pairs_0}", _PAIRS.replace("{gen}", "0")
     ).replace("{pairs_seed}", _PAIRS.replace("{gen}", "-1"))
     return template.format(
-        lock_key=ZONE_LOCK_KEY, default_m=DEFAULT_DISTANCE_M, deg_per_m=repr(DEG_PER_M),
+        lock_key=ZONE_LOCK_KEY, change_lock_key=CHANGE_LOCK_KEY, default_m=DEFAULT_DISTANCE_M, deg_per_m=repr(DEG_PER_M),
         deg_lat_per_m=repr(DEG_LAT_PER_M),
         load_0=load.replace("{gen}", "0"), load_next=load.replace("{gen}", "step + 1"),
         load_1=load.replace("{gen}", "1"), load_seed=load.replace("{gen}", "-1"),
@@ -941,6 +982,7 @@ DROP FUNCTION zones_collect(geometry, geometry, geometry);
 DROP FUNCTION zones_recount(varchar[], varchar[]);
 DROP FUNCTION zones_regroup(uuid[]);
 DROP FUNCTION zones_work_tables();
+DROP FUNCTION zones_log_changes(bigint[]);
 DROP FUNCTION zones_lock(varchar[]);
 """
 

@@ -202,28 +202,33 @@ def decode_cursor(cursor: str, filters: ExportFilters) -> tuple[int, Watermark]:
 
 
 def read_watermark(session: Session) -> Watermark:
-    """Return the current watermark, read while no report change can be uncommitted.
+    """Return the current watermark, read while no report or zone change can be uncommitted.
 
     Takes the advisory lock :data:`CHANGE_LOCK_KEY` exclusively (waiting for transactions
-    that changed reports to end; changes made by this very session do not block it), reads
-    ``max(change_seq)`` and ``max(seq)``, and releases the lock.
+    that changed reports or confirmed zones to end; changes made by this very session do not
+    block it), reads the highest ``change_seq`` of reports and of ``zone_changes`` (one
+    sequence numbers both, migration 0026) and ``max(seq)`` of reports, and releases the lock.
     """
     session.execute(text("SELECT pg_advisory_lock(:k)"), {"k": CHANGE_LOCK_KEY})
     try:
-        row = session.execute(
-            text("SELECT coalesce(max(change_seq), 0), coalesce(max(seq), 0) FROM reports")
+        row = session.execute(text(
+            "SELECT greatest(coalesce(max(change_seq), 0), "
+            "(SELECT coalesce(max(change_seq), 0) FROM zone_changes)), coalesce(max(seq), 0) FROM reports")
         ).one()
     finally:
         session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": CHANGE_LOCK_KEY})
     return Watermark(int(row[0]), int(row[1]))
 
 
-def where_clause(filters: ExportFilters, paging: Paging | None, watermark: Watermark) -> tuple[str, dict[str, Any]]:
+def where_clause(filters: ExportFilters, paging: Paging | None, watermark: Watermark, *,
+                 since: bool = True, status: bool = True) -> tuple[str, dict[str, Any]]:
     """Return the SQL condition on ``reports r`` selecting a pass's reports (those inserted up to
     the watermark's ``seq`` that match the filters, after the page's ``after``) and its bound
-    values (SQLAlchemy ``:name`` style)."""
+    values (SQLAlchemy ``:name`` style). ``since=False`` leaves the since-filters out (``since``,
+    "new since the last transmitted export") and ``status=False`` the status filter (drafts
+    stay out): what decides which zones a pass carries (:mod:`.zones`)."""
     clauses, params = ["r.seq <= :max_seq"], {"max_seq": watermark.seq}
-    if filters.statuses is not None:
+    if status and filters.statuses is not None:
         clauses.append("r.status = ANY(:statuses)")
         params["statuses"] = list(filters.statuses)
     else:  # every status a report can be exported in: never a draft
@@ -233,13 +238,13 @@ def where_clause(filters: ExportFilters, paging: Paging | None, watermark: Water
         params["commune"] = filters.commune
     if filters.bbox:
         clauses.append(bbox_clause(filters.bbox, params))
-    if filters.since_time is not None:
+    if since and filters.since_time is not None:
         clauses.append("r.updated_at > :since_time")
         params["since_time"] = filters.since_time
-    if filters.since_seq is not None:
+    if since and filters.since_seq is not None:
         clauses.append("r.change_seq > :since_seq")
         params["since_seq"] = filters.since_seq
-    if filters.since_run is not None:  # new since the last transmitted export: not what DWconnect has
+    if since and filters.since_run is not None:  # new since the last transmitted export: not what DWconnect has
         clauses.append(f"coalesce({SENT_CHANGE_SEQ_SQL}, -1) < r.change_seq")
     if filters.date_from is not None:
         clauses.append("coalesce(r.observed_at, r.created_at) >= :period_from")

@@ -43,7 +43,7 @@ from geosignal.services.export.sql import (
     WKB,
     WKT,
 )
-from geosignal.services.export.zones import zone_features
+from geosignal.services.export.zones import zone_part
 from geosignal.textsafety import spreadsheet_text
 
 if TYPE_CHECKING:
@@ -156,11 +156,13 @@ def geojson_chunks(session: Session, request: ExportRequest, paging: Paging | No
         head["export_run"] = str(stream.run.id)
     yield (json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1] + ',"features":[').encode()
     yield from _stored_features(session, request, paging, stream, recorder)
-    where, params = where_clause(request.filters, None, stream.watermark)
+    # the zone part of the pass, once, on its last page (see .zones)
+    zones, removed = ([], []) if stream.next_cursor else zone_part(session, request.filters, stream.watermark)
     tail: dict[str, Any] = {
         "numberReturned": stream.count,
         "excluded": [{"id": i, "reason": COLLAPSED} for i in stream.excluded],
-        "zones": zone_features(session, where, params, *stream.seq_span),
+        "zones": zones,
+        "zones_removed": removed,
     }
     if stream.next_cursor:
         tail["next_cursor"] = stream.next_cursor

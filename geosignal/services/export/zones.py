@@ -1,13 +1,35 @@
-"""The export's zone part (schema 1.1.0): the confirmed zones of overlapping reports that hold
-at least one report of the document, as the collection's ``zones`` member.
+"""The export's zone part: the confirmed zones of overlapping reports (``zones``, schema 1.1.0)
+and, in an incremental export, the ids of the confirmed zones gone since (``zones_removed``,
+schema 1.3.0).
 
 Each zone is a Feature: ``id`` the zone's number, ``geometry`` the union of its reports written
 like the reports' (6 decimals, lines and zones snapped to the 1e-6° grid, exteriors
 counter-clockwise; a GeometryCollection when points or lines join zones, each part snapped on
 its own), ``properties``: ``zone_id``, ``state`` (``confirmed``), ``network``, ``report_count``,
 ``report_ids`` (every report of the zone, oldest first, exported in this document or not),
-``technologies``, ``operators``, ``commune_nis``, ``updated_at``. Zones are few: one query,
-read after the reports were streamed, for the span of insertion order the document covered.
+``technologies``, ``operators``, ``commune_nis``, ``updated_at``.
+
+**Which zones.** A zone *belongs* to a pass when it is confirmed and holds a report inserted up
+to the watermark that the pass's commune, bbox and period filters select, whatever its status
+(since 1.3.0; members are never drafts). The status filter does not apply: a zone is the
+referent's confirmation, forwarded whole, and it must not vanish from DWconnect when its
+reports move from ``validated`` to ``transmitted`` (nor be missed when it is confirmed after
+they were sent). A full export carries every zone that belongs. An incremental export
+(``since``) carries those that belong and *changed* since: their row in ``zone_changes`` is
+newer than ``since`` (made, members, geometry, state… changed: written by the zone pass,
+migration 0026) or they hold a report changed since (it may have entered the commune, bbox or
+period); ``zones_removed`` lists the zones ``zone_changes`` names since and that are no longer
+confirmed (removed, regrouped into another, proposed again). A zone unchanged since, whose
+reports are unchanged too, is what the integrator has already. Applying full then incremental
+documents in order (upsert ``zones`` by id, delete ``zones_removed``) gives the confirmed zones
+of a full export made now with the same filters; a zone still confirmed that leaves the
+commune, bbox or period filter stops appearing, as reports do.
+
+**Once per pass.** The zone part is read once, after the last page's reports (earlier pages
+carry empty lists), for the whole pass: no zone is written twice in a pass nor lost between
+pages. Zone changes numbered at or below the pass's watermark were committed before it was
+read (the watermark's lock), so they are seen; later ones come again in the next pass.
+Zones are few: two queries.
 """
 
 from __future__ import annotations
@@ -20,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import contract
 from geosignal.services.export.constants import GRID_DEG
+from geosignal.services.export.filters import ExportFilters, Watermark, where_clause
 
 _PART = f"""CASE ST_Dimension({{g}})
     WHEN 0 THEN {{g}}
@@ -33,27 +56,72 @@ GEOMETRY_SQL = f"""CASE WHEN GeometryType(z.geometry) = 'GEOMETRYCOLLECTION' THE
      WHERE NOT ST_IsEmpty(p.g))
   ELSE {_PART.format(g="z.geometry")} END"""
 
+#: The confirmed zones holding a report that matches ``{where}`` (on ``reports r``), among
+#: ``{changed}`` (on ``zones z``).
 ZONES_SQL = f"""
 SELECT z.id, z.network, z.report_count, z.technologies, z.operators, z.commune_nis, z.updated_at,
        ST_AsGeoJSON({GEOMETRY_SQL}, {contract.EXPORT_COORDINATE_DECIMALS}) AS geojson,
        ARRAY(SELECT m.report_id::text FROM zone_reports m JOIN reports x ON x.id = m.report_id
              WHERE m.zone_id = z.id ORDER BY x.seq) AS report_ids
 FROM zones z
-WHERE z.state = 'confirmed' AND EXISTS (
+WHERE z.state = 'confirmed' AND {{changed}} AND EXISTS (
   SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
-  WHERE zr.zone_id = z.id AND {{where}} AND r.seq > :zone_after AND r.seq <= :zone_last)
+  WHERE zr.zone_id = z.id AND {{where}})
 ORDER BY z.id"""
 
+#: The zones changed since (``{logged}`` on ``zone_changes c``, ``{reported}`` on
+#: ``reports rc``): named in ``zone_changes``, or holding a report changed since. Each list
+#: is read through its index (``change_seq``), never by walking every zone.
+CHANGED_SQL = """z.id = ANY(ARRAY(
+    SELECT c.zone_id FROM zone_changes c WHERE {logged}
+    UNION SELECT zc.zone_id FROM reports rc JOIN zone_reports zc ON zc.report_id = rc.id WHERE {reported}))"""
 
-def zone_features(session: Session, where: str, params: dict[str, Any], after: int, last: int) -> list[dict[str, Any]]:
-    """Return the confirmed zones holding a report that matches ``where`` (the export's
-    condition on ``reports r`` and its bound ``params``) with insertion order in
-    (``after``, ``last``], as export Features (schema 1.1.0, :func:`geosignal.contract.export_schema`'s
-    ``zone``)."""
-    if last <= after:
-        return []
-    rows = session.execute(text(ZONES_SQL.format(where=where)),
-                           {**params, "zone_after": after, "zone_last": last}).all()
+#: The zones ``zone_changes`` names since (``{logged}``) that are no longer confirmed.
+REMOVED_SQL = """
+SELECT c.zone_id FROM zone_changes c
+WHERE {logged} AND NOT EXISTS (SELECT 1 FROM zones z WHERE z.id = c.zone_id AND z.state = 'confirmed')
+ORDER BY c.zone_id"""
+
+
+def _since(filters: ExportFilters) -> tuple[str, str, dict[str, Any]] | None:
+    """The since-conditions on ``zone_changes c`` and on ``reports rc``, with their bound
+    values; None for a full export."""
+    logged, reported, params = [], [], {}
+    if filters.since_seq is not None:
+        logged.append("c.change_seq > :zone_since_seq")
+        reported.append("rc.change_seq > :zone_since_seq")
+        params["zone_since_seq"] = filters.since_seq
+    if filters.since_time is not None:
+        logged.append("c.changed_at > :zone_since_time")
+        reported.append("rc.updated_at > :zone_since_time")
+        params["zone_since_time"] = filters.since_time
+    if not logged:
+        return None
+    return " AND ".join(logged), " AND ".join(reported), params
+
+
+def zone_part(session: Session, filters: ExportFilters, watermark: Watermark) -> tuple[list[dict[str, Any]], list[int]]:
+    """Return the zone part of a pass with ``filters`` and ``watermark``: (the confirmed zones
+    to carry, as export Features in zone order — :func:`geosignal.contract.export_schema`'s
+    ``zone`` —, the ids of the zones removed since, ascending; empty without ``since``).
+
+    See the module for which zones; the reports considered are those inserted up to the
+    watermark's ``seq`` that match the commune, bbox and period filters."""
+    where, params = where_clause(filters, None, watermark, since=False, status=False)
+    since = _since(filters)
+    changed = "true"
+    if since is not None:
+        logged, reported, since_params = since
+        params.update(since_params)
+        changed = CHANGED_SQL.format(logged=logged, reported=reported)
+    rows = session.execute(text(ZONES_SQL.format(where=where, changed=changed)), params).all()
+    removed: list[int] = []
+    if since is not None:
+        # (a zone carried is not said removed: read a moment later, it may be gone already; its
+        # removal is numbered above the watermark and comes in the next pass)
+        carried = {r.id for r in rows}
+        removed = [int(r[0]) for r in session.execute(text(REMOVED_SQL.format(logged=logged)), since_params)
+                   if int(r[0]) not in carried]
     return [{
         "type": "Feature",
         "id": r.id,
@@ -63,4 +131,4 @@ def zone_features(session: Session, where: str, params: dict[str, Any], after: i
             "report_ids": list(r.report_ids), "technologies": list(r.technologies), "operators": list(r.operators),
             "commune_nis": r.commune_nis, "updated_at": contract.format_datetime(r.updated_at),
         },
-    } for r in rows]
+    } for r in rows], removed
