@@ -153,6 +153,19 @@ def from_status(source: str) -> tuple[Transition, ...]:
     return tuple(t for t in TRANSITIONS if t.source == source)
 
 
+def onward(statuses: tuple[str, ...]) -> tuple[str, ...]:
+    """Return ``statuses`` and every status a report may reach from them, in
+    :data:`~geosignal.vocab.STATUSES` order (``("validated",)`` → validated, transmitted,
+    resolved, not_resolved, withdrawn)."""
+    reached, todo = set(statuses), list(statuses)
+    while todo:
+        for t in from_status(todo.pop()):
+            if t.target not in reached:
+                reached.add(t.target)
+                todo.append(t.target)
+    return tuple(s for s in STATUSES if s in reached)
+
+
 def sources_of(target: str) -> tuple[str, ...]:
     """Return the statuses from which a report may move to ``target`` (any role)."""
     return tuple(t.source for t in TRANSITIONS if t.target == target)

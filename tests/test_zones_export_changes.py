@@ -138,9 +138,10 @@ def test_confirm_split_withdraw_merge_and_unconfirm_come_in_the_next_incremental
 
 
 def test_a_zone_follows_its_reports_to_transmitted_and_is_never_removed_for_it(client, db) -> None:  # noqa: ANN001
-    """The status filter does not apply to zones (1.3.0): a confirmed zone whose reports all
-    move from validated to transmitted is carried (its reports changed), never removed; and one
-    confirmed after its reports left validated still comes with status=validated."""
+    """A zone counts its reports in the statuses the export carries and those they move on to
+    (1.3.0): a confirmed zone whose reports all move from validated to transmitted is carried
+    (its reports changed), never removed; one confirmed after its reports left validated still
+    comes with status=validated; one none of whose reports was validated does not."""
     referent = make_account(client, db, "referent@igretec.com", "referent")
     a1, a2 = (file(db, square(X + dx, Y - 3000)) for dx in (0, 150))
     b1, _b2 = (file(db, square(X + dx, Y - 3600)) for dx in (0, 150))
@@ -161,6 +162,15 @@ def test_a_zone_follows_its_reports_to_transmitted_and_is_never_removed_for_it(c
     # the commune filter does apply
     other, _ = export(referent, f"?since={full['next_since']}&commune=52012")
     assert other["zones"] == [] and other["zones_removed"] == []
+    # a zone confirmed while its reports are only submitted: not sent with validated reports
+    # (its shapes are not validated), sent with every status
+    c1, _c2 = (file(db, square(X + dx, Y - 4200)) for dx in (0, 150))
+    zc = zone_of(db, c1)["zone_id"]
+    zones.confirm_zone(db, _admin(db), zc)
+    db.commit()
+    assert zc not in _ids(export(referent)[0]["zones"])
+    assert zc not in _ids(export(referent, f"?since={doc['next_since']}")[0]["zones"])
+    assert zc in _ids(export(referent, "?status=all")[0]["zones"])
 
 
 def test_paging_carries_each_zone_change_once_on_the_last_page(client, db) -> None:  # noqa: ANN001
@@ -342,7 +352,7 @@ def test_watermark_waits_for_an_uncommitted_zone_decision() -> None:
             thread.join(10)
             assert got and got[0].change_seq >= number > before.change_seq
             reader.commit()
-            filters = export_service.ExportFilters(since_seq=before.change_seq)
+            filters = export_service.ExportFilters(statuses=None, since_seq=before.change_seq)  # (not validated)
             body = b"".join(export_service.stream_export(reader, export_service.ExportRequest(filters=filters)).chunks)
             assert [z["id"] for z in json.loads(body)["zones"]] == [za]
         finally:

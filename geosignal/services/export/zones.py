@@ -10,11 +10,12 @@ its own), ``properties``: ``zone_id``, ``state`` (``confirmed``), ``network``, `
 ``technologies``, ``operators``, ``commune_nis``, ``updated_at``.
 
 **Which zones.** A zone *belongs* to a pass when it is confirmed and holds a report inserted up
-to the watermark that the pass's commune, bbox and period filters select, whatever its status
-(since 1.3.0; members are never drafts). The status filter does not apply: a zone is the
-referent's confirmation, forwarded whole, and it must not vanish from DWconnect when its
-reports move from ``validated`` to ``transmitted`` (nor be missed when it is confirmed after
-they were sent). A full export carries every zone that belongs. An incremental export
+to the watermark that the pass's commune, bbox and period filters select, in a status the
+pass exports or one its reports move on to (:func:`geosignal.workflow.onward`: a ``validated``
+export counts a zone's transmitted reports too, since 1.3.0). A zone is the referent's
+confirmation, forwarded whole: it must not vanish from DWconnect when its reports move from
+``validated`` to ``transmitted`` (nor be missed when it is confirmed after they were sent),
+and a zone none of whose reports was ever validated is not sent with validated reports. A full export carries every zone that belongs. An incremental export
 (``since``) carries those that belong and *changed* since: their row in ``zone_changes`` is
 newer than ``since`` (made, members, geometry, state… changed: written by the zone pass,
 migration 0026) or they hold a report changed since (it may have entered the commune, bbox or
@@ -35,12 +36,13 @@ Zones are few: two queries.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geosignal import contract
+from geosignal import contract, workflow
 from geosignal.services.export.constants import GRID_DEG
 from geosignal.services.export.filters import ExportFilters, Watermark, where_clause
 
@@ -107,7 +109,9 @@ def zone_part(session: Session, filters: ExportFilters, watermark: Watermark) ->
 
     See the module for which zones; the reports considered are those inserted up to the
     watermark's ``seq`` that match the commune, bbox and period filters."""
-    where, params = where_clause(filters, None, watermark, since=False, status=False)
+    # the statuses the pass exports and those its reports move on to (validated → transmitted…)
+    onward = filters if filters.statuses is None else replace(filters, statuses=workflow.onward(filters.statuses))
+    where, params = where_clause(onward, None, watermark, since=False)
     since = _since(filters)
     changed = "true"
     if since is not None:
