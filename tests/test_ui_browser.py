@@ -150,7 +150,8 @@ def _small_targets(page) -> list[str]:  # noqa: ANN001
 
 def _cut_choices(page) -> list[str]:  # noqa: ANN001
     """The visible selects whose chosen option's text is wider than the box shows (measured
-    with the select's own font; the box less its padding and the arrow's 20 px)."""
+    with the select's own font; the box less its padding and the arrow's 20 px), unless the
+    select is as wide as the browser makes it for its widest option."""
     return page.evaluate("""() => {
         const ctx = document.createElement('canvas').getContext('2d');
         return [...document.querySelectorAll('select')].filter(e => {
@@ -158,7 +159,14 @@ def _cut_choices(page) -> list[str]:  # noqa: ANN001
             if (!(r.width > 0 && r.height > 0) || e.closest('[hidden]') || e.selectedIndex < 0) { return false; }
             ctx.font = s.font;
             const room = e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight) - 20;
-            return ctx.measureText(e.options[e.selectedIndex].text).width > room;
+            if (ctx.measureText(e.options[e.selectedIndex].text).width <= room) { return false; }
+            // (20 px for the arrow is an estimate: a select as wide as its widest option needs, the
+            // browser's own size, shows every option whole)
+            const width = r.width, kept = e.style.width;
+            e.style.width = 'max-content';
+            const widest = e.getBoundingClientRect().width;
+            e.style.width = kept;
+            return width + 0.5 < widest;
         }).map(e => (e.name || e.id) + ': ' + e.options[e.selectedIndex].text); }""")
 
 
