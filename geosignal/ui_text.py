@@ -821,12 +821,12 @@ def colon(lang: str | None = None) -> str:
 
 
 def percent_sign(lang: str | None = None) -> str:
-    """Return what follows a percentage in ``lang`` (default: the current language): ``" %"``
-    in French (a space before the sign), ``"%"`` in Dutch and English (CLDR: ``12,5%``,
-    ``12.5%``). The pages' scripts read the same from their catalogue (``percent``)."""
+    """Return what follows a percentage in ``lang`` (default: the current language): ``"\\u00a0%"``
+    in French (a no-break space before the sign, so a line never ends before it), ``"%"`` in
+    Dutch and English (CLDR: ``12,5%``, ``12.5%``). The pages' scripts read the same from their catalogue (``percent``)."""
     from geosignal.i18n import language
 
-    return " %" if (lang or language()) == "fr" else "%"
+    return "\u00a0%" if (lang or language()) == "fr" else "%"
 
 
 def list_separator(lang: str | None = None) -> str:

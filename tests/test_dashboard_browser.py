@@ -211,7 +211,7 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     # the legend shows every colour the map uses, the communes at 0 % included
     legend = page.eval_on_selector_all("#legend .swatch", "els => els.map(e => e.dataset.colour)")
     assert set(fills.values()) <= set(legend), (fills, legend)
-    assert page.locator("#legend .row").first.inner_text() == "0 %"
+    assert page.locator("#legend .row").first.inner_text() == "0\xa0%"
     assert page.locator("#legend .row").nth(1).inner_text().startswith("> 0")  # 0 itself is the line above
     assert page.locator("#legend-reported-no-value").count() == 0  # Châtelet's reports have an area
 

@@ -81,10 +81,10 @@ def test_numbers_areas_and_dates_per_locale(app, lang: str, number: str, area: s
         assert i18n.format_area(2_345_678.0) == {"fr": "2,346 km²", "nl": "2,346 km²", "en": "2.346 km²"}[lang]
         assert i18n.format_area(99_999.4) == {"fr": "99\u202f999 m²", "nl": "99.999 m²", "en": "99,999 m²"}[lang]
         # a share as a percentage: the sign as each language writes it (no space in Dutch and English)
-        assert i18n.format_percent(0.0014, 2) == {"fr": "0,14 %", "nl": "0,14%", "en": "0.14%"}[lang]
-        assert i18n.format_percent(0.71) == {"fr": "71 %", "nl": "71%", "en": "71%"}[lang]
+        assert i18n.format_percent(0.0014, 2) == {"fr": "0,14\xa0%", "nl": "0,14%", "en": "0.14%"}[lang]
+        assert i18n.format_percent(0.71) == {"fr": "71\xa0%", "nl": "71%", "en": "71%"}[lang]
         assert i18n.format_percent(None) == "—"
-        assert i18n.js_catalogue(lang)["percent"] == {"fr": " %", "nl": "%", "en": "%"}[lang]
+        assert i18n.js_catalogue(lang)["percent"] == {"fr": "\xa0%", "nl": "%", "en": "%"}[lang]
 
 
 @pytest.mark.parametrize(("lang", "message"), [

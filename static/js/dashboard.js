@@ -16,7 +16,7 @@
   function plural(name, n, values) { return fill(T[`${name}_${I.pluralForm(n)}`], values); }
   const COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   const LOCALE = I.locale || "fr-BE";
-  const PERCENT = I.percent || " %";  // "12,5 %" in French, "12,5%" in Dutch, "12.5%" in English
+  const PERCENT = I.percent || "\u00a0%";  // "12,5 %" in French, "12,5%" in Dutch, "12.5%" in English
   const fill = (text, values) => String(text || "").replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? "" : values[k]));
   const fmt = (value, digits) => value === null || value === undefined ? "—"
     : Number(value).toLocaleString(LOCALE, {minimumFractionDigits: digits, maximumFractionDigits: digits});
