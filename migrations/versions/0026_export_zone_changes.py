@@ -2,7 +2,7 @@
 
 Revision ID: 0026
 Revises: 0025
-Create Date: 2026-12-05 10:00:00
+Create Date: 2026-12-04 06:00:00
 
 An incremental DWconnect export carried the zones of the reports changed since its ``since``,
 so a zone the referent confirmed or split without any of its reports changing was not sent
