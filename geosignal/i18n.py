@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, g, redirect, request, url_for
-from flask_babel import Babel, force_locale, get_locale
+from flask_babel import Babel, force_locale, get_locale, get_translations
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -102,6 +102,34 @@ def current_language() -> str:
     locale = get_locale()
     lang = locale.language if locale is not None else DEFAULT_LANGUAGE
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+# --------------------------------------------------------------------------- plurals
+
+def plural_text(singular: str, plural: str, num: float) -> str:
+    """Return ``singular`` or ``plural`` (French msgids) as the count ``num`` takes them in the
+    current language, translated: Dutch and English by their catalogues' rule (``0 reports``);
+    French, the source language without a catalogue, by CLDR's rule (:func:`source_plural`)."""
+    if current_language() == DEFAULT_LANGUAGE:
+        return source_plural(singular, plural, num)
+    return get_translations().ungettext(singular, plural, num)
+
+
+def source_plural(singular: str, plural: str, num: float) -> str:
+    """Return the French msgid the count ``num`` takes by CLDR's rule for French (0 and 1 are
+    *one*: ``0 signalement``), as the pages' scripts do (``I.pluralForm``); gettext's own
+    fallback for a msgid without a catalogue (n ≠ 1) says ``0 signalements``."""
+    from babel import Locale
+
+    return singular if Locale.parse(BABEL_LOCALES[DEFAULT_LANGUAGE]).plural_form(abs(num)) == "one" else plural
+
+
+def ngettext(singular: str, plural: str, num: float, /, **variables: Any) -> str:
+    """:func:`flask_babel.ngettext` with :func:`plural_text`'s choice: the text in the plural
+    form ``num`` takes, ``%(num)s`` (``num``, or a ``num`` variable: the count as written) and
+    ``variables`` filled in."""
+    variables.setdefault("num", num)
+    return plural_text(singular, plural, num) % variables
 
 
 # --------------------------------------------------------------------------- numbers and dates
@@ -508,6 +536,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Brussels")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
+    # the templates' ngettext chooses as the Python one does (French: 0 is singular)
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: get_translations().ugettext(s), ngettext=plural_text, newstyle=True,
+        pgettext=lambda c, s: get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n))
     app.context_processor(_template_globals)
     app.add_template_filter(format_number, "number")
     app.add_template_filter(format_area, "area")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from geosignal import contract, workflow
 from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError
 from geosignal.formparse import FLAG_WORDS
+from geosignal.i18n import ngettext
 from geosignal.services.aggregation.filters import ESTIMATE_NOTE
 
 #: Error codes that concern the shape (shown next to the drawing and on the map).

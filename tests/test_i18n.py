@@ -618,3 +618,22 @@ def test_the_upload_page_names_its_coordinate_systems_as_the_hints_do(client, db
     options = re.findall(r'<option value="([^"]*)">([^<]*)</option>', html.split('name="crs"')[1].split("</select>")[0])
     assert [v for v, _ in options] == ["", "EPSG:31370", "EPSG:3812"]
     assert options[0][1] == wgs84 and len(wgs84) <= 38
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("fr", ["0 réponse", "1 réponse", "2 réponses", "1\u202f000 réponses"]),
+    ("nl", ["0 antwoorden", "1 antwoord", "2 antwoorden", "1.000 antwoorden"]),
+    ("en", ["0 answers", "1 answer", "2 answers", "1,000 answers"]),
+])
+def test_a_count_takes_the_plural_form_of_the_language(app, lang: str, expected: list[str]) -> None:  # noqa: ANN001
+    """French says "0 réponse" (CLDR: 0 and 1 are "one"; gettext's fallback, n != 1, said
+    "0 réponses"), Dutch and English "0 antwoorden", "0 answers": in the Python code and in the
+    templates alike, as the pages' scripts do (I.pluralForm)."""
+    from flask import render_template_string
+
+    with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+        for n, text in zip([0, 1, 2, 1000], expected, strict=True):
+            shown = i18n.format_number(n)
+            assert i18n.ngettext("%(num)s réponse", "%(num)s réponses", n, num=shown) == text
+            assert render_template_string('{{ ngettext("%(num)s réponse", "%(num)s réponses", n, num=shown) }}',
+                                          n=n, shown=shown) == text

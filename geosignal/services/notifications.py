@@ -390,15 +390,21 @@ class _Sender:
 @lru_cache(maxsize=8)
 def _environment(locale: str) -> Any:
     """A Jinja environment on ``templates/mail`` with the catalogues of ``locale`` (French,
-    the source language, needs none)."""
+    the source language, needs none: its counts take CLDR's plural, 0 and 1 singular)."""
+    from babel import Locale
     from babel.support import Translations
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    from geosignal.i18n import DEFAULT_LANGUAGE, source_plural
 
     env = Environment(loader=FileSystemLoader(str(ROOT / "templates" / "mail")),
                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     translations = Translations.load(str(ROOT / "geosignal" / "translations"), [locale])
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    if Locale.parse(locale).language == DEFAULT_LANGUAGE:  # the source language: CLDR's plural (0 is one)
+        env.install_gettext_callables(gettext=translations.ugettext, ngettext=source_plural,  # type: ignore[attr-defined]
+                                      newstyle=True)
 
     def label(value: str | None) -> str:
         """The vocabulary label of ``value`` in the recipient's language."""

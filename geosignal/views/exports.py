@@ -24,7 +24,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import login_required
 
 from geosignal import i18n, policy
@@ -32,6 +31,7 @@ from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.formparse import flag
+from geosignal.i18n import ngettext
 from geosignal.params import parse_bbox, parse_commune, parse_day, whole_number
 from geosignal.services import communes as communes_service
 from geosignal.services import export as export_service

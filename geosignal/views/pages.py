@@ -24,7 +24,6 @@ from flask import (
 )
 from flask import session as cookie_session
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -35,6 +34,7 @@ from geosignal.assets import point_folium_at_local_assets
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.i18n import ngettext
 from geosignal.models import Commune, User
 from geosignal.models.user import dummy_password_hash
 from geosignal.params import parse_commune

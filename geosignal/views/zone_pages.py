@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy import text
 from werkzeug.wrappers import Response
@@ -22,6 +21,7 @@ from geosignal import i18n, ui_text
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.i18n import ngettext
 from geosignal.services import basemaps
 from geosignal.services import zones as zones_service
 
