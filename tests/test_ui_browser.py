@@ -774,7 +774,7 @@ def test_dashboard_shows_published_survey_figures_and_opens_a_commune(ui, browse
     published = page.inner_text("#survey-published")
     assert "2022 : chiffres publiés du territoire" in published and "14 communes sur 30 ont répondu" in published
     assert "Score smart moyen (auto-évaluation)\n4,4/10" in published
-    assert "Priorité : qualité de vie\n71 %" in published
+    assert "Priorité : qualité de vie\n71\xa0%" in published
     x, y = page.evaluate("""nis => { const pane = document.getElementById('map-pane'), map = window[pane.dataset.map];
         let target = null; window[pane.dataset.communesLayer].eachLayer(l => {
             if (l.feature.properties.nis_code === nis) { target = l; } });
