@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -115,13 +116,26 @@ def plural_text(singular: str, plural: str, num: float) -> str:
     return get_translations().ungettext(singular, plural, num)
 
 
-def source_plural(singular: str, plural: str, num: float) -> str:
-    """Return the French msgid the count ``num`` takes by CLDR's rule for French (0 and 1 are
-    *one*: ``0 signalement``), as the pages' scripts do (``I.pluralForm``); gettext's own
-    fallback for a msgid without a catalogue (n ≠ 1) says ``0 signalements``."""
+@functools.cache
+def _plural_rule(lang: str) -> Callable[[float], str]:
     from babel import Locale
 
-    return singular if Locale.parse(BABEL_LOCALES[DEFAULT_LANGUAGE]).plural_form(abs(num)) == "one" else plural
+    return Locale.parse(BABEL_LOCALES[lang]).plural_form
+
+
+def plural_form(num: float, lang: str | None = None) -> str:
+    """Return ``"one"`` or ``"other"``: the plural form the count ``num`` takes in ``lang``
+    (default: the current language) by CLDR's rules, as the pages' scripts choose
+    (``I.pluralForm``, ``Intl.PluralRules``): 0 and 1 are *one* in French, only 1 in Dutch and
+    English. Messages kept as ``<name>_one`` / ``<name>_other`` are chosen by it."""
+    return "one" if _plural_rule(lang or current_language())(abs(num)) == "one" else "other"
+
+
+def source_plural(singular: str, plural: str, num: float) -> str:
+    """Return the French msgid the count ``num`` takes (:func:`plural_form` in French:
+    ``0 signalement``); gettext's own fallback for a msgid without a catalogue (n ≠ 1) says
+    ``0 signalements``."""
+    return singular if plural_form(num, DEFAULT_LANGUAGE) == "one" else plural
 
 
 def ngettext(singular: str, plural: str, num: float, /, **variables: Any) -> str:
@@ -537,10 +551,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
     # the templates' ngettext chooses as the Python one does (French: 0 is singular)
+    # (pgettext and npgettext stay Flask-Babel's: only those given are replaced)
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: get_translations().ugettext(s), ngettext=plural_text, newstyle=True,
-        pgettext=lambda c, s: get_translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n))
+        gettext=lambda s: get_translations().ugettext(s), ngettext=plural_text, newstyle=True)
     app.context_processor(_template_globals)
     app.add_template_filter(format_number, "number")
     app.add_template_filter(format_area, "area")

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from geosignal import contract, workflow
 from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError
 from geosignal.formparse import FLAG_WORDS
-from geosignal.i18n import ngettext
+from geosignal.i18n import ngettext, plural_form
 from geosignal.services.aggregation.filters import ESTIMATE_NOTE
 
 #: Error codes that concern the shape (shown next to the drawing and on the map).
@@ -797,9 +797,8 @@ def published_indicator(indicator: str) -> str:
 
 def queue_summary(total: int, shown: int) -> str:
     """Return the validation queue's counter in the current language (the script writes the
-    same from its catalogue: ``loaded_one`` when ``total`` is 1, else ``loaded_other``)."""
-    key = "loaded_one" if total == 1 else "loaded_other"
-    return _(QUEUE_MESSAGES[key], total=total, shown=shown)
+    same from its catalogue: ``loaded_one`` or ``loaded_other`` by :func:`~geosignal.i18n.plural_form`)."""
+    return _(QUEUE_MESSAGES[f"loaded_{plural_form(total)}"], total=total, shown=shown)
 
 
 def in_sentence(label: str) -> str:

@@ -637,3 +637,9 @@ def test_a_count_takes_the_plural_form_of_the_language(app, lang: str, expected:
             assert i18n.ngettext("%(num)s réponse", "%(num)s réponses", n, num=shown) == text
             assert render_template_string('{{ ngettext("%(num)s réponse", "%(num)s réponses", n, num=shown) }}',
                                           n=n, shown=shown) == text
+        # messages kept as <name>_one / <name>_other (the scripts' way) take the same form
+        assert [i18n.plural_form(n) for n in (0, 1, 2)] == (["one", "one", "other"] if lang == "fr"
+                                                           else ["other", "one", "other"])
+        assert ui_text.queue_summary(0, 0) == {"fr": "0 signalement trouvé ; 0 affiché.",
+                                               "nl": "0 meldingen gevonden; 0 getoond.",
+                                               "en": "0 reports found; 0 shown."}[lang]
