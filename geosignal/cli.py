@@ -606,7 +606,10 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str, com
         session.commit()
     where = "" if output.name == "<stdout>" else f" to {output.name}"
     run = f", run {stream.run.id}" if stream.run is not None else ""
-    click.echo(f"{_n(stream.count, 'report')} written{where}{run}; next: --since {stream.next_since}", err=True)
+    zones = (f", {_n(stream.zone_count, 'confirmed zone')}" if stream.zone_count else "") + (
+        f", {_n(stream.zones_removed_count, 'zone')} removed" if stream.zones_removed_count else "")
+    click.echo(f"{_n(stream.count, 'report')}{zones} written{where}{run}; next: --since {stream.next_since}",
+               err=True)
 
 
 @commands.command("mark-transmitted")

@@ -20,7 +20,7 @@ from sqlalchemy import text, update
 from geosignal.models import Report, User
 from geosignal.services import export as export_service
 from geosignal.services import zones
-from tests.conftest import make_account
+from tests.conftest import csrf_token, make_account
 from tests.test_export import assert_export_valid, export, strict_json, validate_all
 from tests.test_zones import X, Y, _admin, file, square, zone_of
 
@@ -444,3 +444,102 @@ def test_since_from_the_start_carries_every_confirmed_zone_and_removes_none(clie
     doc, _ = export(referent, query)
     full, _ = export(referent)
     assert doc["zones"] == full["zones"] and _ids(doc["zones"]) == [za] and doc["zones_removed"] == []
+
+
+def test_a_run_of_zone_changes_alone_is_one_to_send_and_to_mark(client, db) -> None:  # noqa: ANN001
+    """An incremental export whose only news is a zone confirmed and another gone carries no
+    report, but DWconnect must still receive it: its run counts the zones (migration 0027),
+    the history says them and offers the mark, and once marked ``since=last_transmitted``
+    moves past them. A CSV of the same reports, which carries no zone, is not the same file."""
+    from tests.test_exports_sent import plain
+
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    admin = _admin(db)
+    a1, a2 = (file(db, square(X + dx, Y - 3000)) for dx in (0, 150))
+    b1, b2 = (file(db, square(X + dx, Y - 3600)) for dx in (0, 150))
+    validate_all(db)
+    za, zb = zone_of(db, a1)["zone_id"], zone_of(db, b1)["zone_id"]
+    zones.confirm_zone(db, admin, zb)
+    db.commit()
+    first, response = export(referent, "?since=last_transmitted")
+    assert len(first["features"]) == 4 and _ids(first["zones"]) == [zb]
+    first_run = response.headers["X-Export-Run"]
+    assert referent.post(f"/api/v1/exports/runs/{first_run}/transmitted").get_json()["moved"] == 4
+    summary = referent.get(f"/api/v1/exports/runs/{first_run}").get_json()
+    assert (summary["feature_count"], summary["zone_count"], summary["zones_removed_count"]) == (4, 1, 0)
+
+    # no report changes: A confirmed, B left by a withdrawn member (gone)
+    zones.confirm_zone(db, admin, za)
+    db.commit()
+    _withdraw(db, b2)
+    doc, response = export(referent, "?since=last_transmitted")
+    assert doc["features"] == [] and _ids(doc["zones"]) == [za] and doc["zones_removed"] == [zb]
+    zone_run = response.headers["X-Export-Run"]
+    summary = referent.get(f"/api/v1/exports/runs/{zone_run}").get_json()
+    assert (summary["feature_count"], summary["zone_count"], summary["zones_removed_count"]) == (0, 1, 1)
+    # the same pass as CSV: no report, no zone — nothing to send
+    csv = referent.get("/api/v1/exports/dwconnect.csv?since=last_transmitted")
+    assert csv.status_code == 200 and csv.get_data(as_text=True).count("\n") == 1  # the header alone
+    csv_run = csv.headers["X-Export-Run"]
+
+    assert referent.login().status_code == 302
+    page = client.get("/exports").get_data(as_text=True)
+    item = plain(page.split(f'id="run-{zone_run}"')[1].split("</li>")[0])
+    assert "0 signalement de toutes les communes, seulement les nouveaux depuis le dernier export transmis, " \
+           "1 zone blanche confirmée, 1 zone retirée, pas encore marqué comme transmis." in item
+    assert f'action="/exports/{zone_run}/transmis"' in page
+    csv_item = plain(page.split(f'id="run-{csv_run}"')[1].split("</li>")[0])
+    assert "aucun signalement : rien à transmettre." in csv_item
+    assert f'action="/exports/{csv_run}/transmis"' not in page
+    en = plain(client.get("/exports", headers={"Accept-Language": "en"}).get_data(as_text=True))
+    assert "1 confirmed white zone, 1 zone removed" in en
+
+    marked = client.post(f"/exports/{zone_run}/transmis", data={"csrf_token": csrf_token(page)},
+                         follow_redirects=True)
+    assert "Export marqué comme transmis à DWconnect ; aucun signalement ne change de statut." in \
+        marked.get_data(as_text=True)
+    # what was sent is not sent again
+    doc, _ = export(referent, "?since=last_transmitted")
+    assert (doc["features"], doc["zones"], doc["zones_removed"]) == ([], [], [])
+
+
+def test_a_marked_csv_does_not_stand_for_a_geojson_run_with_zones(client, db) -> None:  # noqa: ANN001
+    """Two runs of the same reports, as CSV (no zone) and GeoJSON (a confirmed zone): with the
+    CSV marked, the GeoJSON still offers the mark (DWconnect lacks its zone); with the GeoJSON
+    marked, the CSV is said already sent."""
+    from tests.test_exports_sent import plain
+
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    admin = _admin(db)
+    a1, _a2 = (file(db, square(X + dx, Y - 3000)) for dx in (0, 150))
+    validate_all(db)
+    zones.confirm_zone(db, admin, zone_of(db, a1)["zone_id"])
+    db.commit()
+    csv = referent.get("/api/v1/exports/dwconnect.csv")
+    assert csv.get_data(as_text=True).count("\n") == 3
+    geojson, response = export(referent)
+    assert len(geojson["features"]) == 2 and len(geojson["zones"]) == 1
+    csv_run, geojson_run = csv.headers["X-Export-Run"], response.headers["X-Export-Run"]
+    mark = "UPDATE export_runs SET transmitted_at = {}, mark_transmitted = {} WHERE id = :id"
+    db.execute(text(mark.format("now()", "true")), {"id": csv_run})
+    db.commit()
+    assert referent.login().status_code == 302
+    page = client.get("/exports").get_data(as_text=True)
+    assert f'action="/exports/{geojson_run}/transmis"' in page
+    db.execute(text(mark.format("NULL", "false")), {"id": csv_run})
+    db.execute(text(mark.format("now()", "true")), {"id": geojson_run})
+    db.commit()
+    page = client.get("/exports").get_data(as_text=True)
+    assert f'action="/exports/{csv_run}/transmis"' not in page
+    assert "DWconnect a déjà ces signalements tels quels" in plain(page.split(f'id="run-{csv_run}"')[1].split("</li>")[0])
+
+
+def test_cli_export_says_the_zones_it_wrote(app, client, db, tmp_path: Path) -> None:  # noqa: ANN001
+    admin = _admin(db)
+    a1, _a2 = (file(db, square(X + dx, Y - 3000)) for dx in (0, 150))
+    validate_all(db)
+    zones.confirm_zone(db, admin, zone_of(db, a1)["zone_id"])
+    db.commit()
+    result = app.test_cli_runner().invoke(args=["export", "-o", str(tmp_path / "all.geojson")])
+    assert result.exit_code == 0, result.output
+    assert "2 reports, 1 confirmed zone written to " in result.output

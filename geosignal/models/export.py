@@ -70,6 +70,10 @@ class ExportRun(Base):
     feature_count: Mapped[int] = mapped_column(Integer)
     #: Reports matching the filters but left out because rounding collapsed their geometry.
     excluded_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Confirmed zones carried (the GeoJSON document's ``zones``; CSV and GeoPackage carry none).
+    zone_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Confirmed zones said gone since (the document's ``zones_removed``).
+    zones_removed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     byte_count: Mapped[int] = mapped_column(BigInteger)
     #: SHA-256 (hex) of the exact bytes sent.
     sha256: Mapped[str] = mapped_column(String(64))

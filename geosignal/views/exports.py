@@ -231,6 +231,8 @@ def mark_transmitted_page(run_id: str) -> Response:
     session.commit()
     if outcome["already"]:
         flash(_("Cet export était déjà marqué comme transmis ; rien n'a changé."), "success")
+    elif not outcome["moved"]:  # (a run of zone changes alone, or reports moved on since)
+        flash(_("Export marqué comme transmis à DWconnect ; aucun signalement ne change de statut."), "success")
     else:
         flash(ngettext("Export marqué comme transmis à DWconnect : %(num)s signalement passe au statut « %(status)s ».",
                        "Export marqué comme transmis à DWconnect : %(num)s signalements passent au statut « %(status)s ».",

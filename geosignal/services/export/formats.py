@@ -158,6 +158,7 @@ def geojson_chunks(session: Session, request: ExportRequest, paging: Paging | No
     yield from _stored_features(session, request, paging, stream, recorder)
     # the zone part of the pass, once, on its last page (see .zones)
     zones, removed = ([], []) if stream.next_cursor else zone_part(session, request.filters, stream.watermark)
+    stream.zone_count, stream.zones_removed_count = len(zones), len(removed)
     tail: dict[str, Any] = {
         "numberReturned": stream.count,
         "excluded": [{"id": i, "reason": COLLAPSED} for i in stream.excluded],

@@ -139,8 +139,10 @@ class Recorder:
                                (self.run.id, self._chunk_n, data))
                 self._chunk_n += 1
 
-    def finish(self, count: int, excluded: int) -> None:
-        """Wait for the worker, store the rest and complete the run row (flushed, not committed)."""
+    def finish(self, count: int, excluded: int, zones: int = 0, zones_removed: int = 0) -> None:
+        """Wait for the worker, store the rest and complete the run row (flushed, not committed):
+        ``count`` reports carried, ``excluded`` left out, ``zones`` confirmed zones carried and
+        ``zones_removed`` said gone."""
         self._blocks.put(None)
         self._worker.join()
         if self._error is not None:
@@ -151,9 +153,9 @@ class Recorder:
             self._compressed_size += len(tail)
         self.flush(final=True)
         with _dbapi(self.session).cursor() as cursor:
-            cursor.execute("UPDATE export_runs SET feature_count = %s, excluded_count = %s, byte_count = %s, "
-                           "sha256 = %s WHERE id = %s",
-                           (count, excluded, self.size, self._sha.hexdigest(), self.run.id))
+            cursor.execute("UPDATE export_runs SET feature_count = %s, excluded_count = %s, zone_count = %s, "
+                           "zones_removed_count = %s, byte_count = %s, sha256 = %s WHERE id = %s",
+                           (count, excluded, zones, zones_removed, self.size, self._sha.hexdigest(), self.run.id))
 
     def close(self) -> None:
         """Stop the worker (a stream abandoned before its end records nothing usable)."""
@@ -205,7 +207,7 @@ class NoRecorder:
     def flush(self, final: bool = False) -> None:
         pass
 
-    def finish(self, count: int, excluded: int) -> None:
+    def finish(self, count: int, excluded: int, zones: int = 0, zones_removed: int = 0) -> None:
         pass
 
     def close(self) -> None:
@@ -236,6 +238,8 @@ def run_summary(run: ExportRun) -> dict[str, Any]:
         "schema_version": run.schema_version,
         "feature_count": run.feature_count,
         "excluded_count": run.excluded_count,
+        "zone_count": run.zone_count,
+        "zones_removed_count": run.zones_removed_count,
         "byte_count": run.byte_count,
         "sha256": run.sha256,
         "next_since": f"seq:{run.watermark}",

@@ -78,6 +78,9 @@ class ExportStream:
     next_cursor: str | None = None
     count: int = 0
     excluded: list[str] = field(default_factory=list)
+    #: Confirmed zones the document carried, and zones it said removed (GeoJSON only).
+    zone_count: int = 0
+    zones_removed_count: int = 0
     #: Insertion order (``seq``) the GeoJSON document covered: (after, last].
     seq_span: tuple[int, int] = (0, 0)
 
@@ -134,7 +137,7 @@ def _recorded(chunks: Iterator[bytes], recorder: Recorder | NoRecorder, stream: 
     try:
         for chunk in chunks:
             yield recorder.write(chunk)
-        recorder.finish(stream.count, len(stream.excluded))
+        recorder.finish(stream.count, len(stream.excluded), stream.zone_count, stream.zones_removed_count)
         if record is not None and record.mark_transmitted and stream.run is not None:
             from geosignal.services.export.transmission import TerminalOperator, mark_transmitted
 

@@ -187,11 +187,20 @@ def _content_key(run: dict[str, Any]) -> tuple[Any, ...]:
     return (run["next_since"], json.dumps(filters, sort_keys=True), run["feature_count"], run["excluded_count"])
 
 
+def _zones(run: Any) -> tuple[int, int]:
+    """The zone part of a run (a history dict or a row): (zones carried, zones said removed)."""
+    if isinstance(run, dict):
+        return run["zone_count"], run["zones_removed_count"]
+    return run.zone_count, run.zones_removed_count
+
+
 def _same_content(session: Session, runs: list[dict[str, Any]]) -> None:
     """Set ``same_as`` on each run of ``runs`` (history dicts) not marked as transmitted whose
     reports a marked run carried in the same state (the same export downloaded in two formats,
-    one of them marked): marking it would move nothing. One query for the marked runs of
-    those watermarks (they may be older than the runs listed)."""
+    one of them marked): marking it would move nothing. A run that carried zones (GeoJSON)
+    is the same only as a marked run that carried as many: a marked CSV of the same reports
+    gave DWconnect no zone. One query for the marked runs of those watermarks (they may be
+    older than the runs listed)."""
     pending = [run for run in runs if run["transmitted_on"] is None]
     for run in runs:
         run["same_as"] = None
@@ -199,15 +208,17 @@ def _same_content(session: Session, runs: list[dict[str, Any]]) -> None:
         return
     watermarks = sorted({int(run["next_since"].removeprefix("seq:")) for run in pending})
     rows = session.execute(text(
-        "SELECT id, format, filters, watermark, feature_count, excluded_count, created_at, transmitted_at "
-        "FROM export_runs WHERE transmitted_at IS NOT NULL AND watermark = ANY(:w) "
+        "SELECT id, format, filters, watermark, feature_count, excluded_count, zone_count, zones_removed_count, "
+        "created_at, transmitted_at FROM export_runs WHERE transmitted_at IS NOT NULL AND watermark = ANY(:w) "
         "ORDER BY transmitted_at, created_at"), {"w": watermarks}).all()
-    marked: dict[tuple[Any, ...], dict[str, Any]] = {}
+    marked: dict[tuple[Any, ...], list[tuple[tuple[int, int], dict[str, Any]]]] = {}
     for row in rows:
         key = _content_key({"next_since": f"seq:{row.watermark}", "filters": row.filters,
                             "feature_count": row.feature_count, "excluded_count": row.excluded_count})
-        marked.setdefault(key, {"id": str(row.id), "format": row.format, "format_key": format_key(row.format, row.filters),
-                                "made_at": row.created_at.astimezone(BRUSSELS),
-                                "transmitted_on": row.transmitted_at.astimezone(BRUSSELS)})
+        marked.setdefault(key, []).append((_zones(row), {
+            "id": str(row.id), "format": row.format, "format_key": format_key(row.format, row.filters),
+            "made_at": row.created_at.astimezone(BRUSSELS), "transmitted_on": row.transmitted_at.astimezone(BRUSSELS)}))
     for run in pending:
-        run["same_as"] = marked.get(_content_key(run))
+        zones = _zones(run)
+        run["same_as"] = next((same for carried, same in marked.get(_content_key(run), [])
+                               if zones == (0, 0) or carried == zones), None)
