@@ -254,3 +254,37 @@ def test_every_page_fits_speaks_dutch_or_english_and_has_big_targets(served, bro
     assert faults == [], "\n".join(faults)
     watch.clean()
     watch.close()
+
+
+@pytest.mark.parametrize("lang", ["nl", "en", "fr"])
+def test_a_file_field_speaks_the_page_language(served, browser, lang: str) -> None:  # noqa: ANN001, F811
+    """On a phone, in a French browser, the upload page's file field says « Bestand kiezen » /
+    « Choose a file » / « Choisir un fichier » and then the chosen file's name, in the page's
+    language (the browser's own button spoke the browser's); the field itself covers them (a
+    tap anywhere opens the dialog: 44 px at least), is reached by the keyboard, and is what a
+    screen reader reads (the words drawn over it are hidden from it)."""
+    words = {"nl": ("Bestand kiezen", "Geen bestand gekozen"), "en": ("Choose a file", "No file chosen"),
+             "fr": ("Choisir un fichier", "Aucun fichier choisi")}[lang]
+    watch = Watch(browser, served, PHONE)
+    watch.context.add_cookies([{"name": "geosignal_lang", "value": lang, "url": served["base"]}])
+    watch.login(REP)
+    page = watch.page
+    page.goto(served["base"] + "/import")
+    picker = page.locator("#import-form .file-picker")
+    assert picker.inner_text().split("\n") == list(words)
+    box, field = picker.bounding_box(), page.locator("#import-file").bounding_box()
+    assert box is not None and field is not None and box == field and field["height"] >= 44
+    assert page.locator("#import-form .file-picker [aria-hidden=true]").count() == 2
+    page.set_input_files("#import-file", files=[{"name": "relevé-mars.csv", "mimeType": "text/csv",
+                                                 "buffer": UPLOAD_CSV}])
+    assert picker.inner_text().split("\n") == [words[0], "relevé-mars.csv"]
+    page.screenshot(path=str(SHOTS / f"{lang}-file-field-390.png"))
+    page.evaluate("document.getElementById('import-form').reset()")
+    page.wait_for_function("w => document.querySelector('#import-form .file-name').textContent === w", arg=words[1])
+    # the keyboard reaches the field: Tab from the field before it (the CSRF field is hidden)
+    page.focus("#upload-columns summary")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "import-file"
+    page.screenshot(path=str(SHOTS / f"{lang}-file-field-focus-390.png"))
+    watch.clean()
+    watch.close()

@@ -28,6 +28,34 @@
         }
       });
     });
+    // a file field in the page's language: the browser's own button and "No file chosen" speak
+    // the browser's. The field stays (keyboard, screen readers, dropping a file on it), made
+    // transparent over a button and the chosen file's name written by the page (see the CSS)
+    var choose = document.body.dataset.fileChoose, none = document.body.dataset.fileNone;
+    if (choose && none) {
+      document.querySelectorAll("input[type=file]").forEach(function (input) {
+        var picker = document.createElement("span");
+        picker.className = "file-picker";
+        var face = document.createElement("span");
+        face.className = "button secondary";
+        face.textContent = choose;
+        face.setAttribute("aria-hidden", "true");  // (the field itself says what it holds)
+        var name = document.createElement("span");
+        name.className = "file-name";
+        name.setAttribute("aria-hidden", "true");
+        picker.appendChild(face);
+        picker.appendChild(name);
+        input.parentNode.insertBefore(picker, input);
+        picker.appendChild(input);
+        function show() {
+          var files = input.files ? Array.prototype.map.call(input.files, function (f) { return f.name; }) : [];
+          name.textContent = files.length ? files.join(", ") : none;
+        }
+        show();
+        input.addEventListener("change", show);
+        if (input.form) { input.form.addEventListener("reset", function () { setTimeout(show, 0); }); }
+      });
+    }
     var button = document.getElementById("menu-button");
     var nav = document.getElementById("main-nav");
     if (!button || !nav) { return; }
