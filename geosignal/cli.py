@@ -438,6 +438,9 @@ def _import_options(command: Callable) -> Callable:
         click.option("--valid-only", is_flag=True, help="save the valid features even when others are refused"),
         click.option("--skip-saved-before", is_flag=True,
                      help="leave out the rows an earlier upload of yours or your commune saved, unchanged"),
+        click.option("--correct-saved-before", is_flag=True,
+                     help="a row corrected in an edited copy updates the report an earlier upload stored at its "
+                          "place (same_place_saved_before), instead of storing a second one"),
         click.option("--dry-run", is_flag=True, help="check only; save nothing"),
     ]
     for option in reversed(options):
@@ -466,7 +469,7 @@ def import_reports_standalone(**options: Any) -> None:
 
 def _import_reports(new_session: Callable, config: Any, path: str, email: str, crs: str | None,
                     network: str | None, repair: bool, valid_only: bool, dry_run: bool,
-                    skip_saved_before: bool = False) -> None:
+                    skip_saved_before: bool = False, correct_saved_before: bool = False) -> None:
     """Import the reports of ``path`` with a session from ``new_session`` and the limits of ``config``."""
     from pathlib import Path
 
@@ -484,6 +487,7 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
                 area=service_area(session, {}, config["SERVICE_MARGIN_M"]), limits=limits_from_config(config),
                 crs=crs, repair=repair, default_network=network,
                 mode="valid_only" if valid_only else "all", dry_run=dry_run, skip_saved_before=skip_saved_before,
+                correct_saved_before=correct_saved_before,
             )
         except GeosignalError as error:  # import_rejected carries the per-feature report: say it, then why
             _echo_file_warnings(error.extra.get("warnings", []))
@@ -497,9 +501,11 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
             "import_rejected", f"{outcome.refused} of {len(outcome.features)} features would be refused, so nothing "
             "would be saved (dry run; --valid-only keeps the valid ones)")
     verb = "would be saved (dry run)" if dry_run else "saved"
-    stored = outcome.saved if not dry_run else outcome.accepted - outcome.skipped
+    stored = outcome.saved if not dry_run else outcome.accepted - outcome.skipped - outcome.corrected
     left_out = f", {outcome.skipped} left out (saved before)" if outcome.skipped else ""
-    click.echo(f"{outcome.accepted} accepted, {outcome.refused} refused{left_out}, {stored} {verb}")
+    corrected = (f", {_n(outcome.corrected, 'report')} " + ("would be corrected" if dry_run else "corrected")
+                 if outcome.corrected else "")
+    click.echo(f"{outcome.accepted} accepted, {outcome.refused} refused{left_out}, {stored} {verb}{corrected}")
 
 
 def _export_options(command: Callable) -> Callable:

@@ -196,6 +196,9 @@ IMPORT_MESSAGES: dict[str, Any] = {
     # after a save that left out the rows saved before
     "skipped_one": "{n} ligne déjà enregistrée laissée de côté.",
     "skipped_other": "{n} lignes déjà enregistrées laissées de côté.",
+    # after a save whose corrected rows updated the reports an earlier upload stored
+    "corrected_one": "{n} signalement déjà enregistré corrigé.",
+    "corrected_other": "{n} signalements déjà enregistrés corrigés.",
     # a CSV whose coordinate columns were not recognised (unreadable_file, reason
     # no_coordinate_columns): the columns' choice opens under the form
     "no_coordinate_columns": "Les colonnes des coordonnées n'ont pas été reconnues : choisissez ci-dessus "
@@ -227,6 +230,14 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "same_place_commune": "Même lieu que le signalement {reference}, enregistré le {date} par une autre personne "
                           "de votre commune (« {filename} ») avec d'autres informations : enregistrer cette ligne "
                           "crée un second signalement. Pour corriger {reference}, modifiez-le plutôt.",
+    # the same, when the row may update that report (correctable: the box under the table)
+    "same_place_correctable": "Même lieu que le signalement {reference}, enregistré le {date} (« {filename} ») "
+                              "avec d'autres informations : avec la case « Corriger » cochée, cette ligne le "
+                              "corrige ; sinon elle crée un second signalement.",
+    "same_place_correctable_commune": "Même lieu que le signalement {reference}, enregistré le {date} par une "
+                                      "autre personne de votre commune (« {filename} ») avec d'autres "
+                                      "informations : avec la case « Corriger » cochée, cette ligne le corrige ; "
+                                      "sinon elle crée un second signalement.",
     "same_place_link": "Ouvrir {reference}",
     # a refused row's coordinates, as its author finds them in the file: a CSV's coordinate
     # cells as written (column and what it held), or the position read (another file's point)

@@ -129,6 +129,29 @@ def test_a_queued_save_leaves_out_the_rows_saved_before_when_asked(job_app) -> N
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 20
 
 
+def test_a_queued_save_corrects_the_reports_of_corrected_rows_when_asked(job_app) -> None:
+    """An edited copy whose 60 rows were corrected (another operator) saved through a job with
+    ``correct_saved_before`` (kept with the job's options): the 60 reports are updated, none
+    stored a second time."""
+    first = _csv([(4.4400 + 0.00001 * k, 50.4000 + 0.00001 * k) for k in range(60)])  # (places of their own)
+    assert _post(job_app, first, "premier.csv").status_code == 202
+    _work(job_app)
+    with job_app.extensions["geosignal.db"].engine.begin() as c:  # a day later, never edited since
+        c.execute(text("UPDATE import_files SET saved_at = saved_at - interval '1 day'"))
+        c.execute(text("UPDATE reports SET created_at = created_at - interval '1 day', "
+                       "updated_at = updated_at - interval '1 day'"))
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    response = _post(job_app, first.replace(b";Proximus;", b";Orange;"), "second.csv", correct_saved_before="true")
+    assert response.status_code == 202
+    _work(job_app)
+    result = job_app.test_client().get(response.headers["Location"], headers=_headers(job_app)).get_json()
+    assert (result["state"], result["saved"], result["corrected"]) == ("done", 0, 60)
+    assert all(f["corrected"] for f in result["features"])
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+    assert _scalar(job_app, "SELECT count(*) FROM reports WHERE description LIKE 'zone %' "
+                            "AND operators = ARRAY['Orange']::varchar[]") == 60
+
+
 def test_an_unreadable_file_ends_failed_with_its_code(job_app) -> None:
     data = ("endroit;remarque\r\n" + "Charleroi;pas de réseau\r\n" * 200).encode("utf-8")
     before = _scalar(job_app, "SELECT count(*) FROM reports")

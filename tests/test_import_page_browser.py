@@ -200,6 +200,28 @@ def test_empty_required_fields_are_said_by_the_page_in_dutch_on_a_phone(live_ser
     watch.context.close()
 
 
+def _preview(page, base: str, name: str, data: bytes) -> None:  # noqa: ANN001
+    """The upload page (of the service at ``base``) previewing ``data`` (a CSV of two rows or
+    more) as ``name``."""
+    page.goto(base + "/import")
+    page.set_input_files("#import-file", files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=1")
+
+
+def _phone_preview(chromium, base: str, name: str, data: bytes) -> tuple:  # noqa: ANN001
+    """A representative of Charleroi on a phone, the upload page previewing ``data``: (the
+    watch, its page)."""
+    watch = PageWatch(chromium, base)
+    watch.context.close()
+    watch.context = chromium.new_context(viewport=PHONE, locale="fr-BE", timezone_id="Europe/Brussels")
+    page = watch.page = watch.context.new_page()
+    page.on("pageerror", lambda e: watch.errors.append(str(e)))
+    watch.login("browser-rep@charleroi.be")
+    _preview(page, base, name, data)
+    return watch, page
+
+
 def test_a_corrected_row_of_an_edited_copy_links_to_the_report_it_would_repeat(app, live_server, browser) -> None:  # noqa: ANN001, F811
     """A campaign file saved, then a copy with one row corrected: on a phone, the preview says
     that row is the place of a report saved before, with other values, and links to it."""
@@ -208,17 +230,7 @@ def test_a_corrected_row_of_an_edited_copy_links_to_the_report_it_would_repeat(a
     rows = ("latitude;longitude;menages;description\r\n"
             "50,4108;4,4440;12;Rue de la Montagne\r\n"
             "50,4200;4,4300;3;Près de l'église\r\n")
-    watch = PageWatch(browser, live_server)
-    watch.context.close()
-    watch.context = browser.new_context(viewport=PHONE, locale="fr-BE", timezone_id="Europe/Brussels")
-    page = watch.page = watch.context.new_page()
-    page.on("pageerror", lambda e: watch.errors.append(str(e)))
-    watch.login("browser-rep@charleroi.be")
-    page.goto(live_server + "/import")
-    page.set_input_files("#import-file", files=[{"name": "campagne.csv", "mimeType": "text/csv",
-                                                 "buffer": rows.encode()}])
-    page.click("#preview-button")
-    page.wait_for_selector("#preview-table tbody tr >> nth=1")
+    watch, page = _phone_preview(browser, live_server, "campagne.csv", rows.encode())
     page.click("#save-button")
     page.wait_for_selector("#save-result:not(:empty)")
     assert page.inner_text("#save-result") == "2 signalements enregistrés. Voir les signalements"
@@ -229,11 +241,7 @@ def test_a_corrected_row_of_an_edited_copy_links_to_the_report_it_would_repeat(a
         church_id, church = session.execute(text(
             "SELECT id, reference FROM reports WHERE households_affected = 3")).one()
         session.commit()
-    page.goto(live_server + "/import")
-    page.set_input_files("#import-file", files=[{"name": "campagne v2.csv", "mimeType": "text/csv",
-                                                 "buffer": rows.replace(";3;", ";30;").encode()}])
-    page.click("#preview-button")
-    page.wait_for_selector("#preview-table tbody tr >> nth=1")
+    _preview(page, live_server, "campagne v2.csv", rows.replace(";3;", ";30;").encode())
     detail = page.locator("#preview-table tbody tr >> nth=1").locator("td").last
     said = " ".join(detail.inner_text().split())
     assert said.startswith(f"Même lieu que le signalement {church}, enregistré le ")
@@ -249,6 +257,52 @@ def test_a_corrected_row_of_an_edited_copy_links_to_the_report_it_would_repeat(a
     with page.expect_navigation():
         link.click()
     assert church in page.inner_text("h1")
+    assert watch.errors == []
+    watch.context.close()
+
+
+def test_a_corrected_row_of_an_edited_copy_corrects_the_report_when_ticked(app, live_server, browser) -> None:  # noqa: ANN001, F811
+    """The same, with the report untouched since the save: the row says the « Corriger » box
+    corrects it, the box (with its count, unticked) is shown, and once ticked the save
+    corrects the report instead of storing a second one (said after the save)."""
+    from sqlalchemy import text
+
+    rows = ("latitude;longitude;menages;description\r\n"
+            "50,4118;4,4452;12;Rue de la Montagne\r\n"
+            "50,4211;4,4313;3;Près de l'église\r\n")
+    watch, page = _phone_preview(browser, live_server, "relevé.csv", rows.encode())
+    assert page.is_hidden("#correct-saved-before-line")
+    page.click("#save-button")
+    page.wait_for_selector("#save-result:not(:empty)")
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:  # a day later, never edited since
+        session.execute(text("UPDATE import_files SET saved_at = saved_at - interval '1 day'"))
+        session.execute(text("UPDATE reports SET created_at = created_at - interval '1 day', "
+                             "updated_at = updated_at - interval '1 day'"))
+        church_id, church = session.execute(text(
+            "SELECT id, reference FROM reports WHERE households_affected = 3 AND description = 'Près de l''église' "
+            "ORDER BY seq DESC LIMIT 1")).one()
+        total = session.scalar(text("SELECT count(*) FROM reports"))
+        session.commit()
+    _preview(page, live_server, "relevé v2.csv", rows.replace(";3;", ";30;").encode())
+    said = " ".join(page.locator("#preview-table tbody tr >> nth=1").locator("td").last.inner_text().split())
+    assert said.endswith(f"(« relevé.csv ») avec d'autres informations : avec la case « Corriger » cochée, cette "
+                         f"ligne le corrige ; sinon elle crée un second signalement. Ouvrir {church}")
+    # unticked (a new measurement at a fixed point is a new report): the user ticks it
+    assert page.is_visible("#correct-saved-before-line") and not page.is_checked("#correct-saved-before")
+    assert page.inner_text("#correct-saved-before-count") == "1"
+    box = page.locator("#correct-saved-before-line label.check").bounding_box()
+    assert box and box["height"] >= 43.5
+    page.check("#correct-saved-before")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import-correct-390.png"), full_page=True)
+    page.click("#save-button")
+    page.wait_for_selector("#save-result:not(:empty)")
+    assert page.inner_text("#save-result") == ("1 ligne déjà enregistrée laissée de côté. 1 signalement déjà "
+                                               "enregistré corrigé. Voir les signalements")
+    with database.session() as session:
+        assert session.scalar(text("SELECT households_affected FROM reports WHERE id = :id"), {"id": church_id}) == 30
+        assert session.scalar(text("SELECT count(*) FROM reports")) == total
     assert watch.errors == []
     watch.context.close()
 

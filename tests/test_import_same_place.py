@@ -26,7 +26,8 @@ CAMPAIGN = (HEADER + "".join(ROWS)).encode("cp1252")
 def _age(db) -> None:  # noqa: ANN001
     """Move the saves and reports a day back (past the seconds-long duplicate window)."""
     db.execute(text("UPDATE import_files SET saved_at = saved_at - interval '1 day'"))
-    db.execute(text("UPDATE reports SET created_at = created_at - interval '1 day'"))
+    db.execute(text("UPDATE reports SET created_at = created_at - interval '1 day', "
+                    "updated_at = updated_at - interval '1 day'"))
 
 
 def _said(response) -> list[list[tuple]]:  # noqa: ANN001
@@ -65,8 +66,10 @@ def test_a_corrected_row_names_the_report_it_would_repeat(db, client, representa
     church_id = db.scalar(text("SELECT id FROM reports WHERE reference = :r"), {"r": church})
     assert (note["report_id"], note["filename"]) == (str(church_id), "campagne.csv")
     assert datetime.fromisoformat(note["saved_at"]) == saved_at
+    assert note["correctable"] is True
     assert note["detail"] == (f"the same place as report {church}, saved from 'campagne.csv' with other values: "
-                              "saving this row stores a second report; to correct that one, edit it")
+                              "saving this row stores a second report; to correct that one, save with "
+                              "correct_saved_before, or edit it")
     # the save says the same and stores what the user chose (nothing is refused for it)
     again = upload_file(representative, edited, "campagne v2.csv", network="mobile", skip_saved_before="true")
     assert again.status_code == 201 and again.get_json()["saved"] == 2  # the church again, and the new row
@@ -106,4 +109,98 @@ def test_the_command_line_names_the_report_too(app, db, representative, tmp_path
     assert result.exit_code == 0, result.output
     assert (f"row 2: warning: same_place_saved_before: the same place as report {church}, saved from "
             "'campagne.csv' with other values: saving this row stores a second report; to correct that one, "
-            "edit it") in result.output
+            "save with correct_saved_before, or edit it") in result.output
+    # saved with --correct-saved-before, the row corrects that report
+    result = app.test_cli_runner().invoke(args=["import-reports", str(edited), "--as", representative.email,
+                                                "--network", "mobile", "--correct-saved-before"])
+    assert result.exit_code == 0, result.output
+    assert "1 accepted, 0 refused, 0 saved, 1 report corrected" in result.output
+    assert db.scalar(text("SELECT households_affected FROM reports WHERE reference = :r"), {"r": church}) == 30
+    assert count_reports(db) == 3
+
+
+def _stats_equal_a_recomputation(db) -> None:  # noqa: ANN001
+    """The stored per-commune figures equal a full recomputation (counts exact, areas 1e-6)."""
+    from geosignal.services import aggregation
+
+    table, live = aggregation.commune_table(db), aggregation.compute_live(db)
+    stored = {r["nis_code"]: r for r in table["communes"]}
+    for nis, row in live.items():
+        for key in ("report_count", "point_count", "households_declared", "breakdown"):
+            assert stored[nis][key] == row[key], (nis, key)
+
+
+def test_a_corrected_row_updates_the_report_when_asked(db, client, representative) -> None:  # noqa: ANN001
+    """With ``correct_saved_before`` the church's row of the edited copy (households 3 → 30,
+    Orange → Proximus) updates the church's report instead of storing a second one: one
+    statement, journalled as the report page's edit is, the figures and the stored Feature
+    follow; the unchanged rows are left out, the new one stored. The same copy sent again
+    is rows saved before, all of them."""
+    assert upload_file(representative, CAMPAIGN, "campagne.csv", network="mobile").status_code == 201
+    _age(db)
+    db.commit()
+    church = _references(db)["Signal faible près de l'église"]
+    church_id = str(db.scalar(text("SELECT id FROM reports WHERE reference = :r"), {"r": church}))
+    edited = (HEADER + ROWS[0] + ROWS[1].replace(";Orange;3;", ";Proximus;30;") + ROWS[2]
+              + "50,4150;4,4500;VOO;;Nouveau relevé;18/11/2026\r\n").encode("cp1252")
+    preview = upload_file(representative, edited, "campagne v2.csv", network="mobile", dry_run="true",
+                          skip_saved_before="true", correct_saved_before="true")
+    body = preview.get_json()
+    assert (body["saved"], body["skipped"], body["corrected"]) == (0, 2, 1)
+    assert [(f.get("skipped", False), f.get("corrected", False), f.get("report_id")) for f in body["features"]] == [
+        (True, False, None), (False, True, church_id), (True, False, None), (False, False, None)]
+    assert count_reports(db) == 3  # (a preview)
+
+    saved = upload_file(representative, edited, "campagne v2.csv", network="mobile",
+                        skip_saved_before="true", correct_saved_before="true")
+    body = saved.get_json()
+    assert saved.status_code == 201 and (body["saved"], body["skipped"], body["corrected"]) == (1, 2, 1)
+    row = body["features"][1]
+    assert (row["report_id"], row["created"], row["corrected"]) == (church_id, False, True)
+    assert count_reports(db) == 4
+    report = representative.get(f"/api/v1/reports/{church_id}").get_json()["properties"]
+    assert (report["households_affected"], report["operators"], report["reference"]) == (30, ["Proximus"], church)
+    event = db.execute(text("SELECT before, after, details, actor_role FROM audit_events "
+                            "WHERE action = 'edit' AND report_id = :id"), {"id": church_id}).one()
+    assert event.before == {"households_affected": 3, "operators": ["Orange"]}
+    assert event.after == {"households_affected": 30, "operators": ["Proximus"]}
+    assert (event.details, event.actor_role) == ({"source": "import"}, "representative")
+    stored = db.scalar(text("SELECT f.feature_json::text FROM report_features f JOIN reports r ON r.seq = f.seq "
+                            "WHERE r.id = :id"), {"id": church_id})
+    assert '"households_affected":30' in stored.replace(" ", "")
+    _stats_equal_a_recomputation(db)
+    # the same copy again, a day later: every row is a row saved before (the corrected one as corrected)
+    _age(db)
+    again = upload_file(representative, edited, "campagne v3.csv", network="mobile", dry_run="true")
+    assert [[c for c, _r, _b in f] for f in _said(again)] == [["row_saved_before"]] * 4
+
+
+def test_a_report_changed_since_or_moved_on_is_not_corrected(db, client, representative) -> None:  # noqa: ANN001
+    """Only a report neither edited nor moved on since the upload stored it is corrected from
+    a file (a colleague's edit on the report page is not undone by an old copy); a row
+    naming one that is not (``correctable``: false) stores a second report, as before. Two
+    rows of one place: the first corrects, the second is a second report."""
+    assert upload_file(representative, CAMPAIGN, "campagne.csv", network="mobile").status_code == 201
+    _age(db)
+    ref = _references(db)
+    montagne, church = ref["Pas de réseau rue de la Montagne"], ref["Signal faible près de l'église"]
+    db.execute(text("UPDATE reports SET description = 'Vu sur place', updated_at = now() WHERE reference = :r"),
+               {"r": montagne})
+    db.execute(text("UPDATE reports SET status = 'validated', updated_at = now() WHERE reference = :r"),
+               {"r": ref["Aucune donnée au parc"]})
+    db.commit()
+    edited = (HEADER + ROWS[0].replace(";12;", ";14;") + ROWS[1].replace(";3;", ";4;")
+              + ROWS[1].replace(";3;", ";5;") + ROWS[2].replace(";;", ";7;")).encode("cp1252")
+    preview = upload_file(representative, edited, "copie.csv", network="mobile", dry_run="true")
+    notes = [[(w["reference"], w["correctable"]) for w in f["warnings"] if w["code"] == "same_place_saved_before"]
+             for f in preview.get_json()["features"]]
+    # (the park's report, validated, is still open: named, but no longer editable)
+    assert notes == [[(montagne, False)], [(church, True)], [(church, False)], [(ref["Aucune donnée au parc"], False)]]
+    saved = upload_file(representative, edited, "copie.csv", network="mobile", correct_saved_before="true")
+    body = saved.get_json()
+    assert saved.status_code == 201 and (body["saved"], body["corrected"]) == (3, 1)
+    assert [f["created"] for f in body["features"]] == [True, False, True, True]
+    assert db.scalar(text("SELECT households_affected FROM reports WHERE reference = :r"), {"r": church}) == 4
+    assert db.scalar(text("SELECT description FROM reports WHERE reference = :r"), {"r": montagne}) == "Vu sur place"
+    assert count_reports(db) == 6
+    _stats_equal_a_recomputation(db)

@@ -36,7 +36,9 @@ AUDIT_ACTIONS: tuple[str, ...] = ("create", "edit", *workflow.ACTIONS, "export",
 MAX_PAGE = 500
 
 
-def _actor_fields(actor: Any) -> dict[str, Any]:
+def actor_fields(actor: Any) -> dict[str, Any]:
+    """The actor columns of an event (``actor_id``, ``actor_role``, ``actor_commune_nis``) of
+    a user, or of no one (None: the system, the CLI)."""
     if actor is None:
         return {"actor_id": None, "actor_role": None, "actor_commune_nis": None}
     return {"actor_id": getattr(actor, "id", None), "actor_role": getattr(actor, "role", None),
@@ -91,7 +93,7 @@ def record(
     """
     if action not in AUDIT_ACTIONS:
         raise GeosignalError("invalid_request", f"unknown audit action {action!r}", where="action")
-    params = {"action": action, **_actor_fields(actor), "from_status": from_status, "to_status": to_status,
+    params = {"action": action, **actor_fields(actor), "from_status": from_status, "to_status": to_status,
               "reason": reason, "before": _json(before), "after": _json(after), "details": _json(details)}
     ids = [i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in report_ids]
     if ids:
@@ -112,7 +114,7 @@ def creation_from_staging_sql(staging: str) -> str:
 
 def creation_args(actor: Any) -> tuple[Any, Any, Any]:
     """Return the actor's (id, role, commune) for :func:`creation_from_staging_sql`."""
-    fields = _actor_fields(actor)
+    fields = actor_fields(actor)
     return fields["actor_id"], fields["actor_role"], fields["actor_commune_nis"]
 
 

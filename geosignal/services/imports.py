@@ -52,7 +52,7 @@ from geosignal.services.intake.batch import (
 )
 from geosignal.services.intake.core import source_row, source_where
 from geosignal.services.intake.properties import network_mismatch
-from geosignal.services.reports import DUPLICATE_WINDOW_S, attribute_key
+from geosignal.services.reports import ATTRIBUTES, DUPLICATE_WINDOW_S, attribute_key
 from geosignal.vocab import NETWORKS
 
 MODES = ("all", "valid_only")
@@ -78,6 +78,11 @@ class _Accepted:
     first: _Accepted | None = None
     #: not stored, on the user's word: saved before by an earlier upload (``skip_saved_before``)
     skipped: bool = False
+    #: the open report of the same place an earlier upload stored, which this row (other
+    #: values: corrected in an edited copy) may update (``same_place_saved_before``, correctable)
+    corrects: uuid.UUID | None = None
+    #: updates that report instead of storing a new one, on the user's word (``correct_saved_before``)
+    corrected: bool = False
 
 
 @dataclass
@@ -90,8 +95,11 @@ class ImportOutcome:
     saved; False for a probable duplicate of a report filed seconds before), "error" (problem document
     when refused), "description" and "coordinates" (refused, when known: the feature's
     description, a CSV row's coordinate cells by column; see :func:`_problem`), "skipped": true
-    (a row saved before, left out on the user's word: ``skip_saved_before``; no ``report_id``)}``. ``saved`` counts the reports created,
-    ``skipped`` the rows left out.
+    (a row saved before, left out on the user's word: ``skip_saved_before``; no ``report_id``),
+    "corrected": true (a row corrected in an edited copy that updates, on the user's word —
+    ``correct_saved_before`` —, the report an earlier upload stored at its place: its
+    ``report_id``)}``. ``saved`` counts the reports created, ``skipped`` the rows left out,
+    ``corrected`` the reports updated.
 
     The entries are built on demand from the batch (:meth:`iter_features`), so that a large
     file's report can be streamed without holding every entry at once.
@@ -102,6 +110,7 @@ class ImportOutcome:
     mode: str
     saved: int = 0
     skipped: int = 0
+    corrected: int = 0
     warnings: list[dict[str, Any]] = field(default_factory=list)
     #: per feature, in file order: a problem document (refused) or an :class:`_Accepted`
     rows: list[Any] = field(default_factory=list, repr=False)
@@ -166,7 +175,7 @@ class ImportOutcome:
         """The warnings of an accepted feature's entry: its intake's, and ``probable_duplicate``
         when it was not stored as identical to a report filed seconds ago."""
         warnings = list(r.item.warnings)
-        if not r.created and not r.skipped:
+        if not r.created and not r.skipped and not r.corrected:
             warnings.append({"code": "probable_duplicate", "detail": "identical to a report filed seconds ago",
                              "report_id": str(r.report_id)})
         return warnings
@@ -180,7 +189,7 @@ class ImportOutcome:
                 continue
             item = r.item
             warnings = self._warnings(r)
-            duplicate = not r.created and not r.skipped
+            duplicate = not r.created and not r.skipped and not r.corrected
             if r.first is not None:
                 properties = _properties(r.first.item, r.first, self.commune_names[r.first.nis], self.created_at)
             elif duplicate:
@@ -199,13 +208,16 @@ class ImportOutcome:
                 entry["created"] = r.created
             if r.skipped:
                 entry["skipped"] = True
+            if r.corrected:
+                entry["report_id"] = str(r.report_id)
+                entry["corrected"] = True
             yield entry
 
     def summary(self) -> dict[str, Any]:
         """Return the outcome without its features (counts, format, mode, file warnings)."""
         return {"format": self.format, "dry_run": self.dry_run, "mode": self.mode, "saved": self.saved,
-                "skipped": self.skipped, "accepted": self.accepted, "refused": self.refused,
-                "warnings": self.warnings}
+                "skipped": self.skipped, "corrected": self.corrected, "accepted": self.accepted,
+                "refused": self.refused, "warnings": self.warnings}
 
     def to_dict(self) -> dict[str, Any]:
         """Return the outcome as JSON-ready data."""
@@ -232,7 +244,8 @@ class ImportOutcome:
             rows = self.rows[start:start + _JSON_CHUNK]
             geometries = _geojson_texts([r.item.geometry for r in rows if isinstance(r, _Accepted) and r.created])
             for r in rows:
-                if isinstance(r, _Accepted) and not r.created and not r.skipped and r.first is None:
+                if isinstance(r, _Accepted) and not r.created and not r.skipped and not r.corrected \
+                        and r.first is None:
                     # a probable duplicate of a stored report: that report's properties, as text
                     entry = json.dumps(next(self._entries([r], stored_mark=True)), ensure_ascii=False)
                     yield sep + entry.replace(_STORED_TEXT, self.existing[r.report_id], 1)
@@ -398,6 +411,7 @@ def import_file(
     progress: Progress | None = None,
     raise_rejected: bool = True,
     skip_saved_before: bool = False,
+    correct_saved_before: bool = False,
 ) -> ImportOutcome:
     """Read an uploaded file and store its reports for ``user`` (the caller commits).
 
@@ -419,7 +433,13 @@ def import_file(
     then carry a file-level ``file_already_saved`` warning (:func:`_saved_before`). Rows of
     an edited copy that were saved before, unchanged, carry ``row_saved_before`` and the file
     ``rows_saved_before`` (:func:`_rows_saved_before`); with ``skip_saved_before`` those rows
-    are left out (``skipped``), in the preview as in the save.
+    are left out (``skipped``), in the preview as in the save. A row of the place (and network)
+    of an open report an earlier upload stored, with other values, carries
+    ``same_place_saved_before`` (:func:`_same_places_saved_before`); with
+    ``correct_saved_before`` each such row marked ``correctable`` updates that report's
+    attributes instead of storing a second one (``corrected``; its geometry is the report's
+    already), as an edit of the report page would (journalled ``edit`` with the values before
+    and after; a report changed meanwhile is stored anew: :func:`_apply_corrections`).
     """
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
@@ -428,7 +448,8 @@ def import_file(
     with collector_paused():
         return _import_file(session, user, data, filename, area=area, limits=limits, crs=crs, repair=repair,
                             column_map=column_map, default_network=default_network, mode=mode, dry_run=dry_run,
-                            progress=progress, raise_rejected=raise_rejected, skip_saved_before=skip_saved_before)
+                            progress=progress, raise_rejected=raise_rejected, skip_saved_before=skip_saved_before,
+                            correct_saved_before=correct_saved_before)
 
 
 @contextlib.contextmanager
@@ -452,7 +473,7 @@ def collector_paused() -> Iterator[None]:
 def _import_file(session: Session, user: User, data: bytes, filename: str, *, area: ServiceArea, limits: Limits,
                  crs: str | None, repair: bool, column_map: dict[str, str] | None, default_network: str | None,
                  mode: str, dry_run: bool, progress: Progress | None, raise_rejected: bool,
-                 skip_saved_before: bool) -> ImportOutcome:
+                 skip_saved_before: bool, correct_saved_before: bool) -> ImportOutcome:
     results = read_upload(data, filename, area=area, limits=limits, crs=crs, repair=repair, column_map=column_map)
     total = len(results)
     if progress:
@@ -498,21 +519,26 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
     _same_places_saved_before(session, user, accepted, places, saved_before)
     if skip_saved_before and len(saved_before):
         _skip(accepted, saved_before, outcome)
+    if correct_saved_before:
+        _correct(accepted, outcome)
     all_ok = outcome.refused == 0
     if not dry_run and (mode == "valid_only" or all_ok):
+        if outcome.corrected:  # (before the new reports: a report changed meanwhile becomes one of them)
+            _apply_corrections(session, user, accepted, outcome)
         new = [a for a in accepted if a.created]
         if new:
             _store(session, user, new, progress=(lambda done: progress(total - len(new) + done, total))
                    if progress else None)
         outcome.stored = True
         outcome.saved = len(new)
-        if new:  # remembered by its content and its rows: the same bytes, or rows, saved again are said
-            created = np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))
+        kept = np.fromiter((a.created or a.corrected for a in accepted), dtype=bool, count=len(accepted))
+        if kept.any():  # remembered by its content and its rows: the same bytes, or rows, saved again are said
             session.execute(_REMEMBER_FILE, {"sha": sha256, "uid": user.id, "nis": user.commune_nis,
                                              "name": filename[:255], "saved": len(new),
-                                             "rows": np.unique(digests[created]).astype("<u8").tobytes(),
-                                             "places": places[created].astype("<u8").tobytes(),
-                                             "ids": b"".join(a.report_id.bytes for a in new)})
+                                             "rows": np.unique(digests[kept]).astype("<u8").tobytes(),
+                                             "places": places[kept].astype("<u8").tobytes(),
+                                             "ids": b"".join(a.report_id.bytes for a in accepted
+                                                             if a.created or a.corrected)})
     if progress:
         progress(total, total)
     if mode == "all" and not all_ok and not dry_run and raise_rejected:
@@ -612,8 +638,8 @@ _EARLIER_PLACES = text(
 #: row of the place of a closed report — rejected, withdrawn, resolved… — is a new report),
 #: the user's or their commune's
 _OPEN_REPORTS = text(
-    "SELECT id, reference FROM reports WHERE id = ANY(:ids) AND status = ANY(:open) "
-    "AND (reporter_id = :uid OR commune_nis = :nis)")
+    "SELECT id, reference, status, commune_nis, updated_at <= created_at AS untouched FROM reports "
+    "WHERE id = ANY(:ids) AND status = ANY(:open) AND (reporter_id = :uid OR commune_nis = :nis)")
 _OPEN_STATUSES = [s for s, kind in vocab.STATUS_TYPES.items() if kind == "open"]
 
 
@@ -626,7 +652,10 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
     (``report_id``, ``reference``) and the save that stored it (``filename``, ``saved_at``
     ISO 8601, ``by_you``) — the latest such save among the last :data:`ROWS_SAVED_BEFORE_FILES`
     of the user or their commune, and only while the report is open (not rejected, withdrawn,
-    resolved…: closed). Two queries, whatever the number of rows."""
+    resolved…: closed). The warning says whether the row may update that report instead
+    (``correctable``: the user may edit it — :func:`geosignal.policy.may_edit_report` —, it
+    was neither edited nor moved on since that save, and no earlier row of the file claims it);
+    such a row keeps the report in ``corrects``. Two queries, whatever the number of rows."""
     if not accepted:
         return
     candidates = np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))
@@ -651,18 +680,100 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
     if not len(rows):
         return
     ids = [uuid.UUID(bytes=bytes(earlier[found[k]].report_ids[16 * at[k]:16 * at[k] + 16])) for k in rows.tolist()]
-    open_reports = dict(session.execute(_OPEN_REPORTS, {"ids": list(set(ids)), "open": _OPEN_STATUSES,
-                                                        "uid": user.id, "nis": user.commune_nis}).all())
+    open_reports = {r.id: r for r in session.execute(_OPEN_REPORTS, {
+        "ids": list(set(ids)), "open": _OPEN_STATUSES, "uid": user.id, "nis": user.commune_nis})}
+    claimed: set[uuid.UUID] = set()
     for k, report_id in zip(rows.tolist(), ids, strict=True):
-        if report_id not in open_reports:
+        report = open_reports.get(report_id)
+        if report is None:
             continue
         save = earlier[found[k]]
+        correctable = (report.untouched and report_id not in claimed
+                       and policy.may_edit_report(user, report.commune_nis, report.status))
+        if correctable:
+            accepted[k].corrects = report_id
+            claimed.add(report_id)
         item = accepted[k].item  # (features of a file may share one warnings list: never appended to)
         item.warnings = [*item.warnings, {
-            "code": "same_place_saved_before", "report_id": str(report_id), "reference": open_reports[report_id],
+            "code": "same_place_saved_before", "report_id": str(report_id), "reference": report.reference,
             "filename": save.filename, "saved_at": save.saved_at.isoformat(), "by_you": bool(save.by_you),
-            "detail": f"the same place as report {open_reports[report_id]}, saved from {save.filename!r} with other "
-                      "values: saving this row stores a second report; to correct that one, edit it"}]
+            "correctable": correctable,
+            "detail": f"the same place as report {report.reference}, saved from {save.filename!r} with other "
+                      "values: saving this row stores a second report; to correct that one, "
+                      + ("save with correct_saved_before, or edit it" if correctable else "edit it")}]
+
+
+def _correct(accepted: list[_Accepted], outcome: ImportOutcome) -> None:
+    """Let the rows that may update the report an earlier upload stored at their place
+    (``corrects``, from :func:`_same_places_saved_before`) do so instead of creating one; the
+    later rows of the file that repeat one of them name that report."""
+    for a in accepted:
+        if a.corrects is not None and a.created:
+            a.created, a.corrected, a.report_id = False, True, a.corrects
+    for a in accepted:
+        if a.first is not None and a.first.corrected:
+            a.report_id = a.first.report_id
+    outcome.corrected = sum(1 for a in accepted if a.corrected)
+
+
+#: The corrected reports, locked in one order (the edit's: the report's row, then its zones').
+_LOCK_CORRECTED = text(
+    "SELECT id, status, commune_nis, updated_at <= created_at AS untouched, "
+    + ", ".join(ATTRIBUTES) + " FROM reports WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+#: One statement for every corrected report: its attributes from the JSON rows.
+_UPDATE_CORRECTED = text(
+    "UPDATE reports r SET " + ", ".join(f"{k} = x.{k}" for k in ATTRIBUTES) + ", updated_at = now() "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id uuid, network varchar, technologies varchar[], "
+    "operators varchar[], issue varchar, setting varchar, households_affected integer, "
+    "businesses_affected integer, description text, observed_at timestamptz) WHERE r.id = x.id")
+#: One ``edit`` event per corrected report, with its values before and after.
+_JOURNAL_CORRECTED = text(
+    "INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, report_id, commune_nis, "
+    "before, after, details) SELECT 'edit', :actor_id, :actor_role, :actor_commune_nis, r.id, r.commune_nis, "
+    "x.before, x.after, CAST(:details AS jsonb) FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "AS x(id uuid, before jsonb, after jsonb) JOIN reports r ON r.id = x.id ORDER BY r.seq")
+
+
+def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], outcome: ImportOutcome) -> None:
+    """Update the reports the corrected rows of ``accepted`` name with the rows' attributes,
+    set-wise: their rows locked in id order, then one ``UPDATE … FROM jsonb_to_recordset``
+    (its statement triggers recompute the stored figures, Features and zones) and one ``edit``
+    audit event per report that changed (the values before and after, as the report page's
+    edit journals them; ``details.source`` = ``import``). A report that may no longer be
+    updated (edited, moved on or closed since the preview) is stored anew instead: its row
+    becomes a created one, with a new id. The caller commits."""
+    corrected = [a for a in accepted if a.corrected]
+    locked = session.execute(_LOCK_CORRECTED, {"ids": [a.report_id for a in corrected]}).all()
+    still = {r.id: r for r in locked if r.untouched and policy.may_edit_report(user, r.commune_nis, r.status)}
+    rows, events = [], []
+    for a in corrected:
+        report = still.get(a.report_id)
+        if report is None:  # changed meanwhile: a new report, as without the user's word
+            a.created, a.corrected, a.report_id = True, False, uuid.uuid4()
+            continue
+        props = a.item.properties
+        values = {k: props.get(k) for k in ATTRIBUTES}
+        values.update(technologies=list(values["technologies"] or []), operators=list(values["operators"] or []),
+                      description=values["description"] or "",
+                      observed_at=contract.format_datetime(values["observed_at"]) if values["observed_at"] else None)
+        before, after = {}, {}
+        for k in ATTRIBUTES:
+            old = getattr(report, k)
+            if k == "observed_at" and old is not None:
+                old = contract.format_datetime(old)
+            if not contract.same_value(k, old, values[k]):
+                before[k], after[k] = old, values[k]
+        if after:
+            rows.append({"id": str(a.report_id), **values})
+            events.append({"id": str(a.report_id), "before": before, "after": after})
+    for a in accepted:  # the later rows of the file repeating a row stored anew name its new report
+        if a.first is not None and a.first.created and a.first.corrects is not None:
+            a.report_id = a.first.report_id
+    if rows:
+        session.execute(_UPDATE_CORRECTED, {"rows": json.dumps(rows, ensure_ascii=False)})
+        session.execute(_JOURNAL_CORRECTED, {"rows": json.dumps(events, ensure_ascii=False),
+                                             **audit.actor_fields(user), "details": json.dumps({"source": "import"})})
+    outcome.corrected = len(corrected) - sum(1 for a in corrected if a.created)
 
 
 def _skip(accepted: list[_Accepted], positions: np.ndarray, outcome: ImportOutcome) -> None:
@@ -879,7 +990,8 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
 # --------------------------------------------------------------------------- jobs
 
 #: Import options a job keeps (the form fields of ``POST /api/v1/imports``).
-JOB_OPTIONS = ("crs", "repair", "column_map", "default_network", "mode", "skip_saved_before")
+JOB_OPTIONS = ("crs", "repair", "column_map", "default_network", "mode", "skip_saved_before",
+               "correct_saved_before")
 #: The fields ``POST /api/v1/imports`` reads (form fields or query parameters) besides the
 #: multipart ``file``, with what each says (OpenAPI). Any other is refused: ``dry-run=true``
 #: (the CLI's spelling) or ``colum_map`` were ignored, the file saved unmapped.
@@ -891,6 +1003,9 @@ IMPORT_FIELDS: dict[str, str] = {
     "repair": "true: repair self-crossing outlines (make_valid, every lobe kept).",
     "column_map": "JSON object: our names (lon, lat, x, y, wkt, a property) to the file's columns.",
     "skip_saved_before": "true: leave out the rows an earlier upload saved.",
+    "correct_saved_before": "true: a row of the place of a report an earlier upload stored, with other values "
+                            "(same_place_saved_before, correctable), updates that report instead of storing a "
+                            "second one.",
 }
 
 
@@ -1039,6 +1154,7 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
                 crs=options.get("crs"), repair=bool(options.get("repair")), column_map=options.get("column_map"),
                 default_network=options.get("default_network"), mode=options.get("mode") or "all",
                 progress=progress, raise_rejected=False, skip_saved_before=bool(options.get("skip_saved_before")),
+                correct_saved_before=bool(options.get("correct_saved_before")),
             )
             error = None
             if outcome.mode == "all" and outcome.refused:

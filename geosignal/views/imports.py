@@ -38,7 +38,8 @@ def post_import() -> Response:
     zipped Shapefile. Form fields or query parameters: ``crs``, ``repair``, ``network``
     (default for features without one), ``column_map`` (JSON object), ``mode``
     (``all`` | ``valid_only``), ``skip_saved_before`` (leave out the rows an earlier upload
-    saved), ``dry_run``. → 200 (preview) or 201 (saved) with the
+    saved), ``correct_saved_before`` (a row corrected in an edited copy updates the report an
+    earlier upload stored at its place), ``dry_run``. → 200 (preview) or 201 (saved) with the
     per-feature report; 422 ``import_rejected`` when ``mode=all`` and a feature is refused.
 
     A save of a file larger than ``IMPORT_JOB_MIN_BYTES`` is run by a job worker: → 202
@@ -80,7 +81,8 @@ def post_import() -> Response:
     options = {"crs": args.get("crs") or None, "repair": flag(args.get("repair"), where="repair"),
                "column_map": column_map, "default_network": args.get("network") or None,
                "mode": args.get("mode", "all"),
-               "skip_saved_before": flag(args.get("skip_saved_before"), where="skip_saved_before")}
+               "skip_saved_before": flag(args.get("skip_saved_before"), where="skip_saved_before"),
+               "correct_saved_before": flag(args.get("correct_saved_before"), where="correct_saved_before")}
     data = upload.read()
     session = get_session()
     limits = limits_from_config(current_app.config)
@@ -100,7 +102,7 @@ def post_import() -> Response:
         session, user, data, upload.filename, area=current_service_area(), limits=limits,
         crs=options["crs"], repair=options["repair"], column_map=column_map,
         default_network=options["default_network"], mode=options["mode"], dry_run=dry_run,
-        skip_saved_before=options["skip_saved_before"],
+        skip_saved_before=options["skip_saved_before"], correct_saved_before=options["correct_saved_before"],
     )
     session.commit()
     status = 200 if outcome.dry_run else 201

@@ -59,7 +59,8 @@
    * and, when the column takes a vocabulary, the values it may hold as the page names them. */
   function warningText(w) {
     if (w.code === "same_place_saved_before" && T.same_place) {  // a row corrected in an edited copy
-      return fill(T[w.by_you ? "same_place" : "same_place_commune"], {
+      var which = (w.correctable ? "same_place_correctable" : "same_place") + (w.by_you ? "" : "_commune");
+      return fill(T[which], {
         reference: w.reference, date: value(w.saved_at, "datetime"), filename: w.filename });
     }
     if (w.code === "partly_outside_commune" && T.partly_outside) {
@@ -128,6 +129,7 @@
     return box ? L.latLngBounds([box[1], box[0]], [box[3], box[2]]).pad(1) : null;
   })();
   var skipBox = document.getElementById("skip-saved-before-line");
+  var correctBox = document.getElementById("correct-saved-before-line");
 
   function payload(dryRun) {
     var data = new FormData(form);
@@ -135,6 +137,9 @@
     if (!dryRun && document.getElementById("valid-only").checked) { data.set("mode", "valid_only"); }
     if (!dryRun && !skipBox.hidden && document.getElementById("skip-saved-before").checked) {
       data.set("skip_saved_before", "true");
+    }
+    if (!dryRun && !correctBox.hidden && document.getElementById("correct-saved-before").checked) {
+      data.set("correct_saved_before", "true");
     }
     var columnMap = {};
     mappingFields.querySelectorAll("select").forEach(function (s) { if (s.value) { columnMap[s.dataset.field] = s.value; } });
@@ -263,6 +268,14 @@
     skipBox.hidden = !again.length;
     document.getElementById("skip-saved-before-count").textContent = String(again.length);
     document.getElementById("skip-saved-before").checked = again.length > 0;
+    // the rows corrected in an edited copy that may update the report stored at their place
+    var correctable = body.features.filter(function (f) {
+      return (f.warnings || []).some(function (w) { return w.code === "same_place_saved_before" && w.correctable; });
+    });
+    correctBox.hidden = !correctable.length;
+    document.getElementById("correct-saved-before-count").textContent = String(correctable.length);
+    // (unticked: a new measurement at a fixed point is a new report, not a correction of the last)
+    document.getElementById("correct-saved-before").checked = false;
     tbody.replaceChildren();
     if (!map) { makeMap(); }
     layer.clearLayers();
@@ -405,9 +418,13 @@
   }
 
   // "n reports saved", and the way to them
-  function saved(n, skipped) {
-    saveOutcome(plural("saved", n) + (skipped ? " " + plural("skipped", skipped) : "") + " ", false);
-    if (form.dataset.reportsUrl && n) {
+  function saved(n, skipped, corrected) {
+    var said = [];  // (an edited copy whose rows only corrected reports: no "0 reports saved")
+    if (n || !corrected) { said.push(plural("saved", n)); }
+    if (skipped) { said.push(plural("skipped", skipped)); }
+    if (corrected) { said.push(plural("corrected", corrected)); }
+    saveOutcome(said.join(" ") + " ", false);
+    if (form.dataset.reportsUrl && (n || corrected)) {
       var a = document.createElement("a");
       a.href = form.dataset.reportsUrl;
       a.textContent = T.see_reports;
@@ -421,7 +438,7 @@
       .then(function (job) {
         if (job.state === "done") {
           progressLine.hidden = true;
-          saved(job.saved, job.skipped);
+          saved(job.saved, job.skipped, job.corrected);
         } else if (job.state === "failed") {
           progressLine.hidden = true;
           saveOutcome(I.problemText(job.error) || T.error, true);
@@ -438,7 +455,7 @@
     saveButton.disabled = true;
     send(false).then(function (res) {
       if (res.status === 201) {
-        saved(res.body.saved, res.body.skipped);
+        saved(res.body.saved, res.body.skipped, res.body.corrected);
       } else if (res.status === 202 && res.location) {
         saveOutcome("", false);
         showProgress(res.body);
