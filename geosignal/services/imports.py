@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import shapely
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from geosignal import contract, policy, vocab
@@ -720,12 +721,13 @@ def _correct(accepted: list[_Accepted], outcome: ImportOutcome) -> None:
 _LOCK_CORRECTED = text(
     "SELECT id, status, commune_nis, updated_at <= created_at AS untouched, "
     + ", ".join(ATTRIBUTES) + " FROM reports WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
-#: One statement for every corrected report: its attributes from the JSON rows.
+#: One statement for every corrected report: its attributes from the JSON rows (typed as the
+#: table's columns).
 _UPDATE_CORRECTED = text(
     "UPDATE reports r SET " + ", ".join(f"{k} = x.{k}" for k in ATTRIBUTES) + ", updated_at = now() "
-    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id uuid, network varchar, technologies varchar[], "
-    "operators varchar[], issue varchar, setting varchar, households_affected integer, "
-    "businesses_affected integer, description text, observed_at timestamptz) WHERE r.id = x.id")
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id uuid, " + ", ".join(
+        f"{k} {Report.__table__.c[k].type.compile(dialect=postgresql.dialect())}" for k in ATTRIBUTES)
+    + ") WHERE r.id = x.id")
 #: One ``edit`` event per corrected report, with its values before and after.
 _JOURNAL_CORRECTED = text(
     "INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, report_id, commune_nis, "
