@@ -238,6 +238,14 @@ IMPORT_MESSAGES: dict[str, Any] = {
                                       "autre personne de votre commune (« {filename} ») avec d'autres "
                                       "informations : avec la case « Corriger » cochée, cette ligne le corrige ; "
                                       "sinon elle crée un second signalement.",
+    # the same, when that report's status is no longer edited (validated, transmitted…)
+    "same_place_locked": "Même lieu que le signalement {reference}, enregistré le {date} (« {filename} ») avec "
+                         "d'autres informations ; il est « {status} » et ne se modifie plus : enregistrer cette "
+                         "ligne crée un second signalement.",
+    "same_place_locked_commune": "Même lieu que le signalement {reference}, enregistré le {date} par une autre "
+                                 "personne de votre commune (« {filename} ») avec d'autres informations ; il est "
+                                 "« {status} » et ne se modifie plus : enregistrer cette ligne crée un second "
+                                 "signalement.",
     "same_place_link": "Ouvrir {reference}",
     # a refused row's coordinates, as its author finds them in the file: a CSV's coordinate
     # cells as written (column and what it held), or the position read (another file's point)

@@ -307,6 +307,31 @@ def test_a_corrected_row_of_an_edited_copy_corrects_the_report_when_ticked(app, 
     watch.context.close()
 
 
+def test_another_file_or_option_after_a_preview_asks_for_a_new_preview(live_server, browser) -> None:  # noqa: F811
+    """A save re-reads the form: a file chosen (or the CRS changed) after a preview would be
+    saved unseen. The preview goes and Save with it, until the file is previewed again; and
+    back on the page the field names the file the browser kept in it."""
+    rows = "latitude;longitude;description\r\n50,4160;4,4470;Vu\r\n50,4170;4,4480;Revu\r\n"
+    watch, page = _phone_preview(browser, live_server, "vu.csv", rows.encode())
+    assert page.is_visible("#preview") and page.is_enabled("#save-button")
+    page.set_input_files("#import-file", files=[{"name": "pas-vu.csv", "mimeType": "text/csv",
+                                                 "buffer": rows.replace("Vu", "Autre").encode()}])
+    assert page.is_hidden("#preview") and page.is_disabled("#save-button")
+    assert page.inner_text("#import-form .file-name") == "pas-vu.csv"
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=1")
+    page.select_option("select[name=crs]", index=1)
+    assert page.is_hidden("#preview") and page.is_disabled("#save-button")
+    # Back to the page: the browser gives the field its file again without a change event
+    # (as Chromium's form restoration does), then the page is shown (pageshow)
+    page.evaluate("""() => { const t = new DataTransfer(); t.items.add(new File(['x'], 'gardé.csv'));
+        document.getElementById('import-file').files = t.files;
+        window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })); }""")
+    assert page.inner_text("#import-form .file-name") == "gardé.csv"
+    assert watch.errors == []
+    watch.context.close()
+
+
 def test_a_description_in_the_file_is_shown_as_text_on_the_preview_map(live_server, browser) -> None:  # noqa: F811
     """The preview map's tooltip (line number and description) was a string, which Leaflet
     writes as HTML: a file's ``<b>…</b><img …>`` became markup on the page (hostile round on

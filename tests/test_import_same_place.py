@@ -192,10 +192,14 @@ def test_a_report_changed_since_or_moved_on_is_not_corrected(db, client, represe
     edited = (HEADER + ROWS[0].replace(";12;", ";14;") + ROWS[1].replace(";3;", ";4;")
               + ROWS[1].replace(";3;", ";5;") + ROWS[2].replace(";;", ";7;")).encode("cp1252")
     preview = upload_file(representative, edited, "copie.csv", network="mobile", dry_run="true")
-    notes = [[(w["reference"], w["correctable"]) for w in f["warnings"] if w["code"] == "same_place_saved_before"]
-             for f in preview.get_json()["features"]]
+    notes = [[(w["reference"], w["correctable"], w.get("not_correctable")) for w in f["warnings"]
+              if w["code"] == "same_place_saved_before"] for f in preview.get_json()["features"]]
     # (the park's report, validated, is still open: named, but no longer editable)
-    assert notes == [[(montagne, False)], [(church, True)], [(church, False)], [(ref["Aucune donnée au parc"], False)]]
+    assert notes == [[(montagne, False, "changed")], [(church, True, None)], [(church, False, "repeated")],
+                     [(ref["Aucune donnée au parc"], False, "status")]]
+    park = preview.get_json()["features"][3]["warnings"][0]
+    assert park["status"] == "validated" and park["detail"].endswith(
+        "saving this row stores a second report; that one is no longer edited (its status)")
     saved = upload_file(representative, edited, "copie.csv", network="mobile", correct_saved_before="true")
     body = saved.get_json()
     assert saved.status_code == 201 and (body["saved"], body["corrected"]) == (3, 1)
@@ -204,3 +208,48 @@ def test_a_report_changed_since_or_moved_on_is_not_corrected(db, client, represe
     assert db.scalar(text("SELECT description FROM reports WHERE reference = :r"), {"r": montagne}) == "Vu sur place"
     assert count_reports(db) == 6
     _stats_equal_a_recomputation(db)
+
+
+def test_a_report_is_corrected_again_by_a_later_copy_and_a_set_aside_cell_keeps_its_value(
+        db, client, representative) -> None:  # noqa: ANN001
+    """A commune keeps editing its spreadsheet: the report a first copy corrected is corrected
+    again by the next (unchanged since that save, which corrected it). A cell the reader sets
+    aside (« env. 5 » for households) says nothing of the value: the report keeps its own. A
+    save refused whole (``mode=all``, a row outside the commune) corrects nothing and says so."""
+    row = "50,4200;4,4300;Orange;{n};Signal faible près de l'église;16/11/2026\r\n"
+    assert upload_file(representative, (HEADER + row.format(n=1)).encode("cp1252"), "v1.csv",
+                       network="mobile").status_code == 201
+    _age(db)
+    db.commit()
+    reference = _references(db)["Signal faible près de l'église"]
+
+    def households() -> int | None:
+        return db.scalar(text("SELECT households_affected FROM reports WHERE reference = :r"), {"r": reference})
+
+    for n, name in ((2, "v2.csv"), (3, "v3.csv")):
+        saved = upload_file(representative, (HEADER + row.format(n=n)).encode("cp1252"), name, network="mobile",
+                            correct_saved_before="true")
+        assert saved.status_code == 201 and (saved.get_json()["saved"], saved.get_json()["corrected"]) == (0, 1)
+        (note,) = saved.get_json()["features"][0]["warnings"]
+        assert (note["correctable"], note["filename"]) == (True, "v1.csv" if n == 2 else "v2.csv")
+        assert households() == n
+        _age(db)
+        db.commit()
+    # a set-aside cell and another operator: the operator is corrected, the households kept
+    typo = (HEADER + row.format(n="env. 5").replace("Orange", "Proximus")).encode("cp1252")
+    saved = upload_file(representative, typo, "v4.csv", network="mobile", correct_saved_before="true")
+    body = saved.get_json()
+    assert saved.status_code == 201 and body["corrected"] == 1
+    assert "attribute_dropped" in [w["code"] for w in body["features"][0]["warnings"]]
+    assert households() == 3
+    assert db.scalar(text("SELECT operators FROM reports WHERE reference = :r"), {"r": reference}) == ["Proximus"]
+    after = db.execute(text("SELECT after FROM audit_events WHERE action = 'edit' ORDER BY id DESC LIMIT 1")).scalar()
+    assert after == {"operators": ["Proximus"]}
+    _age(db)
+    db.commit()
+    # refused whole: a row in Chimay, not the representative's commune
+    refused = (HEADER + row.format(n=9) + "50,0500;4,3100;VOO;;Chimay;16/11/2026\r\n").encode("cp1252")
+    response = upload_file(representative, refused, "v5.csv", network="mobile", correct_saved_before="true")
+    assert response.status_code == 422 and response.get_json()["code"] == "import_rejected"
+    assert response.get_json()["corrected"] == 0 and "corrected" not in response.get_json()["features"][0]
+    assert households() == 3

@@ -82,6 +82,8 @@ class _Accepted:
     #: the open report of the same place an earlier upload stored, which this row (other
     #: values: corrected in an edited copy) may update (``same_place_saved_before``, correctable)
     corrects: uuid.UUID | None = None
+    #: when that upload saved it: the report may be corrected while unchanged since
+    corrects_since: datetime | None = None
     #: updates that report instead of storing a new one, on the user's word (``correct_saved_before``)
     corrected: bool = False
 
@@ -535,11 +537,16 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         kept = np.fromiter((a.created or a.corrected for a in accepted), dtype=bool, count=len(accepted))
         if kept.any():  # remembered by its content and its rows: the same bytes, or rows, saved again are said
             session.execute(_REMEMBER_FILE, {"sha": sha256, "uid": user.id, "nis": user.commune_nis,
-                                             "name": filename[:255], "saved": len(new),
+                                             "name": filename[:255], "saved": len(new) + outcome.corrected,
                                              "rows": np.unique(digests[kept]).astype("<u8").tobytes(),
                                              "places": places[kept].astype("<u8").tobytes(),
                                              "ids": b"".join(a.report_id.bytes for a in accepted
                                                              if a.created or a.corrected)})
+    elif not dry_run and outcome.corrected:  # refused: nothing stored, nothing corrected
+        for a in accepted:
+            if a.corrected:
+                a.created, a.corrected, a.report_id = True, False, None
+        outcome.corrected = 0
     if progress:
         progress(total, total)
     if mode == "all" and not all_ok and not dry_run and raise_rejected:
@@ -607,8 +614,8 @@ def _rows_saved_before(session: Session, user: User, accepted: list[_Accepted], 
     rows = np.flatnonzero((found >= 0) & creating)
     if not len(rows):
         return digests, none
-    notes = [{"filename": save.filename, "saved_at": save.saved_at.isoformat(), "by_you": bool(save.by_you)}
-             for save in earlier]
+    notes = [{"filename": save.filename, "saved_at": contract.format_datetime(save.saved_at),
+              "by_you": bool(save.by_you)} for save in earlier]
     for k in rows.tolist():
         item = accepted[k].item  # (features of a file may share one warnings list: never appended to)
         item.warnings = [*item.warnings, {"code": "row_saved_before", **notes[found[k]]}]
@@ -639,7 +646,7 @@ _EARLIER_PLACES = text(
 #: row of the place of a closed report — rejected, withdrawn, resolved… — is a new report),
 #: the user's or their commune's
 _OPEN_REPORTS = text(
-    "SELECT id, reference, status, commune_nis, updated_at <= created_at AS untouched FROM reports "
+    "SELECT id, reference, status, commune_nis, updated_at FROM reports "
     "WHERE id = ANY(:ids) AND status = ANY(:open) AND (reporter_id = :uid OR commune_nis = :nis)")
 _OPEN_STATUSES = [s for s, kind in vocab.STATUS_TYPES.items() if kind == "open"]
 
@@ -655,8 +662,11 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
     of the user or their commune, and only while the report is open (not rejected, withdrawn,
     resolved…: closed). The warning says whether the row may update that report instead
     (``correctable``: the user may edit it — :func:`geosignal.policy.may_edit_report` —, it
-    was neither edited nor moved on since that save, and no earlier row of the file claims it);
-    such a row keeps the report in ``corrects``. Two queries, whatever the number of rows."""
+    was neither edited nor moved on since that save — a save that corrected it counts —, and
+    no earlier row of the file claims it), and when not, why (``not_correctable``: ``status``,
+    a status that is no longer edited; ``changed``, edited or moved on since; ``repeated``,
+    an earlier row of the file corrects it); such a row keeps the report in ``corrects``.
+    Two queries, whatever the number of rows."""
     if not accepted:
         return
     candidates = np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))
@@ -689,19 +699,33 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
         if report is None:
             continue
         save = earlier[found[k]]
-        correctable = (report.untouched and report_id not in claimed
-                       and policy.may_edit_report(user, report.commune_nis, report.status))
-        if correctable:
-            accepted[k].corrects = report_id
+        why = ("status" if not policy.may_edit_report(user, report.commune_nis, report.status)
+               else "changed" if report.updated_at > save.saved_at
+               else "repeated" if report_id in claimed else None)
+        if why is None:
+            accepted[k].corrects, accepted[k].corrects_since = report_id, save.saved_at
             claimed.add(report_id)
         item = accepted[k].item  # (features of a file may share one warnings list: never appended to)
-        item.warnings = [*item.warnings, {
-            "code": "same_place_saved_before", "report_id": str(report_id), "reference": report.reference,
-            "filename": save.filename, "saved_at": save.saved_at.isoformat(), "by_you": bool(save.by_you),
-            "correctable": correctable,
-            "detail": f"the same place as report {report.reference}, saved from {save.filename!r} with other "
-                      "values: saving this row stores a second report; to correct that one, "
-                      + ("save with correct_saved_before, or edit it" if correctable else "edit it")}]
+        warning = {"code": "same_place_saved_before", "report_id": str(report_id), "reference": report.reference,
+                   "filename": save.filename, "saved_at": contract.format_datetime(save.saved_at),
+                   "by_you": bool(save.by_you), "correctable": why is None}
+        if why is not None:
+            warning["not_correctable"] = why
+            if why == "status":
+                warning["status"] = report.status
+        warning["detail"] = (f"the same place as report {report.reference}, saved from {save.filename!r} with other "
+                             "values: saving this row stores a second report; " + _CORRECTION_ADVICE[why])
+        item.warnings = [*item.warnings, warning]
+
+
+#: What the ``same_place_saved_before`` warning advises, by why the row may not correct the
+#: report (None: it may).
+_CORRECTION_ADVICE: dict[str | None, str] = {
+    None: "to correct that one, save with correct_saved_before, or edit it",
+    "status": "that one is no longer edited (its status)",
+    "changed": "that one changed since that save: to correct it, edit it",
+    "repeated": "an earlier row of this file corrects that one",
+}
 
 
 def _correct(accepted: list[_Accepted], outcome: ImportOutcome) -> None:
@@ -719,7 +743,7 @@ def _correct(accepted: list[_Accepted], outcome: ImportOutcome) -> None:
 
 #: The corrected reports, locked in one order (the edit's: the report's row, then its zones').
 _LOCK_CORRECTED = text(
-    "SELECT id, status, commune_nis, updated_at <= created_at AS untouched, "
+    "SELECT id, status, commune_nis, updated_at, "
     + ", ".join(ATTRIBUTES) + " FROM reports WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
 #: One statement for every corrected report: its attributes from the JSON rows (typed as the
 #: table's columns).
@@ -743,10 +767,13 @@ def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], 
     audit event per report that changed (the values before and after, as the report page's
     edit journals them; ``details.source`` = ``import``). A report that may no longer be
     updated (edited, moved on or closed since the preview) is stored anew instead: its row
-    becomes a created one, with a new id. The caller commits."""
+    becomes a created one, with a new id. A value the reader set aside in the row
+    (``attribute_dropped``) leaves the report's own. The caller commits."""
     corrected = [a for a in accepted if a.corrected]
     locked = session.execute(_LOCK_CORRECTED, {"ids": [a.report_id for a in corrected]}).all()
-    still = {r.id: r for r in locked if r.untouched and policy.may_edit_report(user, r.commune_nis, r.status)}
+    since = {a.report_id: a.corrects_since for a in corrected}
+    still = {r.id: r for r in locked
+             if r.updated_at <= since[r.id] and policy.may_edit_report(user, r.commune_nis, r.status)}
     rows, events = [], []
     for a in corrected:
         report = still.get(a.report_id)
@@ -758,12 +785,16 @@ def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], 
         values.update(technologies=list(values["technologies"] or []), operators=list(values["operators"] or []),
                       description=values["description"] or "",
                       observed_at=contract.format_datetime(values["observed_at"]) if values["observed_at"] else None)
+        # a cell the reader set aside (attribute_dropped) says nothing of the value: the report keeps its own
+        dropped = {w.get("name") for w in a.item.warnings if w.get("code") == "attribute_dropped"}
         before, after = {}, {}
         for k in ATTRIBUTES:
             old = getattr(report, k)
             if k == "observed_at" and old is not None:
                 old = contract.format_datetime(old)
-            if not contract.same_value(k, old, values[k]):
+            if k in dropped:
+                values[k] = old
+            elif not contract.same_value(k, old, values[k]):
                 before[k], after[k] = old, values[k]
         if after:
             rows.append({"id": str(a.report_id), **values})
@@ -798,7 +829,7 @@ def _saved_before(session: Session, user: User, sha256: str) -> dict[str, Any] |
     if row is None:
         return None
     saved_at, name, saved, by_you = row
-    return {"code": "file_already_saved", "saved_at": saved_at.isoformat(), "filename": name, "saved": saved,
+    return {"code": "file_already_saved", "saved_at": contract.format_datetime(saved_at), "filename": name, "saved": saved,
             "by_you": bool(by_you),
             "detail": f"The same file ({name!r}, the same bytes) was saved on {saved_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC by "
                       f"{'you' if by_you else 'someone of your commune'}: {saved} report(s). Saving it again "

@@ -59,9 +59,10 @@
    * and, when the column takes a vocabulary, the values it may hold as the page names them. */
   function warningText(w) {
     if (w.code === "same_place_saved_before" && T.same_place) {  // a row corrected in an edited copy
-      var which = (w.correctable ? "same_place_correctable" : "same_place") + (w.by_you ? "" : "_commune");
-      return fill(T[which], {
-        reference: w.reference, date: value(w.saved_at, "datetime"), filename: w.filename });
+      var which = (w.correctable ? "same_place_correctable"
+        : w.not_correctable === "status" ? "same_place_locked" : "same_place") + (w.by_you ? "" : "_commune");
+      return fill(T[which], { reference: w.reference, date: value(w.saved_at, "datetime"), filename: w.filename,
+                              status: w.status ? label(w.status) : "" });
     }
     if (w.code === "partly_outside_commune" && T.partly_outside) {
       return fill(T.partly_outside, { commune: w.commune_name,
@@ -359,6 +360,15 @@
     var top = preview.getBoundingClientRect().top;
     if (top > window.innerHeight * 0.6 || top < 0) { preview.scrollIntoView({ block: "start" }); }
   }
+
+  // another file or option after a preview: that preview no longer says what a save would do
+  // (a save re-reads the form): it goes, and the file is previewed again before any save
+  form.addEventListener("change", function () {
+    if (preview.hidden) { return; }
+    preview.hidden = true;
+    saveButton.disabled = true;
+    saveOutcome("", false);
+  });
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();

@@ -53,6 +53,8 @@
         }
         show();
         input.addEventListener("change", show);
+        // (Back to the page: the browser gives the field its file again, without a change event)
+        window.addEventListener("pageshow", show);
         if (input.form) { input.form.addEventListener("reset", function () { setTimeout(show, 0); }); }
       });
     }
