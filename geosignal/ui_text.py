@@ -683,17 +683,23 @@ def field_codes(error: GeosignalError) -> dict[str, str]:
     return out
 
 
+def field_labels(names: Any) -> list[str]:
+    """The labels of report properties (``names``, in their order) in the current language:
+    the contract's, « Lieu » for the geometry (or its coordinates), the name itself otherwise."""
+    from geosignal.i18n import field_label
+
+    return [field_label(n) if n in contract.BY_NAME else _("Lieu") if n in ("geometry", "coordinates") else n
+            for n in names]
+
+
 def refusal_summary(error: GeosignalError) -> str:
     """Return what the top of a page says of a refused report, in the current language: the
     error's message when it has one fault, else how many fields are to be corrected and their
     names (each field says its own fault beside it)."""
-    from geosignal.i18n import field_label
-
     names = list(dict.fromkeys(name for name, _code in _fault_fields(error)))
     if len(names) < 2:
         return error_message(error)
-    labels = [field_label(n) if n in contract.BY_NAME else _("Lieu") if n in ("geometry", "coordinates") else n
-              for n in names]
+    labels = field_labels(names)
     return ngettext("%(num)s champ à corriger : %(fields)s (le message est sous chacun).",
                     "%(num)s champs à corriger : %(fields)s (le message est sous chacun).", len(labels),
                     fields=", ".join(labels))

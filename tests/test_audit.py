@@ -88,6 +88,14 @@ def test_each_kind_of_change_is_recorded(db, client, representative, referent) -
     edit = db.execute(text("SELECT before, after FROM audit_events WHERE report_id = :r AND action = 'edit'"),
                       {"r": rid}).one()
     assert (edit.before, edit.after) == ({"description": "Cave"}, {"description": "Grenier"})
+    # the history names the property changed, not its values (the old text may be gone on purpose)
+    edited = next(e for e in referent.get(f"/api/v1/reports/{rid}/history").get_json()["history"]
+                  if e["action"] == "edit")
+    assert edited["fields"] == ["description"] and "Cave" not in str(edited)
+    admin = make_account(client, db, "admin@igretec.com", "admin")
+    admin.login()
+    journal = " ".join(client.get("/admin/journal?action=edit").get_data(as_text=True).split())
+    assert "Champs modifiés : Description" in journal and "Champs modifiés : description" not in journal
     # an export run: one event with its run id, shown in the report's history
     response = referent.get("/api/v1/exports/dwconnect")
     assert response.status_code == 200 and rid in response.get_data(as_text=True)  # streamed: read to the end

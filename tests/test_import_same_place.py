@@ -169,6 +169,13 @@ def test_a_corrected_row_updates_the_report_when_asked(db, client, representativ
                             "WHERE r.id = :id"), {"id": church_id})
     assert '"households_affected":30' in stored.replace(" ", "")
     _stats_equal_a_recomputation(db)
+    # the report's history says what changed and whence (not the values), the journal in words
+    history = representative.get(f"/api/v1/reports/{church_id}/history").get_json()
+    edit = next(e for e in history["history"] if e["action"] == "edit")
+    assert (edit["fields"], edit["details"]) == (["operators", "households_affected"], {"source": "import"})
+    assert representative.login().status_code == 302
+    page = " ".join(client.get(f"/signalements/{church_id}").get_data(as_text=True).split())
+    assert "Forme ou informations modifiées</strong> (depuis un fichier importé) : Opérateurs, Ménages touchés" in page
     # the same copy again, a day later: every row is a row saved before (the corrected one as corrected)
     _age(db)
     again = upload_file(representative, edited, "campagne v3.csv", network="mobile", dry_run="true")

@@ -136,6 +136,9 @@ def _entry(row: Any, *, show_names: bool) -> dict[str, Any]:
         entry["actor_commune_nis"] = row.actor_commune_nis
     if row.details:
         entry["details"] = row.details
+    changed = {**(row.before or {}), **(row.after or {})} if row.action == "edit" else {}
+    if changed:  # which properties changed (not their values: an old description may be gone on purpose)
+        entry["fields"] = [k for k in ("geometry", *contract.BY_NAME) if k in changed]
     return entry
 
 
@@ -145,7 +148,8 @@ def history(session: Session, report_id: uuid.UUID, *, viewer: Any = None,
     "actor" (role at the time, ``system`` for none), "action", "from", "to", "reason"}``, plus
     ``actor_name`` (the e-mail) when ``viewer`` may see it: the referent and admins see every
     name, a representative the names of their own commune's people and of the referent and
-    admins. The export runs that carried the report appear too (one ``export`` event per run,
+    admins. An ``edit`` names the properties it changed, in contract order (``fields``;
+    ``geometry`` first), not their values. The export runs that carried the report appear too (one ``export`` event per run,
     ``details.run_id``). ``with_values`` adds ``before`` / ``after``. The caller has checked that ``viewer`` reads
     the report."""
     rows = session.execute(text("""
