@@ -180,6 +180,16 @@ def format_area(m2: float | None) -> str:
     return f"{format_number(m2 / 1e6, 3)} km²"
 
 
+def format_distance(metres: float | None) -> str:
+    """Return a distance given in metres (EPSG:31370) as people read it: below 1,000 m in
+    metres (whole), above in km (1 decimal), in the current locale; None → ``—``."""
+    if metres is None:
+        return "—"
+    if metres < 1000:
+        return f"{format_number(round(metres))}\u00a0m"  # (the unit never alone on a line)
+    return f"{format_number(metres / 1000, 1)}\u00a0km"
+
+
 def _as_datetime(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
@@ -557,6 +567,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.add_template_filter(format_number, "number")
     app.add_template_filter(format_area, "area")
+    app.add_template_filter(format_distance, "distance")
     app.add_template_filter(format_percent, "percent")
     app.add_template_filter(whole_date, "local_date")
     app.add_template_filter(whole_datetime, "local_datetime")

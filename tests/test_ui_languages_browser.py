@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from geosignal.models import Commune, User
+from geosignal.models import Commune, Report, User
 from tests.conftest import ARTIFACTS, CHARLEROI
 from tests.factories import square_lambert
 from tests.test_browser import PASSWORD, browser  # noqa: F401  (fixture)
@@ -286,5 +286,35 @@ def test_a_file_field_speaks_the_page_language(served, browser, lang: str) -> No
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "import-file"
     page.screenshot(path=str(SHOTS / f"{lang}-file-field-focus-390.png"))
+    watch.clean()
+    watch.close()
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_zones_page_offers_a_join_that_fits_a_phone(served, browser, lang: str) -> None:  # noqa: ANN001, F811
+    """Two zones of one network 1.2 km apart: each card offers the other to join, its list and
+    its sentence in the page's language, whole on a phone (44 px targets, choices not cut)."""
+    database = served["app"].extensions["geosignal.db"]
+    with database.session() as session:
+        if not session.scalar(select(Report.id).where(Report.description == "Bout du village")):
+            admin = session.scalar(select(User).where(User.email == "ui-admin@igretec.com"))
+            for dx in (0, 150, 1500, 1650):
+                _add(session, admin, square_lambert(X0 - 2500 + dx, Y0 - 2500, 200), status="submitted",
+                     description="Bout du village")
+            session.commit()
+    watch = Watch(browser, served, PHONE)
+    watch.context.add_cookies([{"name": "geosignal_lang", "value": lang, "url": served["base"]}])
+    watch.login(REF)
+    page = watch.page
+    page.goto(served["base"] + "/zones")
+    page.evaluate("document.querySelectorAll('details.zone-join').forEach(d => { d.open = true; })")
+    joins = page.locator("details.zone-join")
+    assert joins.count() >= 2
+    said = {"nl": "Samenvoegen met een zone in de buurt", "en": "Join with a nearby area"}[lang]
+    assert joins.first.locator("summary").inner_text().startswith(said)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{lang}-ref-zones-join-390.png"), full_page=True)
+    faults = _faults(page, lang, PHONE["width"], served["kept"])
+    assert faults == []
     watch.clean()
     watch.close()

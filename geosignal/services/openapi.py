@@ -290,6 +290,11 @@ _BODIES: dict[str, dict[str, Any]] = {
         "application/json": {"schema": {"$ref": "#/components/schemas/StatusChange"}}}},
     "zones.confirm_zone": {"required": False, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds"}}}},
+    "zones.join_zones": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["zone_id"],
+        "properties": {"zone_id": {"type": "integer", "description": "The zone to join to this one (same network)."},
+                       "report_ids": {"type": "array", "items": {"type": "string", "format": "uuid"},
+                                      "description": "The two zones' reports as read (409 zone_changed otherwise)."}}}}}},
     "zones.split_zone": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds", "required": ["report_ids"]}}}},
     "queue.bulk_transition": {"required": True, "content": {"application/json": {"schema": {

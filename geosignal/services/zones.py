@@ -36,7 +36,8 @@ from geosignal.services.zones_sql import (
 from geosignal.vocab import NETWORKS
 
 __all__ = ["DECISION_KINDS", "DEFAULT_DISTANCE_M", "EXCLUDED_STATUSES", "ZONE_STATES", "apply_distance",
-           "confirm_zone", "for_reports", "get_zone", "grouping", "list_zones", "recompute_all", "split_zone",
+           "confirm_zone", "for_reports", "get_zone", "grouping", "join_zones", "list_zones", "recompute_all",
+           "split_zone",
            "zone_figures", "zone_figures_live"]
 
 #: Largest zone id accepted in a URL (PostgreSQL bigint).
@@ -215,6 +216,14 @@ def _decide(session: Session, user: Any, kind: str, network: str, report_ids: li
     return int(decision_id)  # type: ignore[arg-type]
 
 
+def _confirmed_decision(session: Session, report_ids: list[str], network: str) -> int | None:
+    """The earliest confirmed decision of ``network`` holding one of ``report_ids`` (None)."""
+    return session.scalar(text(
+        "SELECT min(k.id) FROM zone_decision_reports d JOIN zone_decisions k ON k.id = d.decision_id "
+        "WHERE d.report_id = ANY(CAST(:ids AS uuid[])) AND k.kind = 'confirmed' AND k.network = :n"),
+        {"ids": report_ids, "n": network})
+
+
 def _regroup(session: Session, report_ids: list[str]) -> None:
     session.execute(text("SELECT zones_regroup(CAST(:ids AS uuid[]))"), {"ids": report_ids})
 
@@ -251,10 +260,7 @@ def confirm_zone(session: Session, user: Any, zone_id: int | str,
                                  report_ids=members)
     decision = None
     if state == "confirmed":
-        decision = session.scalar(text(
-            "SELECT min(k.id) FROM zone_decision_reports d JOIN zone_decisions k ON k.id = d.decision_id "
-            "WHERE d.report_id = ANY(CAST(:ids AS uuid[])) AND k.kind = 'confirmed' AND k.network = :n"),
-            {"ids": members, "n": network})
+        decision = _confirmed_decision(session, members, network)
     decision = _decide(session, user, "confirmed", network, members, decision)
     _regroup(session, members)
     now_id = _zone_of(session, members[0])
@@ -295,6 +301,74 @@ def split_zone(session: Session, user: Any, zone_id: int | str,
     summary = {"zone_id": zid, "network": network, "report_ids": members, "taken_out": out,
                "decision_id": decision}
     return {"type": "FeatureCollection", "features": features}, summary
+
+
+def join_zones(session: Session, user: Any, zone_id: int | str, other_id: Any,
+               report_ids: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Join two zones of one network into one confirmed zone (the caller commits): the
+    referent knows two groups of reports are one place although they lie apart (both ends of
+    a village, a valley). Their reports are pinned together for good, as a confirmation pins
+    a zone's (one confirmed decision: the earliest of theirs, else a new one); the zone keeps
+    one of the two ids.
+
+    ``other_id``: the other zone's id. ``report_ids``, when given, must be exactly the two
+    zones' reports (what the referent saw); otherwise ``zone_changed`` (409). Returns (the
+    zone as a Feature, an audit summary ``{zone_id, network, report_ids, joined: [ids],
+    decision_id}``). Raises ``invalid_join`` (422: the same zone twice, another network),
+    ``unauthorized`` (401), ``forbidden`` (403), ``not_found`` (404), ``zone_changed`` (409).
+    """
+    try:
+        other = _zone_id(other_id) if isinstance(other_id, (int, str)) and not isinstance(other_id, bool) else None
+    except GeosignalError:
+        other = None
+    if other is None:
+        raise GeosignalError("invalid_join", "zone_id must be the id of another zone", where="/zone_id")
+    zid, network, _state, members = _locked_zone(session, user, zone_id)
+    if other == zid:
+        raise GeosignalError("invalid_join", f"zone {zid} cannot be joined with itself", where="/zone_id")
+    other_network = session.scalar(text("SELECT network FROM zones WHERE id = :id"), {"id": other})
+    if other_network is None:
+        raise GeosignalError("not_found", f"no zone {other}")
+    if other_network != network:
+        raise GeosignalError("invalid_join", f"zone {other} is a white zone of the {other_network} network, "
+                             f"zone {zid} of the {network} network", where="/zone_id")
+    _oid, _network, _other_state, others = _locked_zone(session, user, other)
+    both = members + [m for m in others if m not in members]
+    if report_ids is not None and set(_check_ids(report_ids, "/report_ids")) != set(both):
+        raise GeosignalError("zone_changed", f"zones {zid} and {other} now hold {len(both)} reports; read them again",
+                             report_ids=both)
+    decision = _confirmed_decision(session, both, network)
+    decision = _decide(session, user, "confirmed", network, both, decision)
+    _regroup(session, both)
+    now_id = _zone_of(session, both[0])
+    summary = {"zone_id": now_id, "network": network, "report_ids": both, "joined": [zid, other],
+               "decision_id": decision}
+    return get_zone(session, user, now_id if now_id is not None else zid), summary
+
+
+def nearby_zones(session: Session, zone_ids: Sequence[int], *, within_m: float = 5000,
+                 limit: int = 5) -> dict[int, list[dict[str, Any]]]:
+    """For each zone of ``zone_ids``, the zones of its network nearest to it (at most
+    ``limit``, within ``within_m`` metres, EPSG:31370): ``{zone id: [{"id", "distance_m"
+    (rounded to 10 m), "commune_nis", "report_count", "state"}]}``, nearest first. What the
+    zones page offers to join. One query."""
+    if not zone_ids:
+        return {}
+    rows = session.execute(text("""
+        WITH l AS (SELECT id, network, commune_nis, report_count, state, ST_Transform(geometry, 31370) AS g
+                   FROM zones)
+        SELECT a.id AS zone_id, b.id, b.commune_nis, b.report_count, b.state, b.d
+        FROM l a CROSS JOIN LATERAL (
+          SELECT o.id, o.commune_nis, o.report_count, o.state, ST_Distance(a.g, o.g) AS d FROM l o
+          WHERE o.network = a.network AND o.id <> a.id AND ST_DWithin(a.g, o.g, :within)
+          ORDER BY ST_Distance(a.g, o.g), o.id LIMIT :limit) b
+        WHERE a.id = ANY(:ids) ORDER BY a.id, b.d, b.id"""),
+        {"ids": list(zone_ids), "within": within_m, "limit": limit}).all()
+    out: dict[int, list[dict[str, Any]]] = {int(z): [] for z in zone_ids}
+    for r in rows:
+        out[int(r.zone_id)].append({"id": int(r.id), "distance_m": int(round(r.d / 10.0)) * 10,
+                                    "commune_nis": r.commune_nis, "report_count": r.report_count, "state": r.state})
+    return out
 
 
 def apply_distance(session: Session, metres: float) -> bool:
@@ -376,9 +450,10 @@ def may_decide(user: Any) -> bool:
 
 def record_decision(session: Session, user: Any, action: str, summary: dict[str, Any]) -> None:
     """Journal a decision on a zone for each of its reports (the caller commits): ``merge``
-    (a confirmation: the reports are one place) or ``split`` (``taken_out`` in the details),
+    (a confirmation: the reports are one place; a join of two zones has ``joined`` in the
+    details) or ``split`` (``taken_out`` in the details),
     with the zone's id and the decision's. ``summary`` is what :func:`confirm_zone` /
-    :func:`split_zone` returned."""
+    :func:`split_zone` / :func:`join_zones` returned."""
     from geosignal.services import audit
 
     details = {k: v for k, v in summary.items() if k != "report_ids"}

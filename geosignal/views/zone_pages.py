@@ -1,5 +1,6 @@
 """The referent's page of zones of overlapping reports: ``/zones`` (proposed zones first,
-then confirmed) and its two form actions, confirm a zone and take one report out of it.
+then confirmed) and its form actions: confirm a zone, take one report out of it, join another
+zone of its network to it.
 
 Thin views over :mod:`geosignal.services.zones` (the same calls as ``POST
 /api/v1/zones/<id>/confirm`` and ``/split``); each action redirects back to the page with a
@@ -33,8 +34,9 @@ ZONES_DENIED = "the referent and admins confirm and split zones"
 
 def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Zone cards: proposed zones first, then confirmed (zone order within each), with the
-    commune's name and each report's reference and shape (GeoJSON, EPSG:4326, 6 decimals: the
-    map tells the reports apart; one query for all of them and one for the names)."""
+    commune's name, each report's reference and shape (GeoJSON, EPSG:4326, 6 decimals: the
+    map tells the reports apart; one query for all of them and one for the names) and the
+    zones of its network nearby, to join (:func:`~geosignal.services.zones.nearby_zones`)."""
     ids = [rid for f in features for rid in f["properties"]["report_ids"]]
     rows = session.execute(text(
         "SELECT id::text, reference, ST_AsGeoJSON(geometry, 6) FROM reports WHERE id = ANY(CAST(:ids AS uuid[]))"),
@@ -42,6 +44,7 @@ def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]
     refs = {rid: ref for rid, ref, _shape in rows}
     shapes = {rid: shape for rid, _ref, shape in rows}
     names = dict(session.execute(text("SELECT nis_code, name_fr FROM communes")).all())
+    nearby = zones_service.nearby_zones(session, [int(f["id"]) for f in features])
     order = {state: i for i, state in enumerate(("proposed", "confirmed"))}
     cards = []
     for f in sorted(features, key=lambda f: (order.get(f["properties"]["state"], 9), f["id"])):
@@ -49,6 +52,8 @@ def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]
         cards.append({**p, "id": f["id"], "commune_name": names.get(p["commune_nis"], p["commune_nis"] or "—"),
                       "reports": [{"id": rid, "reference": refs.get(rid, rid), "geometry": shapes.get(rid)}
                                   for rid in p["report_ids"]],
+                      "nearby": [{**n, "commune_name": names.get(n["commune_nis"], n["commune_nis"] or "—")}
+                                 for n in nearby.get(int(f["id"]), [])],
                       "geometry": json.dumps(f["geometry"], separators=(",", ":"))})
     return cards
 
@@ -87,21 +92,31 @@ def _failed(session: Any, failure: GeosignalError, zone_id: str) -> Any:
     return _render_zones(failure.status, failure, zone_id)
 
 
+def _decide(decision: Any, zone_id: str, value: Any, *, action: str) -> Any:
+    """Take a decision on a zone (``decision``: a service of :mod:`geosignal.services.zones`
+    called with the user, the zone and ``value``), journal it as ``action`` and commit; return
+    its audit summary (a dict), or the page again when refused (nothing changed)."""
+    session = get_session()
+    user = current()
+    try:
+        _result, summary = decision(session, user, zone_id, value)
+    except GeosignalError as failure:
+        return _failed(session, failure, zone_id)
+    zones_service.record_decision(session, user, action, summary)
+    session.commit()
+    return summary
+
+
 @bp.post("/zones/<zone_id>/confirm")
 @login_required
 @require_policy(zones_service.may_decide, ZONES_DENIED)
 def confirm_zone(zone_id: str) -> Any:
     """Confirm a zone from the page's form (``report_ids``: the reports shown, one field
     each); a zone that changed meanwhile is not confirmed (flash, back to the page)."""
-    session = get_session()
-    user = current()
     shown = request.form.getlist("report_ids") or None
-    try:
-        _feature, summary = zones_service.confirm_zone(session, user, zone_id, shown)
-    except GeosignalError as failure:
-        return _failed(session, failure, zone_id)
-    zones_service.record_decision(session, user, "merge", summary)
-    session.commit()
+    summary = _decide(zones_service.confirm_zone, zone_id, shown, action="merge")
+    if not isinstance(summary, dict):
+        return summary
     return _done(ngettext("Zone confirmée : son %(num)s signalement est un seul lieu.",
                           "Zone confirmée : ses %(num)s signalements sont un seul lieu.", len(summary["report_ids"])))
 
@@ -111,16 +126,25 @@ def confirm_zone(zone_id: str) -> Any:
 @require_policy(zones_service.may_decide, ZONES_DENIED)
 def split_zone(zone_id: str) -> Any:
     """Take one report (form field ``report_id``) out of a zone; it stays apart for good."""
+    summary = _decide(zones_service.split_zone, zone_id, [request.form.get("report_id", "")], action="split")
+    if not isinstance(summary, dict):
+        return summary
     session = get_session()
-    user = current()
-    try:
-        _doc, summary = zones_service.split_zone(session, user, zone_id, [request.form.get("report_id", "")])
-    except GeosignalError as failure:
-        return _failed(session, failure, zone_id)
-    zones_service.record_decision(session, user, "split", summary)
-    session.commit()
     taken = [str(r) for r in summary["taken_out"]]
     references = session.scalars(text("SELECT reference FROM reports WHERE id = ANY(CAST(:ids AS uuid[])) "
                                       "ORDER BY reference"), {"ids": taken}).all()
     return _done(_("%(refs)s retiré de sa zone (réseau %(network)s) : il n'y sera plus regroupé.",
                    refs=", ".join(references), network=i18n.label(summary["network"])))
+
+
+@bp.post("/zones/<zone_id>/join")
+@login_required
+@require_policy(zones_service.may_decide, ZONES_DENIED)
+def join_zones(zone_id: str) -> Any:
+    """Join the zone chosen in the card's list (form field ``other``) to this one: one
+    confirmed zone from now on; refused (flash, back to the page) when it changed meanwhile."""
+    summary = _decide(zones_service.join_zones, zone_id, request.form.get("other", ""), action="merge")
+    if not isinstance(summary, dict):
+        return summary
+    return _done(ngettext("Zones réunies : leur %(num)s signalement est un seul lieu.",
+                          "Zones réunies : leurs %(num)s signalements sont un seul lieu.", len(summary["report_ids"])))

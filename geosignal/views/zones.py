@@ -86,3 +86,23 @@ def split_zone(zone_id: str) -> Response:
     zones_service.record_decision(session, user, "split", summary)
     session.commit()
     return geojson_response(doc)
+
+
+@bp.post("/zones/<zone_id>/join")
+def join_zones(zone_id: str) -> Response:
+    """Join another zone of the same network to this one (referent, admins): body
+    `{"zone_id": <other>, "report_ids": [...] (optional: the two zones' reports as read)}`.
+
+    Their reports are one confirmed zone from now on, even apart. Returns the zone (a
+    Feature); 422 `invalid_join` (itself, another network), 409 `zone_changed`."""
+    user = current()
+    session = get_session()
+    if not zones_service.may_decide(user):
+        raise GeosignalError("forbidden", "the referent and admins confirm, join and split zones")
+    body = _body()
+    if "zone_id" not in body:
+        raise GeosignalError("invalid_request", "zone_id is required", where="/zone_id")
+    feature, summary = zones_service.join_zones(session, user, zone_id, body["zone_id"], body.get("report_ids"))
+    zones_service.record_decision(session, user, "merge", summary)
+    session.commit()
+    return geojson_response(feature)

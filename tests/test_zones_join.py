@@ -1,0 +1,104 @@
+"""The referent joins two zones of one network that speak of the same place although they
+lie apart (both ends of a village): one confirmed zone from then on, whatever later reports
+and regroupings do; the zones page offers the nearby zones of the same network. Service,
+API and page against PostGIS."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from geosignal.errors import GeosignalError
+from geosignal.services import zones
+from tests.conftest import csrf_token, make_account
+from tests.test_zones import X, Y, _admin, file, members, square, zone_of
+
+
+def _two_zones(db, dy: float = 9000, network: str = "mobile") -> tuple[list[str], list[str]]:  # noqa: ANN001
+    """Two proposed zones of two reports each, 1.2 km apart (EPSG:31370)."""
+    a = [file(db, square(X + dx, Y + dy), network) for dx in (0, 150)]
+    b = [file(db, square(X + 1500 + dx, Y + dy), network) for dx in (0, 150)]
+    return a, b
+
+
+def test_two_zones_apart_become_one_confirmed_zone_for_good(db) -> None:  # noqa: ANN001
+    admin = _admin(db)
+    a, b = _two_zones(db)
+    za, zb = zone_of(db, a[0])["zone_id"], zone_of(db, b[0])["zone_id"]
+    assert za != zb
+    feature, summary = zones.join_zones(db, admin, za, zb, [*b, *a])
+    props = feature["properties"]
+    assert (props["state"], props["report_count"], sorted(props["report_ids"])) == ("confirmed", 4, sorted(a + b))
+    assert feature["geometry"]["type"] == "MultiPolygon" and len(feature["geometry"]["coordinates"]) == 2
+    # two 200 m squares and two 200 m squares, each pair overlapping by 50 m: 2 × 350 × 200 m²
+    assert props["area_m2"] == pytest.approx(140_000, rel=1e-3)
+    joined = feature["id"]
+    assert summary["joined"] == [za, zb] and summary["zone_id"] == joined and set(summary["report_ids"]) == set(a + b)
+    assert members(db, joined) == set(a + b)
+    assert db.scalar(text("SELECT count(DISTINCT decision_id) FROM zone_decision_reports "
+                          "WHERE report_id = ANY(CAST(:ids AS uuid[]))"), {"ids": a + b}) == 1
+    # it holds through a full regrouping and a later report touching one end
+    before = zones.grouping(db)
+    zones.recompute_all(db)
+    assert zones.grouping(db) == before
+    c = file(db, square(X + 1500 + 300, Y + 9000))
+    assert zone_of(db, c) == {"zone_id": joined, "report_count": 5, "state": "confirmed"}
+    assert zones.zone_figures(db) == zones.zone_figures_live(db)
+
+
+def test_a_join_refuses_itself_another_network_a_stale_view_and_the_representative(client, db) -> None:  # noqa: ANN001
+    admin = _admin(db)
+    a, b = _two_zones(db, dy=9600)
+    f = [file(db, square(X + 3000 + dx, Y + 9600), "fixed") for dx in (0, 150)]
+    db.commit()
+    za, zb, zf = (zone_of(db, ids[0])["zone_id"] for ids in (a, b, f))
+    for other, code in ((za, "invalid_join"), (zf, "invalid_join"), ("12.5", "invalid_join"), (True, "invalid_join"),
+                        (10**12, "not_found")):
+        with pytest.raises(GeosignalError) as err:
+            zones.join_zones(db, admin, za, other)
+        assert err.value.code == code, other
+        db.rollback()
+    with pytest.raises(GeosignalError) as err:
+        zones.join_zones(db, admin, za, zb, a)  # the referent saw A alone
+    assert err.value.code == "zone_changed" and set(err.value.extra["report_ids"]) == set(a + b)
+    db.rollback()
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    charleroi = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    db.commit()
+    assert charleroi.post(f"/api/v1/zones/{za}/join", json={"zone_id": zb}).status_code == 403
+    missing = referent.post(f"/api/v1/zones/{za}/join", json={})
+    assert (missing.status_code, missing.get_json()["code"], missing.get_json()["where"]) == (
+        400, "invalid_request", "/zone_id")
+    other = referent.post(f"/api/v1/zones/{za}/join", json={"zone_id": zf})
+    assert (other.status_code, other.get_json()["code"]) == (422, "invalid_join")
+    done = referent.post(f"/api/v1/zones/{za}/join", json={"zone_id": zb, "report_ids": a + b})
+    assert done.status_code == 200 and done.get_json()["properties"]["report_count"] == 4
+    event = db.execute(text("SELECT details FROM audit_events WHERE action = 'merge' ORDER BY id DESC LIMIT 1")).scalar()
+    assert event["joined"] == [za, zb]
+
+
+def test_the_zones_page_offers_the_nearby_zones_of_the_network_and_joins_them(client, db) -> None:  # noqa: ANN001
+    a, b = _two_zones(db, dy=10200)
+    f = [file(db, square(X + 700 + dx, Y + 10200), "fixed") for dx in (0, 150)]
+    db.commit()
+    za, zb, zf = (zone_of(db, ids[0])["zone_id"] for ids in (a, b, f))
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    db.commit()
+    assert referent.login().status_code == 302
+    page = client.get("/zones").get_data(as_text=True)
+    card = page.split(f'id="zone-{za}"')[1].split("</li>\n      {% endfor %}")[0].split('class="queue-item')[0]
+    options = card.split('class="zone-join"')[1].split("</fieldset>")[0]
+    assert f'value="{zb}"' in options and f'value="{zf}"' not in options  # (the fixed-network zone is nearer)
+    # the gap between the two zones: 1,150 m, said in km (the unit kept with its number)
+    assert (f'<input type="radio" name="other" value="{zb}" checked> <span>Les Bons Villers, 2 signalements, '
+            f'à 1,2\u00a0km</span>') in options
+    joined = client.post(f"/zones/{za}/join", data={"csrf_token": csrf_token(page), "other": str(zb)},
+                         follow_redirects=True)
+    assert "Zones réunies : leurs 4 signalements sont un seul lieu." in joined.get_data(as_text=True)
+    assert zone_of(db, a[0])["zone_id"] == zone_of(db, b[1])["zone_id"]
+    assert zone_of(db, a[0])["state"] == "confirmed"
+    # the page read before the join still offers the zone that is gone: nothing changes, said
+    gone_id = za if zone_of(db, a[0])["zone_id"] == zb else zb
+    gone = client.post(f"/zones/{zone_of(db, a[0])['zone_id']}/join",
+                       data={"csrf_token": csrf_token(page), "other": str(gone_id)})
+    assert gone.status_code == 404 and "Rien n&#39;a été modifié" in gone.get_data(as_text=True)
