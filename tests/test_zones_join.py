@@ -26,6 +26,10 @@ def test_two_zones_apart_become_one_confirmed_zone_for_good(db) -> None:  # noqa
     a, b = _two_zones(db)
     za, zb = zone_of(db, a[0])["zone_id"], zone_of(db, b[0])["zone_id"]
     assert za != zb
+    # what the page offers: B, 1,150 m away in EPSG:31370 (gap between the squares); nothing within 1 km
+    (near,) = zones.nearby_zones(db, [za])[za]
+    assert (near["id"], near["distance_m"], near["report_count"], near["state"]) == (zb, 1150, 2, "proposed")
+    assert zones.nearby_zones(db, [za], within_m=1000) == {za: []}
     feature, summary = zones.join_zones(db, admin, za, zb, [*b, *a])
     props = feature["properties"]
     assert (props["state"], props["report_count"], sorted(props["report_ids"])) == ("confirmed", 4, sorted(a + b))
