@@ -260,3 +260,24 @@ def test_a_report_is_corrected_again_by_a_later_copy_and_a_set_aside_cell_keeps_
     assert response.status_code == 422 and response.get_json()["code"] == "import_rejected"
     assert response.get_json()["corrected"] == 0 and "corrected" not in response.get_json()["features"][0]
     assert households() == 3
+
+
+def test_a_file_an_admin_loaded_for_a_commune_is_said_to_its_representatives(db, client, representative) -> None:  # noqa: ANN001, E501
+    """An admin (no commune) loads Charleroi's campaign file: its save is remembered for
+    Charleroi, the one commune of its reports, so the representative's edited copy is told
+    its rows saved before and may correct the admin's reports; a file spanning two communes
+    stays the admin's own."""
+    admin = make_account(client, db, "admin@igretec.com", "admin")
+    assert upload_file(admin, CAMPAIGN, "campagne.csv", network="mobile").status_code == 201
+    assert db.scalar(select(ImportFile.commune_nis)) == CHARLEROI
+    _age(db)
+    db.commit()
+    church = _references(db)["Signal faible près de l'église"]
+    edited = (HEADER + ROWS[0] + ROWS[1].replace(";3;", ";30;")).encode("cp1252")
+    told = upload_file(representative, edited, "copie.csv", network="mobile", dry_run="true")
+    assert _said(told) == [[("row_saved_before", None, False)], [("same_place_saved_before", church, False)]]
+    assert told.get_json()["features"][1]["warnings"][0]["correctable"] is True
+    chatelet = "50,4050;4,5250;VOO;;Châtelet;17/11/2026\r\n"
+    both = (HEADER + "50,4108;4,4340;Proximus;1;Ailleurs;15/11/2026\r\n" + chatelet).encode("cp1252")
+    assert upload_file(admin, both, "deux.csv", network="mobile").status_code == 201
+    assert db.scalar(select(ImportFile.commune_nis).where(ImportFile.filename == "deux.csv")) is None

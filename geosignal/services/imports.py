@@ -536,7 +536,11 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         outcome.saved = len(new)
         kept = np.fromiter((a.created or a.corrected for a in accepted), dtype=bool, count=len(accepted))
         if kept.any():  # remembered by its content and its rows: the same bytes, or rows, saved again are said
-            session.execute(_REMEMBER_FILE, {"sha": sha256, "uid": user.id, "nis": user.commune_nis,
+            # (by the user's commune; an admin's save, by the one commune of its reports when they
+            # lie in one: a file loaded for a commune is said to its representatives)
+            homes = {a.nis for a in accepted if a.created or a.corrected}
+            nis = user.commune_nis or (next(iter(homes)) if len(homes) == 1 else None)
+            session.execute(_REMEMBER_FILE, {"sha": sha256, "uid": user.id, "nis": nis,
                                              "name": filename[:255], "saved": len(new) + outcome.corrected,
                                              "rows": np.unique(digests[kept]).astype("<u8").tobytes(),
                                              "places": places[kept].astype("<u8").tobytes(),
