@@ -3,7 +3,7 @@ then confirmed) and its form actions: confirm a zone, take one report out of it,
 zone of its network to it.
 
 Thin views over :mod:`geosignal.services.zones` (the same calls as ``POST
-/api/v1/zones/<id>/confirm`` and ``/split``); each action redirects back to the page with a
+/api/v1/zones/<id>/confirm``, ``/join`` and ``/split``); each action redirects back to the page with a
 flash message. The referent and admins only.
 """
 
