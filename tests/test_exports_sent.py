@@ -41,6 +41,11 @@ def plain(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", "", html).split())
 
 
+def run_item(page: str, run_id: str) -> str:
+    """The text of one run's entry in the exports page's history."""
+    return plain(page.split(f'id="run-{run_id}"')[1].split("</li>")[0])
+
+
 def exported_ids(response) -> list[str]:  # noqa: ANN001
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     return [f["id"] for f in json.loads(response.get_data())["features"]]
@@ -205,13 +210,13 @@ def test_an_export_of_no_report_is_not_offered_the_mark(db, client, reports, ref
     full = full.headers["X-Export-Run"]
     assert referent.login().status_code == 302
     page = client.get("/exports").get_data(as_text=True)
-    item = plain(page.split(f'id="run-{empty}"')[1].split("</li>")[0])
+    item = run_item(page, empty)
     assert "de toutes les communes, période du 1 janvier 2025 au 31 janvier 2025, aucun signalement : " \
            "rien à transmettre." in item
     assert f'action="/exports/{empty}/transmis"' not in page
     assert f'action="/exports/{full}/transmis"' in page  # a run with reports still offers it
     nl = client.get("/exports", headers={"Accept-Language": "nl"}).get_data(as_text=True)
-    assert "geen meldingen: niets te bezorgen." in plain(nl.split(f'id="run-{empty}"')[1].split("</li>")[0])
+    assert "geen meldingen: niets te bezorgen." in run_item(nl, empty)
 
 
 def test_the_same_export_in_another_format_is_not_offered_the_mark_once_one_is_marked(

@@ -451,7 +451,7 @@ def test_a_run_of_zone_changes_alone_is_one_to_send_and_to_mark(client, db) -> N
     report, but DWconnect must still receive it: its run counts the zones (migration 0027),
     the history says them and offers the mark, and once marked ``since=last_transmitted``
     moves past them. A CSV of the same reports, which carries no zone, is not the same file."""
-    from tests.test_exports_sent import plain
+    from tests.test_exports_sent import plain, run_item
 
     referent = make_account(client, db, "referent@igretec.com", "referent")
     admin = _admin(db)
@@ -484,11 +484,11 @@ def test_a_run_of_zone_changes_alone_is_one_to_send_and_to_mark(client, db) -> N
 
     assert referent.login().status_code == 302
     page = client.get("/exports").get_data(as_text=True)
-    item = plain(page.split(f'id="run-{zone_run}"')[1].split("</li>")[0])
+    item = run_item(page, zone_run)
     assert "0 signalement de toutes les communes, seulement les nouveaux depuis le dernier export transmis, " \
            "1 zone blanche confirmée, 1 zone retirée, pas encore marqué comme transmis." in item
     assert f'action="/exports/{zone_run}/transmis"' in page
-    csv_item = plain(page.split(f'id="run-{csv_run}"')[1].split("</li>")[0])
+    csv_item = run_item(page, csv_run)
     assert "aucun signalement : rien à transmettre." in csv_item
     assert f'action="/exports/{csv_run}/transmis"' not in page
     en = plain(client.get("/exports", headers={"Accept-Language": "en"}).get_data(as_text=True))
@@ -507,7 +507,7 @@ def test_a_marked_csv_does_not_stand_for_a_geojson_run_with_zones(client, db) ->
     """Two runs of the same reports, as CSV (no zone) and GeoJSON (a confirmed zone): with the
     CSV marked, the GeoJSON still offers the mark (DWconnect lacks its zone); with the GeoJSON
     marked, the CSV is said already sent."""
-    from tests.test_exports_sent import plain
+    from tests.test_exports_sent import run_item
 
     referent = make_account(client, db, "referent@igretec.com", "referent")
     admin = _admin(db)
@@ -531,7 +531,7 @@ def test_a_marked_csv_does_not_stand_for_a_geojson_run_with_zones(client, db) ->
     db.commit()
     page = client.get("/exports").get_data(as_text=True)
     assert f'action="/exports/{csv_run}/transmis"' not in page
-    assert "DWconnect a déjà ces signalements tels quels" in plain(page.split(f'id="run-{csv_run}"')[1].split("</li>")[0])
+    assert "DWconnect a déjà ces signalements tels quels" in run_item(page, csv_run)
 
 
 def test_cli_export_says_the_zones_it_wrote(app, client, db, tmp_path: Path) -> None:  # noqa: ANN001

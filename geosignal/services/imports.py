@@ -53,7 +53,13 @@ from geosignal.services.intake.batch import (
 )
 from geosignal.services.intake.core import source_row, source_where
 from geosignal.services.intake.properties import network_mismatch
-from geosignal.services.reports import ATTRIBUTES, DUPLICATE_WINDOW_S, attribute_key
+from geosignal.services.reports import (
+    ATTRIBUTES,
+    DUPLICATE_WINDOW_S,
+    attribute_changes,
+    attribute_key,
+    edit_values,
+)
 from geosignal.vocab import NETWORKS
 
 MODES = ("all", "valid_only")
@@ -703,9 +709,7 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
         if report is None:
             continue
         save = earlier[found[k]]
-        why = ("status" if not policy.may_edit_report(user, report.commune_nis, report.status)
-               else "changed" if report.updated_at > save.saved_at
-               else "repeated" if report_id in claimed else None)
+        why = _not_correctable(user, report, save.saved_at) or ("repeated" if report_id in claimed else None)
         if why is None:
             accepted[k].corrects, accepted[k].corrects_since = report_id, save.saved_at
             claimed.add(report_id)
@@ -730,6 +734,16 @@ _CORRECTION_ADVICE: dict[str | None, str] = {
     "changed": "that one changed since that save: to correct it, edit it",
     "repeated": "an earlier row of this file corrects that one",
 }
+
+
+def _not_correctable(user: User, report: Any, since: datetime) -> str | None:
+    """Why a row may not correct ``report`` (a row with ``status``, ``commune_nis`` and
+    ``updated_at``) that an upload saved at ``since``: ``status`` (the user may not edit it:
+    :func:`geosignal.policy.may_edit_report`), ``changed`` (edited or moved on since); None
+    when it may. The rule of the preview and, under the rows' locks, of the save."""
+    if not policy.may_edit_report(user, report.commune_nis, report.status):
+        return "status"
+    return "changed" if report.updated_at > since else None
 
 
 def _correct(accepted: list[_Accepted], outcome: ImportOutcome) -> None:
@@ -776,30 +790,18 @@ def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], 
     corrected = [a for a in accepted if a.corrected]
     locked = session.execute(_LOCK_CORRECTED, {"ids": [a.report_id for a in corrected]}).all()
     since = {a.report_id: a.corrects_since for a in corrected}
-    still = {r.id: r for r in locked
-             if r.updated_at <= since[r.id] and policy.may_edit_report(user, r.commune_nis, r.status)}
+    still = {r.id: r for r in locked if _not_correctable(user, r, since[r.id]) is None}
     rows, events = [], []
     for a in corrected:
         report = still.get(a.report_id)
         if report is None:  # changed meanwhile: a new report, as without the user's word
             a.created, a.corrected, a.report_id = True, False, uuid.uuid4()
             continue
-        props = a.item.properties
-        values = {k: props.get(k) for k in ATTRIBUTES}
-        values.update(technologies=list(values["technologies"] or []), operators=list(values["operators"] or []),
-                      description=values["description"] or "",
-                      observed_at=contract.format_datetime(values["observed_at"]) if values["observed_at"] else None)
+        values = edit_values(a.item.properties)
         # a cell the reader set aside (attribute_dropped) says nothing of the value: the report keeps its own
-        dropped = {w.get("name") for w in a.item.warnings if w.get("code") == "attribute_dropped"}
-        before, after = {}, {}
-        for k in ATTRIBUTES:
-            old = getattr(report, k)
-            if k == "observed_at" and old is not None:
-                old = contract.format_datetime(old)
-            if k in dropped:
-                values[k] = old
-            elif not contract.same_value(k, old, values[k]):
-                before[k], after[k] = old, values[k]
+        values.update({w["name"]: report._mapping[w["name"]] for w in a.item.warnings
+                       if w.get("code") == "attribute_dropped" and w.get("name") in values})
+        before, after = attribute_changes(report._mapping, values)
         if after:
             rows.append({"id": str(a.report_id), **values})
             events.append({"id": str(a.report_id), "before": before, "after": after})
@@ -807,7 +809,8 @@ def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], 
         if a.first is not None and a.first.created and a.first.corrects is not None:
             a.report_id = a.first.report_id
     if rows:
-        session.execute(_UPDATE_CORRECTED, {"rows": json.dumps(rows, ensure_ascii=False)})
+        session.execute(_UPDATE_CORRECTED, {"rows": json.dumps(rows, ensure_ascii=False,
+                                                               default=contract.format_datetime)})
         session.execute(_JOURNAL_CORRECTED, {"rows": json.dumps(events, ensure_ascii=False),
                                              **audit.actor_fields(user), "details": json.dumps({"source": "import"})})
     outcome.corrected = len(corrected) - sum(1 for a in corrected if a.created)

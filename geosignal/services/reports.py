@@ -396,6 +396,32 @@ def current_input(feature: dict[str, Any]) -> dict[str, Any]:
     return {k: props[k] for k in ATTRIBUTES if props.get(k) not in (None, [], "")}
 
 
+def edit_values(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns an edit writes from a report's validated properties: every one of
+    :data:`ATTRIBUTES`, the vocabulary lists as lists and no description as ``""``."""
+    values: dict[str, Any] = {k: properties.get(k) for k in ATTRIBUTES}
+    values["technologies"] = list(values.get("technologies") or [])
+    values["operators"] = list(values.get("operators") or [])
+    values["description"] = values.get("description") or ""
+    return values
+
+
+def attribute_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (before, after): the values of :data:`ATTRIBUTES` that differ between ``old``
+    and ``new`` (:func:`geosignal.contract.same_value`), JSON-ready as an ``edit`` event
+    journals them (a datetime as the contract writes it, Brussels time)."""
+    def written(value: Any) -> Any:
+        return contract.format_datetime(value) if isinstance(value, datetime) else value
+
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for k in ATTRIBUTES:
+        was, now = written(old.get(k)), written(new.get(k))
+        if not contract.same_value(k, was, now):
+            before[k], after[k] = was, now
+    return before, after
+
+
 def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report_input: ReportInput, *,
                 if_match: str | None, geometry_given: bool = True) -> dict[str, Any]:
     """Replace a report's geometry and attributes with ``report_input`` (already through the
@@ -439,11 +465,7 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
         raise GeosignalError("not_editable", f"a report {row.status} can no longer be edited "
                              f"(editable: {', '.join(workflow.EDITABLE_STATUSES)})", status=409)
     before_feature = get_report(session, user, rid)
-    props = report_input.properties
-    values: dict[str, Any] = {k: props.get(k) for k in ATTRIBUTES}
-    values["technologies"] = list(values.get("technologies") or [])
-    values["operators"] = list(values.get("operators") or [])
-    values["description"] = values.get("description") or ""
+    values = edit_values(report_input.properties)
     nis = row.commune_nis
     if geometry_given:
         ewkt = f"SRID=4326;{report_input.geometry.wkt}"
@@ -455,16 +477,7 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
                                  f"you represent {user.commune_nis}", commune_nis=nis, commune_name=name)
         values["geometry"] = ewkt
         values["commune_nis"] = nis
-    old_props = before_feature["properties"]
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
-    for k in ATTRIBUTES:
-        old = old_props.get(k)
-        new = values.get(k)
-        if k == "observed_at":
-            new = contract.format_datetime(new) if new is not None else None
-        if not contract.same_value(k, old, new):
-            before[k], after[k] = old, new
+    before, after = attribute_changes(before_feature["properties"], values)
     if geometry_given:
         same = session.execute(_SAME_GEOMETRY, {"g": values["geometry"], "id": rid,
                                                 "srid": LAMBERT72, "tol": SAME_GEOMETRY_M}).scalar()

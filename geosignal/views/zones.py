@@ -52,21 +52,32 @@ def get_zone(zone_id: str) -> Response:
     return geojson_response(zones_service.get_zone(get_session(), current(), zone_id))
 
 
+def _decided(decide: Any, action: str, required: str | None = None) -> Response:
+    """Take a decision on a zone (referent, admins; 403 otherwise): ``decide(session, user,
+    body)`` is the service's call with the JSON body (``required``: a member it must hold,
+    400 ``invalid_request`` when missing); journal it as ``action``, commit and answer its
+    result (a Feature or a FeatureCollection)."""
+    user = current()
+    session = get_session()
+    if not zones_service.may_decide(user):
+        raise GeosignalError("forbidden", "the referent and admins confirm, join and split zones")
+    body = _body()
+    if required is not None and required not in body:
+        raise GeosignalError("invalid_request", f"{required} is required", where=f"/{required}")
+    result, summary = decide(session, user, body)
+    zones_service.record_decision(session, user, action, summary)
+    session.commit()
+    return geojson_response(result)
+
+
 @bp.post("/zones/<zone_id>/confirm")
 def confirm_zone(zone_id: str) -> Response:
     """Confirm a proposed zone (referent, admins): its reports stay one zone.
 
     Optional body `{"report_ids": [...]}`: the reports the referent saw; 409 `zone_changed`
     when the zone holds others now."""
-    user = current()
-    session = get_session()
-    if not zones_service.may_decide(user):
-        raise GeosignalError("forbidden", "the referent and admins confirm and split zones")
-    body = _body()
-    feature, summary = zones_service.confirm_zone(session, user, zone_id, body.get("report_ids"))
-    zones_service.record_decision(session, user, "merge", summary)
-    session.commit()
-    return geojson_response(feature)
+    return _decided(lambda session, user, body: zones_service.confirm_zone(
+        session, user, zone_id, body.get("report_ids")), "merge")
 
 
 @bp.post("/zones/<zone_id>/split")
@@ -75,17 +86,8 @@ def split_zone(zone_id: str) -> Response:
 
     The reports taken out are kept apart for good. Returns the zones now holding the zone's
     former reports (a FeatureCollection)."""
-    user = current()
-    session = get_session()
-    if not zones_service.may_decide(user):
-        raise GeosignalError("forbidden", "the referent and admins confirm and split zones")
-    body = _body()
-    if "report_ids" not in body:
-        raise GeosignalError("invalid_request", "report_ids is required", where="/report_ids")
-    doc, summary = zones_service.split_zone(session, user, zone_id, body["report_ids"])
-    zones_service.record_decision(session, user, "split", summary)
-    session.commit()
-    return geojson_response(doc)
+    return _decided(lambda session, user, body: zones_service.split_zone(
+        session, user, zone_id, body["report_ids"]), "split", required="report_ids")
 
 
 @bp.post("/zones/<zone_id>/join")
@@ -95,14 +97,5 @@ def join_zones(zone_id: str) -> Response:
 
     Their reports are one confirmed zone from now on, even apart. Returns the zone (a
     Feature); 422 `invalid_join` (itself, another network), 409 `zone_changed`."""
-    user = current()
-    session = get_session()
-    if not zones_service.may_decide(user):
-        raise GeosignalError("forbidden", "the referent and admins confirm, join and split zones")
-    body = _body()
-    if "zone_id" not in body:
-        raise GeosignalError("invalid_request", "zone_id is required", where="/zone_id")
-    feature, summary = zones_service.join_zones(session, user, zone_id, body["zone_id"], body.get("report_ids"))
-    zones_service.record_decision(session, user, "merge", summary)
-    session.commit()
-    return geojson_response(feature)
+    return _decided(lambda session, user, body: zones_service.join_zones(
+        session, user, zone_id, body["zone_id"], body.get("report_ids")), "merge", required="zone_id")
