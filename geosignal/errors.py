@@ -90,8 +90,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     # zones of overlapping reports
     "zone_changed": (409, "The zone's reports changed since it was read; read it again."),
     "invalid_split": (422, "A split must take out some of the zone's own reports, not none nor all."),
-    "invalid_join": (422, "Two different zones of one network are joined, not a zone with itself nor zones of "
-                          "two networks."),
+    "invalid_join": (422, "Two different zones of one network are joined, or a zone and a report of its network "
+                          "that is in no zone and counted by the figures; not a zone with itself nor another "
+                          "network's."),
     # evidence (speed tests and photos)
     "photo_too_large": (413, "The photo is larger than 5 MB."),
     "unsupported_image": (415, "The photo is not a JPEG or PNG image (read from its content, not its name)."),
@@ -170,7 +171,7 @@ TITLES_FR: dict[str, str] = {
     "geocoder_unavailable": "La recherche d'adresse ne répond pas : saisissez des coordonnées ou dessinez sur la carte.",
     "zone_changed": "La zone a changé depuis votre lecture : rechargez-la.",
     "invalid_split": "Choisissez une partie des signalements de la zone à en retirer (ni aucun, ni tous).",
-    "invalid_join": "Choisissez une autre zone du même réseau à réunir avec celle-ci.",
+    "invalid_join": "Choisissez une autre zone du même réseau, ou un signalement de ce réseau qui n'est dans aucune zone, à réunir avec celle-ci.",
     "photo_too_large": "La photo dépasse 5 Mo : réduisez-la avant de l'envoyer.",
     "unsupported_image": "La photo n'est pas une image JPEG ou PNG (d'après son contenu, pas son nom) : envoyez une photo JPEG ou PNG.",
     "invalid_image": "L'image est endommagée ou tronquée : elle ne peut pas être lue. Envoyez-la à nouveau.",

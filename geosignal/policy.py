@@ -337,6 +337,7 @@ ROUTE_RULES: dict[str, str] = {
     "zones.confirm_zone": "all_communes",
     "zones.split_zone": "all_communes",
     "zones.join_zones": "all_communes",
+    "zones.add_to_zone": "all_communes",
     # evidence (speed tests, photos) and e-mail preferences
     "evidence.list_evidence": "report",
     "evidence.post_speed_test": "evidence",
@@ -353,6 +354,7 @@ ROUTE_RULES: dict[str, str] = {
     "zone_pages.confirm_zone": "all_communes",
     "zone_pages.split_zone": "all_communes",  # then each report's transition (the table)
     "zone_pages.join_zones": "all_communes",
+    "zone_pages.add_to_zone": "all_communes",
     "exports.mark_transmitted_api": "all_communes",
     "exports.mark_transmitted_page": "all_communes",
 }

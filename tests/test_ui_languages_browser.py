@@ -292,13 +292,14 @@ def test_a_file_field_speaks_the_page_language(served, browser, lang: str) -> No
 
 @pytest.mark.parametrize("lang", ["nl", "en"])
 def test_the_zones_page_offers_a_join_that_fits_a_phone(served, browser, lang: str) -> None:  # noqa: ANN001, F811
-    """Two zones of one network 1.2 km apart: each card offers the other to join, its list and
-    its sentence in the page's language, whole on a phone (44 px targets, choices not cut)."""
+    """Two zones of one network 1.2 km apart and a report in no zone 800 m east: each card
+    offers the other zone to join and the report to add, lists and sentences in the page's
+    language, whole on a phone (44 px targets, choices not cut)."""
     database = served["app"].extensions["geosignal.db"]
     with database.session() as session:
         if not session.scalar(select(Report.id).where(Report.description == "Bout du village")):
             admin = session.scalar(select(User).where(User.email == "ui-admin@igretec.com"))
-            for dx in (0, 150, 1500, 1650):
+            for dx in (0, 150, 1500, 1650, 2650):
                 _add(session, admin, square_lambert(X0 - 2500 + dx, Y0 - 2500, 200), status="submitted",
                      description="Bout du village")
             session.commit()
@@ -312,6 +313,10 @@ def test_the_zones_page_offers_a_join_that_fits_a_phone(served, browser, lang: s
     assert joins.count() >= 2
     said = {"nl": "Samenvoegen met een zone in de buurt", "en": "Join with a nearby area"}[lang]
     assert joins.first.locator("summary").inner_text().startswith(said)
+    added = {"nl": "Een melding in de buurt toevoegen", "en": "Add a nearby report"}[lang]
+    adds = page.locator("details.zone-join", has_text=added)
+    assert adds.count() >= 2
+    assert adds.first.locator("button").inner_text() == {"nl": "Toevoegen bevestigen", "en": "Confirm adding it"}[lang]
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{lang}-ref-zones-join-390.png"), full_page=True)
     faults = _faults(page, lang, PHONE["width"], served["kept"])

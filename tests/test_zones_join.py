@@ -106,3 +106,98 @@ def test_the_zones_page_offers_the_nearby_zones_of_the_network_and_joins_them(cl
     gone = client.post(f"/zones/{zone_of(db, a[0])['zone_id']}/join",
                        data={"csrf_token": csrf_token(page), "other": str(gone_id)})
     assert gone.status_code == 404 and "Rien n&#39;a été modifié" in gone.get_data(as_text=True)
+
+
+def _zone_and_lone_reports(db, dy: float) -> tuple[list[str], dict[str, str]]:  # noqa: ANN001
+    """A proposed zone of two 200 m squares (350 × 200 m, EPSG:31370) and, east of it, reports
+    in no zone: a fixed-network one 200 m away, a rejected one 400 m away, a mobile one 800 m
+    away (``lone``); west of it, another zone 1,150 m away (``other``: one of its reports)."""
+    a = [file(db, square(X + dx, Y + dy)) for dx in (0, 150)]
+    others = {"fixed": file(db, square(X + 550, Y + dy), "fixed"),
+              "rejected": file(db, square(X + 750, Y + dy)),
+              "lone": file(db, square(X + 1150, Y + dy))}
+    db.execute(text("UPDATE reports SET status = 'rejected' WHERE id = CAST(:id AS uuid)"), {"id": others["rejected"]})
+    b = [file(db, square(X - 1500 + dx, Y + dy)) for dx in (0, 150)]
+    others["other"] = b[0]
+    return a, others
+
+
+def test_a_lone_report_nearby_is_offered_and_added_to_the_zone_for_good(db) -> None:  # noqa: ANN001
+    admin = _admin(db)
+    a, others = _zone_and_lone_reports(db, dy=11000)
+    za = zone_of(db, a[0])["zone_id"]
+    assert zone_of(db, others["lone"]) is None
+    # offered: the mobile report in no zone, 800 m away; not the fixed one, the rejected one nor another zone's
+    (offer,) = zones.nearby_reports(db, [za])[za]
+    reference = db.scalar(text("SELECT reference FROM reports WHERE id = CAST(:id AS uuid)"), {"id": others["lone"]})
+    assert offer == {"id": others["lone"], "reference": reference, "commune_nis": "52075", "distance_m": 800}
+    assert zones.nearby_reports(db, [za], within_m=700) == {za: []}
+    feature, summary = zones.add_to_zone(db, admin, za, others["lone"], list(reversed(a)))
+    props = feature["properties"]
+    assert (feature["id"], props["state"], props["report_count"]) == (za, "confirmed", 3)
+    assert props["report_ids"] == [*a, others["lone"]]
+    # 350 × 200 m² and 200 × 200 m², 800 m apart
+    assert props["area_m2"] == pytest.approx(110_000, rel=1e-3)
+    assert summary == {"zone_id": za, "network": "mobile", "report_ids": [*a, others["lone"]],
+                       "added": [others["lone"]], "decision_id": summary["decision_id"]}
+    assert zones.nearby_reports(db, [za]) == {za: []}
+    before = zones.grouping(db)
+    zones.recompute_all(db)
+    assert zones.grouping(db) == before
+    assert zones.zone_figures(db) == zones.zone_figures_live(db)
+
+
+def test_adding_refuses_another_network_a_zone_member_an_uncounted_status_and_a_stale_view(client, db) -> None:  # noqa: ANN001
+    admin = _admin(db)
+    a, others = _zone_and_lone_reports(db, dy=11600)
+    db.commit()
+    za, zb = zone_of(db, a[0])["zone_id"], zone_of(db, others["other"])["zone_id"]
+    cases = ((others["fixed"], "invalid_join", "fixed network"), (others["rejected"], "invalid_join", "is rejected"),
+             (a[1], "invalid_join", f"in zone {za} already"), (others["other"], "invalid_join", f"in zone {zb}: join"),
+             ("CM-2026-00001", "invalid_join", "UUID"), (12, "invalid_join", "UUID"),
+             ("00000000-0000-4000-8000-000000000000", "not_found", "no report"))
+    for report_id, code, said in cases:
+        with pytest.raises(GeosignalError) as err:
+            zones.add_to_zone(db, admin, za, report_id)
+        assert (err.value.code, said in err.value.detail) == (code, True), report_id
+        db.rollback()
+    with pytest.raises(GeosignalError) as err:
+        zones.add_to_zone(db, admin, za, others["lone"], a[:1])  # the referent saw one report of the zone
+    assert err.value.code == "zone_changed" and err.value.extra["report_ids"] == a
+    db.rollback()
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    charleroi = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    db.commit()
+    assert charleroi.post(f"/api/v1/zones/{za}/add", json={"report_id": others["lone"]}).status_code == 403
+    missing = referent.post(f"/api/v1/zones/{za}/add", json={})
+    assert (missing.status_code, missing.get_json()["code"], missing.get_json()["where"]) == (
+        400, "invalid_request", "/report_id")
+    member = referent.post(f"/api/v1/zones/{za}/add", json={"report_id": others["other"]})
+    assert (member.status_code, member.get_json()["code"], member.get_json()["zone_id"]) == (422, "invalid_join", zb)
+    done = referent.post(f"/api/v1/zones/{za}/add", json={"report_id": others["lone"], "report_ids": a})
+    assert done.status_code == 200 and done.get_json()["properties"]["report_count"] == 3
+    event = db.execute(text("SELECT details FROM audit_events WHERE action = 'merge' ORDER BY id DESC LIMIT 1")).scalar()
+    assert event["added"] == [others["lone"]] and event["zone_id"] == za
+
+
+def test_the_zones_page_offers_the_lone_reports_nearby_and_adds_one(client, db) -> None:  # noqa: ANN001
+    a, others = _zone_and_lone_reports(db, dy=12200)
+    db.commit()
+    za = zone_of(db, a[0])["zone_id"]
+    reference = db.scalar(text("SELECT reference FROM reports WHERE id = CAST(:id AS uuid)"), {"id": others["lone"]})
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    db.commit()
+    assert referent.login().status_code == 302
+    page = client.get("/zones").get_data(as_text=True)
+    card = page.split(f'id="zone-{za}"')[1].split('class="queue-item')[0]
+    form = card.split(f'action="/zones/{za}/add"')[1].split("</form>")[0]
+    assert form.count('type="radio"') == 1
+    assert (f'<input type="radio" name="report_id" value="{others["lone"]}" checked> <span>{reference}, Les Bons Villers, '
+            f'à 800\u00a0m</span>') in form
+    added = client.post(f"/zones/{za}/add", data={"csrf_token": csrf_token(page), "report_id": others["lone"]},
+                        follow_redirects=True)
+    assert f"{reference} ajouté à la zone : ses 3 signalements sont un seul lieu." in added.get_data(as_text=True)
+    assert zone_of(db, others["lone"]) == {"zone_id": za, "report_count": 3, "state": "confirmed"}
+    # the page read before still offers it: nothing changes, said
+    again = client.post(f"/zones/{za}/add", data={"csrf_token": csrf_token(page), "report_id": others["lone"]})
+    assert again.status_code == 422 and "Rien n&#39;a été modifié" in again.get_data(as_text=True)

@@ -8,8 +8,9 @@ import re
 
 from sqlalchemy import text
 
+from geosignal.services import zones
 from tests.conftest import csrf_token
-from tests.test_zones import X, Y, file, square, zone_of
+from tests.test_zones import X, Y, _admin, file, square, zone_of
 
 
 def _pair(db) -> tuple[str, str, int, list[str]]:  # noqa: ANN001
@@ -102,3 +103,53 @@ def test_representative_gets_403(db, representative) -> None:  # noqa: ANN001
     assert representative.client.post(f"/zones/{zone_id}/split",
                                       data={"csrf_token": token, "report_id": b}).status_code == 403
     assert zone_of(db, b)["report_count"] == 2
+
+
+def _three_zones(db) -> dict[str, int]:  # noqa: ANN001
+    """Three zones of two reports: mobile ``first`` (then confirmed), mobile ``second``, fixed ``fixed``."""
+    ids = {}
+    for name, dy, network in (("first", 3000, "mobile"), ("second", 3600, "mobile"), ("fixed", 4200, "fixed")):
+        a = file(db, square(X, Y + dy), network)
+        file(db, square(X + 150, Y + dy), network)
+        ids[name] = zone_of(db, a)["zone_id"]
+    zones.confirm_zone(db, _admin(db), ids["first"])
+    db.commit()
+    return ids
+
+
+def _shown(html: str) -> list[int]:
+    return [int(z) for z in re.findall(r'<li class="queue-item zone-item zone-\w+" id="zone-(\d+)"', html)]
+
+
+def test_the_page_shows_zones_a_page_at_a_time_proposed_first_and_filtered(db, referent, monkeypatch) -> None:  # noqa: ANN001
+    from geosignal.views import zone_pages
+
+    monkeypatch.setattr(zone_pages, "PAGE_SIZE", 2)
+    ids = _three_zones(db)
+    referent.login()
+    first = referent.client.get("/zones").get_data(as_text=True)
+    assert _shown(first) == sorted([ids["second"], ids["fixed"]])  # proposed first, in zone order
+    assert '<p id="zones-count">1 à 2 sur 3 zones</p>' in first
+    assert "Page 1 sur 2" in first and 'rel="next" href="/zones?page=2"' in first and 'rel="prev"' not in first
+    second = referent.client.get("/zones?page=2").get_data(as_text=True)
+    assert _shown(second) == [ids["first"]] and "3 à 3 sur 3 zones" in second and 'rel="prev" href="/zones?page=1"' in second
+    # a page beyond the last (zones joined since): the last one
+    assert _shown(referent.client.get("/zones?page=999999999").get_data(as_text=True)) == [ids["first"]]
+    fixed = referent.client.get("/zones?network=fixed").get_data(as_text=True)
+    assert _shown(fixed) == [ids["fixed"]] and "1 à 1 sur 1 zone<" in fixed and "Page 1" not in fixed
+    assert '<option value="fixed" selected>' in fixed
+    mobile = referent.client.get("/zones?network=mobile&state=confirmed&commune=52011").get_data(as_text=True)
+    assert _shown(mobile) == [ids["first"]]
+    none = referent.client.get("/zones?commune=52012").get_data(as_text=True)  # Aiseau-Presles: no zone
+    assert _shown(none) == [] and "Aucune zone pour ces filtres." in none
+    for query, status in (("commune=99999", 422), ("state=open", 400), ("network=5G", 400), ("page=0", 400),
+                          ("page=deux", 400), ("page=99999999999999999999", 400)):
+        assert referent.client.get(f"/zones?{query}").status_code == status, query
+    # an action taken on a filtered page comes back to it
+    token = csrf_token(first)
+    answer = referent.client.post(f"/zones/{ids['second']}/confirm?network=mobile&page=2",
+                                  data={"csrf_token": token})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/zones?network=mobile&page=2"
+    form = re.search(rf'action="(/zones/{ids["first"]}/split[^"]*)"',
+                     referent.client.get("/zones?network=mobile&page=2").get_data(as_text=True))
+    assert form and html_module.unescape(form.group(1)) == f"/zones/{ids['first']}/split?network=mobile&page=2"

@@ -295,6 +295,12 @@ _BODIES: dict[str, dict[str, Any]] = {
         "properties": {"zone_id": {"type": "integer", "description": "The zone to join to this one (same network)."},
                        "report_ids": {"type": "array", "items": {"type": "string", "format": "uuid"},
                                       "description": "The two zones' reports as read (409 zone_changed otherwise)."}}}}}},
+    "zones.add_to_zone": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["report_id"],
+        "properties": {"report_id": {"type": "string", "format": "uuid",
+                                     "description": "The report to add: same network, in no zone, counted."},
+                       "report_ids": {"type": "array", "items": {"type": "string", "format": "uuid"},
+                                      "description": "The zone's reports as read (409 zone_changed otherwise)."}}}}}},
     "zones.split_zone": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds", "required": ["report_ids"]}}}},
     "queue.bulk_transition": {"required": True, "content": {"application/json": {"schema": {

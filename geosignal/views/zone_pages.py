@@ -1,9 +1,9 @@
 """The referent's page of zones of overlapping reports: ``/zones`` (proposed zones first,
 then confirmed) and its form actions: confirm a zone, take one report out of it, join another
-zone of its network to it.
+zone of its network to it, add a report of its network that is in no zone.
 
 Thin views over :mod:`geosignal.services.zones` (the same calls as ``POST
-/api/v1/zones/<id>/confirm``, ``/join`` and ``/split``); each action redirects back to the page with a
+/api/v1/zones/<id>/confirm``, ``/join``, ``/add`` and ``/split``); each action redirects back to the page with a
 flash message. The referent and admins only.
 """
 
@@ -22,9 +22,13 @@ from geosignal import i18n, ui_text
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.formparse import whole_number
 from geosignal.i18n import ngettext
+from geosignal.params import parse_commune
 from geosignal.services import basemaps
 from geosignal.services import zones as zones_service
+from geosignal.services.zones_sql import ZONE_STATES
+from geosignal.vocab import NETWORKS
 
 bp = Blueprint("zone_pages", __name__)
 
@@ -35,8 +39,10 @@ ZONES_DENIED = "the referent and admins confirm and split zones"
 def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Zone cards: proposed zones first, then confirmed (zone order within each), with the
     commune's name, each report's reference and shape (GeoJSON, EPSG:4326, 6 decimals: the
-    map tells the reports apart; one query for all of them and one for the names) and the
-    zones of its network nearby, to join (:func:`~geosignal.services.zones.nearby_zones`)."""
+    map tells the reports apart; one query for all of them and one for the names), the
+    zones of its network nearby, to join (:func:`~geosignal.services.zones.nearby_zones`), and
+    the reports of its network in no zone nearby, to add
+    (:func:`~geosignal.services.zones.nearby_reports`)."""
     ids = [rid for f in features for rid in f["properties"]["report_ids"]]
     rows = session.execute(text(
         "SELECT id::text, reference, ST_AsGeoJSON(geometry, 6) FROM reports WHERE id = ANY(CAST(:ids AS uuid[]))"),
@@ -44,7 +50,9 @@ def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]
     refs = {rid: ref for rid, ref, _shape in rows}
     shapes = {rid: shape for rid, _ref, shape in rows}
     names = dict(session.execute(text("SELECT nis_code, name_fr FROM communes")).all())
-    nearby = zones_service.nearby_zones(session, [int(f["id"]) for f in features])
+    zone_ids = [int(f["id"]) for f in features]
+    nearby = zones_service.nearby_zones(session, zone_ids)
+    lone = zones_service.nearby_reports(session, zone_ids)
     order = {state: i for i, state in enumerate(("proposed", "confirmed"))}
     cards = []
     for f in sorted(features, key=lambda f: (order.get(f["properties"]["state"], 9), f["id"])):
@@ -54,31 +62,70 @@ def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]
                                   for rid in p["report_ids"]],
                       "nearby": [{**n, "commune_name": names.get(n["commune_nis"], n["commune_nis"] or "—")}
                                  for n in nearby.get(int(f["id"]), [])],
+                      "lone": [{**n, "commune_name": names.get(n["commune_nis"], n["commune_nis"] or "—")}
+                               for n in lone.get(int(f["id"]), [])],
                       "geometry": json.dumps(f["geometry"], separators=(",", ":"))})
     return cards
+
+
+#: Zones shown on one page (a campaign's import makes thousands: 20,000 points, 3,836 zones).
+PAGE_SIZE = 50
 
 
 @bp.get("/zones")
 @login_required
 @require_policy(zones_service.may_decide, ZONES_DENIED)
 def zones_page() -> Any:
-    """The zones of overlapping reports: one card per zone (commune, network, number of
-    reports, technologies, operators, links to the reports), the selected zone's union on a
-    map, a button to confirm a proposed zone and one per report to take it out."""
+    """The zones of overlapping reports, :data:`PAGE_SIZE` at a time (``?commune=`` a NIS
+    code, ``state``, ``network``, ``page`` from 1): one card per zone (commune, network,
+    number of reports, technologies, operators, links to the reports), the selected zone's
+    union on a map, a button to confirm a proposed zone and one per report to take it out."""
     return _render_zones()
+
+
+def _view() -> dict[str, Any]:
+    """The page's filters and page number read from the query string (the actions' URLs
+    carry them, to come back to the same page): only those given. Raises ``unknown_commune``
+    (422), ``invalid_request`` (400: an unknown state or network, a page that is not a whole
+    number from 1)."""
+    args = request.args
+    view: dict[str, Any] = {}
+    commune = parse_commune(get_session(), args.get("commune"))
+    if commune:
+        view["commune"] = commune
+    for name, values in (("state", ZONE_STATES), ("network", NETWORKS)):
+        value = args.get(name) or None
+        if value is not None and value not in values:
+            raise GeosignalError("invalid_request", f"{name} must be one of {', '.join(values)}", where=name)
+        if value:
+            view[name] = value
+    if args.get("page"):
+        page = whole_number(args["page"])
+        if page is None or page < 1:
+            raise GeosignalError("invalid_request", "page must be a whole number from 1 (18 digits at most)", where="page")
+        if page > 1:
+            view["page"] = page
+    return view
 
 
 def _render_zones(status: int = 200, error: GeosignalError | None = None, zone_id: str | None = None) -> Any:
     session = get_session()
-    doc = zones_service.list_zones(session, current())
+    view = _view()
+    found = zones_service.page_of_zones(session, current(), state=view.get("state"), network=view.get("network"),
+                                        commune=view.get("commune"), page=view.get("page", 1), per_page=PAGE_SIZE)
+    page = found["page"]
     layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
-    return render_template("zones.html", zones=_cards(session, doc["features"]), error=error, failed_zone=zone_id,
-                           base_layers=json.dumps(layers, ensure_ascii=False)), status
+    communes = session.execute(text("SELECT nis_code, name_fr FROM communes ORDER BY name_fr")).all()
+    return render_template("zones.html", zones=_cards(session, found["features"]), error=error, failed_zone=zone_id,
+                           base_layers=json.dumps(layers, ensure_ascii=False), view=view,
+                           filters={k: v for k, v in view.items() if k != "page"}, total=found["total"],
+                           first=(page - 1) * PAGE_SIZE + 1, last=min(page * PAGE_SIZE, found["total"]), page=page,
+                           pages=found["pages"], communes=communes, networks=NETWORKS), status
 
 
 def _done(message: str) -> Response:
     flash(message, "success")
-    return redirect(url_for("zone_pages.zones_page"))
+    return redirect(url_for("zone_pages.zones_page", **_view()))
 
 
 def _failed(session: Any, failure: GeosignalError, zone_id: str) -> Any:
@@ -148,3 +195,20 @@ def join_zones(zone_id: str) -> Any:
         return summary
     return _done(ngettext("Zones réunies : leur %(num)s signalement est un seul lieu.",
                           "Zones réunies : leurs %(num)s signalements sont un seul lieu.", len(summary["report_ids"])))
+
+
+@bp.post("/zones/<zone_id>/add")
+@login_required
+@require_policy(zones_service.may_decide, ZONES_DENIED)
+def add_to_zone(zone_id: str) -> Any:
+    """Add the report chosen in the card's list (form field ``report_id``), in no zone, to
+    this zone: one confirmed zone from now on; refused (flash, back to the page) when the
+    zone or the report changed meanwhile."""
+    summary = _decide(zones_service.add_to_zone, zone_id, request.form.get("report_id", ""), action="merge")
+    if not isinstance(summary, dict):
+        return summary
+    reference = get_session().scalar(text("SELECT reference FROM reports WHERE id = CAST(:id AS uuid)"),
+                                     {"id": summary["added"][0]})
+    return _done(ngettext("%(ref)s ajouté à la zone : son %(num)s signalement est un seul lieu.",
+                          "%(ref)s ajouté à la zone : ses %(num)s signalements sont un seul lieu.",
+                          len(summary["report_ids"]), ref=reference))

@@ -99,3 +99,15 @@ def join_zones(zone_id: str) -> Response:
     Feature); 422 `invalid_join` (itself, another network), 409 `zone_changed`."""
     return _decided(lambda session, user, body: zones_service.join_zones(
         session, user, zone_id, body["zone_id"], body.get("report_ids")), "merge", required="zone_id")
+
+
+@bp.post("/zones/<zone_id>/add")
+def add_to_zone(zone_id: str) -> Response:
+    """Add a report that is in no zone to this zone of its network (referent, admins): body
+    `{"report_id": <uuid>, "report_ids": [...] (optional: the zone's reports as read)}`.
+
+    The zone's reports and this one are one confirmed zone from now on, even apart. Returns
+    the zone (a Feature); 422 `invalid_join` (another network, in a zone already, a status the
+    figures do not count), 404 (no such report), 409 `zone_changed`."""
+    return _decided(lambda session, user, body: zones_service.add_to_zone(
+        session, user, zone_id, body["report_id"], body.get("report_ids")), "merge", required="report_id")
