@@ -247,6 +247,8 @@ IMPORT_MESSAGES: dict[str, Any] = {
                                  "« {status} » et ne se modifie plus : enregistrer cette ligne crée un second "
                                  "signalement.",
     "same_place_link": "Ouvrir {reference}",
+    # a row repeated in the file (same shape and values as an earlier row): stored once
+    "repeated_row": "Même forme et mêmes informations que la ligne {row} du fichier : enregistrée une seule fois.",
     # a refused row's coordinates, as its author finds them in the file: a CSV's coordinate
     # cells as written (column and what it held), or the position read (another file's point)
     "coordinate_cell": "{column} « {value} »",

@@ -353,3 +353,20 @@ def test_a_description_in_the_file_is_shown_as_text_on_the_preview_map(live_serv
     assert page.locator("#bold, #injected").count() == 0
     assert [f for f in watch.failed if f.endswith("/x")] == []  # the image was never asked for
     watch.context.close()
+
+
+def test_a_row_said_twice_in_the_file_names_the_row_stored_for_both(live_server, browser) -> None:  # noqa: F811
+    """A spreadsheet's row copied twice is stored once: the second says which row it repeats
+    (was: « doublon probable d'un signalement récent », though nothing was filed before)."""
+    data = (b"latitude;longitude;description;reseau\r\n"
+            b"50,4108;4,4440;Rue de la Station;mobile\r\n"
+            b"50,4120;4,4460;Rue du Parc;mobile\r\n"
+            b"50,4108;4,4440;Rue de la Station;mobile\r\n")
+    watch, page = _phone_preview(browser, live_server, "copie.csv", data)
+    page.wait_for_selector("#preview-table tbody tr >> nth=2")
+    rows = page.locator("#preview-table tbody tr")
+    assert "Même forme et mêmes informations que la ligne 2 du fichier : enregistrée une seule fois." in \
+        rows.nth(2).inner_text()
+    assert "Même forme" not in rows.nth(0).inner_text()  # the row stored says nothing of it
+    assert watch.errors == []
+    watch.context.close()

@@ -86,8 +86,13 @@ def test_preview_and_save_of_a_file_agree(db, representative) -> None:
         ("refused", "invalid_coordinate")]
     assert [f.get("created") for f in s["features"]] == [True, False, None, True, None]
     assert s["features"][1]["report_id"] == s["features"][0]["report_id"]
-    assert s["features"][1]["warnings"][-1]["code"] == "probable_duplicate"
-    assert p["features"][1]["warnings"][-1]["code"] == "probable_duplicate"
+    # the row said twice names the row stored for both (a spreadsheet's number: the header is row 1)
+    assert s["features"][1]["warnings"][-1] == {
+        "code": "probable_duplicate", "detail": "identical to row 2 of this file, stored once",
+        "report_id": s["features"][0]["report_id"], "first_index": 0, "first_row": 2}
+    assert {**p["features"][1]["warnings"][-1], "report_id": None} == {
+        "code": "probable_duplicate", "detail": "identical to row 2 of this file, stored once",
+        "report_id": None, "first_index": 0, "first_row": 2}
     assert (p["saved"], s["saved"], s["accepted"], s["refused"]) == (0, 2, 3, 2)
     assert s["features"][3]["properties"]["operators"] == ["Telenet/BASE", "Orange"]
     # a CSV row found in another commune at import is named as a spreadsheet shows it (was "feature 2")
@@ -155,10 +160,13 @@ def test_streamed_report_equals_the_built_one(db, app, representative, area) -> 
         feature({"type": "Point", "coordinates": [4.31, 50.05]}, network="mobile"),
     ]}
     user = db.query(User).filter_by(email=representative.email).one()
-    for dry_run in (True, False, True):  # the last: every row a probable duplicate of a stored report
+    # the point said twice (features 0 and 2) is the file's feature 0 until it is stored, then the stored report
+    in_file, stored = "identical to feature 0 of this file, stored once", "identical to a report filed seconds ago"
+    for dry_run, said in ((True, in_file), (False, in_file), (True, stored)):  # the last: all probable duplicates
         outcome = import_file(db, user, json.dumps(collection).encode(), "z.geojson", area=area,
                               limits=limits_from_config(app.config), mode="valid_only", dry_run=dry_run)
         assert json.loads("".join(outcome.iter_json())) == json.loads(json.dumps(outcome.to_dict()))
+        assert [w["detail"] for w in outcome.features[2]["warnings"] if w["code"] == "probable_duplicate"] == [said]
     assert [w["code"] for e in outcome.features[:3] for w in e["warnings"]] == ["probable_duplicate"] * 3
     assert len(outcome.existing) == 2  # the point (twice in the file) and the zone, as stored
     zone_entry = outcome.features[1]

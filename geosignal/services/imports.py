@@ -182,11 +182,22 @@ class ImportOutcome:
     @staticmethod
     def _warnings(r: _Accepted) -> list[dict[str, Any]]:
         """The warnings of an accepted feature's entry: its intake's, and ``probable_duplicate``
-        when it was not stored as identical to a report filed seconds ago."""
+        when it is not stored, being identical to a report filed seconds ago or to an earlier
+        feature of the file (then ``first_index``, and ``first_row`` for a CSV row, name that
+        feature: it alone is stored)."""
         warnings = list(r.item.warnings)
         if not r.created and not r.skipped and not r.corrected:
-            warnings.append({"code": "probable_duplicate", "detail": "identical to a report filed seconds ago",
-                             "report_id": str(r.report_id)})
+            if r.first is None:
+                warnings.append({"code": "probable_duplicate", "detail": "identical to a report filed seconds ago",
+                                 "report_id": str(r.report_id)})
+            else:
+                row = source_row(r.first.item)
+                said = f"row {row}" if row is not None else f"feature {r.first.index}"
+                warning = {"code": "probable_duplicate", "detail": f"identical to {said} of this file, stored once",
+                           "report_id": str(r.report_id), "first_index": r.first.index}
+                if row is not None:
+                    warning["first_row"] = row
+                warnings.append(warning)
         return warnings
 
     def _entries(self, rows: list[Any], *, stored_mark: bool = False) -> Iterator[dict[str, Any]]:

@@ -64,6 +64,9 @@
       return fill(T[which], { reference: w.reference, date: value(w.saved_at, "datetime"), filename: w.filename,
                               status: w.status ? label(w.status) : "" });
     }
+    if (w.code === "probable_duplicate" && w.first_index !== undefined && T.repeated_row) {  // a row said twice
+      return fill(T.repeated_row, { row: w.first_row || w.first_index + 1 });
+    }
     if (w.code === "partly_outside_commune" && T.partly_outside) {
       return fill(T.partly_outside, { commune: w.commune_name,
         share: w.share_outside.toLocaleString(I.locale || "fr-BE", { style: "percent", maximumFractionDigits: 0 }) });
