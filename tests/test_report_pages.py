@@ -3,6 +3,7 @@ through the signed-in session and the forms' CSRF tokens."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -183,3 +184,40 @@ def test_a_rejected_report_can_be_filed_anew_from_a_copy(db, client, representat
     other = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
     other.login()
     assert client.get(f"/carte?copie={rid}").status_code == 404
+
+
+def test_the_reports_page_lists_every_report_newest_first_a_page_at_a_time(db, representative) -> None:  # noqa: ANN001
+    """205 reports of Charleroi (3 withdrawn), 100 a page, newest first: the newest are on the
+    first page (the page listed the oldest 500, newest first, and said « l'API donne la suite »:
+    a commune with more never saw its new reports), « Signalements plus anciens » leads to all
+    the others, withdrawn ones hidden and counted unless asked."""
+    db.execute(text("""
+        INSERT INTO reports (id, geometry, commune_nis, network, description)
+        SELECT gen_random_uuid(), ST_SetSRID(ST_MakePoint(4.40 + (k % 15) * 0.004, 50.39 + (k / 15) * 0.003), 4326),
+               '52011', 'mobile', 'Liste ' || k
+        FROM generate_series(1, 205) k ORDER BY k"""))
+    db.execute(text("UPDATE reports SET status = 'withdrawn' WHERE description IN ('Liste 205', 'Liste 100', 'Liste 1')"))
+    db.commit()
+    representative.login()
+    client = representative.client
+
+    def listed(url: str) -> tuple[list[int], str | None, str | None, str]:
+        page = client.get(url).get_data(as_text=True)
+        numbers = [int(n) for n in re.findall(r'<td data-label="Description" class="text">Liste (\d+)</td>', page)]
+        older = re.search(r'<a class="button secondary" rel="next" href="([^"]+)">Signalements plus anciens</a>', page)
+        newest = re.search(r'<a class="button secondary" href="([^"]+)">Signalements les plus récents</a>', page)
+        return numbers, older and html.unescape(older.group(1)), newest and html.unescape(newest.group(1)), page
+
+    first, older, newest, page = listed("/signalements")
+    assert first == list(range(204, 104, -1)) and newest is None
+    assert "Afficher les signalements retirés (3)" in page
+    second, older, newest, _html = listed(older)
+    third, last, newest, _html = listed(older)
+    assert (second[0], len(second), third, last, newest) == (first[-1] - 1, 100, [3, 2], None, "/signalements")
+    assert sorted(first + second + third) == [k for k in range(1, 206) if k not in (1, 100, 205)]
+    everything, pages = [], "/signalements?retires=1"
+    while pages:
+        numbers, pages, _newest, _html = listed(pages)
+        everything += numbers
+    assert everything == list(range(205, 0, -1))
+    assert client.get("/signalements?avant=pas-un-curseur").status_code == 400

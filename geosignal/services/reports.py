@@ -266,6 +266,12 @@ def encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"r{seq}".encode()).decode().rstrip("=")
 
 
+def count_reports(session: Session, user: User, status: str) -> int:
+    """Return how many reports of ``status`` the user may see (one statement)."""
+    stmt = _visible(select(func.count()).select_from(Report).where(Report.status == status), user)
+    return int(session.scalar(stmt) or 0)
+
+
 def decode_cursor(cursor: str) -> int:
     """Return the ``seq`` of a cursor; ``invalid_request`` (400) when malformed."""
     try:
@@ -287,10 +293,15 @@ def list_reports(
     status: str | None = None,
     limit: int = 100,
     cursor: str | None = None,
+    newest_first: bool = False,
+    hide_statuses: tuple[str, ...] = (),
 ) -> Page:
-    """Return the reports the user may see in insertion order, ``limit`` at a time (1–1000).
+    """Return the reports the user may see in insertion order (``newest_first``: the newest
+    first, what the reports page lists), ``limit`` at a time (1–1000); ``cursor``: the page's
+    ``next_cursor`` before, for the next ``limit``.
 
-    ``bbox`` is (min lon, min lat, max lon, max lat) in EPSG:4326; ``commune`` a NIS code.
+    ``bbox`` is (min lon, min lat, max lon, max lat) in EPSG:4326; ``commune`` a NIS code;
+    ``hide_statuses``: statuses left out (the page's withdrawn reports).
     """
     if not 1 <= limit <= MAX_PAGE:
         raise GeosignalError("invalid_request", f"limit must be 1 to {MAX_PAGE}", where="limit")
@@ -299,11 +310,14 @@ def list_reports(
         stmt = stmt.where(Report.commune_nis == commune)
     if status:
         stmt = stmt.where(Report.status == status)
+    if hide_statuses:
+        stmt = stmt.where(Report.status.not_in(hide_statuses))
     if bbox:
         stmt = stmt.where(func.ST_Intersects(Report.geometry, func.ST_MakeEnvelope(*bbox, 4326)))
     if cursor:
-        stmt = stmt.where(Report.seq > decode_cursor(cursor))
-    rows = session.execute(stmt.order_by(Report.seq).limit(limit + 1)).all()
+        after = decode_cursor(cursor)
+        stmt = stmt.where(Report.seq < after if newest_first else Report.seq > after)
+    rows = session.execute(stmt.order_by(Report.seq.desc() if newest_first else Report.seq).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].Report.seq) if more else None

@@ -356,18 +356,29 @@ def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
     return '{"type":"Feature","geometry":' + text + ',"properties":' + json.dumps(props) + "}"
 
 
+#: Reports listed on one page of ``/signalements`` (then « Signalements plus anciens »).
+REPORTS_PER_PAGE = 100
+
+
 @bp.get("/signalements")
 @login_required
 def my_reports() -> str:
     """The list of reports the user may see (their commune's, or every one for the referent),
-    newest first; withdrawn reports are hidden unless ``?retires=1``."""
-    page = reports_service.list_reports(get_session(), current(), limit=500)
+    newest first, :data:`REPORTS_PER_PAGE` at a time (``?avant=`` the cursor of the page
+    before: older ones); withdrawn reports are hidden unless ``?retires=1``."""
+    session = get_session()
     show_withdrawn = formparse.flag(request.args.get("retires"), where="retires")
-    shown = [f for f in page.features if show_withdrawn or f["properties"]["status"] != "withdrawn"]
-    shown.reverse()
-    also = zones_service.for_reports(get_session(), [f["id"] for f in shown])
-    return render_template("reports.html", features=shown, truncated=page.next_cursor is not None,
-                           show_withdrawn=show_withdrawn, hidden=len(page.features) - len(shown), zones=also,
+    before = request.args.get("avant") or None
+    page = reports_service.list_reports(session, current(), limit=REPORTS_PER_PAGE, cursor=before, newest_first=True,
+                                        hide_statuses=() if show_withdrawn else ("withdrawn",))
+    shown = page.features
+    hidden = 0 if show_withdrawn else reports_service.count_reports(session, current(), "withdrawn")
+    also = zones_service.for_reports(session, [f["id"] for f in shown])
+    older = url_for("pages.my_reports", avant=page.next_cursor, **({"retires": 1} if show_withdrawn else {})) \
+        if page.next_cursor else None
+    newest = url_for("pages.my_reports", **({"retires": 1} if show_withdrawn else {})) if before else None
+    return render_template("reports.html", features=shown, older=older, newest=newest,
+                           show_withdrawn=show_withdrawn, hidden=hidden, zones=also,
                            awaiting=reports_service.awaiting_answer(get_session(), current()),
                            decisions=reports_service.recent_decisions(get_session(), current()),
                            days=reports_service.RECENT_DECISION_DAYS)
