@@ -93,9 +93,12 @@ def test_the_zones_page_offers_the_nearby_zones_of_the_network_and_joins_them(cl
     card = page.split(f'id="zone-{za}"')[1].split("</li>\n      {% endfor %}")[0].split('class="queue-item')[0]
     options = card.split('class="zone-join"')[1].split("</fieldset>")[0]
     assert f'value="{zb}"' in options and f'value="{zf}"' not in options  # (the fixed-network zone is nearer)
-    # the gap between the two zones: 1,150 m, said in km (the unit kept with its number)
-    assert (f'<input type="radio" name="other" value="{zb}" checked> <span>Les Bons Villers, 2 signalements, '
-            f'à 1,2\u00a0km</span>') in options
+    # named by its reports (two places of one commune read apart); the gap between the two
+    # zones: 1,150 m, said in km (the unit kept with its number)
+    refs = ", ".join(f'<span class="nowrap">{r}</span>' for r in db.scalars(
+        text("SELECT reference FROM reports WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY seq"), {"ids": b}))
+    assert (f'<input type="radio" name="other" value="{zb}" checked> <span>Les Bons Villers, 2 signalements '
+            f'({refs}), à 1,2\u00a0km</span>') in options
     joined = client.post(f"/zones/{za}/join", data={"csrf_token": csrf_token(page), "other": str(zb)},
                          follow_redirects=True)
     assert "Zones réunies : leurs 4 signalements sont un seul lieu." in joined.get_data(as_text=True)
@@ -192,7 +195,8 @@ def test_the_zones_page_offers_the_lone_reports_nearby_and_adds_one(client, db) 
     card = page.split(f'id="zone-{za}"')[1].split('class="queue-item')[0]
     form = card.split(f'action="/zones/{za}/add"')[1].split("</form>")[0]
     assert form.count('type="radio"') == 1
-    assert (f'<input type="radio" name="report_id" value="{others["lone"]}" checked> <span>{reference}, Les Bons Villers, '
+    assert (f'<input type="radio" name="report_id" value="{others["lone"]}" checked> <span><span class="nowrap">'
+            f'{reference}</span>, Les Bons Villers, '
             f'à 800\u00a0m</span>') in form
     added = client.post(f"/zones/{za}/add", data={"csrf_token": csrf_token(page), "report_id": others["lone"]},
                         follow_redirects=True)

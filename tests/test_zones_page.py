@@ -153,3 +153,35 @@ def test_the_page_shows_zones_a_page_at_a_time_proposed_first_and_filtered(db, r
     form = re.search(rf'action="(/zones/{ids["first"]}/split[^"]*)"',
                      referent.client.get("/zones?network=mobile&page=2").get_data(as_text=True))
     assert form and html_module.unescape(form.group(1)) == f"/zones/{ids['first']}/split?network=mobile&page=2"
+
+
+def test_a_large_zone_lists_its_first_reports_and_all_on_demand(db, referent, monkeypatch) -> None:  # noqa: ANN001
+    """A drive test's import makes a zone of thousands of reports: its card lists the first
+    ones (each with its take-out form), says how many more and lists them all on demand; its
+    confirm form stands for all of them by one digest, and a zone changed since is refused."""
+    from geosignal.views import zone_pages
+
+    monkeypatch.setattr(zone_pages, "MEMBERS_SHOWN", 2)
+    ids = [file(db, square(X + 150 * k, Y + 5000)) for k in range(5)]
+    db.commit()
+    zone_id = zone_of(db, ids[0])["zone_id"]
+    referent.login()
+    page = referent.client.get("/zones").get_data(as_text=True)
+    card = page.split(f'id="zone-{zone_id}"')[1]
+    assert card.count('class="zone-report"') == 2 and card.count("Confirmer le retrait") == 2
+    assert f'et 3 autres signalements — <a href="/zones?membres={zone_id}#zone-{zone_id}">les voir tous</a>' in card
+    assert 'name="report_ids"' not in card
+    digest = re.search(r'name="members" value="([0-9a-f]{32})"', card).group(1)
+    assert digest == zone_pages.members_digest(ids)
+    unfolded = referent.client.get(f"/zones?membres={zone_id}").get_data(as_text=True)
+    assert unfolded.split(f'id="zone-{zone_id}"')[1].count('class="zone-report"') == 5 and "les voir tous" not in unfolded
+    token = csrf_token(page)
+    late = file(db, square(X + 750, Y + 5000))  # joins the zone after the page was read
+    db.commit()
+    refused = referent.client.post(f"/zones/{zone_id}/confirm", data={"csrf_token": token, "members": digest})
+    assert refused.status_code == 409 and zone_of(db, ids[0])["state"] == "proposed"
+    fresh = referent.client.get("/zones").get_data(as_text=True).split(f'id="zone-{zone_id}"')[1]
+    digest = re.search(r'name="members" value="([0-9a-f]{32})"', fresh).group(1)
+    done = referent.client.post(f"/zones/{zone_id}/confirm", data={"csrf_token": token, "members": digest})
+    assert done.status_code == 302
+    assert zone_of(db, late) == {"zone_id": zone_id, "report_count": 6, "state": "confirmed"}

@@ -9,6 +9,7 @@ flash message. The referent and admins only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -36,14 +37,34 @@ bp = Blueprint("zone_pages", __name__)
 ZONES_DENIED = "the referent and admins confirm and split zones"
 
 
-def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+#: Reports of a zone listed on its card, each with its take-out form (a drive test's import
+#: made a zone of 5,338 reports: 7,043 forms, an 8.8 MB page); ``?membres=<zone id>`` lists
+#: every report of that zone.
+MEMBERS_SHOWN = 10
+#: References named for each nearby zone offered to join (its oldest reports).
+REFERENCES_NAMED = 2
+
+
+def members_digest(report_ids: list[str]) -> str:
+    """What the card's confirm form says it showed: a digest of the zone's reports (all of
+    them, listed or not; order-free), 32 hex characters."""
+    return hashlib.sha256(",".join(sorted(report_ids)).encode()).hexdigest()[:32]
+
+
+def _cards(session: Any, features: list[dict[str, Any]], unfolded: int | None = None) -> list[dict[str, Any]]:
     """Zone cards: proposed zones first, then confirmed (zone order within each), with the
-    commune's name, each report's reference and shape (GeoJSON, EPSG:4326, 6 decimals: the
-    map tells the reports apart; one query for all of them and one for the names), the
-    zones of its network nearby, to join (:func:`~geosignal.services.zones.nearby_zones`), and
-    the reports of its network in no zone nearby, to add
+    commune's name, its first :data:`MEMBERS_SHOWN` reports (every one for the zone
+    ``unfolded``) with their reference and shape (GeoJSON, EPSG:4326, 6 decimals: the map
+    tells the reports apart; one query for all of them and one for the names), how many
+    more, :func:`members_digest` of all, the zones of its network nearby, to join
+    (:func:`~geosignal.services.zones.nearby_zones`, each named by its first references),
+    and the reports of its network in no zone nearby, to add
     (:func:`~geosignal.services.zones.nearby_reports`)."""
-    ids = [rid for f in features for rid in f["properties"]["report_ids"]]
+    def listed(f: dict[str, Any]) -> list[str]:
+        ids = f["properties"]["report_ids"]
+        return ids if f["id"] == unfolded else ids[:MEMBERS_SHOWN]
+
+    ids = [rid for f in features for rid in listed(f)]
     rows = session.execute(text(
         "SELECT id::text, reference, ST_AsGeoJSON(geometry, 6) FROM reports WHERE id = ANY(CAST(:ids AS uuid[]))"),
         {"ids": ids}).all() if ids else []
@@ -53,17 +74,28 @@ def _cards(session: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]
     zone_ids = [int(f["id"]) for f in features]
     nearby = zones_service.nearby_zones(session, zone_ids)
     lone = zones_service.nearby_reports(session, zone_ids)
+    offered = sorted({n["id"] for near in nearby.values() for n in near})
+    named = dict(session.execute(text(
+        "SELECT z.zone_id, (array_agg(r.reference ORDER BY r.seq))[1:CAST(:n AS int)] FROM zone_reports z "
+        "JOIN reports r ON r.id = z.report_id WHERE z.zone_id = ANY(:ids) GROUP BY z.zone_id"),
+        {"ids": offered, "n": REFERENCES_NAMED}).all()) if offered else {}
+
+    def commune(n: dict[str, Any]) -> str:
+        return names.get(n["commune_nis"], n["commune_nis"] or "—")
+
     order = {state: i for i, state in enumerate(("proposed", "confirmed"))}
     cards = []
     for f in sorted(features, key=lambda f: (order.get(f["properties"]["state"], 9), f["id"])):
         p = f["properties"]
-        cards.append({**p, "id": f["id"], "commune_name": names.get(p["commune_nis"], p["commune_nis"] or "—"),
+        shown = listed(f)
+        cards.append({**p, "id": f["id"], "commune_name": commune(p),
                       "reports": [{"id": rid, "reference": refs.get(rid, rid), "geometry": shapes.get(rid)}
-                                  for rid in p["report_ids"]],
-                      "nearby": [{**n, "commune_name": names.get(n["commune_nis"], n["commune_nis"] or "—")}
+                                  for rid in shown],
+                      "more": len(p["report_ids"]) - len(shown), "members": members_digest(p["report_ids"]),
+                      "nearby": [{**n, "commune_name": commune(n), "references": list(named.get(n["id"], [])),
+                                  "more": n["report_count"] > REFERENCES_NAMED}
                                  for n in nearby.get(int(f["id"]), [])],
-                      "lone": [{**n, "commune_name": names.get(n["commune_nis"], n["commune_nis"] or "—")}
-                               for n in lone.get(int(f["id"]), [])],
+                      "lone": [{**n, "commune_name": commune(n)} for n in lone.get(int(f["id"]), [])],
                       "geometry": json.dumps(f["geometry"], separators=(",", ":"))})
     return cards
 
@@ -99,6 +131,11 @@ def _view() -> dict[str, Any]:
             raise GeosignalError("invalid_request", f"{name} must be one of {', '.join(values)}", where=name)
         if value:
             view[name] = value
+    if args.get("membres"):  # the zone whose every report is listed
+        zone = whole_number(args["membres"])
+        if zone is None:
+            raise GeosignalError("invalid_request", "membres must be a zone's number", where="membres")
+        view["membres"] = zone
     if args.get("page"):
         page = whole_number(args["page"])
         if page is None or page < 1:
@@ -116,9 +153,11 @@ def _render_zones(status: int = 200, error: GeosignalError | None = None, zone_i
     page = found["page"]
     layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
     communes = session.execute(text("SELECT nis_code, name_fr FROM communes ORDER BY name_fr")).all()
-    return render_template("zones.html", zones=_cards(session, found["features"]), error=error, failed_zone=zone_id,
+    return render_template("zones.html", zones=_cards(session, found["features"], view.get("membres")), error=error,
+                           failed_zone=zone_id,
                            base_layers=json.dumps(layers, ensure_ascii=False), view=view,
-                           filters={k: v for k, v in view.items() if k != "page"}, total=found["total"],
+                           filters={k: v for k, v in view.items() if k not in ("page", "membres")},
+                           total=found["total"],
                            first=(page - 1) * PAGE_SIZE + 1, last=min(page * PAGE_SIZE, found["total"]), page=page,
                            pages=found["pages"], communes=communes, networks=NETWORKS), status
 
@@ -158,14 +197,28 @@ def _decide(decision: Any, zone_id: str, value: Any, *, action: str) -> Any:
 @login_required
 @require_policy(zones_service.may_decide, ZONES_DENIED)
 def confirm_zone(zone_id: str) -> Any:
-    """Confirm a zone from the page's form (``report_ids``: the reports shown, one field
-    each); a zone that changed meanwhile is not confirmed (flash, back to the page)."""
+    """Confirm a zone from the page's form (``members``: :func:`members_digest` of the
+    reports the card stood for; or ``report_ids``, one field each); a zone that changed
+    meanwhile is not confirmed (flash, back to the page)."""
     shown = request.form.getlist("report_ids") or None
-    summary = _decide(zones_service.confirm_zone, zone_id, shown, action="merge")
+    digest = request.form.get("members")
+    if shown is None and digest:
+        summary = _decide(_confirm_as_shown, zone_id, digest, action="merge")
+    else:
+        summary = _decide(zones_service.confirm_zone, zone_id, shown, action="merge")
     if not isinstance(summary, dict):
         return summary
     return _done(ngettext("Zone confirmée : son %(num)s signalement est un seul lieu.",
                           "Zone confirmée : ses %(num)s signalements sont un seul lieu.", len(summary["report_ids"])))
+
+
+def _confirm_as_shown(session: Any, user: Any, zone_id: str, digest: str) -> Any:
+    """Confirm the zone when its reports are still those whose digest the card carried
+    (``zone_changed`` otherwise); the service checks them again under the network's lock."""
+    members = zones_service.get_zone(session, user, zone_id)["properties"]["report_ids"]
+    if members_digest(members) != digest:
+        raise GeosignalError("zone_changed", f"zone {zone_id} now holds {len(members)} reports; read it again")
+    return zones_service.confirm_zone(session, user, zone_id, members)
 
 
 @bp.post("/zones/<zone_id>/split")
