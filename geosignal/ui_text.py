@@ -617,7 +617,7 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
         if kind == "period_reversed":
             return _("La période se termine avant de commencer : choisissez une date de fin égale ou postérieure "
                      "à la date de début.")
-        if field in ("from", "to"):
+        if where in ("from", "to"):  # a period's query parameters (not a body's /to: a transition's status)
             return _("Date illisible ou hors limites : choisissez un jour dans le calendrier (AAAA-MM-JJ).")
         if extra.get("allowed") == sorted(FLAG_WORDS):
             return _("Choix non reconnu : répondez par oui ou non (true/false, 1/0, yes/no, on/off).")

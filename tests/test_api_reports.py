@@ -95,6 +95,11 @@ def test_a_draft_from_the_map_form_then_submitted_from_its_page(db, client, repr
     assert report.status == "draft"
     stats = representative.get(f"/api/v1/stats/communes/{CHARLEROI}").get_json()
     assert stats["report_count"] == 0  # a draft is not counted
+    # a status that is none: said as a field to correct (was the sentence of a period's dates, for "/to")
+    for body in ({"to": "flying"}, {"to": 123}):
+        wrong = representative.post(f"/api/v1/reports/{report.id}/transitions", json=body).get_json()
+        assert (wrong["code"], wrong["where"], wrong["message"]) == (
+            "invalid_request", "/to", "Un champ manque ou sa valeur n'a pas le bon type : corrigez le champ indiqué.")
     sent = representative.post(f"/api/v1/reports/{report.id}/transitions", json={"to": "submitted"})
     assert sent.status_code == 200 and sent.get_json()["properties"]["status"] == "submitted"
     assert representative.get(f"/api/v1/stats/communes/{CHARLEROI}").get_json()["report_count"] == 1
