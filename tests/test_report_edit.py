@@ -30,6 +30,17 @@ def _area(db, rid: str) -> float:  # noqa: ANN001
 def test_get_returns_an_etag_that_changes_with_every_change(representative) -> None:  # noqa: ANN001
     rid, tag = _create(representative)
     assert tag.startswith('"') and tag.endswith('"')
+    # the creation answers it too: a first edit needs no read (an idempotent replay answers as the first did)
+    created = representative.post("/api/v1/reports", json=feature(_zone(dx=900), description="Grenier"),
+                                  headers={"Idempotency-Key": "etag-1"})
+    replay = representative.post("/api/v1/reports", json=feature(_zone(dx=900), description="Grenier"),
+                                 headers={"Idempotency-Key": "etag-1"})
+    assert created.status_code == 201 and created.headers["ETag"] == representative.get(
+        created.headers["Location"]).headers["ETag"]
+    assert replay.headers["Idempotent-Replayed"] == "true" and "ETag" not in replay.headers
+    edited = representative.patch(created.headers["Location"], json={"properties": {"description": "Combles"}},
+                                  headers={"If-Match": created.headers["ETag"]})
+    assert edited.status_code == 200
     response = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "Sous-sol"}},
                                      headers={"If-Match": tag})
     assert response.status_code == 200, response.get_json()

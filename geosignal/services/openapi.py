@@ -255,7 +255,7 @@ _PROBLEM = {"description": "Problem (RFC 9457)",
 
 #: Success responses of operations with a known body.
 _RESPONSES: dict[str, dict[str, Any]] = {
-    "api.post_report": {"201": {"description": "Created: the stored Feature; Location header.",
+    "api.post_report": {"201": {"description": "Created: the stored Feature; Location and ETag headers.",
                                 "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
     "api.get_report": {"200": {"description": "The report; ETag header (its revision).",
                                "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}},

@@ -112,7 +112,9 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
 
 @bp.post("/reports")
 def post_report() -> Response:
-    """Create a report from a GeoJSON Feature → 201 with ``Location`` and the stored Feature."""
+    """Create a report from a GeoJSON Feature → 201 with ``Location``, the stored Feature and
+    its ``ETag`` (what ``PATCH`` takes in ``If-Match``: no read needed before a first edit); a
+    replay of an ``Idempotency-Key`` answers the first response as it was, without one."""
     if request.mimetype not in ("application/json", GEOJSON, ""):
         raise GeosignalError("unsupported_media_type", "send application/geo+json or application/json")
     feature, status, location = create_report_from_body(
@@ -121,6 +123,8 @@ def post_report() -> Response:
     headers = {"Location": location}
     if g.get("idempotent_replay"):
         headers["Idempotent-Replayed"] = "true"
+    elif "revision" in feature.get("properties", {}):
+        headers["ETag"] = workflow_service.etag(feature["properties"]["revision"])
     return geojson_response(feature, status, **headers)
 
 
