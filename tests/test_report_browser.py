@@ -133,6 +133,7 @@ def test_a_stale_edit_is_refused_and_keeps_the_other_change(site, browser) -> No
     assert page.locator("#stale-warning").is_visible()
     assert "Ce signalement a été modifié depuis que vous avez ouvert cette page" in page.inner_text(".flashes")
     assert page.input_value("textarea[name=description]") == "Rue du Moulin, version du collègue"
+    assert page.inner_text("#not-saved [data-name=description] dd") == "Ma version"  # said, not lost
     _shots(page, "stale")
     with site["db"].session() as session:
         assert session.scalar(text("SELECT description FROM reports WHERE id = :r"), {"r": rid}) == \

@@ -122,6 +122,10 @@ def test_the_edit_page_saves_and_a_stale_form_keeps_the_other_change(db, client,
     assert stale.status_code == 412
     html = stale.get_data(as_text=True)
     assert 'id="stale-warning"' in html and "Version du collègue" in html
+    # what was typed and differs from the version saved meanwhile is said, not lost (the rest is as saved)
+    not_saved = re.search(r'<dl class="not-saved" id="not-saved">(.*?)</dl>', html, re.S).group(1)
+    assert re.findall(r'<div data-name="(\w+)"><dt>([^<]+)</dt><dd class="text">([^<]+)</dd>', not_saved) == [
+        ("description", "Description", "Version du formulaire")]
     assert db.execute(text("SELECT description FROM reports WHERE id = :r"), {"r": rid}).scalar() == \
         "Version du collègue"
     # saved again from the fresh form: a moved square

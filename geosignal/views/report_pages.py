@@ -188,6 +188,25 @@ def _same_as(form: Any, stored: dict[str, Any]) -> bool:
                for f in contract.form_fields())
 
 
+def _not_saved(form: Any, stored: dict[str, Any]) -> list[dict[str, str]]:
+    """What an edit form holds that differs from the page of ``stored`` (a version saved
+    meanwhile): ``[{"name", "label", "value"}]`` in the form's order, each value as the page
+    names it (vocabulary labels, numbers and dates as typed), so that a refused save loses
+    nothing the person typed."""
+    shown = form_values(stored)
+    out = []
+    for f in contract.form_fields():
+        name, widget = f["name"], f["widget"]
+        if widget == "hidden" or name not in form:
+            continue
+        mine = _as_shown(form.getlist(name), widget=widget)
+        if mine == _as_shown(shown.get(name, []), widget=widget):
+            continue
+        value = ", ".join(i18n.label(v) for v in mine) if widget in ("select", "checkboxes") else "\n".join(mine)
+        out.append({"name": name, "label": i18n.field_label(name), "value": value or "—"})
+    return out
+
+
 def _unchanged(form: Any, stored: dict[str, Any]) -> dict[str, Any]:
     """The stored value of every field the edit form sends back as the page showed it: an
     untouched field keeps its value exactly (a date keeps its hour, a list its order, a text
@@ -204,13 +223,15 @@ def _unchanged(form: Any, stored: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str, list[str]] | None = None,
-                 error: GeosignalError | None = None, stale: bool = False) -> tuple[str, int]:
+                 error: GeosignalError | None = None, stale: bool = False,
+                 not_saved: list[dict[str, str]] | None = None, shape_not_saved: bool = False) -> tuple[str, int]:
     page = render_template(
         "report_edit.html", feature=feature, p=feature["properties"], tiles=_tiles(),
         geometry_json=json.dumps(feature["geometry"]),
         etag=workflow_service.etag(feature["properties"]["revision"]),
         values=values if values is not None else form_values(feature),
-        errors=ui_text.field_errors(error) if error else {}, error=error, stale=stale)
+        errors=ui_text.field_errors(error) if error else {}, error=error, stale=stale, not_saved=not_saved or [],
+        shape_not_saved=shape_not_saved)
     return page, status
 
 
@@ -233,8 +254,8 @@ def edit_page(report_id: str) -> Any:
 @login_required
 def save_edit(report_id: str) -> Any:
     """Save the edit form (PRG). A refused value shows the form again with the reason; a
-    stale form (the report changed meanwhile) shows a warning and the other person's version,
-    which is kept."""
+    stale form (the report changed meanwhile) shows a warning and the version saved meanwhile,
+    which is kept, with what the person typed that differs from it (:func:`_not_saved`)."""
     from geosignal.views.api import edit_report_from_body
     from geosignal.views.pages import feature_from_form, flash_intake_notices
 
@@ -269,7 +290,8 @@ def save_edit(report_id: str) -> Any:
             flash(_("Ce signalement a été modifié depuis que vous avez ouvert cette page (dans un autre onglet ou par "
                     "une autre personne). Sa version actuelle est affichée ci-dessous et a été gardée : refaites "
                     "vos changements si nécessaire."), "error")
-            return _render_edit(current_feature, status=412, stale=True)
+            return _render_edit(current_feature, status=412, stale=True,
+                                not_saved=_not_saved(request.form, current_feature), shape_not_saved=bool(geometry))
         if error.code == "precondition_required":
             error.extra["message"] = _("Il manque à ce formulaire la version du signalement : rouvrez la page de "
                                        "modification depuis le signalement, puis refaites vos changements.")
