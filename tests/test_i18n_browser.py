@@ -122,3 +122,37 @@ def test_dashboard_and_login_in_three_languages(i18n_server, browser) -> None:  
         _shoot(watch, f"dashboard-{lang}")
     watch.assert_clean()
     watch.context.close()
+
+
+def test_the_drawing_actions_stay_on_a_phone_screen_in_dutch(i18n_server, browser) -> None:  # noqa: ANN001, F811
+    """A user's trial: at 390 px in Dutch, « Beëindigen | Laatste punt verwijderen | Annuleren »
+    ran from x 60 to 408 after the first tap of a zone: « Annuleren » was cut off; and the
+    hint still said to tap to start the zone."""
+    watch = PageWatch(browser, i18n_server)
+    watch.context.close()
+    watch.context = browser.new_context(viewport={"width": 390, "height": 844}, locale="nl-BE", has_touch=True)
+    page = watch.page = watch.context.new_page()
+    watch.login(REP)
+    page.goto(i18n_server + "/carte")
+    if page.get_attribute("html", "lang") != "nl":  # (the account keeps the language chosen last)
+        _switch(watch, "nl")
+    page.wait_for_selector("#map-pane[data-limits=ready]")
+    for tool in (".leaflet-draw-draw-polygon", ".leaflet-draw-draw-polyline"):
+        page.click(tool)
+        box = page.locator("#map-pane").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(200)
+        # the hint no longer says to start (Leaflet.draw's, beside the finger, says how to go on)
+        assert "beginnen" not in page.inner_text("#measure")
+        actions = page.locator(".leaflet-draw-actions:visible a:visible")
+        texts = actions.all_inner_texts()
+        assert "Laatste punt verwijderen" in texts and "Annuleren" in texts, texts
+        right = box["x"] + box["width"]
+        for k in range(actions.count()):
+            edge = actions.nth(k).bounding_box()
+            assert edge["x"] >= box["x"] and edge["x"] + edge["width"] <= right, (texts[k], edge, right)
+            assert edge["height"] >= 43.5  # still a thumb's target
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"draw-actions-nl-390-{tool[19:]}.png"))
+        page.click(".leaflet-draw-actions:visible a:text('Annuleren')")
+    watch.context.close()

@@ -329,6 +329,9 @@
     if (measure && !drawn) { measure.textContent = ""; }
   }
   container.addEventListener("touchstart", touched, { passive: true });
+  // a first corner placed otherwise (a pen, a mouse on a touch screen) is a first touch too: the
+  // hint "tap to start" is then wrong, Leaflet.draw's own says how to go on and to finish
+  map.on("draw:drawvertex", touched);
   map.on("draw:drawstart", function (e) {
     clearDrawFirst();
     drawingType = e.layerType;
