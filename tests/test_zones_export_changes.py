@@ -543,3 +543,31 @@ def test_cli_export_says_the_zones_it_wrote(app, client, db, tmp_path: Path) -> 
     result = app.test_cli_runner().invoke(args=["export", "-o", str(tmp_path / "all.geojson")])
     assert result.exit_code == 0, result.output
     assert "2 reports, 1 confirmed zone written to " in result.output
+
+
+def test_a_marking_alone_does_not_send_a_zone_again_since_the_last_transmitted_export(client, db) -> None:  # noqa: ANN001
+    """A user's trial: a zone sent, its export marked as transmitted, other reports validated:
+    ``since=last_transmitted`` carried the new reports and the zone again, unchanged (its
+    reports' move to transmitted by the marking was taken for news). It carries the zone again
+    when one of its reports changes after the marking (an edit), as before."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    a1, a2 = (file(db, square(X + dx, Y - 6000)) for dx in (0, 150))
+    validate_all(db)
+    za = zone_of(db, a1)["zone_id"]
+    zones.confirm_zone(db, _admin(db), za)
+    db.commit()
+    first, response = export(referent, "?since=last_transmitted")
+    assert len(first["features"]) == 2 and _ids(first["zones"]) == [za]
+    assert referent.post(f"/api/v1/exports/runs/{response.headers['X-Export-Run']}/transmitted").get_json()["moved"] == 2
+    news = file(db, square(X + 3000, Y - 6000))
+    db.execute(update(Report).where(Report.id == uuid.UUID(news)).values(status="validated"))
+    db.commit()
+    doc, _ = export(referent, "?since=last_transmitted")
+    assert [f["id"] for f in doc["features"]] == [news] and doc["zones"] == [] and doc["zones_removed"] == []
+    # a plain since (the first run's watermark) still counts the marking as a change of the zone's reports
+    assert _ids(export(referent, f"?since={first['next_since']}")[0]["zones"]) == [za]
+    # a change of one of its reports after the marking: the zone comes again
+    db.execute(update(Report).where(Report.id == uuid.UUID(a2)).values(description="Rue du Moulin, précisée"))
+    db.commit()
+    doc, _ = export(referent, "?since=last_transmitted")
+    assert _ids(doc["zones"]) == [za]

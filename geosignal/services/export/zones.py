@@ -43,7 +43,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geosignal import contract, workflow
-from geosignal.services.export.constants import GRID_DEG
+from geosignal.services.export.constants import GRID_DEG, SENT_CHANGE_SEQ_SQL
 from geosignal.services.export.filters import ExportFilters, Watermark, where_clause
 
 _PART = f"""CASE ST_Dimension({{g}})
@@ -72,11 +72,11 @@ WHERE z.state = 'confirmed' AND {{changed}} AND EXISTS (
 ORDER BY z.id"""
 
 #: The zones changed since (``{logged}`` on ``zone_changes c``, ``{reported}`` on
-#: ``reports rc``): named in ``zone_changes``, or holding a report changed since. Each list
+#: ``reports r``): named in ``zone_changes``, or holding a report changed since. Each list
 #: is read through its index (``change_seq``), never by walking every zone.
 CHANGED_SQL = """z.id = ANY(ARRAY(
     SELECT c.zone_id FROM zone_changes c WHERE {logged}
-    UNION SELECT zc.zone_id FROM reports rc JOIN zone_reports zc ON zc.report_id = rc.id WHERE {reported}))"""
+    UNION SELECT zc.zone_id FROM reports r JOIN zone_reports zc ON zc.report_id = r.id WHERE {reported}))"""
 
 #: The zones ``zone_changes`` names since (``{logged}``) that are no longer confirmed.
 REMOVED_SQL = """
@@ -86,19 +86,24 @@ ORDER BY c.zone_id"""
 
 
 def _since(filters: ExportFilters) -> tuple[str, str, dict[str, Any]] | None:
-    """The since-conditions on ``zone_changes c`` and on ``reports rc``, with their bound
-    values; None for a full export."""
+    """The since-conditions on ``zone_changes c`` and on ``reports r``, with their bound
+    values; None for a full export. New since the last transmitted export (``since_run``),
+    a report whose only change since is a marking's move to ``transmitted`` changed nothing
+    DWconnect has (the reports' rule, :data:`SENT_CHANGE_SEQ_SQL`): its zone is not sent
+    again for it."""
     logged, reported, params = [], [], {}
     if filters.since_seq is not None:
         logged.append("c.change_seq > :zone_since_seq")
-        reported.append("rc.change_seq > :zone_since_seq")
+        reported.append("r.change_seq > :zone_since_seq")
         params["zone_since_seq"] = filters.since_seq
     if filters.since_time is not None:
         logged.append("c.changed_at > :zone_since_time")
-        reported.append("rc.updated_at > :zone_since_time")
+        reported.append("r.updated_at > :zone_since_time")
         params["zone_since_time"] = filters.since_time
     if not logged:
         return None
+    if filters.since_run is not None:
+        reported.append(f"coalesce({SENT_CHANGE_SEQ_SQL}, -1) < r.change_seq")
     return " AND ".join(logged), " AND ".join(reported), params
 
 
