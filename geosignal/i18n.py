@@ -497,6 +497,7 @@ TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
                                  "DECISION_LABELS_FR", "HINTS_FR", "HINT_CRS_FR", "KIND_MESSAGES_FR"),
     "geosignal.services.aggregation.downloads": _tables("CSV_COLUMNS", "SURVEY_CSV_COLUMNS", "CSV_WORDS"),
     "geosignal.services.basemaps": _tables("NAMES_FR"),
+    "geosignal.services.ogc": _tables("TEXTS_FR", "COLLECTIONS"),
 }
 
 

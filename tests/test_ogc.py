@@ -141,3 +141,20 @@ def test_descriptions_only_to_the_reports_commune_and_the_referent(db, client, r
     assert "description" not in other.get(f"/ogc/collections/white-zones/items/{shown}").get_json()["properties"]
     own = representative.get(f"/ogc/collections/white-zones/items/{shown}").get_json()
     assert own["properties"]["description"] == "privé"
+
+
+def test_the_html_pages_speak_the_page_language(client) -> None:
+    """A user's trial: /ogc?f=html in English said « Zones blanches de connectivité … (lecture
+    seule) », « Cette page (JSON) », « Documentation de l'API »; /ogc/collections?f=html in
+    Dutch the collections' French titles and « Entités (GeoJSON) ». The JSON keeps French."""
+    english = client.get("/ogc/?f=html", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    for said in ("Connectivity white zones of Charleroi Métropole (read only).", ">This page (JSON)<",
+                 ">API documentation<", ">Conformance classes<"):
+        assert said in english, said
+    assert "Cette page" not in english and "lecture seule" not in english
+    dutch = client.get("/ogc/collections?f=html", headers={"Accept-Language": "nl"}).get_data(as_text=True)
+    for said in (">Gemeenten van Charleroi Métropole<", ">Objecten (GeoJSON)<", ">Objecten (HTML)<"):
+        assert said in dutch, said
+    assert "Entités" not in dutch and "Limites des 30 communes" not in dutch
+    assert client.get("/ogc/").get_json()["description"] == \
+        "Zones blanches de connectivité de Charleroi Métropole (lecture seule)."

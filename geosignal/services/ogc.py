@@ -95,6 +95,20 @@ class ItemQuery:
     offset: int = 0
 
 
+#: The French titles of the documents' links and the landing page's description (the JSON
+#: says them in French; the HTML pages in the page's language: they are msgids).
+TEXTS_FR: dict[str, str] = {
+    "description": "Zones blanches de connectivité de Charleroi Métropole (lecture seule).",
+    "self_json": "Cette page (JSON)",
+    "self_html": "Cette page (HTML)",
+    "service_desc": "Description OpenAPI 3",
+    "service_doc": "Documentation de l'API",
+    "conformance": "Classes de conformité",
+    "items_json": "Entités (GeoJSON)",
+    "items_html": "Entités (HTML)",
+}
+
+
 def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
     link = {"href": href, "rel": rel, "type": type_}
     if title:
@@ -111,13 +125,13 @@ def landing(base: str, api_doc: str, api_html: str) -> dict[str, Any]:
     """Return the landing page (``/``) with the links the standard requires."""
     return {
         "title": "geosignal — OGC API Features",
-        "description": "Zones blanches de connectivité de Charleroi Métropole (lecture seule).",
+        "description": TEXTS_FR["description"],
         "links": [
-            _link(_with(base + "/", f="json"), "self", JSON, "Cette page (JSON)"),
-            _link(_with(base + "/", f="html"), "alternate", HTML, "Cette page (HTML)"),
-            _link(api_doc, "service-desc", OPENAPI, "Description OpenAPI 3"),
-            _link(api_html, "service-doc", HTML, "Documentation de l'API"),
-            _link(base + "/conformance", "conformance", JSON, "Classes de conformité"),
+            _link(_with(base + "/", f="json"), "self", JSON, TEXTS_FR["self_json"]),
+            _link(_with(base + "/", f="html"), "alternate", HTML, TEXTS_FR["self_html"]),
+            _link(api_doc, "service-desc", OPENAPI, TEXTS_FR["service_desc"]),
+            _link(api_html, "service-doc", HTML, TEXTS_FR["service_doc"]),
+            _link(base + "/conformance", "conformance", JSON, TEXTS_FR["conformance"]),
             _link(base + "/conformance", "http://www.opengis.net/def/rel/ogc/1.0/conformance", JSON),
             _link(base + "/collections", "data", JSON, "Collections"),
             _link(base + "/collections", "http://www.opengis.net/def/rel/ogc/1.0/data", JSON),
@@ -190,8 +204,8 @@ def _collection_doc(session: Session, base: str, collection_id: str, viewer: Vie
         "links": [
             _link(_with(href, f="json"), "self", JSON),
             _link(_with(href, f="html"), "alternate", HTML),
-            _link(_with(href + "/items", f="json"), "items", GEOJSON, "Entités (GeoJSON)"),
-            _link(_with(href + "/items", f="html"), "items", HTML, "Entités (HTML)"),
+            _link(_with(href + "/items", f="json"), "items", GEOJSON, TEXTS_FR["items_json"]),
+            _link(_with(href + "/items", f="html"), "items", HTML, TEXTS_FR["items_html"]),
         ],
     }
 
