@@ -489,7 +489,7 @@ TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
     "geosignal.vocab": _tables("LABELS_FR"),
     "geosignal.contract": _contract_strings,
     "geosignal.errors": _tables("TITLES_FR", "MESSAGES_FR"),
-    "geosignal.workflow": _tables("ACTION_LABELS_FR", "EVENT_LABELS_FR", "TEXT_LABELS_FR"),
+    "geosignal.workflow": _tables("ACTION_LABELS_FR", "DONE_LABELS_FR", "EVENT_LABELS_FR", "TEXT_LABELS_FR"),
     "geosignal.ui_text": _tables("WARNINGS_FR", "MAP_MESSAGES", "DASHBOARD_MESSAGES", "IMPORT_MESSAGES",
                                  "QUEUE_MESSAGES", "QUEUE_PROMPTS", "REPORT_PAGE_MESSAGES", "ZONE_STATES_FR",
                                  "EVIDENCE_FIELDS_FR", "DRAW_LOCAL", "DRAW_TOUCH", "LEAFLET_MESSAGES", "SURVEY_INDICATORS_FR", "TOKEN_STATES",

@@ -774,9 +774,10 @@ def action_label(action: str, target: str | None = None) -> str:
 
 
 def event_label(action: str, target: str | None = None) -> str:
-    """Return what a history or journal line calls an event (a workflow action, or
-    ``create``, ``edit``, ``export``, ``merge``, ``split``) in the current language."""
-    french = workflow.EVENT_LABELS_FR.get(action)
+    """Return what a history or journal line calls an event (a workflow action once done,
+    :data:`geosignal.workflow.DONE_LABELS_FR`, or ``create``, ``edit``, ``export``, ``merge``,
+    ``split``) in the current language."""
+    french = workflow.EVENT_LABELS_FR.get(action) or workflow.DONE_LABELS_FR.get(action)
     return _(french) if french else action_label(action, target)
 
 

@@ -73,6 +73,20 @@ ACTION_LABELS_FR: dict[str, str] = {
     "withdraw": "Retirer",
 }
 
+#: French name of each action once done, as a report's history and the journal say it
+#: (« Retiré : Soumis → Retiré », not the button's « Retirer »).
+DONE_LABELS_FR: dict[str, str] = {
+    "submit": "Soumis",
+    "validate": "Validé",
+    "reject": "Rejeté",
+    "ask": "Question posée",
+    "answer": "Répondu et soumis à nouveau",
+    "transmit": "Marqué comme transmis",
+    "resolve": "Marqué comme résolu",
+    "mark_not_resolved": "Marqué comme non résolu",
+    "withdraw": "Retiré",
+}
+
 #: French label of the journal's events that are not moves of the table (report created or
 #: edited, export, zones merged or split): :data:`geosignal.services.audit.AUDIT_ACTIONS`.
 EVENT_LABELS_FR: dict[str, str] = {
@@ -139,7 +153,7 @@ DECISION_STATUSES: tuple[str, ...] = tuple(sorted({t.target for t in TRANSITIONS
 REFERENT_DECISIONS: tuple[str, ...] = tuple(sorted({t.target for t in TRANSITIONS
                                                     if "referent" in t.roles and t.target != "needs_info"}))
 
-assert set(ACTION_LABELS_FR) == set(ACTIONS) and set(TEXT_LABELS_FR) == set(TEXT_KINDS)
+assert set(ACTION_LABELS_FR) == set(ACTIONS) == set(DONE_LABELS_FR) and set(TEXT_LABELS_FR) == set(TEXT_KINDS)
 assert not set(EVENT_LABELS_FR) & set(ACTIONS)
 
 

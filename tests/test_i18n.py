@@ -387,8 +387,9 @@ def test_french_pages_show_no_raw_code_and_no_english(app, db) -> None:  # noqa:
     assert "Ce lien a expiré ou a déjà servi" in seen["anonymous /compte/invitation?jeton=nope"]
     # ... and the workflow's pages: actions, events, text fields, zone states, evidence, e-mails
     asked = seen[f"representative /signalements/{ids['asked']}"]
+    # (the history names each move once done: « Question posée », not the button's « Poser une question »)
     for text in ("Question posée", "Répondre et soumettre à nouveau", "Votre réponse (obligatoire)", "Retirer",
-                 "Questions et réponses", "Quelle rue exactement ?", "Signalement créé", "Poser une question",
+                 "Questions et réponses", "Quelle rue exactement ?", "Signalement créé",
                  "Également signalé par 1 autre signalement (zone proposée)", "Preuves", "Débit descendant"):
         assert text in asked, text
     assert "Brouillon" not in asked
@@ -400,7 +401,7 @@ def test_french_pages_show_no_raw_code_and_no_english(app, db) -> None:  # noqa:
     for text in ("Valider", "Motif (obligatoire)", "Question à la commune (obligatoire)"):
         assert text in referent_page, text
     journal = seen["admin /admin/journal"]
-    for text in ("Journal des modifications", "Signalement créé", "Valider", "Rejeter", "Poser une question", "Retirer",
+    for text in ("Journal des modifications", "Signalement créé", "Validé", "Rejeté", "Question posée", "Retiré",
                  "Inclus dans un export DWconnect", "Regroupé dans une zone", "Hors du territoire de la commune"):
         assert text in journal, text
     assert "Modifier le signalement" in seen[f"representative /signalements/{ids['asked']}/modifier"]
@@ -449,7 +450,7 @@ def test_refused_report_in_the_form_gives_the_reason_in_the_language(client, db)
 WORKFLOW_PAGES = {
     "nl": {
         "representative asked": ["Vraag gesteld", "Antwoorden en opnieuw indienen", "Uw antwoord (verplicht)", "Intrekken",
-                                 "Vragen en antwoorden", "Melding aangemaakt", "Een vraag stellen", "Geschiedenis",
+                                 "Vragen en antwoorden", "Melding aangemaakt", "Geschiedenis",
                                  "Dezelfde plek staat in nog 1 melding (voorgestelde zone)", "Bewijzen", "Downloadsnelheid",
                                  "Een meting of foto toevoegen"],
         "representative edit": ["Melding {ref} wijzigen", "Verplaats de hoekpunten van de vorm",
@@ -462,12 +463,12 @@ WORKFLOW_PAGES = {
         "referent exports": ["Nieuwe export", "Alle statussen", "Export van ", "1 melding van alle gemeenten",
                              "nog niet gemarkeerd als doorgestuurd.", "Markeren als doorgestuurd naar DWconnect"],
         "referent mails": ["Eén samenvatting per dag, 's ochtends"],
-        "admin journal": ["Logboek van de wijzigingen", "Melding aangemaakt", "Valideren", "Afwijzen", "Intrekken",
+        "admin journal": ["Logboek van de wijzigingen", "Melding aangemaakt", "Gevalideerd", "Afgewezen", "Ingetrokken",
                           "Opgenomen in een DWconnect-export", "Samengevoegd in een zone", "Wanneer", "Reden of detail"],
     },
     "en": {
         "representative asked": ["Question asked", "Answer and submit again", "Your answer (required)", "Withdraw",
-                                 "Questions and answers", "Report created", "Ask a question", "History",
+                                 "Questions and answers", "Report created", "History",
                                  "The same place is in 1 other report (proposed zone)", "Evidence", "Download speed",
                                  "Add a measurement or a photo"],
         "representative edit": ["Edit report {ref}", "Move the shape's vertices", "Save the changes"],
@@ -478,7 +479,7 @@ WORKFLOW_PAGES = {
         "referent exports": ["New export", "All statuses", "Export of ", "1 report from all communes",
                              "not yet marked as transmitted.", "Mark as transmitted to DWconnect"],
         "referent mails": ["One summary a day, in the morning"],
-        "admin journal": ["Journal of changes", "Report created", "Validate", "Reject", "Withdraw",
+        "admin journal": ["Journal of changes", "Report created", "Validated", "Rejected", "Withdrawn",
                           "Included in a DWconnect export", "Grouped into a zone", "When", "Reason or detail"],
     },
 }
