@@ -108,3 +108,19 @@ def test_the_representatives_list_tells_the_referents_recent_decisions(db, clien
     referent.login()
     assert 'id="recent-decisions"' not in client.get("/signalements").get_data(as_text=True)
     assert reports_service.recent_decisions(db, db.query(User).filter_by(email=referent.email).one()) == (0, [])
+
+
+def test_the_latest_three_decisions_are_shown_and_the_others_folded(db, client, representative, referent) -> None:  # noqa: ANN001
+    """A user's trial: twenty decisions pushed a phone's list of reports 1,700 px down. The
+    latest three are shown, the others one tap away."""
+    ids = [_post(representative, k) for k in range(5)]
+    for rid in ids:
+        _move(referent, rid, "validated", "")
+    representative.login()
+    html = client.get("/signalements").get_data(as_text=True)
+    box = re.search(r'<section class="flash notice decisions" id="recent-decisions"[^>]*>(.*?)</section>', html, re.S)
+    shown, folded = box.group(1).split('<details class="more-decisions">')
+    assert shown.count("<li ") == 3 and folded.count("<li ") == 2
+    assert "<summary>Voir les 2 autres décisions</summary>" in folded
+    newest_first = [rid for rid in reversed(ids)]
+    assert [re.search(r'href="/signalements/([^"]+)"', li).group(1) for li in shown.split("<li ")[1:]] == newest_first[:3]
