@@ -96,7 +96,8 @@ def test_refused_rows_say_what_they_held_and_the_focus_follows_the_outcome(live_
     assert (chimay["Ligne"], chimay["Description"], chimay["Coordonnées"], chimay["Commune"]) == \
         ("4", "Chemin de Chimay", "latitude « 50,05 », longitude « 4,31 »", "Chimay")
     assert (sea["Description"], sea["Coordonnées"]) == ("En mer", "latitude « 51,5 », longitude « 3 »")
-    assert card(0)["Coordonnées"] == ""  # an accepted row is on the map
+    # an accepted point says where it was read (decimal commas checked without the map)
+    assert card(0)["Coordonnées"] == "50,4108 N, 4,444 E"
     # the refused rows that have a place are drawn apart (red outline, white fill), and keyed
     page.wait_for_selector("#import-map .leaflet-overlay-pane path[stroke='#b3261e'] >> nth=1", state="attached")
     assert page.locator("#import-map .leaflet-overlay-pane path[stroke='#b3261e']").count() == 2

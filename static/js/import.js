@@ -98,6 +98,13 @@
     }
     return [];
   }
+  /* Where an accepted point was read (WGS 84, 6 decimals: 0.1 m), in the page's numbers: how
+   * the file's decimal commas were taken is checked here, not only on the map. */
+  function positionRead(f) {
+    if (!(f.geometry && f.geometry.type === "Point" && T.position)) { return []; }
+    var c = f.geometry.coordinates.map(function (v) { return Math.round(v * 1e6) / 1e6; });
+    return [fill(T.position, { lat: number(c[1]), lon: number(c[0]) })];
+  }
   // the parts in a cell, each kept on one line (text only: the cells come from the file), in
   // one box (a card's cell lays its label and its content side by side)
   function partsCell(td, parts) {
@@ -301,7 +308,7 @@
       cell(tr, f.status === "accepted" ? (noted ? T.accepted_note : T.accepted) : T.refused);
       cell(tr, p.commune_name || (f.error && COMMUNES[f.error.commune_nis]) || "—");
       cell(tr, f.geometry ? label(f.geometry.type) : "—");
-      partsCell(cell(tr, ""), f.status === "accepted" ? [] : coordinatesParts(f)).className = "coordinates";
+      partsCell(cell(tr, ""), f.status === "accepted" ? positionRead(f) : coordinatesParts(f)).className = "coordinates";
       // a refused row has no properties read: its description, when known, names it still
       COLUMNS.forEach(function (c) {
         var v = f.properties ? value(p[c.name], c.kind) : (c.name === "description" && f.description) || "";
