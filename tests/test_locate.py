@@ -94,6 +94,11 @@ def test_coordinates_endpoint_reads_and_asks(client, representative) -> None:  #
     assert [c["order"] for c in problem["candidates"]] == ["x_y", "y_x"]
     bad = representative.get("/api/v1/coordinates?q=Charleroi").get_json()
     assert bad["code"] == "unreadable_coordinates"
+    # detail in English, as every problem's; the message in the page's language
+    empty = representative.get("/api/v1/coordinates?q=").get_json()
+    assert (empty["detail"], empty["message"]) == (
+        "type two coordinates, for example 50.4108, 4.4440",
+        "Coordonnées illisibles : donnez deux nombres (WGS 84, degrés-minutes-secondes ou Lambert belge).")
 
 
 # ----------------------------------------------------------------------------- address search

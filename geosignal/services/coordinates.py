@@ -112,9 +112,9 @@ class _Value:
 
     def give(self, axis: str, sign: int = 1, hemisphere: bool = False) -> None:
         if self.axis is not None and self.axis != axis:
-            raise _unreadable("une valeur porte deux indications d'axe contradictoires")
+            raise _unreadable("a value carries two contradicting axis marks")
         if hemisphere and self.value < 0:
-            raise _unreadable("une valeur a à la fois un signe moins et une lettre N, S, E ou O")
+            raise _unreadable("a value has both a minus sign and a letter N, S, E or W")
         self.axis = axis
         self.value *= sign
         self.hemisphere = self.hemisphere or hemisphere
@@ -127,10 +127,10 @@ def _explicit_crs(text: str) -> tuple[int | None, str]:
         for m in list(pattern.finditer(text)):
             code = epsg if epsg is not None else int(m.group(1))
             if code not in CRS_NAMES:
-                raise GeosignalError("unsupported_crs", f"EPSG:{code} n'est pas accepté : WGS 84 (EPSG:4326), "
-                                     "Lambert 72 (EPSG:31370) ou Lambert 2008 (EPSG:3812)", where="coordinates")
+                raise GeosignalError("unsupported_crs", f"EPSG:{code} is not accepted: WGS 84 (EPSG:4326), "
+                                     "Lambert 72 (EPSG:31370) or Lambert 2008 (EPSG:3812)", where="coordinates")
             if found is not None and found != code:
-                raise _unreadable("deux systèmes de coordonnées différents sont nommés")
+                raise _unreadable("two different coordinate systems are named")
             found = code
         text = pattern.sub(" ", text)
     return found, text
@@ -160,11 +160,11 @@ def _read_dms(text: str) -> list[_Value]:
         minutes = _float(m.group("min")) if m.group("min") else 0.0
         seconds = _float(m.group("sec")) if m.group("sec") else 0.0
         if minutes >= 60 or seconds >= 60:
-            raise _unreadable("les minutes et les secondes doivent être inférieures à 60")
+            raise _unreadable("minutes and seconds must be below 60")
         if m.group("sec") and m.group("min") and not float(minutes).is_integer():
-            raise _unreadable("des minutes décimales ne peuvent pas être suivies de secondes")
+            raise _unreadable("decimal minutes cannot be followed by seconds")
         if (m.group("min") or m.group("sec")) and not float(deg).is_integer():
-            raise _unreadable("des degrés décimaux ne peuvent pas être suivis de minutes")
+            raise _unreadable("decimal degrees cannot be followed by minutes")
         magnitude = abs(deg) + minutes / 60 + seconds / 3600
         value = _Value(-magnitude if m.group("deg").startswith("-") else magnitude)
         letter = h1 or h2
@@ -174,7 +174,7 @@ def _read_dms(text: str) -> list[_Value]:
         values.append(value)
     rest.append(text[position:])
     if not _rest_is_separators("".join(rest)):
-        raise _unreadable("texte non reconnu autour des degrés, minutes et secondes")
+        raise _unreadable("unrecognised text around the degrees, minutes and seconds")
     return values
 
 
@@ -185,7 +185,7 @@ def _read_decimal(text: str) -> list[_Value]:
     position = 0
     for m in _TOKEN.finditer(text):
         if m.start() != position:
-            raise _unreadable(f"caractère non reconnu : « {text[position:m.start()]} »")
+            raise _unreadable(f"unrecognised character: {text[position:m.start()]!r}")
         position = m.end()
         if m.group("sep"):
             last_sep = True
@@ -209,12 +209,12 @@ def _read_decimal(text: str) -> list[_Value]:
             else:
                 pending = (axis, sign, True)
         else:
-            raise _unreadable(f"mot non reconnu : « {word} »")
+            raise _unreadable(f"unrecognised word: {word!r}")
         last_sep = False
     if position != len(text):
-        raise _unreadable(f"caractère non reconnu : « {text[position:]} »")
+        raise _unreadable(f"unrecognised character: {text[position:]!r}")
     if pending is not None:
-        raise _unreadable("une indication d'axe n'est suivie d'aucun nombre")
+        raise _unreadable("an axis mark is followed by no number")
     # "155349,122215": one number with a comma stands for two whole numbers
     if len(values) == 1 and values[0].axis is None:
         raw = re.search(_NUMBER, text)
@@ -229,11 +229,11 @@ def _candidates(a: _Value, b: _Value, crs: int) -> list[tuple[float, float, str]
     first, second = ("lat", "lon") if crs == WGS84 else ("x", "y")
     axes = {a.axis, b.axis} - {None}
     if crs == WGS84 and axes & {"x", "y"}:
-        raise _unreadable("x et y désignent des coordonnées Lambert, en mètres")
+        raise _unreadable("x and y name Lambert coordinates, in metres")
     if crs != WGS84 and axes & {"lat", "lon"}:
-        raise _unreadable("des coordonnées Lambert s'écrivent en mètres (x, y), pas en latitude/longitude")
+        raise _unreadable("Lambert coordinates are metres (x, y), not latitude/longitude")
     if a.axis is not None and a.axis == b.axis:
-        raise _unreadable(f"les deux valeurs sont données comme « {a.axis} »")
+        raise _unreadable(f"both values are given as {a.axis!r}")
     straight = (b.value, a.value, f"{first}_{second}") if crs == WGS84 else (a.value, b.value, "x_y")
     swapped = (a.value, b.value, f"{second}_{first}") if crs == WGS84 else (b.value, a.value, "y_x")
     if a.axis == first or b.axis == second:
@@ -250,14 +250,14 @@ def _system(a: float, b: float, named: int | None) -> tuple[int, str]:
     if abs(a) <= 180 and abs(b) <= 180:
         return WGS84, "decimal"
     if min(a, b) < 0:
-        raise _unreadable("des coordonnées Lambert sont positives")
+        raise _unreadable("Lambert coordinates are positive")
     if min(a, b) < 1000:  # metres: every Belgian Lambert coordinate is far above
-        raise _unreadable("ces deux nombres ne forment ni des degrés ni des coordonnées Lambert belges")
+        raise _unreadable("these two numbers are neither degrees nor Belgian Lambert coordinates")
     if max(a, b) < LAMBERT2008_FROM_M:
         return LAMBERT72, "lambert72"
     if min(a, b) >= LAMBERT2008_FROM_M and max(a, b) < 1_000_000:
         return LAMBERT2008, "lambert2008"
-    raise _unreadable("ces deux nombres ne forment ni des degrés ni des coordonnées Lambert belges")
+    raise _unreadable("these two numbers are neither degrees nor Belgian Lambert coordinates")
 
 
 def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None
@@ -276,20 +276,20 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
     served; ``candidates`` lists the readings tried). All with ``where="coordinates"``.
     """
     if not isinstance(text, str) or not text.strip():
-        raise _unreadable("saisissez deux coordonnées, par exemple 50.4108, 4.4440")
+        raise _unreadable("type two coordinates, for example 50.4108, 4.4440")
     if len(text) > 200:
-        raise _unreadable("le texte est trop long pour des coordonnées")
+        raise _unreadable("the text is too long for coordinates")
     clean = unicodedata.normalize("NFC", text).translate(_QUOTES).lower().replace("''", '"').strip()
     named, clean = _explicit_crs(clean)
     values = _read_dms(clean) if "°" in clean else _read_decimal(clean)
     dms = "°" in clean
     if len(values) != 2:
-        raise _unreadable(f"il faut exactement deux valeurs ; {len(values)} lue(s)")
+        raise _unreadable(f"exactly two values are needed; {len(values)} read")
     a, b = values
     if not all(math.isfinite(v.value) for v in values):
-        raise _unreadable("une valeur n'est pas un nombre fini")
+        raise _unreadable("a value is not a finite number")
     if dms and named not in (None, WGS84):
-        raise _unreadable("des degrés, minutes et secondes sont des coordonnées WGS 84, pas Lambert")
+        raise _unreadable("degrees, minutes and seconds are WGS 84 coordinates, not Lambert")
     crs, notation = _system(a.value, b.value, WGS84 if dms else named)
     if dms:
         notation = "dms"
@@ -316,11 +316,11 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
         return kept[0]
     if len(kept) > 1:
         raise GeosignalError(
-            "ambiguous_coordinates", "ces deux nombres désignent un lieu servi dans les deux ordres : "
-            "précisez lequel (par exemple « lat 50.41 lon 4.44 » ou « x=… y=… »)", where="coordinates",
+            "ambiguous_coordinates", "these two numbers name a place served in both orders: "
+            "say which (for example 'lat 50.41 lon 4.44' or 'x=… y=…')", where="coordinates",
             candidates=[p.as_dict() for p in kept])
     if not readings:
-        raise _unreadable("une latitude doit être comprise entre -90 et 90")
+        raise _unreadable("a latitude lies between -90 and 90")
     raise GeosignalError(
-        "outside_service_area", "ce point ne se trouve dans aucune commune desservie "
-        f"(lu en {CRS_NAMES[crs]})", where="coordinates", candidates=[p.as_dict() for _, p in readings])
+        "outside_service_area", "this point lies in none of the communes served "
+        f"(read as {CRS_NAMES[crs]})", where="coordinates", candidates=[p.as_dict() for _, p in readings])
