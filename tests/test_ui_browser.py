@@ -1111,6 +1111,14 @@ def test_a_base_map_that_does_not_load_is_said_on_the_map(ui, browser) -> None: 
         phone.page.locator("#map-pane .leaflet-control-zoom-out").tap()  # more tiles fail: not shown again
         phone.page.wait_for_timeout(1000)
         assert phone.page.locator("#map-pane .basemap-notice").count() == 0
+        # a report's map on a phone (256 px tall): the warning button alone from the start (the
+        # notice unfolded hid two fifths of it), which unfolds the notice
+        phone.page.goto(ui["base"] + f"/signalements/{ui['ids']['submitted']}")
+        small = phone.page.locator("#report-map .basemap-notice")
+        small.wait_for()
+        assert "folded" in small.get_attribute("class") and not small.locator(".basemap-notice-text").is_visible()
+        small.get_by_role("button", name=BASEMAP_NOTICE).tap()
+        assert small.locator(".basemap-notice-text").is_visible()
         _tile_failures_only(phone, "http://127.0.0.1:9/")
         phone.close()
     finally:

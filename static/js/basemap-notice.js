@@ -4,7 +4,8 @@
  * map is unavailable and that the communes and reports are still shown. It goes when the layer's
  * tiles load again or the layer is switched off, or when its button closes it. So as not to hide
  * the shapes under it, it folds into a small warning button (which unfolds it again) once the
- * map is moved or after a few seconds. Hooked on every
+ * map is moved or after a few seconds, and on a small map (a report's, on a phone) it starts
+ * folded. Hooked on every
  * Leaflet tile layer made after this script (folium's maps, basemaps.js, report-page.js): loaded
  * right after Leaflet, before the map is made. Its text is the catalogue's
  * (window.geosignalI18n.leaflet). */
@@ -13,6 +14,9 @@
   if (!window.L || !L.TileLayer || !L.Control) { return; }
   var ERRORS = 3;  // tile errors before the notice (one broken tile is not an outage)
   var FOLD_AFTER_MS = 8000;  // the notice folds into its warning button after this, or when the map moves
+  // a map this short (px) or shorter shows the notice folded from the start: unfolded, it hid
+  // two fifths of a report's or an edit page's map on a phone (256 px tall)
+  var SMALL_MAP_PX = 320;
 
   function text(key, fallback) {
     var I = window.geosignalI18n || {};
@@ -56,6 +60,11 @@
       var timer = null;
       var folder = function () { self._unhook(); fold(div, true); };
       this._unhook = function () { map.off("movestart", folder); window.clearTimeout(timer); };
+      if (map.getSize().y <= SMALL_MAP_PX) {  // the warning button alone: its name says the message
+        fold(div, true);
+        this._unhook = function () {};
+        return div;
+      }
       map.on("movestart", folder);
       timer = window.setTimeout(folder, FOLD_AFTER_MS);
       return div;
