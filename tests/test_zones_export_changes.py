@@ -48,6 +48,17 @@ def _pass(account, query: str, limit: int | None = None) -> list[dict]:  # noqa:
     return pages
 
 
+def _confirmed_pair(db, y: float) -> tuple[tuple[str, str], int]:  # noqa: ANN001
+    """Two overlapping 200 m squares at ``y`` (EPSG:31370), every report validated, their zone
+    confirmed: (the two report ids, the zone's id)."""
+    pair = tuple(file(db, square(X + dx, y)) for dx in (0, 150))
+    validate_all(db)
+    zone_id = zone_of(db, pair[0])["zone_id"]
+    zones.confirm_zone(db, _admin(db), zone_id)
+    db.commit()
+    return pair, zone_id
+
+
 def _withdraw(db, *report_ids: str) -> None:  # noqa: ANN001
     db.execute(update(Report).where(Report.id.in_([uuid.UUID(r) for r in report_ids])).values(status="withdrawn"))
     db.commit()
@@ -436,11 +447,7 @@ def test_migration_0026_numbers_confirmed_zones_and_back() -> None:
 @pytest.mark.parametrize("query", ["?since=seq:0", "?since=2000-01-01T00:00:00%2B01:00"])
 def test_since_from_the_start_carries_every_confirmed_zone_and_removes_none(client, db, query: str) -> None:  # noqa: ANN001
     referent = make_account(client, db, "referent@igretec.com", "referent")
-    a1, _a2 = (file(db, square(X + dx, Y - 3000)) for dx in (0, 150))
-    validate_all(db)
-    za = zone_of(db, a1)["zone_id"]
-    zones.confirm_zone(db, _admin(db), za)
-    db.commit()
+    _pair, za = _confirmed_pair(db, Y - 3000)
     doc, _ = export(referent, query)
     full, _ = export(referent)
     assert doc["zones"] == full["zones"] and _ids(doc["zones"]) == [za] and doc["zones_removed"] == []
@@ -551,11 +558,7 @@ def test_a_marking_alone_does_not_send_a_zone_again_since_the_last_transmitted_e
     reports' move to transmitted by the marking was taken for news). It carries the zone again
     when one of its reports changes after the marking (an edit), as before."""
     referent = make_account(client, db, "referent@igretec.com", "referent")
-    a1, a2 = (file(db, square(X + dx, Y - 6000)) for dx in (0, 150))
-    validate_all(db)
-    za = zone_of(db, a1)["zone_id"]
-    zones.confirm_zone(db, _admin(db), za)
-    db.commit()
+    (_a1, a2), za = _confirmed_pair(db, Y - 6000)
     first, response = export(referent, "?since=last_transmitted")
     assert len(first["features"]) == 2 and _ids(first["zones"]) == [za]
     assert referent.post(f"/api/v1/exports/runs/{response.headers['X-Export-Run']}/transmitted").get_json()["moved"] == 2
