@@ -109,9 +109,11 @@ PAGE_SIZE = 50
 @require_policy(zones_service.may_decide, ZONES_DENIED)
 def zones_page() -> Any:
     """The zones of overlapping reports, :data:`PAGE_SIZE` at a time (``?commune=`` a NIS
-    code, ``state``, ``network``, ``page`` from 1): one card per zone (commune, network,
-    number of reports, technologies, operators, links to the reports), the selected zone's
-    union on a map, a button to confirm a proposed zone and one per report to take it out."""
+    code, ``state``, ``network``, ``page`` from 1, ``membres`` the zone whose every report is
+    listed): one card per zone (commune, network, number of reports, technologies, operators,
+    links to its first reports), the selected zone's union on a map, a button to confirm a
+    proposed zone, one per report listed to take it out, and the nearby zones and lone reports
+    to join or add."""
     return _render_zones()
 
 
