@@ -165,6 +165,17 @@ class Mailbox:
         """Return the messages sent to ``address``."""
         return [m for m in self.messages if m["To"] == address]
 
+    def wait_to(self, address: str, count: int, timeout: float = 10.0) -> list:
+        """Return the messages sent to ``address`` once ``count`` of them have arrived (at most
+        ``timeout`` s): a mail sent after the answer (a reset link) may arrive after the page a
+        browser shows."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.to(address)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.to(address)
+
 
 @pytest.fixture
 def smtp_server(app):  # noqa: ANN001, ANN201
