@@ -441,7 +441,7 @@ def nearby_reports(session: Session, zone_ids: Sequence[int], *, within_m: float
     out: dict[int, list[dict[str, Any]]] = {int(z): [] for z in zone_ids}
     for r in rows:
         out[int(r.zone_id)].append({"id": str(r.id), "reference": r.reference, "commune_nis": r.commune_nis,
-                                    "distance_m": int(round(r.d / 10.0)) * 10})
+                                    "distance_m": r.distance_m})
     return out
 
 
@@ -455,7 +455,7 @@ def nearby_zones(session: Session, zone_ids: Sequence[int], *, within_m: float =
                     "zones o WHERE o.network = a.network AND o.id <> a.id", within_m, limit)
     out: dict[int, list[dict[str, Any]]] = {int(z): [] for z in zone_ids}
     for r in rows:
-        out[int(r.zone_id)].append({"id": int(r.id), "distance_m": int(round(r.d / 10.0)) * 10,
+        out[int(r.zone_id)].append({"id": int(r.id), "distance_m": r.distance_m,
                                     "commune_nis": r.commune_nis, "report_count": r.report_count, "state": r.state})
     return out
 
@@ -466,8 +466,9 @@ _CANDIDATES_PER_PLACE = 10
 
 def _nearest(session: Session, zone_ids: Sequence[int], columns: str, source: str, within_m: float,
              limit: int) -> list[Any]:
-    """Rows ``(zone_id, <columns>, d)`` of the ``limit`` nearest candidates of each zone of
-    ``zone_ids`` within ``within_m`` metres (``d``: metres in EPSG:31370, nearest first).
+    """Rows ``(zone_id, <columns>, d, distance_m)`` of the ``limit`` nearest candidates of each
+    zone of ``zone_ids`` within ``within_m`` metres (``d``: metres in EPSG:31370, nearest first;
+    ``distance_m`` the same rounded to 10 m, as the page says it).
     ``columns``: what to read of a candidate ``o`` (``o.id`` first); ``source``: ``<table> o
     WHERE …`` of a zone ``a`` (a lateral subquery; ``o.geometry`` in EPSG:4326).
 
@@ -480,7 +481,7 @@ def _nearest(session: Session, zone_ids: Sequence[int], columns: str, source: st
     if not zone_ids:
         return []
     return list(session.execute(text(f"""
-        SELECT a.id AS zone_id, b.*
+        SELECT a.id AS zone_id, b.*, (round(b.d / 10) * 10)::int AS distance_m
         FROM zones a CROSS JOIN LATERAL (SELECT ST_Transform(a.geometry, 31370) AS l) al
         CROSS JOIN LATERAL (
           SELECT s.* FROM (

@@ -28,7 +28,6 @@ from geosignal.i18n import ngettext
 from geosignal.params import parse_commune
 from geosignal.services import basemaps
 from geosignal.services import zones as zones_service
-from geosignal.services.zones_sql import ZONE_STATES
 from geosignal.vocab import NETWORKS
 
 bp = Blueprint("zone_pages", __name__)
@@ -51,9 +50,10 @@ def members_digest(report_ids: list[str]) -> str:
     return hashlib.sha256(",".join(sorted(report_ids)).encode()).hexdigest()[:32]
 
 
-def _cards(session: Any, features: list[dict[str, Any]], unfolded: int | None = None) -> list[dict[str, Any]]:
+def _cards(session: Any, features: list[dict[str, Any]], names: dict[str, str],
+           unfolded: int | None = None) -> list[dict[str, Any]]:
     """Zone cards: proposed zones first, then confirmed (zone order within each), with the
-    commune's name, its first :data:`MEMBERS_SHOWN` reports (every one for the zone
+    commune's name (``names``: NIS code → name), its first :data:`MEMBERS_SHOWN` reports (every one for the zone
     ``unfolded``) with their reference and shape (GeoJSON, EPSG:4326, 6 decimals: the map
     tells the reports apart; one query for all of them and one for the names), how many
     more, :func:`members_digest` of all, the zones of its network nearby, to join
@@ -70,7 +70,6 @@ def _cards(session: Any, features: list[dict[str, Any]], unfolded: int | None = 
         {"ids": ids}).all() if ids else []
     refs = {rid: ref for rid, ref, _shape in rows}
     shapes = {rid: shape for rid, _ref, shape in rows}
-    names = dict(session.execute(text("SELECT nis_code, name_fr FROM communes")).all())
     zone_ids = [int(f["id"]) for f in features]
     nearby = zones_service.nearby_zones(session, zone_ids)
     lone = zones_service.nearby_reports(session, zone_ids)
@@ -120,19 +119,16 @@ def zones_page() -> Any:
 def _view() -> dict[str, Any]:
     """The page's filters and page number read from the query string (the actions' URLs
     carry them, to come back to the same page): only those given. Raises ``unknown_commune``
-    (422), ``invalid_request`` (400: an unknown state or network, a page that is not a whole
-    number from 1)."""
+    (422), ``invalid_request`` (400: a page that is not a whole number from 1); an unknown
+    state or network is refused by :func:`~geosignal.services.zones.page_of_zones` (400)."""
     args = request.args
     view: dict[str, Any] = {}
     commune = parse_commune(get_session(), args.get("commune"))
     if commune:
         view["commune"] = commune
-    for name, values in (("state", ZONE_STATES), ("network", NETWORKS)):
-        value = args.get(name) or None
-        if value is not None and value not in values:
-            raise GeosignalError("invalid_request", f"{name} must be one of {', '.join(values)}", where=name)
-        if value:
-            view[name] = value
+    for name in ("state", "network"):  # (checked by the service, which reads the page with them)
+        if args.get(name):
+            view[name] = args[name]
     if args.get("membres"):  # the zone whose every report is listed
         zone = whole_number(args["membres"])
         if zone is None:
@@ -155,7 +151,8 @@ def _render_zones(status: int = 200, error: GeosignalError | None = None, zone_i
     page = found["page"]
     layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
     communes = session.execute(text("SELECT nis_code, name_fr FROM communes ORDER BY name_fr")).all()
-    return render_template("zones.html", zones=_cards(session, found["features"], view.get("membres")), error=error,
+    return render_template("zones.html", zones=_cards(session, found["features"], dict(communes), view.get("membres")),
+                           error=error,
                            failed_zone=zone_id,
                            base_layers=json.dumps(layers, ensure_ascii=False), view=view,
                            filters={k: v for k, v in view.items() if k not in ("page", "membres")},

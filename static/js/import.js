@@ -93,13 +93,10 @@
         return fill(T.coordinate_cell, { column: column, value: typeof v === "number" ? number(v) : String(v) });
       });
     }
-    if (f.geometry && f.geometry.type === "Point" && T.position) {
-      return [fill(T.position, { lat: number(f.geometry.coordinates[1]), lon: number(f.geometry.coordinates[0]) })];
-    }
-    return [];
+    return positionRead(f);
   }
-  /* Where an accepted point was read (WGS 84, 6 decimals: 0.1 m), in the page's numbers: how
-   * the file's decimal commas were taken is checked here, not only on the map. */
+  /* Where a point was read (WGS 84, 6 decimals: 0.1 m), in the page's numbers: for an accepted
+   * one, how the file's decimal commas were taken is checked here, not only on the map. */
   function positionRead(f) {
     if (!(f.geometry && f.geometry.type === "Point" && T.position)) { return []; }
     var c = f.geometry.coordinates.map(function (v) { return Math.round(v * 1e6) / 1e6; });
