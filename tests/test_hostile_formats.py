@@ -8,6 +8,7 @@ Inputs are generated here, small.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import warnings
 from datetime import UTC, datetime
@@ -711,3 +712,94 @@ def test_gpkg_datetime_gdal_cannot_read_is_said(area, admin, db, tmp_path, writt
     assert [(w["code"], w["name"], w["value"], w["column"]) for w in body["features"][0]["warnings"]] == \
         [("attribute_dropped", "observed_at", written, "date_constat")]
     assert [r["observed_at"] for r in rows] == [None, datetime(2024, 6, 1, 12, tzinfo=UTC)]
+
+
+def test_a_zone_reaching_a_pole_is_refused_as_too_large_in_a_file(representative, db):
+    """KML and GeoJSON files: a zone reaching ±90° is measured on the ellipsoid (EPSG:31370
+    puts its corners at infinity: 0 m²): ``area_too_large`` quoting the Earth's area; a zone
+    of Charleroi beside it is saved, and nothing else."""
+    earth = "-180,-90 180,-90 180,90 -180,90 -180,-90"
+    kml = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+           f'<Placemark><name>Terre</name><Polygon><outerBoundaryIs><LinearRing><coordinates>{earth}'
+           '</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>'
+           '<Placemark><name>Marcinelle</name><Polygon><outerBoundaryIs><LinearRing><coordinates>'
+           '4.44,50.40 4.45,50.40 4.45,50.41 4.44,50.41 4.44,50.40</coordinates></LinearRing>'
+           '</outerBoundaryIs></Polygon></Placemark></Document></kml>').encode()
+    north = {"type": "Polygon", "coordinates": [[[-180, 0], [180, 0], [180, 90], [-180, 90], [-180, 0]]]}
+    geojson = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": north}]}).encode()
+    for data, name, share, saved in ((kml, "monde.kml", 1.0, 1), (geojson, "nord.geojson", 0.5, 0)):
+        body, rows = preview_and_save(representative, db, data, name, saved=saved)
+        refused = body["features"][0]
+        assert (refused["status"], refused["error"]["code"]) == ("refused", "area_too_large")
+        assert refused["error"]["area_m2"] == pytest.approx(510.0656e12 * share, rel=1e-4)
+        assert refused["error"]["limit_m2"] == 200e6
+        assert [r["area_m2"] for r in rows] == pytest.approx([790_700] * saved, rel=1e-3)
+
+
+# 3D and compound coordinate systems: their horizontal part is what the coordinates are in
+
+#: The .prj GDAL writes for a Shapefile with Z in WGS 84 (``ogr2ogr -dim XYZ``).
+_PRJ_WGS84_3D = ('GEOGCS["WGS_1984_3D",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],'
+                 'PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433],LINUNIT["Meter",1.0]]')
+
+
+def _square_z(epsg: int, height: float = 180.0) -> gpd.GeoSeries:
+    """One 1 km² square in Charleroi with heights, in ``epsg``'s horizontal coordinates."""
+    import shapely
+
+    from tests.factories import square_lambert
+
+    flat = gpd.GeoSeries([square_lambert(155000, 122000, 1000)], crs=31370).to_crs(
+        {6190: 31370, 8370: 3812, 4979: 4326}.get(epsg, epsg))
+    return gpd.GeoSeries(shapely.force_3d(flat.values, height), crs=epsg)
+
+
+@pytest.mark.parametrize("epsg", [4979, 6190, 8370])
+def test_a_3d_or_compound_crs_is_read_as_its_horizontal_part(area, admin, db, tmp_path, epsg):
+    """A GeoPackage in EPSG:4979 (WGS 84 3D), 6190 (Lambert 72 + Ostend height) or 8370
+    (Lambert 2008 + Ostend height): read in 4326, 31370 or 3812, heights dropped with
+    ``z_dropped``: 1 km² ± 1 m², never ``unsupported_crs``."""
+    path = tmp_path / f"z{epsg}.gpkg"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gpd.GeoDataFrame({"descr": ["carré"]}, geometry=_square_z(epsg), crs=epsg).to_file(path, driver="GPKG")
+    body, rows = preview_and_save(admin, db, path.read_bytes(), path.name, saved=1)
+    assert [w["code"] for w in body["features"][0]["warnings"]] == ["z_dropped"]
+    assert rows[0]["area_m2"] == pytest.approx(1_000_000, abs=1)
+    assert rows[0]["wkt"].startswith("POLYGON((")  # 2D
+
+
+def test_a_shapefile_with_z_as_gdal_writes_it_is_read_in_wgs84(area, admin, db, tmp_path):
+    """GDAL writes a Shapefile with Z in WGS 84 with a "WGS_1984_3D" .prj: read in
+    EPSG:4326 with ``z_dropped`` (it was refused whole with ``unsupported_crs``)."""
+    folder = tmp_path / "shp-z"
+    folder.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gpd.GeoDataFrame({"descr": ["carré"]}, geometry=_square_z(4326), crs=4326).to_file(folder / "z.shp")
+    (folder / "z.prj").write_text(_PRJ_WGS84_3D)
+    data = zipped(*[(p.name, p.read_bytes()) for p in sorted(folder.iterdir())])
+    body, rows = preview_and_save(admin, db, data, "z.zip", saved=1)
+    assert [w["code"] for w in body["features"][0]["warnings"]] == ["z_dropped"]
+    assert rows[0]["area_m2"] == pytest.approx(1_000_000, abs=1)
+
+
+@pytest.mark.parametrize(("crs", "code"), [("EPSG:6190", None), ("urn:ogc:def:crs:EPSG::4979", None),
+                                           ("EPSG:4937", "unsupported_crs"), ("EPSG:5710", "unsupported_crs")])
+def test_a_3d_crs_named_by_the_client(area, representative, db, crs, code):
+    """``crs=EPSG:6190`` on the API is Lambert 72 with heights; a 3D CRS of another datum
+    (ETRS89 3D) or a height alone (Ostend) is refused, naming ``crs``."""
+    epsg = {"EPSG:6190": 6190, "urn:ogc:def:crs:EPSG::4979": 4979}.get(crs, 6190)
+    ring = [list(p) for p in _square_z(epsg).iloc[0].exterior.coords]
+    before = count_reports(db)
+    response = representative.post(f"/api/v1/reports?crs={crs}", json={
+        "type": "Feature", "properties": {"network": "mobile"}, "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    if code is None:
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["properties"]["area_m2"] == pytest.approx(1_000_000, abs=1)
+        assert count_reports(db) == before + 1
+    else:
+        assert response.status_code == 422
+        assert (response.get_json()["code"], response.get_json()["where"]) == (code, "crs")
+        assert count_reports(db) == before

@@ -204,6 +204,18 @@ def test_case30_whole_country_area_too_large(area):
     assert "507," in err.detail
 
 
+@pytest.mark.parametrize(("south", "share"), [(-90, 1.0), (0, 0.5), (-90, 0.5)])
+def test_zone_reaching_a_pole_is_too_large_not_too_small(area, south, share):
+    """A zone reaching ±90° projects to infinity in EPSG:31370 (0 m² there): its area is the
+    ellipsoid's, never "too small" (the whole Earth: 510.07 million km²; a hemisphere: half)."""
+    north = 90 if (south, share) != (-90, 0.5) else 0
+    box = [[-180, south], [180, south], [180, north], [-180, north], [-180, south]]
+    err = err_of(parse_report_feature, feature({"type": "Polygon", "coordinates": [box]}), area=area)
+    assert (err.code, err.where) == ("area_too_large", "/geometry")
+    assert err.extra["area_m2"] == pytest.approx(510.0656e12 * share, rel=1e-4)
+    assert err.extra["limit_m2"] == 200e6
+
+
 def test_case35_dst_timestamps():
     doc = json.loads(case("35-dst-timestamps.json"))
     by_id = {r["id"]: r["reported_at"] for r in doc["reports"]}

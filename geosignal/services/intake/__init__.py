@@ -43,7 +43,9 @@ Pipeline for every geometry (API body or uploaded file), in this order:
    area of the repaired geometry (EPSG:31370). Polygons are then oriented counter-clockwise.
 7. **Area** (polygonal reports, EPSG:31370) below ``min_area_m2`` → ``area_too_small``, above
    ``max_area_m2`` → ``area_too_large`` (``area_m2``, ``limit_m2``; detail in km²). Checked
-   *before* the service area, so a Belgium-sized polygon gets ``area_too_large``.
+   *before* the service area, so a Belgium-sized polygon gets ``area_too_large``. Beyond
+   Lambert 72's domain (1.5–7.5° E, 48.5–52.5° N) a zone is measured on the WGS 84 ellipsoid
+   (equal-area cylindrical): a zone reaching a pole is too large, not 0 m².
 8. **Service area — rule:** a geometry is accepted when it **intersects the unbuffered union
    of the communes and is covered by that union buffered by ``service_margin_m``** (EPSG:31370).
    Otherwise ``outside_service_area``; when recognisable the error says why, never fixing it:

@@ -492,22 +492,30 @@ def _shoelace_m2(geom_4326: BaseGeometry) -> float:
     return total
 
 
-#: Where EPSG:31370 measures truly (its area of use, degrees, with a margin): beyond, the area
-#: of a refused zone is quoted on the ellipsoid instead (a world-sized polygon measured in
-#: Lambert 72 "covered" five times the Earth).
+#: Where EPSG:31370 measures truly (its area of use, degrees, with a margin): beyond, a zone's
+#: area is checked and quoted on the ellipsoid instead
+#: (:func:`_areas_on_the_ellipsoid_beyond_lambert72`).
 _LAMBERT72_DOMAIN = shapely.box(1.5, 48.5, 7.5, 52.5)
 
 
-def _quoted_area_m2(geom_4326: Any, planar_m2: float) -> float:
-    """The area quoted when a zone is refused as too large (m²): ``planar_m2`` (EPSG:31370)
-    for a zone within Lambert 72's domain, else its area in the equal-area cylindrical
-    projection of the WGS 84 ellipsoid (edges follow meridians and parallels, as drawn)."""
-    if shapely.within(geom_4326, _LAMBERT72_DOMAIN):
-        return planar_m2
-    from pyproj import Transformer
+def _areas_on_the_ellipsoid_beyond_lambert72(geoms_4326: np.ndarray, planar_m2: np.ndarray) -> np.ndarray:
+    """The areas (m²) a zone's limits are checked against: ``planar_m2`` (EPSG:31370) for
+    the zones within Lambert 72's domain, else the area in the equal-area cylindrical
+    projection of the WGS 84 ellipsoid (edges follow meridians and parallels, as drawn).
+    Beyond the domain the planar figure means nothing: a world-sized polygon "covered" five
+    times the Earth, one reaching a pole none (its corners project to infinity).
 
-    cea = Transformer.from_crs("EPSG:4326", "+proj=cea +ellps=WGS84 +units=m", always_xy=True)
-    return float(shapely.transform(geom_4326, lambda c: np.column_stack(cea.transform(c[:, 0], c[:, 1]))).area)
+    ``geoms_4326``: (N,) zones in EPSG:4326; ``planar_m2``: (N,) their areas in EPSG:31370.
+    Returns a new (N,) array."""
+    areas = np.asarray(planar_m2, dtype=float).copy()
+    beyond = np.flatnonzero(~shapely.within(geoms_4326, _LAMBERT72_DOMAIN))
+    if len(beyond):
+        from pyproj import Transformer
+
+        cea = Transformer.from_crs("EPSG:4326", "+proj=cea +ellps=WGS84 +units=m", always_xy=True)
+        areas[beyond] = shapely.area(shapely.transform(
+            geoms_4326[beyond], lambda c: np.column_stack(cea.transform(c[:, 0], c[:, 1]))))
+    return areas
 
 
 def _km2(a: float) -> str:
@@ -824,12 +832,11 @@ def finish_reports(
             refuse(i, GeosignalError("line_too_short", f"The line is {lengths_m[i]:.2g} m long: its positions coincide "
                                      "at the precision stored (9 decimals); draw a stretch of road, or place a point.",
                                      where=pendings[i].gptr or "/", length_m=float(lengths_m[i]), limit_m=MIN_LINE_M))
-        beyond = polygonal[(areas_m2[polygonal] > limits.max_area_m2) | (areas_m2[polygonal] < limits.min_area_m2)]
-        for i in beyond:
-            a = float(areas_m2[i])
+        checked_m2 = _areas_on_the_ellipsoid_beyond_lambert72(geoms[polygonal], areas_m2[polygonal])
+        beyond = (checked_m2 > limits.max_area_m2) | (checked_m2 < limits.min_area_m2)
+        for i, a in zip(polygonal[beyond].tolist(), checked_m2[beyond].tolist(), strict=True):
             where_geom = pendings[i].gptr or "/"
             if a > limits.max_area_m2:
-                a = _quoted_area_m2(geoms[i], a)
                 refuse(i, GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
                                          f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
                                          limit_m2=limits.max_area_m2))

@@ -201,7 +201,7 @@ from .core import (
     prepare_report,
     with_problems,
 )
-from .crs import ACCEPTED_EPSG, WGS84, parse_crs
+from .crs import ACCEPTED_EPSG, WGS84, horizontal_epsg, parse_crs
 from .properties import (
     REPORT_PROPERTIES,
     _brief,
@@ -1216,12 +1216,7 @@ def _malformed_quote(text: str, field: int, after: int, token: re.Pattern[str], 
 def _layer_epsg(crs_text: str | None, caller: int | None, layer: str) -> int:
     if not crs_text:
         return caller or WGS84
-    try:
-        from pyproj import CRS
-
-        code = CRS.from_user_input(crs_text).to_epsg(min_confidence=70)
-    except Exception:  # noqa: BLE001
-        code = None
+    code = horizontal_epsg(crs_text)
     epsg = parse_crs(code if code is not None else crs_text, where=f"layer {layer}")
     if caller is not None and caller != epsg:
         raise GeosignalError("unsupported_crs", f"The file says EPSG:{epsg} but the request says EPSG:{caller}.",
