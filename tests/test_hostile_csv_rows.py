@@ -263,8 +263,25 @@ def _ogr_files() -> dict[str, bytes]:
 def test_other_formats_name_their_columns_read_for_nothing(area):
     files = {"a.kml": KML.encode(), "a.gpx": GPX.encode(), **_ogr_files()}
     got = {name: _ignored(read_upload(data, name, area=area)) for name, data in files.items()}
-    # KML: the ExtendedData only (not LIBKML's own fields); GPX: its standard elements are not columns
-    assert got == {"a.kml": [["couleur"]], "a.gpx": [], "a.gpkg": [["couleur"]], "a.zip": [["couleur"]]}
+    # KML: the ExtendedData (not LIBKML's own fields); GPX: its standard elements are not
+    # columns; but a placemark's or waypoint's name beside a description is read for nothing
+    assert got == {"a.kml": [["couleur", "Name"]], "a.gpx": [["name"]], "a.gpkg": [["couleur"]],
+                   "a.zip": [["couleur"]]}
+
+
+@pytest.mark.parametrize(("name", "description", "ignored", "stored"), [
+    ("Gare", "Pas de 4G", [["Name"]], "Pas de 4G"),   # both: the description, the name said to be unread
+    ("Gare", None, [], "Gare"),                         # a name alone is the description
+    ("Pas de 4G", "Pas de 4G", [], "Pas de 4G"),        # the same text twice: nothing lost
+])
+def test_a_placemark_name_beside_a_description_is_not_dropped_unsaid(area, name, description, ignored, stored):
+    body = f"<name>{name}</name>" + (f"<description>{description}</description>" if description else "")
+    kml = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+           f"<Placemark>{body}<Point><coordinates>4.44,50.41</coordinates></Point></Placemark>"
+           "</Document></kml>")
+    res = read_upload(kml.encode(), "a.kml", area=area)
+    assert _ignored(res) == ignored
+    assert [r.properties["description"] for r in res] == [stored]
 
 
 def test_gpx_elements_a_person_writes_are_named_when_they_hold_a_value(area):
@@ -274,8 +291,9 @@ def test_gpx_elements_a_person_writes_are_named_when_they_hold_a_value(area):
                       '<link href="https://ex.example/p"><text>photo</text></link>')
     res = read_upload(gpx.encode(), "a.gpx", area=area)
     assert all(isinstance(r, ReportInput) for r in res)
-    assert _ignored(res) == [["type", "src", "link1_href", "link1_text"]]
-    assert _ignored(read_upload(GPX.replace("<sym>Flag</sym>", "<type> </type>").encode(), "a.gpx", area=area)) == []
+    assert _ignored(res) == [["type", "src", "link1_href", "link1_text", "name"]]
+    assert _ignored(read_upload(GPX.replace("<sym>Flag</sym>", "<type> </type>").encode(), "a.gpx",
+                                area=area)) == [["name"]]  # (the waypoint's name beside its <desc>)
 
 
 def test_the_warning_reaches_the_api_preview(area, admin, db):

@@ -1658,9 +1658,13 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                         if field not in read_columns and isinstance(value, str) and value.strip():
                             ignored.setdefault(field, None)
                 rec = _record(row, keys)
-                if "description" not in rec and name_col and isinstance(row.get(name_col), str) and row[name_col].strip():
-                    rec["description"] = row[name_col]
-                    rec.columns["description"] = name_col
+                if name_col and isinstance(row.get(name_col), str) and row[name_col].strip():
+                    if "description" not in rec:
+                        rec["description"] = row[name_col]
+                        rec.columns["description"] = name_col
+                    elif rec.columns.get("description") != name_col and row[name_col].strip() != str(
+                            rec["description"]).strip():
+                        ignored.setdefault(name_col, None)  # a name beside a description: said, not lost unsaid
                 repeated = []
                 if source is not None and source.repeated:
                     repeated = _repeated_fields(rec, source.repeated, keys, source.label)
