@@ -315,6 +315,20 @@ def test_the_same_report_twice_at_once_without_a_key_is_stored_once(served) -> N
         assert _count_with(scratch, description) == 1
 
 
+def test_the_same_report_twice_at_once_with_its_date_written_two_ways_is_stored_once(served) -> None:
+    # the same instant with another offset is the same report: it waits for the first, then is
+    # found as its duplicate (the two took different locks, and both were stored)
+    application, scratch, token = served
+    for round_ in range(3):
+        description = f"double clic, deux fuseaux {round_} {uuid.uuid4()}"
+        bodies = [json.dumps(_feature(description=description, observed_at=at)).encode()
+                  for at in ("2025-06-01T12:00:00+02:00", "2025-06-01T10:00:00Z")]
+        answers = _at_once(application, [({"Authorization": f"Bearer {token}"}, body) for body in bodies])
+        assert sorted(a.status_code for a in answers) == [200, 201]
+        assert len({a.get_json()["id"] for a in answers}) == 1
+        assert _count_with(scratch, description) == 1
+
+
 @pytest.mark.parametrize("key", ["k" * 201, "clé-accentuée", "tab\there"])
 def test_an_idempotency_key_that_cannot_be_kept_is_refused(served, key) -> None:
     application, scratch, token = served

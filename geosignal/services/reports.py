@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -159,6 +159,8 @@ def attribute_key(props: Mapping[str, Any]) -> tuple:
             value = tuple(value or ())
         elif name == "description":
             value = value or ""
+        elif isinstance(value, datetime):
+            value = value.astimezone(UTC)  # one instant, however its offset was written
         out.append(value)
     return tuple(out)
 
