@@ -803,3 +803,24 @@ def test_a_3d_crs_named_by_the_client(area, representative, db, crs, code):
         assert response.status_code == 422
         assert (response.get_json()["code"], response.get_json()["where"]) == (code, "crs")
         assert count_reports(db) == before
+
+
+@pytest.mark.parametrize(("shape_type", "warning"), [
+    ("POLYGONM", {"code": "z_dropped", "mixed": False, "measures": True}),
+    ("POLYGON", None),
+])
+def test_a_shapefile_with_measures_says_they_were_dropped(area, admin, db, tmp_path, shape_type, warning):
+    """A PolygonM Shapefile: GDAL reads it as 2D without a word; the measures are said to be
+    dropped (``z_dropped`` with ``measures``), as in a GeoPackage; a plain one says nothing."""
+    import pyogrio
+    from shapely.geometry import box
+
+    folder = tmp_path / shape_type
+    folder.mkdir()
+    frame = gpd.GeoDataFrame({"descr": ["x"]}, geometry=[box(4.41, 50.415, 4.414, 50.419)], crs=4326)
+    pyogrio.write_dataframe(frame, folder / "m.shp", layer_options={"SHPT": shape_type})
+    data = zipped(*[(p.name, p.read_bytes()) for p in sorted(folder.iterdir())])
+    body, rows = preview_and_save(admin, db, data, "m.zip", saved=1)
+    got = [{k: w[k] for k in ("code", "mixed", "measures")} for w in body["features"][0]["warnings"]]
+    assert got == ([warning] if warning else [])
+    assert rows[0]["area_m2"] == pytest.approx(126_400, rel=0.01)

@@ -53,8 +53,9 @@
   geometry blob GDAL reads as nothing is decoded as stored: damaged → ``unreadable_file``, a
   LinearRing or a curve → ``unsupported_geometry_type`` (``empty_geometry`` only when it is
   NULL or flagged empty), that feature only. Measures (M) dropped, even where the layer does
-  not declare them, are said (a ``z_dropped`` warning with ``measures``), and so are arcs
-  GDAL reads as straight segments (a curved type: ``curve_linearised``).
+  not declare them, are said (a ``z_dropped`` warning with ``measures``; so are a Shapefile's
+  PointM, PolyLineM, PolygonM and MultiPointM shapes), and so are arcs GDAL reads as straight
+  segments (a curved type: ``curve_linearised``).
 * Zipped Shapefile: every ``.shp`` with its ``.shx`` and ``.dbf`` (a missing one →
   ``unreadable_file`` with ``missing``); the three must agree (record counts, index offsets:
   :func:`~.containers.check_shapefile`); text decoded as :func:`~.containers.dbf_encoding` decides;
@@ -141,6 +142,7 @@ import io
 import math
 import operator
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -366,6 +368,9 @@ class ShapefileWritten:
     #: the fields renamed for GDAL because an earlier one has their name
     #: (:func:`~.containers.dbf_unique_names`) → that name
     renamed: dict[str, str] = field(default_factory=dict)
+    #: the shapes carry measures and no Z (PointM, PolyLineM, PolygonM, MultiPointM): GDAL's
+    #: reading drops them without a word
+    measured: bool = False
 
 
 class _Record(dict):
@@ -1250,6 +1255,14 @@ def _gpkg_crs(declared: GpkgLayer, crs_text: str | None, caller: int | None, lay
 
 
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+#: The Shapefile shape types with measures and no Z (ESRI Shapefile Technical Description).
+_SHP_MEASURED_TYPES = frozenset({21, 23, 25, 28})
+
+
+def shp_shape_type(shp: bytes) -> int:
+    """The shape type a ``.shp`` declares in its header (bytes 32–35, little-endian); the
+    file was checked whole before (:func:`~.containers.check_shapefile`)."""
+    return struct.unpack_from("<i", shp, 32)[0]
 
 
 #: The keywords a WKT1 definition starts with (OGC 01-009 and ESRI): what GDAL's Shapefile
@@ -1333,6 +1346,7 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str
             numbers[layer] = ShapefileWritten({**dbf_stored_numbers(parts["dbf"][1], parts["dbf"][0]),
                                                **dbf_stored_dates(parts["dbf"][1], parts["dbf"][0])},
                                               shp_misplaced_holes(parts["shp"][1], parts["shp"][0]))
+            numbers[layer].measured = shp_shape_type(parts["shp"][1]) in _SHP_MEASURED_TYPES
             dbf, numbers[layer].renamed = dbf_unique_names(parts["dbf"][1], parts["dbf"][0], codec)
             parts["dbf"] = (parts["dbf"][0], dbf_dates_as_text(dbf, parts["dbf"][0]))
             for ext, (_, content) in parts.items():
@@ -1710,7 +1724,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                                         if source.elevations < source.positions else "") + "; reports are 2D.",
                                      "mixed": source.elevations < source.positions})
                 if ((head is not None and head[:2] == b"GP" and wkb_has_m(gpkg_geometry(head)[0]))
-                        or (geom is not None and raw_geometry is None and shapely.has_m(geom))) and not (
+                        or (geom is not None and raw_geometry is None and shapely.has_m(geom))
+                        or (written is not None and written.measured and geom is not None and not geom.is_empty)) and not (
                         geom is not None and geom.has_z):  # with Z, the Z/M warning of the checks says it
                     problems.append({"code": "z_dropped", "detail": "The measures (M) of the positions were dropped; "
                                      "reports are 2D.", "mixed": False, "measures": True})
