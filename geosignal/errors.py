@@ -20,7 +20,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "The upload exceeds the configured maximum size."),
     # raw GeoJSON
     "non_finite_number": (422, "NaN or Infinity where a number is expected."),
-    "invalid_coordinate": (422, "A position is not an array of 2 or 3 finite numbers."),
+    "invalid_coordinate": (422, "A position is not 2 or more numbers (GeoJSON: a third and further are Z, M, dropped with z_dropped; KML: at most 3)."),
     "invalid_geojson": (422, "The GeoJSON object is malformed (type, nesting, members)."),
     "empty_geometry": (422, "The geometry is null or has no coordinates."),
     "unsupported_geometry_type": (422, "The geometry type cannot be a report."),
