@@ -76,6 +76,8 @@ def test_report_page_edit_a_vertex_and_see_the_history(site, browser) -> None:  
     watch, aborted = _watch(browser, site["base"])
     watch.login("w9-rep@charleroi.be")
     page = watch.page
+    warned: list[str] = []  # Leaflet.draw's use of Leaflet's deprecated _flat warned at every edit
+    page.on("console", lambda m: m.type == "warning" and warned.append(m.text))
     page.goto(f"{site['base']}/signalements/{rid}")
     page.wait_for_selector("#report-map[data-ready='1'] .leaflet-overlay-pane svg path")
     reference = page.get_attribute("#report", "data-reference")
@@ -110,6 +112,7 @@ def test_report_page_edit_a_vertex_and_see_the_history(site, browser) -> None:  
     after = _area(site, rid)
     assert abs(after - before) > 1000  # the vertex moved by ~60 px: the area changed by thousands of m²
     _shots(page, "after-edit")
+    assert warned == []
     watch.failed = [f for f in watch.failed if f not in aborted]
     watch.assert_clean()
     watch.context.close()
