@@ -60,12 +60,17 @@ def test_a_point_on_the_border_edge_goes_to_the_smallest_nis(db, representative)
     assert commune_of(db, f"SRID=4326;{MultiPoint([EDGE_MIDPOINT, INSIDE_CHATELET]).wkt}") == CHATELET
 
 
-def test_a_point_5_m_inside_chatelet_is_chatelet(db, representative) -> None:
+def test_a_point_5_m_inside_chatelet_is_chatelet_and_the_error_names_a_point(db, representative) -> None:
     assert commune_of(db, f"SRID=4326;{Point(*INSIDE_CHATELET).wkt}") == CHATELET
     response = _post(representative, {"type": "Point", "coordinates": list(INSIDE_CHATELET)})
     assert response.status_code == 403
     body = response.get_json()
-    assert (body["code"], body["commune_nis"]) == ("not_your_commune", CHATELET)
+    assert (body["code"], body["commune_nis"], body["where"]) == ("not_your_commune", CHATELET, "/geometry")
+    assert body["detail"] == f"the point lies in Châtelet ({CHATELET}); you represent {CHARLEROI}"
+    line = {"type": "LineString", "coordinates": [list(INSIDE_CHATELET), [4.51, 50.39]]}
+    body = _post(representative, line).get_json()
+    assert body["detail"] == f"the line (road stretch) lies mainly in Châtelet ({CHATELET}); you represent {CHARLEROI}"
+    assert body["where"] == "/geometry"
 
 
 def test_uploads_put_the_border_point_in_charleroi(db, representative) -> None:
@@ -83,6 +88,7 @@ def test_uploads_put_the_border_point_in_charleroi(db, representative) -> None:
         assert on_border["properties"]["commune_nis"] == CHARLEROI
         assert (inside["status"], inside["error"]["code"], inside["error"]["commune_nis"]) == (
             "refused", "not_your_commune", CHATELET)
+        assert inside["error"]["detail"] == f"the point lies in Châtelet ({CHATELET}); you represent {CHARLEROI}"
 
 
 def test_stored_figures_and_zone_count_the_border_point_in_charleroi(db, representative) -> None:
