@@ -124,3 +124,18 @@ def test_points_within_the_tolerance_of_the_edge_agree_everywhere(db, area, offs
     assert area.commune_at(point.x, point.y)[0] == CHARLEROI
     assert list(home_communes(area, np.asarray([point], dtype=object)).home) == [CHARLEROI]
     assert commune_of(db, f"SRID=4326;{shapely.to_wkt(point, rounding_precision=-1)}") == CHARLEROI
+
+
+def test_an_edit_moving_a_point_onto_the_border_keeps_it_in_charleroi(db, representative) -> None:
+    created = _post(representative, {"type": "Point", "coordinates": [4.4440, 50.4108]})
+    assert created.status_code == 201, created.get_json()
+    url, tag = created.headers["Location"], created.headers["ETag"]
+    moved = representative.patch(url, json={"geometry": {"type": "Point", "coordinates": list(EDGE_MIDPOINT)}},
+                                 headers={"If-Match": tag})
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["properties"]["commune_nis"] == CHARLEROI
+    refused = representative.patch(url, json={"geometry": {"type": "Point", "coordinates": list(INSIDE_CHATELET)}},
+                                   headers={"If-Match": moved.headers["ETag"]})
+    body = refused.get_json()
+    assert (refused.status_code, body["code"], body["where"]) == (403, "not_your_commune", "/geometry")
+    assert body["detail"] == f"the point now lies in Châtelet ({CHATELET}); you represent {CHARLEROI}"
