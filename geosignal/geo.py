@@ -17,8 +17,18 @@ from shapely.geometry.base import BaseGeometry
 
 from geosignal.vocab import LAMBERT72, LAMBERT2008, WGS84
 
-__all__ = ["LAMBERT2008", "LAMBERT72", "WGS84", "area_m2", "length_m", "reproject", "rfc7946_oriented",
+__all__ = ["BORDER_TOLERANCE_DEG", "LAMBERT2008", "LAMBERT72", "WGS84", "area_m2", "length_m", "reproject", "rfc7946_oriented",
            "to_lambert72", "transform_xy", "transformer"]
+
+#: How far (degrees, EPSG:4326) a point may lie from a commune and still be on its boundary:
+#: 1e-8°, about 1 mm (0.7 mm east–west, 1.1 mm north–south in Belgium). A point written on a
+#: shared border is never exactly on it in binary floating point (the decimal midpoint of a
+#: Charleroi/Châtelet edge is 1.8e-15° from Charleroi); a point within this distance of several
+#: communes is on their shared border and goes to the smallest NIS code. Measured in EPSG:4326,
+#: where the stored boundaries' edges are straight (projected to EPSG:31370, the midpoint of a
+#: 600 m edge lies 9 mm from the projected edge); ten times the API's coordinate resolution
+#: (9 decimals), so a point read back and sent again stays on the border.
+BORDER_TOLERANCE_DEG = 1e-8
 
 
 @lru_cache(maxsize=16)

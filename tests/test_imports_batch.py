@@ -48,11 +48,19 @@ def test_home_communes_of_a_batch_agree_with_postgis(db, area) -> None:
         reproject(centre.buffer(300), LAMBERT72, WGS84),
         Point(4.31, 50.05),                         # Chimay
         Point(3.0, 51.0),                           # outside every commune
+        # the decimal midpoint of a Charleroi/Châtelet edge: 3.4e-15° from Charleroi, within
+        # BORDER_TOLERANCE_DEG of both, on their border → Charleroi; 5 m inside Châtelet → Châtelet
+        Point(4.4976605, 50.3983995),
+        Point(4.4976605 + 0.4e-8, 50.3983995 - 0.4e-8),
+        Point(4.49770164, 50.39836305),
+        MultiPoint([(4.4976605, 50.3983995), (4.49761935, 50.39843596), (4.49770164, 50.39836305)]),
+        MultiPoint([(4.4976605, 50.3983995), (4.49770164, 50.39836305)]),
     ]
     got = home_communes(area, np.asarray(geoms, dtype=object))
     expected = [commune_of(db, f"SRID=4326;{g.wkt}") for g in geoms]
     assert list(got.home) == expected
-    assert expected[:3] == [CHARLEROI, CHARLEROI, CHATELET] and expected[-1] is None
+    assert expected[:3] == [CHARLEROI, CHARLEROI, CHATELET] and expected[7] is None
+    assert expected[8:] == [CHARLEROI, CHARLEROI, CHATELET, CHARLEROI, CHATELET]
     assert {CHARLEROI, CHATELET} <= set(got.touched)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
-from geosignal.geo import LAMBERT72, WGS84, to_lambert72
+from geosignal.geo import BORDER_TOLERANCE_DEG, LAMBERT72, WGS84, to_lambert72
 from geosignal.models import Commune
 
 _NIS_RE = re.compile(r"^[0-9]{5}$")
@@ -132,19 +132,32 @@ def _opt_int(value: Any) -> int | None:
     return int(value)
 
 
+def touches_commune_sql(boundary: str, geom: str) -> str:
+    """Return the SQL condition "geometry ``geom`` touches the commune of ``boundary``" (both
+    EPSG:4326 SQL expressions): a point (or a part of a MultiPoint) within
+    :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of it, a line or zone intersecting it."""
+    tol = repr(BORDER_TOLERANCE_DEG)
+    return (f"{boundary} && ST_Expand({geom}, {tol}) AND CASE WHEN ST_Dimension({geom}) = 0 "
+            f"THEN ST_DWithin({boundary}, {geom}, {tol}) ELSE ST_Intersects({boundary}, {geom}) END")
+
+
 #: The home-commune rule, as the ``FROM … LIMIT 1`` of a query over ``communes c`` and a
-#: geometry ``g.g`` (EPSG:4326): the commune holding the largest part, measured in EPSG:31370
-#: (``:srid``) as area, length or number of points; ties to the smallest NIS code. A geometry
-#: touching one commune only is that commune's without measuring its part (the intersection
-#: with the commune's boundary was most of the rule's cost).
-HOME_COMMUNE_SQL = """FROM communes c, g
-WHERE ST_Intersects(c.boundary, g.g)
+#: geometry ``g.g`` (EPSG:4326): among the communes it touches (:func:`touches_commune_sql`),
+#: the commune holding the largest part, measured in EPSG:31370 (``:srid``) as area, length or
+#: number of distinct points within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG`; ties to the
+#: smallest NIS code. A point within that distance of several communes is on their shared
+#: border: it counts in each, and goes to the smallest NIS code. A geometry touching one
+#: commune only is that commune's without measuring its part (the intersection with the
+#: commune's boundary was most of the rule's cost).
+HOME_COMMUNE_SQL = f"""FROM communes c, g
+WHERE {touches_commune_sql("c.boundary", "g.g")}
 ORDER BY
   CASE WHEN count(*) OVER () = 1 THEN 0
        ELSE CASE ST_Dimension(g.g)
          WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
          WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-         ELSE ST_NPoints(ST_Intersection(c.boundary, g.g))
+         ELSE (SELECT count(DISTINCT p.geom) FROM ST_DumpPoints(g.g) p
+               WHERE ST_DWithin(c.boundary, p.geom, {BORDER_TOLERANCE_DEG!r}))
        END
   END DESC,
   c.nis_code ASC
@@ -155,8 +168,9 @@ def commune_of(session: Session, geometry_ewkt: str) -> str | None:
     """Return the NIS code of the commune holding the largest part of a geometry, or None.
 
     The part is measured in EPSG:31370: area (m²) for zones, length (m) for lines, number of
-    points for points. A tie (a point on a shared border) goes to the smallest NIS code, so
-    every report belongs to exactly one commune. ``geometry_ewkt`` is EWKT in EPSG:4326.
+    points for points. A tie (a point on a shared border: within
+    :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of several communes) goes to the smallest NIS
+    code, so every report belongs to exactly one commune. ``geometry_ewkt`` is EWKT in EPSG:4326.
     """
     sql = text(f"WITH g AS (SELECT ST_GeomFromEWKT(:g) AS g) SELECT c.nis_code {HOME_COMMUNE_SQL}")
     return session.execute(sql, {"g": geometry_ewkt, "srid": LAMBERT72}).scalar_one_or_none()

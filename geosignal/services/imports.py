@@ -59,6 +59,7 @@ from geosignal.services.reports import (
     attribute_changes,
     attribute_key,
     edit_values,
+    not_your_commune,
 )
 from geosignal.vocab import NETWORKS
 
@@ -884,9 +885,8 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
             rows[position] = _problem(error, index, columns)
             continue
         if representative and not policy.may_write_in_commune(user, nis):
-            error = GeosignalError("not_your_commune", f"the zone lies mainly in {names[nis]} ({nis}); you represent "
-                                   f"{user.commune_nis}", where=source_where(item, index), commune_nis=nis,
-                                   commune_name=names[nis])
+            error = not_your_commune(item.geometry, nis, names[nis], user.commune_nis,
+                                     where=source_where(item, index))
             error.source = _item_source(item, epsg)
             rows[position] = _problem(error, index, columns)
             continue

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import shapely
 from sqlalchemy import Select, func, insert, select, text
 from sqlalchemy.orm import Session
 
@@ -77,6 +78,24 @@ def _row_feature(row: Any) -> dict[str, Any]:
     return to_feature(row.Report, row.name_fr, row.geojson, row.area_m2, row.length_m)
 
 
+def not_your_commune(geometry: Any, nis: str, name: str, user_commune: str | None, *, now: bool = False,
+                     where: str | None = "/geometry") -> GeosignalError:
+    """Return the ``not_your_commune`` error (403) of a geometry (shapely, EPSG:4326) whose home
+    commune ``nis`` (``name``) is not ``user_commune``. The detail names what was given — a
+    point (or points) lies in a commune; a line (a road stretch) or a zone lies mainly in one —
+    and ``now`` says it is an edit's new geometry. ``where``: a JSON pointer (default
+    ``/geometry``) or an upload's feature or row."""
+    dim = int(shapely.get_dimensions(geometry))
+    verb = "now lies" if now else "lies"
+    if dim == 0:
+        many = shapely.get_num_geometries(shapely.extract_unique_points(geometry)) > 1
+        what = f"the points {'now ' if now else ''}lie mainly" if many else f"the point {verb}"
+    else:
+        what = f"the {'line (road stretch)' if dim == 1 else 'zone'} {verb} mainly"
+    return GeosignalError("not_your_commune", f"{what} in {name} ({nis}); you represent {user_commune}",
+                          where=where, commune_nis=nis, commune_name=name)
+
+
 #: A report identical to one the same user filed this many seconds ago is a probable
 #: duplicate (double click without Idempotency-Key): the first one is returned instead.
 DUPLICATE_WINDOW_S = 10
@@ -95,7 +114,8 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
     geometry with the same attributes less than :data:`DUPLICATE_WINDOW_S` seconds ago,
     nothing is stored and (that report's Feature, False) is returned.
     Raises ``outside_service_area`` (422) when no commune intersects it, and
-    ``not_your_commune`` (403) when a representative's zone lies mainly in another commune.
+    ``not_your_commune`` (403, at ``/geometry``) when a representative's geometry lies (mainly)
+    in another commune (:func:`not_your_commune`).
 
     Concurrent requests of one user carrying the same report are serialised by a transaction
     lock on (user, :func:`duplicate_identity`), taken first: two at once store one report.
@@ -122,11 +142,7 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
     if nis is None:
         raise GeosignalError("outside_service_area", "the geometry does not touch any commune served")
     if not policy.may_write_in_commune(user, nis):
-        raise GeosignalError(
-            "not_your_commune",
-            f"the zone lies mainly in {name} ({nis}); you represent {user.commune_nis}",
-            commune_nis=nis, commune_name=name,
-        )
+        raise not_your_commune(report_input.geometry, nis, name, user.commune_nis)
     if duplicate is not None:
         return get_report(session, user, duplicate), False
     g = Report.geometry
@@ -489,8 +505,7 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
         if nis is None:
             raise GeosignalError("outside_service_area", "the geometry does not touch any commune served")
         if not policy.may_write_in_commune(user, nis):
-            raise GeosignalError("not_your_commune", f"the zone now lies mainly in {name} ({nis}); "
-                                 f"you represent {user.commune_nis}", commune_nis=nis, commune_name=name)
+            raise not_your_commune(report_input.geometry, nis, name, user.commune_nis, now=True)
         values["geometry"] = ewkt
         values["commune_nis"] = nis
     before, after = attribute_changes(before_feature["properties"], values)

@@ -129,6 +129,14 @@ def _home() -> str:
         "FROM communes c, (SELECT ST_CollectionExtract(n.geometry, ST_Dimension(n.geometry) + 1) AS g) g",
     ).replace(":srid", str(LAMBERT72))
 
+def _touches_p() -> str:
+    """A joining report ``p.g`` touches commune ``c``: the rule of every report (a point within
+    the border tolerance, a line or zone intersecting)."""
+    from geosignal.services.communes import touches_commune_sql
+
+    return touches_commune_sql("c.boundary", "p.g")
+
+
 _LOAD = """SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, {srid}), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), {gen}
   FROM reports r
@@ -663,7 +671,7 @@ BEGIN
                     AND (ST_Dimension(p.g) > ST_Dimension(z.geometry)
                          OR (ST_Dimension(p.g) = ST_Dimension(z.geometry) AND EXISTS (
                                SELECT 1 FROM communes c
-                               WHERE c.nis_code <> z.commune_nis AND ST_Intersects(c.boundary, p.g)))));
+                               WHERE c.nis_code <> z.commune_nis AND {touches_p}))));
 {make_home}
   -- ids: a group keeps the oldest id of its old zones (cand), or gets a new one
   UPDATE zone_new SET zone_id = cand, reused = true WHERE cand IS NOT NULL;
@@ -930,7 +938,7 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    the newest migration holding it keeps frozen: 0026)."""
+    the newest migration holding it keeps frozen: 0028)."""
     # imported here: the export package is heavier than the models that import this module
     from geosignal.services.export.constants import CHANGE_LOCK_KEY
 
@@ -961,7 +969,7 @@ def zones_sql() -> str:
         load_1=load.replace("{gen}", "1"), load_seed=load.replace("{gen}", "-1"),
         part_r=participates("r"), part_n=participates("n"), part_o=participates("o"),
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
-        technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(),
+        technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(), touches_p=_touches_p(),
     ).strip() + "\n"
 
 

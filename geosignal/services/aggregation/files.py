@@ -40,19 +40,22 @@ def home_communes(boundaries: dict[str, BaseGeometry], geoms: np.ndarray) -> lis
     """Return each geometry's home commune, by the rule of
     :func:`geosignal.services.communes.commune_of` and measured the same way: the part inside
     each commune is cut in EPSG:4326 (the inputs' CRS), then measured in EPSG:31370 (area,
-    length, or number of points); the largest part wins, ties go to the smallest NIS code;
-    None outside every commune."""
+    length, or number of points within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG`); the
+    largest part wins, ties go to the smallest NIS code (a point on a shared border); None
+    outside every commune."""
+    from geosignal.services.intake.batch import points_within, touching
+
     codes = sorted(boundaries)
     bounds = np.asarray([boundaries[c] for c in codes], dtype=object)
     tree = shapely.STRtree(bounds)
-    g_idx, c_idx = tree.query(geoms, predicate="intersects")
+    g_idx, c_idx = touching(tree, bounds, geoms)
     best: dict[int, tuple[float, str]] = {}
     if g_idx.size:
         parts = shapely.intersection(geoms[g_idx], bounds[c_idx])
         dims = shapely.get_dimensions(geoms[g_idx])
         for gi, ci, part, dim in zip(g_idx, c_idx, parts, dims, strict=True):
             if dim == 0:
-                measure = float(shapely.get_num_geometries(shapely.extract_unique_points(part)))
+                measure = float(points_within(bounds[[ci]], geoms[[gi]])[0])
             else:
                 measured = reproject(part, WGS84, LAMBERT72)
                 measure = measured.area if dim == 2 else measured.length

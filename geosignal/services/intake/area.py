@@ -12,6 +12,8 @@ import shapely
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
+from geosignal.geo import BORDER_TOLERANCE_DEG
+
 from .crs import LAMBERT72, WGS84, transform_geom
 
 
@@ -79,12 +81,13 @@ class ServiceArea:
     def commune_at(self, lon: float, lat: float) -> tuple[str, str] | None:
         """Return ``(nis_code, name_fr)`` of the commune covering ``(lon, lat)`` (EPSG:4326).
 
-        A point on a shared border belongs to the commune with the smallest NIS code.
+        A point on a shared border (within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of
+        several communes) belongs to the commune with the smallest NIS code.
         Returns None outside every commune (or for non-finite input).
         """
         if not (np.isfinite(lon) and np.isfinite(lat)):
             return None
-        hits = self._tree.query(Point(lon, lat), predicate="intersects")
+        hits = self._tree.query(Point(lon, lat), predicate="dwithin", distance=BORDER_TOLERANCE_DEG)
         if len(hits) == 0:
             return None
         i = int(min(hits))  # geometries are sorted by NIS

@@ -6,7 +6,8 @@ The home-commune rule is the one :func:`geosignal.services.communes.commune_of` 
 PostGIS for a single report: among the communes a geometry intersects, the one holding its
 largest part — the part is cut in EPSG:4326 and measured in EPSG:31370 (area for zones,
 length for lines, number of distinct points for points); ties (a point on a shared border)
-go to the smallest NIS code.
+go to the smallest NIS code. A point, or a part of a MultiPoint, touches every commune within
+:data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of it (:func:`touching`), as in PostGIS.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geosignal.geo import LAMBERT72, WGS84, transform_xy
+from geosignal.geo import BORDER_TOLERANCE_DEG, LAMBERT72, WGS84, transform_xy
 
 from .area import ServiceArea
 
@@ -46,6 +47,41 @@ def _communes(area: ServiceArea) -> np.ndarray:
     return cached
 
 
+def touching(tree: shapely.STRtree, communes: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the pairs ``(geometry index, commune index)``, sorted by geometry, of each
+    geometry of ``geoms`` (EPSG:4326, object array) and each commune of ``communes`` (the
+    geometries ``tree`` holds, same order) it touches: points and MultiPoints within
+    :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` (on a shared border, they touch each commune
+    of it), lines and zones intersecting."""
+    types = shapely.get_type_id(geoms)
+    pts = np.flatnonzero(np.isin(types, _POINTS))
+    rest = np.flatnonzero(~np.isin(types, _POINTS))
+    g_parts, c_parts = [np.zeros(0, dtype=np.intp)], [np.zeros(0, dtype=np.intp)]
+    if len(pts):
+        gi, ci = tree.query(geoms[pts], predicate="dwithin", distance=BORDER_TOLERANCE_DEG)
+        g_parts.append(pts[gi])
+        c_parts.append(ci)
+    if len(rest):
+        gi, ci = tree.query(geoms[rest])
+        if len(gi):
+            hit = shapely.intersects(communes[ci], geoms[rest][gi])
+            gi, ci = gi[hit], ci[hit]
+        g_parts.append(rest[gi])
+        c_parts.append(ci)
+    g_idx, c_idx = np.concatenate(g_parts), np.concatenate(c_parts)
+    order = np.lexsort((c_idx, g_idx))
+    return g_idx[order], c_idx[order]
+
+
+def points_within(communes: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """Return, for each pair ``(communes[k], geoms[k])`` (EPSG:4326; points or MultiPoints),
+    how many distinct points of the geometry lie within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG`
+    of the commune: a point's part of the commune, as PostGIS measures it."""
+    parts, pair = shapely.get_parts(shapely.extract_unique_points(geoms), return_index=True)
+    near = shapely.dwithin(communes[pair], parts, BORDER_TOLERANCE_DEG)
+    return np.bincount(pair[near], minlength=len(geoms)).astype(float)
+
+
 def home_communes(area: ServiceArea, geoms_4326: np.ndarray) -> Communes:
     """Return the home commune of every geometry of ``geoms_4326`` (EPSG:4326 shapely
     geometries, an object array of N) and the communes they touch.
@@ -60,10 +96,7 @@ def home_communes(area: ServiceArea, geoms_4326: np.ndarray) -> Communes:
     if n == 0:
         return Communes(home, [])
     communes = _communes(area)
-    g_idx, c_idx = area._tree.query(geoms)
-    if len(g_idx):
-        hit = shapely.intersects(communes[c_idx], geoms[g_idx])
-        g_idx, c_idx = g_idx[hit], c_idx[hit]
+    g_idx, c_idx = touching(area._tree, communes, geoms)
     codes = np.asarray(area.nis_codes, dtype=object)
     touched = sorted({area.nis_codes[c] for c in np.unique(c_idx)})
     if not len(g_idx):
@@ -80,15 +113,15 @@ def home_communes(area: ServiceArea, geoms_4326: np.ndarray) -> Communes:
     contested = (counts[g_idx] > 1) & (types[g_idx] != 0)  # a single point: any hit counts 1
     if contested.any():
         gi, ci = g_idx[contested], c_idx[contested]
-        parts = shapely.intersection(communes[ci], geoms[gi])
         kind = types[gi]
         measure = np.zeros(len(gi))
         pts = np.isin(kind, _POINTS)
         if pts.any():
-            measure[pts] = shapely.get_num_geometries(shapely.extract_unique_points(parts[pts]))
+            measure[pts] = points_within(communes[ci[pts]], geoms[gi[pts]])
         rest = ~pts
         if rest.any():
-            parts_31370 = shapely.transform(parts[rest], lambda c: transform_xy(c, WGS84, LAMBERT72))
+            parts = shapely.intersection(communes[ci[rest]], geoms[gi[rest]])
+            parts_31370 = shapely.transform(parts, lambda c: transform_xy(c, WGS84, LAMBERT72))
             lines = np.isin(kind[rest], _LINES)
             measure[rest] = np.where(lines, shapely.length(parts_31370), shapely.area(parts_31370))
         # largest measure first, then smallest NIS (commune index)
@@ -136,7 +169,7 @@ def outside_shares(area: ServiceArea, geoms_4326: np.ndarray, homes: list[str | 
     pts = np.isin(kind, _POINTS)
     if pts.any():
         whole[pts] = shapely.get_num_geometries(shapely.extract_unique_points(geoms[cut][pts]))
-        part[pts] = shapely.get_num_geometries(shapely.extract_unique_points(inside[pts]))
+        part[pts] = points_within(communes[uncovered][pts], geoms[cut][pts])  # on its border: inside
     rest = ~pts
     if rest.any():
         to_31370 = lambda c: transform_xy(c, WGS84, LAMBERT72)  # noqa: E731
