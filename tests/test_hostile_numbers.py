@@ -34,7 +34,7 @@ def _dropped(rep) -> list[tuple[str, str, str]]:  # noqa: ANN001
 
 @pytest.mark.parametrize(("value", "shown"), [("1.000", "'1.000'"), ("12.7", "'12.7'"), ("5 ménages", "'5 ménages'"),
                                               ("99999999999999999999", "99999999999999999999"),
-                                              ("nan", "'nan'"), ("1e3", "'1e3'"), ("1 0000", "'1 0000'")])
+                                              ("1e3", "'1e3'"), ("1 0000", "'1 0000'")])
 def test_gpx_extension_numbers_reach_the_count_rules_as_written(area, admin, db, value, shown):
     # GDAL's GPX driver types an <extensions> field as a number when its first values look like
     # one, then reads each value with atof/atoi: '1.000' → 1, '5 ménages' → 5, 10²⁰ → 2147483647
@@ -421,3 +421,70 @@ def test_a_geopackage_real_count_follows_the_same_rule(area, tmp_path):
     assert [(w["code"], w["column"], w["detail"]) for w in second.warnings] == [
         ("attribute_dropped", "menages",
          "households_affected was ignored: households_affected must be a whole number ≥ 0; got 12.5.")]
+
+
+# =========================================================================== non-finite numbers: one rule
+
+_CSV_COUNTS = ("lat;lon;menages;entreprises;rayon;description\n"
+               "50.4108;4.444;12;3;;ok\n"
+               "50.4108;4.445;NaN;2;;nan households\n"
+               "50.4108;4.446;5;1e999;;overflowing businesses\n"
+               "50.4108;4.447;-Infinity;#DIV/0!;;both\n"
+               "50.4108;4.448;abc;12 ménages;;unreadable text\n"
+               "50.4108;4.449;1;1;inf;infinite radius\n").encode()
+
+
+def test_a_csv_count_that_is_not_finite_refuses_its_row_as_geojson_does(area, admin, db):
+    # NaN, ±Infinity, 1e999 (and a spreadsheet's #DIV/0!) in a numeric attribute cell refuse the
+    # row with non_finite_number naming row and column, as the same value in a GeoJSON upload or
+    # a coordinate cell does; text that is no number at all is still dropped with a warning
+    res = read_upload(_CSV_COUNTS, "a.csv", area=area)
+    assert [type(r).__name__ for r in res] == ["ReportInput", "GeosignalError", "GeosignalError", "GeosignalError",
+                                               "ReportInput", "GeosignalError"]
+    refused = [(r.code, r.where, r.extra["index"], r.extra["name"], r.extra["column"], r.extra["value"])
+               for r in res if not isinstance(r, ReportInput)]
+    assert refused == [
+        ("non_finite_number", "row 3", 1, "households_affected", "menages", "NaN"),
+        ("non_finite_number", "row 4", 2, "businesses_affected", "entreprises", "1e999"),
+        ("non_finite_number", "row 5", 3, "households_affected", "menages", "-Infinity"),
+        ("non_finite_number", "row 7", 5, "radius", "rayon", "inf")]
+    both = res[3]  # every fault of the row: the first refusal, then the other cell
+    assert [(e["code"], e["name"], e.get("column")) for e in both.extra["errors"]] == [
+        ("non_finite_number", "households_affected", "menages"),
+        ("non_finite_number", "businesses_affected", "entreprises")]
+    kept = res[4]
+    assert "households_affected" not in kept.properties and "businesses_affected" not in kept.properties
+    assert _dropped(kept) == [("attribute_dropped", "households_affected", "menages"),
+                              ("attribute_dropped", "businesses_affected", "entreprises")]
+    # the preview and the save say the same, and nothing refused is stored
+    before = _count(db)
+    preview = upload_file(admin, _CSV_COUNTS, "a.csv", network="mobile", dry_run="true").get_json()["features"]
+    rejected = upload_file(admin, _CSV_COUNTS, "a.csv", network="mobile", mode="all")
+    assert rejected.status_code == 422 and _count(db) == before
+    saved = upload_file(admin, _CSV_COUNTS, "a.csv", network="mobile", mode="valid_only")
+    assert saved.status_code == 201 and saved.get_json()["saved"] == 2
+    for features in (preview, rejected.get_json()["features"], saved.get_json()["features"]):
+        assert [(f["index"], f["status"]) + ((f["error"]["code"], f["error"]["where"], f["error"]["column"])
+                                             if f["status"] == "refused" else ())
+                for f in sorted(features, key=lambda f: f["index"])] == [
+            (0, "accepted"), (1, "refused", "non_finite_number", "row 3", "menages"),
+            (2, "refused", "non_finite_number", "row 4", "entreprises"),
+            (3, "refused", "non_finite_number", "row 5", "menages"), (4, "accepted"),
+            (5, "refused", "non_finite_number", "row 7", "rayon")]
+    assert _count(db) == before + 2
+    stored = db.execute(select(Report.description, Report.households_affected, Report.businesses_affected)
+                        .where(Report.description.in_(["ok", "unreadable text", "nan households", "both"]))
+                        .order_by(Report.description)).all()
+    assert [tuple(r) for r in stored] == [("ok", 12, 3), ("unreadable text", None, None)]
+
+
+@pytest.mark.parametrize("written", ["nan", "inf", "-Infinity", "1e999"])
+def test_a_gpx_extension_count_that_is_not_finite_refuses_its_waypoint(area, admin, db, written):
+    data = _gpx_waypoints("<menages>12</menages>", f"<menages>{written}</menages>")
+    res = read_upload(data, "a.gpx", area=area)
+    assert [type(r).__name__ for r in res] == ["ReportInput", "GeosignalError"]
+    assert (res[1].code, res[1].where, res[1].extra["name"], res[1].extra["column"]) == (
+        "non_finite_number", "feature 1", "households_affected", "menages")
+    before = _count(db)
+    body = upload_file(admin, data, "a.gpx", network="mobile", mode="all")
+    assert body.status_code == 422 and _count(db) == before

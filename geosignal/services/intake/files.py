@@ -202,6 +202,7 @@ from .core import (
     with_problems,
 )
 from .crs import ACCEPTED_EPSG, WGS84, parse_crs
+from .numbers import NON_FINITE_WORDS
 from .properties import (
     REPORT_PROPERTIES,
     _brief,
@@ -218,8 +219,6 @@ _EXTENSIONS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".gpkg": "gpkg", ".zip": "shapefile", ".shz": "shapefile",
 }
 _COORD_KEYS = ("lon", "lat", "x", "y", "wkt")
-_NON_FINITE_WORDS = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity",
-                     "#num!", "#value!", "#div/0!"}
 
 
 class UploadResult(list):
@@ -679,7 +678,7 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
                                  "only separate groups of three digits (155 349).", where=where, index=index,
                                  column=column, value=s)
         s = re.sub(r"[ \u00a0\u202f]", "", s)
-    if s.lower() in _NON_FINITE_WORDS:
+    if s.lower() in NON_FINITE_WORDS:
         raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
                              where=where, index=index, column=column, value=text.strip())
     if "," in s and "." not in s:
@@ -995,17 +994,28 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                 if known is None:
                     props: dict[str, Any] = {}
                     row_warnings: list[dict] = []
+                    refusal: GeosignalError | None = None  # a cell that refuses the row (radius, NaN)
                     for key, cols in prop_cols:
                         for p in cols:
                             if p < ncells and cells[p].strip():
                                 value = cells[p]
                                 got = memo.get((key, p, value))
                                 if got is None:
-                                    got = memo[(key, p, value)] = check_file_properties(
-                                        {key: value}, columns={key: header[p]})
+                                    try:
+                                        got = memo[(key, p, value)] = check_file_properties(
+                                            {key: value}, columns={key: header[p]})
+                                    except GeosignalError as refused:  # every cell is still checked
+                                        if refusal is None:
+                                            refusal = refused
+                                        else:
+                                            refusal.extra["errors"] += refused.extra.get("errors", [])
+                                        break
                                 props.update(got[0])
                                 row_warnings += got[1]
                                 break
+                    if refusal is not None:
+                        warnings = row_warnings or warnings  # the cells dropped join its errors
+                        raise refusal
                     known = (props, row_warnings)
                     if row_key is not None:
                         if len(rows_memo) > 50_000:
@@ -1381,7 +1391,8 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
     field_names: dict[str, str] = {}  # KML data fields as the file names them, by the token GDAL reads
     if fmt in ("kml", "gpx"):
         data = xml_for_gdal(data, tag_placemarks=fmt == "kml",
-                            fix_points=any(f.problem is not None and f.problem.code == "invalid_coordinate"
+                            fix_points=any(f.problem is not None and f.problem.code in ("invalid_coordinate",
+                                                                                    "non_finite_number")
                                            for f in written),
                             field_names=field_names if fmt == "kml" else None)
     elif fmt == "gpkg":  # GDAL would stop at the cached feature_count: every row must be read
