@@ -488,3 +488,60 @@ def test_a_gpx_extension_count_that_is_not_finite_refuses_its_waypoint(area, adm
     before = _count(db)
     body = upload_file(admin, data, "a.gpx", network="mobile", mode="all")
     assert body.status_code == 422 and _count(db) == before
+
+
+_VALUE_SENTENCE = {"fr": "Une valeur vaut NaN ou l'infini : donnez un nombre fini.",
+                   "nl": "Een waarde is NaN of oneindig: geef een eindig getal.",
+                   "en": "A value is NaN or infinite: give a finite number."}
+_COORDINATE_SENTENCE = {"fr": "Une coordonnée vaut NaN ou l'infini : donnez des nombres.",
+                        "nl": "Een coördinaat is NaN of oneindig: geef getallen.",
+                        "en": "A coordinate is NaN or infinite: give numbers."}
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl", "en"])
+def test_a_non_finite_property_says_value_and_a_coordinate_says_coordinate(representative, db, lang):
+    # the message followed the code alone: "a coordinate is NaN" for a households count
+    before = _count(db)
+    headers = {"Accept-Language": lang}
+    body = ('{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},'
+            '"properties":{"network":"mobile","households_affected":NaN}}')
+    answer = representative.post("/api/v1/reports", data=body, content_type="application/geo+json", headers=headers)
+    problem = answer.get_json()
+    assert (answer.status_code, problem["code"], problem["where"], problem["kind"], problem["message"]) == (
+        422, "non_finite_number", "/properties/households_affected", "value", _VALUE_SENTENCE[lang])
+    body = body.replace("NaN", "3").replace("4.444", "-Infinity")
+    answer = representative.post("/api/v1/reports", data=body, content_type="application/geo+json", headers=headers)
+    problem = answer.get_json()
+    assert (answer.status_code, problem["code"], problem["where"], problem["message"]) == (
+        422, "non_finite_number", "/geometry/coordinates/0", _COORDINATE_SENTENCE[lang])
+    assert "kind" not in problem
+    assert _count(db) == before
+
+
+def test_an_upload_says_value_for_a_count_and_coordinate_for_a_position(area, admin, db):
+    # the import page's script reads a refused row's message from the catalogue's kinds by
+    # code and kind (I.problemText): the row's error carries kind "value" for a count only
+    data = b"lat;lon;menages;description\n50.4108;NaN;3;position\n50.4108;4.444;inf;count\n"
+    before = _count(db)
+    rows = upload_file(admin, data, "a.csv", network="mobile", dry_run="true").get_json()["features"]
+    assert [(f["error"]["code"], f["error"]["where"], f["error"]["column"], f["error"].get("kind")) for f in rows] == [
+        ("non_finite_number", "row 2", "lon", None), ("non_finite_number", "row 3", "menages", "value")]
+    data = _collection(_counted("NaN", "file"))
+    (row,) = upload_file(admin, data, "a.geojson", dry_run="true").get_json()["features"]
+    assert (row["error"]["code"], row["error"]["pointer"], row["error"]["kind"]) == (
+        "non_finite_number", "/features/0/properties/households_affected", "value")
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl", "en"])
+def test_the_pages_say_value_beside_the_field_of_a_non_finite_count(app, lang):
+    from geosignal import i18n, ui_text
+    from geosignal.errors import GeosignalError
+
+    value = GeosignalError("non_finite_number", "x", where="/properties/households_affected", kind="value")
+    coordinate = GeosignalError("non_finite_number", "x", where="/geometry/coordinates/0")
+    with app.test_request_context("/", headers={"Accept-Language": lang}):
+        assert ui_text.field_errors(value) == {"households_affected": [_VALUE_SENTENCE[lang]]}
+        assert ui_text.field_errors(coordinate) == {"geometry": [_COORDINATE_SENTENCE[lang]]}
+        # the scripts' catalogue (the import page's refused rows)
+        assert i18n.js_catalogue(lang)["kinds"]["non_finite_number"] == {"value": _VALUE_SENTENCE[lang]}

@@ -10,7 +10,8 @@ Pipeline for every geometry (API body or uploaded file), in this order:
 
 1. **Strict JSON.** Text is parsed with NaN/Infinity (and numbers overflowing to infinity)
    kept as placeholders; any of them anywhere in a feature (coordinates *or* properties) gives
-   ``non_finite_number`` with its JSON pointer. An integer of more digits than Python converts
+   ``non_finite_number`` with its JSON pointer (and ``kind: "value"`` when it points into the
+   properties: the message then speaks of a value, not a coordinate). An integer of more digits than Python converts
    (over 4,000) is no NaN but far too large: a count out of range (``invalid_attribute``), a
    coordinate ``invalid_coordinate`` "too large", as a 20- or 400-digit one. The raw structure is checked before shapely
    sees it: numbers as strings / booleans → ``invalid_coordinate``; null geometry or empty

@@ -33,6 +33,7 @@ from .crs import (
     transform_geom,
     transform_xy,
 )
+from .numbers import non_finite_kind
 from .properties import REPORT_PROPERTIES, network_mismatch, validate_properties
 
 #: Shortest line accepted (m, EPSG:31370): positions closer than that (1e-9° is about 0.1 mm)
@@ -201,7 +202,7 @@ def _raise_non_finite(obj: Any, ptr: str, finite: bool = False) -> None:
     bad = find_non_finite(obj, ptr)
     if bad is not None:
         raise GeosignalError("non_finite_number", f"NaN or Infinity at {bad or '/'}: JSON numbers must be finite.",
-                             where=bad or "/")
+                             where=bad or "/", **non_finite_kind(bad))
 
 
 # --------------------------------------------------------------------------- geometry walk

@@ -25,3 +25,15 @@ def non_finite_text(text: str) -> bool:
     if s in NON_FINITE_WORDS:
         return True
     return _DECIMAL.fullmatch(s) is not None and "e" in s and not math.isfinite(float(s.replace(",", ".")))
+
+
+#: The ``kind`` of a ``non_finite_number`` about a property's value (a count, a radius…), not
+#: a coordinate: the message then says « une valeur » (:data:`geosignal.ui_text.KIND_MESSAGES_FR`).
+VALUE_KIND = "value"
+
+
+def non_finite_kind(pointer: str | None) -> dict[str, str]:
+    """The ``kind`` member of a ``non_finite_number`` at JSON ``pointer``: ``{"kind":
+    "value"}`` when it points into a feature's properties (``/properties/households_affected``,
+    ``/features/0/properties/radius``), ``{}`` for a coordinate (the code's own message)."""
+    return {"kind": VALUE_KIND} if "/properties/" in f"{pointer or ''}/" else {}

@@ -18,7 +18,7 @@ from geosignal.errors import GeosignalError
 from geosignal.params import number_as_float
 from geosignal.textsafety import UNSAFE_CHARACTERS, pointer_key, refuse_unsafe_text
 
-from .numbers import non_finite_text
+from .numbers import VALUE_KIND, non_finite_text
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 #: Limits of the contract (:mod:`geosignal.contract`), named here for the intake's callers.
@@ -554,7 +554,7 @@ def check_file_properties(
                             f"at position {bad.start()} (a misread encoding?).", where)
             if _KINDS.get(name) in _NUMERIC_KINDS and (_non_finite(record.get(name)) or _non_finite(value)):
                 raise _fail("non_finite_number", f"{name} is {_brief(record.get(name, value))}, not a finite number.",
-                            where)
+                            where, kind=VALUE_KIND)
             if name == "observed_at":
                 parsed = parse_observed_at(value, where=where, day_first=True)
                 if parsed is not None:
@@ -569,7 +569,8 @@ def check_file_properties(
             if (name in REFUSING_PROPERTIES or err.code == "non_finite_number") and refusal is None:
                 refusal = GeosignalError(err.code, err.detail, where=where if pointer is not None else None,
                                          name=name, value=_shown(record.get(name, value)),  # as written
-                                         **({"column": column} if column else {}))
+                                         **({"column": column} if column else {}),
+                                         **({"kind": err.extra["kind"]} if err.extra.get("kind") else {}))
                 continue
             problem: dict[str, Any] = {
                 "code": "attribute_dropped", "detail": f"{name} was ignored: {err.detail}", "name": name,
