@@ -69,9 +69,9 @@
 * GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
   them), numbered in that order; empty tracks/routes are skipped with a warning in
   :attr:`UploadResult.warnings`. A ``<time>`` written without offset is UTC, as GPX 1.0 and
-  1.1 define it. A point whose ``lat``/``lon`` is missing, no number or out of range, or whose
-  ``<ele>`` is NaN/infinite or no number, refuses its waypoint, route or track only
-  (``invalid_coordinate`` / ``non_finite_number``, ``line``, ``column``, ``waypoint``/``route``/
+  1.1 define it. A point whose ``lat``/``lon`` or ``<ele>`` is missing (``lat``/``lon``), no
+  number or out of range, or a number that is not finite (NaN, inf, 1e999), refuses its
+  waypoint, route or track only (``invalid_coordinate`` / ``non_finite_number``, ``line``, ``column``, ``waypoint``/``route``/
   ``track`` its rank among its kind); elevations are dropped with a ``z_dropped`` warning. The
   description is ``<desc>``, else ``<cmt>``, else ``<name>``; a ``<cmt>`` differing from the
   ``<desc>`` is not kept, with an ``attribute_dropped`` warning naming it. A track or route
@@ -114,7 +114,9 @@
   ``Telenet/BASE``, day-first dates). **A file attribute that still fails validation is dropped
   with an ``attribute_dropped`` warning; the report is kept** (geometry errors still refuse the
   feature, and so does a ``radius`` that cannot be read: ``invalid_attribute``, as in the API,
-  rather than a circle silently become a point). A list naming a value twice is such a failure. Every attribute is checked: each failure has its own warning with ``name``,
+  rather than a circle silently become a point; and so does a numeric attribute holding a number
+  that is not finite, ``NaN``, ``inf``, ``1e999``: ``non_finite_number`` naming row or feature and
+  column, as a JSON NaN is refused). A list naming a value twice is such a failure. Every attribute is checked: each failure has its own warning with ``name``,
   ``column`` (and ``pointer`` in GeoJSON). A refused feature's error carries ``errors``: the
   refusal first, then every attribute fault of that feature. Free text with control characters,
   direction overrides or unpaired surrogates is refused (never stored: :mod:`geosignal.textsafety`).
