@@ -1016,8 +1016,16 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                                 row_warnings += got[1]
                                 break
                     if refusal is not None:
-                        warnings = row_warnings or warnings  # the cells dropped join its errors
-                        raise refusal
+                        if fault is None:
+                            warnings = row_warnings or warnings  # the cells dropped join its errors
+                            raise refusal
+                        # a coordinate's fault first, then the cells refused and dropped: every
+                        # fault of the row together
+                        warnings = [{"code": "attribute_dropped", "name": e["name"], "error": e["code"],
+                                     "detail": f"{e['name']} was ignored: {e['detail']}",
+                                     **({"column": e["column"]} if "column" in e else {})}
+                                    for e in refusal.extra["errors"]] + row_warnings
+                        raise fault
                     known = (props, row_warnings)
                     if row_key is not None:
                         if len(rows_memo) > 50_000:
@@ -1047,6 +1055,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                     err = _with_problems(err, warnings)
                     if own:
                         err.extra["errors"][:1] = own
+                        own[0].setdefault("pointer", where)  # a cell that refused the row: its row
                     elif "column" in err.extra:
                         err.extra["errors"][0]["column"] = err.extra["column"]
                 result.append(err)
