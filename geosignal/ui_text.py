@@ -491,6 +491,11 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     "invalid_attribute": {
         "no_measure": "Indiquez au moins une valeur mesurée : débit descendant, débit montant, latence ou signal.",
     },
+    # NaN or an infinity in a property's value (a count, a radius: its pointer or column), not a
+    # coordinate (the code's own message): geosignal.services.intake.numbers.non_finite_kind
+    "non_finite_number": {
+        "value": "Une valeur vaut NaN ou l'infini : donnez un nombre fini.",
+    },
     # a required value left empty (the forms leave it to the server: the browser's own bubble
     # speaks the browser's language, not the page's)
     "invalid_request": {
@@ -653,11 +658,11 @@ def field_of(error: GeosignalError) -> str:
     a report property's name (from its JSON pointer ``/properties/<name>…``), or ``form``."""
     if error.where == "coordinates":
         return "coordinates"
+    pointer = error.where or ""
+    if pointer.startswith("/properties/"):  # a property's value (NaN in a count), whatever the code
+        return pointer.split("/")[2]
     if error.code in GEOMETRY_CODES:
         return "geometry"
-    pointer = error.where or ""
-    if pointer.startswith("/properties/"):
-        return pointer.split("/")[2]
     return "form"
 
 

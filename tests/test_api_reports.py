@@ -197,6 +197,8 @@ def test_idempotency_key_returns_the_first_result(db, representative) -> None:
     assert _count(db) == 1
     other = _post(representative, feature({"type": "Point", "coordinates": [4.4441, 50.4108]}), headers=headers)
     assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
+    # the fault is in the header, named as the other header faults are (If-Match, Idempotency-Key too long)
+    assert other.get_json()["where"] == "Idempotency-Key"
     assert _count(db) == 1
 
 
@@ -214,7 +216,8 @@ def test_idempotency_key_identifies_what_the_request_means(db, representative) -
         201, first.get_json()["id"], "true")
     other_crs = representative.post("/api/v1/reports?crs=EPSG:31370", data=json.dumps(body),
                                     content_type="application/geo+json", headers=headers)
-    assert (other_crs.status_code, other_crs.get_json()["code"]) == (422, "idempotency_key_reused")
+    assert (other_crs.status_code, other_crs.get_json()["code"], other_crs.get_json()["where"]) == (
+        422, "idempotency_key_reused", "Idempotency-Key")
     repaired = representative.post("/api/v1/reports?repair=true", data=json.dumps(body),
                                    content_type="application/geo+json", headers=headers)
     assert (repaired.status_code, repaired.get_json()["code"]) == (422, "idempotency_key_reused")

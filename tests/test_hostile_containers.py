@@ -438,8 +438,16 @@ def test_root_after_a_long_prolog_or_prefixed(area, admin, db):
     ("4.4456, 50.4108", "invalid_coordinate", "4.4456,"),                     # a space inside the tuple
     ("4,4456;50,4108", "invalid_coordinate", "4,4456;50,4108"),               # decimal commas
     ("4.4456,50.4108,0,7", "invalid_coordinate", "4.4456,50.4108,0,7"),
-    ("4.4456,nan", "invalid_coordinate", "4.4456,nan"),
-    ("4.4456,1e999", "invalid_coordinate", "4.4456,1e999"),
+    # a value that reads as a number but is not finite: the code GeoJSON, CSV and GPX give it
+    ("4.4456,nan", "non_finite_number", "4.4456,nan"),
+    ("4.4456,1e999", "non_finite_number", "4.4456,1e999"),
+    ("NaN,50.4108", "non_finite_number", "NaN,50.4108"),
+    ("-INF,50.4108", "non_finite_number", "-INF,50.4108"),
+    ("4.4456,+Infinity", "non_finite_number", "4.4456,+Infinity"),
+    ("4.4456,50.4108,-nan", "non_finite_number", "4.4456,50.4108,-nan"),
+    ("4.4456,-1E+400", "non_finite_number", "4.4456,-1E+400"),
+    ("abc,nan", "invalid_coordinate", "abc,nan"),                            # one value is no number at all
+    ("nan", "invalid_coordinate", "nan"),                                    # one value: no position
     ("4.44,50.41 4.45,50.41 4.45", "invalid_coordinate", "4.45"),
 ])
 def test_kml_coordinates_gdal_would_read_as_zero(area, admin, db, coordinates, code, bad):
@@ -769,13 +777,13 @@ def _dropped(rep) -> list[tuple[str, str, str]]:  # noqa: ANN001
 @pytest.mark.parametrize("declared", ["TINYINT", "SMALLINT", "MEDIUMINT", "INT", "INTEGER", "REAL", "DOUBLE"])
 def test_gpkg_typed_numbers_reach_the_count_rules_as_stored(area, admin, db, tmp_path, declared):
     # audit 3 F5: GDAL read 2³²+5 in a MEDIUMINT column as 5, '2,500' as 2, 12.7 as 12
-    values = (2**32 + 5, "2,500", 12.7, "NaN", 7, 12.0, None)
+    values = (2**32 + 5, "2,500", 12.7, "abc", 7, 12.0, None)
     data = geopackage(tmp_path, declared=declared, values=values)
     res = read_upload(data, "z.gpkg", area=area)
     assert [type(r) for r in res] == [ReportInput] * len(values)
     households = [r.properties.get("households_affected") for r in res]
     assert households == [None, None, None, None, 7, 12, None]
-    for rep, shown in zip(res[:4], ("4294967301", "'2,500'", "12.7", "'NaN'"), strict=True):
+    for rep, shown in zip(res[:4], ("4294967301", "'2,500'", "12.7", "'abc'"), strict=True):
         assert _dropped(rep) == [("attribute_dropped", "households_affected", "households_affected")]
         assert shown in rep.warnings[0]["detail"], rep.warnings
     assert "ambiguous" in res[1].warnings[0]["detail"]
@@ -783,6 +791,16 @@ def test_gpkg_typed_numbers_reach_the_count_rules_as_stored(area, admin, db, tmp
     preview = _upload(admin, data, "z.gpkg", dry_run="true", mode="all").get_json()["features"]
     assert [f["properties"].get("households_affected") for f in preview] == households
     assert [w["code"] for w in preview[0]["warnings"]] == ["attribute_dropped"]
+    # NaN (as text, or a REAL's NaN) or an infinity is no count dropped but a number that is not
+    # finite: the feature is refused (non_finite_number), as a JSON NaN is
+    data = geopackage(tmp_path, declared=declared, values=(3, "NaN", "-Infinity", "1e999"))
+    res = read_upload(data, "z.gpkg", area=area)
+    assert [r.code if isinstance(r, GeosignalError) else "ok" for r in res] == ["ok"] + ["non_finite_number"] * 3
+    assert [(r.where, r.extra["column"], r.extra["name"]) for r in res[1:]] == [
+        (f"feature {k}", "households_affected", "households_affected") for k in (1, 2, 3)]
+    before = _count(db)
+    assert _upload(admin, data, "z.gpkg", mode="all").status_code == 422
+    assert _count(db) == before
     # a clean GeoPackage of the same kind is still read exactly
     clean = geopackage(tmp_path, declared=declared, values=(0, 3, 1_000_000))
     res = accepted(area, admin, db, clean, "z.gpkg", 3)
@@ -863,8 +881,7 @@ def _kml_schema(value: str, declared: str) -> bytes:
 
 @pytest.mark.parametrize("declared", ["int", "uint", "short", "float", "double"])
 @pytest.mark.parametrize(("value", "shown"), [("1.000", "'1.000'"), ("2,500", "'2,500'"), ("12.7", "'12.7'"),
-                                              ("99999999999", "99999999999"), ("4294967301", "4294967301"),
-                                              ("NaN", "'NaN'")])
+                                              ("99999999999", "99999999999"), ("4294967301", "4294967301")])
 def test_kml_schema_typed_fields_reach_the_count_rules_as_written(area, admin, db, declared, value, shown):
     # audit 3 F5: type="int" read 1.000 as 1, 2,500 as 2, 12.7 as 12, 99999999999 as 2147483647
     data = _kml_schema(value, declared)
@@ -877,6 +894,24 @@ def test_kml_schema_typed_fields_reach_the_count_rules_as_written(area, admin, d
                          column_map='{"description": "descr"}').get_json()["features"]
     assert feature["properties"].get("households_affected") is None
     assert [w["code"] for w in feature["warnings"]] == ["attribute_dropped"]
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize("declared", ["int", "float", "double"])
+@pytest.mark.parametrize("value", ["NaN", "-inf", "Infinity", "1e999"])
+def test_kml_schema_typed_field_not_finite_refuses_its_placemark(area, admin, db, declared, value):
+    # a count that reads as a number but is not finite refuses the feature (non_finite_number),
+    # as a JSON NaN does, instead of being dropped with a warning
+    data = _kml_schema(value, declared)
+    (err,) = read_upload(data, "a.kml", area=area, column_map=DESCR)
+    assert (err.code, err.where, err.extra["name"], err.extra["column"], err.extra["value"]) == (
+        "non_finite_number", "feature 0", "households_affected", "menages", value)
+    before = _count(db)
+    for fields in ({"dry_run": "true"}, {"mode": "all"}):
+        (feature,) = _upload(admin, data, "a.kml", column_map='{"description": "descr"}',
+                             **fields).get_json()["features"]
+        assert (feature["status"], feature["error"]["code"], feature["error"]["column"]) == (
+            "refused", "non_finite_number", "menages")
     assert _count(db) == before
 
 

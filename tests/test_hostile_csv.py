@@ -253,6 +253,11 @@ def test_refused_row_names_every_fault(area, admin, db):
     (b"lat;lon;probleme\n;;panne\n", "empty_geometry", None, [("empty_geometry", None), ("invalid_attribute", "probleme")]),
     (b"x;y;menages\nabc;1e999;-3\n", "invalid_coordinate", "x",
      [("invalid_coordinate", "x"), ("non_finite_number", "y"), ("invalid_attribute", "menages")]),
+    # a count that is not finite is refused too, listed after the coordinates' faults
+    (b"lat;lon;menages;entreprises\nNaN;4.44;inf;-3\n", "non_finite_number", "lat",
+     [("non_finite_number", "lat"), ("non_finite_number", "menages"), ("invalid_attribute", "entreprises")]),
+    (b"lat;lon;menages;entreprises\n50.41;4.44;inf;-3\n", "non_finite_number", "menages",
+     [("non_finite_number", "menages"), ("invalid_attribute", "entreprises")]),
     (b"wkt;menages;probleme\nPOLYGON((;-3;panne\n", "invalid_geometry", "wkt",
      [("invalid_geometry", "wkt"), ("invalid_attribute", "menages"), ("invalid_attribute", "probleme")]),
     # an empty WKT cell names its column (one column holds the geometry; lat/lon: two)

@@ -227,7 +227,7 @@ def shapefile_members(parts: dict[str, bytes], stem: str = "zones") -> bytes:
 
 
 #: (as written in the .dbf, what GDAL made of it, the fault named)
-_DBF_COUNTS = [("nan", 0, "whole number"), ("abc", 0, "whole number"), ("1.000", 1, "ambiguous"),
+_DBF_COUNTS = [("abc", 0, "whole number"), ("1.000", 1, "ambiguous"),
                ("2,500", 2, "ambiguous"), ("12.7", 12, "whole number"), ("1e3", 1, "whole number"),
                ("-3", -3, "whole number"), ("*****", 0, "whole number")]
 
@@ -249,6 +249,21 @@ def test_dbf_numbers_reach_the_count_rules_as_written(area, admin, db, kind):
         assert fault in warning["detail"]
         assert rows[k]["households_affected"] is None and rows[k]["businesses_affected"] == 4
         assert rows[k]["description"] == f"row {k}"
+
+
+@pytest.mark.parametrize("kind", [("N", 10, 0), ("F", 12, 3)], ids=["N10.0", "F12.3"])
+@pytest.mark.parametrize("written", ["nan", "-inf", "1e999"])
+def test_dbf_count_that_is_not_finite_refuses_its_record(area, admin, db, kind, written):
+    # GDAL read nan as 0; a number that is not finite refuses the record (non_finite_number, as a
+    # JSON NaN and a CSV cell), not dropped with a warning: preview and save agree, nothing stored
+    fields = [("households", *kind), ("descr", "C", 20, 0)]
+    data = shapefile_members(raw_shapefile(fields, [["3", "ok"], [written, "bad"]]))
+    body, rows = preview_and_save(admin, db, data, "zones.zip", saved=1, column_map='{"description": "descr"}')
+    refused = body["features"][1]
+    assert (refused["status"], refused["error"]["code"], refused["error"]["where"], refused["error"]["column"],
+            refused["error"]["name"], refused["error"]["value"], refused["error"]["kind"]) == (
+        "refused", "non_finite_number", "feature 1", "households", "households_affected", written, "value")
+    assert [(r["description"], r["households_affected"]) for r in rows] == [("ok", 3)]
 
 
 @pytest.mark.parametrize(("written", "kind", "count"), [

@@ -34,7 +34,7 @@ def _dropped(rep) -> list[tuple[str, str, str]]:  # noqa: ANN001
 
 @pytest.mark.parametrize(("value", "shown"), [("1.000", "'1.000'"), ("12.7", "'12.7'"), ("5 ménages", "'5 ménages'"),
                                               ("99999999999999999999", "99999999999999999999"),
-                                              ("nan", "'nan'"), ("1e3", "'1e3'"), ("1 0000", "'1 0000'")])
+                                              ("1e3", "'1e3'"), ("1 0000", "'1 0000'")])
 def test_gpx_extension_numbers_reach_the_count_rules_as_written(area, admin, db, value, shown):
     # GDAL's GPX driver types an <extensions> field as a number when its first values look like
     # one, then reads each value with atof/atoi: '1.000' → 1, '5 ménages' → 5, 10²⁰ → 2147483647
@@ -421,3 +421,127 @@ def test_a_geopackage_real_count_follows_the_same_rule(area, tmp_path):
     assert [(w["code"], w["column"], w["detail"]) for w in second.warnings] == [
         ("attribute_dropped", "menages",
          "households_affected was ignored: households_affected must be a whole number ≥ 0; got 12.5.")]
+
+
+# =========================================================================== non-finite numbers: one rule
+
+_CSV_COUNTS = ("lat;lon;menages;entreprises;rayon;description\n"
+               "50.4108;4.444;12;3;;ok\n"
+               "50.4108;4.445;NaN;2;;nan households\n"
+               "50.4108;4.446;5;1e999;;overflowing businesses\n"
+               "50.4108;4.447;-Infinity;#DIV/0!;;both\n"
+               "50.4108;4.448;abc;12 ménages;;unreadable text\n"
+               "50.4108;4.449;1;1;inf;infinite radius\n").encode()
+
+
+def test_a_csv_count_that_is_not_finite_refuses_its_row_as_geojson_does(area, admin, db):
+    # NaN, ±Infinity, 1e999 (and a spreadsheet's #DIV/0!) in a numeric attribute cell refuse the
+    # row with non_finite_number naming row and column, as the same value in a GeoJSON upload or
+    # a coordinate cell does; text that is no number at all is still dropped with a warning
+    res = read_upload(_CSV_COUNTS, "a.csv", area=area)
+    assert [type(r).__name__ for r in res] == ["ReportInput", "GeosignalError", "GeosignalError", "GeosignalError",
+                                               "ReportInput", "GeosignalError"]
+    refused = [(r.code, r.where, r.extra["index"], r.extra["name"], r.extra["column"], r.extra["value"])
+               for r in res if not isinstance(r, ReportInput)]
+    assert refused == [
+        ("non_finite_number", "row 3", 1, "households_affected", "menages", "NaN"),
+        ("non_finite_number", "row 4", 2, "businesses_affected", "entreprises", "1e999"),
+        ("non_finite_number", "row 5", 3, "households_affected", "menages", "-Infinity"),
+        ("non_finite_number", "row 7", 5, "radius", "rayon", "inf")]
+    both = res[3]  # every fault of the row: the first refusal, then the other cell
+    assert [(e["code"], e["name"], e.get("column")) for e in both.extra["errors"]] == [
+        ("non_finite_number", "households_affected", "menages"),
+        ("non_finite_number", "businesses_affected", "entreprises")]
+    kept = res[4]
+    assert "households_affected" not in kept.properties and "businesses_affected" not in kept.properties
+    assert _dropped(kept) == [("attribute_dropped", "households_affected", "menages"),
+                              ("attribute_dropped", "businesses_affected", "entreprises")]
+    # the preview and the save say the same, and nothing refused is stored
+    before = _count(db)
+    preview = upload_file(admin, _CSV_COUNTS, "a.csv", network="mobile", dry_run="true").get_json()["features"]
+    rejected = upload_file(admin, _CSV_COUNTS, "a.csv", network="mobile", mode="all")
+    assert rejected.status_code == 422 and _count(db) == before
+    saved = upload_file(admin, _CSV_COUNTS, "a.csv", network="mobile", mode="valid_only")
+    assert saved.status_code == 201 and saved.get_json()["saved"] == 2
+    for features in (preview, rejected.get_json()["features"], saved.get_json()["features"]):
+        assert [(f["index"], f["status"]) + ((f["error"]["code"], f["error"]["where"], f["error"]["column"])
+                                             if f["status"] == "refused" else ())
+                for f in sorted(features, key=lambda f: f["index"])] == [
+            (0, "accepted"), (1, "refused", "non_finite_number", "row 3", "menages"),
+            (2, "refused", "non_finite_number", "row 4", "entreprises"),
+            (3, "refused", "non_finite_number", "row 5", "menages"), (4, "accepted"),
+            (5, "refused", "non_finite_number", "row 7", "rayon")]
+    assert _count(db) == before + 2
+    stored = db.execute(select(Report.description, Report.households_affected, Report.businesses_affected)
+                        .where(Report.description.in_(["ok", "unreadable text", "nan households", "both"]))
+                        .order_by(Report.description)).all()
+    assert [tuple(r) for r in stored] == [("ok", 12, 3), ("unreadable text", None, None)]
+
+
+@pytest.mark.parametrize("written", ["nan", "inf", "-Infinity", "1e999"])
+def test_a_gpx_extension_count_that_is_not_finite_refuses_its_waypoint(area, admin, db, written):
+    data = _gpx_waypoints("<menages>12</menages>", f"<menages>{written}</menages>")
+    res = read_upload(data, "a.gpx", area=area)
+    assert [type(r).__name__ for r in res] == ["ReportInput", "GeosignalError"]
+    assert (res[1].code, res[1].where, res[1].extra["name"], res[1].extra["column"]) == (
+        "non_finite_number", "feature 1", "households_affected", "menages")
+    before = _count(db)
+    body = upload_file(admin, data, "a.gpx", network="mobile", mode="all")
+    assert body.status_code == 422 and _count(db) == before
+
+
+_VALUE_SENTENCE = {"fr": "Une valeur vaut NaN ou l'infini : donnez un nombre fini.",
+                   "nl": "Een waarde is NaN of oneindig: geef een eindig getal.",
+                   "en": "A value is NaN or infinite: give a finite number."}
+_COORDINATE_SENTENCE = {"fr": "Une coordonnée vaut NaN ou l'infini : donnez des nombres.",
+                        "nl": "Een coördinaat is NaN of oneindig: geef getallen.",
+                        "en": "A coordinate is NaN or infinite: give numbers."}
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl", "en"])
+def test_a_non_finite_property_says_value_and_a_coordinate_says_coordinate(representative, db, lang):
+    # the message followed the code alone: "a coordinate is NaN" for a households count
+    before = _count(db)
+    headers = {"Accept-Language": lang}
+    body = ('{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},'
+            '"properties":{"network":"mobile","households_affected":NaN}}')
+    answer = representative.post("/api/v1/reports", data=body, content_type="application/geo+json", headers=headers)
+    problem = answer.get_json()
+    assert (answer.status_code, problem["code"], problem["where"], problem["kind"], problem["message"]) == (
+        422, "non_finite_number", "/properties/households_affected", "value", _VALUE_SENTENCE[lang])
+    body = body.replace("NaN", "3").replace("4.444", "-Infinity")
+    answer = representative.post("/api/v1/reports", data=body, content_type="application/geo+json", headers=headers)
+    problem = answer.get_json()
+    assert (answer.status_code, problem["code"], problem["where"], problem["message"]) == (
+        422, "non_finite_number", "/geometry/coordinates/0", _COORDINATE_SENTENCE[lang])
+    assert "kind" not in problem
+    assert _count(db) == before
+
+
+def test_an_upload_says_value_for_a_count_and_coordinate_for_a_position(area, admin, db):
+    # the import page's script reads a refused row's message from the catalogue's kinds by
+    # code and kind (I.problemText): the row's error carries kind "value" for a count only
+    data = b"lat;lon;menages;description\n50.4108;NaN;3;position\n50.4108;4.444;inf;count\n"
+    before = _count(db)
+    rows = upload_file(admin, data, "a.csv", network="mobile", dry_run="true").get_json()["features"]
+    assert [(f["error"]["code"], f["error"]["where"], f["error"]["column"], f["error"].get("kind")) for f in rows] == [
+        ("non_finite_number", "row 2", "lon", None), ("non_finite_number", "row 3", "menages", "value")]
+    data = _collection(_counted("NaN", "file"))
+    (row,) = upload_file(admin, data, "a.geojson", dry_run="true").get_json()["features"]
+    assert (row["error"]["code"], row["error"]["pointer"], row["error"]["kind"]) == (
+        "non_finite_number", "/features/0/properties/households_affected", "value")
+    assert _count(db) == before
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl", "en"])
+def test_the_pages_say_value_beside_the_field_of_a_non_finite_count(app, lang):
+    from geosignal import i18n, ui_text
+    from geosignal.errors import GeosignalError
+
+    value = GeosignalError("non_finite_number", "x", where="/properties/households_affected", kind="value")
+    coordinate = GeosignalError("non_finite_number", "x", where="/geometry/coordinates/0")
+    with app.test_request_context("/", headers={"Accept-Language": lang}):
+        assert ui_text.field_errors(value) == {"households_affected": [_VALUE_SENTENCE[lang]]}
+        assert ui_text.field_errors(coordinate) == {"geometry": [_COORDINATE_SENTENCE[lang]]}
+        # the scripts' catalogue (the import page's refused rows)
+        assert i18n.js_catalogue(lang)["kinds"]["non_finite_number"] == {"value": _VALUE_SENTENCE[lang]}

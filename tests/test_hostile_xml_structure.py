@@ -166,6 +166,31 @@ def test_gpx_bad_waypoint_refuses_that_waypoint_only(area, attributes, value):
     assert err.extra.get("value") == value and err.detail.startswith("The waypoint 'Eglise' (line 4) has a <wpt>")
 
 
+@pytest.mark.parametrize(("attributes", "value"), [('lat="NaN" lon="4.444"', "NaN"), ('lat="50.41" lon="inf"', "inf"),
+                                                   ('lat="-Infinity" lon="4.444"', "-Infinity"),
+                                                   ('lat="1e999" lon="4.444"', "1e999"),
+                                                   ('lat="50.41" lon="+NAN"', "+NAN")])
+def test_gpx_non_finite_lat_lon_is_non_finite_number_as_everywhere(area, admin, db, attributes, value):
+    # a lat/lon that reads as a number but is not finite gets the code GeoJSON, CSV, KML and
+    # <ele> give it (it was invalid_coordinate), with the same position details
+    data = gpx(WPT, f"<wpt {attributes}><name>Eglise</name></wpt>\n", WPT, TRK)
+    err = one_refused(area, data, "a.gpx", 4, 1)
+    assert (err.code, err.where, err.extra["waypoint"], err.extra["name"], err.extra["line"], err.extra["layer"],
+            err.extra["value"]) == ("non_finite_number", "feature 1", 1, "Eglise", 4, "waypoints", value)
+    assert err.detail.startswith("The waypoint 'Eglise' (line 4) has a <wpt>")
+    before = count_reports(db)
+    for fields in ({"dry_run": "true"}, {"mode": "all"}):
+        body = upload_file(admin, data, "a.gpx", network="mobile", **fields).get_json()
+        refused = [f for f in body["features"] if f["status"] == "refused"]
+        assert [(f["index"], f["error"]["code"], f["error"]["where"], f["error"]["line"], f["error"]["waypoint"])
+                for f in refused] == [(1, "non_finite_number", "feature 1", 4, 1)]
+    assert count_reports(db) == before
+    # a track point too
+    track = f'<trk><name>Boucle</name><trkseg><trkpt lat="50.41" lon="4.44"/>\n<trkpt {attributes}/></trkseg></trk>\n'
+    err = one_refused(area, gpx(WPT, track), "a.gpx", 2, 1)
+    assert (err.code, err.extra["track"], err.extra["line"], err.extra["value"]) == ("non_finite_number", 0, 5, value)
+
+
 def test_gpx_bad_track_point_refuses_that_track_with_its_index(area):
     # waypoints, then routes, then tracks: the track is feature 3 whatever its place in the file
     track = ('<trk><name>Boucle</name><trkseg><trkpt lat="50.41" lon="4.44"/>\n<trkpt lat="50.41" lon="x"/>'
@@ -182,12 +207,16 @@ def test_gpx_bad_track_point_refuses_that_track_with_its_index(area):
 
 # =========================================================================== 3. gx:Track positions
 
-@pytest.mark.parametrize("coord", ["4.45 abc 0", "4.45", "4.45 50.41 0 7", "4.45 nan 0", "4,45 50,41"])
-def test_gx_track_positions_are_checked(area, coord):
+@pytest.mark.parametrize(("coord", "code"), [("4.45 abc 0", "invalid_coordinate"), ("4.45", "invalid_coordinate"),
+                                           ("4.45 50.41 0 7", "invalid_coordinate"),
+                                           ("4,45 50,41", "invalid_coordinate"),
+                                           ("4.45 nan 0", "non_finite_number"), ("Inf 50.41", "non_finite_number"),
+                                           ("4.45 1e999", "non_finite_number")])
+def test_gx_track_positions_are_checked(area, coord, code):
     track = (f"<gx:Track><gx:coord>4.44 50.41 0</gx:coord>\n<gx:coord>{coord}</gx:coord></gx:Track>")
     err = one_refused(area, kml(GOOD, bad(track, "trace")), "a.kml", 2, 1)
     assert (err.code, err.extra["placemark"], err.extra["line"], err.extra["value"]) == (
-        "invalid_coordinate", 1, 5, coord)
+        code, 1, 5, coord)
     assert "<gx:coord>" in err.detail
 
 

@@ -29,6 +29,8 @@ from geosignal.services.intake import (
 )
 from geosignal.services.intake.crs import transform_xy
 from tests.conftest import read_case as case
+from tests.factories import count_reports, upload_file
+from tests.factories import feature as report_feature
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -268,16 +270,59 @@ def test_observed_at_forms():
         ({"type": "Point", "coordinates": [[4.44, 50.41]]}, "invalid_geojson", "/geometry/coordinates/0"),
         ({"type": "Polygon", "coordinates": [[[4.43, 50.4], [4.45, 50.4], [4.45, 50.4], [4.43, 50.4]]]},
          "ring_too_short", "/geometry/coordinates/0"),
-        ({"type": "Polygon", "coordinates": [[]]}, "ring_too_short", "/geometry/coordinates/0"),
+        ({"type": "Polygon", "coordinates": [[]]}, "empty_geometry", "/geometry/coordinates"),
         ({"type": "LineString", "coordinates": [[4.44, 50.41], [4.44, 50.41]]}, "line_too_short",
          "/geometry/coordinates"),
-        ({"type": "MultiPolygon", "coordinates": [[]]}, "empty_geometry", "/geometry/coordinates/0"),
+        ({"type": "MultiPolygon", "coordinates": [[]]}, "empty_geometry", "/geometry/coordinates"),
         ({"type": "GeometryCollection", "geometries": []}, "unsupported_geometry_type", "/geometry/type"),
     ],
 )
 def test_raw_structure_refused(area, geometry, code, where):
     err = err_of(parse_report_feature, feature(geometry), area=area)
     assert (err.code, err.where, err.status) == (code, where, 422)
+
+
+_RING = [[4.43, 50.4], [4.45, 50.4], [4.45, 50.42], [4.43, 50.4]]
+
+#: Geometries whose every ring or part is empty are empty geometries (at their coordinates'
+#: pointer); a multi-geometry's empty part is named at that part; a ring of 1-3 positions (or an
+#: empty hole beside a real outline) stays ring_too_short.
+EMPTY_SHAPES = [
+    ({"type": "Polygon", "coordinates": []}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "Polygon", "coordinates": [[]]}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "Polygon", "coordinates": [[], []]}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "Polygon", "coordinates": [[[]]]}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "MultiPolygon", "coordinates": []}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "MultiPolygon", "coordinates": [[]]}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "MultiPolygon", "coordinates": [[[]]]}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "MultiPolygon", "coordinates": [[[[]]]]}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "MultiPolygon", "coordinates": [[_RING], []]}, "empty_geometry", "/geometry/coordinates/1"),
+    ({"type": "MultiPolygon", "coordinates": [[_RING], [[]]]}, "empty_geometry", "/geometry/coordinates/1"),
+    ({"type": "LineString", "coordinates": [[]]}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "MultiLineString", "coordinates": [[]]}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "MultiPoint", "coordinates": [[]]}, "empty_geometry", "/geometry/coordinates"),
+    ({"type": "Polygon", "coordinates": [_RING, []]}, "ring_too_short", "/geometry/coordinates/1"),
+    ({"type": "Polygon", "coordinates": [[[4.43, 50.4]]]}, "ring_too_short", "/geometry/coordinates/0"),
+    ({"type": "Polygon", "coordinates": [_RING[:2] + [_RING[0]]]}, "ring_too_short", "/geometry/coordinates/0"),
+    ({"type": "MultiPolygon", "coordinates": [[[[4.43, 50.4], [4.43, 50.4]]]]}, "ring_too_short",
+     "/geometry/coordinates/0/0"),
+]
+
+
+@pytest.mark.parametrize(("geometry", "code", "where"), EMPTY_SHAPES)
+def test_every_ring_or_part_empty_is_an_empty_geometry_in_the_api_and_uploads(representative, admin, db, geometry,
+                                                                              code, where):
+    before = count_reports(db)
+    answer = representative.post("/api/v1/reports", json=report_feature(geometry))
+    body = answer.get_json()
+    assert (answer.status_code, body["code"], body["where"]) == (422, code, where)
+    # the GeoJSON upload path shares the intake: the same code, at the feature's pointer
+    data = json.dumps({"type": "FeatureCollection", "features": [report_feature(geometry)]}).encode()
+    for fields in ({"dry_run": "true"}, {"mode": "all"}):
+        (entry,) = upload_file(admin, data, "a.geojson", **fields).get_json()["features"]
+        assert (entry["status"], entry["error"]["code"], entry["error"]["where"], entry["error"]["pointer"]) == (
+            "refused", code, "feature 0", "/features/0" + where)
+    assert count_reports(db) == before
 
 
 def test_nan_text_and_overflow_refused(area):

@@ -361,7 +361,8 @@ def replay_idempotent(session: Session, user: User, key: str, fingerprint: str) 
     for a key of more than :data:`MAX_IDEMPOTENCY_KEY` characters, with characters other
     than printable ASCII (RFC 9110 field values) or with a comma (the header sent more than
     once arrives joined as ``"a, b"``: which of its keys is meant cannot be told),
-    ``idempotency_key_reused`` (422) when the key came with a different body.
+    ``idempotency_key_reused`` (422, ``where`` = ``Idempotency-Key``: the header) when the key
+    came with a different body.
     """
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
         raise GeosignalError("invalid_request", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII "
@@ -372,7 +373,8 @@ def replay_idempotent(session: Session, user: User, key: str, fingerprint: str) 
     session.execute(_IDEMPOTENCY_LOCK, {"k": f"{user.id}:{key}"})
     stored = session.get(IdempotencyKey, (user.id, key))
     if stored is not None and stored.request_hash != fingerprint:
-        raise GeosignalError("idempotency_key_reused", "this Idempotency-Key was used with another body")
+        raise GeosignalError("idempotency_key_reused", "this Idempotency-Key was used with another body",
+                             where="Idempotency-Key")
     return stored
 
 

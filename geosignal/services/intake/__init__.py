@@ -10,11 +10,13 @@ Pipeline for every geometry (API body or uploaded file), in this order:
 
 1. **Strict JSON.** Text is parsed with NaN/Infinity (and numbers overflowing to infinity)
    kept as placeholders; any of them anywhere in a feature (coordinates *or* properties) gives
-   ``non_finite_number`` with its JSON pointer. An integer of more digits than Python converts
+   ``non_finite_number`` with its JSON pointer (and ``kind: "value"`` when it points into the
+   properties: the message then speaks of a value, not a coordinate). An integer of more digits than Python converts
    (over 4,000) is no NaN but far too large: a count out of range (``invalid_attribute``), a
    coordinate ``invalid_coordinate`` "too large", as a 20- or 400-digit one. The raw structure is checked before shapely
    sees it: numbers as strings / booleans → ``invalid_coordinate``; null geometry or empty
-   coordinates → ``empty_geometry``; wrong nesting or unknown type → ``invalid_geojson``;
+   coordinates → ``empty_geometry``, also when every ring or part is empty (``[[]]``,
+   ``[[[]]]``: no position at all; a multi-geometry's empty part at that part's pointer); wrong nesting or unknown type → ``invalid_geojson``;
    unclosed ring → ``ring_not_closed`` (pointer to the last position); a ring with < 4 positions
    once repeated consecutive positions are removed → ``ring_too_short``; a line with < 2
    distinct positions → ``line_too_short``. Repeated consecutive positions are allowed and

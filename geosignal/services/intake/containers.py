@@ -74,6 +74,8 @@ import numpy as np
 
 from geosignal.errors import GeosignalError
 
+from .numbers import non_finite_text
+
 #: Most entries an uploaded archive may hold (files and folders).
 MAX_ARCHIVE_ENTRIES = 1000
 #: The bytes inflated from an archive may reach this multiple of the upload limit.
@@ -735,7 +737,10 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             self._feature.positions += 1
             for axis, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
                 raw = attrs.get(axis)
-                if raw is None or _NUMBER.fullmatch(raw) is None or not low <= float(raw) <= high:
+                if raw is not None and non_finite_text(raw):  # NaN, inf, 1e999: as in every format
+                    self._fault("non_finite_number", f"has a <{local}> with {axis}={raw[:40]!r}, not a finite "
+                                f"number: give a number between {low:g} and {high:g}.", value=raw[:40])
+                elif raw is None or _NUMBER.fullmatch(raw) is None or not low <= float(raw) <= high:
                     self._fault("invalid_coordinate", f"has a <{local}> with "
                                 + (f"{axis}={raw[:40]!r}" if raw is not None else f"no {axis}")
                                 + f", not a number between {low:g} and {high:g} (with a decimal point).",
@@ -827,7 +832,7 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             self._feature.positions += 1
             self._feature.altitudes += len(values) == 3
         if not 2 <= len(values) <= 3 or not all(_NUMBER.fullmatch(v) and math.isfinite(float(v)) for v in values):
-            self._fault("invalid_coordinate", f"has the position {text.strip()[:100]!r} in a <gx:coord>: each must be "
+            self._fault(_position_code(values), f"has the position {text.strip()[:100]!r} in a <gx:coord>: each must be "
                         "lon lat or lon lat altitude (finite numbers with a decimal point, separated by spaces).",
                         self._coords_at, value=text.strip()[:100])
 
@@ -838,8 +843,7 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         if _NUMBER.fullmatch(text) and math.isfinite(float(text)):
             self._feature.elevations += 1
             return
-        finite_word = text.lower().lstrip("+-") not in ("nan", "inf", "infinity") and not _NUMBER.fullmatch(text)
-        self._fault("invalid_coordinate" if finite_word else "non_finite_number",
+        self._fault("non_finite_number" if non_finite_text(text) else "invalid_coordinate",
                     f"has a position whose <ele> is {text[:40]!r}, not a finite number of metres: correct it or "
                     "remove the <ele>.", self._coords_at, value=text[:40])
 
@@ -863,7 +867,18 @@ def _coordinates_problem(text: str, at: tuple[int, int]) -> tuple[str, str, tupl
         bad = next((t for t in text.split() if not all(math.isfinite(float(v)) for v in t.split(","))), None)
     else:
         bad = next((t for t in text.split() if not _KML_TUPLE.fullmatch(t)), text.strip())
-    return ("invalid_coordinate", bad[:100], at) if bad is not None else None
+    return (_position_code(bad.split(",")), bad[:100], at) if bad is not None else None
+
+
+def _position_code(values: list[str]) -> str:
+    """The code of a refused position, from its values as written: ``non_finite_number`` when
+    it has 2 or 3 values, each a number, one at least not finite (``nan``, ``-Infinity``,
+    ``1e999``: :func:`~.numbers.non_finite_text`, as GeoJSON and CSV say), else
+    ``invalid_coordinate`` (a value that is no number at all, or too few or many values)."""
+    if 2 <= len(values) <= 3 and any(non_finite_text(v) for v in values) \
+            and all(non_finite_text(v) or _NUMBER.fullmatch(v) for v in values):
+        return "non_finite_number"
+    return "invalid_coordinate"
 
 
 def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> XmlCheck:
@@ -881,10 +896,12 @@ def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> XmlCheck:
     ``waypoint``, ``route`` or ``track``: 0-based among its kind, in document order):
 
     * 422 ``invalid_coordinate`` (``value``): a KML ``<coordinates>`` position that is not 2 or
-      3 comma-separated finite numbers, a ``<gx:coord>`` that is not 2 or 3 space-separated
-      ones, a GPX point whose ``lat``/``lon`` is missing, not a number or out of range (GDAL
-      reads what it cannot as 0, or skips the point), a GPX ``<ele>`` that is no number;
-      ``non_finite_number``: an ``<ele>`` NaN or infinite;
+      3 comma-separated numbers, a ``<gx:coord>`` that is not 2 or 3 space-separated ones, a
+      GPX point whose ``lat``/``lon`` is missing, not a number or out of range (GDAL reads what
+      it cannot as 0, or skips the point), a GPX ``<ele>`` that is no number;
+      ``non_finite_number`` (``value``): any of these that reads as a number but is not finite
+      (``nan``, ``-Infinity``, ``1e999``, any case: :func:`~.numbers.non_finite_text`, the rule
+      of GeoJSON and CSV too);
     * 422 ``empty_geometry``: empty ``<coordinates>``, a Point/LineString/LinearRing without
       them, a Polygon without boundary, a boundary without ring, a gx:Track without gx:coord;
     * 422 ``invalid_geometry``, what GDAL would silently reshape: a Polygon with two

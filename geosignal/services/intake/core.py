@@ -33,6 +33,7 @@ from .crs import (
     transform_geom,
     transform_xy,
 )
+from .numbers import non_finite_kind
 from .properties import REPORT_PROPERTIES, network_mismatch, validate_properties
 
 #: Shortest line accepted (m, EPSG:31370): positions closer than that (1e-9° is about 0.1 mm)
@@ -201,7 +202,7 @@ def _raise_non_finite(obj: Any, ptr: str, finite: bool = False) -> None:
     bad = find_non_finite(obj, ptr)
     if bad is not None:
         raise GeosignalError("non_finite_number", f"NaN or Infinity at {bad or '/'}: JSON numbers must be finite.",
-                             where=bad or "/")
+                             where=bad or "/", **non_finite_kind(bad))
 
 
 # --------------------------------------------------------------------------- geometry walk
@@ -331,10 +332,19 @@ def _ring(c: Any, ptr: str, w: _Walk) -> list[tuple[float, float]]:
     return pts
 
 
+def _no_position(c: Any) -> bool:
+    """Whether raw coordinates hold nothing but (nested) empty arrays: ``[]``, ``[[]]``,
+    ``[[], []]``, ``[[[]]]`` — a geometry (or a multi-geometry's part) with no position at all,
+    ``empty_geometry``, not a ring too short nor a bad position."""
+    return isinstance(c, (list, tuple)) and all(_no_position(item) for item in c)
+
+
 def _polygon(c: Any, ptr: str, w: _Walk) -> list[list[tuple[float, float]]]:
     c = _list(c, ptr, "A Polygon's coordinates")
     if len(c) == 0:
         raise GeosignalError("empty_geometry", "The polygon has no rings.", where=ptr)
+    if _no_position(c):  # [[]], [[], []]: every ring empty (a ring of 1-3 positions is ring_too_short)
+        raise GeosignalError("empty_geometry", "Every ring of the polygon is empty.", where=ptr)
     return [_ring(r, f"{ptr}/{i}", w) for i, r in enumerate(c)]
 
 
@@ -356,7 +366,7 @@ def _walk_geometry(obj: Any, ptr: str, w: _Walk) -> dict:
         raise GeosignalError("invalid_geojson", "The geometry has no 'coordinates' member.", where=ptr or "/")
     c = obj["coordinates"]
     cp = f"{ptr}/coordinates"
-    if c is None or (isinstance(c, (list, tuple)) and len(c) == 0):
+    if c is None or _no_position(c):  # [], and [[]], [[[]]]… (every ring or part empty)
         raise GeosignalError("empty_geometry", f"The {gtype} has no coordinates.", where=cp)
     if gtype == "Point":
         coords: Any = _position(c, cp, w)

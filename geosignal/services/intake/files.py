@@ -70,9 +70,9 @@
 * GPX: layers ``waypoints``, ``routes`` and ``tracks`` (the ``*_points`` layers duplicate
   them), numbered in that order; empty tracks/routes are skipped with a warning in
   :attr:`UploadResult.warnings`. A ``<time>`` written without offset is UTC, as GPX 1.0 and
-  1.1 define it. A point whose ``lat``/``lon`` is missing, no number or out of range, or whose
-  ``<ele>`` is NaN/infinite or no number, refuses its waypoint, route or track only
-  (``invalid_coordinate`` / ``non_finite_number``, ``line``, ``column``, ``waypoint``/``route``/
+  1.1 define it. A point whose ``lat``/``lon`` or ``<ele>`` is missing (``lat``/``lon``), no
+  number or out of range, or a number that is not finite (NaN, inf, 1e999), refuses its
+  waypoint, route or track only (``invalid_coordinate`` / ``non_finite_number``, ``line``, ``column``, ``waypoint``/``route``/
   ``track`` its rank among its kind); elevations are dropped with a ``z_dropped`` warning. The
   description is ``<desc>``, else ``<cmt>``, else ``<name>``; a ``<cmt>`` differing from the
   ``<desc>`` is not kept, with an ``attribute_dropped`` warning naming it. A track or route
@@ -115,7 +115,9 @@
   ``Telenet/BASE``, day-first dates). **A file attribute that still fails validation is dropped
   with an ``attribute_dropped`` warning; the report is kept** (geometry errors still refuse the
   feature, and so does a ``radius`` that cannot be read: ``invalid_attribute``, as in the API,
-  rather than a circle silently become a point). A list naming a value twice is such a failure. Every attribute is checked: each failure has its own warning with ``name``,
+  rather than a circle silently become a point; and so does a numeric attribute holding a number
+  that is not finite, ``NaN``, ``inf``, ``1e999``: ``non_finite_number`` naming row or feature and
+  column, as a JSON NaN is refused). A list naming a value twice is such a failure. Every attribute is checked: each failure has its own warning with ``name``,
   ``column`` (and ``pointer`` in GeoJSON). A refused feature's error carries ``errors``: the
   refusal first, then every attribute fault of that feature. Free text with control characters,
   direction overrides or unpaired surrogates is refused (never stored: :mod:`geosignal.textsafety`).
@@ -204,6 +206,7 @@ from .core import (
     with_problems,
 )
 from .crs import ACCEPTED_EPSG, WGS84, horizontal_epsg, parse_crs
+from .numbers import NON_FINITE_WORDS
 from .properties import (
     REPORT_PROPERTIES,
     _brief,
@@ -220,8 +223,6 @@ _EXTENSIONS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".gpkg": "gpkg", ".zip": "shapefile", ".shz": "shapefile",
 }
 _COORD_KEYS = ("lon", "lat", "x", "y", "wkt")
-_NON_FINITE_WORDS = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity",
-                     "#num!", "#value!", "#div/0!"}
 
 
 class UploadResult(list):
@@ -684,7 +685,7 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
                                  "only separate groups of three digits (155 349).", where=where, index=index,
                                  column=column, value=s)
         s = re.sub(r"[ \u00a0\u202f]", "", s)
-    if s.lower() in _NON_FINITE_WORDS:
+    if s.lower() in NON_FINITE_WORDS:
         raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
                              where=where, index=index, column=column, value=text.strip())
     if "," in s and "." not in s:
@@ -1000,17 +1001,36 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                 if known is None:
                     props: dict[str, Any] = {}
                     row_warnings: list[dict] = []
+                    refusal: GeosignalError | None = None  # a cell that refuses the row (radius, NaN)
                     for key, cols in prop_cols:
                         for p in cols:
                             if p < ncells and cells[p].strip():
                                 value = cells[p]
                                 got = memo.get((key, p, value))
                                 if got is None:
-                                    got = memo[(key, p, value)] = check_file_properties(
-                                        {key: value}, columns={key: header[p]})
+                                    try:
+                                        got = memo[(key, p, value)] = check_file_properties(
+                                            {key: value}, columns={key: header[p]})
+                                    except GeosignalError as refused:  # every cell is still checked
+                                        if refusal is None:
+                                            refusal = refused
+                                        else:
+                                            refusal.extra["errors"] += refused.extra.get("errors", [])
+                                        break
                                 props.update(got[0])
                                 row_warnings += got[1]
                                 break
+                    if refusal is not None:
+                        if fault is None:
+                            warnings = row_warnings or warnings  # the cells dropped join its errors
+                            raise refusal
+                        # a coordinate's fault first, then the cells refused and dropped: every
+                        # fault of the row together
+                        warnings = [{"code": "attribute_dropped", "name": e["name"], "error": e["code"],
+                                     "detail": f"{e['name']} was ignored: {e['detail']}",
+                                     **({"column": e["column"]} if "column" in e else {})}
+                                    for e in refusal.extra["errors"]] + row_warnings
+                        raise fault
                     known = (props, row_warnings)
                     if row_key is not None:
                         if len(rows_memo) > 50_000:
@@ -1040,6 +1060,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                     err = _with_problems(err, warnings)
                     if own:
                         err.extra["errors"][:1] = own
+                        own[0].setdefault("pointer", where)  # a cell that refused the row: its row
                     elif "column" in err.extra:
                         err.extra["errors"][0]["column"] = err.extra["column"]
                 result.append(err)
@@ -1390,7 +1411,8 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
     field_names: dict[str, str] = {}  # KML data fields as the file names them, by the token GDAL reads
     if fmt in ("kml", "gpx"):
         data = xml_for_gdal(data, tag_placemarks=fmt == "kml",
-                            fix_points=any(f.problem is not None and f.problem.code == "invalid_coordinate"
+                            fix_points=any(f.problem is not None and f.problem.code in ("invalid_coordinate",
+                                                                                    "non_finite_number")
                                            for f in written),
                             field_names=field_names if fmt == "kml" else None)
     elif fmt == "gpkg":  # GDAL would stop at the cached feature_count: every row must be read

@@ -18,6 +18,8 @@ from geosignal.errors import GeosignalError
 from geosignal.params import number_as_float
 from geosignal.textsafety import UNSAFE_CHARACTERS, pointer_key, refuse_unsafe_text
 
+from .numbers import VALUE_KIND, non_finite_text
+
 BRUSSELS = ZoneInfo("Europe/Brussels")
 #: Limits of the contract (:mod:`geosignal.contract`), named here for the intake's callers.
 MAX_DESCRIPTION_CHARS = contract.MAX_DESCRIPTION_CHARS
@@ -532,8 +534,11 @@ def check_file_properties(
     "allowed" (a vocabulary property's values, when
     the value is none of them)}``. Never raises for an attribute, but for one of
     :data:`REFUSING_PROPERTIES` (a ``radius`` of ``NaN``, ``-3``, ``0``, ``abc``: the circle would
-    silently become a point): 422 with the API's code (``invalid_attribute``), ``name``,
-    ``column``, ``value`` and ``errors`` (the refusal, then every attribute dropped).
+    silently become a point), and for a numeric property (count, metres…) holding a number that
+    is not finite (``NaN``, ``inf``, ``1e999``, as text or a float: :func:`_non_finite`), which
+    a JSON text refuses too: 422 with the API's code (``invalid_attribute``,
+    ``non_finite_number``), ``name``, ``column``, ``value`` and ``errors`` (the refusal, then
+    every attribute dropped).
     """
     coerced = coerce_file_properties(record)
     out: dict[str, Any] = {}
@@ -547,6 +552,9 @@ def check_file_properties(
                 bad = _CONTROL_CHARACTERS.search(value)
                 raise _fail("invalid_attribute", f"description holds the control character U+{ord(bad.group()):04X} "
                             f"at position {bad.start()} (a misread encoding?).", where)
+            if _KINDS.get(name) in _NUMERIC_KINDS and (_non_finite(record.get(name)) or _non_finite(value)):
+                raise _fail("non_finite_number", f"{name} is {_brief(record.get(name, value))}, not a finite number.",
+                            where, kind=VALUE_KIND)
             if name == "observed_at":
                 parsed = parse_observed_at(value, where=where, day_first=True)
                 if parsed is not None:
@@ -556,10 +564,13 @@ def check_file_properties(
             if value_ok is not None:
                 out[name] = value_ok
         except GeosignalError as err:
-            if name in REFUSING_PROPERTIES:  # the feature's shape depends on it: refused, as by the API
+            # the feature's shape depends on it (radius), or the value is a number that is not
+            # finite (refused wherever it is written, as a JSON NaN is): refused, as by the API
+            if (name in REFUSING_PROPERTIES or err.code == "non_finite_number") and refusal is None:
                 refusal = GeosignalError(err.code, err.detail, where=where if pointer is not None else None,
                                          name=name, value=_shown(record.get(name, value)),  # as written
-                                         **({"column": column} if column else {}))
+                                         **({"column": column} if column else {}),
+                                         **({"kind": err.extra["kind"]} if err.extra.get("kind") else {}))
                 continue
             problem: dict[str, Any] = {
                 "code": "attribute_dropped", "detail": f"{name} was ignored: {err.detail}", "name": name,
@@ -587,6 +598,21 @@ def check_file_properties(
 #: Properties a file feature is refused for when their value cannot be read (not dropped):
 #: without its radius a circle would silently become a point.
 REFUSING_PROPERTIES = frozenset({"radius"})
+
+#: The kinds of property whose value is a number: NaN, an infinity or a number beyond any float
+#: written there (:func:`~.numbers.non_finite_text`) refuses the feature (``non_finite_number``).
+_NUMERIC_KINDS = frozenset({"count", "metres", "number", "integer"})
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether a raw file value is a number that is not finite: a float NaN or infinity (a
+    driver's typed field) or a text that reads as one (``NaN``, ``-inf``, ``1e999``)."""
+    if isinstance(value, float) or hasattr(value, "item"):
+        try:
+            return not math.isfinite(float(value))
+        except (TypeError, ValueError):
+            return False
+    return isinstance(value, str) and non_finite_text(value)
 
 
 def _shown(value: Any) -> Any:
