@@ -158,6 +158,27 @@ def test_only_new_since_the_last_transmitted_export(db, reports, referent) -> No
         sorted([reports["a"], f, g, rejected])
 
 
+def test_a_change_between_an_export_and_its_marking_is_news(db, reports, referent) -> None:  # noqa: ANN001
+    # a, b, c go out validated; then b is withdrawn and c corrected before the run is marked:
+    # DWconnect has neither change, so the next "new since the last transmitted" carries both
+    # (b was lost: the marking recorded its withdrawal as sent); a, only marked, is not news
+    run = referent.get(f"{EXPORT}?commune={CHARLEROI}")
+    assert sorted(exported_ids(run)) == sorted(reports[k] for k in "abc")
+    db.execute(text("UPDATE reports SET status = 'withdrawn' WHERE id = :id"), {"id": reports["b"]})
+    db.execute(text("UPDATE reports SET description = 'corrigé après l''export' WHERE id = :id"),
+               {"id": reports["c"]})
+    db.commit()
+    marked = referent.post(f"/api/v1/exports/runs/{run.headers['X-Export-Run']}/transmitted").get_json()
+    assert (marked["moved"], marked["not_moved"]) == (2, 1)
+    assert status_of(db, [reports[k] for k in "abc"]) == {
+        reports["a"]: "transmitted", reports["b"]: "withdrawn", reports["c"]: "transmitted"}
+    every = json.loads(referent.get(f"{EXPORT}?since=last_transmitted&status=all&commune={CHARLEROI}").get_data())
+    assert sorted((f["id"], f["properties"]["status"], f["properties"]["description"]) for f in every["features"]) \
+        == sorted([(reports["b"], "withdrawn", ""), (reports["c"], "transmitted", "corrigé après l'export")])
+    # the default status (validated) carries neither: c is transmitted now, b withdrawn
+    assert exported_ids(referent.get(f"{EXPORT}?since=last_transmitted&commune={CHARLEROI}")) == []
+
+
 def test_period_selects_by_the_reports_date(db, reports, referent) -> None:  # noqa: ANN001
     # a: observed 5 Jan; b: filed 10 Feb (no observation); c: observed 25 Feb; d: filed 15 Feb
     assert sorted(exported_ids(referent.get(f"{EXPORT}?from=2026-02-01&to=2026-02-15"))) == \

@@ -58,18 +58,24 @@ def _run_id(run_id: str | uuid.UUID) -> uuid.UUID:
 
 #: The reports a run carried (ids unpacked from its batches), one row per report.
 RUN_REPORTS_SQL = """
-SELECT encode(substring(b.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid AS report_id
+SELECT encode(substring(b.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid AS report_id,
+       b.change_seqs[i] AS change_seq
 FROM export_run_batches b, generate_subscripts(b.change_seqs, 1) AS i
 WHERE b.run_id = :run"""
 
 
-#: One statement: each batch of the run keeps its reports' ``change_seq`` as they are right
-#: after the marking (see ``transmitted_state``); the ``change_seq`` sent stay as sent.
+#: One statement: each batch of the run keeps the ``change_seq`` of the reports the marking
+#: moved to ``transmitted`` unchanged since they were sent (``:moved``), as they are right
+#: after it (that move is no news for DWconnect: see ``transmitted_state``); every other
+#: report keeps the ``change_seq`` sent — one changed between the export and its marking
+#: (withdrawn, rejected, edited) is news DWconnect has not had, which
+#: ``since=last_transmitted`` carries.
 _KEEP_TRANSMITTED_SEQS = text("""
 UPDATE export_run_batches b SET transmitted_change_seqs = x.seqs
 FROM (SELECT b2.n, array_agg(coalesce(r.change_seq, b2.change_seqs[i]) ORDER BY i) AS seqs
       FROM export_run_batches b2 CROSS JOIN generate_subscripts(b2.change_seqs, 1) AS i
       LEFT JOIN reports r ON r.id = encode(substring(b2.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid
+                         AND r.id = ANY(CAST(:moved AS uuid[]))
       WHERE b2.run_id = :run GROUP BY b2.n) x
 WHERE b.run_id = :run AND b.n = x.n""")
 
@@ -98,12 +104,17 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
     if run.transmitted_at is not None:
         return {"run_id": str(rid), "already": True, "transmitted_at": run.transmitted_at.astimezone(BRUSSELS).isoformat(),
                 "transmitted_actor": run.transmitted_actor, "moved": 0, "not_moved": 0}
-    ids = session.execute(text(f"SELECT c.report_id FROM ({RUN_REPORTS_SQL}) c "
-                               "JOIN reports r ON r.id = c.report_id WHERE r.status = 'validated'"),
-                          {"run": rid}).scalars().all()
+    # the run's reports, locked (in id order, as every transition locks) until the marking
+    # commits: which are still validated, and which are as they were sent
+    carried = session.execute(text(
+        f"SELECT c.report_id, r.status = 'validated', r.change_seq = c.change_seq FROM ({RUN_REPORTS_SQL}) c "
+        "JOIN reports r ON r.id = c.report_id ORDER BY r.id FOR UPDATE OF r"), {"run": rid}).all()
+    ids = [report_id for report_id, validated, _ in carried if validated]
     outcome = workflow_service.transition_many(session, ids, "transmitted", actor,
                                                details={"export_run": str(rid)})
-    session.execute(_KEEP_TRANSMITTED_SEQS, {"run": rid})
+    as_sent = {str(report_id) for report_id, _, unchanged in carried if unchanged}
+    session.execute(_KEEP_TRANSMITTED_SEQS, {"run": rid, "moved": [uuid.UUID(i) for i in outcome["moved"]
+                                                                   if i in as_sent]})
     label = getattr(actor, "label", None) or getattr(actor, "email", None) or "?"
     when = session.execute(text(
         "UPDATE export_runs SET mark_transmitted = true, transmitted_at = coalesce(CAST(:now AS timestamptz), now()), "
