@@ -347,3 +347,54 @@ def test_pdf_in_english_writes_dates_and_shares_as_english_does(db, client, repr
     assert f"As of {day} at {today:%H}:" in words  # the map's date, as the header writes it
     assert not re.search(r"\d\d/\d\d/\d{4}", words)
     assert re.search(r"Share of the commune's area\s+1\.32%", words), words
+
+
+@needs_poppler
+@pytest.mark.parametrize("language", ["fr", "nl", "en"])
+def test_pdf_of_a_busy_commune_stays_on_one_page(db, client, tmp_path, language) -> None:  # noqa: ANN001
+    """Charleroi with a report of every kind, status, technology, operator, issue and setting
+    (46 reports) and its 2022 survey answers: every table is long, and the sheet is still one
+    A4 page, its sources at the foot (they ran onto a second page)."""
+    from geosignal.services import survey_db
+    from geosignal.vocab import ISSUES, OPERATORS, SETTINGS, STATUSES, TECHNOLOGIES
+
+    survey_db.import_edition(db, (Path(__file__).parent / "fixtures" / "survey_2022.csv").read_bytes(),
+                             "survey_2022.csv", 2022)
+    admin = make_account(client, db, "busy-admin@igretec.com", "admin")
+    user = db.query(User).filter_by(email=admin.email).one()
+    shapes = (lambda k: square_lambert(X0 - 4000 + 420 * (k % 18), Y0 - 3000 + 900 * (k // 18), 300),
+              lambda k: Point(X0 - 4000 + 420 * (k % 18), Y0 + 1000 + 300 * (k // 18)),
+              lambda k: LineString([(X0 - 4000 + 420 * (k % 18), Y0 + 2500), (X0 - 3800 + 420 * (k % 18), Y0 + 2800)]))
+    for k in range(46):
+        network = "mobile" if k % 2 else "fixed"
+        technologies = [t for t in TECHNOLOGIES if (t in ("2G", "3G", "4G", "5G")) == (network == "mobile")]
+        _add(db, user, shapes[k % 3](k), status=STATUSES[k % len(STATUSES)], network=network,
+             technologies=[technologies[k % len(technologies)]], operators=[OPERATORS[k % len(OPERATORS)]],
+             issue=ISSUES[k % len(ISSUES)], setting=SETTINGS[k % len(SETTINGS)], households_affected=k)
+    db.commit()
+    account = make_account(client, db, "busy-ref@igretec.com", "referent")
+    response = account.get(f"/communes/{CHARLEROI}/fiche.pdf", headers={"Accept-Language": language})
+    assert response.status_code == 200
+    pdf = _pdf(tmp_path, response.get_data())
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(pdf, ARTIFACTS / f"commune-sheet-charleroi-busy-{language}.pdf")
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M)
+    words = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    assert "Statbel" in words and "geosignal" in words  # the sources, on the page
+    assert {"fr": "Signalements par statut", "nl": "Meldingen per status", "en": "Reports by status"}[language] \
+        in " ".join(words.split())
+
+
+@pytest.mark.parametrize(("lines", "steps"), [(20, 0), (27, 1), (34, 2), (42, 3)])
+def test_a_sheet_too_long_for_one_page_is_set_tighter_until_it_fits(app, lines, steps) -> None:  # noqa: ANN001
+    """The sheet's stylesheet, a map 186 × 190 mm and ``lines`` lines of figures: 20 fit as
+    they are; more need smaller text, then a map 160 mm wide, then 130 mm (the picture scaled
+    whole, its scale bar with it) — one page each."""
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="186mm" height="190mm" viewBox="0 0 1860 1900">'
+           '<rect width="1860" height="1900" fill="#ccc"/></svg>')
+    html = ('<html><head><link rel="stylesheet" href="css/sheet-print.css"></head><body>'
+            f'<figure class="sheet-map">{svg}</figure><section class="figures"><div class="col">'
+            + "".join(f"<p style='margin:0'>ligne {k}</p>" for k in range(lines)) + "</div></section></body></html>")
+    document, used = sheet_pdf.fit_one_page(html, app.static_folder)
+    assert (len(document.pages), used) == (1, steps)

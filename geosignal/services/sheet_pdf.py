@@ -38,6 +38,22 @@ MARGIN_MM = (9.0, 12.0)  # top/bottom, left/right
 HEADER_MM = 21.0
 MAP_WIDTH_MM = 186.0
 MAP_PANEL_MM = 138.0
+#: Tighter settings of the print stylesheet tried in turn, when the sheet does not fit one
+#: page (a busy commune's tables are long: every status, technology and operator listed, and
+#: Dutch labels wrap more): first the text below the map smaller and closer, then the map and
+#: its legend smaller too (drawn as one picture: its scale bar stays true). The header stays.
+#: (WeasyPrint takes them as user stylesheets, which yield to the sheet's own rules and to the
+#: SVG's size attributes unless ``!important``.)
+_TIGHT_TEXT = (".figures, .sheet-foot {{ font-size: {pt}pt !important; }} h2 {{ margin: 1mm 0 0.5mm !important; }} "
+               "th, td {{ padding-top: 0.15mm !important; padding-bottom: 0.15mm !important; }} "
+               ".note {{ font-size: {note}pt !important; margin: 0.4mm 0 !important; }} "
+               ".figures, .sheet-foot {{ margin-top: 1mm !important; }}")
+_SMALLER_MAP = ".sheet-map svg {{ width: {mm}mm !important; height: auto !important; margin: 0 auto !important; }}"
+FIT_STEPS: tuple[str, ...] = (
+    _TIGHT_TEXT.format(pt=6.9, note=6.3),
+    _TIGHT_TEXT.format(pt=6.9, note=6.3) + _SMALLER_MAP.format(mm=160),
+    _TIGHT_TEXT.format(pt=6.4, note=5.9) + _SMALLER_MAP.format(mm=130),
+)
 
 
 @dataclass(frozen=True)
@@ -148,14 +164,28 @@ def static_fetcher(static_folder: str | Path) -> Any:
     return _Fetcher()
 
 
-def render_pdf(html: str, static_folder: str | Path) -> bytes:
-    """Return the PDF of the sheet's ``html`` (WeasyPrint; relative links resolve in
-    ``static_folder``, nothing outside it is loaded). Page size and margins come from the
-    sheet's stylesheet (A4). Raises :class:`RuntimeError` if WeasyPrint cannot load its
-    system libraries (Pango: see ``scripts/bootstrap.sh``)."""
+def fit_one_page(html: str, static_folder: str | Path) -> tuple[Any, int]:
+    """Lay out the sheet's ``html`` (WeasyPrint; relative links resolve in ``static_folder``,
+    nothing outside it is loaded) on A4 pages, as the sheet's stylesheet sets it, then, while
+    it runs onto a second page, with the tighter settings of :data:`FIT_STEPS` in turn.
+    Returns (the WeasyPrint document, how many steps were needed: 0 to ``len(FIT_STEPS)``; its
+    pages are more than one only when the last step did not fit either). Raises
+    :class:`RuntimeError` if WeasyPrint cannot load its system libraries (Pango: see
+    ``scripts/bootstrap.sh``)."""
     try:
         import weasyprint
     except OSError as error:  # pragma: no cover  (missing Pango)
         raise RuntimeError(f"WeasyPrint cannot start: {error}") from error
     fetcher = static_fetcher(static_folder)
-    return weasyprint.HTML(string=html, base_url=fetcher.base_url, url_fetcher=fetcher).write_pdf()
+    page = weasyprint.HTML(string=html, base_url=fetcher.base_url, url_fetcher=fetcher)
+    document, steps = page.render(), 0
+    while len(document.pages) > 1 and steps < len(FIT_STEPS):
+        document = page.render(stylesheets=[weasyprint.CSS(string=FIT_STEPS[steps])])
+        steps += 1
+    return document, steps
+
+
+def render_pdf(html: str, static_folder: str | Path) -> bytes:
+    """Return the PDF of the sheet's ``html``: one A4 page (:func:`fit_one_page`). Raises
+    :class:`RuntimeError` if WeasyPrint cannot load its system libraries."""
+    return fit_one_page(html, static_folder)[0].write_pdf()
