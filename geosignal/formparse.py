@@ -19,7 +19,7 @@ from geosignal.errors import GeosignalError
 #: Digits kept in a whole number (beyond: no count, id or limit of geosignal is that large).
 MAX_DIGITS = 18
 
-_WHOLE = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
+_WHOLE_DIGITS = re.compile(r"[0-9]+")
 #: A decimal number as a form gives it: ASCII digits, one decimal point or comma, an optional
 #: leading minus (ASCII hyphen-minus or the typographic U+2212 the labels show).
 _DECIMAL = re.compile(rf"(-)?([0-9]{{1,{MAX_DIGITS}}})(?:[.,]([0-9]{{1,{MAX_DIGITS}}}))?")
@@ -36,15 +36,15 @@ FLAG_WORDS: dict[str, bool] = {"1": True, "true": True, "yes": True, "on": True,
                                "0": False, "false": False, "no": False, "off": False}
 
 
-def whole_number(text: str | None) -> int | None:
+def whole_number(text: str | None, *, max_digits: int = MAX_DIGITS) -> int | None:
     """The non-negative whole number written in ``text`` (ASCII digits only, at most
-    :data:`MAX_DIGITS` of them once leading zeros are dropped), or None for anything else
+    ``max_digits`` of them once leading zeros are dropped), or None for anything else
     (empty, a sign, ``²``, ``1_0``, a space inside, 5,000 digits)."""
     if text is None:
         return None
     digits = text.strip()
     trimmed = digits.lstrip("0") or "0"
-    if not digits.isascii() or not digits.isdigit() or not _WHOLE.fullmatch(trimmed):
+    if not digits.isascii() or not digits.isdigit() or len(trimmed) > max_digits or not _WHOLE_DIGITS.fullmatch(trimmed):
         return None
     return int(trimmed)
 

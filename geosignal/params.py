@@ -116,7 +116,7 @@ def whole_number(raw: str | None, *, maximum: int = MAX_BIGINT) -> int | None:
     (:func:`geosignal.formparse.whole_number`, the one rule for forms and query strings:
     Python's ``int()`` also reads ``1_000``, ``+7`` and other scripts' digits, and
     ``str.isdigit`` passes superscripts); None for anything else."""
-    value = formparse.whole_number(raw)
+    value = formparse.whole_number(raw, max_digits=len(str(maximum)))
     return value if value is not None and value <= maximum else None
 
 

@@ -106,6 +106,16 @@ def test_whole_numbers_are_ascii_digits_within_range(referent, query, where) -> 
     _problem(referent.get(query), 400, "invalid_request", where)
 
 
+def test_a_seq_token_may_be_any_bigint(referent) -> None:  # noqa: ANN001
+    # 19 digits within PostgreSQL's bigint were refused ("needs a whole number n ≥ 0")
+    for n in (2**63 - 2, 2**63 - 1):
+        response = referent.get(f"/api/v1/exports/dwconnect?since=seq:{n}")
+        assert response.status_code == 200, response.get_json()
+        assert json.loads(response.get_data())["features"] == []
+    for n in (2**63, 10**19, 10**40):
+        _problem(referent.get(f"/api/v1/exports/dwconnect?since=seq:{n}"), 400, "invalid_request", "since")
+
+
 @pytest.mark.parametrize("bbox", ["%EF%BC%94.3,50.3,4.6,50.5",  # a fullwidth 4
                                   "4_3,50.3,4.6,50.5", "nan,50.3,4.6,50.5", "4.3,50.3,1e1,50.5", "4.3,50.3,4.6"])
 def test_a_bbox_is_decimal_numbers_in_ascii_digits(referent, bbox) -> None:  # noqa: ANN001
