@@ -154,7 +154,8 @@ def bulk_transition() -> Response:
     if outcome["refused"]:
         error = GeosignalError(
             "invalid_transition", f"{len(outcome['refused'])} of {len(set(ids))} reports could not move to "
-            f"{outcome['to']}; the {len(outcome['moved'])} others did", **outcome)
+            f"{outcome['to']}; " + {0: "none did", 1: "the other one did"}.get(
+                len(outcome["moved"]), f"the {len(outcome['moved'])} others did"), **outcome)
         response = jsonify(error.to_problem())
         response.status_code = 409
         response.mimetype = "application/problem+json"
