@@ -26,6 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Default local database, provisioned by ``scripts/provision-db.sh``.
 DEFAULT_DATABASE_URL = "postgresql+psycopg://geosignal:geosignal@127.0.0.1:5432/geosignal"
 
+def database_url(user: str, password: str, name: str, host: str = "127.0.0.1", port: int = 5432) -> str:
+    """The SQLAlchemy URL (psycopg 3) of database ``name`` on ``host:port`` for role ``user``
+    with ``password`` (quoted as a URL needs)."""
+    from urllib.parse import quote
+
+    return f"postgresql+psycopg://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(name, safe='')}"
+
+
 #: Default communes file: the shared reference data beside the repository.
 DEFAULT_COMMUNES_FILE = str(ROOT.parent / "shared" / "data" / "communes_charleroi_metropole.geojson")
 
@@ -198,16 +206,25 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
     key is used only when ``ENV`` is ``development`` or ``testing``.
     """
     config: dict[str, Any] = dict(DEFAULTS)
+    given: set[str] = set()  # the settings an instance file, the environment or the caller gave
     instance_file = Path(instance_path) / "config.py"
     if instance_file.is_file():
         namespace: dict[str, Any] = {}
         exec(compile(instance_file.read_text(encoding="utf-8"), str(instance_file), "exec"), namespace)
         config.update({k: v for k, v in namespace.items() if k.isupper()})
+        given.update(k for k in namespace if k.isupper())
     env = os.environ if environ is None else environ
     for key, value in env.items():
         if key.startswith("GEOSIGNAL_"):
             config[key[len("GEOSIGNAL_"):]] = parse_value(key[len("GEOSIGNAL_"):], value)
+            given.add(key[len("GEOSIGNAL_"):])
     config.update(overrides or {})
+    given.update(overrides or {})
+    if "DATABASE_URL" not in given and given & {"DB_NAME", "DB_USER", "DB_PASSWORD"}:
+        # the database scripts/provision-db.sh made under those names (as scripts/db-env.sh
+        # points the scripts at it), not the default one: a command run beside
+        # GEOSIGNAL_DB_NAME=x would otherwise read and write the database "geosignal"
+        config["DATABASE_URL"] = database_url(config["DB_USER"], config["DB_PASSWORD"], config["DB_NAME"])
     if config["ENV"] not in ENVIRONMENTS:
         raise ConfigError(f"ENV must be one of {', '.join(ENVIRONMENTS)}, not {config['ENV']!r}")
     key_file = Path(instance_path) / "secret_key"

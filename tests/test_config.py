@@ -91,3 +91,16 @@ def test_a_world_readable_secret_key_file_is_made_owner_only(tmp_path) -> None: 
     key_file.chmod(0o644)
     assert load_config(tmp_path, environ={})["SECRET_KEY"] == STRONG
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_the_database_follows_db_name_unless_the_url_is_given(tmp_path) -> None:  # noqa: ANN001
+    # the scripts made and used geosignal_trial, while a command beside them read and wrote the
+    # default database "geosignal"
+    assert _load(tmp_path, ENV="development")["DATABASE_URL"] == \
+        "postgresql+psycopg://geosignal:geosignal@127.0.0.1:5432/geosignal"
+    assert _load(tmp_path, ENV="development", DB_NAME="geosignal_trial")["DATABASE_URL"] == \
+        "postgresql+psycopg://geosignal:geosignal@127.0.0.1:5432/geosignal_trial"
+    assert _load(tmp_path, ENV="development", DB_USER="gs", DB_PASSWORD="p@ss:w/rd")["DATABASE_URL"] == \
+        "postgresql+psycopg://gs:p%40ss%3Aw%2Frd@127.0.0.1:5432/geosignal"
+    given = "postgresql+psycopg://u:p@db.example:6543/other"
+    assert _load(tmp_path, ENV="development", DB_NAME="x", DATABASE_URL=given)["DATABASE_URL"] == given
