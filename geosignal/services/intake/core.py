@@ -518,7 +518,9 @@ def _areas_on_the_ellipsoid_beyond_lambert72(geoms_4326: np.ndarray, planar_m2: 
     ``geoms_4326``: (N,) zones in EPSG:4326; ``planar_m2``: (N,) their areas in EPSG:31370.
     Returns a new (N,) array."""
     areas = np.asarray(planar_m2, dtype=float).copy()
-    beyond = np.flatnonzero(~shapely.within(geoms_4326, _LAMBERT72_DOMAIN))
+    x0, y0, x1, y1 = _LAMBERT72_DOMAIN.bounds
+    b = shapely.bounds(geoms_4326).reshape(-1, 4)  # (a box: within it is its bounds within it)
+    beyond = np.flatnonzero(~((b[:, 0] >= x0) & (b[:, 1] >= y0) & (b[:, 2] <= x1) & (b[:, 3] <= y1)))
     if len(beyond):
         from pyproj import Transformer
 
