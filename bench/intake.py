@@ -59,6 +59,7 @@ from geosignal.devdb import create_database, drop_database  # noqa: E402
 
 COMMUNES = ROOT.parent / "shared" / "data" / "communes_charleroi_metropole.geojson"
 ADMIN = "bench@igretec.com"
+PREVIEWER = "bench-preview@igretec.com"
 OPERATORS = ["Proximus", "Orange", "Base", "Proximus, Orange", ""]
 DESCRIPTIONS = ["Pas de 4G rue de l'Église", "Aucun réseau près de la gare", '"Zone blanche; chemin agricole"',
                 "Débit très faible le soir", ""]
@@ -226,7 +227,10 @@ def _sql(url: str, statement: str) -> object:
 
 
 def prepare(url: str) -> str:
-    """Migrate, load the communes, create the admin user; return an API token."""
+    """Migrate, load the communes, create the admin who imports with the CLI and another who
+    previews; return the previewer's API token. (A preview by the importer within
+    ``DUPLICATE_WINDOW_S`` of the import found every row a probable duplicate of a report it
+    had just filed: the first preview's time then depended on how fast the import was.)"""
     from geosignal import migrate
     from geosignal.db import Database
     from geosignal.services.communes import load_communes
@@ -237,7 +241,8 @@ def prepare(url: str) -> str:
     with database.session() as session:
         load_communes(session, COMMUNES)
         create_user(session, ADMIN, "admin", None, "bench-password-1")
-        token = create_token(session, ADMIN)
+        create_user(session, PREVIEWER, "admin", None, "bench-password-2")
+        token = create_token(session, PREVIEWER)
         session.commit()
     database.engine.dispose()
     _sql(url, "ALTER DATABASE " + url.rsplit("/", 1)[1] + " SET jit = off")

@@ -48,6 +48,7 @@ def home_communes(boundaries: dict[str, BaseGeometry], geoms: np.ndarray) -> lis
     codes = sorted(boundaries)
     bounds = np.asarray([boundaries[c] for c in codes], dtype=object)
     tree = shapely.STRtree(bounds)
+    shapely.prepare(bounds)
     g_idx, c_idx = touching(tree, bounds, geoms)
     best: dict[int, tuple[float, str]] = {}
     if g_idx.size:

@@ -58,7 +58,15 @@ def touching(tree: shapely.STRtree, communes: np.ndarray, geoms: np.ndarray) -> 
     rest = np.flatnonzero(~np.isin(types, _POINTS))
     g_parts, c_parts = [np.zeros(0, dtype=np.intp)], [np.zeros(0, dtype=np.intp)]
     if len(pts):
-        gi, ci = tree.query(geoms[pts], predicate="dwithin", distance=BORDER_TOLERANCE_DEG)
+        # candidates by bounding boxes widened by the tolerance, then the distance measured
+        # from the prepared communes (the tree's own "dwithin" measured each pair unprepared:
+        # 0.3 s for 50,000 points instead of 0.08 s)
+        x0, y0, x1, y1 = shapely.bounds(geoms[pts]).T
+        tol = BORDER_TOLERANCE_DEG
+        gi, ci = tree.query(shapely.box(x0 - tol, y0 - tol, x1 + tol, y1 + tol))
+        if len(gi):
+            near = shapely.dwithin(communes[ci], geoms[pts][gi], tol)
+            gi, ci = gi[near], ci[near]
         g_parts.append(pts[gi])
         c_parts.append(ci)
     if len(rest):
