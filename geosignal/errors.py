@@ -54,7 +54,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "forbidden": (403, "You may not do this (role or commune)."),
     "password_change_required": (403, "The account still has its one-time password: sign in once and choose one; "
                                       "its API tokens work from then on."),
-    "not_your_commune": (403, "The zone lies mainly in a commune you do not represent."),
+    "not_your_commune": (403, "The report (point, line or zone) lies mainly in a commune you do not represent."),
     "csrf_failed": (400, "The form's CSRF token is missing or wrong."),
     "weak_password": (422, "The password is too short or too easy to guess."),
     "wrong_password": (422, "The current password is not the right one."),
