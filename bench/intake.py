@@ -16,7 +16,8 @@ Per file, in a fresh database cloned from the template (30 communes loaded, an a
   per-commune figures brought up to date), then checked: reports stored == rows, figures ==
   count;
 * **preview**: ``POST /api/v1/imports`` with ``dry_run=true`` to ``geosignal serve`` (gunicorn,
-  one web worker, warmed up on a small file), accepting gzip as browsers do, timed from the
+  one web worker, warmed up on a small file) by a second admin, for whom the file is new (not
+  the one who has just imported it), accepting gzip as browsers do, timed from the
   client until the whole per-feature report is read and decoded (its size and the bytes on
   the wire printed), four times: the first (a fresh worker's first large upload) is printed, the
   median of the other three is compared with the anchor; only for files within the upload

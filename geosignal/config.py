@@ -18,21 +18,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 #: Repository root (the folder holding ``geosignal/``, ``static/`` and ``templates/``).
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Default local database, provisioned by ``scripts/provision-db.sh``.
-DEFAULT_DATABASE_URL = "postgresql+psycopg://geosignal:geosignal@127.0.0.1:5432/geosignal"
 
 def database_url(user: str, password: str, name: str, host: str = "127.0.0.1", port: int = 5432) -> str:
     """The SQLAlchemy URL (psycopg 3) of database ``name`` on ``host:port`` for role ``user``
     with ``password`` (quoted as a URL needs)."""
-    from urllib.parse import quote
-
     return f"postgresql+psycopg://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(name, safe='')}"
 
+
+#: Default local database, provisioned by ``scripts/provision-db.sh``.
+DEFAULT_DATABASE_URL = database_url("geosignal", "geosignal", "geosignal")
 
 #: Default communes file: the shared reference data beside the repository.
 DEFAULT_COMMUNES_FILE = str(ROOT.parent / "shared" / "data" / "communes_charleroi_metropole.geojson")

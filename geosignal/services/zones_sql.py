@@ -129,6 +129,7 @@ def _home() -> str:
         "FROM communes c, (SELECT ST_CollectionExtract(n.geometry, ST_Dimension(n.geometry) + 1) AS g) g",
     ).replace(":srid", str(LAMBERT72))
 
+
 def _touches_p() -> str:
     """A joining report ``p.g`` touches commune ``c``: the rule of every report (a point within
     the border tolerance, a line or zone intersecting)."""
