@@ -188,7 +188,7 @@ def test_a_circle_within_the_limit_is_still_made(db, representative) -> None:
 
 
 @pytest.mark.parametrize("observed_at", ["0001-01-01", "0001-01-01T00:00:00+01:00", "0025-06-01T10:00:00+02:00",
-                                         "1850-03-01", "1989-12-31T23:00:00Z"])
+                                         "1850-03-01", "1989-12-31T22:59:59Z"])
 def test_an_observation_before_1990_is_a_mistyped_year(db, representative, observed_at) -> None:
     before = count_reports(db)
     response = _post_text(representative, json.dumps(_feature(observed_at=observed_at)))

@@ -57,7 +57,7 @@ STALE_AFTER_MONTHS = 12
 #: Days a closed report keeps its photos (``geosignal purge``); speed tests are kept.
 PHOTO_RETENTION_DAYS = 365
 #: Oldest measurement date accepted.
-OLDEST_MEASUREMENT = datetime(2000, 1, 1, tzinfo=UTC)
+OLDEST_MEASUREMENT = datetime(2000, 1, 1, tzinfo=contract.BRUSSELS)  # midnight in Brussels
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

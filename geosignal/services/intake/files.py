@@ -1476,6 +1476,7 @@ def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[t
 _AS_WRITTEN = {"datetime_as_string": True}
 #: A date-time without offset nor ``Z``, as GDAL writes it back.
 _NAIVE_ISO = r"(?a)^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
+_DATE_ONLY = re.compile(r"(?a)\d{4}-\d{2}-\d{2}")
 
 
 #: GeoPackage column types read as SQLite stores them, not through GDAL: numbers (GDAL converts
@@ -1653,6 +1654,11 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             source = _written_feature(row, fmt, layer, position, placemarks, gpx_features)
             if source is not None and gpx_typed:
                 _gpx_values_as_written(row, gpx_typed, source)
+            if (fmt == "gpx" and source is not None and source.kind == "wpt" and isinstance(row.get("time"), str)
+                    and _DATE_ONLY.fullmatch((source.first_time or "").strip())):
+                # a waypoint's <time> written as a date alone (GDAL reads it as midnight, made UTC
+                # above): a day in Brussels, as a date alone is in every format
+                row["time"] = source.first_time.strip()
             shared = _shared_name_values(row, twins, labels) if twins else {}
             if source is not None and fmt == "kml":
                 seen.add(source.ordinal)

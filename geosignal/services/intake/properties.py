@@ -29,8 +29,9 @@ MAX_COUNT = contract.MAX_COUNT  # households/businesses: beyond this the value i
 #: never tomorrow's.
 FUTURE_TOLERANCE = timedelta(hours=1)
 #: The earliest observation accepted: before it, no mobile or broadband network to observe
-#: (GSM opened in Belgium in 1994); an earlier date is a mistyped year.
-EARLIEST_OBSERVED_AT = datetime(1990, 1, 1, tzinfo=UTC)
+#: (GSM opened in Belgium in 1994); an earlier date is a mistyped year. Midnight in Brussels,
+#: as every date alone is read: 1 January 1990 is accepted in every format.
+EARLIEST_OBSERVED_AT = datetime(1990, 1, 1, tzinfo=contract.BRUSSELS)
 
 #: Property names a report may carry (API names): the contract's writable properties.
 REPORT_PROPERTIES: tuple[str, ...] = contract.names(contract.INPUT)
