@@ -44,6 +44,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unsupported_format": (415, "The uploaded file's format is not supported."),
     "no_features": (422, "The upload contains no usable feature."),
     "import_rejected": (422, "Some features of the upload were refused; nothing was saved."),
+    "collection_member_refused": (422, "Another member of the same feature's collection is refused: a collection is "
+                                       "stored whole or not at all."),
     "unsafe_archive": (422, "An archive member's name is absolute, climbs out (..), is a link or repeats."),
     "archive_too_large": (413, "The archive inflates to too many bytes or holds too many entries."),
     "unsafe_xml": (422, "The XML declares a DOCTYPE or entities; it is refused before it is read."),
@@ -133,6 +135,7 @@ TITLES_FR: dict[str, str] = {
     "unsupported_format": "Ce format de fichier n'est pas pris en charge : envoyez du GeoJSON, KML/KMZ, GPX, CSV, GeoPackage ou un Shapefile zippé.",
     "no_features": "Le fichier ne contient aucun point, tronçon ou zone utilisable : vérifiez son contenu.",
     "import_rejected": "Des éléments du fichier ont été refusés et rien n'a été enregistré : corrigez-les, ou enregistrez seulement les éléments acceptés.",
+    "collection_member_refused": "Une autre forme du même élément (une collection de formes) est refusée : corrigez-la, car un élément est enregistré en entier ou pas du tout.",
     "unsafe_archive": "L'archive contient un chemin absolu, remontant (..), un lien ou un doublon : recréez-la avec des fichiers simples.",
     "archive_too_large": "L'archive décompressée est trop volumineuse ou contient trop de fichiers : envoyez-en une plus petite.",
     "unsafe_xml": "Le XML déclare un DOCTYPE ou des entités et a été refusé : exportez-le à nouveau sans ces déclarations.",

@@ -143,13 +143,19 @@ def check_query(args: Any, accepted: set[str] | None) -> None:
 
 #: Query parameters every API and OGC endpoint takes besides its own.
 GLOBAL_QUERY_PARAMETERS: frozenset[str] = frozenset()
+#: API endpoints that check their query string themselves, with their form fields (an
+#: upload's options may come in either).
+SELF_CHECKED_QUERY: frozenset[str] = frozenset({"imports.post_import"})
 
 
 def init_query_checks(app: Any) -> None:
     """Check every request's query string (:func:`check_query`) before its view runs: on every
-    route, a parameter given twice; on the API's and the OGC API's reads (GET, HEAD), a
-    parameter the endpoint does not declare in the OpenAPI document
-    (:data:`geosignal.services.openapi.QUERY_PARAMETERS`; OGC API Features requires a 400)."""
+    route, a parameter given twice; on every request of the API and the OGC API (reads and
+    writes: ``POST /api/v1/reports?dry_run=true`` would otherwise store the report it was
+    meant to try), a parameter the endpoint does not declare in the OpenAPI document
+    (:data:`geosignal.services.openapi.QUERY_PARAMETERS`; OGC API Features requires a 400),
+    except on the endpoints of :data:`SELF_CHECKED_QUERY` (which check their query string with
+    their form)."""
     from flask import request
 
     from geosignal.services.openapi import QUERY_PARAMETERS
@@ -160,7 +166,7 @@ def init_query_checks(app: Any) -> None:
     @app.before_request
     def _check_query() -> None:
         declared = None
-        if (request.method in ("GET", "HEAD") and request.endpoint
+        if (request.endpoint and request.endpoint not in SELF_CHECKED_QUERY
                 and request.path.startswith(("/api/", "/ogc"))):
             declared = accepted.get(request.endpoint, GLOBAL_QUERY_PARAMETERS)
         check_query(request.args, declared)

@@ -14,6 +14,7 @@ import pytest
 
 from geosignal.errors import GeosignalError
 from geosignal.services.intake import read_upload
+from geosignal.services.intake.core import source_row
 from tests.factories import count_reports, upload_file
 
 IN_CHARLEROI = {"type": "Point", "coordinates": [4.4440, 50.4108]}
@@ -65,3 +66,163 @@ def test_a_gpx_date_alone_is_a_day_in_brussels_as_in_every_format(area) -> None:
     assert naive.properties["observed_at"].isoformat() == "2026-10-25T01:30:00+00:00"  # <time> is UTC in GPX
     (csv,) = read_upload(b"lat;lon;network;date\n50,4108;4,4440;mobile;2026-10-25\n", "a.csv", area=area)
     assert csv.properties["observed_at"] == day.properties["observed_at"]
+
+
+# --------------------------------------------------------------------------- query strings of writes
+
+@pytest.mark.parametrize("query", ["?dry_run=true", "?reapir=true", "?validate_only=1"])
+def test_a_write_refuses_a_query_parameter_it_does_not_take(db, representative, query) -> None:
+    before = count_reports(db)
+    response = _post(representative, _feature(), query)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert (body["code"], body["where"]) == ("invalid_request", query[1:].split("=")[0])
+    assert "crs, repair" in body["detail"]
+    assert count_reports(db) == before
+
+
+def test_an_edit_and_a_transition_refuse_an_unknown_query_parameter(db, representative) -> None:
+    created = _post(representative, _feature(description="avant"))
+    assert created.status_code == 201
+    rid = created.get_json()["id"]
+    revision = created.get_json()["properties"]["revision"]
+    edited = representative.patch(f"/api/v1/reports/{rid}?bogus=1", json={"properties": {"description": "après"}},
+                                  headers={"If-Match": f'"{revision}"'})
+    assert (edited.status_code, edited.get_json()["code"], edited.get_json()["where"]) == (400, "invalid_request", "bogus")
+    moved = representative.post(f"/api/v1/reports/{rid}/transitions?force=1", json={"status": "withdrawn"})
+    assert (moved.status_code, moved.get_json()["where"]) == (400, "force")
+    shown = representative.get(f"/api/v1/reports/{rid}").get_json()
+    assert (shown["properties"]["description"], shown["properties"]["status"]) == ("avant", "submitted")
+
+
+def test_the_declared_parameters_of_a_write_still_work(db, representative) -> None:
+    response = _post(representative, {"type": "Feature", "properties": {"network": "mobile"},
+                                      "geometry": {"type": "Point", "coordinates": [154100.0, 122100.0]}},
+                     "?crs=EPSG:31370&repair=false")
+    assert response.status_code == 201, response.get_json()
+
+
+# --------------------------------------------------------------------------- 11. crs members
+
+LAMBERT72_SQUARE = {"type": "Polygon", "coordinates": [[[154000.0, 122000.0], [154100.0, 122000.0],
+                                                         [154100.0, 122100.0], [154000.0, 122100.0],
+                                                         [154000.0, 122000.0]]]}
+CRS_31370 = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::31370"}}
+
+
+def test_an_edit_reads_a_crs_member_as_a_new_report_does(db, representative) -> None:
+    created = _post(representative, {**_feature(LAMBERT72_SQUARE), "crs": CRS_31370})
+    assert created.status_code == 201, created.get_json()
+    first = created.get_json()
+    assert first["properties"]["area_m2"] == pytest.approx(10_000, rel=1e-6)
+    moved = {**LAMBERT72_SQUARE, "coordinates": [[[x + 500, y] for x, y in LAMBERT72_SQUARE["coordinates"][0]]]}
+    edited = representative.patch(f"/api/v1/reports/{first['id']}", json={"geometry": moved, "crs": CRS_31370},
+                                  headers={"If-Match": created.headers["ETag"]})
+    assert edited.status_code == 200, edited.get_json()
+    after = edited.get_json()
+    assert after["properties"]["area_m2"] == pytest.approx(10_000, rel=1e-6)
+    # 500 m east in EPSG:31370: about 0.00703° of longitude at 50.4° N
+    assert after["geometry"]["coordinates"][0][0][0] - first["geometry"]["coordinates"][0][0][0] == \
+        pytest.approx(0.00703, abs=2e-5)
+    # a crs member alone (no geometry) changes nothing: the stored geometry is EPSG:4326
+    renamed = representative.patch(f"/api/v1/reports/{first['id']}",
+                                   json={"crs": CRS_31370, "properties": {"description": "x"}},
+                                   headers={"If-Match": edited.headers["ETag"]})
+    assert renamed.status_code == 200, renamed.get_json()
+    assert renamed.get_json()["geometry"] == after["geometry"]
+
+
+def test_the_hint_for_a_wrong_crs_member_says_to_correct_it(db, representative) -> None:
+    lambert2008 = {"type": "Point", "coordinates": [654100.0, 622100.0]}  # EPSG:3812, in Charleroi
+    doc = {"type": "FeatureCollection", "crs": CRS_31370, "features": [_feature(lambert2008)]}
+    response = upload_file(representative, json.dumps(doc).encode(), "zones.geojson", dry_run="true")
+    assert response.status_code == 200, response.get_json()
+    (entry,) = response.get_json()["features"]
+    problem = entry["error"]
+    assert (entry["status"], problem["code"], problem["hint"], problem["suggested_crs"]) == \
+        ("refused", "outside_service_area", "looks_like_lambert2008", "EPSG:3812")
+    assert "correct that declaration" in problem["detail"] and "send crs=" not in problem["detail"]
+
+
+# --------------------------------------------------------------------------- 08/24. collections split
+
+SQUARE = [[4.4021, 50.4305], [4.4051, 50.4305], [4.4051, 50.4325], [4.4021, 50.4325], [4.4021, 50.4305]]
+BOWTIE = [[4.4021, 50.4305], [4.4051, 50.4325], [4.4051, 50.4305], [4.4021, 50.4325], [4.4021, 50.4305]]
+
+
+def _collection(*members: dict, **properties) -> bytes:  # noqa: ANN003
+    return json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
+        "network": "mobile", **properties}, "geometry": {"type": "GeometryCollection", "geometries": list(members)}}]}
+    ).encode()
+
+
+def _households(db) -> int:  # noqa: ANN001
+    from sqlalchemy import text
+    return db.execute(text("SELECT coalesce(sum(households_affected), 0) FROM reports")).scalar_one()
+
+
+def test_a_collection_split_counts_its_households_once_on_its_zone(db, representative) -> None:
+    data = _collection({"type": "Point", "coordinates": [4.4036, 50.4315]},
+                       {"type": "Polygon", "coordinates": [SQUARE]},
+                       {"type": "LineString", "coordinates": [[4.4021, 50.4295], [4.4051, 50.4295]]},
+                       households_affected=40, businesses_affected=3, description="one place")
+    before = _households(db)
+    response = upload_file(representative, data, "place.geojson")
+    assert response.status_code == 201, response.get_json()
+    entries = response.get_json()["features"]
+    assert [e["status"] for e in entries] == ["accepted"] * 3
+    got = [(e["geometry"]["type"], e["properties"].get("households_affected"),
+            e["properties"].get("businesses_affected")) for e in entries]
+    assert got == [("Point", None, None), ("Polygon", 40, 3), ("LineString", None, None)]
+    splits = [next(w for w in e["warnings"] if w["code"] == "geometry_collection_split") for e in entries]
+    assert [(w["member"], w["counts_member"]) for w in splits] == [(0, 1), (1, 1), (2, 1)]
+    assert _households(db) - before == 40
+    stats = representative.get("/api/v1/stats/communes").get_json()
+    assert next(c for c in stats["communes"] if c["nis_code"] == "52011")["households_declared"] == 40
+
+
+def test_a_kml_multigeometry_of_a_zone_and_its_point_counts_once(db, representative) -> None:
+    ring = " ".join(f"{x},{y}" for x, y in SQUARE)
+    kml = (f'<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Zone</name>'
+           f'<ExtendedData><Data name="network"><value>mobile</value></Data><Data name="menages"><value>25</value>'
+           f'</Data></ExtendedData><MultiGeometry><Point><coordinates>4.4036,50.4315</coordinates></Point>'
+           f'<Polygon><outerBoundaryIs><LinearRing><coordinates>{ring}</coordinates></LinearRing></outerBoundaryIs>'
+           f'</Polygon></MultiGeometry></Placemark></Document></kml>').encode()
+    before = _households(db)
+    response = upload_file(representative, kml, "zone.kml")
+    assert response.status_code == 201, response.get_json()
+    got = sorted((e["geometry"]["type"], e["properties"].get("households_affected"))
+                 for e in response.get_json()["features"])
+    assert got == [("Point", None), ("Polygon", 25)]
+    assert _households(db) - before == 25
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "csv"])
+def test_a_collection_with_a_refused_member_is_stored_whole_or_not_at_all(db, representative, fmt) -> None:
+    if fmt == "geojson":
+        data = _collection({"type": "Polygon", "coordinates": [BOWTIE]},
+                           {"type": "Point", "coordinates": [4.4036, 50.4315]}, households_affected=40)
+    else:
+        wkt = "GEOMETRYCOLLECTION(POLYGON((" + ",".join(f"{x} {y}" for x, y in BOWTIE) + ")),POINT(4.4036 50.4315))"
+        data = f'wkt;network;households\n"{wkt}";mobile;40\n'.encode()
+    before = count_reports(db)
+    for dry_run in ("true", "false"):
+        response = upload_file(representative, data, f"place.{fmt}", mode="valid_only", dry_run=dry_run)
+        assert response.status_code in (200, 201), response.get_json()
+        entries = response.get_json()["features"]
+        assert [(e["status"], e["error"]["code"], e["error"]["member"]) for e in entries] == [
+            ("refused", "self_intersection", 0), ("refused", "collection_member_refused", 1)]
+        assert entries[1]["error"]["refused_members"] == [0]
+        assert entries[1]["index"] == entries[0]["index"] == 0
+    assert count_reports(db) == before
+
+
+# --------------------------------------------------------------------------- 22. line ends mixed
+
+@pytest.mark.parametrize("ends", [("\r\n", "\r\n", "\r", "\r\n"), ("\n", "\r", "\n", "\r"), ("\r", "\r\n", "\n", "")])
+def test_a_csv_mixing_lone_crs_with_other_line_ends_reads_every_row(area, ends) -> None:
+    lines = ["lat;lon;network;description", "50,4135;4,44;mobile;a", '50,4140;4,44;mobile;"b;c"', "50,4145;4,44;mobile;d"]
+    data = "".join(line + end for line, end in zip(lines, ends, strict=True)).encode()
+    items = read_upload(data, "a.csv", area=area)
+    assert [i.properties["description"] for i in items] == ["a", "b;c", "d"]
+    assert [source_row(i) for i in items] == [2, 3, 4]

@@ -526,6 +526,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
             item.warnings = [*item.warnings, mismatch]
         candidates.append(position)
     accepted = _attribute(session, user, area, [results[p] for p in candidates], rows, candidates, columns, epsg)
+    accepted = _whole_collections(rows, accepted, columns, epsg)
     _positions_as_read(rows, columns, epsg)
     outcome.rows = rows
     outcome.commune_names = dict(zip(area.nis_codes, area.names, strict=True))
@@ -899,6 +900,36 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
         if isinstance(rows[positions[k]], _Accepted):  # (features may share a warnings list: never appended to)
             item.warnings = [*item.warnings, outside_warning(shares[k], nis, names[nis])]
     return accepted
+
+
+def _whole_collections(rows: list[Any], accepted: list[_Accepted], columns: tuple[tuple[str, int], ...] | None,
+                       epsg: int | None) -> list[_Accepted]:
+    """A collection split into one report per member (``geometry_collection_split``) is one
+    feature of the file: stored whole or not at all. When a member is refused, each other
+    member becomes a refusal too (``collection_member_refused``, with its ``member`` and the
+    ``refused_members``), in ``rows``, in place, so that no feature is half-stored (in
+    ``valid_only`` mode as in the preview). Returns the accepted features left."""
+    def member_of(a: _Accepted) -> int | None:
+        return next((w.get("member") for w in a.item.warnings if w.get("code") == "geometry_collection_split"), None)
+
+    split = {a.index for a in accepted if member_of(a) is not None}
+    refused: dict[int, list[int]] = {}
+    for r in rows:
+        if split and isinstance(r, dict) and r["index"] in split:
+            refused.setdefault(r["index"], []).append(r["error"].get("member"))
+    if not refused:
+        return accepted
+    for position, r in enumerate(rows):
+        if isinstance(r, _Accepted) and r.index in refused:
+            member, others = member_of(r), sorted(m for m in refused[r.index] if m is not None)
+            error = GeosignalError(
+                "collection_member_refused", f"Member {member} of this feature's collection is not stored: "
+                f"member{'s' if len(others) > 1 else ''} {', '.join(map(str, others))} of it "
+                f"{'are' if len(others) > 1 else 'is'} refused, and a collection is stored whole or not at all.",
+                where=source_where(r.item, r.index), member=member, refused_members=others)
+            error.source = _item_source(r.item, epsg)
+            rows[position] = _problem(error, r.index, columns)
+    return [a for a in accepted if a.index not in refused]
 
 
 def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], keys: list[bytes],

@@ -201,7 +201,7 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
                    "the commune's representative edits its reports; the referent asks questions (needs_info)")
     if if_match is None:
         raise GeosignalError("precondition_required", "send If-Match with the ETag of the report you edited")
-    unknown = sorted(set(body) - {"type", "geometry", "properties", "id"})
+    unknown = sorted(set(body) - {"type", "geometry", "properties", "id", "crs"})
     if unknown:
         raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
     if "type" in body and body["type"] != "Feature":
@@ -228,6 +228,8 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     geometry_given = "geometry" in body
     merged = {"type": "Feature", "geometry": body["geometry"] if geometry_given else stored["geometry"],
               "properties": properties}
+    if geometry_given and "crs" in body:  # (GeoJSON 2008's crs member, read as a POST reads it: of the body's
+        merged["crs"] = body["crs"]       # coordinates; the stored geometry is EPSG:4326 whatever it says)
     report_input = parse_report_feature(merged, area=current_service_area(),
                                         limits=limits_from_config(current_app.config),
                                         crs=crs if geometry_given else None, repair=repair,
@@ -257,8 +259,8 @@ def patch_report(report_id: str) -> Response:
     A body ``{"status": …, "reason": …}`` is an alias of the transitions endpoint (same
     table, rights and errors; ``If-Match`` honoured when sent). Any other body is an edit of
     a ``draft``, ``submitted`` or ``needs_info`` report by its commune: a partial GeoJSON
-    Feature (``geometry`` and/or ``properties``; ``null`` clears a property) validated like a
-    new report; ``If-Match`` with the report's ``ETag`` is required (428 without it, 412 when
+    Feature (``geometry`` and/or ``properties``; ``null`` clears a property; a ``crs`` member
+    names the CRS of the edited geometry, as in a POST) validated like a new report; ``If-Match`` with the report's ``ETag`` is required (428 without it, 412 when
     it changed meanwhile: nothing is changed). Answers the Feature and its new ``ETag``."""
     if request.mimetype not in ("application/json", GEOJSON, "application/merge-patch+json"):
         raise GeosignalError("unsupported_media_type", "send application/json")

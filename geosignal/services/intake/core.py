@@ -17,7 +17,7 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from geosignal import vocab
+from geosignal import contract, vocab
 from geosignal.errors import GeosignalError
 from geosignal.geo import area_m2
 from geosignal.textsafety import check_json_text, first_node, pointer_key, strict_pairs
@@ -462,8 +462,9 @@ def _outside(xy: np.ndarray, epsg: int, area: ServiceArea, where: str, detail: s
             order = (" and give the first axis first (x before y, or longitude before latitude)"
                      if diag["swapped"] else "")
             detail += (f" These look like {label} coordinates ({_CRS_LABEL[diag['epsg']]}){swapped}, which would "
-                       f"place the report in {c['name']} (NIS {c['nis_code']}): send crs=EPSG:{diag['epsg']}{order}. "
-                       "Nothing was reprojected or swapped for you.")
+                       f"place the report in {c['name']} (NIS {c['nis_code']}): declare EPSG:{diag['epsg']} (the crs "
+                       f"parameter, or, when the document or file declares a CRS of its own — a GeoJSON 'crs' member, "
+                       f"a .prj — correct that declaration){order}. Nothing was reprojected or swapped for you.")
             extra["suggested_crs"] = f"EPSG:{diag['epsg']}"
             extra["suggested_commune"] = c
             if diag["swapped"]:
@@ -1113,13 +1114,12 @@ def reports_from_feature(
             raise GeosignalError("invalid_geojson", "A GeometryCollection needs a 'geometries' array.", where=gptr)
         if not members:
             raise GeosignalError("empty_geometry", "The GeometryCollection is empty.", where=f"{gptr}/geometries")
-        for i, member in enumerate(members):
+        for i, (member, (member_props, split_warn)) in enumerate(
+                zip(members, split_members(props, members, "a GeometryCollection"), strict=True)):
             mptr = f"{gptr}/geometries/{i}"
-            split_warn = {"code": "geometry_collection_split", "detail": f"Member {i} of a GeometryCollection "
-                          "became its own report.", "member": i}
             locate = (None, index, {"member": i})
             try:
-                out.append(prepare_report(member, mptr, props, limits=limits, epsg=epsg,
+                out.append(prepare_report(member, mptr, member_props, limits=limits, epsg=epsg,
                                           warnings=[*pwarn, split_warn], source_index=index, locate=locate))
             except GeosignalError as err:
                 out.append(locate_error(err, locate))
@@ -1134,6 +1134,41 @@ def reports_from_feature(
                 raise result
             return [result]
     return finish_items(out, area=area, limits=limits, repair=repair) if finish else out
+
+
+#: The properties of a collection split into several reports that only one of them carries:
+#: counts of what the place holds (the contract's ``count`` properties), which would otherwise
+#: be counted once per member in the commune's figures.
+SPLIT_ONCE: tuple[str, ...] = tuple(p.name for p in contract.PROPERTIES if p.kind == "count")
+_MEMBER_DIMENSION = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1, "Polygon": 2,
+                     "MultiPolygon": 2}
+
+
+def split_members(props: dict[str, Any], members: list[Any], what: str) -> list[tuple[dict[str, Any], dict]]:
+    """The properties and the ``geometry_collection_split`` warning of each member of a
+    collection split into one report per member (``members``: GeoJSON-like geometries; ``what``
+    names the collection in the warning's detail). Every member has the feature's properties,
+    except its counts (:data:`SPLIT_ONCE`: households, businesses affected), given once, to
+    the first member of the highest dimension (a zone before a line before a point: the place
+    the counts describe, not its label point); the others carry none, and each warning says
+    which member has them (``counts_member``). Whether the members are stored is decided
+    whole (:func:`geosignal.services.imports` refuses every member when one is refused)."""
+    given = [name for name in SPLIT_ONCE if props.get(name) is not None]
+    dims = [_MEMBER_DIMENSION.get(m.get("type"), -1) if isinstance(m, dict) else -1 for m in members]
+    carrier = dims.index(max(dims)) if given and dims else None
+    out = []
+    for k in range(len(members)):
+        warning: dict[str, Any] = {"code": "geometry_collection_split", "member": k,
+                                   "detail": f"Member {k} of {what} became its own report."}
+        member_props = props
+        if carrier is not None:
+            warning["counts_member"] = carrier
+            warning["detail"] += (f" Its {' and '.join(n.replace('_', ' ') for n in given)} are counted once, on "
+                                  f"member {carrier}" + (" (this one)." if k == carrier else "; this one carries none."))
+            if k != carrier:
+                member_props = {n: v for n, v in props.items() if n not in SPLIT_ONCE}
+        out.append((member_props, warning))
+    return out
 
 
 def _check_boxes(boxes: list[tuple[tuple, str]], items: list[Any], epsg: int, what: str = "the geometry") -> None:

@@ -99,7 +99,7 @@
   :data:`~geosignal.services.intake.properties.HEADER_ALIASES` / ``COORD_ALIASES``) or named by
   ``column_map``. Rows are numbered as a spreadsheet shows them (header = row 1): one row per
   record — a quoted cell spanning lines is one row, a blank line an empty row — whatever ends
-  the lines (LF, CRLF, lone CR) and with or without a byte-order mark (or several: every
+  the lines (LF, CRLF, lone CR, or several of them in one file) and with or without a byte-order mark (or several: every
   leading one is dropped).
 * CSV WKT column: read as written by :mod:`.wkt` (not GEOS, which refuses an unclosed ring
   with one message), then checked as GeoJSON is, with the same codes (``ring_not_closed``,
@@ -203,6 +203,7 @@ from .core import (
     loads_strict,
     members_ignored_warning,
     prepare_report,
+    split_members,
     with_problems,
 )
 from .crs import ACCEPTED_EPSG, WGS84, horizontal_epsg, parse_crs
@@ -826,11 +827,10 @@ def _wkt_collection(geometry: dict, props: dict[str, Any], warnings: list[dict],
     members = geometry["geometries"]
     if not members:
         raise GeosignalError("empty_geometry", "The GEOMETRYCOLLECTION is empty.", where=where, column=column)
-    for k, member in enumerate(members):
-        split = {"code": "geometry_collection_split", "member": k,
-                 "detail": f"Member {k} of a GEOMETRYCOLLECTION became its own report."}
+    for k, (member, (member_props, split)) in enumerate(
+            zip(members, split_members(props, members, "a GEOMETRYCOLLECTION"), strict=True)):
         try:
-            result.append(_wkt_report(member, f"/geometry/geometries/{k}", props, [*warnings, split], where, index,
+            result.append(_wkt_report(member, f"/geometry/geometries/{k}", member_props, [*warnings, split], where, index,
                                       column, epsg, limits, member=k, whole=geometry))
         except GeosignalError as err:
             if any(w.get("code") == "attribute_dropped" for w in warnings):
@@ -862,6 +862,11 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     directive = _SEP_DIRECTIVE.match(text)
     if directive:  # Excel's "sep=;" line names the separator; Excel does not show it as a row
         text = text[directive.end():]
+    if "\r" in text and "\n" in text and _LONE_CR.search(text):
+        # lines ending in a lone CR among LF or CRLF ones (rows pasted from Excel for Mac): each
+        # ends a line too, as in a file read with universal newlines (a lone CR in a quoted
+        # cell is then its line break, LF)
+        text = _LONE_CR.sub("\n", text)
     sep = "\n" if "\n" in text or "\r" not in text else "\r"  # LF or CRLF; a lone CR (Excel for Mac)
     end = text.find(sep)
     first = text if end < 0 else text[:end]
@@ -1099,6 +1104,8 @@ def _row_source(cells: list[str], source_cols: list[tuple[int, str]], descriptio
     return source
 
 
+#: A CR that does not begin a CRLF.
+_LONE_CR = re.compile(r"\r(?!\n)")
 #: Excel's first-line separator directive (``sep=;``), quoted or not.
 _SEP_DIRECTIVE = re.compile(r'"?sep=([^\r\n"])"?[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
 
@@ -1774,13 +1781,14 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     # that line (the same shape; a "road stretch", editable as one)
                     geom_obj = {"type": "LineString", "coordinates": geom_obj["coordinates"][0]}
                 if geom_obj["type"] == "GeometryCollection":
-                    for k, member in enumerate(geom_obj["geometries"]):
+                    members = geom_obj["geometries"]
+                    for k, (member, (member_props, split)) in enumerate(
+                            zip(members, split_members(props, members, "a mixed collection"), strict=True)):
                         try:
                             result.append(prepare_report(
-                                member, f"/geometry/geometries/{k}", props, limits=limits, epsg=epsg, warnings=[
-                                    *problems, {"code": "geometry_collection_split", "member": k,
-                                                "detail": f"Member {k} of a mixed collection became its own report."}],
-                                source_index=index, locate=(where, index, {"layer": layer, "member": k})))
+                                member, f"/geometry/geometries/{k}", member_props, limits=limits, epsg=epsg,
+                                warnings=[*problems, split], source_index=index,
+                                locate=(where, index, {"layer": layer, "member": k})))
                         except GeosignalError as err:
                             result.append(_with_problems(_relocate(err, where, index, layer=layer, member=k), problems))
                     continue
