@@ -91,6 +91,14 @@ def init_app(app: Flask) -> None:
         except CSRFError as exc:
             raise GeosignalError("csrf_failed", exc.description) from None
 
+    @app.before_request
+    def _route_rule() -> None:
+        """Refuse (``forbidden``, 403) a signed-in user whom the endpoint's rule excludes
+        whatever the resource (:func:`policy.refusal_before_view`), before its view runs."""
+        refusal = policy.refusal_before_view(request.endpoint, current_user)
+        if refusal is not None:
+            raise GeosignalError("forbidden", refusal)
+
 
 def current() -> User:
     """Return the signed-in user; ``unauthorized`` (401) when nobody is."""

@@ -376,6 +376,27 @@ SESSION_ONLY: frozenset[str] = frozenset({
 })
 
 
+#: The route rules that depend on the user alone (no resource to read first), with what a
+#: refusal says: :func:`geosignal.auth.init_app` applies them before any view runs, so that no
+#: view of such an endpoint renders anything for a user it refuses.
+USER_RULES: dict[str, str] = {
+    "all_communes": "this is for the referent and admins",
+    "journal": "the audit journal is for the referent and admins",
+    "file_reports": "reports are filed by the communes' representatives (the referent reads them)",
+}
+
+
+def refusal_before_view(endpoint: str | None, user: Actor | None) -> str | None:
+    """What refuses a signed-in ``user`` the endpoint ``endpoint`` whatever the resource (the
+    detail of a ``forbidden`` 403: :data:`USER_RULES`), or None when its rule lets them
+    through or depends on a resource (the view decides) or nobody is signed in (the view asks
+    them to sign in)."""
+    rule = ROUTE_RULES.get(endpoint or "")
+    if rule not in USER_RULES or not _signed_in(user) or route_allows(rule, user, ""):
+        return None
+    return USER_RULES[rule]
+
+
 def token_reaches(endpoint: str | None) -> bool:
     """Whether a request authenticated by a bearer token may reach ``endpoint`` (every one but
     :data:`SESSION_ONLY`)."""

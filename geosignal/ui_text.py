@@ -505,6 +505,11 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "no_survey_file": "Choisissez le fichier de l'enquête : l'export du questionnaire, en CSV ou XLSX.",
         "survey_edition": "Indiquez l'année de l'édition de l'enquête, en quatre chiffres (par exemple 2022).",
     },
+    # a zone whose edges cross in so many places that make_valid would run for minutes
+    "self_intersection": {
+        "too_tangled_to_repair": "Les bords de cette zone se croisent en trop d'endroits pour qu'elle soit réparée "
+                                 "automatiquement : redessinez-la en suivant son contour une seule fois.",
+    },
     "wrong_password": {
         "missing": "Indiquez votre mot de passe actuel : il confirme que c'est bien vous qui le changez.",
     },

@@ -226,3 +226,59 @@ def test_a_csv_mixing_lone_crs_with_other_line_ends_reads_every_row(area, ends) 
     items = read_upload(data, "a.csv", area=area)
     assert [i.properties["description"] for i in items] == ["a", "b;c", "d"]
     assert [source_row(i) for i in items] == [2, 3, 4]
+
+
+# --------------------------------------------------------------------------- a refusal shows nothing
+
+@pytest.mark.parametrize(("path", "form"), [
+    ("/utilisateurs/inviter", {"email": "x@evil.example", "role": "representative", "commune": "52011"}),
+    ("/utilisateurs", None),
+])
+def test_a_representative_refused_the_accounts_pages_sees_no_account(client, db, representative, path, form) -> None:
+    from tests.conftest import csrf_token
+    representative.login()
+    if form is not None:
+        form = {**form, "csrf_token": csrf_token(client.get("/compte").get_data(as_text=True))}
+        response = client.post(path, data=form)
+    else:
+        response = client.get(path)
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "@" not in page.replace(representative.email, "")  # no account's e-mail, not even the new one
+    from sqlalchemy import text
+    assert db.execute(text("SELECT count(*) FROM users WHERE email = 'x@evil.example'")).scalar_one() == 0
+
+
+def test_the_user_rules_are_applied_before_any_view(app) -> None:
+    """Every endpoint whose rule depends on the user alone is refused before its view runs: a
+    representative reaches none of the referent's, a referent none of the filing ones."""
+    from geosignal import policy
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    refused = {e for e in endpoints if policy.ROUTE_RULES.get(e) in policy.USER_RULES}
+    assert {"account.invite_user", "account.users_page", "exports.export_dwconnect", "api.audit_log",
+            "imports.post_import"} <= refused
+
+
+# --------------------------------------------------------------------------- 01. a repair bounded
+
+def _star(n: int, r: float = 0.01, cx: float = 4.444, cy: float = 50.411) -> dict:
+    import math
+    k = n // 2 - 1
+    ring = [[cx + r * math.cos(2 * math.pi * i * k / n), cy + r * math.sin(2 * math.pi * i * k / n)] for i in range(n)]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def test_a_polygon_too_tangled_to_repair_is_refused_at_once(db, representative) -> None:
+    before = count_reports(db)
+    # (make_valid alone took over 30 s on it: the web worker was killed, the client got no answer)
+    response = _post(representative, _feature(_star(1501)), "?repair=true")
+    assert response.status_code == 422
+    body = response.get_json()
+    assert (body["code"], body["kind"], body["where"]) == ("self_intersection", "too_tangled_to_repair", "/geometry")
+    assert count_reports(db) == before
+
+
+def test_a_star_of_a_few_hundred_edges_is_still_repaired(db, representative) -> None:
+    response = _post(representative, _feature(_star(201)), "?repair=true")
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["intake"]["repair"]["method"] == "make_valid/structure"

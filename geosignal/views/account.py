@@ -207,6 +207,7 @@ def accept_invitation() -> Response | str | tuple[str, int]:
 
 def _users_page(status: int = 200, error: GeosignalError | None = None, shown_link: str | None = None,  # noqa: ANN202
                 values: dict[str, str] | None = None, shown_link_kind: str = "invite"):
+    policy.require(policy.may_manage_users(current()), "Cette page est réservée au référent et aux administrateurs.")
     session = get_session()
     users = session.scalars(select(User).order_by(User.active.desc(), User.role, User.email)).all()
     communes = communes_service.commune_choices(session)
