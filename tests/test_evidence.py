@@ -166,6 +166,10 @@ def test_truncated_image_is_422_invalid_image(representative) -> None:  # noqa: 
     response = _post_photo(representative, report_id, out.getvalue()[:2000])
     assert response.status_code == 422
     assert response.get_json()["code"] == "invalid_image"
+    # the first bytes alone: the decoder names the upload's object, with its address in memory
+    head = _post_photo(representative, report_id, out.getvalue()[:20])
+    assert (head.status_code, head.get_json()["code"]) == (422, "invalid_image")
+    assert head.get_json()["detail"] == "the image cannot be decoded (cannot identify image file the upload)"
 
 
 def test_large_photo_is_scaled_down() -> None:

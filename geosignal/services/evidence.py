@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import re
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -65,6 +66,14 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: The members a speed-test body may have.
 SPEED_TEST_FIELDS: tuple[str, ...] = (*SPEED_TEST_RANGES, "operator", "measured_at")
 
+
+
+def _decoder_said(exc: BaseException) -> str:
+    """What the image decoder said, as a client may read it: at most 80 characters, without
+    the reprs of the server's objects (``<_io.BytesIO object at 0x7f…>``: an address of its
+    memory)."""
+    said = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "the upload", str(exc)) or type(exc).__name__
+    return said[:80]
 
 def closed_statuses() -> tuple[str, ...]:
     """Return the statuses typed ``closed`` (:data:`geosignal.vocab.STATUS_TYPES`)."""
@@ -245,7 +254,7 @@ def process_photo(data: bytes) -> ProcessedPhoto:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise GeosignalError("decompression_bomb", "the image declares too many pixels") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise GeosignalError("invalid_image", f"the image cannot be decoded ({str(exc)[:80]})") from None
+            raise GeosignalError("invalid_image", f"the image cannot be decoded ({_decoder_said(exc)})") from None
     image = _normalise_mode(image, kind)
     if max(image.size) > MAX_OUTPUT_SIDE:
         image.thumbnail((MAX_OUTPUT_SIDE, MAX_OUTPUT_SIDE), Image.Resampling.LANCZOS)
