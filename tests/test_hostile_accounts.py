@@ -282,21 +282,26 @@ def _points_across_the_border(db) -> dict[str, tuple[float, float]]:  # noqa: AN
 def test_a_zone_across_the_border_shows_a_representative_their_commune_s_reports_only(client, db) -> None:  # noqa: ANN001
     """A zone holding a Châtelet report and a Charleroi report 60 m apart showed the
     representative of Châtelet the Charleroi report's id and its shape (unvalidated: only
-    Charleroi, the referent and admins read it), in ``report_ids`` and the zone's geometry."""
+    Charleroi, the referent and admins read it), in ``report_ids`` and the zone's geometry,
+    and then the technologies and operators it names."""
     places = _points_across_the_border(db)
     assert set(places) == {"52011", "52012"}, places
     charleroi = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
     chatelet = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
     referent = make_account(client, db, "referent@igretec.com", "referent")
     ids = {}
+    named = {"52011": (["5G"], ["DIGI"]), "52012": (["2G"], ["Orange"])}
     for nis, who in (("52011", charleroi), ("52012", chatelet)):
         posted = who.post("/api/v1/reports", json={"type": "Feature", "geometry": {
-            "type": "Point", "coordinates": list(places[nis])}, "properties": {"network": "mobile"}})
+            "type": "Point", "coordinates": list(places[nis])}, "properties": {
+                "network": "mobile", "technologies": named[nis][0], "operators": named[nis][1]}})
         assert posted.status_code == 201, posted.get_json()
         ids[nis] = posted.get_json()["id"]
     [whole] = referent.get("/api/v1/zones").get_json()["features"]
     assert sorted(whole["properties"]["report_ids"]) == sorted(ids.values())
     assert whole["geometry"]["type"] == "MultiPoint" and whole["properties"]["report_count"] == 2
+    assert (sorted(whole["properties"]["technologies"]), sorted(whole["properties"]["operators"])) == \
+        (["2G", "5G"], ["DIGI", "Orange"])
     for nis, who in (("52011", charleroi), ("52012", chatelet)):
         [seen] = who.get("/api/v1/zones").get_json()["features"]
         one = who.get(f"/api/v1/zones/{whole['id']}").get_json()
@@ -304,6 +309,8 @@ def test_a_zone_across_the_border_shows_a_representative_their_commune_s_reports
             assert zone["id"] == whole["id"]
             assert zone["properties"]["report_ids"] == [ids[nis]]
             assert zone["properties"]["report_count"] == 2  # counts are open to every signed-in user
+            # and what the other commune's unvalidated report names is not theirs to read either
+            assert (zone["properties"]["technologies"], zone["properties"]["operators"]) == named[nis]
             assert zone["geometry"] == {"type": "Point", "coordinates": [
                 pytest.approx(v, abs=1e-9) for v in places[nis]]}
 

@@ -398,3 +398,30 @@ def test_a_sheet_too_long_for_one_page_is_set_tighter_until_it_fits(app, lines, 
             + "".join(f"<p style='margin:0'>ligne {k}</p>" for k in range(lines)) + "</div></section></body></html>")
     document, used = sheet_pdf.fit_one_page(html, app.static_folder)
     assert (len(document.pages), used) == (1, steps)
+
+
+def test_the_map_draws_only_the_part_of_a_report_in_the_commune(db, client) -> None:  # noqa: ANN001
+    """A Châtelet report reaching into Charleroi was drawn whole on Charleroi's sheet (not
+    validated: beyond the border it is Châtelet's alone); each sheet draws the part its
+    figures count."""
+    x, y = db.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Intersection(ST_Transform(a.boundary, 31370), "
+        "ST_Transform(b.boundary, 31370))) p FROM communes a, communes b "
+        "WHERE a.nis_code = '52011' AND b.nis_code = '52012') s")).one()
+    admin = make_account(client, db, "sheet-border@igretec.com", "admin")
+    user = db.query(User).filter_by(email=admin.email).one()
+    square = square_lambert(x - 200, y - 200, 400)
+    _add(db, user, square)
+    db.commit()
+    drawn = {}
+    for nis in ("52011", "52012"):
+        _boundary, _neighbours, reports, _props = sheet_pdf.map_geometries(db, nis)
+        [(status, geometry)] = reports
+        inside = db.execute(text(
+            "SELECT ST_Area(ST_Intersection(ST_Transform(ST_Transform(ST_GeomFromText(:g, 31370), 4326), 31370), "
+            "ST_Transform(boundary, 31370))) FROM communes WHERE nis_code = :nis"), {"g": square.wkt, "nis": nis}
+        ).scalar_one()
+        assert status == "submitted" and 1_000 < inside < 159_000  # the square lies on both sides
+        assert geometry.area == pytest.approx(inside, rel=1e-3)
+        drawn[nis] = geometry.area
+    assert drawn["52011"] + drawn["52012"] == pytest.approx(160_000, rel=2e-3)

@@ -4,7 +4,7 @@ Flask-free. :func:`build_sheet` gathers one commune's figures (the stored aggreg
 zone as the union of the zones, counted once) and draws its map as SVG
 (:mod:`geosignal.services.svgmap`) from the geometries the site uses: the commune's stored
 boundary and its neighbours' (as :func:`geosignal.services.drawing.commune_and_neighbours`
-gives them to the maps), and the reports touching the commune, read in one statement.
+gives them to the maps), and the parts of the reports in the commune, read in one statement.
 :func:`render_pdf` turns the sheet's HTML into one A4 page without any network access: the
 only resources it may load are geosignal's own static files (:class:`StaticFilesOnly`);
 fonts are the machine's (fontconfig).
@@ -73,19 +73,23 @@ def map_geometries(session: Session, nis_code: str, statuses: Sequence[str] = SH
 
     Boundaries are those of :func:`drawing.commune_and_neighbours` (stored boundary;
     neighbours simplified by 10 m), reprojected in one transform; reports are those with a
-    status in ``statuses`` whose geometry touches the commune, in filing order, read and
-    reprojected by PostGIS in one statement. Raises ``not_found`` (404) for an unknown code.
+    status in ``statuses`` whose geometry touches the commune, in filing order, each cut to
+    its part in the commune (what the commune's figures count; a neighbour's report, perhaps
+    not validated, is that commune's beyond the border), read and reprojected by PostGIS in
+    one statement. Raises ``not_found`` (404) for an unknown code.
     """
     commune, neighbours = drawing.commune_and_neighbours(session, nis_code)
     boundaries = np.array([shape(f["geometry"]) for f in [commune, *neighbours]], dtype=object)
     boundaries = shapely.transform(boundaries, lambda xy: transform_xy(xy, WGS84, LAMBERT72))
     rows = session.execute(text(
-        "SELECT r.status, ST_AsBinary(ST_Transform(r.geometry, :srid)) FROM reports r "
+        "SELECT r.status, ST_AsBinary(ST_Transform(CASE WHEN ST_CoveredBy(r.geometry, c.boundary) THEN r.geometry "
+        "  ELSE ST_CollectionExtract(ST_Intersection(r.geometry, c.boundary), ST_Dimension(r.geometry) + 1) END, "
+        "  :srid)) FROM reports r "
         "JOIN communes c ON c.nis_code = :nis AND ST_Intersects(r.geometry, c.boundary) "
         "WHERE r.status = ANY(CAST(:statuses AS varchar[])) ORDER BY r.seq"),
         {"nis": nis_code, "srid": LAMBERT72, "statuses": list(statuses)}).all()
     geoms = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else []
-    reports = [(r[0], g) for r, g in zip(rows, geoms, strict=True)]
+    reports = [(r[0], g) for r, g in zip(rows, geoms, strict=True) if not g.is_empty]
     names = [(f["properties"]["name_fr"], g) for f, g in zip(neighbours, boundaries[1:], strict=True)]
     return boundaries[0], names, reports, commune["properties"]
 

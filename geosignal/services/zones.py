@@ -46,7 +46,8 @@ __all__ = ["DECISION_KINDS", "DEFAULT_DISTANCE_M", "EXCLUDED_STATUSES", "ZONE_ST
 _MAX_ID = 2**63 - 1
 
 _FEATURE_SQL = """
-SELECT z.id, z.network, z.state, z.technologies, z.operators, z.report_count, z.commune_nis,
+SELECT z.id, z.network, z.state, {technologies} AS technologies, {operators} AS operators, z.report_count,
+       z.commune_nis,
        z.created_at, z.updated_at,
        ST_AsGeoJSON(CASE WHEN ST_Dimension(v.g) = 2 THEN ST_ForcePolygonCCW(v.g)
                          ELSE v.g END, :decimals) AS geojson,
@@ -67,6 +68,11 @@ _OWN_COMMUNE = """EXISTS (
 #: geometries when the zone holds another commune's reports too (whose shapes, unvalidated,
 #: are that commune's; its count stays, as every commune's counts are open to the signed-in).
 _OWN_MEMBERS = "AND r.commune_nis = :own"
+#: ... and the technologies (operators) of the zone their commune's reports name, in the
+#: zone's order: another commune's unvalidated attributes are that commune's too.
+_OWN_NAMED = """ARRAY(SELECT u.v FROM unnest(z.{column}) WITH ORDINALITY u(v, k) WHERE EXISTS (
+    SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+    WHERE zr.zone_id = z.id AND r.commune_nis = :own AND u.v = ANY(r.{column})) ORDER BY u.k)"""
 _OWN_GEOMETRY = """CASE WHEN NOT EXISTS (
     SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
     WHERE zr.zone_id = z.id AND r.commune_nis <> :own) THEN z.geometry
@@ -79,7 +85,9 @@ def _feature_sql(user: Any, where: list[str], *, proposed_first: bool = False, p
     zone order (proposed zones first when ``proposed_first``; ``LIMIT :limit OFFSET :offset``
     when ``paged``)."""
     own = not policy.sees_all_communes(user)
+    named = {c: _OWN_NAMED.format(column=c) if own else f"z.{c}" for c in ("technologies", "operators")}
     return _FEATURE_SQL.format(members=_OWN_MEMBERS if own else "", geometry=_OWN_GEOMETRY if own else "z.geometry",
+                               **named,
                                where=" AND ".join(where), order="z.state <> 'proposed', " if proposed_first else "",
                                page="LIMIT :limit OFFSET :offset" if paged else "")
 
@@ -116,8 +124,9 @@ def list_zones(session: Session, user: Any, *, state: str | None = None, network
     """Return the zones ``user`` may read as a GeoJSON FeatureCollection (zone order).
 
     The referent and admins read every zone; a representative the zones holding one of their
-    commune's reports, each with only those reports (``report_ids``, and the geometry their
-    union when the zone holds another commune's reports too; ``report_count`` counts all). ``state`` (:data:`ZONE_STATES`),
+    commune's reports, each with only those reports (``report_ids``, the technologies and
+    operators they name, and the geometry their union when the zone holds another commune's
+    reports too; ``report_count`` counts all). ``state`` (:data:`ZONE_STATES`),
     ``network`` and ``commune`` (a NIS code: zones homed there) filter. Raises
     ``unauthorized`` (401) when nobody is signed in, ``invalid_request`` (400) for an unknown
     state or network.
