@@ -19,7 +19,7 @@ from tests.conftest import ARTIFACTS, configured
 from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
-FIRST = "tartine vélo orage lampion"
+FIRST = "grenier mouette tricot ardoise"
 SECOND = "girafe clavier nuage pelouse"
 
 

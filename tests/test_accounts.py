@@ -16,7 +16,7 @@ from geosignal.models import AccountToken, User
 from geosignal.services import accounts
 from tests.conftest import csrf_token, make_account
 
-STRONG = "tartine vélo orage lampion"
+STRONG = "grenier mouette tricot ardoise"
 
 
 @pytest.fixture(autouse=True)
@@ -338,3 +338,50 @@ def test_signing_out_says_so_in_the_users_language(client, db) -> None:  # noqa:
     again = client.post("/logout", data={"csrf_token": csrf_token(client.get("/login").get_data(as_text=True))},
                         follow_redirects=True)
     assert "afgemeld" not in again.get_data(as_text=True) and "déconnecté" not in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl", "en"])
+def test_the_example_the_password_help_shows_is_refused(client, db, lang: str) -> None:  # noqa: ANN001
+    """The help under every password field gives an example passphrase, in the page's language:
+    everybody reads it, so nobody may choose it (written however)."""
+    account = make_account(client, db, f"example-{lang}@example.be", "representative", "52011")
+    client.set_cookie("geosignal_lang", lang)
+    account.login()
+    page = client.get("/compte/mot-de-passe").get_data(as_text=True)
+    help_text = unescape(re.search(r'id="password-help">([^<]*)<', page).group(1))
+    example = re.search(r"[«‘“]\s*([^»’”]+?)\s*[»’”]", help_text).group(1)
+    assert example in accounts.SHOWN_EXAMPLES
+    for written in (example, example.upper(), example.replace(" ", "-") + " 2026"):
+        assert accounts.password_problem(written) is not None, written
+
+
+def test_a_reset_e_mail_speaks_the_page_s_language_and_carries_date_and_message_id(client, db, smtp_server) -> None:  # noqa: ANN001
+    """A Dutch reset e-mail ended in French (its signature, ``lang="fr"``, « : »), and account
+    e-mails had no ``Date`` nor ``Message-ID`` (RFC 5322; some mail systems refuse them)."""
+    account = make_account(client, db, "schepen@lesbonsvillers.be", "representative", "52075")
+    client.set_cookie("geosignal_lang", "nl")
+    _post(client, "/compte/mot-de-passe-oublie", {"email": account.email}, "/compte/mot-de-passe-oublie").close()
+    [message] = smtp_server.messages
+    assert message["Date"] and re.fullmatch(r"<[^@\s]+@geosignal\.local>", message["Message-ID"])
+    text_part = message.get_body(("plain",)).get_content()
+    html_part = message.get_body(("html",)).get_content()
+    assert "zones blanches" not in text_part and " : http" not in text_part
+    assert text_part.rstrip().endswith("— geosignal, witte zones van Charleroi Métropole")
+    assert '<html lang="nl">' in html_part
+
+
+def test_the_language_of_the_first_sign_in_becomes_the_account_s(client, db) -> None:  # noqa: ANN001
+    """Her notifications went out in French while every page she used was Dutch: only a
+    language chosen with the switcher was kept. The language of the first sign-in now is; a
+    choice made later wins, and one made before stays."""
+    account = make_account(client, db, "burgemeester@lesbonsvillers.be", "representative", "52075")
+    client.set_cookie("geosignal_lang", "nl")
+    assert account.login().status_code == 302
+    user = db.scalar(select(User).where(User.email == account.email))
+    db.refresh(user)
+    assert user.locale == "nl"
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/compte").get_data(as_text=True))})
+    client.set_cookie("geosignal_lang", "en")
+    account.login()
+    db.refresh(user)
+    assert user.locale == "nl"  # kept: the cookie of another browser does not change her choice

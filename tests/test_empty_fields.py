@@ -23,7 +23,7 @@ from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geo
 X, Y = CHARLEROI_LAMBERT72
 NL = {"Accept-Language": "nl-BE,nl;q=0.9"}
 EN = {"Accept-Language": "en"}
-STRONG = "tartine vélo orage lampion"
+STRONG = "grenier mouette tricot ardoise"
 
 
 def _plain(page: str) -> str:

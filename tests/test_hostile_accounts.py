@@ -12,7 +12,7 @@ from sqlalchemy import select
 from geosignal.models import User
 from tests.conftest import configured, csrf_token, make_account
 
-STRONG = "tartine vélo orage lampion"
+STRONG = "grenier mouette tricot ardoise"
 
 
 @pytest.fixture(autouse=True)

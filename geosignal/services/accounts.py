@@ -36,8 +36,12 @@ from geosignal.vocab import ROLES
 
 MIN_PASSWORD_LENGTH = 12
 MIN_ZXCVBN_SCORE = 3
+#: The example passphrases the password fields' help shows, in French, Dutch and English
+#: (``templates/_password_fields.html`` and its translations: a test checks each language's is
+#: here): everybody reads them, so they are refused like the service's words.
+SHOWN_EXAMPLES = ("tartine vélo orage lampion", "boterham fiets onweer lampion", "toast bicycle storm lantern")
 #: Words of the service itself, refused inside a password like the account's own words.
-SERVICE_WORDS = ("geosignal", "igretec", "Smart Region", "Charleroi Métropole")
+SERVICE_WORDS = ("geosignal", "igretec", "Smart Region", "Charleroi Métropole", *SHOWN_EXAMPLES)
 #: A word shorter than this once normalised (a name like ``Ham``, ``Gent`` or ``Mons``) is not looked for inside a
 #: password: too many unrelated words contain it ("agent", "demons": with the 581 Belgian communes).
 MIN_WORD_LETTERS = 5

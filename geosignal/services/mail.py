@@ -1,4 +1,4 @@
-"""E-mail: one French message with a plain-text and an HTML part, sent over SMTP.
+"""E-mail: one message with a plain-text and an HTML part, in its reader's language, sent over SMTP.
 
 Configured by ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_USER`` / ``SMTP_PASSWORD``,
 ``SMTP_STARTTLS`` and ``MAIL_FROM`` (``GEOSIGNAL_*`` variables). With no ``SMTP_HOST`` nothing is
@@ -13,6 +13,7 @@ import logging
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -46,23 +47,39 @@ def link_base(config: Any) -> str:
     return (config.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{config.get('PORT') or 5000}").rstrip("/")
 
 
+#: The signature of every message (French; :func:`build_message` takes it translated).
+SIGNATURE_FR = "— geosignal, zones blanches de Charleroi Métropole"
+
+
+def sender_domain(settings: MailSettings) -> str:
+    """The domain of ``MAIL_FROM`` (``geosignal.local`` when it has none): what ``Message-ID``
+    values end with."""
+    return settings.sender.rpartition("@")[2].rstrip(">").strip() or "geosignal.local"
+
+
 def build_message(settings: MailSettings, to: str, subject: str, paragraphs: list[str],
-                  link: tuple[str, str] | None = None) -> EmailMessage:
-    """Return a message to ``to``: ``paragraphs`` of plain French text (escaped in the HTML part)
-    and an optional ``link`` (label, absolute URL) shown as a button in HTML and in full in text."""
+                  link: tuple[str, str] | None = None, *, lang: str = "fr", signature: str = SIGNATURE_FR,
+                  colon: str = " : ") -> EmailMessage:
+    """Return a message to ``to``: ``paragraphs`` of plain text in ``lang`` (``fr``, ``nl`` or
+    ``en``: the HTML part's ``lang``; escaped in it), an optional ``link`` (label, absolute URL)
+    shown as a button in HTML and in full in text after the label and ``colon`` (the
+    language's: `` : `` in French, ``: `` otherwise), and ``signature``. It carries ``Date``
+    and a ``Message-ID`` of the sender's domain (RFC 5322: mail systems refuse or mark a
+    message without them)."""
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = settings.sender, to, subject
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=sender_domain(settings))
     text = "\n\n".join(paragraphs)
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     if link is not None:
         label, url = link
-        text += f"\n\n{label} : {url}"
+        text += f"\n\n{label}{colon}{url}"
         body += f'<p><a href="{html.escape(url, quote=True)}">{html.escape(label)}</a></p>'
-    text += "\n\n— geosignal, zones blanches de Charleroi Métropole"
+    text += f"\n\n{signature}"
     msg.set_content(text)
-    msg.add_alternative(f'<!doctype html><html lang="fr"><body>{body}'
-                        "<p>— geosignal, zones blanches de Charleroi Métropole</p></body></html>",
-                        subtype="html")
+    msg.add_alternative(f'<!doctype html><html lang="{html.escape(lang, quote=True)}"><body>{body}'
+                        f"<p>{html.escape(signature)}</p></body></html>", subtype="html")
     return msg
 
 

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import formatdate
 from functools import lru_cache
 from typing import Any
 
@@ -45,7 +46,7 @@ from sqlalchemy.orm import Session
 from geosignal import vocab
 from geosignal.config import ROOT
 from geosignal.models.notification import MAX_ATTEMPTS, SUBMISSION_MAIL_CHOICES
-from geosignal.services.mail import MailSettings, link_base
+from geosignal.services.mail import MailSettings, link_base, sender_domain
 
 log = logging.getLogger(__name__)
 
@@ -450,13 +451,14 @@ def render(message: Message, base_url: str) -> tuple[str, str, str]:
 
 
 def build_email(settings: MailSettings, message: Message, base_url: str) -> EmailMessage:
-    """Return the e-mail of ``message``: plain text and HTML alternatives, ``Message-ID``
-    derived from its first outbox row (a resend after a crash carries the same one)."""
+    """Return the e-mail of ``message``: plain text and HTML alternatives, ``Date`` (when it
+    is sent) and a ``Message-ID`` derived from its first outbox row (a resend after a crash
+    carries the same one)."""
     subject, body, page = render(message, base_url)
     email = EmailMessage()
     email["From"], email["To"], email["Subject"] = settings.sender, message.email, subject
-    domain = settings.sender.rpartition("@")[2].rstrip(">").strip() or "geosignal.local"
-    email["Message-ID"] = f"<outbox-{min(message.ids)}-{message.recipient_id}@{domain}>"
+    email["Date"] = formatdate(usegmt=True)
+    email["Message-ID"] = f"<outbox-{min(message.ids)}-{message.recipient_id}@{sender_domain(settings)}>"
     email["Auto-Submitted"] = "auto-generated"
     email.set_content(body)
     email.add_alternative(page, subtype="html")

@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from geosignal import formparse, policy, vocab
+from geosignal import formparse, i18n, policy, ui_text, vocab
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
@@ -77,12 +77,21 @@ def _send_quietly(settings: MailSettings, message: EmailMessage) -> bool:
         return False
 
 
+def _message(settings: MailSettings, to: str, subject: str, paragraphs: list[str],
+             link: tuple[str, str] | None) -> EmailMessage:
+    """:func:`build_message` in the current language (the page's, in which ``subject`` and
+    ``paragraphs`` were translated): its signature, the HTML part's ``lang``, its colons."""
+    lang = i18n.current_language()
+    return build_message(settings, to, subject, paragraphs, link, lang=lang, colon=ui_text.colon(lang),
+                         signature=_("— geosignal, zones blanches de Charleroi Métropole"))
+
+
 def _mail_after_answer(response: Response, to: str, subject: str, paragraphs: list[str],
                        link: tuple[str, str]) -> Response:
     """Send the message once ``response`` has gone (``call_on_close``): the answer is the same,
     and as fast, whether an e-mail leaves or not, and whether the mail server answers or not."""
     settings = MailSettings.from_config(current_app.config)
-    message = build_message(settings, to, subject, paragraphs, link)
+    message = _message(settings, to, subject, paragraphs, link)
     response.call_on_close(lambda: _send_quietly(settings, message))
     return response
 
@@ -241,7 +250,7 @@ def invite_user():  # noqa: ANN201
         return _users_page(error.status, error, values={k: request.form.get(k) or "" for k in ("email", "role", "commune")})
     # the message is built before the account is committed: what it cannot carry is not stored
     settings = MailSettings.from_config(current_app.config)
-    message = build_message(settings, user.email, _("geosignal : votre invitation"), [
+    message = _message(settings, user.email, _("geosignal : votre invitation"), [
         _("Bonjour,"),
         _("%(inviter)s vous invite à signaler et suivre les zones blanches de connectivité sur "
           "geosignal, la plateforme de Charleroi Métropole.", inviter=inviter.email),
@@ -282,7 +291,7 @@ def send_reset_link(user_id: int) -> Response | tuple[str, int]:
         raise GeosignalError("not_found", "Aucun compte de ce numéro.")
     secret = accounts.issue_reset_link(session, current(), user)
     settings = MailSettings.from_config(current_app.config)
-    message = build_message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
+    message = _message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
         _("Bonjour,"),
         _("%(actor)s vous envoie un lien pour choisir un nouveau mot de passe geosignal. Il sert une fois "
           "et expire dans une heure.", actor=current().email),
