@@ -329,3 +329,24 @@ def test_the_workflow_queues_the_mail_of_a_transition(app, db, smtp_server, peop
     assert again.status_code == 409
     assert db.scalar(select(text("count(*)")).select_from(Notification).where(
         Notification.report_id == uuid.UUID(report_id), Notification.kind == "transition")) == 2
+
+
+def test_a_representative_who_chose_no_language_is_written_to_in_that_of_her_pages(app, client, db, smtp_server,
+                                                                                  people) -> None:  # noqa: ANN001
+    """The mayor of a Dutch-speaking browser, who never used the language switcher, read every
+    page in Dutch but was told of the rejection in French: e-mails follow the language of her
+    latest sign-in when she chose none (``page_locale``), her choice when she made one."""
+    report_id = _report(people["rep"])
+    client.set_cookie("geosignal_lang", "nl")
+    people["rep"].login()
+    people["rep2"].login()  # (its choice, made before, wins over the browser's)
+    db.execute(text("UPDATE users SET locale = 'en' WHERE email = 'agent@charleroi.be'"))
+    db.commit()
+    user = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    notifications.notify_transition(db, [report_id], "rejected", user, "Hors zone", from_statuses="submitted")
+    _deliver(app, db)
+    [dutch] = smtp_server.to("echevin@charleroi.be")
+    [english] = smtp_server.to("agent@charleroi.be")
+    assert "Afgewezen" in dutch["Subject"] and '<html lang="nl"' in _parts(dutch)[1]
+    assert "Rejected" in english["Subject"]
+    assert dutch["Date"] and english["Date"]

@@ -26,6 +26,7 @@ class User(Base):
         ),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint("locale IN ('fr', 'nl', 'en')", name="locale_known"),
+        CheckConstraint("page_locale IN ('fr', 'nl', 'en')", name="page_locale_known"),
         CheckConstraint("submission_mail IN ('each', 'digest')", name="submission_mail_known"),
     )
 
@@ -47,6 +48,9 @@ class User(Base):
     #: Language of the pages chosen by the user (``fr``, ``nl``, ``en``; None: the browser's,
     #: see :mod:`geosignal.i18n`).
     locale: Mapped[str | None] = mapped_column(String(2))
+    #: Language the pages spoke at the latest sign-in (``locale``, else the browser's): what
+    #: e-mails are written in when the user chose none.
+    page_locale: Mapped[str | None] = mapped_column(String(2))
     #: How a referent is told of new submissions: ``each`` (a message per submission or
     #: batch) or ``digest`` (one message a day); see :mod:`geosignal.services.notifications`.
     submission_mail: Mapped[str] = mapped_column(String(6), default="each", server_default="each")

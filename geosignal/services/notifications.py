@@ -226,7 +226,8 @@ _CLAIM = """
       WHERE state = 'pending' AND delivery = :delivery AND next_attempt_at <= :now
       ORDER BY 1, 2, 3 LIMIT :groups)
     SELECT o.id, o.recipient_id, o.kind, o.batch, o.report_id, o.from_status, o.to_status, o.reason,
-           o.actor_role, o.created_at, u.email, u.active, to_jsonb(u) ->> 'locale' AS locale,
+           o.actor_role, o.created_at, u.email, u.active,
+           coalesce(to_jsonb(u) ->> 'locale', to_jsonb(u) ->> 'page_locale') AS locale,
            r.reference, r.commune_nis, c.name_fr AS commune, r.network, r.issue
     FROM notification_outbox o
     JOIN due ON due.recipient_id = o.recipient_id AND due.kind = o.kind

@@ -166,8 +166,9 @@ def login() -> Response | str:
         if user is None or not user.active or not valid:
             flash(_("E-mail ou mot de passe incorrect."), "error")
             return render_template("login.html", email=email), 401  # type: ignore[return-value]
-        if user.locale is None:  # the language their pages speak until they choose one: their e-mails' too
-            user.locale = i18n.language()
+        lang = user.locale or i18n.language()  # the language their pages speak: their e-mails' too
+        if user.page_locale != lang:
+            user.page_locale = lang
             get_session().commit()
         cookie_session.clear()  # nothing from before the sign-in survives it (session fixation)
         login_user(user)
