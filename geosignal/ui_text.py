@@ -220,8 +220,9 @@ IMPORT_MESSAGES: dict[str, Any] = {
     # an accepted row a tenth or more of which lies outside the commune it is filed in (the
     # partly_outside_commune warning: {share} its share outside, as a percentage in the
     # page's language)
-    "partly_outside": "{share} de cette forme se trouve hors de {commune}, où elle est classée : cette partie "
-                      "compte dans la commune où elle se trouve.",
+    "partly_outside": "{share} de cette forme se trouve hors de {commune}, la commune qui en contient la plus "
+                      "grande part, où elle est classée : cette partie compte dans les communes où elle se trouve, "
+                      "et nulle part hors des communes desservies.",
     # an accepted row of the place of a report an earlier upload stored, with other values (a
     # row corrected in an edited copy: the same_place_saved_before warning), and the link to it
     "same_place": "Même lieu que le signalement {reference}, enregistré le {date} (« {filename} ») avec "

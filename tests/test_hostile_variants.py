@@ -282,3 +282,21 @@ def test_a_star_of_a_few_hundred_edges_is_still_repaired(db, representative) -> 
     response = _post(representative, _feature(_star(201)), "?repair=true")
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["intake"]["repair"]["method"] == "make_valid/structure"
+
+
+# --------------------------------------------------------------------------- 22. headers as phrases
+
+@pytest.mark.parametrize(("header", "name"), [
+    ("Date du constat", "observed_at"), ("Date d'observation", "observed_at"), ("Date de l’observation", "observed_at"),
+    ("Nombre de ménages", "households_affected"), ("Nombre d'entreprises", "businesses_affected"),
+    ("Aantal huishoudens", "households_affected"), ("Type de réseau", "network"),
+])
+def test_a_header_written_as_a_phrase_is_read(header, name) -> None:
+    from geosignal.services.intake.properties import match_header
+    assert match_header(header) == name
+
+
+def test_a_phrase_header_s_dates_are_read_in_a_csv(area) -> None:
+    (item,) = read_upload("lat;lon;network;Date du constat\n50,4108;4,4440;mobile;01/02/2026\n".encode(), "a.csv",
+                          area=area)
+    assert item.properties["observed_at"].isoformat() == "2026-02-01T00:00:00+01:00"

@@ -158,8 +158,9 @@ def test_a_row_partly_outside_the_commune_says_how_much(live_server, browser) ->
     row = page.locator("#preview-table tbody tr").nth(0)
     assert row.locator("td").nth(1).inner_text() == "accepté, avec une remarque"
     said = " ".join(row.locator("td").last.inner_text().split())
-    assert said == ("22 % de cette forme se trouve hors de Charleroi, où elle est classée : cette partie compte "
-                    "dans la commune où elle se trouve.")
+    assert said == ("22 % de cette forme se trouve hors de Charleroi, la commune qui en contient la plus grande "
+                    "part, où elle est classée : cette partie compte dans les communes où elle se trouve, et nulle "
+                    "part hors des communes desservies.")
     assert watch.errors == []
     watch.context.close()
 

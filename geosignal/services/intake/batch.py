@@ -198,8 +198,9 @@ def outside_warning(share: float, nis: str, name: str) -> dict | None:
         return None
     return {"code": "partly_outside_commune", "commune_nis": nis, "commune_name": name,
             "share_outside": round(float(share), 3),
-            "detail": f"{share:.0%} of the geometry lies outside {name} ({nis}), the commune the report is filed "
-                      "in (where most of it lies); that part counts in the figures of the communes it lies in"}
+            "detail": f"{share:.0%} of the geometry lies outside {name} ({nis}), the commune holding its largest "
+                      "part, where the report is filed; that part counts in the figures of the communes it lies in, "
+                      "and in none outside the communes served"}
 
 
 def measures(geoms_31370: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -379,6 +379,10 @@ _VOCABS: dict[str, tuple[str, ...]] = {p.name: p.vocab for p in contract.propert
 _SEPARATORS: dict[str, str] = {"technologies": r"[,;/|+]", "operators": r"[,;|+]"}
 
 
+#: Articles and prepositions a header written as a phrase may hold between its words (French,
+#: Dutch, English), passed over when it matches no alias as written.
+_CONNECTORS = frozenset({"d", "de", "du", "des", "l", "la", "le", "les", "van", "het", "of", "the"})
+
 #: The longest field name a dBase file holds (bytes): writers cut longer names there.
 DBF_NAME_BYTES = 10
 
@@ -389,12 +393,18 @@ def match_header(header: str, *, truncated: bool = False) -> str | None:
     ``truncated``: the header may have been cut to :data:`DBF_NAME_BYTES` bytes (dBase field
     names: ``descriptio``, ``technologi``, ``observed_a``, ``entreprise``). A header of 8 to 10
     characters (an accent takes two bytes) that matches no alias but begins a longer alias of
-    exactly one key stands for that key."""
+    exactly one key stands for that key. A header matching no alias is tried again without
+    its articles and prepositions (:data:`_CONNECTORS`): ``Date du constat`` is
+    ``date_constat``."""
     f = _fold(header)
     aliases_of = {**HEADER_ALIASES, **COORD_ALIASES}
-    for key, aliases in aliases_of.items():
-        if f in aliases:
-            return key
+    # then without the little words a header written as a phrase holds ("Date du constat",
+    # "Date d'observation", "Nombre de ménages", "Datum van vaststelling")
+    bare = "_".join(w for w in re.split(r"[_'’]+", f) if w and w not in _CONNECTORS)
+    for candidate in (f, bare):
+        for key, aliases in aliases_of.items():
+            if candidate in aliases:
+                return key
     if truncated and DBF_NAME_BYTES - 2 <= len(f) <= DBF_NAME_BYTES and len(header.encode()) <= DBF_NAME_BYTES:
         keys = {key for key, aliases in aliases_of.items() for a in aliases if len(a) > len(f) and a.startswith(f)}
         if len(keys) == 1:
