@@ -1652,8 +1652,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         # read as written, so that the count rules see what the file holds
         gpx_typed = [c for c, t in zip(info["fields"], info["ogr_types"], strict=True)
                      if t in _GDAL_NUMBERS and c in read_columns] if fmt == "gpx" else []
+        geometry_name = df.geometry.name  # (a property of the frame: read once, not per row)
         for position, row in enumerate(df.to_dict("records")):
-            geom = row.pop(df.geometry.name, None)
+            geom = row.pop(geometry_name, None)
             for column, values in stored.items():
                 row[column] = values.get(fids[position])
             raw_geometry = raw_geometries.get(position)
