@@ -49,6 +49,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unsafe_archive": (422, "An archive member's name is absolute, climbs out (..), is a link or repeats."),
     "archive_too_large": (413, "The archive inflates to too many bytes or holds too many entries."),
     "unsafe_xml": (422, "The XML declares a DOCTYPE or entities; it is refused before it is read."),
+    "unsafe_geopackage": (422, "The GeoPackage holds SQL that would run as it is read (a view, a virtual table, a "
+                               "column computed on read) or registers a layer that is no table; it is refused before "
+                               "it is read."),
     "undecidable_encoding": (422, "The text encoding of the file cannot be decided (no .cpg, no LDID), or the one "
                                   "declared turns the text into mojibake."),
     # access
@@ -139,6 +142,7 @@ TITLES_FR: dict[str, str] = {
     "unsafe_archive": "L'archive contient un chemin absolu, remontant (..), un lien ou un doublon : recréez-la avec des fichiers simples.",
     "archive_too_large": "L'archive décompressée est trop volumineuse ou contient trop de fichiers : envoyez-en une plus petite.",
     "unsafe_xml": "Le XML déclare un DOCTYPE ou des entités et a été refusé : exportez-le à nouveau sans ces déclarations.",
+    "unsafe_geopackage": "Le GeoPackage contient du SQL qui s'exécuterait à la lecture (une vue, une table virtuelle, une colonne calculée) et a été refusé : exportez ses couches à nouveau en tables simples.",
     "undecidable_encoding": "L'encodage des textes du fichier ne peut pas être déterminé : ajoutez le fichier .cpg ou enregistrez-le en UTF-8.",
     "unauthorized": "Connexion requise : connectez-vous pour continuer.",
     "forbidden": "Cette action est réservée à un autre rôle ou à une autre commune : revenez à vos pages.",

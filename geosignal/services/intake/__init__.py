@@ -77,7 +77,9 @@ absolute, climbing (``..``, ``\\``, drive letter), linked or repeated member nam
 (``unsafe_archive``), beyond 1,000 entries or 5 × the upload limit of bytes really inflated
 (``archive_too_large``); archives inside archives are never opened (warning); XML with a DOCTYPE
 or entity declarations is refused before GDAL (``unsafe_xml``, defusedxml); KML NetworkLinks are
-never followed (warning); dBase text is decoded from the ``.cpg``, else the LDID byte, else
+never followed (warning); a GeoPackage holding a view, a virtual table other than a spatial
+index or a column computed on read is refused before GDAL opens it (``unsafe_geopackage``: its
+SQL would run as it is read); dBase text is decoded from the ``.cpg``, else the LDID byte, else
 refused unless ASCII (``undecidable_encoding``); JSON integers of more than 4,000 digits are
 out of range like any too large number (``invalid_attribute``, ``invalid_coordinate``), not
 ``non_finite_number``.

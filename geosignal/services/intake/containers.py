@@ -50,6 +50,9 @@ Decisions (each a coded refusal of the whole file, naming the member or the plac
   geosignal itself (GDAL reads the bytes as ISO-8859-1, each value then decoded with Python's
   codec): GDAL's iconv does not know every code page by Python's name (``mac_roman``,
   ``mac_greek``…).
+* **GeoPackages** run none of their own SQL as they are read (:func:`check_gpkg`): a view, a
+  virtual table other than a layer's spatial index, a column computed on read, or a feature
+  layer that is no table → 422 ``unsafe_geopackage`` naming it, before GDAL opens the file.
 * **Geometries shapely will not build** (an unclosed ring, a one-point line) are decoded from
   their WKB as written (:func:`wkb_geojson`) so that the checks refuse that feature alone.
 """
@@ -1970,6 +1973,125 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: The SQL of the one kind of virtual table a GeoPackage may hold: a layer's spatial index (the
+#: R*Tree extension, ``CREATE VIRTUAL TABLE "rtree_<table>_<column>" USING rtree(id, minx, maxx,
+#: miny, maxy)`` as GDAL writes it), read by SQLite's own R*Tree code over its shadow tables.
+_RTREE_SQL = re.compile(r"""\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:"(?:[^"]|"")+"|[A-Za-z_]\w*)\s+USING\s+rtree(?:_i32)?"""
+                        r"""\s*\([^()]*\)\s*;?\s*""", re.IGNORECASE)
+#: ``PRAGMA table_xinfo``'s ``hidden`` of a column computed whenever it is read (``GENERATED
+#: ALWAYS AS (…) VIRTUAL``); a ``STORED`` one (3) was computed when the row was written.
+_COMPUTED_ON_READ = 2
+
+
+def _unsafe_gpkg(name: str, reason: str, detail: str, **extra: object) -> GeosignalError:
+    """The 422 ``unsafe_geopackage`` of :func:`check_gpkg`: ``detail`` says what ``name`` is."""
+    return GeosignalError("unsafe_geopackage", f"{detail} The file is refused before it is read: export its layers "
+                          "again as plain tables (in QGIS: Export > Save Features As…, GeoPackage).",
+                          where=f"layer {name}", layer=name, reason=reason, **extra)
+
+
+_CREATES_VIEW = re.compile(r"\s*CREATE\s+(?:TEMP\w*\s+)?VIEW\b", re.IGNORECASE)
+_CREATES_VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\s+TABLE\b", re.IGNORECASE)
+
+
+def _schema(con: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(name, kind)`` of every table and view of the database ``con`` holds (SQLite's own
+    ``sqlite_*`` tables left out), ``kind`` one of ``table``, ``view``, ``virtual`` or ``shadow``
+    (the tables a virtual table keeps its data in), as SQLite parsed the schema (``PRAGMA
+    table_list``, SQLite 3.37 and later; before, from the SQL of ``sqlite_master``)."""
+    if sqlite3.sqlite_version_info >= (3, 37):
+        return [(name, kind) for schema, name, kind, *_ in con.execute("PRAGMA main.table_list").fetchall()
+                if schema == "main" and not name.lower().startswith("sqlite_")]
+    out = []
+    for kind, name, sql in con.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view')"):
+        if isinstance(name, str) and not name.lower().startswith("sqlite_"):
+            sql = sql if isinstance(sql, str) else ""
+            out.append((name, "view" if kind == "view" or _CREATES_VIEW.match(sql) else
+                        "virtual" if _CREATES_VIRTUAL.match(sql) else "table"))
+    return out
+
+
+def check_gpkg(data: bytes) -> dict[str, int]:
+    """Check a GeoPackage (or any SQLite database) before GDAL reads it, and return the number
+    of rows of each feature layer (table name → rows, in ``gpkg_contents`` order; empty when
+    the file has no ``gpkg_contents``): what :func:`~.files.read_upload` counts against the
+    features an upload may hold, before any feature is read.
+
+    Reading a GeoPackage must never run SQL written by whoever made it. GDAL runs a **view**
+    whenever it lists the layers (a view anywhere in the file, registered or not, as
+    ``gpkg_contents`` itself: a recursive CTE of 30,000,000 rows took 28 s before the first
+    layer was named) and again when it counts and reads one; a **column computed on read**
+    (``GENERATED ALWAYS AS (…) VIRTUAL``) is evaluated for every row read (``hex(zeroblob(…))``:
+    4 s and 2 GB for one row); a **virtual table** runs the code of its module. So, from the
+    schema SQLite parses (``PRAGMA table_list``, not the ``type`` column of ``sqlite_master``,
+    which the file could word otherwise), 422 ``unsafe_geopackage`` (``where`` = ``layer
+    <name>``, ``layer``, ``reason``) for:
+
+    * ``reason`` ``view``: any view;
+    * ``virtual_table`` (``sql``: its first 200 characters): any virtual table but a layer's
+      spatial index (:data:`_RTREE_SQL`, SQLite's R*Tree);
+    * ``computed_column`` (``column``): a table column computed on read (a ``STORED``
+      generated column was computed when the row was written: it is read as stored);
+    * ``not_a_table``: a feature layer (``data_type`` ``features`` in ``gpkg_contents``) that the
+      schema does not hold as a table.
+
+    The checks read the schema only; the row counts (``SELECT count(*)`` of each feature
+    layer) run once every table is known to be plain. **Triggers are no concern**: SQLite runs
+    a trigger on ``INSERT``, ``UPDATE`` or ``DELETE`` of its table, never on a ``SELECT``; the
+    file is only read (GDAL opens it read-only; :func:`gpkg_recounted` drops a table in a
+    private copy, and ``DROP TABLE`` fires no trigger). Indexes on expressions and ``CHECK``
+    constraints are evaluated when a row is written, never when it is read.
+
+    Raises 422 ``unreadable_file`` when SQLite cannot read the file (damaged).
+    """
+    con = sqlite3.connect(":memory:")
+    try:
+        _deserialize_gpkg(con, data)
+        con.execute("PRAGMA query_only = 1")
+        con.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
+        listed = _schema(con)
+        for name, kind in listed:
+            if kind == "view":
+                raise _unsafe_gpkg(name, "view", f"The GeoPackage's {name!r} is a view: an SQL query chosen by "
+                                   "whoever made the file, which GDAL runs whenever it lists the layers or reads "
+                                   "one (a view is no table of features).")
+        for name, kind in listed:
+            if kind == "virtual":
+                row = con.execute("SELECT sql FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
+                sql = row[0] if row and isinstance(row[0], str) else ""
+                if not _RTREE_SQL.fullmatch(sql):
+                    raise _unsafe_gpkg(name, "virtual_table", f"The GeoPackage's {name!r} is a virtual table: the "
+                                       "code of a module runs as it is read (a layer's spatial index, SQLite's "
+                                       "R*Tree, is the only one read).", sql=sql[:200])
+        tables = {name.lower(): name for name, kind in listed if kind == "table"}
+        for name in tables.values():
+            for column in con.execute(f"PRAGMA main.table_xinfo({_quoted(name)})").fetchall():
+                if column[6] == _COMPUTED_ON_READ:
+                    raise _unsafe_gpkg(name, "computed_column", f"The column {column[1]!r} of the GeoPackage's "
+                                       f"table {name!r} is computed whenever it is read (GENERATED ALWAYS AS … "
+                                       "VIRTUAL): SQL chosen by whoever made the file would run for every row.",
+                                       column=column[1])
+        layers: list[str] = []
+        if "gpkg_contents" in tables:
+            layers = [r[0] for r in con.execute(f"SELECT table_name FROM {_quoted(tables['gpkg_contents'])} "
+                                                "WHERE data_type = 'features'").fetchall()]
+        counts: dict[str, int] = {}
+        for layer in layers:
+            if not isinstance(layer, str) or layer.lower() in {c.lower() for c in counts}:
+                continue
+            table = tables.get(layer.lower())
+            if table is None:
+                raise _unsafe_gpkg(layer, "not_a_table", f"The GeoPackage registers {layer!r} as a feature layer "
+                                   "(gpkg_contents), but holds no table of that name: only a plain table is read "
+                                   "as a layer.")
+            counts[table] = con.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]
+        return counts
+    except (sqlite3.Error, OverflowError, ValueError, MemoryError) as exc:
+        raise GeosignalError("unreadable_file", f"The GeoPackage file cannot be read ({_short(exc)}).") from None
+    finally:
+        con.close()
+
+
 @dataclass(frozen=True)
 class GpkgLayer:
     """What a GeoPackage table declares, read from SQLite itself: its ``columns`` (every one,
@@ -2033,6 +2155,7 @@ __all__ = [
     "check_xml",
     "XmlCheck",
     "XmlFeature",
+    "check_gpkg",
     "cpg_codec",
     "dbf_encoding",
     "dbf_stored_numbers",

@@ -45,7 +45,10 @@
   before GDAL (a missing latitude would read as 0), refusing that placemark only. A geometry
   GDAL reads but shapely cannot build (an unclosed ring) refuses that feature only, with the
   GeoJSON path's codes.
-* GeoPackage: every feature layer is read, attribute-only tables ignored; a ``layers_read``
+* GeoPackage: no SQL of the file runs as it is read (:func:`~.containers.check_gpkg`, before
+  GDAL opens it): a view anywhere, a virtual table other than a spatial index, a column
+  computed on read, or a feature layer that is no table → 422 ``unsafe_geopackage`` naming the
+  layer. Every feature layer is read, attribute-only tables ignored; a ``layers_read``
   warning names both when there is more than one. Every row of a table is read, whatever
   ``gpkg_ogr_contents.feature_count`` caches (GDAL stops at that count, which a tool writing
   rows without GDAL's triggers leaves stale: GDAL reads a private copy without that table,
@@ -165,6 +168,7 @@ from .containers import (
     UndecodableText,
     XmlCheck,
     XmlFeature,
+    check_gpkg,
     check_members,
     check_shapefile,
     check_xml,
@@ -2087,6 +2091,8 @@ def read_upload(
                 payload, encodings, dbf_numbers = _shapefile_source(archive)
         elif fmt in ("kml", "gpx"):
             checked = check_xml(data, fmt)
+        else:  # a GeoPackage: no SQL of the file runs (a view, a computed column…)
+            check_gpkg(data)
         if checked is not None:
             result.warnings.extend(checked.warnings)
         _read_ogr(payload, "kml" if fmt == "kmz" else fmt, area=area, limits=limits, caller_epsg=caller_epsg,
