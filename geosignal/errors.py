@@ -35,6 +35,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "area_too_small": (422, "The zone is smaller than the minimum area."),
     "area_too_large": (422, "The zone is larger than the maximum area."),
     "too_many_vertices": (422, "The geometry has more vertices than allowed."),
+    "too_many_features": (413, "The upload holds more features (rows, placemarks, records) than allowed."),
+    "too_many_upload_vertices": (413, "The upload's geometries hold more vertices in all than allowed."),
     # attributes
     "invalid_attribute": (422, "A report property has a value outside its vocabulary or range."),
     "invalid_datetime": (422, "A date or time cannot be read."),
@@ -131,6 +133,8 @@ TITLES_FR: dict[str, str] = {
     "area_too_small": "Zone trop petite : dessinez une zone plus grande, ou placez un point.",
     "area_too_large": "Zone trop grande : découpez-la en plusieurs signalements.",
     "too_many_vertices": "La forme a trop de sommets : simplifiez-la.",
+    "too_many_features": "Le fichier contient trop d'éléments (lignes, repères, enregistrements) : découpez-le en plusieurs fichiers.",
+    "too_many_upload_vertices": "Les formes du fichier ont trop de sommets au total : découpez-le en plusieurs fichiers, ou simplifiez ses formes.",
     "invalid_attribute": "Valeur non admise pour ce champ : choisissez une valeur proposée, ou un nombre entier positif.",
     "invalid_datetime": "Date ou heure illisible : écrivez-la comme 2024-03-31 ou 2024-03-31T14:30.",
     "ambiguous_local_time": "Cette heure locale est ambiguë ou n'existe pas (changement d'heure) : choisissez une autre heure ou précisez le décalage (+01:00).",

@@ -77,6 +77,7 @@ import numpy as np
 
 from geosignal.errors import GeosignalError
 
+from .area import too_many_features, too_many_upload_vertices
 from .numbers import non_finite_text
 
 #: Most entries an uploaded archive may hold (files and folders).
@@ -539,9 +540,14 @@ class _XmlScan(xml.sax.handler.ContentHandler):
     checked. A fault is kept with its feature (``problem``), never raised: the reader refuses
     that feature alone."""
 
-    def __init__(self, fmt: str = "kml") -> None:
+    def __init__(self, fmt: str = "kml", max_features: int | None = None, max_vertices: int | None = None) -> None:
         super().__init__()
         self.fmt = fmt
+        #: an upload's limits (:class:`~.area.Limits`): the scan stops where the file passes one
+        self.max_features = max_features
+        self.max_vertices = max_vertices
+        #: the positions of every feature so far
+        self.positions = 0
         self.links: list[dict] = []
         self.overlays: list[dict] = []
         self.features: list[XmlFeature] = []
@@ -599,6 +605,10 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             elif local in KML_OVERLAYS:
                 self.overlays.append(thing)
             else:
+                if self.max_features is not None and len(self.features) >= self.max_features:
+                    line, column = self._position()  # one feature too many: no more are read
+                    raise too_many_features(self.max_features, where=f"line {line} column {column}", line=line,
+                                            column=column)
                 ordinal = self._counts.get(local, 0)
                 self._counts[local] = ordinal + 1
                 self._feature = XmlFeature(local, ordinal, *self._position())
@@ -738,6 +748,7 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         them) and note its ``<ele>``."""
         if local in _GPX_POINTS:
             self._feature.positions += 1
+            self._count_positions(1)
             for axis, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
                 raw = attrs.get(axis)
                 if raw is not None and non_finite_text(raw):  # NaN, inf, 1e999: as in every format
@@ -816,6 +827,7 @@ class _XmlScan(xml.sax.handler.ContentHandler):
                 if self._feature is not None:
                     tuples = text.split()
                     self._feature.positions += len(tuples)
+                    self._count_positions(len(tuples))
                     self._feature.altitudes += sum(1 for t in tuples if t.count(",") == 2)
                 if owner == "Point" and len(text.split()) > 1:
                     self._fault("invalid_geometry", f"has a <Point> whose <coordinates> hold {len(text.split())} "
@@ -833,11 +845,22 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         values = text.split()
         if self._feature is not None:
             self._feature.positions += 1
+            self._count_positions(1)
             self._feature.altitudes += len(values) == 3
         if not 2 <= len(values) <= 3 or not all(_NUMBER.fullmatch(v) and math.isfinite(float(v)) for v in values):
             self._fault(_position_code(values), f"has the position {text.strip()[:100]!r} in a <gx:coord>: each must be "
                         "lon lat or lon lat altitude (finite numbers with a decimal point, separated by spaces).",
                         self._coords_at, value=text.strip()[:100])
+
+    def _count_positions(self, n: int) -> None:
+        """Add ``n`` positions to the file's; past ``max_vertices``, stop the scan: 413
+        ``too_many_upload_vertices`` with ``where`` (``line L column C`` where the count passed
+        the limit), ``line``, ``column`` and ``limit`` (no ``value``: the rest is not read)."""
+        self.positions += n
+        if self.max_vertices is not None and self.positions > self.max_vertices:
+            line, column = self._position()
+            raise too_many_upload_vertices(self.max_vertices, where=f"line {line} column {column}", line=line,
+                                           column=column)
 
     def _elevation(self, text: str) -> None:
         """Check a GPX ``<ele>``: a finite number of metres (empty: none)."""
@@ -884,7 +907,8 @@ def _position_code(values: list[str]) -> str:
     return "invalid_coordinate"
 
 
-def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> XmlCheck:
+def check_xml(data: bytes, fmt: str, *, member: str | None = None, max_features: int | None = None,
+              max_vertices: int | None = None) -> XmlCheck:
     """Check an XML upload (``fmt`` ``"kml"`` or ``"gpx"``; UTF-8, any ASCII-compatible
     encoding its declaration names, UTF-16 or UTF-32: :func:`xml_utf8`) before GDAL reads it.
 
@@ -916,6 +940,13 @@ def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> XmlCheck:
       MultiGeometry), a MultiGeometry nested in another (as GeoJSON refuses nested
       collections), a 3D Model.
 
+    ``max_features`` / ``max_vertices``: an upload's limits (:class:`~.area.Limits`), checked
+    as the document is scanned, before GDAL reads it: 413 ``too_many_features`` at the first
+    placemark (GPX waypoint, route or track) beyond ``max_features``, ``too_many_upload_vertices``
+    where the positions of the features (KML ``<coordinates>`` tuples and ``<gx:coord>``, GPX
+    points) pass ``max_vertices``; ``where`` ``line L column C`` (with ``line``, ``column`` and
+    ``member``), ``limit``, no ``value`` (the scan stops there).
+
     Raises (the whole file) 422 ``unsafe_xml`` for a DOCTYPE, an entity declaration or an
     external reference; 422 ``unreadable_file`` (``line``, ``column``) for malformed XML, text
     not valid in its encoding or a root element that is not ``<kml>`` / ``<gpx>`` (any
@@ -925,7 +956,7 @@ def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> XmlCheck:
     from defusedxml import DefusedXmlException
 
     where = {"member": member} if member else {}
-    scan = _XmlScan(fmt)
+    scan = _XmlScan(fmt, max_features, max_vertices)
     try:
         data = xml_utf8(data)
         defusedxml.sax.parseString(data, scan, forbid_dtd=True, forbid_entities=True, forbid_external=True)
@@ -1885,6 +1916,49 @@ def check_shapefile(shp: tuple[str, bytes], shx: tuple[str, bytes], dbf: tuple[s
 
 
 
+def shx_entries(shx: bytes) -> int | None:
+    """The records a Shapefile index (``.shx``) lists, from its size alone (8 bytes an entry
+    after its 100-byte header): what an upload's count of features is checked against before
+    the ``.shp`` is walked. None when it is no index (:func:`check_shapefile` says why)."""
+    entries, rest = divmod(len(shx) - 100, 8)
+    if len(shx) < 100 or rest or struct.unpack_from(">i", shx, 0)[0] != _SHP_FILE_CODE:
+        return None
+    return entries
+
+
+#: Shapefile shape types by where their count of positions is: one point (Point, PointZ,
+#: PointM); ``numPoints`` at byte 36 of the record's content (MultiPoint, Z, M); at byte 40,
+#: after ``numParts`` (PolyLine, Polygon, their Z and M kinds, MultiPatch).
+_SHP_ONE_POINT = (1, 11, 21)
+_SHP_POINTS_AT_36 = (8, 18, 28)
+_SHP_POINTS_AT_40 = (3, 5, 13, 15, 23, 25, 31)
+
+
+def shp_positions(shp: bytes, shx: bytes) -> int:
+    """The positions (vertices) the records of a Shapefile hold, from their headers: each
+    record's ``numPoints`` (a point type: 1; a Null shape: 0), bounded by what its content
+    length can hold (16 bytes a position: GDAL reads no more). Read through the ``.shx``, once
+    :func:`check_shapefile` found it to point at every record of the ``.shp``; no shape is
+    decoded."""
+    n = shx_entries(shx) or 0
+    if not n:
+        return 0
+    index = np.frombuffer(shx, dtype=">i4", count=2 * n, offset=100).reshape(n, 2).astype(np.int64) * 2
+    content, length = index[:, 0] + 8, index[:, 1]
+    raw = np.frombuffer(shp, dtype=np.uint8)
+
+    def int32_at(offsets: np.ndarray) -> np.ndarray:
+        return raw[offsets[:, None] + np.arange(4)].copy().view("<i4").ravel().astype(np.int64)
+
+    kinds = int32_at(content)
+    counts = np.where(np.isin(kinds, _SHP_ONE_POINT) & (length >= 20), 1, 0)
+    for kinds_at, at in ((_SHP_POINTS_AT_36, 36), (_SHP_POINTS_AT_40, 40)):
+        rows = np.flatnonzero(np.isin(kinds, kinds_at) & (length >= at + 4))
+        if len(rows):
+            counts[rows] = np.clip(int32_at(content[rows] + at), 0, np.maximum((length[rows] - at - 4) // 16, 0))
+    return int(counts.sum())
+
+
 # --------------------------------------------------------------------------- GeoPackage values as stored
 
 class UndecodableText(bytes):
@@ -2160,6 +2234,8 @@ __all__ = [
     "dbf_encoding",
     "dbf_stored_numbers",
     "shp_misplaced_holes",
+    "shp_positions",
+    "shx_entries",
     "GpkgLayer",
     "gpkg_layer",
     "gpkg_recounted",
