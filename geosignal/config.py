@@ -80,6 +80,8 @@ SETTINGS: dict[str, Setting] = {
     "MAX_AREA_M2": Setting("float", 200e6, "largest zone (m², EPSG:31370)"),
     "MAX_VERTICES": Setting("int", 10_000, "vertices per geometry"),
     "MAX_UPLOAD_BYTES": Setting("int", 10 * 1024 * 1024, "largest upload or body (bytes)"),
+    "MAX_UPLOAD_FEATURES": Setting("int", 200_000, "features (rows, placemarks, records) one upload may hold"),
+    "MAX_UPLOAD_VERTICES": Setting("int", 1_000_000, "vertices (positions) the geometries of one upload may hold in all"),
     "SERVICE_MARGIN_M": Setting("float", 1000.0, "margin around the communes (m, EPSG:31370)"),
     "CONTENT_SECURITY_POLICY": Setting("bool", True, "send the strict Content-Security-Policy"),
     "PUBLIC_BASE_URL": Setting("url", "", "public address (https://…) for absolute links; HSTS when https"),

@@ -35,6 +35,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "area_too_small": (422, "The zone is smaller than the minimum area."),
     "area_too_large": (422, "The zone is larger than the maximum area."),
     "too_many_vertices": (422, "The geometry has more vertices than allowed."),
+    "too_many_features": (413, "The upload holds more features (rows, placemarks, records) than allowed."),
+    "too_many_upload_vertices": (413, "The upload's geometries hold more vertices in all than allowed."),
     # attributes
     "invalid_attribute": (422, "A report property has a value outside its vocabulary or range."),
     "invalid_datetime": (422, "A date or time cannot be read."),
@@ -49,6 +51,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unsafe_archive": (422, "An archive member's name is absolute, climbs out (..), is a link or repeats."),
     "archive_too_large": (413, "The archive inflates to too many bytes or holds too many entries."),
     "unsafe_xml": (422, "The XML declares a DOCTYPE or entities; it is refused before it is read."),
+    "unsafe_geopackage": (422, "The GeoPackage holds SQL that would run as it is read (a view, a virtual table, a "
+                               "column computed on read) or registers a layer that is no table; it is refused before "
+                               "it is read."),
     "undecidable_encoding": (422, "The text encoding of the file cannot be decided (no .cpg, no LDID), or the one "
                                   "declared turns the text into mojibake."),
     # access
@@ -128,6 +133,8 @@ TITLES_FR: dict[str, str] = {
     "area_too_small": "Zone trop petite : dessinez une zone plus grande, ou placez un point.",
     "area_too_large": "Zone trop grande : découpez-la en plusieurs signalements.",
     "too_many_vertices": "La forme a trop de sommets : simplifiez-la.",
+    "too_many_features": "Le fichier contient trop d'éléments (lignes, repères, enregistrements) : découpez-le en plusieurs fichiers.",
+    "too_many_upload_vertices": "Les formes du fichier ont trop de sommets au total : découpez-le en plusieurs fichiers, ou simplifiez ses formes.",
     "invalid_attribute": "Valeur non admise pour ce champ : choisissez une valeur proposée, ou un nombre entier positif.",
     "invalid_datetime": "Date ou heure illisible : écrivez-la comme 2024-03-31 ou 2024-03-31T14:30.",
     "ambiguous_local_time": "Cette heure locale est ambiguë ou n'existe pas (changement d'heure) : choisissez une autre heure ou précisez le décalage (+01:00).",
@@ -139,6 +146,7 @@ TITLES_FR: dict[str, str] = {
     "unsafe_archive": "L'archive contient un chemin absolu, remontant (..), un lien ou un doublon : recréez-la avec des fichiers simples.",
     "archive_too_large": "L'archive décompressée est trop volumineuse ou contient trop de fichiers : envoyez-en une plus petite.",
     "unsafe_xml": "Le XML déclare un DOCTYPE ou des entités et a été refusé : exportez-le à nouveau sans ces déclarations.",
+    "unsafe_geopackage": "Le GeoPackage contient du SQL qui s'exécuterait à la lecture (une vue, une table virtuelle, une colonne calculée) et a été refusé : exportez ses couches à nouveau en tables simples.",
     "undecidable_encoding": "L'encodage des textes du fichier ne peut pas être déterminé : ajoutez le fichier .cpg ou enregistrez-le en UTF-8.",
     "unauthorized": "Connexion requise : connectez-vous pour continuer.",
     "forbidden": "Cette action est réservée à un autre rôle ou à une autre commune : revenez à vos pages.",

@@ -944,3 +944,111 @@ def test_an_empty_prj_declares_nothing(area, tmp_path):
     (rep,) = read_upload(shapefile_zip(parts), "zones.zip", area=area, column_map=DESCR, crs="EPSG:31370")
     assert rep.properties["description"] == "Rue de la Gare"
     assert rep.area_m2 == pytest.approx(1_000_000, rel=1e-3)
+
+
+# =========================================================================== GeoPackage: SQL that would run as it is read
+
+#: A recursive CTE of 600,000 rows (the attacker trial's view: 96 KB, 500 after 32 s).
+_SLOW_ROWS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 600000)"
+
+
+def _altered(data: bytes, tmp_path, *statements: str, writable_schema: bool = False) -> bytes:  # noqa: ANN001
+    """The GeoPackage ``data`` after ``statements`` (SQLite, written to the file)."""
+    import sqlite3
+
+    path = tmp_path / f"altered-{next(_FOLDERS)}.gpkg"
+    path.write_bytes(data)
+    con = sqlite3.connect(path)
+    if writable_schema:
+        con.execute("PRAGMA writable_schema = ON")
+    for statement in statements:
+        con.execute(statement)
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+def test_gpkg_feature_layer_that_is_a_view_is_refused_before_gdal_reads_it(area, admin, db, tmp_path):
+    """The attacker trial: the only feature layer is a view over a hidden one-point table, 600,000 rows
+    made by a recursive CTE; GDAL ran it (preview 500 after 32 s). Refused from the schema alone."""
+    data = _altered(
+        geopackage(tmp_path), tmp_path,
+        f"CREATE VIEW slow AS {_SLOW_ROWS} SELECT x AS fid, (SELECT geom FROM zones) AS geom, 'mobile' AS network "
+        "FROM c",
+        "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES ('slow', 'features', 'slow', 4326)",
+        "INSERT INTO gpkg_geometry_columns VALUES ('slow', 'geom', 'POINT', 4326, 0, 0)",
+        "DELETE FROM gpkg_geometry_columns WHERE table_name = 'zones'",
+        "DELETE FROM gpkg_contents WHERE table_name = 'zones'")
+    err = refused(area, admin, db, data, "slow.gpkg", "unsafe_geopackage")
+    assert (err.where, err.extra) == ("layer slow", {"layer": "slow", "reason": "view"})
+    assert "'slow' is a view" in err.detail
+
+
+@pytest.mark.parametrize(("statements", "layer"), [
+    # GDAL reads gpkg_contents to list the layers: as a view, its query ran before any layer was named
+    (["ALTER TABLE gpkg_contents RENAME TO contents_kept",
+      f"CREATE VIEW gpkg_contents AS SELECT * FROM contents_kept WHERE ({_SLOW_ROWS} SELECT count(*) FROM c) > 0"],
+     "gpkg_contents"),
+    # a view registered nowhere: GDAL lists it as a table, and runs it to do so
+    ([f"CREATE VIEW enquete AS {_SLOW_ROWS} SELECT x AS n FROM c"], "enquete"),
+    # an attribute table that is a view
+    ([f"CREATE VIEW enquete AS {_SLOW_ROWS} SELECT x AS fid, x AS n FROM c",
+      "INSERT INTO gpkg_contents (table_name, data_type, identifier) VALUES ('enquete', 'attributes', 'enquete')"],
+     "enquete"),
+])
+def test_gpkg_any_view_is_refused(area, admin, db, tmp_path, statements, layer):
+    err = refused(area, admin, db, _altered(geopackage(tmp_path), tmp_path, *statements), "v.gpkg",
+                  "unsafe_geopackage")
+    assert (err.where, err.extra) == (f"layer {layer}", {"layer": layer, "reason": "view"})
+
+
+def test_gpkg_column_computed_on_read_is_refused(area, admin, db, tmp_path):
+    """A VIRTUAL generated column is computed for every row read (this one: 4 s and 2 GB a row)."""
+    data = _altered(geopackage(tmp_path), tmp_path, "ALTER TABLE zones ADD COLUMN heavy TEXT GENERATED ALWAYS AS "
+                    "(length(replace(hex(zeroblob(200000000)), '0', 'ab'))) VIRTUAL")
+    err = refused(area, admin, db, data, "c.gpkg", "unsafe_geopackage")
+    assert (err.where, err.extra) == ("layer zones", {"layer": "zones", "reason": "computed_column",
+                                                      "column": "heavy"})
+
+
+def test_gpkg_virtual_table_other_than_a_spatial_index_is_refused(area, admin, db, tmp_path):
+    data = _altered(geopackage(tmp_path), tmp_path, "CREATE VIRTUAL TABLE notes USING fts5(body)")
+    err = refused(area, admin, db, data, "f.gpkg", "unsafe_geopackage")
+    assert (err.where, err.extra["layer"], err.extra["reason"], err.extra["sql"]) == (
+        "layer notes", "notes", "virtual_table", "CREATE VIRTUAL TABLE notes USING fts5(body)")
+    # a name that spells "USING rtree(…)" does not make another module a spatial index
+    data = _altered(geopackage(tmp_path), tmp_path, 'CREATE VIRTUAL TABLE "x USING rtree(a)" USING fts5(b)')
+    err = refused(area, admin, db, data, "f.gpkg", "unsafe_geopackage")
+    assert (err.extra["layer"], err.extra["reason"]) == ("x USING rtree(a)", "virtual_table")
+
+
+def test_gpkg_feature_layer_that_is_no_table_is_refused(area, admin, db, tmp_path):
+    data = _altered(geopackage(tmp_path), tmp_path, "INSERT INTO gpkg_contents (table_name, data_type, identifier, "
+                    "srs_id) VALUES ('ghost', 'features', 'ghost', 4326)")
+    err = refused(area, admin, db, data, "g.gpkg", "unsafe_geopackage")
+    assert (err.where, err.extra) == ("layer ghost", {"layer": "ghost", "reason": "not_a_table"})
+
+
+def test_gpkg_spatial_index_triggers_and_stored_columns_are_read(area, admin, db, tmp_path):
+    """What runs no SQL of the file on a read is read: GDAL's spatial index (an R*Tree virtual
+    table) and its triggers, a trigger of the file's own (SQLite runs triggers on writes, never on
+    a SELECT: this one would loop 600,000 times) and a STORED generated column (computed when the
+    row was written)."""
+    import sqlite3
+
+    path = tmp_path / "indexed.gpkg"
+    gdf = gpd.GeoDataFrame({"description": ["Rue de la Gare"]}, geometry=[Point(4.444, 50.4108)], crs="EPSG:4326")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(gdf, path, layer="zones", driver="GPKG")  # with its spatial index
+    data = _altered(path.read_bytes(), tmp_path,
+                    "CREATE TABLE log (n INTEGER, kept TEXT GENERATED ALWAYS AS ('n=' || n) STORED)",
+                    f"CREATE TRIGGER busy AFTER UPDATE ON zones BEGIN INSERT INTO log (n) {_SLOW_ROWS} "
+                    "SELECT x FROM c; END")
+    with sqlite3.connect(":memory:") as con:
+        con.deserialize(data)
+        kinds = {name: kind for _, name, kind, *_ in con.execute("PRAGMA table_list")}
+        triggers = [name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    assert kinds["rtree_zones_geom"] == "virtual" and "busy" in triggers and len(triggers) > 1
+    (rep,) = accepted(area, admin, db, data, "indexed.gpkg", 1)
+    assert rep.properties["description"] == "Rue de la Gare"

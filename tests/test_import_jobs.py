@@ -168,6 +168,24 @@ def test_an_unreadable_file_ends_failed_with_its_code(job_app) -> None:
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before
 
 
+def test_a_file_of_more_features_than_allowed_ends_failed_with_its_count(job_app) -> None:
+    """The job worker reads the file with the configured limits: refused whole, counted, nothing stored."""
+    data = _csv(INSIDE_CHARLEROI[:100])
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    saved = job_app.config["MAX_UPLOAD_FEATURES"]
+    job_app.config["MAX_UPLOAD_FEATURES"] = 60
+    try:
+        response = _post(job_app, data)
+        assert response.status_code == 202
+        _work(job_app)
+    finally:
+        job_app.config["MAX_UPLOAD_FEATURES"] = saved
+    result = job_app.test_client().get(response.headers["Location"], headers=_headers(job_app)).get_json()
+    assert (result["state"], result["error"]["code"], result["error"]["status"]) == ("failed", "too_many_features", 413)
+    assert (result["error"]["where"], result["error"]["value"], result["error"]["limit"]) == ("row 62", 100, 60)
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+
+
 def test_a_rejected_file_ends_failed_with_the_per_feature_report(job_app) -> None:
     chimay = (4.31, 50.05)  # not Charleroi: not_your_commune for Charleroi's representative
     data = _csv([*INSIDE_CHARLEROI[300:360], chimay])

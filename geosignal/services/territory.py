@@ -45,4 +45,6 @@ def limits_from_config(config: Mapping[str, Any]) -> Limits:
         max_vertices=int(config["MAX_VERTICES"]),
         max_upload_bytes=int(config["MAX_UPLOAD_BYTES"]),
         service_margin_m=float(config["SERVICE_MARGIN_M"]),
+        max_upload_features=int(config["MAX_UPLOAD_FEATURES"]),
+        max_upload_vertices=int(config["MAX_UPLOAD_VERTICES"]),
     )

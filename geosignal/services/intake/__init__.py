@@ -25,7 +25,11 @@ Pipeline for every geometry (API body or uploaded file), in this order:
    2D and 3D positions (case 10b is accepted); a ``z_dropped`` warning says so (``mixed: true``
    when mixed). ``mixed_dimensions`` is therefore never raised.
 3. **Vertices:** more than ``Limits.max_vertices`` positions → ``too_many_vertices``
-   (``value``, ``limit``).
+   (``value``, ``limit``). A batch (an upload, a collection) of more than
+   ``Limits.max_upload_features`` features, or whose geometries hold more than
+   ``Limits.max_upload_vertices`` positions in all, is refused whole before any geometry check
+   (413 ``too_many_features`` / ``too_many_upload_vertices``; uploads count them before reading
+   the features, see :func:`read_upload`).
 4. **CRS.** EPSG:4326 by default; the ``crs`` argument accepts EPSG:31370 / EPSG:3812 as
    ``"EPSG:31370"``, ``"31370"`` or ``"urn:ogc:def:crs:EPSG::31370"``. **Decision on the
    obsolete GeoJSON ``crs`` member:** honoured when it is a *named* CRS among the three
@@ -77,7 +81,9 @@ absolute, climbing (``..``, ``\\``, drive letter), linked or repeated member nam
 (``unsafe_archive``), beyond 1,000 entries or 5 × the upload limit of bytes really inflated
 (``archive_too_large``); archives inside archives are never opened (warning); XML with a DOCTYPE
 or entity declarations is refused before GDAL (``unsafe_xml``, defusedxml); KML NetworkLinks are
-never followed (warning); dBase text is decoded from the ``.cpg``, else the LDID byte, else
+never followed (warning); a GeoPackage holding a view, a virtual table other than a spatial
+index or a column computed on read is refused before GDAL opens it (``unsafe_geopackage``: its
+SQL would run as it is read); dBase text is decoded from the ``.cpg``, else the LDID byte, else
 refused unless ASCII (``undecidable_encoding``); JSON integers of more than 4,000 digits are
 out of range like any too large number (``invalid_attribute``, ``invalid_coordinate``), not
 ``non_finite_number``.

@@ -6,12 +6,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
+from geosignal.errors import GeosignalError
 from geosignal.geo import BORDER_TOLERANCE_DEG
 
 from .crs import LAMBERT72, WGS84, transform_geom
@@ -25,6 +27,17 @@ class Limits:
     reports; ``max_vertices`` bounds the coordinates of one geometry; ``max_upload_bytes``
     bounds a raw body or uploaded file; ``service_margin_m`` is the margin (m) around the
     union of the communes within which a report must lie.
+
+    ``max_upload_features`` bounds the features of one upload (rows, placemarks, waypoints,
+    tracks, records; each member of a collection split into reports counts) and
+    ``max_upload_vertices`` the positions of all its geometries together: a few bytes may
+    expand into unbounded work (a 5 MB zip of 1,000,000 identical points inflates under the
+    archive limit; a 10 MB KMZ may hold 10,000,000 positions), so both are counted before the
+    features are read wherever the file says them (:func:`~.files.read_upload`), and again
+    before the geometry checks (:func:`~.core.finish_items`). The default of 200,000 features
+    lets the largest legitimate 10 MB CSV (about 166,000 rows) through; 1,000,000 positions,
+    every 10 MB file written without compression at a realistic precision (GeoJSON, KML,
+    GeoPackage: 500,000 to 700,000 positions).
     """
 
     min_area_m2: float = 100.0
@@ -32,6 +45,34 @@ class Limits:
     max_vertices: int = 10_000
     max_upload_bytes: int = 10 * 1024 * 1024
     service_margin_m: float = 1000.0
+    max_upload_features: int = 200_000
+    max_upload_vertices: int = 1_000_000
+
+
+def too_many_features(limit: int, count: int | None = None, *, where: str | None = None,
+                      **extra: Any) -> GeosignalError:
+    """The 413 ``too_many_features`` of an upload holding more than ``limit`` features
+    (:attr:`Limits.max_upload_features`): ``value`` the file's count when it is known (the whole
+    file was counted; else it was refused where it passed the limit and ``value`` is left out),
+    ``limit``, ``where`` the place where the count passed the limit (a row, a layer, a member,
+    a line), and ``extra`` (``layer``, ``member``…)."""
+    held = f"{count:,}" if count is not None else f"more than {limit:,}"
+    return GeosignalError("too_many_features", f"The file holds {held} features (rows, placemarks, records); one "
+                          f"upload may hold {limit:,}. Split it into several files.", where=where,
+                          **({"value": count} if count is not None else {}), limit=limit, **extra)
+
+
+def too_many_upload_vertices(limit: int, count: int | None = None, *, where: str | None = None,
+                             **extra: Any) -> GeosignalError:
+    """The 413 ``too_many_upload_vertices`` of an upload whose geometries hold more than
+    ``limit`` positions in all (:attr:`Limits.max_upload_vertices`), shaped as
+    :func:`too_many_features`: ``value`` (when the whole file was counted), ``limit``,
+    ``where``."""
+    held = f"{count:,}" if count is not None else f"more than {limit:,}"
+    return GeosignalError("too_many_upload_vertices", f"The file's geometries hold {held} vertices (positions) in "
+                          f"all; one upload may hold {limit:,}. Split it into several files, or simplify its "
+                          "shapes.", where=where, **({"value": count} if count is not None else {}), limit=limit,
+                          **extra)
 
 
 #: The default limits (a frozen, shared instance).

@@ -50,6 +50,9 @@ Decisions (each a coded refusal of the whole file, naming the member or the plac
   geosignal itself (GDAL reads the bytes as ISO-8859-1, each value then decoded with Python's
   codec): GDAL's iconv does not know every code page by Python's name (``mac_roman``,
   ``mac_greek``…).
+* **GeoPackages** run none of their own SQL as they are read (:func:`check_gpkg`): a view, a
+  virtual table other than a layer's spatial index, a column computed on read, or a feature
+  layer that is no table → 422 ``unsafe_geopackage`` naming it, before GDAL opens the file.
 * **Geometries shapely will not build** (an unclosed ring, a one-point line) are decoded from
   their WKB as written (:func:`wkb_geojson`) so that the checks refuse that feature alone.
 """
@@ -74,6 +77,7 @@ import numpy as np
 
 from geosignal.errors import GeosignalError
 
+from .area import too_many_features, too_many_upload_vertices
 from .numbers import non_finite_text
 
 #: Most entries an uploaded archive may hold (files and folders).
@@ -536,9 +540,14 @@ class _XmlScan(xml.sax.handler.ContentHandler):
     checked. A fault is kept with its feature (``problem``), never raised: the reader refuses
     that feature alone."""
 
-    def __init__(self, fmt: str = "kml") -> None:
+    def __init__(self, fmt: str = "kml", max_features: int | None = None, max_vertices: int | None = None) -> None:
         super().__init__()
         self.fmt = fmt
+        #: an upload's limits (:class:`~.area.Limits`): the scan stops where the file passes one
+        self.max_features = max_features
+        self.max_vertices = max_vertices
+        #: the positions of every feature so far
+        self.positions = 0
         self.links: list[dict] = []
         self.overlays: list[dict] = []
         self.features: list[XmlFeature] = []
@@ -596,6 +605,10 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             elif local in KML_OVERLAYS:
                 self.overlays.append(thing)
             else:
+                if self.max_features is not None and len(self.features) >= self.max_features:
+                    line, column = self._position()  # one feature too many: no more are read
+                    raise too_many_features(self.max_features, where=f"line {line} column {column}", line=line,
+                                            column=column)
                 ordinal = self._counts.get(local, 0)
                 self._counts[local] = ordinal + 1
                 self._feature = XmlFeature(local, ordinal, *self._position())
@@ -735,6 +748,7 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         them) and note its ``<ele>``."""
         if local in _GPX_POINTS:
             self._feature.positions += 1
+            self._count_positions(1)
             for axis, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
                 raw = attrs.get(axis)
                 if raw is not None and non_finite_text(raw):  # NaN, inf, 1e999: as in every format
@@ -813,6 +827,7 @@ class _XmlScan(xml.sax.handler.ContentHandler):
                 if self._feature is not None:
                     tuples = text.split()
                     self._feature.positions += len(tuples)
+                    self._count_positions(len(tuples))
                     self._feature.altitudes += sum(1 for t in tuples if t.count(",") == 2)
                 if owner == "Point" and len(text.split()) > 1:
                     self._fault("invalid_geometry", f"has a <Point> whose <coordinates> hold {len(text.split())} "
@@ -830,11 +845,22 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         values = text.split()
         if self._feature is not None:
             self._feature.positions += 1
+            self._count_positions(1)
             self._feature.altitudes += len(values) == 3
         if not 2 <= len(values) <= 3 or not all(_NUMBER.fullmatch(v) and math.isfinite(float(v)) for v in values):
             self._fault(_position_code(values), f"has the position {text.strip()[:100]!r} in a <gx:coord>: each must be "
                         "lon lat or lon lat altitude (finite numbers with a decimal point, separated by spaces).",
                         self._coords_at, value=text.strip()[:100])
+
+    def _count_positions(self, n: int) -> None:
+        """Add ``n`` positions to the file's; past ``max_vertices``, stop the scan: 413
+        ``too_many_upload_vertices`` with ``where`` (``line L column C`` where the count passed
+        the limit), ``line``, ``column`` and ``limit`` (no ``value``: the rest is not read)."""
+        self.positions += n
+        if self.max_vertices is not None and self.positions > self.max_vertices:
+            line, column = self._position()
+            raise too_many_upload_vertices(self.max_vertices, where=f"line {line} column {column}", line=line,
+                                           column=column)
 
     def _elevation(self, text: str) -> None:
         """Check a GPX ``<ele>``: a finite number of metres (empty: none)."""
@@ -881,7 +907,8 @@ def _position_code(values: list[str]) -> str:
     return "invalid_coordinate"
 
 
-def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> XmlCheck:
+def check_xml(data: bytes, fmt: str, *, member: str | None = None, max_features: int | None = None,
+              max_vertices: int | None = None) -> XmlCheck:
     """Check an XML upload (``fmt`` ``"kml"`` or ``"gpx"``; UTF-8, any ASCII-compatible
     encoding its declaration names, UTF-16 or UTF-32: :func:`xml_utf8`) before GDAL reads it.
 
@@ -913,6 +940,13 @@ def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> XmlCheck:
       MultiGeometry), a MultiGeometry nested in another (as GeoJSON refuses nested
       collections), a 3D Model.
 
+    ``max_features`` / ``max_vertices``: an upload's limits (:class:`~.area.Limits`), checked
+    as the document is scanned, before GDAL reads it: 413 ``too_many_features`` at the first
+    placemark (GPX waypoint, route or track) beyond ``max_features``, ``too_many_upload_vertices``
+    where the positions of the features (KML ``<coordinates>`` tuples and ``<gx:coord>``, GPX
+    points) pass ``max_vertices``; ``where`` ``line L column C`` (with ``line``, ``column`` and
+    ``member``), ``limit``, no ``value`` (the scan stops there).
+
     Raises (the whole file) 422 ``unsafe_xml`` for a DOCTYPE, an entity declaration or an
     external reference; 422 ``unreadable_file`` (``line``, ``column``) for malformed XML, text
     not valid in its encoding or a root element that is not ``<kml>`` / ``<gpx>`` (any
@@ -922,7 +956,7 @@ def check_xml(data: bytes, fmt: str, *, member: str | None = None) -> XmlCheck:
     from defusedxml import DefusedXmlException
 
     where = {"member": member} if member else {}
-    scan = _XmlScan(fmt)
+    scan = _XmlScan(fmt, max_features, max_vertices)
     try:
         data = xml_utf8(data)
         defusedxml.sax.parseString(data, scan, forbid_dtd=True, forbid_entities=True, forbid_external=True)
@@ -1882,6 +1916,49 @@ def check_shapefile(shp: tuple[str, bytes], shx: tuple[str, bytes], dbf: tuple[s
 
 
 
+def shx_entries(shx: bytes) -> int | None:
+    """The records a Shapefile index (``.shx``) lists, from its size alone (8 bytes an entry
+    after its 100-byte header): what an upload's count of features is checked against before
+    the ``.shp`` is walked. None when it is no index (:func:`check_shapefile` says why)."""
+    entries, rest = divmod(len(shx) - 100, 8)
+    if len(shx) < 100 or rest or struct.unpack_from(">i", shx, 0)[0] != _SHP_FILE_CODE:
+        return None
+    return entries
+
+
+#: Shapefile shape types by where their count of positions is: one point (Point, PointZ,
+#: PointM); ``numPoints`` at byte 36 of the record's content (MultiPoint, Z, M); at byte 40,
+#: after ``numParts`` (PolyLine, Polygon, their Z and M kinds, MultiPatch).
+_SHP_ONE_POINT = (1, 11, 21)
+_SHP_POINTS_AT_36 = (8, 18, 28)
+_SHP_POINTS_AT_40 = (3, 5, 13, 15, 23, 25, 31)
+
+
+def shp_positions(shp: bytes, shx: bytes) -> int:
+    """The positions (vertices) the records of a Shapefile hold, from their headers: each
+    record's ``numPoints`` (a point type: 1; a Null shape: 0), bounded by what its content
+    length can hold (16 bytes a position: GDAL reads no more). Read through the ``.shx``, once
+    :func:`check_shapefile` found it to point at every record of the ``.shp``; no shape is
+    decoded."""
+    n = shx_entries(shx) or 0
+    if not n:
+        return 0
+    index = np.frombuffer(shx, dtype=">i4", count=2 * n, offset=100).reshape(n, 2).astype(np.int64) * 2
+    content, length = index[:, 0] + 8, index[:, 1]
+    raw = np.frombuffer(shp, dtype=np.uint8)
+
+    def int32_at(offsets: np.ndarray) -> np.ndarray:
+        return raw[offsets[:, None] + np.arange(4)].copy().view("<i4").ravel().astype(np.int64)
+
+    kinds = int32_at(content)
+    counts = np.where(np.isin(kinds, _SHP_ONE_POINT) & (length >= 20), 1, 0)
+    for kinds_at, at in ((_SHP_POINTS_AT_36, 36), (_SHP_POINTS_AT_40, 40)):
+        rows = np.flatnonzero(np.isin(kinds, kinds_at) & (length >= at + 4))
+        if len(rows):
+            counts[rows] = np.clip(int32_at(content[rows] + at), 0, np.maximum((length[rows] - at - 4) // 16, 0))
+    return int(counts.sum())
+
+
 # --------------------------------------------------------------------------- GeoPackage values as stored
 
 class UndecodableText(bytes):
@@ -1970,6 +2047,125 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: The SQL of the one kind of virtual table a GeoPackage may hold: a layer's spatial index (the
+#: R*Tree extension, ``CREATE VIRTUAL TABLE "rtree_<table>_<column>" USING rtree(id, minx, maxx,
+#: miny, maxy)`` as GDAL writes it), read by SQLite's own R*Tree code over its shadow tables.
+_RTREE_SQL = re.compile(r"""\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:"(?:[^"]|"")+"|[A-Za-z_]\w*)\s+USING\s+rtree(?:_i32)?"""
+                        r"""\s*\([^()]*\)\s*;?\s*""", re.IGNORECASE)
+#: ``PRAGMA table_xinfo``'s ``hidden`` of a column computed whenever it is read (``GENERATED
+#: ALWAYS AS (…) VIRTUAL``); a ``STORED`` one (3) was computed when the row was written.
+_COMPUTED_ON_READ = 2
+
+
+def _unsafe_gpkg(name: str, reason: str, detail: str, **extra: object) -> GeosignalError:
+    """The 422 ``unsafe_geopackage`` of :func:`check_gpkg`: ``detail`` says what ``name`` is."""
+    return GeosignalError("unsafe_geopackage", f"{detail} The file is refused before it is read: export its layers "
+                          "again as plain tables (in QGIS: Export > Save Features As…, GeoPackage).",
+                          where=f"layer {name}", layer=name, reason=reason, **extra)
+
+
+_CREATES_VIEW = re.compile(r"\s*CREATE\s+(?:TEMP\w*\s+)?VIEW\b", re.IGNORECASE)
+_CREATES_VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\s+TABLE\b", re.IGNORECASE)
+
+
+def _schema(con: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(name, kind)`` of every table and view of the database ``con`` holds (SQLite's own
+    ``sqlite_*`` tables left out), ``kind`` one of ``table``, ``view``, ``virtual`` or ``shadow``
+    (the tables a virtual table keeps its data in), as SQLite parsed the schema (``PRAGMA
+    table_list``, SQLite 3.37 and later; before, from the SQL of ``sqlite_master``)."""
+    if sqlite3.sqlite_version_info >= (3, 37):
+        return [(name, kind) for schema, name, kind, *_ in con.execute("PRAGMA main.table_list").fetchall()
+                if schema == "main" and not name.lower().startswith("sqlite_")]
+    out = []
+    for kind, name, sql in con.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view')"):
+        if isinstance(name, str) and not name.lower().startswith("sqlite_"):
+            sql = sql if isinstance(sql, str) else ""
+            out.append((name, "view" if kind == "view" or _CREATES_VIEW.match(sql) else
+                        "virtual" if _CREATES_VIRTUAL.match(sql) else "table"))
+    return out
+
+
+def check_gpkg(data: bytes) -> dict[str, int]:
+    """Check a GeoPackage (or any SQLite database) before GDAL reads it, and return the number
+    of rows of each feature layer (table name → rows, in ``gpkg_contents`` order; empty when
+    the file has no ``gpkg_contents``): what :func:`~.files.read_upload` counts against the
+    features an upload may hold, before any feature is read.
+
+    Reading a GeoPackage must never run SQL written by whoever made it. GDAL runs a **view**
+    whenever it lists the layers (a view anywhere in the file, registered or not, as
+    ``gpkg_contents`` itself: a recursive CTE of 30,000,000 rows took 28 s before the first
+    layer was named) and again when it counts and reads one; a **column computed on read**
+    (``GENERATED ALWAYS AS (…) VIRTUAL``) is evaluated for every row read (``hex(zeroblob(…))``:
+    4 s and 2 GB for one row); a **virtual table** runs the code of its module. So, from the
+    schema SQLite parses (``PRAGMA table_list``, not the ``type`` column of ``sqlite_master``,
+    which the file could word otherwise), 422 ``unsafe_geopackage`` (``where`` = ``layer
+    <name>``, ``layer``, ``reason``) for:
+
+    * ``reason`` ``view``: any view;
+    * ``virtual_table`` (``sql``: its first 200 characters): any virtual table but a layer's
+      spatial index (:data:`_RTREE_SQL`, SQLite's R*Tree);
+    * ``computed_column`` (``column``): a table column computed on read (a ``STORED``
+      generated column was computed when the row was written: it is read as stored);
+    * ``not_a_table``: a feature layer (``data_type`` ``features`` in ``gpkg_contents``) that the
+      schema does not hold as a table.
+
+    The checks read the schema only; the row counts (``SELECT count(*)`` of each feature
+    layer) run once every table is known to be plain. **Triggers are no concern**: SQLite runs
+    a trigger on ``INSERT``, ``UPDATE`` or ``DELETE`` of its table, never on a ``SELECT``; the
+    file is only read (GDAL opens it read-only; :func:`gpkg_recounted` drops a table in a
+    private copy, and ``DROP TABLE`` fires no trigger). Indexes on expressions and ``CHECK``
+    constraints are evaluated when a row is written, never when it is read.
+
+    Raises 422 ``unreadable_file`` when SQLite cannot read the file (damaged).
+    """
+    con = sqlite3.connect(":memory:")
+    try:
+        _deserialize_gpkg(con, data)
+        con.execute("PRAGMA query_only = 1")
+        con.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
+        listed = _schema(con)
+        for name, kind in listed:
+            if kind == "view":
+                raise _unsafe_gpkg(name, "view", f"The GeoPackage's {name!r} is a view: an SQL query chosen by "
+                                   "whoever made the file, which GDAL runs whenever it lists the layers or reads "
+                                   "one (a view is no table of features).")
+        for name, kind in listed:
+            if kind == "virtual":
+                row = con.execute("SELECT sql FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
+                sql = row[0] if row and isinstance(row[0], str) else ""
+                if not _RTREE_SQL.fullmatch(sql):
+                    raise _unsafe_gpkg(name, "virtual_table", f"The GeoPackage's {name!r} is a virtual table: the "
+                                       "code of a module runs as it is read (a layer's spatial index, SQLite's "
+                                       "R*Tree, is the only one read).", sql=sql[:200])
+        tables = {name.lower(): name for name, kind in listed if kind == "table"}
+        for name in tables.values():
+            for column in con.execute(f"PRAGMA main.table_xinfo({_quoted(name)})").fetchall():
+                if column[6] == _COMPUTED_ON_READ:
+                    raise _unsafe_gpkg(name, "computed_column", f"The column {column[1]!r} of the GeoPackage's "
+                                       f"table {name!r} is computed whenever it is read (GENERATED ALWAYS AS … "
+                                       "VIRTUAL): SQL chosen by whoever made the file would run for every row.",
+                                       column=column[1])
+        layers: list[str] = []
+        if "gpkg_contents" in tables:
+            layers = [r[0] for r in con.execute(f"SELECT table_name FROM {_quoted(tables['gpkg_contents'])} "
+                                                "WHERE data_type = 'features'").fetchall()]
+        counts: dict[str, int] = {}
+        for layer in layers:
+            if not isinstance(layer, str) or layer.lower() in {c.lower() for c in counts}:
+                continue
+            table = tables.get(layer.lower())
+            if table is None:
+                raise _unsafe_gpkg(layer, "not_a_table", f"The GeoPackage registers {layer!r} as a feature layer "
+                                   "(gpkg_contents), but holds no table of that name: only a plain table is read "
+                                   "as a layer.")
+            counts[table] = con.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]
+        return counts
+    except (sqlite3.Error, OverflowError, ValueError, MemoryError) as exc:
+        raise GeosignalError("unreadable_file", f"The GeoPackage file cannot be read ({_short(exc)}).") from None
+    finally:
+        con.close()
+
+
 @dataclass(frozen=True)
 class GpkgLayer:
     """What a GeoPackage table declares, read from SQLite itself: its ``columns`` (every one,
@@ -2033,10 +2229,13 @@ __all__ = [
     "check_xml",
     "XmlCheck",
     "XmlFeature",
+    "check_gpkg",
     "cpg_codec",
     "dbf_encoding",
     "dbf_stored_numbers",
     "shp_misplaced_holes",
+    "shp_positions",
+    "shx_entries",
     "GpkgLayer",
     "gpkg_layer",
     "gpkg_recounted",

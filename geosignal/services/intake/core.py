@@ -22,7 +22,7 @@ from geosignal.errors import GeosignalError
 from geosignal.geo import area_m2
 from geosignal.textsafety import check_json_text, first_node, pointer_key, strict_pairs
 
-from .area import DEFAULT_LIMITS, Limits, ServiceArea
+from .area import DEFAULT_LIMITS, Limits, ServiceArea, too_many_features, too_many_upload_vertices
 from .batch import measures
 from .crs import (
     ACCEPTED_EPSG,
@@ -1214,10 +1214,57 @@ def _check_boxes(boxes: list[tuple[tuple, str]], items: list[Any], epsg: int, wh
         check_within_bbox(box, xy, where, epsg, what)
 
 
+def _batch_where(item: Any, k: int) -> str:
+    """Where item ``k`` of a batch comes from, as a refusal of the whole batch names it: its
+    reader's place (``row n`` of a CSV, a reader's ``feature i``), else ``feature i`` by its
+    index in its file or collection."""
+    if isinstance(item, Pending):
+        if isinstance(item.locate, int):
+            return f"row {item.locate}"
+        if isinstance(item.locate, tuple):
+            if item.locate[0]:
+                return item.locate[0]
+            if item.locate[1] is not None:
+                return f"feature {item.locate[1]}"
+        index = item.source_index
+    elif isinstance(item, GeosignalError):
+        if item.where and item.where.startswith(("row ", "feature ")):
+            return item.where
+        index = item.extra.get("index")
+    else:
+        index = getattr(item, "source_index", None)
+    return f"feature {index if isinstance(index, int) else k}"
+
+
+def check_batch_size(items: list[Any], limits: Limits) -> None:
+    """Refuse a batch of features (an upload, a collection) holding more features than
+    ``limits.max_upload_features`` (every item counts: a report to be, a refused feature, each
+    member of a collection split into reports) or whose geometries hold more positions in all
+    than ``limits.max_upload_vertices`` (a :class:`Pending` point 1, another geometry its
+    positions; refused features none): 413 ``too_many_features`` /
+    ``too_many_upload_vertices`` with ``value`` (the batch's count), ``limit`` and ``where``
+    (the item where the count passed the limit, :func:`_batch_where`). The readers count what
+    a file says before reading it wherever they can (:func:`~.files.read_upload`); this is the
+    count every format meets before the geometry checks."""
+    if len(items) > limits.max_upload_features:
+        k = limits.max_upload_features
+        raise too_many_features(k, len(items), where=_batch_where(items[k], k))
+    sizes = np.fromiter((0 if not isinstance(item, Pending) else 1 if item.gj is None else len(item.xy)
+                         for item in items), dtype=np.int64, count=len(items))
+    total = int(sizes.sum())
+    if total > limits.max_upload_vertices:
+        k = int(np.searchsorted(np.cumsum(sizes), limits.max_upload_vertices, side="right"))
+        raise too_many_upload_vertices(limits.max_upload_vertices, total, where=_batch_where(items[k], k))
+
+
 def finish_items(items: list[Any], *, area: ServiceArea, limits: Limits, repair: bool) -> list[Any]:
     """Finish the :class:`Pending` items of ``items`` in one batch, in place (the other items
     stay as they are), and return ``items``. Each pending item is let go as soon as its result
-    is made, to bound memory."""
+    is made, to bound memory.
+
+    Raises 413 ``too_many_features`` or ``too_many_upload_vertices`` (:func:`check_batch_size`)
+    before any geometry check when the batch holds more than the limits allow."""
+    check_batch_size(items, limits)
     at = [k for k, item in enumerate(items) if isinstance(item, Pending)]
     if not at:
         return items

@@ -45,7 +45,10 @@
   before GDAL (a missing latitude would read as 0), refusing that placemark only. A geometry
   GDAL reads but shapely cannot build (an unclosed ring) refuses that feature only, with the
   GeoJSON path's codes.
-* GeoPackage: every feature layer is read, attribute-only tables ignored; a ``layers_read``
+* GeoPackage: no SQL of the file runs as it is read (:func:`~.containers.check_gpkg`, before
+  GDAL opens it): a view anywhere, a virtual table other than a spatial index, a column
+  computed on read, or a feature layer that is no table → 422 ``unsafe_geopackage`` naming the
+  layer. Every feature layer is read, attribute-only tables ignored; a ``layers_read``
   warning names both when there is more than one. Every row of a table is read, whatever
   ``gpkg_ogr_contents.feature_count`` caches (GDAL stops at that count, which a tool writing
   rows without GDAL's triggers leaves stale: GDAL reads a private copy without that table,
@@ -132,6 +135,12 @@
   unnamed columns, and coordinates of a kind not read), GeoJSON properties (but ``id``),
   GeoPackage/Shapefile fields, KML ExtendedData — not the fields GDAL adds itself
   (:data:`_OWN_FIELDS`: LIBKML's placemark fields, GPX's standard elements).
+* An upload holds at most ``Limits.max_upload_features`` features (a row, a placemark, a GPX
+  waypoint, route or track, a record; each member of a collection split into reports) and
+  ``Limits.max_upload_vertices`` positions in all: a 5 MB zip of 1,000,000 points (43 MB
+  inflated, under the archive limit) made a preview run 31 s and 1.7 GB. Each is counted
+  before the features are read where the file says it (see :func:`read_upload`) and refused
+  whole, 413 ``too_many_features`` / ``too_many_upload_vertices``, nothing read further.
 * Per-feature errors carry ``where`` = ``"feature i"`` (0-based, across layers) or ``"row n"``
   (CSV), ``index`` (0-based) and, when known, ``pointer`` (the JSON pointer inside the feature),
   ``layer`` or ``column``.
@@ -156,7 +165,7 @@ from shapely.geometry import mapping
 from geosignal.errors import GeosignalError
 from geosignal.textsafety import pointer_key
 
-from .area import DEFAULT_LIMITS, Limits, ServiceArea
+from .area import DEFAULT_LIMITS, Limits, ServiceArea, too_many_features, too_many_upload_vertices
 from .containers import (
     _NESTED_EXT,
     PLACEMARK_FIELD,
@@ -165,6 +174,7 @@ from .containers import (
     UndecodableText,
     XmlCheck,
     XmlFeature,
+    check_gpkg,
     check_members,
     check_shapefile,
     check_xml,
@@ -187,6 +197,8 @@ from .containers import (
     recode_latin1,
     recode_latin1_name,
     shp_misplaced_holes,
+    shp_positions,
+    shx_entries,
     wkb_geojson,
     wkb_has_m,
     wkb_is_curve,
@@ -934,6 +946,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     rows_memo: dict[Any, tuple[dict[str, Any], list[dict]]] = {}
     wkt_limit = max(MAX_FIELD_CHARS, limits.max_vertices * 50)
     index = -1
+    positions = 0  # of the WKT geometries read
     last_line = reader.line_num
     start_line = 1  # the physical line where the last record read starts (the header until a row is read)
     # Rows are numbered as a spreadsheet shows them: one per record (a quoted cell spanning
@@ -952,6 +965,11 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                 continue
             index += 1
             where = f"row {row}"
+            if index == limits.max_upload_features:  # one row too many: the file is refused whole, counted
+                left = _rows_left(reader)
+                raise too_many_features(limits.max_upload_features, None if left is None else index + 1 + left,
+                                        where=where)
+            read_before = len(result)
             ncells = len(cells)
             warnings: list[dict] = _NO_WARNINGS  # shared while empty (never appended to)
             # a geometry fault is raised once the row's properties are read too: every fault of
@@ -1069,6 +1087,11 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                     elif "column" in err.extra:
                         err.extra["errors"][0]["column"] = err.extra["column"]
                 result.append(err)
+            if pw >= 0:  # a WKT cell may hold thousands of positions: counted as the rows are read
+                positions += sum(1 if item.gj is None else len(item.xy) for item in result[read_before:]
+                                 if isinstance(item, Pending))
+                if positions > limits.max_upload_vertices:
+                    raise too_many_upload_vertices(limits.max_upload_vertices, where=where)
     except csv.Error as exc:
         # the record that failed starts on the line after the last one read: a quote left open
         # or text after a closing quote is named there (row and column)
@@ -1086,6 +1109,16 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     if text.find('"', offset + 1) >= 0:
         _check_quotes(text, start_line, delim, header if start_line > 1 else [], sep, start=offset + 1,
                       row=row if start_line > 1 else 1)
+
+
+def _rows_left(reader: Iterator[list[str]]) -> int | None:
+    """The rows (blank ones left out) a CSV ``reader`` has yet to give, counted without
+    reading their cells: a file refused whole for its size is said with its count. None when
+    the rest cannot be read (a quote never closed…)."""
+    try:
+        return sum(1 for cells in reader if "".join(cells).strip())
+    except csv.Error:
+        return None
 
 
 #: The most characters of a cell a refused row is shown with (a WKT cell may be long).
@@ -1325,7 +1358,8 @@ def _check_prj(member: str, content: bytes) -> bytes:
     return wkt1.encode("utf-8")
 
 
-def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str, ShapefileWritten]]:
+def _shapefile_source(archive: Archive, limits: Limits = DEFAULT_LIMITS
+                      ) -> tuple[bytes, dict[str, str], dict[str, ShapefileWritten]]:
     """Re-pack the Shapefiles of an archive at the root of a new archive (GDAL only looks
     there), one layer per ``.shp`` (names made unique when two folders hold the same name),
     and decide each layer's text encoding (:func:`~.containers.dbf_encoding`).
@@ -1336,6 +1370,14 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str
     :func:`~.containers.check_shapefile` when the three disagree on the records (an index that
     lies, record counts that differ: GDAL would pair or drop records silently), and as
     :func:`~.containers.dbf_encoding`.
+
+    The upload's limits are checked before any record is read, over all its Shapefiles: 413
+    ``too_many_features`` when their indexes list more than ``limits.max_upload_features``
+    records (from the ``.shx`` sizes: :func:`~.containers.shx_entries`), then
+    ``too_many_upload_vertices`` when their records hold more than
+    ``limits.max_upload_vertices`` positions (their headers: :func:`~.containers.shp_positions`),
+    each with ``value`` (the archive's count), ``limit`` and ``where``/``member`` the ``.shp``
+    where the count passes the limit.
     """
     groups: dict[str, dict[str, tuple[str, bytes]]] = {}
     for name, content in archive.members.items():
@@ -1348,20 +1390,27 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str
             continue
         folder = unified[: -len(base)]
         groups.setdefault((folder + stem).lower(), {})[ext.lower()] = (name, content)
+    shapefiles = [parts for parts in groups.values() if "shp" in parts]
+    for parts in shapefiles:
+        shp_name = parts["shp"][0]
+        missing = [shp_name[: -3] + ext for ext in ("shx", "dbf") if ext not in parts]
+        if missing:
+            raise GeosignalError("unreadable_file", f"The Shapefile {shp_name!r} comes without "
+                                 f"{' and '.join(repr(m) for m in missing)}: send the .shp, .shx and .dbf "
+                                 "(and .prj) together.", member=shp_name, missing=missing)
+    # a 5 MB zip may hold 1,000,000 points: counted from the indexes' sizes before any is read
+    _check_members_total([(parts["shp"][0], shx_entries(parts["shx"][1]) or 0) for parts in shapefiles],
+                         limits.max_upload_features, too_many_features)
+    for parts in shapefiles:
+        check_shapefile(parts["shp"], parts["shx"], parts["dbf"])
+    _check_members_total([(parts["shp"][0], shp_positions(parts["shp"][1], parts["shx"][1])) for parts in shapefiles],
+                         limits.max_upload_vertices, too_many_upload_vertices)
     out = io.BytesIO()
     encodings: dict[str, str] = {}
     numbers: dict[str, ShapefileWritten] = {}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as dst:
-        for parts in groups.values():
-            if "shp" not in parts:
-                continue
+        for parts in shapefiles:
             shp_name = parts["shp"][0]
-            missing = [shp_name[: -3] + ext for ext in ("shx", "dbf") if ext not in parts]
-            if missing:
-                raise GeosignalError("unreadable_file", f"The Shapefile {shp_name!r} comes without "
-                                     f"{' and '.join(repr(m) for m in missing)}: send the .shp, .shx and .dbf "
-                                     "(and .prj) together.", member=shp_name, missing=missing)
-            check_shapefile(parts["shp"], parts["shx"], parts["dbf"])
             if "prj" in parts:
                 parts["prj"] = (parts["prj"][0], _check_prj(*parts["prj"]))
             cpg = parts.get("cpg", (None, None))[1]
@@ -1381,6 +1430,22 @@ def _shapefile_source(archive: Archive) -> tuple[bytes, dict[str, str], dict[str
                 if ext != "cpg":  # the encoding is passed to the reader instead
                     dst.writestr(f"{layer}.{ext}", content)
     return out.getvalue(), encodings, numbers
+
+
+def _check_members_total(counts: list[tuple[str, int]], limit: int, refusal: Any, key: str = "member") -> None:
+    """Refuse an upload whose parts (``counts``: each ``(name, count)``, in file order: the
+    ``.shp`` of an archive, the layers of a GeoPackage) hold more than ``limit`` in all:
+    ``refusal`` (:func:`~.area.too_many_features` or :func:`~.area.too_many_upload_vertices`)
+    with ``value`` the total, ``where`` the part where the running count passes the limit
+    (``layer <name>`` for ``key`` ``layer``) and ``key`` its name."""
+    total = sum(n for _, n in counts)
+    if total <= limit:
+        return
+    running = 0
+    for name, n in counts:
+        running += n
+        if running > limit:
+            raise refusal(limit, total, where=name if key == "member" else f"{key} {name}", **{key: name})
 
 
 def _kmz_document(archive: Archive, result: UploadResult) -> tuple[str, bytes]:
@@ -1531,6 +1596,12 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
     what the file holds. Text that is not valid UTF-8 (GDAL fails the whole layer) is read
     again as bytes: a feature whose column read for a property holds such text is refused alone,
     422 ``unreadable_file`` with its ``fid`` and ``column``.
+
+    The upload's limits, as GDAL counts the layers (each format's readers counted them before,
+    from what the file says): 413 ``too_many_features`` before a layer whose features (GDAL's
+    count) would pass ``limits.max_upload_features``, ``too_many_upload_vertices`` once a
+    layer's geometries, built, pass ``limits.max_upload_vertices`` in all, before any of its
+    features is looked at; ``where`` ``layer <name>``, ``layer``, ``limit``.
     """
     import geopandas as gpd
     import pyogrio.raw
@@ -1542,6 +1613,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
     gpx_features = {layer: [f for f in xml_features if f.kind == kind]
                     for layer, kind in (("waypoints", "wpt"), ("routes", "rte"), ("tracks", "trk"))}
     seen: set[int] = set()  # the placemarks GDAL read
+    positions = 0  # of the layers read
     ignored: dict[str, None] = {}  # the attribute columns read for nothing, in every layer
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
         enc = {"encoding": encodings[layer]} if layer in encodings else {}
@@ -1559,6 +1631,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             declared = None
             try:
                 info = pyogrio.read_info(io.BytesIO(data), layer=layer_index, **enc)
+                if index + 1 + max(info.get("features", 0), 0) > limits.max_upload_features:  # (as GDAL counts them)
+                    raise too_many_features(limits.max_upload_features, where=f"layer {layer}", layer=layer)
                 if fmt == "gpkg" and info.get("fid_column"):
                     numeric = [f for f, t in zip(info["fields"], info["ogr_types"], strict=True)
                                if t in _GPKG_AS_STORED]
@@ -1569,6 +1643,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc, **by_fid, **only,
                                             **_AS_WRITTEN)
             except Exception as exc:  # noqa: BLE001
+                if isinstance(exc, GeosignalError) and exc.code == "too_many_features":
+                    raise
                 if isinstance(exc, UnicodeDecodeError) and not recode and not enc:
                     recode, enc = "utf-8", {"encoding": "latin-1"}
                     continue
@@ -1598,6 +1674,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             result.warnings.append({"code": "layer_without_geometry", "layer": layer,
                                     "detail": f"Layer {layer!r} has no geometry; it was not read."})
             continue
+        positions += int(df.geometry.count_coordinates().sum())
+        if positions > limits.max_upload_vertices:  # before a feature is looked at
+            raise too_many_upload_vertices(limits.max_upload_vertices, where=f"layer {layer}", layer=layer)
         if recode:
             df = recode_latin1(df, df.geometry.name, recode)
         renamed = dbf_numbers[layer].renamed if layer in dbf_numbers else {}
@@ -1652,8 +1731,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         # read as written, so that the count rules see what the file holds
         gpx_typed = [c for c, t in zip(info["fields"], info["ogr_types"], strict=True)
                      if t in _GDAL_NUMBERS and c in read_columns] if fmt == "gpx" else []
+        geometry_name = df.geometry.name  # (a property of the frame: read once, not per row)
         for position, row in enumerate(df.to_dict("records")):
-            geom = row.pop(df.geometry.name, None)
+            geom = row.pop(geometry_name, None)
             for column, values in stored.items():
                 row[column] = values.get(fids[position])
             raw_geometry = raw_geometries.get(position)
@@ -1989,6 +2069,10 @@ def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result:
     obj = loads_strict(data, limits=limits)
     if not isinstance(obj, dict):
         raise GeosignalError("invalid_geojson", "A GeoJSON object was expected.", where="/")
+    features = obj.get("features") if obj.get("type") == "FeatureCollection" else None
+    if isinstance(features, list) and len(features) > limits.max_upload_features:  # before any is read
+        raise too_many_features(limits.max_upload_features, len(features),
+                                where=f"feature {limits.max_upload_features}")
     problems_at: dict[str, list[dict]] = {}
 
     columns: dict[tuple, dict[str, list[str]]] = {}
@@ -2059,7 +2143,15 @@ def read_upload(
 
     Raises (for the whole file): 413 ``payload_too_large``, 415 ``unsupported_format``, 422
     ``unreadable_file`` (with ``columns`` when no coordinate column is recognised),
-    ``no_features`` (nothing in the file), ``unsupported_crs``, 400 ``invalid_json``.
+    ``no_features`` (nothing in the file), ``unsupported_crs``, 400 ``invalid_json``; 413
+    ``too_many_features`` beyond ``limits.max_upload_features`` features and
+    ``too_many_upload_vertices`` beyond ``limits.max_upload_vertices`` positions in all, counted
+    before the features are read wherever the file says them (CSV rows as they are read,
+    GeoJSON ``features``, placemarks, GPX points and KML positions as the XML is checked,
+    Shapefile records and positions from the ``.shx`` and the record headers, GeoPackage rows
+    with SQLite's ``count(*)``), else as GDAL counts each layer, and always before the geometry
+    checks (:func:`~.core.check_batch_size`), with ``limit``, ``where`` (where the count passed
+    the limit) and ``value`` when the whole file was counted.
     """
     if len(data) > limits.max_upload_bytes:
         raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
@@ -2081,11 +2173,16 @@ def read_upload(
             result.warnings.extend(archive.warnings)
             if fmt == "kmz":
                 member, payload = _kmz_document(archive, result)
-                checked = check_xml(payload, "kml", member=member)
+                checked = check_xml(payload, "kml", member=member, max_features=limits.max_upload_features,
+                                    max_vertices=limits.max_upload_vertices)
             else:
-                payload, encodings, dbf_numbers = _shapefile_source(archive)
+                payload, encodings, dbf_numbers = _shapefile_source(archive, limits)
         elif fmt in ("kml", "gpx"):
-            checked = check_xml(data, fmt)
+            checked = check_xml(data, fmt, max_features=limits.max_upload_features,
+                                max_vertices=limits.max_upload_vertices)
+        else:  # a GeoPackage: no SQL of the file runs (a view, a computed column…); its rows counted
+            _check_members_total(list(check_gpkg(data).items()), limits.max_upload_features, too_many_features,
+                                 key="layer")
         if checked is not None:
             result.warnings.extend(checked.warnings)
         _read_ogr(payload, "kml" if fmt == "kmz" else fmt, area=area, limits=limits, caller_epsg=caller_epsg,
