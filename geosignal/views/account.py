@@ -32,6 +32,7 @@ from geosignal import formparse, policy, vocab
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.errors_web import wants_json
 from geosignal.models import Commune, User
 from geosignal.params import MAX_INT
 from geosignal.ratelimit import LOGIN_PER_ACCOUNT, limiter, login_account_key
@@ -54,12 +55,15 @@ _OPEN_WHILE_CHANGING = {"account.change_password", "pages.logout", "static", "he
 
 @bp.before_app_request
 def _force_password_change() -> Response | None:
-    """Send a user whose password was shown on a terminal to the change page first."""
+    """Send a user whose password was shown on a terminal to the change page first; where
+    errors are problem+json (``/api``, ``/ogc``: :func:`geosignal.errors_web.wants_json`), answer
+    403 ``password_change_required`` instead (a client holding a token follows no redirect to a
+    form)."""
     endpoint = request.endpoint or ""
     if endpoint in _OPEN_WHILE_CHANGING or endpoint.startswith("vendor."):
         return None
     if current_user.is_authenticated and current_user.must_change_password:
-        if request.path.startswith("/api/"):
+        if wants_json():
             raise GeosignalError("password_change_required",
                                  "this account must change its one-time password first: sign in at /login "
                                  "and choose one (/compte/mot-de-passe); its tokens work from then on")
