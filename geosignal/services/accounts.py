@@ -236,14 +236,20 @@ def issue_reset_link(session: Session, actor: User | None, user: User) -> str:
     :func:`geosignal.policy.may_send_reset_link`) and return its secret (the caller commits,
     then mails it or shows it to ``actor``). Earlier unused reset links stop working.
 
-    Raises ``forbidden`` (403) for an account ``actor`` does not manage, ``invalid_request``
-    (409) for a deactivated one.
+    Raises ``not_found`` (404) for an account ``actor`` does not manage, as for an id that is
+    no account (:data:`NO_SUCH_ACCOUNT`: nobody learns which ids are accounts), and
+    ``invalid_request`` (409) for a deactivated one.
     """
     if not policy.may_send_reset_link(actor, user):
-        raise GeosignalError("forbidden", "Vous ne gérez pas ce compte.")
+        raise GeosignalError("not_found", NO_SUCH_ACCOUNT)
     if not user.active or user.deactivated_at is not None:
         raise GeosignalError("invalid_request", "Ce compte est désactivé.", status=409)
     return issue_link(session, user, "reset", created_by=actor)
+
+
+#: The detail of ``not_found`` for an account id someone may not act on, existing or not:
+#: the answer is the same either way (a representative told ids of accounts from unused ones).
+NO_SUCH_ACCOUNT = "Aucun compte de ce numéro."
 
 
 def may_deactivate(actor: User | None, user: User) -> bool:
@@ -256,10 +262,11 @@ def deactivate(session: Session, actor: User | None, user: User) -> None:
     """Deactivate ``user`` (never deleted): sign-in refused, sessions ended, API tokens and
     pending links revoked (caller commits); see :func:`may_deactivate`.
 
-    Raises ``forbidden`` (403).
+    Raises ``not_found`` (404) for an account ``actor`` may not deactivate, as for an id that
+    is no account (:data:`NO_SUCH_ACCOUNT`).
     """
     if not may_deactivate(actor, user):
-        raise GeosignalError("forbidden", "Vous ne pouvez pas désactiver ce compte.")
+        raise GeosignalError("not_found", NO_SUCH_ACCOUNT)
     user.active = False
     user.deactivated_at = datetime.now(UTC)
     user.end_sessions()

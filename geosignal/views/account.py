@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from flask import (
@@ -274,15 +275,24 @@ def _send_or_hand_over(session, settings: MailSettings, message, url: str, kind:
     return _users_page(shown_link=url, shown_link_kind=kind)
 
 
+def _account_to_act_on(user_id: int, may: Callable[[User, User], bool]) -> User:
+    """Return the account ``user_id`` when the signed-in user may act on it (``may(actor,
+    account)``, a rule of :mod:`geosignal.policy`); ``not_found`` (404) otherwise, the same
+    answer whether the id is an account or not (a representative told one from the other:
+    403 for accounts, 404 for unused ids)."""
+    user = get_session().get(User, user_id)
+    if user is None or not may(current(), user):
+        raise GeosignalError("not_found", accounts.NO_SUCH_ACCOUNT)
+    return user
+
+
 @bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/lien")
 @login_required
 def send_reset_link(user_id: int) -> Response | tuple[str, int]:
     """Give an account a link to choose a new password (one hour, once): e-mailed to it, or,
     without a mail server, shown to the referent or administrator who asked, to hand over."""
     session = get_session()
-    user = session.get(User, user_id)
-    if user is None:
-        raise GeosignalError("not_found", "Aucun compte de ce numéro.")
+    user = _account_to_act_on(user_id, policy.may_send_reset_link)
     secret = accounts.issue_reset_link(session, current(), user)
     settings = MailSettings.from_config(current_app.config)
     message = build_message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
@@ -301,9 +311,7 @@ def send_reset_link(user_id: int) -> Response | tuple[str, int]:
 def deactivate_user(user_id: int) -> Response:
     """Deactivate an account (never deleted)."""
     session = get_session()
-    user = session.get(User, user_id)
-    if user is None:
-        raise GeosignalError("not_found", "Aucun compte de ce numéro.")
+    user = _account_to_act_on(user_id, policy.may_deactivate)
     accounts.deactivate(session, current(), user)
     session.commit()
     flash(_("Compte %(email)s désactivé : ses sessions et jetons ne fonctionnent plus.", email=user.email), "success")
