@@ -258,15 +258,22 @@ def may_deactivate(actor: User | None, user: User) -> bool:
     return policy.may_deactivate(actor, user)
 
 
-def deactivate(session: Session, actor: User | None, user: User) -> None:
+def deactivate(session: Session, actor: User | None, user: User) -> int:
     """Deactivate ``user`` (never deleted): sign-in refused, sessions ended, API tokens and
-    pending links revoked (caller commits); see :func:`may_deactivate`.
+    pending links revoked, import jobs still queued failed at once (``forbidden``); return how
+    many jobs were failed (caller commits); see :func:`may_deactivate`. A save of the user's
+    under way is waited for (its lock, :func:`geosignal.services.imports.lock_saves`): it
+    stored while the account was active; one that starts later reads the account deactivated
+    and stores nothing.
 
     Raises ``not_found`` (404) for an account ``actor`` may not deactivate, as for an id that
     is no account (:data:`NO_SUCH_ACCOUNT`).
     """
     if not may_deactivate(actor, user):
         raise GeosignalError("not_found", NO_SUCH_ACCOUNT)
+    from geosignal.services.imports import fail_queued_imports, lock_saves
+
+    lock_saves(session, user.id)
     user.active = False
     user.deactivated_at = datetime.now(UTC)
     user.end_sessions()
@@ -274,3 +281,4 @@ def deactivate(session: Session, actor: User | None, user: User) -> None:
                     .values(revoked_at=datetime.now(UTC)))
     session.execute(update(AccountToken).where(AccountToken.user_id == user.id,
                                                AccountToken.used_at.is_(None)).values(used_at=datetime.now(UTC)))
+    return fail_queued_imports(session, user)
