@@ -208,7 +208,8 @@ def set_password(email: str, password_stdin: bool) -> None:
 @click.argument("email")
 @reports_errors
 def deactivate_user(email: str) -> None:
-    """Deactivate an account (never deleted): sign-in refused, sessions and API tokens revoked."""
+    """Deactivate an account (never deleted): sign-in refused, sessions and API tokens revoked,
+    its queued imports failed."""
     from geosignal.models import User
     from geosignal.services.accounts import deactivate
 
@@ -216,9 +217,10 @@ def deactivate_user(email: str) -> None:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:
             raise GeosignalError("not_found", f"no user {email}")
-        deactivate(session, None, user)
+        failed = deactivate(session, None, user)
         session.commit()
-    click.echo(f"{user.email} deactivated: sign-in refused, sessions and API tokens revoked")
+    click.echo(f"{user.email} deactivated: sign-in refused, sessions and API tokens revoked"
+               + (f", {failed} queued import{'s' if failed != 1 else ''} failed" if failed else ""))
 
 
 @commands.command("purge")

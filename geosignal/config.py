@@ -92,7 +92,7 @@ SETTINGS: dict[str, Setting] = {
     "SMTP_PASSWORD": Setting("str", "", "SMTP password"),
     "SMTP_STARTTLS": Setting("bool", False, "upgrade the SMTP connection with STARTTLS"),
     "MAIL_FROM": Setting("str", "geosignal <noreply@geosignal.local>", "sender of geosignal's e-mails"),
-    "WRITE_RATE_LIMIT": Setting("str", "300 per minute", "API writes allowed per user (Flask-Limiter notation); 429 beyond"),
+    "WRITE_RATE_LIMIT": Setting("str", "300 per minute", "writes allowed per user, API and page forms alike (Flask-Limiter notation); 429 beyond"),
     "EXPORT_COPY_RETENTION_DAYS": Setting("int", 730, "days the bytes of a recorded export are kept (geosignal purge)"),
     "PHOTO_RETENTION_DAYS": Setting("int", 365, "days a closed report keeps its evidence photos (geosignal purge)"),
     "INSTANCE_PATH": Setting("str", "", "instance folder (config.py, secret_key)"),

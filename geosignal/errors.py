@@ -202,6 +202,7 @@ MESSAGES_FR: dict[str, str] = {
     "unterminated_quote": "Un guillemet ouvert dans la colonne « %(column)s » n'est jamais fermé : corrigez la ligne indiquée.",
     "malformed_quote": "Dans la colonne « %(column)s », du texte suit le guillemet qui ferme le champ : doublez les guillemets à l'intérieur du champ, ou mettez tout le champ entre guillemets.",
     "service_unavailable": "Service momentanément indisponible : réessayez dans %(seconds)s secondes.",
+    "rate_limited": "Trop d'envois en peu de temps : attendez %(seconds)s secondes avant de réessayer ; rien n'a été enregistré.",
     "weak_password": "Mot de passe trop court (%(length)s caractères) : choisissez-en un d'au moins %(minimum)s, par exemple une phrase de quatre mots.",
 }
 assert set(MESSAGES_FR) <= set(TITLES_FR)

@@ -8,8 +8,8 @@ hit. Its URI is the database URL prefixed with ``geosignal+`` (e.g.
 
 Limits (:data:`LOGIN_PER_ACCOUNT`, :data:`LOGIN_PER_ADDRESS`) count failed attempts only;
 past them the answer is ``429`` with ``Retry-After`` and a French sentence, even for the
-right password. API writes (POST, PUT, PATCH, DELETE under ``/api/``) are limited per user by
-``WRITE_RATE_LIMIT`` (:func:`_limit_writes`).
+right password. Writes (POST, PUT, PATCH, DELETE) are limited per user by ``WRITE_RATE_LIMIT``,
+one budget for the API and the pages' forms alike (:func:`_limit_writes`).
 """
 
 from __future__ import annotations
@@ -123,19 +123,38 @@ def failed_sign_in(response: Any) -> bool:
 #: Methods that write.
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
+#: Writes that ``WRITE_RATE_LIMIT`` does not count: signing in and out,
+#: the language, the password and single-use link forms (each throttled by limits of its own,
+#: :data:`LOGIN_PER_ACCOUNT`…), and the actions that end access (a token revoked, an account
+#: deactivated), which are never held back. Every other write counts, whatever its path.
+UNCOUNTED_WRITES = frozenset({
+    "pages.login", "pages.logout", "i18n.set_language", "account.change_password", "account.forgot_password",
+    "account.reset_password", "account.accept_invitation", "account.revoke_token", "account.deactivate_user",
+})
+
 
 def _limit_writes() -> None:
-    """Count an API write against its user's ``WRITE_RATE_LIMIT`` (per user when signed in,
-    per client address otherwise); past it, 429 ``rate_limited`` with ``Retry-After``."""
-    if request.method not in WRITE_METHODS or not request.path.startswith("/api/"):
+    """Count a write against its user's ``WRITE_RATE_LIMIT``: one budget per signed-in user
+    (session or token) for every write path they have — the API and the pages' forms (the
+    map form, the edit page, status changes, evidence, zones…) — but
+    :data:`UNCOUNTED_WRITES`; an anonymous API write counts per client address. Past it, 429
+    ``rate_limited`` with ``Retry-After`` (seconds, also the problem's ``retry_after``): a
+    problem document under ``/api``, a page saying how long to wait elsewhere; the view does
+    not run, so nothing is stored."""
+    if request.method not in WRITE_METHODS or request.endpoint in UNCOUNTED_WRITES:
         return
     from flask_login import current_user
     from limits import parse
 
     from geosignal.errors import GeosignalError
 
+    if current_user.is_authenticated:
+        key = f"user:{current_user.id}"
+    elif request.path.startswith("/api/"):
+        key = f"addr:{get_remote_address()}"
+    else:  # a page's form without a session: signed-in pages send it to the sign-in page
+        return
     item = parse(current_app.config["WRITE_RATE_LIMIT"])
-    key = f"user:{current_user.id}" if current_user.is_authenticated else f"addr:{get_remote_address()}"
     try:
         allowed = limiter.limiter.hit(item, "api-writes", key)
         reset_at = limiter.limiter.get_window_stats(item, "api-writes", key).reset_time if not allowed else 0
@@ -143,7 +162,7 @@ def _limit_writes() -> None:
         return
     if not allowed:
         retry = max(1, int(reset_at - time.time()) + 1)
-        error = GeosignalError("rate_limited", f"Trop d'envois ({item}) : réessayez dans {retry} s.", retry_after=retry)
+        error = GeosignalError("rate_limited", f"Too many writes ({item}): retry in {retry} s.", retry_after=retry)
         g.retry_after = retry
         raise error
 

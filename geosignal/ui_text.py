@@ -453,6 +453,7 @@ MESSAGE_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     "unterminated_quote": {"column": ("column", "text")},
     "malformed_quote": {"column": ("column", "text")},
     "service_unavailable": {"seconds": ("retry_after_s", "int")},
+    "rate_limited": {"seconds": ("retry_after", "int")},
     "weak_password": {"length": ("length", "int"), "minimum": ("minimum", "int")},
 }
 assert set(MESSAGE_PARAMS) == set(MESSAGES_FR)

@@ -231,6 +231,44 @@ def test_a_token_cannot_mint_a_token_that_outlives_it(app, client, db) -> None: 
     assert rep.get("/api/v1/reports").status_code == 200  # the token still reads the API
 
 
+# ---- account ids: one answer for an account one may not act on and for no account ----------------
+
+@pytest.mark.parametrize("action", ["lien", "desactiver"])
+@pytest.mark.parametrize("persona", ["representative", "referent"])
+def test_an_account_one_may_not_act_on_is_answered_as_no_account(app, client, db, action: str,
+                                                                 persona: str) -> None:  # noqa: ANN001
+    """``POST /utilisateurs/<id>/lien`` and ``/desactiver`` with a valid CSRF token answered a
+    representative 403 for an account's id and 404 for an unused one: the ids of the accounts
+    could be listed. Now the same 404 page for both (and for the referent, an admin's account
+    is one it does not manage); nothing changes."""
+    admin = make_account(app.test_client(), db, "admin@igretec.com", "admin")
+    colleague = make_account(app.test_client(), db, "agent@charleroi.be", "representative", "52011")
+    if persona == "representative":
+        actor = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+        targets = [admin.email, colleague.email]
+    else:
+        actor = make_account(client, db, "referent@igretec.com", "referent")
+        targets = [admin.email]
+    assert actor.login().status_code == 302
+    ids = [db.scalar(select(User.id).where(User.email == email)) for email in targets]
+    unused = max(db.scalars(select(User.id))) + 1000
+    answers = []
+    for user_id in [*ids, unused]:
+        answer = _post(client, f"/utilisateurs/{user_id}/{action}", {}, "/compte")
+        page = re.sub(r'(name="csrf_token" value|nonce)="[^"]+"', "", answer.get_data(as_text=True)).replace(
+            f"/utilisateurs/{user_id}/", "/utilisateurs/<id>/")
+        answers.append((answer.status_code, answer.mimetype, page))
+    assert answers[0][0] == 404 and 'data-code="not_found"' in answers[0][2]
+    assert all(a == answers[0] for a in answers), [a[:2] for a in answers]
+    db.expire_all()
+    for email in targets:
+        user = db.scalar(select(User).where(User.email == email))
+        assert user.active and user.deactivated_at is None
+    from geosignal.models import AccountToken
+
+    assert db.scalar(select(AccountToken).where(AccountToken.purpose == "reset")) is None
+
+
 # ---- cache: pages with a secret or an address are never stored ----------------------------------
 
 def test_link_pages_and_the_filled_sign_in_form_are_never_stored(app, client, db) -> None:  # noqa: ANN001

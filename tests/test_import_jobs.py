@@ -12,7 +12,7 @@ import io
 import json
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from geosignal import create_app, jobs
 from geosignal.devdb import scratch_database
@@ -215,6 +215,147 @@ def test_bad_requests_are_answered_at_once_not_queued(job_app) -> None:
     # a preview of the same file stays synchronous
     preview = _post(job_app, _csv(INSIDE_CHARLEROI[:100]), dry_run="true")
     assert preview.status_code == 200 and preview.get_json()["accepted"] == 100
+
+
+# ---- a job acts for its account as it is when it runs ---------------------------------------------
+
+def _account(app, email: str, role: str = "representative", commune: str | None = CHARLEROI) -> dict[str, str]:  # noqa: ANN001
+    """A new account of ``role`` with a token; its Authorization header."""
+    with app.extensions["geosignal.db"].session() as session:
+        create_user(session, email, role, commune, "correct horse battery")
+        token = create_token(session, email)
+        session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _queue(app, headers: dict[str, str], points) -> str:  # noqa: ANN001
+    form = {"file": (io.BytesIO(_csv(points)), "campagne.csv"), "network": "mobile"}
+    response = app.test_client().post("/api/v1/imports", data=form, content_type="multipart/form-data",
+                                      headers=headers)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["id"]
+
+
+def _job(app, job_id: str) -> dict:  # noqa: ANN001
+    """The job's document as ``GET /api/v1/imports/<id>`` answers it (read from the database:
+    the account's token may be revoked), with ``error_code``."""
+    with app.extensions["geosignal.db"].engine.connect() as c:
+        state, code, result = c.execute(text("SELECT state, error_code, result FROM import_jobs "
+                                             "WHERE id = CAST(:id AS uuid)"), {"id": job_id}).one()
+    doc = json.loads(gzip.decompress(result)) if result is not None else {}
+    return {**doc, "state": state, "error_code": code}
+
+
+def _reports_of(app, email: str) -> int:  # noqa: ANN001
+    return _scalar(app, "SELECT count(*) FROM reports r JOIN users u ON u.id = r.reporter_id WHERE u.email = :e",
+                   e=email)
+
+
+def test_deactivating_an_account_fails_its_queued_imports_and_they_store_nothing(job_app) -> None:
+    """A representative queued large CSVs, then `geosignal deactivate-user`: the jobs that
+    started after it ran to `done` and stored thousands of reports of the deactivated user.
+    Now its queued jobs fail at once (`forbidden`, `account_deactivated`), and the worker
+    leaves them so."""
+    email = "partant@charleroi.be"
+    headers = _account(job_app, email)
+    ids = [_queue(job_app, headers, INSIDE_CHARLEROI[k * 100:(k + 1) * 100]) for k in range(3)]
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    done = job_app.test_cli_runner().invoke(args=["deactivate-user", email])
+    assert done.exit_code == 0, done.output
+    assert done.output == (f"{email} deactivated: sign-in refused, sessions and API tokens revoked, "
+                           "3 queued imports failed\n")
+    for job_id in ids:
+        job = _job(job_app, job_id)
+        assert (job["state"], job["error_code"], job["error"]["code"], job["error"]["status"],
+                job["error"]["reason"]) == ("failed", "forbidden", "forbidden", 403, "account_deactivated")
+        assert job["finished_at"] and "features" not in job
+        assert _scalar(job_app, "SELECT upload IS NULL FROM import_jobs WHERE id = CAST(:id AS uuid)", id=job_id)
+    _work(job_app)
+    assert [_job(job_app, job_id)["state"] for job_id in ids] == ["failed"] * 3
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before and _reports_of(job_app, email) == 0
+    assert _scalar(job_app, "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')") == 0
+
+
+@pytest.mark.parametrize(("name", "change", "reason"), [
+    ("off", "active = false, deactivated_at = now()", "account_deactivated"),  # not through the CLI: still queued
+    ("moved", "commune_nis = '52012'", "account_changed"),  # moved to Châtelet: not Charleroi's reports any more
+    ("referent", "role = 'referent', commune_nis = NULL", "account_changed"),
+    ("admin", "role = 'admin', commune_nis = NULL", "account_changed"),  # a wider role: not what was asked for
+])
+def test_a_job_whose_account_changed_before_it_started_fails_and_stores_nothing(job_app, name: str, change: str,
+                                                                                reason: str) -> None:
+    email = f"change-{name}@charleroi.be"
+    headers = _account(job_app, email)
+    job_id = _queue(job_app, headers, INSIDE_CHARLEROI[:120])
+    with job_app.extensions["geosignal.db"].engine.begin() as c:
+        c.execute(text(f"UPDATE users SET {change} WHERE email = :e"), {"e": email})
+    _work(job_app)
+    job = _job(job_app, job_id)
+    assert (job["state"], job["error_code"], job["error"]["reason"]) == ("failed", "forbidden", reason)
+    assert job["started_at"] and job["rows_done"] == 0 and "features" not in job
+    assert _reports_of(job_app, email) == 0
+
+
+def test_an_account_deactivated_while_its_job_reads_the_file_stores_nothing(job_app, monkeypatch) -> None:
+    """Deactivated after the job started (while it validates the rows), before it stores: the
+    job reads the account again under its save lock, fails `forbidden` and stores nothing."""
+    from geosignal.models import User
+    from geosignal.services import accounts
+    from geosignal.services import imports as imports_service
+
+    email = "en-cours@charleroi.be"
+    headers = _account(job_app, email)
+    job_id = _queue(job_app, headers, INSIDE_CHARLEROI[200:320])
+    database = job_app.extensions["geosignal.db"]
+    read_upload = imports_service.read_upload
+
+    def read_then_deactivated(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        results = read_upload(*args, **kwargs)
+        with database.session() as session:  # the operator, meanwhile
+            assert _scalar(job_app, "SELECT state FROM import_jobs WHERE id = CAST(:id AS uuid)", id=job_id) == "running"
+            user = session.scalar(select(User).where(User.email == email))
+            assert accounts.deactivate(session, None, user) == 0  # running: not one of the queued jobs
+            session.commit()
+        return results
+
+    monkeypatch.setattr(imports_service, "read_upload", read_then_deactivated)
+    _work(job_app)
+    job = _job(job_app, job_id)
+    assert (job["state"], job["error_code"], job["error"]["reason"]) == ("failed", "forbidden", "account_deactivated")
+    assert _reports_of(job_app, email) == 0
+
+
+def test_a_deactivation_waits_for_a_save_under_way(job_app) -> None:
+    """A save holds its user's lock to its commit; a deactivation takes that lock first, so
+    the save either stored while the account was active, or starts after and stores nothing."""
+    import threading
+
+    from geosignal.models import User
+    from geosignal.services import accounts
+    from geosignal.services.imports import lock_saves
+
+    email = "attente@charleroi.be"
+    _account(job_app, email)
+    database = job_app.extensions["geosignal.db"]
+    saving = database.session()
+    user_id = saving.scalar(select(User.id).where(User.email == email))
+    lock_saves(saving, user_id)  # a save under way
+
+    def deactivate() -> None:
+        with database.session() as session:
+            accounts.deactivate(session, None, session.get(User, user_id))
+            session.commit()
+
+    thread = threading.Thread(target=deactivate)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive()  # waits for the save
+    assert _scalar(job_app, "SELECT active FROM users WHERE id = :i", i=user_id)
+    saving.commit()
+    saving.close()
+    thread.join(10.0)
+    assert not thread.is_alive()
+    assert not _scalar(job_app, "SELECT active FROM users WHERE id = :i", i=user_id)
 
 
 def test_the_frozen_queue_schema_is_procrastinates() -> None:

@@ -289,6 +289,21 @@ def test_deactivated_recipients_get_nothing(app, db, smtp_server, people) -> Non
     assert smtp_server.messages == []
 
 
+def test_recipients_moved_since_the_row_was_queued_are_not_told(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """The account as it is when the message leaves: a representative of Charleroi moved to
+    Châtelet, and a referent made Châtelet's representative, since a row was queued, are not
+    told of Charleroi's report (they may not read it any more); the others are."""
+    report_id = _report(people["rep"])
+    referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    notifications.notify_transition(db, [report_id], "needs_info", referent, "Quelle rue ?", "submitted")
+    db.execute(text("UPDATE users SET commune_nis = :n WHERE email = 'agent@charleroi.be'"), {"n": CHATELET})
+    db.execute(text("UPDATE users SET role = 'representative', commune_nis = :n "
+                    "WHERE email = 'referent@igretec.com'"), {"n": CHATELET})
+    done = _deliver(app, db)
+    assert done == {"messages": 1, "rows": 1, "failed": 0, "skipped": 2}
+    assert [m["To"] for m in smtp_server.messages] == ["echevin@charleroi.be"]
+
+
 def test_preferences_page(app, db, people) -> None:  # noqa: ANN001
     from tests.conftest import csrf_token
 

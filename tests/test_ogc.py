@@ -158,3 +158,21 @@ def test_the_html_pages_speak_the_page_language(client) -> None:
     assert "Entités" not in dutch and "Limites des 30 communes" not in dutch
     assert client.get("/ogc/").get_json()["description"] == \
         "Zones blanches de connectivité de Charleroi Métropole (lecture seule)."
+
+
+@pytest.mark.parametrize("path", ["/ogc", "/ogc/collections", "/ogc/collections/white-zones/items",
+                                  "/ogc/collections/white-zones/items?f=html", "/api/v1/reports"])
+def test_a_token_of_an_account_with_its_one_time_password_gets_a_problem_under_ogc(client, db, representative,
+                                                                                    path: str) -> None:  # noqa: ANN001
+    """Under /ogc as under /api every error is problem+json: the one-time password's 403 came as
+    a 302 to /compte/mot-de-passe, then an HTML page, to a GIS client holding a token."""
+    from geosignal.models import User
+
+    db.execute(update(User).where(User.email == representative.email).values(must_change_password=True))
+    db.commit()
+    answer = representative.get(path, headers={"Accept": "text/html"})
+    assert (answer.status_code, answer.mimetype) == (403, "application/problem+json"), answer.headers.get("Location")
+    assert answer.get_json()["code"] == "password_change_required"
+    # a page still leads a person to the change form
+    page = representative.get("/carte")
+    assert (page.status_code, page.headers["Location"]) == (302, "/compte/mot-de-passe")

@@ -304,6 +304,31 @@ def test_bulk_bad_bodies(referent, body, status, code) -> None:  # noqa: ANN001
     assert response.status_code == status and response.get_json()["code"] == code
 
 
+@pytest.mark.parametrize("member", ["extra", "reasons", "status"])
+def test_bulk_refuses_unknown_members_and_moves_nothing(db, dataset, referent, member: str) -> None:  # noqa: ANN001
+    """As the single report's transitions endpoint does: a member the bulk endpoint ignored
+    (``"extra": 1``, a misspelt ``reasons``) moved the reports all the same."""
+    ids = [dataset["r1"], dataset["r4"]]
+    response = referent.post("/api/v1/reports/transitions", json={"ids": ids, "to": "validated", member: 1})
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert (body["code"], body["where"], body["detail"]) == ("invalid_request", f"/{member}", f"unknown member {member}")
+    assert read(db, dataset) == (["r1", "r2", "r4", "r6"], 4)
+    single = referent.post(f"/api/v1/reports/{dataset['r1']}/transitions", json={"to": "validated", member: 1})
+    assert (single.status_code, single.get_json()["code"], single.get_json()["where"]) == (
+        400, "invalid_request", f"/{member}")
+
+
+def test_bulk_reads_its_body_as_strictly_as_the_single_endpoint(db, dataset, referent) -> None:  # noqa: ANN001
+    ids = f'"{dataset["r1"]}"'
+    twice = referent.post("/api/v1/reports/transitions", data=f'{{"ids": [{ids}], "to": "validated", "to": "rejected"}}',
+                          content_type="application/json")
+    assert (twice.status_code, twice.get_json()["code"]) == (400, "invalid_json")
+    form = referent.post("/api/v1/reports/transitions", data={"ids": dataset["r1"], "to": "validated"})
+    assert (form.status_code, form.get_json()["code"]) == (415, "unsupported_media_type")
+    assert read(db, dataset) == (["r1", "r2", "r4", "r6"], 4)
+
+
 def test_bulk_reject_needs_a_reason(db, dataset, referent) -> None:  # noqa: ANN001
     response = referent.post("/api/v1/reports/transitions", json={"ids": [dataset["r1"]], "to": "rejected"})
     assert response.status_code == 422 and response.get_json()["code"] == "reason_required"

@@ -3,6 +3,8 @@ per account and per address in PostgreSQL, and its timing does not tell which ac
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 from geosignal import create_app
@@ -119,5 +121,94 @@ def test_api_writes_are_limited_per_user_with_retry_after(app, client, db, fresh
         assert refused.get_json()["code"] == "rate_limited" and 0 < int(refused.headers["Retry-After"]) <= 61
         assert rep.get("/api/v1/reports").status_code == 200  # reads are not counted
         assert other.post("/api/v1/reports", json=body).status_code == 403  # counted per user: not_your_commune
+    finally:
+        app.config["WRITE_RATE_LIMIT"] = saved
+
+
+def _count_reports(db) -> int:  # noqa: ANN001
+    from sqlalchemy import text
+
+    return db.execute(text("SELECT count(*) FROM reports")).scalar_one()
+
+
+def test_the_pages_forms_share_the_users_write_budget_with_the_api(app, client, db, fresh_limits) -> None:  # noqa: ANN001
+    """After the API's writes were answered 429, ``POST /carte`` (the map form) still stored
+    reports in the same minute. Every write path of a user counts against one budget: past it,
+    the map form, the report's actions, its edit page, the list's status buttons and the
+    evidence forms answer a page (429, ``Retry-After``, a sentence in the user's language saying
+    how long to wait) and store nothing; signing out is not held back."""
+    from sqlalchemy import text
+
+    from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    db.execute(text("UPDATE users SET locale = 'nl' WHERE email = :e"), {"e": rep.email})
+    db.commit()
+    x, y = CHARLEROI_LAMBERT72
+    saved = app.config["WRITE_RATE_LIMIT"]
+    app.config["WRITE_RATE_LIMIT"] = "3 per minute"
+    try:
+        assert rep.login().status_code == 302  # signing in is not a write of the budget
+        ids = []
+        for k in range(3):
+            made = rep.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x + 400 * k, y, 200)),
+                                                            description=f"API {k}"))
+            assert made.status_code == 201, made.get_json()
+            ids.append(made.get_json()["id"])
+        assert rep.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x, y + 900, 200)))
+                        ).status_code == 429
+        before = _count_reports(db)
+        html = client.get("/carte").get_data(as_text=True)
+        token = csrf_token(html)
+        rid = ids[0]
+        geometry = to_geojson_4326(square_lambert(x + 2000, y + 2000, 300))
+        page_writes = {
+            "/carte": {"geometry": json.dumps(geometry), "network": "mobile", "description": "Formulaire"},
+            f"/signalements/{rid}/actions": {"to": "withdrawn", "confirm": "1", "reason": "Erreur"},
+            f"/signalements/{rid}/statut": {"status": "withdrawn", "confirm": "1", "reason": "Erreur"},
+            f"/signalements/{rid}/modifier": {"geometry": json.dumps(geometry), "network": "fixed",
+                                             "description": "Modifié"},
+            f"/signalements/{rid}/mesures": {"download_mbps": "1,5", "measured_at": "2026-01-10"},
+        }
+        for path, data in page_writes.items():
+            answer = client.post(path, data={**data, "csrf_token": token})
+            page = answer.get_data(as_text=True)
+            assert (answer.status_code, answer.mimetype) == (429, "text/html"), path
+            assert 0 < int(answer.headers["Retry-After"]) <= 61
+            seconds = re.search(r"wacht (\d+) seconden", page)
+            assert seconds and 0 < int(seconds.group(1)) <= 61 and 'data-code="rate_limited"' in page, path
+        assert _count_reports(db) == before
+        stored = db.execute(text("SELECT status, description, (SELECT count(*) FROM report_speed_tests s "
+                                 "WHERE s.report_id = r.id) FROM reports r WHERE id = CAST(:id AS uuid)"),
+                            {"id": rid}).one()
+        assert tuple(stored) == ("submitted", "API 0", 0)
+        assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    finally:
+        app.config["WRITE_RATE_LIMIT"] = saved
+
+
+def test_the_map_forms_writes_count_against_the_api_budget(app, client, db, fresh_limits) -> None:  # noqa: ANN001
+    """The other way round: three reports from the map form spend a budget of three, and the
+    API's next write is 429."""
+    from tests.factories import CHARLEROI_LAMBERT72, square_lambert, to_geojson_4326
+
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    x, y = CHARLEROI_LAMBERT72
+    saved = app.config["WRITE_RATE_LIMIT"]
+    app.config["WRITE_RATE_LIMIT"] = "3 per minute"
+    try:
+        assert rep.login().status_code == 302
+        token = csrf_token(client.get("/carte").get_data(as_text=True))
+        for k in range(3):
+            geometry = to_geojson_4326(square_lambert(x + 400 * k, y + 3000, 200))
+            answer = client.post("/carte", data={"csrf_token": token, "geometry": json.dumps(geometry),
+                                                 "network": "mobile", "description": f"Formulaire {k}"})
+            assert answer.status_code == 302, answer.get_data(as_text=True)
+        assert _count_reports(db) == 3
+        refused = rep.post("/api/v1/reports", json={"type": "Feature", "geometry": {
+            "type": "Point", "coordinates": [4.444, 50.4108]}, "properties": {"network": "mobile"}})
+        assert (refused.status_code, refused.mimetype, refused.get_json()["code"]) == (
+            429, "application/problem+json", "rate_limited")
+        assert refused.get_json()["retry_after"] == int(refused.headers["Retry-After"])
     finally:
         app.config["WRITE_RATE_LIMIT"] = saved

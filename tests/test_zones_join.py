@@ -75,6 +75,15 @@ def test_a_join_refuses_itself_another_network_a_stale_view_and_the_representati
         400, "invalid_request", "/zone_id")
     other = referent.post(f"/api/v1/zones/{za}/join", json={"zone_id": zf})
     assert (other.status_code, other.get_json()["code"]) == (422, "invalid_join")
+    # a member the endpoint does not take is refused, as on the report endpoints: nothing joined
+    for url, body in ((f"/api/v1/zones/{za}/join", {"zone_id": zb, "zone_ids": [zb]}),
+                      (f"/api/v1/zones/{za}/confirm", {"report_ids": a + b, "extra": 1}),
+                      (f"/api/v1/zones/{za}/split", {"report_ids": a, "dry_run": True})):
+        unknown = referent.post(url, json=body)
+        problem = unknown.get_json()
+        assert (unknown.status_code, problem["code"], problem["where"]) == (
+            400, "invalid_request", "/" + next(k for k in body if k not in ("zone_id", "report_ids"))), url
+    assert zone_of(db, a[0])["zone_id"] == za and zone_of(db, b[0])["zone_id"] == zb
     done = referent.post(f"/api/v1/zones/{za}/join", json={"zone_id": zb, "report_ids": a + b})
     assert done.status_code == 200 and done.get_json()["properties"]["report_count"] == 4
     event = db.execute(text("SELECT details FROM audit_events WHERE action = 'merge' ORDER BY id DESC LIMIT 1")).scalar()

@@ -33,7 +33,9 @@ class ImportJob(Base):
     """One saved upload run as a job.
 
     ``upload`` holds the file's bytes until the job ends; ``options`` the import options
-    (``crs``, ``repair``, ``column_map``, ``default_network``, ``mode``). ``rows_done`` /
+    (``crs``, ``repair``, ``column_map``, ``default_network``, ``mode``…) and ``acting_as``,
+    the role and commune the user queued it in (a job whose account is deactivated or
+    changed by the time it runs fails ``forbidden`` and stores nothing). ``rows_done`` /
     ``rows_total`` tell the progress (features validated and stored). At the end ``result``
     holds the whole answer of ``GET /api/v1/imports/<id>`` (gzip-compressed JSON: state,
     counts and the per-feature report; for ``failed``, the ``error`` problem document), and

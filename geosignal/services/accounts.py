@@ -240,14 +240,20 @@ def issue_reset_link(session: Session, actor: User | None, user: User) -> str:
     :func:`geosignal.policy.may_send_reset_link`) and return its secret (the caller commits,
     then mails it or shows it to ``actor``). Earlier unused reset links stop working.
 
-    Raises ``forbidden`` (403) for an account ``actor`` does not manage, ``invalid_request``
-    (409) for a deactivated one.
+    Raises ``not_found`` (404) for an account ``actor`` does not manage, as for an id that is
+    no account (:data:`NO_SUCH_ACCOUNT`: nobody learns which ids are accounts), and
+    ``invalid_request`` (409) for a deactivated one.
     """
     if not policy.may_send_reset_link(actor, user):
-        raise GeosignalError("forbidden", "Vous ne gérez pas ce compte.")
+        raise GeosignalError("not_found", NO_SUCH_ACCOUNT)
     if not user.active or user.deactivated_at is not None:
         raise GeosignalError("invalid_request", "Ce compte est désactivé.", status=409)
     return issue_link(session, user, "reset", created_by=actor)
+
+
+#: The detail of ``not_found`` for an account id someone may not act on, existing or not:
+#: the answer is the same either way (a representative told ids of accounts from unused ones).
+NO_SUCH_ACCOUNT = "Aucun compte de ce numéro."
 
 
 def may_deactivate(actor: User | None, user: User) -> bool:
@@ -256,14 +262,22 @@ def may_deactivate(actor: User | None, user: User) -> bool:
     return policy.may_deactivate(actor, user)
 
 
-def deactivate(session: Session, actor: User | None, user: User) -> None:
+def deactivate(session: Session, actor: User | None, user: User) -> int:
     """Deactivate ``user`` (never deleted): sign-in refused, sessions ended, API tokens and
-    pending links revoked (caller commits); see :func:`may_deactivate`.
+    pending links revoked, import jobs still queued failed at once (``forbidden``); return how
+    many jobs were failed (caller commits); see :func:`may_deactivate`. A save of the user's
+    under way is waited for (its lock, :func:`geosignal.services.imports.lock_saves`): it
+    stored while the account was active; one that starts later reads the account deactivated
+    and stores nothing.
 
-    Raises ``forbidden`` (403).
+    Raises ``not_found`` (404) for an account ``actor`` may not deactivate, as for an id that
+    is no account (:data:`NO_SUCH_ACCOUNT`).
     """
     if not may_deactivate(actor, user):
-        raise GeosignalError("forbidden", "Vous ne pouvez pas désactiver ce compte.")
+        raise GeosignalError("not_found", NO_SUCH_ACCOUNT)
+    from geosignal.services.imports import fail_queued_imports, lock_saves
+
+    lock_saves(session, user.id)
     user.active = False
     user.deactivated_at = datetime.now(UTC)
     user.end_sessions()
@@ -271,3 +285,4 @@ def deactivate(session: Session, actor: User | None, user: User) -> None:
                     .values(revoked_at=datetime.now(UTC)))
     session.execute(update(AccountToken).where(AccountToken.user_id == user.id,
                                                AccountToken.used_at.is_(None)).values(used_at=datetime.now(UTC)))
+    return fail_queued_imports(session, user)

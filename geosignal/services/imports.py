@@ -461,6 +461,9 @@ def import_file(
     attributes instead of storing a second one (``corrected``; its geometry is the report's
     already), as an edit of the report page would (journalled ``edit`` with the values before
     and after; a report changed meanwhile is stored anew: :func:`_apply_corrections`).
+    Before anything is written (under the user's save lock, which a deactivation takes too),
+    the account is read again: deactivated, or its role or commune changed since ``user`` was
+    read, the save raises ``forbidden`` (403, :func:`account_problem`) and stores nothing.
     """
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
@@ -534,6 +537,12 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         outcome.created_at = session.execute(text("SELECT now()")).scalar_one()
     else:  # one user's saves one after another: the same file saved twice at once is stored once
         outcome.created_at = session.execute(_SAVE_LOCK, {"uid": str(user.id)}).scalar_one()
+        # the account as it is now, once no deactivation can come in between (it takes this lock
+        # too): a job queued, or a request begun, before the account was deactivated or changed
+        # stores nothing
+        problem = account_problem(session.execute(_ACCOUNT_NOW, {"uid": user.id}).one_or_none(), acting_as(user))
+        if problem is not None:
+            raise problem
     keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
     _find_duplicates(session, user, accepted, keys, outcome)
     digests, saved_before = _rows_saved_before(session, user, accepted, keys, outcome)
@@ -984,6 +993,43 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ke
 #: Waits for the user's other saves to commit (the duplicate check, a later statement, then
 #: sees their reports); returns the transaction's time.
 _SAVE_LOCK = text("SELECT now() FROM pg_advisory_xact_lock(hashtextextended('import:' || :uid, 0))")
+#: The account as committed now (what :func:`account_problem` reads).
+_ACCOUNT_NOW = text("SELECT active, deactivated_at, role, commune_nis FROM users WHERE id = :uid")
+
+
+def lock_saves(session: Session, user_id: int) -> None:
+    """Wait for the saves of user ``user_id`` under way to commit, and hold their lock to the
+    end of the caller's transaction (a deactivation: a save then starting reads the account
+    once it is committed)."""
+    session.execute(_SAVE_LOCK, {"uid": str(user_id)})
+
+
+def acting_as(user: Any) -> dict[str, Any]:
+    """The capacity in which ``user`` files reports, kept with a queued import: ``role`` and
+    ``commune_nis``."""
+    return {"role": user.role, "commune_nis": user.commune_nis}
+
+
+def account_problem(account: Any, acting: dict[str, Any] | None = None) -> GeosignalError | None:
+    """Return why reports may not be stored now for ``account`` (a :class:`User` or a row with
+    ``active``, ``deactivated_at``, ``role``, ``commune_nis``; None when there is none) in the
+    capacity ``acting`` (:func:`acting_as`, when the work was asked for), or None.
+
+    The error is ``forbidden`` (403) with ``reason``: ``account_deactivated`` (deactivated, or
+    no such account), ``account_changed`` (its role or commune is not the one the work was
+    asked for in: a representative moved to another commune does not file the first one's
+    reports) or ``may_not_file`` (a role that files no reports).
+    """
+    if account is None or not account.active or account.deactivated_at is not None:
+        return GeosignalError("forbidden", "the account this import acts for is deactivated; nothing was saved",
+                              reason="account_deactivated")
+    if acting is not None and (account.role, account.commune_nis) != (acting.get("role"), acting.get("commune_nis")):
+        return GeosignalError("forbidden", "the account's role or commune changed since this import was asked "
+                              "for; nothing was saved (upload the file again)", reason="account_changed")
+    if not policy.may_file_reports(account):
+        return GeosignalError("forbidden", "this account files no reports; nothing was saved",
+                              reason="may_not_file")
+    return None
 
 #: Rows per partition of the duplicate check's reads (a server-side cursor).
 _PARTITION = 5_000
@@ -1142,12 +1188,15 @@ def check_options(*, mode: str, default_network: str | None, crs: str | None) ->
 def create_import_job(session: Session, user: User, data: bytes, filename: str, options: dict[str, Any]) -> Any:
     """Keep an upload to be saved by a job worker and put it in the queue, in the caller's
     transaction (the caller commits: job and queue entry appear together). ``options`` are
-    :data:`JOB_OPTIONS`. Returns the :class:`~geosignal.models.ImportJob` (state ``queued``)."""
+    :data:`JOB_OPTIONS`; the job also keeps the capacity the user asks in (``acting_as``:
+    role and commune, :func:`acting_as`), which the worker checks again. Returns the
+    :class:`~geosignal.models.ImportJob` (state ``queued``)."""
     from geosignal import jobs
     from geosignal.models import ImportJob
 
     job = ImportJob(id=uuid.uuid4(), user_id=user.id, filename=filename[:255], upload=data,
-                    options={k: options.get(k) for k in JOB_OPTIONS}, state="queued", rows_done=0)
+                    options={**{k: options.get(k) for k in JOB_OPTIONS}, "acting_as": acting_as(user)},
+                    state="queued", rows_done=0)
     session.add(job)
     session.flush()
     job.queue_job_id = jobs.enqueue_import(session, job.id)
@@ -1186,6 +1235,36 @@ def _gzip_json(pieces: Iterator[str]) -> bytes:
     return b"".join(gzip_chunks(piece.encode("utf-8") for piece in pieces))
 
 
+def finish_failed(session: Session, job: Any, error: GeosignalError) -> None:
+    """End ``job`` as ``failed`` with ``error`` before it read its file: its document is the
+    head and ``error`` (a problem document), its file is dropped (the caller commits)."""
+    job.state = "failed"
+    job.finished_at = session.execute(text("SELECT clock_timestamp()")).scalar_one()
+    head = job_head(job)
+    head["error"] = error.to_problem()
+    job.result = _gzip_json(iter([json.dumps(head, ensure_ascii=False)]))
+    job.error_code = error.code
+    job.upload = None
+
+
+def fail_queued_imports(session: Session, user: Any) -> int:
+    """Fail every import job of ``user`` still ``queued`` with ``forbidden``
+    (``account_deactivated``), at once, and return how many (a deactivation: the caller
+    commits). A job already running is stopped by its own check before it stores
+    (:func:`import_file`)."""
+    from sqlalchemy import select
+
+    from geosignal.models import ImportJob
+
+    jobs = session.scalars(select(ImportJob).where(ImportJob.user_id == user.id, ImportJob.state == "queued")
+                           .with_for_update()).all()
+    for job in jobs:
+        finish_failed(session, job, GeosignalError(
+            "forbidden", "the account this import acts for was deactivated before it ran; nothing was saved",
+            reason="account_deactivated"))
+    return len(jobs)
+
+
 def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[str, Any] | None = None) -> str:
     """Run a queued import job to its end (a job worker calls this) and return its final
     state, ``done`` or ``failed``.
@@ -1196,6 +1275,11 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
     ``failed`` with the problem document (its ``code``: the import's own, e.g.
     ``unreadable_file`` or ``import_rejected`` with the per-feature report, or
     ``internal_error``). A job already ``done`` or ``failed`` is left alone.
+
+    The job acts for the user who queued it, in the capacity kept with it (``acting_as``):
+    when it starts, and again before it stores (:func:`import_file`), an account deactivated
+    since, or whose role or commune changed, fails it with ``forbidden``
+    (:func:`account_problem`) and nothing is stored.
     """
     import logging
     import time
@@ -1210,8 +1294,13 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
         # handed the job out again
         if job is None or job.state not in ("queued", "running"):
             return job.state if job is not None else "failed"
-        job.state = "running"
         job.started_at = session.execute(text("SELECT now()")).scalar_one()
+        problem = account_problem(session.get(User, job.user_id), job.options.get("acting_as"))
+        if problem is not None:  # deactivated or changed while the job waited: it does nothing
+            finish_failed(session, job, problem)
+            session.commit()
+            return "failed"
+        job.state = "running"
         session.commit()
     last = [0.0]
 
@@ -1230,6 +1319,9 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
         options = job.options
         outcome = None
         try:
+            problem = account_problem(user, options.get("acting_as"))
+            if problem is not None:
+                raise problem
             area = service_area(session, area_cache if area_cache is not None else {}, config["SERVICE_MARGIN_M"])
             outcome = import_file(
                 session, user, job.upload or b"", job.filename, area=area, limits=limits_from_config(config),

@@ -43,7 +43,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geosignal import vocab
+from geosignal import policy, vocab
 from geosignal.config import ROOT
 from geosignal.models.notification import MAX_ATTEMPTS, SUBMISSION_MAIL_CHOICES
 from geosignal.services.mail import MailSettings, link_base, sender_domain
@@ -228,6 +228,7 @@ _CLAIM = """
     SELECT o.id, o.recipient_id, o.kind, o.batch, o.report_id, o.from_status, o.to_status, o.reason,
            o.actor_role, o.created_at, u.email, u.active,
            coalesce(to_jsonb(u) ->> 'locale', to_jsonb(u) ->> 'page_locale') AS locale,
+           u.role AS recipient_role, u.commune_nis AS recipient_commune,
            r.reference, r.commune_nis, c.name_fr AS commune, r.network, r.issue
     FROM notification_outbox o
     JOIN due ON due.recipient_id = o.recipient_id AND due.kind = o.kind
@@ -239,6 +240,18 @@ _CLAIM = """
     ORDER BY o.recipient_id, o.kind, o.batch, o.id
     FOR UPDATE OF o SKIP LOCKED
 """
+
+
+def still_told(row: dict[str, Any]) -> bool:
+    """Whether the recipient of an outbox ``row`` (as :func:`claim` reads it) is told of its
+    report now: the account is active and still reads the report
+    (:func:`geosignal.policy.may_read_report` with its role and commune of now): a
+    representative moved to another commune, or a referent made a representative, since the
+    row was queued is not told of the first commune's reports."""
+    from types import SimpleNamespace
+
+    recipient = SimpleNamespace(role=row["recipient_role"], commune_nis=row["recipient_commune"])
+    return bool(row["active"]) and policy.may_read_report(recipient, row["commune_nis"])
 
 
 def claim(session: Session, *, digest: bool = False, now: datetime | None = None,
@@ -272,13 +285,19 @@ def deliver_pending(session: Session, settings: MailSettings, base_url: str, *, 
     :data:`~geosignal.models.notification.MAX_ATTEMPTS`) in another. The caller commits.
 
     ``base_url``: the public address links start with (``GEOSIGNAL_PUBLIC_BASE_URL``). With no
-    SMTP host configured nothing is sent and the due rows are marked ``skipped``; rows of
-    deactivated recipients too. Returns counts: ``messages`` sent, ``rows`` sent, ``failed``
+    SMTP host configured nothing is sent and the due rows are marked ``skipped``; so are the
+    rows of a recipient who may not read their report any more, as the account is when the
+    message leaves (:func:`still_told`: deactivated, or moved to another commune or role since
+    the row was queued). Returns counts: ``messages`` sent, ``rows`` sent, ``failed``
     messages (to retry or given up), ``skipped`` rows.
     """
     messages = claim(session, digest=digest, now=now, limit=limit)
-    skipped = [i for m in messages if not settings.host or not m.rows[0]["active"] for i in m.ids]
-    outgoing = [m for m in messages if settings.host and m.rows[0]["active"]]
+    skipped: list[int] = []
+    for message in messages:
+        told = [bool(settings.host) and still_told(row) for row in message.rows]
+        skipped += [row["id"] for row, yes in zip(message.rows, told, strict=True) if not yes]
+        message.rows = [row for row, yes in zip(message.rows, told, strict=True) if yes]
+    outgoing = [m for m in messages if m.rows]
     sent: list[Message] = []
     failures: list[tuple[Message, str]] = []
     if outgoing:

@@ -100,7 +100,7 @@ def _components() -> dict[str, Any]:
                                                  "features": {"type": "array",
                                                               "items": {"$ref": "#/components/schemas/Feature"}},
                                                  "links": {"type": "array", "items": {"type": "object"}}}},
-            "ZoneReportIds": {"type": "object", "properties": {"report_ids": {
+            "ZoneReportIds": {"type": "object", "additionalProperties": False, "properties": {"report_ids": {
                 "type": "array", "items": {"type": "string", "format": "uuid"},
                 "description": "Confirm: the zone's reports as read (409 zone_changed otherwise). "
                                "Split: the reports to take out."}}},
@@ -291,12 +291,12 @@ _BODIES: dict[str, dict[str, Any]] = {
     "zones.confirm_zone": {"required": False, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds"}}}},
     "zones.join_zones": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["zone_id"],
+        "type": "object", "required": ["zone_id"], "additionalProperties": False,
         "properties": {"zone_id": {"type": "integer", "description": "The zone to join to this one (same network)."},
                        "report_ids": {"type": "array", "items": {"type": "string", "format": "uuid"},
                                       "description": "The two zones' reports as read (409 zone_changed otherwise)."}}}}}},
     "zones.add_to_zone": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["report_id"],
+        "type": "object", "required": ["report_id"], "additionalProperties": False,
         "properties": {"report_id": {"type": "string", "format": "uuid",
                                      "description": "The report to add: same network, in no zone, counted."},
                        "report_ids": {"type": "array", "items": {"type": "string", "format": "uuid"},
@@ -304,7 +304,7 @@ _BODIES: dict[str, dict[str, Any]] = {
     "zones.split_zone": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds", "required": ["report_ids"]}}}},
     "queue.bulk_transition": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["ids", "to"],
+        "type": "object", "required": ["ids", "to"], "additionalProperties": False,
         "properties": {"ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string"}},
                        "to": _vocab_schema(vocab.STATUSES), "reason": {"type": "string"}}}}}},
     "api.post_transition": {"required": True, "content": {

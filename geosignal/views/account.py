@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from flask import (
@@ -32,6 +33,7 @@ from geosignal import formparse, i18n, policy, ui_text, vocab
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.errors_web import wants_json
 from geosignal.models import Commune, User
 from geosignal.params import MAX_INT
 from geosignal.ratelimit import LOGIN_PER_ACCOUNT, limiter, login_account_key
@@ -54,12 +56,15 @@ _OPEN_WHILE_CHANGING = {"account.change_password", "pages.logout", "static", "he
 
 @bp.before_app_request
 def _force_password_change() -> Response | None:
-    """Send a user whose password was shown on a terminal to the change page first."""
+    """Send a user whose password was shown on a terminal to the change page first; where
+    errors are problem+json (``/api``, ``/ogc``: :func:`geosignal.errors_web.wants_json`), answer
+    403 ``password_change_required`` instead (a client holding a token follows no redirect to a
+    form)."""
     endpoint = request.endpoint or ""
     if endpoint in _OPEN_WHILE_CHANGING or endpoint.startswith("vendor."):
         return None
     if current_user.is_authenticated and current_user.must_change_password:
-        if request.path.startswith("/api/"):
+        if wants_json():
             raise GeosignalError("password_change_required",
                                  "this account must change its one-time password first: sign in at /login "
                                  "and choose one (/compte/mot-de-passe); its tokens work from then on")
@@ -280,15 +285,24 @@ def _send_or_hand_over(session, settings: MailSettings, message, url: str, kind:
     return _users_page(shown_link=url, shown_link_kind=kind)
 
 
+def _account_to_act_on(user_id: int, may: Callable[[User, User], bool]) -> User:
+    """Return the account ``user_id`` when the signed-in user may act on it (``may(actor,
+    account)``, a rule of :mod:`geosignal.policy`); ``not_found`` (404) otherwise, the same
+    answer whether the id is an account or not (a representative told one from the other:
+    403 for accounts, 404 for unused ids)."""
+    user = get_session().get(User, user_id)
+    if user is None or not may(current(), user):
+        raise GeosignalError("not_found", accounts.NO_SUCH_ACCOUNT)
+    return user
+
+
 @bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/lien")
 @login_required
 def send_reset_link(user_id: int) -> Response | tuple[str, int]:
     """Give an account a link to choose a new password (one hour, once): e-mailed to it, or,
     without a mail server, shown to the referent or administrator who asked, to hand over."""
     session = get_session()
-    user = session.get(User, user_id)
-    if user is None:
-        raise GeosignalError("not_found", "Aucun compte de ce numéro.")
+    user = _account_to_act_on(user_id, policy.may_send_reset_link)
     secret = accounts.issue_reset_link(session, current(), user)
     settings = MailSettings.from_config(current_app.config)
     message = _message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
@@ -307,9 +321,7 @@ def send_reset_link(user_id: int) -> Response | tuple[str, int]:
 def deactivate_user(user_id: int) -> Response:
     """Deactivate an account (never deleted)."""
     session = get_session()
-    user = session.get(User, user_id)
-    if user is None:
-        raise GeosignalError("not_found", "Aucun compte de ce numéro.")
+    user = _account_to_act_on(user_id, policy.may_deactivate)
     accounts.deactivate(session, current(), user)
     session.commit()
     flash(_("Compte %(email)s désactivé : ses sessions et jetons ne fonctionnent plus.", email=user.email), "success")

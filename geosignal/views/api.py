@@ -160,7 +160,12 @@ def _with_etag(feature: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-def _json_body() -> dict[str, Any]:
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object, read strictly (:mod:`geosignal.json_provider`).
+
+    Raises ``unsupported_media_type`` (415) for another content type, ``invalid_json`` (400)
+    for a body that is not JSON, ``invalid_request`` (400, where ``/``) for JSON that is not
+    an object."""
     if request.mimetype not in ("application/json", GEOJSON, "application/merge-patch+json"):
         raise GeosignalError("unsupported_media_type", "send application/json")
     try:
@@ -172,14 +177,21 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
+def refuse_unknown_members(body: dict[str, Any], known: set[str] | frozenset[str]) -> None:
+    """Raise ``invalid_request`` (400) naming the first member of ``body`` (in name order)
+    that is not one of ``known`` (``where`` its pointer, ``/extra``): a member a write ignored
+    was a typo the client never heard of (``reasons`` for ``reason``), so none is ignored."""
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
+
+
 @bp.post("/reports/<report_id>/transitions")
 def post_transition(report_id: str) -> Response:
     """Move a report along the workflow: body ``{"to": status, "reason": text}`` → the
     report's Feature with its new ``ETag``. ``If-Match`` is honoured when sent."""
-    body = _json_body()
-    unknown = sorted(set(body) - {"to", "reason"})
-    if unknown:
-        raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
+    body = json_body()
+    refuse_unknown_members(body, {"to", "reason"})
     session = get_session()
     feature = workflow_service.transition(session, report_id, body.get("to"), current(), body.get("reason"),
                                           if_match=request.headers.get("If-Match"))
@@ -201,9 +213,7 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
                    "the commune's representative edits its reports; the referent asks questions (needs_info)")
     if if_match is None:
         raise GeosignalError("precondition_required", "send If-Match with the ETag of the report you edited")
-    unknown = sorted(set(body) - {"type", "geometry", "properties", "id", "crs"})
-    if unknown:
-        raise GeosignalError("invalid_request", f"unknown member {unknown[0]}", where=f"/{unknown[0]}")
+    refuse_unknown_members(body, {"type", "geometry", "properties", "id", "crs"})
     if "type" in body and body["type"] != "Feature":
         raise GeosignalError("invalid_geojson", 'an edit is a (partial) Feature: type must be "Feature"', where="/type")
     given_id = feature_id(body, "")  # a string or a number (RFC 7946), null as absent; else 422 at /id

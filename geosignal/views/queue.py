@@ -22,6 +22,7 @@ from geosignal.errors import GeosignalError
 from geosignal.services import basemaps
 from geosignal.services import communes as communes_service
 from geosignal.services import queue as queue_service
+from geosignal.views.api import json_body, refuse_unknown_members
 
 bp = Blueprint("queue", __name__)
 
@@ -59,6 +60,8 @@ def queue_api() -> Response:
 #: The referent's decisions the queue offers, in this order (the transition table says from
 #: which statuses, for whom, and what text each needs).
 QUEUE_TARGETS: tuple[str, ...] = ("validated", "needs_info", "rejected")
+#: The members of a bulk transition's body (any other is refused).
+BULK_MEMBERS = frozenset({"ids", "to", "reason"})
 #: Longest list of ids one bulk request may move.
 MAX_BULK = 1000
 _ZERO = "00000000-0000-0000-0000-000000000000"
@@ -130,7 +133,9 @@ def queue_page() -> tuple[str, int]:
 @require_policy(may_use_queue, QUEUE_DENIED)
 def bulk_transition() -> Response:
     """Move many reports at once (bulk validation): body ``{"ids": [...], "to": "validated",
-    "reason": "…"}`` (1 to 1000 ids; ``reason`` when the move needs one).
+    "reason": "…"}`` (1 to 1000 ids; ``reason`` when the move needs one). The body is read as
+    strictly as the single report's transitions endpoint: any other member is 400
+    ``invalid_request`` naming it (``where`` ``/extra``), and nothing moves.
 
     Set-wise (:func:`geosignal.services.workflow.transition_many`: one lock query, one
     statement moving and journalling them all). Every report that may move does; when some
@@ -140,9 +145,8 @@ def bulk_transition() -> Response:
     """
     from geosignal.services import workflow as workflow_service
 
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise GeosignalError("invalid_request", 'body must be {"ids": [...], "to": "<status>"}', where="/")
+    body = json_body()
+    refuse_unknown_members(body, BULK_MEMBERS)
     ids = body.get("ids")
     if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_BULK or not all(isinstance(i, str) for i in ids):
         raise GeosignalError("invalid_request", f"ids must be a list of 1 to {MAX_BULK} report ids (strings)",

@@ -12,7 +12,7 @@ from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_commune
 from geosignal.services import zones as zones_service
-from geosignal.views.api import geojson_response
+from geosignal.views.api import geojson_response, refuse_unknown_members
 
 bp = Blueprint("zones", __name__, url_prefix="/api/v1")
 
@@ -52,16 +52,18 @@ def get_zone(zone_id: str) -> Response:
     return geojson_response(zones_service.get_zone(get_session(), current(), zone_id))
 
 
-def _decided(decide: Any, action: str, required: str | None = None) -> Response:
+def _decided(decide: Any, action: str, members: set[str], required: str | None = None) -> Response:
     """Take a decision on a zone (referent, admins; 403 otherwise): ``decide(session, user,
-    body)`` is the service's call with the JSON body (``required``: a member it must hold,
-    400 ``invalid_request`` when missing); journal it as ``action``, commit and answer its
+    body)`` is the service's call with the JSON body (``members``: those it takes, any other
+    400 ``invalid_request`` naming it; ``required``: a member it must hold, 400
+    ``invalid_request`` when missing); journal it as ``action``, commit and answer its
     result (a Feature or a FeatureCollection)."""
     user = current()
     session = get_session()
     if not zones_service.may_decide(user):
         raise GeosignalError("forbidden", "the referent and admins confirm, join and split zones")
     body = _body()
+    refuse_unknown_members(body, members)
     if required is not None and required not in body:
         raise GeosignalError("invalid_request", f"{required} is required", where=f"/{required}")
     result, summary = decide(session, user, body)
@@ -77,7 +79,7 @@ def confirm_zone(zone_id: str) -> Response:
     Optional body `{"report_ids": [...]}`: the reports the referent saw; 409 `zone_changed`
     when the zone holds others now."""
     return _decided(lambda session, user, body: zones_service.confirm_zone(
-        session, user, zone_id, body.get("report_ids")), "merge")
+        session, user, zone_id, body.get("report_ids")), "merge", {"report_ids"})
 
 
 @bp.post("/zones/<zone_id>/split")
@@ -87,7 +89,7 @@ def split_zone(zone_id: str) -> Response:
     The reports taken out are kept apart for good. Returns the zones now holding the zone's
     former reports (a FeatureCollection)."""
     return _decided(lambda session, user, body: zones_service.split_zone(
-        session, user, zone_id, body["report_ids"]), "split", required="report_ids")
+        session, user, zone_id, body["report_ids"]), "split", {"report_ids"}, required="report_ids")
 
 
 @bp.post("/zones/<zone_id>/join")
@@ -98,7 +100,8 @@ def join_zones(zone_id: str) -> Response:
     Their reports are one confirmed zone from now on, even apart. Returns the zone (a
     Feature); 422 `invalid_join` (itself, another network), 409 `zone_changed`."""
     return _decided(lambda session, user, body: zones_service.join_zones(
-        session, user, zone_id, body["zone_id"], body.get("report_ids")), "merge", required="zone_id")
+        session, user, zone_id, body["zone_id"], body.get("report_ids")), "merge", {"zone_id", "report_ids"},
+        required="zone_id")
 
 
 @bp.post("/zones/<zone_id>/add")
@@ -110,4 +113,5 @@ def add_to_zone(zone_id: str) -> Response:
     the zone (a Feature); 422 `invalid_join` (another network, in a zone already, a status the
     figures do not count), 404 (no such report), 409 `zone_changed`."""
     return _decided(lambda session, user, body: zones_service.add_to_zone(
-        session, user, zone_id, body["report_id"], body.get("report_ids")), "merge", required="report_id")
+        session, user, zone_id, body["report_id"], body.get("report_ids")), "merge", {"report_id", "report_ids"},
+        required="report_id")
