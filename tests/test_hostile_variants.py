@@ -297,6 +297,6 @@ def test_a_header_written_as_a_phrase_is_read(header, name) -> None:
 
 
 def test_a_phrase_header_s_dates_are_read_in_a_csv(area) -> None:
-    (item,) = read_upload("lat;lon;network;Date du constat\n50,4108;4,4440;mobile;01/02/2026\n".encode(), "a.csv",
+    (item,) = read_upload(b"lat;lon;network;Date du constat\n50,4108;4,4440;mobile;01/02/2026\n", "a.csv",
                           area=area)
     assert item.properties["observed_at"].isoformat() == "2026-02-01T00:00:00+01:00"
