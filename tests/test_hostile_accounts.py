@@ -239,8 +239,9 @@ def test_an_account_one_may_not_act_on_is_answered_as_no_account(app, client, db
                                                                  persona: str) -> None:  # noqa: ANN001
     """``POST /utilisateurs/<id>/lien`` and ``/desactiver`` with a valid CSRF token answered a
     representative 403 for an account's id and 404 for an unused one: the ids of the accounts
-    could be listed. Now the same 404 page for both (and for the referent, an admin's account
-    is one it does not manage); nothing changes."""
+    could be listed. Now the same page for both: 403 for a representative, whom the route
+    refuses whatever the id, 404 for the referent, for whom an admin's account is one it does
+    not manage; nothing changes."""
     admin = make_account(app.test_client(), db, "admin@igretec.com", "admin")
     colleague = make_account(app.test_client(), db, "agent@charleroi.be", "representative", "52011")
     if persona == "representative":
@@ -258,7 +259,10 @@ def test_an_account_one_may_not_act_on_is_answered_as_no_account(app, client, db
         page = re.sub(r'(name="csrf_token" value|nonce)="[^"]+"', "", answer.get_data(as_text=True)).replace(
             f"/utilisateurs/{user_id}/", "/utilisateurs/<id>/")
         answers.append((answer.status_code, answer.mimetype, page))
-    assert answers[0][0] == 404 and 'data-code="not_found"' in answers[0][2]
+    # a representative is refused the accounts' actions whatever the id (the route's rule,
+    # before the view); the referent, an account it does not manage as no account
+    status, code = (403, "forbidden") if persona == "representative" else (404, "not_found")
+    assert answers[0][0] == status and f'data-code="{code}"' in answers[0][2]
     assert all(a == answers[0] for a in answers), [a[:2] for a in answers]
     db.expire_all()
     for email in targets:

@@ -57,9 +57,13 @@ bp = Blueprint("pages", __name__)
 _TAG = re.compile(r"<(script|style)(?=[\s>])")
 
 
-@bp.before_app_request
-def _make_nonce() -> None:
-    g.csp_nonce = secrets.token_urlsafe(16)
+def csp_nonce() -> str:
+    """This request's CSP nonce, made when first asked for: a page rendered by an error raised
+    in a ``before_request`` hook that runs before any other (a route rule refusing the user,
+    a CSRF failure) still has one, in its tags as in its header."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
 
 
 @bp.app_template_filter("fr_number")
@@ -87,13 +91,13 @@ def be_datetime(value: Any) -> Markup:
 @bp.app_template_filter("nonced")
 def nonced(fragment: str) -> Markup:
     """Add this request's CSP nonce to every <script> and <style> tag of a trusted fragment."""
-    return Markup(_TAG.sub(lambda m: f'<{m.group(1)} nonce="{g.csp_nonce}"', fragment))
+    return Markup(_TAG.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', fragment))
 
 
 @bp.app_context_processor
 def _template_globals() -> dict:
     return {"vocab": vocab, "contract": contract, "label": i18n.label, "ui_text": ui_text, "policy": policy,
-            "csp_nonce": lambda: g.get("csp_nonce", ""),
+            "csp_nonce": csp_nonce,
             # the configured base layers as JSON, for the maps a page's own script makes
             "base_layers_json": lambda: json.dumps([layer.as_dict() for layer in base_layers()],
                                                    ensure_ascii=False),
@@ -116,7 +120,7 @@ def base_layers() -> tuple[basemaps.BaseLayer, ...]:
 @bp.after_app_request
 def _security_headers(response: Response) -> Response:
     if response.mimetype == "text/html" and current_app.config["CONTENT_SECURITY_POLICY"]:
-        nonce = g.get("csp_nonce", "")
+        nonce = csp_nonce()
         tile_origins = "".join(f" {o}" for o in basemaps.csp_origins(base_layers()))
         response.headers["Content-Security-Policy"] = (
             f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
