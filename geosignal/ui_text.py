@@ -397,9 +397,13 @@ DRAW_TOUCH: dict[str, Any] = {
     }},
 }
 
-#: Leaflet's own texts (zoom buttons).
+#: Leaflet's own texts (zoom buttons, layer switcher, markers) and the base-map notice.
 LEAFLET_MESSAGES: dict[str, str] = {
     "zoom_in": "Zoom avant", "zoom_out": "Zoom arrière",
+    # the layer switcher's button (Leaflet's "Layers") and a marker's alternative text (its
+    # "Marker"): static/js/leaflet-setup.js
+    "layers": "Choisir le fond de carte",
+    "marker": "Point sur la carte",
     # shown on a map whose base-map tiles cannot be loaded (static/js/basemap-notice.js)
     "basemap_unavailable": "Fond de carte indisponible : les communes et les signalements restent affichés.",
     "close_notice": "Fermer ce message",

@@ -12,7 +12,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -28,7 +27,6 @@ from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_commune, parse_day
 from geosignal.services import audit as audit_service
-from geosignal.services import basemaps
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services import zones as zones_service
@@ -36,14 +34,6 @@ from geosignal.services.intake import loads_strict
 from geosignal.vocab import STATUSES
 
 bp = Blueprint("report_pages", __name__)
-
-
-def _tiles() -> dict[str, str]:
-    """The first XYZ base layer configured (URL and attribution), or none."""
-    for layer in basemaps.layers_from_config(current_app.config):
-        if layer.kind in ("xyz", "wmts"):
-            return {"url": layer.url, "attribution": layer.attribution}
-    return {"url": "", "attribution": ""}
 
 
 def _thread(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -72,7 +62,7 @@ def render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -
         actions=policy.allowed_transitions(user, props["commune_nis"], props["status"]),
         may_edit=policy.may_edit_report(user, props["commune_nis"], props["status"]),
         may_copy=policy.may_copy_report(user, props["commune_nis"], props["status"]),
-        tiles=_tiles(), geometry_json=json.dumps(feature["geometry"]),
+        geometry_json=json.dumps(feature["geometry"]),
         zone=zones_service.for_reports(get_session(), [feature["id"]]).get(feature["id"]), **extra)
     return page, status
 
@@ -226,7 +216,7 @@ def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str
                  error: GeosignalError | None = None, stale: bool = False,
                  not_saved: list[dict[str, str]] | None = None, shape_not_saved: bool = False) -> tuple[str, int]:
     page = render_template(
-        "report_edit.html", feature=feature, p=feature["properties"], tiles=_tiles(),
+        "report_edit.html", feature=feature, p=feature["properties"],
         geometry_json=json.dumps(feature["geometry"]),
         etag=workflow_service.etag(feature["properties"]["revision"]),
         values=values if values is not None else form_values(feature),

@@ -1,7 +1,9 @@
 /* geosignal: the configured base layers (GEOSIGNAL_BASEMAPS, services/basemaps.py, sent as a
  * page's data-base-layers JSON) added to a Leaflet map made by a page's own script: the first
  * layer shown, a layer switcher when there are several; and the communes' outlines. One place
- * for the pages whose maps are not drawn by folium (the validation queue, the zones page). */
+ * for the pages whose maps are not drawn by folium (the validation queue, the zones page, the
+ * upload page, a report's page and its edit page). The names are the page's language's
+ * (views/pages.py base_layers); the switcher's own texts are set by leaflet-setup.js. */
 (function () {
   "use strict";
   window.geosignalBaseLayers = function (map, layers) {

@@ -2,7 +2,9 @@
 // from the page (data-geometry, GeoJSON in EPSG:4326). On the edit page (data-editable) the
 // vertices of a zone or line can be moved (Leaflet.draw's edit handler) and a point dragged;
 // the edited geometry goes into the form's hidden "geometry" field, sent only when changed.
-// Texts come from the catalogue of the page's language (window.geosignalI18n.report_page).
+// The base layers are the configured ones (data-base-layers, basemaps.js). Texts come from the
+// catalogue of the page's language (window.geosignalI18n.report_page; Leaflet's own:
+// leaflet-setup.js).
 (function () {
   "use strict";
   var T = (window.geosignalI18n || {}).report_page || {};
@@ -10,10 +12,9 @@
   if (!pane || typeof L === "undefined") { return; }
   var geometry = JSON.parse(pane.dataset.geometry || "null");
   var editable = pane.dataset.editable === "1";
-  var map = L.map(pane, { scrollWheelZoom: false });
-  if (pane.dataset.tileUrl) {
-    L.tileLayer(pane.dataset.tileUrl, { attribution: pane.dataset.tileAttribution || "", maxZoom: 19 }).addTo(map);
-  }
+  var map = L.map(pane, { scrollWheelZoom: false, maxZoom: 19 });
+  // the configured base layers, with their switcher, as on every map (basemaps.js)
+  window.geosignalBaseLayers(map, JSON.parse(pane.dataset.baseLayers || "[]"));
   var colour = getComputedStyle(document.querySelector(".badge") || document.body).getPropertyValue("--status").trim() || "#a50f15";
   var style = { color: colour, weight: 3, fillOpacity: 0.25 };
   var field = document.getElementById("geometry");
@@ -42,7 +43,8 @@
   if (geometry && geometry.type === "Point") {
     var ll = L.latLng(geometry.coordinates[1], geometry.coordinates[0]);
     if (editable) {
-      shape = L.marker(ll, { draggable: true, keyboard: true, title: T.point_title || "" }).addTo(map);
+      shape = L.marker(ll, { draggable: true, keyboard: true, title: T.point_title || "",
+                             alt: T.point_title || L.Marker.prototype.options.alt }).addTo(map);
       shape.on("dragend", changed);
     } else {
       shape = L.circleMarker(ll, Object.assign({ radius: 9 }, style)).addTo(map);
