@@ -362,10 +362,14 @@
     label.setAttribute("aria-hidden", "true");
     a.appendChild(label);
   });
+  // and not while a report's popup is open: on a phone the names lay over it
+  var popupOpen = false;
   function syncToolLabels() {
-    if (container) { container.classList.toggle("draw-labels", !drawn && !drawingType); }
+    if (container) { container.classList.toggle("draw-labels", !drawn && !drawingType && !popupOpen); }
   }
   syncToolLabels();
+  map.on("popupopen", function () { popupOpen = true; syncToolLabels(); });
+  map.on("popupclose", function () { popupOpen = false; syncToolLabels(); });
   map.on("draw:drawvertex", function (e) {
     var latlngs = [];
     e.layers.eachLayer(function (m) { latlngs.push(m.getLatLng()); });
@@ -649,10 +653,14 @@
     onEachFeature: function (f, l) {
       byId[f.id] = l;
       // clear of the zoom and drawing bars on the left (a phone's popup was half under them)
+      // and below the controls at the top right (its close button was under the layer
+      // switcher and the base map's warning)
       l.bindPopup(function () {
         // as wide as the map leaves beside the bars (70 px) and its own margins, measured when
         // it opens (Leaflet lays the popup out after asking for its content)
-        l.getPopup().options.maxWidth = Math.max(160, Math.min(300, map.getSize().x - 130));
+        var options = l.getPopup().options;
+        options.maxWidth = Math.max(160, Math.min(300, map.getSize().x - 130));
+        options.autoPanPaddingTopLeft = L.point(70, topRightControlsBottom() + 8);
         return popup(f);
       }, { autoPanPaddingTopLeft: L.point(70, 10), autoPanPaddingBottomRight: L.point(10, 10) });
       l.on("popupopen", function () { openId = f.id; });
@@ -660,6 +668,19 @@
     }
   }).addTo(map);
   var openId = null;
+
+  // how far down the map (px) the controls at its top right reach (layer switcher, the base
+  // map's warning): a popup opens below them
+  function topRightControlsBottom() {
+    var corner = container.querySelector(".leaflet-top.leaflet-right");
+    if (!corner || !corner.children.length) { return 2; }
+    return Math.max(2, Math.round(corner.getBoundingClientRect().bottom - container.getBoundingClientRect().top));
+  }
+  // the base map's warning shown, folded or unfolded while a popup is open: the popup moves
+  // clear of it again
+  map.on("basemapnotice", function () {
+    if (openId && byId[openId] && byId[openId].isPopupOpen()) { byId[openId].getPopup().update(); }
+  });
 
   function line(parent, labelText, value, kind) {
     if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) { return; }
@@ -731,7 +752,14 @@
     layer.clearLayers();
     layer.addData(fc);
     renderKey(fc);
-    if (reopen && byId[reopen]) { byId[reopen].openPopup(); }
+    if (reopen && byId[reopen]) {
+      // where it was, without panning again: a pan fetches the reports again, which reopened
+      // the popup, which panned… (a phone's map never stood still)
+      var kept = byId[reopen].getPopup();
+      kept.options.autoPan = false;
+      byId[reopen].openPopup();
+      kept.options.autoPan = true;
+    }
     if (!list) { return; }
     list.replaceChildren();
     fc.features.forEach(function (f) {
