@@ -80,6 +80,9 @@ MAP_MESSAGES: dict[str, Any] = {
     "notation": {"decimal": "degrés décimaux WGS 84", "dms": "degrés, minutes, secondes",
                  "lambert72": "Lambert belge 72", "lambert2008": "Lambert belge 2008"},
     "choose_reading": "Lequel de ces lieux voulez-vous dire ?",
+    # typed coordinates refused while a place was given: that place goes (it would have been
+    # sent while the field showed the refused coordinates)
+    "place_removed": "Le lieu indiqué auparavant est retiré de la carte.",
     "geolocating": "Recherche de votre position…",
     "geolocation_denied": "Votre position n'a pas pu être obtenue ({reason}). Saisissez des coordonnées ou une adresse.",
     "geolocation_unsupported": "Ce navigateur ne donne pas la position.",

@@ -1512,3 +1512,41 @@ def test_a_report_opened_on_a_phones_map_is_readable_and_its_popup_closes(ui, br
         watch.close()
     finally:
         app.config["BASEMAPS"] = saved
+
+
+def test_typed_coordinates_refused_take_the_place_given_before_away(ui, browser) -> None:  # noqa: ANN001, F811
+    """A point placed in Charleroi from typed coordinates, then Brussels typed and « Placer »:
+    refused (outside the communes served), but the Charleroi point stayed on the map and in the
+    form while the field showed Brussels, and « Envoyer » sent Charleroi (a mayor's trial). The
+    refusal takes the earlier place away and says so: the field is what is sent, refused by the
+    server as by the page; no report is saved."""
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    before = _report_count(ui["app"])
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.fill("#coordinates", "50.4108, 4.4440")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.placed")
+    assert page.input_value("#geometry") != ""
+    page.fill("#coordinates", "50.8467, 4.3525")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('locate-status').getAttribute('role') === 'alert'")
+    assert page.get_attribute("#coordinates", "aria-invalid") == "true"
+    said = page.inner_text("#locate-status")
+    assert said.endswith(" Le lieu indiqué auparavant est retiré de la carte."), said
+    # nothing placed any more: on the map, in the form, in what the page says
+    assert page.input_value("#geometry") == "" and page.get_attribute("#map-pane", "data-placed") is None
+    assert page.inner_text("#drawn-status") == "Aucune forme dessinée."
+    assert page.evaluate("""() => { const map = window[document.getElementById('map-pane').dataset.map];
+        let n = 0; map.eachLayer(l => { if (l instanceof L.CircleMarker && !l.feature) { n += 1; } }); return n; }""") == 0
+    page.screenshot(path=str(ARTIFACTS / "ui-coordinates-refused-1440.png"))
+    page.check("input[name=technologies][value='4G']")
+    page.click("#submit-report")
+    page.wait_for_load_state("networkidle")
+    # what is sent is the field: refused next to it, the typed coordinates kept
+    assert page.input_value("#coordinates") == "50.8467, 4.3525"
+    assert page.locator("#coordinates-error").is_visible()
+    assert _report_count(ui["app"]) == before
+    assert [e for e in watch.errors if "status of 422" not in e] == [] and watch.outside == []
+    watch.close()

@@ -506,6 +506,21 @@
     delete feedback.dataset.said;
   }
 
+  /* Typed coordinates that cannot be placed (refused, to be chosen between, not read): the place
+   * given before goes from the map and the form, so that what is shown (the field) and what is
+   * sent agree — the form then sends the field, which the server refuses as the page did; true
+   * when there was one. */
+  function dropPlace() {
+    if (!drawn && !placed) { return false; }
+    clearPlaced();
+    setDrawn(null, null, false);
+    delete pane.dataset.placed;
+    return true;
+  }
+  function refused(text) {
+    say(locateStatus, text + (dropPlace() && M.place_removed ? " " + M.place_removed : ""), true);
+  }
+
   var choices = document.getElementById("coordinate-choices");
   function readCoordinates() {
     clearDrawFirst();
@@ -524,7 +539,7 @@
       coordinatesInput.setAttribute("aria-invalid", "true");
       var text2 = problemText(b);
       if (b.code === "ambiguous_coordinates" && b.candidates) {
-        say(locateStatus, M.choose_reading + " " + text2, true);
+        refused(M.choose_reading + " " + text2);
         b.candidates.forEach(function (c) {
           var li = el("li");
           var button = el("button", ((M.read_as || {})[c.order] || c.order) + " : " + num(c.lat, 6) + " N, " + num(c.lon, 6) + " E" +
@@ -542,8 +557,8 @@
         choices.hidden = false;
         return;
       }
-      say(locateStatus, text2, true);
-    }).catch(function (err) { say(locateStatus, fill(M.error, { detail: String(err) }), true); });
+      refused(text2);
+    }).catch(function (err) { refused(fill(M.error, { detail: String(err) })); });
   }
   if (coordinatesInput && document.getElementById("place-coordinates")) {
     document.getElementById("place-coordinates").addEventListener("click", readCoordinates);
