@@ -309,7 +309,7 @@ def journal_filters() -> dict[str, Any]:
         raise GeosignalError("invalid_request", "before must be an event id (ASCII digits)", where="before")
     date_from, date_to = _day("from"), _day("to")
     if date_from and date_to and date_from > date_to:  # as every other filter says it
-        raise GeosignalError("invalid_request", "from is after to", where="from")
+        raise GeosignalError("invalid_request", "from is after to", where="from", kind="period_reversed")
     return {"action": request.args.get("action") or None,
             "commune": parse_commune(get_session(), request.args.get("commune")),
             "user": request.args.get("user") or None, "date_from": date_from, "date_to": date_to,
