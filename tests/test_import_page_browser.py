@@ -371,3 +371,29 @@ def test_a_row_said_twice_in_the_file_names_the_row_stored_for_both(live_server,
     assert "Même forme" not in rows.nth(0).inner_text()  # the row stored says nothing of it
     assert watch.errors == []
     watch.context.close()
+
+
+def test_a_new_preview_clears_the_refusal_of_the_one_before(live_server, browser) -> None:  # noqa: F811
+    """Prévisualiser with no file says to choose one; the file chosen and previewed, that
+    refusal stayed under the button beside the successful preview (a mayor's trial). A new
+    attempt clears the refusal of the one before, and the field's mark."""
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.click("#preview-button")
+    error = page.locator("#import-error")
+    error.wait_for()
+    assert error.inner_text().startswith("Choisissez d'abord le fichier à importer")
+    assert page.get_attribute("#import-file", "aria-invalid") == "true"
+    page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv",
+                                                 "buffer": b"latitude;longitude\r\n50,4108;4,4440\r\n"}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr")
+    assert page.locator("#import-error").count() == 0
+    assert page.get_attribute("#import-file", "aria-invalid") is None
+    page.screenshot(path=str(ARTIFACTS / "import-error-cleared.png"), full_page=True)
+    # the only failure: the refused attempt without a file (400)
+    assert [e for e in watch.errors if "status of 400" not in e] == []
+    watch.context.close()
+

@@ -380,6 +380,9 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     saveOutcome("", false);
+    // a new attempt: the refusal of the one before (no file chosen…) goes, whatever this one says
+    var stale = document.getElementById("import-error");
+    if (stale) { stale.remove(); }
     document.getElementById("import-file").removeAttribute("aria-invalid");
     send(true).then(function (res) {
       if (res.status === 200) { showPreview(res.body); return; }
