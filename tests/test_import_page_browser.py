@@ -397,3 +397,39 @@ def test_a_new_preview_clears_the_refusal_of_the_one_before(live_server, browser
     assert [e for e in watch.errors if "status of 400" not in e] == []
     watch.context.close()
 
+
+#: A Brussels local time that does not exist (the clocks go from 02:00 to 03:00 on 29 March
+#: 2026), and one that is fine.
+GAP_CSV = (b"latitude;longitude;date_constat\r\n"
+           b"50,4391;4,4603;29/03/2026 02:30\r\n"
+           b"50,4396;4,4611;29/03/2026 03:30\r\n")
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl"])
+def test_a_value_set_aside_says_why_in_the_page_language(live_server, browser, lang: str) -> None:  # noqa: F811
+    """« 29/03/2026 02:30 » (in the spring-forward gap) was shown « Valeur ignorée — colonne
+    'date_constat' : '29/03/2026 02:30' » with no reason, while the API's warning carries the
+    error ambiguous_local_time (a mayor's trial). The reason is the error's own sentence when it
+    is more precise than the field's, in the page's language."""
+    watch = PageWatch(browser, live_server)
+    watch.context.add_cookies([{"name": "geosignal_lang", "value": lang, "url": live_server}])
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": "gap.csv", "mimeType": "text/csv", "buffer": GAP_CSV}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=1")
+    noted = page.locator("#preview-table tbody tr.noted")
+    assert noted.count() == 1
+    detail = noted.locator("td").last.inner_text()
+    why = page.evaluate("window.geosignalI18n.errors.ambiguous_local_time")
+    assert detail.endswith(" — " + why), detail
+    if lang == "fr":
+        assert detail == ("Valeur ignorée — colonne « date_constat » : « 29/03/2026 02:30 » — Cette heure locale est "
+                          "ambiguë ou n'existe pas (changement d'heure) : choisissez une autre heure ou précisez le "
+                          "décalage (+01:00).")
+    else:
+        assert "heure" not in detail and "ignorée" not in detail
+    page.screenshot(path=str(ARTIFACTS / f"import-gap-time-{lang}.png"), full_page=True)
+    assert watch.errors == []
+    watch.context.close()
