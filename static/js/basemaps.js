@@ -23,19 +23,23 @@
 
   /* The communes' boundaries under a map's shapes (thin, grey, not clickable), from the open
    * data route (GET /api/v1/communes, a page's data-communes-url): without a base map (offline,
-   * an intranet) the shapes are not dots on grey. */
+   * an intranet) the shapes are not dots on grey. Returns a promise of the layer (each
+   * commune's feature has its NIS code as id), null when there is none. */
   window.geosignalCommuneOutlines = function (map, url) {
-    if (!url) { return; }
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
+    if (!url) { return Promise.resolve(null); }
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (fc) {
-        if (!fc) { return; }
+        if (!fc) { return null; }
         var outlines = L.geoJSON(fc, { interactive: false,
-          style: function () { return { className: "commune-outline", color: "#6b7f99", weight: 1.5, opacity: 0.8, fill: false }; } });
+          style: function (f) {
+            return { className: "commune-outline commune-" + f.id, color: "#6b7f99", weight: 1.5, opacity: 0.8, fill: false };
+          } });
         outlines.addTo(map);
         outlines.bringToBack();
         map.getContainer().dataset.communeOutlines = String(fc.features.length);
+        return outlines;
       })
-      .catch(function () { /* the shapes are shown without them */ });
+      .catch(function () { return null; /* the shapes are shown without them */ });
   };
 }());
