@@ -27,6 +27,7 @@ from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_commune, parse_day
 from geosignal.services import audit as audit_service
+from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services import zones as zones_service
@@ -34,6 +35,13 @@ from geosignal.services.intake import loads_strict
 from geosignal.vocab import STATUSES
 
 bp = Blueprint("report_pages", __name__)
+
+
+def _commune_geometry(nis: str | None) -> str:
+    """The boundary of a report's commune (GeoJSON geometry, EPSG:4326, as stored) for the
+    report's map, which outlines it under the shape; ``null`` when unknown."""
+    found = communes_service.list_communes(get_session(), nis_codes=[nis]) if nis else []
+    return json.dumps(found[0]["geometry"] if found else None)
 
 
 def _thread(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -62,7 +70,7 @@ def render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -
         actions=policy.allowed_transitions(user, props["commune_nis"], props["status"]),
         may_edit=policy.may_edit_report(user, props["commune_nis"], props["status"]),
         may_copy=policy.may_copy_report(user, props["commune_nis"], props["status"]),
-        geometry_json=json.dumps(feature["geometry"]),
+        geometry_json=json.dumps(feature["geometry"]), commune_json=_commune_geometry(props.get("commune_nis")),
         zone=zones_service.for_reports(get_session(), [feature["id"]]).get(feature["id"]), **extra)
     return page, status
 
@@ -218,6 +226,7 @@ def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str
     page = render_template(
         "report_edit.html", feature=feature, p=feature["properties"],
         geometry_json=json.dumps(feature["geometry"]),
+        commune_json=_commune_geometry(feature["properties"].get("commune_nis")),
         etag=workflow_service.etag(feature["properties"]["revision"]),
         values=values if values is not None else form_values(feature),
         errors=ui_text.field_errors(error) if error else {}, error=error, stale=stale, not_saved=not_saved or [],
