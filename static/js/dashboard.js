@@ -333,6 +333,7 @@
     }
     periodError.textContent = text || "";
     periodError.hidden = !text;
+    if (text) periodError.setAttribute("role", "alert"); else periodError.removeAttribute("role");
   }
 
   /* Filters refused: the figures of the filters before go (territory, table, choropleth and its
