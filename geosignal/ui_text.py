@@ -410,6 +410,10 @@ LEAFLET_MESSAGES: dict[str, str] = {
     # "Marker"): static/js/leaflet-setup.js
     "layers": "Choisir le fond de carte",
     "marker": "Point sur la carte",
+    # a popup's close button (Leaflet's "Close popup") and the title of Leaflet's credit ("A
+    # JavaScript library for interactive maps")
+    "close_popup": "Fermer",
+    "library": "Une bibliothèque JavaScript de cartes interactives",
     # shown on a map whose base-map tiles cannot be loaded (static/js/basemap-notice.js)
     "basemap_unavailable": "Fond de carte indisponible : les communes et les signalements restent affichés.",
     "close_notice": "Fermer ce message",

@@ -1,6 +1,7 @@
 """Every map of every page speaks the page's language, in headless Chromium (Debian's, via
 Playwright): Leaflet's own English texts (the zoom buttons' « Zoom in » / « Zoom out », title
-and accessible name; the layer switcher's « Layers »; a marker's « Marker ») and geosignal's
+and accessible name; the layer switcher's « Layers »; a marker's « Marker »; a popup's « Close
+popup »; the title of Leaflet's credit) and geosignal's
 French names of its base layers (« Plan PICC (SPW) », « Photo aérienne (SPW) ») are never left
 on a Dutch or English page: each comes from the page's catalogue
 (``window.geosignalI18n.leaflet``, one setup in ``static/js/leaflet-setup.js``). The pages: the
@@ -36,14 +37,17 @@ X, Y = CHARLEROI_LAMBERT72
 #: What each text reads in each language (the .po files' translations).
 EXPECTED = {
     "nl": {"zoom_in": "Inzoomen", "zoom_out": "Uitzoomen", "layers": "Achtergrondkaart kiezen",
-           "names": ["Achtergrondkaart", "PICC-kaart (SPW)", "Luchtfoto (SPW)"]},
+           "names": ["Achtergrondkaart", "PICC-kaart (SPW)", "Luchtfoto (SPW)"],
+           "library": "Een JavaScript-bibliotheek voor interactieve kaarten"},
     "en": {"zoom_in": "Zoom in", "zoom_out": "Zoom out", "layers": "Choose the base map",
-           "names": ["Base map", "PICC map (SPW)", "Aerial photo (SPW)"]},
+           "names": ["Base map", "PICC map (SPW)", "Aerial photo (SPW)"],
+           "library": "A JavaScript library for interactive maps"},
 }
 #: Leaflet's English texts (wrong on a Dutch page) and geosignal's French names (wrong on both).
-ENGLISH = {"Zoom in", "Zoom out", "Layers", "Marker"}
+ENGLISH = {"Zoom in", "Zoom out", "Layers", "Marker", "Close popup", "A JavaScript library for interactive maps"}
 FRENCH = {"Zoom avant", "Zoom arrière", "Plan PICC (SPW)", "Photo aérienne (SPW)", "Fond de carte",
-          "Choisir le fond de carte", "Point sur la carte", "Point du signalement"}
+          "Choisir le fond de carte", "Point sur la carte", "Point du signalement", "Fermer",
+          "Une bibliothèque JavaScript de cartes interactives"}
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +97,7 @@ def _map_texts(page) -> dict:  # noqa: ANN001
             zoom_out: attr('.leaflet-control-zoom-out', 'title').concat(attr('.leaflet-control-zoom-out', 'aria-label')),
             layers: attr('.leaflet-control-layers-toggle', 'title').concat(attr('.leaflet-control-layers-toggle', 'aria-label')),
             names: [...document.querySelectorAll('.leaflet-control-layers-base label')].map(e => e.textContent.trim()),
+            credits: attr('.leaflet-control-attribution a[href="https://leafletjs.com"]', 'title'),
             markers: attr('.leaflet-marker-icon', 'alt'),
             all: [...document.querySelectorAll('.leaflet-container, .leaflet-container *')].flatMap(e =>
                 ['title', 'aria-label', 'alt'].map(a => e.getAttribute(a)))
@@ -116,6 +121,11 @@ def _open(page, base: str, path: str) -> None:  # noqa: ANN001
         box = page.locator("#map-pane .leaflet-container").bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.wait_for_selector("#map-pane .leaflet-marker-icon")
+        # a report's popup, for its close button
+        page.evaluate("""() => { const map = window[document.getElementById('map-pane').dataset.map];
+            let done = false; map.eachLayer(l => { if (!done && l.feature && l.feature.id && l.getPopup()) {
+                l.openPopup(); done = true; } }); }""")
+        page.wait_for_selector("#map-pane .leaflet-popup-close-button")
     else:
         page.goto(base + path)
         if path == "/validation":
@@ -135,7 +145,7 @@ def test_every_map_speaks_the_page_language(site, browser, lang: str) -> None:  
         REF: ["/tableau-de-bord", "/validation", "/zones", f"/signalements/{ids['zone']}"],
     }
     expected = EXPECTED[lang]
-    wrong = FRENCH | (ENGLISH if lang == "nl" else {"Layers", "Marker"})
+    wrong = FRENCH | (ENGLISH if lang == "nl" else {"Layers", "Marker", "Close popup"})
     SHOTS.mkdir(parents=True, exist_ok=True)
     faults: list[str] = []
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="fr-BE",
@@ -168,6 +178,8 @@ def test_every_map_speaks_the_page_language(site, browser, lang: str) -> None:  
             if path == "@point" or path.endswith(f"{ids['point']}/modifier"):
                 if not shown["markers"] or any(not alt or alt == "Marker" for alt in shown["markers"]):
                     faults.append(f"{where}: markers {shown['markers']}")
+            if set(shown["credits"]) != {expected["library"]}:
+                faults.append(f"{where}: Leaflet's credit {shown['credits']}")
             left = sorted({t for t in shown["all"] if t in wrong})
             if left:
                 faults.append(f"{where}: left untranslated {left}")

@@ -6,8 +6,8 @@
  *   deprecated function calls anyway.
  * - Leaflet's and Leaflet.draw's own texts in the page's language, from the page's catalogue
  *   (window.geosignalI18n: its "leaflet", "draw" and "draw_touch"): the zoom buttons' titles and
- *   names, the layer switcher's button, a marker's alternative text, Leaflet.draw's toolbar and
- *   tooltips. The catalogue is loaded after this script on the pages whose maps folium writes
+ *   names, the layer switcher's button, a marker's alternative text, a popup's close button,
+ *   the title of Leaflet's credit, Leaflet.draw's toolbar and tooltips. The catalogue is loaded after this script on the pages whose maps folium writes
  *   (their Leaflet is in the page's head) and before it on the others: the texts are set when a
  *   map or one of these controls is first made, when both are there, whatever their order. */
 (function () {
@@ -56,6 +56,28 @@
   if (L.Control.Zoom) { L.Control.Zoom.addInitHook(applyTexts); }
   if (L.Marker) { L.Marker.addInitHook(applyTexts); }
   L.Map.addInitHook(applyTexts);
+
+  // a popup's close button: named in English by Leaflet ("Close popup")
+  if (L.Popup) {
+    var popupLayout = L.Popup.prototype._initLayout;
+    L.Popup.include({
+      _initLayout: function () {
+        popupLayout.apply(this, arguments);
+        if (this._closeButton && leafletText("close_popup")) { this._closeButton.setAttribute("aria-label", leafletText("close_popup")); }
+      }
+    });
+  }
+  // Leaflet's credit, titled in English ("A JavaScript library for interactive maps")
+  if (L.Control.Attribution) {
+    var attributionUpdate = L.Control.Attribution.prototype._update;
+    L.Control.Attribution.include({
+      _update: function () {
+        attributionUpdate.apply(this, arguments);
+        var credit = this._container && this._container.querySelector("a[href='https://leafletjs.com']");
+        if (credit && leafletText("library")) { credit.title = leafletText("library"); }
+      }
+    });
+  }
 
   // the layer switcher's button: Leaflet writes its English title ("Layers") when the switcher
   // is added; it is named in the page's language, for a screen reader too
