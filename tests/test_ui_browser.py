@@ -1499,6 +1499,8 @@ def test_a_report_opened_on_a_phones_map_is_readable_and_its_popup_closes(ui, br
             assert not _overlap(page.locator(f"#map-pane {control}").bounding_box(), box), control
         close = popup.locator(".leaflet-popup-close-button")
         at = close.bounding_box()
+        assert at["width"] >= 44 and at["height"] >= 44  # a finger's target
+        assert close.get_attribute("aria-label") == "Fermer"
         hit = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); "
                             "return !!(e && e.closest('.leaflet-popup-close-button')); }",
                             [at["x"] + at["width"] / 2, at["y"] + at["height"] / 2])

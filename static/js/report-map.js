@@ -671,10 +671,11 @@
       // and below the controls at the top right (its close button was under the layer
       // switcher and the base map's warning)
       l.bindPopup(function () {
-        // as wide as the map leaves beside the bars (70 px) and its own margins, measured when
-        // it opens (Leaflet lays the popup out after asking for its content)
+        // as wide as the map leaves beside the bars (70 px) and its own margins (a touch screen's
+        // close button: 44 px), measured when it opens (Leaflet lays the popup out after asking
+        // for its content)
         var options = l.getPopup().options;
-        options.maxWidth = Math.max(160, Math.min(300, map.getSize().x - 130));
+        options.maxWidth = Math.max(160, Math.min(300, map.getSize().x - 150));
         options.autoPanPaddingTopLeft = L.point(70, topRightControlsBottom() + 8);
         return popup(f);
       }, { autoPanPaddingTopLeft: L.point(70, 10), autoPanPaddingBottomRight: L.point(10, 10) });
