@@ -375,26 +375,8 @@ _JS_APPLY = r"""
     }
     return "";
   }
-  function merge(target, source) {
-    Object.keys(source).forEach(function (k) {
-      if (source[k] && typeof source[k] === "object" && target[k] && typeof target[k] === "object") {
-        merge(target[k], source[k]);
-      } else {
-        target[k] = source[k];
-      }
-    });
-  }
-  if (window.L) {
-    if (L.drawLocal) {
-      merge(L.drawLocal, I.draw);
-      // a finger taps: the instructions of a touch screen
-      if (window.matchMedia && window.matchMedia("(pointer: coarse)").matches) { merge(L.drawLocal, I.draw_touch); }
-    }
-    if (L.Control && L.Control.Zoom) {
-      L.Control.Zoom.prototype.options.zoomInTitle = I.leaflet.zoom_in;
-      L.Control.Zoom.prototype.options.zoomOutTitle = I.leaflet.zoom_out;
-    }
-  }
+  // Leaflet's and Leaflet.draw's texts (I.leaflet, I.draw, I.draw_touch) are set by
+  // static/js/leaflet-setup.js when a map is made, on every page with a map
 })();
 """
 
@@ -417,7 +399,8 @@ def catalogue_url() -> str:
 @bp.get("/i18n/<lang>.js")
 def catalogue(lang: str) -> Response:
     """The texts of the pages' scripts in one language (JavaScript setting
-    ``window.geosignalI18n`` and Leaflet.draw's ``L.drawLocal``); 404 for another language."""
+    ``window.geosignalI18n``; ``static/js/leaflet-setup.js`` gives Leaflet's and Leaflet.draw's
+    their part of it when a map is made); 404 for another language."""
     from geosignal.errors import GeosignalError
 
     if lang not in LANGUAGES:

@@ -80,6 +80,9 @@ MAP_MESSAGES: dict[str, Any] = {
     "notation": {"decimal": "degrés décimaux WGS 84", "dms": "degrés, minutes, secondes",
                  "lambert72": "Lambert belge 72", "lambert2008": "Lambert belge 2008"},
     "choose_reading": "Lequel de ces lieux voulez-vous dire ?",
+    # typed coordinates refused while a place was given: that place goes (it would have been
+    # sent while the field showed the refused coordinates)
+    "place_removed": "Le lieu indiqué auparavant est retiré de la carte.",
     "geolocating": "Recherche de votre position…",
     "geolocation_denied": "Votre position n'a pas pu être obtenue ({reason}). Saisissez des coordonnées ou une adresse.",
     "geolocation_unsupported": "Ce navigateur ne donne pas la position.",
@@ -136,6 +139,9 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     "edition_published": " (chiffres publiés)",
     "no_edition": "Aucune édition importée : importez les réponses des communes ci-dessous.",
     "error": "Erreur : {detail}",
+    # filters refused (a period that ends before it starts): the figures of the filters before
+    # are taken away, not left as if they answered these
+    "no_figures": "Aucun chiffre affiché : corrigez les filtres.",
     "cell_reports": "{n} signalements",
     # the plural by the language's rule (window.geosignalI18n.pluralForm: 0 and 1 are "one" in French)
     "in_view_one": "{n} signalement dans la vue",
@@ -398,9 +404,17 @@ DRAW_TOUCH: dict[str, Any] = {
     }},
 }
 
-#: Leaflet's own texts (zoom buttons).
+#: Leaflet's own texts (zoom buttons, layer switcher, markers) and the base-map notice.
 LEAFLET_MESSAGES: dict[str, str] = {
     "zoom_in": "Zoom avant", "zoom_out": "Zoom arrière",
+    # the layer switcher's button (Leaflet's "Layers") and a marker's alternative text (its
+    # "Marker"): static/js/leaflet-setup.js
+    "layers": "Choisir le fond de carte",
+    "marker": "Point sur la carte",
+    # a popup's close button (Leaflet's "Close popup") and the title of Leaflet's credit ("A
+    # JavaScript library for interactive maps")
+    "close_popup": "Fermer",
+    "library": "Une bibliothèque JavaScript de cartes interactives",
     # shown on a map whose base-map tiles cannot be loaded (static/js/basemap-notice.js)
     "basemap_unavailable": "Fond de carte indisponible : les communes et les signalements restent affichés.",
     "close_notice": "Fermer ce message",
@@ -506,6 +520,9 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "no_photo": "Choisissez d'abord une photo (JPEG ou PNG) à ajouter.",
         "no_survey_file": "Choisissez le fichier de l'enquête : l'export du questionnaire, en CSV ou XLSX.",
         "survey_edition": "Indiquez l'année de l'édition de l'enquête, en quatre chiffres (par exemple 2022).",
+        # a period (from, to) that ends before it starts: every filter of dates says it
+        "period_reversed": "La période se termine avant de commencer : choisissez une date de fin égale ou "
+                           "postérieure à la date de début.",
     },
     # a zone whose edges cross in so many places that make_valid would run for minutes
     "self_intersection": {
@@ -626,9 +643,6 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
         if kind in ("email_characters", "email_form", "email_domain"):
             return _("Adresse e-mail non valide : écrivez-la comme prenom.nom@commune.be (un seul @, un domaine "
                      "avec un point, sans espace, accent ni caractère invisible).")
-        if kind == "period_reversed":
-            return _("La période se termine avant de commencer : choisissez une date de fin égale ou postérieure "
-                     "à la date de début.")
         if where in ("from", "to"):  # a period's query parameters (not a body's /to: a transition's status)
             return _("Date illisible ou hors limites : choisissez un jour dans le calendrier (AAAA-MM-JJ).")
         if extra.get("allowed") == sorted(FLAG_WORDS):

@@ -577,3 +577,18 @@ def test_refresh_stats_leaves_the_cells_vacuumed(monkeypatch) -> None:
             assert pages > 0 and vacuumed >= 1 and (visible == pages or others > 0)
             after = session.execute(text("SELECT sum(zone_m2) FROM commune_cells")).scalar_one()
             assert after == pytest.approx(before, rel=1e-9) and after > 1e5
+
+
+@pytest.mark.parametrize("url", ["/api/v1/stats/communes", "/api/v1/stats/locations?zoom=10&bbox=4.3,50.3,4.6,50.5",
+                                 "/api/v1/queue",
+                                 "/api/v1/exports/dwconnect", "/api/v1/audit"])
+def test_a_period_that_ends_before_it_starts_says_so(db, referent, url) -> None:  # noqa: ANN001
+    """Every filter of dates refuses a period that ends before it starts with the same kind and
+    sentence (the dashboard said « Date illisible ou hors limites » for it: a referent's trial)."""
+    period = "from=2026-12-31&to=2026-01-01"
+    response = referent.get(f"{url}{'&' if '?' in url else '?'}{period}", headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert (body["code"], body["where"], body["kind"]) == ("invalid_request", "from", "period_reversed")
+    assert body["message"] == ("La période se termine avant de commencer : choisissez une date de fin égale ou "
+                               "postérieure à la date de début.")

@@ -328,3 +328,54 @@ def test_a_commune_with_only_a_neighbours_zone_is_explained(dashboard_server, br
         "* Aucun signalement de la commune elle-même : une zone signalée dans une commune voisine déborde sur "
         "son territoire et y compte pour sa partie.")
     watch.assert_clean()
+
+
+PERIOD_REVERSED = ("La période se termine avant de commencer : choisissez une date de fin égale ou postérieure à la "
+                   "date de début.")
+
+
+@pytest.mark.browser
+def test_a_period_that_ends_before_it_starts_is_said_beside_its_dates(dashboard_server, browser) -> None:  # noqa: ANN001, F811
+    """From 31/12/2026 to 01/01/2026 (a referent's trial): the page said « Date illisible ou hors
+    limites » at the bottom of the side column, marked no field and left the figures of the
+    filters before. It says the period ends before it starts, under the date fields, both
+    marked; the figures are taken away (territory, table, choropleth, the reports on the map)
+    until the period is corrected."""
+    watch = PageWatch(browser, dashboard_server)
+    watch.login("dash-ref@igretec.com")
+    page = watch.page
+    _wait_ready(page, 9)
+    page.fill("input[name=from]", "2026-12-31")
+    page.fill("input[name=to]", "2026-01-01")
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.state === 'refused'")
+    error = page.locator("#period-error")
+    assert error.is_visible() and error.inner_text() == PERIOD_REVERSED
+    assert error.get_attribute("role") == "alert"
+    for name in ("from", "to"):
+        field = page.locator(f"input[name={name}]")
+        assert field.get_attribute("aria-invalid") == "true" and field.get_attribute("aria-describedby") == "period-error"
+    # beside the dates: just under them, in the filters
+    to, said = page.locator("input[name=to]").bounding_box(), error.bounding_box()
+    assert 0 <= said["y"] - (to["y"] + to["height"]) < 60, (to, said)
+    # no figure left as if it answered this period
+    assert page.locator("#commune-table tbody tr[data-nis]").count() == 0
+    assert page.inner_text("#commune-table tbody") == "Aucun chiffre affiché : corrigez les filtres."
+    assert page.inner_text("#territory") == "" and page.inner_text("#legend") == ""
+    assert page.inner_text("#map-status") == "Aucun chiffre affiché : corrigez les filtres."
+    painted = page.evaluate("""() => { let n = 0;
+        window[document.getElementById('map-pane').dataset.communesLayer].eachLayer(
+            l => { if (l.options.fillOpacity > 0 || l.getTooltip()) n += 1; }); return n; }""")
+    assert painted == 0
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.locations === undefined")
+    assert page.locator(".leaflet-marker-icon, .leaflet-overlay-pane path.leaflet-interactive[stroke='#7b241c']").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "referent-dashboard-period-reversed.png"), full_page=True)
+    # corrected: the figures come back, the message and the marks go
+    page.fill("input[name=to]", "")
+    page.fill("input[name=from]", "")
+    _wait_ready(page, 9)
+    assert error.is_hidden() and page.locator("input[aria-invalid]").count() == 0
+    assert page.locator("#commune-table tbody tr[data-nis]").count() == 30
+    # the refused answers (400) are the page's only failures
+    assert watch.errors and all("400" in e for e in watch.errors)
+    assert watch.failed and all(f.startswith("400 ") for f in watch.failed)
+    watch.context.close()

@@ -372,3 +372,65 @@ def test_a_row_said_twice_in_the_file_names_the_row_stored_for_both(live_server,
     assert "Même forme" not in rows.nth(0).inner_text()  # the row stored says nothing of it
     assert watch.errors == []
     watch.context.close()
+
+
+def test_a_new_preview_clears_the_refusal_of_the_one_before(live_server, browser) -> None:  # noqa: F811
+    """Prévisualiser with no file says to choose one; the file chosen and previewed, that
+    refusal stayed under the button beside the successful preview (a mayor's trial). A new
+    attempt clears the refusal of the one before, and the field's mark."""
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.click("#preview-button")
+    error = page.locator("#import-error")
+    error.wait_for()
+    assert error.inner_text().startswith("Choisissez d'abord le fichier à importer")
+    assert page.get_attribute("#import-file", "aria-invalid") == "true"
+    page.set_input_files("#import-file", files=[{"name": "zones.csv", "mimeType": "text/csv",
+                                                 "buffer": b"latitude;longitude\r\n50,4108;4,4440\r\n"}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr")
+    assert page.locator("#import-error").count() == 0
+    assert page.get_attribute("#import-file", "aria-invalid") is None
+    page.screenshot(path=str(ARTIFACTS / "import-error-cleared.png"), full_page=True)
+    # the only failure: the refused attempt without a file (400)
+    assert [e for e in watch.errors if "status of 400" not in e] == []
+    watch.context.close()
+
+
+#: A Brussels local time that does not exist (the clocks go from 02:00 to 03:00 on 29 March
+#: 2026), and one that is fine.
+GAP_CSV = (b"latitude;longitude;date_constat\r\n"
+           b"50,4391;4,4603;29/03/2026 02:30\r\n"
+           b"50,4396;4,4611;29/03/2026 03:30\r\n")
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl"])
+def test_a_value_set_aside_says_why_in_the_page_language(live_server, browser, lang: str) -> None:  # noqa: F811
+    """« 29/03/2026 02:30 » (in the spring-forward gap) was shown « Valeur ignorée — colonne
+    'date_constat' : '29/03/2026 02:30' » with no reason, while the API's warning carries the
+    error ambiguous_local_time (a mayor's trial). The reason is the error's own sentence when it
+    is more precise than the field's, in the page's language."""
+    watch = PageWatch(browser, live_server)
+    watch.context.add_cookies([{"name": "geosignal_lang", "value": lang, "url": live_server}])
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": "gap.csv", "mimeType": "text/csv", "buffer": GAP_CSV}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=1")
+    noted = page.locator("#preview-table tbody tr.noted")
+    assert noted.count() == 1
+    detail = noted.locator("td").last.inner_text()
+    why = page.evaluate("window.geosignalI18n.errors.ambiguous_local_time")
+    assert detail.endswith(" — " + why), detail
+    if lang == "fr":
+        assert detail == ("Valeur ignorée — colonne « date_constat » : « 29/03/2026 02:30 » — Cette heure locale est "
+                          "ambiguë ou n'existe pas (changement d'heure) : choisissez une autre heure ou précisez le "
+                          "décalage (+01:00).")
+    else:
+        assert "heure" not in detail and "ignorée" not in detail
+    page.screenshot(path=str(ARTIFACTS / f"import-gap-time-{lang}.png"), full_page=True)
+    assert watch.errors == []
+    watch.context.close()

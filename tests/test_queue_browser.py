@@ -285,3 +285,33 @@ def test_queue_cards_show_households_and_businesses_affected(queue_server, brows
     page.screenshot(path=str(ARTIFACTS / "queue-counts-1440.png"))
     watch.clean()
     watch.close()
+
+
+def test_the_queue_map_shows_its_reports_within_their_communes(queue_server, browser) -> None:  # noqa: ANN001, F811
+    """On a desktop, before any report is chosen, the map was fitted to the list's dots alone: no
+    commune outline in view, the dots on grey without a base map (a referent's trial). It shows
+    the dots with the whole outline of each of their communes. (The reports waiting depend on
+    the tests before: the communes are read from the cards.)"""
+    watch = Watch(browser, queue_server, DESKTOP)
+    page = watch.page
+    watch.login("queue-ref@igretec.com")
+    page.goto(queue_server["base"] + "/validation")
+    page.wait_for_function("() => document.getElementById('queue').dataset.state === 'ready'")
+    page.wait_for_function("() => document.getElementById('queue-map').dataset.communeOutlines === '30'")
+    page.wait_for_timeout(200)  # the view fitted again once the outlines are there
+    communes = set(page.eval_on_selector_all("#queue-items li.queue-item", "els => els.map(e => e.dataset.commune)"))
+    assert communes and communes <= {CHARLEROI, CHATELET}
+    box = page.locator("#queue-map").bounding_box()
+    for nis in communes:
+        outline = page.locator(f"#queue-map path.commune-{nis}").bounding_box()
+        assert outline["x"] >= box["x"] - 1 and outline["y"] >= box["y"] - 1, (nis, outline, box)
+        assert outline["x"] + outline["width"] <= box["x"] + box["width"] + 1, (nis, outline, box)
+        assert outline["y"] + outline["height"] <= box["y"] + box["height"] + 1, (nis, outline, box)
+    dots = page.eval_on_selector_all("#queue-map path.queue-dot", "ps => ps.map(p => p.getBoundingClientRect())"
+                                     ".map(r => [r.x, r.y, r.width, r.height])")
+    assert len(dots) == len(page.locator("#queue-items li.queue-item").all())
+    assert all(box["x"] <= x and x + w <= box["x"] + box["width"] and box["y"] <= y and y + h <= box["y"] + box["height"]
+               for x, y, w, h in dots)
+    page.screenshot(path=str(ARTIFACTS / "queue-dots-in-communes-1440.png"))
+    watch.clean()
+    watch.close()

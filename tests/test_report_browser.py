@@ -178,3 +178,66 @@ def test_a_shape_of_one_part_is_editable_as_that_part(site, browser) -> None:  #
     assert "plusieurs parties" not in page.inner_text("main")
     watch.assert_clean()
     watch.context.close()
+
+
+def _inside_the_border(session, metres: float) -> tuple[tuple[float, float], tuple[float, float]]:  # noqa: ANN001
+    """A point of Charleroi ``metres`` inside its boundary and the boundary's point nearest to
+    it, both (lon, lat) in EPSG:4326."""
+    import shapely
+    from shapely.ops import nearest_points
+
+    wkt = session.scalar(text("SELECT ST_AsText(ST_Transform(boundary, 31370)) FROM communes WHERE nis_code = :n"),
+                         {"n": CHARLEROI})
+    commune = shapely.from_wkt(wkt)
+    inner = commune.buffer(-metres)
+    inner = max(getattr(inner, "geoms", [inner]), key=lambda g: g.area)
+    point = inner.exterior.interpolate(0.3, normalized=True)
+    border = nearest_points(commune.boundary, point)[0]
+    return (reproject(point, LAMBERT72, WGS84).coords[0], reproject(border, LAMBERT72, WGS84).coords[0])
+
+
+def test_a_reports_map_shows_it_in_its_commune(site, browser) -> None:  # noqa: ANN001, F811
+    """Without a base map a report's map showed its shape alone on grey — zoomed out, nothing
+    else (a referent's trial) — while the offline notice says the communes are shown; on the
+    edit page a representative moving a point could not see whether it left her commune. Both
+    maps outline the report's commune: the report's page shows the whole commune with the shape
+    in it (desktop and phone); the edit page shows a point 500 m inside the boundary with the
+    nearest stretch of that boundary."""
+    import shapely
+
+    with site["db"].session() as session:
+        (lon, lat), border = _inside_the_border(session, 500)
+        rep = session.query(User).filter_by(email="w9-rep@charleroi.be").one()
+        feature, _ = reports_service.create_report(session, rep, ReportInput(shapely.Point(lon, lat), {"network": "mobile"}))
+        session.commit()
+    site["ids"].append(feature["id"])
+    watch, aborted = _watch(browser, site["base"])
+    watch.login("w9-rep@charleroi.be")
+    page = watch.page
+
+    def within_map(selector: str) -> bool:
+        box, inner = page.locator("#report-map").bounding_box(), page.locator(selector).first.bounding_box()
+        return (inner["x"] >= box["x"] - 1 and inner["y"] >= box["y"] - 1
+                and inner["x"] + inner["width"] <= box["x"] + box["width"] + 1
+                and inner["y"] + inner["height"] <= box["y"] + box["height"] + 1)
+
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{site['base']}/signalements/{site['ids'][0]}")
+        page.wait_for_selector("#report-map[data-ready='1'][data-commune-shown='1']")
+        assert page.locator("#report-map path.commune-outline").count() == 1
+        assert within_map("#report-map path.commune-outline"), size  # the whole commune in view
+        assert within_map("#report-map path.leaflet-interactive"), size  # and the report in it
+        page.screenshot(path=str(ARTIFACTS / f"report-in-commune-{size}.png"))
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.goto(f"{site['base']}/signalements/{feature['id']}/modifier")
+    page.wait_for_selector("#report-map[data-ready='1'][data-commune-shown='1']")
+    seen = page.evaluate("""([point, border]) => { const map = document.getElementById('report-map').geosignalMap;
+        return [map.getBounds().contains([point[1], point[0]]), map.getBounds().contains([border[1], border[0]]),
+                map.getZoom()]; }""", [[lon, lat], list(border)])
+    assert seen[:2] == [True, True] and seen[2] >= 13, seen
+    assert page.locator("#report-map .leaflet-marker-icon").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "report-edit-point-near-border.png"))
+    watch.failed = [f for f in watch.failed if f not in aborted]
+    watch.assert_clean()
+    watch.context.close()

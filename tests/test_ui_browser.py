@@ -1458,3 +1458,97 @@ def test_the_drawing_tools_stay_whole_on_a_page_zoomed_to_200_percent(ui, browse
     page.screenshot(path=str(ARTIFACTS / "ui-map-zoom-200.png"))
     watch.clean()
     watch.close()
+
+
+def test_a_report_opened_on_a_phones_map_is_readable_and_its_popup_closes(ui, browser) -> None:  # noqa: ANN001, F811
+    """« Voir sur la carte » from the list of her reports, on a phone, with the base map down
+    (its warning button under the layer switcher): the drawing tools' names (beside their
+    icons on a phone) lay over the report's popup and its close button was under the layer
+    switcher (a mayor's trial), and the map never stood still (the popup reopened after each
+    fetch of the reports panned the map, which fetched them again). While a popup is open the
+    tools' names fold, and the popup sits clear of the map's controls: its close button can be
+    tapped, and it closes the popup."""
+    app, stub = ui["app"], ui["stub"]
+    saved = app.config["BASEMAPS"]
+    app.config["BASEMAPS"] = json.dumps([
+        {"name": "Plan absent", "type": "xyz", "url": stub.base + "/no-tiles/{z}/{x}/{y}.png", "attribution": "© absent"},
+        {"name": "Plan WMS", "type": "wms", "url": stub.base + "/wms", "layers": "1,3", "attribution": "© WMS de test"}])
+    try:
+        watch = Watch(browser, ui, PHONE, touch=True)
+        watch.login("ui-rep@charleroi.be")
+        page = watch.page
+        rid = ui["ids"]["validated"]
+        page.goto(ui["base"] + f"/carte?signalement={rid}")
+        page.wait_for_function("() => document.getElementById('map-pane').dataset.focused")
+        page.locator("#map-pane .basemap-notice").wait_for()
+        page.wait_for_timeout(600)  # the pan that brings the popup into view
+        # the map stands still: the popup kept open across a fetch of the reports no longer
+        # pans the map again (which fetched them again, which reopened it…)
+        fetched: list[str] = []
+        page.on("request", lambda r: "/api/v1/reports?" in r.url and fetched.append(r.url))
+        page.wait_for_timeout(1000)
+        assert fetched == []
+        popup = page.locator("#map-pane .leaflet-popup")
+        assert popup.count() == 1 and popup.is_visible()
+        box = popup.bounding_box()
+        labels = [b for b in page.locator("#map-pane .draw-label").evaluate_all(
+            "ls => ls.filter(l => l.offsetParent).map(l => { const r = l.getBoundingClientRect(); "
+            "return {x: r.x, y: r.y, width: r.width, height: r.height}; })")]
+        assert [b for b in labels if _overlap(b, box)] == []
+        for control in (".leaflet-control-layers", ".basemap-notice", ".leaflet-control-zoom", ".leaflet-draw"):
+            assert not _overlap(page.locator(f"#map-pane {control}").bounding_box(), box), control
+        close = popup.locator(".leaflet-popup-close-button")
+        at = close.bounding_box()
+        assert at["width"] >= 44 and at["height"] >= 44  # a finger's target
+        assert close.get_attribute("aria-label") == "Fermer"
+        hit = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); "
+                            "return !!(e && e.closest('.leaflet-popup-close-button')); }",
+                            [at["x"] + at["width"] / 2, at["y"] + at["height"] / 2])
+        assert hit
+        page.screenshot(path=str(ARTIFACTS / "ui-report-popup-on-phone-390.png"))
+        close.tap()
+        popup.wait_for(state="detached")
+        # the popup closed, the tools are named again
+        assert page.locator("#map-pane .draw-label").first.is_visible()
+        _tile_failures_only(watch, stub.base + "/no-tiles/")
+        watch.close()
+    finally:
+        app.config["BASEMAPS"] = saved
+
+
+def test_typed_coordinates_refused_take_the_place_given_before_away(ui, browser) -> None:  # noqa: ANN001, F811
+    """A point placed in Charleroi from typed coordinates, then Brussels typed and « Placer »:
+    refused (outside the communes served), but the Charleroi point stayed on the map and in the
+    form while the field showed Brussels, and « Envoyer » sent Charleroi (a mayor's trial). The
+    refusal takes the earlier place away and says so: the field is what is sent, refused by the
+    server as by the page; no report is saved."""
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    before = _report_count(ui["app"])
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.fill("#coordinates", "50.4108, 4.4440")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.placed")
+    assert page.input_value("#geometry") != ""
+    page.fill("#coordinates", "50.8467, 4.3525")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('locate-status').getAttribute('role') === 'alert'")
+    assert page.get_attribute("#coordinates", "aria-invalid") == "true"
+    said = page.inner_text("#locate-status")
+    assert said.endswith(" Le lieu indiqué auparavant est retiré de la carte."), said
+    # nothing placed any more: on the map, in the form, in what the page says
+    assert page.input_value("#geometry") == "" and page.get_attribute("#map-pane", "data-placed") is None
+    assert page.inner_text("#drawn-status") == "Aucune forme dessinée."
+    assert page.evaluate("""() => { const map = window[document.getElementById('map-pane').dataset.map];
+        let n = 0; map.eachLayer(l => { if (l instanceof L.CircleMarker && !l.feature) { n += 1; } }); return n; }""") == 0
+    page.screenshot(path=str(ARTIFACTS / "ui-coordinates-refused-1440.png"))
+    page.check("input[name=technologies][value='4G']")
+    page.click("#submit-report")
+    page.wait_for_load_state("networkidle")
+    # what is sent is the field: refused next to it, the typed coordinates kept
+    assert page.input_value("#coordinates") == "50.8467, 4.3525"
+    assert page.locator("#coordinates-error").is_visible()
+    assert _report_count(ui["app"]) == before
+    assert [e for e in watch.errors if "status of 422" not in e] == [] and watch.outside == []
+    watch.close()

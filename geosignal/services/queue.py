@@ -177,7 +177,7 @@ def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFi
         sort=one("sort", SORTS) or "oldest",
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise GeosignalError("invalid_request", "from is after to", where="from")
+        raise GeosignalError("invalid_request", "from is after to", where="from", kind="period_reversed")
     raw_limit = arg("limit")
     try:
         limit = int(raw_limit) if raw_limit else DEFAULT_LIMIT

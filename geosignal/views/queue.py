@@ -19,7 +19,6 @@ from geosignal import policy, ui_text, vocab, workflow
 from geosignal.auth import current, require_policy
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.services import basemaps
 from geosignal.services import communes as communes_service
 from geosignal.services import queue as queue_service
 from geosignal.views.api import json_body, refuse_unknown_members
@@ -113,14 +112,12 @@ def queue_page() -> tuple[str, int]:
         page = queue_service.read_queue(session)
         error = failure
     communes = communes_service.commune_choices(session)
-    layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
     buttons, by_status = _queue_actions(current())
     page_html = render_template(
         "queue.html", page=page, filters=page.filters, communes=communes, error=error,
         statuses=vocab.STATUSES, default_statuses=queue_service.DEFAULT_STATUSES,
         count_fields=queue_service.COUNT_FIELDS, sorts=queue_service.SORTS, queue_actions=buttons, actions_by_status=by_status, actions_json=json.dumps(by_status),
         decision_labels={status: ui_text.decision_label(status) for status in workflow.DECISION_STATUSES},
-        base_layers=json.dumps(layers, ensure_ascii=False),
         api_url=url_for("queue.queue_api"), bulk_url=url_for("queue.bulk_transition"),
         transition_url=_url("api.post_transition", f"/api/v1/reports/{_ZERO}/transitions", report_id=_ZERO),
         report_api=url_for("api.get_report", report_id=_ZERO),

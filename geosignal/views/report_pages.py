@@ -12,7 +12,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -28,7 +27,7 @@ from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_commune, parse_day
 from geosignal.services import audit as audit_service
-from geosignal.services import basemaps
+from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services import zones as zones_service
@@ -38,12 +37,11 @@ from geosignal.vocab import STATUSES
 bp = Blueprint("report_pages", __name__)
 
 
-def _tiles() -> dict[str, str]:
-    """The first XYZ base layer configured (URL and attribution), or none."""
-    for layer in basemaps.layers_from_config(current_app.config):
-        if layer.kind in ("xyz", "wmts"):
-            return {"url": layer.url, "attribution": layer.attribution}
-    return {"url": "", "attribution": ""}
+def _commune_geometry(nis: str | None) -> str:
+    """The boundary of a report's commune (GeoJSON geometry, EPSG:4326, as stored) for the
+    report's map, which outlines it under the shape; ``null`` when unknown."""
+    found = communes_service.list_communes(get_session(), nis_codes=[nis]) if nis else []
+    return json.dumps(found[0]["geometry"] if found else None)
 
 
 def _thread(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -72,7 +70,7 @@ def render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -
         actions=policy.allowed_transitions(user, props["commune_nis"], props["status"]),
         may_edit=policy.may_edit_report(user, props["commune_nis"], props["status"]),
         may_copy=policy.may_copy_report(user, props["commune_nis"], props["status"]),
-        tiles=_tiles(), geometry_json=json.dumps(feature["geometry"]),
+        geometry_json=json.dumps(feature["geometry"]), commune_json=_commune_geometry(props.get("commune_nis")),
         zone=zones_service.for_reports(get_session(), [feature["id"]]).get(feature["id"]), **extra)
     return page, status
 
@@ -226,8 +224,9 @@ def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str
                  error: GeosignalError | None = None, stale: bool = False,
                  not_saved: list[dict[str, str]] | None = None, shape_not_saved: bool = False) -> tuple[str, int]:
     page = render_template(
-        "report_edit.html", feature=feature, p=feature["properties"], tiles=_tiles(),
+        "report_edit.html", feature=feature, p=feature["properties"],
         geometry_json=json.dumps(feature["geometry"]),
+        commune_json=_commune_geometry(feature["properties"].get("commune_nis")),
         etag=workflow_service.etag(feature["properties"]["revision"]),
         values=values if values is not None else form_values(feature),
         errors=ui_text.field_errors(error) if error else {}, error=error, stale=stale, not_saved=not_saved or [],
@@ -319,7 +318,7 @@ def journal_filters() -> dict[str, Any]:
         raise GeosignalError("invalid_request", "before must be an event id (ASCII digits)", where="before")
     date_from, date_to = _day("from"), _day("to")
     if date_from and date_to and date_from > date_to:  # as every other filter says it
-        raise GeosignalError("invalid_request", "from is after to", where="from")
+        raise GeosignalError("invalid_request", "from is after to", where="from", kind="period_reversed")
     return {"action": request.args.get("action") or None,
             "commune": parse_commune(get_session(), request.args.get("commune")),
             "user": request.args.get("user") or None, "date_from": date_from, "date_to": date_to,

@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import text
@@ -26,7 +26,6 @@ from geosignal.errors import GeosignalError
 from geosignal.formparse import whole_number
 from geosignal.i18n import ngettext
 from geosignal.params import parse_commune
-from geosignal.services import basemaps
 from geosignal.services import zones as zones_service
 from geosignal.vocab import NETWORKS
 
@@ -149,12 +148,11 @@ def _render_zones(status: int = 200, error: GeosignalError | None = None, zone_i
     found = zones_service.page_of_zones(session, current(), state=view.get("state"), network=view.get("network"),
                                         commune=view.get("commune"), page=view.get("page", 1), per_page=PAGE_SIZE)
     page = found["page"]
-    layers = [layer.as_dict() for layer in basemaps.layers_from_config(current_app.config)]
     communes = session.execute(text("SELECT nis_code, name_fr FROM communes ORDER BY name_fr")).all()
     return render_template("zones.html", zones=_cards(session, found["features"], dict(communes), view.get("membres")),
                            error=error,
                            failed_zone=zone_id,
-                           base_layers=json.dumps(layers, ensure_ascii=False), view=view,
+                           view=view,
                            filters={k: v for k, v in view.items() if k not in ("page", "membres")},
                            total=found["total"],
                            first=(page - 1) * PAGE_SIZE + 1, last=min(page * PAGE_SIZE, found["total"]), page=page,

@@ -45,7 +45,7 @@
       L.DomEvent.on(unfold, "click", function (e) {
         L.DomEvent.stop(e);
         self._unhook();  // folded or unfolded by hand, it stays so
-        fold(div, !div.classList.contains("folded"));
+        fold(map, div, !div.classList.contains("folded"));
       });
       var close = L.DomUtil.create("button", "basemap-notice-close", div);
       close.type = "button";
@@ -58,10 +58,10 @@
       });
       L.DomEvent.disableClickPropagation(div);
       var timer = null;
-      var folder = function () { self._unhook(); fold(div, true); };
+      var folder = function () { self._unhook(); fold(map, div, true); };
       this._unhook = function () { map.off("movestart", folder); window.clearTimeout(timer); };
       if (map.getSize().y <= SMALL_MAP_PX) {  // the warning button alone: its name says the message
-        fold(div, true);
+        fold(null, div, true);
         this._unhook = function () {};
         return div;
       }
@@ -72,20 +72,25 @@
     onRemove: function () { if (this._unhook) { this._unhook(); } }
   });
 
-  function fold(div, folded) {
+  // (the map says "basemapnotice" when the notice comes, goes, folds or unfolds: a report's
+  // popup moves clear of it, report-map.js)
+  function fold(map, div, folded) {
     div.classList.toggle("folded", folded);
     div.querySelector(".basemap-notice-unfold").setAttribute("aria-expanded", String(!folded));
+    if (map) { map.fire("basemapnotice"); }
   }
 
   function show(map) {
     if (map && !map._geosignalBasemapNotice && !map._geosignalBasemapDismissed) {
       map._geosignalBasemapNotice = new Notice().addTo(map);
+      map.fire("basemapnotice");
     }
   }
   function hide(map) {
     if (map && map._geosignalBasemapNotice) {
       map._geosignalBasemapNotice.remove();
       map._geosignalBasemapNotice = null;
+      map.fire("basemapnotice");
     }
   }
 

@@ -114,6 +114,7 @@
   const REPORTED_NO_VALUE = {color: "#0b3d91", weight: 2.5, dashArray: "6 4"};
 
   function paint() {
+    if (!territory) return;  // no figures (filters refused)
     const indicator = document.getElementById("indicator").value;
     const spec = INDICATORS[indicator];
     const byNis = new Map(rows.map((r) => [r.nis_code, r]));
@@ -230,6 +231,7 @@
   }
 
   function renderTable() {
+    if (!territory) return;  // no figures (filters refused)
     const sorted = [...rows].sort((a, b) => {
       const x = get(a, sortKey);
       const y = get(b, sortKey);
@@ -315,6 +317,47 @@
     }
   }
 
+  /* A period refused (it ends before it starts, a date out of bounds): said beside its dates,
+   * which are marked; nothing when "" (the message goes, the marks too). */
+  const periodError = document.getElementById("period-error");
+  function periodFault(text) {
+    for (const name of ["from", "to"]) {
+      const field = form.elements[name];
+      if (text) {
+        field.setAttribute("aria-invalid", "true");
+        field.setAttribute("aria-describedby", "period-error");
+      } else {
+        field.removeAttribute("aria-invalid");
+        field.removeAttribute("aria-describedby");
+      }
+    }
+    periodError.textContent = text || "";
+    periodError.hidden = !text;
+    if (text) periodError.setAttribute("role", "alert"); else periodError.removeAttribute("role");
+  }
+
+  /* Filters refused: the figures of the filters before go (territory, table, choropleth and its
+   * legend, the reports on the map), not left as if they answered these. */
+  function noFigures() {
+    rows = [];
+    territory = null;
+    document.getElementById("territory").replaceChildren();
+    document.getElementById("legend").replaceChildren();
+    document.getElementById("estimate-note").textContent = "";
+    document.getElementById("neighbour-note").hidden = true;
+    const line = el("tr", null, "no-figures");
+    const cell = el("td", T.no_figures);
+    cell.colSpan = table.tHead.rows[0].cells.length;
+    line.appendChild(cell);
+    table.tBodies[0].replaceChildren(line);
+    table.tFoot.replaceChildren();
+    communes.eachLayer((layer) => {
+      layer.setStyle({fillColor: PALETTE[0], fillOpacity: 0, color: "#555", weight: 1, dashArray: null});
+      layer.unbindTooltip();
+    });
+    clearLocations();
+  }
+
   async function loadStats() {
     const ticket = ++statsRequest;
     const params = filterParams();
@@ -325,9 +368,20 @@
     const body = await response.json();
     if (ticket !== statsRequest) return;
     if (!response.ok) {
-      document.getElementById("map-status").textContent = fill(T.error, {detail: (I.problemText ? I.problemText(body) : "") || response.status});
+      const said = (I.problemText ? I.problemText(body) : "") || String(response.status);
+      noFigures();
+      if (body.where === "from" || body.where === "to") {  // the period: said beside its dates
+        periodFault(said);
+        if (filtersBox) filtersBox.open = true;  // (folded on phones)
+        document.getElementById("map-status").textContent = T.no_figures;
+      } else {
+        periodFault("");
+        document.getElementById("map-status").textContent = fill(T.error, {detail: said});
+      }
+      pane.dataset.state = "refused";
       return;
     }
+    periodFault("");
     rows = body.communes;
     territory = body.territory;
     // the survey's columns only when an edition with answers per commune is loaded
@@ -362,6 +416,14 @@
     if (showMarkers) { clusters.addTo(map); cellsLayer.addTo(map); } else { map.removeLayer(clusters); map.removeLayer(cellsLayer); }
   }
 
+  function clearLocations() {
+    heat.setLatLngs([]);
+    clusters.clearLayers();
+    cellsLayer.clearLayers();
+    delete pane.dataset.locations;
+    delete pane.dataset.locationsTotal;
+  }
+
   async function loadLocations() {
     const ticket = ++locationsRequest;
     const b = map.getBounds();
@@ -370,7 +432,8 @@
     params.set("zoom", String(Math.round(map.getZoom())));
     const response = await fetch(`${pane.dataset.locationsUrl}?${params}`, {headers: {Accept: "application/json"}});
     const body = await response.json();
-    if (ticket !== locationsRequest || !response.ok) return;
+    if (ticket !== locationsRequest) return;
+    if (!response.ok) { clearLocations(); return; }  // filters refused: said by loadStats
     clusters.clearLayers();
     cellsLayer.clearLayers();
     if (body.mode === "points") {

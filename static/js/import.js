@@ -74,10 +74,22 @@
     var text = (WARNINGS[w.code] || w.code) + cellText(w);
     if (w.allowed && w.allowed.length && T.allowed) { text += " — " + fill(T.allowed, { values: w.allowed.map(label).join(", ") }); }
     else if (w.code === "attribute_dropped") {  // why it was set aside, as the forms say it
-      var why = ((I.kinds || {})[w.error] || {})[w.kind] || (I.field_hints || {})[w.name];
+      var why = droppedWhy(w);
       if (why) { text += " — " + why; }
     }
     return text;
+  }
+  /* Why a cell's value was set aside (its warning's error and kind), in the page's language:
+   * the kind's sentence (a date in the future…); for a value the field does not take
+   * (invalid_attribute), what to write in that field; for any other error (a local time that
+   * does not exist or is ambiguous, a date that cannot be read…), that error's own sentence,
+   * more precise than the field's. */
+  function droppedWhy(w) {
+    var byKind = ((I.kinds || {})[w.error] || {})[w.kind];
+    if (byKind) { return byKind; }
+    var hint = (I.field_hints || {})[w.name];
+    if (w.error && w.error !== "invalid_attribute" && (I.errors || {})[w.error]) { return I.errors[w.error]; }
+    return hint || "";
   }
   var HEADERS = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent; });
   function number(n) {
@@ -380,6 +392,9 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     saveOutcome("", false);
+    // a new attempt: the refusal of the one before (no file chosen…) goes, whatever this one says
+    var stale = document.getElementById("import-error");
+    if (stale) { stale.remove(); }
     document.getElementById("import-file").removeAttribute("aria-invalid");
     send(true).then(function (res) {
       if (res.status === 200) { showPreview(res.body); return; }

@@ -188,9 +188,30 @@
     if (map) { return map; }
     map = window.geosignalBaseLayers(L.map("queue-map", { zoomControl: true, attributionControl: true }), LAYERS);
     map.setView([50.41, 4.44], 10);
-    window.geosignalCommuneOutlines(map, root.dataset.communesUrl);
+    window.geosignalCommuneOutlines(map, root.dataset.communesUrl).then(function (layer) {
+      communeOutlines = layer;
+      if (!selected) { fitList(); }  // the dots with their communes, now that they are known
+    });
     drawList();
     return map;
+  }
+  /* The view of the list (nothing selected): its dots with the outlines of their communes —
+   * fitted to the dots alone, no commune was in view and the dots were on grey (a referent's
+   * trial, no base map). */
+  var communeOutlines = null;
+  function fitList() {
+    if (!map || !dots || !dots.getLayers().length) { return; }
+    var bounds = dots.getBounds();
+    var communes = {};
+    items().forEach(function (li) { if (li.dataset.commune) { communes[li.dataset.commune] = true; } });
+    if (communeOutlines) {
+      communeOutlines.eachLayer(function (l) {
+        var nis = l.feature && (l.feature.id || (l.feature.properties || {}).nis_code);
+        if (communes[nis]) { bounds.extend(l.getBounds()); }
+      });
+    }
+    map.fitBounds(bounds, { maxZoom: 14, padding: [12, 12], animate: false });
+    root.dataset.listView = communeOutlines ? "communes" : "dots";
   }
   /* The list's reports, one dot each (a point on its shape, the card's data-location "lon,lat")
    * in its status's colour; a dot's click shows its card, as the card's title does. Drawn
@@ -218,9 +239,7 @@
     dots.addTo(map);
     if (shape) { shape.bringToFront(); }
     root.dataset.dots = String(dots.getLayers().length);
-    if (!selected && dots.getLayers().length) {
-      map.fitBounds(dots.getBounds(), { maxZoom: 14, padding: [24, 24], animate: false });
-    }
+    if (!selected) { fitList(); }
   }
   function placeMap(li) {
     var target = phone.matches && li ? li : side;

@@ -362,10 +362,14 @@
     label.setAttribute("aria-hidden", "true");
     a.appendChild(label);
   });
+  // and not while a report's popup is open: on a phone the names lay over it
+  var popupOpen = false;
   function syncToolLabels() {
-    if (container) { container.classList.toggle("draw-labels", !drawn && !drawingType); }
+    if (container) { container.classList.toggle("draw-labels", !drawn && !drawingType && !popupOpen); }
   }
   syncToolLabels();
+  map.on("popupopen", function () { popupOpen = true; syncToolLabels(); });
+  map.on("popupclose", function () { popupOpen = false; syncToolLabels(); });
   map.on("draw:drawvertex", function (e) {
     var latlngs = [];
     e.layers.eachLayer(function (m) { latlngs.push(m.getLatLng()); });
@@ -502,6 +506,21 @@
     delete feedback.dataset.said;
   }
 
+  /* Typed coordinates that cannot be placed (refused, to be chosen between, not read): the place
+   * given before goes from the map and the form, so that what is shown (the field) and what is
+   * sent agree — the form then sends the field, which the server refuses as the page did; true
+   * when there was one. */
+  function dropPlace() {
+    if (!drawn && !placed) { return false; }
+    clearPlaced();
+    setDrawn(null, null, false);
+    delete pane.dataset.placed;
+    return true;
+  }
+  function refused(text) {
+    say(locateStatus, text + (dropPlace() && M.place_removed ? " " + M.place_removed : ""), true);
+  }
+
   var choices = document.getElementById("coordinate-choices");
   function readCoordinates() {
     clearDrawFirst();
@@ -520,7 +539,7 @@
       coordinatesInput.setAttribute("aria-invalid", "true");
       var text2 = problemText(b);
       if (b.code === "ambiguous_coordinates" && b.candidates) {
-        say(locateStatus, M.choose_reading + " " + text2, true);
+        refused(M.choose_reading + " " + text2);
         b.candidates.forEach(function (c) {
           var li = el("li");
           var button = el("button", ((M.read_as || {})[c.order] || c.order) + " : " + num(c.lat, 6) + " N, " + num(c.lon, 6) + " E" +
@@ -538,8 +557,8 @@
         choices.hidden = false;
         return;
       }
-      say(locateStatus, text2, true);
-    }).catch(function (err) { say(locateStatus, fill(M.error, { detail: String(err) }), true); });
+      refused(text2);
+    }).catch(function (err) { refused(fill(M.error, { detail: String(err) })); });
   }
   if (coordinatesInput && document.getElementById("place-coordinates")) {
     document.getElementById("place-coordinates").addEventListener("click", readCoordinates);
@@ -649,10 +668,15 @@
     onEachFeature: function (f, l) {
       byId[f.id] = l;
       // clear of the zoom and drawing bars on the left (a phone's popup was half under them)
+      // and below the controls at the top right (its close button was under the layer
+      // switcher and the base map's warning)
       l.bindPopup(function () {
-        // as wide as the map leaves beside the bars (70 px) and its own margins, measured when
-        // it opens (Leaflet lays the popup out after asking for its content)
-        l.getPopup().options.maxWidth = Math.max(160, Math.min(300, map.getSize().x - 130));
+        // as wide as the map leaves beside the bars (70 px) and its own margins (a touch screen's
+        // close button: 44 px), measured when it opens (Leaflet lays the popup out after asking
+        // for its content)
+        var options = l.getPopup().options;
+        options.maxWidth = Math.max(160, Math.min(300, map.getSize().x - 150));
+        options.autoPanPaddingTopLeft = L.point(70, topRightControlsBottom() + 8);
         return popup(f);
       }, { autoPanPaddingTopLeft: L.point(70, 10), autoPanPaddingBottomRight: L.point(10, 10) });
       l.on("popupopen", function () { openId = f.id; });
@@ -660,6 +684,19 @@
     }
   }).addTo(map);
   var openId = null;
+
+  // how far down the map (px) the controls at its top right reach (layer switcher, the base
+  // map's warning): a popup opens below them
+  function topRightControlsBottom() {
+    var corner = container.querySelector(".leaflet-top.leaflet-right");
+    if (!corner || !corner.children.length) { return 2; }
+    return Math.max(2, Math.round(corner.getBoundingClientRect().bottom - container.getBoundingClientRect().top));
+  }
+  // the base map's warning shown, folded or unfolded while a popup is open: the popup moves
+  // clear of it again
+  map.on("basemapnotice", function () {
+    if (openId && byId[openId] && byId[openId].isPopupOpen()) { byId[openId].getPopup().update(); }
+  });
 
   function line(parent, labelText, value, kind) {
     if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) { return; }
@@ -731,7 +768,14 @@
     layer.clearLayers();
     layer.addData(fc);
     renderKey(fc);
-    if (reopen && byId[reopen]) { byId[reopen].openPopup(); }
+    if (reopen && byId[reopen]) {
+      // where it was, without panning again: a pan fetches the reports again, which reopened
+      // the popup, which panned… (a phone's map never stood still)
+      var kept = byId[reopen].getPopup();
+      kept.options.autoPan = false;
+      byId[reopen].openPopup();
+      kept.options.autoPan = true;
+    }
     if (!list) { return; }
     list.replaceChildren();
     fc.features.forEach(function (f) {

@@ -2,7 +2,10 @@
 // from the page (data-geometry, GeoJSON in EPSG:4326). On the edit page (data-editable) the
 // vertices of a zone or line can be moved (Leaflet.draw's edit handler) and a point dragged;
 // the edited geometry goes into the form's hidden "geometry" field, sent only when changed.
-// Texts come from the catalogue of the page's language (window.geosignalI18n.report_page).
+// The base layers are the configured ones (data-base-layers, basemaps.js); the report's commune
+// is outlined under its shape (data-commune-geometry). Texts come from the
+// catalogue of the page's language (window.geosignalI18n.report_page; Leaflet's own:
+// leaflet-setup.js).
 (function () {
   "use strict";
   var T = (window.geosignalI18n || {}).report_page || {};
@@ -10,10 +13,18 @@
   if (!pane || typeof L === "undefined") { return; }
   var geometry = JSON.parse(pane.dataset.geometry || "null");
   var editable = pane.dataset.editable === "1";
-  var map = L.map(pane, { scrollWheelZoom: false });
-  if (pane.dataset.tileUrl) {
-    L.tileLayer(pane.dataset.tileUrl, { attribution: pane.dataset.tileAttribution || "", maxZoom: 19 }).addTo(map);
-  }
+  var map = L.map(pane, { scrollWheelZoom: false, maxZoom: 19 });
+  // the configured base layers, with their switcher, as on every map (basemaps.js)
+  window.geosignalBaseLayers(map, JSON.parse(pane.dataset.baseLayers || "[]"));
+  pane.geosignalMap = map;  // (for the page's tests)
+  // the report's commune (data-commune-geometry), outlined under the shape: without a base map
+  // (offline) the shape was alone on grey, and on the edit page one sees whether a point moved
+  // leaves the commune
+  var communeGeometry = JSON.parse(pane.dataset.communeGeometry || "null");
+  // (added once the map has its view: an outline added before it failed to draw)
+  var commune = communeGeometry ? L.geoJSON(communeGeometry, { interactive: false, style: function () {
+    return { className: "commune-outline", color: "#1d4e89", weight: 2, dashArray: "6 4", fill: false };
+  } }) : null;
   var colour = getComputedStyle(document.querySelector(".badge") || document.body).getPropertyValue("--status").trim() || "#a50f15";
   var style = { color: colour, weight: 3, fillOpacity: 0.25 };
   var field = document.getElementById("geometry");
@@ -39,15 +50,74 @@
     if (state) { state.textContent = state.dataset.changed || T.changed || ""; }
   }
 
+  /* The point of the commune's boundary nearest to ``ll`` (measured on a plane, the longitudes
+   * shrunk by the latitude's cosine: a few km, a few metres' error at most). */
+  function nearestOnBoundary(ll) {
+    var k = Math.cos(ll.lat * Math.PI / 180), best = null, bestD = Infinity;
+    var polygons = communeGeometry.type === "Polygon" ? [communeGeometry.coordinates] : communeGeometry.coordinates;
+    polygons.forEach(function (rings) {
+      rings.forEach(function (ring) {
+        for (var i = 1; i < ring.length; i += 1) {
+          var ax = ring[i - 1][0] * k, ay = ring[i - 1][1], bx = ring[i][0] * k, by = ring[i][1];
+          var px = ll.lng * k, py = ll.lat, dx = bx - ax, dy = by - ay, len = dx * dx + dy * dy;
+          var t = len ? Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len)) : 0;
+          var x = ax + t * dx, y = ay + t * dy, d = (x - px) * (x - px) + (y - py) * (y - py);
+          if (d < bestD) { bestD = d; best = L.latLng(y, x / k); }
+        }
+      });
+    });
+    return best;
+  }
+  /* The first view: the report in its commune. A report's page shows the whole commune with the
+   * shape in it. The edit page shows the shape to be moved at a size where its vertices can be
+   * taken, and the stretch of the commune's boundary nearest to it: zoomed out from the shape's
+   * own view as far as that boundary needs, as long as the shape keeps SHAPE_PX across (a point:
+   * three levels at most); the outline is drawn whatever the view. */
+  var SHAPE_PX = 140;
+  var ring = null;
+  var still = { animate: false };  // (again after a resize: no animation left half done)
+  function showInCommune(bounds, point) {
+    var own = point ? 16 : Math.min(17, map.getBoundsZoom(bounds, false, L.point(48, 48)));
+    if (!commune) {
+      if (point) { map.setView(bounds.getCenter(), own, still); } else { map.fitBounds(bounds, L.extend({ padding: [24, 24], maxZoom: 17 }, still)); }
+      return;
+    }
+    if (!editable) {
+      map.fitBounds(commune.getBounds().extend(bounds), L.extend({ padding: [12, 12], maxZoom: own }, still));
+      // a shape a few pixels across in its whole commune (a phone's map): ringed, so that it is found
+      var seen = map.latLngToContainerPoint(bounds.getNorthEast()).subtract(map.latLngToContainerPoint(bounds.getSouthWest()));
+      if (!point && Math.max(Math.abs(seen.x), Math.abs(seen.y)) < 16 && !ring) {
+        ring = L.circleMarker(bounds.getCenter(), { radius: 14, color: colour, weight: 2, fill: false, interactive: false,
+                                                   className: "report-ring" }).addTo(map);
+      }
+      return;
+    }
+    var nearest = nearestOnBoundary(bounds.getCenter());
+    var both = L.latLngBounds(bounds.getSouthWest(), bounds.getNorthEast());
+    if (nearest) { both.extend(nearest); }
+    var fits = map.getBoundsZoom(both, false, L.point(48, 48));
+    // the least zoom at which the shape keeps SHAPE_PX across (its vertices apart enough to be
+    // taken, on a phone too); a point: three levels below its own
+    var span = map.project(bounds.getNorthEast(), own).subtract(map.project(bounds.getSouthWest(), own));
+    var across = Math.max(Math.abs(span.x), Math.abs(span.y));
+    var least = point ? own - 3 : Math.ceil(own - Math.max(0, Math.log(across / SHAPE_PX) / Math.LN2));
+    if (fits >= least) {
+      map.fitBounds(both, L.extend({ padding: [24, 24], maxZoom: own }, still));
+    } else {
+      map.setView(bounds.getCenter(), least, still);
+    }
+  }
+
   if (geometry && geometry.type === "Point") {
     var ll = L.latLng(geometry.coordinates[1], geometry.coordinates[0]);
     if (editable) {
-      shape = L.marker(ll, { draggable: true, keyboard: true, title: T.point_title || "" }).addTo(map);
+      shape = L.marker(ll, { draggable: true, keyboard: true, title: T.point_title || "",
+                             alt: T.point_title || L.Marker.prototype.options.alt }).addTo(map);
       shape.on("dragend", changed);
     } else {
       shape = L.circleMarker(ll, Object.assign({ radius: 9 }, style)).addTo(map);
     }
-    map.setView(ll, 16);
+    showInCommune(L.latLngBounds([ll, ll]), true);
   } else if (geometry) {
     // a collection of one part (a GPX track of one segment is a MultiLineString) is that part:
     // editable as it
@@ -57,7 +127,7 @@
     var layers = L.geoJSON(geometry, { style: function () { return style; } }).getLayers();
     shape = layers[0];
     shape.addTo(map);
-    map.fitBounds(shape.getBounds(), { padding: [24, 24], maxZoom: 17 });
+    showInCommune(shape.getBounds(), false);
     var multi = geometry.type.indexOf("Multi") === 0;
     if (editable && !multi && shape.editing) {
       shape.editing.enable();
@@ -67,6 +137,19 @@
     } else if (editable && state) {
       state.textContent = T.multi || "";
     }
+  }
+  // a window made narrower (a phone turned, a desktop window resized) keeps the map's centre:
+  // the shape could leave the view (between it and the boundary on the edit page); it is shown
+  // again
+  map.on("resize", function () {
+    if (!shape) { return; }
+    var bounds = shape.getBounds ? shape.getBounds() : L.latLngBounds([shape.getLatLng(), shape.getLatLng()]);
+    if (!map.getBounds().contains(bounds)) { showInCommune(bounds, !shape.getBounds); }
+  });
+  if (commune && geometry) {
+    commune.addTo(map);
+    commune.bringToBack();
+    pane.dataset.communeShown = "1";
   }
   pane.dataset.ready = "1";
 })();

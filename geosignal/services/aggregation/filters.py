@@ -109,7 +109,7 @@ def parse_filters(args: Any) -> StatsFilters:
         date_from=day("from"), date_to=day("to"),
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise GeosignalError("invalid_request", "from is after to", where="from")
+        raise GeosignalError("invalid_request", "from is after to", where="from", kind="period_reversed")
     return filters
 
 

@@ -89,7 +89,7 @@ def parse_period(raw_from: str | None, raw_to: str | None) -> tuple[date | None,
     ``from`` after ``to``."""
     start, end = parse_day(raw_from, where="from"), parse_day(raw_to, where="to")
     if start and end and start > end:
-        raise GeosignalError("invalid_request", "from is after to", where="from")
+        raise GeosignalError("invalid_request", "from is after to", where="from", kind="period_reversed")
     return start, end
 
 
