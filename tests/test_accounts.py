@@ -382,3 +382,29 @@ def test_the_language_of_the_pages_at_sign_in_is_kept_for_e_mails(client, db) ->
         db.refresh(user)
         assert (user.locale, user.page_locale) == (None, lang)
         client.post("/logout", data={"csrf_token": csrf_token(client.get("/compte").get_data(as_text=True))})
+
+
+def test_a_reset_revokes_the_account_s_tokens_and_a_change_does_not(app, client, db, smtp_server) -> None:  # noqa: ANN001
+    """Tokens survived a reset: whoever had taken the password kept the API after the owner
+    recovered the account. A reset revokes them; a change made knowing the password keeps them."""
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    assert client.get("/api/v1/reports", headers=account.headers).status_code == 200
+    account.login()
+    changed = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
+                    "/compte/mot-de-passe")
+    assert changed.status_code == 302
+    user = db.scalar(select(User).where(User.email == account.email))
+    db.refresh(user)
+    assert user.check_password(STRONG)
+    assert app.test_client().get("/api/v1/reports", headers=account.headers).status_code == 200
+    reset = _post(app.test_client(), "/compte/mot-de-passe-oublie", {"email": account.email},
+                  "/compte/mot-de-passe-oublie")
+    reset.close()
+    link = _link(smtp_server.messages[-1], "/compte/reinitialisation")
+    other = app.test_client()
+    form = other.get(link)
+    done = other.post("/compte/reinitialisation", data={"jeton": link.split("jeton=")[1],
+                                                        "password": "ardoise grenier tricot mouette",
+                                                        "csrf_token": csrf_token(form.get_data(as_text=True))})
+    assert done.status_code == 302
+    assert app.test_client().get("/api/v1/reports", headers=account.headers).status_code == 401

@@ -191,7 +191,9 @@ def find_link(session: Session, secret: str, purpose: str, *, lock: bool = False
 
 
 def complete_link(session: Session, secret: str, purpose: str, password: str) -> User:
-    """Set the password of the account a link names, and end the link (caller commits).
+    """Set the password of the account a link names, and end the link (caller commits). A
+    reset (``purpose="reset"``: a password lost, or taken) also revokes the account's API
+    tokens, as its sessions end; a password changed knowing the old one keeps them.
 
     Raises ``invalid_link`` (410) or ``weak_password`` (422); on error the link still works.
     Two requests using one link at once set one password: the link's row is locked.
@@ -200,6 +202,9 @@ def complete_link(session: Session, secret: str, purpose: str, password: str) ->
     set_new_password(session, link.user, password)
     link.used_at = datetime.now(UTC)
     link.user.active = True
+    if purpose == "reset":  # the password was lost, or taken: whoever held it may have made tokens
+        session.execute(update(ApiToken).where(ApiToken.user_id == link.user.id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=link.used_at))
     return link.user
 
 
