@@ -1552,3 +1552,26 @@ def test_typed_coordinates_refused_take_the_place_given_before_away(ui, browser)
     assert _report_count(ui["app"]) == before
     assert [e for e in watch.errors if "status of 422" not in e] == [] and watch.outside == []
     watch.close()
+
+
+def test_a_count_the_browser_cannot_read_is_said_not_dropped(ui, browser) -> None:  # noqa: ANN001, F811
+    """« 1e » in « Entreprises touchées » was sent empty (a number field the browser cannot
+    read) and the report stored without it, without a word; « 12,5 » became 125 in a browser
+    of another locale. The fields send what was typed: the server refuses it next to the field,
+    the page keeps it, nothing is stored."""
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.fill("#coordinates", "158650 122047")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('locate-status').textContent !== ''")
+    page.fill("#field-businesses_affected", "1e")
+    page.fill("#field-households_affected", "12,5")
+    with page.expect_navigation():
+        page.click("#submit-report")
+    for name, typed in (("businesses_affected", "1e"), ("households_affected", "12,5")):
+        assert page.get_attribute(f"#field-{name}", "aria-invalid") == "true", name
+        assert page.input_value(f"#field-{name}") == typed
+    assert "/signalements/" not in page.url  # not stored: the form again, with its faults
+    watch.close()
