@@ -225,6 +225,7 @@ from .properties import (
     _brief,
     _shown,
     check_file_properties,
+    is_date_only,
     match_header,
     parse_observed_at,
 )
@@ -1548,7 +1549,6 @@ def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[t
 _AS_WRITTEN = {"datetime_as_string": True}
 #: A date-time without offset nor ``Z``, as GDAL writes it back.
 _NAIVE_ISO = r"(?a)^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
-_DATE_ONLY = re.compile(r"(?a)\d{4}-\d{2}-\d{2}")
 
 
 #: GeoPackage column types read as SQLite stores them, not through GDAL: numbers (GDAL converts
@@ -1742,7 +1742,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             if source is not None and gpx_typed:
                 _gpx_values_as_written(row, gpx_typed, source)
             if (fmt == "gpx" and source is not None and source.kind == "wpt" and isinstance(row.get("time"), str)
-                    and _DATE_ONLY.fullmatch((source.first_time or "").strip())):
+                    and is_date_only(source.first_time)):
                 # a waypoint's <time> written as a date alone (GDAL reads it as midnight, made UTC
                 # above): a day in Brussels, as a date alone is in every format
                 row["time"] = source.first_time.strip()

@@ -278,7 +278,7 @@ def parse_observed_at(value: str | None, *, where: str, day_first: bool = False)
     then required).
     """
     parsed = _parse_observed_at(value, where=where, day_first=day_first)
-    if parsed is not None and is_future(parsed, date_only=_is_date_only(value, day_first)):
+    if parsed is not None and is_future(parsed, date_only=is_date_only(value, day_first)):
         raise _fail("invalid_datetime", f"observed_at {value!r} is in the future.", where, kind="future")
     if parsed is not None and parsed < EARLIEST_OBSERVED_AT:
         raise _fail("invalid_datetime", f"observed_at {value!r} is before {EARLIEST_OBSERVED_AT.year}: no mobile or "
@@ -296,7 +296,9 @@ def is_future(when: datetime, *, date_only: bool = False) -> bool:
     return when > now + FUTURE_TOLERANCE
 
 
-def _is_date_only(value: str | None, day_first: bool) -> bool:
+def is_date_only(value: str | None, day_first: bool = False) -> bool:
+    """Whether ``value`` is a date without a time (``YYYY-MM-DD``; with ``day_first``, also
+    ``DD/MM/YYYY``): read as that day at 00:00 in Brussels."""
     text = value.strip() if isinstance(value, str) else ""
     if _DATE_ONLY.match(text):
         return True
