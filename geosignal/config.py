@@ -81,6 +81,7 @@ SETTINGS: dict[str, Setting] = {
     "MAX_VERTICES": Setting("int", 10_000, "vertices per geometry"),
     "MAX_UPLOAD_BYTES": Setting("int", 10 * 1024 * 1024, "largest upload or body (bytes)"),
     "MAX_UPLOAD_FEATURES": Setting("int", 200_000, "features (rows, placemarks, records) one upload may hold"),
+    "MAX_UPLOAD_KML_FEATURES": Setting("int", 50_000, "placemarks one KML or KMZ upload may hold (GDAL reads a KML whole into memory)"),
     "MAX_UPLOAD_VERTICES": Setting("int", 1_000_000, "vertices (positions) the geometries of one upload may hold in all"),
     "SERVICE_MARGIN_M": Setting("float", 1000.0, "margin around the communes (m, EPSG:31370)"),
     "CONTENT_SECURITY_POLICY": Setting("bool", True, "send the strict Content-Security-Policy"),

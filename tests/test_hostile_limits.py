@@ -201,6 +201,48 @@ def test_kml_placemarks_beyond_the_limit(area, app, admin, db):
     accepted(area, app, admin, db, _kml(*(_point(*p) for p in PLACES[:3])), "points.kml", 3, _limits(features=3))
 
 
+def test_a_kml_has_a_placemark_limit_of_its_own(area, app, admin, db):
+    # GDAL reads a KML whole into a tree: a 1 MB KMZ of 200,000 placemarks, under the upload's
+    # feature limit, took 1.3 GB to preview. KML and KMZ hold at most
+    # GEOSIGNAL_MAX_UPLOAD_KML_FEATURES placemarks (50,000); CSV and GeoJSON keep the upload's.
+    assert (Limits().max_kml_features, limits_from_config(load_config(
+        "/nonexistent", environ={"GEOSIGNAL_ENV": "testing"})).max_kml_features) == (50_000, 50_000)
+    assert limits_from_config(load_config("/nonexistent", environ={
+        "GEOSIGNAL_ENV": "testing", "GEOSIGNAL_MAX_UPLOAD_KML_FEATURES": "7"})).max_kml_features == 7
+    limits = Limits(max_upload_features=10, max_kml_features=3)
+    data = _kml(*(_point(*p) for p in PLACES[:4]))
+    before = _count(db)
+    for payload, filename, member in ((data, "points.kml", {}), (zipped(("doc.kml", data)), "points.kmz",
+                                                                 {"member": "doc.kml"})):
+        with pytest.raises(GeosignalError) as info:
+            read_upload(payload, filename, area=area, limits=limits)
+        err = info.value
+        assert (err.status, err.code, err.where) == (413, "too_many_features", "line 6 column 0")
+        assert err.extra == {"limit": 3, "line": 6, "column": 0, "format": "kml", **member}
+        assert err.detail == ("The KML holds more than 3 placemarks; one KML or KMZ upload may hold 3 (it is read "
+                              "whole into memory). Split it into several files, or send its points as CSV or "
+                              "GeoJSON, which may hold 10 features.")
+        with configured(app, MAX_UPLOAD_FEATURES=10, MAX_UPLOAD_KML_FEATURES=3):
+            for extra in ({"dry_run": "true", "mode": "all"}, {"mode": "valid_only"}):
+                response = upload_file(admin, payload, filename, network="mobile", **extra)
+                body = response.get_json()
+                assert (response.status_code, body["code"], body["format"], body["limit"]) == (
+                    413, "too_many_features", "kml", 3), body
+    assert _count(db) == before
+    # the same four points as CSV and GeoJSON: under the upload's limit, read
+    csv = ("lat;lon\n" + "\n".join(f"{lat};{lon}" for lon, lat in PLACES[:4])).encode()
+    geojson = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(p)}, "properties": {}}
+        for p in PLACES[:4]]}).encode()
+    for payload, filename in ((csv, "points.csv"), (geojson, "points.geojson")):
+        assert [type(r) for r in read_upload(payload, filename, area=area, limits=limits)] == [ReportInput] * 4
+    # three placemarks: read; and a KML limit above the upload's changes nothing of its refusal
+    assert len(read_upload(_kml(*(_point(*p) for p in PLACES[:3])), "points.kml", area=area, limits=limits)) == 3
+    with pytest.raises(GeosignalError) as info:
+        read_upload(data, "points.kml", area=area, limits=Limits(max_upload_features=3, max_kml_features=50))
+    assert "format" not in info.value.extra and info.value.extra["limit"] == 3
+
+
 def test_kml_positions_beyond_the_limit(area, app, admin, db):
     data = _kml(_kml_line(0, 6), _kml_line(1, 6))
     err = refused(area, app, admin, db, data, "lignes.kml", "too_many_upload_vertices", _limits(vertices=10))

@@ -47,4 +47,5 @@ def limits_from_config(config: Mapping[str, Any]) -> Limits:
         service_margin_m=float(config["SERVICE_MARGIN_M"]),
         max_upload_features=int(config["MAX_UPLOAD_FEATURES"]),
         max_upload_vertices=int(config["MAX_UPLOAD_VERTICES"]),
+        max_kml_features=int(config["MAX_UPLOAD_KML_FEATURES"]),
     )

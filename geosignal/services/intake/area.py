@@ -38,6 +38,11 @@ class Limits:
     lets the largest legitimate 10 MB CSV (about 166,000 rows) through; 1,000,000 positions,
     every 10 MB file written without compression at a realistic precision (GeoJSON, KML,
     GeoPackage: 500,000 to 700,000 positions).
+
+    ``max_kml_features`` bounds the placemarks of a KML or KMZ upload below that: GDAL reads a
+    KML document whole into a tree (about 2 KB per placemark, on top of the 3 to 4 KB every
+    feature GDAL reads costs here), so 200,000 placemarks — a 1 MB KMZ — took 1.3 GB to
+    preview; 50,000 stay near 370 MB, as much as 100,000 rows of a Shapefile or GeoPackage.
     """
 
     min_area_m2: float = 100.0
@@ -47,6 +52,7 @@ class Limits:
     service_margin_m: float = 1000.0
     max_upload_features: int = 200_000
     max_upload_vertices: int = 1_000_000
+    max_kml_features: int = 50_000
 
 
 def too_many_features(limit: int, count: int | None = None, *, where: str | None = None,

@@ -72,6 +72,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +88,30 @@ INFLATE_FACTOR = 5
 _CHUNK = 1 << 16
 _NESTED_EXT = (".zip", ".kmz", ".shz", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz", ".zst", ".jar")
 _NESTED_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh", b"\xfd7zXZ")
+
+
+def release_freed_memory() -> None:
+    """Hand the heap memory freed since the last call back to the system (glibc's
+    ``malloc_trim(0)``; nothing elsewhere). GDAL parses a whole KML or GPX document into a tree
+    at each open (about 1.6 KB per placemark) and frees it on close, but the freed pages stay
+    in the process, where Python's own allocator (in 256 KB arenas of its own) does not reuse
+    them: without this, a 100,000-placemark KML held about 160 MB more at its peak."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _glibc()
 
 
 # --------------------------------------------------------------------------- archives
@@ -454,7 +479,7 @@ def xml_root(data: bytes) -> tuple[str | None, str | None]:
     return seen["root"], seen["doctype"]
 
 
-@dataclass
+@dataclass(slots=True)  # one per placemark or GPX feature: up to the feature limit (200,000) in memory
 class XmlFeature:
     """One feature of a KML/GPX document as written, as :func:`check_xml` found it: a KML
     ``Placemark`` (``kind``), or a GPX ``wpt``, ``rte`` or ``trk``; ``ordinal`` is its 0-based

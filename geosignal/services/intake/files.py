@@ -196,6 +196,7 @@ from .containers import (
     read_archive,
     recode_latin1,
     recode_latin1_name,
+    release_freed_memory,
     shp_misplaced_holes,
     shp_positions,
     shx_entries,
@@ -1521,6 +1522,7 @@ def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[t
     which were not when there is more than one."""
     try:
         listed = pyogrio.list_layers(io.BytesIO(data))
+        release_freed_memory()
     except Exception as exc:  # noqa: BLE001 - GDAL's errors vary
         raise GeosignalError("unreadable_file", f"The {_FORMAT_NAMES[fmt]} file cannot be read: "
                              f"{_gdal_message(exc)}.") from None
@@ -1631,6 +1633,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             declared = None
             try:
                 info = pyogrio.read_info(io.BytesIO(data), layer=layer_index, **enc)
+                release_freed_memory()
                 if index + 1 + max(info.get("features", 0), 0) > limits.max_upload_features:  # (as GDAL counts them)
                     raise too_many_features(limits.max_upload_features, where=f"layer {layer}", layer=layer)
                 if fmt == "gpkg" and info.get("fid_column"):
@@ -1642,6 +1645,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                                and c not in {recode_latin1_name(f, recode) if recode else str(f) for f in info["fields"]}]
                 df = pyogrio.read_dataframe(io.BytesIO(data), layer=layer_index, **enc, **by_fid, **only,
                                             **_AS_WRITTEN)
+                release_freed_memory()
             except Exception as exc:  # noqa: BLE001
                 if isinstance(exc, GeosignalError) and exc.code == "too_many_features":
                     raise
@@ -1656,6 +1660,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     if wkbs is None or len(wkbs) != len(attributes):
                         raise ValueError("no geometry")  # noqa: TRY301 - the first error is the one to report
                     geoms = shapely.from_wkb(wkbs, on_invalid="ignore")
+                    release_freed_memory()
                 except UnicodeDecodeError:
                     if recode or enc:
                         raise GeosignalError("unreadable_file", f"Layer {layer!r} cannot be read: "
@@ -1732,7 +1737,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         gpx_typed = [c for c, t in zip(info["fields"], info["ogr_types"], strict=True)
                      if t in _GDAL_NUMBERS and c in read_columns] if fmt == "gpx" else []
         geometry_name = df.geometry.name  # (a property of the frame: read once, not per row)
-        for position, row in enumerate(df.to_dict("records")):
+        for position, row in enumerate(_records(df)):
             geom = row.pop(geometry_name, None)
             for column, values in stored.items():
                 row[column] = values.get(fids[position])
@@ -1881,6 +1886,18 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             index += 1
             result.append(_relocate(placemark.problem, f"feature {index}", index))
     _columns_ignored(result, ignored)
+
+
+#: Rows of a layer turned into dicts at a time (:func:`_records`).
+RECORDS_CHUNK = 10_000
+
+
+def _records(df: Any) -> Iterator[dict[str, Any]]:
+    """The rows of ``df`` (a layer as GDAL read it) as dicts, column → value, in order, made
+    :data:`RECORDS_CHUNK` at a time: all at once, they held about 650 bytes per feature of a
+    KML layer (12 columns) on top of the features already read."""
+    for start in range(0, len(df), RECORDS_CHUNK):
+        yield from df.iloc[start:start + RECORDS_CHUNK].to_dict("records")
 
 
 #: The field types GDAL gives a column it reads as numbers.
@@ -2121,6 +2138,25 @@ def _members_ignored(obj: dict, result: UploadResult) -> None:
 
 # --------------------------------------------------------------------------- entry point
 
+def _check_kml(data: bytes, limits: Limits, member: str | None = None) -> XmlCheck:
+    """:func:`~.containers.check_xml` of a KML document (``member`` of a KMZ), with the
+    placemarks bounded by ``limits.max_kml_features`` (when below the upload's feature limit):
+    413 ``too_many_features`` with ``format`` ``kml`` and ``limit``, saying that a KML upload has
+    a limit of its own and that CSV or GeoJSON take more."""
+    cap = min(limits.max_upload_features, limits.max_kml_features)
+    try:
+        checked = check_xml(data, "kml", member=member, max_features=cap, max_vertices=limits.max_upload_vertices)
+    except GeosignalError as err:
+        if err.code == "too_many_features" and cap < limits.max_upload_features:
+            err.detail = (f"The KML holds more than {cap:,} placemarks; one KML or KMZ upload may hold {cap:,} "
+                          "(it is read whole into memory). Split it into several files, or send its points as CSV "
+                          f"or GeoJSON, which may hold {limits.max_upload_features:,} features.")
+            err.extra["format"] = "kml"
+        raise
+    release_freed_memory()
+    return checked
+
+
 def read_upload(
     data: bytes,
     filename: str,
@@ -2145,7 +2181,8 @@ def read_upload(
     ``unreadable_file`` (with ``columns`` when no coordinate column is recognised),
     ``no_features`` (nothing in the file), ``unsupported_crs``, 400 ``invalid_json``; 413
     ``too_many_features`` beyond ``limits.max_upload_features`` features and
-    ``too_many_upload_vertices`` beyond ``limits.max_upload_vertices`` positions in all, counted
+    ``too_many_upload_vertices`` beyond ``limits.max_upload_vertices`` positions in all (a KML or
+    KMZ: ``too_many_features`` beyond ``limits.max_kml_features`` placemarks, ``format`` ``kml``), counted
     before the features are read wherever the file says them (CSV rows as they are read,
     GeoJSON ``features``, placemarks, GPX points and KML positions as the XML is checked,
     Shapefile records and positions from the ``.shx`` and the record headers, GeoPackage rows
@@ -2173,11 +2210,12 @@ def read_upload(
             result.warnings.extend(archive.warnings)
             if fmt == "kmz":
                 member, payload = _kmz_document(archive, result)
-                checked = check_xml(payload, "kml", member=member, max_features=limits.max_upload_features,
-                                    max_vertices=limits.max_upload_vertices)
+                checked = _check_kml(payload, limits, member=member)
             else:
                 payload, encodings, dbf_numbers = _shapefile_source(archive, limits)
-        elif fmt in ("kml", "gpx"):
+        elif fmt == "kml":
+            checked = _check_kml(data, limits)
+        elif fmt == "gpx":
             checked = check_xml(data, fmt, max_features=limits.max_upload_features,
                                 max_vertices=limits.max_upload_vertices)
         else:  # a GeoPackage: no SQL of the file runs (a view, a computed column…); its rows counted
