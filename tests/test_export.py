@@ -363,6 +363,36 @@ def test_geopackage_export(db, representative, referent, tmp_path: Path) -> None
     assert run["format"] == "gpkg" and run["sha256"] == hashlib.sha256(response.get_data()).hexdigest()
 
 
+def test_geopackage_columns_have_the_same_types_whatever_the_rows(db, representative, referent,  # noqa: ANN001
+                                                                   tmp_path: Path) -> None:
+    # GDAL typed each column from the first batch's values: an export of points without counts
+    # made households_affected, area_m2… TEXT, one with counts INTEGER or REAL; an integrator's
+    # loader (QGIS, an ogr2ogr append, a staging table) broke on the next file
+    import sqlite3
+
+    post(representative, to_geojson_4326(Point(X0 + 1000, Y0)))  # no counts, no area
+    post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)), households_affected=19,
+         businesses_affected=3)
+    validate_all(db)
+    expected = {"households_affected": "INTEGER", "businesses_affected": "INTEGER", "revision": "INTEGER",
+                "merged_reports": "INTEGER", "area_m2": "REAL", "length_m": "REAL"}
+    seen = []
+    for query in ("", "?bbox=" + ",".join(f"{v:.6f}" for v in shape(to_geojson_4326(Point(X0 + 1000, Y0).buffer(50))).bounds), "?status=rejected"):
+        response = referent.get(f"{EXPORT}.gpkg{query}")
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        path = tmp_path / f"export{len(seen)}.gpkg"
+        path.write_bytes(response.get_data())
+        with sqlite3.connect(path) as con:
+            types = {name: kind for _, name, kind, *_ in con.execute("PRAGMA table_info(white_zones)")}
+            rows = con.execute("SELECT households_affected, businesses_affected, typeof(households_affected) "
+                               "FROM white_zones ORDER BY households_affected").fetchall()
+        seen.append((types, rows))
+        assert {name: types[name] for name in expected} == expected, query
+        assert {types[name] for name in types if name not in expected and name not in ("fid", "geom")} == {"TEXT"}
+    assert seen[0][0] == seen[1][0] == seen[2][0]
+    assert [rows for _, rows in seen] == [[(None, None, "null"), (19, 3, "integer")], [(None, None, "null")], []]
+
+
 def test_cli_export_with_filters_and_mark_transmitted(app, db, representative, tmp_path: Path) -> None:
     rid = post(representative, to_geojson_4326(Point(X0, Y0)))
     validate_all(db)

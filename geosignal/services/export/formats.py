@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geosignal import contract
 from geosignal.services.export.constants import BRUSSELS, COLLAPSED, SCHEMA_VERSION, SOURCE
 from geosignal.services.export.filters import Paging, Watermark, encode_cursor, where_clause
 from geosignal.services.export.runs import NoRecorder, Recorder
@@ -248,10 +249,31 @@ def _csv_value(value: Any, comma: bool, excel: bool = False) -> str:
     return spreadsheet_text(text_value) if excel else text_value
 
 
+#: The GeoPackage column type of each kind of export property (:data:`geosignal.contract.KINDS`),
+#: as a pandas dtype: whole numbers ``INTEGER`` (nullable ``Int64``), measures ``REAL``, every
+#: other kind ``TEXT`` (lists joined by ``,``, dates in ISO 8601).
+_GPKG_DTYPES = {"count": "Int64", "integer": "Int64", "number": "float64", "metres": "float64"}
+GPKG_COLUMN_TYPES: dict[str, str] = {p.name: _GPKG_DTYPES.get(p.kind, "object")
+                                     for p in contract.properties(contract.EXPORT)}
+
+
+def _gpkg_frame(records: list[dict[str, Any]], geometries: Any) -> Any:
+    """A batch of the GeoPackage export as a GeoDataFrame whose columns have the types of
+    :data:`GPKG_COLUMN_TYPES` whatever its rows hold: GDAL types a column from the values of
+    the first batch, so that a batch whose counts were all empty, or whose areas were all
+    null, made ``TEXT`` or ``REAL`` columns, and two exports of one layer differed."""
+    import geopandas as gpd
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(records, columns=list(PROPERTY_NAMES)) if records else pd.DataFrame(
+        {name: [] for name in PROPERTY_NAMES})
+    frame = frame.astype(GPKG_COLUMN_TYPES)
+    return gpd.GeoDataFrame(frame, geometry=geometries, crs=4326)
+
+
 def gpkg_chunks(session: Session, request: ExportRequest, paging: Paging | None, stream: ExportStream,
                 recorder: AnyRecorder, batch: int, now: datetime) -> Iterator[bytes]:
     """Write batches to a temporary GeoPackage (pyogrio, append), then stream its bytes."""
-    import geopandas as gpd
     import shapely
     from pyogrio import write_dataframe
 
@@ -267,12 +289,12 @@ def gpkg_chunks(session: Session, request: ExportRequest, paging: Paging | None,
                 for name in ("technologies", "operators"):
                     props[name] = ",".join(props[name] or [])
                 records.append(props)
-            frame = gpd.GeoDataFrame(records, geometry=shapely.from_wkb([bytes(r[WKB]) for r in rows]), crs=4326)
+            frame = _gpkg_frame(records, shapely.from_wkb([bytes(r[WKB]) for r in rows]))
             write_dataframe(frame, path, layer="white_zones", driver="GPKG", geometry_type="Unknown",
                             append=written, promote_to_multi=False)
             written = True
         if not written:  # an empty layer with the right columns
-            frame = gpd.GeoDataFrame({name: [] for name in PROPERTY_NAMES}, geometry=[], crs=4326)
+            frame = _gpkg_frame([], [])
             write_dataframe(frame, path, layer="white_zones", driver="GPKG", geometry_type="Unknown")
         with open(path, "rb") as f:
             while block := f.read(1 << 20):
