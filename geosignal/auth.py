@@ -79,10 +79,13 @@ def init_app(app: Flask) -> None:
         authenticated by a valid bearer token carries no cookie authority).
 
         API writes without any credentials skip it, so that they get 401 ``unauthorized``
-        from the view rather than a misleading ``csrf_failed``; pages (the sign-in form
-        included) always check it.
+        from the view rather than a misleading ``csrf_failed``; so do writes to no route or
+        with a method the route does not take (404, 405 with ``Allow``); pages (the sign-in
+        form included) always check it.
         """
         if request.method not in ("POST", "PUT", "PATCH", "DELETE") or uses_bearer_token():
+            return
+        if request.routing_exception is not None:  # no such route or method: its 404 or 405, not csrf_failed
             return
         if request.path.startswith("/api/") and not current_user.is_authenticated:
             return

@@ -25,10 +25,17 @@ def wants_json() -> bool:
     return request.path.startswith(("/api/", "/ogc", "/readyz", "/healthz")) or request.accept_mimetypes.best == "application/json"
 
 
-def problem_response(error: GeosignalError) -> Response:
+def _allowed_methods(allowed: list[str] | None = None) -> str:
+    """The ``Allow`` header of a 405 (RFC 9110 §15.5.6): ``allowed`` (the methods routing
+    found for the path), else those of the matched route (a method refused by the view)."""
+    methods = set(allowed or (request.url_rule.methods if request.url_rule is not None else ()))
+    return ", ".join(sorted(methods))
+
+
+def problem_response(error: GeosignalError, allowed: list[str] | None = None) -> Response:
     """Return an RFC 9457 problem response for ``error``: the machine ``code``, ``title`` and
     ``detail`` as raised (English), and ``message``, what a person reads, in the request's
-    language (:mod:`geosignal.i18n`)."""
+    language (:mod:`geosignal.i18n`). A 405 carries ``Allow`` (:func:`_allowed_methods`)."""
     from geosignal.ui_text import error_message
 
     doc = error.to_problem()
@@ -41,14 +48,20 @@ def problem_response(error: GeosignalError) -> Response:
         # invalid_token when the one sent is unknown, revoked or expired
         sent = request.headers.get("Authorization", "").lower().startswith("bearer")
         response.headers["WWW-Authenticate"] = 'Bearer realm="geosignal"' + (', error="invalid_token"' if sent else "")
+    if error.status == 405:
+        response.headers["Allow"] = _allowed_methods(allowed)
     return response
 
 
-def render_error(error: GeosignalError) -> Response | tuple[str, int]:
-    """Return problem+json for API clients, an HTML page for people."""
+def render_error(error: GeosignalError, allowed: list[str] | None = None) -> Response | tuple[str, int]:
+    """Return problem+json for API clients, an HTML page for people (a 405 with ``Allow``:
+    ``allowed``, else the matched route's methods)."""
     if wants_json():
-        return problem_response(error)
-    return render_template("error.html", error=error), error.status
+        return problem_response(error, allowed)
+    response = make_response(render_template("error.html", error=error), error.status)
+    if error.status == 405:
+        response.headers["Allow"] = _allowed_methods(allowed)
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -66,7 +79,8 @@ def init_app(app: Flask) -> None:
                 "rate_limited", "Trop de tentatives : attendez quelques minutes (voir Retry-After) "
                 "avant de réessayer.", status=429))
         code = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
-        return render_error(GeosignalError(code, error.description, status=status))
+        return render_error(GeosignalError(code, error.description, status=status),
+                            allowed=getattr(error, "valid_methods", None))
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

@@ -635,3 +635,34 @@ def test_a_line_whose_positions_coincide_once_stored_is_refused(db, representati
     assert count_reports(db) == before
     body["geometry"]["coordinates"][1] = [4.44401, 50.4108]  # 0.7 m: a line
     assert _post_text(representative, json.dumps(body)).status_code == 201
+
+
+# --------------------------------------------------------------------------- methods a route does not take
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("DELETE", "/api/v1/reports", "GET, HEAD, OPTIONS, POST"),
+    ("PUT", "/ogc/collections", "GET, HEAD, OPTIONS"),  # the OGC API is read-only: 405, not csrf_failed
+    ("POST", "/ogc/collections/white-zones/items", "GET, HEAD, OPTIONS"),
+    ("TRACE", "/api/v1/stats/communes", "GET, HEAD, OPTIONS"),
+])
+def test_a_method_the_route_does_not_take_is_405_with_allow(client, method: str, path: str, allow: str) -> None:
+    # an integrator trial: 405 answers carried no Allow header (RFC 9110 §15.5.6), and a write
+    # to the read-only OGC API without a session was refused as a missing CSRF token
+    response = client.open(path, method=method)
+    assert response.status_code == 405, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "method_not_allowed"
+    assert response.headers["Allow"] == allow
+
+
+def test_a_405_of_the_view_names_the_routes_methods(referent) -> None:  # noqa: ANN001
+    # marking reports transmitted is a POST: a GET asking for it is refused by the view
+    response = referent.get("/api/v1/exports/dwconnect?mark_transmitted=true")
+    assert (response.status_code, response.get_json()["code"]) == (405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+
+
+def test_a_page_405_is_a_page_with_allow(client) -> None:  # noqa: ANN001
+    response = client.open("/login", method="DELETE")
+    assert response.status_code == 405 and response.mimetype == "text/html"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
