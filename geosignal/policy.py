@@ -2,7 +2,7 @@
 
 Roles (:data:`geosignal.vocab.ROLES`): a **representative** speaks for one commune (NIS code);
 the **referent** reads and moderates every commune's reports but files none; an **admin** does
-everything. Anonymous visitors read only open data (communes, validated white zones in the OGC
+everything. Anonymous visitors read only open data (communes, confirmed white zones in the OGC
 API, the export schema, health).
 
 Decisions are plain functions of (user, commune NIS code, ...) returning ``bool``; the
@@ -23,7 +23,8 @@ hardening"):
   from unvalidated reports too: a representative gets them for their own commune only
   (``forbidden`` 403 otherwise), the referent and admins for every commune;
 - report **locations** (``/api/v1/stats/locations``) are for the referent and admins;
-- in the OGC API, anonymous readers get validated white zones without descriptions; a
+- in the OGC API, anonymous readers get confirmed white zones (:data:`PUBLIC_STATUSES`:
+  validated, transmitted, not resolved) without descriptions; a
   signed-in representative reads descriptions of their own commune's reports only;
 - the **reporter's identity** (e-mail) is shown to the referent and admins only, and never
   leaves in exports or the OGC API.
@@ -73,6 +74,13 @@ def may_file_reports(user: Actor | None) -> bool:
     """Whether ``user`` files reports at all (representatives and admins; the referent reads)."""
     return _signed_in(user) and user.role in ("representative", "admin")  # type: ignore[union-attr]
 
+
+#: Statuses of the white zones everyone reads (the OGC API's ``white-zones`` for anonymous
+#: readers and representatives): confirmed by the referent and still white — validated, then
+#: forwarded to DWconnect (``transmitted``), or forwarded and not resolved by the operator
+#: (``not_resolved``). A resolved report is no white zone any more; rejected and withdrawn
+#: ones never were (or no longer are) confirmed; the others await the referent's decision.
+PUBLIC_STATUSES = ("validated", "transmitted", "not_resolved")
 
 #: Statuses whose report its commune may copy into a new one (the map form filled with its
 #: shape and information): no action is open on them any more.
@@ -266,7 +274,7 @@ ROUTE_RULES: dict[str, str] = {
     "ogc.conformance": "public",
     "ogc.collections": "public",
     "ogc.collection": "public",
-    "ogc.items": "public",  # anonymous: validated white zones, no descriptions
+    "ogc.items": "public",  # anonymous: confirmed white zones (PUBLIC_STATUSES), no descriptions
     "ogc.item": "public",
     "ogc.openapi_json": "public",
     "ogc.api_docs": "public",

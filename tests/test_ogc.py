@@ -128,6 +128,28 @@ def test_white_zones_visibility_datetime_and_html(db, client, representative, re
     assert page.status_code == 200 and shown in page.get_data(as_text=True)
 
 
+def test_the_public_layer_keeps_the_zones_the_referent_confirmed(db, client, representative, referent) -> None:  # noqa: ANN001
+    # an integrator trial: once the referent forwarded them to DWconnect (transmitted), the
+    # reports left the public layer (72 confirmed zones shown as 9)
+    from geosignal import policy
+    from geosignal.vocab import STATUSES
+
+    ids = {status: post(representative, to_geojson_4326(Point(X0 + 40 * k, Y0)))
+           for k, status in enumerate(STATUSES)}
+    for status, rid in ids.items():
+        db.execute(update(Report).where(Report.id == uuid.UUID(rid)).values(status=status))
+    db.commit()
+    public = {ids[s] for s in ("validated", "transmitted", "not_resolved")}
+    assert set(policy.PUBLIC_STATUSES) == {"validated", "transmitted", "not_resolved"}
+    for reader in (client, representative):
+        page = reader.get("/ogc/collections/white-zones/items").get_json()
+        assert {f["id"] for f in page["features"]} == public and page["numberMatched"] == 3
+        for status, rid in ids.items():
+            expected = 200 if rid in public else 404
+            assert reader.get(f"/ogc/collections/white-zones/items/{rid}").status_code == expected, status
+    assert referent.get("/ogc/collections/white-zones/items").get_json()["numberMatched"] == len(STATUSES)
+
+
 def test_descriptions_only_to_the_reports_commune_and_the_referent(db, client, representative) -> None:  # noqa: ANN001
     from tests.conftest import make_account
 

@@ -7,7 +7,8 @@ or HTML. Two collections:
 * ``communes`` — the 30 communes (public open data; SPF Finances boundaries, Statbel codes);
 * ``white-zones`` — the white-zone reports with the DWconnect export's properties
   (:mod:`geosignal.services.export`). **Visibility — decision:** anonymous users and
-  representatives see **validated** reports only; the free-text ``description`` (written for
+  representatives see the white zones the referent confirmed (:data:`~geosignal.policy.PUBLIC_STATUSES`:
+  validated, transmitted to DWconnect, not resolved by the operator) only; the free-text ``description`` (written for
   the referent, it may name people) only to the referent, admins, and the representatives of
   the report's own commune — as in the REST API; the referent and admins see every status.
 
@@ -34,6 +35,7 @@ from urllib.parse import urlencode
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geosignal import policy
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72
 from geosignal.params import bbox_clause, parse_bbox, whole_number
@@ -64,7 +66,8 @@ COLLECTIONS: dict[str, dict[str, str]] = {
     "white-zones": {
         "title": "Zones blanches signalées",
         "description": "Zones blanches de connectivité (points, tronçons, zones) signalées par les communes. "
-                       "Sans connexion : signalements validés seulement.",
+                       "Sans connexion : les zones confirmées par le référent seulement (validées, transmises, "
+                       "non résolues).",
     },
 }
 
@@ -156,7 +159,8 @@ def _where(collection: str, viewer: Viewer, query: ItemQuery | None) -> tuple[st
         return " AND ".join(clauses), params
     clauses, params = ["TRUE"], {}
     if not viewer.sees_all:
-        clauses.append("r.status = 'validated'")
+        clauses.append("r.status = ANY(:public_statuses)")
+        params["public_statuses"] = list(policy.PUBLIC_STATUSES)
     if query is not None:
         if query.bbox:
             clauses.append(bbox_clause(query.bbox, params))
