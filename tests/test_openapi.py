@@ -43,7 +43,19 @@ def test_openapi_document_is_valid_and_documents_every_route(app, client) -> Non
     assert schemas["Feature"]["properties"]["properties"]["additionalProperties"] is False
     assert doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"] == sorted(ERROR_CODES)
     export = {p["name"]: p for p in doc["paths"]["/api/v1/exports/dwconnect.csv"]["get"]["parameters"]}
-    assert {"status", "commune", "bbox", "since", "dialect", "decimal", "mark_transmitted"} <= set(export)
+    assert {"status", "commune", "bbox", "since", "dialect", "decimal"} <= set(export)
+    # an integrator trial: mark_transmitted was declared on the GETs, which answer it 405
+    for path in ("/api/v1/exports/dwconnect", "/api/v1/exports/dwconnect.csv", "/api/v1/exports/dwconnect.gpkg"):
+        names = {m: [p["name"] for p in doc["paths"][path][m]["parameters"]] for m in ("get", "post")}
+        assert "mark_transmitted" not in names["get"] and "mark_transmitted" in names["post"], path
+    assert not [p for ops in doc["paths"].values() for op in ops.values() for p in op["parameters"]
+                if any(key.startswith("x-geosignal") for key in p)]
+    # the headers the writes take: If-Match (PATCH, transitions), Idempotency-Key (POST)
+    def headers(path: str, method: str) -> list[str]:
+        return [p["name"] for p in doc["paths"][path][method]["parameters"] if p["in"] == "header"]
+    assert headers("/api/v1/reports/{report_id}", "patch") == ["If-Match"]
+    assert headers("/api/v1/reports/{report_id}/transitions", "post") == ["If-Match"]
+    assert headers("/api/v1/reports", "post") == ["Idempotency-Key"]
     assert "security" in doc["paths"]["/api/v1/exports/dwconnect"]["get"]
     assert "security" not in doc["paths"]["/ogc/collections"]["get"]
     # the conditional GETs say so: If-None-Match taken, 304 answered
@@ -51,6 +63,34 @@ def test_openapi_document_is_valid_and_documents_every_route(app, client) -> Non
         op = doc["paths"][path]["get"]
         assert {"200", "304"} <= set(op["responses"]), path
         assert [p["in"] for p in op["parameters"] if p["name"] == "If-None-Match"] == ["header"], path
+
+
+def test_the_documented_schemas_refuse_what_the_service_refuses(client, representative, referent) -> None:  # noqa: ANN001
+    """An integrator trial ran schemathesis on the document: ``"coordinates": [null, null]`` was
+    schema-valid (the service refuses it, 422), and an empty ``to=`` was not (the service reads
+    it as no bound, as a form sends an unfilled field)."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+
+    def valid(schema: dict, value: object) -> bool:  # the document's $refs resolved in it
+        root = {**schema, "components": doc["components"]}
+        return Draft202012Validator(root, format_checker=FormatChecker()).is_valid(value)
+
+    feature = {"type": "Feature", "properties": {"network": "mobile"}}
+    for coordinates, expected in (([4.44, 50.41], True), ([None, None], False), ([[4.44, 50.41], [4.45, 50.42]], True),
+                                  ([[4.44, None]], False), ([], False)):
+        assert valid(schemas["ReportFeatureInput"], {
+            **feature, "geometry": {"type": "Point", "coordinates": coordinates}}) is expected, coordinates
+    response = representative.post("/api/v1/reports", json={**feature, "geometry": {"type": "Point",
+                                                                                   "coordinates": [None, None]}})
+    assert (response.status_code, response.get_json()["code"]) == (422, "invalid_coordinate")
+    to = {p["name"]: p for p in doc["paths"]["/api/v1/stats/communes"]["get"]["parameters"]}["to"]["schema"]
+    for value, expected in (("", True), ("2025-06-30", True), ("30/06/2025", False), ("2025-13-01", False)):
+        assert valid(to, value) is expected, value
+    assert referent.get("/api/v1/stats/communes?to=").status_code == 200
+    assert referent.get("/api/v1/stats/communes?to=2025-13-01").status_code in (400, 422)
 
 
 def test_docs_page_lists_every_operation(client) -> None:

@@ -28,6 +28,7 @@ from geosignal.errors import ERROR_CODES
 from geosignal.services import audit as audit_service
 from geosignal.services import export as export_service
 from geosignal.services import imports as import_service
+from geosignal.services import reports as report_service
 from geosignal.services.queue import SORTS as QUEUE_SORTS
 
 OPENAPI_VERSION = "3.1.0"
@@ -56,7 +57,7 @@ def feature_properties_schema() -> dict[str, Any]:
 def _geometry_schema() -> dict[str, Any]:
     return {"type": "object", "required": ["type", "coordinates"],
             "properties": {"type": {"type": "string", "enum": list(vocab.GEOMETRY_TYPES)},
-                           "coordinates": {"type": "array"}},
+                           "coordinates": {"$ref": "#/components/schemas/Coordinates"}},
             "description": "RFC 7946 geometry, [lon, lat] EPSG:4326 unless ?crs= says otherwise."}
 
 
@@ -81,6 +82,9 @@ def _components() -> dict[str, Any]:
         },
         "schemas": {
             "ReportProperties": report_properties_schema(),
+            "Coordinates": {"type": "array", "minItems": 1,
+                            "items": {"anyOf": [{"type": "number"}, {"$ref": "#/components/schemas/Coordinates"}]},
+                            "description": "Positions (numbers, nested as the geometry type says)."},
             "ReportFeatureInput": {"type": "object", "required": ["type", "geometry", "properties"],
                                    "properties": {"type": {"const": "Feature"},
                                                   "id": {"type": ["string", "number", "null"],
@@ -138,8 +142,17 @@ def _components() -> dict[str, Any]:
     }
 
 
-def _q(name: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+def _q(name: str, schema: dict[str, Any], description: str, required: bool = False,
+       methods: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A query parameter; ``methods`` (lower case): the only methods of the endpoint that take it."""
+    param = {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+    return {**param, _METHODS_KEY: methods} if methods else param
+
+
+#: The key of a parameter naming the methods that take it (left out of the document).
+_METHODS_KEY = "x-geosignal-methods"
+#: A day of a period filter (``YYYY-MM-DD``), or empty: no bound (as a form sends an unfilled field).
+_DAY = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
 
 
 _STATUS_FILTER = _q("status", {"type": "string"},
@@ -152,10 +165,11 @@ _EXPORT_PARAMS = [
     _q("since", {"type": "string"}, "`seq:<n>` (the `next_since` of an earlier export: changes after it), "
        "an ISO 8601 date-time with offset (reports updated after it), or `last_transmitted` (only what is "
        "new since the last export marked as transmitted)."),
-    _q("from", {"type": "string", "format": "date"}, "Period start (the report's date observed, else filed; "
+    _q("from", _DAY, "Period start (the report's date observed, else filed; "
        "inclusive day, Brussels time)."),
-    _q("to", {"type": "string", "format": "date"}, "Period end (inclusive day)."),
-    _q("mark_transmitted", {"type": "boolean"}, "Mark the reports carried as transmitted to DWconnect."),
+    _q("to", _DAY, "Period end (inclusive day)."),
+    _q("mark_transmitted", {"type": "boolean"}, "Mark the reports carried as transmitted to DWconnect (a POST "
+       "only: a GET asking for it is 405).", methods=("post",)),
 ]
 _F = _q("f", {"type": "string", "enum": ["json", "html"]}, "Output format (default: by Accept, else JSON).")
 
@@ -167,8 +181,8 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
                          _q("cursor", {"type": "string"}, "`next_cursor` of the previous page.")],
     "api.audit_log": [_q("action", _vocab_schema(audit_service.AUDIT_ACTIONS), "One action."),
                       _COMMUNE, _q("user", {"type": "string"}, "E-mail of the actor."),
-                      _q("from", {"type": "string", "format": "date"}, "First day (Brussels time)."),
-                      _q("to", {"type": "string", "format": "date"}, "Last day (Brussels time)."),
+                      _q("from", _DAY, "First day (Brussels time)."),
+                      _q("to", _DAY, "Last day (Brussels time)."),
                       _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (100)."),
                       _q("before", {"type": "integer", "minimum": 1}, "`next_before_id` of the previous page.")],
     "api.patch_report": [_q("crs", {"type": "string", "enum": ["EPSG:4326", "EPSG:31370", "EPSG:3812"]},
@@ -193,8 +207,8 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
         _q("network", _vocab_schema(vocab.NETWORKS), "One network."),
         _q("operator", _vocab_schema(vocab.OPERATORS), "Reports naming this operator."),
         _q("period", {"type": "string", "enum": ["created", "observed"]}, "Which date `from`/`to` filter."),
-        _q("from", {"type": "string", "format": "date"}, "First day (inclusive, Brussels time)."),
-        _q("to", {"type": "string", "format": "date"}, "Last day (inclusive)."),
+        _q("from", _DAY, "First day (inclusive, Brussels time)."),
+        _q("to", _DAY, "Last day (inclusive)."),
         _q("q", {"type": "string", "maxLength": 200}, "French full-text search in the descriptions "
            "(websearch syntax: quoted phrases, `or`, `-word`)."),
         _q("sort", {"type": "string", "enum": list(QUEUE_SORTS)}, "`oldest` first (default), or the most "
@@ -224,8 +238,8 @@ _STATS_FILTERS = [
     _q("technology", _vocab_schema(vocab.TECHNOLOGIES), "Reports naming this technology."),
     _q("operator", _vocab_schema(vocab.OPERATORS), "Reports naming this operator."),
     _q("issue", _vocab_schema(vocab.ISSUES), "One issue."),
-    _q("from", {"type": "string", "format": "date"}, "First day (the date observed, else filed; Brussels time)."),
-    _q("to", {"type": "string", "format": "date"}, "Last day (inclusive)."),
+    _q("from", _DAY, "First day (the date observed, else filed; Brussels time)."),
+    _q("to", _DAY, "Last day (inclusive)."),
 ]
 QUERY_PARAMETERS.update({
     "stats.communes": [*_STATS_FILTERS, _q("survey", {"type": "boolean"}, "Add the survey's answers.")],
@@ -248,6 +262,21 @@ _IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "s
                                  "when it is the current one."}
 for _endpoint in ("api.get_report", "exports.download_run"):
     QUERY_PARAMETERS[_endpoint] = [*QUERY_PARAMETERS.get(_endpoint, []), _IF_NONE_MATCH]
+#: A conditional write (RFC 9110 §13.1.1): the ETag of the report as the client read it.
+_IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "The report's ETag as read (its revision): 412 precondition_failed when it changed "
+                            "meanwhile, nothing changed. Required by an edit (428 precondition_required without "
+                            "it); optional for a status change."}
+QUERY_PARAMETERS["api.patch_report"] = [*QUERY_PARAMETERS.get("api.patch_report", []), _IF_MATCH]
+QUERY_PARAMETERS["api.post_transition"] = [*QUERY_PARAMETERS.get("api.post_transition", []),
+                                           {**_IF_MATCH, "description": "The report's ETag as read: 412 "
+                                            "precondition_failed when it changed meanwhile, nothing moved."}]
+QUERY_PARAMETERS["api.post_report"] = [*QUERY_PARAMETERS.get("api.post_report", []), {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x20-\\x7e]+$", "maxLength": report_service.MAX_IDEMPOTENCY_KEY},
+    "description": "A key of the client's choosing: the same key and body again (a retry) answers the first "
+                   "response, nothing stored twice; the same key with another body is 422 "
+                   "idempotency_key_reused."}]
 
 _GEOJSON = "application/geo+json"
 _PROBLEM = {"description": "Problem (RFC 9457)",
@@ -363,7 +392,9 @@ def build_openapi(url_map: Map, view_functions: dict[str, Callable], server: str
                 "tags": [tag],
                 "summary": summary or rule.endpoint,
                 "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                               for n in names] + QUERY_PARAMETERS.get(rule.endpoint, []),
+                               for n in names] + [
+                    {k: v for k, v in p.items() if k != _METHODS_KEY} for p in QUERY_PARAMETERS.get(rule.endpoint, [])
+                    if method in p.get(_METHODS_KEY, (method,))],
                 "responses": {**_RESPONSES.get(rule.endpoint, {"200": {"description": "Success."}}),
                               "4XX": _PROBLEM},
             }
