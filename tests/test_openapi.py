@@ -87,7 +87,8 @@ def test_the_documented_schemas_refuse_what_the_service_refuses(client, represen
                                                                                    "coordinates": [None, None]}})
     assert (response.status_code, response.get_json()["code"]) == (422, "invalid_coordinate")
     to = {p["name"]: p for p in doc["paths"]["/api/v1/stats/communes"]["get"]["parameters"]}["to"]["schema"]
-    for value, expected in (("", True), ("2025-06-30", True), ("30/06/2025", False), ("2025-13-01", False)):
+    for value, expected in (("", True), ("2025-06-30", True), ("30/06/2025", False), ("2025-13-01", False),
+                            ("1139-04-07", False)):
         assert valid(to, value) is expected, value
     assert referent.get("/api/v1/stats/communes?to=").status_code == 200
     assert referent.get("/api/v1/stats/communes?to=2025-13-01").status_code in (400, 422)

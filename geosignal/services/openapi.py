@@ -29,6 +29,7 @@ from geosignal.services import audit as audit_service
 from geosignal.services import export as export_service
 from geosignal.services import imports as import_service
 from geosignal.services import reports as report_service
+from geosignal.services.export.filters import EXPORTABLE_STATUSES
 from geosignal.services.queue import SORTS as QUEUE_SORTS
 
 OPENAPI_VERSION = "3.1.0"
@@ -151,18 +152,29 @@ def _q(name: str, schema: dict[str, Any], description: str, required: bool = Fal
 
 #: The key of a parameter naming the methods that take it (left out of the document).
 _METHODS_KEY = "x-geosignal-methods"
-#: A day of a period filter (``YYYY-MM-DD``), or empty: no bound (as a form sends an unfilled field).
-_DAY = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
+#: A day of a period filter (``YYYY-MM-DD``, 1900 to 2999), or empty: no bound (as a form sends an
+#: unfilled field).
+_DAY = {"anyOf": [{"type": "string", "format": "date", "pattern": "^(?:19|2[0-9])[0-9]{2}-"},
+                  {"type": "string", "maxLength": 0}]}
 
 
-_STATUS_FILTER = _q("status", {"type": "string"},
+def _statuses(allowed: tuple[str, ...]) -> dict[str, Any]:
+    """A ``status`` filter: empty (the default), ``all``, or a comma list of ``allowed``."""
+    one = "|".join(allowed)
+    return {"type": "string", "pattern": f"^(|all|(?:{one})(?:,(?:{one}))*)$"}
+
+
+#: A number as the bbox parsers read it (no ``nan``, ``inf`` nor hexadecimal).
+_NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_STATUS_FILTER = _q("status", _statuses(EXPORTABLE_STATUSES),
                     f"`validated` (default), `all`, or a comma list of {', '.join(vocab.STATUSES)}.")
-_BBOX = _q("bbox", {"type": "string", "pattern": r"^[-0-9.eE+]+(,[-0-9.eE+]+){3}$"},
+_BBOX = _q("bbox", {"type": "string", "pattern": f"^{_NUMBER}(?:,{_NUMBER}){{3}}$"},
            "min_lon,min_lat,max_lon,max_lat (EPSG:4326): geometries intersecting it.")
 _COMMUNE = _q("commune", {"type": "string", "pattern": "^[0-9]{5}$"}, "NIS code of a commune.")
 _EXPORT_PARAMS = [
     _STATUS_FILTER, _COMMUNE, _BBOX,
-    _q("since", {"type": "string"}, "`seq:<n>` (the `next_since` of an earlier export: changes after it), "
+    _q("since", {"anyOf": [{"type": "string", "pattern": "^seq:[0-9]+$"}, {"const": "last_transmitted"},
+                           {"type": "string", "format": "date-time"}, {"type": "string", "maxLength": 0}]}, "`seq:<n>` (the `next_since` of an earlier export: changes after it), "
        "an ISO 8601 date-time with offset (reports updated after it), or `last_transmitted` (only what is "
        "new since the last export marked as transmitted)."),
     _q("from", _DAY, "Period start (the report's date observed, else filed; "
@@ -201,7 +213,7 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
     "exports.export_dwconnect_gpkg": _EXPORT_PARAMS,
     "exports.list_runs": [_q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "How many (100).")],
     "queue.queue_api": [
-        _q("status", {"type": "string"}, f"`submitted` (default), `all`, or a comma list of "
+        _q("status", _statuses(vocab.STATUSES), f"`submitted` (default), `all`, or a comma list of "
            f"{', '.join(vocab.STATUSES)}."),
         _COMMUNE,
         _q("network", _vocab_schema(vocab.NETWORKS), "One network."),
@@ -232,7 +244,7 @@ QUERY_PARAMETERS["zones.list_zones"] = [
     _q("commune", {"type": "string", "pattern": "^[0-9]{5}$"}, "Zones whose largest part lies in this commune.")]
 #: The statistics filters (:func:`geosignal.services.aggregation.parse_filters`).
 _STATS_FILTERS = [
-    _q("status", {"type": "string"}, f"`all`, or a comma list of {', '.join(vocab.STATUSES)} (default: the "
+    _q("status", _statuses(vocab.STATUSES), f"`all`, or a comma list of {', '.join(vocab.STATUSES)} (default: the "
        "statuses counted in the figures)."),
     _q("network", _vocab_schema(vocab.NETWORKS), "One network."),
     _q("technology", _vocab_schema(vocab.TECHNOLOGIES), "Reports naming this technology."),
