@@ -1052,3 +1052,24 @@ def test_gpkg_spatial_index_triggers_and_stored_columns_are_read(area, admin, db
     assert kinds["rtree_zones_geom"] == "virtual" and "busy" in triggers and len(triggers) > 1
     (rep,) = accepted(area, admin, db, data, "indexed.gpkg", 1)
     assert rep.properties["description"] == "Rue de la Gare"
+
+
+@pytest.mark.parametrize(("coordinates", "code"), [
+    ("4.444,50.41 4.446,50.41 4.446,50.412 4.444,50.412", "ring_not_closed"),
+    ("4.444,50.41 4.446,50.412 4.446,50.41 4.444,50.412 4.444,50.41", "self_intersection"),  # a bow tie
+])
+def test_a_kml_geometry_refusal_names_its_placemark(area, admin, db, coordinates, code):
+    # a hostile-inputs trial: the refusals of the geometry checks named the feature and the
+    # pointer only, where the placemark checks name the placemark, its rank and its line
+    data = kml(placemark(), b"\n", placemark(coordinates, name="Rue Haute", geometry="Polygon"))
+    res = read_upload(data, "a.kml", area=area)
+    assert [type(r) for r in res] == [ReportInput, GeosignalError]
+    err = res[1]
+    assert (err.code, err.where, err.extra["index"]) == (code, "feature 1", 1)
+    assert {k: err.extra[k] for k in ("placemark", "name", "line", "column")} == {
+        "placemark": 1, "name": "Rue Haute", "line": 3, "column": 0}
+    assert err.detail.startswith("The placemark 'Rue Haute' (line 3): ")
+    preview = _upload(admin, data, "a.kml", dry_run="true").get_json()
+    refused = next(f for f in preview["features"] if f.get("error"))
+    assert {k: refused["error"][k] for k in ("code", "placemark", "name", "line")} == {
+        "code": code, "placemark": 1, "name": "Rue Haute", "line": 3}

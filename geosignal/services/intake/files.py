@@ -256,6 +256,8 @@ class UploadResult(list):
         #: columns' names
         self.coordinate_columns: tuple[tuple[str, int], ...] | None = None
         self.coordinate_epsg: int | None = None
+        #: KML: the placemark (as written) each feature index was read from
+        self.placemarks: dict[int, XmlFeature] = {}
 
     # A refusal is kept without the traceback that raised it (a file of refused rows would
     # otherwise hold every row's frames), whether a reader adds it or the batch's geometry
@@ -1775,6 +1777,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 continue
             index += 1
             where = f"feature {index}"
+            if source is not None and fmt == "kml":
+                result.placemarks[index] = source
             problems: list[dict] = []
             try:
                 undecodable = sorted(c for c in read_columns if isinstance(row.get(c), UndecodableText))
@@ -2229,7 +2233,25 @@ def read_upload(
     if not result:
         raise GeosignalError("no_features", "The file contains no feature.", format=fmt)
     finish_items(result, area=area, limits=limits, repair=repair)
+    if result.placemarks:
+        _name_placemarks(result)
     return result
+
+
+def _name_placemarks(result: UploadResult) -> None:
+    """Name the placemark of each refused KML feature as the placemark checks do (``placemark``
+    its rank, ``line``, ``column``, ``name`` when it has one, and the detail starting with it),
+    whatever refused it — a geometry check (``ring_not_closed``, ``self_intersection``…) knew the
+    feature's index and pointer only. A member the error has already is kept."""
+    for item in result:
+        source = result.placemarks.get(item.extra.get("index")) if isinstance(item, GeosignalError) else None
+        if source is None or "placemark" in item.extra:
+            continue
+        for key, value in (("placemark", source.ordinal), ("line", source.line), ("column", source.column),
+                           ("name", source.name)):
+            if value is not None:
+                item.extra.setdefault(key, value)
+        item.detail = f"{source.label}: {item.detail}"
 
 
 __all__ = ["FORMATS", "UploadResult", "detect_format", "read_upload"]
