@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
@@ -53,15 +54,14 @@ def problem_response(error: GeosignalError, allowed: list[str] | None = None) ->
     return response
 
 
-def render_error(error: GeosignalError, allowed: list[str] | None = None) -> Response | tuple[str, int]:
+def render_error(error: GeosignalError, allowed: list[str] | None = None) -> Response | tuple[Any, ...]:
     """Return problem+json for API clients, an HTML page for people (a 405 with ``Allow``:
     ``allowed``, else the matched route's methods)."""
     if wants_json():
         return problem_response(error, allowed)
-    response = make_response(render_template("error.html", error=error), error.status)
     if error.status == 405:
-        response.headers["Allow"] = _allowed_methods(allowed)
-    return response
+        return render_template("error.html", error=error), error.status, {"Allow": _allowed_methods(allowed)}
+    return render_template("error.html", error=error), error.status
 
 
 def init_app(app: Flask) -> None:

@@ -95,6 +95,7 @@ EVENT_LABELS_FR: dict[str, str] = {
     "export": "Inclus dans un export DWconnect",
     "merge": "Regroupé dans une zone",
     "split": "Séparé d'une zone",
+    "copy": "Signalé à nouveau",
 }
 
 #: French label of the text field each kind of required text gets (:data:`TEXT_KINDS`).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import uuid
 
 from sqlalchemy import text
 
@@ -182,9 +183,33 @@ def test_a_rejected_report_can_be_filed_anew_from_a_copy(db, client, representat
                           "reference DESC LIMIT 1")).one()
     assert new.id != rid and (new.households_affected, new.status) == (14, "submitted")
     assert _status(db, rid) == "rejected"
+    # the new report names its original, and the original the new one (a trial: a re-filed
+    # copy said nothing of where it came from; the referent saw an unrelated new report)
+    assert ("copie", rid) in fields
+    new_reference = db.execute(text("SELECT reference FROM reports WHERE id = :r"), {"r": new.id}).scalar()
+    events = db.execute(text("SELECT action, report_id::text, details FROM audit_events WHERE report_id IN (:a, :b) "
+                             "AND action IN ('create', 'copy') ORDER BY id"), {"a": rid, "b": new.id}).all()
+    assert [tuple(e) for e in events[-2:]] == [
+        ("create", new.id, {"copied_from": rid, "copied_reference": reference}),
+        ("copy", rid, {"copy_id": new.id, "copy_reference": new_reference})]
+    new_page = client.get(f"/signalements/{new.id}").get_data(as_text=True)
+    assert f'copie de <a href="/signalements/{rid}">{reference}</a>' in new_page
+    old_page = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    assert f'<strong>Signalé à nouveau</strong> : <a href="/signalements/{new.id}">{new_reference}</a>' in old_page
+    history = client.get(f"/api/v1/reports/{new.id}/history").get_json()["history"]
+    assert history[0]["details"] == {"copied_from": rid, "copied_reference": reference}
+    # a copy refused (here: no network) keeps naming its original in the form shown again
+    refused = client.post("/carte", data=MultiDict([*[(k, v) for k, v in fields if k not in ("network", "idempotency_key")],
+                                                    ("idempotency_key", str(uuid.uuid4()))]))
+    assert refused.status_code == 422 and f'name="copie" value="{rid}"' in refused.get_data(as_text=True)
     # a report still open is not copied (it is edited), nor another commune's (not even read)
     open_rid = _report(representative)
     assert client.get(f"/carte?copie={open_rid}").status_code == 403
+    # nor named as the original by a form sent by hand
+    before = db.execute(text("SELECT count(*) FROM reports")).scalar()
+    forged = client.post("/carte", data=MultiDict([*[(k, v) for k, v in fields if k not in ("copie", "idempotency_key")],
+                                                   ("copie", open_rid), ("idempotency_key", str(uuid.uuid4()))]))
+    assert forged.status_code == 403 and db.execute(text("SELECT count(*) FROM reports")).scalar() == before
     other = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
     other.login()
     assert client.get(f"/carte?copie={rid}").status_code == 404

@@ -7,7 +7,10 @@ Actions recorded (:data:`AUDIT_ACTIONS`): ``create`` (a report filed: form, API,
 ``edit`` (geometry or attributes changed; ``before`` / ``after`` hold the values that
 changed, the geometry as RFC 7946 GeoJSON in EPSG:4326), every workflow action of
 :data:`geosignal.workflow.ACTIONS` (``from_status`` / ``to_status``, ``reason``), ``export``
-(one event per export run, ``details.run_id``), ``merge`` and ``split`` (zones).
+(one event per export run, ``details.run_id``), ``merge`` and ``split`` (zones), ``copy`` (a
+rejected or withdrawn report filed anew from a copy: on the original, ``details.copy_id`` and
+``copy_reference``; the copy's ``create`` carries ``details.copied_from`` and
+``copied_reference``).
 
 Flask-free: functions take a session and return plain data; the caller commits.
 """
@@ -30,7 +33,7 @@ from geosignal.errors import GeosignalError
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 #: Every action the journal records.
-AUDIT_ACTIONS: tuple[str, ...] = ("create", "edit", *workflow.ACTIONS, "export", "merge", "split")
+AUDIT_ACTIONS: tuple[str, ...] = ("create", "edit", *workflow.ACTIONS, "export", "merge", "split", "copy")
 
 #: Largest page of the journal.
 MAX_PAGE = 500

@@ -102,8 +102,13 @@ DUPLICATE_WINDOW_S = 10
 
 
 def create_report(session: Session, user: User, report_input: ReportInput, *,
-                  status: str = "submitted") -> tuple[dict[str, Any], bool]:
+                  status: str = "submitted", copied_from: tuple[uuid.UUID, str] | None = None,
+                  ) -> tuple[dict[str, Any], bool]:
     """Store one report and return (its Feature, True); the caller commits.
+
+    ``copied_from``: (id, reference) of the rejected or withdrawn report this one was filed
+    from (:func:`copy_source`): the creation names it, and the original's history gets a
+    ``copy`` event naming the new report.
 
     ``status``: ``submitted`` (default) or ``draft`` (:data:`geosignal.workflow.INITIAL_STATUSES`;
     else ``invalid_attribute`` 422 at ``/properties/status``). The creation is journalled
@@ -152,7 +157,11 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
         .returning(Report, func.ST_AsGeoJSON(rfc7946_oriented(g), 9),
                    func.ST_Area(func.ST_Transform(g, LAMBERT72)), func.ST_Length(func.ST_Transform(g, LAMBERT72)))
     ).one()
-    audit.record(session, "create", user, report_ids=[row[0].id], to_status=status)
+    copied = {"copied_from": str(copied_from[0]), "copied_reference": copied_from[1]} if copied_from else None
+    audit.record(session, "create", user, report_ids=[row[0].id], to_status=status, details=copied)
+    if copied_from:
+        audit.record(session, "copy", user, report_ids=[copied_from[0]],
+                     details={"copy_id": str(row[0].id), "copy_reference": row[0].reference})
     notifications.notify_created(session, [row[0].id], user)
     return to_feature(row[0], name, row[1], row[2], row[3]), True
 
@@ -218,6 +227,18 @@ def _visible(stmt: Select, user: User) -> Select:
     if policy.sees_all_communes(user):
         return stmt
     return stmt.where(Report.commune_nis == user.commune_nis)
+
+
+def copy_source(session: Session, user: User, report_id: str) -> tuple[uuid.UUID, str]:
+    """The (id, reference) of the report ``user`` files a new one from (the map form's
+    ``copie``): one they may copy (:func:`geosignal.policy.may_copy_report`: rejected or
+    withdrawn, of their commune). Raises ``not_found`` (404) for a report they do not read,
+    ``forbidden`` (403) for one they may not copy."""
+    feature = get_report(session, user, report_id)
+    props = feature["properties"]
+    if not policy.may_copy_report(user, props["commune_nis"], props["status"]):
+        raise GeosignalError("forbidden", "only a rejected or withdrawn report of your commune can be copied")
+    return uuid.UUID(feature["id"]), props["reference"]
 
 
 def awaiting_answer(session: Session, user: User, limit: int = 20) -> tuple[int, list[tuple[str, str]]]:

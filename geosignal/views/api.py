@@ -69,10 +69,13 @@ def _int_arg(name: str, default: int) -> int:
     return value
 
 
-def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tuple[dict[str, Any], int, str]:
+def create_report_from_body(body: bytes, *, crs: str | None, repair: bool,
+                            copied_from: tuple[uuid.UUID, str] | None = None) -> tuple[dict[str, Any], int, str]:
     """Run a posted Feature through intake and store it, honouring ``Idempotency-Key``.
 
-    Returns (stored Feature, HTTP status, Location). Shared by the API and the map form.
+    Returns (stored Feature, HTTP status, Location). Shared by the API and the map form (whose
+    copy of a rejected or withdrawn report names it: ``copied_from``, see
+    :func:`~geosignal.services.reports.create_report`).
     """
     user = current()
     policy.require(policy.may_file_reports(user), "the referent reads reports; representatives write them")
@@ -95,7 +98,8 @@ def create_report_from_body(body: bytes, *, crs: str | None, repair: bool) -> tu
         raise GeosignalError("invalid_attribute", f"a new report is {' or '.join(workflow.INITIAL_STATUSES)}",
                              where="/properties/status")
     report_input = parse_report_feature(doc, area=current_service_area(), limits=limits, crs=crs, repair=repair)
-    feature, created = reports_service.create_report(session, user, report_input, status=status)
+    feature, created = reports_service.create_report(session, user, report_input, status=status,
+                                                     copied_from=copied_from)
     warnings = [*report_input.warnings, *_outside_warning(report_input, feature)]
     if not created:
         warnings.append({"code": "probable_duplicate", "detail": "identical to a report you filed seconds ago; "

@@ -230,12 +230,12 @@ def _render_copy(report_id: str) -> Any:
 
     from geosignal.views.report_pages import form_values
 
+    reports_service.copy_source(get_session(), current(), report_id)  # 404 / 403
     feature = reports_service.get_report(get_session(), current(), report_id)
     props = feature["properties"]
-    if not policy.may_copy_report(current(), props["commune_nis"], props["status"]):
-        raise GeosignalError("forbidden", "only a rejected or withdrawn report of your commune can be copied")
     values = {k: v for k, v in form_values(feature).items() if k != "radius"}
     values["geometry"] = [json.dumps(feature["geometry"])]
+    values["copie"] = [feature["id"]]  # sent with the form: the new report names its original
     # said at the top of the page, above the map (a phone's first step)
     flash(_("Nouveau signalement copié de %(reference)s (%(status)s) : corrigez ou complétez la forme et les "
             "informations, puis envoyez. %(reference)s reste tel quel.", reference=props["reference"],
@@ -280,9 +280,11 @@ def submit_report() -> Any:
             # placed without the map: the coordinates typed are read here, on the server
             geometry = json.dumps(position_from_form(request.form["coordinates"]))
         feature_json = feature_from_form(request.form, geometry)
+        copied = (reports_service.copy_source(get_session(), current(), request.form["copie"].strip())
+                  if (request.form.get("copie") or "").strip() else None)
         feature, _status, _location = create_report_from_body(
-            feature_json.encode("utf-8"), crs=None, repair=formparse.flag(request.form.get("repair"), where="repair")
-        )
+            feature_json.encode("utf-8"), crs=None, repair=formparse.flag(request.form.get("repair"), where="repair"),
+            copied_from=copied)
     except GeosignalError as error:
         if error.status >= 500 or error.code == "csrf_failed":
             raise
