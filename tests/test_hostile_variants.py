@@ -249,14 +249,44 @@ def test_a_representative_refused_the_accounts_pages_sees_no_account(client, db,
     assert db.execute(text("SELECT count(*) FROM users WHERE email = 'x@evil.example'")).scalar_one() == 0
 
 
-def test_the_user_rules_are_applied_before_any_view(app) -> None:
+def test_the_user_rules_are_applied_before_any_view(app, client, db, representative, referent,  # noqa: ANN001
+                                                    monkeypatch) -> None:
     """Every endpoint whose rule depends on the user alone is refused before its view runs: a
-    representative reaches none of the referent's, a referent none of the filing ones."""
+    representative reaches none of the referent's, a referent none of the filing ones — each
+    endpoint called with each of its methods (the API by token, the session-only pages signed in
+    with the form's CSRF token), its view replaced by one that records a call: 403, never run."""
+    import re
+
+    from sqlalchemy import select
+
     from geosignal import policy
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    refused = {e for e in endpoints if policy.ROUTE_RULES.get(e) in policy.USER_RULES}
+    from geosignal.models import User
+    from tests.conftest import csrf_token
+
+    rules = [r for r in app.url_map.iter_rules() if policy.ROUTE_RULES.get(r.endpoint) in policy.USER_RULES]
     assert {"account.invite_user", "account.users_page", "exports.export_dwconnect", "api.audit_log",
-            "imports.post_import"} <= refused
+            "imports.post_import"} <= {r.endpoint for r in rules}
+    ran: list[str] = []
+    for endpoint in {r.endpoint for r in rules}:
+        monkeypatch.setitem(app.view_functions, endpoint, lambda *_a, _e=endpoint, **_k: ran.append(_e) or "ran")
+    users = {a.email: db.scalar(select(User).where(User.email == a.email)) for a in (representative, referent)}
+    tried = 0
+    for account in (representative, referent):
+        account.login()
+        token = csrf_token(client.get("/compte").get_data(as_text=True))
+        for rule in rules:
+            if policy.refusal_before_view(rule.endpoint, users[account.email]) is None:
+                continue  # this rule lets this user through
+            path = re.sub(r"<int[^:>]*:[^>]+>", "1", rule.rule)
+            path = re.sub(r"<[^>]+>", "00000000-0000-4000-8000-000000000001", path)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                by_token = policy.token_reaches(rule.endpoint)
+                response = client.open(path, method=method, headers=account.headers if by_token else {},
+                                       data=None if by_token or method == "GET" else {"csrf_token": token})
+                assert response.status_code == 403, (method, path, account.email, response.status_code)
+                tried += 1
+        client.get("/logout")
+    assert ran == [] and tried >= 20, (ran, tried)
 
 
 # --------------------------------------------------------------------------- 01. a repair bounded
