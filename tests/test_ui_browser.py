@@ -275,9 +275,12 @@ def test_a_report_by_coordinates_with_the_keyboard_alone_on_a_phone(ui, browser)
         in page.inner_text("#drawn-status")
     _tab_to(page, "#radius")
     page.keyboard.type("30")
-    _tab_to(page, "#field-network")  # Mobile, the first choice, is already selected
+    _tab_to(page, "#field-network")  # nothing chosen yet: the placeholder
+    assert page.input_value("#field-network") == ""
+    page.keyboard.press("ArrowDown")  # → Mobile
     page.keyboard.press("ArrowDown")  # → Fixe
     page.keyboard.press("ArrowUp")    # → Mobile
+    assert page.input_value("#field-network") == "mobile"
     _tab_to(page, "input[name=technologies][value='4G']")
     page.keyboard.press("Space")
     page.screenshot(path=str(ARTIFACTS / "ui-keyboard-form-390.png"), full_page=True)
@@ -308,6 +311,7 @@ def test_a_report_by_address_through_the_stub(ui, browser) -> None:  # noqa: ANN
     assert query["q"] == ["Place Charles II"]
     buttons.nth(0).click()
     assert page.get_attribute("#map-pane", "data-placed") == f"{PLACE_CHARLES_II[0]:.6f},{PLACE_CHARLES_II[1]:.6f}"
+    page.select_option("#field-network", "mobile")  # a required choice: nothing is preset
     page.fill("#field-description", "Devant l'hôtel de ville")
     page.screenshot(path=str(ARTIFACTS / "ui-address-1440.png"))
     page.click("#submit-report")
@@ -493,6 +497,7 @@ def test_drawing_is_measured_as_it_is_drawn_and_a_tiny_zone_is_refused_next_to_i
     warning = page.inner_text("#shape-feedback")
     assert re.fullmatch(r"Zone trop petite \(2[45] m²\) : dessinez au moins 100 m², ou placez un point\.", warning), warning
     page.screenshot(path=str(ARTIFACTS / "ui-tiny-zone-warned-1440.png"))
+    page.select_option("#field-network", "mobile")  # the shape is what is refused here
     page.click("#submit-report")
     page.wait_for_load_state("networkidle")
     box = page.locator("#geometry-error")

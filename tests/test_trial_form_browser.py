@@ -1,0 +1,76 @@
+"""Faults found by a trial of the report form (a mayor on a phone, 390×844, the referent on a
+desktop, in French, Dutch and English), each checked as it was met, in headless Chromium
+(Debian's, via Playwright). Screenshots go to ``test-artifacts/trial-form-*.png``."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import ARTIFACTS
+from tests.test_browser import browser  # noqa: F401  (fixture)
+from tests.test_ui_browser import DESKTOP, PHONE, Watch, ui  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+REP = "ui-rep@charleroi.be"
+
+
+def _shot(page, name: str) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"trial-form-{name}.png"), full_page=True)
+
+
+def _language(page, base: str, lang: str) -> None:  # noqa: ANN001
+    """Switch the signed-in user's pages to ``lang`` with the switcher."""
+    if lang != "fr":
+        page.click(f".lang-switch button[value={lang}]")
+        page.wait_for_load_state("networkidle")
+
+
+def _place_by_coordinates(page, coordinates: str = "158650 122047") -> None:  # noqa: ANN001
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    if page.get_attribute("#map-layout", "data-step") == "map" and page.is_visible("#without-map"):
+        page.click("#without-map")
+    page.fill("#coordinates", coordinates)
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.placed")
+
+
+def _newest_network(served: dict) -> tuple[int, str | None]:
+    with served["app"].extensions["geosignal.db"].session() as session:
+        count = session.execute(text("SELECT count(*) FROM reports")).scalar()
+        newest = session.execute(text("SELECT network FROM reports ORDER BY created_at DESC LIMIT 1")).scalar()
+    return count, newest
+
+
+# --------------------------------------------------------------------------- 1. no preset network
+
+@pytest.mark.parametrize(("viewport", "size", "where"), [(PHONE, "390", "158650 122047"),
+                                                         (DESKTOP, "1440", "158450 122147")])
+def test_the_network_is_chosen_never_preset(ui, browser, viewport: dict, size: str, where: str) -> None:  # noqa: ANN001, F811
+    """The network was a required select without an empty option: the browser selected
+    « Mobile », and a fixed-line zone sent without choosing was filed as mobile. Nothing is
+    chosen until the representative chooses; sent so, the server refuses it next to the field."""
+    watch = Watch(browser, ui, viewport)
+    watch.login(REP)
+    page = watch.page
+    _place_by_coordinates(page, where)
+    assert page.input_value("#field-network") == ""
+    assert page.locator("#field-network option:checked").inner_text() == "Choisissez…"
+    before, _ = _newest_network(ui)
+    with page.expect_navigation():
+        page.click("#submit-report")
+    assert _newest_network(ui)[0] == before  # not filed
+    assert page.get_attribute("#field-network", "aria-invalid") == "true"
+    assert page.get_attribute("#field-network", "aria-describedby") == "network-error"
+    assert page.inner_text("#network-error") == "Réseau : choisissez parmi Mobile, Fixe."
+    assert page.input_value("#field-network") == ""  # still nothing chosen for her
+    _shot(page, f"network-refused-{size}")
+    page.select_option("#field-network", "fixed")
+    page.check("input[name=technologies][value='fibre']")
+    with page.expect_navigation():
+        page.click("#submit-report")
+    assert page.url.endswith("/signalements"), page.url
+    assert _newest_network(ui) == (before + 1, "fixed")
+    assert [e for e in watch.errors if "status of 422" not in e] == [] and watch.outside == []
+    watch.close()
