@@ -74,3 +74,65 @@ def test_the_network_is_chosen_never_preset(ui, browser, viewport: dict, size: s
     assert _newest_network(ui) == (before + 1, "fixed")
     assert [e for e in watch.errors if "status of 422" not in e] == [] and watch.outside == []
     watch.close()
+
+
+# --------------------------------------------------------------------------- 2. the network check, as it is chosen
+
+def _check_text(page) -> str:  # noqa: ANN001
+    return page.inner_text("#network-check").strip()
+
+
+@pytest.mark.parametrize(("lang", "viewport", "size", "said", "where"), [
+    ("fr", PHONE, "390", "À vérifier : 4G n'est pas une technologie du réseau fixe.", "158650 121947"),
+    ("nl", DESKTOP, "1440", "Na te kijken: 4G is geen technologie van het netwerk ‘vast’.", "158350 122047"),
+    ("en", PHONE, "390", "To check: 4G is not a technology of the ‘fixed’ network.", "158550 121847"),
+])
+def test_a_technology_of_the_other_network_is_said_as_it_is_chosen(ui, browser, lang: str, viewport: dict,  # noqa: ANN001, F811
+                                                                    size: str, said: str, where: str) -> None:
+    """« Fixe » with « 4G » was said only once the report was filed. The form says it as soon
+    as the choice is made, under the technologies (aria-live), with the server's sentence and
+    rule; the notice after filing says the same."""
+    watch = Watch(browser, ui, viewport)
+    watch.login(REP)
+    page = watch.page
+    _language(page, watch.base, lang)
+    _place_by_coordinates(page, where)
+    check = page.locator("#network-check")
+    assert check.get_attribute("aria-live") == "polite" and _check_text(page) == ""
+    page.check("input[name=technologies][value='4G']")
+    assert _check_text(page) == ""  # no network chosen yet: nothing to compare
+    page.select_option("#field-network", "fixed")
+    assert _check_text(page) == said and check.is_visible()
+    # near the fields: right under the technologies
+    techs = page.locator("fieldset:has(input[name=technologies])").bounding_box()
+    box = check.bounding_box()
+    assert 0 <= box["y"] - (techs["y"] + techs["height"]) <= 24, (techs, box)
+    _shot(page, f"network-check-{lang}-{size}")
+    page.select_option("#field-network", "mobile")
+    assert _check_text(page) == ""
+    page.select_option("#field-network", "fixed")
+    page.uncheck("input[name=technologies][value='4G']")
+    assert _check_text(page) == ""
+    page.check("input[name=technologies][value='4G']")
+    page.check("input[name=technologies][value='fibre']")
+    assert _check_text(page) == said  # fibre is of the fixed network: only 4G is named
+    # filed anyway (a warning, not a refusal): the server's notice opens with the same sentence
+    with page.expect_navigation():
+        page.click("#submit-report")
+    assert said in page.inner_text(".flashes")
+    watch.clean()
+    watch.close()
+
+
+def test_the_edit_page_says_a_stored_mismatch_at_once(ui, browser) -> None:  # noqa: ANN001, F811
+    rid = ui["ids"]["submitted"]  # stored with DSL and 4G on the mobile network
+    watch = Watch(browser, ui, PHONE)
+    watch.login("ui-admin@igretec.com")
+    page = watch.page
+    page.goto(f"{watch.base}/signalements/{rid}/modifier")
+    assert page.input_value("#field-network") == "mobile"
+    assert _check_text(page) == "À vérifier : DSL (cuivre) n'est pas une technologie du réseau mobile."
+    page.uncheck("input[name=technologies][value='DSL']")
+    assert _check_text(page) == ""
+    watch.clean()
+    watch.close()
