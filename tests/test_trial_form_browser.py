@@ -136,3 +136,56 @@ def test_the_edit_page_says_a_stored_mismatch_at_once(ui, browser) -> None:  # n
     assert _check_text(page) == ""
     watch.clean()
     watch.close()
+
+
+# --------------------------------------------------------------------------- 4. speed-test faults at their fields
+
+SPEED_FAULTS = {"fr": {"download_mbps": "Débit descendant : un nombre entre 0 et 10 000 Mbit/s.",
+                       "latency_ms": "Latence : « 1,500 » se lit 1500 ou 1,5 : écrivez le nombre sans séparateur de milliers.",
+                       "signal_dbm": "Signal : un nombre entre -150 et -20 dBm."},
+                "en": {"download_mbps": "Download speed: a number between 0 and 10,000 Mbit/s.",
+                       "latency_ms": "Latency: ‘1,500’ reads as 1500 or 1.5: write the number without a thousands separator.",
+                       "signal_dbm": "Signal: a number between -150 and -20 dBm."}}
+
+
+@pytest.mark.parametrize(("lang", "viewport", "size"), [("fr", PHONE, "390"), ("en", DESKTOP, "1440")])
+def test_speed_test_faults_are_said_at_their_fields(ui, browser, lang: str, viewport: dict, size: str) -> None:  # noqa: ANN001, F811
+    """A refused download, latency or signal was said above the forms, not at its field: each
+    fault is now next to its field, which is aria-invalid and described by it, like the report
+    form's fields; what concerns no one field (no value at all) stays above the forms."""
+    rid = ui["ids"]["submitted"]
+    watch = Watch(browser, ui, viewport)
+    watch.login(REP)
+    page = watch.page
+    _language(page, watch.base, lang)
+    page.goto(f"{watch.base}/signalements/{rid}#preuves")
+    if not page.is_visible("#speed-test-form"):
+        page.click("#preuves summary")
+    form = "#speed-test-form"
+    page.fill(f"{form} input[name=measured_at]", "2026-11-21T10:00")
+    page.fill(f"{form} input[name=download_mbps]", "20000")
+    page.fill(f"{form} input[name=latency_ms]", "1,500")
+    page.fill(f"{form} input[name=signal_dbm]", "12")
+    with page.expect_navigation():
+        page.click(f"{form} button[type=submit]")
+    for name, said in SPEED_FAULTS[lang].items():
+        field = page.locator(f"{form} input[name={name}]")
+        assert field.get_attribute("aria-invalid") == "true", name
+        error = page.locator(f"#{field.get_attribute('aria-describedby')}")
+        assert error.inner_text().replace("\u202f", " ") == said
+        f, e = field.bounding_box(), error.bounding_box()
+        assert 0 <= e["y"] - (f["y"] + f["height"]) <= 12 and abs(e["x"] - f["x"]) <= 2, (name, f, e)
+    for name in ("measured_at", "upload_mbps"):  # the fields without a fault say nothing
+        assert page.get_attribute(f"{form} input[name={name}]", "aria-invalid") is None
+    assert page.inner_text("#evidence-error") == ""  # nothing left above the forms
+    assert page.input_value(f"{form} input[name=latency_ms]") == "1,500"  # kept as typed
+    _shot(page, f"speed-test-fields-{lang}-{size}")
+    # no value at all: that concerns the form, said above it
+    for name in ("download_mbps", "latency_ms", "signal_dbm"):
+        page.fill(f"{form} input[name={name}]", "")
+    with page.expect_navigation():
+        page.click(f"{form} button[type=submit]")
+    assert page.locator("#evidence-error[role=alert]").is_visible()
+    assert page.locator(f"{form} [aria-invalid]").count() == 0
+    assert [e for e in watch.errors if "status of 422" not in e] == [] and watch.outside == []
+    watch.close()
