@@ -21,10 +21,10 @@ def _shot(page, name: str) -> None:  # noqa: ANN001
 
 
 def _language(page, base: str, lang: str) -> None:  # noqa: ANN001
-    """Switch the signed-in user's pages to ``lang`` with the switcher."""
-    if lang != "fr":
-        page.click(f".lang-switch button[value={lang}]")
-        page.wait_for_load_state("networkidle")
+    """Switch the signed-in user's pages to ``lang`` with the switcher (French too: the
+    preference is the account's, kept from an earlier test)."""
+    page.click(f".lang-switch button[value={lang}]")
+    page.wait_for_load_state("networkidle")
 
 
 def _place_by_coordinates(page, coordinates: str = "158650 122047") -> None:  # noqa: ANN001
@@ -54,6 +54,7 @@ def test_the_network_is_chosen_never_preset(ui, browser, viewport: dict, size: s
     watch = Watch(browser, ui, viewport)
     watch.login(REP)
     page = watch.page
+    _language(page, watch.base, "fr")
     _place_by_coordinates(page, where)
     assert page.input_value("#field-network") == ""
     assert page.locator("#field-network option:checked").inner_text() == "Choisissez…"
@@ -188,4 +189,59 @@ def test_speed_test_faults_are_said_at_their_fields(ui, browser, lang: str, view
     assert page.locator("#evidence-error[role=alert]").is_visible()
     assert page.locator(f"{form} [aria-invalid]").count() == 0
     assert [e for e in watch.errors if "status of 422" not in e] == [] and watch.outside == []
+    watch.close()
+
+
+# --------------------------------------------------------------------------- 5. a circle fitted clear of the controls
+
+def _clear_of_controls(page) -> dict:  # noqa: ANN001
+    """Where the drawn or placed shape lies against the map's controls: its box, the map's, the
+    attribution's top, the left controls' right edge, the top right controls' bottom."""
+    return page.evaluate("""() => {
+        const pane = document.getElementById('map-pane'), map = window[pane.dataset.map];
+        const c = map.getContainer().getBoundingClientRect();
+        let shape = null;
+        map.eachLayer(l => { if (l instanceof L.Circle && !l.feature) { shape = l; } });
+        const b = shape.getBounds(), nw = map.latLngToContainerPoint(b.getNorthWest()),
+              se = map.latLngToContainerPoint(b.getSouthEast());
+        const box = sel => Array.from(map.getContainer().querySelectorAll(sel))
+            .map(e => e.getBoundingClientRect()).filter(r => r.width && r.height);
+        const bottoms = box('.leaflet-bottom > *'), lefts = box('.leaflet-top.leaflet-left > *'), topRight = box('.leaflet-top.leaflet-right > *');
+        return {shape: {left: nw.x, top: nw.y, right: se.x, bottom: se.y}, width: c.width, height: c.height,
+                bottomControls: Math.min(...bottoms.map(r => r.top - c.top)),
+                leftControls: Math.max(...lefts.map(r => r.right - c.left)),
+                topRightControls: Math.max(2, ...topRight.map(r => r.bottom - c.top))};
+    }""")
+
+
+@pytest.mark.parametrize(("lang", "viewport", "size", "where"), [("fr", PHONE, "390", "155349 122215"),
+                                                                  ("nl", DESKTOP, "1440", "155049 122615")])
+def test_a_circle_is_fitted_whole_between_the_maps_controls(ui, browser, lang: str, viewport: dict,  # noqa: ANN001, F811
+                                                            size: str, where: str) -> None:
+    """Back on the map, a placed circle was fitted to the map's edges: its bottom lay under the
+    attribution (and its left side under the zoom and drawing tools). The fit keeps it clear
+    of every control."""
+    watch = Watch(browser, ui, viewport, touch=viewport is PHONE)
+    watch.login(REP)
+    page = watch.page
+    _language(page, watch.base, lang)
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    if page.is_visible("#without-map"):
+        page.click("#without-map")
+    page.fill("#radius", "490")  # nearly as wide (phone) or as high (desktop) as the map
+    page.fill("#coordinates", where)
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.placed")
+    if page.is_visible("#to-map"):
+        page.click("#to-map")
+    page.wait_for_timeout(400)  # a fit's animation
+    at = _clear_of_controls(page)
+    s = at["shape"]
+    assert s["bottom"] <= at["bottomControls"], at  # above the attribution and the scale
+    assert s["left"] >= at["leftControls"], at      # right of the zoom and drawing tools
+    assert s["top"] >= at["topRightControls"] or s["right"] <= at["width"] - 60, at  # below the layer switcher
+    assert s["right"] <= at["width"] and s["top"] >= 0, at
+    assert s["right"] - s["left"] >= 0.3 * (at["width"] - at["leftControls"]), at  # still shown large
+    page.screenshot(path=str(ARTIFACTS / f"trial-form-circle-fitted-{lang}-{size}.png"))
+    watch.clean()
     watch.close()

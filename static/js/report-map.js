@@ -85,6 +85,17 @@
   function whenStill(fn) {
     if (map._animatingZoom) { map.once("zoomend", function () { fn(); }); } else { fn(); }
   }
+  // a fit that keeps the shape clear of the map's controls and of the measure line floating over
+  // its top on a phone (leaflet-setup.js)
+  function clear(options) {
+    var floating = measure && measure.textContent && getComputedStyle(measure).position === "absolute" ? [measure] : [];
+    return L.geosignalFitOptions ? L.geosignalFitOptions(map, options, floating) : options;
+  }
+  // a shape's bounds; a circle's from its centre and radius in metres (Leaflet's own come from its
+  // last drawing: on a phone a circle placed while the map was hidden gave a stale box)
+  function boundsOf(layer) {
+    return layer instanceof L.Circle ? layer.getLatLng().toBounds(2 * layer.getRadius()) : layer.getBounds();
+  }
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
   function fill(text, values) {
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
@@ -113,11 +124,11 @@
       // the place, with the commune's boundary when the place is (partly) outside it: which way
       // to move it shows
       var boundary = window[pane.dataset.boundaryLayer];
-      var place = drawn && (drawn.getBounds ? drawn.getBounds() : drawn.getLatLng ? L.latLngBounds([drawn.getLatLng()]) : null);
+      var place = drawn && (drawn.getBounds ? boundsOf(drawn) : drawn.getLatLng ? L.latLngBounds([drawn.getLatLng()]) : null);
       var outside = drawn && describe(drawn).points.some(function (p) { return !inCommune(p); });
       if (place && outside && boundary && boundary.getBounds) {
-        map.fitBounds(boundary.getBounds().extend(place), { padding: [20, 20], animate: false });
-      } else if (drawn && drawn.getBounds) { map.fitBounds(drawn.getBounds(), { maxZoom: 17, animate: false }); }
+        map.fitBounds(boundary.getBounds().extend(place), clear({ animate: false }));
+      } else if (drawn && drawn.getBounds) { map.fitBounds(boundsOf(drawn), clear({ maxZoom: 17, animate: false })); }
       else if (drawn && drawn.getLatLng) { map.setView(drawn.getLatLng(), 16, { animate: false }); }
       load();
     }
@@ -416,7 +427,7 @@
         var errorBox = document.getElementById("geometry-error");
         if (errorBox && restored.setStyle) { restored.setStyle({ color: "#a50f15", dashArray: "6 4" }); }
         whenStill(function () {
-          if (restored.getBounds) { map.fitBounds(restored.getBounds(), { maxZoom: 16, animate: false }); }
+          if (restored.getBounds) { map.fitBounds(boundsOf(restored), clear({ maxZoom: 16, animate: false })); }
           else if (restored.getLatLng) { map.setView(restored.getLatLng(), 15, { animate: false }); }
         });
         var serverError = document.getElementById("geometry-error");
@@ -456,7 +467,10 @@
     if (badRadius && feedback) { say(feedback, (I.field_hints || {}).radius || "", true); }
     clearServerError();
     whenStill(function () {
-      if (layer.getBounds) { map.fitBounds(layer.getBounds(), { maxZoom: 17 }); } else { map.setView([lat, lon], 16); }
+      // a hidden map (a phone's form step) is fitted when it is shown again (step): an animated
+      // zoom begun while hidden ended later at its stale target, over the fit made then
+      if (!map.getContainer().clientWidth) { return; }
+      if (layer.getBounds) { map.fitBounds(boundsOf(layer), clear({ maxZoom: 17 })); } else { map.setView([lat, lon], 16); }
     });
     pane.dataset.placed = lon.toFixed(6) + "," + lat.toFixed(6);
   }
@@ -757,7 +771,7 @@
   function focus(id) {
     var l = byId[id];
     if (!l) { return false; }
-    if (l.getBounds) { map.fitBounds(l.getBounds(), { maxZoom: 17 }); } else { map.setView(l.getLatLng(), 17); }
+    if (l.getBounds) { map.fitBounds(l.getBounds(), clear({ maxZoom: 17 })); } else { map.setView(l.getLatLng(), 17); }
     l.openPopup();
     return true;
   }
@@ -823,7 +837,7 @@
         pendingFocus = f.id;
         whenStill(function () {
           map.off("moveend", load);
-          map.fitBounds(L.geoJSON(f).getBounds(), { maxZoom: 17, animate: false });
+          map.fitBounds(L.geoJSON(f).getBounds(), clear({ maxZoom: 17, animate: false }));
           map.on("moveend", load);
           load();
         });
