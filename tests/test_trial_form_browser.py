@@ -245,3 +245,62 @@ def test_a_circle_is_fitted_whole_between_the_maps_controls(ui, browser, lang: s
     page.screenshot(path=str(ARTIFACTS / f"trial-form-circle-fitted-{lang}-{size}.png"))
     watch.clean()
     watch.close()
+
+
+# --------------------------------------------------------------------------- 3. a phone's map step
+
+STEP = {"fr": ("Placez le signalement dans Charleroi.", "Touchez et faites glisser pour dessiner un rectangle."),
+        "nl": ("Plaats de melding in Charleroi.", "Tik en sleep om een rechthoek te tekenen."),
+        "en": ("Place the report in Charleroi.", "Tap and drag to draw a rectangle.")}
+
+
+def _whole_above_the_map(page) -> dict:  # noqa: ANN001
+    return page.evaluate("""() => { const h = document.getElementById('map-step-hint'), r = h.getBoundingClientRect();
+        const pane = document.getElementById('map-pane').getBoundingClientRect();
+        return {left: r.left, right: r.right, bottom: r.bottom, paneTop: pane.top, width: innerWidth,
+                cut: h.scrollWidth > h.clientWidth || h.scrollHeight > h.clientHeight}; }""")
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl", "en"])
+def test_the_phones_map_step_names_the_commune_and_shows_the_drawing_tip_whole(ui, browser, lang: str) -> None:  # noqa: ANN001, F811
+    """On a phone the map step did not say in which commune to place the report, and the
+    drawing tool's tip, floating over the map between its controls, was cut off. The step says
+    both above the map: the commune named, the tip whole and wrapping, under no control."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login(REP)
+    page = watch.page
+    _language(page, watch.base, lang)
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    place, tip = STEP[lang]
+    hint = page.locator("#map-step-hint")
+    assert hint.is_visible() and hint.inner_text().strip() == place
+    for tool, said in (("polyline", None), ("circle", None), ("rectangle", tip)):
+        page.locator(f".leaflet-draw-draw-{tool}").tap()
+        text = hint.inner_text().strip()
+        assert text.startswith(place + " ") and len(text) > len(place) + 10, text
+        if said:
+            assert text == f"{place} {said}"
+        at = _whole_above_the_map(page)
+        assert at["left"] >= 0 and at["right"] <= at["width"] and not at["cut"], at
+        assert at["bottom"] <= at["paneTop"], at  # above the map: no control lies over it
+        assert page.inner_text("#measure") == ""  # not said twice over the map
+        bar = page.locator(".step-bar").bounding_box()  # the step bar stays whole in the window
+        assert bar["y"] + bar["height"] <= PHONE["height"], bar
+        page.screenshot(path=str(ARTIFACTS / f"trial-form-map-step-{tool}-{lang}-390.png"))
+    # the first corner placed: the tip is done (Leaflet.draw's own follows the finger)
+    page.keyboard.press("Escape")
+    page.locator(".leaflet-draw-draw-polygon").tap()
+    box = page.locator("#map-pane").bounding_box()
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    assert hint.inner_text().strip() == place
+    # the form step and a wide screen do not show it (the form names the commune in its heading)
+    page.keyboard.press("Escape")
+    page.click("#to-form")
+    assert hint.is_hidden()
+    page.set_viewport_size(DESKTOP)
+    page.click("#to-map") if page.is_visible("#to-map") else None
+    assert hint.is_hidden()
+    page.screenshot(path=str(ARTIFACTS / f"trial-form-map-step-{lang}-1440.png"))
+    watch.clean()
+    watch.close()

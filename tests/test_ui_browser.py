@@ -516,7 +516,8 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     watch = Watch(browser, ui, PHONE, touch=True)
     watch.login("ui-rep@charleroi.be")
     page = watch.page
-    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 16, {animate: false})")
+    # the zone's corners below Leaflet.draw's actions (Finish, Cancel), which lie at the tools' height
+    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4122, 4.444], 16, {animate: false})")
     # the tools are named beside their icons (no tooltip to hover on a phone), within the screen
     labels = page.locator(".leaflet-draw-toolbar .draw-label")
     assert labels.all_inner_texts() == ["Tronçon de route", "Zone", "Rectangle", "Cercle", "Point"]
@@ -533,9 +534,10 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     assert page.evaluate("() => { const b = document.querySelector('.leaflet-draw-actions a:not([style*=none])')"
                          ".getBoundingClientRect(); const hit = document.elementFromPoint(b.left + 5, b.top + 5);"
                          " return hit.closest('.leaflet-draw-actions') !== null; }")
-    # before the first touch, what to do is said at the top of the map (Leaflet.draw's hint had no
-    # finger to follow: it sat under the page's header); then the hint follows the finger
-    assert page.inner_text("#measure") == "Touchez la carte pour commencer la zone."
+    # before the first touch, what to do is said above the map (Leaflet.draw's hint had no finger
+    # to follow: it sat under the page's header); then the hint follows the finger
+    assert page.inner_text("#map-step-tip") == "Touchez la carte pour commencer la zone."
+    assert page.inner_text("#measure") == ""
     tooltip = page.locator(".leaflet-draw-tooltip").first
     assert tooltip.is_hidden()
     corners = [(4.4430, 50.4100), (4.4450, 50.4100), (4.4450, 50.4115)]
@@ -622,10 +624,10 @@ def test_a_road_stretch_takes_every_tap_on_a_phone(ui, browser) -> None:  # noqa
     # a zone: its first taps are corners, never a crossing
     page.tap(".leaflet-draw-draw-polygon")
     for x, y in taps[:3]:
-        page.touchscreen.tap(x, y + 150)
+        page.touchscreen.tap(x, y + 100)  # within the map (the step bar is below it)
         page.wait_for_timeout(400)
         assert page.locator(".leaflet-error-draw-tooltip").count() == 0
-    page.touchscreen.tap(taps[0][0], taps[0][1] + 150)
+    page.touchscreen.tap(taps[0][0], taps[0][1] + 100)
     page.wait_for_function("() => JSON.parse(document.getElementById('geometry').value || '{}').type === 'Polygon'")
     ring = json.loads(page.evaluate("document.getElementById('geometry').value"))["coordinates"][0]
     assert len(ring) == 4  # three corners, closed

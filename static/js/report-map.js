@@ -334,10 +334,22 @@
   // of the map (the same text); then it follows the finger
   var touch = window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
   var container = map.getContainer();
+  // where the tip is said: above the map on a phone's map step (#map-step-tip: whole, under no
+  // control), else in the measure line at the top of the map
+  var stepTip = document.getElementById("map-step-tip");
+  function tipLine() { return stepTip && stepTip.offsetParent !== null ? stepTip : measure; }
   function touched() {
     if (!container.classList.contains("draw-untouched")) { return; }
     container.classList.remove("draw-untouched");
     if (measure && !drawn) { measure.textContent = ""; }
+  }
+  // the tip above the map goes once the first corner is placed (or the drawing stops), not as
+  // the finger lands; and the line keeps its height until the drawing stops: the map moving up
+  // under the finger between two taps lost a corner
+  map.on("draw:drawvertex", function () { if (stepTip) { stepTip.textContent = ""; } });
+  function holdTipLine(hold) {
+    var line = stepTip && stepTip.parentNode;
+    if (line) { line.style.minHeight = hold && stepTip.offsetParent !== null ? line.offsetHeight + "px" : ""; }
   }
   container.addEventListener("touchstart", touched, { passive: true });
   // a first corner placed otherwise (a pen, a mouse on a touch screen) is a first touch too: the
@@ -348,14 +360,18 @@
     drawingType = e.layerType;
     syncToolLabels();
     var handler = L.drawLocal && L.drawLocal.draw.handlers[e.layerType];
-    if (touch && measure && handler && handler.tooltip && handler.tooltip.start) {
+    if (touch && tipLine() && handler && handler.tooltip && handler.tooltip.start) {
       container.classList.add("draw-untouched");
-      measure.textContent = handler.tooltip.start;
+      holdTipLine(false);
+      tipLine().textContent = handler.tooltip.start;
+      holdTipLine(true);
     }
   });
   map.on("draw:drawstop", function () {
     drawingType = null;
     syncToolLabels();
+    if (stepTip) { stepTip.textContent = ""; }
+    holdTipLine(false);
     if (container.classList.contains("draw-untouched")) {
       container.classList.remove("draw-untouched");
       if (measure) { measure.textContent = drawn ? measureText(describe(drawn)) : ""; }
