@@ -121,7 +121,8 @@ EXPORT_ADDED: tuple[str, ...] = ("reference",)
 #: since schema 1.2.0, which added ``reference``.
 API_ONLY: tuple[str, ...] = ()
 
-#: Map-form widgets: ``select`` (``required`` ones have no empty choice), ``checkboxes``,
+#: Map-form widgets: ``select`` (``required`` ones start with a placeholder that is no value:
+#: nothing is chosen for the representative), ``checkboxes``,
 #: ``number``, ``date``, ``textarea``, ``hidden`` (filled by the map's script).
 WIDGETS: tuple[str, ...] = ("select", "checkboxes", "number", "date", "textarea", "hidden")
 

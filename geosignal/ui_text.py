@@ -12,7 +12,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from geosignal import contract, workflow
+from geosignal import contract, vocab, workflow
 from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError
 from geosignal.formparse import FLAG_WORDS
 from geosignal.i18n import ngettext, plural_form
@@ -862,6 +862,35 @@ def in_sentence(label: str) -> str:
     if len(label) > 1 and label[1].isupper():
         return label
     return label[:1].lower() + label[1:]
+
+
+#: What a report's form and the notice after filing say when a technology chosen is not of the
+#: network chosen (intake's ``technology_not_of_network`` warning, :data:`vocab.NETWORK_TECHNOLOGIES`).
+NETWORK_MISMATCH_FR = "À vérifier : %(technologies)s n'est pas une technologie du réseau %(network)s."
+
+
+def network_mismatch_sentence(network: str, technologies: list[str]) -> str:
+    """Return the sentence saying that ``technologies`` are not of ``network`` (current
+    language; the technologies' labels joined with commas, the network's label in the sentence)."""
+    from geosignal.i18n import label
+
+    return _(NETWORK_MISMATCH_FR) % {"technologies": ", ".join(label(t) for t in technologies),
+                                     "network": in_sentence(label(network))}
+
+
+def network_check() -> dict[str, Any]:
+    """Return what the report form's script needs to say the same sentence as
+    :func:`network_mismatch_sentence` as soon as the network and technologies are chosen:
+    ``{"technologies": {network: [technology, …]}`` (the rule, :data:`vocab.NETWORK_TECHNOLOGIES`),
+    ``"networks": {network: label in a sentence}``, ``"labels": {technology: label}``,
+    ``"sentence"``: the sentence with its ``%(technologies)s`` and ``%(network)s`` to fill}``,
+    texts in the current language."""
+    from geosignal.i18n import label
+
+    return {"technologies": {n: list(ts) for n, ts in vocab.NETWORK_TECHNOLOGIES.items()},
+            "networks": {n: in_sentence(label(n)) for n in vocab.NETWORKS},
+            "labels": {t: label(t) for t in vocab.TECHNOLOGIES},
+            "sentence": _(NETWORK_MISMATCH_FR)}
 
 
 def colon(lang: str | None = None) -> str:

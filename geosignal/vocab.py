@@ -19,6 +19,11 @@ NETWORKS: tuple[str, ...] = ("mobile", "fixed")
 MOBILE_TECHNOLOGIES: tuple[str, ...] = ("2G", "3G", "4G", "5G")
 FIXED_TECHNOLOGIES: tuple[str, ...] = ("DSL", "cable", "fibre", "FWA", "satellite")
 TECHNOLOGIES: tuple[str, ...] = MOBILE_TECHNOLOGIES + FIXED_TECHNOLOGIES
+#: The technologies of each network (a fixed line is not 4G, a mobile network is not fibre): the
+#: one rule intake warns by (``technology_not_of_network``) and the report form checks as it is
+#: filled (given to the page as data, never written again in a script).
+NETWORK_TECHNOLOGIES: dict[str, tuple[str, ...]] = {"mobile": MOBILE_TECHNOLOGIES, "fixed": FIXED_TECHNOLOGIES}
+assert set(NETWORK_TECHNOLOGIES) == set(NETWORKS)
 
 #: Operators active in Wallonia; ``other`` for anything else.
 OPERATORS: tuple[str, ...] = ("Proximus", "Orange", "Telenet/BASE", "DIGI", "VOO", "other")

@@ -295,3 +295,18 @@ def test_intake_keeps_every_writable_property_of_the_contract() -> None:
     assert kept["observed_at"].isoformat() == "2026-01-05T00:00:00+01:00" and kept["radius"] == 25.0
     jsonschema.validate(props, contract.input_properties_schema(),
                         format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def test_the_report_form_checks_the_network_by_intakes_own_rule(app) -> None:  # noqa: ANN001
+    """The map and edit forms say a technology of the other network as it is chosen, from the
+    data the page is given: the very table intake warns by (one declaration, vocab), and the
+    sentence of the notice after filing."""
+    from geosignal import ui_text
+
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        check = ui_text.network_check()
+        assert {n: frozenset(ts) for n, ts in check["technologies"].items()} == intake_properties.NETWORK_TECHNOLOGIES
+        props = {"network": "fixed", "technologies": ["4G", "fibre"]}
+        warning = intake_properties.network_mismatch(props)
+        said = check["sentence"] % {"technologies": "4G", "network": check["networks"]["fixed"]}
+        assert said == ui_text.network_mismatch_sentence(warning["network"], warning["technologies"])

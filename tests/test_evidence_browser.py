@@ -102,7 +102,9 @@ def test_evidence_added_seen_and_flagged_stale(site, browser, tmp_path) -> None:
     page.fill("#speed-test-form input[name=signal_dbm]", "12")
     page.click("#speed-test-form button[type=submit]")
     page.wait_for_load_state("networkidle")
-    assert "Signal : un nombre entre -150 et -20 dBm." in page.inner_text("#evidence-error")
+    signal = page.locator("#speed-test-form input[name=signal_dbm]")
+    assert signal.get_attribute("aria-invalid") == "true"
+    assert page.inner_text(f"#{signal.get_attribute('aria-describedby')}") == "Signal : un nombre entre -150 et -20 dBm."
     assert page.input_value("#speed-test-form input[name=signal_dbm]") == "12"  # the values typed are kept
     _shots(page, "refused")
 

@@ -667,3 +667,46 @@ def test_each_field_says_its_own_fault_when_several_are_refused(db, client, repr
     assert "illisible" not in html
     assert ("Signalement refusé : 2 champs à corriger : Ménages touchés, Date d&#39;observation "
             "(le message est sous chacun).") in html
+
+
+# --------------------------------------------------------------------------- a required choice is never preset
+
+def test_the_map_form_presets_no_network_and_the_server_refuses_it_missing(db, client, representative) -> None:  # noqa: ANN001
+    """The network was a required select without an empty option: the browser selected its first
+    choice, « Mobile », and a fixed-line zone filed without choosing was filed as mobile. Its
+    first option is now a placeholder that is no value; sent as the browser sends it, the form
+    is refused next to the field, in the page's language, and nothing is stored."""
+    representative.login()
+    page = client.get("/carte").get_data(as_text=True)
+    select = re.search(r'<select name="network"[^>]*>(.*?)</select>', page, re.S)
+    assert select and " required" in select.group(0).split(">")[0]
+    first = re.search(r"<option([^>]*)>([^<]*)</option>", select.group(1))
+    assert first.group(1) == ' value="" selected' and first.group(2) == "Choisissez…"
+    sent = browser_form(page, "/carte")
+    assert ("network", "") in sent
+    before = count_reports(db)
+    fields = MultiDict([(k, v) for k, v in sent if k != "geometry"] + [("geometry", json.dumps(POINT))])
+    for headers, sentence in [({}, "Réseau : choisissez parmi Mobile, Fixe."),
+                              (NL, "Netwerk: kies uit Mobiel, Vast."), (EN, "Network: choose from Mobile, Fixed.")]:
+        answer = client.post("/carte", data=fields, headers=headers)
+        html = _plain(answer.get_data(as_text=True))
+        assert answer.status_code == 422
+        assert re.search(r'<select name="network" id="field-network" required aria-invalid="true" '
+                         r'aria-describedby="network-error">\s*<option value="" selected>', html), html
+        error = re.search(r'<div class="field-error" id="network-error"[^>]*>(.*?)</div>', html, re.S)
+        assert error and sentence in error.group(1), (sentence, error and error.group(1))
+    assert count_reports(db) == before
+    # chosen, it is filed as chosen
+    fields.setlist("network", ["fixed"])
+    fields.setlist("idempotency_key", ["fixed-chosen"])
+    assert client.post("/carte", data=fields).status_code == 302
+    assert db.execute(text("SELECT network FROM reports ORDER BY created_at DESC LIMIT 1")).scalar() == "fixed"
+
+
+def test_the_edit_form_keeps_the_stored_network_selected(db, client, representative) -> None:  # noqa: ANN001
+    rid = _report(representative, network="fixed", technologies=["fibre"])
+    representative.login()
+    page = client.get(f"/signalements/{rid}/modifier").get_data(as_text=True)
+    select = re.search(r'<select name="network"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert re.findall(r'<option value="([^"]*)" selected>', select) == ["fixed"]
+    assert ("network", "fixed") in browser_form(page, "/modifier")

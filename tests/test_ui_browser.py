@@ -275,9 +275,12 @@ def test_a_report_by_coordinates_with_the_keyboard_alone_on_a_phone(ui, browser)
         in page.inner_text("#drawn-status")
     _tab_to(page, "#radius")
     page.keyboard.type("30")
-    _tab_to(page, "#field-network")  # Mobile, the first choice, is already selected
+    _tab_to(page, "#field-network")  # nothing chosen yet: the placeholder
+    assert page.input_value("#field-network") == ""
+    page.keyboard.press("ArrowDown")  # → Mobile
     page.keyboard.press("ArrowDown")  # → Fixe
     page.keyboard.press("ArrowUp")    # → Mobile
+    assert page.input_value("#field-network") == "mobile"
     _tab_to(page, "input[name=technologies][value='4G']")
     page.keyboard.press("Space")
     page.screenshot(path=str(ARTIFACTS / "ui-keyboard-form-390.png"), full_page=True)
@@ -308,6 +311,7 @@ def test_a_report_by_address_through_the_stub(ui, browser) -> None:  # noqa: ANN
     assert query["q"] == ["Place Charles II"]
     buttons.nth(0).click()
     assert page.get_attribute("#map-pane", "data-placed") == f"{PLACE_CHARLES_II[0]:.6f},{PLACE_CHARLES_II[1]:.6f}"
+    page.select_option("#field-network", "mobile")  # a required choice: nothing is preset
     page.fill("#field-description", "Devant l'hôtel de ville")
     page.screenshot(path=str(ARTIFACTS / "ui-address-1440.png"))
     page.click("#submit-report")
@@ -493,6 +497,7 @@ def test_drawing_is_measured_as_it_is_drawn_and_a_tiny_zone_is_refused_next_to_i
     warning = page.inner_text("#shape-feedback")
     assert re.fullmatch(r"Zone trop petite \(2[45] m²\) : dessinez au moins 100 m², ou placez un point\.", warning), warning
     page.screenshot(path=str(ARTIFACTS / "ui-tiny-zone-warned-1440.png"))
+    page.select_option("#field-network", "mobile")  # the shape is what is refused here
     page.click("#submit-report")
     page.wait_for_load_state("networkidle")
     box = page.locator("#geometry-error")
@@ -511,7 +516,8 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     watch = Watch(browser, ui, PHONE, touch=True)
     watch.login("ui-rep@charleroi.be")
     page = watch.page
-    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 16, {animate: false})")
+    # the zone's corners below Leaflet.draw's actions (Finish, Cancel), which lie at the tools' height
+    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4122, 4.444], 16, {animate: false})")
     # the tools are named beside their icons (no tooltip to hover on a phone), within the screen
     labels = page.locator(".leaflet-draw-toolbar .draw-label")
     assert labels.all_inner_texts() == ["Tronçon de route", "Zone", "Rectangle", "Cercle", "Point"]
@@ -528,9 +534,10 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     assert page.evaluate("() => { const b = document.querySelector('.leaflet-draw-actions a:not([style*=none])')"
                          ".getBoundingClientRect(); const hit = document.elementFromPoint(b.left + 5, b.top + 5);"
                          " return hit.closest('.leaflet-draw-actions') !== null; }")
-    # before the first touch, what to do is said at the top of the map (Leaflet.draw's hint had no
-    # finger to follow: it sat under the page's header); then the hint follows the finger
-    assert page.inner_text("#measure") == "Touchez la carte pour commencer la zone."
+    # before the first touch, what to do is said above the map (Leaflet.draw's hint had no finger
+    # to follow: it sat under the page's header); then the hint follows the finger
+    assert page.inner_text("#map-step-tip") == "Touchez la carte pour commencer la zone."
+    assert page.inner_text("#measure") == ""
     tooltip = page.locator(".leaflet-draw-tooltip").first
     assert tooltip.is_hidden()
     corners = [(4.4430, 50.4100), (4.4450, 50.4100), (4.4450, 50.4115)]
@@ -617,10 +624,10 @@ def test_a_road_stretch_takes_every_tap_on_a_phone(ui, browser) -> None:  # noqa
     # a zone: its first taps are corners, never a crossing
     page.tap(".leaflet-draw-draw-polygon")
     for x, y in taps[:3]:
-        page.touchscreen.tap(x, y + 150)
+        page.touchscreen.tap(x, y + 100)  # within the map (the step bar is below it)
         page.wait_for_timeout(400)
         assert page.locator(".leaflet-error-draw-tooltip").count() == 0
-    page.touchscreen.tap(taps[0][0], taps[0][1] + 150)
+    page.touchscreen.tap(taps[0][0], taps[0][1] + 100)
     page.wait_for_function("() => JSON.parse(document.getElementById('geometry').value || '{}').type === 'Polygon'")
     ring = json.loads(page.evaluate("document.getElementById('geometry').value"))["coordinates"][0]
     assert len(ring) == 4  # three corners, closed

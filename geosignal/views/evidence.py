@@ -99,10 +99,13 @@ def report_page(report_id: str) -> str:
     return url_for("report_pages.report_page", report_id=report_id) + "#preuves"
 
 
-def _messages(error: GeosignalError, typed: dict[str, str] | None = None) -> list[str]:
+def _messages(error: GeosignalError, typed: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
     """What a person reads about a refused speed test or photo, one sentence per fault, each
-    naming its field and saying what to do (current language). ``typed``: the form's values
-    as typed, by field (a number both readings of which fit, ``1.000``, is said as such)."""
+    naming its field and saying what to do (current language): ``(field, code, sentence)``,
+    ``field`` a speed test's field (:data:`~geosignal.services.evidence.SPEED_TEST_FIELDS`) the
+    form shows the sentence next to, or ``form`` (no value at all, a closed report, a photo).
+    ``typed``: the form's values as typed, by field (a number both readings of which fit,
+    ``1.000``, is said as such)."""
     items = error.extra.get("errors") or [{"code": error.code, "detail": error.detail, "pointer": error.where}]
     out = []
     for item in items:
@@ -126,7 +129,7 @@ def _messages(error: GeosignalError, typed: dict[str, str] | None = None) -> lis
             message = _("Ce signalement est clos : on ne peut plus y ajouter de mesure ni de photo.")
         elif item["code"] == "invalid_attribute" and field == "operator":
             message = _("%(field)s : choisissez un opérateur de la liste.", field=label)
-        out.append(message)
+        out.append((field if field in evidence_service.SPEED_TEST_FIELDS else "form", item["code"], message))
     return out
 
 
@@ -151,8 +154,16 @@ def _refused(report_id: str, error: GeosignalError, values: dict[str, str] | Non
     session = get_session()
     session.rollback()
     feature = reports_service.get_report(session, current(), report_id)
+    said = _messages(error, values)
+    by_field: dict[str, list[str]] = {}
+    codes: dict[str, str] = {}
+    for field, code, message in said:
+        by_field.setdefault(field, []).append(message)
+        codes.setdefault(field, code)
+    # each field's sentences next to it (aria-invalid, aria-describedby), the rest above the forms
     return render_report(feature, status=error.status, evidence_values=values or {},
-                         evidence_errors=_messages(error, values), evidence_code=error.code)
+                         evidence_errors=by_field.pop("form", []), evidence_field_errors=by_field,
+                         evidence_field_codes=codes, evidence_code=codes.get("form", error.code))
 
 
 @bp.post("/signalements/<report_id>/mesures")

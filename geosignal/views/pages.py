@@ -309,10 +309,8 @@ def flash_intake_notices(feature: dict[str, Any]) -> None:
     commune (the Feature's ``intake.warnings``)."""
     for warning in feature.get("intake", {}).get("warnings", []):
         if warning["code"] == "technology_not_of_network":  # stored as written; said, to be checked
-            flash(_("À vérifier : %(technologies)s n'est pas une technologie du réseau %(network)s. Corrigez le "
-                    "signalement depuis sa page s'il le faut.", technologies=", ".join(
-                        i18n.label(t) for t in warning["technologies"]),
-                    network=ui_text.in_sentence(i18n.label(warning["network"]))), "notice")
+            flash(ui_text.network_mismatch_sentence(warning["network"], warning["technologies"]) + " "
+                  + _("Corrigez le signalement depuis sa page s'il le faut."), "notice")
         if warning["code"] == "partly_outside_commune":  # filed where most of it lies; the rest counts elsewhere
             flash(_("%(share)s de la forme se trouve hors de %(commune)s, où le signalement est classé : cette "
                     "partie compte dans la commune où elle se trouve. Redessinez-la depuis la page du signalement "

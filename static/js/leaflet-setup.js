@@ -95,4 +95,30 @@
       }
     });
   }
+
+  /* The options of a fit (fitBounds) that keeps a shape clear of the map's controls: the zoom and
+   * drawing tools at the left, the layer switcher and a base-map notice at the top right, the
+   * scale and the attribution at the bottom (a circle fitted to the edges of a phone's map had
+   * its bottom under the attribution and its side under the tools). ``over``: elements of the
+   * page floating over the map's top (a phone's measure line). Each side's room is measured when
+   * the fit is made, and kept under 40 % of the map so that a small map still shows the shape. */
+  L.geosignalFitOptions = function (map, options, over) {
+    var container = map.getContainer(), box = container.getBoundingClientRect(), margin = 8;
+    function rects(nodes) {
+      return Array.prototype.map.call(nodes, function (n) { return n.getBoundingClientRect(); })
+        .filter(function (r) { return r.width > 0 && r.height > 0; });
+    }
+    var left = 0, top = 0, bottom = 0;
+    rects(container.querySelectorAll(".leaflet-top.leaflet-left > .leaflet-control"))
+      .forEach(function (r) { left = Math.max(left, r.right - box.left); });
+    rects(container.querySelectorAll(".leaflet-top.leaflet-right > .leaflet-control")).concat(rects(over || []))
+      .forEach(function (r) { top = Math.max(top, r.bottom - box.top); });
+    rects(container.querySelectorAll(".leaflet-bottom > .leaflet-control"))
+      .forEach(function (r) { bottom = Math.max(bottom, box.bottom - r.top); });
+    function room(v, size) { return Math.round(Math.min(Math.max(0, v) + margin, size * 0.4)); }
+    return L.extend({}, options, {
+      paddingTopLeft: L.point(room(left, box.width), room(top, box.height)),
+      paddingBottomRight: L.point(margin, room(bottom, box.height))
+    });
+  };
 }());

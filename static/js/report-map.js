@@ -85,6 +85,17 @@
   function whenStill(fn) {
     if (map._animatingZoom) { map.once("zoomend", function () { fn(); }); } else { fn(); }
   }
+  // a fit that keeps the shape clear of the map's controls and of the measure line floating over
+  // its top on a phone (leaflet-setup.js)
+  function clear(options) {
+    var floating = measure && measure.textContent && getComputedStyle(measure).position === "absolute" ? [measure] : [];
+    return L.geosignalFitOptions ? L.geosignalFitOptions(map, options, floating) : options;
+  }
+  // a shape's bounds; a circle's from its centre and radius in metres (Leaflet's own come from its
+  // last drawing: on a phone a circle placed while the map was hidden gave a stale box)
+  function boundsOf(layer) {
+    return layer instanceof L.Circle ? layer.getLatLng().toBounds(2 * layer.getRadius()) : layer.getBounds();
+  }
   function label(v) { return Object.prototype.hasOwnProperty.call(LABELS, v) ? LABELS[v] : v; }
   function fill(text, values) {
     return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
@@ -113,11 +124,11 @@
       // the place, with the commune's boundary when the place is (partly) outside it: which way
       // to move it shows
       var boundary = window[pane.dataset.boundaryLayer];
-      var place = drawn && (drawn.getBounds ? drawn.getBounds() : drawn.getLatLng ? L.latLngBounds([drawn.getLatLng()]) : null);
+      var place = drawn && (drawn.getBounds ? boundsOf(drawn) : drawn.getLatLng ? L.latLngBounds([drawn.getLatLng()]) : null);
       var outside = drawn && describe(drawn).points.some(function (p) { return !inCommune(p); });
       if (place && outside && boundary && boundary.getBounds) {
-        map.fitBounds(boundary.getBounds().extend(place), { padding: [20, 20], animate: false });
-      } else if (drawn && drawn.getBounds) { map.fitBounds(drawn.getBounds(), { maxZoom: 17, animate: false }); }
+        map.fitBounds(boundary.getBounds().extend(place), clear({ animate: false }));
+      } else if (drawn && drawn.getBounds) { map.fitBounds(boundsOf(drawn), clear({ maxZoom: 17, animate: false })); }
       else if (drawn && drawn.getLatLng) { map.setView(drawn.getLatLng(), 16, { animate: false }); }
       load();
     }
@@ -323,10 +334,22 @@
   // of the map (the same text); then it follows the finger
   var touch = window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
   var container = map.getContainer();
+  // where the tip is said: above the map on a phone's map step (#map-step-tip: whole, under no
+  // control), else in the measure line at the top of the map
+  var stepTip = document.getElementById("map-step-tip");
+  function tipLine() { return stepTip && stepTip.offsetParent !== null ? stepTip : measure; }
   function touched() {
     if (!container.classList.contains("draw-untouched")) { return; }
     container.classList.remove("draw-untouched");
     if (measure && !drawn) { measure.textContent = ""; }
+  }
+  // the tip above the map goes once the first corner is placed (or the drawing stops), not as
+  // the finger lands; and the line keeps its height until the drawing stops: the map moving up
+  // under the finger between two taps lost a corner
+  map.on("draw:drawvertex", function () { if (stepTip) { stepTip.textContent = ""; } });
+  function holdTipLine(hold) {
+    var line = stepTip && stepTip.parentNode;
+    if (line) { line.style.minHeight = hold && stepTip.offsetParent !== null ? line.offsetHeight + "px" : ""; }
   }
   container.addEventListener("touchstart", touched, { passive: true });
   // a first corner placed otherwise (a pen, a mouse on a touch screen) is a first touch too: the
@@ -337,14 +360,18 @@
     drawingType = e.layerType;
     syncToolLabels();
     var handler = L.drawLocal && L.drawLocal.draw.handlers[e.layerType];
-    if (touch && measure && handler && handler.tooltip && handler.tooltip.start) {
+    if (touch && tipLine() && handler && handler.tooltip && handler.tooltip.start) {
       container.classList.add("draw-untouched");
-      measure.textContent = handler.tooltip.start;
+      holdTipLine(false);
+      tipLine().textContent = handler.tooltip.start;
+      holdTipLine(true);
     }
   });
   map.on("draw:drawstop", function () {
     drawingType = null;
     syncToolLabels();
+    if (stepTip) { stepTip.textContent = ""; }
+    holdTipLine(false);
     if (container.classList.contains("draw-untouched")) {
       container.classList.remove("draw-untouched");
       if (measure) { measure.textContent = drawn ? measureText(describe(drawn)) : ""; }
@@ -416,7 +443,7 @@
         var errorBox = document.getElementById("geometry-error");
         if (errorBox && restored.setStyle) { restored.setStyle({ color: "#a50f15", dashArray: "6 4" }); }
         whenStill(function () {
-          if (restored.getBounds) { map.fitBounds(restored.getBounds(), { maxZoom: 16, animate: false }); }
+          if (restored.getBounds) { map.fitBounds(boundsOf(restored), clear({ maxZoom: 16, animate: false })); }
           else if (restored.getLatLng) { map.setView(restored.getLatLng(), 15, { animate: false }); }
         });
         var serverError = document.getElementById("geometry-error");
@@ -456,7 +483,10 @@
     if (badRadius && feedback) { say(feedback, (I.field_hints || {}).radius || "", true); }
     clearServerError();
     whenStill(function () {
-      if (layer.getBounds) { map.fitBounds(layer.getBounds(), { maxZoom: 17 }); } else { map.setView([lat, lon], 16); }
+      // a hidden map (a phone's form step) is fitted when it is shown again (step): an animated
+      // zoom begun while hidden ended later at its stale target, over the fit made then
+      if (!map.getContainer().clientWidth) { return; }
+      if (layer.getBounds) { map.fitBounds(boundsOf(layer), clear({ maxZoom: 17 })); } else { map.setView([lat, lon], 16); }
     });
     pane.dataset.placed = lon.toFixed(6) + "," + lat.toFixed(6);
   }
@@ -757,7 +787,7 @@
   function focus(id) {
     var l = byId[id];
     if (!l) { return false; }
-    if (l.getBounds) { map.fitBounds(l.getBounds(), { maxZoom: 17 }); } else { map.setView(l.getLatLng(), 17); }
+    if (l.getBounds) { map.fitBounds(l.getBounds(), clear({ maxZoom: 17 })); } else { map.setView(l.getLatLng(), 17); }
     l.openPopup();
     return true;
   }
@@ -823,7 +853,7 @@
         pendingFocus = f.id;
         whenStill(function () {
           map.off("moveend", load);
-          map.fitBounds(L.geoJSON(f).getBounds(), { maxZoom: 17, animate: false });
+          map.fitBounds(L.geoJSON(f).getBounds(), clear({ maxZoom: 17, animate: false }));
           map.on("moveend", load);
           load();
         });

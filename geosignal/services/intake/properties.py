@@ -174,9 +174,9 @@ def validate_properties(
     return out
 
 
-#: The technologies of each network (a fixed line is not 4G, a mobile network is not fibre).
-NETWORK_TECHNOLOGIES: dict[str, frozenset[str]] = {"mobile": frozenset(vocab.MOBILE_TECHNOLOGIES),
-                                                   "fixed": frozenset(vocab.FIXED_TECHNOLOGIES)}
+#: The technologies of each network (:data:`geosignal.vocab.NETWORK_TECHNOLOGIES`, which the
+#: report form reads too).
+NETWORK_TECHNOLOGIES: dict[str, frozenset[str]] = {n: frozenset(ts) for n, ts in vocab.NETWORK_TECHNOLOGIES.items()}
 
 
 def network_mismatch(props: dict[str, Any]) -> dict[str, Any] | None:
