@@ -13,6 +13,7 @@ only when ``ENV`` is ``development`` or ``testing``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import dataclass
@@ -58,6 +59,9 @@ class Setting:
     default: Any
     doc: str
     optional: bool = True
+    #: the smallest and largest values an ``int`` or ``float`` may take (None: no bound)
+    low: float | None = None
+    high: float | None = None
 
 
 #: Every setting geosignal reads. A ``GEOSIGNAL_*`` variable not declared here is refused.
@@ -75,37 +79,38 @@ SETTINGS: dict[str, Setting] = {
                         "SPW's PICC and orthophotos when TILE_URL is set, none otherwise; [] = none"),
     "GEOCODER_URL": Setting("url", "https://nominatim.openstreetmap.org/search",
                             "address search, a Nominatim-compatible /search URL proxied by geosignal; empty = off"),
-    "GEOCODER_TIMEOUT_S": Setting("float", 5.0, "seconds to wait for the address search service"),
-    "MIN_AREA_M2": Setting("float", 100.0, "smallest zone (m², EPSG:31370)"),
-    "MAX_AREA_M2": Setting("float", 200e6, "largest zone (m², EPSG:31370)"),
-    "MAX_VERTICES": Setting("int", 10_000, "vertices per geometry"),
-    "MAX_UPLOAD_BYTES": Setting("int", 10 * 1024 * 1024, "largest upload or body (bytes)"),
-    "MAX_UPLOAD_FEATURES": Setting("int", 200_000, "features (rows, placemarks, records) one upload may hold"),
-    "MAX_UPLOAD_KML_FEATURES": Setting("int", 50_000, "placemarks one KML or KMZ upload may hold (GDAL reads a KML whole into memory)"),
-    "MAX_UPLOAD_VERTICES": Setting("int", 1_000_000, "vertices (positions) the geometries of one upload may hold in all"),
-    "SERVICE_MARGIN_M": Setting("float", 1000.0, "margin around the communes (m, EPSG:31370)"),
+    "GEOCODER_TIMEOUT_S": Setting("float", 5.0, "seconds to wait for the address search service", low=0.1, high=120),
+    "MIN_AREA_M2": Setting("float", 100.0, "smallest zone (m², EPSG:31370)", low=0),
+    "MAX_AREA_M2": Setting("float", 200e6, "largest zone (m², EPSG:31370)", low=1),
+    "MAX_VERTICES": Setting("int", 10_000, "vertices per geometry", low=4),
+    "MAX_UPLOAD_BYTES": Setting("int", 10 * 1024 * 1024, "largest upload or body (bytes)", low=1024),
+    "MAX_UPLOAD_FEATURES": Setting("int", 200_000, "features (rows, placemarks, records) one upload may hold", low=1),
+    "MAX_UPLOAD_KML_FEATURES": Setting("int", 50_000, "placemarks one KML or KMZ upload may hold (GDAL reads a KML whole into memory)", low=1),
+    "MAX_UPLOAD_VERTICES": Setting("int", 1_000_000, "vertices (positions) the geometries of one upload may hold in all", low=1),
+    "SERVICE_MARGIN_M": Setting("float", 1000.0, "margin around the communes (m, EPSG:31370)", low=0),
     "CONTENT_SECURITY_POLICY": Setting("bool", True, "send the strict Content-Security-Policy"),
     "PUBLIC_BASE_URL": Setting("url", "", "public address (https://…) for absolute links; HSTS when https"),
     "SESSION_COOKIE_SECURE": Setting("bool", False, "send the session cookie over HTTPS only (on when PUBLIC_BASE_URL is https)"),
     "SMTP_HOST": Setting("str", "", "SMTP server for e-mails (invitations, resets, notifications); empty = none sent"),
-    "SMTP_PORT": Setting("int", 25, "its port"),
+    "SMTP_PORT": Setting("int", 25, "its port", low=1, high=65535),
     "SMTP_USER": Setting("str", "", "SMTP login (empty = none)"),
     "SMTP_PASSWORD": Setting("str", "", "SMTP password"),
     "SMTP_STARTTLS": Setting("bool", False, "upgrade the SMTP connection with STARTTLS"),
     "MAIL_FROM": Setting("str", "geosignal <noreply@geosignal.local>", "sender of geosignal's e-mails"),
-    "WRITE_RATE_LIMIT": Setting("str", "300 per minute", "writes allowed per user, API and page forms alike (Flask-Limiter notation); 429 beyond"),
-    "EXPORT_COPY_RETENTION_DAYS": Setting("int", 730, "days the bytes of a recorded export are kept (geosignal purge)"),
-    "PHOTO_RETENTION_DAYS": Setting("int", 365, "days a closed report keeps its evidence photos (geosignal purge)"),
+    "WRITE_RATE_LIMIT": Setting("ratelimit", "300 per minute", "writes allowed per user, API and page forms alike (Flask-Limiter notation); 429 beyond"),
+    "EXPORT_COPY_RETENTION_DAYS": Setting("int", 730, "days the bytes of a recorded export are kept (geosignal purge)", low=1),
+    "PHOTO_RETENTION_DAYS": Setting("int", 365, "days a closed report keeps its evidence photos (geosignal purge)", low=1),
     "INSTANCE_PATH": Setting("str", "", "instance folder (config.py, secret_key)"),
-    "PORT": Setting("int", 5000, "port of scripts/run"),
+    "PORT": Setting("int", 5000, "port of scripts/run", low=1, high=65535),
     "TEST_ADMIN_URL": Setting("str", "", "tests: database for CREATE DATABASE … TEMPLATE"),
     "TEST_TEMPLATE": Setting("str", "geosignal_template", "tests: template database"),
     "DB_USER": Setting("str", "geosignal", "scripts/provision-db.sh: role to create"),
     "DB_PASSWORD": Setting("str", "geosignal", "scripts/provision-db.sh: its password"),
     "DB_NAME": Setting("str", "geosignal", "scripts/provision-db.sh: database to create"),
     "ZONE_DISTANCE_M": Setting("float", 100.0, "points and lines within this distance (m, EPSG:31370) of another report "
-                               "of the same network are proposed as one zone; applied by geosignal init-db"),
-    "IMPORT_JOB_MIN_BYTES": Setting("int", 256 * 1024, "a saved upload larger than this (bytes; ~4,000 CSV rows) runs as a job"),
+                               "of the same network are proposed as one zone; applied by geosignal init-db",
+                               low=0),
+    "IMPORT_JOB_MIN_BYTES": Setting("int", 256 * 1024, "a saved upload larger than this (bytes; ~4,000 CSV rows) runs as a job", low=0),
 }
 
 #: The defaults alone, as a mapping (kept for callers that read them).
@@ -134,7 +139,7 @@ def parse_value(name: str, raw: str) -> Any:
         raise ConfigError(f"{var} must be one of 1/0, true/false, yes/no, on/off, not {raw!r}")
     if setting.type == "int":
         try:
-            return int(text)
+            return _in_range(var, setting, int(text))
         except ValueError:
             raise ConfigError(f"{var} must be an integer, not {raw!r}") from None
     if setting.type == "float":
@@ -144,7 +149,9 @@ def parse_value(name: str, raw: str) -> Any:
             raise ConfigError(f"{var} must be a number, not {raw!r}") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(f"{var} must be a finite number, not {raw!r}")
-        return value
+        return _in_range(var, setting, value)
+    if setting.type == "ratelimit":
+        return _rate_limit(var, text)
     if setting.type == "env":
         if text not in ENVIRONMENTS:
             raise ConfigError(f"{var} must be one of {', '.join(ENVIRONMENTS)}, not {raw!r}")
@@ -166,11 +173,62 @@ def parse_value(name: str, raw: str) -> Any:
     return raw
 
 
+def _in_range(var: str, setting: Setting, value: float) -> Any:
+    """``value`` when within the setting's bounds, else :class:`ConfigError` naming ``var``."""
+    if (setting.low is not None and value < setting.low) or (setting.high is not None and value > setting.high):
+        bounds = (f"from {setting.low:g} to {setting.high:g}" if setting.low is not None and setting.high is not None
+                  else f"at least {setting.low:g}" if setting.low is not None else f"at most {setting.high:g}")
+        raise ConfigError(f"{var} must be {bounds}, not {value!r}")
+    return value
+
+
+def _rate_limit(var: str, text: str) -> str:
+    """A rate limit in Flask-Limiter's notation (``300 per minute``, ``10/second``), checked
+    as the limiter will read it; else :class:`ConfigError` naming ``var``."""
+    from limits import parse_many
+
+    try:
+        if not parse_many(text):
+            raise ValueError(text)
+    except ValueError:
+        raise ConfigError(f"{var} must be a rate limit such as '300 per minute', not {text!r}") from None
+    return text
+
+
+def _checked(name: str, value: Any, source: str) -> Any:
+    """A value of setting ``name`` given by ``instance/config.py`` (``source``) checked as the
+    environment's are: text is parsed by the setting's type, a Python value of the right type
+    is bounds-checked; anything else is :class:`ConfigError` naming the file and the name."""
+    setting = SETTINGS[name]
+    where = f"{name} in {source}"
+    if isinstance(value, str) and setting.type != "str":
+        try:
+            return parse_value(name, value)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(f"GEOSIGNAL_{name}", where, 1)) from None
+    if setting.type == "bool" and isinstance(value, bool):
+        return value
+    if setting.type == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return _in_range(where, setting, value)
+    if setting.type == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+        return _in_range(where, setting, float(value))
+    if setting.type in ("str", "ratelimit", "env", "url") and isinstance(value, str):
+        return value
+    if setting.type == "json" and (value is None or isinstance(value, list | dict)):
+        return value
+    if value is None and setting.default is None:
+        return value
+    raise ConfigError(f"{where} must be of type {setting.type}, not {type(value).__name__} {value!r}")
+
+
 def check_secret_key(key: Any, env: str) -> None:
-    """Refuse a secret key unfit for ``env``: in production, missing, shorter than
-    :data:`MIN_SECRET_KEY_BYTES` bytes (UTF-8), a known development value, or made of fewer
-    than 8 distinct characters. Raises :class:`ConfigError`."""
-    if env != "production":
+    """Refuse a secret key unfit for ``env``: in production, missing; in production and in
+    development (``scripts/run``'s mode: a key given there signs real sessions too), shorter
+    than :data:`MIN_SECRET_KEY_BYTES` bytes (UTF-8), a known development value, made of fewer
+    than 8 distinct characters, or a block repeated (``0123456789abcdef`` twice). Development
+    without a key uses :data:`DEV_SECRET_KEY`; ``testing`` takes any. Raises
+    :class:`ConfigError`."""
+    if env == "testing" or (env == "development" and key == DEV_SECRET_KEY):
         return
     if not key:
         raise ConfigError("GEOSIGNAL_SECRET_KEY is required in production "
@@ -178,9 +236,15 @@ def check_secret_key(key: Any, env: str) -> None:
                           "python3 -c 'import secrets; print(secrets.token_hex(32))'")
     raw = key if isinstance(key, bytes) else str(key).encode()
     if len(raw) < MIN_SECRET_KEY_BYTES or raw.decode(errors="replace") in _WEAK_KEYS \
-            or len(set(raw)) < 8:
+            or len(set(raw)) < 8 or _repeated_block(raw):
         raise ConfigError(f"GEOSIGNAL_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} random bytes "
-                          "in production (e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
+                          f"in {env} (e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
+
+
+def _repeated_block(raw: bytes) -> bool:
+    """Whether ``raw`` is one block written over and over (``abcabcabc…``, a pasted example
+    doubled), which a random key never is."""
+    return any(raw == (raw[:p] * (len(raw) // p + 1))[:len(raw)] for p in range(1, len(raw) // 2 + 1))
 
 
 def _owner_only(path: Path) -> None:
@@ -213,8 +277,17 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
     if instance_file.is_file():
         namespace: dict[str, Any] = {}
         exec(compile(instance_file.read_text(encoding="utf-8"), str(instance_file), "exec"), namespace)
-        config.update({k: v for k, v in namespace.items() if k.isupper()})
-        given.update(k for k in namespace if k.isupper())
+        for name, value in namespace.items():
+            if not name.isupper():
+                continue
+            if name in SETTINGS:
+                value = _checked(name, value, str(instance_file))
+            else:  # Flask's own settings pass; a near miss of one of geosignal's is a typo
+                near = difflib.get_close_matches(name, SETTINGS, n=1, cutoff=0.85)
+                if near:
+                    raise ConfigError(f"{name} in {instance_file} is not a geosignal setting: {near[0]}?")
+            config[name] = value
+            given.add(name)
     env = os.environ if environ is None else environ
     for key, value in env.items():
         if key.startswith("GEOSIGNAL_"):
@@ -238,6 +311,9 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
     check_secret_key(config.get("SECRET_KEY"), config["ENV"])
     if config["ENV"] == "production" and config.get("DEBUG"):
         raise ConfigError("GEOSIGNAL_DEBUG must be off in production")
+    if config["MIN_AREA_M2"] >= config["MAX_AREA_M2"]:
+        raise ConfigError(f"GEOSIGNAL_MIN_AREA_M2 ({config['MIN_AREA_M2']:g}) must be below GEOSIGNAL_MAX_AREA_M2 "
+                          f"({config['MAX_AREA_M2']:g})")
     from geosignal.services import basemaps  # import-light; checks the layers once, at start
 
     try:

@@ -57,6 +57,48 @@ def test_bad_values_stop_the_start_naming_the_variable(tmp_path, name: str, raw:
         _load(tmp_path, **{name: raw, "SECRET_KEY": STRONG})
 
 
+@pytest.mark.parametrize(("name", "raw", "message"), [
+    # an operator trial: each of these started, then failed requests (500) or commands later
+    ("WRITE_RATE_LIMIT", "lots", "GEOSIGNAL_WRITE_RATE_LIMIT must be a rate limit such as '300 per minute', "
+                                 "not 'lots'"),
+    ("SMTP_PORT", "99999", "GEOSIGNAL_SMTP_PORT must be from 1 to 65535, not 99999"),
+    ("GEOCODER_TIMEOUT_S", "-1", "GEOSIGNAL_GEOCODER_TIMEOUT_S must be from 0.1 to 120, not -1.0"),
+    ("ZONE_DISTANCE_M", "-10", "GEOSIGNAL_ZONE_DISTANCE_M must be at least 0, not -10.0"),
+    ("MIN_AREA_M2", "1000000000", r"GEOSIGNAL_MIN_AREA_M2 \(1e\+09\) must be below GEOSIGNAL_MAX_AREA_M2 \(2e\+08\)"),
+    ("MAX_UPLOAD_FEATURES", "0", "GEOSIGNAL_MAX_UPLOAD_FEATURES must be at least 1, not 0"),
+])
+def test_values_out_of_range_stop_the_start(tmp_path, name: str, raw: str, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        _load(tmp_path, **{name: raw, "SECRET_KEY": STRONG})
+
+
+def test_the_instance_file_is_checked_like_the_environment(tmp_path) -> None:  # noqa: ANN001
+    """An operator trial: ``MAX_VERTICES = "abc"`` in instance/config.py started the service,
+    whose requests then failed (500); ``MAX_VERTICE = 50`` was ignored without a word."""
+    config_file = tmp_path / "config.py"
+    for text, message in (('MAX_VERTICES = "abc"', "MAX_VERTICES in .*config.py must be an integer, not 'abc'"),
+                          ("MAX_VERTICES = 2.5", "MAX_VERTICES in .*config.py must be of type int, not float 2.5"),
+                          ("SMTP_PORT = 0", "SMTP_PORT in .*config.py must be from 1 to 65535, not 0"),
+                          ("MAX_VERTICE = 50", "MAX_VERTICE in .*config.py is not a geosignal setting: MAX_VERTICES\\?"),
+                          ('WRITE_RATE_LIMIT = "beaucoup"', "WRITE_RATE_LIMIT in .*config.py must be a rate limit")):
+        config_file.write_text(text + "\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=message):
+            _load(tmp_path, SECRET_KEY=STRONG)
+    config_file.write_text('MAX_VERTICES = "500"\nMIN_AREA_M2 = 250\nSESSION_COOKIE_SAMESITE = "Strict"\n', encoding="utf-8")
+    config = _load(tmp_path, SECRET_KEY=STRONG)  # text parsed by type, Flask's own settings pass
+    assert (config["MAX_VERTICES"], config["MIN_AREA_M2"], config["SESSION_COOKIE_SAMESITE"]) == (500, 250.0, "Strict")
+
+
+@pytest.mark.parametrize("key", ["0123456789abcdef0123456789abcdef", "abc" * 12, "short"])
+def test_a_weak_key_given_to_scripts_run_is_refused_too(tmp_path, key: str) -> None:  # noqa: ANN001
+    # scripts/run serves in development mode: a key given there signs real sessions too
+    for env in ("production", "development"):
+        with pytest.raises(ConfigError, match=f"at least 32 random bytes in {env}"):
+            _load(tmp_path, ENV=env, SECRET_KEY=key)
+    assert _load(tmp_path, ENV="testing", SECRET_KEY=key)["SECRET_KEY"] == key
+    assert _load(tmp_path, ENV="development", SECRET_KEY=STRONG)["SECRET_KEY"] == STRONG
+
+
 def test_numbers_parse_to_their_type(tmp_path) -> None:  # noqa: ANN001
     config = _load(tmp_path, ENV="testing", MAX_VERTICES="500", MIN_AREA_M2="250.5")
     assert config["MAX_VERTICES"] == 500 and config["MIN_AREA_M2"] == 250.5
