@@ -75,6 +75,28 @@ class _Main(FlaskGroup):
         command = click.Group.get_command(self, ctx, name)
         return command if command is not None else super().get_command(ctx, name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; what goes wrong in any of them is said on one line (``Error: …``,
+        exit status 1), never as a traceback: a coded error (``code: reason``), a database that
+        cannot be reached or refuses the login (``database: …``)."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except GeosignalError as error:
+            where = f" (at {error.where})" if error.where else ""
+            raise click.ClickException(f"{error.code}: {error.detail}{where}") from None
+        except (OperationalError, InterfaceError) as error:
+            raise click.ClickException(f"database: {database_problem(error)}") from None
+
+
+def database_problem(error: Exception) -> str:
+    """The first line of what the database driver said (authentication failed, connection
+    refused…), the URL's password never shown."""
+    original = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    return lines[0] if lines else type(original).__name__
+
 
 @click.group(cls=_Main, create_app=_create_app, add_default_commands=False,
              add_version_option=False)
@@ -87,8 +109,14 @@ def init_db() -> None:
     """Create or upgrade the database schema (alembic migrations)."""
     from geosignal import migrate
 
-    migrate.upgrade(current_app.config["DATABASE_URL"])
-    click.echo("database schema up to date")
+    url = current_app.config["DATABASE_URL"]
+    before = migrate.current_revision(url)
+    migrate.upgrade(url)
+    after = migrate.current_revision(url)
+    if before == after:
+        click.echo(f"database schema up to date ({after})")
+    else:
+        click.echo(f"database schema {'created' if before is None else 'upgraded from ' + before}: now at {after}")
     _apply_zone_distance()
 
 
@@ -257,8 +285,9 @@ def purge(days: int | None, photo_days: int | None, dry_run: bool) -> None:
 @commands.command("send-mail")
 @reports_errors
 def send_mail() -> None:
-    """Send the pending e-mail notifications now (job workers do it as they are queued, and
-    retry failures every 5 minutes); failures are retried later."""
+    """Send the pending e-mail notifications now, those waiting to be retried after a failure
+    too (job workers send them as they are queued, and retry failures later and later); what
+    fails again is retried later."""
     _deliver(digest=False)
 
 
@@ -274,7 +303,9 @@ def _deliver(digest: bool) -> None:
     from geosignal.db import get_database
     from geosignal.services import notifications
 
-    done = notifications.deliver_from_config(get_database(), current_app.config, digest=digest)
+    # an operator who just mended the mail server sends everything pending, not only what is due
+    done = notifications.deliver_from_config(get_database(), current_app.config, digest=digest,
+                                             now=None if digest else notifications.EVERY_PENDING)
     what = "digest messages" if digest else "messages"
     click.echo(f"{done['messages']} {what} sent ({done['rows']} notifications), {done['failed']} failed "
                f"(retried later), {done['skipped']} skipped" +
@@ -353,8 +384,15 @@ def create_demo_users() -> None:
             password = secrets.token_urlsafe(16)
             create(session, email, role, nis, password).must_change_password = True
             lines.append(f"demo {role}: {email}  one-time password: {password}")
+        session.flush()
+        try:  # said before the users are stored: passwords nobody saw would lock them out
+            _show_once(lines)
+        except OSError as error:
+            session.rollback()
+            raise click.ClickException(
+                f"cannot write the one-time passwords ({error.strerror or error}: {error.filename}); no demo user "
+                "was created: make the instance folder writable, or set GEOSIGNAL_INSTANCE_PATH") from None
         session.commit()
-    _show_once(lines)
 
 
 def _show_once(lines: list[str]) -> None:
@@ -658,6 +696,8 @@ def serve(host: str, port: int, workers: int, job_workers: int, timeout: int) ->
         assets.require_installed()
     except RuntimeError as error:
         raise click.ClickException(str(error)) from None
+    _require_schema_at_head(current_app.config["DATABASE_URL"])
+    _require_free_port(host, port)
     from gunicorn.app.base import BaseApplication
 
     from geosignal.jobs import JobWorkers
@@ -687,6 +727,38 @@ def serve(host: str, port: int, workers: int, job_workers: int, timeout: int) ->
 
     click.echo(f"geosignal on http://{host}:{port}/ ({_n(workers, 'web worker')}, {_n(job_workers, 'job worker')})")
     _Server().run()
+
+
+def _require_schema_at_head(database_url: str) -> None:
+    """Stop ``serve`` (one line, exit status 1) when the database's schema is not the code's:
+    after an upgrade of the code, every request touching a new column failed (500) until
+    ``geosignal init-db`` ran. Also when the database cannot be reached or refuses the login."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from geosignal import migrate
+    from geosignal.services.health import migration_head
+
+    try:
+        current, head = migrate.current_revision(database_url), migration_head()
+    except (OperationalError, InterfaceError) as error:
+        raise click.ClickException(f"database: {database_problem(error)}") from None
+    if current != head:
+        raise click.ClickException(
+            f"the database schema is at {current or 'nothing (empty database)'}, this code needs {head}: run "
+            "`geosignal init-db` (applies the migrations; back the database up first), then serve again")
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Stop ``serve`` at once when ``host:port`` is taken (gunicorn retried five times, after
+    the start had been announced)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
 @commands.command("run-jobs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Engine, create_engine, inspect, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 if TYPE_CHECKING:  # the models import this module: scripts using them need no Flask
@@ -34,6 +34,10 @@ class Database:
             connect_args["options"] = CONNECTION_OPTIONS
         self.engine: Engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **engine_options)
         self.sessionmaker: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        #: whether the schema's revision is the code's (see :func:`_schema_at_head`)
+        self.schema_ok = False
+        self.schema_checked_at = float("-inf")
+        self.schema_problem: Exception | None = None
 
     def session(self) -> Session:
         """Return a new session (the caller closes it)."""
@@ -45,7 +49,43 @@ def init_app(app: Flask) -> Database:
     database = Database(app.config["DATABASE_URL"])
     app.extensions["geosignal.db"] = database
     app.teardown_appcontext(_close_session)
+    app.before_request(_schema_at_head)
     return database
+
+
+#: Seconds between two reads of the schema's revision while it differs from the code's.
+SCHEMA_RECHECK_S = 5.0
+
+
+def _schema_at_head() -> None:
+    """Answer 503 ``service_unavailable`` (every request but the health checks and static
+    files) while the database's schema is not the code's — code upgraded, ``geosignal init-db``
+    not run yet: every request touching a new column failed with 500. ``geosignal serve``
+    refuses to start then; this holds under any other WSGI server. Read once per process when
+    it matches, every :data:`SCHEMA_RECHECK_S` seconds while it does not."""
+    import time
+
+    from flask import request
+
+    database = get_database()
+    if database.schema_ok or (request.endpoint or "").startswith(("health.", "static", "vendor.")):
+        return
+    now = time.monotonic()
+    if database.schema_problem is None or now - database.schema_checked_at >= SCHEMA_RECHECK_S:
+        from geosignal.errors import GeosignalError
+        from geosignal.services.health import migration_head
+
+        # (a database that cannot be reached raises here: the outage handler's 503)
+        with database.engine.connect() as connection:
+            current = (connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                       if inspect(connection).has_table("alembic_version") else None)
+        head = migration_head()
+        database.schema_checked_at, database.schema_ok = now, current == head
+        database.schema_problem = None if database.schema_ok else GeosignalError(
+            "service_unavailable", f"the database schema is at {current}, this code needs {head}: the operator "
+            "runs `geosignal init-db`", retry_after_s=int(SCHEMA_RECHECK_S))
+    if database.schema_problem is not None:
+        raise database.schema_problem
 
 
 def get_database() -> Database:

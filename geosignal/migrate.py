@@ -21,6 +21,21 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def current_revision(database_url: str) -> str | None:
+    """The alembic revision the database at ``database_url`` is at (None: never migrated).
+    Database errors propagate."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+
+
 def downgrade(database_url: str, revision: str = "base") -> None:
     """Downgrade the database at ``database_url`` to ``revision``."""
     command.downgrade(alembic_config(database_url), revision)

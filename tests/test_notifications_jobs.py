@@ -139,6 +139,25 @@ def test_send_mail_and_send_digest_commands(mail_app, mailbox) -> None:  # noqa:
     assert again.output.startswith("0 digest messages sent")
 
 
+def test_send_mail_sends_what_waits_for_a_retry_too(mail_app, mailbox) -> None:  # noqa: ANN001
+    # an operator trial: after the mail server was mended, send-mail said "0 messages sent"
+    # while two notifications waited for their retry time, 47 s later
+    mailbox.messages.clear()
+    _file(mail_app, 1500.0)
+    database = mail_app.extensions["geosignal.db"]
+    with database.session() as session:
+        waiting = session.execute(text(
+            "UPDATE notification_outbox SET attempts = 1, next_attempt_at = now() + interval '10 minutes', "
+            "last_error = 'connection refused' WHERE state = 'pending' AND delivery = 'each' RETURNING id")).all()
+        session.commit()
+    assert waiting
+    sent = mail_app.test_cli_runner().invoke(args=["send-mail"])
+    assert sent.exit_code == 0, sent.output
+    assert sent.output.startswith(f"{len(mailbox.messages)} message")
+    assert len(mailbox.messages) >= 1
+    assert _scalar(mail_app, "SELECT count(*) FROM notification_outbox WHERE state = 'pending' AND delivery = 'each'") == 0
+
+
 def test_purge_reports_photos(mail_app) -> None:  # noqa: ANN001
     result = mail_app.test_cli_runner().invoke(args=["purge", "--dry-run"])
     assert result.exit_code == 0, result.output

@@ -61,6 +61,10 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
         raise GeosignalError("unreadable_file", f"cannot read {path}: {exc}") from exc
     if frame.empty:
         raise GeosignalError("no_features", f"{path} holds no commune")
+    geometry_name = getattr(frame, "_geometry_column_name", None)
+    if geometry_name not in frame.columns or frame[geometry_name].isna().all():
+        raise GeosignalError("unreadable_file", f"{path} holds no boundaries (a table without geometry, e.g. a CSV "
+                             "of names and codes): give a boundary file (GeoJSON, GeoPackage, Shapefile…)")
     if frame.crs is None:
         frame = frame.set_crs(WGS84)
     frame = frame.to_crs(WGS84)

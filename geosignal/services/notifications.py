@@ -326,6 +326,11 @@ def base_url_from_config(config: Any) -> str:
     return link_base(config)
 
 
+#: A ``now`` for :func:`deliver_from_config` past every retry time: everything pending is
+#: attempted (``geosignal send-mail``, once the mail server is mended).
+EVERY_PENDING = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 def deliver_from_config(database: Any, config: Any, *, digest: bool = False,
                         now: datetime | None = None) -> dict[str, int]:
     """Deliver every due message (:func:`deliver_pending`) with the SMTP settings and public

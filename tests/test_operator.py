@@ -1,0 +1,132 @@
+"""What an operator meets installing and upgrading: an operator trial found a schema behind the
+code answered 500 to every request, a port in use was announced as served, and a database
+that refused the login or a table given as a boundary file ended commands in tracebacks.
+
+The commands run as the operator runs them: the ``geosignal`` program in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url
+
+from geosignal import create_app, migrate
+from geosignal.devdb import create_database, drop_database
+from geosignal.services.health import migration_head
+
+ROOT = Path(__file__).resolve().parent.parent
+GEOSIGNAL = str(Path(sys.executable).with_name("geosignal"))
+
+
+def _run(url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GEOSIGNAL_DATABASE_URL": url, "GEOSIGNAL_ENV": "testing", "PYTHONPATH": str(ROOT)}
+    env.pop("GEOSIGNAL_DB_NAME", None)
+    return subprocess.run([GEOSIGNAL, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def behind() -> str:
+    """A database migrated to the revision before the code's head."""
+    name = f"geosignal_behind_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    head = migration_head()
+    migrate.upgrade(url, f"{head}-1")
+    yield url
+    drop_database(name)
+
+
+def test_an_upgrade_without_init_db_is_refused_at_start_and_answered_503(behind: str) -> None:
+    head = migration_head()
+    previous = migrate.current_revision(behind)
+    assert previous != head
+    served = _run(behind, "serve", "--port", str(_free_port()), "--job-workers", "0")
+    assert served.returncode == 1 and "Traceback" not in served.stderr
+    assert served.stderr.strip() == (f"Error: the database schema is at {previous}, this code needs {head}: run "
+                                     "`geosignal init-db` (applies the migrations; back the database up first), "
+                                     "then serve again")
+    # under another WSGI server: 503 with the reason, never 500; the health checks answer
+    app = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": behind, "SECRET_KEY": "t"})
+    client = app.test_client()
+    for path in ("/api/v1/communes", "/api/v1/reports"):
+        response = client.get(path)
+        body = response.get_json()
+        assert (response.status_code, body["code"]) == (503, "service_unavailable"), path
+        assert body["detail"] == (f"the database schema is at {previous}, this code needs {head}: the operator runs "
+                                  "`geosignal init-db`")
+    assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 503
+    done = _run(behind, "init-db")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == f"database schema upgraded from {previous}: now at {head}"
+    assert _run(behind, "init-db").stdout.splitlines()[0] == f"database schema up to date ({head})"
+    app.extensions["geosignal.db"].schema_checked_at = float("-inf")  # (re-read every 5 s)
+    assert client.get("/api/v1/communes").status_code == 200
+
+
+def test_a_port_in_use_is_said_before_anything_starts(behind: str) -> None:
+    migrate.upgrade(behind)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = _run(behind, "serve", "--port", str(port), "--job-workers", "0")
+    assert served.returncode == 1 and "geosignal on http" not in served.stdout
+    assert served.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_a_database_that_refuses_the_login_or_is_not_there_is_one_line(behind: str) -> None:
+    wrong = make_url(behind).set(password="not-the-password").render_as_string(hide_password=False)
+    closed = make_url(behind).set(port=_free_port()).render_as_string(hide_password=False)
+    for url, said in ((wrong, "password authentication failed"), (closed, "Connection refused")):
+        for args in (["init-db"], ["serve", "--port", str(_free_port())], ["list-tokens", "a@b.be"]):
+            done = _run(url, *args)
+            assert done.returncode == 1, (args, done.stdout)
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("Error: database: "), (args, done.stderr[-800:])
+            assert said in lines[0] and "not-the-password" not in lines[0], lines[0]
+
+
+def test_a_table_given_as_communes_is_refused_in_one_line(behind: str, tmp_path: Path) -> None:
+    migrate.upgrade(behind)
+    table = tmp_path / "communes.csv"
+    table.write_text("nis_code;name_fr\n52011;Charleroi\n", encoding="utf-8")
+    done = _run(behind, "load-communes", str(table))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"Error: unreadable_file: {table} holds no boundaries (a table without geometry, "
+                                   "e.g. a CSV of names and codes): give a boundary file (GeoJSON, GeoPackage, "
+                                   "Shapefile…)")
+
+
+def test_demo_passwords_that_cannot_be_written_create_no_user(behind: str, tmp_path: Path) -> None:
+    # an operator trial: on an unwritable instance folder the demo users were stored, their
+    # one-time passwords lost (a traceback), and the next run said they existed already
+    migrate.upgrade(behind)
+    from tests.conftest import COMMUNES_FILE
+
+    assert _run(behind, "load-communes", str(COMMUNES_FILE)).returncode == 0
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    env_path = str(blocker / "instance")  # (as root, permissions would not stop the write)
+    done = subprocess.run([GEOSIGNAL, "create-demo-users"], capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "GEOSIGNAL_DATABASE_URL": behind, "GEOSIGNAL_ENV": "testing",
+                               "GEOSIGNAL_INSTANCE_PATH": env_path, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("Error: cannot write the one-time passwords (Not a directory: ")
+    assert done.stderr.strip().endswith("no demo user was created: make the instance folder writable, or set "
+                                        "GEOSIGNAL_INSTANCE_PATH")
+    again = subprocess.run([GEOSIGNAL, "create-demo-users"], capture_output=True, text=True, timeout=60, check=False,
+                           env={**os.environ, "GEOSIGNAL_DATABASE_URL": behind, "GEOSIGNAL_ENV": "testing",
+                                "GEOSIGNAL_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT)})
+    assert again.returncode == 0 and "demo users created" in again.stdout
+    assert (tmp_path / "instance" / "demo-passwords.txt").read_text(encoding="utf-8").count("one-time password") == 2
