@@ -53,6 +53,9 @@ def init_app(app: Flask) -> Database:
     return database
 
 
+#: Endpoints that read nothing of the database (the API's description), served during an upgrade.
+_SCHEMA_FREE = frozenset({"ogc.openapi_json", "ogc.api_docs"})
+
 #: Seconds between two reads of the schema's revision while it differs from the code's.
 SCHEMA_RECHECK_S = 5.0
 
@@ -68,7 +71,8 @@ def _schema_at_head() -> None:
     from flask import request
 
     database = get_database()
-    if database.schema_ok or (request.endpoint or "").startswith(("health.", "static", "vendor.")):
+    if database.schema_ok or (request.endpoint or "") in _SCHEMA_FREE or (request.endpoint or "").startswith(
+            ("health.", "static", "vendor.")):
         return
     now = time.monotonic()
     if database.schema_problem is None or now - database.schema_checked_at >= SCHEMA_RECHECK_S:

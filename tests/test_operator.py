@@ -59,6 +59,7 @@ def test_an_upgrade_without_init_db_is_refused_at_start_and_answered_503(behind:
     # under another WSGI server: 503 with the reason, never 500; the health checks answer
     app = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": behind, "SECRET_KEY": "t"})
     client = app.test_client()
+    assert client.get("/api/v1/openapi.json").status_code == 200  # (code, not data)
     for path in ("/api/v1/communes", "/api/v1/reports"):
         response = client.get(path)
         body = response.get_json()
