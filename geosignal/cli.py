@@ -861,5 +861,21 @@ def import_survey(path: str, edition: int) -> None:
             click.echo(f"  {name}: {ind.value:.1f}/10 over {_n(ind.denominator, 'commune')}")
 
 
+@commands.command("delete-survey")
+@click.option("--edition", type=int, required=True, help="the edition (year) whose imported answers go")
+@click.option("--yes", is_flag=True, help="confirm: the answers are deleted, not withdrawn")
+@reports_errors
+def delete_survey(edition: int, yes: bool) -> None:
+    """Delete the answers imported for one survey edition (one imported under a wrong year)."""
+    from geosignal.services.survey_db import delete_edition
+
+    if not yes:
+        raise click.ClickException(f"this deletes every answer imported for the edition {edition}: add --yes")
+    with _session() as session:
+        removed = delete_edition(session, edition)
+        session.commit()
+    click.echo(f"edition {edition}: {_n(removed, 'answer')} deleted")
+
+
 if __name__ == "__main__":
     main()

@@ -346,6 +346,28 @@ def test_the_workflow_queues_the_mail_of_a_transition(app, db, smtp_server, peop
         Notification.report_id == uuid.UUID(report_id), Notification.kind == "transition")) == 2
 
 
+def test_an_answer_to_the_referents_question_is_said_as_one(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    # a referent's trial: the commune's answer reached her as « nouveau signalement … attend
+    # votre validation », nothing saying it answered her question
+    report_id = _report(people["rep"], dx=700.0)
+    _deliver(app, db)
+    smtp_server.messages.clear()
+    asked = people["referent"].post(f"/api/v1/reports/{report_id}/transitions",
+                                    json={"to": "needs_info", "reason": "Quel opérateur ?"})
+    assert asked.status_code == 200, asked.get_json()
+    answered = people["rep"].post(f"/api/v1/reports/{report_id}/transitions",
+                                  json={"to": "submitted", "reason": "Proximus et Orange"})
+    assert answered.status_code == 200, answered.get_json()
+    _deliver(app, db)
+    [message] = smtp_server.to("referent@igretec.com")
+    reference = _reference(db, report_id)
+    assert message["Subject"] == f"geosignal : réponse à votre question sur {reference} (Charleroi)"
+    plain, page = _parts(message)
+    sentence = "La commune a répondu à votre question ; le signalement attend à nouveau votre validation :"
+    assert sentence in plain and "Réponse : Proximus et Orange" in plain
+    assert sentence.replace("'", "&#39;") in page or sentence in page
+
+
 def test_a_representative_who_chose_no_language_is_written_to_in_that_of_her_pages(app, client, db, smtp_server,
                                                                                   people) -> None:  # noqa: ANN001
     """The mayor of a Dutch-speaking browser, who never used the language switcher, read every

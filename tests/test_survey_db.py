@@ -156,3 +156,52 @@ def test_a_hostile_workbook_is_refused_before_it_is_read_whole(db, referent) -> 
     answer = post(b"x" * (survey_service.MAX_SURVEY_BYTES + 1), "grand.csv")
     assert answer.status_code == 413 and answer.get_json()["code"] == "payload_too_large"
     assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+
+def test_a_referent_trial_of_the_survey_import(app, db, referent) -> None:  # noqa: ANN001
+    """A referent's trial: edition 2099 (typed for 2024) was stored and became the latest
+    edition of every page, with no way to remove it; the form kept proposing 2022; refusals on
+    the page said « a column is missing » without naming it, a commune name in « Code INS »
+    got the report form's wording, a repeated commune named neither it nor its first row."""
+    import io
+    from html import unescape
+
+    def upload(data: bytes | None = None, path: str = "/tableau-de-bord/enquete", **fields: str):  # noqa: ANN202
+        body = {**fields, "file": (io.BytesIO(FIXTURE.read_bytes() if data is None else data), "reponses.csv")}
+        return referent.post(path, data=body, content_type="multipart/form-data")
+
+    next_year = survey_db.latest_possible_edition() + 1
+    for path in ("/api/v1/stats/survey", "/tableau-de-bord/enquete"):
+        refused = upload(path=path, edition=str(next_year))
+        assert refused.status_code == 400, path
+    assert refused.get_data(as_text=True).count(
+        f"Indiquez l'année de l'édition de l'enquête, en quatre chiffres, de 2000 à {next_year - 1}.") == 1
+    assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+    assert 'name="edition" inputmode="numeric" pattern="[0-9]{4}" maxlength="4" required\n' \
+           f'                   value="{next_year - 1}"' in referent.get("/tableau-de-bord").get_data(as_text=True)
+    assert upload(edition="2021").status_code == 302
+    assert 'value="2021"' in referent.get("/tableau-de-bord").get_data(as_text=True)  # the latest imported
+    text_ = FIXTURE.read_text(encoding="utf-8")
+    cases = [
+        (text_.replace(";Code INS;", ";Code commune;", 1), "missing_column",
+         "Colonne(s) introuvable(s) : Code INS. Les en-têtes doivent être sur la première ligne de la première "
+         "feuille, tels que le questionnaire les exporte."),
+        (text_.replace(";Charleroi;52011;", ";Charleroi;Charleroi;", 1), "invalid_attribute",
+         "La colonne Code INS attend le code INS à 5 chiffres d'une commune servie (par exemple 52011 pour "
+         "Charleroi) : ligne 2, « Charleroi » n'en est pas un."),
+        (text_ + text_.splitlines()[1] + "\n", "duplicate_row",
+         "La commune 52011 répond deux fois, lignes 2 et 16 : n'en gardez qu'une."),
+    ]
+    for data, code, sentence in cases:
+        page = upload(data.encode("utf-8"), edition="2020")
+        html = unescape(page.get_data(as_text=True))
+        assert page.status_code == 422 and f'data-code="{code}"' in html, code
+        assert sentence in html, (code, html[html.find('id="survey-error"'):][:600])
+    # an edition imported under a wrong year is removed, and only it
+    runner = app.test_cli_runner()
+    assert "add --yes" in runner.invoke(args=["delete-survey", "--edition", "2021"]).output
+    done = runner.invoke(args=["delete-survey", "--edition", "2021", "--yes"])
+    assert done.exit_code == 0 and done.output.strip() == "edition 2021: 14 answers deleted"
+    assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+    missing = runner.invoke(args=["delete-survey", "--edition", "2021", "--yes"])
+    assert missing.exit_code == 1 and "not_found: no answers are imported for the edition 2021" in missing.output

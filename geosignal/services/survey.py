@@ -621,6 +621,7 @@ def read_survey_export(
             "Missing column(s): " + "; ".join(repr(fm.header) for fm in missing) + ".",
             where="row 1",
             missing=[fm.field for fm in missing],
+            missing_headers=[fm.header for fm in missing],
         )
 
     responses: list[SurveyResponse] = []

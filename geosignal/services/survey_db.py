@@ -8,9 +8,11 @@ to the tables of :mod:`geosignal.models.survey`. Flask-free; the caller commits.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -49,10 +51,39 @@ def save_published(session: Session, indicators: list[survey.PublishedIndicator]
     return len(indicators)
 
 
+#: The first year an edition may have.
+FIRST_EDITION = 2000
+
+
+def latest_possible_edition() -> int:
+    """This year in Brussels: an edition is a survey already held. (A year to come — 2099 typed
+    for 2024 — became the latest edition of every page, and no page removes one.)"""
+    return datetime.now(ZoneInfo("Europe/Brussels")).year
+
+
+def default_edition(session: Session) -> int:
+    """The edition the import form proposes: the latest with imported answers, else this year."""
+    return session.scalar(select(func.max(models.SurveyResponse.edition_year))) or latest_possible_edition()
+
+
+def delete_edition(session: Session, edition_year: int) -> int:
+    """Remove the imported answers of ``edition_year`` and the edition itself when it has no
+    published figures (the caller commits); return how many answers went. Raises
+    ``not_found`` (404) when the edition has no imported answers."""
+    removed = session.execute(
+        delete(models.SurveyResponse).where(models.SurveyResponse.edition_year == edition_year)).rowcount or 0
+    if not removed:
+        raise GeosignalError("not_found", f"no answers are imported for the edition {edition_year}")
+    if not session.scalar(select(func.count()).select_from(models.PublishedIndicator)
+                          .where(models.PublishedIndicator.edition_year == edition_year)):
+        session.execute(delete(models.SurveyEdition).where(models.SurveyEdition.year == edition_year))
+    return removed
+
+
 def import_survey_upload(session: Session, files: list[Any], editions: list[str]) -> dict[str, Any]:
     """Import an uploaded questionnaire export: ``files`` the multipart ``file`` fields (one,
     with a name; werkzeug ``FileStorage``), ``editions`` the ``edition`` fields (one year in
-    ASCII digits). Returns ``{edition, responses, replaced, published}`` (the caller commits).
+    ASCII digits, from :data:`FIRST_EDITION` to this year). Returns ``{edition, responses, replaced, published}`` (the caller commits).
 
     Raises 400 ``invalid_request`` (``where`` ``file`` or ``edition``; ``kind``
     ``no_survey_file`` or ``survey_edition``) for a missing or repeated field or a year that
@@ -63,9 +94,9 @@ def import_survey_upload(session: Session, files: list[Any], editions: list[str]
         raise GeosignalError("invalid_request", "send one file (CSV or XLSX) as multipart field 'file'", where="file",
                              kind="no_survey_file")
     year = formparse.whole_number(editions[0]) if len(editions) == 1 else None
-    if year is None or not 2000 <= year <= 2100:
-        raise GeosignalError("invalid_request", "edition must be the survey's year, e.g. 2022", where="edition",
-                             kind="survey_edition")
+    if year is None or not FIRST_EDITION <= year <= latest_possible_edition():
+        raise GeosignalError("invalid_request", f"edition must be the survey's year, from {FIRST_EDITION} to "
+                             f"{latest_possible_edition()}", where="edition", kind="survey_edition")
     data = files[0].read(survey.MAX_SURVEY_BYTES + 1)
     if len(data) > survey.MAX_SURVEY_BYTES:
         raise GeosignalError("payload_too_large", f"The file has more than {survey.MAX_SURVEY_BYTES:,} bytes; a "
@@ -85,10 +116,11 @@ def import_edition(session: Session, data: bytes, filename: str, edition_year: i
     (published aggregates only). Unknown years get a generic edition title.
 
     Raises the :class:`GeosignalError` of ``read_survey_export`` (nothing is stored then) and
-    ``invalid_request`` for a year outside 2000–2100.
+    ``invalid_request`` for a year before 2000 or to come.
     """
-    if not 2000 <= edition_year <= 2100:
-        raise GeosignalError("invalid_request", "edition must be a year", where="edition")
+    if not FIRST_EDITION <= edition_year <= latest_possible_edition():
+        raise GeosignalError("invalid_request", f"edition must be a year from {FIRST_EDITION} to "
+                             f"{latest_possible_edition()}", where="edition")
     known = set(session.scalars(select(models.Commune.nis_code)))
     responses = survey.read_survey_export(data, filename, edition_year=edition_year, known_nis=known)
     for year, edition in survey.EDITIONS.items():

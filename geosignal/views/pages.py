@@ -409,7 +409,8 @@ def _render_dashboard(survey_error: GeosignalError | None = None, status: int = 
     published = [(ui_text.published_indicator(p.indicator), p)
                  for p in survey.published_indicators(edition.year)]
     return render_template("dashboard.html", parts=parts, published=published, published_edition=edition,
-                           survey_error=survey_error, survey_years=survey.EDITIONS), status
+                           survey_error=survey_error, default_edition=survey_db.default_edition(get_session()),
+                           latest_edition=survey_db.latest_possible_edition()), status
 
 
 @bp.post("/tableau-de-bord/enquete")
