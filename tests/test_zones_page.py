@@ -185,3 +185,14 @@ def test_a_large_zone_lists_its_first_reports_and_all_on_demand(db, referent, mo
     done = referent.client.post(f"/zones/{zone_id}/confirm", data={"csrf_token": token, "members": digest})
     assert done.status_code == 302
     assert zone_of(db, late) == {"zone_id": zone_id, "report_count": 6, "state": "confirmed"}
+
+
+def test_the_zones_page_lists_the_communes_in_reading_order(referent) -> None:  # noqa: ANN001
+    # a referent's trial: « Charleroi, Chimay, Châtelet » here, « Charleroi, Châtelet, Chimay »
+    # in the validation queue
+    import re
+
+    referent.login()
+    page = referent.client.get("/zones").get_data(as_text=True)
+    names = re.findall(r'<option value="\d{5}"[^>]*>([^<]+)</option>', page)
+    assert names.index("Châtelet") < names.index("Chimay") and len(names) == 30

@@ -26,6 +26,7 @@ from geosignal.errors import GeosignalError
 from geosignal.formparse import whole_number
 from geosignal.i18n import ngettext
 from geosignal.params import parse_commune
+from geosignal.services import communes as communes_service
 from geosignal.services import zones as zones_service
 from geosignal.vocab import NETWORKS
 
@@ -148,7 +149,7 @@ def _render_zones(status: int = 200, error: GeosignalError | None = None, zone_i
     found = zones_service.page_of_zones(session, current(), state=view.get("state"), network=view.get("network"),
                                         commune=view.get("commune"), page=view.get("page", 1), per_page=PAGE_SIZE)
     page = found["page"]
-    communes = session.execute(text("SELECT nis_code, name_fr FROM communes ORDER BY name_fr")).all()
+    communes = communes_service.commune_choices(session)  # in reading order, as every commune list
     return render_template("zones.html", zones=_cards(session, found["features"], dict(communes), view.get("membres")),
                            error=error,
                            failed_zone=zone_id,
