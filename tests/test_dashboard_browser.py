@@ -379,3 +379,31 @@ def test_a_period_that_ends_before_it_starts_is_said_beside_its_dates(dashboard_
     assert watch.errors and all("400" in e for e in watch.errors)
     assert watch.failed and all(f.startswith("400 ") for f in watch.failed)
     watch.context.close()
+
+
+@pytest.mark.browser
+def test_survey_cells_of_an_older_edition_say_its_year(app, dashboard_server, browser) -> None:  # noqa: ANN001, F811
+    """A referent's trial: with the 2024 answers then the 2026 ones (Charleroi not among
+    them), the « Score smart » column showed Charleroi's 2024 answer beside the others' 2026
+    ones without a word. A cell from an edition older than the latest says its year."""
+    database = app.extensions["geosignal.db"]
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    later = "\n".join(line for line in lines if f";{CHARLEROI};" not in line) + "\n"
+    with database.session() as session:
+        survey_db.import_edition(session, later.encode("utf-8"), "reponses-2023.csv", 2023)
+        session.commit()
+    try:
+        watch = PageWatch(browser, dashboard_server)
+        watch.login("dash-ref@igretec.com")
+        page = watch.page
+        _wait_ready(page, 9)
+        charleroi = page.locator(f"#commune-table tbody tr[data-nis='{CHARLEROI}']")
+        assert charleroi.locator("td:nth-child(10)").inner_text() == "6/10 (2022)"
+        courcelles = page.locator("#commune-table tbody tr[data-nis='52015']")
+        assert courcelles.locator("td:nth-child(10)").inner_text() == "5/10"
+        assert courcelles.locator("td:nth-child(13)").inner_text() == "2022 : 5 → 2023 : 5"
+    finally:
+        with database.session() as session:
+            session.execute(delete(SurveyResponse).where(SurveyResponse.edition_year == 2023))
+            session.execute(delete(SurveyEdition).where(SurveyEdition.year == 2023))
+            session.commit()

@@ -182,6 +182,12 @@
    * by side (class "key"), the others (class "more") shown by the card's "other figures"
    * button, whose state survives a new sort or filter (kept by NIS code). */
   const opened = new Set();
+  // the latest edition with answers: a commune that did not answer it shows its own latest
+  // answers with their year, so that columns mixing editions say so
+  let latestEdition = null;
+  function olderEdition(survey) {
+    return survey && latestEdition !== null && survey.edition !== latestEdition ? ` (${survey.edition})` : "";
+  }
   function cells(row, isTotal) {
     const s = row.survey || null;
     const name = el("td", null, "name");
@@ -216,9 +222,10 @@
       el("td", fmt(row.line_length_km, 2), "num more"),
       el("td", String(row.households_declared), "num more"),
       el("td", fmt(row.inhabitants_affected_estimate, 0), "num more"),
-      el("td", s && s.smart_score !== null ? `${s.smart_score}/10` : "—", "num more survey-col"),
-      el("td", cited, "more survey-col"),
-      el("td", s && s.citizens_informed_score !== null ? `${s.citizens_informed_score}/10` : "—", "num more survey-col"),
+      el("td", s && s.smart_score !== null ? `${s.smart_score}/10${olderEdition(s)}` : "—", "num more survey-col"),
+      el("td", cited === "—" ? cited : cited + olderEdition(s), "more survey-col"),
+      el("td", s && s.citizens_informed_score !== null ? `${s.citizens_informed_score}/10${olderEdition(s)}` : "—",
+         "num more survey-col"),
       el("td", isTotal ? "" : trendText(s), "more survey-col"),
     ];
   }
@@ -386,6 +393,9 @@
     territory = body.territory;
     // the survey's columns only when an edition with answers per commune is loaded
     table.classList.toggle("no-survey", !(body.survey_editions || []).some((e) => e.responses > 0));
+    latestEdition = (body.survey_editions || []).filter((e) => e.responses > 0)
+      .reduce((latest, e) => Math.max(latest, e.year), -1);
+    if (latestEdition < 0) latestEdition = null;
     document.getElementById("estimate-note").textContent = fill(T.estimate_note, {year: territory.population_year || "?"});
     renderTable();
     renderNeighbourNote();
