@@ -37,7 +37,7 @@ class Database:
         #: whether the schema's revision is the code's (see :func:`_schema_at_head`)
         self.schema_ok = False
         self.schema_checked_at = float("-inf")
-        self.schema_problem: Exception | None = None
+        self.schema_problem: str | None = None
 
     def session(self) -> Session:
         """Return a new session (the caller closes it)."""
@@ -74,9 +74,10 @@ def _schema_at_head() -> None:
     if database.schema_ok or (request.endpoint or "") in _SCHEMA_FREE or (request.endpoint or "").startswith(
             ("health.", "static", "vendor.")):
         return
+    from geosignal.errors import GeosignalError
+
     now = time.monotonic()
     if database.schema_problem is None or now - database.schema_checked_at >= SCHEMA_RECHECK_S:
-        from geosignal.errors import GeosignalError
         from geosignal.services.health import migration_head
 
         # (a database that cannot be reached raises here: the outage handler's 503)
@@ -85,11 +86,10 @@ def _schema_at_head() -> None:
                        if inspect(connection).has_table("alembic_version") else None)
         head = migration_head()
         database.schema_checked_at, database.schema_ok = now, current == head
-        database.schema_problem = None if database.schema_ok else GeosignalError(
-            "service_unavailable", f"the database schema is at {current}, this code needs {head}: the operator "
-            "runs `geosignal init-db`", retry_after_s=int(SCHEMA_RECHECK_S))
+        database.schema_problem = None if database.schema_ok else (
+            f"the database schema is at {current}, this code needs {head}: the operator runs `geosignal init-db`")
     if database.schema_problem is not None:
-        raise database.schema_problem
+        raise GeosignalError("service_unavailable", database.schema_problem, retry_after_s=int(SCHEMA_RECHECK_S))
 
 
 def get_database() -> Database:
