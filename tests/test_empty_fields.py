@@ -207,8 +207,10 @@ def test_the_survey_form_names_the_empty_field(client, db, referent) -> None:  #
     no_year = _post(client, "/tableau-de-bord/enquete", {"file": (io.BytesIO(b"nis;x\n"), "enquete.csv"),
                                                          "edition": ""}, page="/tableau-de-bord")
     assert no_year.status_code == 400
+    from geosignal.services.survey_db import latest_possible_edition
+
     assert _alerts(no_year.get_data(as_text=True)) == [
-        "Indiquez l'année de l'édition de l'enquête, en quatre chiffres (par exemple 2022)."]
+        f"Indiquez l'année de l'édition de l'enquête, en quatre chiffres, de 2000 à {latest_possible_edition()}."]
 
 
 # --------------------------------------------------------------------------- status texts
