@@ -44,10 +44,15 @@ def reports_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except GeosignalError as error:
-            where = f" (at {error.where})" if error.where else ""
-            raise click.ClickException(f"{error.code}: {error.detail}{where}") from None
+            raise one_line(error) from None
 
     return wrapped
+
+
+def one_line(error: GeosignalError) -> click.ClickException:
+    """A coded error as the command line says it: ``code: reason (at where)``."""
+    where = f" (at {error.where})" if error.where else ""
+    return click.ClickException(f"{error.code}: {error.detail}{where}")
 
 
 def _session():  # noqa: ANN202
@@ -84,8 +89,7 @@ class _Main(FlaskGroup):
         try:
             return super().invoke(ctx)
         except GeosignalError as error:
-            where = f" (at {error.where})" if error.where else ""
-            raise click.ClickException(f"{error.code}: {error.detail}{where}") from None
+            raise one_line(error) from None
         except (OperationalError, InterfaceError) as error:
             raise click.ClickException(f"database: {database_problem(error)}") from None
 

@@ -212,7 +212,7 @@ def _checked(name: str, value: Any, source: str) -> Any:
         return _in_range(where, setting, value)
     if setting.type == "float" and isinstance(value, int | float) and not isinstance(value, bool):
         return _in_range(where, setting, float(value))
-    if setting.type in ("str", "ratelimit", "env", "url") and isinstance(value, str):
+    if setting.type == "str" and isinstance(value, str):  # (text of the other types was parsed above)
         return value
     if setting.type == "json" and (value is None or isinstance(value, list | dict)):
         return value

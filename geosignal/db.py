@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 if TYPE_CHECKING:  # the models import this module: scripts using them need no Flask
@@ -78,12 +78,12 @@ def _schema_at_head() -> None:
 
     now = time.monotonic()
     if database.schema_problem is None or now - database.schema_checked_at >= SCHEMA_RECHECK_S:
+        from geosignal.migrate import revision_of
         from geosignal.services.health import migration_head
 
         # (a database that cannot be reached raises here: the outage handler's 503)
         with database.engine.connect() as connection:
-            current = (connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-                       if inspect(connection).has_table("alembic_version") else None)
+            current = revision_of(connection)
         head = migration_head()
         database.schema_checked_at, database.schema_ok = now, current == head
         database.schema_problem = None if database.schema_ok else (

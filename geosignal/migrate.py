@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import command
 from alembic.config import Config
 
@@ -21,17 +23,24 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def revision_of(connection: Any) -> str | None:
+    """The alembic revision of the database ``connection`` (a SQLAlchemy connection) is at
+    (None: never migrated). Database errors propagate."""
+    from sqlalchemy import inspect, text
+
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def current_revision(database_url: str) -> str | None:
-    """The alembic revision the database at ``database_url`` is at (None: never migrated).
-    Database errors propagate."""
-    from sqlalchemy import create_engine, inspect, text
+    """:func:`revision_of` the database at ``database_url``."""
+    from sqlalchemy import create_engine
 
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            if not inspect(connection).has_table("alembic_version"):
-                return None
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return revision_of(connection)
     finally:
         engine.dispose()
 

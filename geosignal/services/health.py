@@ -50,7 +50,9 @@ def readiness(session: Session, *, front_end: bool = True) -> dict[str, Any]:
     rx, ry = CHARLEROI_LAMBERT72
     d_postgis = ((row.x - rx) ** 2 + (row.y - ry) ** 2) ** 0.5
     d_pyproj = ((px - rx) ** 2 + (py - ry) ** 2) ** 0.5
-    current = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    from geosignal.migrate import revision_of
+
+    current = revision_of(session.connection())
     head = migration_head()
     checks = {
         "database": {"ok": True, "postgis": row.postgis},

@@ -61,6 +61,14 @@ def latest_possible_edition() -> int:
     return datetime.now(ZoneInfo("Europe/Brussels")).year
 
 
+def check_edition(year: int | None) -> None:
+    """Refuse (400 ``invalid_request``, ``where`` ``edition``, ``kind`` ``survey_edition``) a
+    year that is none, before :data:`FIRST_EDITION` or to come."""
+    if year is None or not FIRST_EDITION <= year <= latest_possible_edition():
+        raise GeosignalError("invalid_request", f"edition must be the survey's year, from {FIRST_EDITION} to "
+                             f"{latest_possible_edition()}", where="edition", kind="survey_edition")
+
+
 def default_edition(session: Session) -> int:
     """The edition the import form proposes: the latest with imported answers, else this year."""
     return session.scalar(select(func.max(models.SurveyResponse.edition_year))) or latest_possible_edition()
@@ -94,9 +102,7 @@ def import_survey_upload(session: Session, files: list[Any], editions: list[str]
         raise GeosignalError("invalid_request", "send one file (CSV or XLSX) as multipart field 'file'", where="file",
                              kind="no_survey_file")
     year = formparse.whole_number(editions[0]) if len(editions) == 1 else None
-    if year is None or not FIRST_EDITION <= year <= latest_possible_edition():
-        raise GeosignalError("invalid_request", f"edition must be the survey's year, from {FIRST_EDITION} to "
-                             f"{latest_possible_edition()}", where="edition", kind="survey_edition")
+    check_edition(year)
     data = files[0].read(survey.MAX_SURVEY_BYTES + 1)
     if len(data) > survey.MAX_SURVEY_BYTES:
         raise GeosignalError("payload_too_large", f"The file has more than {survey.MAX_SURVEY_BYTES:,} bytes; a "
@@ -118,9 +124,7 @@ def import_edition(session: Session, data: bytes, filename: str, edition_year: i
     Raises the :class:`GeosignalError` of ``read_survey_export`` (nothing is stored then) and
     ``invalid_request`` for a year before 2000 or to come.
     """
-    if not FIRST_EDITION <= edition_year <= latest_possible_edition():
-        raise GeosignalError("invalid_request", f"edition must be a year from {FIRST_EDITION} to "
-                             f"{latest_possible_edition()}", where="edition")
+    check_edition(edition_year)
     known = set(session.scalars(select(models.Commune.nis_code)))
     responses = survey.read_survey_export(data, filename, edition_year=edition_year, known_nis=known)
     for year, edition in survey.EDITIONS.items():

@@ -410,6 +410,7 @@ def _render_dashboard(survey_error: GeosignalError | None = None, status: int = 
                  for p in survey.published_indicators(edition.year)]
     return render_template("dashboard.html", parts=parts, published=published, published_edition=edition,
                            survey_error=survey_error, default_edition=survey_db.default_edition(get_session()),
+                           first_edition=survey_db.FIRST_EDITION,
                            latest_edition=survey_db.latest_possible_edition()), status
 
 
