@@ -310,8 +310,8 @@ def _deliver(digest: bool) -> None:
     # an operator who just mended the mail server sends everything pending, not only what is due
     done = notifications.deliver_from_config(get_database(), current_app.config, digest=digest,
                                              now=None if digest else notifications.EVERY_PENDING)
-    what = "digest messages" if digest else "messages"
-    click.echo(f"{done['messages']} {what} sent ({done['rows']} notifications), {done['failed']} failed "
+    what = _n(done["messages"], "digest message" if digest else "message")
+    click.echo(f"{what} sent ({_n(done['rows'], 'notification')}), {done['failed']} failed "
                f"(retried later), {done['skipped']} skipped" +
                ("" if current_app.config.get("SMTP_HOST") else " (no SMTP server configured: GEOSIGNAL_SMTP_HOST)"))
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from geosignal import create_app, jobs
+from geosignal.cli import _n
 from geosignal.devdb import scratch_database
 from geosignal.services import notifications
 from geosignal.services.users import create_token, create_user
@@ -130,7 +131,7 @@ def test_send_mail_and_send_digest_commands(mail_app, mailbox) -> None:  # noqa:
     assert sent.output.startswith("3 messages sent (3 notifications), 0 failed")
     digest = runner.invoke(args=["send-digest"])
     assert digest.exit_code == 0, digest.output
-    assert "1 digest messages sent" in digest.output
+    assert "1 digest message sent" in digest.output
     [message] = mailbox.to("digest@igretec.com")
     plain = message.get_body(("plain",)).get_content()
     for report_id in ids:
@@ -153,7 +154,7 @@ def test_send_mail_sends_what_waits_for_a_retry_too(mail_app, mailbox) -> None: 
     assert waiting
     sent = mail_app.test_cli_runner().invoke(args=["send-mail"])
     assert sent.exit_code == 0, sent.output
-    assert sent.output.startswith(f"{len(waiting)} messages sent ({len(waiting)} notifications)")
+    assert sent.output.startswith(_n(len(waiting), "message") + f" sent ({_n(len(waiting), 'notification')})")
     assert len(mailbox.messages) == len(waiting)
     assert _scalar(mail_app, "SELECT count(*) FROM notification_outbox WHERE state = 'pending' AND delivery = 'each'") == 0
 
