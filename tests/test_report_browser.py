@@ -241,3 +241,62 @@ def test_a_reports_map_shows_it_in_its_commune(site, browser) -> None:  # noqa: 
     watch.failed = [f for f in watch.failed if f not in aborted]
     watch.assert_clean()
     watch.context.close()
+
+
+
+#: Records the options of every fitBounds of the page's maps (``window.fits``), Leaflet patched
+#: as it is defined (before the page's scripts make their maps).
+RECORD_FITS = """(() => { window.fits = []; let leaflet;
+    Object.defineProperty(window, 'L', { configurable: true, get: () => leaflet, set: (v) => {
+        leaflet = v;
+        if (v && v.Map && !v.Map.prototype.__recorded) {
+            const fit = v.Map.prototype.fitBounds;
+            v.Map.prototype.fitBounds = function (bounds, options) {
+                const o = options || {}, p = (k) => o[k] ? [o[k].x, o[k].y] : null;
+                window.fits.push({padding: o.padding || null, topLeft: p('paddingTopLeft'), bottomRight: p('paddingBottomRight')});
+                return fit.apply(this, arguments);
+            };
+            v.Map.prototype.__recorded = true;
+        }
+    } }); })()"""
+
+
+def test_the_report_pages_maps_fit_clear_of_their_controls(site, browser) -> None:  # noqa: ANN001, F811
+    """The report's and the edit page's maps fitted with a fixed 12–24 px margin whatever
+    their controls, so a zone at the edge of the fitted view could lie under the zoom buttons or
+    the attribution on a phone (the report form's map measured them already). Every fit of
+    these pages now leaves the room the controls take, as measured, and at least the margin
+    it asked for."""
+    watch, aborted = _watch(browser, site["base"])
+    watch.login("w9-rep@charleroi.be")
+    page = watch.page
+    page.add_init_script(RECORD_FITS)
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        for path in ("", "/modifier"):
+            page.goto(f"{site['base']}/signalements/{site['ids'][0]}{path}")
+            page.wait_for_selector("#report-map[data-ready='1'][data-commune-shown='1']")
+            at = page.evaluate("""() => { const pane = document.getElementById('report-map'), c = pane.getBoundingClientRect();
+                const r = (s) => pane.querySelector(s).getBoundingClientRect();
+                return {fits: window.fits, zoomRight: r('.leaflet-control-zoom').right - c.left,
+                        zoomBottom: r('.leaflet-control-zoom').bottom - c.top,
+                        attributionHeight: c.bottom - r('.leaflet-control-attribution').top}; }""")
+            assert at["fits"] or path, (size, path)  # (the edit page may centre the shape instead)
+            shape = page.evaluate("""() => { const pane = document.getElementById('report-map'), map = pane.geosignalMap;
+                let b = null;
+                map.eachLayer(l => { if (l._path && l.getBounds && !l.options.className) { b = l.getBounds(); } });
+                const nw = map.latLngToContainerPoint(b.getNorthWest()), se = map.latLngToContainerPoint(b.getSouthEast());
+                return {left: nw.x, top: nw.y, right: se.x, bottom: se.y}; }""")
+            assert shape["left"] >= at["zoomRight"] or shape["top"] >= at["zoomBottom"], (size, path, shape, at)
+            assert shape["bottom"] <= page.locator("#report-map").bounding_box()["height"] - at["attributionHeight"], \
+                (size, path, shape, at)
+            for fit in at["fits"]:
+                assert fit["topLeft"] and fit["bottomRight"], (size, path, fit)
+                assert fit["topLeft"][0] >= at["zoomRight"], (size, path, fit, at)  # right of the zoom buttons
+                assert fit["bottomRight"][1] >= at["attributionHeight"], (size, path, fit, at)  # above the attribution
+                least = min(fit["padding"] or [0])
+                assert min(fit["topLeft"] + fit["bottomRight"]) >= least, (size, path, fit)  # its own margin kept
+    page.set_viewport_size({"width": 1280, "height": 860})
+    watch.failed = [f for f in watch.failed if f not in aborted]
+    watch.assert_clean()
+    watch.context.close()

@@ -369,7 +369,7 @@
       var b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng()]);
       if (!NEAR || NEAR.contains(b) || !layer.getBounds().isValid()) { bounds.extend(b); }
     });
-    if (bounds.isValid()) { map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20] }); }
+    if (bounds.isValid()) { map.fitBounds(bounds, L.geosignalFitOptions(map, { maxZoom: 15, padding: [20, 20] })); }
     else if (commune && commune.getBounds().isValid()) { map.fitBounds(commune.getBounds()); }
     else { map.setView([50.41, 4.44], 10); }
     saveButton.disabled = body.accepted === 0;

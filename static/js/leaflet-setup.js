@@ -115,10 +115,12 @@
       .forEach(function (r) { top = Math.max(top, r.bottom - box.top); });
     rects(container.querySelectorAll(".leaflet-bottom > .leaflet-control"))
       .forEach(function (r) { bottom = Math.max(bottom, box.bottom - r.top); });
-    function room(v, size) { return Math.round(Math.min(Math.max(0, v) + margin, size * 0.4)); }
+    // a padding the caller gives (``padding: [x, y]``) is kept as the least room on every side
+    var least = options && options.padding ? L.point(options.padding) : L.point(0, 0);
+    function room(v, size, at) { return Math.round(Math.min(Math.max(0, v) + Math.max(margin, at), size * 0.4)); }
     return L.extend({}, options, {
-      paddingTopLeft: L.point(room(left, box.width), room(top, box.height)),
-      paddingBottomRight: L.point(margin, room(bottom, box.height))
+      paddingTopLeft: L.point(room(left, box.width, least.x), room(top, box.height, least.y)),
+      paddingBottomRight: L.point(room(0, box.width, least.x), room(bottom, box.height, least.y))
     });
   };
 }());

@@ -210,7 +210,7 @@
         if (communes[nis]) { bounds.extend(l.getBounds()); }
       });
     }
-    map.fitBounds(bounds, { maxZoom: 14, padding: [12, 12], animate: false });
+    map.fitBounds(bounds, L.geosignalFitOptions(map, { maxZoom: 14, padding: [12, 12], animate: false }));
     root.dataset.listView = communeOutlines ? "communes" : "dots";
   }
   /* The list's reports, one dot each (a point on its shape, the card's data-location "lon,lat")
@@ -278,7 +278,7 @@
           pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 9, color: colour, weight: 3, fillOpacity: 0.5 }); },
         }).addTo(map);
         map.invalidateSize();
-        map.fitBounds(shape.getBounds(), { maxZoom: 16, padding: [20, 20], animate: false });
+        map.fitBounds(shape.getBounds(), L.geosignalFitOptions(map, { maxZoom: 16, padding: [20, 20], animate: false }));
         caption.textContent = fill(M.map_shown, { ref: refOf(li) });
         root.dataset.mapShown = li.dataset.id;
       })

@@ -76,14 +76,16 @@
   var SHAPE_PX = 140;
   var ring = null;
   var still = { animate: false };  // (again after a resize: no animation left half done)
+  // a fit's options clear of the map's controls (leaflet-setup.js), the given padding at least
+  function clear(options) { return L.geosignalFitOptions ? L.geosignalFitOptions(map, L.extend(options, still)) : L.extend(options, still); }
   function showInCommune(bounds, point) {
     var own = point ? 16 : Math.min(17, map.getBoundsZoom(bounds, false, L.point(48, 48)));
     if (!commune) {
-      if (point) { map.setView(bounds.getCenter(), own, still); } else { map.fitBounds(bounds, L.extend({ padding: [24, 24], maxZoom: 17 }, still)); }
+      if (point) { map.setView(bounds.getCenter(), own, still); } else { map.fitBounds(bounds, clear({ padding: [24, 24], maxZoom: 17 })); }
       return;
     }
     if (!editable) {
-      map.fitBounds(commune.getBounds().extend(bounds), L.extend({ padding: [12, 12], maxZoom: own }, still));
+      map.fitBounds(commune.getBounds().extend(bounds), clear({ padding: [12, 12], maxZoom: own }));
       // a shape a few pixels across in its whole commune (a phone's map): ringed, so that it is found
       var seen = map.latLngToContainerPoint(bounds.getNorthEast()).subtract(map.latLngToContainerPoint(bounds.getSouthWest()));
       if (!point && Math.max(Math.abs(seen.x), Math.abs(seen.y)) < 16 && !ring) {
@@ -102,7 +104,7 @@
     var across = Math.max(Math.abs(span.x), Math.abs(span.y));
     var least = point ? own - 3 : Math.ceil(own - Math.max(0, Math.log(across / SHAPE_PX) / Math.LN2));
     if (fits >= least) {
-      map.fitBounds(both, L.extend({ padding: [24, 24], maxZoom: own }, still));
+      map.fitBounds(both, clear({ padding: [24, 24], maxZoom: own }));
     } else {
       map.setView(bounds.getCenter(), least, still);
     }

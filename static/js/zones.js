@@ -44,7 +44,7 @@
     reports.addTo(map);
     map.invalidateSize();
     var bounds = reports.getLayers().length ? reports.getBounds() : shape.getBounds();
-    map.fitBounds(bounds, { maxZoom: 16, padding: [20, 20], animate: false });
+    map.fitBounds(bounds, L.geosignalFitOptions(map, { maxZoom: 16, padding: [20, 20], animate: false }));
     caption.textContent = li.querySelector(".zone-caption").textContent;
     root.dataset.mapShown = li.dataset.id;
     delete root.dataset.mapMarked;
