@@ -332,6 +332,14 @@ def test_report_page_shows_evidence_forms_and_the_stale_badge(representative, re
     assert "Signal : un nombre entre -150 et -20 dBm." in text_page
     assert 'name="download_mbps" value="beaucoup"' in text_page
     assert f'action="/signalements/{report_id}/mesures#evidence-error"' in text_page  # the sentences brought into view
+    assert "au moins une valeur" not in text_page  # values were given: only their own faults are said
+    # a lone value that cannot be read: said at its field, not as « no value » above the forms
+    lone = representative.client.post(f"/signalements/{report_id}/mesures", data={
+        "csrf_token": token, "measured_at": "2025-10-02", "download_mbps": "12,5,3"})
+    assert lone.status_code == 422
+    lone_page = lone.get_data(as_text=True).replace("\u202f", " ")
+    assert "Débit descendant : un nombre entre 0 et 10 000 Mbit/s." in lone_page
+    assert "au moins une valeur" not in lone_page
     # a well-written date in the future, and no value at all: each said as such
     future = representative.client.post(f"/signalements/{report_id}/mesures", data={
         "csrf_token": token, "measured_at": "2099-01-15T10:00"}).get_data(as_text=True)

@@ -143,7 +143,8 @@ def validate_speed_test(body: Any) -> dict[str, Any]:
                                              kind="too_early"))
             else:  # (parse_observed_at refused a time in the future)
                 out["measured_at"] = when
-    if not any(isinstance(body.get(n), (int, float)) and not isinstance(body.get(n), bool) for n in SPEED_TEST_RANGES):
+    # none given at all (a value given but refused is said at its own member, not as missing)
+    if all(body.get(n) is None or body.get(n) == "" for n in SPEED_TEST_RANGES):
         faults.append(GeosignalError("invalid_attribute", "give at least one measured value: "
                                      + ", ".join(SPEED_TEST_RANGES) + ".", where="/", kind="no_measure"))
     for name in body:
