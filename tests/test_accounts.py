@@ -81,6 +81,26 @@ def test_unrelated_passphrases_are_accepted_with_every_commune_name(db) -> None:
     assert accounts.normalised_letters("Fontaine-l'Evêque") == "fontaineleveque"
 
 
+@pytest.mark.parametrize("password", ["purple-elephant-manage-tonight", "Lanterne-Manage-Quokka-violet",
+                                      "quokka lanterne thuin violette"])
+def test_a_passphrase_holding_a_commune_name_among_its_words_is_accepted(db, password: str) -> None:
+    """Every commune's name was refused anywhere inside a password: with the 581 Belgian
+    communes loaded, « purple elephant manage tonight » (Manage) was refused to everybody, as
+    « trop facile à deviner ». A password holding such a word must stand without it: what is
+    left is judged."""
+    words = [*accounts.guessable_words(db, email="greffe.sivry@example.org"), "Manage", "Silly", "Halle"]
+    assert "Thuin" in words
+    assert accounts.password_problem(password, words) is None
+
+
+@pytest.mark.parametrize("password", ["manage-2024-charleroi!", "Charleroi Manage Châtelet", "Thuin-Thuin-2025!"])
+def test_commune_names_with_little_else_are_still_refused(db, password: str) -> None:
+    words = [*accounts.guessable_words(db, email="greffe.sivry@example.org"), "Manage"]
+    with pytest.raises(GeosignalError) as refused:
+        accounts.check_password_policy(password, words)
+    assert refused.value.extra == {"kind": "guessable"}
+
+
 def _post(client, path: str, data: dict, page: str):  # noqa: ANN001, ANN202
     token = csrf_token(client.get(page).get_data(as_text=True))
     return client.post(path, data={**data, "csrf_token": token})

@@ -82,18 +82,39 @@ def contained_word(password: str, words: Sequence[str]) -> str | None:
     return None
 
 
+def _what_is_left(password: str, words: Sequence[str]) -> str:
+    """Return ``password``'s letters and digits (case-folded, without accents) once every word
+    of ``words`` and :data:`SERVICE_WORDS` of at least :data:`MIN_WORD_LETTERS` letters is
+    taken out of them (``Châtelet 2024 !`` gives ``2024``; ``purple-elephant-manage-tonight``
+    without ``Manage`` gives ``purpleelephanttonight``)."""
+    left = "".join(c for c in unicodedata.normalize("NFKD", password.casefold()) if c.isalnum())
+    for word in (*words, *SERVICE_WORDS):
+        wanted = normalised_letters(word)
+        if len(wanted) >= MIN_WORD_LETTERS:
+            left = left.replace(wanted, "")
+    return left
+
+
 def password_problem(password: str, own_words: Sequence[str] = ()) -> str | None:
     """Return why ``password`` is refused (a French sentence saying what to do), or None.
 
-    ``own_words`` (:func:`guessable_words`) and :data:`SERVICE_WORDS` are refused inside it
-    (:func:`contained_word`) and weigh in zxcvbn's estimate."""
+    zxcvbn estimates it with ``own_words`` (:func:`guessable_words`) and :data:`SERVICE_WORDS`
+    as known inputs. A password containing one of those words (:func:`contained_word`) must
+    stand without it: what is left once they are taken out must itself be at least
+    :data:`MIN_PASSWORD_LENGTH` letters and digits that zxcvbn finds hard to guess — so
+    « Châtelet 2024 ! » is refused, and a passphrase that happens to hold a commune's name as
+    one of its words (« purple elephant manage tonight ») is not."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return (f"Mot de passe trop court ({len(password)} caractères) : choisissez-en un d'au moins "
                 f"{MIN_PASSWORD_LENGTH}, par exemple une phrase de quatre mots.")
     from zxcvbn import zxcvbn
 
-    result = zxcvbn(password[:100], user_inputs=[*own_words, *SERVICE_WORDS])
-    if result["score"] < MIN_ZXCVBN_SCORE or contained_word(password, own_words) is not None:
+    inputs = [*own_words, *SERVICE_WORDS]
+    weak = zxcvbn(password[:100], user_inputs=inputs)["score"] < MIN_ZXCVBN_SCORE
+    if not weak and contained_word(password, own_words) is not None:
+        left = _what_is_left(password, own_words)
+        weak = len(left) < MIN_PASSWORD_LENGTH or zxcvbn(left[:100], user_inputs=inputs)["score"] < MIN_ZXCVBN_SCORE
+    if weak:
         return ("Mot de passe trop facile à deviner (mot courant, suite de clavier, nom de la commune "
                 "ou de l'adresse) : choisissez une phrase de plusieurs mots sans lien avec vous.")
     return None
