@@ -920,15 +920,23 @@ def list_separator(lang: str | None = None) -> str:
     return " ; " if (lang or language()) == "fr" else "; "
 
 
-#: Belgium's provinces as the communes' data names them (French), translated where shown.
-PROVINCES_FR: dict[str, str] = {name: name for name in (
-    "Anvers", "Brabant flamand", "Brabant wallon", "Flandre occidentale", "Flandre orientale", "Hainaut",
-    "Limbourg", "Liège", "Luxembourg", "Namur", "Région de Bruxelles-Capitale")}
+#: Belgium's provinces as the communes' data names them (French) → how a sheet names each, in
+#: French with its article (« province du Hainaut », « province d'Anvers »; Brussels is a
+#: region, not a province), translated where shown.
+PROVINCES_FR: dict[str, str] = {
+    "Anvers": "province d'Anvers", "Brabant flamand": "province du Brabant flamand",
+    "Brabant wallon": "province du Brabant wallon", "Flandre occidentale": "province de Flandre-Occidentale",
+    "Flandre orientale": "province de Flandre-Orientale", "Hainaut": "province du Hainaut",
+    "Limbourg": "province du Limbourg", "Liège": "province de Liège", "Luxembourg": "province de Luxembourg",
+    "Namur": "province de Namur", "Région de Bruxelles-Capitale": "Région de Bruxelles-Capitale",
+}
 
 
 def province_label(name: str) -> str:
-    """Return a province's name (French, as the communes' data gives it) in the current
-    language; a name not known is shown as it is."""
+    """Return how a commune's sheet names its province ``name`` (French, as the communes' data
+    gives it: ``"Hainaut"``) in the current language: « province du Hainaut », « provincie
+    Henegouwen », "province of Hainaut"; the Brussels-Capital Region as a region. A name not
+    known is shown as it is."""
     return _(PROVINCES_FR[name]) if name in PROVINCES_FR else name
 
 

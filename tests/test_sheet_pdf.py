@@ -332,6 +332,29 @@ def test_pdf_in_dutch_says_everything_in_dutch(db, client, referent, tmp_path) -
     assert "Schatting" in words and "Estimation" not in words and "répartie" not in words
 
 
+def test_a_sheet_names_its_province_as_french_does(app) -> None:  # noqa: ANN001
+    """The sheet wrote « province de Hainaut », « province de Anvers » and « province de Région de
+    Bruxelles-Capitale » (a trial with the 581 Belgian communes): each with its article, and
+    Brussels as the region it is; in Dutch and English too."""
+    from flask_babel import force_locale
+
+    from geosignal import ui_text
+    from geosignal.i18n import BABEL_LOCALES
+
+    said = {}
+    for lang in ("fr", "nl", "en"):
+        with app.test_request_context("/"), force_locale(BABEL_LOCALES[lang]):
+            said[lang] = [ui_text.province_label(p) for p in ("Hainaut", "Anvers", "Namur", "Brabant wallon",
+                                                              "Région de Bruxelles-Capitale")]
+    assert said == {
+        "fr": ["province du Hainaut", "province d'Anvers", "province de Namur", "province du Brabant wallon",
+               "Région de Bruxelles-Capitale"],
+        "nl": ["provincie Henegouwen", "provincie Antwerpen", "provincie Namen", "provincie Waals-Brabant",
+               "Brussels Hoofdstedelijk Gewest"],
+        "en": ["province of Hainaut", "province of Antwerp", "province of Namur", "province of Walloon Brabant",
+               "Brussels-Capital Region"]}
+
+
 @needs_poppler
 def test_pdf_in_english_writes_dates_and_shares_as_english_does(db, client, representative, charleroi_reports,  # noqa: ANN001
                                                                 tmp_path) -> None:
