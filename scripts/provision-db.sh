@@ -12,6 +12,15 @@ DB_USER=${GEOSIGNAL_DB_USER:-geosignal}
 DB_PASSWORD=${GEOSIGNAL_DB_PASSWORD:-geosignal}
 DB_NAME=${GEOSIGNAL_DB_NAME:-geosignal}
 
+# What is ready, and the database geosignal will use when GEOSIGNAL_DATABASE_URL names another
+# one (it did not say so: the line named `geosignal` while the service used the URL's).
+say_ready() {
+  echo "PostGIS ready: postgresql+psycopg://$DB_USER:***@127.0.0.1:$1/$DB_NAME (template ${DB_NAME}_template)"
+  if [ -n "${GEOSIGNAL_DATABASE_URL:-}" ]; then
+    echo "geosignal uses GEOSIGNAL_DATABASE_URL: $(printf '%s' "$GEOSIGNAL_DATABASE_URL" | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#')"
+  fi
+}
+
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; else SUDO=none; fi
 
 # Already provisioned and running? Then nothing needs root: say so and stop.
@@ -22,7 +31,7 @@ if command -v pg_lsclusters >/dev/null && command -v psql >/dev/null; then
       2>/dev/null | grep -qx 1 && PGPASSWORD="$DB_PASSWORD" psql -h 127.0.0.1 -p "$running_port" -U "$DB_USER" \
       -d "$DB_NAME" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis' AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')" \
       2>/dev/null | grep -qx 1; then
-    echo "PostGIS ready: postgresql+psycopg://$DB_USER:***@127.0.0.1:$running_port/$DB_NAME (template ${DB_NAME}_template)"
+    say_ready "$running_port"
     exit 0
   fi
 fi
@@ -79,4 +88,4 @@ ensure_db() {  # name, is_template
 ensure_db "$DB_NAME" no
 ensure_db "${DB_NAME}_template" yes
 
-echo "PostGIS ready: postgresql+psycopg://$DB_USER:***@127.0.0.1:$PORT/$DB_NAME (template ${DB_NAME}_template)"
+say_ready "$PORT"

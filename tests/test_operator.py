@@ -131,3 +131,16 @@ def test_demo_passwords_that_cannot_be_written_create_no_user(behind: str, tmp_p
                                 "GEOSIGNAL_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT)})
     assert again.returncode == 0 and "demo users created" in again.stdout
     assert (tmp_path / "instance" / "demo-passwords.txt").read_text(encoding="utf-8").count("one-time password") == 2
+
+
+def test_provisioning_names_the_database_geosignal_will_use() -> None:
+    """With ``GEOSIGNAL_DATABASE_URL`` naming another database, ``scripts/run`` said « PostGIS
+    ready: …/geosignal » and then used the URL's: the provisioning now names that one too,
+    its password hidden."""
+    env = {**os.environ, "GEOSIGNAL_DATABASE_URL": "postgresql+psycopg://geosignal:s3cret@127.0.0.1:5432/elsewhere"}
+    done = subprocess.run(["bash", "scripts/provision-db.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "geosignal uses GEOSIGNAL_DATABASE_URL: postgresql+psycopg://geosignal:***@127.0.0.1:5432/elsewhere"
+    assert "s3cret" not in done.stdout
