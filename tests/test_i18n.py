@@ -590,8 +590,8 @@ def test_a_place_outside_says_what_was_guessed_in_each_language(app) -> None:  #
 
 
 @pytest.mark.parametrize(("language", "example", "lambert"), [
-    ("en", 'placeholder="12.5"', "Lambert 72: 155349 122215"),
-    ("fr", 'placeholder="12,5"', "Lambert 72 : 155349 122215")])
+    ("en", 'placeholder="12.5"', "Lambert 72: 154680 123360"),
+    ("fr", 'placeholder="12,5"', "Lambert 72 : 154680 123360")])  # (Charleroi's example: its centroid)
 def test_examples_on_the_pages_are_written_in_the_page_language(client, representative, language, example,  # noqa: ANN001
                                                                 lambert) -> None:
     """A user's trial: the speed test's example read « 12,5 » on English pages, and the

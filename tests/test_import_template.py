@@ -34,7 +34,7 @@ def test_the_template_is_a_belgian_excel_csv_with_the_canonical_columns(db, repr
     assert header == template_columns() == ["lat", "lon", *contract.names(contract.UPLOAD)]
     assert set(header) <= {*COORD_ALIASES, *HEADER_ALIASES}  # each a name the readers know
     example = dict(zip(header, row, strict=True))
-    assert (example["lat"], example["lon"]) == ("50,4108", "4,4440")  # decimal commas, in Charleroi
+    assert (example["lat"], example["lon"]) == ("50,4211", "4,4346")  # decimal commas, in Charleroi
     assert example["description"] == "Exemple : pas de 4G rue de la Station"  # the page's language
 
 
@@ -42,7 +42,7 @@ def test_the_template_is_read_back_as_one_report_with_its_properties(db, area, r
     data = _template(representative)
     [item] = read_upload(data, "geosignal-modele.csv", area=area)
     assert not isinstance(item, Exception), item
-    assert (item.geometry.x, item.geometry.y) == (4.444, 50.4108)
+    assert (item.geometry.x, item.geometry.y) == (4.4346, 50.4211)
     assert item.warnings == []
     preview = upload_file(representative, data, "geosignal-modele.csv", dry_run="true")
     assert preview.status_code == 200, preview.get_json()
@@ -57,6 +57,29 @@ def test_the_template_is_read_back_as_one_report_with_its_properties(db, area, r
     assert p["description"] == "Exemple : pas de 4G rue de la Station"
     assert p["observed_at"] == "2025-03-01T00:00:00+01:00"
     assert p["geometry_kind"] == "point"
+
+
+def test_the_template_and_the_forms_example_lie_in_the_users_own_commune(db, client) -> None:  # noqa: ANN001
+    """Every representative got Charleroi's point as the template's example row and as the
+    map form's coordinates example: typed or uploaded as it stood by a clerk of Thuin, it was
+    refused (another commune). Both are now a point of the user's own commune (its centroid,
+    written each way the form reads coordinates)."""
+    from tests.conftest import make_account
+
+    clerk = make_account(client, db, "greffe@thuin.be", "representative", "56078")  # Thuin
+    data = _template(clerk)
+    header, row = list(csv.reader(io.StringIO(data[3:].decode("utf-8")), delimiter=";"))
+    example = dict(zip(header, row, strict=True))
+    assert (example["lat"], example["lon"]) == ("50,3242", "4,3109")
+    preview = upload_file(clerk, data, "geosignal-modele.csv", dry_run="true").get_json()
+    assert (preview["accepted"], preview["refused"]) == (1, 0)
+    assert preview["features"][0]["properties"]["commune_nis"] == "56078"
+    clerk.login()
+    page = client.get("/carte").get_data(as_text=True)
+    help_text = re.search(r'<p class="help" id="coordinates-help">(.*?)</p>', page, re.S).group(1)
+    assert " ".join(html.unescape(help_text).split()) == (
+        "Par exemple 50.3242, 4.3109 · 50°19'27\"N 4°18'39\"E · Lambert 72 : 145881 112581 · "
+        "Lambert 2008 : 645888 612582")
 
 
 def test_the_template_is_for_those_who_file_reports(db, client, referent) -> None:

@@ -241,3 +241,35 @@ def commune_choices(session: Session) -> list[tuple[str, str]]:
     """Return ``[(nis_code, name_fr)]`` of every loaded commune in reading order
     (:func:`sort_key`), for the pages' commune lists."""
     return sorted(commune_names(session).items(), key=lambda item: sort_key(item[1]))
+
+
+def _dms(value: float, positive: str, negative: str) -> str:
+    seconds = round(abs(value) * 3600)
+    return f"{seconds // 3600}°{seconds % 3600 // 60:02d}'{seconds % 60:02d}\"{positive if value >= 0 else negative}"
+
+
+def example_point(session: Session, nis_code: str | None) -> dict[str, Any] | None:
+    """Return a point inside commune ``nis_code`` written each way the report form and the
+    upload read coordinates, for their examples: the point of the commune nearest its centroid
+    (the centroid itself when it lies inside), rounded to 4 decimals of a degree (about 10 m)
+    and kept inside. ``{"lat": 50.4108, "lon": 4.444, "dms": "50°24'39\\"N 4°26'38\\"E",
+    "lambert72": "155349 122215", "lambert2008": "655349 622215"}``; None when the commune
+    is not loaded (or ``nis_code`` is None). An example elsewhere (Charleroi's, for every
+    commune) was refused to whoever typed or uploaded it as it stood."""
+    from geosignal.geo import LAMBERT2008, transform_xy
+
+    if not nis_code:
+        return None
+    row = session.execute(text(
+        "SELECT ST_X(p), ST_Y(p), ST_Covers(boundary, ST_SetSRID(ST_MakePoint(round(ST_X(p)::numeric, 4), "
+        "round(ST_Y(p)::numeric, 4)), 4326)) FROM (SELECT boundary, ST_ClosestPoint(boundary, ST_Centroid(boundary)) AS p "
+        "FROM communes WHERE nis_code = :n) s"), {"n": nis_code}).first()
+    if row is None:
+        return None
+    x, y, rounded_inside = row
+    digits = 4 if rounded_inside else 6
+    lon, lat = round(x, digits), round(y, digits)
+    x72, y72 = transform_xy([[lon, lat]], WGS84, LAMBERT72)[0]
+    x08, y08 = transform_xy([[lon, lat]], WGS84, LAMBERT2008)[0]
+    return {"lat": lat, "lon": lon, "dms": f"{_dms(lat, 'N', 'S')} {_dms(lon, 'E', 'W')}",
+            "lambert72": f"{x72:.0f} {y72:.0f}", "lambert2008": f"{x08:.0f} {y08:.0f}"}

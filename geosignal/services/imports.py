@@ -1159,16 +1159,20 @@ def template_columns() -> list[str]:
     return [*(k for k in ("lat", "lon") if k in COORD_ALIASES), *contract.names(contract.UPLOAD)]
 
 
-def template_csv(description: str) -> bytes:
+def template_csv(description: str, place: tuple[float, float] | None = None) -> bytes:
     """The template file of the upload page as Belgian Excel writes a CSV: UTF-8 with a byte
     order mark, ``;`` between cells, decimal commas, CRLF; its header row (the canonical column
     names, :func:`template_columns`) and one example row (:data:`TEMPLATE_EXAMPLE`, with
-    ``description``)."""
+    ``description``), at ``place`` (``(lat, lon)``, EPSG:4326: a point of the uploader's
+    commune, :func:`geosignal.services.communes.example_point`) when given."""
+    example = dict(TEMPLATE_EXAMPLE, description=description)
+    if place is not None:
+        example["lat"], example["lon"] = (f"{v:.4f}".replace(".", ",") for v in place)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     columns = template_columns()
     writer.writerow(columns)
-    writer.writerow([description if c == "description" else TEMPLATE_EXAMPLE[c] for c in columns])
+    writer.writerow([example[c] for c in columns])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

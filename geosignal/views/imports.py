@@ -166,10 +166,14 @@ def upload_page() -> str:
 @login_required
 def template_file() -> Response:
     """The upload page's template file: a CSV as Belgian Excel writes it (``;``, UTF-8 with a
-    byte order mark, decimal commas) with the canonical column names and one example row in
-    Charleroi, its description in the page's language (see
+    byte order mark, decimal commas) with the canonical column names and one example row in the
+    uploader's own commune, its description in the page's language (see
     :func:`geosignal.services.imports.template_csv`)."""
-    policy.require(policy.may_file_reports(current()), "only those who file reports upload files")
-    body = template_csv(_("Exemple : pas de 4G rue de la Station"))
+    from geosignal.services.communes import example_point
+
+    user = current()
+    policy.require(policy.may_file_reports(user), "only those who file reports upload files")
+    place = example_point(get_session(), user.commune_nis)
+    body = template_csv(_("Exemple : pas de 4G rue de la Station"), (place["lat"], place["lon"]) if place else None)
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": "attachment; filename=geosignal-modele.csv", "Cache-Control": "no-store"})

@@ -259,6 +259,7 @@ def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
         can_write=can_write, awaiting=reports_service.awaiting_answer(session, user), focus_report=request.args.get("signalement", ""),
         values={k: form.getlist(k) for k in form.keys()} if form else {},
         errors=ui_text.field_errors(error) if error else {}, error=error,
+        example=communes_service.example_point(session, nis),
     )
     return page, status
 
