@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
-    from geosignal import assets, auth, cli, db, errors_web, i18n, params, ratelimit, security
+    from geosignal import assets, auth, cli, compression, db, errors_web, i18n, params, ratelimit, security
     from geosignal.views import (
         account,
         api,
@@ -52,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         zones,
     )
 
+    compression.init_app(app)  # first: its hook runs last
     db.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)

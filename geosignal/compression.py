@@ -1,11 +1,15 @@
-"""gzip for what geosignal keeps or sends compressed (export runs' copies, import reports): ISA-L
-(``isal``), the same gzip format as zlib's at several times its speed, at one level."""
+"""Compression: gzip for what geosignal keeps or sends compressed itself (export runs' copies,
+import reports: ISA-L, ``isal``, the same gzip format as zlib's at several times its speed, at
+one level), and Flask-Compress for the other answers a browser may take compressed
+(:func:`init_app`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from flask import Flask
+from flask_compress import Compress
 from isal import isal_zlib
 
 #: gzip level (ISA-L): 1 compresses the Features ~17× at ~1.9 GB/s (zlib level 1: ~0.23 GB/s).
@@ -26,3 +30,25 @@ def gzip_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
         if out:
             yield out
     yield deflate.flush()
+
+
+#: What Flask-Compress compresses for a client that accepts it (zstd, Brotli or gzip): the
+#: API's JSON and GeoJSON (the communes' boundaries, 3.5 MB with the 581 Belgian communes; the
+#: per-commune figures), CSV, scripts, styles and SVG. Not HTML pages: a page reflecting what
+#: a visitor typed beside a secret (the CSRF token) would leak it to a compression-length
+#: attack (BREACH). Not streamed answers (exports: their own gzip copy, :func:`gzip_chunks`),
+#: nor those already encoded (an import's report).
+COMPRESSED_MIMETYPES = ("application/json", "application/geo+json", "application/problem+json",
+                        "application/schema+json", "application/vnd.oai.openapi+json", "text/csv",
+                        "text/css", "text/javascript", "application/javascript", "image/svg+xml")
+
+
+def init_app(app: Flask) -> None:
+    """Compress the answers of :data:`COMPRESSED_MIMETYPES` of ``app`` for clients that accept
+    it (Flask-Compress; ``Vary: Accept-Encoding``). Call it before the other extensions: its
+    hook then runs last, on the answer as they leave it."""
+    app.config.setdefault("COMPRESS_MIMETYPES", list(COMPRESSED_MIMETYPES))
+    app.config.setdefault("COMPRESS_ALGORITHM", ["zstd", "br", "gzip"])
+    app.config.setdefault("COMPRESS_STREAMS", False)
+    app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
+    Compress(app)

@@ -3,7 +3,7 @@
 - ``Cache-Control: no-store`` on every response to an authenticated request (session cookie
   or bearer token), so that no proxy or browser cache keeps a commune's data, and on the
   pages that show a single-use link's secret or an address without a sign-in
-  (:data:`PRIVATE_WITHOUT_SIGN_IN`);
+  (:data:`PRIVATE_WITHOUT_SIGN_IN`), except open data (:data:`PUBLIC_DATA`);
 - ``Strict-Transport-Security`` when the service is published over HTTPS
   (``GEOSIGNAL_PUBLIC_BASE_URL`` starting with ``https://``);
 - :func:`public_base_url`: absolute links (OGC API, e-mails) are built from the configured
@@ -33,6 +33,10 @@ def public_base_url() -> str:
 #: the form), the address just given a password (the sign-in form filled in). They are never
 #: stored either (a shared computer's cache, a proxy kept them, the secret still unused).
 PRIVATE_WITHOUT_SIGN_IN = frozenset({"account.reset_password", "account.accept_invitation", "pages.login"})
+#: Open data, the same for everybody, kept by a browser even when signed in and revalidated
+#: (its view answers with an ETag and ``Cache-Control: no-cache``): the communes' boundaries,
+#: fetched by the queue and the zones pages at every visit (3.5 MB with the 581 Belgian communes).
+PUBLIC_DATA = frozenset({"api.list_communes"})
 
 
 def _carries_credentials() -> bool:
@@ -56,7 +60,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _harden(response: Response) -> Response:
         if request.endpoint in PRIVATE_WITHOUT_SIGN_IN or (
-                not (request.endpoint or "").startswith(("static", "vendor.")) and _carries_credentials()):
+                not (request.endpoint or "").startswith(("static", "vendor.")) and request.endpoint not in PUBLIC_DATA
+                and _carries_credentials()):
             response.headers["Cache-Control"] = "no-store"
             response.headers.add("Vary", "Cookie")
             response.headers.add("Vary", "Authorization")

@@ -322,7 +322,14 @@ def audit_log() -> Response:
 
 @bp.get("/communes")
 def list_communes() -> Response:
-    """Return the loaded communes (open data) as a FeatureCollection."""
-    return geojson_response(
+    """Return the loaded communes (open data) as a FeatureCollection, with an ETag of its
+    content and ``Cache-Control: no-cache`` (a browser keeps it and asks again with
+    ``If-None-Match``: 304 while the communes are the same; ``security.PUBLIC_DATA``)."""
+    import hashlib
+
+    response = geojson_response(
         {"type": "FeatureCollection", "features": communes_service.list_communes(get_session())}
     )
+    etag = '"' + hashlib.sha256(response.get_data()).hexdigest()[:32] + '"'
+    response.headers.update({"ETag": etag, "Cache-Control": "no-cache"})
+    return not_modified(etag, **{"Cache-Control": "no-cache"}) or response
