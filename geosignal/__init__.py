@@ -33,7 +33,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
-    from geosignal import assets, auth, cli, compression, db, errors_web, i18n, params, ratelimit, security
+    from geosignal import (
+        assets,
+        auth,
+        cli,
+        compression,
+        db,
+        errors_web,
+        i18n,
+        params,
+        ratelimit,
+        security,
+    )
     from geosignal.views import (
         account,
         api,
