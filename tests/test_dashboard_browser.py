@@ -407,3 +407,30 @@ def test_survey_cells_of_an_older_edition_say_its_year(app, dashboard_server, br
             session.execute(delete(SurveyResponse).where(SurveyResponse.edition_year == 2023))
             session.execute(delete(SurveyEdition).where(SurveyEdition.year == 2023))
             session.commit()
+
+
+@pytest.mark.browser
+def test_the_commune_table_is_searched_by_name_or_nis_code(dashboard_server, browser) -> None:  # noqa: ANN001, F811
+    """A table of every commune (581 in a trial loading Belgium's) could only be sorted: a
+    search field keeps the rows whose name (accents and case ignored) or NIS code matches, and
+    says how many it shows; the territory's total stays."""
+    watch = PageWatch(browser, dashboard_server)
+    watch.login("dash-ref@igretec.com")
+    page = watch.page
+    _wait_ready(page, 9)
+    rows = page.locator("#commune-table tbody tr")
+    assert rows.count() == 30
+    page.fill("#commune-search", "CHATEL")  # Châtelet, Châtelineau is not a commune
+    page.wait_for_function("() => document.querySelectorAll('#commune-table tbody tr').length === 1")
+    assert rows.first.get_attribute("data-nis") == "52012"
+    assert page.inner_text("#commune-search-count") == "1 commune(s) sur 30"
+    page.locator(".table-search").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-table-search.png"))
+    page.fill("#commune-search", "930")  # the 5 communes of Namur's NIS 930xx
+    page.wait_for_function("() => document.querySelectorAll('#commune-table tbody tr').length === 5")
+    assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.nis)")) == ["93010", "93014", "93056", "93088", "93090"]
+    assert page.locator("#commune-table tfoot tr").count() == 1
+    page.fill("#commune-search", "")
+    page.wait_for_function("() => document.querySelectorAll('#commune-table tbody tr').length === 30")
+    assert page.inner_text("#commune-search-count") == ""
+    watch.assert_clean()

@@ -247,10 +247,17 @@
       if (y === null || y === undefined) return -1;
       return (typeof x === "string" ? x.localeCompare(y, LOCALE) : x - y) * sortDir;
     });
+    // the table's search: a name (accents and case ignored) or the start of a NIS code
+    const query = fold(search ? search.value.trim() : "");
+    const shown = query ? sorted.filter((r) => fold(r.name_fr).includes(query) || r.nis_code.startsWith(query)) : sorted;
+    if (searchCount) {
+      searchCount.textContent = query ? String(T.search_count || "{shown} / {total}")
+        .replace("{shown}", String(shown.length)).replace("{total}", String(sorted.length)) : "";
+    }
     const body = table.tBodies[0];
     // on a phone each row is a card whose cells are labelled with their column's header
     const labelled = (tds) => tds.map((td, i) => { td.dataset.label = HEADERS[i] || ""; return td; });
-    body.replaceChildren(...sorted.map((row) => {
+    body.replaceChildren(...shown.map((row) => {
       const tr = el("tr");
       tr.dataset.nis = row.nis_code;
       tr.classList.toggle("open", opened.has(row.nis_code));
@@ -270,6 +277,10 @@
   }
 
   const HEADERS = Array.from(table.tHead.rows[0].cells, (th) => th.textContent.trim());
+  const search = document.getElementById("commune-search");
+  const searchCount = document.getElementById("commune-search-count");
+  function fold(text) { return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase(); }
+  if (search) search.addEventListener("input", renderTable);
 
   // the filters start folded on a phone: the map is then on the first screen
   const filtersBox = document.getElementById("filters-box");
