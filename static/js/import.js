@@ -52,7 +52,8 @@
   // the cell a refusal or a warning is about, as a spreadsheet shows it: its column and what it held
   function cellText(item) {
     if (!item.column || !(T.cell || T.cell_value)) { return ""; }
-    var held = typeof item.value === "string" || typeof item.value === "number" ? String(item.value) : "";
+    var held = typeof item.value === "string" || typeof item.value === "number" ? String(item.value)
+      : Array.isArray(item.value) ? item.value.join(", ") : "";  // a list set aside whole (a name written twice)
     return " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: item.column, value: held });
   }
   /* A row's warning: what it is, and for a value set aside, the cell (column and what it held)
@@ -189,10 +190,16 @@
    * per field, the columns it did recognise chosen already. The selects have no name: they
    * reach the server as column_map only, never as form fields of their own (a "network"
    * select beside the default network's would send network twice). */
-  function showMapping(columns, recognised) {
+  function showMapping(columns, recognised, ignored) {
     var chosen = {};
     mappingFields.querySelectorAll("select").forEach(function (s) { if (s.value) { chosen[s.dataset.field] = s.value; } });
     recognised = recognised || {};
+    // the columns already chosen stay choices (a column mapped is no longer among those ignored)
+    columns = columns.slice();
+    Object.keys(chosen).forEach(function (f) { if (columns.indexOf(chosen[f]) < 0) { columns.push(chosen[f]); } });
+    // why the form is shown: headers not recognised (no coordinates), or columns read for nothing
+    document.getElementById("mapping-help").hidden = !!ignored;
+    document.getElementById("mapping-help-ignored").hidden = !ignored;
     mappingFields.replaceChildren();
     MAPPABLE.forEach(function (field) {
       var label = document.createElement("label");
@@ -397,7 +404,13 @@
     if (stale) { stale.remove(); }
     document.getElementById("import-file").removeAttribute("aria-invalid");
     send(true).then(function (res) {
-      if (res.status === 200) { showPreview(res.body); return; }
+      if (res.status === 200) {
+        showPreview(res.body);
+        // columns read for nothing although the coordinates were found: they may be said what they hold
+        var ignored = (res.body.warnings || []).filter(function (w) { return w.code === "columns_ignored"; })[0];
+        if (ignored && ignored.columns && ignored.columns.length) { showMapping(ignored.columns, {}, true); }
+        return;
+      }
       preview.hidden = true;
       if (res.body.code === "unreadable_file" && res.body.columns) { showMapping(res.body.columns, res.body.recognised); }
       alertText(res.body);
