@@ -26,6 +26,10 @@
   // language (window.geosignalI18n, GET /i18n/<lang>.js; geosignal/ui_text.py).
   var table = document.getElementById("preview-table");
   var COLUMNS = JSON.parse(table.dataset.columns || "[]");
+  // each property's label (the page's language) and kind, to say what a correction changes
+  var FIELD_LABELS = {}, KINDS = {};
+  MAPPABLE.forEach(function (f) { FIELD_LABELS[f.name] = f.label; });
+  COLUMNS.forEach(function (c) { KINDS[c.name] = c.kind; });
   var I = window.geosignalI18n || {};
   var LABELS = I.labels || {};
   var WARNINGS = I.warnings || {};
@@ -62,8 +66,15 @@
     if (w.code === "same_place_saved_before" && T.same_place) {  // a row corrected in an edited copy
       var which = (w.correctable ? "same_place_correctable"
         : w.not_correctable === "status" ? "same_place_locked" : "same_place") + (w.by_you ? "" : "_commune");
-      return fill(T[which], { reference: w.reference, date: value(w.saved_at, "datetime"), filename: w.filename,
-                              status: w.status ? label(w.status) : "" });
+      var said = fill(T[which], { reference: w.reference, date: value(w.saved_at, "datetime"), filename: w.filename,
+                                  status: w.status ? label(w.status) : "" });
+      if (w.correctable && w.changes && T.same_place_changes) {  // exactly what the correction changes
+        said += " " + (w.changes.length ? fill(T.same_place_changes, { changes: w.changes.map(function (c) {
+          var kind = KINDS[c.name] || (c.name === "observed_at" ? "datetime" : "vocab");
+          return (FIELD_LABELS[c.name] || c.name) + COLON + value(c.before, kind) + " → " + value(c.after, kind);
+        }).join(SEPARATOR) }) : T.same_place_no_change);
+      }
+      return said;
     }
     if (w.code === "probable_duplicate" && w.first_index !== undefined && T.repeated_row) {  // a row said twice
       return fill(T.repeated_row, { row: w.first_row || w.first_index + 1 });
