@@ -289,7 +289,9 @@ def test_a_corrected_row_of_an_edited_copy_corrects_the_report_when_ticked(app, 
     _preview(page, live_server, "relevé v2.csv", rows.replace(";3;", ";30;").encode())
     said = " ".join(page.locator("#preview-table tbody tr >> nth=1").locator("td").last.inner_text().split())
     assert said.endswith(f"(« relevé.csv ») avec d'autres informations : avec la case « Corriger » cochée, cette "
-                         f"ligne le corrige ; sinon elle crée un second signalement. Ouvrir {church}")
+                         f"ligne le corrige ; sinon elle crée un second signalement. Avec la case « Corriger » "
+                         f"cochée, cette ligne change : Ménages touchés : 3 → 30 ; le reste du signalement est "
+                         f"gardé. Ouvrir {church}")  # exactly what the correction changes
     # unticked (a new measurement at a fixed point is a new report): the user ticks it
     assert page.is_visible("#correct-saved-before-line") and not page.is_checked("#correct-saved-before")
     assert page.inner_text("#correct-saved-before-count") == "1"
