@@ -17,7 +17,8 @@ representative's map form, the upload column mapping and the map popups. Each fo
 ``schema``          JSON Schema (2020-12) of the value as it is written out
 ``input_schema``    JSON Schema of the value as the API accepts it (writable properties)
 ``headers``         file column headers standing for it (folded: lower case, no accents)
-``values``          value synonyms accepted in files (folded → vocabulary value)
+``values``          value synonyms accepted in files (as written → vocabulary value; matched
+                    folded), from :data:`VALUE_SYNONYMS`
 ``widget``          how the map form asks for it
 ==================  =======================================================================
 
@@ -267,8 +268,74 @@ _COUNT_INPUT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT,
                                "so 1000, 1000.0 and 1e3 are all 1000); 1000.5, a string or a boolean is refused."}
 
 
-def _aliases(**pairs: str) -> MappingProxyType:
-    return MappingProxyType(dict(pairs))
+def _aliases(by_value: dict[str, tuple[str, ...]]) -> MappingProxyType:
+    """The value synonyms of a property as written (vocabulary value → the names people write
+    for it, in French, Dutch and English), as a map name → value; matched as intake folds text
+    (case, accents, spaces, hyphens and dots do not count: ``Fibre optique`` is
+    ``fibre-optique``)."""
+    out: dict[str, str] = {}
+    for value, names in by_value.items():
+        for name in names:
+            assert out.setdefault(name, value) == value, f"{name!r} stands for two values"
+    return MappingProxyType(out)
+
+
+#: The names people write for each vocabulary value in files (a clerk's spreadsheet, a
+#: speed-test or QGIS export), per property: the one table of value synonyms. The labels the
+#: pages show are read besides, in every language (intake's ``_label_aliases``), and every
+#: value itself.
+VALUE_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "network": {
+        "mobile": ("mobile", "gsm", "mobiel", "cellular", "cellulaire", "réseau mobile", "mobiel netwerk",
+                   "mobile network"),
+        "fixed": ("fixed", "fixe", "vast", "fix", "réseau fixe", "vast netwerk", "fixed network", "fixed line",
+                  "ligne fixe", "vaste lijn"),
+    },
+    "technologies": {
+        "2G": ("GSM", "GPRS", "EDGE"),
+        "3G": ("UMTS", "HSPA", "HSDPA", "WCDMA"),
+        "4G": ("LTE", "4G LTE", "LTE-A", "LTE Advanced", "4G+"),
+        "5G": ("5G NR", "NR", "5G SA", "5G NSA"),
+        "DSL": ("ADSL", "ADSL2", "VDSL", "VDSL2", "xDSL", "DSL", "cuivre", "koper", "copper"),
+        "cable": ("cable", "câble", "kabel", "coax", "coaxial", "câble coaxial", "DOCSIS"),
+        "fibre": ("fibre", "fiber", "fibre optique", "fiber optic", "fibre optic", "vezel", "glasvezel", "FTTH",
+                  "FTTB", "FTTP", "FTTx"),
+        "FWA": ("FWA", "accès fixe sans fil", "fixed wireless", "fixed wireless access", "vaste draadloze toegang"),
+        "satellite": ("satellite", "satelliet", "satellite internet", "internet par satellite"),
+    },
+    "operators": {
+        "Proximus": ("Proximus", "Proximus SA", "Proximus NV", "Belgacom"),
+        "Orange": ("Orange", "Orange Belgium", "Orange Belgique", "Orange België", "Orange B", "Orange BE",
+                   "Mobistar"),
+        "Telenet/BASE": ("BASE", "Telenet", "Telenet BASE", "Telenet Group", "BASE Company", "Telenet/BASE"),
+        "DIGI": ("DIGI", "DIGI Belgium", "Digi Communications"),
+        "VOO": ("VOO", "VOO SA"),
+        "other": ("other", "autre", "autres", "andere", "overige"),
+    },
+    "issue": {
+        "no_coverage": ("pas de couverture", "aucune couverture", "sans couverture", "zone blanche",
+                        "pas de réseau", "aucun réseau", "pas de signal", "aucun signal", "no coverage",
+                        "no network", "no signal", "geen dekking", "geen bereik", "geen netwerk",
+                        "geen signaal", "witte zone", "white zone"),
+        "weak_signal": ("signal faible", "faible signal", "mauvais signal", "mauvaise réception", "weak signal",
+                        "poor signal", "low signal", "zwak signaal", "slecht bereik", "slechte ontvangst"),
+        "no_data": ("pas de données", "pas de données mobiles", "aucune donnée", "pas de data", "no data",
+                    "no mobile data", "geen data", "geen mobiele data", "geen gegevens"),
+        "slow_speed": ("débit lent", "débit faible", "débit insuffisant", "connexion lente", "vitesse lente",
+                       "slow speed", "slow", "low speed", "slow connection", "trage snelheid", "traag",
+                       "trage verbinding", "lage snelheid"),
+        "intermittent": ("intermittent", "connexion intermittente", "coupures", "connexion instable",
+                         "instable", "unstable", "unstable connection", "onderbroken", "onstabiel",
+                         "onstabiele verbinding", "wegvallende verbinding"),
+    },
+    "setting": {
+        "outdoor": ("extérieur", "dehors", "à l'extérieur", "outdoor", "outdoors", "outside", "buiten", "buitenshuis"),
+        "indoor": ("intérieur", "dedans", "à l'intérieur", "indoor", "indoors", "inside", "binnen",
+                   "binnenshuis"),
+        "vehicle": ("véhicule", "en véhicule", "en voiture", "voiture", "vehicle", "in a vehicle", "in vehicle",
+                    "car", "in car", "voertuig", "in de auto", "auto", "in een voertuig"),
+    },
+}
 
 
 def _forms(*names: str) -> frozenset[str]:
@@ -303,36 +370,33 @@ PROPERTIES: tuple[Prop, ...] = (
          sql="{r}.network", vocab=vocab.NETWORKS, required=True,
          input_schema={**_vocab_input(vocab.NETWORKS), "description": "Network concerned (required)."},
          headers=("network", "reseau", "type_reseau", "netwerk", "type_de_reseau"),
-         values=_aliases(mobile="mobile", gsm="mobile", mobiel="mobile", fixed="fixed", fixe="fixed",
-                         vast="fixed", fix="fixed"),
+         values=_aliases(VALUE_SYNONYMS["network"]),
          widget="select", api_value=lambda s: s.report.network),
     Prop("technologies", "vocab_list", "Technologies", _forms(*_ALL_WRITABLE, POPUP),
          {"type": "array", "uniqueItems": True, "items": {"enum": list(vocab.TECHNOLOGIES)}},
          sql="to_json({r}.technologies)", vocab=vocab.TECHNOLOGIES,
          input_schema=_vocab_list_input(vocab.TECHNOLOGIES),
          headers=("technologies", "technologie", "technology", "techno", "tech", "technologieen"),
-         values=_aliases(fibre="fibre", fiber="fibre", vezel="fibre", glasvezel="fibre", cable="cable",
-                         kabel="cable", adsl="DSL", vdsl="DSL", dsl="DSL", fwa="FWA", satellite="satellite",
-                         satelliet="satellite"),
+         values=_aliases(VALUE_SYNONYMS["technologies"]),
          widget="checkboxes", api_value=lambda s: list(s.report.technologies or [])),
     Prop("operators", "vocab_list", "Opérateurs", _forms(*_ALL_WRITABLE, POPUP),
          {"type": "array", "uniqueItems": True, "items": {"enum": list(vocab.OPERATORS)}},
          sql="to_json({r}.operators)", vocab=vocab.OPERATORS,
          input_schema=_vocab_list_input(vocab.OPERATORS),
          headers=("operators", "operator", "operateur", "operateurs", "operatoren", "operateur_s"),
-         values=_aliases(proximus="Proximus", orange="Orange", base="Telenet/BASE", telenet="Telenet/BASE",
-                         telenet_base="Telenet/BASE", digi="DIGI", voo="VOO", other="other", autre="other",
-                         andere="other"),
+         values=_aliases(VALUE_SYNONYMS["operators"]),
          widget="checkboxes", api_value=lambda s: list(s.report.operators or [])),
     Prop("issue", "vocab", "Problème", _forms(*_ALL_WRITABLE, POPUP),
          _nullable({"enum": list(vocab.ISSUES)}),
          sql="{r}.issue", vocab=vocab.ISSUES, nullable=True, input_schema=_vocab_input(vocab.ISSUES),
          headers=("issue", "probleme", "type_probleme", "probleem", "problem"),
+         values=_aliases(VALUE_SYNONYMS["issue"]),
          widget="select", api_value=lambda s: s.report.issue),
     Prop("setting", "vocab", "Lieu", _forms(*_ALL_WRITABLE),
          _nullable({"enum": list(vocab.SETTINGS)}),
          sql="{r}.setting", vocab=vocab.SETTINGS, nullable=True, input_schema=_vocab_input(vocab.SETTINGS),
          headers=("setting", "lieu", "contexte", "situation", "omgeving", "context"),
+         values=_aliases(VALUE_SYNONYMS["setting"]),
          widget="select", api_value=lambda s: s.report.setting),
     Prop("households_affected", "count", "Ménages touchés", _forms(*_ALL_WRITABLE),
          _nullable({"type": "integer", "minimum": 0}),
@@ -363,7 +427,8 @@ PROPERTIES: tuple[Prop, ...] = (
                                       "time (refused when it falls in a daylight-saving gap or overlap); from "
                                       "1990-01-01, not in the future."},
          headers=("observed_at", "date", "date_observation", "date_constat", "date_releve", "datum",
-                  "datetime", "timestamp", "time", "horodatage", "date_heure", "observed"),
+                  "datetime", "timestamp", "time", "horodatage", "date_heure", "observed", "date_observed",
+                  "observation_date", "datum_vaststelling"),
          widget="date", api_value=lambda s: format_datetime(s.report.observed_at)),
     Prop("reported_at", "datetime", "Signalé le", _forms(API, EXPORT),
          {**_DATE_TIME, "description": "When the report was filed."},
@@ -540,7 +605,8 @@ def coordinate_aliases() -> dict[str, tuple[str, ...]]:
 
 
 def value_aliases() -> dict[str, dict[str, str]]:
-    """Return the folded value synonyms files may use, per vocabulary property."""
+    """Return the value synonyms files may use (as written → vocabulary value: the reader folds
+    them), per vocabulary property."""
     return {p.name: dict(p.values) for p in properties(UPLOAD) if p.values}
 
 

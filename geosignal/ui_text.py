@@ -247,6 +247,12 @@ IMPORT_MESSAGES: dict[str, Any] = {
                                       "autre personne de votre commune (« {filename} ») avec d'autres "
                                       "informations : avec la case « Corriger » cochée, cette ligne le corrige ; "
                                       "sinon elle crée un second signalement.",
+    # what ticking « Corriger » changes in that report ({changes}: each property the file has a
+    # column for whose value differs, "label : before → after"); the rest of the report is kept
+    "same_place_changes": "Avec la case « Corriger » cochée, cette ligne change : {changes} ; le reste du "
+                          "signalement est gardé.",
+    "same_place_no_change": "Avec la case « Corriger » cochée, cette ligne ne change rien : ce qui diffère n'est "
+                            "pas dans les colonnes du fichier.",
     # the same, when that report's status is no longer edited (validated, transmitted…)
     "same_place_locked": "Même lieu que le signalement {reference}, enregistré le {date} (« {filename} ») avec "
                          "d'autres informations ; il est « {status} » et ne se modifie plus : enregistrer cette "

@@ -289,7 +289,9 @@ def test_a_corrected_row_of_an_edited_copy_corrects_the_report_when_ticked(app, 
     _preview(page, live_server, "relevé v2.csv", rows.replace(";3;", ";30;").encode())
     said = " ".join(page.locator("#preview-table tbody tr >> nth=1").locator("td").last.inner_text().split())
     assert said.endswith(f"(« relevé.csv ») avec d'autres informations : avec la case « Corriger » cochée, cette "
-                         f"ligne le corrige ; sinon elle crée un second signalement. Ouvrir {church}")
+                         f"ligne le corrige ; sinon elle crée un second signalement. Avec la case « Corriger » "
+                         f"cochée, cette ligne change : Ménages touchés : 3 → 30 ; le reste du signalement est "
+                         f"gardé. Ouvrir {church}")  # exactly what the correction changes
     # unticked (a new measurement at a fixed point is a new report): the user ticks it
     assert page.is_visible("#correct-saved-before-line") and not page.is_checked("#correct-saved-before")
     assert page.inner_text("#correct-saved-before-count") == "1"
@@ -432,5 +434,31 @@ def test_a_value_set_aside_says_why_in_the_page_language(live_server, browser, l
     else:
         assert "heure" not in detail and "ignorée" not in detail
     page.screenshot(path=str(ARTIFACTS / f"import-gap-time-{lang}.png"), full_page=True)
+    assert watch.errors == []
+    watch.context.close()
+
+
+def test_ignored_columns_may_be_mapped_and_a_dropped_list_name_is_shown(live_server, browser) -> None:  # noqa: F811
+    """Coordinates found but a column read for nothing: the column form is offered for it
+    (trial of real files, fault 7), and mapping it reads it; an operator name no value stands
+    for is shown in its remark (fault 14), the list's other operator kept."""
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    data = "lat;lon;Opérateur;Foyers\n50,4108;4,4440;Orange, Foo Telecom;25\n".encode()
+    page.set_input_files("#import-file", files=[{"name": "foyers.csv", "mimeType": "text/csv", "buffer": data}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr")
+    said = " ".join(page.locator("#preview-table tbody tr").nth(0).locator("td").last.inner_text().split())
+    assert "Valeur ignorée — colonne « Opérateur » : « Foo Telecom »" in said, said
+    assert page.is_visible("#mapping") and page.is_visible("#mapping-help-ignored")
+    assert not page.is_visible("#mapping-help")
+    page.select_option("#mapping-fields select[data-field=households_affected]", "Foyers")
+    page.click("#preview-button")
+    page.wait_for_selector("#preview:not([hidden])")
+    # the column is read now: no longer among those read for nothing, and still a choice of the form
+    assert "Foyers" not in page.locator("#preview-notes").text_content()
+    assert page.input_value("#mapping-fields select[data-field=households_affected]") == "Foyers"
     assert watch.errors == []
     watch.context.close()

@@ -69,7 +69,9 @@ def test_a_corrected_row_names_the_report_it_would_repeat(db, client, representa
     assert note["correctable"] is True
     assert note["detail"] == (f"the same place as report {church}, saved from 'campagne.csv' with other values: "
                               "saving this row stores a second report; to correct that one, save with "
-                              "correct_saved_before, or edit it")
+                              "correct_saved_before, or edit it; correcting it changes households_affected "
+                              "(3 → 30) and keeps the rest")
+    assert note["changes"] == [{"name": "households_affected", "before": 3, "after": 30}]
     # the save says the same and stores what the user chose (nothing is refused for it)
     again = upload_file(representative, edited, "campagne v2.csv", network="mobile", skip_saved_before="true")
     assert again.status_code == 201 and again.get_json()["saved"] == 2  # the church again, and the new row
@@ -281,3 +283,35 @@ def test_a_file_an_admin_loaded_for_a_commune_is_said_to_its_representatives(db,
     both = (HEADER + "50,4108;4,4340;Proximus;1;Ailleurs;15/11/2026\r\n" + chatelet).encode("cp1252")
     assert upload_file(admin, both, "deux.csv", network="mobile").status_code == 201
     assert db.scalar(select(ImportFile.commune_nis).where(ImportFile.filename == "deux.csv")) is None
+
+
+def test_a_correction_changes_only_what_the_file_has_columns_for(db, client, representative) -> None:  # noqa: ANN001
+    """A copy holding fewer columns (a speed test's: coordinates, operator, download) corrects
+    only the operator of the report a first file stored at its place: its households, date and
+    description, which the copy says nothing of, are kept (trial of real files, fault 3: they
+    were erased). The preview says exactly what the correction changes; the history names
+    only « Opérateurs »."""
+    first = ("Latitude;Longitude;Opérateur;Ménages touchés;Date;Description\r\n"
+             "50,4108;4,4440;Proximus;25;04/03/2025;Hameau sans réseau, 25 ménages\r\n").encode("cp1252")
+    assert upload_file(representative, first, "releve.csv", network="mobile").status_code == 201
+    _age(db)
+    db.commit()
+    report_id, reference = db.execute(text("SELECT id, reference FROM reports")).one()
+    speedtest = b"Latitude,Longitude,Operator,Download (Mbps)\n50.4108,4.4440,Orange,12.4\n"
+    preview = upload_file(representative, speedtest, "speedtest.csv", network="mobile", dry_run="true")
+    (note,) = [w for w in preview.get_json()["features"][0]["warnings"] if w["code"] == "same_place_saved_before"]
+    assert (note["reference"], note["correctable"]) == (reference, True)
+    assert note["changes"] == [{"name": "operators", "before": ["Proximus"], "after": ["Orange"]}]
+    assert note["detail"].endswith("correcting it changes operators (['Proximus'] → ['Orange']) and keeps the rest")
+
+    saved = upload_file(representative, speedtest, "speedtest.csv", network="mobile", correct_saved_before="true")
+    assert saved.status_code == 201 and (saved.get_json()["saved"], saved.get_json()["corrected"]) == (0, 1)
+    report = representative.get(f"/api/v1/reports/{report_id}").get_json()["properties"]
+    assert (report["operators"], report["households_affected"], report["description"], report["observed_at"]) == (
+        ["Orange"], 25, "Hameau sans réseau, 25 ménages", "2025-03-04T00:00:00+01:00")
+    event = db.execute(text("SELECT before, after FROM audit_events WHERE action = 'edit' AND report_id = :id"),
+                       {"id": report_id}).one()
+    assert (event.before, event.after) == ({"operators": ["Proximus"]}, {"operators": ["Orange"]})
+    assert representative.login().status_code == 302
+    page = " ".join(client.get(f"/signalements/{report_id}").get_data(as_text=True).split())
+    assert "Forme ou informations modifiées</strong> (depuis un fichier importé) : Opérateurs</p>" in page

@@ -386,3 +386,69 @@ def test_a_gpx_track_is_dated_by_its_first_point(area):
     assert (said["first"], said["last"]) == ("2025-05-14T07:42:10Z", "2025-05-14T07:51:30Z")
     assert "observed_at" not in route.properties
     assert not [w for w in route.warnings if w["code"] == "observed_at_from_track"]
+
+
+def test_everyday_names_of_operators_technologies_and_issues_are_read(area):
+    """Names a clerk or a tool writes (trial of real files, fault 4: QGIS, My Maps, nPerf and
+    Excel exports) are read as the values they name: operators' company names, technologies'
+    other names (LTE, 5G NR, FTTH, Fibre optique), issues in everyday French, Dutch and
+    English; a list split at "/", "et", "en", "and", "+", "," or ";"."""
+    data = ("lat;lon;Opérateur;Technologie;Problème\r\n"
+            "50,41;4,441;Orange Belgium;LTE;Pas de couverture\r\n"
+            "50,41;4,442;Orange B;5G NR;Pas de données\r\n"
+            "50,41;4,443;Telenet Group;Fibre optique;Débit lent\r\n"
+            "50,41;4,444;Proximus / Orange;FTTH;Geen dekking\r\n"
+            "50,41;4,445;Proximus et Orange;FTTB / FTTH;Trage snelheid\r\n"
+            "50,41;4,446;Proximus en Telenet/BASE;Glasvezel and Kabel;Slow speed\r\n"
+            "50,41;4,447;Orange Belgium, BASE;4G+;No coverage\r\n").encode("cp1252")
+    res = read_upload(data, "zones.csv", area=area)
+    got = [(r.properties.get("operators"), r.properties.get("technologies"), r.properties.get("issue"))
+           for r in res]
+    assert got == [(["Orange"], ["4G"], "no_coverage"),
+                   (["Orange"], ["5G"], "no_data"),
+                   (["Telenet/BASE"], ["fibre"], "slow_speed"),
+                   (["Proximus", "Orange"], ["fibre"], "no_coverage"),
+                   (["Proximus", "Orange"], ["fibre"], "slow_speed"),
+                   (["Proximus", "Telenet/BASE"], ["fibre", "cable"], "slow_speed"),
+                   (["Orange", "Telenet/BASE"], ["4G"], "no_coverage")]
+    assert [w for r in res for w in r.warnings if w["code"] == "attribute_dropped"] == []
+
+
+def test_one_unknown_name_of_a_list_is_dropped_alone_and_named(area):
+    """An unknown name in a list no longer takes the list's known names with it (trial fault
+    4: "Orange Belgium, BASE" lost BASE); its warning names the value set aside (fault 14:
+    the page showed no value for a list)."""
+    data = b"lat;lon;operateur;technologies\n50.41;4.444;Orange, Foo Telecom;4G, 6G\n50.41;4.445;Foo;Orange\n"
+    first, second = read_upload(data, "a.csv", area=area)
+    assert (first.properties["operators"], first.properties["technologies"]) == (["Orange"], ["4G"])
+    dropped = [(w["name"], w["column"], w["value"], w["error"], w["detail"]) for w in first.warnings
+               if w["code"] == "attribute_dropped"]
+    assert dropped == [
+        ("operators", "operateur", "Foo Telecom", "invalid_attribute",
+         "operators 'Foo Telecom' was ignored (the list's other values are kept): operators must be one of "
+         "Proximus, Orange, Telenet/BASE, DIGI, VOO, other; got 'Foo Telecom'."),
+        ("technologies", "technologies", "6G", "invalid_attribute",
+         "technologies '6G' was ignored (the list's other values are kept): technologies must be one of "
+         "2G, 3G, 4G, 5G, DSL, cable, fibre, FWA, satellite; got '6G'.")]
+    assert "operators" not in second.properties and "technologies" not in second.properties
+    assert [(w["name"], w["value"]) for w in second.warnings if w["code"] == "attribute_dropped"] == \
+        [("operators", "Foo"), ("technologies", "Orange")]
+
+
+def test_the_pages_own_labels_are_read_as_headers_in_every_language(area):
+    """Columns named as the preview table and the report page name them, in Dutch, English
+    or French (trial fault 7: « Datum van vaststelling », "Households affected" were ignored),
+    and a GeoPackage-style ``date_observed``, are read."""
+    nl = ("Breedtegraad (WGS 84);Lengtegraad (WGS 84);Datum van vaststelling;Getroffen gezinnen;"
+          "Getroffen bedrijven;Operatoren\r\n50,41;4,44;04/03/2025;25;3;Proximus\r\n").encode("utf-8-sig")
+    en = (b"Latitude (WGS 84),Longitude (WGS 84),Date observed,Households affected,Businesses affected,Issue\n"
+          b"50.41,4.44,2025-03-04,25,3,Weak signal\n")
+    fr = "lat;lon;Date d'observation;Ménages touchés;Entreprises touchées\n50,41;4,44;04/03/2025;25;3\n".encode()
+    plain = b"lat,lon,date_observed,households\n50.41,4.44,2025-03-04,25\n"
+    for data in (nl, en, fr, plain):
+        (row,) = res = read_upload(data, "labels.csv", area=area)
+        assert not [w for w in res.warnings if w["code"] == "columns_ignored"], data
+        assert row.properties["observed_at"] == datetime(2025, 3, 4, tzinfo=BRUSSELS)
+        assert row.properties["households_affected"] == 25
+    assert read_upload(nl, "a.csv", area=area)[0].properties["businesses_affected"] == 3
+    assert read_upload(en, "a.csv", area=area)[0].properties["issue"] == "weak_signal"

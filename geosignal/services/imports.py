@@ -24,7 +24,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -547,7 +547,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
     _find_duplicates(session, user, accepted, keys, outcome)
     digests, saved_before = _rows_saved_before(session, user, accepted, keys, outcome)
     places = place_digests(keys, [a.item.properties.get("network") or "" for a in accepted])
-    _same_places_saved_before(session, user, accepted, places, saved_before)
+    _same_places_saved_before(session, user, accepted, places, saved_before, results.properties_read)
     if skip_saved_before and len(saved_before):
         _skip(accepted, saved_before, outcome)
     if correct_saved_before:
@@ -555,7 +555,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
     all_ok = outcome.refused == 0
     if not dry_run and (mode == "valid_only" or all_ok):
         if outcome.corrected:  # (before the new reports: a report changed meanwhile becomes one of them)
-            _apply_corrections(session, user, accepted, outcome)
+            _apply_corrections(session, user, accepted, outcome, results.properties_read)
         new = [a for a in accepted if a.created]
         if new:
             _store(session, user, new, progress=(lambda done: progress(total - len(new) + done, total))
@@ -678,13 +678,13 @@ _EARLIER_PLACES = text(
 #: row of the place of a closed report — rejected, withdrawn, resolved… — is a new report),
 #: the user's or their commune's
 _OPEN_REPORTS = text(
-    "SELECT id, reference, status, commune_nis, updated_at FROM reports "
+    "SELECT id, reference, status, commune_nis, updated_at, " + ", ".join(ATTRIBUTES) + " FROM reports "
     "WHERE id = ANY(:ids) AND status = ANY(:open) AND (reporter_id = :uid OR commune_nis = :nis)")
 _OPEN_STATUSES = [s for s, kind in vocab.STATUS_TYPES.items() if kind == "open"]
 
 
 def _same_places_saved_before(session: Session, user: User, accepted: list[_Accepted], places: np.ndarray,
-                              saved_before: np.ndarray) -> None:
+                              saved_before: np.ndarray, carried: set[str] | frozenset[str]) -> None:
     """Say, set-wise, which rows would store a second report of a place (and network) an
     earlier upload stored with other values (a row corrected in an edited copy of a file): each such row
     that would create a report, and is not the same row saved before (``saved_before``:
@@ -697,7 +697,10 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
     was neither edited nor moved on since that save — a save that corrected it counts —, and
     no earlier row of the file claims it), and when not, why (``not_correctable``: ``status``,
     a status that is no longer edited; ``changed``, edited or moved on since; ``repeated``,
-    an earlier row of the file corrects it); such a row keeps the report in ``corrects``.
+    an earlier row of the file corrects it); such a row keeps the report in ``corrects``, and
+    its warning says what the correction would change (``changes``: ``[{"name", "before",
+    "after"}]`` in contract order, values as the API writes them; only the properties the file
+    has a column for, ``carried``: :func:`_corrected_values`).
     Two queries, whatever the number of rows."""
     if not accepted:
         return
@@ -739,12 +742,19 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
         warning = {"code": "same_place_saved_before", "report_id": str(report_id), "reference": report.reference,
                    "filename": save.filename, "saved_at": contract.format_datetime(save.saved_at),
                    "by_you": bool(save.by_you), "correctable": why is None}
+        changed = ""
         if why is not None:
             warning["not_correctable"] = why
             if why == "status":
                 warning["status"] = report.status
+        else:
+            before, after = attribute_changes(report._mapping, _corrected_values(report._mapping, accepted[k].item,
+                                                                                 carried))
+            warning["changes"] = [{"name": n, "before": before[n], "after": after[n]} for n in after]
+            changed = ("; correcting it changes " + ", ".join(f"{n} ({before[n]!r} → {after[n]!r})" for n in after)
+                       + " and keeps the rest") if after else "; correcting it changes nothing"
         warning["detail"] = (f"the same place as report {report.reference}, saved from {save.filename!r} with other "
-                             "values: saving this row stores a second report; " + _CORRECTION_ADVICE[why])
+                             "values: saving this row stores a second report; " + _CORRECTION_ADVICE[why] + changed)
         item.warnings = [*item.warnings, warning]
 
 
@@ -800,15 +810,31 @@ _JOURNAL_CORRECTED = text(
     "AS x(id uuid, before jsonb, after jsonb) JOIN reports r ON r.id = x.id ORDER BY r.seq")
 
 
-def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], outcome: ImportOutcome) -> None:
+def _corrected_values(report: Mapping[str, Any], item: ReportInput, carried: set[str] | frozenset[str]
+                      ) -> dict[str, Any]:
+    """The attributes (:data:`ATTRIBUTES`, as :func:`edit_values` writes them) of ``report``
+    (a row of ``reports``) once the file's row ``item`` corrects it: the properties the file
+    has a column for (``carried``: :attr:`~geosignal.services.intake.files.UploadResult.properties_read`;
+    an empty cell there empties the report's value) take the row's values; the others — the
+    file says nothing of them —, and a value the reader set aside in the row
+    (``attribute_dropped``), keep the report's own."""
+    values = edit_values(item.properties)
+    dropped = {w.get("name") for w in item.warnings if w.get("code") == "attribute_dropped"}
+    return {k: (v if k in carried and k not in dropped else report[k]) for k, v in values.items()}
+
+
+def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], outcome: ImportOutcome,
+                       carried: set[str] | frozenset[str]) -> None:
     """Update the reports the corrected rows of ``accepted`` name with the rows' attributes,
     set-wise: their rows locked in id order, then one ``UPDATE … FROM jsonb_to_recordset``
     (its statement triggers recompute the stored figures, Features and zones) and one ``edit``
     audit event per report that changed (the values before and after, as the report page's
     edit journals them; ``details.source`` = ``import``). A report that may no longer be
     updated (edited, moved on or closed since the preview) is stored anew instead: its row
-    becomes a created one, with a new id. A value the reader set aside in the row
-    (``attribute_dropped``) leaves the report's own. The caller commits."""
+    becomes a created one, with a new id. Only the properties the file has a column for
+    (``carried``) change; the others, and a value the reader set aside in the row
+    (``attribute_dropped``), keep the report's own (:func:`_corrected_values`). The caller
+    commits."""
     corrected = [a for a in accepted if a.corrected]
     locked = session.execute(_LOCK_CORRECTED, {"ids": [a.report_id for a in corrected]}).all()
     since = {a.report_id: a.corrects_since for a in corrected}
@@ -819,10 +845,9 @@ def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], 
         if report is None:  # changed meanwhile: a new report, as without the user's word
             a.created, a.corrected, a.report_id = True, False, uuid.uuid4()
             continue
-        values = edit_values(a.item.properties)
-        # a cell the reader set aside (attribute_dropped) says nothing of the value: the report keeps its own
-        values.update({w["name"]: report._mapping[w["name"]] for w in a.item.warnings
-                       if w.get("code") == "attribute_dropped" and w.get("name") in values})
+        # a property the file has no column for, or a cell the reader set aside (attribute_dropped),
+        # says nothing of the value: the report keeps its own
+        values = _corrected_values(report._mapping, a.item, carried)
         before, after = attribute_changes(report._mapping, values)
         if after:
             rows.append({"id": str(a.report_id), **values})

@@ -26,6 +26,10 @@
   // language (window.geosignalI18n, GET /i18n/<lang>.js; geosignal/ui_text.py).
   var table = document.getElementById("preview-table");
   var COLUMNS = JSON.parse(table.dataset.columns || "[]");
+  // each property's label (the page's language) and kind, to say what a correction changes
+  var FIELD_LABELS = {}, KINDS = {};
+  MAPPABLE.forEach(function (f) { FIELD_LABELS[f.name] = f.label; });
+  COLUMNS.forEach(function (c) { KINDS[c.name] = c.kind; });
   var I = window.geosignalI18n || {};
   var LABELS = I.labels || {};
   var WARNINGS = I.warnings || {};
@@ -52,7 +56,8 @@
   // the cell a refusal or a warning is about, as a spreadsheet shows it: its column and what it held
   function cellText(item) {
     if (!item.column || !(T.cell || T.cell_value)) { return ""; }
-    var held = typeof item.value === "string" || typeof item.value === "number" ? String(item.value) : "";
+    var held = typeof item.value === "string" || typeof item.value === "number" ? String(item.value)
+      : Array.isArray(item.value) ? item.value.join(", ") : "";  // a list set aside whole (a name written twice)
     return " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: item.column, value: held });
   }
   /* A row's warning: what it is, and for a value set aside, the cell (column and what it held)
@@ -61,8 +66,15 @@
     if (w.code === "same_place_saved_before" && T.same_place) {  // a row corrected in an edited copy
       var which = (w.correctable ? "same_place_correctable"
         : w.not_correctable === "status" ? "same_place_locked" : "same_place") + (w.by_you ? "" : "_commune");
-      return fill(T[which], { reference: w.reference, date: value(w.saved_at, "datetime"), filename: w.filename,
-                              status: w.status ? label(w.status) : "" });
+      var said = fill(T[which], { reference: w.reference, date: value(w.saved_at, "datetime"), filename: w.filename,
+                                  status: w.status ? label(w.status) : "" });
+      if (w.correctable && w.changes && T.same_place_changes) {  // exactly what the correction changes
+        said += " " + (w.changes.length ? fill(T.same_place_changes, { changes: w.changes.map(function (c) {
+          var kind = KINDS[c.name] || (c.name === "observed_at" ? "datetime" : "vocab");
+          return (FIELD_LABELS[c.name] || c.name) + COLON + value(c.before, kind) + " → " + value(c.after, kind);
+        }).join(SEPARATOR) }) : T.same_place_no_change);
+      }
+      return said;
     }
     if (w.code === "probable_duplicate" && w.first_index !== undefined && T.repeated_row) {  // a row said twice
       return fill(T.repeated_row, { row: w.first_row || w.first_index + 1 });
@@ -189,10 +201,16 @@
    * per field, the columns it did recognise chosen already. The selects have no name: they
    * reach the server as column_map only, never as form fields of their own (a "network"
    * select beside the default network's would send network twice). */
-  function showMapping(columns, recognised) {
+  function showMapping(columns, recognised, ignored) {
     var chosen = {};
     mappingFields.querySelectorAll("select").forEach(function (s) { if (s.value) { chosen[s.dataset.field] = s.value; } });
     recognised = recognised || {};
+    // the columns already chosen stay choices (a column mapped is no longer among those ignored)
+    columns = columns.slice();
+    Object.keys(chosen).forEach(function (f) { if (columns.indexOf(chosen[f]) < 0) { columns.push(chosen[f]); } });
+    // why the form is shown: headers not recognised (no coordinates), or columns read for nothing
+    document.getElementById("mapping-help").hidden = !!ignored;
+    document.getElementById("mapping-help-ignored").hidden = !ignored;
     mappingFields.replaceChildren();
     MAPPABLE.forEach(function (field) {
       var label = document.createElement("label");
@@ -397,7 +415,13 @@
     if (stale) { stale.remove(); }
     document.getElementById("import-file").removeAttribute("aria-invalid");
     send(true).then(function (res) {
-      if (res.status === 200) { showPreview(res.body); return; }
+      if (res.status === 200) {
+        showPreview(res.body);
+        // columns read for nothing although the coordinates were found: they may be said what they hold
+        var ignored = (res.body.warnings || []).filter(function (w) { return w.code === "columns_ignored"; })[0];
+        if (ignored && ignored.columns && ignored.columns.length) { showMapping(ignored.columns, {}, true); }
+        return;
+      }
       preview.hidden = true;
       if (res.body.code === "unreadable_file" && res.body.columns) { showMapping(res.body.columns, res.body.recognised); }
       alertText(res.body);

@@ -258,6 +258,14 @@ class UploadResult(list):
         self.coordinate_epsg: int | None = None
         #: KML: the placemark (as written) each feature index was read from
         self.placemarks: dict[int, XmlFeature] = {}
+        #: the report properties some column (field, member) of the file stands for, whether a
+        #: feature gives it a value or leaves it empty: what a row of the file says (a
+        #: correction updates only these: :func:`geosignal.services.imports.import_file`)
+        self.properties_read: set[str] = set()
+
+    def read_keys(self, keys: dict[str, list[str]]) -> None:
+        """Note the properties ``keys`` (:func:`_column_keys`: key → columns) read from the file."""
+        self.properties_read.update(k for k, cols in keys.items() if cols and k not in _COORD_KEYS)
 
     # A refusal is kept without the traceback that raised it (a file of refused rows would
     # otherwise hold every row's frames), whether a reader adds it or the batch's geometry
@@ -903,6 +911,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     _check_header(header, 1)  # the header is row 1, even when a quoted name spans lines
     ignored: dict[str, None] = {}
     keys = _column_keys(header, column_map, header_row=1, ignored=ignored)
+    result.read_keys(keys)
     has_lonlat = "lon" in keys and "lat" in keys
     has_xy = "x" in keys and "y" in keys
     if not (has_lonlat or has_xy or "wkt" in keys):
@@ -1733,6 +1742,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         keys = _column_keys(columns, column_map, truncated=fmt == "shapefile",  # dBase names: 10 bytes
                             ignored=ignored, read=_OWN_FIELDS.get(fmt, frozenset()) | {name_col})
         read_columns = {c for cols in keys.values() for c in cols} | ({name_col} if name_col else set())
+        result.read_keys({**keys, **({"description": [name_col]} if name_col else {})})  # (a name: the description)
         fids = list(df.index) if by_fid else []
         # GPX <extensions> GDAL typed as numbers ('1 000' → 1.0, '5 ménages' → 5.0, 10²⁰ → 2³¹-1):
         # read as written, so that the count rules see what the file holds
@@ -2105,6 +2115,7 @@ def _read_geojson(data: bytes, *, area, limits, crs, repair, column_map, result:
         if keys is None:
             keys = columns[names] = _column_keys(list(names), column_map, ignored=ignored,
                                                  read=_OWN_FIELDS["geojson"])
+            result.read_keys(keys)
         rec = _record(p, keys)
         props, problems = _file_properties(rec, pointer=ptr)
         problems_at[ptr] = problems

@@ -370,15 +370,26 @@ def _fold(text: str) -> str:
 HEADER_ALIASES: dict[str, tuple[str, ...]] = contract.header_aliases()
 #: Recognised coordinate headers (folded).
 COORD_ALIASES: dict[str, tuple[str, ...]] = contract.coordinate_aliases()
-#: Value synonyms files may use (folded → vocabulary value), per property.
-_VALUE_ALIASES: dict[str, dict[str, str]] = contract.value_aliases()
+
+
+def _fold_value(text: str) -> str:
+    """A value as it is matched against the vocabularies' names (:func:`_fold`, apostrophes
+    too: ``à l'extérieur`` is ``a_l_exterieur``)."""
+    return re.sub(r"[_'’]+", "_", _fold(text)).strip("_")
+
+
+#: Value synonyms files may use (folded → vocabulary value), per property: the contract's
+#: (:data:`geosignal.contract.VALUE_SYNONYMS`), folded.
+_VALUE_ALIASES: dict[str, dict[str, str]] = {
+    name: {_fold_value(k): v for k, v in table.items()} for name, table in contract.value_aliases().items()}
 #: Kind of each uploadable property (how its file values are coerced).
 _KINDS: dict[str, str] = {p.name: p.kind for p in contract.properties(contract.UPLOAD)}
 #: Vocabulary of each uploadable vocabulary property.
 _VOCABS: dict[str, tuple[str, ...]] = {p.name: p.vocab for p in contract.properties(contract.UPLOAD) if p.vocab}
-#: List separators in file values, per property (``/`` also separates technologies:
-#: "4G/5G"; it is part of an operator's name: "Telenet/BASE").
-_SEPARATORS: dict[str, str] = {"technologies": r"[,;/|+]", "operators": r"[,;|+]"}
+#: What separates the names of a list in a file value: ``,`` ``;`` ``/`` ``|`` ``+`` ``&`` and
+#: the words "et", "en", "and" ("4G/5G", "Proximus et Orange", "Proximus / Orange"). A name
+#: holding one ("Telenet/BASE", "4G+") is read whole first (:func:`_list_tokens`).
+_LIST_SEPARATORS = re.compile(r"[,;/|+&]|\s+(?:et|en|and)\s+", re.IGNORECASE)
 
 
 #: Articles and prepositions a header written as a phrase may hold between its words (French,
@@ -400,6 +411,9 @@ def match_header(header: str, *, truncated: bool = False) -> str | None:
     ``date_constat``."""
     f = _fold(header)
     aliases_of = {**HEADER_ALIASES, **COORD_ALIASES}
+    labels = _label_headers()
+    if f in labels:  # a label the pages show, in any of their languages ("Getroffen gezinnen")
+        return labels[f]
     # then without the little words a header written as a phrase holds ("Date du constat",
     # "Date d'observation", "Nombre de ménages", "Datum van vaststelling")
     bare = "_".join(w for w in re.split(r"[_'’]+", f) if w and w not in _CONNECTORS)
@@ -414,6 +428,31 @@ def match_header(header: str, *, truncated: bool = False) -> str | None:
     return None
 
 
+def _catalogues() -> list[gettext.NullTranslations]:
+    """The compiled catalogues beside this package, one per language geosignal speaks but
+    French (``geosignal/translations/<lang>/LC_MESSAGES/messages.mo``)."""
+    localedir = Path(__file__).resolve().parents[2] / "translations"
+    return [gettext.translation("messages", localedir, languages=[d.name])
+            for d in sorted(localedir.iterdir()) if (d / "LC_MESSAGES" / "messages.mo").is_file()]
+
+
+@functools.lru_cache(maxsize=1)
+def _label_headers() -> dict[str, str]:
+    """The labels the pages give each upload property and coordinate column (the contract's
+    French ones, :func:`geosignal.contract.upload_fields`, and their translations in every
+    language), folded as headers are → the key: a file whose columns were named from the
+    preview table or the report page ("Datum van vaststelling", "Households affected") is read
+    as a French one is. A label that another key's alias already names is left to that alias."""
+    aliases = {a: key for key, names in {**HEADER_ALIASES, **COORD_ALIASES}.items() for a in names}
+    out: dict[str, str] = {}
+    for field in contract.upload_fields():
+        for text in (field["label"], *(c.gettext(field["label"]) for c in _catalogues())):
+            folded = _fold(text)
+            if aliases.get(folded, field["name"]) == field["name"]:
+                out.setdefault(folded, field["name"])
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _label_aliases() -> dict[str, dict[str, str]]:
     """The labels the pages show for each vocabulary value, in every language geosignal
@@ -421,9 +460,7 @@ def _label_aliases() -> dict[str, dict[str, str]]:
     ("Signal faible", "Zwak signaal", "Weak signal") is read as the pages meant it. French
     labels come from the contract, the others from the compiled catalogues beside this
     package (``geosignal/translations/<lang>/LC_MESSAGES/messages.mo``)."""
-    localedir = Path(__file__).resolve().parents[2] / "translations"
-    catalogues = [gettext.translation("messages", localedir, languages=[d.name])
-                  for d in sorted(localedir.iterdir()) if (d / "LC_MESSAGES" / "messages.mo").is_file()]
+    catalogues = _catalogues()
     labels = contract.value_labels()
     out: dict[str, dict[str, str]] = {}
     for name, vocabulary in _VOCABS.items():
@@ -432,24 +469,66 @@ def _label_aliases() -> dict[str, dict[str, str]]:
             french = labels.get(v)
             if french:
                 for text in (french, *(c.gettext(french) for c in catalogues)):
-                    table.setdefault(_fold(text), v)
+                    table.setdefault(_fold_value(text), v)
         out[name] = table
     return out
 
 
+def _known_value(name: str, text: str) -> str | None:
+    """The vocabulary value of property ``name`` that ``text`` names (a value, a synonym of
+    :data:`_VALUE_ALIASES` or a label the pages show, matched folded), or None."""
+    folded = _fold_value(text)
+    if not folded:
+        return None
+    found = _VALUE_ALIASES.get(name, {}).get(folded) or _label_aliases().get(name, {}).get(folded)
+    if found:
+        return found
+    return next((v for v in _VOCABS.get(name, ()) if _fold_value(v) == folded), None)
+
+
 def _coerce_token(name: str, token: str) -> str:
     t = token.strip()
-    folded = _fold(t)
-    table = _VALUE_ALIASES.get(name, {})
-    if folded in table:
-        return table[folded]
-    shown = _label_aliases().get(name, {})
-    if folded in shown:
-        return shown[folded]
-    for v in _VOCABS.get(name, ()):  # case-insensitive match on the vocabulary itself
-        if _fold(v) == folded:
-            return v
-    return t
+    return _known_value(name, t) or t
+
+
+def _list_tokens(name: str, text: str) -> list[str]:
+    """The names a file value of list property ``name`` holds, as written: the whole text when
+    it names one value ("Telenet/BASE", "4G+"), else its parts (:data:`_LIST_SEPARATORS`), two
+    neighbours joined again when together they name the very value each names apart
+    ("Proximus, Telenet/BASE": two operators, not three)."""
+    if _known_value(name, text) is not None:
+        return [text.strip()]
+    parts = [p.strip() for p in _LIST_SEPARATORS.split(text) if p and p.strip()]
+    out: list[str] = []
+    k = 0
+    while k < len(parts):
+        if k + 1 < len(parts):
+            joined = f"{parts[k]}/{parts[k + 1]}"
+            both = _known_value(name, joined)
+            if both is not None and both == _known_value(name, parts[k]) == _known_value(name, parts[k + 1]):
+                out.append(joined)  # "Telenet/BASE": one operator, not the same one named twice
+                k += 2
+                continue
+        out.append(parts[k])
+        k += 1
+    return out
+
+
+def _list_values(name: str, text: str) -> list[str]:
+    """The values a file's text names for list property ``name`` (:func:`_list_tokens`, each
+    coerced; a name that is none stays as written). Two different names of one value ("FTTH /
+    FTTB", two kinds of fibre) give it once; the same name written twice ("Orange, Orange") is
+    kept twice, for the list rule to refuse: which did the writer mean?"""
+    out: list[str] = []
+    written: dict[str, str] = {}  # value → the name (folded) that first gave it
+    for token in _list_tokens(name, text):
+        value = _coerce_token(name, token)
+        folded = _fold_value(token)
+        if value in written and written[value] != folded and value in _VOCABS.get(name, ()):
+            continue
+        written.setdefault(value, folded)
+        out.append(value)
+    return out
 
 
 def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
@@ -504,8 +583,7 @@ def coerce_file_properties(record: dict[str, Any]) -> dict[str, Any]:
             # contract.json_integer), the one reading of 12.0 and 1e3 for the API and files alike
         elif kind == "vocab_list":
             if isinstance(value, str):
-                value = [_coerce_token(name, t) for t in re.split(_SEPARATORS.get(name, r"[,;|+]"), value)
-                         if t.strip()]
+                value = _list_values(name, value)
         elif kind == "vocab":
             if isinstance(value, str):
                 value = _coerce_token(name, value)
@@ -560,6 +638,26 @@ def check_file_properties(
     for name, value in coerced.items():
         column = (columns or {}).get(name)
         where = f"{pointer}/{pointer_key(column or name)}" if pointer is not None else f"/properties/{name}"
+        if _KINDS.get(name) == "vocab_list" and isinstance(value, list):
+            # a name of a list that is none of the values is set aside alone, named: the
+            # others are kept ("Orange Belgium, BASE" loses nothing; "Orange, Foo" keeps Orange)
+            allowed = _VOCABS[name]
+            unknown = [(k, t) for k, t in enumerate(value) if not (isinstance(t, str) and t in allowed)]
+            if unknown:
+                kept = " (the list's other values are kept)" if len(unknown) < len(value) else ""
+                for k, t in unknown:
+                    problem = {"code": "attribute_dropped", "name": name, "value": _shown(t), "error": "invalid_attribute",
+                               "detail": f"{name} {_brief(t)} was ignored{kept}: {name} must be one of "
+                                         f"{', '.join(allowed)}; got {_brief(t)}.",
+                               "allowed": list(allowed)}
+                    if column is not None:
+                        problem["column"] = column
+                    if pointer is not None:
+                        problem["pointer"] = f"{where}/{k}" if isinstance(record.get(name), list) else where
+                    problems.append(problem)
+                value = [t for t in value if isinstance(t, str) and t in allowed]
+                if not value:
+                    continue
         try:
             if name == "description" and isinstance(value, str) and _CONTROL_CHARACTERS.search(value):
                 bad = _CONTROL_CHARACTERS.search(value)
