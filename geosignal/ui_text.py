@@ -152,7 +152,8 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     "neighbour_zone_note": "* Aucun signalement de la commune elle-même : une zone signalée dans une commune voisine "
                            "déborde sur son territoire et y compte pour sa partie.",
     # the table's search (name or NIS code): how many rows it leaves
-    "search_count": "{shown} commune(s) sur {total}",
+    "search_count_one": "{shown} commune sur {total}",
+    "search_count_other": "{shown} communes sur {total}",
 }
 
 #: Messages of the upload page's script (static/js/import.js).

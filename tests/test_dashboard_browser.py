@@ -423,12 +423,13 @@ def test_the_commune_table_is_searched_by_name_or_nis_code(dashboard_server, bro
     page.fill("#commune-search", "CHATEL")  # Châtelet, Châtelineau is not a commune
     page.wait_for_function("() => document.querySelectorAll('#commune-table tbody tr').length === 1")
     assert rows.first.get_attribute("data-nis") == "52012"
-    assert page.inner_text("#commune-search-count") == "1 commune(s) sur 30"
+    assert page.inner_text("#commune-search-count") == "1 commune sur 30"
     page.locator(".table-search").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "dashboard-table-search.png"))
     page.fill("#commune-search", "930")  # the 5 communes of Namur's NIS 930xx
     page.wait_for_function("() => document.querySelectorAll('#commune-table tbody tr').length === 5")
     assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.nis)")) == ["93010", "93014", "93056", "93088", "93090"]
+    assert page.inner_text("#commune-search-count") == "5 communes sur 30"
     assert page.locator("#commune-table tfoot tr").count() == 1
     page.fill("#commune-search", "")
     page.wait_for_function("() => document.querySelectorAll('#commune-table tbody tr').length === 30")

@@ -251,8 +251,7 @@
     const query = fold(search ? search.value.trim() : "");
     const shown = query ? sorted.filter((r) => fold(r.name_fr).includes(query) || r.nis_code.startsWith(query)) : sorted;
     if (searchCount) {
-      searchCount.textContent = query ? String(T.search_count || "{shown} / {total}")
-        .replace("{shown}", String(shown.length)).replace("{total}", String(sorted.length)) : "";
+      searchCount.textContent = query ? plural("search_count", shown.length, {shown: shown.length, total: sorted.length}) : "";
     }
     const body = table.tBodies[0];
     // on a phone each row is a card whose cells are labelled with their column's header
