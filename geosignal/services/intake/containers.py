@@ -1219,7 +1219,10 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
     if not changes:
         return data
     out, pos = [], 0
-    for a, b, replacement in sorted(changes):
+    # by position only, the edits at one position kept in document order: sorted whole, the
+    # '</value>' ending an empty <SimpleData name="x"></SimpleData> came before the '<value>'
+    # opening it ('/' < 'v'), and GDAL refused the file ('mismatched tag')
+    for a, b, replacement in sorted(changes, key=lambda edit: edit[:2]):
         out += [data[pos:a], replacement]
         pos = b
     out.append(data[pos:])

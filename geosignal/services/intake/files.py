@@ -1574,8 +1574,19 @@ def _layer_name(name: str) -> str:
     return "document" if name.startswith("pyogrio_") else name  # a KML Document without a name
 
 
+#: A position GDAL gives in a message (``on line 37 at offset 35``): GDAL reads the text
+#: geosignal gives it (a KML/GPX rewritten by :func:`~.containers.xml_for_gdal`, a member taken
+#: out of an archive), whose lines are not the user's file's: such a position is not repeated.
+_GDAL_POSITION = re.compile(r"\s*,?\s*\b(?:on|at)\s+line\s+\d+(?:,?\s*(?:at\s+)?(?:offset|column)\s+\d+)?",
+                            re.IGNORECASE)
+
+
 def _gdal_message(exc: BaseException) -> str:
-    text = re.sub(r"'?/vsimem/[^' ]*'?", "the file", str(exc)).strip() or type(exc).__name__
+    """GDAL's message for ``exc``, as a detail can repeat it: the in-memory path is said
+    "the file", a line/offset position (:data:`_GDAL_POSITION`) is taken off, at most 200
+    characters."""
+    text = re.sub(r"'?/vsimem/[^' ]*'?", "the file", str(exc))
+    text = _GDAL_POSITION.sub("", text).strip() or type(exc).__name__
     return text if len(text) <= 200 else text[:199] + "…"
 
 

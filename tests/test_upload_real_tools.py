@@ -1,0 +1,92 @@
+"""Files as real tools write them (QGIS, ogr2ogr, Excel for Mac, Google My Maps, OsmAnd):
+the faults a user trial found in the upload readers, each with the smallest file that shows
+it, read by the service (``read_upload``) and, where the route matters, by
+``POST /api/v1/imports``."""
+from __future__ import annotations
+
+import xml.dom.minidom
+
+import pytest
+
+from geosignal.services.intake import read_upload
+from geosignal.services.intake.containers import xml_for_gdal
+from tests.factories import count_reports as _count
+from tests.factories import upload_file
+
+KML_HEAD = ('<?xml version="1.0" encoding="utf-8" ?>\n<kml xmlns="http://www.opengis.net/kml/2.2">\n'
+            '<Document id="root_doc">\n<Schema name="zb" id="zb">\n'
+            '\t<SimpleField name="network" type="string"></SimpleField>\n'
+            '\t<SimpleField name="operator" type="string"></SimpleField>\n'
+            '\t<SimpleField name="description" type="string"></SimpleField>\n</Schema>\n<Folder><name>zb</name>\n')
+
+
+def qgis_kml(operator: str, description: str = '<SimpleData name="description">Pas de signal</SimpleData>') -> bytes:
+    """A KML as ``ogr2ogr -f KML`` writes it (QGIS « Save as… KML »), ``operator`` being the
+    operator's ``SimpleData`` as written."""
+    return (KML_HEAD + '  <Placemark>\n\t<ExtendedData><SchemaData schemaUrl="#zb">\n'
+            '\t\t<SimpleData name="network">mobile</SimpleData>\n'
+            f"\t\t{operator}\n\t\t{description}\n"
+            "\t</SchemaData></ExtendedData>\n      <Point><coordinates>4.4446,50.4108</coordinates></Point>\n"
+            "  </Placemark>\n</Folder>\n</Document></kml>\n").encode()
+
+
+# =========================================================================== 1. empty SimpleData
+
+@pytest.mark.parametrize("operator", [
+    '<SimpleData name="operator"></SimpleData>',
+    '<SimpleData name="operator"/>',
+    '<SimpleData name="operator" />',
+    "<SimpleData  name='operator'\n></SimpleData >",
+    '<SimpleData name="operator"><![CDATA[]]></SimpleData>',
+    '<SimpleData name="operator">  </SimpleData>',
+])
+def test_qgis_kml_with_an_empty_field_is_read_the_field_empty(area, admin, db, operator):
+    # trial fault 1: '<SimpleData name="x"></SimpleData>' was rewritten '<Data name="x"></value><value></Data>'
+    data = qgis_kml(operator)
+    given = xml_for_gdal(data, tag_placemarks=True, field_names={})
+    (field,) = [d for d in xml.dom.minidom.parseString(given).getElementsByTagName("Data")  # well-formed
+                if d.getAttribute("name") == "operator"]
+    assert [v.toxml() for v in field.getElementsByTagName("value")] in (
+        ["<value/>"], ["<value><![CDATA[]]></value>"], ["<value>  </value>"])
+    assert b"SimpleData" not in given
+    (rep,) = read_upload(data, "qgis.kml", area=area)
+    assert (rep.properties["network"], rep.properties["description"]) == ("mobile", "Pas de signal")
+    assert not rep.properties.get("operators")
+    assert not [w for w in rep.warnings if w["code"] == "attribute_dropped"], rep.warnings
+    before = _count(db)
+    response = upload_file(admin, data, "qgis.kml", mode="all")
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["saved"] == 1 and _count(db) == before + 1
+
+
+@pytest.mark.parametrize("description", [
+    '<SimpleData name="description"><![CDATA[Pas de <b>signal</b>]]></SimpleData>',
+    '<SimpleData name="description">Pas de &lt;b&gt;signal&lt;/b&gt;</SimpleData>',
+])
+def test_qgis_kml_cdata_and_escaped_values_keep_their_text(area, description):
+    (rep,) = read_upload(qgis_kml('<SimpleData name="operator"/>', description), "qgis.kml", area=area)
+    assert rep.properties["description"] == "Pas de signal"
+
+
+def test_prefixed_kml_with_empty_fields_is_read(area):
+    # the rewrite with a root prefix ('<kml:kml xmlns:kml=…>') and empty fields, written both ways
+    data = qgis_kml('<SimpleData name="operator"></SimpleData>',
+                    '<SimpleData name="description"/>').decode()
+    data = data.replace('<kml xmlns=', '<kml:kml xmlns:kml=').replace("</kml>", "</kml:kml>")
+    for tag in ("Document", "Schema", "SimpleField", "Folder", "name", "Placemark", "ExtendedData", "SchemaData",
+                "SimpleData", "Point", "coordinates"):
+        data = data.replace(f"<{tag}>", f"<kml:{tag}>").replace(f"<{tag} ", f"<kml:{tag} ")
+        data = data.replace(f"</{tag}>", f"</kml:{tag}>")
+    given = xml_for_gdal(data.encode(), tag_placemarks=True, field_names={})
+    xml.dom.minidom.parseString(given)
+    assert b"kml:" not in given.split(b"?>", 1)[1].replace(b"xmlns:kml", b"")
+    (rep,) = read_upload(data.encode(), "qgis.kml", area=area)
+    assert rep.properties["network"] == "mobile" and not rep.properties.get("description")
+
+
+def test_a_gdal_parse_error_names_no_line_of_the_rewritten_text():
+    # trial fault 1: the line GDAL gave (line 9) was that of the rewritten text, not the file's (line 13)
+    from geosignal.services.intake.files import _gdal_message
+
+    message = _gdal_message(RuntimeError("ERROR parsing kml /vsimem/abc.kml :mismatched tag on line 37 at offset 35"))
+    assert message == "ERROR parsing kml the file :mismatched tag"
