@@ -54,8 +54,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unsafe_geopackage": (422, "The GeoPackage holds SQL that would run as it is read (a view, a virtual table, a "
                                "column computed on read) or registers a layer that is no table; it is refused before "
                                "it is read."),
-    "undecidable_encoding": (422, "The text encoding of the file cannot be decided (no .cpg, no LDID), or the one "
-                                  "declared turns the text into mojibake."),
+    "undecidable_encoding": (422, "The text encoding of the file cannot be decided (a dBase without .cpg or LDID, "
+                                  "a CSV neither UTF-8 nor Windows-1252 such as Mac Roman), or the one declared "
+                                  "turns the text into mojibake."),
     # access
     "unauthorized": (401, "Authentication is required."),
     "forbidden": (403, "You may not do this (role or commune)."),

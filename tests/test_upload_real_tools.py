@@ -8,6 +8,7 @@ import xml.dom.minidom
 
 import pytest
 
+from geosignal.errors import GeosignalError
 from geosignal.services.intake import read_upload
 from geosignal.services.intake.containers import xml_for_gdal
 from tests.factories import count_reports as _count
@@ -90,3 +91,56 @@ def test_a_gdal_parse_error_names_no_line_of_the_rewritten_text():
 
     message = _gdal_message(RuntimeError("ERROR parsing kml /vsimem/abc.kml :mismatched tag on line 37 at offset 35"))
     assert message == "ERROR parsing kml the file :mismatched tag"
+
+
+# =========================================================================== 2. Mac Roman CSV
+
+MAC_CSV = ("Latitude;Longitude;Réseau;Opérateur;Technologie;Description;Date\r"
+           "50,4108;4,4446;fixe;VOO;câble;Pas de câble près de l'église;04/03/2025\r")
+
+
+@pytest.mark.parametrize(("text", "row", "column", "shown"), [
+    (MAC_CSV, 1, "RŽseau", "'Ž' where a letter belongs"),  # the header, as Excel for Mac saves it
+    # no é in the header: the value's è (0x8F) is undefined in Windows-1252
+    ("lat;lon;network;description\r50.41;4.44;mobile;Très lent\r", 2, "description", "byte 0x8F"),
+    ("lat;lon;network;description\r50.41;4.44;mobile;Reçu\r", 2, "description", "byte 0x8D"),
+    ("lat;lon;network;description\r50.41;4.44;mobile;Pas de réseau\r", 2, "description", "'Ž'"),
+    ("lat;lon;network;technology\r50.41;4.44;fixe;câble\r", 2, "technology", "'‰'"),
+    ("lat;lon;network;description\r50.41;4.44;mobile;à la côte\r", 2, "description", "'ˆ'"),
+    ("lat;lon;network;description\r50.41;4.44;mobile;École\r", 2, "description", "'ƒ'"),
+])
+def test_mac_roman_csv_is_refused_as_undecidable(area, admin, db, text, row, column, shown):
+    # trial fault 2: read as Windows-1252, « Réseau » was an unknown column and a fixed VOO row saved as mobile
+    data = text.encode("mac_roman")
+    with pytest.raises(GeosignalError) as info:
+        read_upload(data, "mac.csv", area=area)
+    err = info.value
+    assert (err.status, err.code, err.where, err.extra["column"], err.extra["kind"]) == (
+        422, "undecidable_encoding", f"row {row}", column, "csv")
+    assert shown in err.detail and "« CSV UTF-8 »" in err.detail
+    before = _count(db)
+    for fields in ({"dry_run": "true"}, {"mode": "all"}):
+        response = upload_file(admin, data, "mac.csv", network="mobile", **fields)
+        body = response.get_json()
+        assert (response.status_code, body["code"], body["where"], body["kind"]) == (
+            422, "undecidable_encoding", f"row {row}", "csv")
+    assert _count(db) == before
+
+
+def test_mac_roman_refusal_has_a_page_sentence():
+    from geosignal.ui_text import kind_message
+
+    assert kind_message("undecidable_encoding", "csv") == (
+        "L'encodage des textes de ce CSV ne peut pas être déterminé (par exemple un fichier enregistré par Excel "
+        "pour Mac) : dans Excel, enregistrez-le au format « CSV UTF-8 » puis envoyez-le à nouveau.")
+
+
+@pytest.mark.parametrize("description", [
+    "“Cœur du village” – l’église, 5 € de surcoût… ŒUVRE — n°12",
+    "Rue Émile Vandervelde, façade à 50 ‰ — Proximus™",
+    "Škoda garée, ‘ici’ • voir plan",
+])
+def test_windows_1252_csv_is_still_read(area, description):
+    data = ("lat;lon;network;description\r\n50,4108;4,4446;mobile;" + description + "\r\n").encode("cp1252")
+    (rep,) = read_upload(data, "excel.csv", area=area)
+    assert rep.properties["description"] == description

@@ -565,9 +565,9 @@ def _decode(data: bytes) -> tuple[str, str]:
     text" export, tab-separated) or UTF-32 (``utf-32``), either byte order. Without one, text in
     UTF-16 or UTF-32 is recognised by its NUL bytes (ASCII characters have a NUL in every other
     byte, or in three of four): ``utf-16-le``, ``utf-16-be``, ``utf-32-le``, ``utf-32-be``.
-    Otherwise UTF-8, else Windows-1252 (Latin-1 for the five bytes Windows-1252 leaves
-    undefined) — unless a line is UTF-8 beyond ASCII: a file mixing both is refused
-    (:func:`_refuse_mixed_encodings`), never read as mojibake. Bytes that are not valid in the encoding the mark or the NUL pattern declares
+    Otherwise UTF-8, else Windows-1252 — unless a line is UTF-8 beyond ASCII: a file mixing
+    both is refused (:func:`_refuse_mixed_encodings`), never read as mojibake; nor a file in
+    another code page (Mac Roman: :func:`_refuse_not_cp1252`, 422 ``undecidable_encoding``). Bytes that are not valid in the encoding the mark or the NUL pattern declares
     raise 422 ``unreadable_file`` naming the row (``where``) and the byte offset."""
     codec = None
     for bom, name, with_bom in ((b"\xff\xfe\x00\x00", "utf-32-le", "utf-32"),
@@ -607,10 +607,65 @@ def _decode(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         _refuse_mixed_encodings(data, exc.start)
+    _refuse_not_cp1252(data)
+    return data.decode("cp1252"), "cp1252"
+
+
+#: Windows-1252 symbols standing where a Mac Roman file has letters, read as Windows-1252: in a
+#: word (``RŽseau`` for « Réseau », ``c‰ble`` « câble », ``c™te`` « côte », ``na•f`` « naïf »,
+#: ``Ž`` ``Š`` ``Ÿ`` before a small letter), ``ˆ`` as a word (« à ») and ``ƒ`` opening one
+#: (« École »). Windows-1252 text holds none of these (its € ’ “ ” – — … œ are not among them).
+_MAC_ROMAN_SIGN = re.compile(r"(?<=[^\W\d_])(?:[ˆ‰™ƒ†‡•‹›„‚˜]|[ŽŠŸ](?=[a-zß-ÿ]))(?=[^\W\d_])"
+                             r"|(?<![\w])ˆ(?![\w])|(?<![\w])ƒ(?=[^\W\d_])")
+
+
+def _refuse_not_cp1252(data: bytes) -> None:
+    """Refuse a CSV that is neither UTF-8 nor Windows-1252 (``data``: not UTF-8), whose
+    encoding therefore cannot be decided — Mac Roman above all, as Excel for Mac saves « CSV »:
+    read as Windows-1252, « Réseau » became ``RŽseau`` (an unknown column, ignored) and
+    « câble » ``c‰ble`` (a dropped value), and a row's meaning changed. Two signs: a byte that
+    Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D: Mac Roman's ç è ê ù), and a
+    Windows-1252 symbol standing where a letter is (:data:`_MAC_ROMAN_SIGN`).
+
+    Raises 422 ``undecidable_encoding`` (``kind`` ``csv``) naming the first such place: its row
+    (``where``), its cell's ``column``/``column_number``, the byte ``offset`` and the
+    ``text`` around it as Windows-1252 reads it. Returns for a Windows-1252 file."""
+    text = data.decode("cp1252", errors="replace")  # one character per byte: an index is an offset
+    undefined = text.find("\ufffd")
+    sign = _MAC_ROMAN_SIGN.search(text)
+    if undefined < 0 and sign is None:
+        return
+    bad = min(i for i in (undefined, sign.start() if sign else -1) if i >= 0)
+    row, column, k = _cell_at(data, bad)
+    shown = text[max(bad - 12, 0):bad + 12].split("\n")[-1 if bad > 12 else 0].replace("\ufffd", "?")
+    why = (f"byte 0x{data[bad]:02X}, which Windows-1252 leaves undefined" if bad == undefined else
+           f"{text[bad]!r} where a letter belongs")
+    raise GeosignalError(
+        "undecidable_encoding", f"The file is neither UTF-8 nor Windows-1252: row {row} (byte {bad:,}, column "
+        f"{column!r}) holds {why} ({shown.strip()!r}), as a Mac Roman file (Excel for Mac) reads. Its encoding "
+        "cannot be decided, and read either way its text would be stored garbled: save the file again as "
+        "« CSV UTF-8 ».", where=f"row {row}", column=column, column_number=k + 1, offset=bad, kind="csv")
+
+
+def _cell_at(data: bytes, bad: int) -> tuple[int, str, int]:
+    """The cell of a CSV (``data``, not decoded) holding byte ``bad``: ``(row, column, k)``,
+    the row as a spreadsheet numbers it (Excel's ``sep=`` line is no row), the column as
+    :func:`_column_label` names it and its 0-based index ``k``."""
+    sep = b"\n" if b"\n" in data or b"\r" not in data else b"\r"
+    row = _row_at(data, bad, sep)
+    start = _record_start(data, bad, sep)
+    lines = data.split(sep, 2)
+    directive = _SEP_DIRECTIVE.match(lines[0].decode("cp1252", errors="replace") + "\n")
+    header_line = lines[1] if directive and len(lines) > 1 else lines[0]
     try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+        header_text = header_line.decode("utf-8").strip("\r")
+    except UnicodeDecodeError:  # as Windows-1252 reads it (the detail shows the cell so)
+        header_text = header_line.decode("cp1252", errors="replace").strip("\r")
+    delim = directive.group(1) if directive else _delimiter(header_text)
+    header = [h.strip() for h in next(csv.reader([header_text], delimiter=delim), [])]
+    before = re.sub(r'"[^"]*(?:"|$)', "", data[start:bad].decode("cp1252", errors="replace"))  # quoted: no cells
+    k = before.count(delim)
+    return row - bool(directive), _column_label(header, k), k
 
 
 def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
@@ -636,23 +691,14 @@ def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
         at += len(line) + 1
     if utf8_row is None:
         return
-    row = _row_at(data, bad, sep)
-    start = _record_start(data, bad, sep)
-    lines = data.split(sep, 2)
-    directive = _SEP_DIRECTIVE.match(lines[0].decode("cp1252", errors="replace") + "\n")
-    header_line = lines[1] if directive and len(lines) > 1 else lines[0]
-    header_text = header_line.decode("utf-8", errors="replace").strip("\r")
-    delim = directive.group(1) if directive else _delimiter(header_text)
-    header = [h.strip() for h in next(csv.reader([header_text], delimiter=delim), [])]
-    before = re.sub(r'"[^"]*(?:"|$)', "", data[start:bad].decode("cp1252", errors="replace"))  # quoted: no cells
-    k = before.count(delim)
-    if directive:  # Excel's sep= line is not a row
-        row, utf8_row = row - 1, utf8_row - 1
+    row, column, k = _cell_at(data, bad)
+    if _SEP_DIRECTIVE.match(data.split(sep, 1)[0].decode("cp1252", errors="replace") + "\n"):  # not a row
+        utf8_row -= 1
     raise GeosignalError(
         "unreadable_file", f"The file mixes two encodings: row {row} (byte {bad:,}, column "
-        f"{_column_label(header, k)!r}) is not UTF-8 (Windows-1252?), while row {utf8_row} is UTF-8. Read either "
+        f"{column!r}) is not UTF-8 (Windows-1252?), while row {utf8_row} is UTF-8. Read either "
         "way, the accents of the other rows would be stored garbled; save the whole file again as UTF-8.",
-        where=f"row {row}", column=_column_label(header, k), column_number=k + 1, offset=bad, utf8_row=utf8_row)
+        where=f"row {row}", column=column, column_number=k + 1, offset=bad, utf8_row=utf8_row)
 
 
 _QUOTED = re.compile(r'"[^"]*(?:"|$)')
