@@ -144,3 +144,47 @@ def test_windows_1252_csv_is_still_read(area, description):
     data = ("lat;lon;network;description\r\n50,4108;4,4446;mobile;" + description + "\r\n").encode("cp1252")
     (rep,) = read_upload(data, "excel.csv", area=area)
     assert rep.properties["description"] == description
+
+
+# =========================================================================== 8. QGIS/ogr2ogr GPX
+
+def qgis_gpx(*extensions: str) -> bytes:
+    """A GPX as ``ogr2ogr -f GPX -dsco GPX_USE_EXTENSIONS=YES`` writes it: one waypoint per
+    ``extensions`` (the ``<ogr:x>`` elements as written)."""
+    points = "".join(f'<wpt lat="50.4{i}" lon="4.44{i}">\n  <extensions>{e}</extensions>\n</wpt>\n'
+                     for i, e in enumerate(extensions, start=1))
+    return ('<?xml version="1.0"?>\n<gpx version="1.1" creator="GDAL 3.6.2" xmlns:ogr="http://osgeo.org/gdal" '
+            f'xmlns="http://www.topografix.com/GPX/1/1">\n{points}</gpx>\n').encode()
+
+
+def test_qgis_gpx_extension_fields_are_read_as_their_names(area, admin, db):
+    # trial fault 8: GDAL reads <ogr:reseau> as 'ogr_reseau', which no header matched: all ignored
+    data = qgis_gpx(*(f"<ogr:date>{d}</ogr:date><ogr:remarque>{r}</ogr:remarque><ogr:reseau>mobile</ogr:reseau>"
+                      f"<ogr:operateur>Proximus</ogr:operateur>"
+                      for d, r in (("03/04/2025", "3 avril"), ("2025-02-10", "10 février"))))
+    result = read_upload(data, "qgis.gpx", area=area)
+    assert [(r.properties["network"], r.properties["operators"], r.properties["description"],
+             r.properties["observed_at"].date().isoformat()) for r in result] == [
+        ("mobile", ["Proximus"], "3 avril", "2025-04-03"), ("mobile", ["Proximus"], "10 février", "2025-02-10")]
+    assert all(not r.warnings for r in result), [r.warnings for r in result]
+    assert not [w for w in result.warnings if w["code"] == "columns_ignored"], result.warnings
+    before = _count(db)
+    response = upload_file(admin, data, "qgis.gpx", mode="all")  # no default network: the file says it
+    assert (response.status_code, response.get_json()["saved"]) == (201, 2), response.get_json()
+    assert _count(db) == before + 2
+
+
+def test_qgis_gpx_extension_given_twice_is_still_dropped(area):
+    data = qgis_gpx("<ogr:reseau>mobile</ogr:reseau><ogr:operateur>Proximus</ogr:operateur>"
+                    "<ogr:operateur>Orange</ogr:operateur>")
+    (rep,) = read_upload(data, "qgis.gpx", area=area)
+    assert "operators" not in rep.properties
+    assert [(w["code"], w["name"], w["values"]) for w in rep.warnings] == [
+        ("attribute_dropped", "operators", ["Proximus", "Orange"])]
+
+
+def test_gpx_extension_names_keep_a_name_already_taken():
+    from geosignal.services.intake.files import gpx_extension_names
+
+    assert gpx_extension_names(["name", "ogr_name", "ogr_reseau", "ogr_", "osmand_color", "time"]) == {
+        "ogr_reseau": "reseau"}

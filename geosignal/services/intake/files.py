@@ -1627,6 +1627,27 @@ _GDAL_POSITION = re.compile(r"\s*,?\s*\b(?:on|at)\s+line\s+\d+(?:,?\s*(?:at\s+)?
                             re.IGNORECASE)
 
 
+#: The prefix GDAL gives the fields of a GPX's ``<extensions>`` in its own namespace
+#: (``<ogr:reseau>`` → ``ogr_reseau``), as QGIS and ``ogr2ogr -dsco GPX_USE_EXTENSIONS=YES``
+#: write every attribute that is no GPX element.
+GPX_EXTENSION_PREFIX = "ogr_"
+
+
+def gpx_extension_names(columns: list[str]) -> dict[str, str]:
+    """The GPX columns GDAL read from ``<ogr:x>`` extension elements, ``{"ogr_reseau":
+    "reseau"}``, to be named as the field was before GDAL wrote it (then matched as the same
+    header in a CSV). A column whose name without the prefix another column has already
+    (``ogr_name`` beside GPX's ``name``), or would be empty, keeps its name."""
+    taken = set(columns)
+    renamed: dict[str, str] = {}
+    for column in columns:
+        if isinstance(column, str) and column.startswith(GPX_EXTENSION_PREFIX):
+            bare = column[len(GPX_EXTENSION_PREFIX):]
+            if bare and bare not in taken and bare not in renamed.values():
+                renamed[column] = bare
+    return renamed
+
+
 def _gdal_message(exc: BaseException) -> str:
     """GDAL's message for ``exc``, as a detail can repeat it: the in-memory path is said
     "the file", a line/offset position (:data:`_GDAL_POSITION`) is taken off, at most 200
@@ -1750,6 +1771,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             df = df.rename(columns=field_names)
         if fmt == "kml" and "description" in df.columns:  # KML's description is HTML: its text is kept
             df["description"] = [html_text(v) if isinstance(v, str) else v for v in df["description"]]
+        extension_names = gpx_extension_names(list(df.columns)) if fmt == "gpx" else {}
+        if extension_names:  # QGIS/ogr2ogr's <ogr:reseau>, read 'ogr_reseau': named 'reseau', as in a CSV
+            df = df.rename(columns=extension_names)
         if fmt == "gpx":
             _gpx_times_utc(df, info)
         crs_text = info.get("crs")
@@ -1793,8 +1817,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         fids = list(df.index) if by_fid else []
         # GPX <extensions> GDAL typed as numbers ('1 000' → 1.0, '5 ménages' → 5.0, 10²⁰ → 2³¹-1):
         # read as written, so that the count rules see what the file holds
-        gpx_typed = [c for c, t in zip(info["fields"], info["ogr_types"], strict=True)
-                     if t in _GDAL_NUMBERS and c in read_columns] if fmt == "gpx" else []
+        gpx_typed = [extension_names.get(c, c) for c, t in zip(info["fields"], info["ogr_types"], strict=True)
+                     if t in _GDAL_NUMBERS and extension_names.get(c, c) in read_columns] if fmt == "gpx" else []
+        gdal_names = {bare: column for column, bare in extension_names.items()}
+        bare_names = {column.casefold(): bare.casefold() for column, bare in extension_names.items()}
         geometry_name = df.geometry.name  # (a property of the frame: read once, not per row)
         for position, row in enumerate(_records(df)):
             geom = row.pop(geometry_name, None)
@@ -1804,7 +1830,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             as_written = written.geometries.get(int(fids[position])) if written is not None else None
             source = _written_feature(row, fmt, layer, position, placemarks, gpx_features)
             if source is not None and gpx_typed:
-                _gpx_values_as_written(row, gpx_typed, source)
+                _gpx_values_as_written(row, gpx_typed, source, gdal_names)
             if (fmt == "gpx" and source is not None and source.kind == "wpt" and isinstance(row.get("time"), str)
                     and is_date_only(source.first_time)):
                 # a waypoint's <time> written as a date alone (GDAL reads it as midnight, made UTC
@@ -1862,7 +1888,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                         ignored.setdefault(name_col, None)  # a name beside a description: said, not lost unsaid
                 repeated = []
                 if source is not None and source.repeated:
-                    repeated = _repeated_fields(rec, source.repeated, keys, source.label)
+                    given_twice = {bare_names.get(k, k): v for k, v in source.repeated.items()}
+                    repeated = _repeated_fields(rec, given_twice, keys, source.label)
                 if shared:
                     repeated += _repeated_fields(rec, shared, keys, f"Feature {index} (layer {layer!r})")
                 props, problems = _file_properties(rec)
@@ -1965,14 +1992,17 @@ def _records(df: Any) -> Iterator[dict[str, Any]]:
 _GDAL_NUMBERS = ("OFTInteger", "OFTInteger64", "OFTReal")
 
 
-def _gpx_values_as_written(row: dict, columns: list[str], source: XmlFeature) -> None:
+def _gpx_values_as_written(row: dict, columns: list[str], source: XmlFeature,
+                           gdal_names: dict[str, str] | None = None) -> None:
     """Put back, in ``row`` (a GPX feature as GDAL read it), the text as written of each of
     ``columns``, the ones GDAL typed as numbers: its GPX driver reads an ``<extensions>`` value
-    with ``atof``/``atoi`` (``1 000`` → 1, ``1.000`` → 1, ``5 ménages`` → 5, 10²⁰ → 2147483647)
-    once the first values of the column look like numbers. A field the feature does not give
-    stays empty; one given several times differently is dropped by :func:`_repeated_fields`."""
+    with ``atof``/``atoi`` (``1 000`` → 1, ``1.000`` → 1, ``5 ménages`` → 5, ``3 avril`` → 3.0,
+    10²⁰ → 2147483647) once the first values of the column look like numbers. ``gdal_names``:
+    the name GDAL gave a column renamed since (``reseau`` → ``ogr_reseau``,
+    :func:`gpx_extension_names`). A field the feature does not give stays empty; one given
+    several times differently is dropped by :func:`_repeated_fields`."""
     for column in columns:
-        given = source.fields.get(str(column).casefold())
+        given = source.fields.get(str((gdal_names or {}).get(column, column)).casefold())
         row[column] = given[-1][1] if given else None
 
 
