@@ -188,3 +188,60 @@ def test_gpx_extension_names_keep_a_name_already_taken():
 
     assert gpx_extension_names(["name", "ogr_name", "ogr_reseau", "ogr_", "osmand_color", "time"]) == {
         "ogr_reseau": "reseau"}
+
+
+# =========================================================================== 9. dates as GDAL, QGIS and Excel write them
+
+@pytest.mark.parametrize(("written", "iso"), [
+    ("2025/03/04", "2025-03-04T00:00:00+01:00"),  # GDAL/QGIS Date as text
+    ("2025/03/04 14:30:00", "2025-03-04T14:30:00+01:00"),  # DateTime without a zone: Brussels time
+    ("2025/03/04 14:30:00+00", "2025-03-04T14:30:00+00:00"),  # DateTime in UTC
+    ("2025/03/04 14:30:00.250+02", "2025-03-04T14:30:00.250000+02:00"),
+    ("2025/3/4 9:05", "2025-03-04T09:05:00+01:00"),
+    ("15/01/25", "2025-01-15T00:00:00+01:00"),  # Excel's short date: 20YY
+    ("28/11/24", "2024-11-28T00:00:00+01:00"),
+    ("28.11.24 17:05", "2024-11-28T17:05:00+01:00"),
+])
+def test_file_dates_as_gdal_qgis_and_excel_write_them_are_read(area, written, iso):
+    # trial fault 9: each was dropped "… is not an ISO 8601 date-time"
+    data = f"lat;lon;network;date\n50,4108;4,4446;mobile;{written}\n".encode()
+    (rep,) = read_upload(data, "dates.csv", area=area)
+    assert rep.properties["observed_at"].isoformat() == iso
+    assert not rep.warnings
+
+
+@pytest.mark.parametrize(("written", "detail"), [
+    ("45720", "'45720' is not a date: write it DD/MM/YYYY or YYYY-MM-DD, with the time HH:MM after it if needed "
+              "(e.g. 31/03/2024 14:30 or 2024-03-31T14:30)."),  # an Excel serial number is no date
+    ("28/11/99", "observed_at '28/11/99' is in the future."),  # 2099: refused as a future date is
+    ("2025/02/30", "'2025/02/30' is not a valid date."),
+])
+def test_file_dates_that_are_not_dates_are_still_dropped(area, written, detail):
+    data = f"lat;lon;network;date\n50,4108;4,4446;mobile;{written}\n".encode()
+    (rep,) = read_upload(data, "dates.csv", area=area)
+    assert "observed_at" not in rep.properties
+    assert [(w["code"], w["name"]) for w in rep.warnings] == [("attribute_dropped", "observed_at")]
+    assert detail in rep.warnings[0]["detail"], rep.warnings
+
+
+def test_qgis_kml_dates_are_read(area):
+    data = qgis_kml('<SimpleData name="operator">Proximus</SimpleData>',
+                    '<SimpleData name="date">2025/03/04 14:30:00+00</SimpleData>')
+    (rep,) = read_upload(data, "qgis.kml", area=area)
+    assert rep.properties["observed_at"].isoformat() == "2025-03-04T14:30:00+00:00" and not rep.warnings
+
+
+@pytest.mark.parametrize("written", ["2025/03/04", "15/01/25", "04/03/2025"])
+def test_the_api_keeps_iso_dates_only(admin, written):
+    from geosignal.services.intake.properties import parse_observed_at
+
+    with pytest.raises(GeosignalError) as info:
+        parse_observed_at(written, where="/properties/observed_at")
+    assert info.value.detail == f"{written!r} is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])."
+
+
+def test_the_date_hint_says_the_forms_accepted():
+    from geosignal.errors import TITLES_FR
+
+    assert TITLES_FR["invalid_datetime"] == ("Date ou heure illisible : écrivez-la comme 31/03/2024 ou 2024-03-31, "
+                                             "suivie si besoin de l'heure (31/03/2024 14:30).")
