@@ -245,3 +245,44 @@ def test_the_date_hint_says_the_forms_accepted():
 
     assert TITLES_FR["invalid_datetime"] == ("Date ou heure illisible : écrivez-la comme 31/03/2024 ou 2024-03-31, "
                                              "suivie si besoin de l'heure (31/03/2024 14:30).")
+
+
+# =========================================================================== 11. Shapefile NULL numbers
+
+def test_shapefile_null_numbers_written_as_asterisks_are_empty(area, tmp_path):
+    # trial fault 11: GDAL (QGIS) writes a NULL Integer as '*********', which was said a dropped value
+    import io
+    import warnings
+    import zipfile
+
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+    from shapely.geometry import Point
+
+    gdf = gpd.GeoDataFrame({"descr": ["ici", "là"], "menages": pd.array([12, None], dtype="Int64")},
+                           geometry=[Point(155000, 122000), Point(156000, 122000)], crs="EPSG:31370")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(gdf, tmp_path / "zb.shp", encoding="UTF-8")
+    assert b"*****" in (tmp_path / "zb.dbf").read_bytes()  # as GDAL writes a NULL number
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for part in tmp_path.iterdir():
+            archive.write(part, part.name)
+    result = read_upload(buffer.getvalue(), "zb.zip", area=area, column_map={"description": "descr"})
+    assert [(r.properties.get("households_affected"), r.properties["description"]) for r in result] == [
+        (12, "ici"), (None, "là")]
+    assert [r.warnings for r in result] == [[], []]
+
+
+def test_dbf_stored_numbers_reads_asterisks_as_no_value():
+    from geosignal.services.intake.containers import dbf_stored_numbers
+
+    header = bytearray(32)
+    header[0], header[4], header[8], header[10] = 3, 3, 32 + 32 + 1, 1 + 9
+    field = bytearray(32)
+    field[:7], field[11], field[16] = b"MENAGES", ord("N"), 9
+    records = b" " + b"       12" + b" " + b"*********" + b" " + b"    ** 1*"
+    dbf = bytes(header) + bytes(field) + b"\r" + records + b"\x1a"
+    assert dbf_stored_numbers(dbf, "zb.dbf") == {0: ["12", None, "** 1*"]}

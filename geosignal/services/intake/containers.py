@@ -1541,10 +1541,13 @@ def dbf_stored_numbers(dbf: bytes, member: str) -> dict[int, list[str | None]]:
     written, by field position (0-based, among all fields): one stripped text per record (None
     when blank), in record order — not as GDAL converts them (``atoi``/``atof``: ``nan`` and
     ``abc`` → 0, ``1.000`` → 1, ``2,500`` → 2, ``12.7`` → 12 in an integer field, ``1e3`` → 1),
-    so that the count rules see what the file holds. Read from the array of all records at
+    so that the count rules see what the file holds. A cell made only of asterisks
+    (``*********``: how GDAL, hence QGIS, writes a NULL number, and dBase a number too wide for
+    its field) holds no value: None, as a blank one. Read from the array of all records at
     once. Raises as :func:`dbf_layout`."""
     layout = dbf_layout(dbf, member)
-    return _stored_texts(dbf, layout, layout.number_fields)
+    return {position: [None if text is not None and not text.strip("*") else text for text in texts]
+            for position, texts in _stored_texts(dbf, layout, layout.number_fields).items()}
 
 
 def _stored_texts(dbf: bytes, layout: DbfLayout, fields: list[tuple[int, int, int]]) -> dict[int, list[str | None]]:
