@@ -286,3 +286,48 @@ def test_dbf_stored_numbers_reads_asterisks_as_no_value():
     records = b" " + b"       12" + b" " + b"*********" + b" " + b"    ** 1*"
     dbf = bytes(header) + bytes(field) + b"\r" + records + b"\x1a"
     assert dbf_stored_numbers(dbf, "zb.dbf") == {0: ["12", None, "** 1*"]}
+
+
+# =========================================================================== 17. altitude 0
+
+def mymaps_kml(*coordinates: str) -> bytes:
+    """A KML as Google My Maps exports it: one placemark per ``coordinates`` (``lon,lat,0``)."""
+    marks = "".join(f"<Placemark><name>P{i}</name><description>Pas de signal</description>"
+                    f"<LineString><coordinates>{c}</coordinates></LineString></Placemark>"
+                    for i, c in enumerate(coordinates))
+    return ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+            f"{marks}</Document></kml>").encode()
+
+
+@pytest.mark.parametrize(("coordinates", "warned"), [
+    ("4.4330,50.4660,0 4.4340,50.4670,0", None),  # My Maps: every altitude 0, nothing lost
+    ("4.4330,50.4660,0 4.4340,50.4670", None),  # mixed 2D and 3D, the 3D at 0: nothing lost either
+    ("4.4330,50.4660,0 4.4340,50.4670,152.5", False),
+    ("4.4330,50.4660 4.4340,50.4670,152.5", True),
+])
+def test_kml_altitudes_all_zero_are_dropped_without_a_word(area, coordinates, warned):
+    # trial fault 17: « Altitude ignorée » on every My Maps placemark (',0')
+    (rep,) = read_upload(mymaps_kml(coordinates), "mymaps.kml", area=area)
+    said = [w.get("mixed") for w in rep.warnings if w["code"] == "z_dropped"]
+    assert said == ([] if warned is None else [warned]), rep.warnings
+
+
+@pytest.mark.parametrize(("elevations", "warned"), [(("0", "0"), None), (("0", "120.5"), False)])
+def test_gpx_elevations_all_zero_are_dropped_without_a_word(area, elevations, warned):
+    points = "".join(f'<wpt lat="50.41{i}" lon="4.444"><ele>{e}</ele><desc>ici</desc></wpt>'
+                     for i, e in enumerate(elevations))
+    data = ('<?xml version="1.0"?><gpx version="1.1" creator="OsmAnd" xmlns="http://www.topografix.com/GPX/1/1">'
+            f"{points}</gpx>").encode()
+    result = read_upload(data, "osmand.gpx", area=area)
+    said = [[w.get("mixed") for w in r.warnings if w["code"] == "z_dropped"] for r in result]
+    assert said == [[] if e == "0" else [warned] for e in elevations]
+
+
+@pytest.mark.parametrize(("z", "warned"), [(0, False), (0.0, False), (35.5, True)])
+def test_geojson_z_all_zero_is_not_warned(area, z, warned):
+    import json
+
+    data = json.dumps({"type": "Feature", "properties": {"network": "mobile"},
+                       "geometry": {"type": "Point", "coordinates": [4.444, 50.4108, z]}}).encode()
+    (rep,) = read_upload(data, "z.geojson", area=area)
+    assert any(w["code"] == "z_dropped" for w in rep.warnings) is warned

@@ -1913,8 +1913,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     raise source.problem
                 if blob_fault is not None:
                     raise blob_fault
-                if source is not None and fmt == "kml" and 0 < source.altitudes < source.positions:
+                if source is not None and fmt == "kml" and 0 < source.altitudes < source.positions \
+                        and source.nonzero_z:
                     # GDAL gave the 2D positions an altitude of 0: the mix is known from the file only
+                    # (altitudes all 0, as Google My Maps writes them: nothing is lost, nothing said)
                     problems.append({"code": "z_dropped", "detail": "Third and further ordinates (Z, M) were dropped "
                                      "(positions mixed 2D and 3D); reports are 2D.", "mixed": True})
                 if source is not None and fmt == "kml" and source.track:
@@ -1926,7 +1928,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     problems.append({"code": "track_read_as_line", "positions": source.positions,
                                      "detail": f"The <gx:Track> was read as a line through its {source.positions} "
                                                f"position(s) (<gx:coord>); {times}."})
-                if source is not None and fmt == "gpx" and source.elevations:
+                if source is not None and fmt == "gpx" and source.elevations and source.nonzero_z:
                     problems.append({"code": "z_dropped", "detail": "The elevations (<ele>) were dropped"
                                      + (" (positions mixed with and without <ele>)"
                                         if source.elevations < source.positions else "") + "; reports are 2D.",
