@@ -54,8 +54,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unsafe_geopackage": (422, "The GeoPackage holds SQL that would run as it is read (a view, a virtual table, a "
                                "column computed on read) or registers a layer that is no table; it is refused before "
                                "it is read."),
-    "undecidable_encoding": (422, "The text encoding of the file cannot be decided (no .cpg, no LDID), or the one "
-                                  "declared turns the text into mojibake."),
+    "undecidable_encoding": (422, "The text encoding of the file cannot be decided (a dBase without .cpg or LDID, "
+                                  "a CSV neither UTF-8 nor Windows-1252 such as Mac Roman), or the one declared "
+                                  "turns the text into mojibake."),
     # access
     "unauthorized": (401, "Authentication is required."),
     "forbidden": (403, "You may not do this (role or commune)."),
@@ -136,7 +137,7 @@ TITLES_FR: dict[str, str] = {
     "too_many_features": "Le fichier contient trop d'éléments (lignes, repères, enregistrements) : découpez-le en plusieurs fichiers.",
     "too_many_upload_vertices": "Les formes du fichier ont trop de sommets au total : découpez-le en plusieurs fichiers, ou simplifiez ses formes.",
     "invalid_attribute": "Valeur non admise pour ce champ : choisissez une valeur proposée, ou un nombre entier positif.",
-    "invalid_datetime": "Date ou heure illisible : écrivez-la comme 2024-03-31 ou 2024-03-31T14:30.",
+    "invalid_datetime": "Date ou heure illisible : écrivez-la comme 31/03/2024 ou 2024-03-31, suivie si besoin de l'heure (31/03/2024 14:30).",
     "ambiguous_local_time": "Cette heure locale est ambiguë ou n'existe pas (changement d'heure) : choisissez une autre heure ou précisez le décalage (+01:00).",
     "unreadable_file": "Le fichier ne peut pas être lu dans ce format : vérifiez le format et le système de coordonnées choisis.",
     "unsupported_format": "Ce format de fichier n'est pas pris en charge : envoyez du GeoJSON, KML/KMZ, GPX, CSV, GeoPackage ou un Shapefile zippé.",

@@ -538,6 +538,12 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "too_tangled_to_repair": "Les bords de cette zone se croisent en trop d'endroits pour qu'elle soit réparée "
                                  "automatiquement : redessinez-la en suivant son contour une seule fois.",
     },
+    # a CSV neither UTF-8 nor Windows-1252 (Mac Roman, as Excel for Mac saves « CSV »):
+    # geosignal.services.intake.files._refuse_not_cp1252
+    "undecidable_encoding": {
+        "csv": "L'encodage des textes de ce CSV ne peut pas être déterminé (par exemple un fichier enregistré par "
+               "Excel pour Mac) : dans Excel, enregistrez-le au format « CSV UTF-8 » puis envoyez-le à nouveau.",
+    },
     "wrong_password": {
         "missing": "Indiquez votre mot de passe actuel : il confirme que c'est bien vous qui le changez.",
     },

@@ -404,7 +404,8 @@ def test_gpkg_curves_read_as_segments_are_said(area, tmp_path):
 _KML_NS = 'xmlns="http://www.opengis.net/kml/2.2"'
 _GX_NS = 'xmlns:gx="http://www.google.com/kml/ext/2.2"'
 TRACK = ("<gx:Track><when>2025-06-03T10:00:00Z</when><when>2025-06-03T10:01:00Z</when><when>2025-06-03T10:02:00Z"
-         "</when><gx:coord>4.44 50.41 0</gx:coord><gx:coord>4.45 50.41 0</gx:coord><gx:coord>4.45 50.42 0</gx:coord>"
+         "</when><gx:coord>4.44 50.41 120</gx:coord><gx:coord>4.45 50.41 121</gx:coord><gx:coord>4.45 50.42 122"
+         "</gx:coord>"
          "</gx:Track>")
 
 

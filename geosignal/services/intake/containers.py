@@ -508,6 +508,9 @@ class XmlFeature:
     #: KML: how many of its ``positions`` carry an altitude (``lon,lat,alt``; GDAL gives the
     #: others 0, so that the positions read can no longer tell a mix of 2D and 3D)
     altitudes: int = 0
+    #: how many of its positions carry an altitude (KML) or an ``<ele>`` (GPX) other than 0:
+    #: none, and dropping them loses nothing (Google My Maps writes ``lon,lat,0`` everywhere)
+    nonzero_z: int = 0
     #: KML: whether it holds a ``gx:Track`` or ``gx:MultiTrack`` (read as a line through its
     #: ``<gx:coord>``)
     track: bool = False
@@ -854,6 +857,8 @@ class _XmlScan(xml.sax.handler.ContentHandler):
                     self._feature.positions += len(tuples)
                     self._count_positions(len(tuples))
                     self._feature.altitudes += sum(1 for t in tuples if t.count(",") == 2)
+                    self._feature.nonzero_z += sum(1 for t in tuples if t.count(",") == 2
+                                                   and float(t.rsplit(",", 1)[1]) != 0)
                 if owner == "Point" and len(text.split()) > 1:
                     self._fault("invalid_geometry", f"has a <Point> whose <coordinates> hold {len(text.split())} "
                                 "positions: only the first would be read. For several points use a <MultiGeometry> "
@@ -872,6 +877,8 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             self._feature.positions += 1
             self._count_positions(1)
             self._feature.altitudes += len(values) == 3
+            self._feature.nonzero_z += len(values) == 3 and _NUMBER.fullmatch(values[2]) is not None \
+                and float(values[2]) != 0
         if not 2 <= len(values) <= 3 or not all(_NUMBER.fullmatch(v) and math.isfinite(float(v)) for v in values):
             self._fault(_position_code(values), f"has the position {text.strip()[:100]!r} in a <gx:coord>: each must be "
                         "lon lat or lon lat altitude (finite numbers with a decimal point, separated by spaces).",
@@ -893,6 +900,7 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             return
         if _NUMBER.fullmatch(text) and math.isfinite(float(text)):
             self._feature.elevations += 1
+            self._feature.nonzero_z += float(text) != 0
             return
         self._fault("non_finite_number" if non_finite_text(text) else "invalid_coordinate",
                     f"has a position whose <ele> is {text[:40]!r}, not a finite number of metres: correct it or "
@@ -1219,7 +1227,10 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
     if not changes:
         return data
     out, pos = [], 0
-    for a, b, replacement in sorted(changes):
+    # by position only, the edits at one position kept in document order: sorted whole, the
+    # '</value>' ending an empty <SimpleData name="x"></SimpleData> came before the '<value>'
+    # opening it ('/' < 'v'), and GDAL refused the file ('mismatched tag')
+    for a, b, replacement in sorted(changes, key=lambda edit: edit[:2]):
         out += [data[pos:a], replacement]
         pos = b
     out.append(data[pos:])
@@ -1538,10 +1549,13 @@ def dbf_stored_numbers(dbf: bytes, member: str) -> dict[int, list[str | None]]:
     written, by field position (0-based, among all fields): one stripped text per record (None
     when blank), in record order — not as GDAL converts them (``atoi``/``atof``: ``nan`` and
     ``abc`` → 0, ``1.000`` → 1, ``2,500`` → 2, ``12.7`` → 12 in an integer field, ``1e3`` → 1),
-    so that the count rules see what the file holds. Read from the array of all records at
+    so that the count rules see what the file holds. A cell made only of asterisks
+    (``*********``: how GDAL, hence QGIS, writes a NULL number, and dBase a number too wide for
+    its field) holds no value: None, as a blank one. Read from the array of all records at
     once. Raises as :func:`dbf_layout`."""
     layout = dbf_layout(dbf, member)
-    return _stored_texts(dbf, layout, layout.number_fields)
+    return {position: [None if text is not None and not text.strip("*") else text for text in texts]
+            for position, texts in _stored_texts(dbf, layout, layout.number_fields).items()}
 
 
 def _stored_texts(dbf: bytes, layout: DbfLayout, fields: list[tuple[int, int, int]]) -> dict[int, list[str | None]]:

@@ -212,6 +212,8 @@ class _Walk:
 
     def __init__(self) -> None:
         self.dims: set[int] = set()
+        #: whether a third or further ordinate is not 0 (all 0: dropping them loses nothing)
+        self.nonzero_z = False
         self.count = 0
         self.xy: list[tuple[float, float]] = []
 
@@ -253,7 +255,8 @@ def _position(p: Any, ptr: str, w: _Walk) -> tuple[float, float]:
     x = _number(p[0], f"{ptr}/0")
     y = _number(p[1], f"{ptr}/1")
     for k in range(2, len(p)):
-        _number(p[k], f"{ptr}/{k}")
+        if _number(p[k], f"{ptr}/{k}") != 0:
+            w.nonzero_z = True
     w.dims.add(len(p))
     w.count += 1
     w.xy.append((x, y))
@@ -645,7 +648,8 @@ def prepare_report(
         raise GeosignalError("too_many_vertices", f"The geometry has {w.count} vertices; the limit is "
                              f"{limits.max_vertices}. Simplify it.", where=gptr or "/", value=w.count,
                              limit=limits.max_vertices)
-    if max(w.dims) > 2 and not any(x.get("code") == "z_dropped" for x in warnings):  # the reader knew better
+    # (every third ordinate 0, as Google My Maps writes 'lon,lat,0': nothing is lost, nothing said)
+    if max(w.dims) > 2 and w.nonzero_z and not any(x.get("code") == "z_dropped" for x in warnings):
         mixed = len(w.dims) > 1
         warnings.append({"code": "z_dropped", "detail": ("Third and further ordinates (Z, M) were dropped"
                          + (" (positions mixed 2D and 3D)" if mixed else "") + "; reports are 2D."),

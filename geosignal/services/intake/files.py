@@ -573,9 +573,9 @@ def _decode(data: bytes) -> tuple[str, str]:
     text" export, tab-separated) or UTF-32 (``utf-32``), either byte order. Without one, text in
     UTF-16 or UTF-32 is recognised by its NUL bytes (ASCII characters have a NUL in every other
     byte, or in three of four): ``utf-16-le``, ``utf-16-be``, ``utf-32-le``, ``utf-32-be``.
-    Otherwise UTF-8, else Windows-1252 (Latin-1 for the five bytes Windows-1252 leaves
-    undefined) — unless a line is UTF-8 beyond ASCII: a file mixing both is refused
-    (:func:`_refuse_mixed_encodings`), never read as mojibake. Bytes that are not valid in the encoding the mark or the NUL pattern declares
+    Otherwise UTF-8, else Windows-1252 — unless a line is UTF-8 beyond ASCII: a file mixing
+    both is refused (:func:`_refuse_mixed_encodings`), never read as mojibake; nor a file in
+    another code page (Mac Roman: :func:`_refuse_not_cp1252`, 422 ``undecidable_encoding``). Bytes that are not valid in the encoding the mark or the NUL pattern declares
     raise 422 ``unreadable_file`` naming the row (``where``) and the byte offset."""
     codec = None
     for bom, name, with_bom in ((b"\xff\xfe\x00\x00", "utf-32-le", "utf-32"),
@@ -615,10 +615,65 @@ def _decode(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         _refuse_mixed_encodings(data, exc.start)
+    _refuse_not_cp1252(data)
+    return data.decode("cp1252"), "cp1252"
+
+
+#: Windows-1252 symbols standing where a Mac Roman file has letters, read as Windows-1252: in a
+#: word (``RŽseau`` for « Réseau », ``c‰ble`` « câble », ``c™te`` « côte », ``na•f`` « naïf »,
+#: ``Ž`` ``Š`` ``Ÿ`` before a small letter), ``ˆ`` as a word (« à ») and ``ƒ`` opening one
+#: (« École »). Windows-1252 text holds none of these (its € ’ “ ” – — … œ are not among them).
+_MAC_ROMAN_SIGN = re.compile(r"(?<=[^\W\d_])(?:[ˆ‰™ƒ†‡•‹›„‚˜]|[ŽŠŸ](?=[a-zß-ÿ]))(?=[^\W\d_])"
+                             r"|(?<![\w])ˆ(?![\w])|(?<![\w])ƒ(?=[^\W\d_])")
+
+
+def _refuse_not_cp1252(data: bytes) -> None:
+    """Refuse a CSV that is neither UTF-8 nor Windows-1252 (``data``: not UTF-8), whose
+    encoding therefore cannot be decided — Mac Roman above all, as Excel for Mac saves « CSV »:
+    read as Windows-1252, « Réseau » became ``RŽseau`` (an unknown column, ignored) and
+    « câble » ``c‰ble`` (a dropped value), and a row's meaning changed. Two signs: a byte that
+    Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D: Mac Roman's ç è ê ù), and a
+    Windows-1252 symbol standing where a letter is (:data:`_MAC_ROMAN_SIGN`).
+
+    Raises 422 ``undecidable_encoding`` (``kind`` ``csv``) naming the first such place: its row
+    (``where``), its cell's ``column``/``column_number``, the byte ``offset`` and the
+    ``text`` around it as Windows-1252 reads it. Returns for a Windows-1252 file."""
+    text = data.decode("cp1252", errors="replace")  # one character per byte: an index is an offset
+    undefined = text.find("\ufffd")
+    sign = _MAC_ROMAN_SIGN.search(text)
+    if undefined < 0 and sign is None:
+        return
+    bad = min(i for i in (undefined, sign.start() if sign else -1) if i >= 0)
+    row, column, k = _cell_at(data, bad)
+    shown = text[max(bad - 12, 0):bad + 12].split("\n")[-1 if bad > 12 else 0].replace("\ufffd", "?")
+    why = (f"byte 0x{data[bad]:02X}, which Windows-1252 leaves undefined" if bad == undefined else
+           f"{text[bad]!r} where a letter belongs")
+    raise GeosignalError(
+        "undecidable_encoding", f"The file is neither UTF-8 nor Windows-1252: row {row} (byte {bad:,}, column "
+        f"{column!r}) holds {why} ({shown.strip()!r}), as a Mac Roman file (Excel for Mac) reads. Its encoding "
+        "cannot be decided, and read either way its text would be stored garbled: save the file again as "
+        "« CSV UTF-8 ».", where=f"row {row}", column=column, column_number=k + 1, offset=bad, kind="csv")
+
+
+def _cell_at(data: bytes, bad: int) -> tuple[int, str, int]:
+    """The cell of a CSV (``data``, not decoded) holding byte ``bad``: ``(row, column, k)``,
+    the row as a spreadsheet numbers it (Excel's ``sep=`` line is no row), the column as
+    :func:`_column_label` names it and its 0-based index ``k``."""
+    sep = b"\n" if b"\n" in data or b"\r" not in data else b"\r"
+    row = _row_at(data, bad, sep)
+    start = _record_start(data, bad, sep)
+    lines = data.split(sep, 2)
+    directive = _SEP_DIRECTIVE.match(lines[0].decode("cp1252", errors="replace") + "\n")
+    header_line = lines[1] if directive and len(lines) > 1 else lines[0]
     try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+        header_text = header_line.decode("utf-8").strip("\r")
+    except UnicodeDecodeError:  # as Windows-1252 reads it (the detail shows the cell so)
+        header_text = header_line.decode("cp1252", errors="replace").strip("\r")
+    delim = directive.group(1) if directive else _delimiter(header_text)
+    header = [h.strip() for h in next(csv.reader([header_text], delimiter=delim), [])]
+    before = re.sub(r'"[^"]*(?:"|$)', "", data[start:bad].decode("cp1252", errors="replace"))  # quoted: no cells
+    k = before.count(delim)
+    return row - bool(directive), _column_label(header, k), k
 
 
 def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
@@ -644,23 +699,14 @@ def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
         at += len(line) + 1
     if utf8_row is None:
         return
-    row = _row_at(data, bad, sep)
-    start = _record_start(data, bad, sep)
-    lines = data.split(sep, 2)
-    directive = _SEP_DIRECTIVE.match(lines[0].decode("cp1252", errors="replace") + "\n")
-    header_line = lines[1] if directive and len(lines) > 1 else lines[0]
-    header_text = header_line.decode("utf-8", errors="replace").strip("\r")
-    delim = directive.group(1) if directive else _delimiter(header_text)
-    header = [h.strip() for h in next(csv.reader([header_text], delimiter=delim), [])]
-    before = re.sub(r'"[^"]*(?:"|$)', "", data[start:bad].decode("cp1252", errors="replace"))  # quoted: no cells
-    k = before.count(delim)
-    if directive:  # Excel's sep= line is not a row
-        row, utf8_row = row - 1, utf8_row - 1
+    row, column, k = _cell_at(data, bad)
+    if _SEP_DIRECTIVE.match(data.split(sep, 1)[0].decode("cp1252", errors="replace") + "\n"):  # not a row
+        utf8_row -= 1
     raise GeosignalError(
         "unreadable_file", f"The file mixes two encodings: row {row} (byte {bad:,}, column "
-        f"{_column_label(header, k)!r}) is not UTF-8 (Windows-1252?), while row {utf8_row} is UTF-8. Read either "
+        f"{column!r}) is not UTF-8 (Windows-1252?), while row {utf8_row} is UTF-8. Read either "
         "way, the accents of the other rows would be stored garbled; save the whole file again as UTF-8.",
-        where=f"row {row}", column=_column_label(header, k), column_number=k + 1, offset=bad, utf8_row=utf8_row)
+        where=f"row {row}", column=column, column_number=k + 1, offset=bad, utf8_row=utf8_row)
 
 
 _QUOTED = re.compile(r'"[^"]*(?:"|$)')
@@ -1583,8 +1629,40 @@ def _layer_name(name: str) -> str:
     return "document" if name.startswith("pyogrio_") else name  # a KML Document without a name
 
 
+#: A position GDAL gives in a message (``on line 37 at offset 35``): GDAL reads the text
+#: geosignal gives it (a KML/GPX rewritten by :func:`~.containers.xml_for_gdal`, a member taken
+#: out of an archive), whose lines are not the user's file's: such a position is not repeated.
+_GDAL_POSITION = re.compile(r"\s*,?\s*\b(?:on|at)\s+line\s+\d+(?:,?\s*(?:at\s+)?(?:offset|column)\s+\d+)?",
+                            re.IGNORECASE)
+
+
+#: The prefix GDAL gives the fields of a GPX's ``<extensions>`` in its own namespace
+#: (``<ogr:reseau>`` → ``ogr_reseau``), as QGIS and ``ogr2ogr -dsco GPX_USE_EXTENSIONS=YES``
+#: write every attribute that is no GPX element.
+GPX_EXTENSION_PREFIX = "ogr_"
+
+
+def gpx_extension_names(columns: list[str]) -> dict[str, str]:
+    """The GPX columns GDAL read from ``<ogr:x>`` extension elements, ``{"ogr_reseau":
+    "reseau"}``, to be named as the field was before GDAL wrote it (then matched as the same
+    header in a CSV). A column whose name without the prefix another column has already
+    (``ogr_name`` beside GPX's ``name``), or would be empty, keeps its name."""
+    taken = set(columns)
+    renamed: dict[str, str] = {}
+    for column in columns:
+        if isinstance(column, str) and column.startswith(GPX_EXTENSION_PREFIX):
+            bare = column[len(GPX_EXTENSION_PREFIX):]
+            if bare and bare not in taken and bare not in renamed.values():
+                renamed[column] = bare
+    return renamed
+
+
 def _gdal_message(exc: BaseException) -> str:
-    text = re.sub(r"'?/vsimem/[^' ]*'?", "the file", str(exc)).strip() or type(exc).__name__
+    """GDAL's message for ``exc``, as a detail can repeat it: the in-memory path is said
+    "the file", a line/offset position (:data:`_GDAL_POSITION`) is taken off, at most 200
+    characters."""
+    text = re.sub(r"'?/vsimem/[^' ]*'?", "the file", str(exc))
+    text = _GDAL_POSITION.sub("", text).strip() or type(exc).__name__
     return text if len(text) <= 200 else text[:199] + "…"
 
 
@@ -1702,6 +1780,9 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             df = df.rename(columns=field_names)
         if fmt == "kml" and "description" in df.columns:  # KML's description is HTML: its text is kept
             df["description"] = [html_text(v) if isinstance(v, str) else v for v in df["description"]]
+        extension_names = gpx_extension_names(list(df.columns)) if fmt == "gpx" else {}
+        if extension_names:  # QGIS/ogr2ogr's <ogr:reseau>, read 'ogr_reseau': named 'reseau', as in a CSV
+            df = df.rename(columns=extension_names)
         if fmt == "gpx":
             _gpx_times_utc(df, info)
         crs_text = info.get("crs")
@@ -1746,8 +1827,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         fids = list(df.index) if by_fid else []
         # GPX <extensions> GDAL typed as numbers ('1 000' → 1.0, '5 ménages' → 5.0, 10²⁰ → 2³¹-1):
         # read as written, so that the count rules see what the file holds
-        gpx_typed = [c for c, t in zip(info["fields"], info["ogr_types"], strict=True)
-                     if t in _GDAL_NUMBERS and c in read_columns] if fmt == "gpx" else []
+        gpx_typed = [extension_names.get(c, c) for c, t in zip(info["fields"], info["ogr_types"], strict=True)
+                     if t in _GDAL_NUMBERS and extension_names.get(c, c) in read_columns] if fmt == "gpx" else []
+        gdal_names = {bare: column for column, bare in extension_names.items()}
+        bare_names = {column.casefold(): bare.casefold() for column, bare in extension_names.items()}
         geometry_name = df.geometry.name  # (a property of the frame: read once, not per row)
         for position, row in enumerate(_records(df)):
             geom = row.pop(geometry_name, None)
@@ -1757,7 +1840,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             as_written = written.geometries.get(int(fids[position])) if written is not None else None
             source = _written_feature(row, fmt, layer, position, placemarks, gpx_features)
             if source is not None and gpx_typed:
-                _gpx_values_as_written(row, gpx_typed, source)
+                _gpx_values_as_written(row, gpx_typed, source, gdal_names)
             if (fmt == "gpx" and source is not None and source.kind == "wpt" and isinstance(row.get("time"), str)
                     and is_date_only(source.first_time)):
                 # a waypoint's <time> written as a date alone (GDAL reads it as midnight, made UTC
@@ -1815,7 +1898,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                         ignored.setdefault(name_col, None)  # a name beside a description: said, not lost unsaid
                 repeated = []
                 if source is not None and source.repeated:
-                    repeated = _repeated_fields(rec, source.repeated, keys, source.label)
+                    given_twice = {bare_names.get(k, k): v for k, v in source.repeated.items()}
+                    repeated = _repeated_fields(rec, given_twice, keys, source.label)
                 if shared:
                     repeated += _repeated_fields(rec, shared, keys, f"Feature {index} (layer {layer!r})")
                 props, problems = _file_properties(rec)
@@ -1839,8 +1923,10 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     raise source.problem
                 if blob_fault is not None:
                     raise blob_fault
-                if source is not None and fmt == "kml" and 0 < source.altitudes < source.positions:
+                if source is not None and fmt == "kml" and 0 < source.altitudes < source.positions \
+                        and source.nonzero_z:
                     # GDAL gave the 2D positions an altitude of 0: the mix is known from the file only
+                    # (altitudes all 0, as Google My Maps writes them: nothing is lost, nothing said)
                     problems.append({"code": "z_dropped", "detail": "Third and further ordinates (Z, M) were dropped "
                                      "(positions mixed 2D and 3D); reports are 2D.", "mixed": True})
                 if source is not None and fmt == "kml" and source.track:
@@ -1852,7 +1938,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     problems.append({"code": "track_read_as_line", "positions": source.positions,
                                      "detail": f"The <gx:Track> was read as a line through its {source.positions} "
                                                f"position(s) (<gx:coord>); {times}."})
-                if source is not None and fmt == "gpx" and source.elevations:
+                if source is not None and fmt == "gpx" and source.elevations and source.nonzero_z:
                     problems.append({"code": "z_dropped", "detail": "The elevations (<ele>) were dropped"
                                      + (" (positions mixed with and without <ele>)"
                                         if source.elevations < source.positions else "") + "; reports are 2D.",
@@ -1918,14 +2004,17 @@ def _records(df: Any) -> Iterator[dict[str, Any]]:
 _GDAL_NUMBERS = ("OFTInteger", "OFTInteger64", "OFTReal")
 
 
-def _gpx_values_as_written(row: dict, columns: list[str], source: XmlFeature) -> None:
+def _gpx_values_as_written(row: dict, columns: list[str], source: XmlFeature,
+                           gdal_names: dict[str, str] | None = None) -> None:
     """Put back, in ``row`` (a GPX feature as GDAL read it), the text as written of each of
     ``columns``, the ones GDAL typed as numbers: its GPX driver reads an ``<extensions>`` value
-    with ``atof``/``atoi`` (``1 000`` → 1, ``1.000`` → 1, ``5 ménages`` → 5, 10²⁰ → 2147483647)
-    once the first values of the column look like numbers. A field the feature does not give
-    stays empty; one given several times differently is dropped by :func:`_repeated_fields`."""
+    with ``atof``/``atoi`` (``1 000`` → 1, ``1.000`` → 1, ``5 ménages`` → 5, ``3 avril`` → 3.0,
+    10²⁰ → 2147483647) once the first values of the column look like numbers. ``gdal_names``:
+    the name GDAL gave a column renamed since (``reseau`` → ``ogr_reseau``,
+    :func:`gpx_extension_names`). A field the feature does not give stays empty; one given
+    several times differently is dropped by :func:`_repeated_fields`."""
     for column in columns:
-        given = source.fields.get(str(column).casefold())
+        given = source.fields.get(str((gdal_names or {}).get(column, column)).casefold())
         row[column] = given[-1][1] if given else None
 
 

@@ -8,7 +8,7 @@ import gettext
 import math
 import re
 import unicodedata
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -241,8 +241,13 @@ def _validate_one(name: str, value: Any, where: str, require_network: bool) -> A
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 _DAY_FIRST = re.compile(
-    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T](\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$", re.ASCII
-)  # ASCII digits: int() would also read "٣٠/٠٣/٢٠٢٥"
+    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T](\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$", re.ASCII
+)  # ASCII digits: int() would also read "٣٠/٠٣/٢٠٢٥"; a 2-digit year (Excel's 15/01/25) is 20YY
+#: A date year first with slashes, as GDAL and QGIS write a Date or DateTime field as text
+#: (CSV, KML, GPX): ``2025/03/04``, ``2025/03/04 14:30:00``, ``2025/03/04 14:30:00.5+00``.
+_YEAR_FIRST_SLASHED = re.compile(
+    r"^(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?)?$", re.ASCII)
 
 
 def _localize(naive: datetime, where: str, original: str) -> datetime:
@@ -267,8 +272,10 @@ def parse_observed_at(value: str | None, *, where: str, day_first: bool = False)
 
     Accepted: ISO 8601 with an offset or ``Z`` (kept as given); a naive ISO date-time, read as
     Europe/Brussels wall time; a date ``YYYY-MM-DD`` → 00:00 Europe/Brussels that day. With
-    ``day_first=True`` (files only) also ``DD/MM/YYYY`` (or ``.``/``-``), optionally followed by
-    ``HH:MM[:SS]``, read as Brussels time.
+    ``day_first=True`` (files only) also ``DD/MM/YYYY`` (or ``.``/``-``; ``DD/MM/YY``, Excel's
+    short date, is 20YY), optionally followed by ``HH:MM[:SS]``, read as Brussels time, and
+    ``YYYY/MM/DD[ HH:MM[:SS[.f]][±HH[:MM]|Z]]`` as GDAL and QGIS write dates (with an offset
+    kept as given, without one Brussels time). A spreadsheet's serial number (45720) is no date.
 
     Raises 422 ``invalid_datetime`` when unreadable, in the future (``kind="future"``: an
     observation cannot be; :data:`FUTURE_TOLERANCE` allows for clocks a little ahead) or before
@@ -302,7 +309,7 @@ def is_date_only(value: str | None, day_first: bool = False) -> bool:
     text = value.strip() if isinstance(value, str) else ""
     if _DATE_ONLY.match(text):
         return True
-    found = _DAY_FIRST.match(text) if day_first else None
+    found = (_DAY_FIRST.match(text) or _YEAR_FIRST_SLASHED.match(text)) if day_first else None
     return bool(found) and found.group(4) is None
 
 
@@ -311,8 +318,10 @@ def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False
 
     Accepted: ISO 8601 with an offset or ``Z`` (kept as given); a naive ISO date-time, read as
     Europe/Brussels wall time; a date ``YYYY-MM-DD`` → 00:00 Europe/Brussels that day. With
-    ``day_first=True`` (files only) also ``DD/MM/YYYY`` (or ``.``/``-``), optionally followed by
-    ``HH:MM[:SS]``, read as Brussels time.
+    ``day_first=True`` (files only) also ``DD/MM/YYYY`` (or ``.``/``-``; ``DD/MM/YY``, Excel's
+    short date, is 20YY), optionally followed by ``HH:MM[:SS]``, read as Brussels time, and
+    ``YYYY/MM/DD[ HH:MM[:SS[.f]][±HH[:MM]|Z]]`` as GDAL and QGIS write dates (with an offset
+    kept as given, without one Brussels time). A spreadsheet's serial number (45720) is no date.
 
     Raises 422 ``invalid_datetime`` when unreadable, ``ambiguous_local_time`` when a naive time
     falls in the spring-forward gap or the autumn overlap (an offset is then required).
@@ -339,11 +348,18 @@ def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False
         if m:
             dd, mm, yyyy, hh, mi, ss = m.groups()
             try:
-                naive = datetime(int(yyyy), int(mm), int(dd), int(hh or 0), int(mi or 0), int(ss or 0))
+                naive = datetime(int(yyyy) + (2000 if len(yyyy) == 2 else 0), int(mm), int(dd), int(hh or 0),
+                                 int(mi or 0), int(ss or 0))
             except ValueError:
                 raise _fail("invalid_datetime", f"{value!r} is not a valid day-first date.", where) from None
             return _localize(naive, where, value)
+        m = _YEAR_FIRST_SLASHED.match(text)
+        if m:
+            return _year_first_slashed(m, value, where)
     if not re.match(r"(?a)^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
+        if day_first:
+            raise _fail("invalid_datetime", f"{value!r} is not a date: write it DD/MM/YYYY or YYYY-MM-DD, with "
+                        "the time HH:MM after it if needed (e.g. 31/03/2024 14:30 or 2024-03-31T14:30).", where)
         raise _fail("invalid_datetime", f"{value!r} is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z]).", where)
     try:
         dt = datetime.fromisoformat(text)
@@ -352,6 +368,26 @@ def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False
     if dt.tzinfo is None:
         return _localize(dt, where, value)
     return dt
+
+
+def _year_first_slashed(m: re.Match, value: str, where: str) -> datetime:
+    """The time of a :data:`_YEAR_FIRST_SLASHED` match: with its offset (``+00`` is UTC,
+    ``Z`` too), else Brussels wall time; a date alone is 00:00 Brussels that day."""
+    yyyy, mm, dd, hh, mi, ss, fraction, offset = m.groups()
+    try:
+        naive = datetime(int(yyyy), int(mm), int(dd), int(hh or 0), int(mi or 0), int(ss or 0),
+                         int((fraction or "0").ljust(6, "0")))
+    except ValueError:
+        raise _fail("invalid_datetime", f"{value!r} is not a valid date.", where) from None
+    if offset is None:
+        return _localize(naive, where, value)
+    if offset == "Z":
+        return naive.replace(tzinfo=UTC)
+    digits = offset[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    if delta >= timedelta(hours=24):
+        raise _fail("invalid_datetime", f"{value!r} has an offset of {offset!r}, beyond ±23:59.", where)
+    return naive.replace(tzinfo=timezone(-delta if offset[0] == "-" else delta))
 
 
 # --------------------------------------------------------------------------- files
