@@ -358,6 +358,11 @@ def test_kml_data_fields_keep_their_names(area):
      "Pas de 4G rue de l'Église\n\ndepuis mai & juin"),
     ("<div>a<script>alert(1)</script></div><style>p{}</style>b<br/>c", "a\nb\nc"),
     ("Pas de réseau : 3 < 4 et 5 > 2\nligne 2", "Pas de réseau : 3 < 4 et 5 > 2\nligne 2"),  # no markup: unchanged
+    # Google Earth's and ArcGIS's popups: a table of names and values (it read « Réseaumobile »)
+    ("<table><tr><td>Réseau</td><td>mobile</td></tr><tr><th>Opérateur</th><td> Proximus </td></tr></table>"
+     "<p>Aucun signal sur le parking.</p>", "Réseau : mobile\nOpérateur : Proximus\n\nAucun signal sur le parking."),
+    ("<table><tr><th>Lieu</th><th>Réseau</th><th>Débit</th></tr><tr><td>Gare</td><td>4G</td><td></td></tr></table>",
+     "Lieu · Réseau · Débit\nGare · 4G"),
 ])
 def test_kml_html_descriptions_are_read_as_their_text(html, text):
     from geosignal.services.intake.containers import html_text

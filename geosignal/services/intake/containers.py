@@ -1240,14 +1240,28 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
 #: Markup in a KML description: a tag (``<br>``, ``</b>``) or a character reference (``&amp;``).
 _HTML_MARKUP = re.compile(r"<[A-Za-z/!]|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
 #: Elements whose start and end break a line of text; elements whose content is not text.
-_HTML_BLOCKS = frozenset({"p", "div", "li", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+_HTML_BLOCKS = frozenset({"p", "div", "li", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
                           "blockquote", "pre", "hr"})
+#: Marks where a table cell (``<td>``, ``<th>``) starts, until the row's line is written.
+_CELL = "\x1f"
+
+
+def _table_line(line: str) -> str:
+    """A table row's line: two cells as « name : value » (Google Earth's and ArcGIS's popups),
+    more joined by « · »; a line that is not a row, unchanged."""
+    if _CELL not in line:
+        return line
+    before, *cells = (c.strip() for c in line.split(_CELL))
+    if len(cells) == 2 and all(cells):
+        return f"{before} {cells[0]} : {cells[1]}".strip()
+    return " · ".join(c for c in (before, *cells) if c)
 _HTML_NOT_TEXT = frozenset({"script", "style", "head", "title"})
 
 
 def html_text(description: str) -> str:
     """The text of a KML description as a KML reader shows it (KML's ``<description>`` is
-    HTML): ``<br>`` and block elements break lines, other tags are taken off (their text kept),
+    HTML): ``<br>``, block elements and table rows break lines, a row's cells are kept apart
+    (« Réseau : mobile »: they were run together, « Réseaumobile »), other tags are taken off (their text kept),
     character references are decoded, runs of spaces and source line breaks become one space,
     scripts and styles are dropped. A description without markup (:data:`_HTML_MARKUP`) is
     returned unchanged. E.g. ``Réseau: mobile<br>Opérateur: Proximus`` →
@@ -1263,8 +1277,10 @@ def html_text(description: str) -> str:
         def handle_starttag(self, tag: str, attrs: list) -> None:
             if tag in _HTML_NOT_TEXT:
                 skipping.append(tag)
-            elif tag == "br" or tag in _HTML_BLOCKS:
+            elif tag == "br" or tag == "tr" or tag in _HTML_BLOCKS:
                 parts.append("\n")
+            elif tag in ("td", "th"):
+                parts.append(_CELL)
 
         def handle_startendtag(self, tag: str, attrs: list) -> None:
             if tag == "br" or tag in _HTML_BLOCKS:
@@ -1283,7 +1299,7 @@ def html_text(description: str) -> str:
     reader = _Text(convert_charrefs=True)
     reader.feed(description)
     reader.close()
-    lines = [line.strip() for line in "".join(parts).split("\n")]
+    lines = [_table_line(line).strip() for line in "".join(parts).split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
