@@ -376,7 +376,7 @@ def test_clean_utf16_kml_and_gpx_are_read_exactly(area, admin, db, codec):
     gpx = GPX.replace('lat="50.4108"', f'lat="50.41{len(codec)}"').encode()  # not a duplicate of another codec
     (wpt,) = accepted(area, admin, db, _utf16(gpx, codec), "t.gpx", 1)
     assert wpt.geometry.coords[0] == (4.444, float(f"50.41{len(codec)}"))
-    assert wpt.properties["description"] == "Pas de 4G à l’église"
+    assert wpt.properties["description"] == "Gare\nPas de 4G à l’église"
     # in a KMZ too
     (rep,) = read_upload(zipped(("doc.kml", _utf16(doc, codec))), "a.kmz", area=area)
     assert rep.properties["description"] == "Église Saint-Christophe"

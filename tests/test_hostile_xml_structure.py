@@ -323,12 +323,14 @@ def test_gpx_elevations_dropped_are_said(area):
 
 
 def test_gpx_description_is_desc_then_cmt_then_name(area):
+    """The description is <desc>, else <cmt>; the waypoint's <name> (a place: « Gare ») is its
+    first line, or the whole when there is neither."""
     data = gpx('<wpt lat="50.41" lon="4.444"><name>N</name><cmt>C</cmt><desc>D</desc></wpt>\n',
                '<wpt lat="50.41" lon="4.444"><name>N</name><cmt>C</cmt></wpt>\n',
                '<wpt lat="50.41" lon="4.444"><name>N</name><cmt>D</cmt><desc>D</desc></wpt>\n',
                '<wpt lat="50.41" lon="4.444"><name>N</name></wpt>\n')
     res = read_upload(data, "a.gpx", area=area)
-    assert [r.properties["description"] for r in res] == ["D", "C", "D", "N"]
+    assert [r.properties["description"] for r in res] == ["N\nD", "N\nC", "N\nD", "N"]
     (w,) = res[0].warnings
     assert (w["code"], w["name"], w["column"], w["value"]) == ("attribute_dropped", "description", "cmt", "C")
     assert not res[1].warnings and not res[2].warnings and not res[3].warnings

@@ -73,7 +73,8 @@ def test_case24_kml_folders_multigeometry(area):
     assert (pt.geometry.x, pt.geometry.y) == (4.55, 50.483)
     assert mp.properties["operators"] == ["Orange"]  # ExtendedData kept
     assert mp.properties["description"] == "Deux parcelles sans signal"  # Name as description
-    assert pt.properties["description"] == "Aucun réseau"  # KML's HTML description read as its text
+    # KML's HTML description read as its text, below the placemark's name (a place)
+    assert pt.properties["description"] == "Point mort près de la gare\nAucun réseau"
     # the zones' altitudes are all 0 (nothing lost, nothing said); the point's is 152 m
     assert [any(w["code"] == "z_dropped" for w in r.warnings) for r in res] == [False, True]
     assert [area.commune_at(*r.geometry.representative_point().coords[0])[1] for r in res] == \
@@ -235,7 +236,7 @@ def test_gpx_waypoints_routes_tracks(area):
     kinds = [r.geometry.geom_type for r in res]
     assert kinds == ["Point", "LineString", "LineString"]  # a track of one segment is that line
     wpt = res[0]
-    assert wpt.properties["description"] == "Pas de 4G"
+    assert wpt.properties["description"] == "Gare\nPas de 4G"  # its name, then its description
     assert wpt.properties["observed_at"].astimezone(BRUSSELS).strftime("%H:%M") == "01:30"
     assert any(w["code"] == "empty_feature_skipped" and w["name"] == "Vide" for w in res.warnings)
 
@@ -458,3 +459,18 @@ def test_the_pages_own_labels_are_read_as_headers_in_every_language(area):
         assert row.properties["households_affected"] == 25
     assert read_upload(nl, "a.csv", area=area)[0].properties["businesses_affected"] == 3
     assert read_upload(en, "a.csv", area=area)[0].properties["issue"] == "weak_signal"
+
+
+def test_a_placemarks_name_is_kept_as_the_first_line_of_its_description(area):
+    """Google My Maps names each placemark by its place (« Rue du Pont-Neuf ») and describes it
+    apart: the name was dropped whenever there was a description (only « Colonnes ignorées :
+    Name » said so). It is now the description's first line; alone, the description."""
+    data = (b'<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+            b"<Placemark><name>Rue du Pont-Neuf</name><description>Pas de 4G</description>"
+            b"<Point><coordinates>4.4440,50.4108,0</coordinates></Point></Placemark>"
+            b"<Placemark><name>Place de Gosselies</name>"
+            b"<Point><coordinates>4.4450,50.4108,0</coordinates></Point></Placemark>"
+            b"</Document></kml>")
+    res = read_upload(data, "my-maps.kml", area=area)
+    assert [r.properties["description"] for r in res] == ["Rue du Pont-Neuf\nPas de 4G", "Place de Gosselies"]
+    assert not [w for w in res.warnings if w["code"] == "columns_ignored"]

@@ -222,6 +222,7 @@ from .core import (
 from .crs import ACCEPTED_EPSG, WGS84, horizontal_epsg, parse_crs
 from .numbers import NON_FINITE_WORDS
 from .properties import (
+    MAX_DESCRIPTION_CHARS,
     REPORT_PROPERTIES,
     _brief,
     _shown,
@@ -491,7 +492,7 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
 #: The fields GDAL's drivers add to every layer of a format (LIBKML's placemark fields, GPX's
 #: standard elements): never reported by ``columns_ignored`` (a user did not write them as
 #: columns). Their name and description are read (``name`` as the description when there is
-#: none); the rest are not report properties.
+#: none, as its first line when there is one); the rest are not report properties.
 _OWN_FIELDS: dict[str, frozenset[str]] = {
     "kml": frozenset({"id", "Name", "description", "timestamp", "begin", "end", "altitudeMode", "tessellate",
                       "extrude", "visibility", "drawOrder", "icon"}),
@@ -1895,7 +1896,14 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                         rec.columns["description"] = name_col
                     elif rec.columns.get("description") != name_col and row[name_col].strip() != str(
                             rec["description"]).strip():
-                        ignored.setdefault(name_col, None)  # a name beside a description: said, not lost unsaid
+                        # a placemark's or waypoint's name beside its description (« Rue du
+                        # Pont-Neuf », « Église Saint-Christophe »): the description's first
+                        # line; one too long for both is said, not lost unsaid
+                        both = f"{row[name_col].strip()}\n{str(rec['description']).strip()}"
+                        if str(rec["description"]).strip() and len(both) <= MAX_DESCRIPTION_CHARS:
+                            rec["description"] = both
+                        else:
+                            ignored.setdefault(name_col, None)
                 repeated = []
                 if source is not None and source.repeated:
                     given_twice = {bare_names.get(k, k): v for k, v in source.repeated.items()}
