@@ -115,7 +115,8 @@
   function positionRead(f) {
     if (!(f.geometry && f.geometry.type === "Point" && T.position)) { return []; }
     var c = f.geometry.coordinates.map(function (v) { return Math.round(v * 1e6) / 1e6; });
-    return [fill(T.position, { lat: number(c[1]), lon: number(c[0]) })];
+    // (a no-break space between a number and its N or E: the cell wraps between them only)
+    return [fill(T.position, { lat: number(c[1]), lon: number(c[0]) }).replace(/ (?=\p{Lu}\b)/gu, "\u00a0")];
   }
   // the parts in a cell, each kept on one line (text only: the cells come from the file), in
   // one box (a card's cell lays its label and its content side by side)
