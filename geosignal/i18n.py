@@ -354,13 +354,27 @@ _JS_APPLY = r"""
   I.problemText = function (problem) {
     if (!problem) { return ""; }
     if (problem.message) { return problem.message; }
-    var kinds = (I.kinds || {})[problem.code];
-    if (kinds && problem.kind && kinds[problem.kind]) { return kinds[problem.kind]; }
+    var byKind = I.kindText(problem);
+    if (byKind) { return byKind; }
     var spec = I.params[problem.code], text = I.messages[problem.code];
     if (spec && text && Object.keys(spec).every(function (k) { return problem[spec[k][0]] !== undefined; })) {
       return text.replace(/%\((\w+)\)s/g, function (_, name) { return figure(problem[spec[name][0]], spec[name][1]); });
     }
     return (I.errors[problem.code] || problem.title || problem.code || "") + hint(problem);
+  };
+  // the message of a refusal's kind, its %(name)s filled from the refusal's members of that
+  // name (whole numbers the language's way); "" when it has none or a member is missing
+  // (geosignal.ui_text.kind_message)
+  I.kindText = function (problem) {
+    var text = ((I.kinds || {})[problem.code] || {})[problem.kind];
+    if (!text) { return ""; }
+    var missing = false;
+    text = text.replace(/%\((\w+)\)s/g, function (_, name) {
+      var v = problem[name];
+      if (v === undefined || v === null) { missing = true; return ""; }
+      return typeof v === "number" && Number.isInteger(v) ? figure(v, "int") : String(v);
+    });
+    return missing ? "" : text;
   };
   // what a refusal adds when it guessed why (a place outside: axes swapped, another CRS)
   function hint(problem) {

@@ -8,6 +8,7 @@ shown (:mod:`geosignal.i18n`: the tables below are extracted into the catalogues
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_babel import gettext as _
@@ -55,6 +56,11 @@ WARNINGS_FR: dict[str, str] = {
     "partly_outside_commune": "Forme en partie hors de sa commune",
 }
 
+#: A position in WGS 84 as the pages write it, latitude north then longitude east (``{lat}``,
+#: ``{lon}``: numbers the scripts write): one text for the map form and the upload preview, so
+#: that each language spells north and east one way (Dutch: « O », oost).
+POSITION_FR = "{lat} N, {lon} E"
+
 #: Messages of the representative's map script (static/js/report-map.js), by key; ``{name}``
 #: is filled by the script.
 MAP_MESSAGES: dict[str, Any] = {
@@ -71,9 +77,14 @@ MAP_MESSAGES: dict[str, Any] = {
     "outside": "La forme sort de la commune de {commune} : elle sera refusée si elle se trouve surtout ailleurs.",
     "mostly_outside": "La forme se trouve surtout hors de la commune de {commune} : elle sera refusée.",
     "draw_first": "Indiquez d'abord le lieu : dessinez sur la carte, saisissez des coordonnées, votre position ou une adresse.",
+    # the same without the address search (no geocoder configured: the field is not shown)
+    "draw_first_no_address": "Indiquez d'abord le lieu : dessinez sur la carte, saisissez des coordonnées ou votre "
+                             "position.",
     "sending": "Envoi…",
-    "placed": "Point placé : {lat} N, {lon} E ({how}){commune}.",
-    "placed_circle": "Zone de {r} m de rayon autour de {lat} N, {lon} E ({how}){commune}.",
+    "placed": "Point placé : {position} ({how}){commune}.",
+    "placed_circle": "Zone de {r} m de rayon autour de {position} ({how}){commune}.",
+    # a position (POSITION_FR), in the sentences above and the readings to choose between
+    "position": POSITION_FR,
     "in_commune": " — {commune}",
     "read_as": {"lat_lon": "lu latitude puis longitude", "lon_lat": "lu longitude puis latitude",
                 "x_y": "lu x puis y", "y_x": "lu y puis x"},
@@ -85,6 +96,8 @@ MAP_MESSAGES: dict[str, Any] = {
     "place_removed": "Le lieu indiqué auparavant est retiré de la carte.",
     "geolocating": "Recherche de votre position…",
     "geolocation_denied": "Votre position n'a pas pu être obtenue ({reason}). Saisissez des coordonnées ou une adresse.",
+    "geolocation_denied_no_address": "Votre position n'a pas pu être obtenue ({reason}). Saisissez des coordonnées "
+                                     "ou dessinez sur la carte.",
     "geolocation_unsupported": "Ce navigateur ne donne pas la position.",
     "position_accuracy": "votre position, précision {r} m",
     "searching": "Recherche de l'adresse…",
@@ -226,6 +239,11 @@ IMPORT_MESSAGES: dict[str, Any] = {
                         "Vous ne pouvez pas l'importer.",
     "not_your_commune_unnamed": "Cette ligne se trouve surtout dans une autre commune que la vôtre. "
                                 "Vous ne pouvez pas l'importer.",
+    # the same for a row that is one point (the error's kind « point »): wholly there, not « surtout »
+    "not_your_commune_point": "Le point de cette ligne se trouve dans une autre commune que la vôtre : {commune}. "
+                              "Vous ne pouvez pas l'importer.",
+    "not_your_commune_point_unnamed": "Le point de cette ligne se trouve dans une autre commune que la vôtre. "
+                                      "Vous ne pouvez pas l'importer.",
     # an accepted row a tenth or more of which lies outside the commune it is filed in (the
     # partly_outside_commune warning: {share} its share outside, as a percentage in the
     # page's language)
@@ -268,7 +286,7 @@ IMPORT_MESSAGES: dict[str, Any] = {
     # a refused row's coordinates, as its author finds them in the file: a CSV's coordinate
     # cells as written (column and what it held), or the position read (another file's point)
     "coordinate_cell": "{column} « {value} »",
-    "position": "{lat} N, {lon} E",
+    "position": POSITION_FR,
 }
 
 #: Messages of the referent's validation queue script (static/js/queue.js), by key;
@@ -520,6 +538,9 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     # coordinate (the code's own message): geosignal.services.intake.numbers.non_finite_kind
     "non_finite_number": {
         "value": "Une valeur vaut NaN ou l'infini : donnez un nombre fini.",
+        # a CSV's coordinate cell
+        "coordinate_cell": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s », qui n'est pas un "
+                           "nombre fini. Écrivez la coordonnée en chiffres.",
     },
     # a required value left empty (the forms leave it to the server: the browser's own bubble
     # speaks the browser's language, not the page's)
@@ -551,7 +572,84 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "missing": "Choisissez un nouveau mot de passe : au moins 12 caractères, par exemple une phrase de quatre "
                    "mots.",
     },
+    # a single point placed in a commune the user does not represent (a line, a zone or points
+    # lie there « mainly »: the code's message and specific_message)
+    "not_your_commune": {
+        "point": "Le point se trouve à %(commune_name)s (%(commune_nis)s), pas dans votre commune : placez-le dans "
+                 "votre commune.",
+    },
     # a status move that needs a text (its kind: the transition's ``text``), sent without one
+    # a file the upload does not read, and what to send instead (geosignal.services.intake.files.detect_format)
+    "unsupported_format": {
+        "spreadsheet": "Ce fichier est un classeur de tableur (Excel, LibreOffice) : enregistrez-le en CSV "
+                       "(Fichier › Enregistrer sous › CSV UTF-8), puis envoyez ce fichier CSV.",
+        "zipped_file": "L'archive zip contient le fichier « %(member)s » : décompressez-la et envoyez ce fichier "
+                       "lui-même.",
+    },
+    # a CSV's refusals, file or row (geosignal.services.intake.files._read_csv): each names its
+    # row (``row``, as a spreadsheet numbers it: the header is row 1) and its column or cell
+    "unreadable_file": {
+        "extra_cell": "Ligne %(row)s : la cellule %(column_number)s (« %(value)s ») dépasse les %(header_columns)s "
+                      "colonnes de l'en-tête, sans doute parce qu'un texte contient le séparateur "
+                      "« %(delimiter)s ». Mettez ce texte entre guillemets, ou donnez un nom à cette colonne dans "
+                      "l'en-tête.",
+        "invalid_bytes": "Le fichier est enregistré en %(encoding)s, mais la ligne %(row)s contient des octets "
+                         "invalides dans cet encodage : enregistrez-le à nouveau en CSV UTF-8.",
+        "mixed_encodings": "Le fichier mélange deux encodages : la ligne %(row)s (colonne « %(column)s ») n'est pas "
+                           "en UTF-8, alors que la ligne %(utf8_row)s l'est. Enregistrez tout le fichier à nouveau en "
+                           "CSV UTF-8.",
+        "csv_syntax": "Le fichier CSV ne peut pas être lu à la ligne %(row)s (guillemets ou séparateurs mal placés) : "
+                      "corrigez cette ligne, ou enregistrez à nouveau le fichier en CSV depuis le tableur.",
+        "position_twice": "Le fichier donne chaque position deux fois : dans les colonnes « %(x_column)s » et "
+                          "« %(y_column)s », et dans la colonne de géométrie « %(wkt_column)s ». Choisissez "
+                          "ci-dessous les colonnes à lire, puis prévisualisez à nouveau.",
+        "unknown_column": "La colonne « %(column)s » choisie n'existe pas dans ce fichier : choisissez-en une autre "
+                          "ci-dessous, puis prévisualisez à nouveau.",
+    },
+    "duplicate_header": {
+        "same_name": "L'en-tête (ligne %(row)s) nomme deux fois la colonne « %(column)s » (colonnes "
+                     "%(first_column_number)s et %(column_number)s) : renommez ou supprimez l'une d'elles.",
+        "same_property": "Les colonnes « %(first_column)s » (colonne %(first_column_number)s) et « %(column)s » "
+                         "(colonne %(column_number)s) donnent la même information, l'une cacherait l'autre : "
+                         "renommez ou supprimez l'une d'elles.",
+        "same_but_case": "Les colonnes « %(first_column)s » (colonne %(first_column_number)s) et « %(column)s » "
+                         "(colonne %(column_number)s) ne diffèrent que par les majuscules : renommez l'une d'elles.",
+    },
+    "field_too_long": {
+        "header": "Le nom de la colonne %(column_number)s de l'en-tête (ligne %(row)s) a %(value)s caractères, le "
+                  "maximum est %(limit)s : raccourcissez-le.",
+        "cell": "Ligne %(row)s, colonne « %(column)s » : la cellule a %(value)s caractères, le maximum est "
+                "%(limit)s. Un guillemet ouvert puis fermé bien plus loin en est souvent la cause : vérifiez les "
+                "guillemets de cette ligne, ou raccourcissez le texte.",
+    },
+    "unterminated_quote": {
+        "open": "Un guillemet ouvert à la ligne %(row)s, colonne « %(column)s », n'est jamais fermé, et la suite du "
+                "fichier serait lue comme un seul texte : fermez-le, ou retirez-le.",
+    },
+    "malformed_quote": {
+        "text_after": "Ligne %(row)s, colonne « %(column)s » : du texte suit le guillemet qui ferme « %(value)s ». "
+                      "Mettez tout le texte entre guillemets, en doublant ceux qu'il contient (\"a \"\"b\"\" c\").",
+    },
+    # a row's coordinates (a file, not the map form: no shape to draw)
+    "empty_geometry": {
+        "no_coordinates": "Coordonnées vides à la ligne %(row)s : remplissez-les ou retirez la ligne.",
+        "no_wkt": "Géométrie vide à la ligne %(row)s (colonne « %(column)s ») : remplissez-la ou retirez la ligne.",
+    },
+    "invalid_coordinate": {
+        "one_coordinate": "Une seule coordonnée à la ligne %(row)s : la colonne « %(column)s » est vide. "
+                          "Remplissez-la ou retirez la ligne.",
+        "empty_cell": "Ligne %(row)s : la colonne « %(column)s » est vide. Écrivez-y la coordonnée, ou retirez la "
+                      "ligne.",
+        "not_a_number": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s », qui n'est pas un nombre. "
+                        "Écrivez un nombre avec les chiffres 0 à 9 (par exemple 50,4108), sans lettre ni symbole.",
+        "spaced_number": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s » : une espace ne peut "
+                         "séparer que des groupes de trois chiffres (155 349). Retirez-la.",
+    },
+    # the address search asked while no geocoder is configured (the map form does not show it then)
+    "geocoder_unavailable": {
+        "off": "La recherche d'adresse n'est pas activée sur ce service : saisissez des coordonnées ou dessinez sur la "
+               "carte.",
+    },
     "reason_required": {
         "reason": "Écrivez le motif : la commune le lit avec le signalement.",
         "question": "Écrivez la question à poser à la commune : elle la lit avec le signalement.",
@@ -561,11 +659,26 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
 }
 
 
-def kind_message(code: str, kind: str | None) -> str | None:
+#: A placeholder of a kind's message (``%(row)s``): a member of the refusal.
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def kind_message(code: str, kind: str | None, extra: dict[str, Any] | None = None) -> str | None:
     """Return the message of a refusal's ``kind`` (:data:`KIND_MESSAGES_FR`) in the current
-    language, None when its kind has none."""
+    language, its ``%(name)s`` filled from the refusal's members of that name (``extra``: the
+    error's ``extra`` or problem document; whole numbers written the language's way); None
+    when its kind has none, or when a member it names is missing."""
     french = KIND_MESSAGES_FR.get(code, {}).get(kind or "")
-    return _(french) if french else None
+    if not french:
+        return None
+    names = _PLACEHOLDER.findall(french)
+    if not names:
+        return _(french)
+    extra = extra or {}
+    if not all(extra.get(name) is not None for name in names):
+        return None
+    return _(french, **{name: _figure(extra[name], "int" if isinstance(extra[name], int) else "text")
+                        for name in names})
 
 
 #: What an ``outside_service_area`` refusal adds when it guessed why (its ``hint``):
@@ -609,7 +722,7 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
 
     field = _field_name(where)
     kind = extra.get("kind")
-    if (by_kind := kind_message(code, kind)) is not None:
+    if (by_kind := kind_message(code, kind, extra)) is not None:
         return by_kind
     if code == "not_your_commune" and extra.get("commune_name") and extra.get("commune_nis"):
         return _("La forme se trouve surtout à %(commune)s (%(nis)s), pas dans votre commune : dessinez-la dans "

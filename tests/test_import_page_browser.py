@@ -97,7 +97,8 @@ def test_refused_rows_say_what_they_held_and_the_focus_follows_the_outcome(live_
         ("4", "Chemin de Chimay", "latitude « 50,05 », longitude « 4,31 »", "Chimay")
     assert (sea["Description"], sea["Coordonnées"]) == ("En mer", "latitude « 51,5 », longitude « 3 »")
     # an accepted point says where it was read (decimal commas checked without the map)
-    assert card(0)["Coordonnées"] == "50,4108 N, 4,444 E"
+    # (a no-break space keeps a number with its N or E when the cell wraps)
+    assert card(0)["Coordonnées"] == "50,4108\u00a0N, 4,444\u00a0E"
     # the refused rows that have a place are drawn apart (red outline, white fill), and keyed
     page.wait_for_selector("#import-map .leaflet-overlay-pane path[stroke='#b3261e'] >> nth=1", state="attached")
     assert page.locator("#import-map .leaflet-overlay-pane path[stroke='#b3261e']").count() == 2
@@ -460,5 +461,46 @@ def test_ignored_columns_may_be_mapped_and_a_dropped_list_name_is_shown(live_ser
     # the column is read now: no longer among those read for nothing, and still a choice of the form
     assert "Foyers" not in page.locator("#preview-notes").text_content()
     assert page.input_value("#mapping-fields select[data-field=households_affected]") == "Foyers"
+    assert watch.errors == []
+    watch.context.close()
+
+
+#: rows whose values and remarks fill every column (the trial's excel_fr_dates_operateurs.csv,
+#: cut down): long remarks (operators set aside, a date in the future…) and a row refused with
+#: the reason of an unquoted ';' (the trial's excel_nl_fouten.csv)
+WIDE_CSV = ("Latitude;Longitude;Réseau;Technologie;Opérateur;Ménages;Description;Date\n"
+            + "".join(f"50,41{k};4,44{k};mobile;4G+, 3G;Telenet Group, Orange Belgium;{k + 1};"
+                      f"Date courte sans zéro, hameau n° {k};4/3/2025\n" for k in range(4))
+            + ";;mobile;4G;Proximus;1;Coordonnées oubliées;05/03/2025\n"
+            + "50,4200;4,4300;mobile;4G;Proximus;2;Kerkstraat; naast de school;28/11/2024\n").encode()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1440, "height": 900}, PHONE])
+def test_the_preview_table_fits_its_card_and_says_each_rows_reason(live_server, browser, viewport: dict) -> None:  # noqa: F811
+    watch = PageWatch(browser, live_server)
+    watch.context.close()
+    watch.context = browser.new_context(viewport=viewport, locale="fr-BE", timezone_id="Europe/Brussels")
+    page = watch.page = watch.context.new_page()
+    watch.login("browser-rep@charleroi.be")
+    _preview(page, live_server, "large.csv", WIDE_CSV)
+    sizes = page.evaluate("""() => {
+        const box = document.querySelector('#preview .table-scroll'), table = document.getElementById('preview-table');
+        const rows = [...table.tBodies[0].rows].map(r => r.getBoundingClientRect().height);
+        return {box: box.clientWidth, table: table.scrollWidth, page: document.documentElement.scrollWidth,
+                tallest: Math.max(...rows), detail: table.tBodies[0].rows[0].lastElementChild.getBoundingClientRect().right,
+                right: box.getBoundingClientRect().right}; }""")
+    # the table (its « Détail » column too) within its card, no page scrolled sideways
+    assert sizes["table"] <= sizes["box"], sizes
+    assert sizes["detail"] <= sizes["right"] + 0.5, sizes
+    assert sizes["page"] <= viewport["width"], sizes
+    if viewport["width"] > 700:
+        assert sizes["tallest"] < 200, sizes  # a remark wraps in a wide column, not in a sliver
+    details = page.locator("#preview-table tbody tr td:last-child").all_inner_texts()
+    assert details[4].endswith("Coordonnées vides à la ligne 6 : remplissez-les ou retirez la ligne.")
+    assert details[5].endswith("Ligne 7 : la cellule 9 (« 28/11/2024 ») dépasse les 8 colonnes de l'en-tête, sans "
+                               "doute parce qu'un texte contient le séparateur « ; ». Mettez ce texte entre "
+                               "guillemets, ou donnez un nom à cette colonne dans l'en-tête.")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"import-wide-{viewport['width']}.png"), full_page=True)
     assert watch.errors == []
     watch.context.close()

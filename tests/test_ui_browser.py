@@ -1162,8 +1162,9 @@ def test_the_map_page_fits_the_window_on_a_desktop(ui, browser, email: str, view
 
 
 def test_an_upload_row_in_another_commune_names_it(ui, browser) -> None:  # noqa: ANN001, F811
-    """A file's row lying mainly in a commune the representative does not represent: the preview
-    says so for a row (nothing was drawn), names the commune, in the page's language."""
+    """A file's row whose point lies in a commune the representative does not represent: the
+    preview says so for a row's point (nothing was drawn; wholly there, not « mostly »), names
+    the commune, in the page's language."""
     watch = Watch(browser, ui, PHONE)
     watch.login("ui-rep@charleroi.be")
     page = watch.page
@@ -1171,7 +1172,7 @@ def test_an_upload_row_in_another_commune_names_it(ui, browser) -> None:  # noqa
     row = page.locator("#preview-table tbody tr.refused")
     row.wait_for()
     detail = row.locator("td[data-code=not_your_commune]")
-    assert detail.inner_text() == ("Cette ligne se trouve surtout dans une autre commune que la vôtre : "
+    assert detail.inner_text() == ("Le point de cette ligne se trouve dans une autre commune que la vôtre : "
                                    "Châtelet (52012). Vous ne pouvez pas l'importer.")
     assert row.locator("td").nth(2).inner_text() == "Châtelet"
     # the preview is brought into view (it opened below the form, out of sight on a phone)
@@ -1190,18 +1191,22 @@ def test_an_upload_row_in_another_commune_names_it(ui, browser) -> None:  # noqa
     english.preview_upload()
     detail = english.page.locator("#preview-table td[data-code=not_your_commune]")
     detail.wait_for()
-    assert detail.inner_text() == "This row lies mainly in a commune other than yours: Châtelet (52012). You cannot import it."
+    assert detail.inner_text() == "This row's point lies in a commune other than yours: Châtelet (52012). You cannot import it."
     english.clean()
     english.close()
 
 
 def test_an_upload_row_refused_for_a_cell_names_its_column_and_value_in_the_page_language(ui, browser) -> None:  # noqa: ANN001, F811
-    """A refused CSV row names the cell at fault (column and what it held), and the file's note
-    on columns read for nothing; French puts a space before the colon, Dutch does not."""
+    """A refused CSV row names the cell at fault (its row, column and what it held: the sentence of
+    its kind, saying what to write), and the file's note on columns read for nothing; French puts
+    a space before the colon, Dutch does not."""
     data = ("latitude;longitude;operateur;couleur;probleme\r\n50,4108;4,4440;Proximus;rouge;Débit insufisant\r\n"
             "abc;4,4440;Orange;bleu;\r\n").encode()
-    expected = {"fr": ("colonne « latitude » : « abc »", "Colonnes ignorées (ni propriété ni coordonnée) : couleur"),
-                "nl": ("kolom ‘latitude’: ‘abc’", ": couleur")}
+    expected = {"fr": ("Ligne 3 : la colonne « latitude » contient « abc », qui n'est pas un nombre. Écrivez un "
+                       "nombre avec les chiffres 0 à 9 (par exemple 50,4108), sans lettre ni symbole.",
+                       "Colonnes ignorées (ni propriété ni coordonnée) : couleur"),
+                "nl": ("Rij 3: kolom ‘latitude’ bevat ‘abc’, geen getal. Schrijf een getal met de cijfers 0 tot 9 "
+                       "(bijvoorbeeld 50,4108), zonder letters of symbolen.", ": couleur")}
     with ui["app"].extensions["geosignal.db"].session() as session:
         create_user(session, "ui-rep-nl@charleroi.be", "representative", CHARLEROI, PASSWORD).locale = "nl"
         session.commit()
@@ -1212,7 +1217,7 @@ def test_an_upload_row_refused_for_a_cell_names_its_column_and_value_in_the_page
         detail = watch.page.locator("#preview-table tbody tr.refused td[data-code=invalid_coordinate]")
         detail.wait_for()
         cell, note = expected[lang]
-        assert detail.inner_text().endswith(" — " + cell)
+        assert detail.inner_text() == cell
         notes = watch.page.inner_text("#preview-notes")
         assert notes.endswith(note) and (lang == "fr") == (" : couleur" in notes)
         assert watch.page.locator("#preview-table tbody tr.refused td").first.inner_text() == "3"  # its row

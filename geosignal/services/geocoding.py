@@ -93,7 +93,8 @@ def search_address(query: str, *, base_url: str, timeout_s: float = 5.0,
     """
     text = check_query(query)
     if not base_url:
-        raise GeosignalError("geocoder_unavailable", "aucun service de recherche d'adresse n'est configuré")
+        raise GeosignalError("geocoder_unavailable", "aucun service de recherche d'adresse n'est configuré",
+                             kind="off")
     request = urllib.request.Request(request_url(base_url, text, bbox),
                                      headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
     try:

@@ -87,13 +87,15 @@ def not_your_commune(geometry: Any, nis: str, name: str, user_commune: str | Non
     ``/geometry``) or an upload's feature or row."""
     dim = int(shapely.get_dimensions(geometry))
     verb = "now lies" if now else "lies"
+    single = False
     if dim == 0:
-        many = shapely.get_num_geometries(shapely.extract_unique_points(geometry)) > 1
-        what = f"the points {'now ' if now else ''}lie mainly" if many else f"the point {verb}"
+        single = shapely.get_num_geometries(shapely.extract_unique_points(geometry)) == 1
+        what = f"the point {verb}" if single else f"the points {'now ' if now else ''}lie mainly"
     else:
         what = f"the {'line (road stretch)' if dim == 1 else 'zone'} {verb} mainly"
+    # kind "point": one point lies wholly in that commune (the pages say so, not « mainly »)
     return GeosignalError("not_your_commune", f"{what} in {name} ({nis}); you represent {user_commune}",
-                          where=where, commune_nis=nis, commune_name=name)
+                          where=where, commune_nis=nis, commune_name=name, **({"kind": "point"} if single else {}))
 
 
 #: A report identical to one the same user filed this many seconds ago is a probable

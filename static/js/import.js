@@ -45,13 +45,16 @@
   var COMMUNES = JSON.parse(form.dataset.communes || "{}");
   // A refused row's detail: a row lying mainly in a commune the user does not represent says
   // which (the API's message is written for a drawn shape); any other error as the API says.
+  // A refusal whose kind has its own sentence (a CSV row's: cell beyond the header, empty
+  // coordinates…) names its row and column itself: no cell added.
   function rowProblem(error) {
     if (error.code === "not_your_commune" && T.not_your_commune) {
-      var nis = error.commune_nis;
-      if (!nis) { return T.not_your_commune_unnamed; }
-      return fill(T.not_your_commune, { commune: COMMUNES[nis] ? COMMUNES[nis] + " (" + nis + ")" : nis });
+      var nis = error.commune_nis, which = "not_your_commune" + (error.kind === "point" ? "_point" : "");
+      if (!nis) { return T[which + "_unnamed"]; }
+      return fill(T[which], { commune: COMMUNES[nis] ? COMMUNES[nis] + " (" + nis + ")" : nis });
     }
-    return I.problemText(error) + cellText(error);
+    var byKind = I.kindText(error);
+    return byKind || (I.problemText(error) + cellText(error));
   }
   // the cell a refusal or a warning is about, as a spreadsheet shows it: its column and what it held
   function cellText(item) {
@@ -124,7 +127,8 @@
   function positionRead(f) {
     if (!(f.geometry && f.geometry.type === "Point" && T.position)) { return []; }
     var c = f.geometry.coordinates.map(function (v) { return Math.round(v * 1e6) / 1e6; });
-    return [fill(T.position, { lat: number(c[1]), lon: number(c[0]) })];
+    // (a no-break space between a number and its N or E: the cell wraps between them only)
+    return [fill(T.position, { lat: number(c[1]), lon: number(c[0]) }).replace(/ (?=\p{Lu}\b)/gu, "\u00a0")];
   }
   // the parts in a cell, each kept on one line (text only: the cells come from the file), in
   // one box (a card's cell lays its label and its content side by side)

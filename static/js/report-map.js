@@ -475,7 +475,8 @@
       if (badRadius) { radiusInput.setAttribute("aria-invalid", "true"); } else { radiusInput.removeAttribute("aria-invalid"); }
     }
     var where = commune ? fill(M.in_commune, { commune: commune.name_fr }) : "";
-    var values = { lat: num(lat, 6), lon: num(lon, 6), how: how, r: num(r || 0), commune: where };
+    var values = { position: fill(M.position, { lat: num(lat, 6), lon: num(lon, 6) }), how: how, r: num(r || 0),
+                   commune: where };
     var text = fill(r > 0 ? M.placed_circle : M.placed, values);
     // a point drawn on the map has no "how" (typed coordinates, position, address): no "()"
     status.textContent = how ? text : text.replace(/\s*\(\s*\)/, "");
@@ -572,7 +573,7 @@
         refused(M.choose_reading + " " + text2);
         b.candidates.forEach(function (c) {
           var li = el("li");
-          var button = el("button", ((M.read_as || {})[c.order] || c.order) + " : " + num(c.lat, 6) + " N, " + num(c.lon, 6) + " E" +
+          var button = el("button", ((M.read_as || {})[c.order] || c.order) + " : " + fill(M.position, { lat: num(c.lat, 6), lon: num(c.lon, 6) }) +
             (c.commune ? " — " + c.commune.name_fr : ""));
           button.type = "button";
           button.addEventListener("click", function () {
@@ -608,7 +609,8 @@
         place(p.coords.longitude, p.coords.latitude, fill(M.position_accuracy, { r: num(accuracy) }), null, accuracy);
         say(locateStatus, status.textContent, false);
       }, function (err) {
-        say(locateStatus, fill(M.geolocation_denied, { reason: err.message || err.code }), true);
+        say(locateStatus, fill(document.getElementById("address") ? M.geolocation_denied
+          : M.geolocation_denied_no_address, { reason: err.message || err.code }), true);
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     });
   }
@@ -657,7 +659,7 @@
     form.addEventListener("submit", function (e) {
       if (!geometryInput.value && !(coordinatesInput && coordinatesInput.value.trim())) {
         e.preventDefault();
-        say(feedback, M.draw_first, true);
+        say(feedback, document.getElementById("address") ? M.draw_first : M.draw_first_no_address, true);
         feedback.dataset.said = "draw_first";  // settled by the next act on the place (clearDrawFirst)
         step("form", coordinatesInput);
         return;

@@ -288,6 +288,23 @@ def _detached(item: Any) -> Any:
 
 # --------------------------------------------------------------------------- detection
 
+#: What a zip holds that the upload reads when sent by itself (a KML is read as a KMZ, a
+#: Shapefile zipped): the person is told to unzip it (``unsupported_format``, kind ``zipped_file``).
+_ZIPPED_READABLE = (".gpkg", ".geojson", ".json", ".gpx", ".csv", ".tsv")
+#: A spreadsheet workbook's extensions, and the signature of the OLE2 files old Excel saves.
+_SPREADSHEET_EXT = (".xlsx", ".xlsm", ".xls", ".ods")
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _is_spreadsheet(names: list[str], ext: str) -> bool:
+    """Whether a zip's members (``names``) are a spreadsheet workbook's: an Office Open XML
+    workbook (``[Content_Types].xml`` and ``xl/``), an OpenDocument one (``mimetype`` and
+    ``content.xml``), or a zip named ``.xlsx``/``.ods``."""
+    low = {n.lower() for n in names}
+    return (ext in _SPREADSHEET_EXT
+            or ("[content_types].xml" in low and any(n.startswith("xl/") for n in low))
+            or ("mimetype" in low and "content.xml" in low))
+
 def detect_format(data: bytes, filename: str) -> str:
     """Return one of :data:`FORMATS` from the content (sniffed) and the file name's extension.
 
@@ -314,6 +331,15 @@ def detect_format(data: bytes, filename: str) -> str:
         if ext == ".kmz":
             raise GeosignalError("unreadable_file", "The KMZ archive holds no KML document (doc.kml).",
                                  files=names[:20])
+        if _is_spreadsheet(names, ext):
+            raise GeosignalError("unsupported_format", "The file is a spreadsheet workbook (XLSX, ODS), not a "
+                                 "geographic file; save it as CSV (File › Save as › CSV UTF-8) and send that.",
+                                 kind="spreadsheet")
+        readable = [n for n in names if n.lower().endswith(_ZIPPED_READABLE)]
+        if readable:  # a GeoPackage, GeoJSON, GPX or CSV zipped: not opened, the file itself is sent
+            raise GeosignalError("unsupported_format", f"The zip archive holds {readable[0]!r}; unzip it and send "
+                                 "that file itself.", files=names[:20], kind="zipped_file",
+                                 member=readable[0].rsplit("/", 1)[-1])
         if nested:
             raise GeosignalError("unsupported_format", "The zip archive only holds other archives "
                                  f"({', '.join(nested[:5])}); archives inside archives are not opened: extract "
@@ -348,6 +374,10 @@ def detect_format(data: bytes, filename: str) -> str:
         if fmt in ("kml", "gpx"):
             raise GeosignalError("unreadable_file", f"The file has the extension {ext} but holds no {fmt.upper()}.")
         return fmt
+    if head.startswith(_OLE2) or ext in _SPREADSHEET_EXT:  # an old Excel workbook (.xls), or named as one
+        raise GeosignalError("unsupported_format", "The file is a spreadsheet workbook (XLS, XLSX, ODS), not a "
+                             "geographic file; save it as CSV (File › Save as › CSV UTF-8) and send that.",
+                             kind="spreadsheet")
     if b"\x00" in head:
         raise GeosignalError("unsupported_format", f"The format of {filename!r} is not supported; send GeoJSON, "
                              "KML, KMZ, GPX, CSV, GeoPackage or a zipped Shapefile.")
@@ -444,7 +474,8 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
         col = theirs if theirs in columns else lower.get(str(theirs).strip().lower())
         if col is None:
             raise GeosignalError("unreadable_file", f"column_map names the column {theirs!r}, which the file does "
-                                 "not have.", where="column_map", columns=list(columns))
+                                 "not have.", where="column_map", columns=list(columns), kind="unknown_column",
+                                 column=str(theirs))
         if col != theirs and header_row is not None:  # matched but for case: must be one column
             same = [k for k, c in enumerate(columns) if c.strip().lower() == col.strip().lower()]
             if len(same) > 1:
@@ -453,7 +484,8 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
                     f"{_column_label(columns, same[0])!r} (column {same[0] + 1}) and {_column_label(columns, same[1])!r} "
                     f"(column {same[1] + 1}) both have that name but for case: name one exactly.",
                     where=f"row {header_row}", column=_column_label(columns, same[1]), column_number=same[1] + 1,
-                    first_column=_column_label(columns, same[0]), first_column_number=same[0] + 1, name=ours)
+                    first_column=_column_label(columns, same[0]), first_column_number=same[0] + 1, name=ours,
+                    kind="same_but_case", row=header_row)
         coordinate = next((k for k, cols in keys.items() if k in _COORD_KEYS and ours in _COORD_KEYS
                            and cols == [col]), None)
         if coordinate is not None:  # one column cannot be two coordinates
@@ -479,7 +511,7 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
                     f"{_column_label(columns, k)!r} (column {k + 1}) both stand for {key}: one would hide the other. "
                     f"Rename or remove one, or say which one to read with column_map.", where=f"row {header_row}",
                     column=_column_label(columns, k), column_number=k + 1, first_column=_column_label(columns, n - 1),
-                    first_column_number=n, name=key)
+                    first_column_number=n, name=key, kind="same_property", row=header_row)
             keys.setdefault(key, []).append(col)
     if ignored is not None:
         used = {c for cols in keys.values() for c in cols}
@@ -611,6 +643,7 @@ def _decode(data: bytes) -> tuple[str, str]:
                                  f"{'byte-order mark' if body is not data else 'NUL bytes'}) but byte "
                                  f"{exc.start + len(data) - len(body):,} (row {row}) is not valid {codec}: "
                                  f"{exc.reason}; save it again as UTF-8.", where=f"row {row}", encoding=label,
+                                 kind="invalid_bytes", row=row,
                                  offset=exc.start + len(data) - len(body)) from None
     try:
         return data.decode("utf-8"), "utf-8"
@@ -707,7 +740,8 @@ def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
         "unreadable_file", f"The file mixes two encodings: row {row} (byte {bad:,}, column "
         f"{column!r}) is not UTF-8 (Windows-1252?), while row {utf8_row} is UTF-8. Read either "
         "way, the accents of the other rows would be stored garbled; save the whole file again as UTF-8.",
-        where=f"row {row}", column=column, column_number=k + 1, offset=bad, utf8_row=utf8_row)
+        where=f"row {row}", column=column, column_number=k + 1, offset=bad, utf8_row=utf8_row,
+        kind="mixed_encodings", row=row)
 
 
 _QUOTED = re.compile(r'"[^"]*(?:"|$)')
@@ -755,26 +789,27 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
         if not _SPACE_GROUPED.fullmatch(s):  # "155 34 9" was read 155349, "50,410 8" 50.4108
             raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {s!r}, not one number: a space may "
                                  "only separate groups of three digits (155 349).", where=where, index=index,
-                                 column=column, value=s)
+                                 column=column, value=s, kind="spaced_number")
         s = re.sub(r"[ \u00a0\u202f]", "", s)
     if s.lower() in NON_FINITE_WORDS:
         raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
-                             where=where, index=index, column=column, value=text.strip())
+                             where=where, index=index, column=column, value=text.strip(), kind="coordinate_cell")
     if "," in s and "." not in s:
         s = s.replace(",", ".")
     if not s.isascii() or "_" in s:  # float() reads "５０.４１" as 50.41 and "4_44" as 444
         other = any(c.isdigit() for c in s if not c.isascii())
         raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {text.strip()!r}, not a number"
                              + (" written with the digits 0-9." if other else "."),
-                             where=where, index=index, column=column, value=text.strip())
+                             where=where, index=index, column=column, value=text.strip(), kind="not_a_number")
     try:
         v = float(s)
     except ValueError:
         raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {text.strip()!r}, not a number.",
-                             where=where, index=index, column=column, value=text.strip()) from None
+                             where=where, index=index, column=column, value=text.strip(),
+                             kind="not_a_number") from None
     if not math.isfinite(v):
         raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
-                             where=where, index=index, column=column, value=text.strip())
+                             where=where, index=index, column=column, value=text.strip(), kind="coordinate_cell")
     return v
 
 
@@ -831,7 +866,8 @@ def _wkt_cell(cell: str, where: str, column: str, epsg: int,
     (``unsupported_crs`` otherwise), agreeing with the ``crs`` the caller gave
     (``unsupported_crs`` with ``requested`` and ``member`` otherwise)."""
     if not cell.strip():
-        return None, epsg, GeosignalError("empty_geometry", "The row has no geometry.", where=where, column=column)
+        return None, epsg, GeosignalError("empty_geometry", "The row has no geometry.", where=where, column=column,
+                                          kind="no_wkt")
     try:
         geometry, srid = parse_wkt(cell)
     except WktSyntaxError as exc:
@@ -951,7 +987,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
         raise GeosignalError("no_features", "The CSV file is empty.") from None
     except csv.Error as exc:
         _check_quotes(text, 1, delim, [], sep, row=1, malformed=True)  # (strict read: names the quoting fault)
-        raise GeosignalError("unreadable_file", f"The CSV file cannot be read: {exc}.") from None
+        raise GeosignalError("unreadable_file", f"The CSV file cannot be read: {exc}.", where="row 1",
+                             kind="csv_syntax", row=1) from None
     if end < 0 or end == len(text) - 1 or any("\n" in h or "\r" in h for h in header):
         _check_quotes(text, 1, delim, [], sep)  # a quote left open in the header, or the header is all
     header = [h.strip() for h in header]
@@ -971,7 +1008,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
         raise GeosignalError("unreadable_file", f"The file gives each position twice: the columns "
                              f"{keys[pair[0]][0]!r}/{keys[pair[1]][0]!r} and the geometry column {keys['wkt'][0]!r} "
                              "(a zone and its centre?); say which to read (column_map with lon/lat, x/y or wkt).",
-                             columns=header)
+                             columns=header, kind="position_twice", x_column=keys[pair[0]][0],
+                             y_column=keys[pair[1]][0], wkt_column=keys["wkt"][0])
     position = {name: k for k, name in enumerate(header)}
     nheader = len(header)  # the named columns: trailing empty names (";;" ending Excel's header) are none
     while nheader and not header[nheader - 1]:
@@ -1052,20 +1090,25 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                                 faults.append(exc)
                         x, y = read[cx], read[cy]
                         if not faults and x is None and y is None:
-                            fault = GeosignalError("empty_geometry", "The row has no coordinates.", where=where)
+                            fault = GeosignalError("empty_geometry", "The row has no coordinates.", where=where,
+                                                   kind="no_coordinates")
                         elif not faults and (x is None or y is None):
                             fault = GeosignalError("invalid_coordinate", "The row has only one coordinate.",
-                                                   where=where, column=cx if x is None else cy)
+                                                   where=where, column=cx if x is None else cy,
+                                                   kind="one_coordinate")
                         elif faults:
                             for col in (cx, cy):
                                 if read[col] is None:
                                     faults.append(GeosignalError("invalid_coordinate", f"Column {col!r} is empty.",
-                                                                 where=where, index=index, column=col))
+                                                                 where=where, index=index, column=col,
+                                                                 kind="empty_cell"))
                             faults.sort(key=lambda e: position[e.extra["column"]])
                             fault = faults[0]
                             if len(faults) > 1:
                                 fault.extra["errors"] = [{"code": e.code, "detail": e.detail, "pointer": where,
-                                                          "column": e.extra["column"]} for e in faults]
+                                                          "column": e.extra["column"], "row": row,
+                                                          **{k: e.extra[k] for k in ("kind", "value")
+                                                             if k in e.extra}} for e in faults]
                     geom_obj: Any = None
                 else:
                     geom_obj, row_epsg, fault = _wkt_cell(cells[pw] if pw < ncells else "", where, wkt_col,
@@ -1077,7 +1120,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                     fault = GeosignalError(
                         "unreadable_file", f"The row has a value in cell {extra + 1} ({cells[extra][:60]!r}) but "
                         f"the header names {nheader} columns: a text holding the separator {delim!r} must be "
-                        "quoted, or its column named.", where=where, column_number=extra + 1)
+                        "quoted, or its column named.", where=where, column_number=extra + 1, kind="extra_cell",
+                        value=cells[extra][:60], delimiter=delim, header_columns=nheader)
                 # the properties of a row are read once per distinct set of its property cells
                 row_key = prop_cells(cells) if ncells > last_prop else None
                 known = rows_memo.get(row_key) if row_key is not None else None
@@ -1135,6 +1179,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                                               row_epsg, limits))
             except GeosignalError as err:
                 err = _relocate(err, where, index)
+                err.extra.setdefault("row", row)  # (a kind's sentence names it)
                 err.source = _row_source(cells, source_cols, description_cols)
                 if any(w.get("code") == "attribute_dropped" for w in warnings):
                     # every fault of the row, together: its geometry faults (each coordinate
@@ -1157,7 +1202,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
         # or text after a closing quote is named there (row and column)
         _check_quotes(text, last_line + 1, delim, header, sep, row=row + 1, malformed=True)
         raise GeosignalError("unreadable_file", f"The CSV file cannot be read at row {row + 1} (line "
-                             f"{reader.line_num} of the file): {exc}.", where=f"row {row + 1}") from None
+                             f"{reader.line_num} of the file): {exc}.", where=f"row {row + 1}", kind="csv_syntax",
+                             row=row + 1) from None
     # A quote left open swallows the rest of the file into the last record, whatever ends the
     # lines and whether or not a line end follows it (the csv module says nothing): scan that
     # record alone, from the start of its first line (found from the end: cheap).
@@ -1228,7 +1274,7 @@ def _check_header(header: list[str], line: int) -> None:
             raise GeosignalError("field_too_long", f"The header of column {k + 1} has {len(name):,} characters; "
                                  f"the limit is {MAX_FIELD_CHARS:,}.", where=f"row {line}",
                                  column=_column_label(header, k), column_number=k + 1, value=len(name),
-                                 limit=MAX_FIELD_CHARS)
+                                 limit=MAX_FIELD_CHARS, kind="header", row=line)
     seen: dict[str, int] = {}
     for k, name in enumerate(header):
         if not name:
@@ -1236,7 +1282,8 @@ def _check_header(header: list[str], line: int) -> None:
         if name in seen:
             raise GeosignalError("duplicate_header", f"The column {name!r} appears twice in the header (columns "
                                  f"{seen[name] + 1} and {k + 1}); rename or remove one.", where=f"row {line}",
-                                 column=name, column_number=k + 1, first_column_number=seen[name] + 1)
+                                 column=name, column_number=k + 1, first_column_number=seen[name] + 1,
+                                 kind="same_name", row=line)
         seen[name] = k
 
 
@@ -1254,7 +1301,8 @@ def _check_lengths(text: str, delim: str, cells: list[str], header: list[str], w
             raise GeosignalError("field_too_long", f"A field of {len(cell):,} characters in column "
                                  f"{_column_label(header, k)!r} (row {row}) exceeds the limit of {limit:,}; "
                                  "a quote opened and closed far later can cause this.", where=f"row {row}",
-                                 column=_column_label(header, k), column_number=k + 1, value=len(cell), limit=limit)
+                                 column=_column_label(header, k), column_number=k + 1, value=len(cell), limit=limit,
+                                 kind="cell", row=row)
 
 
 def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep: str = "\n", *,
@@ -1299,7 +1347,8 @@ def _check_quotes(text: str, start_line: int, delim: str, header: list[str], sep
                     raise GeosignalError(
                         "unterminated_quote", f"A quote opened in column {_column_label(header, k)!r} of row {row} "
                         "is never closed, so the rest of the file would be read as one field.",
-                        where=f"row {row}", column=_column_label(header, k), column_number=k + 1)
+                        where=f"row {row}", column=_column_label(header, k), column_number=k + 1, kind="open",
+                        row=row)
                 if text.startswith('""', close):
                     j = close + 1
                     continue
@@ -1334,7 +1383,7 @@ def _malformed_quote(text: str, field: int, after: int, token: re.Pattern[str], 
         "malformed_quote", f"In column {label!r} of row {line}, {shown!r} has text after the quote "
         f"that closes the field ({text[after]!r}); inside a "
         'quoted field write a quote twice ("a ""b"" c"), or quote the whole field.',
-        where=f"row {line}", column=label, column_number=column + 1, value=shown)
+        where=f"row {line}", column=label, column_number=column + 1, value=shown, kind="text_after", row=line)
 
 
 # --------------------------------------------------------------------------- OGR formats
