@@ -264,13 +264,12 @@ def test_other_formats_name_their_columns_read_for_nothing(area):
     files = {"a.kml": KML.encode(), "a.gpx": GPX.encode(), **_ogr_files()}
     got = {name: _ignored(read_upload(data, name, area=area)) for name, data in files.items()}
     # KML: the ExtendedData (not LIBKML's own fields); GPX: its standard elements are not
-    # columns; but a placemark's or waypoint's name beside a description is read for nothing
-    assert got == {"a.kml": [["couleur", "Name"]], "a.gpx": [["name"]], "a.gpkg": [["couleur"]],
-                   "a.zip": [["couleur"]]}
+    # columns; a placemark's or waypoint's name beside a description is its first line
+    assert got == {"a.kml": [["couleur"]], "a.gpx": [], "a.gpkg": [["couleur"]], "a.zip": [["couleur"]]}
 
 
 @pytest.mark.parametrize(("name", "description", "ignored", "stored"), [
-    ("Gare", "Pas de 4G", [["Name"]], "Pas de 4G"),   # both: the description, the name said to be unread
+    ("Gare", "Pas de 4G", [], "Gare\nPas de 4G"),     # both: the name (a place) first, then the description
     ("Gare", None, [], "Gare"),                         # a name alone is the description
     ("Pas de 4G", "Pas de 4G", [], "Pas de 4G"),        # the same text twice: nothing lost
 ])
@@ -291,9 +290,9 @@ def test_gpx_elements_a_person_writes_are_named_when_they_hold_a_value(area):
                       '<link href="https://ex.example/p"><text>photo</text></link>')
     res = read_upload(gpx.encode(), "a.gpx", area=area)
     assert all(isinstance(r, ReportInput) for r in res)
-    assert _ignored(res) == [["type", "src", "link1_href", "link1_text", "name"]]
+    assert _ignored(res) == [["type", "src", "link1_href", "link1_text"]]
     assert _ignored(read_upload(GPX.replace("<sym>Flag</sym>", "<type> </type>").encode(), "a.gpx",
-                                area=area)) == [["name"]]  # (the waypoint's name beside its <desc>)
+                                area=area)) == []  # (the waypoint's name beside its <desc>: its first line)
 
 
 def test_the_warning_reaches_the_api_preview(area, admin, db):

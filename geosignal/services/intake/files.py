@@ -77,7 +77,8 @@
   number or out of range, or a number that is not finite (NaN, inf, 1e999), refuses its
   waypoint, route or track only (``invalid_coordinate`` / ``non_finite_number``, ``line``, ``column``, ``waypoint``/``route``/
   ``track`` its rank among its kind); elevations are dropped with a ``z_dropped`` warning. The
-  description is ``<desc>``, else ``<cmt>``, else ``<name>``; a ``<cmt>`` differing from the
+  description is ``<desc>``, else ``<cmt>``, else ``<name>`` (a ``<name>`` beside them, a place,
+  is its first line); a ``<cmt>`` differing from the
   ``<desc>`` is not kept, with an ``attribute_dropped`` warning naming it. A track or route
   is dated by its first point's ``<time>``, with an ``observed_at_from_track`` warning naming
   its first and last times. A ``<time>`` GDAL cannot read (it nulls ``garbage``,
