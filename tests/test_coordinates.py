@@ -65,9 +65,20 @@ def test_dms_exact_values_and_west_is_negative() -> None:
                                             pytest.approx(50 + 24 / 60 + 38.88 / 3600, abs=1e-12))
     assert position.commune is None
     with pytest.raises(GeosignalError) as caught:
-        parse_position("50°24'38.88\"N 4°26'38.4\"O")  # O = ouest: west of Greenwich, not Belgium
+        parse_position("50°24'38.88\"N 4°26'38.4\"W")  # west of Greenwich: not Belgium
     assert caught.value.code == "outside_service_area"
     assert caught.value.extra["candidates"][0]["lon"] == pytest.approx(-4.444, abs=TOL)
+
+
+@pytest.mark.parametrize("text", ["50°24'38.88\"N 4°26'38.4\"O", "50,4108 N 4,4440 O", "N 50,4108 O 4,4440",
+                                  "50.4108 noord, oost 4.444"])
+def test_o_is_read_as_the_dutch_oost_where_ouest_would_leave_the_territory(commune_at, text: str) -> None:  # noqa: ANN001
+    """The Dutch pages write east « O » (oost), which the reader took for the French « O »
+    (ouest): a position copied from a Dutch preview landed west of Greenwich. Both readings are
+    tried and the one in a commune served is kept."""
+    position = parse_position(text, commune_at)
+    assert (position.lon, position.lat) == (pytest.approx(LON, abs=2e-4), pytest.approx(LAT, abs=2e-4))
+    assert position.commune == ("52011", "Charleroi")
 
 
 def test_lambert_coordinates_in_both_orders_inside_the_territory_are_asked(commune_at) -> None:  # noqa: ANN001

@@ -5,7 +5,8 @@ What is accepted (spaces, ``,``, ``;`` or ``/`` between the two values; a decima
 fine when the values are separated by a space or ``;``):
 
 * ``50.4108, 4.4440`` · ``50,4108 4,4440`` · ``4.4440 50.4108`` · ``lat 50.4108 lon 4.444``
-  · ``50.4108 N 4.4440 E`` (``O`` = ouest = west);
+  · ``50.4108 N 4.4440 E`` (``O`` is *ouest* in French but *oost* in Dutch: both are tried,
+  the reading that falls in a commune served is kept; ``noord``, ``zuid``, ``oost``, ``west``);
 * ``50°24'38.9"N 4°26'38.4"E`` · ``N 50° 24,648' E 4° 26,640'`` (primes ′ ″ too);
 * ``155349 122215`` (Lambert 72, metres) · ``655393 622270`` (Lambert 2008) · ``x=… y=…``;
   an explicit ``EPSG:31370``, ``EPSG:3812``, ``EPSG:4326``, ``Lambert 72`` / ``L72``,
@@ -90,7 +91,12 @@ _TOKEN = re.compile(rf"(?P<num>{_NUMBER})|(?P<word>[a-zé]+)|(?P<sep>[\s,;/:=()]
 _LABELS = {"lat": "lat", "latitude": "lat", "lon": "lon", "lng": "lon", "long": "lon", "longitude": "lon",
            "x": "x", "y": "y"}
 _HEMISPHERES = {"n": ("lat", 1), "nord": ("lat", 1), "s": ("lat", -1), "sud": ("lat", -1),
-                "e": ("lon", 1), "est": ("lon", 1), "w": ("lon", -1), "o": ("lon", -1), "ouest": ("lon", -1)}
+                "e": ("lon", 1), "est": ("lon", 1), "w": ("lon", -1), "o": ("lon", -1), "ouest": ("lon", -1),
+                "noord": ("lat", 1), "zuid": ("lat", -1), "oost": ("lon", 1), "west": ("lon", -1)}
+#: The same with ``O`` read as Dutch *oost* (east), which the pages write in Dutch.
+_HEMISPHERES_OOST = {**_HEMISPHERES, "o": ("lon", 1)}
+#: ``O`` standing as a hemisphere letter (not inside a word).
+_LETTER_O = re.compile(r"(?<![a-zé])o(?![a-zé])")
 
 
 def _unreadable(detail: str) -> GeosignalError:
@@ -140,7 +146,7 @@ def _rest_is_separators(text: str) -> bool:
     return re.fullmatch(r"[\s,;/]*", text) is not None
 
 
-def _read_dms(text: str) -> list[_Value]:
+def _read_dms(text: str, hemispheres: dict[str, tuple[str, int]] = _HEMISPHERES) -> list[_Value]:
     values: list[_Value] = []
     position = 0
     rest = []
@@ -169,7 +175,7 @@ def _read_dms(text: str) -> list[_Value]:
         value = _Value(-magnitude if m.group("deg").startswith("-") else magnitude)
         letter = h1 or h2
         if letter:
-            axis, sign = _HEMISPHERES[letter]
+            axis, sign = hemispheres[letter]
             value.give(axis, sign, hemisphere=True)
         values.append(value)
     rest.append(text[position:])
@@ -178,7 +184,7 @@ def _read_dms(text: str) -> list[_Value]:
     return values
 
 
-def _read_decimal(text: str) -> list[_Value]:
+def _read_decimal(text: str, hemispheres: dict[str, tuple[str, int]] = _HEMISPHERES) -> list[_Value]:
     values: list[_Value] = []
     pending: tuple[str, int, bool] | None = None
     last_sep = True
@@ -201,8 +207,8 @@ def _read_decimal(text: str) -> list[_Value]:
         word = m.group("word")
         if word in _LABELS:
             pending = (_LABELS[word], 1, False)
-        elif word in _HEMISPHERES:
-            axis, sign = _HEMISPHERES[word]
+        elif word in hemispheres:
+            axis, sign = hemispheres[word]
             previous = values[-1] if values else None
             if previous is not None and previous.axis is None and pending is None and (not last_sep or word in "nsewo"):
                 previous.give(axis, sign, hemisphere=True)
@@ -260,28 +266,11 @@ def _system(a: float, b: float, named: int | None) -> tuple[int, str]:
     raise _unreadable("these two numbers are neither degrees nor Belgian Lambert coordinates")
 
 
-def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None
-                   ) -> Position:
-    """Return the position written in ``text`` (see the module's notes for what is read).
-
-    ``commune_at(lon, lat)`` (EPSG:4326) returns the ``(nis_code, name_fr)`` of the commune
-    served at a position, or None (e.g. :meth:`ServiceArea.commune_at`); a reading is
-    plausible when it returns a commune. Without it, a reading is plausible inside Belgium
-    (:data:`BELGIUM_BBOX`) and ``commune`` stays None.
-
-    Raises :class:`GeosignalError` ``unreadable_coordinates`` (no two numbers, unknown words,
-    minutes ≥ 60, contradictory labels …), ``unsupported_crs`` (another EPSG code named),
-    ``ambiguous_coordinates`` (both orders plausible; ``candidates`` lists them as
-    :meth:`Position.as_dict`) or ``outside_service_area`` (no reading falls in a commune
-    served; ``candidates`` lists the readings tried). All with ``where="coordinates"``.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise _unreadable("type two coordinates, for example 50.4108, 4.4440")
-    if len(text) > 200:
-        raise _unreadable("the text is too long for coordinates")
-    clean = unicodedata.normalize("NFC", text).translate(_QUOTES).lower().replace("''", '"').strip()
-    named, clean = _explicit_crs(clean)
-    values = _read_dms(clean) if "°" in clean else _read_decimal(clean)
+def _readings(clean: str, named: int | None, commune_at: Callable[[float, float], tuple[str, str] | None] | None,
+              hemispheres: dict[str, tuple[str, int]]) -> list[tuple[bool, Position]]:
+    """The readings of ``clean`` (lowercase text, its system named or None) with the letters of
+    ``hemispheres``: ``(plausible, Position)`` for each order the labels allow."""
+    values = _read_dms(clean, hemispheres) if "°" in clean else _read_decimal(clean, hemispheres)
     dms = "°" in clean
     if len(values) != 2:
         raise _unreadable(f"exactly two values are needed; {len(values)} read")
@@ -309,9 +298,37 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
             west, south, east, north = BELGIUM_BBOX
             plausible = west <= lon <= east and south <= lat <= north
         readings.append((plausible, Position(lon, lat, crs, notation, order, (a.value, b.value), commune)))
-    kept = [p for ok, p in readings if ok]
-    if len(kept) == 2 and abs(kept[0].lon - kept[1].lon) < 1e-9 and abs(kept[0].lat - kept[1].lat) < 1e-9:
-        kept = kept[:1]  # the same number twice: both orders are one place
+    return readings
+
+
+def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None
+                   ) -> Position:
+    """Return the position written in ``text`` (see the module's notes for what is read).
+
+    ``commune_at(lon, lat)`` (EPSG:4326) returns the ``(nis_code, name_fr)`` of the commune
+    served at a position, or None (e.g. :meth:`ServiceArea.commune_at`); a reading is
+    plausible when it returns a commune. Without it, a reading is plausible inside Belgium
+    (:data:`BELGIUM_BBOX`) and ``commune`` stays None.
+
+    Raises :class:`GeosignalError` ``unreadable_coordinates`` (no two numbers, unknown words,
+    minutes ≥ 60, contradictory labels …), ``unsupported_crs`` (another EPSG code named),
+    ``ambiguous_coordinates`` (both orders plausible; ``candidates`` lists them as
+    :meth:`Position.as_dict`) or ``outside_service_area`` (no reading falls in a commune
+    served; ``candidates`` lists the readings tried). All with ``where="coordinates"``.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise _unreadable("type two coordinates, for example 50.4108, 4.4440")
+    if len(text) > 200:
+        raise _unreadable("the text is too long for coordinates")
+    clean = unicodedata.normalize("NFC", text).translate(_QUOTES).lower().replace("''", '"').strip()
+    named, clean = _explicit_crs(clean)
+    readings = _readings(clean, named, commune_at, _HEMISPHERES)
+    if _LETTER_O.search(clean):  # « O »: ouest (French) or oost (Dutch): both readings tried
+        readings += _readings(clean, named, commune_at, _HEMISPHERES_OOST)
+    kept: list[Position] = []
+    for ok, p in readings:  # the same number twice: both orders are one place
+        if ok and not any(abs(p.lon - q.lon) < 1e-9 and abs(p.lat - q.lat) < 1e-9 for q in kept):
+            kept.append(p)
     if len(kept) == 1:
         return kept[0]
     if len(kept) > 1:
@@ -323,4 +340,5 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
         raise _unreadable("a latitude lies between -90 and 90")
     raise GeosignalError(
         "outside_service_area", "this point lies in none of the communes served "
-        f"(read as {CRS_NAMES[crs]})", where="coordinates", candidates=[p.as_dict() for _, p in readings])
+        f"(read as {CRS_NAMES[readings[0][1].crs]})", where="coordinates",
+        candidates=[p.as_dict() for _, p in readings])
