@@ -144,3 +144,31 @@ def test_unreadable_input_is_a_coded_422_saying_where(commune_at, text: str, cod
     assert caught.value.status == 422
     assert caught.value.where == "coordinates"
     assert caught.value.detail  # a French sentence saying what is wrong
+
+
+def test_of_two_readings_in_communes_served_the_one_in_the_persons_own_commune_is_taken() -> None:
+    """With the 581 Belgian communes, both orders of most Lambert pairs fall in some commune: a
+    clerk of Gent typing 104500 194000 was asked whether she meant Gent or Dinant. The reading
+    in her own commune is taken (the answer's order says which); without a commune (the
+    referent), or when both readings are in it, she is still asked."""
+    import json
+    from pathlib import Path
+
+    import shapely
+
+    from geosignal.services.intake import ServiceArea
+    from tests.conftest import COMMUNES_FILE
+
+    doc = json.loads((Path(COMMUNES_FILE).parent / "communes_belgium_2021.geojson").read_text(encoding="utf-8"))
+    belgium = ServiceArea((f["properties"]["nis_code"], f["properties"]["name_fr"], shapely.geometry.shape(f["geometry"]))
+                          for f in doc["features"])
+    with pytest.raises(GeosignalError) as caught:
+        parse_position("104500 194000", belgium.commune_at)
+    assert sorted(c["commune"]["nis_code"] for c in caught.value.extra["candidates"]) == ["44021", "91034"]
+    gent = parse_position("104500 194000", belgium.commune_at, own_commune="44021")
+    assert (gent.order, gent.commune) == ("x_y", ("44021", "Gand"))
+    dinant = parse_position("104500 194000", belgium.commune_at, own_commune="91034")
+    assert dinant.order == "y_x" and dinant.commune[0] == "91034"
+    with pytest.raises(GeosignalError) as elsewhere:  # her commune is in neither reading: asked
+        parse_position("104500 194000", belgium.commune_at, own_commune="52011")
+    assert elsewhere.value.code == "ambiguous_coordinates"

@@ -301,8 +301,8 @@ def _readings(clean: str, named: int | None, commune_at: Callable[[float, float]
     return readings
 
 
-def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None
-                   ) -> Position:
+def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None,
+                   own_commune: str | None = None) -> Position:
     """Return the position written in ``text`` (see the module's notes for what is read).
 
     ``commune_at(lon, lat)`` (EPSG:4326) returns the ``(nis_code, name_fr)`` of the commune
@@ -315,6 +315,9 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
     ``ambiguous_coordinates`` (both orders plausible; ``candidates`` lists them as
     :meth:`Position.as_dict`) or ``outside_service_area`` (no reading falls in a commune
     served; ``candidates`` lists the readings tried). All with ``where="coordinates"``.
+    Two readings in communes served, of which one only in ``own_commune`` (the NIS code of the
+    commune the person files for): that one is taken, the answer's ``order`` saying which (with
+    the 581 Belgian communes, both orders of most Lambert pairs fall in some commune).
     """
     if not isinstance(text, str) or not text.strip():
         raise _unreadable("type two coordinates, for example 50.4108, 4.4440")
@@ -329,8 +332,9 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
     for ok, p in readings:  # the same number twice: both orders are one place
         if ok and not any(abs(p.lon - q.lon) < 1e-9 and abs(p.lat - q.lat) < 1e-9 for q in kept):
             kept.append(p)
-    if len(kept) == 1:
-        return kept[0]
+    own = [p for p in kept if own_commune is not None and p.commune is not None and p.commune[0] == own_commune]
+    if len(kept) == 1 or len(own) == 1:
+        return own[0] if len(own) == 1 else kept[0]
     if len(kept) > 1:
         raise GeosignalError(
             "ambiguous_coordinates", "these two numbers name a place served in both orders: "

@@ -40,8 +40,9 @@ def limits() -> Response:
 def read_coordinates() -> Response:
     """Read typed coordinates (``?q=``): WGS 84 decimal or DMS, Lambert 72 or 2008 → the
     position in EPSG:4326 and its commune; ``ambiguous_coordinates`` lists both readings."""
-    current()
-    position = coordinates.parse_position(request.args.get("q", ""), current_service_area().commune_at)
+    user = current()
+    position = coordinates.parse_position(request.args.get("q", ""), current_service_area().commune_at,
+                                          own_commune=user.commune_nis)
     return jsonify(position.as_dict())
 
 
@@ -67,5 +68,6 @@ def geocode() -> Response:
 def position_from_form(text: str) -> dict:
     """Return the GeoJSON Point of coordinates typed in the map form (EPSG:4326), read as
     :func:`geosignal.services.coordinates.parse_position` reads them (its errors raised)."""
-    return coordinates.parse_position(text, current_service_area().commune_at).geometry()
+    return coordinates.parse_position(text, current_service_area().commune_at,
+                                      own_commune=current().commune_nis).geometry()
 
