@@ -45,6 +45,10 @@ WARNINGS_FR: dict[str, str] = {
     "empty_feature_skipped": "Élément vide ignoré",
     "overlay_ignored": "Image superposée KML ignorée (ce n'est pas un signalement)",
     "columns_ignored": "Colonnes ignorées (ni propriété ni coordonnée)",
+    "measurements_not_kept": "Relevé de mesures : les mesures ne sont pas gardées et chaque ligne devient un "
+                             "signalement de zone blanche, même là où la couverture est bonne. Ne gardez que les "
+                             "lignes sans couverture utilisable, puis ajoutez les mesures sur la page du signalement. "
+                             "Colonnes de mesure",
     "file_already_saved": "Fichier déjà enregistré",
     "row_saved_before": "Ligne déjà enregistrée (envoi précédent)",
     "same_place_saved_before": "Même lieu qu'un signalement déjà enregistré, avec d'autres informations",

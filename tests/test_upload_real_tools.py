@@ -9,7 +9,7 @@ import xml.dom.minidom
 import pytest
 
 from geosignal.errors import GeosignalError
-from geosignal.services.intake import read_upload
+from geosignal.services.intake import ReportInput, read_upload
 from geosignal.services.intake.containers import xml_for_gdal
 from tests.factories import count_reports as _count
 from tests.factories import upload_file
@@ -331,3 +331,19 @@ def test_geojson_z_all_zero_is_not_warned(area, z, warned):
                        "geometry": {"type": "Point", "coordinates": [4.444, 50.4108, z]}}).encode()
     (rep,) = read_upload(data, "z.geojson", area=area)
     assert any(w["code"] == "z_dropped" for w in rep.warnings) is warned
+
+
+def test_a_speed_test_export_is_said_to_become_one_white_zone_per_row(area):
+    """An nPerf or Ookla export (a measurement per row, good coverage included) was saved as
+    one white-zone report per measurement, its figures among « columns ignored » only: a
+    warning now says the measurements are not kept, every row becomes a report, and what to do.
+    A file without measurement columns gets no such warning."""
+    data = ("Latitude,Longitude,Download (Mbps),Upload (Mbps),Latency (ms),Operator\n"
+            "50.4108,4.4440,0.8,0.1,180,Proximus\n50.4118,4.4450,45.2,12.0,25,Orange\n").encode()
+    res = read_upload(data, "nperf.csv", area=area)
+    assert len(res) == 2 and all(isinstance(r, ReportInput) for r in res)
+    [said] = [w for w in res.warnings if w["code"] == "measurements_not_kept"]
+    assert said["columns"] == ["Download (Mbps)", "Upload (Mbps)", "Latency (ms)"]
+    assert "every row becomes a white-zone report" in said["detail"]
+    plain = read_upload(b"lat;lon;remarque\n50,4108;4,4440;Pas de 4G\n", "a.csv", area=area)
+    assert not [w for w in plain.warnings if w["code"] == "measurements_not_kept"]

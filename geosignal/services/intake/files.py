@@ -542,9 +542,19 @@ _OWN_FIELDS: dict[str, frozenset[str]] = {
 _GPX_WRITTEN: tuple[str, ...] = ("type", "src", "link1_href", "link1_text", "link2_href", "link2_text")
 
 
+#: A column of a speed test's or drive test's measurements (nPerf, Ookla, G-NetTrack exports:
+#: ``Download (Mbps)``, ``Latency (ms)``, ``RSRP``, ``Débit descendant``…).
+_MEASUREMENT_COLUMN = re.compile(r"(?i)download|upload|d[ée]bit|latenc|\bping\b|jitter|rsrp|rsrq|rssi|sinr|"
+                                 r"\bdbm\b|mbps|kbps|mbit|snelheid|latentie")
+
+
 def _columns_ignored(result: UploadResult, ignored: dict[str, None] | list[str]) -> None:
     """Add the file-level ``columns_ignored`` warning (``columns``: their names, in file
-    order) to ``result`` when a column was read for nothing (:func:`_column_keys`)."""
+    order) to ``result`` when a column was read for nothing (:func:`_column_keys`), and
+    ``measurements_not_kept`` (``columns``) when some of them hold a speed test's or drive
+    test's measurements (:data:`_MEASUREMENT_COLUMN`): each row of such a file becomes a
+    white-zone report, those of good coverage too (a trial saved a 6,000-row nPerf campaign
+    as 6,000 reports without a word)."""
     names = list(ignored)
     if not names:
         return
@@ -553,6 +563,14 @@ def _columns_ignored(result: UploadResult, ignored: dict[str, None] | list[str])
                             "detail": f"{len(names)} column(s) were read for nothing: {shown}. No report property "
                                       "or coordinate was taken from them; if they matter, rename them or say what "
                                       "they hold with column_map."})
+    measured = [n for n in names if _MEASUREMENT_COLUMN.search(str(n))]
+    if measured:
+        result.warnings.append({
+            "code": "measurements_not_kept", "columns": measured[:200],
+            "detail": f"The file holds measurements ({', '.join(repr(n) for n in measured[:10])}): a speed test or "
+                      "drive test export. They are not kept, and every row becomes a white-zone report, those with "
+                      "good coverage too: keep only the rows where coverage is missing or unusable, and add the "
+                      "measurements on the report's page."})
 
 
 def _present(v: Any) -> bool:
