@@ -338,8 +338,8 @@ def test_a_speed_test_export_is_said_to_become_one_white_zone_per_row(area):
     one white-zone report per measurement, its figures among « columns ignored » only: a
     warning now says the measurements are not kept, every row becomes a report, and what to do.
     A file without measurement columns gets no such warning."""
-    data = ("Latitude,Longitude,Download (Mbps),Upload (Mbps),Latency (ms),Operator\n"
-            "50.4108,4.4440,0.8,0.1,180,Proximus\n50.4118,4.4450,45.2,12.0,25,Orange\n").encode()
+    data = (b"Latitude,Longitude,Download (Mbps),Upload (Mbps),Latency (ms),Operator\n"
+            b"50.4108,4.4440,0.8,0.1,180,Proximus\n50.4118,4.4450,45.2,12.0,25,Orange\n")
     res = read_upload(data, "nperf.csv", area=area)
     assert len(res) == 2 and all(isinstance(r, ReportInput) for r in res)
     [said] = [w for w in res.warnings if w["code"] == "measurements_not_kept"]
