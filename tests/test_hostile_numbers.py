@@ -520,12 +520,13 @@ def test_a_non_finite_property_says_value_and_a_coordinate_says_coordinate(repre
 
 def test_an_upload_says_value_for_a_count_and_coordinate_for_a_position(area, admin, db):
     # the import page's script reads a refused row's message from the catalogue's kinds by
-    # code and kind (I.problemText): the row's error carries kind "value" for a count only
+    # code and kind (I.problemText): the row's error carries kind "value" for a count, and
+    # "coordinate_cell" for a file's coordinate cell (its row, column and value said)
     data = b"lat;lon;menages;description\n50.4108;NaN;3;position\n50.4108;4.444;inf;count\n"
     before = _count(db)
     rows = upload_file(admin, data, "a.csv", network="mobile", dry_run="true").get_json()["features"]
     assert [(f["error"]["code"], f["error"]["where"], f["error"]["column"], f["error"].get("kind")) for f in rows] == [
-        ("non_finite_number", "row 2", "lon", None), ("non_finite_number", "row 3", "menages", "value")]
+        ("non_finite_number", "row 2", "lon", "coordinate_cell"), ("non_finite_number", "row 3", "menages", "value")]
     data = _collection(_counted("NaN", "file"))
     (row,) = upload_file(admin, data, "a.geojson", dry_run="true").get_json()["features"]
     assert (row["error"]["code"], row["error"]["pointer"], row["error"]["kind"]) == (
@@ -544,4 +545,7 @@ def test_the_pages_say_value_beside_the_field_of_a_non_finite_count(app, lang):
         assert ui_text.field_errors(value) == {"households_affected": [_VALUE_SENTENCE[lang]]}
         assert ui_text.field_errors(coordinate) == {"geometry": [_COORDINATE_SENTENCE[lang]]}
         # the scripts' catalogue (the import page's refused rows)
-        assert i18n.js_catalogue(lang)["kinds"]["non_finite_number"] == {"value": _VALUE_SENTENCE[lang]}
+        kinds = i18n.js_catalogue(lang)["kinds"]["non_finite_number"]
+        assert kinds["value"] == _VALUE_SENTENCE[lang]
+        # a file's coordinate cell has its own sentence, naming row, column and value
+        assert set(kinds) == {"value", "coordinate_cell"} and "%(row)s" in kinds["coordinate_cell"]
