@@ -582,7 +582,6 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "point": "Le point se trouve à %(commune_name)s (%(commune_nis)s), pas dans votre commune : placez-le dans "
                  "votre commune.",
     },
-    # a status move that needs a text (its kind: the transition's ``text``), sent without one
     # a file the upload does not read, and what to send instead (geosignal.services.intake.files.detect_format)
     "unsupported_format": {
         "spreadsheet": "Ce fichier est un classeur de tableur (Excel, LibreOffice) : enregistrez-le en CSV "
@@ -654,6 +653,7 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "off": "La recherche d'adresse n'est pas activée sur ce service : saisissez des coordonnées ou dessinez sur la "
                "carte.",
     },
+    # a status move that needs a text (its kind: the transition's ``text``), sent without one
     "reason_required": {
         "reason": "Écrivez le motif : la commune le lit avec le signalement.",
         "question": "Écrivez la question à poser à la commune : elle la lit avec le signalement.",
