@@ -606,6 +606,9 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "position_twice": "Le fichier donne chaque position deux fois : dans les colonnes « %(x_column)s » et "
                           "« %(y_column)s », et dans la colonne de géométrie « %(wkt_column)s ». Choisissez "
                           "ci-dessous les colonnes à lire, puis prévisualisez à nouveau.",
+        # a KMZ as QGIS and LIBKML write it, several layers each in a KML file of its own
+        "kmz_layers": "Ce KMZ range ses couches dans des fichiers séparés (%(layers)s) : exportez chaque couche dans "
+                      "un KML ou un KMZ à part, ou envoyez le tout en GeoPackage.",
         "unknown_column": "La colonne « %(column)s » choisie n'existe pas dans ce fichier : choisissez-en une autre "
                           "ci-dessous, puis prévisualisez à nouveau.",
     },

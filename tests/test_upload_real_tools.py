@@ -347,3 +347,71 @@ def test_a_speed_test_export_is_said_to_become_one_white_zone_per_row(area):
     assert "every row becomes a white-zone report" in said["detail"]
     plain = read_upload(b"lat;lon;remarque\n50,4108;4,4440;Pas de 4G\n", "a.csv", area=area)
     assert not [w for w in plain.warnings if w["code"] == "measurements_not_kept"]
+
+
+# --------------------------------------------------------------------------- KMZ as LIBKML writes it
+
+LINKING_DOC = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+               '<Document id="root_doc">{links}</Document></kml>')
+LAYER = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document id="{name}">'
+         '<Schema id="{name}.schema"><SimpleField name="reseau" type="string"/></Schema>{placemarks}</Document></kml>')
+
+
+def _libkml_kmz(layers: dict[str, str]) -> bytes:
+    """A KMZ as QGIS and ``ogr2ogr -f LIBKML`` write it: doc.kml only links to each layer,
+    ``layers/<name>.kml``; ``layers`` gives each layer's placemarks."""
+    import io
+    import zipfile
+
+    links = "".join(f"<NetworkLink><Link><href>layers/{n}.kml</href></Link></NetworkLink>" for n in layers)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("doc.kml", LINKING_DOC.format(links=links))
+        for name, placemarks in layers.items():
+            z.writestr(f"layers/{name}.kml", LAYER.format(name=name, placemarks=placemarks))
+    return buffer.getvalue()
+
+
+def _point(k: int) -> str:
+    return (f'<Placemark id="p.{k}"><ExtendedData><SchemaData schemaUrl="#points.schema"><SimpleData name="reseau">'
+            f"fixe</SimpleData></SchemaData></ExtendedData><Point><coordinates>4.44{k},50.4108</coordinates></Point>"
+            "</Placemark>")
+
+
+def test_a_kmz_whose_document_links_to_its_one_layer_reads_that_layer(area):
+    """QGIS saves a layer as KMZ with GDAL's LIBKML driver: doc.kml holds only a NetworkLink to
+    layers/<layer>.kml inside the archive. It was refused (no_features: « download the linked
+    file », which was in the upload); the layer is now read. A layer of attributes only (no
+    geometry) is no layer to read."""
+    data = _libkml_kmz({"points_zb": _point(1) + _point(2),
+                        "contacts": '<Placemark id="c.1"><name>Mairie</name></Placemark>'})
+    res = read_upload(data, "points_zb.kmz", area=area)
+    assert [r.properties["network"] for r in res] == ["fixed", "fixed"]
+    assert [w["members"] for w in res.warnings if w["code"] == "kml_members_ignored"] == [["layers/contacts.kml"]]
+
+
+def test_a_kmz_of_several_layers_in_files_of_their_own_is_refused_naming_them(area, admin, db):
+    data = _libkml_kmz({"zones_zb": _point(3), "points_zb": _point(1)})
+    with pytest.raises(GeosignalError) as caught:
+        read_upload(data, "export.kmz", area=area)
+    e = caught.value
+    assert (e.code, e.extra["kind"], e.extra["members"]) == ("unreadable_file", "kmz_layers",
+                                                              ["layers/zones_zb.kml", "layers/points_zb.kml"])
+    before = _count(db)
+    answer = upload_file(admin, data, "export.kmz", dry_run="false")
+    assert answer.status_code == 422 and answer.get_json()["kind"] == "kmz_layers"
+    assert _count(db) == before
+
+
+def test_the_kmz_layers_refusal_has_a_page_sentence(app):
+    from flask_babel import force_locale
+
+    from geosignal import ui_text
+    from geosignal.i18n import BABEL_LOCALES
+
+    error = GeosignalError("unreadable_file", "x", kind="kmz_layers", members=["layers/a.kml", "layers/b.kml"],
+                           layers="layers/a.kml, layers/b.kml")
+    with app.test_request_context("/"), force_locale(BABEL_LOCALES["fr"]):
+        assert ui_text.error_message(error) == (
+            "Ce KMZ range ses couches dans des fichiers séparés (layers/a.kml, layers/b.kml) : exportez chaque "
+            "couche dans un KML ou un KMZ à part, ou envoyez le tout en GeoPackage.")

@@ -1576,13 +1576,55 @@ def _check_members_total(counts: list[tuple[str, int]], limit: int, refusal: Any
             raise refusal(limit, total, where=name if key == "member" else f"{key} {name}", **{key: name})
 
 
+#: A NetworkLink's target (``<href>``, any namespace prefix).
+_KML_HREF = re.compile(rb"<(?:\w+:)?href>\s*([^<]+?)\s*</(?:\w+:)?href>")
+#: A KML geometry element: a document holding one has something a report can be made of.
+_KML_GEOMETRY = re.compile(rb"<(?:\w+:)?(?:Point|LineString|LinearRing|Polygon|MultiGeometry|Track|MultiTrack)\b")
+
+
+def _linked_members(archive: Archive, document: str) -> list[str]:
+    """The members of ``archive`` that the KMZ's ``document`` links to by a relative
+    NetworkLink (``layers/points.kml``, as QGIS and GDAL's LIBKML driver write a KMZ: the
+    document only links, each layer in a file of its own) and that hold a geometry, in link
+    order. Nothing is fetched: a link out of the archive is not a member."""
+    import posixpath
+    from urllib.parse import unquote
+
+    base = posixpath.dirname(document.replace("\\", "/"))
+    out: list[str] = []
+    for href in _KML_HREF.findall(archive.members[document]):
+        target = unquote(href.decode("utf-8", errors="replace")).strip()
+        if "://" in target or target.startswith("/"):
+            continue
+        name = posixpath.normpath(posixpath.join(base, target))
+        if name in archive.members and name not in out and _KML_GEOMETRY.search(archive.members[name]):
+            out.append(name)
+    return out
+
+
 def _kmz_document(archive: Archive, result: UploadResult) -> tuple[str, bytes]:
     """The KML document of a KMZ: ``doc.kml`` at the root, else the first ``.kml`` nearest the
-    root. Other KML members are not read (warning ``kml_members_ignored``)."""
+    root; when that document holds no geometry but links to one member of the archive that
+    does (a layer as QGIS and LIBKML write a KMZ: ``doc.kml`` → ``layers/points.kml``), that
+    member. Other KML members are not read (warning ``kml_members_ignored``).
+
+    Raises 422 ``unreadable_file`` when the archive holds no KML, and with ``kind``
+    ``kmz_layers`` (``members``) when the document links to several layers of its own, each in
+    its file: one layer per file is read (export each layer, or send a GeoPackage)."""
     kmls = [n for n in archive.members if n.lower().endswith(".kml") and not is_junk_member(n)]
     if not kmls:
         raise GeosignalError("unreadable_file", "The KMZ archive holds no KML document (doc.kml).")
     kmls.sort(key=lambda n: (n.lower() != "doc.kml", n.replace("\\", "/").count("/"), n))
+    if not _KML_GEOMETRY.search(archive.members[kmls[0]]):
+        layers = _linked_members(archive, kmls[0])
+        if len(layers) > 1:
+            raise GeosignalError(
+                "unreadable_file", f"The KMZ keeps {len(layers)} layers in KML files of their own "
+                f"({', '.join(repr(n) for n in layers)}), as QGIS and GDAL's LIBKML driver write it: export each "
+                "layer to a KML or KMZ of its own, or send the whole as a GeoPackage.", kind="kmz_layers",
+                members=layers, layers=", ".join(layers))
+        if layers:  # the layer read; the document that only links to it is no content of its own
+            kmls = [layers[0], *(n for n in kmls if n not in (layers[0], kmls[0]))]
     if len(kmls) > 1:
         result.warnings.append({"code": "kml_members_ignored", "members": kmls[1:],
                                 "detail": f"Only {kmls[0]!r} was read; the other KML documents of the KMZ were "
