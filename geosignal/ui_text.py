@@ -648,6 +648,8 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                       "ligne.",
         "not_a_number": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s », qui n'est pas un nombre. "
                         "Écrivez un nombre avec les chiffres 0 à 9 (par exemple 50,4108), sans lettre ni symbole.",
+        "thousands_points": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s », dont les milliers "
+                            "sont séparés par des points : écrivez-le sans ces points (%(written)s).",
         "spaced_number": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s » : une espace ne peut "
                          "séparer que des groupes de trois chiffres (155 349). Retirez-la.",
     },

@@ -194,3 +194,19 @@ def test_east_is_spelt_one_way_per_language_from_one_text(app) -> None:  # noqa:
         assert "{position}" in catalogue["map"]["placed_circle"]
     script = (ROOT / "static/js/report-map.js").read_text()
     assert '" E"' not in script and '" N, "' not in script
+
+
+def test_lambert_values_with_points_between_thousands_are_said_so(admin, app):  # noqa: ANN001
+    """Excel shows a Lambert coordinate « 155.286,40 »: refused as « not a number », without a
+    word on what was wrong. The row's sentence now says to write it without the points."""
+    data = b"x;y;remarque\n155.286,40;122.215,10;Pas de 4G\n"
+    body = upload_file(admin, data, "lambert.csv", crs="EPSG:31370", dry_run="true").get_json()
+    [row] = body["features"]
+    error = row["error"]
+    assert (error["code"], error["kind"], error["column"], error["value"], error["written"], error["row"]) == (
+        "invalid_coordinate", "thousands_points", "x", "155.286,40", "155286,40", 2)
+    said = {lang: _in(app, lang, lambda: ui_text.kind_message(error["code"], error["kind"], error))
+            for lang in ("fr", "nl", "en")}
+    assert said["fr"] == ("Ligne 2 : la colonne « x » contient « 155.286,40 », dont les milliers sont séparés par "
+                          "des points : écrivez-le sans ces points (155286,40).")
+    assert all(said[lang] and "155286,40" in said[lang] for lang in ("nl", "en"))

@@ -800,6 +800,11 @@ def _delimiter(first_line: str) -> str:
 _SPACE_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?", re.ASCII)
 
 
+#: A number whose thousands are grouped by points before a decimal comma, as a Belgian
+#: spreadsheet shows a Lambert coordinate ("155.286,40").
+_DOT_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:\.[0-9]{3})+,[0-9]+", re.ASCII)
+
+
 def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
     s = (text or "").strip()
     if not s:
@@ -820,6 +825,11 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
         raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {text.strip()!r}, not a number"
                              + (" written with the digits 0-9." if other else "."),
                              where=where, index=index, column=column, value=text.strip(), kind="not_a_number")
+    if _DOT_GROUPED.fullmatch(s):  # as Excel shows a Lambert value ("155.286,40"): said, not guessed
+        raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {text.strip()!r}: points group its "
+                             f"thousands; write it without them ({s.replace('.', '')}).", where=where, index=index,
+                             column=column, value=text.strip(), kind="thousands_points",
+                             written=s.replace(".", ""))
     try:
         v = float(s)
     except ValueError:
