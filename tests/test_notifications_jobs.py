@@ -85,7 +85,9 @@ def test_a_filed_report_queues_its_mail_and_a_worker_sends_it(mail_app, mailbox)
     reference = _scalar(mail_app, "SELECT reference FROM reports WHERE id = :id", id=report_id)
     assert reference in message["Subject"]
     assert f"{BASE}/signalements/{report_id}" in message.get_body(("plain",)).get_content()
-    assert mailbox.to("digest@igretec.com") == []
+    # the digest subscriber gets no message of its own for it; only the daily digest, when the
+    # worker happens to run just after its cron tick (06:00 UTC: a CI run failed there)
+    assert [m["Subject"] for m in mailbox.to("digest@igretec.com") if "résumé du jour" not in m["Subject"]] == []
     assert _scalar(mail_app, "SELECT state FROM notification_outbox WHERE report_id = :id AND delivery = 'each'",
                    id=report_id) == "sent"
     assert _scalar(mail_app, "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t AND status = 'todo'",
