@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -325,8 +326,6 @@ def list_communes() -> Response:
     """Return the loaded communes (open data) as a FeatureCollection, with an ETag of its
     content and ``Cache-Control: no-cache`` (a browser keeps it and asks again with
     ``If-None-Match``: 304 while the communes are the same; ``security.PUBLIC_DATA``)."""
-    import hashlib
-
     response = geojson_response(
         {"type": "FeatureCollection", "features": communes_service.list_communes(get_session())}
     )

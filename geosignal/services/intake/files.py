@@ -153,12 +153,14 @@ import csv
 import io
 import math
 import operator
+import posixpath
 import re
 import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import shapely
 from shapely.geometry import mapping
@@ -168,6 +170,7 @@ from geosignal.textsafety import pointer_key
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea, too_many_features, too_many_upload_vertices
 from .containers import (
+    _KML_GEOMETRIES,
     _NESTED_EXT,
     PLACEMARK_FIELD,
     Archive,
@@ -1588,8 +1591,9 @@ def _check_members_total(counts: list[tuple[str, int]], limit: int, refusal: Any
 
 #: A NetworkLink's target (``<href>``, any namespace prefix).
 _KML_HREF = re.compile(rb"<(?:\w+:)?href>\s*([^<]+?)\s*</(?:\w+:)?href>")
-#: A KML geometry element: a document holding one has something a report can be made of.
-_KML_GEOMETRY = re.compile(rb"<(?:\w+:)?(?:Point|LineString|LinearRing|Polygon|MultiGeometry|Track|MultiTrack)\b")
+#: A KML geometry element (:data:`~.containers._KML_GEOMETRIES`, any namespace prefix): a
+#: document holding one has something a report can be made of.
+_KML_GEOMETRY = re.compile(rb"<(?:\w+:)?(?:" + "|".join(_KML_GEOMETRIES).encode() + rb")\b")
 
 
 def _linked_members(archive: Archive, document: str) -> list[str]:
@@ -1597,9 +1601,6 @@ def _linked_members(archive: Archive, document: str) -> list[str]:
     NetworkLink (``layers/points.kml``, as QGIS and GDAL's LIBKML driver write a KMZ: the
     document only links, each layer in a file of its own) and that hold a geometry, in link
     order. Nothing is fetched: a link out of the archive is not a member."""
-    import posixpath
-    from urllib.parse import unquote
-
     base = posixpath.dirname(document.replace("\\", "/"))
     out: list[str] = []
     for href in _KML_HREF.findall(archive.members[document]):
