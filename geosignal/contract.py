@@ -489,6 +489,15 @@ COORDINATE_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "x": ("X (Lambert)", ("x", "coord_x", "x_lambert", "lambert_x", "easting", "x_l72", "x_31370", "x_3812")),
     "y": ("Y (Lambert)", ("y", "coord_y", "y_lambert", "lambert_y", "northing", "y_l72", "y_31370", "y_3812")),
     "wkt": ("Géométrie (WKT)", ("wkt", "geometry", "geometrie", "geom", "the_geom", "wkt_geom", "geometry_wkt")),
+    # both coordinates in one cell, as Google Maps copies them (« 50.4108, 4.4446 »), or as
+    # the map form takes them (degrees-minutes-seconds, Lambert x y): read row by row by
+    # geosignal.services.coordinates.parse_position
+    "position": ("Coordonnées (les deux dans une colonne)",
+                 ("coordonnees", "coordonnee", "coordonnees_gps", "coordonnees_wgs84", "coords", "gps",
+                  "coordinates", "gps_coordinates", "coordinaten", "gps_coordinaten", "position", "positie",
+                  "latlon", "latlng", "lat_lon", "lat_long", "lat_lng", "lat,lon", "lat,_lon", "lat,long",
+                  "lat,_long", "lat;lon", "lat;_lon", "latitude,longitude", "latitude,_longitude",
+                  "latitude_longitude", "lat_lon_wgs84")),
 }
 
 #: Fields of the map form that are not report properties (the drawn shape, the coordinates
@@ -600,7 +609,7 @@ def header_aliases() -> dict[str, tuple[str, ...]]:
 
 
 def coordinate_aliases() -> dict[str, tuple[str, ...]]:
-    """Return, for each coordinate column key (lon, lat, x, y, wkt), its folded headers."""
+    """Return, for each coordinate column key (lon, lat, x, y, wkt, position), its folded headers."""
     return {k: hs for k, (_, hs) in COORDINATE_COLUMNS.items()}
 
 

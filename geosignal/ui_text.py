@@ -228,7 +228,7 @@ IMPORT_MESSAGES: dict[str, Any] = {
     # a CSV whose coordinate columns were not recognised (unreadable_file, reason
     # no_coordinate_columns): the columns' choice opens under the form
     "no_coordinate_columns": "Les colonnes des coordonnées n'ont pas été reconnues : choisissez ci-dessus "
-                             "quelle colonne contient la longitude et la latitude (ou x et y), puis "
+                             "quelle colonne contient la longitude et la latitude (ou x et y, ou les deux), puis "
                              "prévisualisez à nouveau.",
     # the link after a save, to the commune's reports
     "see_reports": "Voir les signalements",
@@ -652,6 +652,20 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                             "sont séparés par des points : écrivez-le sans ces points (%(written)s).",
         "spaced_number": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s » : une espace ne peut "
                          "séparer que des groupes de trois chiffres (155 349). Retirez-la.",
+    },
+    # a CSV column holding both coordinates (« 50.4108, 4.4446 »): its cell could not be read
+    "unreadable_coordinates": {
+        "position_cell": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s », qui n'est pas une position "
+                         "lisible. Écrivez la latitude puis la longitude (par exemple 50.4108, 4.4446), ou des "
+                         "coordonnées Lambert x y.",
+    },
+    "ambiguous_coordinates": {
+        "position_cell": "Ligne %(row)s : « %(value)s » (colonne « %(column)s ») désigne un lieu desservi dans les deux "
+                         "ordres. Précisez-le, par exemple « lat 50.41 lon 4.44 » ou « x=… y=… ».",
+    },
+    "outside_service_area": {
+        "position_cell": "Ligne %(row)s : la position « %(value)s » (colonne « %(column)s ») ne tombe dans aucune "
+                         "commune desservie, dans aucun des deux ordres. Vérifiez-la.",
     },
     # the address search asked while no geocoder is configured (the map form does not show it then)
     "geocoder_unavailable": {

@@ -1154,7 +1154,7 @@ IMPORT_FIELDS: dict[str, str] = {
     "crs": "CRS of the coordinates: EPSG:4326 (default), EPSG:31370 or EPSG:3812.",
     "network": "Network of the features that give none: mobile or fixed.",
     "repair": "true: repair self-crossing outlines (make_valid, every lobe kept).",
-    "column_map": "JSON object: our names (lon, lat, x, y, wkt, a property) to the file's columns.",
+    "column_map": "JSON object: our names (lon, lat, x, y, wkt, position, a property) to the file's columns.",
     "skip_saved_before": "true: leave out the rows an earlier upload saved.",
     "correct_saved_before": "true: a row of the place of a report an earlier upload stored, with other values "
                             "(same_place_saved_before, correctable), updates that report instead of storing a "

@@ -166,6 +166,7 @@ import shapely
 from shapely.geometry import mapping
 
 from geosignal.errors import GeosignalError
+from geosignal.services.coordinates import parse_position
 from geosignal.textsafety import pointer_key
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea, too_many_features, too_many_upload_vertices
@@ -242,7 +243,7 @@ _EXTENSIONS = {
     ".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".kmz": "kmz", ".gpx": "gpx",
     ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".gpkg": "gpkg", ".zip": "shapefile", ".shz": "shapefile",
 }
-_COORD_KEYS = ("lon", "lat", "x", "y", "wkt")
+_COORD_KEYS = ("lon", "lat", "x", "y", "wkt", "position")
 
 
 class UploadResult(list):
@@ -443,7 +444,7 @@ class _Record(dict):
 
 
 #: The kind of coordinates each coordinate key belongs to.
-_COORD_GROUP = {"lon": "lonlat", "lat": "lonlat", "x": "xy", "y": "xy", "wkt": "wkt"}
+_COORD_GROUP = {"lon": "lonlat", "lat": "lonlat", "x": "xy", "y": "xy", "wkt": "wkt", "position": "position"}
 
 
 def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
@@ -497,7 +498,7 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
                                  f"{ours}.", where="column_map")
         keys[ours] = [col]
     mapped = {c for cols in keys.values() for c in cols}
-    # column_map choosing a kind of coordinates (lon/lat, x/y or wkt) leaves the other kinds
+    # column_map choosing a kind of coordinates (lon/lat, x/y, wkt or position) leaves the other kinds
     # unread (a WKT chosen over lat/lon); a pair half named is completed from the headers
     chosen = {_COORD_GROUP[k] for k in (column_map or {}) if k in _COORD_GROUP}
     for k, col in enumerate(columns):
@@ -868,6 +869,41 @@ def _lines(text: str, sep: str | None = None) -> Iterator[str]:
         start = end + 1
 
 
+def _position_cell(cell: str, where: str, column: str, area: ServiceArea | None,
+                   caller_epsg: int | None) -> tuple[float, float, GeosignalError | None]:
+    """Read a CSV cell holding both coordinates (« 50.4108, 4.4446 » as Google Maps copies a
+    place; « 50°24'38.9"N 4°26'38.4"E »; Lambert « 155349 122215 »), as the map form reads
+    typed coordinates (:func:`geosignal.services.coordinates.parse_position`; the system
+    ``caller_epsg`` names, else the one the values' magnitudes say).
+
+    Return ``(lon, lat, None)`` in EPSG:4326, or ``(nan, nan, fault)``: ``empty_geometry``
+    (kind ``no_coordinates``) for an empty cell; ``unreadable_coordinates``,
+    ``ambiguous_coordinates`` (both orders fall in Belgium and in a commune of ``area``:
+    never a silent swap) or ``outside_service_area`` (neither order falls in Belgium), each
+    with kind ``position_cell``, ``column`` and the cell as ``value``; ``unsupported_crs``.
+    """
+    if not cell.strip():
+        return math.nan, math.nan, GeosignalError("empty_geometry", "The row has no coordinates.", where=where,
+                                                  kind="no_coordinates")
+    text = f"EPSG:{caller_epsg} {cell}" if caller_epsg is not None else cell
+    try:
+        try:
+            found = parse_position(text)
+        except GeosignalError as exc:
+            if exc.code != "ambiguous_coordinates" or area is None:
+                raise
+            found = parse_position(text, commune_at=area.commune_at)  # the order that falls in a commune served
+        return found.lon, found.lat, None
+    except GeosignalError as exc:
+        fault = GeosignalError(exc.code, f"Column {column!r} ({cell[:60]!r}): {exc.detail}", where=where,
+                               column=column, value=cell[:60])
+        if exc.code != "unsupported_crs":
+            fault.extra["kind"] = "position_cell"
+        if "candidates" in exc.extra:
+            fault.extra["candidates"] = exc.extra["candidates"]
+        return math.nan, math.nan, fault
+
+
 def _plain_number(cell: str) -> float | None:
     """A finite number written plainly (decimal point or comma), else None: the caller then
     reads the cell with :func:`_csv_number`, which also names what is wrong. ASCII digits only:
@@ -1030,9 +1066,12 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     result.read_keys(keys)
     has_lonlat = "lon" in keys and "lat" in keys
     has_xy = "x" in keys and "y" in keys
-    if not (has_lonlat or has_xy or "wkt" in keys):
+    # a column holding both coordinates (« 50.4108, 4.4446 ») is read when no other kind is
+    # there (beside lon/lat, x/y or a WKT it is a column read for nothing, and said so)
+    pos_col = keys["position"][0] if "position" in keys and not (has_lonlat or has_xy or "wkt" in keys) else None
+    if not (has_lonlat or has_xy or "wkt" in keys or pos_col):
         raise GeosignalError("unreadable_file", "No coordinate columns were recognised; say which columns hold the "
-                             "coordinates (column_map with lon/lat, x/y or wkt).", columns=header,
+                             "coordinates (column_map with lon/lat, x/y, wkt or position).", columns=header,
                              reason="no_coordinate_columns",
                              recognised={key: cols[0] for key, cols in keys.items() if cols})
     if "wkt" in keys and (has_lonlat or has_xy):  # (unless column_map chose: then only its columns are keys)
@@ -1053,18 +1092,19 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     else:
         cx = cy = None
     px, py = (position[cx], position[cy]) if cx is not None else (-1, -1)
-    wkt_col = keys["wkt"][0] if cx is None else None
+    wkt_col = keys["wkt"][0] if cx is None and "wkt" in keys else None
     pw = position[wkt_col] if wkt_col is not None else -1
+    pp = position[pos_col] if pos_col is not None else -1
     if cx is not None:
         result.coordinate_columns = tuple(sorted(((cx, 0), (cy, 1)), key=lambda c: position[c[0]]))
         result.coordinate_epsg = epsg
     # what a refused row is shown with: its coordinate cells as written, its description
-    source_cols = sorted((p, c) for c, p in ((cx, px), (cy, py), (wkt_col, pw)) if c is not None)
+    source_cols = sorted((p, c) for c, p in ((cx, px), (cy, py), (wkt_col, pw), (pos_col, pp)) if c is not None)
     description_cols = [position[c] for c in keys.get("description", ())]
     # every column read for nothing is named in a warning: besides those no property or
     # coordinate stands for, the coordinates of a kind not read (x/y beside lon/lat, a lone
     # lat beside a WKT) and the unnamed columns before the last named one
-    unread = {c for k in _COORD_KEYS for c in keys.get(k, ()) if c not in (cx, cy, wkt_col)}
+    unread = {c for k in _COORD_KEYS for c in keys.get(k, ()) if c not in (cx, cy, wkt_col, pos_col)}
     _columns_ignored(result, [_column_label(header, k) for k, name in enumerate(header[:nheader])
                               if not name or name in ignored or name in unread])
     # properties: (key, [column positions in priority order]) in the order _record reads them
@@ -1142,6 +1182,10 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                                                           **{k: e.extra[k] for k in ("kind", "value")
                                                              if k in e.extra}} for e in faults]
                     geom_obj: Any = None
+                elif pp >= 0:
+                    geom_obj = None
+                    x, y, fault = _position_cell(cells[pp] if pp < ncells else "", where, pos_col, area,
+                                                 caller_epsg)
                 else:
                     geom_obj, row_epsg, fault = _wkt_cell(cells[pw] if pw < ncells else "", where, wkt_col,
                                                           epsg, caller_epsg)
@@ -1203,7 +1247,8 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
                 if fault is not None:
                     raise fault
                 if geom_obj is None:  # a point: small objects, placed as "row n" if refused
-                    result.append(Pending(None, complex(x, y), epsg, props, warnings, "/geometry", index, row))
+                    result.append(Pending(None, complex(x, y), WGS84 if pp >= 0 else epsg, props, warnings,
+                                          "/geometry", index, row))
                 elif geom_obj["type"] == "GeometryCollection":  # split, as every file reader does
                     _wkt_collection(geom_obj, props, warnings, where, index, wkt_col, row_epsg, limits, result)
                 else:

@@ -1,0 +1,104 @@
+"""A CSV column holding both coordinates (files trial: « 50.4108, 4.4446 » as Google Maps
+copies a place into one Excel cell): read as the map form reads typed coordinates, in either
+order when only one falls in Belgium, never swapped silently; its faults named by row, column
+and cell with a sentence in the user's language; mappable on the page like any coordinate kind.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask_babel import force_locale
+
+from geosignal import contract, i18n, ui_text
+from geosignal.services.intake import read_upload
+from tests.factories import upload_file
+
+# Charleroi station, as Google Maps copies it (latitude first, dot decimals, ", " between)
+GARE = "50.40425, 4.43853"
+# one cell per way people write both coordinates: Google Maps' copy, a decimal comma with
+# « ; », longitude first (read in the one order that falls in Belgium), degrees-minutes-seconds,
+# Lambert 72 metres (x y)
+ROWS = [GARE, '"50,40425; 4,43853"', "4.43853 50.40425", "50°24'15.3\"N 4°26'18.7\"E", "154961 121486"]
+
+
+def _csv(cells: list[str], header: str = "Coordonnées") -> bytes:
+    lines = [f"{header};Opérateur;Description"] + [f"{c};Proximus;Rue {k}" for k, c in enumerate(cells)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_one_column_with_both_coordinates_is_read_in_every_notation(area) -> None:  # noqa: ANN001
+    result = read_upload(_csv(ROWS), "google.csv", area=area)
+    assert [type(r).__name__ for r in result] == ["ReportInput"] * 5
+    for item in result:  # every notation names the station, within 10 m (Lambert and DMS rounded)
+        lon, lat = item.geometry.x, item.geometry.y
+        assert abs(lon - 4.43853) < 1.5e-4 and abs(lat - 50.40425) < 1e-4, (lon, lat)
+    assert (result[0].geometry.x, result[0].geometry.y) == (4.43853, 50.40425)
+    assert result[0].properties["operators"] == ["Proximus"]
+    assert result.warnings == []  # the column is read, not « ignored »
+
+
+@pytest.mark.parametrize("header", ["Coordonnées GPS", "coordinates", "GPS", "Lat, Lon", "lat/lon", "Coördinaten"])
+def test_the_usual_headers_name_the_column(area, header: str) -> None:  # noqa: ANN001
+    [item] = read_upload(_csv([GARE], header), "h.csv", area=area)
+    assert (item.geometry.x, item.geometry.y) == (4.43853, 50.40425)
+
+
+def test_a_pair_whose_two_orders_lie_in_belgium_takes_the_one_in_a_commune_served(area) -> None:  # noqa: ANN001
+    # x 128000 y 114000 is Erquelinnes; read y x it is in Belgium (Hainaut) but in no commune served
+    [item] = read_upload(_csv(["128000 114000"]), "l72.csv", area=area)
+    assert area.commune_at(item.geometry.x, item.geometry.y) == ("56022", "Erquelinnes")
+
+
+def test_faults_name_row_column_and_cell_and_say_what_to_do(app, area) -> None:  # noqa: ANN001
+    # row 2 unreadable; row 3 empty; row 4 Paris; row 5 Seneffe in both orders (Lambert x y or y x)
+    result = read_upload(_csv(["près de l'église", "", "48.8566, 2.3522", "140000 141000"]), "bad.csv", area=area)
+    errors = [(e.code, e.extra.get("kind"), e.extra["row"], e.extra.get("column"), e.extra.get("value"))
+              for e in result]
+    assert errors == [
+        ("unreadable_coordinates", "position_cell", 2, "Coordonnées", "près de l'église"),
+        ("empty_geometry", "no_coordinates", 3, None, None),
+        ("outside_service_area", "position_cell", 4, "Coordonnées", "48.8566, 2.3522"),
+        ("ambiguous_coordinates", "position_cell", 5, "Coordonnées", "140000 141000"),
+    ]
+    ambiguous = result[3]
+    assert sorted(c["order"] for c in ambiguous.extra["candidates"]) == ["x_y", "y_x"]
+    assert {c["commune"]["nis_code"] for c in ambiguous.extra["candidates"]} == {"55085"}
+    said = {}
+    for lang in ("fr", "nl", "en"):
+        with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+            said[lang] = [ui_text.kind_message(e.code, e.extra["kind"], e.extra) for e in result]
+    assert said["fr"][0] == ("Ligne 2 : la colonne « Coordonnées » contient « près de l'église », qui n'est pas une "
+                             "position lisible. Écrivez la latitude puis la longitude (par exemple 50.4108, 4.4446), "
+                             "ou des coordonnées Lambert x y.")
+    assert said["fr"][2] == ("Ligne 4 : la position « 48.8566, 2.3522 » (colonne « Coordonnées ») ne tombe dans aucune "
+                             "commune desservie, dans aucun des deux ordres. Vérifiez-la.")
+    assert said["fr"][3].startswith("Ligne 5 : « 140000 141000 » (colonne « Coordonnées ») désigne un lieu desservi "
+                                    "dans les deux ordres.")
+    assert said["nl"][0].startswith("Rij 2: kolom ‘Coordonnées’ bevat ‘près de l'église’, geen leesbare positie.")
+    assert said["en"][3].startswith("Row 5: ‘140000 141000’ (column ‘Coordonnées’) names a place served in both orders.")
+
+
+def test_beside_latitude_and_longitude_columns_it_is_a_column_read_for_nothing(area) -> None:  # noqa: ANN001
+    data = b"lat;lon;Position;Description\n50.41;4.44;50.5, 4.5;Gare\n"
+    result = read_upload(data, "both.csv", area=area)
+    assert (result[0].geometry.x, result[0].geometry.y) == (4.44, 50.41)
+    [ignored] = [w for w in result.warnings if w["code"] == "columns_ignored"]
+    assert ignored["columns"] == ["Position"]
+
+
+def test_column_map_names_it_and_the_upload_page_offers_it(representative) -> None:  # noqa: ANN001
+    assert {"name": "position", "label": "Coordonnées (les deux dans une colonne)"} in contract.upload_fields()
+    data = _csv([GARE, "50.41, 4.44"], header="Emplacement")
+    unread = upload_file(representative, data, "emplacement.csv", dry_run="true")
+    assert (unread.status_code, unread.get_json()["code"], unread.get_json()["reason"]) == (
+        422, "unreadable_file", "no_coordinate_columns")
+    body = upload_file(representative, data, "emplacement.csv", dry_run="true", network="mobile",
+                       column_map='{"position": "Emplacement"}').get_json()
+    assert [(f["status"], f["geometry"]["coordinates"]) for f in body["features"]] == [
+        ("accepted", [4.43853, 50.40425]), ("accepted", [4.44, 50.41])]
+    saved = upload_file(representative, data, "emplacement.csv", network="mobile",
+                        column_map='{"position": "Emplacement"}')
+    assert saved.status_code == 201
+    assert (saved.get_json()["saved"], saved.get_json()["refused"]) == (2, 0)
+    stored = [f["properties"]["commune_nis"] for f in saved.get_json()["features"]]
+    assert stored == ["52011", "52011"]
