@@ -33,11 +33,13 @@ from flask_babel import Babel, force_locale, get_locale, get_translations
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from geosignal import vocab
+
 if TYPE_CHECKING:
     from flask import Flask
 
 #: Languages offered, the first is the default (and the source language of the texts).
-LANGUAGES: tuple[str, ...] = ("fr", "nl", "en")
+LANGUAGES: tuple[str, ...] = vocab.LANGUAGES
 DEFAULT_LANGUAGE = LANGUAGES[0]
 #: Each language's name in itself (the switcher; never translated).
 LANGUAGE_NAMES: dict[str, str] = {"fr": "Français", "nl": "Nederlands", "en": "English"}
@@ -447,7 +449,12 @@ def set_language() -> Response:
 
         current_user.locale = lang
         get_session().commit()
-    response = redirect(_safe_next(request.form.get("next")))
+    return remember_language(redirect(_safe_next(request.form.get("next"))), lang)
+
+
+def remember_language(response: Response, lang: str) -> Response:
+    """Keep ``lang`` as this browser's language (the cookie :func:`language` reads) and
+    return ``response``."""
     response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="Lax",
                         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
     return response

@@ -58,6 +58,9 @@ assert set(STATUS_TYPES) == set(STATUSES) and set(STATUS_TYPES.values()) <= {"op
 
 #: Roles of a user. A representative has exactly one commune.
 ROLES: tuple[str, ...] = ("representative", "referent", "admin")
+#: Languages geosignal speaks (pages, e-mails, a user's choice); the first is the default and
+#: the source language of the texts.
+LANGUAGES: tuple[str, ...] = ("fr", "nl", "en")
 
 #: Geometry types a report may have (2D, EPSG:4326).
 GEOMETRY_TYPES: tuple[str, ...] = (

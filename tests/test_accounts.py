@@ -428,3 +428,48 @@ def test_a_reset_revokes_the_account_s_tokens_and_a_change_does_not(app, client,
                                                         "csrf_token": csrf_token(form.get_data(as_text=True))})
     assert done.status_code == 302
     assert app.test_client().get("/api/v1/reports", headers=account.headers).status_code == 401
+
+
+def test_an_invitation_speaks_the_invited_persons_language(app, client, db, smtp_server) -> None:  # noqa: ANN001
+    """Trial (scale 8): a French-speaking referent invites a Dutch-speaking clerk: the e-mail,
+    the page accepting it and the sign-in page after it speak Dutch, and so do their pages
+    and e-mails until they choose another language; a reset link a referent sends is in the
+    recipient's language too. The inviter's page stays French."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    assert referent.login().status_code == 302
+    page = client.get("/utilisateurs").get_data(as_text=True)
+    assert '<option value="fr" lang="fr" selected>Français</option>' in page  # the inviter's language first
+    refused = _post(client, "/utilisateurs/inviter", {"email": "x@thuin.be", "role": "representative",
+                                                      "commune": "56078", "locale": "de"}, "/utilisateurs")
+    assert refused.status_code == 400 and 'aria-invalid="true"' in refused.get_data(as_text=True)
+    assert db.scalar(select(User).where(User.email == "x@thuin.be")) is None
+    answer = _post(client, "/utilisateurs/inviter", {"email": "griffier@thuin.be", "role": "representative",
+                                                      "commune": "56078", "locale": "nl"}, "/utilisateurs")
+    assert answer.status_code == 302
+    follow = client.get("/utilisateurs").get_data(as_text=True)
+    assert "Invitation envoyée à griffier@thuin.be" in follow  # said to the inviter in French
+    [message] = smtp_server.to("griffier@thuin.be")
+    assert message["Subject"] == "geosignal: uw uitnodiging"
+    body = message.get_body(("plain",)).get_content()
+    assert "referent@igretec.com nodigt u uit" in body and "vous invite" not in body
+    assert db.scalar(select(User.locale).where(User.email == "griffier@thuin.be")) == "nl"
+    link = _link(message, "/compte/invitation")
+    invitee = app.test_client()
+    form = invitee.get(link, headers={"Accept-Language": "fr-BE"}).get_data(as_text=True)
+    assert '<html lang="nl"' in form
+    done = invitee.post("/compte/invitation", data={"jeton": link.split("jeton=")[1], "password": STRONG,
+                                                    "csrf_token": csrf_token(form)})
+    assert done.status_code == 302 and "geosignal_lang=nl" in done.headers["Set-Cookie"]
+    assert '<html lang="nl"' in invitee.get("/login").get_data(as_text=True)
+    # a browser that chose French keeps it on the invitation's page
+    user = db.scalar(select(User).where(User.email == "griffier@thuin.be"))
+    secret = accounts.issue_reset_link(db, None, user)
+    db.commit()
+    chosen = app.test_client()
+    chosen.set_cookie("geosignal_lang", "fr")
+    assert '<html lang="fr"' in chosen.get(f"/compte/reinitialisation?jeton={secret}").get_data(as_text=True)
+    # a reset link the referent sends: in the recipient's language
+    sent = _post(client, f"/utilisateurs/{user.id}/lien", {}, "/utilisateurs")
+    assert sent.status_code == 302
+    reset = smtp_server.to("griffier@thuin.be")[-1]
+    assert reset["Subject"] == "geosignal: uw wachtwoord opnieuw instellen", reset["Subject"]

@@ -32,7 +32,7 @@ from geosignal import policy
 from geosignal.errors import GeosignalError
 from geosignal.models import AccountToken, ApiToken, Commune, User
 from geosignal.models.user import ACCOUNT_TOKEN_HOURS, hash_token
-from geosignal.vocab import ROLES
+from geosignal.vocab import LANGUAGES, ROLES
 
 MIN_PASSWORD_LENGTH = 12
 MIN_ZXCVBN_SCORE = 3
@@ -234,22 +234,38 @@ def may_invite(inviter: User, role: str) -> bool:
     return policy.may_invite(inviter, role)
 
 
-def invite(session: Session, inviter: User, email: str, role: str, commune_nis: str | None) -> tuple[User, str]:
+def invite(session: Session, inviter: User, email: str, role: str, commune_nis: str | None,
+           locale: str | None = None) -> tuple[User, str]:
     """Create an account that its owner completes through an invitation link; return (the
-    user, the link secret). The account has no usable password until then.
+    user, the link secret). The account has no usable password until then. ``locale``
+    (``fr``, ``nl`` or ``en``), when given, is the invited person's language: of the
+    invitation, of the page that accepts it, and of their pages and e-mails until they
+    choose another (``User.locale``).
 
     Raises ``forbidden`` (403) when ``inviter`` may not invite this role, ``invalid_request``
-    (bad address or role, commune missing or given to a non-representative, address taken),
-    ``unknown_commune`` (422).
+    (bad address, role or language, commune missing or given to a non-representative,
+    address taken), ``unknown_commune`` (422).
     """
     from geosignal.services.users import create_user
 
     if role not in ROLES:
         raise GeosignalError("invalid_request", f"role must be one of {', '.join(ROLES)}", where="role")
+    if locale is not None and locale not in LANGUAGES:
+        raise GeosignalError("invalid_request", f"locale must be one of {', '.join(LANGUAGES)}", where="locale")
     if not may_invite(inviter, role):
         raise GeosignalError("forbidden", "Seul un administrateur invite un référent ou un administrateur.")
     user = create_user(session, email, role, commune_nis or None, secrets.token_urlsafe(32))
+    user.locale = locale
     return user, issue_link(session, user, "invite", created_by=inviter)
+
+
+def mail_language(user: User) -> str:
+    """The language to write to ``user`` in (``fr``, ``nl`` or ``en``): the one they chose,
+    else the one their pages last spoke, else French."""
+    for lang in (user.locale, user.page_locale):
+        if lang in LANGUAGES:
+            return lang
+    return LANGUAGES[0]
 
 
 def request_reset(session: Session, email: str) -> tuple[User, str] | None:

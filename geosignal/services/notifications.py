@@ -63,7 +63,7 @@ MAX_LISTED = 50
 #: Messages (recipient × event) claimed by one delivery pass.
 MAX_MESSAGES_PER_PASS = 200
 #: Languages a message can be written in; French is the source.
-MAIL_LANGUAGES = ("fr", "nl", "en")
+MAIL_LANGUAGES = vocab.LANGUAGES
 
 #: One statement per event: the representatives of each report's commune (a transition, not
 #: its actor) and/or the referents (a report now ``submitted``) get one outbox row per report,

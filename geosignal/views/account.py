@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
+from flask_babel import force_locale, refresh
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -195,6 +196,10 @@ def _complete(purpose: str, template: str) -> Response | str | tuple[str, int]:
         link = accounts.find_link(session, secret, purpose)
     except GeosignalError as error:
         return render_template("error.html", error=error), error.status
+    given = link.user.locale if link.user.locale in i18n.LANGUAGES and i18n.COOKIE not in request.cookies else None
+    if given:  # the page speaks the account's language (an invitation's), unless this browser chose one
+        g.geosignal_language = given
+        refresh()
     if request.method == "POST":
         try:
             accounts.complete_link(session, secret, purpose, request.form.get("password") or "")
@@ -203,7 +208,8 @@ def _complete(purpose: str, template: str) -> Response | str | tuple[str, int]:
         session.commit()
         flash(_("Mot de passe enregistré : connectez-vous."), "success")
         cookie_session["login_email"] = link.user.email  # the sign-in form comes filled in with it
-        return redirect(url_for("pages.login"))
+        response = redirect(url_for("pages.login"))
+        return i18n.remember_language(response, given) if given else response  # the sign-in page's too
     return render_template(template, error=None, secret=secret, email=link.user.email)
 
 
@@ -249,18 +255,22 @@ def invite_user():  # noqa: ANN201
     session = get_session()
     try:
         user, secret = accounts.invite(session, inviter, request.form.get("email") or "",
-                                       request.form.get("role") or "", request.form.get("commune") or None)
+                                       request.form.get("role") or "", request.form.get("commune") or None,
+                                       request.form.get("locale") or None)
     except GeosignalError as error:
         session.rollback()  # nothing of a refused invitation is stored
-        return _users_page(error.status, error, values={k: request.form.get(k) or "" for k in ("email", "role", "commune")})
-    # the message is built before the account is committed: what it cannot carry is not stored
+        return _users_page(error.status, error, values={k: request.form.get(k) or ""
+                                                        for k in ("email", "role", "commune", "locale")})
+    # the message is built before the account is committed: what it cannot carry is not stored;
+    # in the invited person's language, not the inviter's
     settings = MailSettings.from_config(current_app.config)
-    message = _message(settings, user.email, _("geosignal : votre invitation"), [
-        _("Bonjour,"),
-        _("%(inviter)s vous invite à signaler et suivre les zones blanches de connectivité sur "
-          "geosignal, la plateforme de Charleroi Métropole.", inviter=inviter.email),
-        _("Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe."),
-    ], (_("Accepter l'invitation"), _mailed_link("account.accept_invitation", secret)))
+    with force_locale(i18n.BABEL_LOCALES[accounts.mail_language(user)]):
+        message = _message(settings, user.email, _("geosignal : votre invitation"), [
+            _("Bonjour,"),
+            _("%(inviter)s vous invite à signaler et suivre les zones blanches de connectivité sur "
+              "geosignal, la plateforme de Charleroi Métropole.", inviter=inviter.email),
+            _("Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe."),
+        ], (_("Accepter l'invitation"), _mailed_link("account.accept_invitation", secret)))
     return _send_or_hand_over(session, settings, message, _shown_link("account.accept_invitation", secret), "invite",
                               _("Invitation envoyée à %(email)s (valable 72 heures).", email=user.email),
                               _("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à "
@@ -305,11 +315,12 @@ def send_reset_link(user_id: int) -> Response | tuple[str, int]:
     user = _account_to_act_on(user_id, policy.may_send_reset_link)
     secret = accounts.issue_reset_link(session, current(), user)
     settings = MailSettings.from_config(current_app.config)
-    message = _message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
-        _("Bonjour,"),
-        _("%(actor)s vous envoie un lien pour choisir un nouveau mot de passe geosignal. Il sert une fois "
-          "et expire dans une heure.", actor=current().email),
-    ], (_("Choisir un nouveau mot de passe"), _mailed_link("account.reset_password", secret)))
+    with force_locale(i18n.BABEL_LOCALES[accounts.mail_language(user)]):  # the recipient's language
+        message = _message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
+            _("Bonjour,"),
+            _("%(actor)s vous envoie un lien pour choisir un nouveau mot de passe geosignal. Il sert une fois "
+              "et expire dans une heure.", actor=current().email),
+        ], (_("Choisir un nouveau mot de passe"), _mailed_link("account.reset_password", secret)))
     return _send_or_hand_over(session, settings, message, _shown_link("account.reset_password", secret), "reset",
                               _("Lien envoyé à %(email)s (valable une heure).", email=user.email),
                               _("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s "
