@@ -160,17 +160,25 @@ def regroup_zones() -> None:
 @commands.command("load-communes")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--nis-field", help="attribute holding the 5-digit NIS code")
+@click.option("--remove-absent", is_flag=True,
+              help="remove the communes loaded before that the file does not hold (refused, nothing stored, "
+                   "while reports, zones, accounts or survey answers name one)")
 @reports_errors
-def load_communes(path: str, nis_field: str | None) -> None:
+def load_communes(path: str, nis_field: str | None, remove_absent: bool) -> None:
     """Load or update communes from a boundary file (any format GDAL reads)."""
     from geosignal.services.aggregation import vacuum_cells
     from geosignal.services.communes import load_communes as load
 
     with _session() as session:
-        summary = load(session, path, nis_field)
+        summary = load(session, path, nis_field, remove_absent=remove_absent)
         session.commit()
         vacuum_cells(session)
     click.echo(f"{_n(summary.total, 'commune')} in file: {summary.inserted} inserted, {summary.updated} updated")
+    if summary.absent:
+        shown = ", ".join(summary.absent[:10]) + (f" and {len(summary.absent) - 10} more"
+                                                   if len(summary.absent) > 10 else "")
+        click.echo(f"{_n(len(summary.absent), 'commune')} loaded before and not in the file "
+                   + (f"removed: {shown}" if summary.removed else f"kept ({shown}); --remove-absent removes them"))
 
 
 def _read_password(password_stdin: bool) -> tuple[str, bool]:

@@ -7,11 +7,12 @@ import csv
 import pytest
 from sqlalchemy import func, select, text
 
+from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, WGS84, transformer
 from geosignal.models import Commune
 from geosignal.services.communes import load_communes
-from tests.conftest import COMMUNES_CSV, COMMUNES_FILE
-from tests.factories import CHARLEROI_LAMBERT72, CHARLEROI_LONLAT
+from tests.conftest import COMMUNES_CSV, COMMUNES_FILE, make_account
+from tests.factories import CHARLEROI_LAMBERT72, CHARLEROI_LONLAT, feature
 
 
 def _reference() -> dict[str, dict[str, str]]:
@@ -78,3 +79,63 @@ def test_cli_set_password(app, db) -> None:
     assert user.check_password("second password") and not user.check_password("first password")
     missing = app.test_cli_runner().invoke(args=["set-password", "nobody@x.be"])
     assert missing.exit_code == 1 and "not_found" in missing.output
+
+
+def _without(tmp_path, *codes: str):  # noqa: ANN001, ANN202
+    """The 30 communes' boundary file without ``codes`` (GeoJSON, in ``tmp_path``)."""
+    import json
+
+    data = json.loads(open(COMMUNES_FILE, encoding="utf-8").read())
+    nis = next(k for k in ("nis_code", "NIS", "nis", "AdMuKey", "CODE_INS", "id") if k in data["features"][0]["properties"])
+    data["features"] = [f for f in data["features"] if str(f["properties"][nis]).zfill(5) not in codes]
+    path = tmp_path / "communes.geojson"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_a_load_names_the_communes_absent_from_its_file_and_removes_them_when_asked(app, db, tmp_path) -> None:
+    """Scale trial, operator: a file of fewer communes (back from Belgium's 581 to the 30)
+    kept the others for ever. They are named; ``--remove-absent`` removes them with their
+    stored figures, set-wise; the figures of the others are unchanged."""
+    def figures():  # noqa: ANN202
+        return {nis: (n, round(a, 3)) for nis, n, a in db.execute(text(
+            "SELECT s.nis_code, count(*), sum(ST_Area(c.clip)) FROM commune_stats s "
+            "JOIN commune_cells c USING (nis_code) GROUP BY 1"))}
+
+    before = figures()
+    assert len(before) == 30 and before["55085"][0] > 0
+    path = _without(tmp_path, "55085", "56078")
+    kept = app.test_cli_runner().invoke(args=["load-communes", str(path)])
+    assert kept.exit_code == 0, kept.output
+    assert kept.output.splitlines() == [
+        "28 communes in file: 0 inserted, 28 updated",
+        "2 communes loaded before and not in the file kept (55085, 56078); --remove-absent removes them"]
+    assert db.scalar(select(func.count()).select_from(Commune)) == 30
+    removed = app.test_cli_runner().invoke(args=["load-communes", str(path), "--remove-absent"])
+    assert removed.exit_code == 0, removed.output
+    assert removed.output.splitlines()[1] == "2 communes loaded before and not in the file removed: 55085, 56078"
+    assert db.scalar(select(func.count()).select_from(Commune)) == 28
+    after = figures()
+    assert set(after) == set(before) - {"55085", "56078"}
+    assert after == {nis: before[nis] for nis in after}
+    for table in ("commune_cells", "commune_counts", "zone_counts", "commune_stats"):
+        assert db.scalar(text(f"SELECT count(*) FROM {table} WHERE nis_code IN ('55085', '56078')")) == 0, table
+    again = load_communes(db, COMMUNES_FILE)  # loaded back: the same figures as at first
+    assert (again.inserted, again.updated, again.absent) == (2, 28, ())
+    assert figures() == before
+
+
+def test_a_commune_still_in_use_is_never_removed(client, db, tmp_path, admin) -> None:  # noqa: ANN001
+    make_account(client, db, "clerc@thuin.be", "representative", "56078")
+    zone = {"type": "Polygon", "coordinates": [[[4.215, 50.16], [4.225, 50.16], [4.225, 50.166], [4.215, 50.16]]]}
+    answer = admin.post("/api/v1/reports", json=feature(zone, network="mobile"))
+    assert answer.status_code == 201, answer.get_json()
+    nis = answer.get_json()["properties"]["commune_nis"]
+    path = _without(tmp_path, "56078", nis, "52075")
+    with pytest.raises(GeosignalError) as refused:
+        load_communes(db, path, remove_absent=True)
+    assert (refused.value.code, refused.value.status) == ("invalid_request", 409)
+    assert refused.value.extra["in_use"] == {"56078": {"accounts": 1}, nis: {"reports": 1}}
+    assert "Thuin (56078): 1 accounts" in refused.value.detail
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(Commune)) == 30

@@ -30,14 +30,61 @@ _NIS_FIELDS = ("nis_code", "NIS", "nis", "NISCode", "AdMuKey", "CODE_INS", "ins"
 
 @dataclass(frozen=True)
 class LoadSummary:
-    """What :func:`load_communes` did: counts of communes inserted, updated and in the file."""
+    """What :func:`load_communes` did: counts of communes inserted, updated and in the file;
+    the NIS codes of the communes loaded before that the file does not hold (``absent``,
+    sorted), and whether they were removed (``removed``)."""
 
     inserted: int
     updated: int
     total: int
+    absent: tuple[str, ...] = ()
+    removed: bool = False
 
 
-def load_communes(session: Session, path: str | PathLike[str], nis_field: str | None = None) -> LoadSummary:
+#: What may refer to a commune, each with the name of what it counts: a commune one
+#: of them names is never removed by a load (reports, zones, accounts, survey answers).
+_COMMUNE_USES = (("reports", "commune_nis", "reports"), ("zones", "commune_nis", "zones"),
+                 ("users", "commune_nis", "accounts"), ("survey_responses", "nis_code", "survey answers"))
+
+
+def _remove_communes(session: Session, codes: list[str]) -> None:
+    """Remove the communes ``codes`` and their stored figures, set-wise (the caller commits).
+
+    Their figure rows are locked first, in NIS order (the order every writer takes), then
+    their commune rows (a report being filed there waits, or is waited for); a commune that
+    anything still names (:data:`_COMMUNE_USES`) refuses the whole removal:
+    ``invalid_request`` (409) naming up to ten of them with what names them (``in_use``:
+    ``{nis_code: {what: count}}``), nothing removed. Uploads named after a removed commune
+    keep their rows (their commune becomes NULL); the audit journal keeps its NIS codes.
+    """
+    if not codes:
+        return
+    session.execute(text("SELECT 1 FROM commune_stats WHERE nis_code = ANY(:c) ORDER BY nis_code FOR UPDATE"),
+                    {"c": codes})
+    session.execute(text("SELECT 1 FROM communes WHERE nis_code = ANY(:c) ORDER BY nis_code FOR UPDATE"),
+                    {"c": codes})
+    counted = " UNION ALL ".join(
+        f"SELECT {column} AS nis, '{what}' AS what, count(*) AS n FROM {table} WHERE {column} = ANY(:c) "
+        f"GROUP BY {column}" for table, column, what in _COMMUNE_USES)
+    in_use: dict[str, dict[str, int]] = {}
+    for nis, what, n in session.execute(text(f"{counted} ORDER BY 1, 2"), {"c": codes}):
+        in_use.setdefault(nis, {})[what] = n
+    if in_use:
+        names = {nis: name for nis, name in session.execute(
+            select(Commune.nis_code, Commune.name_fr).where(Commune.nis_code.in_(list(in_use))))}
+        listed = "; ".join(f"{names.get(nis, nis)} ({nis}): " + ", ".join(f"{n} {what}" for what, n in uses.items())
+                           for nis, uses in list(in_use.items())[:10])
+        more = f" and {len(in_use) - 10} more" if len(in_use) > 10 else ""
+        raise GeosignalError("invalid_request", f"{len(in_use)} of the communes absent from the file are still in "
+                             f"use and were not removed (nothing was): {listed}{more}.", status=409,
+                             in_use=in_use)
+    session.execute(text("DELETE FROM zone_counts WHERE nis_code = ANY(:c)"), {"c": codes})
+    # their figures, cells and counts go with them (ON DELETE CASCADE)
+    session.execute(text("DELETE FROM communes WHERE nis_code = ANY(:c)"), {"c": codes})
+
+
+def load_communes(session: Session, path: str | PathLike[str], nis_field: str | None = None, *,
+                  remove_absent: bool = False) -> LoadSummary:
     """Upsert the communes of a boundary file into ``communes`` (idempotent).
 
     ``path`` is any vector format GDAL reads (GeoJSON, GeoPackage, Shapefile…), read by an
@@ -48,6 +95,10 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
 
     Each commune loaded gets its stored figures at once (cells cut by the grid, recomputed
     from its reports: :func:`geosignal.services.aggregation.rebuild_communes`).
+
+    Communes loaded before that the file does not hold are kept and listed (``absent``); with
+    ``remove_absent`` they are removed, unless one is still in use (:func:`_remove_communes`:
+    409 ``invalid_request``, nothing stored).
 
     Raises :class:`GeosignalError` (``invalid_request`` / ``invalid_geometry`` /
     ``unreadable_file``) naming the feature, and stores nothing, when a NIS code is missing
@@ -110,7 +161,11 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
                 "boundary": f"SRID=4326;{geom.wkt}",
             }
         )
-    existing = set(session.scalars(select(Commune.nis_code).where(Commune.nis_code.in_(seen))))
+    loaded = set(session.scalars(select(Commune.nis_code)))
+    existing = loaded & seen
+    absent = sorted(loaded - seen)
+    if remove_absent:
+        _remove_communes(session, absent)
     stmt = insert(Commune).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Commune.nis_code],
@@ -121,7 +176,8 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     from geosignal.services.aggregation import rebuild_communes
 
     rebuild_communes(session, sorted(seen))
-    return LoadSummary(inserted=len(seen - existing), updated=len(existing), total=len(rows))
+    return LoadSummary(inserted=len(seen - existing), updated=len(existing), total=len(rows), absent=tuple(absent),
+                       removed=remove_absent and bool(absent))
 
 
 def _opt_str(value: Any) -> str | None:
