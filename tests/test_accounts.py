@@ -154,6 +154,8 @@ def test_invitation_by_email_single_use_then_sign_in(app, client, db, smtp_serve
     [message] = smtp_server.to("clerc@fleurus.be")
     assert message["Subject"] == "geosignal : votre invitation"
     assert "referent@igretec.com vous invite" in message.get_body(("plain",)).get_content()
+    assert ("Votre rôle : Représentant·e communal·e ; votre commune : Fontaine-l'Evêque (52022)."
+            in message.get_body(("plain",)).get_content())
     link = _link(message, "/compte/invitation")
     client.post("/logout", data={"csrf_token": csrf_token(client.get("/carte").get_data(as_text=True))})
     invitee = app.test_client()
@@ -452,11 +454,14 @@ def test_an_invitation_speaks_the_invited_persons_language(app, client, db, smtp
     assert message["Subject"] == "geosignal: uw uitnodiging"
     body = message.get_body(("plain",)).get_content()
     assert "referent@igretec.com nodigt u uit" in body and "vous invite" not in body
+    # what the account is for, before anything is chosen (trial: life 10)
+    assert "Uw rol: Gemeentelijke vertegenwoordiger; uw gemeente: Thuin (56078)." in body
     assert db.scalar(select(User.locale).where(User.email == "griffier@thuin.be")) == "nl"
     link = _link(message, "/compte/invitation")
     invitee = app.test_client()
     form = invitee.get(link, headers={"Accept-Language": "fr-BE"}).get_data(as_text=True)
     assert '<html lang="nl"' in form
+    assert "Uw rol: Gemeentelijke vertegenwoordiger; uw gemeente: Thuin (56078)." in form
     done = invitee.post("/compte/invitation", data={"jeton": link.split("jeton=")[1], "password": STRONG,
                                                     "csrf_token": csrf_token(form)})
     assert done.status_code == 302 and "geosignal_lang=nl" in done.headers["Set-Cookie"]

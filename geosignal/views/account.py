@@ -189,6 +189,16 @@ def forgot_password() -> Response | str | tuple[str, int]:
     return render_template("account_forgot.html")
 
 
+def _account_for(user: User) -> str:
+    """What an account is for, in the current language: its role, and a representative's
+    commune (name and NIS code), as the invitation says it before anything is chosen."""
+    commune = get_session().get(Commune, user.commune_nis) if user.commune_nis else None
+    if commune is None:
+        return _("Votre rôle : %(role)s.", role=i18n.label(user.role))
+    return _("Votre rôle : %(role)s ; votre commune : %(commune)s (%(nis)s).", role=i18n.label(user.role),
+             commune=commune.name_fr, nis=commune.nis_code)
+
+
 def _complete(purpose: str, template: str) -> Response | str | tuple[str, int]:
     secret = request.values.get("jeton") or ""
     session = get_session()
@@ -204,13 +214,15 @@ def _complete(purpose: str, template: str) -> Response | str | tuple[str, int]:
         try:
             accounts.complete_link(session, secret, purpose, request.form.get("password") or "")
         except GeosignalError as error:
-            return render_template(template, error=error, secret=secret, email=link.user.email), error.status
+            return render_template(template, error=error, secret=secret, email=link.user.email,
+                                   account_for=_account_for(link.user)), error.status
         session.commit()
         flash(_("Mot de passe enregistré : connectez-vous."), "success")
         cookie_session["login_email"] = link.user.email  # the sign-in form comes filled in with it
         response = redirect(url_for("pages.login"))
         return i18n.remember_language(response, given) if given else response  # the sign-in page's too
-    return render_template(template, error=None, secret=secret, email=link.user.email)
+    return render_template(template, error=None, secret=secret, email=link.user.email,
+                           account_for=_account_for(link.user))
 
 
 @bp.route("/compte/reinitialisation", methods=["GET", "POST"])
@@ -269,6 +281,7 @@ def invite_user():  # noqa: ANN201
             _("Bonjour,"),
             _("%(inviter)s vous invite à signaler et suivre les zones blanches de connectivité sur "
               "geosignal, la plateforme de Charleroi Métropole.", inviter=inviter.email),
+            _account_for(user),
             _("Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe."),
         ], (_("Accepter l'invitation"), _mailed_link("account.accept_invitation", secret)))
     return _send_or_hand_over(session, settings, message, _shown_link("account.accept_invitation", secret), "invite",
