@@ -7,6 +7,7 @@ import html
 import json
 import re
 import uuid
+from html import unescape
 
 from sqlalchemy import text
 
@@ -101,9 +102,16 @@ def test_withdraw_is_confirmed_and_a_stale_page_changes_nothing(db, client, repr
                                                               "csrf_token": csrf_token(page)})
     assert stale.status_code == 412 and _status(db, rid) == "validated"
     fresh = stale.get_data(as_text=True)
+    # the confirmation says what a withdrawn report can still become (trial: life 9, it said
+    # « never submitted again », then its page offered to file it again)
+    confirm = client.post(f"/signalements/{rid}/actions", data={"to": "withdrawn", "csrf_token": csrf_token(fresh)})
+    assert confirm.status_code == 200
+    assert ("ne peut plus être modifié ni soumis à nouveau tel quel ; depuis sa page, vous pourrez en faire une "
+            "copie à corriger et à envoyer comme nouveau signalement.") in unescape(confirm.get_data(as_text=True))
     done = client.post(f"/signalements/{rid}/actions", data={"to": "withdrawn", "confirm": "1",
                                                              "csrf_token": csrf_token(fresh)})
     assert done.status_code == 302 and _status(db, rid) == "withdrawn"
+    assert 'id="copy-link"' in client.get(f"/signalements/{rid}").get_data(as_text=True)
 
 
 def test_the_edit_page_saves_and_a_stale_form_keeps_the_other_change(db, client, representative) -> None:  # noqa: ANN001
@@ -196,6 +204,15 @@ def test_a_rejected_report_can_be_filed_anew_from_a_copy(db, client, representat
     assert f'copie de <a href="/signalements/{rid}">{reference}</a>' in new_page
     old_page = client.get(f"/signalements/{rid}").get_data(as_text=True)
     assert f'<strong>Signalé à nouveau</strong> : <a href="/signalements/{new.id}">{new_reference}</a>' in old_page
+    # the copy is named above the button before anybody files it again, and on the map a
+    # second copy opens with a warning naming it (trial: life 8, the other representative
+    # filed a duplicate)
+    assert re.search(r'id="copies">Déjà signalé à nouveau :\s*<a href="/signalements/' + new.id + '">'
+                     + new_reference + r"</a>\.", old_page)
+    assert 'class="button secondary" id="copy-link"' in old_page
+    again = client.get(f"/carte?copie={rid}").get_data(as_text=True)
+    assert (f"Attention : {reference} a déjà été signalé à nouveau ({new_reference}). Vérifiez que ce nouveau "
+            "signalement n&#39;en fait pas double.") in again
     history = client.get(f"/api/v1/reports/{new.id}/history").get_json()["history"]
     assert history[0]["details"] == {"copied_from": rid, "copied_reference": reference}
     # a copy refused (here: no network) keeps naming its original in the form shown again

@@ -243,6 +243,16 @@ def copy_source(session: Session, user: User, report_id: str) -> tuple[uuid.UUID
     return uuid.UUID(feature["id"]), props["reference"]
 
 
+def copies_of(session: Session, report_id: str | uuid.UUID) -> list[tuple[str, str]]:
+    """The reports filed anew from ``report_id`` (a rejected or withdrawn report copied from
+    its page), oldest first, as ``(id, reference)``, from the audit journal's ``copy`` events:
+    what its page names before anybody files it again. One statement."""
+    rows = session.execute(text(
+        "SELECT details ->> 'copy_id', details ->> 'copy_reference' FROM audit_events "
+        "WHERE report_id = :id AND action = 'copy' ORDER BY id"), {"id": str(report_id)}).all()
+    return [(r[0], r[1]) for r in rows]
+
+
 def awaiting_answer(session: Session, user: User, limit: int = 20) -> tuple[int, list[tuple[str, str]]]:
     """Return the reports of the representative's commune on which the referent asked a
     question (status ``needs_info``, the ``answer`` transition is theirs): their number and the
