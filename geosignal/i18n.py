@@ -546,8 +546,20 @@ def extract_python(fileobj: Any, keywords: Any, comment_tags: Any, options: dict
 
 # --------------------------------------------------------------------------- the app
 
+def in_french(text: str | None) -> Markup:
+    """``text`` (a title that has no translation: the survey's report, a commune's name)
+    marked as French for a page in another language (``<span lang="fr">``, WCAG 3.1.2),
+    escaped; as it is on a French page."""
+    if text is None:
+        return Markup("")
+    if language() == DEFAULT_LANGUAGE:
+        return Markup.escape(text)
+    return Markup('<span lang="fr">%s</span>') % text
+
+
 def _template_globals() -> dict[str, Any]:
     return {
+        "in_french": in_french,
         "lang": language,
         "languages": LANGUAGES,
         "language_names": LANGUAGE_NAMES,

@@ -71,6 +71,9 @@ def test_an_empty_sign_in_field_is_named_in_the_page_language(client, representa
     assert no_password.status_code == 422
     page = no_password.get_data(as_text=True)
     assert _alerts(page) == [password_sentence] and _invalid(page) == ["password"]
+    # the refusal is tied to its field (a11y trial 11: « invalid entry » was read without why)
+    assert re.search(r'<p class="flash error" id="login-error" role="alert">', page)
+    assert re.search(r'name="password"[^>]*aria-invalid="true" aria-describedby="login-error"', page)
     assert f'value="{representative.email}"' in page  # the address typed is kept
     assert client.get("/signalements").status_code == 302  # not signed in
     for _ in range(12):  # an empty field is no password tried: never counted towards the lock

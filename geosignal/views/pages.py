@@ -161,15 +161,15 @@ def login() -> Response | str:
         password = request.form.get("password") or ""
         if not email or not password:  # said by the server, in the page's language (the form is novalidate)
             missing = "email" if not email else "password"
-            flash(_("Indiquez l'adresse e-mail de votre compte.") if missing == "email"
-                  else _("Indiquez votre mot de passe."), "error")
-            return render_template("login.html", email=email, missing=missing), 422  # type: ignore[return-value]
+            said = _("Indiquez l'adresse e-mail de votre compte.") if missing == "email" else _("Indiquez votre mot de passe.")
+            return render_template("login.html", email=email, missing=missing,  # type: ignore[return-value]
+                                   error_text=said), 422
         user = get_session().scalar(select(User).where(User.email == email))
         # the same password check whether or not the account exists (constant time)
         valid = check_password_hash(user.password_hash if user else dummy_password_hash(), password)
         if user is None or not user.active or not valid:
-            flash(_("E-mail ou mot de passe incorrect."), "error")
-            return render_template("login.html", email=email), 401  # type: ignore[return-value]
+            return render_template("login.html", email=email, missing="password",  # type: ignore[return-value]
+                                   error_text=_("E-mail ou mot de passe incorrect.")), 401
         lang = user.locale or i18n.language()  # the language their pages speak: their e-mails' too
         if user.page_locale != lang:
             user.page_locale = lang

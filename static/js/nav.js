@@ -9,7 +9,14 @@
     // after an action the page comes back with its message: focus goes to it (a keyboard or
     // screen reader user learns what happened and goes on from there), unless a field asks for it
     // (or, on a page that asks a question first, such as a confirmation, to that question)
-    var said = document.querySelector(".flashes .flash") || document.querySelector("[data-focus-on-load]");
+    // (a form that came back refused without a message at the top, a speed test's, brings it to
+    // its own message, else to its first refused field)
+    var shown = function (selector) {
+      return Array.prototype.find.call(document.querySelectorAll(selector),
+        function (e) { return e.getClientRects().length > 0; });
+    };
+    var said = document.querySelector(".flashes .flash") || document.querySelector("[data-focus-on-load]")
+      || shown("main .field-error[role=alert]") || shown('main [aria-invalid="true"]');
     if (said && !document.querySelector("[autofocus]") && document.activeElement === document.body) {
       said.setAttribute("tabindex", "-1");
       said.focus();
