@@ -5,6 +5,7 @@ authorise, call one service, render."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import date
 from typing import Any
@@ -98,7 +99,12 @@ def take_action(report_id: str, target: str, *, done: Any) -> Any:
     """Move a report to ``target`` from a page's form (``reason``, ``confirm``, ``etag`` read
     from the form), the one rule of every status form: a move that needs confirming shows the
     confirmation page first; a refused text, a stale page or a refused move shows the report
-    again (4xx) with the typed text kept; ``done(report_id)`` is where a move leads (PRG)."""
+    again (4xx) with the typed text kept; ``done(report_id)`` is where a move leads (PRG).
+
+    A move already made (the report is in ``target``) is « already done » only when the form
+    carries nothing that would be lost (no text, or the text recorded); a different text is
+    said done meanwhile by someone else (409, :func:`_done_meanwhile`), the text shown back and
+    nothing stored."""
     session = get_session()
     user = current()
     feature = reports_service.get_report(session, user, report_id)
@@ -116,9 +122,10 @@ def take_action(report_id: str, target: str, *, done: Any) -> Any:
         if error.code in ("forbidden", "not_found") or error.status >= 500:
             raise
         if error.code == "invalid_transition" and props["status"] == target:
-            return _already(props, target, done(feature["id"]))
+            return _done_meanwhile(feature, target, reason, done(feature["id"]))
         flash(_("Action refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
-        return render_report(feature, status=error.status, failed_action=move, reason=typed)
+        return render_report(feature, status=error.status, failed_action=move,
+                             **{"reason": typed, **_kept_text(feature, target, reason)})
     if chosen.confirm and request.form.get("confirm") != "1":
         return render_template("report_confirm.html", feature=feature, p=props, action=chosen, reason=reason,
                                etag=request.form.get("etag") or "")
@@ -131,10 +138,10 @@ def take_action(report_id: str, target: str, *, done: Any) -> Any:
         session.rollback()
         current_feature = reports_service.get_report(session, user, report_id)
         if error.code == "precondition_failed" or error.code == "invalid_transition":
-            if current_feature["properties"]["status"] == target:  # a second click: it was done already
-                return _already(props, target, done(feature["id"]))
+            if current_feature["properties"]["status"] == target:  # done already: by a second click, or by someone
+                return _done_meanwhile(current_feature, target, reason, done(feature["id"]))
             flash(_("Ce signalement a changé entre-temps : voici son état actuel. Rien n'a été modifié."), "error")
-            return render_report(current_feature, status=error.status)
+            return render_report(current_feature, status=error.status, **_kept_text(current_feature, target, reason))
         flash(_("Action refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
         return render_report(current_feature, status=error.status, failed_action=move, reason=typed)
     session.commit()
@@ -145,6 +152,79 @@ def take_action(report_id: str, target: str, *, done: Any) -> Any:
         flash(_("Signalement %(reference)s : %(status)s.", reference=props["reference"],
                 status=ui_text.in_sentence(i18n.label(target))), "success")
     return redirect(done(feature["id"]))
+
+
+def _last_event(history: list[dict[str, Any]], *, to: str | None = None) -> dict[str, Any] | None:
+    """The latest event of a report's ``history`` that changed it (an edit or a move; not an
+    export run nor a zone's regrouping), or with ``to`` the latest that put it in status ``to``;
+    None when the history has none."""
+    changes = ("create", "edit", *workflow.ACTIONS)
+    return next((e for e in reversed(history)
+                 if (e.get("to") == to if to else e["action"] in changes)), None)
+
+
+def who(event: dict[str, Any]) -> str:
+    """Who did a history ``event``, as the report's history names them: the e-mail (when the
+    viewer may see it) and the role, « vous » for the viewer themself (another tab)."""
+    role = i18n.label(event["actor"])
+    name = event.get("actor_name")
+    user = current()
+    if name and user is not None and name == getattr(user, "email", None):
+        return _("vous (dans un autre onglet ou une autre fenêtre)")
+    return f"{name} ({role})" if name else role
+
+
+def _text_kind(target: str) -> str | None:
+    """The kind of text a move to ``target`` asks for (:data:`geosignal.workflow.TEXT_KINDS`;
+    the first of the table's moves to it with one), None when no move to it asks for one."""
+    return next((t.text for t in workflow.TRANSITIONS if t.target == target and t.text), None)
+
+
+def _by_whom(event: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``{"who", "at"}`` of a history ``event`` (:func:`who`; ``at`` ISO 8601) for a page
+    saying who made a change and when; None for no event."""
+    return {"who": who(event), "at": event["at"]} if event else None
+
+
+def _kept_text(feature: dict[str, Any], target: str, reason: str | None) -> dict[str, Any]:
+    """The template's ``not_sent`` for the typed text (``reason``) of a refused move to
+    ``target`` that no form of the page shown will hold again (no action of the page moves
+    the report, as it is now, to ``target`` with a text): shown back apart, so that it is not
+    lost; when a form holds it, ``kept_for`` (its target) and ``reason`` fill that form again;
+    ``{}`` when there is no text."""
+    if reason is None:
+        return {}
+    props = feature["properties"]
+    actions = policy.allowed_transitions(current(), props["commune_nis"], props["status"])
+    if any(t.target == target and t.text for t in actions):
+        return {"kept_for": target, "reason": reason}
+    return {"not_sent": {"text": reason, "kind": _text_kind(target), "recorded": None}}
+
+
+def _done_meanwhile(feature: dict[str, Any], target: str, reason: str | None, url: str) -> Any:
+    """The answer to a move to ``target`` on a report already in ``target`` (``feature``, as
+    it is now). With no text, or the text recorded by the event that made the move, it is a
+    second click: « already done » (:func:`_already`). With another text, someone made the move
+    meanwhile: 409, the report page says who (:func:`who`) and when, and shows the text back
+    (``not_sent``); nothing is stored."""
+    props = feature["properties"]
+    history = audit_service.history(get_session(), uuid.UUID(feature["id"]), viewer=current())
+    event = _last_event(history, to=target)
+    if reason is None or (event is not None and (event.get("reason") or "") == reason):
+        return _already(props, target, url)
+    status = ui_text.in_sentence(i18n.label(target))
+    if event is None:
+        flash(_("Une autre personne l'a fait entre-temps : le signalement %(reference)s est maintenant %(status)s. "
+                "Votre texte n'a pas été enregistré ; le voici ci-dessous, pour que vous ne le perdiez pas.",
+                reference=props["reference"], status=status), "error")
+    else:
+        flash(_("Déjà fait entre-temps par %(who)s, le %(when)s (« %(done)s ») : le signalement %(reference)s est "
+                "maintenant %(status)s. Votre texte n'a pas été enregistré ; le voici ci-dessous, pour que vous ne "
+                "le perdiez pas.", who=who(event), when=i18n.format_datetime(event["at"]),
+                done=ui_text.event_label(event["action"], event.get("to")), reference=props["reference"],
+                status=status), "error")
+    return render_report(feature, status=409, not_sent={
+        "text": reason, "kind": _text_kind(target), "recorded": event.get("reason") if event else None})
 
 
 def form_values(feature: dict[str, Any]) -> dict[str, list[str]]:
@@ -187,9 +267,32 @@ def _same_as(form: Any, stored: dict[str, Any]) -> bool:
                for f in contract.form_fields())
 
 
-def _not_saved(form: Any, stored: dict[str, Any]) -> list[dict[str, str]]:
-    """What an edit form holds that differs from the page of ``stored`` (a version saved
-    meanwhile): ``[{"name", "label", "value"}]`` in the form's order, each value as the page
+def loaded_values(form: Any) -> dict[str, list[str]] | None:
+    """The edit form's values as its page was loaded (hidden field ``loaded``: the JSON of
+    :func:`form_values` of the version the form started from), to tell what the person changed
+    from what a colleague changed meanwhile; None when absent or not of that shape (a page
+    from before the field, a hand-made form). Sent back by the browser, so trusted for nothing
+    but saying what was typed: never stored, never used to decide what is saved."""
+    raw = form.get("loaded") or ""
+    try:
+        value = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):
+        return None
+    names = {f["name"] for f in contract.form_fields()}
+    if not isinstance(value, dict) or not all(
+            name in names and isinstance(values, list) and all(isinstance(v, str) for v in values)
+            for name, values in value.items()):
+        return None
+    return value
+
+
+def _not_saved(form: Any, base: dict[str, list[str]], stored: dict[str, Any]) -> list[dict[str, str]]:
+    """What the person changed in an edit form that was not saved: the fields whose posted
+    values differ from ``base`` (the values the form was loaded with, :func:`loaded_values`;
+    the page's values of ``stored`` when unknown) and from the page of ``stored`` (the version
+    saved meanwhile, which the form shows). A field the person left as loaded is not listed,
+    even when a colleague changed it (offering its old value back would undo that change).
+    Returns ``[{"name", "label", "value"}]`` in the form's order, each value as the page
     names it (vocabulary labels, numbers and dates as typed), so that a refused save loses
     nothing the person typed."""
     shown = form_values(stored)
@@ -199,7 +302,8 @@ def _not_saved(form: Any, stored: dict[str, Any]) -> list[dict[str, str]]:
         if widget == "hidden" or name not in form:
             continue
         mine = _as_shown(form.getlist(name), widget=widget)
-        if mine == _as_shown(shown.get(name, []), widget=widget):
+        if mine == _as_shown(base.get(name, []), widget=widget) or mine == _as_shown(shown.get(name, []),
+                                                                                     widget=widget):
             continue
         value = ", ".join(i18n.label(v) for v in mine) if widget in ("select", "checkboxes") else "\n".join(mine)
         out.append({"name": name, "label": i18n.field_label(name), "value": value or "—"})
@@ -223,16 +327,37 @@ def _unchanged(form: Any, stored: dict[str, Any]) -> dict[str, Any]:
 
 def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str, list[str]] | None = None,
                  error: GeosignalError | None = None, stale: bool = False,
-                 not_saved: list[dict[str, str]] | None = None, shape_not_saved: bool = False) -> tuple[str, int]:
+                 not_saved: list[dict[str, str]] | None = None, shape_not_saved: bool = False,
+                 etag: str | None = None, loaded: dict[str, list[str]] | None = None,
+                 changed_by: dict[str, Any] | None = None) -> tuple[str, int]:
+    """The edit page of ``feature``. Its form carries ``etag`` and ``loaded`` (the version the
+    person's form started from: ``feature``'s unless given, as a refused value keeps the one
+    the person started from) and shows ``values`` (``feature``'s unless given)."""
     page = render_template(
         "report_edit.html", feature=feature, p=feature["properties"],
         geometry_json=json.dumps(feature["geometry"]),
         commune_json=_commune_geometry(feature["properties"].get("commune_nis")),
-        etag=workflow_service.etag(feature["properties"]["revision"]),
+        etag=etag or workflow_service.etag(feature["properties"]["revision"]),
+        loaded=json.dumps(loaded if loaded is not None else form_values(feature), ensure_ascii=False),
         values=values if values is not None else form_values(feature),
         errors=ui_text.field_errors(error) if error else {}, error=error, stale=stale, not_saved=not_saved or [],
-        shape_not_saved=shape_not_saved)
+        shape_not_saved=shape_not_saved, changed_by=changed_by)
     return page, status
+
+
+def _render_not_editable(feature: dict[str, Any], *, not_saved: list[dict[str, str]] | None = None,
+                         shape_not_saved: bool = False) -> tuple[str, int]:
+    """409: the edit page of a report no longer editable (``feature`` as it is now): what
+    happened (its status, by whom and when as its history knows it), links to its page and
+    to filing a copy when allowed, and what the person typed that was not saved."""
+    user = current()
+    props = feature["properties"]
+    history = audit_service.history(get_session(), uuid.UUID(feature["id"]), viewer=user)
+    page = render_template(
+        "report_not_editable.html", feature=feature, p=props, event=_by_whom(_last_event(history, to=props["status"])),
+        may_copy=policy.may_copy_report(user, props["commune_nis"], props["status"]),
+        not_saved=not_saved or [], shape_not_saved=shape_not_saved)
+    return page, 409
 
 
 @bp.get("/signalements/<report_id>/modifier")
@@ -245,8 +370,8 @@ def edit_page(report_id: str) -> Any:
     props = feature["properties"]
     if not policy.may_write_in_commune(user, props["commune_nis"]):
         raise GeosignalError("forbidden", "the commune's representative edits its reports")
-    if props["status"] not in workflow.EDITABLE_STATUSES:
-        raise GeosignalError("not_editable", f"a report {props['status']} can no longer be edited")
+    if props["status"] not in workflow.EDITABLE_STATUSES:  # 409: says why, and where to go
+        return _render_not_editable(feature)
     return _render_edit(feature)
 
 
@@ -277,12 +402,11 @@ def save_edit(report_id: str) -> Any:
             raise
         session.rollback()
         current_feature = reports_service.get_report(session, user, report_id)
+        base = loaded_values(request.form)
         if error.code == "not_editable" or current_feature["properties"]["status"] not in workflow.EDITABLE_STATUSES:
-            # as the edit page says it (GET): the error page, no form to fill in vain
-            raise GeosignalError("not_editable", f"a report {current_feature['properties']['status']} can no "
-                                 "longer be edited", message=_(
-                                     "Ce signalement n'est plus modifiable dans son statut actuel : ouvrez sa "
-                                     "page pour voir ce que vous pouvez encore faire.")) from None
+            # no form to fill in vain: what happened, where to go, and what was typed
+            return _render_not_editable(current_feature, shape_not_saved=bool(geometry), not_saved=_not_saved(
+                request.form, base if base is not None else form_values(current_feature), current_feature))
         if error.code == "precondition_failed":
             if geometry == "" and _same_as(request.form, current_feature):  # a second click on Save
                 flash(_("Vos modifications étaient déjà enregistrées : rien d'autre n'a changé."), "success")
@@ -290,14 +414,22 @@ def save_edit(report_id: str) -> Any:
             flash(_("Ce signalement a été modifié depuis que vous avez ouvert cette page (dans un autre onglet ou par "
                     "une autre personne). Sa version actuelle est affichée ci-dessous et a été gardée : refaites "
                     "vos changements si nécessaire."), "error")
-            return _render_edit(current_feature, status=412, stale=True,
-                                not_saved=_not_saved(request.form, current_feature), shape_not_saved=bool(geometry))
+            history = audit_service.history(session, uuid.UUID(current_feature["id"]), viewer=user)
+            return _render_edit(current_feature, status=412, stale=True, shape_not_saved=bool(geometry),
+                                not_saved=_not_saved(request.form, base if base is not None
+                                                     else form_values(current_feature), current_feature),
+                                changed_by=_by_whom(_last_event(history)))
         if error.code == "precondition_required":
             error.extra["message"] = _("Il manque à ce formulaire la version du signalement : rouvrez la page de "
                                        "modification depuis le signalement, puis refaites vos changements.")
         flash(_("Modification refusée : %(reason)s", reason=ui_text.refusal_summary(error)), "error")
         values = {k: request.form.getlist(k) for k in request.form.keys()}
-        return _render_edit(current_feature, status=error.status, values=values, error=error)
+        # the form keeps the version the person started from: a change saved meanwhile is still said on the
+        # next save (412), not overwritten by it
+        posted_etag = request.form.get("etag") or ""
+        keep = error.code != "precondition_required" and re.fullmatch(r'"\d{1,19}"', posted_etag) is not None
+        return _render_edit(current_feature, status=error.status, values=values, error=error,
+                            etag=posted_etag if keep else None, loaded=base if keep else None)
     session.commit()
     flash_intake_notices(feature)
     flash(_("Signalement %(reference)s modifié.", reference=feature["properties"]["reference"]), "success")
