@@ -567,8 +567,12 @@ def _export_options(command: Callable) -> Callable:
                      help="file to write (default: standard output)"),
         click.option("--format", "fmt", type=click.Choice(["geojson", "csv", "gpkg"]), default="geojson",
                      show_default=True),
-        click.option("--status", default="validated", show_default=True,
-                     help="a status, a comma-separated list, or 'all'"),
+        click.option("--status", default=None,
+                     help="'dwconnect' (what DWconnect is sent: the validated reports and those moved on from "
+                          "validation, plus, incremental, the removals; the default with "
+                          "--since-last-transmitted), a status, a comma-separated list, or 'all' (every status "
+                          "but draft, reports not validated included: a full export, never with "
+                          "--since-last-transmitted)  [default: validated]"),
         click.option("--commune", help="NIS code"),
         click.option("--bbox", help="min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
         click.option("--since", help="seq:<n> (next_since of an earlier export) or an ISO 8601 date-time"),
@@ -626,7 +630,7 @@ def export_standalone(**options: Any) -> None:
     _write_export(_standalone_session, **options)
 
 
-def _write_export(new_session: Callable, output: Any, fmt: str, status: str, commune: str | None,
+def _write_export(new_session: Callable, output: Any, fmt: str, status: str | None, commune: str | None,
                   bbox: str | None, since: str | None, since_last_transmitted: bool, date_from: str | None,
                   date_to: str | None, dialect: str, decimal: str, mark_transmitted: bool,
                   no_record: bool) -> None:
@@ -638,6 +642,8 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str, com
 
     if since and since_last_transmitted:
         raise click.UsageError("give --since or --since-last-transmitted, not both")
+    if status is None:  # what DWconnect lacks is what DWconnect is sent
+        status = export_service.DWCONNECT if since_last_transmitted else "validated"
     if no_record and mark_transmitted:
         raise click.UsageError("--mark-transmitted needs the run to be recorded")
     since_time, since_seq = export_service.parse_since(since)
@@ -649,7 +655,7 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str, com
             since_seq, since_run = transmission.since_last_transmitted(session)
             since_run = since_run or "none"
         filters = export_service.ExportFilters(
-            statuses=export_service.parse_status(status), commune=commune, bbox=parse_bbox(bbox),
+            **export_service.parse_status_filter(status), commune=commune, bbox=parse_bbox(bbox),
             since_time=since_time, since_seq=since_seq, date_from=period[0], date_to=period[1], since_run=since_run,
         )
         request = export_service.ExportRequest(filters=filters, format=fmt, dialect=dialect, decimal=decimal)

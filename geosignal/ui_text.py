@@ -557,6 +557,12 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         # a period (from, to) that ends before it starts: every filter of dates says it
         "period_reversed": "La période se termine avant de commencer : choisissez une date de fin égale ou "
                            "postérieure à la date de début.",
+        # every status (reports never validated) with "only what is new since the last transmitted
+        # export", which is what DWconnect is sent: geosignal.services.export.filters.ExportFilters
+        "not_for_dwconnect": "« Seulement ce qui est nouveau depuis le dernier export transmis » prépare l'envoi "
+                             "à DWconnect, qui ne peut pas prendre « Tous les statuts » : des signalements que "
+                             "vous n'avez pas validés y partiraient. Choisissez « Pour DWconnect », ou décochez "
+                             "« Seulement ce qui est nouveau » pour un export complet de tous les statuts.",
     },
     # a zone whose edges cross in so many places that make_valid would run for minutes
     "self_intersection": {

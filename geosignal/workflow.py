@@ -181,6 +181,28 @@ def onward(statuses: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(s for s in STATUSES if s in reached)
 
 
+def _reached_before_validation() -> set[str]:
+    """The statuses a report may be in without ever having been validated: those reached from
+    :data:`INITIAL_STATUSES` by moves that do not enter ``validated``."""
+    reached, todo = set(INITIAL_STATUSES), list(INITIAL_STATUSES)
+    while todo:
+        for t in from_status(todo.pop()):
+            if t.target != "validated" and t.target not in reached:
+                reached.add(t.target)
+                todo.append(t.target)
+    return reached
+
+
+#: Statuses of a report the referent validated and that DWconnect is sent (the DWconnect
+#: export's ``status=dwconnect``): ``validated`` and every status reached from it that a report
+#: never validated cannot be in — validated, transmitted, resolved, not_resolved. A report
+#: withdrawn after its validation leaves them (``withdrawn`` is reached before validation too):
+#: DWconnect is told to take it down, never sent one that was not validated.
+FORWARDABLE_STATUSES: tuple[str, ...] = tuple(s for s in onward(("validated",))
+                                              if s not in _reached_before_validation())
+assert FORWARDABLE_STATUSES[0] == "validated" and "submitted" not in FORWARDABLE_STATUSES
+
+
 def sources_of(target: str) -> tuple[str, ...]:
     """Return the statuses from which a report may move to ``target`` (any role)."""
     return tuple(t.source for t in TRANSITIONS if t.target == target)

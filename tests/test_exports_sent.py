@@ -143,28 +143,36 @@ def test_only_new_since_the_last_transmitted_export(db, reports, referent) -> No
     watermark = db.scalar(text("SELECT watermark FROM export_runs WHERE id = :id"), {"id": run_id})
     assert recorded["since"] == f"seq:{watermark}"
     assert transmission.since_last_transmitted(db) == (watermark, run_id)
-    # with every status, the reports that went out and were only marked since are not new:
-    # DWconnect has them (a, b, c came back as `transmitted`: the marking was taken for news)
+    # for DWconnect, the reports that went out and were only marked since are not new: DWconnect
+    # has them (a, b, c came back as `transmitted`: the marking was taken for news); a report
+    # rejected without ever being validated is never sent
     rejected = add_report(db, user, square_lambert(X0, Y0 + 1800, 200), status="submitted", created="2026-03-04")
     db.commit()
     db.execute(text("UPDATE reports SET status = 'rejected' WHERE id = :id"), {"id": rejected})
     db.commit()
-    every = referent.get(f"{EXPORT}?since=last_transmitted&status=all")
-    assert sorted(exported_ids(every)) == sorted([f, g, rejected])
+    every = referent.get(f"{EXPORT}?since=last_transmitted&status=dwconnect")
+    assert sorted(exported_ids(every)) == sorted([f, g])
     # one of them changed after it went out: it is news again
     db.execute(text("UPDATE reports SET description = 'corrigé' WHERE id = :id"), {"id": reports["a"]})
     db.commit()
-    assert sorted(exported_ids(referent.get(f"{EXPORT}?since=last_transmitted&status=all"))) == \
-        sorted([reports["a"], f, g, rejected])
+    assert sorted(exported_ids(referent.get(f"{EXPORT}?since=last_transmitted&status=dwconnect"))) == \
+        sorted([reports["a"], f, g])
+    # every status, reports never validated included, is no export for DWconnect: refused
+    refused = referent.get(f"{EXPORT}?since=last_transmitted&status=all")
+    assert refused.status_code == 400
+    assert (refused.get_json()["where"], refused.get_json()["kind"]) == ("status", "not_for_dwconnect")
 
 
 def test_a_change_between_an_export_and_its_marking_is_news(db, reports, referent) -> None:  # noqa: ANN001
     # a, b, c go out validated; then b is withdrawn and c corrected before the run is marked:
     # DWconnect has neither change, so the next "new since the last transmitted" carries both
     # (b was lost: the marking recorded its withdrawal as sent); a, only marked, is not news
+    from geosignal.models import User
+    from geosignal.services.workflow import transition
+
     run = referent.get(f"{EXPORT}?commune={CHARLEROI}")
     assert sorted(exported_ids(run)) == sorted(reports[k] for k in "abc")
-    db.execute(text("UPDATE reports SET status = 'withdrawn' WHERE id = :id"), {"id": reports["b"]})
+    transition(db, reports["b"], "withdrawn", db.query(User).filter_by(email="sent-admin@igretec.com").one())
     db.execute(text("UPDATE reports SET description = 'corrigé après l''export' WHERE id = :id"),
                {"id": reports["c"]})
     db.commit()
@@ -172,11 +180,11 @@ def test_a_change_between_an_export_and_its_marking_is_news(db, reports, referen
     assert (marked["moved"], marked["not_moved"]) == (2, 1)
     assert status_of(db, [reports[k] for k in "abc"]) == {
         reports["a"]: "transmitted", reports["b"]: "withdrawn", reports["c"]: "transmitted"}
-    every = json.loads(referent.get(f"{EXPORT}?since=last_transmitted&status=all&commune={CHARLEROI}").get_data())
+    every = json.loads(referent.get(f"{EXPORT}?since=last_transmitted&commune={CHARLEROI}").get_data())
     assert sorted((f["id"], f["properties"]["status"], f["properties"]["description"]) for f in every["features"]) \
         == sorted([(reports["b"], "withdrawn", ""), (reports["c"], "transmitted", "corrigé après l'export")])
-    # the default status (validated) carries neither: c is transmitted now, b withdrawn
-    assert exported_ids(referent.get(f"{EXPORT}?since=last_transmitted&commune={CHARLEROI}")) == []
+    # validated only carries neither: c is transmitted now, b withdrawn
+    assert exported_ids(referent.get(f"{EXPORT}?since=last_transmitted&status=validated&commune={CHARLEROI}")) == []
 
 
 def test_period_selects_by_the_reports_date(db, reports, referent) -> None:  # noqa: ANN001

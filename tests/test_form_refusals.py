@@ -463,11 +463,17 @@ def test_exports_page_form_leads_to_the_download_and_offers_every_status(client,
     referent.login()
     page = client.get("/exports").get_data(as_text=True)
     assert '<option value="all"' in page and 'name="format" value="csv"' in page
-    answer = client.get("/exports?format=csv&status=all&commune=&from=&to=&since=last_transmitted")
+    assert '<option value="dwconnect" selected>' in page  # what DWconnect is sent, by default
+    answer = client.get("/exports?format=csv&status=dwconnect&commune=&from=&to=&since=last_transmitted")
     assert answer.status_code == 302
     location = answer.headers["Location"]
-    assert location.startswith("/api/v1/exports/dwconnect.csv?") and "status=all" in location
+    assert location.startswith("/api/v1/exports/dwconnect.csv?") and "status=dwconnect" in location
     assert "since=last_transmitted" in location and "commune" not in location
+    # every status, for a full export only: not what is new for DWconnect (the page says why)
+    assert client.get("/exports?format=csv&status=all&commune=&from=&to=").status_code == 302
+    refused = client.get("/exports?format=csv&status=all&commune=&from=&to=&since=last_transmitted")
+    assert refused.status_code == 400 and _codes(refused.get_data(as_text=True))[:1] == ["invalid_request"]
+    assert "ne peut pas prendre « Tous les statuts »" in refused.get_data(as_text=True)
     # for a French-language Excel: the same file with a decimal comma
     assert 'name="format" value="csv-comma"' in page
     comma = client.get("/exports?format=csv-comma&status=validated")

@@ -292,7 +292,9 @@ def test_cli_since_last_transmitted_carries_zone_changes(app, client, db, tmp_pa
     zones.confirm_zone(db, admin, za)
     _withdraw(db, b2)
     second = cli_export("second.geojson", "--since-last-transmitted")
-    assert second["features"] == [] and _ids(second["zones"]) == [za] and second["zones_removed"] == [zb]
+    # (for DWconnect, the default: b2, forwarded and withdrawn since, comes as a removal)
+    assert [(f["id"], f["properties"]["status"]) for f in second["features"]] == [(b2, "withdrawn")]
+    assert _ids(second["zones"]) == [za] and second["zones_removed"] == [zb]
     assert second["zones"][0]["properties"]["report_ids"] == [a1, a2, a3]
     # not marked: the next one since the last transmitted run says the same
     assert cli_export("third.geojson", "--since-last-transmitted")["zones_removed"] == [zb]
@@ -479,13 +481,13 @@ def test_a_run_of_zone_changes_alone_is_one_to_send_and_to_mark(client, db) -> N
     zones.confirm_zone(db, admin, za)
     db.commit()
     _withdraw(db, b2)
-    doc, response = export(referent, "?since=last_transmitted")
+    doc, response = export(referent, "?since=last_transmitted&status=validated")
     assert doc["features"] == [] and _ids(doc["zones"]) == [za] and doc["zones_removed"] == [zb]
     zone_run = response.headers["X-Export-Run"]
     summary = referent.get(f"/api/v1/exports/runs/{zone_run}").get_json()
     assert (summary["feature_count"], summary["zone_count"], summary["zones_removed_count"]) == (0, 1, 1)
     # the same pass as CSV: no report, no zone — nothing to send
-    csv = referent.get("/api/v1/exports/dwconnect.csv?since=last_transmitted")
+    csv = referent.get("/api/v1/exports/dwconnect.csv?since=last_transmitted&status=validated")
     assert csv.status_code == 200 and csv.get_data(as_text=True).count("\n") == 1  # the header alone
     csv_run = csv.headers["X-Export-Run"]
 
@@ -506,7 +508,7 @@ def test_a_run_of_zone_changes_alone_is_one_to_send_and_to_mark(client, db) -> N
     assert "Export marqué comme transmis à DWconnect ; aucun signalement ne change de statut." in \
         marked.get_data(as_text=True)
     # what was sent is not sent again
-    doc, _ = export(referent, "?since=last_transmitted")
+    doc, _ = export(referent, "?since=last_transmitted&status=validated")
     assert (doc["features"], doc["zones"], doc["zones_removed"]) == ([], [], [])
 
 

@@ -152,17 +152,35 @@ def history(session: Session, report_id: uuid.UUID, *, viewer: Any = None,
     ``actor_name`` (the e-mail) when ``viewer`` may see it: the referent and admins see every
     name, a representative the names of their own commune's people and of the referent and
     admins. An ``edit`` names the properties it changed, in contract order (``fields``;
-    ``geometry`` first), not their values. The export runs that carried the report appear too (one ``export`` event per run,
-    ``details.run_id``). ``with_values`` adds ``before`` / ``after``. The caller has checked that ``viewer`` reads
+    ``geometry`` first), not their values. The export runs that carried the report as DWconnect is sent it appear too
+    (one ``export`` event per run, ``details.run_id``): in one of :data:`~geosignal.workflow.FORWARDABLE_STATUSES`
+    (validated, or moved on from there), or, out of them again (withdrawn), as a removal of a ``status=dwconnect``
+    run. A run that carried it otherwise (a full export of every status, asked for explicitly: not yet validated,
+    withdrawn before) is no DWconnect export of it and is not shown. Its status then is read from the journal's moves
+    into and out of those statuses around the run's own event (the one before it, else the one after it, else the
+    report's status now). ``with_values`` adds ``before`` / ``after``. The caller has checked that ``viewer`` reads
     the report."""
+    from geosignal.services.export.filters import DWCONNECT
+
     rows = session.execute(text("""
+        WITH moves AS (SELECT v.id, v.to_status = ANY(:forwardable) AS entered,
+                              coalesce(v.from_status = ANY(:forwardable), false) AS was_in
+                       FROM audit_events v WHERE v.report_id = :rid
+                         AND (v.to_status = ANY(:forwardable) OR v.from_status = ANY(:forwardable)))
         SELECT e.*, u.email FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id
+        CROSS JOIN LATERAL (SELECT (SELECT m.entered FROM moves m WHERE m.id < e.id ORDER BY m.id DESC LIMIT 1)
+                                       AS before_in,
+                                   (SELECT m.was_in FROM moves m WHERE m.id > e.id ORDER BY m.id LIMIT 1) AS after_in) k
         WHERE e.report_id = :rid
            OR (e.action = 'export' AND e.report_id IS NULL AND e.details->>'run_id' IN (
                  SELECT b.run_id::text FROM export_run_batches b, reports r
                  WHERE r.id = :rid AND b.first_seq <= r.seq AND b.last_seq >= r.seq
-                   AND position(uuid_send(r.id) IN b.report_ids) % 16 = 1))
-        ORDER BY e.id"""), {"rid": report_id}).all()
+                   AND position(uuid_send(r.id) IN b.report_ids) % 16 = 1)
+               AND (coalesce(k.before_in, k.after_in,
+                             (SELECT r.status = ANY(:forwardable) FROM reports r WHERE r.id = :rid))
+                    OR (NOT k.before_in AND e.details->'filters'->>'status' = :dwconnect)))
+        ORDER BY e.id"""), {"rid": report_id, "forwardable": list(workflow.FORWARDABLE_STATUSES),
+                            "dwconnect": DWCONNECT}).all()
     out = []
     for row in rows:
         entry = _entry(row, show_names=_may_see_name(viewer, row))

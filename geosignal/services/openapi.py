@@ -29,8 +29,9 @@ from geosignal.services import audit as audit_service
 from geosignal.services import export as export_service
 from geosignal.services import imports as import_service
 from geosignal.services import reports as report_service
-from geosignal.services.export.filters import EXPORTABLE_STATUSES
+from geosignal.services.export.filters import DWCONNECT, EXPORTABLE_STATUSES
 from geosignal.services.queue import SORTS as QUEUE_SORTS
+from geosignal.workflow import FORWARDABLE_STATUSES
 
 OPENAPI_VERSION = "3.1.0"
 #: 1.1.0: Feature properties follow the report contract (``created_at`` became
@@ -158,16 +159,22 @@ _DAY = {"anyOf": [{"type": "string", "format": "date", "pattern": "^(?:19|2[0-9]
                   {"type": "string", "maxLength": 0}]}
 
 
-def _statuses(allowed: tuple[str, ...]) -> dict[str, Any]:
-    """A ``status`` filter: empty (the default), ``all``, or a comma list of ``allowed``."""
+def _statuses(allowed: tuple[str, ...], *keywords: str) -> dict[str, Any]:
+    """A ``status`` filter: empty (the default), ``all`` (or another of ``keywords``), or a
+    comma list of ``allowed``."""
     one = "|".join(allowed)
-    return {"type": "string", "pattern": f"^(|all|(?:{one})(?:,(?:{one}))*)$"}
+    return {"type": "string", "pattern": f"^(|{'|'.join(('all', *keywords))}|(?:{one})(?:,(?:{one}))*)$"}
 
 
 #: A number as the bbox parsers read it (no ``nan``, ``inf`` nor hexadecimal).
 _NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-_STATUS_FILTER = _q("status", _statuses(EXPORTABLE_STATUSES),
-                    f"`validated` (default), `all`, or a comma list of {', '.join(vocab.STATUSES)}.")
+_STATUS_FILTER = _q("status", _statuses(EXPORTABLE_STATUSES, DWCONNECT),
+                    f"`validated` (default; `{DWCONNECT}` with `since=last_transmitted`), `{DWCONNECT}` (what "
+                    f"DWconnect is sent: {', '.join(FORWARDABLE_STATUSES)} reports, plus, in an incremental "
+                    "export, the reports withdrawn since their validation that DWconnect may hold, in their new "
+                    "status), `all` (every status but draft, reports never validated included: a full export, "
+                    "not for DWconnect; refused with `since=last_transmitted`), or a comma list of "
+                    f"{', '.join(EXPORTABLE_STATUSES)}.")
 _BBOX = _q("bbox", {"type": "string", "pattern": f"^{_NUMBER}(?:,{_NUMBER}){{3}}$"},
            "min_lon,min_lat,max_lon,max_lat (EPSG:4326): geometries intersecting it.")
 _COMMUNE = _q("commune", {"type": "string", "pattern": "^[0-9]{5}$"}, "NIS code of a commune.")

@@ -50,20 +50,25 @@ def _flag(name: str) -> bool:
 
 
 def export_request(fmt: str) -> export_service.ExportRequest:
-    """Build the export request of this HTTP request's query (status, commune, bbox, since —
-    ``seq:<n>``, a date-time or ``last_transmitted`` —, from, to, limit, cursor, dialect,
-    decimal); ``invalid_request`` (400) when a parameter is wrong, ``unknown_commune`` (422)."""
+    """Build the export request of this HTTP request's query (status — default ``validated``,
+    ``dwconnect`` with ``since=last_transmitted`` —, commune, bbox, since — ``seq:<n>``, a
+    date-time or ``last_transmitted`` —, from, to, limit, cursor, dialect, decimal);
+    ``invalid_request`` (400) when a parameter is wrong (``status=all`` with
+    ``since=last_transmitted`` too: kind ``not_for_dwconnect``), ``unknown_commune`` (422)."""
     args = request.args
     session = get_session()
     since_run = None
+    status = args.get("status")
     if (args.get("since") or "").strip() == transmission.SINCE_LAST_TRANSMITTED:
         since_time, (since_seq, since_run) = None, transmission.since_last_transmitted(session)
         since_run = since_run or "none"
+        if status is None:  # what DWconnect lacks is what DWconnect is sent
+            status = export_service.DWCONNECT
     else:
         since_time, since_seq = export_service.parse_since(args.get("since"))
     date_from, date_to = export_service.parse_period(args.get("from"), args.get("to"))
     filters = export_service.ExportFilters(
-        statuses=export_service.parse_status(args.get("status")),
+        **export_service.parse_status_filter(status),
         commune=parse_commune(session, args.get("commune")),
         bbox=parse_bbox(args.get("bbox")),
         since_time=since_time, since_seq=since_seq, date_from=date_from, date_to=date_to, since_run=since_run,
@@ -122,7 +127,9 @@ def _stream(fmt: str) -> Response:
 def export_dwconnect() -> Response:
     """Stream the DWconnect export: an RFC 7946 FeatureCollection (``application/geo+json``).
 
-    Query: ``status`` (default ``validated``; ``all``; or a comma list), ``commune`` (NIS),
+    Query: ``status`` (default ``validated``, ``dwconnect`` with ``since=last_transmitted``;
+    ``dwconnect``: validated reports and their sequels, plus the removals when incremental;
+    ``all``, a full export only; or a comma list), ``commune`` (NIS),
     ``bbox`` (min_lon,min_lat,max_lon,max_lat), ``since`` (``seq:<n>`` from ``next_since``, an
     ISO 8601 date-time, or ``last_transmitted``: only what is new since the last export marked
     as transmitted), ``from`` / ``to`` (the reports' dates, inclusive days), ``limit`` and
@@ -256,10 +263,11 @@ PAGE_FIELDS = ("status", "commune", "from", "to", "since")
 @login_required
 @require_policy(policy.may_export, EXPORT_DENIED)
 def history_page() -> Any:
-    """The referent's page: a new export (statuses — validated, or all for an incremental
-    export that also tells of withdrawals —, commune, period, only what is new since the last
-    transmitted export), past exports in plain words, each downloadable again and markable as
-    transmitted.
+    """The referent's page: a new export (statuses — for DWconnect, the default: validated
+    reports and their sequels, plus, incremental, the removals; validated only; or all, for a
+    full export that does not go to DWconnect —, commune, period, only what is new since the
+    last transmitted export), past exports in plain words, each downloadable again and markable
+    as transmitted.
 
     The new-export form comes back here (``format`` = ``geojson``, ``csv``, ``csv-comma`` — a
     decimal comma, for a French-language Excel — or ``gpkg``): its

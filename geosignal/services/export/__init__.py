@@ -30,6 +30,7 @@ from geosignal.services.export.constants import (
     SOURCE,
 )
 from geosignal.services.export.filters import (
+    DWCONNECT,
     ExportFilters,
     Paging,
     Watermark,
@@ -39,6 +40,7 @@ from geosignal.services.export.filters import (
     parse_period,
     parse_since,
     parse_status,
+    parse_status_filter,
     read_watermark,
 )
 from geosignal.services.export.formats import CSV_COLUMNS
@@ -73,13 +75,13 @@ from geosignal.services.export.stream import (
 )
 
 __all__ = [
-    "BRUSSELS", "CHANGE_LOCK_KEY", "COLLAPSED", "CSV_COLUMNS", "CSV_MEDIA_TYPE", "GEOJSON_MEDIA_TYPE",
+    "BRUSSELS", "CHANGE_LOCK_KEY", "DWCONNECT", "COLLAPSED", "CSV_COLUMNS", "CSV_MEDIA_TYPE", "GEOJSON_MEDIA_TYPE",
     "GEOMETRY_SQL", "GPKG_MEDIA_TYPE", "GRID_DEG", "MAX_PAGE", "MERGED_REPORTS", "PROPERTIES_SQL",
     "PROPERTY_NAMES", "SCHEMA_ID", "SCHEMA_VERSION", "SOURCE", "copy_kept", "purge_copies",
     "ExportFilters", "ExportRequest", "ExportStream", "Paging", "RunRecord", "Watermark",
     "decode_cursor", "delete_run", "encode_cursor", "export_filename", "export_schema",
     "feature_function_sql", "feature_properties_sql", "feature_select_sql", "format_since",
     "get_run", "iter_feature_collection", "iter_run_bytes", "list_runs", "parse_period", "parse_since",
-    "parse_status",
+    "parse_status", "parse_status_filter",
     "read_watermark", "run_report_ids", "run_summary", "stored_sql", "stream_export", "transmitted_state",
 ]

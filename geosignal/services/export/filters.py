@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geosignal import vocab
+from geosignal import vocab, workflow
 from geosignal.errors import GeosignalError
 from geosignal.params import bbox_clause, parse_day, whole_number
 from geosignal.services.export.constants import BRUSSELS, CHANGE_LOCK_KEY, SENT_CHANGE_SEQ_SQL
@@ -53,7 +53,15 @@ class ExportFilters:
     report's date (``observed_at``, or ``created_at`` when no observation date was given, as in
     the statistics); ``since_run`` the id of the transmitted run whose watermark gave
     ``since_seq`` ("only what is new since the last transmitted export", see
-    :func:`geosignal.services.export.transmission.since_last_transmitted`), recorded with the run.
+    :func:`geosignal.services.export.transmission.since_last_transmitted`), recorded with the run;
+    ``removals`` (``status=dwconnect``, with ``statuses`` = :data:`~geosignal.workflow.FORWARDABLE_STATUSES`):
+    an incremental pass also carries, in their current status, the reports that left those
+    statuses since (withdrawn after their validation) and that DWconnect may hold — see
+    :func:`where_clause`.
+
+    Raises ``invalid_request`` (400, ``where`` = ``status``, kind ``not_for_dwconnect``) for
+    ``since_run`` with a status a report never validated may be in (``all``, ``submitted``…):
+    "new since the last transmitted export" is what DWconnect is sent.
     """
 
     statuses: tuple[str, ...] | None = ("validated",)
@@ -64,12 +72,22 @@ class ExportFilters:
     date_from: date | None = None
     date_to: date | None = None
     since_run: str | None = None
+    removals: bool = False
+
+    def __post_init__(self) -> None:
+        if self.since_run is not None and (self.statuses is None or not set(self.statuses)
+                                           <= set(workflow.FORWARDABLE_STATUSES)):
+            raise GeosignalError(
+                "invalid_request", "since=last_transmitted sends DWconnect what it lacks, and DWconnect is sent "
+                f"validated reports only: status must be {DWCONNECT} or among "
+                f"{', '.join(workflow.FORWARDABLE_STATUSES)} (status=all is for a full export, without since)",
+                where="status", kind="not_for_dwconnect", allowed=[DWCONNECT, *workflow.FORWARDABLE_STATUSES])
 
     def as_record(self) -> dict[str, Any]:
         """Return the filters as JSON-ready data (what an export run records); the period and
         the "new since the last transmitted export" choice only when given."""
         record: dict[str, Any] = {
-            "status": "all" if self.statuses is None else ",".join(self.statuses),
+            "status": "all" if self.statuses is None else DWCONNECT if self.removals else ",".join(self.statuses),
             "commune": self.commune,
             "bbox": list(self.bbox) if self.bbox else None,
             "since": format_since(self) if self.since_time or self.since_seq is not None else None,
@@ -132,10 +150,17 @@ def parse_since(raw: str | None) -> tuple[datetime | None, int | None]:
 #: sent to anybody; it is never exported, not even with ``status=all``).
 EXPORTABLE_STATUSES: tuple[str, ...] = tuple(s for s in vocab.STATUSES if s != "draft")
 
+#: The ``status`` value of what DWconnect is sent: the reports the referent validated, in
+#: :data:`~geosignal.workflow.FORWARDABLE_STATUSES`, and in an incremental export the removals
+#: too (:attr:`ExportFilters.removals`).
+DWCONNECT = "dwconnect"
+
 
 def parse_status(raw: str | None) -> tuple[str, ...] | None:
-    """Parse ``status``: ``all`` (every status but ``draft``: None), one status or a
-    comma-separated list of :data:`EXPORTABLE_STATUSES` (default ``validated``).
+    """Parse ``status``: ``all`` (every status but ``draft``: None), ``dwconnect``
+    (:data:`~geosignal.workflow.FORWARDABLE_STATUSES`; :func:`parse_status_filter` adds its
+    removals), one status or a comma-separated list of :data:`EXPORTABLE_STATUSES` (default
+    ``validated``).
 
     Raises ``invalid_request`` (400) for an unknown status or ``draft``.
     """
@@ -143,13 +168,22 @@ def parse_status(raw: str | None) -> tuple[str, ...] | None:
         return ("validated",)
     if raw == "all":
         return None
+    if raw == DWCONNECT:
+        return workflow.FORWARDABLE_STATUSES
     parts = tuple(dict.fromkeys(p.strip() for p in raw.split(",")))
     for p in parts:
         if p not in EXPORTABLE_STATUSES:
-            raise GeosignalError("invalid_request", f"status must be 'all' or among {', '.join(EXPORTABLE_STATUSES)}"
+            raise GeosignalError("invalid_request", f"status must be 'all', '{DWCONNECT}' or among "
+                                 f"{', '.join(EXPORTABLE_STATUSES)}"
                                  + (" (a draft is never exported)" if p == "draft" else ""), where="status",
                                  allowed=list(EXPORTABLE_STATUSES))
     return parts
+
+
+def parse_status_filter(raw: str | None) -> dict[str, Any]:
+    """Parse ``status`` as :func:`parse_status` does, into the :class:`ExportFilters` arguments
+    it gives: ``{"statuses": …, "removals": bool}`` (``removals`` for ``dwconnect`` only)."""
+    return {"statuses": parse_status(raw), "removals": raw == DWCONNECT}
 
 
 @dataclass(frozen=True)
@@ -220,15 +254,38 @@ def read_watermark(session: Session) -> Watermark:
     return Watermark(int(row[0]), int(row[1]))
 
 
+#: A removal of an incremental ``status=dwconnect`` pass (on ``reports r``, ``:statuses`` the
+#: forwardable ones): a report out of them now whose journal shows a move into or out of one of
+#: them (validated, then withdrawn: the withdrawal's ``from_status`` is ``validated``). A report
+#: never validated has no such move.
+REMOVAL_SQL = """r.status <> ALL(:statuses) AND EXISTS (
+    SELECT 1 FROM audit_events v WHERE v.report_id = r.id
+      AND (v.to_status = ANY(:statuses) OR v.from_status = ANY(:statuses)))"""
+
+
 def where_clause(filters: ExportFilters, paging: Paging | None, watermark: Watermark, *,
                  since: bool = True, status: bool = True) -> tuple[str, dict[str, Any]]:
     """Return the SQL condition on ``reports r`` selecting a pass's reports (those inserted up to
     the watermark's ``seq`` that match the filters, after the page's ``after``) and its bound
     values (SQLAlchemy ``:name`` style). ``since=False`` leaves the since-filters out (``since``,
     "new since the last transmitted export") and ``status=False`` the status filter (drafts
-    stay out): what decides which zones a pass carries (:mod:`.zones`)."""
+    stay out): what decides which zones a pass carries (:mod:`.zones`).
+
+    **Removals** (``filters.removals``, ``status=dwconnect``, incremental passes only): besides
+    the reports in ``filters.statuses`` (the forwardable ones), those in another status that
+    were in one of them (a journalled move, :data:`REMOVAL_SQL`: withdrawn after their
+    validation) — and, new since the last transmitted export (``since_run``), that a run marked
+    as transmitted carried (:data:`SENT_CHANGE_SEQ_SQL`): DWconnect holds them and is to take
+    them down. A report never validated is never carried. One condition of the same query,
+    read through the journal's ``(report_id, id)`` index: no per-report round trip."""
     clauses, params = ["r.seq <= :max_seq"], {"max_seq": watermark.seq}
-    if status and filters.statuses is not None:
+    incremental = since and (filters.since_time is not None or filters.since_seq is not None
+                             or filters.since_run is not None)
+    if status and filters.statuses is not None and filters.removals and incremental:
+        removal = REMOVAL_SQL + (f" AND {SENT_CHANGE_SEQ_SQL} IS NOT NULL" if filters.since_run is not None else "")
+        clauses.append(f"(r.status = ANY(:statuses) OR ({removal}))")
+        params["statuses"] = list(filters.statuses)
+    elif status and filters.statuses is not None:
         clauses.append("r.status = ANY(:statuses)")
         params["statuses"] = list(filters.statuses)
     else:  # every status a report can be exported in: never a draft

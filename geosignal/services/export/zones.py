@@ -115,7 +115,9 @@ def zone_part(session: Session, filters: ExportFilters, watermark: Watermark) ->
     See the module for which zones; the reports considered are those inserted up to the
     watermark's ``seq`` that match the commune, bbox and period filters."""
     # the statuses the pass exports and those its reports move on to (validated → transmitted…)
-    onward = filters if filters.statuses is None else replace(filters, statuses=workflow.onward(filters.statuses))
+    # (the since-filters are _since's: left out here, and with them the status rule of since_run)
+    onward = filters if filters.statuses is None else replace(
+        filters, statuses=workflow.onward(filters.statuses), since_run=None, removals=False)
     where, params = where_clause(onward, None, watermark, since=False)
     since = _since(filters)
     changed = "true"
