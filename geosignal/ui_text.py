@@ -70,6 +70,8 @@ POSITION_FR = "{lat} N, {lon} E"
 MAP_MESSAGES: dict[str, Any] = {
     "none": "Aucune forme dessinée.",
     "open_report": "Ouvrir le signalement",
+    # a report chosen in the list « Signalements sur la carte »: said when its popup opens
+    "report_shown": "Affiché sur la carte : {report}.",
     "key_title": "Couleur selon le statut",
     "drawn": "Forme dessinée : {kind}.",
     "area": "Surface : {m2} m² ({ha} ha)",
@@ -445,6 +447,10 @@ LEAFLET_MESSAGES: dict[str, str] = {
     # a popup's close button (Leaflet's "Close popup") and the title of Leaflet's credit ("A
     # JavaScript library for interactive maps")
     "close_popup": "Fermer",
+    # a cluster of reports on the dashboard's map (Leaflet.markercluster): the name of its button,
+    # which zooms to them; the plural by the language's rule (window.geosignalI18n.pluralForm)
+    "cluster_one": "{n} signalement : zoomer",
+    "cluster_other": "{n} signalements : zoomer",
     "library": "Une bibliothèque JavaScript de cartes interactives",
     # shown on a map whose base-map tiles cannot be loaded (static/js/basemap-notice.js)
     "basemap_unavailable": "Fond de carte indisponible : les communes et les signalements restent affichés.",

@@ -95,15 +95,29 @@
     return PALETTE[Math.min(index, PALETTE.length - 1)];
   }
 
-  function tooltipFor(row, indicator) {
-    const box = el("div");
-    box.appendChild(el("strong", `${row.name_fr} (${row.nis_code})`));
+  // a commune's lines on the map: its name and code, then its figures
+  function tooltipLines(row, indicator) {
     const spec = INDICATORS[indicator];
     const value = row[indicator];
-    box.appendChild(el("div", `${spec.label}${COLON}${value === null ? "—" : fmt(value * spec.scale, spec.digits) + spec.unit}`));
-    box.appendChild(el("div", fill(T.reports_count, {n: row.report_count})));
-    if (reportedWithoutValue(row, indicator)) box.appendChild(el("div", T.reported_no_value_tip));
+    const lines = [`${row.name_fr} (${row.nis_code})`,
+      `${spec.label}${COLON}${value === null ? "—" : fmt(value * spec.scale, spec.digits) + spec.unit}`,
+      fill(T.reports_count, {n: row.report_count})];
+    if (reportedWithoutValue(row, indicator)) lines.push(T.reported_no_value_tip);
+    return lines;
+  }
+
+  function tooltipFor(row, indicator) {
+    const box = el("div");
+    tooltipLines(row, indicator).forEach((line, i) => box.appendChild(el(i ? "div" : "strong", line)));
     return box;
+  }
+
+  /* A commune on the map is a link to its sheet for the keyboard too (leaflet-setup.js): named by
+   * what its tooltip says (``lines``; its name alone when no figures are shown), Enter opens the
+   * sheet as a click does. */
+  function communeLink(layer, lines) {
+    const p = layer.feature.properties;
+    L.geosignalShapeAction(layer, {role: "link", name: lines ? lines.join(", ") : `${p.name_fr || p.name || ""} (${p.nis_code})`});
   }
 
   // reports, but nothing for this indicator (points and road stretches have no area): a white
@@ -126,6 +140,7 @@
                       dashArray: null, ...(reportedWithoutValue(row, indicator) ? REPORTED_NO_VALUE : {})});
       if (reportedWithoutValue(row, indicator)) layer.bringToFront();
       layer.unbindTooltip();
+      communeLink(layer, tooltipLines(row, indicator));
       layer.bindTooltip(tooltipFor(row, indicator), {sticky: true});
     });
     if (!communes.geosignalClick) {  // a commune clicked on the map opens its sheet
@@ -371,6 +386,7 @@
     communes.eachLayer((layer) => {
       layer.setStyle({fillColor: PALETTE[0], fillOpacity: 0, color: "#555", weight: 1, dashArray: null});
       layer.unbindTooltip();
+      communeLink(layer, null);
     });
     clearLocations();
   }

@@ -96,6 +96,164 @@
     });
   }
 
+  /* ---------------------------------------------------------------- shapes and the keyboard
+   * Leaflet 1.9 makes any shape with a tooltip a tab stop (Chromium focuses an SVG path that has
+   * focus listeners, which Leaflet adds to open the tooltip) tied to its tooltip by
+   * aria-describedby only: no name, no key action, and focusable when it is clipped to 0×0 or
+   * off the map. Each such shape is decided here, once for every map:
+   * - a shape its page gives an action (L.geosignalShapeAction) is named, is a link or a button,
+   *   acts on Enter or Space as a click does, and is a tab stop only while it shows on the map;
+   * - any other is taken out of the tab order and hidden from assistive technology: its page
+   *   gives the same beside the map (a list of reports, the commune table).
+   * Leaflet.markercluster's clusters are named by their count and what they do (« 7
+   * signalements : zoomer », the language's plural form), and Leaflet.draw's invisible marker
+   * that catches the mouse while drawing (opacity 0) is neither a tab stop nor exposed. */
+  function elementOf(layer) { return typeof layer.getElement === "function" ? layer.getElement() : null; }
+  // drawn within the map's box, with a size (a clipped path is "M0 0", 0×0)
+  function shownOnMap(layer, el) {
+    var map = layer._map;
+    if (!map || !el || !el.isConnected) { return false; }
+    var r = el.getBoundingClientRect(), box = map.getContainer().getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && box.width > 0 && box.height > 0 &&
+      r.right > box.left && r.left < box.right && r.bottom > box.top && r.top < box.bottom;
+  }
+  function centreOf(layer) {
+    return layer.getBounds ? layer.getBounds().getCenter() : layer.getLatLng ? layer.getLatLng() : null;
+  }
+  function pressed(layer, e) {
+    if (e.key !== "Enter" && e.key !== " " && e.key !== "Spacebar") { return; }
+    L.DomEvent.preventDefault(e);
+    L.DomEvent.stopPropagation(e);
+    var at = centreOf(layer);
+    layer.fire("click", { latlng: at, originalEvent: e, keyboard: true }, true);
+  }
+  function tabStop(layer) {
+    var el = elementOf(layer);
+    if (el && layer.geosignalActive) { el.setAttribute("tabindex", shownOnMap(layer, el) ? "0" : "-1"); }
+  }
+  function watchView(map, layer) {
+    if (!map._geosignalShapes) {
+      map._geosignalShapes = [];
+      map.on("moveend zoomend resize viewreset", function () {
+        map._geosignalShapes.forEach(function (l) { if (l._map === map) { tabStop(l); } });
+      });
+    }
+    if (map._geosignalShapes.indexOf(layer) < 0) { map._geosignalShapes.push(layer); }
+  }
+  /* Decide a focusable shape (``layer``: a path or a marker on the map; ``owner``: the layer its
+   * tooltip is bound to, the same or its group). */
+  function decideShape(layer, owner) {
+    var el = elementOf(layer);
+    if (!el) { return; }
+    var action = layer.geosignalAction || (owner && owner.geosignalAction) || null;
+    if (!action) {
+      if (el.tagName !== "path" && el.tagName !== "PATH" && !el.hasAttribute("tabindex")) { return; }  // a marker no tab stop
+      layer.geosignalActive = false;
+      el.setAttribute("tabindex", "-1");
+      el.setAttribute("aria-hidden", "true");
+      el.removeAttribute("role");
+      return;
+    }
+    layer.geosignalActive = true;
+    el.removeAttribute("aria-hidden");
+    el.setAttribute("role", action.role || "button");
+    var name = typeof action.name === "function" ? action.name(layer) : action.name;
+    if (name) { el.setAttribute("aria-label", name); }
+    if (!el.geosignalKeys) {
+      el.geosignalKeys = true;
+      L.DomEvent.on(el, "keydown", function (e) { pressed(layer, e); });
+    }
+    if (layer._map) { watchView(layer._map, layer); }
+    tabStop(layer);
+  }
+  if (L.Layer && L.Layer.prototype._addFocusListenersOnLayer) {
+    var focusListeners = L.Layer.prototype._addFocusListenersOnLayer;
+    L.Layer.include({
+      _addFocusListenersOnLayer: function (layer) {
+        focusListeners.apply(this, arguments);
+        decideShape(layer, this);
+      }
+    });
+  }
+  /* Give a shape (or each shape of a group) an action for the keyboard: ``options.name``, its
+   * accessible name (a text, or a function of the shape returning one: e.g. its tooltip's text,
+   * the commune's name and figure); ``options.role``, "link" (it opens a page) or "button" (the
+   * default). Enter and Space then do what a click on it does (its "click" listeners get
+   * ``{latlng: its centre, keyboard: true}``). Returns the layer. */
+  L.geosignalShapeAction = function (layer, options) {
+    layer.geosignalAction = options;
+    var apply = function (l) { decideShape(l, layer); };
+    if (layer.eachLayer && !elementOf(layer)) { layer.eachLayer(apply); } else { apply(layer); }
+    return layer;
+  };
+
+  function pluralForm(n) {
+    var I = catalogue();
+    return I && I.pluralForm ? I.pluralForm(n) : (n === 1 ? "one" : "other");
+  }
+  function nameClusters() {
+    if (!L.MarkerCluster || L.MarkerCluster.prototype.geosignalNamed) { return; }
+    var createIcon = L.MarkerCluster.prototype.createIcon;
+    L.MarkerCluster.prototype.createIcon = function () {
+      var icon = createIcon.apply(this, arguments);
+      var n = this.getChildCount(), text = leafletText("cluster_" + pluralForm(n));
+      var I = catalogue();
+      if (text && icon && icon.setAttribute) {
+        icon.setAttribute("aria-label", text.replace("{n}", Number(n).toLocaleString((I && I.locale) || "fr-BE")));
+      }
+      return icon;
+    };
+    L.MarkerCluster.prototype.geosignalNamed = true;
+  }
+  if (L.Marker) {
+    L.Marker.addInitHook(function () {
+      nameClusters();  // Leaflet.markercluster is loaded after this script: named as its first marker is made
+      var icon = this.options.icon;
+      if (icon && icon.options && /\bleaflet-mouse-marker\b/.test(icon.options.className || "")) {
+        this.options.keyboard = false;
+        this.on("add", function () {
+          var el = this.getElement();
+          if (el) { el.setAttribute("aria-hidden", "true"); el.removeAttribute("tabindex"); el.removeAttribute("role"); }
+        });
+      }
+    });
+  }
+
+  /* Leaflet.draw and focus: a drawing (or an edit, a removal) that ends — finished, cancelled with
+   * Escape or its « Annuler » — gives focus back to the tool that started it; Leaflet.draw left it
+   * on <body> (the mouse marker or the action pressed went away) or on the map. And Escape in a
+   * popup's content (its link) closes it, as Escape on the map does (a page puts focus back
+   * where the popup came from: report-map.js). */
+  L.Map.addInitHook(function () {
+    var map = this, tool = null;
+    var TOOLS = { "draw:drawstart": ".leaflet-draw-draw-", "draw:editstart": ".leaflet-draw-edit-edit",
+                  "draw:deletestart": ".leaflet-draw-edit-remove" };
+    map.on("draw:drawstart draw:editstart draw:deletestart", function (e) {
+      var container = map.getContainer(), active = document.activeElement;
+      var selector = TOOLS[e.type] + (e.type === "draw:drawstart" ? e.layerType : "");
+      tool = active && container.contains(active) && active.closest(".leaflet-draw-toolbar a") ? active
+        : container.querySelector(selector);
+    });
+    map.on("draw:drawstop draw:editstop draw:deletestop", function () {
+      var back = tool;
+      tool = null;
+      window.setTimeout(function () {
+        if (tool) { return; }  // another tool was chosen: it has the focus
+        var active = document.activeElement, container = map.getContainer();
+        // on <body>, the map, or a control of the drawing that goes with it (« Annuler »…)
+        var lost = !active || active === document.body || active === container || !active.isConnected ||
+          (container.contains(active) && (active.offsetParent === null || !!active.closest(".leaflet-draw-actions")));
+        if (lost && back && back.isConnected && back.offsetParent !== null) { back.focus(); }
+      }, 0);
+    });
+    L.DomEvent.on(map.getContainer(), "keydown", function (e) {
+      if (e.key === "Escape" && map._popup && e.target.closest && e.target.closest(".leaflet-popup")) {
+        L.DomEvent.stopPropagation(e);
+        map.closePopup();
+      }
+    });
+  });
+
   /* The options of a fit (fitBounds) that keeps a shape clear of the map's controls: the zoom and
    * drawing tools at the left, the layer switcher and a base-map notice at the top right, the
    * scale and the attribution at the bottom (a circle fitted to the edges of a phone's map had

@@ -794,6 +794,52 @@
     return true;
   }
 
+  /* A report chosen in the list « Signalements sur la carte »: shown on the map without losing
+   * the list. The view changes it makes (the zoom to it, the popup's pan) fetch nothing and
+   * rebuild nothing: the list stays whole with the button pressed (the reports fetched for the
+   * view before stay on the map), until the person moves the map themselves. Focus goes to the
+   * popup's link (or stays on the button), the report is said in a polite live region, and
+   * Escape or the popup's close button gives focus back to the button (or, on a phone's map
+   * step where the list is hidden, to the map). */
+  var listStatus = document.getElementById("report-list-status");
+  var keepList = false, chosenButton = null, chosenPopup = null;
+  function choose(f, button) {
+    keepList = true;
+    chosenButton = null;  // the popup open before closes: focus is not given back for it
+    step("map");
+    if (!focus(f.id)) { keepList = false; return; }
+    chosenButton = button;
+    chosenPopup = byId[f.id].getPopup();
+    var link = byId[f.id].getPopup() && byId[f.id].getPopup().getElement();
+    link = link && link.querySelector(".popup-head a");
+    if (listStatus) {
+      var p = f.properties;
+      var what = (p.reference ? p.reference + " — " : "") + (p.description || M.no_description) + " · " +
+        label(f.geometry.type) + ", " + label(p.status);
+      listStatus.textContent = fill(M.report_shown, { report: what });
+    }
+    if (link) { link.focus({ preventScroll: true }); }
+  }
+  // the person moves the map (a drag, the wheel, a tap, the zoom buttons or the map's keys): the
+  // list follows the view again; Tab, Shift and Escape move no map
+  ["mousedown", "touchstart", "wheel", "keydown"].forEach(function (type) {
+    container.addEventListener(type, function (e) {
+      if (type === "keydown" && (e.key === "Tab" || e.key === "Shift" || e.key === "Escape" || e.target.closest(".leaflet-popup"))) { return; }
+      keepList = false;
+    }, { passive: true });
+  });
+  map.on("popupclose", function (e) {
+    var back = chosenButton, closed = e.popup && e.popup.getElement();
+    if (!back || e.popup !== chosenPopup) { return; }
+    chosenButton = chosenPopup = null;
+    window.setTimeout(function () {
+      // focus left where the popup was (its link or close button, gone or fading): given back
+      var active = document.activeElement;
+      if (active && active !== document.body && active.isConnected && !(closed && closed.contains(active))) { return; }
+      if (back.isConnected && back.offsetParent !== null) { back.focus(); } else { container.focus({ preventScroll: true }); }
+    }, 0);
+  });
+
   function render(fc) {
     var reopen = openId;  // a report's popup stays open when the reports are fetched again
     byId = {};
@@ -818,7 +864,7 @@
       button.appendChild(el("span", (f.properties.description || M.no_description) + " · " + label(f.geometry.type)));
       var badge = el("span", label(f.properties.status), "badge status-" + f.properties.status);
       button.appendChild(badge);
-      button.addEventListener("click", function () { step("map"); focus(f.id); });
+      button.addEventListener("click", function () { choose(f, button); });
       li.appendChild(button);
       list.appendChild(li);
     });
@@ -827,6 +873,7 @@
   var focusReport = pane.dataset.focusReport;
   var pendingFocus = null;
   function load() {
+    if (keepList) { return; }  // a view change the list made (choose): the list stays as it is
     var size = map.getSize();
     if (!size.x || !size.y) { return; }  // hidden (the form step on a phone): nothing to fetch
     var b = map.getBounds();
@@ -836,6 +883,7 @@
     fetch(pane.dataset.reportsUrl + "?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (fc) {
+        if (keepList) { return; }  // asked before a report was chosen in the list
         lastCollection = fc;
         render(fc);
         pane.dataset.reports = String(fc.features.length);
