@@ -387,3 +387,32 @@ def test_a_representative_who_chose_no_language_is_written_to_in_that_of_her_pag
     assert "Afgewezen" in dutch["Subject"] and '<html lang="nl"' in _parts(dutch)[1]
     assert "Rejected" in english["Subject"]
     assert dutch["Date"] and english["Date"]
+
+
+def test_dutch_and_english_messages_put_no_space_before_a_colon(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """A trial: « Reden : », « Vraag : », « Antwoord : », "Operator's note : " (the label's
+    colon was French, hard-coded after the translated label in the text and HTML parts)."""
+    ids = [_report(people["rep"], dx=300.0 * k) for k in range(3)]
+    db.execute(text("UPDATE users SET locale = 'nl' WHERE email = 'echevin@charleroi.be'"))
+    db.execute(text("UPDATE users SET locale = 'en' WHERE email = 'agent@charleroi.be'"))
+    referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    rep = db.scalar(select(User).where(User.email == "echevin@charleroi.be"))
+    notifications.notify_transition(db, [ids[0]], "rejected", referent, "Hors zone", "submitted")
+    notifications.notify_transition(db, [ids[1]], "needs_info", referent, "Quelle rue", "submitted")
+    notifications.notify_transition(db, [ids[1]], "submitted", rep, "Rue Haute", "needs_info")
+    notifications.notify_transition(db, [ids[2]], "resolved", referent, "Antenne posée", "transmitted")
+    _deliver(app, db)
+    dutch = [_parts(m) for m in smtp_server.to("echevin@charleroi.be")]
+    english = [_parts(m) for m in smtp_server.to("agent@charleroi.be")]
+    dutch_text = "\n".join(plain for plain, _page in dutch)
+    english_text = "\n".join(plain for plain, _page in english)
+    for line in ("Reden: Hors zone", "Vraag: Quelle rue", "Notitie van de operator: Antenne posée"):
+        assert line in dutch_text
+    for line in ("Reason: Hors zone", "Question: Quelle rue", "Answer: Rue Haute", "Operator's note: Antenne posée"):
+        assert line in english_text
+    assert "<span>Reden: </span>" in "".join(page for _plain, page in dutch)
+    for plain, page in dutch + english:
+        assert " :" not in plain and " :" not in page
+    # French keeps its space before the colon
+    french = [_parts(m)[0] for m in smtp_server.to("referent@igretec.com")]
+    assert any("Réponse : Rue Haute" in plain for plain in french)

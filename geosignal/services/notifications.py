@@ -422,6 +422,7 @@ def _environment(locale: str) -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     from geosignal.i18n import DEFAULT_LANGUAGE, source_plural
+    from geosignal.ui_text import colon
 
     env = Environment(loader=FileSystemLoader(str(ROOT / "templates" / "mail")),
                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
@@ -439,6 +440,7 @@ def _environment(locale: str) -> Any:
 
     env.globals["label"] = label
     env.globals["lang"] = locale
+    env.globals["colon"] = colon(locale)  # « Motif : » in French, "Reason: " in Dutch and English
     return env
 
 
