@@ -536,10 +536,10 @@ def test_workflow_pages_in_dutch_and_english(app, db, lang: str) -> None:  # noq
       "Par : Référent·e Smart Region", "Question : Quelle rue ?", "Fixe, Aucune couverture"]),
     ("nl", "geosignal: melding CHA-1 — Vraag gesteld",
      ["De status van een melding van uw gemeente is gewijzigd:", "'Ingediend' → 'Vraag gesteld'",
-      "Door: Smart Region-referent", "Vraag : Quelle rue ?", "Vast, Geen dekking"]),
+      "Door: Smart Region-referent", "Vraag: Quelle rue ?", "Vast, Geen dekking"]),
     ("en", "geosignal: report CHA-1 — Question asked",
      ["The status of a report of your commune changed:", "'Submitted' → 'Question asked'",
-      "By: Smart Region referent", "Question : Quelle rue ?", "Fixed, No coverage"]),
+      "By: Smart Region referent", "Question: Quelle rue ?", "Fixed, No coverage"]),
 ])
 def test_status_mail_in_the_recipients_language(lang: str, subject: str, lines: list[str]) -> None:
     from geosignal.services import notifications
