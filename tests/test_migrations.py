@@ -60,3 +60,33 @@ def test_upgrade_gives_models_schema_and_downgrade_removes_it() -> None:
         assert _diff(url) == []
     finally:
         drop_database(name)
+
+
+def test_migration_0030_keeps_the_referents_choice_and_downgrades_none_to_each() -> None:
+    """0030 renames ``users.submission_mail`` to ``notification_mail`` (a referent on the
+    digest stays on it) and admits ``none``; on the way down ``none`` becomes ``each``, the
+    only value 0029 has that still sends."""
+    from sqlalchemy import text
+
+    name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    insert = text("INSERT INTO users (email, password_hash, role) VALUES (:e, 'x', 'referent')")
+    try:
+        migrate.upgrade(url, "0029")
+        with engine.begin() as c:
+            c.execute(insert, {"e": "digest@igretec.com"})
+            c.execute(text("UPDATE users SET submission_mail = 'digest'"))
+            c.execute(insert, {"e": "each@igretec.com"})
+        migrate.upgrade(url, "0030")
+        with engine.begin() as c:
+            assert dict(c.execute(text("SELECT email, notification_mail FROM users")).all()) == {
+                "digest@igretec.com": "digest", "each@igretec.com": "each"}
+            c.execute(text("UPDATE users SET notification_mail = 'none' WHERE email = 'each@igretec.com'"))
+        migrate.downgrade(url, "0029")
+        with engine.begin() as c:
+            assert dict(c.execute(text("SELECT email, submission_mail FROM users")).all()) == {
+                "digest@igretec.com": "digest", "each@igretec.com": "each"}
+    finally:
+        engine.dispose()
+        drop_database(name)

@@ -1,12 +1,13 @@
 """The e-mail outbox: notifications written in the same transaction as the change they tell.
 
 A row is one thing one user is told: a report submitted (to each referent) or a report's
-status changed (to the representatives of its commune). Rows written by one statement share
+status changed (to the representatives of its commune), as the recipient chose
+(``users.notification_mail``: each change, a daily digest, or nothing; no row for nothing). Rows written by one statement share
 ``batch`` (one value of the sequence ``notification_batch_seq``), so that a bulk transition or
 an import becomes one message per recipient, not one per report. A job worker (or ``geosignal send-mail``) sends the
 pending rows and marks them ``sent``; a failed delivery is retried later (``next_attempt_at``)
-up to :data:`MAX_ATTEMPTS` times, then left ``failed``. Referents who chose the daily digest
-get their submission rows (``delivery = 'digest'``) in one message a day
+up to :data:`MAX_ATTEMPTS` times, then left ``failed``. Users who chose the daily digest
+get their rows (``delivery = 'digest'``) in one message a day per kind
 (``geosignal send-digest``).
 """
 
@@ -37,8 +38,13 @@ from geosignal.vocab import sql_in_list
 #: What a notification tells: a new submission (to referents), a status change (to the
 #: representatives of the report's commune).
 NOTIFICATION_KINDS: tuple[str, ...] = ("submission", "transition")
-#: How a recipient gets submissions: one message each (per transaction), or a daily digest.
-SUBMISSION_MAIL_CHOICES: tuple[str, ...] = ("each", "digest")
+#: How a user chooses to get the notifications they are sent (``users.notification_mail``; the
+#: referent's submissions, a representative's status changes): one message per event (per
+#: transaction), a daily digest, or none. The one declaration of these choices.
+NOTIFICATION_MAIL_CHOICES: tuple[str, ...] = ("each", "digest", "none")
+#: How an outbox row is delivered: the recipient's choice when it was written (``none``
+#: writes no row).
+OUTBOX_DELIVERIES: tuple[str, ...] = tuple(c for c in NOTIFICATION_MAIL_CHOICES if c != "none")
 #: States of an outbox row: waiting (or waiting for a retry), sent, given up after
 #: :data:`MAX_ATTEMPTS` failures, or dropped because no SMTP server is configured.
 OUTBOX_STATES: tuple[str, ...] = ("pending", "sent", "failed", "skipped")
@@ -52,7 +58,7 @@ class Notification(Base):
     __tablename__ = "notification_outbox"
     __table_args__ = (
         CheckConstraint(f"kind IN ({sql_in_list(NOTIFICATION_KINDS)})", name="kind_known"),
-        CheckConstraint(f"delivery IN ({sql_in_list(SUBMISSION_MAIL_CHOICES)})", name="delivery_known"),
+        CheckConstraint(f"delivery IN ({sql_in_list(OUTBOX_DELIVERIES)})", name="delivery_known"),
         CheckConstraint(f"state IN ({sql_in_list(OUTBOX_STATES)})", name="state_known"),
         Index("ix_notification_outbox_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
     )

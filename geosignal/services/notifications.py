@@ -3,14 +3,22 @@
 Who is told what:
 
 - every active **referent** on a **submission** (a report filed as ``submitted``, or moved to
-  ``submitted`` from a draft or after answering a question), one message per event or, by their
-  choice (``users.submission_mail``), in a daily digest;
+  ``submitted`` from a draft or after answering a question);
 - every active **representative of the report's commune** on every **transition** of it, with
   the reason, question, answer or note given; never the one who made it.
 
+Each recipient chooses how (``users.notification_mail``,
+:data:`~geosignal.models.notification.NOTIFICATION_MAIL_CHOICES`): one message per event, a
+daily digest, or none (no outbox row is written for them). Every message links to the
+recipient's e-mail settings (``/compte/notifications``) and carries a one-click unsubscribe
+(RFC 2369 ``List-Unsubscribe`` and RFC 8058 ``List-Unsubscribe-Post``): an HTTPS link whose
+token (:func:`unsubscribe_token`, an HMAC of the account under the application's secret key,
+good for unsubscribing only) sets the choice to ``none`` on a POST, without signing in; a GET
+only asks to confirm (mail scanners fetch links).
+
 Messages name roles, never another user's name or address, and carry the report's reference,
 its commune and a link to its page (``GEOSIGNAL_PUBLIC_BASE_URL`` + ``/signalements/<id>``).
-They are French (the recipient's language once users have one), with a plain-text and an HTML
+They are in the recipient's language, with a plain-text and an HTML
 part, rendered from ``templates/mail/`` with the application's translation catalogues.
 
 How nothing is lost or sent twice: :func:`notify_created` and :func:`notify_transition` write
@@ -28,6 +36,9 @@ is sent and due rows are marked ``skipped``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import re
 import smtplib
@@ -35,6 +46,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from functools import lru_cache
@@ -45,7 +57,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import policy, vocab
 from geosignal.config import ROOT
-from geosignal.models.notification import MAX_ATTEMPTS, SUBMISSION_MAIL_CHOICES
+from geosignal.models.notification import MAX_ATTEMPTS, NOTIFICATION_MAIL_CHOICES
 from geosignal.services.mail import MailSettings, link_base, sender_domain
 
 log = logging.getLogger(__name__)
@@ -66,7 +78,8 @@ MAX_MESSAGES_PER_PASS = 200
 MAIL_LANGUAGES = vocab.LANGUAGES
 
 #: One statement per event: the representatives of each report's commune (a transition, not
-#: its actor) and/or the referents (a report now ``submitted``) get one outbox row per report,
+#: its actor) and/or the referents (a report now ``submitted``) who chose to get e-mails
+#: (``notification_mail``: ``each`` or ``digest``, not ``none``) get one outbox row per report,
 #: all rows of the event share one batch number, and one delivery job is queued when some row
 #: is to be sent at once. ``{reports}`` is where the event's reports (``id``,
 #: ``from_status``) come from: arrays sent with the statement (:data:`_QUEUE`), or an import's
@@ -80,10 +93,10 @@ _QUEUE_SQL = """
       INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
                                        actor_role, delivery, batch)
       SELECT u.id, 'transition', t.id, t.from_status, CAST(:to_status AS varchar), CAST(:reason AS text),
-             CAST(:actor_role AS varchar), 'each', b.batch
+             CAST(:actor_role AS varchar), u.notification_mail, b.batch
       FROM t JOIN reports r ON r.id = t.id
       JOIN users u ON u.role = 'representative' AND u.active AND u.commune_nis = r.commune_nis
-                  AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
+                  AND u.notification_mail <> 'none' AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
       CROSS JOIN b
       WHERE CAST(:to_representatives AS boolean)
       RETURNING delivery
@@ -91,9 +104,10 @@ _QUEUE_SQL = """
       INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
                                        actor_role, delivery, batch)
       SELECT u.id, 'submission', t.id, t.from_status, r.status, CAST(:reason AS text),
-             CAST(:actor_role AS varchar), u.submission_mail, b.batch
+             CAST(:actor_role AS varchar), u.notification_mail, b.batch
       FROM t JOIN reports r ON r.id = t.id AND r.status = 'submitted'
-      JOIN users u ON u.role = 'referent' AND u.active AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
+      JOIN users u ON u.role = 'referent' AND u.active AND u.notification_mail <> 'none'
+                  AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
       CROSS JOIN b
       WHERE CAST(:to_referents AS boolean)
       RETURNING delivery
@@ -188,17 +202,83 @@ def notify_transition(session: Session, report_ids: Iterable[uuid.UUID | str], t
                   to_representatives=True, to_referents=to_status == "submitted")
 
 
-def set_submission_mail(session: Session, user: Any, choice: str) -> None:
-    """Set how ``user`` gets new submissions: ``each`` or ``digest``; their pending submission
-    messages follow the new choice. Raises 422 ``invalid_attribute`` for another value."""
+def set_notification_mail(session: Session, user: Any, choice: str) -> None:
+    """Set how ``user`` gets the e-mails they are sent: ``each``, ``digest`` or ``none``
+    (:data:`~geosignal.models.notification.NOTIFICATION_MAIL_CHOICES`). Their pending messages
+    follow the new choice in the same transaction (one statement): moved to the digest or back,
+    or dropped (``skipped``) for ``none``. Raises 422 ``invalid_attribute`` for another value;
+    the caller commits."""
     from geosignal.errors import GeosignalError
 
-    if choice not in SUBMISSION_MAIL_CHOICES:
-        raise GeosignalError("invalid_attribute", f"submission_mail must be one of {', '.join(SUBMISSION_MAIL_CHOICES)}",
-                             where="submission_mail", allowed=list(SUBMISSION_MAIL_CHOICES))
-    user.submission_mail = choice
-    session.execute(text("UPDATE notification_outbox SET delivery = :choice WHERE recipient_id = :uid "
-                         "AND kind = 'submission' AND state = 'pending'"), {"choice": choice, "uid": user.id})
+    if choice not in NOTIFICATION_MAIL_CHOICES:
+        raise GeosignalError("invalid_attribute",
+                             f"notification_mail must be one of {', '.join(NOTIFICATION_MAIL_CHOICES)}",
+                             where="notification_mail", allowed=list(NOTIFICATION_MAIL_CHOICES))
+    user.notification_mail = choice
+    session.execute(text(
+        "UPDATE notification_outbox SET delivery = CASE WHEN :choice = 'none' THEN delivery ELSE :choice END, "
+        "state = CASE WHEN :choice = 'none' THEN 'skipped' ELSE state END "
+        "WHERE recipient_id = :uid AND state = 'pending'"), {"choice": choice, "uid": user.id})
+
+
+# ---- unsubscribing ------------------------------------------------------------------------
+
+#: What an unsubscribe token's HMAC covers besides the account: a token made for this purpose
+#: proves nothing else (no other geosignal secret is an HMAC of this message).
+_UNSUBSCRIBE_PURPOSE = b"geosignal/unsubscribe/v1"
+#: The path of the unsubscribe page (``?jeton=<token>``), as :mod:`geosignal.views.notifications` serves it.
+UNSUBSCRIBE_PATH = "/compte/notifications/desabonnement"
+
+
+def _unsubscribe_mac(secret_key: str, user_id: int, email: str) -> str:
+    digest = hmac.new(secret_key.encode("utf-8"), b"\0".join(
+        [_UNSUBSCRIBE_PURPOSE, str(int(user_id)).encode("ascii"), email.encode("utf-8")]), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def unsubscribe_token(secret_key: str, user_id: int, email: str) -> str:
+    """Return the unsubscribe token of the account ``user_id`` with address ``email``:
+    ``"<id>.<HMAC-SHA256 of purpose, id and address under secret_key, base64url>"`` (43
+    characters after the dot). Nothing is stored; it stops working when the address or the
+    application's ``SECRET_KEY`` changes. Good for unsubscribing only (:func:`unsubscribe`).
+    ``ValueError`` for an empty ``secret_key`` (a token anybody could compute)."""
+    if not secret_key:
+        raise ValueError("an unsubscribe token needs the application's secret key")
+    return f"{int(user_id)}.{_unsubscribe_mac(secret_key, user_id, email)}"
+
+
+def unsubscribe_url(base_url: str, secret_key: str, user_id: int, email: str) -> str:
+    """Return the absolute one-click unsubscribe address of an account (:func:`unsubscribe_token`)."""
+    return f"{base_url.rstrip('/')}{UNSUBSCRIBE_PATH}?jeton={unsubscribe_token(secret_key, user_id, email)}"
+
+
+def user_of_unsubscribe_token(session: Session, secret_key: str, token: str) -> Any:
+    """Return the active user (:class:`~geosignal.models.User`) that ``token`` was made for
+    (:func:`unsubscribe_token`, compared in constant time). Raises 404
+    ``invalid_unsubscribe_link`` for anything else: malformed, another account's, made for
+    an address the account no longer has, a deactivated account, no secret key."""
+    from geosignal.errors import GeosignalError
+    from geosignal.models import User
+
+    refused = GeosignalError("invalid_unsubscribe_link", "this unsubscribe link is not valid", where="jeton")
+    head, dot, mac = (token or "").partition(".")
+    if not (secret_key and dot and head.isascii() and head.isdigit() and len(head) <= 10 and len(mac) == 43):
+        raise refused
+    user = session.get(User, int(head))
+    if user is None or not user.active or not hmac.compare_digest(
+            mac.encode("ascii", "replace"), _unsubscribe_mac(secret_key, user.id, user.email).encode("ascii")):
+        raise refused
+    return user
+
+
+def unsubscribe(session: Session, secret_key: str, token: str) -> Any:
+    """Stop every e-mail to the account ``token`` names (:func:`user_of_unsubscribe_token`;
+    its errors): ``notification_mail`` becomes ``none`` and its pending messages are dropped
+    (:func:`set_notification_mail`). Returns the user; the caller commits. Doing it twice
+    changes nothing more."""
+    user = user_of_unsubscribe_token(session, secret_key, token)
+    set_notification_mail(session, user, "none")
+    return user
 
 
 # ---- delivery -----------------------------------------------------------------------------
@@ -449,13 +529,15 @@ def report_url(base_url: str, report_id: uuid.UUID | str) -> str:
     return f"{base_url.rstrip('/')}/signalements/{report_id}"
 
 
-def render(message: Message, base_url: str) -> tuple[str, str, str]:
+def render(message: Message, base_url: str, unsubscribe_link: str | None = None) -> tuple[str, str, str]:
     """Return (subject, plain text, HTML) of ``message`` in its recipient's language.
 
     Templates: ``mail/submissions`` (to referents) and ``mail/transitions`` (to
-    representatives), each a ``.txt`` (blocks ``subject`` and ``body``) and a ``.html``.
-    Items carry the report's reference, commune, network and issue, the statuses before and
-    after, the reason and the role of who acted, and the link to the report's page.
+    representatives), each a ``.txt`` (blocks ``subject`` and ``body``) and a ``.html``, each
+    with a daily digest form. Items carry the report's reference, commune, network and issue,
+    the statuses before and after, the reason and the role of who acted, and the link to the
+    report's page; every message ends with the link to the recipient's e-mail settings and,
+    when given, ``unsubscribe_link`` (:func:`unsubscribe_url`).
     """
     env = _environment(message.locale)
     items = [{
@@ -467,6 +549,7 @@ def render(message: Message, base_url: str) -> tuple[str, str, str]:
     context = {"items": items[:MAX_LISTED], "count": len(items), "more": max(0, len(items) - MAX_LISTED),
                "digest": message.digest, "list_url": f"{base_url.rstrip('/')}/signalements",
                "preferences_url": f"{base_url.rstrip('/')}/compte/notifications",
+               "unsubscribe_url": unsubscribe_link,
                "communes": sorted({i["commune"] for i in items})}
     name = "submissions" if message.kind == "submission" else "transitions"
     plain = env.get_template(f"{name}.txt")
@@ -477,16 +560,35 @@ def render(message: Message, base_url: str) -> tuple[str, str, str]:
     return subject, body, page
 
 
+#: The e-mail policy of notifications: lines up to RFC 5322's 998 characters, so that the
+#: ``List-Unsubscribe`` address (about 120 characters, no space to fold at) stays one plain
+#: ``<https://…>``; at the default 78 the header was rewritten in RFC 2047 encoded words,
+#: which mail programs do not read as an address.
+_UNFOLDED_URLS = email_policy.default.clone(max_line_length=998)
+
+
 def build_email(settings: MailSettings, message: Message, base_url: str) -> EmailMessage:
     """Return the e-mail of ``message``: plain text and HTML alternatives, ``Date`` (when it
     is sent) and a ``Message-ID`` derived from its first outbox row (a resend after a crash
-    carries the same one)."""
-    subject, body, page = render(message, base_url)
-    email = EmailMessage()
+    carries the same one).
+
+    With a secret key (``settings.secret_key``) it carries the recipient's unsubscribe link
+    (:func:`unsubscribe_url`) in both parts and as ``List-Unsubscribe`` (RFC 2369); when that
+    link is HTTPS (``GEOSIGNAL_PUBLIC_BASE_URL`` https, as in production), also
+    ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058, which allows HTTPS only):
+    mail programs then offer to unsubscribe with one POST."""
+    link = (unsubscribe_url(base_url, settings.secret_key, message.recipient_id, message.email)
+            if settings.secret_key else None)
+    subject, body, page = render(message, base_url, link)
+    email = EmailMessage(policy=_UNFOLDED_URLS)
     email["From"], email["To"], email["Subject"] = settings.sender, message.email, subject
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = f"<outbox-{min(message.ids)}-{message.recipient_id}@{sender_domain(settings)}>"
     email["Auto-Submitted"] = "auto-generated"
+    if link is not None:
+        email["List-Unsubscribe"] = f"<{link}>"
+        if link.startswith("https://"):
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(body)
     email.add_alternative(page, subtype="html")
     return email
