@@ -583,3 +583,91 @@ def test_the_unsubscribe_page_speaks_the_accounts_language(app, client, db, peop
     assert "Geen e-mails van geosignal meer sturen naar echevin@charleroi.be?" in html
     done = client.post(path, data={"List-Unsubscribe": "One-Click"}).get_data(as_text=True)
     assert "Gedaan: echevin@charleroi.be ontvangt geen e-mails van geosignal meer." in done
+
+
+# ---- withdrawals the referent must know of (a trial: she was not told) --------------------
+
+def test_the_referent_is_told_of_withdrawals_of_what_she_validated_exported_or_grouped(app, db, smtp_server,  # noqa: ANN001
+                                                                                       people) -> None:
+    """The trial: the clerk withdrew CM-2026-00009 (validated, carried by export run 2, not yet
+    marked as sent) and CM-2026-00013 (validated, in a zone the referent had confirmed, which
+    disappeared); only the representatives were told. Now each referent is, by their choice
+    (one message, or the digest), with the facts as they were: the export and its state, the
+    zone and what is left of it, the role and commune that withdrew. A withdrawn report that
+    none of that concerns tells her nothing."""
+    from zoneinfo import ZoneInfo
+
+    rep, rep2, referent = people["rep"], people["rep2"], people["referent"]
+    a, b, e = (_report(rep, dx=dx) for dx in (0.0, 100.0, 50.0))  # one place: a zone of three
+    alone, draft = _report(rep, dx=-1500.0), _report(rep, dx=-3000.0)
+    for rid in (a, b, e, alone):
+        assert referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "validated"}).status_code == 200
+    exported = referent.get(f"/api/v1/exports/dwconnect?commune={CHARLEROI}")
+    assert exported.status_code == 200 and len(exported.get_json()["features"]) == 4  # read whole: the run recorded
+    run_at = db.scalar(text("SELECT created_at FROM export_runs WHERE id = :id"),
+                       {"id": exported.headers["X-Export-Run"]})
+    zone = db.scalar(text("SELECT zone_id FROM zone_reports WHERE report_id = :id"), {"id": a})
+    assert referent.post(f"/api/v1/zones/{zone}/confirm", json={}).status_code == 200
+    db.execute(text("UPDATE notification_outbox SET state = 'sent'"))
+    db.commit()
+
+    def withdraw(account, rid: str) -> None:  # noqa: ANN001
+        response = account.post(f"/api/v1/reports/{rid}/transitions", json={"to": "withdrawn"})
+        assert response.status_code == 200, response.get_json()
+
+    withdraw(rep2, b)  # the zone keeps a and e
+    withdraw(rep, draft)  # submitted, never exported nor grouped: nothing for the referent
+    _deliver(app, db)
+    [first] = smtp_server.to("referent@igretec.com")
+    when = run_at.astimezone(ZoneInfo("Europe/Brussels")).strftime("%d/%m/%Y %H:%M")
+    ref_b = _reference(db, b)
+    assert first["Subject"] == f"geosignal : {ref_b} retiré par la commune (Charleroi)"
+    plain = _parts(first)[0].replace("\r\n", "\n")
+    assert ("Une commune a retiré un signalement que vous aviez validé, qu'un export a emporté ou qui était "
+            "dans une zone confirmée :\n\n"
+            f"- {ref_b} — Charleroi — Mobile, Aucune couverture\n"
+            "  « Validé » → « Retiré »\n"
+            "  Retiré par : Représentant·e communal·e (Charleroi)\n"
+            f"  Emporté par l'export du {when}, pas encore marqué comme transmis\n"
+            f"  Zone {zone} : il lui reste 2 signalements\n"
+            f"  {BASE}/signalements/{b}\n") in plain
+    assert f"Emporté par l&#39;export du {when}, pas encore marqué comme transmis" in _parts(first)[1] or \
+        f"Emporté par l'export du {when}, pas encore marqué comme transmis" in _parts(first)[1]
+    _no_personal_data(first, allowed="referent@igretec.com")
+    rows = db.execute(text("SELECT report_id::text, kind FROM notification_outbox WHERE kind = 'withdrawal'")).all()
+    assert sorted(rows) == [(b, "withdrawal")] * 2  # the two referents; nothing of the draft
+    # the zone's last two: withdrawing e removes it
+    smtp_server.messages.clear()
+    withdraw(rep2, e)
+    _deliver(app, db)
+    [second] = smtp_server.to("referent@igretec.com")
+    assert f"  Zone {zone} supprimée : il ne lui restait pas deux signalements\n" in _parts(second)[0].replace(
+        "\r\n", "\n")
+    assert db.scalar(text("SELECT count(*) FROM zones WHERE id = :z"), {"z": zone}) == 0
+    # validated only (no export carried it: a new report after the run)
+    late = _report(rep, dx=-4500.0)
+    assert referent.post(f"/api/v1/reports/{late}/transitions", json={"to": "validated"}).status_code == 200
+    _deliver(app, db)  # its submission
+    db.execute(text("UPDATE notification_outbox SET state = 'sent' WHERE kind = 'submission'"))
+    smtp_server.messages.clear()
+    withdraw(rep, late)
+    _deliver(app, db)
+    [third] = smtp_server.to("referent@igretec.com")
+    third_plain = _parts(third)[0]
+    assert "« Validé » → « Retiré »" in third_plain and "Emporté" not in third_plain and "Zone" not in third_plain
+    # the referent on the digest: the day's withdrawals in one message
+    done = _deliver(app, db, digest=True)
+    assert done == {"messages": 1, "rows": 3, "failed": 0, "skipped": 0}
+    [digest] = smtp_server.to("referente2@igretec.com")
+    assert digest["Subject"] == "geosignal : résumé du jour, 3 signalements retirés par leur commune"
+    for rid in (b, e, late):
+        assert _reference(db, rid) in _parts(digest)[0]
+
+
+def test_a_referent_who_chose_none_is_not_told_of_withdrawals(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    rid = _report(people["rep"])
+    assert people["referent"].post(f"/api/v1/reports/{rid}/transitions", json={"to": "validated"}).status_code == 200
+    db.execute(text("UPDATE users SET notification_mail = 'none' WHERE role = 'referent'"))
+    db.commit()
+    assert people["rep"].post(f"/api/v1/reports/{rid}/transitions", json={"to": "withdrawn"}).status_code == 200
+    assert db.scalar(text("SELECT count(*) FROM notification_outbox WHERE kind = 'withdrawal'")) == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -30,14 +31,16 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geosignal.db import Base
 from geosignal.vocab import sql_in_list
 
 #: What a notification tells: a new submission (to referents), a status change (to the
-#: representatives of the report's commune).
-NOTIFICATION_KINDS: tuple[str, ...] = ("submission", "transition")
+#: representatives of the report's commune), a withdrawal by the commune of a report the
+#: referent validated, that an export carried or that was in a confirmed zone (to referents).
+NOTIFICATION_KINDS: tuple[str, ...] = ("submission", "transition", "withdrawal")
 #: How a user chooses to get the notifications they are sent (``users.notification_mail``; the
 #: referent's submissions, a representative's status changes): one message per event (per
 #: transaction), a daily digest, or none. The one declaration of these choices.
@@ -74,6 +77,11 @@ class Notification(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     #: The role of who made the change (never their name or address).
     actor_role: Mapped[str | None] = mapped_column(String(20))
+    #: A withdrawal's facts as they were when it happened: ``{"exports": [{"at", "transmitted_at"}]``
+    #: (the runs that carried the report, ISO 8601; ``transmitted_at`` None: not marked as sent),
+    #: ``"zone"`` (the confirmed zone it was in), ``"zone_removed"`` (bool), ``"zone_reports"``
+    #: (the zone's reports left)}; None for other kinds.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     #: ``each`` (sent by the next flush) or ``digest`` (waits for the daily digest).
     delivery: Mapped[str] = mapped_column(String(6), default="each", server_default="each")
     #: The statement that wrote the row: rows of one batch and one recipient make one message.

@@ -78,12 +78,18 @@ MAX_MESSAGES_PER_PASS = 200
 MAIL_LANGUAGES = vocab.LANGUAGES
 
 #: One statement per event: the representatives of each report's commune (a transition, not
-#: its actor) and/or the referents (a report now ``submitted``) who chose to get e-mails
-#: (``notification_mail``: ``each`` or ``digest``, not ``none``) get one outbox row per report,
-#: all rows of the event share one batch number, and one delivery job is queued when some row
-#: is to be sent at once. ``{reports}`` is where the event's reports (``id``,
-#: ``from_status``) come from: arrays sent with the statement (:data:`_QUEUE`), or an import's
-#: staging table (:func:`notify_created_in`).
+#: its actor) and/or the referents (a report now ``submitted``; a report ``withdrawn`` that was
+#: ``validated``, that an export run carried or that was in a confirmed zone) who chose to get
+#: e-mails (``notification_mail``: ``each`` or ``digest``, not ``none``) get one outbox row per
+#: report, all rows of the event share one batch number, and one delivery job is queued when
+#: some row is to be sent at once. ``{reports}`` is where the event's reports (``id``,
+#: ``from_status``, ``zone_id``: the confirmed zone a report was in before the event) come
+#: from: arrays sent with the statement (:data:`_QUEUE`), or an import's staging table
+#: (:func:`notify_created_in`). A withdrawal's facts (``details``) are read in the same
+#: statement, after the move's own statement regrouped the zones: the export runs that
+#: carried the report (found as :data:`geosignal.services.export.constants.SENT_CHANGE_SEQ_SQL`
+#: finds them: by ``seq`` range, then its 16 bytes at a 16-byte boundary), whether its zone is
+#: gone, and how many reports the zone has left.
 _QUEUE_SQL = """
     WITH t AS (
       {reports}
@@ -111,15 +117,44 @@ _QUEUE_SQL = """
       CROSS JOIN b
       WHERE CAST(:to_referents AS boolean)
       RETURNING delivery
+    ), withdrawn AS (
+      SELECT t.id, t.from_status, jsonb_strip_nulls(jsonb_build_object(
+               'exports', (SELECT jsonb_agg(jsonb_build_object('at', e.created_at, 'transmitted_at', e.transmitted_at)
+                                            ORDER BY e.created_at)
+                           FROM export_runs e
+                           WHERE EXISTS (SELECT FROM export_run_batches eb
+                                         WHERE eb.run_id = e.id AND eb.first_seq <= r.seq AND eb.last_seq >= r.seq
+                                           AND position(uuid_send(r.id) IN eb.report_ids) % 16 = 1)),
+               'zone', t.zone_id,
+               'zone_removed', CASE WHEN t.zone_id IS NOT NULL THEN NOT EXISTS (
+                                 SELECT FROM zones z WHERE z.id = t.zone_id AND z.state = 'confirmed') END,
+               'zone_reports', (SELECT z.report_count FROM zones z WHERE z.id = t.zone_id AND z.state = 'confirmed')
+             )) AS details
+      FROM t JOIN reports r ON r.id = t.id AND r.status = 'withdrawn'
+      WHERE CAST(:to_status AS varchar) = 'withdrawn'
+    ), wdr AS (
+      INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
+                                       actor_role, delivery, batch, details)
+      SELECT u.id, 'withdrawal', w.id, w.from_status, 'withdrawn', CAST(:reason AS text),
+             CAST(:actor_role AS varchar), u.notification_mail, b.batch, w.details
+      FROM withdrawn w
+      JOIN users u ON u.role = 'referent' AND u.active AND u.notification_mail <> 'none'
+                  AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
+      CROSS JOIN b
+      WHERE w.from_status = 'validated' OR w.details ? 'exports' OR w.details ? 'zone'
+      RETURNING delivery
     ), job AS (
       SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, CAST('{}' AS jsonb),
                                                    NULL)::procrastinate_job_to_defer_v1]) AS ids
       WHERE EXISTS (SELECT FROM reps WHERE delivery = 'each') OR EXISTS (SELECT FROM refs WHERE delivery = 'each')
+         OR EXISTS (SELECT FROM wdr WHERE delivery = 'each')
     )
-    SELECT (SELECT count(*) FROM reps) + (SELECT count(*) FROM refs), (SELECT count(*) FROM job)
+    SELECT (SELECT count(*) FROM reps) + (SELECT count(*) FROM refs) + (SELECT count(*) FROM wdr),
+           (SELECT count(*) FROM job)
 """
 _QUEUE = text(_QUEUE_SQL.replace(
-    "{reports}", "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:froms AS varchar[])) AS t(id, from_status)"))
+    "{reports}", "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:froms AS varchar[]), CAST(:zones AS bigint[])) "
+                 "AS t(id, from_status, zone_id)"))
 
 _DEFER = text(
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, CAST('{}' AS jsonb), "
@@ -141,9 +176,10 @@ def _froms(ids: list[uuid.UUID], from_statuses: str | Sequence[str | None] | Non
 
 def _queue(session: Session, ids: list[uuid.UUID], froms: list[str | None], to_status: str | None,
            actor: Any, reason: str | None, *, to_representatives: bool, to_referents: bool,
-           statement: Any = _QUEUE) -> int:
+           statement: Any = _QUEUE, zones: list[int | None] | None = None) -> int:
     written, _jobs = session.execute(statement, {
-        "ids": ids, "froms": froms, "to_status": to_status, "reason": reason,
+        "ids": ids, "froms": froms, "zones": zones if zones is not None else [None] * len(ids),
+        "to_status": to_status, "reason": reason,
         "actor_role": getattr(actor, "role", None), "actor_id": getattr(actor, "id", None),
         "to_representatives": to_representatives, "to_referents": to_referents,
         "queue": MAIL_QUEUE, "task": MAIL_TASK}).one()
@@ -178,28 +214,36 @@ def notify_created_in(session: Session, table: str, actor: Any = None) -> int:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
         raise ValueError(f"not a plain table name: {table!r}")
     statement = text(_QUEUE_SQL.replace(
-        "{reports}", f"SELECT id, CAST(NULL AS varchar) AS from_status FROM {table}"))
+        "{reports}", f"SELECT id, CAST(NULL AS varchar) AS from_status, CAST(NULL AS bigint) AS zone_id FROM {table}"))
     return _queue(session, [], [], None, actor, None, to_representatives=False, to_referents=True,
                   statement=statement)
 
 
 def notify_transition(session: Session, report_ids: Iterable[uuid.UUID | str], to_status: str,
                       actor: Any = None, reason: str | None = None,
-                      from_statuses: str | Sequence[str | None] | None = None) -> int:
+                      from_statuses: str | Sequence[str | None] | None = None,
+                      confirmed_zones: Sequence[int | None] | None = None) -> int:
     """Tell of a transition of reports to ``to_status``, with ``reason`` (the reason, question,
     answer or note given, or None).
 
     The representatives of each report's commune are told (not ``actor``, who made it); when
     ``to_status`` is ``submitted`` the referents are told too (a draft submitted, a question
-    answered). ``from_statuses``: the status each report had (one for all, or one per id, in
-    order). Call it in the transaction that records the transition; one statement whatever the
-    number of reports. Returns the outbox rows written.
+    answered); when it is ``withdrawn`` the referents are told of each report that was
+    ``validated``, that an export run carried, or that was in a confirmed zone
+    (``confirmed_zones``: the confirmed zone id each report was in before the move, in order,
+    None for none), with those facts. ``from_statuses``: the status each report had (one for
+    all, or one per id, in order). Call it in the transaction that records the transition,
+    after the move; one statement whatever the number of reports. Returns the outbox rows
+    written. ``ValueError`` when a list does not give one value per report.
     """
     ids = _ids(report_ids)
     if not ids:
         return 0
+    zones = list(confirmed_zones) if confirmed_zones is not None else [None] * len(ids)
+    if len(zones) != len(ids):
+        raise ValueError("confirmed_zones must give one zone (or None) per report id")
     return _queue(session, ids, _froms(ids, from_statuses), to_status, actor, reason,
-                  to_representatives=True, to_referents=to_status == "submitted")
+                  to_representatives=True, to_referents=to_status == "submitted", zones=zones)
 
 
 def set_notification_mail(session: Session, user: Any, choice: str) -> None:
@@ -306,7 +350,7 @@ _CLAIM = """
       WHERE state = 'pending' AND delivery = :delivery AND next_attempt_at <= :now
       ORDER BY 1, 2, 3 LIMIT :groups)
     SELECT o.id, o.recipient_id, o.kind, o.batch, o.report_id, o.from_status, o.to_status, o.reason,
-           o.actor_role, o.created_at, u.email, u.active,
+           o.actor_role, o.details, o.created_at, u.email, u.active,
            coalesce(to_jsonb(u) ->> 'locale', to_jsonb(u) ->> 'page_locale') AS locale,
            u.role AS recipient_role, u.commune_nis AS recipient_commune,
            r.reference, r.commune_nis, c.name_fr AS commune, r.network, r.issue
@@ -529,11 +573,31 @@ def report_url(base_url: str, report_id: uuid.UUID | str) -> str:
     return f"{base_url.rstrip('/')}/signalements/{report_id}"
 
 
+def _brussels(value: str | None) -> str | None:
+    """An ISO 8601 instant as the pages write it: ``dd/mm/yyyy HH:MM``, Brussels time."""
+    if not value:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(value).astimezone(ZoneInfo("Europe/Brussels")).strftime("%d/%m/%Y %H:%M")
+
+
+def _withdrawal_facts(details: dict[str, Any] | None) -> dict[str, Any]:
+    """What a withdrawal affected (an outbox row's ``details``), for the templates: ``exports``
+    (``at`` and ``transmitted_at`` in Brussels time, None when not marked as sent), ``zone``,
+    ``zone_removed``, ``zone_reports``."""
+    details = details or {}
+    return {"exports": [{"at": _brussels(e.get("at")), "transmitted_at": _brussels(e.get("transmitted_at"))}
+                        for e in details.get("exports") or []],
+            "zone": details.get("zone"), "zone_removed": bool(details.get("zone_removed")),
+            "zone_reports": details.get("zone_reports")}
+
+
 def render(message: Message, base_url: str, unsubscribe_link: str | None = None) -> tuple[str, str, str]:
     """Return (subject, plain text, HTML) of ``message`` in its recipient's language.
 
-    Templates: ``mail/submissions`` (to referents) and ``mail/transitions`` (to
-    representatives), each a ``.txt`` (blocks ``subject`` and ``body``) and a ``.html``, each
+    Templates: ``mail/submissions`` and ``mail/withdrawals`` (to referents) and
+    ``mail/transitions`` (to representatives), each a ``.txt`` (blocks ``subject`` and ``body``) and a ``.html``, each
     with a daily digest form. Items carry the report's reference, commune, network and issue,
     the statuses before and after, the reason and the role of who acted, and the link to the
     report's page; every message ends with the link to the recipient's e-mail settings and,
@@ -544,14 +608,14 @@ def render(message: Message, base_url: str, unsubscribe_link: str | None = None)
         "reference": r["reference"], "commune": r["commune"], "nis": r["commune_nis"],
         "url": report_url(base_url, r["report_id"]), "network": r["network"], "issue": r["issue"],
         "from_status": r["from_status"], "to_status": r["to_status"], "reason": r["reason"],
-        "actor_role": r["actor_role"],
+        "actor_role": r["actor_role"], **_withdrawal_facts(r.get("details")),
     } for r in message.rows]
     context = {"items": items[:MAX_LISTED], "count": len(items), "more": max(0, len(items) - MAX_LISTED),
                "digest": message.digest, "list_url": f"{base_url.rstrip('/')}/signalements",
                "preferences_url": f"{base_url.rstrip('/')}/compte/notifications",
                "unsubscribe_url": unsubscribe_link,
                "communes": sorted({i["commune"] for i in items})}
-    name = "submissions" if message.kind == "submission" else "transitions"
+    name = {"submission": "submissions", "withdrawal": "withdrawals"}.get(message.kind, "transitions")
     plain = env.get_template(f"{name}.txt")
     ctx = plain.new_context(context)
     subject = " ".join("".join(plain.blocks["subject"](ctx)).split())
