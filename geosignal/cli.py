@@ -306,8 +306,8 @@ def send_mail() -> None:
 @commands.command("send-digest")
 @reports_errors
 def send_digest() -> None:
-    """Send the daily digest of new submissions to the referents who chose it (job workers do
-    it every day at 06:00 UTC)."""
+    """Send the daily digest to the users who chose it (the referents' new submissions, the
+    representatives' status changes; job workers do it every day at 06:00 UTC)."""
     _deliver(digest=True)
 
 

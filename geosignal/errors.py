@@ -68,6 +68,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "wrong_password": (422, "The current password is not the right one."),
     "copy_purged": (410, "The stored copy was deleted under the retention rule; its record is kept."),
     "invalid_link": (410, "The single-use link expired, was used, or never existed."),
+    "invalid_unsubscribe_link": (404, "The unsubscribe link is not one geosignal made for an active account (cut, "
+                                      "mistyped, or the account's address changed since)."),
     "rate_limited": (429, "Too many attempts or writes; wait for the time Retry-After gives."),
     # resources
     "not_found": (404, "No such resource."),
@@ -158,6 +160,7 @@ TITLES_FR: dict[str, str] = {
     "weak_password": "Mot de passe trop faible : choisissez-en un d'au moins 12 caractères, sans lien avec vous (une phrase de quatre mots convient).",
     "wrong_password": "Le mot de passe actuel est incorrect : retapez-le.",
     "invalid_link": "Ce lien a expiré ou a déjà servi : demandez-en un nouveau.",
+    "invalid_unsubscribe_link": "Ce lien de désabonnement n'est pas valide (incomplet, ou l'adresse du compte a changé depuis) : connectez-vous et choisissez vos e-mails sur la page E-mails de votre compte.",
     "copy_purged": "Cette copie a été supprimée (durée de conservation dépassée) : lancez un nouvel export.",
     "service_unavailable": "Service momentanément indisponible : réessayez dans quelques secondes.",
     "not_found": "Page ou élément introuvable : vérifiez l'adresse, ou revenez à l'accueil.",

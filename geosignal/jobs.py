@@ -69,7 +69,7 @@ def _send_mail_periodic(timestamp: int) -> None:
 
 
 def _send_digest(timestamp: int) -> None:
-    """The daily task: send each referent who chose it the digest of the day's submissions."""
+    """The daily task: send each user who chose it the digest of the day's notifications."""
     from geosignal.services import notifications
 
     if _flask_app is None:

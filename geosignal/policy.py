@@ -354,6 +354,7 @@ ROUTE_RULES: dict[str, str] = {
     "evidence.add_speed_test_form": "evidence",
     "evidence.add_photo_form": "evidence",
     "notifications.preferences": "signed_in",
+    "notifications.unsubscribe": "public",  # the link's token names the account (no session, no CSRF)
     # the validation queue and exports marked as sent (the referent and admins)
     "queue.queue_page": "all_communes",
     "queue.queue_api": "all_communes",
@@ -382,6 +383,12 @@ SESSION_ONLY: frozenset[str] = frozenset({
     "account.deactivate_user",
     "account.send_reset_link",
 })
+
+
+#: Endpoints whose writes carry no CSRF token: the one-click unsubscribe (RFC 8058), which a
+#: mail system POSTs without any session or form. The link's own token (an HMAC naming the
+#: account, for unsubscribing only) is what authorises it; it only stops e-mails.
+CSRF_EXEMPT: frozenset[str] = frozenset({"notifications.unsubscribe"})
 
 
 #: The route rules that depend on the user alone (no resource to read first), with what a

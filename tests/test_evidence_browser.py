@@ -134,13 +134,13 @@ def test_evidence_added_seen_and_flagged_stale(site, browser, tmp_path) -> None:
     assert referent.page.locator("#speed-test-form").count() == 0
     assert referent.page.locator("#photos img").count() == 1
     referent.page.goto(f"{site['base']}/compte/notifications")
-    referent.page.check("input[name=submission_mail][value=digest]")
-    referent.page.click("#submission-mail-form button[type=submit]")
+    referent.page.check("input[name=notification_mail][value=digest]")
+    referent.page.click("#notification-mail-form button[type=submit]")
     referent.page.wait_for_load_state("networkidle")
     assert "Préférences enregistrées." in referent.page.inner_text(".flashes")
-    assert referent.page.is_checked("input[name=submission_mail][value=digest]")
+    assert referent.page.is_checked("input[name=notification_mail][value=digest]")
     _shots(referent.page, "preferences")
     referent.assert_clean()
     with site["db"].session() as session:
-        assert session.scalar(select(User.submission_mail).where(User.email == "n9-ref@igretec.com")) == "digest"
+        assert session.scalar(select(User.notification_mail).where(User.email == "n9-ref@igretec.com")) == "digest"
         assert session.scalar(select(Photo.width).where(Photo.report_id == rid)) == 320

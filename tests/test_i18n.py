@@ -455,7 +455,7 @@ WORKFLOW_PAGES = {
                                  "Een meting of foto toevoegen"],
         "representative edit": ["Melding {ref} wijzigen", "Verplaats de hoekpunten van de vorm",
                                 "De wijzigingen opslaan"],
-        "representative mails": ["E-mails van geosignal", "U ontvangt een e-mail bij elke statuswijziging"],
+        "representative mails": ["E-mails van geosignal", "U wordt op de hoogte gebracht van statuswijzigingen", "Geen e-mails"],
         "referent queue": ["Validatiewachtrij", "Valideren", "Een vraag stellen", "Afwijzen", "Alles selecteren",
                            "De selectie valideren", "In afwachting (ingediend)", "DSL (koper)", "Geen dekking",
                            "Pagina van de melding"],
@@ -472,7 +472,7 @@ WORKFLOW_PAGES = {
                                  "The same place is in 1 other report (proposed zone)", "Evidence", "Download speed",
                                  "Add a measurement or a photo"],
         "representative edit": ["Edit report {ref}", "Move the shape's vertices", "Save the changes"],
-        "representative mails": ["E-mails from geosignal", "You receive an e-mail at every status change"],
+        "representative mails": ["E-mails from geosignal", "You are told of status changes", "No e-mails"],
         "referent queue": ["Validation queue", "Validate", "Ask a question", "Reject", "Select all",
                            "Validate the selection", "Waiting (submitted)", "DSL (copper)", "No coverage", "Report page"],
         "referent submitted": ["Validate", "Reason (required)", "Question to the commune (required)", "Actions"],
@@ -536,10 +536,10 @@ def test_workflow_pages_in_dutch_and_english(app, db, lang: str) -> None:  # noq
       "Par : Référent·e Smart Region", "Question : Quelle rue ?", "Fixe, Aucune couverture"]),
     ("nl", "geosignal: melding CHA-1 — Vraag gesteld",
      ["De status van een melding van uw gemeente is gewijzigd:", "'Ingediend' → 'Vraag gesteld'",
-      "Door: Smart Region-referent", "Vraag : Quelle rue ?", "Vast, Geen dekking"]),
+      "Door: Smart Region-referent", "Vraag: Quelle rue ?", "Vast, Geen dekking"]),
     ("en", "geosignal: report CHA-1 — Question asked",
      ["The status of a report of your commune changed:", "'Submitted' → 'Question asked'",
-      "By: Smart Region referent", "Question : Quelle rue ?", "Fixed, No coverage"]),
+      "By: Smart Region referent", "Question: Quelle rue ?", "Fixed, No coverage"]),
 ])
 def test_status_mail_in_the_recipients_language(lang: str, subject: str, lines: list[str]) -> None:
     from geosignal.services import notifications

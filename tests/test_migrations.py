@@ -60,3 +60,63 @@ def test_upgrade_gives_models_schema_and_downgrade_removes_it() -> None:
         assert _diff(url) == []
     finally:
         drop_database(name)
+
+
+def test_migration_0030_keeps_the_referents_choice_and_downgrades_none_to_each() -> None:
+    """0030 renames ``users.submission_mail`` to ``notification_mail`` (a referent on the
+    digest stays on it) and admits ``none``; on the way down ``none`` becomes ``each``, the
+    only value 0029 has that still sends."""
+    from sqlalchemy import text
+
+    name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    insert = text("INSERT INTO users (email, password_hash, role) VALUES (:e, 'x', 'referent')")
+    try:
+        migrate.upgrade(url, "0029")
+        with engine.begin() as c:
+            c.execute(insert, {"e": "digest@igretec.com"})
+            c.execute(text("UPDATE users SET submission_mail = 'digest'"))
+            c.execute(insert, {"e": "each@igretec.com"})
+        migrate.upgrade(url, "0030")
+        with engine.begin() as c:
+            assert dict(c.execute(text("SELECT email, notification_mail FROM users")).all()) == {
+                "digest@igretec.com": "digest", "each@igretec.com": "each"}
+            c.execute(text("UPDATE users SET notification_mail = 'none' WHERE email = 'each@igretec.com'"))
+        migrate.downgrade(url, "0029")
+        with engine.begin() as c:
+            assert dict(c.execute(text("SELECT email, submission_mail FROM users")).all()) == {
+                "digest@igretec.com": "digest", "each@igretec.com": "each"}
+    finally:
+        engine.dispose()
+        drop_database(name)
+
+
+def test_migration_0031_adds_withdrawal_notices_and_downgrades_without_them() -> None:
+    """0031 admits ``withdrawal`` rows with their ``details``; on the way down they are
+    deleted (0030 cannot hold them) and the other rows stay."""
+    from sqlalchemy import text
+
+    name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(url, "0031")
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES ('52011', 'Charleroi', "
+                           "ST_Multi(ST_MakeEnvelope(4.3, 50.3, 4.6, 50.5, 4326)), 1)"))
+            c.execute(text("INSERT INTO users (email, password_hash, role) VALUES ('r@igretec.com', 'x', 'referent')"))
+            rid = uuid.uuid4()
+            c.execute(text("INSERT INTO reports (id, geometry, commune_nis, network, status) VALUES "
+                           "(:id, ST_SetSRID(ST_MakePoint(4.44, 50.41), 4326), '52011', 'mobile', 'withdrawn')"),
+                      {"id": rid})
+            for kind, details in (("submission", None), ("withdrawal", '{"zone": 2, "zone_removed": true}')):
+                c.execute(text("INSERT INTO notification_outbox (recipient_id, kind, report_id, to_status, details) "
+                               "SELECT id, :k, :r, 'withdrawn', CAST(:d AS jsonb) FROM users"),
+                          {"k": kind, "r": rid, "d": details})
+        migrate.downgrade(url, "0030")
+        with engine.begin() as c:
+            assert c.execute(text("SELECT kind FROM notification_outbox")).scalars().all() == ["submission"]
+    finally:
+        engine.dispose()
+        drop_database(name)

@@ -5,6 +5,7 @@ nothing sent without an SMTP server; failed deliveries retried."""
 
 from __future__ import annotations
 
+import re
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -31,10 +32,15 @@ class RefusingMailbox(Mailbox):
 
     refuse_next = 0
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw: list[bytes] = []  # as received, before parsing
+
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
         if self.refuse_next:
             self.refuse_next -= 1
             return "451 4.3.0 Mailbox busy, try again later"
+        self.raw.append(envelope.content)
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -64,7 +70,7 @@ def people(client, db):  # noqa: ANN001, ANN201
         "referent2": make_account(client, db, "referente2@igretec.com", "referent"),
         "admin": make_account(client, db, "admin@igretec.com", "admin"),
     }
-    db.execute(text("UPDATE users SET submission_mail = 'digest' WHERE email = 'referente2@igretec.com'"))
+    db.execute(text("UPDATE users SET notification_mail = 'digest' WHERE email = 'referente2@igretec.com'"))
     db.commit()
     return made
 
@@ -220,7 +226,7 @@ def test_digest_groups_the_days_submissions(app, db, smtp_server, people) -> Non
 def test_choosing_the_digest_moves_pending_submissions_to_it(app, db, smtp_server, people) -> None:  # noqa: ANN001
     _report(people["rep"])
     referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
-    notifications.set_submission_mail(db, referent, "digest")
+    notifications.set_notification_mail(db, referent, "digest")
     assert _deliver(app, db)["messages"] == 0
     assert _deliver(app, db, digest=True)["messages"] == 2
 
@@ -313,14 +319,14 @@ def test_preferences_page(app, db, people) -> None:  # noqa: ANN001
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'value="each" checked' in html
-    saved = referent.client.post("/compte/notifications", data={"submission_mail": "digest",
+    saved = referent.client.post("/compte/notifications", data={"notification_mail": "digest",
                                                                 "csrf_token": csrf_token(html)})
     assert saved.status_code == 302
-    assert db.scalar(select(User.submission_mail).where(User.email == "referent@igretec.com")) == "digest"
-    refused = referent.client.post("/compte/notifications", data={"submission_mail": "hourly",
+    assert db.scalar(select(User.notification_mail).where(User.email == "referent@igretec.com")) == "digest"
+    refused = referent.client.post("/compte/notifications", data={"notification_mail": "hourly",
                                                                   "csrf_token": csrf_token(html)})
     assert refused.status_code == 422
-    assert db.scalar(select(User.submission_mail).where(User.email == "referent@igretec.com")) == "digest"
+    assert db.scalar(select(User.notification_mail).where(User.email == "referent@igretec.com")) == "digest"
 
 
 def test_the_workflow_queues_the_mail_of_a_transition(app, db, smtp_server, people) -> None:  # noqa: ANN001
@@ -387,3 +393,281 @@ def test_a_representative_who_chose_no_language_is_written_to_in_that_of_her_pag
     assert "Afgewezen" in dutch["Subject"] and '<html lang="nl"' in _parts(dutch)[1]
     assert "Rejected" in english["Subject"]
     assert dutch["Date"] and english["Date"]
+
+
+def test_dutch_and_english_messages_put_no_space_before_a_colon(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """A trial: « Reden : », « Vraag : », « Antwoord : », "Operator's note : " (the label's
+    colon was French, hard-coded after the translated label in the text and HTML parts)."""
+    ids = [_report(people["rep"], dx=300.0 * k) for k in range(3)]
+    db.execute(text("UPDATE users SET locale = 'nl' WHERE email = 'echevin@charleroi.be'"))
+    db.execute(text("UPDATE users SET locale = 'en' WHERE email = 'agent@charleroi.be'"))
+    referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    rep = db.scalar(select(User).where(User.email == "echevin@charleroi.be"))
+    notifications.notify_transition(db, [ids[0]], "rejected", referent, "Hors zone", "submitted")
+    notifications.notify_transition(db, [ids[1]], "needs_info", referent, "Quelle rue", "submitted")
+    notifications.notify_transition(db, [ids[1]], "submitted", rep, "Rue Haute", "needs_info")
+    notifications.notify_transition(db, [ids[2]], "resolved", referent, "Antenne posée", "transmitted")
+    _deliver(app, db)
+    dutch = [_parts(m) for m in smtp_server.to("echevin@charleroi.be")]
+    english = [_parts(m) for m in smtp_server.to("agent@charleroi.be")]
+    dutch_text = "\n".join(plain for plain, _page in dutch)
+    english_text = "\n".join(plain for plain, _page in english)
+    for line in ("Reden: Hors zone", "Vraag: Quelle rue", "Notitie van de operator: Antenne posée"):
+        assert line in dutch_text
+    for line in ("Reason: Hors zone", "Question: Quelle rue", "Answer: Rue Haute", "Operator's note: Antenne posée"):
+        assert line in english_text
+    assert "<span>Reden: </span>" in "".join(page for _plain, page in dutch)
+    for plain, page in dutch + english:
+        assert " :" not in plain and " :" not in page
+    # French keeps its space before the colon
+    french = [_parts(m)[0] for m in smtp_server.to("referent@igretec.com")]
+    assert any("Réponse : Rue Haute" in plain for plain in french)
+
+
+# ---- choosing and stopping the e-mails (a trial: representatives could not) ---------------
+
+def _choose(account, choice: str):  # noqa: ANN001, ANN201
+    """Sign ``account`` in and choose ``choice`` on its e-mail preferences page."""
+    from tests.conftest import csrf_token
+
+    account.login()
+    page = account.client.get("/compte/notifications").get_data(as_text=True)
+    return account.client.post("/compte/notifications", data={"notification_mail": choice,
+                                                              "csrf_token": csrf_token(page)})
+
+
+def test_a_representative_chooses_each_digest_or_none_on_her_page(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """The page offers the referent's three choices (one declaration:
+    NOTIFICATION_MAIL_CHOICES); a representative on « none » gets nothing, on the digest one
+    message a day; her colleague, still on « each », one per event."""
+    from geosignal.models.notification import NOTIFICATION_MAIL_CHOICES
+
+    ids = [_report(people["rep"], dx=300.0 * k) for k in range(2)]
+    people["rep"].login()
+    page = people["rep"].client.get("/compte/notifications").get_data(as_text=True)
+    assert re.findall(r'name="notification_mail" value="(\w+)"', page) == list(NOTIFICATION_MAIL_CHOICES)
+    assert 'value="each" checked' in page
+    assert _choose(people["rep"], "none").status_code == 302
+    assert _choose(people["chatelet"], "digest").status_code == 302
+    people["rep2"].client = people["rep2"].client.application.test_client()
+    referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    db.execute(text("UPDATE notification_outbox SET state = 'sent'"))  # the submissions: not this test's
+    assert notifications.notify_transition(db, ids, "validated", referent, None, "submitted") == 2  # rep2 only
+    assert _deliver(app, db) == {"messages": 1, "rows": 2, "failed": 0, "skipped": 0}
+    assert smtp_server.to("echevin@charleroi.be") == []
+    assert len(smtp_server.to("agent@charleroi.be")) == 1
+    assert _deliver(app, db, digest=True)["messages"] == 0
+    # Châtelet's representative on the digest: her commune's changes of the day in one message
+    x, y = CHARLEROI_LAMBERT72
+    chatelet_ids = []
+    for k in range(2):
+        report = Report(commune_nis=CHATELET, network="mobile", status="submitted",
+                        geometry=f"SRID=4326;POINT({4.51 + 0.001 * k} 50.40)")
+        db.add(report)
+        db.flush()
+        chatelet_ids.append(report.id)
+    notifications.notify_transition(db, chatelet_ids, "validated", referent, None, "submitted")
+    assert _deliver(app, db)["messages"] == 0
+    assert _deliver(app, db, digest=True) == {"messages": 1, "rows": 2, "failed": 0, "skipped": 0}
+    [digest] = smtp_server.to("echevin@chatelet.be")
+    assert digest["Subject"] == "geosignal : résumé du jour, 2 changements de statut dans votre commune"
+    assert "2 changements de statut depuis le dernier résumé :" in _parts(digest)[0]
+
+
+def test_choosing_none_drops_the_pending_messages(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    report_id = _report(people["rep"])
+    referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    notifications.notify_transition(db, [report_id], "needs_info", referent, "Quelle rue ?", "submitted")
+    rep2 = db.scalar(select(User).where(User.email == "agent@charleroi.be"))
+    notifications.set_notification_mail(db, rep2, "none")
+    _deliver(app, db)
+    assert smtp_server.to("agent@charleroi.be") == []
+    assert db.scalar(select(Notification.state).where(Notification.recipient_id == rep2.id)) == "skipped"
+    assert len(smtp_server.to("echevin@charleroi.be")) == 1
+
+
+def _unsubscribe_link(db, email: str) -> str:  # noqa: ANN001
+    user = db.scalar(select(User).where(User.email == email))
+    return notifications.unsubscribe_url(BASE, "test", user.id, user.email)
+
+
+def test_every_message_links_the_settings_and_carries_a_one_click_unsubscribe(app, db, smtp_server,  # noqa: ANN001
+                                                                             people) -> None:
+    report_id = _report(people["rep"])
+    referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    notifications.notify_transition(db, [report_id], "needs_info", referent, "Quelle rue ?", "submitted")
+    _deliver(app, db)
+    for to, sentence in (
+            ("echevin@charleroi.be", "Vous recevez ce message en tant que représentant·e de votre commune sur "
+                                     "geosignal. Un message par changement, un résumé par jour ou aucun e-mail : "),
+            ("referent@igretec.com", "Vous recevez ce message en tant que référent·e Smart Region. Un message par "
+                                     "signalement, un résumé par jour ou aucun e-mail : ")):
+        [message] = smtp_server.to(to)
+        link = _unsubscribe_link(db, to)
+        assert re.fullmatch(rf"{re.escape(BASE)}/compte/notifications/desabonnement\?jeton=\d+\.[A-Za-z0-9_-]{{43}}",
+                            link)
+        assert message["List-Unsubscribe"] == f"<{link}>"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        plain, page = _parts(message)
+        plain = plain.replace("\r\n", "\n")
+        assert f"{sentence}{BASE}/compte/notifications\n" in plain
+        assert f"Ne plus recevoir d'e-mails de geosignal : {link}\n" in plain
+        assert f'href="{BASE}/compte/notifications"' in page and f'href="{link}"' in page
+    [raw] = [r for r in smtp_server.raw if b"\nTo: echevin@charleroi.be\r\n" in r]
+    header = f"\r\nList-Unsubscribe: <{_unsubscribe_link(db, 'echevin@charleroi.be')}>\r\n".encode()
+    assert header in raw  # one line, as is: no RFC 2047 encoded words
+    assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw
+    # without https (a development address) the header stays, RFC 8058's one-click does not
+    db.execute(text("UPDATE notification_outbox SET state = 'pending'"))
+    smtp_server.messages.clear()
+    notifications.deliver_pending(db, MailSettings.from_config(app.config), "http://127.0.0.1:5000")
+    [message] = smtp_server.to("echevin@charleroi.be")
+    assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:5000/compte/notifications/desabonnement?jeton=")
+    assert message["List-Unsubscribe-Post"] is None
+
+
+def test_one_click_unsubscribe_by_post_only_and_bad_tokens_refused(app, client, db, smtp_server, people) -> None:  # noqa: ANN001
+    """RFC 8058: a POST ``List-Unsubscribe=One-Click`` to the link, with no session nor CSRF
+    token, stops the e-mails; a GET (what mail scanners do) only asks; a token that is not
+    the account's (altered, another account's id, cut, or the address changed) gets 404 and
+    changes nothing."""
+    report_id = _report(people["rep"])
+    referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))
+    notifications.notify_transition(db, [report_id], "needs_info", referent, "Quelle rue ?", "submitted")
+    link = _unsubscribe_link(db, "echevin@charleroi.be")
+    path = link.removeprefix(BASE)
+    token = path.partition("jeton=")[2]
+
+    def choice() -> str:
+        db.expire_all()
+        return db.scalar(select(User.notification_mail).where(User.email == "echevin@charleroi.be"))
+
+    asked = client.get(path)
+    assert asked.status_code == 200 and choice() == "each"
+    html = asked.get_data(as_text=True)
+    assert "Ne plus envoyer d'e-mails de geosignal à echevin@charleroi.be ?" in html
+    assert f'action="{path}"' in html.replace("&amp;", "&")
+    other = db.scalar(select(User.id).where(User.email == "agent@charleroi.be"))
+    user_id, _dot, mac = token.partition(".")
+    flipped = mac[:-1] + ("A" if mac[-1] != "A" else "B")
+    for bad in (f"{user_id}.{flipped}", f"{other}.{mac}", token[:-1], "", "x.y", f"{user_id}.{mac}=",
+                f"{user_id}.{'é' * 43}"):
+        refused = client.post("/compte/notifications/desabonnement", query_string={"jeton": bad},
+                              data={"List-Unsubscribe": "One-Click"})
+        assert refused.status_code == 404, bad
+        assert 'data-code="invalid_unsubscribe_link"' in refused.get_data(as_text=True)
+        assert client.get("/compte/notifications/desabonnement", query_string={"jeton": bad}).status_code == 404
+    assert choice() == "each"
+    done = client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert "C'est fait : echevin@charleroi.be ne reçoit plus d'e-mails de geosignal." in done.get_data(as_text=True)
+    assert choice() == "none"
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200  # twice: the same
+    _deliver(app, db)
+    assert smtp_server.to("echevin@charleroi.be") == []
+    assert notifications.notify_transition(db, [report_id], "validated", referent, None, "submitted") == 1  # rep2
+    # the address changed: the old link no longer works
+    db.execute(text("UPDATE users SET notification_mail = 'each', email = 'mayor@charleroi.be' "
+                    "WHERE email = 'echevin@charleroi.be'"))
+    db.commit()
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    db.expire_all()
+    assert db.scalar(select(User.notification_mail).where(User.email == "mayor@charleroi.be")) == "each"
+
+
+def test_the_unsubscribe_page_speaks_the_accounts_language(app, client, db, people) -> None:  # noqa: ANN001
+    db.execute(text("UPDATE users SET locale = 'nl' WHERE email = 'echevin@charleroi.be'"))
+    db.commit()
+    path = _unsubscribe_link(db, "echevin@charleroi.be").removeprefix(BASE)
+    html = client.get(path).get_data(as_text=True)
+    assert "Geen e-mails van geosignal meer sturen naar echevin@charleroi.be?" in html
+    done = client.post(path, data={"List-Unsubscribe": "One-Click"}).get_data(as_text=True)
+    assert "Gedaan: echevin@charleroi.be ontvangt geen e-mails van geosignal meer." in done
+
+
+# ---- withdrawals the referent must know of (a trial: she was not told) --------------------
+
+def test_the_referent_is_told_of_withdrawals_of_what_she_validated_exported_or_grouped(app, db, smtp_server,  # noqa: ANN001
+                                                                                       people) -> None:
+    """The trial: the clerk withdrew CM-2026-00009 (validated, carried by export run 2, not yet
+    marked as sent) and CM-2026-00013 (validated, in a zone the referent had confirmed, which
+    disappeared); only the representatives were told. Now each referent is, by their choice
+    (one message, or the digest), with the facts as they were: the export and its state, the
+    zone and what is left of it, the role and commune that withdrew. A withdrawn report that
+    none of that concerns tells her nothing."""
+    from zoneinfo import ZoneInfo
+
+    rep, rep2, referent = people["rep"], people["rep2"], people["referent"]
+    a, b, e = (_report(rep, dx=dx) for dx in (0.0, 100.0, 50.0))  # one place: a zone of three
+    alone, draft = _report(rep, dx=-1500.0), _report(rep, dx=-3000.0)
+    for rid in (a, b, e, alone):
+        assert referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "validated"}).status_code == 200
+    exported = referent.get(f"/api/v1/exports/dwconnect?commune={CHARLEROI}")
+    assert exported.status_code == 200 and len(exported.get_json()["features"]) == 4  # read whole: the run recorded
+    run_at = db.scalar(text("SELECT created_at FROM export_runs WHERE id = :id"),
+                       {"id": exported.headers["X-Export-Run"]})
+    zone = db.scalar(text("SELECT zone_id FROM zone_reports WHERE report_id = :id"), {"id": a})
+    assert referent.post(f"/api/v1/zones/{zone}/confirm", json={}).status_code == 200
+    db.execute(text("UPDATE notification_outbox SET state = 'sent'"))
+    db.commit()
+
+    def withdraw(account, rid: str) -> None:  # noqa: ANN001
+        response = account.post(f"/api/v1/reports/{rid}/transitions", json={"to": "withdrawn"})
+        assert response.status_code == 200, response.get_json()
+
+    withdraw(rep2, b)  # the zone keeps a and e
+    withdraw(rep, draft)  # submitted, never exported nor grouped: nothing for the referent
+    _deliver(app, db)
+    [first] = smtp_server.to("referent@igretec.com")
+    when = run_at.astimezone(ZoneInfo("Europe/Brussels")).strftime("%d/%m/%Y %H:%M")
+    ref_b = _reference(db, b)
+    assert first["Subject"] == f"geosignal : {ref_b} retiré par la commune (Charleroi)"
+    plain = _parts(first)[0].replace("\r\n", "\n")
+    assert ("Une commune a retiré un signalement que vous aviez validé, qu'un export a emporté ou qui était "
+            "dans une zone confirmée :\n\n"
+            f"- {ref_b} — Charleroi — Mobile, Aucune couverture\n"
+            "  « Validé » → « Retiré »\n"
+            "  Retiré par : Représentant·e communal·e (Charleroi)\n"
+            f"  Emporté par l'export du {when}, pas encore marqué comme transmis\n"
+            f"  Zone {zone} : il lui reste 2 signalements\n"
+            f"  {BASE}/signalements/{b}\n") in plain
+    assert f"Emporté par l&#39;export du {when}, pas encore marqué comme transmis" in _parts(first)[1] or \
+        f"Emporté par l'export du {when}, pas encore marqué comme transmis" in _parts(first)[1]
+    _no_personal_data(first, allowed="referent@igretec.com")
+    rows = db.execute(text("SELECT report_id::text, kind FROM notification_outbox WHERE kind = 'withdrawal'")).all()
+    assert sorted(rows) == [(b, "withdrawal")] * 2  # the two referents; nothing of the draft
+    # the zone's last two: withdrawing e removes it
+    smtp_server.messages.clear()
+    withdraw(rep2, e)
+    _deliver(app, db)
+    [second] = smtp_server.to("referent@igretec.com")
+    assert f"  Zone {zone} supprimée : il ne lui restait pas deux signalements\n" in _parts(second)[0].replace(
+        "\r\n", "\n")
+    assert db.scalar(text("SELECT count(*) FROM zones WHERE id = :z"), {"z": zone}) == 0
+    # validated only (no export carried it: a new report after the run)
+    late = _report(rep, dx=-4500.0)
+    assert referent.post(f"/api/v1/reports/{late}/transitions", json={"to": "validated"}).status_code == 200
+    _deliver(app, db)  # its submission
+    db.execute(text("UPDATE notification_outbox SET state = 'sent' WHERE kind = 'submission'"))
+    smtp_server.messages.clear()
+    withdraw(rep, late)
+    _deliver(app, db)
+    [third] = smtp_server.to("referent@igretec.com")
+    third_plain = _parts(third)[0]
+    assert "« Validé » → « Retiré »" in third_plain and "Emporté" not in third_plain and "Zone" not in third_plain
+    # the referent on the digest: the day's withdrawals in one message
+    done = _deliver(app, db, digest=True)
+    assert done == {"messages": 1, "rows": 3, "failed": 0, "skipped": 0}
+    [digest] = smtp_server.to("referente2@igretec.com")
+    assert digest["Subject"] == "geosignal : résumé du jour, 3 signalements retirés par leur commune"
+    for rid in (b, e, late):
+        assert _reference(db, rid) in _parts(digest)[0]
+
+
+def test_a_referent_who_chose_none_is_not_told_of_withdrawals(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    rid = _report(people["rep"])
+    assert people["referent"].post(f"/api/v1/reports/{rid}/transitions", json={"to": "validated"}).status_code == 200
+    db.execute(text("UPDATE users SET notification_mail = 'none' WHERE role = 'referent'"))
+    db.commit()
+    assert people["rep"].post(f"/api/v1/reports/{rid}/transitions", json={"to": "withdrawn"}).status_code == 200
+    assert db.scalar(text("SELECT count(*) FROM notification_outbox WHERE kind = 'withdrawal'")) == 0

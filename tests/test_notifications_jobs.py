@@ -51,7 +51,7 @@ def mail_app(mailbox, database_url):  # noqa: ANN001, ANN201
         with app.extensions["geosignal.db"].session() as session:
             create_user(session, "echevin@charleroi.be", "representative", CHARLEROI, "correct horse battery")
             create_user(session, "referent@igretec.com", "referent", None, "correct horse battery")
-            create_user(session, "digest@igretec.com", "referent", None, "correct horse battery").submission_mail = "digest"
+            create_user(session, "digest@igretec.com", "referent", None, "correct horse battery").notification_mail = "digest"
             app.config["TEST_TOKEN"] = create_token(session, "echevin@charleroi.be")
             session.commit()
         yield app

@@ -267,3 +267,18 @@ def test_the_reports_page_lists_every_report_newest_first_a_page_at_a_time(db, r
         everything += numbers
     assert everything == list(range(205, 0, -1))
     assert client.get("/signalements?avant=pas-un-curseur").status_code == 400
+
+
+def test_the_confirmation_page_puts_the_languages_colon_after_the_reason_label(db, client, representative,  # noqa: ANN001
+                                                                                referent) -> None:
+    """A trial: Dutch and English pages said « Reden : … » (French spacing, hard-coded)."""
+    rid = _report(representative)
+    referent.login()
+    token = csrf_token(client.get(f"/signalements/{rid}").get_data(as_text=True))
+    said = {}
+    for lang in ("fr", "nl", "en"):
+        client.set_cookie("geosignal_lang", lang)
+        page = client.post(f"/signalements/{rid}/actions", data={"to": "rejected", "reason": "Hors territoire",
+                                                                 "csrf_token": token}).get_data(as_text=True)
+        said[lang] = re.search(r"<p>([^<]*)<span class=\"text\">Hors territoire</span>", page).group(1)
+    assert said == {"fr": "Motif : ", "nl": "Reden: ", "en": "Reason: "}

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from geosignal.db import Base
+from geosignal.models.notification import NOTIFICATION_MAIL_CHOICES
 from geosignal.vocab import ROLES, sql_in_list
 
 
@@ -27,7 +28,8 @@ class User(Base):
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint("locale IN ('fr', 'nl', 'en')", name="locale_known"),
         CheckConstraint("page_locale IN ('fr', 'nl', 'en')", name="page_locale_known"),
-        CheckConstraint("submission_mail IN ('each', 'digest')", name="submission_mail_known"),
+        CheckConstraint(f"notification_mail IN ({sql_in_list(NOTIFICATION_MAIL_CHOICES)})",
+                        name="notification_mail_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -51,9 +53,12 @@ class User(Base):
     #: Language the pages spoke at the latest sign-in (``locale``, else the browser's): what
     #: e-mails are written in when the user chose none.
     page_locale: Mapped[str | None] = mapped_column(String(2))
-    #: How a referent is told of new submissions: ``each`` (a message per submission or
-    #: batch) or ``digest`` (one message a day); see :mod:`geosignal.services.notifications`.
-    submission_mail: Mapped[str] = mapped_column(String(6), default="each", server_default="each")
+    #: How the user gets the e-mails they are sent (a referent: new submissions and
+    #: withdrawals; a representative: status changes of their commune's reports): ``each`` (a
+    #: message per event), ``digest`` (one message a day) or ``none``
+    #: (:data:`~geosignal.models.notification.NOTIFICATION_MAIL_CHOICES`; see
+    #: :mod:`geosignal.services.notifications`).
+    notification_mail: Mapped[str] = mapped_column(String(6), default="each", server_default="each")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class MailSettings:
-    """Where and as whom to send."""
+    """Where and as whom to send, and the key that signs the unsubscribe links of
+    notifications (the application's ``SECRET_KEY``; empty: messages carry no unsubscribe
+    link, only the link to the e-mail settings)."""
 
     host: str = ""
     port: int = 25
@@ -29,6 +31,7 @@ class MailSettings:
     password: str = ""
     starttls: bool = False
     sender: str = "geosignal <noreply@geosignal.local>"
+    secret_key: str = field(default="", repr=False)
 
     @classmethod
     def from_config(cls, config: Any) -> MailSettings:
@@ -36,7 +39,7 @@ class MailSettings:
         return cls(host=config.get("SMTP_HOST") or "", port=int(config.get("SMTP_PORT") or 25),
                    user=config.get("SMTP_USER") or "", password=config.get("SMTP_PASSWORD") or "",
                    starttls=bool(config.get("SMTP_STARTTLS")),
-                   sender=config.get("MAIL_FROM") or cls.sender)
+                   sender=config.get("MAIL_FROM") or cls.sender, secret_key=config.get("SECRET_KEY") or "")
 
 
 def link_base(config: Any) -> str:

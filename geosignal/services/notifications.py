@@ -3,14 +3,22 @@
 Who is told what:
 
 - every active **referent** on a **submission** (a report filed as ``submitted``, or moved to
-  ``submitted`` from a draft or after answering a question), one message per event or, by their
-  choice (``users.submission_mail``), in a daily digest;
+  ``submitted`` from a draft or after answering a question);
 - every active **representative of the report's commune** on every **transition** of it, with
   the reason, question, answer or note given; never the one who made it.
 
+Each recipient chooses how (``users.notification_mail``,
+:data:`~geosignal.models.notification.NOTIFICATION_MAIL_CHOICES`): one message per event, a
+daily digest, or none (no outbox row is written for them). Every message links to the
+recipient's e-mail settings (``/compte/notifications``) and carries a one-click unsubscribe
+(RFC 2369 ``List-Unsubscribe`` and RFC 8058 ``List-Unsubscribe-Post``): an HTTPS link whose
+token (:func:`unsubscribe_token`, an HMAC of the account under the application's secret key,
+good for unsubscribing only) sets the choice to ``none`` on a POST, without signing in; a GET
+only asks to confirm (mail scanners fetch links).
+
 Messages name roles, never another user's name or address, and carry the report's reference,
 its commune and a link to its page (``GEOSIGNAL_PUBLIC_BASE_URL`` + ``/signalements/<id>``).
-They are French (the recipient's language once users have one), with a plain-text and an HTML
+They are in the recipient's language, with a plain-text and an HTML
 part, rendered from ``templates/mail/`` with the application's translation catalogues.
 
 How nothing is lost or sent twice: :func:`notify_created` and :func:`notify_transition` write
@@ -28,6 +36,9 @@ is sent and due rows are marked ``skipped``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import re
 import smtplib
@@ -35,6 +46,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from functools import lru_cache
@@ -45,7 +57,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import policy, vocab
 from geosignal.config import ROOT
-from geosignal.models.notification import MAX_ATTEMPTS, SUBMISSION_MAIL_CHOICES
+from geosignal.models.notification import MAX_ATTEMPTS, NOTIFICATION_MAIL_CHOICES
 from geosignal.services.mail import MailSettings, link_base, sender_domain
 
 log = logging.getLogger(__name__)
@@ -66,11 +78,18 @@ MAX_MESSAGES_PER_PASS = 200
 MAIL_LANGUAGES = vocab.LANGUAGES
 
 #: One statement per event: the representatives of each report's commune (a transition, not
-#: its actor) and/or the referents (a report now ``submitted``) get one outbox row per report,
-#: all rows of the event share one batch number, and one delivery job is queued when some row
-#: is to be sent at once. ``{reports}`` is where the event's reports (``id``,
-#: ``from_status``) come from: arrays sent with the statement (:data:`_QUEUE`), or an import's
-#: staging table (:func:`notify_created_in`).
+#: its actor) and/or the referents (a report now ``submitted``; a report ``withdrawn`` that was
+#: ``validated``, that an export run carried or that was in a confirmed zone) who chose to get
+#: e-mails (``notification_mail``: ``each`` or ``digest``, not ``none``) get one outbox row per
+#: report, all rows of the event share one batch number, and one delivery job is queued when
+#: some row is to be sent at once. ``{reports}`` is where the event's reports (``id``,
+#: ``from_status``, ``zone_id``: the confirmed zone a report was in before the event) come
+#: from: arrays sent with the statement (:data:`_QUEUE`), or an import's staging table
+#: (:func:`notify_created_in`). A withdrawal's facts (``details``) are read in the same
+#: statement, after the move's own statement regrouped the zones: the export runs that
+#: carried the report (found as :data:`geosignal.services.export.constants.SENT_CHANGE_SEQ_SQL`
+#: finds them: by ``seq`` range, then its 16 bytes at a 16-byte boundary), whether its zone is
+#: gone, and how many reports the zone has left.
 _QUEUE_SQL = """
     WITH t AS (
       {reports}
@@ -80,10 +99,10 @@ _QUEUE_SQL = """
       INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
                                        actor_role, delivery, batch)
       SELECT u.id, 'transition', t.id, t.from_status, CAST(:to_status AS varchar), CAST(:reason AS text),
-             CAST(:actor_role AS varchar), 'each', b.batch
+             CAST(:actor_role AS varchar), u.notification_mail, b.batch
       FROM t JOIN reports r ON r.id = t.id
       JOIN users u ON u.role = 'representative' AND u.active AND u.commune_nis = r.commune_nis
-                  AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
+                  AND u.notification_mail <> 'none' AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
       CROSS JOIN b
       WHERE CAST(:to_representatives AS boolean)
       RETURNING delivery
@@ -91,21 +110,51 @@ _QUEUE_SQL = """
       INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
                                        actor_role, delivery, batch)
       SELECT u.id, 'submission', t.id, t.from_status, r.status, CAST(:reason AS text),
-             CAST(:actor_role AS varchar), u.submission_mail, b.batch
+             CAST(:actor_role AS varchar), u.notification_mail, b.batch
       FROM t JOIN reports r ON r.id = t.id AND r.status = 'submitted'
-      JOIN users u ON u.role = 'referent' AND u.active AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
+      JOIN users u ON u.role = 'referent' AND u.active AND u.notification_mail <> 'none'
+                  AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
       CROSS JOIN b
       WHERE CAST(:to_referents AS boolean)
+      RETURNING delivery
+    ), withdrawn AS (
+      SELECT t.id, t.from_status, jsonb_strip_nulls(jsonb_build_object(
+               'exports', (SELECT jsonb_agg(jsonb_build_object('at', e.created_at, 'transmitted_at', e.transmitted_at)
+                                            ORDER BY e.created_at)
+                           FROM export_runs e
+                           WHERE EXISTS (SELECT FROM export_run_batches eb
+                                         WHERE eb.run_id = e.id AND eb.first_seq <= r.seq AND eb.last_seq >= r.seq
+                                           AND position(uuid_send(r.id) IN eb.report_ids) % 16 = 1)),
+               'zone', t.zone_id,
+               'zone_removed', CASE WHEN t.zone_id IS NOT NULL THEN NOT EXISTS (
+                                 SELECT FROM zones z WHERE z.id = t.zone_id AND z.state = 'confirmed') END,
+               'zone_reports', (SELECT z.report_count FROM zones z WHERE z.id = t.zone_id AND z.state = 'confirmed')
+             )) AS details
+      FROM t JOIN reports r ON r.id = t.id AND r.status = 'withdrawn'
+      WHERE CAST(:to_status AS varchar) = 'withdrawn'
+    ), wdr AS (
+      INSERT INTO notification_outbox (recipient_id, kind, report_id, from_status, to_status, reason,
+                                       actor_role, delivery, batch, details)
+      SELECT u.id, 'withdrawal', w.id, w.from_status, 'withdrawn', CAST(:reason AS text),
+             CAST(:actor_role AS varchar), u.notification_mail, b.batch, w.details
+      FROM withdrawn w
+      JOIN users u ON u.role = 'referent' AND u.active AND u.notification_mail <> 'none'
+                  AND u.id IS DISTINCT FROM CAST(:actor_id AS integer)
+      CROSS JOIN b
+      WHERE w.from_status = 'validated' OR w.details ? 'exports' OR w.details ? 'zone'
       RETURNING delivery
     ), job AS (
       SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, CAST('{}' AS jsonb),
                                                    NULL)::procrastinate_job_to_defer_v1]) AS ids
       WHERE EXISTS (SELECT FROM reps WHERE delivery = 'each') OR EXISTS (SELECT FROM refs WHERE delivery = 'each')
+         OR EXISTS (SELECT FROM wdr WHERE delivery = 'each')
     )
-    SELECT (SELECT count(*) FROM reps) + (SELECT count(*) FROM refs), (SELECT count(*) FROM job)
+    SELECT (SELECT count(*) FROM reps) + (SELECT count(*) FROM refs) + (SELECT count(*) FROM wdr),
+           (SELECT count(*) FROM job)
 """
 _QUEUE = text(_QUEUE_SQL.replace(
-    "{reports}", "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:froms AS varchar[])) AS t(id, from_status)"))
+    "{reports}", "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:froms AS varchar[]), CAST(:zones AS bigint[])) "
+                 "AS t(id, from_status, zone_id)"))
 
 _DEFER = text(
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, CAST('{}' AS jsonb), "
@@ -127,9 +176,10 @@ def _froms(ids: list[uuid.UUID], from_statuses: str | Sequence[str | None] | Non
 
 def _queue(session: Session, ids: list[uuid.UUID], froms: list[str | None], to_status: str | None,
            actor: Any, reason: str | None, *, to_representatives: bool, to_referents: bool,
-           statement: Any = _QUEUE) -> int:
+           statement: Any = _QUEUE, zones: list[int | None] | None = None) -> int:
     written, _jobs = session.execute(statement, {
-        "ids": ids, "froms": froms, "to_status": to_status, "reason": reason,
+        "ids": ids, "froms": froms, "zones": zones if zones is not None else [None] * len(ids),
+        "to_status": to_status, "reason": reason,
         "actor_role": getattr(actor, "role", None), "actor_id": getattr(actor, "id", None),
         "to_representatives": to_representatives, "to_referents": to_referents,
         "queue": MAIL_QUEUE, "task": MAIL_TASK}).one()
@@ -164,41 +214,115 @@ def notify_created_in(session: Session, table: str, actor: Any = None) -> int:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
         raise ValueError(f"not a plain table name: {table!r}")
     statement = text(_QUEUE_SQL.replace(
-        "{reports}", f"SELECT id, CAST(NULL AS varchar) AS from_status FROM {table}"))
+        "{reports}", f"SELECT id, CAST(NULL AS varchar) AS from_status, CAST(NULL AS bigint) AS zone_id FROM {table}"))
     return _queue(session, [], [], None, actor, None, to_representatives=False, to_referents=True,
                   statement=statement)
 
 
 def notify_transition(session: Session, report_ids: Iterable[uuid.UUID | str], to_status: str,
                       actor: Any = None, reason: str | None = None,
-                      from_statuses: str | Sequence[str | None] | None = None) -> int:
+                      from_statuses: str | Sequence[str | None] | None = None,
+                      confirmed_zones: Sequence[int | None] | None = None) -> int:
     """Tell of a transition of reports to ``to_status``, with ``reason`` (the reason, question,
     answer or note given, or None).
 
     The representatives of each report's commune are told (not ``actor``, who made it); when
     ``to_status`` is ``submitted`` the referents are told too (a draft submitted, a question
-    answered). ``from_statuses``: the status each report had (one for all, or one per id, in
-    order). Call it in the transaction that records the transition; one statement whatever the
-    number of reports. Returns the outbox rows written.
+    answered); when it is ``withdrawn`` the referents are told of each report that was
+    ``validated``, that an export run carried, or that was in a confirmed zone
+    (``confirmed_zones``: the confirmed zone id each report was in before the move, in order,
+    None for none), with those facts. ``from_statuses``: the status each report had (one for
+    all, or one per id, in order). Call it in the transaction that records the transition,
+    after the move; one statement whatever the number of reports. Returns the outbox rows
+    written. ``ValueError`` when a list does not give one value per report.
     """
     ids = _ids(report_ids)
     if not ids:
         return 0
+    zones = list(confirmed_zones) if confirmed_zones is not None else [None] * len(ids)
+    if len(zones) != len(ids):
+        raise ValueError("confirmed_zones must give one zone (or None) per report id")
     return _queue(session, ids, _froms(ids, from_statuses), to_status, actor, reason,
-                  to_representatives=True, to_referents=to_status == "submitted")
+                  to_representatives=True, to_referents=to_status == "submitted", zones=zones)
 
 
-def set_submission_mail(session: Session, user: Any, choice: str) -> None:
-    """Set how ``user`` gets new submissions: ``each`` or ``digest``; their pending submission
-    messages follow the new choice. Raises 422 ``invalid_attribute`` for another value."""
+def set_notification_mail(session: Session, user: Any, choice: str) -> None:
+    """Set how ``user`` gets the e-mails they are sent: ``each``, ``digest`` or ``none``
+    (:data:`~geosignal.models.notification.NOTIFICATION_MAIL_CHOICES`). Their pending messages
+    follow the new choice in the same transaction (one statement): moved to the digest or back,
+    or dropped (``skipped``) for ``none``. Raises 422 ``invalid_attribute`` for another value;
+    the caller commits."""
     from geosignal.errors import GeosignalError
 
-    if choice not in SUBMISSION_MAIL_CHOICES:
-        raise GeosignalError("invalid_attribute", f"submission_mail must be one of {', '.join(SUBMISSION_MAIL_CHOICES)}",
-                             where="submission_mail", allowed=list(SUBMISSION_MAIL_CHOICES))
-    user.submission_mail = choice
-    session.execute(text("UPDATE notification_outbox SET delivery = :choice WHERE recipient_id = :uid "
-                         "AND kind = 'submission' AND state = 'pending'"), {"choice": choice, "uid": user.id})
+    if choice not in NOTIFICATION_MAIL_CHOICES:
+        raise GeosignalError("invalid_attribute",
+                             f"notification_mail must be one of {', '.join(NOTIFICATION_MAIL_CHOICES)}",
+                             where="notification_mail", allowed=list(NOTIFICATION_MAIL_CHOICES))
+    user.notification_mail = choice
+    session.execute(text(
+        "UPDATE notification_outbox SET delivery = CASE WHEN :choice = 'none' THEN delivery ELSE :choice END, "
+        "state = CASE WHEN :choice = 'none' THEN 'skipped' ELSE state END "
+        "WHERE recipient_id = :uid AND state = 'pending'"), {"choice": choice, "uid": user.id})
+
+
+# ---- unsubscribing ------------------------------------------------------------------------
+
+#: What an unsubscribe token's HMAC covers besides the account: a token made for this purpose
+#: proves nothing else (no other geosignal secret is an HMAC of this message).
+_UNSUBSCRIBE_PURPOSE = b"geosignal/unsubscribe/v1"
+#: The path of the unsubscribe page (``?jeton=<token>``), as :mod:`geosignal.views.notifications` serves it.
+UNSUBSCRIBE_PATH = "/compte/notifications/desabonnement"
+
+
+def _unsubscribe_mac(secret_key: str, user_id: int, email: str) -> str:
+    digest = hmac.new(secret_key.encode("utf-8"), b"\0".join(
+        [_UNSUBSCRIBE_PURPOSE, str(int(user_id)).encode("ascii"), email.encode("utf-8")]), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def unsubscribe_token(secret_key: str, user_id: int, email: str) -> str:
+    """Return the unsubscribe token of the account ``user_id`` with address ``email``:
+    ``"<id>.<HMAC-SHA256 of purpose, id and address under secret_key, base64url>"`` (43
+    characters after the dot). Nothing is stored; it stops working when the address or the
+    application's ``SECRET_KEY`` changes. Good for unsubscribing only (:func:`unsubscribe`).
+    ``ValueError`` for an empty ``secret_key`` (a token anybody could compute)."""
+    if not secret_key:
+        raise ValueError("an unsubscribe token needs the application's secret key")
+    return f"{int(user_id)}.{_unsubscribe_mac(secret_key, user_id, email)}"
+
+
+def unsubscribe_url(base_url: str, secret_key: str, user_id: int, email: str) -> str:
+    """Return the absolute one-click unsubscribe address of an account (:func:`unsubscribe_token`)."""
+    return f"{base_url.rstrip('/')}{UNSUBSCRIBE_PATH}?jeton={unsubscribe_token(secret_key, user_id, email)}"
+
+
+def user_of_unsubscribe_token(session: Session, secret_key: str, token: str) -> Any:
+    """Return the active user (:class:`~geosignal.models.User`) that ``token`` was made for
+    (:func:`unsubscribe_token`, compared in constant time). Raises 404
+    ``invalid_unsubscribe_link`` for anything else: malformed, another account's, made for
+    an address the account no longer has, a deactivated account, no secret key."""
+    from geosignal.errors import GeosignalError
+    from geosignal.models import User
+
+    refused = GeosignalError("invalid_unsubscribe_link", "this unsubscribe link is not valid", where="jeton")
+    head, dot, mac = (token or "").partition(".")
+    if not (secret_key and dot and head.isascii() and head.isdigit() and len(head) <= 10 and len(mac) == 43):
+        raise refused
+    user = session.get(User, int(head))
+    if user is None or not user.active or not hmac.compare_digest(
+            mac.encode("ascii", "replace"), _unsubscribe_mac(secret_key, user.id, user.email).encode("ascii")):
+        raise refused
+    return user
+
+
+def unsubscribe(session: Session, secret_key: str, token: str) -> Any:
+    """Stop every e-mail to the account ``token`` names (:func:`user_of_unsubscribe_token`;
+    its errors): ``notification_mail`` becomes ``none`` and its pending messages are dropped
+    (:func:`set_notification_mail`). Returns the user; the caller commits. Doing it twice
+    changes nothing more."""
+    user = user_of_unsubscribe_token(session, secret_key, token)
+    set_notification_mail(session, user, "none")
+    return user
 
 
 # ---- delivery -----------------------------------------------------------------------------
@@ -226,7 +350,7 @@ _CLAIM = """
       WHERE state = 'pending' AND delivery = :delivery AND next_attempt_at <= :now
       ORDER BY 1, 2, 3 LIMIT :groups)
     SELECT o.id, o.recipient_id, o.kind, o.batch, o.report_id, o.from_status, o.to_status, o.reason,
-           o.actor_role, o.created_at, u.email, u.active,
+           o.actor_role, o.details, o.created_at, u.email, u.active,
            coalesce(to_jsonb(u) ->> 'locale', to_jsonb(u) ->> 'page_locale') AS locale,
            u.role AS recipient_role, u.commune_nis AS recipient_commune,
            r.reference, r.commune_nis, c.name_fr AS commune, r.network, r.issue
@@ -422,6 +546,7 @@ def _environment(locale: str) -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     from geosignal.i18n import DEFAULT_LANGUAGE, source_plural
+    from geosignal.ui_text import colon
 
     env = Environment(loader=FileSystemLoader(str(ROOT / "templates" / "mail")),
                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
@@ -439,6 +564,7 @@ def _environment(locale: str) -> Any:
 
     env.globals["label"] = label
     env.globals["lang"] = locale
+    env.globals["colon"] = colon(locale)  # « Motif : » in French, "Reason: " in Dutch and English
     return env
 
 
@@ -447,26 +573,49 @@ def report_url(base_url: str, report_id: uuid.UUID | str) -> str:
     return f"{base_url.rstrip('/')}/signalements/{report_id}"
 
 
-def render(message: Message, base_url: str) -> tuple[str, str, str]:
+def _brussels(value: str | None) -> str | None:
+    """An ISO 8601 instant as the pages write it: ``dd/mm/yyyy HH:MM``, Brussels time."""
+    if not value:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(value).astimezone(ZoneInfo("Europe/Brussels")).strftime("%d/%m/%Y %H:%M")
+
+
+def _withdrawal_facts(details: dict[str, Any] | None) -> dict[str, Any]:
+    """What a withdrawal affected (an outbox row's ``details``), for the templates: ``exports``
+    (``at`` and ``transmitted_at`` in Brussels time, None when not marked as sent), ``zone``,
+    ``zone_removed``, ``zone_reports``."""
+    details = details or {}
+    return {"exports": [{"at": _brussels(e.get("at")), "transmitted_at": _brussels(e.get("transmitted_at"))}
+                        for e in details.get("exports") or []],
+            "zone": details.get("zone"), "zone_removed": bool(details.get("zone_removed")),
+            "zone_reports": details.get("zone_reports")}
+
+
+def render(message: Message, base_url: str, unsubscribe_link: str | None = None) -> tuple[str, str, str]:
     """Return (subject, plain text, HTML) of ``message`` in its recipient's language.
 
-    Templates: ``mail/submissions`` (to referents) and ``mail/transitions`` (to
-    representatives), each a ``.txt`` (blocks ``subject`` and ``body``) and a ``.html``.
-    Items carry the report's reference, commune, network and issue, the statuses before and
-    after, the reason and the role of who acted, and the link to the report's page.
+    Templates: ``mail/submissions`` and ``mail/withdrawals`` (to referents) and
+    ``mail/transitions`` (to representatives), each a ``.txt`` (blocks ``subject`` and ``body``) and a ``.html``, each
+    with a daily digest form. Items carry the report's reference, commune, network and issue,
+    the statuses before and after, the reason and the role of who acted, and the link to the
+    report's page; every message ends with the link to the recipient's e-mail settings and,
+    when given, ``unsubscribe_link`` (:func:`unsubscribe_url`).
     """
     env = _environment(message.locale)
     items = [{
         "reference": r["reference"], "commune": r["commune"], "nis": r["commune_nis"],
         "url": report_url(base_url, r["report_id"]), "network": r["network"], "issue": r["issue"],
         "from_status": r["from_status"], "to_status": r["to_status"], "reason": r["reason"],
-        "actor_role": r["actor_role"],
+        "actor_role": r["actor_role"], **_withdrawal_facts(r.get("details")),
     } for r in message.rows]
     context = {"items": items[:MAX_LISTED], "count": len(items), "more": max(0, len(items) - MAX_LISTED),
                "digest": message.digest, "list_url": f"{base_url.rstrip('/')}/signalements",
                "preferences_url": f"{base_url.rstrip('/')}/compte/notifications",
+               "unsubscribe_url": unsubscribe_link,
                "communes": sorted({i["commune"] for i in items})}
-    name = "submissions" if message.kind == "submission" else "transitions"
+    name = {"submission": "submissions", "withdrawal": "withdrawals"}.get(message.kind, "transitions")
     plain = env.get_template(f"{name}.txt")
     ctx = plain.new_context(context)
     subject = " ".join("".join(plain.blocks["subject"](ctx)).split())
@@ -475,16 +624,35 @@ def render(message: Message, base_url: str) -> tuple[str, str, str]:
     return subject, body, page
 
 
+#: The e-mail policy of notifications: lines up to RFC 5322's 998 characters, so that the
+#: ``List-Unsubscribe`` address (about 120 characters, no space to fold at) stays one plain
+#: ``<https://…>``; at the default 78 the header was rewritten in RFC 2047 encoded words,
+#: which mail programs do not read as an address.
+_UNFOLDED_URLS = email_policy.default.clone(max_line_length=998)
+
+
 def build_email(settings: MailSettings, message: Message, base_url: str) -> EmailMessage:
     """Return the e-mail of ``message``: plain text and HTML alternatives, ``Date`` (when it
     is sent) and a ``Message-ID`` derived from its first outbox row (a resend after a crash
-    carries the same one)."""
-    subject, body, page = render(message, base_url)
-    email = EmailMessage()
+    carries the same one).
+
+    With a secret key (``settings.secret_key``) it carries the recipient's unsubscribe link
+    (:func:`unsubscribe_url`) in both parts and as ``List-Unsubscribe`` (RFC 2369); when that
+    link is HTTPS (``GEOSIGNAL_PUBLIC_BASE_URL`` https, as in production), also
+    ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058, which allows HTTPS only):
+    mail programs then offer to unsubscribe with one POST."""
+    link = (unsubscribe_url(base_url, settings.secret_key, message.recipient_id, message.email)
+            if settings.secret_key else None)
+    subject, body, page = render(message, base_url, link)
+    email = EmailMessage(policy=_UNFOLDED_URLS)
     email["From"], email["To"], email["Subject"] = settings.sender, message.email, subject
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = f"<outbox-{min(message.ids)}-{message.recipient_id}@{sender_domain(settings)}>"
     email["Auto-Submitted"] = "auto-generated"
+    if link is not None:
+        email["List-Unsubscribe"] = f"<{link}>"
+        if link.startswith("https://"):
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(body)
     email.add_alternative(page, subtype="html")
     return email

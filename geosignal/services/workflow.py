@@ -93,6 +93,8 @@ def decide(actor: Any, nis: str, source: str, to: str, reason: str | None, *,
 _LOCK = text("SELECT id, status, commune_nis, change_seq FROM reports WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
 
 #: One statement: move the reports still in an allowed source status, and journal each move.
+#: ``zone_id``: the confirmed zone each report was in before the move (the statement's
+#: snapshot: the zone triggers regroup at its end), for the referent's withdrawal notice.
 _MOVE = text("""
     WITH wanted AS (
       SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:sources AS varchar[]), CAST(:actions AS varchar[]))
@@ -100,7 +102,9 @@ _MOVE = text("""
     ), moved AS (
       UPDATE reports r SET status = :to, updated_at = now()
       FROM wanted w WHERE r.id = w.id AND r.status = w.source
-      RETURNING r.id, r.commune_nis, w.source, w.action, r.seq
+      RETURNING r.id, r.commune_nis, w.source, w.action, r.seq,
+        (SELECT zr.zone_id FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id AND z.state = 'confirmed'
+         WHERE zr.report_id = r.id) AS zone_id
     ), journal AS (
       INSERT INTO audit_events (action, actor_id, actor_role, actor_commune_nis, report_id, commune_nis,
                                 from_status, to_status, reason, details)
@@ -109,7 +113,7 @@ _MOVE = text("""
       FROM moved m ORDER BY m.seq
       RETURNING report_id
     )
-    SELECT m.id, m.source, (SELECT count(*) FROM journal) AS journalled FROM moved m
+    SELECT m.id, m.source, m.zone_id, (SELECT count(*) FROM journal) AS journalled FROM moved m
 """)
 
 
@@ -127,7 +131,8 @@ def _move(session: Session, actor: Any, moves: list[tuple[uuid.UUID, str, str]],
     }).all()
     from geosignal.services import notifications
 
-    notifications.notify_transition(session, [r.id for r in rows], to, actor, reason, [r.source for r in rows])
+    notifications.notify_transition(session, [r.id for r in rows], to, actor, reason, [r.source for r in rows],
+                                    [r.zone_id for r in rows])
     return [(r.id, r.source) for r in rows]
 
 
