@@ -126,3 +126,103 @@ def test_wkt_faults_are_coded(commune_at, text: str, code: str, members: dict) -
         read_place(text, commune_at)
     assert (caught.value.code, caught.value.where) == (code, "coordinates")
     assert {k: caught.value.extra.get(k) for k in members} == members
+
+
+# ------------------------------------------------------------------------ through the pages
+# (the map form and the edit page send the coordinates field; the server reads it into the
+# geometry every drawn shape is checked as; measured in EPSG:31370)
+
+def _measure(db, what: str) -> tuple[str, float]:  # noqa: ANN001
+    from sqlalchemy import text
+
+    return db.execute(text(f"SELECT GeometryType(geometry), {what}(ST_Transform(geometry, 31370)) FROM reports")).one()
+
+
+def test_a_road_stretch_and_a_zone_filed_by_typed_positions(db, representative) -> None:  # noqa: ANN001
+    from tests.test_locate import _map_form
+
+    # a stretch of 3 positions along 300 m then 400 m: 700 m (within 5 cm: 7-decimal rounding)
+    stretch = f"{X} {Y}\n{X + 300} {Y}\n{X + 300} {Y + 400}"
+    assert _map_form(representative, coordinates=stretch, coordinates_shape="line").status_code == 302
+    kind, length = _measure(db, "ST_Length")
+    assert kind == "LINESTRING" and length == pytest.approx(700.0, abs=0.05)
+    db.execute(__import__("sqlalchemy").text("DELETE FROM reports"))
+    db.commit()
+    # a zone of 4 positions in decimal degrees, 200 m × 150 m in Lambert 72: 30,000 m² (± 2 m²)
+    corners = [(X, Y), (X + 200, Y), (X + 200, Y + 150), (X, Y + 150)]
+    typed = "\n".join("{1}, {0}".format(*_lonlat(x, y)) for x, y in corners)  # lat, lon as Google Maps gives
+    assert _map_form(representative, coordinates=typed, coordinates_shape="zone").status_code == 302
+    kind, area = _measure(db, "ST_Area")
+    assert kind == "POLYGON" and area == pytest.approx(30_000.0, abs=2.0)
+
+
+def test_a_typed_place_refused_is_said_by_its_line_and_nothing_is_stored(db, representative) -> None:  # noqa: ANN001
+    from sqlalchemy import func, select
+
+    from geosignal.models import Report
+    from tests.test_locate import _error_box, _map_form
+
+    response = _map_form(representative, coordinates="50.4108, 4.4440\n50.41, 4.45\nrue de la Station",
+                         coordinates_shape="zone", description="à garder")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert _error_box(page, "coordinates") == (
+        "Ligne 3 : « rue de la Station » n'est pas une position lisible. Écrivez une position par ligne : la latitude "
+        "puis la longitude (par exemple 50.4108, 4.4446), des degrés-minutes-secondes ou des coordonnées Lambert x y.")
+    assert ">\n50.4108, 4.4440\n50.41, 4.45\nrue de la Station</textarea>" in page and "à garder" in page
+    assert 'value="zone" checked' in page  # the choice kept
+    # a zone that crosses itself, typed: refused as a drawn one (the intake's check)
+    bow = f"{X} {Y}\n{X + 200} {Y + 200}\n{X + 200} {Y}\n{X} {Y + 200}"
+    crossing = _map_form(representative, coordinates=bow, coordinates_shape="zone")
+    assert crossing.status_code == 422 and 'data-code="self_intersection"' in crossing.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_the_coordinates_endpoint_reads_several_lines_and_wkt(representative) -> None:  # noqa: ANN001
+    body = representative.get("/api/v1/coordinates", query_string={
+        "q": f"{X} {Y}\n{X + 200} {Y}\n{X + 200} {Y + 200}", "shape": "line"}).get_json()
+    assert (body["shape"], body["geometry"]["type"], len(body["positions"]), body["source"]) == \
+        ("line", "LineString", 3, "lines")
+    assert body["positions"][0]["commune"]["name_fr"] == "Charleroi"
+    one = representative.get("/api/v1/coordinates?q=50.4108, 4.444").get_json()  # one position: as before, and more
+    assert (one["lon"], one["lat"], one["shape"], one["geometry"]) == \
+        (4.444, 50.4108, "point", {"type": "Point", "coordinates": [4.444, 50.4108]})
+    refused = representative.get("/api/v1/coordinates", query_string={"q": "50.4108, 4.444\n\n50.85, 4.35"})
+    problem = refused.get_json()
+    assert (refused.status_code, problem["code"], problem["line"], problem["where"]) == \
+        (422, "outside_service_area", 3, "coordinates")
+    assert problem["message"] == ("Ligne 3 : la position « 50.85, 4.35 » ne tombe dans aucune commune desservie. "
+                                  "Vérifiez-la.")
+    wkt = representative.get("/api/v1/coordinates", query_string={"q": "POLYGON((4.444 50.41, 4.446 50.41, "
+                                                                      "4.446 50.412, 4.444 50.41))"}).get_json()
+    assert (wkt["shape"], wkt["source"]) == ("zone", "wkt")
+    bad_shape = representative.get("/api/v1/coordinates", query_string={"q": "1\n2", "shape": "circle"})
+    assert (bad_shape.status_code, bad_shape.get_json()["where"]) == (400, "shape")
+
+
+def test_the_edit_page_replaces_the_place_by_typed_positions(db, client, representative) -> None:  # noqa: ANN001
+    import re
+
+    from sqlalchemy import text
+
+    from tests.conftest import csrf_token
+    from tests.factories import feature, square_lambert, to_geojson_4326
+
+    created = representative.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(X, Y, 200.0)),
+                                                                  description="Cave"))
+    rid = created.get_json()["id"]
+    representative.login()
+    page = client.get(f"/signalements/{rid}/modifier").get_data(as_text=True)
+    # a square of 5 positions: small enough to be typed, the field is filled with it (lat, lon)
+    typed = re.search(r'<textarea id="coordinates" name="coordinates"[^>]*>([^<]*)</textarea>', page).group(1)
+    assert len(typed.strip().splitlines()) == 4 and 'value="zone" checked' in page
+    etag = re.search(r'name="etag" id="etag" value="([^"]+)"', page).group(1).replace("&#34;", '"')
+    stretch = f"{X} {Y}\n{X + 300} {Y}"
+    form = {"csrf_token": csrf_token(page), "etag": etag, "network": "mobile", "technologies": ["4G"],
+            "operators": ["Proximus"], "description": "Cave", "geometry": "", "coordinates": stretch,
+            "coordinates_shape": "line"}
+    saved = client.post(f"/signalements/{rid}/modifier", data=form)
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:400]
+    kind, length = db.execute(text("SELECT GeometryType(geometry), ST_Length(ST_Transform(geometry, 31370)) "
+                                   "FROM reports WHERE id = :r"), {"r": rid}).one()
+    assert kind == "LINESTRING" and length == pytest.approx(300.0, abs=0.05)

@@ -563,3 +563,36 @@ def read_place(text: str, commune_at: Callable[[float, float], tuple[str, str] |
     if _WKT_START.match(text):
         return _read_wkt(text, commune_at, own_commune)
     return _read_lines(text, commune_at, own_commune, shape)
+
+
+#: Positions the edit page writes in its coordinates field: a shape with more is left to the
+#: map (the field then empty, with a hint), as nobody retypes a long outline.
+MAX_PREFILLED_POSITIONS = 20
+
+
+def _degrees(value: float) -> str:
+    return f"{value:.7f}".rstrip("0").rstrip(".")
+
+
+def typed_positions(geometry: dict[str, Any] | None, limit: int = MAX_PREFILLED_POSITIONS) -> tuple[str, str] | None:
+    """Return how a stored GeoJSON ``geometry`` (EPSG:4326) is written in the coordinates
+    field: ``(text, shape)``, one ``lat, lon`` per line (7 decimals at most, ~1 cm; a zone's
+    closing position not repeated) and ``point``, ``line`` or ``zone`` — what
+    :func:`read_place` reads back into the same shape. None for a shape of more than ``limit``
+    positions, with holes or of several parts (a one-part Multi* is its part)."""
+    if not geometry:
+        return None
+    kind, coords = geometry.get("type"), geometry.get("coordinates")
+    if kind in ("MultiPoint", "MultiLineString", "MultiPolygon") and len(coords or []) == 1:
+        kind, coords = kind[5:], coords[0]
+    if kind == "Point":
+        positions, shape = [coords], "point"
+    elif kind == "LineString":
+        positions, shape = coords, "line"
+    elif kind == "Polygon" and len(coords) == 1:
+        positions, shape = coords[0][:-1] if coords[0][0] == coords[0][-1] else coords[0], "zone"
+    else:
+        return None
+    if not positions or len(positions) > limit:
+        return None
+    return "\n".join(f"{_degrees(p[1])}, {_degrees(p[0])}" for p in positions), shape
