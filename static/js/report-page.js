@@ -196,11 +196,14 @@
     return found;
   }
   var origin = null;  // {marker, latlng}: where the keys began moving a handle
+  var moving = false;  // (Leaflet.draw redraws while a handle moves: a focus lost then is not the person's)
   function moveTo(marker, ll) {
+    moving = true;
     marker.fire("dragstart");
     marker.setLatLng(ll);
     marker.fire("drag", { latlng: ll });
     marker.fire("dragend");
+    moving = false;
   }
   if (editable) {
     pane.addEventListener("keydown", function (e) {
@@ -212,7 +215,7 @@
       if (dirs[e.key]) {
         e.preventDefault();
         e.stopPropagation();  // not the map's own arrow keys (they pan it)
-        if (!origin || origin.marker !== marker) { origin = { marker: marker, latlng: L.latLng(marker.getLatLng()) }; }
+        if (!origin || origin.marker !== marker) { origin = { marker: marker, latlng: marker.getLatLng().clone() }; }
         var step = e.shiftKey ? STEP_PX_FAR : STEP_PX;
         var p = map.latLngToContainerPoint(marker.getLatLng()).add(L.point(dirs[e.key][0] * step, dirs[e.key][1] * step));
         moveTo(marker, map.containerPointToLatLng(p));
@@ -231,7 +234,10 @@
         say("vertex_back", marker.getLatLng());
       }
     }, true);
-    pane.addEventListener("focusout", function (e) { if (origin && origin.marker._icon === e.target) { origin = null; } });
+    // the focus gone elsewhere: the keys' next move starts anew
+    pane.addEventListener("focusout", function (e) {
+      if (!moving && origin && origin.marker._icon === e.target && e.relatedTarget) { origin = null; }
+    });
   }
 
   /* ------------------------------------------------------------ typed coordinates (edit page)
