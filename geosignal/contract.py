@@ -501,9 +501,10 @@ COORDINATE_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 #: Fields of the map form that are not report properties (the drawn shape, the coordinates
-#: typed instead — read by the server into the shape —, the CSRF token, the idempotency key,
-#: the repair choice).
-FORM_CONTROLS: tuple[str, ...] = ("csrf_token", "idempotency_key", "geometry", "coordinates", "repair")
+#: typed instead and what several of them make — read by the server into the shape —, the
+#: CSRF token, the idempotency key, the repair choice).
+FORM_CONTROLS: tuple[str, ...] = ("csrf_token", "idempotency_key", "geometry", "coordinates", "coordinates_shape",
+                                   "repair")
 
 
 def _check() -> None:

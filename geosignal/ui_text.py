@@ -89,6 +89,13 @@ MAP_MESSAGES: dict[str, Any] = {
     "sending": "Envoi…",
     "placed": "Point placé : {position} ({how}){commune}.",
     "placed_circle": "Zone de {r} m de rayon autour de {position} ({how}){commune}.",
+    # several positions typed in the coordinates field, one per line (or WKT), placed
+    "placed_line": "Tronçon de route placé d'après les coordonnées ({n} positions) : {measure}.",
+    "placed_zone": "Zone placée d'après les coordonnées ({n} positions) : {measure}.",
+    "line": "Ligne {n} :",
+    # a drawing tool started from the keyboard (Leaflet.draw needs a pointer): the way without one
+    "no_mouse": "Sans souris : écrivez les positions dans le champ « Coordonnées » du formulaire, une par ligne, "
+                "puis « Placer ».",
     # a position (POSITION_FR), in the sentences above and the readings to choose between
     "position": POSITION_FR,
     "in_commune": " — {commune}",
@@ -326,6 +333,16 @@ QUEUE_MESSAGES: dict[str, Any] = {
 REPORT_PAGE_MESSAGES: dict[str, str] = {
     "point_title": "Point du signalement",
     "changed": "Forme modifiée : elle sera enregistrée avec le formulaire.",
+    # a vertex handle moved with the arrow keys (report-page.js): where it is, and the shape's measure
+    "vertex_moved": "Sommet déplacé : {position}. {measure}",
+    "vertex_set": "Sommet posé : {position}. {measure} La forme sera enregistrée avec le formulaire.",
+    "vertex_back": "Sommet remis à sa place : {position}. {measure}",
+    "position": POSITION_FR,
+    "area": "Surface : environ {m2} m².",
+    "length": "Longueur : environ {m} m.",
+    # the place replaced by the coordinates typed in the edit form
+    "placed": "Lieu remplacé d'après les coordonnées ({n} positions) : il sera enregistré avec le formulaire. "
+              "{measure}",
     "multi": "Cette forme en plusieurs parties ne se modifie pas ici : seules les informations seront enregistrées.",
 }
 
@@ -371,14 +388,16 @@ DRAW_LOCAL: dict[str, Any] = {
             "circlemarker": {"tooltip": {"start": "Cliquez sur la carte pour placer un point."}},
             "marker": {"tooltip": {"start": "Cliquez sur la carte pour placer un point."}},
             "polygon": {"tooltip": {
-                "start": "Cliquez pour commencer à dessiner la zone.",
+                "start": "Cliquez pour commencer à dessiner la zone (sans souris : champ « Coordonnées », une "
+                         "position par ligne).",
                 "cont": "Cliquez pour continuer à dessiner la zone.",
                 "end": "Cliquez sur le premier point pour fermer la zone.",
             }},
             "polyline": {
                 "error": "<strong>Erreur :</strong> les côtés de la forme ne peuvent pas se croiser !",
                 "tooltip": {
-                    "start": "Cliquez pour commencer à dessiner le tronçon.",
+                    "start": "Cliquez pour commencer à dessiner le tronçon (sans souris : champ « Coordonnées », "
+                             "une position par ligne).",
                     "cont": "Cliquez pour continuer à dessiner le tronçon.",
                     "end": "Cliquez sur le dernier point pour terminer le tronçon.",
                 },
@@ -665,17 +684,36 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "spaced_number": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s » : une espace ne peut "
                          "séparer que des groupes de trois chiffres (155 349). Retirez-la.",
     },
-    # a CSV column holding both coordinates (« 50.4108, 4.4446 »): its cell could not be read
+    # a CSV column holding both coordinates (« 50.4108, 4.4446 »): its cell could not be read;
+    # several positions typed in the map form's coordinates field, one per line (typed_line), or
+    # WKT (services/coordinates.py read_place)
     "unreadable_coordinates": {
+        "typed_line": "Ligne %(line)s : « %(value)s » n'est pas une position lisible. Écrivez une position par ligne : "
+                      "la latitude puis la longitude (par exemple 50.4108, 4.4446), des degrés-minutes-secondes ou "
+                      "des coordonnées Lambert x y.",
+        "typed_wkt": "Le texte WKT n'est pas lisible (caractère %(character)s) : écrivez par exemple "
+                     "POLYGON((4.44 50.41, 4.45 50.41, 4.45 50.42, 4.44 50.41)), la longitude avant la latitude, "
+                     "ou une position par ligne.",
+        "wkt_type": "Seuls POINT, LINESTRING et POLYGON peuvent être saisis ici : envoyez les autres géométries "
+                    "dans un fichier (page « Importer un fichier »).",
+        "wkt_position": "Position %(position)s du WKT (« %(value)s ») : elle n'est pas lisible. Écrivez la longitude "
+                        "puis la latitude, ou des coordonnées Lambert x y.",
+        "too_many_lines": "Au plus %(limit)s lignes peuvent être saisies : envoyez une forme plus longue dans un "
+                          "fichier (page « Importer un fichier »).",
         "position_cell": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s », qui n'est pas une position "
                          "lisible. Écrivez la latitude puis la longitude (par exemple 50.4108, 4.4446), ou des "
                          "coordonnées Lambert x y.",
     },
     "ambiguous_coordinates": {
+        "typed_line": "Ligne %(line)s : « %(value)s » désigne un lieu desservi dans les deux ordres, et les autres "
+                      "lignes ne disent pas lequel. Précisez-le, par exemple « lat 50.41 lon 4.44 » ou « x=… y=… ».",
         "position_cell": "Ligne %(row)s : « %(value)s » (colonne « %(column)s ») désigne un lieu desservi dans les deux "
                          "ordres. Précisez-le, par exemple « lat 50.41 lon 4.44 » ou « x=… y=… ».",
     },
     "outside_service_area": {
+        "typed_line": "Ligne %(line)s : la position « %(value)s » ne tombe dans aucune commune desservie. Vérifiez-la.",
+        "wkt_position": "Position %(position)s du WKT (« %(value)s ») : elle ne tombe dans aucune commune desservie. "
+                        "Vérifiez-la (la longitude s'écrit avant la latitude).",
         "position_cell": "Ligne %(row)s : la position « %(value)s » (colonne « %(column)s ») ne tombe dans aucune "
                          "commune desservie, dans aucun des deux ordres. Vérifiez-la.",
     },
@@ -683,6 +721,15 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     "geocoder_unavailable": {
         "off": "La recherche d'adresse n'est pas activée sur ce service : saisissez des coordonnées ou dessinez sur la "
                "carte.",
+    },
+    # several positions typed one per line, asked to make a zone: too few of them
+    "ring_too_short": {
+        "typed_zone": "Une zone demande au moins trois positions différentes, une par ligne : "
+                      "ajoutez-en, ou choisissez « Tronçon de route ».",
+    },
+    "unsupported_crs": {
+        "typed_line": "Ligne %(line)s : « %(value)s » nomme un système de coordonnées non accepté. Écrivez en WGS 84, "
+                      "Lambert 72 ou Lambert 2008.",
     },
     # a status move that needs a text (its kind: the transition's ``text``), sent without one
     "reason_required": {

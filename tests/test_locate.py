@@ -182,7 +182,7 @@ def test_ambiguous_coordinates_are_asked_next_to_the_field(db, representative) -
     page = response.get_data(as_text=True)
     assert "précisez lequel est la latitude" in _error_box(page, "coordinates")
     assert 'aria-invalid="true"' in page.split('id="coordinates"')[1].split(">")[0]
-    assert 'value="140000 141000"' in page and "à garder" in page  # nothing typed is lost
+    assert '>\n140000 141000</textarea>' in page and "à garder" in page  # nothing typed is lost (a textarea)
     assert db.scalar(select(func.count()).select_from(Report)) == 0
 
 

@@ -301,6 +301,15 @@ def _readings(clean: str, named: int | None, commune_at: Callable[[float, float]
     return readings
 
 
+def _ambiguous(kept: list[Position]) -> GeosignalError:
+    error = GeosignalError(
+        "ambiguous_coordinates", "these two numbers name a place served in both orders: "
+        "say which (for example 'lat 50.41 lon 4.44' or 'x=… y=…')", where="coordinates",
+        candidates=[p.as_dict() for p in kept])
+    error.readings = tuple(kept)  # (the Positions themselves, for read_place to settle; not in the problem)
+    return error
+
+
 def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None,
                    own_commune: str | None = None) -> Position:
     """Return the position written in ``text`` (see the module's notes for what is read).
@@ -336,13 +345,254 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
     if len(kept) == 1 or len(own) == 1:
         return own[0] if len(own) == 1 else kept[0]
     if len(kept) > 1:
-        raise GeosignalError(
-            "ambiguous_coordinates", "these two numbers name a place served in both orders: "
-            "say which (for example 'lat 50.41 lon 4.44' or 'x=… y=…')", where="coordinates",
-            candidates=[p.as_dict() for p in kept])
+        raise _ambiguous(kept)
     if not readings:
         raise _unreadable("a latitude lies between -90 and 90")
     raise GeosignalError(
         "outside_service_area", "this point lies in none of the communes served "
         f"(read as {CRS_NAMES[readings[0][1].crs]})", where="coordinates",
         candidates=[p.as_dict() for _, p in readings])
+
+
+# ------------------------------------------------------------------ several positions
+
+#: What several typed positions make (``shape`` of :func:`read_place`): a road stretch (a
+#: LineString, 2 positions or more) or a zone (a Polygon, 3 positions or more, closed here).
+SHAPES = ("line", "zone")
+#: Lines a typed place may have (blank ones included), and its characters: typed by hand.
+MAX_TYPED_LINES = 1000
+MAX_TYPED_CHARS = 50_000
+#: WKT geometry types read in the coordinates field (the others come by file).
+WKT_TYPES = ("Point", "LineString", "Polygon")
+_WKT_START = re.compile(r"\s*(?:srid\s*=\s*[-+]?\d+\s*;\s*)?(?:multi)?(?:point|linestring|polygon)\b|"
+                        r"\s*(?:srid\s*=\s*[-+]?\d+\s*;\s*)?geometrycollection\b", re.IGNORECASE)
+#: A value shown back in a refusal: at most this many characters of the line.
+_SHOWN = 80
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place typed in the coordinates field: its GeoJSON ``geometry`` (EPSG:4326, positions
+    rounded to 7 decimals, ~1 cm), its ``shape`` (``point``, ``line`` or ``zone``), the
+    ``positions`` read (one per typed line, or per WKT position, in order; a zone's closing
+    position not repeated), its ``source`` (``lines`` or ``wkt``) and ``settled_lines``: the
+    (1-based) lines whose order was ambiguous alone and was taken from the other lines'."""
+
+    geometry: dict[str, Any]
+    shape: str
+    positions: tuple[Position, ...]
+    source: str
+    settled_lines: tuple[int, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the place as JSON-ready data; one position typed alone keeps the members of
+        :meth:`Position.as_dict` (``lon``, ``lat``, ``notation``…) beside ``shape`` and ``geometry``."""
+        out: dict[str, Any] = {"shape": self.shape, "geometry": self.geometry, "source": self.source,
+                               "positions": [p.as_dict() for p in self.positions],
+                               "settled_lines": list(self.settled_lines)}
+        if self.shape == "point":
+            out = {**self.positions[0].as_dict(), **out}
+        return out
+
+
+def _shown(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _SHOWN else text[:_SHOWN - 1] + "…"
+
+
+def _at(error: GeosignalError, kind: str, value: str, **at: int) -> GeosignalError:
+    """``error`` again, naming the typed line (``line``) or WKT position (``position``) it is
+    about, with the text read there (``value``) and the ``kind`` the pages' sentences use."""
+    label = ", ".join(f"{name} {n}" for name, n in at.items())
+    extra = {k: v for k, v in error.extra.items() if k not in ("kind", "value", *at)}
+    located = GeosignalError(error.code, f"{label}: {error.detail}", where="coordinates", kind=kind,
+                             value=_shown(value), **at, **extra)
+    return located
+
+
+def _rounded(p: Position) -> list[float]:
+    return [round(p.lon, 7), round(p.lat, 7)]
+
+
+def _same(p: Position, q: Position) -> bool:
+    return _rounded(p) == _rounded(q)
+
+
+def _settle(read: list[tuple[int, str, Position | GeosignalError]]) -> tuple[list[Position], tuple[int, ...]]:
+    """The position of every line; a line whose two orders both fall in a commune served takes
+    the order every unambiguous line of its system was read in, when they all agree (said in
+    ``settled``); otherwise it is asked (``ambiguous_coordinates`` naming its line)."""
+    orders: dict[int, set[str]] = {}
+    for _n, _text, p in read:
+        if isinstance(p, Position):
+            orders.setdefault(p.crs, set()).add(p.order)
+    out: list[Position] = []
+    settled: list[int] = []
+    for n, text, p in read:
+        if isinstance(p, Position):
+            out.append(p)
+            continue
+        readings = getattr(p, "readings", ())
+        crs_orders = orders.get(readings[0].crs, set()) if readings else set()
+        fit = [r for r in readings if len(crs_orders) == 1 and r.order in crs_orders]
+        if len(fit) != 1:
+            raise _at(p, "typed_line", text, line=n)
+        out.append(fit[0])
+        settled.append(n)
+    return out, tuple(settled)
+
+
+def _read_lines(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None,
+                own_commune: str | None, shape: str | None) -> Place:
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if len(lines) == 1:
+        position = parse_position(lines[0][1], commune_at, own_commune)
+        return Place(position.geometry(), "point", (position,), "lines")
+    read: list[tuple[int, str, Position | GeosignalError]] = []
+    for n, line in lines:
+        try:
+            read.append((n, line, parse_position(line, commune_at, own_commune)))
+        except GeosignalError as error:
+            if error.code != "ambiguous_coordinates":
+                raise _at(error, "typed_line", line, line=n) from None
+            read.append((n, line, error))
+    positions, settled = _settle(read)
+    shape = shape or ("line" if len(positions) == 2 else "zone")
+    if shape == "line":
+        return Place({"type": "LineString", "coordinates": [_rounded(p) for p in positions]}, "line",
+                     tuple(positions), "lines", settled)
+    if len(positions) > 1 and _same(positions[-1], positions[0]):  # closed by the person: fine
+        positions = positions[:-1]
+    if len(positions) < 3:
+        raise GeosignalError("ring_too_short", f"a zone needs 3 positions or more, one per line; {len(positions)} "
+                             "read (a closing position equal to the first is not counted)", where="coordinates",
+                             kind="typed_zone", count=len(positions))
+    ring = [_rounded(p) for p in positions]
+    return Place({"type": "Polygon", "coordinates": [[*ring, ring[0]]]}, "zone", tuple(positions), "lines", settled)
+
+
+def _read_wkt(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None,
+              own_commune: str | None) -> Place:
+    from geosignal.services.intake.wkt import WktSyntaxError, parse_wkt
+
+    try:
+        raw, srid = parse_wkt(text.strip())
+    except WktSyntaxError as exc:
+        raise GeosignalError("unreadable_coordinates", f"WKT: {exc}", where="coordinates", kind="typed_wkt",
+                             character=exc.character) from None
+    if raw["type"] not in WKT_TYPES:
+        raise GeosignalError("unreadable_coordinates", f"WKT {raw['type']}: only POINT, LINESTRING or POLYGON is "
+                             "read here; send other geometries as a file", where="coordinates", kind="wkt_type",
+                             wkt_type=raw["type"])
+    if srid is not None and srid not in CRS_NAMES:
+        raise GeosignalError("unsupported_crs", f"SRID={srid} is not accepted: WGS 84 (4326), Lambert 72 (31370) "
+                             "or Lambert 2008 (3812)", where="coordinates")
+    counter = 0
+
+    def position(xy: list[float]) -> list[float]:
+        nonlocal counter
+        counter += 1
+        x, y = xy[0], xy[1]
+        if srid is None and abs(x) <= 180 and abs(y) <= 90:
+            written = f"lon {x!r} lat {y!r}"  # WKT writes x first: the longitude
+        elif srid == WGS84:
+            written = f"EPSG:4326 lon {x!r} lat {y!r}"
+        else:
+            written = (f"EPSG:{srid} " if srid else "") + f"x={x!r} y={y!r}"
+        try:
+            read = parse_position(written, commune_at, own_commune)
+        except GeosignalError as error:
+            raise _at(error, "wkt_position", f"{x:g} {y:g}", position=counter) from None
+        positions.append(read)
+        return _rounded(read)
+
+    positions: list[Position] = []
+    coords = raw["coordinates"]
+    if not coords:
+        raise GeosignalError("empty_geometry", f"WKT {raw['type']} EMPTY has no position", where="coordinates")
+    if raw["type"] == "Point":
+        geometry = {"type": "Point", "coordinates": position(coords)}
+    elif raw["type"] == "LineString":
+        geometry = {"type": "LineString", "coordinates": [position(p) for p in coords]}
+    else:
+        geometry = {"type": "Polygon", "coordinates": [[position(p) for p in ring] for ring in coords]}
+    shape = {"Point": "point", "LineString": "line", "Polygon": "zone"}[raw["type"]]
+    return Place(geometry, shape, tuple(positions), "wkt")
+
+
+def read_place(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None,
+               own_commune: str | None = None, shape: str | None = None) -> Place:
+    """Return the place typed in the coordinates field (``text``): a :class:`Place` whose
+    ``geometry`` is GeoJSON in EPSG:4326.
+
+    * One position (one non-blank line): read by :func:`parse_position` exactly (its errors
+      unchanged), a Point.
+    * Several lines, one position each (every notation :func:`parse_position` reads; blank
+      lines skipped but counted): a road stretch (``shape="line"``, a LineString, 2 positions
+      or more) or a zone (``shape="zone"``, a Polygon of 3 positions or more, its ring closed
+      here; a last position equal to the first is the closing one). Without ``shape``: a line
+      for 2 positions, a zone for more.
+    * WKT (or EWKT with ``SRID=4326|31370|3812;``) ``POINT``, ``LINESTRING`` or ``POLYGON``:
+      x first (longitude, or Lambert x); without a SRID, degrees or Lambert 72/2008 metres by
+      their size. Rings are taken as written (not closed here: the intake says
+      ``ring_not_closed``).
+
+    The geometry's own checks (self-intersection, areas, commune…) are the intake's, as for a
+    drawn shape. Raises :class:`GeosignalError`, all with ``where="coordinates"``: the codes of
+    :func:`parse_position`, with ``line`` (the typed line, 1-based), ``value`` (its text) and
+    ``kind="typed_line"`` when several lines are typed, or ``position`` (1-based, in the
+    order written) and ``kind="wkt_position"`` for WKT; ``ambiguous_coordinates`` for a line
+    whose two orders fall in a commune served unless every unambiguous line of its system was
+    read in one same order, then taken (``Place.settled_lines``: never a silent swap);
+    ``ring_too_short`` (``kind="typed_zone"``, ``count``) for a zone of fewer than 3
+    positions; ``unreadable_coordinates`` for WKT that cannot be read (``kind="typed_wkt"``,
+    ``character``) or of another type (``kind="wkt_type"``), and for a text of more than
+    :data:`MAX_TYPED_LINES` lines (``kind="too_many_lines"``); ``unsupported_crs`` for
+    another SRID; ``empty_geometry`` for WKT ``EMPTY``; ``invalid_request``
+    (``where="coordinates_shape"``) for a ``shape`` not in :data:`SHAPES`.
+    """
+    if shape is not None and shape not in SHAPES:
+        raise GeosignalError("invalid_request", f"coordinates_shape is 'line' or 'zone', not {shape[:40]!r}",
+                             where="coordinates_shape")
+    if not isinstance(text, str) or not text.strip():
+        raise _unreadable("type two coordinates, for example 50.4108, 4.4440")
+    if len(text) > MAX_TYPED_CHARS or text.count("\n") >= MAX_TYPED_LINES:
+        raise GeosignalError("unreadable_coordinates", f"at most {MAX_TYPED_LINES} lines can be typed; send a "
+                             "longer shape as a file", where="coordinates", kind="too_many_lines",
+                             limit=MAX_TYPED_LINES)
+    if _WKT_START.match(text):
+        return _read_wkt(text, commune_at, own_commune)
+    return _read_lines(text, commune_at, own_commune, shape)
+
+
+#: Positions the edit page writes in its coordinates field: a shape with more is left to the
+#: map (the field then empty, with a hint), as nobody retypes a long outline.
+MAX_PREFILLED_POSITIONS = 20
+
+
+def _degrees(value: float) -> str:
+    return f"{value:.7f}".rstrip("0").rstrip(".")
+
+
+def typed_positions(geometry: dict[str, Any] | None, limit: int = MAX_PREFILLED_POSITIONS) -> tuple[str, str] | None:
+    """Return how a stored GeoJSON ``geometry`` (EPSG:4326) is written in the coordinates
+    field: ``(text, shape)``, one ``lat, lon`` per line (7 decimals at most, ~1 cm; a zone's
+    closing position not repeated) and ``point``, ``line`` or ``zone`` — what
+    :func:`read_place` reads back into the same shape. None for a shape of more than ``limit``
+    positions, with holes or of several parts (a one-part Multi* is its part)."""
+    if not geometry:
+        return None
+    kind, coords = geometry.get("type"), geometry.get("coordinates")
+    if kind in ("MultiPoint", "MultiLineString", "MultiPolygon") and len(coords or []) == 1:
+        kind, coords = kind[5:], coords[0]
+    if kind == "Point":
+        positions, shape = [coords], "point"
+    elif kind == "LineString":
+        positions, shape = coords, "line"
+    elif kind == "Polygon" and len(coords) == 1:
+        positions, shape = coords[0][:-1] if coords[0][0] == coords[0][-1] else coords[0], "zone"
+    else:
+        return None
+    if not positions or len(positions) > limit:
+        return None
+    return "\n".join(f"{_degrees(p[1])}, {_degrees(p[0])}" for p in positions), shape

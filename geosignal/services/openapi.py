@@ -270,8 +270,14 @@ QUERY_PARAMETERS.update({
     "stats.locations": [*_STATS_FILTERS, _BBOX | {"required": True},
                         _q("zoom", {"type": "integer", "minimum": 0, "maximum": 22}, "The map's zoom level.", True)],
     "locate.limits": [_COMMUNE],
-    "locate.read_coordinates": [_q("q", {"type": "string"}, "Coordinates as a person types them (decimal "
-                                   "degrees, degrees-minutes-seconds, Lambert 72 metres).", True)],
+    "locate.read_coordinates": [
+        _q("q", {"type": "string"}, "Coordinates as a person types them (decimal degrees, degrees-minutes-seconds, "
+           "Lambert 72 or 2008 metres): one position, or several one per line (a road stretch or a zone, see "
+           "shape; each fault names its line in `line`), or WKT POINT, LINESTRING or POLYGON (x/longitude first; "
+           "EWKT SRID=4326, 31370 or 3812; a fault names its `position`).", True),
+        _q("shape", {"type": "string", "enum": ["line", "zone"]}, "What several positions make: a road stretch "
+           "(LineString, 2 or more) or a zone (Polygon, 3 or more, closed by the server). Default: a line for 2 "
+           "positions, a zone for more. Ignored for one position and for WKT.")],
 })
 for _endpoint in ("ogc.landing", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.item"):
     QUERY_PARAMETERS[_endpoint] = [_F]
@@ -325,6 +331,20 @@ _RESPONSES: dict[str, dict[str, Any]] = {
                                              "content": {"text/csv; charset=utf-8": {"schema": {"type": "string"}}}}},
     "evidence.list_evidence": {"200": {"description": "The report's evidence.", "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Evidence"}}}}},
+    "locate.read_coordinates": {"200": {
+        "description": "The place read: `shape` (point, line or zone), `geometry` (GeoJSON, EPSG:4326, 7 decimals), "
+                       "`positions` (each: lon, lat, crs, notation, order, values, commune), `source` (lines or wkt), "
+                       "`settled_lines` (lines whose order, ambiguous alone, was the other lines'); one position "
+                       "also has its own members at the top (lon, lat, crs, notation, order, values, commune), as "
+                       "before several were read.",
+        "content": {"application/json": {"schema": {"type": "object", "required": ["shape", "geometry", "positions"],
+                                                    "properties": {
+                                                        "shape": {"type": "string", "enum": ["point", "line", "zone"]},
+                                                        "geometry": {"type": "object"},
+                                                        "positions": {"type": "array", "items": {"type": "object"}},
+                                                        "source": {"type": "string", "enum": ["lines", "wkt"]},
+                                                        "settled_lines": {"type": "array",
+                                                                          "items": {"type": "integer"}}}}}}}},
     "evidence.post_speed_test": {"201": {"description": "Created: the stored speed test."}},
     "evidence.post_photo": {"201": {"description": "Created: the photo's description and URL; Location header."}},
     "exports.export_dwconnect_gpkg": {"200": {"description": "GeoPackage export (layer white_zones).", "content": {

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from geosignal import policy
 from geosignal.auth import current
 from geosignal.db import get_session
+from geosignal.errors import GeosignalError
 from geosignal.params import parse_commune
 from geosignal.ratelimit import limiter
 from geosignal.services import communes as communes_service
@@ -39,11 +40,17 @@ def limits() -> Response:
 @bp.get("/api/v1/coordinates")
 def read_coordinates() -> Response:
     """Read typed coordinates (``?q=``): WGS 84 decimal or DMS, Lambert 72 or 2008 → the
-    position in EPSG:4326 and its commune; ``ambiguous_coordinates`` lists both readings."""
+    position in EPSG:4326 and its commune; ``ambiguous_coordinates`` lists both readings.
+    Several positions, one per line (``shape=line|zone``, the default a line for 2, a zone for
+    more), or WKT: the ``geometry`` they make, each fault naming its ``line`` (or WKT
+    ``position``) — :func:`geosignal.services.coordinates.read_place`."""
     user = current()
-    position = coordinates.parse_position(request.args.get("q", ""), current_service_area().commune_at,
-                                          own_commune=user.commune_nis)
-    return jsonify(position.as_dict())
+    shape = request.args.get("shape") or None
+    if shape is not None and shape not in coordinates.SHAPES:
+        raise GeosignalError("invalid_request", f"shape is 'line' or 'zone', not {shape[:40]!r}", where="shape")
+    place = coordinates.read_place(request.args.get("q", ""), current_service_area().commune_at,
+                                   own_commune=user.commune_nis, shape=shape)
+    return jsonify(place.as_dict())
 
 
 @bp.get("/carte/adresses")
@@ -65,9 +72,10 @@ def geocode() -> Response:
     return jsonify({"results": results})
 
 
-def position_from_form(text: str) -> dict:
-    """Return the GeoJSON Point of coordinates typed in the map form (EPSG:4326), read as
-    :func:`geosignal.services.coordinates.parse_position` reads them (its errors raised)."""
-    return coordinates.parse_position(text, current_service_area().commune_at,
-                                      own_commune=current().commune_nis).geometry()
-
+def place_from_form(text: str, shape: str | None = None) -> dict:
+    """Return the GeoJSON geometry (EPSG:4326) of the place typed in a form's coordinates
+    field — one position (a Point), several one per line (``shape``: ``line`` or ``zone``) or
+    WKT — read as :func:`geosignal.services.coordinates.read_place` reads it (its errors
+    raised)."""
+    return coordinates.read_place(text, current_service_area().commune_at, own_commune=current().commune_nis,
+                                  shape=shape or None).geometry

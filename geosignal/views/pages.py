@@ -278,13 +278,14 @@ def submit_report() -> Any:
     reason (HTTP status of the error).
     """
     from geosignal.views.api import create_report_from_body
-    from geosignal.views.locate import position_from_form
+    from geosignal.views.locate import place_from_form
 
     geometry = (request.form.get("geometry") or "").strip()
     try:
         if not geometry and (request.form.get("coordinates") or "").strip():
-            # placed without the map: the coordinates typed are read here, on the server
-            geometry = json.dumps(position_from_form(request.form["coordinates"]))
+            # placed without the map: the coordinates typed are read here, on the server (one
+            # position, several one per line making a road stretch or a zone, or WKT)
+            geometry = json.dumps(place_from_form(request.form["coordinates"], request.form.get("coordinates_shape")))
         feature_json = feature_from_form(request.form, geometry)
         copied = (reports_service.copy_source(get_session(), current(), request.form["copie"].strip())
                   if (request.form.get("copie") or "").strip() else None)

@@ -310,6 +310,21 @@ def _not_saved(form: Any, base: dict[str, list[str]], stored: dict[str, Any]) ->
     return out
 
 
+def _place_retyped(form: Any, stored: dict[str, Any]) -> bool:
+    """Whether the edit form's coordinates field says another place than the one it was filled
+    with (``stored``'s, :func:`~geosignal.services.coordinates.typed_positions`): an untouched
+    field is not read (its 7 decimals would move the stored shape by a few millimetres)."""
+    from geosignal.services.coordinates import typed_positions
+
+    typed = " ".join((form.get("coordinates") or "").split())
+    if not typed:
+        return False
+    shown = typed_positions(stored["geometry"])
+    if shown is None or typed != " ".join(shown[0].split()):
+        return True
+    return shown[1] != "point" and (form.get("coordinates_shape") or shown[1]) != shown[1]
+
+
 def _unchanged(form: Any, stored: dict[str, Any]) -> dict[str, Any]:
     """The stored value of every field the edit form sends back as the page showed it: an
     untouched field keeps its value exactly (a date keeps its hour, a list its order, a text
@@ -332,14 +347,24 @@ def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str
                  changed_by: dict[str, Any] | None = None) -> tuple[str, int]:
     """The edit page of ``feature``. Its form carries ``etag`` and ``loaded`` (the version the
     person's form started from: ``feature``'s unless given, as a refused value keeps the one
-    the person started from) and shows ``values`` (``feature``'s unless given)."""
+    the person started from) and shows ``values`` (``feature``'s unless given, with its place
+    written in the coordinates field when the shape is short enough to be typed)."""
+    from geosignal.services.coordinates import typed_positions
+
+    # the place as the coordinates field writes it (a short shape): replaced by typing
+    typed = typed_positions(feature["geometry"])
+    if values is None:
+        values = form_values(feature)
+        if typed:
+            values = {**values, "coordinates": [typed[0]], "coordinates_shape": [typed[1]] if typed[1] != "point" else []}
     page = render_template(
-        "report_edit.html", feature=feature, p=feature["properties"],
+        "report_edit.html", feature=feature, p=feature["properties"], typed_shape=typed is not None,
+        example=communes_service.example_point(get_session(), feature["properties"].get("commune_nis")),
         geometry_json=json.dumps(feature["geometry"]),
         commune_json=_commune_geometry(feature["properties"].get("commune_nis")),
         etag=etag or workflow_service.etag(feature["properties"]["revision"]),
         loaded=json.dumps(loaded if loaded is not None else form_values(feature), ensure_ascii=False),
-        values=values if values is not None else form_values(feature),
+        values=values,
         errors=ui_text.field_errors(error) if error else {}, error=error, stale=stale, not_saved=not_saved or [],
         shape_not_saved=shape_not_saved, changed_by=changed_by)
     return page, status
@@ -382,12 +407,16 @@ def save_edit(report_id: str) -> Any:
     stale form (the report changed meanwhile) shows a warning and the version saved meanwhile,
     which is kept, with what the person typed that differs from it (:func:`_not_saved`)."""
     from geosignal.views.api import edit_report_from_body
+    from geosignal.views.locate import place_from_form
     from geosignal.views.pages import feature_from_form, flash_intake_notices
 
     session = get_session()
     user = current()
     geometry = (request.form.get("geometry") or "").strip()
     try:
+        if not geometry and _place_retyped(request.form, reports_service.get_report(session, user, report_id)):
+            # the place replaced without the map: the coordinates typed, read as the map form's
+            geometry = json.dumps(place_from_form(request.form["coordinates"], request.form.get("coordinates_shape")))
         # read as strictly as an API body (a member twice, NaN, an unpaired surrogate: refused)
         feature_json = loads_strict(feature_from_form(request.form, geometry or "null"))
         properties: dict[str, Any] = {name: None for name in reports_service.ATTRIBUTES}

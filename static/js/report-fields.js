@@ -3,6 +3,31 @@
 // the server's (geosignal/vocab.py NETWORK_TECHNOLOGIES, geosignal/ui_text.py network_check),
 // given to the page as data in #network-check; nothing is refused here — the server says the
 // same after filing, and decides.
+// The coordinates field (templates/_typed_place.html): what several positions make (a road
+// stretch or a zone) is asked from two lines on, a stretch checked for two, a zone for more,
+// until the person chooses; WKT says its own type (the choice hidden).
+(function () {
+  "use strict";
+  var field = document.getElementById("coordinates");
+  var choice = document.getElementById("coordinates-shape");
+  if (!field || !choice) { return; }
+  var chosen = !!choice.querySelector("input:checked");
+  function lines() { return field.value.split(/\r\n|\r|\n/).filter(function (l) { return l.trim(); }).length; }
+  function sync() {
+    var n = lines(), wkt = /^\s*(srid\s*=\s*[-+]?\d+\s*;\s*)?(point|linestring|polygon|multi|geometrycollection)/i.test(field.value);
+    choice.hidden = n < 2 || wkt;
+    if (!chosen && n >= 2) {
+      var want = choice.querySelector("input[value='" + (n === 2 ? "line" : "zone") + "']");
+      if (want && !want.checked) { want.checked = true; }
+    }
+    var zone = choice.querySelector("input[value=zone]");
+    // two positions cannot make a zone: said by the choice's state, not guessed
+    if (zone) { zone.disabled = n < 3; if (zone.disabled && zone.checked) { choice.querySelector("input[value=line]").checked = true; } }
+  }
+  choice.addEventListener("change", function () { chosen = true; });
+  field.addEventListener("input", sync);
+  sync();
+})();
 (function () {
   "use strict";
   var box = document.getElementById("network-check");

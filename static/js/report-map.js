@@ -303,7 +303,11 @@
       showFeedback(null);
       return;
     }
-    if (fromDrawing && placed !== layer) { clearPlaced(); if (coordinatesInput) { coordinatesInput.value = ""; } }
+    if (fromDrawing && placed !== layer) {
+      clearPlaced();
+      placedText = null;
+      if (coordinatesInput) { coordinatesInput.value = ""; coordinatesInput.dispatchEvent(new Event("input")); }
+    }
     var isCircle = layer instanceof L.Circle;
     var point = isCircle ? { type: "Point", coordinates: [layer.getLatLng().lng, layer.getLatLng().lat] } : layer.toGeoJSON().geometry;
     geometryInput.value = JSON.stringify(point);
@@ -355,10 +359,15 @@
   // a first corner placed otherwise (a pen, a mouse on a touch screen) is a first touch too: the
   // hint "tap to start" is then wrong, Leaflet.draw's own says how to go on and to finish
   map.on("draw:drawvertex", touched);
+  // a drawing started from the keyboard: Leaflet.draw needs a pointer; the way without one is said
+  var byKeyboard = false;
+  document.addEventListener("keydown", function () { byKeyboard = true; }, true);
+  document.addEventListener("pointerdown", function () { byKeyboard = false; }, true);
   map.on("draw:drawstart", function (e) {
     clearDrawFirst();
     drawingType = e.layerType;
     syncToolLabels();
+    if (byKeyboard && measure && M.no_mouse) { measure.textContent = M.no_mouse; }
     var handler = L.drawLocal && L.drawLocal.draw.handlers[e.layerType];
     if (touch && tipLine() && handler && handler.tooltip && handler.tooltip.start) {
       container.classList.add("draw-untouched");
@@ -456,6 +465,7 @@
   var lastPlace = { how: "", commune: null };
   function place(lon, lat, how, commune, radius) {
     lastPlace = { how: how, commune: commune };
+    placedText = null;
     clearPlaced();
     if (drawn) { discard(drawn); drawn = null; }
     // the radius field as the server reads it: one it would refuse (6.000, abc) draws no circle
@@ -553,17 +563,61 @@
   }
 
   var choices = document.getElementById("coordinate-choices");
+  var shapeChoice = document.getElementById("coordinates-shape");
+  // the text whose place is on the map (typed coordinates read): the field changed since, the
+  // server reads the field, not the place shown before
+  var placedText = null;
+  function typedLines() { return coordinatesInput.value.split(/\r\n|\r|\n/); }
+  // a reading chosen between two: the line written again with its labels, so that it reads one way
+  function labelled(c) {
+    var v = c.values || [];
+    var first = { lat_lon: "lat", lon_lat: "lon", x_y: "x=", y_x: "y=" }[c.order];
+    var second = { lat_lon: "lon", lon_lat: "lat", x_y: "y=", y_x: "x=" }[c.order];
+    var crs = c.crs && c.crs !== "EPSG:4326" ? c.crs + " " : "";
+    return crs + first + (first.slice(-1) === "=" ? "" : " ") + v[0] + " " + second + (second.slice(-1) === "=" ? "" : " ") + v[1];
+  }
+  function placeShape(b) {
+    clearPlaced();
+    if (drawn) { discard(drawn); drawn = null; }
+    var layer = L.geoJSON(b.geometry, { style: function () { return { color: "#1d4e89", weight: 3, fillOpacity: 0.2 }; } }).getLayers()[0];
+    layer.addTo(map);
+    placed = layer;
+    drawn = layer;
+    drawnKind = b.shape === "line" ? "polyline" : "polygon";
+    geometryInput.value = JSON.stringify(b.geometry);
+    syncRepair();
+    syncToolLabels();
+    var shape = describe(layer);
+    status.textContent = fill(b.shape === "line" ? M.placed_line : M.placed_zone,
+                              { n: b.positions.length, measure: measureText(shape) });
+    showFeedback(shape);
+    clearServerError();
+    whenStill(function () {
+      if (!map.getContainer().clientWidth) { return; }
+      map.fitBounds(boundsOf(layer), clear({ maxZoom: 17 }));
+    });
+    pane.dataset.placed = b.shape + ":" + b.positions.length;
+  }
   function readCoordinates() {
     clearDrawFirst();
     var text = coordinatesInput.value.trim();
     choices.hidden = true;
     choices.replaceChildren();
     coordinatesInput.removeAttribute("aria-invalid");
-    getJSON(pane.dataset.coordinatesUrl + "?" + new URLSearchParams({ q: text })).then(function (res) {
+    var params = { q: text };
+    var picked = shapeChoice && !shapeChoice.hidden ? shapeChoice.querySelector("input:checked") : null;
+    if (picked) { params.shape = picked.value; }
+    var asked = coordinatesInput.value;
+    getJSON(pane.dataset.coordinatesUrl + "?" + new URLSearchParams(params)).then(function (res) {
       var b = res.body;
       if (res.ok) {
-        var how = (M.notation || {})[b.notation] + ", " + (M.read_as || {})[b.order];
-        place(b.lon, b.lat, how, b.commune);
+        if (b.shape && b.shape !== "point") {
+          placeShape(b);
+        } else {
+          var how = (M.notation || {})[b.notation] + ", " + (M.read_as || {})[b.order];
+          place(b.lon, b.lat, how, b.commune);
+        }
+        placedText = asked;
         say(locateStatus, status.textContent, false);
         return;
       }
@@ -573,13 +627,22 @@
         refused(M.choose_reading + " " + text2);
         b.candidates.forEach(function (c) {
           var li = el("li");
-          var button = el("button", ((M.read_as || {})[c.order] || c.order) + " : " + fill(M.position, { lat: num(c.lat, 6), lon: num(c.lon, 6) }) +
+          var button = el("button", (b.line ? fill(M.line, { n: b.line }) + " " : "") +
+            ((M.read_as || {})[c.order] || c.order) + " : " + fill(M.position, { lat: num(c.lat, 6), lon: num(c.lon, 6) }) +
             (c.commune ? " — " + c.commune.name_fr : ""));
           button.type = "button";
           button.addEventListener("click", function () {
-            place(c.lon, c.lat, (M.read_as || {})[c.order], c.commune);
             choices.hidden = true;
             coordinatesInput.removeAttribute("aria-invalid");
+            if (b.line) {  // one line of several: written again with its labels, and all read again
+              var all = typedLines();
+              all[b.line - 1] = labelled(c);
+              coordinatesInput.value = all.join("\n");
+              readCoordinates();
+              return;
+            }
+            place(c.lon, c.lat, (M.read_as || {})[c.order], c.commune);
+            placedText = coordinatesInput.value;
             say(locateStatus, status.textContent, false);
           });
           li.appendChild(button);
@@ -593,8 +656,17 @@
   }
   if (coordinatesInput && document.getElementById("place-coordinates")) {
     document.getElementById("place-coordinates").addEventListener("click", readCoordinates);
+    // a text area: Enter writes the next line; Ctrl+Enter (⌘+Enter) places
     coordinatesInput.addEventListener("keydown", function (e) {
-      if (e.key === "Enter") { e.preventDefault(); readCoordinates(); }
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); readCoordinates(); }
+    });
+  }
+  // another line shape chosen for a place already read from the field: read again
+  if (shapeChoice) {
+    shapeChoice.addEventListener("change", function () {
+      if (placedText !== null && placedText === coordinatesInput.value && typedLines().filter(function (l) { return l.trim(); }).length > 1) {
+        readCoordinates();
+      }
     });
   }
 
@@ -665,6 +737,10 @@
         return;
       }
       if (form.dataset.sent) { e.preventDefault(); return; }  // double click
+      // the coordinates changed since their place was shown: the server reads them (as typed)
+      if (placedText !== null && coordinatesInput && coordinatesInput.value !== placedText && drawn === placed) {
+        geometryInput.value = "";
+      }
       form.dataset.sent = "1";
       // the draft button keeps its name=value (status=draft): only the send button is disabled
       if ((e.submitter || submit) === submit) {

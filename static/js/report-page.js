@@ -43,9 +43,19 @@
     });
   }
 
+  var MAX_TYPED = 20;  // as the server fills the field (services/coordinates.py MAX_PREFILLED_POSITIONS)
+  function degrees(v) { return v.toFixed(7).replace(/0+$/, "").replace(/\.$/, ""); }
   function changed() {
     if (!field || !shape) { return; }
     field.value = JSON.stringify(shape.toGeoJSON().geometry);
+    var typed = document.getElementById("coordinates");
+    if (typed) {  // the field says the shape as moved (the form sends the shape; the field agrees with it)
+      var g = JSON.parse(field.value);
+      var pts = g.type === "Point" ? [g.coordinates] : g.type === "LineString" ? g.coordinates
+        : g.type === "Polygon" && g.coordinates.length === 1 ? g.coordinates[0].slice(0, -1) : null;
+      typed.value = pts && pts.length <= MAX_TYPED ? pts.map(function (p) { return degrees(p[1]) + ", " + degrees(p[0]); }).join("\n") : "";
+      typed.dispatchEvent(new Event("input"));
+    }
     pane.dataset.edited = "1";
     if (state) { state.textContent = state.dataset.changed || T.changed || ""; }
   }
@@ -148,6 +158,150 @@
     var bounds = shape.getBounds ? shape.getBounds() : L.latLngBounds([shape.getLatLng(), shape.getLatLng()]);
     if (!map.getBounds().contains(bounds)) { showInCommune(bounds, !shape.getBounds); }
   });
+  /* ------------------------------------------------------------ the keyboard (edit page)
+   * A focused vertex handle (or the point) moves with the arrow keys, STEP_PX a press (Shift:
+   * STEP_PX_FAR), as a drag moves it: Leaflet.draw's handlers listen to the marker's
+   * dragstart, drag and dragend (a middle handle then becomes a vertex, as dragged). Enter or
+   * Space sets it where it is (Leaflet's Enter would "click" it, and a click on a vertex removes
+   * it); Escape puts it back where it was when the keys began moving it. Each move is said in
+   * the page's live region (#geometry-state): the position, the shape's area or length. */
+  var STEP_PX = 8, STEP_PX_FAR = 40;
+  var I = window.geosignalI18n || {};
+  var LOCALE = I.locale || "fr-BE";
+  function fill(text, values) {
+    return String(text || "").replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
+  }
+  function num(v, digits) {
+    return Number(v).toLocaleString(LOCALE, { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
+  }
+  function measureText() {
+    if (!shape || !shape.getLatLngs) { return ""; }
+    var lls = shape.getLatLngs();
+    if (shape instanceof L.Polygon) {
+      var ring = Array.isArray(lls[0]) ? lls[0] : lls;
+      return L.GeometryUtil && L.GeometryUtil.geodesicArea ? fill(T.area, { m2: num(L.GeometryUtil.geodesicArea(ring)) }) : "";
+    }
+    var total = 0;
+    for (var i = 1; i < lls.length; i += 1) { total += map.distance(lls[i - 1], lls[i]); }
+    return fill(T.length, { m: num(total) });
+  }
+  function say(key, ll) {
+    if (!state) { return; }
+    state.textContent = fill(T[key], { position: fill(T.position, { lat: num(ll.lat, 6), lon: num(ll.lng, 6) }),
+                                       measure: measureText() });
+  }
+  function markerOf(icon) {
+    var found = null;
+    map.eachLayer(function (l) { if (!found && l instanceof L.Marker && l._icon === icon) { found = l; } });
+    return found;
+  }
+  var origin = null;  // {marker, latlng}: where the keys began moving a handle
+  var moving = false;  // (Leaflet.draw redraws while a handle moves: a focus lost then is not the person's)
+  function moveTo(marker, ll) {
+    moving = true;
+    marker.fire("dragstart");
+    marker.setLatLng(ll);
+    marker.fire("drag", { latlng: ll });
+    marker.fire("dragend");
+    moving = false;
+  }
+  if (editable) {
+    pane.addEventListener("keydown", function (e) {
+      var icon = e.target;
+      if (!icon.classList || !(icon.classList.contains("leaflet-editing-icon") || icon.classList.contains("leaflet-marker-icon"))) { return; }
+      var marker = markerOf(icon);
+      if (!marker) { return; }
+      var dirs = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      if (dirs[e.key]) {
+        e.preventDefault();
+        e.stopPropagation();  // not the map's own arrow keys (they pan it)
+        if (!origin || origin.marker !== marker) { origin = { marker: marker, latlng: marker.getLatLng().clone() }; }
+        var step = e.shiftKey ? STEP_PX_FAR : STEP_PX;
+        var p = map.latLngToContainerPoint(marker.getLatLng()).add(L.point(dirs[e.key][0] * step, dirs[e.key][1] * step));
+        moveTo(marker, map.containerPointToLatLng(p));
+        icon.focus();
+        say("vertex_moved", marker.getLatLng());
+      } else if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        e.stopPropagation();
+        if (origin && origin.marker === marker) { origin = null; say("vertex_set", marker.getLatLng()); }
+      } else if (e.key === "Escape" && origin && origin.marker === marker) {
+        e.preventDefault();
+        e.stopPropagation();
+        moveTo(marker, origin.latlng);
+        origin = null;
+        icon.focus();
+        say("vertex_back", marker.getLatLng());
+      }
+    }, true);
+    // the focus gone elsewhere: the keys' next move starts anew
+    pane.addEventListener("focusout", function (e) {
+      if (!moving && origin && origin.marker._icon === e.target && e.relatedTarget) { origin = null; }
+    });
+  }
+
+  /* ------------------------------------------------------------ typed coordinates (edit page)
+   * « Placer » reads the coordinates field on the server (GET /api/v1/coordinates) and puts the
+   * place read on the map instead of the report's shape, editable as it; the form sends it. A
+   * shape moved on the map is written back into the field (when short enough to be typed). */
+  var where = document.getElementById("where");
+  var coordinates = document.getElementById("coordinates");
+  var placeButton = document.getElementById("place-coordinates");
+  var shapeChoice = document.getElementById("coordinates-shape");
+  function editShape(layer) {
+    shape = layer;
+    shape.addTo(map);
+    if (shape.editing) {
+      shape.editing.enable();
+      shape.on("edit", changed);
+      nameHandles();
+    } else if (shape.dragging) {
+      shape.on("dragend", changed);
+    }
+  }
+  if (editable && where && coordinates && placeButton) {
+    var readPlace = function () {
+      var params = { q: coordinates.value.trim() };
+      var picked = shapeChoice && !shapeChoice.hidden ? shapeChoice.querySelector("input:checked") : null;
+      if (picked) { params.shape = picked.value; }
+      coordinates.removeAttribute("aria-invalid");
+      fetch(where.dataset.coordinatesUrl + "?" + new URLSearchParams(params),
+            { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
+        .then(function (res) {
+          var b = res.body;
+          if (!res.ok) {
+            coordinates.setAttribute("aria-invalid", "true");
+            state.setAttribute("role", "alert");
+            state.textContent = I.problemText ? I.problemText(b) : (b.title || b.code);
+            return;
+          }
+          if (shape) {
+            if (shape.editing && shape.editing.enabled()) { shape.editing.disable(); }
+            shape.remove();
+          }
+          var g = b.geometry;
+          if (g.type === "Point") {
+            editShape(L.marker([g.coordinates[1], g.coordinates[0]], { draggable: true, keyboard: true, title: T.point_title || "",
+                                                                      alt: T.point_title || L.Marker.prototype.options.alt }));
+          } else {
+            editShape(L.geoJSON(g, { style: function () { return style; } }).getLayers()[0]);
+          }
+          field.value = JSON.stringify(g);
+          pane.dataset.edited = "1";
+          var bounds = shape.getBounds ? shape.getBounds() : L.latLngBounds([shape.getLatLng(), shape.getLatLng()]);
+          showInCommune(bounds, !shape.getBounds);
+          state.setAttribute("role", "status");
+          state.textContent = fill(T.placed, { n: b.positions.length, measure: measureText() });
+        })
+        .catch(function (err) { state.textContent = String(err); });
+    };
+    placeButton.addEventListener("click", readPlace);
+    coordinates.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); readPlace(); }
+    });
+  }
+
   if (commune && geometry) {
     commune.addTo(map);
     commune.bringToBack();
