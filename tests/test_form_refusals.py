@@ -32,7 +32,7 @@ EN = {"Accept-Language": "en"}
 
 class _Form(HTMLParser):
     """The fields a browser sends for the form whose action ends with ``action``: inputs (checked
-    boxes only), the selected option of each select, textareas as a browser sends them (the line
+    boxes and radio buttons only), the selected option of each select, textareas as a browser sends them (the line
     feed after the tag dropped, line ends as CRLF)."""
 
     def __init__(self, action: str) -> None:
@@ -51,7 +51,7 @@ class _Form(HTMLParser):
         if not self.inside:
             return
         if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button", "file"):
-            if a.get("type") != "checkbox" or "checked" in a:
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
                 self.fields.append((a["name"], a.get("value") or ""))
         elif tag == "select":
             self._select, self._first_option, self._selected = a.get("name"), None, False

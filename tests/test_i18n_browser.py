@@ -24,11 +24,11 @@ REP = "browser-i18n-rep@charleroi.be"
 REF = "browser-i18n-ref@igretec.com"
 
 DRAW = {
-    "fr": {"polygon": "Dessiner une zone", "zoom": "Zoom avant", "start": "Cliquez pour commencer à dessiner la zone.",
+    "fr": {"polygon": "Dessiner une zone", "zoom": "Zoom avant", "start": "Cliquez pour commencer à dessiner la zone (sans souris",
            "finish": "Terminer", "cancel": "Annuler", "area": r"^Surface : [\d\u202f]+ m² \([\d\u202f]+,\d\d ha\)"},
-    "nl": {"polygon": "Een zone tekenen", "zoom": "Inzoomen", "start": "Klik om de zone te beginnen tekenen.",
+    "nl": {"polygon": "Een zone tekenen", "zoom": "Inzoomen", "start": "Klik om de zone te beginnen tekenen (zonder muis",
            "finish": "Beëindigen", "cancel": "Annuleren", "area": r"^Oppervlakte: [\d.]+ m² \([\d.]+,\d\d ha\)"},
-    "en": {"polygon": "Draw a zone", "zoom": "Zoom in", "start": "Click to start drawing the zone.",
+    "en": {"polygon": "Draw a zone", "zoom": "Zoom in", "start": "Click to start drawing the zone (without a mouse",
            "finish": "Finish", "cancel": "Cancel", "area": r"^Area: [\d,]+ m² \([\d,]+\.\d\d ha\)"},
 }
 

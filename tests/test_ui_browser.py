@@ -268,6 +268,7 @@ def test_a_report_by_coordinates_with_the_keyboard_alone_on_a_phone(ui, browser)
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"  # a visible focus
     page.keyboard.type("50°24'38.88\"N 4°26'38.4\"E")
+    _tab_to(page, "#place-coordinates")  # (Enter in the field starts another line: several make a shape)
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.getElementById('map-pane').dataset.placed")
     assert page.get_attribute("#map-pane", "data-placed") == "4.444000,50.410800"

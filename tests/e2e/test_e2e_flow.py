@@ -518,7 +518,7 @@ def test_keyboard_only_report_is_audited_on_a_phone(visit: Any, served: Served) 
     assert page.get_attribute("#map-layout", "data-step") == "form"
     assert page.evaluate("document.activeElement.id") == "coordinates"
     page.keyboard.type("50.4108, 4.4440")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Control+Enter")  # places (Enter alone starts another line)
     page.wait_for_function("() => document.getElementById('map-pane').dataset.placed")
     violations = axe_audit(page)
     AXE_FINDINGS.append({"page": "map-form", "lang": "fr", "size": "390x844", "path": "/carte", "violations": violations})
