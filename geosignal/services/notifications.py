@@ -58,6 +58,7 @@ from sqlalchemy.orm import Session
 from geosignal import policy, vocab
 from geosignal.config import ROOT
 from geosignal.models.notification import MAX_ATTEMPTS, NOTIFICATION_MAIL_CHOICES
+from geosignal.params import MAX_INT
 from geosignal.services.mail import MailSettings, link_base, sender_domain
 
 log = logging.getLogger(__name__)
@@ -306,7 +307,8 @@ def user_of_unsubscribe_token(session: Session, secret_key: str, token: str) -> 
 
     refused = GeosignalError("invalid_unsubscribe_link", "this unsubscribe link is not valid", where="jeton")
     head, dot, mac = (token or "").partition(".")
-    if not (secret_key and dot and head.isascii() and head.isdigit() and len(head) <= 10 and len(mac) == 43):
+    if not (secret_key and dot and head.isascii() and head.isdigit() and len(head) <= 10 and len(mac) == 43
+            and int(head) <= MAX_INT):  # (an id beyond the column's range is no account either)
         raise refused
     user = session.get(User, int(head))
     if user is None or not user.active or not hmac.compare_digest(
