@@ -168,7 +168,8 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     # filters refused (a period that ends before it starts): the figures of the filters before
     # are taken away, not left as if they answered these
     "no_figures": "Aucun chiffre affiché : corrigez les filtres.",
-    "cell_reports": "{n} signalements",
+    "cell_reports_one": "{n} signalement",
+    "cell_reports_other": "{n} signalements",
     # the plural by the language's rule (window.geosignalI18n.pluralForm: 0 and 1 are "one" in French)
     "in_view_one": "{n} signalement dans la vue",
     "in_view_other": "{n} signalements dans la vue",

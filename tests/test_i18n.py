@@ -196,6 +196,10 @@ def test_script_catalogue_translates_leaflet_draw_and_the_scripts(app, client, l
                                                   "en": "{n} reports in view"}[lang]
     assert body["dashboard"]["in_view_one"] == {"fr": "{n} signalement dans la vue", "nl": "{n} melding in beeld",
                                                 "en": "{n} report in view"}[lang]
+    # a grouped marker's tooltip too (a11y trial: « 1 signalements »)
+    assert (body["dashboard"]["cell_reports_one"], body["dashboard"]["cell_reports_other"]) == {
+        "fr": ("{n} signalement", "{n} signalements"), "nl": ("{n} melding", "{n} meldingen"),
+        "en": ("{n} report", "{n} reports")}[lang]
     # the French catalogue carries no raw code and none of Leaflet's English texts
     if lang == "fr":
         values = " | ".join(_leaves({k: v for k, v in body.items() if isinstance(v, dict) and k != "params"}).values())

@@ -492,7 +492,7 @@
         const icon = L.divIcon({className: "cell-marker", html: "", iconSize: [36, 36]});
         const marker = L.marker([lat, lon], {icon, keyboard: false});
         marker.on("add", () => { marker.getElement().textContent = String(n); });
-        marker.bindTooltip(fill(T.cell_reports, {n}));
+        marker.bindTooltip(plural("cell_reports", n, {n}));
         cellsLayer.addLayer(marker);
       }
     }
