@@ -10,7 +10,9 @@ validated once."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,32 @@ def test_the_exports_page_leads_to_the_dwconnect_export(client, referent) -> Non
     en = client.get("/exports?format=geojson&status=all&since=last_transmitted",
                     headers={"Accept-Language": "en"})
     assert en.status_code == 400 and "Only what is new" in en.get_data(as_text=True).replace("&#39;", "'")
+
+
+def test_a_run_not_yet_sent_names_the_reports_withdrawn_since(app, db, admin, referent, client) -> None:  # noqa: ANN001
+    """The life trial (6): the referent learnt only by e-mail that a report her pending export
+    carried had been withdrawn. The exports page now says it beside that run, until it is
+    marked as sent; a report withdrawn before the run (carried as a removal) is not named."""
+    first, second = file(db, admin, 0), file(db, admin, 1)
+    for rid in (first, second):
+        transition(db, rid, "validated", admin)
+    db.commit()
+    made = referent.get(f"{EXPORT}?status=dwconnect")
+    assert carried(made) == sorted([(first, "validated"), (second, "validated")])  # (read whole: the run is recorded)
+    run_id = made.headers["X-Export-Run"]
+    transition(db, second, "withdrawn", admin)
+    db.commit()
+    reference = db.scalar(text("SELECT reference FROM reports WHERE id = :id"), {"id": second})
+    referent.login()
+    page = client.get("/exports").get_data(as_text=True)
+    notice = re.search(rf'id="withdrawn-{run_id}">(.*?)</p>', page, re.S)
+    assert notice and " ".join(html.unescape(notice.group(1)).split()) == (
+        f"Depuis cet export, 1 signalement qu'il contient a été retiré par sa commune : {reference}. Le fichier le "
+        "porte encore tel qu'il était : faites un nouvel export avant de l'envoyer, ou le prochain export "
+        "« seulement ce qui est nouveau » le retirera de DWconnect.")
+    assert referent.post(f"/api/v1/exports/runs/{run_id}/transmitted").status_code == 200
+    assert f'id="withdrawn-{run_id}"' not in client.get("/exports").get_data(as_text=True)
+    # the next run carries it as a removal: nothing withdrawn since that one
+    removal = referent.get(f"{EXPORT}?since=last_transmitted&status=dwconnect")
+    assert carried(removal) == [(second, "withdrawn")]
+    assert f'id="withdrawn-{removal.headers["X-Export-Run"]}"' not in client.get("/exports").get_data(as_text=True)

@@ -144,8 +144,9 @@ def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
     ``period_to`` (dates or None) and ``new_only`` (made with "only what is new since the last
     transmitted export"), ``format_key`` (see :func:`format_key`) and ``same_as`` (for a run not marked: the marked run that carried the
     same reports in the same state, in another format or made again, as ``{"id", "format",
-    "format_key", "made_at", "transmitted_on"}``; None otherwise: see :func:`_same_content`). Two queries
-    (runs with their commune's name; the marked runs of the same watermarks)."""
+    "format_key", "made_at", "transmitted_on"}``; None otherwise: see :func:`_same_content`) and
+    ``withdrawn_since`` (:func:`_withdrawn_since`). Three queries (runs with their commune's
+    name; the marked runs of the same watermarks; the reports withdrawn since)."""
     from datetime import date
 
     from sqlalchemy import select
@@ -172,7 +173,33 @@ def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
         )
         out.append(doc)
     _same_content(session, out)
+    _withdrawn_since(session, out)
     return out
+
+
+def _withdrawn_since(session: Session, runs: list[dict[str, Any]]) -> None:
+    """Set ``withdrawn_since`` on each run of ``runs`` (history dicts): for a run not marked as
+    transmitted, the references of the reports it carried that their commune has withdrawn
+    since (sorted; the file still carries them in their state then, validated or after), for
+    the referent to see before she sends it; ``[]`` otherwise. One statement over the runs'
+    batches of carried reports."""
+    pending = [run["id"] for run in runs if run["transmitted_on"] is None and run["feature_count"]]
+    for run in runs:
+        run["withdrawn_since"] = []
+    if not pending:
+        return
+    rows = session.execute(text("""
+        SELECT b.run_id::text, r.reference
+        FROM export_run_batches b
+        CROSS JOIN LATERAL generate_subscripts(b.change_seqs, 1) AS i
+        JOIN reports r ON r.id = encode(substring(b.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid
+        WHERE b.run_id = ANY(CAST(:runs AS uuid[])) AND r.status = 'withdrawn' AND r.change_seq > b.change_seqs[i]
+        ORDER BY 1, 2"""), {"runs": pending}).all()
+    by_run: dict[str, list[str]] = {}
+    for run_id, reference in rows:
+        by_run.setdefault(run_id, []).append(reference)
+    for run in runs:
+        run["withdrawn_since"] = by_run.get(run["id"], [])
 
 
 def format_key(fmt: str, filters: dict[str, Any] | None) -> str:
