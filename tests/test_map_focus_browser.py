@@ -210,6 +210,19 @@ def test_drawing_mode_focus_stays_on_named_controls_and_returns_to_the_tool(site
         stops.append(page.evaluate(FOCUSED))
     assert [s for s in stops if s["map"] and (not s["visible"] or not s["name"] or "mouse-marker" in s["cls"])] == []
     assert stops[0]["name"] == "Zoom avant"
+    # the vertices placed with the mouse are no tab stops (they were unnamed buttons)
+    box = page.locator("#map-pane").bounding_box()
+    for dx, dy in ((0.4, 0.4), (0.6, 0.45)):
+        page.mouse.move(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
+        page.mouse.down()
+        page.mouse.up()
+        page.wait_for_timeout(400)  # (not a double click, which would finish the shape)
+    vertices = page.locator("#map-pane .leaflet-editing-icon")
+    assert vertices.count() == 2
+    assert page.evaluate("[...document.querySelectorAll('#map-pane .leaflet-editing-icon')].map("
+                         "e => [e.getAttribute('tabindex'), e.getAttribute('role'), e.getAttribute('aria-hidden')])"
+                         ) == [[None, None, "true"]] * 2
+    tool.focus()
     page.keyboard.press("Escape")
     page.wait_for_timeout(200)
     assert page.locator("#map-pane .leaflet-mouse-marker").count() == 0

@@ -224,7 +224,24 @@
    * on <body> (the mouse marker or the action pressed went away) or on the map. And Escape in a
    * popup's content (its link) closes it, as Escape on the map does (a page puts focus back
    * where the popup came from: report-map.js). */
+  /* The vertices Leaflet.draw places while a line or a zone is drawn with the mouse are no tab
+   * stops either (unnamed buttons that do nothing from the keyboard; the keyboard's way to give
+   * a shape is the coordinates field, one position per line). Patched when a map is made: every
+   * script of the page is loaded by then. The edit page's vertex handles (L.Edit) keep theirs:
+   * they are named and move with the arrow keys (report-page.js). */
+  function quietDrawingVertices() {
+    if (!L.Draw || !L.Draw.Polyline || L.Draw.Polyline.prototype.geosignalQuiet) { return; }
+    var createMarker = L.Draw.Polyline.prototype._createMarker;
+    L.Draw.Polyline.prototype._createMarker = function () {
+      var marker = createMarker.apply(this, arguments), el = marker && marker.getElement && marker.getElement();
+      if (el) { el.setAttribute("aria-hidden", "true"); el.removeAttribute("tabindex"); el.removeAttribute("role"); }
+      return marker;
+    };
+    L.Draw.Polyline.prototype.geosignalQuiet = true;
+  }
+
   L.Map.addInitHook(function () {
+    quietDrawingVertices();
     var map = this, tool = null;
     var TOOLS = { "draw:drawstart": ".leaflet-draw-draw-", "draw:editstart": ".leaflet-draw-edit-edit",
                   "draw:deletestart": ".leaflet-draw-edit-remove" };
