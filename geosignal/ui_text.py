@@ -65,6 +65,11 @@ WARNINGS_FR: dict[str, str] = {
 #: that each language spells north and east one way (Dutch: « O », oost).
 POSITION_FR = "{lat} N, {lon} E"
 
+#: The flash category by which the page after a report is stored names the idempotency key of
+#: the form stored (never shown: templates/base.html writes it on ``<body data-sent-reports>``),
+#: so that the copy the map page kept on the device while sending it is forgotten (nav.js).
+SENT_REPORT_FLASH = "sent_report"
+
 #: Messages of the representative's map script (static/js/report-map.js), by key; ``{name}``
 #: is filled by the script.
 MAP_MESSAGES: dict[str, Any] = {
@@ -87,6 +92,18 @@ MAP_MESSAGES: dict[str, Any] = {
     "draw_first_no_address": "Indiquez d'abord le lieu : dessinez sur la carte, saisissez des coordonnées ou votre "
                              "position.",
     "sending": "Envoi…",
+    # a report written where there is no network (a white zone): kept on the device, offered again
+    "unsent_offline": "Pas de connexion internet : le signalement n'est pas parti. Il reste sur cette page et est "
+                      "gardé sur cet appareil : envoyez-le quand le réseau revient.",
+    "unsent_offline_now": "Pas de connexion internet en ce moment : continuez, le signalement est gardé sur cet "
+                          "appareil et pourra être envoyé quand le réseau reviendra.",
+    "online_again": "Le réseau est revenu : vous pouvez envoyer le signalement.",
+    "unsent_found": "Un signalement préparé sur cet appareil le {date} à {time} n'a pas été envoyé (pas de "
+                    "réseau ?).",
+    "unsent_resume": "Le reprendre",
+    "unsent_discard": "L'effacer",
+    "unsent_resumed": "Signalement repris : vérifiez-le, puis envoyez-le.",
+    "unsent_discarded": "Signalement non envoyé effacé de cet appareil.",
     "placed": "Point placé : {position} ({how}){commune}.",
     "placed_circle": "Zone de {r} m de rayon autour de {position} ({how}){commune}.",
     # several positions typed in the coordinates field, one per line (or WKT), placed

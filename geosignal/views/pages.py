@@ -302,6 +302,9 @@ def submit_report() -> Any:
         flash(_("Signalement refusé : %(reason)s", reason=ui_text.refusal_summary(error)), "error")
         return _render_map(None, form=request.form, status=error.status, error=error)
     flash_intake_notices(feature)
+    # the next page names the key of the form now stored: the copy kept on the device while it
+    # was sent (report-map.js, in case the network failed) is forgotten then (nav.js)
+    flash(request.form.get("idempotency_key") or "", ui_text.SENT_REPORT_FLASH)
     if feature["properties"]["status"] == "draft":
         flash(_("Brouillon enregistré (%(commune)s) : envoyez-le depuis cette page quand il est prêt.",
                 commune=feature["properties"]["commune_name"]), "success")

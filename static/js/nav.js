@@ -21,6 +21,27 @@
       said.setAttribute("tabindex", "-1");
       said.focus();
     }
+    // a report the map page kept on this device while sending it (report-map.js) is forgotten
+    // once a page says it is stored (its idempotency key), and every such copy when signing out
+    var store = null;
+    try { store = window.localStorage; } catch (err) { store = null; }
+    var unsent = function (each) {
+      if (!store) { return; }
+      Object.keys(store).filter(function (k) { return k.indexOf("geosignal.unsent.") === 0; }).forEach(each);
+    };
+    var sent = (document.body.dataset.sentReports || "").split(" ").filter(Boolean);
+    if (sent.length) {
+      unsent(function (k) {
+        try { if (sent.indexOf((JSON.parse(store.getItem(k)) || {}).key) >= 0) { store.removeItem(k); } }
+        catch (err) { store.removeItem(k); }
+      });
+    }
+    document.querySelectorAll("form[data-forget-unsent]").forEach(function (signOut) {
+      signOut.addEventListener("submit", function () {
+        document.documentElement.dataset.unsentForgotten = "1";  // (the map page keeps nothing more)
+        unsent(function (k) { store.removeItem(k); });
+      });
+    });
     // a "Copy" button beside a value shown once (a new API token, a link to hand over)
     document.querySelectorAll("button.copy-button[data-copy]").forEach(function (copy) {
       copy.addEventListener("click", function () {

@@ -301,6 +301,7 @@
       if (radiusInput && fromDrawing) { radiusInput.value = ""; }
       status.textContent = M.none;
       showFeedback(null);
+      placeChanged();
       return;
     }
     if (fromDrawing && placed !== layer) {
@@ -316,6 +317,7 @@
     if (fromDrawing) { clearServerError(); }  // a new shape: the server's word on the old one goes
     if (!document.getElementById("geometry-error")) { showFeedback(describe(layer)); }
     else if (measure) { measure.textContent = measureText(describe(layer)); }
+    placeChanged();
   }
 
   function clearServerError() {
@@ -438,8 +440,9 @@
     } catch (err) { console.warn("geosignal: error location not shown", err); }
   }
 
-  // A refused report comes back with its shape: draw it again so nothing is lost.
-  if (form && geometryInput.value) {
+  // A refused report comes back with its shape (and an unsent one taken up again, below): draw
+  // it again so nothing is lost.
+  function restoreShape() {
     try {
       var kept = JSON.parse(geometryInput.value), radius = formNumber(radiusInput.value) || 0;
       var restored = (kept.type === "Point" && radius > 0)
@@ -460,6 +463,7 @@
       }
     } catch (err) { console.warn("geosignal: shape not restored", err); }
   }
+  if (form && geometryInput.value) { restoreShape(); }
 
   // Place a point (with the radius, a circle) from coordinates, the position or an address.
   var lastPlace = { how: "", commune: null };
@@ -493,6 +497,7 @@
     showFeedback(describe(layer));
     if (badRadius && feedback) { say(feedback, (I.field_hints || {}).radius || "", true); }
     clearServerError();
+    placeChanged();
     whenStill(function () {
       // a hidden map (a phone's form step) is fitted when it is shown again (step): an animated
       // zoom begun while hidden ended later at its stale target, over the fit made then
@@ -597,6 +602,7 @@
       map.fitBounds(boundsOf(layer), clear({ maxZoom: 17 }));
     });
     pane.dataset.placed = b.shape + ":" + b.positions.length;
+    placeChanged();
   }
   function readCoordinates() {
     clearDrawFirst();
@@ -741,12 +747,136 @@
       if (placedText !== null && coordinatesInput && coordinatesInput.value !== placedText && drawn === placed) {
         geometryInput.value = "";
       }
+      rememberUnsent();  // kept on this device until the server says it is stored
+      if (navigator.onLine === false) {  // no network at all: the page stays, nothing is lost
+        e.preventDefault();
+        say(unsentStatus, M.unsent_offline, true);
+        return;
+      }
       form.dataset.sent = "1";
       // the draft button keeps its name=value (status=draft): only the send button is disabled
       if ((e.submitter || submit) === submit) {
+        submit.dataset.label = submit.dataset.label || submit.textContent;
         submit.disabled = true;
         submit.textContent = M.sending;
       }
+    });
+  }
+
+  // A report written where there is no network (a white zone) is not lost: the form is kept on
+  // this device (localStorage, per account and commune) as it is written and when it is sent,
+  // until the server says it is stored (the next page names its idempotency key: nav.js forgets
+  // it then). With no network at all the send is held, said, and offered again when the network
+  // is back; a send that failed on the way (the browser's error page) is offered on the next
+  // visit of the map, with its idempotency key, so that a send whose answer alone was lost is
+  // not stored twice. Signing out forgets it (nav.js).
+  var unsentKey = form && form.dataset.unsentKey;
+  var unsentStatus = document.getElementById("unsent-status");
+  var unsentTimer = null, unsentDirty = false;
+  var UNSENT_SKIP = { csrf_token: 1, idempotency_key: 1, status: 1 };
+  function storage() { try { return window.localStorage; } catch (err) { return null; } }
+  function readUnsent() {
+    var store = storage();
+    try { return store && unsentKey ? JSON.parse(store.getItem(unsentKey) || "null") : null; } catch (err) { return null; }
+  }
+  function formEntries() {
+    var out = [];
+    new FormData(form).forEach(function (value, name) {
+      if (!UNSENT_SKIP[name] && typeof value === "string") { out.push([name, value]); }
+    });
+    return out;
+  }
+  function worthKeeping(entries) {  // a place or a word written: else there is nothing to lose
+    return entries.some(function (e) {
+      return (e[0] === "geometry" || e[0] === "coordinates" || e[0] === "description") && e[1].trim();
+    });
+  }
+  function rememberUnsent() {
+    if (!unsentKey) { return; }
+    clearTimeout(unsentTimer);
+    unsentDirty = false;
+    var store = storage(), entries = formEntries();
+    if (!store || document.documentElement.dataset.unsentForgotten) { return; }  // signing out (nav.js)
+    try {
+      if (!worthKeeping(entries)) { store.removeItem(unsentKey); return; }
+      store.setItem(unsentKey, JSON.stringify({ v: 1, saved: new Date().toISOString(),
+        key: form.elements.idempotency_key.value, fields: entries }));
+    } catch (err) { console.warn("geosignal: report not kept on this device", err); }
+  }
+  function placeChanged() {
+    if (!unsentKey) { return; }
+    unsentDirty = true;
+    clearTimeout(unsentTimer);
+    unsentTimer = setTimeout(rememberUnsent, 400);
+  }
+  function fillForm(saved) {
+    var values = {};
+    saved.fields.forEach(function (e) { (values[e[0]] = values[e[0]] || []).push(e[1]); });
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || UNSENT_SKIP[field.name] || field.type === "button" || field.type === "submit") { return; }
+      var given = values[field.name] || [];
+      if (field.type === "checkbox" || field.type === "radio") { field.checked = given.indexOf(field.value) >= 0; }
+      else if (field.type === "select-multiple") {
+        Array.prototype.forEach.call(field.options, function (o) { o.selected = given.indexOf(o.value) >= 0; });
+      } else { field.value = given.length ? given[0] : ""; }
+    });
+    form.elements.idempotency_key.value = saved.key;
+    ["coordinates", "network"].forEach(function (name) {
+      var field = form.elements[name];
+      if (field && field.dispatchEvent) { field.dispatchEvent(new Event(name === "network" ? "change" : "input", { bubbles: true })); }
+    });
+    if (drawn) { discard(drawn); drawn = null; }
+    // the place as it was to be sent, to the last digit (Leaflet writes 6 decimals): sent again
+    // after an answer was lost, the report is recognised as the one stored (same key, same body)
+    var geometry = geometryInput.value;
+    if (geometry) { restoreShape(); geometryInput.value = geometry; } else { setDrawn(null, null, false); }
+  }
+  function offerUnsent(saved) {
+    var box = document.getElementById("unsent-notice");
+    if (!box) { return; }
+    var when = new Date(saved.saved);
+    var text = el("span", fill(M.unsent_found, {
+      date: when.toLocaleDateString(LOCALE, { day: "numeric", month: "long" }),
+      time: when.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" }) }));
+    var take = el("button", M.unsent_resume), drop = el("button", M.unsent_discard, "secondary");
+    take.type = drop.type = "button";
+    take.id = "unsent-resume";
+    drop.id = "unsent-discard";
+    var buttons = el("span", "", "buttons");
+    buttons.appendChild(take);
+    buttons.appendChild(drop);
+    box.replaceChildren(text, buttons);
+    box.hidden = false;
+    take.addEventListener("click", function () {
+      fillForm(saved);
+      box.replaceChildren(el("span", M.unsent_resumed));
+      step("form", document.querySelector("#report-side h1"));
+    });
+    drop.addEventListener("click", function () {
+      var store = storage();
+      if (store) { store.removeItem(unsentKey); }
+      box.replaceChildren(el("span", M.unsent_discarded));
+      if (submit) { submit.focus(); }
+    });
+  }
+  if (unsentKey) {
+    var pending = readUnsent();
+    if (form.dataset.returned === "refused") { rememberUnsent(); }  // the page holds it, with a new key
+    else if (pending && pending.v === 1 && Array.isArray(pending.fields)) { offerUnsent(pending); }
+    form.addEventListener("input", placeChanged);
+    form.addEventListener("change", placeChanged);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden" && unsentDirty) { rememberUnsent(); }
+    });
+    window.addEventListener("pagehide", function () { if (unsentDirty) { rememberUnsent(); } });
+    window.addEventListener("offline", function () { if (form.dataset.sent) { return; } say(unsentStatus, M.unsent_offline_now, false); });
+    window.addEventListener("online", function () { if (unsentStatus.textContent) { say(unsentStatus, M.online_again, false); } });
+    // Back to this page from a send that failed (the browser's error page): it can be sent again
+    window.addEventListener("pageshow", function (e) {
+      if (!e.persisted || !form.dataset.sent) { return; }
+      delete form.dataset.sent;
+      submit.disabled = false;
+      if (submit.dataset.label) { submit.textContent = submit.dataset.label; }
     });
   }
 
