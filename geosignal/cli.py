@@ -226,6 +226,7 @@ def set_password(email: str, password_stdin: bool) -> None:
     """Set a user's password (a new one is generated and printed unless given on stdin); the
     user's sessions end."""
     from geosignal.models import User
+    from geosignal.services import audit
     from geosignal.services.accounts import set_new_password
 
     password, generated = _read_password(password_stdin)
@@ -238,6 +239,7 @@ def set_password(email: str, password_stdin: bool) -> None:
         else:
             set_new_password(session, user, password)
         user.must_change_password = generated
+        audit.record_account(session, "password_set", None, user, how="terminal")
         session.commit()
     click.echo(f"password of {user.email} changed")
     if generated:

@@ -503,6 +503,7 @@ TABLES: dict[str, Callable[[Any], Iterable[str]]] = {
     "geosignal.services.aggregation.downloads": _tables("CSV_COLUMNS", "SURVEY_CSV_COLUMNS", "CSV_WORDS"),
     "geosignal.services.basemaps": _tables("NAMES_FR"),
     "geosignal.services.ogc": _tables("TEXTS_FR", "COLLECTIONS"),
+    "geosignal.services.audit": _tables("ACCOUNT_EVENT_LABELS_FR"),
 }
 
 

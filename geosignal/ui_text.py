@@ -619,7 +619,7 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                "Excel pour Mac) : dans Excel, enregistrez-le au format « CSV UTF-8 » puis envoyez-le à nouveau.",
     },
     "wrong_password": {
-        "missing": "Indiquez votre mot de passe actuel : il confirme que c'est bien vous qui le changez.",
+        "missing": "Indiquez votre mot de passe actuel : il confirme que c'est bien vous.",
     },
     "weak_password": {
         "missing": "Choisissez un nouveau mot de passe : au moins 12 caractères, par exemple une phrase de quatre "
@@ -1030,9 +1030,43 @@ def action_label(action: str, target: str | None = None) -> str:
 def event_label(action: str, target: str | None = None) -> str:
     """Return what a history or journal line calls an event (a workflow action once done,
     :data:`geosignal.workflow.DONE_LABELS_FR`, or ``create``, ``edit``, ``export``, ``merge``,
-    ``split``) in the current language."""
-    french = workflow.EVENT_LABELS_FR.get(action) or workflow.DONE_LABELS_FR.get(action)
+    ``split``, or an account's event, :data:`geosignal.services.audit.ACCOUNT_EVENT_LABELS_FR`) in the
+    current language."""
+    from geosignal.services.audit import ACCOUNT_EVENT_LABELS_FR
+
+    french = (workflow.EVENT_LABELS_FR.get(action) or workflow.DONE_LABELS_FR.get(action)
+              or ACCOUNT_EVENT_LABELS_FR.get(action))
     return _(french) if french else action_label(action, target)
+
+
+def account_event_detail(action: str, details: dict[str, Any]) -> str:
+    """Return what a journal line says of an account's event (``action`` of
+    :data:`geosignal.services.audit.ACCOUNT_EVENT_LABELS_FR`, its ``details``): the account, and
+    how a link was delivered, a password set or a token named, in the current language."""
+    from geosignal.i18n import label
+
+    account = _("Compte %(email)s (%(role)s)", email=details.get("account_email") or "?",
+                role=label(details.get("account_role") or ""))
+    extra = ""
+    if action == "reset_link":
+        extra = (_("lien envoyé par e-mail à cette adresse") if details.get("delivered") == "mail"
+                 else _("lien montré à la personne qui l'a demandé, pour le transmettre"))
+    elif action == "password_set":
+        how = details.get("how")
+        extra = {"change": _("par son titulaire, en connaissant l'ancien"),
+                 "invitation": _("en acceptant l'invitation"),
+                 "terminal": _("au terminal (geosignal set-password)")}.get(how, "")
+        if how == "reset":
+            extra = (_("avec un lien donné par %(email)s", email=details["link_by"]) if details.get("link_by")
+                     else _("avec un lien demandé depuis « Mot de passe oublié »"))
+        if details.get("tokens_revoked"):
+            extra += " · " + ngettext("%(num)s jeton API révoqué", "%(num)s jetons API révoqués",
+                                      details["tokens_revoked"])
+    elif action in ("token_create", "token_revoke"):
+        extra = _("jeton « %(name)s »", name=details.get("token_name") or "—")
+        if details.get("days"):
+            extra += " · " + ngettext("valable %(num)s jour", "valable %(num)s jours", details["days"])
+    return account + (" · " + extra if extra else "")
 
 
 #: What the text that put a report in its status is, shown at the top of its page (the

@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from geosignal import policy
 from geosignal.errors import GeosignalError
 from geosignal.models import AccountToken, ApiToken, Commune, User
 from geosignal.models.user import ACCOUNT_TOKEN_HOURS, hash_token
+from geosignal.services import audit
 from geosignal.vocab import LANGUAGES, ROLES
 
 MIN_PASSWORD_LENGTH = 12
@@ -145,11 +146,31 @@ def set_new_password(session: Session, user: User, password: str) -> None:
                         .values(used_at=datetime.now(UTC)))
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
-    """Change a signed-in user's password after checking the current one.
+def change_password(session: Session, user: User, current: str, new: str, *, revoke_tokens: bool = False) -> int:
+    """Change a signed-in user's password after checking the current one; with
+    ``revoke_tokens``, also revoke the user's API tokens (a password changed because it may be
+    known: a token made meanwhile would outlive it). Journalled (``password_set``). Returns the
+    number of tokens revoked.
 
     Raises ``wrong_password`` (422; ``kind`` ``missing`` when ``current`` is empty) or
     ``weak_password`` (422).
+    """
+    check_current_password(user, current)
+    if new == current:
+        raise GeosignalError("weak_password", "Choisissez un mot de passe différent de l'actuel.",
+                             where="password", kind="same")
+    set_new_password(session, user, new)
+    revoked = revoke_api_tokens(session, user) if revoke_tokens else 0
+    audit.record_account(session, "password_set", user, user, how="change", tokens_revoked=revoked)
+    return revoked
+
+
+def check_current_password(user: User, current: str) -> None:
+    """Check that ``current`` is ``user``'s password (asked again before a change that outlives
+    the session: a new password, an API token).
+
+    Raises ``wrong_password`` (422, ``where`` ``current_password``; ``kind`` ``missing`` when
+    ``current`` is empty).
     """
     if not current:
         raise GeosignalError("wrong_password", "Indiquez le mot de passe actuel.", where="current_password",
@@ -157,10 +178,19 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     if not user.check_password(current):
         raise GeosignalError("wrong_password", "Le mot de passe actuel n'est pas le bon.",
                              where="current_password")
-    if new == current:
-        raise GeosignalError("weak_password", "Choisissez un mot de passe différent de l'actuel.",
-                             where="password", kind="same")
-    set_new_password(session, user, new)
+
+
+def revoke_api_tokens(session: Session, user: User) -> int:
+    """Revoke every API token of ``user`` still in force; return how many (caller commits)."""
+    return session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                           .values(revoked_at=datetime.now(UTC))).rowcount
+
+
+def active_token_count(session: Session, user: User) -> int:
+    """How many API tokens of ``user`` still work (neither revoked nor expired)."""
+    return session.scalar(select(func.count()).select_from(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+        (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > datetime.now(UTC)))) or 0
 
 
 def issue_link(session: Session, user: User, purpose: str, created_by: User | None = None) -> str:
@@ -168,9 +198,7 @@ def issue_link(session: Session, user: User, purpose: str, created_by: User | No
     return it (43 URL-safe characters; only its hash is stored). Earlier unused links of the
     same purpose stop working."""
     now = datetime.now(UTC)
-    session.execute(update(AccountToken).where(
-        AccountToken.user_id == user.id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None),
-    ).values(used_at=now))
+    end_links(session, user, purpose)
     secret = secrets.token_urlsafe(32)
     session.add(AccountToken(user_id=user.id, purpose=purpose, token_hash=hash_token(secret), created_at=now,
                              expires_at=now + timedelta(hours=ACCOUNT_TOKEN_HOURS[purpose]),
@@ -223,9 +251,13 @@ def complete_link(session: Session, secret: str, purpose: str, password: str) ->
     set_new_password(session, link.user, password)
     link.used_at = datetime.now(UTC)
     link.user.active = True
+    revoked = 0
     if purpose == "reset":  # the password was lost, or taken: whoever held it may have made tokens
-        session.execute(update(ApiToken).where(ApiToken.user_id == link.user.id, ApiToken.revoked_at.is_(None))
-                        .values(revoked_at=link.used_at))
+        revoked = revoke_api_tokens(session, link.user)
+    giver = session.get(User, link.created_by_id) if link.created_by_id else None
+    audit.record_account(session, "password_set", link.user, link.user,
+                         how="reset" if purpose == "reset" else "invitation",
+                         link_by=giver.email if giver else None, tokens_revoked=revoked)
     return link.user
 
 
@@ -256,7 +288,9 @@ def invite(session: Session, inviter: User, email: str, role: str, commune_nis: 
         raise GeosignalError("forbidden", "Seul un administrateur invite un référent ou un administrateur.")
     user = create_user(session, email, role, commune_nis or None, secrets.token_urlsafe(32))
     user.locale = locale
-    return user, issue_link(session, user, "invite", created_by=inviter)
+    secret = issue_link(session, user, "invite", created_by=inviter)
+    audit.record_account(session, "invite", inviter, user)
+    return user, secret
 
 
 def mail_language(user: User) -> str:
@@ -293,6 +327,22 @@ def issue_reset_link(session: Session, actor: User | None, user: User) -> str:
     return issue_link(session, user, "reset", created_by=actor)
 
 
+def password_chosen_by_owner(session: Session, user: User) -> bool:
+    """Whether ``user``'s password is one its owner chose: neither a one-time password
+    (``must_change_password``) nor a pending invitation. A link to choose another then goes to
+    the owner alone, by e-mail: handed to the referent or administrator who asked, it would let
+    them sign in, and act, as the owner."""
+    return not user.must_change_password and user.id not in invitations_pending(session)
+
+
+def end_links(session: Session, user: User, purpose: str) -> None:
+    """End ``user``'s unused single-use links of ``purpose`` (``invite`` or ``reset``); the
+    caller commits."""
+    session.execute(update(AccountToken).where(
+        AccountToken.user_id == user.id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None),
+    ).values(used_at=datetime.now(UTC)))
+
+
 #: The detail of ``not_found`` for an account id someone may not act on, existing or not:
 #: the answer is the same either way (a representative told ids of accounts from unused ones).
 NO_SUCH_ACCOUNT = "Aucun compte de ce numéro."
@@ -323,8 +373,8 @@ def deactivate(session: Session, actor: User | None, user: User) -> int:
     user.active = False
     user.deactivated_at = datetime.now(UTC)
     user.end_sessions()
-    session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                    .values(revoked_at=datetime.now(UTC)))
+    revoke_api_tokens(session, user)
     session.execute(update(AccountToken).where(AccountToken.user_id == user.id,
                                                AccountToken.used_at.is_(None)).values(used_at=datetime.now(UTC)))
+    audit.record_account(session, "deactivate", actor, user)
     return fail_queued_imports(session, user)

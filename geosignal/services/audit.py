@@ -10,7 +10,7 @@ changed, the geometry as RFC 7946 GeoJSON in EPSG:4326), every workflow action o
 (one event per export run, ``details.run_id``), ``merge`` and ``split`` (zones), ``copy`` (a
 rejected or withdrawn report filed anew from a copy: on the original, ``details.copy_id`` and
 ``copy_reference``; the copy's ``create`` carries ``details.copied_from`` and
-``copied_reference``).
+``copied_reference``); and the events about accounts of :data:`ACCOUNT_EVENT_LABELS_FR`.
 
 Flask-free: functions take a session and return plain data; the caller commits.
 """
@@ -32,8 +32,24 @@ from geosignal.errors import GeosignalError
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
+#: Events about an account rather than a report, with what the journal calls each: who
+#: invited whom, gave a link to choose a password (``details.delivered``: ``mail``, or ``shown``
+#: to the person who asked, to hand over), set a password (``details.how``: ``change``,
+#: ``reset`` or ``invitation``; a link's ``link_by``), deactivated an account, made or revoked an
+#: API token. ``details`` names the account (``account_id``, ``account_email``,
+#: ``account_role``); the event's commune is the account's.
+ACCOUNT_EVENT_LABELS_FR: dict[str, str] = {
+    "invite": "Compte invité",
+    "reset_link": "Lien de mot de passe donné",
+    "password_set": "Mot de passe choisi",
+    "deactivate": "Compte désactivé",
+    "token_create": "Jeton API créé",
+    "token_revoke": "Jeton API révoqué",
+}
+
 #: Every action the journal records.
-AUDIT_ACTIONS: tuple[str, ...] = ("create", "edit", *workflow.ACTIONS, "export", "merge", "split", "copy")
+AUDIT_ACTIONS: tuple[str, ...] = ("create", "edit", *workflow.ACTIONS, "export", "merge", "split", "copy",
+                                  *ACCOUNT_EVENT_LABELS_FR)
 
 #: Largest page of the journal.
 MAX_PAGE = 500
@@ -103,6 +119,15 @@ def record(
         return session.execute(_INSERT_FOR_REPORTS, {**params, "ids": ids}).rowcount
     session.execute(_INSERT_ONE, {**params, "commune_nis": commune_nis})
     return 1
+
+
+def record_account(session: Session, action: str, actor: Any, account: Any, **details: Any) -> None:
+    """Append one event of :data:`ACCOUNT_EVENT_LABELS_FR` (``action``) by ``actor`` (a user, or
+    None: the CLI) about ``account`` (a user), in ``account``'s commune, with ``details`` (JSON
+    values) added to the account's id, e-mail and role. The caller commits."""
+    record(session, action, actor, commune_nis=account.commune_nis,
+           details={"account_id": account.id, "account_email": account.email, "account_role": account.role,
+                    **details})
 
 
 def creation_from_staging_sql(staging: str) -> str:

@@ -12,6 +12,7 @@ from geosignal.errors import GeosignalError
 from geosignal.formparse import MAX_EMAIL_CHARS, email_problem
 from geosignal.models import ApiToken, Commune, User
 from geosignal.models.user import hash_token
+from geosignal.services import audit
 from geosignal.textsafety import refuse_unsafe_text
 from geosignal.vocab import ROLES
 
@@ -64,9 +65,11 @@ TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 365
 
 
-def create_token(session: Session, email: str, name: str = "", days: int = TOKEN_DAYS) -> str:
+def create_token(session: Session, email: str, name: str = "", days: int = TOKEN_DAYS, *,
+                 actor: User | None = None) -> str:
     """Create a named API token for a user, valid ``days`` days (1–365), and return it (shown
-    once: only its hash is stored).
+    once: only its hash is stored). Journalled (``token_create``) as made by ``actor`` (the
+    user on their page; None: the operator at the terminal).
 
     Raises ``not_found`` (404) for an unknown or deactivated user, ``invalid_request`` (400)
     for a lifetime out of range, a name longer than 80 characters or holding a character
@@ -81,9 +84,11 @@ def create_token(session: Session, email: str, name: str = "", days: int = TOKEN
         raise GeosignalError("invalid_request", "a token's name has at most 80 characters", where="name")
     refuse_unsafe_text(name, name="the token's name", where="name", code="invalid_request")
     token = ApiToken.new_secret()
-    session.add(ApiToken(user=user, token_hash=hash_token(token), name=name.strip(),
-                         expires_at=datetime.now(UTC) + timedelta(days=days)))
+    row = ApiToken(user=user, token_hash=hash_token(token), name=name.strip(),
+                   expires_at=datetime.now(UTC) + timedelta(days=days))
+    session.add(row)
     session.flush()
+    audit.record_account(session, "token_create", actor, user, token_id=row.id, token_name=row.name, days=days)
     return token
 
 
@@ -109,6 +114,7 @@ def revoke_token(session: Session, actor: User | None, token_id: int) -> ApiToke
         raise GeosignalError("not_found", f"no token {token_id}")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
+        audit.record_account(session, "token_revoke", actor, token.user, token_id=token.id, token_name=token.name)
     return token
 
 

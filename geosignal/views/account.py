@@ -35,11 +35,12 @@ from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.errors_web import wants_json
+from geosignal.i18n import ngettext
 from geosignal.models import Commune, User
 from geosignal.params import MAX_INT
 from geosignal.ratelimit import LOGIN_PER_ACCOUNT, limiter, login_account_key
 from geosignal.security import public_base_url
-from geosignal.services import accounts
+from geosignal.services import accounts, audit
 from geosignal.services import communes as communes_service
 from geosignal.services.mail import MailSettings, build_message, link_base, send
 
@@ -140,19 +141,35 @@ def change_password() -> Response | str | tuple[str, int]:
     user = current()
     if request.method == "POST":
         try:
-            accounts.change_password(get_session(), user, request.form.get("current_password") or "",
-                                     request.form.get("password") or "")
+            revoked = accounts.change_password(get_session(), user, request.form.get("current_password") or "",
+                                               request.form.get("password") or "",
+                                               revoke_tokens=formparse.flag(request.form.get("revoke_tokens"),
+                                                                            where="revoke_tokens"))
         except GeosignalError as error:
             # a guess counts; an empty field is none (said as such: kind "missing")
             g.wrong_current_password = error.code == "wrong_password" and error.extra.get("kind") != "missing"
-            return render_template("account_password.html", error=error, forced=user.must_change_password), 422
+            return _password_page(user, error), 422
         from flask_login import login_user
 
         get_session().commit()
         login_user(user)  # the new session version: this browser stays signed in, others not
         flash(_("Mot de passe changé. Vos autres sessions sont fermées."), "success")
+        if revoked:
+            flash(ngettext("%(num)s jeton API révoqué : créez-en un nouveau pour chaque logiciel qui doit encore "
+                           "accéder à l'API.",
+                           "%(num)s jetons API révoqués : créez-en un nouveau pour chaque logiciel qui doit encore "
+                           "accéder à l'API.", revoked), "notice")
         return redirect(url_for("pages.index"))
-    return render_template("account_password.html", error=None, forced=user.must_change_password)
+    return _password_page(user, None)
+
+
+def _password_page(user: User, error: GeosignalError | None) -> str:
+    """The password change page; the API tokens in force are counted, to be revoked with it
+    (checked by default: a password changed because it may be known, a token made meanwhile
+    would outlive it)."""
+    return render_template("account_password.html", error=error, forced=user.must_change_password,
+                           tokens=accounts.active_token_count(get_session(), user),
+                           revoke_tokens=request.method == "GET" or bool(request.form.get("revoke_tokens")))
 
 
 @bp.route("/compte/mot-de-passe-oublie", methods=["GET", "POST"])
@@ -163,9 +180,10 @@ def forgot_password() -> Response | str | tuple[str, int]:
     if request.method == "POST":
         if not MailSettings.from_config(current_app.config).host:
             # no e-mail can leave this service: say so (the same for every address) and who can help
-            flash(_("Ce service n'envoie pas d'e-mails : demandez au référent Smart Region (ou à un "
-                    "administrateur) un lien pour choisir un nouveau mot de passe ; il le crée depuis la "
-                    "page Comptes."), "error")
+            flash(_("Ce service n'envoie pas d'e-mails : demandez à la personne qui l'exploite (le service "
+                    "informatique) de vous fixer un mot de passe provisoire, à changer à la connexion. Un compte "
+                    "dont l'invitation n'a pas encore été acceptée reçoit un lien du référent Smart Region, depuis "
+                    "la page Comptes."), "error")
             return redirect(url_for("pages.login"))
         if not (request.form.get("email") or "").strip():
             flash(_("Indiquez l'adresse e-mail de votre compte : le lien y sera envoyé."), "error")
@@ -291,18 +309,37 @@ def invite_user():  # noqa: ANN201
 
 
 def _send_or_hand_over(session, settings: MailSettings, message, url: str, kind: str,  # noqa: ANN001, ANN202
-                       sent: str, unsent: str):
+                       sent: str, unsent: str, *, journal: Callable[[str], None] | None = None,
+                       hand_over: bool = True, withdraw: Callable[[], None] | None = None):
     """Commit, then e-mail ``message`` (saying ``sent``); without a mail server, show ``url``
     (a single-use link, ``kind`` ``invite`` or ``reset``) on the accounts page to the person
     who made it, to hand over once (saying ``unsent``); the same when the mail server cannot
-    be reached or refuses the message (saying so: the account or link exists already)."""
-    session.commit()
+    be reached or refuses the message (saying so: the account or link exists already). A link
+    not to be handed over (``hand_over`` False: for its owner alone) is ended by ``withdraw``
+    instead when the message cannot leave. ``journal(delivered)`` records how it went:
+    ``mail`` or ``shown``."""
+    def delivered(how: str) -> None:
+        if journal:
+            journal(how)
+        session.commit()
+
     if not settings.host:
+        delivered("shown")
         flash(unsent, "error")
         return _users_page(shown_link=url, shown_link_kind=kind)
+    session.commit()
     if _send_quietly(settings, message):
+        delivered("mail")
         flash(sent, "success")
         return redirect(url_for("account.users_page"))
+    if not hand_over:
+        if withdraw:
+            withdraw()
+        session.commit()
+        flash(_("Le serveur d'e-mail n'a pas pris le message pour %(email)s (injoignable ou refus) : aucun lien n'a "
+                "été donné. Réessayez plus tard.", email=str(message["To"])), "error")
+        return _users_page()
+    delivered("shown")
     flash(_("Le serveur d'e-mail n'a pas pris le message pour %(email)s (injoignable ou refus) : transmettez "
             "vous-même ce lien à cette adresse.", email=str(message["To"])), "error")
     return _users_page(shown_link=url, shown_link_kind=kind)
@@ -323,11 +360,22 @@ def _account_to_act_on(user_id: int, may: Callable[[User, User], bool]) -> User:
 @login_required
 def send_reset_link(user_id: int) -> Response | tuple[str, int]:
     """Give an account a link to choose a new password (one hour, once): e-mailed to it, or,
-    without a mail server, shown to the referent or administrator who asked, to hand over."""
+    without a mail server, shown to the referent or administrator who asked, to hand over —
+    only for an account whose owner has not chosen a password yet (a one-time password, an
+    invitation pending). A password its owner chose is changed by its owner alone: the link
+    goes only to the account's address, and without a mail server none is made (the operator
+    sets one at the terminal). Journalled (``reset_link``, how it was delivered)."""
     session = get_session()
     user = _account_to_act_on(user_id, policy.may_send_reset_link)
-    secret = accounts.issue_reset_link(session, current(), user)
     settings = MailSettings.from_config(current_app.config)
+    owner_chose = accounts.password_chosen_by_owner(session, user)
+    if owner_chose and not settings.host:
+        flash(_("%(email)s a choisi son mot de passe : un lien pour en choisir un autre ne part que par e-mail, à "
+                "cette adresse, jamais à la personne qui le demande. Aucun serveur d'e-mail n'est configuré : "
+                "l'exploitant du service peut en fixer un au terminal (geosignal set-password).",
+                email=user.email), "error")
+        return _users_page(409)
+    secret = accounts.issue_reset_link(session, current(), user)
     with force_locale(i18n.BABEL_LOCALES[accounts.mail_language(user)]):  # the recipient's language
         message = _message(settings, user.email, _("geosignal : réinitialiser votre mot de passe"), [
             _("Bonjour,"),
@@ -337,7 +385,10 @@ def send_reset_link(user_id: int) -> Response | tuple[str, int]:
     return _send_or_hand_over(session, settings, message, _shown_link("account.reset_password", secret), "reset",
                               _("Lien envoyé à %(email)s (valable une heure).", email=user.email),
                               _("Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce lien à %(email)s "
-                                "(valable une heure, une seule fois).", email=user.email))
+                                "(valable une heure, une seule fois).", email=user.email),
+                              journal=lambda how: audit.record_account(session, "reset_link", current(), user,
+                                                                       delivered=how),
+                              hand_over=not owner_chose, withdraw=lambda: accounts.end_links(session, user, "reset"))
 
 
 @bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/desactiver")
@@ -354,8 +405,12 @@ def deactivate_user(user_id: int) -> Response:
 
 @bp.route("/compte/jetons", methods=["GET", "POST"])
 @login_required
+@limiter.limit(LOGIN_PER_ACCOUNT, key_func=_signed_in_account_key, methods=["POST"],
+               deduct_when=lambda _response: bool(g.get("wrong_current_password")))
 def tokens_page() -> tuple[str, int]:
-    """One's API tokens (for QGIS, scripts): create a named one (shown once), list, revoke."""
+    """One's API tokens (for QGIS, scripts): create a named one (shown once), list, revoke.
+    Creating one asks for the current password (a session left open, or taken, must not make
+    access that outlives it; wrong ones are throttled as failed sign-ins are)."""
     from geosignal.services import users as users_service
 
     user = current()
@@ -367,7 +422,9 @@ def tokens_page() -> tuple[str, int]:
             days = formparse.whole_number(request.form.get("days") or str(users_service.TOKEN_DAYS))
             if days is None:
                 raise ValueError("days")
-            created = users_service.create_token(session, user.email, name=request.form.get("name") or "", days=days)
+            accounts.check_current_password(user, request.form.get("current_password") or "")
+            created = users_service.create_token(session, user.email, name=request.form.get("name") or "", days=days,
+                                                 actor=user)
             session.commit()
         except ValueError:
             error = GeosignalError("invalid_request", "days: a whole number from 1 to 365", where="days",
@@ -376,6 +433,7 @@ def tokens_page() -> tuple[str, int]:
             status = 422
         except GeosignalError as exc:
             error, status = exc, exc.status
+            g.wrong_current_password = exc.code == "wrong_password" and exc.extra.get("kind") != "missing"
             if exc.where == "days":
                 exc.extra["message"] = _("Durée en jours : un nombre entier de 1 à %(max)s.",
                                          max=users_service.MAX_TOKEN_DAYS)
