@@ -109,8 +109,15 @@ limiter = Limiter(key_func=get_remote_address, strategy="fixed-window", headers_
 
 
 def login_account_key() -> str:
-    """The rate-limit key of the account a sign-in names (lower-cased e-mail)."""
-    return "account:" + (request.form.get("email") or "").strip().lower()
+    """The rate-limit key of the account a sign-in names (lower-cased e-mail; an address holding
+    a control character, which names no account and cannot be stored as PostgreSQL text, by
+    its escaped form: its failures count too)."""
+    from geosignal.params import is_plain_text
+
+    email = (request.form.get("email") or "").strip().lower()
+    if is_plain_text(email, len(email)):
+        return "account:" + email
+    return "account-escaped:" + email.encode("unicode_escape").decode("ascii")
 
 
 def failed_sign_in(response: Any) -> bool:

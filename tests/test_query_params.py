@@ -339,3 +339,21 @@ def test_no_get_route_lets_a_nul_reach_the_database(app, client, admin, caplog) 
             response.close()
             tried += 1
     assert tried > 100
+
+
+def test_a_sign_in_address_with_a_nul_names_no_account_and_counts(client, caplog, fresh_limits) -> None:  # noqa: ANN001
+    """A NUL in the sign-in form's address reached PostgreSQL (400 with the driver's message,
+    a traceback) and its rate-limit counter could not be stored (the failure went uncounted):
+    now the same 401 as any unknown account, counted like one."""
+    from tests.conftest import csrf_token
+
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    for attempt in range(10):
+        caplog.clear()
+        answer = client.post("/login", data={"email": "a\x00b@igretec.com", "password": f"wrong{attempt}",
+                                             "csrf_token": token})
+        assert answer.status_code == 401 and "E-mail ou mot de passe incorrect." in answer.get_data(as_text=True)
+        _no_database_refusal(caplog, answer)
+        assert not [r for r in caplog.records if "rate limit" in r.getMessage()]
+    assert client.post("/login", data={"email": "a\x00b@igretec.com", "password": "wrong",
+                                       "csrf_token": token}).status_code == 429
