@@ -8,7 +8,9 @@ hit. Its URI is the database URL prefixed with ``geosignal+`` (e.g.
 
 Limits (:data:`LOGIN_PER_ACCOUNT`, :data:`LOGIN_PER_ADDRESS`) count failed attempts only;
 past them the answer is ``429`` with ``Retry-After`` and a French sentence, even for the
-right password. Writes (POST, PUT, PATCH, DELETE) are limited per user by ``WRITE_RATE_LIMIT``,
+right password. The per-address limit counts by the client's address: the TCP peer, or the one
+the ``TRUSTED_PROXIES`` reverse proxies forwarded (werkzeug's ``ProxyFix``, applied by
+:func:`geosignal.create_app`). Writes (POST, PUT, PATCH, DELETE) are limited per user by ``WRITE_RATE_LIMIT``,
 one budget for the API and the pages' forms alike (:func:`_limit_writes`).
 """
 
