@@ -32,6 +32,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json = StrictJSONProvider(app)
     app.config.update(load_config(app.instance_path, test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
+    if app.config["TRUSTED_PROXIES"]:
+        # the client address (sign-in and write limits, /readyz's loopback) and the scheme are
+        # the ones the trusted proxies forwarded, the last N of X-Forwarded-For: a client's own
+        # X-Forwarded-For in front of them is never read as its address
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     from geosignal import (
         assets,

@@ -97,6 +97,10 @@ SETTINGS: dict[str, Setting] = {
     "SMTP_PASSWORD": Setting("str", "", "SMTP password"),
     "SMTP_STARTTLS": Setting("bool", False, "upgrade the SMTP connection with STARTTLS"),
     "MAIL_FROM": Setting("str", "geosignal <noreply@geosignal.local>", "sender of geosignal's e-mails"),
+    "TRUSTED_PROXIES": Setting("int", 0, "reverse proxies in front of geosignal whose X-Forwarded-For and "
+                               "X-Forwarded-Proto are trusted (werkzeug's ProxyFix); 0 = none: the client address "
+                               "is the TCP peer (behind a proxy, every user shares the proxy's address and its "
+                               "sign-in limit)", low=0, high=10),
     "WRITE_RATE_LIMIT": Setting("ratelimit", "300 per minute", "writes allowed per user, API and page forms alike (Flask-Limiter notation); 429 beyond"),
     "EXPORT_COPY_RETENTION_DAYS": Setting("int", 730, "days the bytes of a recorded export are kept (geosignal purge)", low=1),
     "PHOTO_RETENTION_DAYS": Setting("int", 365, "days a closed report keeps its evidence photos (geosignal purge)", low=1),

@@ -20,6 +20,8 @@ representative's map form, the upload column mapping and the map popups. Each fo
 ``values``          value synonyms accepted in files (as written → vocabulary value; matched
                     folded), from :data:`VALUE_SYNONYMS`
 ``widget``          how the map form asks for it
+``readers``         who may read it where readers differ (the public OGC API): everyone,
+                    signed-in readers, or the report's own commune (:data:`READERS`)
 ==================  =======================================================================
 
 **Unified serialisation (decided here, schema 1.x).**
@@ -122,6 +124,14 @@ EXPORT_ADDED: tuple[str, ...] = ("reference",)
 #: since schema 1.2.0, which added ``reference``.
 API_ONLY: tuple[str, ...] = ()
 
+#: Who may read a property where readers differ (the public OGC API, read without signing in):
+#: everyone (``public``); signed-in readers only (``signed_in``: ``reference`` and ``revision``
+#: number every report filed and every change, unvalidated ones too, so an anonymous reader
+#: would learn how many there are); the report's own commune, the referent and admins
+#: (``own_commune``: the free-text ``description``, which may name people).
+PUBLIC, SIGNED_IN, OWN_COMMUNE = "public", "signed_in", "own_commune"
+READERS: tuple[str, ...] = (PUBLIC, SIGNED_IN, OWN_COMMUNE)
+
 #: Map-form widgets: ``select`` (``required`` ones start with a placeholder that is no value:
 #: nothing is chosen for the representative), ``checkboxes``,
 #: ``number``, ``date``, ``textarea``, ``hidden`` (filled by the map's script).
@@ -160,6 +170,8 @@ class Prop:
     widget: str | None = None
     #: The API's value, from a :class:`Source` (properties the API carries).
     api_value: Callable[[Source], Any] | None = None
+    #: Who may read it where readers differ (:data:`READERS`).
+    readers: str = PUBLIC
 
     @property
     def writable(self) -> bool:
@@ -358,7 +370,8 @@ PROPERTIES: tuple[Prop, ...] = (
                     "description": "Readable reference CM-YYYY-NNNNN (year filed, Brussels time), unique, "
                                    "never reused; null only in an import's preview (not stored yet). In the "
                                    "export since schema 1.2.0."}),
-         nullable=True, sql="{r}.reference", api_value=lambda s: getattr(s.report, "reference", None)),
+         nullable=True, sql="{r}.reference", api_value=lambda s: getattr(s.report, "reference", None),
+         readers=SIGNED_IN),
     Prop("commune_nis", "nis", "Code INS de la commune", _forms(API, EXPORT),
          {**_NIS, "description": "NIS (Statbel REFNIS) code of the commune holding most of the geometry."},
          sql="{r}.commune_nis", api_value=lambda s: s.report.commune_nis),
@@ -417,7 +430,7 @@ PROPERTIES: tuple[Prop, ...] = (
                        "description": "Free text, NFC-normalised."},
          headers=("description", "desc", "commentaire", "commentaires", "remarque", "remarques",
                   "omschrijving", "beschrijving", "opmerking", "comment", "comments", "notes", "cmt"),
-         widget="textarea", api_value=lambda s: s.report.description),
+         widget="textarea", api_value=lambda s: s.report.description, readers=OWN_COMMUNE),
     Prop("observed_at", "datetime", "Date d'observation", _forms(*_ALL_WRITABLE, POPUP),
          _nullable({**_DATE_TIME, "description": "When the problem was observed."}),
          sql="{r}.observed_at", nullable=True,
@@ -439,7 +452,7 @@ PROPERTIES: tuple[Prop, ...] = (
     Prop("revision", "integer", "Révision", _forms(API, EXPORT),
          {"type": "integer", "minimum": 1,
           "description": "Change sequence of the report: greater after every change."},
-         sql="{r}.change_seq", api_value=lambda s: s.report.change_seq),
+         sql="{r}.change_seq", api_value=lambda s: s.report.change_seq, readers=SIGNED_IN),
     Prop("status", "vocab", "Statut", _forms(API, EXPORT, POPUP),
          {"enum": list(vocab.STATUSES)},
          sql="{r}.status", vocab=vocab.STATUSES, api_value=lambda s: s.report.status),
@@ -480,6 +493,17 @@ PROPERTIES: tuple[Prop, ...] = (
 #: The properties by name.
 BY_NAME: MappingProxyType = MappingProxyType({p.name: p for p in PROPERTIES})
 
+def withheld(*, signed_in: bool, own_commune: bool) -> frozenset[str]:
+    """Return the names of the properties a reader may not see (:attr:`Prop.readers`): an
+    anonymous reader none but the ``public`` ones, a signed-in reader not the ``own_commune``
+    ones of a report of another commune (``own_commune``: the report's commune is the
+    reader's, or the reader is the referent or an admin)."""
+    hidden = set() if own_commune else {p.name for p in PROPERTIES if p.readers == OWN_COMMUNE}
+    if not signed_in:
+        hidden |= {p.name for p in PROPERTIES if p.readers == SIGNED_IN}
+    return frozenset(hidden)
+
+
 #: Columns of an uploaded file that give the geometry (not properties): key → (French label,
 #: recognised headers, folded).
 COORDINATE_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -519,6 +543,7 @@ def _check() -> None:
         assert bool(p.headers) == (UPLOAD in p.forms), p.name
         assert not (p.forms & _WRITABLE) or (p.forms & _WRITABLE) == _WRITABLE, f"{p.name}: partly writable"
         assert set(p.values.values()) <= set(p.vocab), p.name
+        assert p.readers in READERS, p.name
     seen: dict[str, str] = {}
     headers = [(h, p.name) for p in PROPERTIES for h in p.headers]
     headers += [(h, k) for k, (_, hs) in COORDINATE_COLUMNS.items() for h in hs]

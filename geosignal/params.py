@@ -53,6 +53,44 @@ def bbox_clause(bbox: BBox, params: dict[str, object], geometry: str = "r.geomet
     return f"ST_Intersects({geometry}, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"
 
 
+#: The longest text a query parameter naming a thing may hold (an e-mail address has at most
+#: 254 characters).
+MAX_PARAMETER_TEXT = 254
+
+
+def is_plain_text(value: str, max_length: int = MAX_PARAMETER_TEXT) -> bool:
+    """Whether ``value`` may go to SQL as a request's parameter: at most ``max_length``
+    characters, each printable (:meth:`str.isprintable`: no NUL, which PostgreSQL text cannot
+    hold, no other control, no invisible format character or separator but the space).
+
+    The one rule for every request string that reaches a query (:func:`text_parameter`,
+    :func:`parse_commune`, a commune's NIS code in a path); a value failing it is refused
+    before any SQL runs."""
+    return len(value) <= max_length and value.isprintable()
+
+
+def text_parameter(raw: str | None, *, where: str, max_length: int = MAX_PARAMETER_TEXT) -> str | None:
+    """Return the text of the query parameter ``where`` as given (None when absent or empty),
+    once :func:`is_plain_text` accepts it.
+
+    Raises ``invalid_request`` (400, ``where``) otherwise: ``kind="control_character"`` with
+    ``character`` (``U+0000``) and ``position`` (0-based) for a character that is not
+    printable, ``kind="parameter_too_long"`` with ``limit`` for a text longer than
+    ``max_length`` characters."""
+    if not raw:
+        return None
+    if is_plain_text(raw, max_length):
+        return raw
+    bad = next((i for i, c in enumerate(raw) if not c.isprintable()), None)
+    if bad is not None:
+        character = f"U+{ord(raw[bad]):04X}"
+        raise GeosignalError("invalid_request", f"{where} holds the character {character} at position {bad} (a "
+                             "control or invisible character): send printable text", where=where,
+                             kind="control_character", character=character, position=bad)
+    raise GeosignalError("invalid_request", f"{where} is printable text of at most {max_length} characters",
+                         where=where, kind="parameter_too_long", limit=max_length)
+
+
 def parse_commune(session: Any, raw: str | None, *, where: str = "commune") -> str | None:
     """Return the NIS code ``raw`` names when a commune with it is loaded, else refuse it.
 
@@ -66,7 +104,7 @@ def parse_commune(session: Any, raw: str | None, *, where: str = "commune") -> s
     if raw is None or not str(raw).strip():
         return None
     nis = str(raw).strip()
-    known = len(nis) <= 20 and nis.isprintable() and session.execute(
+    known = is_plain_text(nis, 20) and session.execute(
         text("SELECT 1 FROM communes WHERE nis_code = :nis"), {"nis": nis}).first() is not None
     if not known:
         shown = nis if len(nis) <= 20 else nis[:19] + "…"

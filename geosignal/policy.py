@@ -3,7 +3,8 @@
 Roles (:data:`geosignal.vocab.ROLES`): a **representative** speaks for one commune (NIS code);
 the **referent** reads and moderates every commune's reports but files none; an **admin** does
 everything. Anonymous visitors read only open data (communes, confirmed white zones in the OGC
-API, the export schema, health).
+API, the export schema, health: ``/readyz``'s details to the referent, admins and the machine
+itself only).
 
 Decisions are plain functions of (user, commune NIS code, ...) returning ``bool``; the
 ``require_*`` helpers raise the coded :class:`~geosignal.errors.GeosignalError` a view or a
@@ -142,6 +143,14 @@ def may_read_audit(user: Actor | None) -> bool:
     report's history with its names already (:func:`sees_all_communes`); a report's own history
     is :func:`may_read_report`."""
     return sees_all_communes(user)
+
+
+def may_read_readiness_details(user: Actor | None, *, from_loopback: bool) -> bool:
+    """Whether ``/readyz`` shows ``user`` its checks' details (PostGIS's version, the schema's
+    alembic revision, the CRS distances): the referent and admins, or a request from the
+    machine itself (``from_loopback``: the operator's ``curl``, a local health check). Everyone
+    else gets the status code and ``ready`` only."""
+    return from_loopback or sees_all_communes(user)
 
 
 def may_add_evidence(user: Actor | None, nis: str) -> bool:

@@ -8,7 +8,9 @@ hit. Its URI is the database URL prefixed with ``geosignal+`` (e.g.
 
 Limits (:data:`LOGIN_PER_ACCOUNT`, :data:`LOGIN_PER_ADDRESS`) count failed attempts only;
 past them the answer is ``429`` with ``Retry-After`` and a French sentence, even for the
-right password. Writes (POST, PUT, PATCH, DELETE) are limited per user by ``WRITE_RATE_LIMIT``,
+right password. The per-address limit counts by the client's address: the TCP peer, or the one
+the ``TRUSTED_PROXIES`` reverse proxies forwarded (werkzeug's ``ProxyFix``, applied by
+:func:`geosignal.create_app`). Writes (POST, PUT, PATCH, DELETE) are limited per user by ``WRITE_RATE_LIMIT``,
 one budget for the API and the pages' forms alike (:func:`_limit_writes`).
 """
 
@@ -109,8 +111,15 @@ limiter = Limiter(key_func=get_remote_address, strategy="fixed-window", headers_
 
 
 def login_account_key() -> str:
-    """The rate-limit key of the account a sign-in names (lower-cased e-mail)."""
-    return "account:" + (request.form.get("email") or "").strip().lower()
+    """The rate-limit key of the account a sign-in names (lower-cased e-mail; an address holding
+    a control character, which names no account and cannot be stored as PostgreSQL text, by
+    its escaped form: its failures count too)."""
+    from geosignal.params import is_plain_text
+
+    email = (request.form.get("email") or "").strip().lower()
+    if is_plain_text(email, len(email)):
+        return "account:" + email
+    return "account-escaped:" + email.encode("unicode_escape").decode("ascii")
 
 
 def failed_sign_in(response: Any) -> bool:

@@ -7,12 +7,15 @@
 - ``Strict-Transport-Security`` when the service is published over HTTPS
   (``GEOSIGNAL_PUBLIC_BASE_URL`` starting with ``https://``);
 - :func:`public_base_url`: absolute links (OGC API, e-mails) are built from the configured
-  public base URL, never from the request's ``Host`` header when one is configured.
+  public base URL, never from the request's ``Host`` header when one is configured; when none
+  is, a response whose links were built from ``Host`` carries ``Vary: Host`` (a shared cache
+  keeps one copy per host, never serving links to ``evil.example`` to other readers);
+- ``Vary`` is added to, never overwritten (:func:`add_vary`).
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 
 #: One year, the usual HSTS lifetime.
 HSTS = "max-age=31536000; includeSubDomains"
@@ -25,7 +28,22 @@ def public_base_url() -> str:
     configured = current_app.config.get("PUBLIC_BASE_URL") or ""
     if configured:
         return configured.rstrip("/")
+    g.links_from_host = True  # the answer depends on the Host header: it says so (Vary: Host)
     return request.host_url.rstrip("/")
+
+
+def add_vary(response: Response, *names: str) -> None:
+    """Add ``names`` to ``response``'s ``Vary`` header, keeping what it already says (each
+    name once, case-insensitively; ``*`` stays ``*``), as one header: Flask-Compress reads only
+    the first ``Vary`` header and rewrites it with ``Accept-Encoding``, so a second one would
+    be lost."""
+    present = [v.strip() for header in response.headers.getlist("Vary") for v in header.split(",") if v.strip()]
+    if "*" in present:
+        response.headers["Vary"] = "*"
+        return
+    known = {v.lower() for v in present}
+    present += [n for n in names if n.lower() not in known]
+    response.headers["Vary"] = ", ".join(present)
 
 
 #: Pages answered to visitors who are not signed in that still show private things: a
@@ -63,8 +81,9 @@ def init_app(app: Flask) -> None:
                 not (request.endpoint or "").startswith(("static", "vendor.")) and request.endpoint not in PUBLIC_DATA
                 and _carries_credentials()):
             response.headers["Cache-Control"] = "no-store"
-            response.headers.add("Vary", "Cookie")
-            response.headers.add("Vary", "Authorization")
+            add_vary(response, "Cookie", "Authorization")
+        if g.get("links_from_host"):  # absolute links built from the request's Host (no PUBLIC_BASE_URL)
+            add_vary(response, "Host")
         if (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

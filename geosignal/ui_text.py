@@ -597,6 +597,11 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "no_photo": "Choisissez d'abord une photo (JPEG ou PNG) à ajouter.",
         "no_survey_file": "Choisissez le fichier de l'enquête : l'export du questionnaire, en CSV ou XLSX.",
         "survey_edition": "Indiquez l'année de l'édition de l'enquête, en quatre chiffres (par exemple 2022).",
+        # a filter's text (the journal's user, the queue's search) holding a control or invisible
+        # character, or too long: geosignal.params.text_parameter
+        "control_character": "Un filtre contient le caractère %(character)s (un caractère de contrôle ou invisible, "
+                             "souvent venu d'un copier-coller) : retapez sa valeur sans ce caractère.",
+        "parameter_too_long": "Un filtre est trop long : raccourcissez sa valeur à %(limit)s caractères au plus.",
         # a period (from, to) that ends before it starts: every filter of dates says it
         "period_reversed": "La période se termine avant de commencer : choisissez une date de fin égale ou "
                            "postérieure à la date de début.",

@@ -66,6 +66,8 @@ def test_bad_values_stop_the_start_naming_the_variable(tmp_path, name: str, raw:
     ("ZONE_DISTANCE_M", "-10", "GEOSIGNAL_ZONE_DISTANCE_M must be at least 0, not -10.0"),
     ("MIN_AREA_M2", "1000000000", r"GEOSIGNAL_MIN_AREA_M2 \(1e\+09\) must be below GEOSIGNAL_MAX_AREA_M2 \(2e\+08\)"),
     ("MAX_UPLOAD_FEATURES", "0", "GEOSIGNAL_MAX_UPLOAD_FEATURES must be at least 1, not 0"),
+    ("TRUSTED_PROXIES", "-1", "GEOSIGNAL_TRUSTED_PROXIES must be from 0 to 10, not -1"),
+    ("TRUSTED_PROXIES", "yes", "GEOSIGNAL_TRUSTED_PROXIES must be an integer, not 'yes'"),
 ])
 def test_values_out_of_range_stop_the_start(tmp_path, name: str, raw: str, message: str) -> None:  # noqa: ANN001
     with pytest.raises(ConfigError, match=f"^{message}$"):
@@ -146,3 +148,8 @@ def test_the_database_follows_db_name_unless_the_url_is_given(tmp_path) -> None:
         "postgresql+psycopg://gs:p%40ss%3Aw%2Frd@127.0.0.1:5432/geosignal"
     given = "postgresql+psycopg://u:p@db.example:6543/other"
     assert _load(tmp_path, ENV="development", DB_NAME="x", DATABASE_URL=given)["DATABASE_URL"] == given
+
+
+def test_trusted_proxies_default_to_none(tmp_path) -> None:  # noqa: ANN001
+    assert _load(tmp_path, SECRET_KEY=STRONG)["TRUSTED_PROXIES"] == 0
+    assert _load(tmp_path, SECRET_KEY=STRONG, TRUSTED_PROXIES="2")["TRUSTED_PROXIES"] == 2

@@ -65,3 +65,24 @@ def test_commands_work_without_the_front_end_libraries_and_serve_says_what_is_mi
     assert served.exit_code == 1 and "run `npm ci`" in served.output
     not_ready = client.get("/readyz")
     assert not_ready.status_code == 503 and not_ready.get_json()["checks"]["front_end"] == {"ok": False}
+
+
+def test_readyz_details_only_to_the_referent_admins_and_the_machine_itself(client, db, referent, representative,
+                                                                            admin) -> None:  # noqa: ANN001
+    """``/readyz`` told anyone PostGIS's version and the alembic revision: from elsewhere, an
+    anonymous reader or a representative gets the status code and ``ready`` only; the referent,
+    admins and the machine itself (loopback, no proxy in between) get the details."""
+    away = {"REMOTE_ADDR": "203.0.113.5"}
+    for response in (client.get("/readyz", environ_base=away), representative.get("/readyz", environ_base=away),
+                     client.get("/readyz", headers={"X-Forwarded-For": "203.0.113.5"})):
+        assert response.status_code == 200 and response.get_json() == {"status": "ready", "ready": True}
+    for response in (client.get("/readyz"), referent.get("/readyz", environ_base=away),
+                     admin.get("/readyz", environ_base=away), client.get("/readyz", environ_base={"REMOTE_ADDR": "::1"})):
+        doc = response.get_json()
+        assert response.status_code == 200 and doc["ready"] is True and doc["status"] == "ready"
+        assert doc["checks"]["database"]["postgis"] and doc["checks"]["migrations"]["database"]
+    db.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    behind = client.get("/readyz", environ_base=away)
+    assert behind.status_code == 503 and behind.headers["Retry-After"] == "5"
+    assert behind.get_json() == {"status": "not_ready", "ready": False}
+    assert referent.get("/readyz", environ_base=away).get_json()["checks"]["migrations"]["database"] == "0001"

@@ -198,3 +198,32 @@ def test_a_token_of_an_account_with_its_one_time_password_gets_a_problem_under_o
     # a page still leads a person to the change form
     page = representative.get("/carte")
     assert (page.status_code, page.headers["Location"]) == (302, "/compte/mot-de-passe")
+
+
+def test_anonymous_readers_get_no_reference_nor_revision(db, client, representative, referent) -> None:  # noqa: ANN001
+    """The sequential ``reference`` (CM-2026-02745) and the global ``revision`` (change_seq)
+    told an anonymous reader how many reports were filed and changed, unvalidated ones too:
+    they are left out for anonymous readers (as ``description``), signed-in readers keep them."""
+    from geosignal import contract
+
+    shown = post(representative, to_geojson_4326(square_lambert(X0, Y0, 300)))
+    db.execute(update(Report).where(Report.id == uuid.UUID(shown)).values(status="validated"))
+    db.commit()
+    row = db.get(Report, uuid.UUID(shown))
+    assert contract.withheld(signed_in=False, own_commune=False) == {"reference", "revision", "description"}
+    anonymous = client.get("/ogc/collections/white-zones/items").get_json()["features"]
+    one = client.get(f"/ogc/collections/white-zones/items/{shown}").get_json()
+    for props in (anonymous[0]["properties"], one["properties"]):
+        assert not {"reference", "revision", "description"} & set(props)
+        assert props["commune_nis"] == CHARLEROI and props["status"] == "validated"
+    html = client.get("/ogc/collections/white-zones/items?f=html").get_data(as_text=True)
+    assert row.reference not in html and "Révision" not in html and "Référence" not in html
+    for reader in (referent, representative):
+        props = reader.get(f"/ogc/collections/white-zones/items/{shown}").get_json()["properties"]
+        assert (props["reference"], props["revision"]) == (row.reference, row.change_seq)
+    from tests.conftest import make_account
+
+    other = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
+    props = other.get("/ogc/collections/white-zones/items").get_json()["features"][0]["properties"]
+    assert (props["reference"], props["revision"]) == (row.reference, row.change_seq)
+    assert "description" not in props

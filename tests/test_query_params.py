@@ -12,6 +12,7 @@ import json
 import pytest
 from shapely.geometry import Point
 
+from tests.conftest import CHARLEROI
 from tests.factories import CHARLEROI_LAMBERT72, count_reports, feature, to_geojson_4326
 
 X0, Y0 = CHARLEROI_LAMBERT72
@@ -242,3 +243,117 @@ def test_a_reason_of_invisible_characters_is_no_reason(db, representative, refer
                              json={"to": "rejected", "reason": "\u200b\u2060 \ufeff"})
     assert (response.status_code, response.get_json()["code"]) == (422, "reason_required")
     assert referent.get(f"/api/v1/reports/{rid}").get_json()["properties"]["status"] == "submitted"
+
+
+# =========================================================================== a control character reaching SQL
+
+def _no_database_refusal(caplog, response) -> None:  # noqa: ANN001
+    """The request was refused before SQL: no ``DataError`` said by the driver, no traceback."""
+    assert "cannot be stored" not in response.get_data().decode("utf-8", "replace")
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize(("value", "character", "position"), [("a\x00b", "U+0000", 1), ("\x00", "U+0000", 0),
+                                                               ("ref\x07@igretec.com", "U+0007", 3),
+                                                               ("referent@igretec.com\u200b", "U+200B", 20)])
+def test_the_journal_user_filter_refuses_a_control_character_before_sql(client, referent, caplog, value: str,
+                                                                        character: str, position: int) -> None:
+    """``/api/v1/audit?user=a%00b`` answered 400 with the driver's message and logged a
+    traceback: now the coded 400 naming ``user``, and on the page the sentence that says what to do."""
+    api = referent.get("/api/v1/audit", query_string={"user": value})
+    body = _problem(api, 400, "invalid_request", "user")
+    assert (body["kind"], body["character"], body["position"]) == ("control_character", character, position)
+    assert body["message"] == (f"Un filtre contient le caractère {character} (un caractère de contrôle ou "
+                               "invisible, souvent venu d'un copier-coller) : retapez sa valeur sans ce caractère.")
+    _no_database_refusal(caplog, api)
+    referent.login()
+    page = client.get("/admin/journal", query_string={"user": value})
+    html = " ".join(page.get_data(as_text=True).split())
+    assert page.status_code == 400 and 'data-code="invalid_request"' in html
+    assert (f"Un filtre contient le caractère {character} (un caractère de contrôle ou invisible, souvent venu "
+            "d&#39;un copier-coller) : retapez sa valeur sans ce caractère.") in html
+    _no_database_refusal(caplog, page)
+    # an address as typed still filters (exact, case-insensitive)
+    assert referent.get("/api/v1/audit", query_string={"user": "Referent@igretec.com"}).status_code == 200
+    assert client.get("/admin/journal", query_string={"user": "referent@igretec.com"}).status_code == 200
+
+
+def test_the_journal_user_filter_is_at_most_an_address_long(referent) -> None:  # noqa: ANN001
+    body = _problem(referent.get("/api/v1/audit", query_string={"user": "a" * 255}), 400, "invalid_request", "user")
+    assert (body["kind"], body["limit"]) == ("parameter_too_long", 254)
+    assert body["message"] == "Un filtre est trop long : raccourcissez sa valeur à 254 caractères au plus."
+
+
+@pytest.mark.parametrize("nis", ["5\x0011", "52011\x00", "\x01", "5" * 21])
+def test_a_commune_path_with_a_control_character_is_not_found_before_sql(client, referent, caplog, nis) -> None:  # noqa: ANN001
+    """``/api/v1/stats/communes/5%0011`` answered 400 with the driver's message: now as any NIS
+    code that is not loaded there (``/api/v1/stats/communes/99999``), 404, and the sheets too."""
+    from urllib.parse import quote
+
+    path = quote(nis)
+    for missing in (referent.get(f"/api/v1/stats/communes/{path}"), referent.get("/api/v1/stats/communes/99999")):
+        _problem(missing, 404, "not_found", None)
+        _no_database_refusal(caplog, missing)
+    referent.login()
+    for page in (client.get(f"/communes/{path}/fiche"), client.get(f"/communes/{path}/fiche.pdf")):
+        assert page.status_code == 404 and 'data-code="not_found"' in page.get_data(as_text=True)
+        _no_database_refusal(caplog, page)
+
+
+def test_the_queue_search_refuses_a_control_character(referent) -> None:  # noqa: ANN001
+    body = _problem(referent.get("/api/v1/queue", query_string={"q": "CM\x00"}), 400, "invalid_request", "q")
+    assert (body["kind"], body["character"]) == ("control_character", "U+0000")
+
+
+#: Query parameters pages take (the API's are declared in QUERY_PARAMETERS).
+_PAGE_PARAMETERS = ("user", "q", "commune", "action", "before", "avant", "signalement", "copie", "cursor", "state",
+                    "network", "run", "next")
+
+
+def test_no_get_route_lets_a_nul_reach_the_database(app, client, admin, caplog) -> None:  # noqa: ANN001
+    """Every GET route, with a NUL in each path variable and in each query parameter it takes:
+    refused (or ignored) before SQL, never the driver's "cannot be stored" nor a traceback."""
+    import re
+
+    from geosignal.services.openapi import QUERY_PARAMETERS
+
+    admin.login()
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+
+        def path(bad: str | None, rule=rule) -> str:  # noqa: ANN001
+            return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", lambda m: "5%0011" if m.group(1) == bad else CHARLEROI,
+                          rule.rule)
+
+        urls = [path(name) for name in rule.arguments]
+        names = ([p["name"] for p in QUERY_PARAMETERS.get(rule.endpoint, [])]
+                 if rule.rule.startswith(("/api/", "/ogc")) else _PAGE_PARAMETERS)
+        urls += [f"{path(None)}?{name}=a%00b" for name in names]
+        for url in urls:
+            caplog.clear()
+            response = client.get(url)
+            assert response.status_code < 500, url
+            _no_database_refusal(caplog, response)
+            response.close()
+            tried += 1
+    assert tried > 100
+
+
+def test_a_sign_in_address_with_a_nul_names_no_account_and_counts(client, caplog, fresh_limits) -> None:  # noqa: ANN001
+    """A NUL in the sign-in form's address reached PostgreSQL (400 with the driver's message,
+    a traceback) and its rate-limit counter could not be stored (the failure went uncounted):
+    now the same 401 as any unknown account, counted like one."""
+    from tests.conftest import csrf_token
+
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    for attempt in range(10):
+        caplog.clear()
+        answer = client.post("/login", data={"email": "a\x00b@igretec.com", "password": f"wrong{attempt}",
+                                             "csrf_token": token})
+        assert answer.status_code == 401 and "E-mail ou mot de passe incorrect." in answer.get_data(as_text=True)
+        _no_database_refusal(caplog, answer)
+        assert not [r for r in caplog.records if "rate limit" in r.getMessage()]
+    assert client.post("/login", data={"email": "a\x00b@igretec.com", "password": "wrong",
+                                       "csrf_token": token}).status_code == 429

@@ -48,3 +48,40 @@ def test_hsts_only_when_published_over_https(app, client) -> None:  # noqa: ANN0
         headers = client.get("/login").headers
     assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", ["/ogc", "/ogc/conformance", "/ogc/collections",
+                                  "/ogc/collections/communes/items?limit=2", "/ogc/collections/communes/items/52011",
+                                  "/ogc/collections/white-zones", "/ogc/collections/communes/items?f=html"])
+def test_links_built_from_the_host_header_say_vary_host(app, client, representative, path: str) -> None:  # noqa: ANN001
+    """Without ``GEOSIGNAL_PUBLIC_BASE_URL`` the OGC links come from ``Host``: a shared cache must
+    keep one answer per host (``Vary: Host``), added to what ``Vary`` already says (compression,
+    credentials) in one header, none lost."""
+    evil = client.get(path, headers={"Host": "evil.example"})
+    assert evil.status_code == 200 and "http://evil.example/ogc" in evil.get_data().decode("latin-1")
+    assert _vary(evil) == ["Host", "Accept-Encoding", "Cookie"]
+    signed_in = representative.get(path, headers={"Accept-Encoding": "gzip"})
+    assert _vary(signed_in) == ["Cookie", "Authorization", "Host", "Accept-Encoding"]
+    with configured(app, PUBLIC_BASE_URL="https://geosignal.example.be"):
+        fixed = client.get(path, headers={"Host": "evil.example", "Accept-Encoding": "gzip"})
+    assert _vary(fixed) == ["Accept-Encoding", "Cookie"]
+    assert "evil.example" not in fixed.get_data().decode("latin-1")
+
+
+def _vary(response) -> list[str]:  # noqa: ANN001
+    """The names of the response's ``Vary``, which must be one header (Flask-Compress rewrites
+    the first only)."""
+    assert len(response.headers.getlist("Vary")) == 1, response.headers.getlist("Vary")
+    return [v.strip() for v in response.headers["Vary"].split(",")]
+
+
+def test_the_ogc_items_page_links_its_items_by_path_not_host(client) -> None:  # noqa: ANN001
+    html = client.get("/ogc/collections/communes/items?f=html&limit=1", headers={"Host": "evil.example"})
+    assert 'href="/ogc/collections/communes/items/52010?f=html"' in html.get_data(as_text=True)
+
+
+def test_credentials_vary_survives_compression(client, representative) -> None:  # noqa: ANN001
+    """Flask-Compress rewrote the first ``Vary`` header only: a second (``Authorization``) was lost."""
+    packed = representative.get("/api/v1/stats/communes", headers={"Accept-Encoding": "br"})
+    assert packed.headers["Content-Encoding"] == "br"
+    assert _vary(packed) == ["Cookie", "Authorization", "Accept-Encoding"]

@@ -91,6 +91,44 @@ def test_failed_sign_ins_are_throttled_per_address(client, db, fresh_limits) -> 
     assert _attempt(client, "nobody-else@example.be", "wrong password!").status_code == 429
 
 
+def _attempt_from(client, email: str, forwarded_for: str):  # noqa: ANN001, ANN202
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"email": email, "password": "wrong password!", "csrf_token": token},
+                       headers={"X-Forwarded-For": forwarded_for})
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(database_url: str, db, fresh_limits) -> None:  # noqa: ANN001, E501
+    """Behind the usual HTTPS reverse proxy every request came from its address, so 50 wrong
+    passwords locked everybody out: with ``GEOSIGNAL_TRUSTED_PROXIES=1`` the address is the one
+    the proxy forwarded (the last of ``X-Forwarded-For``), each client limited on its own."""
+    app = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "t",
+                      "TILE_URL": "", "TRUSTED_PROXIES": 1})
+    try:
+        client = app.test_client()  # every request from the proxy's own address, 127.0.0.1
+        for i in range(50):
+            assert _attempt_from(client, f"nobody{i}@example.be", "198.51.100.7").status_code == 401
+        assert _attempt_from(client, "nobody-else@example.be", "198.51.100.7").status_code == 429
+        # a client's own X-Forwarded-For before the proxy's entry changes nothing
+        assert _attempt_from(client, "nobody-else@example.be", "203.0.113.9, 198.51.100.7").status_code == 429
+        # another client behind the same proxy is not locked out
+        assert _attempt_from(client, "someone@example.be", "203.0.113.9").status_code == 401
+        # the scheme the proxy was reached with: links say https
+        landing = client.get("/ogc", headers={"X-Forwarded-Proto": "https"}).get_json()
+        assert landing["links"][0]["href"].startswith("https://localhost/ogc")
+    finally:
+        app.extensions["geosignal.db"].engine.dispose()
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(client, db, fresh_limits) -> None:  # noqa: ANN001
+    """With ``GEOSIGNAL_TRUSTED_PROXIES`` 0 (the default) the address is the TCP peer: a client
+    sending another ``X-Forwarded-For`` each time does not escape the per-address limit."""
+    for i in range(50):
+        assert _attempt_from(client, f"nobody{i}@example.be", f"198.51.100.{i}").status_code == 401
+    assert _attempt_from(client, "nobody-else@example.be", "203.0.113.9").status_code == 429
+    assert client.get("/ogc", headers={"X-Forwarded-Proto": "https"}).get_json()["links"][0]["href"].startswith(
+        "http://localhost/ogc")
+
+
 def test_an_unknown_account_takes_as_long_as_a_wrong_password(client, db, fresh_limits) -> None:  # noqa: ANN001
     account = make_account(client, db, "maire@thuin.be", "representative", "56078")
 

@@ -62,3 +62,10 @@ def readiness(session: Session, *, front_end: bool = True) -> dict[str, Any]:
         "front_end": {"ok": front_end},
     }
     return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}
+
+
+def public_readiness(report: dict[str, Any]) -> dict[str, Any]:
+    """Return what anyone may read of a :func:`readiness` report: ``{"status": "ready" |
+    "not_ready", "ready": bool}`` — no versions, revisions nor distances (they tell an attacker
+    which PostGIS and which schema run)."""
+    return {"status": "ready" if report["ready"] else "not_ready", "ready": report["ready"]}

@@ -10,7 +10,9 @@ or HTML. Two collections:
   representatives see the white zones the referent confirmed (:data:`~geosignal.policy.PUBLIC_STATUSES`:
   validated, transmitted to DWconnect, not resolved by the operator) only; the free-text ``description`` (written for
   the referent, it may name people) only to the referent, admins, and the representatives of
-  the report's own commune — as in the REST API; the referent and admins see every status.
+  the report's own commune — as in the REST API; ``reference`` and ``revision`` (sequential:
+  they would tell how many reports were filed and changed, unvalidated ones too) only to
+  signed-in readers (:attr:`geosignal.contract.Prop.readers`); the referent and admins see every status.
 
 Coordinates are CRS84 (lon, lat; RFC 7946), 6 decimals, lines and zones reduced to the 1e-6°
 grid so that they stay valid as written. The API is described in OpenAPI 3.1 (``service-desc``),
@@ -35,7 +37,7 @@ from urllib.parse import urlencode
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geosignal import policy
+from geosignal import contract, policy
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72
 from geosignal.params import bbox_clause, parse_bbox, whole_number
@@ -84,6 +86,13 @@ class Viewer:
     def sees_description(self, commune_nis: str) -> bool:
         """Whether this reader may see the description of a report of ``commune_nis``."""
         return self.sees_all or (self.signed_in and self.commune_nis is not None and self.commune_nis == commune_nis)
+
+    def withheld(self, commune_nis: str) -> frozenset[str]:
+        """The properties of a report of ``commune_nis`` this reader may not see, as the report
+        contract declares them (:attr:`geosignal.contract.Prop.readers`): anonymously, no
+        ``description``, ``reference`` nor ``revision`` (both number every report filed and
+        every change, unvalidated ones too); signed in, no ``description`` of another commune."""
+        return contract.withheld(signed_in=self.signed_in, own_commune=self.sees_description(commune_nis))
 
 
 @dataclass(frozen=True)
@@ -265,8 +274,8 @@ def _features(session: Session, collection_id: str, where: str, params: dict[str
     features = [json.loads(row) for row in rows]
     if collection_id == "white-zones":
         for f in features:
-            if not viewer.sees_description(f["properties"]["commune_nis"]):
-                del f["properties"]["description"]
+            for name in viewer.withheld(f["properties"]["commune_nis"]):
+                f["properties"].pop(name, None)
     return features
 
 

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import contract, vocab, workflow
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_commune, parse_day
+from geosignal.params import parse_commune, parse_day, text_parameter
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -140,8 +140,9 @@ def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFi
 
     Returns (filters, limit, cursor). Raises ``unknown_commune`` (422) for a NIS code that is
     not a loaded commune, ``invalid_request`` (400, naming the parameter) for a value outside
-    its vocabulary, a malformed date or number, ``from`` after ``to`` or a search longer than
-    :data:`MAX_QUERY` characters.
+    its vocabulary, a malformed date or number, ``from`` after ``to`` or a search ``q`` longer than
+    :data:`MAX_QUERY` characters or holding a control character
+    (:func:`geosignal.params.text_parameter`).
     """
     def arg(name: str) -> str:
         value = args.get(name)
@@ -167,13 +168,11 @@ def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFi
             raise GeosignalError("invalid_request", f"status must be 'all' or among {', '.join(vocab.STATUSES)}",
                                  where="status")
         statuses = tuple(s for s in vocab.STATUSES if s in wanted)
-    q = arg("q")
-    if len(q) > MAX_QUERY or not q.isprintable():
-        raise GeosignalError("invalid_request", f"q is printable text of at most {MAX_QUERY} characters", where="q")
+    q = text_parameter(arg("q"), where="q", max_length=MAX_QUERY)  # a control character never reaches SQL
     filters = QueueFilters(
         statuses=statuses, commune=parse_commune(session, arg("commune") or None),
         network=one("network", vocab.NETWORKS), operator=one("operator", vocab.OPERATORS),
-        period=one("period", PERIOD_FIELDS) or "created", date_from=day("from"), date_to=day("to"), q=q or None,
+        period=one("period", PERIOD_FIELDS) or "created", date_from=day("from"), date_to=day("to"), q=q,
         sort=one("sort", SORTS) or "oldest",
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:

@@ -37,7 +37,7 @@ from geosignal.errors import GeosignalError
 from geosignal.i18n import ngettext
 from geosignal.models import Commune, User
 from geosignal.models.user import dummy_password_hash
-from geosignal.params import parse_commune
+from geosignal.params import is_plain_text, parse_commune
 from geosignal.ratelimit import (
     LOGIN_PER_ACCOUNT,
     LOGIN_PER_ADDRESS,
@@ -164,7 +164,8 @@ def login() -> Response | str:
             said = _("Indiquez l'adresse e-mail de votre compte.") if missing == "email" else _("Indiquez votre mot de passe.")
             return render_template("login.html", email=email, missing=missing,  # type: ignore[return-value]
                                    error_text=said), 422
-        user = get_session().scalar(select(User).where(User.email == email))
+        # an address holding a control character (NUL…) names no account: not asked of PostgreSQL
+        user = get_session().scalar(select(User).where(User.email == email)) if is_plain_text(email) else None
         # the same password check whether or not the account exists (constant time)
         valid = check_password_hash(user.password_hash if user else dummy_password_hash(), password)
         if user is None or not user.active or not valid:

@@ -26,7 +26,7 @@ from geosignal import contract, formparse, i18n, policy, ui_text, workflow
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_commune, parse_day
+from geosignal.params import parse_commune, parse_day, text_parameter
 from geosignal.services import audit as audit_service
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
@@ -483,7 +483,7 @@ def journal_filters() -> dict[str, Any]:
         raise GeosignalError("invalid_request", "from is after to", where="from", kind="period_reversed")
     return {"action": request.args.get("action") or None,
             "commune": parse_commune(get_session(), request.args.get("commune")),
-            "user": request.args.get("user") or None, "date_from": date_from, "date_to": date_to,
+            "user": text_parameter(request.args.get("user"), where="user"), "date_from": date_from, "date_to": date_to,
             "limit": limit, "before_id": before}
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.params import is_plain_text
 from geosignal.services.aggregation.filters import (
     COUNTED_STATUSES,
     ESTIMATE_NOTE,
@@ -300,8 +301,12 @@ def commune_detail(session: Session, nis_code: str, filters: StatsFilters = NO_F
     as GeoJSON geometries (EPSG:4326, ``[lon, lat]``, 7 decimals) or None. With
     ``with_survey=True``: ``survey`` (the commune's latest answers, or None) and
     ``survey_editions`` (see :mod:`geosignal.services.survey_db`).
-    Raises ``not_found`` (404) for a NIS code that is not loaded.
+    Raises ``not_found`` (404) for a NIS code that is not loaded, a malformed one (a control
+    character, more than 20 characters: :func:`geosignal.params.is_plain_text`) too, before
+    any SQL.
     """
+    if not is_plain_text(nis_code, 20):  # as parse_commune reads a NIS code: no NUL reaches PostgreSQL
+        raise GeosignalError("not_found", f"no commune {nis_code[:20]!r}")
     infos = _commune_infos(session, [nis_code])
     if nis_code not in infos:
         raise GeosignalError("not_found", f"no commune {nis_code}")
