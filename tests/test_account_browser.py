@@ -100,6 +100,7 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     page.click("text=Jetons API")
     page.fill("input[name=name]", "QGIS urbanisme")
     page.fill("input[name=days]", "30")
+    page.fill("input[name=current_password]", FIRST)
     page.click("main button[type=submit]")
     secret = page.input_value("#new-token")
     assert len(secret) == 43 and "QGIS urbanisme" in page.inner_text("#tokens")

@@ -103,7 +103,7 @@ def test_empty_password_fields_are_said_for_what_they_are(client, db) -> None:  
     no_current = _post(client, "/compte/mot-de-passe", {"current_password": "", "password": STRONG}, headers=EN)
     assert no_current.status_code == 422
     page = no_current.get_data(as_text=True)
-    assert _alerts(page) == ["Enter your current password: it confirms that you are the one changing it."]
+    assert _alerts(page) == ["Enter your current password: it confirms that it is really you."]
     assert _invalid(page) == ["current_password"]
     no_new = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": ""})
     assert no_new.status_code == 422

@@ -62,7 +62,7 @@ def test_tokens_page_creates_lists_and_revokes(app, client, db) -> None:  # noqa
     rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
     rep.login()
     page = client.get("/compte/jetons")
-    made = client.post("/compte/jetons", data={"name": "QGIS urbanisme", "days": "30",
+    made = client.post("/compte/jetons", data={"name": "QGIS urbanisme", "days": "30", "current_password": rep.password,
                                                "csrf_token": csrf_token(page.get_data(as_text=True))})
     html = made.get_data(as_text=True)
     assert made.status_code == 200 and "QGIS urbanisme" in html and "actif" in html
@@ -80,7 +80,7 @@ def test_tokens_page_creates_lists_and_revokes(app, client, db) -> None:  # noqa
     theirs = other.client.post(f"/compte/jetons/{token.id}/revoquer",
                                data={"csrf_token": csrf_token(other.client.get("/compte/jetons").get_data(as_text=True))})
     assert theirs.status_code == 404
-    too_long = client.post("/compte/jetons", data={"name": "x", "days": "400",
+    too_long = client.post("/compte/jetons", data={"name": "x", "days": "400", "current_password": rep.password,
                                                    "csrf_token": csrf_token(made.get_data(as_text=True))})
     assert too_long.status_code == 400 and "un nombre entier de 1 à 365" in too_long.get_data(as_text=True)
 
@@ -105,7 +105,7 @@ def test_token_days_are_ascii_digits(client, db, days) -> None:  # noqa: ANN001
     rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
     rep.login()
     page = client.get("/compte/jetons")
-    made = client.post("/compte/jetons", data={"name": "QGIS", "days": days,
+    made = client.post("/compte/jetons", data={"name": "QGIS", "days": days, "current_password": rep.password,
                                                "csrf_token": csrf_token(page.get_data(as_text=True))})
     assert made.status_code == 422 and "un nombre entier de 1 à 365" in made.get_data(as_text=True)
     assert db.scalar(select(ApiToken).where(ApiToken.name == "QGIS")) is None

@@ -1441,6 +1441,7 @@ def test_api_tokens_on_a_phone_are_cards_and_a_new_token_copies(ui, browser) -> 
     page = watch.page
     page.goto(ui["base"] + "/compte/jetons")
     page.fill("input[name=name]", "QGIS du service urbanisme de la commune")
+    page.fill("input[name=current_password]", PASSWORD)
     page.click("main form button[type=submit]")
     page.wait_for_selector("#new-token")
     token = page.input_value("#new-token")
