@@ -172,3 +172,19 @@ def test_invitations_deactivations_and_tokens_are_in_the_journal(app, client, db
     journal = referent.client.get("/admin/journal").get_data(as_text=True)
     for label in ("Compte invité", "Compte désactivé", "Jeton API révoqué"):
         assert label in journal, label
+
+
+def test_a_new_token_is_told_to_its_owner_by_e_mail(client, db, smtp_server) -> None:  # noqa: ANN001
+    owner = make_account(client, db, OWNER, "representative", "52012")
+    owner.login()
+    page = client.get("/compte/jetons").get_data(as_text=True)
+    made = client.post("/compte/jetons", data={"name": "QGIS", "days": "1", "current_password": owner.password,
+                                               "csrf_token": csrf_token(page)})
+    assert made.status_code == 200 and 'id="new-token"' in made.get_data(as_text=True)
+    made.close()  # the e-mail leaves after the answer
+    [message] = smtp_server.wait_to(OWNER, 1)
+    assert message["Subject"] == "geosignal : un jeton API a été créé"
+    body = message.get_body(("plain",)).get_content()
+    assert ("Un jeton d'accès à l'API nommé « QGIS », valable 1 jour, vient d'être créé pour votre compte geosignal "
+            "depuis la page Jetons API.") in " ".join(body.split())
+    assert f"{MAILED_BASE}/compte/jetons" in body

@@ -19,6 +19,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -407,10 +408,11 @@ def deactivate_user(user_id: int) -> Response:
 @login_required
 @limiter.limit(LOGIN_PER_ACCOUNT, key_func=_signed_in_account_key, methods=["POST"],
                deduct_when=lambda _response: bool(g.get("wrong_current_password")))
-def tokens_page() -> tuple[str, int]:
+def tokens_page() -> tuple[str, int] | Response:
     """One's API tokens (for QGIS, scripts): create a named one (shown once), list, revoke.
     Creating one asks for the current password (a session left open, or taken, must not make
-    access that outlives it; wrong ones are throttled as failed sign-ins are)."""
+    access that outlives it; wrong ones are throttled as failed sign-ins are), and e-mails its
+    owner that it was made (when a mail server is configured)."""
     from geosignal.services import users as users_service
 
     user = current()
@@ -437,8 +439,22 @@ def tokens_page() -> tuple[str, int]:
             if exc.where == "days":
                 exc.extra["message"] = _("Durée en jours : un nombre entier de 1 à %(max)s.",
                                          max=users_service.MAX_TOKEN_DAYS)
-    return render_template("account_tokens.html", tokens=users_service.list_tokens(session, user),
-                           created=created, error=error, max_days=users_service.MAX_TOKEN_DAYS), status
+    page = render_template("account_tokens.html", tokens=users_service.list_tokens(session, user),
+                           created=created, error=error, max_days=users_service.MAX_TOKEN_DAYS)
+    if not created or not MailSettings.from_config(current_app.config).host:
+        return page, status
+    # its owner is told by e-mail (after the answer): a token made from a session someone else
+    # holds is seen, and revoked, from the page the message links
+    name = (request.form.get("name") or "").strip() or "—"
+    return _mail_after_answer(make_response(page, status), user.email, _("geosignal : un jeton API a été créé"), [
+        _("Bonjour,"),
+        ngettext("Un jeton d'accès à l'API nommé « %(name)s », valable %(num)s jour, vient d'être créé pour votre "
+                 "compte geosignal depuis la page Jetons API.",
+                 "Un jeton d'accès à l'API nommé « %(name)s », valable %(num)s jours, vient d'être créé pour votre "
+                 "compte geosignal depuis la page Jetons API.", days, name=name),
+        _("Si ce n'est pas vous : révoquez-le depuis cette page et changez votre mot de passe, en révoquant aussi "
+          "vos jetons."),
+    ], (_("Voir mes jetons API"), link_base(current_app.config) + url_for("account.tokens_page")))
 
 
 @bp.post(f"/compte/jetons/<int(max={MAX_INT}):token_id>/revoquer")
