@@ -188,3 +188,18 @@ def test_a_new_token_is_told_to_its_owner_by_e_mail(client, db, smtp_server) -> 
     assert ("Un jeton d'accès à l'API nommé « QGIS », valable 1 jour, vient d'être créé pour votre compte geosignal "
             "depuis la page Jetons API.") in " ".join(body.split())
     assert f"{MAILED_BASE}/compte/jetons" in body
+
+
+def test_a_one_time_password_s_change_keeps_the_operator_s_tokens_unless_asked(client, db) -> None:  # noqa: ANN001
+    """A token of an account still on its one-time password was made at the terminal (the pages
+    are closed to it until it chooses one): the box is offered unchecked."""
+    owner = make_account(client, db, OWNER, "representative", "52012")
+    db.execute(text("UPDATE users SET must_change_password = true WHERE email = :e"), {"e": OWNER})
+    db.commit()
+    owner.login()
+    form = client.get("/compte/mot-de-passe").get_data(as_text=True)
+    assert '<input type="checkbox" name="revoke_tokens" value="1">' in form
+    changed = client.post("/compte/mot-de-passe", data={"current_password": owner.password, "password": STRONG,
+                                                        "csrf_token": csrf_token(form)})
+    assert changed.status_code == 302
+    assert client.get("/api/v1/reports", headers=owner.headers).status_code == 200

@@ -167,10 +167,11 @@ def change_password() -> Response | str | tuple[str, int]:
 def _password_page(user: User, error: GeosignalError | None) -> str:
     """The password change page; the API tokens in force are counted, to be revoked with it
     (checked by default: a password changed because it may be known, a token made meanwhile
-    would outlive it)."""
+    would outlive it; not for a one-time password, whose tokens only the operator at the
+    terminal can have made)."""
+    asked = (not user.must_change_password) if request.method == "GET" else bool(request.form.get("revoke_tokens"))
     return render_template("account_password.html", error=error, forced=user.must_change_password,
-                           tokens=accounts.active_token_count(get_session(), user),
-                           revoke_tokens=request.method == "GET" or bool(request.form.get("revoke_tokens")))
+                           tokens=accounts.active_token_count(get_session(), user), revoke_tokens=asked)
 
 
 @bp.route("/compte/mot-de-passe-oublie", methods=["GET", "POST"])
