@@ -207,12 +207,16 @@ def issue_link(session: Session, user: User, purpose: str, created_by: User | No
     return secret
 
 
-def invitations_pending(session: Session) -> dict[int, dict[str, object]]:
-    """Return the accounts whose invitation has not been accepted, ``{user_id: {"expired":
-    bool, "expires_at": datetime}}``: those whose latest single-use link is an unused
-    invitation (accepting it, or a later password reset, leaves none). One statement."""
-    latest = (select(AccountToken.user_id, AccountToken.purpose, AccountToken.used_at, AccountToken.expires_at)
-              .ext(distinct_on(AccountToken.user_id)).order_by(AccountToken.user_id, AccountToken.id.desc()).subquery())
+def invitations_pending(session: Session, user_id: int | None = None) -> dict[int, dict[str, object]]:
+    """Return the accounts (``user_id``'s alone when given) whose invitation has not been
+    accepted, ``{user_id: {"expired": bool, "expires_at": datetime}}``: those whose latest
+    single-use link is an unused invitation (accepting it, or a later password reset, leaves
+    none). One statement."""
+    latest = select(AccountToken.user_id, AccountToken.purpose, AccountToken.used_at, AccountToken.expires_at)
+    if user_id is not None:
+        latest = latest.where(AccountToken.user_id == user_id)
+    latest = (latest.ext(distinct_on(AccountToken.user_id))
+              .order_by(AccountToken.user_id, AccountToken.id.desc()).subquery())
     now = datetime.now(UTC)
     rows = session.execute(select(latest.c.user_id, latest.c.expires_at)
                            .where(latest.c.purpose == "invite", latest.c.used_at.is_(None))).all()
@@ -332,7 +336,7 @@ def password_chosen_by_owner(session: Session, user: User) -> bool:
     (``must_change_password``) nor a pending invitation. A link to choose another then goes to
     the owner alone, by e-mail: handed to the referent or administrator who asked, it would let
     them sign in, and act, as the owner."""
-    return not user.must_change_password and user.id not in invitations_pending(session)
+    return not user.must_change_password and not invitations_pending(session, user.id)
 
 
 def end_links(session: Session, user: User, purpose: str) -> None:
