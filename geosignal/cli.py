@@ -83,8 +83,9 @@ class _Main(FlaskGroup):
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; what goes wrong in any of them is said on one line (``Error: …``,
         exit status 1), never as a traceback: a coded error (``code: reason``), a database that
-        cannot be reached or refuses the login (``database: …``)."""
-        from sqlalchemy.exc import InterfaceError, OperationalError
+        cannot be reached or refuses the login (``database: …``), a database whose schema is
+        missing or behind the code (the revision it is at, the one needed, ``geosignal init-db``)."""
+        from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
         try:
             return super().invoke(ctx)
@@ -92,6 +93,17 @@ class _Main(FlaskGroup):
             raise one_line(error) from None
         except (OperationalError, InterfaceError) as error:
             raise click.ClickException(f"database: {database_problem(error)}") from None
+        except ProgrammingError as error:
+            if getattr(getattr(error, "orig", None), "sqlstate", None) not in SCHEMA_SQLSTATES:
+                raise
+            _require_schema_at_head(_standalone_config()["DATABASE_URL"], then="run this command again")
+            raise  # the schema is the code's: a fault of the code, said as one
+
+
+#: What PostgreSQL says of a statement naming a table, column or function the database does not
+#: have (``undefined_table``, ``undefined_column``, ``undefined_function``, ``undefined_object``):
+#: on a database not yet set up, or behind the code, the command says to run ``geosignal init-db``.
+SCHEMA_SQLSTATES = frozenset({"42P01", "42703", "42883", "42704"})
 
 
 def database_problem(error: Exception) -> str:
@@ -749,10 +761,11 @@ def serve(host: str, port: int, workers: int, job_workers: int, timeout: int) ->
     _Server().run()
 
 
-def _require_schema_at_head(database_url: str) -> None:
+def _require_schema_at_head(database_url: str, then: str = "serve again") -> None:
     """Stop ``serve`` (one line, exit status 1) when the database's schema is not the code's:
     after an upgrade of the code, every request touching a new column failed (500) until
-    ``geosignal init-db`` ran. Also when the database cannot be reached or refuses the login."""
+    ``geosignal init-db`` ran. Also when the database cannot be reached or refuses the login.
+    ``then``: what the line says to do after ``init-db``."""
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from geosignal import migrate
@@ -765,7 +778,7 @@ def _require_schema_at_head(database_url: str) -> None:
     if current != head:
         raise click.ClickException(
             f"the database schema is at {current or 'nothing (empty database)'}, this code needs {head}: run "
-            "`geosignal init-db` (applies the migrations; back the database up first), then serve again")
+            f"`geosignal init-db` (applies the migrations; back the database up first), then {then}")
 
 
 def _require_free_port(host: str, port: int) -> None:

@@ -144,3 +144,31 @@ def test_provisioning_names_the_database_geosignal_will_use() -> None:
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == "geosignal uses GEOSIGNAL_DATABASE_URL: postgresql+psycopg://geosignal:***@127.0.0.1:5432/elsewhere"
     assert "s3cret" not in done.stdout
+
+
+@pytest.fixture
+def empty() -> str:
+    """A database with PostGIS and no schema (``geosignal init-db`` not run)."""
+    name = f"geosignal_empty_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    yield url
+    drop_database(name)
+
+
+def test_commands_on_a_database_not_set_up_say_to_run_init_db(empty: str, tmp_path: Path) -> None:
+    """The commands an operator may try before ``init-db`` ended in a traceback — the export's
+    in one that hid the missing table behind a refused unlock."""
+    csv = tmp_path / "zones.csv"
+    csv.write_text("latitude;longitude\n50,41;4,44\n", encoding="utf-8")
+    head = migration_head()
+    runs = [(empty, "nothing (empty database)", args) for args in (
+        ["export", "-o", str(tmp_path / "out.geojson")], ["import-reports", str(csv), "--as", "a@b.be"],
+        ["create-user", "a@b.be", "--role", "admin"], ["list-tokens", "a@b.be"], ["refresh-stats"])]
+    for url, at, args in runs:
+        done = _run(url, *args)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, (args, done.stderr[-800:])
+        assert done.stderr.strip() == (f"Error: the database schema is at {at}, this code needs {head}: run "
+                                       "`geosignal init-db` (applies the migrations; back the database up first), "
+                                       "then run this command again"), args
+    assert not (tmp_path / "out.geojson").exists() or (tmp_path / "out.geojson").stat().st_size == 0
+    assert migrate.current_revision(empty) is None  # nothing was created either

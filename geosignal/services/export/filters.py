@@ -249,8 +249,14 @@ def read_watermark(session: Session) -> Watermark:
             "SELECT greatest(coalesce(max(change_seq), 0), "
             "(SELECT coalesce(max(change_seq), 0) FROM zone_changes)), coalesce(max(seq), 0) FROM reports")
         ).one()
-    finally:
+    except BaseException:
+        # the lock is the connection's, not the transaction's: released after the rollback (an
+        # aborted transaction refuses the unlock, which hid the error), so the pooled connection
+        # does not keep it
+        session.rollback()
         session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": CHANGE_LOCK_KEY})
+        raise
+    session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": CHANGE_LOCK_KEY})
     return Watermark(int(row[0]), int(row[1]))
 
 
