@@ -80,6 +80,20 @@ class _Main(FlaskGroup):
         command = click.Group.get_command(self, ctx, name)
         return command if command is not None else super().get_command(ctx, name)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands ``--help`` lists; when the application cannot be built (no secret key…),
+        its own commands and one line saying why the others are missing (Flask printed a
+        traceback)."""
+        from flask.cli import ScriptInfo
+
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as error:
+            click.echo(f"Error: {error.format_message()} (the commands that need it are not listed)\n", err=True)
+            self._load_plugin_commands()
+            return sorted(click.Group.list_commands(self, ctx))
+        return super().list_commands(ctx)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; what goes wrong in any of them is said on one line (``Error: …``,
         exit status 1), never as a traceback: a coded error (``code: reason``), a database that

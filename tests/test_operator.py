@@ -172,3 +172,18 @@ def test_commands_on_a_database_not_set_up_say_to_run_init_db(empty: str, tmp_pa
                                        "then run this command again"), args
     assert not (tmp_path / "out.geojson").exists() or (tmp_path / "out.geojson").stat().st_size == 0
     assert migrate.current_revision(empty) is None  # nothing was created either
+
+
+def test_help_without_a_secret_key_lists_what_it_can_in_one_line(behind: str) -> None:
+    """``geosignal --help`` in production without ``GEOSIGNAL_SECRET_KEY``: Flask printed the
+    application's traceback above the list."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GEOSIGNAL_SECRET_KEY", "GEOSIGNAL_DB_NAME")}
+    env.update(GEOSIGNAL_DATABASE_URL=behind, GEOSIGNAL_ENV="production", PYTHONPATH=str(ROOT))
+    done = subprocess.run([GEOSIGNAL, "--help"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("Error: configuration: GEOSIGNAL_SECRET_KEY is required in production (set "
+                                   "GEOSIGNAL_ENV=development for a local trial); generate one with python3 -c "
+                                   "'import secrets; print(secrets.token_hex(32))' (the commands that need it are "
+                                   "not listed)")
+    listed = [line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == ["aggregate", "export", "import-reports", "limiter"]
