@@ -8,7 +8,9 @@ hit. Its URI is the database URL prefixed with ``geosignal+`` (e.g.
 
 Limits (:data:`LOGIN_PER_ACCOUNT`, :data:`LOGIN_PER_ADDRESS`) count failed attempts only;
 past them the answer is ``429`` with ``Retry-After`` and a French sentence, even for the
-right password. The per-address limit counts by the client's address: the TCP peer, or the one
+right password — but not on a device the account has signed in from before (OWASP's device
+cookies, :data:`DEVICE_COOKIE`): there, failures count per device (:data:`LOGIN_PER_DEVICE`)
+instead, so someone guessing an account's password elsewhere does not lock its owner out. The per-address limit counts by the client's address: the TCP peer, or the one
 the ``TRUSTED_PROXIES`` reverse proxies forwarded (werkzeug's ``ProxyFix``, applied by
 :func:`geosignal.create_app`). Writes (POST, PUT, PATCH, DELETE) are limited per user by ``WRITE_RATE_LIMIT``,
 one budget for the API and the pages' forms alike (:func:`_limit_writes`).
@@ -26,9 +28,19 @@ from limits.storage import Storage
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-#: Failed sign-ins allowed per account and per client address (fixed windows).
+#: Failed sign-ins allowed per account and per client address (fixed windows), from devices
+#: the account has not signed in from.
 LOGIN_PER_ACCOUNT = "10 per 15 minutes"
 LOGIN_PER_ADDRESS = "50 per 15 minutes"
+#: Failed sign-ins allowed per device cookie, for the accounts it names.
+LOGIN_PER_DEVICE = "10 per 15 minutes"
+#: The device cookie: set at each successful sign-in, signed with the secret key, it holds a
+#: random number naming the device and a keyed digest of each account (at most
+#: :data:`DEVICE_ACCOUNTS`, the latest first) signed in from it — no address in clear.
+DEVICE_COOKIE = "geosignal_device"
+DEVICE_ACCOUNTS = 5
+#: How long a device is remembered after its last sign-in (s).
+DEVICE_MAX_AGE_S = 365 * 24 * 3600
 
 _INCR = text("""
     INSERT INTO rate_limits AS r (key, hits, expires_at)
@@ -120,6 +132,73 @@ def login_account_key() -> str:
     if is_plain_text(email, len(email)):
         return "account:" + email
     return "account-escaped:" + email.encode("unicode_escape").decode("ascii")
+
+
+def _device_serializer() -> Any:
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(current_app.secret_key, salt="geosignal-device")
+
+
+def _account_digest(email: str) -> str:
+    """A keyed digest of a (lower-cased) address: which accounts a device cookie names, without
+    naming them to whoever reads the cookie."""
+    import hashlib
+    import hmac
+
+    key = current_app.secret_key
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, b"device-account:" + email.encode("utf-8", "backslashreplace"),
+                    hashlib.sha256).hexdigest()[:22]
+
+
+def read_device() -> dict | None:
+    """The request's device cookie as ``{"n": device number, "a": [account digests]}``, or None
+    when absent, altered or not signed with this service's key."""
+    from itsdangerous import BadData
+
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 1024:
+        return None
+    try:
+        value = _device_serializer().loads(raw)
+    except BadData:
+        return None
+    if not (isinstance(value, dict) and isinstance(value.get("n"), str)
+            and isinstance(value.get("a"), list) and all(isinstance(a, str) for a in value["a"])):
+        return None
+    return value
+
+
+def trusted_device() -> bool:
+    """Whether the sign-in comes from a device the account it names has signed in from (its
+    device cookie names that account): the per-account and per-address limits then do not
+    apply, the per-device one does."""
+    device = read_device()
+    if device is None:
+        return False
+    email = (request.form.get("email") or "").strip().lower()
+    return bool(email) and _account_digest(email) in device["a"]
+
+
+def login_device_key() -> str:
+    """The rate-limit key of a trusted device (:func:`trusted_device`)."""
+    device = read_device()
+    return "device:" + (device["n"] if device else "")
+
+
+def remember_device(response: Any, email: str) -> Any:
+    """Name the account of ``email`` (lower-cased) on the device's cookie after a successful
+    sign-in (the device keeps its number; a new one gets one), for :data:`DEVICE_MAX_AGE_S`."""
+    import secrets
+
+    device = read_device() or {"n": secrets.token_urlsafe(16), "a": []}
+    digest = _account_digest(email)
+    accounts = [digest, *(a for a in device["a"] if a != digest)][:DEVICE_ACCOUNTS]
+    response.set_cookie(DEVICE_COOKIE, _device_serializer().dumps({"n": device["n"], "a": accounts}),
+                        max_age=DEVICE_MAX_AGE_S, httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    return response
 
 
 def failed_sign_in(response: Any) -> bool:

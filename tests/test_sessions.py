@@ -85,6 +85,77 @@ def test_failed_sign_ins_are_throttled_per_account_even_for_the_right_password(c
     assert _attempt(client, other.email, other.password).status_code == 302
 
 
+def _sign_out(client) -> None:  # noqa: ANN001
+    token = csrf_token(client.get("/compte/mot-de-passe").get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+
+
+def test_guesses_elsewhere_do_not_lock_the_owner_out_of_a_device_she_signed_in_from(app, client, db,  # noqa: ANN001
+                                                                                   fresh_limits) -> None:
+    """The per-account lock refused the right password for 15 minutes after anyone's 10 wrong
+    ones: whoever knew an address could keep its owner out. A device the account signed in
+    from carries a cookie naming it (OWASP's device cookies): there the account's and the
+    address's limits do not apply, the device's own does (10 failures per 15 min)."""
+    from geosignal.ratelimit import DEVICE_COOKIE
+
+    owner = make_account(client, db, "maire@thuin.be", "representative", "56078")
+    signed_in = _attempt(client, owner.email, owner.password)
+    assert signed_in.status_code == 302
+    cookie = next(c for c in signed_in.headers.getlist("Set-Cookie") if c.startswith(DEVICE_COOKIE + "="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=31536000" in cookie
+    value = client.get_cookie(DEVICE_COOKIE).value
+    assert "thuin" not in value and "thuin" not in _b64_decoded(value)  # no address in clear
+    _sign_out(client)
+    attacker = app.test_client()  # the same address (127.0.0.1), no device cookie
+    for _ in range(10):
+        assert _attempt(attacker, owner.email, "wrong password!").status_code == 401
+    assert _attempt(attacker, owner.email, owner.password).status_code == 429  # unchanged elsewhere
+    assert _attempt(client, owner.email, owner.password).status_code == 302  # the owner is not locked out
+    _sign_out(client)
+    # an altered cookie, or one naming another account, is no device of this account
+    forged = app.test_client()
+    forged.set_cookie(DEVICE_COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    assert _attempt(forged, owner.email, owner.password).status_code == 429
+    other = make_account(client, db, "maire@chimay.be", "representative", "56016")
+    for _ in range(10):
+        assert _attempt(attacker, other.email, "wrong password!").status_code == 401
+    assert _attempt(client, other.email, other.password).status_code == 429  # this device never signed her in
+    # guesses on the device itself are limited too: 10, then even the right password waits
+    for _ in range(10):
+        assert _attempt(client, owner.email, "wrong password!").status_code == 401
+    blocked = _attempt(client, owner.email, owner.password)
+    assert blocked.status_code == 429 and 0 < int(blocked.headers["Retry-After"]) <= 15 * 60
+
+
+def test_a_shared_device_remembers_each_account_signed_in_from_it(app, client, db, fresh_limits) -> None:  # noqa: ANN001
+    """A commune's office computer used by the mayor and the clerk: both are at home there, and
+    the per-address limit (everyone behind one office address) does not lock them out either."""
+    from geosignal.ratelimit import DEVICE_COOKIE
+
+    mayor = make_account(client, db, "maire@thuin.be", "representative", "56078")
+    clerk = make_account(client, db, "greffe@thuin.be", "representative", "56078")
+    for account in (mayor, clerk):
+        assert _attempt(client, account.email, account.password).status_code == 302
+        _sign_out(client)
+    number = _b64_decoded(client.get_cookie(DEVICE_COOKIE).value)
+    attacker = app.test_client()
+    for i in range(50):
+        assert _attempt(attacker, f"nobody{i}@example.be", "wrong password!").status_code == 401
+    for account in (mayor, clerk):
+        assert _attempt(attacker, account.email, account.password).status_code == 429
+        assert _attempt(client, account.email, account.password).status_code == 302
+        _sign_out(client)
+    assert _b64_decoded(client.get_cookie(DEVICE_COOKIE).value).split('"a"')[0] == number.split('"a"')[0]
+
+
+def _b64_decoded(value: str) -> str:
+    """The payload of a signed cookie (itsdangerous: base64 before the first dot), as text."""
+    import base64
+
+    payload = value.split(".")[0]
+    return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8", "replace")
+
+
 def test_failed_sign_ins_are_throttled_per_address(client, db, fresh_limits) -> None:  # noqa: ANN001
     for i in range(50):
         assert _attempt(client, f"nobody{i}@example.be", "wrong password!").status_code == 401

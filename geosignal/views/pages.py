@@ -41,9 +41,13 @@ from geosignal.params import is_plain_text, parse_commune
 from geosignal.ratelimit import (
     LOGIN_PER_ACCOUNT,
     LOGIN_PER_ADDRESS,
+    LOGIN_PER_DEVICE,
     failed_sign_in,
     limiter,
     login_account_key,
+    login_device_key,
+    remember_device,
+    trusted_device,
 )
 from geosignal.services import aggregation, basemaps, drawing, survey, survey_db
 from geosignal.services import communes as communes_service
@@ -152,10 +156,14 @@ def index() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_PER_ACCOUNT, key_func=login_account_key, methods=["POST"], deduct_when=failed_sign_in)
-@limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"], deduct_when=failed_sign_in)
+@limiter.limit(LOGIN_PER_ACCOUNT, key_func=login_account_key, methods=["POST"], deduct_when=failed_sign_in,
+               exempt_when=trusted_device)
+@limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"], deduct_when=failed_sign_in, exempt_when=trusted_device)
+@limiter.limit(LOGIN_PER_DEVICE, key_func=login_device_key, methods=["POST"], deduct_when=failed_sign_in,
+               exempt_when=lambda: not trusted_device())
 def login() -> Response | str:
-    """Sign in with e-mail and password (failures throttled per account and per address)."""
+    """Sign in with e-mail and password. Failures are throttled per account and per address,
+    or, from a device the account signed in from before, per device (:mod:`geosignal.ratelimit`)."""
     if request.method == "POST":
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
@@ -177,7 +185,8 @@ def login() -> Response | str:
             get_session().commit()
         cookie_session.clear()  # nothing from before the sign-in survives it (session fixation)
         login_user(user)
-        return redirect(formparse.safe_next(request.args.get("next")) or url_for("pages.index"))
+        return remember_device(redirect(formparse.safe_next(request.args.get("next")) or url_for("pages.index")),
+                               email)
     # the address whose password was just set (invitation, reset), once
     return render_template("login.html", email=cookie_session.pop("login_email", ""))
 
