@@ -172,3 +172,40 @@ def test_an_uploaded_row_of_the_other_networks_technology_is_said(db, client, re
     assert body["accepted"] == 3, body
     assert [[(w["network"], w["technologies"]) for w in f["warnings"] if w["code"] == "technology_not_of_network"]
             for f in body["features"]] == [[("fixed", ["4G"])], [("mobile", ["fibre"])], []]
+
+
+def test_row_digests_stay_those_saved_by_earlier_versions() -> None:
+    """Row digests are kept in ``import_files`` to say rows saved before: built a column at a
+    time now (50,000 rows: 0.21 → 0.12 s), each must equal the per-row digest earlier versions
+    stored (this frozen copy of its formula), whatever the values' types."""
+    import hashlib
+    import random
+    from datetime import UTC, timedelta, timezone
+
+    import numpy as np
+    import shapely
+
+    from geosignal.services.imports import row_digests
+    from geosignal.services.intake.batch import geometry_keys
+    from geosignal.services.intake.core import ReportInput
+    from geosignal.services.reports import attribute_key
+
+    rng = random.Random(7)
+    choices = {"network": ["mobile", "fixed", None], "technologies": [["4g"], ["4g", "5g"], [], None],
+               "operators": [["Proximus"], None, ["Orange", "Base"]], "issue": ["no_coverage", None],
+               "setting": [None, "rural"], "households_affected": [None, 0, 1, True, 12, 1.0],
+               "businesses_affected": [None, 3], "description": [None, "", "Pas de 4G rue de l'Église", "é\u0301"],
+               "observed_at": [None, datetime(2025, 1, 1, tzinfo=UTC),
+                               datetime(2025, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))), datetime(2025, 3, 1)]}
+    items = [ReportInput(geometry=shapely.Point(4.44 + rng.random() / 100, 50.41),
+                         properties={k: rng.choice(v) for k, v in choices.items() if rng.random() < 0.8})
+             for _ in range(2000)]
+    keys = geometry_keys(np.asarray([i.geometry for i in items], dtype=object))
+
+    def earlier(item: ReportInput, gkey: bytes) -> int:
+        digest = hashlib.blake2b(gkey, digest_size=8)
+        digest.update(repr(attribute_key(item.properties)).encode("utf-8", "backslashreplace"))
+        return int.from_bytes(digest.digest(), "little")
+
+    assert row_digests(items, keys).tolist() == [earlier(i, k) for i, k in zip(items, keys, strict=True)]
+    assert len(set(row_digests(items, keys).tolist())) > 1500  # (the values do differ)

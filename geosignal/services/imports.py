@@ -58,6 +58,7 @@ from geosignal.services.reports import (
     DUPLICATE_WINDOW_S,
     attribute_changes,
     attribute_key,
+    attribute_key_texts,
     edit_values,
     not_your_commune,
 )
@@ -611,13 +612,11 @@ def row_digests(items: list[ReportInput], keys: list[bytes]) -> np.ndarray:
     :func:`~geosignal.services.intake.batch.geometry_keys`) and
     :func:`~geosignal.services.reports.attribute_key`. Equal for a row kept unchanged in an
     edited copy of a file; a collision (about one in 10¹⁹ per pair) only adds a warning."""
-    out = np.empty(len(items), dtype=np.uint64)
     blake2b = hashlib.blake2b
-    for k, (item, gkey) in enumerate(zip(items, keys, strict=True)):
-        digest = blake2b(gkey, digest_size=8)
-        digest.update(repr(attribute_key(item.properties)).encode("utf-8", "backslashreplace"))
-        out[k] = int.from_bytes(digest.digest(), "little")
-    return out
+    texts = attribute_key_texts([item.properties for item in items])
+    return np.fromiter((int.from_bytes(blake2b(gkey + t.encode("utf-8", "backslashreplace"), digest_size=8).digest(),
+                                       "little") for gkey, t in zip(keys, texts, strict=True)),
+                       dtype=np.uint64, count=len(items))
 
 
 def _rows_saved_before(session: Session, user: User, accepted: list[_Accepted], keys: list[bytes],
