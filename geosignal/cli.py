@@ -108,7 +108,12 @@ class _Main(FlaskGroup):
         except (OperationalError, InterfaceError) as error:
             raise click.ClickException(f"database: {database_problem(error)}") from None
         except ProgrammingError as error:
-            if getattr(getattr(error, "orig", None), "sqlstate", None) not in SCHEMA_SQLSTATES:
+            sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+            if sqlstate == "42501":  # a role without the privilege (a service role running init-db…)
+                raise click.ClickException(f"database: {database_problem(error)} (the role of "
+                                           "GEOSIGNAL_DATABASE_URL may not do this: a migration needs the owner "
+                                           "of the tables; run init-db with the owner's URL)") from None
+            if sqlstate not in SCHEMA_SQLSTATES:
                 raise
             _require_schema_at_head(_standalone_config()["DATABASE_URL"], then="run this command again")
             raise  # the schema is the code's: a fault of the code, said as one
@@ -137,6 +142,8 @@ def main() -> None:
 @commands.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema (alembic migrations)."""
+    from sqlalchemy.exc import ProgrammingError
+
     from geosignal import migrate
 
     url = current_app.config["DATABASE_URL"]
@@ -148,6 +155,13 @@ def init_db() -> None:
     else:
         click.echo(f"database schema {'created' if before is None else 'upgraded from ' + before}: now at {after}")
     _apply_zone_distance()
+    role = current_app.config.get("SERVICE_ROLE")
+    if role:
+        try:
+            migrate.grant_service_role(url, role)
+        except ProgrammingError as error:
+            raise click.ClickException(f"GEOSIGNAL_SERVICE_ROLE: {database_problem(error)}") from None
+        click.echo(f"role {role} granted what serving needs (the audit journal: read and append only)")
 
 
 def _apply_zone_distance() -> None:

@@ -106,7 +106,12 @@ SETTINGS: dict[str, Setting] = {
     "PHOTO_RETENTION_DAYS": Setting("int", 365, "days a closed report keeps its evidence photos (geosignal purge)", low=1),
     "INSTANCE_PATH": Setting("str", "", "instance folder (config.py, secret_key)"),
     "PORT": Setting("int", 5000, "port of scripts/run", low=1, high=65535),
+    "SERVICE_ROLE": Setting("str", "", "geosignal init-db: the PostgreSQL role the service is served with when it is "
+                            "not the owner, granted what serving needs (the audit journal read and appended "
+                            "to only); empty = served as the owner"),
     "TEST_ADMIN_URL": Setting("str", "", "tests: database for CREATE DATABASE … TEMPLATE"),
+    "TEST_SERVICE_ROLE": Setting("str", "", "tests: run the suite's application as this role (password: its name), "
+                                 "granted as GEOSIGNAL_SERVICE_ROLE is; empty = as the owner"),
     "TEST_TEMPLATE": Setting("str", "geosignal_template", "tests: template database"),
     "DB_USER": Setting("str", "geosignal", "scripts/provision-db.sh: role to create"),
     "DB_PASSWORD": Setting("str", "geosignal", "scripts/provision-db.sh: its password"),

@@ -4,6 +4,8 @@
 # `postgres` account; otherwise prints the exact commands to run.
 #
 #   role      geosignal / password geosignal (LOGIN CREATEDB, JIT off, pg_signal_backend)
+#   role      geosignal_service / password geosignal_service (LOGIN, owns nothing: a service
+#             role for GEOSIGNAL_SERVICE_ROLE, under which the journal is append-only; tests use it)
 #   database  geosignal           (owner geosignal, extension postgis)
 #   template  geosignal_template  (extension postgis; tests clone it, one database per run)
 set -euo pipefail
@@ -11,6 +13,7 @@ set -euo pipefail
 DB_USER=${GEOSIGNAL_DB_USER:-geosignal}
 DB_PASSWORD=${GEOSIGNAL_DB_PASSWORD:-geosignal}
 DB_NAME=${GEOSIGNAL_DB_NAME:-geosignal}
+SERVICE_USER=${DB_USER}_service
 
 # What is ready, and the database geosignal will use when GEOSIGNAL_DATABASE_URL names another
 # one (it did not say so: the line named `geosignal` while the service used the URL's).
@@ -29,7 +32,7 @@ if command -v pg_lsclusters >/dev/null && command -v psql >/dev/null; then
   if [ -n "$running_port" ] && PGPASSWORD="$DB_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "$running_port" \
       -U "$DB_USER" -d "${DB_NAME}_template" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis'" \
       2>/dev/null | grep -qx 1 && PGPASSWORD="$DB_PASSWORD" psql -h 127.0.0.1 -p "$running_port" -U "$DB_USER" \
-      -d "$DB_NAME" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis' AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')" \
+      -d "$DB_NAME" -qAtc "SELECT 1 FROM pg_extension WHERE extname = 'postgis' AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$SERVICE_USER')" \
       2>/dev/null | grep -qx 1; then
     say_ready "$running_port"
     exit 0
@@ -77,6 +80,10 @@ fi
 psql_pg -c "ALTER ROLE \"$DB_USER\" SET jit = off"
 # scratch databases are dropped WITH (FORCE): that must also end an autovacuum worker busy there
 psql_pg -c "GRANT pg_signal_backend TO \"$DB_USER\""
+if [ "$(psql_pg -c "SELECT 1 FROM pg_roles WHERE rolname='$SERVICE_USER'")" != 1 ]; then
+  psql_pg -c "CREATE ROLE \"$SERVICE_USER\" LOGIN PASSWORD '$SERVICE_USER'"
+fi
+psql_pg -c "ALTER ROLE \"$SERVICE_USER\" SET jit = off"
 
 ensure_db() {  # name, is_template
   if [ "$(psql_pg -c "SELECT 1 FROM pg_database WHERE datname='$1'")" != 1 ]; then

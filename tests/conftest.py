@@ -44,6 +44,15 @@ def database_url() -> Iterator[str]:
     with scratch_database("geosignal_test", COMMUNES_FILE) as database:
         url = database.engine.url.render_as_string(hide_password=False)
         database.engine.dispose()
+        role = os.environ.get("GEOSIGNAL_TEST_SERVICE_ROLE")
+        if role:  # the suite served by a role that owns nothing (README: a journal that holds)
+            from sqlalchemy import make_url
+
+            from geosignal.migrate import grant_service_role
+
+            grant_service_role(url, role)
+            url = make_url(url).set(username=role, password=role
+                                    ).render_as_string(hide_password=False)
         yield url
 
 
