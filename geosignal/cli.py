@@ -243,6 +243,7 @@ def _read_password(password_stdin: bool) -> tuple[str, bool]:
 @reports_errors
 def create_user(email: str, role: str, commune_nis: str | None, password_stdin: bool) -> None:
     """Create a user; prints a one-time password unless --password-stdin is given."""
+    from geosignal.services import audit
     from geosignal.services.accounts import check_password_policy, guessable_words
     from geosignal.services.users import create_user as create
 
@@ -252,6 +253,8 @@ def create_user(email: str, role: str, commune_nis: str | None, password_stdin: 
             check_password_policy(password, guessable_words(session, email=email.strip().lower()))
         user = create(session, email, role, commune_nis, password)
         user.must_change_password = generated
+        audit.record_account(session, "account_create", None, user, how="create-user",
+                             password="one-time" if generated else "chosen")
         session.commit()
     click.echo(f"user {user.email} created ({role}{', ' + commune_nis if commune_nis else ''})")
     if generated:
@@ -425,6 +428,7 @@ def revoke_token(token_id: int) -> None:
 def create_demo_users() -> None:
     """Create a demo referent and a representative of Charleroi when no user exists yet."""
     from geosignal.models import User
+    from geosignal.services import audit
     from geosignal.services.users import create_user as create
 
     with _session() as session:
@@ -436,7 +440,9 @@ def create_demo_users() -> None:
         lines = []
         for email, role, nis in accounts:
             password = secrets.token_urlsafe(16)
-            create(session, email, role, nis, password).must_change_password = True
+            user = create(session, email, role, nis, password)
+            user.must_change_password = True
+            audit.record_account(session, "account_create", None, user, how="create-demo-users", password="one-time")
             lines.append(f"demo {role}: {email}  one-time password: {password}")
         session.flush()
         try:  # said before the users are stored: passwords nobody saw would lock them out

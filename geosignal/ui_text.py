@@ -1067,6 +1067,9 @@ def account_event_detail(action: str, details: dict[str, Any]) -> str:
         if details.get("tokens_revoked"):
             extra += " · " + ngettext("%(num)s jeton API révoqué", "%(num)s jetons API révoqués",
                                       details["tokens_revoked"])
+    elif action == "account_create":
+        extra = (_("mot de passe à usage unique, à changer à la première connexion")
+                 if details.get("password") == "one-time" else _("mot de passe donné au terminal"))
     elif action in ("token_create", "token_revoke"):
         extra = _("jeton « %(name)s »", name=details.get("token_name") or "—")
         if details.get("days"):

@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 from geosignal.errors import GeosignalError
 from geosignal.models import AccountToken, User
 from geosignal.services import accounts
-from tests.conftest import csrf_token, make_account
+from tests.conftest import Account, csrf_token, make_account
 
 STRONG = "grenier mouette tricot ardoise"
 
@@ -483,3 +483,28 @@ def test_an_invitation_speaks_the_invited_persons_language(app, client, db, smtp
     assert sent.status_code == 302
     reset = smtp_server.to("griffier@thuin.be")[-1]
     assert reset["Subject"] == "geosignal: uw wachtwoord opnieuw instellen", reset["Subject"]
+
+
+def test_accounts_created_at_the_terminal_are_in_the_journal(app, client, db, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """An account made with ``geosignal create-user`` or ``create-demo-users`` left no trace in
+    the journal, where an invitation from the pages does (an admin added from a shell unseen)."""
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["create-demo-users"]).exit_code == 0
+    made = runner.invoke(args=["create-user", "chef@igretec.com", "--role", "admin", "--password-stdin"],
+                         input="un long mot de passe bien à moi\n")
+    assert made.exit_code == 0, made.output
+    rows = db.execute(text("SELECT actor_id, commune_nis, details FROM audit_events WHERE action = 'account_create' "
+                           "ORDER BY id")).all()
+    assert [(r.actor_id, r.commune_nis, r.details["account_email"], r.details["account_role"], r.details["how"],
+             r.details["password"]) for r in rows] == [
+        (None, None, "referent@geosignal.local", "referent", "create-demo-users", "one-time"),
+        (None, "52011", "charleroi@geosignal.local", "representative", "create-demo-users", "one-time"),
+        (None, None, "chef@igretec.com", "admin", "create-user", "chosen")]
+    admin = Account(client, "chef@igretec.com", "un long mot de passe bien à moi", "")
+    assert admin.login().status_code == 302
+    journal = " ".join(client.get("/admin/journal?action=account_create").get_data(as_text=True).split())
+    assert journal.count("Compte créé au terminal") == 1 + 3  # the filter's choice, and a line each
+    assert "Compte chef@igretec.com (Administrateur·rice) · mot de passe donné au terminal" in journal
+    assert ("Compte charleroi@geosignal.local (Représentant·e communal·e) · mot de passe à usage unique, à changer à la "
+            "première connexion") in journal

@@ -39,6 +39,7 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 #: API token. ``details`` names the account (``account_id``, ``account_email``,
 #: ``account_role``); the event's commune is the account's.
 ACCOUNT_EVENT_LABELS_FR: dict[str, str] = {
+    "account_create": "Compte créé au terminal",
     "invite": "Compte invité",
     "reset_link": "Lien de mot de passe donné",
     "password_set": "Mot de passe choisi",
