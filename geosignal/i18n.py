@@ -153,13 +153,18 @@ def ngettext(singular: str, plural: str, num: float, /, **variables: Any) -> str
 def format_number(value: float | int | None, decimals: int = 0) -> str:
     """Return ``value`` written in the current locale with exactly ``decimals`` decimals:
     ``1 234,5`` (fr_BE, narrow no-break space), ``1.234,5`` (nl_BE), ``1,234.5`` (en);
-    None → ``—``."""
+    None → ``—``. A positive value too small to show at that precision is written
+    ``< 0,001`` (for ``decimals`` 3), never ``0,000``: 150 m² of white zone read as none."""
     from babel.numbers import format_decimal
 
     if value is None:
         return "—"
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-    return format_decimal(value, format=pattern, locale=get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE])
+    locale = get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE]
+    smallest = 10.0 ** -decimals
+    if 0 < value < smallest / 2:
+        return "<\u00a0" + format_decimal(smallest, format=pattern, locale=locale)
+    return format_decimal(value, format=pattern, locale=locale)
 
 
 def format_percent(fraction: float | None, decimals: int = 0) -> str:

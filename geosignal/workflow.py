@@ -193,6 +193,12 @@ def _reached_before_validation() -> set[str]:
     return reached
 
 
+#: What ``status=all`` means wherever a list of statuses is filtered (statistics, the validation
+#: queue, exports): every status of a filed report, that is all but ``draft`` — a draft is its
+#: author's, not filed yet; it is counted or listed only when named (``status=draft``), never
+#: exported.
+FILED_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s != "draft")
+
 #: Statuses of a report the referent validated and that DWconnect is sent (the DWconnect
 #: export's ``status=dwconnect``): ``validated`` and every status reached from it that a report
 #: never validated cannot be in — validated, transmitted, resolved, not_resolved. A report

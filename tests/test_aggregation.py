@@ -361,6 +361,37 @@ def test_csv_for_excel(db, admin, referent) -> None:  # noqa: ANN001
     assert referent.get("/api/v1/stats/communes.csv?decimal=semicolon").status_code == 400
 
 
+def test_a_filtered_csv_says_what_it_counts_and_all_means_every_filed_status(db, admin, referent) -> None:  # noqa: ANN001
+    """A figures auditor's trial: the CSV of a filtered view was named as the default one and
+    its status columns, which count every status, read as if filtered; ``status=all`` counted
+    drafts in the figures while the export's ``all`` leaves them out."""
+    case = json.loads((CASES / "17-area-in-degrees-1km2.geojson").read_text(encoding="utf-8"))
+    _post(admin, feature(case["features"][0]["geometry"], network="mobile"))  # submitted, 1 km²
+    draft = admin.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(*CHARLEROI_LAMBERT72, 300)), network="mobile",
+                                                       status="draft"))
+    assert draft.status_code == 201 and draft.get_json()["properties"]["status"] == "draft"
+    response = referent.get("/api/v1/stats/communes.csv?status=submitted,validated&network=mobile&operator=Telenet/BASE"
+                            "&from=2026-01-01")
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="geosignal-communes_status-submitted+validated_network-mobile_operator-Telenet-BASE'
+        '_from-2026-01-01.csv"')
+    rows = list(csv.reader(io.StringIO(referent.get("/api/v1/stats/communes.csv?status=validated").get_data()
+                                       .decode("utf-8-sig")), delimiter=";"))
+    charleroi = dict(zip(rows[0], next(r for r in rows if r[0] == CHARLEROI), strict=True))
+    assert charleroi["Signalements"] == "0"  # none validated
+    # the status columns count every status (the filter's or not): their heading says so
+    assert (charleroi["Signalements, tous statuts : Soumis"], charleroi["Signalements, tous statuts : Brouillon"]) \
+        == ("1", "1")
+    assert not [h for h in rows[0] if h.startswith("Statut")]
+    # all: every filed status, a draft only when named
+    every = referent.get("/api/v1/stats/communes/52011?status=all").get_json()
+    drafts = referent.get("/api/v1/stats/communes/52011?status=draft").get_json()
+    assert (every["report_count"], drafts["report_count"]) == (1, 1)
+    assert every["white_zone_area_km2"] == pytest.approx(1.0, rel=0.01)
+    assert drafts["white_zone_area_km2"] == pytest.approx(0.09, rel=1e-6)
+    assert every["filters"]["status"] == [s for s in vocab.STATUSES if s != "draft"]
+
+
 @pytest.mark.parametrize(("lang", "first", "territory", "breakdown"), [
     ("nl", ["NIS-code", "Gemeente", "Bevolking", "Jaar bevolking", "Oppervlakte gemeente (km²)", "Meldingen"],
      "Grondgebied", "Netwerk: Mobiel"),

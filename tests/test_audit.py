@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tests.conftest import CHARLEROI, csrf_token, make_account
+from tests.conftest import CHARLEROI, csrf_token, make_account, owner_only
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
 
 X, Y = CHARLEROI_LAMBERT72
@@ -44,6 +44,7 @@ def test_the_database_refuses_to_alter_the_journal(db, representative, statement
     assert _events(db, rid)[0][0] == "create"
 
 
+@owner_only
 def test_the_trigger_refuses_even_with_the_privileges_back(db) -> None:  # noqa: ANN001
     """The privileges are revoked, and behind them a trigger refuses whoever asks: the owner
     granting itself UPDATE back still cannot change a row."""

@@ -196,9 +196,12 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "referent-dashboard-all.png"), full_page=True)
 
-    # a filter re-queries the API and changes what is shown
+    # a filter re-queries the API and changes what is shown; the communes' sheets, which it
+    # opens, are not filtered: said while a filter applies (an auditor read them as filtered)
+    assert page.locator("#sheet-note").is_hidden()
     page.select_option("select[name=network]", "fixed")
     _wait_ready(page, 2)
+    assert page.inner_text("#sheet-note").startswith("Les filtres ne s'appliquent pas aux fiches des communes")
     assert charleroi.locator("td:nth-child(3)").inner_text() == "0"
     assert page.locator(f"#commune-table tbody tr[data-nis='{CHATELET}'] td:nth-child(3)").inner_text() == "2"
     page.wait_for_function("document.getElementById('map-pane').dataset.locationsTotal === '2'")

@@ -20,7 +20,7 @@ from sqlalchemy import select, text, update
 
 from geosignal.models import ExportRun, Report, ReportFeature
 from geosignal.services import export as export_service
-from tests.conftest import CHARLEROI, ROOT
+from tests.conftest import CHARLEROI, ROOT, owner_only
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
 from tests.geojson_checks import assert_rfc7946_collection, positions
 
@@ -564,6 +564,7 @@ def test_recorded_run_over_several_segments_records_batches_and_downloads_identi
     assert seen == [str(rid) for rid, _ in expected]
 
 
+@owner_only
 def test_each_segment_reads_only_its_own_stored_features(db, monkeypatch) -> None:
     """A GeoJSON export reads each stored Feature once, whatever the number of segments: the
     Feature scan of a segment starts at the segment (without the bound it started at the first

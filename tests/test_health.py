@@ -7,7 +7,7 @@ import socket
 from sqlalchemy import text
 
 from geosignal import create_app
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, owner_only
 
 
 def test_healthz_answers_without_the_database(client) -> None:  # noqa: ANN001
@@ -15,6 +15,7 @@ def test_healthz_answers_without_the_database(client) -> None:  # noqa: ANN001
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
 
 
+@owner_only
 def test_readyz_checks_postgis_the_crs_and_the_migrations(client, db) -> None:  # noqa: ANN001
     response = client.get("/readyz")
     assert response.status_code == 200
@@ -67,6 +68,7 @@ def test_commands_work_without_the_front_end_libraries_and_serve_says_what_is_mi
     assert not_ready.status_code == 503 and not_ready.get_json()["checks"]["front_end"] == {"ok": False}
 
 
+@owner_only
 def test_readyz_details_only_to_the_referent_admins_and_the_machine_itself(client, db, referent, representative,
                                                                             admin) -> None:  # noqa: ANN001
     """``/readyz`` told anyone PostGIS's version and the alembic revision: from elsewhere, an

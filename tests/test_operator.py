@@ -174,11 +174,13 @@ def test_commands_on_a_database_not_set_up_say_to_run_init_db(empty: str, tmp_pa
     assert migrate.current_revision(empty) is None  # nothing was created either
 
 
-def test_help_without_a_secret_key_lists_what_it_can_in_one_line(behind: str) -> None:
+def test_help_without_a_secret_key_lists_what_it_can_in_one_line(behind: str, tmp_path: Path) -> None:
     """``geosignal --help`` in production without ``GEOSIGNAL_SECRET_KEY``: Flask printed the
     application's traceback above the list."""
     env = {k: v for k, v in os.environ.items() if k not in ("GEOSIGNAL_SECRET_KEY", "GEOSIGNAL_DB_NAME")}
-    env.update(GEOSIGNAL_DATABASE_URL=behind, GEOSIGNAL_ENV="production", PYTHONPATH=str(ROOT))
+    # (an instance folder holding scripts/run's key file would give one)
+    env.update(GEOSIGNAL_DATABASE_URL=behind, GEOSIGNAL_ENV="production", PYTHONPATH=str(ROOT),
+               GEOSIGNAL_INSTANCE_PATH=str(tmp_path))
     done = subprocess.run([GEOSIGNAL, "--help"], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and "Traceback" not in done.stderr
     assert done.stderr.strip() == ("Error: configuration: GEOSIGNAL_SECRET_KEY is required in production (set "

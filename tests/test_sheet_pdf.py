@@ -262,6 +262,24 @@ def test_sheet_and_navigation_link_to_the_pdf(db, client, representative) -> Non
     assert f'href="/communes/{CHARLEROI}/fiche.pdf"' in home  # the representative's navigation
 
 
+def test_a_white_zone_too_small_for_the_precision_is_never_written_zero(db, client, representative) -> None:  # noqa: ANN001
+    """An auditor's trial: a commune whose only white zone is 150 m² (the smallest allowed is
+    100) read « 0,000 km² » and « 0,00 % » on its sheet and the dashboard: as if it had none."""
+    from tests.factories import feature, to_geojson_4326
+
+    side = 150 ** 0.5  # 150 m² (EPSG:31370)
+    made = representative.post("/api/v1/reports", json=feature(
+        to_geojson_4326(square_lambert(*CHARLEROI_LAMBERT72, side)), network="mobile"))
+    assert made.status_code == 201 and made.get_json()["properties"]["area_m2"] == pytest.approx(150, abs=0.1)
+    representative.login()
+    sheet = " ".join(client.get(f"/communes/{CHARLEROI}/fiche").get_data(as_text=True).split())
+    # (split() reads the no-break space after "<" as a space)
+    assert '<td class="num">&lt; 0,001 km²</td>' in sheet and "0,000 km²" not in sheet
+    assert '<td class="num">&lt; 0,01 %</td>' in sheet and "0,00 %" not in sheet
+    pdf_html = client.get(f"/communes/{CHARLEROI}/fiche.pdf")
+    assert pdf_html.status_code == 200 and pdf_html.mimetype == "application/pdf"
+
+
 # --------------------------------------------------------------------------------------------
 # No network while generating
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.services import reports as reports_service
 from geosignal.services import zones
+from tests.conftest import owner_only
 from tests.factories import CHARLEROI_LAMBERT72
 from tests.test_zones import _admin
 
@@ -104,6 +105,7 @@ def test_a_report_bridging_zones_merges_them_into_the_oldest(db) -> None:  # noq
     assert_equal_to_a_recomputation(db)
 
 
+@owner_only
 def test_a_report_joining_or_merging_zones_reads_no_other_zone(db) -> None:  # noqa: ANN001
     """The zones a report joins or merges are looked up by their ids, whatever the planner
     estimates of the pass's work tables: no scan of every zone or membership (migration 0021;

@@ -12,7 +12,8 @@ or HTML. Two collections:
   the referent, it may name people) only to the referent, admins, and the representatives of
   the report's own commune — as in the REST API; ``reference`` and ``revision`` (sequential:
   they would tell how many reports were filed and changed, unvalidated ones too) only to
-  signed-in readers (:attr:`geosignal.contract.Prop.readers`); the referent and admins see every status.
+  signed-in readers (:attr:`geosignal.contract.Prop.readers`); the referent and admins see every
+  status of a filed report (:data:`~geosignal.workflow.FILED_STATUSES`: not its author's drafts).
 
 Coordinates are CRS84 (lon, lat; RFC 7946), 6 decimals, lines and zones reduced to the 1e-6°
 grid so that they stay valid as written. The API is described in OpenAPI 3.1 (``service-desc``),
@@ -37,7 +38,7 @@ from urllib.parse import urlencode
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geosignal import contract, policy
+from geosignal import contract, policy, workflow
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72
 from geosignal.params import bbox_clause, parse_bbox, whole_number
@@ -68,15 +69,16 @@ COLLECTIONS: dict[str, dict[str, str]] = {
     "white-zones": {
         "title": "Zones blanches signalées",
         "description": "Zones blanches de connectivité (points, tronçons, zones) signalées par les communes. "
-                       "Sans connexion : les zones confirmées par le référent seulement (validées, transmises, "
-                       "non résolues).",
+                       "Sans connexion et pour les représentant·es : les zones confirmées par le référent "
+                       "seulement (validées, transmises, non résolues) ; pour le référent et les "
+                       "administrateurs, tous les statuts sauf les brouillons.",
     },
 }
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who reads: ``sees_all`` (referent, admin: every status), ``signed_in``, and the
+    """Who reads: ``sees_all`` (referent, admin: every filed status), ``signed_in``, and the
     representative's ``commune_nis`` (None otherwise)."""
 
     signed_in: bool = False
@@ -167,9 +169,8 @@ def _where(collection: str, viewer: Viewer, query: ItemQuery | None) -> tuple[st
             clauses.append(bbox_clause(query.bbox, params, geometry="c.boundary"))
         return " AND ".join(clauses), params
     clauses, params = ["TRUE"], {}
-    if not viewer.sees_all:
-        clauses.append("r.status = ANY(:public_statuses)")
-        params["public_statuses"] = list(policy.PUBLIC_STATUSES)
+    clauses.append("r.status = ANY(:statuses)")
+    params["statuses"] = list(workflow.FILED_STATUSES if viewer.sees_all else policy.PUBLIC_STATUSES)
     if query is not None:
         if query.bbox:
             clauses.append(bbox_clause(query.bbox, params))

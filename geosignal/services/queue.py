@@ -100,7 +100,7 @@ class QueueFilters:
         defaults are left out."""
         args: dict[str, str] = {}
         if self.statuses != DEFAULT_STATUSES:
-            args["status"] = "all" if set(self.statuses) == set(vocab.STATUSES) else ",".join(self.statuses)
+            args["status"] = "all" if self.statuses == workflow.FILED_STATUSES else ",".join(self.statuses)
         for name in ("commune", "network", "operator", "q"):
             value = getattr(self, name)
             if value:
@@ -160,8 +160,8 @@ def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFi
     raw_status = arg("status")
     if not raw_status:
         statuses = DEFAULT_STATUSES
-    elif raw_status == "all":
-        statuses = vocab.STATUSES
+    elif raw_status == "all":  # every filed status: a draft only when named
+        statuses = workflow.FILED_STATUSES
     else:
         wanted = {s.strip() for s in raw_status.split(",") if s.strip()}
         if not wanted or not wanted <= set(vocab.STATUSES):

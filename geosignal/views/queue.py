@@ -116,6 +116,7 @@ def queue_page() -> tuple[str, int]:
     page_html = render_template(
         "queue.html", page=page, filters=page.filters, communes=communes, error=error,
         statuses=vocab.STATUSES, default_statuses=queue_service.DEFAULT_STATUSES,
+        filed_statuses=workflow.FILED_STATUSES,
         count_fields=queue_service.COUNT_FIELDS, sorts=queue_service.SORTS, queue_actions=buttons, actions_by_status=by_status, actions_json=json.dumps(by_status),
         decision_labels={status: ui_text.decision_label(status) for status in workflow.DECISION_STATUSES},
         api_url=url_for("queue.queue_api"), bulk_url=url_for("queue.bulk_transition"),

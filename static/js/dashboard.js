@@ -18,8 +18,15 @@
   const LOCALE = I.locale || "fr-BE";
   const PERCENT = I.percent || "\u00a0%";  // "12,5 %" in French, "12,5%" in Dutch, "12.5%" in English
   const fill = (text, values) => String(text || "").replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? "" : values[k]));
-  const fmt = (value, digits) => value === null || value === undefined ? "—"
-    : Number(value).toLocaleString(LOCALE, {minimumFractionDigits: digits, maximumFractionDigits: digits});
+  // a positive figure too small for its precision reads "< 0,001", never "0,000" (150 m² of
+  // white zone is not none)
+  const fmt = (value, digits) => {
+    if (value === null || value === undefined) return "—";
+    const options = {minimumFractionDigits: digits, maximumFractionDigits: digits};
+    const smallest = 10 ** -digits;
+    return value > 0 && value < smallest / 2 ? "<\u00a0" + smallest.toLocaleString(LOCALE, options)
+      : Number(value).toLocaleString(LOCALE, options);
+  };
   const PALETTE = ["#fff5f0", "#fcbba1", "#fc9272", "#fb6a4a", "#de2d26", "#a50f15"];
   const INDICATORS = {
     white_zone_share: {label: T.indicators.white_zone_share, unit: PERCENT, scale: 100, digits: 2},
@@ -425,6 +432,7 @@
     document.getElementById("estimate-note").textContent = fill(T.estimate_note, {year: territory.population_year || "?"});
     renderTable();
     renderNeighbourNote();
+    document.getElementById("sheet-note").hidden = body.source === "stored";  // stored: no filter given
     renderTerritory(territory, body.survey_editions);
     paint();
     pane.dataset.state = "ready";

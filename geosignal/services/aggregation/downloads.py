@@ -37,7 +37,9 @@ SURVEY_CSV_COLUMNS: dict[str, str] = {
     "edition": "Édition enquête",
 }
 #: The other French words of the download: the territory row's name, the survey's yes and no.
-CSV_WORDS: dict[str, str] = {"territory": "Territoire", "yes": "oui", "no": "non"}
+CSV_WORDS: dict[str, str] = {"territory": "Territoire", "yes": "oui", "no": "non",
+                             # the status breakdown counts every status, whatever the status filter
+                             "status_breakdown": "Signalements, tous statuts"}
 #: The report property whose label heads each breakdown dimension's columns.
 _BREAKDOWN_PROPERTY: dict[str, str] = {"technology": "technologies", "operator": "operators"}
 
@@ -68,7 +70,8 @@ def table_csv(table: dict[str, Any], *, decimal_comma: bool = False, survey: boo
     """Return the commune table as CSV text for Excel: ``;`` separated, a UTF-8 BOM first,
     CRLF line ends, one row per commune then the territory's row; numbers with a decimal
     point, or a decimal comma when ``decimal_comma``. Breakdown counts follow, one column per
-    value headed ``<property><colon><value>`` (``Technologies : 4G``); the survey's columns
+    value headed ``<property><colon><value>`` (``Technologies : 4G``; the status breakdown, which
+    counts every status whatever the status filter, ``Signalements, tous statuts : Validé``); the survey's columns
     (``Score smart`` …) when rows carry ``survey``.
 
     Headings, the territory's name and the survey's yes/no are French, passed through
@@ -82,8 +85,8 @@ def table_csv(table: dict[str, Any], *, decimal_comma: bool = False, survey: boo
     breakdown_cols = [(dim, v) for dim, vals in BREAKDOWNS.items() for v in vals]
     has_survey = survey and any("survey" in r for r in table["communes"])
     header = [translate(heading) for heading in CSV_COLUMNS.values()]
-    header += [translate(contract.label(_BREAKDOWN_PROPERTY.get(d, d))) + colon
-               + (translate(values[v]) if v in values else v) for d, v in breakdown_cols]
+    header += [translate(CSV_WORDS["status_breakdown"] if d == "status" else contract.label(_BREAKDOWN_PROPERTY.get(d, d)))
+               + colon + (translate(values[v]) if v in values else v) for d, v in breakdown_cols]
     if has_survey:
         header += [translate(heading) for heading in SURVEY_CSV_COLUMNS.values()]
     writer.writerow(header)

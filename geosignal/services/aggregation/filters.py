@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from geosignal import workflow
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_day
 from geosignal.vocab import ISSUES, NETWORKS, OPERATORS, STATUSES, TECHNOLOGIES
@@ -34,7 +35,7 @@ LINE_GRID_M = 0.01
 ESTIMATE_NOTE = (
     "Estimation : part de la surface communale en zone blanche × population de la commune "
     "(Statbel, population légale au 1er janvier {year}) ; suppose une population répartie "
-    "uniformément."
+    "uniformément. Celle du territoire est la somme de celles de ses communes."
 )
 
 
@@ -94,8 +95,8 @@ def parse_filters(args: Any) -> StatsFilters:
     raw_status = (args.get("status") or "").strip()
     if not raw_status:
         statuses = COUNTED_STATUSES
-    elif raw_status == "all":
-        statuses = STATUSES
+    elif raw_status == "all":  # every filed status: a draft only when named
+        statuses = workflow.FILED_STATUSES
     else:
         statuses = tuple(s.strip() for s in raw_status.split(",") if s.strip())
         bad = [s for s in statuses if s not in STATUSES]

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geosignal import vocab, workflow
+from geosignal import workflow
 from geosignal.errors import GeosignalError
 from geosignal.params import bbox_clause, parse_day, whole_number
 from geosignal.services.export.constants import BRUSSELS, CHANGE_LOCK_KEY, SENT_CHANGE_SEQ_SQL
@@ -148,7 +148,7 @@ def parse_since(raw: str | None) -> tuple[datetime | None, int | None]:
 
 #: Statuses an export may carry: every one but ``draft`` (a draft is the commune's, not yet
 #: sent to anybody; it is never exported, not even with ``status=all``).
-EXPORTABLE_STATUSES: tuple[str, ...] = tuple(s for s in vocab.STATUSES if s != "draft")
+EXPORTABLE_STATUSES: tuple[str, ...] = workflow.FILED_STATUSES
 
 #: The ``status`` value of what DWconnect is sent: the reports the referent validated, in
 #: :data:`~geosignal.workflow.FORWARDABLE_STATUSES`, and in an incremental export the removals
