@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -15,6 +16,11 @@ log = logging.getLogger(__name__)
 
 #: Seconds a client is asked to wait while the database is unreachable.
 RETRY_AFTER_S = 5
+#: PostgreSQL's answers to writes that met another (deadlock_detected, serialization_failure):
+#: 503 ``service_unavailable``, ``kind`` ``write_conflict``, retried after
+#: :data:`CONFLICT_RETRY_AFTER_S` — never a 500, nor "the database is unreachable".
+WRITE_CONFLICTS = frozenset({"40P01", "40001"})
+CONFLICT_RETRY_AFTER_S = 1
 
 _HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
@@ -85,7 +91,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     @app.errorhandler(DisconnectionError)
+    @app.errorhandler(psycopg.OperationalError)  # (raw: a COPY or an import's cursor)
     def _database_unavailable(error: Exception):  # noqa: ANN202
+        if getattr(getattr(error, "orig", error), "sqlstate", None) in WRITE_CONFLICTS:
+            return _write_conflict(error)
         log.warning("database unavailable on %s %s: %s", request.method, request.path,
                     str(error).splitlines()[0] if str(error) else type(error).__name__)
         response = render_error(GeosignalError(
@@ -93,6 +102,20 @@ def init_app(app: Flask) -> None:
             f"{RETRY_AFTER_S} secondes.", retry_after_s=RETRY_AFTER_S))
         response = make_response(response)
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    def _write_conflict(error: Exception):  # noqa: ANN202
+        # a deadlock or a serialization failure: another write at the same moment, not an
+        # outage; nothing was stored (the transaction is rolled back), and a retry succeeds.
+        # (Raised through SQLAlchemy, or by psycopg itself on a raw cursor: COPY, imports.)
+        log.warning("write conflict on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+        from geosignal.db import get_session
+
+        get_session().rollback()
+        response = make_response(render_error(GeosignalError(
+            "service_unavailable", "Another write at the same moment held this one back; nothing was stored: "
+            f"retry in {CONFLICT_RETRY_AFTER_S} s.", kind="write_conflict", retry_after_s=CONFLICT_RETRY_AFTER_S)))
+        response.headers["Retry-After"] = str(CONFLICT_RETRY_AFTER_S)
         return response
 
     @app.errorhandler(DataError)

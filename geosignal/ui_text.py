@@ -573,6 +573,10 @@ def _field_name(where: str | None) -> str:
 #: The message of a refusal whose ``kind`` says more than its code, by code and kind (pages
 #: through :func:`specific_message`, scripts through the catalogue's ``kinds``).
 KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
+    "service_unavailable": {
+        "write_conflict": "Un autre enregistrement fait au même moment a bloqué le vôtre ; rien n'a été "
+                          "enregistré : réessayez dans un instant.",
+    },
     "invalid_datetime": {
         "future": "Cette date est dans le futur : indiquez une date passée, ou celle d'aujourd'hui.",
         "too_early": "Cette date est trop ancienne : vérifiez l'année (par exemple 2025, pas 0025).",

@@ -311,3 +311,77 @@ def test_migration_keeps_a_frozen_copy_of_the_stats_sql() -> None:
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     assert module.STATS_SQL.strip() == stats_sql().strip()
     assert "geosignal" not in path.read_text(encoding="utf-8").split('"""', 2)[2].split("STATS_SQL")[0]
+
+
+def _inside(database: Database, nis: str) -> tuple[float, float]:
+    """A point well inside commune ``nis`` (lon, lat)."""
+    with database.session() as session:
+        return tuple(session.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(boundary) AS p FROM communes "
+            "WHERE nis_code = :n) q"), {"n": nis}).one())
+
+
+def test_a_save_correcting_and_adding_reports_and_a_commune_reload_do_not_deadlock(database) -> None:  # noqa: ANN001
+    """A concurrency trial: a save whose corrected row lies in Courcelles (52015) took that
+    commune's row, then waited for the mobile zone lock (a job held it) before its new row of
+    Charleroi (52011) took 52011's; a commune reload, taking every commune in NIS order, held
+    52011 and waited for 52015: a deadlock (the reload failed, or the upload got a 500). The
+    save now takes its locks first, in the writers' order."""
+    from geosignal.services.imports import import_file
+    from geosignal.services.intake import Limits, ServiceArea
+
+    area = ServiceArea.from_geojson_file(COMMUNES_FILE)
+    (lon1, lat1), (lon2, lat2) = _inside(database, "52015"), _inside(database, CHARLEROI)
+    tag = uuid.uuid4().hex[:8]
+
+    def csv(rows: list[tuple[float, float, int]]) -> bytes:
+        return ("latitude;longitude;menages;description\r\n" + "".join(
+            f"{lat:.6f};{lon:.6f};{h};p {tag}\r\n" for lon, lat, h in rows)).encode()
+
+    def save(data: bytes, name: str, **options) -> None:  # noqa: ANN003
+        with database.session() as session:
+            user = session.query(User).filter_by(email="race@igretec.com").one()
+            outcome = import_file(session, user, data, name, area=area, limits=Limits(), default_network="mobile",
+                                  **options)
+            session.commit()
+            results.append((name, outcome.saved, outcome.corrected))
+
+    results: list[tuple] = []
+    save(csv([(lon1, lat1, 3)]), "premier.csv")
+    job = database.session()  # a job holding the mobile zone lock
+    job.execute(text("SELECT zones_lock(ARRAY['mobile']::varchar[])"))
+    failures: list[BaseException] = []
+
+    def run(fn) -> Callable[[], None]:  # noqa: ANN001
+        def target() -> None:
+            try:
+                fn()
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+        return target
+
+    def reload() -> None:
+        from geosignal.services.communes import load_communes
+
+        with database.session() as session:
+            load_communes(session, COMMUNES_FILE)
+            session.commit()
+            results.append(("reload",))
+
+    import threading
+    import time
+
+    upload = threading.Thread(target=run(lambda: save(csv([(lon1, lat1, 4), (lon2, lat2, 1)]), "second.csv",
+                                                      correct_saved_before=True)))
+    upload.start()
+    time.sleep(1.0)  # the upload waits for the mobile lock
+    reloading = threading.Thread(target=run(reload))
+    reloading.start()
+    time.sleep(1.0)
+    job.commit()
+    job.close()
+    upload.join(timeout=60)
+    reloading.join(timeout=60)
+    assert failures == [], failures
+    assert sorted(results) == [("premier.csv", 1, 0), ("reload",), ("second.csv", 1, 1)]
+    _assert_stored_equals_recomputed(database)

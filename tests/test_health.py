@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 from sqlalchemy import text
@@ -88,3 +89,42 @@ def test_readyz_details_only_to_the_referent_admins_and_the_machine_itself(clien
     assert behind.status_code == 503 and behind.headers["Retry-After"] == "5"
     assert behind.get_json() == {"status": "not_ready", "ready": False}
     assert referent.get("/readyz", environ_base=away).get_json()["checks"]["migrations"]["database"] == "0001"
+
+
+def test_a_write_conflict_is_503_retry_and_says_so_never_500(client, db, representative, monkeypatch) -> None:  # noqa: ANN001
+    """PostgreSQL's deadlock or serialization failure (a concurrency trial: raised by psycopg on
+    an import's raw cursor it gave a 500; through SQLAlchemy, "the database is unreachable"):
+    503 ``service_unavailable``, ``kind`` ``write_conflict``, ``Retry-After: 1``, nothing stored."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from geosignal.services import reports as reports_service
+    from tests.factories import (
+        CHARLEROI_LAMBERT72,
+        count_reports,
+        feature,
+        square_lambert,
+        to_geojson_4326,
+    )
+
+    body = feature(to_geojson_4326(square_lambert(*CHARLEROI_LAMBERT72, 200)), network="mobile")
+    for raised in (psycopg.errors.DeadlockDetected("deadlock detected"),
+                   OperationalError("INSERT INTO reports …", {}, psycopg.errors.SerializationFailure("could not serialize"))):
+        def conflict(*_args, raised=raised, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+            raise raised
+
+        monkeypatch.setattr(reports_service, "create_report", conflict)
+        before = count_reports(db)
+        answer = representative.post("/api/v1/reports", json=body)
+        assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1"), answer.get_data(as_text=True)
+        problem = answer.get_json()
+        assert (problem["code"], problem["kind"], problem["retry_after_s"]) == ("service_unavailable", "write_conflict", 1)
+        assert count_reports(db) == before
+    representative.login()
+    page = representative.client.get("/carte")
+    token = csrf_token(page.get_data(as_text=True))
+    said = representative.client.post("/carte", data={"csrf_token": token, "geometry": json.dumps(body["geometry"]),
+                                                      "network": "mobile"}, headers={"Accept": "text/html"})
+    assert said.status_code == 503 and said.headers["Retry-After"] == "1"
+    assert "Un autre enregistrement fait au même moment a bloqué le vôtre" in " ".join(
+        said.get_data(as_text=True).split()).replace("&#39;", "'")

@@ -120,3 +120,49 @@ def test_migration_0031_adds_withdrawal_notices_and_downgrades_without_them() ->
     finally:
         engine.dispose()
         drop_database(name)
+
+
+def test_migration_0032_takes_reports_moved_to_another_network_out_of_their_decisions() -> None:
+    """Before 0032 a report moved to another network stayed in its confirmed cohort (a mobile
+    decision holding a fixed report), through which the mobile passes wrote fixed rows: the
+    upgrade removes such memberships and leaves the others; the downgrade reinstalls 0028's SQL."""
+    from sqlalchemy import text
+
+    name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    mismatched = text("SELECT count(*) FROM zone_decision_reports d JOIN zone_decisions k ON k.id = d.decision_id "
+                      "JOIN reports r ON r.id = d.report_id WHERE k.network <> r.network")
+    try:
+        migrate.upgrade(url, "0031")
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES ('52011', 'Charleroi', "
+                           "ST_Multi(ST_MakeEnvelope(4.3, 50.3, 4.6, 50.5, 4326)), 1)"))
+            ids = [uuid.uuid4() for _ in range(3)]
+            for k, rid in enumerate(ids):  # three overlapping mobile squares (~110 m, 50 m apart)
+                c.execute(text("INSERT INTO reports (id, geometry, commune_nis, network) VALUES (:id, "
+                               "ST_MakeEnvelope(4.44 + :dx, 50.41, 4.4415 + :dx, 50.411, 4326), '52011', 'mobile')"),
+                          {"id": rid, "dx": 0.0007 * k})
+            decision = c.execute(text("INSERT INTO zone_decisions (kind, network) VALUES ('confirmed', 'mobile') "
+                                      "RETURNING id")).scalar_one()
+            c.execute(text("INSERT INTO zone_decision_reports (report_id, decision_id) SELECT unnest(CAST(:ids AS uuid[])), :d"),
+                      {"ids": ids, "d": decision})
+            c.execute(text("SELECT zones_regroup(CAST(:ids AS uuid[]))"), {"ids": ids})
+            c.execute(text("UPDATE reports SET network = 'fixed' WHERE id = :id"), {"id": ids[2]})
+            assert c.execute(mismatched).scalar_one() == 1  # 0028's trigger leaves it in the mobile cohort
+        migrate.upgrade(url)
+        with engine.begin() as c:
+            assert c.execute(mismatched).scalar_one() == 0
+            assert c.execute(text("SELECT count(*) FROM zone_decision_reports")).scalar_one() == 2  # the others stay
+            c.execute(text("UPDATE reports SET network = 'fixed' WHERE id = :id"), {"id": ids[1]})
+            assert c.execute(mismatched).scalar_one() == 0  # 0032's trigger takes it out at once
+        migrate.downgrade(url, "0031")
+        with engine.begin() as c:
+            c.execute(text("UPDATE reports SET network = 'mobile' WHERE id = :id"), {"id": ids[2]})
+            c.execute(text("INSERT INTO zone_decision_reports (report_id, decision_id) VALUES (:r, :d)"),
+                      {"r": ids[2], "d": decision})
+            c.execute(text("UPDATE reports SET network = 'fixed' WHERE id = :id"), {"id": ids[2]})
+            assert c.execute(mismatched).scalar_one() == 1  # 0028's SQL again
+    finally:
+        engine.dispose()
+        drop_database(name)

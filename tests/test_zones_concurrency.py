@@ -203,3 +203,54 @@ def test_creations_withdrawals_and_decisions_racing(database) -> None:  # noqa: 
                                       "WHERE r.status IN ('withdrawn', 'rejected')"))
         apart = session.scalar(text("SELECT count(*) FROM zone_decisions WHERE kind = 'apart'"))
     assert counted == 0 and apart >= 1
+
+
+def _square(session, x: float, y: float, network: str, side: float = 120.0) -> str:  # noqa: ANN001
+    g = shapely.orient_polygons(reproject(box(x, y, x + side, y + side), LAMBERT72, WGS84))
+    feature, _created = reports_service.create_report(session, _admin(session), ReportInput(geometry=g, properties={
+        "network": network, "technologies": ["4G"] if network == "mobile" else ["DSL"], "operators": ["Orange"],
+        "description": f"move {uuid.uuid4()}"}))
+    return str(feature["id"])
+
+
+def test_a_report_moved_to_another_network_leaves_its_cohort_and_no_pass_writes_that_network(database) -> None:  # noqa: ANN001, E501
+    """A concurrency trial: B, in a confirmed mobile zone, was changed to the fixed network and
+    stayed in the mobile decision. A mobile writer's pass then reached B through it and rewrote
+    the fixed zones and counts without the fixed lock; racing a fixed writer that held it, the
+    mobile request ended in a unique violation of ``zone_counts`` (HTTP 500)."""
+    _clear(database)
+    x, y = X + 3000, Y - 3000
+    with database.session() as session:
+        a, b = _square(session, x, y, "mobile"), _square(session, x + 60, y, "mobile")
+        session.commit()
+        (zone_id,) = session.scalars(text("SELECT id FROM zones")).all()
+        zones.confirm_zone(session, _admin(session), zone_id)
+        session.commit()
+        session.execute(text("UPDATE reports SET network = 'fixed', technologies = '{DSL}' WHERE id = :b"), {"b": b})
+        session.commit()
+        # B left the mobile cohort: a decision is one network's
+        left = session.execute(text("SELECT k.network FROM zone_decision_reports d JOIN zone_decisions k "
+                                    "ON k.id = d.decision_id WHERE d.report_id = :b"), {"b": b}).all()
+        assert left == []
+        _square(session, x + 60, y + 100, "fixed")  # B and this one: a fixed zone, counted
+        session.commit()
+    # a mobile writer's pass (C joins A's confirmed zone) writes no row of the fixed network:
+    # those rows are the fixed lock holders' (the trial's 500 came from that write racing one)
+    fixed_rows = text("SELECT 'zone', id::text, xmin::text, ctid::text FROM zones WHERE network = 'fixed' UNION ALL "
+                      "SELECT 'count', nis_code, xmin::text, ctid::text FROM zone_counts WHERE network = 'fixed' "
+                      "ORDER BY 1, 2")
+    with database.session() as session:
+        before = session.execute(fixed_rows).all()
+        assert [r[0] for r in before].count("zone") == 1 and [r[0] for r in before].count("count") >= 1
+        _square(session, x - 60, y, "mobile")  # next to A
+        session.commit()
+        assert session.execute(fixed_rows).all() == before
+    assert _stored(database) == _recomputed(database)
+    _place_figures_agree(database)
+    with database.session() as session:
+        assert session.scalar(text("SELECT count(*) FROM reports")) == 4
+        assert session.scalar(text(
+            "SELECT count(*) FROM zone_decision_reports d JOIN zone_decisions k ON k.id = d.decision_id "
+            "JOIN reports r ON r.id = d.report_id WHERE k.network <> r.network")) == 0
+        assert a in [str(i) for i in session.scalars(text(
+            "SELECT zr.report_id FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id WHERE z.state = 'confirmed'"))]

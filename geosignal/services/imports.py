@@ -822,6 +822,24 @@ def _corrected_values(report: Mapping[str, Any], item: ReportInput, carried: set
     return {k: (v if k in carried and k not in dropped else report[k]) for k, v in values.items()}
 
 
+def _lock_batch(session: Session, networks: set[str]) -> None:
+    """Take, before a save's first write, the locks its statements take one by one, in the
+    writers' order: the shared lock of changes (an export's watermark), the zone locks of
+    ``networks`` (name order), then every commune's row of ``commune_stats`` shared, in NIS
+    order. A save writes in several statements (the corrections' UPDATE, then one INSERT per
+    :data:`STORE_CHUNK` rows), each of which took the communes it touched: a correction's
+    commune first, then, waiting for a network lock, a smaller NIS code — while a commune
+    reload (``load-communes``, ``refresh-stats``), taking them all in NIS order, waited for
+    the first: a deadlock (a concurrency trial: the reload failed, or the upload got 500).
+    Every commune, because a batch may touch any; a reload waits for the save, other writers
+    (shared locks too) do not."""
+    from geosignal.services.export.constants import CHANGE_LOCK_KEY
+
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": CHANGE_LOCK_KEY})
+    session.execute(text("SELECT zones_lock(CAST(:nets AS varchar[]))"), {"nets": sorted(networks)})
+    session.execute(text("SELECT 1 FROM commune_stats ORDER BY nis_code FOR SHARE"))
+
+
 def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], outcome: ImportOutcome,
                        carried: set[str] | frozenset[str]) -> None:
     """Update the reports the corrected rows of ``accepted`` name with the rows' attributes,
@@ -836,6 +854,10 @@ def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], 
     commits."""
     corrected = [a for a in accepted if a.corrected]
     locked = session.execute(_LOCK_CORRECTED, {"ids": [a.report_id for a in corrected]}).all()
+    # every lock the save's statements will take, before the first: the corrected reports' and
+    # the new rows' networks (old and new), then the communes (_lock_batch)
+    _lock_batch(session, {r.network for r in locked} | {a.item.properties["network"] for a in accepted
+                                                        if a.created or a.corrected})
     since = {a.report_id: a.corrects_since for a in corrected}
     still = {r.id: r for r in locked if _not_correctable(user, r, since[r.id]) is None}
     rows, events = [], []
@@ -1116,9 +1138,12 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
                                 p.get("operators") or [], p.get("issue"), p.get("setting"),
                                 p.get("households_affected"), p.get("businesses_affected"),
                                 p.get("description") or "", p.get("observed_at")))
-        # the networks' zone locks first (the writers' lock order); the zones of the file are
-        # regrouped once, after its last statement (zones_sql: zones_defer / zones_flush)
-        cursor.execute("SELECT zones_defer(%s::varchar[])", (sorted({a.item.properties["network"] for a in new}),))
+        # the networks' zone locks first (the writers' lock order), then the communes (taken
+        # already when corrections came first); the zones of the file are regrouped once,
+        # after its last statement (zones_sql: zones_defer / zones_flush)
+        networks = sorted({a.item.properties["network"] for a in new})
+        _lock_batch(session, set(networks))
+        cursor.execute("SELECT zones_defer(%s::varchar[])", (networks,))
         for start in range(0, len(new), STORE_CHUNK):
             cursor.execute(
                 "INSERT INTO reports (id, geometry, commune_nis, reporter_id, network, technologies, operators, "

@@ -364,6 +364,10 @@ BEGIN
         SELECT z.decision_id FROM zone_work w JOIN zone_decision_reports z ON z.report_id = w.id
         JOIN zone_decisions k ON k.id = z.decision_id AND k.kind = 'confirmed' WHERE w.gen = step)))
       AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)  -- (not re-projected)
+      -- only the networks of the pass, whose locks its caller holds (a report moved to another
+      -- network while in a confirmed cohort was reached through it: the pass rewrote that
+      -- network's zones and counts without its lock, against a writer holding it)
+      AND r.network = ANY(ARRAY(SELECT DISTINCT w1.network FROM zone_work w1))
     ON CONFLICT (id) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
@@ -869,6 +873,11 @@ BEGIN
     RETURN NULL;
   END IF;
   PERFORM zones_lock(nets);
+  IF TG_OP = 'UPDATE' THEN
+    -- a report moved to another network leaves its cohort: a decision is one network's
+    DELETE FROM zone_decision_reports d USING new_rows n, zone_decisions k
+    WHERE d.report_id = n.id AND n.id = ANY(ids) AND k.id = d.decision_id AND k.network IS DISTINCT FROM n.network;
+  END IF;
   IF TG_OP = 'INSERT' AND current_setting('geosignal.zones_deferred', true) = 'on' THEN
     -- a bulk load in several statements regroups once, at zones_flush()
     INSERT INTO zone_deferred (id) SELECT unnest(ids);
