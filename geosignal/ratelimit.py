@@ -10,8 +10,9 @@ Limits (:data:`LOGIN_PER_ACCOUNT`, :data:`LOGIN_PER_ADDRESS`) count failed attem
 past them the answer is ``429`` with ``Retry-After`` and a French sentence, even for the
 right password — but not on a device the account has signed in from before (OWASP's device
 cookies, :data:`DEVICE_COOKIE`): there, failures count per device (:data:`LOGIN_PER_DEVICE`)
-instead, so someone guessing an account's password elsewhere does not lock its owner out. The per-address limit counts by the client's address: the TCP peer, or the one
-the ``TRUSTED_PROXIES`` reverse proxies forwarded (werkzeug's ``ProxyFix``, applied by
+instead, so someone guessing an account's password elsewhere does not lock its owner out.
+The per-address limit counts by the client's address: the TCP peer, or the one the
+``TRUSTED_PROXIES`` reverse proxies forwarded (werkzeug's ``ProxyFix``, applied by
 :func:`geosignal.create_app`). Writes (POST, PUT, PATCH, DELETE) are limited per user by ``WRITE_RATE_LIMIT``,
 one budget for the API and the pages' forms alike (:func:`_limit_writes`).
 """
