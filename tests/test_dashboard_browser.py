@@ -202,6 +202,11 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     page.select_option("select[name=network]", "fixed")
     _wait_ready(page, 2)
     assert page.inner_text("#sheet-note").startswith("Les filtres ne s'appliquent pas aux fiches des communes")
+    desktop = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the note above the cards
+    page.locator("#sheet-note").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "referent-dashboard-filtered-phone.png"))
+    page.set_viewport_size(desktop)
     assert charleroi.locator("td:nth-child(3)").inner_text() == "0"
     assert page.locator(f"#commune-table tbody tr[data-nis='{CHATELET}'] td:nth-child(3)").inner_text() == "2"
     page.wait_for_function("document.getElementById('map-pane').dataset.locationsTotal === '2'")
