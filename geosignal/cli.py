@@ -155,13 +155,17 @@ def init_db() -> None:
     else:
         click.echo(f"database schema {'created' if before is None else 'upgraded from ' + before}: now at {after}")
     _apply_zone_distance()
-    role = current_app.config.get("SERVICE_ROLE")
-    if role:
+    # the service role given, and those granted before (an upgrade run without the setting
+    # left the new tables out of their reach: the service failed on them)
+    given = current_app.config.get("SERVICE_ROLE")
+    roles = sorted({given} if given else set(migrate.granted_service_roles(url)))
+    for role in roles:
         try:
             migrate.grant_service_role(url, role)
         except ProgrammingError as error:
             raise click.ClickException(f"GEOSIGNAL_SERVICE_ROLE: {database_problem(error)}") from None
-        click.echo(f"role {role} granted what serving needs (the audit journal: read and append only)")
+        again = "" if given else " again (granted before)"
+        click.echo(f"role {role} granted{again} what serving needs (the audit journal: read and append only)")
 
 
 def _apply_zone_distance() -> None:
@@ -813,6 +817,12 @@ def _require_schema_at_head(database_url: str, then: str = "serve again") -> Non
         raise click.ClickException(
             f"the database schema is at {current or 'nothing (empty database)'}, this code needs {head}: run "
             f"`geosignal init-db` (applies the migrations; back the database up first), then {then}")
+    missing = migrate.missing_privileges(database_url)
+    if missing:  # a service role not granted since the last migration: requests on them failed (500)
+        raise click.ClickException(
+            f"the role of GEOSIGNAL_DATABASE_URL may not read {len(missing)} table(s) ({', '.join(missing[:5])}"
+            f"{', …' if len(missing) > 5 else ''}): run `GEOSIGNAL_SERVICE_ROLE=<this role> geosignal init-db` "
+            f"with the owner's URL, then {then}")
 
 
 def _require_free_port(host: str, port: int) -> None:

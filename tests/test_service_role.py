@@ -158,6 +158,26 @@ def test_the_service_served_by_a_role_that_owns_nothing_works_and_cannot_change_
             with engine.connect() as c, pytest.raises(DBAPIError) as refused:
                 c.execute(text(statement))
             assert said in str(refused.value.orig), statement
+        # what the journal's lines name, and its sequence (an operator trial did each of these)
+        for statement, said in (
+                ("UPDATE users SET email = 'quelquun@ailleurs.be' WHERE email = 'referent@igretec.com'",
+                 "permission denied for table users"),
+                ("UPDATE reports SET reference = 'CM-2026-99999'", "permission denied for table reports"),
+                ("DELETE FROM reports", "permission denied for table reports"),
+                ("DELETE FROM users", "permission denied for table users"),
+                ("SELECT setval('audit_events_id_seq', 1)", "permission denied for sequence audit_events_id_seq"),
+                ("SELECT setval('reports_change_seq', 1)", "permission denied for sequence reports_change_seq")):
+            with engine.connect() as c, pytest.raises(DBAPIError) as refused:
+                c.execute(text(statement))
+            assert said in str(refused.value.orig), statement
+        # a line slipped in with an id and a time of its own gets the next number and now()
+        with engine.connect() as c:
+            last = c.execute(text("SELECT max(id) FROM audit_events")).scalar_one()
+            stamped = c.execute(text(
+                "INSERT INTO audit_events (id, at, action) OVERRIDING SYSTEM VALUE "
+                "VALUES (-42, '2020-01-01T00:00:00Z', 'export') RETURNING id, at = now()")).one()
+            c.rollback()
+        assert stamped[0] > last and stamped[1] is True
         with engine.connect() as c:  # a grant to itself gives nothing (no grant option)
             c.execute(text(f"GRANT UPDATE, DELETE ON audit_events TO {SERVICE_ROLE}"))
             c.commit()
@@ -169,13 +189,43 @@ def test_the_service_served_by_a_role_that_owns_nothing_works_and_cannot_change_
         engine.dispose()
 
 
+def test_an_upgrade_without_the_setting_grants_the_service_role_again(served) -> None:  # noqa: ANN001
+    """An operator trial: an upgrade run without ``GEOSIGNAL_SERVICE_ROLE`` left the new tables
+    out of the service role's reach, and ``serve`` started (the export then answered 500).
+    ``serve`` now refuses, naming the tables; ``init-db`` grants the roles granted before."""
+    from geosignal import migrate
+
+    owner, service, _app = served
+    engine = create_engine(owner)
+    try:
+        with engine.begin() as c:  # as after a migration made a table: not granted yet
+            c.execute(text(f"REVOKE ALL ON zone_changes FROM {SERVICE_ROLE}"))
+    finally:
+        engine.dispose()
+    assert migrate.missing_privileges(service) == ["zone_changes"] and migrate.missing_privileges(owner) == []
+    refused = _run(service, "serve", "--port", "1", "--job-workers", "0")
+    assert refused.returncode == 1 and refused.stderr.strip() == (
+        "Error: the role of GEOSIGNAL_DATABASE_URL may not read 1 table(s) (zone_changes): run "
+        "`GEOSIGNAL_SERVICE_ROLE=<this role> geosignal init-db` with the owner's URL, then serve again")
+    again = _run(owner, "init-db")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == (f"role {SERVICE_ROLE} granted again (granted before) what serving "
+                                             "needs (the audit journal: read and append only)")
+    assert migrate.missing_privileges(service) == []
+    # init-db with the service role's own URL: said to be the owner's work, not a false claim
+    own = _run(service, "init-db", GEOSIGNAL_SERVICE_ROLE=SERVICE_ROLE)
+    assert own.returncode == 1 and own.stderr.strip() == (
+        f"Error: GEOSIGNAL_SERVICE_ROLE: the role {SERVICE_ROLE} does not own the tables: grants are given by "
+        "their owner (run init-db with the owner's URL)")
+
+
 def test_a_role_that_could_change_the_journal_is_refused(served) -> None:  # noqa: ANN001
     """The owner itself, or a role that does not exist, is not granted as a service role; a
     migration by the service role says it needs the owner."""
     owner, service, _app = served
     owner_role = make_url(owner).username
     for role, said in ((owner_role, f"the role {owner_role} owns the tables, is a member of their owner "
-                                    f"{owner_role}, or is a superuser: it could alter the journal"),
+                                    f"{owner_role}, is a superuser or may create roles: it could alter the journal"),
                        ("nobody_here", "there is no role nobody_here")):
         done = _run(owner, "init-db", GEOSIGNAL_SERVICE_ROLE=role)
         assert done.returncode == 1 and "Traceback" not in done.stderr
@@ -188,7 +238,8 @@ def test_a_role_that_could_change_the_journal_is_refused(served) -> None:  # noq
         refused = _run(service, "init-db")
         assert refused.returncode == 1 and "Traceback" not in refused.stderr
         line = refused.stderr.strip()
-        assert line.startswith("Error: database: must be owner of ") and line.endswith(
+        assert line.startswith(("Error: database: must be owner of ", "Error: database: permission denied for ")) \
+            and line.endswith(
             "(the role of GEOSIGNAL_DATABASE_URL may not do this: a migration needs the owner of the tables; "
             "run init-db with the owner's URL)"), line
     finally:
