@@ -753,15 +753,16 @@ def mark_transmitted_command(run_id: str) -> None:
 
 @commands.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--port", type=int, help="[default: GEOSIGNAL_PORT, else 5000]")
 @click.option("--workers", default=2, type=int, show_default=True, help="web worker processes")
 @click.option("--job-workers", default=1, type=int, show_default=True,
               help="job worker processes (saved imports run as jobs); 0 when they run elsewhere")
 @click.option("--timeout", default=30, type=int, show_default=True, help="seconds before a web request is cut")
-def serve(host: str, port: int, workers: int, job_workers: int, timeout: int) -> None:
+def serve(host: str, port: int | None, workers: int, job_workers: int, timeout: int) -> None:
     """Serve geosignal: gunicorn's web workers and the job worker(s), started and stopped together."""
     from geosignal import assets
 
+    port = port or current_app.config["PORT"]
     try:
         assets.require_installed()
     except RuntimeError as error:

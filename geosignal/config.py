@@ -105,7 +105,8 @@ SETTINGS: dict[str, Setting] = {
     "EXPORT_COPY_RETENTION_DAYS": Setting("int", 730, "days the bytes of a recorded export are kept (geosignal purge)", low=1),
     "PHOTO_RETENTION_DAYS": Setting("int", 365, "days a closed report keeps its evidence photos (geosignal purge)", low=1),
     "INSTANCE_PATH": Setting("str", "", "instance folder (config.py, secret_key)"),
-    "PORT": Setting("int", 5000, "port of scripts/run", low=1, high=65535),
+    "PORT": Setting("int", 5000, "port geosignal serve listens on (scripts/run too) unless --port is given",
+                    low=1, high=65535),
     "SERVICE_ROLE": Setting("str", "", "geosignal init-db: the PostgreSQL role the service is served with when it is "
                             "not the owner, granted what serving needs (the audit journal read and appended "
                             "to only); empty = served as the owner"),

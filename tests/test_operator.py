@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GEOSIGNAL = str(Path(sys.executable).with_name("geosignal"))
 
 
-def _run(url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GEOSIGNAL_DATABASE_URL": url, "GEOSIGNAL_ENV": "testing", "PYTHONPATH": str(ROOT)}
+def _run(url: str, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GEOSIGNAL_DATABASE_URL": url, "GEOSIGNAL_ENV": "testing", "PYTHONPATH": str(ROOT), **extra}
     env.pop("GEOSIGNAL_DB_NAME", None)
     return subprocess.run([GEOSIGNAL, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
 
@@ -84,6 +84,13 @@ def test_a_port_in_use_is_said_before_anything_starts(behind: str) -> None:
         served = _run(behind, "serve", "--port", str(port), "--job-workers", "0")
     assert served.returncode == 1 and "geosignal on http" not in served.stdout
     assert served.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+    # without --port, GEOSIGNAL_PORT's (an operator trial: serve ignored it, and took 5000)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = _run(behind, "serve", "--job-workers", "0", GEOSIGNAL_PORT=str(port))
+    assert served.returncode == 1 and served.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
 
 
 def test_a_database_that_refuses_the_login_or_is_not_there_is_one_line(behind: str) -> None:
