@@ -120,6 +120,9 @@ SETTINGS: dict[str, Setting] = {
     "ZONE_DISTANCE_M": Setting("float", 100.0, "points and lines within this distance (m, EPSG:31370) of another report "
                                "of the same network are proposed as one zone; applied by geosignal init-db",
                                low=0),
+    "LOCK_TIMEOUT_S": Setting("float", 20.0, "seconds a web request waits for a lock (behind a large import of its "
+                              "network) before 503 busy; below the web worker's timeout (geosignal serve "
+                              "--timeout, 30)", low=1, high=600),
     "IMPORT_JOB_MIN_BYTES": Setting("int", 256 * 1024, "a saved upload larger than this (bytes; ~4,000 CSV rows) runs as a job", low=0),
 }
 

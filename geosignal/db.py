@@ -100,12 +100,33 @@ def get_database() -> Database:
 
 
 def get_session() -> Session:
-    """Return this request's session, opening it on first use."""
-    from flask import g
+    """Return this request's session, opening it on first use. In a web request, each of its
+    transactions waits at most ``LOCK_TIMEOUT_S`` for a lock (:func:`_bound_lock_waits`)."""
+    from flask import g, has_request_context
 
     if "db_session" not in g:
         g.db_session = get_database().session()
+        if has_request_context():
+            _bound_lock_waits(g.db_session)
     return g.db_session
+
+
+def _bound_lock_waits(session: Session) -> None:
+    """Make every transaction of a web request's ``session`` wait at most the application's
+    ``LOCK_TIMEOUT_S`` seconds for a lock (PostgreSQL's ``lock_timeout``, advisory locks
+    included), below the web worker's timeout: behind a large import holding its network's
+    zone lock for a minute, a request waited until gunicorn killed its worker (a 500 page,
+    and both workers stuck). PostgreSQL then answers ``lock_not_available``: the answer is 503
+    ``busy`` with ``Retry-After`` (:mod:`geosignal.errors_web`), nothing stored. Commands and
+    job workers wait as long as it takes."""
+    from flask import current_app
+    from sqlalchemy import event
+
+    milliseconds = int(1000 * float(current_app.config["LOCK_TIMEOUT_S"]))
+
+    @event.listens_for(session, "after_begin")
+    def _set(_session: Session, _transaction: object, connection: object) -> None:
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
 
 
 def _close_session(exc: BaseException | None) -> None:

@@ -21,6 +21,11 @@ RETRY_AFTER_S = 5
 #: :data:`CONFLICT_RETRY_AFTER_S` — never a 500, nor "the database is unreachable".
 WRITE_CONFLICTS = frozenset({"40P01", "40001"})
 CONFLICT_RETRY_AFTER_S = 1
+#: PostgreSQL's ``lock_not_available``: a web request waited ``LOCK_TIMEOUT_S`` for a lock held
+#: by a long write (a large import of its network): 503 ``service_unavailable``, ``kind``
+#: ``busy``, retried after :data:`BUSY_RETRY_AFTER_S`.
+LOCK_TIMEOUT = "55P03"
+BUSY_RETRY_AFTER_S = 30
 
 _HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
@@ -93,8 +98,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DisconnectionError)
     @app.errorhandler(psycopg.OperationalError)  # (raw: a COPY or an import's cursor)
     def _database_unavailable(error: Exception):  # noqa: ANN202
-        if getattr(getattr(error, "orig", error), "sqlstate", None) in WRITE_CONFLICTS:
-            return _write_conflict(error)
+        sqlstate = getattr(getattr(error, "orig", error), "sqlstate", None)
+        if sqlstate in WRITE_CONFLICTS or sqlstate == LOCK_TIMEOUT:
+            return _write_conflict(error, busy=sqlstate == LOCK_TIMEOUT)
         log.warning("database unavailable on %s %s: %s", request.method, request.path,
                     str(error).splitlines()[0] if str(error) else type(error).__name__)
         response = render_error(GeosignalError(
@@ -104,18 +110,23 @@ def init_app(app: Flask) -> None:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 
-    def _write_conflict(error: Exception):  # noqa: ANN202
+    def _write_conflict(error: Exception, busy: bool = False):  # noqa: ANN202
         # a deadlock or a serialization failure: another write at the same moment, not an
-        # outage; nothing was stored (the transaction is rolled back), and a retry succeeds.
+        # outage; or (busy) a lock held longer than a request may wait (a large import of
+        # its network). Nothing was stored (the transaction is rolled back); a retry succeeds.
         # (Raised through SQLAlchemy, or by psycopg itself on a raw cursor: COPY, imports.)
-        log.warning("write conflict on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+        log.warning("%s on %s %s: %s", "lock wait too long" if busy else "write conflict", request.method,
+                    request.path, str(error).splitlines()[0])
         from geosignal.db import get_session
 
         get_session().rollback()
+        seconds = BUSY_RETRY_AFTER_S if busy else CONFLICT_RETRY_AFTER_S
+        detail = ("A long write (a large import) holds what this one needs; nothing was stored: "
+                  if busy else "Another write at the same moment held this one back; nothing was stored: ")
         response = make_response(render_error(GeosignalError(
-            "service_unavailable", "Another write at the same moment held this one back; nothing was stored: "
-            f"retry in {CONFLICT_RETRY_AFTER_S} s.", kind="write_conflict", retry_after_s=CONFLICT_RETRY_AFTER_S)))
-        response.headers["Retry-After"] = str(CONFLICT_RETRY_AFTER_S)
+            "service_unavailable", detail + f"retry in {seconds} s.", kind="busy" if busy else "write_conflict",
+            retry_after_s=seconds)))
+        response.headers["Retry-After"] = str(seconds)
         return response
 
     @app.errorhandler(DataError)

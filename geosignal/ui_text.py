@@ -576,6 +576,8 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     "service_unavailable": {
         "write_conflict": "Un autre enregistrement fait au même moment a bloqué le vôtre ; rien n'a été "
                           "enregistré : réessayez dans un instant.",
+        "busy": "Un long enregistrement (un import de fichier) occupe ce qu'il faut au vôtre ; rien n'a été "
+                "enregistré : réessayez dans une minute.",
     },
     "invalid_datetime": {
         "future": "Cette date est dans le futur : indiquez une date passée, ou celle d'aujourd'hui.",

@@ -128,3 +128,48 @@ def test_a_write_conflict_is_503_retry_and_says_so_never_500(client, db, represe
     assert said.status_code == 503 and said.headers["Retry-After"] == "1"
     assert "Un autre enregistrement fait au même moment a bloqué le vôtre" in " ".join(
         said.get_data(as_text=True).split()).replace("&#39;", "'")
+
+
+def test_a_request_waits_for_a_lock_at_most_lock_timeout_then_503_busy() -> None:
+    """A concurrency trial: behind a large import holding its network's zone lock for a
+    minute, a request waited until gunicorn killed its worker (a 500 page; both workers stuck,
+    /healthz too). A web request now waits at most ``LOCK_TIMEOUT_S``: 503 ``busy`` with
+    ``Retry-After``, nothing stored; commands and job workers still wait."""
+    import time
+
+    from geosignal.devdb import scratch_database
+    from geosignal.services.users import create_token, create_user
+    from tests.conftest import COMMUNES_FILE
+    from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+
+    with scratch_database("geosignal_test_busy", COMMUNES_FILE) as database:
+        url = database.engine.url.render_as_string(hide_password=False)
+        with database.session() as session:
+            create_user(session, "busy@charleroi.be", "representative", "52011", "correct horse battery")
+            token = create_token(session, "busy@charleroi.be")
+            session.commit()
+        app = create_app({"TESTING": True, "ENV": "testing", "DATABASE_URL": url, "SECRET_KEY": "t", "TILE_URL": "",
+                          "LOCK_TIMEOUT_S": 1})
+        try:
+            client = app.test_client()
+            body = feature(to_geojson_4326(square_lambert(*CHARLEROI_LAMBERT72, 200)), network="mobile")
+            headers = {"Authorization": f"Bearer {token}"}
+            with database.session() as job:  # a large mobile import's transaction: the zone lock held
+                job.execute(text("SELECT zones_lock(ARRAY['mobile']::varchar[])"))
+                started = time.perf_counter()
+                answer = client.post("/api/v1/reports", json=body, headers=headers)
+                waited = time.perf_counter() - started
+                assert (answer.status_code, answer.headers["Retry-After"]) == (503, "30"), answer.get_data(as_text=True)
+                problem = answer.get_json()
+                assert (problem["code"], problem["kind"], problem["retry_after_s"]) == ("service_unavailable", "busy", 30)
+                assert 1.0 <= waited < 10
+                assert job.execute(text("SELECT count(*) FROM reports")).scalar_one() == 0
+                # a fixed report needs no mobile lock: it does not wait
+                fixed = client.post("/api/v1/reports", json={**body, "properties": {**body["properties"],
+                                                                                    "network": "fixed"}},
+                                    headers=headers)
+                assert fixed.status_code == 201, fixed.get_json()
+                job.rollback()
+            assert client.post("/api/v1/reports", json=body, headers=headers).status_code == 201
+        finally:
+            app.extensions["geosignal.db"].engine.dispose()
