@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 if TYPE_CHECKING:  # the models import this module: scripts using them need no Flask
@@ -33,6 +33,7 @@ class Database:
         if "options" not in make_url(url).query and "options" not in connect_args:
             connect_args["options"] = CONNECTION_OPTIONS
         self.engine: Engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **engine_options)
+        event.listen(self.engine, "checkout", _bound_lock_waits)
         self.sessionmaker: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         #: whether the schema's revision is the code's (see :func:`_schema_at_head`)
         self.schema_ok = False
@@ -100,33 +101,32 @@ def get_database() -> Database:
 
 
 def get_session() -> Session:
-    """Return this request's session, opening it on first use. In a web request, each of its
-    transactions waits at most ``LOCK_TIMEOUT_S`` for a lock (:func:`_bound_lock_waits`)."""
-    from flask import g, has_request_context
+    """Return this request's session, opening it on first use."""
+    from flask import g
 
     if "db_session" not in g:
         g.db_session = get_database().session()
-        if has_request_context():
-            _bound_lock_waits(g.db_session)
     return g.db_session
 
 
-def _bound_lock_waits(session: Session) -> None:
-    """Make every transaction of a web request's ``session`` wait at most the application's
-    ``LOCK_TIMEOUT_S`` seconds for a lock (PostgreSQL's ``lock_timeout``, advisory locks
-    included), below the web worker's timeout: behind a large import holding its network's
-    zone lock for a minute, a request waited until gunicorn killed its worker (a 500 page,
-    and both workers stuck). PostgreSQL then answers ``lock_not_available``: the answer is 503
-    ``busy`` with ``Retry-After`` (:mod:`geosignal.errors_web`), nothing stored. Commands and
-    job workers wait as long as it takes."""
-    from flask import current_app
-    from sqlalchemy import event
+def _bound_lock_waits(dbapi_connection: object, record: object, _proxy: object) -> None:
+    """On a connection's first checkout for a web request, make it wait at most the
+    application's ``LOCK_TIMEOUT_S`` seconds for a lock (PostgreSQL's ``lock_timeout``,
+    advisory locks included; once per connection, not per transaction), below the web
+    worker's timeout: behind a large import holding its network's zone lock for a minute, a
+    request waited until gunicorn killed its worker (a 500 page, and both workers stuck).
+    PostgreSQL then answers ``lock_not_available``: the answer is 503 ``busy`` with
+    ``Retry-After`` (:mod:`geosignal.errors_web`), nothing stored. Commands and job workers
+    (processes without requests) wait as long as it takes."""
+    from flask import current_app, has_request_context
 
+    if record.info.get("lock_timeout_set") or not has_request_context():  # type: ignore[attr-defined]
+        return
     milliseconds = int(1000 * float(current_app.config["LOCK_TIMEOUT_S"]))
-
-    @event.listens_for(session, "after_begin")
-    def _set(_session: Session, _transaction: object, connection: object) -> None:
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+    with dbapi_connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"SET lock_timeout = {milliseconds}")
+    dbapi_connection.commit()  # type: ignore[attr-defined]
+    record.info["lock_timeout_set"] = True  # type: ignore[attr-defined]
 
 
 def _close_session(exc: BaseException | None) -> None:

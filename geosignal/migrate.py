@@ -105,38 +105,33 @@ $grant$
 
 def granted_service_roles(database_url: str) -> list[str]:
     """The roles granted as service roles before (those that may append to ``audit_events``
-    but not change it: not a read-only role, nor the owner), sorted: ``init-db`` grants them again after a
-    migration, so that an upgrade run without ``GEOSIGNAL_SERVICE_ROLE`` leaves no new table
-    out of their reach."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(
-                "SELECT grantee FROM information_schema.role_table_grants "
-                "WHERE table_schema = 'public' AND table_name = 'audit_events' "
-                "AND grantee NOT IN ('PUBLIC', current_user) GROUP BY grantee "
-                "HAVING bool_or(privilege_type = 'INSERT') AND NOT bool_or(privilege_type = 'UPDATE') "
-                "ORDER BY 1")).scalars())
-    finally:
-        engine.dispose()
+    but not change it: not a read-only role, nor the owner), sorted: ``init-db`` grants them
+    again after a migration, so that an upgrade run without ``GEOSIGNAL_SERVICE_ROLE`` leaves
+    no new table out of their reach."""
+    return _names(database_url, "SELECT grantee FROM information_schema.role_table_grants "
+                  "WHERE table_schema = 'public' AND table_name = 'audit_events' "
+                  "AND grantee NOT IN ('PUBLIC', current_user) GROUP BY grantee "
+                  "HAVING bool_or(privilege_type = 'INSERT') AND NOT bool_or(privilege_type = 'UPDATE') ORDER BY 1")
 
 
 def missing_privileges(database_url: str) -> list[str]:
     """The tables of ``public`` the connecting role may not read (sorted), when it is not their
     owner: a service role not granted since the last migration (``geosignal serve`` refuses
     to start then). Empty for the owner."""
+    return _names(database_url, "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                  "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'spatial_ref_sys' "
+                  "AND pg_get_userbyid(c.relowner) <> current_user "
+                  "AND NOT has_table_privilege(current_user, c.oid, 'SELECT') ORDER BY 1")
+
+
+def _names(database_url: str, sql: str) -> list[str]:
+    """The first column of ``sql``'s rows, read on a connection of its own to ``database_url``."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            return list(connection.execute(text(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'spatial_ref_sys' "
-                "AND pg_get_userbyid(c.relowner) <> current_user "
-                "AND NOT has_table_privilege(current_user, c.oid, 'SELECT') ORDER BY 1")).scalars())
+            return list(connection.execute(text(sql)).scalars())
     finally:
         engine.dispose()
 

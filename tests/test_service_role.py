@@ -154,12 +154,8 @@ def test_the_service_served_by_a_role_that_owns_nothing_works_and_cannot_change_
                 ("ALTER TABLE audit_events DISABLE TRIGGER USER", "must be owner of table audit_events"),
                 ("DROP TABLE audit_events", "must be owner of table audit_events"),
                 ("UPDATE alembic_version SET version_num = '0001'", "permission denied for table alembic_version"),
-                ("CREATE TABLE audit_copy (id int)", "permission denied for schema public")):
-            with engine.connect() as c, pytest.raises(DBAPIError) as refused:
-                c.execute(text(statement))
-            assert said in str(refused.value.orig), statement
-        # what the journal's lines name, and its sequence (an operator trial did each of these)
-        for statement, said in (
+                ("CREATE TABLE audit_copy (id int)", "permission denied for schema public"),
+                # what the journal's lines name, and its sequences (an operator trial did each of these)
                 ("UPDATE users SET email = 'quelquun@ailleurs.be' WHERE email = 'referent@igretec.com'",
                  "permission denied for table users"),
                 ("UPDATE reports SET reference = 'CM-2026-99999'", "permission denied for table reports"),

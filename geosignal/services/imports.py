@@ -555,12 +555,13 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         _correct(accepted, outcome)
     all_ok = outcome.refused == 0
     if not dry_run and (mode == "valid_only" or all_ok):
-        if outcome.corrected:  # (before the new reports: a report changed meanwhile becomes one of them)
+        corrections = outcome.corrected > 0
+        if corrections:  # (before the new reports: a report changed meanwhile becomes one of them)
             _apply_corrections(session, user, accepted, outcome, results.properties_read)
         new = [a for a in accepted if a.created]
         if new:
             _store(session, user, new, progress=(lambda done: progress(total - len(new) + done, total))
-                   if progress else None)
+                   if progress else None, locked=corrections)
         outcome.stored = True
         outcome.saved = len(new)
         kept = np.fromiter((a.created or a.corrected for a in accepted), dtype=bool, count=len(accepted))
@@ -1111,11 +1112,13 @@ _STAGING_TYPES = ("int4", "uuid", "bytea", "text", "text", "text[]", "text[]", "
 STORE_CHUNK = 25_000
 
 
-def _store(session: Session, user: User, new: list[_Accepted], progress: Callable[[int], None] | None = None) -> None:
+def _store(session: Session, user: User, new: list[_Accepted], progress: Callable[[int], None] | None = None,
+           locked: bool = False) -> None:
     """Store the new reports: binary COPY into a temporary staging table, then
     ``INSERT INTO reports … SELECT`` in file order, one statement per :data:`STORE_CHUNK`
     rows, each followed by one ``INSERT INTO audit_events … SELECT`` journalling their
-    creation; the zones are regrouped once for the file, after the last chunk."""
+    creation; the zones are regrouped once for the file, after the last chunk. The save's
+    locks are taken first (:func:`_lock_batch`), unless ``locked``: its corrections took them."""
     staging = f"import_staging_{uuid.uuid4().hex[:12]}"
     for a in new:
         if a.report_id is None:
@@ -1142,7 +1145,8 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
         # already when corrections came first); the zones of the file are regrouped once,
         # after its last statement (zones_sql: zones_defer / zones_flush)
         networks = sorted({a.item.properties["network"] for a in new})
-        _lock_batch(session, set(networks))
+        if not locked:  # (taken by the corrections already, for their rows and these)
+            _lock_batch(session, set(networks))
         cursor.execute("SELECT zones_defer(%s::varchar[])", (networks,))
         for start in range(0, len(new), STORE_CHUNK):
             cursor.execute(
