@@ -14,6 +14,10 @@ points and M small squares (60–120 m) in a 12 km × 12 km block around Charler
   (d) one report of the largest zone withdrawn (``reports.set_status`` + commit; the zone is
       regrouped in full), median of 5 (3 with ``--quick``); then stored zones are checked
       against a recomputation;
+  (e) one report filed next to the largest zone once the referent has confirmed it
+      (``zones.confirm_zone``, then ``reports.create_report`` + commit): the report joins the
+      confirmed zone (the joining rule), median of 5 (3 with ``--quick``), then stored zones
+      are checked against a recomputation;
   (c) ``zones.recompute_all`` (what ``geosignal regroup-zones`` runs: every report regrouped)
       against (c') the best hand-written SQL for the same partition of the points alone:
       ``ST_ClusterDBSCAN(…, eps := 100, minpoints := 1) OVER (PARTITION BY network)`` in
@@ -129,6 +133,41 @@ def withdraw_from_largest_ms(session, admin, repeat: int) -> tuple[float, int]: 
     return statistics.median(times), size
 
 
+def join_confirmed_ms(session, admin, repeat: int) -> tuple[float, int]:  # noqa: ANN001
+    """Median ms of filing one report next to the largest zone once it is confirmed (through
+    the service, committed); and that zone's size when confirmed. Each report is a point 40 m
+    (EPSG:31370) east of a member point of the zone, so it joins the confirmed zone."""
+    import shapely
+
+    from geosignal.geo import reproject
+    from geosignal.services import reports as reports_service
+    from geosignal.services import zones
+    from geosignal.services.intake import ReportInput
+
+    zone_id, size = session.execute(text(
+        "SELECT id, report_count FROM zones WHERE network = 'mobile' ORDER BY report_count DESC, id LIMIT 1")).one()
+    zones.confirm_zone(session, admin, zone_id)
+    session.commit()
+    points = session.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(r.geometry, 31370) AS p FROM zone_reports zr "
+        "JOIN reports r ON r.id = zr.report_id WHERE zr.zone_id = :z AND GeometryType(r.geometry) = 'POINT' "
+        "ORDER BY r.seq LIMIT :n) s"), {"z": zone_id, "n": repeat}).all()
+    times = []
+    for x, y in points:
+        geom = reproject(shapely.Point(x + 40, y), LAMBERT72, WGS84)
+        started = time.perf_counter()
+        report, _ = reports_service.create_report(session, admin, ReportInput(geometry=geom, properties={
+            "network": "mobile", "technologies": ["4G"], "operators": ["Orange"], "description": str(uuid.uuid4())}))
+        session.commit()
+        times.append((time.perf_counter() - started) * 1000)
+        joined = session.execute(text(
+            "SELECT z.state FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id "
+            "WHERE zr.report_id = CAST(:r AS uuid)"), {"r": str(report["id"])}).scalar()
+        if joined != "confirmed":
+            sys.exit(f"the report filed next to the confirmed zone is in no confirmed zone ({joined})")
+    return statistics.median(times), size
+
+
 def dbscan_partition(session) -> tuple[float, set]:  # noqa: ANN001
     started = time.perf_counter()
     rows = session.execute(text("""
@@ -177,12 +216,15 @@ def main() -> None:
         withdraw_ms, size = withdraw_from_largest_ms(session, admin, max(3, args.repeat // 6))
         print(f"(d)  withdraw one report of the largest zone ({size:,} reports): {withdraw_ms:7.1f} ms "
               f"(median of {max(3, args.repeat // 6)})")
+        join_ms, confirmed_size = join_confirmed_ms(session, admin, max(3, args.repeat // 6))
+        print(f"(e)  one report joining the largest zone, confirmed ({confirmed_size:,} reports): {join_ms:7.1f} ms "
+              f"(median of {max(3, args.repeat // 6)})")
         stored_before = zones.grouping(session)
         zones.recompute_all(session)
         session.commit()
         if zones.grouping(session) != stored_before:
-            sys.exit("stored zones differ from a full recomputation after (b) and (d)")
-        print("     stored zones == full recomputation after (b) and (d): True")
+            sys.exit("stored zones differ from a full recomputation after (b), (d) and (e)")
+        print("     stored zones == full recomputation after (b), (d) and (e): True")
 
         clear(session)
         load(session, ewkt[: args.points], networks[: args.points])

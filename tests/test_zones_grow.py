@@ -7,6 +7,7 @@ length m, points), technologies, operators, home commune."""
 from __future__ import annotations
 
 import random
+import uuid
 
 import shapely
 from shapely.geometry import LineString, Point, box
@@ -55,6 +56,20 @@ def stored_zones(db) -> dict[frozenset[str], tuple]:  # noqa: ANN001
                z.technologies, z.operators, z.commune_nis, z.report_count
         FROM zones z JOIN zone_reports zr ON zr.zone_id = z.id GROUP BY z.id""")).all()
     return {frozenset(r[0]): tuple(r[1:]) for r in rows}
+
+
+def random_shape(rng: random.Random, x0: float, y0: float, width: float, height: float, *,  # noqa: ANN201
+                 points: float, areas: float):
+    """A point (share ``points``), a 40–90 m square (share ``areas``) or a line up to 150 m
+    long, placed in the box (x0, y0, width, height), EPSG:31370 metres."""
+    x, y = x0 + rng.uniform(0, width), y0 + rng.uniform(0, height)
+    kind = rng.random()
+    if kind < points:
+        return Point(x, y)
+    if kind < points + areas:
+        s = rng.uniform(40, 90)
+        return box(x, y, x + s, y + s)
+    return LineString([(x, y), (x + rng.uniform(-150, 150), y + rng.uniform(-60, 60))])
 
 
 def assert_equal_to_a_recomputation(db) -> None:  # noqa: ANN001
@@ -148,14 +163,7 @@ def test_growing_zones_equal_a_recomputation_through_decisions_and_withdrawals(d
     rng = random.Random(20261202)
 
     def shape():  # noqa: ANN202
-        x, y = X - 1500 + rng.uniform(0, 1500), Y - 2600 + rng.uniform(0, 400)
-        kind = rng.random()
-        if kind < 0.5:
-            return Point(x, y)
-        if kind < 0.8:
-            s = rng.uniform(40, 90)
-            return box(x, y, x + s, y + s)
-        return LineString([(x, y), (x + rng.uniform(-150, 150), y + rng.uniform(-60, 60))])
+        return random_shape(rng, X - 1500, Y - 2600, 1500, 400, points=0.5, areas=0.3)
 
     for step in range(8):
         if step % 2:
@@ -229,3 +237,197 @@ def test_zones_union_is_the_union_of_mixed_dimensions(db) -> None:  # noqa: ANN0
         {"w": [box(X, Y, X + 100, Y + 100).wkt, box(X + 50, Y + 50, X + 150, Y + 150).wkt,
                box(X + 100, Y + 100, X + 200, Y + 200).wkt]}).scalar_one()
     assert abs(grown - 25_000.0) < 1e-3
+
+
+def _insert_ids(db, ids: list[str], geoms_31370: list, network: str, rng: random.Random) -> None:  # noqa: ANN001
+    """INSERT reports with the given ids (EPSG:31370 shapes, Charleroi) in one statement."""
+    ewkt = [f"SRID=4326;{shapely.orient_polygons(reproject(g, LAMBERT72, WGS84)).wkt}" for g in geoms_31370]
+    techs = ["{" + ",".join(rng.sample(TECHNOLOGIES, rng.randint(1, 2))) + "}" for _ in geoms_31370]
+    ops = ["{" + ",".join(f'"{o}"' for o in rng.sample(OPERATORS, rng.randint(0, 2))) + "}" for _ in geoms_31370]
+    db.execute(text("""
+        INSERT INTO reports (id, geometry, commune_nis, network, technologies, operators, description)
+        SELECT CAST(x.i AS uuid), ST_GeomFromEWKT(x.g), '52011', :n, CAST(x.t AS varchar[]), CAST(x.o AS varchar[]), ''
+        FROM unnest(CAST(:i AS text[]), CAST(:g AS text[]), CAST(:t AS text[]), CAST(:o AS text[]))
+             WITH ORDINALITY AS x(i, g, t, o, k)
+        ORDER BY x.k"""), {"i": ids, "g": ewkt, "t": techs, "o": ops, "n": network})
+
+
+def _zones_by_members(db, first_new_id: int) -> dict[frozenset[str], tuple]:  # noqa: ANN001
+    """Each zone by its members: (id, or "new" for an id drawn by this pass, state, area m²
+    and length m in EPSG:31370 rounded to the mm, technologies, operators, home commune,
+    report_count)."""
+    rows = db.execute(text("""
+        SELECT array_agg(zr.report_id::text), z.id, z.state,
+               round(ST_Area(ST_Transform(ST_CollectionExtract(z.geometry, 3), 31370))::numeric, 3),
+               round(ST_Length(ST_Transform(ST_CollectionExtract(z.geometry, 2), 31370))::numeric, 3),
+               z.technologies, z.operators, z.commune_nis, z.report_count
+        FROM zones z JOIN zone_reports zr ON zr.zone_id = z.id GROUP BY z.id""")).all()
+    return {frozenset(r[0]): ("new" if r[1] >= first_new_id else r[1], *r[2:]) for r in rows}
+
+
+def _confirmed_changed(before: dict[frozenset[str], tuple], after: dict[frozenset[str], tuple]) -> set:
+    """Ids of the zones confirmed before or after whose members or figures changed, or that
+    were made or removed (``_zones_by_members`` snapshots)."""
+    old = {v[0]: (k, *v[1:]) for k, v in before.items()}
+    new = {v[0]: (k, *v[1:]) for k, v in after.items()}
+    return {i for i in old.keys() | new.keys() if old.get(i) != new.get(i)
+            and "confirmed" in ((old.get(i) or (None, None))[1], (new.get(i) or (None, None))[1])}
+
+
+def _logged(db, since: int, first_new_id: int) -> set:  # noqa: ANN001
+    """Zone ids numbered for incremental exports after change number ``since``."""
+    rows = db.execute(text("SELECT zone_id FROM zone_changes WHERE change_seq > :s"), {"s": since}).scalars()
+    return {"new" if z >= first_new_id else z for z in rows}
+
+
+def file_as_a_regrouping_would(db, geoms_31370: list, rng: random.Random, step: object) -> tuple[list[str], bool]:  # noqa: ANN001
+    """File mobile reports (EPSG:31370 shapes) in one statement and check the zones it leaves
+    against a reference: the same statement run first inside a savepoint with the insert
+    trigger off and ``zones_regroup`` called on its reports. Returns (their ids, whether
+    ``zones_grow`` made the zones itself rather than handing over to ``zones_regroup``)."""
+    ids = [str(uuid.uuid4()) for _ in geoms_31370]
+    seed = rng.random()
+
+    def first_new_id() -> int:
+        return db.execute(text(
+            "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM zones_id_seq")).scalar_one()
+
+    def since() -> int:
+        return db.execute(text("SELECT coalesce(max(change_seq), 0) FROM zone_changes")).scalar_one()
+
+    first, last = first_new_id(), since()
+    db.execute(text("SAVEPOINT reference"))
+    db.execute(text("ALTER TABLE reports DISABLE TRIGGER reports_group_zones_insert"))
+    _insert_ids(db, ids, geoms_31370, "mobile", random.Random(seed))
+    db.execute(text("SELECT zones_lock(ARRAY['mobile']::varchar[]), zones_regroup(CAST(:i AS uuid[]))"), {"i": ids})
+    expected, expected_logged = _zones_by_members(db, first), _logged(db, last, first)
+    db.execute(text("ROLLBACK TO SAVEPOINT reference"))
+
+    first, last = first_new_id(), since()
+    before = _zones_by_members(db, first)
+    _insert_ids(db, ids, geoms_31370, "mobile", random.Random(seed))
+    after = _zones_by_members(db, first)
+    assert after == expected, step
+    grew = db.execute(text("SELECT count(*) FROM pg_temp.zone_units")).scalar_one() > 0
+    logged = _logged(db, last, first)
+    changed = _confirmed_changed(before, after)
+    assert logged >= changed, step
+    if grew:
+        assert logged == changed and logged <= expected_logged, step
+    return ids, grew
+
+
+@owner_only
+def test_reports_joining_confirmed_zones_grow_them_as_a_full_regrouping_would(db) -> None:  # noqa: ANN001
+    """New reports touching a confirmed zone join it without the zone being regrouped whole
+    (``zones_grow``); each pass gives what ``zones_regroup`` gives for the same statement —
+    members, ids kept, states, unions (mm), technologies, operators, home commune and the
+    confirmed zones numbered for incremental exports — through confirmations, splits, a
+    report bridging a confirmed and an older proposed zone, and reports touching two confirmed
+    zones (regrouped in full). Each statement is run twice: first inside a savepoint with the
+    insert trigger off and ``zones_regroup`` called on its reports (the reference), then as
+    it is filed. The confirmed zones a growing pass numbers are exactly those that changed:
+    the reference numbers those too, and may number more (a confirmed zone next to them that
+    it made again from its members, the same set written in another vertex order)."""
+    admin = _admin(db)
+    rng = random.Random(20261205)
+
+    def shape():  # noqa: ANN202
+        return random_shape(rng, X - 1200, Y + 4000, 1200, 500, points=0.55, areas=0.3)
+
+    def near_member(state: str):  # noqa: ANN202
+        """A point 30–80 m from a member point or area of a zone in ``state``, or None."""
+        row = db.execute(text("""
+            SELECT ST_X(c), ST_Y(c) FROM (
+              SELECT ST_Transform(ST_Centroid(r.geometry), 31370) AS c FROM zones z
+              JOIN zone_reports zr ON zr.zone_id = z.id JOIN reports r ON r.id = zr.report_id
+              WHERE z.state = :s AND z.network = 'mobile' AND ST_Dimension(r.geometry) <> 1
+              ORDER BY md5(r.id::text || :salt) LIMIT 1) q"""), {"s": state, "salt": str(rng.random())}).first()
+        if row is None:
+            return None
+        return Point(row[0] + rng.uniform(30, 80), row[1] + rng.uniform(-20, 20))
+
+    joined_by_growing = 0
+    for step in range(60):
+        if step % 10 == 0:
+            geoms = [shape() for _ in range(20)]
+        else:
+            kind = rng.random()
+            near = near_member("confirmed") if kind < 0.6 else near_member("proposed") if kind < 0.8 else None
+            geoms = [near or shape()]
+            if step % 7 == 3:
+                geoms.append(near_member("proposed") or shape())  # may bridge a confirmed and a proposed zone
+        confirmed_before = db.execute(text("SELECT count(*) FROM zones WHERE state = 'confirmed'")).scalar_one()
+        ids, grew = file_as_a_regrouping_would(db, geoms, random.Random(step), step)
+        in_confirmed = db.execute(text(
+            "SELECT count(*) FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id "
+            "WHERE z.state = 'confirmed' AND zr.report_id = ANY(CAST(:i AS uuid[]))"), {"i": ids}).scalar_one()
+        joined_by_growing += grew and in_confirmed > 0 and confirmed_before > 0
+
+        proposed = db.execute(text("SELECT id FROM zones WHERE state = 'proposed' ORDER BY id")).scalars().all()
+        if step % 5 == 1 and proposed:
+            zones.confirm_zone(db, admin, rng.choice(proposed))
+        if step % 17 == 8:
+            big = db.execute(text("SELECT id FROM zones WHERE report_count >= 3 ORDER BY id")).scalars().all()
+            if big:
+                zid = rng.choice(big)
+                zone_members = sorted(zones.get_zone(db, admin, zid)["properties"]["report_ids"])
+                zones.split_zone(db, admin, zid, [zone_members[0]])
+    assert_equal_to_a_recomputation(db)
+    assert joined_by_growing >= 10, joined_by_growing
+    assert db.execute(text("SELECT count(*) FROM zones WHERE state = 'confirmed'")).scalar_one() >= 3
+
+
+def test_a_report_joining_a_large_confirmed_zone_reads_only_its_neighbours(db) -> None:  # noqa: ANN001
+    """A report filed next to a confirmed zone of 200 reports joins it as one unit: the pass
+    reads the report and its one neighbour, the zone keeps its id and state, counts one more
+    report, and is numbered for incremental exports."""
+    admin = _admin(db)
+    chain = insert(db, [Point(X - 3000 + 30 * k, Y + 3400) for k in range(200)])  # 30 m steps: one zone
+    (zone_id,) = db.execute(text("SELECT DISTINCT zone_id FROM zone_reports WHERE report_id = ANY(CAST(:i AS uuid[]))"),
+                            {"i": chain}).scalars().all()
+    zones.confirm_zone(db, admin, zone_id)
+    since = db.execute(text("SELECT coalesce(max(change_seq), 0) FROM zone_changes")).scalar_one()
+    (new,) = insert(db, [Point(X - 3000 + 30 * 199 + 80, Y + 3400)])  # 80 m from the last, 110 from the one before
+    assert db.execute(text("SELECT count(*) FROM pg_temp.zone_work")).scalar_one() == 2
+    assert db.execute(text("SELECT count(*) FROM pg_temp.zone_units")).scalar_one() == 2
+    row = db.execute(text("SELECT z.id, z.state, z.report_count FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id "
+                          "WHERE zr.report_id = CAST(:i AS uuid)"), {"i": new}).one()
+    assert tuple(row) == (zone_id, "confirmed", 201)
+    assert db.execute(text("SELECT zone_id FROM zone_changes WHERE change_seq > :s"),
+                      {"s": since}).scalars().all() == [zone_id]
+    assert_equal_to_a_recomputation(db)
+
+
+@owner_only
+def test_a_report_bridging_a_confirmed_zone_and_an_older_proposed_one_as_a_regrouping_would(db) -> None:  # noqa: ANN001
+    """A report overlapping a confirmed zone and a proposed zone made before it: one confirmed
+    zone, which takes the older zone's id (the rule of every pass: a zone keeps the oldest id
+    its reports were in), and both ids are numbered for incremental exports; then a report
+    touching two confirmed zones joins the older confirmation alone (regrouped in full)."""
+    admin = _admin(db)
+    rng = random.Random(5)
+    older = insert(db, [box(X + 2000 + 150 * k, Y - 3000, X + 2200 + 150 * k, Y - 2800) for k in range(2)])
+    newer = insert(db, [box(X + 2700 + 150 * k, Y - 3000, X + 2900 + 150 * k, Y - 2800) for k in range(2)])
+    zone_ids = dict(db.execute(text("SELECT report_id::text, zone_id FROM zone_reports")).all())
+    p, q = zone_ids[older[0]], zone_ids[newer[0]]
+    assert p < q
+    zones.confirm_zone(db, admin, q)
+    # 100 m × 200 m from the older zone's east edge (x + 2350) over the newer's west one (x + 2700)
+    (bridge,), grew = file_as_a_regrouping_would(db, [box(X + 2300, Y - 2950, X + 2750, Y - 2850)], rng, "bridge")
+    assert grew
+    row = db.execute(text("SELECT z.id, z.state, z.report_count FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id "
+                          "WHERE zr.report_id = CAST(:i AS uuid)"), {"i": bridge}).one()
+    assert tuple(row) == (p, "confirmed", 5)
+    assert db.execute(text("SELECT count(*) FROM zones WHERE id = :q"), {"q": q}).scalar_one() == 0
+    # a second confirmed zone to the east; a report touching both joins the older confirmation
+    east = insert(db, [box(X + 3400 + 150 * k, Y - 3000, X + 3600 + 150 * k, Y - 2800) for k in range(2)])
+    e = dict(db.execute(text("SELECT report_id::text, zone_id FROM zone_reports")).all())[east[0]]
+    zones.confirm_zone(db, admin, e)
+    (both,), grew = file_as_a_regrouping_would(db, [box(X + 3000, Y - 2950, X + 3450, Y - 2850)], rng, "both")
+    assert not grew
+    joined = db.execute(text("SELECT zone_id FROM zone_reports WHERE report_id = CAST(:i AS uuid)"),
+                        {"i": both}).scalar_one()
+    assert joined == p
+    assert db.execute(text("SELECT report_count FROM zones WHERE id = :e"), {"e": e}).scalar_one() == 2
+    assert_equal_to_a_recomputation(db)

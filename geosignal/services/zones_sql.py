@@ -41,9 +41,11 @@ reports can only make zones grow or merge, so only the new reports are looked up
 report they touch joins as a free report or as its whole zone (one unit of the union-find,
 whose members are moved, never re-examined), and the zone's union is its old union plus the
 new reports. Next to a zone of about 16,000 reports, an added report took 44 s when the pass
-walked the zone whole, 0.2–0.5 s now. A new report touching a confirmed zone (the joining rule), or a
-report of the set that already has a zone or a decision, is regrouped in full, which gives
-the same zones. Unions mixing areas, lines and points go through :func:`zones_union` (areas,
+walked the zone whole, 0.2–0.5 s now. New reports touching one confirmed zone join it the
+same way (the joining rule; next to a confirmed zone of 15,892 reports, 1.6 s when it was
+regrouped in full). New reports touching two confirmed zones or more (which one each joins
+depends on what else they touch), a confirmed report in no zone, or a report of the set that
+already has a zone or a decision, are regrouped in full, which gives the same zones. Unions mixing areas, lines and points go through :func:`zones_union` (areas,
 lines and points unioned apart; GEOS tests each point of a mix against every area without an
 index).
 A new zone keeps the id of the oldest zone its reports were in (the group of the oldest
@@ -63,12 +65,12 @@ writers of one network queue from their zone trigger to their commit.
 **Zone changes for incremental exports** (migration 0026). A confirmed zone that a pass
 makes, removes, stops confirming or changes as the export writes it (members, geometry, state,
 network, technologies, operators, home commune) gets a new number of the reports' change
-sequence in ``zone_changes`` (one row per zone id, kept after the zone is gone), taken by
-:func:`zones_regroup` through ``zones_log_changes`` under the shared lock an export takes
+sequence in ``zone_changes`` (one row per zone id, kept after the zone is gone), taken by the pass
+that writes it through ``zones_log_changes`` under the shared lock an export takes
 exclusively to read its watermark, as a report's ``change_seq`` is: one ``since`` orders
-reports and zones together. Only :func:`zones_regroup` (and a ``TRUNCATE``) writes confirmed
-zones: ``zones_grow`` and ``zones_shrink`` hand every pass touching one over to it, so the
-extra work is one statement over the zones the pass replaces.
+reports and zones together. :func:`zones_regroup` and :func:`zones_grow` (a confirmed zone
+joined) number the confirmed zones they write, one statement over the zones the pass replaces;
+``zones_shrink`` hands every pass touching a decision over to :func:`zones_regroup`.
 
 :func:`zones_sql` renders the SQL; migration 0026 keeps the newest frozen copy (0010 the first), and a test checks
 that the two are equal.
@@ -596,9 +598,10 @@ DECLARE
 BEGIN
   -- the caller holds the locks of the networks concerned (zones_lock). New reports (no zone,
   -- no decision) can only make zones grow or merge: their free neighbours and the zones those
-  -- are in join them whole, without walking the zones. When a new report touches a confirmed
-  -- zone (the joining rule) or a report of the set already has a zone or a decision, the zones
-  -- are regrouped in full (zones_regroup), which gives the same result.
+  -- are in join them whole, without walking the zones, a confirmed zone too (the joining rule).
+  -- When the new reports touch two confirmed zones, a confirmed report in no zone, or a report
+  -- of the set already has a zone or a decision, the zones are regrouped in full
+  -- (zones_regroup), which gives the same result.
   IF EXISTS (SELECT 1 FROM zone_reports z WHERE z.report_id = ANY(seeds))
      OR EXISTS (SELECT 1 FROM zone_decision_reports z WHERE z.report_id = ANY(seeds)) THEN
     PERFORM zones_regroup(seeds);
@@ -626,14 +629,15 @@ BEGIN
   WHERE {part_r} AND r.id = ANY(ARRAY(
     SELECT p.b FROM zone_pairs p WHERE NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = p.b)))
   ON CONFLICT (id) DO NOTHING;
-  IF EXISTS (SELECT 1 FROM zone_work w WHERE w.gen = 1 AND (w.confirmed OR (w.cohort = 0 AND EXISTS (
-       SELECT 1 FROM zone_reports z JOIN zones s ON s.id = z.zone_id
-       WHERE z.report_id = w.id AND s.state = 'confirmed')))) THEN
+  -- a confirmed report in no zone (its cohort's last member taking part): regrouped in full
+  IF EXISTS (SELECT 1 FROM zone_work w WHERE w.gen = 1 AND w.confirmed AND NOT EXISTS (
+       SELECT 1 FROM zone_reports z WHERE z.report_id = w.id)) THEN
     PERFORM zones_regroup(seeds);
     RETURN;
   END IF;
 
-  -- units: each free report (label: its seq) or the zone it is in (label: -zone id); reports
+  -- units: each free report (label: its seq) or the zone it is in (label: -zone id), a
+  -- confirmed zone too (its cohort's reports and the free reports that joined it); reports
   -- split apart take no part (they group only with their own cohort)
   -- (= ANY(ARRAY(…)) wherever a work table meets zones or zone_reports: the work tables' row
   -- estimates are those of an earlier pass or a guess, and a hash join read the whole table,
@@ -641,8 +645,8 @@ BEGIN
   INSERT INTO zone_nodes (id, seq, cohort, confirmed, label)
   SELECT w.id, w.seq, w.cohort, w.confirmed, coalesce(-z.zone_id, w.seq)
   FROM zone_work w LEFT JOIN zone_reports z ON z.report_id = w.id
-    AND z.report_id = ANY(ARRAY(SELECT x.id FROM zone_work x WHERE x.cohort = 0))
-  WHERE w.cohort = 0;
+    AND z.report_id = ANY(ARRAY(SELECT x.id FROM zone_work x WHERE x.cohort = 0 OR x.confirmed))
+  WHERE w.cohort = 0 OR w.confirmed;
   INSERT INTO zone_units (unit, k)
   SELECT s.unit, row_number() OVER (ORDER BY s.unit) FROM (SELECT DISTINCT v.label AS unit FROM zone_nodes v) s;
   SELECT count(*) INTO n FROM zone_units;
@@ -652,6 +656,21 @@ BEGIN
   END IF;
 {union_find_units}
   UPDATE zone_units u SET label = parent[u.k];
+  -- a group holding a confirmed zone joins it (the joining rule: the new reports and the free
+  -- reports and proposed zones they connect touch no other confirmed zone, so the oldest
+  -- confirmation they touch is that one) and is confirmed (a negative label); two confirmed
+  -- zones never merge: a group holding two is regrouped in full, which gives each its part
+  IF EXISTS (SELECT 1 FROM zone_units u JOIN zones z ON z.id = -u.unit
+             WHERE u.unit < 0 AND z.state = 'confirmed'
+               AND z.id = ANY(ARRAY(SELECT -x.unit FROM zone_units x WHERE x.unit < 0))
+             GROUP BY u.label HAVING count(*) > 1) THEN
+    PERFORM zones_regroup(seeds);
+    RETURN;
+  END IF;
+  UPDATE zone_units u SET label = -u.label WHERE u.label IN (
+    SELECT x.label FROM zone_units x JOIN zones z ON z.id = -x.unit
+    WHERE x.unit < 0 AND z.state = 'confirmed'
+      AND z.id = ANY(ARRAY(SELECT -y.unit FROM zone_units y WHERE y.unit < 0)));
 
   -- each group's parts: its new and free reports, and whole old zones
   INSERT INTO zone_parts (grp, report, seq, cohort, network, g, technologies, operators, commune_nis)
@@ -691,6 +710,12 @@ BEGIN
       AND p.grp IN (SELECT grp FROM zone_new)
     UNION SELECT n.commune_nis, n.network FROM zone_new n) a
   WHERE a.nis IS NOT NULL;
+  -- the confirmed zones this pass changes or removes (a confirmed zone joined by reports, or
+  -- merged into an older proposed zone's id), numbered for incremental exports before they
+  -- are written (zones_log_changes), as zones_regroup numbers them
+  PERFORM zones_log_changes(ARRAY(
+    SELECT n.zone_id FROM zone_new n WHERE n.state = 'confirmed'
+    UNION SELECT z.id FROM zones z WHERE z.id = ANY(old) AND z.state = 'confirmed'));
   -- the members of the zones merged into another move to it; then the zones merged go
   UPDATE zone_reports z SET zone_id = n.zone_id
   FROM zone_parts p JOIN zone_new n ON n.grp = p.grp
@@ -706,8 +731,8 @@ BEGIN
   INSERT INTO zone_reports (zone_id, report_id, commune_nis, network)
   SELECT n.zone_id, p.report, p.commune_nis, p.network
   FROM zone_new n JOIN zone_parts p ON p.grp = n.grp WHERE p.report IS NOT NULL;
-  UPDATE zones z SET geometry = n.geometry, technologies = n.technologies, operators = n.operators,
-         commune_nis = n.commune_nis, updated_at = now(),
+  UPDATE zones z SET state = n.state, geometry = n.geometry, technologies = n.technologies,
+         operators = n.operators, commune_nis = n.commune_nis, updated_at = now(),
          report_count = (SELECT count(*) FROM zone_reports r WHERE r.zone_id = z.id)
   FROM zone_new n WHERE z.id = n.zone_id AND n.reused
     AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_new x WHERE x.reused));
