@@ -18,6 +18,8 @@ points and M small squares (60–120 m) in a 12 km × 12 km block around Charler
       (``zones.confirm_zone``, then ``reports.create_report`` + commit): the report joins the
       confirmed zone (the joining rule), median of 5 (3 with ``--quick``), then stored zones
       are checked against a recomputation;
+  (f) one report of that confirmed zone withdrawn (``reports.set_status`` + commit), median of
+      5 (3 with ``--quick``), then stored zones are checked against a recomputation;
   (c) ``zones.recompute_all`` (what ``geosignal regroup-zones`` runs: every report regrouped)
       against (c') the best hand-written SQL for the same partition of the points alone:
       ``ST_ClusterDBSCAN(…, eps := 100, minpoints := 1) OVER (PARTITION BY network)`` in
@@ -168,6 +170,27 @@ def join_confirmed_ms(session, admin, repeat: int) -> tuple[float, int]:  # noqa
     return statistics.median(times), size
 
 
+def withdraw_from_confirmed_ms(session, admin, repeat: int) -> tuple[float, int]:  # noqa: ANN001
+    """Median ms of withdrawing one report of the largest confirmed zone (its oldest members
+    first: the referent's cohort) through the service, committed; and the zone's size."""
+    from geosignal.services import reports as reports_service
+
+    zone_id, size = session.execute(text(
+        "SELECT id, report_count FROM zones WHERE state = 'confirmed' ORDER BY report_count DESC, id LIMIT 1")).one()
+    times = []
+    for _ in range(repeat):
+        report_id = session.scalar(text(
+            "SELECT zr.report_id::text FROM zone_reports zr JOIN reports r ON r.id = zr.report_id "
+            "WHERE zr.zone_id = :z ORDER BY r.seq LIMIT 1"), {"z": zone_id})
+        started = time.perf_counter()
+        reports_service.set_status(session, admin, report_id, "withdrawn")
+        session.commit()
+        times.append((time.perf_counter() - started) * 1000)
+        if session.scalar(text("SELECT state FROM zones WHERE id = :z"), {"z": zone_id}) != "confirmed":
+            sys.exit("the confirmed zone is gone after a withdrawal")
+    return statistics.median(times), size
+
+
 def dbscan_partition(session) -> tuple[float, set]:  # noqa: ANN001
     started = time.perf_counter()
     rows = session.execute(text("""
@@ -219,12 +242,15 @@ def main() -> None:
         join_ms, confirmed_size = join_confirmed_ms(session, admin, max(3, args.repeat // 6))
         print(f"(e)  one report joining the largest zone, confirmed ({confirmed_size:,} reports): {join_ms:7.1f} ms "
               f"(median of {max(3, args.repeat // 6)})")
+        withdraw_confirmed_ms, confirmed_size = withdraw_from_confirmed_ms(session, admin, max(3, args.repeat // 6))
+        print(f"(f)  withdraw one report of that confirmed zone ({confirmed_size:,} reports): "
+              f"{withdraw_confirmed_ms:7.1f} ms (median of {max(3, args.repeat // 6)})")
         stored_before = zones.grouping(session)
         zones.recompute_all(session)
         session.commit()
         if zones.grouping(session) != stored_before:
-            sys.exit("stored zones differ from a full recomputation after (b), (d) and (e)")
-        print("     stored zones == full recomputation after (b), (d) and (e): True")
+            sys.exit("stored zones differ from a full recomputation after (b), (d), (e) and (f)")
+        print("     stored zones == full recomputation after (b), (d), (e) and (f): True")
 
         clear(session)
         load(session, ewkt[: args.points], networks[: args.points])

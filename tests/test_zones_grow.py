@@ -287,6 +287,31 @@ def file_as_a_regrouping_would(db, geoms_31370: list, rng: random.Random, step: 
     ``zones_grow`` made the zones itself rather than handing over to ``zones_regroup``)."""
     ids = [str(uuid.uuid4()) for _ in geoms_31370]
     seed = rng.random()
+    grew = _as_a_regrouping_would(db, lambda: _insert_ids(db, ids, geoms_31370, "mobile", random.Random(seed)),
+                                  ids, "reports_group_zones_insert", step)
+    return ids, grew
+
+
+def withdraw_as_a_regrouping_would(db, report_id: str, step: object) -> bool:  # noqa: ANN001
+    """Withdraw one report (one ``UPDATE``) and check the zones it leaves against the same
+    statement run first inside a savepoint with the update trigger off and ``zones_regroup``
+    called on it. Returns whether ``zones_shrink`` made the zones itself."""
+    def run() -> None:
+        db.execute(text("UPDATE reports SET status = 'withdrawn' WHERE id = CAST(:i AS uuid)"), {"i": report_id})
+
+    _as_a_regrouping_would(db, run, [report_id], "reports_group_zones_update", step)
+    return db.execute(text("SELECT count(*) FROM pg_temp.zone_work WHERE gen = -1")).scalar_one() == 1
+
+
+def _as_a_regrouping_would(db, run, ids: list[str], trigger: str, step: object) -> bool:  # noqa: ANN001
+    """Run a statement on mobile reports ``ids`` (``run``) twice: inside a savepoint with the
+    zone ``trigger`` off and ``zones_regroup`` called on them (the reference, rolled back),
+    then as it is. The zones must be the same (members, ids kept, states, unions to the mm,
+    technologies, operators, home commune); the confirmed zones numbered for incremental
+    exports must include those that changed, and be exactly those when the trigger's pass
+    made the zones itself. Returns whether it did (``zone_units`` filled by a growing pass,
+    or the leaving report kept by a shrinking one), rather than handing over to
+    ``zones_regroup``."""
 
     def first_new_id() -> int:
         return db.execute(text(
@@ -297,24 +322,25 @@ def file_as_a_regrouping_would(db, geoms_31370: list, rng: random.Random, step: 
 
     first, last = first_new_id(), since()
     db.execute(text("SAVEPOINT reference"))
-    db.execute(text("ALTER TABLE reports DISABLE TRIGGER reports_group_zones_insert"))
-    _insert_ids(db, ids, geoms_31370, "mobile", random.Random(seed))
+    db.execute(text(f"ALTER TABLE reports DISABLE TRIGGER {trigger}"))
+    run()
     db.execute(text("SELECT zones_lock(ARRAY['mobile']::varchar[]), zones_regroup(CAST(:i AS uuid[]))"), {"i": ids})
     expected, expected_logged = _zones_by_members(db, first), _logged(db, last, first)
     db.execute(text("ROLLBACK TO SAVEPOINT reference"))
 
     first, last = first_new_id(), since()
     before = _zones_by_members(db, first)
-    _insert_ids(db, ids, geoms_31370, "mobile", random.Random(seed))
+    run()
     after = _zones_by_members(db, first)
     assert after == expected, step
-    grew = db.execute(text("SELECT count(*) FROM pg_temp.zone_units")).scalar_one() > 0
+    itself = db.execute(text("SELECT (SELECT count(*) FROM pg_temp.zone_units) > 0 "
+                             "OR (SELECT count(*) FROM pg_temp.zone_work WHERE gen = -1) = 1")).scalar_one()
     logged = _logged(db, last, first)
     changed = _confirmed_changed(before, after)
     assert logged >= changed, step
-    if grew:
+    if itself:
         assert logged == changed and logged <= expected_logged, step
-    return ids, grew
+    return itself
 
 
 @owner_only
@@ -431,3 +457,42 @@ def test_a_report_bridging_a_confirmed_zone_and_an_older_proposed_one_as_a_regro
     assert joined == p
     assert db.execute(text("SELECT report_count FROM zones WHERE id = :e"), {"e": e}).scalar_one() == 2
     assert_equal_to_a_recomputation(db)
+
+
+@owner_only
+def test_reports_leaving_confirmed_zones_shrink_them_as_a_full_regrouping_would(db) -> None:  # noqa: ANN001
+    """One report leaving a confirmed zone (a member of the referent's cohort, or a report
+    that joined it since) shrinks the zone without a full regrouping when each of its free
+    neighbours in the zone touches another member of the cohort, and is regrouped in full
+    otherwise; each withdrawal gives what ``zones_regroup`` gives for the same statement (see
+    ``_as_a_regrouping_would``)."""
+    admin = _admin(db)
+    rng = random.Random(20261206)
+    for k in range(6):  # six places 1 km apart, 16 reports each in 400 m × 300 m
+        insert(db, [random_shape(rng, X + 1000 * k, Y - 4500, 400, 300, points=0.55, areas=0.3) for _ in range(16)],
+               rng=rng)
+    for zid in db.execute(text("SELECT id FROM zones WHERE report_count >= 3 ORDER BY id")).scalars().all()[1:]:
+        zones.confirm_zone(db, admin, zid)
+    confirmed = db.execute(text("SELECT count(*) FROM zones WHERE state = 'confirmed'")).scalar_one()
+    assert confirmed >= 3
+    # reports joining the confirmed zones since (free members), some bridging two members
+    joiners = db.execute(text("""
+        SELECT ST_X(c), ST_Y(c) FROM (
+          SELECT ST_Transform(ST_Centroid(r.geometry), 31370) AS c FROM zones z
+          JOIN zone_reports zr ON zr.zone_id = z.id JOIN reports r ON r.id = zr.report_id
+          WHERE z.state = 'confirmed' ORDER BY r.seq LIMIT 30) q""")).all()
+    insert(db, [Point(x + rng.uniform(30, 90), y + rng.uniform(-30, 30)) for x, y in joiners], rng=rng)
+    shrunk_by_itself = regrouped = 0
+    for step in range(40):
+        row = db.execute(text("""
+            SELECT zr.report_id::text, EXISTS (SELECT 1 FROM zone_decision_reports d WHERE d.report_id = zr.report_id)
+            FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id
+            WHERE z.state = 'confirmed' ORDER BY md5(zr.report_id::text || :salt) LIMIT 1"""),
+            {"salt": str(step)}).first()
+        if row is None:
+            break
+        itself = withdraw_as_a_regrouping_would(db, row[0], (step, "cohort" if row[1] else "joined"))
+        shrunk_by_itself += itself
+        regrouped += not itself
+    assert_equal_to_a_recomputation(db)
+    assert shrunk_by_itself >= 10, (shrunk_by_itself, regrouped)

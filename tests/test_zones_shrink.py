@@ -127,7 +127,7 @@ def test_decisions_and_other_changes_are_regrouped_in_full(db) -> None:  # noqa:
     confirmed = insert(db, grid(X - 2500, Y + 6000, 4, 2))
     zones.confirm_zone(db, admin, zone_of(db, confirmed[0]))
     withdraw(db, confirmed[5])
-    assert not shrunk(db)  # a confirmed zone
+    assert shrunk(db)  # a confirmed zone keeps its cohort whole, without a full regrouping (migration 0034)
     assert members(db, zone_of(db, confirmed[0])) == set(confirmed) - {confirmed[5]}
     proposed = insert(db, grid(X - 2500, Y + 6600, 4, 2))
     # leaving and moving at once: the report's neighbours are no longer those it had
@@ -198,4 +198,35 @@ def test_a_growing_zone_keeps_or_recomputes_its_home_commune_across_a_border(db)
     assert_equal_to_a_recomputation(db)
     insert(db, [square(bx + 150 * ux, by + 150 * uy, 200)])  # mostly in Châtelet, overlapping the squares
     assert db.execute(text("SELECT commune_nis, report_count FROM zones WHERE id = :z"), {"z": zid}).one() == ("52012", 4)
+    assert_equal_to_a_recomputation(db)
+
+
+def test_a_report_leaving_a_confirmed_zone_shrinks_it_unless_a_joiner_hung_on_it(db) -> None:  # noqa: ANN001
+    """A confirmed grid of 8 points 60 m apart, and reports that joined it since: k within
+    100 m of two grid points, f of one, g of f alone (a chain), h of one. Withdrawing a grid
+    point next to k shrinks the zone (k still touches the cohort); withdrawing f, or the one
+    grid point h touches, regroups in full, and g or h leaves the zone (no cohort left within
+    100 m of it); stored zones equal a recomputation throughout."""
+    admin = _admin(db)
+    x0, y0 = X - 2500, Y + 8000
+    cohort = insert(db, grid(x0, y0, 4, 2))  # (0..180, 0..60)
+    zid = zone_of(db, cohort[0])
+    zones.confirm_zone(db, admin, zid)
+    k, f, g, h = insert(db, [Point(x0 + 90, y0 - 80),   # 85 m from (60, 0) and (120, 0)
+                             Point(x0 + 270, y0),       # 90 m from (180, 0); 108 m from (180, 60)
+                             Point(x0 + 360, y0),       # 90 m from f alone
+                             Point(x0 - 90, y0 + 60)])  # 90 m from (0, 60); 108 m from (0, 0)
+    assert members(db, zid) == set(cohort) | {k, f, g, h}
+    withdraw(db, cohort[1])  # (60, 0)
+    assert shrunk(db)
+    assert members(db, zid) == set(cohort) - {cohort[1]} | {k, f, g, h}
+    assert db.execute(text("SELECT state, report_count FROM zones WHERE id = :z"), {"z": zid}).one() == ("confirmed", 11)
+    assert_equal_to_a_recomputation(db)
+    withdraw(db, f)
+    assert not shrunk(db)
+    assert zone_of(db, g) is None
+    withdraw(db, cohort[4])  # (0, 60)
+    assert not shrunk(db)
+    assert zone_of(db, h) is None
+    assert members(db, zid) == set(cohort) - {cohort[1], cohort[4]} | {k}
     assert_equal_to_a_recomputation(db)

@@ -70,7 +70,7 @@ that writes it through ``zones_log_changes`` under the shared lock an export tak
 exclusively to read its watermark, as a report's ``change_seq`` is: one ``since`` orders
 reports and zones together. :func:`zones_regroup` and :func:`zones_grow` (a confirmed zone
 joined) number the confirmed zones they write, one statement over the zones the pass replaces;
-``zones_shrink`` hands every pass touching a decision over to :func:`zones_regroup`.
+``zones_shrink`` (a report leaving a confirmed zone) numbers the zone it writes.
 
 :func:`zones_sql` renders the SQL; migration 0026 keeps the newest frozen copy (0010 the first), and a test checks
 that the two are equal.
@@ -748,6 +748,8 @@ DECLARE
   step integer := 0;
   seed_dim integer;
   zone_g geometry;
+  zone_state varchar;
+  cohort bigint;
   a geometry;
   l geometry;
   p geometry;
@@ -762,10 +764,16 @@ BEGIN
   -- from one neighbour, through members, stops as soon as it has reached them all; then only
   -- the zone's union, technologies, operators and home commune are made again from its
   -- members (of the union, only its lower parts when the report was of lower dimension than
-  -- the union). Anything else returns false (nothing written): several reports leaving one
-  -- zone, a decision, a search that ends without reaching them all (the zone may fall apart)
-  -- or grows past 5,000 members; the caller then regroups in full (zones_regroup), which
-  -- gives the same zones.
+  -- the union). One report leaving a confirmed zone that keeps two members or more: the
+  -- referent's cohort stays whole whatever its shapes, and the free reports that joined it
+  -- stay if each of the report's free neighbours in the zone touches another member of the
+  -- cohort (every free group that touched the cohort through the report holds one of them,
+  -- and still touches it; the oldest confirmation a group touches can only stay the same when
+  -- it loses a report); no search. Anything else returns false (nothing written): several
+  -- reports leaving one zone, a decision in a proposed zone (a split), a free neighbour
+  -- touching the cohort only through the report, a search that ends without reaching them
+  -- all (the zone may fall apart) or grows past 5,000 members; the caller then regroups in
+  -- full (zones_regroup), which gives the same zones.
   old := ARRAY(SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(seeds));
   IF cardinality(old) <> 1 THEN
     RETURN false;
@@ -776,10 +784,20 @@ BEGIN
     RETURN false;
   END IF;
   seed := near[1];
-  IF NOT EXISTS (SELECT 1 FROM zones s WHERE s.id = z AND s.state = 'proposed' AND s.report_count >= 3)
-     OR EXISTS (SELECT 1 FROM zone_reports m JOIN zone_decision_reports k ON k.report_id = m.report_id
-                WHERE m.zone_id = z) THEN
+  SELECT s.state INTO zone_state FROM zones s WHERE s.id = z AND s.report_count >= 3;
+  IF zone_state IS NULL OR (zone_state = 'proposed' AND EXISTS (
+       SELECT 1 FROM zone_reports m JOIN zone_decision_reports k ON k.report_id = m.report_id WHERE m.zone_id = z)) THEN
     RETURN false;
+  END IF;
+  IF zone_state = 'confirmed' THEN
+    -- the referent's cohort: the confirmed decision of the zone's members (one per zone)
+    SELECT k.id INTO cohort FROM zone_reports m JOIN zone_decision_reports dr ON dr.report_id = m.report_id
+      JOIN zone_decisions k ON k.id = dr.decision_id AND k.kind = 'confirmed'
+    WHERE m.zone_id = z AND k.network = (SELECT s.network FROM zones s WHERE s.id = z)
+    LIMIT 1;
+    IF cohort IS NULL THEN
+      RETURN false;
+    END IF;
   END IF;
 {distance}
   PERFORM zones_work_tables();
@@ -788,32 +806,57 @@ BEGIN
   {load_seed}
   WHERE r.id = seed;
   {pairs_seed}
-  near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
-                WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed);
-  IF cardinality(near) = 0 THEN
-    RETURN false;
-  END IF;
-  -- the search, from the first neighbour (gen 0, 1, …: its steps)
-  INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
-  {load_0}
-  WHERE r.id = near[1];
-  LOOP
-    EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(near)) = cardinality(near);
-    {pairs_step}
-    INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
-    {load_next}
-    WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> seed
-      AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
-      AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
-    ON CONFLICT (id) DO NOTHING;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    reached := reached + n;
-    IF n = 0 OR reached > 5000 THEN
+  IF zone_state = 'confirmed' THEN
+    -- its free neighbours in the zone (members outside the cohort), each touching another
+    -- member of the cohort that takes part
+    near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
+                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed
+                    AND NOT EXISTS (SELECT 1 FROM zone_decision_reports dr
+                                    WHERE dr.report_id = p.b AND dr.decision_id = cohort));
+    IF cardinality(near) > 0 THEN
+      INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+      {load_0}
+      WHERE r.id = ANY(near);
+      {pairs_step}
+      IF EXISTS (SELECT 1 FROM unnest(near) AS f(id) WHERE NOT EXISTS (
+           SELECT 1 FROM zone_pairs p JOIN zone_decision_reports dr ON dr.report_id = p.b AND dr.decision_id = cohort
+           JOIN reports r ON r.id = p.b
+           WHERE p.gen = 0 AND p.a = f.id AND p.b <> seed AND {part_r})) THEN
+        RETURN false;
+      END IF;
+    END IF;
+    work_rows := 1 + cardinality(near);
+    -- the zone loses a member: numbered for incremental exports before it is written, as
+    -- zones_regroup numbers it
+    PERFORM zones_log_changes(ARRAY[z]);
+  ELSE
+    near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
+                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed);
+    IF cardinality(near) = 0 THEN
       RETURN false;
     END IF;
-    step := step + 1;
-  END LOOP;
-  work_rows := reached + 1;
+    -- the search, from the first neighbour (gen 0, 1, …: its steps)
+    INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+    {load_0}
+    WHERE r.id = near[1];
+    LOOP
+      EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(near)) = cardinality(near);
+      {pairs_step}
+      INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+      {load_next}
+      WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> seed
+        AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
+        AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
+      ON CONFLICT (id) DO NOTHING;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      reached := reached + n;
+      IF n = 0 OR reached > 5000 THEN
+        RETURN false;
+      END IF;
+      step := step + 1;
+    END LOOP;
+    work_rows := reached + 1;
+  END IF;
 
   -- the zone without the report, made from its members as every pass makes zones
   SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (

@@ -1,4 +1,4 @@
-"""new reports touching one confirmed zone join it without regrouping it whole
+"""a confirmed zone grows and shrinks by one report without being regrouped whole
 
 Revision ID: 0034
 Revises: 0033
@@ -10,8 +10,11 @@ network's zone lock (1.6 s next to a confirmed zone of 15,892 reports; 3-4 s for
 reports in a concurrency trial, while every writer of that network waited). ``zones_grow``
 now treats a confirmed zone as it treats a proposed one (one unit, its union plus the new
 reports), and numbers it for incremental exports as ``zones_regroup`` does; new reports
-touching two confirmed zones or more are still regrouped in full. The zones stored are the
-same: no data is changed. ``FROZEN_SQL["zones"]`` is a frozen copy of
+touching two confirmed zones or more are still regrouped in full. Likewise one report leaving
+a confirmed zone (withdrawn, rejected…) was a full regrouping (1.5 s at 15,898 reports):
+``zones_shrink`` now keeps the zone when each of the report's free neighbours in it touches
+another member of the referent's cohort, and makes its union again from its members. The
+zones stored are the same: no data is changed. ``FROZEN_SQL["zones"]`` is a frozen copy of
 ``geosignal.services.zones_sql.zones_sql()`` (tests/test_zones_sql.py keeps the newest copy
 equal to it); the downgrade reinstalls migration 0032's copy, read from its frozen file. No
 live code is imported.
@@ -720,6 +723,8 @@ DECLARE
   step integer := 0;
   seed_dim integer;
   zone_g geometry;
+  zone_state varchar;
+  cohort bigint;
   a geometry;
   l geometry;
   p geometry;
@@ -744,10 +749,16 @@ BEGIN
   -- from one neighbour, through members, stops as soon as it has reached them all; then only
   -- the zone's union, technologies, operators and home commune are made again from its
   -- members (of the union, only its lower parts when the report was of lower dimension than
-  -- the union). Anything else returns false (nothing written): several reports leaving one
-  -- zone, a decision, a search that ends without reaching them all (the zone may fall apart)
-  -- or grows past 5,000 members; the caller then regroups in full (zones_regroup), which
-  -- gives the same zones.
+  -- the union). One report leaving a confirmed zone that keeps two members or more: the
+  -- referent's cohort stays whole whatever its shapes, and the free reports that joined it
+  -- stay if each of the report's free neighbours in the zone touches another member of the
+  -- cohort (every free group that touched the cohort through the report holds one of them,
+  -- and still touches it; the oldest confirmation a group touches can only stay the same when
+  -- it loses a report); no search. Anything else returns false (nothing written): several
+  -- reports leaving one zone, a decision in a proposed zone (a split), a free neighbour
+  -- touching the cohort only through the report, a search that ends without reaching them
+  -- all (the zone may fall apart) or grows past 5,000 members; the caller then regroups in
+  -- full (zones_regroup), which gives the same zones.
   old := ARRAY(SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(seeds));
   IF cardinality(old) <> 1 THEN
     RETURN false;
@@ -758,10 +769,20 @@ BEGIN
     RETURN false;
   END IF;
   seed := near[1];
-  IF NOT EXISTS (SELECT 1 FROM zones s WHERE s.id = z AND s.state = 'proposed' AND s.report_count >= 3)
-     OR EXISTS (SELECT 1 FROM zone_reports m JOIN zone_decision_reports k ON k.report_id = m.report_id
-                WHERE m.zone_id = z) THEN
+  SELECT s.state INTO zone_state FROM zones s WHERE s.id = z AND s.report_count >= 3;
+  IF zone_state IS NULL OR (zone_state = 'proposed' AND EXISTS (
+       SELECT 1 FROM zone_reports m JOIN zone_decision_reports k ON k.report_id = m.report_id WHERE m.zone_id = z)) THEN
     RETURN false;
+  END IF;
+  IF zone_state = 'confirmed' THEN
+    -- the referent's cohort: the confirmed decision of the zone's members (one per zone)
+    SELECT k.id INTO cohort FROM zone_reports m JOIN zone_decision_reports dr ON dr.report_id = m.report_id
+      JOIN zone_decisions k ON k.id = dr.decision_id AND k.kind = 'confirmed'
+    WHERE m.zone_id = z AND k.network = (SELECT s.network FROM zones s WHERE s.id = z)
+    LIMIT 1;
+    IF cohort IS NULL THEN
+      RETURN false;
+    END IF;
   END IF;
   SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
   d := coalesce(d, 100.0);
@@ -783,46 +804,81 @@ BEGIN
         AND CASE WHEN ST_Dimension(r2.geometry) = 2 AND ST_Dimension(w.g) = 2 THEN ST_Relate(r2.geometry, w.g, '2********') ELSE ST_DWithin(ST_Transform(r2.geometry, 31370), w.l, d) END
       OFFSET 0) a
     WHERE w.gen = -1;
-  near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
-                WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed);
-  IF cardinality(near) = 0 THEN
-    RETURN false;
-  END IF;
-  -- the search, from the first neighbour (gen 0, 1, …: its steps)
-  INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
-  SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
+  IF zone_state = 'confirmed' THEN
+    -- its free neighbours in the zone (members outside the cohort), each touching another
+    -- member of the cohort that takes part
+    near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
+                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed
+                    AND NOT EXISTS (SELECT 1 FROM zone_decision_reports dr
+                                    WHERE dr.report_id = p.b AND dr.decision_id = cohort));
+    IF cardinality(near) > 0 THEN
+      INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+      SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), 0
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-  WHERE r.id = near[1];
-  LOOP
-    EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(near)) = cardinality(near);
-    INSERT INTO zone_pairs (a, b, gen)
+      WHERE r.id = ANY(near);
+      INSERT INTO zone_pairs (a, b, gen)
     SELECT w.id, a.id, step FROM zone_work w CROSS JOIN LATERAL (
       SELECT r2.id FROM reports r2
       WHERE r2.geometry && ST_Expand(w.g, deg, deg_lat) AND r2.network = w.network AND r2.id <> w.id
         AND CASE WHEN ST_Dimension(r2.geometry) = 2 AND ST_Dimension(w.g) = 2 THEN ST_Relate(r2.geometry, w.g, '2********') ELSE ST_DWithin(ST_Transform(r2.geometry, 31370), w.l, d) END
       OFFSET 0) a
     WHERE w.gen = step;
+      IF EXISTS (SELECT 1 FROM unnest(near) AS f(id) WHERE NOT EXISTS (
+           SELECT 1 FROM zone_pairs p JOIN zone_decision_reports dr ON dr.report_id = p.b AND dr.decision_id = cohort
+           JOIN reports r ON r.id = p.b
+           WHERE p.gen = 0 AND p.a = f.id AND p.b <> seed AND r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved'))) THEN
+        RETURN false;
+      END IF;
+    END IF;
+    work_rows := 1 + cardinality(near);
+    -- the zone loses a member: numbered for incremental exports before it is written, as
+    -- zones_regroup numbers it
+    PERFORM zones_log_changes(ARRAY[z]);
+  ELSE
+    near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
+                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed);
+    IF cardinality(near) = 0 THEN
+      RETURN false;
+    END IF;
+    -- the search, from the first neighbour (gen 0, 1, …: its steps)
     INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
     SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
+         r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), 0
+  FROM reports r
+  LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
+  LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
+    WHERE r.id = near[1];
+    LOOP
+      EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(near)) = cardinality(near);
+      INSERT INTO zone_pairs (a, b, gen)
+    SELECT w.id, a.id, step FROM zone_work w CROSS JOIN LATERAL (
+      SELECT r2.id FROM reports r2
+      WHERE r2.geometry && ST_Expand(w.g, deg, deg_lat) AND r2.network = w.network AND r2.id <> w.id
+        AND CASE WHEN ST_Dimension(r2.geometry) = 2 AND ST_Dimension(w.g) = 2 THEN ST_Relate(r2.geometry, w.g, '2********') ELSE ST_DWithin(ST_Transform(r2.geometry, 31370), w.l, d) END
+      OFFSET 0) a
+    WHERE w.gen = step;
+      INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+      SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), step + 1
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-    WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> seed
-      AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
-      AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
-    ON CONFLICT (id) DO NOTHING;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    reached := reached + n;
-    IF n = 0 OR reached > 5000 THEN
-      RETURN false;
-    END IF;
-    step := step + 1;
-  END LOOP;
-  work_rows := reached + 1;
+      WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> seed
+        AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
+        AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
+      ON CONFLICT (id) DO NOTHING;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      reached := reached + n;
+      IF n = 0 OR reached > 5000 THEN
+        RETURN false;
+      END IF;
+      step := step + 1;
+    END LOOP;
+    work_rows := reached + 1;
+  END IF;
 
   -- the zone without the report, made from its members as every pass makes zones
   SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
