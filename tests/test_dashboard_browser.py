@@ -196,17 +196,27 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "referent-dashboard-all.png"), full_page=True)
 
-    # a filter re-queries the API and changes what is shown; the communes' sheets, which it
-    # opens, are not filtered: said while a filter applies (an auditor read them as filtered)
-    assert page.locator("#sheet-note").is_hidden()
+    # a filter re-queries the API and changes what is shown; the communes' sheets it opens take
+    # the same filters (an auditor read unfiltered sheets as filtered)
+    name_link = f"#commune-table tbody tr[data-nis='{CHATELET}'] td.name a"
+    assert page.get_attribute(name_link, "href") == f"/communes/{CHATELET}/fiche"
     page.select_option("select[name=network]", "fixed")
     _wait_ready(page, 2)
-    assert page.inner_text("#sheet-note").startswith("Les filtres ne s'appliquent pas aux fiches des communes")
+    assert page.get_attribute(name_link, "href") == f"/communes/{CHATELET}/fiche?network=fixed"
     desktop = page.viewport_size
-    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the note above the cards
-    page.locator("#sheet-note").scroll_into_view_if_needed()
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the cards
     page.screenshot(path=str(ARTIFACTS / "referent-dashboard-filtered-phone.png"))
     page.set_viewport_size(desktop)
+    # that sheet, on a phone: its figures are the filtered table's, and it says so at the top
+    sheet = page.context.new_page()
+    sheet.set_viewport_size({"width": 390, "height": 844})
+    sheet.goto(dashboard_server + page.get_attribute(name_link, "href"))
+    assert " ".join(sheet.inner_text("#sheet-filters").split()) == (
+        "Filtres appliqués : Réseau : fixe. Voir la fiche sans filtre")
+    assert sheet.inner_text("#sheet-figures tr:first-child td") == "2"
+    assert sheet.locator("#sheet-filters").bounding_box()["y"] < 844
+    sheet.screenshot(path=str(ARTIFACTS / "commune-sheet-filtered-phone.png"))
+    sheet.close()
     assert charleroi.locator("td:nth-child(3)").inner_text() == "0"
     assert page.locator(f"#commune-table tbody tr[data-nis='{CHATELET}'] td:nth-child(3)").inner_text() == "2"
     page.wait_for_function("document.getElementById('map-pane').dataset.locationsTotal === '2'")

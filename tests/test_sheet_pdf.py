@@ -466,3 +466,79 @@ def test_the_map_draws_only_the_part_of_a_report_in_the_commune(db, client) -> N
         assert geometry.area == pytest.approx(inside, rel=1e-3)
         drawn[nis] = geometry.area
     assert drawn["52011"] + drawn["52012"] == pytest.approx(160_000, rel=2e-3)
+
+
+# --------------------------------------------------------------------------------------------
+# Filtered sheets (the dashboard's filters carried to a commune's sheet)
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_sheet_takes_the_dashboards_filters_and_says_them(db, client, referent, charleroi_reports) -> None:  # noqa: ANN001
+    """An auditor's trial: the referent filtered the dashboard (validated reports) and opened a
+    commune's sheet, which counted every counted status. The sheet now takes the dashboard's
+    filters: its figures are the API's for the same filters, it names them, its PDF link
+    carries them, and a filter outside its vocabulary gets the 400 page."""
+    admin = db.query(User).filter_by(email="sheet-admin@igretec.com").one()
+    _add(db, admin, square_lambert(X0 + 500, Y0 + 1500, 500), network="fixed")  # 0.25 km², submitted
+    db.commit()
+    referent.login()
+
+    def sheet(query: str) -> str:
+        response = client.get(f"/communes/{CHARLEROI}/fiche{query}")
+        assert response.status_code == 200, response.status_code
+        return " ".join(response.get_data(as_text=True).split())
+
+    def figures(query: str) -> tuple[int, str]:
+        row = client.get(f"/api/v1/stats/communes/{CHARLEROI}{query}").get_json()
+        return row["report_count"], f"{row['white_zone_area_km2']:.3f}".replace(".", ",")
+
+    plain = sheet("")
+    assert 'id="sheet-filters"' not in plain
+    assert f'href="/communes/{CHARLEROI}/fiche.pdf" download' in plain
+    assert figures("") == (5, "1,610")  # 1 km² + 0.36 km² + 0.25 km², the withdrawn square aside
+    assert '<td class="num">5</td>' in plain and "1,610 km²" in plain
+
+    validated = sheet("?status=validated")
+    assert figures("?status=validated") == (1, "1,000")
+    assert '<td class="num">1</td>' in validated and "1,000 km²" in validated
+    assert "signalements aux statuts validé ·" in validated and 'id="sheet-filters"' not in validated
+    assert f'href="/communes/{CHARLEROI}/fiche.pdf?status=validated" download' in validated
+
+    query = "?network=fixed&technology=4G&from=2026-01-01&to=2099-12-31"
+    fixed = sheet(query)
+    assert figures(query) == (1, "0,250")
+    assert '<td class="num">1</td>' in fixed and "0,250 km²" in fixed
+    assert ('<strong>Filtres appliqués : </strong>Réseau : fixe · Technologie : 4G · '
+            'Période : du 01/01/2026 au 31/12/2099.') in fixed
+    assert f'href="/communes/{CHARLEROI}">' not in fixed and f'href="/communes/{CHARLEROI}/fiche">' in fixed
+    assert (f'href="/communes/{CHARLEROI}/fiche.pdf?network=fixed&amp;technology=4G&amp;from=2026-01-01'
+            '&amp;to=2099-12-31" download') in fixed
+
+    refused = client.get(f"/communes/{CHARLEROI}/fiche?network=satellite")
+    assert refused.status_code == 400 and refused.mimetype == "text/html"
+    assert client.get(f"/communes/{CHARLEROI}/fiche.pdf?from=2026-02-30").status_code == 400
+
+
+@needs_poppler
+def test_a_filtered_pdf_counts_draws_and_names_what_its_filters_select(db, client, referent, charleroi_reports,  # noqa: ANN001
+                                                                       tmp_path) -> None:
+    referent.login()
+    response = client.get(f"/communes/{CHARLEROI}/fiche.pdf?status=validated&operator=Proximus")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    today = datetime.now(ZoneInfo("Europe/Brussels"))
+    assert response.headers["Content-Disposition"] == (
+        f'inline; filename="fiche-{CHARLEROI}_status-validated_operator-Proximus-{today:%Y-%m-%d}.pdf"')
+    pdf = _pdf(tmp_path, response.get_data())
+    words = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
+                                    text=True).stdout.split())
+    assert "1,000 km²" in words and "1,360 km²" not in words
+    assert "Chiffres : signalements aux statuts validé. Filtres appliqués : Opérateur : Proximus." in words
+    # the map draws the validated square alone: the submitted 600 m square is not on it
+    image = _png(pdf)
+    left, top = sheet_pdf.MARGIN_MM[1], sheet_pdf.MARGIN_MM[0] + sheet_pdf.HEADER_MM
+    panel = image[_mm_to_px(top) + 2:_mm_to_px(top + sheet_pdf.MAP_PANEL_MM) - 2,
+                  _mm_to_px(left) + 2:_mm_to_px(left + sheet_pdf.MAP_WIDTH_MM) - 2]
+    drawn = sheet_pdf.build_sheet(db, CHARLEROI, TEXTS).map  # (the same extent: the commune's)
+    side_px = 1000 / 25.4 * DPI / svgmap.UNITS_PER_MM / drawn.metres_per_unit
+    assert _near(panel, _rgb(STATUS_COLOURS["validated"], svgmap.ZONE_FILL_OPACITY)).sum() > 0.6 * side_px ** 2
+    assert _near(panel, _rgb(STATUS_COLOURS["submitted"], svgmap.ZONE_FILL_OPACITY)).sum() == 0

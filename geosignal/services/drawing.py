@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
 from geosignal.services import communes as communes_service
-from geosignal.services.aggregation.filters import COUNTED_STATUSES
+from geosignal.services.aggregation.filters import NO_FILTERS, StatsFilters, where_sql
 from geosignal.services.intake import Limits, ServiceArea
 from geosignal.services.intake.core import CIRCLE_QUAD_SEGS
 from geosignal.vocab import LAMBERT72, WGS84
@@ -107,13 +107,16 @@ def _proj4(crs: int | str) -> str:
 SHEET_MAX_POINTS = 2000
 
 
-def counted_points(session: Session, nis_code: str, limit: int = SHEET_MAX_POINTS) -> dict[str, Any] | None:
-    """Return the point reports the figures of ``nis_code`` count (home commune, a counted
-    status) as one GeoJSON MultiPoint (EPSG:4326, ``[lon, lat]``, 7 decimals), at most
-    ``limit`` of them in filing order, or None when there are none. One statement."""
+def counted_points(session: Session, nis_code: str, filters: StatsFilters = NO_FILTERS,
+                   limit: int = SHEET_MAX_POINTS) -> dict[str, Any] | None:
+    """Return the point reports the figures of ``nis_code`` count (home commune, and what
+    ``filters`` select: by default a counted status) as one GeoJSON MultiPoint (EPSG:4326,
+    ``[lon, lat]``, 7 decimals), at most ``limit`` of them in filing order, or None when there
+    are none. One statement."""
+    cond, params = where_sql(filters)
     found = session.scalar(text(
         "SELECT ST_AsGeoJSON(ST_Collect(g), 7) FROM (SELECT r.geometry AS g FROM reports r "
-        "WHERE r.commune_nis = :nis AND r.status = ANY(CAST(:statuses AS varchar[])) "
+        f"WHERE r.commune_nis = :nis AND {cond} "
         "AND ST_Dimension(r.geometry) = 0 ORDER BY r.seq LIMIT :limit) p"),
-        {"nis": nis_code, "statuses": list(COUNTED_STATUSES), "limit": limit})
+        {"nis": nis_code, "limit": limit, **params})
     return json.loads(found) if found else None

@@ -66,7 +66,8 @@ class Sheet:
     map: svgmap.SvgMap
 
 
-def map_geometries(session: Session, nis_code: str, statuses: Sequence[str] = SHOWN_STATUSES
+def map_geometries(session: Session, nis_code: str, statuses: Sequence[str] = SHOWN_STATUSES,
+                   filters: aggregation.StatsFilters | None = None,
                    ) -> tuple[Any, list[tuple[str, Any]], list[tuple[str, Any]], dict[str, Any]]:
     """Return what the map of ``nis_code`` draws, in EPSG:31370 (metres):
     ``(boundary, [(neighbour name, boundary)…], [(status, geometry)…], commune properties)``.
@@ -76,8 +77,11 @@ def map_geometries(session: Session, nis_code: str, statuses: Sequence[str] = SH
     status in ``statuses`` whose geometry touches the commune, in filing order, each cut to
     its part in the commune (what the commune's figures count; a neighbour's report, perhaps
     not validated, is that commune's beyond the border), read and reprojected by PostGIS in
-    one statement. Raises ``not_found`` (404) for an unknown code.
+    one statement. ``filters`` (network, technology, operator, issue, period; their statuses
+    aside: ``statuses`` says which are drawn) narrow the reports drawn as they narrow the
+    figures. Raises ``not_found`` (404) for an unknown code.
     """
+    cond, params = aggregation.where_sql(filters or aggregation.StatsFilters(), with_status=False)
     commune, neighbours = drawing.commune_and_neighbours(session, nis_code)
     boundaries = np.array([shape(f["geometry"]) for f in [commune, *neighbours]], dtype=object)
     boundaries = shapely.transform(boundaries, lambda xy: transform_xy(xy, WGS84, LAMBERT72))
@@ -86,25 +90,29 @@ def map_geometries(session: Session, nis_code: str, statuses: Sequence[str] = SH
         "  ELSE ST_CollectionExtract(ST_Intersection(r.geometry, c.boundary), ST_Dimension(r.geometry) + 1) END, "
         "  :srid)) FROM reports r "
         "JOIN communes c ON c.nis_code = :nis AND ST_Intersects(r.geometry, c.boundary) "
-        "WHERE r.status = ANY(CAST(:statuses AS varchar[])) ORDER BY r.seq"),
-        {"nis": nis_code, "srid": LAMBERT72, "statuses": list(statuses)}).all()
+        f"WHERE r.status = ANY(CAST(:statuses AS varchar[])) AND {cond} ORDER BY r.seq"),
+        {"nis": nis_code, "srid": LAMBERT72, "statuses": list(statuses), **params}).all()
     geoms = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else []
     reports = [(r[0], g) for r, g in zip(rows, geoms, strict=True) if not g.is_empty]
     names = [(f["properties"]["name_fr"], g) for f, g in zip(neighbours, boundaries[1:], strict=True)]
     return boundaries[0], names, reports, commune["properties"]
 
 
-def build_sheet(session: Session, nis_code: str, texts: svgmap.MapTexts) -> Sheet:
-    """Return the printable sheet of commune ``nis_code``: its figures (stored aggregates, with
-    the survey's answers) and its map drawn with ``texts`` (statuses drawn: the keys of
-    ``texts.status_labels``, normally :data:`SHOWN_STATUSES`).
+def build_sheet(session: Session, nis_code: str, texts: svgmap.MapTexts,
+                filters: aggregation.StatsFilters | None = None) -> Sheet:
+    """Return the printable sheet of commune ``nis_code``: its figures (with the survey's
+    answers; the stored aggregates, or live ones when ``filters`` are given, as the API's
+    ``/api/v1/stats/communes/<nis>`` computes them) and its map drawn with ``texts`` (statuses
+    drawn: the keys of ``texts.status_labels``, normally :data:`SHOWN_STATUSES` or the
+    filters' statuses; the other filters narrow the reports drawn too).
 
     Raises ``not_found`` (404) for a NIS code that is not loaded.
     """
     from geosignal.vocab import STATUS_COLOURS
 
-    figures = aggregation.commune_detail(session, nis_code, with_survey=True)
-    boundary, neighbours, reports, props = map_geometries(session, nis_code, tuple(texts.status_labels))
+    filters = filters or aggregation.StatsFilters()
+    figures = aggregation.commune_detail(session, nis_code, filters, with_survey=True)
+    boundary, neighbours, reports, props = map_geometries(session, nis_code, tuple(texts.status_labels), filters)
     figures["province"] = props.get("province")
     drawn = svgmap.commune_map_svg(boundary, neighbours, reports, texts, STATUS_COLOURS,
                                    width_mm=MAP_WIDTH_MM, panel_height_mm=MAP_PANEL_MM)

@@ -462,13 +462,20 @@ def import_survey() -> Any:
 def commune_sheet(nis: str) -> str:
     """One commune's printable sheet: map of its white zone, figures, survey answers, sources.
 
-    The referent sees every commune; a representative only their own."""
+    The query takes the dashboard's filters (``status``, ``network``, ``technology``,
+    ``operator``, ``issue``, ``from``, ``to``: :func:`aggregation.parse_filters`): the figures,
+    the white zone and the points drawn are then those of the reports they select, as the
+    API's ``/api/v1/stats/communes/<nis>`` counts them, and the sheet says which filters apply;
+    a value outside its vocabulary gets the 400 page. The referent sees every commune; a
+    representative only their own."""
     user = current()
     policy.require(policy.may_see_commune_map(user, nis), "cette fiche concerne une autre commune")
+    filters = aggregation.parse_filters(request.args)
     session = get_session()
-    sheet = aggregation.commune_detail(session, nis, geometry=True, with_survey=True)
+    sheet = aggregation.commune_detail(session, nis, filters, geometry=True, with_survey=True)
     feature, neighbours = drawing.commune_and_neighbours(session, nis)
-    white_zone, lines, points = sheet.pop("white_zone"), sheet.pop("lines"), drawing.counted_points(session, nis)
+    white_zone, lines = sheet.pop("white_zone"), sheet.pop("lines")
+    points = drawing.counted_points(session, nis, filters)
     maps = _maps()
     parts = maps.commune_sheet_map(feature, white_zone, lines, base_layers(), neighbours, points)
     legend = maps.sheet_legend(*(key for key, drawn in (("white_zone", white_zone), ("lines", lines),
@@ -476,28 +483,46 @@ def commune_sheet(nis: str) -> str:
                                                         ("neighbours", neighbours)) if drawn))
     generated = datetime.now(ZoneInfo("Europe/Brussels"))
     return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated,
-                           counted_labels=_counted_labels(), legend=legend)
+                           counted_labels=_counted_labels(filters), filter_labels=_filter_labels(filters),
+                           filter_args=filters.query(), legend=legend)
 
 
-def _counted_labels() -> str:
+def _counted_labels(filters: aggregation.StatsFilters) -> str:
     """The statuses the figures count, labelled in the page's language (e.g. "soumis, validé")."""
-    from geosignal.services.aggregation import COUNTED_STATUSES
-
-    return ", ".join(ui_text.in_sentence(i18n.label(s)) for s in COUNTED_STATUSES)
+    return ", ".join(ui_text.in_sentence(i18n.label(s)) for s in filters.statuses)
 
 
-def _sheet_map_texts(generated: datetime) -> Any:
+def _filter_labels(filters: aggregation.StatsFilters) -> list[str]:
+    """The filters of a commune sheet other than its statuses, each as the page's language
+    says it (« Réseau : mobile », « Période : du 01/01/2026 au 31/03/2026 »); none for the
+    default figures."""
+    said = [f"{title}{ui_text.colon()}{i18n.label(value) if key == 'operator' else ui_text.in_sentence(i18n.label(value))}"
+            for key, title, value in (("network", _("Réseau"), filters.network),
+                                      ("technology", _("Technologie"), filters.technology),
+                                      ("operator", _("Opérateur"), filters.operator),  # a name: kept as written
+                                      ("issue", _("Problème"), filters.issue)) if value]
+    start, end = (i18n.format_date(d) if d else None for d in (filters.date_from, filters.date_to))
+    if start and end:
+        said.append(_("Période : du %(start)s au %(end)s", start=start, end=end))
+    elif start:
+        said.append(_("Période : à partir du %(start)s", start=start))
+    elif end:
+        said.append(_("Période : jusqu'au %(end)s", end=end))
+    return said
+
+
+def _sheet_map_texts(generated: datetime, statuses: tuple[str, ...]) -> Any:
     """The printed map's texts, in the reader's language (French source)."""
     from flask_babel import gettext as _
 
-    from geosignal.services import sheet_pdf, svgmap
+    from geosignal.services import svgmap
 
     return svgmap.MapTexts(
         legend_title=_("Légende : signalements par statut (zone, tronçon, point)"),
         commune=_("Commune"),
         neighbours=_("Communes voisines"),
         north=_("N"),
-        status_labels={s: i18n.label(s) for s in sheet_pdf.SHOWN_STATUSES},
+        status_labels={s: i18n.label(s) for s in statuses},
         sources=(
             _("Limites communales : SPF Finances – AGDP, unités administratives au 1/1/2021 ; "
               "codes INS et population : Statbel."),
@@ -514,18 +539,21 @@ def _sheet_map_texts(generated: datetime) -> Any:
 def commune_sheet_pdf(nis: str) -> Response:
     """One commune's sheet as a PDF, one A4 page generated on the server: map (commune,
     neighbours, reports by status, legend, scale bar, north arrow, sources, date), figures and
-    survey answers. Who may: as the HTML sheet (the referent, admins, the commune's
-    representatives); an unknown NIS code gets the 404 page."""
+    survey answers. The query takes the HTML sheet's filters (the figures, and the reports
+    drawn, are those they select; the file's name says them). Who may: as the HTML sheet
+    (the referent, admins, the commune's representatives); an unknown NIS code gets the 404
+    page, a filter outside its vocabulary the 400 page."""
     from geosignal.services import sheet_pdf
 
     user = current()
     policy.require(policy.may_see_commune_map(user, nis), "cette fiche concerne une autre commune")
+    filters = aggregation.parse_filters(request.args)
     generated = datetime.now(BRUSSELS)
-    sheet = sheet_pdf.build_sheet(get_session(), nis, _sheet_map_texts(generated))
+    sheet = sheet_pdf.build_sheet(get_session(), nis, _sheet_map_texts(generated, filters.statuses), filters)
     html = render_template("commune_sheet_pdf.html", sheet=sheet.figures, map_svg=Markup(sheet.map.svg),
-                           generated=generated,
-                           counted_labels=_counted_labels())
+                           generated=generated, counted_labels=_counted_labels(filters),
+                           filter_labels=_filter_labels(filters))
     pdf = sheet_pdf.render_pdf(html, current_app.static_folder or "static")
-    filename = f"fiche-{nis}-{generated:%Y-%m-%d}.pdf"
+    filename = f"fiche-{nis}{filters.name_suffix()}-{generated:%Y-%m-%d}.pdf"
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{filename}"'})

@@ -4,7 +4,6 @@ locations for maps, survey editions. Thin views: parse, authorise, call one serv
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -63,18 +62,9 @@ def communes_csv() -> Response:
     table = aggregation.commune_table(get_session(), filters, with_survey=True)
     body = aggregation.table_csv(table, decimal_comma=decimal == "comma", translate=gettext,
                                  colon=ui_text.colon())
-    name = "geosignal-communes" + _filters_in_name(filters) + ("-virgule" if decimal == "comma" else "") + ".csv"
+    name = "geosignal-communes" + filters.name_suffix() + ("-virgule" if decimal == "comma" else "") + ".csv"
     return Response(body.encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _filters_in_name(filters: aggregation.StatsFilters) -> str:
-    """The filters of a download in its file's name (``_status-validated_network-mobile_from-2026-01-01``;
-    nothing for the default figures): a table saved from a filtered view says what it counts.
-    Values are vocabulary codes and dates; a ``/`` (``Telenet/BASE``) becomes ``-``."""
-    parts = [f"{k}-{'+'.join(v) if isinstance(v, list) else v}" for k, v in filters.as_dict().items()
-             if v and (k != "status" or filters.statuses != aggregation.COUNTED_STATUSES)]
-    return "".join("_" + re.sub(r"[^A-Za-z0-9+.-]", "-", p) for p in parts)
 
 
 @bp.get("/communes.geojson")

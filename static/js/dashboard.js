@@ -54,6 +54,12 @@
     return params;
   }
 
+  /* A commune's sheet, with the filters in force: it shows the figures the table shows. */
+  function sheetUrl(nis) {
+    const params = filterParams().toString();
+    return pane.dataset.sheetUrl.replace("00000", nis) + (params ? `?${params}` : "");
+  }
+
   /* The filters and the indicator live in the page's address too: a reload, the back button or
    * a shared link shows the same figures. A value the form does not offer is left out. */
   function readAddress() {
@@ -153,7 +159,7 @@
     if (!communes.geosignalClick) {  // a commune clicked on the map opens its sheet
       communes.geosignalClick = true;
       communes.eachLayer((layer) => layer.on("click", () => {
-        window.location.assign(pane.dataset.sheetUrl.replace("00000", layer.feature.properties.nis_code));
+        window.location.assign(sheetUrl(layer.feature.properties.nis_code));
       }));
     }
     const legend = document.getElementById("legend");
@@ -218,7 +224,7 @@
       name.append(el("span", T.territory_row || row.name_fr));
     } else {
       const link = el("a", row.name_fr);
-      link.href = pane.dataset.sheetUrl.replace("00000", row.nis_code);
+      link.href = sheetUrl(row.nis_code);
       name.appendChild(link);
     }
     const more = el("button", T.more_figures, "row-more");
@@ -432,7 +438,6 @@
     document.getElementById("estimate-note").textContent = fill(T.estimate_note, {year: territory.population_year || "?"});
     renderTable();
     renderNeighbourNote();
-    document.getElementById("sheet-note").hidden = body.source === "stored";  // stored: no filter given
     renderTerritory(territory, body.survey_editions);
     paint();
     pane.dataset.state = "ready";

@@ -59,6 +59,7 @@ from geosignal.services.aggregation.filters import (
     LINE_GRID_M,
     StatsFilters,
     parse_filters,
+    where_sql,
 )
 from geosignal.services.aggregation.geometry import Counts, clipped_unions
 from geosignal.services.aggregation.live import compute_live
@@ -79,5 +80,5 @@ __all__ = [
     "Counts", "StatsFilters", "aggregate_files", "aggregate_files_steps", "clipped_unions", "commune_detail",
     "commune_stats", "commune_table", "compute_live", "home_communes", "make_row", "parse_filters",
     "rebuild_communes", "recompute_all", "refresh_reports", "report_locations", "table_csv", "table_geojson",
-    "territory_row", "vacuum_cells",
+    "territory_row", "vacuum_cells", "where_sql",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -62,6 +63,31 @@ class StatsFilters:
         """Whether the stored aggregates answer for these filters (no filter given)."""
         return self == NO_FILTERS
 
+    def query(self) -> dict[str, str]:
+        """Return the query arguments that give these filters back through
+        :func:`parse_filters` (none for the default figures): ``status`` only when it is not
+        the counted statuses (``all`` for every filed status), dates as ``YYYY-MM-DD``."""
+        args: dict[str, str] = {}
+        if self.statuses != COUNTED_STATUSES:
+            args["status"] = "all" if self.statuses == workflow.FILED_STATUSES else ",".join(self.statuses)
+        for key in ("network", "technology", "operator", "issue"):
+            if getattr(self, key):
+                args[key] = getattr(self, key)
+        if self.date_from:
+            args["from"] = self.date_from.isoformat()
+        if self.date_to:
+            args["to"] = self.date_to.isoformat()
+        return args
+
+    def name_suffix(self) -> str:
+        """The filters in a downloaded file's name (``_status-validated_network-mobile_from-2026-01-01``;
+        nothing for the default figures): a table or sheet saved from a filtered view says what
+        it counts. Values are vocabulary codes and dates; a ``/`` (``Telenet/BASE``) becomes
+        ``-``."""
+        parts = [f"{k}-{'+'.join(v) if isinstance(v, list) else v}" for k, v in self.as_dict().items()
+                 if v and (k != "status" or self.statuses != COUNTED_STATUSES)]
+        return "".join("_" + re.sub(r"[^A-Za-z0-9+.-]", "-", p) for p in parts)
+
     def as_dict(self) -> dict[str, Any]:
         """Return the filters as JSON-ready values (dates as ISO strings)."""
         return {
@@ -118,8 +144,9 @@ def _day_start(d: date) -> datetime:
     return datetime.combine(d, time(0), tzinfo=BRUSSELS)
 
 
-def _where(filters: StatsFilters, *, with_status: bool = True, alias: str = "r") -> tuple[str, dict[str, Any]]:
-    """Return an SQL condition over ``reports`` (alias ``r``) and its parameters."""
+def where_sql(filters: StatsFilters, *, with_status: bool = True, alias: str = "r") -> tuple[str, dict[str, Any]]:
+    """Return an SQL condition over ``reports`` (alias ``r``) selecting the reports ``filters``
+    count, and its bind parameters (``f_…``); ``with_status=False`` leaves the statuses out."""
     clauses = ["TRUE"]
     params: dict[str, Any] = {}
     if with_status:

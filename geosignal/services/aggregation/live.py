@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geosignal.geo import LAMBERT72
-from geosignal.services.aggregation.filters import NO_FILTERS, StatsFilters, _where
+from geosignal.services.aggregation.filters import NO_FILTERS, StatsFilters, where_sql
 from geosignal.services.aggregation.geometry import Counts, clipped_unions
 from geosignal.services.aggregation.rows import CommuneInfo, make_row
 
@@ -33,7 +33,7 @@ def _commune_infos(session: Session, nis_codes: Iterable[str] | None = None) -> 
 
 def _count_rows(session: Session, filters: StatsFilters, nis_codes: Sequence[str] | None) -> dict[str, Counts]:
     """Return the report counts per home commune (SQL GROUP BYs)."""
-    cond, params = _where(filters, with_status=False)
+    cond, params = where_sql(filters, with_status=False)
     if nis_codes is not None:
         cond += " AND r.commune_nis = ANY(:nis)"
         params["nis"] = list(nis_codes)
@@ -90,7 +90,7 @@ def _boundaries(session: Session, nis_codes: Sequence[str]) -> dict[str, BaseGeo
 def _unions(session: Session, filters: StatsFilters, nis_codes: Sequence[str], *, all_communes: bool,
             workers: int | None = None) -> dict[str, tuple[Any, Any]]:
     """Fetch the zones and lines (EPSG:31370) touching ``nis_codes`` and union them per commune."""
-    cond, params = _where(filters)
+    cond, params = where_sql(filters)
     params["srid"] = LAMBERT72
     if not all_communes:
         cond += (" AND EXISTS (SELECT 1 FROM communes c WHERE c.nis_code = ANY(:nis) "

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
-from geosignal.services.aggregation.filters import NO_FILTERS, StatsFilters, _where
+from geosignal.services.aggregation.filters import NO_FILTERS, StatsFilters, where_sql
 
 #: Above this many reports in the box, the map gets grid cells instead of points.
 MAX_POINTS = 2000
@@ -42,7 +42,7 @@ def report_locations(session: Session, bbox: tuple[float, float, float, float], 
     """
     if not 0 <= zoom <= 22:
         raise GeosignalError("invalid_request", "zoom must be 0 to 22", where="zoom")
-    cond, params = _where(filters)
+    cond, params = where_sql(filters)
     params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))
     box = "ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
     total = session.execute(text(f"SELECT count(*) FROM reports r WHERE r.geometry && {box} AND {cond}"),
