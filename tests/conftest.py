@@ -13,8 +13,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from geosignal import create_app
 from geosignal.db import Database
@@ -46,6 +48,11 @@ def read_case(name: str) -> bytes:
     return (CASES / name).read_bytes()
 
 
+#: The run's database as the owner of its tables (``database_url``): what a fixture's clean-up
+#: deletes with when the suite runs as the service role (:func:`owner_session`).
+_OWNER: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A migrated database holding the 30 real communes, for the whole run."""
@@ -59,9 +66,20 @@ def database_url() -> Iterator[str]:
             from geosignal.migrate import grant_service_role
 
             grant_service_role(url, role)
+            _OWNER["database"] = Database(url)
             url = make_url(url).set(username=role, password=role
                                     ).render_as_string(hide_password=False)
         yield url
+        if "database" in _OWNER:
+            _OWNER.pop("database").engine.dispose()
+
+
+def owner_session(database: Database) -> Session:
+    """A session that may delete what a test or a fixture committed (reports, accounts):
+    ``database``'s, or, when the suite runs as the service role (which may delete neither:
+    ``GEOSIGNAL_TEST_SERVICE_ROLE``), one as the owner of the tables. For clean-ups only:
+    what a test checks runs as the application does."""
+    return (_OWNER["database"] if SERVICE_ROLE_MODE else database).session()
 
 
 @pytest.fixture(scope="session")

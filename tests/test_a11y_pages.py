@@ -19,7 +19,7 @@ from geosignal.models import Report, User
 from geosignal.services import reports as reports_service
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, CHARLEROI, csrf_token
+from tests.conftest import ARTIFACTS, CHARLEROI, csrf_token, owner_session
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
 from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
 
@@ -86,7 +86,7 @@ def site(app) -> Iterator[dict]:  # noqa: ANN001
         session.commit()
     with serving(app) as base:
         yield {"base": base, "id": feature["id"]}
-    with database.session() as session:
+    with owner_session(database) as session:
         session.execute(delete(Report).where(Report.id == feature["id"]))
         session.execute(delete(User).where(User.email.like("a11y-%")))
         session.commit()

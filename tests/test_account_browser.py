@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from geosignal.models import AccountToken, User
 from geosignal.ratelimit import limiter
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, configured
+from tests.conftest import ARTIFACTS, configured, owner_session
 from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def account_server(app, smtp_server) -> Iterator[str]:  # noqa: ANN001
         limiter.reset()
     with serving(app) as base, configured(app, PUBLIC_BASE_URL=base):  # the address e-mailed links lead to
         yield base
-    with database.session() as session:
+    with owner_session(database) as session:
         ids = select(User.id).where(User.email.like("acct-%"))
         session.execute(delete(AccountToken).where(AccountToken.user_id.in_(ids)))
         session.execute(delete(User).where(User.email.like("acct-%")))

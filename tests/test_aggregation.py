@@ -26,6 +26,7 @@ from tests.conftest import (
     CHARLEROI,
     COMMUNES_FILE,
     make_account,
+    owner_only,
 )
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
 
@@ -551,6 +552,7 @@ def test_cli_aggregate_writes_csv_and_geojson(tmp_path) -> None:
     assert bad.exit_code == 1 and "invalid_request" in bad.output
 
 
+@owner_only  # (an operator's clean-up: the service role may not delete reports)
 def test_reports_deleted_by_sql_leave_exact_figures(db, admin, referent) -> None:  # noqa: ANN001
     """Reports deleted with SQL (clean-ups) leave the stored figures exact (the triggers), and
     stored figures cleared by hand are rebuilt by the next write touching their commune."""

@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 
 from geosignal.models import Report, User
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.conftest import ARTIFACTS, CHARLEROI, owner_session
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
@@ -51,7 +51,7 @@ def live_server(app) -> Iterator[str]:  # noqa: ANN001
         session.commit()
     with serving(app) as base:
         yield base
-    with database.session() as session:
+    with owner_session(database) as session:
         session.execute(delete(Report))
         session.execute(delete(User).where(User.email.like("browser-%")))
         session.commit()

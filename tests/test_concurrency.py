@@ -27,7 +27,7 @@ from geosignal.services import aggregation
 from geosignal.services import reports as reports_service
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import CHARLEROI, COMMUNES_FILE, run_together
+from tests.conftest import CHARLEROI, COMMUNES_FILE, owner_session, run_together
 
 CHATELET = "52012"
 WRITERS = 16
@@ -150,7 +150,7 @@ def _stale_cells(database: Database) -> dict:
 
 
 def _clear_reports(database: Database) -> None:
-    with database.session() as session:
+    with owner_session(database) as session:
         session.execute(text("DELETE FROM reports"))
         session.commit()
 

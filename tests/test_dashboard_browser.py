@@ -26,7 +26,7 @@ from geosignal.services import maps, survey_db
 from geosignal.services import reports as reports_service
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, CHARLEROI, make_account
+from tests.conftest import ARTIFACTS, CHARLEROI, make_account, owner_session
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
 from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
 
@@ -141,7 +141,7 @@ def dashboard_server(app) -> Iterator[str]:  # noqa: ANN001
         session.commit()
     with serving(app) as base:
         yield base
-    with database.session() as session:
+    with owner_session(database) as session:
         for model in (SurveyResponse, PublishedIndicator, SurveyEdition, CommuneStats, Report):
             session.execute(delete(model))
         session.execute(delete(User).where(User.email.like("dash-%")))

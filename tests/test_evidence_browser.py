@@ -18,7 +18,7 @@ from geosignal.models import Photo, Report, User
 from geosignal.services import reports as reports_service
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.conftest import ARTIFACTS, CHARLEROI, owner_session
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
 from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
 from tests.test_evidence import _gps_jpeg
@@ -43,7 +43,7 @@ def site(app) -> Iterator[dict]:  # noqa: ANN001
         session.commit()
     with serving(app) as base:
         yield {"base": base, "id": feature["id"], "db": database}
-    with database.session() as session:
+    with owner_session(database) as session:
         session.execute(delete(Report).where(Report.id == feature["id"]))
         session.execute(delete(User).where(User.email.like("n9-%")))
         session.commit()

@@ -478,6 +478,7 @@ def _stored(db, rid) -> dict:  # noqa: ANN001
     return json.loads(raw) if raw is not None else None
 
 
+@owner_only  # (it deletes reports: the service role may not)
 def test_bulk_insert_copy_update_and_delete_keep_stored_features_set_wise(db, representative) -> None:
     from sqlalchemy import text
 

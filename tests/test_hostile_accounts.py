@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from geosignal.models import User
-from tests.conftest import configured, csrf_token, make_account
+from tests.conftest import configured, csrf_token, make_account, owner_session
 
 STRONG = "grenier mouette tricot ardoise"
 
@@ -208,7 +208,7 @@ def test_one_link_used_twice_at_once_sets_one_password(app) -> None:  # noqa: AN
             user = session.scalar(select(User).where(User.email == "race-link@charleroi.be"))
             assert user.check_password(winner)
     finally:
-        with database.session() as session:
+        with owner_session(database) as session:
             session.execute(delete(User).where(User.email == "race-link@charleroi.be"))
             session.commit()
 

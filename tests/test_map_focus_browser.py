@@ -27,7 +27,7 @@ from geosignal.models import Report, User
 from geosignal.services import reports as reports_service
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.conftest import ARTIFACTS, CHARLEROI, owner_session
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
 from tests.test_browser import PASSWORD, browser, serving  # noqa: F401  (fixture)
 
@@ -64,7 +64,7 @@ def site(app) -> Iterator[dict]:  # noqa: ANN001
         session.commit()
     with serving(app) as base:
         yield {"base": base, "ids": ids}
-    with database.session() as session:
+    with owner_session(database) as session:
         session.execute(delete(Report).where(Report.id.in_(ids)))
         session.execute(delete(User).where(User.email.like("mapfocus-%")))
         session.commit()

@@ -15,7 +15,7 @@ from sqlalchemy import delete, text
 from geosignal.models import CommuneStats, Report, User
 from geosignal.services import workflow as workflow_service
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.conftest import ARTIFACTS, CHARLEROI, owner_session
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
 from tests.test_browser import PASSWORD, browser, serving  # noqa: F401  (fixture)
 from tests.test_queue import add_report, chatelet_xy
@@ -58,7 +58,7 @@ def queue_server(app) -> Iterator[dict]:  # noqa: ANN001
         session.commit()
     with serving(app) as base:
         yield {"base": base, "ids": ids, "app": app, "stub": type("NoStub", (), {"base": base})()}
-    with database.session() as session:
+    with owner_session(database) as session:
         session.execute(text("DELETE FROM export_runs"))
         session.execute(delete(CommuneStats))
         session.execute(delete(Report))

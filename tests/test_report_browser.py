@@ -14,7 +14,7 @@ from geosignal.models import Report, User
 from geosignal.services import reports as reports_service
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.conftest import ARTIFACTS, CHARLEROI, owner_session
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
 from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
 
@@ -41,7 +41,7 @@ def site(app) -> Iterator[dict]:  # noqa: ANN001
         session.commit()
     with serving(app) as base:
         yield {"base": base, "ids": ids, "db": database}
-    with database.session() as session:
+    with owner_session(database) as session:
         session.execute(delete(Report).where(Report.id.in_(ids)))
         session.execute(delete(User).where(User.email.like("w9-%")))
         session.commit()

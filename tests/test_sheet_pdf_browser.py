@@ -16,7 +16,7 @@ from sqlalchemy import delete
 
 from geosignal.models import Report, User
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.conftest import ARTIFACTS, CHARLEROI, owner_session
 from tests.test_browser import PASSWORD, PageWatch, browser, serving  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
@@ -31,7 +31,7 @@ def sheet_server(app) -> Iterator[str]:  # noqa: ANN001
         session.commit()
     with serving(app) as base:
         yield base
-    with database.session() as session:
+    with owner_session(database) as session:
         session.execute(delete(Report))
         session.execute(delete(User).where(User.email == EMAIL))
         session.commit()

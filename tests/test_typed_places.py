@@ -10,6 +10,7 @@ import pytest
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, WGS84, transformer
 from geosignal.services.coordinates import parse_position, read_place
+from tests.conftest import owner_only
 
 # Charleroi centre in Lambert 72 (EPSG:31370) and WGS 84 (see tests/test_coordinates.py)
 X, Y = 155348.97, 122214.95
@@ -138,6 +139,7 @@ def _measure(db, what: str) -> tuple[str, float]:  # noqa: ANN001
     return db.execute(text(f"SELECT GeometryType(geometry), {what}(ST_Transform(geometry, 31370)) FROM reports")).one()
 
 
+@owner_only  # (it deletes its first report: the service role may not)
 def test_a_road_stretch_and_a_zone_filed_by_typed_positions(db, representative) -> None:  # noqa: ANN001
     from tests.test_locate import _map_form
 

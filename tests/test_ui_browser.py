@@ -28,7 +28,7 @@ from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import ARTIFACTS, CHARLEROI
+from tests.conftest import ARTIFACTS, CHARLEROI, owner_session
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
 from tests.stub_services import PLACE_CHARLES_II, stub_services
 from tests.test_browser import PASSWORD, browser, serving  # noqa: F401  (fixture)
@@ -89,7 +89,7 @@ def ui(app) -> Iterator[dict]:  # noqa: ANN001
         with serving(app) as base:
             yield {"base": base, "stub": stub, "ids": ids, "app": app}
         app.config.update(saved)
-        with database.session() as session:
+        with owner_session(database) as session:
             session.execute(delete(CommuneStats))
             session.execute(delete(Report))
             session.execute(delete(User).where(User.email.like("ui-%")))
@@ -651,7 +651,7 @@ def test_a_downloaded_export_joins_the_history_without_a_reload(ui, browser) -> 
     try:
         _export_joins_the_history(ui, browser)
     finally:
-        with database.session() as session:
+        with owner_session(database) as session:
             session.execute(delete(Report).where(Report.id == chimay))
             session.commit()
 

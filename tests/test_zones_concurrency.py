@@ -23,7 +23,7 @@ from geosignal.services import reports as reports_service
 from geosignal.services import zones
 from geosignal.services.intake import ReportInput
 from geosignal.services.users import create_user
-from tests.conftest import COMMUNES_FILE, run_together
+from tests.conftest import COMMUNES_FILE, owner_session, run_together
 from tests.factories import CHARLEROI_LAMBERT72
 
 WRITERS = 16
@@ -106,7 +106,7 @@ def _decision_job(kind: str, zone_ids: list[int]) -> Callable:
 
 
 def _clear(database: Database) -> None:
-    with database.session() as session:
+    with owner_session(database) as session:
         session.execute(text("DELETE FROM reports"))
         session.execute(text("DELETE FROM zone_decisions"))
         session.commit()
