@@ -177,14 +177,27 @@ def format_percent(fraction: float | None, decimals: int = 0) -> str:
     return format_number(100 * fraction, decimals) + percent_sign(current_language())
 
 
-def format_area(m2: float | None) -> str:
-    """Return an area given in m² (EPSG:31370) as people read it: below 100,000 m² in m²
-    (whole), above in km² (3 decimals), in the current locale; None or 0 → ``—``."""
+#: Where an area alone switches from m² to km² (:func:`format_area`), m².
+KM2_FROM_M2 = 1e5
+
+
+def format_area(m2: float | None, unit: str | None = None) -> str:
+    """Return an area given in m² (EPSG:31370) as people read it, in the current locale:
+    below :data:`KM2_FROM_M2` in m² (whole), above in km² (3 decimals; a positive area too
+    small for them reads ``< 0,001 km²``); ``unit`` (``m2`` or ``km2``, from
+    :func:`area_unit`) forces one, so that a list's areas read in one unit. None or 0 → ``—``."""
     if not m2:
         return "—"
-    if m2 < 1e5:
+    if unit == "m2" or (unit is None and m2 < KM2_FROM_M2):
         return f"{format_number(m2)} m²"
     return f"{format_number(m2 / 1e6, 3)} km²"
+
+
+def area_unit(areas_m2: Any) -> str:
+    """Return the one unit a list of areas (m², None for none) reads in: ``km2`` when one of
+    them reaches :data:`KM2_FROM_M2`, else ``m2`` (a column of « 95 000 m² » beside
+    « 0,120 km² » was hard to compare)."""
+    return "km2" if any(a is not None and a >= KM2_FROM_M2 for a in areas_m2) else "m2"
 
 
 def format_distance(metres: float | None) -> str:
@@ -591,6 +604,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.add_template_filter(format_number, "number")
     app.add_template_filter(format_area, "area")
+    app.add_template_filter(area_unit, "area_unit")
     app.add_template_filter(format_distance, "distance")
     app.add_template_filter(format_percent, "percent")
     app.add_template_filter(whole_date, "local_date")

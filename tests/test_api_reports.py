@@ -4,6 +4,7 @@ referent sees them counted and exported."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from shapely.geometry import LineString, Point, shape
@@ -372,3 +373,23 @@ def test_an_operator_named_twice_is_refused_not_deduplicated(db, representative)
         (422, "invalid_attribute", "/properties/operators/1", "Orange")
     assert problem["detail"] == "operators names 'Orange' twice (items 0 and 1); name each once."
     assert _count(db) == 0
+
+
+def test_the_list_page_reads_every_area_in_one_unit(db, client, representative) -> None:  # noqa: ANN001
+    """A figures audit: the list wrote « 150 m² » beside « 0,250 km² » (the unit switched at
+    100,000 m²), hard to compare down a column. A page whose largest area reaches 100,000 m²
+    writes them all in km² (a tiny one « < 0,001 km² »); otherwise all in m²."""
+    x, y = CHARLEROI_LAMBERT72
+    small = to_geojson_4326(square_lambert(x, y, 150 ** 0.5))  # 150 m² (EPSG:31370)
+    large = to_geojson_4326(square_lambert(x + 2000, y, 500))  # 250,000 m²
+    assert representative.post("/api/v1/reports", json=feature(small, network="mobile")).status_code == 201
+    representative.login()
+
+    def areas() -> list[str]:
+        html = client.get("/signalements").get_data(as_text=True)
+        return [" ".join(cell.split()) for cell in
+                re.findall(r'data-label="Surface / longueur" class="num">([^<]*(?:&lt;[^<]*)?)</td>', html)]
+
+    assert areas() == ["150 m²"]
+    assert representative.post("/api/v1/reports", json=feature(large, network="mobile")).status_code == 201
+    assert sorted(areas()) == ["&lt; 0,001 km²", "0,250 km²"]

@@ -80,6 +80,13 @@ def test_numbers_areas_and_dates_per_locale(app, lang: str, number: str, area: s
         assert i18n.format_date(None) == "—"
         assert i18n.format_area(2_345_678.0) == {"fr": "2,346 km²", "nl": "2,346 km²", "en": "2.346 km²"}[lang]
         assert i18n.format_area(99_999.4) == {"fr": "99\u202f999 m²", "nl": "99.999 m²", "en": "99,999 m²"}[lang]
+        # a list's areas in one unit: km² once one reaches 100,000 m²
+        assert i18n.area_unit([150.0, None, 99_999.4]) == "m2" and i18n.area_unit([150.0, 100_000.0]) == "km2"
+        assert i18n.format_area(95_000.0, "km2") == {"fr": "0,095 km²", "nl": "0,095 km²", "en": "0.095 km²"}[lang]
+        assert i18n.format_area(150.0, "km2") == {"fr": "<\xa00,001 km²", "nl": "<\xa00,001 km²",
+                                                  "en": "<\xa00.001 km²"}[lang]
+        assert i18n.format_area(2_345_678.0, "m2") == {"fr": "2\u202f345\u202f678 m²", "nl": "2.345.678 m²",
+                                                       "en": "2,345,678 m²"}[lang]
         # a share as a percentage: the sign as each language writes it (no space in Dutch and English)
         assert i18n.format_percent(0.0014, 2) == {"fr": "0,14\xa0%", "nl": "0,14%", "en": "0.14%"}[lang]
         assert i18n.format_percent(0.71) == {"fr": "71\xa0%", "nl": "71%", "en": "71%"}[lang]
