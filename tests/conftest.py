@@ -48,8 +48,10 @@ def read_case(name: str) -> bytes:
     return (CASES / name).read_bytes()
 
 
-#: The run's database as the owner of its tables (``database_url``): what a fixture's clean-up
-#: deletes with when the suite runs as the service role (:func:`owner_session`).
+#: The run's database as the owner of its tables, when the suite runs as the service role: its
+#: URL (set by ``database_url`` in the environment: the test modules that import this file get
+#: another copy of it than pytest's) and its :class:`Database` (:func:`owner_session`).
+OWNER_URL_VARIABLE = "GEOSIGNAL_TEST_OWNER_URL"
 _OWNER: dict[str, Any] = {}
 
 
@@ -66,20 +68,26 @@ def database_url() -> Iterator[str]:
             from geosignal.migrate import grant_service_role
 
             grant_service_role(url, role)
-            _OWNER["database"] = Database(url)
+            os.environ[OWNER_URL_VARIABLE] = url
             url = make_url(url).set(username=role, password=role
                                     ).render_as_string(hide_password=False)
         yield url
-        if "database" in _OWNER:
-            _OWNER.pop("database").engine.dispose()
+        os.environ.pop(OWNER_URL_VARIABLE, None)
 
 
 def owner_session(database: Database) -> Session:
     """A session that may delete what a test or a fixture committed (reports, accounts):
     ``database``'s, or, when the suite runs as the service role (which may delete neither:
     ``GEOSIGNAL_TEST_SERVICE_ROLE``), one as the owner of the tables. For clean-ups only:
-    what a test checks runs as the application does."""
-    return (_OWNER["database"] if SERVICE_ROLE_MODE else database).session()
+    what a test checks runs as the application does. (No connection is kept: the run's
+    database is dropped at its end.)"""
+    if not SERVICE_ROLE_MODE:
+        return database.session()
+    if "database" not in _OWNER:
+        from sqlalchemy.pool import NullPool
+
+        _OWNER["database"] = Database(os.environ[OWNER_URL_VARIABLE], poolclass=NullPool)
+    return _OWNER["database"].session()
 
 
 @pytest.fixture(scope="session")
