@@ -51,7 +51,7 @@ def read_case(name: str) -> bytes:
 #: The run's database as the owner of its tables, when the suite runs as the service role: its
 #: URL (set by ``database_url`` in the environment: the test modules that import this file get
 #: another copy of it than pytest's) and its :class:`Database` (:func:`owner_session`).
-OWNER_URL_VARIABLE = "GEOSIGNAL_TEST_OWNER_URL"
+OWNER_URL_VARIABLE = "PYTEST_OWNER_DATABASE_URL"  # (not GEOSIGNAL_…: the settings refuse names they do not know)
 _OWNER: dict[str, Any] = {}
 
 
