@@ -81,8 +81,8 @@ def owner_session(database: Database) -> Session:
     ``GEOSIGNAL_TEST_SERVICE_ROLE``), one as the owner of the tables. For clean-ups only:
     what a test checks runs as the application does. (No connection is kept: the run's
     database is dropped at its end.)"""
-    if not SERVICE_ROLE_MODE:
-        return database.session()
+    if not SERVICE_ROLE_MODE or database.engine.url.username != os.environ["GEOSIGNAL_TEST_SERVICE_ROLE"]:
+        return database.session()  # (a scratch database of a test's own is the owner's)
     if "database" not in _OWNER:
         from sqlalchemy.pool import NullPool
 
