@@ -516,7 +516,11 @@ def test_a_sheet_takes_the_dashboards_filters_and_says_them(db, client, referent
 
     refused = client.get(f"/communes/{CHARLEROI}/fiche?network=satellite")
     assert refused.status_code == 400 and refused.mimetype == "text/html"
-    assert client.get(f"/communes/{CHARLEROI}/fiche.pdf?from=2026-02-30").status_code == 400
+    assert ("Le filtre « Réseau » de l&#39;adresse de cette fiche n&#39;a pas une valeur connue : ouvrez la fiche "
+            "depuis le tableau de bord, ou retirez ce filtre de l&#39;adresse.") in " ".join(
+        refused.get_data(as_text=True).split())
+    late = client.get(f"/communes/{CHARLEROI}/fiche.pdf?from=2026-02-30")
+    assert late.status_code == 400 and "choisissez un jour dans le calendrier" in late.get_data(as_text=True)
 
 
 @needs_poppler

@@ -470,7 +470,7 @@ def commune_sheet(nis: str) -> str:
     representative only their own."""
     user = current()
     policy.require(policy.may_see_commune_map(user, nis), "cette fiche concerne une autre commune")
-    filters = aggregation.parse_filters(request.args)
+    filters = _sheet_filters()
     session = get_session()
     sheet = aggregation.commune_detail(session, nis, filters, geometry=True, with_survey=True)
     feature, neighbours = drawing.commune_and_neighbours(session, nis)
@@ -485,6 +485,22 @@ def commune_sheet(nis: str) -> str:
     return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated,
                            counted_labels=_counted_labels(filters), filter_labels=_filter_labels(filters),
                            filter_args=filters.query(), legend=legend)
+
+
+def _sheet_filters() -> aggregation.StatsFilters:
+    """The dashboard's filters in a commune sheet's address (:func:`aggregation.parse_filters`).
+    A value the dashboard does not offer (an address edited by hand) gets the 400 page with a
+    sentence naming the filter; a period refused keeps its own sentence."""
+    try:
+        return aggregation.parse_filters(request.args)
+    except GeosignalError as error:
+        names = {"status": _("Statut"), "network": _("Réseau"), "technology": _("Technologie"),
+                 "operator": _("Opérateur"), "issue": _("Problème")}
+        if error.where in names:
+            error.extra["message"] = _(
+                "Le filtre « %(name)s » de l'adresse de cette fiche n'a pas une valeur connue : ouvrez la "
+                "fiche depuis le tableau de bord, ou retirez ce filtre de l'adresse.", name=names[error.where])
+        raise
 
 
 def _counted_labels(filters: aggregation.StatsFilters) -> str:
@@ -547,7 +563,7 @@ def commune_sheet_pdf(nis: str) -> Response:
 
     user = current()
     policy.require(policy.may_see_commune_map(user, nis), "cette fiche concerne une autre commune")
-    filters = aggregation.parse_filters(request.args)
+    filters = _sheet_filters()
     generated = datetime.now(BRUSSELS)
     sheet = sheet_pdf.build_sheet(get_session(), nis, _sheet_map_texts(generated, filters.statuses), filters)
     html = render_template("commune_sheet_pdf.html", sheet=sheet.figures, map_svg=Markup(sheet.map.svg),
