@@ -127,9 +127,10 @@ def main() -> None:  # noqa: PLR0915
                 from geosignal.db import get_session
 
                 now = datetime.now(ZoneInfo("Europe/Brussels"))
-                sheet = sheet_pdf.build_sheet(get_session(), CHARLEROI, _sheet_map_texts(now))
+                sheet = sheet_pdf.build_sheet(get_session(), CHARLEROI,
+                                              _sheet_map_texts(now, sheet_pdf.SHOWN_STATUSES))
                 html = render_template("commune_sheet_pdf.html", sheet=sheet.figures, map_svg=Markup(sheet.map.svg),
-                                       generated=now, counted_labels="")
+                                       generated=now, counted_labels="", filter_labels=[])
                 sheet_pdf.render_pdf(html, app.static_folder)  # warm-up (fonts)
                 floor = []
                 for _ in range(args.repeat):

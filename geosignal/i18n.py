@@ -162,9 +162,10 @@ def format_number(value: float | int | None, decimals: int = 0) -> str:
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
     locale = get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE]
     smallest = 10.0 ** -decimals
-    if 0 < value < smallest / 2:
+    written = format_decimal(value, format=pattern, locale=locale)
+    if 0 < value and not any(c in "123456789" for c in written):  # (0.0005 rounds half-even to 0,000)
         return "<\u00a0" + format_decimal(smallest, format=pattern, locale=locale)
-    return format_decimal(value, format=pattern, locale=locale)
+    return written
 
 
 def format_percent(fraction: float | None, decimals: int = 0) -> str:

@@ -83,6 +83,9 @@ def test_numbers_areas_and_dates_per_locale(app, lang: str, number: str, area: s
         # a list's areas in one unit: km² once one reaches 100,000 m²
         assert i18n.area_unit([150.0, None, 99_999.4]) == "m2" and i18n.area_unit([150.0, 100_000.0]) == "km2"
         assert i18n.format_area(95_000.0, "km2") == {"fr": "0,095 km²", "nl": "0,095 km²", "en": "0.095 km²"}[lang]
+        # 500 m² is 0.0005 km², which rounds half-even to 0,000: written « < 0,001 » too
+        assert i18n.format_area(500.0, "km2") == {"fr": "<\xa00,001 km²", "nl": "<\xa00,001 km²",
+                                                  "en": "<\xa00.001 km²"}[lang]
         assert i18n.format_area(150.0, "km2") == {"fr": "<\xa00,001 km²", "nl": "<\xa00,001 km²",
                                                   "en": "<\xa00.001 km²"}[lang]
         assert i18n.format_area(2_345_678.0, "m2") == {"fr": "2\u202f345\u202f678 m²", "nl": "2.345.678 m²",

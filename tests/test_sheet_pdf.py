@@ -501,7 +501,8 @@ def test_a_sheet_takes_the_dashboards_filters_and_says_them(db, client, referent
     validated = sheet("?status=validated")
     assert figures("?status=validated") == (1, "1,000")
     assert '<td class="num">1</td>' in validated and "1,000 km²" in validated
-    assert "signalements aux statuts validé ·" in validated and 'id="sheet-filters"' not in validated
+    assert "signalements aux statuts validé ·" in validated
+    assert '<strong>Filtres appliqués : </strong>Statut : validé. <a href="/communes/52011/fiche">' in validated
     assert f'href="/communes/{CHARLEROI}/fiche.pdf?status=validated" download' in validated
 
     query = "?network=fixed&technology=4G&from=2026-01-01&to=2099-12-31"

@@ -1,7 +1,7 @@
 """A commune sheet worth printing: what the PDF shows, and its rendering with WeasyPrint.
 
-Flask-free. :func:`build_sheet` gathers one commune's figures (the stored aggregates: white
-zone as the union of the zones, counted once) and draws its map as SVG
+Flask-free. :func:`build_sheet` gathers one commune's figures (the stored aggregates, or live
+ones for the filters given: white zone as the union of the zones, counted once) and draws its map as SVG
 (:mod:`geosignal.services.svgmap`) from the geometries the site uses: the commune's stored
 boundary and its neighbours' (as :func:`geosignal.services.drawing.commune_and_neighbours`
 gives them to the maps), and the parts of the reports in the commune, read in one statement.

@@ -508,11 +508,13 @@ def _counted_labels(filters: aggregation.StatsFilters) -> str:
     return ", ".join(ui_text.in_sentence(i18n.label(s)) for s in filters.statuses)
 
 
-def _filter_labels(filters: aggregation.StatsFilters) -> list[str]:
-    """The filters of a commune sheet other than its statuses, each as the page's language
-    says it (« Réseau : mobile », « Période : du 01/01/2026 au 31/03/2026 »); none for the
-    default figures."""
-    said = [f"{title}{ui_text.colon()}{i18n.label(value) if key == 'operator' else ui_text.in_sentence(i18n.label(value))}"
+def _filter_labels(filters: aggregation.StatsFilters, *, statuses: bool = True) -> list[str]:
+    """The filters of a commune sheet, each as the page's language says it (« Statut : validé »
+    when the statuses are not the counted ones and ``statuses``, « Réseau : mobile »,
+    « Période : du 01/01/2026 au 31/03/2026 »); none for the default figures."""
+    said = [f"{_('Statut')}{ui_text.colon()}{_counted_labels(filters)}"] if (
+        statuses and filters.statuses != aggregation.COUNTED_STATUSES) else []
+    said += [f"{title}{ui_text.colon()}{i18n.label(value) if key == 'operator' else ui_text.in_sentence(i18n.label(value))}"
             for key, title, value in (("network", _("Réseau"), filters.network),
                                       ("technology", _("Technologie"), filters.technology),
                                       ("operator", _("Opérateur"), filters.operator),  # a name: kept as written
@@ -568,7 +570,7 @@ def commune_sheet_pdf(nis: str) -> Response:
     sheet = sheet_pdf.build_sheet(get_session(), nis, _sheet_map_texts(generated, filters.statuses), filters)
     html = render_template("commune_sheet_pdf.html", sheet=sheet.figures, map_svg=Markup(sheet.map.svg),
                            generated=generated, counted_labels=_counted_labels(filters),
-                           filter_labels=_filter_labels(filters))
+                           filter_labels=_filter_labels(filters, statuses=False))  # (its note says them)
     pdf = sheet_pdf.render_pdf(html, current_app.static_folder or "static")
     filename = f"fiche-{nis}{filters.name_suffix()}-{generated:%Y-%m-%d}.pdf"
     return Response(pdf, mimetype="application/pdf",
