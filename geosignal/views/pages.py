@@ -494,13 +494,18 @@ def _sheet_filters() -> aggregation.StatsFilters:
     try:
         return aggregation.parse_filters(request.args)
     except GeosignalError as error:
-        names = {"status": _("Statut"), "network": _("Réseau"), "technology": _("Technologie"),
-                 "operator": _("Opérateur"), "issue": _("Problème")}
+        names = _filter_titles()
         if error.where in names:
             error.extra["message"] = _(
                 "Le filtre « %(name)s » de l'adresse de cette fiche n'a pas une valeur connue : ouvrez la "
                 "fiche depuis le tableau de bord, ou retirez ce filtre de l'adresse.", name=names[error.where])
         raise
+
+
+def _filter_titles() -> dict[str, str]:
+    """The dashboard's filters by query parameter, titled in the page's language."""
+    return {"status": _("Statut"), "network": _("Réseau"), "technology": _("Technologie"),
+            "operator": _("Opérateur"), "issue": _("Problème")}
 
 
 def _counted_labels(filters: aggregation.StatsFilters) -> str:
@@ -512,13 +517,14 @@ def _filter_labels(filters: aggregation.StatsFilters, *, statuses: bool = True) 
     """The filters of a commune sheet, each as the page's language says it (« Statut : validé »
     when the statuses are not the counted ones and ``statuses``, « Réseau : mobile »,
     « Période : du 01/01/2026 au 31/03/2026 »); none for the default figures."""
-    said = [f"{_('Statut')}{ui_text.colon()}{_counted_labels(filters)}"] if (
+    titles = _filter_titles()
+    said = [f"{titles['status']}{ui_text.colon()}{_counted_labels(filters)}"] if (
         statuses and filters.statuses != aggregation.COUNTED_STATUSES) else []
-    said += [f"{title}{ui_text.colon()}{i18n.label(value) if key == 'operator' else ui_text.in_sentence(i18n.label(value))}"
-            for key, title, value in (("network", _("Réseau"), filters.network),
-                                      ("technology", _("Technologie"), filters.technology),
-                                      ("operator", _("Opérateur"), filters.operator),  # a name: kept as written
-                                      ("issue", _("Problème"), filters.issue)) if value]
+    for key in ("network", "technology", "operator", "issue"):
+        value = getattr(filters, key)
+        if value:  # (an operator is a name: kept as written)
+            shown = i18n.label(value) if key == "operator" else ui_text.in_sentence(i18n.label(value))
+            said.append(f"{titles[key]}{ui_text.colon()}{shown}")
     start, end = (i18n.format_date(d) if d else None for d in (filters.date_from, filters.date_to))
     if start and end:
         said.append(_("Période : du %(start)s au %(end)s", start=start, end=end))
