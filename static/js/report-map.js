@@ -81,9 +81,14 @@
   }
 
   // Leaflet drops a new view asked while a zoom animation runs (the page's first fit to the
-  // commune animates): wait for it to end.
+  // commune animates): wait for it to end. An animated zoom asked in this same task starts only
+  // on the next frame (Leaflet's _tryAnimatedZoom), with nothing yet to show it, and would end
+  // over the view set now: look on that frame.
   function whenStill(fn) {
-    if (map._animatingZoom) { map.once("zoomend", function () { fn(); }); } else { fn(); }
+    function now() {
+      if (map._animatingZoom) { map.once("zoomend", function () { fn(); }); } else { fn(); }
+    }
+    if (map._animatingZoom) { now(); } else { L.Util.requestAnimFrame(now); }
   }
   // a fit that keeps the shape clear of the map's controls and of the measure line floating over
   // its top on a phone (leaflet-setup.js)
