@@ -20,6 +20,9 @@ hardening"):
 
 - every signed-in user reads every commune's **counts and areas** (tables, CSV, GeoJSON of the
   commune table, ``/api/v1/stats/communes/<nis>``);
+- figures asked with a filter are computed live: there, a representative counts another
+  commune's reports in the counted statuses only (:func:`figures_scope`): its drafts,
+  rejected, withdrawn and resolved reports are not revealed, not even as a number;
 - the **white-zone and line unions** of a commune (``geometry=1``, the commune sheet) are drawn
   from unvalidated reports too: a representative gets them for their own commune only
   (``forbidden`` 403 otherwise), the referent and admins for every commune;
@@ -69,6 +72,18 @@ def may_read_report(user: Actor | None, nis: str) -> bool:
     """Whether ``user`` reads a report (any status) of commune ``nis``: its representative,
     the referent, admins. Others get ``not_found`` (its existence is not revealed)."""
     return sees_all_communes(user) or is_own_commune(user, nis)
+
+
+def figures_scope(user: Actor | None) -> str | None:
+    """Whose reports count, outside the counted statuses, in the figures ``user`` reads
+    (:meth:`geosignal.services.aggregation.StatsFilters.scoped`): a representative's own
+    commune (NIS code) — another commune's draft, rejected, withdrawn or resolved report is
+    that commune's business, its existence not revealed (:func:`may_read_report`), in counts,
+    the status breakdown, areas and drawings alike; None for the referent and admins (every
+    commune's)."""
+    if sees_all_communes(user):
+        return None
+    return getattr(user, "commune_nis", None) or ""
 
 
 def may_file_reports(user: Actor | None) -> bool:

@@ -67,3 +67,15 @@ def zipped(*members: tuple[str | zipfile.ZipInfo, bytes], compression: int = zip
             for name, data in members:
                 z.writestr(name, data)
     return buf.getvalue()
+
+
+def border_point(db: Any, a: str = "52011", b: str = "52012") -> tuple[float, float]:
+    """A point (x, y, EPSG:31370) on the border of communes ``a`` and ``b`` (NIS codes;
+    Charleroi and Châtelet by default), from PostGIS."""
+    from sqlalchemy import text
+
+    x, y = db.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Intersection(ST_Transform(a.boundary, 31370), "
+        "ST_Transform(b.boundary, 31370))) p FROM communes a, communes b "
+        "WHERE a.nis_code = :a AND b.nis_code = :b) s"), {"a": a, "b": b}).one()
+    return x, y

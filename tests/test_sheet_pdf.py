@@ -28,7 +28,7 @@ from geosignal.services import sheet_pdf, svgmap
 from geosignal.services.intake import ReportInput
 from geosignal.vocab import STATUS_COLOURS
 from tests.conftest import ARTIFACTS, CHARLEROI, CHIMAY, make_account
-from tests.factories import CHARLEROI_LAMBERT72, square_lambert
+from tests.factories import CHARLEROI_LAMBERT72, border_point, square_lambert
 
 X0, Y0 = CHARLEROI_LAMBERT72
 CHATELET = "52012"
@@ -445,10 +445,7 @@ def test_the_map_draws_only_the_part_of_a_report_in_the_commune(db, client) -> N
     """A Châtelet report reaching into Charleroi was drawn whole on Charleroi's sheet (not
     validated: beyond the border it is Châtelet's alone); each sheet draws the part its
     figures count."""
-    x, y = db.execute(text(
-        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Intersection(ST_Transform(a.boundary, 31370), "
-        "ST_Transform(b.boundary, 31370))) p FROM communes a, communes b "
-        "WHERE a.nis_code = '52011' AND b.nis_code = '52012') s")).one()
+    x, y = border_point(db)
     admin = make_account(client, db, "sheet-border@igretec.com", "admin")
     user = db.query(User).filter_by(email=admin.email).one()
     square = square_lambert(x - 200, y - 200, 400)

@@ -490,9 +490,10 @@ def commune_sheet(nis: str) -> str:
 def _sheet_filters() -> aggregation.StatsFilters:
     """The dashboard's filters in a commune sheet's address (:func:`aggregation.parse_filters`).
     A value the dashboard does not offer (an address edited by hand) gets the 400 page with a
-    sentence naming the filter; a period refused keeps its own sentence."""
+    sentence naming the filter; a period refused keeps its own sentence. Scoped to who reads
+    (:func:`geosignal.policy.figures_scope`)."""
     try:
-        return aggregation.parse_filters(request.args)
+        return aggregation.parse_filters(request.args).scoped(policy.figures_scope(current()))
     except GeosignalError as error:
         names = _filter_titles()
         if error.where in names:
@@ -516,7 +517,9 @@ def _counted_labels(filters: aggregation.StatsFilters) -> str:
 def _filter_labels(filters: aggregation.StatsFilters, *, statuses: bool = True) -> list[str]:
     """The filters of a commune sheet, each as the page's language says it (« Statut : validé »
     when the statuses are not the counted ones and ``statuses``, « Réseau : mobile »,
-    « Période : du 01/01/2026 au 31/03/2026 »); none for the default figures."""
+    « Période : du 01/01/2026 au 31/03/2026 »), and for a representative counting statuses
+    not counted by default, that a neighbour's such reports are left out
+    (:meth:`aggregation.StatsFilters.scoped`); none for the default figures."""
     titles = _filter_titles()
     said = [f"{titles['status']}{ui_text.colon()}{_counted_labels(filters)}"] if (
         statuses and filters.statuses != aggregation.COUNTED_STATUSES) else []
@@ -532,6 +535,9 @@ def _filter_labels(filters: aggregation.StatsFilters, *, statuses: bool = True) 
         said.append(_("Période : à partir du %(start)s", start=start))
     elif end:
         said.append(_("Période : jusqu'au %(end)s", end=end))
+    if filters.own_commune is not None and set(filters.statuses) - set(aggregation.COUNTED_STATUSES):
+        # a representative's sheet: a neighbour's draft, rejected… report is not hers to see
+        said.append(_("Communes voisines : leurs signalements aux statuts comptés par défaut seulement"))
     return said
 
 

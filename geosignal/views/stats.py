@@ -25,8 +25,9 @@ GEOJSON = "application/geo+json"
 def _filters() -> aggregation.StatsFilters:
     """The statistics filters of the query (the parameters each endpoint takes are declared in
     :data:`geosignal.services.openapi.QUERY_PARAMETERS`: a ``commune`` is not one of them, the
-    table has a row per commune and ``/communes/<nis>`` names one)."""
-    return aggregation.parse_filters(request.args)
+    table has a row per commune and ``/communes/<nis>`` names one), as the user reads them
+    (:func:`geosignal.policy.figures_scope`)."""
+    return aggregation.parse_filters(request.args).scoped(policy.figures_scope(current()))
 
 
 def _flag(name: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +48,9 @@ class StatsFilters:
     ``operator``, ``issue``: one vocabulary value each (a report matches a technology or an
     operator when its list holds it); ``date_from`` / ``date_to``: inclusive days (Brussels
     time) compared with ``observed_at``, or ``created_at`` when no observation date was given.
+
+    ``own_commune``: not a filter asked but who asks (:meth:`scoped`): a representative's NIS
+    code, when other communes' reports count only in the counted statuses; None: every report.
     """
 
     statuses: tuple[str, ...] = COUNTED_STATUSES
@@ -57,11 +60,23 @@ class StatsFilters:
     issue: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    own_commune: str | None = None
 
     @property
     def is_default(self) -> bool:
         """Whether the stored aggregates answer for these filters (no filter given)."""
         return self == NO_FILTERS
+
+    def scoped(self, own_commune: str | None) -> StatsFilters:
+        """These filters as ``own_commune``'s representative reads them
+        (:func:`geosignal.policy.figures_scope`; None: the referent, admins, unchanged).
+
+        A draft, a rejected, withdrawn or resolved report is its commune's business: in
+        figures computed live (any filter given), another commune's report counts only in
+        :data:`COUNTED_STATUSES` — in counts, in the ``status`` breakdown, in areas and in
+        what a sheet draws. The default figures (stored) count nothing else, so they are
+        left as they are."""
+        return self if own_commune is None or self.is_default else replace(self, own_commune=own_commune)
 
     def query(self) -> dict[str, str]:
         """Return the query arguments that give these filters back through
@@ -85,17 +100,21 @@ class StatsFilters:
         it counts. Values are vocabulary codes and dates; a ``/`` (``Telenet/BASE``) becomes
         ``-``."""
         parts = [f"{k}-{'+'.join(v) if isinstance(v, list) else v}" for k, v in self.as_dict().items()
-                 if v and (k != "status" or self.statuses != COUNTED_STATUSES)]
+                 if v and k != "own_commune" and (k != "status" or self.statuses != COUNTED_STATUSES)]
         return "".join("_" + re.sub(r"[^A-Za-z0-9+.-]", "-", p) for p in parts)
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the filters as JSON-ready values (dates as ISO strings)."""
-        return {
+        """Return the filters as JSON-ready values (dates as ISO strings); ``own_commune`` only
+        when set (:meth:`scoped`)."""
+        out: dict[str, Any] = {
             "status": list(self.statuses), "network": self.network, "technology": self.technology,
             "operator": self.operator, "issue": self.issue,
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
         }
+        if self.own_commune is not None:
+            out["own_commune"] = self.own_commune
+        return out
 
 
 def parse_filters(args: Any) -> StatsFilters:
@@ -146,12 +165,18 @@ def _day_start(d: date) -> datetime:
 
 def where_sql(filters: StatsFilters, *, with_status: bool = True, alias: str = "r") -> tuple[str, dict[str, Any]]:
     """Return an SQL condition over ``reports`` (alias ``r``) selecting the reports ``filters``
-    count, and its bind parameters (``f_…``); ``with_status=False`` leaves the statuses out."""
+    count, and its bind parameters (``f_…``); ``with_status=False`` leaves the statuses asked
+    out, not the scope of :meth:`StatsFilters.scoped` (another commune's report in a status not
+    counted by default never counts for a representative)."""
     clauses = ["TRUE"]
     params: dict[str, Any] = {}
     if with_status:
         clauses.append(f"{alias}.status = ANY(:f_statuses)")
         params["f_statuses"] = list(filters.statuses)
+    if filters.own_commune is not None:
+        clauses.append(f"({alias}.status = ANY(:f_shared) OR {alias}.commune_nis = :f_own)")
+        params["f_shared"] = list(COUNTED_STATUSES)
+        params["f_own"] = filters.own_commune
     if filters.network:
         clauses.append(f"{alias}.network = :f_network")
         params["f_network"] = filters.network
