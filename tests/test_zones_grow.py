@@ -6,6 +6,7 @@ length m, points), technologies, operators, home commune."""
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 
@@ -15,9 +16,9 @@ from sqlalchemy import text
 
 from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.services import reports as reports_service
-from geosignal.services import zones
+from geosignal.services import zones, zones_sql
 from tests.conftest import owner_only
-from tests.factories import CHARLEROI_LAMBERT72
+from tests.factories import CHARLEROI_LAMBERT72, border_point
 from tests.test_zones import _admin
 
 X, Y = CHARLEROI_LAMBERT72
@@ -485,3 +486,51 @@ def test_reports_leaving_confirmed_zones_shrink_them_as_a_full_regrouping_would(
         regrouped += not itself
     assert_equal_to_a_recomputation(db)
     assert shrunk_by_itself >= 10, (shrunk_by_itself, regrouped)
+
+
+def test_a_zone_growing_over_a_border_changes_home_as_the_rule_says(db) -> None:  # noqa: ANN001
+    """A zone growing by reports alone measures its home commune among its old home and the
+    communes the joining reports touch (migration 0035; it measured every commune its union
+    touched: 1.4 s a report for a zone spread over the territory). A zone on the
+    Charleroi/Châtelet border grows first on one side, then on the other until the other side
+    holds the larger part, one report joining it at a time: after each, every zone's home is
+    the rule's measured on every commune (as a full regrouping measures it), and the home
+    moves across the border."""
+    x, y = border_point(db)
+    rule = zones_sql._home().replace("n.geometry", "z.geometry")
+
+    def commune_at(px: float, py: float) -> str | None:
+        return db.execute(text(
+            "SELECT nis_code FROM communes WHERE nis_code IN ('52011', '52012') "
+            "AND ST_Contains(boundary, ST_Transform(ST_SetSRID(ST_Point(:x, :y), 31370), 4326))"),
+            {"x": px, "y": py}).scalar_one_or_none()
+
+    def chain_into(nis: str, n: int) -> list:
+        """``n`` 120 m squares from the border point into ``nis``, each overlapping the one
+        before (60 m apart): each joins the zone alone."""
+        for angle in range(0, 360, 15):
+            dx, dy = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            if all(commune_at(x + k * dx, y + k * dy) == nis for k in (100, 300, 60 * n)):
+                return [box(x + k * 60 * dx - 60, y + k * 60 * dy - 60, x + k * 60 * dx + 60, y + k * 60 * dy + 60)
+                        for k in range(1, n + 1)]
+        raise AssertionError(f"no way into {nis} from the border point")
+
+    def home_of(report_id: str) -> str:
+        return db.execute(text("SELECT z.commune_nis FROM zones z JOIN zone_reports r ON r.zone_id = z.id "
+                               "WHERE r.report_id = CAST(:i AS uuid)"), {"i": report_id}).scalar_one()
+
+    first = insert(db, [box(x - 150, y - 150, x + 150, y + 150)] * 2)
+    start = home_of(first[0])
+    other = "52012" if start == "52011" else "52011"
+    homes, grown = [start], 0
+    for step, shape in enumerate(chain_into(start, 4) + chain_into(other, 30)):
+        insert(db, [shape])
+        grown += db.execute(text("SELECT count(*) > 0 FROM pg_temp.zone_units")).scalar_one()
+        wrong = db.execute(text(
+            f"SELECT z.id, z.commune_nis, (SELECT c.nis_code {rule}) FROM zones z "
+            f"WHERE z.commune_nis IS DISTINCT FROM (SELECT c.nis_code {rule})")).all()
+        assert not wrong, (step, wrong)
+        homes.append(home_of(first[0]))
+    assert homes[-1] == other, homes  # the home crossed the border
+    assert grown >= 30, grown  # the growing pass made the zones, not a full regrouping
+    assert_equal_to_a_recomputation(db)

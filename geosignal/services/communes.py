@@ -201,24 +201,28 @@ def touches_commune_sql(boundary: str, geom: str) -> str:
             f"THEN ST_DWithin({boundary}, {geom}, {tol}) ELSE ST_Intersects({boundary}, {geom}) END")
 
 
+#: The measure of the home-commune rule: the part of geometry ``g.g`` (EPSG:4326) in commune
+#: ``c``, in EPSG:31370 (``:srid``): area (m²) for zones, length (m) for lines, number of
+#: distinct points within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` for points.
+HOME_MEASURE_SQL = f"""CASE ST_Dimension(g.g)
+         WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+         WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+         ELSE (SELECT count(DISTINCT p.geom) FROM ST_DumpPoints(g.g) p
+               WHERE ST_DWithin(c.boundary, p.geom, {BORDER_TOLERANCE_DEG!r}))
+       END"""
+
 #: The home-commune rule, as the ``FROM … LIMIT 1`` of a query over ``communes c`` and a
 #: geometry ``g.g`` (EPSG:4326): among the communes it touches (:func:`touches_commune_sql`),
-#: the commune holding the largest part, measured in EPSG:31370 (``:srid``) as area, length or
-#: number of distinct points within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG`; ties to the
-#: smallest NIS code. A point within that distance of several communes is on their shared
-#: border: it counts in each, and goes to the smallest NIS code. A geometry touching one
+#: the commune holding the largest part (:data:`HOME_MEASURE_SQL`); ties to the smallest NIS
+#: code. A point within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of several communes is on
+#: their shared border: it counts in each, and goes to the smallest NIS code. A geometry touching one
 #: commune only is that commune's without measuring its part (the intersection with the
 #: commune's boundary was most of the rule's cost).
 HOME_COMMUNE_SQL = f"""FROM communes c, g
 WHERE {touches_commune_sql("c.boundary", "g.g")}
 ORDER BY
   CASE WHEN count(*) OVER () = 1 THEN 0
-       ELSE CASE ST_Dimension(g.g)
-         WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-         WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-         ELSE (SELECT count(DISTINCT p.geom) FROM ST_DumpPoints(g.g) p
-               WHERE ST_DWithin(c.boundary, p.geom, {BORDER_TOLERANCE_DEG!r}))
-       END
+       ELSE {HOME_MEASURE_SQL}
   END DESC,
   c.nis_code ASC
 LIMIT 1"""
