@@ -488,14 +488,15 @@ def test_reports_leaving_confirmed_zones_shrink_them_as_a_full_regrouping_would(
     assert shrunk_by_itself >= 10, (shrunk_by_itself, regrouped)
 
 
-def test_a_zone_growing_over_a_border_changes_home_as_the_rule_says(db) -> None:  # noqa: ANN001
+def test_a_zone_growing_and_shrinking_over_a_border_changes_home_as_the_rule_says(db) -> None:  # noqa: ANN001
     """A zone growing by reports alone measures its home commune among its old home and the
     communes the joining reports touch (migration 0035; it measured every commune its union
     touched: 1.4 s a report for a zone spread over the territory). A zone on the
     Charleroi/Châtelet border grows first on one side, then on the other until the other side
-    holds the larger part, one report joining it at a time: after each, every zone's home is
-    the rule's measured on every commune (as a full regrouping measures it), and the home
-    moves across the border."""
+    holds the larger part, one report joining it at a time; then they leave one at a time (a
+    report leaving keeps the home unmeasured when it did not touch it). After each, every
+    zone's home is the rule's measured on every commune (as a full regrouping measures it), and
+    the home moves across the border and back."""
     x, y = border_point(db)
     rule = zones_sql._home().replace("n.geometry", "z.geometry")
 
@@ -519,18 +520,33 @@ def test_a_zone_growing_over_a_border_changes_home_as_the_rule_says(db) -> None:
         return db.execute(text("SELECT z.commune_nis FROM zones z JOIN zone_reports r ON r.zone_id = z.id "
                                "WHERE r.report_id = CAST(:i AS uuid)"), {"i": report_id}).scalar_one()
 
-    first = insert(db, [box(x - 150, y - 150, x + 150, y + 150)] * 2)
-    start = home_of(first[0])
-    other = "52012" if start == "52011" else "52011"
-    homes, grown = [start], 0
-    for step, shape in enumerate(chain_into(start, 4) + chain_into(other, 30)):
-        insert(db, [shape])
-        grown += db.execute(text("SELECT count(*) > 0 FROM pg_temp.zone_units")).scalar_one()
+    def check(step: object) -> None:
         wrong = db.execute(text(
             f"SELECT z.id, z.commune_nis, (SELECT c.nis_code {rule}) FROM zones z "
             f"WHERE z.commune_nis IS DISTINCT FROM (SELECT c.nis_code {rule})")).all()
         assert not wrong, (step, wrong)
         homes.append(home_of(first[0]))
+
+    first = insert(db, [box(x - 150, y - 150, x + 150, y + 150)] * 2)
+    start = home_of(first[0])
+    other = "52012" if start == "52011" else "52011"
+    homes, grown, shrunk = [start], 0, 0
+    ids = {}
+    for nis, n in ((start, 4), (other, 30)):
+        ids[nis] = []
+        for step, shape in enumerate(chain_into(nis, n)):
+            ids[nis] += insert(db, [shape])
+            grown += db.execute(text("SELECT count(*) > 0 FROM pg_temp.zone_units")).scalar_one()
+            check((nis, step))
     assert homes[-1] == other, homes  # the home crossed the border
     assert grown >= 30, grown  # the growing pass made the zones, not a full regrouping
+    # then the reports leave, far ends first (the zone stays whole): on the first side (the
+    # home stays without being measured), then on the other until the home comes back
+    for nis in (start, other):
+        for step, report_id in enumerate(reversed(ids[nis])):
+            db.execute(text("UPDATE reports SET status = 'withdrawn' WHERE id = CAST(:i AS uuid)"), {"i": report_id})
+            shrunk += db.execute(text("SELECT count(*) = 1 FROM pg_temp.zone_work WHERE gen = -1")).scalar_one()
+            check(("withdrawn", nis, step))
+    assert homes[-1] == start and other in homes, homes
+    assert shrunk >= 30, shrunk  # the shrinking pass made the zones
     assert_equal_to_a_recomputation(db)
