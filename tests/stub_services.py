@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -80,7 +81,13 @@ def stub_services() -> Iterator[StubServer]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+            if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                return  # a browser leaving a page drops the tiles it no longer wants: not an error
+            super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), Handler)
     stub.base = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
