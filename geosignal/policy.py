@@ -20,9 +20,10 @@ hardening"):
 
 - every signed-in user reads every commune's **counts and areas** (tables, CSV, GeoJSON of the
   commune table, ``/api/v1/stats/communes/<nis>``);
-- figures asked with a filter are computed live: there, a representative counts another
-  commune's reports in the counted statuses only (:func:`figures_scope`): its drafts,
-  rejected, withdrawn and resolved reports are not revealed, not even as a number;
+- a representative counts another commune's reports in the counted statuses only
+  (:func:`figures_scope`): its drafts, rejected, withdrawn and resolved reports are not
+  revealed, not even as a number (live figures leave them out; the stored status breakdown
+  is emptied of them);
 - the **white-zone and line unions** of a commune (``geometry=1``, the commune sheet) are drawn
   from unvalidated reports too: a representative gets them for their own commune only
   (``forbidden`` 403 otherwise), the referent and admins for every commune;

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from sqlalchemy import text
@@ -103,9 +104,33 @@ def test_a_representative_counts_no_other_communes_drafts_rejected_or_withdrawn(
     row = next(r for r in table if r["Code INS"] == home)
     assert (row["Signalements"], row["Zones"], row["Signalements, tous statuts : Brouillon"]) == ("0", "0", "0"), row
 
-    # the default figures (stored: counted statuses only) are the same for everyone
+    # the default figures (stored): their status breakdown counts every status; hers shows
+    # the neighbour's counted statuses only, in every download and in the territory's sum
     plain_rep, plain_ref = (account.get("/api/v1/stats/communes").get_json() for account in (rep, referent))
-    assert plain_rep == plain_ref and "own_commune" not in plain_rep["filters"]
+    assert plain_rep["source"] == plain_ref["source"] == "stored"
+    rows_rep = {r["nis_code"]: r for r in plain_rep["communes"]}
+    rows_ref = {r["nis_code"]: r for r in plain_ref["communes"]}
+    assert {k: rows_ref[home]["breakdown"]["status"][k] for k in ("draft", "rejected", "submitted")} == {
+        "draft": 1, "rejected": 1, "submitted": 1}
+    assert {k: rows_rep[home]["breakdown"]["status"][k] for k in ("draft", "rejected", "submitted")} == {
+        "draft": 0, "rejected": 0, "submitted": 1}
+    assert plain_rep["territory"]["breakdown"]["status"]["draft"] == 0
+    assert plain_ref["territory"]["breakdown"]["status"]["draft"] == 1
+    assert plain_rep["filters"]["own_commune"] == other and "own_commune" not in plain_ref["filters"]
+    for row in rows_rep.values():  # all else the same
+        assert {**row, "breakdown": None} == {**rows_ref[row["nis_code"]], "breakdown": None}
+    detail = rep.get(f"/api/v1/stats/communes/{home}").get_json()
+    assert detail["source"] == "stored" and detail["breakdown"]["status"]["draft"] == 0
+    assert referent.get(f"/api/v1/stats/communes/{home}").get_json()["breakdown"]["status"]["draft"] == 1
+    table = csv.DictReader(io.StringIO(rep.get("/api/v1/stats/communes.csv").get_data(as_text=True)
+                                       .lstrip("\ufeff")), delimiter=";")
+    assert next(r for r in table if r["Code INS"] == home)["Signalements, tous statuts : Brouillon"] == "0"
+    def geojson_drafts(account) -> int:  # noqa: ANN001
+        doc = json.loads(account.get("/api/v1/stats/communes.geojson").get_data(as_text=True))
+        return next(f for f in doc["features"] if f["properties"]["nis_code"] == home)[
+            "properties"]["breakdown"]["status"]["draft"]
+
+    assert (geojson_drafts(rep), geojson_drafts(referent)) == (0, 1)
 
 
 def test_a_representative_counts_her_own_communes_reports_in_every_status(db, client, border_reports) -> None:  # noqa: ANN001
@@ -137,7 +162,7 @@ def test_a_representatives_filtered_sheet_draws_no_neighbours_draft_and_says_so(
 
 
 def test_the_scope_leaves_the_default_figures_and_the_counted_statuses_alone() -> None:
-    assert StatsFilters().scoped("52011") == StatsFilters()  # the stored figures answer
+    assert StatsFilters().scoped("52011").is_default  # the stored figures answer
     scoped = StatsFilters(network="mobile").scoped("52011")
     assert scoped.own_commune == "52011" and scoped.query() == {"network": "mobile"}
     assert scoped.name_suffix() == "_network-mobile"

@@ -252,8 +252,8 @@ QUERY_PARAMETERS["zones.list_zones"] = [
 #: The statistics filters (:func:`geosignal.services.aggregation.parse_filters`).
 _STATS_FILTERS = [
     _q("status", _statuses(vocab.STATUSES), f"`all`, or a comma list of {', '.join(vocab.STATUSES)} (default: the "
-       "statuses counted in the figures). With any filter, a representative counts another commune's reports "
-       "in those statuses only (`own_commune` in the response's `filters`)."),
+       "statuses counted in the figures). A representative counts another commune's reports in those statuses "
+       "only (`own_commune` in the response's `filters`)."),
     _q("network", _vocab_schema(vocab.NETWORKS), "One network."),
     _q("technology", _vocab_schema(vocab.TECHNOLOGIES), "Reports naming this technology."),
     _q("operator", _vocab_schema(vocab.OPERATORS), "Reports naming this operator."),

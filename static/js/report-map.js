@@ -460,6 +460,7 @@
         var errorBox = document.getElementById("geometry-error");
         if (errorBox && restored.setStyle) { restored.setStyle({ color: "#a50f15", dashArray: "6 4" }); }
         whenStill(function () {
+          if (!map.getContainer().clientWidth) { return; }  // a hidden map is fitted when shown (step)
           if (restored.getBounds) { map.fitBounds(boundsOf(restored), clear({ maxZoom: 16, animate: false })); }
           else if (restored.getLatLng) { map.setView(restored.getLatLng(), 15, { animate: false }); }
         });

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -64,19 +65,20 @@ class StatsFilters:
 
     @property
     def is_default(self) -> bool:
-        """Whether the stored aggregates answer for these filters (no filter given)."""
-        return self == NO_FILTERS
+        """Whether the stored aggregates answer for these filters (no filter given; who asks,
+        ``own_commune``, aside)."""
+        return replace(self, own_commune=None) == NO_FILTERS
 
     def scoped(self, own_commune: str | None) -> StatsFilters:
         """These filters as ``own_commune``'s representative reads them
         (:func:`geosignal.policy.figures_scope`; None: the referent, admins, unchanged).
 
-        A draft, a rejected, withdrawn or resolved report is its commune's business: in
-        figures computed live (any filter given), another commune's report counts only in
-        :data:`COUNTED_STATUSES` — in counts, in the ``status`` breakdown, in areas and in
-        what a sheet draws. The default figures (stored) count nothing else, so they are
-        left as they are."""
-        return self if own_commune is None or self.is_default else replace(self, own_commune=own_commune)
+        A draft, a rejected, withdrawn or resolved report is its commune's business: another
+        commune's report counts only in :data:`COUNTED_STATUSES` — in counts, in the
+        ``status`` breakdown, in areas and in what a sheet draws. Computed live (any filter
+        given), :func:`where_sql` leaves them out; the stored figures count them only in the
+        ``status`` breakdown, which :func:`hide_private_statuses` empties of them."""
+        return self if own_commune is None else replace(self, own_commune=own_commune)
 
     def query(self) -> dict[str, str]:
         """Return the query arguments that give these filters back through
@@ -115,6 +117,23 @@ class StatsFilters:
         if self.own_commune is not None:
             out["own_commune"] = self.own_commune
         return out
+
+
+def hide_private_statuses(rows: Iterable[dict[str, Any]], filters: StatsFilters) -> None:
+    """Set to 0, in place, the ``status`` breakdown of every commune row but
+    ``filters.own_commune``'s, for the statuses not in :data:`COUNTED_STATUSES` (rows as
+    :func:`~geosignal.services.aggregation.rows.make_row`; nothing when ``own_commune`` is
+    None): the stored figures count every status there, and a representative does not read
+    another commune's drafts, rejected, withdrawn or resolved reports (:meth:`StatsFilters.scoped`).
+    Call it before the territory's row is summed."""
+    if filters.own_commune is None:
+        return
+    for row in rows:
+        if row["nis_code"] != filters.own_commune:
+            counted = row["breakdown"]["status"]
+            for status in counted:
+                if status not in COUNTED_STATUSES:
+                    counted[status] = 0
 
 
 def parse_filters(args: Any) -> StatsFilters:

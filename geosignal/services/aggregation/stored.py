@@ -39,6 +39,7 @@ from geosignal.services.aggregation.filters import (
     ESTIMATE_NOTE,
     NO_FILTERS,
     StatsFilters,
+    hide_private_statuses,
 )
 from geosignal.services.aggregation.geometry import Counts, _polygonal
 from geosignal.services.aggregation.live import _commune_infos, compute_live
@@ -262,6 +263,7 @@ def commune_table(session: Session, filters: StatsFilters = NO_FILTERS, *,
             row.pop("_zones"), row.pop("_lines")
     else:
         rows, zone_figures = stored
+        hide_private_statuses(rows.values(), filters)
     communes = list(rows.values())
     territory = territory_row(communes)
     table = {
@@ -313,6 +315,7 @@ def commune_detail(session: Session, nis_code: str, filters: StatsFilters = NO_F
     stored = _stored_rows(session, [nis_code]) if filters.is_default else None
     if stored is not None:
         row = stored[0][nis_code]
+        hide_private_statuses([row], filters)
         zones = lines = None
         if geometry:  # the dissolve of the commune's cell pieces
             zones, lines = session.execute(text(
