@@ -166,3 +166,36 @@ def test_migration_0032_takes_reports_moved_to_another_network_out_of_their_deci
     finally:
         engine.dispose()
         drop_database(name)
+
+
+def test_migration_0035_measures_every_zones_home_once() -> None:
+    """0035's shortcuts keep a home they do not measure, so its upgrade measures every zone's
+    home once: a home that is not the rule's (stored before 0028, or before the communes were
+    loaded again) becomes the rule's, and the communes' zone counts follow."""
+    from sqlalchemy import text
+
+    name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(url, "0034")
+        with engine.begin() as c:
+            for nis, west in (("52011", 4.3), ("52012", 4.45)):  # two communes side by side
+                c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES (:n, :n, "
+                               "ST_Multi(ST_MakeEnvelope(:w, 50.3, :w + 0.15, 50.5, 4326)), 1)"), {"n": nis, "w": west})
+            for dx in (0.0, 0.0007):  # two overlapping squares, mostly in 52011, reaching into 52012
+                c.execute(text("INSERT INTO reports (id, geometry, commune_nis, network) VALUES (gen_random_uuid(), "
+                               "ST_MakeEnvelope(4.4485 + :dx, 50.41, 4.4505 + :dx, 50.411, 4326), '52011', 'mobile')"),
+                          {"dx": dx})
+            assert c.execute(text("SELECT commune_nis FROM zones")).scalar_one() == "52011"
+            c.execute(text("UPDATE zones SET commune_nis = '52012'"))  # a home that is not the rule's
+            c.execute(text("SELECT zones_recount(ARRAY['52011', '52012'], ARRAY['mobile', 'mobile'])"))
+            assert c.execute(text("SELECT nis_code, zones FROM zone_counts WHERE zones > 0")).all() == [("52012", 1)]
+        migrate.upgrade(url, "0035")
+        with engine.begin() as c:
+            assert c.execute(text("SELECT commune_nis FROM zones")).scalar_one() == "52011"
+            assert c.execute(text("SELECT nis_code, zones FROM zone_counts WHERE zones > 0")).all() == [("52011", 1)]
+        migrate.downgrade(url, "0034")
+    finally:
+        engine.dispose()
+        drop_database(name)

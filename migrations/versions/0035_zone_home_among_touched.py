@@ -13,7 +13,10 @@ which lost to the home's before and the home's cannot shrink: the rule is now me
 old home and the communes the joining reports touch only. Likewise one report leaving a zone
 (``zones_shrink``) measured every commune again (1.6 s of each withdrawal there): the home now
 stays when the report did not touch it and the union keeps its dimension, since the home's part
-is unchanged and no other commune's can grow. The homes are the same: no data is changed. ``FROZEN_SQL["zones"]`` is a frozen copy of
+is unchanged and no other commune's can grow. Both keep a home they do not measure, so the
+upgrade measures every zone's home once (``HOMES_SQL``): a home stored before migration 0028,
+or before the communes were loaded again, becomes the rule's (confirmed zones so moved are
+numbered for incremental exports). ``FROZEN_SQL["zones"]`` is a frozen copy of
 ``geosignal.services.zones_sql.zones_sql()`` (tests/test_zones_sql.py keeps the newest copy
 equal to it); the downgrade reinstalls migration 0034's copy, read from its frozen file. No
 live code is imported.
@@ -1121,9 +1124,39 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 }
 
 
+#: Every zone's home commune measured again by the rule, on every commune (its text frozen here):
+#: the shortcuts above keep a home they do not measure, so a home that is not the rule's (stored
+#: before migration 0028, or before the communes were loaded again) would stay. Confirmed zones
+#: whose home changes are numbered for incremental exports; the communes' zone counts follow.
+HOMES_SQL = """
+CREATE TEMP TABLE zone_home_fix ON COMMIT DROP AS
+SELECT z.id, z.network, z.state, z.commune_nis AS old_nis, coalesce((SELECT c.nis_code FROM communes c, (SELECT ST_CollectionExtract(z.geometry, ST_Dimension(z.geometry) + 1) AS g) g
+WHERE c.boundary && ST_Expand(g.g, 1e-08) AND CASE WHEN ST_Dimension(g.g) = 0 THEN ST_DWithin(c.boundary, g.g, 1e-08) ELSE ST_Intersects(c.boundary, g.g) END
+ORDER BY
+  CASE WHEN count(*) OVER () = 1 THEN 0
+       ELSE CASE ST_Dimension(g.g)
+         WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
+         WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), 31370))
+         ELSE (SELECT count(DISTINCT p.geom) FROM ST_DumpPoints(g.g) p
+               WHERE ST_DWithin(c.boundary, p.geom, 1e-08))
+       END
+  END DESC,
+  c.nis_code ASC
+LIMIT 1), z.commune_nis) AS new_nis
+FROM zones z;
+DELETE FROM zone_home_fix WHERE new_nis IS NOT DISTINCT FROM old_nis;
+SELECT zones_log_changes(ARRAY(SELECT id FROM zone_home_fix WHERE state = 'confirmed'));
+UPDATE zones z SET commune_nis = f.new_nis, updated_at = now() FROM zone_home_fix f WHERE z.id = f.id;
+SELECT zones_recount(array_agg(a.nis), array_agg(a.net)) FROM (
+  SELECT old_nis AS nis, network AS net FROM zone_home_fix WHERE old_nis IS NOT NULL
+  UNION SELECT new_nis, network FROM zone_home_fix) a;
+"""
+
+
 def upgrade() -> None:
     op.execute(DROP_SQL)
     op.execute(FROZEN_SQL["zones"])
+    op.execute(HOMES_SQL)
 
 
 def downgrade() -> None:
