@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -47,10 +50,21 @@ def _tables(url: str) -> set[str]:
     return names
 
 
-def test_upgrade_gives_models_schema_and_downgrade_removes_it() -> None:
+@contextmanager
+def _scratch_database() -> Iterator[tuple[str, Any]]:
+    """A fresh database (its URL and an engine on it), dropped afterwards."""
     name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     url = create_database(name)
+    engine = create_engine(url)
     try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        drop_database(name)
+
+
+def test_upgrade_gives_models_schema_and_downgrade_removes_it() -> None:
+    with _scratch_database() as (url, _engine):
         migrate.upgrade(url)
         assert _diff(url) == []
         assert _tables(url) == set(Base.metadata.tables) | {"alembic_version"} | JOB_QUEUE_TABLES
@@ -58,8 +72,6 @@ def test_upgrade_gives_models_schema_and_downgrade_removes_it() -> None:
         assert _tables(url) == {"alembic_version"}
         migrate.upgrade(url)
         assert _diff(url) == []
-    finally:
-        drop_database(name)
 
 
 def test_migration_0030_keeps_the_referents_choice_and_downgrades_none_to_each() -> None:
@@ -68,11 +80,8 @@ def test_migration_0030_keeps_the_referents_choice_and_downgrades_none_to_each()
     only value 0029 has that still sends."""
     from sqlalchemy import text
 
-    name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = create_database(name)
-    engine = create_engine(url)
     insert = text("INSERT INTO users (email, password_hash, role) VALUES (:e, 'x', 'referent')")
-    try:
+    with _scratch_database() as (url, engine):
         migrate.upgrade(url, "0029")
         with engine.begin() as c:
             c.execute(insert, {"e": "digest@igretec.com"})
@@ -87,9 +96,6 @@ def test_migration_0030_keeps_the_referents_choice_and_downgrades_none_to_each()
         with engine.begin() as c:
             assert dict(c.execute(text("SELECT email, submission_mail FROM users")).all()) == {
                 "digest@igretec.com": "digest", "each@igretec.com": "each"}
-    finally:
-        engine.dispose()
-        drop_database(name)
 
 
 def test_migration_0031_adds_withdrawal_notices_and_downgrades_without_them() -> None:
@@ -97,10 +103,7 @@ def test_migration_0031_adds_withdrawal_notices_and_downgrades_without_them() ->
     deleted (0030 cannot hold them) and the other rows stay."""
     from sqlalchemy import text
 
-    name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = create_database(name)
-    engine = create_engine(url)
-    try:
+    with _scratch_database() as (url, engine):
         migrate.upgrade(url, "0031")
         with engine.begin() as c:
             c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES ('52011', 'Charleroi', "
@@ -117,9 +120,6 @@ def test_migration_0031_adds_withdrawal_notices_and_downgrades_without_them() ->
         migrate.downgrade(url, "0030")
         with engine.begin() as c:
             assert c.execute(text("SELECT kind FROM notification_outbox")).scalars().all() == ["submission"]
-    finally:
-        engine.dispose()
-        drop_database(name)
 
 
 def test_migration_0032_takes_reports_moved_to_another_network_out_of_their_decisions() -> None:
@@ -128,12 +128,9 @@ def test_migration_0032_takes_reports_moved_to_another_network_out_of_their_deci
     upgrade removes such memberships and leaves the others; the downgrade reinstalls 0028's SQL."""
     from sqlalchemy import text
 
-    name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = create_database(name)
-    engine = create_engine(url)
     mismatched = text("SELECT count(*) FROM zone_decision_reports d JOIN zone_decisions k ON k.id = d.decision_id "
                       "JOIN reports r ON r.id = d.report_id WHERE k.network <> r.network")
-    try:
+    with _scratch_database() as (url, engine):
         migrate.upgrade(url, "0031")
         with engine.begin() as c:
             c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES ('52011', 'Charleroi', "
@@ -163,9 +160,6 @@ def test_migration_0032_takes_reports_moved_to_another_network_out_of_their_deci
                       {"r": ids[2], "d": decision})
             c.execute(text("UPDATE reports SET network = 'fixed' WHERE id = :id"), {"id": ids[2]})
             assert c.execute(mismatched).scalar_one() == 1  # 0028's SQL again
-    finally:
-        engine.dispose()
-        drop_database(name)
 
 
 def test_migration_0035_measures_every_zones_home_once() -> None:
@@ -174,10 +168,7 @@ def test_migration_0035_measures_every_zones_home_once() -> None:
     loaded again) becomes the rule's, and the communes' zone counts follow."""
     from sqlalchemy import text
 
-    name = f"geosignal_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = create_database(name)
-    engine = create_engine(url)
-    try:
+    with _scratch_database() as (url, engine):
         migrate.upgrade(url, "0034")
         with engine.begin() as c:
             for nis, west in (("52011", 4.3), ("52012", 4.45)):  # two communes side by side
@@ -196,6 +187,3 @@ def test_migration_0035_measures_every_zones_home_once() -> None:
             assert c.execute(text("SELECT commune_nis FROM zones")).scalar_one() == "52011"
             assert c.execute(text("SELECT nis_code, zones FROM zone_counts WHERE zones > 0")).all() == [("52011", 1)]
         migrate.downgrade(url, "0034")
-    finally:
-        engine.dispose()
-        drop_database(name)

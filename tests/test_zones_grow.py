@@ -17,6 +17,7 @@ from sqlalchemy import text
 from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.services import reports as reports_service
 from geosignal.services import zones, zones_sql
+from geosignal.services.communes import commune_of
 from tests.conftest import owner_only
 from tests.factories import CHARLEROI_LAMBERT72, border_point
 from tests.test_zones import _admin
@@ -500,11 +501,8 @@ def test_a_zone_growing_and_shrinking_over_a_border_changes_home_as_the_rule_say
     x, y = border_point(db)
     rule = zones_sql._home().replace("n.geometry", "z.geometry")
 
-    def commune_at(px: float, py: float) -> str | None:
-        return db.execute(text(
-            "SELECT nis_code FROM communes WHERE nis_code IN ('52011', '52012') "
-            "AND ST_Contains(boundary, ST_Transform(ST_SetSRID(ST_Point(:x, :y), 31370), 4326))"),
-            {"x": px, "y": py}).scalar_one_or_none()
+    def commune_at(px: float, py: float) -> str | None:  # (x, y) in EPSG:31370
+        return commune_of(db, f"SRID=4326;{reproject(Point(px, py), LAMBERT72, WGS84).wkt}")
 
     def chain_into(nis: str, n: int) -> list:
         """``n`` 120 m squares from the border point into ``nis``, each overlapping the one

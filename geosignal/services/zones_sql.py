@@ -148,16 +148,17 @@ def _home_among() -> str:
       FROM communes c, (SELECT ST_CollectionExtract(n.geometry, ST_Dimension(n.geometry) + 1) AS g) g
       WHERE c.nis_code = z.commune_nis OR EXISTS (
         SELECT 1 FROM zone_parts p WHERE p.grp = n.grp AND p.report IS NOT NULL
-          AND ST_Dimension(p.g) = ST_Dimension(z.geometry) AND {_touches_p()})
+          AND ST_Dimension(p.g) = ST_Dimension(z.geometry) AND {_touches()})
       ORDER BY 2 DESC, 1 ASC LIMIT 1) h)"""
 
 
-def _touches_p() -> str:
-    """A joining report ``p.g`` touches commune ``c``: the rule of every report (a point within
-    the border tolerance, a line or zone intersecting)."""
+def _touches(geom: str = "p.g") -> str:
+    """Geometry ``geom`` (a joining report ``p.g``, a leaving one ``r.geometry``) touches
+    commune ``c``: the rule of every report (a point within the border tolerance, a line or
+    zone intersecting)."""
     from geosignal.services.communes import touches_commune_sql
 
-    return touches_commune_sql("c.boundary", "p.g")
+    return touches_commune_sql("c.boundary", geom)
 
 
 _LOAD = """SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, {srid}), r.technologies,
@@ -1090,8 +1091,8 @@ def zones_sql() -> str:
         load_1=load.replace("{gen}", "1"), load_seed=load.replace("{gen}", "-1"),
         part_r=participates("r"), part_n=participates("n"), part_o=participates("o"),
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
-        technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(), touches_p=_touches_p(),
-        touches_r=_touches_p().replace("p.g", "r.geometry"),
+        technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(), touches_p=_touches(),
+        touches_r=_touches("r.geometry"),
         home_among=_home_among(),
     ).strip() + "\n"
 
