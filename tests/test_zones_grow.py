@@ -10,6 +10,7 @@ import math
 import random
 import uuid
 
+import pytest
 import shapely
 from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
@@ -246,12 +247,11 @@ def test_zones_union_is_the_union_of_mixed_dimensions(db) -> None:  # noqa: ANN0
 
 def _zones_by_members(db, first_new_id: int) -> dict[frozenset[str], tuple]:  # noqa: ANN001
     """Each zone by its members: (id, or "new" for an id drawn by this pass, state, area m²
-    and length m in EPSG:31370 rounded to the mm, technologies, operators, home commune,
-    report_count)."""
+    and length m in EPSG:31370, technologies, operators, home commune, report_count)."""
     rows = db.execute(text("""
         SELECT array_agg(zr.report_id::text), z.id, z.state,
-               round(ST_Area(ST_Transform(ST_CollectionExtract(z.geometry, 3), 31370))::numeric, 3),
-               round(ST_Length(ST_Transform(ST_CollectionExtract(z.geometry, 2), 31370))::numeric, 3),
+               ST_Area(ST_Transform(ST_CollectionExtract(z.geometry, 3), 31370)),
+               ST_Length(ST_Transform(ST_CollectionExtract(z.geometry, 2), 31370)),
                z.technologies, z.operators, z.commune_nis, z.report_count
         FROM zones z JOIN zone_reports zr ON zr.zone_id = z.id GROUP BY z.id""")).all()
     return {frozenset(r[0]): ("new" if r[1] >= first_new_id else r[1], *r[2:]) for r in rows}
@@ -323,7 +323,13 @@ def _as_a_regrouping_would(db, run, ids: list[str], trigger: str, step: object) 
     before = _zones_by_members(db, first)
     run()
     after = _zones_by_members(db, first)
-    assert after == expected, step
+    assert after.keys() == expected.keys(), step
+    for members, a in after.items():
+        e = expected[members]
+        # areas (m²) and lengths (m) within 10⁻⁶ relative (a shrink remakes the union in a box:
+        # its vertices differ where it crosses the box), the rest exactly
+        assert (a[:2], a[4:]) == (e[:2], e[4:]), step
+        assert a[2] == pytest.approx(e[2], rel=1e-6, abs=1e-6) and a[3] == pytest.approx(e[3], rel=1e-6, abs=1e-6), step
     itself = db.execute(text("SELECT (SELECT count(*) FROM pg_temp.zone_units) > 0 "
                              "OR (SELECT count(*) FROM pg_temp.zone_work WHERE gen = -1) = 1")).scalar_one()
     logged = _logged(db, last, first)

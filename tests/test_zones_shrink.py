@@ -6,6 +6,8 @@ operators, home commune, place counts)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
@@ -14,7 +16,7 @@ from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.services import reports as reports_service
 from geosignal.services import zones
 from tests.test_zones import _admin
-from tests.test_zones_grow import X, Y, assert_equal_to_a_recomputation, insert
+from tests.test_zones_grow import X, Y, assert_equal_to_a_recomputation, insert, random_shape
 
 
 def zone_of(db, report_id: str) -> int | None:  # noqa: ANN001
@@ -229,4 +231,52 @@ def test_a_report_leaving_a_confirmed_zone_shrinks_it_unless_a_joiner_hung_on_it
     assert not shrunk(db)
     assert zone_of(db, h) is None
     assert members(db, zid) == set(cohort) - {cohort[1], cohort[4]} | {k}
+    assert_equal_to_a_recomputation(db)
+
+
+def test_a_report_leaving_remakes_the_union_only_in_a_box_around_it(db) -> None:  # noqa: ANN001
+    """Migration 0036: the union outside the leaving report's box stays as it was; inside, its
+    parts of the report's dimension and below are made again from the members there. After
+    each withdrawal, without recomputing in between (the box's cuts add up), every zone's
+    union equals its members' union part by part: areas in m² (EPSG:31370) within 10⁻⁶
+    relative and no vertex of either further than 1 mm from the other (Hausdorff), lines
+    likewise in m, points exactly (1 mm grid)."""
+    rng = random.Random(36)
+    shapes = [random_shape(rng, X - 3000, Y + 8000, 700, 500, points=0.3, areas=0.4) for _ in range(150)]
+    ids = insert(db, shapes, rng=rng)
+    big = db.execute(text("SELECT max(report_count) FROM zones")).scalar_one()
+    assert big >= 100  # the shapes make one large zone (and maybe a few small ones)
+    kinds = {k: [i for i, s in zip(ids, shapes, strict=True) if s.geom_type == k] for k in ("Polygon", "LineString", "Point")}
+    leaving = [x for k in kinds.values() for x in rng.sample(k, 6)]
+    rng.shuffle(leaving)
+    shrinks = 0
+    for report_id in leaving:
+        withdraw(db, report_id)
+        shrinks += shrunk(db)
+        rows = db.execute(text("""
+            WITH m AS (
+              SELECT z.id, z.geometry AS stored,
+                     zones_union(array_agg(r.geometry ORDER BY r.seq)) AS made
+              FROM zones z JOIN zone_reports zr ON zr.zone_id = z.id JOIN reports r ON r.id = zr.report_id
+              GROUP BY z.id)
+            SELECT m.id, d.k,
+                   ST_Area(ST_Transform(ST_CollectionExtract(m.stored, 3), 31370)) AS a1,
+                   ST_Area(ST_Transform(ST_CollectionExtract(m.made, 3), 31370)) AS a2,
+                   ST_Length(ST_Transform(ST_CollectionExtract(m.stored, 2), 31370)) AS l1,
+                   ST_Length(ST_Transform(ST_CollectionExtract(m.made, 2), 31370)) AS l2,
+                   CASE WHEN ST_IsEmpty(ST_CollectionExtract(m.stored, d.k)) AND ST_IsEmpty(ST_CollectionExtract(m.made, d.k))
+                        THEN 0 ELSE ST_HausdorffDistance(ST_Transform(ST_CollectionExtract(m.stored, d.k), 31370),
+                                                         ST_Transform(ST_CollectionExtract(m.made, d.k), 31370)) END AS h,
+                   (SELECT array_agg(t ORDER BY t) FROM ST_Dump(ST_CollectionExtract(m.stored, 1)) x,
+                      ST_AsText(ST_SnapToGrid(ST_Transform(x.geom, 31370), 0.001)) t) AS p1,
+                   (SELECT array_agg(t ORDER BY t) FROM ST_Dump(ST_CollectionExtract(m.made, 1)) x,
+                      ST_AsText(ST_SnapToGrid(ST_Transform(x.geom, 31370), 0.001)) t) AS p2
+            FROM m, (VALUES (1), (2), (3)) d(k)""")).all()
+        assert rows
+        for zid, k, a1, a2, l1, l2, h, p1, p2 in rows:
+            assert abs(a1 - a2) <= 1e-6 * max(a2, 1.0), (report_id, zid, a1, a2)
+            assert abs(l1 - l2) <= 1e-6 * max(l2, 1.0), (report_id, zid, l1, l2)
+            assert h <= 0.001, (report_id, zid, k, h)
+            assert p1 == p2, (report_id, zid)
+    assert shrinks >= 12  # most withdrawals shrank a zone in place (the others regrouped it)
     assert_equal_to_a_recomputation(db)
