@@ -280,3 +280,48 @@ def test_a_report_leaving_remakes_the_union_only_in_a_box_around_it(db) -> None:
             assert p1 == p2, (report_id, zid)
     assert shrinks >= 12  # most withdrawals shrank a zone in place (the others regrouped it)
     assert_equal_to_a_recomputation(db)
+
+
+def test_a_report_the_others_cover_leaves_the_union_as_it_was(db) -> None:  # noqa: ANN001
+    # two 100 m squares overlapping by 60 m, a 40 m square inside their overlap, a point
+    # inside the first square and a 30 m line along the second: each of the small ones leaving
+    # changes nothing of the union (the same bytes: no overlay was made)
+    big = insert(db, [box(X - 2500, Y + 9000, X - 2400, Y + 9100), box(X - 2440, Y + 9000, X - 2340, Y + 9100)])
+    small = insert(db, [box(X - 2430, Y + 9030, X - 2410, Y + 9070), Point(X - 2480, Y + 9050),
+                        LineString([(X - 2380, Y + 9020), (X - 2350, Y + 9020)])])
+    zid = zone_of(db, big[0])
+    assert members(db, zid) == set(big + small)
+
+    def union() -> bytes:
+        return db.execute(text("SELECT ST_AsBinary(geometry) FROM zones WHERE id = :z"), {"z": zid}).scalar_one()
+
+    before = union()
+    for report_id in small:
+        withdraw(db, report_id)
+        assert shrunk(db) and union() == before
+    assert members(db, zid) == set(big)
+    assert_equal_to_a_recomputation(db)
+
+
+def test_a_value_only_a_far_member_also_carries_stays(db) -> None:  # noqa: ANN001
+    # a zone of 1,100 points: its first member and its last carry 5G, the others 4G. The first
+    # leaving: 5G stays (found beyond the first 1,000 members looked at); then the last
+    # leaving: 5G goes
+    ids = insert(db, grid(X - 2500, Y + 9500, 55, 20))
+    zid = zone_of(db, ids[0])
+    db.execute(text("UPDATE reports SET technologies = CASE WHEN id = ANY(CAST(:f AS uuid[])) THEN CAST('{4G,5G}' AS varchar[]) "
+                    "ELSE CAST('{4G}' AS varchar[]) END, operators = '{Proximus}' WHERE id = ANY(CAST(:i AS uuid[]))"),
+               {"i": ids, "f": [ids[0], ids[-1]]})
+    assert db.execute(text("SELECT technologies FROM zones WHERE id = :z"), {"z": zid}).scalar_one() == ["4G", "5G"]
+    withdraw(db, ids[0])
+    assert shrunk(db)
+    assert db.execute(text("SELECT technologies FROM zones WHERE id = :z"), {"z": zid}).scalar_one() == ["4G", "5G"]
+    withdraw(db, ids[-1])
+    assert shrunk(db)
+    assert db.execute(text("SELECT technologies FROM zones WHERE id = :z"), {"z": zid}).scalar_one() == ["4G"]
+    # a report leaving as its technologies change: regrouped in full (the zone's values are
+    # those the members carried before)
+    db.execute(text("UPDATE reports SET status = 'withdrawn', technologies = '{2G}' WHERE id = CAST(:i AS uuid)"),
+               {"i": ids[600]})
+    assert not shrunk(db)
+    assert_equal_to_a_recomputation(db)
