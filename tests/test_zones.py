@@ -3,6 +3,7 @@ real communes; shapes built in EPSG:31370 around Charleroi's centre)."""
 
 from __future__ import annotations
 
+import pytest
 import shapely
 from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
@@ -160,6 +161,20 @@ def test_split_sticks(db) -> None:  # noqa: ANN001
     doc, _ = zones.split_zone(db, admin, zone2, [f, g])
     assert sorted(len(x["properties"]["report_ids"]) for x in doc["features"]) == [2]
     assert zone_of(db, e) is None and zone_of(db, f) == zone_of(db, g) and zone_of(db, f)["zone_id"] != zone2
+
+
+def test_a_report_covered_only_with_a_report_split_apart_grows_the_zone(db) -> None:  # noqa: ANN001
+    # A, B, C overlapping squares; C split apart. A square across B's edge, inside B and C
+    # together: C is not in its zone, so the part outside B (10 m × 40 m) is added to the union
+    # (migration 0036: a new report its zone covers already adds nothing)
+    admin = _admin(db)
+    a, b, c = (file(db, square(X + dx, Y + 5800)) for dx in (0, 150, 300))
+    zid = zone_of(db, a)["zone_id"]
+    zones.split_zone(db, admin, zid, [c])
+    before = zones.get_zone(db, admin, zid)["properties"]["area_m2"]
+    n = file(db, box(X + 320, Y + 5820, X + 360, Y + 5860))
+    assert members(db, zid) == {a, b, n}
+    assert zones.get_zone(db, admin, zid)["properties"]["area_m2"] == pytest.approx(before + 10 * 40, abs=0.5)
 
 
 def test_split_refuses_strays_none_and_all(db) -> None:  # noqa: ANN001

@@ -554,3 +554,50 @@ def test_a_zone_growing_and_shrinking_over_a_border_changes_home_as_the_rule_say
     assert homes[-1] == start and other in homes, homes
     assert shrunk >= 30, shrunk  # the shrinking pass made the zones
     assert_equal_to_a_recomputation(db)
+
+
+def test_a_report_its_zone_covers_already_leaves_the_union_as_it_was(db) -> None:  # noqa: ANN001
+    """A new report that the stored reports it touches cover adds nothing to the union: the
+    zone's geometry is not made again (the same bytes), its members, count, technologies and
+    operators follow. Two new reports covering only each other, or one covered by a free
+    report, still make the union they should."""
+    squares = insert(db, [box(X - 2500 + 80 * k, Y + 9800, X - 2400 + 80 * k, Y + 9900) for k in range(3)])
+    (line,) = insert(db, [LineString([(X - 2500, Y + 9950), (X - 2200, Y + 9950)])])
+    zid = db.execute(text("SELECT zone_id FROM zone_reports WHERE report_id = CAST(:i AS uuid)"),
+                     {"i": squares[0]}).scalar_one()
+
+    def union() -> bytes:
+        return db.execute(text("SELECT ST_AsBinary(geometry) FROM zones WHERE id = :z"), {"z": zid}).scalar_one()
+
+    def grew() -> bool:
+        return db.execute(text("SELECT count(*) > 0 FROM pg_temp.zone_units")).scalar_one()
+
+    before = union()
+    # a square across two of them, a point inside one, the line filed again and a point at its
+    # end (a point on the line between its ends is off its EPSG:4326 chord by micrometres):
+    # covered
+    covered = insert(db, [box(X - 2450, Y + 9820, X - 2300, Y + 9880), Point(X - 2450, Y + 9850),
+                          LineString([(X - 2500, Y + 9950), (X - 2200, Y + 9950)]), Point(X - 2200, Y + 9950)],
+                     rng=random.Random(5))
+    assert grew() and union() == before
+    db.execute(text("UPDATE reports SET technologies = '{5G}' WHERE id = CAST(:i AS uuid)"), {"i": covered[0]})
+    assert "5G" in db.execute(text("SELECT technologies FROM zones WHERE id = :z"), {"z": zid}).scalar_one()
+    row = db.execute(text("SELECT report_count FROM zones WHERE id = :z"), {"z": zid}).scalar_one()
+    assert row == 8
+    assert_equal_to_a_recomputation(db)
+    # two identical squares filed together, half outside the zone: each covers the other, not
+    # by the stored reports: the union grows by their outer half (60 m × 50 m)
+    area = db.execute(text("SELECT ST_Area(ST_Transform(ST_CollectionExtract(geometry, 3), 31370)) "
+                           "FROM zones WHERE id = :z"), {"z": zid}).scalar_one()
+    insert(db, [box(X - 2500, Y + 9850, X - 2440, Y + 9950)] * 2)
+    grown = db.execute(text("SELECT ST_Area(ST_Transform(ST_CollectionExtract(geometry, 3), 31370)) "
+                            "FROM zones WHERE id = :z"), {"z": zid}).scalar_one()
+    assert grown - area == pytest.approx(60 * 50, abs=0.01)  # m², EPSG:31370
+    # a square inside a free report (no zone yet): the new zone is that report's square
+    (free,) = insert(db, [box(X - 1500, Y + 9800, X - 1400, Y + 9900)])
+    insert(db, [box(X - 1480, Y + 9820, X - 1420, Y + 9880)])
+    made = db.execute(text("SELECT ST_Area(ST_Transform(z.geometry, 31370)), z.report_count FROM zones z "
+                           "JOIN zone_reports m ON m.zone_id = z.id WHERE m.report_id = CAST(:i AS uuid)"),
+                      {"i": free}).one()
+    assert made[0] == pytest.approx(10_000, abs=0.01) and made[1] == 2
+    assert_equal_to_a_recomputation(db)
