@@ -11,15 +11,19 @@ points and M small squares (60–120 m) in a 12 km × 12 km block around Charler
       ``POST /api/v1/reports`` runs) into the loaded database, median of 30, against (b') the
       same with the zone triggers off (a new report joins the zones it touches whole:
       ``zones_grow``);
-  (d) one report of the largest zone withdrawn (``reports.set_status`` + commit; the zone is
-      regrouped in full), median of 5 (3 with ``--quick``); then stored zones are checked
-      against a recomputation;
+  (d) one report of the largest zone withdrawn (``reports.set_status`` + commit; the zone
+      shrinks in place, its union made again in a box around the report), median of 5 (3
+      with ``--quick``); then stored zones are checked against a recomputation;
   (e) one report filed next to the largest zone once the referent has confirmed it
       (``zones.confirm_zone``, then ``reports.create_report`` + commit): the report joins the
       confirmed zone (the joining rule), median of 5 (3 with ``--quick``), then stored zones
       are checked against a recomputation;
   (f) one report of that confirmed zone withdrawn (``reports.set_status`` + commit), median of
       5 (3 with ``--quick``), then stored zones are checked against a recomputation;
+  (g) one report filed again over a square of the largest zone (its geometry: a second
+      representative reporting the same place; the zone covers it already, its union is kept),
+      median of 5 (3 with ``--quick``), then (h) each withdrawn again (its twin still covers
+      it), median, then stored zones are checked against a recomputation;
   (c) ``zones.recompute_all`` (what ``geosignal regroup-zones`` runs: every report regrouped)
       against (c') the best hand-written SQL for the same partition of the points alone:
       ``ST_ClusterDBSCAN(…, eps := 100, minpoints := 1) OVER (PARTITION BY network)`` in
@@ -191,6 +195,49 @@ def withdraw_from_confirmed_ms(session, admin, repeat: int) -> tuple[float, int]
     return statistics.median(times), size
 
 
+def zone_measures(session) -> dict[frozenset[str], tuple[float, float]]:  # noqa: ANN001
+    """Each zone by its members: (area m², length m) of its union, in EPSG:31370."""
+    rows = session.execute(text(
+        "SELECT array_agg(zr.report_id::text), "
+        "ST_Area(ST_Transform(ST_CollectionExtract(z.geometry, 3), 31370)), "
+        "ST_Length(ST_Transform(ST_CollectionExtract(z.geometry, 2), 31370)) "
+        "FROM zones z JOIN zone_reports zr ON zr.zone_id = z.id GROUP BY z.id"))
+    return {frozenset(r[0]): (r[1], r[2]) for r in rows}
+
+
+def filed_again_ms(session, admin, repeat: int) -> tuple[float, float]:  # noqa: ANN001
+    """Median ms of filing one report with the geometry of a square of the largest zone (through
+    the service, committed), and of withdrawing each of those again."""
+    import json
+
+    import shapely
+
+    from geosignal.services import reports as reports_service
+    from geosignal.services.intake import ReportInput
+
+    squares = session.execute(text(
+        "SELECT ST_AsGeoJSON(r.geometry) FROM zone_reports zr JOIN reports r ON r.id = zr.report_id "
+        "WHERE zr.zone_id = (SELECT id FROM zones ORDER BY report_count DESC, id LIMIT 1) "
+        "AND ST_Dimension(r.geometry) = 2 ORDER BY r.seq LIMIT :n"), {"n": repeat}).scalars().all()
+    filed, ids = [], []
+    for geojson in squares:
+        started = time.perf_counter()
+        created, _ = reports_service.create_report(session, admin, ReportInput(
+            geometry=shapely.geometry.shape(json.loads(geojson)), properties={
+                "network": "mobile", "technologies": ["4G"], "operators": ["Orange"],
+                "description": str(uuid.uuid4())}))
+        session.commit()
+        filed.append((time.perf_counter() - started) * 1000)
+        ids.append(created["id"])
+    withdrawn = []
+    for report_id in ids:
+        started = time.perf_counter()
+        reports_service.set_status(session, admin, report_id, "withdrawn")
+        session.commit()
+        withdrawn.append((time.perf_counter() - started) * 1000)
+    return statistics.median(filed), statistics.median(withdrawn)
+
+
 def dbscan_partition(session) -> tuple[float, set]:  # noqa: ANN001
     started = time.perf_counter()
     rows = session.execute(text("""
@@ -245,12 +292,21 @@ def main() -> None:
         withdraw_confirmed_ms, confirmed_size = withdraw_from_confirmed_ms(session, admin, max(3, args.repeat // 6))
         print(f"(f)  withdraw one report of that confirmed zone ({confirmed_size:,} reports): "
               f"{withdraw_confirmed_ms:7.1f} ms (median of {max(3, args.repeat // 6)})")
-        stored_before = zones.grouping(session)
+        again_ms, again_withdrawn_ms = filed_again_ms(session, admin, max(3, args.repeat // 6))
+        print(f"(g)  one report filed again over a square of the largest zone: {again_ms:7.1f} ms "
+              f"(median of {max(3, args.repeat // 6)})")
+        print(f"(h)  each withdrawn again (its twin still covers it): {again_withdrawn_ms:7.1f} ms "
+              f"(median of {max(3, args.repeat // 6)})")
+        stored_before, measures_before = zones.grouping(session), zone_measures(session)
         zones.recompute_all(session)
         session.commit()
-        if zones.grouping(session) != stored_before:
-            sys.exit("stored zones differ from a full recomputation after (b), (d), (e) and (f)")
-        print("     stored zones == full recomputation after (b), (d), (e) and (f): True")
+        measures_after = zone_measures(session)
+        worst = max(abs(a - b) / max(b, 1.0) for k, v in measures_after.items()
+                    for a, b in zip(measures_before[k], v, strict=True))
+        if zones.grouping(session) != stored_before or worst > 1e-6:
+            sys.exit("stored zones differ from a full recomputation after (b), (d) to (h)")
+        print(f"     stored zones == full recomputation after (b), (d) to (h): True (members; areas and "
+              f"lengths within {worst:.1e} relative)")
 
         clear(session)
         load(session, ewkt[: args.points], networks[: args.points])

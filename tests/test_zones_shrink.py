@@ -325,3 +325,21 @@ def test_a_value_only_a_far_member_also_carries_stays(db) -> None:  # noqa: ANN0
                {"i": ids[600]})
     assert not shrunk(db)
     assert_equal_to_a_recomputation(db)
+
+
+def test_a_report_another_member_covers_alone_leaves_without_a_search(db) -> None:  # noqa: ANN001
+    # a mesh of points, one of them filed again (the same place): the copy leaving needs no
+    # search (the original is adjacent to all its neighbours); a square covered by two squares
+    # together but by neither alone still needs one
+    ids = insert(db, grid(X - 2500, Y + 10500, 10, 10))
+    (again,) = insert(db, [Point(X - 2500 + 60 * 4, Y + 10500 + 60 * 4)])
+    zid = zone_of(db, ids[0])
+    withdraw(db, again)
+    assert shrunk(db) and searched(db) == 0
+    assert members(db, zid) == set(ids)
+    halves = insert(db, [box(X - 1500, Y + 10500, X - 1440, Y + 10560), box(X - 1460, Y + 10500, X - 1400, Y + 10560)])
+    (across,) = insert(db, [box(X - 1480, Y + 10510, X - 1420, Y + 10550)])
+    withdraw(db, across)
+    assert shrunk(db) and searched(db) >= 1
+    assert members(db, zone_of(db, halves[0])) == set(halves)
+    assert_equal_to_a_recomputation(db)

@@ -15,7 +15,9 @@ all. The vertices the cut leaves on an edge of the union (on the edge in EPSG:43
 chord in EPSG:31370 where areas are measured) are taken out again (``ST_Simplify`` at 10⁻¹²
 degrees). Technologies and operators lose only the report's values that no other member
 carries (``zones_values_left``), so a report leaving as its technologies or operators change
-is regrouped in full. Likewise a report filed that the stored reports of its zone it touches
+is regrouped in full. A report another member covers alone (one filed again) leaves without
+the search for the zone's connectedness: that member is adjacent to each of its neighbours.
+Likewise a report filed that the stored reports of its zone it touches
 cover already (``zones_covered``) adds nothing to the union: ``zones_grow`` leaves its geometry
 out and keeps the zone's union as it was, instead of an overlay of the whole union and its row
 written again. The zones stored are the same sets: no data is changed.
@@ -714,16 +716,22 @@ BEGIN
   SELECT u.label, z.id, 0, 0, z.network, z.geometry, z.technologies, z.operators, z.commune_nis
   FROM zone_units u JOIN zones z ON z.id = -u.unit
   WHERE u.unit < 0 AND z.id = ANY(ARRAY(SELECT -x.unit FROM zone_units x WHERE x.unit < 0));
-  -- a new report that the stored reports of its group it touches cover already adds nothing to
-  -- the union: its geometry is left out (one filed again on a zone of 494,000 reports kept the
-  -- union as it was instead of a 0.3 s overlay and a 3 MB row written again)
-  UPDATE zone_parts p SET g = NULL
-  WHERE p.report = ANY(seeds) AND zones_covered(p.g, ARRAY(
-    SELECT w.g FROM zone_pairs pr JOIN zone_work w ON w.id = pr.b
-    WHERE pr.gen = 0 AND pr.a = p.report AND NOT (pr.b = ANY(seeds)) AND (
-      EXISTS (SELECT 1 FROM zone_parts q WHERE q.grp = p.grp AND q.report = pr.b)
-      OR EXISTS (SELECT 1 FROM zone_reports m JOIN zone_parts q ON q.zone_id = m.zone_id AND q.grp = p.grp
-                 WHERE m.report_id = pr.b))));
+  -- a few new reports (a report filed, not an import: a few, as zones_union adds them one by
+  -- one): one that the stored reports of its group it touches (gen 1) cover already adds
+  -- nothing to the union, and its geometry is left out (one filed again on a zone of 494,000
+  -- reports kept the union as it was instead of a 0.3 s overlay and a 3 MB row written again)
+  IF cardinality(seeds) <= 8 THEN
+    UPDATE zone_parts p SET g = NULL
+    FROM (SELECT pr.a, array_agg(w.g) AS gs
+          FROM zone_pairs pr JOIN zone_work w ON w.id = pr.b AND w.gen = 1
+          JOIN zone_parts pa ON pa.report = pr.a
+          WHERE pr.gen = 0 AND (
+            EXISTS (SELECT 1 FROM zone_parts q WHERE q.grp = pa.grp AND q.report = pr.b)
+            OR EXISTS (SELECT 1 FROM zone_reports m JOIN zone_parts q ON q.zone_id = m.zone_id AND q.grp = pa.grp
+                       WHERE m.report_id = pr.b))
+          GROUP BY pr.a) c
+    WHERE p.report = c.a AND zones_covered(p.g, c.gs);
+  END IF;
   -- the new zones, from their parts: two parts or more
   INSERT INTO zone_new (grp, network, state, cohort, first_seq, report_ids, geometry, cand)
   SELECT s.grp, s.network, CASE WHEN s.grp < 0 THEN 'confirmed' ELSE 'proposed' END,
@@ -983,41 +991,51 @@ BEGIN
     IF cardinality(near) = 0 THEN
       RETURN false;
     END IF;
-    -- the search, from the first neighbour (gen 0, 1, …: its steps)
-    INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
-    SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
+    IF EXISTS (SELECT 1 FROM reports s, reports r
+               WHERE s.id = seed AND r.geometry && s.geometry AND r.id <> seed AND r.network = s.network
+                 AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
+                 AND GeometryType(r.geometry) <> 'GEOMETRYCOLLECTION' AND ST_Covers(r.geometry, s.geometry)) THEN
+      -- another member covers the report alone (one filed again): it is adjacent to each of
+      -- the report's neighbours (it shares their area with them, or lies as near), so the
+      -- zone stays connected without a search
+      work_rows := 1;
+    ELSE
+      -- the search, from the first neighbour (gen 0, 1, …: its steps)
+      INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+      SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), 0
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-    WHERE r.id = near[1];
-    LOOP
-      EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(near)) = cardinality(near);
-      INSERT INTO zone_pairs (a, b, gen)
+      WHERE r.id = near[1];
+      LOOP
+        EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(near)) = cardinality(near);
+        INSERT INTO zone_pairs (a, b, gen)
     SELECT w.id, a.id, step FROM zone_work w CROSS JOIN LATERAL (
       SELECT r2.id FROM reports r2
       WHERE r2.geometry && ST_Expand(w.g, deg, deg_lat) AND r2.network = w.network AND r2.id <> w.id
         AND CASE WHEN ST_Dimension(r2.geometry) = 2 AND ST_Dimension(w.g) = 2 THEN ST_Relate(r2.geometry, w.g, '2********') ELSE ST_DWithin(ST_Transform(r2.geometry, 31370), w.l, d) END
       OFFSET 0) a
     WHERE w.gen = step;
-      INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
-      SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
+        INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+        SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), step + 1
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-      WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> seed
-        AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
-        AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
-      ON CONFLICT (id) DO NOTHING;
-      GET DIAGNOSTICS n = ROW_COUNT;
-      reached := reached + n;
-      IF n = 0 OR reached > 5000 THEN
-        RETURN false;
-      END IF;
-      step := step + 1;
-    END LOOP;
-    work_rows := reached + 1;
+        WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> seed
+          AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
+          AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
+        ON CONFLICT (id) DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        reached := reached + n;
+        IF n = 0 OR reached > 5000 THEN
+          RETURN false;
+        END IF;
+        step := step + 1;
+      END LOOP;
+      work_rows := reached + 1;
+    END IF;
   END IF;
 
   -- the zone without the report: outside a box around it (its bounding box, 1 m wider) the
