@@ -1042,16 +1042,16 @@ BEGIN
          operators = zones_values_left(z, s.operators, seed_o, false),
          report_count = s.report_count - 1, updated_at = now()
   WHERE s.id = z;
-  -- the home commune stays when the union keeps its dimension and the report was of lower
-  -- dimension (the part the rule measures is as it was) or did not touch the home (the
-  -- home's part is as it was, and no other commune's can grow; migration 0035: measuring
+  -- the home commune stays when the union is as it was, or keeps its dimension and the report
+  -- was of lower dimension (the part the rule measures is as it was) or did not touch the home
+  -- (the home's part is as it was, and no other commune's can grow; migration 0035: measuring
   -- every commune took 1.6 s of a zone spread over the territory). Else the rule, on the new
   -- union; a union outside every commune: its oldest member's commune
   UPDATE zones n SET commune_nis = coalesce(
     (SELECT c.nis_code {home}),
     (SELECT r.commune_nis FROM zone_reports m JOIN reports r ON r.id = m.report_id
      WHERE m.zone_id = z ORDER BY r.seq LIMIT 1))
-  WHERE n.id = z AND NOT (
+  WHERE n.id = z AND zone_g IS NOT NULL AND NOT (
     n.commune_nis IS NOT NULL AND ST_Dimension(n.geometry) = old_dim
     AND (seed_dim < old_dim OR NOT EXISTS (
            SELECT 1 FROM communes c, reports r WHERE r.id = seed AND c.nis_code = n.commune_nis AND {touches_r})));
