@@ -216,7 +216,7 @@ def filed_again_ms(session, admin, repeat: int) -> tuple[float, float]:  # noqa:
     from geosignal.services.intake import ReportInput
 
     squares = session.execute(text(
-        "SELECT ST_AsGeoJSON(r.geometry) FROM zone_reports zr JOIN reports r ON r.id = zr.report_id "
+        "SELECT ST_AsGeoJSON(r.geometry, 17) FROM zone_reports zr JOIN reports r ON r.id = zr.report_id "
         "WHERE zr.zone_id = (SELECT id FROM zones ORDER BY report_count DESC, id LIMIT 1) "
         "AND ST_Dimension(r.geometry) = 2 ORDER BY r.seq LIMIT :n"), {"n": repeat}).scalars().all()
     filed, ids = [], []
