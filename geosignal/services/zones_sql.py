@@ -83,8 +83,8 @@ reports and zones together. :func:`zones_regroup` and :func:`zones_grow` (a conf
 joined) number the confirmed zones they write, one statement over the zones the pass replaces;
 ``zones_shrink`` (a report leaving a confirmed zone) numbers the zone it writes.
 
-:func:`zones_sql` renders the SQL; migration 0026 keeps the newest frozen copy (0010 the first), and a test checks
-that the two are equal.
+:func:`zones_sql` renders the SQL; the newest migration holding it keeps a frozen copy (0036;
+0010 the first), and a test checks that the two are equal.
 """
 
 from __future__ import annotations
@@ -798,10 +798,9 @@ BEGIN
   -- the old unions of the groups whose union is made again: several zones, or a report that
   -- adds to it (a group of one zone and covered reports keeps its union: NULL below)
   UPDATE zone_parts q SET g = z.geometry
-  FROM zones z
-  WHERE z.id = q.zone_id AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_parts x WHERE x.zone_id IS NOT NULL))
-    AND EXISTS (SELECT 1 FROM zone_parts o WHERE o.grp = q.grp AND o.g IS NOT NULL
-                OR o.grp = q.grp AND o.zone_id IS NOT NULL AND o.zone_id <> q.zone_id);
+  FROM zones z, (SELECT o.grp FROM zone_parts o GROUP BY o.grp HAVING count(o.zone_id) > 1 OR bool_or(o.g IS NOT NULL)) k
+  WHERE z.id = q.zone_id AND q.grp = k.grp
+    AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_parts x WHERE x.zone_id IS NOT NULL));
 {make_zones_parts}
   -- a zone growing by reports alone keeps its home commune when none of them can change it:
   -- each is of lower dimension than its union (the part of highest dimension, which the rule
@@ -874,10 +873,10 @@ BEGIN
     AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_new x WHERE x.reused));
   UPDATE zones z SET state = n.state, technologies = n.technologies,
          operators = n.operators, commune_nis = n.commune_nis, updated_at = now(),
-         report_count = CASE WHEN (SELECT count(*) FROM zone_parts q WHERE q.grp = n.grp AND q.zone_id IS NOT NULL) = 1
-                             THEN z.report_count + coalesce(cardinality(n.report_ids), 0)
+         report_count = CASE WHEN k.zones = 1 THEN z.report_count + coalesce(cardinality(n.report_ids), 0)
                              ELSE (SELECT count(*) FROM zone_reports r WHERE r.zone_id = z.id) END
-  FROM zone_new n WHERE z.id = n.zone_id AND n.reused
+  FROM zone_new n JOIN (SELECT q.grp, count(q.zone_id) AS zones FROM zone_parts q GROUP BY q.grp) k ON k.grp = n.grp
+  WHERE z.id = n.zone_id AND n.reused
     AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_new x WHERE x.reused));
 {pass_end}
 END $fn$;
@@ -1191,7 +1190,7 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    the newest migration holding it keeps frozen: 0028)."""
+    the newest migration holding it keeps frozen: 0036)."""
     # imported here: the export package is heavier than the models that import this module
     from geosignal.services.export.constants import CHANGE_LOCK_KEY
 

@@ -742,10 +742,9 @@ BEGIN
   -- the old unions of the groups whose union is made again: several zones, or a report that
   -- adds to it (a group of one zone and covered reports keeps its union: NULL below)
   UPDATE zone_parts q SET g = z.geometry
-  FROM zones z
-  WHERE z.id = q.zone_id AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_parts x WHERE x.zone_id IS NOT NULL))
-    AND EXISTS (SELECT 1 FROM zone_parts o WHERE o.grp = q.grp AND o.g IS NOT NULL
-                OR o.grp = q.grp AND o.zone_id IS NOT NULL AND o.zone_id <> q.zone_id);
+  FROM zones z, (SELECT o.grp FROM zone_parts o GROUP BY o.grp HAVING count(o.zone_id) > 1 OR bool_or(o.g IS NOT NULL)) k
+  WHERE z.id = q.zone_id AND q.grp = k.grp
+    AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_parts x WHERE x.zone_id IS NOT NULL));
   -- the new zones, from their parts: two parts or more
   INSERT INTO zone_new (grp, network, state, cohort, first_seq, report_ids, geometry, cand)
   SELECT s.grp, s.network, CASE WHEN s.grp < 0 THEN 'confirmed' ELSE 'proposed' END,
@@ -867,10 +866,10 @@ LIMIT 1),
     AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_new x WHERE x.reused));
   UPDATE zones z SET state = n.state, technologies = n.technologies,
          operators = n.operators, commune_nis = n.commune_nis, updated_at = now(),
-         report_count = CASE WHEN (SELECT count(*) FROM zone_parts q WHERE q.grp = n.grp AND q.zone_id IS NOT NULL) = 1
-                             THEN z.report_count + coalesce(cardinality(n.report_ids), 0)
+         report_count = CASE WHEN k.zones = 1 THEN z.report_count + coalesce(cardinality(n.report_ids), 0)
                              ELSE (SELECT count(*) FROM zone_reports r WHERE r.zone_id = z.id) END
-  FROM zone_new n WHERE z.id = n.zone_id AND n.reused
+  FROM zone_new n JOIN (SELECT q.grp, count(q.zone_id) AS zones FROM zone_parts q GROUP BY q.grp) k ON k.grp = n.grp
+  WHERE z.id = n.zone_id AND n.reused
     AND z.id = ANY(ARRAY(SELECT x.zone_id FROM zone_new x WHERE x.reused));
   PERFORM zones_recount(t_nis, t_net);
   IF work_rows > 20000 THEN
