@@ -343,3 +343,17 @@ def test_a_report_another_member_covers_alone_leaves_without_a_search(db) -> Non
     assert shrunk(db) and searched(db) >= 1
     assert members(db, zone_of(db, halves[0])) == set(halves)
     assert_equal_to_a_recomputation(db)
+
+
+def test_a_line_or_point_an_area_covers_still_needs_a_search(db) -> None:  # noqa: ANN001
+    # two 100 m squares 50 m apart, joined only through a line inside the first, 55 m from the
+    # second (an area within 100 m of a line is adjacent to it; two areas only when they share
+    # an area): the line leaving splits the zone though the first square covers it
+    first, second = insert(db, [box(X - 2500, Y + 11500, X - 2400, Y + 11600), box(X - 2350, Y + 11500, X - 2250, Y + 11600)])
+    (line,) = insert(db, [LineString([(X - 2480, Y + 11550), (X - 2405, Y + 11550)])])
+    zid = zone_of(db, first)
+    assert members(db, zid) == {first, second, line}
+    withdraw(db, line)
+    assert not shrunk(db)  # regrouped in full: two reports apart, no zone
+    assert zone_of(db, first) is None and zone_of(db, second) is None
+    assert_equal_to_a_recomputation(db)

@@ -12,11 +12,12 @@ unchanged by its leaving; ``zones_shrink`` now keeps it as it was (``zones_patch
 the parts of the report's dimension and below again inside the box only, from the members the
 box meets, clipped to it; when those members cover the report, the union is not touched at
 all. The vertices the cut leaves on an edge of the union (on the edge in EPSG:4326, off its
-chord in EPSG:31370 where areas are measured) are taken out again (``ST_Simplify`` at 10⁻¹²
+chord in EPSG:31370 where areas are measured) are taken out again (``ST_Simplify`` at 10⁻¹³
 degrees). Technologies and operators lose only the report's values that no other member
 carries (``zones_values_left``), so a report leaving as its technologies or operators change
-is regrouped in full. A report another member covers alone (one filed again) leaves without
-the search for the zone's connectedness: that member is adjacent to each of its neighbours.
+is regrouped in full. A report another member covers alone (one filed again; not an area
+covering a line or a point) leaves without the search for the zone's connectedness: that member
+is adjacent to each of its neighbours.
 Likewise a report filed that the stored reports of its zone it touches
 cover already (``zones_covered``) adds nothing to the union: ``zones_grow`` leaves its geometry
 out and keeps the zone's union as it was, instead of an overlay of the whole union and its row
@@ -137,7 +138,8 @@ BEGIN
       operators varchar[] DEFAULT '{}', commune_nis varchar, cand bigint, zone_id bigint,
       reused boolean DEFAULT false, changed boolean DEFAULT true);
   ELSIF pg_total_relation_size('pg_temp.zone_work') + pg_total_relation_size('pg_temp.zone_nodes')
-        + pg_total_relation_size('pg_temp.zone_parts') + pg_total_relation_size('pg_temp.zone_new') > 4194304 THEN
+        + pg_total_relation_size('pg_temp.zone_parts') + pg_total_relation_size('pg_temp.zone_new')
+        + pg_total_relation_size('pg_temp.zone_pairs') > 4194304 THEN
     -- after a large pass: TRUNCATE (new files, and the plans cached on these tables made again)
     TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
   ELSE
@@ -545,10 +547,11 @@ BEGIN
   -- it, as it was, and what the members make inside it (NULL or empty: nothing). The cut
   -- leaves a vertex where the box's edge crossed an edge of the union, on that edge in
   -- EPSG:4326 but not on its chord in EPSG:31370, where areas and lengths are measured (1 mm
-  -- off a 300 m edge: 0.2 m² of a 90,000 m² zone); such vertices (within 10⁻¹² degrees of
-  -- the line through their neighbours, 0.1 µm) go, as a union of the members has none
-  -- (ST_Simplify: 4 ms for a union of 129,000 vertices, where ST_SimplifyPreserveTopology
-  -- took 340 ms; moving an edge by 0.1 µm at most, it could only break rings closer than that)
+  -- off a 300 m edge: 0.2 m² of a 90,000 m² zone); such vertices (within 10⁻¹³ degrees of
+  -- the line through their neighbours, 10 nm; a rounding puts them 10⁻¹⁵ off) go, as a union
+  -- of the members has none (ST_Simplify: 4 ms for a union of 129,000 vertices, where
+  -- ST_SimplifyPreserveTopology took 340 ms; moving an edge by 10 nm at most, it could only
+  -- make rings closer than that cross: GEOS's overlays still take such a union)
   IF old IS NOT NULL AND NOT ST_IsEmpty(old) THEN
     old := ST_Difference(old, bx);
   END IF;
@@ -558,7 +561,7 @@ BEGIN
   IF inside IS NOT NULL AND NOT ST_IsEmpty(inside) THEN
     old := ST_Union(old, inside);
   END IF;
-  RETURN CASE WHEN ST_Dimension(old) > 0 THEN ST_Simplify(old, 1e-12) ELSE old END;
+  RETURN CASE WHEN ST_Dimension(old) > 0 THEN ST_Simplify(old, 1e-13) ELSE old END;
 END $fn$;
 
 CREATE FUNCTION zones_values_left(z bigint, vals varchar[], gone varchar[], tech boolean) RETURNS varchar[]
@@ -728,15 +731,17 @@ BEGIN
   -- nothing to the union, and its geometry is left out (one filed again on a zone of 494,000
   -- reports kept the union as it was instead of a 0.3 s overlay and a 3 MB row written again)
   IF cardinality(seeds) <= 8 THEN
+    -- (the stored reports by index, those meeting its bounding box only: a join with the pairs
+    -- was planned as a scan of them per neighbour, 9 s after a large pass in the session)
     UPDATE zone_parts p SET g = NULL
-    FROM (SELECT pr.a, array_agg(w.g) AS gs
-          FROM zone_pairs pr JOIN zone_work w ON w.id = pr.b AND w.gen = 1
-          JOIN zone_parts pa ON pa.report = pr.a
-          WHERE pr.gen = 0 AND (
-            EXISTS (SELECT 1 FROM zone_parts q WHERE q.grp = pa.grp AND q.report = pr.b)
-            OR EXISTS (SELECT 1 FROM zone_reports m JOIN zone_parts q ON q.zone_id = m.zone_id AND q.grp = pa.grp
-                       WHERE m.report_id = pr.b))
-          GROUP BY pr.a) c
+    FROM (SELECT pa.report AS a, ARRAY(
+            SELECT w.g FROM zone_work w
+            WHERE w.id = ANY(ARRAY(SELECT pr.b FROM zone_pairs pr WHERE pr.gen = 0 AND pr.a = pa.report))
+              AND w.gen = 1 AND w.g && pa.g AND (
+                w.id = ANY(ARRAY(SELECT q.report FROM zone_parts q WHERE q.grp = pa.grp AND q.report IS NOT NULL))
+                OR EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = w.id AND m.zone_id = ANY(ARRAY(
+                             SELECT q.zone_id FROM zone_parts q WHERE q.grp = pa.grp AND q.zone_id IS NOT NULL))))) AS gs
+          FROM zone_parts pa WHERE pa.report = ANY(seeds)) c
     WHERE p.report = c.a AND zones_covered(p.g, c.gs);
   END IF;
   -- the old unions of the groups whose union is made again: several zones, or a report that
@@ -1014,11 +1019,13 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM reports s, reports r
                WHERE s.id = seed AND r.geometry && s.geometry AND r.id <> seed AND r.network = s.network
+                 AND (ST_Dimension(r.geometry) < 2 OR ST_Dimension(s.geometry) = 2)
                  AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
                  AND GeometryType(r.geometry) <> 'GEOMETRYCOLLECTION' AND ST_Covers(r.geometry, s.geometry)) THEN
-      -- another member covers the report alone (one filed again): it is adjacent to each of
-      -- the report's neighbours (it shares their area with them, or lies as near), so the
-      -- zone stays connected without a search
+      -- another member covers the report alone (one filed again), and is no area covering a
+      -- line or a point: it is adjacent to each of the report's neighbours (it shares their
+      -- area with them, or lies as near), so the zone stays connected without a search (an
+      -- area covering a point is not adjacent to an area 50 m away that the point was)
       work_rows := 1;
     ELSE
       -- the search, from the first neighbour (gen 0, 1, …: its steps)
