@@ -79,3 +79,28 @@ def border_point(db: Any, a: str = "52011", b: str = "52012") -> tuple[float, fl
         "ST_Transform(b.boundary, 31370))) p FROM communes a, communes b "
         "WHERE a.nis_code = :a AND b.nis_code = :b) s"), {"a": a, "b": b}).one()
     return x, y
+
+
+def communes_file_with_border_moved(source: Any, target: Any, region_31370: Any, into: str) -> Any:
+    """Write to ``target`` the communes' boundary file ``source`` (GeoJSON) with the part of
+    ``region_31370`` (EPSG:31370) held by other communes given to commune ``into`` (NIS
+    code): a border moved, as a corrected boundary file moves one. Returns ``target``."""
+    import json
+
+    import shapely
+    from shapely.geometry import MultiPolygon, shape
+
+    data = json.loads(open(source, encoding="utf-8").read())
+    region = reproject(region_31370, LAMBERT72, WGS84)
+    for f in data["features"]:
+        nis = str(f["properties"]["nis_code"]).zfill(5)
+        g = shape(f["geometry"])
+        if nis != into and not g.intersects(region):
+            continue
+        g = shapely.union(g, region) if nis == into else shapely.difference(g, region)
+        g = shapely.make_valid(g)
+        polygons = [p for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon" and p.area > 0]
+        f["geometry"] = _lists(mapping(MultiPolygon(polygons)))
+    with open(target, "w", encoding="utf-8") as out:
+        json.dump(data, out)
+    return target

@@ -63,6 +63,21 @@ def _scratch_database() -> Iterator[tuple[str, Any]]:
         drop_database(name)
 
 
+def _zone_across_a_border(c, networks: tuple[str, ...]) -> None:  # noqa: ANN001
+    """Two communes side by side (52011 west of 52012) and, for each network, two overlapping
+    squares mostly in 52011 reaching into 52012 (one zone each)."""
+    from sqlalchemy import text
+
+    for nis, west in (("52011", 4.3), ("52012", 4.45)):
+        c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES (:n, :n, "
+                       "ST_Multi(ST_MakeEnvelope(:w, 50.3, :w + 0.15, 50.5, 4326)), 1)"), {"n": nis, "w": west})
+    for network in networks:
+        for dx in (0.0, 0.0007):
+            c.execute(text("INSERT INTO reports (id, geometry, commune_nis, network) VALUES (gen_random_uuid(), "
+                           "ST_MakeEnvelope(4.4485 + :dx, 50.41, 4.4505 + :dx, 50.411, 4326), '52011', :n)"),
+                      {"dx": dx, "n": network})
+
+
 def test_upgrade_gives_models_schema_and_downgrade_removes_it() -> None:
     with _scratch_database() as (url, _engine):
         migrate.upgrade(url)
@@ -171,13 +186,7 @@ def test_migration_0035_measures_every_zones_home_once() -> None:
     with _scratch_database() as (url, engine):
         migrate.upgrade(url, "0034")
         with engine.begin() as c:
-            for nis, west in (("52011", 4.3), ("52012", 4.45)):  # two communes side by side
-                c.execute(text("INSERT INTO communes (nis_code, name_fr, boundary, area_m2) VALUES (:n, :n, "
-                               "ST_Multi(ST_MakeEnvelope(:w, 50.3, :w + 0.15, 50.5, 4326)), 1)"), {"n": nis, "w": west})
-            for dx in (0.0, 0.0007):  # two overlapping squares, mostly in 52011, reaching into 52012
-                c.execute(text("INSERT INTO reports (id, geometry, commune_nis, network) VALUES (gen_random_uuid(), "
-                               "ST_MakeEnvelope(4.4485 + :dx, 50.41, 4.4505 + :dx, 50.411, 4326), '52011', 'mobile')"),
-                          {"dx": dx})
+            _zone_across_a_border(c, ("mobile",))
             assert c.execute(text("SELECT commune_nis FROM zones")).scalar_one() == "52011"
             c.execute(text("UPDATE zones SET commune_nis = '52012'"))  # a home that is not the rule's
             c.execute(text("SELECT zones_recount(ARRAY['52011', '52012'], ARRAY['mobile', 'mobile'])"))
@@ -187,3 +196,32 @@ def test_migration_0035_measures_every_zones_home_once() -> None:
             assert c.execute(text("SELECT commune_nis FROM zones")).scalar_one() == "52011"
             assert c.execute(text("SELECT nis_code, zones FROM zone_counts WHERE zones > 0")).all() == [("52011", 1)]
         migrate.downgrade(url, "0034")
+
+
+def test_migration_0037_measures_the_homes_a_commune_load_left_stale() -> None:
+    """Before 0037 a commune loaded with a new boundary left the zones' homes as they were; its
+    upgrade measures every zone's home again (``zones_rehome`` over every commune), and the
+    communes' zone counts follow. The downgrade puts 0036's functions back."""
+    from sqlalchemy import text
+
+    with _scratch_database() as (url, engine):
+        migrate.upgrade(url, "0036")
+        with engine.begin() as c:
+            _zone_across_a_border(c, ("mobile", "fixed"))
+            assert c.execute(text("SELECT commune_nis FROM zones")).scalars().all() == ["52011", "52011"]
+            # the border moved west by a load before 0037 (52012 now holds the squares), homes kept
+            c.execute(text("UPDATE communes SET boundary = ST_Multi(ST_MakeEnvelope(4.3, 50.3, 4.44, 50.5, 4326)) "
+                           "WHERE nis_code = '52011'"))
+            c.execute(text("UPDATE communes SET boundary = ST_Multi(ST_MakeEnvelope(4.44, 50.3, 4.6, 50.5, 4326)) "
+                           "WHERE nis_code = '52012'"))
+            updated = dict(c.execute(text("SELECT id, updated_at FROM zones")).all())
+        migrate.upgrade(url, "0037")
+        with engine.begin() as c:
+            assert c.execute(text("SELECT commune_nis FROM zones")).scalars().all() == ["52012", "52012"]
+            assert c.execute(text("SELECT nis_code, network, zones FROM zone_counts WHERE zones > 0 ORDER BY 2")).all() \
+                == [("52012", "fixed", 1), ("52012", "mobile", 1)]
+            assert all(u > updated[i] for i, u in c.execute(text("SELECT id, updated_at FROM zones")))
+        migrate.downgrade(url, "0036")
+        with engine.begin() as c:  # 0036's functions are back, without zones_rehome
+            assert c.execute(text("SELECT count(*) FROM pg_proc WHERE proname = 'zones_rehome'")).scalar_one() == 0
+            assert c.execute(text("SELECT count(*) FROM pg_proc WHERE proname = 'zones_patch'")).scalar_one() == 1

@@ -254,3 +254,81 @@ def test_a_report_moved_to_another_network_leaves_its_cohort_and_no_pass_writes_
             "JOIN reports r ON r.id = d.report_id WHERE k.network <> r.network")) == 0
         assert a in [str(i) for i in session.scalars(text(
             "SELECT zr.report_id FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id WHERE z.state = 'confirmed'"))]
+
+
+def _homes(database: Database, *, recomputed: bool = False) -> set:
+    """Each zone as (network, state, home commune, report ids), stored or after a full regrouping
+    (rolled back)."""
+    with database.session() as session:
+        if recomputed:
+            zones.recompute_all(session)
+        rows = session.execute(text(
+            "SELECT z.network, z.state, z.commune_nis, array_agg(zr.report_id::text) FROM zones z "
+            "JOIN zone_reports zr ON zr.zone_id = z.id GROUP BY z.id")).all()
+        session.rollback()
+    return {(r[0], r[1], r[2], frozenset(r[3])) for r in rows}
+
+
+def test_writers_across_a_border_racing_loads_that_move_it(database, tmp_path) -> None:  # noqa: ANN001
+    """Eight writers file squares and points around the Charleroi/Châtelet border, two withdraw
+    and confirm, while an administrator loads a boundary file that gives Châtelet a square
+    across the border, then the original, then the moved one again (each load measures again,
+    under every network's lock, the homes of the zones it crosses). Zones filed before inside
+    the square, which no writer touches, have their home on both sides before and in Châtelet
+    after. Afterwards every zone's members, state and home commune, the places each commune
+    counts and the commune figures equal a recomputation."""
+    from geosignal.services.communes import load_communes
+    from tests.factories import border_point, communes_file_with_border_moved
+    from tests.test_concurrency import _assert_stored_equals_recomputed
+
+    _clear(database)
+    with database.session() as session:
+        x, y = border_point(session)
+    moved = communes_file_with_border_moved(COMMUNES_FILE, tmp_path / "moved.geojson",
+                                            box(x - 300, y - 300, x + 300, y + 300), "52012")
+    rng = random.Random(21)
+
+    def ring(n: int) -> list:  # 450–900 m from the border point: never within 100 m of the square's zones
+        out = []
+        while len(out) < n:
+            px, py = x + rng.uniform(-900, 900), y + rng.uniform(-900, 900)
+            if max(abs(px - x), abs(py - y)) >= 450:
+                k = len(out)
+                out.append((box(px - 60, py - 60, px + 60, py + 60) if k % 2 else Point(px, py),
+                            "fixed" if k % 4 == 3 else "mobile"))
+        return out
+
+    inside = []  # pairs of 80 m squares overlapping, 120 m apart, within 200 m of the border point
+    for k, (dx, dy) in enumerate([(-160, -160), (0, -160), (160, -160), (-160, 0), (160, 0), (-160, 160), (0, 160),
+                                  (160, 160)]):
+        for shift in (0, 20):
+            inside.append((box(x + dx - 40 + shift, y + dy - 40, x + dx + 40 + shift, y + dy + 40),
+                           "fixed" if k % 2 else "mobile"))
+    run_together(database, [_add_job(inside)])
+    before = _homes(database)
+    assert len(before) == 8 and {h for _, _, h, _ in before} == {"52011", "52012"}, before
+    run_together(database, [_add_job(ring(24))])
+    with database.session() as session:
+        ids = [str(i) for i in session.scalars(text("SELECT id FROM reports ORDER BY seq OFFSET 16"))]
+        zone_ids = list(session.scalars(text(
+            "SELECT id FROM zones z WHERE NOT EXISTS (SELECT 1 FROM zone_reports zr WHERE zr.zone_id = z.id "
+            "AND zr.report_id IN (SELECT id FROM reports ORDER BY seq LIMIT 16)) ORDER BY id")))
+
+    def reload(session) -> None:  # noqa: ANN001
+        for path in (moved, COMMUNES_FILE, moved):
+            load_communes(session, path)
+            session.commit()
+
+    jobs = [_add_job(ring(6)) for _ in range(8)]
+    jobs += [_status_job(ids[0::5], "withdrawn"), _decision_job("confirm", zone_ids[0::2]), reload]
+    try:
+        run_together(database, jobs)
+        stored = _homes(database)
+        assert stored == _homes(database, recomputed=True)
+        assert {h for _, _, h, m in stored if m in {m for _, _, _, m in before}} == {"52012"}
+        _place_figures_agree(database)
+        _assert_stored_equals_recomputed(database)
+    finally:
+        with database.session() as session:
+            load_communes(session, COMMUNES_FILE)
+            session.commit()

@@ -94,7 +94,11 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     (or ``name``). ``area_m2`` is computed in EPSG:31370.
 
     Each commune loaded gets its stored figures at once (cells cut by the grid, recomputed
-    from its reports: :func:`geosignal.services.aggregation.rebuild_communes`).
+    from its reports: :func:`geosignal.services.aggregation.rebuild_communes`). The zones homed
+    in or touching a commune whose boundary changed (or that is new) measure their home commune
+    again and the places are recounted (``zones_rehome``, migration 0037), as a full
+    regrouping would. Every network's zone lock is taken first (the writers' order), so writers
+    wait for the load.
 
     Communes loaded before that the file does not hold are kept and listed (``absent``); with
     ``remove_absent`` they are removed, unless one is still in use (:func:`_remove_communes`:
@@ -161,6 +165,12 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
                 "boundary": f"SRID=4326;{geom.wkt}",
             }
         )
+    # every network's zone lock first: the order of every writer (zones, then communes, then cells)
+    from geosignal.services.zones_sql import LOCK_ORDER
+
+    session.execute(text("SELECT zones_lock(CAST(:n AS varchar[]))"), {"n": list(LOCK_ORDER)})
+    boundary_sql = text("SELECT nis_code, md5(ST_AsEWKB(boundary)) FROM communes WHERE nis_code = ANY(:c)")
+    before = dict(session.execute(boundary_sql, {"c": sorted(seen)}).all())
     loaded = set(session.scalars(select(Commune.nis_code)))
     existing = loaded & seen
     absent = sorted(loaded - seen)
@@ -176,6 +186,11 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     from geosignal.services.aggregation import rebuild_communes
 
     rebuild_communes(session, sorted(seen))
+    # the zones homed in or touching a commune whose boundary moved (or is new) measure their home again
+    moved = sorted(nis for nis, digest in session.execute(boundary_sql, {"c": sorted(seen)}).all()
+                   if before.get(nis) != digest)
+    if moved:
+        session.execute(text("SELECT zones_rehome(CAST(:c AS varchar[]))"), {"c": moved})
     return LoadSummary(inserted=len(seen - existing), updated=len(existing), total=len(rows), absent=tuple(absent),
                        removed=remove_absent and bool(absent))
 

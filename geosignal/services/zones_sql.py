@@ -65,6 +65,11 @@ decision — free reports first, then by the oldest report — wins a contested 
 proposal the referent is looking at keeps its id while it grows, and a confirmed zone keeps
 its id through splits.
 
+**Communes loaded again** (migration 0037): :func:`zones_rehome` measures the home-commune
+rule again for the zones homed in or touching the communes whose boundary a load changed or
+added, and recounts their places (``geosignal load-communes`` calls it under every network's
+lock: a moved border moves the zones' homes as a full regrouping would).
+
 **Exact under concurrency.** Every statement that changes the zones of a network first takes
 that network's transaction-level advisory lock (:data:`ZONE_LOCK_KEY`, networks in name
 order); the triggers fire before the stored-features and figures triggers of the same
@@ -84,7 +89,7 @@ reports and zones together. :func:`zones_regroup` and :func:`zones_grow` (a conf
 joined) number the confirmed zones they write, one statement over the zones the pass replaces;
 ``zones_shrink`` (a report leaving a confirmed zone) numbers the zone it writes.
 
-:func:`zones_sql` renders the SQL; the newest migration holding it keeps a frozen copy (0036;
+:func:`zones_sql` renders the SQL; the newest migration holding it keeps a frozen copy (0037;
 0010 the first), and a test checks that the two are equal.
 """
 
@@ -530,6 +535,42 @@ BEGIN
                       FROM zones z WHERE z.commune_nis = a.nis AND z.network = a.net) z
   CROSS JOIN LATERAL (SELECT count(*) AS n FROM zone_reports r WHERE r.commune_nis = a.nis AND r.network = a.net) m
   WHERE z.n > 0 OR m.n > 0;
+END $fn$;
+
+CREATE FUNCTION zones_rehome(codes varchar[]) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  t_nis varchar[];
+  t_net varchar[];
+  ids bigint[];
+BEGIN
+  -- the communes `codes` were loaded with new boundaries (or for the first time): the zones
+  -- homed there or touching them measure the home-commune rule again, as a full regrouping
+  -- would (the rule on the union, else the oldest report's commune); their places recounted,
+  -- the confirmed ones numbered for incremental exports. The caller holds every network's
+  -- lock, taken before the communes' rows.
+  WITH h AS (
+    SELECT n.id, n.commune_nis AS was, coalesce(
+             (SELECT c.nis_code {home}),
+             (SELECT r.commune_nis FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+              WHERE zr.zone_id = n.id ORDER BY r.seq LIMIT 1)) AS nis
+    FROM zones n
+    WHERE n.commune_nis = ANY(codes)
+       OR EXISTS (SELECT 1 FROM communes c WHERE c.nis_code = ANY(codes) AND {touches_n})),
+  u AS (
+    UPDATE zones z SET commune_nis = h.nis, updated_at = now() FROM h
+    WHERE z.id = h.id AND z.commune_nis IS DISTINCT FROM h.nis
+    RETURNING z.id, z.network, z.state, h.was, h.nis),
+  pairs AS (
+    SELECT DISTINCT x.nis, x.net FROM u CROSS JOIN LATERAL (VALUES (u.was, u.network), (u.nis, u.network)) x(nis, net)
+    WHERE x.nis IS NOT NULL)
+  SELECT (SELECT array_agg(p.nis ORDER BY p.nis, p.net) FROM pairs p),
+         (SELECT array_agg(p.net ORDER BY p.nis, p.net) FROM pairs p),
+         (SELECT array_agg(u.id ORDER BY u.id) FROM u WHERE u.state = 'confirmed')
+  INTO t_nis, t_net, ids;
+  PERFORM zones_log_changes(ids);
+  IF t_nis IS NOT NULL THEN
+    PERFORM zones_recount(t_nis, t_net);
+  END IF;
 END $fn$;
 
 CREATE FUNCTION zones_collect(a geometry, l geometry, p geometry) RETURNS geometry LANGUAGE plpgsql IMMUTABLE AS $fn$
@@ -1197,7 +1238,7 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    the newest migration holding it keeps frozen: 0036)."""
+    the newest migration holding it keeps frozen: 0037)."""
     # imported here: the export package is heavier than the models that import this module
     from geosignal.services.export.constants import CHANGE_LOCK_KEY
 
@@ -1223,7 +1264,7 @@ def zones_sql() -> str:
         part_r=participates("r"), part_n=participates("n"), part_o=participates("o"),
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
         technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(), touches_p=_touches(),
-        touches_r=_touches("r.geometry"),
+        touches_r=_touches("r.geometry"), touches_n=_touches("n.geometry"),
         home_among=_home_among(),
     ).strip() + "\n"
 
@@ -1245,6 +1286,7 @@ DROP FUNCTION zones_patch(geometry, geometry, geometry);
 DROP FUNCTION zones_covered(geometry, geometry[]);
 DROP FUNCTION zones_union(geometry[]);
 DROP FUNCTION zones_collect(geometry, geometry, geometry);
+DROP FUNCTION zones_rehome(varchar[]);
 DROP FUNCTION zones_recount(varchar[], varchar[]);
 DROP FUNCTION zones_regroup(uuid[]);
 DROP FUNCTION zones_work_tables();
