@@ -1,4 +1,4 @@
-"""a commune loaded with a new boundary measures again the home of the zones it holds or touches
+"""a commune loaded with a new boundary measures again the homes of the zones it holds or touches; a report moved leaves its zone and joins what it touches
 
 Revision ID: 0037
 Revises: 0036
@@ -13,6 +13,11 @@ again, set-wise, for the zones homed in or touching the communes loaded with a n
 and numbers the confirmed zones that moved for incremental exports. ``load_communes`` calls it
 under every network's lock; the upgrade calls it once for every commune, so a home left stale
 by an earlier load is measured again.
+One free report moved (its geometry edited, still taking part, same network, technologies and
+operators) was regrouped in full with its zone (1.6 s for a zone of 16,000 reports). It now
+leaves its zone from where it was (``zones_shrink(ids, moved)``: the old geometry) and joins
+what it touches where it is (``zones_grow``), as a report withdrawn then filed again; in no
+zone, it only joins. A zone it moves into keeps its id.
 ``FROZEN_SQL["zones"]`` is a frozen copy of ``geosignal.services.zones_sql.zones_sql()``
 (tests/test_zones_sql.py keeps the newest copy equal to it); the downgrade reinstalls migration
 0036's copy, read from its frozen file. No live code is imported.
@@ -59,7 +64,7 @@ DROP FUNCTION reports_forget_zones();
 DROP FUNCTION zones_flush();
 DROP FUNCTION zones_defer(varchar[]);
 DROP FUNCTION reports_group_zones();
-DROP FUNCTION zones_shrink(uuid[]);
+DROP FUNCTION zones_shrink(uuid[], geometry);
 DROP FUNCTION zones_grow(uuid[]);
 DROP FUNCTION zones_values_left(bigint, varchar[], varchar[], boolean);
 DROP FUNCTION zones_patch(geometry, geometry, geometry);
@@ -924,7 +929,7 @@ LIMIT 1),
   END IF;
 END $fn$;
 
-CREATE FUNCTION zones_shrink(seeds uuid[]) RETURNS boolean LANGUAGE plpgsql AS $fn$
+CREATE FUNCTION zones_shrink(seeds uuid[], moved geometry DEFAULT NULL) RETURNS boolean LANGUAGE plpgsql AS $fn$
 DECLARE
   z bigint;
   seed uuid;
@@ -974,7 +979,9 @@ BEGIN
   -- reports leaving one zone, a decision in a proposed zone (a split), a free neighbour
   -- touching the cohort only through the report, a search that ends without reaching them
   -- all (the zone may fall apart) or grows past 5,000 members; the caller then regroups in
-  -- full (zones_regroup), which gives the same zones.
+  -- full (zones_regroup), which gives the same zones. ``moved``: the geometry the report had
+  -- (it moved, and still takes part: it leaves from there, and the caller adds it back where it
+  -- is now, zones_grow); NULL: the report's geometry is the one it left with.
   old := ARRAY(SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(seeds));
   IF cardinality(old) <> 1 THEN
     RETURN false;
@@ -985,7 +992,7 @@ BEGIN
     RETURN false;
   END IF;
   seed := near[1];
-  SELECT s.state INTO zone_state FROM zones s WHERE s.id = z AND s.report_count >= 3;
+  SELECT s.state, s.network INTO zone_state, zone_net FROM zones s WHERE s.id = z AND s.report_count >= 3;
   IF zone_state IS NULL OR (zone_state = 'proposed' AND EXISTS (
        SELECT 1 FROM zone_reports m JOIN zone_decision_reports k ON k.report_id = m.report_id WHERE m.zone_id = z)) THEN
     RETURN false;
@@ -1000,12 +1007,15 @@ BEGIN
       RETURN false;
     END IF;
   END IF;
+  SELECT coalesce(moved, r.geometry), r.technologies, r.operators INTO seed_g, seed_t, seed_o
+  FROM reports r WHERE r.id = seed;
+  seed_dim := ST_Dimension(seed_g);
   SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
   d := coalesce(d, 100.0);
   deg := d * 1.6666666666666667e-05;
   deg_lat := d * 9.090909090909091e-06;
   PERFORM zones_work_tables();
-  -- the report that left (gen -1) and its neighbours among the zone's other members
+  -- the report that left (gen -1), where it was, and its neighbours among the zone's other members
   INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
   SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), -1
@@ -1013,6 +1023,9 @@ BEGIN
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
   WHERE r.id = seed;
+  IF moved IS NOT NULL THEN
+    UPDATE zone_work w SET g = moved, l = ST_Transform(moved, 31370) WHERE w.id = seed;
+  END IF;
   INSERT INTO zone_pairs (a, b, gen)
     SELECT w.id, a.id, -1 FROM zone_work w CROSS JOIN LATERAL (
       SELECT r2.id FROM reports r2
@@ -1059,11 +1072,11 @@ BEGIN
     IF cardinality(near) = 0 THEN
       RETURN false;
     END IF;
-    IF EXISTS (SELECT 1 FROM reports s, reports r
-               WHERE s.id = seed AND r.geometry && s.geometry AND r.id <> seed AND r.network = s.network
-                 AND (ST_Dimension(r.geometry) < 2 OR ST_Dimension(s.geometry) = 2)
+    IF EXISTS (SELECT 1 FROM reports r
+               WHERE r.geometry && seed_g AND r.id <> seed AND r.network = zone_net
+                 AND (ST_Dimension(r.geometry) < 2 OR seed_dim = 2)
                  AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
-                 AND GeometryType(r.geometry) <> 'GEOMETRYCOLLECTION' AND ST_Covers(r.geometry, s.geometry)) THEN
+                 AND GeometryType(r.geometry) <> 'GEOMETRYCOLLECTION' AND ST_Covers(r.geometry, seed_g)) THEN
       -- another member covers the report alone (one filed again), and is no area covering a
       -- line or a point: it is adjacent to each of the report's neighbours (it shares their
       -- area with them, or lies as near), so the zone stays connected without a search (an
@@ -1121,11 +1134,8 @@ BEGIN
     UNION SELECT m.commune_nis, m.network FROM zone_reports m WHERE m.report_id = seed) a
   WHERE a.nis IS NOT NULL;
   DELETE FROM zone_reports WHERE report_id = seed;
-  SELECT ST_Dimension(r.geometry), ST_Expand(r.geometry, 1.6666666666666667e-05, 9.090909090909091e-06), r.geometry,
-         r.technologies, r.operators
-  INTO seed_dim, bx, seed_g, seed_t, seed_o
-  FROM reports r WHERE r.id = seed;
-  SELECT s.geometry, s.network, ST_Dimension(s.geometry) INTO zone_g, zone_net, old_dim FROM zones s WHERE s.id = z;
+  bx := ST_Expand(seed_g, 1.6666666666666667e-05, 9.090909090909091e-06);
+  SELECT s.geometry, ST_Dimension(s.geometry) INTO zone_g, old_dim FROM zones s WHERE s.id = z;
   -- (the reports' spatial index finds the box's reports; the zone's are kept)
   loc := zones_union(ARRAY(
     SELECT k.c FROM reports r, ST_CollectionExtract(ST_Intersection(r.geometry, bx), ST_Dimension(r.geometry) + 1) AS k(c)
@@ -1181,7 +1191,7 @@ LIMIT 1),
   WHERE n.id = z AND zone_g IS NOT NULL AND NOT (
     n.commune_nis IS NOT NULL AND ST_Dimension(n.geometry) = old_dim
     AND (seed_dim < old_dim OR NOT EXISTS (
-           SELECT 1 FROM communes c, reports r WHERE r.id = seed AND c.nis_code = n.commune_nis AND c.boundary && ST_Expand(r.geometry, 1e-08) AND CASE WHEN ST_Dimension(r.geometry) = 0 THEN ST_DWithin(c.boundary, r.geometry, 1e-08) ELSE ST_Intersects(c.boundary, r.geometry) END)));
+           SELECT 1 FROM communes c WHERE c.nis_code = n.commune_nis AND c.boundary && ST_Expand(seed_g, 1e-08) AND CASE WHEN ST_Dimension(seed_g) = 0 THEN ST_DWithin(c.boundary, seed_g, 1e-08) ELSE ST_Intersects(c.boundary, seed_g) END)));
   SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
     SELECT u.nis, u.net FROM unnest(t_nis, t_net) AS u(nis, net)
     UNION SELECT s.commune_nis, s.network FROM zones s WHERE s.id = z) a
@@ -1198,17 +1208,25 @@ DECLARE
   ids uuid[];
   nets varchar[];
   leaving boolean := false;
+  moving boolean := false;
+  was geometry;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT array_agg(n.id), array_agg(DISTINCT n.network) INTO ids, nets FROM new_rows n WHERE n.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved');
   ELSIF TG_OP = 'UPDATE' THEN
     -- leaving: every report changed only left the zones (took part, takes part no more, same
-    -- geometry, network, technologies and operators)
+    -- geometry, network, technologies and operators); moving: every report changed only moved
+    -- (takes part before and after, same network, technologies and operators; its commune may
+    -- change)
     SELECT array_agg(DISTINCT n.id), array_agg(DISTINCT v.net),
            bool_and((o.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) AND NOT (n.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) AND o.geometry::bytea = n.geometry::bytea
                     AND o.network IS NOT DISTINCT FROM n.network
-                    AND (o.technologies, o.operators) IS NOT DISTINCT FROM (n.technologies, n.operators))
-    INTO ids, nets, leaving
+                    AND (o.technologies, o.operators) IS NOT DISTINCT FROM (n.technologies, n.operators)),
+           bool_and((o.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) AND (n.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) AND o.geometry::bytea IS DISTINCT FROM n.geometry::bytea
+                    AND o.network IS NOT DISTINCT FROM n.network
+                    AND (o.technologies, o.operators) IS NOT DISTINCT FROM (n.technologies, n.operators)),
+           (array_agg(o.geometry))[1]
+    INTO ids, nets, leaving, moving, was
     FROM old_rows o JOIN new_rows n ON n.id = o.id, LATERAL (VALUES (o.network), (n.network)) v(net)
     WHERE (o.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved') OR n.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved'))
       AND ((o.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) <> (n.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) OR o.geometry::bytea IS DISTINCT FROM n.geometry::bytea
@@ -1241,6 +1259,17 @@ BEGIN
   END IF;
   IF leaving AND zones_shrink(ids) THEN
     RETURN NULL;
+  END IF;
+  IF moving AND cardinality(ids) = 1
+     AND NOT EXISTS (SELECT 1 FROM zone_decision_reports d WHERE d.report_id = ids[1]) THEN
+    -- one free report moved: it leaves its zone from where it was (zones_shrink, when the zone
+    -- stays whole), then joins what it touches where it is (zones_grow), as a report withdrawn
+    -- then filed again; in no zone, it touched nothing (a free report touching a zone is in it)
+    -- and only joins. Regrouped in full, a report moved in a zone of 16,000 reports took 1.6 s
+    IF NOT EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = ids[1]) OR zones_shrink(ids, was) THEN
+      PERFORM zones_grow(ids);
+      RETURN NULL;
+    END IF;
   END IF;
   PERFORM zones_regroup(ids);
   RETURN NULL;
