@@ -357,3 +357,114 @@ def test_a_line_or_point_an_area_covers_still_needs_a_search(db) -> None:  # noq
     assert not shrunk(db)  # regrouped in full: two reports apart, no zone
     assert zone_of(db, first) is None and zone_of(db, second) is None
     assert_equal_to_a_recomputation(db)
+
+
+def test_several_reports_leaving_in_one_statement_shrink_their_zones(db) -> None:  # noqa: ANN001
+    """A bulk transition (one ``UPDATE`` of up to 8 reports: the referent rejecting several at
+    once) shrinks each zone they leave, zone by zone, instead of regrouping them whole: boxes
+    one after the other, each made from the members that stay. After each statement the zones
+    equal a full regrouping of the reports (members, ids, states, unions within 10⁻⁶,
+    technologies, operators, home commune); neighbouring reports leaving together (boxes that
+    overlap), reports of two zones, of a confirmed zone, and reports whose leaving splits the
+    zone (regrouped in full) all included."""
+    from tests.test_zones_grow import _as_a_regrouping_would
+
+    rng = random.Random(38)
+    shapes = [random_shape(rng, X - 3000, Y + 8000, 700, 500, points=0.3, areas=0.4) for _ in range(150)]
+    ids = insert(db, shapes, rng=rng)
+    other = insert(db, [random_shape(rng, X + 1000, Y + 8000, 300, 300, points=0.3, areas=0.4)
+                              for _ in range(40)], rng=rng)
+    big, second = zone_of(db, ids[0]), zone_of(db, other[0])
+    assert big is not None and second is not None and big != second
+
+    def leave(report_ids: list[str], step: object) -> int:
+        def run() -> None:
+            db.execute(text("UPDATE reports SET status = 'rejected' "
+                            "WHERE id = ANY(CAST(:i AS uuid[]))"), {"i": report_ids})
+        _as_a_regrouping_would(db, run, report_ids, "reports_group_zones_update", step)
+        return db.execute(text("SELECT count(*) FROM pg_temp.zone_work WHERE gen = -1")).scalar_one()
+
+    members = [i for i in ids if zone_of(db, i) == big]
+    shrunk = 0
+    for k in (2, 3, 5, 8):
+        chosen = rng.sample(members, k)
+        members = [m for m in members if m not in chosen]
+        shrunk += leave(chosen, ("one zone", k)) == k
+    # two neighbours together: the member nearest another member leaves with it
+    a = members[0]
+    b = db.execute(text("""
+        SELECT o.id::text FROM reports r, reports o JOIN zone_reports m ON m.report_id = o.id AND m.zone_id = :z
+        WHERE r.id = CAST(:a AS uuid) AND o.id <> r.id AND o.status = 'submitted'
+        ORDER BY ST_Distance(r.geometry, o.geometry) LIMIT 1"""), {"a": a, "z": big}).scalar_one()
+    assert leave([a, b], "neighbours") == 2
+    members = [m for m in members if m not in (a, b)]
+    two = rng.sample(members, 2) + rng.sample([i for i in other if zone_of(db, i) == second], 2)
+    leave(two, "two zones")
+    members = [m for m in members if m not in two]
+    zones.confirm_zone(db, _admin(db), big)
+    assert leave(rng.sample(members, 3), "confirmed") == 3  # the cohort stays whole: no search
+    assert shrunk >= 3, shrunk  # most statements shrank the zone in place (the others regrouped it)
+    assert_equal_to_a_recomputation(db)
+
+
+def test_reports_leaving_together_split_lose_values_and_move_the_home_as_a_regrouping_would(db) -> None:  # noqa: ANN001
+    """Several reports leaving one zone in one statement, compared with a full regrouping:
+    two parallel bridges between two squares leaving together split the zone (each bridge
+    alone would not); two reports carrying the only 3G and the only 5G leave the zone's
+    technologies without them; two squares on the home side of a zone across the
+    Charleroi/Châtelet border leaving together move its home to the other side."""
+    from geosignal.services.communes import commune_of
+    from tests.factories import border_point
+    from tests.test_zones_grow import _as_a_regrouping_would
+
+    def leave(report_ids: list[str], step: object) -> bool:
+        def run() -> None:
+            db.execute(text("UPDATE reports SET status = 'rejected' WHERE id = ANY(CAST(:i AS uuid[]))"),
+                       {"i": report_ids})
+        _as_a_regrouping_would(db, run, report_ids, "reports_group_zones_update", step)
+        return db.execute(text("SELECT count(*) FROM pg_temp.zone_work WHERE gen = -1")).scalar_one() == len(report_ids)
+
+    # two squares 100 m apart, two bridges each overlapping both (and each other)
+    x0, y0 = X - 2000, Y + 12000
+    a, b, g1, g2 = insert(db, [box(x0, y0, x0 + 100, y0 + 100), box(x0 + 200, y0, x0 + 300, y0 + 100),
+                               box(x0 + 50, y0 + 10, x0 + 250, y0 + 40), box(x0 + 50, y0 + 60, x0 + 250, y0 + 90)])
+    assert zone_of(db, a) == zone_of(db, b) == zone_of(db, g1) == zone_of(db, g2) is not None
+    # a row of four squares (and a fifth at its end), two more over it carrying the only 3G and
+    # the only 5G
+    x1 = X - 2000 + 1000
+    row = insert(db, [box(x1 + 80 * k, y0, x1 + 80 * k + 100, y0 + 100) for k in range(5)])
+    row, end = row[:4], row[4]
+    # the bridges leave with the row's end: the first zone falls apart (regrouped in full, the
+    # end's zone with it)
+    assert not leave([g1, g2, end], "bridges")
+    assert zone_of(db, a) is None and zone_of(db, b) is None  # apart: two lone squares
+    x0 = x1
+    g3, g5 = insert(db, [box(x0 + 20, y0 + 20, x0 + 140, y0 + 80), box(x0 + 180, y0 + 20, x0 + 300, y0 + 80)])
+    db.execute(text("UPDATE reports SET technologies = CASE WHEN id = CAST(:a AS uuid) THEN '{3G}' "
+                    "WHEN id = CAST(:b AS uuid) THEN '{5G}' ELSE '{4G}' END::varchar[] "
+                    "WHERE id = ANY(CAST(:all AS uuid[]))"), {"a": g3, "b": g5, "all": row + [g3, g5]})
+    z = zone_of(db, row[0])
+    assert db.execute(text("SELECT technologies FROM zones WHERE id = :z"), {"z": z}).scalar_one() == ["3G", "4G", "5G"]
+    assert leave([g3, g5], "values")
+    assert db.execute(text("SELECT technologies FROM zones WHERE id = :z"), {"z": z}).scalar_one() == ["4G"]
+
+    # across the border: a square mostly on one side (filed twice), two larger ones on the other
+    x, y = border_point(db)
+
+    def commune_at(px: float, py: float) -> str | None:
+        return commune_of(db, f"SRID=4326;{reproject(Point(px, py), LAMBERT72, WGS84).wkt}")
+
+    for dx, dy in ((1, 0), (0, 1), (0.7, 0.7), (0.7, -0.7)):
+        if commune_at(x - 150 * dx, y - 150 * dy) != commune_at(x + 150 * dx, y + 150 * dy):
+            break
+    here, there = commune_at(x - 150 * dx, y - 150 * dy), commune_at(x + 150 * dx, y + 150 * dy)
+    strip = box(x + 60 * dx - 80, y + 60 * dy - 80, x + 60 * dx + 80, y + 60 * dy + 80)  # mostly there
+    near_side = [box(x - 150 * dx - 100, y - 150 * dy - 100, x - 150 * dx + 100, y - 150 * dy + 100),
+                 box(x - 60 * dx - 100, y - 60 * dy - 100, x - 60 * dx + 100, y - 60 * dy + 100)]  # larger, here
+    both = insert(db, [strip, strip] + near_side)
+    z = zone_of(db, both[0])
+    assert {zone_of(db, i) for i in both} == {z}
+    assert db.execute(text("SELECT commune_nis FROM zones WHERE id = :z"), {"z": z}).scalar_one() == here
+    assert leave(both[2:], "home")
+    assert db.execute(text("SELECT commune_nis FROM zones WHERE id = :z"), {"z": z}).scalar_one() == there
+    assert_equal_to_a_recomputation(db)

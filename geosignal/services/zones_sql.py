@@ -51,7 +51,8 @@ grown by reports alone measures its home commune on its old home and the commune
 only (migration 0035: :func:`_home_among`). Unions mixing areas, lines and points go through :func:`zones_union` (areas,
 lines and points unioned apart; GEOS tests each point of a mix against every area without an
 index).
-**One report leaving** a zone (withdrawn, rejected…: one ``UPDATE``) runs ``zones_shrink``:
+**Reports leaving** a zone (withdrawn, rejected…: one ``UPDATE`` of up to 8 reports, zone by
+zone; several at once since migration 0037) run ``zones_shrink``:
 when the zone stays whole (its other members still reach each other, by a search from the
 report's neighbours; none when another member covers the report alone, an area covering an
 area, or a line or a point covering its kind), the union outside a box around the report (its bounding box, 1 m
@@ -64,8 +65,9 @@ its zone that way from where it was (``zones_shrink(ids, old geometry)``), then 
 touches where it is (``zones_grow``), as a report withdrawn and filed again: a zone it moves
 into keeps its id, a confirmed one too (a full regrouping gives the older id, that of the
 zone the report left, to one of the two and a new id to the other). Regrouped in full, a
-report moved in a zone of 16,000 reports took 1.6 s. Several reports leaving or moving, a
-report of a decision moving, or a zone falling apart are regrouped in full.
+report moved in a zone of 16,000 reports took 1.6 s. More than 8 reports leaving in one
+statement, several moving, a report of a decision moving, or a zone falling apart are
+regrouped in full.
 A new zone keeps the id of the oldest zone its reports were in (the group of the oldest
 decision — free reports first, then by the oldest report — wins a contested id), so a
 proposal the referent is looking at keeps its id while it grows, and a confirmed zone keeps
@@ -954,39 +956,44 @@ DECLARE
   seed_o varchar[];
   old_dim integer;
   zone_net varchar;
+  gone uuid[];
+  home_kept boolean := true;
 {pass_declare}
 BEGIN
   -- the caller holds the locks of the networks concerned (zones_lock), and the reports
-  -- (seeds) only left the zones: they take part no more, with the geometry and network they
-  -- had. One report leaving a proposed zone of free reports (no decision) that keeps two
-  -- members or more: the zone keeps its other members if they stay connected without it,
-  -- which holds once its neighbours in the zone reach each other without it (any member's
-  -- path to another went through the report only between two of its neighbours). A search
-  -- from one neighbour, through members, stops as soon as it has reached them all; then only
-  -- the zone's union (inside a box around the report: zones_patch), technologies, operators
-  -- and home commune are made again. One report leaving a confirmed zone that keeps two members or more: the
-  -- referent's cohort stays whole whatever its shapes, and the free reports that joined it
-  -- stay if each of the report's free neighbours in the zone touches another member of the
-  -- cohort (every free group that touched the cohort through the report holds one of them,
-  -- and still touches it; the oldest confirmation a group touches can only stay the same when
-  -- it loses a report); no search. Anything else returns false (nothing written): several
-  -- reports leaving one zone, a decision in a proposed zone (a split), a free neighbour
-  -- touching the cohort only through the report, a search that ends without reaching them
-  -- all (the zone may fall apart) or grows past 5,000 members; the caller then regroups in
-  -- full (zones_regroup), which gives the same zones. ``moved``: the geometry the report had
-  -- (it moved, and still takes part: it leaves from there, and the caller adds it back where it
-  -- is now, zones_grow); NULL: the report's geometry is the one it left with.
+  -- (seeds: up to 8, of one zone) only left the zones: they take part no more, with the
+  -- geometry and network they had. Reports leaving a proposed zone of free reports (no
+  -- decision) that keeps two members or more: the zone keeps its other members if they stay
+  -- connected without them, which holds once their neighbours in the zone reach each other
+  -- without them (any member's path to another went through the reports only between two of
+  -- their neighbours). A search from one neighbour, through members, stops as soon as it has
+  -- reached them all; then only the zone's union (inside a box around each report:
+  -- zones_patch), technologies, operators and home commune are made again. Reports leaving
+  -- a confirmed zone that keeps two members or more: the referent's cohort stays whole
+  -- whatever its shapes, and the free reports that joined it stay if each of the reports'
+  -- free neighbours in the zone touches a member of the cohort that takes part (every free
+  -- group that touched the cohort through them holds one of them, and still touches it; the
+  -- oldest confirmation a group touches can only stay the same when it loses reports); no
+  -- search. Anything else returns false (nothing written): reports of several zones or more
+  -- than 8, a decision in a proposed zone (a split), a free neighbour touching the cohort
+  -- only through the reports, a search that ends without reaching them all (the zone may fall
+  -- apart) or grows past 5,000 members; the caller then regroups in full (zones_regroup),
+  -- which gives the same zones. ``moved`` (one report): the geometry the report had (it
+  -- moved, and still takes part: it leaves from there, and the caller adds it back where it
+  -- is now, zones_grow); NULL: the reports' geometries are the ones they left with.
   old := ARRAY(SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(seeds));
   IF cardinality(old) <> 1 THEN
     RETURN false;
   END IF;
   z := old[1];
-  near := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = z AND m.report_id = ANY(seeds));
-  IF cardinality(near) <> 1 THEN
+  gone := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = z AND m.report_id = ANY(seeds)
+                ORDER BY m.report_id);
+  IF cardinality(gone) NOT BETWEEN 1 AND 8 OR (moved IS NOT NULL AND cardinality(gone) <> 1) THEN
     RETURN false;
   END IF;
-  seed := near[1];
-  SELECT s.state, s.network INTO zone_state, zone_net FROM zones s WHERE s.id = z AND s.report_count >= 3;
+  seed := gone[1];
+  SELECT s.state, s.network INTO zone_state, zone_net FROM zones s
+  WHERE s.id = z AND s.report_count >= cardinality(gone) + 2;
   IF zone_state IS NULL OR (zone_state = 'proposed' AND EXISTS (
        SELECT 1 FROM zone_reports m JOIN zone_decision_reports k ON k.report_id = m.report_id WHERE m.zone_id = z)) THEN
     RETURN false;
@@ -1001,24 +1008,23 @@ BEGIN
       RETURN false;
     END IF;
   END IF;
-  SELECT coalesce(moved, r.geometry), r.technologies, r.operators INTO seed_g, seed_t, seed_o
-  FROM reports r WHERE r.id = seed;
+  SELECT coalesce(moved, r.geometry) INTO seed_g FROM reports r WHERE r.id = seed;
   seed_dim := ST_Dimension(seed_g);
 {distance}
   PERFORM zones_work_tables();
-  -- the report that left (gen -1), where it was, and its neighbours among the zone's other members
+  -- the reports that left (gen -1), where they were, and their neighbours among the zone's other members
   INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
   {load_seed}
-  WHERE r.id = seed;
+  WHERE r.id = ANY(gone);
   IF moved IS NOT NULL THEN
     UPDATE zone_work w SET g = moved, l = ST_Transform(moved, {srid}) WHERE w.id = seed;
   END IF;
   {pairs_seed}
   IF zone_state = 'confirmed' THEN
-    -- its free neighbours in the zone (members outside the cohort), each touching another
-    -- member of the cohort that takes part
+    -- their free neighbours in the zone (members outside the cohort), each touching a member
+    -- of the cohort that takes part
     near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
-                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed
+                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> ALL(gone)
                     AND NOT EXISTS (SELECT 1 FROM zone_decision_reports dr
                                     WHERE dr.report_id = p.b AND dr.decision_id = cohort));
     IF cardinality(near) > 0 THEN
@@ -1029,21 +1035,21 @@ BEGIN
       IF EXISTS (SELECT 1 FROM unnest(near) AS f(id) WHERE NOT EXISTS (
            SELECT 1 FROM zone_pairs p JOIN zone_decision_reports dr ON dr.report_id = p.b AND dr.decision_id = cohort
            JOIN reports r ON r.id = p.b
-           WHERE p.gen = 0 AND p.a = f.id AND p.b <> seed AND {part_r})) THEN
+           WHERE p.gen = 0 AND p.a = f.id AND p.b <> ALL(gone) AND {part_r})) THEN
         RETURN false;
       END IF;
     END IF;
-    work_rows := 1 + cardinality(near);
-    -- the zone loses a member: numbered for incremental exports before it is written, as
+    work_rows := cardinality(gone) + cardinality(near);
+    -- the zone loses members: numbered for incremental exports before it is written, as
     -- zones_regroup numbers it
     PERFORM zones_log_changes(ARRAY[z]);
   ELSE
     near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
-                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed);
+                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> ALL(gone));
     IF cardinality(near) = 0 THEN
       RETURN false;
     END IF;
-    IF EXISTS (SELECT 1 FROM reports r
+    IF cardinality(gone) = 1 AND EXISTS (SELECT 1 FROM reports r
                WHERE r.geometry && seed_g AND r.id <> seed AND r.network = zone_net
                  AND (ST_Dimension(r.geometry) < 2 OR seed_dim = 2)
                  AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
@@ -1063,7 +1069,7 @@ BEGIN
         {pairs_step}
         INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
         {load_next}
-        WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> seed
+        WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> ALL(gone)
           AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
           AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
         ON CONFLICT (id) DO NOTHING;
@@ -1074,37 +1080,44 @@ BEGIN
         END IF;
         step := step + 1;
       END LOOP;
-      work_rows := reached + 1;
+      work_rows := reached + cardinality(gone);
     END IF;
   END IF;
 
-  -- the zone without the report: outside a box around it (its bounding box, 1 m wider) the
+  -- the zone without the reports: outside a box around each (its bounding box, 1 m wider) the
   -- union is as it was; inside, its parts of the report's dimension and below are made again
   -- from the members the box meets, clipped to it, as zones_union makes them (a line inside
   -- loses what the areas there cover, a point what the areas and lines cover). Parts of
   -- higher dimension stay as they are (a point leaving a zone of areas leaves the areas).
-  -- Made again from all its members, a zone of 494,000 reports took 8.8 s; the box costs the
+  -- Made again from all its members, a zone of 494,000 reports took 8.8 s; a box costs the
   -- members it meets and two overlays of the union with a rectangle (0.3 s each for that
-  -- zone), none when the other members cover the report (the union is as it was)
+  -- zone), none when the other members cover the report (the union is as it was there).
+  -- Boxes one after the other: each is made from the members that stay, so a box that meets
+  -- another report leaving is right inside, and the other's box makes the rest of its place
   SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
     SELECT s.commune_nis AS nis, s.network AS net FROM zones s WHERE s.id = z
-    UNION SELECT m.commune_nis, m.network FROM zone_reports m WHERE m.report_id = seed) a
+    UNION SELECT m.commune_nis, m.network FROM zone_reports m WHERE m.report_id = ANY(gone)) a
   WHERE a.nis IS NOT NULL;
-  DELETE FROM zone_reports WHERE report_id = seed;
-  bx := ST_Expand(seed_g, {deg_per_m}, {deg_lat_per_m});
+  DELETE FROM zone_reports WHERE report_id = ANY(gone);
   SELECT s.geometry, ST_Dimension(s.geometry) INTO zone_g, old_dim FROM zones s WHERE s.id = z;
-  -- (the reports' spatial index finds the box's reports; the zone's are kept)
-  loc := zones_union(ARRAY(
-    SELECT k.c FROM reports r, ST_CollectionExtract(ST_Intersection(r.geometry, bx), ST_Dimension(r.geometry) + 1) AS k(c)
-    WHERE r.geometry && bx AND r.network = zone_net AND r.id <> seed
-      AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
-      AND NOT ST_IsEmpty(k.c)));
-  IF zones_covered(seed_g, ARRAY[loc]) THEN
-    zone_g := NULL;  -- covered: the union stays as it was
-  ELSE
-    a := ST_CollectionExtract(zone_g, 3);
-    l := ST_CollectionExtract(zone_g, 2);
-    p := ST_CollectionExtract(zone_g, 1);
+  a := ST_CollectionExtract(zone_g, 3);
+  l := ST_CollectionExtract(zone_g, 2);
+  p := ST_CollectionExtract(zone_g, 1);
+  zone_g := NULL;  -- (NULL while the union stays as it was)
+  FOR seed, seed_g IN
+    SELECT r.id, CASE WHEN moved IS NULL THEN r.geometry ELSE moved END FROM reports r
+    WHERE r.id = ANY(gone) ORDER BY r.id
+  LOOP
+    seed_dim := ST_Dimension(seed_g);
+    bx := ST_Expand(seed_g, {deg_per_m}, {deg_lat_per_m});
+    -- (the reports' spatial index finds the box's reports; the zone's are kept)
+    loc := zones_union(ARRAY(
+      SELECT k.c FROM reports r,
+        ST_CollectionExtract(ST_Intersection(r.geometry, bx), ST_Dimension(r.geometry) + 1) AS k(c)
+      WHERE r.geometry && bx AND r.network = zone_net AND r.id <> ALL(gone)
+        AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
+        AND NOT ST_IsEmpty(k.c)));
+    CONTINUE WHEN zones_covered(seed_g, ARRAY[loc]);  -- covered: the union stays as it was there
     IF seed_dim = 2 THEN
       a := zones_patch(a, bx, ST_CollectionExtract(loc, 3));
     END IF;
@@ -1113,30 +1126,32 @@ BEGIN
     END IF;
     p := zones_patch(p, bx, ST_CollectionExtract(loc, 1));
     zone_g := zones_collect(a, l, p);
-  END IF;
-  -- technologies and operators: the report's values no other member carries go (looked for
+    -- the home commune stays when the union keeps its dimension and each report that changed it
+    -- was of lower dimension (the part the rule measures is as it was) or did not touch the
+    -- home (the home's part is as it was, and no other commune's can grow; migration 0035:
+    -- measuring every commune took 1.6 s of a zone spread over the territory)
+    home_kept := home_kept AND (seed_dim < old_dim OR NOT EXISTS (
+      SELECT 1 FROM zones n, communes c WHERE n.id = z AND c.nis_code = n.commune_nis AND {touches_seed}));
+  END LOOP;
+  -- technologies and operators: the reports' values no other member carries go (looked for
   -- among the zone's first 1,000 members, then all: a hash of every member took 120 ms for
   -- that zone)
+  seed_t := ARRAY(SELECT DISTINCT x FROM reports r, unnest(r.technologies) x WHERE r.id = ANY(gone));
+  seed_o := ARRAY(SELECT DISTINCT x FROM reports r, unnest(r.operators) x WHERE r.id = ANY(gone));
   IF zone_g IS NOT NULL THEN
     UPDATE zones s SET geometry = zone_g WHERE s.id = z;  -- (apart: see zones_grow)
   END IF;
   UPDATE zones s SET technologies = zones_values_left(z, s.technologies, seed_t, true),
          operators = zones_values_left(z, s.operators, seed_o, false),
-         report_count = s.report_count - 1, updated_at = now()
+         report_count = s.report_count - cardinality(gone), updated_at = now()
   WHERE s.id = z;
-  -- the home commune stays when the union is as it was, or keeps its dimension and the report
-  -- was of lower dimension (the part the rule measures is as it was) or did not touch the home
-  -- (the home's part is as it was, and no other commune's can grow; migration 0035: measuring
-  -- every commune took 1.6 s of a zone spread over the territory). Else the rule, on the new
-  -- union; a union outside every commune: its oldest member's commune
+  -- else the rule, on the new union; a union outside every commune: its oldest member's commune
   UPDATE zones n SET commune_nis = coalesce(
     (SELECT c.nis_code {home}),
     (SELECT r.commune_nis FROM zone_reports m JOIN reports r ON r.id = m.report_id
      WHERE m.zone_id = z ORDER BY r.seq LIMIT 1))
   WHERE n.id = z AND zone_g IS NOT NULL AND NOT (
-    n.commune_nis IS NOT NULL AND ST_Dimension(n.geometry) = old_dim
-    AND (seed_dim < old_dim OR NOT EXISTS (
-           SELECT 1 FROM communes c WHERE c.nis_code = n.commune_nis AND {touches_seed})));
+    n.commune_nis IS NOT NULL AND ST_Dimension(n.geometry) = old_dim AND home_kept);
   SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
     SELECT u.nis, u.net FROM unnest(t_nis, t_net) AS u(nis, net)
     UNION SELECT s.commune_nis, s.network FROM zones s WHERE s.id = z) a
@@ -1152,6 +1167,9 @@ DECLARE
   leaving boolean := false;
   moving boolean := false;
   was geometry;
+  zid bigint;
+  part uuid[];
+  done uuid[] := '{{}}';
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT array_agg(n.id), array_agg(DISTINCT n.network) INTO ids, nets FROM new_rows n WHERE {part_n};
@@ -1199,7 +1217,18 @@ BEGIN
   IF TG_OP = 'DELETE' THEN
     DELETE FROM zone_decision_reports WHERE report_id = ANY(ids);
   END IF;
-  IF leaving AND zones_shrink(ids) THEN
+  IF leaving AND cardinality(ids) <= 8 THEN
+    -- each zone the reports leave shrinks (zones_shrink, zone by zone in id order); a zone that
+    -- cannot hands its reports and the rest to a full regrouping, which starts from what is
+    -- stored (the zones shrunk already are as it makes them). A report in no zone leaves none
+    FOR zid IN SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(ids) ORDER BY 1 LOOP
+      part := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = zid AND m.report_id = ANY(ids));
+      IF NOT zones_shrink(part) THEN
+        PERFORM zones_regroup(ARRAY(SELECT unnest(ids) EXCEPT SELECT unnest(done)));
+        RETURN NULL;
+      END IF;
+      done := done || part;
+    END LOOP;
     RETURN NULL;
   END IF;
   IF moving AND cardinality(ids) = 1

@@ -1,4 +1,4 @@
-"""a commune loaded with a new boundary measures again the homes of the zones it holds or touches; a report moved leaves its zone and joins what it touches
+"""a commune loaded with a new boundary measures again the homes of the zones it holds or touches; a report moved leaves its zone and joins what it touches; up to 8 reports leaving in one statement shrink their zones
 
 Revision ID: 0037
 Revises: 0036
@@ -18,6 +18,10 @@ operators) was regrouped in full with its zone (1.6 s for a zone of 16,000 repor
 leaves its zone from where it was (``zones_shrink(ids, moved)``: the old geometry) and joins
 what it touches where it is (``zones_grow``), as a report withdrawn then filed again; in no
 zone, it only joins. A zone it moves into keeps its id.
+Up to 8 reports leaving in one statement (a bulk transition: the referent rejecting several
+at once) were regrouped in full with their zones; ``zones_shrink`` now takes them zone by
+zone (their neighbours together, a search avoiding them all, the union made again in each
+one's box from the members that stay).
 ``FROZEN_SQL["zones"]`` is a frozen copy of ``geosignal.services.zones_sql.zones_sql()``
 (tests/test_zones_sql.py keeps the newest copy equal to it); the downgrade reinstalls migration
 0036's copy, read from its frozen file. No live code is imported.
@@ -950,6 +954,8 @@ DECLARE
   seed_o varchar[];
   old_dim integer;
   zone_net varchar;
+  gone uuid[];
+  home_kept boolean := true;
   d double precision;
   deg double precision;
   deg_lat double precision;
@@ -963,36 +969,39 @@ DECLARE
   old bigint[];
 BEGIN
   -- the caller holds the locks of the networks concerned (zones_lock), and the reports
-  -- (seeds) only left the zones: they take part no more, with the geometry and network they
-  -- had. One report leaving a proposed zone of free reports (no decision) that keeps two
-  -- members or more: the zone keeps its other members if they stay connected without it,
-  -- which holds once its neighbours in the zone reach each other without it (any member's
-  -- path to another went through the report only between two of its neighbours). A search
-  -- from one neighbour, through members, stops as soon as it has reached them all; then only
-  -- the zone's union (inside a box around the report: zones_patch), technologies, operators
-  -- and home commune are made again. One report leaving a confirmed zone that keeps two members or more: the
-  -- referent's cohort stays whole whatever its shapes, and the free reports that joined it
-  -- stay if each of the report's free neighbours in the zone touches another member of the
-  -- cohort (every free group that touched the cohort through the report holds one of them,
-  -- and still touches it; the oldest confirmation a group touches can only stay the same when
-  -- it loses a report); no search. Anything else returns false (nothing written): several
-  -- reports leaving one zone, a decision in a proposed zone (a split), a free neighbour
-  -- touching the cohort only through the report, a search that ends without reaching them
-  -- all (the zone may fall apart) or grows past 5,000 members; the caller then regroups in
-  -- full (zones_regroup), which gives the same zones. ``moved``: the geometry the report had
-  -- (it moved, and still takes part: it leaves from there, and the caller adds it back where it
-  -- is now, zones_grow); NULL: the report's geometry is the one it left with.
+  -- (seeds: up to 8, of one zone) only left the zones: they take part no more, with the
+  -- geometry and network they had. Reports leaving a proposed zone of free reports (no
+  -- decision) that keeps two members or more: the zone keeps its other members if they stay
+  -- connected without them, which holds once their neighbours in the zone reach each other
+  -- without them (any member's path to another went through the reports only between two of
+  -- their neighbours). A search from one neighbour, through members, stops as soon as it has
+  -- reached them all; then only the zone's union (inside a box around each report:
+  -- zones_patch), technologies, operators and home commune are made again. Reports leaving
+  -- a confirmed zone that keeps two members or more: the referent's cohort stays whole
+  -- whatever its shapes, and the free reports that joined it stay if each of the reports'
+  -- free neighbours in the zone touches a member of the cohort that takes part (every free
+  -- group that touched the cohort through them holds one of them, and still touches it; the
+  -- oldest confirmation a group touches can only stay the same when it loses reports); no
+  -- search. Anything else returns false (nothing written): reports of several zones or more
+  -- than 8, a decision in a proposed zone (a split), a free neighbour touching the cohort
+  -- only through the reports, a search that ends without reaching them all (the zone may fall
+  -- apart) or grows past 5,000 members; the caller then regroups in full (zones_regroup),
+  -- which gives the same zones. ``moved`` (one report): the geometry the report had (it
+  -- moved, and still takes part: it leaves from there, and the caller adds it back where it
+  -- is now, zones_grow); NULL: the reports' geometries are the ones they left with.
   old := ARRAY(SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(seeds));
   IF cardinality(old) <> 1 THEN
     RETURN false;
   END IF;
   z := old[1];
-  near := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = z AND m.report_id = ANY(seeds));
-  IF cardinality(near) <> 1 THEN
+  gone := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = z AND m.report_id = ANY(seeds)
+                ORDER BY m.report_id);
+  IF cardinality(gone) NOT BETWEEN 1 AND 8 OR (moved IS NOT NULL AND cardinality(gone) <> 1) THEN
     RETURN false;
   END IF;
-  seed := near[1];
-  SELECT s.state, s.network INTO zone_state, zone_net FROM zones s WHERE s.id = z AND s.report_count >= 3;
+  seed := gone[1];
+  SELECT s.state, s.network INTO zone_state, zone_net FROM zones s
+  WHERE s.id = z AND s.report_count >= cardinality(gone) + 2;
   IF zone_state IS NULL OR (zone_state = 'proposed' AND EXISTS (
        SELECT 1 FROM zone_reports m JOIN zone_decision_reports k ON k.report_id = m.report_id WHERE m.zone_id = z)) THEN
     RETURN false;
@@ -1007,22 +1016,21 @@ BEGIN
       RETURN false;
     END IF;
   END IF;
-  SELECT coalesce(moved, r.geometry), r.technologies, r.operators INTO seed_g, seed_t, seed_o
-  FROM reports r WHERE r.id = seed;
+  SELECT coalesce(moved, r.geometry) INTO seed_g FROM reports r WHERE r.id = seed;
   seed_dim := ST_Dimension(seed_g);
   SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
   d := coalesce(d, 100.0);
   deg := d * 1.6666666666666667e-05;
   deg_lat := d * 9.090909090909091e-06;
   PERFORM zones_work_tables();
-  -- the report that left (gen -1), where it was, and its neighbours among the zone's other members
+  -- the reports that left (gen -1), where they were, and their neighbours among the zone's other members
   INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
   SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), -1
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-  WHERE r.id = seed;
+  WHERE r.id = ANY(gone);
   IF moved IS NOT NULL THEN
     UPDATE zone_work w SET g = moved, l = ST_Transform(moved, 31370) WHERE w.id = seed;
   END IF;
@@ -1034,10 +1042,10 @@ BEGIN
       OFFSET 0) a
     WHERE w.gen = -1;
   IF zone_state = 'confirmed' THEN
-    -- its free neighbours in the zone (members outside the cohort), each touching another
-    -- member of the cohort that takes part
+    -- their free neighbours in the zone (members outside the cohort), each touching a member
+    -- of the cohort that takes part
     near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
-                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed
+                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> ALL(gone)
                     AND NOT EXISTS (SELECT 1 FROM zone_decision_reports dr
                                     WHERE dr.report_id = p.b AND dr.decision_id = cohort));
     IF cardinality(near) > 0 THEN
@@ -1058,21 +1066,21 @@ BEGIN
       IF EXISTS (SELECT 1 FROM unnest(near) AS f(id) WHERE NOT EXISTS (
            SELECT 1 FROM zone_pairs p JOIN zone_decision_reports dr ON dr.report_id = p.b AND dr.decision_id = cohort
            JOIN reports r ON r.id = p.b
-           WHERE p.gen = 0 AND p.a = f.id AND p.b <> seed AND r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved'))) THEN
+           WHERE p.gen = 0 AND p.a = f.id AND p.b <> ALL(gone) AND r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved'))) THEN
         RETURN false;
       END IF;
     END IF;
-    work_rows := 1 + cardinality(near);
-    -- the zone loses a member: numbered for incremental exports before it is written, as
+    work_rows := cardinality(gone) + cardinality(near);
+    -- the zone loses members: numbered for incremental exports before it is written, as
     -- zones_regroup numbers it
     PERFORM zones_log_changes(ARRAY[z]);
   ELSE
     near := ARRAY(SELECT DISTINCT p.b FROM zone_pairs p JOIN zone_reports m ON m.report_id = p.b
-                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> seed);
+                  WHERE p.gen = -1 AND m.zone_id = z AND p.b <> ALL(gone));
     IF cardinality(near) = 0 THEN
       RETURN false;
     END IF;
-    IF EXISTS (SELECT 1 FROM reports r
+    IF cardinality(gone) = 1 AND EXISTS (SELECT 1 FROM reports r
                WHERE r.geometry && seed_g AND r.id <> seed AND r.network = zone_net
                  AND (ST_Dimension(r.geometry) < 2 OR seed_dim = 2)
                  AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
@@ -1106,7 +1114,7 @@ BEGIN
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-        WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> seed
+        WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> ALL(gone)
           AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
           AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
         ON CONFLICT (id) DO NOTHING;
@@ -1117,37 +1125,44 @@ BEGIN
         END IF;
         step := step + 1;
       END LOOP;
-      work_rows := reached + 1;
+      work_rows := reached + cardinality(gone);
     END IF;
   END IF;
 
-  -- the zone without the report: outside a box around it (its bounding box, 1 m wider) the
+  -- the zone without the reports: outside a box around each (its bounding box, 1 m wider) the
   -- union is as it was; inside, its parts of the report's dimension and below are made again
   -- from the members the box meets, clipped to it, as zones_union makes them (a line inside
   -- loses what the areas there cover, a point what the areas and lines cover). Parts of
   -- higher dimension stay as they are (a point leaving a zone of areas leaves the areas).
-  -- Made again from all its members, a zone of 494,000 reports took 8.8 s; the box costs the
+  -- Made again from all its members, a zone of 494,000 reports took 8.8 s; a box costs the
   -- members it meets and two overlays of the union with a rectangle (0.3 s each for that
-  -- zone), none when the other members cover the report (the union is as it was)
+  -- zone), none when the other members cover the report (the union is as it was there).
+  -- Boxes one after the other: each is made from the members that stay, so a box that meets
+  -- another report leaving is right inside, and the other's box makes the rest of its place
   SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
     SELECT s.commune_nis AS nis, s.network AS net FROM zones s WHERE s.id = z
-    UNION SELECT m.commune_nis, m.network FROM zone_reports m WHERE m.report_id = seed) a
+    UNION SELECT m.commune_nis, m.network FROM zone_reports m WHERE m.report_id = ANY(gone)) a
   WHERE a.nis IS NOT NULL;
-  DELETE FROM zone_reports WHERE report_id = seed;
-  bx := ST_Expand(seed_g, 1.6666666666666667e-05, 9.090909090909091e-06);
+  DELETE FROM zone_reports WHERE report_id = ANY(gone);
   SELECT s.geometry, ST_Dimension(s.geometry) INTO zone_g, old_dim FROM zones s WHERE s.id = z;
-  -- (the reports' spatial index finds the box's reports; the zone's are kept)
-  loc := zones_union(ARRAY(
-    SELECT k.c FROM reports r, ST_CollectionExtract(ST_Intersection(r.geometry, bx), ST_Dimension(r.geometry) + 1) AS k(c)
-    WHERE r.geometry && bx AND r.network = zone_net AND r.id <> seed
-      AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
-      AND NOT ST_IsEmpty(k.c)));
-  IF zones_covered(seed_g, ARRAY[loc]) THEN
-    zone_g := NULL;  -- covered: the union stays as it was
-  ELSE
-    a := ST_CollectionExtract(zone_g, 3);
-    l := ST_CollectionExtract(zone_g, 2);
-    p := ST_CollectionExtract(zone_g, 1);
+  a := ST_CollectionExtract(zone_g, 3);
+  l := ST_CollectionExtract(zone_g, 2);
+  p := ST_CollectionExtract(zone_g, 1);
+  zone_g := NULL;  -- (NULL while the union stays as it was)
+  FOR seed, seed_g IN
+    SELECT r.id, CASE WHEN moved IS NULL THEN r.geometry ELSE moved END FROM reports r
+    WHERE r.id = ANY(gone) ORDER BY r.id
+  LOOP
+    seed_dim := ST_Dimension(seed_g);
+    bx := ST_Expand(seed_g, 1.6666666666666667e-05, 9.090909090909091e-06);
+    -- (the reports' spatial index finds the box's reports; the zone's are kept)
+    loc := zones_union(ARRAY(
+      SELECT k.c FROM reports r,
+        ST_CollectionExtract(ST_Intersection(r.geometry, bx), ST_Dimension(r.geometry) + 1) AS k(c)
+      WHERE r.geometry && bx AND r.network = zone_net AND r.id <> ALL(gone)
+        AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
+        AND NOT ST_IsEmpty(k.c)));
+    CONTINUE WHEN zones_covered(seed_g, ARRAY[loc]);  -- covered: the union stays as it was there
     IF seed_dim = 2 THEN
       a := zones_patch(a, bx, ST_CollectionExtract(loc, 3));
     END IF;
@@ -1156,22 +1171,26 @@ BEGIN
     END IF;
     p := zones_patch(p, bx, ST_CollectionExtract(loc, 1));
     zone_g := zones_collect(a, l, p);
-  END IF;
-  -- technologies and operators: the report's values no other member carries go (looked for
+    -- the home commune stays when the union keeps its dimension and each report that changed it
+    -- was of lower dimension (the part the rule measures is as it was) or did not touch the
+    -- home (the home's part is as it was, and no other commune's can grow; migration 0035:
+    -- measuring every commune took 1.6 s of a zone spread over the territory)
+    home_kept := home_kept AND (seed_dim < old_dim OR NOT EXISTS (
+      SELECT 1 FROM zones n, communes c WHERE n.id = z AND c.nis_code = n.commune_nis AND c.boundary && ST_Expand(seed_g, 1e-08) AND CASE WHEN ST_Dimension(seed_g) = 0 THEN ST_DWithin(c.boundary, seed_g, 1e-08) ELSE ST_Intersects(c.boundary, seed_g) END));
+  END LOOP;
+  -- technologies and operators: the reports' values no other member carries go (looked for
   -- among the zone's first 1,000 members, then all: a hash of every member took 120 ms for
   -- that zone)
+  seed_t := ARRAY(SELECT DISTINCT x FROM reports r, unnest(r.technologies) x WHERE r.id = ANY(gone));
+  seed_o := ARRAY(SELECT DISTINCT x FROM reports r, unnest(r.operators) x WHERE r.id = ANY(gone));
   IF zone_g IS NOT NULL THEN
     UPDATE zones s SET geometry = zone_g WHERE s.id = z;  -- (apart: see zones_grow)
   END IF;
   UPDATE zones s SET technologies = zones_values_left(z, s.technologies, seed_t, true),
          operators = zones_values_left(z, s.operators, seed_o, false),
-         report_count = s.report_count - 1, updated_at = now()
+         report_count = s.report_count - cardinality(gone), updated_at = now()
   WHERE s.id = z;
-  -- the home commune stays when the union is as it was, or keeps its dimension and the report
-  -- was of lower dimension (the part the rule measures is as it was) or did not touch the home
-  -- (the home's part is as it was, and no other commune's can grow; migration 0035: measuring
-  -- every commune took 1.6 s of a zone spread over the territory). Else the rule, on the new
-  -- union; a union outside every commune: its oldest member's commune
+  -- else the rule, on the new union; a union outside every commune: its oldest member's commune
   UPDATE zones n SET commune_nis = coalesce(
     (SELECT c.nis_code FROM communes c, (SELECT ST_CollectionExtract(n.geometry, ST_Dimension(n.geometry) + 1) AS g) g
 WHERE c.boundary && ST_Expand(g.g, 1e-08) AND CASE WHEN ST_Dimension(g.g) = 0 THEN ST_DWithin(c.boundary, g.g, 1e-08) ELSE ST_Intersects(c.boundary, g.g) END
@@ -1189,9 +1208,7 @@ LIMIT 1),
     (SELECT r.commune_nis FROM zone_reports m JOIN reports r ON r.id = m.report_id
      WHERE m.zone_id = z ORDER BY r.seq LIMIT 1))
   WHERE n.id = z AND zone_g IS NOT NULL AND NOT (
-    n.commune_nis IS NOT NULL AND ST_Dimension(n.geometry) = old_dim
-    AND (seed_dim < old_dim OR NOT EXISTS (
-           SELECT 1 FROM communes c WHERE c.nis_code = n.commune_nis AND c.boundary && ST_Expand(seed_g, 1e-08) AND CASE WHEN ST_Dimension(seed_g) = 0 THEN ST_DWithin(c.boundary, seed_g, 1e-08) ELSE ST_Intersects(c.boundary, seed_g) END)));
+    n.commune_nis IS NOT NULL AND ST_Dimension(n.geometry) = old_dim AND home_kept);
   SELECT array_agg(a.nis), array_agg(a.net) INTO t_nis, t_net FROM (
     SELECT u.nis, u.net FROM unnest(t_nis, t_net) AS u(nis, net)
     UNION SELECT s.commune_nis, s.network FROM zones s WHERE s.id = z) a
@@ -1210,6 +1227,9 @@ DECLARE
   leaving boolean := false;
   moving boolean := false;
   was geometry;
+  zid bigint;
+  part uuid[];
+  done uuid[] := '{}';
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT array_agg(n.id), array_agg(DISTINCT n.network) INTO ids, nets FROM new_rows n WHERE n.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved');
@@ -1257,7 +1277,18 @@ BEGIN
   IF TG_OP = 'DELETE' THEN
     DELETE FROM zone_decision_reports WHERE report_id = ANY(ids);
   END IF;
-  IF leaving AND zones_shrink(ids) THEN
+  IF leaving AND cardinality(ids) <= 8 THEN
+    -- each zone the reports leave shrinks (zones_shrink, zone by zone in id order); a zone that
+    -- cannot hands its reports and the rest to a full regrouping, which starts from what is
+    -- stored (the zones shrunk already are as it makes them). A report in no zone leaves none
+    FOR zid IN SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(ids) ORDER BY 1 LOOP
+      part := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = zid AND m.report_id = ANY(ids));
+      IF NOT zones_shrink(part) THEN
+        PERFORM zones_regroup(ARRAY(SELECT unnest(ids) EXCEPT SELECT unnest(done)));
+        RETURN NULL;
+      END IF;
+      done := done || part;
+    END LOOP;
     RETURN NULL;
   END IF;
   IF moving AND cardinality(ids) = 1
