@@ -622,10 +622,23 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     "self_intersection": {
         "too_tangled_to_repair": "Les bords de cette zone se croisent en trop d'endroits pour qu'elle soit réparée "
                                  "automatiquement : redessinez-la en suivant son contour une seule fois.",
+        # valid as drawn, not once projected to EPSG:31370: intake.core._invalid_in_lambert72
+        "invalid_in_epsg31370": "Deux contours de cette zone se touchent au milieu d'un côté (voir le repère sur la "
+                                "carte) : déplacez ce sommet de quelques centimètres pour qu'ils ne se touchent plus, "
+                                "ou placez le même sommet sur les deux contours.",
+    },
+    "invalid_geometry": {
+        "invalid_in_epsg31370": "Deux contours de cette zone se touchent au milieu d'un côté (voir le repère sur la "
+                                "carte) : déplacez ce sommet de quelques centimètres pour qu'ils ne se touchent plus, "
+                                "ou placez le même sommet sur les deux contours.",
     },
     # a CSV neither UTF-8 nor Windows-1252 (Mac Roman, as Excel for Mac saves « CSV »):
     # geosignal.services.intake.files._refuse_not_cp1252
     "undecidable_encoding": {
+        # a KML or GPX saved in UTF-8 under a declaration naming another encoding:
+        # geosignal.services.intake.containers._decode_declared
+        "xml_declared": "Ce fichier annonce l'encodage %(encoding)s, mais ses textes sont en UTF-8 (ligne "
+                        "%(line)s) : corrigez sa première ligne en encoding=\"UTF-8\", puis envoyez-le à nouveau.",
         "csv": "L'encodage des textes de ce CSV ne peut pas être déterminé (par exemple un fichier enregistré par "
                "Excel pour Mac) : dans Excel, enregistrez-le au format « CSV UTF-8 » puis envoyez-le à nouveau.",
     },

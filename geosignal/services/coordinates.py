@@ -516,6 +516,16 @@ def _read_wkt(text: str, commune_at: Callable[[float, float], tuple[str, str] | 
         geometry = {"type": "LineString", "coordinates": [position(p) for p in coords]}
     else:
         geometry = {"type": "Polygon", "coordinates": [[position(p) for p in ring] for ring in coords]}
+    # what is no GeoJSON geometry is not shown as one (the intake would refuse it as these)
+    if raw["type"] == "LineString" and len(geometry["coordinates"]) < 2:
+        raise GeosignalError("line_too_short", "a LINESTRING needs 2 positions or more; 1 read", where="coordinates",
+                             kind="typed_wkt", count=1)
+    if raw["type"] == "Polygon":
+        for k, ring in enumerate(geometry["coordinates"]):
+            if len(ring) < 4:
+                raise GeosignalError("ring_too_short", f"ring {k + 1} of the POLYGON has {len(ring)} positions; a "
+                                     "ring needs 4 or more, the last equal to the first", where="coordinates",
+                                     kind="typed_wkt", ring=k + 1, count=len(ring))
     shape = {"Point": "point", "LineString": "line", "Polygon": "zone"}[raw["type"]]
     return Place(geometry, shape, tuple(positions), "wkt")
 
@@ -545,7 +555,8 @@ def read_place(text: str, commune_at: Callable[[float, float], tuple[str, str] |
     whose two orders fall in a commune served unless every unambiguous line of its system was
     read in one same order, then taken (``Place.settled_lines``: never a silent swap);
     ``ring_too_short`` (``kind="typed_zone"``, ``count``) for a zone of fewer than 3
-    positions; ``unreadable_coordinates`` for WKT that cannot be read (``kind="typed_wkt"``,
+    positions, or (``kind="typed_wkt"``, ``ring``, ``count``) a WKT ring of fewer than 4;
+    ``line_too_short`` (``kind="typed_wkt"``) for a WKT LINESTRING of one position; ``unreadable_coordinates`` for WKT that cannot be read (``kind="typed_wkt"``,
     ``character``) or of another type (``kind="wkt_type"``), and for a text of more than
     :data:`MAX_TYPED_LINES` lines (``kind="too_many_lines"``); ``unsupported_crs`` for
     another SRID; ``empty_geometry`` for WKT ``EMPTY``; ``invalid_request``

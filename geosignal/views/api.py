@@ -22,6 +22,7 @@ from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services.intake import feature_id, known_finite, loads_strict, parse_report_feature
 from geosignal.services.intake.batch import outside_shares, outside_warning
+from geosignal.services.intake.core import resolve_crs
 from geosignal.services.territory import limits_from_config, service_area
 from geosignal.textsafety import pointer_key
 from geosignal.vocab import STATUSES
@@ -241,6 +242,10 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
         else:
             properties[name] = value
     geometry_given = "geometry" in body
+    # a radius alone makes the stored point a circle: the geometry changes as if it were sent
+    circle = not geometry_given and (body.get("properties") or {}).get("radius") is not None
+    if not geometry_given:  # a CRS for no coordinates: checked as a POST checks it, used for nothing
+        resolve_crs(crs, body.get("crs"), where="")
     merged = {"type": "Feature", "geometry": body["geometry"] if geometry_given else stored["geometry"],
               "properties": properties}
     if geometry_given and "crs" in body:  # (GeoJSON 2008's crs member, read as a POST reads it: of the body's
@@ -250,8 +255,9 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
                                         crs=crs if geometry_given else None, repair=repair,
                                         finite=known_finite(body))  # what is stored is finite
     feature = reports_service.edit_report(session, user, stored["id"], report_input, if_match=if_match,
-                                          geometry_given=geometry_given)
-    warnings = [*report_input.warnings, *(_outside_warning(report_input, feature) if geometry_given else [])]
+                                          geometry_given=geometry_given or circle)
+    warnings = [*report_input.warnings,
+                *(_outside_warning(report_input, feature) if geometry_given or circle else [])]
     if warnings or report_input.repair:  # what was not read or was changed, said as a POST says it
         feature["intake"] = {"warnings": warnings, "repair": report_input.repair}
     return feature

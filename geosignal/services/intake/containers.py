@@ -385,7 +385,24 @@ def _declared_codec(data: bytes) -> str | None:
 def _decode_declared(data: bytes, codec: str) -> str:
     """``data`` decoded as ``codec`` (Latin-1 as Windows-1252: :data:`_LATIN1_LABELS`).
     Raises 422 ``unreadable_file`` naming the line and column of the first byte that is not
-    valid in that encoding."""
+    valid in that encoding; 422 ``undecidable_encoding`` (``line``, ``column``, ``encoding``)
+    when the text is not ASCII and is valid UTF-8: saved as UTF-8 under another declaration
+    (``Église`` would be stored ``Ã‰glise``; text in another encoding is practically never
+    valid UTF-8 as well), as the same bytes in a dBase file are refused."""
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            start = next(i for i, b in enumerate(data) if b >= 0x80)
+            line = data.count(b"\n", 0, start) + 1
+            column = start - (data.rfind(b"\n", 0, start) + 1)
+            raise GeosignalError("undecidable_encoding", f"The XML file declares the encoding {codec}, but its text "
+                                 f"is UTF-8 (from line {line}, column {column}): read as {codec} it would be garbled. "
+                                 'Correct the declaration to encoding="UTF-8" (or save the file again in '
+                                 f"{codec}) and send it again.", where=f"line {line} column {column}", line=line,
+                                 column=column, encoding=codec, kind="xml_declared")
     if codec in _LATIN1_LABELS:
         try:
             return data.decode("cp1252")

@@ -1780,8 +1780,9 @@ _NAIVE_ISO = r"(?a)^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
 #: GeoPackage column types read as SQLite stores them, not through GDAL: numbers (GDAL converts
 #: them to the declared type: 2³²+5 → 5 in a MEDIUMINT, '2,500' → 2, 12.7 → 12) and dates (GDAL
 #: nulls a DATETIME it cannot parse — ``2024-13-01T10:00:00Z``, ``garbage``, a number — without
-#: a word, so the date rules never saw it).
-_GPKG_AS_STORED = ("OFTInteger", "OFTInteger64", "OFTReal", "OFTDateTime", "OFTDate")
+#: a word, so the date rules never saw it), and text (GDAL cuts it at a NUL character, and the
+#: rest was lost without a word: as stored, the text rules drop it with a warning, as in CSV).
+_GPKG_AS_STORED = ("OFTInteger", "OFTInteger64", "OFTReal", "OFTDateTime", "OFTDate", "OFTString")
 
 
 def _gpx_times_utc(frame, info: dict) -> None:  # noqa: ANN001 - a (Geo)DataFrame
