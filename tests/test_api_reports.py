@@ -215,6 +215,17 @@ def test_idempotency_key_identifies_what_the_request_means(db, representative) -
                                 headers=headers)
     assert (again.status_code, again.get_json()["id"], again.headers["Idempotent-Replayed"]) == (
         201, first.get_json()["id"], "true")
+    # numbers by value, as the contract reads them: 3.0 households and 4.444 written 4.4440 are
+    # the same request; 4 households another one
+    spelled = json.dumps(body).replace('"households_affected": 3', '"households_affected": 3.0').replace(
+        "4.444,", "4.4440,")
+    assert '3.0' in spelled
+    again = representative.post("/api/v1/reports", data=spelled, content_type="application/geo+json",
+                                headers=headers)
+    assert (again.status_code, again.get_json()["id"]) == (201, first.get_json()["id"])
+    four = representative.post("/api/v1/reports", data=json.dumps(body).replace(
+        '"households_affected": 3', '"households_affected": 4'), content_type="application/geo+json", headers=headers)
+    assert (four.status_code, four.get_json()["code"]) == (422, "idempotency_key_reused")
     other_crs = representative.post("/api/v1/reports?crs=EPSG:31370", data=json.dumps(body),
                                     content_type="application/geo+json", headers=headers)
     assert (other_crs.status_code, other_crs.get_json()["code"], other_crs.get_json()["where"]) == (

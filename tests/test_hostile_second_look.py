@@ -179,3 +179,19 @@ def test_typed_wkt_that_is_no_geojson_geometry_is_refused(representative) -> Non
         body = r.get_json()
         assert (r.status_code, body["code"], body["kind"], body["where"]) == (422, code, "typed_wkt", "coordinates")
         assert {k: body[k] for k in extra} == extra
+
+
+def test_a_file_posted_as_the_body_of_an_upload_is_a_415(representative, db) -> None:  # noqa: ANN001
+    """A GeoJSON posted to ``/api/v1/imports`` as ``application/json`` (not as a form's file) got
+    400 « send the file as multipart field 'file' »: the media type is what is wrong (415,
+    ``unsupported_media_type``), and nothing is stored; a form without its file is still 400
+    ``no_file``."""
+    before = count_reports(db)
+    fc = {"type": "FeatureCollection", "features": [feature({"type": "Point", "coordinates": [4.444, 50.4108]})]}
+    r = representative.post("/api/v1/imports", json=fc)
+    body = r.get_json()
+    assert (r.status_code, body["code"], body["where"], body["media_type"]) == (
+        415, "unsupported_media_type", "file", "application/json")
+    r = representative.post("/api/v1/imports", data={"network": "mobile"}, content_type="multipart/form-data")
+    assert (r.status_code, r.get_json()["kind"]) == (400, "no_file")
+    assert count_reports(db) == before

@@ -414,8 +414,19 @@ def request_fingerprint(doc: Any, **options: Any) -> str:
     not how it was written — the parsed body ``doc`` as canonical JSON (members sorted, no
     spaces: a client that serialises the same Feature again, in another order, sends the same
     request) and the ``options`` that change what is stored (``crs``, ``repair``, ``status``:
-    the same body with another ``crs`` is another request)."""
-    text = json.dumps([doc, options], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
+    the same body with another ``crs`` is another request). Numbers count by value, as
+    :func:`geosignal.contract.same_json_value` compares them: ``1.0`` is ``1``."""
+    def canonical(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        if isinstance(value, dict):
+            return {k: canonical(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        return value
+
+    text = json.dumps([canonical(doc), options], sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=repr)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -52,6 +52,11 @@ def post_import() -> Response:
         raise GeosignalError("invalid_request", f"send one file per request; got {len(uploads)} 'file' fields",
                              where="file")
     upload = uploads[0] if uploads else None
+    if upload is None and request.mimetype not in ("multipart/form-data", ""):
+        # a file sent as the body (a GeoJSON posted as application/json…), not as a form's file
+        raise GeosignalError("unsupported_media_type", f"a file is sent as multipart/form-data (field 'file'), not "
+                             f"as {request.mimetype[:60]}: POST a GeoJSON Feature to /api/v1/reports, or upload "
+                             "the file in a form", where="file", media_type=request.mimetype[:60])
     if upload is None or not upload.filename:
         raise GeosignalError("invalid_request", "send the file as multipart field 'file'", where="file",
                              kind="no_file")
