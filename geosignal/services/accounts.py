@@ -96,6 +96,10 @@ def _what_is_left(password: str, words: Sequence[str]) -> str:
     return left
 
 
+#: The longest text zxcvbn judges (its ``max_length``: longer raises ``ValueError``).
+ZXCVBN_MAX_LENGTH = 72
+
+
 def password_problem(password: str, own_words: Sequence[str] = ()) -> str | None:
     """Return why ``password`` is refused (a French sentence saying what to do), or None.
 
@@ -111,10 +115,13 @@ def password_problem(password: str, own_words: Sequence[str] = ()) -> str | None
     from zxcvbn import zxcvbn
 
     inputs = [*own_words, *SERVICE_WORDS]
-    weak = zxcvbn(password[:100], user_inputs=inputs)["score"] < MIN_ZXCVBN_SCORE
+    # zxcvbn judges the first ZXCVBN_MAX_LENGTH characters (it raises beyond: a long passphrase
+    # was a 500); more length only adds strength
+    weak = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=inputs)["score"] < MIN_ZXCVBN_SCORE
     if not weak and contained_word(password, own_words) is not None:
         left = _what_is_left(password, own_words)
-        weak = len(left) < MIN_PASSWORD_LENGTH or zxcvbn(left[:100], user_inputs=inputs)["score"] < MIN_ZXCVBN_SCORE
+        weak = len(left) < MIN_PASSWORD_LENGTH or zxcvbn(
+            left[:ZXCVBN_MAX_LENGTH], user_inputs=inputs)["score"] < MIN_ZXCVBN_SCORE
     if weak:
         return ("Mot de passe trop facile à deviner (mot courant, suite de clavier, nom de la commune "
                 "ou de l'adresse) : choisissez une phrase de plusieurs mots sans lien avec vous.")

@@ -17,6 +17,7 @@ none), ``created_at``, ``updated_at``.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -174,11 +175,21 @@ def _filters(user: Any, state: str | None, network: str | None,
     return clauses, params
 
 
+#: A zone id as written in a path, a form or a JSON string: ASCII digits, no sign, space,
+#: underscore or leading zero (``int()`` reads ``+7``, `` 7``, ``1_1``, ``07`` and Arabic-Indic
+#: digits as numbers: a join took ``٣`` for zone 3).
+_ZONE_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
 def _zone_id(zone_id: int | str) -> int:
-    try:
-        value = int(str(zone_id), 10)
-    except ValueError:
-        raise GeosignalError("not_found", f"no zone {zone_id}") from None
+    """The zone id ``zone_id`` (an int, not a bool, or its canonical digits, :data:`_ZONE_ID`);
+    ``not_found`` (404) for anything else or beyond a bigint."""
+    if isinstance(zone_id, int) and not isinstance(zone_id, bool):
+        value = zone_id
+    elif isinstance(zone_id, str) and _ZONE_ID.fullmatch(zone_id):
+        value = int(zone_id)
+    else:
+        raise GeosignalError("not_found", f"no zone {str(zone_id)[:40]!r}")
     if not 0 < value <= _MAX_ID:
         raise GeosignalError("not_found", f"no zone {zone_id}")
     return value

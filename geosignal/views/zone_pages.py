@@ -74,10 +74,12 @@ def _cards(session: Any, features: list[dict[str, Any]], names: dict[str, str],
     nearby = zones_service.nearby_zones(session, zone_ids)
     lone = zones_service.nearby_reports(session, zone_ids)
     offered = sorted({n["id"] for near in nearby.values() for n in near})
-    named = dict(session.execute(text(
-        "SELECT z.zone_id, (array_agg(r.reference ORDER BY r.seq))[1:CAST(:n AS int)] FROM zone_reports z "
-        "JOIN reports r ON r.id = z.report_id WHERE z.zone_id = ANY(:ids) GROUP BY z.zone_id"),
-        {"ids": offered, "n": REFERENCES_NAMED}).all()) if offered else {}
+    rows = session.execute(text(
+        "SELECT z.zone_id, (array_agg(r.reference ORDER BY r.seq))[1:CAST(:n AS int)], array_agg(r.id::text) "
+        "FROM zone_reports z JOIN reports r ON r.id = z.report_id WHERE z.zone_id = ANY(:ids) GROUP BY z.zone_id"),
+        {"ids": offered, "n": REFERENCES_NAMED}).all() if offered else []
+    named = {zid: refs for zid, refs, _ids in rows}
+    digests = {zid: members_digest(ids) for zid, _refs, ids in rows}  # what each offer stands for
 
     def commune(n: dict[str, Any]) -> str:
         return names.get(n["commune_nis"], n["commune_nis"] or "—")
@@ -92,7 +94,7 @@ def _cards(session: Any, features: list[dict[str, Any]], names: dict[str, str],
                                   for rid in shown],
                       "more": len(p["report_ids"]) - len(shown), "members": members_digest(p["report_ids"]),
                       "nearby": [{**n, "commune_name": commune(n), "references": list(named.get(n["id"], [])),
-                                  "more": n["report_count"] > REFERENCES_NAMED}
+                                  "more": n["report_count"] > REFERENCES_NAMED, "members": digests.get(n["id"], "")}
                                  for n in nearby.get(int(f["id"]), [])],
                       "lone": [{**n, "commune_name": commune(n)} for n in lone.get(int(f["id"]), [])],
                       "geometry": json.dumps(f["geometry"], separators=(",", ":"))})
@@ -179,7 +181,10 @@ def _failed(session: Any, failure: GeosignalError, zone_id: str) -> Any:
 def _decide(decision: Any, zone_id: str, value: Any, *, action: str) -> Any:
     """Take a decision on a zone (``decision``: a service of :mod:`geosignal.services.zones`
     called with the user, the zone and ``value``), journal it as ``action`` and commit; return
-    its audit summary (a dict), or the page again when refused (nothing changed)."""
+    its audit summary (a dict), or the page again when refused (nothing changed). The page's
+    address (filters, page number: where the answer goes back to) is checked first: a decision
+    was taken, then refused as a 400 for ``?page=abc``."""
+    _view()
     session = get_session()
     user = current()
     try:
@@ -213,10 +218,37 @@ def confirm_zone(zone_id: str) -> Any:
 def _confirm_as_shown(session: Any, user: Any, zone_id: str, digest: str) -> Any:
     """Confirm the zone when its reports are still those whose digest the card carried
     (``zone_changed`` otherwise); the service checks them again under the network's lock."""
+    return zones_service.confirm_zone(session, user, zone_id, _as_shown(session, user, zone_id, digest))
+
+
+def _as_shown(session: Any, user: Any, zone_id: str, digest: str | None) -> list[str] | None:
+    """The reports of zone ``zone_id`` when they are still those whose digest
+    (:func:`members_digest`) the page's form carried; None without a digest (a form that
+    does not say what it showed). Raises ``zone_changed`` (409) when they changed,
+    ``not_found`` (404) when the zone is gone."""
+    if not digest:
+        return None
     members = zones_service.get_zone(session, user, zone_id)["properties"]["report_ids"]
     if members_digest(members) != digest:
         raise GeosignalError("zone_changed", f"zone {zone_id} now holds {len(members)} reports; read it again")
-    return zones_service.confirm_zone(session, user, zone_id, members)
+    return members
+
+
+def _join_as_shown(session: Any, user: Any, zone_id: str, form: Any) -> Any:
+    """Join the zone chosen (``other``) when both zones still hold the reports the card showed
+    (``members``, ``members_<other>``); the service checks them again under the lock."""
+    other = form.get("other", "")
+    mine = _as_shown(session, user, zone_id, form.get("members"))
+    theirs = _as_shown(session, user, other, form.get(f"members_{other}")) if mine is not None else None
+    shown = [*mine, *theirs] if mine is not None and theirs is not None else None
+    return zones_service.join_zones(session, user, zone_id, other, shown)
+
+
+def _add_as_shown(session: Any, user: Any, zone_id: str, form: Any) -> Any:
+    """Add the report chosen (``report_id``) when the zone still holds the reports the card
+    showed (``members``); the service checks them again under the lock."""
+    shown = _as_shown(session, user, zone_id, form.get("members"))
+    return zones_service.add_to_zone(session, user, zone_id, form.get("report_id", ""), shown)
 
 
 @bp.post("/zones/<zone_id>/split")
@@ -240,8 +272,9 @@ def split_zone(zone_id: str) -> Any:
 @require_policy(zones_service.may_decide, ZONES_DENIED)
 def join_zones(zone_id: str) -> Any:
     """Join the zone chosen in the card's list (form field ``other``) to this one: one
-    confirmed zone from now on; refused (flash, back to the page) when it changed meanwhile."""
-    summary = _decide(zones_service.join_zones, zone_id, request.form.get("other", ""), action="merge")
+    confirmed zone from now on; refused (flash, back to the page) when either zone changed
+    since the page was read (``members``, ``members_<other>``: their digests) or is gone."""
+    summary = _decide(_join_as_shown, zone_id, request.form, action="merge")
     if not isinstance(summary, dict):
         return summary
     return _done(ngettext("Zones réunies : leur %(num)s signalement est un seul lieu.",
@@ -254,8 +287,8 @@ def join_zones(zone_id: str) -> Any:
 def add_to_zone(zone_id: str) -> Any:
     """Add the report chosen in the card's list (form field ``report_id``), in no zone, to
     this zone: one confirmed zone from now on; refused (flash, back to the page) when the
-    zone or the report changed meanwhile."""
-    summary = _decide(zones_service.add_to_zone, zone_id, request.form.get("report_id", ""), action="merge")
+    zone changed since the page was read (``members``: its digest) or the report meanwhile."""
+    summary = _decide(_add_as_shown, zone_id, request.form, action="merge")
     if not isinstance(summary, dict):
         return summary
     reference = get_session().scalar(text("SELECT reference FROM reports WHERE id = CAST(:id AS uuid)"),
