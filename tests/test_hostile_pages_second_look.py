@@ -136,3 +136,19 @@ def test_ogc_number_matched_counts_the_features_served(client, db, admin) -> Non
     assert (whole["numberMatched"], whole["numberReturned"]) == (1, 1)
     first = client.get("/ogc/collections/white-zones/items?limit=1").get_json()
     assert first["numberReturned"] == 1 and "next" not in [link["rel"] for link in first["links"]]
+
+
+def test_a_wrong_bbox_crs_is_said_even_without_a_bbox_and_zoom_has_one_limit(client, referent) -> None:  # noqa: ANN001
+    """``bbox-crs=bogus`` without a ``bbox`` was ignored (with one, 400); the locations' zoom
+    was said « 0 to 30 » by the view and « 0 to 22 » by the service. One rule each."""
+    r = client.get("/ogc/collections/white-zones/items?bbox-crs=bogus")
+    assert (r.status_code, r.get_json()["code"], r.get_json()["where"]) == (400, "invalid_request", "bbox-crs")
+    assert client.get("/ogc/collections/white-zones/items?bbox-crs="
+                      "http://www.opengis.net/def/crs/OGC/1.3/CRS84").status_code == 200
+    details = set()
+    for zoom in ("23", "31"):
+        r = referent.get(f"/api/v1/stats/locations?zoom={zoom}&bbox=4.3,50.3,4.6,50.5")
+        assert (r.status_code, r.get_json()["where"]) == (400, "zoom")
+        details.add(r.get_json()["detail"])
+    assert details == {"zoom must be a whole number from 0 to 22"}
+    assert referent.get("/api/v1/stats/locations?zoom=22&bbox=4.3,50.3,4.6,50.5").status_code == 200

@@ -348,9 +348,9 @@ def item(session: Session, base: str, collection_id: str, item_id: str, viewer: 
 def parse_item_query(args: dict[str, str]) -> ItemQuery:
     """Parse ``bbox``, ``datetime``, ``limit`` and ``offset``; ``invalid_request`` (400) when wrong."""
     bbox = None
+    if args.get("bbox-crs") not in (None, CRS84):  # (with a bbox or not: a wrong value is said, not ignored)
+        raise GeosignalError("invalid_request", "bbox-crs must be CRS84", where="bbox-crs")
     if args.get("bbox"):
-        if args.get("bbox-crs") not in (None, CRS84):
-            raise GeosignalError("invalid_request", "bbox-crs must be CRS84", where="bbox-crs")
         bbox = parse_bbox(args["bbox"])
     start = end = None
     if args.get("datetime"):

@@ -99,9 +99,10 @@ def commune(nis: str) -> Response:
 @require_policy(policy.may_use_dashboard, "report locations are for the referent and admins")
 def locations() -> Response:
     """Where reports are in ``bbox`` at ``zoom``: points, or grid cells when many (filters apply)."""
-    zoom = whole_number(request.args.get("zoom"), maximum=30)
-    if zoom is None:
-        raise GeosignalError("invalid_request", "zoom must be a whole number from 0 to 30", where="zoom")
+    zoom = whole_number(request.args.get("zoom"), maximum=aggregation.MAX_ZOOM)
+    if zoom is None:  # (one limit, said once: the service's)
+        raise GeosignalError("invalid_request", f"zoom must be a whole number from 0 to {aggregation.MAX_ZOOM}",
+                             where="zoom")
     filters = _filters()
     return jsonify(aggregation.report_locations(get_session(), parse_bbox(request.args.get("bbox"), required=True), zoom, filters))
 

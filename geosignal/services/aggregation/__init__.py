@@ -63,7 +63,7 @@ from geosignal.services.aggregation.filters import (
 )
 from geosignal.services.aggregation.geometry import Counts, clipped_unions
 from geosignal.services.aggregation.live import compute_live
-from geosignal.services.aggregation.locations import MAX_POINTS, report_locations
+from geosignal.services.aggregation.locations import MAX_POINTS, MAX_ZOOM, report_locations
 from geosignal.services.aggregation.rows import CommuneInfo, make_row, territory_row
 from geosignal.services.aggregation.stored import (
     commune_detail,
@@ -79,6 +79,6 @@ __all__ = [
     "BREAKDOWNS", "COUNTED_STATUSES", "CSV_COLUMNS", "ESTIMATE_NOTE", "LINE_GRID_M", "MAX_POINTS", "CommuneInfo",
     "Counts", "StatsFilters", "aggregate_files", "aggregate_files_steps", "clipped_unions", "commune_detail",
     "commune_stats", "commune_table", "compute_live", "home_communes", "make_row", "parse_filters",
-    "rebuild_communes", "recompute_all", "refresh_reports", "report_locations", "table_csv", "table_geojson",
+    "MAX_ZOOM", "rebuild_communes", "recompute_all", "refresh_reports", "report_locations", "table_csv", "table_geojson",
     "territory_row", "vacuum_cells", "where_sql",
 ]

@@ -13,6 +13,8 @@ from geosignal.services.aggregation.filters import NO_FILTERS, StatsFilters, whe
 
 #: Above this many reports in the box, the map gets grid cells instead of points.
 MAX_POINTS = 2000
+#: The deepest web-map zoom level the locations are asked at (Leaflet's maps reach 18–22).
+MAX_ZOOM = 22
 #: From this Leaflet zoom on (a screen pixel ≈ 12 m at 50° N), road stretches and zones come
 #: with their shapes, drawn as they are rather than as a dot.
 SHAPES_ZOOM = 13
@@ -40,8 +42,8 @@ def report_locations(session: Session, bbox: tuple[float, float, float, float], 
     "items": [[lon, lat, count], …]}``: reports counted on a grid of cells about 40 screen
     pixels wide, each placed at the mean position of its reports. Also ``total``.
     """
-    if not 0 <= zoom <= 22:
-        raise GeosignalError("invalid_request", "zoom must be 0 to 22", where="zoom")
+    if not 0 <= zoom <= MAX_ZOOM:
+        raise GeosignalError("invalid_request", f"zoom must be a whole number from 0 to {MAX_ZOOM}", where="zoom")
     cond, params = where_sql(filters)
     params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))
     box = "ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
