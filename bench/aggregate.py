@@ -13,6 +13,9 @@ fresh database cloned from the template (as ``tests/conftest.py`` does), then ti
       the stats again (median),
   (g) rejecting one zone (``reports.set_status`` + commit) and reading the stats (median),
   (h) withdrawing one zone the same way (median),
+  (j) moving one zone 5 m through the edit path (``reports.edit_report`` + commit) and reading
+      the stats (median), (k) rejecting 5 zones in one statement (``workflow.transition_many``
+      + commit) and reading the stats (median),
   (i) filtered (live) stats, ``GET /api/v1/stats/communes?network=mobile``, vs (a') the best
       hand-written SQL for the same filter (median of 3 each),
 
@@ -352,13 +355,65 @@ def main() -> None:  # noqa: C901, PLR0915
         print(f"(g) reject one zone + read stats   {1000 * t_g:8.1f} ms median of {args.repeat}")
         t_h = status_changes("withdrawn")
         print(f"(h) withdraw one zone + read stats {1000 * t_h:8.1f} ms median of {args.repeat}")
+
+        def moves_and_bulk() -> tuple[float, float, int]:
+            """Median times of (j) moving one submitted zone 5 m east through the edit path
+            (``reports.edit_report`` with its ETag + commit) and (k) rejecting 5 zones in one
+            statement (``workflow.transition_many`` + commit), each + reading the stats."""
+            from shapely import affinity
+
+            from geosignal.geo import reproject
+            from geosignal.services import workflow as workflow_service
+
+            times_j, times_k = [], []
+            with app.app_context():
+                from geosignal.db import get_session
+
+                session = get_session()
+                admin = session.query(User).filter_by(email="bench-admin@igretec.com").one()
+                ids = [str(i) for i in session.scalars(text(
+                    "SELECT id FROM reports WHERE ST_Dimension(geometry) = 2 AND status = 'submitted' "
+                    "ORDER BY seq DESC LIMIT :n"), {"n": 6 * (args.repeat + 1)})]
+                session.commit()
+                for i, rid in enumerate(ids[: args.repeat + 1]):
+                    feature = reports_service.get_report(session, admin, rid)
+                    geom = reproject(shapely.geometry.shape(feature["geometry"]), WGS84, LAMBERT72)
+                    moved = shapely.orient_polygons(reproject(affinity.translate(geom, 5, 0), LAMBERT72, WGS84))
+                    props = {k: v for k, v in reports_service.current_input(feature).items() if k != "observed_at"}
+                    t = time.perf_counter()
+                    reports_service.edit_report(session, admin, rid, ReportInput(moved, props),
+                                                if_match=workflow_service.etag(feature["properties"]["revision"]))
+                    session.commit()
+                    response = client.get("/api/v1/stats/communes", headers=headers)
+                    elapsed = time.perf_counter() - t
+                    assert response.status_code == 200 and response.get_json()["source"] == "stored"
+                    if i:
+                        times_j.append(elapsed)
+                rest = ids[args.repeat + 1:]
+                for i in range(args.repeat + 1):
+                    batch = rest[5 * i: 5 * i + 5]
+                    t = time.perf_counter()
+                    done = workflow_service.transition_many(session, batch, "rejected", admin, "Motif du banc d'essai")
+                    session.commit()
+                    response = client.get("/api/v1/stats/communes", headers=headers)
+                    elapsed = time.perf_counter() - t
+                    assert len(done["moved"]) == len(batch) and response.status_code == 200
+                    if i:
+                        times_k.append(elapsed)
+                size = session.scalar(text("SELECT max(report_count) FROM zones")) or 0
+            return statistics.median(times_j), statistics.median(times_k), size
+
+        t_j, t_k, largest = moves_and_bulk()
+        print(f"(j) move one zone 5 m + read stats {1000 * t_j:8.1f} ms median of {args.repeat} "
+              f"(largest zone {largest:,} reports)")
+        print(f"(k) reject 5 zones at once + read  {1000 * t_k:8.1f} ms median of {args.repeat}")
         with database.session() as s:
             stored = {r["nis_code"]: r for r in aggregation.commune_table(s)["communes"]}
             live = aggregation.compute_live(s)
         bad = [n for n in live if any(stored[n][k] != live[n][k] for k in ("report_count", "zone_count", "breakdown"))
                or abs(stored[n]["white_zone_area_km2"] - live[n]["white_zone_area_km2"])
                > 1e-6 * max(live[n]["white_zone_area_km2"], 1e-12)]
-        print(f"    after the adds, rejections and withdrawals: stored vs full recomputation "
+        print(f"    after the adds, rejections, withdrawals and moves: stored vs full recomputation "
               f"{'agree (counts exact, areas within 1e-6)' if not bad else 'DISAGREE: ' + ', '.join(bad[:5])}")
 
         sql_mobile = SQL_A.replace("status IN ('submitted', 'validated')",
