@@ -468,3 +468,20 @@ def test_reports_leaving_together_split_lose_values_and_move_the_home_as_a_regro
     assert leave(both[2:], "home")
     assert db.execute(text("SELECT commune_nis FROM zones WHERE id = :z"), {"z": z}).scalar_one() == there
     assert_equal_to_a_recomputation(db)
+
+
+def test_reports_leaving_together_far_apart_are_searched_around_each(db) -> None:  # noqa: ANN001
+    """Reports leaving in one statement from places far apart in one zone: one search joining
+    all their neighbours walked the zone between them (at 1,000,000 reports past 5,000 members,
+    then a full regrouping of a zone of 494,000 reports: minutes). Adjacent reports leaving
+    make one cluster, each cluster is searched around itself: the mesh below is 200 points
+    over 1.2 km; two inner points at its two ends, and two neighbours together in the middle,
+    leave in one statement, and the searches load a few dozen members each, not the mesh."""
+    ids = insert(db, grid(X - 2500, Y + 4000, 20, 10))  # 200 points, 60 m apart: one zone
+    zid = zone_of(db, ids[0])
+    leaving = [ids[5 * 20 + 2], ids[5 * 20 + 17], ids[4 * 20 + 9], ids[4 * 20 + 10]]
+    db.execute(text("UPDATE reports SET status = 'withdrawn' WHERE id = ANY(CAST(:i AS uuid[]))"), {"i": leaving})
+    assert db.execute(text("SELECT count(*) FROM pg_temp.zone_work WHERE gen = -1")).scalar_one() == 4  # shrunk
+    assert searched(db) <= 48  # (the last cluster's search: around one place, not across the mesh)
+    assert members(db, zid) == set(ids) - set(leaving)
+    assert_equal_to_a_recomputation(db)
