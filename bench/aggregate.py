@@ -360,9 +360,9 @@ def main() -> None:  # noqa: C901, PLR0915
             """Median times of (j) moving one submitted zone 5 m east through the edit path
             (``reports.edit_report`` with its ETag + commit) and (k) rejecting 5 zones in one
             statement (``workflow.transition_many`` + commit), each + reading the stats."""
-            from shapely import affinity
+            # (bench/zones.py: the edit path, as the pages and the API take it)
+            from zones import move_east
 
-            from geosignal.geo import reproject
             from geosignal.services import workflow as workflow_service
 
             times_j, times_k = [], []
@@ -375,18 +375,12 @@ def main() -> None:  # noqa: C901, PLR0915
                     "SELECT id FROM reports WHERE ST_Dimension(geometry) = 2 AND status = 'submitted' "
                     "ORDER BY seq DESC LIMIT :n"), {"n": 6 * (args.repeat + 1)})]
                 session.commit()
-                for i, rid in enumerate(ids[: args.repeat + 1]):
-                    feature = reports_service.get_report(session, admin, rid)
-                    geom = reproject(shapely.geometry.shape(feature["geometry"]), WGS84, LAMBERT72)
-                    moved = shapely.orient_polygons(reproject(affinity.translate(geom, 5, 0), LAMBERT72, WGS84))
-                    props = {k: v for k, v in reports_service.current_input(feature).items() if k != "observed_at"}
-                    t = time.perf_counter()
-                    reports_service.edit_report(session, admin, rid, ReportInput(moved, props),
-                                                if_match=workflow_service.etag(feature["properties"]["revision"]))
-                    session.commit()
+                def read() -> None:
                     response = client.get("/api/v1/stats/communes", headers=headers)
-                    elapsed = time.perf_counter() - t
                     assert response.status_code == 200 and response.get_json()["source"] == "stored"
+
+                for i, rid in enumerate(ids[: args.repeat + 1]):
+                    elapsed = move_east(session, admin, rid, 5.0, read)
                     if i:
                         times_j.append(elapsed)
                 rest = ids[args.repeat + 1:]

@@ -570,6 +570,12 @@ def _field_name(where: str | None) -> str:
     return pointer.split("/")[0]
 
 
+#: A zone valid as drawn whose rings touch on an edge, crossing once projected to EPSG:31370
+#: (``self_intersection`` or ``invalid_geometry``, kind ``invalid_in_epsg31370``).
+_RINGS_TOUCH_ON_AN_EDGE = ("Deux contours de cette zone se touchent au milieu d'un côté (voir le repère sur la carte) : "
+                           "déplacez ce sommet de quelques centimètres pour qu'ils ne se touchent plus, ou placez le "
+                           "même sommet sur les deux contours.")
+
 #: The message of a refusal whose ``kind`` says more than its code, by code and kind (pages
 #: through :func:`specific_message`, scripts through the catalogue's ``kinds``).
 KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
@@ -623,14 +629,10 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "too_tangled_to_repair": "Les bords de cette zone se croisent en trop d'endroits pour qu'elle soit réparée "
                                  "automatiquement : redessinez-la en suivant son contour une seule fois.",
         # valid as drawn, not once projected to EPSG:31370: intake.core._invalid_in_lambert72
-        "invalid_in_epsg31370": "Deux contours de cette zone se touchent au milieu d'un côté (voir le repère sur la "
-                                "carte) : déplacez ce sommet de quelques centimètres pour qu'ils ne se touchent plus, "
-                                "ou placez le même sommet sur les deux contours.",
+        "invalid_in_epsg31370": _RINGS_TOUCH_ON_AN_EDGE,
     },
     "invalid_geometry": {
-        "invalid_in_epsg31370": "Deux contours de cette zone se touchent au milieu d'un côté (voir le repère sur la "
-                                "carte) : déplacez ce sommet de quelques centimètres pour qu'ils ne se touchent plus, "
-                                "ou placez le même sommet sur les deux contours.",
+        "invalid_in_epsg31370": _RINGS_TOUCH_ON_AN_EDGE,
     },
     # a CSV neither UTF-8 nor Windows-1252 (Mac Roman, as Excel for Mac saves « CSV »):
     # geosignal.services.intake.files._refuse_not_cp1252
