@@ -219,6 +219,20 @@ class Mailbox:
             time.sleep(0.05)
         return self.to(address)
 
+    def wait_for(self, address: str, subject: str, timeout: float = 30.0) -> list:
+        """Return the messages sent to ``address`` whose subject contains ``subject`` once one
+        has arrived (at most ``timeout`` s). Mails sent after the answer (a token's notice, a
+        reset link) may arrive in any order and late on a busy machine: waiting for a count of
+        messages took a late notice for the reset link."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.to(address) if subject in m["Subject"]]
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
+
 
 @pytest.fixture
 def smtp_server(app):  # noqa: ANN001, ANN201
