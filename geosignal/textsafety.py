@@ -9,6 +9,9 @@ exactly as given, or refused; never silently cleaned. Refused, wherever it comes
   which make a text display in another order than it reads ("Trojan source");
 * UTF-16 surrogates (U+D800–U+DFFF): JSON's ``\\ud800`` escapes decode to them when unpaired,
   and they are not Unicode text (they cannot be encoded as UTF-8, stored or written back).
+* the 66 noncharacters (U+FDD0–U+FDEF and the last two code points of every plane, U+FFFE,
+  U+FFFF, U+1FFFE…): Unicode keeps them for a program's internal use, never for text sent to
+  others, and XML (a KML export) cannot carry U+FFFE or U+FFFF at all.
 
 JSON bodies and uploads are read with a :func:`strict_pairs` hook (a member name twice in one
 object is refused: RFC 8259 leaves its meaning open, and Python would keep the last silently) and
@@ -24,7 +27,9 @@ from typing import Any
 from geosignal.errors import GeosignalError
 
 #: Characters refused in stored free text (see the module's docstring).
-UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+                               "\ufdd0-\ufdef" + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF)
+                                                        for plane in range(17)) + "]")
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: A ``\\uD800``–``\\uDFFF`` escape in JSON text (paired or not: the parsed strings tell).
@@ -42,7 +47,7 @@ def refuse_unsafe_text(text: str, *, name: str, where: str, code: str = "invalid
     bad = UNSAFE_CHARACTERS.search(text)
     if bad is not None:
         raise GeosignalError(code, f"{name} holds the character {describe_character(bad.group())} at position "
-                             f"{bad.start()} (a control, a direction override or an unpaired surrogate), which "
+                             f"{bad.start()} (a control, a direction override, an unpaired surrogate or a noncharacter), which "
                              "geosignal does not store; remove it.", where=where,
                              character=describe_character(bad.group()), position=bad.start())
 

@@ -863,8 +863,8 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
             values = ", ".join(label(v) for v in extra["allowed"])
             return _("%(field)s : choisissez parmi %(values)s.", field=field_label(field), values=values)
         if "character" in extra:
-            return _("Retirez le caractère %(character)s (un caractère de contrôle ou qui inverse le sens de "
-                     "l'écriture) : geosignal ne l'enregistre pas.", character=extra["character"])
+            return _("Retirez le caractère %(character)s (un caractère de contrôle, invisible ou qui inverse le "
+                     "sens de l'écriture) : geosignal ne l'enregistre pas.", character=extra["character"])
         if field in ("description", "reason") and "limit" in extra:
             if "value" in extra:
                 return _("Texte trop long (%(value)s caractères) : raccourcissez-le à %(limit)s caractères au plus.",

@@ -345,6 +345,7 @@ def test_next_paths_of_the_site_are_kept(client, representative) -> None:  # noq
     ({"description": "x" * 5001}, "Texte trop long (5 001 caractères) : raccourcissez-le à 5 000 caractères au plus."),
     ({"description": "a\u202eb"}, "Retirez le caractère U+202E"),
     ({"description": "a\x07b"}, "Retirez le caractère U+0007"),
+    ({"description": "a\uffffb"}, "Retirez le caractère U+FFFF (un caractère de contrôle, invisible ou qui inverse"),
     ({"households_affected": "2000000"}, "Écrivez un nombre entier de 0 à 1 000 000"),
 ])
 def test_map_form_refusals_say_what_to_do(db, client, representative, fields: dict, sentence: str) -> None:  # noqa: ANN001

@@ -109,6 +109,10 @@ def test_an_upload_with_a_member_twice_or_an_unpaired_surrogate_is_refused(db, r
     ("isolate \u2066x\u2069", "U+2066"),
     ("C1 \x85 control", "U+0085"),
     ("nul \x00 byte", "U+0000"),
+    ("byte order \ufffe swapped", "U+FFFE"),  # noncharacters: never for interchange, XML cannot carry them
+    ("end \uffff", "U+FFFF"),
+    ("arabic block \ufdd0", "U+FDD0"),
+    ("last plane \U0010ffff", "U+10FFFF"),
 ])
 def test_description_with_a_character_that_is_not_stored_is_refused(db, representative, description,
                                                                     character) -> None:
@@ -130,16 +134,18 @@ def test_description_keeps_tabs_newlines_and_ordinary_text(db, representative) -
                                                                 " — ∅ 4G\nfin")
 
 
-def test_a_file_description_with_a_direction_override_is_dropped_with_a_warning() -> None:
-    properties, problems = check_file_properties({"description": "Son\u202enette", "network": "mobile"},
+@pytest.mark.parametrize(("description", "character"), [("Son\u202enette", "U+202E"), ("fin\U0001ffff", "U+1FFFF")])
+def test_a_file_description_with_a_character_not_stored_is_dropped_with_a_warning(description: str,
+                                                                                   character: str) -> None:
+    properties, problems = check_file_properties({"description": description, "network": "mobile"},
                                                  columns={"description": "descr"})
     assert properties == {"network": "mobile"}
     assert [(p["code"], p["name"], p["column"], p["error"]) for p in problems] == [
         ("attribute_dropped", "description", "descr", "invalid_attribute")]
-    assert "U+202E" in problems[0]["detail"]
+    assert character in problems[0]["detail"]
 
 
-@pytest.mark.parametrize("reason", ["a\x00b", "motif \u202e inversé", "a\ud800b"])
+@pytest.mark.parametrize("reason", ["a\x00b", "motif \u202e inversé", "a\ud800b", "motif \U0001fffe"])
 def test_a_transition_reason_that_cannot_be_stored_is_refused(db, representative, referent, reason) -> None:
     created = _post_text(representative, json.dumps(_feature(description="à valider")))
     rid = created.get_json()["id"]
