@@ -216,3 +216,34 @@ def test_the_zones_page_offers_the_lone_reports_nearby_and_adds_one(client, db) 
     # the page read before still offers it: nothing changes, said
     again = client.post(f"/zones/{za}/add", data={"csrf_token": csrf_token(page), "report_id": others["lone"]})
     assert again.status_code == 422 and "Rien n&#39;a été modifié" in again.get_data(as_text=True)
+
+
+def test_a_commune_reads_its_report_s_zone_decisions_without_other_communes_report_ids(client, db) -> None:  # noqa: ANN001
+    """A zone spans communes: the history of a report names the reports a decision added to or
+    took out of its zone only when the reader may read them; others are counted."""
+    a, others = _zone_and_lone_reports(db, dy=11000)
+    lone = others["lone"]
+    home, elsewhere = (db.scalar(text("SELECT commune_nis FROM reports WHERE id = CAST(:id AS uuid)"), {"id": i})
+                       for i in (a[0], lone))
+    assert (home, elsewhere) == ("52055", "52075")  # a zone in Pont-à-Celles; the lone report in Les Bons Villers
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    db.commit()
+    za = zone_of(db, a[0])["zone_id"]
+    assert referent.post(f"/api/v1/zones/{za}/add", json={"report_id": lone, "report_ids": a}).status_code == 200
+    assert referent.post(f"/api/v1/zones/{za}/split", json={"report_ids": [lone]}).status_code == 200
+
+    def decisions(account, report_id: str) -> list[tuple]:  # noqa: ANN001
+        answer = account.get(f"/api/v1/reports/{report_id}/history")
+        assert answer.status_code == 200
+        return [(e["action"], {k: v for k, v in e["details"].items() if k in ("added", "added_elsewhere", "taken_out",
+                                                                             "taken_out_elsewhere")})
+                for e in answer.get_json()["history"] if e["action"] in ("merge", "split")]
+
+    assert decisions(referent, a[0]) == [("merge", {"added": [lone]}), ("split", {"taken_out": [lone]})]
+    pont_a_celles = make_account(client, db, "echevin@pont-a-celles.be", "representative", "52055")
+    db.commit()
+    assert decisions(pont_a_celles, a[0]) == [("merge", {"added": [], "added_elsewhere": 1}),
+                                          ("split", {"taken_out": [], "taken_out_elsewhere": 1})]
+    bons_villers = make_account(client, db, "echevin@lesbonsvillers.be", "representative", "52075")
+    db.commit()
+    assert decisions(bons_villers, lone) == [("merge", {"added": [lone]}), ("split", {"taken_out": [lone]})]

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geosignal import contract, workflow
+from geosignal import contract, policy, workflow
 from geosignal.errors import GeosignalError
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -207,13 +207,48 @@ def history(session: Session, report_id: uuid.UUID, *, viewer: Any = None,
                     OR (NOT k.before_in AND e.details->'filters'->>'status' = :dwconnect)))
         ORDER BY e.id"""), {"rid": report_id, "forwardable": list(workflow.FORWARDABLE_STATUSES),
                             "dwconnect": DWCONNECT}).all()
+    readable = _readable_named_reports(session, viewer, rows)
     out = []
     for row in rows:
         entry = _entry(row, show_names=_may_see_name(viewer, row))
+        if readable is not None and entry.get("details"):
+            entry["details"] = _named_reports_kept(entry["details"], readable)
         if with_values:
             entry["before"], entry["after"] = row.before, row.after
         out.append(entry)
     return out
+
+
+#: The members of a zone decision's ``details`` that list reports (``split``: taken out;
+#: ``merge``: added to a zone): a zone spans communes, so they may name another commune's.
+_NAMED_REPORTS = ("taken_out", "added")
+
+
+def _readable_named_reports(session: Session, viewer: Any, rows: list[Any]) -> set[str] | None:
+    """The ids among the reports the rows' zone decisions name that ``viewer`` may read
+    (:func:`geosignal.policy.may_read_report`), read in one statement; None for a viewer who
+    reads every commune's (nothing to hide)."""
+    if policy.sees_all_communes(viewer):
+        return None
+    named = {str(i) for row in rows for key in _NAMED_REPORTS for i in ((row.details or {}).get(key) or ())}
+    if not named:
+        return set()
+    found = session.execute(text("SELECT id::text, commune_nis FROM reports WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                            {"ids": sorted(named)}).all()
+    return {rid for rid, nis in found if policy.may_read_report(viewer, nis)}
+
+
+def _named_reports_kept(details: dict[str, Any], readable: set[str]) -> dict[str, Any]:
+    """``details`` with only the ids of :data:`_NAMED_REPORTS` in ``readable``, and how many
+    others there were (``taken_out_elsewhere``, ``added_elsewhere``): a commune learns that
+    its report's zone lost or gained reports in other communes, not their ids."""
+    kept = dict(details)
+    for key in _NAMED_REPORTS:
+        if isinstance(details.get(key), list):
+            kept[key] = [i for i in details[key] if str(i) in readable]
+            if len(kept[key]) < len(details[key]):
+                kept[f"{key}_elsewhere"] = len(details[key]) - len(kept[key])
+    return kept
 
 
 def _may_see_name(viewer: Any, row: Any) -> bool:
