@@ -63,6 +63,11 @@ def test_zone_numbers_are_plain_ascii_digits_in_paths_forms_and_bodies(db, refer
     token = csrf_token(referent.client.get("/zones").get_data(as_text=True))
     joined = referent.client.post(f"/zones/{za}/join", data={"csrf_token": token, "other": spelt})
     assert joined.status_code == 422, spelt
+    # the same with the page's digests (the form as the page wrote it, the choice spelt otherwise)
+    join = _form(referent.client.get("/zones").get_data(as_text=True), za, "join")
+    joined = referent.client.post(f"/zones/{za}/join", data={**join, "other": spelt,
+                                                              f"members_{spelt}": join[f"members_{zb}"]})
+    assert joined.status_code == 422, spelt
     path = "".join(chr(0x660 + int(c)) for c in str(za)) if written == "arabic" else written.format(za)
     confirmed = referent.client.post(f"/zones/{path}/confirm", data={"csrf_token": token})
     assert confirmed.status_code == 404, path

@@ -352,6 +352,19 @@ def split_zone(session: Session, user: Any, zone_id: int | str,
     return {"type": "FeatureCollection", "features": features}, summary
 
 
+def other_zone_id(other_id: Any) -> int:
+    """The id of the zone to join (:func:`join_zones`' ``other_id``: an int or its canonical
+    digits). Raises ``invalid_join`` (422, ``/zone_id``) for anything that cannot be a zone's
+    id (text, a fraction, a bool): a zone the request names wrongly, not one that is gone."""
+    try:
+        other = _zone_id(other_id) if isinstance(other_id, (int, str)) and not isinstance(other_id, bool) else None
+    except GeosignalError:
+        other = None
+    if other is None:
+        raise GeosignalError("invalid_join", "zone_id must be the id of another zone", where="/zone_id")
+    return other
+
+
 def join_zones(session: Session, user: Any, zone_id: int | str, other_id: Any,
                report_ids: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Join two zones of one network into one confirmed zone (the caller commits): the
@@ -366,12 +379,7 @@ def join_zones(session: Session, user: Any, zone_id: int | str, other_id: Any,
     decision_id}``). Raises ``invalid_join`` (422: the same zone twice, another network),
     ``unauthorized`` (401), ``forbidden`` (403), ``not_found`` (404), ``zone_changed`` (409).
     """
-    try:
-        other = _zone_id(other_id) if isinstance(other_id, (int, str)) and not isinstance(other_id, bool) else None
-    except GeosignalError:
-        other = None
-    if other is None:
-        raise GeosignalError("invalid_join", "zone_id must be the id of another zone", where="/zone_id")
+    other = other_zone_id(other_id)
     zid, network, _state, members = _locked_zone(session, user, zone_id)
     if other == zid:
         raise GeosignalError("invalid_join", f"zone {zid} cannot be joined with itself", where="/zone_id")

@@ -238,6 +238,7 @@ def _join_as_shown(session: Any, user: Any, zone_id: str, form: Any) -> Any:
     """Join the zone chosen (``other``) when both zones still hold the reports the card showed
     (``members``, ``members_<other>``); the service checks them again under the lock."""
     other = form.get("other", "")
+    zones_service.other_zone_id(other)  # a choice that names no zone: 422, as without digests
     mine = _as_shown(session, user, zone_id, form.get("members"))
     theirs = _as_shown(session, user, other, form.get(f"members_{other}")) if mine is not None else None
     shown = [*mine, *theirs] if mine is not None and theirs is not None else None
