@@ -1073,3 +1073,29 @@ def test_a_kml_geometry_refusal_names_its_placemark(area, admin, db, coordinates
     refused = next(f for f in preview["features"] if f.get("error"))
     assert {k: refused["error"][k] for k in ("code", "placemark", "name", "line")} == {
         "code": code, "placemark": 1, "name": "Rue Haute", "line": 3}
+
+
+@pytest.mark.parametrize("data_type", ["tiles", "2d-gridded-coverage"])
+def test_gpkg_of_raster_tiles_only_says_so(area, admin, db, tmp_path, data_type):
+    """A GeoPackage of map tiles (an orthophoto, a coverage map exported as an image) has no
+    feature layer: GDAL, asked for vectors, said the file was "not recognized as being in a
+    supported file format". Refused as holding no feature, naming the raster layer."""
+    data = _altered(
+        geopackage(tmp_path), tmp_path,
+        "DELETE FROM gpkg_geometry_columns", "DELETE FROM gpkg_contents", "DROP TABLE zones",
+        "CREATE TABLE couverture (id INTEGER PRIMARY KEY AUTOINCREMENT, zoom_level INTEGER NOT NULL, "
+        "tile_column INTEGER NOT NULL, tile_row INTEGER NOT NULL, tile_data BLOB NOT NULL)",
+        f"INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES ('couverture', '{data_type}', "
+        "'couverture', 4326)")
+    err = refused(area, admin, db, data, "couverture.gpkg", "no_features")
+    assert err.extra == {"format": "gpkg", "rasters": ["couverture"]}
+    assert err.detail == ("The GeoPackage contains no feature layer, only raster tiles ('couverture'), which are "
+                          "not reports.")
+
+
+def test_gdal_s_messages_are_repeated_without_its_path_nor_its_advice_to_programmers():
+    from geosignal.services.intake.files import _gdal_message
+
+    said = ("'/vsimem/3f2a9c.gpkg' not recognized as being in a supported file format.; It might help to specify "
+            "the correct driver explicitly by prefixing the file path with '<DRIVER>:', e.g. 'CSV:path'.")
+    assert _gdal_message(Exception(said)) == "the file is not recognized as being in a supported file format."

@@ -2157,6 +2157,11 @@ def _schema(con: sqlite3.Connection) -> list[tuple[str, str]]:
     return out
 
 
+#: The ``data_type`` of a GeoPackage's raster content (``gpkg_contents``): tiles, and the
+#: tiled gridded coverage extension's elevation data.
+_RASTER_DATA_TYPES = ("tiles", "2d-gridded-coverage")
+
+
 def check_gpkg(data: bytes) -> dict[str, int]:
     """Check a GeoPackage (or any SQLite database) before GDAL reads it, and return the number
     of rows of each feature layer (table name → rows, in ``gpkg_contents`` order; empty when
@@ -2188,7 +2193,8 @@ def check_gpkg(data: bytes) -> dict[str, int]:
     private copy, and ``DROP TABLE`` fires no trigger). Indexes on expressions and ``CHECK``
     constraints are evaluated when a row is written, never when it is read.
 
-    Raises 422 ``unreadable_file`` when SQLite cannot read the file (damaged).
+    Raises 422 ``unreadable_file`` when SQLite cannot read the file (damaged), 422
+    ``no_features`` (``rasters``: their names) when it holds raster tiles and no feature layer.
     """
     con = sqlite3.connect(":memory:")
     try:
@@ -2217,10 +2223,16 @@ def check_gpkg(data: bytes) -> dict[str, int]:
                                        f"table {name!r} is computed whenever it is read (GENERATED ALWAYS AS … "
                                        "VIRTUAL): SQL chosen by whoever made the file would run for every row.",
                                        column=column[1])
-        layers: list[str] = []
+        contents: list[tuple[Any, Any]] = []
         if "gpkg_contents" in tables:
-            layers = [r[0] for r in con.execute(f"SELECT table_name FROM {_quoted(tables['gpkg_contents'])} "
-                                                "WHERE data_type = 'features'").fetchall()]
+            contents = con.execute(f"SELECT table_name, data_type FROM {_quoted(tables['gpkg_contents'])}").fetchall()
+        layers = [name for name, kind in contents if kind == "features"]
+        rasters = [str(name) for name, kind in contents if kind in _RASTER_DATA_TYPES]
+        if rasters and not layers:
+            # GDAL, asked for vectors, would say "not recognized as being in a supported file format"
+            raise GeosignalError("no_features", f"The GeoPackage contains no feature layer, only raster tiles "
+                                 f"({', '.join(repr(n) for n in rasters[:5])}{'…' if len(rasters) > 5 else ''}), "
+                                 "which are not reports.", format="gpkg", rasters=rasters[:50])
         counts: dict[str, int] = {}
         for layer in layers:
             if not isinstance(layer, str) or layer.lower() in {c.lower() for c in counts}:

@@ -1825,11 +1825,18 @@ def gpx_extension_names(columns: list[str]) -> dict[str, str]:
     return renamed
 
 
+#: GDAL's advice to a programmer opening a path (``It might help to specify the correct driver
+#: … 'CSV:path'``): geosignal chose the driver already; the person who sent the file cannot.
+_GDAL_DRIVER_HINT = re.compile(r";?\s*It might help to specify the correct driver explicitly.*$", re.DOTALL)
+
+
 def _gdal_message(exc: BaseException) -> str:
     """GDAL's message for ``exc``, as a detail can repeat it: the in-memory path is said
-    "the file", a line/offset position (:data:`_GDAL_POSITION`) is taken off, at most 200
-    characters."""
-    text = re.sub(r"'?/vsimem/[^' ]*'?", "the file", str(exc))
+    "the file", a line/offset position (:data:`_GDAL_POSITION`) and GDAL's advice on drivers
+    (:data:`_GDAL_DRIVER_HINT`) are taken off, at most 200 characters."""
+    text = re.sub(r"'?/vsimem/[^' ]*'?", "the file", str(exc)).replace("the file not recognized",
+                                                                        "the file is not recognized")
+    text = _GDAL_DRIVER_HINT.sub("", text)
     text = _GDAL_POSITION.sub("", text).strip() or type(exc).__name__
     return text if len(text) <= 200 else text[:199] + "…"
 
