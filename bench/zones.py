@@ -28,6 +28,11 @@ points and M small squares (60–120 m) in a 12 km × 12 km block around Charler
       (``reports.edit_report`` + commit): it leaves its zone from where it was and joins it
       again where it is (``zones_shrink`` then ``zones_grow``), median of 5 (3 with
       ``--quick``); then stored zones are checked against a recomputation (with (b), (d)–(h));
+  (j) 20 reports of the largest zone rejected in one statement (``workflow.transition_many``
+      + commit: the referent's bulk rejection; since migration 0038 the zone shrinks 8 at a
+      time) against (j') the same 20 rejected with the zone trigger off and their zone
+      regrouped in full (``zones_regroup``: what a bulk transition of more than 8 did before
+      0038), rolled back; median of 3 each, alternated; stored zones checked after (j);
   (c) ``zones.recompute_all`` (what ``geosignal regroup-zones`` runs: every report regrouped)
       against (c') the best hand-written SQL for the same partition of the points alone:
       ``ST_ClusterDBSCAN(…, eps := 100, minpoints := 1) OVER (PARTITION BY network)`` in
@@ -257,6 +262,39 @@ def moved_ms(session, admin, repeat: int) -> tuple[float, int]:  # noqa: ANN001
     return statistics.median(times), size
 
 
+def bulk_rejected_ms(session, admin, repeat: int, n: int = 20) -> tuple[float, float, int, int]:  # noqa: ANN001
+    """Median ms of (j) ``n`` reports (fewer in a smaller zone: all of it but 2) of the
+    largest proposed zone rejected in one statement
+    (``workflow.transition_many`` + commit) and of (j') the same statement with the zone
+    trigger off then their zone regrouped in full (``zones_regroup``), rolled back; alternated,
+    (j') first on the same reports; the zone's size and the number rejected (the last run's)."""
+    from geosignal.services import workflow as workflow_service
+
+    times, anchors = [], []
+    size = 0
+    for _ in range(repeat):
+        zone_id, size = session.execute(text(
+            "SELECT id, report_count FROM zones WHERE state = 'proposed' ORDER BY report_count DESC, id LIMIT 1")).one()
+        ids = session.execute(text(
+            "SELECT r.id::text FROM zone_reports zr JOIN reports r ON r.id = zr.report_id "
+            "WHERE zr.zone_id = :z AND r.status = 'submitted' ORDER BY r.seq DESC LIMIT :n"),
+            {"z": zone_id, "n": min(n, size - 2)}).scalars().all()
+        session.commit()
+        started = time.perf_counter()
+        session.execute(text("ALTER TABLE reports DISABLE TRIGGER reports_group_zones_update"))
+        workflow_service.transition_many(session, ids, "rejected", admin, "Motif du banc d'essai")
+        session.execute(text("SELECT zones_lock(ARRAY['mobile', 'fixed']::varchar[]), "
+                             "zones_regroup(CAST(:i AS uuid[]))"), {"i": ids})
+        anchors.append((time.perf_counter() - started) * 1000)
+        session.rollback()
+        started = time.perf_counter()
+        done = workflow_service.transition_many(session, ids, "rejected", admin, "Motif du banc d'essai")
+        session.commit()
+        times.append((time.perf_counter() - started) * 1000)
+        assert len(done["moved"]) == len(ids)
+    return statistics.median(times), statistics.median(anchors), size, len(ids)
+
+
 def move_east(session, admin, report_id: str, metres: float, after: object = None) -> float:  # noqa: ANN001
     """Move a report ``metres`` east (EPSG:31370) through the edit path, as the edit page or
     ``PATCH /api/v1/reports/<id>`` does (``reports.edit_report`` with its ETag) and commit;
@@ -335,6 +373,11 @@ def main() -> None:
         move_ms, moved_size = moved_ms(session, admin, max(3, args.repeat // 6))
         print(f"(i)  one square of the largest zone ({moved_size:,} reports) moved 5 m: {move_ms:7.1f} ms "
               f"(median of {max(3, args.repeat // 6)})")
+        bulk_ms, bulk_anchor_ms, bulk_size, bulk_n = bulk_rejected_ms(session, admin, 3)
+        print(f"(j)  {bulk_n} reports of the largest zone ({bulk_size:,} reports) rejected in one statement: "
+              f"{bulk_ms:7.1f} ms (median of 3)")
+        print(f"(j') the same regrouped in full (before 0038): {bulk_anchor_ms:7.1f} ms   "
+              f"ratio (j)/(j') = {bulk_ms / bulk_anchor_ms:.2f}")
         join_ms, confirmed_size = join_confirmed_ms(session, admin, max(3, args.repeat // 6))
         print(f"(e)  one report joining the largest zone, confirmed ({confirmed_size:,} reports): {join_ms:7.1f} ms "
               f"(median of {max(3, args.repeat // 6)})")
@@ -353,8 +396,8 @@ def main() -> None:
         worst = max(abs(a - b) / max(b, 1.0) for k, v in measures_after.items()
                     for a, b in zip(measures_before[k], v, strict=True))
         if zones.grouping(session) != stored_before or worst > 1e-6:
-            sys.exit("stored zones differ from a full recomputation after (b), (d) to (i)")
-        print(f"     stored zones == full recomputation after (b), (d) to (i): True (members; areas and "
+            sys.exit("stored zones differ from a full recomputation after (b), (d) to (j)")
+        print(f"     stored zones == full recomputation after (b), (d) to (j): True (members; areas and "
               f"lengths within {worst:.1e} relative)")
 
         clear(session)

@@ -488,3 +488,53 @@ def test_reports_leaving_together_far_apart_are_searched_around_each(db) -> None
     assert searched(db) <= 81
     assert members(db, zid) == set(ids) - set(leaving)
     assert_equal_to_a_recomputation(db)
+
+
+def test_any_number_of_reports_leaving_in_one_statement_shrink_their_zone_8_at_a_time(db) -> None:  # noqa: ANN001
+    """A bulk transition of more than 8 reports regrouped every zone they left in full (at
+    1,000,000 reports, a zone of 494,000: minutes). Each zone's leaving reports now shrink it 8
+    at a time, in id order, the later ones still members while the first shrink it. Compared
+    with a full regrouping each time: 20 points far apart leaving a mesh (shrunk 8, 8, then 4);
+    two parallel bridges that split a zone only together, one in the first eight and one in
+    the second (the first shrink keeps the zone whole through the other bridge, the second
+    cannot, and the rest is regrouped); 12 reports leaving a confirmed zone."""
+    from tests.test_zones_grow import _as_a_regrouping_would
+
+    def leave(report_ids: list[str], step: object) -> int:
+        def run() -> None:
+            db.execute(text("UPDATE reports SET status = 'rejected' WHERE id = ANY(CAST(:i AS uuid[]))"),
+                       {"i": report_ids})
+        _as_a_regrouping_would(db, run, report_ids, "reports_group_zones_update", step)
+        return db.execute(text("SELECT count(*) FROM pg_temp.zone_work WHERE gen = -1")).scalar_one()
+
+    ids = insert(db, grid(X - 2500, Y + 16000, 20, 10))  # 200 points, 60 m apart: one zone
+    zid = zone_of(db, ids[0])
+    inner = [ids[j * 20 + i] for j in (2, 4, 6) for i in range(2, 18, 3)][:20]  # none adjacent to another
+    assert len(inner) == 18
+    inner += [ids[8 * 20 + 3], ids[8 * 20 + 9]]
+    assert leave(inner, "mesh") == 4  # the last of three shrinks (8 + 8 + 4): no full regrouping
+    assert members(db, zid) == set(ids) - set(inner)
+
+    # two squares 100 m apart, joined by two parallel bridges; a row of squares from the second,
+    # each doubled (its copy covers it: leaving, it keeps the zone whole)
+    x0, y0 = X - 2000, Y + 17500
+    bridges = [box(x0 + 50, y0 + 10, x0 + 250, y0 + 40), box(x0 + 50, y0 + 60, x0 + 250, y0 + 90)]
+    squares = [box(x0, y0, x0 + 100, y0 + 100)] + [box(x0 + 200 + 80 * k, y0, x0 + 300 + 80 * k, y0 + 100)
+                                                     for k in range(8)]
+    first, spare, last = ("00000000-0000-4000-8000-00000000000" + str(k) for k in (1, 2, 3))
+    copies = [f"00000000-0000-4000-8000-0000000001{k:02d}" for k in range(7)]
+    bridge_ids = insert(db, bridges, ids=[first, "ffffffff-0000-4000-8000-000000000001"])
+    kept = insert(db, squares + squares[1:8], ids=[spare, last] + [None] * 7 + copies)
+    assert {zone_of(db, i) for i in bridge_ids + kept} == {zone_of(db, first)}
+    leaving = [bridge_ids[0], *copies, bridge_ids[1]]  # in id order: a bridge and 7 copies, then the other
+    leave(leaving, "bridges in two eights")
+    assert zone_of(db, spare) is None  # the first square is apart, alone
+    assert zone_of(db, last) is not None and zone_of(db, last) == zone_of(db, kept[-8])
+
+    rng = random.Random(41)
+    shapes = [random_shape(rng, X + 1500, Y + 16000, 600, 400, points=0.3, areas=0.4) for _ in range(120)]
+    confirmed = insert(db, shapes, rng=rng)
+    big = max({zone_of(db, i) for i in confirmed} - {None}, key=lambda z: len(members(db, z)))
+    zones.confirm_zone(db, _admin(db), big)
+    assert leave(rng.sample(sorted(members(db, big)), 12), "confirmed") == 4  # the cohort stays whole: 8 + 4
+    assert_equal_to_a_recomputation(db)
