@@ -104,6 +104,8 @@ def test_a_large_save_is_queued_run_by_a_worker_and_polled_until_done(job_app) -
     zipped = job_app.test_client().get(location, headers={**_headers(job_app), "Accept-Encoding": "gzip"})
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(zipped.data)) == result
+    as_is = job_app.test_client().get(location, headers={**_headers(job_app), "Accept-Encoding": "gzip;q=0"})
+    assert as_is.headers.get("Content-Encoding") is None and as_is.get_json() == result
     # another representative does not see it
     other = job_app.test_client().get(location, headers=_headers(job_app, "autre@charleroi.be"))
     assert other.status_code == 404 and other.get_json()["code"] == "not_found"

@@ -129,6 +129,12 @@ def test_reports_come_gzipped_to_a_client_that_accepts_it(db, representative) ->
                                 headers={"Accept-Encoding": "gzip"})
     assert saved.status_code == 201 and saved.headers["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(saved.get_data()))["saved"] == 300
+    # gzip named with quality 0 is refused (RFC 9110 §12.5.3): the body comes as it is
+    for refusing in ("gzip;q=0, identity", "*;q=0, identity"):
+        form = {"file": (io.BytesIO(data), "c.csv"), "network": "mobile", "dry_run": "true"}
+        as_is = representative.post("/api/v1/imports", data=form, content_type="multipart/form-data",
+                                     headers={"Accept-Encoding": refusing})
+        assert as_is.headers.get("Content-Encoding") is None and as_is.get_json()["accepted"] == 300, refusing
 
 
 @pytest.mark.parametrize("partition", [5000, 2])

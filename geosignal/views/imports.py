@@ -112,12 +112,18 @@ def post_import() -> Response:
     session.commit()
     status = 200 if outcome.dry_run else 201
     headers = {"Vary": "Accept-Encoding"}
-    if "gzip" in request.accept_encodings:
+    if _accepts_gzip():
         # the per-feature report of a large file is tens of MB of JSON (50,000 rows: 33 MB), a
         # twentieth of it gzipped: what a phone on a mobile network can wait for
         return Response(gzip_chunks(_chunks(outcome.iter_json())), status=status, mimetype="application/json",
                         headers={**headers, "Content-Encoding": "gzip"})
     return Response(_chunks(outcome.iter_json()), status=status, mimetype="application/json", headers=headers)
+
+
+def _accepts_gzip() -> bool:
+    """Whether the request accepts a gzip body: ``gzip`` (or ``*``) with a quality above 0
+    (``gzip;q=0`` refuses it, RFC 9110 §12.5.3; its mere mention is no acceptance)."""
+    return request.accept_encodings["gzip"] > 0
 
 
 def _chunks(pieces: Iterator[str], size: int = 256 * 1024) -> Iterator[bytes]:
@@ -152,7 +158,7 @@ def get_import(import_id: str) -> Response:
     if job.result is None:
         return jsonify(job_head(job))
     headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-store"}
-    if "gzip" in request.accept_encodings:
+    if _accepts_gzip():
         return Response(job.result, mimetype="application/json", headers={**headers, "Content-Encoding": "gzip"})
     return Response(_gunzip(job.result), mimetype="application/json", headers=headers)
 
