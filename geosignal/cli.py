@@ -710,6 +710,8 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str | No
             **export_service.parse_status_filter(status), commune=commune, bbox=parse_bbox(bbox),
             since_time=since_time, since_seq=since_seq, date_from=period[0], date_to=period[1], since_run=since_run,
         )
+        if mark_transmitted:
+            transmission.check_markable(filters)
         request = export_service.ExportRequest(filters=filters, format=fmt, dialect=dialect, decimal=decimal)
         record = None if no_record else export_service.RunRecord(
             actor=f"cli:{getpass.getuser()}", channel="cli", mark_transmitted=mark_transmitted,

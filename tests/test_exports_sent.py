@@ -326,6 +326,9 @@ def test_cli_since_last_transmitted_and_mark_transmitted(app, db, reports, tmp_p
     assert both.exit_code != 0 and "not both" in both.output
     unknown = runner.invoke(args=["mark-transmitted", "nope"])
     assert unknown.exit_code == 1 and "not_found" in unknown.output
+    every = runner.invoke(args=["export", "-o", str(tmp_path / "all.geojson"), "--status", "all", "--mark-transmitted"])
+    assert every.exit_code == 1 and "only an export of what DWconnect is sent is marked" in every.output
+    assert not (tmp_path / "all.geojson").exists() or (tmp_path / "all.geojson").stat().st_size == 0
 
 
 # ----------------------------------------------------------------------------- concurrency
@@ -385,3 +388,29 @@ def test_two_people_marking_the_same_run_at_once(scratch: Database) -> None:
         assert session.scalar(text("SELECT count(*) FROM reports WHERE status = 'transmitted' AND id = ANY(:ids)"),
                               {"ids": ids}) == 12
         assert session.scalar(text("SELECT count(*) FROM audit_events WHERE to_status = 'transmitted'")) == 12
+
+
+def test_an_export_of_every_status_is_not_marked_as_transmitted(db, reports, referent) -> None:  # noqa: ANN001
+    """A run carrying reports never validated (``status=all``, ``submitted``) marked as
+    transmitted recorded DWconnect as holding them (``transmitted_state`` ``current``). Refused
+    before the export starts (400), or on the recorded run (409); the page offers no marking."""
+    before = status_of(db, reports.values())
+    for status in ("all", "submitted", "validated,submitted"):
+        asked = referent.post(f"{EXPORT}?status={status}&mark_transmitted=true")
+        assert asked.status_code == 400, status
+        assert (asked.get_json()["code"], asked.get_json()["where"], asked.get_json()["kind"]) == (
+            "invalid_request", "status", "not_for_dwconnect")
+    everything = referent.get(f"{EXPORT}?status=all")
+    assert sorted(exported_ids(everything)) == sorted(reports.values())
+    run_id = everything.headers["X-Export-Run"]
+    refused = referent.post(f"/api/v1/exports/runs/{run_id}/transmitted")
+    assert (refused.status_code, refused.get_json()["kind"]) == (409, "not_for_dwconnect")
+    assert status_of(db, reports.values()) == before
+    assert db.scalar(text("SELECT transmitted_at FROM export_runs WHERE id = :id"), {"id": run_id}) is None
+    referent.login()
+    page = referent.client.get("/exports").get_data(as_text=True)
+    assert "Marquer comme transmis" not in page.split(f'id="run-{run_id}"')[1].split("</li>")[0]
+    # an export of what DWconnect is sent is marked as before
+    sent = referent.post(f"{EXPORT}?status=dwconnect&mark_transmitted=true")
+    assert sorted(exported_ids(sent)) == sorted(reports[k] for k in "abcd")
+    assert status_of(db, [reports["a"]]) == {reports["a"]: "transmitted"}

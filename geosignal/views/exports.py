@@ -98,6 +98,8 @@ def _stream(fmt: str) -> Response:
         raise GeosignalError("method_not_allowed", "marking reports as transmitted changes them: send a POST "
                              "(the same URL and parameters)", where="mark_transmitted", status=405)
     req = export_request(fmt)
+    if _flag("mark_transmitted"):
+        transmission.check_markable(req.filters)
     watermark = None
     if req.paging is None or req.paging.watermark is None:
         watermark = export_service.read_watermark(get_session())

@@ -80,6 +80,39 @@ FROM (SELECT b2.n, array_agg(coalesce(r.change_seq, b2.change_seqs[i]) ORDER BY 
 WHERE b.run_id = :run AND b.n = x.n""")
 
 
+def markable(filters: dict[str, Any] | None) -> bool:
+    """Whether a run made with ``filters`` (its record: ``status`` as
+    :meth:`~geosignal.services.export.filters.ExportFilters.as_record` writes it) may be
+    marked as transmitted: it carried what DWconnect is sent (``dwconnect``, or statuses among
+    :data:`~geosignal.workflow.FORWARDABLE_STATUSES`), not every status (``all``) nor reports
+    never validated, which DWconnect would then be recorded as holding."""
+    from geosignal import workflow
+    from geosignal.services.export.filters import DWCONNECT
+
+    status = (filters or {}).get("status")
+    return status == DWCONNECT or (isinstance(status, str) and bool(status) and status != "all"
+                                   and set(status.split(",")) <= set(workflow.FORWARDABLE_STATUSES))
+
+
+def _not_markable(status: int) -> GeosignalError:
+    from geosignal import workflow
+    from geosignal.services.export.filters import DWCONNECT
+
+    return GeosignalError(
+        "invalid_request", "only an export of what DWconnect is sent is marked as transmitted: status "
+        f"{DWCONNECT} or among {', '.join(workflow.FORWARDABLE_STATUSES)} (status=all, or a status of reports never "
+        "validated, is a full export, not a transmission)", where="status", kind="not_for_dwconnect", status=status,
+        allowed=[DWCONNECT, *workflow.FORWARDABLE_STATUSES])
+
+
+def check_markable(filters: Any) -> None:
+    """Refuse, before an export starts, ``mark_transmitted`` for ``filters``
+    (:class:`~geosignal.services.export.filters.ExportFilters`) that :func:`markable` refuses:
+    ``invalid_request`` (400, ``where`` ``status``, kind ``not_for_dwconnect``)."""
+    if not markable(filters.as_record()):
+        raise _not_markable(400)
+
+
 def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
                      now: datetime | None = None) -> dict[str, Any]:
     """Mark export run ``run_id`` as transmitted to DWconnect by ``actor`` (a user, or a
@@ -89,7 +122,9 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
     "transmitted_at" (ISO 8601, Brussels), "transmitted_actor", "moved": n reports moved,
     "not_moved": n carried reports no longer validated (left as they are)}``. Raises
     ``not_found`` (404) for an unknown run, ``forbidden`` (403) when ``actor`` may not mark
-    reports as transmitted (the workflow table: referent, admin). The caller commits.
+    reports as transmitted (the workflow table: referent, admin), ``invalid_request`` (409,
+    kind ``not_for_dwconnect``) for a run of other statuses than DWconnect is sent
+    (:func:`markable`). The caller commits.
     """
     from geosignal.services import workflow as workflow_service
 
@@ -97,10 +132,12 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
         raise GeosignalError("forbidden", "marking an export as transmitted is for the referent and admins")
     rid = _run_id(run_id)
     run = session.execute(text(
-        "SELECT id, transmitted_at, transmitted_actor, feature_count FROM export_runs WHERE id = :id FOR UPDATE"),
-        {"id": rid}).first()
+        "SELECT id, transmitted_at, transmitted_actor, feature_count, filters FROM export_runs WHERE id = :id "
+        "FOR UPDATE"), {"id": rid}).first()
     if run is None:
         raise GeosignalError("not_found", f"no export run {run_id}")
+    if run.transmitted_at is None and not markable(run.filters):
+        raise _not_markable(409)
     if run.transmitted_at is not None:
         return {"run_id": str(rid), "already": True, "transmitted_at": run.transmitted_at.astimezone(BRUSSELS).isoformat(),
                 "transmitted_actor": run.transmitted_actor, "moved": 0, "not_moved": 0}
@@ -142,7 +179,7 @@ def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
     ``transmitted_on`` (aware datetimes, Brussels time; None when not transmitted),
     ``commune_name`` (of the ``commune`` filter, None for every commune), ``period_from`` /
     ``period_to`` (dates or None) and ``new_only`` (made with "only what is new since the last
-    transmitted export"), ``format_key`` (see :func:`format_key`) and ``same_as`` (for a run not marked: the marked run that carried the
+    transmitted export"), ``markable`` (:func:`markable`), ``format_key`` (see :func:`format_key`) and ``same_as`` (for a run not marked: the marked run that carried the
     same reports in the same state, in another format or made again, as ``{"id", "format",
     "format_key", "made_at", "transmitted_on"}``; None otherwise: see :func:`_same_content`) and
     ``withdrawn_since`` (:func:`_withdrawn_since`). Three queries (runs with their commune's
@@ -170,6 +207,7 @@ def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
             period_to=date.fromisoformat(filters["to"]) if filters.get("to") else None,
             new_only="since_last_transmitted" in filters,
             format_key=format_key(run.format, filters),
+            markable=markable(filters),
         )
         out.append(doc)
     _same_content(session, out)
