@@ -180,6 +180,30 @@ def test_a_draft_is_never_exported(db, representative, referent) -> None:  # noq
     assert sorted(f["id"] for f in doc["features"]) == sorted([sent, draft])
 
 
+def test_a_cursor_geosignal_did_not_give_is_refused(db, representative, referent) -> None:  # noqa: ANN001
+    """The cursor is [after, change_seq, seq, filters' key], base64 JSON, not signed: one made
+    up with a watermark ahead of every change recorded a run whose ``next_since`` lay past
+    reports not yet sent (a marked run then hid them). A watermark above the current one, or a
+    position past the cursor's own watermark, is 400 at ``cursor``; the real one goes on."""
+    import base64
+
+    [post(representative, to_geojson_4326(Point(X0 + 40 * i, Y0 + 900))) for i in range(3)]
+    validate_all(db)
+    doc, _ = export(referent, "?limit=2")
+    after, change_seq, seq, key = json.loads(base64.urlsafe_b64decode(doc["next_cursor"] + "=="))
+
+    def made_up(*values: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+    for values in ((after, 10**12, seq, key), (after, change_seq, 10**12, key), (seq + 1, change_seq, seq, key)):
+        refused = referent.post(f"{EXPORT}?limit=2&mark_transmitted=true&cursor={made_up(*values)}")
+        assert refused.status_code == 400, values
+        assert (refused.get_json()["code"], refused.get_json()["where"]) == ("invalid_request", "cursor")
+    assert db.scalar(text("SELECT count(*) FROM export_runs WHERE transmitted_at IS NOT NULL")) == 0
+    page, _ = export(referent, f"?limit=2&cursor={made_up(after, change_seq, seq, key)}")
+    assert len(page["features"]) == 1 and page["next_since"] == doc["next_since"]
+
+
 def test_paging_neither_skips_nor_repeats_while_reports_change(db, representative, referent) -> None:
     ids = [post(representative, to_geojson_4326(Point(X0 + 40 * i, Y0)), description=f"v1 #{i}") for i in range(7)]
     validate_all(db)

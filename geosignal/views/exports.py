@@ -78,7 +78,7 @@ def export_request(fmt: str) -> export_service.ExportRequest:
         limit = whole_number(args.get("limit", "1000"))
         if limit is None:
             raise GeosignalError("invalid_request", "limit must be a whole number (ASCII digits)", where="limit")
-        after, watermark = (export_service.decode_cursor(args["cursor"], filters) if args.get("cursor")
+        after, watermark = (export_service.decode_cursor(args["cursor"], filters, session) if args.get("cursor")
                             else (0, None))
         paging = export_service.Paging(limit=limit, after=after, watermark=watermark)
     return export_service.ExportRequest(

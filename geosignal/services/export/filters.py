@@ -214,11 +214,15 @@ def encode_cursor(after: int, watermark: Watermark, filters: ExportFilters) -> s
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, filters: ExportFilters) -> tuple[int, Watermark]:
+def decode_cursor(cursor: str, filters: ExportFilters, session: Session | None = None) -> tuple[int, Watermark]:
     """Return (after, watermark) of a cursor of a pass with ``filters``.
 
     Raises ``invalid_request`` (400, ``where`` = ``cursor``) when it is malformed, carries a
-    number beyond :data:`MAX_SEQ`, or belongs to a pass with other filters.
+    number beyond :data:`MAX_SEQ` or a position past its own watermark, belongs to a pass with
+    other filters, or (with ``session``) carries a watermark above the current one: no pass
+    was ever taken there (the cursor is no signed token: one made up with a watermark ahead
+    recorded a run, and a ``next_since``, past reports not yet changed — which a marked run
+    then hid from "new since the last transmitted export").
     """
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -232,7 +236,19 @@ def decode_cursor(cursor: str, filters: ExportFilters) -> tuple[int, Watermark]:
     if key != pass_key(filters):
         raise GeosignalError("invalid_request", "cursor belongs to an export with other filters: send the same "
                              "status, commune, bbox, since, from and to as the first page", where="cursor")
+    if after > seq or (session is not None and _ahead(session, change_seq, seq)):
+        raise GeosignalError("invalid_request", "cursor was not given by geosignal (it points past every change "
+                             "made): send the next_cursor of the previous page as it was given", where="cursor")
     return after, Watermark(change_seq, seq)
+
+
+def _ahead(session: Session, change_seq: int, seq: int) -> bool:
+    """Whether a watermark is above the current highest ``change_seq`` (reports and zone
+    changes) or ``seq`` (reports): both only grow, so a real pass's watermark never is."""
+    now_change, now_seq = session.execute(text(
+        "SELECT greatest((SELECT coalesce(max(change_seq), 0) FROM reports), "
+        "(SELECT coalesce(max(change_seq), 0) FROM zone_changes)), (SELECT coalesce(max(seq), 0) FROM reports)")).one()
+    return change_seq > now_change or seq > now_seq
 
 
 def read_watermark(session: Session) -> Watermark:
