@@ -54,8 +54,8 @@ def _authenticate_bearer() -> None:
     login_manager._update_request_context_with_user(user)
     g.authenticated_by = "bearer"
     if not policy.token_reaches(request.endpoint):
-        raise GeosignalError("forbidden", "an API token does not manage passwords, tokens or accounts: "
-                             "sign in on the pages for that")
+        raise GeosignalError("forbidden", "an API token does not manage passwords, tokens, accounts, e-mails or "
+                             "sign-ins: sign in on the pages for that")
 
 
 def uses_bearer_token() -> bool:

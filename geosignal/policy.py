@@ -407,6 +407,10 @@ SESSION_ONLY: frozenset[str] = frozenset({
     "account.invite_user",
     "account.deactivate_user",
     "account.send_reset_link",
+    # signing out ends every session of the account, and the e-mail preferences silence the
+    # status-change notices: a token taken would keep its owner out and unwarned
+    "pages.logout",
+    "notifications.preferences",
 })
 
 

@@ -226,7 +226,7 @@ def test_a_token_cannot_mint_a_token_that_outlives_it(app, client, db) -> None: 
                                     headers={**rep.headers, "Accept": "application/json"})
     assert minted.status_code == 403 and minted.mimetype == "application/problem+json"
     assert (minted.get_json()["code"], minted.get_json()["detail"]) == (
-        "forbidden", "an API token does not manage passwords, tokens or accounts: sign in on the pages for that")
+        "forbidden", "an API token does not manage passwords, tokens, accounts, e-mails or sign-ins: sign in on the pages for that")
     assert db.query(ApiToken).count() == before
     page = app.test_client().get("/compte/jetons", headers=rep.headers)  # a page: the page of the refusal
     assert page.status_code == 403 and 'data-code="forbidden"' in page.get_data(as_text=True)

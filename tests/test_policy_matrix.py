@@ -188,6 +188,6 @@ def test_session_only_routes_with_the_session(app, db, world, persona: str) -> N
             problem = by_token.get_json() or {}
             if (by_token.status_code, by_token.mimetype, problem.get("code"), problem.get("detail")) != (
                     403, "application/problem+json", "forbidden",
-                    "an API token does not manage passwords, tokens or accounts: sign in on the pages for that"):
+                    "an API token does not manage passwords, tokens, accounts, e-mails or sign-ins: sign in on the pages for that"):
                 failures.append(f"{method} {url} by token: {by_token.status_code} {problem}")
     assert failures == []
