@@ -102,11 +102,18 @@ def flag(value: str | None, *, where: str, default: bool = False) -> bool:
     return FLAG_WORDS[word]
 
 
+#: Letters and symbols that draw nothing: the Hangul fillers (U+115F, U+1160, U+3164,
+#: U+FFA0, letters in Unicode) and the blank Braille pattern (U+2800, a symbol).
+BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def visible(text: str | None) -> bool:
-    """Whether ``text`` holds at least one character a reader sees: not only spaces, line
-    ends, zero-width and other format characters (ZERO WIDTH SPACE, WORD JOINER, BOM…)."""
-    return any(not (c.isspace() or unicodedata.category(c) in ("Cf", "Zs", "Zl", "Zp", "Cc"))
-               for c in text or "")
+    """Whether ``text`` holds at least one character a reader sees: a letter, a digit, a
+    punctuation mark or a symbol (Unicode categories L, N, P, S) other than the blank ones
+    (:data:`BLANK_GLYPHS`). Spaces, line ends, zero-width and other format characters (ZERO
+    WIDTH SPACE, WORD JOINER, BOM…) and combining marks alone (they draw on a character, and
+    U+034F, U+17B4 draw nothing) are not seen."""
+    return any(unicodedata.category(c)[0] in "LNPS" and c not in BLANK_GLYPHS for c in text or "")
 
 
 def newlines_as_lf(text: str) -> str:

@@ -240,6 +240,24 @@ def test_a_status_text_left_empty_is_asked_for_by_its_kind(client, db, represent
         422, "reason_required", kind, "/reason")
 
 
+@pytest.mark.parametrize("blank", [
+    "\u2800",  # the blank Braille pattern (a symbol that draws nothing)
+    "\u3164", "\u115f", "\u1160", "\uffa0",  # Hangul fillers (letters that draw nothing)
+    "\u034f", "\u17b4",  # combining marks that draw nothing
+    "\u200b\u0301",  # a combining accent on a zero-width space
+    " \u3000\u2063\U000e0020 ",
+])
+def test_a_reason_that_draws_nothing_is_no_reason(db, representative, referent, blank: str) -> None:  # noqa: ANN001
+    """A rejection whose reason a reader cannot see: the commune gets nothing to read. A text
+    counts once it holds a letter, a digit, a punctuation mark or a symbol that draws."""
+    rid = _report(representative)
+    api = referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "rejected", "reason": blank})
+    assert (api.status_code, api.get_json()["code"], api.get_json()["kind"]) == (422, "reason_required", "reason")
+    assert db.scalar(text("SELECT status FROM reports WHERE id = CAST(:id AS uuid)"), {"id": rid}) == "submitted"
+    shown = referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "rejected", "reason": "\u0301Hors zone"})
+    assert shown.status_code == 200
+
+
 # --------------------------------------------------------------------------- every form
 
 class _Forms(HTMLParser):
