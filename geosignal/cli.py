@@ -270,25 +270,26 @@ def create_user(email: str, role: str, commune_nis: str | None, password_stdin: 
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 @reports_errors
 def set_password(email: str, password_stdin: bool) -> None:
-    """Set a user's password (a new one is generated and printed unless given on stdin); the
-    user's sessions end."""
+    """Set a user's password (a new one is generated and printed unless given on stdin): the
+    recovery of an account whose password may be known to someone else. As a reset by link,
+    the user's sessions end, every unused link of the account (a reset, an invitation) stops
+    working and every API token is revoked."""
     from geosignal.models import User
     from geosignal.services import audit
-    from geosignal.services.accounts import set_new_password
+    from geosignal.services.accounts import revoke_api_tokens, set_new_password
 
     password, generated = _read_password(password_stdin)
     with _session() as session:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:
             raise GeosignalError("not_found", f"no user {email}")
-        if generated:
-            user.set_password(password)
-        else:
-            set_new_password(session, user, password)
+        set_new_password(session, user, password)
         user.must_change_password = generated
-        audit.record_account(session, "password_set", None, user, how="terminal")
+        revoked = revoke_api_tokens(session, user)
+        audit.record_account(session, "password_set", None, user, how="terminal", tokens_revoked=revoked)
         session.commit()
-    click.echo(f"password of {user.email} changed")
+    click.echo(f"password of {user.email} changed; pending links ended, {revoked} API "
+               f"token{'s' if revoked != 1 else ''} revoked")
     if generated:
         click.echo(f"new password: {password}")
 

@@ -81,6 +81,32 @@ def test_cli_set_password(app, db) -> None:
     assert missing.exit_code == 1 and "not_found" in missing.output
 
 
+@pytest.mark.parametrize("stdin", [False, True])
+def test_cli_set_password_ends_links_and_tokens_as_a_reset_does(app, db, stdin: bool) -> None:  # noqa: ANN001
+    """The terminal's password is the recovery when no e-mail leaves: whoever held the account
+    kept a reset link that still set a password, and API tokens that still worked. Both end."""
+    from geosignal.models import User
+    from geosignal.services import accounts
+    from geosignal.services.users import create_token, create_user
+
+    create_user(db, "maire@chimay.be", "representative", "56016", "first password")
+    db.commit()
+    token = create_token(db, "maire@chimay.be", "pris", days=30)
+    _user, link = accounts.request_reset(db, "maire@chimay.be")
+    db.commit()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert app.test_client().get("/api/v1/reports", headers=bearer).status_code == 200
+    args = ["set-password", "maire@chimay.be"] + (["--password-stdin"] if stdin else [])
+    result = app.test_cli_runner().invoke(args=args, input="second password\n" if stdin else None)
+    assert result.exit_code == 0, result.output
+    assert "1 API token revoked" in result.output
+    assert app.test_client().get("/api/v1/reports", headers=bearer).status_code == 401
+    assert app.test_client().get(f"/compte/reinitialisation?jeton={link}").status_code == 410
+    user = db.scalar(select(User).where(User.email == "maire@chimay.be"))
+    db.refresh(user)
+    assert user.must_change_password is not stdin
+
+
 def _without(tmp_path, *codes: str):  # noqa: ANN001, ANN202
     """The 30 communes' boundary file without ``codes`` (GeoJSON, in ``tmp_path``)."""
     import json
