@@ -91,15 +91,38 @@ def job_app(database_url: str) -> procrastinate.App:
         app.task(name=notifications.MAIL_TASK + "_periodic", queue=notifications.MAIL_QUEUE)(_send_mail_periodic))
     app.periodic(cron=notifications.DIGEST_CRON, periodic_id="mail-digest")(
         app.task(name=notifications.DIGEST_TASK, queue=notifications.MAIL_QUEUE)(_send_digest))
+
+    async def requeue_stalled_periodic(timestamp: int) -> int:
+        return await retry_stalled(app)
+
+    app.periodic(cron=STALLED_CRON, periodic_id="imports-stalled")(
+        app.task(name=STALLED_TASK, queue=notifications.MAIL_QUEUE, queueing_lock=STALLED_TASK)(
+            requeue_stalled_periodic))
     return app
 
 
-async def _requeue_stalled(app: procrastinate.App) -> None:
+#: Every minute a worker looks for import jobs a dead worker left ``doing`` (its heartbeat
+#: older than procrastinate's 30 s, or its row pruned): checked only when a worker started, a
+#: worker killed and restarted at once (``geosignal serve``'s watchdog: 1 s; a deploy) found
+#: the dead one's heartbeat still fresh, and the job said ``running`` for ever.
+STALLED_CRON = "* * * * *"
+STALLED_TASK = "geosignal.requeue_stalled_imports"
+
+
+async def retry_stalled(app: procrastinate.App) -> int:
     """Put back in the queue the import jobs a worker left half done (killed: its heartbeat
-    stopped); their transaction was rolled back, so they run again from the start."""
+    stopped); their transaction was rolled back, so they run again from the start. Returns
+    how many. ``app`` is open."""
+    stalled = list(await app.job_manager.get_stalled_jobs(queue=QUEUE))
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+    return len(stalled)
+
+
+async def _requeue_stalled(app: procrastinate.App) -> None:
+    """:func:`retry_stalled` when a worker starts (it opens ``app``)."""
     async with app.open_async():
-        for job in await app.job_manager.get_stalled_jobs(queue=QUEUE):
-            await app.job_manager.retry_job(job)
+        await retry_stalled(app)
 
 
 def run_worker(flask_app: Flask, *, wait: bool = True, concurrency: int = 1,

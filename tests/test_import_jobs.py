@@ -444,3 +444,44 @@ def test_serve_runs_web_and_job_workers_and_stops_them_together(job_app) -> None
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-g", str(server.pid)], capture_output=True, text=True).stdout.split()
     assert left == []
+
+
+def test_a_job_a_dead_worker_left_running_is_queued_again_within_a_minute(job_app) -> None:
+    """A worker killed mid-import leaves its job ``doing`` (the import ``running``). Stalled
+    jobs were looked for only when a worker started: one restarted at once (the watchdog of
+    ``geosignal serve``: 1 s) found the dead worker's heartbeat still fresh, and the job said
+    ``running`` for ever. A periodic task (every minute, one at a time) queues again the jobs
+    of workers whose heartbeat stopped; the job then runs from the start, once."""
+    import asyncio
+
+    response = _post(job_app, _csv([(4.4400 + 0.00001 * k, 50.4200 + 0.00001 * k) for k in range(120)]))
+    assert response.status_code == 202
+    location, import_id = response.headers["Location"], response.get_json()["id"]
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    with job_app.extensions["geosignal.db"].engine.begin() as c:
+        # a worker takes the job, starts it, and dies (its heartbeat stops: a minute old)
+        worker = c.execute(text("SELECT procrastinate_register_worker_v1()")).scalar_one()
+        taken = c.execute(text("SELECT id FROM procrastinate_fetch_job_v2(ARRAY['imports']::varchar[], :w)"),
+                          {"w": worker}).scalar_one()
+        assert taken is not None
+        c.execute(text("UPDATE import_jobs SET state = 'running', started_at = now() WHERE id = CAST(:i AS uuid)"),
+                  {"i": import_id})
+        c.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 minute' WHERE id = :w"),
+                  {"w": worker})
+    assert job_app.test_client().get(location, headers=_headers(job_app)).get_json()["state"] == "running"
+
+    app = jobs.job_app(job_app.config["DATABASE_URL"])
+    periodic = app.periodic_registry.periodic_tasks[(jobs.STALLED_TASK, "imports-stalled")]
+    assert (periodic.cron, periodic.task.queueing_lock) == ("* * * * *", jobs.STALLED_TASK)
+
+    async def tick() -> int:
+        async with app.open_async():
+            return await periodic.task.func(timestamp=0)
+
+    assert asyncio.run(tick()) == 1
+    assert _scalar(job_app, "SELECT status FROM procrastinate_jobs WHERE id = :j", j=taken) == "todo"
+    _work(job_app)
+    done = job_app.test_client().get(location, headers=_headers(job_app)).get_json()
+    assert (done["state"], done["saved"]) == ("done", 120)
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 120
+    assert asyncio.run(tick()) == 0  # nothing left doing
