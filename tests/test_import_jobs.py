@@ -485,3 +485,34 @@ def test_a_job_a_dead_worker_left_running_is_queued_again_within_a_minute(job_ap
     assert (done["state"], done["saved"]) == ("done", 120)
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 120
     assert asyncio.run(tick()) == 0  # nothing left doing
+
+
+def test_the_same_file_saved_twice_at_once_is_stored_once_however_long_the_first_save(job_app) -> None:
+    """A double click (or a retry after a timeout) queues the same file twice: the second job
+    runs once the first is over (one user's saves one after another) and finds its rows as
+    probable duplicates. The window was measured from when the second job ran: a first save
+    longer than it (10 s) let every row through again. It is measured from when the second
+    save was asked for. Here the first save is made to have taken 11 s: its reports, and the
+    second job's request, 11 s earlier."""
+    from geosignal.services.imports import run_import_job
+
+    data = _csv([(4.4500 + 0.00001 * k, 50.4050 + 0.00001 * k) for k in range(150)])
+    first, second = (_post(job_app, data) for _ in range(2))
+    assert (first.status_code, second.status_code) == (202, 202)
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    assert run_import_job(job_app.extensions["geosignal.db"], job_app.config, first.get_json()["id"]) == "done"
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 150
+    with job_app.extensions["geosignal.db"].engine.begin() as c:
+        c.execute(text("UPDATE reports SET created_at = created_at - interval '11 seconds' "
+                       "WHERE created_at > now() - interval '1 minute'"))
+        c.execute(text("UPDATE import_jobs SET created_at = created_at - interval '11 seconds' "
+                       "WHERE id = CAST(:i AS uuid)"), {"i": second.get_json()["id"]})
+    _work(job_app)
+    done = job_app.test_client().get(second.headers["Location"], headers=_headers(job_app)).get_json()
+    assert (done["state"], done["saved"], done["accepted"]) == ("done", 0, 150)
+    assert {w["code"] for w in done["warnings"]} >= {"file_already_saved"}
+    first_ids = {f["report_id"] for f in job_app.test_client().get(
+        first.headers["Location"], headers=_headers(job_app)).get_json()["features"]}
+    assert {f["report_id"] for f in done["features"]} == first_ids
+    assert all(not f["created"] for f in done["features"])
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 150

@@ -434,6 +434,7 @@ def import_file(
     raise_rejected: bool = True,
     skip_saved_before: bool = False,
     correct_saved_before: bool = False,
+    asked_at: datetime | None = None,
 ) -> ImportOutcome:
     """Read an uploaded file and store its reports for ``user`` (the caller commits).
 
@@ -441,8 +442,11 @@ def import_file(
     arrays), then the batch is attributed to communes (rule of ``commune_of``; a
     representative's report must lie mainly in their commune: ``not_your_commune``, 403, per
     feature), checked for probable duplicates (same user, identical geometry and attributes,
-    filed less than ``DUPLICATE_WINDOW_S`` s ago, or earlier in the same file: the first
-    report is named and nothing is stored for it) and stored set-wise. Features without
+    filed less than ``DUPLICATE_WINDOW_S`` s before the save was asked for — ``asked_at``, a
+    queued job's creation (aware datetime), else now — or since, or earlier in the same file:
+    the first report is named and nothing is stored for it) and stored set-wise. (A job queued
+    behind the same file's save, sent twice, ran once that save was over: measured from then,
+    a save longer than the window stored the file twice.) Features without
     ``network`` take ``default_network``. In ``mode="all"`` any refused feature means
     nothing is stored and ``import_rejected`` (422) is raised carrying the per-feature
     report; in ``valid_only`` the valid ones are stored. File-level problems raise as
@@ -474,7 +478,7 @@ def import_file(
         return _import_file(session, user, data, filename, area=area, limits=limits, crs=crs, repair=repair,
                             column_map=column_map, default_network=default_network, mode=mode, dry_run=dry_run,
                             progress=progress, raise_rejected=raise_rejected, skip_saved_before=skip_saved_before,
-                            correct_saved_before=correct_saved_before)
+                            correct_saved_before=correct_saved_before, asked_at=asked_at)
 
 
 @contextlib.contextmanager
@@ -498,7 +502,7 @@ def collector_paused() -> Iterator[None]:
 def _import_file(session: Session, user: User, data: bytes, filename: str, *, area: ServiceArea, limits: Limits,
                  crs: str | None, repair: bool, column_map: dict[str, str] | None, default_network: str | None,
                  mode: str, dry_run: bool, progress: Progress | None, raise_rejected: bool,
-                 skip_saved_before: bool, correct_saved_before: bool) -> ImportOutcome:
+                 skip_saved_before: bool, correct_saved_before: bool, asked_at: datetime | None) -> ImportOutcome:
     results = read_upload(data, filename, area=area, limits=limits, crs=crs, repair=repair, column_map=column_map)
     total = len(results)
     if progress:
@@ -545,7 +549,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         if problem is not None:
             raise problem
     keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
-    _find_duplicates(session, user, accepted, keys, outcome)
+    _find_duplicates(session, user, accepted, keys, outcome, asked_at)
     digests, saved_before = _rows_saved_before(session, user, accepted, keys, outcome)
     places = place_digests(keys, [a.item.properties.get("network") or "" for a in accepted])
     _same_places_saved_before(session, user, accepted, places, saved_before, results.properties_read)
@@ -989,11 +993,11 @@ def _whole_collections(rows: list[Any], accepted: list[_Accepted], columns: tupl
 
 
 def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], keys: list[bytes],
-                     outcome: ImportOutcome) -> None:
+                     outcome: ImportOutcome, asked_at: datetime | None = None) -> None:
     """Mark probable duplicates, set-wise: a feature identical (geometry up to vertex order,
     ``keys``, and attributes) to a report the user filed less than ``DUPLICATE_WINDOW_S``
-    seconds ago (one query) or to an earlier feature of the same file names that report and
-    creates nothing."""
+    seconds before the save was asked for (``asked_at``; None: now), or since (one query), or
+    to an earlier feature of the same file names that report and creates nothing."""
     if not accepted:
         return
     first: dict[tuple, uuid.UUID | _Accepted] = {}
@@ -1001,7 +1005,7 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ke
     file_keys = set(keys)
     # the user's recent reports, read in partitions through a server-side cursor: a file saved
     # seconds ago holds as many as the file (50,000 rows held at once: +60 MB of the worker)
-    recent = session.execute(_RECENT, {"uid": user.id, "window": DUPLICATE_WINDOW_S},
+    recent = session.execute(_RECENT, {"uid": user.id, "window": DUPLICATE_WINDOW_S, "asked": asked_at},
                              execution_options={"yield_per": _PARTITION})
     for part in recent.partitions(_PARTITION):
         stored_keys = geometry_keys(shapely.from_wkb([bytes(r.wkb) for r in part]))
@@ -1085,7 +1089,8 @@ _PARTITION = 5_000
 _RECENT = text(
     "SELECT id, ST_AsBinary(geometry) AS wkb, network, technologies, operators, issue, setting, "
     "households_affected, businesses_affected, description, observed_at FROM reports "
-    "WHERE reporter_id = :uid AND created_at > now() - make_interval(secs => :window) ORDER BY seq")
+    "WHERE reporter_id = :uid AND created_at > least(now(), coalesce(CAST(:asked AS timestamptz), now())) "
+    "- make_interval(secs => :window) ORDER BY seq")
 
 
 #: What the API properties of stored reports are made of (:func:`geosignal.contract.api_properties`,
@@ -1385,7 +1390,7 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
                 crs=options.get("crs"), repair=bool(options.get("repair")), column_map=options.get("column_map"),
                 default_network=options.get("default_network"), mode=options.get("mode") or "all",
                 progress=progress, raise_rejected=False, skip_saved_before=bool(options.get("skip_saved_before")),
-                correct_saved_before=bool(options.get("correct_saved_before")),
+                correct_saved_before=bool(options.get("correct_saved_before")), asked_at=job.created_at,
             )
             error = None
             if outcome.mode == "all" and outcome.refused:
