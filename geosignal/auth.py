@@ -53,6 +53,7 @@ def _authenticate_bearer() -> None:
     touch_token(get_database().engine, token_id, last_used_at)
     login_manager._update_request_context_with_user(user)
     g.authenticated_by = "bearer"
+    g.token_id = token_id
     if not policy.token_reaches(request.endpoint):
         raise GeosignalError("forbidden", "an API token does not manage passwords, tokens, accounts, e-mails or "
                              "sign-ins: sign in on the pages for that")

@@ -516,3 +516,59 @@ def test_the_same_file_saved_twice_at_once_is_stored_once_however_long_the_first
     assert {f["report_id"] for f in done["features"]} == first_ids
     assert all(not f["created"] for f in done["features"])
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 150
+
+
+def test_a_job_queued_with_a_token_revoked_since_stores_nothing(job_app) -> None:
+    """A token taken queues a large upload; its owner resets her password, which revokes her
+    tokens (the token gets 401 at once). The job ran on and stored the file in her name. A job
+    keeps the token that queued it and fails ``forbidden`` (``token_revoked``) when it is
+    revoked before the job starts, or before it stores; a job queued from the session, or
+    with a token still in force, runs."""
+    from geosignal.services.imports import run_import_job
+    from geosignal.services.users import create_token
+
+    with job_app.extensions["geosignal.db"].session() as session:
+        secret = create_token(session, "echevin@charleroi.be", "pris", days=30)
+        session.commit()
+    taken = {"Authorization": f"Bearer {secret}"}
+    data = _csv([(4.4550 + 0.00001 * k, 50.4000 + 0.00001 * k) for k in range(120)])
+    form = {"file": (io.BytesIO(data), "campagne.csv"), "network": "mobile"}
+    queued = job_app.test_client().post("/api/v1/imports", data=form, content_type="multipart/form-data",
+                                        headers=taken)
+    assert queued.status_code == 202
+    token_id = _scalar(job_app, "SELECT id FROM api_tokens WHERE name = 'pris'")
+    assert _scalar(job_app, "SELECT options->'acting_as'->>'token_id' FROM import_jobs WHERE id = CAST(:i AS uuid)",
+                   i=queued.get_json()["id"]) == str(token_id)
+    with job_app.extensions["geosignal.db"].engine.begin() as c:
+        c.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE id = :t"), {"t": token_id})
+    assert job_app.test_client().get("/api/v1/reports", headers=taken).status_code == 401
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    assert run_import_job(job_app.extensions["geosignal.db"], job_app.config, queued.get_json()["id"]) == "failed"
+    failed = job_app.test_client().get(queued.headers["Location"], headers=_headers(job_app)).get_json()
+    assert (failed["state"], failed["error"]["code"], failed["error"]["reason"]) == ("failed", "forbidden",
+                                                                                    "token_revoked")
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+    # revoked after the job started, before it stores: the check under the save lock
+    with job_app.extensions["geosignal.db"].session() as session:
+        secret = create_token(session, "echevin@charleroi.be", "pris 2", days=30)
+        session.commit()
+    form = {"file": (io.BytesIO(data), "campagne.csv"), "network": "mobile"}
+    queued = job_app.test_client().post("/api/v1/imports", data=form, content_type="multipart/form-data",
+                                        headers={"Authorization": f"Bearer {secret}"})
+    assert queued.status_code == 202
+    from geosignal.models import User
+    from geosignal.services import imports as imports_service
+    from geosignal.services.territory import limits_from_config, service_area
+
+    with job_app.extensions["geosignal.db"].session() as session:
+        user = session.scalar(select(User).where(User.email == "echevin@charleroi.be"))
+        acting = session.execute(text("SELECT options->'acting_as' FROM import_jobs WHERE id = CAST(:i AS uuid)"),
+                                 {"i": queued.get_json()["id"]}).scalar_one()
+        session.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE name = 'pris 2'"))
+        with pytest.raises(Exception) as refused:
+            imports_service.import_file(session, user, data, "campagne.csv", area=service_area(session, {}, 1000.0),
+                                        limits=limits_from_config(job_app.config), default_network="mobile",
+                                        acting=acting)
+        assert getattr(refused.value, "extra", {}).get("reason") == "token_revoked"
+        session.rollback()
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before

@@ -435,6 +435,7 @@ def import_file(
     skip_saved_before: bool = False,
     correct_saved_before: bool = False,
     asked_at: datetime | None = None,
+    acting: dict[str, Any] | None = None,
 ) -> ImportOutcome:
     """Read an uploaded file and store its reports for ``user`` (the caller commits).
 
@@ -468,7 +469,9 @@ def import_file(
     and after; a report changed meanwhile is stored anew: :func:`_apply_corrections`).
     Before anything is written (under the user's save lock, which a deactivation takes too),
     the account is read again: deactivated, or its role or commune changed since ``user`` was
-    read, the save raises ``forbidden`` (403, :func:`account_problem`) and stores nothing.
+    read, the save raises ``forbidden`` (403, :func:`account_problem`) and stores nothing; so
+    does a save asked for with an API token revoked or expired since (``acting``, a queued
+    job's: :func:`token_problem`).
     """
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
@@ -478,7 +481,7 @@ def import_file(
         return _import_file(session, user, data, filename, area=area, limits=limits, crs=crs, repair=repair,
                             column_map=column_map, default_network=default_network, mode=mode, dry_run=dry_run,
                             progress=progress, raise_rejected=raise_rejected, skip_saved_before=skip_saved_before,
-                            correct_saved_before=correct_saved_before, asked_at=asked_at)
+                            correct_saved_before=correct_saved_before, asked_at=asked_at, acting=acting)
 
 
 @contextlib.contextmanager
@@ -502,7 +505,8 @@ def collector_paused() -> Iterator[None]:
 def _import_file(session: Session, user: User, data: bytes, filename: str, *, area: ServiceArea, limits: Limits,
                  crs: str | None, repair: bool, column_map: dict[str, str] | None, default_network: str | None,
                  mode: str, dry_run: bool, progress: Progress | None, raise_rejected: bool,
-                 skip_saved_before: bool, correct_saved_before: bool, asked_at: datetime | None) -> ImportOutcome:
+                 skip_saved_before: bool, correct_saved_before: bool, asked_at: datetime | None,
+                 acting: dict[str, Any] | None) -> ImportOutcome:
     results = read_upload(data, filename, area=area, limits=limits, crs=crs, repair=repair, column_map=column_map)
     total = len(results)
     if progress:
@@ -545,7 +549,8 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         # the account as it is now, once no deactivation can come in between (it takes this lock
         # too): a job queued, or a request begun, before the account was deactivated or changed
         # stores nothing
-        problem = account_problem(session.execute(_ACCOUNT_NOW, {"uid": user.id}).one_or_none(), acting_as(user))
+        problem = (account_problem(session.execute(_ACCOUNT_NOW, {"uid": user.id}).one_or_none(), acting_as(user))
+                   or token_problem(session, acting))
         if problem is not None:
             raise problem
     keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
@@ -1082,6 +1087,23 @@ def account_problem(account: Any, acting: dict[str, Any] | None = None) -> Geosi
                               reason="may_not_file")
     return None
 
+def token_problem(session: Session, acting: dict[str, Any] | None) -> GeosignalError | None:
+    """Return why a queued import may not store reports any more because of the API token
+    that asked for it (``acting["token_id"]``; none: asked from a signed-in session): revoked
+    since (its owner reset her password, or revoked it: a token taken must not go on filing in
+    her name) or expired. ``forbidden`` (403, ``reason`` ``token_revoked``), else None."""
+    token_id = (acting or {}).get("token_id")
+    if token_id is None:
+        return None
+    in_force = session.execute(text(
+        "SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) FROM api_tokens WHERE id = :t"),
+        {"t": token_id}).scalar()
+    if in_force:
+        return None
+    return GeosignalError("forbidden", "the API token that asked for this import was revoked or has expired since; "
+                          "nothing was saved", reason="token_revoked")
+
+
 #: Rows per partition of the duplicate check's reads (a server-side cursor).
 _PARTITION = 5_000
 
@@ -1247,17 +1269,20 @@ def check_options(*, mode: str, default_network: str | None, crs: str | None) ->
         parse_crs(crs, where="crs")
 
 
-def create_import_job(session: Session, user: User, data: bytes, filename: str, options: dict[str, Any]) -> Any:
+def create_import_job(session: Session, user: User, data: bytes, filename: str, options: dict[str, Any],
+                      token_id: int | None = None) -> Any:
     """Keep an upload to be saved by a job worker and put it in the queue, in the caller's
     transaction (the caller commits: job and queue entry appear together). ``options`` are
     :data:`JOB_OPTIONS`; the job also keeps the capacity the user asks in (``acting_as``:
-    role and commune, :func:`acting_as`), which the worker checks again. Returns the
+    role and commune, :func:`acting_as`) and the API token that asked (``token_id``, None for
+    a signed-in session), which the worker checks again (:func:`token_problem`). Returns the
     :class:`~geosignal.models.ImportJob` (state ``queued``)."""
     from geosignal import jobs
     from geosignal.models import ImportJob
 
+    acting = {**acting_as(user), **({"token_id": token_id} if token_id is not None else {})}
     job = ImportJob(id=uuid.uuid4(), user_id=user.id, filename=filename[:255], upload=data,
-                    options={**{k: options.get(k) for k in JOB_OPTIONS}, "acting_as": acting_as(user)},
+                    options={**{k: options.get(k) for k in JOB_OPTIONS}, "acting_as": acting},
                     state="queued", rows_done=0)
     session.add(job)
     session.flush()
@@ -1357,8 +1382,9 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
         if job is None or job.state not in ("queued", "running"):
             return job.state if job is not None else "failed"
         job.started_at = session.execute(text("SELECT now()")).scalar_one()
-        problem = account_problem(session.get(User, job.user_id), job.options.get("acting_as"))
-        if problem is not None:  # deactivated or changed while the job waited: it does nothing
+        problem = (account_problem(session.get(User, job.user_id), job.options.get("acting_as"))
+                   or token_problem(session, job.options.get("acting_as")))
+        if problem is not None:  # deactivated, changed or its token revoked while the job waited: it does nothing
             finish_failed(session, job, problem)
             session.commit()
             return "failed"
@@ -1391,6 +1417,7 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
                 default_network=options.get("default_network"), mode=options.get("mode") or "all",
                 progress=progress, raise_rejected=False, skip_saved_before=bool(options.get("skip_saved_before")),
                 correct_saved_before=bool(options.get("correct_saved_before")), asked_at=job.created_at,
+                acting=options.get("acting_as"),
             )
             error = None
             if outcome.mode == "all" and outcome.refused:

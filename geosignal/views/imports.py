@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -97,7 +97,7 @@ def post_import() -> Response:
             raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
                                  f"{limits.max_upload_bytes:,}.", value=len(data), limit=limits.max_upload_bytes)
         detect_format(data, upload.filename)
-        job = create_import_job(session, user, data, upload.filename, options)
+        job = create_import_job(session, user, data, upload.filename, options, token_id=g.get("token_id"))
         session.commit()
         response = jsonify(job_head(job))
         response.status_code = 202
