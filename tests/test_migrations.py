@@ -229,7 +229,7 @@ def test_migration_0037_measures_the_homes_a_commune_load_left_stale() -> None:
 
 def test_migration_0038_shrinks_zones_by_eights_and_downgrades_to_0037_s_limit() -> None:
     """0038 only replaces the zone functions: the trigger takes any number of reports leaving,
-    8 at a time; the downgrade puts 0037's back (up to 8 in all, else a full regrouping), and
+    8 at a time, and a shrink splits a small part off; the downgrade puts 0037's back (up to 8 in all, else a full regrouping), and
     the upgrade again leaves the stored zones as they were."""
     from sqlalchemy import text
 
@@ -241,11 +241,15 @@ def test_migration_0038_shrinks_zones_by_eights_and_downgrades_to_0037_s_limit()
         with engine.begin() as c:
             _zone_across_a_border(c, ("mobile",))
             stored = c.execute(text("SELECT id, commune_nis, report_count, geometry FROM zones")).all()
-            assert "part[eighth:eighth + 7]" in trigger(c) and "cardinality(ids) <= 8" not in trigger(c)
+            assert "LIMIT 8" in trigger(c) and "cardinality(ids) <= 8" not in trigger(c)
         migrate.downgrade(url, "0037")
         with engine.begin() as c:
-            assert "cardinality(ids) <= 8" in trigger(c) and "eighth" not in trigger(c)
+            assert "cardinality(ids) <= 8" in trigger(c) and "LIMIT 8" not in trigger(c)
+            assert "split_off" not in c.execute(text("SELECT prosrc FROM pg_proc WHERE proname = 'zones_shrink'")
+                                                 ).scalar_one()
         migrate.upgrade(url, "0038")
         with engine.begin() as c:
-            assert "part[eighth:eighth + 7]" in trigger(c)
+            assert "LIMIT 8" in trigger(c)
+            assert "zones_grow(split_off)" in c.execute(text("SELECT prosrc FROM pg_proc WHERE proname = 'zones_shrink'")
+                                                        ).scalar_one()
             assert c.execute(text("SELECT id, commune_nis, report_count, geometry FROM zones")).all() == stored

@@ -538,3 +538,128 @@ def test_any_number_of_reports_leaving_in_one_statement_shrink_their_zone_8_at_a
     zones.confirm_zone(db, _admin(db), big)
     assert leave(rng.sample(sorted(members(db, big)), 12), "confirmed") == 4  # the cohort stays whole: 8 + 4
     assert_equal_to_a_recomputation(db)
+
+
+def split_off(db) -> int:  # noqa: ANN001
+    """How many members this transaction's last shrink split off its zone (0: none)."""
+    return int(db.execute(text("SELECT current_setting('geosignal.zones_split_off', true)")).scalar() or 0)
+
+
+def _mesh_with_a_tail(db, y: float, tail_first: bool = False) -> tuple[list[str], str, list[str]]:  # noqa: ANN001
+    """A mesh of 250 points 60 m apart (one zone, more than the 200 members a search loads
+    before it counts as reaching a part not proven closed), a bridge point 90 m east of its
+    south-east corner (adjacent to that corner alone: 108 m from the next) and a tail of two
+    points beyond it, 90 m apart (EPSG:31370). ``tail_first``: the tail filed first (the
+    zone's oldest reports)."""
+    x0 = X - 2500
+    corner = x0 + 24 * 60
+    tail_shapes = [Point(corner + 180, y), Point(corner + 270, y)]
+    tail = insert(db, tail_shapes) if tail_first else []
+    mesh = insert(db, grid(x0, y, 25, 10))
+    [bridge] = insert(db, [Point(corner + 90, y)])
+    if not tail_first:
+        tail = insert(db, tail_shapes)
+    assert len({zone_of(db, i) for i in mesh + [bridge] + tail}) == 1
+    return mesh, bridge, tail
+
+
+def test_a_report_whose_leaving_breaks_off_a_small_part_shrinks_the_zone_and_groups_the_part_apart(db) -> None:  # noqa: ANN001, E501
+    """A withdrawal that splits a zone regrouped it whole (at 1,000,000 reports, a leaf of two
+    reports breaking off a zone of 494,000: minutes, every writer of the network waiting). The
+    searches from the report's neighbours find the part they reach whole (within 200
+    members): the zone loses it and it is grouped apart; the zone keeps its id, as a full
+    regrouping gives it to the part holding the oldest report. When that report is in the
+    small part, the zone is regrouped in full."""
+    from tests.test_zones_grow import _as_a_regrouping_would
+
+    def leave(report_ids: list[str], step: object) -> None:
+        def run() -> None:
+            db.execute(text("UPDATE reports SET status = 'rejected' WHERE id = ANY(CAST(:i AS uuid[]))"),
+                       {"i": report_ids})
+        _as_a_regrouping_would(db, run, report_ids, "reports_group_zones_update", step)
+
+    mesh, bridge, tail = _mesh_with_a_tail(db, Y + 20000)
+    zid = zone_of(db, mesh[0])
+    leave([bridge], "bridge")
+    assert split_off(db) == 2
+    assert members(db, zid) == set(mesh)
+    assert zone_of(db, tail[0]) == zone_of(db, tail[1]) not in (None, zid)  # the tail, a zone of its own
+
+    # a leaf alone: the report holding one point to the mesh leaves, the point is in no zone
+    leaf_mesh = insert(db, grid(X - 2500, Y + 21000, 25, 10))
+    # (the leaf's id the highest: the search from the mesh's side runs first, past 200 members)
+    [hook, leaf] = insert(db, [Point(X - 2500 + 24 * 60 + 90, Y + 21000), Point(X - 2500 + 24 * 60 + 180, Y + 21000)],
+                          ids=[None, "ffffffff-ffff-4fff-bfff-ffffffffff01"])
+    leave([hook], "leaf")
+    assert split_off(db) == 1 and zone_of(db, leaf) is None and zone_of(db, leaf_mesh[0]) is not None
+
+    # the tail is the zone's oldest part: a regrouping gives it the zone's id, so the zone is regrouped
+    mesh, bridge, tail = _mesh_with_a_tail(db, Y + 22000, tail_first=True)
+    zid = zone_of(db, mesh[0])
+    leave([bridge], "oldest in the tail")
+    assert split_off(db) == 0 and zone_of(db, tail[0]) == zid and zone_of(db, mesh[0]) != zid
+
+    # several clusters in one statement, one of them a bridge: 8 together cannot, one by one can
+    mesh, bridge, tail = _mesh_with_a_tail(db, Y + 23000)
+    zid = zone_of(db, mesh[0])
+    inner = [mesh[j * 25 + i] for j in (3, 6) for i in (3, 8, 13)] + [mesh[8 * 25 + 5]]
+    leave([bridge, *inner], "bridge among eight")
+    assert members(db, zid) == set(mesh) - set(inner)
+    assert zone_of(db, tail[0]) == zone_of(db, tail[1]) not in (None, zid)
+    assert_equal_to_a_recomputation(db)
+
+
+def test_a_bridge_moved_away_breaks_off_its_tail_as_a_regrouping_would(db) -> None:  # noqa: ANN001
+    """The report holding a tail to the zone moved 1 km south: the zone loses the report and the tail
+    (split off, grouped apart), and the report joins what it touches where it is."""
+    from shapely import affinity
+
+    from geosignal.services.intake import ReportInput
+    from geosignal.services.workflow import etag
+    from tests.test_zones_grow import _as_a_regrouping_would
+
+    mesh, bridge, tail = _mesh_with_a_tail(db, Y + 2000)
+    zid = zone_of(db, mesh[0])
+    admin = _admin(db)
+    feature = reports_service.get_report(db, admin, bridge)
+    import shapely
+
+    geom = reproject(shapely.geometry.shape(feature["geometry"]), WGS84, LAMBERT72)
+    moved = reproject(affinity.translate(geom, 0, -1000), LAMBERT72, WGS84)
+    props = {k: v for k, v in reports_service.current_input(feature).items() if k != "observed_at"}
+
+    def run() -> None:
+        reports_service.edit_report(db, admin, bridge, ReportInput(moved, props),
+                                    if_match=etag(feature["properties"]["revision"]))
+
+    _as_a_regrouping_would(db, run, [bridge], "reports_group_zones_update", "moved", same_ids=False)
+    assert split_off(db) == 2 and members(db, zid) == set(mesh)
+    assert zone_of(db, bridge) is None and zone_of(db, tail[0]) == zone_of(db, tail[1]) is not None
+    assert_equal_to_a_recomputation(db)
+
+
+def test_two_bridges_leaving_together_around_a_small_part_split_the_zone_in_two_large_parts(db) -> None:  # noqa: ANN001
+    """Two meshes joined only through a chain bridge — small part — bridge, both bridges leaving
+    in one statement (two clusters). Each bridge alone sees the small part closed and one large
+    part on its side: the two large parts are not the same, the zone falls apart in three. A
+    part split off is taken only for one cluster; two clusters, then each bridge alone, are
+    regrouped in full here, as a regrouping makes them."""
+    from tests.test_zones_grow import _as_a_regrouping_would
+
+    y = Y + 25000
+    x0 = X - 2500
+    east = x0 + 24 * 60
+    west = insert(db, grid(x0, y, 25, 10))
+    c1, s1, s2, c2 = insert(db, [Point(east + 90 * k, y) for k in (1, 2, 3, 4)])
+    other = insert(db, grid(east + 90 * 5, y, 25, 10))
+    zid = zone_of(db, west[0])
+    assert {zone_of(db, i) for i in west + other + [c1, s1, s2, c2]} == {zid}
+
+    def run() -> None:
+        db.execute(text("UPDATE reports SET status = 'rejected' WHERE id = ANY(CAST(:i AS uuid[]))"), {"i": [c1, c2]})
+
+    _as_a_regrouping_would(db, run, [c1, c2], "reports_group_zones_update", "two bridges")
+    assert members(db, zid) == set(west)
+    assert zone_of(db, other[0]) not in (None, zid) and members(db, zone_of(db, other[0])) == set(other)
+    assert zone_of(db, s1) == zone_of(db, s2) not in (None, zid, zone_of(db, other[0]))
+    assert_equal_to_a_recomputation(db)

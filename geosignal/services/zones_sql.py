@@ -961,6 +961,15 @@ DECLARE
   cluster uuid[];
   grown uuid[];
   home_kept boolean := true;
+  pending uuid[];
+  open_reps uuid[];
+  targets uuid[];
+  found uuid[];
+  split_off uuid[] := '{{}}';
+  clusters integer := 0;
+  closed boolean;
+  bound bigint;
+  mover uuid;
 {pass_declare}
 BEGIN
   -- the caller holds the locks of the networks concerned (zones_lock), and the reports
@@ -995,6 +1004,8 @@ BEGIN
     RETURN false;
   END IF;
   seed := gone[1];
+  mover := CASE WHEN moved IS NOT NULL THEN seed END;
+  PERFORM set_config('geosignal.zones_split_off', '0', true);
   SELECT s.state, s.network INTO zone_state, zone_net FROM zones s
   WHERE s.id = z AND s.report_count >= cardinality(gone) + 2;
   IF zone_state IS NULL OR (zone_state = 'proposed' AND EXISTS (
@@ -1080,32 +1091,83 @@ BEGIN
       IF cardinality(near) = 0 THEN
         RETURN false;
       END IF;
-      -- the search, from the cluster's first neighbour (gen 0, 1, …: its steps), afresh
-      DELETE FROM zone_work w WHERE w.gen >= 0;
-      DELETE FROM zone_pairs p WHERE p.gen >= 0;
-      step := 0;
-      reached := 1;
-      INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
-      {load_0}
-      WHERE r.id = near[1];
-      LOOP
-        EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(near)) = cardinality(near);
-        {pairs_step}
-        INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
-        {load_next}
-        WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> ALL(gone)
-          AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
-          AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
-        ON CONFLICT (id) DO NOTHING;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        reached := reached + n;
-        IF n = 0 OR reached > 5000 THEN
-          RETURN false;
+      clusters := clusters + 1;
+      -- searches (gen 0, 1, …: their steps, each afresh): from the first neighbour not yet
+      -- placed (pending) until it has reached them all and one member of each part found
+      -- before (all one part), every member it can reach (a closed part, which the zone
+      -- loses: split off) or {split_max} members (a part not proven closed, the same as any
+      -- such part it reached); then, when two or more parts are not proven closed, from the
+      -- first until it reaches the others (else the zone falls apart in large parts)
+      pending := near;
+      open_reps := '{{}}';
+      WHILE cardinality(pending) > 0 OR cardinality(open_reps) > 1 LOOP
+        IF cardinality(pending) > 0 THEN
+          targets := pending || open_reps;
+          bound := {split_max};
+        ELSE
+          targets := open_reps;
+          bound := 5000;
         END IF;
-        step := step + 1;
+        DELETE FROM zone_work w WHERE w.gen >= 0;
+        DELETE FROM zone_pairs p WHERE p.gen >= 0;
+        step := 0;
+        reached := 1;
+        closed := false;
+        INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+        {load_0}
+        WHERE r.id = targets[1];
+        LOOP
+          EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(targets)) = cardinality(targets);
+          {pairs_step}
+          INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+          {load_next}
+          WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> ALL(gone)
+            AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
+            AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
+          ON CONFLICT (id) DO NOTHING;
+          GET DIAGNOSTICS n = ROW_COUNT;
+          reached := reached + n;
+          IF n = 0 THEN
+            closed := true;
+            EXIT;
+          END IF;
+          EXIT WHEN reached > bound;
+          step := step + 1;
+        END LOOP;
+        work_rows := work_rows + reached;
+        found := ARRAY(SELECT w.id FROM zone_work w WHERE w.gen >= 0 AND w.id = ANY(targets));
+        IF cardinality(pending) = 0 THEN
+          IF cardinality(found) < cardinality(open_reps) THEN
+            RETURN false;
+          END IF;
+          open_reps := open_reps[1:1];
+        ELSIF closed THEN  -- (it reached not all its targets: else it had stopped before)
+          split_off := split_off || ARRAY(SELECT w.id FROM zone_work w WHERE w.gen >= 0);
+          pending := ARRAY(SELECT unnest(pending) EXCEPT SELECT unnest(found));
+        ELSE
+          open_reps := ARRAY(SELECT unnest(open_reps) EXCEPT SELECT unnest(found)) || targets[1];
+          pending := ARRAY(SELECT unnest(pending) EXCEPT SELECT unnest(found));
+        END IF;
       END LOOP;
-      work_rows := work_rows + reached;
+      IF cardinality(open_reps) = 0 THEN
+        RETURN false;
+      END IF;
     END LOOP;
+    IF cardinality(split_off) > 0 THEN
+      -- a part the zone loses: when the reports leaving are one cluster (with several, the
+      -- parts left of each could join only through a part split off), the zone keeping its
+      -- oldest member and two members at least, as a regrouping keeps the zone's id with the
+      -- part holding its oldest report; the part is grouped again on its own (zones_grow,
+      -- below). A split regrouped the whole zone: minutes for a zone of 494,000 reports
+      IF clusters > 1 OR (SELECT r.id FROM zone_reports m JOIN reports r ON r.id = m.report_id
+                          WHERE m.zone_id = z AND r.id <> ALL(gone) AND {part_r} ORDER BY r.seq LIMIT 1)
+                         = ANY(split_off)
+         OR (SELECT count(*) FROM zone_reports m JOIN reports r ON r.id = m.report_id
+             WHERE m.zone_id = z AND r.id <> ALL(gone) AND r.id <> ALL(split_off) AND {part_r}) < 2 THEN
+        RETURN false;
+      END IF;
+      gone := gone || split_off;
+    END IF;
   END IF;
 
   -- the zone without the reports: outside a box around each (its bounding box, 1 m wider) the
@@ -1129,7 +1191,7 @@ BEGIN
   p := ST_CollectionExtract(zone_g, 1);
   zone_g := NULL;  -- (NULL while the union stays as it was)
   FOR seed, seed_g IN
-    SELECT r.id, CASE WHEN moved IS NULL THEN r.geometry ELSE moved END FROM reports r
+    SELECT r.id, CASE WHEN r.id = mover THEN moved ELSE r.geometry END FROM reports r
     WHERE r.id = ANY(gone) ORDER BY r.id
   LOOP
     seed_dim := ST_Dimension(seed_g);
@@ -1181,6 +1243,10 @@ BEGIN
     UNION SELECT s.commune_nis, s.network FROM zones s WHERE s.id = z) a
   WHERE a.nis IS NOT NULL;
 {pass_end}
+  IF cardinality(split_off) > 0 THEN
+    PERFORM set_config('geosignal.zones_split_off', cardinality(split_off)::text, true);
+    PERFORM zones_grow(split_off);
+  END IF;
   RETURN true;
 END $fn$;
 
@@ -1193,7 +1259,7 @@ DECLARE
   was geometry;
   zid bigint;
   part uuid[];
-  eighth integer;
+  one uuid;
   done uuid[] := '{{}}';
 BEGIN
   IF TG_OP = 'INSERT' THEN
@@ -1244,21 +1310,33 @@ BEGIN
   END IF;
   IF leaving THEN
     -- each zone the reports leave shrinks (zones_shrink, zone by zone in id order, 8 of its
-    -- reports at a time in id order); a zone that cannot hands its reports and the rest to a
-    -- full regrouping, which starts from what is stored (the zones shrunk already are as it
-    -- makes them). A report in no zone leaves none. Taken 8 at a time, each shrink keeps the
-    -- zone whole without its reports while the later ones are still members: the zone is
-    -- whole without them all once the last has shrunk it (a full regrouping of a zone of
-    -- 494,000 reports, for the 9th report of a bulk rejection, took minutes)
+    -- reports at a time in id order, else one by one); a zone that cannot hands its reports
+    -- and the rest to a full regrouping, which starts from what is stored (the zones shrunk
+    -- already are as it makes them). A report in no zone leaves none. Taken 8 at a time, each
+    -- shrink makes the zone what it is without its reports while the later ones are still
+    -- members: it is right without them all once the last has shrunk it (a full regrouping of
+    -- a zone of 494,000 reports, for the 9th report of a bulk rejection, took minutes)
     FOR zid IN SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(ids) ORDER BY 1 LOOP
-      part := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = zid AND m.report_id = ANY(ids)
-                    ORDER BY m.report_id);
-      FOR eighth IN 1 .. cardinality(part) BY 8 LOOP
-        IF NOT zones_shrink(part[eighth:eighth + 7]) THEN
-          PERFORM zones_regroup(ARRAY(SELECT unnest(ids) EXCEPT SELECT unnest(done)));
-          RETURN NULL;
+      LOOP
+        -- (read again each time: a part a shrink split off is in the zone no more)
+        part := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = zid AND m.report_id = ANY(ids)
+                      ORDER BY m.report_id LIMIT 8);
+        EXIT WHEN cardinality(part) = 0;
+        IF zones_shrink(part) THEN
+          done := done || part;
+          CONTINUE;
         END IF;
-        done := done || part[eighth:eighth + 7];
+        -- several clusters, one of which splits the zone: one report at a time (one cluster,
+        -- whose part split off the zone is grouped apart); a zone that still cannot shrink is
+        -- regrouped in full
+        FOREACH one IN ARRAY part LOOP
+          CONTINUE WHEN NOT EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = one AND m.zone_id = zid);
+          IF cardinality(part) = 1 OR NOT zones_shrink(ARRAY[one]) THEN
+            PERFORM zones_regroup(ARRAY(SELECT unnest(ids) EXCEPT SELECT unnest(done)));
+            RETURN NULL;
+          END IF;
+          done := done || one;
+        END LOOP;
       END LOOP;
     END LOOP;
     RETURN NULL;
@@ -1327,6 +1405,12 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 """
 
 
+#: The members a search from a neighbour of reports leaving a zone loads before it counts
+#: as reaching a part not proven closed (``zones_shrink``): a part it reaches whole within
+#: them is split off the zone.
+SPLIT_MAX = 200
+
+
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
     the newest migration holding it keeps frozen: 0037)."""
@@ -1356,7 +1440,7 @@ def zones_sql() -> str:
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
         technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(), touches_p=_touches(),
         touches_seed=_touches("seed_g"), touches_n=_touches("n.geometry"), srid=LAMBERT72,
-        home_among=_home_among(),
+        home_among=_home_among(), split_max=SPLIT_MAX,
     ).strip() + "\n"
 
 

@@ -1,4 +1,4 @@
-"""any number of reports leaving in one statement shrink their zones, 8 of a zone's at a time
+"""any number of reports leaving in one statement shrink their zones, 8 of a zone's at a time; a report whose leaving splits a small part off its zone shrinks it too
 
 Revision ID: 0038
 Revises: 0037
@@ -7,13 +7,16 @@ Create Date: 2026-12-06 06:00:00
 Up to 8 reports leaving in one statement (a bulk transition) shrank their zones in place since
 0037; a ninth sent every zone they left to a full regrouping (at 1,000,000 reports, a zone of
 494,000: minutes, every writer of the network waiting on its lock). The statement trigger now
-takes each zone's leaving reports 8 at a time (in id order) through ``zones_shrink``: each
-shrink keeps the zone whole without its reports while the later ones are still members, so the
-zone is whole without them all once the last shrink has run; a shrink that cannot hands the
-reports not yet done to a full regrouping, as before.
-``FROZEN_SQL["zones"]`` is a frozen copy of ``geosignal.services.zones_sql.zones_sql()``
-(tests/test_zones_sql.py keeps the newest copy equal to it); the downgrade reinstalls migration
-0037's copy, read from its frozen file. No live code is imported.
+takes each zone's leaving reports 8 at a time (in id order) through ``zones_shrink``, and one
+by one when 8 together cannot: each shrink makes the zone what it is without its reports while
+the later ones are still members, so the zone is right without them all once the last shrink
+has run; a shrink that cannot hands the reports not yet done to a full regrouping, as before.
+A report (or adjacent reports) whose leaving splits the zone was regrouped in full too: a leaf
+chain of three reports breaking off a zone of 494,000 regrouped all of it. ``zones_shrink``
+now searches from each neighbour of the reports leaving: a search that reaches every member it
+can within 200 members finds a part the zone loses (split off, grouped apart by
+``zones_grow``), when the zone keeps its oldest member (the part a regrouping gives its id) and
+two members; the zone is made again in a box around each report it loses.
 """
 import importlib.util
 from pathlib import Path
@@ -949,6 +952,15 @@ DECLARE
   cluster uuid[];
   grown uuid[];
   home_kept boolean := true;
+  pending uuid[];
+  open_reps uuid[];
+  targets uuid[];
+  found uuid[];
+  split_off uuid[] := '{}';
+  clusters integer := 0;
+  closed boolean;
+  bound bigint;
+  mover uuid;
   d double precision;
   deg double precision;
   deg_lat double precision;
@@ -993,6 +1005,8 @@ BEGIN
     RETURN false;
   END IF;
   seed := gone[1];
+  mover := CASE WHEN moved IS NOT NULL THEN seed END;
+  PERFORM set_config('geosignal.zones_split_off', '0', true);
   SELECT s.state, s.network INTO zone_state, zone_net FROM zones s
   WHERE s.id = z AND s.report_count >= cardinality(gone) + 2;
   IF zone_state IS NULL OR (zone_state = 'proposed' AND EXISTS (
@@ -1101,46 +1115,97 @@ BEGIN
       IF cardinality(near) = 0 THEN
         RETURN false;
       END IF;
-      -- the search, from the cluster's first neighbour (gen 0, 1, …: its steps), afresh
-      DELETE FROM zone_work w WHERE w.gen >= 0;
-      DELETE FROM zone_pairs p WHERE p.gen >= 0;
-      step := 0;
-      reached := 1;
-      INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
-      SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
+      clusters := clusters + 1;
+      -- searches (gen 0, 1, …: their steps, each afresh): from the first neighbour not yet
+      -- placed (pending) until it has reached them all and one member of each part found
+      -- before (all one part), every member it can reach (a closed part, which the zone
+      -- loses: split off) or 200 members (a part not proven closed, the same as any
+      -- such part it reached); then, when two or more parts are not proven closed, from the
+      -- first until it reaches the others (else the zone falls apart in large parts)
+      pending := near;
+      open_reps := '{}';
+      WHILE cardinality(pending) > 0 OR cardinality(open_reps) > 1 LOOP
+        IF cardinality(pending) > 0 THEN
+          targets := pending || open_reps;
+          bound := 200;
+        ELSE
+          targets := open_reps;
+          bound := 5000;
+        END IF;
+        DELETE FROM zone_work w WHERE w.gen >= 0;
+        DELETE FROM zone_pairs p WHERE p.gen >= 0;
+        step := 0;
+        reached := 1;
+        closed := false;
+        INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+        SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), 0
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-      WHERE r.id = near[1];
-      LOOP
-        EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(near)) = cardinality(near);
-        INSERT INTO zone_pairs (a, b, gen)
+        WHERE r.id = targets[1];
+        LOOP
+          EXIT WHEN (SELECT count(*) FROM zone_work w WHERE w.id = ANY(targets)) = cardinality(targets);
+          INSERT INTO zone_pairs (a, b, gen)
     SELECT w.id, a.id, step FROM zone_work w CROSS JOIN LATERAL (
       SELECT r2.id FROM reports r2
       WHERE r2.geometry && ST_Expand(w.g, deg, deg_lat) AND r2.network = w.network AND r2.id <> w.id
         AND CASE WHEN ST_Dimension(r2.geometry) = 2 AND ST_Dimension(w.g) = 2 THEN ST_Relate(r2.geometry, w.g, '2********') ELSE ST_DWithin(ST_Transform(r2.geometry, 31370), w.l, d) END
       OFFSET 0) a
     WHERE w.gen = step;
-        INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
-        SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
+          INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
+          SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, 31370), r.technologies,
          r.operators, r.commune_nis, coalesce(k.id, 0), coalesce(k.kind = 'confirmed', false), step + 1
   FROM reports r
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network
-        WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> ALL(gone)
-          AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
-          AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
-        ON CONFLICT (id) DO NOTHING;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        reached := reached + n;
-        IF n = 0 OR reached > 5000 THEN
-          RETURN false;
+          WHERE r.id = ANY(ARRAY(SELECT p.b FROM zone_pairs p WHERE p.gen = step)) AND r.id <> ALL(gone)
+            AND EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = r.id AND m.zone_id = z)
+            AND NOT EXISTS (SELECT 1 FROM zone_work w0 WHERE w0.id = r.id)
+          ON CONFLICT (id) DO NOTHING;
+          GET DIAGNOSTICS n = ROW_COUNT;
+          reached := reached + n;
+          IF n = 0 THEN
+            closed := true;
+            EXIT;
+          END IF;
+          EXIT WHEN reached > bound;
+          step := step + 1;
+        END LOOP;
+        work_rows := work_rows + reached;
+        found := ARRAY(SELECT w.id FROM zone_work w WHERE w.gen >= 0 AND w.id = ANY(targets));
+        IF cardinality(pending) = 0 THEN
+          IF cardinality(found) < cardinality(open_reps) THEN
+            RETURN false;
+          END IF;
+          open_reps := open_reps[1:1];
+        ELSIF closed THEN  -- (it reached not all its targets: else it had stopped before)
+          split_off := split_off || ARRAY(SELECT w.id FROM zone_work w WHERE w.gen >= 0);
+          pending := ARRAY(SELECT unnest(pending) EXCEPT SELECT unnest(found));
+        ELSE
+          open_reps := ARRAY(SELECT unnest(open_reps) EXCEPT SELECT unnest(found)) || targets[1];
+          pending := ARRAY(SELECT unnest(pending) EXCEPT SELECT unnest(found));
         END IF;
-        step := step + 1;
       END LOOP;
-      work_rows := work_rows + reached;
+      IF cardinality(open_reps) = 0 THEN
+        RETURN false;
+      END IF;
     END LOOP;
+    IF cardinality(split_off) > 0 THEN
+      -- a part the zone loses: when the reports leaving are one cluster (with several, the
+      -- parts left of each could join only through a part split off), the zone keeping its
+      -- oldest member and two members at least, as a regrouping keeps the zone's id with the
+      -- part holding its oldest report; the part is grouped again on its own (zones_grow,
+      -- below). A split regrouped the whole zone: minutes for a zone of 494,000 reports
+      IF clusters > 1 OR (SELECT r.id FROM zone_reports m JOIN reports r ON r.id = m.report_id
+                          WHERE m.zone_id = z AND r.id <> ALL(gone) AND r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved') ORDER BY r.seq LIMIT 1)
+                         = ANY(split_off)
+         OR (SELECT count(*) FROM zone_reports m JOIN reports r ON r.id = m.report_id
+             WHERE m.zone_id = z AND r.id <> ALL(gone) AND r.id <> ALL(split_off) AND r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) < 2 THEN
+        RETURN false;
+      END IF;
+      gone := gone || split_off;
+    END IF;
   END IF;
 
   -- the zone without the reports: outside a box around each (its bounding box, 1 m wider) the
@@ -1164,7 +1229,7 @@ BEGIN
   p := ST_CollectionExtract(zone_g, 1);
   zone_g := NULL;  -- (NULL while the union stays as it was)
   FOR seed, seed_g IN
-    SELECT r.id, CASE WHEN moved IS NULL THEN r.geometry ELSE moved END FROM reports r
+    SELECT r.id, CASE WHEN r.id = mover THEN moved ELSE r.geometry END FROM reports r
     WHERE r.id = ANY(gone) ORDER BY r.id
   LOOP
     seed_dim := ST_Dimension(seed_g);
@@ -1231,6 +1296,10 @@ LIMIT 1),
   IF work_rows > 20000 THEN
     TRUNCATE zone_work, zone_pairs, zone_edges, zone_nodes, zone_units, zone_parts, zone_new;
   END IF;
+  IF cardinality(split_off) > 0 THEN
+    PERFORM set_config('geosignal.zones_split_off', cardinality(split_off)::text, true);
+    PERFORM zones_grow(split_off);
+  END IF;
   RETURN true;
 END $fn$;
 
@@ -1243,7 +1312,7 @@ DECLARE
   was geometry;
   zid bigint;
   part uuid[];
-  eighth integer;
+  one uuid;
   done uuid[] := '{}';
 BEGIN
   IF TG_OP = 'INSERT' THEN
@@ -1294,21 +1363,33 @@ BEGIN
   END IF;
   IF leaving THEN
     -- each zone the reports leave shrinks (zones_shrink, zone by zone in id order, 8 of its
-    -- reports at a time in id order); a zone that cannot hands its reports and the rest to a
-    -- full regrouping, which starts from what is stored (the zones shrunk already are as it
-    -- makes them). A report in no zone leaves none. Taken 8 at a time, each shrink keeps the
-    -- zone whole without its reports while the later ones are still members: the zone is
-    -- whole without them all once the last has shrunk it (a full regrouping of a zone of
-    -- 494,000 reports, for the 9th report of a bulk rejection, took minutes)
+    -- reports at a time in id order, else one by one); a zone that cannot hands its reports
+    -- and the rest to a full regrouping, which starts from what is stored (the zones shrunk
+    -- already are as it makes them). A report in no zone leaves none. Taken 8 at a time, each
+    -- shrink makes the zone what it is without its reports while the later ones are still
+    -- members: it is right without them all once the last has shrunk it (a full regrouping of
+    -- a zone of 494,000 reports, for the 9th report of a bulk rejection, took minutes)
     FOR zid IN SELECT DISTINCT m.zone_id FROM zone_reports m WHERE m.report_id = ANY(ids) ORDER BY 1 LOOP
-      part := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = zid AND m.report_id = ANY(ids)
-                    ORDER BY m.report_id);
-      FOR eighth IN 1 .. cardinality(part) BY 8 LOOP
-        IF NOT zones_shrink(part[eighth:eighth + 7]) THEN
-          PERFORM zones_regroup(ARRAY(SELECT unnest(ids) EXCEPT SELECT unnest(done)));
-          RETURN NULL;
+      LOOP
+        -- (read again each time: a part a shrink split off is in the zone no more)
+        part := ARRAY(SELECT m.report_id FROM zone_reports m WHERE m.zone_id = zid AND m.report_id = ANY(ids)
+                      ORDER BY m.report_id LIMIT 8);
+        EXIT WHEN cardinality(part) = 0;
+        IF zones_shrink(part) THEN
+          done := done || part;
+          CONTINUE;
         END IF;
-        done := done || part[eighth:eighth + 7];
+        -- several clusters, one of which splits the zone: one report at a time (one cluster,
+        -- whose part split off the zone is grouped apart); a zone that still cannot shrink is
+        -- regrouped in full
+        FOREACH one IN ARRAY part LOOP
+          CONTINUE WHEN NOT EXISTS (SELECT 1 FROM zone_reports m WHERE m.report_id = one AND m.zone_id = zid);
+          IF cardinality(part) = 1 OR NOT zones_shrink(ARRAY[one]) THEN
+            PERFORM zones_regroup(ARRAY(SELECT unnest(ids) EXCEPT SELECT unnest(done)));
+            RETURN NULL;
+          END IF;
+          done := done || one;
+        END LOOP;
       END LOOP;
     END LOOP;
     RETURN NULL;
