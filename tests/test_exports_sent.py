@@ -136,13 +136,14 @@ def test_only_new_since_the_last_transmitted_export(db, reports, referent) -> No
     db.execute(text("UPDATE reports SET status = 'validated' WHERE id = :id"), {"id": g})
     db.commit()
     new = referent.get(f"{EXPORT}?since=last_transmitted")
-    # a, b, c went out (now transmitted); d was validated before that export: not new
-    assert sorted(exported_ids(new)) == sorted([f, g])
+    # a, b, c went out (now transmitted); d, Châtelet's, was validated before that export but
+    # never sent (the run was Charleroi's): DWconnect lacks it, it is new. (The watermark of
+    # the last marked run hid it for good.)
+    assert sorted(exported_ids(new)) == sorted([reports["d"], f, g])
     recorded = referent.get(f"/api/v1/exports/runs/{new.headers['X-Export-Run']}").get_json()["filters"]
-    assert recorded["since_last_transmitted"] == run_id
-    watermark = db.scalar(text("SELECT watermark FROM export_runs WHERE id = :id"), {"id": run_id})
-    assert recorded["since"] == f"seq:{watermark}"
-    assert transmission.since_last_transmitted(db) == (watermark, run_id)
+    # a run of one commune gives no watermark: no run marked carried everything DWconnect is sent
+    assert (recorded["since_last_transmitted"], recorded["since"]) == ("none", None)
+    assert transmission.since_last_transmitted(db) == (None, None)
     # for DWconnect, the reports that went out and were only marked since are not new: DWconnect
     # has them (a, b, c came back as `transmitted`: the marking was taken for news); a report
     # rejected without ever being validated is never sent
@@ -151,12 +152,18 @@ def test_only_new_since_the_last_transmitted_export(db, reports, referent) -> No
     db.execute(text("UPDATE reports SET status = 'rejected' WHERE id = :id"), {"id": rejected})
     db.commit()
     every = referent.get(f"{EXPORT}?since=last_transmitted&status=dwconnect")
-    assert sorted(exported_ids(every)) == sorted([f, g])
+    assert sorted(exported_ids(every)) == sorted([reports["d"], f, g])
     # one of them changed after it went out: it is news again
     db.execute(text("UPDATE reports SET description = 'corrigé' WHERE id = :id"), {"id": reports["a"]})
     db.commit()
     assert sorted(exported_ids(referent.get(f"{EXPORT}?since=last_transmitted&status=dwconnect"))) == \
-        sorted([reports["a"], f, g])
+        sorted([reports["a"], reports["d"], f, g])
+    # that pass marked: it carried everything DWconnect is sent, its watermark is the bound
+    sent = referent.post(f"{EXPORT}?since=last_transmitted&status=dwconnect&mark_transmitted=true")
+    assert sorted(exported_ids(sent)) == sorted([reports["a"], reports["d"], f, g])
+    watermark = db.scalar(text("SELECT watermark FROM export_runs WHERE id = :id"), {"id": sent.headers["X-Export-Run"]})
+    assert transmission.since_last_transmitted(db) == (watermark, sent.headers["X-Export-Run"])
+    assert exported_ids(referent.get(f"{EXPORT}?since=last_transmitted")) == []
     # every status, reports never validated included, is no export for DWconnect: refused
     refused = referent.get(f"{EXPORT}?since=last_transmitted&status=all")
     assert refused.status_code == 400
@@ -321,7 +328,8 @@ def test_cli_since_last_transmitted_and_mark_transmitted(app, db, reports, tmp_p
     new = tmp_path / "new.geojson"
     again = runner.invoke(args=["export", "-o", str(new), "--since-last-transmitted"])
     assert again.exit_code == 0, again.output
-    assert sorted(f["id"] for f in json.loads(new.read_bytes())["features"]) == []  # a and d: older than the run
+    # a (Charleroi, before the period) and d (Châtelet) were never sent: new, older than the run or not
+    assert sorted(f["id"] for f in json.loads(new.read_bytes())["features"]) == sorted([reports["a"], reports["d"]])
     both = runner.invoke(args=["export", "--since", "seq:0", "--since-last-transmitted"])
     assert both.exit_code != 0 and "not both" in both.output
     unknown = runner.invoke(args=["mark-transmitted", "nope"])
@@ -414,3 +422,23 @@ def test_an_export_of_every_status_is_not_marked_as_transmitted(db, reports, ref
     sent = referent.post(f"{EXPORT}?status=dwconnect&mark_transmitted=true")
     assert sorted(exported_ids(sent)) == sorted(reports[k] for k in "abcd")
     assert status_of(db, [reports["a"]]) == {reports["a"]: "transmitted"}
+
+
+def test_pages_marked_one_by_one_hide_nothing_from_what_is_new(db, reports, referent) -> None:  # noqa: ANN001
+    """A paged "new since the last transmitted export", each page's run marked as it is sent:
+    the second page's cursor was refused (the last marked run, part of the filters, had
+    changed), and the reports of a page not marked were never new again (the marked page's
+    watermark hid them). The pages go on; what no marked run carried stays new."""
+    first = referent.get(f"{EXPORT}?since=last_transmitted&limit=2")
+    page1 = exported_ids(first)
+    assert len(page1) == 2
+    cursor = json.loads(first.get_data())["next_cursor"]
+    assert referent.post(f"/api/v1/exports/runs/{first.headers['X-Export-Run']}/transmitted").status_code == 200
+    second = referent.get(f"{EXPORT}?since=last_transmitted&limit=2&cursor={cursor}")
+    page2 = exported_ids(second)
+    assert sorted(page1 + page2) == sorted(reports[k] for k in "abcd")
+    # the second page not marked: its reports are still new, the first page's are not
+    assert sorted(exported_ids(referent.get(f"{EXPORT}?since=last_transmitted"))) == sorted(page2)
+    assert referent.post(f"/api/v1/exports/runs/{second.headers['X-Export-Run']}/transmitted").status_code == 200
+    assert exported_ids(referent.get(f"{EXPORT}?since=last_transmitted")) == []
+    assert transmission.since_last_transmitted(db) == (None, None)  # pages give no watermark

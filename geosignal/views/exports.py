@@ -309,7 +309,7 @@ def _render_history(status: int = 200, error: GeosignalError | None = None,
     session = get_session()
     runs = transmission.history(session, 200)
     communes = communes_service.commune_choices(session)
-    _watermark, last_run = transmission.since_last_transmitted(session)
-    return render_template("exports.html", runs=runs, communes=communes, last_transmitted=last_run,
+    return render_template("exports.html", runs=runs, communes=communes,
+                           last_transmitted=transmission.any_transmitted(session),
                            schema_version=export_service.SCHEMA_VERSION, error=error,
                            values=values or {}), status

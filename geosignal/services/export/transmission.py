@@ -10,10 +10,10 @@ nothing and says so. A report the run carried that is no longer ``validated`` (w
 already transmitted by another run) stays as it is and is counted apart.
 
 **New since the last transmitted export.** :func:`since_last_transmitted` returns the latest
-run marked as transmitted (by the time it was marked) and its watermark: an export with
-``since_seq`` = that watermark carries the reports validated (or otherwise changed) after that
-run was taken, i.e. exactly those it could not carry. Reports that run carried and that were
-marked with it are ``transmitted`` since, so a ``validated`` export leaves them out.
+run marked as transmitted that carried everything DWconnect is sent (every commune, the whole
+pass) and its watermark: nothing changed up to it is missing from DWconnect. Above it, an
+export carries the reports whose current change no marked run carried (a run of one commune or
+one page, marked since, carried some: those are left out, the others are not).
 
 Flask-free; the caller commits.
 """
@@ -163,14 +163,34 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
             "not_moved": run.feature_count - len(outcome["moved"])}
 
 
+#: A run marked as transmitted that carried everything DWconnect is sent (its ``filters``
+#: record): status ``dwconnect``, every commune, no box, no period, not a page, and made in
+#: full or itself "new since the last transmitted export" (so complete above such a run's
+#: watermark in turn).
+_COMPLETE_RUN = """transmitted_at IS NOT NULL AND filters->>'status' = 'dwconnect'
+    AND filters->>'commune' IS NULL AND filters->>'bbox' IS NULL AND NOT filters ?| ARRAY['from', 'to', 'limit', 'cursor']
+    AND (filters->>'since' IS NULL OR filters ? 'since_last_transmitted')"""
+
+
 def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
-    """Return (watermark, run id) of the run marked as transmitted most recently, or (None,
-    None) when none was: an export with ``since_seq`` = that watermark carries only what is
-    new since (see the module). One query, served by the primary key."""
+    """Return (watermark, run id) of the latest run marked as transmitted that carried
+    everything DWconnect is sent (:data:`_COMPLETE_RUN`), or (None, None) when none was.
+
+    Every report changed up to that watermark went to DWconnect with that run or before it;
+    an export with ``since_seq`` = that watermark and ``since_run`` then carries, above it,
+    what DWconnect lacks: the reports whose current change no marked run carried
+    (:func:`~geosignal.services.export.filters.where_clause`). A run of one commune, of a
+    period or a page, marked since, gives no watermark: the latest marked run's watermark hid,
+    for good, the reports it did not carry (another commune's, the next page's). One query."""
     row = session.execute(text(
-        "SELECT id, watermark FROM export_runs WHERE transmitted_at IS NOT NULL "
+        f"SELECT id, watermark FROM export_runs WHERE {_COMPLETE_RUN} "
         "ORDER BY transmitted_at DESC, created_at DESC LIMIT 1")).first()
     return (None, None) if row is None else (int(row.watermark), str(row.id))
+
+
+def any_transmitted(session: Session) -> bool:
+    """Whether any export run has been marked as transmitted."""
+    return bool(session.scalar(text("SELECT EXISTS (SELECT 1 FROM export_runs WHERE transmitted_at IS NOT NULL)")))
 
 
 def history(session: Session, limit: int = 100) -> list[dict[str, Any]]:
