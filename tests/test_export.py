@@ -811,3 +811,26 @@ def test_a_run_downloaded_again_and_a_report_answer_304_to_their_etag(db, repres
     assert changed.status_code == 200 and changed.headers["ETag"] != tag
     assert changed.get_json()["properties"]["households_affected"] == 4
     assert referent.get(f"/api/v1/reports/{uuid.uuid4()}", headers={"If-None-Match": "*"}).status_code == 404
+
+
+def test_a_commune_renamed_is_carried_by_an_export_since_a_date_time(db, representative, referent) -> None:  # noqa: ANN001
+    """A commune renamed rewrites its reports' Features (a new ``commune_name``) with a new
+    ``change_seq``, but left ``updated_at`` as it was: ``since=<date-time>`` (which reads it)
+    never carried the change, and the Feature said new content under an old date. (The report
+    is made to date from 2020: the test's transaction time does not move.)"""
+    rid = post(representative, to_geojson_4326(Point(X0 + 77, Y0 + 1300)))
+    validate_all(db)
+    db.execute(text("UPDATE reports SET updated_at = '2020-01-01T00:00:00Z' WHERE id = CAST(:i AS uuid)"), {"i": rid})
+    db.commit()
+    assert export(referent, "?since=2021-01-01T00:00:00Z")[0]["features"] == []
+    try:
+        db.execute(text("UPDATE communes SET name_fr = 'Charleroi (ville)' WHERE nis_code = '52011'"))
+        db.commit()
+        doc, _ = export(referent, "?since=2021-01-01T00:00:00Z")
+        assert [f["id"] for f in doc["features"]] == [rid]
+        properties = doc["features"][0]["properties"]
+        assert properties["commune_name"] == "Charleroi (ville)" and properties["updated_at"] > "2021"
+    finally:
+        db.rollback()
+        db.execute(text("UPDATE communes SET name_fr = 'Charleroi' WHERE nis_code = '52011'"))
+        db.commit()

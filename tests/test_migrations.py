@@ -253,3 +253,18 @@ def test_migration_0038_shrinks_zones_by_eights_and_downgrades_to_0037_s_limit()
             assert "zones_grow(split_off)" in c.execute(text("SELECT prosrc FROM pg_proc WHERE proname = 'zones_shrink'")
                                                         ).scalar_one()
             assert c.execute(text("SELECT id, commune_nis, report_count, geometry FROM zones")).all() == stored
+
+
+def test_migration_0039_dates_a_rewrite_and_downgrades_to_0007_s_function() -> None:
+    from sqlalchemy import text
+
+    def rewrite(c) -> str:  # noqa: ANN001
+        return c.execute(text("SELECT prosrc FROM pg_proc WHERE proname = 'reports_rewrite_feature'")).scalar_one()
+
+    with _scratch_database() as (url, engine):
+        migrate.upgrade(url, "0039")
+        with engine.begin() as c:
+            assert rewrite(c).count("updated_at = now()") == 2
+        migrate.downgrade(url, "0038")
+        with engine.begin() as c:
+            assert "updated_at" not in rewrite(c) and "commune_nis = commune_nis" in rewrite(c)
