@@ -328,8 +328,11 @@ QUEUE_MESSAGES: dict[str, Any] = {
     "needs_info": "Question envoyée pour le signalement %(ref)s.",
     "bulk_done_one": "%(n)s signalement validé.",
     "bulk_done_other": "%(n)s signalements validés.",
-    "bulk_partial": "%(n)s signalements validés ; %(m)s n'ont pas pu l'être (voir la liste).",
+    "bulk_partial": "Validés : %(n)s. Non validés : %(m)s (la raison est sur leur carte).",
     "not_moved": "Non validé : statut actuel « %(status)s ».",
+    # the commune changed the report after the list was read: nothing decided on it
+    "changed_since": "Rien n'a été fait pour %(ref)s : la commune l'a modifié depuis l'affichage de la liste. "
+                     "Rechargez la liste et relisez-le.",
     "reason_required": "Indiquez un motif avant de confirmer.",
     "question_required": "Écrivez la question avant de l'envoyer.",
     "error": "L'action a échoué : %(detail)s",

@@ -271,6 +271,7 @@ def test_bulk_validate_moves_what_it_can_and_409_lists_the_rest(db, dataset, ref
         "detail": "2 of 4 reports could not move to validated; the 2 others did",
         "to": "validated",
         "moved": sorted([dataset["r1"], dataset["r4"]]),
+        "etags": _etags(db, [dataset["r1"], dataset["r4"]]),
         "refused": [{"id": ghost, "code": "not_found", "status": None},
                     {"id": dataset["r3"], "code": "invalid_transition", "status": "validated"}],
     }
@@ -287,8 +288,46 @@ def test_bulk_validate_moves_what_it_can_and_409_lists_the_rest(db, dataset, ref
     # all movable: 200, nothing refused
     done = referent.post("/api/v1/reports/transitions", json={"ids": [dataset["r2"], dataset["r6"]], "to": "validated"})
     assert done.status_code == 200
-    assert done.get_json() == {"to": "validated", "moved": sorted([dataset["r2"], dataset["r6"]]), "refused": []}
+    assert done.get_json() == {"to": "validated", "moved": sorted([dataset["r2"], dataset["r6"]]),
+                               "etags": _etags(db, [dataset["r2"], dataset["r6"]]), "refused": []}
     assert read(db, dataset) == ([], 0)
+
+
+def _etags(db, ids: list[str]) -> dict[str, str]:  # noqa: ANN001
+    """The reports' ETags now (``"<change_seq>"``), by id."""
+    return dict(db.execute(text("SELECT id::text, '\"' || change_seq || '\"' FROM reports "
+                                "WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids}).all())
+
+
+def test_a_decision_on_a_report_changed_since_the_queue_was_read_is_refused(db, dataset, referent,  # noqa: ANN001
+                                                                            representative) -> None:
+    """The referent reads the queue (each item's ``etag``), the commune changes a report (a 900 m
+    square for a 200 m one, another description), the referent validates what she read: it
+    was validated as changed. With the ETags read, the changed one is refused
+    (``precondition_failed``, its current ``etag``) and the others move; the single report's
+    transition with If-Match is refused 412 the same way."""
+    page = referent.get("/api/v1/queue?status=submitted").get_json()
+    read_tags = {i["id"]: i["etag"] for i in page["items"]}
+    assert read_tags[dataset["r2"]] == _etags(db, [dataset["r2"]])[dataset["r2"]]
+    changed = representative.patch(f"/api/v1/reports/{dataset['r2']}", json={"properties": {"description": "Tout le zoning"}},
+                                   headers={"If-Match": read_tags[dataset["r2"]]})
+    assert changed.status_code == 200
+    answer = referent.post("/api/v1/reports/transitions", json={
+        "ids": [dataset["r2"], dataset["r6"]], "to": "validated",
+        "etags": {dataset["r2"]: read_tags[dataset["r2"]], dataset["r6"]: read_tags[dataset["r6"]]}})
+    assert answer.status_code == 409
+    body = answer.get_json()
+    assert body["moved"] == [dataset["r6"]] and body["refused"] == [
+        {"id": dataset["r2"], "code": "precondition_failed", "status": "submitted", "etag": changed.headers["ETag"]}]
+    single = referent.post(f"/api/v1/reports/{dataset['r2']}/transitions", json={"to": "validated"},
+                           headers={"If-Match": read_tags[dataset["r2"]]})
+    assert (single.status_code, single.get_json()["code"]) == (412, "precondition_failed")
+    # read again: it goes
+    again = referent.post("/api/v1/reports/transitions", json={
+        "ids": [dataset["r2"]], "to": "validated", "etags": {dataset["r2"]: changed.headers["ETag"]}})
+    assert again.status_code == 200 and again.get_json()["moved"] == [dataset["r2"]]
+    bad = referent.post("/api/v1/reports/transitions", json={"ids": [dataset["r2"]], "to": "validated", "etags": [1]})
+    assert (bad.status_code, bad.get_json()["where"]) == (400, "/etags")
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [

@@ -186,20 +186,24 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
                                 {"id": ids[1]})
     assert reason == "Zone hors du territoire desservi, voir l'opérateur"
 
-    # bulk: three chosen, one of them withdrawn meanwhile by its commune
+    # bulk: three chosen, one of them withdrawn meanwhile by its commune, one changed by it (the
+    # version read is what is validated: that one is left, said)
     for rid in (ids[2], ids[3], ids[4]):
         page.check(f"#q-{rid} .queue-check")
     assert page.inner_text("#queue-selection") == "3 sélectionnés"
     with app.extensions["geosignal.db"].session() as session:
         session.execute(text("UPDATE reports SET status = 'withdrawn' WHERE id = :id"), {"id": ids[3]})
+        session.execute(text("UPDATE reports SET description = description || ' (corrigé)' WHERE id = :id"),
+                        {"id": ids[4]})
         session.commit()
     page.click("#queue-bulk-validate")
-    ready(page, 3)
-    assert card_ids(page) == [ids[3], ids[5], ids[6]]
+    ready(page, 4)
+    assert card_ids(page) == [ids[3], ids[4], ids[5], ids[6]]
     assert "Non validé : statut actuel « Retiré »." in page.inner_text(f"#q-{ids[3]} .queue-note")
+    assert "la commune l'a modifié depuis l'affichage de la liste" in page.inner_text(f"#q-{ids[4]} .queue-note")
     page.wait_for_function("t => document.getElementById('queue-alert').textContent.includes(t)",
-                           arg="2 signalements validés")
-    assert statuses(app, ids[2:5]) == ["validated", "withdrawn", "validated"]
+                           arg="Validés : 1. Non validés : 2 (la raison est sur leur carte).")
+    assert statuses(app, ids[2:5]) == ["validated", "withdrawn", "submitted"]
     assert page.evaluate("window.__samePage") == "yes"
     assert RAW.findall(page.inner_text("main")) == []
     page.screenshot(path=str(ARTIFACTS / "queue-bulk-1440.png"), full_page=True)

@@ -261,7 +261,8 @@ SELECT p.*,
        CASE WHEN last_move.to_status = p.status AND p.status = ANY(:q_text_statuses)
             THEN last_move.reason END AS status_text
 FROM (
-  SELECT r.id, r.seq, r.reference, r.status, r.commune_nis, c.name_fr, r.network, r.technologies, r.operators,
+  SELECT r.id, r.seq, r.change_seq, r.reference, r.status, r.commune_nis, c.name_fr, r.network, r.technologies,
+         r.operators,
          r.issue, r.households_affected, r.businesses_affected, r.description, r.observed_at, r.created_at,
          ST_GeometryType(r.geometry) AS geometry_type,
          ST_Area(ST_Transform(r.geometry, 31370)) AS area_m2,
@@ -338,12 +339,15 @@ def read_queue(session: Session, filters: QueueFilters = QueueFilters(), *, limi
     more = len(rows) > limit
     rows = rows[:limit]
     total = int(rows[0].total) if rows else _count(session, where, params)
+    from geosignal.services.workflow import etag
+
     stale = _stale_evidence(session, [r.id for r in rows])
     items = []
     for r in rows:
         kind = contract.geometry_kind(r.geometry_type.removeprefix("ST_"))
         item = {
-            "id": str(r.id), "reference": r.reference, "status": r.status, "answered": bool(r.answered),
+            "id": str(r.id), "etag": etag(r.change_seq), "reference": r.reference, "status": r.status,
+            "answered": bool(r.answered),
             "question": r.question if r.answered else None, "answer": r.answer, "status_text": r.status_text, "commune_nis": r.commune_nis, "commune_name": r.name_fr,
             "network": r.network, "technologies": list(r.technologies or []), "operators": list(r.operators or []),
             "issue": r.issue, "households_affected": r.households_affected,

@@ -102,7 +102,7 @@ _MOVE = text("""
     ), moved AS (
       UPDATE reports r SET status = :to, updated_at = now()
       FROM wanted w WHERE r.id = w.id AND r.status = w.source
-      RETURNING r.id, r.commune_nis, w.source, w.action, r.seq,
+      RETURNING r.id, r.commune_nis, w.source, w.action, r.seq, r.change_seq,
         (SELECT zr.zone_id FROM zone_reports zr JOIN zones z ON z.id = zr.zone_id AND z.state = 'confirmed'
          WHERE zr.report_id = r.id) AS zone_id
     ), journal AS (
@@ -113,12 +113,12 @@ _MOVE = text("""
       FROM moved m ORDER BY m.seq
       RETURNING report_id
     )
-    SELECT m.id, m.source, m.zone_id, (SELECT count(*) FROM journal) AS journalled FROM moved m
+    SELECT m.id, m.source, m.zone_id, m.change_seq, (SELECT count(*) FROM journal) AS journalled FROM moved m
 """)
 
 
 def _move(session: Session, actor: Any, moves: list[tuple[uuid.UUID, str, str]], to: str,
-          reason: str | None, details: dict[str, Any] | None) -> list[tuple[uuid.UUID, str]]:
+          reason: str | None, details: dict[str, Any] | None) -> list[tuple[uuid.UUID, str, int]]:
     import json
 
     if not moves:
@@ -133,7 +133,7 @@ def _move(session: Session, actor: Any, moves: list[tuple[uuid.UUID, str, str]],
 
     notifications.notify_transition(session, [r.id for r in rows], to, actor, reason, [r.source for r in rows],
                                     [r.zone_id for r in rows])
-    return [(r.id, r.source) for r in rows]
+    return [(r.id, r.source, r.change_seq) for r in rows]
 
 
 def etag(change_seq: int) -> str:
@@ -194,6 +194,7 @@ def transition_many(
     reason: str | None = None,
     *,
     details: dict[str, Any] | None = None,
+    if_match: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Move many reports to status ``to`` as ``actor`` set-wise and say what happened.
 
@@ -203,9 +204,13 @@ def transition_many(
     (``invalid_request``) or a missing required text (``reason_required``, when every source
     the actor could move from needs one).
 
-    Returns ``{"to": to, "moved": [ids moved, as strings, in id order], "refused": [{"id",
-    "code": "not_found" | "invalid_transition" | "forbidden", "status": current status or
-    None}]}``.
+    ``if_match``: report id → the ETag the actor saw (:func:`etag`); a report changed since
+    (another ETag now, :func:`if_match_ok`) is refused with ``precondition_failed`` and its
+    current ``etag``: a decision is taken on what was read.
+
+    Returns ``{"to": to, "moved": [ids moved, as strings, in id order], "etags": {id moved:
+    its new ETag}, "refused": [{"id", "code": "not_found" | "invalid_transition" | "forbidden"
+    | "precondition_failed", "status": current status or None (and ``etag``)}]}``.
     """
     to = _check_target(to)
     reason = clean_reason(reason)
@@ -219,6 +224,7 @@ def transition_many(
     rows = session.execute(_LOCK, {"ids": wanted}).all() if wanted else []
     found = {r.id for r in rows}
     refused += [{"id": str(i), "code": "not_found", "status": None} for i in wanted if i not in found]
+    seen = {str(_uuid(k)): v for k, v in (if_match or {}).items() if _uuid(k) is not None}
     moves = []
     for row in rows:
         if not policy.may_read_report(actor, row.commune_nis):
@@ -231,9 +237,15 @@ def transition_many(
                 raise
             refused.append({"id": str(row.id), "code": error.code, "status": row.status})
             continue
+        # (after the status: a report that may no longer move says its status, which says more)
+        if str(row.id) in seen and not if_match_ok(seen[str(row.id)], row.change_seq):
+            refused.append({"id": str(row.id), "code": "precondition_failed", "status": row.status,
+                            "etag": etag(row.change_seq)})
+            continue
         moves.append((row.id, row.status, chosen.action))
     moved = _move(session, actor, moves, to, reason, details)
-    return {"to": to, "moved": sorted(str(m[0]) for m in moved), "refused": refused}
+    return {"to": to, "moved": sorted(str(m[0]) for m in moved),
+            "etags": {str(m[0]): etag(m[2]) for m in sorted(moved)}, "refused": refused}
 
 
 def path_to(source: str, target: str, role: str = "admin") -> list[workflow.Transition]:

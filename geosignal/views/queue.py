@@ -60,7 +60,7 @@ def queue_api() -> Response:
 #: which statuses, for whom, and what text each needs).
 QUEUE_TARGETS: tuple[str, ...] = ("validated", "needs_info", "rejected")
 #: The members of a bulk transition's body (any other is refused).
-BULK_MEMBERS = frozenset({"ids", "to", "reason"})
+BULK_MEMBERS = frozenset({"ids", "to", "reason", "etags"})
 #: Longest list of ids one bulk request may move.
 MAX_BULK = 1000
 _ZERO = "00000000-0000-0000-0000-000000000000"
@@ -131,15 +131,18 @@ def queue_page() -> tuple[str, int]:
 @require_policy(may_use_queue, QUEUE_DENIED)
 def bulk_transition() -> Response:
     """Move many reports at once (bulk validation): body ``{"ids": [...], "to": "validated",
-    "reason": "…"}`` (1 to 1000 ids; ``reason`` when the move needs one). The body is read as
+    "reason": "…", "etags": {id: ETag}}`` (1 to 1000 ids; ``reason`` when the move needs one;
+    ``etags``, optional, the ETag of each report as read: one changed since is refused with
+    ``precondition_failed`` and its current ``etag``). The body is read as
     strictly as the single report's transitions endpoint: any other member is 400
     ``invalid_request`` naming it (``where`` ``/extra``), and nothing moves.
 
     Set-wise (:func:`geosignal.services.workflow.transition_many`: one lock query, one
     statement moving and journalling them all). Every report that may move does; when some
     cannot, the answer is 409 ``invalid_transition`` listing them in ``refused`` (each with
-    ``id``, ``code`` — ``invalid_transition``, ``forbidden`` or ``not_found`` — and its current
-    ``status``) next to ``moved``; otherwise 200 ``{"to", "moved", "refused": []}``.
+    ``id``, ``code`` — ``invalid_transition``, ``forbidden``, ``not_found`` or
+    ``precondition_failed`` — and its current ``status``) next to ``moved``; otherwise 200
+    ``{"to", "moved", "etags", "refused": []}`` (``etags``: each moved report's new ETag).
     """
     from geosignal.services import workflow as workflow_service
 
@@ -150,8 +153,12 @@ def bulk_transition() -> Response:
         raise GeosignalError("invalid_request", f"ids must be a list of 1 to {MAX_BULK} report ids (strings)",
                              where="/ids")
     reason = body.get("reason")
+    etags = body.get("etags")
+    if etags is not None and (not isinstance(etags, dict) or not all(isinstance(v, str) for v in etags.values())):
+        raise GeosignalError("invalid_request", "etags must be an object: report id → the ETag read (a string)",
+                             where="/etags")
     session = get_session()
-    outcome = workflow_service.transition_many(session, ids, body.get("to"), current(), reason)
+    outcome = workflow_service.transition_many(session, ids, body.get("to"), current(), reason, if_match=etags)
     session.commit()
     if outcome["refused"]:
         error = GeosignalError(

@@ -89,6 +89,7 @@
     li.dataset.status = item.status;
     li.dataset.ref = item.reference || item.commune_name;
     li.dataset.location = (item.location || []).join(",");
+    li.dataset.etag = item.etag || "";  // the version shown: a decision is taken on it
     li.querySelector(".queue-check").value = item.id;
     field(li, "ref").textContent = item.reference || item.commune_name;
     field(li, "commune_name").textContent = item.commune_name;
@@ -310,12 +311,15 @@
   drawList();
 
   /* ------------------------------------------------------------------ actions */
-  function post(url, body) {
-    return fetch(url, { method: "POST", credentials: "same-origin",
-                        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
-                        body: JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, status: r.status, body: b }; },
-                                                function () { return { ok: r.ok, status: r.status, body: {} }; }); });
+  function post(url, body, etag) {
+    var headers = { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf };
+    if (etag) { headers["If-Match"] = etag; }  // the version the card shows: changed since, refused (412)
+    return fetch(url, { method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(body) })
+      .then(function (r) {
+        var tag = r.headers.get("ETag");
+        return r.json().then(function (b) { return { ok: r.ok, status: r.status, body: b, etag: tag }; },
+                             function () { return { ok: r.ok, status: r.status, body: {}, etag: tag }; });
+      });
   }
   function stillShown(status) { return statuses === null || statuses.indexOf(status) >= 0; }
   /* After a move: the card leaves the list when its new status is not shown, focus goes to
@@ -339,9 +343,11 @@
     buttons.forEach(function (b) { b.disabled = true; });
     var body = { to: target };
     if (reason) { body.reason = reason; }
-    return post(root.dataset.transitionUrl.replace(ZERO, li.dataset.id), body).then(function (res) {
+    return post(root.dataset.transitionUrl.replace(ZERO, li.dataset.id), body, li.dataset.etag).then(function (res) {
       buttons.forEach(function (b) { b.disabled = false; });
+      if (res.status === 412) { shout(fill(M.changed_since, { ref: refOf(li) })); return false; }
       if (!res.ok) { shout(fill(M.error, { detail: problem(res.body, res.status) })); return false; }
+      if (res.etag) { li.dataset.etag = res.etag; }
       alertBox.textContent = "";  // an earlier refusal (an empty reason) is settled
       var note = M[target] ? fill(M[target], { ref: refOf(li) }) : "";
       moved(li, res.body.properties ? res.body.properties.status : target, note);
@@ -424,16 +430,22 @@
     var chosen = checked();
     if (!chosen.length) { return; }
     bulk.disabled = true;
-    post(root.dataset.bulkUrl, { ids: chosen.map(function (li) { return li.dataset.id; }), to: "validated" }).then(function (res) {
+    var etags = {};
+    chosen.forEach(function (li) { if (li.dataset.etag) { etags[li.dataset.id] = li.dataset.etag; } });
+    post(root.dataset.bulkUrl, { ids: chosen.map(function (li) { return li.dataset.id; }), to: "validated",
+                                 etags: etags }).then(function (res) {
       var body = res.body || {};
       if (!body.moved) { shout(fill(M.error, { detail: problem(body, res.status) })); updateSelection(); return; }
       var refused = {};
       (body.refused || []).forEach(function (r) { refused[r.id] = r; });
       chosen.forEach(function (li) {
+        if (body.etags && body.etags[li.dataset.id]) { li.dataset.etag = body.etags[li.dataset.id]; }
         if (refused[li.dataset.id]) {
           var note = field(li, "note");
           note.hidden = false;
-          note.textContent = fill(M.not_moved, { status: label(refused[li.dataset.id].status || "—") });
+          note.textContent = refused[li.dataset.id].code === "precondition_failed"
+            ? fill(M.changed_since, { ref: refOf(li) })
+            : fill(M.not_moved, { status: label(refused[li.dataset.id].status || "—") });
           if (refused[li.dataset.id].status) { li.dataset.status = refused[li.dataset.id].status; showActions(li); }
         } else {
           moved(li, "validated");
