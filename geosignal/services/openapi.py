@@ -375,7 +375,10 @@ _BODIES: dict[str, dict[str, Any]] = {
     "queue.bulk_transition": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["ids", "to"], "additionalProperties": False,
         "properties": {"ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string"}},
-                       "to": _vocab_schema(vocab.STATUSES), "reason": {"type": "string"}}}}}},
+                       "to": _vocab_schema(vocab.STATUSES), "reason": {"type": "string"},
+                       "etags": {"type": "object", "additionalProperties": {"type": "string"},
+                                 "description": "Report id → the ETag read: a report changed since is refused "
+                                                "(precondition_failed, with its current etag)."}}}}}},
     "api.post_transition": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Transition"}}}},
     "stats.import_survey": {"required": True, "content": {"multipart/form-data": {"schema": {
