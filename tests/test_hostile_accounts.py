@@ -392,3 +392,29 @@ def test_weak_new_passwords_are_not_counted_as_guesses(client, db) -> None:  # n
     done = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
                  "/compte/mot-de-passe")
     assert done.status_code == 302
+
+
+def test_a_reset_link_asked_for_an_invited_address_leaves_the_invitation_pending(db) -> None:  # noqa: ANN001
+    """"Pending" was "the account's latest link is an unused invitation": anyone asking a reset
+    link for an invited address (the forgotten-password page) made the invitation look
+    accepted — the accounts page stopped showing it, and the referent was refused a link to
+    hand over, as if the owner had chosen a password (409). The invitation stays pending until
+    a password is chosen (by it, or by a reset link, which ends every unused link)."""
+    from geosignal.services import accounts
+    from geosignal.services.users import create_user
+
+    referent = db.query(User).filter_by(email="hostile-ref@igretec.com").one_or_none() or create_user(
+        db, "hostile-ref@igretec.com", "referent", None, "correct horse battery")
+    user, _invitation = accounts.invite(db, referent, "invitee@fleurus.be", "representative", "52022")
+    db.flush()
+    assert user.id in accounts.invitations_pending(db, user.id)
+    _found, secret = accounts.request_reset(db, "invitee@fleurus.be")  # anyone, from the page
+    accounts.issue_reset_link(db, referent, user)  # the referent's hand-over link, twice
+    accounts.issue_reset_link(db, referent, user)
+    db.flush()
+    assert user.id in accounts.invitations_pending(db) and not accounts.password_chosen_by_owner(db, user)
+    # the owner chooses a password by a reset link: the invitation is done with
+    fresh = accounts.issue_reset_link(db, referent, user)
+    accounts.complete_link(db, fresh, "reset", "une phrase de passe bien longue 42")
+    db.flush()
+    assert user.id not in accounts.invitations_pending(db) and accounts.password_chosen_by_owner(db, user)

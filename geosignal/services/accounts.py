@@ -217,9 +217,13 @@ def issue_link(session: Session, user: User, purpose: str, created_by: User | No
 def invitations_pending(session: Session, user_id: int | None = None) -> dict[int, dict[str, object]]:
     """Return the accounts (``user_id``'s alone when given) whose invitation has not been
     accepted, ``{user_id: {"expired": bool, "expires_at": datetime}}``: those whose latest
-    single-use link is an unused invitation (accepting it, or a later password reset, leaves
-    none). One statement."""
-    latest = select(AccountToken.user_id, AccountToken.purpose, AccountToken.used_at, AccountToken.expires_at)
+    invitation link is unused (accepting it, or choosing a password by a reset link, which
+    ends every unused link of the account, leaves none). A reset link merely asked for
+    changes nothing: anyone may ask one for any address, and "the latest link is an unused
+    invitation" made a pending invitation look accepted (and refused the referent a link to
+    hand over, as if the owner had chosen a password). One statement."""
+    latest = select(AccountToken.user_id, AccountToken.purpose, AccountToken.used_at,
+                    AccountToken.expires_at).where(AccountToken.purpose == "invite")
     if user_id is not None:
         latest = latest.where(AccountToken.user_id == user_id)
     latest = (latest.ext(distinct_on(AccountToken.user_id))
