@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 if TYPE_CHECKING:  # the models import this module: scripts using them need no Flask
@@ -106,7 +106,29 @@ def get_session() -> Session:
 
     if "db_session" not in g:
         g.db_session = get_database().session()
+        event.listen(g.db_session, "before_commit", _account_still_in_force)
     return g.db_session
+
+
+def _account_still_in_force(session: Session) -> None:
+    """Before a request's transaction commits, read the signed-in account again, ``FOR
+    SHARE`` (a deactivation, which updates the row, waits for this commit, or this commit
+    sees it): an account deactivated while the request ran stores nothing (403 ``forbidden``,
+    ``reason`` ``account_deactivated``). Checked once, when the request began, a report posted
+    or a rejection decided while the account was being deactivated was stored after it. One
+    indexed statement per commit of a signed-in request."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    from geosignal.errors import GeosignalError
+
+    if not has_request_context() or not getattr(current_user, "is_authenticated", False):
+        return
+    in_force = session.execute(text("SELECT active AND deactivated_at IS NULL FROM users WHERE id = :id FOR SHARE"),
+                               {"id": current_user.id}).scalar()
+    if not in_force:
+        raise GeosignalError("forbidden", "this account was deactivated while the request ran; nothing was saved",
+                             reason="account_deactivated")
 
 
 def _bound_lock_waits(dbapi_connection: object, record: object, _proxy: object) -> None:

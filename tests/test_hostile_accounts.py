@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from geosignal.models import User
 from tests.conftest import configured, csrf_token, make_account, owner_session
@@ -418,3 +418,63 @@ def test_a_reset_link_asked_for_an_invited_address_leaves_the_invitation_pending
     accounts.complete_link(db, fresh, "reset", "une phrase de passe bien longue 42")
     db.flush()
     assert user.id not in accounts.invitations_pending(db) and accounts.password_chosen_by_owner(db, user)
+
+
+def test_a_write_in_flight_when_its_account_is_deactivated_stores_nothing(app, db, client, monkeypatch) -> None:  # noqa: ANN001
+    """The account was read once, when the request began: a report posted, or a rejection
+    decided, while the account was being deactivated was stored after the deactivation. The
+    account is read again (``FOR SHARE``) before the request's transaction commits: 403
+    ``forbidden`` (``account_deactivated``), nothing stored; a deactivation that comes after
+    waits for the commit. (The deactivation is made to happen mid-request: once the body is
+    read.)"""
+    from geosignal.services import accounts
+    from geosignal.views import api
+    from tests.factories import (
+        CHARLEROI_LAMBERT72,
+        count_reports,
+        feature,
+        square_lambert,
+        to_geojson_4326,
+    )
+
+    rep = make_account(client, db, "inflight@charleroi.be", "representative", "52011")
+    referent = make_account(client, db, "inflight-ref@igretec.com", "referent")
+    x, y = CHARLEROI_LAMBERT72
+    body = feature(to_geojson_4326(square_lambert(x + 3000, y + 3000, 200.0)))
+    kept = rep.post("/api/v1/reports", json=body)
+    assert kept.status_code == 201
+    rid = kept.get_json()["id"]
+    real = api.parse_report_feature
+
+    def deactivated_meanwhile(email: str):  # noqa: ANN202
+        def parse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            out = real(*args, **kwargs)
+            with app.extensions["geosignal.db"].session() as session:
+                accounts.deactivate(session, None, session.scalar(select(User).where(User.email == email)))
+                session.commit()
+            return out
+        return parse
+
+    before = count_reports(db)
+    monkeypatch.setattr(api, "parse_report_feature", deactivated_meanwhile("inflight@charleroi.be"))
+    posted = rep.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x + 3500, y + 3000, 200.0))))
+    assert (posted.status_code, posted.get_json()["code"], posted.get_json()["reason"]) == (
+        403, "forbidden", "account_deactivated")
+    assert count_reports(db) == before
+    # the referent deactivated while her rejection is decided
+    from geosignal.services import workflow as workflow_service
+
+    real_decide = workflow_service.decide
+
+    def decide(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        chosen = real_decide(*args, **kwargs)
+        with app.extensions["geosignal.db"].session() as session:
+            accounts.deactivate(session, None, session.scalar(select(User).where(User.email == referent.email)))
+            session.commit()
+        return chosen
+
+    monkeypatch.setattr(workflow_service, "decide", decide)
+    rejected = referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "rejected", "reason": "hors zone"})
+    assert (rejected.status_code, rejected.get_json()["reason"]) == (403, "account_deactivated")
+    db.expire_all()
+    assert db.scalar(text("SELECT status FROM reports WHERE id = CAST(:i AS uuid)"), {"i": rid}) == "submitted"
