@@ -10,8 +10,8 @@ nothing and says so. A report the run carried that is no longer ``validated`` (w
 already transmitted by another run) stays as it is and is counted apart.
 
 **New since the last transmitted export.** :func:`since_last_transmitted` returns the latest
-run marked as transmitted that carried everything DWconnect is sent (every commune, the whole
-pass) and its watermark: nothing changed up to it is missing from DWconnect. Above it, an
+run marked as transmitted that carried everything of its statuses (every commune, the whole
+pass) and its watermark: nothing of those statuses changed up to it is missing from DWconnect. Above it, an
 export carries the reports whose current change no marked run carried (a run of one commune or
 one page, marked since, carried some: those are left out, the others are not).
 
@@ -163,18 +163,19 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
             "not_moved": run.feature_count - len(outcome["moved"])}
 
 
-#: A run marked as transmitted that carried everything DWconnect is sent (its ``filters``
-#: record): status ``dwconnect``, every commune, no box, no period, not a page, and made in
-#: full or itself "new since the last transmitted export" (so complete above such a run's
-#: watermark in turn).
-_COMPLETE_RUN = """transmitted_at IS NOT NULL AND filters->>'status' = 'dwconnect'
+#: A run marked as transmitted that carried, of the statuses it was made for (``dwconnect``,
+#: or some of the statuses DWconnect is sent: :func:`markable`), everything (its ``filters``
+#: record): every commune, no box, no period, not a page, and made in full or itself "new
+#: since the last transmitted export" (so complete above such a run's watermark in turn).
+_COMPLETE_RUN = """transmitted_at IS NOT NULL
+    AND (filters->>'status' = 'dwconnect' OR string_to_array(filters->>'status', ',') <@ CAST(:forwardable AS text[]))
     AND filters->>'commune' IS NULL AND filters->>'bbox' IS NULL AND NOT filters ?| ARRAY['from', 'to', 'limit', 'cursor']
     AND (filters->>'since' IS NULL OR filters ? 'since_last_transmitted')"""
 
 
 def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
     """Return (watermark, run id) of the latest run marked as transmitted that carried
-    everything DWconnect is sent (:data:`_COMPLETE_RUN`), or (None, None) when none was.
+    everything of its statuses (:data:`_COMPLETE_RUN`), or (None, None) when none was.
 
     Every report changed up to that watermark went to DWconnect with that run or before it;
     an export with ``since_seq`` = that watermark and ``since_run`` then carries, above it,
@@ -182,9 +183,11 @@ def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
     (:func:`~geosignal.services.export.filters.where_clause`). A run of one commune, of a
     period or a page, marked since, gives no watermark: the latest marked run's watermark hid,
     for good, the reports it did not carry (another commune's, the next page's). One query."""
+    from geosignal import workflow
+
     row = session.execute(text(
         f"SELECT id, watermark FROM export_runs WHERE {_COMPLETE_RUN} "
-        "ORDER BY transmitted_at DESC, created_at DESC LIMIT 1")).first()
+        "ORDER BY transmitted_at DESC, created_at DESC LIMIT 1"), {"forwardable": list(workflow.FORWARDABLE_STATUSES)}).first()
     return (None, None) if row is None else (int(row.watermark), str(row.id))
 
 
