@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 
 from geosignal import create_app, jobs
 from geosignal.devdb import scratch_database
+from geosignal.errors import GeosignalError
 from geosignal.services.users import create_token, create_user
 from tests.conftest import CHARLEROI, COMMUNES_FILE, ROOT
 
@@ -565,10 +566,11 @@ def test_a_job_queued_with_a_token_revoked_since_stores_nothing(job_app) -> None
         acting = session.execute(text("SELECT options->'acting_as' FROM import_jobs WHERE id = CAST(:i AS uuid)"),
                                  {"i": queued.get_json()["id"]}).scalar_one()
         session.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE name = 'pris 2'"))
-        with pytest.raises(Exception) as refused:
+        with pytest.raises(GeosignalError) as refused:
             imports_service.import_file(session, user, data, "campagne.csv", area=service_area(session, {}, 1000.0),
                                         limits=limits_from_config(job_app.config), default_network="mobile",
                                         acting=acting)
-        assert getattr(refused.value, "extra", {}).get("reason") == "token_revoked"
+        assert (refused.value.code, refused.value.status, refused.value.extra["reason"]) == (
+            "forbidden", 403, "token_revoked")
         session.rollback()
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before

@@ -7,7 +7,18 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ColumnElement,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    and_,
+    func,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -165,3 +176,9 @@ class ApiToken(Base):
     def new_secret() -> str:
         """Return a fresh random token (43 URL-safe characters, 256 bits)."""
         return secrets.token_urlsafe(32)
+
+    @classmethod
+    def in_force(cls) -> ColumnElement[bool]:
+        """The SQL condition of a token that still works: neither revoked nor expired (at the
+        transaction's ``now()``)."""
+        return and_(cls.revoked_at.is_(None), or_(cls.expires_at.is_(None), cls.expires_at > func.now()))

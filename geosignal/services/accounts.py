@@ -196,8 +196,7 @@ def revoke_api_tokens(session: Session, user: User) -> int:
 def active_token_count(session: Session, user: User) -> int:
     """How many API tokens of ``user`` still work (neither revoked nor expired)."""
     return session.scalar(select(func.count()).select_from(ApiToken).where(
-        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
-        (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > datetime.now(UTC)))) or 0
+        ApiToken.user_id == user.id, ApiToken.in_force())) or 0
 
 
 def issue_link(session: Session, user: User, purpose: str, created_by: User | None = None) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -1092,13 +1092,12 @@ def token_problem(session: Session, acting: dict[str, Any] | None) -> GeosignalE
     that asked for it (``acting["token_id"]``; none: asked from a signed-in session): revoked
     since (its owner reset her password, or revoked it: a token taken must not go on filing in
     her name) or expired. ``forbidden`` (403, ``reason`` ``token_revoked``), else None."""
+    from geosignal.models import ApiToken
+
     token_id = (acting or {}).get("token_id")
     if token_id is None:
         return None
-    in_force = session.execute(text(
-        "SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) FROM api_tokens WHERE id = :t"),
-        {"t": token_id}).scalar()
-    if in_force:
+    if session.scalar(select(ApiToken.id).where(ApiToken.id == token_id, ApiToken.in_force())) is not None:
         return None
     return GeosignalError("forbidden", "the API token that asked for this import was revoked or has expired since; "
                           "nothing was saved", reason="token_revoked")

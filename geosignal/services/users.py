@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from geosignal import policy
@@ -128,8 +128,7 @@ def user_of_token(session: Session, token: str) -> tuple[User, int, datetime | N
     writes nothing."""
     row = session.execute(
         select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
-               (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > func.now()))
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.in_force())
     ).first()
     if row is None or not row[0].active:
         return None

@@ -242,12 +242,18 @@ def decode_cursor(cursor: str, filters: ExportFilters, session: Session | None =
     return after, Watermark(change_seq, seq)
 
 
+#: The highest ``change_seq`` of reports and of zone changes (one sequence numbers both), and
+#: the highest ``seq`` of reports: a watermark.
+_HIGHEST = text(
+    "SELECT greatest(coalesce(max(change_seq), 0), (SELECT coalesce(max(change_seq), 0) FROM zone_changes)), "
+    "coalesce(max(seq), 0) FROM reports")
+
+
 def _ahead(session: Session, change_seq: int, seq: int) -> bool:
-    """Whether a watermark is above the current highest ``change_seq`` (reports and zone
-    changes) or ``seq`` (reports): both only grow, so a real pass's watermark never is."""
-    now_change, now_seq = session.execute(text(
-        "SELECT greatest((SELECT coalesce(max(change_seq), 0) FROM reports), "
-        "(SELECT coalesce(max(change_seq), 0) FROM zone_changes)), (SELECT coalesce(max(seq), 0) FROM reports)")).one()
+    """Whether a watermark is above the current highest ``change_seq`` or ``seq``
+    (:data:`_HIGHEST`, read without the lock: both only grow, so a real pass's watermark never
+    is)."""
+    now_change, now_seq = session.execute(_HIGHEST).one()
     return change_seq > now_change or seq > now_seq
 
 
@@ -261,10 +267,7 @@ def read_watermark(session: Session) -> Watermark:
     """
     session.execute(text("SELECT pg_advisory_lock(:k)"), {"k": CHANGE_LOCK_KEY})
     try:
-        row = session.execute(text(
-            "SELECT greatest(coalesce(max(change_seq), 0), "
-            "(SELECT coalesce(max(change_seq), 0) FROM zone_changes)), coalesce(max(seq), 0) FROM reports")
-        ).one()
+        row = session.execute(_HIGHEST).one()
     except BaseException:
         # the lock is the connection's, not the transaction's: released after the rollback (an
         # aborted transaction refuses the unlock, which hid the error), so the pooled connection

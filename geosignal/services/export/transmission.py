@@ -163,31 +163,32 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
             "not_moved": run.feature_count - len(outcome["moved"])}
 
 
-#: A run marked as transmitted that carried, of the statuses it was made for (``dwconnect``,
-#: or some of the statuses DWconnect is sent: :func:`markable`), everything (its ``filters``
-#: record): every commune, no box, no period, not a page, and made in full or itself "new
-#: since the last transmitted export" (so complete above such a run's watermark in turn).
-_COMPLETE_RUN = """transmitted_at IS NOT NULL
-    AND (filters->>'status' = 'dwconnect' OR string_to_array(filters->>'status', ',') <@ CAST(:forwardable AS text[]))
-    AND filters->>'commune' IS NULL AND filters->>'bbox' IS NULL AND NOT filters ?| ARRAY['from', 'to', 'limit', 'cursor']
-    AND (filters->>'since' IS NULL OR filters ? 'since_last_transmitted')"""
+def complete(filters: dict[str, Any] | None) -> bool:
+    """Whether a run made with ``filters`` (its record) carried everything of its statuses
+    (:func:`markable`): every commune, no box, no period, not a page, and made in full or
+    itself "new since the last transmitted export" (so complete above such a run's watermark
+    in turn)."""
+    filters = filters or {}
+    return (markable(filters) and filters.get("commune") is None and filters.get("bbox") is None
+            and not any(k in filters for k in ("from", "to", "limit", "cursor"))
+            and (filters.get("since") is None or "since_last_transmitted" in filters))
 
 
 def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
     """Return (watermark, run id) of the latest run marked as transmitted that carried
-    everything of its statuses (:data:`_COMPLETE_RUN`), or (None, None) when none was.
+    everything of its statuses (:func:`complete`), or (None, None) when none was.
 
     Every report changed up to that watermark went to DWconnect with that run or before it;
     an export with ``since_seq`` = that watermark and ``since_run`` then carries, above it,
     what DWconnect lacks: the reports whose current change no marked run carried
     (:func:`~geosignal.services.export.filters.where_clause`). A run of one commune, of a
     period or a page, marked since, gives no watermark: the latest marked run's watermark hid,
-    for good, the reports it did not carry (another commune's, the next page's). One query."""
-    from geosignal import workflow
-
-    row = session.execute(text(
-        f"SELECT id, watermark FROM export_runs WHERE {_COMPLETE_RUN} "
-        "ORDER BY transmitted_at DESC, created_at DESC LIMIT 1"), {"forwardable": list(workflow.FORWARDABLE_STATUSES)}).first()
+    for good, the reports it did not carry (another commune's, the next page's). One query over
+    the marked runs (a few a month), newest first."""
+    rows = session.execute(text(
+        "SELECT id, watermark, filters FROM export_runs WHERE transmitted_at IS NOT NULL "
+        "ORDER BY transmitted_at DESC, created_at DESC")).all()
+    row = next((r for r in rows if complete(r.filters)), None)
     return (None, None) if row is None else (int(row.watermark), str(row.id))
 
 
