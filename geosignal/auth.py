@@ -30,7 +30,7 @@ def _load_user(session_id: str) -> User | None:
     if not (user_id.isdigit() and version.isdigit()):
         return None
     user = get_session().get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
+    if user is None or not user.in_force or user.session_version != int(version):
         return None
     return user
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url, select
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 if TYPE_CHECKING:  # the models import this module: scripts using them need no Flask
@@ -124,8 +124,10 @@ def _account_still_in_force(session: Session) -> None:
 
     if not has_request_context() or not getattr(current_user, "is_authenticated", False):
         return
-    in_force = session.execute(text("SELECT active AND deactivated_at IS NULL FROM users WHERE id = :id FOR SHARE"),
-                               {"id": current_user.id}).scalar()
+    from geosignal.models import User
+
+    in_force = session.execute(select(User.in_force).where(User.id == current_user.id)
+                               .with_for_update(read=True)).scalar()
     if not in_force:
         raise GeosignalError("forbidden", "this account was deactivated while the request ran; nothing was saved",
                              reason="account_deactivated")

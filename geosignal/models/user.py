@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     or_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -96,7 +97,19 @@ class User(Base):
 
     @property
     def is_active(self) -> bool:
-        return self.active
+        return self.in_force
+
+    @hybrid_property
+    def in_force(self) -> bool:
+        """Whether the account works: active and never deactivated (in SQL, the same
+        condition on the ``users`` row). The one declaration of it: sign-in, sessions, bearer
+        tokens, reset links, queued imports and the commit-time check read this."""
+        return bool(self.active) and self.deactivated_at is None
+
+    @in_force.inplace.expression
+    @classmethod
+    def _in_force_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.active, cls.deactivated_at.is_(None))
 
     @property
     def is_anonymous(self) -> bool:

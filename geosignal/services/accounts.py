@@ -320,7 +320,7 @@ def request_reset(session: Session, email: str) -> tuple[User, str] | None:
     """Return (the user, a reset link secret) for an active account, else None (the caller
     answers the same either way, so that nobody learns which addresses exist)."""
     user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
-    if user is None or not user.active or user.deactivated_at is not None:
+    if user is None or not user.in_force:
         return None
     return user, issue_link(session, user, "reset")
 
@@ -336,7 +336,7 @@ def issue_reset_link(session: Session, actor: User | None, user: User) -> str:
     """
     if not policy.may_send_reset_link(actor, user):
         raise GeosignalError("not_found", NO_SUCH_ACCOUNT)
-    if not user.active or user.deactivated_at is not None:
+    if not user.in_force:
         raise GeosignalError("invalid_request", "Ce compte est désactivé.", status=409)
     return issue_link(session, user, "reset", created_by=actor)
 

@@ -1076,7 +1076,7 @@ def account_problem(account: Any, acting: dict[str, Any] | None = None) -> Geosi
     asked for in: a representative moved to another commune does not file the first one's
     reports) or ``may_not_file`` (a role that files no reports).
     """
-    if account is None or not account.active or account.deactivated_at is not None:
+    if account is None or not account.in_force:
         return GeosignalError("forbidden", "the account this import acts for is deactivated; nothing was saved",
                               reason="account_deactivated")
     if acting is not None and (account.role, account.commune_nis) != (acting.get("role"), acting.get("commune_nis")):

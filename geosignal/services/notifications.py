@@ -311,7 +311,7 @@ def user_of_unsubscribe_token(session: Session, secret_key: str, token: str) -> 
             and int(head) <= MAX_INT):  # (an id beyond the column's range is no account either)
         raise refused
     user = session.get(User, int(head))
-    if user is None or not user.active or not hmac.compare_digest(
+    if user is None or not user.in_force or not hmac.compare_digest(
             mac.encode("ascii", "replace"), _unsubscribe_mac(secret_key, user.id, user.email).encode("ascii")):
         raise refused
     return user

@@ -76,7 +76,7 @@ def create_token(session: Session, email: str, name: str = "", days: int = TOKEN
     geosignal does not store (:mod:`geosignal.textsafety`).
     """
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.active:
+    if user is None or not user.in_force:
         raise GeosignalError("not_found", f"no active user {email}")
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise GeosignalError("invalid_request", f"a token lasts 1 to {MAX_TOKEN_DAYS} days", where="days")
@@ -130,7 +130,7 @@ def user_of_token(session: Session, token: str) -> tuple[User, int, datetime | N
         select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == hash_token(token), ApiToken.in_force())
     ).first()
-    if row is None or not row[0].active:
+    if row is None or not row[0].in_force:
         return None
     return row[0], row[1], row[2]
 

@@ -176,7 +176,7 @@ def login() -> Response | str:
         user = get_session().scalar(select(User).where(User.email == email)) if is_plain_text(email) else None
         # the same password check whether or not the account exists (constant time)
         valid = check_password_hash(user.password_hash if user else dummy_password_hash(), password)
-        if user is None or not user.active or not valid:
+        if user is None or not user.in_force or not valid:
             return render_template("login.html", email=email, missing="password",  # type: ignore[return-value]
                                    error_text=_("E-mail ou mot de passe incorrect.")), 401
         lang = user.locale or i18n.language()  # the language their pages speak: their e-mails' too

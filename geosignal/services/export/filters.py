@@ -75,19 +75,26 @@ class ExportFilters:
     removals: bool = False
 
     def __post_init__(self) -> None:
-        if self.since_run is not None and (self.statuses is None or not set(self.statuses)
-                                           <= set(workflow.FORWARDABLE_STATUSES)):
+        from geosignal.services.export.transmission import markable
+
+        if self.since_run is not None and not markable({"status": self.status_record}):
             raise GeosignalError(
                 "invalid_request", "since=last_transmitted sends DWconnect what it lacks, and DWconnect is sent "
                 f"validated reports only: status must be {DWCONNECT} or among "
                 f"{', '.join(workflow.FORWARDABLE_STATUSES)} (status=all is for a full export, without since)",
                 where="status", kind="not_for_dwconnect", allowed=[DWCONNECT, *workflow.FORWARDABLE_STATUSES])
 
+    @property
+    def status_record(self) -> str:
+        """The statuses as a run records them: ``all``, ``dwconnect`` or a comma-separated list
+        (what :func:`~geosignal.services.export.transmission.markable` judges)."""
+        return "all" if self.statuses is None else DWCONNECT if self.removals else ",".join(self.statuses)
+
     def as_record(self) -> dict[str, Any]:
         """Return the filters as JSON-ready data (what an export run records); the period and
         the "new since the last transmitted export" choice only when given."""
         record: dict[str, Any] = {
-            "status": "all" if self.statuses is None else DWCONNECT if self.removals else ",".join(self.statuses),
+            "status": self.status_record,
             "commune": self.commune,
             "bbox": list(self.bbox) if self.bbox else None,
             "since": format_since(self) if self.since_time or self.since_seq is not None else None,
