@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -1050,7 +1050,7 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ke
 #: sees their reports); returns the transaction's time.
 _SAVE_LOCK = text("SELECT now() FROM pg_advisory_xact_lock(hashtextextended('import:' || :uid, 0))")
 #: The account as committed now (what :func:`account_problem` reads).
-_ACCOUNT_NOW = text("SELECT active, deactivated_at, role, commune_nis FROM users WHERE id = :uid")
+_ACCOUNT_NOW = select(User.in_force, User.role, User.commune_nis).where(User.id == bindparam("uid"))
 
 
 def lock_saves(session: Session, user_id: int) -> None:
@@ -1068,7 +1068,7 @@ def acting_as(user: Any) -> dict[str, Any]:
 
 def account_problem(account: Any, acting: dict[str, Any] | None = None) -> GeosignalError | None:
     """Return why reports may not be stored now for ``account`` (a :class:`User` or a row with
-    ``active``, ``deactivated_at``, ``role``, ``commune_nis``; None when there is none) in the
+    ``in_force``, ``role``, ``commune_nis``; None when there is none) in the
     capacity ``acting`` (:func:`acting_as`, when the work was asked for), or None.
 
     The error is ``forbidden`` (403) with ``reason``: ``account_deactivated`` (deactivated, or
