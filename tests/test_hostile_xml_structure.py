@@ -378,6 +378,19 @@ def test_gpkg_damaged_or_unsupported_blob_is_not_called_empty(area, tmp_path, bl
     assert "empty" not in err.code
 
 
+@pytest.mark.parametrize(("blob", "code"), [
+    (GP + _wkb(7, struct.pack("<I", 0)), "empty_geometry"),     # a collection of nothing, not flagged empty
+    (GP + _wkb(1007, struct.pack("<I", 0)), "empty_geometry"),  # the same with Z
+    # holding only an empty one: a collection in a collection is no report's shape
+    (GP + _wkb(7, struct.pack("<I", 1) + _wkb(7, struct.pack("<I", 0))), "unsupported_geometry_type"),
+], ids=["GC", "GC Z", "GC of GC"])
+def test_gpkg_empty_collection_is_refused_at_its_feature(area, tmp_path, blob, code):
+    # an empty GeometryCollection split into its members gave none: the row vanished, the
+    # preview said "2 accepted, 0 refused" for three rows, and a save stored the others
+    err = one_refused(area, _gpkg(tmp_path, [None, blob, None]), "z.gpkg", 3, 1)
+    assert (err.code, err.where, err.extra["layer"]) == (code, "feature 1", "zones")
+
+
 def test_gpkg_measures_dropped_are_said(area, tmp_path):
     point_m = GP + _wkb(2001, struct.pack("<3d", 4.444, 50.41, 7.0))
     line_m = GP + _wkb(2002, struct.pack("<I", 2) + struct.pack("<6d", 4.444, 50.41, 1, 4.445, 50.41, 2))

@@ -2149,6 +2149,8 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     geom_obj = {"type": "LineString", "coordinates": geom_obj["coordinates"][0]}
                 if geom_obj["type"] == "GeometryCollection":
                     members = geom_obj["geometries"]
+                    if not members:  # (a collection of nothing, its blob not flagged empty)
+                        raise GeosignalError("empty_geometry", "The GeometryCollection is empty.", where=where)
                     for k, (member, (member_props, split)) in enumerate(
                             zip(members, split_members(props, members, "a mixed collection"), strict=True)):
                         try:
