@@ -189,3 +189,43 @@ def test_a_description_is_stored_with_lf_line_ends_whoever_sends_it(representati
     response = representative.post("/api/v1/reports", json=feature(_zone(), description="Rue A\r\nRue B\rRue C"))
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["properties"]["description"] == "Rue A\nRue B\nRue C"
+
+
+@pytest.mark.parametrize("editor", ["representative", "admin"])
+@pytest.mark.parametrize("change", [{}, {"description": "Cave, toujours sans réseau"}], ids=["nothing", "description"])
+def test_a_geometry_sent_back_unchanged_keeps_its_home_after_a_boundary_reload(client, db, admin, tmp_path, change,
+                                                                               editor):
+    # the home commune is given with the geometry: after a reload that moved the border under
+    # a report, the same geometry sent back measured another home. Nothing else changed, the
+    # UPDATE had no column (500); with the description changed, the journal said the report
+    # moved commune while the row kept its home; and its commune's representative was refused
+    # not_your_commune for a report that did not move
+    from shapely.geometry import box
+
+    from geosignal.services.communes import load_communes
+    from tests.conftest import COMMUNES_FILE
+    from tests.factories import border_point, communes_file_with_border_moved
+
+    x, y = border_point(db)
+    created = admin.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x, y, 100)),
+                                                         description="Cave sans réseau"))
+    assert created.status_code == 201, created.get_json()
+    rid, home = created.get_json()["id"], created.get_json()["properties"]["commune_nis"]
+    other = "52012" if home == "52011" else "52011"
+    load_communes(db, communes_file_with_border_moved(COMMUNES_FILE, tmp_path / "moved.geojson",
+                                                      box(x - 400, y - 400, x + 400, y + 400), other))
+    db.commit()
+    assert db.scalar(text("SELECT c.nis_code FROM communes c, reports r WHERE r.id = :r "
+                          "AND ST_Covers(c.boundary, r.geometry)"), {"r": rid}) == other  # (the border moved)
+    clerk = make_account(client, db, "greffe@commune.be", "representative", home) if editor == "representative" else admin
+    current = clerk.get(f"/api/v1/reports/{rid}")
+    response = clerk.patch(f"/api/v1/reports/{rid}", json={"geometry": current.get_json()["geometry"],
+                                                           "properties": change},
+                           headers={"If-Match": current.headers["ETag"]})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["properties"]["commune_nis"] == home
+    assert db.scalar(text("SELECT commune_nis FROM reports WHERE id = :r"), {"r": rid}) == home
+    events = db.execute(text("SELECT before, after FROM audit_events WHERE report_id = :r AND action = 'edit'"),
+                        {"r": rid}).all()
+    assert [(e.before, e.after) for e in events] == (
+        [({"description": "Cave sans réseau"}, change)] if change else [])

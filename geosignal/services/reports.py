@@ -579,7 +579,12 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
     before_feature = get_report(session, user, rid)
     values = edit_values(report_input.properties)
     nis = row.commune_nis
-    if geometry_given:
+    # the same geometry (within SAME_GEOMETRY_M) is kept as stored, and with it the home
+    # commune it was given: measured again after a boundary reload, it could name another
+    # commune than the row's, for a geometry that did not move
+    moved = geometry_given and not session.execute(_SAME_GEOMETRY, {
+        "g": f"SRID=4326;{report_input.geometry.wkt}", "id": rid, "srid": LAMBERT72, "tol": SAME_GEOMETRY_M}).scalar()
+    if moved:
         ewkt = f"SRID=4326;{report_input.geometry.wkt}"
         nis, name = session.execute(_HOME, {"g": ewkt, "srid": LAMBERT72}).one()
         if nis is None:
@@ -589,17 +594,11 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
         values["geometry"] = ewkt
         values["commune_nis"] = nis
     before, after = attribute_changes(before_feature["properties"], values)
-    if geometry_given:
-        same = session.execute(_SAME_GEOMETRY, {"g": values["geometry"], "id": rid,
-                                                "srid": LAMBERT72, "tol": SAME_GEOMETRY_M}).scalar()
-        if not same:
-            before["geometry"] = json.loads(row.geojson)
-            after["geometry"] = json.loads(session.execute(
-                text("SELECT ST_AsGeoJSON(ST_ForcePolygonCCW(ST_GeomFromEWKT(:g)), 9)"),
-                {"g": values["geometry"]}).scalar())
-        else:
-            values.pop("geometry")
-            values.pop("commune_nis")
+    if moved:
+        before["geometry"] = json.loads(row.geojson)
+        after["geometry"] = json.loads(session.execute(
+            text("SELECT ST_AsGeoJSON(ST_ForcePolygonCCW(ST_GeomFromEWKT(:g)), 9)"),
+            {"g": values["geometry"]}).scalar())
         if nis != row.commune_nis:
             before["commune_nis"], after["commune_nis"] = row.commune_nis, nis
     if not after and not before:
