@@ -364,6 +364,11 @@ def test_kml_data_fields_keep_their_names(area):
      "<p>Aucun signal sur le parking.</p>", "Réseau : mobile\nOpérateur : Proximus\n\nAucun signal sur le parking."),
     ("<table><tr><th>Lieu</th><th>Réseau</th><th>Débit</th></tr><tr><td>Gare</td><td>4G</td><td></td></tr></table>",
      "Lieu · Réseau · Débit\nGare · 4G"),
+    # a "<" of the text, not a tag: it took what followed it away (« if x »)
+    ("if x<y then <stop>", "if x<y then <stop>"),
+    ("<p>Coupure entre <rue du Pont> et <Place Verte/></p>", "Coupure entre <rue du Pont> et <Place Verte/>"),
+    ("a <b>réseau</b> </fin> b", "a réseau </fin> b"),
+    ("Pas de <b>réseau</b> <script>alert(2)</script> ici", "Pas de réseau ici"),  # (one space, not two)
 ])
 def test_kml_html_descriptions_are_read_as_their_text(html, text):
     from geosignal.services.intake.containers import html_text

@@ -1273,6 +1273,16 @@ def _table_line(line: str) -> str:
         return f"{before} {cells[0]} : {cells[1]}".strip()
     return " · ".join(c for c in (before, *cells) if c)
 _HTML_NOT_TEXT = frozenset({"script", "style", "head", "title"})
+#: The names of HTML's elements (current and obsolete ones KML writers still use): a "tag"
+#: of another name is text that holds a ``<`` (« si x<y », « <rue du Pont> »), kept as written.
+_HTML_ELEMENTS = frozenset(
+    "a abbr acronym address area article aside audio b base basefont bdi bdo big blink blockquote body br "
+    "button canvas caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl dt "
+    "em embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hgroup "
+    "hr html i iframe img input ins kbd label legend li link main map mark marquee menu meta meter nav nobr "
+    "noframes noscript object ol optgroup option output p param picture pre progress q rp rt ruby s samp "
+    "script search section select small source span strike strong style sub summary sup svg table tbody td "
+    "template textarea tfoot th thead time title tr track tt u ul var video wbr".split())
 
 
 def html_text(description: str) -> str:
@@ -1280,8 +1290,9 @@ def html_text(description: str) -> str:
     HTML): ``<br>``, block elements and table rows break lines, a row's cells are kept apart
     (« Réseau : mobile »: they were run together, « Réseaumobile »), other tags are taken off (their text kept),
     character references are decoded, runs of spaces and source line breaks become one space,
-    scripts and styles are dropped. A description without markup (:data:`_HTML_MARKUP`) is
-    returned unchanged. E.g. ``Réseau: mobile<br>Opérateur: Proximus`` →
+    scripts and styles are dropped. A "tag" that names no HTML element (:data:`_HTML_ELEMENTS`:
+    « si x&lt;y alors &lt;arrêt&gt; ») is text, kept as written, not taken off with what
+    follows it. A description without markup (:data:`_HTML_MARKUP`) is returned unchanged. E.g. ``Réseau: mobile<br>Opérateur: Proximus`` →
     ``"Réseau: mobile\nOpérateur: Proximus"``."""
     from html.parser import HTMLParser
 
@@ -1292,7 +1303,9 @@ def html_text(description: str) -> str:
 
     class _Text(HTMLParser):
         def handle_starttag(self, tag: str, attrs: list) -> None:
-            if tag in _HTML_NOT_TEXT:
+            if tag not in _HTML_ELEMENTS:
+                self.handle_data(self.get_starttag_text() or "")
+            elif tag in _HTML_NOT_TEXT:
                 skipping.append(tag)
             elif tag == "br" or tag == "tr" or tag in _HTML_BLOCKS:
                 parts.append("\n")
@@ -1300,11 +1313,15 @@ def html_text(description: str) -> str:
                 parts.append(_CELL)
 
         def handle_startendtag(self, tag: str, attrs: list) -> None:
-            if tag == "br" or tag in _HTML_BLOCKS:
+            if tag not in _HTML_ELEMENTS:
+                self.handle_data(self.get_starttag_text() or "")
+            elif tag == "br" or tag in _HTML_BLOCKS:
                 parts.append("\n")
 
         def handle_endtag(self, tag: str) -> None:
-            if skipping and skipping[-1] == tag:
+            if tag not in _HTML_ELEMENTS:
+                self.handle_data(f"</{tag}>")
+            elif skipping and skipping[-1] == tag:
                 skipping.pop()
             elif tag in _HTML_BLOCKS:
                 parts.append("\n")
@@ -1316,7 +1333,7 @@ def html_text(description: str) -> str:
     reader = _Text(convert_charrefs=True)
     reader.feed(description)
     reader.close()
-    lines = [_table_line(line).strip() for line in "".join(parts).split("\n")]
+    lines = [re.sub(" {2,}", " ", _table_line(line)).strip() for line in "".join(parts).split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
