@@ -603,6 +603,14 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         # a CSV's coordinate cell
         "coordinate_cell": "Ligne %(row)s : la colonne « %(column)s » contient « %(value)s », qui n'est pas un "
                            "nombre fini. Écrivez la coordonnée en chiffres.",
+        # the map form's coordinates field (services/coordinates.py): one position, a line of
+        # several, a WKT position
+        "typed": "« %(value)s » n'est pas un nombre fini : écrivez la position en chiffres (par exemple 50.4108, "
+                 "4.4446).",
+        "typed_line": "Ligne %(line)s : « %(value)s » contient une valeur qui n'est pas un nombre fini. Écrivez la "
+                      "position en chiffres.",
+        "wkt_position": "Position %(position)s du WKT (« %(value)s ») : une valeur n'est pas un nombre fini. Écrivez "
+                        "la longitude puis la latitude en chiffres.",
     },
     # a required value left empty (the forms leave it to the server: the browser's own bubble
     # speaks the browser's language, not the page's)

@@ -548,4 +548,6 @@ def test_the_pages_say_value_beside_the_field_of_a_non_finite_count(app, lang):
         kinds = i18n.js_catalogue(lang)["kinds"]["non_finite_number"]
         assert kinds["value"] == _VALUE_SENTENCE[lang]
         # a file's coordinate cell has its own sentence, naming row, column and value
-        assert set(kinds) == {"value", "coordinate_cell"} and "%(row)s" in kinds["coordinate_cell"]
+        # (and the map form's coordinates field: one position, a line of several, a WKT position)
+        assert set(kinds) == {"value", "coordinate_cell", "typed", "typed_line", "wkt_position"}
+        assert "%(row)s" in kinds["coordinate_cell"]

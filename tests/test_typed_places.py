@@ -228,3 +228,38 @@ def test_the_edit_page_replaces_the_place_by_typed_positions(db, client, represe
     kind, length = db.execute(text("SELECT GeometryType(geometry), ST_Length(ST_Transform(geometry, 31370)) "
                                    "FROM reports WHERE id = :r"), {"r": rid}).one()
     assert kind == "LINESTRING" and length == pytest.approx(300.0, abs=0.05)
+
+
+@pytest.mark.parametrize(("text", "value", "members"), [
+    ("Infinity 50.41", "Infinity", {"kind": "typed"}),
+    ("50.4108 NaN", "NaN", {"kind": "typed"}),
+    ("1e400, 4.444", "1e400", {"kind": "typed"}),
+    ("-inf 4.444", "-inf", {"kind": "typed"}),
+    ("lat=NaN lon=4.444", "NaN", {"kind": "typed"}),
+    ("50.4108, 4.4440\n50.41 +Infinity\n50.42, 4.45", "50.41 +Infinity", {"kind": "typed_line", "line": 2}),
+])
+def test_a_typed_number_that_is_not_finite_is_non_finite_number(commune_at, text: str, value: str,
+                                                                members: dict) -> None:  # noqa: ANN001
+    # the one rule of every upload (NaN, an infinity, 1e400: non_finite_number): typed, it was
+    # unreadable_coordinates, or « exactly two values are needed; 3 read » for 1e400
+    with pytest.raises(GeosignalError) as caught:
+        read_place(text, commune_at)
+    assert (caught.value.code, caught.value.status, caught.value.where, caught.value.extra["value"]) == \
+        ("non_finite_number", 422, "coordinates", value)
+    assert {k: caught.value.extra.get(k) for k in members} == members
+
+
+def test_a_typed_number_that_is_not_finite_is_said_on_the_page_and_by_the_api(db, representative) -> None:  # noqa: ANN001
+    from sqlalchemy import func, select
+
+    from geosignal.models import Report
+    from tests.test_locate import _error_box, _map_form
+
+    response = _map_form(representative, coordinates="50.4108 NaN", description="à garder")
+    assert response.status_code == 422
+    assert _error_box(response.get_data(as_text=True), "coordinates") == (
+        "« NaN » n'est pas un nombre fini : écrivez la position en chiffres (par exemple 50.4108, 4.4446).")
+    answer = representative.get("/api/v1/coordinates?q=1e400, 4.444")
+    assert (answer.status_code, answer.get_json()["code"], answer.get_json()["where"]) == \
+        (422, "non_finite_number", "coordinates")
+    assert db.scalar(select(func.count()).select_from(Report)) == 0

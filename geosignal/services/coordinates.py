@@ -87,7 +87,8 @@ _NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
 _DMS = re.compile(
     rf"(?P<h1>[nsewo])?\s*(?P<deg>{_NUMBER})\s*°\s*(?:(?P<min>\d+(?:[.,]\d+)?)\s*'\s*)?"
     r"(?:(?P<sec>\d+(?:[.,]\d+)?)\s*\"\s*)?(?P<h2>[nsewo](?![a-z]))?")
-_TOKEN = re.compile(rf"(?P<num>{_NUMBER})|(?P<word>[a-zé]+)|(?P<sep>[\s,;/:=()]+)")
+_SEPARATORS = re.compile(r"[\s,;/:=()]+")
+_TOKEN = re.compile(rf"(?P<num>{_NUMBER})|(?P<word>[a-zé]+)|(?P<sep>{_SEPARATORS.pattern})")
 _LABELS = {"lat": "lat", "latitude": "lat", "lon": "lon", "lng": "lon", "long": "lon", "longitude": "lon",
            "x": "x", "y": "y"}
 _HEMISPHERES = {"n": ("lat", 1), "nord": ("lat", 1), "s": ("lat", -1), "sud": ("lat", -1),
@@ -101,6 +102,13 @@ _LETTER_O = re.compile(r"(?<![a-zé])o(?![a-zé])")
 
 def _unreadable(detail: str) -> GeosignalError:
     return GeosignalError("unreadable_coordinates", detail, where="coordinates")
+
+
+def _non_finite(written: str) -> GeosignalError:
+    """The one fault of a number that is not finite, typed as in any upload
+    (:func:`geosignal.services.intake.numbers.non_finite_text`): ``non_finite_number``."""
+    return GeosignalError("non_finite_number", f"{written!r} is not a finite number: type the position in digits",
+                          where="coordinates", kind="typed", value=_shown(written))
 
 
 def _float(text: str) -> float:
@@ -198,6 +206,8 @@ def _read_decimal(text: str, hemispheres: dict[str, tuple[str, int]] = _HEMISPHE
             continue
         if m.group("num"):
             value = _Value(_float(m.group("num")))
+            if not math.isfinite(value.value):  # (1e400)
+                raise _non_finite(m.group("num"))
             if pending is not None:
                 value.give(*pending[:2], hemisphere=pending[2])
                 pending = None
@@ -275,8 +285,9 @@ def _readings(clean: str, named: int | None, commune_at: Callable[[float, float]
     if len(values) != 2:
         raise _unreadable(f"exactly two values are needed; {len(values)} read")
     a, b = values
-    if not all(math.isfinite(v.value) for v in values):
-        raise _unreadable("a value is not a finite number")
+    for v in values:
+        if not math.isfinite(v.value):  # (degrees, minutes or seconds beyond any float)
+            raise _non_finite(f"{v.value}")
     if dms and named not in (None, WGS84):
         raise _unreadable("degrees, minutes and seconds are WGS 84 coordinates, not Lambert")
     crs, notation = _system(a.value, b.value, WGS84 if dms else named)
@@ -323,8 +334,9 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
     minutes ≥ 60, contradictory labels …), ``unsupported_crs`` (another EPSG code named),
     ``ambiguous_coordinates`` (both orders plausible; ``candidates`` lists them as
     :meth:`Position.as_dict`) or ``outside_service_area`` (no reading falls in a commune
-    served; ``candidates`` lists the readings tried). All with ``where="coordinates"``.
-    Two readings in communes served, of which one only in ``own_commune`` (the NIS code of the
+    served; ``candidates`` lists the readings tried), ``non_finite_number`` (``NaN``,
+    ``-Infinity``, ``1e400``: ``value`` the text typed, ``kind`` ``typed``). All with
+    ``where="coordinates"``. Two readings in communes served, of which one only in ``own_commune`` (the NIS code of the
     commune the person files for): that one is taken, the answer's ``order`` saying which (with
     the 581 Belgian communes, both orders of most Lambert pairs fall in some commune).
     """
@@ -332,6 +344,12 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
         raise _unreadable("type two coordinates, for example 50.4108, 4.4440")
     if len(text) > 200:
         raise _unreadable("the text is too long for coordinates")
+    # (imported here: the intake imports this module)
+    from geosignal.services.intake.numbers import non_finite_text
+
+    for chunk in _SEPARATORS.split(unicodedata.normalize("NFC", text)):  # the one rule of every upload
+        if chunk and non_finite_text(chunk):
+            raise _non_finite(chunk)
     clean = unicodedata.normalize("NFC", text).translate(_QUOTES).lower().replace("''", '"').strip()
     named, clean = _explicit_crs(clean)
     readings = _readings(clean, named, commune_at, _HEMISPHERES)
