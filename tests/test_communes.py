@@ -165,3 +165,34 @@ def test_a_commune_still_in_use_is_never_removed(client, db, tmp_path, admin) ->
     assert "Thuin (56078): 1 accounts" in refused.value.detail
     db.rollback()
     assert db.scalar(select(func.count()).select_from(Commune)) == 30
+
+
+def test_the_service_area_is_built_again_when_a_border_moves(app, db, admin, tmp_path) -> None:  # noqa: ANN001
+    # a border moved between two communes leaves their number, their total area and their
+    # codes as they were: the area the uploads use, cached by those, kept the old border, and
+    # an upload homed in Charleroi the place a drawn report homed in Châtelet
+    import json
+
+    from shapely.geometry import box, mapping
+
+    from geosignal.geo import reproject
+    from geosignal.services.territory import service_area
+    from tests.factories import border_point, communes_file_with_border_moved, upload_file
+
+    x, y = border_point(db)
+    served: dict = {}
+    place = reproject(box(x - 200, y - 200, x - 150, y - 150), LAMBERT72, WGS84)
+    zone = {"type": "Feature", "geometry": mapping(place), "properties": {"network": "mobile"}}
+    before = service_area(db, served).commune_at(*place.centroid.coords[0])[0]
+    other = "52012" if before == "52011" else "52011"
+    preview = upload_file(admin, json.dumps({"type": "FeatureCollection", "features": [zone]}, default=list).encode(),
+                          "a.geojson", dry_run="true")  # (the application's area, built before the move)
+    assert preview.get_json()["features"][0]["properties"]["commune_nis"] == before
+    load_communes(db, communes_file_with_border_moved(COMMUNES_FILE, tmp_path / "moved.geojson",
+                                                      box(x - 250, y - 250, x + 250, y + 250), other))
+    db.commit()
+    assert service_area(db, served).commune_at(*place.centroid.coords[0])[0] == other
+    saved = upload_file(admin, json.dumps({"type": "FeatureCollection", "features": [zone]}, default=list).encode(),
+                        "b.geojson")
+    assert saved.status_code == 201, saved.get_json()
+    assert db.scalar(text("SELECT commune_nis FROM reports")) == other

@@ -6,7 +6,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
@@ -17,15 +17,19 @@ from geosignal.services.intake import Limits, ServiceArea
 def service_area(session: Session, cache: MutableMapping[str, Any], margin_m: float = 1000.0) -> ServiceArea:
     """Return the :class:`ServiceArea` of the loaded communes, rebuilt only when they change.
 
-    ``cache`` is a per-application dict. Raises ``outside_service_area`` (422) when no
-    commune is loaded (nothing can be inside an empty territory).
+    ``cache`` is a per-application dict (or a worker's). A change is any commune row written
+    since: its ``xmin`` (the transaction that wrote it) changes, and so does the sum of the
+    rows' — a border moved between two communes leaves their number, their total area and
+    their codes as they were, and the area built before kept placing reports by the old
+    border. One aggregate over the communes per call. Raises ``outside_service_area`` (422)
+    when no commune is loaded (nothing can be inside an empty territory).
     """
-    count, total, newest = session.execute(
-        select(func.count(), func.coalesce(func.sum(Commune.area_m2), 0), func.max(Commune.nis_code))
+    count, written = session.execute(
+        select(func.count(), func.coalesce(func.sum(text("xmin::text::bigint")), 0)).select_from(Commune)
     ).one()
     if count == 0:
         raise GeosignalError("outside_service_area", "no commune is loaded: run `geosignal load-communes`")
-    key = (count, round(total, 1), newest, margin_m)
+    key = (count, int(written), margin_m)
     if cache.get("key") != key:
         rows = session.execute(
             select(Commune.nis_code, Commune.name_fr, func.ST_AsBinary(Commune.boundary))
