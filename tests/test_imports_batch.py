@@ -22,6 +22,7 @@ from geosignal.services.territory import limits_from_config
 from tests.conftest import CASES, CHARLEROI, COMMUNES_FILE
 from tests.factories import feature
 from tests.factories import upload_file as _upload
+from tests.test_zones_concurrency import database  # noqa: F401 (a database of its own: real commits)
 
 CHATELET = "52012"
 
@@ -323,3 +324,59 @@ def test_csv_structure_errors_through_the_api(db, representative) -> None:
     assert {k: response.get_json()[k] for k in ("code", "where", "column", "column_number")} == \
         {"code": "duplicate_header", "where": "row 1", "column": "latitude", "column_number": 3}
     assert db.scalar(select(func.count()).select_from(Report)) == 0
+
+
+
+def test_a_slow_save_sent_again_meanwhile_is_stored_once(database, monkeypatch) -> None:  # noqa: ANN001, F811
+    """A save reads and checks its file before it takes the user's save lock; its reports were
+    dated from its transaction's start. The same file sent again while the first was still
+    storing waited on the lock, then looked for duplicates filed within the window before it
+    began: a first save that had read for longer than the window was out of it, and every
+    report was stored twice. (The window is made 2 s here; it is 10 s.)"""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from geosignal.services import imports
+    from geosignal.services.territory import service_area
+    from tests.factories import square_lambert, to_geojson_4326
+    from tests.test_zones_concurrency import _admin, _clear
+
+    monkeypatch.setattr(imports, "DUPLICATE_WINDOW_S", 2)
+    _clear(database)
+    zones = [feature(to_geojson_4326(square_lambert(152_000 + 130 * k, 119_000, 100)), description=f"z{k}")
+             for k in range(3)]
+    data = json.dumps({"type": "FeatureCollection", "features": zones}).encode()
+    locked, saved = threading.Event(), {}
+
+    def first() -> None:
+        with database.session() as session:
+            admin = _admin(session)  # the request's first reads: its transaction begins
+            area = service_area(session, {})
+            time.sleep(2.5)  # a large file read and checked, for longer than the window
+
+            def storing(done: int, total: int) -> None:
+                if done == total:
+                    locked.set()
+                    time.sleep(1)  # still storing, under the save lock
+
+            saved["first"] = import_file(session, admin, data, "z.geojson", area=area, limits=Limits(),
+                                         progress=storing).saved
+            session.commit()
+
+    def second() -> None:
+        assert locked.wait(30)
+        with database.session() as session:  # sent again: it waits on the save lock
+            saved["second"] = import_file(session, _admin(session), data, "z.geojson",
+                                          area=service_area(session, {}), limits=Limits()).saved
+            session.commit()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with database.session() as session:
+        assert session.scalar(text("SELECT count(*) FROM reports")) == 3
+    assert saved == {"first": 3, "second": 0}

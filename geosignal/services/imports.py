@@ -569,8 +569,9 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
             _apply_corrections(session, user, accepted, outcome, results.properties_read)
         new = [a for a in accepted if a.created]
         if new:
-            _store(session, user, new, progress=(lambda done: progress(total - len(new) + done, total))
-                   if progress else None, locked=corrections)
+            _store(session, user, new, outcome.created_at,
+                   progress=(lambda done: progress(total - len(new) + done, total)) if progress else None,
+                   locked=corrections)
         outcome.stored = True
         outcome.saved = len(new)
         kept = np.fromiter((a.created or a.corrected for a in accepted), dtype=bool, count=len(accepted))
@@ -1048,7 +1049,12 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ke
 
 #: Waits for the user's other saves to commit (the duplicate check, a later statement, then
 #: sees their reports); returns the transaction's time.
-_SAVE_LOCK = text("SELECT now() FROM pg_advisory_xact_lock(hashtextextended('import:' || :uid, 0))")
+#: The user's save lock, and the moment it was taken (``clock_timestamp()``, once the lock is
+#: held): the new reports' ``created_at``. A save reads and checks its file first, which takes
+#: seconds; dated from its transaction's start, a slow save's reports fell outside the
+#: duplicate window of the same file saved again meanwhile (it waited on this lock), and were
+#: stored twice.
+_SAVE_LOCK = text("SELECT clock_timestamp() FROM pg_advisory_xact_lock(hashtextextended('import:' || :uid, 0))")
 #: The account as committed now (what :func:`account_problem` reads).
 _ACCOUNT_NOW = select(User.in_force, User.role, User.commune_nis).where(User.id == bindparam("uid"))
 
@@ -1138,13 +1144,15 @@ _STAGING_TYPES = ("int4", "uuid", "bytea", "text", "text", "text[]", "text[]", "
 STORE_CHUNK = 25_000
 
 
-def _store(session: Session, user: User, new: list[_Accepted], progress: Callable[[int], None] | None = None,
-           locked: bool = False) -> None:
+def _store(session: Session, user: User, new: list[_Accepted], stored_at: datetime | None,
+           progress: Callable[[int], None] | None = None, locked: bool = False) -> None:
     """Store the new reports: binary COPY into a temporary staging table, then
     ``INSERT INTO reports … SELECT`` in file order, one statement per :data:`STORE_CHUNK`
     rows, each followed by one ``INSERT INTO audit_events … SELECT`` journalling their
     creation; the zones are regrouped once for the file, after the last chunk. The save's
-    locks are taken first (:func:`_lock_batch`), unless ``locked``: its corrections took them."""
+    locks are taken first (:func:`_lock_batch`), unless ``locked``: its corrections took them.
+    ``stored_at``: the reports' ``created_at`` and ``updated_at`` (when the save lock was
+    taken, :data:`_SAVE_LOCK`; None: the transaction's ``now()``)."""
     staging = f"import_staging_{uuid.uuid4().hex[:12]}"
     for a in new:
         if a.report_id is None:
@@ -1177,11 +1185,13 @@ def _store(session: Session, user: User, new: list[_Accepted], progress: Callabl
         for start in range(0, len(new), STORE_CHUNK):
             cursor.execute(
                 "INSERT INTO reports (id, geometry, commune_nis, reporter_id, network, technologies, operators, "
-                "issue, setting, households_affected, businesses_affected, description, observed_at) "
+                "issue, setting, households_affected, businesses_affected, description, observed_at, created_at, "
+                "updated_at) "
                 "SELECT id, ST_GeomFromWKB(wkb, 4326), commune_nis, %s, network, technologies, operators, issue, "
-                "setting, households_affected, businesses_affected, description, observed_at "
+                "setting, households_affected, businesses_affected, description, observed_at, "
+                "coalesce(%s, now()), coalesce(%s, now()) "
                 f"FROM {staging} WHERE idx >= %s AND idx < %s ORDER BY idx",
-                (user.id, start, start + STORE_CHUNK))
+                (user.id, stored_at, stored_at, start, start + STORE_CHUNK))
             # the batch's creations journalled in one INSERT … SELECT (services/audit.py)
             cursor.execute(audit.creation_from_staging_sql(staging),
                            (*audit.creation_args(user), start, start + STORE_CHUNK))
