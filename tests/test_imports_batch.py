@@ -69,8 +69,8 @@ def _without_ids(features: list[dict]) -> list[dict]:
     out = []
     for f in features:
         f = {k: v for k, v in f.items() if k not in ("report_id", "created")}
-        if "properties" in f:
-            f["properties"] = {k: v for k, v in f["properties"].items() if k not in ("created_at", "updated_at")}
+        if "properties" in f:  # (when: the moment each was asked for; a save dates its reports when it stores)
+            f["properties"] = {k: v for k, v in f["properties"].items() if k not in ("reported_at", "updated_at")}
         if "warnings" in f:  # a duplicate names the first report: its id exists once saved
             f["warnings"] = [{k: v for k, v in w.items() if k != "report_id"} for w in f["warnings"]]
         out.append(f)

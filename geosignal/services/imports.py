@@ -580,7 +580,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
             # lie in one: a file loaded for a commune is said to its representatives)
             homes = {a.nis for a in accepted if a.created or a.corrected}
             nis = user.commune_nis or (next(iter(homes)) if len(homes) == 1 else None)
-            session.execute(_REMEMBER_FILE, {"sha": sha256, "uid": user.id, "nis": nis,
+            session.execute(_REMEMBER_FILE, {"sha": sha256, "uid": user.id, "nis": nis, "at": outcome.created_at,
                                              "name": filename[:255], "saved": len(new) + outcome.corrected,
                                              "rows": np.unique(digests[kept]).astype("<u8").tobytes(),
                                              "places": places[kept].astype("<u8").tobytes(),
@@ -606,8 +606,10 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
 _SAVED_BEFORE = text(
     "SELECT saved_at, filename, saved, user_id = :uid FROM import_files WHERE sha256 = :sha "
     "AND (user_id = :uid OR commune_nis = :nis) ORDER BY saved_at DESC LIMIT 1")
+#: (``saved_at``: when the save lock was taken, as its reports' ``created_at``)
 _REMEMBER_FILE = text("INSERT INTO import_files (sha256, user_id, commune_nis, filename, saved, row_digests, "
-                      "place_digests, report_ids) VALUES (:sha, :uid, :nis, :name, :saved, :rows, :places, :ids)")
+                      "place_digests, report_ids, saved_at) "
+                      "VALUES (:sha, :uid, :nis, :name, :saved, :rows, :places, :ids, coalesce(:at, now()))")
 #: How many earlier saves (the latest, of the user or their commune) an upload's rows are
 #: compared with.
 ROWS_SAVED_BEFORE_FILES = 50
