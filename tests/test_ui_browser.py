@@ -1530,6 +1530,43 @@ def test_a_report_opened_on_a_phones_map_is_readable_and_its_popup_closes(ui, br
         app.config["BASEMAPS"] = saved
 
 
+def test_a_popup_whose_pan_was_stopped_is_brought_into_view_on_a_phone(ui, browser) -> None:  # noqa: ANN001, F811
+    """A report near the map's right edge tapped on a phone: its popup opened half off the
+    screen, the close button out of reach (a trial, twice), when Leaflet's own pan into view
+    did not run to its end (the reports fetched again meanwhile reopen the popup where it was,
+    without panning). Here Leaflet's pan is taken away altogether: the page still brings the
+    popup into view, and its close button can be tapped."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    page.evaluate("() => { L.Popup.prototype._adjustPan = function () {}; "
+                  "window[document.getElementById('map-pane').dataset.map].panBy([-170, 0], {animate: false}); }")
+    page.wait_for_timeout(800)  # (the reports fetched again for the new view)
+    frame = page.locator("#map-pane").bounding_box()
+    marks = [b for b in page.locator("#map-pane path.leaflet-interactive").evaluate_all(
+        "ps => ps.map(p => { const r = p.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, "
+        "height: r.height}; })") if 0 < b["width"] < 40 and b["x"] + b["width"] < frame["x"] + frame["width"]]
+    mark = max(marks, key=lambda b: b["x"])
+    assert mark["x"] + mark["width"] / 2 + 153 > frame["x"] + frame["width"]  # (its popup opens past the edge)
+    page.touchscreen.tap(mark["x"] + mark["width"] / 2, mark["y"] + mark["height"] / 2)
+    popup = page.locator("#map-pane .leaflet-popup")
+    popup.wait_for()
+    page.wait_for_timeout(1000)  # (the page's pan, 400 ms after it opened)
+    box = popup.bounding_box()
+    assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"], (box, frame)
+    close = popup.locator(".leaflet-popup-close-button")
+    at = close.bounding_box()
+    hit = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); "
+                        "return !!(e && e.closest('.leaflet-popup-close-button')); }",
+                        [at["x"] + at["width"] / 2, at["y"] + at["height"] / 2])
+    assert hit
+    page.screenshot(path=str(ARTIFACTS / "ui-popup-brought-into-view-390.png"))
+    close.tap()
+    popup.wait_for(state="detached")
+    watch.close()
+
+
 def test_typed_coordinates_refused_take_the_place_given_before_away(ui, browser) -> None:  # noqa: ANN001, F811
     """A point placed in Charleroi from typed coordinates, then Brussels typed and « Placer »:
     refused (outside the communes served), but the Charleroi point stayed on the map and in the

@@ -923,11 +923,34 @@
         options.autoPanPaddingTopLeft = L.point(70, topRightControlsBottom() + 8);
         return popup(f);
       }, { autoPanPaddingTopLeft: L.point(70, 10), autoPanPaddingBottomRight: L.point(10, 10) });
-      l.on("popupopen", function () { openId = f.id; });
+      l.on("popupopen", function () {
+        if (openId !== f.id || !reopening) {
+          openedAt = Date.now();
+          // (Leaflet's own pan, stopped by another move of the map, left it partly outside)
+          window.setTimeout(function () { if (openId === f.id && l.isPopupOpen()) { bringPopupIntoView(l.getPopup()); } }, 400);
+        }
+        openId = f.id;
+      });
       l.on("popupclose", function () { if (openId === f.id) { openId = null; } });
     }
   }).addTo(map);
-  var openId = null;
+  var openId = null, openedAt = 0, reopening = false;
+
+  // a popup opened a moment ago and reopened where it was (the reports fetched again while the
+  // map panned to show it) is brought into view once, if it fits: its close button was left
+  // off a phone's screen. One the person moved away from later is left where they put it.
+  function bringPopupIntoView(popup) {
+    var box = popup.getElement() && popup.getElement().getBoundingClientRect();
+    var frame = container.getBoundingClientRect();
+    var left = 70, top = topRightControlsBottom() + 8, pad = 10;
+    if (!box || box.width + left + pad > frame.width || box.height + top + pad > frame.height) { return; }
+    var dx = 0, dy = 0;
+    if (box.right + pad > frame.right) { dx = box.right + pad - frame.right; }
+    if (box.left - dx < frame.left + left) { dx = box.left - frame.left - left; }
+    if (box.bottom + pad > frame.bottom) { dy = box.bottom + pad - frame.bottom; }
+    if (box.top - dy < frame.top + top) { dy = box.top - frame.top - top; }
+    if (dx || dy) { map.panBy([Math.round(dx), Math.round(dy)]); }
+  }
 
   // how far down the map (px) the controls at its top right reach (layer switcher, the base
   // map's warning): a popup opens below them
@@ -1063,8 +1086,11 @@
       // the popup, which panned… (a phone's map never stood still)
       var kept = byId[reopen].getPopup();
       kept.options.autoPan = false;
+      reopening = true;
       byId[reopen].openPopup();
+      reopening = false;
       kept.options.autoPan = true;
+      if (Date.now() - openedAt < 2000) { bringPopupIntoView(kept); }
     }
     if (!list) { return; }
     list.replaceChildren();
