@@ -517,8 +517,9 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     watch = Watch(browser, ui, PHONE, touch=True)
     watch.login("ui-rep@charleroi.be")
     page = watch.page
-    # the zone's corners below Leaflet.draw's actions (Finish, Cancel), which lie at the tools' height
-    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4122, 4.444], 16, {animate: false})")
+    # the zone's corners in the map's middle (Leaflet.draw's actions, Finish and Cancel, lay
+    # there, at the tools' height: they are a bar along the map's bottom edge on a phone)
+    page.evaluate("window[document.getElementById('map-pane').dataset.map].setView([50.4108, 4.444], 16, {animate: false})")
     # the tools are named beside their icons (no tooltip to hover on a phone), within the screen
     labels = page.locator(".leaflet-draw-toolbar .draw-label")
     assert labels.all_inner_texts() == ["Tronçon de route", "Zone", "Rectangle", "Cercle", "Point"]
@@ -527,11 +528,15 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
     page.screenshot(path=str(ARTIFACTS / "ui-phone-draw-tools-named-390.png"))
     page.locator(".draw-label", has_text="Zone").tap()  # the name is part of the button
     assert labels.first.is_hidden()  # not while drawing: Leaflet.draw's Finish / Cancel are there
-    # which are 44 px tall, right of the tools (not over them), above the base-map notice
+    # which are 44 px tall, right of the tools (not over them), in one row along the map's
+    # bottom edge (not over its middle), within the screen
     actions = page.locator(".leaflet-draw-actions a:visible")
     boxes = [actions.nth(i).bounding_box() for i in range(actions.count())]
     tools = page.locator(".leaflet-draw-toolbar-top").bounding_box()
     assert len(boxes) == 3 and all(b["height"] >= 44 and b["x"] >= tools["x"] + tools["width"] for b in boxes), boxes
+    pane = page.locator("#map-pane").bounding_box()
+    assert len({b["y"] for b in boxes}) == 1 and boxes[0]["y"] >= pane["y"] + pane["height"] * 0.8, (boxes, pane)
+    assert boxes[-1]["x"] + boxes[-1]["width"] <= PHONE["width"], boxes
     assert page.evaluate("() => { const b = document.querySelector('.leaflet-draw-actions a:not([style*=none])')"
                          ".getBoundingClientRect(); const hit = document.elementFromPoint(b.left + 5, b.top + 5);"
                          " return hit.closest('.leaflet-draw-actions') !== null; }")
@@ -581,7 +586,7 @@ def test_the_drawing_tooltip_stays_on_a_phone_and_writes_numbers_the_french_way(
     its area with a decimal comma (« 99.30 ha » before)."""
     watch, page, pane = _drawing_on_a_phone(ui, browser, "polygon")
     taps = [(pane["x"] + pane["width"] - 40, pane["y"] + 300), (pane["x"] + pane["width"] / 2, pane["y"] + 250),
-            (pane["x"] + pane["width"] - 60, pane["y"] + 420)]
+            (pane["x"] + pane["width"] - 60, pane["y"] + 380)]  # (above the actions)
     for x, y in taps:
         page.touchscreen.tap(x, y)
         page.wait_for_timeout(400)
@@ -595,7 +600,7 @@ def test_the_drawing_tooltip_stays_on_a_phone_and_writes_numbers_the_french_way(
                          " return b.left >= r.left && b.right <= r.right; }); }")
     assert re.search(r"\d+,\d\d ha", tooltip.inner_text()), tooltip.inner_text()
     # a vertex in the middle of the screen: the tooltip stays whole too (it lost its last words)
-    page.touchscreen.tap(pane["x"] + pane["width"] / 2 - 10, pane["y"] + 470)
+    page.touchscreen.tap(pane["x"] + pane["width"] / 2 - 10, pane["y"] + 390)
     page.wait_for_timeout(400)
     box = tooltip.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
@@ -625,10 +630,10 @@ def test_a_road_stretch_takes_every_tap_on_a_phone(ui, browser) -> None:  # noqa
     # a zone: its first taps are corners, never a crossing
     page.tap(".leaflet-draw-draw-polygon")
     for x, y in taps[:3]:
-        page.touchscreen.tap(x, y + 100)  # within the map (the step bar is below it)
+        page.touchscreen.tap(x, y - 150)  # (clear of the drawing's actions, along the map's bottom)
         page.wait_for_timeout(400)
         assert page.locator(".leaflet-error-draw-tooltip").count() == 0
-    page.touchscreen.tap(taps[0][0], taps[0][1] + 100)
+    page.touchscreen.tap(taps[0][0], taps[0][1] - 150)
     page.wait_for_function("() => JSON.parse(document.getElementById('geometry').value || '{}').type === 'Polygon'")
     ring = json.loads(page.evaluate("document.getElementById('geometry').value"))["coordinates"][0]
     assert len(ring) == 4  # three corners, closed

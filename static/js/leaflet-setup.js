@@ -240,12 +240,31 @@
     L.Draw.Polyline.prototype.geosignalQuiet = true;
   }
 
+  /* On a phone the drawing's actions (« Terminer | Supprimer le dernier point | Annuler ») sit
+   * in a bar along the map's bottom edge, not beside the tool chosen: there, halfway down a
+   * phone's map, they covered its middle (a commune's centre, where the taps meant for the map
+   * landed on them) and the hint that says what to tap. Leaflet.draw keeps showing and hiding
+   * them where they are; the bar stops their taps from reaching the map, as a control does. */
+  var NARROW = window.matchMedia ? window.matchMedia("(max-width: 699px)") : null;
+  function dockDrawingActions(map) {
+    if (!NARROW || !NARROW.matches) { return; }
+    var container = map.getContainer(), dock = container.querySelector(".draw-actions-dock");
+    if (!dock) {
+      dock = L.DomUtil.create("div", "draw-actions-dock", container);
+      L.DomEvent.disableClickPropagation(dock);
+      L.DomEvent.disableScrollPropagation(dock);
+    }
+    Array.prototype.forEach.call(container.querySelectorAll(".leaflet-draw-section .leaflet-draw-actions"),
+                                 function (actions) { dock.appendChild(actions); });
+  }
+
   L.Map.addInitHook(function () {
     quietDrawingVertices();
     var map = this, tool = null;
     var TOOLS = { "draw:drawstart": ".leaflet-draw-draw-", "draw:editstart": ".leaflet-draw-edit-edit",
                   "draw:deletestart": ".leaflet-draw-edit-remove" };
     map.on("draw:drawstart draw:editstart draw:deletestart", function (e) {
+      dockDrawingActions(map);
       var container = map.getContainer(), active = document.activeElement;
       var selector = TOOLS[e.type] + (e.type === "draw:drawstart" ? e.layerType : "");
       tool = active && container.contains(active) && active.closest(".leaflet-draw-toolbar a") ? active

@@ -925,8 +925,6 @@
       }, { autoPanPaddingTopLeft: L.point(70, 10), autoPanPaddingBottomRight: L.point(10, 10) });
       l.on("popupopen", function () {
         if (openId !== f.id || !reopening) {
-          openedAt = Date.now();
-          // (Leaflet's own pan, stopped by another move of the map, left it partly outside)
           window.setTimeout(function () { if (openId === f.id && l.isPopupOpen()) { bringPopupIntoView(l.getPopup()); } }, 400);
         }
         openId = f.id;
@@ -934,11 +932,12 @@
       l.on("popupclose", function () { if (openId === f.id) { openId = null; } });
     }
   }).addTo(map);
-  var openId = null, openedAt = 0, reopening = false;
+  var openId = null, reopening = false;
 
-  // a popup opened a moment ago and reopened where it was (the reports fetched again while the
-  // map panned to show it) is brought into view once, if it fits: its close button was left
-  // off a phone's screen. One the person moved away from later is left where they put it.
+  // a popup opened and left partly outside the map (Leaflet's pan into view stopped, e.g. by
+  // the reports fetched again, which reopen it where it was without panning) is brought into
+  // view once, if it fits: its close button was off a phone's screen. Checked once per
+  // opening (not when it is reopened): one the person moved away later stays where they put it.
   function bringPopupIntoView(popup) {
     var box = popup.getElement() && popup.getElement().getBoundingClientRect();
     var frame = container.getBoundingClientRect();
@@ -1090,7 +1089,6 @@
       byId[reopen].openPopup();
       reopening = false;
       kept.options.autoPan = true;
-      if (Date.now() - openedAt < 2000) { bringPopupIntoView(kept); }
     }
     if (!list) { return; }
     list.replaceChildren();
