@@ -75,6 +75,20 @@ def render_error(error: GeosignalError, allowed: list[str] | None = None) -> Res
     return render_template("error.html", error=error), error.status
 
 
+def http_error(error: HTTPException) -> Response | tuple[Any, ...]:
+    """The answer to werkzeug's HTTP errors (404, 405, 413…): problem+json or a page, with the
+    code of :data:`_HTTP_CODES`. (A blueprint that says some of them its own way hands the
+    others back to this.)"""
+    status = error.code or 500
+    if status == 429:
+        return render_error(GeosignalError(
+            "rate_limited", "Trop de tentatives : attendez quelques minutes (voir Retry-After) "
+            "avant de réessayer.", status=429))
+    code = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
+    return render_error(GeosignalError(code, error.description, status=status),
+                        allowed=getattr(error, "valid_methods", None))
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers: GeosignalError, HTTP errors, and anything unexpected (500)."""
 
@@ -82,16 +96,7 @@ def init_app(app: Flask) -> None:
     def _geosignal_error(error: GeosignalError):  # noqa: ANN202
         return render_error(error)
 
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):  # noqa: ANN202
-        status = error.code or 500
-        if status == 429:
-            return render_error(GeosignalError(
-                "rate_limited", "Trop de tentatives : attendez quelques minutes (voir Retry-After) "
-                "avant de réessayer.", status=429))
-        code = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
-        return render_error(GeosignalError(code, error.description, status=status),
-                            allowed=getattr(error, "valid_methods", None))
+    app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

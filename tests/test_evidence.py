@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image, PngImagePlugin
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from geosignal.models import Photo, Report, SpeedTest
 from geosignal.services import evidence
@@ -361,3 +361,32 @@ def test_report_page_shows_evidence_forms_and_the_stale_badge(representative, re
     referent.login()
     seen = referent.client.get(f"/signalements/{report_id}").get_data(as_text=True)
     assert 'id="speed-tests"' in seen and 'id="speed-test-form"' not in seen
+
+
+@pytest.mark.parametrize("megabytes", [7, 12])
+def test_a_photo_too_large_from_the_page_is_said_beside_its_field_whatever_its_size(representative, db,
+                                                                                 megabytes: int) -> None:  # noqa: ANN001
+    """A phone's photo of 12 MB, beyond what a request may carry (about 10 MB), led away from
+    the report to an error page « Erreur 413 » that said to split the file; one of 7 MB got
+    the report page with the photo's limit. Both get the report page (413), the sentence
+    beside the photo's field; nothing stored."""
+    from tests.conftest import csrf_token
+
+    report_id = _report(representative)
+    representative.login()
+    token = csrf_token(representative.client.get(f"/signalements/{report_id}").get_data(as_text=True))
+    big = b"\xff\xd8\xff\xe0" + b"\0" * (megabytes * 1024 * 1024)
+    answer = representative.client.post(f"/signalements/{report_id}/photos", data={
+        "csrf_token": token, "photo": (io.BytesIO(big), "IMG_2041.jpg", "image/jpeg")},
+        content_type="multipart/form-data")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 413 and 'id="photo-form"' in page and 'id="preuves"' in page
+    assert "La photo dépasse 5 Mo : réduisez-la avant de l&#39;envoyer." in page
+    assert "découpez" not in page
+    assert db.scalar(select(func.count()).select_from(Photo).where(Photo.report_id == report_id)) == 0
+    # the API answers as before: problem+json
+    api = representative.post(f"/api/v1/reports/{report_id}/photos",
+                              data={"photo": (io.BytesIO(big), "IMG_2041.jpg", "image/jpeg")},
+                              content_type="multipart/form-data")
+    assert (api.status_code, api.get_json()["code"]) == (413, "photo_too_large" if megabytes == 7
+                                                         else "payload_too_large")

@@ -7,11 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from geosignal import formparse, i18n, policy, ui_text
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
+from geosignal.errors_web import render_error
 from geosignal.params import MAX_BIGINT
 from geosignal.services import evidence as evidence_service
 from geosignal.services import reports as reports_service
@@ -199,6 +201,27 @@ def add_photo_form(report_id: str) -> Any:
     session.commit()
     flash(_("Photo ajoutée (sans ses métadonnées : position GPS, appareil, date)."), "success")
     return redirect(report_page(report_id))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _photo_beyond_the_request_limit(error: RequestEntityTooLarge) -> Any:
+    """A photo beyond what a request may carry (``MAX_CONTENT_LENGTH``, about 10 MB: a phone's
+    camera makes such files) sent from the report page's form: the report page again with the
+    photo's limit said beside its field, as for one between 5 and 10 MB — not an error page
+    that said to split the file and led away from the report. The other routes of this
+    blueprint (the API's) answer as everywhere (:func:`geosignal.errors_web.http_error`)."""
+    from geosignal.errors_web import http_error
+
+    report_id = (request.view_args or {}).get("report_id")
+    if request.endpoint != "evidence.add_photo_form" or not report_id:
+        return http_error(error)
+    limit = evidence_service.MAX_PHOTO_BYTES
+    try:
+        return _refused(report_id, GeosignalError(
+            "photo_too_large", f"the photo is larger than the request limit; at most {limit:,} bytes (5 MB)",
+            limit=limit))
+    except GeosignalError as refused:  # (a report this user may not read: as for any other refusal)
+        return render_error(refused)
 
 
 @bp.app_template_global()
