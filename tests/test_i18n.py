@@ -658,3 +658,26 @@ def test_a_count_takes_the_plural_form_of_the_language(app, lang: str, expected:
         assert ui_text.queue_summary(0, 0) == {"fr": "0 signalement trouvé ; 0 affiché.",
                                                "nl": "0 meldingen gevonden; 0 getoond.",
                                                "en": "0 reports found; 0 shown."}[lang]
+
+
+@pytest.mark.parametrize(("lang", "heading", "ask"), [
+    ("fr", "Page introuvable", "Demander un nouveau lien"),
+    ("nl", "Pagina niet gevonden", "Een nieuwe link aanvragen"),
+    ("en", "Page not found", "Ask for a new link"),
+])
+def test_an_error_page_says_what_happened_in_words(client, lang: str, heading: str, ask: str) -> None:  # noqa: ANN001
+    # its heading was the number alone (« Erreur 404 »); the number stays, below, for whoever
+    # the person asks for help. A link that no longer works offers to ask for a new one (the
+    # page said to, and offered only the home page)
+    import re
+
+    headers = {"Accept-Language": lang}
+    missing = client.get("/nulle-part", headers=headers)
+    page = missing.get_data(as_text=True)
+    assert missing.status_code == 404
+    assert re.search(r"<h1>([^<]*)</h1>", page).group(1) == heading
+    assert re.search(r"<title>([^<]*)", page).group(1).startswith(heading)
+    assert {"fr": "Erreur 404", "nl": "Fout 404", "en": "Error 404"}[lang] in page
+    expired = client.get("/compte/reinitialisation?jeton=nothing-that-was-ever-sent", headers=headers)
+    assert expired.status_code == 410 and 'data-code="invalid_link"' in expired.get_data(as_text=True)
+    assert f'<a href="/compte/mot-de-passe-oublie">{ask}</a>' in expired.get_data(as_text=True)
