@@ -442,3 +442,15 @@ def test_pages_marked_one_by_one_hide_nothing_from_what_is_new(db, reports, refe
     assert referent.post(f"/api/v1/exports/runs/{second.headers['X-Export-Run']}/transmitted").status_code == 200
     assert exported_ids(referent.get(f"{EXPORT}?since=last_transmitted")) == []
     assert transmission.since_last_transmitted(db) == (None, None)  # pages give no watermark
+
+
+def test_the_history_fragment_opened_as_a_page_is_the_exports_page(client, referent) -> None:  # noqa: ANN001
+    # a person following the address got the history's section alone: no frame, no style, a
+    # 980 px layout on a phone; the page's script asks for it by a header of its own
+    referent.login()
+    opened = client.get("/exports/historique")
+    assert opened.status_code == 302 and opened.headers["Location"].endswith("/exports#history")
+    fragment = client.get("/exports/historique", headers={"X-Geosignal-Fragment": "history"})
+    body = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and 'id="history"' in body and "<html" not in body
+    assert "X-Geosignal-Fragment" in fragment.headers["Vary"]

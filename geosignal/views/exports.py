@@ -17,6 +17,7 @@ from flask import (
     Response,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -300,8 +301,15 @@ def history_page() -> Any:
 @require_policy(policy.may_export, EXPORT_DENIED)
 def history_fragment() -> Any:
     """The history section of the exports page alone (HTML), which the page's script reads
-    after a download to show the new run without a reload."""
-    return render_template("_export_history.html", runs=transmission.history(get_session(), 200))
+    after a download to show the new run without a reload (it asks with the header
+    ``X-Geosignal-Fragment: history``). Opened as a page (a person following the address), it
+    is the exports page at its history: the section alone was a bare fragment, without the
+    site's frame or style."""
+    if request.headers.get("X-Geosignal-Fragment") != "history":
+        return redirect(url_for("exports.history_page") + "#history")
+    response = make_response(render_template("_export_history.html", runs=transmission.history(get_session(), 200)))
+    response.vary.add("X-Geosignal-Fragment")
+    return response
 
 
 def _render_history(status: int = 200, error: GeosignalError | None = None,

@@ -12,7 +12,8 @@
   function refresh(known, tries) {
     if (tries <= 0) { return; }
     window.setTimeout(function () {
-      fetch(script.dataset.historyUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      fetch(script.dataset.historyUrl, { credentials: "same-origin",
+                                         headers: { Accept: "text/html", "X-Geosignal-Fragment": "history" } })
         .then(function (r) { return r.ok ? r.text() : ""; })
         .then(function (html) {
           var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("history");  // no style, no script
