@@ -348,7 +348,8 @@ def test_the_map_form_says_a_technology_of_the_other_network(db, client, represe
         "csrf_token": csrf_token(html), "idempotency_key": "form-key-tech", "geometry": json.dumps(geometry),
         "network": "fixed", "technologies": ["4G", "fibre"]}, follow_redirects=True)
     page = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Signalement enregistré (Charleroi)." in page
+    assert response.status_code == 200
+    assert re.search(r"Signalement CM-\d{4}-\d{5} enregistré \(Charleroi\)\.", page)
     assert ('<p class="flash notice" role="status">À vérifier : 4G n&#39;est pas une technologie du réseau fixe. '
             "Corrigez le signalement depuis sa page s&#39;il le faut.</p>") in page
     assert db.scalar(select(Report.technologies)) == ["4G", "fibre"]  # stored as written

@@ -319,7 +319,9 @@ def submit_report() -> Any:
         flash(_("Brouillon enregistré (%(commune)s) : envoyez-le depuis cette page quand il est prêt.",
                 commune=feature["properties"]["commune_name"]), "success")
         return redirect(url_for("report_pages.report_page", report_id=feature["id"]))
-    flash(_("Signalement enregistré (%(commune)s).", commune=feature["properties"]["commune_name"]), "success")
+    # its reference said (the number a clerk quotes on the phone; it was in the list only)
+    flash(_("Signalement %(reference)s enregistré (%(commune)s).", reference=feature["properties"]["reference"],
+            commune=feature["properties"]["commune_name"]), "success")
     return redirect(url_for("pages.my_reports"))
 
 

@@ -81,7 +81,7 @@ def _describe_and_send(page: Any, description: str, technology: str = "4G") -> N
     with page.expect_navigation():
         page.click("#submit-report")
     assert page.url.endswith("/signalements"), page.url
-    assert "Signalement enregistré (Charleroi)." in page.inner_text(".flashes")
+    assert re.search(r"Signalement CM-\d{4}-\d{5} enregistré \(Charleroi\)\.", page.inner_text(".flashes"))
 
 
 def _stored(served: Served, description: str) -> dict[str, Any]:
