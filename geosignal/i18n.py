@@ -301,7 +301,7 @@ def translate_tree(tree: Any) -> Any:
 
 def js_catalogue(lang: str) -> dict[str, Any]:
     """Return what the pages' scripts read (``window.geosignalI18n``) in ``lang``:
-    ``{lang, locale (Intl), colon (between a label and its value), percent (what follows a
+    ``{lang, locale (Intl), format_names (an upload's format as people write it), colon (between a label and its value), percent (what follows a
     percentage), separator (between the
     items of a list of remarks), date (toLocaleDateString
     options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
@@ -317,6 +317,7 @@ def js_catalogue(lang: str) -> dict[str, Any]:
 
     from geosignal import contract, ui_text
     from geosignal.errors import MESSAGES_FR, TITLES_FR
+    from geosignal.services.intake.files import FORMAT_NAMES
 
     with force_locale(BABEL_LOCALES[lang]):
         return {
@@ -327,6 +328,7 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "separator": ui_text.list_separator(lang),
             "date": JS_DATE_OPTIONS[lang],
             "labels": translate_tree(contract.value_labels()),
+            "format_names": FORMAT_NAMES,  # (names, the same in every language)
             "fields": {p.name: _(p.label) for p in contract.PROPERTIES},
             "errors": translate_tree(TITLES_FR),
             "messages": translate_tree(MESSAGES_FR),

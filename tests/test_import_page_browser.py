@@ -81,7 +81,7 @@ def test_refused_rows_say_what_they_held_and_the_focus_follows_the_outcome(live_
     # the summary has the focus and is a polite live region
     focused = _focused(page)
     assert (focused["id"], focused["role"]) == ("preview-summary", "status")
-    assert focused["text"] == "1 élément accepté, 3 refusés — format csv."
+    assert focused["text"] == "1 élément accepté, 3 refusés — format CSV."
     assert page.evaluate("document.getElementById('preview-summary').getBoundingClientRect().top") >= 0
     rows = page.locator("#preview-table tbody tr")
 

@@ -293,7 +293,8 @@
   function showPreview(body) {
     preview.hidden = false;
     summary.textContent = fill(T.summary, { accepted: plural("accepted_count", body.accepted),
-                                            refused: plural("refused_count", body.refused), format: body.format });
+                                            refused: plural("refused_count", body.refused),
+                                            format: (I.format_names || {})[body.format] || body.format });
     var notes = document.getElementById("preview-notes");
     // the rows saved before by an earlier upload, by their line numbers
     function lineOf(f) { return f.row || f.index + 1; }

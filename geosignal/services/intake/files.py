@@ -1737,7 +1737,10 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
         raise GeosignalError("no_features", detail, format=result.format or fmt, **extra)
 
 
-_FORMAT_NAMES = {"kml": "KML", "gpx": "GPX", "gpkg": "GeoPackage", "shapefile": "Shapefile"}
+#: Each of :data:`FORMATS` as people write it (the pages name a file's format so: « format CSV »).
+FORMAT_NAMES = {"geojson": "GeoJSON", "kml": "KML", "kmz": "KMZ", "gpx": "GPX", "csv": "CSV", "gpkg": "GeoPackage",
+                "shapefile": "Shapefile"}
+_FORMAT_NAMES = FORMAT_NAMES
 
 
 def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[tuple[int, str]]:
