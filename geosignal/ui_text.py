@@ -674,6 +674,10 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                        "(Fichier › Enregistrer sous › CSV UTF-8), puis envoyez ce fichier CSV.",
         "zipped_file": "L'archive zip contient le fichier « %(member)s » : décompressez-la et envoyez ce fichier "
                        "lui-même.",
+        # a photo, a PDF, another archive (its first bytes), even damaged or misnamed
+        "not_geographic": "Ce fichier est une photo, un document ou une autre archive, pas un fichier géographique : "
+                          "envoyez du GeoJSON, KML/KMZ, GPX, CSV, GeoPackage ou un Shapefile zippé. Une photo "
+                          "s'ajoute depuis la page du signalement.",
     },
     # a CSV's refusals, file or row (geosignal.services.intake.files._read_csv): each names its
     # row (``row``, as a spreadsheet numbers it: the header is row 1) and its column or cell

@@ -143,6 +143,14 @@ def test_the_page_script_fills_a_kinds_members_and_adds_no_cell(client, db) -> N
     (zipped(("[Content_Types].xml", b"<Types/>"), ("xl/workbook.xml", b"<workbook/>")), "classeur.zip",
      "spreadsheet", None),  # by its content, whatever its name
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "ancien.xls", "spreadsheet", None),
+    # a photo, even damaged (no NUL early: it was read as a CSV, its first bytes a column's
+    # name), a PDF, a phone's HEIC photo: by their first bytes, whatever their name
+    (b"\xff\xd8\xff\xe0garbage", "photo.jpg", "not_geographic",
+     "Ce fichier est une photo, un document ou une autre archive, pas un fichier géographique : envoyez du GeoJSON, "
+     "KML/KMZ, GPX, CSV, GeoPackage ou un Shapefile zippé. Une photo s'ajoute depuis la page du signalement."),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "releve.csv", "not_geographic", None),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "rapport.pdf", "not_geographic", None),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "IMG_2041.HEIC", "not_geographic", None),
 ])
 def test_a_zipped_file_or_a_spreadsheet_is_told_what_to_send(representative, data: bytes, name: str,  # noqa: ANN001
                                                              kind: str, sentence: str | None) -> None:

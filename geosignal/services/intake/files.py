@@ -372,6 +372,12 @@ def detect_format(data: bytes, filename: str) -> str:
                 if ext == f".{fmt}" or b"<" + fmt.encode() in low:
                     return fmt
         raise GeosignalError("unsupported_format", "This XML file is neither KML nor GPX.")
+    signature = next((what for magic, what in _BINARY_SIGNATURES if head.startswith(magic)), None)
+    if signature is None and head[4:8] == b"ftyp":  # an ISO media file: a phone's HEIC photo, a video
+        signature = "a HEIC image or a video"
+    if signature is not None:  # (a damaged photo holds no NUL early: it was read as a CSV of one column)
+        raise GeosignalError("unsupported_format", f"The file is {signature}, not a geographic file; send GeoJSON, "
+                             "KML, KMZ, GPX, CSV, GeoPackage or a zipped Shapefile.", kind="not_geographic")
     if ext in _EXTENSIONS:
         fmt = _EXTENSIONS[ext]
         if fmt in ("kmz", "shapefile", "gpkg"):
@@ -387,6 +393,16 @@ def detect_format(data: bytes, filename: str) -> str:
         raise GeosignalError("unsupported_format", f"The format of {filename!r} is not supported; send GeoJSON, "
                              "KML, KMZ, GPX, CSV, GeoPackage or a zipped Shapefile.")
     return "csv"
+
+
+#: The first bytes of files that are no geographic data (photos, documents, other archives),
+#: whatever their name: refused as such (``unsupported_format``), not read as a CSV.
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"), (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
+    (b"%PDF-", "a PDF document"), (b"\x1f\x8b", "a gzip archive"), (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+)
 
 
 # --------------------------------------------------------------------------- helpers
