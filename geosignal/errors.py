@@ -141,7 +141,7 @@ TITLES_FR: dict[str, str] = {
     "invalid_attribute": "Valeur non admise pour ce champ : choisissez une valeur proposée, ou un nombre entier positif.",
     "invalid_datetime": "Date ou heure illisible : écrivez-la comme 31/03/2024 ou 2024-03-31, suivie si besoin de l'heure (31/03/2024 14:30).",
     "ambiguous_local_time": "Cette heure locale est ambiguë ou n'existe pas (changement d'heure) : choisissez une autre heure ou précisez le décalage (+01:00).",
-    "unreadable_file": "Le fichier ne peut pas être lu dans ce format : vérifiez le format et le système de coordonnées choisis.",
+    "unreadable_file": "Le fichier ne peut pas être lu : il est peut-être endommagé, incomplet ou d'un autre type que ce que son nom indique. Ouvrez-le dans le logiciel qui l'a créé, enregistrez-le à nouveau, puis renvoyez-le.",
     "unsupported_format": "Ce format de fichier n'est pas pris en charge : envoyez du GeoJSON, KML/KMZ, GPX, CSV, GeoPackage ou un Shapefile zippé.",
     "no_features": "Le fichier ne contient aucun point, tronçon ou zone utilisable : vérifiez son contenu.",
     "import_rejected": "Des éléments du fichier ont été refusés et rien n'a été enregistré : corrigez-les, ou enregistrez seulement les éléments acceptés.",

@@ -682,6 +682,10 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     # a CSV's refusals, file or row (geosignal.services.intake.files._read_csv): each names its
     # row (``row``, as a spreadsheet numbers it: the header is row 1) and its column or cell
     "unreadable_file": {
+        # a zip archive (a zipped Shapefile, a KMZ, an XLSX workbook) damaged or cut short
+        # (geosignal.services.intake.containers.open_zip)
+        "damaged_archive": "Le fichier (une archive zip, KMZ ou un classeur XLSX) est endommagé ou incomplet : "
+                           "téléchargez-le ou enregistrez-le à nouveau, puis renvoyez-le.",
         "extra_cell": "Ligne %(row)s : la cellule %(column_number)s (« %(value)s ») dépasse les %(header_columns)s "
                       "colonnes de l'en-tête, sans doute parce qu'un texte contient le séparateur "
                       "« %(delimiter)s ». Mettez ce texte entre guillemets, ou donnez un nom à cette colonne dans "

@@ -7,6 +7,7 @@ offered when no geocoder is configured; one spelling of east per language.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -218,3 +219,21 @@ def test_lambert_values_with_points_between_thousands_are_said_so(admin, app):  
     assert said["fr"] == ("Ligne 2 : la colonne « x » contient « 155.286,40 », dont les milliers sont séparés par "
                           "des points : écrivez-le sans ces points (155286,40).")
     assert all(said[lang] and "155286,40" in said[lang] for lang in ("nl", "en"))
+
+
+@pytest.mark.parametrize(("lang", "sentence"), [
+    ("fr", "Le fichier (une archive zip, KMZ ou un classeur XLSX) est endommagé ou incomplet : téléchargez-le ou "
+           "enregistrez-le à nouveau, puis renvoyez-le."),
+    ("nl", "Het bestand (een zip- of KMZ-archief of een XLSX-werkmap) is beschadigd of onvolledig: download het of "
+           "sla het opnieuw op en stuur het dan opnieuw."),
+])
+def test_a_damaged_archive_is_said_so_not_sent_to_a_format_choice_the_page_lacks(representative, lang: str,
+                                                                                  sentence: str) -> None:  # noqa: ANN001
+    # a workbook cut short (a download interrupted) was told « check the format chosen »: the
+    # page has no format to choose
+    response = representative.post("/api/v1/imports", data={
+        "file": (io.BytesIO(b"PK\x03\x04" + b"\x14\x00" * 40), "campagne.xlsx"), "dry_run": "true"},
+        content_type="multipart/form-data", headers={"Accept-Language": lang})
+    body = response.get_json()
+    assert (response.status_code, body["code"], body["kind"], body["message"]) == (
+        422, "unreadable_file", "damaged_archive", sentence)

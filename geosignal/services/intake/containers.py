@@ -135,7 +135,7 @@ def open_zip(data: bytes) -> zipfile.ZipFile:
         return zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, struct.error,
             NotImplementedError, UnicodeDecodeError):
-        raise GeosignalError("unreadable_file", "The zip archive is damaged or truncated.") from None
+        raise GeosignalError("unreadable_file", "The zip archive is damaged or truncated.", kind="damaged_archive") from None
 
 
 def _unsafe_reason(info: zipfile.ZipInfo) -> str | None:
