@@ -196,3 +196,45 @@ def test_the_service_area_is_built_again_when_a_border_moves(app, db, admin, tmp
                         "b.geojson")
     assert saved.status_code == 201, saved.get_json()
     assert db.scalar(text("SELECT commune_nis FROM reports")) == other
+
+
+def test_a_border_corrected_under_reports_moves_their_home(db, admin, referent, tmp_path) -> None:  # noqa: ANN001
+    # the zones a reload crosses measured their home again, the reports did not: a point now in
+    # the other commune still counted in the first (its counts, its households, who may edit it)
+
+    from shapely.geometry import Point, box
+
+    from geosignal.geo import reproject
+    from tests.factories import (
+        border_point,
+        communes_file_with_border_moved,
+        square_lambert,
+        to_geojson_4326,
+    )
+
+    x, y = border_point(db)
+    lon, lat = reproject(Point(x + 20, y + 20), LAMBERT72, WGS84).coords[0]
+    point = admin.post("/api/v1/reports", json=feature({"type": "Point", "coordinates": [lon, lat]},
+                                                       households_affected=4))
+    far = admin.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x + 3000, y + 3000, 100))))
+    assert point.status_code == far.status_code == 201
+    rid, home = point.get_json()["id"], point.get_json()["properties"]["commune_nis"]
+    far_home = far.get_json()["properties"]["commune_nis"]
+    other = "52012" if home == "52011" else "52011"
+    load_communes(db, communes_file_with_border_moved(COMMUNES_FILE, tmp_path / "moved.geojson",
+                                                      box(x - 400, y - 400, x + 400, y + 400), other))
+    db.commit()
+    assert db.scalar(text("SELECT c.nis_code FROM communes c, reports r WHERE r.id = :r "
+                          "AND ST_Intersects(c.boundary, r.geometry)"), {"r": rid}) == other
+    assert db.scalar(text("SELECT commune_nis FROM reports WHERE id = :r"), {"r": rid}) == other
+    assert db.scalar(text("SELECT commune_nis FROM reports WHERE id = :r"), {"r": far.get_json()["id"]}) == far_home
+    rows = {c["nis_code"]: c for c in referent.get("/api/v1/stats/communes").get_json()["communes"]}
+    assert (rows[home]["point_count"], rows[other]["point_count"]) == (0, 1)
+    (event,) = db.execute(text("SELECT before, after, details, actor_id FROM audit_events "
+                               "WHERE report_id = :r AND action = 'edit'"), {"r": rid}).all()
+    assert (event.before, event.after, event.details, event.actor_id) == (
+        {"commune_nis": home}, {"commune_nis": other}, {"boundary_reload": True}, None)
+    # loaded again as it is: nothing moves, nothing journalled
+    load_communes(db, tmp_path / "moved.geojson")
+    db.commit()
+    assert db.scalar(text("SELECT count(*) FROM audit_events WHERE action = 'edit'")) == 1

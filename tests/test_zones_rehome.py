@@ -8,7 +8,7 @@ from shapely.geometry import LineString, Point, box
 from sqlalchemy import text
 
 from geosignal.services import zones
-from geosignal.services.communes import load_communes
+from geosignal.services.communes import commune_of, load_communes
 from tests.conftest import COMMUNES_FILE
 from tests.factories import border_point, communes_file_with_border_moved
 from tests.test_zones import _admin
@@ -37,6 +37,10 @@ def test_a_border_moved_by_a_commune_load_moves_the_homes_of_the_zones_it_crosse
     fixed = insert(db, [square, square], network="fixed")
     mixed = insert(db, [Point(x + 20, y + 20), LineString([(x - 200, y - 30), (x + 200, y + 30)])])
     far = insert(db, [box(x + 5000, y + 5000, x + 5100, y + 5100)] * 2, network="fixed")  # not moved
+    # each report homed by the rule, as filed (the factory homes them all in Charleroi): a load
+    # gives the reports it crosses their home by the rule too
+    for rid, g in db.execute(text("SELECT id, ST_AsEWKT(geometry) FROM reports")).all():
+        db.execute(text("UPDATE reports SET commune_nis = :c WHERE id = :r"), {"c": commune_of(db, g), "r": rid})
     zone_of = dict(db.execute(text("SELECT report_id::text, zone_id FROM zone_reports")).all())
     assert len({zone_of[r] for r in mobile + fixed + far}) == 3 and zone_of[mixed[0]] == zone_of[mobile[0]]
     zones.confirm_zone(db, _admin(db), zone_of[fixed[0]])

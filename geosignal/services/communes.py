@@ -93,8 +93,10 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     ``nis_code, NIS, AdMuKey, CODE_INS, id`` present; names from ``name_fr``/``name_nl``
     (or ``name``). ``area_m2`` is computed in EPSG:31370.
 
-    Each commune loaded gets its stored figures at once (cells cut by the grid, recomputed
-    from its reports: :func:`geosignal.services.aggregation.rebuild_communes`). The zones homed
+    The reports homed in or touching a commune whose boundary changed measure their home
+    commune again (:func:`_rehome_reports`, journalled). Each commune loaded gets its stored
+    figures at once (cells cut by the grid, recomputed from its reports:
+    :func:`geosignal.services.aggregation.rebuild_communes`). The zones homed
     in or touching a commune whose boundary changed (or that is new) measure their home commune
     again and the places are recounted (``zones_rehome``, migration 0037), as a full
     regrouping would. Every network's zone lock is taken first (the writers' order), so writers
@@ -182,17 +184,51 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
         set_={c: stmt.excluded[c] for c in rows[0] if c != "nis_code"},
     )
     session.execute(stmt)
+    moved = sorted(nis for nis, digest in session.execute(boundary_sql, {"c": sorted(seen)}).all()
+                   if before.get(nis) != digest)
+    # the reports in or touching a commune whose boundary moved measure their home again (the
+    # largest part: counts, households and edit rights follow it), each move journalled
+    if moved:
+        _rehome_reports(session, moved)
     # the communes' stored figures: cut by the grid again and recomputed from their reports
     from geosignal.services.aggregation import rebuild_communes
 
     rebuild_communes(session, sorted(seen))
     # the zones homed in or touching a commune whose boundary moved (or is new) measure their home again
-    moved = sorted(nis for nis, digest in session.execute(boundary_sql, {"c": sorted(seen)}).all()
-                   if before.get(nis) != digest)
     if moved:
         session.execute(text("SELECT zones_rehome(CAST(:c AS varchar[]))"), {"c": moved})
     return LoadSummary(inserted=len(seen - existing), updated=len(existing), total=len(rows), absent=tuple(absent),
                        removed=remove_absent and bool(absent))
+
+
+def _rehome_reports(session: Session, moved: list[str]) -> int:
+    """Give the reports homed in, or touching, the communes of ``moved`` (NIS codes whose
+    boundary changed) the home commune the rule gives them now (:data:`HOME_COMMUNE_SQL`), in
+    one statement; a report no commune holds any more keeps its home. Each move is journalled
+    (``edit``, by the system: ``commune_nis`` before and after, ``details`` ``boundary_reload``).
+    Returns the number of reports moved. A border corrected under a report left it counted in
+    its former commune, where a recomputation from the boundaries counts it in the new one."""
+    from geosignal.services import audit
+
+    rows = session.execute(text(f"""
+        WITH h AS (
+          SELECT r.id, r.commune_nis AS was, home.nis_code AS now
+          FROM reports r
+          CROSS JOIN LATERAL (WITH g AS (SELECT r.geometry AS g) SELECT c.nis_code {HOME_COMMUNE_SQL}) home
+          WHERE r.commune_nis = ANY(CAST(:moved AS varchar[]))
+             OR EXISTS (SELECT 1 FROM communes m WHERE m.nis_code = ANY(CAST(:moved AS varchar[]))
+                        AND m.boundary && r.geometry)
+        )
+        UPDATE reports r SET commune_nis = h.now, updated_at = now()
+        FROM h WHERE r.id = h.id AND h.now IS DISTINCT FROM h.was
+        RETURNING r.id, h.was, h.now"""), {"moved": moved, "srid": LAMBERT72}).all()
+    pairs: dict[tuple[str, str], list[Any]] = {}
+    for rid, was, now in rows:
+        pairs.setdefault((was, now), []).append(rid)
+    for (was, now), ids in sorted(pairs.items()):
+        audit.record(session, "edit", None, report_ids=ids, before={"commune_nis": was}, after={"commune_nis": now},
+                     details={"boundary_reload": True})
+    return len(rows)
 
 
 def _opt_str(value: Any) -> str | None:
