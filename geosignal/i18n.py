@@ -301,8 +301,8 @@ def translate_tree(tree: Any) -> Any:
 
 def js_catalogue(lang: str) -> dict[str, Any]:
     """Return what the pages' scripts read (``window.geosignalI18n``) in ``lang``:
-    ``{lang, locale (Intl), format_names (an upload's format as people write it), colon (between a label and its value), percent (what follows a
-    percentage), separator (between the
+    ``{lang, locale (Intl), format_names (an upload's format as people write it), colon
+    (between a label and its value), percent (what follows a percentage), separator (between the
     items of a list of remarks), date (toLocaleDateString
     options), labels (vocabulary), fields (report properties), errors (message of each code), messages and params (the
     same with the figures an error carries, see :func:`geosignal.ui_text.error_message`),

@@ -173,6 +173,9 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     session.execute(text("SELECT zones_lock(CAST(:n AS varchar[]))"), {"n": list(LOCK_ORDER)})
     boundary_sql = text("SELECT nis_code, md5(ST_AsEWKB(boundary)) FROM communes WHERE nis_code = ANY(:c)")
     before = dict(session.execute(boundary_sql, {"c": sorted(seen)}).all())
+    # (the boundaries as they were: what a border moved gave from one commune to another)
+    was = dict(session.execute(text("SELECT nis_code, ST_AsEWKB(boundary) FROM communes WHERE nis_code = ANY(:c)"),
+                               {"c": sorted(seen)}).all())
     loaded = set(session.scalars(select(Commune.nis_code)))
     existing = loaded & seen
     absent = sorted(loaded - seen)
@@ -189,7 +192,7 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     # the reports in or touching a commune whose boundary moved measure their home again (the
     # largest part: counts, households and edit rights follow it), each move journalled
     if moved:
-        _rehome_reports(session, moved)
+        _rehome_reports(session, moved, {nis: was[nis] for nis in moved if nis in was})
     # the communes' stored figures: cut by the grid again and recomputed from their reports
     from geosignal.services.aggregation import rebuild_communes
 
@@ -201,33 +204,43 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
                        removed=remove_absent and bool(absent))
 
 
-def _rehome_reports(session: Session, moved: list[str]) -> int:
-    """Give the reports homed in, or touching, the communes of ``moved`` (NIS codes whose
-    boundary changed) the home commune the rule gives them now (:data:`HOME_COMMUNE_SQL`), in
-    one statement; a report no commune holds any more keeps its home. Each move is journalled
-    (``edit``, by the system: ``commune_nis`` before and after, ``details`` ``boundary_reload``).
-    Returns the number of reports moved. A border corrected under a report left it counted in
-    its former commune, where a recomputation from the boundaries counts it in the new one."""
+def _rehome_reports(session: Session, moved: list[str], was: dict[str, bytes]) -> int:
+    """Give the reports near what the communes of ``moved`` (NIS codes whose boundary changed;
+    ``was``: their boundaries before, EWKB, none for a new commune) gained or lost the home
+    commune the rule gives them now (:data:`HOME_COMMUNE_SQL`), in one statement; a report no
+    commune holds any more keeps its home. Only the reports within
+    :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of that land are measured (found through the
+    GiST index): elsewhere their parts in each commune are what they were. Each move is
+    journalled (``edit``, by the system: ``commune_nis`` before and after, ``details``
+    ``boundary_reload``). Returns the number of reports moved. A border corrected under a
+    report left it counted in its former commune, where a recomputation from the boundaries
+    counts it in the new one."""
     from geosignal.services import audit
 
     rows = session.execute(text(f"""
-        WITH h AS (
+        WITH old AS (
+          SELECT o.nis_code, ST_GeomFromEWKB(o.b) AS b
+          FROM unnest(CAST(:was_nis AS varchar[]), CAST(:was_b AS bytea[])) AS o(nis_code, b)
+        ), changed AS (  -- the land that changed hands
+          SELECT ST_Union(CASE WHEN o.b IS NULL THEN n.boundary ELSE ST_SymDifference(o.b, n.boundary) END) AS g
+          FROM communes n LEFT JOIN old o USING (nis_code)
+          WHERE n.nis_code = ANY(CAST(:moved AS varchar[]))
+        ), h AS (
           SELECT r.id, r.commune_nis AS was, home.nis_code AS now
-          FROM reports r
+          FROM reports r, changed
           CROSS JOIN LATERAL (WITH g AS (SELECT r.geometry AS g) SELECT c.nis_code {HOME_COMMUNE_SQL}) home
-          WHERE r.commune_nis = ANY(CAST(:moved AS varchar[]))
-             OR EXISTS (SELECT 1 FROM communes m WHERE m.nis_code = ANY(CAST(:moved AS varchar[]))
-                        AND m.boundary && r.geometry)
+          WHERE ST_DWithin(r.geometry, changed.g, {BORDER_TOLERANCE_DEG!r})
         )
         UPDATE reports r SET commune_nis = h.now, updated_at = now()
         FROM h WHERE r.id = h.id AND h.now IS DISTINCT FROM h.was
-        RETURNING r.id, h.was, h.now"""), {"moved": moved, "srid": LAMBERT72}).all()
+        RETURNING r.id, h.was, h.now"""),
+        {"moved": moved, "was_nis": list(was), "was_b": list(was.values()), "srid": LAMBERT72}).all()
     pairs: dict[tuple[str, str], list[Any]] = {}
-    for rid, was, now in rows:
-        pairs.setdefault((was, now), []).append(rid)
-    for (was, now), ids in sorted(pairs.items()):
-        audit.record(session, "edit", None, report_ids=ids, before={"commune_nis": was}, after={"commune_nis": now},
-                     details={"boundary_reload": True})
+    for rid, before, now in rows:
+        pairs.setdefault((before, now), []).append(rid)
+    for (before, now), ids in sorted(pairs.items()):
+        audit.record(session, "edit", None, report_ids=ids, before={"commune_nis": before},
+                     after={"commune_nis": now}, details={"boundary_reload": True})
     return len(rows)
 
 
