@@ -1479,6 +1479,12 @@ def test_the_drawing_tools_stay_whole_on_a_page_zoomed_to_200_percent(ui, browse
     watch.close()
 
 
+def _takes_the_tap(page, box: dict, selector: str) -> bool:  # noqa: ANN001
+    """Whether a tap at the middle of ``box`` lands on an element of ``selector`` (nothing over it)."""
+    return page.evaluate("([x, y, s]) => { const e = document.elementFromPoint(x, y); return !!(e && e.closest(s)); }",
+                         [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, selector])
+
+
 def test_a_report_opened_on_a_phones_map_is_readable_and_its_popup_closes(ui, browser) -> None:  # noqa: ANN001, F811
     """« Voir sur la carte » from the list of her reports, on a phone, with the base map down
     (its warning button under the layer switcher): the drawing tools' names (beside their
@@ -1520,10 +1526,7 @@ def test_a_report_opened_on_a_phones_map_is_readable_and_its_popup_closes(ui, br
         at = close.bounding_box()
         assert at["width"] >= 44 and at["height"] >= 44  # a finger's target
         assert close.get_attribute("aria-label") == "Fermer"
-        hit = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); "
-                            "return !!(e && e.closest('.leaflet-popup-close-button')); }",
-                            [at["x"] + at["width"] / 2, at["y"] + at["height"] / 2])
-        assert hit
+        assert _takes_the_tap(page, at, ".leaflet-popup-close-button")
         page.screenshot(path=str(ARTIFACTS / "ui-report-popup-on-phone-390.png"))
         close.tap()
         popup.wait_for(state="detached")
@@ -1562,10 +1565,7 @@ def test_a_popup_whose_pan_was_stopped_is_brought_into_view_on_a_phone(ui, brows
     assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"], (box, frame)
     close = popup.locator(".leaflet-popup-close-button")
     at = close.bounding_box()
-    hit = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); "
-                        "return !!(e && e.closest('.leaflet-popup-close-button')); }",
-                        [at["x"] + at["width"] / 2, at["y"] + at["height"] / 2])
-    assert hit
+    assert _takes_the_tap(page, at, ".leaflet-popup-close-button")
     page.screenshot(path=str(ARTIFACTS / "ui-popup-brought-into-view-390.png"))
     close.tap()
     popup.wait_for(state="detached")
