@@ -13,7 +13,7 @@ from geosignal import formparse, i18n, policy, ui_text
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
-from geosignal.errors_web import render_error
+from geosignal.errors_web import http_error, render_error
 from geosignal.params import MAX_BIGINT
 from geosignal.services import evidence as evidence_service
 from geosignal.services import reports as reports_service
@@ -210,8 +210,6 @@ def _photo_beyond_the_request_limit(error: RequestEntityTooLarge) -> Any:
     photo's limit said beside its field, as for one between 5 and 10 MB — not an error page
     that said to split the file and led away from the report. The other routes of this
     blueprint (the API's) answer as everywhere (:func:`geosignal.errors_web.http_error`)."""
-    from geosignal.errors_web import http_error
-
     report_id = (request.view_args or {}).get("report_id")
     if request.endpoint != "evidence.add_photo_form" or not report_id:
         return http_error(error)
