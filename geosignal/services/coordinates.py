@@ -206,8 +206,6 @@ def _read_decimal(text: str, hemispheres: dict[str, tuple[str, int]] = _HEMISPHE
             continue
         if m.group("num"):
             value = _Value(_float(m.group("num")))
-            if not math.isfinite(value.value):  # (1e400)
-                raise _non_finite(m.group("num"))
             if pending is not None:
                 value.give(*pending[:2], hemisphere=pending[2])
                 pending = None

@@ -1292,7 +1292,8 @@ def html_text(description: str) -> str:
     character references are decoded, runs of spaces and source line breaks become one space,
     scripts and styles are dropped. A "tag" that names no HTML element (:data:`_HTML_ELEMENTS`:
     « si x&lt;y alors &lt;arrêt&gt; ») is text, kept as written, not taken off with what
-    follows it. A description without markup (:data:`_HTML_MARKUP`) is returned unchanged. E.g. ``Réseau: mobile<br>Opérateur: Proximus`` →
+    follows it. A description without markup (:data:`_HTML_MARKUP`) is returned unchanged.
+    E.g. ``Réseau: mobile<br>Opérateur: Proximus`` →
     ``"Réseau: mobile\nOpérateur: Proximus"``."""
     from html.parser import HTMLParser
 

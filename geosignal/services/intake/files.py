@@ -1756,7 +1756,6 @@ def _read_ogr(data: bytes, fmt: str, *, area, limits, caller_epsg, repair, colum
 #: Each of :data:`FORMATS` as people write it (the pages name a file's format so: « format CSV »).
 FORMAT_NAMES = {"geojson": "GeoJSON", "kml": "KML", "kmz": "KMZ", "gpx": "GPX", "csv": "CSV", "gpkg": "GeoPackage",
                 "shapefile": "Shapefile"}
-_FORMAT_NAMES = FORMAT_NAMES
 
 
 def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[tuple[int, str]]:
@@ -1767,7 +1766,7 @@ def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[t
         listed = pyogrio.list_layers(io.BytesIO(data))
         release_freed_memory()
     except Exception as exc:  # noqa: BLE001 - GDAL's errors vary
-        raise GeosignalError("unreadable_file", f"The {_FORMAT_NAMES[fmt]} file cannot be read: "
+        raise GeosignalError("unreadable_file", f"The {FORMAT_NAMES[fmt]} file cannot be read: "
                              f"{_gdal_message(exc)}.") from None
     layers = [(i, _layer_name(str(name)), gtype) for i, (name, gtype) in enumerate(listed)]
     if fmt == "gpx":
@@ -1777,7 +1776,7 @@ def _list_layers(pyogrio, data: bytes, fmt: str, result: UploadResult) -> list[t
     features = [(i, name) for i, name, gtype in layers if gtype is not None]
     tables = [name for _, name, gtype in layers if gtype is None]
     if not features:
-        raise GeosignalError("no_features", f"The {_FORMAT_NAMES[fmt]} has no feature layer"
+        raise GeosignalError("no_features", f"The {FORMAT_NAMES[fmt]} has no feature layer"
                              + (f" (attribute tables only: {', '.join(tables[:10])})." if tables else "."),
                              tables=tables[:50])
     if len(features) > 1 or tables:
