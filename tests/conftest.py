@@ -208,6 +208,10 @@ class Mailbox:
         """Return the messages sent to ``address``."""
         return [m for m in self.messages if m["To"] == address]
 
+    def subjects(self) -> list[tuple[str, str]]:
+        """(recipient, subject) of every message received, in order: what a failed wait shows."""
+        return [(str(m["To"]), str(m["Subject"])) for m in self.messages]
+
     def wait_to(self, address: str, count: int, timeout: float = 10.0) -> list:
         """Return the messages sent to ``address`` once ``count`` of them have arrived (at most
         ``timeout`` s): a mail sent after the answer (a reset link) may arrive after the page a

@@ -63,7 +63,8 @@ def _shot(page, name: str) -> None:  # noqa: ANN001
         page.screenshot(path=str(ARTIFACTS / f"account-{name}-{size}.png"), full_page=True)
 
 
-def test_invitation_then_password_change_then_reset(browser, account_server, smtp_server) -> None:  # noqa: ANN001, F811
+def test_invitation_then_password_change_then_reset(browser, account_server, smtp_server, caplog) -> None:  # noqa: ANN001, F811
+    caplog.set_level("INFO", logger="geosignal")  # a mail not sent says why (the server's thread logs it)
     referent = PageWatch(browser, account_server)
     referent.page.goto(account_server + "/login")
     referent.page.fill("input[name=email]", "acct-ref@igretec.com")
@@ -129,7 +130,7 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     # (sent after the answer, so that a slow mail server tells nothing: it may come after the page,
     # and after or before the token's notice: waited for by subject, not by count)
     reset = smtp_server.wait_for("acct-clerc@fleurus.be", "réinitialiser")
-    assert len(reset) == 1
+    assert len(reset) == 1, (smtp_server.subjects(), [r.getMessage() for r in caplog.records])
     assert len(smtp_server.wait_for("acct-clerc@fleurus.be", "un jeton API a été créé")) == 1
     page.goto(_link(reset[0]))
     page.fill("input[name=password]", FIRST + " bis")
