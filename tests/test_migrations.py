@@ -268,3 +268,35 @@ def test_migration_0039_dates_a_rewrite_and_downgrades_to_0007_s_function() -> N
         migrate.downgrade(url, "0038")
         with engine.begin() as c:
             assert "updated_at" not in rewrite(c) and "commune_nis = commune_nis" in rewrite(c)
+
+
+def test_migration_0040_counts_a_stretch_on_a_shared_border_once_and_back() -> None:
+    """Before 0040 a road stretch on the border of two communes (52011 west of 52012, along
+    4.45° E) was in the line pieces of both; 0040's upgrade recomputes the cells of every line
+    report: 52011 alone holds it. The downgrade puts 0016's functions back, and their figures."""
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    def lengths(c) -> dict:  # noqa: ANN001
+        return dict(c.execute(text("SELECT nis_code, round(sum(line_m)::numeric, 2) FROM commune_cells "
+                                   "GROUP BY 1 ORDER BY 1")).all())
+
+    with _scratch_database() as (url, engine):
+        migrate.upgrade(url, "0039")
+        with engine.begin() as c:
+            _zone_across_a_border(c, ())
+            c.execute(text("INSERT INTO reports (id, geometry, commune_nis, network) VALUES (gen_random_uuid(), "
+                           "ST_MakeLine(ST_Point(4.45, 50.40, 4326), ST_Point(4.45, 50.41, 4326)), '52011', 'mobile')"))
+            metres = c.execute(text("SELECT round(ST_Length(ST_Transform(geometry, 31370))::numeric, 2) "
+                                    "FROM reports")).scalar_one()
+            assert 1100 < metres < 1125
+            before = lengths(c)
+            assert before["52011"] + before["52012"] > metres  # counted twice, in part at least
+        migrate.upgrade(url, "0040")
+        with engine.begin() as c:
+            after = lengths(c)
+            assert after["52012"] == 0 and abs(after["52011"] - metres) <= Decimal("0.02")  # the 1 cm grid
+        migrate.downgrade(url, "0039")
+        with engine.begin() as c:
+            assert lengths(c) == before

@@ -96,7 +96,9 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     The reports homed in or touching a commune whose boundary changed measure their home
     commune again (:func:`_rehome_reports`, journalled). Each commune loaded gets its stored
     figures at once (cells cut by the grid, recomputed from its reports:
-    :func:`geosignal.services.aggregation.rebuild_communes`). The zones homed
+    :func:`geosignal.services.aggregation.rebuild_communes`), and so do the neighbours of a
+    commune whose boundary changed (a stretch of line on a shared border counts on one side
+    only). The zones homed
     in or touching a commune whose boundary changed (or that is new) measure their home commune
     again and the places are recounted (``zones_rehome``, migration 0037), as a full
     regrouping would. Every network's zone lock is taken first (the writers' order), so writers
@@ -193,15 +195,29 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     # largest part: counts, households and edit rights follow it), each move journalled
     if moved:
         _rehome_reports(session, moved, {nis: was[nis] for nis in moved if nis in was})
-    # the communes' stored figures: cut by the grid again and recomputed from their reports
+    # the communes' stored figures: cut by the grid again and recomputed from their reports;
+    # with them the neighbours, not in the file, of a commune whose boundary moved (a stretch of
+    # line on their shared border is one side's: its pieces change with the other's boundary)
     from geosignal.services.aggregation import rebuild_communes
 
-    rebuild_communes(session, sorted(seen))
+    rebuild_communes(session, sorted(seen | _neighbours(session, moved, was)))
     # the zones homed in or touching a commune whose boundary moved (or is new) measure their home again
     if moved:
         session.execute(text("SELECT zones_rehome(CAST(:c AS varchar[]))"), {"c": moved})
     return LoadSummary(inserted=len(seen - existing), updated=len(existing), total=len(rows), absent=tuple(absent),
                        removed=remove_absent and bool(absent))
+
+
+def _neighbours(session: Session, moved: list[str], was: dict[str, bytes]) -> set[str]:
+    """The NIS codes of the communes within 1e-6° (~10 cm) of the boundary, now or before
+    (``was``: EWKB), of a commune of ``moved``; an empty set when none moved."""
+    if not moved:
+        return set()
+    return set(session.scalars(text("""
+        WITH b AS (SELECT boundary AS g FROM communes WHERE nis_code = ANY(CAST(:moved AS varchar[]))
+                   UNION ALL SELECT ST_GeomFromEWKB(w) FROM unnest(CAST(:was AS bytea[])) w)
+        SELECT DISTINCT c.nis_code FROM communes c, b WHERE ST_DWithin(c.boundary, b.g, 1e-6)"""),
+        {"moved": moved, "was": [was[n] for n in moved if n in was]}))
 
 
 def _rehome_reports(session: Session, moved: list[str], was: dict[str, bytes]) -> int:

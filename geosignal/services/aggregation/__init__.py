@@ -21,7 +21,9 @@ Border rules
 - **Lines** count by length (km) the same way: the union of the line reports (overlapping
   stretches counted once) clipped to each commune. Lines are unioned on a 1 cm grid
   (:data:`LINE_GRID_M`, snap-rounding), so a stretch filed twice whose vertices differ by less
-  than 1 cm (e.g. after a round trip through EPSG:4326) counts once.
+  than 1 cm (e.g. after a round trip through EPSG:4326) counts once. A stretch lying on a
+  border shared by two communes counts once, in the one with the **smaller NIS code** (as a
+  point on that border, and as the line's home commune when it lies on the border alone).
 - **Status**: figures count the reports that stand for a white zone somebody vouches for and
   nobody has closed as fixed (:data:`COUNTED_STATUSES`): ``submitted``, ``needs_info``,
   ``validated``, ``transmitted`` and ``not_resolved``. ``draft`` (not yet sent),

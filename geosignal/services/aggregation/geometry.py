@@ -60,23 +60,50 @@ def _lineal(geom: BaseGeometry | None) -> MultiLineString | None:
     return _parts_of_kind(geom, LineString, MultiLineString)
 
 
-def _clipped_union(boundary: BaseGeometry, candidates: np.ndarray, polygonal: bool) -> BaseGeometry | None:
+def _clipped_union(boundary: BaseGeometry, candidates: np.ndarray, polygonal: bool,
+                   owners: Sequence[BaseGeometry] = ()) -> BaseGeometry | None:
     """Return the union of ``candidates`` clipped to ``boundary`` (EPSG:31370), its polygonal
     (zones) or lineal (lines) part; None when empty.
 
     Geometries lying wholly inside the commune are unioned as they are; only those crossing
-    its boundary are clipped first (cheaper than clipping the whole union)."""
+    its boundary are clipped first (cheaper than clipping the whole union). Lines are clipped
+    and unioned on the 1 cm grid (:data:`LINE_GRID_M`), and the parts lying on the boundary of
+    one of ``owners`` (the neighbouring communes with a smaller NIS code) are theirs and left
+    out: a stretch on a shared border counts once, like a point on it."""
     if candidates.size == 0:
         return None
     inside = shapely.contains_properly(boundary, candidates)
     parts = list(candidates[inside])
     crossing = candidates[~inside]
-    if crossing.size:
-        parts.extend(shapely.intersection(crossing, boundary))
     if polygonal:
+        if crossing.size:
+            parts.extend(shapely.intersection(crossing, boundary))
         return _polygonal(shapely.union_all(parts))
-    # snap-rounding on a 1 cm grid: the same stretch filed twice (vertices within 1 cm) counts once
-    return _lineal(shapely.union_all(parts, grid_size=LINE_GRID_M))
+    # snap-rounding on a 1 cm grid: the same stretch filed twice (vertices within 1 cm) counts
+    # once, and a stretch on the border (the communes' own vertices) is kept whole on both sides
+    if crossing.size:
+        parts.extend(shapely.intersection(crossing, boundary, grid_size=LINE_GRID_M))
+    lines = shapely.union_all(parts, grid_size=LINE_GRID_M)
+    touched = [o for o in owners if shapely.intersects(o, lines)]
+    if touched and not lines.is_empty:
+        lines = shapely.difference(lines, shapely.union_all(touched), grid_size=LINE_GRID_M)
+    return _lineal(lines)
+
+
+def border_owners(boundaries: dict[str, BaseGeometry],
+                  neighbours: dict[str, BaseGeometry] | None = None) -> dict[str, list[BaseGeometry]]:
+    """Return, per NIS code of ``boundaries``, the communes that own the stretches of its
+    border they share with it: those of ``neighbours`` (default: ``boundaries``; EPSG:31370,
+    keyed by NIS code) with a smaller NIS code that come within 1 cm of it."""
+    others = boundaries if neighbours is None else neighbours
+    codes = list(others)
+    geoms = np.asarray([others[n] for n in codes], dtype=object)
+    tree = shapely.STRtree(geoms) if len(codes) else None
+    out: dict[str, list[BaseGeometry]] = {}
+    for nis, boundary in boundaries.items():
+        near = tree.query(boundary, predicate="dwithin", distance=LINE_GRID_M) if tree is not None else []
+        out[nis] = [geoms[k] for k in sorted(near) if codes[k] < nis]
+    return out
 
 
 def clipped_unions(
@@ -84,14 +111,18 @@ def clipped_unions(
     zones: Sequence[BaseGeometry] | np.ndarray,
     lines: Sequence[BaseGeometry] | np.ndarray,
     *,
+    neighbours: dict[str, BaseGeometry] | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, tuple[MultiPolygon | None, MultiLineString | None]]:
     """Return, per NIS code, (union of zones, union of lines), each clipped to the commune.
 
-    All geometries are in EPSG:31370. ``zones`` are polygonal, ``lines`` lineal. Work is
-    spread over ``workers`` threads (default: one per core; GEOS releases the GIL).
-    ``progress(n)`` is called with 1 after each commune.
+    All geometries are in EPSG:31370. ``zones`` are polygonal, ``lines`` lineal. A stretch of
+    line on a border shared by two communes is the one's with the smaller NIS code
+    (:func:`border_owners`; ``neighbours``, when ``boundaries`` are not all the communes, are
+    those that may share a border with them). Work is spread over ``workers`` threads
+    (default: one per core; GEOS releases the GIL). ``progress(n)`` is called with 1 after
+    each commune.
     """
     zones_arr = np.asarray(zones, dtype=object)
     lines_arr = np.asarray(lines, dtype=object)
@@ -113,12 +144,13 @@ def clipped_unions(
                 if chunk_left.size}
 
     zone_pairs, line_pairs = pairs(zones_arr), pairs(lines_arr)
+    owners = border_owners(boundaries, neighbours) if line_pairs else {}
     empty = np.asarray([], dtype=object)
 
     def one(i: int) -> tuple[str, tuple[Any, Any]]:
         b = bounds[i]
         result = (_clipped_union(b, zone_pairs.get(i, empty), True),
-                  _clipped_union(b, line_pairs.get(i, empty), False))
+                  _clipped_union(b, line_pairs.get(i, empty), False, owners.get(nis_codes[i], ())))
         return nis_codes[i], result
 
     out: dict[str, tuple[Any, Any]] = {}

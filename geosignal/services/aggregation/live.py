@@ -78,10 +78,17 @@ def _geoms(session: Session, sql: str, params: dict[str, Any]) -> np.ndarray:
     return shapely.from_wkb(wkbs) if wkbs else np.asarray([], dtype=object)
 
 
-def _boundaries(session: Session, nis_codes: Sequence[str]) -> dict[str, BaseGeometry]:
+def _boundaries(session: Session, nis_codes: Sequence[str], *, near: bool = False) -> dict[str, BaseGeometry]:
+    """The boundaries (EPSG:31370) of ``nis_codes``; ``near``: instead, of the other communes
+    with a smaller NIS code within 1e-6° (~10 cm) of one of them (which may own a stretch of
+    their shared border, :func:`~geosignal.services.aggregation.geometry.border_owners`)."""
+    where = "nis_code = ANY(:nis)"
+    if near:
+        where = ("NOT nis_code = ANY(:nis) AND EXISTS (SELECT 1 FROM communes c WHERE c.nis_code = ANY(:nis) "
+                 "AND communes.nis_code < c.nis_code AND ST_DWithin(communes.boundary, c.boundary, 1e-6))")
     rows = session.execute(
-        text("SELECT nis_code, ST_AsBinary(ST_Transform(boundary, :srid)) FROM communes "
-             "WHERE nis_code = ANY(:nis) ORDER BY nis_code"),
+        text(f"SELECT nis_code, ST_AsBinary(ST_Transform(boundary, :srid)) FROM communes "
+             f"WHERE {where} ORDER BY nis_code"),
         {"srid": LAMBERT72, "nis": list(nis_codes)},
     )
     return {nis: shapely.from_wkb(bytes(wkb)) for nis, wkb in rows}
@@ -99,7 +106,10 @@ def _unions(session: Session, filters: StatsFilters, nis_codes: Sequence[str], *
     base = "SELECT ST_AsBinary(ST_Transform(r.geometry, :srid)) FROM reports r WHERE "
     zones = _geoms(session, base + f"ST_Dimension(r.geometry) = 2 AND {cond}", params)
     lines = _geoms(session, base + f"ST_Dimension(r.geometry) = 1 AND {cond}", params)
-    return clipped_unions(_boundaries(session, nis_codes), zones, lines, workers=workers)
+    boundaries = _boundaries(session, nis_codes)
+    # one commune (or a few): the neighbours owning the stretches of border it shares with them
+    neighbours = None if all_communes or not lines.size else boundaries | _boundaries(session, nis_codes, near=True)
+    return clipped_unions(boundaries, zones, lines, neighbours=neighbours, workers=workers)
 
 
 def compute_live(session: Session, filters: StatsFilters = NO_FILTERS,

@@ -34,7 +34,7 @@ Each recomputation runs in a statement that starts *after* its locks are granted
 takes a fresh snapshot per statement under READ COMMITTED), so it sees every change
 committed by the writers it waited for: stored == recomputed after any interleaving.
 
-:func:`stats_sql` renders the SQL; the newest migration holding a ``STATS_SQL`` (0016) keeps a
+:func:`stats_sql` renders the SQL; the newest migration holding a ``STATS_SQL`` (0040) keeps a
 frozen copy, and a test checks that the two are equal.
 """
 
@@ -112,22 +112,38 @@ BEGIN
       line = CASE WHEN p.l IS NULL OR ST_IsEmpty(p.l) THEN NULL ELSE ST_Multi(ST_Transform(p.l, 4326)) END,
       line_m = coalesce(ST_Length(p.l), 0)
   FROM (
-    SELECT c.nis_code, c.i, c.j,
-      -- ("status IN (…) IS TRUE": not a condition the status index can take; ANDed with it,
-      -- every cell read the whole index, all the reports counted, at 1,000,000 reports minutes)
-      (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip), 3)), 3)
-         FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
-               WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
-                 AND ST_Dimension(r.geometry) = 2 AND (r.status IN ({counted})) IS TRUE) s
-         ) AS z,
-      (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip), 2),
-                                            {line_grid}), 2)
-         FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
-               WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
-                 AND ST_Dimension(r.geometry) = 1 AND (r.status IN ({counted})) IS TRUE) s
-         ) AS l
-    FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
-    OFFSET 0  -- each piece computed once: pulled up, z and l were computed once per use (4 each)
+    -- a line's stretch on an edge between two cells (a grid edge, or the border of two
+    -- communes) is kept whole by both clips: it is the piece of the cell first in (nis_code, i, j)
+    -- order, and left out of the other's (a stretch on a shared border counts once, in the
+    -- commune with the smaller NIS code, as a point on it)
+    SELECT q.nis_code, q.i, q.j, q.z,
+      CASE WHEN q.l IS NULL OR ST_IsEmpty(q.l) THEN q.l ELSE coalesce(
+        (SELECT ST_CollectionExtract(ST_Difference(q.l, ST_Union(n.clip), {line_grid}), 2)
+           FROM commune_cells n
+           WHERE n.i BETWEEN q.i - 1 AND q.i + 1 AND n.j BETWEEN q.j - 1 AND q.j + 1
+             AND (n.nis_code, n.i, n.j) < (q.nis_code, q.i, q.j) AND ST_Intersects(n.clip, q.l)
+           HAVING count(*) > 0), q.l) END AS l
+    FROM (
+      SELECT c.nis_code, c.i, c.j,
+        -- ("status IN (…) IS TRUE": not a condition the status index can take; ANDed with it,
+        -- every cell read the whole index, all the reports counted, at 1,000,000 reports minutes)
+        (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip), 3)), 3)
+           FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
+                 WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
+                   AND ST_Dimension(r.geometry) = 2 AND (r.status IN ({counted})) IS TRUE) s
+           ) AS z,
+        -- (lines clipped and unioned on the 1 cm grid: a stretch on the border, the communes'
+        -- own vertices, is kept whole on both sides)
+        (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip, {line_grid}), 2),
+                                              {line_grid}), 2)
+           FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
+                 WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
+                   AND ST_Dimension(r.geometry) = 1 AND (r.status IN ({counted})) IS TRUE) s
+           ) AS l
+      FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
+      OFFSET 0  -- each piece computed once: pulled up, z and l were computed once per use (4 each)
+    ) q
+    OFFSET 0
   ) p
   WHERE t.nis_code = p.nis_code AND t.i = p.i AND t.j = p.j;
 END $fn$;
@@ -301,7 +317,7 @@ def _counted() -> str:
 def stats_sql() -> str:
     """Return the SQL that installs the stored-figures functions, the GIN index of the reports'
     grid cells and the ``reports`` triggers (the text the newest migration holding a
-    ``STATS_SQL`` keeps frozen: 0016)."""
+    ``STATS_SQL`` keeps frozen: 0040)."""
     counted = _counted()
     count_rows = _COUNT_ROWS.format(counted=counted)
     triggers = []

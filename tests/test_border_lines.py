@@ -1,0 +1,143 @@
+"""A road stretch lying on an edge counts once: on the border shared by two communes, in the one
+with the smaller NIS code (as a point on that border, and as the line's home commune); on the
+edge between two of a commune's 1 km cells, once in the commune. Stored figures, their
+recomputation, the live figures (all communes, and one commune alone) and the file mode agree.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from shapely.geometry import LineString, mapping, shape
+from sqlalchemy import text
+
+from geosignal.geo import LAMBERT72, WGS84, reproject, to_lambert72
+from geosignal.services import aggregation
+from geosignal.services.communes import load_communes
+from tests.conftest import CHARLEROI, COMMUNES_FILE
+from tests.factories import CHARLEROI_LAMBERT72, feature, to_geojson_4326
+
+CHATELET = "52012"
+#: lengths agree within 1 cm (lines are unioned on a 1 cm grid: a vertex moves ≤ 7 mm)
+CM_KM = 1e-5
+
+
+def _border_stretch(db, count: int = 6) -> dict:  # noqa: ANN001
+    """``count`` consecutive vertices of the border shared by Charleroi and Châtelet, as a
+    GeoJSON LineString of the communes' own EPSG:4326 coordinates (exactly on both boundaries)."""
+    wkt = db.execute(text("""
+        SELECT ST_AsGeoJSON(ST_MakeLine(ARRAY(
+          SELECT (ST_DumpPoints(l)).geom FROM (
+            SELECT ST_GeometryN(ST_LineMerge(ST_CollectionExtract(
+              ST_Intersection(ST_Boundary(a.boundary), ST_Boundary(b.boundary)), 2)), 1) AS l
+            FROM communes a, communes b WHERE a.nis_code = :a AND b.nis_code = :b) q LIMIT :n)), 15)"""),
+        {"a": CHARLEROI, "b": CHATELET, "n": count}).scalar_one()
+    return json.loads(wkt)
+
+
+def _length_m(db, geometry: dict) -> float:  # noqa: ANN001
+    return db.execute(text("SELECT ST_Length(ST_Transform(ST_GeomFromGeoJSON(:g), 31370))"),
+                      {"g": json.dumps(geometry)}).scalar_one()
+
+
+def _post(account, geometry: dict) -> None:  # noqa: ANN001
+    response = account.post("/api/v1/reports", data=json.dumps(feature(geometry)),
+                            content_type="application/geo+json")
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def _stored(account) -> dict:  # noqa: ANN001
+    body = account.get("/api/v1/stats/communes").get_json()
+    return {r["nis_code"]: r["line_length_km"] for r in body["communes"]} | {"": body["territory"]["line_length_km"]}
+
+
+def _lengths(rows: dict) -> dict:
+    return {nis: rows[nis]["line_length_km"] for nis in (CHARLEROI, CHATELET)}
+
+
+def test_a_stretch_on_a_shared_border_counts_once_in_the_smaller_nis(db, admin, referent, tmp_path) -> None:  # noqa: ANN001
+    line = _border_stretch(db)
+    assert len(line["coordinates"]) == 6
+    # on both boundaries (the communes' own vertices), so each commune's clip keeps all of it
+    on_both = db.execute(text("""
+        SELECT bool_and(ST_Covers(ST_Buffer(ST_Boundary(c.boundary)::geography, 0.001)::geometry,
+                                  ST_GeomFromGeoJSON(:g)))
+        FROM communes c WHERE c.nis_code IN (:a, :b)"""),
+        {"g": json.dumps(line), "a": CHARLEROI, "b": CHATELET}).scalar_one()
+    assert on_both
+    length_km = _length_m(db, line) / 1000
+    assert length_km > 0.3
+    body = _post(admin, line)
+    assert body["properties"]["commune_nis"] == CHARLEROI  # a tie: the smaller NIS code
+    stored = _stored(referent)
+    assert stored[CHARLEROI] == pytest.approx(length_km, abs=CM_KM)
+    assert stored[CHATELET] == 0
+    assert stored[""] == pytest.approx(length_km, abs=CM_KM)
+    assert _lengths(aggregation.compute_live(db)) == pytest.approx(
+        {CHARLEROI: length_km, CHATELET: 0}, abs=CM_KM)
+    # one commune alone: its neighbour still owns the border it shares
+    assert aggregation.compute_live(db, nis_codes=[CHATELET])[CHATELET]["line_length_km"] == 0
+    assert aggregation.compute_live(db, nis_codes=[CHARLEROI])[CHARLEROI]["line_length_km"] == pytest.approx(
+        length_km, abs=CM_KM)
+    aggregation.recompute_all(db)
+    assert _stored(referent) == pytest.approx(stored, abs=1e-9)
+    # the file mode: the same line against the real communes' file
+    reports = tmp_path / "reports.geojson"
+    reports.write_text(json.dumps({"type": "FeatureCollection", "features": [feature(line)]}), encoding="utf-8")
+    table, _features = aggregation.aggregate_files(reports, COMMUNES_FILE)
+    assert _lengths({r["nis_code"]: r for r in table["communes"]}) == pytest.approx(
+        {CHARLEROI: length_km, CHATELET: 0}, abs=CM_KM)
+
+
+def test_a_stretch_half_on_the_border_half_inside_chatelet(db, admin, referent) -> None:  # noqa: ANN001
+    """The border part is Charleroi's, the rest Châtelet's: they add up to the line's length."""
+    border = _border_stretch(db, 4)
+    end = shape(border).coords[-1]
+    inside = db.execute(text("""
+        SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_ClosestPoint(ST_Transform(ST_PointOnSurface(boundary), 4326),
+               ST_SetSRID(ST_MakePoint(:x, :y), 4326)) AS p FROM communes WHERE nis_code = :n) q"""),
+        {"x": end[0], "y": end[1], "n": CHATELET}).one()
+    line = {"type": "LineString", "coordinates": [*border["coordinates"], list(inside)]}
+    border_km = _length_m(db, border) / 1000
+    total_km = _length_m(db, line) / 1000
+    _post(admin, line)
+    stored = _stored(referent)
+    assert stored[CHARLEROI] == pytest.approx(border_km, abs=CM_KM)
+    assert stored[CHATELET] == pytest.approx(total_km - border_km, abs=CM_KM)
+    assert _lengths(aggregation.compute_live(db)) == pytest.approx(
+        {CHARLEROI: border_km, CHATELET: total_km - border_km}, abs=CM_KM)
+
+
+def test_a_stretch_on_a_cell_edge_counts_once(db, admin, referent) -> None:  # noqa: ANN001
+    """A road along x = 155,000 m (EPSG:31370), the edge between two 1 km cells of Charleroi."""
+    x = round(CHARLEROI_LAMBERT72[0] / 1000) * 1000
+    y = CHARLEROI_LAMBERT72[1]
+    line = to_geojson_4326(LineString([(x, y - 700), (x, y + 800)]))
+    length_km = _length_m(db, line) / 1000
+    assert length_km == pytest.approx(1.5, abs=1e-6)
+    _post(admin, line)
+    stored = _stored(referent)
+    assert stored[CHARLEROI] == pytest.approx(length_km, abs=CM_KM)
+    assert aggregation.compute_live(db)[CHARLEROI]["line_length_km"] == pytest.approx(length_km, abs=CM_KM)
+
+
+def test_a_neighbour_reloaded_alone_gives_up_the_stretch_it_owned(db, admin, referent, tmp_path) -> None:  # noqa: ANN001
+    """A boundary file holding Charleroi alone, corrected 5 m back from the stretch: Châtelet,
+    not in the file, now holds the stretch alone, and its stored figures say so at once."""
+    line = _border_stretch(db)
+    length_km = _length_m(db, line) / 1000
+    _post(admin, line)
+    assert _stored(referent)[CHATELET] == 0
+    doc = json.loads(COMMUNES_FILE.read_text(encoding="utf-8"))
+    [charleroi] = [f for f in doc["features"] if str(f["properties"]["nis_code"]).zfill(5) == CHARLEROI]
+    gap = reproject(to_lambert72(shape(line)).buffer(5), LAMBERT72, WGS84)
+    charleroi["geometry"] = mapping(shape(charleroi["geometry"]).difference(gap))
+    corrected = tmp_path / "charleroi.geojson"
+    corrected.write_text(json.dumps({"type": "FeatureCollection", "features": [charleroi]}), encoding="utf-8")
+    load_communes(db, corrected)
+    stored = _stored(referent)
+    assert stored[CHARLEROI] == 0
+    assert stored[CHATELET] == pytest.approx(length_km, abs=CM_KM)
+    assert _lengths(aggregation.compute_live(db)) == pytest.approx({CHARLEROI: 0, CHATELET: length_km}, abs=CM_KM)
