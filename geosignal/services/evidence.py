@@ -217,6 +217,13 @@ def sniff_image(data: bytes) -> str | None:
     return None
 
 
+def photo_too_large(size: int | None = None) -> GeosignalError:
+    """The ``photo_too_large`` error (413) of a photo of ``size`` bytes, or of one beyond what a
+    request may carry (``size`` None: its size is unknown); ``limit`` is :data:`MAX_PHOTO_BYTES`."""
+    has = f"the photo has {size:,} bytes" if size is not None else "the photo is larger than the request limit"
+    return GeosignalError("photo_too_large", f"{has}; at most {MAX_PHOTO_BYTES:,} bytes (5 MB)", limit=MAX_PHOTO_BYTES)
+
+
 def process_photo(data: bytes) -> ProcessedPhoto:
     """Check and re-encode an uploaded photo; return the bytes to store.
 
@@ -233,8 +240,7 @@ def process_photo(data: bytes) -> ProcessedPhoto:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if len(data) > MAX_PHOTO_BYTES:
-        raise GeosignalError("photo_too_large", f"the photo has {len(data):,} bytes; at most {MAX_PHOTO_BYTES:,} "
-                             "(5 MB)", limit=MAX_PHOTO_BYTES)
+        raise photo_too_large(len(data))
     kind = sniff_image(data)
     if kind is None:
         raise GeosignalError("unsupported_image", "the file is not a JPEG or PNG image (read from its content)")

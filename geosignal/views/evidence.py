@@ -213,11 +213,8 @@ def _photo_beyond_the_request_limit(error: RequestEntityTooLarge) -> Any:
     report_id = (request.view_args or {}).get("report_id")
     if request.endpoint != "evidence.add_photo_form" or not report_id:
         return http_error(error)
-    limit = evidence_service.MAX_PHOTO_BYTES
     try:
-        return _refused(report_id, GeosignalError(
-            "photo_too_large", f"the photo is larger than the request limit; at most {limit:,} bytes (5 MB)",
-            limit=limit))
+        return _refused(report_id, evidence_service.photo_too_large())
     except GeosignalError as refused:  # (a report this user may not read: as for any other refusal)
         return render_error(refused)
 
