@@ -7,6 +7,9 @@ strict Content-Security-Policy. Only the files listed in :data:`VENDOR_FILES` ar
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from flask import Blueprint, Flask, abort, send_from_directory, url_for
 
 from geosignal.config import ROOT
@@ -41,13 +44,28 @@ def vendor_file(name: str):  # noqa: ANN201
     return send_from_directory(path.parent, path.name, max_age=86400)
 
 
+@functools.cache
+def vendor_images() -> dict[str, Path]:
+    """Image name → its folder, for every file of :data:`IMAGE_DIRS` (the first folder holding
+    a name wins), listed once: the images served are these, whatever a URL asks for."""
+    images: dict[str, Path] = {}
+    for folder in IMAGE_DIRS["images"]:
+        directory = NODE_MODULES / folder
+        if directory.is_dir():
+            for path in sorted(directory.iterdir()):
+                if path.is_file():
+                    images.setdefault(path.name, directory)
+    return images
+
+
 @bp.get("/images/<name>")
 def vendor_image(name: str):  # noqa: ANN201
-    """Serve Leaflet's and Leaflet.draw's marker and toolbar images."""
-    for folder in IMAGE_DIRS["images"]:
-        if (NODE_MODULES / folder / name).is_file():
-            return send_from_directory(NODE_MODULES / folder, name, max_age=86400)
-    abort(404)
+    """Serve Leaflet's and Leaflet.draw's marker and toolbar images (:func:`vendor_images`;
+    any other name, however long, is 404: a name longer than the file system allows was a 500)."""
+    folder = vendor_images().get(name)
+    if folder is None:
+        abort(404)
+    return send_from_directory(folder, name, max_age=86400)
 
 
 def point_folium_at_local_assets() -> None:
