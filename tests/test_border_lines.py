@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import shapely
 from shapely.geometry import LineString, mapping, shape
 from sqlalchemy import text
 
@@ -19,20 +20,22 @@ from tests.conftest import CHARLEROI, COMMUNES_FILE
 from tests.factories import CHARLEROI_LAMBERT72, feature, to_geojson_4326
 
 CHATELET = "52012"
-#: lengths agree within 1 cm (lines are unioned on a 1 cm grid: a vertex moves ≤ 7 mm)
+#: lengths agree within 1 cm (lines are put on a 1 cm grid: a vertex moves ≤ 7 mm; a stretch within
+#: 1 cm of a border counts as on it)
 CM_KM = 1e-5
 
 
-def _border_stretch(db, count: int = 6) -> dict:  # noqa: ANN001
-    """``count`` consecutive vertices of the border shared by Charleroi and Châtelet, as a
-    GeoJSON LineString of the communes' own EPSG:4326 coordinates (exactly on both boundaries)."""
+def _border_stretch(db, count: int = 6, a: str = CHARLEROI, b: str = CHATELET) -> dict:  # noqa: ANN001
+    """``count`` consecutive vertices of the border shared by communes ``a`` and ``b`` (default
+    Charleroi and Châtelet), as a GeoJSON LineString of the communes' own EPSG:4326 coordinates
+    (on both boundaries, within the millimetres by which the two differ)."""
     wkt = db.execute(text("""
         SELECT ST_AsGeoJSON(ST_MakeLine(ARRAY(
           SELECT (ST_DumpPoints(l)).geom FROM (
             SELECT ST_GeometryN(ST_LineMerge(ST_CollectionExtract(
               ST_Intersection(ST_Boundary(a.boundary), ST_Boundary(b.boundary)), 2)), 1) AS l
             FROM communes a, communes b WHERE a.nis_code = :a AND b.nis_code = :b) q LIMIT :n)), 15)"""),
-        {"a": CHARLEROI, "b": CHATELET, "n": count}).scalar_one()
+        {"a": a, "b": b, "n": count}).scalar_one()
     return json.loads(wkt)
 
 
@@ -104,10 +107,13 @@ def test_a_stretch_half_on_the_border_half_inside_chatelet(db, admin, referent) 
     total_km = _length_m(db, line) / 1000
     _post(admin, line)
     stored = _stored(referent)
-    assert stored[CHARLEROI] == pytest.approx(border_km, abs=CM_KM)
-    assert stored[CHATELET] == pytest.approx(total_km - border_km, abs=CM_KM)
+    # (where it leaves the border, the line's first centimetre away from it is still Charleroi's:
+    # a few cm at a shallow angle; the sum is the line)
+    assert stored[CHARLEROI] == pytest.approx(border_km, abs=5 * CM_KM)
+    assert stored[CHATELET] == pytest.approx(total_km - border_km, abs=5 * CM_KM)
+    assert stored[""] == pytest.approx(total_km, abs=CM_KM)
     assert _lengths(aggregation.compute_live(db)) == pytest.approx(
-        {CHARLEROI: border_km, CHATELET: total_km - border_km}, abs=CM_KM)
+        {CHARLEROI: stored[CHARLEROI], CHATELET: stored[CHATELET]}, abs=CM_KM)
 
 
 def test_a_stretch_on_a_cell_edge_counts_once(db, admin, referent) -> None:  # noqa: ANN001
@@ -141,3 +147,82 @@ def test_a_neighbour_reloaded_alone_gives_up_the_stretch_it_owned(db, admin, ref
     assert stored[CHARLEROI] == 0
     assert stored[CHATELET] == pytest.approx(length_km, abs=CM_KM)
     assert _lengths(aggregation.compute_live(db)) == pytest.approx({CHARLEROI: 0, CHATELET: length_km}, abs=CM_KM)
+
+
+def _border_31370(db, count: int) -> LineString:  # noqa: ANN001
+    return to_lambert72(shape(_border_stretch(db, count)))
+
+
+@pytest.mark.parametrize("count", [2, 1000])
+def test_a_border_segment_or_the_whole_border_is_the_smaller_nis_s(db, admin, referent, count: int) -> None:  # noqa: ANN001
+    """One segment of the Cerfontaine (56005) / Walcourt (56049) border, and that whole border,
+    the boundaries' vertices differing by millimetres along it: Cerfontaine's alone, stored,
+    recomputed and live (before: the segment counted in both communes, live)."""
+    small, large = "56005", "56049"
+    line = _border_stretch(db, count, small, large) if count > 2 else {
+        "type": "LineString", "coordinates": [[4.254028, 50.281922], [4.226233, 50.282882]]}
+    on_both = db.execute(text("""
+        SELECT bool_and(ST_DWithin(c.boundary, ST_PointN(ST_GeomFromGeoJSON(:g), k), 1e-12))
+        FROM communes c, generate_series(1, 2) k WHERE c.nis_code IN (:a, :b)"""),
+        {"g": json.dumps(line), "a": small, "b": large}).scalar_one()
+    assert on_both  # the communes' own vertices
+    length_km = _length_m(db, line) / 1000
+    assert length_km > (1.9 if count == 2 else 4)
+    _post(admin, line)
+    expected = {small: length_km, large: 0}
+    stored = _stored(referent)
+    assert {n: stored[n] for n in expected} == pytest.approx(expected, abs=2 * CM_KM)
+    live = aggregation.compute_live(db)
+    assert {n: live[n]["line_length_km"] for n in expected} == pytest.approx(expected, abs=2 * CM_KM)
+    assert aggregation.compute_live(db, nis_codes=[large])[large]["line_length_km"] == 0
+    aggregation.recompute_all(db)
+    assert _stored(referent) == pytest.approx(stored, abs=1e-9)
+
+
+@pytest.mark.parametrize("offset_m", [0.002, 0.004])
+def test_a_stretch_millimetres_inside_chatelet_is_on_the_border(db, admin, referent, offset_m: float) -> None:  # noqa: ANN001
+    """The border stretch moved 2 or 4 mm into Châtelet (a round trip through another CRS): still
+    on the border, Charleroi's; before, the live figures lost it in both communes."""
+    border = _border_31370(db, 6)
+    moved = [shapely.offset_curve(border, d) for d in (offset_m, -offset_m)]
+    inside = [m for m in moved if db.execute(text(
+        "SELECT ST_Within(ST_Transform(ST_GeomFromText(:w, 31370), 4326), boundary) FROM communes WHERE nis_code = :n"),
+        {"w": shapely.line_interpolate_point(m, 0.5, normalized=True).wkt, "n": CHATELET}).scalar_one()]
+    assert len(inside) == 1
+    line = to_geojson_4326(inside[0])
+    length_km = _length_m(db, line) / 1000
+    _post(admin, line)
+    expected = {CHARLEROI: length_km, CHATELET: 0}
+    assert {n: _stored(referent)[n] for n in expected} == pytest.approx(expected, abs=CM_KM)
+    assert _lengths(aggregation.compute_live(db)) == pytest.approx(expected, abs=CM_KM)
+
+
+def test_a_road_ending_on_the_border_beside_another_in_chatelet(db, admin, referent) -> None:  # noqa: ANN001
+    """A road in Charleroi ending on a vertex of the border (exactly on both boundaries) leaves
+    Châtelet a point; with a road in Châtelet the filtered (live) figures answered 500 (GEOS:
+    mixed-dimension overlay)."""
+    # a vertex of Charleroi's boundary that Châtelet's boundary holds exactly
+    vx, vy, x, y = db.execute(text("""
+        SELECT ST_X(p.geom), ST_Y(p.geom), ST_X(ST_Transform(p.geom, 31370)), ST_Y(ST_Transform(p.geom, 31370))
+        FROM communes a, communes b, ST_DumpPoints(a.boundary) p
+        WHERE a.nis_code = :a AND b.nis_code = :b AND ST_Intersects(b.boundary, p.geom) LIMIT 1"""),
+        {"a": CHARLEROI, "b": CHATELET}).one()
+    px, py = db.execute(text("SELECT ST_X(g), ST_Y(g) FROM (SELECT ST_Transform(ST_PointOnSurface(boundary), 31370) g "
+                             "FROM communes WHERE nis_code = :n) q"), {"n": CHARLEROI}).one()
+    d = ((px - x) ** 2 + (py - y) ** 2) ** 0.5
+    start = (x + 200 * (px - x) / d, y + 200 * (py - y) / d)  # 200 m from the vertex, towards Charleroi's inside
+    cx, cy = db.execute(text("SELECT ST_X(g), ST_Y(g) FROM (SELECT ST_Transform(ST_PointOnSurface(boundary), 31370) g "
+                             "FROM communes WHERE nis_code = :n) q"), {"n": CHATELET}).one()
+    chatelet_road = LineString([(cx, cy), (cx + 100, cy)])  # 100 m inside Châtelet
+    road = {"type": "LineString", "coordinates": [to_geojson_4326(shapely.Point(start))["coordinates"], [vx, vy]]}
+    _post(admin, road)
+    _post(admin, to_geojson_4326(chatelet_road))
+    body = referent.get("/api/v1/stats/communes?network=mobile")
+    assert body.status_code == 200, body.get_data(as_text=True)
+    rows = {r["nis_code"]: r["line_length_km"] for r in body.get_json()["communes"]}
+    # (the road may cross another commune on its way: counted where it lies, once)
+    assert sum(rows.values()) == pytest.approx(
+        (_length_m(db, road) + chatelet_road.length) / 1000, abs=3 * CM_KM)  # (each crossing: ≤ 1 cm)
+    assert rows[CHATELET] >= chatelet_road.length / 1000 - CM_KM
+    assert {n: _stored(referent)[n] for n in (CHARLEROI, CHATELET)} == pytest.approx(
+        {n: rows[n] for n in (CHARLEROI, CHATELET)}, abs=CM_KM)

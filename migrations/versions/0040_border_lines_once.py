@@ -7,17 +7,18 @@ Create Date: 2026-12-06 13:30:00
 A line clipped by a polygon keeps its stretch lying on the polygon's boundary. A road stretch
 on the border shared by two communes was kept by the cells of both, and counted twice in the
 territory's length; on the edge between two of a commune's 1 km cells, it counted twice in
-the commune. Where the border's coordinates met the clip's only within floating-point noise,
+the commune. Where the two communes' boundaries differ by millimetres along their border,
 parts of it were lost instead (a stretch of 6 Charleroi/Châtelet border vertices, 1.417 km:
 1.273 km stored in Charleroi, 1.417 km in Châtelet).
 
-``commune_cells_compute`` now clips and unions lines on the 1 cm grid (snap-rounding: a stretch
-on the border is kept whole by both clips), and leaves out of a cell's line piece what lies
-in the clip of a cell before it in (nis_code, i, j) order, among its grid neighbours and the
-other communes' cells of its square: a stretch on a shared border counts once, in the commune
-with the smaller NIS code, as a point on that border does. The upgrade recomputes every cell
-a line report touches (one statement); the downgrade puts 0016's functions back and recomputes
-the same cells with them.
+``commune_cells_compute`` now puts each line on the 1 cm grid first (``ST_ReducePrecision``),
+and cuts it by what the cell owns: the plane within 1 cm of its clip, less what lies within
+1 cm of a cell before it in (nis_code, i, j) order (each line cut by both regions before the
+union on the grid). A stretch on a shared border counts once, in the commune with the smaller
+NIS code, as a point on that border does; a line leaving the border is that commune's for its
+first centimetre away from it. The cells refreshed for a change are those within 1 cm of its
+geometries. The upgrade recomputes every cell a line report touches (one statement); the
+downgrade puts 0016's functions back and recomputes the same cells with them.
 
 ``STATS_SQL`` is a frozen copy of ``stats_sql()`` (a test checks that the newest copy equals
 it); ``DROP_SQL`` removes it. No live code is imported.
@@ -93,38 +94,42 @@ BEGIN
       line = CASE WHEN p.l IS NULL OR ST_IsEmpty(p.l) THEN NULL ELSE ST_Multi(ST_Transform(p.l, 4326)) END,
       line_m = coalesce(ST_Length(p.l), 0)
   FROM (
-    -- a line's stretch on an edge between two cells (a grid edge, or the border of two
-    -- communes) is kept whole by both clips: it is the piece of the cell first in (nis_code, i, j)
-    -- order, and left out of the other's (a stretch on a shared border counts once, in the
-    -- commune with the smaller NIS code, as a point on it)
-    SELECT q.nis_code, q.i, q.j, q.z,
-      CASE WHEN q.l IS NULL OR ST_IsEmpty(q.l) THEN q.l ELSE coalesce(
-        (SELECT ST_CollectionExtract(ST_Difference(q.l, ST_Union(n.clip), 0.01), 2)
-           FROM commune_cells n
-           WHERE n.i BETWEEN q.i - 1 AND q.i + 1 AND n.j BETWEEN q.j - 1 AND q.j + 1
-             AND (n.nis_code, n.i, n.j) < (q.nis_code, q.i, q.j) AND ST_Intersects(n.clip, q.l)
-           HAVING count(*) > 0), q.l) END AS l
-    FROM (
-      SELECT c.nis_code, c.i, c.j,
-        -- ("status IN (…) IS TRUE": not a condition the status index can take; ANDed with it,
-        -- every cell read the whole index, all the reports counted, at 1,000,000 reports minutes)
-        (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip), 3)), 3)
-           FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
-                 WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
-                   AND ST_Dimension(r.geometry) = 2 AND (r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) IS TRUE) s
-           ) AS z,
-        -- (lines clipped and unioned on the 1 cm grid: a stretch on the border, the communes'
-        -- own vertices, is kept whole on both sides)
-        (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip, 0.01), 2),
-                                              0.01), 2)
-           FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
-                 WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
-                   AND ST_Dimension(r.geometry) = 1 AND (r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) IS TRUE) s
-           ) AS l
-      FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
-      OFFSET 0  -- each piece computed once: pulled up, z and l were computed once per use (4 each)
-    ) q
-    OFFSET 0
+    SELECT c.nis_code, c.i, c.j,
+      -- ("status IN (…) IS TRUE": not a condition the status index can take; ANDed with it,
+      -- every cell read the whole index, all the reports counted, at 1,000,000 reports minutes)
+      (SELECT ST_CollectionExtract(ST_Union(ST_CollectionExtract(ST_Intersection(s.g, c.clip), 3)), 3)
+         FROM (SELECT ST_Transform(r.geometry, 31370) AS g FROM reports r
+               WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
+                 AND ST_Dimension(r.geometry) = 2 AND (r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) IS TRUE) s
+         ) AS z,
+      -- lines, each on the 1 cm grid first (the same stretch filed twice counts once), cut by
+      -- what the cell owns: the plane within 1 cm of its clip, less what lies within 1 cm of a
+      -- cell before it in (nis_code, i, j) order. A stretch on an edge between two cells (a grid
+      -- edge, or the border of two communes, whose vertices differ by millimetres) is the first
+      -- one's: on a shared border, the commune with the smaller NIS code's, as a point on it.
+      -- Each line is cut by both regions before the union on the grid, so that two cells'
+      -- pieces end at the same point, rounded the same way (and a difference of the regions
+      -- themselves left slivers along a border, which kept stretches lying in them).
+      CASE WHEN EXISTS (SELECT 1 FROM reports r
+                        WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
+                          AND ST_Dimension(r.geometry) = 1 AND (r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) IS TRUE) THEN (
+        WITH o AS MATERIALIZED (
+          SELECT b.g AS b, u.g AS u
+          FROM (SELECT ST_Buffer(c.clip, 0.01, 'quad_segs=4') AS g) b,
+               (SELECT ST_Union(ST_Buffer(n.clip, 0.01, 'quad_segs=4')) AS g FROM commune_cells n
+                WHERE n.i BETWEEN c.i - 1 AND c.i + 1 AND n.j BETWEEN c.j - 1 AND c.j + 1
+                  AND (n.nis_code, n.i, n.j) < (c.nis_code, c.i, c.j)
+                  AND ST_DWithin(n.clip, c.clip, 2 * 0.01)) u)
+        SELECT ST_CollectionExtract(ST_Union(CASE WHEN o.u IS NULL THEN x.g
+                                                  ELSE ST_CollectionExtract(ST_Difference(x.g, o.u), 2) END,
+                                             0.01), 2)
+        FROM o, (SELECT ST_CollectionExtract(ST_Intersection(s.g, o.b), 2) AS g
+                 FROM o, (SELECT ST_ReducePrecision(ST_Transform(r.geometry, 31370), 0.01) AS g FROM reports r
+                          WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
+                            AND ST_Dimension(r.geometry) = 1 AND (r.status IN ('submitted', 'needs_info', 'validated', 'transmitted', 'not_resolved')) IS TRUE) s) x)
+      END AS l
+    FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
+    OFFSET 0  -- each piece computed once: pulled up, z and l were computed once per use (4 each)
   ) p
   WHERE t.nis_code = p.nis_code AND t.i = p.i AND t.j = p.j;
 END $fn$;
@@ -190,7 +195,8 @@ BEGIN
   -- changed the row rechecks nothing but its key)
   codes := ARRAY(SELECT unnest(homes) UNION
                  SELECT c.nis_code FROM unnest(geoms) x CROSS JOIN LATERAL grid_cells_of(x) k
-                 JOIN commune_cells c ON c.i = k.i AND c.j = k.j AND c.clip && ST_Transform(x, 31370));
+                 JOIN commune_cells c ON c.i = k.i AND c.j = k.j
+                   AND c.clip && ST_Expand(ST_Transform(x, 31370), 0.01));
   PERFORM 1 FROM commune_stats s WHERE s.nis_code = ANY(codes) ORDER BY s.nis_code FOR SHARE;
 END $fn$;
 
@@ -198,12 +204,13 @@ CREATE FUNCTION commune_cells_refresh(geoms geometry[]) RETURNS void LANGUAGE pl
 DECLARE
   k_nis varchar[]; k_i integer[]; k_j integer[];
 BEGIN
-  -- the cells the geometries touch, locked in (nis_code, i, j) order, then recomputed
+  -- the cells the geometries touch (or come within 1 cm of: a line there may lie on their
+  -- border), locked in (nis_code, i, j) order, then recomputed
   SELECT array_agg(nis_code), array_agg(i), array_agg(j) INTO k_nis, k_i, k_j FROM (
     SELECT DISTINCT c.nis_code, c.i, c.j
     FROM (SELECT x, ST_Transform(x, 31370) AS g FROM unnest(geoms) x WHERE ST_Dimension(x) > 0) g
     CROSS JOIN LATERAL grid_cells_of(g.x) k
-    JOIN commune_cells c ON c.i = k.i AND c.j = k.j AND c.clip && g.g) q;
+    JOIN commune_cells c ON c.i = k.i AND c.j = k.j AND c.clip && ST_Expand(g.g, 0.01)) q;
   IF k_nis IS NULL THEN
     RETURN;
   END IF;

@@ -19,11 +19,14 @@ Border rules
   once. Communes do not overlap (clean coverage), so per-commune areas add up to the area of
   the union of all zones clipped to the territory.
 - **Lines** count by length (km) the same way: the union of the line reports (overlapping
-  stretches counted once) clipped to each commune. Lines are unioned on a 1 cm grid
-  (:data:`LINE_GRID_M`, snap-rounding), so a stretch filed twice whose vertices differ by less
-  than 1 cm (e.g. after a round trip through EPSG:4326) counts once. A stretch lying on a
-  border shared by two communes counts once, in the one with the **smaller NIS code** (as a
-  point on that border, and as the line's home commune when it lies on the border alone).
+  stretches counted once) clipped to each commune. Each line is put on a 1 cm grid first
+  (:data:`LINE_GRID_M`, snap-rounding, EPSG:31370), so a stretch filed twice whose vertices
+  round to the same centimetres (e.g. after a round trip through EPSG:4326) counts once;
+  copies a few millimetres apart that round to neighbouring centimetres count twice. A
+  stretch on a border shared by two communes — within 1 cm of both: the two boundaries
+  differ by millimetres — counts once, in the one with the **smaller NIS code** (as a point
+  on that border, and as the line's home commune when it lies on the border alone); a line
+  leaving the border is that commune's for its first centimetre away from it.
 - **Status**: figures count the reports that stand for a white zone somebody vouches for and
   nobody has closed as fixed (:data:`COUNTED_STATUSES`): ``submitted``, ``needs_info``,
   ``validated``, ``transmitted`` and ``not_resolved``. ``draft`` (not yet sent),

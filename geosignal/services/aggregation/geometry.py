@@ -65,29 +65,55 @@ def _clipped_union(boundary: BaseGeometry, candidates: np.ndarray, polygonal: bo
     """Return the union of ``candidates`` clipped to ``boundary`` (EPSG:31370), its polygonal
     (zones) or lineal (lines) part; None when empty.
 
-    Geometries lying wholly inside the commune are unioned as they are; only those crossing
-    its boundary are clipped first (cheaper than clipping the whole union). Lines are clipped
-    and unioned on the 1 cm grid (:data:`LINE_GRID_M`), and the parts lying on the boundary of
-    one of ``owners`` (the neighbouring communes with a smaller NIS code) are theirs and left
-    out: a stretch on a shared border counts once, like a point on it."""
+    Zones lying wholly inside the commune are unioned as they are; only those crossing its
+    boundary are clipped first (cheaper than clipping the whole union). Lines are each put on
+    the 1 cm grid (:data:`LINE_GRID_M`, snap-rounding, as the stored pieces take them) and cut
+    by what the commune owns (:func:`_line_owned`): a stretch on a border shared with one of
+    ``owners`` (the neighbouring communes with a smaller NIS code) is theirs."""
     if candidates.size == 0:
         return None
-    inside = shapely.contains_properly(boundary, candidates)
-    parts = list(candidates[inside])
-    crossing = candidates[~inside]
     if polygonal:
+        inside = shapely.contains_properly(boundary, candidates)
+        parts = list(candidates[inside])
+        crossing = candidates[~inside]
         if crossing.size:
             parts.extend(shapely.intersection(crossing, boundary))
         return _polygonal(shapely.union_all(parts))
-    # snap-rounding on a 1 cm grid: the same stretch filed twice (vertices within 1 cm) counts
-    # once, and a stretch on the border (the communes' own vertices) is kept whole on both sides
-    if crossing.size:
-        parts.extend(shapely.intersection(crossing, boundary, grid_size=LINE_GRID_M))
-    lines = shapely.union_all(parts, grid_size=LINE_GRID_M)
-    touched = [o for o in owners if shapely.intersects(o, lines)]
-    if touched and not lines.is_empty:
-        lines = shapely.difference(lines, shapely.union_all(touched), grid_size=LINE_GRID_M)
-    return _lineal(lines)
+    # the same stretch filed twice, its vertices rounding to the same centimetres, counts once
+    candidates = shapely.set_precision(candidates, LINE_GRID_M)
+    near, taken = _line_owned(boundary, owners, candidates)
+    shapely.prepare(near)
+    inside = shapely.contains_properly(near, candidates)
+    parts = np.concatenate([candidates[inside], _lineal_each(shapely.intersection(candidates[~inside], near))])
+    if taken is not None:
+        # each line cut by both regions before the union on the grid, as the stored pieces are
+        # (a difference of the regions themselves left slivers along a border, which kept
+        # stretches lying in them)
+        parts = _lineal_each(shapely.difference(parts, taken))
+    return _lineal(shapely.union_all(parts, grid_size=LINE_GRID_M))
+
+
+def _lineal_each(geoms: np.ndarray) -> np.ndarray:
+    """The lineal part of each of ``geoms`` (a line ending on a border leaves a point), empty
+    ones dropped: GEOS refuses an overlay of mixed dimensions."""
+    kept = [g for g in (_lineal(g) for g in geoms) if g is not None]
+    return np.asarray(kept, dtype=object) if kept else np.asarray([], dtype=object)
+
+
+def _line_owned(boundary: BaseGeometry, owners: Sequence[BaseGeometry],
+                lines: np.ndarray) -> tuple[BaseGeometry, BaseGeometry | None]:
+    """What the commune of ``boundary`` (EPSG:31370) owns of the plane near ``lines`` (within
+    1 m of their bounding box), for its line stretches: what lies within :data:`LINE_GRID_M`
+    of it, less what lies within it of one of ``owners``; as (near, taken), the second None
+    when no owner is near. The borders of two communes differ by millimetres: a stretch on one
+    is within 1 cm of both, and counts once, in the owner's. The stored pieces cut each cell
+    the same way."""
+    x0, y0, x1, y1 = shapely.total_bounds(lines)
+    box = shapely.box(x0 - 1, y0 - 1, x1 + 1, y1 + 1)
+    near = shapely.buffer(shapely.intersection(boundary, box), LINE_GRID_M, quad_segs=4)
+    taken = [t for t in shapely.intersection(np.asarray(owners, dtype=object), box) if not t.is_empty] \
+        if len(owners) else []
+    return near, (shapely.buffer(shapely.union_all(taken), LINE_GRID_M, quad_segs=4) if taken else None)
 
 
 def border_owners(boundaries: dict[str, BaseGeometry],
@@ -131,11 +157,15 @@ def clipped_unions(
     for b in bounds:
         shapely.prepare(b)
 
-    def pairs(geoms: np.ndarray) -> dict[int, np.ndarray]:
+    def pairs(geoms: np.ndarray, near: float = 0.0) -> dict[int, np.ndarray]:
+        """The geometries within ``near`` m of each commune (touching it when 0)."""
         if geoms.size == 0:
             return {}
         tree = shapely.STRtree(geoms)
-        left, right = tree.query(bounds, predicate="intersects")
+        if near:
+            left, right = tree.query(bounds, predicate="dwithin", distance=near)
+        else:
+            left, right = tree.query(bounds, predicate="intersects")
         order = np.argsort(left, kind="stable")
         left, right = left[order], right[order]
         cuts = np.flatnonzero(np.diff(left)) + 1
@@ -143,7 +173,8 @@ def clipped_unions(
                 for chunk_left, chunk_right in zip(np.split(left, cuts), np.split(right, cuts), strict=True)
                 if chunk_left.size}
 
-    zone_pairs, line_pairs = pairs(zones_arr), pairs(lines_arr)
+    # (lines within 1 cm: clipped on the 1 cm grid, a line just outside a commune may be on its border)
+    zone_pairs, line_pairs = pairs(zones_arr), pairs(lines_arr, LINE_GRID_M)
     owners = border_owners(boundaries, neighbours) if line_pairs else {}
     empty = np.asarray([], dtype=object)
 

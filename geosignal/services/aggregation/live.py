@@ -100,8 +100,10 @@ def _unions(session: Session, filters: StatsFilters, nis_codes: Sequence[str], *
     cond, params = where_sql(filters)
     params["srid"] = LAMBERT72
     if not all_communes:
+        # (within 1e-6°, ~10 cm: a line just outside a commune, clipped on the 1 cm grid, may
+        # lie on its border)
         cond += (" AND EXISTS (SELECT 1 FROM communes c WHERE c.nis_code = ANY(:nis) "
-                 "AND ST_Intersects(c.boundary, r.geometry))")
+                 "AND ST_DWithin(c.boundary, r.geometry, 1e-6))")
         params["nis"] = list(nis_codes)
     base = "SELECT ST_AsBinary(ST_Transform(r.geometry, :srid)) FROM reports r WHERE "
     zones = _geoms(session, base + f"ST_Dimension(r.geometry) = 2 AND {cond}", params)
