@@ -226,3 +226,18 @@ def test_a_road_ending_on_the_border_beside_another_in_chatelet(db, admin, refer
     assert rows[CHATELET] >= chatelet_road.length / 1000 - CM_KM
     assert {n: _stored(referent)[n] for n in (CHARLEROI, CHATELET)} == pytest.approx(
         {n: rows[n] for n in (CHARLEROI, CHATELET)}, abs=CM_KM)
+
+
+def test_a_road_shorter_than_a_centimetre_counts_nothing_and_breaks_nothing(db, admin, referent) -> None:  # noqa: ANN001
+    """A 3 mm road on the border (two distinct positions: taken) rounds to nothing on the 1 cm
+    grid: 0 m stored and live; the filtered figures answered 500 (an empty line reached the
+    owners' cut)."""
+    x, y = _border_31370(db, 2).coords[0]
+    _post(admin, to_geojson_4326(LineString([(x, y), (x + 0.003, y)])))
+    _post(admin, to_geojson_4326(LineString([(x + 10, y + 10), (x + 60, y + 10)])))
+    body = referent.get("/api/v1/stats/communes?network=mobile")
+    assert body.status_code == 200, body.get_data(as_text=True)
+    live = {r["nis_code"]: r["line_length_km"] for r in body.get_json()["communes"]}
+    stored = _stored(referent)
+    assert sum(live.values()) == pytest.approx(0.05, abs=CM_KM)
+    assert {n: stored[n] for n in live} == pytest.approx(live, abs=CM_KM)

@@ -80,7 +80,11 @@ def _clipped_union(boundary: BaseGeometry, candidates: np.ndarray, polygonal: bo
             parts.extend(shapely.intersection(crossing, boundary))
         return _polygonal(shapely.union_all(parts))
     # the same stretch filed twice, its vertices rounding to the same centimetres, counts once
+    # (a line shorter than that may round to nothing: it counts 0 m, as in the stored pieces)
     candidates = shapely.set_precision(candidates, LINE_GRID_M)
+    candidates = candidates[~shapely.is_empty(candidates)]
+    if candidates.size == 0:
+        return None
     near, taken = _line_owned(boundary, owners, candidates)
     shapely.prepare(near)
     inside = shapely.contains_properly(near, candidates)
@@ -173,7 +177,7 @@ def clipped_unions(
                 for chunk_left, chunk_right in zip(np.split(left, cuts), np.split(right, cuts), strict=True)
                 if chunk_left.size}
 
-    # (lines within 1 cm: clipped on the 1 cm grid, a line just outside a commune may be on its border)
+    # (lines within 1 cm: the commune may own a stretch just outside it, on its border)
     zone_pairs, line_pairs = pairs(zones_arr), pairs(lines_arr, LINE_GRID_M)
     owners = border_owners(boundaries, neighbours) if line_pairs else {}
     empty = np.asarray([], dtype=object)

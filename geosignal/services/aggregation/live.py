@@ -100,8 +100,8 @@ def _unions(session: Session, filters: StatsFilters, nis_codes: Sequence[str], *
     cond, params = where_sql(filters)
     params["srid"] = LAMBERT72
     if not all_communes:
-        # (within 1e-6°, ~10 cm: a line just outside a commune, clipped on the 1 cm grid, may
-        # lie on its border)
+        # (within 1e-6°, ~10 cm: a commune may own a line's stretch within 1 cm outside it, on
+        # its border)
         cond += (" AND EXISTS (SELECT 1 FROM communes c WHERE c.nis_code = ANY(:nis) "
                  "AND ST_DWithin(c.boundary, r.geometry, 1e-6))")
         params["nis"] = list(nis_codes)
