@@ -241,3 +241,40 @@ def test_a_road_shorter_than_a_centimetre_counts_nothing_and_breaks_nothing(db, 
     stored = _stored(referent)
     assert sum(live.values()) == pytest.approx(0.05, abs=CM_KM)
     assert {n: stored[n] for n in live} == pytest.approx(live, abs=CM_KM)
+
+
+def test_a_line_that_rounds_onto_the_border_band_is_the_smaller_nis_s_everywhere(db, admin, referent) -> None:  # noqa: ANN001
+    """A line parallel to the border, 1.3 cm inside Châtelet, whose vertices round (1 cm grid) to
+    0.6–0.95 cm from Charleroi: within the band once rounded, Charleroi's. The live figures chose
+    Charleroi's lines before rounding, within 1 cm: neither commune counted it there."""
+    a, b = (shapely.from_wkb(bytes(w)) for w in db.execute(text(
+        "SELECT ST_AsBinary(ST_Transform(boundary, 31370)) FROM communes WHERE nis_code IN (:a, :b) ORDER BY nis_code"),
+        {"a": CHARLEROI, "b": CHATELET}).scalars())
+    segments = [LineString(pq) for ring in (p.exterior for p in getattr(a, "geoms", [a]))
+                for pq in zip(ring.coords[:-1], ring.coords[1:], strict=True)]
+    border = max((s for s in segments if all(b.boundary.distance(shapely.Point(c)) < 0.01 for c in s.coords)),
+                 key=lambda s: s.length)
+    (x0, y0), (x1, y1) = border.coords
+    ux, uy = (x1 - x0) / border.length, (y1 - y0) / border.length
+    nx, ny = -uy, ux
+    if not b.contains(shapely.Point((x0 + x1) / 2 + nx, (y0 + y1) / 2 + ny)):
+        nx, ny = -nx, -ny  # towards Châtelet
+
+    def end(t: float) -> tuple[float, float]:
+        """A point 1.05–1.5 cm inside Châtelet whose rounding lies 0.6–0.95 cm from Charleroi."""
+        for k in range(200):
+            off = 0.0105 + k * 0.0000225
+            px, py = x0 + ux * border.length * t + nx * off, y0 + uy * border.length * t + ny * off
+            rounded = shapely.Point(round(px, 2), round(py, 2))
+            if a.distance(shapely.Point(px, py)) > 0.0105 and 0.006 < a.distance(rounded) < 0.0095:
+                return px, py
+        raise AssertionError("no such point")
+
+    line = LineString([end(0.1), end(0.9)])
+    assert a.distance(line) > 0.01 and a.distance(shapely.set_precision(line, 0.01)) < 0.0095
+    _post(admin, to_geojson_4326(line))
+    expected = {CHARLEROI: line.length / 1000, CHATELET: 0}
+    assert {n: _stored(referent)[n] for n in expected} == pytest.approx(expected, abs=CM_KM)
+    assert _lengths(aggregation.compute_live(db)) == pytest.approx(expected, abs=CM_KM)
+    assert aggregation.compute_live(db, nis_codes=[CHARLEROI])[CHARLEROI]["line_length_km"] == pytest.approx(
+        expected[CHARLEROI], abs=CM_KM)

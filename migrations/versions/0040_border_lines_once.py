@@ -16,8 +16,8 @@ and cuts it by what the cell owns: the plane within 1 cm of its clip, less what 
 1 cm of a cell before it in (nis_code, i, j) order (each line cut by both regions before the
 union on the grid). A stretch on a shared border counts once, in the commune with the smaller
 NIS code, as a point on that border does; a line leaving the border is that commune's for its
-first centimetre away from it. The cells refreshed for a change are those within 1 cm of its
-geometries. The upgrade recomputes every cell a line report touches (one statement); the
+first centimetre away from it. The cells refreshed for a change are those within 2 cm of its
+geometries (2 cm: a vertex put on the grid moves by up to 0.71 cm). The upgrade recomputes every cell a line report touches (one statement); the
 downgrade puts 0016's functions back and recomputes the same cells with them.
 
 ``STATS_SQL`` is a frozen copy of ``stats_sql()`` (a test checks that the newest copy equals
@@ -196,7 +196,7 @@ BEGIN
   codes := ARRAY(SELECT unnest(homes) UNION
                  SELECT c.nis_code FROM unnest(geoms) x CROSS JOIN LATERAL grid_cells_of(x) k
                  JOIN commune_cells c ON c.i = k.i AND c.j = k.j
-                   AND c.clip && ST_Expand(ST_Transform(x, 31370), 0.01));
+                   AND c.clip && ST_Expand(ST_Transform(x, 31370), 0.02));
   PERFORM 1 FROM commune_stats s WHERE s.nis_code = ANY(codes) ORDER BY s.nis_code FOR SHARE;
 END $fn$;
 
@@ -204,13 +204,13 @@ CREATE FUNCTION commune_cells_refresh(geoms geometry[]) RETURNS void LANGUAGE pl
 DECLARE
   k_nis varchar[]; k_i integer[]; k_j integer[];
 BEGIN
-  -- the cells the geometries touch (or come within 1 cm of: a line there may lie on their
-  -- border), locked in (nis_code, i, j) order, then recomputed
+  -- the cells the geometries touch (or come within 2 cm of: once on the 1 cm grid, a line
+  -- there may lie within 1 cm of them), locked in (nis_code, i, j) order, then recomputed
   SELECT array_agg(nis_code), array_agg(i), array_agg(j) INTO k_nis, k_i, k_j FROM (
     SELECT DISTINCT c.nis_code, c.i, c.j
     FROM (SELECT x, ST_Transform(x, 31370) AS g FROM unnest(geoms) x WHERE ST_Dimension(x) > 0) g
     CROSS JOIN LATERAL grid_cells_of(g.x) k
-    JOIN commune_cells c ON c.i = k.i AND c.j = k.j AND c.clip && ST_Expand(g.g, 0.01)) q;
+    JOIN commune_cells c ON c.i = k.i AND c.j = k.j AND c.clip && ST_Expand(g.g, 0.02)) q;
   IF k_nis IS NULL THEN
     RETURN;
   END IF;

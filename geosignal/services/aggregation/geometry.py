@@ -16,6 +16,10 @@ from shapely.geometry.base import BaseGeometry
 
 from geosignal.services.aggregation.filters import BREAKDOWNS, LINE_GRID_M
 
+#: How far (m, EPSG:31370) a line may lie from a commune and still be its, in part: within
+#: :data:`LINE_GRID_M` once on that grid, which moves a vertex by up to 0.71 cm.
+LINE_REACH_M = 2 * LINE_GRID_M
+
 
 @dataclass
 class Counts:
@@ -124,14 +128,15 @@ def border_owners(boundaries: dict[str, BaseGeometry],
                   neighbours: dict[str, BaseGeometry] | None = None) -> dict[str, list[BaseGeometry]]:
     """Return, per NIS code of ``boundaries``, the communes that own the stretches of its
     border they share with it: those of ``neighbours`` (default: ``boundaries``; EPSG:31370,
-    keyed by NIS code) with a smaller NIS code that come within 1 cm of it."""
+    keyed by NIS code) with a smaller NIS code that come within :data:`LINE_REACH_M` of it
+    (their 1 cm bands may meet)."""
     others = boundaries if neighbours is None else neighbours
     codes = list(others)
     geoms = np.asarray([others[n] for n in codes], dtype=object)
     tree = shapely.STRtree(geoms) if len(codes) else None
     out: dict[str, list[BaseGeometry]] = {}
     for nis, boundary in boundaries.items():
-        near = tree.query(boundary, predicate="dwithin", distance=LINE_GRID_M) if tree is not None else []
+        near = tree.query(boundary, predicate="dwithin", distance=LINE_REACH_M) if tree is not None else []
         out[nis] = [geoms[k] for k in sorted(near) if codes[k] < nis]
     return out
 
@@ -177,8 +182,8 @@ def clipped_unions(
                 for chunk_left, chunk_right in zip(np.split(left, cuts), np.split(right, cuts), strict=True)
                 if chunk_left.size}
 
-    # (lines within 1 cm: the commune may own a stretch just outside it, on its border)
-    zone_pairs, line_pairs = pairs(zones_arr), pairs(lines_arr, LINE_GRID_M)
+    # (lines within reach: once on the 1 cm grid, a stretch just outside the commune may be its)
+    zone_pairs, line_pairs = pairs(zones_arr), pairs(lines_arr, LINE_REACH_M)
     owners = border_owners(boundaries, neighbours) if line_pairs else {}
     empty = np.asarray([], dtype=object)
 

@@ -53,6 +53,10 @@ CELL_M = 1000
 COUNT_SHARDS = 8
 #: Grid (m) on which line pieces are unioned (same as the live computation).
 LINE_GRID_M = 0.01
+#: How far (m, EPSG:31370) a line may lie from a cell and still be its, in part: within
+#: :data:`LINE_GRID_M` once on that grid, which moves a vertex by up to 0.71 cm (the cells a
+#: change refreshes; :data:`geosignal.services.aggregation.geometry.LINE_REACH_M`).
+LINE_REACH_M = 2 * LINE_GRID_M
 #: Margin (m, EPSG:31370) by which a cell's square is widened when matching bounding boxes
 #: to cells: the cells found for a geometry are a superset of those it touches.
 GRID_MARGIN_M = 1
@@ -209,7 +213,7 @@ BEGIN
   codes := ARRAY(SELECT unnest(homes) UNION
                  SELECT c.nis_code FROM unnest(geoms) x CROSS JOIN LATERAL grid_cells_of(x) k
                  JOIN commune_cells c ON c.i = k.i AND c.j = k.j
-                   AND c.clip && ST_Expand(ST_Transform(x, 31370), {line_grid}));
+                   AND c.clip && ST_Expand(ST_Transform(x, 31370), {line_reach}));
   PERFORM 1 FROM commune_stats s WHERE s.nis_code = ANY(codes) ORDER BY s.nis_code FOR SHARE;
 END $fn$;
 
@@ -217,13 +221,13 @@ CREATE FUNCTION commune_cells_refresh(geoms geometry[]) RETURNS void LANGUAGE pl
 DECLARE
   k_nis varchar[]; k_i integer[]; k_j integer[];
 BEGIN
-  -- the cells the geometries touch (or come within 1 cm of: a line there may lie on their
-  -- border), locked in (nis_code, i, j) order, then recomputed
+  -- the cells the geometries touch (or come within 2 cm of: once on the 1 cm grid, a line
+  -- there may lie within 1 cm of them), locked in (nis_code, i, j) order, then recomputed
   SELECT array_agg(nis_code), array_agg(i), array_agg(j) INTO k_nis, k_i, k_j FROM (
     SELECT DISTINCT c.nis_code, c.i, c.j
     FROM (SELECT x, ST_Transform(x, 31370) AS g FROM unnest(geoms) x WHERE ST_Dimension(x) > 0) g
     CROSS JOIN LATERAL grid_cells_of(g.x) k
-    JOIN commune_cells c ON c.i = k.i AND c.j = k.j AND c.clip && ST_Expand(g.g, {line_grid})) q;
+    JOIN commune_cells c ON c.i = k.i AND c.j = k.j AND c.clip && ST_Expand(g.g, {line_reach})) q;
   IF k_nis IS NULL THEN
     RETURN;
   END IF;
@@ -338,6 +342,7 @@ def stats_sql() -> str:
         triggers.append(_TRIGGER.format(op=op, ch=ch, gm=gm, shards=COUNT_SHARDS, count_rows=count_rows))
     recount = "WITH ch AS (SELECT r.*, 1 AS d FROM reports r WHERE r.commune_nis = ANY(codes))\n    " + count_rows
     return _TEMPLATE.format(cell=CELL_M, margin=GRID_MARGIN_M, counted=counted, line_grid=LINE_GRID_M,
+                            line_reach=LINE_REACH_M,
                             count_rows=recount,
                             triggers="\n\n".join(triggers)).strip() + "\n"
 
