@@ -31,8 +31,12 @@ BREAKDOWNS: dict[str, tuple[str, ...]] = {
     "status": STATUSES,
 }
 
-#: Grid (m, EPSG:31370) on which lines are unioned, so that near-identical stretches merge.
+#: Grid (m, EPSG:31370) each line is put on before it is cut and unioned, so that near-identical
+#: stretches merge; a stretch within it of a commune's border is on that border.
 LINE_GRID_M = 0.01
+#: How far (m, EPSG:31370) a line may lie from a commune (or a stored cell) and still be its,
+#: in part: within :data:`LINE_GRID_M` once on that grid, which moves a vertex by up to 0.71 cm.
+LINE_REACH_M = 2 * LINE_GRID_M
 
 ESTIMATE_NOTE = (
     "Estimation : part de la surface communale en zone blanche × population de la commune "

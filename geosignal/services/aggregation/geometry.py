@@ -14,11 +14,7 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geosignal.services.aggregation.filters import BREAKDOWNS, LINE_GRID_M
-
-#: How far (m, EPSG:31370) a line may lie from a commune and still be its, in part: within
-#: :data:`LINE_GRID_M` once on that grid, which moves a vertex by up to 0.71 cm.
-LINE_REACH_M = 2 * LINE_GRID_M
+from geosignal.services.aggregation.filters import BREAKDOWNS, LINE_GRID_M, LINE_REACH_M
 
 
 @dataclass

@@ -45,18 +45,12 @@ frozen copy, and a test checks that the two are equal.
 
 from __future__ import annotations
 
-from geosignal.services.aggregation.filters import COUNTED_STATUSES
+from geosignal.services.aggregation.filters import COUNTED_STATUSES, LINE_GRID_M, LINE_REACH_M
 
 #: Side of a grid cell (m, EPSG:31370).
 CELL_M = 1000
 #: Number of count shards (see module docstring).
 COUNT_SHARDS = 8
-#: Grid (m) on which line pieces are unioned (same as the live computation).
-LINE_GRID_M = 0.01
-#: How far (m, EPSG:31370) a line may lie from a cell and still be its, in part: within
-#: :data:`LINE_GRID_M` once on that grid, which moves a vertex by up to 0.71 cm (the cells a
-#: change refreshes; :data:`geosignal.services.aggregation.geometry.LINE_REACH_M`).
-LINE_REACH_M = 2 * LINE_GRID_M
 #: Margin (m, EPSG:31370) by which a cell's square is widened when matching bounding boxes
 #: to cells: the cells found for a geometry are a superset of those it touches.
 GRID_MARGIN_M = 1
