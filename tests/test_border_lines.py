@@ -44,7 +44,7 @@ def _length_m(db, geometry: dict) -> float:  # noqa: ANN001
                       {"g": json.dumps(geometry)}).scalar_one()
 
 
-def _post(account, geometry: dict) -> None:  # noqa: ANN001
+def _post(account, geometry: dict) -> dict:  # noqa: ANN001
     response = account.post("/api/v1/reports", data=json.dumps(feature(geometry)),
                             content_type="application/geo+json")
     assert response.status_code == 201, response.get_json()
