@@ -5,7 +5,11 @@ Files (generated, seed 1, inside Charleroi Métropole's 30 communes):
 * CSV points as Belgian Excel writes them: UTF-8 with BOM, ``;``, decimal commas, CRLF,
   ``latitude;longitude;operateur;description;date`` (day-first dates, accents, a quoted ``;``);
 * a GeoJSON FeatureCollection of small polygons (60–300 m, 5–9 vertices, some across
-  commune borders) with network, operators and description.
+  commune borders) with network, operators and description;
+* a GeoJSON FeatureCollection of road stretches (``--lines``): two thirds random walks of 3–9
+  legs of 40–250 m, some across commune borders, one third runs of 3–12 consecutive vertices
+  of a border two communes share (the stretches whose pieces are cut by the smaller NIS
+  code's rule).
 
 Per file, in a fresh database cloned from the template (30 communes loaded, an admin user):
 
@@ -14,7 +18,9 @@ Per file, in a fresh database cloned from the template (30 communes loaded, an a
 * **import**: ``geosignal import-reports FILE --as admin --network mobile`` (the CLI: every
   feature validated, assigned to its commune, checked for duplicates, stored, the stored
   per-commune figures brought up to date), then checked: reports stored == rows, figures ==
-  count;
+  count; for road stretches also the stored length of the white-zone lines, summed over the
+  communes, against hand-written PostGIS (the union of the stretches on the 1 cm grid, clipped
+  to the communes' union, in EPSG:31370), within 0.01 %;
 * **preview**: ``POST /api/v1/imports`` with ``dry_run=true`` to ``geosignal serve`` (gunicorn,
   one web worker, warmed up on a small file) by a second admin, for whom the file is new (not
   the one who has just imported it), accepting gzip as browsers do, timed from the
@@ -29,8 +35,8 @@ preview ≤ 1.0×, peak RSS ≤ 300 MB. ``--largest`` also posts the largest all
 (a CSV just under 10 MB, ~160,000 rows) as a preview and as a save (a job: 202, polled until
 ``done``) and prints the status codes: no 5xx.
 
-Usage: ``python bench/intake.py`` (small: 5,000 points, 1,000 polygons; < 2 min) ·
-``--sizes 50000,200000 --polygons 10000 [--largest]`` for the full run. Needs PostGIS
+Usage: ``python bench/intake.py`` (small: 5,000 points, 1,000 polygons, 1,000 road stretches;
+< 3 min) · ``--sizes 50000,200000 --polygons 10000 --lines 10000 [--largest]`` for the full run. Needs PostGIS
 (template ``geosignal_template``) and Debian's ``gdal-bin`` (``ogr2ogr``): ``apt-get install
 -y gdal-bin``.
 """
@@ -135,6 +141,63 @@ def write_polygons(path: Path, n: int) -> None:
         features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [coords]},
                          "properties": {"network": "mobile", "operators": ["Proximus"] if i % 2 else ["Orange"],
                                         "description": f"zone {i} sans réseau"}})
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+                    encoding="utf-8")
+
+
+def _shared_borders() -> list[np.ndarray]:
+    """The borders two communes share, as arrays of EPSG:31370 vertices (one per merged run
+    of the two boundaries' intersection, computed by shapely), runs of 13 vertices or more."""
+    import shapely
+    from shapely.geometry import shape
+
+    from geosignal.geo import LAMBERT72, WGS84, reproject
+
+    doc = json.loads(COMMUNES.read_text(encoding="utf-8"))
+    shapes = [reproject(shape(f["geometry"]), WGS84, LAMBERT72) for f in doc["features"]]
+    tree = shapely.STRtree(shapes)
+    runs = []
+    for a, b in zip(*tree.query(shapes, predicate="intersects"), strict=True):
+        if a < b:
+            shared = shapely.line_merge(shapely.intersection(shapes[a].boundary, shapes[b].boundary))
+            runs += [np.asarray(part.coords) for part in getattr(shared, "geoms", [shared])
+                     if part.geom_type == "LineString" and len(part.coords) >= 13]
+    return runs
+
+
+def write_lines(path: Path, n: int) -> None:
+    """``n`` road stretches (EPSG:4326) as a GeoJSON FeatureCollection: two thirds random
+    walks inside the territory, one third runs of consecutive vertices of a shared border."""
+    import shapely
+
+    from geosignal.geo import LAMBERT72, WGS84, transform_xy
+
+    rng = np.random.default_rng(3)
+    starts = transform_xy(_points_inside(n, rng), WGS84, LAMBERT72)
+    inner = _territory()
+    borders = _shared_borders()
+    features = []
+    for i, start in enumerate(starts):
+        if i % 3 == 2:
+            run = borders[int(rng.integers(len(borders)))]
+            k = int(rng.integers(3, 13))
+            first = int(rng.integers(0, len(run) - k))
+            xy = run[first:first + k]
+        else:
+            k = int(rng.integers(3, 10))
+            heading = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(0, 0.5, k))
+            legs = rng.uniform(40, 250, k)
+            xy = np.vstack([start, start + np.cumsum(np.column_stack([legs * np.cos(heading),
+                                                                       legs * np.sin(heading)]), axis=0)])
+            line = shapely.LineString(xy)
+            if not line.is_simple or not inner.contains(line):
+                continue
+        ll = transform_xy(xy, LAMBERT72, WGS84)
+        features.append({"type": "Feature",
+                         "geometry": {"type": "LineString",
+                                      "coordinates": [[round(float(a), 7), round(float(b), 7)] for a, b in ll]},
+                         "properties": {"network": "mobile", "operators": ["Base"] if i % 2 else ["Proximus"],
+                                        "description": f"route {i} sans réseau"}})
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
                     encoding="utf-8")
 
@@ -303,6 +366,11 @@ def measure(path: Path, rows: int, url: str, token: str, env: dict[str, str], li
                          f"{out[-800:]}")
     result = {"rows": rows, "bytes": path.stat().st_size, "ogr_s": ogr_s, "ogr_mb": ogr_mb, "cli_s": cli_s,
               "cli_mb": cli_mb}
+    if path.stem.startswith("lines"):
+        stored_m, sql_m = _line_lengths(url)
+        if abs(stored_m - sql_m) > 1e-4 * sql_m:
+            raise SystemExit(f"{path.name}: stored white-zone lines {stored_m:.3f} m, hand-written SQL {sql_m:.3f} m")
+        result.update(stored_m=stored_m, sql_m=sql_m)
     if path.stat().st_size <= limit:
         with Server(env) as server:
             warm = path.with_name("warm" + path.suffix)
@@ -320,6 +388,22 @@ def measure(path: Path, rows: int, url: str, token: str, env: dict[str, str], li
                           preview_mb=server.web_worker_hwm_mb(), preview_wire_mb=wire / 1e6,
                           preview_report_mb=report / 1e6)
     return result
+
+
+def _line_lengths(url: str) -> tuple[float, float]:
+    """(the stored white-zone line length summed over the communes, the same by hand-written
+    PostGIS: the union of every counted road stretch on the 1 cm grid of EPSG:31370, clipped to
+    the union of the communes), metres."""
+    from geosignal.services.aggregation.filters import COUNTED_STATUSES, LINE_GRID_M
+
+    counted = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
+    stored = _sql(url, "SELECT sum(line_m) FROM commune_cells")
+    by_hand = _sql(url, f"""
+        SELECT ST_Length(ST_Intersection(
+                 (SELECT ST_Union(ST_ReducePrecision(ST_Transform(geometry, 31370), {LINE_GRID_M}), {LINE_GRID_M})
+                    FROM reports WHERE ST_Dimension(geometry) = 1 AND status IN ({counted})),
+                 (SELECT ST_Union(ST_Transform(boundary, 31370)) FROM communes)))""")
+    return float(stored or 0), float(by_hand or 0)
 
 
 def largest(workdir: Path, url: str, token: str, env: dict[str, str], limit: int) -> None:
@@ -358,6 +442,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="5000", help="comma-separated CSV row counts (default 5000)")
     parser.add_argument("--polygons", type=int, default=1000, help="polygons in the GeoJSON file (0: none)")
+    parser.add_argument("--lines", type=int, default=1000, help="road stretches in the GeoJSON file (0: none)")
     parser.add_argument("--largest", action="store_true", help="also preview and save a 10 MB upload")
     args = parser.parse_args()
     if shutil.which("ogr2ogr") is None:
@@ -381,6 +466,10 @@ def main() -> None:
                 path = workdir / f"polygons_{args.polygons}.geojson"
                 write_polygons(path, args.polygons)
                 files.append(("GeoJSON polygons", path, len(json.loads(path.read_text(encoding="utf-8"))["features"])))
+            if args.lines:
+                path = workdir / f"lines_{args.lines}.geojson"
+                write_lines(path, args.lines)
+                files.append(("GeoJSON lines", path, len(json.loads(path.read_text(encoding="utf-8"))["features"])))
             for label, path, rows in files:
                 # the preview's server has the real limit: a file above it is not previewed
                 result = measure(path, rows, url, token, {**{k: v for k, v in env.items() if k not in _CLI_LIMITS},
@@ -402,7 +491,9 @@ def main() -> None:
               f"report {r['preview_report_mb']:.1f} MB ({r['preview_wire_mb']:.1f} MB gzipped) | "
               f"{r['preview_s'] / r['ogr_s']:.2f}"
               if "preview_s" in r else "over the 10 MB upload limit | —")
-        print(f"| {r['label']} | {r['rows']:,} | {r['bytes'] / 1e6:.1f} | {r['ogr_s']:.2f} s, {r['ogr_mb']:.0f} MB | "
+        label = r["label"] + (f" (stored {r['stored_m'] / 1000:.3f} km = SQL {r['sql_m'] / 1000:.3f} km)"
+                              if "stored_m" in r else "")
+        print(f"| {label} | {r['rows']:,} | {r['bytes'] / 1e6:.1f} | {r['ogr_s']:.2f} s, {r['ogr_mb']:.0f} MB | "
               f"{r['cli_s']:.2f} s, {r['cli_mb']:.0f} MB | {r['cli_s'] / r['ogr_s']:.2f} | {pv} |")
     print("targets: import ≤ 2.0 × ogr2ogr, preview ≤ 1.0 ×, peak RSS ≤ 300 MB")
 
@@ -410,6 +501,9 @@ def main() -> None:
 def _print(r: dict[str, float]) -> None:
     line = (f"{r['label']:17} {r['rows']:>8,} rows  ogr2ogr {r['ogr_s']:6.2f} s {r['ogr_mb']:5.0f} MB  "
             f"import {r['cli_s']:6.2f} s {r['cli_mb']:5.0f} MB  ratio {r['cli_s'] / r['ogr_s']:5.2f}")
+    if "stored_m" in r:
+        line += (f"  lines stored {r['stored_m'] / 1000:.3f} km, SQL {r['sql_m'] / 1000:.3f} km "
+                 f"({r['stored_m'] - r['sql_m']:+.3f} m)")
     if "preview_s" in r:
         line += f"  preview {r['preview_s']:6.2f} s (first {r['preview_first_s']:.2f} s, worker " \
                 f"{r['preview_mb']:.0f} MB, {r['preview_wire_mb']:.1f} MB on the wire)  " \
