@@ -220,6 +220,28 @@ def _measure(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
+class NotWholeAsWritten(float):
+    """A JSON number whose float is a whole number although the number written is not one:
+    ``1e-400`` underflows to 0.0 and ``0.99999999999999999999`` rounds to 1.0 when read as a
+    double. :func:`json_integer` refuses it, as it refuses ``0.5``; its ``repr`` is the number
+    as written, so a refusal quotes what the sender wrote (``str`` is the double's). Made by the strict JSON reader
+    (:func:`geosignal.services.intake.core.loads_strict`); as a float, everything else reads
+    it as the double it rounds to."""
+
+    text: str
+
+    def __new__(cls, text: str) -> NotWholeAsWritten:
+        obj = super().__new__(cls, text)
+        obj.text = text
+        return obj
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:  # (a float's text, as the double everything else reads)
+        return float.__repr__(self)
+
+
 def json_integer(value: Any) -> int | None:
     """Return the whole number a decoded JSON value stands for, or None when it is none.
 
@@ -228,7 +250,8 @@ def json_integer(value: Any) -> int | None:
     JSON does not tell ``1000.0`` from ``1000``, and JSON Schema 2020-12 — the schema and
     OpenAPI 3.1 geosignal publishes — calls *integer* any number whose fractional part is zero.
     So ``1000``, ``1000.0``, ``1e3`` and ``-0.0`` give 1000, 1000, 1000 and 0; a number with a
-    fractional part (``1000.5``), a non-finite float, a boolean (``true`` is no number in JSON,
+    fractional part (``1000.5``, and ``1e-400`` or ``0.99999999999999999999``, whose doubles are
+    whole: :class:`NotWholeAsWritten`), a non-finite float, a boolean (``true`` is no number in JSON,
     though Python's ``bool`` is an ``int``), text or anything else give None. Range checks are
     the caller's (a huge integral float such as ``1e300`` comes back as its exact int).
     """
@@ -236,7 +259,8 @@ def json_integer(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() \
+            and not isinstance(value, NotWholeAsWritten):
         return int(value)
     return None
 

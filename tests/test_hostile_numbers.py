@@ -324,6 +324,10 @@ def test_an_integral_json_count_is_one_number_in_the_api_and_in_uploads(area, re
 @pytest.mark.parametrize(("written", "detail"), [
     ("1000.5", "households_affected must be a whole number ≥ 0; got 1000.5."),
     ("1e-3", "households_affected must be a whole number ≥ 0; got 0.001."),
+    # whole as doubles (0.0, 1.0, 1000000.0), not as written: quoted as written
+    ("1e-400", "households_affected must be a whole number ≥ 0; got 1e-400."),
+    ("0.99999999999999999999", "households_affected must be a whole number ≥ 0; got 0.99999999999999999999."),
+    ("1000000.00000000000001", "households_affected must be a whole number ≥ 0; got 1000000.00000000000001."),
     ("1000001.0", "households_affected must be between 0 and 1,000,000; got 1000001.0."),
     ("1e7", "households_affected must be between 0 and 1,000,000; got 10000000.0."),
     ("1e300", "households_affected must be between 0 and 1,000,000; got 1e+300."),
@@ -394,6 +398,11 @@ def test_a_patch_reads_an_integral_count_as_a_post_does(representative, db):
     assert (refused.status_code, refused.get_json()["code"], refused.get_json()["where"],
             refused.get_json()["detail"]) == (422, "invalid_attribute", "/properties/households_affected",
                                               "households_affected must be a whole number ≥ 0; got 12.5.")
+    # 1e-400 is 0.0 as a double: it did replace the stored 1000 with 0
+    underflow = representative.patch(f"/api/v1/reports/{rid}", headers=headers,
+                                     data=b'{"properties":{"households_affected":1e-400}}')
+    assert (underflow.status_code, underflow.get_json()["code"], underflow.get_json()["detail"]) == (
+        422, "invalid_attribute", "households_affected must be a whole number ≥ 0; got 1e-400.")
     # a read-only integer sent back as read: 7.0 is the revision 7; true is no revision, even 1
     revision = patched.get_json()["properties"]["revision"]
     same = representative.patch(f"/api/v1/reports/{rid}", headers=headers,

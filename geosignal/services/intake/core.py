@@ -10,6 +10,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -109,9 +110,12 @@ class _HugeInt(int):
 _MAX_INT_DIGITS = 4000
 
 
-def _parse_float(text: str) -> Any:
-    value = float(text)
-    return value if math.isfinite(value) else _NonFinite(text)
+def _whole_as_written(text: str) -> bool:
+    """Whether a JSON number's text (a fraction or an exponent: not a JSON integer) writes a
+    whole number, read exactly (``1000.000``, ``1e3``, ``10000e-1``: yes; ``1e-400``, ``0.5``,
+    ``0.99999999999999999999``: no)."""
+    number = Decimal(text)
+    return number == number.to_integral_value()
 
 
 class _Finite(dict):
@@ -131,6 +135,10 @@ def _loads(text: str) -> Any:
     def number(t: str) -> Any:
         value = float(t)
         if math.isfinite(value):
+            # a whole double from a number written with a fraction ("1e-400" → 0.0,
+            # "0.99999999999999999999" → 1.0) is no whole number: a count must not take it
+            if value.is_integer() and not _whole_as_written(t):
+                return contract.NotWholeAsWritten(t)
             return value
         seen.append(t)
         return _NonFinite(t)
