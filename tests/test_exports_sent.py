@@ -194,6 +194,68 @@ def test_a_change_between_an_export_and_its_marking_is_news(db, reports, referen
     assert exported_ids(referent.get(f"{EXPORT}?since=last_transmitted&status=validated&commune={CHARLEROI}")) == []
 
 
+def _sent_admin(db):  # noqa: ANN001, ANN202
+    from geosignal.models import User
+
+    return db.query(User).filter_by(email="sent-admin@igretec.com").one()
+
+
+def test_a_marked_run_of_transmitted_reports_only_gives_no_watermark(db, reports, referent) -> None:  # noqa: ANN001
+    # a run of transmitted reports only (0 of them) was complete "for its statuses": marked,
+    # its watermark hid a, b, c and d, validated and never sent, from every later "new since
+    # the last transmitted export"
+    sent = referent.post(f"{EXPORT}?status=transmitted&mark_transmitted=true")
+    assert (sent.status_code, exported_ids(sent)) == (200, [])
+    assert transmission.since_last_transmitted(db) == (None, None)
+    assert sorted(exported_ids(referent.get(f"{EXPORT}?since=last_transmitted"))) == \
+        sorted(reports[k] for k in "abcd")
+    # validated reports only leave out the sequels' changes: no watermark either
+    validated = referent.post(f"{EXPORT}?status=validated&mark_transmitted=true")
+    assert sorted(exported_ids(validated)) == sorted(reports[k] for k in "abcd")
+    assert transmission.since_last_transmitted(db) == (None, None)
+    assert exported_ids(referent.get(f"{EXPORT}?since=last_transmitted")) == []
+    # a run of every status DWconnect is sent, listed, gives one as dwconnect does
+    listed = referent.post(f"{EXPORT}?status=validated,transmitted,resolved,not_resolved&mark_transmitted=true")
+    assert listed.status_code == 200 and sorted(exported_ids(listed)) == sorted(reports[k] for k in "abcd")
+    assert transmission.since_last_transmitted(db)[1] == listed.headers["X-Export-Run"]
+
+
+@pytest.mark.parametrize("later", ["full", "validated_only"])
+def test_a_withdrawal_between_an_export_and_its_marking_stays_news_past_a_later_watermark(
+        db, reports, referent, later) -> None:  # noqa: ANN001
+    # run A carries b validated; b is withdrawn; a later run (a full export: it carries no
+    # removal; or "validated only, new since the last transmitted") is marked after A: its
+    # watermark, above b's withdrawal, hid it for good — DWconnect kept b
+    from geosignal.services.workflow import transition
+
+    run_a = referent.get(f"{EXPORT}?status=dwconnect")
+    assert reports["b"] in exported_ids(run_a)
+    transition(db, reports["b"], "withdrawn", _sent_admin(db))
+    db.commit()
+    if later == "full":
+        run_b = referent.get(f"{EXPORT}?status=dwconnect")
+        assert reports["b"] not in exported_ids(run_b)
+        assert referent.post(f"/api/v1/exports/runs/{run_a.headers['X-Export-Run']}/transmitted").get_json()[
+            "not_moved"] == 1
+        assert referent.post(f"/api/v1/exports/runs/{run_b.headers['X-Export-Run']}/transmitted").status_code == 200
+        # (one transaction in the tests: B marked after A)
+        db.execute(text("UPDATE export_runs SET transmitted_at = transmitted_at - interval '1 hour' WHERE id = :id"),
+                   {"id": run_a.headers["X-Export-Run"]})
+        db.commit()
+        assert transmission.since_last_transmitted(db)[1] == run_b.headers["X-Export-Run"]
+    else:
+        assert referent.post(f"/api/v1/exports/runs/{run_a.headers['X-Export-Run']}/transmitted").status_code == 200
+        assert reports["b"] in exported_ids(referent.get(f"{EXPORT}?since=last_transmitted"))
+        run_b = referent.post(f"{EXPORT}?since=last_transmitted&status=validated&mark_transmitted=true")
+        assert run_b.status_code == 200 and reports["b"] not in exported_ids(run_b)
+    news = json.loads(referent.get(f"{EXPORT}?since=last_transmitted").get_data())
+    assert [(f["id"], f["properties"]["status"]) for f in news["features"]] == [(reports["b"], "withdrawn")]
+    # once a marked run carried the withdrawal, it is no news
+    told = referent.post(f"{EXPORT}?since=last_transmitted&mark_transmitted=true")
+    assert exported_ids(told) == [reports["b"]]
+    assert exported_ids(referent.get(f"{EXPORT}?since=last_transmitted")) == []
+
+
 def test_period_selects_by_the_reports_date(db, reports, referent) -> None:  # noqa: ANN001
     # a: observed 5 Jan; b: filed 10 Feb (no observation); c: observed 25 Feb; d: filed 15 Feb
     assert sorted(exported_ids(referent.get(f"{EXPORT}?from=2026-02-01&to=2026-02-15"))) == \

@@ -164,14 +164,36 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
 
 
 def complete(filters: dict[str, Any] | None) -> bool:
-    """Whether a run made with ``filters`` (its record) carried everything of its statuses
-    (:func:`markable`): every commune, no box, no period, not a page, and made in full or
-    itself "new since the last transmitted export" (so complete above such a run's watermark
-    in turn)."""
+    """Whether a run made with ``filters`` (its record) carried everything DWconnect is sent:
+    every status of :data:`~geosignal.workflow.FORWARDABLE_STATUSES` (``dwconnect``, or a list
+    holding them all — a run of validated or transmitted reports only left out the others'
+    changes), every commune, no box, no period, not a page, and made in full or itself "new
+    since the last transmitted export" (so complete above such a run's watermark in turn)."""
+    from geosignal import workflow
+    from geosignal.services.export.filters import DWCONNECT
+
     filters = filters or {}
-    return (markable(filters) and filters.get("commune") is None and filters.get("bbox") is None
+    status = filters.get("status")
+    every_status = status == DWCONNECT or (
+        isinstance(status, str) and set(workflow.FORWARDABLE_STATUSES) <= set(status.split(",")))
+    return (markable(filters) and every_status and filters.get("commune") is None and filters.get("bbox") is None
             and not any(k in filters for k in ("from", "to", "limit", "cursor"))
             and (filters.get("since") is None or "since_last_transmitted" in filters))
+
+
+#: The lowest ``change_seq``, up to ``:w``, of a report DWconnect holds (a run marked as
+#: transmitted carried it) in a change no marked run carried: withdrawn between an export and
+#: its marking, then passed by a later run's watermark (a full export carries no removal).
+#: Read from the marked runs' batches (the reports DWconnect was sent), not from every report.
+_UNSENT_CHANGE_OF_HELD = text("""
+SELECT min(r.change_seq)
+FROM (SELECT encode(substring(b.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid AS id,
+             max(greatest(b.change_seqs[i], b.transmitted_change_seqs[i])) AS sent
+      FROM export_run_batches b JOIN export_runs e ON e.id = b.run_id
+      CROSS JOIN LATERAL generate_subscripts(b.change_seqs, 1) AS i
+      WHERE e.mark_transmitted GROUP BY 1) h
+JOIN reports r ON r.id = h.id
+WHERE r.change_seq <= :w AND r.change_seq > h.sent""")
 
 
 def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
@@ -184,12 +206,23 @@ def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
     (:func:`~geosignal.services.export.filters.where_clause`). A run of one commune, of a
     period or a page, marked since, gives no watermark: the latest marked run's watermark hid,
     for good, the reports it did not carry (another commune's, the next page's). One query over
-    the marked runs (a few a month), newest first."""
+    the marked runs (a few a month), newest first, and one over the reports they carried.
+
+    The watermark returned is below any change of a report DWconnect holds that no marked run
+    carried (:data:`_UNSENT_CHANGE_OF_HELD`): a report a marked run carried, withdrawn before
+    that run was marked, and passed by a later complete run's watermark (a full export carries
+    no removal) is still news until a marked run carries its withdrawal. Lowering it carries
+    nothing DWconnect has: above the watermark an export leaves out what a marked run carried
+    in its current state."""
     rows = session.execute(text(
         "SELECT id, watermark, filters FROM export_runs WHERE transmitted_at IS NOT NULL "
         "ORDER BY transmitted_at DESC, created_at DESC")).all()
     row = next((r for r in rows if complete(r.filters)), None)
-    return (None, None) if row is None else (int(row.watermark), str(row.id))
+    if row is None:
+        return None, None
+    watermark = int(row.watermark)
+    unsent = session.scalar(_UNSENT_CHANGE_OF_HELD, {"w": watermark})
+    return (watermark if unsent is None else min(watermark, int(unsent) - 1)), str(row.id)
 
 
 def any_transmitted(session: Session) -> bool:
