@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -135,6 +135,20 @@ def parse_day(raw: str | None, *, where: str) -> date | None:
         raise GeosignalError("invalid_request", f"{where} must be a day from {FIRST_DAY} to {LAST_DAY}; got {value}",
                              where=where)
     return day
+
+
+def in_utc(moment: datetime, *, where: str) -> datetime:
+    """Return ``moment`` (an aware date-time a request gave) as the same instant in UTC.
+
+    Python reads offsets PostgreSQL's text input refuses (``+16:00``, ``-23:59``, seconds and
+    their fractions: ``+01:00:30.5``): bound in text, such a value failed in the database,
+    mid-stream for an export already answering 200. Raises ``invalid_request`` (400,
+    ``where``) for an instant outside the years 1–9999 in UTC (``9999-12-31T23:00-10:00``)."""
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise GeosignalError("invalid_request", f"{where} is outside the years 1 to 9999 in UTC",
+                             where=where) from None
 
 
 def number_as_float(value: Any) -> float:

@@ -276,6 +276,41 @@ def test_filters_commune_bbox_since_and_status(db, representative, referent) -> 
     assert representative.get(EXPORT).status_code == 403
 
 
+@pytest.mark.parametrize(("offset", "count"), [("%2B16:00", 2), ("-23:59", 0), ("%2B01:00:30.5", 2),
+                                              ("%2B14:00", 2)])
+def test_since_with_an_offset_postgresql_does_not_read_is_the_same_instant(db, representative, referent, offset,
+                                                                         count) -> None:
+    # Python reads +16:00, -23:59 or +01:00:30.5; PostgreSQL's text input refuses them: the
+    # GeoJSON export answered 200, then broke mid-stream (a truncated document, no run)
+    post(representative, to_geojson_4326(Point(X0, Y0)))
+    post(representative, to_geojson_4326(Point(X0 + 3000, Y0 + 3000)))
+    validate_all(db)
+    day = db.scalar(text("SELECT to_char(max(updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM reports"))
+    # the reports were changed today (UTC): since today 12:00 at +16:00 (20:00 the day before,
+    # UTC) gives both, at -23:59 (11:59 the next day, UTC) neither
+    since = f"{day}T12:00:00{offset}"
+    for suffix in ("", ".csv"):
+        response = referent.get(f"{EXPORT}{suffix}?since={since}")
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        body = response.get_data(as_text=True)
+        rows = len(json.loads(body)["features"]) if not suffix else body.count("\r\n") - 1
+        assert rows == count, (suffix, body[:300])
+    run = referent.get("/api/v1/exports/runs?limit=1").get_json()["runs"][0]
+    assert run["filters"]["since"].endswith("+00:00")  # recorded as the same instant, in UTC
+    # an instant beyond the year 9999 in UTC is a malformed parameter, not a database error
+    response = referent.get(f"{EXPORT}?since=9999-12-31T23:00:00-10:00")
+    assert (response.status_code, response.get_json()["code"], response.get_json()["where"]) == (
+        400, "invalid_request", "since")
+
+
+def test_ogc_datetime_with_an_offset_postgresql_does_not_read_is_answered(client) -> None:
+    for moment in ("2025-03-01T10:00:00%2B16:00", "2025-03-01T10:00:00%2B01:00:30.5/.."):
+        response = client.get(f"/ogc/collections/white-zones/items?datetime={moment}")
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    response = client.get("/ogc/collections/white-zones/items?datetime=9999-12-31T23:00:00-10:00")
+    assert (response.status_code, response.get_json()["code"]) == (400, "invalid_request")
+
+
 # --------------------------------------------------------------------------- history
 
 

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from geosignal import contract, policy, workflow
 from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72
-from geosignal.params import bbox_clause, parse_bbox, whole_number
+from geosignal.params import bbox_clause, in_utc, parse_bbox, whole_number
 from geosignal.services import export as export_service
 
 CONFORMANCE: tuple[str, ...] = (
@@ -379,7 +379,7 @@ def _instant(raw: str) -> datetime:
     if value is None or value.tzinfo is None:  # RFC 3339: a date-time carries its offset
         raise GeosignalError("invalid_request", f"{raw!r} is not an RFC 3339 date-time with its offset "
                              "(e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00+01:00)", where="datetime")
-    return value
+    return in_utc(value, where="datetime")
 
 
 def _parse_interval(raw: str) -> tuple[datetime | None, datetime | None]:

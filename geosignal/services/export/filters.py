@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import workflow
 from geosignal.errors import GeosignalError
-from geosignal.params import bbox_clause, parse_day, whole_number
+from geosignal.params import bbox_clause, in_utc, parse_day, whole_number
 from geosignal.services.export.constants import BRUSSELS, CHANGE_LOCK_KEY, SENT_CHANGE_SEQ_SQL
 
 
@@ -132,7 +132,7 @@ def format_since(filters: ExportFilters) -> str | None:
 def parse_since(raw: str | None) -> tuple[datetime | None, int | None]:
     """Parse ``since``: ``seq:<n>`` (a ``next_since`` token) or an ISO 8601 date-time with offset.
 
-    Returns (since_time, since_seq). Raises ``invalid_request`` (400) otherwise.
+    Returns (since_time — in UTC, :func:`~geosignal.params.in_utc` —, since_seq). Raises ``invalid_request`` (400) otherwise.
     """
     if not raw:
         return None, None
@@ -150,7 +150,7 @@ def parse_since(raw: str | None) -> tuple[datetime | None, int | None]:
     if when is None or when.tzinfo is None:
         raise GeosignalError("invalid_request", "since is seq:<n> or an ISO 8601 date-time with offset "
                              "(e.g. 2026-03-01T00:00:00+01:00)", where="since")
-    return when, None
+    return in_utc(when, where="since"), None
 
 
 #: Statuses an export may carry: every one but ``draft`` (a draft is the commune's, not yet
