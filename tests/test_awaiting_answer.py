@@ -124,3 +124,37 @@ def test_the_latest_three_decisions_are_shown_and_the_others_folded(db, client, 
     assert "<summary>Voir les 2 autres décisions</summary>" in folded
     newest_first = [rid for rid in reversed(ids)]
     assert [re.search(r'href="/signalements/([^"]+)"', li).group(1) for li in shown.split("<li ")[1:]] == newest_first[:3]
+
+
+def test_a_decision_is_told_to_the_commune_that_holds_the_report_now(db, client, admin, referent, tmp_path) -> None:  # noqa: ANN001
+    # a communes load moved the report to the neighbour: the commune it left still read the
+    # referent's reason on its list (the journal's commune at the time), a report it can no
+    # longer open; the commune that holds it now was not told
+    from shapely.geometry import box
+
+    from geosignal.services.communes import load_communes
+    from tests.conftest import COMMUNES_FILE, csrf_token, make_account
+    from tests.factories import border_point, communes_file_with_border_moved, feature
+
+    x, y = border_point(db)
+    created = admin.post("/api/v1/reports", json=feature(to_geojson_4326(box(x - 60, y - 60, x + 60, y + 60))))
+    assert created.status_code == 201, created.get_json()
+    rid, home = created.get_json()["id"], created.get_json()["properties"]["commune_nis"]
+    other = "52012" if home == "52011" else "52011"
+    assert referent.post(f"/api/v1/reports/{rid}/transitions",
+                         json={"to": "rejected", "reason": "Hors de notre ressort"}).status_code == 200
+    load_communes(db, communes_file_with_border_moved(COMMUNES_FILE, tmp_path / "moved.geojson",
+                                                      box(x - 400, y - 400, x + 400, y + 400), other))
+    db.commit()
+    left, holder = (make_account(client, db, f"{name}@commune.be", "representative", nis)
+                    for name, nis in (("left", home), ("holder", other)))
+    assert (left.get(f"/api/v1/reports/{rid}").status_code, holder.get(f"/api/v1/reports/{rid}").status_code) == (
+        404, 200)
+    for account, told in ((left, []), (holder, [(rid, "rejected", "Hors de notre ressort")])):
+        user = db.query(User).filter_by(email=account.email).one()
+        count, items = reports_service.recent_decisions(db, user)
+        assert (count, [(i["id"], i["status"], i["reason"]) for i in items]) == (len(told), told)
+        account.login()
+        page = client.get("/signalements").get_data(as_text=True)
+        assert ("Hors de notre ressort" in page) == bool(told)
+        client.post("/logout", data={"csrf_token": csrf_token(page)})

@@ -309,14 +309,17 @@ def recent_decisions(session: Session, user: User, limit: int = 20) -> tuple[int
     :data:`RECENT_DECISION_DAYS` days, for reports still in the status decided
     (:data:`geosignal.workflow.REFERENT_DECISIONS`): their number and the latest ``limit`` as
     ``{id, reference, status, reason (None without), at}`` (aware datetime), newest first.
-    Nobody else is told: ``(0, [])``. One statement, from the audit journal."""
+    The reports are those the commune holds now (``reports.commune_nis``), not the commune the
+    journal recorded when deciding. Nobody else is told: ``(0, [])``. One statement, from the
+    audit journal."""
     if user is None or user.role != "representative":
         return 0, []
     rows = session.execute(text("""
         SELECT id, reference, status, reason, at, count(*) OVER () AS n FROM (
           SELECT DISTINCT ON (r.id) r.id, r.reference, r.status, e.reason, e.at, e.id AS event
           FROM audit_events e JOIN reports r ON r.id = e.report_id AND r.status = e.to_status
-          WHERE e.commune_nis = :nis AND e.at > now() - make_interval(days => :days)
+          -- the commune that holds the report now (a communes load may have moved it since)
+          WHERE r.commune_nis = :nis AND e.at > now() - make_interval(days => :days)
             AND e.to_status = ANY(CAST(:statuses AS varchar[])) AND e.actor_role IN ('referent', 'admin')
           ORDER BY r.id, e.id DESC) latest
         ORDER BY at DESC, event DESC LIMIT :limit"""),
