@@ -111,3 +111,53 @@ def test_transitions_bulk_moves_and_edits_keep_figures_and_journal_exact(databas
             current = target
         assert current == status[rid], rid
     assert {s for s in status.values()} - {"validated", "rejected", "needs_info", "withdrawn", "submitted"} == set()
+
+
+def test_evidence_added_while_the_report_is_withdrawn_is_refused(database, border) -> None:  # noqa: ANN001, F811
+    """A speed test or a photo added while another transaction withdraws the report (its row
+    locked, not yet committed) waits for it, then is refused as for a closed report (409): the
+    status was read before the lock, and a closed report kept evidence added after its end."""
+    import io
+    import threading
+    import time
+
+    from PIL import Image
+
+    from geosignal.services import evidence
+
+    _clear_reports(database)
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(out, "JPEG")
+    adds = {"speed test": lambda s, u, rid: evidence.add_speed_test(s, u, rid, {"download_mbps": 1.5, "measured_at": "2026-01-02"}),
+            "photo": lambda s, u, rid: evidence.add_photo(s, u, rid, out.getvalue())}
+    for k, (what, add) in enumerate(adds.items()):
+        with database.session() as session:
+            geom = _zones(border, 1, seed=11 + k)[0]
+            created, _ = reports_service.create_report(session, _admin(session), ReportInput(geom, {"network": "mobile"}))
+            session.commit()
+        rid = created["id"]
+        locked, refused = threading.Event(), []
+
+        def withdraw(session, rid=rid, locked=locked) -> None:  # noqa: ANN001
+            workflow_service.transition(session, rid, "withdrawn", _admin(session))
+            locked.set()
+            time.sleep(0.5)  # the row stays locked while the other adds its evidence
+            session.commit()
+
+        def add_evidence(session, rid=rid, locked=locked, add=add, refused=refused) -> None:  # noqa: ANN001
+            locked.wait(10)
+            try:
+                add(session, _admin(session), rid)
+                session.commit()
+            except GeosignalError as error:
+                refused.append((error.code, error.status))
+                session.rollback()
+
+        run_together(database, [withdraw, add_evidence])
+        assert refused == [("conflict", 409)], what
+        with database.session() as session:
+            status, tests, photos = session.execute(text(
+                "SELECT status, (SELECT count(*) FROM report_speed_tests WHERE report_id = r.id), "
+                "(SELECT count(*) FROM report_photos WHERE report_id = r.id) FROM reports r WHERE id = :id"),
+                {"id": rid}).one()
+        assert (status, tests, photos) == ("withdrawn", 0, 0), what

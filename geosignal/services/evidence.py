@@ -462,7 +462,15 @@ def _readable_report(session: Session, user: User | None, report_id: str | uuid.
 
 
 def _writable_report(session: Session, user: User, report_id: str | uuid.UUID) -> Any:
+    """The report ``user`` adds evidence to, its row share-locked until the caller commits
+    (a transition moving it meanwhile, e.g. withdrawing it, is waited for and its status read
+    after it: no evidence lands on a report closed at the same moment), and the report's
+    evidence lock taken. Raises ``not_found``, ``forbidden``, ``conflict`` (closed)."""
     report = _readable_report(session, user, report_id)
+    policy.require(policy.may_add_evidence(user, report.commune_nis),
+                   "evidence is added by the report's commune (its representatives) or an admin")
+    report = session.execute(select(Report.id, Report.commune_nis, Report.status)
+                             .where(Report.id == report.id).with_for_update(read=True)).one()
     policy.require(policy.may_add_evidence(user, report.commune_nis),
                    "evidence is added by the report's commune (its representatives) or an admin")
     if report.status in closed_statuses():
