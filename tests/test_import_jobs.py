@@ -214,6 +214,10 @@ def test_bad_requests_are_answered_at_once_not_queued(job_app) -> None:
     assert response.status_code == 400 and response.get_json()["code"] == "invalid_request"
     response = _post(job_app, _csv(INSIDE_CHARLEROI[:100]), crs="EPSG:2154")
     assert response.status_code == 422 and response.get_json()["code"] == "unsupported_crs"
+    # a column_map key that is no property needs no file to be refused (it was queued, then failed)
+    response = _post(job_app, _csv(INSIDE_CHARLEROI[:100]), column_map='{"foo": "latitude"}')
+    assert (response.status_code, response.get_json()["code"], response.get_json()["where"]) == (
+        400, "invalid_request", "column_map")
     assert _scalar(job_app, "SELECT count(*) FROM import_jobs") == queued
     # a preview of the same file stays synchronous
     preview = _post(job_app, _csv(INSIDE_CHARLEROI[:100]), dry_run="true")

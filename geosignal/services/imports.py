@@ -1267,10 +1267,15 @@ def template_csv(description: str, place: tuple[float, float] | None = None) -> 
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def check_options(*, mode: str, default_network: str | None, crs: str | None) -> None:
+def check_options(*, mode: str, default_network: str | None, crs: str | None,
+                  column_map: dict[str, str] | None = None) -> None:
     """Refuse bad import options before any work (400 ``invalid_request``, 422
-    ``invalid_attribute`` / ``unsupported_crs``), as :func:`import_file` would."""
+    ``invalid_attribute`` / ``unsupported_crs``), as :func:`import_file` would: the mode, the
+    default network, the CRS and the ``column_map`` keys (the columns it names need the file)."""
     from geosignal.services.intake import parse_crs
+    from geosignal.services.intake.files import check_column_map_keys
+
+    check_column_map_keys(column_map)
 
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")

@@ -92,7 +92,8 @@ def post_import() -> Response:
     session = get_session()
     limits = limits_from_config(current_app.config)
     if not dry_run and len(data) > current_app.config["IMPORT_JOB_MIN_BYTES"]:
-        check_options(mode=options["mode"], default_network=options["default_network"], crs=options["crs"])
+        check_options(mode=options["mode"], default_network=options["default_network"], crs=options["crs"],
+                      column_map=column_map)
         if len(data) > limits.max_upload_bytes:
             raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
                                  f"{limits.max_upload_bytes:,}.", value=len(data), limit=limits.max_upload_bytes)

@@ -463,6 +463,16 @@ class _Record(dict):
 _COORD_GROUP = {"lon": "lonlat", "lat": "lonlat", "x": "xy", "y": "xy", "wkt": "wkt", "position": "position"}
 
 
+
+def check_column_map_keys(column_map: dict[str, str] | None) -> None:
+    """Refuse a ``column_map`` key that is neither a report property nor a coordinate key
+    (400 ``invalid_request``, ``where`` ``column_map``): the check needs no file, so an upload
+    saved by a job is refused before it is queued, as a small one is."""
+    for ours in column_map or {}:
+        if ours not in REPORT_PROPERTIES and ours not in _COORD_KEYS:
+            raise GeosignalError("invalid_request", f"column_map key {ours!r} is not a report property nor one of "
+                                 f"{', '.join(_COORD_KEYS)}.", where="column_map")
+
 def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
                  header_row: int | None = None, truncated: bool = False,
                  ignored: dict[str, None] | None = None, read: frozenset[str] | set[str] = frozenset()
@@ -488,10 +498,8 @@ def _column_keys(columns: list[str], column_map: dict[str, str] | None, *,
     """
     keys: dict[str, list[str]] = {}
     lower = {c.strip().lower(): c for c in columns}
+    check_column_map_keys(column_map)
     for ours, theirs in (column_map or {}).items():
-        if ours not in REPORT_PROPERTIES and ours not in _COORD_KEYS:
-            raise GeosignalError("invalid_request", f"column_map key {ours!r} is not a report property nor one of "
-                                 f"{', '.join(_COORD_KEYS)}.", where="column_map")
         col = theirs if theirs in columns else lower.get(str(theirs).strip().lower())
         if col is None:
             raise GeosignalError("unreadable_file", f"column_map names the column {theirs!r}, which the file does "
