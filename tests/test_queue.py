@@ -374,6 +374,26 @@ def test_bulk_reject_needs_a_reason(db, dataset, referent) -> None:  # noqa: ANN
     assert read(db, dataset)[1] == 4
 
 
+def test_bulk_moves_what_needs_no_text_and_lists_what_does(db, dataset, admin) -> None:  # noqa: ANN001
+    # a draft and a question to answer, both to "submitted" with no text: the whole call was
+    # refused (422 reason_required), the draft with it, though it needs no text
+    db.execute(text("UPDATE reports SET status = 'draft' WHERE id = :id"), {"id": dataset["r1"]})
+    db.execute(text("UPDATE reports SET status = 'needs_info' WHERE id = :id"), {"id": dataset["r2"]})
+    db.commit()
+    response = admin.post("/api/v1/reports/transitions", json={"ids": [dataset["r1"], dataset["r2"]],
+                                                               "to": "submitted"})
+    body = response.get_json()
+    assert (response.status_code, body["code"], body["moved"], body["refused"]) == (
+        409, "invalid_transition", [dataset["r1"]],
+        [{"id": dataset["r2"], "code": "reason_required", "status": "needs_info"}])
+    statuses = dict(db.execute(text("SELECT id::text, status FROM reports WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                               {"ids": [dataset["r1"], dataset["r2"]]}).all())
+    assert statuses == {dataset["r1"]: "submitted", dataset["r2"]: "needs_info"}
+    # only reports that need the text: the call asks for it, nothing moves
+    alone = admin.post("/api/v1/reports/transitions", json={"ids": [dataset["r2"]], "to": "submitted"})
+    assert (alone.status_code, alone.get_json()["code"]) == (422, "reason_required")
+
+
 def test_answered_questions_come_back_flagged(db, dataset, referent) -> None:  # noqa: ANN001
     from geosignal.services import workflow as workflow_service
 

@@ -201,8 +201,10 @@ def transition_many(
     One lock query, one statement moving every report allowed and journalling each move
     (``details``, e.g. ``{"run_id": 12}``, is stored on each event). Reports that may not move
     are left as they are and listed; the call itself raises only for an unknown target
-    (``invalid_request``) or a missing required text (``reason_required``, when every source
-    the actor could move from needs one).
+    (``invalid_request``) or a missing required text (``reason_required``, when every report
+    the actor could move needs one); when some could move without it, they move and the others
+    are listed with ``reason_required`` (a draft and a question's answer moved to ``submitted``
+    together: the draft moves, the answer waits for its text).
 
     ``if_match``: report id → the ETag the actor saw (:func:`etag`); a report changed since
     (another ETag now, :func:`if_match_ok`) is refused with ``precondition_failed`` and its
@@ -210,7 +212,8 @@ def transition_many(
 
     Returns ``{"to": to, "moved": [ids moved, as strings, in id order], "etags": {id moved:
     its new ETag}, "refused": [{"id", "code": "not_found" | "invalid_transition" | "forbidden"
-    | "precondition_failed", "status": current status or None (and ``etag``)}]}``.
+    | "precondition_failed" | "reason_required", "status": current status or None (and
+    ``etag``)}]}``.
     """
     to = _check_target(to)
     reason = clean_reason(reason)
@@ -225,7 +228,7 @@ def transition_many(
     found = {r.id for r in rows}
     refused += [{"id": str(i), "code": "not_found", "status": None} for i in wanted if i not in found]
     seen = {str(_uuid(k)): v for k, v in (if_match or {}).items() if _uuid(k) is not None}
-    moves = []
+    moves, wanting_text = [], []
     for row in rows:
         if not policy.may_read_report(actor, row.commune_nis):
             refused.append({"id": str(row.id), "code": "not_found", "status": None})
@@ -233,8 +236,9 @@ def transition_many(
         try:
             chosen = decide(actor, row.commune_nis, row.status, to, reason)
         except GeosignalError as error:
-            if error.code == "reason_required":
-                raise
+            if error.code == "reason_required":  # said below: the call's, or this report's
+                wanting_text.append((row, error))
+                continue
             refused.append({"id": str(row.id), "code": error.code, "status": row.status})
             continue
         # (after the status: a report that may no longer move says its status, which says more)
@@ -243,6 +247,9 @@ def transition_many(
                             "etag": etag(row.change_seq)})
             continue
         moves.append((row.id, row.status, chosen.action))
+    if wanting_text and not moves:  # nothing could move without the text: the call asks for it
+        raise wanting_text[0][1]
+    refused += [{"id": str(row.id), "code": "reason_required", "status": row.status} for row, _ in wanting_text]
     moved = _move(session, actor, moves, to, reason, details)
     return {"to": to, "moved": sorted(str(m[0]) for m in moved),
             "etags": {str(m[0]): etag(m[2]) for m in sorted(moved)}, "refused": refused}
