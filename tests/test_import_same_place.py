@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select, text
 
 from geosignal.models import ImportFile
@@ -315,3 +316,29 @@ def test_a_correction_changes_only_what_the_file_has_columns_for(db, client, rep
     assert representative.login().status_code == 302
     page = " ".join(client.get(f"/signalements/{report_id}").get_data(as_text=True).split())
     assert "Forme ou informations modifiées</strong> (depuis un fichier importé) : Opérateurs</p>" in page
+
+
+@pytest.mark.parametrize("order", ["as saved", "reordered"])
+def test_two_reports_of_one_place_each_row_corrects_its_own(db, client, representative, order) -> None:  # noqa: ANN001
+    # one save stored two reports of one place (two operators): an edited copy changing the
+    # Orange row only corrected the Proximus report (the first of the place), whose own row
+    # was unchanged — and lost its values
+    proximus, orange = ("50,4108;4,4440;Proximus;3;Pas de Proximus;15/11/2026\r\n",
+                        "50,4108;4,4440;Orange;5;Pas de Orange;15/11/2026\r\n")
+    assert upload_file(representative, (HEADER + proximus + orange).encode("cp1252"), "deux.csv",
+                       network="mobile").get_json()["saved"] == 2
+    _age(db)
+    ref = _references(db)
+    rows = [proximus, orange.replace(";5;", ";6;")]
+    edited = (HEADER + "".join(rows if order == "as saved" else rows[::-1])).encode("cp1252")
+    preview = upload_file(representative, edited, "deux v2.csv", network="mobile", dry_run="true",
+                          correct_saved_before="true", skip_saved_before="true").get_json()
+    by_description = {f["properties"]["description"]: f for f in preview["features"]}
+    (note,) = [w for w in by_description["Pas de Orange"]["warnings"] if w["code"] == "same_place_saved_before"]
+    assert (note["reference"], note["changes"]) == (
+        ref["Pas de Orange"], [{"name": "households_affected", "before": 5, "after": 6}])
+    saved = upload_file(representative, edited, "deux v2.csv", network="mobile", correct_saved_before="true",
+                        skip_saved_before="true").get_json()
+    assert (saved["saved"], saved["corrected"]) == (0, 1)
+    assert sorted(db.execute(text("SELECT description, operators, households_affected FROM reports")).all()) == [
+        ("Pas de Orange", ["Orange"], 6), ("Pas de Proximus", ["Proximus"], 3)]

@@ -712,7 +712,9 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
     an earlier row of the file corrects it); such a row keeps the report in ``corrects``, and
     its warning says what the correction would change (``changes``: ``[{"name", "before",
     "after"}]`` in contract order, values as the API writes them; only the properties the file
-    has a column for, ``carried``: :func:`_corrected_values`).
+    has a column for, ``carried``: :func:`_corrected_values`). Where that save stored several
+    reports of the row's place, an unchanged row of the file keeps the one it repeats and a
+    changed row takes, in file order, the one of the others it changes least.
     Two queries, whatever the number of rows."""
     if not accepted:
         return
@@ -724,27 +726,56 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
                                                 "n": ROWS_SAVED_BEFORE_FILES}).all()
     if not earlier:
         return
+    # the rows to place (would create a report) and the rows saved before (unchanged: each
+    # keeps the report of its place it repeats), each looked up in the latest save of its place
+    unchanged = np.zeros(len(accepted), dtype=bool)
+    unchanged[saved_before] = True
+    looked = candidates | unchanged
     found = np.full(len(accepted), -1)
-    at = np.full(len(accepted), -1)
+    at: dict[int, np.ndarray] = {}  # row → the positions, in that save, of the reports of its place
     for f, save in enumerate(earlier):  # the latest first: a row names the latest save of its place
         stored = np.frombuffer(save.place_digests, dtype="<u8")
         if not len(stored):
             continue
-        order = np.argsort(stored, kind="stable")
-        where = np.minimum(np.searchsorted(stored[order], places), len(stored) - 1)
-        hit = candidates & (found < 0) & (stored[order][where] == places)
-        found[hit], at[hit] = f, order[where[hit]]
-    rows = np.flatnonzero(found >= 0)
-    if not len(rows):
+        order = np.argsort(stored, kind="stable")  # (equal digests stay in file order)
+        first = np.searchsorted(stored[order], places, side="left")
+        last = np.searchsorted(stored[order], places, side="right")
+        hit = looked & (found < 0) & (last > first)
+        found[hit] = f
+        for k in np.flatnonzero(hit).tolist():
+            at[k] = order[first[k]:last[k]]
+    if not (candidates & (found >= 0)).any():
         return
-    ids = [uuid.UUID(bytes=bytes(earlier[found[k]].report_ids[16 * at[k]:16 * at[k] + 16])) for k in rows.tolist()]
+
+    def stored_id(k: int, position: int) -> uuid.UUID:
+        return uuid.UUID(bytes=bytes(earlier[found[k]].report_ids[16 * position:16 * position + 16]))
+
     open_reports = {r.id: r for r in session.execute(_OPEN_REPORTS, {
-        "ids": list(set(ids)), "open": _OPEN_STATUSES, "uid": user.id, "nis": user.commune_nis})}
-    claimed: set[uuid.UUID] = set()
-    for k, report_id in zip(rows.tolist(), ids, strict=True):
-        report = open_reports.get(report_id)
-        if report is None:
+        "ids": list({stored_id(k, q) for k, positions in at.items() for q in positions.tolist()}),
+        "open": _OPEN_STATUSES, "uid": user.id, "nis": user.commune_nis})}
+    # several reports at one place (one save stored two rows of it, e.g. two operators): each
+    # unchanged row keeps the one it repeats, and each changed row, in file order, takes the
+    # one of the others it changes least (the first saved on a tie) — not always the first
+    taken: set[uuid.UUID] = set()
+    chosen: dict[int, uuid.UUID] = {}
+    for k in sorted(at, key=lambda k: (not unchanged[k], k)):
+        reports = [open_reports[i] for i in (stored_id(k, q) for q in at[k].tolist()) if i in open_reports]
+        if not reports:
             continue
+        # (one report at the place, the usual case: nothing to weigh)
+        values = [attribute_changes(r._mapping, _corrected_values(r._mapping, accepted[k].item, carried))[1]
+                  for r in reports] if len(reports) > 1 else [{}]
+        free = [n for n, r in enumerate(reports) if r.id not in taken]
+        if unchanged[k]:
+            same = [n for n in free if not values[n]]
+            taken.update(reports[n].id for n in same[:1])
+            continue
+        best = min(free or range(len(reports)), key=lambda n: (len(values[n]), n))
+        chosen[k] = reports[best].id
+        taken.add(reports[best].id)
+    claimed: set[uuid.UUID] = set()
+    for k in sorted(chosen):
+        report_id, report = chosen[k], open_reports[chosen[k]]
         save = earlier[found[k]]
         why = _not_correctable(user, report, save.saved_at) or ("repeated" if report_id in claimed else None)
         if why is None:
