@@ -217,6 +217,36 @@ def test_a_collection_with_a_refused_member_is_stored_whole_or_not_at_all(db, re
     assert count_reports(db) == before
 
 
+@pytest.mark.parametrize("fmt", ["geojson", "csv", "kml"])
+def test_a_member_in_another_commune_is_named_as_a_member_refused_on_reading_is(db, representative, fmt) -> None:
+    # refused when communes were assigned (after reading), the member in Chimay carried no
+    # `member`, and its sibling said "member  of it is refused" with refused_members []
+    here, chimay = (4.4440, 50.4108), (4.31, 50.05)
+    if fmt == "geojson":
+        data = _collection({"type": "Point", "coordinates": list(here)}, {"type": "Point", "coordinates": list(chimay)})
+    elif fmt == "csv":
+        data = f'wkt;network\n"GEOMETRYCOLLECTION(POINT({here[0]} {here[1]}),POINT({chimay[0]} {chimay[1]}))";mobile\n'.encode()
+    else:  # (a MultiGeometry of one kind is one report: a zone and a point, two)
+        x, y = here
+        ring = " ".join(f"{a},{b}" for a, b in ((x, y), (x + 0.003, y), (x + 0.003, y + 0.002), (x, y)))
+        data = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+                f'<Placemark><name>deux</name><MultiGeometry><Polygon><outerBoundaryIs><LinearRing><coordinates>'
+                f'{ring}</coordinates></LinearRing></outerBoundaryIs></Polygon>'
+                f'<Point><coordinates>{chimay[0]},{chimay[1]}</coordinates></Point></MultiGeometry>'
+                '</Placemark></Document></kml>').encode()
+    before = count_reports(db)
+    for dry_run in ("true", "false"):
+        response = upload_file(representative, data, f"place.{fmt}", mode="valid_only", dry_run=dry_run,
+                               network="mobile")
+        assert response.status_code in (200, 201), response.get_json()
+        entries = sorted(response.get_json()["features"], key=lambda e: e["error"]["member"])
+        assert [(e["status"], e["error"]["code"], e["error"]["member"]) for e in entries] == [
+            ("refused", "collection_member_refused", 0), ("refused", "not_your_commune", 1)]
+        assert entries[0]["error"]["refused_members"] == [1]
+        assert "member 1 of it is refused" in entries[0]["error"]["detail"]
+    assert count_reports(db) == before
+
+
 # --------------------------------------------------------------------------- 22. line ends mixed
 
 @pytest.mark.parametrize("ends", [("\r\n", "\r\n", "\r", "\r\n"), ("\n", "\r", "\n", "\r"), ("\r", "\r\n", "\n", "")])

@@ -978,15 +978,17 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
     for k, (item, position) in enumerate(zip(items, positions, strict=True)):
         index = item.source_index if item.source_index is not None else position
         nis = homes[k]
+        error = None
         if nis is None:
             error = GeosignalError("outside_service_area", "the geometry does not touch any commune served",
                                    where=source_where(item, index))
-            error.source = _item_source(item, epsg)
-            rows[position] = _problem(error, index, columns)
-            continue
-        if representative and not policy.may_write_in_commune(user, nis):
+        elif representative and not policy.may_write_in_commune(user, nis):
             error = not_your_commune(item.geometry, nis, names[nis], user.commune_nis,
                                      where=source_where(item, index))
+        if error is not None:
+            member = _member(item)
+            if member is not None:  # which member of its collection, as a refusal on reading says
+                error.extra["member"] = member
             error.source = _item_source(item, epsg)
             rows[position] = _problem(error, index, columns)
             continue
@@ -1001,6 +1003,12 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
     return accepted
 
 
+def _member(item: ReportInput) -> int | None:
+    """The member a report is of the collection its feature was split from
+    (``geometry_collection_split``), or None."""
+    return next((w.get("member") for w in item.warnings if w.get("code") == "geometry_collection_split"), None)
+
+
 def _whole_collections(rows: list[Any], accepted: list[_Accepted], columns: tuple[tuple[str, int], ...] | None,
                        epsg: int | None) -> list[_Accepted]:
     """A collection split into one report per member (``geometry_collection_split``) is one
@@ -1009,7 +1017,7 @@ def _whole_collections(rows: list[Any], accepted: list[_Accepted], columns: tupl
     ``refused_members``), in ``rows``, in place, so that no feature is half-stored (in
     ``valid_only`` mode as in the preview). Returns the accepted features left."""
     def member_of(a: _Accepted) -> int | None:
-        return next((w.get("member") for w in a.item.warnings if w.get("code") == "geometry_collection_split"), None)
+        return _member(a.item)
 
     split = {a.index for a in accepted if member_of(a) is not None}
     refused: dict[int, list[int]] = {}
