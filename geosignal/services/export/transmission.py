@@ -212,8 +212,9 @@ def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
     carried (:data:`_UNSENT_CHANGE_OF_HELD`): a report a marked run carried, withdrawn before
     that run was marked, and passed by a later complete run's watermark (a full export carries
     no removal) is still news until a marked run carries its withdrawal. Lowering it carries
-    nothing DWconnect has: above the watermark an export leaves out what a marked run carried
-    in its current state."""
+    no report DWconnect has: above the watermark an export leaves out what a marked run carried
+    in its current state (the confirmed zones changed in between are carried again, in their
+    current state, which an integrator's upsert takes as it is)."""
     rows = session.execute(text(
         "SELECT id, watermark, filters FROM export_runs WHERE transmitted_at IS NOT NULL "
         "ORDER BY transmitted_at DESC, created_at DESC")).all()
