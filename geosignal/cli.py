@@ -704,11 +704,12 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str | No
     with new_session() as session:
         parse_commune(session, commune, where="--commune")
         since_run = None
+        status_filter = export_service.parse_status_filter(status)
         if since_last_transmitted:
-            since_seq, since_run = transmission.since_last_transmitted(session)
+            since_seq, since_run = transmission.since_last_transmitted(session, **status_filter)
             since_run = since_run or "none"
         filters = export_service.ExportFilters(
-            **export_service.parse_status_filter(status), commune=commune, bbox=parse_bbox(bbox),
+            **status_filter, commune=commune, bbox=parse_bbox(bbox),
             since_time=since_time, since_seq=since_seq, date_from=period[0], date_to=period[1], since_run=since_run,
         )
         if mark_transmitted:

@@ -61,15 +61,17 @@ def export_request(fmt: str) -> export_service.ExportRequest:
     since_run = None
     status = args.get("status")
     if (args.get("since") or "").strip() == transmission.SINCE_LAST_TRANSMITTED:
-        since_time, (since_seq, since_run) = None, transmission.since_last_transmitted(session)
-        since_run = since_run or "none"
         if status is None:  # what DWconnect lacks is what DWconnect is sent
             status = export_service.DWCONNECT
+        status_filter = export_service.parse_status_filter(status)
+        since_time, (since_seq, since_run) = None, transmission.since_last_transmitted(session, **status_filter)
+        since_run = since_run or "none"
     else:
+        status_filter = export_service.parse_status_filter(status)
         since_time, since_seq = export_service.parse_since(args.get("since"))
     date_from, date_to = export_service.parse_period(args.get("from"), args.get("to"))
     filters = export_service.ExportFilters(
-        **export_service.parse_status_filter(status),
+        **status_filter,
         commune=parse_commune(session, args.get("commune")),
         bbox=parse_bbox(args.get("bbox")),
         since_time=since_time, since_seq=since_seq, date_from=date_from, date_to=date_to, since_run=since_run,

@@ -164,41 +164,55 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
 
 
 def complete(filters: dict[str, Any] | None) -> bool:
-    """Whether a run made with ``filters`` (its record) carried everything DWconnect is sent:
-    every status of :data:`~geosignal.workflow.FORWARDABLE_STATUSES` (``dwconnect``, or a list
-    holding them all — a run of validated or transmitted reports only left out the others'
-    changes), every commune, no box, no period, not a page, and made in full or itself "new
-    since the last transmitted export" (so complete above such a run's watermark in turn)."""
-    from geosignal import workflow
-    from geosignal.services.export.filters import DWCONNECT
-
+    """Whether a run made with ``filters`` (its record) carried everything of its statuses
+    (:func:`markable`): every commune, no box, no period, not a page, and made in full or
+    itself "new since the last transmitted export" (so complete above such a run's watermark
+    in turn)."""
     filters = filters or {}
-    status = filters.get("status")
-    every_status = status == DWCONNECT or (
-        isinstance(status, str) and set(workflow.FORWARDABLE_STATUSES) <= set(status.split(",")))
-    return (markable(filters) and every_status and filters.get("commune") is None and filters.get("bbox") is None
+    return (markable(filters) and filters.get("commune") is None and filters.get("bbox") is None
             and not any(k in filters for k in ("from", "to", "limit", "cursor"))
             and (filters.get("since") is None or "since_last_transmitted" in filters))
 
 
-#: The lowest ``change_seq``, up to ``:w``, of a report DWconnect holds (a run marked as
-#: transmitted carried it) in a change no marked run carried: withdrawn between an export and
-#: its marking, then passed by a later run's watermark (a full export carries no removal).
-#: Read from the marked runs' batches (the reports DWconnect was sent), not from every report.
-_UNSENT_CHANGE_OF_HELD = text("""
-SELECT min(r.change_seq)
-FROM (SELECT encode(substring(b.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid AS id,
+def _unswept(filters: dict[str, Any] | None) -> list[str]:
+    """The statuses DWconnect is sent (:data:`~geosignal.workflow.FORWARDABLE_STATUSES`) that
+    a run made with ``filters`` did not carry (none for ``dwconnect``; a run of validated
+    reports only left out the transmitted, resolved and not resolved ones)."""
+    from geosignal import workflow
+    from geosignal.services.export.filters import DWCONNECT
+
+    status = (filters or {}).get("status")
+    carried = set(workflow.FORWARDABLE_STATUSES) if status == DWCONNECT else set(str(status).split(","))
+    return [s for s in workflow.FORWARDABLE_STATUSES if s not in carried]
+
+
+#: The reports DWconnect was sent (carried by a run marked as transmitted), each with the
+#: latest ``change_seq`` it has of them (sent, or right after the marking's move).
+_HELD = """SELECT encode(substring(b.report_ids FROM 16 * i - 15 FOR 16), 'hex')::uuid AS id,
              max(greatest(b.change_seqs[i], b.transmitted_change_seqs[i])) AS sent
       FROM export_run_batches b JOIN export_runs e ON e.id = b.run_id
       CROSS JOIN LATERAL generate_subscripts(b.change_seqs, 1) AS i
-      WHERE e.mark_transmitted GROUP BY 1) h
-JOIN reports r ON r.id = h.id
-WHERE r.change_seq <= :w AND r.change_seq > h.sent""")
+      WHERE e.mark_transmitted GROUP BY 1"""
+
+#: The lowest ``change_seq``, up to ``:w`` (a complete run's watermark), of a change DWconnect
+#: lacks that the run did not carry: a report DWconnect holds, changed since it was sent and
+#: never carried since (withdrawn between an export and its marking, then passed by a later
+#: run's watermark — a full export carries no removal); or, never sent, in a status the run
+#: left out (``:unswept``, :func:`_unswept`: validated reports below a run of transmitted ones).
+#: The reports DWconnect holds are read from the marked runs' batches, not from every report.
+_FIRST_CHANGE_NOT_CARRIED = f"""
+WITH h AS MATERIALIZED ({_HELD})
+SELECT min(r.change_seq) FROM reports r LEFT JOIN h ON h.id = r.id
+WHERE r.change_seq <= :w
+  AND ((h.id IS NOT NULL AND r.change_seq > h.sent {{held}}) {{unswept}})"""
 
 
-def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
+def since_last_transmitted(session: Session, statuses: tuple[str, ...] | None = None,
+                           removals: bool = True) -> tuple[int | None, str | None]:
     """Return (watermark, run id) of the latest run marked as transmitted that carried
-    everything of its statuses (:func:`complete`), or (None, None) when none was.
+    everything of its statuses (:func:`complete`), or (None, None) when none was, for an
+    export of ``statuses`` (None: every status) with or without ``removals``
+    (:class:`~geosignal.services.export.filters.ExportFilters`: ``status=dwconnect``'s).
 
     Every report changed up to that watermark went to DWconnect with that run or before it;
     an export with ``since_seq`` = that watermark and ``since_run`` then carries, above it,
@@ -208,10 +222,12 @@ def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
     for good, the reports it did not carry (another commune's, the next page's). One query over
     the marked runs (a few a month), newest first, and one over the reports they carried.
 
-    The watermark returned is below any change of a report DWconnect holds that no marked run
-    carried (:data:`_UNSENT_CHANGE_OF_HELD`): a report a marked run carried, withdrawn before
-    that run was marked, and passed by a later complete run's watermark (a full export carries
-    no removal) is still news until a marked run carries its withdrawal. Lowering it carries
+    The watermark returned is below any change DWconnect lacks that the run did not carry
+    and that this export would carry (:data:`_FIRST_CHANGE_NOT_CARRIED`): a report a marked run
+    carried, withdrawn before that run was marked and passed by a later complete run's
+    watermark (a full export carries no removal), is still news to an export carrying removals
+    until a marked run carries its withdrawal; so is a validated report below the watermark of a
+    run of transmitted reports only, to an export of validated reports. Lowering it carries
     no report DWconnect has: above the watermark an export leaves out what a marked run carried
     in its current state (the confirmed zones changed in between are carried again, in their
     current state, which an integrator's upsert takes as it is)."""
@@ -222,8 +238,17 @@ def since_last_transmitted(session: Session) -> tuple[int | None, str | None]:
     if row is None:
         return None, None
     watermark = int(row.watermark)
-    unsent = session.scalar(_UNSENT_CHANGE_OF_HELD, {"w": watermark})
-    return (watermark if unsent is None else min(watermark, int(unsent) - 1)), str(row.id)
+    unswept = [s for s in _unswept(row.filters) if statuses is None or s in statuses]
+    params: dict[str, Any] = {"w": watermark}
+    held = ""
+    if not removals and statuses is not None:  # (a removal is news only to an export carrying them)
+        held, params["carried"] = "AND r.status = ANY(CAST(:carried AS varchar[]))", list(statuses)
+    if unswept:
+        params["unswept"] = unswept
+    first = session.scalar(text(_FIRST_CHANGE_NOT_CARRIED.format(
+        held=held, unswept="OR (h.id IS NULL AND r.status = ANY(CAST(:unswept AS varchar[])))" if unswept else "")),
+        params)
+    return (watermark if first is None else min(watermark, int(first) - 1)), str(row.id)
 
 
 def any_transmitted(session: Session) -> bool:
