@@ -129,6 +129,10 @@ MAP_MESSAGES: dict[str, Any] = {
     "geolocation_denied_no_address": "Votre position n'a pas pu être obtenue ({reason}). Saisissez des coordonnées "
                                      "ou dessinez sur la carte.",
     "geolocation_unsupported": "Ce navigateur ne donne pas la position.",
+    # why, by the browser's error code (its own message is in the browser's language)
+    "geolocation_reason_denied": "l'accès à votre position est refusé",
+    "geolocation_reason_unavailable": "votre position n'est pas disponible",
+    "geolocation_reason_timeout": "le délai est dépassé",
     "position_accuracy": "votre position, précision {r} m",
     "searching": "Recherche de l'adresse…",
     "no_result": "Aucune adresse trouvée dans les communes desservies.",

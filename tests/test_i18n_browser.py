@@ -156,3 +156,39 @@ def test_the_drawing_actions_stay_on_a_phone_screen_in_dutch(i18n_server, browse
         page.screenshot(path=str(SHOTS / f"draw-actions-nl-390-{tool[19:]}.png"))
         page.click(".leaflet-draw-actions:visible a:text('Annuleren')")
     watch.context.close()
+
+
+def test_a_refused_position_and_a_zone_drawn_say_it_in_dutch_with_one_area(i18n_server, browser) -> None:  # noqa: ANN001, F811
+    """A trial on a phone, in Dutch: the position refused was said with the browser's own
+    English reason (« (User denied Geolocation) »), and while a zone was drawn the hint beside
+    the finger gave Leaflet.draw's geodesic area (9.483 m²) under the page's own (9.493 m²,
+    as stored)."""
+    watch = PageWatch(browser, i18n_server)
+    watch.context.close()
+    watch.context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US", has_touch=True,
+                                        is_mobile=True)
+    watch.context.clear_permissions()  # (no geolocation granted: the browser refuses it)
+    page = watch.page = watch.context.new_page()
+    watch.login(REP)
+    page.goto(i18n_server + "/carte")
+    if page.get_attribute("html", "lang") != "nl":
+        _switch(watch, "nl")
+    page.wait_for_selector("#map-pane[data-limits=ready]")
+    if page.locator("#without-map").is_visible():
+        page.locator("#without-map").tap()
+    page.locator("#my-position").tap()
+    page.wait_for_function("document.getElementById('locate-status').textContent.includes('(')")
+    said = page.inner_text("#locate-status")
+    assert said.startswith("Uw positie kon niet bepaald worden (de toegang tot uw positie is geweigerd)."), said
+    page.goto(i18n_server + "/carte")
+    page.wait_for_selector("#map-pane[data-limits=ready]")
+    page.click(".leaflet-draw-draw-polygon")
+    box = page.locator("#map-pane").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for dx, dy in ((0, 0), (60, 0), (60, 50)):
+        page.mouse.click(cx + dx, cy + dy)
+        page.wait_for_timeout(200)
+    page.wait_for_function("document.getElementById('measure').textContent.includes('m²')")
+    areas = set(re.findall(r"([\d.]+) m²", page.inner_text("body")))
+    assert len(areas) == 1, (areas, page.inner_text("#measure"))
+    watch.context.close()

@@ -693,8 +693,12 @@
         place(p.coords.longitude, p.coords.latitude, fill(M.position_accuracy, { r: num(accuracy) }), null, accuracy);
         say(locateStatus, status.textContent, false);
       }, function (err) {
+        // the reason in the page's language, from the error's code (err.message is the
+        // browser's own text, in its language: English on a Dutch page)
+        var reason = { 1: M.geolocation_reason_denied, 3: M.geolocation_reason_timeout }[err && err.code]
+          || M.geolocation_reason_unavailable;
         say(locateStatus, fill(document.getElementById("address") ? M.geolocation_denied
-          : M.geolocation_denied_no_address, { reason: err.message || err.code }), true);
+          : M.geolocation_denied_no_address, { reason: reason }), true);
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     });
   }
