@@ -173,7 +173,7 @@ def test_a_refused_position_and_a_zone_drawn_say_it_in_dutch_with_one_area(i18n_
     """A trial on a phone, in Dutch: the position refused was said with the browser's own
     English reason (« (User denied Geolocation) »), and while a zone was drawn the hint beside
     the finger gave Leaflet.draw's geodesic area (9.483 m²) under the page's own (9.493 m²,
-    as stored)."""
+    as stored): both are now the page's."""
     watch = PageWatch(browser, i18n_server)
     watch.context.close()
     watch.context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US", has_touch=True,

@@ -67,13 +67,20 @@ def drawing_limits(limits: Limits, area: ServiceArea, commune: dict[str, Any] | 
         "max_vertices": limits.max_vertices,
         "service_margin_m": limits.service_margin_m,
         "territory_bbox": [round(west, 6), round(south, 6), round(east, 6), round(north, 6)],
-        "measure": {"crs": f"EPSG:{LAMBERT72}", "proj4": _proj4(LAMBERT72), "circle_segments": 4 * CIRCLE_QUAD_SEGS},
+        "measure": measure_spec(),
         "commune": None,
     }
     if commune is not None:
         props = commune["properties"]
         out["commune"] = {"nis_code": props["nis_code"], "name_fr": props["name_fr"], "geometry": commune["geometry"]}
     return out
+
+
+def measure_spec() -> dict[str, Any]:
+    """How the server measures a shape, for a page to show the same figures: ``{crs:
+    "EPSG:31370", proj4: its PROJ string (:func:`_proj4`), circle_segments: 64}`` (areas and
+    lengths in that CRS; a point with a radius stored as a polygon of that many sides)."""
+    return {"crs": f"EPSG:{LAMBERT72}", "proj4": _proj4(LAMBERT72), "circle_segments": 4 * CIRCLE_QUAD_SEGS}
 
 
 @functools.cache

@@ -135,10 +135,10 @@ def representative_map(commune: dict[str, Any], layers: tuple[BaseLayer, ...] = 
         folium.plugins.Draw(
             export=False,
             show_geometry_on_click=False,
-            # (no area in Leaflet.draw's hint: its geodesic figure differed from the one the
-            # page shows above the map, measured as the server stores it — EPSG:31370)
+            # (the area in Leaflet.draw's hint is measured as the page's, as the server stores
+            # it — EPSG:31370: report-map.js; its own geodesic figure differed)
             draw_options={"circlemarker": False, "polyline": {"shapeOptions": {"color": "#c0392b"}},
-                          "polygon": {"allowIntersection": False, "showArea": False}},
+                          "polygon": {"allowIntersection": False, "showArea": True}},
             edit_options={"edit": True, "remove": True},
         ).add_to(m)
     m.fit_bounds(_bounds(commune))

@@ -29,6 +29,7 @@ from geosignal.errors import GeosignalError
 from geosignal.params import parse_commune, parse_day, text_parameter
 from geosignal.services import audit as audit_service
 from geosignal.services import communes as communes_service
+from geosignal.services import drawing
 from geosignal.services import reports as reports_service
 from geosignal.services import workflow as workflow_service
 from geosignal.services import zones as zones_service
@@ -362,6 +363,7 @@ def _render_edit(feature: dict[str, Any], *, status: int = 200, values: dict[str
         example=communes_service.example_point(get_session(), feature["properties"].get("commune_nis")),
         geometry_json=json.dumps(feature["geometry"]),
         commune_json=_commune_geometry(feature["properties"].get("commune_nis")),
+        measure_json=json.dumps(drawing.measure_spec()),
         etag=etag or workflow_service.etag(feature["properties"]["revision"]),
         loaded=json.dumps(loaded if loaded is not None else form_values(feature), ensure_ascii=False),
         values=values,

@@ -147,41 +147,22 @@
   }
 
   /* ------------------------------------------------------------ measures and checks */
-  // Measured as the server measures (limits.measure): the positions sent (GeoJSON, rounded as
-  // sent), in Belgian Lambert 72 (EPSG:31370, with proj4, served by geosignal), so that the
-  // figure shown while drawing is the one stored. Until the limits are read, Leaflet's own
-  // (geodesic) measures stand in.
+  // Measured as the server measures (limits.measure: measure.js), until the limits are read
+  // with Leaflet's own (geodesic) measures.
   var toPlane = null;
-  function ringArea(ring) {  // m², unsigned; ring: [[lon, lat], ...]
-    if (!toPlane) { return L.GeometryUtil.geodesicArea(ring.map(function (p) { return L.latLng(p[1], p[0]); })); }
-    var xy = ring.map(function (p) { return toPlane.forward(p); }), twice = 0;
-    for (var i = 0, j = xy.length - 1; i < xy.length; j = i, i += 1) {
-      twice += (xy[j][0] - xy[i][0]) * (xy[j][1] + xy[i][1]);
-    }
-    return Math.abs(twice) / 2;
-  }
-  function polygonArea(rings) {  // [outer, holes…]
-    return rings.slice(1).reduce(function (a, hole) { return a - ringArea(hole); }, ringArea(rings[0]));
-  }
-  function pathLength(path) {  // m; path: [[lon, lat], ...]
-    var total = 0;
-    for (var i = 1; i < path.length; i += 1) {
-      if (toPlane) {
-        var a = toPlane.forward(path[i - 1]), b = toPlane.forward(path[i]);
-        total += Math.sqrt((b[0] - a[0]) * (b[0] - a[0]) + (b[1] - a[1]) * (b[1] - a[1]));
-      } else { total += map.distance([path[i - 1][1], path[i - 1][0]], [path[i][1], path[i][0]]); }
-    }
-    return total;
-  }
   function measureOf(geometry) {  // {area} of a (multi)polygon, {length} of a (multi)line
-    var c = geometry.coordinates;
-    switch (geometry.type) {
-      case "Polygon": return { area: polygonArea(c) };
-      case "MultiPolygon": return { area: c.reduce(function (a, rings) { return a + polygonArea(rings); }, 0) };
-      case "LineString": return { length: pathLength(c) };
-      case "MultiLineString": return { length: c.reduce(function (a, path) { return a + pathLength(path); }, 0) };
-      default: return {};
-    }
+    return window.geosignalMeasures(toPlane, map).measureOf(geometry);
+  }
+  // Leaflet.draw's hint beside the finger gives the zone's area too: measured the same way
+  // (its own geodesic area, 355,91 ha, sat under the page's 356,22 ha)
+  if (L.Draw && L.Draw.Polygon) {
+    var drawVertexChanged = L.Draw.Polygon.prototype._vertexChanged;
+    L.Draw.Polygon.prototype._vertexChanged = function (latlng, added) {
+      if (this.options.allowIntersection || !this.options.showArea) { return drawVertexChanged.call(this, latlng, added); }
+      var latLngs = this._poly.getLatLngs();
+      this._area = latLngs.length >= 3 ? measureOf(L.polygon(latLngs).toGeoJSON().geometry).area : 0;
+      return L.Draw.Polyline.prototype._vertexChanged.call(this, latlng, added);
+    };
   }
   function circleArea(r) {  // the regular polygon the server stores for a point with a radius
     var n = limits && limits.measure ? limits.measure.circle_segments : 0;

@@ -174,16 +174,15 @@
   function num(v, digits) {
     return Number(v).toLocaleString(LOCALE, { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
   }
+  // measured as the server stores it (EPSG:31370, measure.js), from the positions sent
+  var spec = JSON.parse(pane.dataset.measure || "null");
+  var measures = window.geosignalMeasures && window.geosignalMeasures(
+    window.proj4 && spec ? window.proj4("EPSG:4326", spec.proj4) : null, map);
   function measureText() {
-    if (!shape || !shape.getLatLngs) { return ""; }
-    var lls = shape.getLatLngs();
-    if (shape instanceof L.Polygon) {
-      var ring = Array.isArray(lls[0]) ? lls[0] : lls;
-      return L.GeometryUtil && L.GeometryUtil.geodesicArea ? fill(T.area, { m2: num(L.GeometryUtil.geodesicArea(ring)) }) : "";
-    }
-    var total = 0;
-    for (var i = 1; i < lls.length; i += 1) { total += map.distance(lls[i - 1], lls[i]); }
-    return fill(T.length, { m: num(total) });
+    if (!shape || !shape.getLatLngs || !measures) { return ""; }
+    var measured = measures.measureOf(shape.toGeoJSON().geometry);
+    if (measured.area !== undefined) { return fill(T.area, { m2: num(measured.area) }); }
+    return measured.length !== undefined ? fill(T.length, { m: num(measured.length) }) : "";
   }
   function say(key, ll) {
     if (!state) { return; }
