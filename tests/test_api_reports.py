@@ -405,3 +405,27 @@ def test_the_list_page_reads_every_area_in_one_unit(db, client, representative) 
     assert areas() == ["150 m²"]
     assert representative.post("/api/v1/reports", json=feature(large, network="mobile")).status_code == 201
     assert sorted(areas()) == ["&lt; 0,001 km²", "0,250 km²"]
+
+
+def test_a_report_filed_again_is_no_duplicate_of_a_draft_nor_of_one_withdrawn(db, representative) -> None:  # noqa: ANN001
+    # within the 10 s window the same place and values came back as the first report, whatever
+    # its status: a report filed after its draft got the draft (nothing filed, nobody told),
+    # and one filed again after a withdrawal got the withdrawn report
+    point = {"type": "Point", "coordinates": [4.4440, 50.4108]}
+
+    def post(**props):  # noqa: ANN003, ANN202
+        body = {"type": "Feature", "geometry": point, "properties": {"network": "mobile", **props}}
+        return representative.post("/api/v1/reports", data=json.dumps(body), content_type="application/geo+json")
+
+    draft = post(status="draft", description="brouillon puis envoi")
+    filed = post(description="brouillon puis envoi")
+    assert (draft.status_code, filed.status_code) == (201, 201)
+    assert filed.get_json()["properties"]["status"] == "submitted" and filed.get_json()["id"] != draft.get_json()["id"]
+    twice = post(description="brouillon puis envoi")  # (a double click: still the one filed)
+    assert (twice.status_code, twice.get_json()["id"]) == (200, filed.get_json()["id"])
+    rid = filed.get_json()["id"]
+    assert representative.post(f"/api/v1/reports/{rid}/transitions",
+                               json={"to": "withdrawn", "reason": "erreur"}).status_code == 200
+    again = post(description="brouillon puis envoi")
+    assert again.status_code == 201 and again.get_json()["id"] != rid
+    assert again.get_json()["properties"]["status"] == "submitted"

@@ -180,6 +180,19 @@ def test_same_body_twice_without_key_is_one_report(db, representative) -> None:
     assert _count(db) == 1
 
 
+def test_an_upload_right_after_a_draft_of_the_same_place_files_it(db, representative) -> None:
+    # an upload files reports: the user's draft of the same place and values, filed seconds
+    # before, was taken for the row's probable duplicate and the row stored nothing
+    draft = feature(CHARLEROI_POINT, description="Brouillon puis fichier", status="draft")
+    assert representative.post("/api/v1/reports", data=json.dumps(draft),
+                               content_type="application/geo+json").status_code == 201
+    row = feature(CHARLEROI_POINT, description="Brouillon puis fichier")
+    saved = _upload(representative, json.dumps({"type": "FeatureCollection", "features": [row]}).encode(), "a.geojson")
+    assert (saved.status_code, saved.get_json()["saved"]) == (201, 1), saved.get_json()
+    assert [w["code"] for w in saved.get_json()["features"][0]["warnings"]] == []
+    assert _count(db) == 2
+
+
 def test_upload_larger_than_the_limit_is_refused(db, app, representative) -> None:
     saved = app.config["MAX_UPLOAD_BYTES"], app.config["MAX_CONTENT_LENGTH"]
     app.config["MAX_UPLOAD_BYTES"] = 2000

@@ -293,3 +293,17 @@ def test_standard_layers_follow_the_tile_url(tmp_path) -> None:  # noqa: ANN001
     assert layers_from_config({"TILE_URL": osm, "BASEMAPS": []})[0].url == osm  # TILE_URL alone
     own = layers_from_config({"TILE_URL": "https://tiles.intranet.local/{z}/{x}/{y}.png", "TILE_ATTRIBUTION": "© nous"})
     assert (own[0].name, own[0].attribution) == ("Fond de carte", "© nous") and len(own) == 4
+
+
+@pytest.mark.parametrize("end", ["\r", "\u2028", "\x0b", "\r\n"])
+def test_typed_lines_are_counted_as_they_are_read(client, representative, end) -> None:  # noqa: ANN001
+    # the limit counted "\n" only; the lines are read with str.splitlines: 1,500 positions ended
+    # by CR (or U+2028, VT) made a zone of 1,500 vertices, through the map form too
+    lines = [f"50.41{k:04d} 4.44" for k in range(1500)]
+    answer = representative.get("/api/v1/coordinates", query_string={"q": end.join(lines)})
+    body = answer.get_json()
+    assert (answer.status_code, body["code"], body["kind"], body["limit"]) == (
+        422, "unreadable_coordinates", "too_many_lines", 1000)
+    # 1,000 lines, the last one ended too, are read
+    assert representative.get("/api/v1/coordinates",
+                              query_string={"q": end.join(lines[:1000]) + end}).get_json().get("kind") != "too_many_lines"

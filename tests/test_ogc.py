@@ -232,3 +232,13 @@ def test_anonymous_readers_get_no_reference_nor_revision(db, client, representat
     props = other.get("/ogc/collections/white-zones/items").get_json()["features"][0]["properties"]
     assert (props["reference"], props["revision"]) == (row.reference, row.change_seq)
     assert "description" not in props
+
+
+@pytest.mark.parametrize("moment", ["2026-W01-1T00:00:00Z", "20260101T000000Z", "2026-001T00:00:00Z"])
+def test_a_datetime_that_is_not_rfc_3339_is_refused(client, moment) -> None:  # noqa: ANN001
+    # Python's fromisoformat also reads ISO week dates and the basic format: the first filtered
+    # on 29 December 2025, unsaid
+    answer = client.get(f"/ogc/collections/white-zones/items?datetime={moment}")
+    assert (answer.status_code, answer.get_json()["code"], answer.get_json()["where"]) == (
+        400, "invalid_request", "datetime")
+    assert client.get("/ogc/collections/white-zones/items?datetime=2026-01-01T00:00:00.5%2B01:00").status_code == 200

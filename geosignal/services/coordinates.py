@@ -583,7 +583,8 @@ def read_place(text: str, commune_at: Callable[[float, float], tuple[str, str] |
                              where="coordinates_shape")
     if not isinstance(text, str) or not text.strip():
         raise _unreadable("type two coordinates, for example 50.4108, 4.4440")
-    if len(text) > MAX_TYPED_CHARS or text.count("\n") >= MAX_TYPED_LINES:
+    # lines as they are read (str.splitlines: CR, U+2028, VT… end a line too, not only LF)
+    if len(text) > MAX_TYPED_CHARS or len(text.splitlines()) > MAX_TYPED_LINES:
         raise GeosignalError("unreadable_coordinates", f"at most {MAX_TYPED_LINES} lines can be typed; send a "
                              "longer shape as a file", where="coordinates", kind="too_many_lines",
                              limit=MAX_TYPED_LINES)

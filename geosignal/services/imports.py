@@ -1158,7 +1158,9 @@ _RECENT = text(
     "SELECT id, ST_AsBinary(geometry) AS wkb, network, technologies, operators, issue, setting, "
     "households_affected, businesses_affected, description, observed_at FROM reports "
     "WHERE reporter_id = :uid AND created_at > least(now(), coalesce(CAST(:asked AS timestamptz), now())) "
-    "- make_interval(secs => :window) ORDER BY seq")
+    "- make_interval(secs => :window) "
+    # in the status an upload files (a draft, or a report withdrawn since, is no duplicate)
+    "AND status = 'submitted' ORDER BY seq")
 
 
 #: What the API properties of stored reports are made of (:func:`geosignal.contract.api_properties`,

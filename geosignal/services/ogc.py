@@ -369,11 +369,17 @@ def parse_item_query(args: dict[str, str]) -> ItemQuery:
     return ItemQuery(bbox=bbox, start=start, end=end, limit=min(limit, MAX_LIMIT), offset=offset)
 
 
+#: An RFC 3339 date-time (``date-time`` of its section 5.6; a ``t`` or ``z`` read as ``T``
+#: and ``Z``): Python's ``fromisoformat`` alone also reads ISO week dates, ordinal dates and
+#: the basic format (``2026-W01-1T00:00:00Z`` was 29 December 2025).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
+
+
 def _instant(raw: str) -> datetime:
     # an unencoded "+01:00" arrives as " 01:00" (a query's "+" is a space)
-    text = re.sub(r" (\d\d:?\d\d)$", r"+\1", raw.strip()).replace("z", "Z").replace("Z", "+00:00")
+    text = re.sub(r" (\d\d:?\d\d)$", r"+\1", raw.strip()).replace("t", "T").replace("z", "Z")
     try:
-        value = datetime.fromisoformat(text) if "T" in text.upper() else None
+        value = datetime.fromisoformat(text.replace("Z", "+00:00")) if _RFC3339.fullmatch(text) else None
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:  # RFC 3339: a date-time carries its offset

@@ -118,8 +118,9 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
 
     The report's commune is the one holding the largest part of its geometry (the rule of
     :func:`~geosignal.services.communes.commune_of`). When the same user filed the same
-    geometry with the same attributes less than :data:`DUPLICATE_WINDOW_S` seconds ago,
-    nothing is stored and (that report's Feature, False) is returned.
+    geometry with the same attributes less than :data:`DUPLICATE_WINDOW_S` seconds ago, in
+    ``status`` and still in it, nothing is stored and (that report's Feature, False) is
+    returned.
     Raises ``outside_service_area`` (422) when no commune intersects it, and
     ``not_your_commune`` (403, at ``/geometry``) when a representative's geometry lies (mainly)
     in another commune (:func:`not_your_commune`).
@@ -141,7 +142,7 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
     # commit, then its duplicate check (a later statement, a later snapshot) sees it
     session.execute(_DUPLICATE_LOCK, {"k": f"{user.id}:{duplicate_identity(report_input)}"})
     nis, name, duplicate = session.execute(_ASSIGN_AND_DUPLICATE, {
-        "g": ewkt, "srid": LAMBERT72, "uid": user.id, "window": DUPLICATE_WINDOW_S,
+        "g": ewkt, "srid": LAMBERT72, "uid": user.id, "window": DUPLICATE_WINDOW_S, "status": status,
         **{name: props.get(name) for name in ATTRIBUTES},
         "technologies": list(props.get("technologies") or []), "operators": list(props.get("operators") or []),
         "description": props.get("description") or "",
@@ -254,6 +255,9 @@ _ASSIGN_AND_DUPLICATE = text(f"""
          AND r.businesses_affected IS NOT DISTINCT FROM CAST(:businesses_affected AS integer)
          AND r.description = CAST(:description AS text)
          AND r.observed_at IS NOT DISTINCT FROM CAST(:observed_at AS timestamptz)
+         -- in the status it was filed in and still is (a draft is no duplicate of a report
+         -- filed, and a report withdrawn since, filed again, is a new one)
+         AND r.status = CAST(:status AS varchar)
        ORDER BY r.seq LIMIT 1)
 """)
 
