@@ -134,6 +134,22 @@ def test_a_failing_address_service_is_a_coded_503(app, representative, answer) -
     assert response.get_json()["code"] == "geocoder_unavailable"
 
 
+def test_an_odd_answer_of_the_address_service_is_no_500(app, representative) -> None:  # noqa: ANN001
+    """A list nested deeper than the JSON reader goes is 503; an entry whose coordinate is an
+    integer too large for a double (OverflowError, not ValueError) is skipped, the others kept."""
+    with stub_services() as stub, configured(app, GEOCODER_URL=stub.base + "/search"):
+        stub.search_answer = (200, "application/json", b"[" * 100_000 + b"]" * 100_000)
+        deep = representative.get("/carte/adresses?q=Rue de la Gare", headers={"Accept": "application/json"})
+        stub.search_answer = (200, "application/json",
+                              b'[{"lat": 50.41, "lon": ' + b"9" * 400 + b', "display_name": "x"},'
+                              b' {"lat": 1' + b"0" * 400 + b', "lon": 4.44, "display_name": "y"},'
+                              b' {"lat": "50.4108", "lon": "4.4440", "display_name": "Place Charles II"}]')
+        huge = representative.get("/carte/adresses?q=Rue de la Gare", headers={"Accept": "application/json"})
+    assert deep.status_code == 503 and deep.get_json()["code"] == "geocoder_unavailable"
+    assert huge.status_code == 200
+    assert [r["label"] for r in huge.get_json()["results"]] == ["Place Charles II"]
+
+
 def test_address_search_off_or_bad_query(app, representative) -> None:  # noqa: ANN001
     with configured(app, GEOCODER_URL=""):
         off = representative.get("/carte/adresses?q=Rue de la Gare", headers={"Accept": "application/json"})

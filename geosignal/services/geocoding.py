@@ -60,7 +60,7 @@ def parse_results(body: bytes, commune_at: Callable[[float, float], tuple[str, s
     """
     try:
         items = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deeper than the reader goes
         raise GeosignalError("geocoder_unavailable", "la recherche d'adresse a répondu autre chose que du JSON") from None
     if not isinstance(items, list):
         raise GeosignalError("geocoder_unavailable", "la recherche d'adresse a répondu autre chose qu'une liste")
@@ -70,7 +70,7 @@ def parse_results(body: bytes, commune_at: Callable[[float, float], tuple[str, s
             continue
         try:
             lon, lat = float(item.get("lon")), float(item.get("lat"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond a double
             continue
         if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
             continue
