@@ -48,9 +48,11 @@ def add_vary(response: Response, *names: str) -> None:
 
 #: Pages answered to visitors who are not signed in that still show private things: a
 #: single-use link's secret and its account's address (invitation, reset: the secret is in
-#: the form), the address just given a password (the sign-in form filled in). They are never
-#: stored either (a shared computer's cache, a proxy kept them, the secret still unused).
-PRIVATE_WITHOUT_SIGN_IN = frozenset({"account.reset_password", "account.accept_invitation", "pages.login"})
+#: the form), the address just given a password (the sign-in form filled in), an e-mail's
+#: unsubscribe link (its token in the form, the account's address). They are never stored
+#: either (a shared computer's cache, a proxy kept them, the secret still unused).
+PRIVATE_WITHOUT_SIGN_IN = frozenset({"account.reset_password", "account.accept_invitation", "pages.login",
+                                     "notifications.unsubscribe"})
 #: Open data, the same for everybody, kept by a browser even when signed in and revalidated
 #: (its view answers with an ETag and ``Cache-Control: no-cache``): the communes' boundaries,
 #: fetched by the queue and the zones pages at every visit (3.5 MB with the 581 Belgian communes).

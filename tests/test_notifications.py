@@ -545,6 +545,8 @@ def test_one_click_unsubscribe_by_post_only_and_bad_tokens_refused(app, client, 
 
     asked = client.get(path)
     assert asked.status_code == 200 and choice() == "each"
+    # the page holds the link's secret (in its form) and the address: kept by no cache
+    assert asked.headers["Cache-Control"] == "no-store" and "Cookie" in asked.headers["Vary"]
     html = asked.get_data(as_text=True)
     assert "Ne plus envoyer d'e-mails de geosignal à echevin@charleroi.be ?" in html
     assert f'action="{path}"' in html.replace("&amp;", "&")
