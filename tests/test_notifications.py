@@ -223,6 +223,34 @@ def test_digest_groups_the_days_submissions(app, db, smtp_server, people) -> Non
     assert _deliver(app, db, digest=True)["messages"] == 0
 
 
+def test_a_digest_of_submissions_and_withdrawals_is_one_message(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """One digest a day: a referent on the digest with submissions and a withdrawal pending
+    gets one message, a section per kind (submissions first), the footer once."""
+    rep, referent = people["rep"], people["referent"]
+    withdrawn = _report(rep)
+    assert referent.post(f"/api/v1/reports/{withdrawn}/transitions", json={"to": "validated"}).status_code == 200
+    assert rep.post(f"/api/v1/reports/{withdrawn}/transitions", json={"to": "withdrawn"}).status_code == 200
+    filed = _report(rep, dx=-3000.0)
+    assert _deliver(app, db, digest=True) == {"messages": 1, "rows": 3, "failed": 0, "skipped": 0}
+    [digest] = smtp_server.to("referente2@igretec.com")
+    assert digest["Subject"] == "geosignal : résumé du jour, 3 signalements"
+    plain, page = _parts(digest)
+    submitted = plain.index("2 signalements ont été soumis depuis le dernier résumé :")
+    removed = plain.index("Une commune a retiré un signalement que vous aviez validé, qu'un export a emporté "
+                          "ou qui était dans une zone confirmée :")
+    assert plain.replace("\r\n", "\n").startswith("Bonjour,\n\n") and submitted < removed
+    assert plain[submitted:removed].count(_reference(db, filed)) == 1
+    assert plain[removed:].count(_reference(db, withdrawn)) == 1
+    for text_ in (plain, page):
+        assert text_.count("Vous recevez ce message en tant que référent·e Smart Region.") == 1
+        assert text_.count("geosignal, zones blanches de Charleroi Métropole") == 1
+        assert text_.count("Bonjour,") == 1
+    assert page.index("2 signalements ont été soumis") < page.index("Une commune a retiré un signalement")
+    assert f'<a href="{BASE}/signalements/{filed}">' in page and "<title>geosignal : résumé du jour, 3 signalements" in page
+    _no_personal_data(digest, allowed="referente2@igretec.com")
+    assert _deliver(app, db, digest=True)["messages"] == 0
+
+
 def test_choosing_the_digest_moves_pending_submissions_to_it(app, db, smtp_server, people) -> None:  # noqa: ANN001
     _report(people["rep"])
     referent = db.scalar(select(User).where(User.email == "referent@igretec.com"))

@@ -346,8 +346,9 @@ class Message:
 
 
 _CLAIM = """
-    WITH due AS (
-      SELECT DISTINCT recipient_id, kind, CASE WHEN :digest THEN 0 ELSE batch END AS grp
+    WITH due AS (  -- one group per message: a digest is the recipient's, whatever the kinds
+      SELECT DISTINCT recipient_id, CASE WHEN :digest THEN '' ELSE kind END AS kind,
+             CASE WHEN :digest THEN 0 ELSE batch END AS grp
       FROM notification_outbox
       WHERE state = 'pending' AND delivery = :delivery AND next_attempt_at <= :now
       ORDER BY 1, 2, 3 LIMIT :groups)
@@ -357,7 +358,7 @@ _CLAIM = """
            u.role AS recipient_role, u.commune_nis AS recipient_commune,
            r.reference, r.commune_nis, c.name_fr AS commune, r.network, r.issue
     FROM notification_outbox o
-    JOIN due ON due.recipient_id = o.recipient_id AND due.kind = o.kind
+    JOIN due ON due.recipient_id = o.recipient_id AND due.kind = CASE WHEN :digest THEN '' ELSE o.kind END
             AND due.grp = CASE WHEN :digest THEN 0 ELSE o.batch END
     JOIN users u ON u.id = o.recipient_id
     JOIN reports r ON r.id = o.report_id
@@ -386,7 +387,8 @@ def claim(session: Session, *, digest: bool = False, now: datetime | None = None
 
     Without ``digest``: rows delivered ``each``, one message per recipient, kind and batch
     (one event: a submission, an import, a bulk transition). With ``digest``: the pending
-    ``digest`` rows, one message per recipient. Rows locked by another worker are skipped.
+    ``digest`` rows, one message per recipient, whatever their kinds (:func:`render` gives
+    each kind its section). Rows locked by another worker are skipped.
     One query; the locks last until the caller's transaction ends.
     """
     rows = session.execute(text(_CLAIM), {
@@ -394,7 +396,7 @@ def claim(session: Session, *, digest: bool = False, now: datetime | None = None
         "groups": limit}).mappings().all()
     messages: dict[tuple, Message] = {}
     for row in rows:
-        key = (row["recipient_id"], row["kind"], 0 if digest else row["batch"])
+        key = (row["recipient_id"], "", 0) if digest else (row["recipient_id"], row["kind"], row["batch"])
         message = messages.get(key)
         if message is None:
             message = messages[key] = Message(row["recipient_id"], row["email"],
@@ -595,35 +597,61 @@ def _withdrawal_facts(details: dict[str, Any] | None) -> dict[str, Any]:
             "zone_reports": details.get("zone_reports")}
 
 
+#: The template of each kind of message (``templates/mail/<name>.txt`` and ``.html``), in the
+#: order a digest of several kinds tells them.
+_TEMPLATES = {"submission": "submissions", "withdrawal": "withdrawals", "transition": "transitions"}
+
+
 def render(message: Message, base_url: str, unsubscribe_link: str | None = None) -> tuple[str, str, str]:
     """Return (subject, plain text, HTML) of ``message`` in its recipient's language.
 
     Templates: ``mail/submissions`` and ``mail/withdrawals`` (to referents) and
-    ``mail/transitions`` (to representatives), each a ``.txt`` (blocks ``subject`` and ``body``) and a ``.html``, each
-    with a daily digest form. Items carry the report's reference, commune, network and issue,
-    the statuses before and after, the reason and the role of who acted, and the link to the
-    report's page; every message ends with the link to the recipient's e-mail settings and,
-    when given, ``unsubscribe_link`` (:func:`unsubscribe_url`).
+    ``mail/transitions`` (to representatives), each a ``.txt`` (blocks ``subject`` and ``body``,
+    the body's ``section`` and ``footer``) and a ``.html`` (the same ``section`` and ``footer``),
+    each with a daily digest form. A digest holding several kinds is one message
+    (``mail/digest``): one section per kind, in :data:`_TEMPLATES`' order, and the first kind's
+    footer. Items carry the report's reference, commune, network and issue, the statuses
+    before and after, the reason and the role of who acted, and the link to the report's page;
+    every message ends with the link to the recipient's e-mail settings and, when given,
+    ``unsubscribe_link`` (:func:`unsubscribe_url`).
     """
+    from markupsafe import Markup
+
     env = _environment(message.locale)
-    items = [{
-        "reference": r["reference"], "commune": r["commune"], "nis": r["commune_nis"],
-        "url": report_url(base_url, r["report_id"]), "network": r["network"], "issue": r["issue"],
-        "from_status": r["from_status"], "to_status": r["to_status"], "reason": r["reason"],
-        "actor_role": r["actor_role"], **_withdrawal_facts(r.get("details")),
-    } for r in message.rows]
-    context = {"items": items[:MAX_LISTED], "count": len(items), "more": max(0, len(items) - MAX_LISTED),
-               "digest": message.digest, "list_url": f"{base_url.rstrip('/')}/signalements",
-               "preferences_url": f"{base_url.rstrip('/')}/compte/notifications",
-               "unsubscribe_url": unsubscribe_link,
-               "communes": sorted({i["commune"] for i in items})}
-    name = {"submission": "submissions", "withdrawal": "withdrawals"}.get(message.kind, "transitions")
-    plain = env.get_template(f"{name}.txt")
-    ctx = plain.new_context(context)
-    subject = " ".join("".join(plain.blocks["subject"](ctx)).split())
-    body = "".join(plain.blocks["body"](plain.new_context(context))).strip() + "\n"
-    page = env.get_template(f"{name}.html").render(context, subject=subject)
-    return subject, body, page
+    common = {"digest": message.digest, "list_url": f"{base_url.rstrip('/')}/signalements",
+              "preferences_url": f"{base_url.rstrip('/')}/compte/notifications",
+              "unsubscribe_url": unsubscribe_link}
+    parts = []
+    for kind, name in _TEMPLATES.items():
+        items = [{
+            "reference": r["reference"], "commune": r["commune"], "nis": r["commune_nis"],
+            "url": report_url(base_url, r["report_id"]), "network": r["network"], "issue": r["issue"],
+            "from_status": r["from_status"], "to_status": r["to_status"], "reason": r["reason"],
+            "actor_role": r["actor_role"], **_withdrawal_facts(r.get("details")),
+        } for r in message.rows if r["kind"] == kind]
+        if items:
+            parts.append((name, {**common, "items": items[:MAX_LISTED], "count": len(items),
+                                 "more": max(0, len(items) - MAX_LISTED),
+                                 "communes": sorted({i["commune"] for i in items})}))
+
+    def block(template: Any, context: dict[str, Any], name: str) -> str:
+        return "".join(template.blocks[name](template.new_context(context)))
+
+    if len(parts) == 1:
+        ((name, context),) = parts
+        plain, html, page_context = env.get_template(f"{name}.txt"), env.get_template(f"{name}.html"), context
+    else:  # a digest of several kinds: the sections (already escaped in HTML) in one message
+        plains = [(env.get_template(f"{name}.txt"), c) for name, c in parts]
+        pages = [(env.get_template(f"{name}.html"), c) for name, c in parts]
+        context = {**common, "count": len(message.rows),
+                   "sections": "".join(block(t, c, "section") for t, c in plains),
+                   "footer": block(*plains[0], "footer")}
+        page_context = {**common, "sections": Markup("".join(block(t, c, "section") for t, c in pages)),
+                        "footer": Markup(block(*pages[0], "footer"))}
+        plain, html = env.get_template("digest.txt"), env.get_template("digest.html")
+    subject = " ".join(block(plain, context, "subject").split())
+    body = block(plain, context, "body").strip() + "\n"
+    return subject, body, html.render(page_context, subject=subject)
 
 
 #: The e-mail policy of notifications: lines up to RFC 5322's 998 characters, so that the
