@@ -161,3 +161,56 @@ def test_evidence_added_while_the_report_is_withdrawn_is_refused(database, borde
                 "(SELECT count(*) FROM report_photos WHERE report_id = r.id) FROM reports r WHERE id = :id"),
                 {"id": rid}).one()
         assert (status, tests, photos) == ("withdrawn", 0, 0), what
+
+
+def test_an_edit_with_if_match_star_keeps_a_change_committed_meanwhile(database) -> None:  # noqa: ANN001, F811
+    """``PATCH`` with ``If-Match: *`` sending one property, while another transaction holds the
+    report's row and changes another property: the edit waits, then merges into the report as
+    the other left it. It merged into a copy read before the lock and wrote the other's
+    ``households_affected`` back (9 → 5, journalled as the representative's edit)."""
+    import threading
+    import time
+
+    from geosignal import create_app
+    from geosignal.services.users import create_token, create_user
+    from tests.conftest import CHARLEROI
+    from tests.factories import CHARLEROI_LAMBERT72, square_lambert, to_geojson_4326
+
+    _clear_reports(database)
+    app = create_app({"TESTING": True, "ENV": "testing", "SECRET_KEY": "test", "TILE_URL": "",
+                      "DATABASE_URL": database.engine.url.render_as_string(hide_password=False)})
+    with database.session() as session:
+        create_user(session, "echevin.star@charleroi.be", "representative", CHARLEROI, "correct horse battery")
+        headers = {"Authorization": f"Bearer {create_token(session, 'echevin.star@charleroi.be')}"}
+        session.commit()
+    geometry = to_geojson_4326(square_lambert(*CHARLEROI_LAMBERT72, 200.0))
+    client = app.test_client()
+    filed = client.post("/api/v1/reports", headers=headers, json={
+        "type": "Feature", "geometry": geometry,
+        "properties": {"network": "mobile", "households_affected": 5, "description": "avant"}})
+    assert filed.status_code == 201, filed.get_json()
+    rid = filed.get_json()["id"]
+    answers = []
+
+    def patch() -> None:
+        answers.append(app.test_client().patch(f"/api/v1/reports/{rid}", headers={**headers, "If-Match": "*"},
+                                               json={"properties": {"description": "après"}}))
+
+    with database.engine.connect() as other:
+        with other.begin():
+            other.execute(text("UPDATE reports SET households_affected = 9 WHERE id = :id"), {"id": rid})
+            editor = threading.Thread(target=patch)
+            editor.start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not other.execute(text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database())")).scalar():
+                time.sleep(0.05)
+        editor.join(30)
+    assert answers[0].status_code == 200, answers[0].get_json()
+    properties = answers[0].get_json()["properties"]
+    assert (properties["description"], properties["households_affected"]) == ("après", 9)
+    with database.session() as session:
+        assert session.execute(text("SELECT description, households_affected FROM reports WHERE id = :id"),
+                               {"id": rid}).one() == ("après", 9)
+    app.extensions["geosignal.db"].engine.dispose()

@@ -345,6 +345,19 @@ def get_report(session: Session, user: User, report_id: uuid.UUID | str) -> dict
     return _row_feature(row)
 
 
+def get_report_for_update(session: Session, user: User, stored: dict[str, Any]) -> dict[str, Any]:
+    """Lock the report ``stored`` (a Feature :func:`get_report` returned) ``FOR UPDATE`` and
+    return it as it is under the lock: ``stored`` itself when its ``revision`` is still the
+    row's, else read again (a change committed between the read and the lock). An edit merges
+    into this copy, so that a change it did not send is never written back over (``If-Match:
+    *`` takes any revision). ``not_found`` (404) when the report is gone."""
+    seq = session.execute(text("SELECT change_seq FROM reports WHERE id = :id FOR UPDATE"),
+                          {"id": uuid.UUID(stored["id"])}).scalar_one_or_none()
+    if seq is None:
+        raise GeosignalError("not_found", f"no report {stored['id']}")
+    return stored if seq == stored["properties"].get("revision") else get_report(session, user, stored["id"])
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of reports: Features in stable order and the cursor of the next page."""

@@ -219,6 +219,9 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
                    "the commune's representative edits its reports; the referent asks questions (needs_info)")
     if if_match is None:
         raise GeosignalError("precondition_required", "send If-Match with the ETag of the report you edited")
+    # the copy the edit is merged into is read under the row's lock (If-Match: * would write a
+    # copy read before a concurrent change back over it)
+    stored = reports_service.get_report_for_update(session, user, stored)
     refuse_unknown_members(body, {"type", "geometry", "properties", "id", "crs"})
     if "type" in body and body["type"] != "Feature":
         raise GeosignalError("invalid_geojson", 'an edit is a (partial) Feature: type must be "Feature"', where="/type")
