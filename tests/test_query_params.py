@@ -102,6 +102,15 @@ def test_declared_parameters_still_work(db, representative, referent) -> None:  
     ("/ogc/collections/white-zones/items?offset=%C2%B3", "offset"),
     ("/api/v1/reports?cursor=" + base64.urlsafe_b64encode(b"r1_000").decode().rstrip("="), "cursor"),
     ("/api/v1/reports?cursor=" + base64.urlsafe_b64encode(b"r" + b"9" * 40).decode().rstrip("="), "cursor"),
+    ("/api/v1/queue?limit=1_0", "limit"),
+    ("/api/v1/queue?limit=%2B5", "limit"),
+    ("/api/v1/queue?limit=%D9%A3", "limit"),
+    ("/api/v1/queue?cursor=" + base64.urlsafe_b64encode("q\u0663".encode()).decode().rstrip("="), "cursor"),
+    ("/api/v1/queue?cursor=" + base64.urlsafe_b64encode(b"q" + b"9" * 40).decode().rstrip("="), "cursor"),
+    ("/api/v1/queue?sort=households_affected&cursor="
+     + base64.urlsafe_b64encode("h\u0663.\u0663".encode()).decode().rstrip("="), "cursor"),
+    ("/api/v1/queue?sort=businesses_affected&cursor="
+     + base64.urlsafe_b64encode(b"b1." + b"9" * 40).decode().rstrip("="), "cursor"),
 ])
 def test_whole_numbers_are_ascii_digits_within_range(referent, query, where) -> None:  # noqa: ANN001
     _problem(referent.get(query), 400, "invalid_request", where)

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import contract, vocab, workflow
 from geosignal.errors import GeosignalError
-from geosignal.params import parse_commune, parse_day, text_parameter
+from geosignal.params import parse_commune, parse_day, text_parameter, whole_number
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -178,11 +178,8 @@ def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFi
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise GeosignalError("invalid_request", "from is after to", where="from", kind="period_reversed")
     raw_limit = arg("limit")
-    try:
-        limit = int(raw_limit) if raw_limit else DEFAULT_LIMIT
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
+    limit = whole_number(raw_limit, maximum=MAX_LIMIT) if raw_limit else DEFAULT_LIMIT
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise GeosignalError("invalid_request", f"limit must be a whole number from 1 to {MAX_LIMIT}", where="limit")
     return filters, limit, arg("cursor") or None
 
@@ -208,14 +205,17 @@ def decode_cursor(cursor: str, sort: str = "oldest") -> tuple[int, int]:
         if raw[:1] in _CURSOR_MARK.values() and raw[:1] != mark:
             raise GeosignalError("invalid_request", "cursor belongs to another order (sort): start again from the "
                                  "first page", where="cursor")
+        # ASCII digits within bigint (whole_number: int() and isdigit() take ² or ٣)
         if sort == "oldest":
-            if not raw.startswith("q") or not raw[1:].isdigit():
+            seq = whole_number(raw[1:]) if raw.startswith("q") else None
+            if seq is None:
                 raise ValueError(raw)
-            return _ABOVE_COUNTS, int(raw[1:])
-        count, _, seq = raw[1:].partition(".")
-        if not seq.isdigit() or not (count == "-1" or count.isdigit()) or int(count) >= _ABOVE_COUNTS:
+            return _ABOVE_COUNTS, seq
+        count_text, _, seq_text = raw[1:].partition(".")
+        seq, count = whole_number(seq_text), -1 if count_text == "-1" else whole_number(count_text)
+        if seq is None or count is None or count >= _ABOVE_COUNTS:
             raise ValueError(raw)
-        return int(count), int(seq)
+        return count, seq
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise GeosignalError("invalid_request", "cursor is malformed", where="cursor") from None
 
