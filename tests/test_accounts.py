@@ -82,7 +82,8 @@ def test_unrelated_passphrases_are_accepted_with_every_commune_name(db) -> None:
 
 
 @pytest.mark.parametrize("password", ["purple-elephant-manage-tonight", "Lanterne-Manage-Quokka-violet",
-                                      "quokka lanterne thuin violette"])
+                                      "quokka lanterne thuin violette", "geosignal quokka lantern violet",
+                                      "IGRETEC-quokka-lantern-violet"])
 def test_a_passphrase_holding_a_commune_name_among_its_words_is_accepted(db, password: str) -> None:
     """Every commune's name was refused anywhere inside a password: with the 581 Belgian
     communes loaded, « purple elephant manage tonight » (Manage) was refused to everybody, as
@@ -93,7 +94,8 @@ def test_a_passphrase_holding_a_commune_name_among_its_words_is_accepted(db, pas
     assert accounts.password_problem(password, words) is None
 
 
-@pytest.mark.parametrize("password", ["manage-2024-charleroi!", "Charleroi Manage Châtelet", "Thuin-Thuin-2025!"])
+@pytest.mark.parametrize("password", ["manage-2024-charleroi!", "Charleroi Manage Châtelet", "Thuin-Thuin-2025!",
+                                      "Geosignal-2026!", "igretec IGRETEC 2026", "greffe.sivry@example.org"])
 def test_commune_names_with_little_else_are_still_refused(db, password: str) -> None:
     words = [*accounts.guessable_words(db, email="greffe.sivry@example.org"), "Manage"]
     with pytest.raises(GeosignalError) as refused:
