@@ -317,6 +317,26 @@ def test_dashboard_close_in_draws_zones_as_zones(dashboard_server, browser) -> N
     watch.context.close()
 
 
+@pytest.mark.browser
+def test_zoomed_out_past_the_antimeridian_the_map_still_shows_the_reports(dashboard_server, browser) -> None:  # noqa: ANN001, F811
+    """Zoomed out on a wide screen, Leaflet's view runs past ±180° of longitude: the box asked
+    for is cut to the world (the server refuses a longitude beyond 180°, and the heat map and
+    dots were cleared without a word)."""
+    watch = PageWatch(browser, dashboard_server)
+    watch.login("dash-ref@igretec.com")
+    page = watch.page
+    page.set_viewport_size({"width": 1600, "height": 900})
+    _wait_ready(page, 9)
+    page.evaluate("() => { const p = document.getElementById('map-pane');"
+                  " p.dataset.locationsTotal = ''; window[p.dataset.map].setView([50.4, 4.4], 1); }")
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.locationsTotal !== ''")
+    west = page.evaluate("() => window[document.getElementById('map-pane').dataset.map].getBounds().getWest()")
+    assert west < -180  # the view does run past the antimeridian
+    assert page.evaluate("document.getElementById('map-pane').dataset.locationsTotal") == "9"
+    watch.assert_clean()
+    watch.context.close()
+
+
 def test_a_commune_with_only_a_neighbours_zone_is_explained(dashboard_server, browser) -> None:  # noqa: ANN001, F811
     """0 reports beside a white-zone share read as an error (a trial): such a row is marked and
     a note under the table says a neighbour's zone reaches over the boundary; otherwise no

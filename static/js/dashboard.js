@@ -477,7 +477,10 @@
     const ticket = ++locationsRequest;
     const b = map.getBounds();
     const params = filterParams();
-    params.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(","));
+    // zoomed out on a wide screen the view runs past ±180°: the box asked for is the world's at most
+    const clamp = (v, limit) => Math.max(-limit, Math.min(limit, v));
+    params.set("bbox", [clamp(b.getWest(), 180), clamp(b.getSouth(), 90), clamp(b.getEast(), 180), clamp(b.getNorth(), 90)]
+      .map((v) => v.toFixed(5)).join(","));
     params.set("zoom", String(Math.round(map.getZoom())));
     const response = await fetch(`${pane.dataset.locationsUrl}?${params}`, {headers: {Accept: "application/json"}});
     const body = await response.json();
