@@ -97,6 +97,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unreadable_coordinates": (422, "The coordinates typed cannot be read as WGS 84, DMS or Belgian Lambert."),
     "ambiguous_coordinates": (422, "The two numbers fit the territory in both orders; say which is which."),
     "geocoder_unavailable": (503, "The address search service is off or did not answer."),
+    "communes_changed": (409, "The communes were loaded again while the file was read; save it again."),
     # zones of overlapping reports
     "zone_changed": (409, "The zone's reports changed since it was read; read it again."),
     "invalid_split": (422, "A split must take out some of the zone's own reports, not none nor all."),
@@ -184,6 +185,7 @@ TITLES_FR: dict[str, str] = {
     "unreadable_coordinates": "Coordonnées illisibles : donnez deux nombres (WGS 84, degrés-minutes-secondes ou Lambert belge).",
     "ambiguous_coordinates": "Ces coordonnées se lisent dans les deux ordres : précisez lequel est la latitude (ou x).",
     "geocoder_unavailable": "La recherche d'adresse ne répond pas : saisissez des coordonnées ou dessinez sur la carte.",
+    "communes_changed": "Les communes ont été rechargées pendant la lecture de votre fichier : enregistrez-le à nouveau.",
     "zone_changed": "La zone a changé depuis votre lecture : rechargez-la.",
     "invalid_split": "Choisissez une partie des signalements de la zone à en retirer (ni aucun, ni tous).",
     "invalid_join": "Choisissez une autre zone du même réseau, ou un signalement de ce réseau qui n'est dans aucune zone, à réunir avec celle-ci.",

@@ -65,6 +65,66 @@ def test_cli_rejects_a_file_without_nis_codes(app, tmp_path) -> None:
     assert "invalid_request" in result.output and "NIS" in result.output
 
 
+def _features_with(change) -> dict:  # noqa: ANN001
+    import json
+
+    data = json.loads(COMMUNES_FILE.read_text(encoding="utf-8"))
+    for f in data["features"]:
+        change(f)
+    return data
+
+
+def test_cli_refuses_boundaries_that_are_not_longitudes_and_latitudes(app, db, tmp_path) -> None:  # noqa: ANN001
+    """Charleroi in Lambert 72 metres in a GeoJSON without ``crs`` (read as WGS 84): one line,
+    exit 1, nothing stored (it stored an infinite area, then failed in PostGIS, a traceback)."""
+    import json
+
+    from shapely.geometry import mapping, shape
+
+    from geosignal.geo import reproject
+
+    data = _features_with(lambda f: None)
+    charleroi = next(f for f in data["features"] if f["properties"]["nis_code"] == "52011")
+    charleroi["geometry"] = json.loads(json.dumps(mapping(reproject(shape(charleroi["geometry"]), WGS84, LAMBERT72))))
+    data["features"] = [charleroi]
+    path = tmp_path / "lambert.geojson"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    boundary = text("SELECT md5(ST_AsEWKB(boundary)) FROM communes WHERE nis_code = '52011'")
+    before = db.scalar(boundary)
+    result = app.test_cli_runner().invoke(args=["load-communes", str(path)])
+    assert result.exit_code == 1 and result.exc_info[0] is SystemExit
+    assert result.output.startswith("Error: invalid_geometry: ") and "are not longitudes and latitudes" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    db.rollback()
+    assert db.scalar(boundary) == before
+
+
+def test_a_file_of_codes_and_boundaries_keeps_the_names_and_populations(db, tmp_path) -> None:  # noqa: ANN001
+    """A boundary correction carrying only NIS codes and geometries (FPS Finance's AdMuKey
+    layer): the communes keep their names, province and population (they became the NIS code
+    and nothing); a column the file has still replaces the stored value."""
+    import json
+
+    def codes_only(f: dict) -> None:
+        f["properties"] = {"AdMuKey": f["properties"]["nis_code"]}
+
+    path = tmp_path / "boundaries.geojson"
+    path.write_text(json.dumps(_features_with(codes_only)), encoding="utf-8")
+    row = text("SELECT name_fr, name_nl, province, population, population_year FROM communes WHERE nis_code = '52011'")
+    before = db.execute(row).one()
+    assert before[0] == "Charleroi" and before[3] > 200_000
+    summary = load_communes(db, path)
+    assert (summary.updated, summary.inserted) == (30, 0)
+    assert db.execute(row).one() == before
+
+    def population_only(f: dict) -> None:
+        f["properties"] = {"nis_code": f["properties"]["nis_code"], "population": 1}
+
+    path.write_text(json.dumps(_features_with(population_only)), encoding="utf-8")
+    load_communes(db, path)
+    assert db.execute(row).one() == (*before[:3], 1, before[4])
+
+
 def test_cli_set_password(app, db) -> None:
     from geosignal.models import User
     from geosignal.services.users import create_user

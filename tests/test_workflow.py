@@ -274,8 +274,10 @@ def test_transition_many_moves_set_wise_and_lists_refusals(db, world) -> None:  
         ("invalid_transition", "draft"), ("not_found", None)]
     assert len([s for s in statements if "UPDATE reports" in s]) == 1  # one UPDATE for the five
     statements = [s for s in statements if not s.startswith("SAVEPOINT")]  # the test's own transaction
-    assert len(statements) == 3  # the lock query, the move + journal statement, the e-mails (outbox + job)
-    assert "notification_outbox" in statements[2]
+    # the communes lock (shared: a load of communes re-homes reports), the rows' lock query, the
+    # move + journal statement, the e-mails (outbox + job)
+    assert len(statements) == 4 and statements[0] == "SELECT pg_advisory_xact_lock_shared(%(k)s)"
+    assert "notification_outbox" in statements[3]
     rows = db.execute(text("SELECT action, from_status, to_status, details FROM audit_events "
                            "WHERE report_id = ANY(:ids) AND action = 'validate'"),
                       {"ids": submitted}).all()

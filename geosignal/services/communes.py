@@ -47,6 +47,24 @@ _COMMUNE_USES = (("reports", "commune_nis", "reports"), ("zones", "commune_nis",
                  ("users", "commune_nis", "accounts"), ("survey_responses", "nis_code", "survey answers"))
 
 
+#: The advisory lock between a load of communes and the writers of reports. A writer takes it
+#: shared (:func:`hold_communes`) before it reads the communes (a report's home commune, the
+#: commune a report names) and before any report row lock; a load takes it exclusively
+#: before anything else. A load then waits for the writers under way, and the writers that
+#: come during it wait for it and read the communes as it left them: a report filed during a
+#: load that moved its border kept its old home, one filed in a commune the load removed
+#: failed on its foreign key (500), and a withdrawal holding a report the load re-homes
+#: deadlocked with it (its row lock, then the zone lock the load held).
+COMMUNES_LOCK_KEY = 0x6773636D
+
+
+def hold_communes(session: Session) -> None:
+    """Take :data:`COMMUNES_LOCK_KEY` shared until the transaction ends (waiting for a load of
+    communes under way to commit). Call it before reading the communes for a write and before
+    locking a report's row."""
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": COMMUNES_LOCK_KEY})
+
+
 def _remove_communes(session: Session, codes: list[str]) -> None:
     """Remove the communes ``codes`` and their stored figures, set-wise (the caller commits).
 
@@ -101,8 +119,9 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     only). The zones homed
     in or touching a commune whose boundary changed (or that is new) measure their home commune
     again and the places are recounted (``zones_rehome``, migration 0037), as a full
-    regrouping would. Every network's zone lock is taken first (the writers' order), so writers
-    wait for the load.
+    regrouping would. The communes lock (:data:`COMMUNES_LOCK_KEY`) is taken exclusively first,
+    then every network's zone lock (the writers' order): the load waits for the writers under
+    way, and writers wait for the load.
 
     Communes loaded before that the file does not hold are kept and listed (``absent``); with
     ``remove_absent`` they are removed, unless one is still in use (:func:`_remove_communes`:
@@ -127,6 +146,15 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     if frame.crs is None:
         frame = frame.set_crs(WGS84)
     frame = frame.to_crs(WGS84)
+    # coordinates that are no longitudes and latitudes (metres of a projected CRS the file does
+    # not declare, e.g. Lambert 72 in a GeoJSON without ``crs``): refused before anything is
+    # measured (they made an infinite area, then a PostGIS error cutting the grid)
+    west, south, east, north = frame.total_bounds
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise GeosignalError("invalid_geometry", f"{path}: coordinates up to ({west:.0f}, {south:.0f}, {east:.0f}, "
+                             f"{north:.0f}) are not longitudes and latitudes: boundaries are read as WGS 84 "
+                             "(EPSG:4326) unless the file declares another CRS; give a file that declares its "
+                             "CRS (a Shapefile's .prj, a GeoPackage), or its boundaries in EPSG:4326")
     field = nis_field or next((f for f in _NIS_FIELDS if f in frame.columns), None)
     if field is None or field not in frame.columns:
         raise GeosignalError(
@@ -135,6 +163,10 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
         )
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
+    # what the file does not say of a commune loaded before (a file of codes and boundaries
+    # only: a boundary correction) is kept as stored, not emptied
+    carried = {c for c in ("name_nl", "province", "population", "population_year") if c in frame.columns}
+    stored_names = dict(session.execute(select(Commune.nis_code, Commune.name_fr)).all())
     for index, record in enumerate(frame.itertuples(index=False)):
         values = record._asdict()
         where = f"feature {index}"
@@ -156,7 +188,7 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
             )
         if isinstance(geom, Polygon):
             geom = MultiPolygon([geom])
-        name_fr = values.get("name_fr") or values.get("name") or values.get("NAME") or nis
+        name_fr = values.get("name_fr") or values.get("name") or values.get("NAME") or stored_names.get(nis) or nis
         rows.append(
             {
                 "nis_code": nis,
@@ -169,9 +201,11 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
                 "boundary": f"SRID=4326;{geom.wkt}",
             }
         )
-    # every network's zone lock first: the order of every writer (zones, then communes, then cells)
+    # the communes lock first, exclusively (writers hold it shared: :data:`COMMUNES_LOCK_KEY`),
+    # then every network's zone lock: the order of every writer (zones, then communes, then cells)
     from geosignal.services.zones_sql import LOCK_ORDER
 
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": COMMUNES_LOCK_KEY})
     session.execute(text("SELECT zones_lock(CAST(:n AS varchar[]))"), {"n": list(LOCK_ORDER)})
     boundary_sql = text("SELECT nis_code, md5(ST_AsEWKB(boundary)) FROM communes WHERE nis_code = ANY(:c)")
     before = dict(session.execute(boundary_sql, {"c": sorted(seen)}).all())
@@ -186,7 +220,9 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     stmt = insert(Commune).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Commune.nis_code],
-        set_={c: stmt.excluded[c] for c in rows[0] if c != "nis_code"},
+        set_={c: stmt.excluded[c] for c in rows[0]
+              if c != "nis_code" and (c in carried or c not in ("name_nl", "province", "population",
+                                                                  "population_year"))},
     )
     session.execute(stmt)
     moved = sorted(nis for nis, digest in session.execute(boundary_sql, {"c": sorted(seen)}).all()

@@ -42,6 +42,7 @@ from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, WGS84, transform_xy
 from geosignal.models import Report, User
 from geosignal.services import audit
+from geosignal.services.communes import hold_communes
 from geosignal.services.intake import Limits, ReportInput, ServiceArea, read_upload
 from geosignal.services.intake.batch import (
     OUTSIDE_SHARE_WARNED,
@@ -62,6 +63,7 @@ from geosignal.services.reports import (
     edit_values,
     not_your_commune,
 )
+from geosignal.services.territory import is_current
 from geosignal.vocab import NETWORKS
 
 MODES = ("all", "valid_only")
@@ -545,6 +547,12 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
     if dry_run:
         outcome.created_at = session.execute(text("SELECT now()")).scalar_one()
     else:  # one user's saves one after another: the same file saved twice at once is stored once
+        # the communes lock first (shared): a load of communes under way ends before anything
+        # is written; one that ended since the communes were read for this file moved them
+        hold_communes(session)
+        if not is_current(session, area):
+            raise GeosignalError("communes_changed", "the communes were loaded again while the file was read: "
+                                 "save it again")
         outcome.created_at = session.execute(_SAVE_LOCK, {"uid": str(user.id)}).scalar_one()
         # the account as it is now, once no deactivation can come in between (it takes this lock
         # too): a job queued, or a request begun, before the account was deactivated or changed

@@ -29,7 +29,7 @@ from geosignal.geo import LAMBERT72, rfc7946_oriented
 from geosignal.models import Commune, IdempotencyKey, Report, User
 from geosignal.params import whole_number
 from geosignal.services import audit, notifications
-from geosignal.services.communes import HOME_COMMUNE_SQL
+from geosignal.services.communes import COMMUNES_LOCK_KEY, HOME_COMMUNE_SQL, hold_communes
 from geosignal.services.intake import ReportInput
 from geosignal.services.intake.batch import geometry_keys
 
@@ -139,8 +139,10 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
     props = report_input.properties
     values = {k: props[k] for k in ATTRIBUTES if props.get(k) is not None}
     # the same report sent twice at once (a double click): the second waits for the first's
-    # commit, then its duplicate check (a later statement, a later snapshot) sees it
-    session.execute(_DUPLICATE_LOCK, {"k": f"{user.id}:{duplicate_identity(report_input)}"})
+    # commit, then its duplicate check (a later statement, a later snapshot) sees it; the
+    # communes lock (shared, first: a load of communes under way ends before the home is read)
+    session.execute(_DUPLICATE_LOCK, {"k": f"{user.id}:{duplicate_identity(report_input)}",
+                                      "communes": COMMUNES_LOCK_KEY})
     nis, name, duplicate = session.execute(_ASSIGN_AND_DUPLICATE, {
         "g": ewkt, "srid": LAMBERT72, "uid": user.id, "window": DUPLICATE_WINDOW_S, "status": status,
         **{name: props.get(name) for name in ATTRIBUTES},
@@ -170,7 +172,8 @@ def create_report(session: Session, user: User, report_input: ReportInput, *,
 
 
 #: Waits for any transaction of the same user filing the same report (see :func:`create_report`).
-_DUPLICATE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('duplicate:' || :k, 0))")
+_DUPLICATE_LOCK = text("SELECT pg_advisory_xact_lock_shared(:communes), "
+                       "pg_advisory_xact_lock(hashtextextended('duplicate:' || :k, 0))")
 #: Waits for any transaction of the same user using the same ``Idempotency-Key``.
 _IDEMPOTENCY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('idempotency:' || :k, 0))")
 #: Longest ``Idempotency-Key`` (the column's size).
@@ -351,6 +354,7 @@ def get_report_for_update(session: Session, user: User, stored: dict[str, Any]) 
     row's, else read again (a change committed between the read and the lock). An edit merges
     into this copy, so that a change it did not send is never written back over (``If-Match:
     *`` takes any revision). ``not_found`` (404) when the report is gone."""
+    hold_communes(session)  # before the row lock (a load of communes re-homes reports)
     seq = session.execute(text("SELECT change_seq FROM reports WHERE id = :id FOR UPDATE"),
                           {"id": uuid.UUID(stored["id"])}).scalar_one_or_none()
     if seq is None:
@@ -583,6 +587,7 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
         rid = report_id if isinstance(report_id, uuid.UUID) else uuid.UUID(str(report_id))
     except ValueError:
         raise GeosignalError("not_found", f"no report {report_id}") from None
+    hold_communes(session)  # before the row lock (a load of communes re-homes reports)
     row = session.execute(_LOCK_FOR_EDIT, {"id": rid}).first()
     if row is None or not policy.may_read_report(user, row.commune_nis):
         raise GeosignalError("not_found", f"no report {report_id}")

@@ -24,12 +24,9 @@ def service_area(session: Session, cache: MutableMapping[str, Any], margin_m: fl
     border. One aggregate over the communes per call. Raises ``outside_service_area`` (422)
     when no commune is loaded (nothing can be inside an empty territory).
     """
-    count, written = session.execute(
-        select(func.count(), func.coalesce(func.sum(text("xmin::text::bigint")), 0)).select_from(Commune)
-    ).one()
+    count, key = _key(session, margin_m)
     if count == 0:
         raise GeosignalError("outside_service_area", "no commune is loaded: run `geosignal load-communes`")
-    key = (count, int(written), margin_m)
     if cache.get("key") != key:
         rows = session.execute(
             select(Commune.nis_code, Commune.name_fr, func.ST_AsBinary(Commune.boundary))
@@ -37,8 +34,26 @@ def service_area(session: Session, cache: MutableMapping[str, Any], margin_m: fl
         cache["area"] = ServiceArea(
             ((nis, name, shapely.from_wkb(bytes(wkb))) for nis, name, wkb in rows), margin_m=margin_m
         )
+        cache["area"].key = key
         cache["key"] = key
     return cache["area"]
+
+
+def _key(session: Session, margin_m: float) -> tuple[int, tuple[int, int, float]]:
+    """The number of communes and what identifies their state (number, sum of the rows'
+    ``xmin``, margin)."""
+    count, written = session.execute(
+        select(func.count(), func.coalesce(func.sum(text("xmin::text::bigint")), 0)).select_from(Commune)
+    ).one()
+    return count, (count, int(written), margin_m)
+
+
+def is_current(session: Session, area: ServiceArea) -> bool:
+    """Whether ``area`` (from :func:`service_area`) is built from the communes as they are now:
+    False when a load of communes committed since. An area built otherwise (by hand, from
+    given communes) is taken as it is."""
+    key = getattr(area, "key", None)
+    return key is None or key == _key(session, area.margin_m)[1]
 
 
 def limits_from_config(config: Mapping[str, Any]) -> Limits:

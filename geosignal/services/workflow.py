@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from geosignal import policy, workflow
 from geosignal.errors import GeosignalError
 from geosignal.formparse import visible
+from geosignal.services.communes import hold_communes
 from geosignal.textsafety import refuse_unsafe_text
 from geosignal.vocab import STATUSES
 
@@ -174,6 +175,7 @@ def transition(
     to = _check_target(to, member)
     reason = clean_reason(reason)
     rid = _uuid(report_id)
+    hold_communes(session)  # before the row lock (a load of communes re-homes reports)
     row = session.execute(_LOCK, {"ids": [rid]}).first() if rid else None
     if row is None or not policy.may_read_report(actor, row.commune_nis):
         raise GeosignalError("not_found", f"no report {report_id}")
@@ -224,6 +226,7 @@ def transition_many(
             refused.append({"id": value, "code": "not_found", "status": None})
         else:
             wanted.append(rid)
+    hold_communes(session)  # before the row locks (a load of communes re-homes reports)
     rows = session.execute(_LOCK, {"ids": wanted}).all() if wanted else []
     found = {r.id for r in rows}
     refused += [{"id": str(i), "code": "not_found", "status": None} for i in wanted if i not in found]

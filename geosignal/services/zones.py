@@ -225,8 +225,10 @@ def _lock(session: Session, networks: Sequence[str]) -> None:
     shared lock of changes an export's watermark waits for (a decision may change confirmed
     zones, which take numbers of the change sequence): the order of a report's writer, which
     takes that lock before its zone trigger runs."""
+    from geosignal.services.communes import hold_communes
     from geosignal.services.export.constants import CHANGE_LOCK_KEY
 
+    hold_communes(session)  # a load of communes takes the zone locks after it (exclusively)
     session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": CHANGE_LOCK_KEY})
     session.execute(text("SELECT zones_lock(CAST(:nets AS varchar[]))"), {"nets": list(networks)})
 

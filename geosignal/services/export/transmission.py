@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
+from geosignal.services.communes import hold_communes
 from geosignal.services.export.constants import BRUSSELS
 
 #: The ``since`` value meaning "only what is new since the last transmitted export".
@@ -131,6 +132,7 @@ def mark_transmitted(session: Session, run_id: str | uuid.UUID, actor: Any, *,
     if getattr(actor, "role", None) not in ("referent", "admin"):
         raise GeosignalError("forbidden", "marking an export as transmitted is for the referent and admins")
     rid = _run_id(run_id)
+    hold_communes(session)  # before the reports' row locks (a load of communes re-homes reports)
     run = session.execute(text(
         "SELECT id, transmitted_at, transmitted_actor, feature_count, filters FROM export_runs WHERE id = :id "
         "FOR UPDATE"), {"id": rid}).first()
