@@ -180,6 +180,43 @@ def test_large_photo_is_scaled_down() -> None:
     assert Image.open(io.BytesIO(processed.data)).size == (2560, 1920)
 
 
+#: An EXIF block (big-endian: Make, orientation 6, a GPS IFD) whose GPS latitude, a RATIONAL
+#: tag, holds text: Pillow's exif_transpose fails writing it back (TypeError, struct.error).
+DAMAGED_EXIF = bytes.fromhex(
+    "4578696600004d4d002a000000080003010f00020000000600000032011200030000000100060000882500040000000100000038"
+    "000000004d616b657200000200140002000000024e00000000020005000000030000005600000000000000320000000100000018"
+    "a0000001000003cc00000019")
+
+
+def test_a_photo_with_a_damaged_exif_tag_is_stored_upright_without_it(representative, db) -> None:  # noqa: ANN001
+    """A phone's EXIF with one tag of the wrong type was a 500; the photo is stored turned by
+    its orientation (6: a quarter turn), without the EXIF."""
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(out, "JPEG")
+    plain = out.getvalue()
+    data = plain[:2] + b"\xff\xe1" + struct.pack(">H", len(DAMAGED_EXIF) + 2) + DAMAGED_EXIF + plain[2:]
+    report_id = _report(representative)
+    response = _post_photo(representative, report_id, data)
+    assert response.status_code == 201, response.get_json()
+    stored = db.scalar(select(Photo.data).where(Photo.report_id == report_id))
+    assert Image.open(io.BytesIO(stored)).size == (20, 40)
+    assert b"Maker" not in stored and b"Exif" not in stored
+
+
+def test_a_jpeg_strip_is_decoded_at_a_reduced_scale() -> None:
+    """A thin strip inside the 64-megapixel limit (65,000 × 984) was decoded whole — its short
+    side is below the output's, so asking for the output's size did not reduce it (320–490 MB
+    in one worker). It is decoded at most MAX_DECODED_PIXELS, then scaled to the output."""
+    assert evidence._draft_size(65_000, 984) == (32_500, 492)  # 1/2: 16 Mpx
+    assert evidence._draft_size(8_000, 8_000) == (4_000, 4_000)  # 1/2: the output side stays 2,560
+    assert evidence._draft_size(4_000, 3_000) == (4_000, 3_000)  # the output's size needs it whole
+    assert evidence._draft_size(40, 20) == (40, 20)
+    out = io.BytesIO()
+    Image.new("RGB", (65_000, 984), (90, 120, 200)).save(out, "JPEG", quality=20)
+    processed = evidence.process_photo(out.getvalue())
+    assert (processed.width, processed.height) == (2560, 39)
+
+
 def test_speed_test_faults_are_reported_together(representative, db) -> None:  # noqa: ANN001
     report_id = _report(representative)
     future = (datetime.now(UTC) + timedelta(days=3)).isoformat()
@@ -202,6 +239,11 @@ def test_speed_test_faults_are_reported_together(representative, db) -> None:  #
     assert missing.status_code == 422
     assert [(e["pointer"], e["code"]) for e in missing.get_json()["errors"]] == [
         ("/measured_at", "invalid_datetime"), ("/", "invalid_attribute")]
+    # a blank date is a missing one (it was stored as NULL: a 500)
+    blank = representative.post(f"/api/v1/reports/{report_id}/evidence", json={"latency_ms": 5, "measured_at": " \t"})
+    assert blank.status_code == 422
+    assert (blank.get_json()["code"], blank.get_json()["where"], blank.get_json()["kind"]) == (
+        "invalid_datetime", "/measured_at", "missing")
     for body in ([1, 2], "x"):
         assert representative.post(f"/api/v1/reports/{report_id}/evidence", json=body).status_code == 400
 

@@ -26,6 +26,7 @@ import hashlib
 import io
 import math
 import re
+import struct
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 #: Most pixels an uploaded image may declare, per format (a JPEG is decoded at a reduced scale;
 #: a PNG is decoded whole, 4 bytes a pixel at most).
 MAX_PIXELS: dict[str, int] = {"jpeg": 64_000_000, "png": 24_000_000}
+#: Most pixels decoded from a JPEG: its scale is reduced (1/2, 1/4, 1/8) until it fits, whatever
+#: its shape (a 65,000 × 984 strip is not reduced by asking for the output's size: its short side
+#: is below it, and it was decoded whole, 320–490 MB).
+MAX_DECODED_PIXELS = 24_000_000
 #: Longest side of a stored photo, in pixels.
 MAX_OUTPUT_SIDE = 2560
 #: JPEG quality of a re-encoded photo.
@@ -125,7 +130,7 @@ def validate_speed_test(body: Any) -> dict[str, Any]:
         else:
             out["operator"] = operator
     measured = body.get("measured_at")
-    if measured is None or measured == "":
+    if measured is None or (isinstance(measured, str) and not measured.strip()):  # blank is missing too
         faults.append(GeosignalError("invalid_datetime", "measured_at is required: when the test was made.",
                                      where="/measured_at", kind="missing"))
     elif not isinstance(measured, str):
@@ -253,7 +258,7 @@ def process_photo(data: bytes) -> ProcessedPhoto:
                 raise GeosignalError("decompression_bomb", f"the image declares {width} × {height} pixels; at most "
                                      f"{MAX_PIXELS[kind]:,}", limit=MAX_PIXELS[kind])
             if kind == "jpeg":
-                image.draft("RGB", (MAX_OUTPUT_SIDE, MAX_OUTPUT_SIDE))  # decode at a reduced scale
+                image.draft("RGB", _draft_size(width, height))  # decode at a reduced scale
             image.load()
             image = _upright_srgb(image, ImageOps)
         except GeosignalError:
@@ -274,9 +279,41 @@ def process_photo(data: bytes) -> ProcessedPhoto:
     return ProcessedPhoto(out.getvalue(), f"image/{kind}", bare.width, bare.height)
 
 
+def _draft_size(width: int, height: int) -> tuple[int, int]:
+    """The size to ask a JPEG decoder for (``Image.draft``): the scale (1, 1/2, 1/4, 1/8) that
+    keeps the longest output side at least :data:`MAX_OUTPUT_SIDE` where the image allows it,
+    reduced further until at most :data:`MAX_DECODED_PIXELS` pixels are decoded."""
+    scale = 1
+    while scale < 8 and min(width, height) // (scale * 2) >= MAX_OUTPUT_SIDE:
+        scale *= 2
+    while scale < 8 and (width // scale) * (height // scale) > MAX_DECODED_PIXELS:
+        scale *= 2
+    return max(1, width // scale), max(1, height // scale)
+
+
+#: The transposition of each EXIF orientation (2–8; 1 is upright), as ``ImageOps.exif_transpose``.
+_ORIENTATIONS = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+                 7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
 def _upright_srgb(image: Any, image_ops: Any) -> Any:
-    """Apply the EXIF orientation, then convert to sRGB when an ICC profile is embedded."""
-    image = image_ops.exif_transpose(image) or image
+    """Apply the EXIF orientation, then convert to sRGB when an ICC profile is embedded.
+
+    A damaged EXIF block (a tag of the wrong type: Pillow's ``exif_transpose`` fails writing it
+    back) still gives its orientation: the image is turned by it, the rest of the EXIF is
+    dropped anyway."""
+    from PIL import Image
+
+    try:
+        image = image_ops.exif_transpose(image) or image
+    except (TypeError, struct.error, ValueError, KeyError, OSError):
+        try:
+            orientation = image.getexif().get(0x0112)
+        except (TypeError, struct.error, ValueError, KeyError, OSError):
+            orientation = None
+        method = _ORIENTATIONS.get(orientation) if isinstance(orientation, int) else None
+        if method is not None:
+            image = image.transpose(getattr(Image.Transpose, method))
     icc = image.info.get("icc_profile")
     if icc and image.mode in ("RGB", "RGBA", "CMYK", "L"):
         try:
