@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from functools import wraps
 from typing import Any
 
@@ -37,7 +38,10 @@ def _create_app(*_args: Any) -> Flask:
 
 
 def reports_errors(command: Callable) -> Callable:
-    """Turn a :class:`GeosignalError` into a one-line reason and exit status 1."""
+    """Turn a :class:`GeosignalError`, or a value the database cannot hold (an id beyond its
+    integer, a NUL, a date beyond its range: SQLAlchemy's ``DataError``), into a one-line
+    reason and exit status 1."""
+    from sqlalchemy.exc import DataError
 
     @wraps(command)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -45,8 +49,15 @@ def reports_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except GeosignalError as error:
             raise one_line(error) from None
+        except DataError as error:
+            raise refused_value(error) from None
 
     return wrapped
+
+
+def refused_value(error: Exception) -> click.ClickException:
+    """A value the database refused, as the command line says it."""
+    return click.ClickException(f"invalid_request: the database refused a value: {database_problem(error)}")
 
 
 def one_line(error: GeosignalError) -> click.ClickException:
@@ -98,13 +109,16 @@ class _Main(FlaskGroup):
         """Run the command; what goes wrong in any of them is said on one line (``Error: …``,
         exit status 1), never as a traceback: a coded error (``code: reason``), a database that
         cannot be reached or refuses the login (``database: …``), a database whose schema is
-        missing or behind the code (the revision it is at, the one needed, ``geosignal init-db``)."""
-        from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+        missing or behind the code (the revision it is at, the one needed, ``geosignal init-db``), a
+        value the database cannot hold (``invalid_request: the database refused a value: …``)."""
+        from sqlalchemy.exc import DataError, InterfaceError, OperationalError, ProgrammingError
 
         try:
             return super().invoke(ctx)
         except GeosignalError as error:
             raise one_line(error) from None
+        except DataError as error:  # a value the database cannot hold (an id beyond its range, a NUL…)
+            raise refused_value(error) from None
         except (OperationalError, InterfaceError) as error:
             raise click.ClickException(f"database: {database_problem(error)}") from None
         except ProgrammingError as error:
@@ -616,8 +630,8 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
 def _export_options(command: Callable) -> Callable:
     """The options of ``export`` (shared by its two registrations, see below)."""
     options = [
-        click.option("-o", "--output", type=click.File("wb"), default="-",
-                     help="file to write (default: standard output)"),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+                     help="file to write (default: standard output); written whole or not at all"),
         click.option("--format", "fmt", type=click.Choice(["geojson", "csv", "gpkg"]), default="geojson",
                      show_default=True),
         click.option("--status", default=None,
@@ -719,17 +733,55 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str | No
             actor=f"cli:{getpass.getuser()}", channel="cli", mark_transmitted=mark_transmitted,
             options={"dialect": dialect, "decimal": decimal} if fmt == "csv" else {},
         )
-        stream = export_service.stream_export(session, request, record=record)
-        for chunk in stream.chunks:
-            output.write(chunk)
-        output.flush()
-        session.commit()
-    where = "" if output.name == "<stdout>" else f" to {output.name}"
+        try:
+            with output_file(output) as out:
+                stream = export_service.stream_export(session, request, record=record)
+                for chunk in stream.chunks:
+                    out.write(chunk)
+                out.flush()
+                session.commit()  # (before the file takes its name: a run that failed leaves none)
+        except OSError as error:  # a full disk, a folder that does not exist or may not be written…
+            raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
+    where = "" if output == "-" else f" to {output}"
     run = f", run {stream.run.id}" if stream.run is not None else ""
     zones = (f", {_n(stream.zone_count, 'confirmed zone')}" if stream.zone_count else "") + (
         f", {_n(stream.zones_removed_count, 'zone')} removed" if stream.zones_removed_count else "")
     click.echo(f"{_n(stream.count, 'report')}{zones} written{where}{run}; next: --since {stream.next_since}",
                err=True)
+
+
+@contextmanager
+def output_file(path: str) -> Iterator[Any]:
+    """A binary file to write ``path`` with, whole or not at all: the bytes go to a temporary
+    file beside it, which takes its name once the ``with`` block ends without an error, and is
+    removed otherwise (a failed export left a half-written GeoJSON over the previous one).
+    ``-`` is standard output; a path that is no regular file (``/dev/null``, a pipe) is written
+    in place. Raises :class:`OSError` as the system does."""
+    import os
+    import tempfile
+
+    if path == "-":
+        yield click.get_binary_stream("stdout")
+        return
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "wb") as handle:
+            yield handle
+        return
+    target = os.path.abspath(path)
+    handle = tempfile.NamedTemporaryFile(dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.",
+                                         suffix=".part", delete=False)
+    try:
+        yield handle
+        handle.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)  # as a file opened plainly would be (not 0600)
+        os.replace(handle.name, target)
+    except BaseException:
+        handle.close()
+        with suppress(OSError):
+            os.unlink(handle.name)
+        raise
 
 
 @commands.command("mark-transmitted")

@@ -120,3 +120,65 @@ def test_import_reports_says_what_the_upload_preview_says_per_feature(app, db, a
     assert result.output.splitlines() == [
         *(f"feature 0: warning: {w['code']}: {w['detail']}{_at(w)}" for w in entry["warnings"]),
         "1 accepted, 0 refused, 1 would be saved (dry run)"]
+
+
+# ---- what the database refuses, a disk that is full, an export that fails: one line, exit 1 ----
+
+@pytest.mark.parametrize("args", [
+    ["revoke-token", "99999999999"],  # beyond the id's integer
+    ["purge", "--dry-run", "--export-copies-older-than", "999999999"],  # a date beyond PostgreSQL's
+    ["delete-survey", "--edition", "99999999999", "--yes"],
+    ["list-tokens", "a\x00@b.be"],  # a NUL in a text parameter
+    ["set-password", "a\x00@b.be"],
+    ["create-user", "x@charleroi.be", "--role", "representative", "--commune", "52\x0011"],
+])
+def test_a_value_the_database_refuses_is_one_line(app, db, args: list[str]) -> None:  # noqa: ANN001
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 1 and result.exc_info[0] is SystemExit, (result.output, repr(result.exception))
+    assert result.output.startswith("Error: invalid_request: the database refused a value: ")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_an_export_to_a_full_disk_is_one_line(app, db) -> None:  # noqa: ANN001
+    result = app.test_cli_runner().invoke(args=["export", "-o", "/dev/full"])
+    assert result.exit_code == 1 and result.exc_info[0] is SystemExit, (result.output, repr(result.exception))
+    assert "Error: cannot write /dev/full: No space left on device" in result.output
+
+
+def test_an_export_that_fails_leaves_the_previous_file_and_no_other(app, db, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A connection lost after the first chunk: the file written before is as it was, no
+    temporary file is left beside it, and no run is recorded; the export done again replaces
+    it whole, with a plain file's permissions."""
+    import os
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from geosignal.services.export import formats
+
+    real = formats.geojson_chunks
+
+    def lost_after_the_first_chunk(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        chunks = real(*args, **kwargs)
+        yield next(chunks)
+        raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+
+    out = tmp_path / "dwconnect.geojson"
+    out.write_text('{"type":"FeatureCollection","features":[]}')
+    runs = text("SELECT count(*) FROM export_runs")
+    before = db.scalar(runs)
+    monkeypatch.setattr(formats, "geojson_chunks", lost_after_the_first_chunk)
+    failed = app.test_cli_runner().invoke(args=["export", "-o", str(out)])
+    assert failed.exit_code == 1  # (said "database: …" on one line by the geosignal command: _Main)
+    assert out.read_text() == '{"type":"FeatureCollection","features":[]}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dwconnect.geojson"]
+    assert db.scalar(runs) == before
+    monkeypatch.setattr(formats, "geojson_chunks", real)
+    done = app.test_cli_runner().invoke(args=["export", "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    assert json.loads(out.read_text())["type"] == "FeatureCollection" and "export_run" in json.loads(out.read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dwconnect.geojson"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert db.scalar(runs) == before + 1
