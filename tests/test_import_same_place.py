@@ -118,6 +118,10 @@ def test_the_command_line_names_the_report_too(app, db, representative, tmp_path
                                                 "--network", "mobile", "--correct-saved-before"])
     assert result.exit_code == 0, result.output
     assert "1 accepted, 0 refused, 0 saved, 1 report corrected" in result.output
+    assert (f"row 2: warning: same_place_saved_before: the same place as report {church}, saved from "
+            "'campagne.csv' with other values: this row corrects it (correct_saved_before); it changes "
+            "households_affected (3 → 30) and keeps the rest") in result.output
+    assert "stores a second report" not in result.output
     assert db.scalar(text("SELECT households_affected FROM reports WHERE reference = :r"), {"r": church}) == 30
     assert count_reports(db) == 3
 

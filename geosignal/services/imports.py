@@ -565,7 +565,8 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
     _find_duplicates(session, user, accepted, keys, outcome, asked_at)
     digests, saved_before = _rows_saved_before(session, user, accepted, keys, outcome)
     places = place_digests(keys, [a.item.properties.get("network") or "" for a in accepted])
-    _same_places_saved_before(session, user, accepted, places, saved_before, results.properties_read)
+    _same_places_saved_before(session, user, accepted, places, saved_before, results.properties_read,
+                              correcting=correct_saved_before)
     if skip_saved_before and len(saved_before):
         _skip(accepted, saved_before, outcome)
     if correct_saved_before:
@@ -704,7 +705,8 @@ _OPEN_STATUSES = [s for s, kind in vocab.STATUS_TYPES.items() if kind == "open"]
 
 
 def _same_places_saved_before(session: Session, user: User, accepted: list[_Accepted], places: np.ndarray,
-                              saved_before: np.ndarray, carried: set[str] | frozenset[str]) -> None:
+                              saved_before: np.ndarray, carried: set[str] | frozenset[str], *,
+                              correcting: bool = False) -> None:
     """Say, set-wise, which rows would store a second report of a place (and network) an
     earlier upload stored with other values (a row corrected in an edited copy of a file): each such row
     that would create a report, and is not the same row saved before (``saved_before``:
@@ -723,7 +725,10 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
     has a column for, ``carried``: :func:`_corrected_values`). Where that save stored several
     reports of the row's place, an unchanged row of the file keeps the one it repeats and a
     changed row takes, in file order, the one of the others it changes least.
-    Two queries, whatever the number of rows."""
+    With ``correcting`` (a save with ``correct_saved_before``) the ``detail`` of a correctable
+    row says that it corrects the report, not that it stores a second one. Two queries,
+    whatever the number of rows.
+    """
     if not accepted:
         return
     candidates = np.fromiter((a.created for a in accepted), dtype=bool, count=len(accepted))
@@ -804,8 +809,10 @@ def _same_places_saved_before(session: Session, user: User, accepted: list[_Acce
             warning["changes"] = [{"name": n, "before": before[n], "after": after[n]} for n in after]
             changed = ("; correcting it changes " + ", ".join(f"{n} ({before[n]!r} → {after[n]!r})" for n in after)
                        + " and keeps the rest") if after else "; correcting it changes nothing"
-        warning["detail"] = (f"the same place as report {report.reference}, saved from {save.filename!r} with other "
-                             "values: saving this row stores a second report; " + _CORRECTION_ADVICE[why] + changed)
+        head = f"the same place as report {report.reference}, saved from {save.filename!r} with other values: "
+        warning["detail"] = (head + "this row corrects it (correct_saved_before)" + changed.replace(
+            "; correcting it", "; it") if correcting and why is None else
+            head + "saving this row stores a second report; " + _CORRECTION_ADVICE[why] + changed)
         item.warnings = [*item.warnings, warning]
 
 
