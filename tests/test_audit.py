@@ -165,6 +165,7 @@ def test_the_journal_api_and_page_are_for_the_referent_and_admins_with_filters(d
     assert len(page1["events"]) == 2 and page1["next_before_id"]
     page2 = admin.get(f"/api/v1/audit?limit=2&before={page1['next_before_id']}").get_json()
     assert page2["events"][0]["id"] < page1["events"][-1]["id"]
+    assert admin.get("/api/v1/audit?before=0").get_json()["events"] == []  # nothing is before event 0
     bad = admin.get("/api/v1/audit?action=delete")
     assert bad.status_code == 400 and bad.get_json()["where"] == "action"
     assert admin.get("/api/v1/audit?from=hier").status_code == 400

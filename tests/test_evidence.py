@@ -5,6 +5,7 @@ after 12 months and the photo retention rule — against the real PostGIS."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -217,6 +218,18 @@ def test_a_jpeg_strip_is_decoded_at_a_reduced_scale() -> None:
     assert (processed.width, processed.height) == (2560, 39)
 
 
+@pytest.mark.parametrize(("mode", "colour", "hole"), [("RGB", (255, 0, 0), (0, 0, 0)), ("L", 200, 0)])
+def test_a_png_with_one_transparent_colour_stays_transparent(mode: str, colour, hole) -> None:  # noqa: ANN001
+    """A PNG whose transparency is one colour (tRNS on RGB or grey) came back opaque."""
+    image = Image.new(mode, (8, 8), colour)
+    image.putpixel((0, 0), hole)
+    out = io.BytesIO()
+    image.save(out, "PNG", transparency=colour)
+    back = Image.open(io.BytesIO(evidence.process_photo(out.getvalue()).data))
+    assert back.mode == {"RGB": "RGBA", "L": "LA"}[mode]
+    assert back.getpixel((3, 3))[-1] == 0 and back.getpixel((0, 0))[-1] == 255
+
+
 def test_speed_test_faults_are_reported_together(representative, db) -> None:  # noqa: ANN001
     report_id = _report(representative)
     future = (datetime.now(UTC) + timedelta(days=3)).isoformat()
@@ -263,6 +276,13 @@ def test_speed_test_stored_and_listed(representative, referent) -> None:  # noqa
     assert [t["id"] for t in doc["speed_tests"]] == [stored["id"]]
     assert doc["photos"] == [] and doc["stale_after_months"] == 12
     assert doc["latest_at"] == "2026-03-29T03:30:00+02:00"
+    # -0.0 is 0; an unknown member's pointer is escaped (RFC 6901: ~ and /)
+    zero = representative.post(f"/api/v1/reports/{report_id}/evidence",
+                               json={"upload_mbps": -0.0, "measured_at": "2026-03-29"})
+    assert zero.status_code == 201 and json.dumps(zero.get_json()["upload_mbps"]) == "0.0"
+    odd = representative.post(f"/api/v1/reports/{report_id}/evidence",
+                              json={"latency_ms": 5, "measured_at": "2026-03-29", "x/y~": 1})
+    assert odd.status_code == 422 and odd.get_json()["where"] == "/x~1y~0"
 
 
 def test_who_reads_and_adds_evidence(client, db, representative, referent) -> None:  # noqa: ANN001

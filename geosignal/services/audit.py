@@ -305,7 +305,7 @@ def journal(
     if date_to:
         clauses.append("e.at < :to")
         params["to"] = _day_start(date_to + timedelta(days=1))
-    if before_id:
+    if before_id is not None:  # (0: nothing is before it)
         clauses.append("e.id < :before_id")
         params["before_id"] = before_id
     rows = session.execute(text(f"""

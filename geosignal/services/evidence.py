@@ -41,6 +41,7 @@ from geosignal.errors import GeosignalError
 from geosignal.models import Photo, Report, SpeedTest, User
 from geosignal.models.evidence import SPEED_TEST_RANGES
 from geosignal.params import number_as_float
+from geosignal.textsafety import pointer_key
 
 #: Largest photo accepted, in bytes (5 MB).
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -121,7 +122,7 @@ def validate_speed_test(body: Any) -> dict[str, Any]:
             faults.append(GeosignalError("invalid_attribute", f"{name} must be between {lo:g} and {hi:g} {unit}; "
                                          f"got {number:g}.", where=f"/{name}", limit=[lo, hi]))
         else:
-            out[name] = number
+            out[name] = number + 0.0  # (-0.0 is 0)
     operator = body.get("operator")
     if operator is not None:
         if operator not in vocab.OPERATORS:
@@ -155,7 +156,7 @@ def validate_speed_test(body: Any) -> dict[str, Any]:
     for name in body:
         if name not in SPEED_TEST_FIELDS:
             faults.append(GeosignalError("invalid_attribute", f"unknown member {str(name)[:40]!r} (known: "
-                                         + ", ".join(SPEED_TEST_FIELDS) + ").", where=f"/{name}"))
+                                         + ", ".join(SPEED_TEST_FIELDS) + ").", where=f"/{pointer_key(name)}"))
     if faults:
         first = faults[0]
         errors = [{"code": f.code, "detail": f.detail, "pointer": f.where, **_kind(f)} for f in faults]
@@ -333,6 +334,8 @@ def _normalise_mode(image: Any, kind: str) -> Any:
     ``RGB``, ``RGBA``, ``L`` or ``LA``."""
     if kind == "jpeg":
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if image.mode in ("RGB", "L") and "transparency" in image.info:  # one transparent colour (tRNS)
+        return image.convert("RGBA" if image.mode == "RGB" else "LA")
     if image.mode in ("RGB", "RGBA", "L", "LA"):
         return image
     if image.mode == "P":
