@@ -61,3 +61,32 @@ def test_a_large_save_shows_a_progress_bar_then_the_result(job_server, browser) 
     assert page.is_hidden("#save-progress-line")
     watch.assert_clean()
     watch.context.close()
+
+
+def test_a_save_whose_session_ends_says_so_and_stops_waiting(job_server, browser) -> None:  # noqa: F811
+    """Signed out elsewhere while the job waits: each poll got 401, read as a job still under
+    way, and the bar said « lecture du fichier » for ever. The page now says the refusal in its
+    language, hides the bar, gives the Save button back and stops asking."""
+    app, base = job_server
+    rows = ["latitude;longitude;description"] + [f"50,42{k:03d};4,44{k:03d};zone {k}" for k in range(300)]
+    watch = PageWatch(browser, base)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(base + "/import")
+    page.set_input_files("#import-file", files=[{"name": "campagne 2.csv", "mimeType": "text/csv",
+                                                 "buffer": ("\r\n".join(rows) + "\r\n").encode()}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=299")
+    polls: list[int] = []
+    page.on("response", lambda r: "/api/v1/imports/" in r.url and polls.append(r.status))
+    page.click("#save-button")
+    page.wait_for_selector("#save-progress-line:not([hidden])")
+    watch.context.clear_cookies()  # the session ends (signed out in another tab)
+    page.wait_for_selector("#save-result:not(:empty)", timeout=10_000)
+    assert page.inner_text("#save-result") == "Connexion requise : connectez-vous pour continuer."
+    assert page.get_attribute("#save-result", "role") == "alert"
+    assert page.is_hidden("#save-progress-line") and page.is_enabled("#save-button")
+    asked = len(polls)
+    page.wait_for_timeout(2500)  # no more polling
+    assert len(polls) == asked and polls[-1] == 401
+    watch.context.close()

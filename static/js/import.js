@@ -495,9 +495,23 @@
 
   function poll(url) {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        // refused (signed out elsewhere, the account deactivated, the job gone): said, and the
+        // polling ends; a server error or too many requests is tried again (the .catch below)
+        if (r.status >= 400 && r.status < 500 && r.status !== 429) {
+          return r.json().catch(function () { return {}; }).then(function (problem) {
+            return { state: "refused", error: problem };
+          });
+        }
+        if (!r.ok) { throw new Error(String(r.status)); }
+        return r.json();
+      })
       .then(function (job) {
-        if (job.state === "done") {
+        if (job.state === "refused") {
+          progressLine.hidden = true;
+          saveOutcome(I.problemText(job.error) || T.error, true);
+          saveButton.disabled = false;
+        } else if (job.state === "done") {
           progressLine.hidden = true;
           saved(job.saved, job.skipped, job.corrected);
         } else if (job.state === "failed") {
