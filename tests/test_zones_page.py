@@ -95,6 +95,39 @@ def test_take_one_report_out_dissolves_a_zone_of_two(db, referent) -> None:  # n
     assert f'id="zone-{zone_id}"' not in html
 
 
+def test_stale_forms_say_the_zone_changed_or_is_gone(db, referent) -> None:  # noqa: ANN001
+    """A take-out form from a tab opened before another took the report out was refused with
+    « choose some, not none nor all »; a confirm of a zone another decision dissolved said
+    « check the address ». Each now says what happened, with the page as it is."""
+    a, b, zone_id, _refs = _pair(db)
+    referent.login()
+    page = referent.client.get("/zones").get_data(as_text=True)
+    token = csrf_token(page)
+    digest = re.search(rf'action="/zones/{zone_id}/confirm[^"]*"[^>]*>.*?name="members" value="([0-9a-f]+)"',
+                       page, re.S).group(1)
+    assert referent.client.post(f"/zones/{zone_id}/split", data={"csrf_token": token, "report_id": b}).status_code == 302
+    again = referent.client.post(f"/zones/{zone_id}/split", data={"csrf_token": token, "report_id": b})
+    assert again.status_code == 404  # (a zone of two: taking one out dissolved it)
+    gone = referent.client.post(f"/zones/{zone_id}/confirm", data={"csrf_token": token, "members": digest})
+    for answer in (again, gone):
+        html = " ".join(answer.get_data(as_text=True).split())
+        assert answer.status_code == 404
+        assert ("Rien n&#39;a été modifié : cette zone n&#39;existe plus (une autre décision l&#39;a défaite ou "
+                "réunie à une autre) ; voici les zones telles qu&#39;elles sont.") in html
+        assert "vérifiez l&#39;adresse" not in html
+    # a zone of three: the report taken out in another tab leaves the zone as it was read
+    ids = [file(db, square(X + 3000 + dx, Y)) for dx in (0, 150, 300)]
+    db.commit()
+    zone = zone_of(db, ids[0])["zone_id"]
+    token = csrf_token(referent.client.get("/zones").get_data(as_text=True))
+    assert referent.client.post(f"/zones/{zone}/split", data={"csrf_token": token, "report_id": ids[0]}).status_code == 302
+    stale = referent.client.post(f"/zones/{zone}/split", data={"csrf_token": token, "report_id": ids[0]})
+    assert stale.status_code == 409
+    html = stale.get_data(as_text=True)
+    assert "Rien n&#39;a été modifié : La zone a changé depuis votre lecture" in html and "ni aucun" not in html
+    assert zone_of(db, ids[1])["report_count"] == 2
+
+
 def test_representative_gets_403(db, representative) -> None:  # noqa: ANN001
     _a, b, zone_id, _refs = _pair(db)
     representative.login()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -174,7 +175,9 @@ def _failed(session: Any, failure: GeosignalError, zone_id: str) -> Any:
     if failure.status >= 500 or failure.status in (401, 403):
         raise failure
     session.rollback()
-    flash(_("Rien n'a été modifié : %(reason)s", reason=ui_text.error_message(failure)), "error")
+    reason = (_("cette zone n'existe plus (une autre décision l'a défaite ou réunie à une autre) ; voici les "
+                "zones telles qu'elles sont.") if failure.code == "not_found" else ui_text.error_message(failure))
+    flash(_("Rien n'a été modifié : %(reason)s", reason=reason), "error")
     return _render_zones(failure.status, failure, zone_id)
 
 
@@ -252,12 +255,26 @@ def _add_as_shown(session: Any, user: Any, zone_id: str, form: Any) -> Any:
     return zones_service.add_to_zone(session, user, zone_id, form.get("report_id", ""), shown)
 
 
+def _split_as_shown(session: Any, user: Any, zone_id: str, report_id: str) -> Any:
+    """Take out the report the card listed (``report_id``): a report no longer in the zone
+    (another tab took it out, a withdrawal…) means the zone changed since the page was read
+    (``zone_changed``, 409: the page said « choose some, not none nor all »)."""
+    members = {str(m) for m in zones_service.get_zone(session, user, zone_id)["properties"]["report_ids"]}
+    try:
+        listed = str(uuid.UUID(report_id))
+    except ValueError:
+        listed = None  # no report's id: the service says so
+    if listed is not None and listed not in members:
+        raise GeosignalError("zone_changed", f"report {report_id} is no longer in zone {zone_id}; read it again")
+    return zones_service.split_zone(session, user, zone_id, [report_id])
+
+
 @bp.post("/zones/<zone_id>/split")
 @login_required
 @require_policy(zones_service.may_decide, ZONES_DENIED)
 def split_zone(zone_id: str) -> Any:
     """Take one report (form field ``report_id``) out of a zone; it stays apart for good."""
-    summary = _decide(zones_service.split_zone, zone_id, [request.form.get("report_id", "")], action="split")
+    summary = _decide(_split_as_shown, zone_id, request.form.get("report_id", ""), action="split")
     if not isinstance(summary, dict):
         return summary
     session = get_session()
