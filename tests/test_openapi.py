@@ -59,7 +59,7 @@ def test_openapi_document_is_valid_and_documents_every_route(app, client) -> Non
     assert "security" in doc["paths"]["/api/v1/exports/dwconnect"]["get"]
     assert "security" not in doc["paths"]["/ogc/collections"]["get"]
     # the conditional GETs say so: If-None-Match taken, 304 answered
-    for path in ("/api/v1/reports/{report_id}", "/api/v1/exports/runs/{run_id}/download"):
+    for path in ("/api/v1/reports/{report_id}", "/api/v1/exports/runs/{run_id}/download", "/api/v1/communes"):
         op = doc["paths"][path]["get"]
         assert {"200", "304"} <= set(op["responses"]), path
         assert [p["in"] for p in op["parameters"] if p["name"] == "If-None-Match"] == ["header"], path
@@ -153,3 +153,45 @@ def test_the_feature_id_schema_agrees_with_the_intake(client) -> None:
             assert (error.code, error.where) == ("invalid_geojson", "/id")
             accepted = False
         assert validator.is_valid(value) == accepted, value
+
+
+
+def test_what_the_writes_answer_is_documented(db, client, representative, referent) -> None:  # noqa: ANN001
+    """A client built from the document knows every answer: a probable duplicate's 200, an
+    upload's 200 (preview), 201 (saved) and 202 (a job), the communes' 304; and an edit's
+    body (a partial Feature) is one the documented schema takes."""
+    import io
+    import json
+
+    from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+
+    def codes(path: str, method: str) -> set[str]:
+        return set(doc["paths"][path][method]["responses"]) - {"4XX"}
+
+    body = feature(to_geojson_4326(square_lambert(*CHARLEROI_LAMBERT72, 200.0)))
+    first, again = (representative.post("/api/v1/reports", json=body) for _ in range(2))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert codes("/api/v1/reports", "post") == {"200", "201"}
+    assert codes("/api/v1/imports", "post") == {"200", "201", "202"}
+    assert codes("/api/v1/stats/survey", "post") == {"201"}
+    geojson = json.dumps({"type": "FeatureCollection", "features": [
+        feature(to_geojson_4326(square_lambert(CHARLEROI_LAMBERT72[0] + 3000, CHARLEROI_LAMBERT72[1], 200.0)))]})
+    saved = representative.post("/api/v1/imports", data={"file": (io.BytesIO(geojson.encode()), "z.geojson")},
+                                content_type="multipart/form-data")
+    assert saved.status_code == 201, saved.get_json()
+    etag = client.get("/api/v1/communes").headers["ETag"]
+    assert client.get("/api/v1/communes", headers={"If-None-Match": etag}).status_code == 304
+    assert codes("/api/v1/communes", "get") == {"200", "304"}
+    # the edit the document describes is the one the service takes
+    schema = {**doc["paths"]["/api/v1/reports/{report_id}"]["patch"]["requestBody"]["content"]["application/json"]
+              ["schema"], "components": doc["components"]}
+    edit = {"properties": {"households_affected": 4}}
+    jsonschema.validate(edit, schema)
+    jsonschema.validate({"status": "withdrawn", "reason": "plus d'actualité"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({}, schema)
+    rid = first.get_json()["id"]
+    edited = representative.patch(f"/api/v1/reports/{rid}", json=edit, headers={"If-Match": first.headers["ETag"]})
+    assert edited.status_code == 200 and edited.get_json()["properties"]["households_affected"] == 4

@@ -110,6 +110,15 @@ def _components() -> dict[str, Any]:
                 "type": "array", "items": {"type": "string", "format": "uuid"},
                 "description": "Confirm: the zone's reports as read (409 zone_changed otherwise). "
                                "Split: the reports to take out."}}},
+            "ReportFeaturePatch": {
+                "type": "object", "additionalProperties": False, "anyOf": [{"required": ["geometry"]},
+                                                                           {"required": ["properties"]}],
+                "description": "A partial Feature: a geometry given replaces the report's; each property given "
+                               "replaces the stored one, null clears it; the rest is kept. Read-only properties "
+                               "(status, reference…) may be sent back as read, not changed.",
+                "properties": {"type": {"const": "Feature"}, "id": {"type": ["string", "number", "null"]},
+                               "geometry": _geometry_schema(), "properties": {"type": "object"},
+                               "crs": {"type": "object"}}},
             "StatusChange": {"type": "object", "required": ["status"], "additionalProperties": False,
                              "properties": {"status": _vocab_schema(vocab.STATUSES),
                                             "reason": {"type": "string", "maxLength": 4000}}},
@@ -286,7 +295,7 @@ for _endpoint in ("ogc.landing", "ogc.conformance", "ogc.collections", "ogc.coll
 _IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
                   "description": "An ETag the client holds (weak comparison; * for any): 304 without a body "
                                  "when it is the current one."}
-for _endpoint in ("api.get_report", "exports.download_run"):
+for _endpoint in ("api.get_report", "exports.download_run", "api.list_communes"):
     QUERY_PARAMETERS[_endpoint] = [*QUERY_PARAMETERS.get(_endpoint, []), _IF_NONE_MATCH]
 #: A conditional write (RFC 9110 §13.1.1): the ETag of the report as the client read it.
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
@@ -311,7 +320,25 @@ _PROBLEM = {"description": "Problem (RFC 9457)",
 #: Success responses of operations with a known body.
 _RESPONSES: dict[str, dict[str, Any]] = {
     "api.post_report": {"201": {"description": "Created: the stored Feature; Location and ETag headers.",
+                                "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}},
+                        "200": {"description": "Nothing stored: the same body sent again within 10 s, the first "
+                                               "report (warning probable_duplicate) while it is still in the "
+                                               "status it was filed in.",
                                 "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}}},
+    "api.list_communes": {"200": {"description": "The communes (open data); ETag header, Cache-Control: no-cache.",
+                                  "content": {_GEOJSON: {"schema": {"type": "object"}}}},
+                          "304": {"description": "Not Modified: If-None-Match names the communes' ETag (no body)."}},
+    "imports.post_import": {
+        "200": {"description": "A preview (dry_run): the per-feature report; nothing stored.",
+                "content": {"application/json": {"schema": {"type": "object"}}}},
+        "201": {"description": "Saved: the per-feature report and the counts.",
+                "content": {"application/json": {"schema": {"type": "object"}}}},
+        "202": {"description": "Accepted: a save large enough to be a job; Location header of the job "
+                               "(GET /api/v1/imports/{import_id}).",
+                "content": {"application/json": {"schema": {"type": "object"}}}}},
+    "stats.import_survey": {"201": {"description": "The edition's answers replaced: {edition, responses, replaced, "
+                                                   "published}.",
+                                    "content": {"application/json": {"schema": {"type": "object"}}}}},
     "api.get_report": {"200": {"description": "The report; ETag header (its revision).",
                                "content": {_GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}},
                        "304": {"description": "Not Modified: If-None-Match names the report's ETag (no body)."}},
@@ -356,7 +383,9 @@ _BODIES: dict[str, dict[str, Any]] = {
         _GEOJSON: {"schema": {"$ref": "#/components/schemas/ReportFeatureInput"}},
         "application/json": {"schema": {"$ref": "#/components/schemas/ReportFeatureInput"}}}},
     "api.patch_report": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/StatusChange"}}}},
+        "application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/ReportFeaturePatch"},
+                                                  {"$ref": "#/components/schemas/StatusChange"}]}},
+        _GEOJSON: {"schema": {"$ref": "#/components/schemas/ReportFeaturePatch"}}}},
     "zones.confirm_zone": {"required": False, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds"}}}},
     "zones.join_zones": {"required": True, "content": {"application/json": {"schema": {
