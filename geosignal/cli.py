@@ -593,13 +593,16 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
     from pathlib import Path
 
     from geosignal.models import User
-    from geosignal.services.imports import import_file
+    from geosignal.services.imports import account_problem, import_file
     from geosignal.services.territory import limits_from_config, service_area
 
     with new_session() as session:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:
             raise GeosignalError("not_found", f"no user {email}")
+        problem = account_problem(user)  # a preview too: what it shows could not be saved
+        if problem is not None:
+            raise problem
         try:
             outcome = import_file(
                 session, user, Path(path).read_bytes(), Path(path).name,

@@ -182,3 +182,18 @@ def test_an_export_that_fails_leaves_the_previous_file_and_no_other(app, db, tmp
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
     assert db.scalar(runs) == before + 1
+
+
+def test_import_reports_for_a_deactivated_account_is_refused_even_as_a_preview(app, db, tmp_path) -> None:  # noqa: ANN001
+    """The dry run previewed for a deactivated account what its save refuses."""
+    create_user(db, "parti@charleroi.be", "representative", "52011", "correct horse battery staple")
+    db.commit()
+    assert app.test_cli_runner().invoke(args=["deactivate-user", "parti@charleroi.be"]).exit_code == 0
+    path = tmp_path / "campagne.csv"
+    path.write_text("latitude;longitude;reseau\n50,4108;4,4440;mobile\n", encoding="utf-8")
+    for dry_run in (["--dry-run"], []):
+        result = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", "parti@charleroi.be",
+                                                    *dry_run])
+        assert result.exit_code == 1, result.output
+        assert result.output == ("Error: forbidden: the account this import acts for is deactivated; nothing was "
+                                 "saved\n")
