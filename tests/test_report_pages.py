@@ -232,6 +232,42 @@ def test_a_rejected_report_can_be_filed_anew_from_a_copy(db, client, representat
     assert client.get(f"/carte?copie={rid}").status_code == 404
 
 
+def test_a_copy_filed_in_another_commune_is_not_named_to_the_first(db, client, representative, admin) -> None:  # noqa: ANN001
+    """An admin filed anew a withdrawn Charleroi report as a report of Châtelet: the Charleroi
+    page and history named the copy's id and reference (a Châtelet report), and the copy's
+    history its original to Châtelet."""
+    from sqlalchemy import select
+
+    from geosignal.geo import LAMBERT72, WGS84, reproject
+    from geosignal.models import User
+    from geosignal.services import reports as reports_service
+    from geosignal.services.intake import ReportInput
+
+    rid = representative.post("/api/v1/reports", json=feature(
+        to_geojson_4326(square_lambert(*CHARLEROI_LAMBERT72, 200.0)))).get_json()["id"]
+    assert representative.post(f"/api/v1/reports/{rid}/transitions", json={"to": "withdrawn"}).status_code == 200
+    reference = db.execute(text("SELECT reference FROM reports WHERE id = :r"), {"r": rid}).scalar()
+    x, y = db.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(boundary), 31370) p "
+                           "FROM communes WHERE nis_code = '52012') q")).one()
+    chatelet = reproject(square_lambert(x, y, 200.0), LAMBERT72, WGS84)
+    staff = db.scalar(select(User).where(User.email == admin.email))
+    copy, _ = reports_service.create_report(db, staff, ReportInput(chatelet, {"network": "mobile"}),
+                                            copied_from=(uuid.UUID(rid), reference))
+    db.commit()
+    assert copy["properties"]["commune_nis"] == "52012"
+    history = representative.get(f"/api/v1/reports/{rid}/history").get_json()["history"]
+    (event,) = [e for e in history if e["action"] == "copy"]
+    assert "copy_id" not in event.get("details", {}) and "copy_reference" not in event.get("details", {})
+    representative.login()
+    page = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    assert copy["id"] not in page and copy["properties"]["reference"] not in page
+    assert admin.get(f"/api/v1/reports/{rid}/history").get_json()["history"][-1]["details"]["copy_id"] == copy["id"]
+    chatelet_rep = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
+    (created,) = [e for e in chatelet_rep.get(f"/api/v1/reports/{copy['id']}/history").get_json()["history"]
+                  if e["action"] == "create"]
+    assert "copied_from" not in created.get("details", {}) and "copied_reference" not in created.get("details", {})
+
+
 def test_the_reports_page_lists_every_report_newest_first_a_page_at_a_time(db, representative) -> None:  # noqa: ANN001
     """205 reports of Charleroi (3 withdrawn), 100 a page, newest first: the newest are on the
     first page (the page listed the oldest 500, newest first, and said « l'API donne la suite »:

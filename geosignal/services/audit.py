@@ -222,6 +222,9 @@ def history(session: Session, report_id: uuid.UUID, *, viewer: Any = None,
 #: The members of a zone decision's ``details`` that list reports (``split``: taken out;
 #: ``merge``: added to a zone): a zone spans communes, so they may name another commune's.
 _NAMED_REPORTS = ("taken_out", "added")
+#: The members naming one report with its reference (``copy``: the copy; the copy's
+#: ``create``: its original): an admin may file a copy in another commune.
+_NAMED_REPORT = {"copy_id": "copy_reference", "copied_from": "copied_reference"}
 
 
 def _readable_named_reports(session: Session, viewer: Any, rows: list[Any]) -> set[str] | None:
@@ -231,6 +234,7 @@ def _readable_named_reports(session: Session, viewer: Any, rows: list[Any]) -> s
     if policy.sees_all_communes(viewer):
         return None
     named = {str(i) for row in rows for key in _NAMED_REPORTS for i in ((row.details or {}).get(key) or ())}
+    named |= {str(row.details[key]) for row in rows for key in _NAMED_REPORT if (row.details or {}).get(key)}
     if not named:
         return set()
     found = session.execute(text("SELECT id::text, commune_nis FROM reports WHERE id = ANY(CAST(:ids AS uuid[]))"),
@@ -241,13 +245,18 @@ def _readable_named_reports(session: Session, viewer: Any, rows: list[Any]) -> s
 def _named_reports_kept(details: dict[str, Any], readable: set[str]) -> dict[str, Any]:
     """``details`` with only the ids of :data:`_NAMED_REPORTS` in ``readable``, and how many
     others there were (``taken_out_elsewhere``, ``added_elsewhere``): a commune learns that
-    its report's zone lost or gained reports in other communes, not their ids."""
+    its report's zone lost or gained reports in other communes, not their ids. A report of
+    :data:`_NAMED_REPORT` not in ``readable`` is left out with its reference."""
     kept = dict(details)
     for key in _NAMED_REPORTS:
         if isinstance(details.get(key), list):
             kept[key] = [i for i in details[key] if str(i) in readable]
             if len(kept[key]) < len(details[key]):
                 kept[f"{key}_elsewhere"] = len(details[key]) - len(kept[key])
+    for key, reference in _NAMED_REPORT.items():  # a copy (or original) in a commune the reader does not read
+        if details.get(key) and str(details[key]) not in readable:
+            kept.pop(key)
+            kept.pop(reference, None)
     return kept
 
 

@@ -284,14 +284,16 @@ def copy_source(session: Session, user: User, report_id: str) -> tuple[uuid.UUID
     return uuid.UUID(feature["id"]), props["reference"]
 
 
-def copies_of(session: Session, report_id: str | uuid.UUID) -> list[tuple[str, str]]:
+def copies_of(session: Session, report_id: str | uuid.UUID, user: User | None = None) -> list[tuple[str, str]]:
     """The reports filed anew from ``report_id`` (a rejected or withdrawn report copied from
     its page), oldest first, as ``(id, reference)``, from the audit journal's ``copy`` events:
-    what its page names before anybody files it again. One statement."""
+    what its page names before anybody files it again. With ``user``, only the copies they
+    may read (an admin may file a copy in another commune). One statement."""
     rows = session.execute(text(
-        "SELECT details ->> 'copy_id', details ->> 'copy_reference' FROM audit_events "
-        "WHERE report_id = :id AND action = 'copy' ORDER BY id"), {"id": str(report_id)}).all()
-    return [(r[0], r[1]) for r in rows]
+        "SELECT e.details ->> 'copy_id', e.details ->> 'copy_reference', r.commune_nis FROM audit_events e "
+        "LEFT JOIN reports r ON r.id = CAST(e.details ->> 'copy_id' AS uuid) "
+        "WHERE e.report_id = :id AND e.action = 'copy' ORDER BY e.id"), {"id": str(report_id)}).all()
+    return [(r[0], r[1]) for r in rows if user is None or policy.may_read_report(user, r[2])]
 
 
 def awaiting_answer(session: Session, user: User, limit: int = 20) -> tuple[int, list[tuple[str, str]]]:

@@ -250,7 +250,7 @@ def _render_copy(report_id: str) -> Any:
     flash(_("Nouveau signalement copié de %(reference)s (%(status)s) : corrigez ou complétez la forme et les "
             "informations, puis envoyez. %(reference)s reste tel quel.", reference=props["reference"],
             status=ui_text.in_sentence(i18n.label(props["status"]))), "notice")
-    copies = reports_service.copies_of(get_session(), feature["id"])
+    copies = reports_service.copies_of(get_session(), feature["id"], current())
     if copies:  # a colleague may have filed it again already: said before a second copy is sent
         flash(_("Attention : %(reference)s a déjà été signalé à nouveau (%(copies)s). Vérifiez que ce nouveau "
                 "signalement n'en fait pas double.", reference=props["reference"],

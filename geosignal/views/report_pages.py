@@ -72,7 +72,7 @@ def render_report(feature: dict[str, Any], *, status: int = 200, **extra: Any) -
         actions=policy.allowed_transitions(user, props["commune_nis"], props["status"]),
         may_edit=policy.may_edit_report(user, props["commune_nis"], props["status"]),
         may_copy=policy.may_copy_report(user, props["commune_nis"], props["status"]),
-        copies=reports_service.copies_of(get_session(), feature["id"]),
+        copies=reports_service.copies_of(get_session(), feature["id"], user),
         geometry_json=json.dumps(feature["geometry"]), commune_json=_commune_geometry(props.get("commune_nis")),
         zone=zones_service.for_reports(get_session(), [feature["id"]]).get(feature["id"]), **extra)
     return page, status
