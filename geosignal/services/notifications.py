@@ -628,7 +628,7 @@ def render(message: Message, base_url: str, unsubscribe_link: str | None = None)
             "url": report_url(base_url, r["report_id"]), "network": r["network"], "issue": r["issue"],
             "from_status": r["from_status"], "to_status": r["to_status"], "reason": r["reason"],
             "actor_role": r["actor_role"], **_withdrawal_facts(r.get("details")),
-        } for r in message.rows if r["kind"] == kind]
+        } for r in message.rows if r.get("kind", message.kind) == kind]  # (a row without one is the message's)
         if items:
             parts.append((name, {**common, "items": items[:MAX_LISTED], "count": len(items),
                                  "more": max(0, len(items) - MAX_LISTED),
