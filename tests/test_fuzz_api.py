@@ -1,6 +1,7 @@
 """Fuzzing of every documented route with schemathesis: cases generated from our own OpenAPI
 document (valid ones and, in negative mode, ones that break it), sent in-process to the app backed by a real PostGIS, as
-the referent, a representative and anonymously: no answer is a 5xx.
+the referent, a representative and anonymously: no answer is a 5xx, and each answer's status and
+content type are ones the document declares.
 
 (schemathesis's pytest plugin does not load under pytest 9, so the operations are enumerated
 here and each is driven with its hypothesis strategy.)"""
@@ -14,7 +15,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    status_code_conformance,
+)
 
 from geosignal import create_app
 
@@ -55,6 +60,6 @@ def test_no_server_error(app, db, request, label: str, who: str) -> None:  # noq
                           operation.as_strategy(GenerationMode.NEGATIVE)))
     def run(case) -> None:  # noqa: ANN001
         case.headers = {**(case.headers or {}), **headers}
-        case.call_and_validate(checks=[not_a_server_error])
+        case.call_and_validate(checks=[not_a_server_error, status_code_conformance, content_type_conformance])
 
     run()
