@@ -62,10 +62,18 @@ def _waiting(database: Database, timeout: float = 5.0) -> bool:
     return False
 
 
+def _communes_back(database: Database) -> None:
+    """Load the real communes again (what a test's load changed)."""
+    with database.session() as s:
+        load_communes(s, COMMUNES_FILE)
+        s.commit()
+
+
 def test_a_report_filed_during_a_reload_that_moves_its_border_gets_the_new_home(database, tmp_path) -> None:  # noqa: ANN001
-    """A report filed while a load that gives its land to the other commune runs: after both
-    commit, its home must be the commune the rule gives on the boundaries now stored (as
-    the load re-homes every report it crosses)."""
+    """A report filed while a load that gives its land to the other commune runs waits for the
+    load, then takes the home the rule gives on the boundaries the load stored (it kept the
+    old one: its home was read before the load committed, and the load re-homes only the
+    reports committed before it)."""
     with database.session() as s:
         x, y = border_point(s)
         home_before = s.scalar(text(f"WITH g AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 31370), 4326) g) "
@@ -107,9 +115,9 @@ def test_a_report_filed_during_a_reload_that_moves_its_border_gets_the_new_home(
 
 
 def test_a_report_filed_in_a_commune_being_removed_is_refused_cleanly(database, tmp_path) -> None:  # noqa: ANN001
-    """A load with remove_absent removing Chimay while an admin files a report in Chimay:
-    the report must be refused with a coded error (outside_service_area), not a
-    ForeignKeyViolation (a 500 in the API)."""
+    """A load with remove_absent removing Chimay while an admin files a report in Chimay: the
+    report waits for the load, then is refused ``outside_service_area`` (it failed on its
+    foreign key: a 500 in the API)."""
     import json
 
     from geosignal.errors import GeosignalError
@@ -148,17 +156,16 @@ def test_a_report_filed_in_a_commune_being_removed_is_refused_cleanly(database, 
             assert s.scalar(text("SELECT count(*) FROM reports WHERE commune_nis = '56016'")) == 0
         _assert_stored_equals_recomputed(database)
     finally:
-        with database.session() as s:
-            load_communes(s, COMMUNES_FILE)
-            s.commit()
+        _communes_back(database)
 
 
 def test_a_withdrawal_of_a_report_a_reload_rehomes_does_not_deadlock_with_it(database, tmp_path) -> None:  # noqa: ANN001
-    """A withdrawal (workflow.transition: the report's row locked first, then the UPDATE whose
-    triggers take the zone and commune locks) of a report in the land a reload gives to the
-    other commune, the reload starting between the withdrawal's row lock and its UPDATE: the
-    README says the load takes every zone lock first "so writers wait for the load" and
-    without it "the loads deadlock with the writers". Both must succeed."""
+    """A withdrawal (the communes lock, then the report's row, then the UPDATE whose triggers
+    take the zone locks) of a report in the land a load gives to the other commune, the load
+    starting between the withdrawal's row lock and its UPDATE: the load waits for the
+    withdrawal, then re-homes the withdrawn report. (Without the communes lock the load held
+    every zone lock and waited for the row, the withdrawal held the row and waited for a zone
+    lock: a deadlock, and the load failed.)"""
     from geosignal.services import workflow
 
     with database.session() as s:
@@ -205,9 +212,7 @@ def test_a_withdrawal_of_a_report_a_reload_rehomes_does_not_deadlock_with_it(dat
                              {"r": rid}).one() == ("withdrawn", other)
         _assert_stored_equals_recomputed(database)
     finally:
-        with database.session() as s:
-            load_communes(s, COMMUNES_FILE)
-            s.commit()
+        _communes_back(database)
 
 
 def test_an_upload_read_before_a_load_of_communes_is_refused_when_saved_after(database, tmp_path) -> None:  # noqa: ANN001
@@ -250,6 +255,4 @@ def test_an_upload_read_before_a_load_of_communes_is_refused_when_saved_after(da
             assert [f["properties"]["commune_nis"] for f in outcome.to_dict()["features"]] == [other]
             assert s.scalar(near, {"x": lon, "y": lat}) == 1
     finally:
-        with database.session() as s:
-            load_communes(s, COMMUNES_FILE)
-            s.commit()
+        _communes_back(database)
