@@ -85,7 +85,8 @@ def job_app(database_url: str) -> procrastinate.App:
     from geosignal.services import notifications
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)))
-    app.task(name=IMPORT_TASK, queue=QUEUE)(_run_import)
+    # retried when the job could not even record its failure (the database away): it starts anew
+    app.task(name=IMPORT_TASK, queue=QUEUE, retry=procrastinate.RetryStrategy(max_attempts=5, wait=30))(_run_import)
     app.task(name=notifications.MAIL_TASK, queue=notifications.MAIL_QUEUE)(_send_mail)
     app.periodic(cron=notifications.RETRY_CRON, periodic_id="mail-retry")(
         app.task(name=notifications.MAIL_TASK + "_periodic", queue=notifications.MAIL_QUEUE)(_send_mail_periodic))

@@ -578,3 +578,41 @@ def test_a_job_queued_with_a_token_revoked_since_stores_nothing(job_app) -> None
             "forbidden", 403, "token_revoked")
         session.rollback()
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+
+
+def test_a_job_whose_connection_is_lost_at_the_end_is_recorded_failed(job_app, monkeypatch) -> None:
+    """The database connection lost while the per-feature report is compressed (a restart, a
+    failover): the final commit failed outside the import's own errors, the queue marked its
+    own entry failed, and the job said `running` for ever with its file kept. It now ends
+    `failed` (`internal_error`, nothing stored, the file dropped), recorded in a transaction
+    of its own; and the task is retried by the queue when even that cannot be written."""
+    from geosignal.services import imports as imports_service
+
+    _work(job_app)  # (the jobs earlier tests left queued: this one is the only one to run)
+    response = _post(job_app, _csv(INSIDE_CHARLEROI[:150]))
+    assert response.status_code == 202
+    import_id = response.get_json()["id"]
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    real, killed = imports_service._gzip_json, []
+
+    def compress_then_lose_the_connection(pieces):  # noqa: ANN001, ANN202
+        out = real(pieces)
+        if not killed:
+            with job_app.extensions["geosignal.db"].engine.connect() as c:
+                killed.append(c.execute(text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'idle in transaction' AND pid <> pg_backend_pid() AND pid IN (SELECT l.pid FROM "
+                    "pg_locks l WHERE l.relation = 'reports'::regclass AND l.mode = 'RowExclusiveLock')"))
+                    .scalar_one())  # (the job's: the one that wrote reports)
+                c.commit()
+        return out
+
+    monkeypatch.setattr(imports_service, "_gzip_json", compress_then_lose_the_connection)
+    _work(job_app)
+    assert killed == [1]
+    job = _job(job_app, import_id)
+    assert (job["state"], job["error_code"], job["error"]["code"]) == ("failed", "internal_error", "internal_error")
+    assert _scalar(job_app, "SELECT upload IS NULL FROM import_jobs WHERE id = CAST(:id AS uuid)", id=import_id)
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+    task = jobs.job_app(job_app.config["DATABASE_URL"]).tasks[jobs.IMPORT_TASK]
+    assert task.retry_strategy is not None and task.retry_strategy.max_attempts == 5

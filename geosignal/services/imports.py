@@ -1433,7 +1433,11 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
     transaction so that pollers see it. A failure rolls everything back and records
     ``failed`` with the problem document (its ``code``: the import's own, e.g.
     ``unreadable_file`` or ``import_rejected`` with the per-feature report, or
-    ``internal_error``). A job already ``done`` or ``failed`` is left alone.
+    ``internal_error``). A job already ``done`` or ``failed`` is left alone. An error outside
+    the import's own (the connection lost before the final commit, the database restarted)
+    records ``failed`` (``internal_error``, the file dropped) in a transaction of its own; when
+    even that cannot be written, it is raised, and the queue runs the job again later (its
+    transaction rolled back: it starts anew).
 
     The job acts for the user who queued it, in the capacity kept with it (``acting_as``):
     when it starts, and again before it stores (:func:`import_file`), an account deactivated
@@ -1441,12 +1445,43 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
     (:func:`account_problem`) and nothing is stored.
     """
     import logging
+
+    key = uuid.UUID(str(import_id))
+    try:
+        return _run_import_job(database, config, key, area_cache)
+    except Exception:  # outside the import's own errors: the connection lost at the end, the database restarted…
+        logging.getLogger(__name__).exception("import job %s", import_id)
+        if not _record_crash(database, key):
+            raise  # nothing recorded either (the database still away): the queue runs the job again later
+        return "failed"
+
+
+def _record_crash(database: Any, key: uuid.UUID) -> bool:
+    """End the import job ``key`` as ``failed`` (``internal_error``, its file dropped) in a
+    transaction of its own, unless it ended meanwhile; whether that could be recorded."""
+    from geosignal.models import ImportJob
+
+    try:
+        with database.session() as session:
+            job = session.get(ImportJob, key, with_for_update=True)
+            if job is not None and job.state in ("queued", "running"):
+                finish_failed(session, job, GeosignalError(
+                    "internal_error", "the import stopped on an unexpected error; nothing was saved"))
+                session.commit()
+        return True
+    except Exception:  # noqa: BLE001 - the database is still away: said by the caller's raise
+        return False
+
+
+def _run_import_job(database: Any, config: Any, key: uuid.UUID, area_cache: dict[str, Any] | None) -> str:
+    """:func:`run_import_job` itself."""
+    import logging
     import time
 
     from geosignal.models import ImportJob
     from geosignal.services.territory import limits_from_config, service_area
 
-    key = uuid.UUID(str(import_id))
+    import_id = str(key)
     with database.session() as session:
         job = session.get(ImportJob, key, with_for_update=True)
         # "running": a worker was killed mid-job (its transaction rolled back) and the queue
