@@ -61,12 +61,12 @@
   function shout(text) { alertBox.textContent = ""; window.setTimeout(function () { alertBox.textContent = text; }, 30); }
   function refOf(li) { return li.dataset.ref || ""; }
   function items() { return Array.prototype.slice.call(list.querySelectorAll("li.queue-item")); }
-  function currentStatuses() {
-    var raw = form.elements.status.value;
+  // the statuses of the list shown (null: every one), from its filters (a comma list too)
+  function statusesOf(p) {
+    var raw = p.get("status") || "";
     if (raw === "all") { return null; }
-    return raw ? [raw] : (root.dataset.defaultStatuses || "submitted").split(",");
+    return (raw || root.dataset.defaultStatuses || "submitted").split(",");
   }
-  statuses = currentStatuses();
 
   /* ------------------------------------------------------------------ cards */
   function field(li, name) { return li.querySelector('[data-field="' + name + '"]'); }
@@ -137,10 +137,18 @@
     if (cursor) { p.set("cursor", cursor); }
     return p;
   }
+  // the filters of the list shown: a next page follows them, not what the form says unsent
+  var shown = params();
+  statuses = statusesOf(shown);
+  function shownWith(cursor) {
+    var p = new URLSearchParams(shown);
+    if (cursor) { p.set("cursor", cursor); }
+    return p;
+  }
   function setMore(cursor) {
     more.hidden = !cursor;
     more.dataset.cursor = cursor || "";
-    var p = params(cursor);
+    var p = shownWith(cursor);
     more.href = cursor ? root.dataset.pageUrl + "?" + p.toString() : "";
   }
   /* The summary (a polite live region): what just happened, if anything, then the counts. */
@@ -152,17 +160,18 @@
   function load(cursor) {
     var request = ++listRequest;
     say(M.loading);
-    return fetch(root.dataset.apiUrl + "?" + params(cursor).toString(), { headers: { Accept: "application/json" },
-                                                                             credentials: "same-origin" })
+    var asked = cursor ? shownWith(cursor) : params();
+    return fetch(root.dataset.apiUrl + "?" + asked.toString(), { headers: { Accept: "application/json" },
+                                                                credentials: "same-origin" })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         if (request !== listRequest) { return; }
         if (!res.ok) { shout(fill(M.error, { detail: problem(res.body) })); counted(); return; }
-        if (!cursor) { list.textContent = ""; clearMap(); }
+        if (!cursor) { list.textContent = ""; clearMap(); shown = asked; }
         res.body.items.forEach(function (item) { list.appendChild(card(item)); });
         total = res.body.total;
         setMore(res.body.next_cursor);
-        statuses = currentStatuses();
+        statuses = statusesOf(shown);
         drawList();
         counted();
         updateSelection();
