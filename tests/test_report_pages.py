@@ -114,6 +114,25 @@ def test_withdraw_is_confirmed_and_a_stale_page_changes_nothing(db, client, repr
     assert 'id="copy-link"' in client.get(f"/signalements/{rid}").get_data(as_text=True)
 
 
+def test_a_move_the_page_offered_refused_because_the_report_moved_on_says_it_changed(db, client, representative,  # noqa: ANN001
+                                                                                     referent) -> None:
+    """The referent's page read while the report was submitted; the commune withdrew it; her
+    « Valider » said « Action refusée : … » (409) where a stale page whose move is still
+    possible says the report changed meanwhile (412): now both say so, nothing moved."""
+    rid = representative.post("/api/v1/reports", json=feature(
+        to_geojson_4326(square_lambert(*CHARLEROI_LAMBERT72, 200.0)))).get_json()["id"]
+    referent.login()
+    page = client.get(f"/signalements/{rid}").get_data(as_text=True)
+    etag = re.search(r'name="etag" value=\'("\d+")\'', page).group(1)
+    assert representative.post(f"/api/v1/reports/{rid}/transitions", json={"to": "withdrawn"}).status_code == 200
+    answer = client.post(f"/signalements/{rid}/actions", data={"to": "validated", "etag": etag,
+                                                               "csrf_token": csrf_token(page)})
+    body = unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 412
+    assert "Ce signalement a changé entre-temps : voici son état actuel. Rien n'a été modifié." in body
+    assert "Action refusée" not in body and _status(db, rid) == "withdrawn"
+
+
 def test_the_edit_page_saves_and_a_stale_form_keeps_the_other_change(db, client, representative) -> None:  # noqa: ANN001
     rid = _report(representative, households_affected=2)
     representative.login()

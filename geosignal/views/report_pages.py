@@ -124,6 +124,11 @@ def take_action(report_id: str, target: str, *, done: Any) -> Any:
             raise
         if error.code == "invalid_transition" and props["status"] == target:
             return _done_meanwhile(feature, target, reason, done(feature["id"]))
+        sent = request.form.get("etag") or None
+        if error.code == "invalid_transition" and not workflow_service.if_match_ok(sent, props["revision"]):
+            # a move the page offered, refused because the report moved on since: said as such
+            flash(_("Ce signalement a changé entre-temps : voici son état actuel. Rien n'a été modifié."), "error")
+            return render_report(feature, status=412, **_kept_text(feature, target, reason))
         flash(_("Action refusée : %(reason)s", reason=ui_text.error_message(error)), "error")
         return render_report(feature, status=error.status, failed_action=move,
                              **{"reason": typed, **_kept_text(feature, target, reason)})
