@@ -151,4 +151,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # noqa: ANN202
         log.exception("unexpected error on %s %s", request.method, request.path)
+        # the session may be left unusable (a failed flush): rolled back before the page (its
+        # menu reads the signed-in user) touches it, or the handler itself fails
+        from geosignal.db import get_session
+
+        try:
+            get_session().rollback()
+        except Exception:  # noqa: BLE001 - the answer is the 500 page whatever the session says
+            log.warning("rollback after an unexpected error failed", exc_info=True)
         return render_error(GeosignalError("internal_error"))

@@ -622,6 +622,7 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         "no_file": "Choisissez d'abord le fichier à importer (GeoJSON, KML, GPX, CSV, GeoPackage ou Shapefile "
                    "zippé).",
         "no_photo": "Choisissez d'abord une photo (JPEG ou PNG) à ajouter.",
+        "already_deactivated": "Ce compte est déjà désactivé : rien n'a été changé.",
         "no_survey_file": "Choisissez le fichier de l'enquête : l'export du questionnaire, en CSV ou XLSX.",
         "survey_edition": "Indiquez l'année de l'édition de l'enquête, en quatre chiffres (par exemple 2022).",
         # a filter's text (the journal's user, the queue's search) holding a control or invisible

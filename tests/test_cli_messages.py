@@ -130,13 +130,18 @@ def test_import_reports_says_what_the_upload_preview_says_per_feature(app, db, a
     ["delete-survey", "--edition", "99999999999", "--yes"],
     ["list-tokens", "a\x00@b.be"],  # a NUL in a text parameter
     ["set-password", "a\x00@b.be"],
-    ["create-user", "x@charleroi.be", "--role", "representative", "--commune", "52\x0011"],
 ])
 def test_a_value_the_database_refuses_is_one_line(app, db, args: list[str]) -> None:  # noqa: ANN001
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 1 and result.exc_info[0] is SystemExit, (result.output, repr(result.exception))
     assert result.output.startswith("Error: invalid_request: the database refused a value: ")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_commune_with_a_nul_is_an_unknown_commune(app, db) -> None:  # noqa: ANN001
+    result = app.test_cli_runner().invoke(args=["create-user", "x@charleroi.be", "--role", "representative",
+                                                "--commune", "52\x0011"])
+    assert (result.exit_code, result.output) == (1, "Error: unknown_commune: no commune 52\\x0011 is loaded\n")
 
 
 def test_an_export_to_a_full_disk_is_one_line(app, db) -> None:  # noqa: ANN001

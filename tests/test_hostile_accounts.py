@@ -478,3 +478,86 @@ def test_a_write_in_flight_when_its_account_is_deactivated_stores_nothing(app, d
     assert (rejected.status_code, rejected.get_json()["reason"]) == (403, "account_deactivated")
     db.expire_all()
     assert db.scalar(text("SELECT status FROM reports WHERE id = CAST(:i AS uuid)"), {"i": rid}) == "submitted"
+
+
+# ---- account administration: a double click, odd addresses and communes ---------------------------
+
+def test_the_same_address_invited_twice_at_once_is_one_account_and_a_coded_refusal(app) -> None:  # noqa: ANN001
+    """Two invitations of one address at the same moment (a double click) both found it free;
+    the second failed on the unique index, and the error page itself failed: a bare 500."""
+    from sqlalchemy import delete
+
+    from geosignal.errors import GeosignalError
+    from geosignal.services.users import create_user
+    from tests.conftest import run_together
+
+    database = app.extensions["geosignal.db"]
+    outcomes: list[str] = []
+
+    def invite(session) -> None:  # noqa: ANN001
+        try:
+            create_user(session, "twice@thuin.be", "representative", "56078", STRONG)
+            session.commit()
+            outcomes.append("created")
+        except GeosignalError as error:
+            session.rollback()
+            outcomes.append(f"{error.code}/{error.extra.get('kind')}")
+
+    # the other invitation in flight: its row inserted, not yet committed
+    with database.engine.connect() as other:
+        transaction = other.begin()
+        other.execute(text("INSERT INTO users (email, password_hash, role, commune_nis) "
+                           "VALUES ('twice@thuin.be', 'x', 'representative', '56078')"))
+        import threading
+
+        waiting = threading.Thread(target=lambda: run_together(database, [invite]))
+        waiting.start()
+        waiting.join(1.0)  # it waits on the unique index
+        transaction.commit()
+        waiting.join(30)
+    try:
+        assert outcomes == ["invalid_request/email_taken"]
+        run_together(database, [invite, invite])
+        assert outcomes[1:] == ["invalid_request/email_taken"] * 2
+        with database.session() as session:
+            assert session.scalars(select(User.email).where(User.email == "twice@thuin.be")).all() == ["twice@thuin.be"]
+    finally:
+        with owner_session(database) as session:
+            session.execute(delete(User).where(User.email == "twice@thuin.be"))
+            session.commit()
+
+
+@pytest.mark.parametrize("address", ["\u212aim@thuin.be", "clerc@thuin.be\x1f", "\x1cclerc@thuin.be",
+                                     "clerc@thuin.be\u2028", "clerc@thuin.be\u00a0"])
+def test_an_address_with_a_character_python_would_drop_or_fold_is_refused(client, db, address: str) -> None:  # noqa: ANN001
+    """Python's strip() took U+2028, NBSP or \\x1c away and lower() made the Kelvin sign a k:
+    the address stored was not the one typed."""
+    make_account(client, db, "admin@igretec.com", "admin").login()
+    answer = _post(client, "/utilisateurs/inviter", {"email": address, "role": "representative",
+                                                     "commune": "56078"}, "/utilisateurs")
+    assert answer.status_code == 422
+    assert db.scalars(select(User.email).where(User.email.like("%thuin.be"))).all() == []
+
+
+def test_a_commune_with_a_nul_is_an_unknown_commune(client, db) -> None:  # noqa: ANN001
+    make_account(client, db, "admin@igretec.com", "admin").login()
+    answer = _post(client, "/utilisateurs/inviter", {"email": "clerc@thuin.be", "role": "representative",
+                                                     "commune": "56078\x00"}, "/utilisateurs")
+    assert answer.status_code == 422 and 'data-code="unknown_commune"' in answer.get_data(as_text=True)
+    assert db.scalar(select(User).where(User.email == "clerc@thuin.be")) is None
+
+
+def test_deactivating_twice_keeps_the_first_time_and_journal(client, db) -> None:  # noqa: ANN001
+    make_account(client, db, "admin@igretec.com", "admin").login()
+    make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    user = db.scalar(select(User).where(User.email == "echevin@charleroi.be"))
+    assert _post(client, f"/utilisateurs/{user.id}/desactiver", {}, "/utilisateurs").status_code == 302
+    db.expire_all()
+    first = db.execute(select(User.deactivated_at, User.session_version).where(User.id == user.id)).one()
+    again = _post(client, f"/utilisateurs/{user.id}/desactiver", {}, "/utilisateurs")
+    assert again.status_code == 409
+    assert "Ce compte est déjà désactivé : rien n&#39;a été changé." in again.get_data(as_text=True)
+    db.expire_all()
+    assert db.execute(select(User.deactivated_at, User.session_version).where(User.id == user.id)).one() == first
+    assert db.scalar(text("SELECT count(*) FROM audit_events WHERE action = 'deactivate' "
+                          "AND details->>'account_email' = 'echevin@charleroi.be'")) == 1

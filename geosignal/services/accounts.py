@@ -377,13 +377,18 @@ def deactivate(session: Session, actor: User | None, user: User) -> int:
     and stores nothing.
 
     Raises ``not_found`` (404) for an account ``actor`` may not deactivate, as for an id that
-    is no account (:data:`NO_SUCH_ACCOUNT`).
+    is no account (:data:`NO_SUCH_ACCOUNT`); ``invalid_request`` (409, ``already_deactivated``)
+    for an account deactivated already (nothing changed: its time and journal are the first).
     """
     if not may_deactivate(actor, user):
         raise GeosignalError("not_found", NO_SUCH_ACCOUNT)
     from geosignal.services.imports import fail_queued_imports, lock_saves
 
-    lock_saves(session, user.id)
+    lock_saves(session, user.id)  # (a deactivation of the same account at once waits here too)
+    session.refresh(user)
+    if not user.active:  # done already (a double click, two managers): its time and journal kept
+        raise GeosignalError("invalid_request", f"{user.email} is deactivated already: nothing changed",
+                             status=409, kind="already_deactivated")
     user.active = False
     user.deactivated_at = datetime.now(UTC)
     user.end_sessions()

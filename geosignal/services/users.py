@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geosignal import policy
@@ -15,6 +17,9 @@ from geosignal.models.user import hash_token
 from geosignal.services import audit
 from geosignal.textsafety import refuse_unsafe_text
 from geosignal.vocab import ROLES
+
+#: A NIS code as written: five ASCII digits.
+_NIS = re.compile(r"[0-9]{5}")
 
 
 def create_user(session: Session, email: str, role: str, commune_nis: str | None, password: str) -> User:
@@ -31,14 +36,22 @@ def create_user(session: Session, email: str, role: str, commune_nis: str | None
         raise GeosignalError("invalid_request", "a representative has exactly one commune; other roles none",
                              where="commune", status=422,
                              kind="commune_missing" if commune_nis is None else "commune_not_for_role")
-    if commune_nis is not None and session.get(Commune, commune_nis) is None:
-        raise GeosignalError("unknown_commune", f"no commune {commune_nis} is loaded")
+    if commune_nis is not None and (not _NIS.fullmatch(commune_nis) or session.get(Commune, commune_nis) is None):
+        shown = commune_nis[:20].encode("unicode_escape").decode("ascii")
+        raise GeosignalError("unknown_commune", f"no commune {shown} is loaded")
+    taken = GeosignalError("invalid_request", f"user {email} exists already", where="email", kind="email_taken")
     if session.scalar(select(User).where(User.email == email)) is not None:
-        raise GeosignalError("invalid_request", f"user {email} exists already", where="email", kind="email_taken")
+        raise taken
     user = User(email=email, role=role, commune_nis=commune_nis)
     user.set_password(password)
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same address created at once elsewhere (a double click):
+            session.add(user)         # it waits for the other, then finds it taken (it was a 500)
+            session.flush()
+    except IntegrityError as error:
+        if getattr(getattr(error.orig, "diag", None), "constraint_name", None) == "users_email_key":
+            raise taken from None
+        raise
     return user
 
 
@@ -50,8 +63,11 @@ def check_email(address: str) -> str:
     override, space or non-ASCII character, not one ``@``, a domain without a dot, more than
     254 characters. Checked before anything is stored: an address with a line feed would
     otherwise reach an e-mail header."""
-    email = address.strip().lower()
-    problem = email_problem(email)
+    # only spaces and tabs around it are dropped, and the case lowered once checked: Python's
+    # strip() also took U+2028, NBSP or \x1c away, and lower() made the Kelvin sign a k
+    email = address.strip(" \t")
+    problem = email_problem(email.lower()) if email.isascii() else "characters"
+    email = email.lower()
     if problem is not None:
         shown = email[:80].encode("unicode_escape").decode("ascii")
         extra = {"value": len(email), "limit": MAX_EMAIL_CHARS} if problem == "too_long" else {}
