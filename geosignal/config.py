@@ -201,10 +201,13 @@ def _rate_limit(var: str, text: str) -> str:
     from limits import parse_many
 
     try:
-        if not parse_many(text):
+        items = parse_many(text)
+        if not items:
             raise ValueError(text)
     except ValueError:
         raise ConfigError(f"{var} must be a rate limit such as '300 per minute', not {text!r}") from None
+    if any(item.amount < 1 for item in items):  # 0 per minute refused every write to everybody
+        raise ConfigError(f"{var} must allow at least 1 request in each of its periods, not {text!r}")
     return text
 
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import psycopg
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -33,8 +33,12 @@ _HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 40
 
 
 def wants_json() -> bool:
-    """Whether the client should get problem+json rather than a page."""
-    return request.path.startswith(("/api/", "/ogc", "/readyz", "/healthz")) or request.accept_mimetypes.best == "application/json"
+    """Whether the client should get problem+json rather than a page (decided by ``Accept``
+    outside the API: said to caches, ``Vary: Accept``)."""
+    if request.path.startswith(("/api/", "/ogc", "/readyz", "/healthz")):
+        return True
+    g.negotiated = True
+    return request.accept_mimetypes.best == "application/json"
 
 
 def _allowed_methods(allowed: list[str] | None = None) -> str:

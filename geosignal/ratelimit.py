@@ -120,7 +120,25 @@ class PostgresStorage(Storage):
             c.execute(text("DELETE FROM rate_limits WHERE key = :key"), {"key": key})
 
 
-limiter = Limiter(key_func=get_remote_address, strategy="fixed-window", headers_enabled=True)
+def remote_key() -> str:
+    """The rate-limit key of the client's address: an IPv4 address, or the /64 network of an
+    IPv6 one (one client holds a whole /64: counted by address, 52 addresses of one /64 made
+    52 sign-in guesses never limited)."""
+    import ipaddress
+
+    address = get_remote_address()
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:  # ::ffff:a.b.c.d is that IPv4 client
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+
+
+limiter = Limiter(key_func=remote_key, strategy="fixed-window", headers_enabled=True)
 
 
 def login_account_key() -> str:
@@ -233,20 +251,24 @@ def _limit_writes() -> None:
     if request.method not in WRITE_METHODS or request.endpoint in UNCOUNTED_WRITES:
         return
     from flask_login import current_user
-    from limits import parse
+    from limits import parse_many
 
     from geosignal.errors import GeosignalError
 
     if current_user.is_authenticated:
         key = f"user:{current_user.id}"
     elif request.path.startswith("/api/"):
-        key = f"addr:{get_remote_address()}"
+        key = f"addr:{remote_key()}"
     else:  # a page's form without a session: signed-in pages send it to the sign-in page
         return
-    item = parse(current_app.config["WRITE_RATE_LIMIT"])
     try:
-        allowed = limiter.limiter.hit(item, "api-writes", key)
-        reset_at = limiter.limiter.get_window_stats(item, "api-writes", key).reset_time if not allowed else 0
+        # every limit of the setting (``1000 per hour; 30 per minute``): the first one refusing
+        # stops the write (parse() read the first one only)
+        for item in parse_many(current_app.config["WRITE_RATE_LIMIT"]):
+            allowed = limiter.limiter.hit(item, "api-writes", key)
+            if not allowed:
+                reset_at = limiter.limiter.get_window_stats(item, "api-writes", key).reset_time
+                break
     except Exception:  # noqa: BLE001 - the counters live in the database; while it is down the write fails anyway
         return
     if not allowed:

@@ -86,6 +86,8 @@ def init_app(app: Flask) -> None:
             add_vary(response, "Cookie", "Authorization")
         if g.get("links_from_host"):  # absolute links built from the request's Host (no PUBLIC_BASE_URL)
             add_vary(response, "Host")
+        if g.get("negotiated"):  # HTML or JSON chosen by Accept (the OGC API, an error's answer)
+            add_vary(response, "Accept")
         if (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

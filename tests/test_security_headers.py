@@ -57,14 +57,15 @@ def test_links_built_from_the_host_header_say_vary_host(app, client, representat
     """Without ``GEOSIGNAL_PUBLIC_BASE_URL`` the OGC links come from ``Host``: a shared cache must
     keep one answer per host (``Vary: Host``), added to what ``Vary`` already says (compression,
     credentials) in one header, none lost."""
+    accept = [] if "f=" in path else ["Accept"]  # (HTML or JSON chosen by Accept without f)
     evil = client.get(path, headers={"Host": "evil.example"})
     assert evil.status_code == 200 and "http://evil.example/ogc" in evil.get_data().decode("latin-1")
-    assert _vary(evil) == ["Host", "Accept-Encoding", "Cookie"]
+    assert _vary(evil) == ["Host", *accept, "Accept-Encoding", "Cookie"]
     signed_in = representative.get(path, headers={"Accept-Encoding": "gzip"})
-    assert _vary(signed_in) == ["Cookie", "Authorization", "Host", "Accept-Encoding"]
+    assert _vary(signed_in) == ["Cookie", "Authorization", "Host", *accept, "Accept-Encoding"]
     with configured(app, PUBLIC_BASE_URL="https://geosignal.example.be"):
         fixed = client.get(path, headers={"Host": "evil.example", "Accept-Encoding": "gzip"})
-    assert _vary(fixed) == ["Accept-Encoding", "Cookie"]
+    assert _vary(fixed) == [*accept, "Accept-Encoding", "Cookie"]
     assert "evil.example" not in fixed.get_data().decode("latin-1")
 
 
@@ -85,3 +86,20 @@ def test_credentials_vary_survives_compression(client, representative) -> None: 
     packed = representative.get("/api/v1/stats/communes", headers={"Accept-Encoding": "br"})
     assert packed.headers["Content-Encoding"] == "br"
     assert _vary(packed) == ["Cookie", "Authorization", "Accept-Encoding"]
+
+
+def test_an_answer_chosen_by_accept_says_vary_accept(client, referent) -> None:  # noqa: ANN001
+    """The OGC API answers HTML or JSON from one URL by Accept, and an error outside the API
+    a page or problem+json: a shared cache told nothing served one to the other's client."""
+    page = client.get("/ogc/collections", headers={"Accept": "text/html"})
+    data = client.get("/ogc/collections", headers={"Accept": "application/json"})
+    assert (page.mimetype, data.mimetype) == ("text/html", "application/json")
+    for answer in (page, data):
+        assert "accept" in {v.strip().lower() for v in answer.headers["Vary"].split(",")}
+    chosen = client.get("/ogc/collections?f=json")  # an explicit f: Accept decides nothing
+    assert "accept" not in {v.strip().lower() for v in chosen.headers.get("Vary", "").split(",")}
+    missing = client.get("/pas-une-page", headers={"Accept": "application/json"})
+    assert missing.status_code == 404 and "accept" in missing.headers["Vary"].lower()
+    # HEAD with mark_transmitted is refused as GET is (it answered 200 naming a run never recorded)
+    head = referent.client.head("/api/v1/exports/dwconnect?mark_transmitted=true", headers=referent.headers)
+    assert head.status_code == 405 and "X-Export-Run" not in head.headers

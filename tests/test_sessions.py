@@ -234,6 +234,47 @@ def test_api_writes_are_limited_per_user_with_retry_after(app, client, db, fresh
         app.config["WRITE_RATE_LIMIT"] = saved
 
 
+def test_every_write_limit_of_the_setting_is_enforced(app, client, db, fresh_limits) -> None:  # noqa: ANN001
+    """``1000 per hour; 3 per minute`` (Flask-Limiter's notation, accepted at start) was read
+    with parse(), which keeps the first limit: the per-minute one was dropped. A limit of 0 is
+    refused at start (it refused every write of everybody)."""
+    import pytest
+
+    from geosignal.config import ConfigError, load_config
+
+    key = {"GEOSIGNAL_SECRET_KEY": "9f1c2b7e4d6a8035b1e2c3d4f5a6978812ab34cd56ef7890aa11bb22cc33dd44"}
+    for zero in ("0 per minute", "1000 per hour; 0 per minute"):
+        with pytest.raises(ConfigError, match="at least 1 request"):
+            load_config("/nonexistent", environ={"GEOSIGNAL_WRITE_RATE_LIMIT": zero, **key})
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    saved = app.config["WRITE_RATE_LIMIT"]
+    app.config["WRITE_RATE_LIMIT"] = "1000 per hour; 3 per minute"
+    try:
+        body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]},
+                "properties": {"network": "mobile", "description": "x"}}
+        codes = []
+        for i in range(5):
+            body["properties"]["description"] = f"report {i}"
+            codes.append(rep.post("/api/v1/reports", json=body).status_code)
+        assert codes == [201, 201, 201, 429, 429]
+    finally:
+        app.config["WRITE_RATE_LIMIT"] = saved
+
+
+def test_failed_sign_ins_are_throttled_per_ipv6_network(client, db, fresh_limits) -> None:  # noqa: ANN001
+    """One IPv6 client holds a whole /64: counted per full address, 52 guesses from 52
+    addresses of one /64 were never limited. An address of another /64 is another client."""
+    def attempt(address: str, k: int):  # noqa: ANN202
+        env = {"REMOTE_ADDR": address}
+        token = csrf_token(client.get("/login", environ_base=env).get_data(as_text=True))
+        return client.post("/login", data={"email": f"nobody{k}@example.be", "password": "wrong password!",
+                                           "csrf_token": token}, environ_base=env).status_code
+
+    codes = [attempt(f"2001:db8:1:2::{k + 1:x}", k) for k in range(51)]
+    assert codes == [401] * 50 + [429]
+    assert attempt("2001:db8:1:3::1", 99) == 401
+
+
 def _count_reports(db) -> int:  # noqa: ANN001
     from sqlalchemy import text
 

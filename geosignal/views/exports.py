@@ -97,7 +97,7 @@ def _options() -> dict[str, Any]:
 
 def _stream(fmt: str) -> Response:
     user = current()
-    if request.method == "GET" and _flag("mark_transmitted"):
+    if request.method in ("GET", "HEAD") and _flag("mark_transmitted"):
         raise GeosignalError("method_not_allowed", "marking reports as transmitted changes them: send a POST "
                              "(the same URL and parameters)", where="mark_transmitted", status=405)
     req = export_request(fmt)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_login import current_user
 
 from geosignal import policy
@@ -29,6 +29,7 @@ def _wants_html() -> bool:
         if f not in ("json", "html"):
             raise GeosignalError("invalid_request", "f must be json or html", where="f")
         return f == "html"
+    g.negotiated = True  # the answer depends on Accept: said to caches (security: Vary: Accept)
     best = request.accept_mimetypes.best_match(["application/json", "application/geo+json", "text/html"])
     return best == "text/html"
 
