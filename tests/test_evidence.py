@@ -212,10 +212,11 @@ def test_a_jpeg_strip_is_decoded_at_a_reduced_scale() -> None:
     assert evidence._draft_size(8_000, 8_000) == (4_000, 4_000)  # 1/2: the output side stays 2,560
     assert evidence._draft_size(4_000, 3_000) == (4_000, 3_000)  # the output's size needs it whole
     assert evidence._draft_size(40, 20) == (40, 20)
-    out = io.BytesIO()
-    Image.new("RGB", (65_000, 984), (90, 120, 200)).save(out, "JPEG", quality=20)
+    out = io.BytesIO()  # a smaller strip (27 Mpx, over the decoded limit): the same path, a third of the memory
+    Image.new("RGB", (30_000, 900), (90, 120, 200)).save(out, "JPEG", quality=20)
+    assert evidence._draft_size(30_000, 900) == (15_000, 450)
     processed = evidence.process_photo(out.getvalue())
-    assert (processed.width, processed.height) == (2560, 39)
+    assert (processed.width, processed.height) == (2560, 77)
 
 
 @pytest.mark.parametrize(("mode", "colour", "hole"), [("RGB", (255, 0, 0), (0, 0, 0)), ("L", 200, 0)])

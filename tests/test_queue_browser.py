@@ -58,11 +58,17 @@ def queue_server(app) -> Iterator[dict]:  # noqa: ANN001
         session.commit()
     with serving(app) as base:
         yield {"base": base, "ids": ids, "app": app, "stub": type("NoStub", (), {"base": base})()}
+    remove_reports_and_accounts(database, "queue-%")
+
+
+def remove_reports_and_accounts(database, emails: str) -> None:  # noqa: ANN001
+    """What a live-server fixture of the queue stored: every report, export run and stored
+    figure, and the accounts whose address is like ``emails``."""
     with owner_session(database) as session:
         session.execute(text("DELETE FROM export_runs"))
         session.execute(delete(CommuneStats))
         session.execute(delete(Report))
-        session.execute(delete(User).where(User.email.like("queue-%")))
+        session.execute(delete(User).where(User.email.like(emails)))
         session.commit()
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import text
 
-from geosignal.models import CommuneStats, Report, User
 from geosignal.services.users import create_user
-from tests.conftest import owner_session
 from tests.factories import CHARLEROI_LAMBERT72, square_lambert
 from tests.test_browser import PASSWORD, browser, serving  # noqa: F401  (fixture)
 from tests.test_queue import add_report
+from tests.test_queue_browser import remove_reports_and_accounts
 from tests.test_ui_browser import DESKTOP, PHONE, Watch
 
 pytestmark = pytest.mark.browser
@@ -47,12 +46,7 @@ def stale_queue(app) -> Iterator[dict]:  # noqa: ANN001
     with serving(app) as base:
         yield {"base": base, "ids": ids, "decided": decided, "app": app,
                "stub": type("NoStub", (), {"base": base})()}
-    with owner_session(database) as session:
-        session.execute(text("DELETE FROM export_runs"))
-        session.execute(delete(CommuneStats))
-        session.execute(delete(Report))
-        session.execute(delete(User).where(User.email.like("stale-%")))
-        session.commit()
+    remove_reports_and_accounts(database, "stale-%")
 
 
 def _status(app, rid: str) -> str:  # noqa: ANN001

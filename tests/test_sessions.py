@@ -9,7 +9,7 @@ import time
 
 from geosignal import create_app
 from geosignal.models import User
-from tests.conftest import csrf_token, make_account
+from tests.conftest import configured, csrf_token, make_account
 
 
 def _signed_in_cookie(account) -> str:  # noqa: ANN001
@@ -216,22 +216,23 @@ def test_an_unknown_account_takes_as_long_as_a_wrong_password(client, db, fresh_
 def test_api_writes_are_limited_per_user_with_retry_after(app, client, db, fresh_limits) -> None:  # noqa: ANN001
     rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
     other = make_account(app.test_client(), db, "maire@chimay.be", "representative", "56016")
-    saved = app.config["WRITE_RATE_LIMIT"]
-    app.config["WRITE_RATE_LIMIT"] = "3 per minute"
-    try:
-        body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]},
-                "properties": {"network": "mobile", "description": "x"}}
-        codes = []
-        for i in range(4):
-            body["properties"]["description"] = f"report {i}"
-            codes.append(rep.post("/api/v1/reports", json=body).status_code)
-        assert codes == [201, 201, 201, 429]
-        refused = rep.post("/api/v1/reports", json=body)
+    with configured(app, WRITE_RATE_LIMIT="3 per minute"):
+        assert _filed(rep, 4) == [201, 201, 201, 429]
+        refused = rep.post("/api/v1/reports", json=_point("one more"))
         assert refused.get_json()["code"] == "rate_limited" and 0 < int(refused.headers["Retry-After"]) <= 61
         assert rep.get("/api/v1/reports").status_code == 200  # reads are not counted
-        assert other.post("/api/v1/reports", json=body).status_code == 403  # counted per user: not_your_commune
-    finally:
-        app.config["WRITE_RATE_LIMIT"] = saved
+        # counted per user: the other is refused for its commune (not_your_commune), not for the budget
+        assert other.post("/api/v1/reports", json=_point("one more")).status_code == 403
+
+
+def _point(description: str) -> dict:
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]},
+            "properties": {"network": "mobile", "description": description}}
+
+
+def _filed(account, n: int) -> list[int]:  # noqa: ANN001
+    """The statuses of ``n`` reports ``account`` files one after another (each its own)."""
+    return [account.post("/api/v1/reports", json=_point(f"report {i}")).status_code for i in range(n)]
 
 
 def test_every_write_limit_of_the_setting_is_enforced(app, client, db, fresh_limits) -> None:  # noqa: ANN001
@@ -247,18 +248,8 @@ def test_every_write_limit_of_the_setting_is_enforced(app, client, db, fresh_lim
         with pytest.raises(ConfigError, match="at least 1 request"):
             load_config("/nonexistent", environ={"GEOSIGNAL_WRITE_RATE_LIMIT": zero, **key})
     rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
-    saved = app.config["WRITE_RATE_LIMIT"]
-    app.config["WRITE_RATE_LIMIT"] = "1000 per hour; 3 per minute"
-    try:
-        body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]},
-                "properties": {"network": "mobile", "description": "x"}}
-        codes = []
-        for i in range(5):
-            body["properties"]["description"] = f"report {i}"
-            codes.append(rep.post("/api/v1/reports", json=body).status_code)
-        assert codes == [201, 201, 201, 429, 429]
-    finally:
-        app.config["WRITE_RATE_LIMIT"] = saved
+    with configured(app, WRITE_RATE_LIMIT="1000 per hour; 3 per minute"):
+        assert _filed(rep, 5) == [201, 201, 201, 429, 429]
 
 
 def test_failed_sign_ins_are_throttled_per_ipv6_network(client, db, fresh_limits) -> None:  # noqa: ANN001

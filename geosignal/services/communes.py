@@ -58,6 +58,10 @@ _COMMUNE_USES = (("reports", "commune_nis", "reports"), ("zones", "commune_nis",
 COMMUNES_LOCK_KEY = 0x6773636D
 
 
+#: The columns of a commune a file may leave out: a load keeps the stored value then.
+_KEPT_UNLESS_GIVEN = ("name_nl", "province", "population", "population_year")
+
+
 def hold_communes(session: Session) -> None:
     """Take :data:`COMMUNES_LOCK_KEY` shared until the transaction ends (waiting for a load of
     communes under way to commit). Call it before reading the communes for a write and before
@@ -165,7 +169,7 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     seen: set[str] = set()
     # what the file does not say of a commune loaded before (a file of codes and boundaries
     # only: a boundary correction) is kept as stored, not emptied
-    carried = {c for c in ("name_nl", "province", "population", "population_year") if c in frame.columns}
+    carried = {c for c in _KEPT_UNLESS_GIVEN if c in frame.columns}
     stored_names = dict(session.execute(select(Commune.nis_code, Commune.name_fr)).all())
     for index, record in enumerate(frame.itertuples(index=False)):
         values = record._asdict()
@@ -221,8 +225,7 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
     stmt = stmt.on_conflict_do_update(
         index_elements=[Commune.nis_code],
         set_={c: stmt.excluded[c] for c in rows[0]
-              if c != "nis_code" and (c in carried or c not in ("name_nl", "province", "population",
-                                                                  "population_year"))},
+              if c != "nis_code" and (c in carried or c not in _KEPT_UNLESS_GIVEN)},
     )
     session.execute(stmt)
     moved = sorted(nis for nis, digest in session.execute(boundary_sql, {"c": sorted(seen)}).all()
