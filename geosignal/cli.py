@@ -28,11 +28,13 @@ def _n(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count} {singular if count == 1 else (plural or singular + 's')}"
 
 
-def _create_app(*_args: Any) -> Flask:
+def _create_app(*_args: Any, serving: bool = False) -> Flask:
+    """The application of a command (``serving=False``: see :func:`geosignal.create_app`), or of
+    ``serve``'s web workers (``serving=True``); a configuration fault is one line."""
     from geosignal import create_app
 
     try:
-        return create_app()
+        return create_app(serving=serving)
     except RuntimeError as error:  # missing secret key, front-end libraries not installed
         raise click.ClickException(f"configuration: {error}") from None
 
@@ -853,7 +855,7 @@ def serve(host: str, port: int | None, workers: int, job_workers: int, timeout: 
             self.cfg.set("on_exit", on_exit)
 
         def load(self) -> Flask:
-            return _create_app()
+            return _create_app(serving=True)
 
     click.echo(f"geosignal on http://{host}:{port}/ ({_n(workers, 'web worker')}, {_n(job_workers, 'job worker')})")
     _Server().run()

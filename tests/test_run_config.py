@@ -96,3 +96,29 @@ def test_the_secret_key_goes_where_the_application_reads_it(tmp_path) -> None:  
     assert out.stdout == key and len(key) == 64 and not (tmp_path / "instance").exists()
     config = load_config(folder, environ={"GEOSIGNAL_ENV": "production", "GEOSIGNAL_INSTANCE_PATH": str(folder)})
     assert config["SECRET_KEY"] == key
+
+
+def test_only_an_application_that_answers_requests_makes_the_dummy_password_hash() -> None:
+    """The sign-in's dummy password hash (scrypt: 0.1 s of CPU, 32 MB) is made when a WSGI server
+    or ``serve``'s web worker builds the application, not for every other command (an export,
+    an import), which paid both at start-up."""
+    import sys
+
+    script = (
+        "import sys\n"
+        "from geosignal.models.user import dummy_password_hash as made\n"
+        "if sys.argv[1] == 'command':\n"
+        "    from geosignal.cli import _create_app; _create_app()\n"
+        "elif sys.argv[1] == 'worker':\n"
+        "    from geosignal.cli import _create_app; _create_app(serving=True)\n"
+        "else:\n"
+        "    from geosignal import create_app; create_app()\n"
+        "print(made.cache_info().currsize)\n")
+    import secrets
+
+    env = {**os.environ, "GEOSIGNAL_SECRET_KEY": secrets.token_hex(32), "GEOSIGNAL_ENV": "production"}
+    env.pop("GEOSIGNAL_TESTING", None)
+    made = {how: subprocess.run([sys.executable, "-c", script, how], cwd=ROOT, env=env, capture_output=True,
+                                text=True, check=True).stdout.strip()
+            for how in ("command", "worker", "wsgi")}
+    assert made == {"command": "0", "worker": "1", "wsgi": "1"}
