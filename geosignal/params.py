@@ -118,16 +118,25 @@ def parse_commune(session: Any, raw: str | None, *, where: str = "commune") -> s
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
+#: A calendar day as filters write it, ``YYYY-MM-DD`` in ASCII digits. Python's
+#: ``date.fromisoformat`` also reads ISO 8601's week dates (``2026-W01-1``, which is 29 December
+#: 2025) and its basic form (``20260101``): a filter "from 2026" read that way counted days of 2025.
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def parse_day(raw: str | None, *, where: str) -> date | None:
     """Parse a calendar day ``YYYY-MM-DD`` (a Brussels day; the caller decides its bounds).
 
     Returns None for an empty value. Raises ``invalid_request`` (400, ``where``) for anything
-    else that is not a date from :data:`FIRST_DAY` to :data:`LAST_DAY`.
+    else that is not a date from :data:`FIRST_DAY` to :data:`LAST_DAY` (a week date
+    ``2026-W01-1``, the basic form ``20260101``: see :data:`ISO_DAY`).
     """
     value = (raw or "").strip()
     if not value:
         return None
     try:
+        if not ISO_DAY.fullmatch(value):
+            raise ValueError(value)
         day = date.fromisoformat(value)
     except ValueError:
         raise GeosignalError("invalid_request", f"{where} must be a date YYYY-MM-DD", where=where) from None

@@ -366,3 +366,27 @@ def test_a_sign_in_address_with_a_nul_names_no_account_and_counts(client, caplog
         assert not [r for r in caplog.records if "rate limit" in r.getMessage()]
     assert client.post("/login", data={"email": "a\x00b@igretec.com", "password": "wrong",
                                        "csrf_token": token}).status_code == 429
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/stats/communes?from=2026-W01-1", "/api/v1/stats/communes?from=20260101",
+    "/api/v1/stats/communes?to=2026-W53", "/api/v1/queue?from=2026-W01-1", "/api/v1/audit?from=2026-W01-1",
+    "/api/v1/exports/dwconnect?from=2026-W01-1", "/api/v1/exports/dwconnect?to=2026001",
+    "/api/v1/exports/dwconnect?since=2026-W01-1T00:00:00Z", "/api/v1/exports/dwconnect?since=20260101T000000Z",
+])
+def test_a_day_filter_is_written_yyyy_mm_dd(referent, url) -> None:  # noqa: ANN001
+    """ISO 8601's week dates and basic form (which Python's fromisoformat reads) are refused: a
+    filter "from 2026-W01-1" counted 29 December 2025 in 2026's figures."""
+    response = referent.get(url)
+    name = url.split("?")[1].split("=")[0]
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert (response.get_json()["code"], response.get_json()["where"]) == ("invalid_request", name)
+
+
+def test_a_report_of_the_last_days_of_december_is_not_counted_from_week_one(db, representative, referent) -> None:  # noqa: ANN001
+    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.4440, 50.4108]},
+            "properties": {"network": "mobile", "observed_at": "2025-12-30T12:00:00+01:00"}}
+    assert representative.post("/api/v1/reports", json=body).status_code == 201
+    year = referent.get("/api/v1/stats/communes/52011?from=2026-01-01&to=2026-12-31&status=all")
+    assert year.status_code == 200 and year.get_json()["report_count"] == 0
+    assert referent.get("/api/v1/stats/communes/52011?from=2026-W01-1&to=2026-12-31&status=all").status_code == 400

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import workflow
 from geosignal.errors import GeosignalError
-from geosignal.params import bbox_clause, in_utc, parse_day, whole_number
+from geosignal.params import ISO_DAY, bbox_clause, in_utc, parse_day, whole_number
 from geosignal.services.export.constants import BRUSSELS, CHANGE_LOCK_KEY, SENT_CHANGE_SEQ_SQL
 
 
@@ -143,8 +143,9 @@ def parse_since(raw: str | None) -> tuple[datetime | None, int | None]:
             raise GeosignalError("invalid_request", "since=seq:<n> needs a whole number n ≥ 0 (digits 0-9)",
                                  where="since")
         return None, n
-    try:
-        when = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    try:  # (a week date or the basic form, which fromisoformat also reads: see params.ISO_DAY)
+        when = (datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+                if ISO_DAY.match(raw) and raw[10:11] in ("T", "t", " ") else None)
     except ValueError:
         when = None
     if when is None or when.tzinfo is None:
