@@ -164,6 +164,7 @@ from urllib.parse import unquote
 
 import shapely
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from geosignal.errors import GeosignalError
 from geosignal.services.coordinates import parse_position
@@ -1819,6 +1820,21 @@ def _gpx_times_utc(frame, info: dict) -> None:  # noqa: ANN001 - a (Geo)DataFram
             frame[column] = frame[column].str.replace(_NAIVE_ISO, r"\1Z", regex=True)
 
 
+def geojson_of(geom: BaseGeometry) -> dict:
+    """The GeoJSON geometry object of a shapely geometry GDAL read, as a file's JSON would hold
+    it: an empty member of a Multi* or collection (a ``POINT EMPTY`` GDAL writes as NaN NaN in a
+    GeoPackage, a Shapefile's NaN point) is an empty list, as the WKT reader gives ``EMPTY``, so
+    that the checks refuse it as they refuse the same shape in GeoJSON (``invalid_coordinate``
+    at its pointer). Shapely's ``mapping`` raised ``IndexError`` on it (a 500)."""
+    kind = geom.geom_type
+    if kind == "GeometryCollection":
+        return {"type": kind, "geometries": [geojson_of(part) for part in geom.geoms]}
+    if kind.startswith("Multi"):
+        return {"type": kind, "coordinates": [[] if part.is_empty else mapping(part)["coordinates"]
+                                              for part in geom.geoms]}
+    return mapping(geom)
+
+
 def _layer_name(name: str) -> str:
     return "document" if name.startswith("pyogrio_") else name  # a KML Document without a name
 
@@ -2168,7 +2184,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 elif geom is None or geom.is_empty:
                     raise GeosignalError("empty_geometry", "The feature has no geometry.", where=where)
                 else:
-                    geom_obj = mapping(geom)
+                    geom_obj = geojson_of(geom)
                 if fmt == "gpx" and geom_obj["type"] == "MultiLineString" and len(geom_obj["coordinates"]) == 1:
                     # GDAL reads every <trk> as a MultiLineString: a track of one <trkseg> is
                     # that line (the same shape; a "road stretch", editable as one)
