@@ -14,6 +14,7 @@ import tempfile
 
 import numpy as np
 import pyogrio
+import pytest
 
 from tests.factories import count_reports, upload_file
 from tests.test_hostile_formats import shapefile_members
@@ -97,3 +98,78 @@ def test_the_command_line_says_that_feature_on_one_line(app, db, admin, tmp_path
                                                 "--network", "mobile"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "feature 0: invalid_coordinate" in result.output
+
+
+# ---------------------------------------------------------------- where a report lies
+
+IN_WALCOURT = [4.368122192308234, 50.26973304222441]
+BEYOND_THE_WEST_EDGE = [4.041907517705006, 50.34594848465298]  # 499.5 m outside the 30 communes
+
+
+def test_each_point_of_a_multipoint_lies_in_a_commune_as_a_point_does(db, admin) -> None:  # noqa: ANN001
+    """A point 500 m outside the communes is refused alone; as the second point of a MultiPoint
+    (API, a KML MultiGeometry of points, a CSV WKT cell) it was stored, under the 1 km margin
+    of lines and zones. Refused at that point, with nothing stored."""
+    before = count_reports(db)
+    alone = admin.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"},
+                                                "geometry": {"type": "Point", "coordinates": BEYOND_THE_WEST_EDGE}})
+    assert (alone.status_code, alone.get_json()["code"]) == (422, "outside_service_area")
+    both = admin.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"}, "geometry": {
+        "type": "MultiPoint", "coordinates": [IN_WALCOURT, BEYOND_THE_WEST_EDGE]}})
+    assert both.status_code == 422, both.get_json()
+    assert (both.get_json()["code"], both.get_json()["where"]) == ("outside_service_area", "/geometry/coordinates/1")
+    assert "Point 2 of the MultiPoint" in both.get_json()["detail"]
+    inside = admin.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"}, "geometry": {
+        "type": "MultiPoint", "coordinates": [IN_WALCOURT, [4.444, 50.4108]]}})
+    assert inside.status_code == 201, inside.get_json()
+
+    def point(q: list[float]) -> str:
+        return f"<Point><coordinates>{q[0]},{q[1]}</coordinates></Point>"
+
+    kml = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>'
+           f"<name>x</name><MultiGeometry>{point(IN_WALCOURT)}{point(BEYOND_THE_WEST_EDGE)}</MultiGeometry>"
+           "</Placemark></Document></kml>").encode()
+    (a, b), (c, d) = IN_WALCOURT, BEYOND_THE_WEST_EDGE
+    csv = f"wkt;reseau\r\nMULTIPOINT (({a} {b}), ({c} {d}));mobile\r\n".encode()
+    for data, name in ((kml, "a.kml"), (csv, "a.csv")):
+        (feature,) = upload_file(admin, data, name, network="mobile", dry_run="true").get_json()["features"]
+        assert (feature["status"], feature["error"]["code"]) == ("refused", "outside_service_area"), (name, feature)
+    assert count_reports(db) == before + 1
+
+
+def _point_inside_couvin_near_its_south_edge(db, metres: float) -> tuple[float, float]:  # noqa: ANN001
+    """A point ``metres`` inside Couvin (93014), at the middle of a 2.6 km edge of its boundary
+    that is also the territory's (between two of its vertices), measured in EPSG:31370."""
+    from sqlalchemy import text
+
+    (x, y), (qx, qy) = (4.481187, 49.948087), (4.448971, 49.938124)
+    mx, my = (x + qx) / 2, (y + qy) / 2
+    k = np.cos(np.radians(my))
+    nx, ny = -(qy - y) / k, (qx - x) * k
+    step = metres / 111_320 / np.hypot(nx * k, ny)
+    for side in (1, -1):
+        px, py = mx + side * nx * step, my + side * ny * step
+        inside = db.execute(text(
+            "SELECT ST_Distance(ST_Transform(ST_Boundary(boundary), 31370), ST_Transform(g, 31370)) FROM communes, "
+            "(SELECT ST_SetSRID(ST_MakePoint(:x, :y), 4326) g) q WHERE nis_code = '93014' AND ST_Within(g, boundary)"),
+            {"x": px, "y": py}).scalar()
+        if inside is not None:
+            assert inside > metres * 0.6, inside
+            return float(px), float(py)
+    raise AssertionError("the edge is no longer Couvin's")
+
+
+@pytest.mark.parametrize("metres", [0.05, 0.10])
+def test_a_point_centimetres_inside_a_long_edge_of_the_territory_is_in_its_commune(db, admin, metres) -> None:  # noqa: ANN001
+    """The territory's edges are straight in EPSG:4326 (where a point's commune is chosen) and
+    bowed in EPSG:31370 (where the service area was checked): a point 5-10 cm inside Couvin's
+    2.6 km edge, said Couvin by /api/v1/coordinates, was refused as outside the communes."""
+    x, y = _point_inside_couvin_near_its_south_edge(db, metres)
+    assert admin.get(f"/api/v1/coordinates?q={y!r}, {x!r}").get_json()["commune"]["nis_code"] == "93014"
+    posted = admin.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"},
+                                                 "geometry": {"type": "Point", "coordinates": [x, y]}})
+    assert posted.status_code == 201, posted.get_json()
+    assert posted.get_json()["properties"]["commune_nis"] == "93014"
+    (row,) = upload_file(admin, f"latitude;longitude;reseau\r\n{y!r};{x!r};mobile\r\n".encode(), "a.csv",
+                         dry_run="true").get_json()["features"]
+    assert row["status"] == "accepted", row

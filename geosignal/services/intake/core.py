@@ -913,6 +913,16 @@ def finish_reports(
         if len(points):  # a point needs no geometry in EPSG:31370, only its position
             xy = transform_xy(shapely.get_coordinates(geoms[points]), WGS84, LAMBERT72)
             relation[points] = area.relations_xy(xy[:, 0], xy[:, 1])
+        outside_member: dict[int, int] = {}  # a MultiPoint: each of its points lies in a commune, as a point does
+        multipoints = live[(types == 4) & (relation[live] == "inside")]
+        if len(multipoints):
+            xy, owner = shapely.get_coordinates(geoms[multipoints], return_index=True)
+            xy = transform_xy(xy, WGS84, LAMBERT72)
+            out_of = area.relations_xy(xy[:, 0], xy[:, 1]) != "inside"
+            first = np.searchsorted(owner, np.arange(len(multipoints)))
+            for k in np.flatnonzero(out_of):
+                outside_member.setdefault(int(multipoints[owner[k]]), int(k - first[owner[k]]))
+            relation[list(outside_member)] = "outside"
         linear = live[(types == 1) | (types == 5)]
         for i in linear[lengths_m[linear] < MIN_LINE_M]:  # distinct floats, yet one place once stored
             refuse(i, GeosignalError("line_too_short", f"The line is {lengths_m[i]:.2g} m long: its positions coincide "
@@ -936,7 +946,12 @@ def finish_reports(
         live = np.flatnonzero(alive)
         for i in live[relation[live] != "inside"]:
             p = pendings[i]
-            if relation[i] == "outside":
+            if i in outside_member:  # (the positions are the MultiPoint's, in its order)
+                k = outside_member[i]
+                refuse(i, _outside(_positions(p)[k:k + 1], p.epsg, area, f"{p.gptr or ''}/coordinates/{k}",
+                                   f"Point {k + 1} of the MultiPoint lies outside the communes served (each point "
+                                   "of a report lies in a commune)."))
+            elif relation[i] == "outside":
                 refuse(i, _outside(_positions(p), p.epsg, area, p.gptr or "/",
                                    "The report lies outside the communes served."))
             else:
