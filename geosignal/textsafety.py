@@ -31,6 +31,10 @@ UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202
                                "\ufdd0-\ufdef" + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF)
                                                         for plane in range(17)) + "]")
 
+#: What a name (a file's) may not hold: :data:`UNSAFE_CHARACTERS`, and a tab or a line break,
+#: which a text may hold.
+UNSAFE_IN_NAMES = re.compile(UNSAFE_CHARACTERS.pattern[:-1] + "\t\n\r]")
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: A ``\\uD800``–``\\uDFFF`` escape in JSON text (paired or not: the parsed strings tell).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -41,10 +45,12 @@ def describe_character(char: str) -> str:
     return f"U+{ord(char):04X}"
 
 
-def refuse_unsafe_text(text: str, *, name: str, where: str, code: str = "invalid_attribute") -> None:
+def refuse_unsafe_text(text: str, *, name: str, where: str, code: str = "invalid_attribute",
+                       characters: re.Pattern = UNSAFE_CHARACTERS) -> None:
     """Raise 422 ``code`` (``where`` = the pointer or field given) when ``text`` holds a
-    character of :data:`UNSAFE_CHARACTERS`, naming the character and its position (0-based)."""
-    bad = UNSAFE_CHARACTERS.search(text)
+    character of ``characters`` (:data:`UNSAFE_CHARACTERS`; a name's: :data:`UNSAFE_IN_NAMES`),
+    naming the character and its position (0-based)."""
+    bad = characters.search(text)
     if bad is not None:
         raise GeosignalError(code, f"{name} holds the character {describe_character(bad.group())} at position "
                              f"{bad.start()} (a control, a direction override, an unpaired surrogate or a noncharacter), which "

@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 import pyogrio
 import pytest
+from sqlalchemy import text as sa_text
 
 from tests.factories import count_reports, upload_file
 from tests.test_hostile_formats import shapefile_members
@@ -173,3 +174,31 @@ def test_a_point_centimetres_inside_a_long_edge_of_the_territory_is_in_its_commu
     (row,) = upload_file(admin, f"latitude;longitude;reseau\r\n{y!r};{x!r};mobile\r\n".encode(), "a.csv",
                          dry_run="true").get_json()["features"]
     assert row["status"] == "accepted", row
+
+
+# ---------------------------------------------------------------- a file's name
+
+A_POINT = b'{"type": "Feature", "properties": {"network": "mobile"}, "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]}}'
+
+
+@pytest.mark.parametrize(("name", "character"), [
+    (b"rapport-\xe2\x80\xaenosjoeg.geojson", "U+202E"),  # a direction override: shown "rapport-geojson.json"
+    (b"zones-r\xe9seau.geojson", "U+DCE9"),  # "réseau" in Latin-1 bytes (a Windows zip unpacked here)
+    (b"two\nlines.geojson", "U+000A"),
+])
+def test_import_reports_refuses_a_file_name_the_api_refuses(app, db, admin, tmp_path, name, character) -> None:  # noqa: ANN001
+    """The command line stored a name the upload API refuses (then said back in a later
+    upload's file_already_saved warning), and a name in Latin-1 bytes was a traceback."""
+    path = os.fsencode(str(tmp_path)) + b"/" + name
+    with open(path, "wb") as file:
+        file.write(A_POINT)
+    before = count_reports(db)
+    result = app.test_cli_runner().invoke(args=["import-reports", os.fsdecode(path), "--as", admin.email])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (result.output, result.exception)
+    assert result.output.startswith(f"Error: invalid_request: The file's name holds the character {character}")
+    assert "(at file)" in result.output
+    assert count_reports(db) == before
+    assert db.execute(sa_text("SELECT count(*) FROM import_files")).scalar() == 0
+    if character != "U+DCE9":  # (no request carries a lone surrogate)
+        api = upload_file(admin, A_POINT, os.fsdecode(name), dry_run="true")
+        assert (api.status_code, api.get_json()["code"], api.get_json()["where"]) == (400, "invalid_request", "file")

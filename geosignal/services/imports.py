@@ -64,6 +64,7 @@ from geosignal.services.reports import (
     not_your_commune,
 )
 from geosignal.services.territory import is_current
+from geosignal.textsafety import UNSAFE_IN_NAMES, refuse_unsafe_text
 from geosignal.vocab import NETWORKS
 
 MODES = ("all", "valid_only")
@@ -475,6 +476,7 @@ def import_file(
     does a save asked for with an API token revoked or expired since (``acting``, a queued
     job's: :func:`token_problem`).
     """
+    check_file_name(filename)
     if mode not in MODES:
         raise GeosignalError("invalid_request", f"mode must be one of {', '.join(MODES)}", where="mode")
     if default_network is not None and default_network not in NETWORKS:
@@ -484,6 +486,17 @@ def import_file(
                             column_map=column_map, default_network=default_network, mode=mode, dry_run=dry_run,
                             progress=progress, raise_rejected=raise_rejected, skip_saved_before=skip_saved_before,
                             correct_saved_before=correct_saved_before, asked_at=asked_at, acting=acting)
+
+
+def check_file_name(filename: str) -> None:
+    """Refuse (400 ``invalid_request``, ``where`` ``file``) a file's name that cannot be kept with
+    its save (said back when the same file comes again): a NUL or another control, a direction
+    override that shows another name (``rapport-`` U+202E ``nosjoeg.geojson`` reads "rapport-geojson.json"),
+    an unpaired surrogate (a name in Latin-1 bytes on a UTF-8 system, as Python reads it: the save
+    failed in the database with a traceback), and, unlike a text, a tab or a line break. Every
+    path that takes a file checks it here."""
+    refuse_unsafe_text(filename, name="The file's name", where="file", code="invalid_request",
+                       characters=UNSAFE_IN_NAMES)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from geosignal.errors import GeosignalError
 from geosignal.formparse import flag
 from geosignal.services.imports import (
     IMPORT_FIELDS,
+    check_file_name,
     check_options,
     create_import_job,
     get_import_job,
@@ -26,7 +27,6 @@ from geosignal.services.imports import (
 )
 from geosignal.services.intake import detect_format
 from geosignal.services.territory import limits_from_config
-from geosignal.textsafety import refuse_unsafe_text
 from geosignal.views.api import current_service_area
 
 bp = Blueprint("imports", __name__)
@@ -62,7 +62,7 @@ def post_import() -> Response:
                              kind="no_file")
     # the name is kept with the save (said back when the same file comes again): a NUL cannot be
     # stored (a vague 400 came after the whole file was read), a direction override shows another name
-    refuse_unsafe_text(upload.filename, name="The file's name", where="file", code="invalid_request")
+    check_file_name(upload.filename)
     unknown = sorted({*request.args, *request.form} - {*IMPORT_FIELDS, "csrf_token"} | set(request.files) - {"file"})
     if unknown:  # a misspelt option was ignored: dry-run=true saved the file, colum_map left it unmapped
         raise GeosignalError("invalid_request", f"{unknown[0]!r} is not a field of this request; it takes file, "
