@@ -202,3 +202,59 @@ def test_import_reports_refuses_a_file_name_the_api_refuses(app, db, admin, tmp_
     if character != "U+DCE9":  # (no request carries a lone surrogate)
         api = upload_file(admin, A_POINT, os.fsdecode(name), dry_run="true")
         assert (api.status_code, api.get_json()["code"], api.get_json()["where"]) == (400, "invalid_request", "file")
+
+
+# ---------------------------------------------------------------- KML: placemarks GDAL does not read
+
+def _placemark(name: str, lon: float, inner: str = "") -> str:
+    return f"<Placemark><name>{name}</name><Point><coordinates>{lon},50.41</coordinates></Point>{inner}</Placemark>"
+
+
+def _kml(body: str) -> bytes:
+    return f'<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">{body}</kml>'.encode()
+
+
+@pytest.mark.parametrize("body", [
+    f"<Document><name>Relevé mars</name>{_placemark('Rue A', 4.44)}</Document>"
+    f"<Document><name>Relevé avril</name>{_placemark('Rue B', 4.45)}</Document>",  # two exports pasted together
+    f"<Document><name>Relevé</name>{_placemark('Rue A', 4.44)}</Document>{_placemark('Rue B', 4.45)}",
+    f"{_placemark('Rue A', 4.44)}<Folder>{_placemark('Rue B', 4.45)}</Folder>",
+])
+def test_every_feature_under_the_kml_root_is_read(db, representative, body) -> None:  # noqa: ANN001
+    """KML has one feature under <kml>; GDAL read only the last of several, and the others'
+    placemarks were lost without a word (preview 200, save 201, no warning)."""
+    preview = upload_file(representative, _kml(body), "releve.kml", network="mobile", dry_run="true")
+    assert preview.status_code == 200
+    assert sorted(f["properties"]["description"] for f in preview.get_json()["features"]) == ["Rue A", "Rue B"]
+    before = count_reports(db)
+    saved = upload_file(representative, _kml(body), "releve.kml", network="mobile")
+    assert saved.status_code == 201 and count_reports(db) == before + 2
+
+
+def test_a_placemark_where_kml_has_no_place_for_one_is_refused_not_lost(db, representative) -> None:  # noqa: ANN001
+    body = f"<Document>{_placemark('Rue A', 4.44, inner=_placemark('Rue B', 4.45))}{_placemark('Rue C', 4.446)}</Document>"
+    preview = upload_file(representative, _kml(body), "releve.kml", network="mobile", dry_run="true")
+    assert preview.status_code == 200
+    features = preview.get_json()["features"]
+    refused = [f for f in features if f["status"] == "refused"]
+    assert sorted(f["properties"]["description"] for f in features if f["status"] == "accepted") == ["Rue A", "Rue C"]
+    assert len(refused) == 1
+    assert {k: refused[0]["error"].get(k) for k in ("code", "kind", "line")} == {
+        "code": "unreadable_file", "kind": "placemark_not_read", "line": 1}
+    assert "« Rue B »" in refused[0]["error"]["detail"]
+    assert upload_file(representative, _kml(body), "releve.kml", network="mobile").status_code == 422
+
+
+@pytest.mark.parametrize(("lang", "start"), [("fr", "Le repère de la ligne 7 n'a pas pu être lu"),
+                                             ("nl", "De plaatsmarkering op regel 7 kon niet worden gelezen"),
+                                             ("en", "The placemark on line 7 could not be read")])
+def test_a_placemark_not_read_has_a_page_sentence(app, lang, start) -> None:  # noqa: ANN001
+    from flask_babel import force_locale
+
+    from geosignal import ui_text
+    from geosignal.errors import GeosignalError
+    from geosignal.i18n import BABEL_LOCALES
+
+    error = GeosignalError("unreadable_file", "x", kind="placemark_not_read", line=7)
+    with app.test_request_context("/"), force_locale(BABEL_LOCALES[lang]):
+        assert ui_text.error_message(error).startswith(start)

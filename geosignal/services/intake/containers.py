@@ -1068,6 +1068,11 @@ _GDAL_FIELD_NAME = re.compile(r"[A-Za-z0-9_]+")
 FIELD_TOKEN = "geosignal_field_%d"
 
 
+#: The KML features that may stand under ``<kml>`` (KML 2.2 allows one; see :func:`xml_for_gdal`).
+_KML_ROOT_FEATURES = frozenset({"Document", "Folder", "Placemark", "NetworkLink", "GroundOverlay", "ScreenOverlay",
+                                "PhotoOverlay"})
+
+
 def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool = False,
                  field_names: dict[str, str] | None = None) -> bytes:
     """The bytes of a checked KML/GPX document (:func:`check_xml`) to give GDAL: in UTF-8
@@ -1113,7 +1118,7 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
     parser = pyexpat.ParserCreate()
     spans: list[tuple[int, int]] = []
     edits: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
-    state: dict = {"open": None, "depth": 0, "prefix": None, "placemarks": 0}
+    state: dict = {"open": None, "depth": 0, "prefix": None, "placemarks": 0, "root_end": None, "roots": 0}
     placemarks: list[dict] = []  # open placemarks: their depth, rank and whether ExtendedData was seen
 
     def doctype(*_: object) -> None:
@@ -1159,6 +1164,11 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
                                   if a.group(1) != b"xmlns")
                 uri = attrs.get("xmlns") or KML_NAMESPACE
                 edits.append((at, tag.end(1), b"<kml xmlns=" + quoteattr(uri).encode("utf-8") + others))
+        if state["depth"] == 1 and local_name(name) == "kml":
+            tag = _START_TAG.match(data, at)
+            state["root_end"] = tag.end() if tag is not None and not tag.group(0).endswith(b"/>") else None
+        elif state["depth"] == 2 and local_name(name) in _KML_ROOT_FEATURES:
+            state["roots"] += 1
         local = local_name(name)
         if local == "SchemaData":  # unwrapped: its SimpleData become Data (see the docstring)
             tag = _START_TAG.match(data, at)
@@ -1225,6 +1235,13 @@ def xml_for_gdal(data: bytes, *, tag_placemarks: bool = False, fix_points: bool 
             if not placemark["extended"]:
                 insert_before_end(name, at, closing, b"<ExtendedData>" + _PLACEMARK_TAG % placemark["rank"]
                                   + b"</ExtendedData>")
+        if (state["depth"] == 1 and local == "kml" and closing and state["roots"] > 1
+                and state["root_end"] is not None):
+            # several features under <kml> (two exports pasted together, a placemark beside the
+            # document), where KML has one: GDAL read only the last, the others were lost
+            # without a word. Put in one <Document>, every one is read.
+            edits.append((state["root_end"], state["root_end"], b"<Document>"))
+            edits.append((at, at, b"</Document>"))
         opened = state["open"]
         if opened is not None and opened[0] == name and opened[2] == state["depth"]:
             # an empty element <GroundOverlay/> ends where expat says; an end tag at its '>'

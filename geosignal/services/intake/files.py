@@ -2208,10 +2208,21 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
             except GeosignalError as err:
                 result.append(_with_problems(_relocate(err, where, index, layer=layer), problems))
     for placemark in placemarks:  # a placemark GDAL did not read at all: its fault still said, after the others
-        if placemark.ordinal not in seen and placemark.problem is not None:
+        if placemark.ordinal not in seen:
             index += 1
-            result.append(_relocate(placemark.problem, f"feature {index}", index))
+            result.append(_relocate(placemark.problem or _placemark_not_read(placemark), f"feature {index}", index))
     _columns_ignored(result, ignored)
+
+
+def _placemark_not_read(placemark: XmlFeature) -> GeosignalError:
+    """The refusal of a placemark GDAL did not read, though it has no fault of its own: it lies
+    where KML has no place for one (inside another placemark, in a ``NetworkLinkControl``'s
+    update…). Such a placemark was left out without a word."""
+    named = f" « {placemark.name} »" if placemark.name else ""
+    return GeosignalError("unreadable_file", f"The placemark{named} (line {placemark.line}) could not be read: it lies "
+                          "where KML has no place for one (inside another placemark, in an update of a network "
+                          "link…). Move it into the document or one of its folders.", kind="placemark_not_read",
+                          line=placemark.line)
 
 
 #: Rows of a layer turned into dicts at a time (:func:`_records`).
