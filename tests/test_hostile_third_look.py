@@ -258,3 +258,22 @@ def test_a_placemark_not_read_has_a_page_sentence(app, lang, start) -> None:  # 
     error = GeosignalError("unreadable_file", "x", kind="placemark_not_read", line=7)
     with app.test_request_context("/"), force_locale(BABEL_LOCALES[lang]):
         assert ui_text.error_message(error).startswith(start)
+
+
+# ---------------------------------------------------------------- typed coordinates in the wrong order
+
+@pytest.mark.parametrize("typed", ["POINT (50.4108 4.444)", "lat 4.444 lon 50.4108", "E 50.4108 N 4.444",
+                                   "x=122215 y=155349", "LINESTRING (50.4108 4.444, 50.41 4.45)"])
+def test_typed_coordinates_whose_labels_fix_the_wrong_order_say_the_axes_look_swapped(db, representative, typed) -> None:  # noqa: ANN001
+    """The same WKT in a CSV cell (or swapped axes in any file) gets the hint axes_swapped; typed
+    (the map form's coordinates field, /api/v1/coordinates), where its labels or WKT fix the
+    order, it said only « outside the communes served »."""
+    answer = representative.get("/api/v1/coordinates", query_string={"q": typed})
+    body = answer.get_json()
+    assert (answer.status_code, body["code"], body.get("hint")) == (422, "outside_service_area", "axes_swapped"), body
+    assert body["swapped_commune"] == {"nis_code": "52011", "name": "Charleroi"}
+    assert "Nothing was swapped for you" in body["detail"]
+    (cell,) = upload_file(representative, b"wkt;network\r\nPOINT (50.4108 4.444);mobile\r\n", "a.csv",
+                          dry_run="true").get_json()["features"]
+    assert (cell["error"]["code"], cell["error"]["hint"], cell["error"]["swapped_commune"]["nis_code"]) == (
+        "outside_service_area", "axes_swapped", "52011")

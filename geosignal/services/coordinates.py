@@ -364,10 +364,35 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
         raise _ambiguous(kept)
     if not readings:
         raise _unreadable("a latitude lies between -90 and 90")
-    raise GeosignalError(
-        "outside_service_area", "this point lies in none of the communes served "
-        f"(read as {CRS_NAMES[readings[0][1].crs]})", where="coordinates",
-        candidates=[p.as_dict() for _, p in readings])
+    detail, hint = (f"this point lies in none of the communes served (read as {CRS_NAMES[readings[0][1].crs]})",
+                    _swapped_hint(readings, commune_at))
+    if hint:
+        detail += (f"; with its two values the other way round it would be in {hint['swapped_commune']['name']} "
+                   f"(NIS {hint['swapped_commune']['nis_code']}): the axes look swapped. Nothing was swapped for you")
+    raise GeosignalError("outside_service_area", detail, where="coordinates",
+                         candidates=[p.as_dict() for _, p in readings], **hint)
+
+
+def _swapped_hint(readings: list[tuple[bool, Position]],
+                  commune_at: Callable[[float, float], tuple[str, str] | None] | None) -> dict[str, Any]:
+    """``hint`` ``axes_swapped`` and ``swapped_commune`` (``{nis_code, name}``, as an upload's
+    ``outside_service_area`` says them) when the one order read (labels or WKT fix it: ``lat 4.44
+    lon 50.41``, ``POINT (50.41 4.44)``) lands outside the communes and the other order in one;
+    else ``{}``. Nothing is swapped: the hint only says it."""
+    if commune_at is None or len(readings) != 1:
+        return {}
+    p = readings[0][1]
+    first, second = p.values if p.order in ("lon_lat", "x_y") else p.values[::-1]  # (x, y) as read
+    if p.crs == WGS84:
+        if abs(first) > 90:
+            return {}
+        lon, lat = second, first
+    else:
+        lon, lat = transformer(p.crs, WGS84).transform(second, first)
+    commune = commune_at(lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
+    if commune is None:
+        return {}
+    return {"hint": "axes_swapped", "swapped_commune": {"nis_code": commune[0], "name": commune[1]}}
 
 
 # ------------------------------------------------------------------ several positions
