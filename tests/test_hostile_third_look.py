@@ -277,3 +277,23 @@ def test_typed_coordinates_whose_labels_fix_the_wrong_order_say_the_axes_look_sw
                           dry_run="true").get_json()["features"]
     assert (cell["error"]["code"], cell["error"]["hint"], cell["error"]["swapped_commune"]["nis_code"]) == (
         "outside_service_area", "axes_swapped", "52011")
+
+
+# ---------------------------------------------------------------- GPX times GDAL cuts
+
+@pytest.mark.parametrize(("written", "stored"), [
+    ("2025-06-01T10:00:00+01:00:30", "2025-06-01T08:59:30+00:00"),  # an offset with seconds: 09:00:00Z was stored
+    ("2025-06-01T10:00:00.123456Z", "2025-06-01T10:00:00.123456+00:00"),  # GDAL kept the milliseconds
+    ("2025-06-01T10:00:00.123456", "2025-06-01T10:00:00.123456+00:00"),  # naive: UTC, as GPX defines it
+])
+def test_a_gpx_time_is_read_as_written_as_in_every_other_format(area, written, stored) -> None:  # noqa: ANN001
+    from datetime import UTC
+
+    from geosignal.services.intake import read_upload
+    from tests.test_hostile_formats import _gpx_times, _kml_times
+
+    (gpx,) = read_upload(_gpx_times(written), "a.gpx", area=area)
+    assert gpx.properties["observed_at"].astimezone(UTC).isoformat() == stored
+    if not written.endswith("456"):  # (a naive time is Brussels time in KML, UTC in GPX)
+        (kml,) = read_upload(_kml_times(written), "a.kml", area=area)
+        assert kml.properties["observed_at"] == gpx.properties["observed_at"]

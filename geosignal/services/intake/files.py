@@ -1803,6 +1803,10 @@ _AS_WRITTEN = {"datetime_as_string": True}
 #: A date-time without offset nor ``Z``, as GDAL writes it back.
 _NAIVE_ISO = r"(?a)^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
 
+#: A GPX ``<time>`` GDAL does not read as written: an offset with seconds (``+01:00:30``) or a
+#: fraction of a second finer than the millisecond (see :func:`_read_ogr_layers`).
+_GDAL_CUTS_TIME = re.compile(r"(?a)T[\d:]+(?:\.\d{4,}|(?:\.\d+)?[+-]\d{2}:?\d{2}:\d{2})")
+
 
 #: GeoPackage column types read as SQLite stores them, not through GDAL: numbers (GDAL converts
 #: them to the declared type: 2³²+5 → 5 in a MEDIUMINT, '2,500' → 2, 12.7 → 12) and dates (GDAL
@@ -2063,6 +2067,13 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 # a waypoint's <time> written as a date alone (GDAL reads it as midnight, made UTC
                 # above): a day in Brussels, as a date alone is in every format
                 row["time"] = source.first_time.strip()
+            elif (fmt == "gpx" and source is not None and source.kind == "wpt" and isinstance(row.get("time"), str)
+                    and _GDAL_CUTS_TIME.search(source.first_time or "")):
+                # an offset with seconds, or a fraction finer than the millisecond: GDAL drops the
+                # offset's seconds (10:00:00+01:00:30 stored 09:00:00Z, where every other format
+                # reads 08:59:30Z) and the fraction's last digits. Read as written (UTC when naive)
+                raw = source.first_time.strip()
+                row["time"] = raw if re.search(r"(?:[Zz]|[+-]\d{2}(?::?\d{2}){0,2}(?:\.\d+)?)$", raw) else raw + "Z"
             shared = _shared_name_values(row, twins, labels) if twins else {}
             if source is not None and fmt == "kml":
                 seen.add(source.ordinal)
