@@ -544,3 +544,30 @@ def test_a_filtered_pdf_counts_draws_and_names_what_its_filters_select(db, clien
     side_px = 1000 / 25.4 * DPI / svgmap.UNITS_PER_MM / drawn.metres_per_unit
     assert _near(panel, _rgb(STATUS_COLOURS["validated"], svgmap.ZONE_FILL_OPACITY)).sum() > 0.6 * side_px ** 2
     assert _near(panel, _rgb(STATUS_COLOURS["submitted"], svgmap.ZONE_FILL_OPACITY)).sum() == 0
+
+
+@needs_poppler
+@pytest.mark.parametrize(("lang", "households", "inhabitants"), [("en", "3,702", "1,968"), ("nl", "3.702", "1.968"),
+                                                                  ("fr", "3\u202f702", "1\u202f968")])
+def test_households_and_counts_are_written_as_every_other_figure(db, admin, referent, tmp_path, lang, households,
+                                                                 inhabitants) -> None:  # noqa: ANN001
+    """The households declared were written « 3702 » beside « 1,968 » inhabitants, on the sheet
+    and in its PDF (the dashboard's table and summary too)."""
+    import html
+
+    from shapely.geometry import box
+
+    from tests.factories import feature, to_geojson_4326
+
+    x, y = CHARLEROI_LAMBERT72
+    assert admin.post("/api/v1/reports", json=feature(to_geojson_4326(box(x, y, x + 1000, y + 1000)),
+                                                      households_affected=3702)).status_code == 201
+    page = referent.get("/communes/52011/fiche", headers={"Accept-Language": lang}).get_data(as_text=True)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', page)
+    assert households in [html.unescape(c) for c in cells], cells
+    assert inhabitants in [html.unescape(c) for c in cells]
+    pdf = tmp_path / "sheet.pdf"
+    pdf.write_bytes(referent.get("/communes/52011/fiche.pdf", headers={"Accept-Language": lang}).data)
+    words = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    assert households.replace("\u202f", " ") in words.replace("\u202f", " ").replace("\u00a0", " ")
+    assert "3702" not in words

@@ -235,7 +235,7 @@
     const cited = s ? (s.connectivity_cited === true ? T.yes : s.connectivity_cited === false ? T.no : "—") : "—";
     // no report of its own, yet a white zone: a neighbour's zone reaching over the boundary (said
     // under the table, so that 0 reports beside 3 % does not read as an error)
-    const count = el("td", String(row.report_count), "num key");
+    const count = el("td", fmt(row.report_count, 0), "num key");
     if (!isTotal && row.report_count === 0 && row.white_zone_area_km2 > 0) {
       const mark = el("span", "*", "neighbour-mark");
       mark.title = T.neighbour_zone_mark;
@@ -248,7 +248,7 @@
       el("td", fmt(row.white_zone_area_km2, 3), "num key"),
       el("td", fmt(100 * row.white_zone_share, 2) + PERCENT, "num key"),
       el("td", fmt(row.line_length_km, 2), "num more"),
-      el("td", String(row.households_declared), "num more"),
+      el("td", fmt(row.households_declared, 0), "num more"),
       el("td", fmt(row.inhabitants_affected_estimate, 0), "num more"),
       el("td", s && s.smart_score !== null ? `${s.smart_score}/10${olderEdition(s)}` : "—", "num more survey-col"),
       el("td", cited === "—" ? cited : cited + olderEdition(s), "more survey-col"),
@@ -335,12 +335,12 @@
     const dl = document.getElementById("territory");
     const items = [
       [T.territory.communes, String(t.commune_count)],
-      [T.territory.reports, String(t.report_count)],
-      [T.territory.kinds, `${t.point_count} / ${t.line_count} / ${t.zone_count}`],
+      [T.territory.reports, fmt(t.report_count, 0)],
+      [T.territory.kinds, `${fmt(t.point_count, 0)} / ${fmt(t.line_count, 0)} / ${fmt(t.zone_count, 0)}`],
       [T.territory.white_zone, `${fmt(t.white_zone_area_km2, 3)} km²`],
       [T.territory.share, fmt(100 * t.white_zone_share, 2) + PERCENT],
       [T.territory.lines, `${fmt(t.line_length_km, 2)} km`],
-      [T.territory.households, String(t.households_declared)],
+      [T.territory.households, fmt(t.households_declared, 0)],
       [T.territory.inhabitants, fmt(t.inhabitants_affected_estimate, 0)],
     ];
     dl.replaceChildren(...items.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
