@@ -721,7 +721,7 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str | No
     since_time, since_seq = export_service.parse_since(since)
     period = export_service.parse_period(date_from, date_to)
     with new_session() as session:
-        parse_commune(session, commune, where="--commune")
+        commune = parse_commune(session, commune, where="--commune")  # (the code as read: " 52011 " is 52011)
         since_run = None
         status_filter = export_service.parse_status_filter(status)
         if since_last_transmitted:

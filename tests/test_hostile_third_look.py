@@ -297,3 +297,53 @@ def test_a_gpx_time_is_read_as_written_as_in_every_other_format(area, written, s
     if not written.endswith("456"):  # (a naive time is Brussels time in KML, UTC in GPX)
         (kml,) = read_upload(_kml_times(written), "a.kml", area=area)
         assert kml.properties["observed_at"] == gpx.properties["observed_at"]
+
+
+# ---------------------------------------------------------------- exports
+
+def _sliver(lat0: float) -> dict:
+    """A polygon 2e-7° (about 2 cm) wide and 0.08° long: valid, 126 m², nothing on the export's 1e-6° grid."""
+    ring = [(4.39, lat0), (4.47, lat0), (4.47, lat0 + 2e-7), (4.39, lat0 + 2e-7), (4.39, lat0)]
+    return {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
+
+
+@pytest.mark.parametrize("with_a_line", [False, True])
+def test_a_confirmed_zone_that_collapses_when_rounded_is_not_written(db, representative, referent,
+                                                                     with_a_line) -> None:  # noqa: ANN001
+    """A zone of two overlapping 2 cm slivers was written with an empty Polygon (the schema
+    refuses it); with a 2 cm line, a collection of nothing: the document stopped after its 200,
+    every export carrying the zone cut short. Its reports are excluded, the zone is not written."""
+    from geosignal.services import zones
+    from tests.test_export import EXPORT, assert_export_valid, strict_json, validate_all
+    from tests.test_zones import _admin, zone_of
+
+    geometries = [_sliver(50.4100001), _sliver(50.4100002)] + (
+        [{"type": "LineString", "coordinates": [[4.4000001, 50.4102001], [4.4000003, 50.4102002]]}] if with_a_line else [])
+    ids = []
+    for geometry in geometries:
+        posted = representative.post("/api/v1/reports", json={"type": "Feature", "geometry": geometry,
+                                                               "properties": {"network": "mobile"}})
+        assert posted.status_code == 201, posted.get_json()
+        ids.append(posted.get_json()["id"])
+    zone = zone_of(db, ids[0])
+    assert zone["report_count"] == len(ids)
+    zones.confirm_zone(db, _admin(db), zone["zone_id"])
+    validate_all(db)
+    answer = referent.get(EXPORT)
+    assert answer.status_code == 200
+    document = strict_json(answer.get_data())
+    assert_export_valid(document)
+    assert document["zones"] == [] and sorted(e["id"] for e in document["excluded"]) == sorted(ids)
+
+
+def test_export_commune_with_spaces_exports_that_commune(app, db, representative, tmp_path) -> None:  # noqa: ANN001
+    """« --commune " 52011 " » was checked as 52011 and filtered as written: 0 reports, exit 0."""
+    from tests.test_export import strict_json, validate_all
+
+    posted = representative.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"},
+                                                           "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]}})
+    validate_all(db)
+    out = tmp_path / "e.geojson"
+    result = app.test_cli_runner().invoke(args=["export", "-o", str(out), "--commune", " 52011 "])
+    assert result.exit_code == 0, result.output
+    assert [f["id"] for f in strict_json(out.read_bytes())["features"]] == [posted.get_json()["id"]]

@@ -59,14 +59,17 @@ GEOMETRY_SQL = f"""CASE WHEN GeometryType(z.geometry) = 'GEOMETRYCOLLECTION' THE
   ELSE {_PART.format(g="z.geometry")} END"""
 
 #: The confirmed zones holding a report that matches ``{where}`` (on ``reports r``), among
-#: ``{changed}`` (on ``zones z``).
+#: ``{changed}`` (on ``zones z``); a zone whose written geometry is nothing (every part of it
+#: collapsed on the 1e-6° grid: slivers 2 cm wide, a line of 2 cm) is not written, as a report's
+#: is not (its reports are in ``excluded``): an empty Polygon broke the schema, and a collection
+#: of nothing cut the document short after its 200.
 ZONES_SQL = f"""
 SELECT z.id, z.network, z.report_count, z.technologies, z.operators, z.commune_nis, z.updated_at,
-       ST_AsGeoJSON({GEOMETRY_SQL}, {contract.EXPORT_COORDINATE_DECIMALS}) AS geojson,
+       ST_AsGeoJSON(w.g, {contract.EXPORT_COORDINATE_DECIMALS}) AS geojson,
        ARRAY(SELECT m.report_id::text FROM zone_reports m JOIN reports x ON x.id = m.report_id
              WHERE m.zone_id = z.id ORDER BY x.seq) AS report_ids
-FROM zones z
-WHERE z.state = 'confirmed' AND {{changed}} AND EXISTS (
+FROM zones z CROSS JOIN LATERAL (SELECT {GEOMETRY_SQL} AS g) w
+WHERE z.state = 'confirmed' AND w.g IS NOT NULL AND NOT ST_IsEmpty(w.g) AND {{changed}} AND EXISTS (
   SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
   WHERE zr.zone_id = z.id AND {{where}})
 ORDER BY z.id"""
