@@ -95,15 +95,17 @@ def parse_commune(session: Any, raw: str | None, *, where: str = "commune") -> s
     """Return the NIS code ``raw`` names when a commune with it is loaded, else refuse it.
 
     ``session``: a SQLAlchemy session (one query, by primary key). Returns None for an absent
-    or empty value (no filter). Surrounding spaces are ignored; nothing else is rewritten.
+    or empty value (no filter). Surrounding spaces (U+0020) are ignored; nothing else is
+    rewritten (a tab, a line break or a no-break space around the code is no NIS code, as in a
+    path: Python's ``strip`` took them off).
 
     Raises 422 ``unknown_commune`` (``where``, ``value``) for any other value: malformed or
     not a loaded commune's NIS code. Every ``commune`` filter (API, exports, stats, pages,
     CLI) goes through here, so an unknown code never silently matches nothing.
     """
-    if raw is None or not str(raw).strip():
+    if raw is None or not str(raw).strip(" "):
         return None
-    nis = str(raw).strip()
+    nis = str(raw).strip(" ")
     known = is_plain_text(nis, 20) and session.execute(
         text("SELECT 1 FROM communes WHERE nis_code = :nis"), {"nis": nis}).first() is not None
     if not known:

@@ -347,3 +347,60 @@ def test_export_commune_with_spaces_exports_that_commune(app, db, representative
     result = app.test_cli_runner().invoke(args=["export", "-o", str(out), "--commune", " 52011 "])
     assert result.exit_code == 0, result.output
     assert [f["id"] for f in strict_json(out.read_bytes())["features"]] == [posted.get_json()["id"]]
+
+
+# ---------------------------------------------------------------- archives, dBase, commune filters
+
+@pytest.mark.parametrize("prefixes", [["", "./"], ["zones/", "zones/./"], ["zones/", "zones//"],
+                                      ["zones/", "./zones/"], ["zones/", "zones\\"]])
+def test_one_member_written_two_ways_is_a_repeated_member(db, admin, tmp_path, prefixes) -> None:  # noqa: ANN001
+    """« zones/zones.shp » and « zones/./zones.shp » are one file once unpacked: both were read
+    (as two layers, zones and zones_1) and stored."""
+    from tests.factories import zipped
+    from tests.test_hostile_containers import shapefile_parts
+
+    parts = shapefile_parts(tmp_path, "Pas de 4G", encoding="utf-8")
+    data = zipped(*[(f"{p}zones{ext}", content) for p in prefixes for ext, content in parts.items()])
+    before = count_reports(db)
+    answer = upload_file(admin, data, "zones.zip", network="mobile")
+    body = answer.get_json()
+    assert (answer.status_code, body["code"], body["reason"]) == (422, "unsafe_archive", "duplicate")
+    assert body["member"] == f"{prefixes[1]}zones.cpg" or body["member"].startswith(prefixes[1])
+    assert count_reports(db) == before
+
+
+@pytest.mark.parametrize("ldid", [0x78, 0x79, 0x7A, 0x7B])
+def test_a_cjk_code_page_said_by_the_language_driver_byte_alone_is_undecidable(db, admin, tmp_path, ldid) -> None:  # noqa: ANN001
+    """« Église près de la gare » in 1252 under a LDID byte of cp932 was stored « ﾉglise pr鑚 de
+    la gare » without a word; with a .cpg naming 1252 it is read as written."""
+    import json
+
+    from tests.test_hostile_containers import DESCR, _dbf_text
+
+    raw = "Église près de la gare".encode("cp1252")
+    before = count_reports(db)
+    answer = upload_file(admin, _dbf_text(tmp_path, raw, ldid=ldid), "zones.zip", network="mobile",
+                         column_map=json.dumps(DESCR))
+    body = answer.get_json()
+    # (cp949 has no « É » as 1252 writes it: not valid text as declared, refused as such)
+    expected = ("unreadable_file", None) if ldid == 0x79 else ("undecidable_encoding", ldid)
+    assert (answer.status_code, body["code"], body.get("ldid")) == (422, *expected), body
+    assert count_reports(db) == before
+    saved = upload_file(admin, _dbf_text(tmp_path, raw, ldid=ldid, cpg=b"1252"), "zones.zip", network="mobile",
+                        column_map=json.dumps(DESCR))
+    assert saved.status_code == 201 and saved.get_json()["features"][0]["properties"]["description"] == (
+        "Église près de la gare")
+
+
+@pytest.mark.parametrize("value", ["52011%0A", "%0952011", "%0D%0A52011", "52011%0B%0C%1C", "%C2%A052011"])
+@pytest.mark.parametrize("path", ["/api/v1/reports", "/api/v1/queue", "/api/v1/zones", "/api/v1/exports/dwconnect",
+                                  "/api/v1/audit", "/carte", "/validation", "/zones",
+                                  "/admin/journal"])
+def test_a_commune_filter_with_a_control_character_around_it_is_unknown(db, admin, path, value) -> None:  # noqa: ANN001
+    """As in a path (404): Python's strip() took a tab, a line break, a no-break space off, and
+    « 52011\\n » filtered as 52011. Spaces alone are taken off."""
+    answer = admin.get(f"{path}?commune={value}")
+    assert answer.status_code == 422, (path, answer.status_code)
+    if path.startswith("/api/"):
+        assert answer.get_json()["code"] == "unknown_commune"
+    assert admin.get(f"{path}?commune=%2052011%20").status_code == 200

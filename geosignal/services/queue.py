@@ -170,7 +170,7 @@ def parse_queue_args(session: Session, args: Mapping[str, Any]) -> tuple[QueueFi
         statuses = tuple(s for s in vocab.STATUSES if s in wanted)
     q = text_parameter(arg("q"), where="q", max_length=MAX_QUERY)  # a control character never reaches SQL
     filters = QueueFilters(
-        statuses=statuses, commune=parse_commune(session, arg("commune") or None),
+        statuses=statuses, commune=parse_commune(session, args.get("commune") or None),
         network=one("network", vocab.NETWORKS), operator=one("operator", vocab.OPERATORS),
         period=one("period", PERIOD_FIELDS) or "created", date_from=day("from"), date_to=day("to"), q=q,
         sort=one("sort", SORTS) or "oldest",

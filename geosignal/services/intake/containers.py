@@ -62,6 +62,7 @@ from __future__ import annotations
 import codecs
 import io
 import math
+import posixpath
 import re
 import sqlite3
 import stat
@@ -179,7 +180,8 @@ def check_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     seen: set[str] = set()
     for info in infos:
         reason = _unsafe_reason(info)
-        key = info.filename.replace("\\", "/").lower()
+        # one path once unpacked, however written: « zones/./zones.shp », « zones//zones.shp »
+        key = posixpath.normpath(info.filename.replace("\\", "/")).lower()
         if reason is None and key in seen:
             reason = "duplicate"
         seen.add(key)
@@ -1747,6 +1749,15 @@ def dbf_encoding(dbf: bytes, cpg: bytes | None, member: str) -> tuple[str, str]:
         except (UnicodeError, LookupError, ValueError):
             raise GeosignalError("undecidable_encoding", f"The text of {member!r} cannot be read as {codec}, as its "
                                  f"{source} declares.", member=member) from None
+    if source == "ldid" and codecs.lookup(codec).name in _MULTIBYTE and _reads_as(b"".join(b for *_, b in blocks),
+                                                                                   "cp1252"):
+        # a CJK code page said by the language driver byte alone, over text that reads as
+        # Western European text too (« Église près » is valid cp932: « ﾉglise pr鑚 »): which
+        # one the file holds cannot be decided (a .cpg naming it decides)
+        raise GeosignalError("undecidable_encoding", f"The text of {member!r} is declared {codec} only by its language "
+                             f"driver byte 0x{layout.ldid:02X}, and reads as Western European text (1252) as well: "
+                             "its encoding cannot be decided. Add a .cpg file naming it (e.g. 1252, UTF-8 or "
+                             f"{codec.removeprefix('cp')}).", member=member, ldid=layout.ldid, codec=codec)
     if codecs.lookup(codec).name not in _MULTIBYTE and _looks_utf8(b"".join(b for *_, b in blocks)):
         row, field_name = _first_utf8(matrix, high_rows, blocks)
         raise GeosignalError("unreadable_file", f"The text of {member!r} is UTF-8 but its {source} declares "
@@ -1763,6 +1774,15 @@ def dbf_encoding(dbf: bytes, cpg: bytes | None, member: str) -> tuple[str, str]:
                                  "encoding cannot be decided: add a .cpg file naming the right one (e.g. 1252 or "
                                  "UTF-8).", member=member, record=row, field=field_name, codec=codec, **declared)
     return codec, source
+
+
+def _reads_as(data: bytes, codec: str) -> bool:
+    """Whether ``data`` is valid text in ``codec``."""
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def is_single_byte(codec: str) -> bool:
