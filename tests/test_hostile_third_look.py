@@ -404,3 +404,52 @@ def test_a_commune_filter_with_a_control_character_around_it_is_unknown(db, admi
     if path.startswith("/api/"):
         assert answer.get_json()["code"] == "unknown_commune"
     assert admin.get(f"{path}?commune=%2052011%20").status_code == 200
+
+
+# ---------------------------------------------------------------- a typed zone on the territory's edge
+
+def _post_map_form(client, data: dict):  # noqa: ANN001, ANN202
+    import re
+
+    from tests.conftest import csrf_token
+
+    page = client.get("/carte").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    return client.post("/carte", data={"csrf_token": csrf_token(page), "network": "mobile", "idempotency_key": key,
+                                       **data})
+
+
+@pytest.mark.parametrize("how", ["lines", "wkt"])
+def test_a_typed_zone_on_the_territorys_edge_is_checked_as_the_same_zone_drawn(db, client, how) -> None:  # noqa: ANN001
+    """A 600 m square centred on the territory's westernmost vertex, drawn, is stored (it touches
+    its commune and lies within the 1 km margin); typed corner by corner (or as WKT), each corner
+    had to lie in a commune: refused « outside the communes served » at its first corner."""
+    import json
+
+    from tests.conftest import make_account
+
+    nis, x, y = db.execute(sa_text(
+        "WITH u AS (SELECT ST_Transform(ST_Union(boundary), 31370) g FROM communes), "
+        "p AS (SELECT ST_PointN(ST_ExteriorRing(ST_GeometryN(g, 1)), 1) pt FROM u) "
+        "SELECT c.nis_code, ST_X(p.pt), ST_Y(p.pt) FROM p, communes c "
+        "ORDER BY ST_Distance(ST_Transform(c.boundary, 31370), p.pt) LIMIT 1")).one()
+    make_account(client, db, f"rep{nis}@example.be", "representative", nis).login()
+    square = db.execute(sa_text("SELECT ST_AsGeoJSON(ST_Transform(ST_MakeEnvelope(:x - 300, :y - 300, :x + 300, "
+                                ":y + 300, 31370), 4326))"), {"x": x, "y": y}).scalar()
+    ring = json.loads(square)["coordinates"][0]
+    before = count_reports(db)
+    assert _post_map_form(client, {"geometry": square, "description": "dessinée"}).status_code == 302
+    typed = ("\n".join(f"{lat:.7f}, {lon:.7f}" for lon, lat in ring[:4]) if how == "lines"
+             else "POLYGON((" + ", ".join(f"{lon:.7f} {lat:.7f}" for lon, lat in ring) + "))")
+    read = client.get("/api/v1/coordinates", query_string={"q": typed, "shape": "zone"})
+    assert read.status_code == 200, read.get_json()
+    assert _post_map_form(client, {"coordinates": typed, "coordinates_shape": "zone",
+                                   "description": "tapée"}).status_code == 302
+    assert count_reports(db) == before + 2
+    # a corner beyond the margin is no corner such a shape may have: still said at that corner
+    (lon, lat), (far_lon, far_lat) = ring[1], (ring[1][0] - 0.3, ring[1][1] - 0.2)  # in France, 25 km away
+    far = (typed.replace(f"{lat:.7f}, {lon:.7f}", f"{far_lat:.7f}, {far_lon:.7f}") if how == "lines"
+           else typed.replace(f"{lon:.7f} {lat:.7f}", f"{far_lon:.7f} {far_lat:.7f}"))
+    refused = client.get("/api/v1/coordinates", query_string={"q": far, "shape": "zone"}).get_json()
+    assert refused["code"] == "outside_service_area"
+    assert (refused.get("line"), refused.get("position")) == ((2, None) if how == "lines" else (None, 2))

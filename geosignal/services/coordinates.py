@@ -275,9 +275,11 @@ def _system(a: float, b: float, named: int | None) -> tuple[int, str]:
 
 
 def _readings(clean: str, named: int | None, commune_at: Callable[[float, float], tuple[str, str] | None] | None,
-              hemispheres: dict[str, tuple[str, int]]) -> list[tuple[bool, Position]]:
+              hemispheres: dict[str, tuple[str, int]],
+              near: Callable[[float, float], bool] | None = None) -> list[tuple[bool, Position]]:
     """The readings of ``clean`` (lowercase text, its system named or None) with the letters of
-    ``hemispheres``: ``(plausible, Position)`` for each order the labels allow."""
+    ``hemispheres``: ``(plausible, Position)`` for each order the labels allow (in a commune
+    served, or where ``near`` says yes: see :func:`parse_position`)."""
     values = _read_dms(clean, hemispheres) if "°" in clean else _read_decimal(clean, hemispheres)
     dms = "°" in clean
     if len(values) != 2:
@@ -301,7 +303,7 @@ def _readings(clean: str, named: int | None, commune_at: Callable[[float, float]
             lon, lat = transformer(crs, WGS84).transform(x, y)
         if commune_at is not None:
             commune = commune_at(lon, lat)
-            plausible = commune is not None
+            plausible = commune is not None or (near is not None and near(lon, lat))
         else:
             commune = None
             west, south, east, north = BELGIUM_BBOX
@@ -320,12 +322,14 @@ def _ambiguous(kept: list[Position]) -> GeosignalError:
 
 
 def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None,
-                   own_commune: str | None = None) -> Position:
+                   own_commune: str | None = None, *, near: Callable[[float, float], bool] | None = None) -> Position:
     """Return the position written in ``text`` (see the module's notes for what is read).
 
     ``commune_at(lon, lat)`` (EPSG:4326) returns the ``(nis_code, name_fr)`` of the commune
     served at a position, or None (e.g. :meth:`ServiceArea.commune_at`); a reading is
-    plausible when it returns a commune. Without it, a reading is plausible inside Belgium
+    plausible when it returns a commune, or, given ``near(lon, lat)`` (for a position of a line
+    or zone: whether it lies where such a shape may reach, within the service area's margin,
+    :meth:`ServiceArea.within_margin`), when that says yes (the shape's rule is the intake's). Without it, a reading is plausible inside Belgium
     (:data:`BELGIUM_BBOX`) and ``commune`` stays None.
 
     Raises :class:`GeosignalError` ``unreadable_coordinates`` (no two numbers, unknown words,
@@ -350,9 +354,9 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
             raise _non_finite(chunk)
     clean = unicodedata.normalize("NFC", text).translate(_QUOTES).lower().replace("''", '"').strip()
     named, clean = _explicit_crs(clean)
-    readings = _readings(clean, named, commune_at, _HEMISPHERES)
+    readings = _readings(clean, named, commune_at, _HEMISPHERES, near)
     if _LETTER_O.search(clean):  # « O »: ouest (French) or oost (Dutch): both readings tried
-        readings += _readings(clean, named, commune_at, _HEMISPHERES_OOST)
+        readings += _readings(clean, named, commune_at, _HEMISPHERES_OOST, near)
     kept: list[Position] = []
     for ok, p in readings:  # the same number twice: both orders are one place
         if ok and not any(abs(p.lon - q.lon) < 1e-9 and abs(p.lat - q.lat) < 1e-9 for q in kept):
@@ -484,7 +488,7 @@ def _settle(read: list[tuple[int, str, Position | GeosignalError]]) -> tuple[lis
 
 
 def _read_lines(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None,
-                own_commune: str | None, shape: str | None) -> Place:
+                own_commune: str | None, shape: str | None, near: Callable[[float, float], bool] | None) -> Place:
     lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if len(lines) == 1:
         position = parse_position(lines[0][1], commune_at, own_commune)
@@ -492,7 +496,7 @@ def _read_lines(text: str, commune_at: Callable[[float, float], tuple[str, str] 
     read: list[tuple[int, str, Position | GeosignalError]] = []
     for n, line in lines:
         try:
-            read.append((n, line, parse_position(line, commune_at, own_commune)))
+            read.append((n, line, parse_position(line, commune_at, own_commune, near=near)))
         except GeosignalError as error:
             if error.code != "ambiguous_coordinates":
                 raise _at(error, "typed_line", line, line=n) from None
@@ -513,7 +517,7 @@ def _read_lines(text: str, commune_at: Callable[[float, float], tuple[str, str] 
 
 
 def _read_wkt(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None,
-              own_commune: str | None) -> Place:
+              own_commune: str | None, near: Callable[[float, float], bool] | None) -> Place:
     from geosignal.services.intake.wkt import WktSyntaxError, parse_wkt
 
     try:
@@ -541,7 +545,7 @@ def _read_wkt(text: str, commune_at: Callable[[float, float], tuple[str, str] | 
         else:
             written = (f"EPSG:{srid} " if srid else "") + f"x={x!r} y={y!r}"
         try:
-            read = parse_position(written, commune_at, own_commune)
+            read = parse_position(written, commune_at, own_commune, near=None if raw["type"] == "Point" else near)
         except GeosignalError as error:
             raise _at(error, "wkt_position", f"{x:g} {y:g}", position=counter) from None
         positions.append(read)
@@ -572,7 +576,8 @@ def _read_wkt(text: str, commune_at: Callable[[float, float], tuple[str, str] | 
 
 
 def read_place(text: str, commune_at: Callable[[float, float], tuple[str, str] | None] | None = None,
-               own_commune: str | None = None, shape: str | None = None) -> Place:
+               own_commune: str | None = None, shape: str | None = None,
+               near: Callable[[float, float], bool] | None = None) -> Place:
     """Return the place typed in the coordinates field (``text``): a :class:`Place` whose
     ``geometry`` is GeoJSON in EPSG:4326.
 
@@ -589,7 +594,8 @@ def read_place(text: str, commune_at: Callable[[float, float], tuple[str, str] |
       ``ring_not_closed``).
 
     The geometry's own checks (self-intersection, areas, commune…) are the intake's, as for a
-    drawn shape. Raises :class:`GeosignalError`, all with ``where="coordinates"``: the codes of
+    drawn shape: a position of a line or zone outside the communes where ``near`` says such a
+    shape may reach (:meth:`ServiceArea.within_margin`) is read as one drawn there would be. Raises :class:`GeosignalError`, all with ``where="coordinates"``: the codes of
     :func:`parse_position`, with ``line`` (the typed line, 1-based), ``value`` (its text) and
     ``kind="typed_line"`` when several lines are typed, or ``position`` (1-based, in the
     order written) and ``kind="wkt_position"`` for WKT; ``ambiguous_coordinates`` for a line
@@ -614,8 +620,8 @@ def read_place(text: str, commune_at: Callable[[float, float], tuple[str, str] |
                              "longer shape as a file", where="coordinates", kind="too_many_lines",
                              limit=MAX_TYPED_LINES)
     if _WKT_START.match(text):
-        return _read_wkt(text, commune_at, own_commune)
-    return _read_lines(text, commune_at, own_commune, shape)
+        return _read_wkt(text, commune_at, own_commune, near)
+    return _read_lines(text, commune_at, own_commune, shape, near)
 
 
 #: Positions the edit page writes in its coordinates field: a shape with more is left to the

@@ -48,8 +48,9 @@ def read_coordinates() -> Response:
     shape = request.args.get("shape") or None
     if shape is not None and shape not in coordinates.SHAPES:
         raise GeosignalError("invalid_request", f"shape is 'line' or 'zone', not {shape[:40]!r}", where="shape")
-    place = coordinates.read_place(request.args.get("q", ""), current_service_area().commune_at,
-                                   own_commune=user.commune_nis, shape=shape)
+    area = current_service_area()
+    place = coordinates.read_place(request.args.get("q", ""), area.commune_at, own_commune=user.commune_nis,
+                                   shape=shape, near=area.within_margin)
     return jsonify(place.as_dict())
 
 
@@ -77,5 +78,6 @@ def place_from_form(text: str, shape: str | None = None) -> dict:
     field — one position (a Point), several one per line (``shape``: ``line`` or ``zone``) or
     WKT — read as :func:`geosignal.services.coordinates.read_place` reads it (its errors
     raised)."""
-    return coordinates.read_place(text, current_service_area().commune_at, own_commune=current().commune_nis,
-                                  shape=shape or None).geometry
+    area = current_service_area()
+    return coordinates.read_place(text, area.commune_at, own_commune=current().commune_nis, shape=shape or None,
+                                  near=area.within_margin).geometry

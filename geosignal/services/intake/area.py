@@ -177,6 +177,13 @@ class ServiceArea:
         out[~touches] = "outside"
         return out
 
+    def within_margin(self, lon: float, lat: float) -> bool:
+        """Whether ``(lon, lat)`` (EPSG:4326) lies within :attr:`margin_m` of the communes (the
+        buffered area), where a line or zone touching one may reach; False for non-finite input."""
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            return False
+        return bool(self.buffered_31370.intersects(transform_geom(Point(lon, lat), WGS84, LAMBERT72)))
+
     def in_bbox(self, lon: float, lat: float) -> bool:
         """Return True when ``(lon, lat)`` is inside the bounding box of the buffered area."""
         x0, y0, x1, y1 = self._bbox_4326
