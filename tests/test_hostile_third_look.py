@@ -453,3 +453,34 @@ def test_a_typed_zone_on_the_territorys_edge_is_checked_as_the_same_zone_drawn(d
     refused = client.get("/api/v1/coordinates", query_string={"q": far, "shape": "zone"}).get_json()
     assert refused["code"] == "outside_service_area"
     assert (refused.get("line"), refused.get("position")) == ((2, None) if how == "lines" else (None, 2))
+
+
+# ---------------------------------------------------------------- an integer beyond a double
+
+BIG = "1" + "0" * 400
+
+
+def test_an_integer_beyond_a_double_is_too_large_in_every_format(db, representative) -> None:  # noqa: ANN001
+    """GeoJSON said « too large (a number of 401 digits) », invalid_coordinate; a CSV cell, a WKT
+    cell and KML said non_finite_number, « inf is not a finite number » (a value the file never
+    held); typed WKT was a 500 once the WKT reader kept the integer whole."""
+    files = {
+        "a.geojson": (b'{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point",'
+                      b'"coordinates":[4.444,' + BIG.encode() + b']},"properties":{"network":"mobile"}}]}'),
+        "a.csv": f"lat;lon;network\n{BIG};4,444;mobile\n".encode(),
+        "b.csv": f"wkt;network\nPOINT (4.444 {BIG});mobile\n".encode(),
+        "a.kml": (f'<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>'
+                  f'<Point><coordinates>4.444,{BIG}</coordinates></Point></Placemark></Document></kml>').encode(),
+        "a.gpx": (f'<?xml version="1.0"?><gpx version="1.1" creator="x" xmlns="http://www.topografix.com/GPX/1/1">'
+                  f'<wpt lat="{BIG}" lon="4.444"><name>a</name></wpt></gpx>').encode(),
+    }
+    for name, data in files.items():
+        (feature,) = upload_file(representative, data, name, network="mobile", dry_run="true").get_json()["features"]
+        assert feature["error"]["code"] == "invalid_coordinate", (name, feature["error"])
+        assert "inf " not in feature["error"]["detail"]
+    typed = representative.get("/api/v1/coordinates", query_string={"q": f"POINT (4.444 {BIG})"})
+    assert (typed.status_code, typed.get_json()["code"], typed.get_json()["position"]) == (
+        422, "unreadable_coordinates", 1)
+    assert "401 digits" in typed.get_json()["detail"]
+    assert (upload_file(representative, files["a.csv"].replace(BIG.encode(), b"1e400"), "c.csv", network="mobile",
+                        dry_run="true").get_json()["features"][0]["error"]["code"]) == "non_finite_number"

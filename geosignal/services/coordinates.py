@@ -538,6 +538,10 @@ def _read_wkt(text: str, commune_at: Callable[[float, float], tuple[str, str] | 
         nonlocal counter
         counter += 1
         x, y = xy[0], xy[1]
+        for value in (x, y):
+            if isinstance(value, int) and abs(value) > 10 ** 308:  # (the WKT reader keeps such an integer whole)
+                raise _at(_unreadable(f"a number of {len(str(abs(value))):,} digits is far too large for a "
+                                      "coordinate"), "wkt_position", f"{str(value)[:12]}…", position=counter)
         if srid is None and abs(x) <= 180 and abs(y) <= 90:
             written = f"lon {x!r} lat {y!r}"  # WKT writes x first: the longitude
         elif srid == WGS84:

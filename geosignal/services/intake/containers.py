@@ -934,14 +934,18 @@ class _XmlScan(xml.sax.handler.ContentHandler):
             self._text.append(content)
 
 
+#: Digits enough for a number beyond a double (about 1.8e308) written without an exponent.
+_LONG_DIGITS = re.compile(r"[0-9]{309}")
+
+
 def _coordinates_problem(text: str, at: tuple[int, int]) -> tuple[str, str, tuple[int, int]] | None:
     """The fault of the raw text of a KML ``<coordinates>`` element (code, the bad position,
     ``at``), None when every position is 2 or 3 comma-separated finite numbers."""
     if not text.strip():
         return "empty_geometry", "", at
     if _KML_TUPLES.fullmatch(text):
-        if "e" not in text and "E" not in text:
-            return None
+        if "e" not in text and "E" not in text and not _LONG_DIGITS.search(text):
+            return None  # (no exponent, and too few digits to pass a double: every value is finite)
         bad = next((t for t in text.split() if not all(math.isfinite(float(v)) for v in t.split(","))), None)
     else:
         bad = next((t for t in text.split() if not _KML_TUPLE.fullmatch(t)), text.strip())

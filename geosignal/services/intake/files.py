@@ -226,7 +226,7 @@ from .core import (
     with_problems,
 )
 from .crs import ACCEPTED_EPSG, WGS84, horizontal_epsg, parse_crs
-from .numbers import NON_FINITE_WORDS
+from .numbers import NON_FINITE_WORDS, too_large_integer
 from .properties import (
     MAX_DESCRIPTION_CHARS,
     REPORT_PROPERTIES,
@@ -865,6 +865,10 @@ def _csv_number(text: str, where: str, column: str, index: int) -> float | None:
         raise GeosignalError("invalid_coordinate", f"Column {column!r} holds {text.strip()!r}, not a number.",
                              where=where, index=index, column=column, value=text.strip(),
                              kind="not_a_number") from None
+    if not math.isfinite(v) and too_large_integer(s):
+        raise GeosignalError("invalid_coordinate", f"Column {column!r} holds a number of {too_large_integer(s):,} "
+                             "digits: far too large for a coordinate.", where=where, index=index, column=column,
+                             value=text.strip()[:20] + "…")
     if not math.isfinite(v):
         raise GeosignalError("non_finite_number", f"Column {column!r} holds {text.strip()!r}, not a finite number.",
                              where=where, index=index, column=column, value=text.strip(), kind="coordinate_cell")

@@ -27,6 +27,22 @@ def non_finite_text(text: str) -> bool:
     return _DECIMAL.fullmatch(s) is not None and "e" in s and not math.isfinite(float(s.replace(",", ".")))
 
 
+#: An integer as text: digits, an optional sign, no point nor exponent.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def too_large_integer(text: str) -> int | None:
+    """The number of digits of ``text`` when it is an integer written without point nor
+    exponent that no double holds (``1`` and 400 zeros): a finite number, too large — as
+    GeoJSON's reader says it (``invalid_coordinate``, ``invalid_attribute``), never "not finite"
+    (``float`` reads it as infinity). None for anything else."""
+    s = text.strip()
+    if not _INTEGER.fullmatch(s):
+        return None
+    digits = s.lstrip("+-").lstrip("0")
+    return len(digits) if len(digits) > 308 and math.isinf(float(s)) else None
+
+
 #: The ``kind`` of a ``non_finite_number`` about a property's value (a count, a radius…), not
 #: a coordinate: the message then says « une valeur » (:data:`geosignal.ui_text.KIND_MESSAGES_FR`).
 VALUE_KIND = "value"

@@ -28,6 +28,7 @@ Decisions:
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -182,7 +183,11 @@ class _Reader:
         start = self.k
         out: list[float] = []
         while len(out) < 4 and self.peek()[0] == "num":
-            out.append(float(self.peek()[1]))
+            written = self.peek()[1]
+            value = float(written)
+            if value in (math.inf, -math.inf) and re.fullmatch(r"[+-]?[0-9]{1,4300}", written):
+                value = int(written)  # an integer beyond a double: too large, as GeoJSON's (not "inf")
+            out.append(value)
             self.k += 1
         if len(out) < 2:
             raise self.fail("a number")
