@@ -426,9 +426,12 @@ def list_tokens(email: str) -> None:
         tokens = listing(session, user)
         if not tokens:
             click.echo(f"no tokens for {user.email}")
-        for t in tokens:
-            expires = t["expires_at"].date().isoformat() if t["expires_at"] else "never"
-            used = t["last_used_at"].isoformat(timespec="minutes") if t["last_used_at"] else "never"
+        from geosignal.contract import BRUSSELS
+
+        for t in tokens:  # (the day and time the account page shows: Brussels)
+            expires = t["expires_at"].astimezone(BRUSSELS).date().isoformat() if t["expires_at"] else "never"
+            used = (t["last_used_at"].astimezone(BRUSSELS).isoformat(timespec="minutes") if t["last_used_at"]
+                    else "never")
             click.echo(f"{t['id']}\t{t['state']}\t{t['name'] or '-'}\texpires {expires}\tlast used {used}")
 
 

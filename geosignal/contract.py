@@ -60,7 +60,7 @@ import math
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -186,13 +186,18 @@ class Prop:
 
 # --------------------------------------------------------------------------- formatting
 
-@functools.lru_cache(maxsize=4096)  # a file's rows share a few dates; a batch's rows one filing time
 def format_datetime(dt: datetime | None) -> str | None:
     """Return an aware datetime as ISO 8601 in Europe/Brussels time with its offset, the
     fraction of a second without trailing zeros — exactly as PostgreSQL writes a
     ``timestamptz`` in JSON under ``TimeZone = 'Europe/Brussels'`` (None stays None)."""
-    if dt is None:
-        return None
+    # remembered by the instant (in UTC): two datetimes of one zone compare by their wall time,
+    # fold aside, so that 02:30 CEST and 02:30 CET of the autumn change (as psycopg gives them
+    # from a server in Brussels time) were one entry, both written with the first one's offset
+    return None if dt is None else _format_instant(dt.astimezone(UTC))
+
+
+@functools.lru_cache(maxsize=4096)  # a file's rows share a few dates; a batch's rows one filing time
+def _format_instant(dt: datetime) -> str:
     text = dt.astimezone(BRUSSELS).isoformat()
     if "." in text:
         head, _, rest = text.partition(".")

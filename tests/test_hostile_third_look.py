@@ -484,3 +484,33 @@ def test_an_integer_beyond_a_double_is_too_large_in_every_format(db, representat
     assert "401 digits" in typed.get_json()["detail"]
     assert (upload_file(representative, files["a.csv"].replace(BIG.encode(), b"1e400"), "c.csv", network="mobile",
                         dry_run="true").get_json()["features"][0]["error"]["code"]) == "non_finite_number"
+
+
+# ---------------------------------------------------------------- the hour that comes twice
+
+def test_the_two_0230_of_the_autumn_change_are_written_with_their_own_offsets() -> None:
+    """format_datetime was remembered by the datetime: two of one zone compare by their wall time,
+    fold aside, so that 02:30 CEST and 02:30 CET (as psycopg gives them from a PostgreSQL in
+    Brussels time) were both written with whichever offset came first: an hour off in the API."""
+    from datetime import UTC, datetime
+
+    from geosignal.contract import BRUSSELS, format_datetime
+
+    first, second = (datetime(2025, 10, 26, h, 30, tzinfo=UTC).astimezone(BRUSSELS) for h in (0, 1))
+    assert first.replace(tzinfo=None) == second.replace(tzinfo=None)  # one wall time, two instants
+    assert [format_datetime(first), format_datetime(second)] == ["2025-10-26T02:30:00+02:00",
+                                                                 "2025-10-26T02:30:00+01:00"]
+    assert format_datetime(second) == "2025-10-26T02:30:00+01:00"  # (from the memo too)
+
+
+def test_list_tokens_shows_the_day_and_time_of_the_account_page(app, client, db) -> None:  # noqa: ANN001
+    """The command printed the UTC day (« expires 2025-11-24 » for 25 November 00:30 in Brussels)
+    and time (00:30+00:00) where /compte/jetons says 25/11/2025 and 02:30."""
+    from tests.conftest import make_account
+
+    representative = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    db.execute(sa_text("UPDATE api_tokens SET expires_at = '2025-11-24T23:30:00Z', last_used_at = "
+                       "'2025-10-26T00:30:00Z'"))
+    db.commit()
+    out = app.test_cli_runner().invoke(args=["list-tokens", representative.email]).output
+    assert "expires 2025-11-25" in out and "last used 2025-10-26T02:30+02:00" in out, out
