@@ -347,6 +347,36 @@ def test_an_idempotency_key_that_cannot_be_kept_is_refused(served, key) -> None:
     assert _count_with(scratch, description) == 0
 
 
+_X, _Y, _D = 4.4440, 50.4108, 0.002
+_SQUARE = [[_X, _Y], [_X + _D, _Y], [_X + _D, _Y + _D], [_X, _Y + _D], [_X, _Y]]
+#: Two spellings of one shape, which the duplicate check (ST_Equals) takes as one.
+_SPELLINGS = {
+    "multipolygon_of_one": ({"type": "Polygon", "coordinates": [_SQUARE]},
+                            {"type": "MultiPolygon", "coordinates": [[_SQUARE]]}),
+    "vertex_on_an_edge": ({"type": "Polygon", "coordinates": [_SQUARE]},
+                          {"type": "Polygon", "coordinates": [[_SQUARE[0], [_X + _D / 2, _Y], *_SQUARE[1:]]]}),
+    "line_with_a_midpoint": ({"type": "LineString", "coordinates": [[_X, _Y], [_X + _D, _Y]]},
+                             {"type": "LineString", "coordinates": [[_X, _Y], [_X + _D / 2, _Y], [_X + _D, _Y]]}),
+    "multipoint_of_one": ({"type": "Point", "coordinates": [_X, _Y]}, {"type": "MultiPoint", "coordinates": [[_X, _Y]]}),
+}
+
+
+@pytest.mark.parametrize("spelling", list(_SPELLINGS))
+def test_one_shape_written_two_ways_twice_at_once_is_stored_once(served, spelling) -> None:  # noqa: ANN001
+    """One after the other, the second is the first's probable duplicate (200); at once, both
+    were stored (the lock was keyed by the WKB, which tells the spellings apart)."""
+    application, scratch, token = served
+    for round_ in range(4):
+        description = f"deux écritures {spelling} {round_} {uuid.uuid4()}"
+        bodies = [json.dumps({"type": "Feature", "geometry": geometry,
+                              "properties": {"network": "mobile", "description": description}}).encode()
+                  for geometry in _SPELLINGS[spelling]]
+        answers = _at_once(application, [({"Authorization": f"Bearer {token}"}, body) for body in bodies])
+        assert sorted(a.status_code for a in answers) == [200, 201], [a.get_json() for a in answers]
+        assert len({a.get_json()["id"] for a in answers}) == 1
+        assert _count_with(scratch, description) == 1
+
+
 def test_an_idempotency_key_sent_twice_is_refused_not_taken_as_a_new_key(served) -> None:
     """A client (or a proxy) repeating the header: the server receives "a, b", which is neither
     key. Taken as a third key, a retry with "a" alone would store the report a second time."""

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import json
+import struct
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import shapely
 from sqlalchemy import Select, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -31,7 +31,6 @@ from geosignal.params import whole_number
 from geosignal.services import audit, notifications
 from geosignal.services.communes import COMMUNES_LOCK_KEY, HOME_COMMUNE_SQL, hold_communes
 from geosignal.services.intake import ReportInput
-from geosignal.services.intake.batch import geometry_keys
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -232,11 +231,14 @@ def _column_texts(values: list[Any], k: int) -> list[str]:
 
 def duplicate_identity(report_input: ReportInput) -> str:
     """What two reports of one user must share to be duplicates, as a short digest: the
-    geometry (normalised WKB: vertex order and ring start do not matter) and
-    :func:`attribute_key`. Equal for exact resubmissions; a hash collision only makes two
-    requests wait for each other."""
+    geometry's dimension and bounding box (shared by every spelling of one shape the duplicate
+    check's ``ST_Equals`` takes as equal: vertex order and ring start, a MultiPolygon of one
+    part and its Polygon, a vertex added on an edge — the normalised WKB told these apart, and
+    two of them sent at once were both stored) and :func:`attribute_key`. Equal for every
+    resubmission; two reports of one box and attributes only wait for each other."""
+    geometry = report_input.geometry
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(geometry_keys(np.asarray([report_input.geometry], dtype=object))[0])
+    digest.update(struct.pack("<b4d", shapely.get_dimensions(geometry), *(v + 0.0 for v in geometry.bounds)))
     digest.update(repr(attribute_key(report_input.properties)).encode("utf-8", "backslashreplace"))
     return digest.hexdigest()
 
