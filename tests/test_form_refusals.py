@@ -572,6 +572,33 @@ def test_a_double_click_on_save_is_not_someone_else(db, client, representative) 
     assert "Quelqu'un d'autre" not in html and _actions(db, rid) == ["create", "edit"]
 
 
+@pytest.mark.parametrize("moved", ["map", "typed"])
+def test_a_double_click_on_save_after_moving_the_shape_is_not_someone_else(db, client, representative, moved) -> None:  # noqa: ANN001
+    """The shape moved (on the map, or retyped) and Save clicked twice: the second answer said
+    the report had changed since the page was opened and the change was lost (412), though the
+    first had saved it."""
+    rid = _report(representative)
+    representative.login()
+    fields = MultiDict([(k, v) for k, v in browser_form(client.get(f"/signalements/{rid}/modifier")
+                                                        .get_data(as_text=True), "/modifier")
+                        if k not in ("description", "geometry", "coordinates", "coordinates_shape")])
+    fields.add("description", "déplacé")
+    if moved == "map":
+        fields.add("geometry", json.dumps({"type": "Point", "coordinates": [4.44512345678, 50.41123456789]}))
+    else:
+        fields.add("coordinates", "50.4112346, 4.4451235")
+        fields.add("coordinates_shape", "")
+    assert client.post(f"/signalements/{rid}/modifier", data=fields).status_code == 302
+    again = client.post(f"/signalements/{rid}/modifier", data=fields, follow_redirects=True)
+    html = _plain(again.get_data(as_text=True))
+    assert again.status_code == 200 and "Vos modifications étaient déjà enregistrées" in html, html[:300]
+    assert _actions(db, rid) == ["create", "edit"]
+    fields.setlist("geometry", [json.dumps({"type": "Point", "coordinates": [4.4460, 50.4115]})])
+    fields.setlist("coordinates", ["50.4115, 4.4460"])
+    elsewhere = client.post(f"/signalements/{rid}/modifier", data=fields)  # (the old version, another place)
+    assert elsewhere.status_code == 412
+
+
 def test_saving_the_edit_form_of_a_validated_report_is_the_error_page(db, client, representative, referent) -> None:  # noqa: ANN001
     rid = _report(representative)
     representative.login()

@@ -273,6 +273,20 @@ def _same_as(form: Any, stored: dict[str, Any]) -> bool:
                for f in contract.form_fields())
 
 
+def _same_shape(posted: str, stored: dict[str, Any] | None) -> bool:
+    """Whether the shape a form posted (GeoJSON text, EPSG:4326: moved on the map, or retyped)
+    is the stored one, to about 1 cm (1e-7°; the stored shape is the posted one as the intake
+    kept it: rings turned, positions rounded): a second click on Save after moving it."""
+    import shapely
+    from shapely.geometry import shape
+
+    try:
+        mine, theirs = shape(json.loads(posted)), shape(stored or {})
+        return mine.geom_type == theirs.geom_type and bool(shapely.hausdorff_distance(mine, theirs) < 1e-7)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError, shapely.errors.GEOSException):
+        return False
+
+
 def loaded_values(form: Any) -> dict[str, list[str]] | None:
     """The edit form's values as its page was loaded (hidden field ``loaded``: the JSON of
     :func:`form_values` of the version the form started from), to tell what the person changed
@@ -444,7 +458,8 @@ def save_edit(report_id: str) -> Any:
             return _render_not_editable(current_feature, shape_not_saved=bool(geometry), not_saved=_not_saved(
                 request.form, base if base is not None else form_values(current_feature), current_feature))
         if error.code == "precondition_failed":
-            if geometry == "" and _same_as(request.form, current_feature):  # a second click on Save
+            if _same_as(request.form, current_feature) and (
+                    geometry == "" or _same_shape(geometry, current_feature["geometry"])):  # a second click on Save
                 flash(_("Vos modifications étaient déjà enregistrées : rien d'autre n'a changé."), "success")
                 return redirect(url_for("report_pages.report_page", report_id=current_feature["id"]))
             flash(_("Ce signalement a été modifié depuis que vous avez ouvert cette page (dans un autre onglet ou par "
