@@ -523,6 +523,42 @@ def test_the_same_file_saved_twice_at_once_is_stored_once_however_long_the_first
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 150
 
 
+@pytest.mark.parametrize("as_jobs", [False, True])
+def test_the_same_file_saved_twice_at_once_says_it_was_saved_already(job_app, as_jobs) -> None:  # noqa: ANN001
+    """Two saves of one file at once (two small ones answered at once, or two jobs run by two
+    workers): the rows are stored once and the save that waited says file_already_saved, as one
+    saved later does (it read the file's earlier saves before taking the save lock, so missed the
+    one it waited for)."""
+    import threading
+
+    from geosignal.services.imports import run_import_job
+
+    n = 150 if as_jobs else 5
+    data = _csv([(4.4550 + 0.00001 * k + 0.001 * as_jobs, 50.4060 + 0.00001 * k) for k in range(n)])
+    assert (len(data) > 2000) == as_jobs
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    barrier, answers = threading.Barrier(2), [None, None]
+    queued = [_post(job_app, data) for _ in range(2)] if as_jobs else None
+
+    def save(k: int) -> None:
+        barrier.wait()
+        if as_jobs:
+            run_import_job(job_app.extensions["geosignal.db"], job_app.config, queued[k].get_json()["id"])
+            answers[k] = job_app.test_client().get(queued[k].headers["Location"], headers=_headers(job_app)).get_json()
+        else:
+            answers[k] = _post(job_app, data).get_json()
+
+    threads = [threading.Thread(target=save, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a["saved"] for a in answers) == [0, n]
+    later = min(answers, key=lambda a: a["saved"])
+    assert "file_already_saved" in [w["code"] for w in later["warnings"]]
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before + n
+
+
 def test_a_job_queued_with_a_token_revoked_since_stores_nothing(job_app) -> None:
     """A token taken queues a large upload; its owner resets her password, which revokes her
     tokens (the token gets 401 at once). The job ran on and stored the file in her name. A job

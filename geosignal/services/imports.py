@@ -528,7 +528,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         progress(0, total)
     outcome = ImportOutcome(format=results.format, dry_run=dry_run, mode=mode, warnings=list(results.warnings))
     sha256 = hashlib.sha256(data).hexdigest()
-    earlier = _saved_before(session, user, sha256)
+    earlier = _saved_before(session, user, sha256) if dry_run else None  # (a save reads it under its lock)
     if earlier is not None:
         outcome.warnings.append(earlier)
     rows: list[Any] = [None] * total
@@ -574,6 +574,11 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
                    or token_problem(session, acting))
         if problem is not None:
             raise problem
+        # read under the lock: a save of the same file that waited for another's says it (read
+        # before, it missed the one it waited for)
+        earlier = _saved_before(session, user, sha256)
+        if earlier is not None:
+            outcome.warnings.insert(len(results.warnings), earlier)
     keys = geometry_keys(np.asarray([a.item.geometry for a in accepted], dtype=object))
     _find_duplicates(session, user, accepted, keys, outcome, asked_at)
     digests, saved_before = _rows_saved_before(session, user, accepted, keys, outcome)
