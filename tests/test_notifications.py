@@ -650,7 +650,7 @@ def test_the_referent_is_told_of_withdrawals_of_what_she_validated_exported_or_g
     withdraw(rep, draft)  # submitted, never exported nor grouped: nothing for the referent
     _deliver(app, db)
     [first] = smtp_server.to("referent@igretec.com")
-    when = run_at.astimezone(ZoneInfo("Europe/Brussels")).strftime("%d/%m/%Y %H:%M")
+    when = run_at.astimezone(ZoneInfo("Europe/Brussels")).strftime("%d/%m/%Y à %H:%M")
     ref_b = _reference(db, b)
     assert first["Subject"] == f"geosignal : {ref_b} retiré par la commune (Charleroi)"
     plain = _parts(first)[0].replace("\r\n", "\n")
@@ -702,3 +702,26 @@ def test_a_referent_who_chose_none_is_not_told_of_withdrawals(app, db, smtp_serv
     db.commit()
     assert people["rep"].post(f"/api/v1/reports/{rid}/transitions", json={"to": "withdrawn"}).status_code == 200
     assert db.scalar(text("SELECT count(*) FROM notification_outbox WHERE kind = 'withdrawal'")) == 0
+
+
+@pytest.mark.parametrize(("language", "written"), [("en", "Carried by the export of 26 Oct 2025, 02:30"),
+                                                   ("nl", "26/10/2025 om 02:30"),
+                                                   ("fr", "Emporté par l'export du 26/10/2025 à 02:30")])
+def test_a_withdrawal_mail_writes_the_exports_time_as_its_readers_pages_do(app, client, db, smtp_server, people,
+                                                                           language, written) -> None:  # noqa: ANN001
+    """The export's time was written 26/10/2025 02:30 in every language; the reader's export
+    history page writes « 26 Oct 2025, 02:30 » in English (Brussels time: the run at 01:30 UTC
+    on 26 October 2025, the second 02:30 of that night)."""
+    rep, referent = people["rep"], people["referent"]
+    rid = _report(rep)
+    assert referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "validated"}).status_code == 200
+    exported = referent.get(f"/api/v1/exports/dwconnect?commune={CHARLEROI}")
+    assert len(exported.get_json()["features"]) == 1  # (read whole: the run is recorded)
+    db.execute(text("UPDATE export_runs SET created_at = '2025-10-26T01:30:00Z'"))
+    db.execute(text("UPDATE users SET locale = :l WHERE email = 'referent@igretec.com'"), {"l": language})
+    db.execute(text("UPDATE notification_outbox SET state = 'sent'"))
+    db.commit()
+    assert rep.post(f"/api/v1/reports/{rid}/transitions", json={"to": "withdrawn"}).status_code == 200
+    _deliver(app, db)
+    [mail] = smtp_server.to("referent@igretec.com")
+    assert written in _parts(mail)[0], _parts(mail)[0]

@@ -577,21 +577,29 @@ def report_url(base_url: str, report_id: uuid.UUID | str) -> str:
     return f"{base_url.rstrip('/')}/signalements/{report_id}"
 
 
-def _brussels(value: str | None) -> str | None:
-    """An ISO 8601 instant as the pages write it: ``dd/mm/yyyy HH:MM``, Brussels time."""
+def _brussels(value: str | None, language: str) -> str | None:
+    """An ISO 8601 instant as the pages of ``language`` write it, Brussels time: ``26/10/2025 à
+    02:30`` (fr), ``26/10/2025 om 02:30`` (nl), ``26 Oct 2025, 02:30`` (en) — the patterns of
+    :data:`geosignal.i18n.DATETIME_PATTERNS` (every mail wrote ``26/10/2025 02:30``)."""
     if not value:
         return None
-    from zoneinfo import ZoneInfo
+    from babel.dates import format_datetime as babel_format
 
-    return datetime.fromisoformat(value).astimezone(ZoneInfo("Europe/Brussels")).strftime("%d/%m/%Y %H:%M")
+    from geosignal.i18n import BABEL_LOCALES, BRUSSELS, DATETIME_PATTERNS
+
+    language = language if language in DATETIME_PATTERNS else "fr"
+    return babel_format(datetime.fromisoformat(value), DATETIME_PATTERNS[language], tzinfo=BRUSSELS,
+                        locale=BABEL_LOCALES[language])
 
 
-def _withdrawal_facts(details: dict[str, Any] | None) -> dict[str, Any]:
-    """What a withdrawal affected (an outbox row's ``details``), for the templates: ``exports``
-    (``at`` and ``transmitted_at`` in Brussels time, None when not marked as sent), ``zone``,
-    ``zone_removed``, ``zone_reports``."""
+def _withdrawal_facts(details: dict[str, Any] | None, language: str) -> dict[str, Any]:
+    """What a withdrawal affected (an outbox row's ``details``), for the templates of
+    ``language``: ``exports`` (``at`` and ``transmitted_at`` in Brussels time, written as that
+    language's pages write them, None when not marked as sent), ``zone``, ``zone_removed``,
+    ``zone_reports``."""
     details = details or {}
-    return {"exports": [{"at": _brussels(e.get("at")), "transmitted_at": _brussels(e.get("transmitted_at"))}
+    return {"exports": [{"at": _brussels(e.get("at"), language),
+                         "transmitted_at": _brussels(e.get("transmitted_at"), language)}
                         for e in details.get("exports") or []],
             "zone": details.get("zone"), "zone_removed": bool(details.get("zone_removed")),
             "zone_reports": details.get("zone_reports")}
@@ -627,7 +635,7 @@ def render(message: Message, base_url: str, unsubscribe_link: str | None = None)
             "reference": r["reference"], "commune": r["commune"], "nis": r["commune_nis"],
             "url": report_url(base_url, r["report_id"]), "network": r["network"], "issue": r["issue"],
             "from_status": r["from_status"], "to_status": r["to_status"], "reason": r["reason"],
-            "actor_role": r["actor_role"], **_withdrawal_facts(r.get("details")),
+            "actor_role": r["actor_role"], **_withdrawal_facts(r.get("details"), message.locale),
         } for r in message.rows if r.get("kind", message.kind) == kind]  # (a row without one is the message's)
         if items:
             parts.append((name, {**common, "items": items[:MAX_LISTED], "count": len(items),
