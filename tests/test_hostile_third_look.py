@@ -514,3 +514,53 @@ def test_list_tokens_shows_the_day_and_time_of_the_account_page(app, client, db)
     db.commit()
     out = app.test_cli_runner().invoke(args=["list-tokens", representative.email]).output
     assert "expires 2025-11-25" in out and "last used 2025-10-26T02:30+02:00" in out, out
+
+
+# ---------------------------------------------------------------- a commune's white zone as a geometry
+
+def _exteriors_counter_clockwise(geometry: dict) -> list[bool]:
+    from shapely.geometry import LinearRing
+
+    polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+    return [LinearRing(rings[0]).is_ccw for rings in polygons]
+
+
+def _validated_reports(db, representative, geometries: list[dict]) -> None:  # noqa: ANN001
+    for geometry in geometries:
+        posted = representative.post("/api/v1/reports", json={"type": "Feature", "geometry": geometry,
+                                                               "properties": {"network": "mobile"}})
+        assert posted.status_code == 201, posted.get_json()
+    db.execute(sa_text("UPDATE reports SET status = 'validated'"))
+    db.commit()
+
+
+def test_a_filtered_white_zone_is_turned_as_rfc_7946_says(db, representative, referent) -> None:  # noqa: ANN001
+    """With a filter (computed live), the white zone's exterior ran clockwise: shapely's
+    set_precision rebuilt the rings turned after it."""
+    from tests.factories import CHARLEROI_LAMBERT72, square_lambert, to_geojson_4326
+
+    x, y = CHARLEROI_LAMBERT72
+    _validated_reports(db, representative, [to_geojson_4326(square_lambert(x, y, 300))])
+    stored = referent.get("/api/v1/stats/communes/52011?geometry=1").get_json()
+    live = referent.get("/api/v1/stats/communes/52011?geometry=1&network=mobile").get_json()
+    assert (stored["source"], live["source"]) == ("stored", "live")
+    assert _exteriors_counter_clockwise(stored["white_zone"]) == _exteriors_counter_clockwise(live["white_zone"]) == [True]
+
+
+def test_the_stored_white_zone_is_valid_at_the_precision_it_is_written(db, representative, referent) -> None:  # noqa: ANN001
+    """Two zones 2 mm apart, each valid, shared an edge once written at 7 decimals: the commune's
+    white zone came back self-intersecting."""
+    from shapely.geometry import shape
+
+    lon, lat, east = 4.44, 50.41, round(4.444 + 3e-8, 9)
+
+    def box(west: float, east_: float) -> dict:
+        return {"type": "Polygon", "coordinates": [[[west, lat], [east_, lat], [east_, lat + 0.003], [west, lat + 0.003],
+                                                    [west, lat]]]}
+
+    _validated_reports(db, representative, [box(lon, 4.444), box(east, 4.448)])
+    document = referent.get("/api/v1/stats/communes/52011?geometry=1").get_json()
+    assert document["source"] == "stored"
+    white_zone = shape(document["white_zone"])
+    assert white_zone.is_valid and abs(white_zone.area - 0.008 * 0.003) < 1e-9
+    assert _exteriors_counter_clockwise(document["white_zone"]) == [True] * len(document["white_zone"]["coordinates"])

@@ -318,17 +318,21 @@ def commune_detail(session: Session, nis_code: str, filters: StatsFilters = NO_F
         hide_private_statuses([row], filters)
         zones = lines = None
         if geometry:  # the dissolve of the commune's cell pieces
+            # put on the 1e-7° grid it is written at first (two zones millimetres apart, valid,
+            # shared an edge once rounded: a self-intersection), nothing left of it: none
             zones, lines = session.execute(text(
-                "SELECT ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Multi(ST_Union(zone))), 7), "
-                "ST_AsGeoJSON(ST_Multi(ST_LineMerge(ST_Union(line))), 7) "
-                "FROM commune_cells WHERE nis_code = :nis"), {"nis": nis_code}).one()
+                "SELECT CASE WHEN NOT ST_IsEmpty(z) THEN ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Multi(z)), 7) END, "
+                "CASE WHEN NOT ST_IsEmpty(l) THEN ST_AsGeoJSON(ST_Multi(l), 7) END FROM ("
+                "SELECT ST_CollectionExtract(ST_ReducePrecision(ST_Union(zone), 1e-7), 3) AS z, "
+                "ST_CollectionExtract(ST_ReducePrecision(ST_LineMerge(ST_Union(line)), 1e-7), 2) AS l "
+                "FROM commune_cells WHERE nis_code = :nis) u"), {"nis": nis_code}).one()
             zones = json.loads(zones) if zones else None
             lines = json.loads(lines) if lines else None
         row["source"] = "stored"
     else:
         row = compute_live(session, filters, [nis_code])[nis_code]
         z, ln = row.pop("_zones"), row.pop("_lines")
-        zones = _geojson_4326(shapely.orient_polygons(z)) if (geometry and z is not None) else None
+        zones = _geojson_4326(z) if (geometry and z is not None) else None
         lines = _geojson_4326(ln) if (geometry and ln is not None) else None
         row["source"] = "live"
     if geometry:
@@ -344,5 +348,8 @@ def commune_detail(session: Session, nis_code: str, filters: StatsFilters = NO_F
 
 
 def _geojson_4326(geom_31370: BaseGeometry) -> dict[str, Any]:
-    geom = shapely.set_precision(reproject(geom_31370, LAMBERT72, WGS84), 1e-7)
+    """The GeoJSON of a geometry in EPSG:31370, in EPSG:4326 on the 1e-7° grid, its rings as
+    RFC 7946 turns them (exterior counter-clockwise: oriented after ``set_precision``, which
+    rebuilt them clockwise)."""
+    geom = shapely.orient_polygons(shapely.set_precision(reproject(geom_31370, LAMBERT72, WGS84), 1e-7))
     return json.loads(shapely.to_geojson(geom))
