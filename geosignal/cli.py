@@ -610,7 +610,7 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
             raise problem
         try:
             outcome = import_file(
-                session, user, Path(path).read_bytes(), Path(path).name,
+                session, user, _read_bounded(path, config["MAX_UPLOAD_BYTES"]), Path(path).name,
                 area=service_area(session, {}, config["SERVICE_MARGIN_M"]), limits=limits_from_config(config),
                 crs=crs, repair=repair, default_network=network,
                 mode="valid_only" if valid_only else "all", dry_run=dry_run, skip_saved_before=skip_saved_before,
@@ -628,11 +628,23 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
             "import_rejected", f"{outcome.refused} of {len(outcome.features)} features would be refused, so nothing "
             "would be saved (dry run; --valid-only keeps the valid ones)")
     verb = "would be saved (dry run)" if dry_run else "saved"
-    stored = outcome.saved if not dry_run else outcome.accepted - outcome.skipped - outcome.corrected
+    stored = outcome.saved if not dry_run else outcome.new_reports  # (a probable duplicate stores nothing)
     left_out = f", {outcome.skipped} left out (saved before)" if outcome.skipped else ""
     corrected = (f", {_n(outcome.corrected, 'report')} " + ("would be corrected" if dry_run else "corrected")
                  if outcome.corrected else "")
     click.echo(f"{outcome.accepted} accepted, {outcome.refused} refused{left_out}, {stored} {verb}{corrected}")
+
+
+def _read_bounded(path: str, limit: int) -> bytes:
+    """The bytes of the file at ``path``, read no further than ``limit`` + 1 bytes: a pipe or a
+    device (``/dev/zero``) was read to its end, or until memory ran out, before its size was
+    checked. Raises 413 ``payload_too_large`` past ``limit``, as the upload API does."""
+    with open(path, "rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise GeosignalError("payload_too_large", f"{path} holds more than {limit:,} bytes, the upload limit "
+                             "(MAX_UPLOAD_BYTES): split it into several files.", limit=limit)
+    return data
 
 
 def _export_options(command: Callable) -> Callable:

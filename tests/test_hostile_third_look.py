@@ -8,15 +8,21 @@ With the real communes (4.444, 50.4108 is in Charleroi), the real app and PostGI
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import struct
 import tempfile
+import threading
 
 import numpy as np
 import pyogrio
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text as sa_text
 
+from geosignal.cli import main
+from tests.conftest import COMMUNES_FILE
 from tests.factories import count_reports, upload_file
 from tests.test_hostile_formats import shapefile_members
 
@@ -373,8 +379,6 @@ def test_one_member_written_two_ways_is_a_repeated_member(db, admin, tmp_path, p
 def test_a_cjk_code_page_said_by_the_language_driver_byte_alone_is_undecidable(db, admin, tmp_path, ldid) -> None:  # noqa: ANN001
     """« Église près de la gare » in 1252 under a LDID byte of cp932 was stored « ﾉglise pr鑚 de
     la gare » without a word; with a .cpg naming 1252 it is read as written."""
-    import json
-
     from tests.test_hostile_containers import DESCR, _dbf_text
 
     raw = "Église près de la gare".encode("cp1252")
@@ -424,7 +428,6 @@ def test_a_typed_zone_on_the_territorys_edge_is_checked_as_the_same_zone_drawn(d
     """A 600 m square centred on the territory's westernmost vertex, drawn, is stored (it touches
     its commune and lies within the 1 km margin); typed corner by corner (or as WKT), each corner
     had to lie in a commune: refused « outside the communes served » at its first corner."""
-    import json
 
     from tests.conftest import make_account
 
@@ -564,3 +567,119 @@ def test_the_stored_white_zone_is_valid_at_the_precision_it_is_written(db, repre
     white_zone = shape(document["white_zone"])
     assert white_zone.is_valid and abs(white_zone.area - 0.008 * 0.003) < 1e-9
     assert _exteriors_counter_clockwise(document["white_zone"]) == [True] * len(document["white_zone"]["coordinates"])
+
+
+# ---------------------------------------------------------------- the command line's own paths
+# (import-reports' dry-run count and reading; aggregate's files)
+
+_F = {"type": "Feature", "properties": {"network": "mobile"},
+      "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]}}
+
+
+# --- 1. import-reports --dry-run promises to save the duplicates that the save leaves out ----------
+def test_dry_run_count_is_what_the_save_stores(app, db, admin, tmp_path) -> None:  # noqa: ANN001
+    """Case 36's kind (the same report twice, here twice in one file): the save stores it once
+    ('probable_duplicate … stored once'), but the dry run's summary says 2 would be saved."""
+    path = tmp_path / "twice.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [_F, _F]}), encoding="utf-8")
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["import-reports", str(path), "--as", admin.email, "--dry-run"])
+    before = count_reports(db)
+    saved = runner.invoke(args=["import-reports", str(path), "--as", admin.email])
+    stored = count_reports(db) - before
+    assert stored == 1 and saved.output.splitlines()[-1].endswith("1 saved"), saved.output
+    would = int(re.search(r"(\d+) would be saved", dry.output).group(1))
+    assert would == stored, dry.output  # actual: "2 accepted, 0 refused, 2 would be saved (dry run)"
+    # and once saved, a dry run of the same file (both rows now duplicates) still promises 2
+    again = runner.invoke(args=["import-reports", str(path), "--as", admin.email, "--dry-run"])
+    assert again.output.splitlines()[-1].endswith("0 would be saved (dry run)"), again.output
+
+
+# --- 2. aggregate: hostile reports / communes files are tracebacks, not one-line errors ------------
+def _one_line_error(result) -> bool:  # noqa: ANN001
+    return (result.exit_code == 1 and isinstance(result.exception, SystemExit)
+            and result.output.strip().splitlines()[-1].startswith("Error: "))
+
+
+def _fc(*geometries) -> str:  # noqa: ANN002
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": g, "properties": {"network": "mobile"}} for g in geometries]})
+
+
+BOWTIE = {"type": "Polygon", "coordinates": [[[4.44, 50.40], [4.45, 50.41], [4.45, 50.40], [4.44, 50.41], [4.44, 50.40]]]}
+SQUARE = {"type": "Polygon", "coordinates": [[[4.445, 50.40], [4.455, 50.40], [4.455, 50.41], [4.445, 50.41],
+                                              [4.445, 50.40]]]}
+KML_POINT = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+             '<Placemark><Point><coordinates>4.444,50.4108</coordinates></Point></Placemark></Document></kml>')
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("bowtie.geojson", _fc(BOWTIE, SQUARE)),  # case 01's kind: GEOSException TopologyException
+    ("nan.geojson", '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":'
+                    '{"type":"Polygon","coordinates":[[[4.44,50.40],[NaN,50.40],[4.45,50.41],[4.44,50.40]]]}}]}'),
+    ("zones.csv", KML_POINT),  # an extension that lies: AttributeError 'DataFrame' object has no attribute 'crs'
+])
+def test_aggregate_hostile_reports_file_is_one_line(tmp_path, name, content) -> None:  # noqa: ANN001
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(main, ["aggregate", "--reports", str(path), "--communes", str(COMMUNES_FILE)])
+    assert _one_line_error(result), (result.output[-300:], repr(result.exception))
+
+
+@pytest.mark.parametrize(("name", "content"), [("communes.geojson", ""), ("communes.zip", "")])
+def test_aggregate_unreadable_communes_file_is_one_line(tmp_path, name, content) -> None:  # noqa: ANN001
+    """An empty communes file (or a 0-byte .zip): pyogrio's DataSourceError from
+    aggregate_files_steps escapes as a traceback (the same file as --reports is a one-line
+    unreadable_file)."""
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(main, ["aggregate", "--reports", str(COMMUNES_FILE), "--communes", str(path)])
+    assert _one_line_error(result), (result.output[-300:], repr(result.exception))
+
+
+def test_aggregate_reads_every_kml_folder(app, db, admin, tmp_path) -> None:  # noqa: ANN001
+    """Case 24's kind: a KML whose zones sit in two folders. The import reads both; aggregate
+    reads the first folder only and says 1 report, 1 km² where there are 2 reports, 2 km²."""
+    def placemark(x: float) -> str:
+        return (f"<Placemark><ExtendedData><Data name=\"reseau\"><value>mobile</value></Data></ExtendedData>"
+                f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{x},50.40 {x + 0.014},50.40 {x + 0.014},50.409 "
+                f"{x},50.409 {x},50.40</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>")
+    kml = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+           f"<Folder><name>A</name>{placemark(4.40)}</Folder><Folder><name>B</name>{placemark(4.44)}</Folder>"
+           "</Document></kml>")
+    path = tmp_path / "zones.kml"
+    path.write_text(kml, encoding="utf-8")
+    imported = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", admin.email, "--dry-run"])
+    assert imported.output.splitlines()[-1].startswith("2 accepted"), imported.output
+    result = CliRunner().invoke(main, ["aggregate", "--reports", str(path), "--communes", str(COMMUNES_FILE)])
+    assert result.exit_code == 0, result.output
+    assert "30 communes, 2 reports" in result.output, result.output[-200:]  # actual: "30 communes, 1 report, …"
+
+
+# --- 3. import-reports reads a pipe / device whole, whatever MAX_UPLOAD_BYTES ----------------------
+def test_import_reports_stops_reading_past_the_upload_limit(app, db, admin, tmp_path) -> None:  # noqa: ANN001
+    """`geosignal import-reports /dev/zero` (or a FIFO fed by a program that does not stop) reads
+    until memory runs out: the file is read whole (Path.read_bytes) before payload_too_large is
+    checked. Here a FIFO is offered 3 × the 10 MB limit; a reader that stops past the limit
+    leaves the writer a broken pipe."""
+    limit = app.config["MAX_UPLOAD_BYTES"]
+    fifo = tmp_path / "zones.geojson"
+    os.mkfifo(fifo)
+    written = [0]
+
+    def writer() -> None:
+        chunk = b" " * 65536
+        try:
+            with open(fifo, "wb") as out:
+                while written[0] < 3 * limit:
+                    out.write(chunk)
+                    written[0] += len(chunk)
+        except BrokenPipeError:
+            pass
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    result = app.test_cli_runner().invoke(args=["import-reports", str(fifo), "--as", admin.email, "--dry-run"])
+    thread.join(30)
+    assert "payload_too_large" in result.output, result.output
+    assert written[0] < 2 * limit, f"{written[0]:,} bytes read for a limit of {limit:,}"

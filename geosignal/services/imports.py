@@ -146,6 +146,12 @@ class ImportOutcome:
         return sum(1 for r in self.rows if not isinstance(r, _Accepted))
 
     @property
+    def new_reports(self) -> int:
+        """The reports the batch creates (a preview: would create), neither probable
+        duplicates, nor rows left out or corrections."""
+        return sum(1 for r in self.rows if isinstance(r, _Accepted) and r.created)
+
+    @property
     def total(self) -> int:
         return len(self.rows)
 

@@ -25,15 +25,44 @@ from geosignal.services.aggregation.rows import CommuneInfo, make_row, territory
 
 
 def _read_vector(path: str | PathLike[str]):  # noqa: ANN202
+    """Every feature layer of the vector file at ``path`` (every folder of a KML, every layer of
+    a GeoPackage: GDAL's first alone was read, the others dropped without a word) as one
+    GeoDataFrame, EPSG:4326 when the file says no CRS. Raises ``unreadable_file`` for a file GDAL
+    cannot read or that holds no geometries (a KML named ``.csv`` is read as a table)."""
     import geopandas as gpd
+    import pandas as pd
+    import pyogrio
 
     try:
-        frame = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # pyogrio raises several error types
+        layers = [str(name) for name, geometry_type in pyogrio.list_layers(path) if geometry_type is not None]
+        frames = [gpd.read_file(path, engine="pyogrio", layer=layer) for layer in layers]
+    except Exception as exc:  # noqa: BLE001 - pyogrio raises several error types
         raise GeosignalError("unreadable_file", f"cannot read {path}: {exc}") from exc
-    if frame.crs is None:
-        frame = frame.set_crs(WGS84)
+    frames = [f for f in frames if isinstance(f, gpd.GeoDataFrame) and len(f.columns)]
+    if not frames:
+        raise GeosignalError("unreadable_file", f"{path} holds no geometries (a table? a file whose name says "
+                             "another format?)")
+    crs = frames[0].crs or WGS84
+    frame = gpd.GeoDataFrame(pd.concat([f.set_crs(WGS84) if f.crs is None else f.to_crs(crs) for f in frames],
+                                       ignore_index=True), crs=crs)
     return frame
+
+
+def _check_geometries(geoms_4326: np.ndarray, path: str | PathLike[str]) -> None:
+    """Refuse (``non_finite_number``, ``invalid_geometry``, naming the feature, 0-based) a
+    reports file whose geometries the figures cannot be computed on: a NaN or infinite
+    coordinate, a self-intersecting ring (GEOS failed on them with a traceback)."""
+    coordinates, owner = shapely.get_coordinates(geoms_4326, return_index=True)
+    bad = ~np.isfinite(coordinates).all(axis=1)
+    if bad.any():
+        i = int(owner[np.argmax(bad)])
+        raise GeosignalError("non_finite_number", f"{path}: feature {i} has a coordinate that is not a finite "
+                             "number.", where=f"feature {i}", index=i)
+    invalid = np.flatnonzero(~shapely.is_valid(geoms_4326))
+    if len(invalid):
+        i = int(invalid[0])
+        raise GeosignalError("invalid_geometry", f"{path}: feature {i} is not a valid geometry "
+                             f"({shapely.is_valid_reason(geoms_4326[i])}).", where=f"feature {i}", index=i)
 
 
 def home_communes(boundaries: dict[str, BaseGeometry], geoms: np.ndarray) -> list[str | None]:
@@ -127,6 +156,7 @@ def aggregate_files(
     reports = _read_vector(reports_path)
     reports = reports[reports.geometry.notna() & ~reports.geometry.is_empty]
     geoms_4326 = shapely.force_2d(np.asarray(reports.to_crs(WGS84).geometry.values, dtype=object))
+    _check_geometries(geoms_4326, reports_path)
     geoms = shapely.force_2d(np.asarray(reports.to_crs(LAMBERT72).geometry.values, dtype=object))
     frame = pd.DataFrame({
         "status": reports["status"].fillna("submitted").astype(str) if "status" in reports else "submitted",
@@ -206,7 +236,11 @@ def aggregate_files(
 
 
 def aggregate_files_steps(communes_path: str | PathLike[str]) -> int:
-    """Return the number of progress steps :func:`aggregate_files` reports (2 + communes)."""
+    """Return the number of progress steps :func:`aggregate_files` reports (2 + communes).
+    Raises ``unreadable_file`` for a file GDAL cannot read (an empty one, a 0-byte zip)."""
     import pyogrio
 
-    return 2 + int(pyogrio.read_info(communes_path)["features"])
+    try:
+        return 2 + max(int(pyogrio.read_info(communes_path)["features"]), 0)
+    except Exception as exc:  # noqa: BLE001 - pyogrio raises several error types
+        raise GeosignalError("unreadable_file", f"cannot read {communes_path}: {exc}") from exc
