@@ -683,3 +683,28 @@ def test_import_reports_stops_reading_past_the_upload_limit(app, db, admin, tmp_
     thread.join(30)
     assert "payload_too_large" in result.output, result.output
     assert written[0] < 2 * limit, f"{written[0]:,} bytes read for a limit of {limit:,}"
+
+
+def _communes_with_population(tmp_path, population: str):  # noqa: ANN001, ANN202
+    document = json.loads(COMMUNES_FILE.read_text(encoding="utf-8"))
+    first = document["features"][0]["properties"]["population"]
+    path = tmp_path / "communes.geojson"
+    path.write_text(json.dumps(document).replace(f'"population": {first}', f'"population": {population}', 1),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("population", ["Infinity", "-Infinity", '"12 345"', "1.5", "-3"])
+def test_a_communes_file_whose_population_is_no_count_is_one_line(app, db, tmp_path, population) -> None:  # noqa: ANN001
+    """aggregate and load-communes ended in a traceback (int(inf), int('12 345')), or cut 1.5 to 1."""
+    reports = tmp_path / "r.geojson"
+    reports.write_text(json.dumps({"type": "FeatureCollection", "features": [_F]}), encoding="utf-8")
+    communes = _communes_with_population(tmp_path, population)
+    before = db.execute(sa_text("SELECT md5(string_agg(nis_code || coalesce(population::text, ''), ',' ORDER BY "
+                                "nis_code)) FROM communes")).scalar()
+    for result in (CliRunner().invoke(main, ["aggregate", "--reports", str(reports), "--communes", str(communes)]),
+                   app.test_cli_runner().invoke(args=["load-communes", str(communes)])):
+        assert _one_line_error(result), (result.output[-300:], repr(result.exception))
+        assert "invalid_attribute" in result.output and "population" in result.output
+    assert db.execute(sa_text("SELECT md5(string_agg(nis_code || coalesce(population::text, ''), ',' ORDER BY "
+                              "nis_code)) FROM communes")).scalar() == before

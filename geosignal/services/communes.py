@@ -7,6 +7,7 @@ codes and populations from Statbel (see ``../shared/data/SOURCES.md``).
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -199,8 +200,8 @@ def load_communes(session: Session, path: str | PathLike[str], nis_field: str | 
                 "name_fr": str(name_fr),
                 "name_nl": _opt_str(values.get("name_nl")),
                 "province": _opt_str(values.get("province")),
-                "population": _opt_int(values.get("population")),
-                "population_year": _opt_int(values.get("population_year")),
+                "population": whole_count(values.get("population"), what="population", where=where),
+                "population_year": whole_count(values.get("population_year"), what="population_year", where=where),
                 "area_m2": float(to_lambert72(geom).area),
                 "boundary": f"SRID=4326;{geom.wkt}",
             }
@@ -305,10 +306,24 @@ def _opt_str(value: Any) -> str | None:
     return str(value)
 
 
-def _opt_int(value: Any) -> int | None:
-    if value is None or (isinstance(value, float) and value != value):
+def whole_count(value: Any, *, what: str, where: str) -> int | None:
+    """A communes file's count (``population``, ``population_year``) as an int: None when the
+    file gives none (empty, or NaN as GDAL reads an empty number); a whole number ≥ 0, written
+    as a number or as digits. Raises 422 ``invalid_attribute`` (``where``, naming ``what`` and the
+    value) for anything else — ``Infinity``, ``12 345``, ``1.5``, a negative count — which was a
+    traceback (``int(inf)``), or a silent cut (``int(1.5)``)."""
+    if value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip()):
         return None
-    return int(value)
+    number: int | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value == int(value):
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or number < 0:
+        shown = value if not isinstance(value, str) or len(value) <= 40 else value[:39] + "…"
+        raise GeosignalError("invalid_attribute", f"{where}: {what} is {shown!r}, not a whole number ≥ 0 (digits "
+                             "0-9, no spaces or separators).", where=where, field=what)
+    return number
 
 
 def touches_commune_sql(boundary: str, geom: str) -> str:

@@ -141,15 +141,17 @@ def aggregate_files(
     communes_31370 = communes.to_crs(LAMBERT72)
     boundaries = {n: g for n, g in zip(communes["nis_code"], communes_31370.geometry, strict=True)}
     infos = {}
+    from geosignal.services.communes import (
+        whole_count,  # (the rule of a communes file's counts, as a load's)
+    )
+
     for rec, geom in zip(communes.itertuples(index=False), communes_31370.geometry, strict=True):
         values = rec._asdict()
-
-        def opt_int(v: Any) -> int | None:
-            return None if v is None or (isinstance(v, float) and v != v) else int(v)
-
+        where = f"{communes_path}: commune {values['nis_code']}"
         infos[values["nis_code"]] = CommuneInfo(
             values["nis_code"], str(values.get("name_fr") or values.get("name") or values["nis_code"]),
-            float(geom.area), opt_int(values.get("population")), opt_int(values.get("population_year")))
+            float(geom.area), whole_count(values.get("population"), what="population", where=where),
+            whole_count(values.get("population_year"), what="population_year", where=where))
     if progress:
         progress(1)
 
