@@ -599,6 +599,10 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     },
     "invalid_attribute": {
         "no_measure": "Indiquez au moins une valeur mesurée : débit descendant, débit montant, latence ou signal.",
+        # a file's text holding a control character, a direction override… (set aside, its
+        # character named: geosignal.services.intake.properties.check_file_properties)
+        "control_character": "Retirez le caractère %(character)s (un caractère de contrôle, invisible ou qui inverse "
+                             "le sens de l'écriture) : geosignal ne l'enregistre pas.",
     },
     # NaN or an infinity in a property's value (a count, a radius: its pointer or column), not a
     # coordinate (the code's own message): geosignal.services.intake.numbers.non_finite_kind

@@ -504,3 +504,47 @@ def test_the_preview_table_fits_its_card_and_says_each_rows_reason(live_server, 
     page.screenshot(path=str(ARTIFACTS / f"import-wide-{viewport['width']}.png"), full_page=True)
     assert watch.errors == []
     watch.context.close()
+
+
+#: a description behind a right-to-left override (« Rue place de zone » written backwards, a
+#: "Trojan source" text), then a row whose description is one long word (a link pasted in a
+#: spreadsheet), then a row outside the communes
+HOSTILE_TEXT_CSV = ("latitude;longitude;description\r\n50,4108;4,4440;Rue \u202eenoz ed ecalp\r\n"
+                    "50,4110;4,4450;Zone vue ici https://www.google.com/maps/place/Rue+de+la+Station,+6000+Charleroi/"
+                    "@50.4108,4.4440,17z/data=!3m1!4b1!4m6!3m5!1s0x47c2262f2d0f0f0f\r\n50,05;4,31;Hors commune\r\n"
+                    ).encode()
+
+
+@pytest.mark.parametrize(("lang", "viewport", "why"), [
+    ("fr", PHONE, "Retirez le caractère U+202E"),
+    ("nl", {"width": 1440, "height": 900}, "U+202E"),
+    ("en", {"width": 1440, "height": 900}, "Remove the character U+202E"),
+])
+def test_a_value_set_aside_for_a_direction_override_says_why_and_is_shown_as_it_reads(  # noqa: F811
+        live_server, browser, lang, viewport, why) -> None:  # noqa: F811, ANN001
+    """The description set aside said only « Valeur ignorée — colonne « description » : « … » »
+    (no reason), and shown back with its override active it turned the page's own sentence
+    round; a long word pushed the table and the refused row's reason out of the card at 1440 px."""
+    watch = PageWatch(browser, live_server)
+    watch.context.close()
+    watch.context = browser.new_context(viewport=viewport, locale="fr-BE", timezone_id="Europe/Brussels")
+    watch.context.add_cookies([{"name": "geosignal_lang", "value": lang, "url": live_server}])
+    page = watch.page = watch.context.new_page()
+    watch.login("browser-rep@charleroi.be")
+    _preview(page, live_server, "releve.csv", HOSTILE_TEXT_CSV)
+    details = page.locator("#preview-table tbody tr td:last-child").all_inner_texts()
+    assert why in details[0], details[0]
+    assert "[U+202E]" in details[0]
+    assert not any(c in "".join(details) for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    sizes = page.evaluate("""() => {
+        const box = document.querySelector('#preview .table-scroll'), table = document.getElementById('preview-table');
+        return {box: box.clientWidth, table: table.scrollWidth, page: document.documentElement.scrollWidth,
+                detail: table.tBodies[0].rows[2].lastElementChild.getBoundingClientRect().right,
+                right: box.getBoundingClientRect().right}; }""")
+    if viewport["width"] > 700:
+        assert sizes["table"] <= sizes["box"] and sizes["detail"] <= sizes["right"] + 0.5, sizes
+    assert sizes["page"] <= viewport["width"], sizes
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"import-hostile-text-{lang}-{viewport['width']}.png"), full_page=True)
+    assert watch.errors == []
+    watch.context.close()

@@ -61,7 +61,15 @@
     if (!item.column || !(T.cell || T.cell_value)) { return ""; }
     var held = typeof item.value === "string" || typeof item.value === "number" ? String(item.value)
       : Array.isArray(item.value) ? item.value.join(", ") : "";  // a list set aside whole (a name written twice)
-    return " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: item.column, value: held });
+    return " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: item.column, value: visible(held) });
+  }
+  /* A value as the file holds it, its direction controls (U+202A–U+202E, U+2066–U+2069) named
+   * rather than obeyed: shown as they are, they turned the rest of the page's sentence round
+   * (« Rue place de zone « for a text written backwards behind U+202E). */
+  function visible(text) {
+    return text.replace(/[\u202A-\u202E\u2066-\u2069]/g, function (c) {
+      return "[U+" + c.charCodeAt(0).toString(16).toUpperCase() + "]";
+    });
   }
   /* A row's warning: what it is, and for a value set aside, the cell (column and what it held)
    * and, when the column takes a vocabulary, the values it may hold as the page names them. */
@@ -100,7 +108,7 @@
    * does not exist or is ambiguous, a date that cannot be read…), that error's own sentence,
    * more precise than the field's. */
   function droppedWhy(w) {
-    var byKind = ((I.kinds || {})[w.error] || {})[w.kind];
+    var byKind = w.kind ? I.kindText(Object.assign({}, w, { code: w.error })) : "";  // (its %(character)s… filled)
     if (byKind) { return byKind; }
     var hint = (I.field_hints || {})[w.name];
     if (w.error && w.error !== "invalid_attribute" && (I.errors || {})[w.error]) { return I.errors[w.error]; }

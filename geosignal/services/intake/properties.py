@@ -698,7 +698,8 @@ def check_file_properties(
             if name == "description" and isinstance(value, str) and _CONTROL_CHARACTERS.search(value):
                 bad = _CONTROL_CHARACTERS.search(value)
                 raise _fail("invalid_attribute", f"description holds the control character U+{ord(bad.group()):04X} "
-                            f"at position {bad.start()} (a misread encoding?).", where)
+                            f"at position {bad.start()} (a misread encoding?).", where, kind="control_character",
+                            character=f"U+{ord(bad.group()):04X}", position=bad.start())
             if _KINDS.get(name) in _NUMERIC_KINDS and (_non_finite(record.get(name)) or _non_finite(value)):
                 raise _fail("non_finite_number", f"{name} is {_brief(record.get(name, value))}, not a finite number.",
                             where, kind=VALUE_KIND)
@@ -724,6 +725,7 @@ def check_file_properties(
                 "value": _shown(value), "error": err.code}
             if err.extra.get("kind"):  # why, when the code alone does not say it (a date in the future…)
                 problem["kind"] = err.extra["kind"]
+            problem.update({k: err.extra[k] for k in ("character", "position") if k in err.extra})
             if column is not None:
                 problem["column"] = column
             if pointer is not None:
