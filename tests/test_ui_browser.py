@@ -1379,6 +1379,53 @@ def test_the_repair_box_is_a_big_target_on_a_phone(ui, browser) -> None:  # noqa
     watch.close()
 
 
+#: a bow-tie typed in the coordinates field, one « lat, lon » per line, crossing at (4.444, 50.410)
+TYPED_BOWTIE = "50.4080, 4.4400\n50.4120, 4.4480\n50.4080, 4.4480\n50.4120, 4.4400"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1440"])
+def test_a_typed_zone_refused_for_crossing_itself_offers_the_repair_its_message_asks_for(  # noqa: F811
+        ui, browser, viewport) -> None:  # noqa: ANN001, F811
+    """The refusal says « …ou cochez la correction automatique », and the box was hidden: it was
+    shown for a drawn area only, and a typed zone comes back with no drawing. Ticked, the zone
+    is stored whole (two lobes)."""
+    phone = viewport is PHONE
+    watch = Watch(browser, ui, viewport, touch=phone)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    with ui["app"].extensions["geosignal.db"].session() as session:
+        before = session.scalar(select(func.count()).select_from(Report))
+    if phone and page.is_visible("#without-map"):
+        page.click("#without-map")
+    label = page.locator("label.check:has(input[name=repair])")
+    assert label.is_hidden()  # nothing drawn nor typed
+    page.select_option("select[name=network]", "mobile")
+    # (one bow-tie per size: the same one again, seconds later, would be the first's duplicate)
+    page.fill("#coordinates", TYPED_BOWTIE.replace("4.44", "4.45") if phone else TYPED_BOWTIE)
+    page.check("input[name=coordinates_shape][value=zone]")
+    assert label.is_visible()  # a zone typed: offered before sending too
+    with page.expect_navigation():
+        page.click("#submit-report")
+    page.wait_for_load_state("networkidle")
+    assert "cochez la correction automatique" in page.inner_text("#geometry-error, #coordinates-error")
+    assert label.is_visible()
+    page.screenshot(path=str(ARTIFACTS / f"ui-typed-bowtie-refused-{viewport['width']}.png"), full_page=True)
+    label.click()
+    assert page.is_checked("input[name=repair]")
+    with page.expect_navigation():
+        page.click("#submit-report")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(ARTIFACTS / f"ui-typed-bowtie-repaired-{viewport['width']}.png"), full_page=True)
+    with ui["app"].extensions["geosignal.db"].session() as session:
+        kind, parts = session.execute(text("SELECT GeometryType(geometry), ST_NumGeometries(geometry) FROM reports "
+                                           "ORDER BY created_at DESC LIMIT 1")).one()
+        assert session.scalar(select(func.count()).select_from(Report)) == before + 1
+    assert (kind, parts) == ("MULTIPOLYGON", 2)
+    assert [e for e in watch.errors if "422" not in e] == [] and watch.outside == []  # (the refusal's page is a 422)
+    watch.close()
+
+
 def test_unrecognised_coordinate_columns_are_chosen_on_the_page(ui, browser) -> None:  # noqa: ANN001, F811
     """A CSV whose coordinate headers are not recognised: the page says which choice is missing,
     opens the columns' choice with the columns it did recognise already chosen, and the

@@ -266,13 +266,34 @@
   }
   function clearPlaced() { if (placed) { discard(placed); if (drawn === placed) { drawn = null; } placed = null; } }
 
-  // "correct a self-crossing outline" concerns a drawn area only: hidden for a point, a circle
-  // or a road stretch
+  // "correct a self-crossing outline" concerns an area only: shown for an area drawn or typed
+  // (a zone chosen, more than two lines, WKT POLYGON) and on a page refusing a shape for
+  // crossing itself (its message asks to tick it: a typed zone comes back with no drawing);
+  // hidden for a point, a circle or a road stretch
   var repairBox = form ? form.querySelector("input[name=repair]") : null;
+  function typedZone() {
+    var text = coordinatesInput ? coordinatesInput.value.trim() : "";
+    if (!text) { return false; }
+    var chosen = form.querySelector("input[name=coordinates_shape]:checked");
+    var lines = text.split(/\n/).filter(function (l) { return l.trim(); }).length;
+    return /^(srid\s*=\s*\d+\s*;\s*)?(multi)?polygon\b/i.test(text) || (chosen ? chosen.value === "zone" : lines > 2);
+  }
+  function refusedShape() {
+    return ["geometry-error", "coordinates-error"].some(function (id) {
+      var box = document.getElementById(id);
+      return box && /^(self_intersection|invalid_geometry)$/.test(box.dataset.code || "");
+    });
+  }
   function syncRepair() {
-    if (repairBox) { repairBox.closest("label").hidden = !(drawn instanceof L.Polygon); }
+    if (repairBox) { repairBox.closest("label").hidden = !(drawn instanceof L.Polygon || typedZone() || refusedShape()); }
   }
   syncRepair();
+  if (form && coordinatesInput) {
+    coordinatesInput.addEventListener("input", syncRepair);
+    Array.prototype.forEach.call(form.querySelectorAll("input[name=coordinates_shape]"), function (radio) {
+      radio.addEventListener("change", syncRepair);
+    });
+  }
 
   function setDrawn(layer, kind, fromDrawing) {
     clearDrawFirst();
