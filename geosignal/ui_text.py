@@ -714,6 +714,10 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                       "un KML ou un KMZ à part, ou envoyez le tout en GeoPackage.",
         "unknown_column": "La colonne « %(column)s » choisie n'existe pas dans ce fichier : choisissez-en une autre "
                           "ci-dessous, puis prévisualisez à nouveau.",
+        # a survey workbook's formula whose value it does not keep (geosignal.services.survey)
+        "formula_without_value": "La cellule %(column)s%(row)s contient une formule dont le classeur ne garde pas la "
+                                 "valeur : ouvrez le fichier dans Excel ou LibreOffice, enregistrez-le, puis "
+                                 "importez-le à nouveau.",
         # a KML placemark GDAL does not read (geosignal.services.intake.files._placemark_not_read)
         "placemark_not_read": "Le repère de la ligne %(line)s n'a pas pu être lu : il se trouve là où un KML n'en "
                               "prévoit pas (dans un autre repère, dans la mise à jour d'un lien réseau…). "

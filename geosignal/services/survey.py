@@ -18,6 +18,7 @@ documented in ``docs/survey.md``.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -376,7 +377,14 @@ def _column_letter(index: int) -> str:
 
 
 def _decode(data: bytes) -> str:
-    """Decode CSV bytes: UTF-8 (a BOM is dropped), else Windows-1252."""
+    """Decode CSV bytes: UTF-16 after its byte-order mark (Excel's « Texte Unicode », tab
+    separated: read as Windows-1252 it was mojibake, every column « missing »), UTF-8 (a BOM
+    is dropped), else Windows-1252."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise GeosignalError("unreadable_file", "The file starts as UTF-16 text but is not.") from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -407,6 +415,9 @@ def _csv_rows(data: bytes, mapping: SurveyMapping) -> list[list[Any]]:
             raise GeosignalError(
                 "unreadable_file", f"The CSV file cannot be parsed: {exc}"
             ) from exc
+        if any(len(row) > MAX_SURVEY_COLUMNS for row in rows):
+            raise GeosignalError("payload_too_large", f"The CSV file has a row of more than {MAX_SURVEY_COLUMNS} "
+                                 "cells; a questionnaire export has a few dozen columns.", limit=MAX_SURVEY_COLUMNS)
         hits = _header_hits(rows[0], mapping) if rows else 0
         if hits > best_hits:
             best, best_hits = rows, hits
@@ -449,11 +460,36 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
                 raise GeosignalError("payload_too_large", f"The workbook has more than {MAX_SURVEY_ROWS:,} rows; "
                                      "a survey export has one per commune.", limit=MAX_SURVEY_ROWS)
             rows.append(list(row))
+        _no_formula_without_value(data, rows)
         return rows
     except GeosignalError:
         raise
     except Exception as exc:  # a damaged sheet (XML, shared strings) found while reading it
         raise GeosignalError("unreadable_file", "The file is not a readable XLSX workbook.") from exc
+    finally:
+        wb.close()
+
+
+def _no_formula_without_value(data: bytes, rows: list[list[Any]]) -> None:
+    """Refuse (422 ``unreadable_file``, ``where`` its row and column) a first worksheet cell
+    holding a formula whose value the workbook does not keep (written by a program, never
+    computed): read as the value, it was empty, « did not answer », stored without a word.
+    ``rows``: the cells' values as read (``data_only``); only their empty cells are looked at."""
+    import openpyxl
+
+    if not any(value is None for row in rows for value in row):
+        return
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        for r, (values, written) in enumerate(zip(rows, wb.worksheets[0].iter_rows(
+                values_only=True, max_col=MAX_SURVEY_COLUMNS, max_row=len(rows)), strict=False)):
+            for c, (value, formula) in enumerate(zip(values, written, strict=False)):
+                if value is None and isinstance(formula, str) and formula.startswith("="):
+                    where = f"row {r + 1}, column {_column_letter(c)}"
+                    raise GeosignalError("unreadable_file", f"The cell at {where} holds a formula ({formula[:60]}) "
+                                         "whose value the workbook does not keep: open the file in Excel or "
+                                         "LibreOffice and save it again, then import it.", where=where,
+                                         row=r + 1, column=_column_letter(c), kind="formula_without_value")
     finally:
         wb.close()
 
@@ -490,12 +526,13 @@ def _integer(cell: _Cell) -> int | None:
         return raw
     if isinstance(raw, float):
         return int(raw) if math.isfinite(raw) and raw.is_integer() else None
-    text = str(raw).strip().replace(",", ".")
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return int(number) if math.isfinite(number) and number.is_integer() else None
+    # digits 0-9, a whole number (« 7,0 » and « 10.0 » too): float() also read « 1_0 », « 1e1 »,
+    # « +7 » and other scripts' digits as numbers
+    found = _WHOLE_TEXT.fullmatch(str(raw).strip())
+    return int(found.group(1)) if found else None
+
+
+_WHOLE_TEXT = re.compile(r"(\d+)(?:[.,]0*)?", re.ASCII)
 
 
 def _parse_cell(
@@ -508,7 +545,8 @@ def _parse_cell(
             raise cell.error(f"The {fm.header!r} cell is empty.")
         return [] if fm.type == "multi" else None
     if fm.type == "nis":
-        code = _integer(cell)
+        # a number (a spreadsheet's cell), or the 5 digits as text (« 052011 » is no NIS code)
+        code = _integer(cell) if not isinstance(raw, str) else None
         nis = f"{code:05d}" if code is not None and code > 0 else str(raw).strip()
         if nis not in known_nis:
             raise cell.error(
@@ -595,8 +633,10 @@ def read_survey_export(
             filename=filename,
         )
 
+    skipped = 0  # leading empty lines: the rows keep the numbers the spreadsheet shows
     while rows and all(_is_blank(c) for c in rows[0]):
-        rows.pop(0)  # leading empty lines
+        rows.pop(0)
+        skipped += 1
     if not rows:
         raise GeosignalError("no_rows", "The file is empty.")
     header = ["" if h is None else str(h).strip() for h in rows[0]]
@@ -609,7 +649,7 @@ def read_survey_export(
             raise GeosignalError(
                 "missing_column",
                 f"Columns {letters} all map to {fm.field!r}; keep one.",
-                where=f"row 1, columns {letters}",
+                where=f"row {1 + skipped}, columns {letters}",
                 field=fm.field,
             )
         if found:
@@ -619,14 +659,14 @@ def read_survey_export(
         raise GeosignalError(
             "missing_column",
             "Missing column(s): " + "; ".join(repr(fm.header) for fm in missing) + ".",
-            where="row 1",
+            where=f"row {1 + skipped}",
             missing=[fm.field for fm in missing],
             missing_headers=[fm.header for fm in missing],
         )
 
     responses: list[SurveyResponse] = []
     seen: dict[str, int] = {}
-    for offset, row in enumerate(rows[1:], start=2):
+    for offset, row in enumerate(rows[1:], start=2 + skipped):
         if all(_is_blank(c) for c in row):
             continue
         values: dict[str, Any] = {}
