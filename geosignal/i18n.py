@@ -22,9 +22,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -162,7 +164,12 @@ def format_number(value: float | int | None, decimals: int = 0) -> str:
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
     locale = get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE]
     smallest = 10.0 ** -decimals
-    written = format_decimal(value, format=pattern, locale=locale)
+    # rounded as the pages' scripts round (Intl: a half away from zero, on the number's exact
+    # value), not as Babel does (a half to even): a card the queue's script redraws said
+    # 12 345 m² where the page had said 12 344 m² for an area of 12,344.5 m²
+    rounded = Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP) \
+        if isinstance(value, (int, float)) and math.isfinite(value) else value
+    written = format_decimal(rounded, format=pattern, locale=locale)
     if 0 < value and not any(c in "123456789" for c in written):  # (0.0005 rounds half-even to 0,000)
         return "<\u00a0" + format_decimal(smallest, format=pattern, locale=locale)
     return written

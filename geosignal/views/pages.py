@@ -52,6 +52,7 @@ from geosignal.ratelimit import (
 from geosignal.services import aggregation, basemaps, drawing, survey, survey_db
 from geosignal.services import communes as communes_service
 from geosignal.services import reports as reports_service
+from geosignal.services import workflow as workflow_service
 from geosignal.services import zones as zones_service
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -102,6 +103,8 @@ def nonced(fragment: str) -> Markup:
 def _template_globals() -> dict:
     return {"vocab": vocab, "contract": contract, "label": i18n.label, "ui_text": ui_text, "policy": policy,
             "csp_nonce": csp_nonce,
+            # the longest reason or question a decision takes (its boxes say it: the queue's cut at 2,000)
+            "max_reason": workflow_service.MAX_REASON,
             # the configured base layers as JSON, for the maps a page's own script makes
             "base_layers_json": lambda: json.dumps([layer.as_dict() for layer in base_layers()],
                                                    ensure_ascii=False),
