@@ -46,12 +46,18 @@ def _size(page, rid: str) -> str:  # noqa: ANN001
     return page.inner_text(f"#q-{rid} [data-field=size]")
 
 
-def test_a_card_says_the_same_figure_written_by_the_server_or_by_the_script(queue, browser) -> None:  # noqa: ANN001, F811
+def _queue_page(browser, queue: dict) -> Watch:  # noqa: ANN001, F811
+    """The referent's validation queue, its two cards shown."""
     watch = Watch(browser, queue, DESKTOP)
-    page = watch.page
     watch.login("figures-ref@igretec.com")
-    page.goto(queue["base"] + "/validation")
-    ready(page, 2)
+    watch.page.goto(queue["base"] + "/validation")
+    ready(watch.page, 2)
+    return watch
+
+
+def test_a_card_says_the_same_figure_written_by_the_server_or_by_the_script(queue, browser) -> None:  # noqa: ANN001, F811
+    watch = _queue_page(browser, queue)
+    page = watch.page
     server = {k: _size(page, queue[k]) for k in ("zone", "line")}
     page.select_option("select[name=commune]", CHARLEROI)
     page.click("#queue-filters button[type=submit]")
@@ -67,11 +73,8 @@ def test_a_card_says_the_same_figure_written_by_the_server_or_by_the_script(queu
 
 def test_the_queues_reason_box_takes_what_a_decision_takes(queue, browser) -> None:  # noqa: ANN001, F811
     """A pasted 3,000-character reason was cut to 2,000 by the box, without a word."""
-    watch = Watch(browser, queue, DESKTOP)
+    watch = _queue_page(browser, queue)
     page = watch.page
-    watch.login("figures-ref@igretec.com")
-    page.goto(queue["base"] + "/validation")
-    ready(page, 2)
     rid = queue["line"]
     assert page.get_attribute(f"#q-{rid} textarea[name=reason]", "maxlength") == str(MAX_REASON)
     page.click(f"#q-{rid} .queue-action[data-target=rejected]")
