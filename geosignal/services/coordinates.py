@@ -329,8 +329,9 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
     served at a position, or None (e.g. :meth:`ServiceArea.commune_at`); a reading is
     plausible when it returns a commune, or, given ``near(lon, lat)`` (for a position of a line
     or zone: whether it lies where such a shape may reach, within the service area's margin,
-    :meth:`ServiceArea.within_margin`), when that says yes (the shape's rule is the intake's). Without it, a reading is plausible inside Belgium
-    (:data:`BELGIUM_BBOX`) and ``commune`` stays None.
+    :meth:`ServiceArea.within_margin`), when that says yes (the shape's rule is the intake's).
+    Without ``commune_at``, a reading is plausible inside Belgium (:data:`BELGIUM_BBOX`) and
+    ``commune`` stays None.
 
     Raises :class:`GeosignalError` ``unreadable_coordinates`` (no two numbers, unknown words,
     minutes ≥ 60, contradictory labels …), ``unsupported_crs`` (another EPSG code named),
@@ -599,7 +600,8 @@ def read_place(text: str, commune_at: Callable[[float, float], tuple[str, str] |
 
     The geometry's own checks (self-intersection, areas, commune…) are the intake's, as for a
     drawn shape: a position of a line or zone outside the communes where ``near`` says such a
-    shape may reach (:meth:`ServiceArea.within_margin`) is read as one drawn there would be. Raises :class:`GeosignalError`, all with ``where="coordinates"``: the codes of
+    shape may reach (:meth:`ServiceArea.within_margin`) is read as one drawn there would be.
+    Raises :class:`GeosignalError`, all with ``where="coordinates"``: the codes of
     :func:`parse_position`, with ``line`` (the typed line, 1-based), ``value`` (its text) and
     ``kind="typed_line"`` when several lines are typed, or ``position`` (1-based, in the
     order written) and ``kind="wkt_position"`` for WKT; ``ambiguous_coordinates`` for a line
