@@ -744,3 +744,31 @@ def test_the_edit_form_keeps_the_stored_network_selected(db, client, representat
     select = re.search(r'<select name="network"[^>]*>(.*?)</select>', page, re.S).group(1)
     assert re.findall(r'<option value="([^"]*)" selected>', select) == ["fixed"]
     assert ("network", "fixed") in browser_form(page, "/modifier")
+
+
+def test_the_edit_page_corrects_a_self_crossing_outline_when_asked_as_the_map_form_does(db, client, representative) -> None:  # noqa: ANN001
+    """Its refusal said « …ou cochez la correction automatique », and the page had no such box
+    (repair=on posted anyway was ignored): the map form and PATCH ?repair=true store the same
+    shape repaired, both lobes kept."""
+    from shapely.geometry import Polygon
+
+    from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+
+    x, y = CHARLEROI_LAMBERT72
+    bowtie = to_geojson_4326(Polygon([(x + 1000, y), (x + 1300, y + 300), (x + 1300, y), (x + 1000, y + 300),
+                                      (x + 1000, y)]))
+    rid = representative.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x - 3000, y, 200)))
+                              ).get_json()["id"]
+    representative.login()
+    page = client.get(f"/signalements/{rid}/modifier").get_data(as_text=True)
+    assert 'name="repair"' in page
+    fields = [(k, v) for k, v in browser_form(page, "/modifier") if k not in ("geometry", "repair")]
+    refused = client.post(f"/signalements/{rid}/modifier", data=MultiDict([*fields, ("geometry", json.dumps(bowtie))]))
+    assert refused.status_code == 422 and 'name="repair"' in refused.get_data(as_text=True)
+    saved = client.post(f"/signalements/{rid}/modifier",
+                        data=MultiDict([*fields, ("geometry", json.dumps(bowtie)), ("repair", "on")]))
+    assert saved.status_code == 302
+    kind, parts, area = db.execute(text("SELECT GeometryType(geometry), ST_NumGeometries(geometry), "
+                                        "ST_Area(ST_Transform(geometry, 31370)) FROM reports WHERE id = :i"),
+                                   {"i": rid}).one()
+    assert (kind, parts) == ("MULTIPOLYGON", 2) and abs(area - 45_000) < 45  # two triangles of 22,500 m² (0.1 %)

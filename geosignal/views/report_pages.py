@@ -446,7 +446,8 @@ def save_edit(report_id: str) -> Any:
         body: dict[str, Any] = {"properties": properties}
         if geometry:
             body["geometry"] = feature_json["geometry"]
-        feature = edit_report_from_body(report_id, body, request.form.get("etag") or None)
+        feature = edit_report_from_body(report_id, body, request.form.get("etag") or None,
+                                        repair=formparse.flag(request.form.get("repair"), where="repair"))
     except GeosignalError as error:
         if error.code in ("not_found", "forbidden", "csrf_failed") or error.status >= 500:
             raise
