@@ -164,13 +164,16 @@ def format_number(value: float | int | None, decimals: int = 0) -> str:
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
     locale = get_locale() or BABEL_LOCALES[DEFAULT_LANGUAGE]
     smallest = 10.0 ** -decimals
-    # rounded as the pages' scripts round (Intl: a half away from zero, on the number's exact
-    # value), not as Babel does (a half to even): a card the queue's script redraws said
-    # 12 345 m² where the page had said 12 344 m² for an area of 12,344.5 m²
-    rounded = Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP) \
-        if isinstance(value, (int, float)) and math.isfinite(value) else value
+    # a half rounded away from zero, as the pages' scripts round (Intl), not to even as Babel
+    # does: a card the queue's script redraws said 12 345 m² where the page had said 12 344 m²
+    # for an area of 12,344.5 m² (the number as written: 1.15 km is 1,2 km)
+    rounded = value
+    if isinstance(value, int) and not isinstance(value, bool):
+        rounded = Decimal(value)
+    elif isinstance(value, float) and math.isfinite(value):  # (numpy's floats too)
+        rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     written = format_decimal(rounded, format=pattern, locale=locale)
-    if 0 < value and not any(c in "123456789" for c in written):  # (0.0005 rounds half-even to 0,000)
+    if 0 < value and not any(c in "123456789" for c in written):  # (0.0004 rounds to 0,000)
         return "<\u00a0" + format_decimal(smallest, format=pattern, locale=locale)
     return written
 

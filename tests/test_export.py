@@ -286,9 +286,11 @@ def test_since_with_an_offset_postgresql_does_not_read_is_the_same_instant(db, r
     post(representative, to_geojson_4326(Point(X0 + 3000, Y0 + 3000)))
     validate_all(db)
     day = db.scalar(text("SELECT to_char(max(updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM reports"))
-    # the reports were changed today (UTC): since today 12:00 at +16:00 (20:00 the day before,
-    # UTC) gives both, at -23:59 (11:59 the next day, UTC) neither
-    since = f"{day}T12:00:00{offset}"
+    # the reports were changed today (UTC): since today 00:30 at +16:00 (08:30 the day before,
+    # UTC) or at +01:00:30.5 (23:29:29.5 the day before) gives both, at -23:59 (00:29 the next
+    # day, UTC) neither — whatever the hour the test runs (at 12:00, +01:00:30.5 was 10:59 UTC:
+    # the test failed before 11:00 UTC)
+    since = f"{day}T00:30:00{offset}"
     for suffix in ("", ".csv"):
         response = referent.get(f"{EXPORT}{suffix}?since={since}")
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
