@@ -141,9 +141,8 @@ def aggregate_files(
     communes_31370 = communes.to_crs(LAMBERT72)
     boundaries = {n: g for n, g in zip(communes["nis_code"], communes_31370.geometry, strict=True)}
     infos = {}
-    from geosignal.services.communes import (
-        whole_count,  # (the rule of a communes file's counts, as a load's)
-    )
+    # (the rule of a communes file's counts, as a load's)
+    from geosignal.services.communes import whole_count
 
     for rec, geom in zip(communes.itertuples(index=False), communes_31370.geometry, strict=True):
         values = rec._asdict()
