@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     current_app,
     flash,
@@ -104,6 +107,47 @@ def _mail_after_answer(response: Response, to: str, subject: str, paragraphs: li
     return response
 
 
+@dataclass(frozen=True)
+class _LaterMail:
+    """A single-use link's e-mail, translated during the request (the page's language), whose
+    link is known only after the answer: ``link_path`` (absolute, without its query) takes
+    ``?jeton=<secret>``."""
+
+    settings: MailSettings
+    subject: str
+    paragraphs: list[str]
+    link_label: str
+    link_path: str
+    lang: str
+    colon: str
+    signature: str
+
+    def to(self, address: str, secret: str) -> EmailMessage:
+        """The message to ``address`` carrying the link of ``secret``."""
+        link = (self.link_label, f"{self.link_path}?{urlencode({'jeton': secret})}")
+        return build_message(self.settings, address, self.subject, self.paragraphs, link, lang=self.lang,
+                             colon=self.colon, signature=self.signature)
+
+
+def _reset_after_answer(app: Flask, email: str, mail: _LaterMail) -> None:
+    """Once the answer to a reset request has gone (``call_on_close``): issue a reset link if
+    ``email`` is an active account's (:func:`accounts.request_reset`), commit, and send it. The
+    answer, and its time, are then the same whatever the address; a failure is logged, never
+    raised (nobody is waiting for it)."""
+    try:
+        with app.app_context(), app.extensions["geosignal.db"].session() as session:
+            found = accounts.request_reset(session, email)
+            if found is None:
+                return
+            user, secret = found
+            session.commit()
+            address = user.email
+    except Exception:  # noqa: BLE001 — after the answer: logged, the person may ask again
+        log.exception("reset link not issued")
+        return
+    _send_quietly(mail.settings, mail.to(address, secret))
+
+
 def _mailed_link(endpoint: str, secret: str) -> str:
     """The address of a single-use link as an e-mail carries it: from the configured public
     address (:func:`geosignal.services.mail.link_base`), never from the request's ``Host``
@@ -190,21 +234,23 @@ def forgot_password() -> Response | str | tuple[str, int]:
         if not (request.form.get("email") or "").strip():
             flash(_("Indiquez l'adresse e-mail de votre compte : le lien y sera envoyé."), "error")
             return render_template("account_forgot.html", missing="email"), 422
-        session = get_session()
-        found = accounts.request_reset(session, request.form.get("email") or "")
         flash(_("Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
                 "(le lien expire dans une heure)."), "success")
         answer = redirect(url_for("pages.login"))
-        if found is not None:
-            # sent after the answer: a mail server slow, down or refusing told which addresses exist
-            user, secret = found
-            session.commit()
-            _mail_after_answer(answer, user.email, _("geosignal : réinitialiser votre mot de passe"), [
-                _("Bonjour,"),
-                _("Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
-                  "geosignal. Le lien ci-dessous sert une fois et expire dans une heure."),
-                _("Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas."),
-            ], (_("Choisir un nouveau mot de passe"), _mailed_link("account.reset_password", secret)))
+        # looked up, issued and sent after the answer: a link issued (and committed) before it
+        # made a known address's answer slower than an unknown one's, as a slow mail server did
+        lang = i18n.current_language()
+        settings = MailSettings.from_config(current_app.config)
+        mail = _LaterMail(settings, _("geosignal : réinitialiser votre mot de passe"), [
+            _("Bonjour,"),
+            _("Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
+              "geosignal. Le lien ci-dessous sert une fois et expire dans une heure."),
+            _("Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas."),
+        ], _("Choisir un nouveau mot de passe"), link_base(current_app.config) + url_for("account.reset_password"),
+            lang, ui_text.colon(lang), _("— geosignal, zones blanches de Charleroi Métropole"))
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        email = request.form.get("email") or ""
+        answer.call_on_close(lambda: _reset_after_answer(app, email, mail))
         return answer
     return render_template("account_forgot.html")
 
