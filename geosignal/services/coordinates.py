@@ -76,17 +76,17 @@ _QUOTES = str.maketrans({"′": "'", "’": "'", "‘": "'", "´": "'", "`": "'"
                          "˝": '"', "º": "°", "˚": "°", "\u00a0": " ", "\u202f": " ", "\u2009": " ", "−": "-",
                          "–": "-"})
 _CRS_PATTERNS: tuple[tuple[re.Pattern[str], int | None], ...] = (
-    (re.compile(r"\bepsg\s*[:=]?\s*(\d{4,5})\b"), None),
+    (re.compile(r"\bepsg\s*[:=]?\s*([0-9]{4,5})\b"), None),
     (re.compile(r"\blambert\s*(?:belge\s*)?(?:19)?72\b"), LAMBERT72),
     (re.compile(r"\blambert\s*(?:belge\s*)?(?:20)?08\b"), LAMBERT2008),
     (re.compile(r"\bl\s?72\b"), LAMBERT72),
     (re.compile(r"\bl\s?(?:20)?08\b"), LAMBERT2008),
     (re.compile(r"\bwgs\s*-?\s*84\b"), WGS84),
 )
-_NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
+_NUMBER = r"[-+]?[0-9]+(?:[.,][0-9]+)?"
 _DMS = re.compile(
-    rf"(?P<h1>[nsewo])?\s*(?P<deg>{_NUMBER})\s*°\s*(?:(?P<min>\d+(?:[.,]\d+)?)\s*'\s*)?"
-    r"(?:(?P<sec>\d+(?:[.,]\d+)?)\s*\"\s*)?(?P<h2>[nsewo](?![a-z]))?")
+    rf"(?P<h1>[nsewo])?\s*(?P<deg>{_NUMBER})\s*°\s*(?:(?P<min>[0-9]+(?:[.,][0-9]+)?)\s*'\s*)?"
+    r"(?:(?P<sec>[0-9]+(?:[.,][0-9]+)?)\s*\"\s*)?(?P<h2>[nsewo](?![a-z]))?")
 _SEPARATORS = re.compile(r"[\s,;/:=()]+")
 _TOKEN = re.compile(rf"(?P<num>{_NUMBER})|(?P<word>[a-zé]+)|(?P<sep>{_SEPARATORS.pattern})")
 _LABELS = {"lat": "lat", "latitude": "lat", "lon": "lon", "lng": "lon", "long": "lon", "longitude": "lon",
@@ -410,8 +410,8 @@ MAX_TYPED_LINES = 1000
 MAX_TYPED_CHARS = 50_000
 #: WKT geometry types read in the coordinates field (the others come by file).
 WKT_TYPES = ("Point", "LineString", "Polygon")
-_WKT_START = re.compile(r"\s*(?:srid\s*=\s*[-+]?\d+\s*;\s*)?(?:multi)?(?:point|linestring|polygon)\b|"
-                        r"\s*(?:srid\s*=\s*[-+]?\d+\s*;\s*)?geometrycollection\b", re.IGNORECASE)
+_WKT_START = re.compile(r"\s*(?:srid\s*=\s*[-+]?[0-9]+\s*;\s*)?(?:multi)?(?:point|linestring|polygon)\b|"
+                        r"\s*(?:srid\s*=\s*[-+]?[0-9]+\s*;\s*)?geometrycollection\b", re.IGNORECASE)
 #: A value shown back in a refusal: at most this many characters of the line.
 _SHOWN = 80
 

@@ -1,0 +1,46 @@
+"""A fourth adversarial look at the kinds of ``../shared/cases/``: new inputs of each kind, on
+every path that takes them. Each test failed on the code before its mend."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import func, select
+
+from geosignal.models import Report
+from tests.conftest import csrf_token
+from tests.factories import upload_file
+
+# ---- numbers written with digits other than 0-9 (case 26's kind) ---------------------------------
+
+FULLWIDTH = "50.4108 ４.４４４"  # the latitude in ASCII digits, the longitude in full-width ones
+ARABIC = "٥٠.٤١٠٨ ٤.٤٤٤"  # Arabic-Indic digits
+
+
+@pytest.mark.parametrize("typed", [FULLWIDTH, ARABIC, "EPSG:٣١٣٧٠ 155000 122000"])
+def test_typed_coordinates_are_written_with_the_digits_0_to_9(db, representative, typed: str) -> None:  # noqa: ANN001
+    """Typed coordinates read ４ and ٤ as numbers (the regex ``\\d`` and ``float()`` take every
+    Unicode digit) where a CSV's lat/lon cell refuses them: 200 and Charleroi."""
+    answer = representative.get("/api/v1/coordinates?q=" + quote(typed))
+    assert answer.status_code == 422
+    assert answer.get_json()["code"] == "unreadable_coordinates"
+
+
+def test_a_csv_position_column_refuses_other_digits_as_lat_lon_columns_do(db, admin) -> None:  # noqa: ANN001
+    columns = upload_file(admin, "lat;lon;network\n50.4108;４.４４４;mobile\n".encode(), "a.csv",
+                          dry_run="true").get_json()
+    one_column = upload_file(admin, f"coordonnees;network\n{FULLWIDTH};mobile\n".encode(), "b.csv",
+                             dry_run="true").get_json()
+    assert columns["features"][0]["status"] == one_column["features"][0]["status"] == "refused"
+    assert columns["features"][0]["error"]["code"] == "invalid_coordinate"
+    assert one_column["features"][0]["error"]["code"] == "unreadable_coordinates"
+
+
+def test_the_map_form_stores_nothing_typed_in_other_digits(db, client, representative) -> None:  # noqa: ANN001
+    assert representative.login().status_code == 302
+    html = client.get("/carte").get_data(as_text=True)
+    answer = client.post("/carte", data={"csrf_token": csrf_token(html), "idempotency_key": "digits-0-9",
+                                         "geometry": "", "coordinates": ARABIC, "network": "mobile"})
+    assert answer.status_code == 422
+    assert db.scalar(select(func.count()).select_from(Report)) == 0
