@@ -44,3 +44,28 @@ def test_the_map_form_stores_nothing_typed_in_other_digits(db, client, represent
                                          "geometry": "", "coordinates": ARABIC, "network": "mobile"})
     assert answer.status_code == 422
     assert db.scalar(select(func.count()).select_from(Report)) == 0
+
+
+# ---- times: an offset with seconds (case 35's kind) -----------------------------------------------
+
+@pytest.mark.parametrize("written", ["2025-06-01T10:00:00+01:00:30", "2025-06-01T10:00:00.5+01:00:30.5"])
+def test_an_observed_at_whose_offset_has_seconds_is_refused_on_every_path(db, client, representative,
+                                                                          written: str) -> None:  # noqa: ANN001
+    """Python reads ``+01:00:30``; ISO 8601 and RFC 3339 have no seconds in an offset, and the OGC
+    ``datetime`` filter refuses it (400). The API stored it (201, 10:59:30+02:00), a CSV, KML or
+    GPX time too, shifted by the odd seconds without a word."""
+    from tests.factories import feature
+    from tests.test_hostile_formats import _gpx_times, _kml_times
+
+    assert client.get("/ogc/collections/white-zones/items", query_string={"datetime": written}).status_code == 400
+    body = feature({"type": "Point", "coordinates": [4.4440, 50.4108]})
+    body["properties"]["observed_at"] = written
+    refused = representative.post("/api/v1/reports", json=body)
+    assert (refused.status_code, refused.get_json()["code"]) == (422, "invalid_datetime")
+    assert "offset with seconds" in refused.get_json()["detail"]
+    csv = f"lon;lat;network;observed_at\n4.444;50.4108;mobile;{written}\n".encode()
+    for data, name in ((csv, "a.csv"), (_kml_times(written), "a.kml"), (_gpx_times(written), "a.gpx")):
+        (read,) = upload_file(representative, data, name, dry_run="true", network="mobile").get_json()["features"]
+        assert read["status"] == "accepted", (name, read)
+        assert read["properties"]["observed_at"] is None, (name, read)
+        assert [w["code"] for w in read["warnings"]] == ["attribute_dropped"], (name, read)

@@ -329,7 +329,7 @@ def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else _localize(value, where, value.isoformat())
+        return _offset_in_minutes(value, value, where) if value.tzinfo else _localize(value, where, value.isoformat())
     if not isinstance(value, str):
         raise _fail("invalid_datetime", f"observed_at must be an ISO 8601 string; got {value!r}.", where)
     text = value.strip()
@@ -367,6 +367,15 @@ def _parse_observed_at(value: str | None, *, where: str, day_first: bool = False
         raise _fail("invalid_datetime", f"{value!r} is not a valid ISO 8601 date-time.", where) from None
     if dt.tzinfo is None:
         return _localize(dt, where, value)
+    return _offset_in_minutes(dt, value, where)
+
+
+def _offset_in_minutes(dt: datetime, value: object, where: str) -> datetime:
+    """``dt`` (aware), unless its UTC offset has seconds (``+01:00:30``: Python reads it, ISO 8601
+    and RFC 3339 have none, and the OGC ``datetime`` filter refuses it): ``invalid_datetime``."""
+    offset = dt.utcoffset()
+    if offset is not None and offset % timedelta(minutes=1):
+        raise _fail("invalid_datetime", f"{value!r} has an offset with seconds: write it ±HH:MM (or Z).", where)
     return dt
 
 
