@@ -46,6 +46,28 @@ def test_the_map_form_stores_nothing_typed_in_other_digits(db, client, represent
     assert db.scalar(select(func.count()).select_from(Report)) == 0
 
 
+# ---- a GeoPackage BOOLEAN column is no count (case 26's kind: a value no whole number) ------------
+
+def test_a_geopackage_boolean_column_is_no_count(db, admin, representative, tmp_path) -> None:  # noqa: ANN001
+    """A BOOLEAN column (stored 0/1) named like a count was read as 1 and 0 households, without
+    a word, where the API refuses ``true`` and a Shapefile logical field, GeoJSON ``true`` or a
+    CSV ``true`` are dropped with ``attribute_dropped``."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    api = representative.post("/api/v1/reports", json={
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [4.4440, 50.4108]},
+        "properties": {"network": "mobile", "households_affected": True}})
+    assert (api.status_code, api.get_json()["code"]) == (422, "invalid_attribute")
+    gpd.GeoDataFrame({"network": ["mobile"], "menages": [True], "entreprises": [False]},
+                     geometry=[Point(4.4440, 50.4108)], crs=4326).to_file(tmp_path / "z.gpkg", driver="GPKG")
+    (item,) = upload_file(admin, (tmp_path / "z.gpkg").read_bytes(), "z.gpkg", dry_run="true").get_json()["features"]
+    assert item["status"] == "accepted"
+    assert (item["properties"]["households_affected"], item["properties"]["businesses_affected"]) == (None, None)
+    dropped = sorted(w["name"] for w in item["warnings"] if w["code"] == "attribute_dropped")
+    assert dropped == ["businesses_affected", "households_affected"], item
+
+
 # ---- times: an offset with seconds (case 35's kind) -----------------------------------------------
 
 @pytest.mark.parametrize("written", ["2025-06-01T10:00:00+01:00:30", "2025-06-01T10:00:00.5+01:00:30.5"])

@@ -2351,12 +2351,21 @@ def gpkg_stored_values(data: bytes, table: str, fid_column: str, columns: list[s
     if not columns:
         return {}
     with _gpkg_sqlite(data, table) as con:
+        declared = {row[1].decode("utf-8", errors="replace"): (row[2] or b"").decode("utf-8", errors="replace")
+                    for row in con.execute(f"PRAGMA table_info({_quoted(table)})").fetchall()}
         rows = con.execute(f"SELECT {_quoted(fid_column)}, {', '.join(_quoted(c) for c in columns)} "
                            f"FROM {_quoted(table)}").fetchall()
+    # a BOOLEAN column (GeoPackage stores it as 0 or 1) holds true or false, as a Shapefile's
+    # logical field does: never the count 1 or 0
+    boolean = {c for c in columns if declared.get(c, "").strip().upper() == "BOOLEAN"}
     out: dict[str, dict[int, object]] = {c: {} for c in columns}
     for fid, *values in rows:
         for column, value in zip(columns, values, strict=True):
-            out[column][fid] = _utf8_or_marker(value) if isinstance(value, bytes) else value
+            if isinstance(value, bytes):
+                value = _utf8_or_marker(value)
+            elif column in boolean and isinstance(value, int) and value in (0, 1):
+                value = bool(value)
+            out[column][fid] = value
     return out
 
 
