@@ -285,6 +285,12 @@ IMPORT_MESSAGES: dict[str, Any] = {
     "partly_outside": "{share} de cette forme se trouve hors de {commune}, la commune qui en contient la plus "
                       "grande part, où elle est classée : cette partie compte dans les communes où elle se trouve, "
                       "et nulle part hors des communes desservies.",
+    # the same for a row of several points ({share}: the share of its points outside): a
+    # report counts once, in its commune; the other points count nowhere else
+    "partly_outside_points": "{share} des points de cette ligne se trouvent hors de {commune}, la commune qui en "
+                             "contient le plus, où elle est classée : un signalement compte une fois, dans sa "
+                             "commune, et ces points ne comptent dans aucune autre. Importez-les dans des lignes "
+                             "à part pour qu'ils comptent chacun dans sa commune.",
     # an accepted row of the place of a report an earlier upload stored, with other values (a
     # row corrected in an edited copy: the same_place_saved_before warning), and the link to it
     "same_place": "Même lieu que le signalement {reference}, enregistré le {date} (« {filename} ») avec "

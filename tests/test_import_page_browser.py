@@ -166,6 +166,31 @@ def test_a_row_partly_outside_the_commune_says_how_much(live_server, browser) ->
     watch.context.close()
 
 
+def test_a_multipoint_row_partly_outside_says_its_points_count_in_its_commune_only(live_server, browser) -> None:  # noqa: F811
+    """A row of three points, one in Châtelet: the page said that third « counts in the
+    communes where it lies »; a report counts once, in its commune."""
+    import json
+
+    points = [[4.4260, 50.4233], [4.4440, 50.4108], [4.5204, 50.4056]]  # Charleroi, Charleroi, Châtelet
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": points}, "properties": {}}]}
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": "points.geojson", "mimeType": "application/geo+json",
+                                                 "buffer": json.dumps(collection).encode()}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr")
+    said = " ".join(page.locator("#preview-table tbody tr").nth(0).locator("td").last.inner_text().split())
+    assert said == ("33 % des points de cette ligne se trouvent hors de Charleroi, la commune qui en contient le "
+                    "plus, où elle est classée : un signalement compte une fois, dans sa commune, et ces points "
+                    "ne comptent dans aucune autre. Importez-les dans des lignes à part pour qu'ils comptent "
+                    "chacun dans sa commune.")
+    assert watch.errors == []
+    watch.context.close()
+
+
 def test_empty_required_fields_are_said_by_the_page_in_dutch_on_a_phone(live_server, browser) -> None:  # noqa: F811
     """The sign-in and upload forms sent empty: the page says what is missing in Dutch (no
     browser bubble in the browser's language), marks the field and takes the focus to the

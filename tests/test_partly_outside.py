@@ -148,3 +148,36 @@ def test_the_edit_page_says_it_after_the_save(db, client, admin, across) -> None
     name = db.execute(text("SELECT name_fr FROM communes WHERE nis_code = :n"), {"n": home}).scalar()
     assert f"{round(outside * 100)}\xa0% de la forme se trouve hors de {name}" in html
     assert "modifié." in html
+
+
+def test_a_multipoint_s_points_outside_are_said_to_count_in_its_commune_only(db, client, admin, referent) -> None:  # noqa: ANN001
+    """The warning said a MultiPoint's points outside its commune « count in the figures of the
+    communes they lie in »: a report counts once, in its home commune, and Châtelet's and
+    Farciennes' figures held none of them. It now says so, on every path (``measure``)."""
+    from tests.test_form_refusals import _token
+
+    points = [list(db.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(boundary) p FROM "
+                                   "communes WHERE nis_code = :n) q"), {"n": nis}).one())
+              for nis in (CHARLEROI, CHATELET, "52018")]
+    multipoint = {"type": "MultiPoint", "coordinates": points}
+    body = admin.post("/api/v1/reports", json=feature(multipoint)).get_json()
+    [warning] = _outside_warnings(body["intake"]["warnings"])
+    assert (warning["commune_nis"], warning["share_outside"], warning["measure"]) == (CHARLEROI, 0.667, "points")
+    assert warning["detail"] == ("67% of the points lie outside Charleroi (52011), the commune holding its largest "
+                                 "part, where the report is filed; those points count in its figures only: a "
+                                 "report's points count once, in its home commune")
+    stats = {row["nis_code"]: row for row in referent.get("/api/v1/stats/communes").get_json()["communes"]}
+    assert [stats[nis]["report_count"] for nis in (CHARLEROI, CHATELET, "52018")] == [1, 0, 0]
+    (row,) = upload_file(admin, json.dumps(feature(multipoint)).encode(), "p.geojson",
+                         dry_run="true").get_json()["features"]
+    assert [(w["share_outside"], w["measure"]) for w in _outside_warnings(row["warnings"])] == [(0.667, "points")]
+    admin.login()
+    answer = client.post("/carte", data={"csrf_token": _token(client, "/carte"), "geometry": json.dumps(multipoint),
+                                         "network": "mobile"}, follow_redirects=True)
+    html = answer.get_data(as_text=True).replace("&#39;", "'")
+    assert "67\xa0% des points se trouvent hors de Charleroi, où le signalement est classé : un signalement " \
+           "compte une fois, dans sa commune, et ces points ne comptent dans aucune autre." in html
+    # a zone's warning says what it is a share of
+    x, y = _border_vertex(db)
+    zone = admin.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x - 200, y - 200, 400.0))))
+    assert [w["measure"] for w in _outside_warnings(zone.get_json()["intake"]["warnings"])] == ["area"]

@@ -1038,7 +1038,7 @@ def _attribute(session: Session, user: User, area: ServiceArea, items: list[Repo
     for k in np.flatnonzero(shares >= OUTSIDE_SHARE_WARNED).tolist():
         item, nis = items[k], homes[k]
         if isinstance(rows[positions[k]], _Accepted):  # (features may share a warnings list: never appended to)
-            item.warnings = [*item.warnings, outside_warning(shares[k], nis, names[nis])]
+            item.warnings = [*item.warnings, outside_warning(shares[k], nis, names[nis], geoms[k])]
     return accepted
 
 

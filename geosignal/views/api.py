@@ -272,7 +272,7 @@ def _outside_warning(report_input: Any, feature: dict[str, Any]) -> list[dict[st
     else ``[]``."""
     nis, name = feature["properties"]["commune_nis"], feature["properties"]["commune_name"]
     share = outside_shares(current_service_area(), np.asarray([report_input.geometry], dtype=object), [nis])[0]
-    warning = outside_warning(share, nis, name)
+    warning = outside_warning(share, nis, name, report_input.geometry)
     return [warning] if warning else []
 
 

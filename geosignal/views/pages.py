@@ -336,7 +336,12 @@ def flash_intake_notices(feature: dict[str, Any]) -> None:
         if warning["code"] == "technology_not_of_network":  # stored as written; said, to be checked
             flash(ui_text.network_mismatch_sentence(warning["network"], warning["technologies"]) + " "
                   + _("Corrigez le signalement depuis sa page s'il le faut."), "notice")
-        if warning["code"] == "partly_outside_commune":  # filed where most of it lies; the rest counts elsewhere
+        if warning["code"] == "partly_outside_commune" and warning.get("measure") == "points":  # counted once, home
+            flash(_("%(share)s des points se trouvent hors de %(commune)s, où le signalement est classé : un "
+                    "signalement compte une fois, dans sa commune, et ces points ne comptent dans aucune autre. "
+                    "Signalez-les à part, ou corrigez-les depuis la page du signalement s'ils sont là par erreur.",
+                    share=i18n.format_percent(warning["share_outside"]), commune=warning["commune_name"]), "notice")
+        elif warning["code"] == "partly_outside_commune":  # filed where most of it lies; the rest counts elsewhere
             flash(_("%(share)s de la forme se trouve hors de %(commune)s, où le signalement est classé : cette "
                     "partie compte dans la commune où elle se trouve. Redessinez-la depuis la page du signalement "
                     "si elle dépasse par erreur.", share=i18n.format_percent(warning["share_outside"]),

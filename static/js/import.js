@@ -91,7 +91,7 @@
       return fill(T.repeated_row, { row: w.first_row || w.first_index + 1 });
     }
     if (w.code === "partly_outside_commune" && T.partly_outside) {
-      return fill(T.partly_outside, { commune: w.commune_name,
+      return fill(w.measure === "points" && T.partly_outside_points ? T.partly_outside_points : T.partly_outside, { commune: w.commune_name,
         share: w.share_outside.toLocaleString(I.locale || "fr-BE", { style: "percent", maximumFractionDigits: 0 }) });
     }
     var text = (WARNINGS[w.code] || w.code) + cellText(w);

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geosignal.geo import BORDER_TOLERANCE_DEG, LAMBERT72, WGS84, transform_xy
 
@@ -190,17 +191,22 @@ def outside_shares(area: ServiceArea, geoms_4326: np.ndarray, homes: list[str | 
     return shares
 
 
-def outside_warning(share: float, nis: str, name: str) -> dict | None:
-    """The ``partly_outside_commune`` warning of a report whose geometry lies for ``share``
-    (0–1, :func:`outside_shares`) outside its home commune ``nis`` (``name``), or None under
-    :data:`OUTSIDE_SHARE_WARNED`. ``share_outside`` is rounded to 0.001."""
+def outside_warning(share: float, nis: str, name: str, geometry: BaseGeometry) -> dict | None:
+    """The ``partly_outside_commune`` warning of a report whose ``geometry`` (EPSG:4326) lies for
+    ``share`` (0–1, :func:`outside_shares`) outside its home commune ``nis`` (``name``), or None
+    under :data:`OUTSIDE_SHARE_WARNED`. ``share_outside`` is rounded to 0.001; ``measure`` says
+    what it is a share of: ``area``, ``length`` or ``points``. The part of a zone or line outside
+    counts in the communes it lies in; a report's points count once, in its home commune only."""
     if share < OUTSIDE_SHARE_WARNED:
         return None
+    measure = ("points", "length", "area")[shapely.get_dimensions(geometry)]
+    counted = ("those points count in its figures only: a report's points count once, in its home commune"
+               if measure == "points" else
+               "that part counts in the figures of the communes it lies in, and in none outside the communes served")
     return {"code": "partly_outside_commune", "commune_nis": nis, "commune_name": name,
-            "share_outside": round(float(share), 3),
-            "detail": f"{share:.0%} of the geometry lies outside {name} ({nis}), the commune holding its largest "
-                      "part, where the report is filed; that part counts in the figures of the communes it lies in, "
-                      "and in none outside the communes served"}
+            "share_outside": round(float(share), 3), "measure": measure,
+            "detail": f"{share:.0%} of the {'points lie' if measure == 'points' else 'geometry lies'} outside "
+                      f"{name} ({nis}), the commune holding its largest part, where the report is filed; {counted}"}
 
 
 def measures(geoms_31370: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
