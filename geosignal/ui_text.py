@@ -589,6 +589,11 @@ _RINGS_TOUCH_ON_AN_EDGE = ("Deux contours de cette zone se touchent au milieu d'
                            "déplacez ce sommet de quelques centimètres pour qu'ils ne se touchent plus, ou placez le "
                            "même sommet sur les deux contours.")
 
+_TOO_CLOSE_FOR_STORED_PRECISION = ("Deux contours de cette zone sont à moins d'un dixième de millimètre l'un de "
+                                   "l'autre, ou une de ses parties est plus fine que cela (voir le repère sur la "
+                                   "carte) : une fois enregistrée, la zone ne serait plus valide. Écartez ces "
+                                   "contours de quelques centimètres, ou retirez la partie trop fine.")
+
 #: The message of a refusal whose ``kind`` says more than its code, by code and kind (pages
 #: through :func:`specific_message`, scripts through the catalogue's ``kinds``).
 KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
@@ -656,9 +661,12 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                                  "automatiquement : redessinez-la en suivant son contour une seule fois.",
         # valid as drawn, not once projected to EPSG:31370: intake.core._invalid_in_lambert72
         "invalid_in_epsg31370": _RINGS_TOUCH_ON_AN_EDGE,
+        # valid as sent, not once read back at 9 decimals: intake.core._invalid_as_stored
+        "invalid_at_stored_precision": _TOO_CLOSE_FOR_STORED_PRECISION,
     },
     "invalid_geometry": {
         "invalid_in_epsg31370": _RINGS_TOUCH_ON_AN_EDGE,
+        "invalid_at_stored_precision": _TOO_CLOSE_FOR_STORED_PRECISION,
     },
     # a CSV neither UTF-8 nor Windows-1252 (Mac Roman, as Excel for Mac saves « CSV »):
     # geosignal.services.intake.files._refuse_not_cp1252

@@ -3,6 +3,7 @@ every path that takes them. Each test failed on the code before its mend."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import pytest
@@ -91,3 +92,74 @@ def test_an_observed_at_whose_offset_has_seconds_is_refused_on_every_path(db, cl
         assert read["status"] == "accepted", (name, read)
         assert read["properties"]["observed_at"] is None, (name, read)
         assert [w["code"] for w in read["warnings"]] == ["attribute_dropped"], (name, read)
+
+
+# ---- geometries valid as sent, not as read back at 9 decimals (cases 01 and 28's kinds) ---------
+
+def _near_charleroi(x: float, y: float, side: float) -> list:
+    from tests.factories import square_lambert, to_geojson_4326
+
+    return to_geojson_4326(square_lambert(x, y, side))["coordinates"][0]
+
+
+def _multiline_with_a_collapsing_part() -> dict:
+    a, b, c, _, _ = _near_charleroi(152000, 122000, 500)
+    return {"type": "MultiLineString", "coordinates": [[a, b], [c, [c[0] + 1e-12, c[1]]]]}
+
+
+def _hole_a_hair_inside() -> dict:
+    return {"type": "Polygon", "coordinates": [
+        [[4.4400, 50.4100], [4.4460, 50.4100], [4.4460, 50.4140], [4.4400, 50.4140], [4.4400, 50.4100]],
+        [[4.4400 + 3e-10, 50.4110], [4.4400 + 3e-10, 50.4120], [4.4420, 50.4120], [4.4420, 50.4110],
+         [4.4400 + 3e-10, 50.4110]]]}
+
+
+def test_a_multilinestring_part_that_collapses_at_9_decimals_is_refused_at_that_part(db, representative) -> None:  # noqa: ANN001
+    """Only the whole line's length was checked: a part of two positions 1e-12° apart was
+    stored (201, on POST, PATCH and uploads) and read back as a line of one repeated position,
+    which GEOS calls invalid."""
+    from tests.factories import count_reports, feature
+
+    created = representative.post("/api/v1/reports", json=feature(_multiline_with_a_collapsing_part()))
+    body = created.get_json()
+    assert (created.status_code, body["code"], body["where"]) == (422, "line_too_short", "/geometry/coordinates/1")
+    assert count_reports(db) == 0
+    a, b = _near_charleroi(152000, 122000, 500)[:2]
+    rid = representative.post("/api/v1/reports", json=feature({"type": "LineString", "coordinates": [a, b]})
+                              ).get_json()["id"]
+    tag = representative.get(f"/api/v1/reports/{rid}").headers["ETag"]
+    patched = representative.patch(f"/api/v1/reports/{rid}", json={"geometry": _multiline_with_a_collapsing_part()},
+                                   headers={"If-Match": tag})
+    assert (patched.status_code, patched.get_json()["code"]) == (422, "line_too_short")
+    (row,) = upload_file(representative, json.dumps(feature(_multiline_with_a_collapsing_part())).encode(),
+                         "l.geojson", dry_run="true").get_json()["features"]
+    assert (row["status"], row["error"]["code"], row["error"]["pointer"]) == (
+        "refused", "line_too_short", "/geometry/coordinates/1")
+
+
+def test_a_zone_whose_hole_lies_a_hair_inside_its_shell_is_refused_as_it_would_read_back(db, client,
+                                                                                          representative) -> None:  # noqa: ANN001
+    """A hole 3e-10° (0.02 mm) inside its shell: valid as sent (in EPSG:4326 and 31370), stored,
+    and read back at 9 decimals with the hole on the shell — a geometry the API then refused
+    when sent back unchanged. Refused when filed, with the place, on every path."""
+    import shapely
+
+    from tests.factories import count_reports, feature
+    from tests.test_form_refusals import _token
+
+    assert shapely.geometry.shape(_hole_a_hair_inside()).is_valid
+    refused = representative.post("/api/v1/reports", json=feature(_hole_a_hair_inside()))
+    body = refused.get_json()
+    assert (refused.status_code, body["code"], body["kind"]) == (422, "self_intersection", "invalid_at_stored_precision")
+    assert body["location"] == [pytest.approx(4.44, abs=1e-6), pytest.approx(50.411, abs=1e-3)]
+    (row,) = upload_file(representative, json.dumps(feature(_hole_a_hair_inside())).encode(), "z.geojson",
+                         dry_run="true").get_json()["features"]
+    assert (row["status"], row["error"]["code"], row["error"]["kind"]) == (
+        "refused", "self_intersection", "invalid_at_stored_precision")
+    representative.login()
+    page = client.post("/carte", data={"csrf_token": _token(client, "/carte"), "network": "mobile",
+                                       "geometry": json.dumps(_hole_a_hair_inside())})
+    assert page.status_code == 422
+    assert ("Deux contours de cette zone sont à moins d'un dixième de millimètre l'un de l'autre"
+            in page.get_data(as_text=True).replace("&#39;", "'"))
+    assert count_reports(db) == 0

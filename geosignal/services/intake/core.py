@@ -750,6 +750,39 @@ def _invalid_in_lambert72(g31370: BaseGeometry, p: Pending) -> GeosignalError:
                           location=location, reason=reason, kind="invalid_in_epsg31370")
 
 
+def _at_stored_precision(xy: np.ndarray) -> np.ndarray:
+    """Coordinates (EPSG:4326, an (n, 2) array) as the API reads them back: rounded to
+    :data:`~geosignal.contract.API_COORDINATE_DECIMALS` (9, about 0.1 mm)."""
+    return np.round(xy, contract.API_COORDINATE_DECIMALS)
+
+
+def _invalid_as_stored(rounded: BaseGeometry, p: Pending) -> GeosignalError:
+    """The 422 of a line or zone valid as given whose read-back (``rounded``: 9 decimals,
+    :func:`_at_stored_precision`) is not: the author could not send back the geometry the API
+    returns. A part of a line whose positions coincide there is ``line_too_short`` at that
+    part; a zone whose rings touch or a part collapses there is ``self_intersection`` or
+    ``invalid_geometry`` (``kind`` ``invalid_at_stored_precision``) with the place, ``[lon, lat]``.
+    Nothing is repaired: moving a vertex by a few centimetres is the author's choice."""
+    where = p.gptr or "/"
+    if rounded.geom_type in ("LineString", "MultiLineString"):
+        parts = list(getattr(rounded, "geoms", [rounded]))
+        k = next((k for k, part in enumerate(parts) if len(set(part.coords)) < 2), 0)
+        at = f"{where.rstrip('/')}/coordinates/{k}" if rounded.geom_type == "MultiLineString" else where
+        return GeosignalError("line_too_short", f"Line {k + 1} of the geometry is shorter than 0.1 mm: its positions "
+                              f"coincide at the precision stored ({contract.API_COORDINATE_DECIMALS} decimals); "
+                              "remove it, or draw a stretch of road.", where=at, length_m=0.0, limit_m=MIN_LINE_M)
+    reason = shapely.is_valid_reason(rounded)
+    m = _REASON_AT.search(reason)
+    location = [float(m.group(1)), float(m.group(2))] if m else None
+    code = "self_intersection" if "self-intersection" in reason.lower() else "invalid_geometry"
+    where_txt = f" at [{location[0]:.6f}, {location[1]:.6f}]" if location else ""
+    return GeosignalError(code, f"The zone is valid as sent, but not at the precision stored "
+                          f"({contract.API_COORDINATE_DECIMALS} decimals, about 0.1 mm): {reason.split('[')[0].strip()}"
+                          f"{where_txt} — two of its rings lie closer than 0.1 mm, or a part is thinner than that. "
+                          "Move them apart by a few centimetres, or remove the thin part.", where=where,
+                          location=location, reason=reason, kind="invalid_at_stored_precision")
+
+
 def _circle(g: BaseGeometry, p: Pending, limits: Limits) -> BaseGeometry:
     """The circle a Point with a ``radius`` (m) stands for, built in EPSG:31370. Raises 422
     ``invalid_attribute`` for a radius on another geometry, ``area_too_large`` (at the radius)
@@ -898,6 +931,7 @@ def finish_reports(
         points, shapes = live[types == 0], live[types != 0]
         polygonal = live[(types == 3) | (types == 6)]
         invalid_31370: dict[int, BaseGeometry] = {}
+        invalid_stored: dict[int, BaseGeometry] = {}
         if len(polygonal):
             geoms[polygonal] = shapely.orient_polygons(geoms[polygonal], exterior_cw=False)
         if len(shapes):
@@ -910,6 +944,11 @@ def finish_reports(
             flat = np.isin(types[types != 0], (3, 6))
             invalid_31370 = {int(shapes[k]): g31370[k] for k in np.flatnonzero(flat)[~shapely.is_valid(g31370[flat])]}
             del g31370
+            # valid as given, but not as the API reads it back (9 decimals): a hole 0.02 mm inside
+            # its shell lands on it, a part of a line or zone thinner than 0.1 mm collapses
+            stored = shapely.transform(geoms[shapes], _at_stored_precision)
+            invalid_stored = {int(shapes[k]): stored[k] for k in np.flatnonzero(~shapely.is_valid(stored))}
+            del stored
         if len(points):  # a point needs no geometry in EPSG:31370, only its position
             xy = transform_xy(shapely.get_coordinates(geoms[points]), WGS84, LAMBERT72)
             relation[points] = area.relations_xy(xy[:, 0], xy[:, 1])
@@ -943,6 +982,9 @@ def finish_reports(
         for i, g in invalid_31370.items():
             if alive[i]:
                 refuse(i, _invalid_in_lambert72(g, pendings[i]))
+        for i, g in invalid_stored.items():
+            if alive[i]:
+                refuse(i, _invalid_as_stored(g, pendings[i]))
         live = np.flatnonzero(alive)
         for i in live[relation[live] != "inside"]:
             p = pendings[i]
