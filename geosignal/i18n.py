@@ -416,6 +416,9 @@ _JS_APPLY = r"""
       return " " + H.axes_swapped.replace("{commune}", problem.swapped_commune.name || "");
     }
     var crs = (I.hint_crs || {})[problem.suggested_crs];
+    if (problem.hint && problem.suggested_commune && crs && problem.wgs84_only && H.wgs84_only) {  // KML, GPX
+      return " " + H.wgs84_only.replace("{crs}", crs).replace("{commune}", problem.suggested_commune.name || "");
+    }
     if (problem.hint && problem.suggested_commune && crs && H.other_crs) {
       return " " + H.other_crs.replace("{crs}", crs).replace("{commune}", problem.suggested_commune.name || "")
         .replace("{order}", problem.axes_swapped ? H.order : "");

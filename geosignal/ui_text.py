@@ -824,6 +824,10 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
     "unsupported_crs": {
         "typed_line": "Ligne %(line)s : « %(value)s » nomme un système de coordonnées non accepté. Écrivez en WGS 84, "
                       "Lambert 72 ou Lambert 2008.",
+        # a KML or GPX file sent with another crs than WGS 84: files._read_ogr_layers
+        "wgs84_only_format": "Un fichier KML ou GPX est toujours en WGS 84 (longitude/latitude) : choisissez « WGS 84 » "
+                             "comme système de coordonnées, ou envoyez les données en GeoJSON, CSV, GeoPackage ou "
+                             "Shapefile pour un autre système.",
     },
     # a status move that needs a text (its kind: the transition's ``text``), sent without one
     "reason_required": {
@@ -866,6 +870,10 @@ HINTS_FR: dict[str, str] = {
     "other_crs": "Ces coordonnées ressemblent à du {crs} : elles placeraient ce lieu à {commune}. Choisissez ce "
                  "système de coordonnées{order} ; rien n'a été converti.",
     "order": " et donnez d'abord x (ou la longitude)",
+    # the same in a KML or GPX file, which holds WGS 84 only (the refusal's ``wgs84_only``)
+    "wgs84_only": "Ces coordonnées ressemblent à du {crs} : elles placeraient ce lieu à {commune}. Un fichier KML "
+                  "ou GPX est toujours en WGS 84 (longitude/latitude) : exportez-le à nouveau en WGS 84, ou envoyez "
+                  "les données en GeoJSON, CSV, GeoPackage ou Shapefile dans ce système ; rien n'a été converti.",
 }
 #: The coordinate systems a hint may name (the upload page's choices).
 HINT_CRS_FR: dict[str, str] = {
@@ -883,6 +891,9 @@ def hint_message(extra: dict[str, Any]) -> str | None:
     if hint == "axes_swapped" and isinstance(extra.get("swapped_commune"), dict):
         return _(HINTS_FR["axes_swapped"]).replace("{commune}", str(extra["swapped_commune"].get("name", "")))
     if hint and isinstance(extra.get("suggested_commune"), dict) and extra.get("suggested_crs") in HINT_CRS_FR:
+        if extra.get("wgs84_only"):
+            return (_(HINTS_FR["wgs84_only"]).replace("{crs}", _(HINT_CRS_FR[extra["suggested_crs"]]))
+                    .replace("{commune}", str(extra["suggested_commune"].get("name", ""))))
         order = _(HINTS_FR["order"]) if extra.get("axes_swapped") else ""
         return (_(HINTS_FR["other_crs"]).replace("{crs}", _(HINT_CRS_FR[extra["suggested_crs"]]))
                 .replace("{commune}", str(extra["suggested_commune"].get("name", ""))).replace("{order}", order))

@@ -163,3 +163,38 @@ def test_a_zone_whose_hole_lies_a_hair_inside_its_shell_is_refused_as_it_would_r
     assert ("Deux contours de cette zone sont à moins d'un dixième de millimètre l'un de l'autre"
             in page.get_data(as_text=True).replace("&#39;", "'"))
     assert count_reports(db) == 0
+
+
+# ---- KML and GPX are WGS 84 by definition (case 11's kind: coordinates of another system) --------
+
+_KML_AT = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+           '<Placemark><name>P</name><Point><coordinates>{}</coordinates></Point></Placemark></Document></kml>')
+_GPX_AT = ('<?xml version="1.0" encoding="UTF-8"?><gpx version="1.1" creator="t" '
+           'xmlns="http://www.topografix.com/GPX/1/1"><wpt lat="{1}" lon="{0}"><name>P</name></wpt></gpx>')
+
+
+@pytest.mark.parametrize(("template", "name"), [(_KML_AT, "a.kml"), (_GPX_AT, "a.gpx")])
+def test_a_kml_or_gpx_with_another_crs_is_refused_and_its_hint_says_to_export_again(
+        app, db, admin, template: str, name: str) -> None:  # noqa: ANN001
+    """A KML or GPX sent with ``crs=EPSG:31370`` was read as WGS 84 without a word (a GeoPackage
+    or a .prj that disagrees is 422 ``unsupported_crs``); one holding Lambert 72 metres was told
+    to « declare EPSG:31370 (the crs parameter…) », which gave back the same refusal."""
+    wgs84 = template.format("4.4440,50.4108") if name.endswith("kml") else template.format(4.444, 50.4108)
+    told = upload_file(admin, wgs84.encode(), name, network="mobile", crs="EPSG:31370", dry_run="true")
+    body = told.get_json()
+    assert (told.status_code, body["code"], body["kind"], body["where"]) == (
+        422, "unsupported_crs", "wgs84_only_format", "crs")
+    assert "Un fichier KML ou GPX est toujours en WGS 84" in body["message"]
+    if name.endswith("gpx"):
+        return  # (a GPX latitude of 122000 is no latitude: invalid_coordinate, its schema's range)
+    lambert = template.format("155000,122000")
+    (row,) = upload_file(admin, lambert.encode(), name, network="mobile", dry_run="true").get_json()["features"]
+    error = row["error"]
+    assert (error["code"], error["hint"], error["suggested_crs"], error["wgs84_only"]) == (
+        "outside_service_area", "looks_like_lambert72", "EPSG:31370", True)
+    assert "export it again in WGS 84" in error["detail"] and "crs parameter" not in error["detail"]
+    from geosignal import ui_text
+
+    with app.test_request_context("/"):
+        assert "Un fichier KML ou GPX est toujours en WGS 84 (longitude/latitude) : exportez-le" in \
+            ui_text.hint_message(error)

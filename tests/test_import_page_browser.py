@@ -191,6 +191,28 @@ def test_a_multipoint_row_partly_outside_says_its_points_count_in_its_commune_on
     watch.context.close()
 
 
+def test_a_kml_in_lambert_72_is_told_to_be_exported_again_not_to_declare_it(live_server, browser) -> None:  # noqa: F811
+    """A KML holding Lambert 72 metres was told to choose Lambert 72 as the coordinate system,
+    which a KML ignores: the same refusal came back. It is told what a KML allows."""
+    kml = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+           '<Placemark><name>L</name><Point><coordinates>155000,122000</coordinates></Point></Placemark>'
+           '</Document></kml>')
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": "lambert.kml", "mimeType": "application/vnd.google-earth.kml+xml",
+                                                 "buffer": kml.encode()}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr")
+    said = " ".join(page.locator("#preview-table tbody tr").nth(0).locator("td").last.inner_text().split())
+    assert ("Ces coordonnées ressemblent à du Lambert belge 72 (EPSG:31370) : elles placeraient ce lieu à "
+            "Charleroi. Un fichier KML ou GPX est toujours en WGS 84 (longitude/latitude) : exportez-le à nouveau "
+            "en WGS 84") in said, said
+    assert "Choisissez ce système" not in said
+    watch.context.close()
+
+
 def test_empty_required_fields_are_said_by_the_page_in_dutch_on_a_phone(live_server, browser) -> None:  # noqa: F811
     """The sign-in and upload forms sent empty: the page says what is missing in Dutch (no
     browser bubble in the browser's language), marks the field and takes the focus to the

@@ -456,7 +456,11 @@ def _diagnose(xy: np.ndarray, epsg: int, area: ServiceArea) -> dict | None:
     return None
 
 
-def _outside(xy: np.ndarray, epsg: int, area: ServiceArea, where: str, detail: str) -> GeosignalError:
+def _outside(xy: np.ndarray, epsg: int, area: ServiceArea, where: str, detail: str,
+             wgs84_only: bool = False) -> GeosignalError:
+    """The ``outside_service_area`` refusal of positions ``xy`` (in ``epsg``), with a ``hint``
+    when they would lie in a commune read otherwise (axes swapped, another coordinate system:
+    ``suggested_crs``; ``wgs84_only``: the format holds WGS 84 only, nothing can be declared)."""
     diag = _diagnose(xy, epsg, area)
     extra: dict[str, Any] = {}
     if diag:
@@ -472,10 +476,18 @@ def _outside(xy: np.ndarray, epsg: int, area: ServiceArea, where: str, detail: s
             swapped = " with their two axes swapped" if diag["swapped"] else ""
             order = (" and give the first axis first (x before y, or longitude before latitude)"
                      if diag["swapped"] else "")
-            detail += (f" These look like {label} coordinates ({_CRS_LABEL[diag['epsg']]}){swapped}, which would "
-                       f"place the report in {c['name']} (NIS {c['nis_code']}): declare EPSG:{diag['epsg']} (the crs "
-                       f"parameter, or, when the document or file declares a CRS of its own — a GeoJSON 'crs' member, "
-                       f"a .prj — correct that declaration){order}. Nothing was reprojected or swapped for you.")
+            if wgs84_only:  # KML, GPX: no crs parameter, no declaration to correct
+                detail += (f" These look like {label} coordinates ({_CRS_LABEL[diag['epsg']]}){swapped}, which "
+                           f"would place the report in {c['name']} (NIS {c['nis_code']}), but a KML or GPX file "
+                           f"holds WGS 84 longitude/latitude only: export it again in WGS 84, or send it as GeoJSON, "
+                           f"CSV, GeoPackage or Shapefile in EPSG:{diag['epsg']}. Nothing was reprojected for you.")
+                extra["wgs84_only"] = True
+            else:
+                detail += (f" These look like {label} coordinates ({_CRS_LABEL[diag['epsg']]}){swapped}, which "
+                           f"would place the report in {c['name']} (NIS {c['nis_code']}): declare "
+                           f"EPSG:{diag['epsg']} (the crs parameter, or, when the document or file declares a CRS of "
+                           f"its own — a GeoJSON 'crs' member, a .prj — correct that declaration){order}. Nothing "
+                           "was reprojected or swapped for you.")
             extra["suggested_crs"] = f"EPSG:{diag['epsg']}"
             extra["suggested_commune"] = c
             if diag["swapped"]:
@@ -568,6 +580,9 @@ class Pending:
     gptr: str = "/geometry"
     source_index: int | None = None
     locate: tuple[str | None, int | None, dict | None] | int | None = None
+    #: From a format whose coordinates are WGS 84 by definition (KML, GPX): a refusal that
+    #: recognises another system says to export the file again, not to declare that system.
+    wgs84_only: bool = False
 
 
 def locate_error(err: GeosignalError, locate: tuple[str | None, int | None, dict | None] | int | None,
@@ -644,6 +659,7 @@ def prepare_report(
     warnings: list[dict] | None = None,
     source_index: int | None = None,
     locate: tuple[str | None, int | None, dict | None] | None = None,
+    wgs84_only: bool = False,
 ) -> Pending:
     """Check one raw geometry's structure (a GeoJSON-like dict, lists or tuples; ``gptr`` its
     JSON pointer; coordinates in ``epsg``) and the vertex limit, note dropped Z/M, and return a
@@ -662,7 +678,7 @@ def prepare_report(
         warnings.append({"code": "z_dropped", "detail": ("Third and further ordinates (Z, M) were dropped"
                          + (" (positions mixed 2D and 3D)" if mixed else "") + "; reports are 2D."),
                          "mixed": mixed})
-    return Pending(gj, np.asarray(w.xy, dtype=float), epsg, props, warnings, gptr, source_index, locate)
+    return Pending(gj, np.asarray(w.xy, dtype=float), epsg, props, warnings, gptr, source_index, locate, wgs84_only)
 
 
 def _positions(p: Pending) -> np.ndarray:
@@ -857,7 +873,7 @@ def _place(pendings: list[Pending], idx: np.ndarray, epsg: int, area: ServiceAre
     bad = np.logical_or.reduceat(bad_pos, starts) if len(starts) else np.zeros(0, dtype=bool)
     for k in np.flatnonzero(bad):
         p = group[k]
-        out[idx[k]] = _outside(_positions(p), epsg, area, p.gptr or "/", detail)
+        out[idx[k]] = _outside(_positions(p), epsg, area, p.gptr or "/", detail, p.wgs84_only)
     good_points = points & ~bad
     if good_points.any():
         geoms[idx[good_points]] = shapely.points(ll[starts[good_points]])
@@ -992,10 +1008,10 @@ def finish_reports(
                 k = outside_member[i]
                 refuse(i, _outside(_positions(p)[k:k + 1], p.epsg, area, f"{p.gptr or ''}/coordinates/{k}",
                                    f"Point {k + 1} of the MultiPoint lies outside the communes served (each point "
-                                   "of a report lies in a commune)."))
+                                   "of a report lies in a commune).", p.wgs84_only))
             elif relation[i] == "outside":
                 refuse(i, _outside(_positions(p), p.epsg, area, p.gptr or "/",
-                                   "The report lies outside the communes served."))
+                                   "The report lies outside the communes served.", p.wgs84_only))
             else:
                 refuse(i, GeosignalError("outside_service_area", f"The report extends more than "
                                          f"{area.margin_m:g} m beyond the communes served.",

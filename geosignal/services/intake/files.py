@@ -2013,7 +2013,13 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
         crs_text = info.get("crs")
         if declared is not None and declared.geometry_column is not None:
             crs_text = _gpkg_crs(declared, crs_text, caller_epsg, layer)
-        epsg = WGS84 if fmt in ("kml", "kmz", "gpx") else _layer_epsg(crs_text, caller_epsg, layer)
+        epsg_fixed = fmt in ("kml", "kmz", "gpx")  # WGS 84 by definition (KML 2.2, GPX 1.1)
+        if epsg_fixed and caller_epsg not in (None, WGS84):
+            raise GeosignalError("unsupported_crs", f"A {fmt.upper()} file holds WGS 84 longitude/latitude "
+                                 f"(EPSG:4326) by definition; the request says EPSG:{caller_epsg}. Leave crs empty, or "
+                                 f"send the data as GeoJSON, CSV, GeoPackage or Shapefile in EPSG:{caller_epsg}.",
+                                 where="crs", kind="wgs84_only_format", format=fmt)
+        epsg = WGS84 if epsg_fixed else _layer_epsg(crs_text, caller_epsg, layer)
         # a name several fields share (dBase: 'menages' twice, two long names cut to the same 10
         # bytes): each kept under a label of its own, instead of one hiding the others (pandas)
         labels, twins = _unique_labels([str(c) for c in df.columns])
@@ -2214,12 +2220,13 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                             result.append(prepare_report(
                                 member, f"/geometry/geometries/{k}", member_props, limits=limits, epsg=epsg,
                                 warnings=[*problems, split], source_index=index,
-                                locate=(where, index, {"layer": layer, "member": k})))
+                                locate=(where, index, {"layer": layer, "member": k}), wgs84_only=epsg_fixed))
                         except GeosignalError as err:
                             result.append(_with_problems(_relocate(err, where, index, layer=layer, member=k), problems))
                     continue
                 result.append(prepare_report(geom_obj, "/geometry", props, limits=limits, epsg=epsg, warnings=problems,
-                                             source_index=index, locate=(where, index, {"layer": layer})))
+                                             source_index=index, locate=(where, index, {"layer": layer}),
+                                             wgs84_only=epsg_fixed))
             except GeosignalError as err:
                 result.append(_with_problems(_relocate(err, where, index, layer=layer), problems))
     for placemark in placemarks:  # a placemark GDAL did not read at all: its fault still said, after the others
