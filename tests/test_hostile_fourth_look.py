@@ -198,3 +198,38 @@ def test_a_kml_or_gpx_with_another_crs_is_refused_and_its_hint_says_to_export_ag
     with app.test_request_context("/"):
         assert "Un fichier KML ou GPX est toujours en WGS 84 (longitude/latitude) : exportez-le" in \
             ui_text.hint_message(error)
+
+
+# ---- KML and GPX features numbered in file order (case 24's kind: folders and layers) ------------
+
+_IN_FOLDERS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+    b"<Placemark><name>Un</name><Point><coordinates>4.4440,50.4108</coordinates></Point></Placemark>"
+    b"<Folder><name>F</name><Placemark><name>Deux</name><Point><coordinates>4.4450,50.4108</coordinates></Point>"
+    b"</Placemark><Placemark><name>Trois</name></Placemark></Folder>"
+    b"<Placemark><name>Quatre</name><Point><coordinates>4.4460,50.4108</coordinates></Point></Placemark>"
+    b"</Document></kml>")
+_TRACK_FIRST = (
+    b'<?xml version="1.0" encoding="UTF-8"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">'
+    b'<trk><name>Un</name><trkseg><trkpt lat="50.4108" lon="4.4440"/><trkpt lat="50.4118" lon="4.4450"/></trkseg></trk>'
+    b'<wpt lat="50.4108" lon="4.4460"><name>Deux</name></wpt>'
+    b'<rte><name>Trois</name><rtept lat="50.4100" lon="4.4440"/><rtept lat="50.4100" lon="4.4470"/></rte>'
+    b'<wpt lat="50.4128" lon="4.4460"><name>Quatre</name></wpt></gpx>')
+
+
+@pytest.mark.parametrize(("data", "name"), [(_IN_FOLDERS, "order.kml"), (_TRACK_FIRST, "order.gpx")])
+def test_kml_and_gpx_features_are_numbered_in_file_order(app, db, admin, tmp_path, data: bytes, name: str) -> None:  # noqa: ANN001
+    """GDAL reads a KML folder by folder (the document's own placemarks apart) and a GPX's
+    waypoints, then routes, then tracks: « feature 0 » was the file's second placemark, and
+    ``import-reports`` printed the refusals out of the file's order."""
+    body = upload_file(admin, data, name, network="mobile", dry_run="true").get_json()
+    said = [(f["index"], (f.get("properties") or {}).get("description") or f.get("error", {}).get("name"))
+            for f in body["features"]]
+    assert said == [(0, "Un"), (1, "Deux"), (2, "Trois"), (3, "Quatre")], said
+    if name.endswith("kml"):
+        assert (body["features"][2]["status"], body["features"][2]["error"]["where"]) == ("refused", "feature 2")
+        path = tmp_path / name
+        path.write_bytes(data)
+        out = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", admin.email,
+                                                 "--network", "mobile", "--dry-run"]).output
+        assert "feature 2" in out and "'Trois'" in out, out

@@ -112,12 +112,12 @@ def test_kml_well_formed_structures_are_read_as_before(area):
 
 # =========================================================================== 2. one bad position: that feature only
 
-def test_kml_bad_position_refuses_its_placemark_with_the_index_gdal_gives_it(area, admin, db):
-    # folders are layers: GDAL reads the Document's placemarks, then the folder's
+def test_kml_bad_position_refuses_its_placemark_with_its_index_in_the_file(area, admin, db):
+    # folders are layers GDAL reads apart: the features are numbered as the file holds them
     good = [GOOD.replace("4.4440", f"4.44{k}5") for k in range(3)]  # three distinct reports
     data = kml(good[0], "<Folder><name>Zones</name>\n", good[1],
                bad("<Point><coordinates>4.44,abc</coordinates></Point>", "Rue Haute"), "</Folder>\n", good[2])
-    err = one_refused(area, data, "a.kml", 4, 3)
+    err = one_refused(area, data, "a.kml", 4, 2)
     assert (err.code, err.extra["placemark"], err.extra["name"], err.extra["line"], err.extra["layer"],
             err.extra["value"]) == ("invalid_coordinate", 2, "Rue Haute", 6, "Zones", "4.44,abc")
     assert "'4.44,abc'" in err.detail and "lon,lat" in err.detail
@@ -125,10 +125,10 @@ def test_kml_bad_position_refuses_its_placemark_with_the_index_gdal_gives_it(are
     before = count_reports(db)
     preview = upload_file(admin, data, "a.kml", network="mobile", dry_run="true", mode="all")
     features = preview.get_json()["features"]
-    assert preview.status_code == 200 and [f["status"] for f in features] == ["accepted"] * 3 + ["refused"]
-    problem = features[3]["error"]
+    assert preview.status_code == 200 and [f["status"] for f in features] == ["accepted"] * 2 + ["refused", "accepted"]
+    problem = features[2]["error"]
     assert (problem["code"], problem["where"], problem["index"], problem["line"], problem["placemark"]) == (
-        "invalid_coordinate", "feature 3", 3, 6, 2)
+        "invalid_coordinate", "feature 2", 2, 6, 2)
     rejected = upload_file(admin, data, "a.kml", network="mobile", mode="all")
     assert (rejected.status_code, rejected.get_json()["code"]) == (422, "import_rejected")
     assert count_reports(db) == before
@@ -192,11 +192,11 @@ def test_gpx_non_finite_lat_lon_is_non_finite_number_as_everywhere(area, admin, 
 
 
 def test_gpx_bad_track_point_refuses_that_track_with_its_index(area):
-    # waypoints, then routes, then tracks: the track is feature 3 whatever its place in the file
+    # GDAL reads waypoints, then routes, then tracks: the features are numbered as the file holds them
     track = ('<trk><name>Boucle</name><trkseg><trkpt lat="50.41" lon="4.44"/>\n<trkpt lat="50.41" lon="x"/>'
              '</trkseg></trk>\n')
     route = '<rte><name>Route</name><rtept lat="50.41" lon="4.44"/><rtept lat="50.42" lon="4.45"/></rte>\n'
-    err = one_refused(area, gpx(track, WPT, route, WPT), "a.gpx", 4, 3)
+    err = one_refused(area, gpx(track, WPT, route, WPT), "a.gpx", 4, 0)
     assert (err.code, err.extra["track"], err.extra["name"], err.extra["line"], err.extra["layer"]) == (
         "invalid_coordinate", 0, "Boucle", 4, "tracks")
     # a track whose only point has no lat: refused (GDAL would have read it as an empty track, skipped)
@@ -319,7 +319,7 @@ def test_gpx_elevations_dropped_are_said(area):
                "</trkseg></trk>\n", WPT)
     res = read_upload(data, "a.gpx", area=area)
     assert [[(w["code"], w["mixed"]) for w in r.warnings if w["code"] == "z_dropped"] for r in res] == [
-        [("z_dropped", False)], [], [("z_dropped", True)]]
+        [("z_dropped", False)], [("z_dropped", True)], []]
 
 
 def test_gpx_description_is_desc_then_cmt_then_name(area):

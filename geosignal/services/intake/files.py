@@ -1929,6 +1929,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
     gpx_features = {layer: [f for f in xml_features if f.kind == kind]
                     for layer, kind in (("waypoints", "wpt"), ("routes", "rte"), ("tracks", "trk"))}
     seen: set[int] = set()  # the placemarks GDAL read
+    written_at: dict[int, tuple[int, int] | None] = {}  # KML, GPX: each feature index → (line, column) in the file
     positions = 0  # of the layers read
     ignored: dict[str, None] = {}  # the attribute columns read for nothing, in every layer
     for layer_index, layer in _list_layers(pyogrio, data, fmt, result):
@@ -2108,6 +2109,7 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                 continue
             index += 1
             where = f"feature {index}"
+            written_at[index] = (source.line, source.column) if source is not None else None
             if source is not None and fmt == "kml":
                 result.placemarks[index] = source
             problems: list[dict] = []
@@ -2232,8 +2234,46 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
     for placemark in placemarks:  # a placemark GDAL did not read at all: its fault still said, after the others
         if placemark.ordinal not in seen:
             index += 1
+            written_at[index] = (placemark.line, placemark.column)
             result.append(_relocate(placemark.problem or _placemark_not_read(placemark), f"feature {index}", index))
+    if fmt in ("kml", "gpx"):
+        _in_file_order(result, written_at)
     _columns_ignored(result, ignored)
+
+
+def _in_file_order(result: UploadResult, written_at: dict[int, tuple[int, int] | None]) -> None:
+    """Number the features of a KML or GPX as the file holds them, in place: GDAL reads them
+    layer by layer (a KML's folders, its document's own placemarks; a GPX's waypoints, then its
+    routes, then its tracks), so that the second placemark was ``feature 0`` when the first lay
+    in a folder. ``written_at``: each index read → where its feature starts in the file (line,
+    column); unchanged when one is not known. The items of one feature (a collection's members)
+    stay together, in their order."""
+    if not written_at or any(at is None for at in written_at.values()):
+        return
+    order = sorted(written_at, key=lambda k: (written_at[k], k))
+    if order == sorted(written_at):
+        return
+    new_of = {old: new for new, old in enumerate(order)}
+
+    def index_of(item: Any) -> int | None:
+        return item.source_index if isinstance(item, Pending) else getattr(item, "extra", {}).get("index")
+
+    if any(index_of(item) not in new_of for item in result):
+        return
+    items = sorted(result, key=lambda item: new_of[index_of(item)])
+    for item in items:
+        old = index_of(item)
+        new = new_of[old]
+        if isinstance(item, Pending):
+            item.source_index = new
+            where, _, extra = item.locate
+            item.locate = (f"feature {new}" if where == f"feature {old}" else where, new, extra)
+        else:
+            item.extra["index"] = new
+            if item.where == f"feature {old}":
+                item.where = f"feature {new}"
+    result[:] = items
+    result.placemarks = {new_of[k]: v for k, v in result.placemarks.items()}
 
 
 def _placemark_not_read(placemark: XmlFeature) -> GeosignalError:
