@@ -6,6 +6,7 @@ Also reachable as ``flask --app geosignal <command>``.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -329,6 +330,11 @@ def deactivate_user(email: str) -> None:
                + (f", {failed} queued import{'s' if failed != 1 else ''} failed" if failed else ""))
 
 
+#: The longest retention ``purge`` takes, in days (about 2,700 years): PostgreSQL's
+#: ``make_interval`` takes a 32-bit number of days, and 3,000,000,000 ended in a traceback.
+MAX_RETENTION_DAYS = 1_000_000
+
+
 @commands.command("purge")
 @click.option("--export-copies-older-than", "days", type=int, default=None,
               help="days (default GEOSIGNAL_EXPORT_COPY_RETENTION_DAYS, 730)")
@@ -345,10 +351,12 @@ def purge(days: int | None, photo_days: int | None, dry_run: bool) -> None:
 
     days = current_app.config["EXPORT_COPY_RETENTION_DAYS"] if days is None else days
     photo_days = current_app.config["PHOTO_RETENTION_DAYS"] if photo_days is None else photo_days
-    if days < 0:
-        raise GeosignalError("invalid_request", "--export-copies-older-than is a number of days ≥ 0")
-    if photo_days < 0:
-        raise GeosignalError("invalid_request", "--photos-older-than is a number of days ≥ 0")
+    if not 0 <= days <= MAX_RETENTION_DAYS:
+        raise GeosignalError("invalid_request", f"--export-copies-older-than is a number of days from 0 to "
+                             f"{MAX_RETENTION_DAYS:,}")
+    if not 0 <= photo_days <= MAX_RETENTION_DAYS:
+        raise GeosignalError("invalid_request", f"--photos-older-than is a number of days from 0 to "
+                             f"{MAX_RETENTION_DAYS:,}")
     with _session() as session:
         done = purge_copies(session, days, dry_run=dry_run)
         photos = purge_photos(session, photo_days, dry_run=dry_run)
@@ -635,15 +643,16 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
     click.echo(f"{outcome.accepted} accepted, {outcome.refused} refused{left_out}, {stored} {verb}{corrected}")
 
 
-def _read_bounded(path: str, limit: int) -> bytes:
+def _read_bounded(path: str, limit: int, advice: str = "the upload limit (MAX_UPLOAD_BYTES): split it into "
+                  "several files") -> bytes:
     """The bytes of the file at ``path``, read no further than ``limit`` + 1 bytes: a pipe or a
     device (``/dev/zero``) was read to its end, or until memory ran out, before its size was
-    checked. Raises 413 ``payload_too_large`` past ``limit``, as the upload API does."""
+    checked. Raises 413 ``payload_too_large`` past ``limit`` (saying ``advice``), as the upload
+    APIs do."""
     with open(path, "rb") as file:
         data = file.read(limit + 1)
     if len(data) > limit:
-        raise GeosignalError("payload_too_large", f"{path} holds more than {limit:,} bytes, the upload limit "
-                             "(MAX_UPLOAD_BYTES): split it into several files.", limit=limit)
+        raise GeosignalError("payload_too_large", f"{path} holds more than {limit:,} bytes, {advice}.", limit=limit)
     return data
 
 
@@ -968,16 +977,20 @@ def aggregate(reports_path: str, communes_path: str, output: str | None, decimal
     filters = aggregation.parse_filters(args)
     if output and not output.lower().endswith((".csv", ".geojson", ".json")):
         raise click.BadParameter("the output must end in .csv or .geojson", param_hint="-o")
+    if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):  # said before the work, not after
+        raise click.ClickException(f"cannot write {output}: no such folder")
     steps = aggregation.aggregate_files_steps(communes_path)
     with click.progressbar(length=steps, label="aggregating", file=sys.stderr) as bar:
         table, features = aggregation.aggregate_files(reports_path, communes_path, filters, progress=bar.update)
     territory = table["territory"]
-    if output and output.lower().endswith(".csv"):
-        with open(output, "w", encoding="utf-8", newline="") as f:
-            f.write(aggregation.table_csv(table, decimal_comma=decimal == "comma"))
-    elif output:
-        with open(output, "w", encoding="utf-8") as f:
-            json.dump(aggregation.table_geojson(table, features), f, ensure_ascii=False)
+    if output:
+        written = (aggregation.table_csv(table, decimal_comma=decimal == "comma") if output.lower().endswith(".csv")
+                   else json.dumps(aggregation.table_geojson(table, features), ensure_ascii=False))
+        try:
+            with output_file(output) as out:
+                out.write(written.encode("utf-8"))
+        except OSError as error:  # a full disk, a folder that may not be written…
+            raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
     else:
         click.echo(f"{'INS':5}  {'commune':30} {'reports':>8} {'zone km²':>12} {'share %':>8} {'lines km':>9}")
         for row in [*table["communes"], {**territory, "nis_code": ""}]:
@@ -1000,11 +1013,12 @@ def import_survey(path: str, edition: int) -> None:
     """Import a "Territoire intelligent" questionnaire export (CSV or XLSX) as one edition."""
     from pathlib import Path
 
-    from geosignal.services.survey import compute_indicators
+    from geosignal.services.survey import MAX_SURVEY_BYTES, compute_indicators
     from geosignal.services.survey_db import import_edition, load_responses
 
+    data = _read_bounded(path, MAX_SURVEY_BYTES, "a survey export is far smaller")
     with _session() as session:
-        summary = import_edition(session, Path(path).read_bytes(), Path(path).name, edition)
+        summary = import_edition(session, data, Path(path).name, edition)
         session.commit()
         indicators = compute_indicators(load_responses(session, edition))
     click.echo(f"edition {summary.edition_year}: {_n(summary.responses, 'response')} stored "

@@ -126,7 +126,7 @@ def test_import_reports_says_what_the_upload_preview_says_per_feature(app, db, a
 
 @pytest.mark.parametrize("args", [
     ["revoke-token", "99999999999"],  # beyond the id's integer
-    ["purge", "--dry-run", "--export-copies-older-than", "999999999"],  # a date beyond PostgreSQL's
+    # (a purge of 999,999,999 days: refused before the database, test_purge_with_days_beyond…)
     ["delete-survey", "--edition", "99999999999", "--yes"],
     ["list-tokens", "a\x00@b.be"],  # a NUL in a text parameter
     ["set-password", "a\x00@b.be"],
@@ -202,3 +202,52 @@ def test_import_reports_for_a_deactivated_account_is_refused_even_as_a_preview(a
         assert result.exit_code == 1, result.output
         assert result.output == ("Error: forbidden: the account this import acts for is deactivated; nothing was "
                                  "saved\n")
+
+
+# --------------------------------------------------------------------------- hostile arguments: one line each
+
+@pytest.mark.parametrize("option", ["--export-copies-older-than", "--photos-older-than"])
+def test_purge_with_days_beyond_postgresql_s_interval_says_so_in_one_line(app, db, option: str) -> None:  # noqa: ANN001
+    """3,000,000,000 days reached ``make_interval(days => bigint)``, which PostgreSQL does not
+    have: a traceback."""
+    done = app.test_cli_runner().invoke(args=["purge", "--dry-run", option, "3000000000"])
+    assert done.exit_code == 1, done.output
+    assert done.output.strip() == f"Error: invalid_request: {option} is a number of days from 0 to 1,000,000"
+
+
+def test_aggregate_into_a_folder_that_does_not_exist_says_so_before_the_work(app, tmp_path) -> None:  # noqa: ANN001
+    """The table was computed, then ``open`` raised: a traceback."""
+    from tests.conftest import COMMUNES_FILE
+
+    reports = tmp_path / "r.geojson"
+    reports.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"network":"mobile"},'
+                       '"geometry":{"type":"Point","coordinates":[4.444,50.4108]}}]}')
+    target = tmp_path / "absent" / "table.csv"
+    done = app.test_cli_runner().invoke(args=["aggregate", "--reports", str(reports), "--communes",
+                                              str(COMMUNES_FILE), "-o", str(target)])
+    assert (done.exit_code, done.output.strip()) == (1, f"Error: cannot write {target}: no such folder")
+    written = app.test_cli_runner().invoke(args=["aggregate", "--reports", str(reports), "--communes",
+                                                 str(COMMUNES_FILE), "-o", str(tmp_path / "table.csv")])
+    assert written.exit_code == 0, written.output
+    assert (tmp_path / "table.csv").read_text(encoding="utf-8").count("\n") == 32  # header, 30 communes, territory
+
+
+def test_import_survey_holds_the_survey_s_size_limit(app, db, tmp_path) -> None:  # noqa: ANN001
+    """The API refuses a survey export over 10 MB (413); the command read any file whole (a
+    pipe or /dev/zero until memory ran out) and stored an 11 MB one."""
+    from pathlib import Path
+
+    from sqlalchemy import func, select
+
+    from geosignal.models import SurveyResponse
+    from geosignal.services import survey
+
+    fixture = (Path(__file__).parent / "fixtures" / "survey_2022.csv").read_text(encoding="utf-8")
+    padding = ";" * 20 + "\n"
+    path = tmp_path / "export.csv"
+    path.write_text(fixture + padding * (survey.MAX_SURVEY_BYTES // len(padding) + 1), encoding="utf-8")
+    done = app.test_cli_runner().invoke(args=["import-survey", str(path), "--edition", "2022"])
+    assert done.exit_code == 1
+    assert done.output.strip() == (f"Error: payload_too_large: {path} holds more than {survey.MAX_SURVEY_BYTES:,} "
+                                   "bytes, a survey export is far smaller.")
+    assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
