@@ -65,7 +65,13 @@ def _send_mail() -> None:
 
 
 def _send_mail_periodic(timestamp: int) -> None:
+    """The task every 5 minutes: send what waits for a retry, a digest that failed too (its
+    rows tried before; the day's new ones wait for the next digest)."""
+    from geosignal.services import notifications
+
     _send_mail()
+    notifications.deliver_from_config(_flask_app.extensions["geosignal.db"], _flask_app.config, digest=True,
+                                      retried_only=True)
 
 
 def _send_digest(timestamp: int) -> None:

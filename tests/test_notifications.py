@@ -725,3 +725,40 @@ def test_a_withdrawal_mail_writes_the_exports_time_as_its_readers_pages_do(app, 
     _deliver(app, db)
     [mail] = smtp_server.to("referent@igretec.com")
     assert written in _parts(mail)[0], _parts(mail)[0]
+
+
+def test_a_digest_that_failed_is_retried_by_the_periodic_task_and_new_events_wait(app, db, smtp_server,
+                                                                                  people, monkeypatch) -> None:  # noqa: ANN001
+    """A digest refused at 06:00 was set to retry a minute later, but the 5-minute retry task
+    looked at per-event rows only: it waited a day (and after 8 days of failures was given
+    up). The task retries a digest that failed; a digest row never tried waits for 06:00."""
+    from geosignal import jobs
+    from geosignal.models import Notification
+
+    _report(people["rep"])  # referente2 is on the daily digest
+    with configured(app, SMTP_PORT=_free_port()):  # the mail server is down at 06:00
+        assert _deliver(app, db, digest=True)["failed"] == 1
+    _report(people["rep"], dx=500.0)  # a new event after the digest: for tomorrow's
+    db.execute(text("UPDATE notification_outbox SET next_attempt_at = now() - interval '1 second' "
+                    "WHERE delivery = 'digest'"))  # a minute later, the retry time of the failed one
+    monkeypatch.setattr(jobs, "_flask_app", app)
+    jobs._send_mail_periodic(0)
+    digests = db.scalars(select(Notification).where(Notification.delivery == "digest").order_by(Notification.id)).all()
+    for row in digests:
+        db.refresh(row)
+    assert [(row.state, row.attempts) for row in digests] == [("sent", 2), ("pending", 0)]
+    assert len(smtp_server.to("referente2@igretec.com")) == 1
+
+
+def test_one_send_mail_run_tries_a_refused_message_once(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """``geosignal send-mail`` (every pending row due) tried a message refused with 451 again
+    in its next pass, milliseconds later: two attempts of the eight in one run."""
+    _report(people["rep"])
+    _report(people["rep"], dx=500.0)
+    smtp_server.refuse_next = 1
+    done = notifications.deliver_from_config(app.extensions["geosignal.db"], app.config,
+                                             now=notifications.EVERY_PENDING)
+    rows = db.execute(text("SELECT state, attempts FROM notification_outbox WHERE delivery = 'each' "
+                           "ORDER BY id")).all()
+    assert sorted(tuple(r) for r in rows) == [("pending", 1), ("sent", 1)]  # the refused one waits for its time
+    assert (done["messages"], done["failed"]) == (1, 1)

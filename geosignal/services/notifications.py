@@ -351,6 +351,7 @@ _CLAIM = """
              CASE WHEN :digest THEN 0 ELSE batch END AS grp
       FROM notification_outbox
       WHERE state = 'pending' AND delivery = :delivery AND next_attempt_at <= :now
+        AND (attempts > 0 OR NOT :retried_only) AND NOT id = ANY(:tried)
       ORDER BY 1, 2, 3 LIMIT :groups)
     SELECT o.id, o.recipient_id, o.kind, o.batch, o.report_id, o.from_status, o.to_status, o.reason,
            o.actor_role, o.details, o.created_at, u.email, u.active,
@@ -364,6 +365,7 @@ _CLAIM = """
     JOIN reports r ON r.id = o.report_id
     JOIN communes c ON c.nis_code = r.commune_nis
     WHERE o.state = 'pending' AND o.delivery = :delivery AND o.next_attempt_at <= :now
+      AND (o.attempts > 0 OR NOT :retried_only) AND NOT o.id = ANY(:tried)
     ORDER BY o.recipient_id, o.kind, o.batch, o.id
     FOR UPDATE OF o SKIP LOCKED
 """
@@ -382,18 +384,21 @@ def still_told(row: dict[str, Any]) -> bool:
 
 
 def claim(session: Session, *, digest: bool = False, now: datetime | None = None,
-          limit: int = MAX_MESSAGES_PER_PASS) -> list[Message]:
+          limit: int = MAX_MESSAGES_PER_PASS, retried_only: bool = False,
+          tried: Iterable[int] = ()) -> list[Message]:
     """Lock the due outbox rows of at most ``limit`` messages and return those messages.
 
     Without ``digest``: rows delivered ``each``, one message per recipient, kind and batch
     (one event: a submission, an import, a bulk transition). With ``digest``: the pending
     ``digest`` rows, one message per recipient, whatever their kinds (:func:`render` gives
-    each kind its section). Rows locked by another worker are skipped.
+    each kind its section). ``retried_only``: only the rows tried before (a digest that
+    failed, retried before the next day's); ``tried``: row ids left out (tried already in
+    this run). Rows locked by another worker are skipped.
     One query; the locks last until the caller's transaction ends.
     """
     rows = session.execute(text(_CLAIM), {
         "digest": digest, "delivery": "digest" if digest else "each", "now": now or datetime.now(UTC),
-        "groups": limit}).mappings().all()
+        "groups": limit, "retried_only": retried_only, "tried": list(tried)}).mappings().all()
     messages: dict[tuple, Message] = {}
     for row in rows:
         key = (row["recipient_id"], "", 0) if digest else (row["recipient_id"], row["kind"], row["batch"])
@@ -407,7 +412,8 @@ def claim(session: Session, *, digest: bool = False, now: datetime | None = None
 
 
 def deliver_pending(session: Session, settings: MailSettings, base_url: str, *, digest: bool = False,
-                    now: datetime | None = None, limit: int = MAX_MESSAGES_PER_PASS) -> dict[str, int]:
+                    now: datetime | None = None, limit: int = MAX_MESSAGES_PER_PASS, retried_only: bool = False,
+                    tried: set[int] | None = None) -> dict[str, int]:
     """Send the due messages (:func:`claim`) over one SMTP connection and record the outcome:
     ``sent`` rows in one UPDATE, failures (retried later, ``failed`` after
     :data:`~geosignal.models.notification.MAX_ATTEMPTS`) in another. The caller commits.
@@ -417,9 +423,10 @@ def deliver_pending(session: Session, settings: MailSettings, base_url: str, *, 
     rows of a recipient who may not read their report any more, as the account is when the
     message leaves (:func:`still_told`: deactivated, or moved to another commune or role since
     the row was queued). Returns counts: ``messages`` sent, ``rows`` sent, ``failed``
-    messages (to retry or given up), ``skipped`` rows.
+    messages (to retry or given up), ``skipped`` rows. ``retried_only`` and ``tried`` as for
+    :func:`claim`; the ids of the rows that failed are added to ``tried``.
     """
-    messages = claim(session, digest=digest, now=now, limit=limit)
+    messages = claim(session, digest=digest, now=now, limit=limit, retried_only=retried_only, tried=tried or ())
     skipped: list[int] = []
     for message in messages:
         told = [bool(settings.host) and still_told(row) for row in message.rows]
@@ -441,6 +448,8 @@ def deliver_pending(session: Session, settings: MailSettings, base_url: str, *, 
         finally:
             sender.close()
     _record(session, sent, failures, skipped)
+    if tried is not None:
+        tried.update(i for m, _ in failures for i in m.ids)
     if not settings.host and skipped:
         log.info("mail not configured: %d notifications not sent", len(skipped))
     for message, error in failures:
@@ -460,17 +469,21 @@ EVERY_PENDING = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def deliver_from_config(database: Any, config: Any, *, digest: bool = False,
-                        now: datetime | None = None) -> dict[str, int]:
+                        now: datetime | None = None, retried_only: bool = False) -> dict[str, int]:
     """Deliver every due message (:func:`deliver_pending`) with the SMTP settings and public
     address of an application's ``config``, on sessions of ``database``
     (:class:`geosignal.db.Database`), committing after each pass of
-    :data:`MAX_MESSAGES_PER_PASS` messages. Returns the summed counts."""
+    :data:`MAX_MESSAGES_PER_PASS` messages. A message that fails is tried once per call (its
+    retry waits for its time, even with ``now`` = :data:`EVERY_PENDING`). ``retried_only``: as
+    for :func:`claim`. Returns the summed counts."""
     settings = MailSettings.from_config(config)
     base_url = base_url_from_config(config)
     total = {"messages": 0, "rows": 0, "failed": 0, "skipped": 0}
+    tried: set[int] = set()
     while True:
         with database.session() as session:
-            done = deliver_pending(session, settings, base_url, digest=digest, now=now)
+            done = deliver_pending(session, settings, base_url, digest=digest, now=now, retried_only=retried_only,
+                                   tried=tried)
             session.commit()
         for key, value in done.items():
             total[key] += value
