@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -87,6 +88,17 @@ def test_communes_items_paging_bbox_and_single(client) -> None:
         seen += [f["id"] for f in doc["features"]]
     assert len(seen) == 30 == len(set(seen)) and seen == sorted(seen)
     assert "prev" in rels(doc) and "next" not in rels(doc) and doc["numberReturned"] == 6
+    # a person reading the HTML page pages in HTML (its next and prev links led to raw GeoJSON)
+    html_seen: list[str] = []
+    page = "/ogc/collections/communes/items?f=html&limit=12"
+    while page:
+        text_ = client.get(page).get_data(as_text=True)
+        html_seen += re.findall(r'<td><a href="[^"]+/items/(\d{5})\?f=html">', text_)
+        after = re.search(r'<a href="http://localhost([^"]+)" rel="next">Page suivante</a>', text_)
+        page = after.group(1).replace("&amp;", "&") if after else None
+    assert html_seen == seen
+    assert '<a href="http://localhost/ogc/collections/communes/items?f=html&amp;offset=12&amp;limit=12" rel="prev">' \
+        'Page précédente</a>' in text_
     boxed = client.get("/ogc/collections/communes/items?bbox=4.44,50.41,4.45,50.42").get_json()
     assert [f["id"] for f in boxed["features"]] == [CHARLEROI]
     one = client.get(f"/ogc/collections/communes/items/{CHARLEROI}").get_json()

@@ -302,11 +302,14 @@ def items(session: Session, base: str, collection_id: str, query: ItemQuery, vie
         _link(_with(href, f="html", offset=query.offset or None, **page), "alternate", HTML),
         _link(f"{base}/collections/{collection_id}", "collection", JSON),
     ]
+    # each page link in GeoJSON (for clients: first) and in HTML (for a person reading the HTML page)
     if query.offset + len(features) < matched:
-        links.append(_link(_with(href, f="json", offset=query.offset + query.limit, **page), "next", GEOJSON))
+        for f, kind in (("json", GEOJSON), ("html", HTML)):
+            links.append(_link(_with(href, f=f, offset=query.offset + query.limit, **page), "next", kind))
     if query.offset > 0:
-        links.append(_link(_with(href, f="json", offset=max(0, query.offset - query.limit) or None, **page),
-                           "prev", GEOJSON))
+        for f, kind in (("json", GEOJSON), ("html", HTML)):
+            links.append(_link(_with(href, f=f, offset=max(0, query.offset - query.limit) or None, **page),
+                               "prev", kind))
     return {
         "type": "FeatureCollection",
         "features": features,
