@@ -326,3 +326,24 @@ def test_the_zones_page_offers_a_join_that_fits_a_phone(served, browser, lang: s
     assert faults == []
     watch.clean()
     watch.close()
+
+
+def test_the_queue_s_message_keeps_a_reference_whole_on_a_phone(served, browser) -> None:  # noqa: F811
+    """After « Een vraag stellen… » on a phone, the queue's message line, written by its script,
+    broke « CM- » / « 2026-00002 » over two lines (the pages are checked as they load)."""
+    watch = Watch(browser, served, PHONE, touch=True)
+    watch.context.add_cookies([{"name": "geosignal_lang", "value": "nl", "url": served["base"]}])
+    page = watch.page
+    watch.login(REF)
+    page.goto(watch.base + "/validation")
+    page.wait_for_function("() => document.getElementById('queue').dataset.state === 'ready'")
+    card = page.eval_on_selector_all("#queue-items li[data-id]", "ls => ls.map(l => l.dataset.id)")[0]
+    page.click(f"#q-{card} .queue-action[data-target=needs_info]")
+    page.fill(f"#q-{card} textarea[name=reason]", "Welke straat?")
+    page.click(f"#q-{card} .queue-confirm")
+    page.wait_for_function("() => /CM-\\d{4}-\\d{5}/.test(document.getElementById('queue-summary').textContent)")
+    assert re.match(r"Vraag verstuurd voor melding CM-\d{4}-\d{5}\. ", page.inner_text("#queue-summary"))
+    page.screenshot(path=str(SHOTS / "nl-queue-message-390.png"), full_page=True)
+    assert _broken_pieces(page) == []
+    watch.clean()
+    watch.close()

@@ -57,7 +57,21 @@
   function plural(name, n, values) { return fill(M[name + "_" + I.pluralForm(n)], values); }
   // what a person reads of a problem+json answer, in the page's language
   function problem(body, status) { return (I.problemText && I.problemText(body)) || body.detail || body.title || status || ""; }
-  function say(text) { summary.textContent = text; }
+  // the message line; a report reference in it (CM-2026-00002) is kept on one line, as the
+  // pages' own references are (span.nowrap): on a phone « CM- » ended a line
+  function say(text) {
+    summary.textContent = "";
+    String(text).split(/(CM-\d{4}-\d+)/).forEach(function (piece, k) {
+      if (k % 2) {
+        var ref = document.createElement("span");
+        ref.className = "nowrap";
+        ref.textContent = piece;
+        summary.appendChild(ref);
+      } else if (piece) {
+        summary.appendChild(document.createTextNode(piece));
+      }
+    });
+  }
   function shout(text) { alertBox.textContent = ""; window.setTimeout(function () { alertBox.textContent = text; }, 30); }
   function refOf(li) { return li.dataset.ref || ""; }
   function items() { return Array.prototype.slice.call(list.querySelectorAll("li.queue-item")); }
