@@ -85,6 +85,27 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
 
 
+def refuse_repeated_options(command: click.Command, args: list[str]) -> None:
+    """Raise :class:`click.UsageError` when ``args`` give an option of ``command`` that takes
+    one value (or a flag) twice: Click kept the last without a word, so that ``export --status
+    validated … --status all --mark-transmitted`` sent, and marked, every status; the API
+    refuses a repeated parameter too."""
+    once = {opt: param for param in command.params if isinstance(param, click.Option)
+            and not param.multiple and not param.count for opt in (*param.opts, *param.secondary_opts)}
+    seen: dict[str, str] = {}
+    for arg in args:
+        if arg == "--":
+            break
+        opt = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        param = once.get(opt)
+        if param is None or param.name is None:
+            continue
+        if param.name in seen:
+            also = f" (as {seen[param.name]} and {opt})" if seen[param.name] != opt else ""
+            raise click.UsageError(f"the option {param.opts[-1]} is given twice{also}: give it once")
+        seen[param.name] = opt
+
+
 class _Main(FlaskGroup):
     """The ``geosignal`` command: its own commands (``export``, ``import-reports``) resolve
     first, so they start without loading Flask's plugin commands (Flask-Limiter's imports
@@ -93,6 +114,14 @@ class _Main(FlaskGroup):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = click.Group.get_command(self, ctx, name)
         return command if command is not None else super().get_command(ctx, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """The command and its arguments; an option of one value given twice is refused
+        (:func:`refuse_repeated_options`)."""
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            refuse_repeated_options(command, rest)
+        return name, command, rest
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The commands ``--help`` lists; when the application cannot be built (no secret key…),

@@ -251,3 +251,26 @@ def test_import_survey_holds_the_survey_s_size_limit(app, db, tmp_path) -> None:
     assert done.output.strip() == (f"Error: payload_too_large: {path} holds more than {survey.MAX_SURVEY_BYTES:,} "
                                    "bytes, a survey export is far smaller.")
     assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["export", "--status", "validated", "--status", "all", "--mark-transmitted"],
+     "the option --status is given twice: give it once"),
+    (["import-survey", "x.csv", "--edition", "2021", "--edition=2022"],
+     "the option --edition is given twice: give it once"),
+    (["export", "-o", "a.geojson", "--output", "b.geojson"],
+     "the option --output is given twice (as -o and --output): give it once"),
+])
+def test_an_option_of_one_value_given_twice_is_refused(database_url, monkeypatch, args: list[str], said: str) -> None:  # noqa: ANN001
+    """Click kept the last of an option given twice without a word: ``--status validated …
+    --status all --mark-transmitted`` sent every status to DWconnect and marked them sent."""
+    from click.testing import CliRunner
+
+    from geosignal.cli import main
+
+    monkeypatch.setenv("GEOSIGNAL_DATABASE_URL", database_url)
+    monkeypatch.setenv("GEOSIGNAL_ENV", "testing")
+    monkeypatch.setenv("GEOSIGNAL_SECRET_KEY", "kq8Zr3Lw0pVnT7yB5cJd2FhXs9GmUe4a-Qz1")
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 2
+    assert done.output.strip().splitlines()[-1] == f"Error: {said}"
