@@ -377,3 +377,24 @@ def test_an_import_is_grouped_in_one_pass(client, db) -> None:  # noqa: ANN001
     assert sorted(f["properties"]["report_count"] for f in found) == [4, 5]
     assert existing.get_json()["id"] in next(f for f in found if f["properties"]["report_count"] == 4)[
         "properties"]["report_ids"]
+
+
+def test_place_count_counts_the_places_of_the_reports_a_filter_keeps(db, representative, referent) -> None:  # noqa: ANN001
+    """The zone figures ignored the filters while ``report_count`` followed them: with
+    ``network=fixed`` (no such report) Charleroi's ``place_count`` was 0 − 3 + 1 = −2."""
+    x, y = CHARLEROI_LAMBERT72
+    for k, dx in enumerate((0, 150, 300)):  # one zone of three overlapping mobile reports
+        assert representative.post("/api/v1/reports", json=feature(
+            to_geojson_4326(square(x - 1500 + dx, y - 1200)), description=f"place {k}",
+            operators=["Proximus"] if k == 1 else ["Orange"])).status_code == 201
+    figures = ("report_count", "zone_group_count", "reports_in_zone_groups", "place_count")
+
+    def charleroi(query: str) -> tuple:
+        table = referent.get(f"/api/v1/stats/communes{query}").get_json()
+        row = next(r for r in table["communes"] if r["nis_code"] == CHARLEROI)
+        return tuple(row[k] for k in figures), tuple(table["territory"][k] for k in figures)
+
+    assert charleroi("") == ((3, 1, 3, 1), (3, 1, 3, 1))
+    assert charleroi("?network=fixed") == ((0, 0, 0, 0), (0, 0, 0, 0))
+    assert charleroi("?operator=Proximus") == ((1, 1, 1, 1), (1, 1, 1, 1))
+    assert charleroi("?network=mobile") == ((3, 1, 3, 1), (3, 1, 3, 1))

@@ -568,6 +568,27 @@ def zone_figures(session: Session) -> dict[str, dict[str, int]]:
     return {r[0]: place_figures(r[1], r[2], r[3]) for r in rows}
 
 
+def zone_figures_filtered(session: Session, filters: Any) -> dict[str, dict[str, int]]:
+    """:func:`zone_figures` among the reports a commune table's ``filters``
+    (:class:`~geosignal.services.aggregation.filters.StatsFilters`) keep: the zones holding at
+    least one of them (by the zone's home commune) and those of them in a zone (by their own),
+    so that ``place_count`` counts the places of the reports counted (it went below 0 when a
+    filter left out the reports the zones are made of). One statement."""
+    from geosignal.services.aggregation.filters import where_sql
+
+    where, params = where_sql(filters)
+    rows = session.execute(text(f"""
+        SELECT nis, sum(z), sum(c), sum(n) FROM (
+          SELECT z.commune_nis AS nis, 1 AS z, (z.state = 'confirmed')::int AS c, 0 AS n FROM zones z
+          WHERE EXISTS (SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+                        WHERE zr.zone_id = z.id AND {where})
+          UNION ALL
+          SELECT r.commune_nis, 0, 0, 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+          WHERE {where}) x
+        GROUP BY nis"""), params)
+    return {r[0]: place_figures(r[1], r[2], r[3]) for r in rows}
+
+
 def place_figures(zones: int, confirmed: int, reports: int) -> dict[str, int]:
     """Return one commune's zone figures by name, from the sums of its ``zone_counts`` rows:
     zones, confirmed zones and counted reports in zones (the shape of :func:`zone_figures`)."""
@@ -620,9 +641,9 @@ def add_zone_figures(session: Session, table: dict[str, Any],
     number of reports that are areas), ``confirmed_zone_group_count``, ``reports_in_zone_groups``
     (its counted reports that belong to such a zone) and ``place_count`` = ``report_count`` -
     ``reports_in_zone_groups`` + ``zone_group_count`` (each zone counted once, each report
-    outside zones once). These figures are the zones as they stand: the table's filters do not
-    apply to them. ``figures``: :func:`zone_figures` when the caller has read them already
-    (with the table, in one snapshot); read here otherwise."""
+    outside zones once). Without filters, the zones as they stand; a filtered (live) table's
+    caller passes :func:`zone_figures_filtered`. ``figures``: :func:`zone_figures` when the
+    caller has read them already (with the table, in one snapshot); read here otherwise."""
     if figures is None:
         figures = zone_figures(session)
     keys = ("zone_group_count", "confirmed_zone_group_count", "reports_in_zone_groups")

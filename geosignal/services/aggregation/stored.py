@@ -283,6 +283,8 @@ def commune_table(session: Session, filters: StatsFilters = NO_FILTERS, *,
     if with_zone_figures:
         from geosignal.services import zones
 
+        if source == "live":  # the places of the reports the filters keep
+            zone_figures = zones.zone_figures_filtered(session, filters)
         zones.add_zone_figures(session, table, zone_figures)
     return table
 
