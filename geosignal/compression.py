@@ -48,7 +48,7 @@ def init_app(app: Flask) -> None:
     it (Flask-Compress; ``Vary: Accept-Encoding``). Call it before the other extensions: its
     hook then runs last, on the answer as they leave it."""
     app.config.setdefault("COMPRESS_MIMETYPES", list(COMPRESSED_MIMETYPES))
-    app.config.setdefault("COMPRESS_ALGORITHM", ["zstd", "br", "gzip"])
+    app.config.setdefault("COMPRESS_ALGORITHM", ["zstd", "br", "gzip"])  # (each in workflow.ETAG_CODINGS)
     app.config.setdefault("COMPRESS_STREAMS", False)
     app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
     Compress(app)

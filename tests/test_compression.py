@@ -46,3 +46,35 @@ def test_the_communes_are_kept_by_the_browser_and_asked_again_with_their_etag(db
     assert client.get("/api/v1/communes", headers={"Accept-Encoding": "br",
                                                    "If-None-Match": packed.headers["ETag"]}).status_code == 304
     assert client.get("/api/v1/reports").headers["Cache-Control"] == "no-store"
+
+
+def test_the_etag_of_a_compressed_answer_works_in_if_match(db, representative, referent) -> None:  # noqa: ANN001
+    """Flask-Compress marks the strong ETag of an answer it compresses (``"7"`` → ``"7:gzip"``),
+    and the writes compared If-Match with ``"7"`` only: every client accepting compression (a
+    browser, Python requests) got 412 on an edit or a status change it was entitled to — the
+    queue page's second action on a card too. The tag of a changed report still fails."""
+    from tests.factories import feature
+
+    gzip = {"Accept-Encoding": "gzip, deflate"}
+    body = feature({"type": "Point", "coordinates": [4.4440, 50.4108]}, description="Rue de la Gare " * 80)
+    created = representative.post("/api/v1/reports", json=body, headers=gzip)  # over COMPRESS_MIN_SIZE
+    assert (created.status_code, created.headers["Content-Encoding"]) == (201, "gzip")
+    first = created.headers["ETag"]
+    assert first.endswith(':gzip"')
+    edited = representative.patch(created.headers["Location"], json={"properties": {"households_affected": 4}},
+                                  headers={"If-Match": first, **gzip})
+    assert edited.status_code == 200
+    stale = representative.patch(created.headers["Location"], json={"properties": {"households_affected": 5}},
+                                 headers={"If-Match": first})
+    assert stale.status_code == 412
+    weak = representative.patch(created.headers["Location"], json={"properties": {"households_affected": 5}},
+                                headers={"If-Match": "W/" + edited.headers["ETag"]})
+    assert weak.status_code == 412
+    rid = created.headers["Location"].rsplit("/", 1)[1]
+    browser = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+    moved = referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "validated"},
+                          headers={**browser, "If-Match": edited.headers["ETag"]})
+    assert moved.status_code == 200
+    again = referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "transmitted"},
+                          headers={**browser, "If-Match": moved.headers["ETag"]})
+    assert again.status_code == 200, moved.headers["ETag"]

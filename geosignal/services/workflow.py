@@ -18,6 +18,7 @@ target). Flask-free; the caller commits.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -142,15 +143,26 @@ def etag(change_seq: int) -> str:
     return f'"{change_seq}"'
 
 
+#: The content codings an answer's strong ETag is marked with when it leaves compressed
+#: (Flask-Compress: ``"7"`` becomes ``"7:gzip"``, :mod:`geosignal.compression`).
+ETAG_CODINGS = ("zstd", "br", "gzip", "deflate")
+_CODED_TAG = re.compile(r'"(\d+):(?:' + "|".join(ETAG_CODINGS) + r')"')
+
+
 def if_match_ok(if_match: str | None, change_seq: int) -> bool:
     """Whether an ``If-Match`` header value matches a report at ``change_seq``: ``*``, or a
     list of entity tags of which one is :func:`etag`, compared strongly (RFC 9110 §13.1.1:
-    a weak tag ``W/"n"`` never matches, since it does not vouch for the exact state)."""
+    a weak tag ``W/"n"`` never matches, since it does not vouch for the exact state). The tag
+    of the same state as a compressed answer carried it (``"n:gzip"``, :data:`ETAG_CODINGS`)
+    matches too: a browser, or any client accepting compression, received only that one."""
     if if_match is None:
         return True
-    tags = [t.strip() for t in if_match.split(",")]
     current = etag(change_seq)
-    return any(t == "*" or t == current for t in tags)
+    for tag in (t.strip() for t in if_match.split(",")):
+        coded = _CODED_TAG.fullmatch(tag)
+        if tag == "*" or tag == current or (coded is not None and f'"{coded.group(1)}"' == current):
+            return True
+    return False
 
 
 def transition(
