@@ -702,3 +702,36 @@ def test_a_page_405_is_a_page_with_allow(client) -> None:  # noqa: ANN001
     response = client.open("/login", method="DELETE")
     assert response.status_code == 405 and response.mimetype == "text/html"
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+
+
+# ---- every JSON write reads its body alike -------------------------------------------------------
+
+def test_every_json_write_reads_its_body_alike(db, representative, referent) -> None:  # noqa: ANN001
+    """The speed-test endpoint read its body with ``get_json(silent=True)`` (broken JSON was
+    « not a JSON object », a test sent as text/plain was read as nothing); the zone decisions
+    acted on a body sent as text; a PATCH body that is no object was 400 where a POST's is
+    422 ``invalid_geojson``. Now: 415, 400 ``invalid_json`` and 422 as everywhere."""
+    import json
+
+    from tests.factories import feature
+
+    rid = representative.post("/api/v1/reports", json=feature({"type": "Point", "coordinates": [4.4440, 50.4108]})
+                              ).get_json()["id"]
+    representative.post("/api/v1/reports", json=feature({"type": "Point", "coordinates": [4.4445, 50.4109]}))
+    evidence = f"/api/v1/reports/{rid}/evidence"
+    broken = representative.post(evidence, data=b'{"download_mbps": 1,', content_type="application/json")
+    assert (broken.status_code, broken.get_json()["code"]) == (400, "invalid_json")
+    test = json.dumps({"download_mbps": 1.5, "measured_at": "2025-01-02T10:00:00+01:00"})
+    as_text = representative.post(evidence, data=test, content_type="text/plain")
+    assert (as_text.status_code, as_text.get_json()["code"]) == (415, "unsupported_media_type")
+    assert representative.post(evidence, data=test, content_type="application/json").status_code == 201
+    zone = referent.get("/api/v1/zones").get_json()["features"][0]["id"]
+    decided = referent.post(f"/api/v1/zones/{zone}/confirm", data=json.dumps({"report_ids": []}),
+                            content_type="text/plain")
+    assert (decided.status_code, decided.get_json()["code"]) == (415, "unsupported_media_type")
+    tag = representative.get(f"/api/v1/reports/{rid}").headers["ETag"]
+    for body in ("[]", '"x"', "1", "null"):
+        patched = representative.patch(f"/api/v1/reports/{rid}", data=body, content_type="application/json",
+                                       headers={"If-Match": tag})
+        problem = patched.get_json()
+        assert (patched.status_code, problem["code"], problem["where"]) == (422, "invalid_geojson", "/"), body

@@ -289,8 +289,9 @@ def patch_report(report_id: str) -> Response:
     if request.mimetype not in ("application/json", GEOJSON, "application/merge-patch+json"):
         raise GeosignalError("unsupported_media_type", "send application/json")
     body = loads_strict(request.get_data() or b"null", limits=limits_from_config(current_app.config))
-    if not isinstance(body, dict):
-        raise GeosignalError("invalid_request", "the body must be a JSON object", where="/")
+    if not isinstance(body, dict):  # as a POST's body that is no Feature
+        raise GeosignalError("invalid_geojson", "the body must be a JSON object: a partial GeoJSON Feature, or "
+                             "{\"status\": …, \"reason\": …}", where="/")
     session = get_session()
     if "status" in body:
         unknown = sorted(set(body) - {"status", "reason"})

@@ -17,6 +17,7 @@ from geosignal.errors_web import http_error, render_error
 from geosignal.params import MAX_BIGINT
 from geosignal.services import evidence as evidence_service
 from geosignal.services import reports as reports_service
+from geosignal.views.api import json_body
 
 bp = Blueprint("evidence", __name__)
 
@@ -49,7 +50,7 @@ def post_speed_test(report_id: str) -> Response:
     """
     user = current()
     session = get_session()
-    test = evidence_service.add_speed_test(session, user, report_id, request.get_json(silent=True))
+    test = evidence_service.add_speed_test(session, user, report_id, json_body())
     session.commit()
     response = jsonify(test)
     response.status_code = 201

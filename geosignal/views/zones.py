@@ -5,30 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from geosignal.auth import current
 from geosignal.db import get_session
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_commune
 from geosignal.services import zones as zones_service
-from geosignal.views.api import geojson_response, refuse_unknown_members
+from geosignal.views.api import geojson_response, json_body, refuse_unknown_members
 
 bp = Blueprint("zones", __name__, url_prefix="/api/v1")
 
 
 def _body() -> dict[str, Any]:
-    """Return the JSON object posted (``{}`` when the body is empty)."""
-    raw = request.get_data()
-    if not raw.strip():
+    """Return the JSON object posted (``{}`` when the body is empty), read as every JSON write
+    reads it (:func:`geosignal.views.api.json_body`: 415 for another content type — a body
+    sent as text or a form was acted on)."""
+    if not request.get_data().strip():
         return {}
     try:
-        body = current_app.json.loads(raw)  # strict: see geosignal.json_provider
-    except (ValueError, UnicodeDecodeError):
+        return json_body()
+    except UnicodeDecodeError:
         raise GeosignalError("invalid_json", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise GeosignalError("invalid_request", "the body must be a JSON object", where="/")
-    return body
 
 
 @bp.get("/zones")
