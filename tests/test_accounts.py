@@ -138,7 +138,7 @@ def test_a_representative_invited_without_a_commune_is_asked_for_it(client, db, 
     html = answer.get_data(as_text=True)
     assert answer.status_code == 422
     assert "Choisissez la commune de ce·tte représentant·e : un·e représentant·e a exactement une commune." in html
-    assert re.search(r'<select name="commune" aria-invalid="true">', html)
+    assert re.search(r'<select name="commune" aria-invalid="true" aria-describedby="users-error">', html)
     assert db.scalar(select(User).where(User.email == "clerc@thuin.be")) is None and smtp_server.messages == []
     # the communes in reading order, accents aside: Châtelet before Chimay
     names = re.findall(r'<option value="\d{5}"[^>]*>([^<]+) \(\d{5}\)</option>', html)
@@ -257,7 +257,7 @@ def test_password_page_refuses_a_commune_name_written_otherwise(client, db) -> N
         assert refused.status_code == 422, password
         assert re.search(r'<p class="flash error" role="alert" data-code="weak_password" data-kind="guessable">'
                          r"([^<]*)</p>", html).group(1) == GUESSABLE.replace("'", "&#39;")
-        assert 'aria-describedby="password-help" aria-invalid="true"' in html
+        assert 'aria-describedby="password-help password-error" aria-invalid="true"' in html
     done = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
                  "/compte/mot-de-passe")
     assert done.status_code == 302

@@ -11,7 +11,7 @@ from html import unescape
 
 from sqlalchemy import text
 
-from tests.conftest import CHARLEROI, csrf_token, make_account
+from tests.conftest import CHARLEROI, configured, csrf_token, make_account
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
 
 X, Y = CHARLEROI_LAMBERT72
@@ -337,3 +337,42 @@ def test_the_confirmation_page_puts_the_languages_colon_after_the_reason_label(d
                                                                  "csrf_token": token}).get_data(as_text=True)
         said[lang] = re.search(r"<p>([^<]*)<span class=\"text\">Hors territoire</span>", page).group(1)
     assert said == {"fr": "Motif : ", "nl": "Reden: ", "en": "Reason: "}
+
+
+def _invalid_fields_are_told_why(html: str) -> list[str]:
+    """The ``aria-invalid`` fields of ``html``: each must name, in ``aria-describedby``, ids the
+    page holds (returns the describedby values; fails on a field without one)."""
+    tags = re.findall(r"<(?:input|select|textarea)\b[^>]*aria-invalid=\"true\"[^>]*>", html)
+    assert tags, "no refused field"
+    said = []
+    for tag in tags:
+        described = re.search(r'aria-describedby="([^"]+)"', tag)
+        assert described, tag
+        for ref in described.group(1).split():
+            assert f'id="{ref}"' in html, (ref, tag)
+        said.append(described.group(1))
+    return said
+
+
+def test_a_refused_field_is_tied_to_the_sentence_saying_why(db, client, representative, referent) -> None:  # noqa: ANN001
+    """The reason box of a refused rejection, the current password of the password and token
+    pages, the e-mail of « mot de passe oublié » were marked invalid without naming their
+    message: a screen reader back on the field heard « invalid », not why."""
+    rid = _report(representative)
+    referent.login()
+    token = csrf_token(client.get(f"/signalements/{rid}").get_data(as_text=True))
+    refused = client.post(f"/signalements/{rid}/actions", data={"to": "rejected", "csrf_token": token})
+    assert refused.status_code == 422
+    assert _invalid_fields_are_told_why(refused.get_data(as_text=True)) == ["flashes"]
+    token = csrf_token(client.get("/compte/mot-de-passe").get_data(as_text=True))
+    wrong = client.post("/compte/mot-de-passe", data={"current_password": "nope", "password": "grenier mouette tricot "
+                                                      "ardoise", "csrf_token": token})
+    assert _invalid_fields_are_told_why(wrong.get_data(as_text=True)) == ["password-error"]
+    token = csrf_token(client.get("/compte/jetons").get_data(as_text=True))
+    tokens = client.post("/compte/jetons", data={"name": "QGIS", "current_password": "nope", "csrf_token": token})
+    assert _invalid_fields_are_told_why(tokens.get_data(as_text=True)) == ["token-error"]
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/compte").get_data(as_text=True))})
+    token = csrf_token(client.get("/compte/mot-de-passe-oublie").get_data(as_text=True))
+    with configured(client.application, SMTP_HOST="127.0.0.1", SMTP_PORT=1):
+        forgot = client.post("/compte/mot-de-passe-oublie", data={"email": " ", "csrf_token": token})
+    assert _invalid_fields_are_told_why(forgot.get_data(as_text=True)) == ["flashes"]
