@@ -255,7 +255,8 @@ def test_password_page_refuses_a_commune_name_written_otherwise(client, db) -> N
                         "/compte/mot-de-passe")
         html = refused.get_data(as_text=True)
         assert refused.status_code == 422, password
-        assert re.search(r'<p class="flash error" role="alert" data-code="weak_password" data-kind="guessable">'
+        assert re.search(r'<p class="flash error" role="alert" id="password-error" data-code="weak_password" '
+                         r'data-kind="guessable">'
                          r"([^<]*)</p>", html).group(1) == GUESSABLE.replace("'", "&#39;")
         assert 'aria-describedby="password-help password-error" aria-invalid="true"' in html
     done = _post(client, "/compte/mot-de-passe", {"current_password": account.password, "password": STRONG},
