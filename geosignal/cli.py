@@ -987,8 +987,9 @@ def refresh_stats() -> None:
               help="OUT.csv (Excel: BOM, ';') or OUT.geojson; default: a summary on standard output")
 @click.option("--decimal", type=click.Choice(["point", "comma"]), default="point", show_default=True,
               help="CSV decimal separator")
-@click.option("--status", default="", help="statuses counted (comma-separated) or 'all'; "
-                                           "default submitted,validated")
+@click.option("--status", default="", help="statuses counted (comma-separated) or 'all'; default "
+                                           "submitted,needs_info,validated,transmitted,not_resolved, as the "
+                                           "server's figures")
 @click.option("--network")
 @click.option("--technology")
 @click.option("--operator")

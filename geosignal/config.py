@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,11 @@ SETTINGS: dict[str, Setting] = {
 #: The defaults alone, as a mapping (kept for callers that read them).
 DEFAULTS: dict[str, Any] = {name: s.default for name, s in SETTINGS.items()}
 
+#: A setting's integer and number, as every number geosignal reads: ASCII digits, an optional
+#: sign, a decimal point and an exponent for numbers; no digit grouping, no other digits.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -151,15 +157,16 @@ def parse_value(name: str, raw: str) -> Any:
             return False
         raise ConfigError(f"{var} must be one of 1/0, true/false, yes/no, on/off, not {raw!r}")
     if setting.type == "int":
-        try:
-            return _in_range(var, setting, int(text))
-        except ValueError:
-            raise ConfigError(f"{var} must be an integer, not {raw!r}") from None
+        if not _INTEGER.fullmatch(text):  # (Python's int() reads 5_000 and ٥٠٠٠ too)
+            raise ConfigError(f"{var} must be an integer, not {raw!r}")
+        return _in_range(var, setting, int(text))
     if setting.type == "float":
         try:
             value = float(text)
         except ValueError:
             raise ConfigError(f"{var} must be a number, not {raw!r}") from None
+        if value == value and value not in (float("inf"), float("-inf")) and not _NUMBER.fullmatch(text):
+            raise ConfigError(f"{var} must be a number, not {raw!r}")  # (float() reads 1_000 and ١٠ too)
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(f"{var} must be a finite number, not {raw!r}")
         return _in_range(var, setting, value)

@@ -68,6 +68,11 @@ def test_bad_values_stop_the_start_naming_the_variable(tmp_path, name: str, raw:
     ("MAX_UPLOAD_FEATURES", "0", "GEOSIGNAL_MAX_UPLOAD_FEATURES must be at least 1, not 0"),
     ("TRUSTED_PROXIES", "-1", "GEOSIGNAL_TRUSTED_PROXIES must be from 0 to 10, not -1"),
     ("TRUSTED_PROXIES", "yes", "GEOSIGNAL_TRUSTED_PROXIES must be an integer, not 'yes'"),
+    # read by Python's int() and float() as 5000, 10000 and 1000: no number as geosignal reads one
+    ("PORT", "5_000", "GEOSIGNAL_PORT must be an integer, not '5_000'"),
+    ("PORT", "\u0665\u0660\u0660\u0660", "GEOSIGNAL_PORT must be an integer, not '\u0665\u0660\u0660\u0660'"),
+    ("MAX_VERTICES", "1_0000", "GEOSIGNAL_MAX_VERTICES must be an integer, not '1_0000'"),
+    ("SERVICE_MARGIN_M", "1_000", "GEOSIGNAL_SERVICE_MARGIN_M must be a number, not '1_000'"),
 ])
 def test_values_out_of_range_stop_the_start(tmp_path, name: str, raw: str, message: str) -> None:  # noqa: ANN001
     with pytest.raises(ConfigError, match=f"^{message}$"):
