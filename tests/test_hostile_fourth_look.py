@@ -233,3 +233,63 @@ def test_kml_and_gpx_features_are_numbered_in_file_order(app, db, admin, tmp_pat
         out = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", admin.email,
                                                  "--network", "mobile", "--dry-run"]).output
         assert "feature 2" in out and "'Trois'" in out, out
+
+
+# ---- one shape written otherwise is one place, in files as through the API (case 36's kind) -----
+
+_ZONE = [[4.440, 50.410], [4.446, 50.410], [4.446, 50.414], [4.440, 50.414], [4.440, 50.410]]
+_SPELLINGS = {"polygon": {"type": "Polygon", "coordinates": [_ZONE]},
+              "multipolygon": {"type": "MultiPolygon", "coordinates": [[_ZONE]]},
+              "vertex on an edge": {"type": "Polygon", "coordinates": [[_ZONE[0], [4.443, 50.410], *_ZONE[1:]]]}}
+
+
+def _collection(*geometries: dict) -> bytes:
+    from tests.factories import feature
+
+    return json.dumps({"type": "FeatureCollection", "features": [
+        feature(g, description="zone", households_affected=3) for g in geometries]}).encode()
+
+
+@pytest.mark.parametrize("spelling", ["multipolygon", "vertex on an edge"])
+def test_one_shape_written_otherwise_is_a_repeat_in_a_file_as_through_the_api(db, representative, tmp_path,
+                                                                              spelling: str) -> None:  # noqa: ANN001
+    """The API's duplicate check takes a Polygon, its MultiPolygon of one part and the same ring
+    with a vertex on an edge for one shape (``ST_Equals``); a file's compared written forms:
+    sent after the API's report, or beside the Polygon in one file, it was stored again, and a
+    copy re-exported by QGIS (a MultiPolygon layer) lost its « saved before » warnings."""
+
+    from tests.factories import count_reports, feature
+
+    other = _SPELLINGS[spelling]
+    assert representative.post("/api/v1/reports", json=feature(_SPELLINGS["polygon"], description="zone",
+                                                                households_affected=3)).status_code == 201
+    after_api = upload_file(representative, _collection(other), "z.geojson").get_json()
+    assert (after_api["saved"], [w["code"] for w in after_api["features"][0]["warnings"]]) == (
+        0, ["probable_duplicate"])
+    in_one_file = upload_file(representative, _collection(_SPELLINGS["polygon"], other), "two.geojson",
+                              dry_run="true").get_json()
+    assert [[w["code"] for w in f["warnings"]] for f in in_one_file["features"]][1] == ["probable_duplicate"]
+    assert count_reports(db) == 1
+
+
+def test_a_copy_re_exported_as_a_multipolygon_layer_is_saved_before(db, representative, tmp_path) -> None:  # noqa: ANN001
+    """QGIS and ``ogr2ogr`` write a polygon layer as MultiPolygon: the copy of a saved file lost
+    its ``row_saved_before`` warning, and its corrected copy ``same_place_saved_before``."""
+    import geopandas as gpd
+    from shapely.geometry import shape
+    from sqlalchemy import text
+
+    props = {"network": "mobile", "operators": "Proximus", "issue": "no_coverage", "description": "zone parc"}
+    saved = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": _SPELLINGS["polygon"], "properties": {**props, "households_affected": 3}}]}
+    assert upload_file(representative, json.dumps(saved).encode(), "z.geojson").get_json()["saved"] == 1
+    db.execute(text("UPDATE import_files SET saved_at = saved_at - interval '1 day'"))
+    db.execute(text("UPDATE reports SET created_at = created_at - interval '1 day', "
+                    "updated_at = updated_at - interval '1 day'"))
+    for households, warned in ((3, "row_saved_before"), (30, "same_place_saved_before")):
+        gpd.GeoDataFrame({**{k: [v] for k, v in props.items()}, "households_affected": [households]},
+                         geometry=[shape(_SPELLINGS["multipolygon"])], crs=4326).to_file(
+            tmp_path / f"copy{households}.gpkg", driver="GPKG")
+        copy = upload_file(representative, (tmp_path / f"copy{households}.gpkg").read_bytes(), "copy.gpkg",
+                           dry_run="true").get_json()
+        assert [[w["code"] for w in f.get("warnings", [])] for f in copy["features"]] == [[warned]], copy

@@ -220,11 +220,17 @@ def measures(geoms_31370: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def geometry_keys(geoms_4326: np.ndarray) -> list[bytes]:
-    """Return a key per geometry that is equal for geometries equal up to vertex order and
-    ring start (normalised WKB): how duplicates are recognised within a batch."""
-    geoms = np.asarray(geoms_4326, dtype=object)
+    """Return a key per geometry that is equal for geometries that are one shape written
+    otherwise — vertex order and ring start, a multi-geometry of one part and that part, a
+    vertex added on a straight edge (normalised WKB of the simplified part) — as the API's
+    duplicate check (``ST_Equals``) sees them: how duplicates and rows saved before are
+    recognised within a batch and against the stored reports (a copy re-exported by QGIS as a
+    MultiPolygon layer was a new place)."""
+    geoms = np.array(geoms_4326, dtype=object)
+    one_part = np.isin(shapely.get_type_id(geoms), (4, 5, 6)) & (shapely.get_num_geometries(geoms) == 1)
+    if one_part.any():
+        geoms[one_part] = shapely.get_geometry(geoms[one_part], 0)
     shapes = np.flatnonzero(shapely.get_type_id(geoms) != 0)  # a point is its own normal form
     if len(shapes):
-        geoms = geoms.copy()
-        geoms[shapes] = shapely.normalize(geoms[shapes])
+        geoms[shapes] = shapely.normalize(shapely.simplify(geoms[shapes], 0.0))
     return list(shapely.to_wkb(geoms))
