@@ -52,7 +52,19 @@ def _run_import(import_id: str) -> None:
     if _flask_app is None:
         raise RuntimeError("no application configured for the job worker")
     with _flask_app.app_context():
-        run_import_job(_flask_app.extensions["geosignal.db"], _flask_app.config, import_id, _area_cache)
+        run_import_job(_flask_app.extensions["geosignal.db"], _flask_app.config, import_id, _area_cache,
+                       describe=_message_in)
+
+
+def _message_in(error: Any, language: str | None) -> str:
+    """What a person reads of a failed import's ``error`` (:func:`geosignal.ui_text.error_message`)
+    in ``language`` (the request's that queued it; French when unknown), in an app context."""
+    from flask_babel import force_locale
+
+    from geosignal import i18n, ui_text
+
+    with force_locale(i18n.BABEL_LOCALES[language if language in i18n.LANGUAGES else "fr"]):
+        return ui_text.error_message(error)
 
 
 def _send_mail() -> None:

@@ -203,6 +203,17 @@ def test_a_rejected_file_ends_failed_with_the_per_feature_report(job_app) -> Non
     assert [(f["index"], f["error"]["code"], f["error"]["where"]) for f in refused] == \
         [(60, "not_your_commune", "row 62")]  # a CSV row, as a spreadsheet numbers it
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+    # what a person reads, in the language of the request that queued it, as a synchronous
+    # refusal says it (a failed job's error had no message)
+    assert result["error"]["message"] == ("Des éléments du fichier ont été refusés et rien n'a été enregistré : "
+                                          "corrigez-les, ou enregistrez seulement les éléments acceptés.")
+    form = {"file": (io.BytesIO(data), "campagne.csv"), "network": "mobile"}
+    english = job_app.test_client().post("/api/v1/imports", data=form, content_type="multipart/form-data",
+                                         headers={**_headers(job_app), "Accept-Language": "en"})
+    _work(job_app)
+    said = job_app.test_client().get(english.headers["Location"], headers=_headers(job_app)).get_json()
+    assert said["error"]["message"] == ("Items of the file were refused and nothing was saved: correct them, or "
+                                        "save only the accepted items.")
 
 
 def test_bad_requests_are_answered_at_once_not_queued(job_app) -> None:

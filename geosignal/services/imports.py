@@ -1366,19 +1366,21 @@ def check_options(*, mode: str, default_network: str | None, crs: str | None,
 
 
 def create_import_job(session: Session, user: User, data: bytes, filename: str, options: dict[str, Any],
-                      token_id: int | None = None) -> Any:
+                      token_id: int | None = None, language: str | None = None) -> Any:
     """Keep an upload to be saved by a job worker and put it in the queue, in the caller's
     transaction (the caller commits: job and queue entry appear together). ``options`` are
     :data:`JOB_OPTIONS`; the job also keeps the capacity the user asks in (``acting_as``:
     role and commune, :func:`acting_as`) and the API token that asked (``token_id``, None for
-    a signed-in session), which the worker checks again (:func:`token_problem`). Returns the
-    :class:`~geosignal.models.ImportJob` (state ``queued``)."""
+    a signed-in session), which the worker checks again (:func:`token_problem`), and the
+    ``language`` of the request (``fr``, ``nl``, ``en``: a failure's ``message`` is written in
+    it, :data:`MessageMaker`). Returns the :class:`~geosignal.models.ImportJob` (state ``queued``)."""
     from geosignal import jobs
     from geosignal.models import ImportJob
 
     acting = {**acting_as(user), **({"token_id": token_id} if token_id is not None else {})}
     job = ImportJob(id=uuid.uuid4(), user_id=user.id, filename=filename[:255], upload=data,
-                    options={**{k: options.get(k) for k in JOB_OPTIONS}, "acting_as": acting},
+                    options={**{k: options.get(k) for k in JOB_OPTIONS}, "acting_as": acting,
+                             **({"language": language} if language else {})},
                     state="queued", rows_done=0)
     session.add(job)
     session.flush()
@@ -1418,13 +1420,29 @@ def _gzip_json(pieces: Iterator[str]) -> bytes:
     return b"".join(gzip_chunks(piece.encode("utf-8") for piece in pieces))
 
 
-def finish_failed(session: Session, job: Any, error: GeosignalError) -> None:
+#: What a person reads of a failed job's error, in a language (``fr``, ``nl``, ``en`` or None:
+#: the default): ``(error, language) -> message``. The job worker, which has the translations
+#: (:mod:`geosignal.jobs`), gives one; the problem document then carries ``message`` as a
+#: synchronous answer does, in the language of the request that queued the job.
+MessageMaker = Callable[[GeosignalError, "str | None"], str]
+
+
+def job_problem(job: Any, error: GeosignalError, describe: MessageMaker | None = None) -> dict[str, Any]:
+    """The problem document of ``job``'s ``error``, with its ``message`` when ``describe`` is given."""
+    doc = error.to_problem()
+    if describe is not None:
+        doc["message"] = describe(error, (job.options or {}).get("language"))
+    return doc
+
+
+def finish_failed(session: Session, job: Any, error: GeosignalError, describe: MessageMaker | None = None) -> None:
     """End ``job`` as ``failed`` with ``error`` before it read its file: its document is the
-    head and ``error`` (a problem document), its file is dropped (the caller commits)."""
+    head and ``error`` (a problem document, :func:`job_problem`), its file is dropped (the
+    caller commits)."""
     job.state = "failed"
     job.finished_at = session.execute(text("SELECT clock_timestamp()")).scalar_one()
     head = job_head(job)
-    head["error"] = error.to_problem()
+    head["error"] = job_problem(job, error, describe)
     job.result = _gzip_json(iter([json.dumps(head, ensure_ascii=False)]))
     job.error_code = error.code
     job.upload = None
@@ -1448,7 +1466,8 @@ def fail_queued_imports(session: Session, user: Any) -> int:
     return len(jobs)
 
 
-def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[str, Any] | None = None) -> str:
+def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[str, Any] | None = None,
+                   describe: MessageMaker | None = None) -> str:
     """Run a queued import job to its end (a job worker calls this) and return its final
     state, ``done`` or ``failed``.
 
@@ -1466,21 +1485,22 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
     The job acts for the user who queued it, in the capacity kept with it (``acting_as``):
     when it starts, and again before it stores (:func:`import_file`), an account deactivated
     since, or whose role or commune changed, fails it with ``forbidden``
-    (:func:`account_problem`) and nothing is stored.
+    (:func:`account_problem`) and nothing is stored. ``describe``: a failure's ``message``
+    (:data:`MessageMaker`).
     """
     import logging
 
     key = uuid.UUID(str(import_id))
     try:
-        return _run_import_job(database, config, key, area_cache)
+        return _run_import_job(database, config, key, area_cache, describe)
     except Exception:  # outside the import's own errors: the connection lost at the end, the database restarted…
         logging.getLogger(__name__).exception("import job %s", import_id)
-        if not _record_crash(database, key):
+        if not _record_crash(database, key, describe):
             raise  # nothing recorded either (the database still away): the queue runs the job again later
         return "failed"
 
 
-def _record_crash(database: Any, key: uuid.UUID) -> bool:
+def _record_crash(database: Any, key: uuid.UUID, describe: MessageMaker | None = None) -> bool:
     """End the import job ``key`` as ``failed`` (``internal_error``, its file dropped) in a
     transaction of its own, unless it ended meanwhile; whether that could be recorded."""
     from geosignal.models import ImportJob
@@ -1490,14 +1510,15 @@ def _record_crash(database: Any, key: uuid.UUID) -> bool:
             job = session.get(ImportJob, key, with_for_update=True)
             if job is not None and job.state in ("queued", "running"):
                 finish_failed(session, job, GeosignalError(
-                    "internal_error", "the import stopped on an unexpected error; nothing was saved"))
+                    "internal_error", "the import stopped on an unexpected error; nothing was saved"), describe)
                 session.commit()
         return True
     except Exception:  # noqa: BLE001 - the database is still away: said by the caller's raise
         return False
 
 
-def _run_import_job(database: Any, config: Any, key: uuid.UUID, area_cache: dict[str, Any] | None) -> str:
+def _run_import_job(database: Any, config: Any, key: uuid.UUID, area_cache: dict[str, Any] | None,
+                    describe: MessageMaker | None = None) -> str:
     """:func:`run_import_job` itself."""
     import logging
     import time
@@ -1516,7 +1537,7 @@ def _run_import_job(database: Any, config: Any, key: uuid.UUID, area_cache: dict
         problem = (account_problem(session.get(User, job.user_id), job.options.get("acting_as"))
                    or token_problem(session, job.options.get("acting_as")))
         if problem is not None:  # deactivated, changed or its token revoked while the job waited: it does nothing
-            finish_failed(session, job, problem)
+            finish_failed(session, job, problem, describe)
             session.commit()
             return "failed"
         job.state = "running"
@@ -1570,7 +1591,7 @@ def _run_import_job(database: Any, config: Any, key: uuid.UUID, area_cache: dict
             job.rows_done = outcome.total
         head = job_head(job)
         if error is not None:
-            head["error"] = error.to_problem()
+            head["error"] = job_problem(job, error, describe)
         if outcome is not None:
             body = outcome.iter_json(head)
         else:

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from geosignal import policy
+from geosignal import i18n, policy
 from geosignal.auth import current
 from geosignal.compression import gzip_chunks
 from geosignal.db import get_session
@@ -98,7 +98,8 @@ def post_import() -> Response:
             raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
                                  f"{limits.max_upload_bytes:,}.", value=len(data), limit=limits.max_upload_bytes)
         detect_format(data, upload.filename)
-        job = create_import_job(session, user, data, upload.filename, options, token_id=g.get("token_id"))
+        job = create_import_job(session, user, data, upload.filename, options, token_id=g.get("token_id"),
+                                language=i18n.current_language())
         session.commit()
         response = jsonify(job_head(job))
         response.status_code = 202
