@@ -762,3 +762,22 @@ def test_one_send_mail_run_tries_a_refused_message_once(app, db, smtp_server, pe
                            "ORDER BY id")).all()
     assert sorted(tuple(r) for r in rows) == [("pending", 1), ("sent", 1)]  # the refused one waits for its time
     assert (done["messages"], done["failed"]) == (1, 1)
+
+
+@pytest.mark.parametrize(("lang", "written", "more"), [
+    ("fr", "geosignal : 1\u202f299 nouveaux signalements", "… et 1\u202f249 autres"),
+    ("nl", "geosignal: 1.299 nieuwe meldingen", "… en 1.249 andere"),
+    ("en", "geosignal: 1,299 new reports", "… and 1,249 more")])
+def test_counts_in_a_mail_are_written_as_its_language_writes_numbers(app, lang: str, written: str,
+                                                                       more: str) -> None:  # noqa: ANN001
+    """An import of 1,299 reports was told as « 1299 new reports » in every language, where
+    every page writes 1 299 · 1.299 · 1,299."""
+    import uuid
+
+    rows = [dict(id=i, kind="submission", reference=f"CM-2026-{i:05d}", commune_nis=CHARLEROI, commune="Charleroi",
+                 report_id=uuid.uuid4(), network="mobile", issue=None, from_status=None, to_status="submitted",
+                 reason=None, actor_role="representative", details=None) for i in range(1, 1300)]
+    message = notifications.Message(1, "a@b.be", lang, "submission", False, rows)
+    subject, plain, html = notifications.render(message, BASE)
+    assert subject == written
+    assert more in plain and more in html

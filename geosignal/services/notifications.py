@@ -579,10 +579,42 @@ def _environment(locale: str) -> Any:
         french = vocab.LABELS_FR.get(value or "")
         return translations.gettext(french) if french else str(value)
 
+    _figures_in(env, locale)
     env.globals["label"] = label
     env.globals["lang"] = locale
     env.globals["colon"] = colon(locale)  # « Motif : » in French, "Reason: " in Dutch and English
     return env
+
+
+def _figures_in(env: Any, locale: str) -> None:
+    """Make the gettext callables of ``env`` write whole numbers (``num``, counts) as the
+    recipient's language writes them — ``1 299`` · ``1.299`` · ``1,299`` — as every page does:
+    « 1299 nouveaux signalements » was written in every language. The plural still chooses
+    by the number itself."""
+    from babel.numbers import format_decimal
+    from jinja2 import pass_context
+
+    from geosignal.i18n import BABEL_LOCALES
+
+    written_in = BABEL_LOCALES.get(locale, locale)
+
+    def written(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return format_decimal(value, "#,##0", locale=written_in)
+        return value
+
+    plain, plural = env.globals["gettext"], env.globals["ngettext"]
+
+    @pass_context
+    def gettext(context: Any, message: str, **variables: Any) -> str:
+        return plain(context, message, **{k: written(v) for k, v in variables.items()})
+
+    @pass_context
+    def ngettext(context: Any, singular: str, plural_: str, number: int, **variables: Any) -> str:
+        variables.setdefault("num", number)
+        return plural(context, singular, plural_, number, **{k: written(v) for k, v in variables.items()})
+
+    env.globals.update(gettext=gettext, _=gettext, ngettext=ngettext)
 
 
 def report_url(base_url: str, report_id: uuid.UUID | str) -> str:
@@ -670,7 +702,8 @@ def render(message: Message, base_url: str, unsubscribe_link: str | None = None)
         page_context = {**common, "sections": Markup("".join(block(t, c, "section") for t, c in pages)),
                         "footer": Markup(block(*pages[0], "footer"))}
         plain, html = env.get_template("digest.txt"), env.get_template("digest.html")
-    subject = " ".join(block(plain, context, "subject").split())
+    # lines and runs of spaces made one (a header is one line); a no-break space in a figure stays
+    subject = re.sub(r"[ \t\r\n\f\v\x85\u2028\u2029]+", " ", block(plain, context, "subject")).strip()
     body = block(plain, context, "body").strip() + "\n"
     return subject, body, html.render(page_context, subject=subject)
 
