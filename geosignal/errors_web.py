@@ -86,8 +86,8 @@ def http_error(error: HTTPException) -> Response | tuple[Any, ...]:
     status = error.code or 500
     if status == 429:
         return render_error(GeosignalError(
-            "rate_limited", "Trop de tentatives : attendez quelques minutes (voir Retry-After) "
-            "avant de réessayer.", status=429))
+            "rate_limited", "too many attempts: wait a few minutes (see Retry-After) before trying again",
+            status=429))
     code = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
     return render_error(GeosignalError(code, error.description, status=status),
                         allowed=getattr(error, "valid_methods", None))
@@ -113,8 +113,8 @@ def init_app(app: Flask) -> None:
         log.warning("database unavailable on %s %s: %s", request.method, request.path,
                     str(error).splitlines()[0] if str(error) else type(error).__name__)
         response = render_error(GeosignalError(
-            "service_unavailable", "La base de données ne répond pas pour l'instant ; réessayez dans "
-            f"{RETRY_AFTER_S} secondes.", retry_after_s=RETRY_AFTER_S))
+            "service_unavailable", f"the database does not answer for now; try again in {RETRY_AFTER_S} seconds",
+            retry_after_s=RETRY_AFTER_S))
         response = make_response(response)
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response

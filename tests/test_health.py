@@ -47,6 +47,10 @@ def test_database_unreachable_gives_503_with_retry_after() -> None:
         assert response.status_code == 503, path
         assert response.headers["Retry-After"] == "5"
         assert response.get_json()["code"] == "service_unavailable"
+    # detail in English, for clients and logs (it was French); message in the request's language
+    english = client.get("/api/v1/communes", headers={"Accept-Language": "en"}).get_json()
+    assert english["detail"] == "the database does not answer for now; try again in 5 seconds"
+    assert english["message"] == "Service unavailable for now: try again in 5 seconds."
     token = csrf_token(client.get("/login").get_data(as_text=True))
     page = client.post("/login", data={"email": "a@b.be", "password": "x", "csrf_token": token},
                        headers={"Accept": "text/html"})
