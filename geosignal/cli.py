@@ -482,7 +482,7 @@ def revoke_token(token_id: int) -> None:
     with _session() as session:
         token = revoke(session, None, token_id)
         session.commit()
-    click.echo(f"token {token_id} ({token.name or 'sans nom'}) revoked")
+    click.echo(f"token {token_id} ({token.name or 'unnamed'}) revoked")
 
 
 @commands.command("create-demo-users")
