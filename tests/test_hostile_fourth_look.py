@@ -293,3 +293,24 @@ def test_a_copy_re_exported_as_a_multipolygon_layer_is_saved_before(db, represen
         copy = upload_file(representative, (tmp_path / f"copy{households}.gpkg").read_bytes(), "copy.gpkg",
                            dry_run="true").get_json()
         assert [[w["code"] for w in f.get("warnings", [])] for f in copy["features"]] == [[warned]], copy
+
+
+def test_a_zone_repaired_on_request_is_stored_on_the_grid_it_is_read_back_on(db, representative) -> None:  # noqa: ANN001
+    """A vertex 0.03 mm past the opposite edge, sent with ``repair=true``: the repair kept a
+    sliver thinner than 9 decimals, which the read-back check then refused as « valid as sent »
+    (the author had asked for a repair). The repaired zone is snapped to that grid: stored,
+    and read back valid."""
+    import shapely
+    from shapely.geometry import shape
+
+    from tests.factories import feature
+
+    ring = [[4.44, 50.41], [4.45, 50.41], [4.45, 50.42], [4.445, 50.41 - 3e-10], [4.44, 50.42], [4.44, 50.41]]
+    created = representative.post("/api/v1/reports?repair=true",
+                                  json=feature({"type": "Polygon", "coordinates": [ring]}))
+    assert created.status_code == 201, created.get_json()
+    assert [w["code"] for w in created.get_json()["intake"]["warnings"]] == ["geometry_repaired"]
+    read = representative.get(created.headers["Location"]).get_json()
+    assert shapely.is_valid(shape(read["geometry"]))
+    assert read["properties"]["area_m2"] == pytest.approx(
+        created.get_json()["intake"]["warnings"][0]["area_after_m2"], abs=0.1)

@@ -728,6 +728,9 @@ def _repair_or_refuse(g: BaseGeometry, p: Pending, repair: bool) -> tuple[BaseGe
                                  kind="too_tangled_to_repair")
         before = _shoelace_m2(g)
         fixed = shapely.make_valid(g, method="structure", keep_collapsed=False)
+        # on the grid the API reads it back on (9 decimals): a sliver the repair keeps, thinner
+        # than that, would read back invalid (and be refused as such below)
+        fixed = shapely.set_precision(_polygonal_part(fixed), 10.0 ** -contract.API_COORDINATE_DECIMALS)
         fixed = _polygonal_part(fixed)
         if fixed.is_empty or not fixed.is_valid:
             raise GeosignalError("invalid_geometry", f"{reason}; the repair left no valid polygon.",
