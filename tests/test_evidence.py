@@ -453,3 +453,18 @@ def test_a_photo_too_large_from_the_page_is_said_beside_its_field_whatever_its_s
                               content_type="multipart/form-data")
     assert (api.status_code, api.get_json()["code"]) == (413, "photo_too_large" if megabytes == 7
                                                          else "payload_too_large")
+
+
+def test_a_truncated_photo_is_refused_after_a_pdf_was_rendered(representative) -> None:  # noqa: ANN001
+    """WeasyPrint sets Pillow's ``LOAD_TRUNCATED_IMAGES`` when it is imported (a commune sheet's
+    PDF): in a worker that had rendered one, a photo cut short was stored, half grey."""
+    import weasyprint  # noqa: F401  (what rendering a commune sheet imports)
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    report_id = _report(representative)
+    out = io.BytesIO()
+    Image.effect_noise((300, 300), 40).convert("RGB").save(out, "JPEG")
+    response = _post_photo(representative, report_id, out.getvalue()[:2000])
+    assert (response.status_code, response.get_json()["code"]) == (422, "invalid_image")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # (left as WeasyPrint wants it)

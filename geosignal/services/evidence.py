@@ -27,6 +27,7 @@ import io
 import math
 import re
 import struct
+import threading
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -173,7 +174,9 @@ def _kind(error: GeosignalError) -> dict[str, Any]:
 
 def add_speed_test(session: Session, user: User, report_id: str | uuid.UUID, body: Any) -> dict[str, Any]:
     """Validate ``body`` (:func:`validate_speed_test`) and attach it to the report; return it
-    serialised (:func:`speed_test_json`). The caller commits.
+    serialised (:func:`speed_test_json`). The caller commits. ``body`` may be a function
+    returning it, called once the report is found writable: a request's body is then read
+    (and its faults said: 415, ``invalid_json``) only for whoever may add evidence.
 
     Raises, in this order: ``not_found`` (404) when the report does not exist or ``user`` may
     not read it, ``forbidden`` (403) when ``user`` may not add evidence to it, ``conflict``
@@ -182,7 +185,7 @@ def add_speed_test(session: Session, user: User, report_id: str | uuid.UUID, bod
     :data:`MAX_SPEED_TESTS`.
     """
     report = _writable_report(session, user, report_id)
-    values = validate_speed_test(body)
+    values = validate_speed_test(body() if callable(body) else body)
     count = session.scalar(select(func.count()).where(SpeedTest.report_id == report.id))
     if count >= MAX_SPEED_TESTS:
         raise GeosignalError("evidence_limit", f"this report already holds {MAX_SPEED_TESTS} speed tests")
@@ -230,6 +233,24 @@ def photo_too_large(size: int | None = None) -> GeosignalError:
     return GeosignalError("photo_too_large", f"{has}; at most {MAX_PHOTO_BYTES:,} bytes (5 MB)", limit=MAX_PHOTO_BYTES)
 
 
+_WHOLE_IMAGES = threading.Lock()
+
+
+def _load_whole(image: Any) -> None:
+    """Decode ``image`` (Pillow), refusing a truncated file (``OSError``) whatever the process's
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` says: WeasyPrint sets it to True when it is imported (the
+    commune sheet's PDF), after which a photo cut short was stored half grey."""
+    from PIL import ImageFile
+
+    with _WHOLE_IMAGES:
+        kept = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            image.load()
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = kept
+
+
 def process_photo(data: bytes) -> ProcessedPhoto:
     """Check and re-encode an uploaded photo; return the bytes to store.
 
@@ -260,7 +281,7 @@ def process_photo(data: bytes) -> ProcessedPhoto:
                                      f"{MAX_PIXELS[kind]:,}", limit=MAX_PIXELS[kind])
             if kind == "jpeg":
                 image.draft("RGB", _draft_size(width, height))  # decode at a reduced scale
-            image.load()
+            _load_whole(image)
             image = _upright_srgb(image, ImageOps)
         except GeosignalError:
             raise

@@ -50,7 +50,7 @@ def post_speed_test(report_id: str) -> Response:
     """
     user = current()
     session = get_session()
-    test = evidence_service.add_speed_test(session, user, report_id, json_body())
+    test = evidence_service.add_speed_test(session, user, report_id, json_body)  # (read once allowed)
     session.commit()
     response = jsonify(test)
     response.status_code = 201
