@@ -781,3 +781,11 @@ def test_counts_in_a_mail_are_written_as_its_language_writes_numbers(app, lang: 
     subject, plain, html = notifications.render(message, BASE)
     assert subject == written
     assert more in plain and more in html
+    # an identifier stays as it is: « Zone 1234 », never « Zone 1 234 »
+    withdrawn = {**rows[0], "kind": "withdrawal", "from_status": "validated", "to_status": "withdrawn",
+                 "details": {"zone": 1234, "zone_removed": False, "zone_reports": 1500}}
+    _, plain, _ = notifications.render(notifications.Message(1, "a@b.be", lang, "withdrawal", False, [withdrawn]),
+                                       BASE)
+    zone_line = {"fr": "Zone 1234 : il lui reste 1\u202f500 signalements",
+                 "nl": "Zone 1234: er blijven 1.500 meldingen over", "en": "Zone 1234: 1,500 reports left"}[lang]
+    assert f"  {zone_line}\n" in plain

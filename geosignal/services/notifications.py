@@ -587,10 +587,10 @@ def _environment(locale: str) -> Any:
 
 
 def _figures_in(env: Any, locale: str) -> None:
-    """Make the gettext callables of ``env`` write whole numbers (``num``, counts) as the
-    recipient's language writes them — ``1 299`` · ``1.299`` · ``1,299`` — as every page does:
-    « 1299 nouveaux signalements » was written in every language. The plural still chooses
-    by the number itself."""
+    """Make the gettext callables of ``env`` write counts (``num``) as the recipient's
+    language writes them — ``1 299`` · ``1.299`` · ``1,299`` — as every page does: « 1299
+    nouveaux signalements » was written in every language. Identifiers (a zone's number) stay
+    as they are; the plural still chooses by the number itself."""
     from babel.numbers import format_decimal
     from jinja2 import pass_context
 
@@ -598,21 +598,22 @@ def _figures_in(env: Any, locale: str) -> None:
 
     written_in = BABEL_LOCALES.get(locale, locale)
 
-    def written(value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return format_decimal(value, "#,##0", locale=written_in)
-        return value
+    def written(variables: dict[str, Any]) -> dict[str, Any]:
+        count = variables.get("num")
+        if isinstance(count, int) and not isinstance(count, bool):
+            return {**variables, "num": format_decimal(count, "#,##0", locale=written_in)}
+        return variables
 
     plain, plural = env.globals["gettext"], env.globals["ngettext"]
 
     @pass_context
     def gettext(context: Any, message: str, **variables: Any) -> str:
-        return plain(context, message, **{k: written(v) for k, v in variables.items()})
+        return plain(context, message, **written(variables))
 
     @pass_context
     def ngettext(context: Any, singular: str, plural_: str, number: int, **variables: Any) -> str:
         variables.setdefault("num", number)
-        return plural(context, singular, plural_, number, **{k: written(v) for k, v in variables.items()})
+        return plural(context, singular, plural_, number, **written(variables))
 
     env.globals.update(gettext=gettext, _=gettext, ngettext=ngettext)
 
