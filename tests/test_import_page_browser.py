@@ -134,6 +134,19 @@ def test_refused_rows_say_what_they_held_and_the_focus_follows_the_outcome(live_
     watch.context.close()
 
 
+def _preview_first_row(browser, live_server, name: str, mime: str, data: bytes):  # noqa: ANN001, ANN202, F811
+    """Sign in as Charleroi's representative, preview ``data`` on the upload page and return
+    (the page's watch, the preview table's first row)."""
+    watch = PageWatch(browser, live_server)
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": name, "mimeType": mime, "buffer": data}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr")
+    return watch, page.locator("#preview-table tbody tr").nth(0)
+
+
 def test_a_row_partly_outside_the_commune_says_how_much(live_server, browser) -> None:  # noqa: F811
     """A zone of the file a fifth of which lies in Châtelet: accepted for Charleroi, with a
     sentence saying the share outside (PostGIS measures 21.9 % for this circle)."""
@@ -148,15 +161,8 @@ def test_a_row_partly_outside_the_commune_says_how_much(live_server, browser) ->
     zone = shapely.transform(circle, lambda xy: np.column_stack(to_4326.transform(xy[:, 0], xy[:, 1])))
     collection = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": shapely.geometry.mapping(zone), "properties": {"description": "Au bord"}}]}
-    watch = PageWatch(browser, live_server)
-    watch.login("browser-rep@charleroi.be")
-    page = watch.page
-    page.goto(live_server + "/import")
-    page.set_input_files("#import-file", files=[{"name": "bord.geojson", "mimeType": "application/geo+json",
-                                                 "buffer": json.dumps(collection).encode()}])
-    page.click("#preview-button")
-    page.wait_for_selector("#preview-table tbody tr")
-    row = page.locator("#preview-table tbody tr").nth(0)
+    watch, row = _preview_first_row(browser, live_server, "bord.geojson", "application/geo+json",
+                                    json.dumps(collection).encode())
     assert row.locator("td").nth(1).inner_text() == "accepté, avec une remarque"
     said = " ".join(row.locator("td").last.inner_text().split())
     assert said == ("22 % de cette forme se trouve hors de Charleroi, la commune qui en contient la plus grande "
@@ -174,15 +180,9 @@ def test_a_multipoint_row_partly_outside_says_its_points_count_in_its_commune_on
     points = [[4.4260, 50.4233], [4.4440, 50.4108], [4.5204, 50.4056]]  # Charleroi, Charleroi, Châtelet
     collection = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": points}, "properties": {}}]}
-    watch = PageWatch(browser, live_server)
-    watch.login("browser-rep@charleroi.be")
-    page = watch.page
-    page.goto(live_server + "/import")
-    page.set_input_files("#import-file", files=[{"name": "points.geojson", "mimeType": "application/geo+json",
-                                                 "buffer": json.dumps(collection).encode()}])
-    page.click("#preview-button")
-    page.wait_for_selector("#preview-table tbody tr")
-    said = " ".join(page.locator("#preview-table tbody tr").nth(0).locator("td").last.inner_text().split())
+    watch, row = _preview_first_row(browser, live_server, "points.geojson", "application/geo+json",
+                                    json.dumps(collection).encode())
+    said = " ".join(row.locator("td").last.inner_text().split())
     assert said == ("33 % des points de cette ligne se trouvent hors de Charleroi, la commune qui en contient le "
                     "plus, où elle est classée : un signalement compte une fois, dans sa commune, et ces points "
                     "ne comptent dans aucune autre. Importez-les dans des lignes à part pour qu'ils comptent "
@@ -197,15 +197,9 @@ def test_a_kml_in_lambert_72_is_told_to_be_exported_again_not_to_declare_it(live
     kml = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
            '<Placemark><name>L</name><Point><coordinates>155000,122000</coordinates></Point></Placemark>'
            '</Document></kml>')
-    watch = PageWatch(browser, live_server)
-    watch.login("browser-rep@charleroi.be")
-    page = watch.page
-    page.goto(live_server + "/import")
-    page.set_input_files("#import-file", files=[{"name": "lambert.kml", "mimeType": "application/vnd.google-earth.kml+xml",
-                                                 "buffer": kml.encode()}])
-    page.click("#preview-button")
-    page.wait_for_selector("#preview-table tbody tr")
-    said = " ".join(page.locator("#preview-table tbody tr").nth(0).locator("td").last.inner_text().split())
+    watch, row = _preview_first_row(browser, live_server, "lambert.kml", "application/vnd.google-earth.kml+xml",
+                                    kml.encode())
+    said = " ".join(row.locator("td").last.inner_text().split())
     assert ("Ces coordonnées ressemblent à du Lambert belge 72 (EPSG:31370) : elles placeraient ce lieu à "
             "Charleroi. Un fichier KML ou GPX est toujours en WGS 84 (longitude/latitude) : exportez-le à nouveau "
             "en WGS 84") in said, said

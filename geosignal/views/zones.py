@@ -23,10 +23,7 @@ def _body() -> dict[str, Any]:
     sent as text or a form was acted on)."""
     if not request.get_data().strip():
         return {}
-    try:
-        return json_body()
-    except UnicodeDecodeError:
-        raise GeosignalError("invalid_json", "the body is not valid JSON") from None
+    return json_body()
 
 
 @bp.get("/zones")
