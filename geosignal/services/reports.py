@@ -181,12 +181,14 @@ MAX_IDEMPOTENCY_KEY = 200
 
 def attribute_key(props: Mapping[str, Any]) -> tuple:
     """The attributes two reports must share to be duplicates, as stored (empty lists and
-    description for absent ones), from a report's properties or a row of ``reports``."""
+    description for absent ones), from a report's properties or a row of ``reports``. The
+    lists (``technologies``, ``operators``) are sets — a value named twice is refused — so
+    their order is not part of the key: « Orange, Proximus » repeats « Proximus, Orange »."""
     out = []
     for name in ATTRIBUTES:
         value = props.get(name)
         if name in ("technologies", "operators"):
-            value = tuple(value or ())
+            value = tuple(sorted(value or ()))
         elif name == "description":
             value = value or ""
         elif isinstance(value, datetime):
@@ -253,7 +255,9 @@ _ASSIGN_AND_DUPLICATE = text(f"""
        WHERE r.reporter_id = :uid AND r.created_at > now() - make_interval(secs => :window)
          AND ST_Equals(r.geometry, g.g)
          AND r.network IS NOT DISTINCT FROM CAST(:network AS varchar)
-         AND r.technologies = CAST(:technologies AS varchar[]) AND r.operators = CAST(:operators AS varchar[])
+         -- the lists as sets (each value once: equal when each holds the other), in any order
+         AND r.technologies @> CAST(:technologies AS varchar[]) AND r.technologies <@ CAST(:technologies AS varchar[])
+         AND r.operators @> CAST(:operators AS varchar[]) AND r.operators <@ CAST(:operators AS varchar[])
          AND r.issue IS NOT DISTINCT FROM CAST(:issue AS varchar)
          AND r.setting IS NOT DISTINCT FROM CAST(:setting AS varchar)
          AND r.households_affected IS NOT DISTINCT FROM CAST(:households_affected AS integer)

@@ -1,0 +1,91 @@
+"""A fifth adversarial look at the kinds of ``../shared/cases/`` and the paths around them.
+Each test failed on the code before its mend."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from geosignal.models import Report
+from tests.factories import feature, upload_file
+
+# ---- a list's values in another order are the same report (case 36's kind) -----------------------
+
+_POINT = {"type": "Point", "coordinates": [4.4440, 50.4108]}
+
+
+def test_operators_named_in_another_order_are_a_repeat_through_the_api_and_in_files(db, representative) -> None:  # noqa: ANN001
+    """``operators`` and ``technologies`` are sets (a value named twice is refused): the same
+    report sent again with its operators in another order was stored twice by the API, and a
+    file holding it was saved again without « saved before »."""
+    first = representative.post("/api/v1/reports", json=feature(
+        _POINT, operators=["Orange", "Proximus"], technologies=["4G", "3G"]))
+    assert first.status_code == 201
+    again = representative.post("/api/v1/reports", json=feature(
+        _POINT, operators=["Proximus", "Orange"], technologies=["3G", "4G"]))
+    assert again.status_code == 200
+    assert [w["code"] for w in again.get_json()["intake"]["warnings"]] == ["probable_duplicate"]
+    assert again.get_json()["id"] == first.get_json()["id"]
+    collection = json.dumps({"type": "FeatureCollection", "features": [
+        feature(_POINT, operators=["Proximus", "Orange"], technologies=["3G", "4G"])]}).encode()
+    saved = upload_file(representative, collection, "again.geojson").get_json()
+    assert (saved["saved"], [w["code"] for w in saved["features"][0]["warnings"]]) == (0, ["probable_duplicate"])
+    assert db.scalar(select(func.count()).select_from(Report)) == 1
+
+
+# ---- `geosignal aggregate` reads a reports file by the intake's rules (cases 11, 17, 26) -------
+
+def _reports_file(tmp_path, geometry: dict, **props) -> str:  # noqa: ANN001
+    path = tmp_path / "reports.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": _POINT, "properties": {"network": "mobile", "households_affected": 4}},
+        {"type": "Feature", "geometry": geometry, "properties": {"network": "mobile", **props}}]}))
+    return str(path)
+
+
+def _aggregate(app, reports: str, *more: str):  # noqa: ANN001, ANN202
+    from tests.conftest import COMMUNES_FILE
+
+    return app.test_cli_runner().invoke(args=["aggregate", "--reports", reports, "--communes", str(COMMUNES_FILE),
+                                              *more])
+
+
+@pytest.mark.parametrize(("written", "code"), [("Infinity", "non_finite_number"), (float("inf"), "non_finite_number"),
+                                               (-5, "invalid_attribute"), (12.7, "invalid_attribute"),
+                                               ("douze", "invalid_attribute"), (1e300, "invalid_attribute")])
+def test_aggregate_refuses_a_count_the_intake_would_not_store(app, tmp_path, written, code: str) -> None:  # noqa: ANN001
+    """The households column was read with pandas' lax numbers: « Infinity » ended in a
+    traceback, and −5, 12.7 (as 12), « douze » (as 0) and 1e300 were summed into the figures,
+    which the intake drops (``attribute_dropped``) and the stored figures never count."""
+    reports = _reports_file(tmp_path, _POINT, households_affected=written)
+    if written == float("inf"):  # (json.dumps writes Infinity, as a spreadsheet's export may)
+        assert "Infinity" in open(reports).read()
+    done = _aggregate(app, reports)
+    assert done.exit_code == 1, done.output
+    assert done.output.strip().splitlines()[-1].startswith(f"Error: {code}: ")
+    assert "feature 1" in done.output and "households_affected" in done.output
+
+
+def test_aggregate_counts_the_households_it_reads(app, tmp_path) -> None:  # noqa: ANN001
+    reports = _reports_file(tmp_path, _POINT, households_affected="12")
+    out = tmp_path / "table.geojson"
+    done = _aggregate(app, reports, "-o", str(out))
+    assert done.exit_code == 0, done.output
+    assert json.loads(out.read_text())["territory"]["households_declared"] == 16
+
+
+@pytest.mark.parametrize(("geometry", "hint"), [
+    ({"type": "Point", "coordinates": [50.4108, 4.444]}, "the axes look swapped"),  # [lat, lon]: case 11
+    ({"type": "Polygon", "coordinates": [[[155000, 122000], [156000, 122000], [156000, 123000], [155000, 123000],
+                                         [155000, 122000]]]}, "Belgian Lambert 72"),  # metres, no crs: case 17
+])
+def test_aggregate_says_which_feature_lies_in_no_commune(app, tmp_path, geometry: dict, hint: str) -> None:  # noqa: ANN001
+    """A feature in none of the communes (written [lat, lon], or in Lambert metres in a file
+    declaring no CRS) was left out of the figures without a word: exit 0, « 0 reports »."""
+    done = _aggregate(app, _reports_file(tmp_path, geometry))
+    assert done.exit_code == 1, done.output
+    last = done.output.strip().splitlines()[-1]
+    assert last.startswith("Error: outside_service_area: ") and "feature 1 lies in none of the communes" in last
+    assert hint in last
