@@ -95,6 +95,58 @@ def home_communes(boundaries: dict[str, BaseGeometry], geoms: np.ndarray) -> lis
     return [best[i][1] if i in best else None for i in range(len(geoms))]
 
 
+def _counts(values: list[Any], name: str, path: str | PathLike[str]) -> list[int]:
+    """The counts of column ``name`` (households), read by an upload's rule (a whole number
+    0…:data:`~geosignal.contract.MAX_COUNT`; absent: 0). Raises ``non_finite_number`` (NaN
+    written, Infinity) or ``invalid_attribute`` for the first feature (0-based) whose value
+    the intake would not store, with how many others hold one: a negative, decimal, ambiguous
+    (« 1.000 ») or huge count was summed into the figures (−5, 12 for 12.7, 1, 10³⁰⁰)."""
+    from geosignal.services.intake import properties
+    from geosignal.services.intake.numbers import non_finite_text
+
+    out: list[int] = []
+    faults: list[GeosignalError] = []
+    for i, value in enumerate(values):
+        value = properties.coerce_file_properties({name: value}).get(name)  # as an upload reads a file's
+        if value is None:  # absent (an empty cell, pandas' NaN)
+            out.append(0)
+            continue
+        try:
+            if (isinstance(value, float) and not np.isfinite(value)) or (
+                    isinstance(value, str) and non_finite_text(value)):
+                raise GeosignalError("non_finite_number", f"{name} is {value!r}, not a finite number.")
+            out.append(properties._count(value, f"feature {i}", name))
+        except GeosignalError as fault:
+            faults.append(GeosignalError(fault.code, f"{path}: feature {i}: {fault.detail}", where=f"feature {i}",
+                                         index=i, field=name))
+            out.append(0)
+    if faults:
+        first = faults[0]
+        more = f" ({len(faults) - 1} more feature(s) hold a {name} the intake refuses)" if len(faults) > 1 else ""
+        raise GeosignalError(first.code, first.detail + more, **first.extra)
+    return out
+
+
+def _refuse_homeless(homes: list[str | None], geoms_4326: np.ndarray, boundaries_4326: dict[str, BaseGeometry],
+                     infos: dict[str, CommuneInfo], path: str | PathLike[str],
+                     communes_path: str | PathLike[str]) -> None:
+    """Refuse (``outside_service_area``, naming the first feature, 0-based, with the intake's
+    hint: axes swapped, metres in a file declaring no CRS) a reports file holding a geometry in
+    none of the communes: it was left out of the figures without a word (a stored report always
+    has its commune, so such a feature is a mistake of the file)."""
+    homeless = [i for i, home in enumerate(homes) if home is None]
+    if not homeless:
+        return
+    from geosignal.services.intake.area import ServiceArea
+    from geosignal.services.intake.core import _outside
+
+    i = homeless[0]
+    area = ServiceArea([(nis, infos[nis].name_fr, g) for nis, g in boundaries_4326.items()], margin_m=0.0)
+    more = f" ({len(homeless) - 1} more feature(s) too)" if len(homeless) > 1 else ""
+    raise _outside(shapely.get_coordinates(geoms_4326[i]), WGS84, area, f"feature {i}",
+                   f"{path}: feature {i} lies in none of the communes of {communes_path}{more}.")
+
+
 def _list_value(value: Any) -> list[str]:
     if value is None or (isinstance(value, float) and value != value):
         return []
@@ -163,7 +215,7 @@ def aggregate_files(
         "status": reports["status"].fillna("submitted").astype(str) if "status" in reports else "submitted",
         "network": reports["network"] if "network" in reports else None,
         "issue": reports["issue"] if "issue" in reports else None,
-        "households": pd.to_numeric(reports["households_affected"], errors="coerce").fillna(0)
+        "households": _counts(list(reports["households_affected"]), "households_affected", reports_path)
         if "households_affected" in reports else 0,
     }, index=reports.index)
     frame["technologies"] = [_list_value(v) for v in reports["technologies"]] if "technologies" in reports \
@@ -188,9 +240,11 @@ def aggregate_files(
         keep &= (when >= pd.Timestamp(_day_start(filters.date_from))).to_numpy()
     if filters.date_to:
         keep &= (when < pd.Timestamp(_day_start(filters.date_to + timedelta(days=1)))).to_numpy()
-    frame, geoms, geoms_4326 = frame[keep], geoms[keep], geoms_4326[keep]
     boundaries_4326 = {n: g for n, g in zip(communes["nis_code"], communes.to_crs(WGS84).geometry, strict=True)}
-    frame["home"] = home_communes(boundaries_4326, geoms_4326) if len(geoms) else []
+    homes = home_communes(boundaries_4326, geoms_4326) if len(geoms) else []
+    _refuse_homeless(homes, geoms_4326, boundaries_4326, infos, reports_path, communes_path)
+    frame["home"] = homes
+    frame, geoms, geoms_4326 = frame[keep], geoms[keep], geoms_4326[keep]
     frame["dim"] = shapely.get_dimensions(geoms) if len(geoms) else []
     if progress:
         progress(1)
