@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geosignal.vocab import LAMBERT72, LAMBERT2008, WGS84
 
-__all__ = ["BORDER_TOLERANCE_DEG", "LAMBERT2008", "LAMBERT72", "WGS84", "area_m2", "length_m", "reproject", "rfc7946_oriented",
+__all__ = ["BORDER_TOLERANCE_DEG", "LAMBERT2008", "LINE_GRID_M", "LINE_REACH_DEG", "LINE_REACH_M", "LAMBERT72", "WGS84", "area_m2", "length_m", "reproject", "rfc7946_oriented",
            "to_lambert72", "transform_xy", "transformer"]
 
 #: How far (degrees, EPSG:4326) a point may lie from a commune and still be on its boundary:
@@ -29,6 +29,17 @@ __all__ = ["BORDER_TOLERANCE_DEG", "LAMBERT2008", "LAMBERT72", "WGS84", "area_m2
 #: 600 m edge lies 9 mm from the projected edge); ten times the API's coordinate resolution
 #: (9 decimals), so a point read back and sent again stays on the border.
 BORDER_TOLERANCE_DEG = 1e-8
+
+#: Grid (m, EPSG:31370) each line is put on before it is cut and unioned, so that near-identical
+#: stretches merge; a stretch within it of a commune's border is on that border (the figures
+#: count it, and the home-commune rule measures it, in the commune with the smaller NIS code).
+LINE_GRID_M = 0.01
+#: How far (m, EPSG:31370) a line may lie from a commune (or a stored cell) and still be its,
+#: in part: within :data:`LINE_GRID_M` once on that grid, which moves a vertex by up to 0.71 cm.
+LINE_REACH_M = 2 * LINE_GRID_M
+#: :data:`LINE_REACH_M` in degrees (EPSG:4326), rounded up in every direction in Belgium
+#: (2 cm: 2.8e-7° of longitude, 1.8e-7° of latitude): the communes a line may count in.
+LINE_REACH_DEG = 3e-7
 
 
 @lru_cache(maxsize=16)

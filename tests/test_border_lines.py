@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import shapely
 from shapely.geometry import LineString, mapping, shape
@@ -180,7 +181,8 @@ def test_a_border_segment_or_the_whole_border_is_the_smaller_nis_s(db, admin, re
 
 
 @pytest.mark.parametrize("offset_m", [0.002, 0.004])
-def test_a_stretch_millimetres_inside_chatelet_is_on_the_border(db, admin, referent, offset_m: float) -> None:  # noqa: ANN001
+def test_a_stretch_millimetres_inside_chatelet_is_on_the_border(db, admin, referent, offset_m: float,  # noqa: ANN001
+                                                                 tmp_path) -> None:  # noqa: ANN001
     """The border stretch moved 2 or 4 mm into Châtelet (a round trip through another CRS): still
     on the border, Charleroi's; before, the live figures lost it in both communes."""
     border = _border_31370(db, 6)
@@ -191,10 +193,31 @@ def test_a_stretch_millimetres_inside_chatelet_is_on_the_border(db, admin, refer
     assert len(inside) == 1
     line = to_geojson_4326(inside[0])
     length_km = _length_m(db, line) / 1000
-    _post(admin, line)
+    report = _post(admin, line)
     expected = {CHARLEROI: length_km, CHATELET: 0}
     assert {n: _stored(referent)[n] for n in expected} == pytest.approx(expected, abs=CM_KM)
     assert _lengths(aggregation.compute_live(db)) == pytest.approx(expected, abs=CM_KM)
+    _homed_where_counted(db, referent, report, line, tmp_path)
+
+
+def _homed_where_counted(db, referent, report: dict, line: dict, tmp_path) -> None:  # noqa: ANN001
+    """The stretch is Charleroi's report where its length counts, on every path: the API homed it
+    in Châtelet (its length in Charleroi's row, its count in Châtelet's; Charleroi's
+    representative was told 403 ``not_your_commune``), and so did an upload and ``aggregate``."""
+    from geosignal.services.communes import commune_of
+    from geosignal.services.intake.batch import home_communes
+    from geosignal.services.territory import service_area
+
+    assert report["properties"]["commune_nis"] == CHARLEROI
+    rows = {r["nis_code"]: r for r in referent.get("/api/v1/stats/communes").get_json()["communes"]}
+    assert (rows[CHARLEROI]["line_count"], rows[CHATELET]["line_count"]) == (1, 0)
+    assert commune_of(db, f"SRID=4326;{shape(line).wkt}") == CHARLEROI
+    assert list(home_communes(service_area(db, {}), np.asarray([shape(line)], dtype=object)).home) == [CHARLEROI]
+    reports = tmp_path / "line.geojson"
+    reports.write_text(json.dumps({"type": "FeatureCollection", "features": [feature(line)]}))
+    table, _ = aggregation.aggregate_files(reports, COMMUNES_FILE)
+    files_rows = {r["nis_code"]: r for r in table["communes"]}
+    assert (files_rows[CHARLEROI]["line_count"], files_rows[CHATELET]["line_count"]) == (1, 0)
 
 
 def test_a_road_ending_on_the_border_beside_another_in_chatelet(db, admin, referent) -> None:  # noqa: ANN001

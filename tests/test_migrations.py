@@ -300,3 +300,29 @@ def test_migration_0040_counts_a_stretch_on_a_shared_border_once_and_back() -> N
         migrate.downgrade(url, "0039")
         with engine.begin() as c:
             assert lengths(c) == before
+
+
+def test_migration_0041_homes_a_border_stretch_where_its_length_counts() -> None:
+    """Before 0041 a road stretch 3 mm inside 52012, along its border with 52011 (4.45° E), was
+    52012's report while the figures counted its length in 52011 (the smaller NIS code). The
+    upgrade gives it the home its length counts in, journalled; a line well inside 52012 stays."""
+    from sqlalchemy import text
+
+    with _scratch_database() as (url, engine):
+        migrate.upgrade(url, "0040")
+        with engine.begin() as c:
+            _zone_across_a_border(c, ())
+            ids = [c.execute(text(
+                "INSERT INTO reports (id, geometry, commune_nis, network) VALUES (gen_random_uuid(), "
+                "ST_MakeLine(ST_Point(:x, 50.40, 4326), ST_Point(:x, 50.41, 4326)), '52012', 'mobile') RETURNING id"),
+                {"x": x}).scalar_one() for x in (4.45 + 4e-8, 4.46)]  # 3 mm and 720 m inside 52012
+        migrate.upgrade(url, "0041")
+        with engine.begin() as c:
+            homes = dict(c.execute(text("SELECT id, commune_nis FROM reports WHERE id = ANY(:i)"), {"i": ids}).all())
+            assert [homes[i] for i in ids] == ["52011", "52012"]
+            journal = c.execute(text("SELECT report_id, action, before, after, details FROM audit_events")).all()
+            assert journal == [(ids[0], "edit", {"commune_nis": "52012"}, {"commune_nis": "52011"},
+                                {"home_rule": "border_lines"})]
+        migrate.downgrade(url, "0040")
+        with engine.begin() as c:  # the reports keep their home; 0038's zone functions are back
+            assert c.execute(text("SELECT count(*) FROM reports WHERE commune_nis = '52011'")).scalar_one() == 1

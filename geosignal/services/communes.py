@@ -22,7 +22,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
-from geosignal.geo import BORDER_TOLERANCE_DEG, LAMBERT72, WGS84, to_lambert72
+from geosignal.geo import (
+    BORDER_TOLERANCE_DEG,
+    LAMBERT72,
+    LINE_GRID_M,
+    LINE_REACH_DEG,
+    WGS84,
+    to_lambert72,
+)
 from geosignal.models import Commune
 
 _NIS_RE = re.compile(r"^[0-9]{5}$")
@@ -265,8 +272,8 @@ def _rehome_reports(session: Session, moved: list[str], was: dict[str, bytes]) -
     ``was``: their boundaries before, EWKB, none for a new commune) gained or lost the home
     commune the rule gives them now (:data:`HOME_COMMUNE_SQL`), in one statement; a report no
     commune holds any more keeps its home. Only the reports within
-    :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of that land are measured (found through the
-    GiST index): elsewhere their parts in each commune are what they were. Each move is
+    :data:`~geosignal.geo.LINE_REACH_DEG` of that land (a line's home depends on what lies
+    within 2 cm of it) are measured (found through the GiST index): elsewhere their parts in each commune are what they were. Each move is
     journalled (``edit``, by the system: ``commune_nis`` before and after, ``details``
     ``boundary_reload``). Returns the number of reports moved. A border corrected under a
     report left it counted in its former commune, where a recomputation from the boundaries
@@ -285,7 +292,7 @@ def _rehome_reports(session: Session, moved: list[str], was: dict[str, bytes]) -
           SELECT r.id, r.commune_nis AS was, home.nis_code AS now
           FROM reports r, changed
           CROSS JOIN LATERAL (WITH g AS (SELECT r.geometry AS g) SELECT c.nis_code {HOME_COMMUNE_SQL}) home
-          WHERE ST_DWithin(r.geometry, changed.g, {BORDER_TOLERANCE_DEG!r})
+          WHERE ST_DWithin(r.geometry, changed.g, {LINE_REACH_DEG!r})
         )
         UPDATE reports r SET commune_nis = h.now, updated_at = now()
         FROM h WHERE r.id = h.id AND h.now IS DISTINCT FROM h.was
@@ -335,25 +342,55 @@ def touches_commune_sql(boundary: str, geom: str) -> str:
             f"THEN ST_DWithin({boundary}, {geom}, {tol}) ELSE ST_Intersects({boundary}, {geom}) END")
 
 
+def home_candidates_sql(boundary: str, geom: str) -> str:
+    """Return the SQL condition "commune ``boundary`` may be the home of geometry ``geom``" (both
+    EPSG:4326 SQL expressions): as :func:`touches_commune_sql`, but a line within
+    :data:`~geosignal.geo.LINE_REACH_DEG` of the commune too — the figures count a stretch
+    within 1 cm of a border in the commune with the smaller NIS code (a line lying a few
+    millimetres inside Châtelet, along its border with Charleroi, is Charleroi's length)."""
+    tol, reach = repr(BORDER_TOLERANCE_DEG), repr(LINE_REACH_DEG)
+    return (f"{boundary} && ST_Expand({geom}, {reach}) AND CASE ST_Dimension({geom}) "
+            f"WHEN 0 THEN ST_DWithin({boundary}, {geom}, {tol}) WHEN 1 THEN ST_DWithin({boundary}, {geom}, {reach}) "
+            f"ELSE ST_Intersects({boundary}, {geom}) END")
+
+
+#: The length (m, EPSG:31370) of line ``g.g`` (EPSG:4326) the figures count in commune ``c``:
+#: the line on the 1 cm grid (:data:`~geosignal.geo.LINE_GRID_M`), within 1 cm of the commune,
+#: less what lies within 1 cm of a commune with a smaller NIS code (a stretch on a shared
+#: border, whose two boundaries differ by millimetres, is the smaller NIS code's). The
+#: boundaries are cut to the line's box (widened by 2e-5°, at least 1.4 m) before they are
+#: projected and widened, as the stored cells cut theirs.
+_LINE_COUNTED_SQL = f"""(SELECT ST_Length(CASE WHEN lt.u IS NULL THEN lo.l ELSE ST_Difference(lo.l, lt.u) END)
+         FROM (SELECT ST_ReducePrecision(ST_Transform(g.g, :srid), {LINE_GRID_M!r}) AS l,
+                      ST_Expand(g.g, 2e-5) AS box) ls
+         CROSS JOIN LATERAL (SELECT ST_Intersection(ls.l, ST_Buffer(ST_Transform(ST_Intersection(c.boundary, ls.box),
+                                    :srid), {LINE_GRID_M!r}, 'quad_segs=4')) AS l) lo
+         CROSS JOIN LATERAL (SELECT ST_Union(ST_Buffer(ST_Transform(ST_Intersection(cn.boundary, ls.box), :srid),
+                                    {LINE_GRID_M!r}, 'quad_segs=4')) AS u
+                             FROM communes cn WHERE cn.nis_code < c.nis_code
+                               AND {home_candidates_sql("cn.boundary", "g.g")}) lt)"""
+
 #: The measure of the home-commune rule: the part of geometry ``g.g`` (EPSG:4326) in commune
-#: ``c``, in EPSG:31370 (``:srid``): area (m²) for zones, length (m) for lines, number of
-#: distinct points within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` for points.
+#: ``c``, in EPSG:31370 (``:srid``): area (m²) for zones, the length the figures count there
+#: (m, :data:`_LINE_COUNTED_SQL`) for lines, number of distinct points within
+#: :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` for points.
 HOME_MEASURE_SQL = f"""CASE ST_Dimension(g.g)
          WHEN 2 THEN ST_Area(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
-         WHEN 1 THEN ST_Length(ST_Transform(ST_Intersection(c.boundary, g.g), :srid))
+         WHEN 1 THEN {_LINE_COUNTED_SQL}
          ELSE (SELECT count(DISTINCT p.geom) FROM ST_DumpPoints(g.g) p
                WHERE ST_DWithin(c.boundary, p.geom, {BORDER_TOLERANCE_DEG!r}))
        END"""
 
 #: The home-commune rule, as the ``FROM … LIMIT 1`` of a query over ``communes c`` and a
-#: geometry ``g.g`` (EPSG:4326): among the communes it touches (:func:`touches_commune_sql`),
+#: geometry ``g.g`` (EPSG:4326): among the communes it may count in (:func:`home_candidates_sql`),
 #: the commune holding the largest part (:data:`HOME_MEASURE_SQL`); ties to the smallest NIS
 #: code. A point within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of several communes is on
-#: their shared border: it counts in each, and goes to the smallest NIS code. A geometry touching one
+#: their shared border: it counts in each, and goes to the smallest NIS code; a road stretch
+#: is the home of the commune its length counts in. A geometry touching one
 #: commune only is that commune's without measuring its part (the intersection with the
 #: commune's boundary was most of the rule's cost).
 HOME_COMMUNE_SQL = f"""FROM communes c, g
-WHERE {touches_commune_sql("c.boundary", "g.g")}
+WHERE {home_candidates_sql("c.boundary", "g.g")}
 ORDER BY
   CASE WHEN count(*) OVER () = 1 THEN 0
        ELSE {HOME_MEASURE_SQL}
@@ -365,8 +402,9 @@ LIMIT 1"""
 def commune_of(session: Session, geometry_ewkt: str) -> str | None:
     """Return the NIS code of the commune holding the largest part of a geometry, or None.
 
-    The part is measured in EPSG:31370: area (m²) for zones, length (m) for lines, number of
-    points for points. A tie (a point on a shared border: within
+    The part is measured in EPSG:31370: area (m²) for zones, the length (m) the figures count
+    in the commune for lines (a stretch within 1 cm of a shared border is the smaller NIS
+    code's), number of points for points. A tie (a point on a shared border: within
     :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of several communes) goes to the smallest NIS
     code, so every report belongs to exactly one commune. ``geometry_ewkt`` is EWKT in EPSG:4326.
     """

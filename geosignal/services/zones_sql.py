@@ -178,10 +178,11 @@ def _home_among() -> str:
 def _touches(geom: str = "p.g") -> str:
     """Geometry ``geom`` (a joining report ``p.g``, a leaving one ``r.geometry``) touches
     commune ``c``: the rule of every report (a point within the border tolerance, a line or
-    zone intersecting)."""
-    from geosignal.services.communes import touches_commune_sql
+    zone intersecting; a line within 2 cm, where the figures may count its length:
+    :func:`~geosignal.services.communes.home_candidates_sql`)."""
+    from geosignal.services.communes import home_candidates_sql
 
-    return touches_commune_sql("c.boundary", geom)
+    return home_candidates_sql("c.boundary", geom)
 
 
 _LOAD = """SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, {srid}), r.technologies,

@@ -13,7 +13,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geosignal.errors import GeosignalError
-from geosignal.geo import LAMBERT72, WGS84, reproject
+from geosignal.geo import LAMBERT72, WGS84
 from geosignal.services.aggregation.filters import (
     ESTIMATE_NOTE,
     NO_FILTERS,
@@ -66,33 +66,19 @@ def _check_geometries(geoms_4326: np.ndarray, path: str | PathLike[str]) -> None
 
 
 def home_communes(boundaries: dict[str, BaseGeometry], geoms: np.ndarray) -> list[str | None]:
-    """Return each geometry's home commune, by the rule of
-    :func:`geosignal.services.communes.commune_of` and measured the same way: the part inside
-    each commune is cut in EPSG:4326 (the inputs' CRS), then measured in EPSG:31370 (area,
-    length, or number of points within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG`); the
-    largest part wins, ties go to the smallest NIS code (a point on a shared border); None
-    outside every commune."""
-    from geosignal.services.intake.batch import points_within, touching
+    """Return each geometry's home commune (EPSG:4326 geometries and ``boundaries``, keyed by NIS
+    code), by the rule of :func:`geosignal.services.communes.commune_of`, as an upload applies
+    it (:func:`geosignal.services.intake.batch.homes`): the largest part measured in EPSG:31370
+    (area, the length the figures count there, or number of points within
+    :data:`~geosignal.geo.BORDER_TOLERANCE_DEG`); ties to the smallest NIS code; None outside
+    every commune."""
+    from geosignal.services.intake.batch import homes
 
     codes = sorted(boundaries)
     bounds = np.asarray([boundaries[c] for c in codes], dtype=object)
-    tree = shapely.STRtree(bounds)
     shapely.prepare(bounds)
-    g_idx, c_idx = touching(tree, bounds, geoms)
-    best: dict[int, tuple[float, str]] = {}
-    if g_idx.size:
-        parts = shapely.intersection(geoms[g_idx], bounds[c_idx])
-        dims = shapely.get_dimensions(geoms[g_idx])
-        for gi, ci, part, dim in zip(g_idx, c_idx, parts, dims, strict=True):
-            if dim == 0:
-                measure = float(points_within(bounds[[ci]], geoms[[gi]])[0])
-            else:
-                measured = reproject(part, WGS84, LAMBERT72)
-                measure = measured.area if dim == 2 else measured.length
-            key = (-measure, codes[ci])
-            if gi not in best or key < best[gi]:
-                best[gi] = key
-    return [best[i][1] if i in best else None for i in range(len(geoms))]
+    home, _ = homes(shapely.STRtree(bounds), bounds, codes, np.asarray(geoms, dtype=object))
+    return list(home)
 
 
 def _counts(values: list[Any], name: str, path: str | PathLike[str]) -> list[int]:

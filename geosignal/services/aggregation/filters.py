@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from geosignal import workflow
 from geosignal.errors import GeosignalError
+from geosignal.geo import LINE_GRID_M, LINE_REACH_M  # noqa: F401 - the figures' line grid, named here too
 from geosignal.params import parse_day
 from geosignal.vocab import ISSUES, NETWORKS, OPERATORS, STATUSES, TECHNOLOGIES
 
@@ -31,12 +32,6 @@ BREAKDOWNS: dict[str, tuple[str, ...]] = {
     "status": STATUSES,
 }
 
-#: Grid (m, EPSG:31370) each line is put on before it is cut and unioned, so that near-identical
-#: stretches merge; a stretch within it of a commune's border is on that border.
-LINE_GRID_M = 0.01
-#: How far (m, EPSG:31370) a line may lie from a commune (or a stored cell) and still be its,
-#: in part: within :data:`LINE_GRID_M` once on that grid, which moves a vertex by up to 0.71 cm.
-LINE_REACH_M = 2 * LINE_GRID_M
 
 ESTIMATE_NOTE = (
     "Estimation : part de la surface communale en zone blanche × population de la commune "

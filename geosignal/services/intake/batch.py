@@ -4,10 +4,12 @@ of geometries at once.
 
 The home-commune rule is the one :func:`geosignal.services.communes.commune_of` applies in
 PostGIS for a single report: among the communes a geometry intersects, the one holding its
-largest part — the part is cut in EPSG:4326 and measured in EPSG:31370 (area for zones,
-length for lines, number of distinct points for points); ties (a point on a shared border)
-go to the smallest NIS code. A point, or a part of a MultiPoint, touches every commune within
-:data:`~geosignal.geo.BORDER_TOLERANCE_DEG` of it (:func:`touching`), as in PostGIS.
+largest part — the part is cut in EPSG:4326 and measured in EPSG:31370 (area for zones, the
+length the figures count there for lines: :func:`line_counted_lengths`, number of distinct
+points for points); ties (a point on a shared border) go to the smallest NIS code. A point, or
+a part of a MultiPoint, touches every commune within :data:`~geosignal.geo.BORDER_TOLERANCE_DEG`
+of it, a line every commune within :data:`~geosignal.geo.LINE_REACH_DEG` (:func:`touching`), as
+in PostGIS.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geosignal.geo import BORDER_TOLERANCE_DEG, LAMBERT72, WGS84, transform_xy
+from geosignal.geo import (
+    BORDER_TOLERANCE_DEG,
+    LAMBERT72,
+    LINE_GRID_M,
+    LINE_REACH_DEG,
+    WGS84,
+    transform_xy,
+)
 
 from .area import ServiceArea
 
@@ -53,22 +62,24 @@ def touching(tree: shapely.STRtree, communes: np.ndarray, geoms: np.ndarray) -> 
     geometry of ``geoms`` (EPSG:4326, object array) and each commune of ``communes`` (the
     geometries ``tree`` holds, same order) it touches: points and MultiPoints within
     :data:`~geosignal.geo.BORDER_TOLERANCE_DEG` (on a shared border, they touch each commune
-    of it), lines and zones intersecting."""
+    of it), lines within :data:`~geosignal.geo.LINE_REACH_DEG` (where the figures may count
+    their length), zones intersecting."""
     types = shapely.get_type_id(geoms)
-    pts = np.flatnonzero(np.isin(types, _POINTS))
-    rest = np.flatnonzero(~np.isin(types, _POINTS))
+    rest = np.flatnonzero(~np.isin(types, (*_POINTS, *_LINES)))
     g_parts, c_parts = [np.zeros(0, dtype=np.intp)], [np.zeros(0, dtype=np.intp)]
-    if len(pts):
+    for kinds, tol in ((_POINTS, BORDER_TOLERANCE_DEG), (_LINES, LINE_REACH_DEG)):
+        near_kind = np.flatnonzero(np.isin(types, kinds))
+        if not len(near_kind):
+            continue
         # candidates by bounding boxes widened by the tolerance, then the distance measured
         # from the prepared communes (the tree's own "dwithin" measured each pair unprepared:
         # 0.3 s for 50,000 points instead of 0.08 s)
-        x0, y0, x1, y1 = shapely.bounds(geoms[pts]).T
-        tol = BORDER_TOLERANCE_DEG
+        x0, y0, x1, y1 = shapely.bounds(geoms[near_kind]).T
         gi, ci = tree.query(shapely.box(x0 - tol, y0 - tol, x1 + tol, y1 + tol))
         if len(gi):
-            near = shapely.dwithin(communes[ci], geoms[pts][gi], tol)
+            near = shapely.dwithin(communes[ci], geoms[near_kind][gi], tol)
             gi, ci = gi[near], ci[near]
-        g_parts.append(pts[gi])
+        g_parts.append(near_kind[gi])
         c_parts.append(ci)
     if len(rest):
         gi, ci = tree.query(geoms[rest])
@@ -97,19 +108,29 @@ def home_communes(area: ServiceArea, geoms_4326: np.ndarray) -> Communes:
 
     One STRtree query (bounding boxes) for the batch, then the intersects predicate on the
     prepared communes, vectorised; the largest part is measured only for the geometries that
-    intersect more than one commune. Same rule as ``commune_of`` (module docstring).
+    touch more than one commune (:func:`homes`). Same rule as ``commune_of`` (module docstring).
     """
     geoms = np.asarray(geoms_4326, dtype=object)
+    if len(geoms) == 0:
+        return Communes(np.full(0, None, dtype=object), [])
+    communes = _communes(area)
+    home, c_idx = homes(area._tree, communes, area.nis_codes, geoms)
+    return Communes(home, sorted({area.nis_codes[c] for c in np.unique(c_idx)}))
+
+
+def homes(tree: shapely.STRtree, communes: np.ndarray, nis_codes: list[str],
+          geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The home commune (NIS code, None in no commune) of each of ``geoms`` (EPSG:4326, object
+    array of N) among ``communes`` (EPSG:4326, prepared, sorted by NIS code ``nis_codes``,
+    held by ``tree``), by the rule of the module docstring; and the index of every commune some
+    geometry touches (:func:`touching`), with repeats."""
     n = len(geoms)
     home = np.full(n, None, dtype=object)
-    if n == 0:
-        return Communes(home, [])
-    communes = _communes(area)
-    g_idx, c_idx = touching(area._tree, communes, geoms)
-    codes = np.asarray(area.nis_codes, dtype=object)
-    touched = sorted({area.nis_codes[c] for c in np.unique(c_idx)})
+    g_idx, c_idx = touching(tree, communes, geoms)
+    codes = np.asarray(nis_codes, dtype=object)
     if not len(g_idx):
-        return Communes(home, touched)
+        return home, c_idx
+    touched = c_idx
     counts = np.bincount(g_idx, minlength=n)
     # pairs come sorted by geometry; communes are sorted by NIS, so the first pair of each
     # geometry is its smallest NIS code
@@ -127,19 +148,46 @@ def home_communes(area: ServiceArea, geoms_4326: np.ndarray) -> Communes:
         pts = np.isin(kind, _POINTS)
         if pts.any():
             measure[pts] = points_within(communes[ci[pts]], geoms[gi[pts]])
-        rest = ~pts
-        if rest.any():
-            parts = shapely.intersection(communes[ci[rest]], geoms[gi[rest]])
-            parts_31370 = shapely.transform(parts, lambda c: transform_xy(c, WGS84, LAMBERT72))
-            lines = np.isin(kind[rest], _LINES)
-            measure[rest] = np.where(lines, shapely.length(parts_31370), shapely.area(parts_31370))
+        lines = np.isin(kind, _LINES)
+        if lines.any():
+            measure[lines] = line_counted_lengths(communes, geoms, gi[lines], ci[lines])
+        zones = ~pts & ~lines
+        if zones.any():
+            parts = shapely.intersection(communes[ci[zones]], geoms[gi[zones]])
+            measure[zones] = shapely.area(shapely.transform(parts, lambda c: transform_xy(c, WGS84, LAMBERT72)))
         # largest measure first, then smallest NIS (commune index)
         order = np.lexsort((ci, -measure, gi))
         gi, ci = gi[order], ci[order]
         best = np.ones(len(gi), dtype=bool)
         best[1:] = gi[1:] != gi[:-1]
         home[gi[best]] = codes[ci[best]]
-    return Communes(home, touched)
+    return home, touched
+
+
+def line_counted_lengths(communes: np.ndarray, geoms: np.ndarray, gi: np.ndarray, ci: np.ndarray) -> np.ndarray:
+    """Return, for each pair ``(geoms[gi[k]], communes[ci[k]])`` (EPSG:4326 lines and communes;
+    pairs sorted by geometry, then by commune in NIS order), the length (m, EPSG:31370) the
+    figures count of the line in the commune: the line on the 1 cm grid
+    (:data:`~geosignal.geo.LINE_GRID_M`), within 1 cm of the commune, less what lies within 1 cm
+    of a commune before it among the pairs of that line (a stretch on a shared border, whose two
+    boundaries differ by millimetres, is the smaller NIS code's). The boundaries are cut to
+    the line's box widened by 2e-5° before they are projected and widened, as PostGIS does
+    (``geosignal.services.communes.HOME_MEASURE_SQL``). Only lines near a border come here."""
+    out = np.zeros(len(gi))
+    to_31370 = lambda c: transform_xy(c, WGS84, LAMBERT72)  # noqa: E731
+    for g in np.unique(gi):
+        rows = np.flatnonzero(gi == g)
+        line = shapely.set_precision(shapely.transform(geoms[g], to_31370), LINE_GRID_M)
+        x0, y0, x1, y1 = shapely.bounds(geoms[g])
+        box = shapely.box(x0 - 2e-5, y0 - 2e-5, x1 + 2e-5, y1 + 2e-5)
+        bands = shapely.buffer(shapely.transform(shapely.intersection(communes[ci[rows]], box), to_31370),
+                               LINE_GRID_M, quad_segs=4)
+        for k, row in enumerate(rows):
+            owned = shapely.intersection(line, bands[k])
+            if k:
+                owned = shapely.difference(owned, shapely.union_all(bands[:k]))
+            out[row] = shapely.length(owned)
+    return out
 
 
 #: The share of a report's geometry outside its home commune from which its reporter is told
