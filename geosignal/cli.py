@@ -772,17 +772,16 @@ def _write_export(new_session: Callable, output: Any, fmt: str, status: str | No
     if no_record and mark_transmitted:
         raise click.UsageError("--mark-transmitted needs the run to be recorded")
     since_time, since_seq = export_service.parse_since(since)
+    since_filter: dict[str, Any] = {"since_time": since_time, "since_seq": since_seq}
     period = export_service.parse_period(date_from, date_to)
     with new_session() as session:
         commune = parse_commune(session, commune, where="--commune")  # (the code as read: " 52011 " is 52011)
-        since_run = None
         status_filter = export_service.parse_status_filter(status)
         if since_last_transmitted:
-            since_seq, since_run = transmission.since_last_transmitted(session, **status_filter)
-            since_run = since_run or "none"
+            since_filter = transmission.last_transmitted(session, **status_filter)
         filters = export_service.ExportFilters(
             **status_filter, commune=commune, bbox=parse_bbox(bbox),
-            since_time=since_time, since_seq=since_seq, date_from=period[0], date_to=period[1], since_run=since_run,
+            date_from=period[0], date_to=period[1], **since_filter,
         )
         if mark_transmitted:
             transmission.check_markable(filters)

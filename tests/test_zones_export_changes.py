@@ -576,3 +576,88 @@ def test_a_marking_alone_does_not_send_a_zone_again_since_the_last_transmitted_e
     db.commit()
     doc, _ = export(referent, "?since=last_transmitted")
     assert _ids(doc["zones"]) == [za]
+
+
+def _mark(account, run: str, moved: int) -> None:  # noqa: ANN001
+    r = account.post(f"/api/v1/exports/runs/{run}/transmitted")
+    assert r.status_code == 200 and r.get_json()["moved"] == moved, r.get_json()
+
+
+def test_a_marked_csv_does_not_hide_confirmed_zones_from_last_transmitted(client, db) -> None:  # noqa: ANN001
+    """A reviewer's probe: a CSV (no zones) marked as transmitted became the starting point of
+    ``since=last_transmitted`` for the zones too: the zone confirmed before it was never sent
+    (``zones`` was ``[]``), for good. The zone part starts from the newest marked run that
+    carried zones (none here: every zone), the reports' part from the CSV; the run records it,
+    and once that GeoJSON is marked the zone is not sent again."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    _pair, za = _confirmed_pair(db, Y - 3000)
+    csv = referent.get("/api/v1/exports/dwconnect.csv?status=dwconnect")
+    assert csv.status_code == 200 and csv.get_data(as_text=True).count("\n") == 3
+    csv_run = csv.headers["X-Export-Run"]
+    _mark(referent, csv_run, 2)
+    doc, response = export(referent, "?since=last_transmitted")
+    assert (doc["features"], _ids(doc["zones"]), doc["zones_removed"]) == ([], [za], [])
+    run = response.headers["X-Export-Run"]
+    filters = referent.get(f"/api/v1/exports/runs/{run}").get_json()["filters"]
+    assert (filters["since_last_transmitted"], filters["zones_since_last_transmitted"], filters["zones_since"]) \
+        == (csv_run, "none", None)
+    _mark(referent, run, 0)
+    doc, response = export(referent, "?since=last_transmitted")
+    assert (doc["features"], doc["zones"], doc["zones_removed"]) == ([], [], [])
+    # the GeoJSON, newest, gives both parts: nothing more is recorded
+    assert "zones_since_last_transmitted" not in referent.get(
+        f"/api/v1/exports/runs/{response.headers['X-Export-Run']}").get_json()["filters"]
+
+
+def test_a_csv_marked_after_a_geojson_leaves_the_zones_to_the_geojson_watermark(app, client, db,  # noqa: ANN001
+                                                                                 tmp_path: Path) -> None:
+    """A GeoJSON run marked, a zone confirmed and another gone, then a CSV marked (it carried
+    the withdrawal, not the zones): ``since=last_transmitted`` (HTTP and ``geosignal export
+    --since-last-transmitted``) carried neither zone change (the CSV's watermark passed them).
+    They come from the GeoJSON run's watermark; the reports from the CSV's."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    admin = _admin(db)
+    a1, _a2 = (file(db, square(X + dx, Y - 3000)) for dx in (0, 150))
+    b1, b2 = (file(db, square(X + dx, Y - 3600)) for dx in (0, 150))
+    validate_all(db)
+    za, zb = zone_of(db, a1)["zone_id"], zone_of(db, b1)["zone_id"]
+    zones.confirm_zone(db, admin, zb)
+    db.commit()
+    first, response = export(referent, "?since=last_transmitted")
+    assert len(first["features"]) == 4 and _ids(first["zones"]) == [zb]
+    geojson_run = response.headers["X-Export-Run"]
+    _mark(referent, geojson_run, 4)
+    zones.confirm_zone(db, admin, za)
+    db.commit()
+    _withdraw(db, b2)
+    csv = referent.get("/api/v1/exports/dwconnect.csv?since=last_transmitted&dialect=plain")
+    assert [line.split(",")[0] for line in csv.get_data(as_text=True).splitlines()[1:]] == [b2]
+    _mark(referent, csv.headers["X-Export-Run"], 0)
+    doc, response = export(referent, "?since=last_transmitted")
+    assert (doc["features"], _ids(doc["zones"]), doc["zones_removed"]) == ([], [za], [zb])
+    filters = referent.get(f"/api/v1/exports/runs/{response.headers['X-Export-Run']}").get_json()["filters"]
+    assert (filters["zones_since_last_transmitted"], filters["zones_since"]) == (geojson_run, first["next_since"])
+    out = tmp_path / "since.geojson"
+    result = app.test_cli_runner().invoke(args=["export", "-o", str(out), "--since-last-transmitted"])
+    assert result.exit_code == 0, result.output
+    cli = strict_json(out.read_bytes())
+    assert (cli["features"], _ids(cli["zones"]), cli["zones_removed"]) == ([], [za], [zb])
+
+
+def test_a_geojson_marked_from_a_csv_watermark_before_the_mend_gives_no_zone_watermark(client, db) -> None:  # noqa: ANN001
+    """A GeoJSON run made ``since=last_transmitted`` above a marked CSV before the mend (its
+    record names no zone starting point: its zones started from the CSV's watermark) carried
+    only part of the zones; marked, it is not the zones' starting point: every zone comes."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    _pair, za = _confirmed_pair(db, Y - 3000)
+    csv = referent.get("/api/v1/exports/dwconnect.csv")
+    assert csv.get_data(as_text=True).count("\n") == 3
+    _mark(referent, csv.headers["X-Export-Run"], 2)
+    _doc, response = export(referent, "?since=last_transmitted")
+    run = response.headers["X-Export-Run"]
+    db.execute(text("UPDATE export_runs SET filters = filters - 'zones_since_last_transmitted' - 'zones_since' "
+                    "WHERE id = :id"), {"id": run})  # (as recorded before the mend)
+    db.commit()
+    _mark(referent, run, 0)
+    doc, _ = export(referent, "?since=last_transmitted")
+    assert (doc["features"], _ids(doc["zones"]), doc["zones_removed"]) == ([], [za], [])

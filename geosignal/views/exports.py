@@ -58,23 +58,22 @@ def export_request(fmt: str) -> export_service.ExportRequest:
     ``since=last_transmitted`` too: kind ``not_for_dwconnect``), ``unknown_commune`` (422)."""
     args = request.args
     session = get_session()
-    since_run = None
     status = args.get("status")
     if (args.get("since") or "").strip() == transmission.SINCE_LAST_TRANSMITTED:
         if status is None:  # what DWconnect lacks is what DWconnect is sent
             status = export_service.DWCONNECT
         status_filter = export_service.parse_status_filter(status)
-        since_time, (since_seq, since_run) = None, transmission.since_last_transmitted(session, **status_filter)
-        since_run = since_run or "none"
+        since = transmission.last_transmitted(session, **status_filter)
     else:
         status_filter = export_service.parse_status_filter(status)
         since_time, since_seq = export_service.parse_since(args.get("since"))
+        since = {"since_time": since_time, "since_seq": since_seq}
     date_from, date_to = export_service.parse_period(args.get("from"), args.get("to"))
     filters = export_service.ExportFilters(
         **status_filter,
         commune=parse_commune(session, args.get("commune")),
         bbox=parse_bbox(args.get("bbox")),
-        since_time=since_time, since_seq=since_seq, date_from=date_from, date_to=date_to, since_run=since_run,
+        date_from=date_from, date_to=date_to, **since,
     )
     paging = None
     if "limit" in args or "cursor" in args:

@@ -26,6 +26,9 @@ COLLAPSED = "geometry_collapsed_when_rounded"
 #: Reports merged into one exported feature: always 1 in schema 1.x (no merging yet).
 MERGED_REPORTS = contract.MERGED_REPORTS
 BRUSSELS = ZoneInfo("Europe/Brussels")
+#: The formats whose document carries the zone part (``zones``, ``zones_removed``): CSV and
+#: GeoPackage carry reports only.
+ZONE_FORMATS = ("geojson",)
 
 
 #: The latest ``change_seq`` of report ``r`` that DWconnect has, as a scalar subquery (NULL:

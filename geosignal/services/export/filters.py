@@ -54,6 +54,12 @@ class ExportFilters:
     the statistics); ``since_run`` the id of the transmitted run whose watermark gave
     ``since_seq`` ("only what is new since the last transmitted export", see
     :func:`geosignal.services.export.transmission.since_last_transmitted`), recorded with the run;
+    ``zone_since_run`` / ``zone_since_seq``, when the zone part of "only what is new since the
+    last transmitted export" starts elsewhere than the reports' (the newest marked run that
+    carried zones is older than ``since_run``, a CSV or GeoPackage: see
+    :func:`geosignal.services.export.transmission.last_transmitted`): that run's id (or
+    ``none``: no marked run carried zones) and the ``change_seq`` the zones start above (None:
+    every zone, none said removed), recorded with the run;
     ``removals`` (``status=dwconnect``, with ``statuses`` = :data:`~geosignal.workflow.FORWARDABLE_STATUSES`):
     an incremental pass also carries, in their current status, the reports that left those
     statuses since (withdrawn after their validation) and that DWconnect may hold — see
@@ -73,6 +79,8 @@ class ExportFilters:
     date_to: date | None = None
     since_run: str | None = None
     removals: bool = False
+    zone_since_run: str | None = None
+    zone_since_seq: int | None = None
 
     def __post_init__(self) -> None:
         from geosignal.services.export.transmission import markable
@@ -92,7 +100,8 @@ class ExportFilters:
 
     def as_record(self) -> dict[str, Any]:
         """Return the filters as JSON-ready data (what an export run records); the period and
-        the "new since the last transmitted export" choice only when given."""
+        the "new since the last transmitted export" choice only when given (and the zones'
+        starting point only when it is not the reports')."""
         record: dict[str, Any] = {
             "status": self.status_record,
             "commune": self.commune,
@@ -105,6 +114,9 @@ class ExportFilters:
             record["to"] = self.date_to.isoformat()
         if self.since_run is not None:
             record["since_last_transmitted"] = self.since_run
+        if self.zone_since_run is not None:
+            record["zones_since_last_transmitted"] = self.zone_since_run
+            record["zones_since"] = None if self.zone_since_seq is None else f"seq:{self.zone_since_seq}"
         return record
 
 

@@ -13,7 +13,9 @@ already transmitted by another run) stays as it is and is counted apart.
 run marked as transmitted that carried everything of its statuses (every commune, the whole
 pass) and its watermark: nothing of those statuses changed up to it is missing from DWconnect. Above it, an
 export carries the reports whose current change no marked run carried (a run of one commune or
-one page, marked since, carried some: those are left out, the others are not).
+one page, marked since, carried some: those are left out, the others are not). The zones
+start from the latest such run that carried zones (a GeoJSON one: :func:`last_transmitted`):
+a CSV or GeoPackage marked since gave DWconnect no zone.
 
 Flask-free; the caller commits.
 """
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from geosignal.errors import GeosignalError
 from geosignal.services.communes import hold_communes
-from geosignal.services.export.constants import BRUSSELS
+from geosignal.services.export.constants import BRUSSELS, ZONE_FORMATS
 
 #: The ``since`` value meaning "only what is new since the last transmitted export".
 SINCE_LAST_TRANSMITTED = "last_transmitted"
@@ -232,10 +234,22 @@ def since_last_transmitted(session: Session, statuses: tuple[str, ...] | None = 
     run of transmitted reports only, to an export of validated reports. Lowering it carries
     no report DWconnect has: above the watermark an export leaves out what a marked run carried
     in its current state (the confirmed zones changed in between are carried again, in their
-    current state, which an integrator's upsert takes as it is)."""
-    rows = session.execute(text(
-        "SELECT id, watermark, filters FROM export_runs WHERE transmitted_at IS NOT NULL "
+    current state, which an integrator's upsert takes as it is).
+
+    This is the reports' starting point; the zones' may be older (:func:`last_transmitted`)."""
+    return _reports_start(session, _marked_runs(session), statuses, removals)
+
+
+def _marked_runs(session: Session) -> list[Any]:
+    """The runs marked as transmitted (id, format, watermark, filters), newest marking first."""
+    return session.execute(text(
+        "SELECT id, format, watermark, filters FROM export_runs WHERE transmitted_at IS NOT NULL "
         "ORDER BY transmitted_at DESC, created_at DESC")).all()
+
+
+def _reports_start(session: Session, rows: list[Any], statuses: tuple[str, ...] | None,
+                   removals: bool) -> tuple[int | None, str | None]:
+    """:func:`since_last_transmitted` over the marked runs ``rows`` (:func:`_marked_runs`)."""
     row = next((r for r in rows if complete(r.filters)), None)
     if row is None:
         return None, None
@@ -251,6 +265,70 @@ def since_last_transmitted(session: Session, statuses: tuple[str, ...] | None = 
         held=held, unswept="OR (h.id IS NULL AND r.status = ANY(CAST(:unswept AS varchar[])))" if unswept else "")),
         params)
     return (watermark if first is None else min(watermark, int(first) - 1)), str(row.id)
+
+
+def _zone_start(rows: list[Any]) -> Any | None:
+    """The newest of the marked runs ``rows`` (:func:`_marked_runs`) that gave DWconnect every
+    confirmed zone changed up to its watermark, or None: a format carrying zones
+    (:data:`~geosignal.services.export.constants.ZONE_FORMATS`), :func:`complete`, and full or
+    "new since the last transmitted export" above a starting point for zones (its
+    ``zones_since_last_transmitted``, else its ``since_last_transmitted``) that is ``none`` or
+    such a run in turn. A GeoJSON run made above a marked CSV before the zones had their own
+    starting point records none: its zones started from the CSV's watermark, and it carried
+    only part of them. Each chain of runs is walked once."""
+    by_id = {str(r.id): r for r in rows}
+    known: dict[str, bool] = {}
+
+    def carried(row: Any) -> bool:
+        chain: list[str] = []
+        while True:
+            key = str(row.id)
+            if key in known:
+                result = known[key]
+                break
+            chain.append(key)
+            filters = row.filters or {}
+            if row.format not in ZONE_FORMATS or not complete(filters):
+                result = False
+                break
+            start = filters.get("zones_since_last_transmitted", filters.get("since_last_transmitted"))
+            if start is None or start == "none":
+                result = True
+                break
+            row = by_id.get(start)
+            if row is None or str(row.id) in chain:
+                result = False
+                break
+        known.update(dict.fromkeys(chain, result))
+        return result
+
+    return next((r for r in rows if carried(r)), None)
+
+
+def last_transmitted(session: Session, statuses: tuple[str, ...] | None = None,
+                     removals: bool = True) -> dict[str, Any]:
+    """Return the since-arguments of :class:`~geosignal.services.export.filters.ExportFilters`
+    for "only what is new since the last transmitted export" (``since=last_transmitted``,
+    ``geosignal export --since-last-transmitted``), for an export of ``statuses`` with or
+    without ``removals``: ``since_seq`` and ``since_run`` (``none`` when no run gives one) from
+    :func:`since_last_transmitted`, for the reports; and, when it is another run, the zones'
+    starting point: ``zone_since_run``, the newest marked run that carried zones
+    (:func:`_zone_start`; ``none``: no such run, every zone comes and none is said removed),
+    and ``zone_since_seq``, its watermark, or the reports' when lower (carrying a zone again is
+    harmless: an integrator upserts it). A CSV or GeoPackage carries no zone: marked, it moves
+    the reports' starting point, never the zones' — a zone confirmed, split or removed before it
+    is still news for DWconnect. Two queries (the marked runs, a few a month; the reports they
+    carried)."""
+    rows = _marked_runs(session)
+    since_seq, since_run = _reports_start(session, rows, statuses, removals)
+    zone_run = _zone_start(rows)
+    out: dict[str, Any] = {"since_seq": since_seq, "since_run": since_run or "none"}
+    if zone_run is None and since_run is not None:
+        out.update(zone_since_run="none", zone_since_seq=None)
+    elif zone_run is not None and str(zone_run.id) != since_run:
+        assert since_seq is not None  # (a run that carried zones is complete: the reports start there or later)
+        out.update(zone_since_run=str(zone_run.id), zone_since_seq=min(int(zone_run.watermark), int(since_seq)))
+    return out
 
 
 def any_transmitted(session: Session) -> bool:

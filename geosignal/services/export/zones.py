@@ -16,7 +16,9 @@ export counts a zone's transmitted reports too, since 1.3.0). A zone is the refe
 confirmation, forwarded whole: it must not vanish from DWconnect when its reports move from
 ``validated`` to ``transmitted`` (nor be missed when it is confirmed after they were sent),
 and a zone none of whose reports was ever validated is not sent with validated reports. A full export carries every zone that belongs. An incremental export
-(``since``) carries those that belong and *changed* since: their row in ``zone_changes`` is
+(``since``) carries those that belong and *changed* since (new since the last transmitted
+export: since the newest marked run that carried zones, a GeoJSON one, whatever run gives the
+reports' starting point — a CSV or GeoPackage carries no zone): their row in ``zone_changes`` is
 newer than ``since`` (made, members, geometry, state… changed: written by the zone pass,
 migration 0026) or they hold a report changed since (it may have entered the commune, bbox or
 period); ``zones_removed`` lists the zones ``zone_changes`` names since and that are no longer
@@ -91,15 +93,18 @@ ORDER BY c.zone_id"""
 def _since(filters: ExportFilters) -> tuple[str, str, dict[str, Any]] | None:
     """The since-conditions on ``zone_changes c`` and on ``reports r``, with their bound
     values; None for a full export. New since the last transmitted export (``since_run``),
-    a report whose only change since is a marking's move to ``transmitted`` changed nothing
-    DWconnect has (the reports' rule, :data:`SENT_CHANGE_SEQ_SQL`): its zone is not sent
-    again for it."""
+    the zones start from ``zone_since_seq`` when ``zone_since_run`` is given (the newest
+    marked run that carried zones is not the reports' starting point: a CSV or GeoPackage,
+    marked since, gave DWconnect no zone; without any, every zone), and a report whose only
+    change since is a marking's move to ``transmitted`` changed nothing DWconnect has (the
+    reports' rule, :data:`SENT_CHANGE_SEQ_SQL`): its zone is not sent again for it."""
     logged, reported, params = [], [], {}
-    if filters.since_seq is not None:
+    since_seq = filters.since_seq if filters.zone_since_run is None else filters.zone_since_seq
+    if since_seq is not None:
         logged.append("c.change_seq > :zone_since_seq")
         reported.append("r.change_seq > :zone_since_seq")
-        params["zone_since_seq"] = filters.since_seq
-    if filters.since_time is not None:
+        params["zone_since_seq"] = since_seq
+    if filters.since_time is not None and filters.zone_since_run is None:
         logged.append("c.changed_at > :zone_since_time")
         reported.append("r.updated_at > :zone_since_time")
         params["zone_since_time"] = filters.since_time
