@@ -25,24 +25,30 @@ MAX_INT = 2**31 - 1
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 
-def parse_bbox(raw: str | None, *, required: bool = False) -> BBox | None:
-    """Parse ``min_lon,min_lat,max_lon,max_lat`` in degrees (EPSG:4326).
+def parse_bbox(raw: str | None, *, required: bool = False, heights: bool = False) -> BBox | None:
+    """Parse ``min_lon,min_lat,max_lon,max_lat`` in degrees (EPSG:4326); with ``heights`` (the
+    OGC API: Features Part 1 core's ``bbox``) also ``min_lon,min_lat,min_z,max_lon,max_lat,max_z``,
+    whose heights (any unit) must not be inverted and are otherwise ignored (geometries are 2D).
 
-    Returns None for an empty value unless ``required``. Raises ``invalid_request`` (400,
-    ``where="bbox"``) when malformed, empty or outside the WGS 84 ranges.
+    Returns the 2D box, or None for an empty value unless ``required``. Raises
+    ``invalid_request`` (400, ``where="bbox"``) when malformed, empty, inverted or outside the
+    WGS 84 ranges.
     """
+    shape = "min_lon,min_lat,max_lon,max_lat" + (" or min_lon,min_lat,min_z,max_lon,max_lat,max_z" if heights else "")
     if not raw:
         if required:
-            raise GeosignalError("invalid_request", "bbox is required: min_lon,min_lat,max_lon,max_lat",
-                                 where="bbox")
+            raise GeosignalError("invalid_request", f"bbox is required: {shape}", where="bbox")
         return None
     # decimal numbers in ASCII digits (float() also reads "５", "4_4", "nan" and "1e400")
     texts = raw.split(",")
     parts = tuple(float(p) for p in texts) if all(_DECIMAL.fullmatch(p.strip()) for p in texts) else ()
+    if heights and len(parts) == 6:
+        if parts[2] > parts[5]:
+            raise GeosignalError("invalid_request", f"bbox is {shape}: min_z is above max_z", where="bbox")
+        parts = (parts[0], parts[1], parts[3], parts[4])
     if (len(parts) != 4 or not (parts[0] < parts[2] and parts[1] < parts[3])
             or not (-180 <= parts[0] and parts[2] <= 180 and -90 <= parts[1] and parts[3] <= 90)):
-        raise GeosignalError("invalid_request", "bbox is min_lon,min_lat,max_lon,max_lat in degrees (EPSG:4326)",
-                             where="bbox")
+        raise GeosignalError("invalid_request", f"bbox is {shape} in degrees (EPSG:4326)", where="bbox")
     return parts  # type: ignore[return-value]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from html import unescape
 
 import pytest
 from shapely.geometry import Point, shape
@@ -254,3 +255,64 @@ def test_a_datetime_that_is_not_rfc_3339_is_refused(client, moment) -> None:  # 
     assert (answer.status_code, answer.get_json()["code"], answer.get_json()["where"]) == (
         400, "invalid_request", "datetime")
     assert client.get("/ogc/collections/white-zones/items?datetime=2026-01-01T00:00:00.5%2B01:00").status_code == 200
+
+
+def test_the_html_table_has_a_column_for_what_any_feature_of_the_page_carries(db, client, representative) -> None:  # noqa: ANN001
+    """Guards: the HTML items page took its columns from the first feature only. A Châtelet
+    report came first, carrying no ``description`` for a Charleroi representative: the whole
+    column was missing, their own report's description too (the JSON carried it). The columns
+    are every property any feature of the page carries, in the report contract's order; a
+    feature without one leaves its cell empty."""
+    from geosignal import contract
+    from tests.conftest import make_account
+    from tests.factories import border_point
+
+    chatelet = make_account(client, db, "echevin@chatelet.be", "representative", "52012")
+    bx, by = border_point(db)
+    theirs = post(chatelet, to_geojson_4326(Point(bx + 300, by + 300)))
+    own = post(representative, to_geojson_4326(Point(X0, Y0)))
+    db.execute(update(Report).values(status="validated"))
+    db.execute(update(Report).where(Report.id == uuid.UUID(theirs)).values(description="À Châtelet"))
+    db.commit()
+    page = representative.get("/ogc/collections/white-zones/items?f=json").get_json()
+    assert [f["id"] for f in page["features"]] == [theirs, own]
+    assert "description" not in page["features"][0]["properties"]
+    html = representative.get("/ogc/collections/white-zones/items?f=html").get_data(as_text=True)
+    headers = [unescape(h) for h in re.findall(r"<th>([^<]*)</th>", html)]
+    assert headers == ["id", "Géométrie", *(contract.label(n) for n in contract.names(contract.EXPORT))]
+    rows = re.findall(r"<tr><td><a href=\"[^\"]+/items/([0-9a-f-]+)\?f=html\">.*?</tr>", html, re.S)
+    assert rows == [theirs, own]
+    cells = {rid: re.findall(r'<td class="text">(.*?)</td>', row, re.S)
+             for rid, row in zip(rows, re.findall(r"<tr><td><a .*?</tr>", html, re.S), strict=True)}
+    at = contract.names(contract.EXPORT).index("description")
+    assert (cells[theirs][at], cells[own][at]) == ("", "privé")
+    assert "À Châtelet" not in html
+    # the same columns whichever report comes first, and none a reader may see on no feature
+    anonymous = client.get("/ogc/collections/white-zones/items?f=html").get_data(as_text=True)
+    assert [unescape(h) for h in re.findall(r"<th>([^<]*)</th>", anonymous)] == ["id", "Géométrie", *(
+        contract.label(n) for n in contract.names(contract.EXPORT) if n not in ("description", "reference", "revision"))]
+
+
+def test_a_bbox_of_six_numbers_is_read_as_the_core_requires(db, client, representative) -> None:  # noqa: ANN001
+    """Guards: OGC API Features Part 1 core requires ``bbox`` to take 4 or 6 numbers
+    (``minx,miny,minz,maxx,maxy,maxz``); 6 numbers were 400 ``invalid_request``. The heights
+    are checked (inverted ones are refused, as an inverted box is) and the 2D box filters; the
+    other bbox parameters (the REST API, the export) keep their 4 numbers."""
+    for query in ("bbox=4.44,50.41,-100,4.45,50.42,100", "bbox=4.44,50.41,0,4.45,50.42,0"):
+        boxed = client.get(f"/ogc/collections/communes/items?{query}")
+        assert boxed.status_code == 200, query
+        assert [f["id"] for f in boxed.get_json()["features"]] == [CHARLEROI], query
+    shown = post(representative, to_geojson_4326(Point(X0, Y0)))
+    db.execute(update(Report).values(status="validated"))
+    db.commit()
+    for box, expected in (("4.43,50.40,0,4.46,50.42,500", [shown]), ("4.30,50.30,0,4.40,50.35,500", [])):
+        zones = client.get(f"/ogc/collections/white-zones/items?bbox={box}").get_json()
+        assert ([f["id"] for f in zones["features"]], zones["numberMatched"]) == (expected, len(expected)), box
+    for bad in ("4.44,50.41,100,4.45,50.42,-100", "4.45,50.41,0,4.44,50.42,100", "4.44,50.41,0,4.45,50.42",
+                "4.44,50.41,0,4.45,50.42,100,1", "4.44,50.41,x,4.45,50.42,100"):
+        answer = client.get(f"/ogc/collections/communes/items?bbox={bad}")
+        assert (answer.status_code, answer.get_json()["code"], answer.get_json()["where"]) == (
+            400, "invalid_request", "bbox"), bad
+    answer = representative.get("/api/v1/reports?bbox=4.44,50.41,0,4.45,50.42,100")
+    assert (answer.status_code, answer.get_json()["code"], answer.get_json()["where"]) == (
+        400, "invalid_request", "bbox")

@@ -17,9 +17,10 @@ or HTML. Two collections:
 
 Coordinates are CRS84 (lon, lat; RFC 7946), 6 decimals, lines and zones reduced to the 1e-6°
 grid so that they stay valid as written. The API is described in OpenAPI 3.1 (``service-desc``),
-so the ``oas30`` conformance class is not claimed. ``bbox`` (4 numbers, CRS84) selects features whose
-geometry intersects it; ``datetime`` (an instant or an interval ``start/end`` with ``..`` for
-open ends, RFC 3339) applies to ``coalesce(observed_at, reported_at)`` of white zones and is
+so the ``oas30`` conformance class is not claimed. ``bbox`` (4 numbers, CRS84, or 6 with heights
+as the core requires: ``minx,miny,minz,maxx,maxy,maxz``, the heights checked then ignored:
+geometries are 2D) selects features whose geometry intersects it; ``datetime`` (an instant or an
+interval ``start/end`` with ``..`` for open ends, RFC 3339) applies to ``coalesce(observed_at, reported_at)`` of white zones and is
 ignored by ``communes`` (no temporal property); ``limit`` 1–1000 (default 100, larger values
 are capped to 1000 as the standard allows); paging by ``offset`` through ``next``/``prev``
 links, in insertion order (white zones) or NIS order (communes).
@@ -320,6 +321,16 @@ def items(session: Session, base: str, collection_id: str, query: ItemQuery, vie
     }
 
 
+def columns(features: list[dict[str, Any]]) -> list[str]:
+    """Return the columns of a page of ``features`` in HTML: every property any of them carries
+    (a reader may see one report's ``description`` and not another's, :meth:`Viewer.withheld`),
+    report properties in the report contract's order (:data:`geosignal.contract.EXPORT`), other
+    properties (communes) in the order first met. A feature without one leaves its cell empty."""
+    order = {name: k for k, name in enumerate(contract.names(contract.EXPORT))}
+    met = dict.fromkeys(name for f in features for name in f["properties"])
+    return sorted(met, key=lambda name: (0, order[name]) if name in order else (1, 0))
+
+
 def item(session: Session, base: str, collection_id: str, item_id: str, viewer: Viewer) -> dict[str, Any]:
     """Return ``/collections/{id}/items/{featureId}``; ``not_found`` (404) when absent or hidden."""
     _check_collection(collection_id)
@@ -354,7 +365,7 @@ def parse_item_query(args: dict[str, str]) -> ItemQuery:
     if args.get("bbox-crs") not in (None, CRS84):  # (with a bbox or not: a wrong value is said, not ignored)
         raise GeosignalError("invalid_request", "bbox-crs must be CRS84", where="bbox-crs")
     if args.get("bbox"):
-        bbox = parse_bbox(args["bbox"])
+        bbox = parse_bbox(args["bbox"], heights=True)
     start = end = None
     if args.get("datetime"):
         start, end = _parse_interval(args["datetime"])

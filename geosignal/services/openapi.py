@@ -244,8 +244,10 @@ QUERY_PARAMETERS: dict[str, list[dict[str, Any]]] = {
         _q("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size (25)."),
         _q("cursor", {"type": "string"}, "`next_cursor` of the previous page.")],
     "ogc.items": [
-        _q("bbox", {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
-           "CRS84 bounding box.", False) | {"style": "form", "explode": False},
+        _q("bbox", {"type": "array", "items": {"type": "number"},
+                    "oneOf": [{"minItems": 4, "maxItems": 4}, {"minItems": 6, "maxItems": 6}]},
+           "CRS84 bounding box: minx,miny,maxx,maxy, or minx,miny,minz,maxx,maxy,maxz (heights ignored: "
+           "geometries are 2D).", False) | {"style": "form", "explode": False},
         _q("bbox-crs", {"type": "string", "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]},
            "CRS of bbox (CRS84 only)."),
         _q("datetime", {"type": "string"}, "RFC 3339 instant or interval (`start/end`, `..` open), with its "

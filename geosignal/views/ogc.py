@@ -87,7 +87,8 @@ def items(collection_id: str) -> Response:
     """Features of a collection: ``bbox``, ``datetime``, ``limit``, ``offset`` (``next`` links)."""
     query = ogc_service.parse_item_query(request.args.to_dict())
     doc = ogc_service.items(get_session(), _base(), collection_id, query, _viewer(), request.args.to_dict())
-    return _respond(doc, "ogc_items.html", ogc_service.GEOJSON, collection_id=collection_id, single=False)
+    return _respond(doc, "ogc_items.html", ogc_service.GEOJSON, collection_id=collection_id, single=False,
+                    columns=ogc_service.columns(doc["features"]))
 
 
 @bp.get("/ogc/collections/<collection_id>/items/<item_id>")
@@ -96,7 +97,8 @@ def item(collection_id: str, item_id: str) -> Response:
     doc = ogc_service.item(get_session(), _base(), collection_id, item_id, _viewer())
     if _wants_html():
         return _respond({"type": "FeatureCollection", "features": [doc], "links": doc["links"]},
-                        "ogc_items.html", collection_id=collection_id, single=True)
+                        "ogc_items.html", collection_id=collection_id, single=True,
+                        columns=ogc_service.columns([doc]))
     return _respond(doc, "ogc_items.html", ogc_service.GEOJSON)
 
 
