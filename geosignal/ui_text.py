@@ -709,6 +709,11 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         # (geosignal.services.intake.containers.open_zip)
         "damaged_archive": "Le fichier (une archive zip, KMZ ou un classeur XLSX) est endommagé ou incomplet : "
                            "téléchargez-le ou enregistrez-le à nouveau, puis renvoyez-le.",
+        # a member compressed otherwise than stored or deflated: bzip2, LZMA…
+        # (geosignal.services.intake.containers._inflate)
+        "compression_method": "Le fichier « %(member)s » de l'archive est compressé par une méthode qui n'est pas "
+                              "lue (%(method)s) : créez l'archive à nouveau avec la compression ordinaire (Deflate), "
+                              "puis renvoyez-la.",
         "extra_cell": "Ligne %(row)s : la cellule %(column_number)s (« %(value)s ») dépasse les %(header_columns)s "
                       "colonnes de l'en-tête, sans doute parce qu'un texte contient le séparateur "
                       "« %(delimiter)s ». Mettez ce texte entre guillemets, ou donnez un nom à cette colonne dans "

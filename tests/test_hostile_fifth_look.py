@@ -89,3 +89,66 @@ def test_aggregate_says_which_feature_lies_in_no_commune(app, tmp_path, geometry
     last = done.output.strip().splitlines()[-1]
     assert last.startswith("Error: outside_service_area: ") and "feature 1 lies in none of the communes" in last
     assert hint in last
+
+
+# ---- an archive member compressed otherwise than by deflate is never inflated (KMZ, zip, XLSX) ------
+
+def _bzip2_or_lzma_bomb(method: int, name: str = "doc.kml") -> bytes:
+    """A zip whose one member, compressed by ``method``, inflates to 60 MiB of zeros: over the
+    5 × 10 MiB budget, in a few hundred bytes (bzip2) or 10 kB (LZMA)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=method) as zf, zf.open(name, "w", force_zip64=True) as member:
+        for _ in range(60):
+            member.write(b"\x00" * (1 << 20))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("method", "written"), [(12, "bzip2"), (14, "LZMA")])
+def test_a_bzip2_or_lzma_member_is_refused_before_it_is_inflated(method: int, written: str) -> None:
+    """zipfile inflates a bzip2 or LZMA member without a bound (no ``max_length``): one
+    ``read(65536)`` of a 211-byte bzip2 KMZ allocated its whole 60 MiB (400 MiB: 870 MB) before
+    ``archive_too_large`` was said. Such a member is now refused as it is, nothing inflated."""
+    import tracemalloc
+
+    from geosignal.errors import GeosignalError
+    from geosignal.services.intake import Limits
+    from geosignal.services.intake.containers import read_archive
+
+    bomb = _bzip2_or_lzma_bomb(method)
+    assert len(bomb) < 20_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(GeosignalError) as info:
+            read_archive(bomb, Limits().max_upload_bytes)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, peak  # nothing inflated: not even one 64 KiB chunk of the 60 MiB
+    assert (info.value.status, info.value.code, info.value.extra) == (
+        422, "unreadable_file", {"kind": "compression_method", "member": "doc.kml", "method": written})
+
+
+def test_a_bzip2_kmz_and_workbook_are_refused_with_a_sentence(representative, referent) -> None:  # noqa: ANN001
+    """The same through the imports API (a KMZ) and the survey's upload (an XLSX workbook,
+    which Office Open XML allows only stored or deflated): a coded refusal naming the member,
+    and a sentence saying how to make the archive again."""
+    import io
+
+    kmz = representative.post("/api/v1/imports", data={
+        "file": (io.BytesIO(_bzip2_or_lzma_bomb(12)), "releve.kmz"), "dry_run": "true"},
+        content_type="multipart/form-data", headers={"Accept-Language": "en"})
+    body = kmz.get_json()
+    assert (kmz.status_code, kmz.mimetype, body["code"], body["kind"], body["member"], body["method"]) == (
+        422, "application/problem+json", "unreadable_file", "compression_method", "doc.kml", "bzip2")
+    assert body["message"] == ("The file ‘doc.kml’ in the archive is compressed by a method that is not read "
+                               "(bzip2): make the archive again with the ordinary compression (Deflate), then send "
+                               "it again.")
+    xlsx = referent.post("/api/v1/stats/survey", data={
+        "edition": "2022", "file": (io.BytesIO(_bzip2_or_lzma_bomb(14, "xl/worksheets/sheet1.xml")), "releve.xlsx")},
+        content_type="multipart/form-data")
+    body = xlsx.get_json()
+    assert (xlsx.status_code, body["code"], body["kind"], body["member"], body["method"]) == (
+        422, "unreadable_file", "compression_method", "xl/worksheets/sheet1.xml", "LZMA")

@@ -10,8 +10,10 @@ Decisions (each a coded refusal of the whole file, naming the member or the plac
   :data:`MAX_ARCHIVE_ENTRIES` entries → 413 ``archive_too_large``. Members are then inflated as
   streams with a counter: the bytes **actually** inflated, over all members, may not exceed
   :data:`INFLATE_FACTOR` × the upload limit (413 ``archive_too_large`` naming the member where
-  the counter tripped); the sizes written in the headers are never trusted. A damaged,
-  encrypted or oddly compressed member → 422 ``unreadable_file`` naming it.
+  the counter tripped); the sizes written in the headers are never trusted. A damaged or
+  encrypted member → 422 ``unreadable_file`` naming it; so is one compressed otherwise than
+  stored or deflated (``kind`` ``compression_method``, ``method``: bzip2, LZMA…), before a byte of
+  it is inflated.
 * **Nested archives** (a member that is itself a zip, KMZ, gzip, 7z, rar, tar… by name or
   signature) are never opened: they are skipped with a ``nested_archive_ignored`` warning.
 * **XML** is recognised by its encoding (a byte-order mark, or ``<`` in UTF-16/32 as the XML
@@ -204,7 +206,8 @@ def read_archive(data: bytes, max_upload_bytes: int) -> Archive:
 
     Raises as :func:`open_zip` and :func:`check_members`, and 413 ``archive_too_large``
     (``member``, ``limit``) when the inflated bytes exceed the limit, 422 ``unreadable_file``
-    (``member``) for a damaged, encrypted or unsupported member.
+    (``member``) for a damaged or encrypted member, or one compressed otherwise than stored or
+    deflated (``kind`` ``compression_method``, ``method``: see :func:`_inflate`).
     """
     zf = open_zip(data)
     infos = check_members(zf)
@@ -232,18 +235,34 @@ def read_archive(data: bytes, max_upload_bytes: int) -> Archive:
     return archive
 
 
+#: The names of the zip compression methods (APPNOTE 4.4.5) that :func:`_inflate` refuses.
+_METHODS = {1: "Shrink", 6: "Implode", 9: "Deflate64", 12: "bzip2", 14: "LZMA", 93: "Zstandard",
+            95: "XZ", 96: "JPEG", 97: "WavPack", 98: "PPMd"}
+
+
 def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int], limit: int) -> bytes | None:
     """Inflate one member as a stream, taking its bytes from ``budget[0]``; None for a nested
     archive (recognised by its name or its first bytes, and not inflated further).
 
     Deflated members are inflated here from their compressed bytes with ``zlib``, so that the
     count is what the data really inflates to, whatever size the headers claim; the result must
-    then match the header's size and CRC. Other methods go through :mod:`zipfile` (which stops
-    at the header's size and checks the CRC).
+    then match the header's size and CRC. Stored members are read through :mod:`zipfile` (no
+    more bytes than the archive holds; the CRC checked). Any other method (bzip2, LZMA…) → 422
+    ``unreadable_file`` (``kind`` ``compression_method``, ``member``, ``method``) before a byte is
+    inflated: :mod:`zipfile` inflates those without a bound (one ``read`` of a 211-byte bzip2
+    member gave all its 60 MiB), and KMZ, zipped Shapefiles and XLSX workbooks are stored or
+    deflated (Office Open XML allows nothing else).
     """
     if info.flag_bits & 0x1:
         raise GeosignalError("unreadable_file", f"The archive member {info.filename!r} is encrypted.",
                              member=info.filename)
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        if _is_nested(info.filename, b""):  # skipped by its name, as any nested archive
+            return None
+        method = _METHODS.get(info.compress_type, f"method {info.compress_type}")
+        raise GeosignalError("unreadable_file", f"The archive member {info.filename!r} is compressed by {method}, "
+                             "which is not read: only stored and deflated members are (the ordinary zip "
+                             "compression).", kind="compression_method", member=info.filename, method=method)
 
     def take(chunk: bytes) -> None:
         budget[0] -= len(chunk)
@@ -273,7 +292,7 @@ def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int], limi
             raise GeosignalError("unreadable_file", f"The archive member {info.filename!r} inflates to "
                                  f"{len(content):,} bytes, not the {info.file_size:,} its header says, or fails its "
                                  "checksum.", member=info.filename)
-    else:
+    else:  # stored: each read is at most _CHUNK bytes of the archive itself
         with zf.open(info) as stream:
             while chunk := stream.read(_CHUNK):
                 take(chunk)
