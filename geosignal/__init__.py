@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, serving: bool = Tru
         compression,
         db,
         errors_web,
+        formbody,
         i18n,
         params,
         ratelimit,
@@ -82,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, serving: bool = Tru
     security.init_app(app)
     ratelimit.init_app(app)
     params.init_query_checks(app)
+    formbody.init_app(app)  # (the CSRF check reads most forms first: refused there the same way)
     app.register_blueprint(api.bp)
     app.register_blueprint(locate.bp)
     app.register_blueprint(exports.bp)

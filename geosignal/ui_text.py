@@ -644,6 +644,11 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
         # character, or too long: geosignal.params.text_parameter
         "control_character": "Un filtre contient le caractère %(character)s (un caractère de contrôle ou invisible, "
                              "souvent venu d'un copier-coller) : retapez sa valeur sans ce caractère.",
+        # a form whose text is not UTF-8 (a percent-escape or a multipart field of Latin-1
+        # bytes): geosignal.formbody, before any view
+        "not_utf8": "Le texte envoyé n'est pas en UTF-8 : le navigateur ou le programme qui a envoyé ce formulaire a "
+                    "utilisé un autre encodage, et geosignal ne devine pas les caractères. Rien n'a été enregistré : "
+                    "rechargez la page, retapez le texte, puis envoyez-le à nouveau.",
         "parameter_too_long": "Un filtre est trop long : raccourcissez sa valeur à %(limit)s caractères au plus.",
         # a period (from, to) that ends before it starts: every filter of dates says it
         "period_reversed": "La période se termine avant de commencer : choisissez une date de fin égale ou "
