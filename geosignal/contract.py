@@ -45,9 +45,10 @@ representative's map form, the upload column mapping and the map popups. Each fo
   ``null`` for the other kinds.
 * *Coordinates.* The export writes :data:`EXPORT_COORDINATE_DECIMALS` (6, ~0.1 m, RFC 7946's
   advice) after snapping lines and zones to that grid (a zone thinner than the grid is
-  excluded, and said so). The API returns a report to its author as stored, with
-  :data:`API_COORDINATE_DECIMALS` (9, ~0.1 mm): a read never snaps, never invalidates and
-  never drops a report. This difference is deliberate.
+  excluded, and said so; points are rounded, the same in the GeoJSON, CSV and GeoPackage).
+  The API returns a report to its author unsnapped (stored in full double precision), its
+  coordinates rounded to :data:`API_COORDINATE_DECIMALS` (9, ~0.1 mm): a read never snaps,
+  never invalidates and never drops a report. This difference is deliberate.
 
 Flask-free and import-light (only :mod:`geosignal.vocab`), so that migrations' tests, the
 export and the intake can all read it.

@@ -457,6 +457,39 @@ def test_geopackage_columns_have_the_same_types_whatever_the_rows(db, representa
     assert [rows for _, rows in seen] == [[(None, None, "null"), (19, 3, "integer")], [(None, None, "null")], []]
 
 
+def test_geojson_csv_and_geopackage_carry_the_same_coordinates(db, representative, referent,  # noqa: ANN001
+                                                                 tmp_path: Path) -> None:
+    """Guards: the GeoPackage wrote points and MultiPoints as stored (``POINT (4.444001708858222
+    50.410804135634905)``) where the GeoJSON and the CSV of the same export wrote them with 6
+    decimals (``[4.444002, 50.410804]``): the three formats of one export carry the same
+    positions, for every kind of geometry."""
+    from pyogrio import read_dataframe
+
+    shapes = {
+        "point": Point(X0 + 0.123, Y0 + 0.456),
+        "multipoint": shapely.MultiPoint([(X0 + 200.321, Y0 + 0.789), (X0 + 400.987, Y0 + 20.654)]),
+        "line": LineString([(X0 + 0.123, Y0 + 500.456), (X0 + 300.789, Y0 + 620.321)]),
+        "zone": square_lambert(X0 + 1000.123, Y0 + 0.456, 300),
+    }
+    ids = {post(representative, to_geojson_4326(g)): kind for kind, g in shapes.items()}
+    validate_all(db)
+    doc, _ = export(referent)
+    written = {f["id"]: shape(f["geometry"]) for f in doc["features"]}
+    assert {ids[i] for i in written} == set(shapes)
+    assert written[next(i for i, k in ids.items() if k == "point")].coords[0] != (
+        shape(to_geojson_4326(shapes["point"])).coords[0])  # the point sent has more than 6 decimals
+    rows = list(csv.DictReader(io.StringIO(referent.get(f"{EXPORT}.csv?dialect=plain").get_data(as_text=True))))
+    path = tmp_path / "export.gpkg"
+    path.write_bytes(referent.get(f"{EXPORT}.gpkg").get_data())
+    frame = read_dataframe(path, layer="white_zones")
+    assert len(rows) == len(frame) == 4
+    for row in rows:
+        assert shapely.from_wkt(row["wkt"]).equals_exact(written[row["report_id"]], 0), ids[row["report_id"]]
+    for rid, geometry in zip(frame["report_id"], frame.geometry, strict=True):
+        assert geometry.geom_type == written[rid].geom_type, ids[rid]
+        assert geometry.equals_exact(written[rid], 0), (ids[rid], geometry.wkt, written[rid].wkt)
+
+
 def test_cli_export_with_filters_and_mark_transmitted(app, db, representative, tmp_path: Path) -> None:
     rid = post(representative, to_geojson_4326(Point(X0, Y0)))
     validate_all(db)

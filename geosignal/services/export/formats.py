@@ -41,7 +41,6 @@ from geosignal.services.export.sql import (
     PROPS,
     SEQ,
     TABLE_SQL,
-    WKB,
     WKT,
 )
 from geosignal.services.export.zones import zone_part
@@ -289,7 +288,8 @@ def gpkg_chunks(session: Session, request: ExportRequest, paging: Paging | None,
                 for name in ("technologies", "operators"):
                     props[name] = ",".join(props[name] or [])
                 records.append(props)
-            frame = _gpkg_frame(records, shapely.from_wkb([bytes(r[WKB]) for r in rows]))
+            # the WKT the CSV writes: the GeoJSON's 6 decimals (points too), one set of positions
+            frame = _gpkg_frame(records, shapely.from_wkt([r[WKT] for r in rows]))
             write_dataframe(frame, path, layer="white_zones", driver="GPKG", geometry_type="Unknown",
                             append=written, promote_to_multi=False)
             written = True

@@ -28,8 +28,9 @@ from geosignal import contract
 from geosignal.services.export.constants import GRID_DEG, MERGED_REPORTS, SCHEMA_VERSION, SOURCE
 from geosignal.vocab import LAMBERT72
 
-#: The geometry as written: points as stored; lines and zones reduced to the 1e-6° grid
-#: (valid by construction), zones oriented for RFC 7946. Reads ``r.geometry``.
+#: The geometry as written: points as stored (rounded when written: 6 decimals in the GeoJSON
+#: and the WKT, from which the GeoPackage's geometry is read); lines and zones reduced to the
+#: 1e-6° grid (valid by construction), zones oriented for RFC 7946. Reads ``r.geometry``.
 GEOMETRY_SQL = f"""
 CASE ST_Dimension(r.geometry)
   WHEN 0 THEN r.geometry
@@ -162,14 +163,16 @@ COPY (
   LIMIT {limit}
 ) TO STDOUT"""
 
-#: The CSV and GeoPackage exports: properties computed live, written geometry as WKT and WKB.
+#: The CSV and GeoPackage exports: properties computed live, written geometry as WKT with the
+#: GeoJSON's 6 decimals (PostGIS writes both alike). The GeoPackage's geometry is this WKT as
+#: read (points are not snapped in ``x.g``: its WKB carried them as stored, 15 decimals).
 TABLE_SQL = f"""
 SELECT {_ROW_HEAD}, ST_IsEmpty(x.g), json_build_object({PROPERTIES_SQL})::text AS props,
-       ST_AsText(x.g, 6) AS wkt, ST_AsBinary(x.g) AS wkb,
+       ST_AsText(x.g, {contract.EXPORT_COORDINATE_DECIMALS}) AS wkt,
        ST_X(ST_PointOnSurface(x.g)) AS lon, ST_Y(ST_PointOnSurface(x.g)) AS lat
 FROM reports r{JOINS_SQL}
 WHERE {{where}}
 ORDER BY r.seq
 {{limit}}"""
 #: Positions of the payload columns of :data:`TABLE_SQL`.
-PROPS, WKT, WKB, LON, LAT = 4, 5, 6, 7, 8
+PROPS, WKT, LON, LAT = 4, 5, 6, 7
