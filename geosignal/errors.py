@@ -8,6 +8,7 @@ prints the message and exits non-zero. Every code is listed in :data:`ERROR_CODE
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 #: Every error code geosignal emits, with its HTTP status and a one-line meaning.
@@ -212,6 +213,20 @@ MESSAGES_FR: dict[str, str] = {
     "weak_password": "Mot de passe trop court (%(length)s caractères) : choisissez-en un d'au moins %(minimum)s, par exemple une phrase de quatre mots.",
 }
 assert set(MESSAGES_FR) <= set(TITLES_FR)
+
+
+def beyond_limit(value: float, limit: float, write: Callable[[float, int], str], decimals: int,
+                 most: int) -> str | None:
+    """Write ``value``, refused against ``limit`` (an area under a minimum, over a maximum), so
+    that it never reads as that limit: with ``decimals`` decimals, or as many more as it takes
+    (at most ``most``) to differ from the limit written the same way; None when even ``most``
+    do not (the caller then says « < 100 », « more than 200 km² »). ``write(x, d)`` writes ``x``
+    with ``d`` decimals (a page's locale, the API's English): 99.98 against 100 is ``99.98``,
+    never ``100``. The scripts follow the same rule (``I.figure``)."""
+    for d in range(decimals, max(decimals, most) + 1):
+        if (written := write(value, d)) != write(limit, d):  # (rounding keeps order: it differs beyond)
+            return written
+    return None
 
 
 #: The problem ``type`` of each code (one string each, shared by every problem document).

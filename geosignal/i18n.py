@@ -343,6 +343,7 @@ def js_catalogue(lang: str) -> dict[str, Any]:
             "errors": translate_tree(TITLES_FR),
             "messages": translate_tree(MESSAGES_FR),
             "params": ui_text.MESSAGE_PARAMS,
+            "beyond_limit_decimals": ui_text.BEYOND_LIMIT_DECIMALS,
             "warnings": translate_tree(ui_text.WARNINGS_FR),
             "kinds": translate_tree(ui_text.KIND_MESSAGES_FR),
             # what to write in a field whose value was refused (a file's value set aside), by
@@ -375,13 +376,26 @@ _JS_APPLY = r"""
   I.pluralForm = function (n) {
     return new Intl.PluralRules(I.locale).select(Number(n)) === "one" ? "one" : "other";
   };
-  function figure(value, kind) {
-    var n = Number(value), digits = 0;
-    if (kind === "text") { return String(value); }
-    if (kind === "km2") { n = n / 1e6; digits = n % 1 === 0 ? 0 : 1; }
-    if (kind === "mb") { n = n / 1048576; }
+  function written(n, digits) {
     return n.toLocaleString(I.locale, { minimumFractionDigits: digits, maximumFractionDigits: digits });
   }
+  // a figure of a message (params' kinds), as geosignal.ui_text._figure writes it; one refused
+  // against a limit (same unit) never reads as it: as many more decimals as it takes, at most
+  // beyond_limit_decimals, else "< 100" / "> 200" (geosignal.errors.beyond_limit)
+  function figure(value, kind, limit) {
+    var n = Number(value), digits = 0, scale = 1;
+    if (kind === "text") { return String(value); }
+    if (kind === "km2") { scale = 1e6; n = n / scale; digits = n % 1 === 0 ? 0 : 1; }
+    if (kind === "mb") { n = n / 1048576; }
+    var most = (I.beyond_limit_decimals || {})[kind];
+    if (limit === undefined || limit === null || most === undefined) { return written(n, digits); }
+    var bound = Number(limit) / scale;
+    for (var d = digits; d <= Math.max(digits, most); d++) {
+      if (written(n, d) !== written(bound, d)) { return written(n, d); }
+    }
+    return (n < bound ? "<\u00a0" : ">\u00a0") + written(bound, kind === "km2" && bound % 1 !== 0 ? 1 : 0);
+  }
+  I.figure = figure;
   // what a person reads of a problem+json answer (or an import's refused feature): its
   // message in this language, with the figures it carries
   I.problemText = function (problem) {
@@ -390,8 +404,14 @@ _JS_APPLY = r"""
     var byKind = I.kindText(problem);
     if (byKind) { return byKind; }
     var spec = I.params[problem.code], text = I.messages[problem.code];
-    if (spec && text && Object.keys(spec).every(function (k) { return problem[spec[k][0]] !== undefined; })) {
-      return text.replace(/%\((\w+)\)s/g, function (_, name) { return figure(problem[spec[name][0]], spec[name][1]); });
+    if (spec && text && Object.keys(spec).every(function (k) {
+      return spec[k].filter(function (member, i) { return i !== 1; }).every(function (member) {
+        return problem[member] !== undefined;
+      });
+    })) {
+      return text.replace(/%\((\w+)\)s/g, function (_, name) {
+        return figure(problem[spec[name][0]], spec[name][1], spec[name][2] && problem[spec[name][2]]);
+      });
     }
     return (I.errors[problem.code] || problem.title || problem.code || "") + hint(problem);
   };

@@ -14,7 +14,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from geosignal import contract, vocab, workflow
-from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError
+from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError, beyond_limit
 from geosignal.formparse import FLAG_WORDS
 from geosignal.i18n import ngettext, plural_form
 from geosignal.services.aggregation.filters import ESTIMATE_NOTE
@@ -543,10 +543,11 @@ SURVEY_INDICATORS_FR: dict[str, str] = {
 
 
 #: How the figures an error carries are written into its message (:data:`MESSAGES_FR`):
-#: placeholder → (member of the error's ``extra``, kind: ``m2``, ``km2``, ``int``, ``mb``, ``text``).
-MESSAGE_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
-    "area_too_small": {"area": ("area_m2", "m2"), "limit": ("limit_m2", "m2")},
-    "area_too_large": {"area": ("area_m2", "km2"), "limit": ("limit_m2", "km2")},
+#: placeholder → (member of the error's ``extra``, kind: ``m2``, ``km2``, ``int``, ``mb``, ``text``[,
+#: member holding the limit the figure breaks: it never reads as that limit, :func:`_figure`]).
+MESSAGE_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "area_too_small": {"area": ("area_m2", "m2", "limit_m2"), "limit": ("limit_m2", "m2")},
+    "area_too_large": {"area": ("area_m2", "km2", "limit_m2"), "limit": ("limit_m2", "km2")},
     "too_many_vertices": {"value": ("value", "int"), "limit": ("limit", "int")},
     "payload_too_large": {"limit": ("limit", "mb")},
     "duplicate_header": {"column": ("column", "text")},
@@ -560,14 +561,26 @@ MESSAGE_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
 assert set(MESSAGE_PARAMS) == set(MESSAGES_FR)
 
 
-def _figure(value: Any, kind: str) -> str:
+#: The most decimals an area of each kind takes to differ from the limit it breaks (0.01 m²,
+#: 0.0001 km²); beyond, it reads ``< 100`` / ``> 200`` (:func:`geosignal.errors.beyond_limit`).
+#: The scripts read it from their catalogue (``I.figure``).
+BEYOND_LIMIT_DECIMALS: dict[str, int] = {"m2": 2, "km2": 4}
+
+
+def _figure(value: Any, kind: str, limit: Any = None) -> str:
+    """Write a figure of a message of :data:`MESSAGE_PARAMS` in the current language; one
+    refused against ``limit`` (same unit) never reads as it."""
     from geosignal.i18n import format_number
 
-    if kind == "m2":
-        return format_number(float(value))
-    if kind == "km2":
-        km2 = float(value) / 1e6
-        return format_number(km2, 0 if km2.is_integer() else 1)
+    if kind in BEYOND_LIMIT_DECIMALS:
+        scale = 1e6 if kind == "km2" else 1.0  # (m² whole; km² whole, else with one decimal)
+        x = float(value) / scale
+        if limit is None:
+            return format_number(x, 0 if kind == "m2" or x.is_integer() else 1)
+        bound = float(limit) / scale
+        return beyond_limit(x, bound, format_number, 0 if kind == "m2" or x.is_integer() else 1,
+                            BEYOND_LIMIT_DECIMALS[kind]) or \
+            ("<\u00a0" if x < bound else ">\u00a0") + format_number(bound, 0 if kind == "m2" or bound.is_integer() else 1)
     if kind == "mb":
         return format_number(float(value) / 1048576, 0)
     if kind == "int":
@@ -987,9 +1000,10 @@ def error_message(error: GeosignalError) -> str:
     if specific is not None:
         return specific
     params = MESSAGE_PARAMS.get(error.code)
-    if params and all(key in error.extra for key, _kind in params.values()):
-        return _(MESSAGES_FR[error.code], **{name: _figure(error.extra[key], kind)
-                                           for name, (key, kind) in params.items()})
+    if params and all(key in error.extra for spec in params.values() for key in (spec[0], *spec[2:])):
+        return _(MESSAGES_FR[error.code], **{name: _figure(error.extra[spec[0]], spec[1],
+                                                           error.extra[spec[2]] if len(spec) > 2 else None)
+                                           for name, spec in params.items()})
     return _(TITLES_FR.get(error.code, error.title))
 
 

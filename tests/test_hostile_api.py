@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from geosignal.models import Report
 from geosignal.services.intake.properties import check_file_properties
 from geosignal.services.users import create_token, create_user
 from tests.conftest import CHARLEROI, COMMUNES_FILE
-from tests.factories import count_reports
+from tests.factories import count_reports, upload_file
 
 POINT = {"type": "Point", "coordinates": [4.4440, 50.4108]}  # in Charleroi
 
@@ -191,6 +192,35 @@ def test_a_circle_within_the_limit_is_still_made(db, representative) -> None:
     response = _post_text(representative, json.dumps(_feature(radius=250)))
     assert response.status_code == 201
     assert response.get_json()["properties"]["area_m2"] == pytest.approx(3.14159 * 250 ** 2, rel=2e-3)
+
+
+#: 64-sided polygon geosignal stores for a circle (EPSG:31370, m²): what the map page shows (report-map.js circleArea)
+def _polygon_of_circle_m2(radius: float) -> float:
+    return 64 / 2 * radius * radius * math.sin(2 * math.pi / 64)
+
+
+def test_a_circle_is_held_to_the_limits_by_the_polygon_stored(db, representative) -> None:  # noqa: ANN001
+    """A circle is stored as a 64-sided polygon built in EPSG:31370, but its maximum was checked
+    on pi r²: a radius of 7,980 m at Charleroi (polygon 199.74 km², pi r² 200.06 km²) was refused
+    « covers 200.06 km² » though the same polygon sent as a Polygon was taken. Now both limits
+    speak on the polygon, at the radius, quoting its area; so does a file's circle."""
+    taken = representative.post("/api/v1/reports", json=_feature(radius=7980))
+    assert taken.status_code == 201, taken.get_json()
+    assert taken.get_json()["properties"]["area_m2"] == pytest.approx(_polygon_of_circle_m2(7980), rel=1e-6)
+    before = count_reports(db)
+    for radius, code, detail in (
+            (7990, "area_too_large", "A circle of radius 7990 m is stored as a 64-sided polygon that covers "
+                                     "200.24 km²; the maximum is 200.00 km²."),
+            (5.64, "area_too_small", "A circle of radius 5.64 m is stored as a 64-sided polygon that covers "
+                                     "0.0000998 km² (99.8 m²); the minimum is 0.0001 km² (100 m²).")):
+        problem = representative.post("/api/v1/reports", json=_feature(radius=radius)).get_json()
+        assert (problem["status"], problem["code"], problem["where"], problem["detail"]) == \
+            (422, code, "/properties/radius", detail)
+        assert problem["area_m2"] == pytest.approx(_polygon_of_circle_m2(radius), rel=1e-6)
+        collection = json.dumps({"type": "FeatureCollection", "features": [_feature(radius=radius)]}).encode()
+        refused = upload_file(representative, collection, "circle.geojson").get_json()["features"][0]
+        assert (refused["error"]["code"], refused["error"]["detail"]) == (code, detail)
+    assert count_reports(db) == before
 
 
 @pytest.mark.parametrize("observed_at", ["0001-01-01", "0001-01-01T00:00:00+01:00", "0025-06-01T10:00:00+02:00",

@@ -17,6 +17,7 @@ from geosignal.errors import ERROR_CODES, GeosignalError
 from geosignal.models import User
 from tests.conftest import CHARLEROI, CHIMAY, csrf_token, make_account
 from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+from tests.test_browser import browser  # noqa: F401  (fixture)
 
 #: Leaflet.draw 1.0's own English texts (its default L.drawLocal), by key path.
 DRAW_ENGLISH = {
@@ -125,6 +126,80 @@ def test_error_messages_say_what_to_do_with_their_figures(app, lang: str, messag
             assert text and not re.search(rf"\b{code}\b", text), (code, text)
 
 
+#: Areas refused just beyond their limit (m²: 100 m² and 200 km² are the limits) and what each
+#: language says of them: never the limit itself.
+BEYOND = [
+    ("area_too_small", 99.98, 100.0, {"fr": "Zone trop petite (99,98 m²) : dessinez au moins 100 m²",
+                                      "nl": "Zone te klein (99,98 m²): teken minstens 100 m²",
+                                      "en": "Zone too small (99.98 m²): draw at least 100 m²"}),
+    ("area_too_small", 99.9999, 100.0, {"fr": "Zone trop petite (<\xa0100 m²) : dessinez au moins 100 m²",
+                                        "nl": "Zone te klein (<\xa0100 m²): teken minstens 100 m²",
+                                        "en": "Zone too small (<\xa0100 m²): draw at least 100 m²"}),
+    ("area_too_large", 200_000_283.0, 2e8, {"fr": "Zone trop grande (200,0003 km²) : le maximum est 200 km²",
+                                            "nl": "Zone te groot (200,0003 km²): het maximum is 200 km²",
+                                            "en": "Zone too large (200.0003 km²): the maximum is 200 km²"}),
+    ("area_too_large", 200_060_000.0, 2e8, {"fr": "Zone trop grande (200,1 km²) : le maximum est 200 km²",
+                                            "nl": "Zone te groot (200,1 km²): het maximum is 200 km²",
+                                            "en": "Zone too large (200.1 km²): the maximum is 200 km²"}),
+    ("area_too_large", 200_000_040.0, 2e8, {"fr": "Zone trop grande (>\xa0200 km²) : le maximum est 200 km²",
+                                            "nl": "Zone te groot (>\xa0200 km²): het maximum is 200 km²",
+                                            "en": "Zone too large (>\xa0200 km²): the maximum is 200 km²"}),
+]
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_an_area_refused_never_reads_as_the_limit_it_breaks(app, lang: str) -> None:  # noqa: ANN001
+    """A zone of 99.98 m² was refused « Zone trop petite (100 m²) : dessinez au moins 100 m² »
+    and one of 200.000283 km² « Zone trop grande (200,0 km²) : le maximum est 200 km² »: the
+    figure, rounded, read as the limit it breaks. It now takes the decimals it needs to differ
+    (up to 0.01 m², 0.0001 km²), else reads « < 100 » / « > 200 »."""
+    with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+        for code, area, limit, said in BEYOND:
+            assert ui_text.error_message(GeosignalError(code, area_m2=area, limit_m2=limit)).startswith(said[lang])
+
+
+@pytest.mark.parametrize(("side", "detail", "said"), [
+    (9.999, "The zone covers 0.00009998 km² (99.98 m²); the minimum is 0.0001 km² (100 m²).",
+     "Zone trop petite (99,98 m²) : dessinez au moins 100 m², ou placez un point."),
+    (14142.1456, "The zone covers 200.0003 km²; the maximum is 200.00 km².",
+     "Zone trop grande (200,0003 km²) : le maximum est 200 km² ; découpez-la en plusieurs signalements."),
+])
+def test_the_api_and_the_map_form_quote_an_area_beyond_its_limit(client, db, representative, side: float,  # noqa: ANN001
+                                                                  detail: str, said: str) -> None:
+    """The API's detail said « covers 0.0001 km² (100 m²); the minimum is 0.0001 km² (100 m²) » of
+    a 9.999 m square, and the map form « Zone trop petite (100 m²) : dessinez au moins 100 m² »."""
+    x, y = CHARLEROI_LAMBERT72
+    zone = to_geojson_4326(square_lambert(x, y, side))
+    problem = representative.post("/api/v1/reports", json=feature(zone)).get_json()
+    assert (problem["detail"], problem["message"]) == (detail, said)
+    assert representative.login().status_code == 302
+    token = csrf_token(client.get("/carte").get_data(as_text=True))
+    page = client.post("/carte", data={"csrf_token": token, "geometry": json.dumps(zone), "network": "mobile"})
+    assert page.status_code == 422 and said in page.get_data(as_text=True)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_the_scripts_write_an_area_beyond_its_limit_as_the_pages_do(app, browser, lang: str) -> None:  # noqa: ANN001, F811
+    """The scripts' problemText (uploads, the map page's answers) and the map page's live check
+    wrote 99.98 m² « 100 m² » against a minimum of 100 m², 200.000283 km² « 200,0 km² »."""
+    with app.test_request_context("/"):
+        script = i18n._catalogue_script(lang)
+    page = browser.new_page()
+    try:
+        page.set_content("<!doctype html><title>t</title>")
+        page.add_script_tag(content=script)
+        for code, area, limit, said in BEYOND:
+            text = page.evaluate("([c, a, l]) => window.geosignalI18n.problemText({code: c, area_m2: a, limit_m2: l})",
+                                 [code, area, limit])
+            assert text.startswith(said[lang]), text
+            kind = "m2" if code == "area_too_small" else "km2"  # the map page's live check (report-map.js)
+            figure = page.evaluate("([a, k, l]) => window.geosignalI18n.figure(a, k, l)", [area, kind, limit])
+            assert f"({figure} " in said[lang], figure
+    finally:
+        page.close()
+
+
 # --------------------------------------------------------------------------- which language
 
 def _lang(html: str) -> str:
@@ -183,6 +258,10 @@ def test_api_problem_keeps_its_code_and_gives_a_message_in_the_language(client, 
 
 # --------------------------------------------------------------------------- the scripts' catalogue
 
+#: The script catalogue's members that are no texts (how figures are written).
+_NOT_TEXT = ("params", "beyond_limit_decimals")
+
+
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)
 def test_script_catalogue_translates_leaflet_draw_and_the_scripts(app, client, lang: str) -> None:  # noqa: ANN001
     answer = client.get(f"/i18n/{lang}.js")
@@ -213,11 +292,11 @@ def test_script_catalogue_translates_leaflet_draw_and_the_scripts(app, client, l
         "en": ("{n} report", "{n} reports")}[lang]
     # the French catalogue carries no raw code and none of Leaflet's English texts
     if lang == "fr":
-        values = " | ".join(_leaves({k: v for k, v in body.items() if isinstance(v, dict) and k != "params"}).values())
+        values = " | ".join(_leaves({k: v for k, v in body.items() if isinstance(v, dict) and k not in _NOT_TEXT}).values())
         assert _raw_codes(values) == [] and _english(values) == []
     assert client.get("/i18n/de.js").status_code == 404
     # a count is written in its plural form, never as « signalement(s) », « melding(en) », « row(s) »
-    values = _leaves({k: v for k, v in body.items() if isinstance(v, dict) and k != "params"})
+    values = _leaves({k: v for k, v in body.items() if isinstance(v, dict) and k not in _NOT_TEXT})
     assert {k: v for k, v in values.items() if re.search(r"\w\((?:s|en|e|es)\)", v)} == {}
     # and a list of remarks is separated the language's way (a space before « ; » in French only)
     assert body["separator"] == {"fr": " ; ", "nl": "; ", "en": "; "}[lang]

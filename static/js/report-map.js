@@ -220,9 +220,12 @@
     var out = [];
     if (!limits) { return out; }
     if (shape.kind === "zone" && shape.area !== undefined) {
-      if (shape.area < limits.min_area_m2) { out.push(fill(M.too_small, { m2: num(shape.area), min: num(limits.min_area_m2) })); }
+      // (an area never reads as the limit it breaks: I.figure, as the server's messages)
+      if (shape.area < limits.min_area_m2) {
+        out.push(fill(M.too_small, { m2: I.figure(shape.area, "m2", limits.min_area_m2), min: I.figure(limits.min_area_m2, "m2") }));
+      }
       if (shape.area > limits.max_area_m2) {
-        out.push(fill(M.too_large, { km2: num(shape.area / 1e6, 1), max: num(limits.max_area_m2 / 1e6) }));
+        out.push(fill(M.too_large, { km2: I.figure(shape.area, "km2", limits.max_area_m2), max: I.figure(limits.max_area_m2, "km2") }));
       }
     }
     if (shape.vertices > limits.max_vertices) { out.push(fill(M.too_many_vertices, { n: num(shape.vertices), max: num(limits.max_vertices) })); }

@@ -38,7 +38,9 @@ Pipeline for every geometry (API body or uploaded file), in this order:
    are reprojected to EPSG:4326 with cached pyproj transformers built from EPSG codes.
    Positions out of the WGS 84 range go to the service-area diagnosis below.
 5. **Circle:** a Point whose properties carry ``radius`` (metres, Leaflet.draw export) becomes
-   a polygon buffered in EPSG:31370 with 64 segments (``quad_segs=16``), back in EPSG:4326.
+   a polygon buffered in EPSG:31370 with 64 segments (``quad_segs=16``), back in EPSG:4326;
+   the area limits (step 7) speak on that polygon, at ``/properties/radius`` (one over four
+   times the maximum is refused before it is built).
 6. **Validity.** Invalid → ``self_intersection`` (reason mentions Self-intersection) or
    ``invalid_geometry``, with ``location`` [lon, lat] and ``reason``. With ``repair=True``
    polygons are repaired with ``make_valid(method="structure", keep_collapsed=False)`` keeping
@@ -48,7 +50,8 @@ Pipeline for every geometry (API body or uploaded file), in this order:
    a figure-8 cancel, so it is ≈ 0 for a symmetric bowtie); ``area_after_m2`` is the planar
    area of the repaired geometry (EPSG:31370). Polygons are then oriented counter-clockwise.
 7. **Area** (polygonal reports, EPSG:31370) below ``min_area_m2`` → ``area_too_small``, above
-   ``max_area_m2`` → ``area_too_large`` (``area_m2``, ``limit_m2``; detail in km²). Checked
+   ``max_area_m2`` → ``area_too_large`` (``area_m2``, ``limit_m2``; detail in km², the area
+   never written as the limit it breaks: ``errors.beyond_limit``). Checked
    *before* the service area, so a Belgium-sized polygon gets ``area_too_large``. Beyond
    Lambert 72's domain (1.5–7.5° E, 48.5–52.5° N) a zone is measured on the WGS 84 ellipsoid
    (equal-area cylindrical): a zone reaching a pole is too large, not 0 m².

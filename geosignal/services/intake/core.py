@@ -19,7 +19,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from geosignal import contract, vocab
-from geosignal.errors import GeosignalError
+from geosignal.errors import GeosignalError, beyond_limit
 from geosignal.geo import area_m2
 from geosignal.textsafety import check_json_text, first_node, pointer_key, strict_pairs
 
@@ -554,8 +554,27 @@ def _areas_on_the_ellipsoid_beyond_lambert72(geoms_4326: np.ndarray, planar_m2: 
     return areas
 
 
-def _km2(a: float) -> str:
-    return f"{a / 1e6:,.2f} km²" if a >= 10_000 else f"{a / 1e6:.4f} km² ({a:,.0f} m²)"
+def _km2(a: float, limit: float | None = None) -> str:
+    """An area (m²) as the details write it: km² with 2 decimals from 1 ha, else km² with 4
+    decimals and whole m². Refused against ``limit`` (m²), it never reads as it
+    (:func:`~geosignal.errors.beyond_limit`): 99.98 m² against 100 m² is « 0.00009998 km²
+    (99.98 m²) »; closer than 1 m² (0.01 m² under 1 ha), « more than » / « less than » it."""
+    if limit is None:
+        return f"{a / 1e6:,.2f} km²" if a >= 10_000 else f"{a / 1e6:.4f} km² ({a:,.0f} m²)"
+
+    def km2(x: float, d: int) -> str:
+        return f"{x / 1e6:,.{d}f}"
+
+    def m2(x: float, d: int) -> str:
+        return f"{x:,.{d}f}"
+
+    if a >= 10_000:
+        k = beyond_limit(a, limit, km2, 2, 6)
+        text = k and f"{k} km²"
+    else:
+        k, m = beyond_limit(a, limit, km2, 4, 8), beyond_limit(a, limit, m2, 0, 2)
+        text = k and m and f"{k} km² ({m} m²)"
+    return text or f"{'less' if a < limit else 'more'} than {_km2(limit)}"
 
 
 @dataclass(slots=True)
@@ -802,22 +821,53 @@ def _invalid_as_stored(rounded: BaseGeometry, p: Pending) -> GeosignalError:
                           location=location, reason=reason, kind="invalid_at_stored_precision")
 
 
-def _circle(g: BaseGeometry, p: Pending, limits: Limits) -> BaseGeometry:
-    """The circle a Point with a ``radius`` (m) stands for, built in EPSG:31370. Raises 422
-    ``invalid_attribute`` for a radius on another geometry, ``area_too_large`` (at the radius)
-    when the circle would exceed ``limits.max_area_m2``: it is refused before it is built (a
-    circle of thousands of km folds over the poles once projected back)."""
+#: A circle whose polygon would cover more than this many times ``max_area_m2`` (EPSG:31370) is
+#: refused before it is built (:func:`_circle`): only where Lambert 72 stretches areas fourfold
+#: (south of about 15° S, within 2° of the North Pole) could its polygon, measured on the
+#: ellipsoid there, be within the limit.
+_CIRCLE_REFUSED_UNBUILT = 4.0
+
+
+def _circle_polygon_m2(radius: float) -> float:
+    """The area (m², EPSG:31370) of the polygon a circle of ``radius`` metres is stored
+    as: the regular ``4 * CIRCLE_QUAD_SEGS``-gon inscribed in it (report-map.js ``circleArea``)."""
+    n = 4 * CIRCLE_QUAD_SEGS
+    return n / 2 * radius * radius * math.sin(2 * math.pi / n)
+
+
+def _radius_pointer(p: Pending) -> str:
     base = p.gptr[: -len("/geometry")] if p.gptr.endswith("/geometry") else p.gptr
+    return f"{base}/properties/radius"
+
+
+def _area_error(code: str, a: float, limit: float, p: Pending, more: str = "") -> GeosignalError:
+    """The 422 ``area_too_large`` or ``area_too_small`` of a zone of ``a`` m² against ``limit``
+    (m²); a circle's at its radius, naming the polygon it is stored as."""
+    if "radius" in p.props:
+        subject = (f"A circle of radius {p.props['radius']:g} m is stored as a {4 * CIRCLE_QUAD_SEGS}-sided polygon "
+                   "that covers")
+        where = _radius_pointer(p)
+    else:
+        subject, where = "The zone covers", p.gptr or "/"
+    bound = "maximum" if code == "area_too_large" else "minimum"
+    return GeosignalError(code, f"{subject} {_km2(a, limit)}{more}; the {bound} is {_km2(limit)}.", where=where,
+                          area_m2=a, limit_m2=limit)
+
+
+def _circle(g: BaseGeometry, p: Pending, limits: Limits) -> BaseGeometry:
+    """The circle a Point with a ``radius`` (m) stands for: a polygon of ``4 * CIRCLE_QUAD_SEGS``
+    sides built in EPSG:31370, then held to both area limits as any zone (at the radius,
+    :func:`_area_error`). Raises 422 ``invalid_attribute`` for a radius on another geometry;
+    ``area_too_large`` (at the radius) before it is built when its polygon would cover more
+    than :data:`_CIRCLE_REFUSED_UNBUILT` times ``limits.max_area_m2`` (a circle of thousands of
+    km folds over the poles once projected back)."""
     if g.geom_type != "Point":
         raise GeosignalError("invalid_attribute", "radius is only for a circle: a Point with a radius in metres.",
-                             where=f"{base}/properties/radius")
+                             where=_radius_pointer(p))
     radius = p.props["radius"]
-    circle_m2 = math.pi * min(radius, 1e8) ** 2  # (beyond 100,000 km: more than the Earth, and finite)
-    if circle_m2 > limits.max_area_m2:
-        raise GeosignalError("area_too_large", f"A circle of radius {radius:g} m covers "
-                             f"{_km2(circle_m2)}{' or more' if radius > 1e8 else ''}; the maximum is "
-                             f"{_km2(limits.max_area_m2)}.", where=f"{base}/properties/radius", area_m2=circle_m2,
-                             limit_m2=limits.max_area_m2)
+    polygon_m2 = _circle_polygon_m2(min(radius, 1e8))  # (beyond 100,000 km: more than the Earth, and finite)
+    if polygon_m2 > _CIRCLE_REFUSED_UNBUILT * limits.max_area_m2:
+        raise _area_error("area_too_large", polygon_m2, limits.max_area_m2, p, " or more" if radius > 1e8 else "")
     centre = transform_geom(g, WGS84, LAMBERT72)
     p.warnings = [*p.warnings, {"code": "circle_to_polygon", "detail": f"The circle of radius {radius:g} m became "
                        f"a {4 * CIRCLE_QUAD_SEGS}-sided polygon (built in EPSG:31370)."}]
@@ -989,15 +1039,10 @@ def finish_reports(
         checked_m2 = _areas_on_the_ellipsoid_beyond_lambert72(geoms[polygonal], areas_m2[polygonal])
         beyond = (checked_m2 > limits.max_area_m2) | (checked_m2 < limits.min_area_m2)
         for i, a in zip(polygonal[beyond].tolist(), checked_m2[beyond].tolist(), strict=True):
-            where_geom = pendings[i].gptr or "/"
             if a > limits.max_area_m2:
-                refuse(i, GeosignalError("area_too_large", f"The zone covers {_km2(a)}; the maximum is "
-                                         f"{_km2(limits.max_area_m2)}.", where=where_geom, area_m2=a,
-                                         limit_m2=limits.max_area_m2))
+                refuse(i, _area_error("area_too_large", a, limits.max_area_m2, pendings[i]))
             else:
-                refuse(i, GeosignalError("area_too_small", f"The zone covers {_km2(a)}; the minimum is "
-                                         f"{_km2(limits.min_area_m2)}.", where=where_geom, area_m2=a,
-                                         limit_m2=limits.min_area_m2))
+                refuse(i, _area_error("area_too_small", a, limits.min_area_m2, pendings[i]))
         for i, g in invalid_31370.items():
             if alive[i]:
                 refuse(i, _invalid_in_lambert72(g, pendings[i]))
