@@ -92,9 +92,7 @@ def _message(settings: MailSettings, to: str, subject: str, paragraphs: list[str
              link: tuple[str, str] | None) -> EmailMessage:
     """:func:`build_message` in the current language (the page's, in which ``subject`` and
     ``paragraphs`` were translated): its signature, the HTML part's ``lang``, its colons."""
-    lang = i18n.current_language()
-    return build_message(settings, to, subject, paragraphs, link, lang=lang, colon=ui_text.colon(lang),
-                         signature=_("— geosignal, zones blanches de Charleroi Métropole"))
+    return _Mail.in_page_language(settings, subject, paragraphs).to(to, link)
 
 
 def _mail_after_answer(response: Response, to: str, subject: str, paragraphs: list[str],
@@ -108,30 +106,35 @@ def _mail_after_answer(response: Response, to: str, subject: str, paragraphs: li
 
 
 @dataclass(frozen=True)
-class _LaterMail:
-    """A single-use link's e-mail, translated during the request (the page's language), whose
-    link is known only after the answer: ``link_path`` (absolute, without its query) takes
-    ``?jeton=<secret>``."""
+class _Mail:
+    """An e-mail of the account pages, translated during the request (the page's language: its
+    signature, the HTML part's ``lang``, its colons), to be addressed now or after the answer
+    (:func:`_reset_after_answer`, outside any request, when its link is known)."""
 
     settings: MailSettings
     subject: str
     paragraphs: list[str]
-    link_label: str
-    link_path: str
     lang: str
     colon: str
     signature: str
 
-    def to(self, address: str, secret: str) -> EmailMessage:
-        """The message to ``address`` carrying the link of ``secret``."""
-        link = (self.link_label, f"{self.link_path}?{urlencode({'jeton': secret})}")
+    @classmethod
+    def in_page_language(cls, settings: MailSettings, subject: str, paragraphs: list[str]) -> _Mail:
+        """The mail of ``subject`` and ``paragraphs`` (translated already) in the page's language."""
+        lang = i18n.current_language()
+        return cls(settings, subject, paragraphs, lang, ui_text.colon(lang),
+                   _("— geosignal, zones blanches de Charleroi Métropole"))
+
+    def to(self, address: str, link: tuple[str, str] | None) -> EmailMessage:
+        """The message to ``address``, carrying ``link`` (its label and address) when given."""
         return build_message(self.settings, address, self.subject, self.paragraphs, link, lang=self.lang,
                              colon=self.colon, signature=self.signature)
 
 
-def _reset_after_answer(app: Flask, email: str, mail: _LaterMail) -> None:
+def _reset_after_answer(app: Flask, email: str, mail: _Mail, link_label: str, link_path: str) -> None:
     """Once the answer to a reset request has gone (``call_on_close``): issue a reset link if
-    ``email`` is an active account's (:func:`accounts.request_reset`), commit, and send it. The
+    ``email`` is an active account's (:func:`accounts.request_reset`), commit, and send it
+    (``mail``, its link ``link_label`` to ``link_path?jeton=<secret>``, ``link_path`` absolute). The
     answer, and its time, are then the same whatever the address; a failure is logged, never
     raised (nobody is waiting for it)."""
     try:
@@ -145,7 +148,7 @@ def _reset_after_answer(app: Flask, email: str, mail: _LaterMail) -> None:
     except Exception:  # noqa: BLE001 — after the answer: logged, the person may ask again
         log.exception("reset link not issued")
         return
-    _send_quietly(mail.settings, mail.to(address, secret))
+    _send_quietly(mail.settings, mail.to(address, (link_label, f"{link_path}?{urlencode({'jeton': secret})}")))
 
 
 def _mailed_link(endpoint: str, secret: str) -> str:
@@ -239,18 +242,17 @@ def forgot_password() -> Response | str | tuple[str, int]:
         answer = redirect(url_for("pages.login"))
         # looked up, issued and sent after the answer: a link issued (and committed) before it
         # made a known address's answer slower than an unknown one's, as a slow mail server did
-        lang = i18n.current_language()
-        settings = MailSettings.from_config(current_app.config)
-        mail = _LaterMail(settings, _("geosignal : réinitialiser votre mot de passe"), [
+        mail = _Mail.in_page_language(MailSettings.from_config(current_app.config),
+                                      _("geosignal : réinitialiser votre mot de passe"), [
             _("Bonjour,"),
             _("Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
               "geosignal. Le lien ci-dessous sert une fois et expire dans une heure."),
             _("Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas."),
-        ], _("Choisir un nouveau mot de passe"), link_base(current_app.config) + url_for("account.reset_password"),
-            lang, ui_text.colon(lang), _("— geosignal, zones blanches de Charleroi Métropole"))
+        ])
+        label, path = _("Choisir un nouveau mot de passe"), link_base(current_app.config) + url_for("account.reset_password")
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         email = request.form.get("email") or ""
-        answer.call_on_close(lambda: _reset_after_answer(app, email, mail))
+        answer.call_on_close(lambda: _reset_after_answer(app, email, mail, label, path))
         return answer
     return render_template("account_forgot.html")
 
