@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_babel import lazy_gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -95,6 +95,8 @@ def init_app(app: Flask) -> None:
         try:
             csrf.protect()
         except CSRFError as exc:
+            if request.endpoint in policy.CSRF_ANY_AGE and _session_token_of_any_age():
+                return
             raise GeosignalError("csrf_failed", exc.description) from None
 
     @app.before_request
@@ -104,6 +106,21 @@ def init_app(app: Flask) -> None:
         refusal = policy.refusal_before_view(request.endpoint, current_user)
         if refusal is not None:
             raise GeosignalError("forbidden", refusal)
+
+
+def _session_token_of_any_age() -> bool:
+    """Whether the request's CSRF token is this session's own, signed by geosignal, whatever
+    its age within the session's lifetime (Flask-WTF's check with that lifetime as its limit)."""
+    from flask_wtf.csrf import validate_csrf
+    from wtforms import ValidationError
+
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    token = request.form.get(field) or request.headers.get("X-CSRFToken")
+    try:
+        validate_csrf(token, time_limit=int(current_app.permanent_session_lifetime.total_seconds()))
+    except ValidationError:
+        return False
+    return True
 
 
 def current() -> User:

@@ -419,6 +419,12 @@ SESSION_ONLY: frozenset[str] = frozenset({
 #: account, for unsubscribing only) is what authorises it; it only stops e-mails.
 CSRF_EXEMPT: frozenset[str] = frozenset({"notifications.unsubscribe"})
 
+#: Endpoints whose CSRF token is good however old it is, as long as the session lasts (still
+#: signed by geosignal, and this session's own): signing out. Flask-WTF's tokens expire after
+#: an hour, and a sign-out clicked on a page left open longer was refused while the session
+#: stayed alive (on a shared computer, the next person found it signed in).
+CSRF_ANY_AGE: frozenset[str] = frozenset({"pages.logout"})
+
 
 #: The route rules that depend on the user alone (no resource to read first), with what a
 #: refusal says: :func:`geosignal.auth.init_app` applies them before any view runs, so that no

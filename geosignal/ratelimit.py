@@ -33,6 +33,10 @@ from sqlalchemy.exc import SQLAlchemyError
 #: the account has not signed in from.
 LOGIN_PER_ACCOUNT = "10 per 15 minutes"
 LOGIN_PER_ADDRESS = "50 per 15 minutes"
+#: The one budget of wrong guesses at an account's password (:data:`LOGIN_PER_ACCOUNT`): the
+#: sign-in form, the *Mot de passe* page and the API-tokens page (both ask for the current
+#: password) count together (Flask-Limiter's shared limit), not 10 each.
+PASSWORD_GUESSES_SCOPE = "password-guesses"
 #: Failed sign-ins allowed per device cookie, for the accounts it names.
 LOGIN_PER_DEVICE = "10 per 15 minutes"
 #: The device cookie: set at each successful sign-in, signed with the secret key, it holds a

@@ -152,3 +152,55 @@ def test_a_bzip2_kmz_and_workbook_are_refused_with_a_sentence(representative, re
     body = xlsx.get_json()
     assert (xlsx.status_code, body["code"], body["kind"], body["member"], body["method"]) == (
         422, "unreadable_file", "compression_method", "xl/worksheets/sheet1.xml", "LZMA")
+
+
+# ---- accounts: one budget of password guesses, and signing out from an old page -----------------
+
+def _form_post(client, path: str, data: dict, page: str):  # noqa: ANN001, ANN202
+    from tests.conftest import csrf_token
+
+    return client.post(path, data={**data, "csrf_token": csrf_token(client.get(page).get_data(as_text=True))})
+
+
+def test_wrong_current_passwords_share_one_budget_with_sign_in(client, db, app, fresh_limits) -> None:  # noqa: ANN001
+    """The *Mot de passe* page, the API-tokens page and the sign-in form each counted their own
+    10 wrong guesses per 15 minutes (Flask-Limiter counts per route): 30 guesses at an open
+    session's password, where the README promises the per-account limit of sign-in."""
+    from tests.conftest import csrf_token, make_account
+
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    account.login()
+    for _ in range(5):
+        assert _form_post(client, "/compte/mot-de-passe", {"current_password": "guess guess guess",
+                                                             "password": "grenier mouette tricot ardoise"},
+                          "/compte/mot-de-passe").status_code == 422
+    tokens = [_form_post(client, "/compte/jetons", {"current_password": "guess guess guess", "name": "x",
+                                                    "days": "30"}, "/compte/jetons").status_code for _ in range(6)]
+    assert tokens == [422] * 5 + [429]
+    other = app.test_client()  # sign-in elsewhere (not a device the account signed in from)
+    token = csrf_token(other.get("/login").get_data(as_text=True))
+    assert other.post("/login", data={"email": account.email, "password": "guess guess guess",
+                                      "csrf_token": token}).status_code == 429
+
+
+def test_signing_out_from_a_page_open_for_more_than_an_hour_signs_out(client, db, monkeypatch,  # noqa: ANN001
+                                                                      fresh_limits) -> None:  # noqa: ANN001
+    """Flask-WTF's tokens expire after an hour: *Se déconnecter* on a page left open longer was
+    400 ``csrf_failed`` and the session stayed alive. Signing out takes the session's own token
+    of any age; another token, or none, is still refused."""
+    import time
+
+    from itsdangerous.timed import TimestampSigner
+
+    from tests.conftest import csrf_token, make_account
+
+    account = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    account.login()
+    token = csrf_token(client.get("/compte").get_data(as_text=True))
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) + 3700)
+    assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 400
+    assert client.post("/logout", data={}).status_code == 400
+    assert client.post("/langue", data={"csrf_token": token, "language": "nl"}).status_code == 400  # other forms: 1 h
+    out = client.post("/logout", data={"csrf_token": token})
+    monkeypatch.undo()
+    assert (out.status_code, client.get("/compte").status_code) == (302, 302)

@@ -42,7 +42,12 @@ from geosignal.errors_web import wants_json
 from geosignal.i18n import ngettext
 from geosignal.models import Commune, User
 from geosignal.params import MAX_INT
-from geosignal.ratelimit import LOGIN_PER_ACCOUNT, limiter, login_account_key
+from geosignal.ratelimit import (
+    LOGIN_PER_ACCOUNT,
+    PASSWORD_GUESSES_SCOPE,
+    limiter,
+    login_account_key,
+)
 from geosignal.security import public_base_url
 from geosignal.services import accounts, audit
 from geosignal.services import communes as communes_service
@@ -175,14 +180,16 @@ def account_page() -> str:
 
 
 def _signed_in_account_key() -> str:
-    """The rate-limit key of the signed-in account (its e-mail), for the password page."""
+    """The rate-limit key of the signed-in account (its e-mail), for the password and tokens
+    pages: the key the sign-in form gives the same account (:func:`login_account_key`), in
+    the same scope, so that wrong guesses anywhere count in one budget."""
     return "account:" + (current_user.email if current_user.is_authenticated else "")
 
 
 @bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
 @login_required
-@limiter.limit(LOGIN_PER_ACCOUNT, key_func=_signed_in_account_key, methods=["POST"],
-               deduct_when=lambda _response: bool(g.get("wrong_current_password")))
+@limiter.shared_limit(LOGIN_PER_ACCOUNT, PASSWORD_GUESSES_SCOPE, key_func=_signed_in_account_key, methods=["POST"],
+                      deduct_when=lambda _response: bool(g.get("wrong_current_password")))
 def change_password() -> Response | str | tuple[str, int]:
     """Change one's password (the current one is asked for; wrong ones are throttled per
     account as failed sign-ins are: a session left open must not let anyone guess it)."""
@@ -455,8 +462,8 @@ def deactivate_user(user_id: int) -> Response:
 
 @bp.route("/compte/jetons", methods=["GET", "POST"])
 @login_required
-@limiter.limit(LOGIN_PER_ACCOUNT, key_func=_signed_in_account_key, methods=["POST"],
-               deduct_when=lambda _response: bool(g.get("wrong_current_password")))
+@limiter.shared_limit(LOGIN_PER_ACCOUNT, PASSWORD_GUESSES_SCOPE, key_func=_signed_in_account_key, methods=["POST"],
+                      deduct_when=lambda _response: bool(g.get("wrong_current_password")))
 def tokens_page() -> tuple[str, int] | Response:
     """One's API tokens (for QGIS, scripts): create a named one (shown once), list, revoke.
     Creating one asks for the current password (a session left open, or taken, must not make

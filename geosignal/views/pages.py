@@ -42,6 +42,7 @@ from geosignal.ratelimit import (
     LOGIN_PER_ACCOUNT,
     LOGIN_PER_ADDRESS,
     LOGIN_PER_DEVICE,
+    PASSWORD_GUESSES_SCOPE,
     failed_sign_in,
     limiter,
     login_account_key,
@@ -159,8 +160,8 @@ def index() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_PER_ACCOUNT, key_func=login_account_key, methods=["POST"], deduct_when=failed_sign_in,
-               exempt_when=trusted_device)
+@limiter.shared_limit(LOGIN_PER_ACCOUNT, PASSWORD_GUESSES_SCOPE, key_func=login_account_key, methods=["POST"],
+                      deduct_when=failed_sign_in, exempt_when=trusted_device)
 @limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"], deduct_when=failed_sign_in, exempt_when=trusted_device)
 @limiter.limit(LOGIN_PER_DEVICE, key_func=login_device_key, methods=["POST"], deduct_when=failed_sign_in,
                exempt_when=lambda: not trusted_device())
