@@ -468,3 +468,94 @@ def test_a_truncated_photo_is_refused_after_a_pdf_was_rendered(representative) -
     response = _post_photo(representative, report_id, out.getvalue()[:2000])
     assert (response.status_code, response.get_json()["code"]) == (422, "invalid_image")
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # (left as WeasyPrint wants it)
+
+
+# ---- the same evidence sent twice (a double click, a retry) ---------------------------------
+
+def _count(db, model, report_id: str) -> int:  # noqa: ANN001
+    return db.scalar(select(func.count()).select_from(model).where(model.report_id == report_id))
+
+
+def test_the_same_speed_test_twice_through_the_api_is_stored_once(representative, db) -> None:  # noqa: ANN001
+    """The same speed test posted twice within 10 s (its date written with another offset the
+    second time) was stored twice: now the second gets the first (200, ``probable_duplicate``),
+    as a report does. Another value is another test."""
+    report_id = _report(representative)
+    body = {"download_mbps": 0.8, "signal_dbm": -109, "operator": "Orange", "measured_at": "2026-11-02T18:30:00+01:00"}
+    first = representative.post(f"/api/v1/reports/{report_id}/evidence", json=body)
+    again = representative.post(f"/api/v1/reports/{report_id}/evidence",
+                                json={**body, "measured_at": "2026-11-02T17:30:00Z", "download_mbps": 0.80})
+    assert (first.status_code, again.status_code) == (201, 200), again.get_json()
+    assert again.get_json()["id"] == first.get_json()["id"] and "warnings" not in first.get_json()
+    assert again.get_json()["warnings"] == [{
+        "code": "probable_duplicate", "detail": "identical to a speed test you added seconds ago; the first one is "
+        "returned", "speed_test_id": first.get_json()["id"]}]
+    assert again.headers["Location"] == f"/api/v1/reports/{report_id}/evidence"
+    assert _count(db, SpeedTest, report_id) == 1
+    other = representative.post(f"/api/v1/reports/{report_id}/evidence", json={**body, "download_mbps": 0.9})
+    assert other.status_code == 201 and _count(db, SpeedTest, report_id) == 2
+
+
+def test_a_speed_test_with_an_idempotency_key_replays_the_first_answer(representative, db) -> None:  # noqa: ANN001
+    """``Idempotency-Key`` was ignored on evidence: a retry stored the test again. Now the key
+    replays the first answer (201, ``Idempotent-Replayed``), with another body it is 422
+    ``idempotency_key_reused``, and a key over 200 characters is 400, as for reports."""
+    report_id = _report(representative)
+    body = {"latency_ms": 180, "measured_at": "2026-11-02"}
+    url = f"/api/v1/reports/{report_id}/evidence"
+    first = representative.post(url, json=body, headers={"Idempotency-Key": "mesure-1"})
+    replay = representative.post(url, json=body, headers={"Idempotency-Key": "mesure-1"})
+    assert (first.status_code, replay.status_code) == (201, 201)
+    assert replay.get_json() == first.get_json() and replay.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    reused = representative.post(url, json={**body, "latency_ms": 181}, headers={"Idempotency-Key": "mesure-1"})
+    assert (reused.status_code, reused.get_json()["code"], reused.get_json()["where"]) == (
+        422, "idempotency_key_reused", "Idempotency-Key")
+    long = representative.post(url, json={**body, "latency_ms": 182}, headers={"Idempotency-Key": "k" * 201})
+    assert (long.status_code, long.get_json()["code"], long.get_json()["where"]) == (
+        400, "invalid_request", "Idempotency-Key")
+    assert _count(db, SpeedTest, report_id) == 1
+
+
+def test_a_double_click_on_the_speed_test_form_stores_one_test(representative, db) -> None:  # noqa: ANN001
+    """« Ajouter la mesure » clicked twice stored the test twice; now once, and the page says so."""
+    from tests.conftest import csrf_token
+
+    report_id = _report(representative)
+    representative.login()
+    token = csrf_token(representative.client.get(f"/signalements/{report_id}").get_data(as_text=True))
+    form = {"csrf_token": token, "measured_at": "2026-11-02T18:30", "download_mbps": "0,8", "signal_dbm": "-109",
+            "operator": "Orange"}
+    first = representative.client.post(f"/signalements/{report_id}/mesures", data=form, follow_redirects=True)
+    second = representative.client.post(f"/signalements/{report_id}/mesures", data=form, follow_redirects=True)
+    assert first.status_code == second.status_code == 200 and "Mesure ajoutée." in first.get_data(as_text=True)
+    assert _count(db, SpeedTest, report_id) == 1
+    page = second.get_data(as_text=True).replace("&#39;", "'")
+    assert "Cette mesure était déjà enregistrée : elle ne l'est qu'une fois." in page
+    assert "Mesure ajoutée." not in page
+
+
+def test_the_same_photo_twice_is_stored_once(representative, db) -> None:  # noqa: ANN001
+    """The same photo sent twice within 10 s (the API, then the page's form) was stored twice;
+    now the second gets the first (API: 200, ``probable_duplicate``; the page says it)."""
+    from tests.conftest import csrf_token
+
+    report_id = _report(representative)
+    data = _gps_jpeg()
+    first = _post_photo(representative, report_id, data)
+    again = _post_photo(representative, report_id, data, filename="copie.jpg")
+    assert (first.status_code, again.status_code) == (201, 200), again.get_json()
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.get_json()["url"] == again.headers["Location"] == first.get_json()["url"]
+    assert again.get_json()["warnings"] == [{
+        "code": "probable_duplicate", "detail": "identical to a photo you added seconds ago; the first one is returned",
+        "photo_id": first.get_json()["id"]}]
+    representative.login()
+    token = csrf_token(representative.client.get(f"/signalements/{report_id}").get_data(as_text=True))
+    page = representative.client.post(f"/signalements/{report_id}/photos", data={
+        "csrf_token": token, "photo": (io.BytesIO(data), "photo.jpg", "image/jpeg")},
+        content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True).replace("&#39;", "'")
+    assert "Cette photo était déjà enregistrée : elle ne l'est qu'une fois." in page
+    assert _count(db, Photo, report_id) == 1
+    other = _post_photo(representative, report_id, _gps_jpeg(size=(42, 20)))
+    assert other.status_code == 201 and _count(db, Photo, report_id) == 2

@@ -214,3 +214,44 @@ def test_an_edit_with_if_match_star_keeps_a_change_committed_meanwhile(database)
         assert session.execute(text("SELECT description, households_affected FROM reports WHERE id = :id"),
                                {"id": rid}).one() == ("après", 9)
     app.extensions["geosignal.db"].engine.dispose()
+
+
+def test_the_same_evidence_twice_at_once_is_stored_once(database, border) -> None:  # noqa: ANN001, F811
+    """The same speed test (its date written two ways) or the same photo added by two
+    transactions at once, each holding its insert a moment before committing: both were
+    stored. The second waits for the first's commit (the report's evidence lock), then finds
+    it and returns it (``probable_duplicate``, status 200)."""
+    import io
+    import time
+
+    from PIL import Image
+
+    from geosignal.services import evidence
+
+    _clear_reports(database)
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), (30, 200, 30)).save(out, "JPEG")
+    adds = {"speed test": [lambda s, u, rid, at=at: evidence.add_speed_test(
+                s, u, rid, {"download_mbps": 1.5, "operator": "Proximus", "measured_at": at})
+                for at in ("2026-01-02T10:00:00+01:00", "2026-01-02T09:00:00Z")],
+            "photo": [lambda s, u, rid: evidence.add_photo(s, u, rid, out.getvalue())] * 2}
+    for k, (what, pair) in enumerate(adds.items()):
+        with database.session() as session:
+            geom = _zones(border, 1, seed=21 + k)[0]
+            created, _ = reports_service.create_report(session, _admin(session), ReportInput(geom, {"network": "mobile"}))
+            session.commit()
+        rid = created["id"]
+        statuses: list[int] = []
+
+        def job(session, add, rid=rid, statuses=statuses) -> None:  # noqa: ANN001
+            statuses.append(add(session, _admin(session), rid).status)
+            time.sleep(0.5)  # the row inserted, not yet committed
+            session.commit()
+
+        run_together(database, [lambda s, add=add: job(s, add) for add in pair])
+        assert sorted(statuses) == [200, 201], what
+        with database.session() as session:
+            tests, photos = session.execute(text(
+                "SELECT (SELECT count(*) FROM report_speed_tests WHERE report_id = :id), "
+                "(SELECT count(*) FROM report_photos WHERE report_id = :id)"), {"id": rid}).one()
+        assert (tests, photos) == ((1, 0) if what == "speed test" else (0, 1)), what

@@ -11,6 +11,12 @@
   re-encoded from the bare pixels: no EXIF, GPS, XMP, ICC, comment or text chunk survives.
   Stored in PostgreSQL (``report_photos.data``); deleted :data:`PHOTO_RETENTION_DAYS` days
   after the report is closed (:func:`purge_photos`, ``geosignal purge``).
+- **Sent twice** (a double click, a retry): the same speed test (the same values, the same
+  instant) or the same photo (the same bytes) added by the same user to the same report less
+  than :data:`~geosignal.services.reports.DUPLICATE_WINDOW_S` seconds after the first is not
+  stored again: the first is returned (status 200, warning ``probable_duplicate``); two at once
+  wait for each other (the report's evidence lock). An ``Idempotency-Key`` replays the first
+  answer, as for reports (:func:`_added_once`).
 - **Re-confirmation**: a report whose newest evidence (a speed test's ``measured_at``, a
   photo's upload time) is older than :data:`STALE_AFTER_MONTHS` months is *stale*
   (:func:`stale_report_ids`, :func:`evidence_stale` for queries).
@@ -24,14 +30,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import re
 import struct
 import threading
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, func, literal, select, text
@@ -42,6 +50,7 @@ from geosignal.errors import GeosignalError
 from geosignal.models import Photo, Report, SpeedTest, User
 from geosignal.models.evidence import SPEED_TEST_RANGES
 from geosignal.params import number_as_float
+from geosignal.services import reports as reports_service
 from geosignal.textsafety import pointer_key
 
 #: Largest photo accepted, in bytes (5 MB).
@@ -172,27 +181,99 @@ def _kind(error: GeosignalError) -> dict[str, Any]:
     return {"kind": error.extra["kind"]} if "kind" in error.extra else {}
 
 
-def add_speed_test(session: Session, user: User, report_id: str | uuid.UUID, body: Any) -> dict[str, Any]:
-    """Validate ``body`` (:func:`validate_speed_test`) and attach it to the report; return it
-    serialised (:func:`speed_test_json`). The caller commits. ``body`` may be a function
-    returning it, called once the report is found writable: a request's body is then read
-    (and its faults said: 415, ``invalid_json``) only for whoever may add evidence.
+@dataclass(frozen=True)
+class Added:
+    """What adding a piece of evidence answered: its JSON (:func:`speed_test_json`,
+    :func:`photo_json`; with ``warnings`` when it is a probable duplicate), ``status`` 201
+    (stored now) or 200 (the first of the same, stored seconds ago), and ``replayed`` (the
+    stored first answer to the same ``Idempotency-Key``)."""
+
+    doc: dict[str, Any]
+    status: int
+    replayed: bool = False
+
+
+def _added_once(session: Session, user: User, *, key: str | None, fingerprint: str,
+                first: Callable[[], Any], store: Callable[[], Any], as_json: Callable[..., dict[str, Any]],
+                what: str) -> Added:
+    """Store a piece of evidence once, as :func:`geosignal.services.reports.create_report`
+    stores a report: ``key`` (an ``Idempotency-Key``, or None) replays its first answer
+    (:func:`~geosignal.services.reports.replay_idempotent`, with ``fingerprint``); then
+    ``first()`` (the same, stored by the user less than ``DUPLICATE_WINDOW_S`` s ago, or None)
+    is answered with a ``probable_duplicate`` warning naming it (``<what>_id``), or ``store()``
+    stores it. ``as_json`` serialises the row; the answer is remembered under ``key``.
+
+    Two at once: the caller holds the report's evidence lock (:func:`_writable_report`, to its
+    commit), so the later one's ``first()``, a later statement, sees what the earlier stored."""
+    if key:
+        stored = reports_service.replay_idempotent(session, user, key, fingerprint)
+        if stored is not None:
+            return Added(stored.response_body, stored.response_status, replayed=True)
+    earlier = first()
+    if earlier is None:
+        added = Added(as_json(store(), now=datetime.now(UTC)), 201)
+    else:
+        doc = as_json(earlier, now=datetime.now(UTC))
+        doc["warnings"] = [{"code": "probable_duplicate", "detail": f"identical to a {what.replace('_', ' ')} you "
+                            "added seconds ago; the first one is returned", f"{what}_id": earlier.id}]
+        added = Added(doc, 200)
+    if key:
+        reports_service.remember_idempotent(session, user, key, fingerprint, added.status, added.doc, None)
+    return added
+
+
+def _recently_by(model: Any, report: Report, user: User) -> list[ColumnElement[bool]]:
+    """The conditions of ``model``'s rows ``user`` added to ``report`` less than
+    :data:`~geosignal.services.reports.DUPLICATE_WINDOW_S` seconds ago (the transaction's time)."""
+    return [model.report_id == report.id, model.created_by_id == user.id,
+            model.created_at > func.now() - literal(timedelta(seconds=reports_service.DUPLICATE_WINDOW_S))]
+
+
+def add_speed_test(session: Session, user: User, report_id: str | uuid.UUID, body: Any, *,
+                   idempotency_key: str | None = None) -> Added:
+    """Validate ``body`` (:func:`validate_speed_test`) and attach it to the report, once; return
+    what to answer (:class:`Added`: the test as :func:`speed_test_json`). The caller commits.
+    ``body`` may be a function returning it, called once the report is found writable: a
+    request's body is then read (and its faults said: 415, ``invalid_json``) only for whoever
+    may add evidence.
+
+    The same test (every value equal, ``measured_at`` the same instant) added by ``user`` to
+    this report less than :data:`~geosignal.services.reports.DUPLICATE_WINDOW_S` seconds ago is
+    not stored again: that one is answered (200, warning ``probable_duplicate``); two at once
+    wait for each other. ``idempotency_key`` replays the first answer to that key (the same
+    body to the same report; see :func:`_added_once`).
 
     Raises, in this order: ``not_found`` (404) when the report does not exist or ``user`` may
     not read it, ``forbidden`` (403) when ``user`` may not add evidence to it, ``conflict``
     (409) when the report is closed, the faults of :func:`validate_speed_test` (a body that is
-    not an object: 400 ``invalid_request``), ``evidence_limit`` (422) beyond
-    :data:`MAX_SPEED_TESTS`.
+    not an object: 400 ``invalid_request``), the faults of an ``idempotency_key``
+    (:func:`~geosignal.services.reports.replay_idempotent`: 400, 422 ``idempotency_key_reused``),
+    ``evidence_limit`` (422) beyond :data:`MAX_SPEED_TESTS`.
     """
     report = _writable_report(session, user, report_id)
     values = validate_speed_test(body() if callable(body) else body)
-    count = session.scalar(select(func.count()).where(SpeedTest.report_id == report.id))
-    if count >= MAX_SPEED_TESTS:
-        raise GeosignalError("evidence_limit", f"this report already holds {MAX_SPEED_TESTS} speed tests")
-    test = SpeedTest(report_id=report.id, created_by_id=user.id, **values)
-    session.add(test)
-    session.flush()
-    return speed_test_json(test, now=datetime.now(UTC))
+    # what makes two tests one: the values as stored, the instant whatever its offset
+    same = json.dumps([values[n] for n in SPEED_TEST_RANGES] + [values["operator"],
+                                                                 values["measured_at"].astimezone(UTC).isoformat()])
+
+    def first() -> SpeedTest | None:
+        return session.scalars(select(SpeedTest).where(
+            *_recently_by(SpeedTest, report, user),
+            *(getattr(SpeedTest, name).is_not_distinct_from(value) for name, value in values.items()),
+        ).order_by(SpeedTest.id).limit(1)).first()
+
+    def store() -> SpeedTest:
+        count = session.scalar(select(func.count()).where(SpeedTest.report_id == report.id))
+        if count >= MAX_SPEED_TESTS:
+            raise GeosignalError("evidence_limit", f"this report already holds {MAX_SPEED_TESTS} speed tests")
+        test = SpeedTest(report_id=report.id, created_by_id=user.id, **values)
+        session.add(test)
+        session.flush()
+        return test
+
+    return _added_once(session, user, key=idempotency_key, what="speed_test", first=first, store=store,
+                       as_json=speed_test_json,
+                       fingerprint=reports_service.request_fingerprint(same, speed_test_of=str(report.id)))
 
 
 def speed_test_json(test: SpeedTest, *, now: datetime) -> dict[str, Any]:
@@ -368,29 +449,45 @@ def _normalise_mode(image: Any, kind: str) -> Any:
     return image.convert("RGBA")
 
 
-def add_photo(session: Session, user: User, report_id: str | uuid.UUID, data: bytes | None) -> dict[str, Any]:
-    """Re-encode ``data`` (:func:`process_photo`) and attach it to the report; return its
-    description (:func:`photo_json`). The caller commits.
+def add_photo(session: Session, user: User, report_id: str | uuid.UUID, data: bytes | None, *,
+              idempotency_key: str | None = None) -> Added:
+    """Re-encode ``data`` (:func:`process_photo`) and attach it to the report, once; return
+    what to answer (:class:`Added`: its description as :func:`photo_json`). The caller commits.
+
+    The same photo (the same bytes once re-encoded) added by ``user`` to this report less than
+    :data:`~geosignal.services.reports.DUPLICATE_WINDOW_S` seconds ago is not stored again, and
+    ``idempotency_key`` replays, as in :func:`add_speed_test`.
 
     Raises, in this order: ``not_found`` (404), ``forbidden`` (403), ``conflict`` (409, closed
     report) as :func:`add_speed_test`; ``invalid_request`` (400) when ``data`` is None (no
-    photo sent); ``evidence_limit`` (422, beyond :data:`MAX_PHOTOS`); the faults of
-    :func:`process_photo`.
+    photo sent); the faults of :func:`process_photo`; those of an ``idempotency_key``;
+    ``evidence_limit`` (422, beyond :data:`MAX_PHOTOS`).
     """
     report = _writable_report(session, user, report_id)
     if data is None:
         raise GeosignalError("invalid_request", "send the photo as the multipart field 'photo'", where="photo",
                              kind="no_photo")
-    count = session.scalar(select(func.count()).where(Photo.report_id == report.id))
-    if count >= MAX_PHOTOS:
-        raise GeosignalError("evidence_limit", f"this report already holds {MAX_PHOTOS} photos")
     processed = process_photo(data)
-    photo = Photo(report_id=report.id, content_type=processed.content_type, width=processed.width,
-                  height=processed.height, byte_size=len(processed.data),
-                  sha256=hashlib.sha256(processed.data).hexdigest(), data=processed.data, created_by_id=user.id)
-    session.add(photo)
-    session.flush()
-    return photo_json(photo, now=datetime.now(UTC))
+    sha256 = hashlib.sha256(processed.data).hexdigest()
+
+    def first() -> Photo | None:
+        return session.scalars(select(Photo).where(*_recently_by(Photo, report, user), Photo.sha256 == sha256)
+                               .order_by(Photo.id).limit(1)).first()
+
+    def store() -> Photo:
+        count = session.scalar(select(func.count()).where(Photo.report_id == report.id))
+        if count >= MAX_PHOTOS:
+            raise GeosignalError("evidence_limit", f"this report already holds {MAX_PHOTOS} photos")
+        photo = Photo(report_id=report.id, content_type=processed.content_type, width=processed.width,
+                      height=processed.height, byte_size=len(processed.data), sha256=sha256, data=processed.data,
+                      created_by_id=user.id)
+        session.add(photo)
+        session.flush()
+        return photo
+
+    return _added_once(session, user, key=idempotency_key, what="photo", first=first, store=store,
+                       as_json=photo_json,
+                       fingerprint=reports_service.request_fingerprint(sha256, photo_of=str(report.id)))
 
 
 def photo_json(photo: Photo, *, now: datetime) -> dict[str, Any]:

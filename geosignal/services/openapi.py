@@ -308,12 +308,14 @@ QUERY_PARAMETERS["api.patch_report"] = [*QUERY_PARAMETERS.get("api.patch_report"
 QUERY_PARAMETERS["api.post_transition"] = [*QUERY_PARAMETERS.get("api.post_transition", []),
                                            {**_IF_MATCH, "description": "The report's ETag as read: 412 "
                                             "precondition_failed when it changed meanwhile, nothing moved."}]
-QUERY_PARAMETERS["api.post_report"] = [*QUERY_PARAMETERS.get("api.post_report", []), {
+_IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "schema": {"type": "string", "pattern": "^[\\x20-\\x7e]+$", "maxLength": report_service.MAX_IDEMPOTENCY_KEY},
     "description": "A key of the client's choosing: the same key and body again (a retry) answers the first "
                    "response, nothing stored twice; the same key with another body is 422 "
-                   "idempotency_key_reused."}]
+                   "idempotency_key_reused."}
+for _endpoint in ("api.post_report", "evidence.post_speed_test", "evidence.post_photo"):
+    QUERY_PARAMETERS[_endpoint] = [*QUERY_PARAMETERS.get(_endpoint, []), _IDEMPOTENCY_KEY]
 
 _GEOJSON = "application/geo+json"
 _PROBLEM = {"description": "Problem (RFC 9457)",
@@ -375,8 +377,12 @@ _RESPONSES: dict[str, dict[str, Any]] = {
                                                         "source": {"type": "string", "enum": ["lines", "wkt"]},
                                                         "settled_lines": {"type": "array",
                                                                           "items": {"type": "integer"}}}}}}}},
-    "evidence.post_speed_test": {"201": {"description": "Created: the stored speed test."}},
-    "evidence.post_photo": {"201": {"description": "Created: the photo's description and URL; Location header."}},
+    "evidence.post_speed_test": {"201": {"description": "Created: the stored speed test."},
+                                 "200": {"description": "The same speed test, added by you less than 10 s ago: "
+                                                        "that one, with the warning probable_duplicate."}},
+    "evidence.post_photo": {"201": {"description": "Created: the photo's description and URL; Location header."},
+                            "200": {"description": "The same photo, added by you less than 10 s ago: that one, "
+                                                   "with the warning probable_duplicate; Location header."}},
     "exports.export_dwconnect_gpkg": {"200": {"description": "GeoPackage export (layer white_zones).", "content": {
         "application/geopackage+sqlite3": {"schema": {"type": "string", "contentEncoding": "binary"}}}}},
 }

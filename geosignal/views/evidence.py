@@ -50,11 +50,20 @@ def post_speed_test(report_id: str) -> Response:
     """
     user = current()
     session = get_session()
-    test = evidence_service.add_speed_test(session, user, report_id, json_body)  # (read once allowed)
+    added = evidence_service.add_speed_test(session, user, report_id, json_body,  # (read once allowed)
+                                            idempotency_key=request.headers.get("Idempotency-Key"))
     session.commit()
-    response = jsonify(test)
-    response.status_code = 201
-    response.headers["Location"] = url_for("evidence.list_evidence", report_id=report_id)
+    return _answer(added, url_for("evidence.list_evidence", report_id=report_id))
+
+
+def _answer(added: evidence_service.Added, location: str) -> Response:
+    """The API's answer to evidence added (:class:`~geosignal.services.evidence.Added`): 201, or
+    200 for a probable duplicate; ``Location``; ``Idempotent-Replayed`` for a replay."""
+    response = jsonify(added.doc)
+    response.status_code = added.status
+    response.headers["Location"] = location
+    if added.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
@@ -75,13 +84,11 @@ def post_photo(report_id: str) -> Response:
     """
     user = current()
     session = get_session()
-    photo = evidence_service.add_photo(session, user, report_id, _uploaded_photo())
+    added = evidence_service.add_photo(session, user, report_id, _uploaded_photo(),
+                                       idempotency_key=request.headers.get("Idempotency-Key"))
     session.commit()
-    photo["url"] = url_for("evidence.photo", report_id=report_id, photo_id=photo["id"])
-    response = jsonify(photo)
-    response.status_code = 201
-    response.headers["Location"] = photo["url"]
-    return response
+    added.doc["url"] = url_for("evidence.photo", report_id=report_id, photo_id=added.doc["id"])
+    return _answer(added, added.doc["url"])
 
 
 @bp.get(f"/signalements/<report_id>/photos/<int(max={MAX_BIGINT}):photo_id>")
@@ -180,12 +187,15 @@ def add_speed_test_form(report_id: str) -> Any:
     body["measured_at"] = form.get("measured_at") or None
     session = get_session()
     try:
-        evidence_service.add_speed_test(session, user, report_id, body)
+        added = evidence_service.add_speed_test(session, user, report_id, body)
     except GeosignalError as error:
         return _refused(report_id, error, {k: form.get(k) or "" for k in (*evidence_service.SPEED_TEST_RANGES,
                                                                            "operator", "measured_at")})
     session.commit()
-    flash(_("Mesure ajoutée."), "success")
+    if added.status == 201:
+        flash(_("Mesure ajoutée."), "success")
+    else:  # the same sent twice (a double click): stored once
+        flash(_("Cette mesure était déjà enregistrée : elle ne l'est qu'une fois."), "success")
     return redirect(report_page(report_id))
 
 
@@ -196,11 +206,14 @@ def add_photo_form(report_id: str) -> Any:
     user = current()
     session = get_session()
     try:
-        evidence_service.add_photo(session, user, report_id, _uploaded_photo())
+        added = evidence_service.add_photo(session, user, report_id, _uploaded_photo())
     except GeosignalError as error:
         return _refused(report_id, error)
     session.commit()
-    flash(_("Photo ajoutée (sans ses métadonnées : position GPS, appareil, date)."), "success")
+    if added.status == 201:
+        flash(_("Photo ajoutée (sans ses métadonnées : position GPS, appareil, date)."), "success")
+    else:
+        flash(_("Cette photo était déjà enregistrée : elle ne l'est qu'une fois."), "success")
     return redirect(report_page(report_id))
 
 
