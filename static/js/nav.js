@@ -8,7 +8,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     // after an action the page comes back with its message: focus goes to it (a keyboard or
     // screen reader user learns what happened and goes on from there), unless a field asks for it
-    // (or, on a page that asks a question first, such as a confirmation, to that question)
+    // (or, on a page that asks a question first, such as a confirmation, to that question; a
+    // message a page writes in its own card, not in the flashes, such as a new API token shown
+    // once, carries data-focus-on-load)
     // (a form that came back refused without a message at the top, a speed test's, brings it to
     // its own message, else to its first refused field)
     var shown = function (selector) {
