@@ -204,3 +204,42 @@ def test_signing_out_from_a_page_open_for_more_than_an_hour_signs_out(client, db
     out = client.post("/logout", data={"csrf_token": token})
     monkeypatch.undo()
     assert (out.status_code, client.get("/compte").status_code) == (302, 302)
+
+
+# ---- the dashboard's locations: points or cells by the same test of what is in view --------------
+
+def _locations_case(client, db):  # noqa: ANN001, ANN202
+    """Two points in a 100 m view at Charleroi and a 1 km zone whose corner reaches into it (its
+    dot lies outside the view); the view's bbox."""
+    import shapely
+    from shapely.geometry import Point
+
+    from geosignal.geo import LAMBERT72, WGS84, reproject
+    from tests.conftest import make_account
+    from tests.factories import CHARLEROI_LAMBERT72, square_lambert, to_geojson_4326
+
+    x0, y0 = CHARLEROI_LAMBERT72
+    admin = make_account(client, db, "loc-admin@igretec.com", "admin")
+    for g in (Point(x0 + 10, y0 + 10), Point(x0 + 30, y0 + 30), square_lambert(x0 + 90, y0 + 90, 1000)):
+        assert admin.post("/api/v1/reports", json=feature(to_geojson_4326(g))).status_code == 201
+    a, b, c, d = reproject(shapely.box(x0, y0, x0 + 100, y0 + 100), LAMBERT72, WGS84).bounds
+    return f"{a:.7f},{b:.7f},{c:.7f},{d:.7f}"
+
+
+@pytest.mark.parametrize(("zoom", "in_view"), [(12, 2), (16, 3)])
+def test_locations_choose_points_or_cells_by_what_is_in_view(db, client, referent, monkeypatch, zoom: int,  # noqa: ANN001
+                                                             in_view: int) -> None:
+    """The choice counted the reports whose bounding box meets the view (3), the points those
+    whose dot is in it (2; from zoom 13, whose shape is: 3): 2 in view with at most 2 allowed
+    were cells; and close in, the cells left out the zone its shape puts in view (total 2)."""
+    from geosignal.services import aggregation
+
+    bbox = _locations_case(client, db)
+    url = f"/api/v1/stats/locations?bbox={bbox}&zoom={zoom}"
+    points = referent.get(url).get_json()
+    assert (points["mode"], points["total"]) == ("points", in_view)
+    monkeypatch.setattr(aggregation, "MAX_POINTS", 2)
+    answer = referent.get(url).get_json()
+    assert (answer["mode"], answer["total"]) == (("points", 2) if in_view == 2 else ("cells", 3))
+    if answer["mode"] == "cells":
+        assert sum(n for *_xy, n in answer["items"]) == 3
