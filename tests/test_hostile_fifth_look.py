@@ -243,3 +243,37 @@ def test_locations_choose_points_or_cells_by_what_is_in_view(db, client, referen
     assert (answer["mode"], answer["total"]) == (("points", 2) if in_view == 2 else ("cells", 3))
     if answer["mode"] == "cells":
         assert sum(n for *_xy, n in answer["items"]) == 3
+
+
+# ---- counts written in the reader's number format on the commune sheet and its PDF -------------
+
+def test_the_commune_sheet_writes_its_breakdown_counts_as_its_figures(db, referent, tmp_path) -> None:  # noqa: ANN001
+    """With 1,200 reports, the sheet's « Par réseau et opérateur » table and the PDF's status and
+    network tables said « 1200 » where the figures beside said « 1 200 », « 1.200 », « 1,200 »."""
+    import html
+    import re
+    import shutil
+    import subprocess
+
+    from sqlalchemy import text
+
+    from tests.conftest import CHARLEROI
+
+    db.execute(text("""
+        INSERT INTO reports (id, geometry, commune_nis, network, description)
+        SELECT gen_random_uuid(), ST_SetSRID(ST_MakePoint(4.40 + (k % 30) * 0.002, 50.39 + (k / 30) * 0.001), 4326),
+               '52011', 'mobile', 'Bulk ' || k
+        FROM generate_series(1, 1200) k ORDER BY k"""))
+    db.commit()
+    for lang, written in (("fr", "1\u202f200"), ("nl", "1.200"), ("en", "1,200")):
+        page = html.unescape(referent.get(f"/communes/{CHARLEROI}/fiche",
+                                          headers={"Accept-Language": lang}).get_data(as_text=True))
+        breakdown = re.search(r'id="sheet-breakdown">(.*?)</table>', page, re.S).group(1)
+        assert written in breakdown and "1200" not in breakdown
+    if not shutil.which("pdftotext"):
+        pytest.skip("poppler's pdftotext is needed to read the PDF")
+    pdf = tmp_path / "sheet.pdf"
+    pdf.write_bytes(referent.get(f"/communes/{CHARLEROI}/fiche.pdf", headers={"Accept-Language": "en"}).data)
+    words = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                           text=True).stdout
+    assert "Submitted" in words and "1,200" in words and "1200" not in words

@@ -17,6 +17,7 @@
   const COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   const LOCALE = I.locale || "fr-BE";
   const PERCENT = I.percent || "\u00a0%";  // "12,5 %" in French, "12,5%" in Dutch, "12.5%" in English
+  // (a count is written as the figures are, in the page's number format: 1 200, 1.200, 1,200)
   const fill = (text, values) => String(text || "").replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? "" : values[k]));
   // a positive figure too small for its precision reads "< 0,001", never "0,000" (150 m² of
   // white zone is not none)
@@ -114,7 +115,7 @@
     const value = row[indicator];
     const lines = [`${row.name_fr} (${row.nis_code})`,
       `${spec.label}${COLON}${value === null ? "—" : fmt(value * spec.scale, spec.digits) + spec.unit}`,
-      fill(T.reports_count, {n: row.report_count})];
+      fill(T.reports_count, {n: fmt(row.report_count, 0)})];
     if (reportedWithoutValue(row, indicator)) lines.push(T.reported_no_value_tip);
     return lines;
   }
@@ -347,7 +348,7 @@
     const list = document.getElementById("survey-editions");
     list.replaceChildren(...(editions || []).map((e) => el("li",
       fill(T.edition, {year: e.year, score: e.smart_score === null ? "—" : fmt(e.smart_score, 1) + "/10"}) +
-      (e.responses ? fill(T.edition_answers, {n: e.responses}) : T.edition_published))));
+      (e.responses ? fill(T.edition_answers, {n: fmt(e.responses, 0)}) : T.edition_published))));
     if (!editions || !editions.length) list.appendChild(el("li", T.no_edition));
   }
 
@@ -507,13 +508,13 @@
       for (const [lon, lat, n] of body.items) {
         const icon = L.divIcon({className: "cell-marker", html: "", iconSize: [36, 36]});
         const marker = L.marker([lat, lon], {icon, keyboard: false});
-        marker.on("add", () => { marker.getElement().textContent = String(n); });
-        marker.bindTooltip(plural("cell_reports", n, {n}));
+        marker.on("add", () => { marker.getElement().textContent = fmt(n, 0); });
+        marker.bindTooltip(plural("cell_reports", n, {n: fmt(n, 0)}));
         cellsLayer.addLayer(marker);
       }
     }
     document.getElementById("map-status").textContent =
-      plural("in_view", body.total, {n: body.total}) + (body.mode === "cells" ? T.grouped : "");
+      plural("in_view", body.total, {n: fmt(body.total, 0)}) + (body.mode === "cells" ? T.grouped : "");
     pane.dataset.locations = body.mode;
     pane.dataset.locationsTotal = String(body.total);
   }
