@@ -277,3 +277,45 @@ def test_the_commune_sheet_writes_its_breakdown_counts_as_its_figures(db, refere
     words = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
                            text=True).stdout
     assert "Submitted" in words and "1,200" in words and "1200" not in words
+
+
+# ---- an edit of the same vertices in another order is an edit -------------------------------------
+
+def test_an_edit_of_the_same_vertices_in_another_order_is_stored(db, representative) -> None:  # noqa: ANN001
+    """« The same geometry sent back » was the same type, vertex count and a Hausdorff distance
+    ≤ 1 mm, which PostGIS measures on the vertices: a road stretch A→B→C corrected to A→C→B, or a
+    zone's notch moved to another side, answered 200 and kept the old shape, no edit journalled.
+    The same outline from another ring start, or a line reversed, is still no edit."""
+    from shapely.geometry import LineString, Polygon, mapping
+    from sqlalchemy import text
+
+    from geosignal.geo import LAMBERT72, WGS84, reproject
+    from tests.factories import CHARLEROI_LAMBERT72, _lists
+
+    x, y = CHARLEROI_LAMBERT72
+
+    def gj(g):  # noqa: ANN001, ANN202
+        return _lists(mapping(reproject(g, LAMBERT72, WGS84)))
+
+    def edit(first, then) -> tuple[int, bool]:  # noqa: ANN001
+        created = representative.post("/api/v1/reports", json=feature(gj(first)))
+        assert created.status_code == 201
+        rid, tag = created.get_json()["id"], created.headers["ETag"]
+        patched = representative.patch(f"/api/v1/reports/{rid}", json={"geometry": gj(then)},
+                                       headers={"If-Match": tag})
+        assert patched.status_code == 200
+        edits = db.scalar(text("SELECT count(*) FROM audit_events WHERE report_id = :r AND action = 'edit'"),
+                          {"r": rid})
+        return edits, patched.headers["ETag"] != tag
+
+    a, b, c = (x, y), (x + 600, y), (x + 300, y + 400)
+    assert edit(LineString([a, b, c]), LineString([a, c, b])) == (1, True)
+    s = 300
+    notch_top = Polygon([(x, y + 900), (x + s, y + 900), (x + s, y + 900 + s), (x + s / 2, y + 900 + s / 2),
+                         (x, y + 900 + s)])
+    notch_right = Polygon([(x, y + 900), (x + s, y + 900), (x + s / 2, y + 900 + s / 2), (x + s, y + 900 + s),
+                           (x, y + 900 + s)])
+    assert edit(notch_top, notch_right) == (1, True)
+    assert edit(LineString([(x, y - 900), (x + 500, y - 900)]), LineString([(x + 500, y - 900), (x, y - 900)])) == (0, False)
+    ring = [(x - 900, y), (x - 600, y), (x - 600, y + 300), (x - 900, y + 300)]
+    assert edit(Polygon(ring), Polygon(ring[2:] + ring[:2])) == (0, False)

@@ -522,14 +522,19 @@ _HOME = text(f"""
     SELECT (SELECT nis_code FROM home), (SELECT name_fr FROM home)""")
 
 
-#: A geometry sent back with every vertex within this distance (m, EPSG:31370) of the stored
-#: one, and as many vertices of the same type, is the stored one (a round trip through
-#: GeoJSON's decimals): it is kept byte for byte and no geometry change is recorded.
+#: A geometry sent back of the same type, with as many vertices, each within this distance (m,
+#: EPSG:31370) of the stored one's at the same place in the outline (both in their canonical
+#: order, ``ST_Normalize``: the ring's start, its orientation, a line's direction do not count),
+#: is the stored one (a round trip through GeoJSON's decimals): it is kept byte for byte and no
+#: geometry change is recorded. (The Hausdorff distance took the same vertices in another
+#: order — A→C→B for A→B→C, a notch moved — for the same shape: the edit was dropped, 200.)
 SAME_GEOMETRY_M = 0.001
 
 _SAME_GEOMETRY = text("""
     SELECT GeometryType(n.g) = GeometryType(r.geometry) AND ST_NPoints(n.g) = ST_NPoints(r.geometry)
-           AND ST_HausdorffDistance(ST_Transform(n.g, :srid), ST_Transform(r.geometry, :srid)) <= :tol
+           AND (SELECT count(*) = ST_NPoints(r.geometry) AND coalesce(bool_and(ST_Distance(a.geom, b.geom) <= :tol), true)
+                FROM ST_DumpPoints(ST_Transform(ST_Normalize(n.g), :srid)) a
+                JOIN ST_DumpPoints(ST_Transform(ST_Normalize(r.geometry), :srid)) b USING (path))
     FROM (SELECT ST_GeomFromEWKT(:g) AS g) n, reports r WHERE r.id = :id""")
 
 
