@@ -663,3 +663,74 @@ def test_a_job_whose_connection_is_lost_at_the_end_is_recorded_failed(job_app, m
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before
     task = jobs.job_app(job_app.config["DATABASE_URL"]).tasks[jobs.IMPORT_TASK]
     assert task.retry_strategy is not None and task.retry_strategy.max_attempts == 5
+
+
+def _stored_properties(app, report_id: str) -> dict:  # noqa: ANN001
+    response = app.test_client().get(f"/api/v1/reports/{report_id}", headers=_headers(app))
+    assert response.status_code == 200
+    assert response.headers["ETag"] == f'"{response.get_json()["properties"]["revision"]}"'
+    return response.get_json()["properties"]
+
+
+def test_a_saves_entries_carry_their_stored_reports_reference_and_revision(job_app) -> None:
+    """The per-feature report of a save (201, and a job's ``done`` document) gives each entry
+    its stored report's ``reference`` and ``revision`` — what ``GET /api/v1/reports/<id>``
+    answers, the ETag a PATCH names —, a row repeating an earlier row of the file its report's;
+    a preview, which stores nothing, null. (Every saved entry said null for both: a client
+    could not edit the reports it had just imported without reading each again.)"""
+    # rows of the same values (their properties written once, each with its own report's
+    # reference and revision); the 4th repeats the 1st: stored once
+    data = "".join(["latitude;longitude;operateur;description\r\n"] + [
+        f"50,42{k}00;4,42{k}00;Proximus;même zone\r\n" for k in (0, 1, 2, 0)]).encode()
+    preview = _post(job_app, data, "petit.csv", dry_run="true")
+    assert preview.status_code == 200
+    assert [(f["properties"]["reference"], f["properties"]["revision"]) for f in preview.get_json()["features"]] \
+        == [(None, None)] * 4
+    saved = _post(job_app, data, "petit.csv")
+    assert saved.status_code == 201, saved.get_json()
+    entries = saved.get_json()["features"]
+    assert [f["created"] for f in entries] == [True, True, True, False]
+    stored = [_stored_properties(job_app, f["report_id"]) for f in entries]
+    assert [(f["properties"]["reference"], f["properties"]["revision"]) for f in entries] \
+        == [(s["reference"], s["revision"]) for s in stored]
+    assert entries[3]["properties"]["reference"] == entries[0]["properties"]["reference"]
+    assert len({f["properties"]["reference"] for f in entries[:3]}) == 3
+    assert all(f["properties"]["reference"] is not None and f["properties"]["revision"] is not None for f in entries)
+    assert [f["properties"] for f in entries[:3]] == stored[:3]
+
+    queued = _post(job_app, _csv([(4.4600 + 0.00001 * k, 50.4150 + 0.00001 * k) for k in range(100)]), "grand.csv")
+    assert queued.status_code == 202
+    _work(job_app)
+    done = job_app.test_client().get(queued.headers["Location"], headers=_headers(job_app)).get_json()
+    assert (done["state"], done["saved"]) == ("done", 100)
+    for f in done["features"][::33]:
+        assert f["properties"] == _stored_properties(job_app, f["report_id"])
+    references = [f["properties"]["reference"] for f in done["features"]]
+    assert len(set(references)) == 100 and None not in references
+
+
+def test_a_corrected_rows_entry_carries_its_report_as_stored(job_app) -> None:
+    """A row that corrects the report an earlier upload stored (``correct_saved_before``), and
+    a later row of the file repeating it, give that report's properties as stored once
+    corrected: its ``reference`` and new ``revision`` (they were null), its ``reported_at`` and
+    ``updated_at`` (they were the save's time), the values the file has no column for (they
+    were the file's empties) — what ``GET /api/v1/reports/<id>`` answers."""
+    first = (b"latitude;longitude;operateur;menages;description\r\n"
+             b"50,40500;4,45000;Proximus;12;zone 0\r\n50,40501;4,45001;Proximus;3;zone 1\r\n")
+    assert _post(job_app, first, "premier.csv").status_code == 201
+    with job_app.extensions["geosignal.db"].engine.begin() as c:  # a day later, never edited since
+        c.execute(text("UPDATE import_files SET saved_at = saved_at - interval '1 day'"))
+        c.execute(text("UPDATE reports SET created_at = created_at - interval '1 day', "
+                       "updated_at = updated_at - interval '1 day'"))
+    second = (b"latitude;longitude;operateur;description\r\n50,40500;4,45000;Orange;zone 0\r\n"
+              b"50,40501;4,45001;Orange;zone 1\r\n50,40500;4,45000;Orange;zone 0\r\n")
+    response = _post(job_app, second, "second.csv", correct_saved_before="true")
+    assert response.status_code == 201, response.get_json()
+    entries = response.get_json()["features"]
+    assert [(f.get("corrected"), f["created"]) for f in entries] == [(True, False), (True, False), (None, False)]
+    assert entries[2]["report_id"] == entries[0]["report_id"]
+    for f in entries:
+        stored = _stored_properties(job_app, f["report_id"])
+        assert (stored["operators"], stored["households_affected"]) == (["Orange"], 12 if f["index"] != 1 else 3)
+        assert f["properties"] == stored
+    assert entries[0]["properties"]["reference"] is not None

@@ -69,8 +69,10 @@ def _without_ids(features: list[dict]) -> list[dict]:
     out = []
     for f in features:
         f = {k: v for k, v in f.items() if k not in ("report_id", "created")}
-        if "properties" in f:  # (when: the moment each was asked for; a save dates its reports when it stores)
-            f["properties"] = {k: v for k, v in f["properties"].items() if k not in ("reported_at", "updated_at")}
+        if "properties" in f:  # (when: the moment each was asked for; a save dates its reports when it stores,
+            # and gives them their reference and revision: null in the preview)
+            f["properties"] = {k: v for k, v in f["properties"].items()
+                               if k not in ("reported_at", "updated_at", "reference", "revision")}
         if "warnings" in f:  # a duplicate names the first report: its id exists once saved
             f["warnings"] = [{k: v for k, v in w.items() if k != "report_id"} for w in f["warnings"]]
         out.append(f)
@@ -103,6 +105,10 @@ def test_preview_and_save_of_a_file_agree(db, representative) -> None:
         "code": "probable_duplicate", "detail": "identical to row 2 of this file, stored once",
         "report_id": None, "first_index": 0, "first_row": 2}
     assert (p["saved"], s["saved"], s["accepted"], s["refused"]) == (0, 2, 3, 2)
+    assert [(f["properties"]["reference"] is None, f["properties"]["revision"] is None)
+            for f in p["features"] if f["status"] == "accepted"] == [(True, True)] * 3
+    assert [(f["properties"]["reference"] is None, f["properties"]["revision"] is None)
+            for f in s["features"] if f["status"] == "accepted"] == [(False, False)] * 3
     assert s["features"][3]["properties"]["operators"] == ["Telenet/BASE", "Orange"]
     # a CSV row found in another commune at import is named as a spreadsheet shows it (was "feature 2")
     assert s["features"][2]["error"]["where"] == "row 4" and s["features"][2]["error"]["commune_nis"] == "56016"

@@ -10,7 +10,8 @@ per statement (migrations 0005 and 0007), so nothing more is called here.
 Saving is all-or-nothing per upload (``mode="all"``) unless the user chooses to keep only
 the valid features (``mode="valid_only"``). A preview (``dry_run``) runs exactly the same
 steps except the writes, so that the preview of a file and its save give the same
-per-feature report (the report ids a save creates aside).
+per-feature report, but for what only the save knows: the ids, ``reference`` and ``revision`` of
+the reports it stores (null in the preview), and a corrected report's properties as stored.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -97,6 +98,10 @@ class _Accepted:
     corrects_since: datetime | None = None
     #: updates that report instead of storing a new one, on the user's word (``correct_saved_before``)
     corrected: bool = False
+    #: the ``reference`` and ``revision`` (``change_seq``) of the report the save stored for
+    #: it (None in a preview, nothing stored; a corrected report's are read with its properties)
+    reference: str | None = None
+    revision: int | None = None
 
 
 @dataclass
@@ -105,7 +110,8 @@ class ImportOutcome:
     order: ``{"index", "row" (CSV only: the row as a spreadsheet numbers it, header = 1; a
     quoted cell over several lines is one row), "status": "accepted"|"refused", "geometry" (GeoJSON, EPSG:4326:
     when accepted; when refused, where the feature lies if its shape was built — outside the
-    communes served, in another commune, too small…), "properties", "warnings", "report_id" and "created" (when
+    communes served, in another commune, too small…), "properties" (when saved, the stored
+    report's, ``reference`` and ``revision`` included; null in a preview), "warnings", "report_id" and "created" (when
     saved; False for a probable duplicate of a report filed seconds before), "error" (problem document
     when refused), "description" and "coordinates" (refused, when known: the feature's
     description, a CSV row's coordinate cells by column; see :func:`_problem`), "skipped": true
@@ -128,8 +134,9 @@ class ImportOutcome:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     #: per feature, in file order: a problem document (refused) or an :class:`_Accepted`
     rows: list[Any] = field(default_factory=list, repr=False)
-    #: the API properties of the duplicates' stored reports as JSON text, by report id (a
-    #: preview right after saving the same 50,000 rows names 50,000 of them)
+    #: the API properties of the duplicates' stored reports (and, once saved, of the corrected
+    #: reports) as JSON text, by report id (a preview right after saving the same 50,000 rows
+    #: names 50,000 of them)
     existing: dict[uuid.UUID, str] = field(default_factory=dict, repr=False)
     commune_names: dict[str, str] = field(default_factory=dict, repr=False)
     created_at: datetime | None = None
@@ -211,6 +218,14 @@ class ImportOutcome:
                 warnings.append(warning)
         return warnings
 
+    def _of_stored(self, r: _Accepted) -> bool:
+        """Whether the entry of ``r`` carries the properties of a report stored before this
+        feature was read (:attr:`existing`): a probable duplicate of a report filed seconds ago,
+        or, once saved, a corrected report (or a later row repeating a corrected row)."""
+        if r.first is None and not r.created and not r.skipped and not r.corrected:
+            return True
+        return self.stored and (r.first if r.first is not None else r).corrected
+
     def _entries(self, rows: list[Any], *, stored_mark: bool = False) -> Iterator[dict[str, Any]]:
         """The entries of ``rows`` as JSON-ready dicts; ``stored_mark``: a stored report's
         properties (a probable duplicate's) left as :data:`_STORED_MARK`, for their text."""
@@ -220,13 +235,11 @@ class ImportOutcome:
                 continue
             item = r.item
             warnings = self._warnings(r)
-            duplicate = not r.created and not r.skipped and not r.corrected
-            if r.first is not None:
-                properties = _properties(r.first.item, r.first, self.commune_names[r.first.nis], self.created_at)
-            elif duplicate:
+            if self._of_stored(r):
                 properties = _STORED_MARK if stored_mark else json.loads(self.existing[r.report_id])
             else:
-                properties = _properties(item, r, self.commune_names[r.nis], self.created_at)
+                source = r.first if r.first is not None else r
+                properties = _properties(source.item, source, self.commune_names[source.nis], self.created_at)
             entry: dict[str, Any] = {"index": r.index}
             row = source_row(item)
             if row is not None:  # a CSV row (lat/lon or WKT), as a spreadsheet numbers it
@@ -260,7 +273,8 @@ class ImportOutcome:
 
         The properties of new reports are serialised once per distinct combination of
         measures and the very property values (which a file's rows share), with the commune
-        left as a mark filled in per commune; geometries are written a chunk at a time
+        left as a mark filled in per commune, and, in a save, the report's ``reference`` and
+        ``revision`` as marks filled in per row; geometries are written a chunk at a time
         (:func:`_geojson_texts`).
         """
         head = {**(extra or {}), **self.summary()}
@@ -270,14 +284,15 @@ class ImportOutcome:
         fills = {nis: (json.dumps(nis), json.dumps(contract.nfc(name), ensure_ascii=False))
                  for nis, name in self.commune_names.items()}
         tail = "}" if not self.stored else ', "created": true}'
+        # a save's reports: their reference and revision filled per row (a preview's are null)
+        marks = {"reference": _REFERENCE_MARK, "revision": _REVISION_MARK} if self.stored else {}
         sep = ""
         for start in range(0, len(self.rows), _JSON_CHUNK):
             rows = self.rows[start:start + _JSON_CHUNK]
             geometries = _geojson_texts([r.item.geometry for r in rows if isinstance(r, _Accepted) and r.created])
             for r in rows:
-                if isinstance(r, _Accepted) and not r.created and not r.skipped and not r.corrected \
-                        and r.first is None:
-                    # a probable duplicate of a stored report: that report's properties, as text
+                if isinstance(r, _Accepted) and self._of_stored(r):
+                    # a probable duplicate of a stored report, or a corrected one: its properties, as text
                     entry = json.dumps(next(self._entries([r], stored_mark=True)), ensure_ascii=False)
                     yield sep + entry.replace(_STORED_TEXT, self.existing[r.report_id], 1)
                     sep = ", "
@@ -297,16 +312,23 @@ class ImportOutcome:
                     template = templates.get(key[1:])
                     if template is None:
                         template = templates[key[1:]] = json.dumps(
-                            _properties(item, r, _NAME_MARK, self.created_at, nis=_NIS_MARK),
+                            _properties(item, r, _NAME_MARK, self.created_at, nis=_NIS_MARK, **marks),
                             ensure_ascii=False)
                     nis_json, name_json = fills[r.nis]
-                    props = cache[key] = template.replace(_NIS_TEXT, nis_json).replace(_NAME_TEXT, name_json)
+                    written = template.replace(_NIS_TEXT, nis_json).replace(_NAME_TEXT, name_json)
+                    if self.stored:  # cut at the marks of the reference and the revision (contract order)
+                        head, _, rest = written.partition(_REFERENCE_TEXT)
+                        props = cache[key] = (head, *rest.partition(_REVISION_TEXT)[::2])
+                    else:
+                        props = cache[key] = (written,)
+                # (a save's: the row's own report's reference, CM-YYYY-NNNNN, nothing to escape)
+                filled = f'{props[0]}"{r.reference}"{props[1]}{r.revision}{props[2]}' if self.stored else props[0]
                 warnings = json.dumps(item.warnings, ensure_ascii=False) if item.warnings else "[]"
                 report_id = f', "report_id": "{r.report_id}"' if self.stored else ""
                 row = source_row(item)
                 row = f', "row": {row}' if row is not None else ""
                 yield (f'{sep}{{"index": {r.index}{row}, "status": "accepted", "geometry": {next(geometries)}, '
-                       f'"properties": {props}, "warnings": {warnings}{report_id}{tail}')
+                       f'"properties": {filled}, "warnings": {warnings}{report_id}{tail}')
                 sep = ", "
         yield "]}"
 
@@ -344,22 +366,30 @@ def _geojson(geom: Any) -> dict[str, Any]:
 #: refuses it).
 _NIS_MARK, _NAME_MARK = "\x00nis\x00", "\x00name\x00"
 _NIS_TEXT, _NAME_TEXT = json.dumps(_NIS_MARK), json.dumps(_NAME_MARK)
+#: Likewise the stored report's ``reference`` and ``revision`` (a save's, filled in per row).
+_REFERENCE_MARK, _REVISION_MARK = "\x00reference\x00", "\x00revision\x00"
+_REFERENCE_TEXT, _REVISION_TEXT = json.dumps(_REFERENCE_MARK), json.dumps(_REVISION_MARK)
+#: (:meth:`ImportOutcome.iter_json` fills them in this order)
+assert contract.names(contract.API).index("reference") < contract.names(contract.API).index("revision")
 #: The mark standing for a stored report's properties in a streamed entry, and its JSON text.
 _STORED_MARK = "\x00stored\x00"
 _STORED_TEXT = json.dumps(_STORED_MARK)
 
 
 def _properties(item: ReportInput, r: _Accepted, commune_name: str, created_at: datetime | None, *,
-                nis: str | None = None) -> dict[str, Any]:
+                nis: str | None = None, reference: str | None = None, revision: Any = None) -> dict[str, Any]:
     """The properties the stored report's Feature will carry (``reports.to_feature``), in the
-    commune ``nis`` (default: the report's home commune)."""
+    commune ``nis`` (default: the report's home commune), with its ``reference`` and
+    ``revision`` (default: the stored report's, ``r.reference`` and ``r.revision``; None in a
+    preview; a streamed template passes marks)."""
     props = item.properties
     record = SimpleNamespace(
         commune_nis=r.nis if nis is None else nis, network=props.get("network"), technologies=props.get("technologies") or [],
         operators=props.get("operators") or [], issue=props.get("issue"), setting=props.get("setting"),
         households_affected=props.get("households_affected"), businesses_affected=props.get("businesses_affected"),
         description=props.get("description") or "", observed_at=props.get("observed_at"), status="submitted",
-        created_at=created_at, updated_at=created_at, change_seq=None,
+        created_at=created_at, updated_at=created_at, reference=r.reference if reference is None else reference,
+        change_seq=r.revision if revision is None else revision,
     )
     kind = contract.geometry_kind(item.geometry.geom_type)
     return contract.api_properties(contract.Source(record, commune_name, kind, r.area_m2, r.length_m))
@@ -605,6 +635,8 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
             _store(session, user, new, outcome.created_at,
                    progress=(lambda done: progress(total - len(new) + done, total)) if progress else None,
                    locked=corrections)
+        if outcome.corrected:  # their entries carry the corrected reports as stored now
+            _read_stored(session, (a.report_id for a in accepted if a.corrected), outcome)
         outcome.stored = True
         outcome.saved = len(new)
         kept = np.fromiter((a.created or a.corrected for a in accepted), dtype=bool, count=len(accepted))
@@ -1117,9 +1149,14 @@ def _find_duplicates(session: Session, user: User, accepted: list[_Accepted], ke
         else:
             a.report_id, a.created = earlier, False
             stored.add(earlier)
-    if not stored:
-        return
-    rows = session.execute(_STORED_PROPERTIES, {"ids": list(stored)}, execution_options={"yield_per": _PARTITION})
+    if stored:
+        _read_stored(session, stored, outcome)
+
+
+def _read_stored(session: Session, ids: Iterable[uuid.UUID], outcome: ImportOutcome) -> None:
+    """Keep the API properties of the stored reports ``ids``, as they are now, in
+    ``outcome.existing`` (JSON text by id). One query, read in partitions."""
+    rows = session.execute(_STORED_PROPERTIES, {"ids": list(ids)}, execution_options={"yield_per": _PARTITION})
     for part in rows.partitions(_PARTITION):
         for row in part:
             outcome.existing[row.id] = json.dumps(contract.api_properties(contract.Source(
@@ -1234,7 +1271,8 @@ def _store(session: Session, user: User, new: list[_Accepted], stored_at: dateti
     creation; the zones are regrouped once for the file, after the last chunk. The save's
     locks are taken first (:func:`_lock_batch`), unless ``locked``: its corrections took them.
     ``stored_at``: the reports' ``created_at`` and ``updated_at`` (when the save lock was
-    taken, :data:`_SAVE_LOCK`; None: the transaction's ``now()``)."""
+    taken, :data:`_SAVE_LOCK`; None: the transaction's ``now()``). Each of ``new`` is given its
+    report's ``report_id``, ``reference`` and ``revision`` (returned by its INSERT)."""
     staging = f"import_staging_{uuid.uuid4().hex[:12]}"
     for a in new:
         if a.report_id is None:
@@ -1272,8 +1310,13 @@ def _store(session: Session, user: User, new: list[_Accepted], stored_at: dateti
                 "SELECT id, ST_GeomFromWKB(wkb, 4326), commune_nis, %s, network, technologies, operators, issue, "
                 "setting, households_affected, businesses_affected, description, observed_at, "
                 "coalesce(%s, now()), coalesce(%s, now()) "
-                f"FROM {staging} WHERE idx >= %s AND idx < %s ORDER BY idx",
+                f"FROM {staging} WHERE idx >= %s AND idx < %s ORDER BY idx RETURNING id, reference, change_seq",
                 (user.id, stored_at, stored_at, start, start + STORE_CHUNK))
+            # each row's reference and revision, as the report's Feature carries them (the
+            # statement triggers write no report again)
+            stored = {i: (reference, seq) for i, reference, seq in cursor.fetchall()}
+            for a in new[start:start + STORE_CHUNK]:
+                a.reference, a.revision = stored[a.report_id]
             # the batch's creations journalled in one INSERT … SELECT (services/audit.py)
             cursor.execute(audit.creation_from_staging_sql(staging),
                            (*audit.creation_args(user), start, start + STORE_CHUNK))
