@@ -319,3 +319,30 @@ def test_an_edit_of_the_same_vertices_in_another_order_is_stored(db, representat
     assert edit(LineString([(x, y - 900), (x + 500, y - 900)]), LineString([(x + 500, y - 900), (x, y - 900)])) == (0, False)
     ring = [(x - 900, y), (x - 600, y), (x - 600, y + 300), (x - 900, y + 300)]
     assert edit(Polygon(ring), Polygon(ring[2:] + ring[:2])) == (0, False)
+
+
+# ---- a copy of a rejected report keeps what the form shows unchanged (case 35's kind) -----------
+
+def test_a_copy_filed_as_it_opens_keeps_the_observation_hour(db, client, representative, referent) -> None:  # noqa: ANN001
+    """The map form filled from a rejected report shows its observation day only: filed as it
+    opened, the copy was observed at midnight CET instead of 03:30 CEST (a change of time's
+    day); a day changed in the form is taken as typed."""
+    from sqlalchemy import text
+    from werkzeug.datastructures import MultiDict
+
+    from tests.test_form_refusals import _report, browser_form
+
+    rid = _report(representative, observed_at="2025-03-30T03:30:00+02:00")
+    assert referent.post(f"/api/v1/reports/{rid}/transitions",
+                         json={"to": "rejected", "reason": "doublon ?"}).status_code == 200
+    representative.login()
+
+    def copy(**changed: str) -> str:
+        fields = browser_form(client.get(f"/carte?copie={rid}").get_data(as_text=True), "/carte")
+        fields = [(k, changed.get(k, v)) for k, v in fields]
+        assert client.post("/carte", data=MultiDict(fields)).status_code == 302
+        new = db.execute(text("SELECT id FROM reports ORDER BY seq DESC LIMIT 1")).scalar()
+        return representative.get(f"/api/v1/reports/{new}").get_json()["properties"]["observed_at"]
+
+    assert copy() == "2025-03-30T03:30:00+02:00"
+    assert copy(observed_at="2025-03-31", description="un autre jour") == "2025-03-31T00:00:00+02:00"

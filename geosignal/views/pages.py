@@ -283,6 +283,24 @@ def _render_map(requested_nis: str | None, form: Any = None, status: int = 200,
     return page, status
 
 
+def _keeping_untouched(feature_json: str, original_id: str) -> str:
+    """A copy's Feature (JSON text) with the original report's value of every field the form
+    sends back as the page showed it (:func:`~geosignal.views.report_pages.kept_as_shown`): a
+    copy filed as it opens keeps the original's observation hour (the form shows its day only:
+    03:30 on a change of time became midnight, an hour of another offset), as an edit does."""
+    from geosignal.views.report_pages import kept_as_shown
+
+    original = reports_service.get_report(get_session(), current(), original_id)
+    doc = json.loads(feature_json)
+    props = doc.get("properties") if isinstance(doc, dict) else None
+    if not isinstance(props, dict):
+        return feature_json
+    for name, value in kept_as_shown(request.form, original).items():
+        if value not in (None, [], "") and name in props:
+            props[name] = value
+    return json.dumps(doc, ensure_ascii=False)
+
+
 @bp.post("/carte")
 @login_required
 def submit_report() -> Any:
@@ -303,6 +321,8 @@ def submit_report() -> Any:
         feature_json = feature_from_form(request.form, geometry)
         copied = (reports_service.copy_source(get_session(), current(), request.form["copie"].strip())
                   if (request.form.get("copie") or "").strip() else None)
+        if copied:
+            feature_json = _keeping_untouched(feature_json, str(copied[0]))
         feature, _status, _location = create_report_from_body(
             feature_json.encode("utf-8"), crs=None, repair=formparse.flag(request.form.get("repair"), where="repair"),
             copied_from=copied)

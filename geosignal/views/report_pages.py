@@ -345,10 +345,11 @@ def _place_retyped(form: Any, stored: dict[str, Any]) -> bool:
     return shown[1] != "point" and (form.get("coordinates_shape") or shown[1]) != shown[1]
 
 
-def _unchanged(form: Any, stored: dict[str, Any]) -> dict[str, Any]:
-    """The stored value of every field the edit form sends back as the page showed it: an
-    untouched field keeps its value exactly (a date keeps its hour, a list its order, a text
-    its line ends), so that saving an untouched form changes and records nothing."""
+def kept_as_shown(form: Any, stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored value of every field a form filled from ``stored`` (the edit form, the map
+    form copying a report) sends back as the page showed it: an untouched field keeps its
+    value exactly (a date keeps its hour, a list its order, a text its line ends), so that
+    saving an untouched edit form changes and records nothing, and a copy is its original."""
     shown = form_values(stored)
     kept: dict[str, Any] = {}
     for f in contract.form_fields():
@@ -442,7 +443,7 @@ def save_edit(report_id: str) -> Any:
         feature_json = loads_strict(feature_from_form(request.form, geometry or "null"))
         properties: dict[str, Any] = {name: None for name in reports_service.ATTRIBUTES}
         properties.update(feature_json["properties"])
-        properties.update(_unchanged(request.form, reports_service.get_report(session, user, report_id)))
+        properties.update(kept_as_shown(request.form, reports_service.get_report(session, user, report_id)))
         body: dict[str, Any] = {"properties": properties}
         if geometry:
             body["geometry"] = feature_json["geometry"]
