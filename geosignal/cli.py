@@ -75,8 +75,19 @@ def _session():  # noqa: ANN202
     return get_database().session()
 
 
+class _OnceCommand(click.Command):
+    """A geosignal command: an option of one value given twice is refused
+    (:func:`refuse_repeated_options`) — through ``geosignal`` and ``flask --app geosignal``
+    alike (the check ran in the ``geosignal`` group only)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse_repeated_options(self, args)
+        return super().parse_args(ctx, args)
+
+
 #: geosignal's commands; :func:`register` adds them to each application's ``app.cli``.
 commands = AppGroup("geosignal")
+commands.command_class = _OnceCommand
 
 
 def register(app: Flask) -> None:
@@ -96,7 +107,8 @@ def refuse_repeated_options(command: click.Command, args: list[str]) -> None:
     for arg in args:
         if arg == "--":
             break
-        opt = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        # --long=value; a short option with its value attached (-ofile.geojson) is its -o
+        opt = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2] if arg.startswith("-") else arg
         param = once.get(opt)
         if param is None or param.name is None:
             continue
@@ -114,14 +126,6 @@ class _Main(FlaskGroup):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = click.Group.get_command(self, ctx, name)
         return command if command is not None else super().get_command(ctx, name)
-
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
-        """The command and its arguments; an option of one value given twice is refused
-        (:func:`refuse_repeated_options`)."""
-        name, command, rest = super().resolve_command(ctx, args)
-        if command is not None:
-            refuse_repeated_options(command, rest)
-        return name, command, rest
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The commands ``--help`` lists; when the application cannot be built (no secret key…),
@@ -183,6 +187,9 @@ def database_problem(error: Exception) -> str:
              add_version_option=False)
 def main() -> None:
     """geosignal: connectivity white zones of Charleroi Métropole."""
+
+
+main.command_class = _OnceCommand
 
 
 @commands.command("init-db")
@@ -813,8 +820,15 @@ def output_file(path: str) -> Iterator[Any]:
     file beside it, which takes its name once the ``with`` block ends without an error, and is
     removed otherwise (a failed export left a half-written GeoJSON over the previous one).
     ``-`` is standard output; a path that is no regular file (``/dev/null``, a pipe) is written
-    in place. Raises :class:`OSError` as the system does."""
+    in place. A link to a file writes its target (the link stays); a file replaced keeps its
+    permissions (a new one gets the umask's, as a file opened plainly would). Whether the file
+    can be replaced is asked before anything is written (a sticky folder's file of another
+    user): whatever the block records then (an export run, reports marked transmitted) is
+    never left without its file. If the name still cannot be taken at the end, the complete
+    temporary file is kept and the error names it. Raises :class:`OSError` as the system does."""
+    import errno
     import os
+    import stat
     import tempfile
 
     if path == "-":
@@ -824,21 +838,44 @@ def output_file(path: str) -> Iterator[Any]:
         with open(path, "wb") as handle:
             yield handle
         return
-    target = os.path.abspath(path)
-    handle = tempfile.NamedTemporaryFile(dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.",
-                                         suffix=".part", delete=False)
+    target = os.path.realpath(path)  # (a link's target: the link stays a link)
+    folder = os.path.dirname(target)
+    existing = os.stat(target) if os.path.exists(target) else None
+    if existing is not None and not _replaceable(folder, existing):
+        raise OSError(errno.EPERM, f"{path} belongs to another user in a folder that keeps it theirs (sticky)")
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".part",
+                                         delete=False)
     try:
         yield handle
         handle.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)  # as a file opened plainly would be (not 0600)
-        os.replace(handle.name, target)
+        if existing is not None:
+            mode = stat.S_IMODE(existing.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(handle.name, mode)
     except BaseException:
         handle.close()
         with suppress(OSError):
             os.unlink(handle.name)
         raise
+    try:
+        os.replace(handle.name, target)
+    except OSError as error:  # the export is complete: kept, said where
+        raise OSError(error.errno, f"{error.strerror or error}; the complete file is kept as {handle.name}") from None
+
+
+def _replaceable(folder: str, existing: os.stat_result) -> bool:
+    """Whether this process may replace a file of ``folder`` whose status is ``existing``: in a
+    sticky folder (``/tmp``, a shared drop folder) only its owner, the folder's or root may."""
+    import os
+    import stat
+
+    folder_stat = os.stat(folder)
+    if not folder_stat.st_mode & stat.S_ISVTX:
+        return True
+    return os.geteuid() in (0, existing.st_uid, folder_stat.st_uid)
 
 
 @commands.command("mark-transmitted")

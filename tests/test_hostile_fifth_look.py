@@ -346,3 +346,74 @@ def test_a_copy_filed_as_it_opens_keeps_the_observation_hour(db, client, represe
 
     assert copy() == "2025-03-30T03:30:00+02:00"
     assert copy(observed_at="2025-03-31", description="un autre jour") == "2025-03-31T00:00:00+02:00"
+
+
+# ---- the command line: an option twice on every path, and `-o` files -------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["purge", "--dry-run", "--photos-older-than", "5", "--photos-older-than", "6"],
+    ["export", "--no-record", "--commune", "52011", "--commune", "52012"],
+    ["export", "--no-record", "-o", "a.geojson", "-ob.geojson"],
+])
+def test_an_option_given_twice_is_refused_through_flask_too(app, db, args: list[str]) -> None:  # noqa: ANN001
+    """The check ran in the ``geosignal`` group only: ``flask --app geosignal`` (the README's
+    other way in) kept the last value without a word, and ``-ob.geojson`` (a short option's
+    value attached) was not seen as ``-o`` again."""
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 2, result.output
+    assert "is given twice" in result.output
+
+
+def test_export_into_a_file_keeps_its_mode_and_a_link_its_target(app, db, tmp_path) -> None:  # noqa: ANN001
+    """``-o`` over a file of mode 0600 made it 0644 (readable by all), and over a link to a file
+    replaced the link by a file, the target left as it was."""
+    import os
+    import stat
+
+    private = tmp_path / "private.geojson"
+    private.write_text("old")
+    os.chmod(private, 0o600)
+    assert app.test_cli_runner().invoke(args=["export", "--no-record", "-o", str(private)]).exit_code == 0
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o600 and private.read_text() != "old"
+    real = tmp_path / "shared" / "dwconnect.geojson"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "latest.geojson"
+    link.symlink_to(real)
+    assert app.test_cli_runner().invoke(args=["export", "--no-record", "-o", str(link)]).exit_code == 0
+    assert link.is_symlink() and json.loads(real.read_text())["type"] == "FeatureCollection"
+
+
+def test_an_export_whose_file_cannot_be_replaced_marks_nothing(app, db, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """``export -o … --mark-transmitted`` committed (run recorded, reports marked transmitted)
+    before the file took its name: a file another user owns in a sticky shared folder refused
+    the name, exit 1 « cannot write », and the reports were marked sent though DWconnect got
+    nothing. It is asked first now; a name refused at the very end keeps the complete file."""
+    import os
+
+    from sqlalchemy import text
+
+    from tests.test_exports_sent import reports as _reports  # noqa: F401
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    os.chmod(drop, 0o1777)
+    theirs = drop / "dwconnect.geojson"
+    theirs.write_text("theirs")
+    os.chown(theirs, 4242, 4242)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # (the tests run as root, who may replace anything)
+    refused = app.test_cli_runner().invoke(args=["export", "-o", str(theirs), "--mark-transmitted"])
+    assert refused.exit_code == 1 and "cannot write" in refused.output and "sticky" in refused.output
+    assert theirs.read_text() == "theirs"
+    assert db.scalar(text("SELECT count(*) FROM export_runs")) == 0
+    monkeypatch.undo()
+
+    def no_name(src, dst):  # noqa: ANN001, ANN202
+        raise PermissionError(1, "Operation not permitted", dst)
+
+    monkeypatch.setattr(os, "replace", no_name)
+    late = app.test_cli_runner().invoke(args=["export", "--no-record", "-o", str(tmp_path / "late.geojson")])
+    monkeypatch.undo()
+    assert late.exit_code == 1 and "the complete file is kept as" in late.output
+    kept = late.output.split("the complete file is kept as ", 1)[1].split()[0]
+    assert json.loads(open(kept).read())["type"] == "FeatureCollection"
