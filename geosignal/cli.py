@@ -1104,7 +1104,7 @@ def delete_survey(edition: int, yes: bool) -> None:
     from geosignal.services.survey_db import delete_edition
 
     if not yes:
-        raise click.ClickException(f"this deletes every answer imported for the edition {edition}: add --yes")
+        raise click.UsageError(f"this deletes every answer imported for the edition {edition}: add --yes")
     with _session() as session:
         removed = delete_edition(session, edition)
         session.commit()

@@ -199,7 +199,8 @@ def test_a_referent_trial_of_the_survey_import(app, db, referent) -> None:  # no
         assert sentence in html, (code, html[html.find('id="survey-error"'):][:600])
     # an edition imported under a wrong year is removed, and only it
     runner = app.test_cli_runner()
-    assert "add --yes" in runner.invoke(args=["delete-survey", "--edition", "2021"]).output
+    unconfirmed = runner.invoke(args=["delete-survey", "--edition", "2021"])  # used wrongly: exit 2 (no code)
+    assert unconfirmed.exit_code == 2 and "add --yes" in unconfirmed.output
     done = runner.invoke(args=["delete-survey", "--edition", "2021", "--yes"])
     assert done.exit_code == 0 and done.output.strip() == "edition 2021: 14 answers deleted"
     assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
