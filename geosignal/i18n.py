@@ -89,6 +89,10 @@ def language() -> str:
         preferred = None
     if preferred in LANGUAGES:
         return preferred
+    # chosen by the language cookie, else by Accept-Language: the answer says it varies with
+    # both (``Vary``, geosignal.security), so that a shared cache never serves a Dutch page
+    # to a French reader
+    g.language_negotiated = True
     cookie = request.cookies.get(COOKIE)
     if cookie in LANGUAGES:
         return cookie

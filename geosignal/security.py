@@ -88,6 +88,8 @@ def init_app(app: Flask) -> None:
             add_vary(response, "Host")
         if g.get("negotiated"):  # HTML or JSON chosen by Accept (the OGC API, an error's answer)
             add_vary(response, "Accept")
+        if g.get("language_negotiated"):  # written in the language a cookie or Accept-Language chose
+            add_vary(response, "Cookie", "Accept-Language")
         if (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -417,3 +417,17 @@ def test_an_export_whose_file_cannot_be_replaced_marks_nothing(app, db, tmp_path
     assert late.exit_code == 1 and "the complete file is kept as" in late.output
     kept = late.output.split("the complete file is kept as ", 1)[1].split()[0]
     assert json.loads(open(kept).read())["type"] == "FeatureCollection"
+
+
+# ---- an answer written in a negotiated language says so to caches -------------------------------
+
+@pytest.mark.parametrize("path", ["/ogc/collections?f=html", "/ogc/collections/nope", "/login"])
+def test_an_answer_in_the_readers_language_varies_with_accept_language(client, path: str) -> None:  # noqa: ANN001
+    """Anonymous OGC pages, problem documents and the sign-in page follow Accept-Language (or the
+    language cookie) but did not say ``Vary: Accept-Language``: a shared cache could serve the
+    Dutch page to a French reader."""
+    fr = client.get(path, headers={"Accept-Language": "fr"})
+    nl = client.get(path, headers={"Accept-Language": "nl"})
+    assert fr.status_code == nl.status_code and fr.get_data() != nl.get_data()
+    vary = {v.strip().lower() for v in nl.headers.get("Vary", "").split(",")}
+    assert {"accept-language", "cookie"} <= vary
