@@ -74,7 +74,7 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 #: for added optional members, the major version for anything else. 1.1.0: the collection's
 #: ``zones`` member (confirmed zones of overlapping reports, with their report ids). 1.2.0:
 #: each Feature's ``reference`` (``CM-YYYY-NNNNN``, as the communes and the referent name it).
-#: 1.3.0: the collection's ``zones_removed`` member (confirmed zones gone since ``since``), and
+#: 1.3.0: the collection's ``zones_removed`` member (zones DWconnect drops since ``since``), and
 #: incremental exports carry the confirmed zones changed since ``since`` (on a pass's last page).
 SCHEMA_VERSION = "1.3.0"
 #: ``$id`` of the export schema: carries the version.
@@ -802,10 +802,12 @@ def export_schema() -> dict[str, Any]:
                                      "changed since or holding a report changed since; on the last page of a "
                                      "pass only (1.3.0). Upsert them by id."},
             "zones_removed": {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 1},
-                              "description": "Since 1.3.0: ids of the zones that were confirmed and are no longer "
-                                             "(removed, regrouped into another zone, or proposed again) since the "
-                                             "since= watermark; empty without since and on a page another "
-                                             "follows. Delete them (an id you never received: ignore it)."},
+                              "description": "Since 1.3.0: ids of the zones changed since the since= watermark "
+                                             "that a full export would no longer carry whatever its commune, bbox "
+                                             "and period: no longer confirmed (removed, regrouped into another "
+                                             "zone, or proposed again), or none of whose reports is in a status "
+                                             "the export counts any more; empty without since and on a page "
+                                             "another follows. Delete them (an id you never received: ignore it)."},
         },
         "$defs": {"position": position, "ring": ring, "feature": feature, "zone": _zone_schema(geometry, line, polygon)},
     }

@@ -661,3 +661,108 @@ def test_a_geojson_marked_from_a_csv_watermark_before_the_mend_gives_no_zone_wat
     _mark(referent, run, 0)
     doc, _ = export(referent, "?since=last_transmitted")
     assert (doc["features"], _ids(doc["zones"]), doc["zones_removed"]) == ([], [za], [])
+
+
+def _transition(account, report_id: str, to: str, reason: str | None = None) -> None:  # noqa: ANN001
+    body = {"to": to} if reason is None else {"to": to, "reason": reason}
+    r = account.post(f"/api/v1/reports/{report_id}/transitions", json=body)
+    assert r.status_code == 200, r.get_json()
+
+
+def test_a_confirmed_zone_left_by_its_only_forwarded_report_is_removed(client, db) -> None:  # noqa: ANN001
+    """A reviewer's probe: a confirmed zone of three reports, one validated; its validated
+    report withdrawn, the zone stays confirmed with the two submitted ones. The incremental
+    ``status=dwconnect`` export carried the withdrawal, ``zones`` [] and ``zones_removed`` []:
+    the integrator kept the zone (``report_count`` 3, naming the report it had just deleted),
+    a fresh full export had none. A zone changed since that the pass no longer carries because
+    none of its reports is in the exported statuses (or those they move on to) is removed;
+    withdrawn whole later, it is said removed again (harmless)."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    a, b, c = (file(db, square(X + dx, Y - 3000)) for dx in (0, 150, 300))
+    db.execute(update(Report).where(Report.id == uuid.UUID(a)).values(status="validated"))
+    db.commit()
+    zid = zone_of(db, a)["zone_id"]
+    zones.confirm_zone(db, _admin(db), zid)
+    db.commit()
+    full, _ = export(referent, "?status=dwconnect")
+    assert _ids(full["zones"]) == [zid] and full["zones"][0]["properties"]["report_ids"] == [a, b, c]
+    state = {z["id"]: z for z in full["zones"]}
+    _transition(rep, a, "withdrawn", "doublon")
+    db.commit()
+    assert zone_of(db, b)["zone_id"] == zid and zone_of(db, b)["state"] == "confirmed"
+    doc, _ = export(referent, f"?status=dwconnect&since={full['next_since']}")
+    assert_export_valid(doc)
+    assert [(f["id"], f["properties"]["status"]) for f in doc["features"]] == [(a, "withdrawn")]
+    assert (doc["zones"], doc["zones_removed"]) == ([], [zid])
+    _apply(state, doc)
+    fresh, _ = export(referent, "?status=dwconnect")
+    assert state == {z["id"]: z for z in fresh["zones"]} == {}
+    # the same with status=validated (its onward statuses)
+    assert export(referent, f"?since={full['next_since']}")[0]["zones_removed"] == [zid]
+    # nothing changed since: nothing said
+    doc, _ = export(referent, f"?status=dwconnect&since={doc['next_since']}")
+    assert (doc["features"], doc["zones"], doc["zones_removed"]) == ([], [], [])
+    # the others withdrawn: the zone is no longer confirmed (gone), said removed again
+    _withdraw(db, b, c)
+    assert zone_of(db, b) is None
+    doc, _ = export(referent, f"?status=dwconnect&since={doc['next_since']}")
+    assert (doc["features"], doc["zones"], doc["zones_removed"]) == ([], [], [zid])
+
+
+def test_a_zone_whose_last_forwarded_report_is_resolved_is_removed_by_http_and_cli(app, client, db,  # noqa: ANN001
+                                                                                   tmp_path: Path) -> None:
+    """The mirror, since the last transmitted export: a confirmed zone sent with its one
+    validated report (marked: transmitted), then that report resolved (it leaves the zone, which
+    stays confirmed with two submitted reports). ``geosignal export --since-last-transmitted``
+    and ``GET …?status=dwconnect&since=last_transmitted`` carried the resolution but kept the
+    zone (``zones_removed`` []); both now say it removed, alike."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    d, e, f = (file(db, square(X + dx, Y - 3600)) for dx in (0, 150, 300))
+    db.execute(update(Report).where(Report.id == uuid.UUID(d)).values(status="validated"))
+    db.commit()
+    zid = zone_of(db, d)["zone_id"]
+    zones.confirm_zone(db, _admin(db), zid)
+    db.commit()
+    runner = app.test_cli_runner()
+
+    def cli_export(name: str, *args: str) -> dict:
+        out = tmp_path / name
+        result = runner.invoke(args=["export", "-o", str(out), "--status", "dwconnect", *args])
+        assert result.exit_code == 0, result.output
+        doc = strict_json(out.read_bytes())
+        assert_export_valid(doc)
+        return doc
+
+    first = cli_export("first.geojson", "--mark-transmitted")
+    assert [x["id"] for x in first["features"]] == [d] and _ids(first["zones"]) == [zid]
+    state = {z["id"]: z for z in first["zones"]}
+    _transition(referent, d, "resolved", "antenne posée")
+    db.commit()
+    assert zone_of(db, e)["zone_id"] == zid and zone_of(db, e)["state"] == "confirmed"
+    cli = cli_export("second.geojson", "--since-last-transmitted")
+    http, _ = export(referent, "?status=dwconnect&since=last_transmitted")
+    for doc in (cli, http):
+        assert [(x["id"], x["properties"]["status"]) for x in doc["features"]] == [(d, "resolved")]
+        assert (doc["zones"], doc["zones_removed"]) == ([], [zid])
+    _apply(state, cli)
+    assert state == {z["id"]: z for z in export(referent, "?status=dwconnect")[0]["zones"]} == {}
+
+
+def test_a_zone_whose_reports_leave_the_statuses_without_a_zone_change_is_removed(client, db) -> None:  # noqa: ANN001
+    """A zone whose reports all leave the exported statuses while staying in it (validated put
+    back to submitted by hand: both take part in zones, so no zone change is numbered, only the
+    reports' change_seq moves) is removed too: the changed zones are those named in
+    ``zone_changes`` and those holding a report changed since."""
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    (a1, a2), zid = _confirmed_pair(db, Y - 4200)
+    full, _ = export(referent)
+    assert _ids(full["zones"]) == [zid]
+    logged = db.scalar(text("SELECT change_seq FROM zone_changes WHERE zone_id = :z"), {"z": zid})
+    db.execute(update(Report).where(Report.id.in_([uuid.UUID(a1), uuid.UUID(a2)])).values(status="submitted"))
+    db.commit()
+    assert db.scalar(text("SELECT change_seq FROM zone_changes WHERE zone_id = :z"), {"z": zid}) == logged
+    assert zone_of(db, a1)["state"] == "confirmed"
+    doc, _ = export(referent, f"?since={full['next_since']}")
+    assert (doc["features"], doc["zones"], doc["zones_removed"]) == ([], [], [zid])
+    assert export(referent)[0]["zones"] == []

@@ -20,13 +20,17 @@ and a zone none of whose reports was ever validated is not sent with validated r
 export: since the newest marked run that carried zones, a GeoJSON one, whatever run gives the
 reports' starting point — a CSV or GeoPackage carries no zone): their row in ``zone_changes`` is
 newer than ``since`` (made, members, geometry, state… changed: written by the zone pass,
-migration 0026) or they hold a report changed since (it may have entered the commune, bbox or
-period); ``zones_removed`` lists the zones ``zone_changes`` names since and that are no longer
-confirmed (removed, regrouped into another, proposed again). A zone unchanged since, whose
-reports are unchanged too, is what the integrator has already. Applying full then incremental
-documents in order (upsert ``zones`` by id, delete ``zones_removed``) gives the confirmed zones
-of a full export made now with the same filters; a zone still confirmed that leaves the
-commune, bbox or period filter stops appearing, as reports do.
+migration 0026) or they are confirmed and hold a report changed since (it may have entered the
+commune, bbox or period); ``zones_removed`` lists the zones changed since (the same two ways)
+that would not be carried were the commune, bbox and period filters left out: no longer
+confirmed (removed, regrouped into another, proposed again), or none of whose reports is in a
+status the pass counts any more (its only validated report withdrawn or resolved: it left the
+zone, which stays confirmed with submitted reports) — an id the integrator never received
+(a zone of submitted reports confirmed, changed) is harmless: it ignores it. A zone unchanged
+since, whose reports are unchanged too, is what the integrator has already. Applying full then
+incremental documents in order (upsert ``zones`` by id, delete ``zones_removed``) gives the
+confirmed zones of a full export made now with the same filters; a zone still confirmed that
+leaves the commune, bbox or period filter stops appearing, as reports do.
 
 **Once per pass.** The zone part is read once, after the last page's reports (earlier pages
 carry empty lists), for the whole pass: no zone is written twice in a pass nor lost between
@@ -60,34 +64,49 @@ GEOMETRY_SQL = f"""CASE WHEN GeometryType(z.geometry) = 'GEOMETRYCOLLECTION' THE
      WHERE NOT ST_IsEmpty(p.g))
   ELSE {_PART.format(g="z.geometry")} END"""
 
-#: The confirmed zones holding a report that matches ``{where}`` (on ``reports r``), among
-#: ``{changed}`` (on ``zones z``); a zone whose written geometry is nothing (every part of it
-#: collapsed on the 1e-6° grid: slivers 2 cm wide, a line of 2 cm) is not written, as a report's
-#: is not (its reports are in ``excluded``): an empty Polygon broke the schema, and a collection
-#: of nothing cut the document short after its 200.
+#: Whether zone ``z`` (its written geometry ``w.g``) is carried: confirmed, holding a report
+#: that matches ``{where}`` (on ``reports r``), and written: a zone whose written geometry is
+#: nothing (every part of it collapsed on the 1e-6° grid: slivers 2 cm wide, a line of 2 cm) is
+#: not written, as a report's is not (its reports are in ``excluded``): an empty Polygon broke
+#: the schema, and a collection of nothing cut the document short after its 200.
+CARRIED_SQL = """z.state = 'confirmed' AND w.g IS NOT NULL AND NOT ST_IsEmpty(w.g) AND EXISTS (
+  SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
+  WHERE zr.zone_id = z.id AND {where})"""
+
+#: The zones carried (:data:`CARRIED_SQL`), among ``{changed}`` (on ``zones z``).
 ZONES_SQL = f"""
 SELECT z.id, z.network, z.report_count, z.technologies, z.operators, z.commune_nis, z.updated_at,
        ST_AsGeoJSON(w.g, {contract.EXPORT_COORDINATE_DECIMALS}) AS geojson,
        ARRAY(SELECT m.report_id::text FROM zone_reports m JOIN reports x ON x.id = m.report_id
              WHERE m.zone_id = z.id ORDER BY x.seq) AS report_ids
 FROM zones z CROSS JOIN LATERAL (SELECT {GEOMETRY_SQL} AS g) w
-WHERE z.state = 'confirmed' AND w.g IS NOT NULL AND NOT ST_IsEmpty(w.g) AND {{changed}} AND EXISTS (
-  SELECT 1 FROM zone_reports zr JOIN reports r ON r.id = zr.report_id
-  WHERE zr.zone_id = z.id AND {{where}})
+WHERE {{changed}} AND {CARRIED_SQL}
 ORDER BY z.id"""
 
-#: The zones changed since (``{logged}`` on ``zone_changes c``, ``{reported}`` on
-#: ``reports r``): named in ``zone_changes``, or holding a report changed since. Each list
-#: is read through its index (``change_seq``), never by walking every zone.
-CHANGED_SQL = """z.id = ANY(ARRAY(
+#: The ids of the zones changed since (``{logged}`` on ``zone_changes c``, ``{reported}`` on
+#: ``reports r``): named in ``zone_changes``, or confirmed and holding a report changed since
+#: (a zone whose confirmation changed since is named in ``zone_changes``: a proposal holding
+#: such a report was never sent). Each list is read through its index (``change_seq``), never
+#: by walking every zone.
+CHANGED_IDS_SQL = """ARRAY(
     SELECT c.zone_id FROM zone_changes c WHERE {logged}
-    UNION SELECT zc.zone_id FROM reports r JOIN zone_reports zc ON zc.report_id = r.id WHERE {reported}))"""
+    UNION SELECT zc.zone_id FROM reports r JOIN zone_reports zc ON zc.report_id = r.id
+      JOIN zones cz ON cz.id = zc.zone_id AND cz.state = 'confirmed' WHERE {reported})"""
 
-#: The zones ``zone_changes`` names since (``{logged}``) that are no longer confirmed.
-REMOVED_SQL = """
-SELECT c.zone_id FROM zone_changes c
-WHERE {logged} AND NOT EXISTS (SELECT 1 FROM zones z WHERE z.id = c.zone_id AND z.state = 'confirmed')
-ORDER BY c.zone_id"""
+#: The zones changed since, as a condition on ``zones z``.
+CHANGED_SQL = f"z.id = ANY({CHANGED_IDS_SQL})"
+
+#: The zones changed since (``{changed_ids}``: :data:`CHANGED_IDS_SQL`) that would not be
+#: carried were the commune, bbox and period filters left out (``{where}``: the status rule
+#: and the watermark alone): gone, no longer confirmed, or none of whose reports is in a status
+#: the pass exports or one they move on to any more (its last validated report withdrawn or
+#: resolved, it stays confirmed with submitted ones) — DWconnect may hold it. One statement.
+REMOVED_SQL = f"""
+SELECT x.id FROM unnest({{changed_ids}}) x(id)
+WHERE NOT EXISTS (
+  SELECT 1 FROM zones z CROSS JOIN LATERAL (SELECT {GEOMETRY_SQL} AS g) w
+  WHERE z.id = x.id AND {CARRIED_SQL})
+ORDER BY x.id"""
 
 
 def _since(filters: ExportFilters) -> tuple[str, str, dict[str, Any]] | None:
@@ -136,11 +155,17 @@ def zone_part(session: Session, filters: ExportFilters, watermark: Watermark) ->
     rows = session.execute(text(ZONES_SQL.format(where=where, changed=changed)), params).all()
     removed: list[int] = []
     if since is not None:
+        # the status rule alone: a zone still confirmed that leaves the commune, bbox or period
+        # filter stops appearing without being removed, as reports do
+        status_rule, status_params = where_clause(
+            replace(onward, commune=None, bbox=None, date_from=None, date_to=None), None, watermark, since=False)
+        changed_ids = CHANGED_IDS_SQL.format(logged=logged, reported=reported)
         # (a zone carried is not said removed: read a moment later, it may be gone already; its
         # removal is numbered above the watermark and comes in the next pass)
         carried = {r.id for r in rows}
-        removed = [int(r[0]) for r in session.execute(text(REMOVED_SQL.format(logged=logged)), since_params)
-                   if int(r[0]) not in carried]
+        removed = [int(r[0]) for r in session.execute(
+            text(REMOVED_SQL.format(changed_ids=changed_ids, where=status_rule)), {**status_params, **since_params})
+            if int(r[0]) not in carried]
     return [{
         "type": "Feature",
         "id": r.id,
