@@ -102,6 +102,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     # zones of overlapping reports
     "zone_changed": (409, "The zone's reports changed since it was read; read it again."),
     "invalid_split": (422, "A split must take out some of the zone's own reports, not none nor all."),
+    "zone_would_grow": (409, "The decision would put in the zone reports it does not name (free reports touching "
+                             "reports kept apart by a split); nothing was decided."),
     "invalid_join": (422, "Two different zones of one network are joined, or a zone and a report of its network "
                           "that is in no zone and counted by the figures; not a zone with itself nor another "
                           "network's."),
@@ -189,6 +191,7 @@ TITLES_FR: dict[str, str] = {
     "communes_changed": "Les communes ont été rechargées pendant la lecture de votre fichier : enregistrez-le à nouveau.",
     "zone_changed": "La zone a changé depuis votre lecture : rechargez-la.",
     "invalid_split": "Choisissez une partie des signalements de la zone à en retirer (ni aucun, ni tous).",
+    "zone_would_grow": "Cette décision ferait entrer dans la zone des signalements voisins que vous n'avez pas choisis (un retrait les en tenait séparés) : confirmez d'abord la zone de ces voisins, ou ajoutez-les à celle-ci.",
     "invalid_join": "Choisissez une autre zone du même réseau, ou un signalement de ce réseau qui n'est dans aucune zone, à réunir avec celle-ci.",
     "photo_too_large": "La photo dépasse 5 Mo : réduisez-la avant de l'envoyer.",
     "unsupported_image": "La photo n'est pas une image JPEG ou PNG (d'après son contenu, pas son nom) : envoyez une photo JPEG ou PNG.",

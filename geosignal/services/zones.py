@@ -267,6 +267,37 @@ def _decide(session: Session, user: Any, kind: str, network: str, report_ids: li
     return int(decision_id)  # type: ignore[arg-type]
 
 
+def _pin(session: Session, user: Any, network: str, named: list[str], decision_id: int | None) -> tuple[int, int]:
+    """Pin ``named`` (report ids, oldest first) together with a confirmed decision (a new one
+    unless ``decision_id``), regroup them and return (the decision, the zone holding them).
+
+    The zone a confirmation makes must hold exactly the reports named: a confirmed zone draws
+    in the free reports touching it, so reports kept apart by a split (their decision becomes
+    this one) would take back the free reports they were taken from, or bring in others no one
+    named. Then nothing is decided (a savepoint rolled back) and ``zone_would_grow`` (409) is
+    raised, its ``not_named`` listing those reports (oldest first)."""
+    savepoint = session.begin_nested()
+    try:
+        decision = _decide(session, user, "confirmed", network, named, decision_id)
+        _regroup(session, named)
+        now_id = _zone_of(session, named[0])
+        held = [] if now_id is None else list(session.scalars(text(
+            "SELECT zr.report_id::text FROM zone_reports zr JOIN reports r ON r.id = zr.report_id "
+            "WHERE zr.zone_id = :z ORDER BY r.seq"), {"z": now_id}))
+        if now_id is None or set(held) != set(named):
+            wanted = set(named)
+            not_named = [r for r in held if r not in wanted]
+            raise GeosignalError(
+                "zone_would_grow", f"this decision would put {len(not_named)} reports it does not name in the zone "
+                "(free reports touching reports kept apart by a split): confirm their zone first, or add them",
+                not_named=not_named)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return decision, now_id
+
+
 def _confirmed_decision(session: Session, report_ids: list[str], network: str) -> int | None:
     """The earliest confirmed decision of ``network`` holding one of ``report_ids`` (None)."""
     return session.scalar(text(
@@ -301,7 +332,9 @@ def confirm_zone(session: Session, user: Any, zone_id: int | str,
     otherwise ``zone_changed`` (409). Confirming a confirmed zone pins the reports that joined
     it since. Returns (the zone as a Feature, an audit summary ``{zone_id, network,
     report_ids, decision_id, before_state}``). Raises ``unauthorized`` (401), ``forbidden``
-    (403, not the referent or an admin), ``not_found`` (404), ``zone_changed`` (409).
+    (403, not the referent or an admin), ``not_found`` (404), ``zone_changed`` (409),
+    ``zone_would_grow`` (409: the confirmed zone would hold other reports too — reports kept
+    apart by a split would take back the free reports they touch; :func:`_pin`).
     """
     zid, network, state, members = _locked_zone(session, user, zone_id)
     if report_ids is not None:
@@ -312,12 +345,10 @@ def confirm_zone(session: Session, user: Any, zone_id: int | str,
     decision = None
     if state == "confirmed":
         decision = _confirmed_decision(session, members, network)
-    decision = _decide(session, user, "confirmed", network, members, decision)
-    _regroup(session, members)
-    now_id = _zone_of(session, members[0])
+    decision, now_id = _pin(session, user, network, members, decision)
     summary = {"zone_id": now_id, "network": network, "report_ids": members, "decision_id": decision,
                "before_state": state}
-    return get_zone(session, user, now_id if now_id is not None else zid), summary
+    return get_zone(session, user, now_id), summary
 
 
 def split_zone(session: Session, user: Any, zone_id: int | str,
@@ -379,7 +410,8 @@ def join_zones(session: Session, user: Any, zone_id: int | str, other_id: Any,
     zones' reports (what the referent saw); otherwise ``zone_changed`` (409). Returns (the
     zone as a Feature, an audit summary ``{zone_id, network, report_ids, joined: [ids],
     decision_id}``). Raises ``invalid_join`` (422: the same zone twice, another network),
-    ``unauthorized`` (401), ``forbidden`` (403), ``not_found`` (404), ``zone_changed`` (409).
+    ``unauthorized`` (401), ``forbidden`` (403), ``not_found`` (404), ``zone_changed`` (409),
+    ``zone_would_grow`` (409: the zone would hold reports not named, :func:`_pin`).
     """
     other = other_zone_id(other_id)
     zid, network, _state, members = _locked_zone(session, user, zone_id)
@@ -397,12 +429,10 @@ def join_zones(session: Session, user: Any, zone_id: int | str, other_id: Any,
         raise GeosignalError("zone_changed", f"zones {zid} and {other} now hold {len(both)} reports; read them again",
                              report_ids=both)
     decision = _confirmed_decision(session, both, network)
-    decision = _decide(session, user, "confirmed", network, both, decision)
-    _regroup(session, both)
-    now_id = _zone_of(session, both[0])
+    decision, now_id = _pin(session, user, network, both, decision)
     summary = {"zone_id": now_id, "network": network, "report_ids": both, "joined": [zid, other],
                "decision_id": decision}
-    return get_zone(session, user, now_id if now_id is not None else zid), summary
+    return get_zone(session, user, now_id), summary
 
 
 def add_to_zone(session: Session, user: Any, zone_id: int | str, report_id: Any,
@@ -419,7 +449,9 @@ def add_to_zone(session: Session, user: Any, zone_id: int | str, report_id: Any,
     decision_id}``). Raises ``invalid_join`` (422: not a report id, a report of another
     network, in a zone already — two zones are joined instead —, or of a status the figures
     do not count), ``not_found`` (404: no such zone or report), ``unauthorized`` (401),
-    ``forbidden`` (403), ``zone_changed`` (409).
+    ``forbidden`` (403), ``zone_changed`` (409), ``zone_would_grow`` (409: the zone would hold
+    reports not named — a report taken out of another zone would take back the free reports
+    it was taken from; :func:`_pin`).
     """
     try:
         rid = str(uuid.UUID(report_id)) if isinstance(report_id, str) else None
@@ -451,11 +483,9 @@ def add_to_zone(session: Session, user: Any, zone_id: int | str, report_id: Any,
                              report_ids=members)
     both = [*members, rid]
     decision = _confirmed_decision(session, both, network)
-    decision = _decide(session, user, "confirmed", network, both, decision)
-    _regroup(session, both)
-    now_id = _zone_of(session, rid)
+    decision, now_id = _pin(session, user, network, both, decision)
     summary = {"zone_id": now_id, "network": network, "report_ids": both, "added": [rid], "decision_id": decision}
-    return get_zone(session, user, now_id if now_id is not None else zid), summary
+    return get_zone(session, user, now_id), summary
 
 
 def nearby_reports(session: Session, zone_ids: Sequence[int], *, within_m: float = 5000,
