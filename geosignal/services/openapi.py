@@ -108,7 +108,8 @@ def _components() -> dict[str, Any]:
                                                  "links": {"type": "array", "items": {"type": "object"}}}},
             "ZoneReportIds": {"type": "object", "additionalProperties": False, "properties": {"report_ids": {
                 "type": "array", "items": {"type": "string", "format": "uuid"},
-                "description": "Confirm: the zone's reports as read (409 zone_changed otherwise). "
+                "description": "Confirm: the zone's reports as read (409 zone_changed otherwise; 409 "
+                               "zone_would_grow when the zone would take in reports not named). "
                                "Split: the reports to take out."}}},
             "ReportFeaturePatch": {
                 "type": "object", "additionalProperties": False, "anyOf": [{"required": ["geometry"]},
@@ -400,13 +401,15 @@ _BODIES: dict[str, dict[str, Any]] = {
         "type": "object", "required": ["zone_id"], "additionalProperties": False,
         "properties": {"zone_id": {"type": "integer", "description": "The zone to join to this one (same network)."},
                        "report_ids": {"type": "array", "items": {"type": "string", "format": "uuid"},
-                                      "description": "The two zones' reports as read (409 zone_changed otherwise)."}}}}}},
+                                      "description": "The two zones' reports as read (409 zone_changed otherwise; "
+                                                     "409 zone_would_grow when the zone would take in others)."}}}}}},
     "zones.add_to_zone": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["report_id"], "additionalProperties": False,
         "properties": {"report_id": {"type": "string", "format": "uuid",
                                      "description": "The report to add: same network, in no zone, counted."},
                        "report_ids": {"type": "array", "items": {"type": "string", "format": "uuid"},
-                                      "description": "The zone's reports as read (409 zone_changed otherwise)."}}}}}},
+                                      "description": "The zone's reports as read (409 zone_changed otherwise; "
+                                                     "409 zone_would_grow when the zone would take in others)."}}}}}},
     "zones.split_zone": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ZoneReportIds", "required": ["report_ids"]}}}},
     "queue.bulk_transition": {"required": True, "content": {"application/json": {"schema": {
