@@ -321,6 +321,27 @@ def test_an_edit_of_the_same_vertices_in_another_order_is_stored(db, representat
     assert edit(Polygon(ring), Polygon(ring[2:] + ring[:2])) == (0, False)
 
 
+def test_a_geometry_sent_back_as_read_is_no_edit_whatever_its_float_noise(db, representative) -> None:  # noqa: ANN001
+    """A ring with two longitudes 1e-16° apart (4.4399999999999995 beside 4.44, as a GIS writes
+    them) comes back from GET on 9 decimals; its canonical order (``ST_Normalize``) then starts at
+    another corner, and pairing the vertices by place took it for an edit (a day's regression of
+    the rule above): sent back as read, it is no edit, stored byte for byte."""
+    from sqlalchemy import text
+
+    ring = [[4.44, 50.41], [4.45, 50.41], [4.45, 50.415], [4.4399999999999995, 50.415], [4.44, 50.41]]
+    created = representative.post("/api/v1/reports", json=feature({"type": "Polygon", "coordinates": [ring]}))
+    assert created.status_code == 201
+    rid = created.get_json()["id"]
+    shown = representative.get(f"/api/v1/reports/{rid}")
+    before = db.scalar(text("SELECT ST_AsEWKB(geometry) FROM reports WHERE id = :r"), {"r": rid})
+    patched = representative.patch(f"/api/v1/reports/{rid}", json={"geometry": shown.get_json()["geometry"]},
+                                   headers={"If-Match": shown.headers["ETag"]})
+    assert patched.status_code == 200 and patched.headers["ETag"] == shown.headers["ETag"]
+    assert db.scalar(text("SELECT count(*) FROM audit_events WHERE report_id = :r AND action = 'edit'"),
+                     {"r": rid}) == 0
+    assert bytes(db.scalar(text("SELECT ST_AsEWKB(geometry) FROM reports WHERE id = :r"), {"r": rid})) == bytes(before)
+
+
 # ---- a copy of a rejected report keeps what the form shows unchanged (case 35's kind) -----------
 
 def test_a_copy_filed_as_it_opens_keeps_the_observation_hour(db, client, representative, referent) -> None:  # noqa: ANN001

@@ -522,19 +522,19 @@ _HOME = text(f"""
     SELECT (SELECT nis_code FROM home), (SELECT name_fr FROM home)""")
 
 
-#: A geometry sent back of the same type, with as many vertices, each within this distance (m,
-#: EPSG:31370) of the stored one's at the same place in the outline (both in their canonical
-#: order, ``ST_Normalize``: the ring's start, its orientation, a line's direction do not count),
-#: is the stored one (a round trip through GeoJSON's decimals): it is kept byte for byte and no
-#: geometry change is recorded. (The Hausdorff distance took the same vertices in another
-#: order — A→C→B for A→B→C, a notch moved — for the same shape: the edit was dropped, 200.)
+#: A geometry sent back of the same type, with as many vertices, none of whose vertices or edge
+#: midpoints lies farther than this (m, EPSG:31370) from the stored one's outline, and the other
+#: way round, is the stored one (a round trip through GeoJSON's decimals; the ring's start, its
+#: orientation, a line's direction do not count): it is kept byte for byte and no geometry
+#: change is recorded. (The Hausdorff distance on vertices alone took the same vertices in
+#: another order — A→C→B for A→B→C, a notch moved — for the same shape, and the edit was
+#: dropped, 200; pairing the vertices of the canonical outlines took a ring started at another
+#: corner by the rounding — x equal to 1e-16° — for an edit.)
 SAME_GEOMETRY_M = 0.001
 
 _SAME_GEOMETRY = text("""
     SELECT GeometryType(n.g) = GeometryType(r.geometry) AND ST_NPoints(n.g) = ST_NPoints(r.geometry)
-           AND (SELECT count(*) = ST_NPoints(r.geometry) AND coalesce(bool_and(ST_Distance(a.geom, b.geom) <= :tol), true)
-                FROM ST_DumpPoints(ST_Transform(ST_Normalize(n.g), :srid)) a
-                JOIN ST_DumpPoints(ST_Transform(ST_Normalize(r.geometry), :srid)) b USING (path))
+           AND ST_HausdorffDistance(ST_Transform(n.g, :srid), ST_Transform(r.geometry, :srid), 0.5) <= :tol
     FROM (SELECT ST_GeomFromEWKT(:g) AS g) n, reports r WHERE r.id = :id""")
 
 
