@@ -452,3 +452,56 @@ def test_an_answer_in_the_readers_language_varies_with_accept_language(client, p
     assert fr.status_code == nl.status_code and fr.get_data() != nl.get_data()
     vary = {v.strip().lower() for v in nl.headers.get("Vary", "").split(",")}
     assert {"accept-language", "cookie"} <= vary
+
+
+# ---- the survey's CSV read as the reports' CSV is (case 22's kind), and its editions ------------
+
+def _survey_csv(prefix: str, delimiter: str) -> bytes:
+    import csv
+    import io
+
+    from tests.conftest import ROOT
+
+    rows = list(csv.reader(io.StringIO((ROOT / "tests" / "fixtures" / "survey_2022.csv").read_text(encoding="utf-8")),
+                           delimiter=";"))
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return (prefix + buffer.getvalue()).encode("utf-8")
+
+
+def _post_survey(client, data: bytes, name: str, edition: str = "2022"):  # noqa: ANN001, ANN202
+    import io
+
+    return client.post("/api/v1/stats/survey", data={"edition": edition, "file": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize(("prefix", "delimiter", "name"), [
+    ("\r\n", ",", "reponses.csv"), ("\r\n", "\t", "reponses.txt"), ("sep=;\r\n", ";", "reponses.csv"),
+    ("\ufeffsep=,\r\n", ",", "reponses.csv")])
+def test_a_survey_csv_is_read_as_the_reports_csv_is(db, referent, prefix: str, delimiter: str, name: str) -> None:  # noqa: ANN001
+    """The separator was chosen on the file's first line only: an empty line above the table
+    (a title cleared) made a ``,`` or tab export one column, and Excel's ``sep=;`` line was
+    taken for the headers (422 ``missing_column``, every column missing) — where the reports'
+    CSV reads both."""
+    answer = _post_survey(referent, _survey_csv(prefix, delimiter), name)
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["responses"] == 14
+
+
+def test_an_edition_with_answers_is_not_published_only(db, referent) -> None:  # noqa: ANN001
+    """Answers imported as 2019 (an edition known by its published figures alone) left it
+    ``published_only: true`` beside its 14 answers, and so did every later import of another
+    edition; deleted again, its published figures alone are left: published only again."""
+    def editions() -> dict:
+        return {e["year"]: e for e in referent.get("/api/v1/stats/survey").get_json()["editions"]}
+
+    assert _post_survey(referent, _survey_csv("", ";"), "reponses.csv", "2019").status_code == 201
+    assert (editions()[2019]["responses"], editions()[2019]["published_only"]) == (14, False)
+    assert _post_survey(referent, _survey_csv("", ";"), "reponses.csv", "2022").status_code == 201
+    assert editions()[2019]["published_only"] is False
+    from geosignal.services.survey_db import delete_edition
+
+    assert delete_edition(db, 2019) == 14
+    db.commit()
+    assert editions()[2019]["published_only"] is True

@@ -403,12 +403,19 @@ def _header_hits(header: list[str], mapping: SurveyMapping) -> int:
 
 
 def _csv_rows(data: bytes, mapping: SurveyMapping) -> list[list[Any]]:
-    """Split CSV text into rows, picking the delimiter (``;`` or ``,``) whose header row
-    matches the most mapped columns."""
-    text = _decode(data)
+    """Split CSV text into rows, with the delimiter Excel's first line names (``sep=;``, as the
+    reports' CSV reads it: it is no row) or else the one (``;``, ``,`` or tab) whose header row
+    — the first row that is not empty: a title cleared above the table leaves one — matches
+    the most mapped columns."""
+    from geosignal.services.intake.files import SEP_DIRECTIVE
+
+    text = _decode(data).lstrip("\ufeff")
+    directive = SEP_DIRECTIVE.match(text)
+    if directive:
+        text = text[directive.end():]
     best: list[list[str]] = []
     best_hits = -1
-    for delimiter in (";", ",", "\t"):
+    for delimiter in (directive.group(1),) if directive else (";", ",", "\t"):
         try:
             rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         except csv.Error as exc:
@@ -418,7 +425,8 @@ def _csv_rows(data: bytes, mapping: SurveyMapping) -> list[list[Any]]:
         if any(len(row) > MAX_SURVEY_COLUMNS for row in rows):
             raise GeosignalError("payload_too_large", f"The CSV file has a row of more than {MAX_SURVEY_COLUMNS} "
                                  "cells; a questionnaire export has a few dozen columns.", limit=MAX_SURVEY_COLUMNS)
-        hits = _header_hits(rows[0], mapping) if rows else 0
+        header = next((row for row in rows if any(cell.strip() for cell in row)), [])
+        hits = _header_hits(header, mapping)
         if hits > best_hits:
             best, best_hits = rows, hits
     return best

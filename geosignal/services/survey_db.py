@@ -7,12 +7,12 @@ to the tables of :mod:`geosignal.models.survey`. Flask-free; the caller commits.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -85,6 +85,9 @@ def delete_edition(session: Session, edition_year: int) -> int:
     if not session.scalar(select(func.count()).select_from(models.PublishedIndicator)
                           .where(models.PublishedIndicator.edition_year == edition_year)):
         session.execute(delete(models.SurveyEdition).where(models.SurveyEdition.year == edition_year))
+    else:  # its published figures alone are left
+        session.execute(update(models.SurveyEdition).where(models.SurveyEdition.year == edition_year)
+                        .values(published_only=True))
     return removed
 
 
@@ -127,9 +130,10 @@ def import_edition(session: Session, data: bytes, filename: str, edition_year: i
     check_edition(edition_year)
     known = set(session.scalars(select(models.Commune.nis_code)))
     responses = survey.read_survey_export(data, filename, edition_year=edition_year, known_nis=known)
+    answered = {edition_year, *session.scalars(select(models.SurveyResponse.edition_year).distinct())}
     for year, edition in survey.EDITIONS.items():
-        if edition.published_only or year == edition_year:
-            save_edition(session, edition)
+        if edition.published_only or year == edition_year:  # (an edition with answers is not published only)
+            save_edition(session, replace(edition, published_only=edition.published_only and year not in answered))
     if edition_year not in survey.EDITIONS:
         save_edition(session, survey.SurveyEdition(
             edition_year, f"Territoire intelligent : où en est votre commune ? Édition {edition_year}",

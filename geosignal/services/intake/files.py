@@ -685,7 +685,7 @@ def _decode(data: bytes) -> tuple[str, str]:
             return body.decode(codec), label
         except UnicodeDecodeError as exc:
             done = body[:exc.start].decode(codec, errors="replace")
-            directive = _SEP_DIRECTIVE.match(done)
+            directive = SEP_DIRECTIVE.match(done)
             row = _row_at(done, len(done), "\n" if "\n" in done or "\r" not in done else "\r") - bool(directive)
             raise GeosignalError("unreadable_file", f"The file is {label} text (by its "
                                  f"{'byte-order mark' if body is not data else 'NUL bytes'}) but byte "
@@ -745,7 +745,7 @@ def _cell_at(data: bytes, bad: int) -> tuple[int, str, int]:
     row = _row_at(data, bad, sep)
     start = _record_start(data, bad, sep)
     lines = data.split(sep, 2)
-    directive = _SEP_DIRECTIVE.match(lines[0].decode("cp1252", errors="replace") + "\n")
+    directive = SEP_DIRECTIVE.match(lines[0].decode("cp1252", errors="replace") + "\n")
     header_line = lines[1] if directive and len(lines) > 1 else lines[0]
     try:
         header_text = header_line.decode("utf-8").strip("\r")
@@ -782,7 +782,7 @@ def _refuse_mixed_encodings(data: bytes, bad: int) -> None:
     if utf8_row is None:
         return
     row, column, k = _cell_at(data, bad)
-    if _SEP_DIRECTIVE.match(data.split(sep, 1)[0].decode("cp1252", errors="replace") + "\n"):  # not a row
+    if SEP_DIRECTIVE.match(data.split(sep, 1)[0].decode("cp1252", errors="replace") + "\n"):  # not a row
         utf8_row -= 1
     raise GeosignalError(
         "unreadable_file", f"The file mixes two encodings: row {row} (byte {bad:,}, column "
@@ -1063,7 +1063,7 @@ def _read_csv(data: bytes, *, area, limits, epsg, repair, column_map, result: Up
     result.encoding = encoding
     if not text or text.isspace():  # e.g. a UTF-16 file holding only its mark or blanks
         raise GeosignalError("no_features", "The CSV file is empty.")
-    directive = _SEP_DIRECTIVE.match(text)
+    directive = SEP_DIRECTIVE.match(text)
     if directive:  # Excel's "sep=;" line names the separator; Excel does not show it as a row
         text = text[directive.end():]
     if "\r" in text and "\n" in text and _LONE_CR.search(text):
@@ -1352,7 +1352,7 @@ def _row_source(cells: list[str], source_cols: list[tuple[int, str]], descriptio
 #: A CR that does not begin a CRLF.
 _LONE_CR = re.compile(r"\r(?!\n)")
 #: Excel's first-line separator directive (``sep=;``), quoted or not.
-_SEP_DIRECTIVE = re.compile(r'"?sep=([^\r\n"])"?[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
+SEP_DIRECTIVE = re.compile(r'"?sep=([^\r\n"])"?[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
 
 #: Longest CSV field accepted (characters), twice a description's maximum; a WKT column may
 #: hold ``Limits.max_vertices × 50`` characters.
