@@ -200,20 +200,25 @@
         var a = k * Math.PI / 8;
         edge.push([c.lng + dLng * Math.cos(a), c.lat + dLat * Math.sin(a)]);
       }
-      return { kind: "zone", area: circleArea(r), vertices: 64, points: edge, centre: [c.lng, c.lat] };
+      // (sent as one position and a radius: what the server counts against max_vertices)
+      return { kind: "zone", area: circleArea(r), circle: true, positions: 1, points: edge, centre: [c.lng, c.lat] };
     }
     if (layer instanceof L.Marker || layer instanceof L.CircleMarker) {
       var p = layer.getLatLng();
-      return { kind: "point", vertices: 1, points: [[p.lng, p.lat]], centre: [p.lng, p.lat] };
+      return { kind: "point", vertices: 1, positions: 1, points: [[p.lng, p.lat]], centre: [p.lng, p.lat] };
     }
     var latlngs = flat(layer.getLatLngs());
     var pts = latlngs.map(function (ll) { return [ll.lng, ll.lat]; });
     var b = layer.getBounds(), mid = b.getCenter();
-    var measured = measureOf(layer.toGeoJSON().geometry);  // what is sent, as it is sent
+    var sent = layer.toGeoJSON().geometry;
+    var measured = measureOf(sent);  // what is sent, as it is sent
+    // vertices: the corners a person counts; positions: what the server counts against
+    // max_vertices (a ring's first corner again, to close it)
+    var positions = flat(sent.coordinates).length / 2;
     if (layer instanceof L.Polygon) {
-      return { kind: "zone", area: measured.area, vertices: latlngs.length, points: pts, centre: [mid.lng, mid.lat] };
+      return { kind: "zone", area: measured.area, vertices: latlngs.length, positions: positions, points: pts, centre: [mid.lng, mid.lat] };
     }
-    return { kind: "line", length: measured.length, vertices: latlngs.length, points: pts, centre: [mid.lng, mid.lat] };
+    return { kind: "line", length: measured.length, vertices: latlngs.length, positions: positions, points: pts, centre: [mid.lng, mid.lat] };
   }
 
   function checks(shape) {
@@ -228,7 +233,7 @@
         out.push(fill(M.too_large, { km2: I.figure(shape.area, "km2", limits.max_area_m2), max: I.figure(limits.max_area_m2, "km2") }));
       }
     }
-    if (shape.vertices > limits.max_vertices) { out.push(fill(M.too_many_vertices, { n: num(shape.vertices), max: num(limits.max_vertices) })); }
+    if (shape.positions > limits.max_vertices) { out.push(fill(M.too_many_vertices, { n: num(shape.positions), max: num(limits.max_vertices) })); }
     if (limits.commune && shape.points.length) {
       var outside = shape.points.filter(function (p) { return !inCommune(p); }).length;
       var name = limits.commune.name_fr;
@@ -241,7 +246,7 @@
   function measureText(shape) {
     if (shape.kind === "zone" && shape.area !== undefined) {
       return fill(M.area, { m2: num(shape.area), ha: num(shape.area / 1e4, 2) }) +
-        (shape.vertices > 1 && shape.vertices !== 64 ? " · " + fill(M.vertices, { n: shape.vertices }) : "");
+        (shape.vertices > 1 && !shape.circle ? " · " + fill(M.vertices, { n: shape.vertices }) : "");
     }
     if (shape.kind === "line") { return fill(M.length, { m: num(shape.length) }) + " · " + fill(M.vertices, { n: shape.vertices }); }
     return "";
@@ -905,6 +910,10 @@
       }
       pane.dataset.limits = "ready";
       if (drawn && !document.getElementById("geometry-error")) { showFeedback(describe(drawn)); }
+      // a page refusing the shape keeps its message, and measures it now as the server does
+      // (drawn again before the limits came, it was measured on the ellipsoid: 9 992 m² where
+      // the page had said 10 004 m² before sending)
+      else if (drawn && measure) { measure.textContent = measureText(describe(drawn)); }
     }).catch(function (err) { console.warn("geosignal: limits not loaded", err); });
   }
 
