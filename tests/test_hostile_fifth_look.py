@@ -505,3 +505,47 @@ def test_an_edition_with_answers_is_not_published_only(db, referent) -> None:  #
     assert delete_edition(db, 2019) == 14
     db.commit()
     assert editions()[2019]["published_only"] is True
+
+
+# ---- e-mails: the reset mail in the account's language; a question's lines kept in HTML ---------
+
+def test_a_forgotten_password_mail_is_in_the_accounts_language(app, client, db, smtp_server) -> None:  # noqa: ANN001
+    """Anyone may ask for a reset link: the mail was written in the asking page's language
+    (French) to an account that chose Dutch, whose link then opened a Dutch page."""
+    from sqlalchemy import text
+
+    from tests.conftest import csrf_token, make_account
+
+    account = make_account(client, db, "schepen@lesbonsvillers.be", "representative", "52075")
+    db.execute(text("UPDATE users SET locale = 'nl' WHERE email = :e"), {"e": account.email})
+    db.commit()
+    asker = app.test_client()
+    page = asker.get("/compte/mot-de-passe-oublie", headers={"Accept-Language": "fr-BE"}).get_data(as_text=True)
+    asker.post("/compte/mot-de-passe-oublie", data={"email": account.email, "csrf_token": csrf_token(page)},
+               headers={"Accept-Language": "fr-BE"}).close()
+    [message] = smtp_server.wait_to(account.email, 1)
+    assert '<html lang="nl">' in message.get_body(("html",)).get_content()
+    assert message.get_body(("plain",)).get_content().rstrip().endswith(
+        "— geosignal, witte zones van Charleroi Métropole")
+
+
+def test_a_question_of_several_lines_keeps_them_in_the_mails_html(app, db, smtp_server) -> None:  # noqa: ANN001
+    """The HTML part (what mail programs show) ran a question's lines together (« Deux questions :
+    1. Quelle rue exactement ? 2. … ») where the text part and the report page keep them."""
+    from geosignal.services import notifications
+    from geosignal.services.mail import MailSettings
+    from tests.conftest import CHARLEROI, make_account
+    from tests.factories import CHARLEROI_LAMBERT72, square_lambert, to_geojson_4326
+
+    rep = make_account(app.test_client(), db, "echevin@charleroi.be", "representative", CHARLEROI)
+    referent = make_account(app.test_client(), db, "referent@igretec.com", "referent")
+    x, y = CHARLEROI_LAMBERT72
+    rid = rep.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x, y, 200.0)))).get_json()["id"]
+    question = "Deux questions :\n1. Quelle rue exactement ?\n2. <b>Quel</b> opérateur ?"
+    assert referent.post(f"/api/v1/reports/{rid}/transitions",
+                         json={"to": "needs_info", "reason": question}).status_code == 200
+    notifications.deliver_pending(db, MailSettings.from_config(app.config), "https://g.example.be")
+    [message] = smtp_server.to(rep.email)
+    html = message.get_body(("html",)).get_content()
+    assert ("<q>Deux questions :<br>1. Quelle rue exactement ?<br>2. &lt;b&gt;Quel&lt;/b&gt; opérateur ?</q>"
+            in html.replace("\r\n", "\n"))

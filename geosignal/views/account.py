@@ -136,12 +136,15 @@ class _Mail:
                              colon=self.colon, signature=self.signature)
 
 
-def _reset_after_answer(app: Flask, email: str, mail: _Mail, link_label: str, link_path: str) -> None:
+def _reset_after_answer(app: Flask, email: str, mails: dict[str, tuple[_Mail, str]], page: str,
+                        link_path: str) -> None:
     """Once the answer to a reset request has gone (``call_on_close``): issue a reset link if
-    ``email`` is an active account's (:func:`accounts.request_reset`), commit, and send it
-    (``mail``, its link ``link_label`` to ``link_path?jeton=<secret>``, ``link_path`` absolute). The
-    answer, and its time, are then the same whatever the address; a failure is logged, never
-    raised (nobody is waiting for it)."""
+    ``email`` is an active account's (:func:`accounts.request_reset`), commit, and send it in
+    the account's language — the one it chose, else the one its pages last spoke, else
+    ``page``, the asking page's (whoever asks chooses no account's language) — from ``mails``
+    (per language: the mail and its link's label; the link ``link_path?jeton=<secret>``,
+    ``link_path`` absolute). The answer, and its time, are then the same whatever the address;
+    a failure is logged, never raised (nobody is waiting for it)."""
     try:
         with app.app_context(), app.extensions["geosignal.db"].session() as session:
             found = accounts.request_reset(session, email)
@@ -150,10 +153,12 @@ def _reset_after_answer(app: Flask, email: str, mail: _Mail, link_label: str, li
             user, secret = found
             session.commit()
             address = user.email
+            lang = next((x for x in (user.locale, user.page_locale) if x in mails), page)
     except Exception:  # noqa: BLE001 — after the answer: logged, the person may ask again
         log.exception("reset link not issued")
         return
-    _send_quietly(mail.settings, mail.to(address, (link_label, f"{link_path}?{urlencode({'jeton': secret})}")))
+    mail, label = mails[lang]
+    _send_quietly(mail.settings, mail.to(address, (label, f"{link_path}?{urlencode({'jeton': secret})}")))
 
 
 def _mailed_link(endpoint: str, secret: str) -> str:
@@ -249,17 +254,22 @@ def forgot_password() -> Response | str | tuple[str, int]:
         answer = redirect(url_for("pages.login"))
         # looked up, issued and sent after the answer: a link issued (and committed) before it
         # made a known address's answer slower than an unknown one's, as a slow mail server did
-        mail = _Mail.in_page_language(MailSettings.from_config(current_app.config),
-                                      _("geosignal : réinitialiser votre mot de passe"), [
-            _("Bonjour,"),
-            _("Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
-              "geosignal. Le lien ci-dessous sert une fois et expire dans une heure."),
-            _("Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas."),
-        ])
-        label, path = _("Choisir un nouveau mot de passe"), link_base(current_app.config) + url_for("account.reset_password")
+        # written now in every language (the same work whatever the address), sent after the
+        # answer in the account's (its choice, else its pages' last), else in this page's
+        settings, page = MailSettings.from_config(current_app.config), i18n.current_language()
+        mails: dict[str, tuple[_Mail, str]] = {}
+        for lang in i18n.LANGUAGES:
+            with force_locale(i18n.BABEL_LOCALES[lang]):
+                mails[lang] = (_Mail.in_page_language(settings, _("geosignal : réinitialiser votre mot de passe"), [
+                    _("Bonjour,"),
+                    _("Quelqu'un (vous, sans doute) a demandé à réinitialiser le mot de passe de votre compte "
+                      "geosignal. Le lien ci-dessous sert une fois et expire dans une heure."),
+                    _("Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas."),
+                ]), _("Choisir un nouveau mot de passe"))
+        path = link_base(current_app.config) + url_for("account.reset_password")
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         email = request.form.get("email") or ""
-        answer.call_on_close(lambda: _reset_after_answer(app, email, mail, label, path))
+        answer.call_on_close(lambda: _reset_after_answer(app, email, mails, page, path))
         return answer
     return render_template("account_forgot.html")
 
