@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_compress import Compress
 from isal import isal_zlib
 
@@ -52,3 +52,16 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("COMPRESS_STREAMS", False)
     app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
     Compress(app)
+
+    @app.after_request
+    def _files_whole(response: Response) -> Response:
+        """A script or style served from a file (``/static``, ``/vendor``: Leaflet 148 KB) is
+        read whole here, so that Flask-Compress, whose hook runs after this one, compresses it:
+        sent as a file, it was a streamed answer, which it leaves as it is (``COMPRESS_STREAMS``
+        off for the exports). Only whole answers (200) of those types; never a range (206)."""
+        if (response.status_code == 200 and response.direct_passthrough
+                and response.mimetype in COMPRESSED_MIMETYPES
+                and (request.endpoint == "static" or (request.endpoint or "").startswith("vendor."))):
+            response.direct_passthrough = False
+            response.set_data(response.get_data())
+        return response

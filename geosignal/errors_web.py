@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import psycopg
-from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -112,6 +112,10 @@ def init_app(app: Flask) -> None:
             return _write_conflict(error, busy=sqlstate == LOCK_TIMEOUT)
         log.warning("database unavailable on %s %s: %s", request.method, request.path,
                     str(error).splitlines()[0] if str(error) else type(error).__name__)
+        # the page is written for nobody signed in: its header asked for the user (or its
+        # commune) again, and the query, to the database that does not answer, made the 503 a
+        # bare 500 for everyone signed in
+        g._login_user = current_app.login_manager.anonymous_user()
         response = render_error(GeosignalError(
             "service_unavailable", f"the database does not answer for now; try again in {RETRY_AFTER_S} seconds",
             retry_after_s=RETRY_AFTER_S))

@@ -549,3 +549,51 @@ def test_a_question_of_several_lines_keeps_them_in_the_mails_html(app, db, smtp_
     html = message.get_body(("html",)).get_content()
     assert ("<q>Deux questions :<br>1. Quelle rue exactement ?<br>2. &lt;b&gt;Quel&lt;/b&gt; opérateur ?</q>"
             in html.replace("\r\n", "\n"))
+
+
+# ---- what pages load: compressed scripts and styles, tiles the CSP lets in, a 503 when down ----
+
+@pytest.mark.parametrize("path", ["/vendor/leaflet.js", "/vendor/leaflet.css", "/static/css/geosignal.css",
+                                  "/static/js/report-map.js"])
+def test_scripts_and_styles_are_sent_compressed(client, path: str) -> None:  # noqa: ANN001
+    """Served as files (streamed answers), which Flask-Compress leaves alone: Leaflet's 148 KB
+    went whole to every phone, where the README says scripts and styles are compressed."""
+    import gzip
+
+    whole = client.get(path)
+    packed = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert (packed.status_code, packed.headers.get("Content-Encoding")) == (200, "gzip")
+    assert gzip.decompress(packed.get_data()) == whole.get_data() and len(packed.get_data()) < len(whole.get_data())
+
+
+def test_a_tile_host_with_its_subdomain_inside_its_name_is_let_in_whole() -> None:
+    """``https://tiles-{s}.example`` put ``tiles-a`` alone in the CSP's img-src (no wildcard
+    matches inside a label): Leaflet's ``tiles-b`` and ``tiles-c`` tiles were blocked."""
+    from geosignal.services.basemaps import origins
+
+    assert origins("https://tiles-{s}.example.be:8443/{z}/{x}/{y}.png") == [
+        "https://tiles-a.example.be:8443", "https://tiles-b.example.be:8443", "https://tiles-c.example.be:8443"]
+    assert origins("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png") == ["https://*.tile.openstreetmap.org"]
+    assert origins("https://geoservices.wallonie.be/x/{z}/{y}/{x}") == ["https://geoservices.wallonie.be"]
+
+
+@pytest.mark.parametrize("path", ["/carte", "/nulle-part"])
+def test_a_signed_in_page_while_the_database_is_down_is_the_503_page(path: str) -> None:
+    """The 503 page's header asked for the signed-in user, whose loader queried the database
+    that does not answer: a bare 500 for everyone signed in (anonymous visitors got the 503)."""
+    import socket
+
+    from geosignal import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app({"TESTING": False, "ENV": "testing", "SECRET_KEY": "t", "TILE_URL": "",
+                      "DATABASE_URL": f"postgresql+psycopg://geosignal:x@127.0.0.1:{port}/none?connect_timeout=2"})
+    with app.test_request_context():
+        cookie = app.session_interface.get_signing_serializer(app).dumps({"_user_id": "1.0", "_fresh": True})
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    answer = client.get(path, headers={"Accept": "text/html"})
+    assert (answer.status_code, answer.headers.get("Retry-After")) == (503, "5")
+    assert "indisponible" in answer.get_data(as_text=True)

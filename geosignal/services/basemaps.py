@@ -190,21 +190,31 @@ def named(layers: tuple[BaseLayer, ...], translate: Any) -> tuple[BaseLayer, ...
     return tuple(replace(layer, name=translate(layer.name)) if layer.name in own else layer for layer in layers)
 
 
-def origin(url: str) -> str:
-    """Return the CSP source of a layer URL: ``scheme://host[:port]``; a ``{s}`` subdomain
-    becomes ``*.``, e.g. ``https://*.tile.openstreetmap.org``."""
-    parts = urlsplit(url.replace("{s}", "a"))
-    netloc = parts.netloc
-    if url.split("://", 1)[-1].startswith("{s}."):
-        netloc = "*." + netloc.split(".", 1)[1]
-    return f"{parts.scheme}://{netloc}"
+#: The subdomains Leaflet fills a ``{s}`` with (its tile layers' default ``subdomains``).
+LEAFLET_SUBDOMAINS = "abc"
+
+
+def origins(url: str) -> list[str]:
+    """Return the CSP sources of a layer URL: ``scheme://host[:port]``; a ``{s}`` subdomain
+    becomes ``*.`` (``https://*.tile.openstreetmap.org``), and a ``{s}`` within a host name
+    (``https://tiles-{s}.example``, which no CSP wildcard matches) each host Leaflet asks,
+    ``tiles-a``, ``tiles-b`` and ``tiles-c`` (only ``tiles-a`` was allowed: two tiles in three
+    were blocked)."""
+    netloc = urlsplit(url.replace("{s}", "a")).netloc
+    scheme = urlsplit(url.replace("{s}", "a")).scheme
+    written = url.split("://", 1)[-1]
+    if written.startswith("{s}."):
+        return [f"{scheme}://*.{netloc.split('.', 1)[1]}"]
+    if "{s}" in written.split("/", 1)[0]:
+        return [f"{scheme}://{urlsplit(url.replace('{s}', s)).netloc}" for s in LEAFLET_SUBDOMAINS]
+    return [f"{scheme}://{netloc}"]
 
 
 def csp_origins(layers: tuple[BaseLayer, ...]) -> list[str]:
     """Return the distinct origins of ``layers`` (for ``img-src``), in layer order."""
     out: list[str] = []
     for layer in layers:
-        source = origin(layer.url)
-        if source not in out:
-            out.append(source)
+        for source in origins(layer.url):
+            if source not in out:
+                out.append(source)
     return out
