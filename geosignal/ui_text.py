@@ -266,6 +266,10 @@ IMPORT_MESSAGES: dict[str, Any] = {
     # a refused row's cell (the error's column, and the value it held when known)
     "cell": "colonne « {column} »",
     "cell_value": "colonne « {column} » : « {value} »",
+    # the same for a KML or GPX fault: the line of the file (its column there is a character's
+    # place, no spreadsheet column)
+    "file_line": "ligne {line} du fichier",
+    "file_line_value": "ligne {line} du fichier : « {value} »",
     # a value set aside in a vocabulary column: the values the column may hold
     "allowed": "valeurs admises : {values}",
     # a file's row refused as lying mainly in a commune the user does not represent (the error's

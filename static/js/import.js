@@ -57,10 +57,14 @@
     return byKind || (I.problemText(error) + cellText(error));
   }
   // the cell a refusal or a warning is about, as a spreadsheet shows it: its column and what it held
+  // (a KML or GPX fault names the line of the file: its column is a character's place there)
   function cellText(item) {
-    if (!item.column || !(T.cell || T.cell_value)) { return ""; }
     var held = typeof item.value === "string" || typeof item.value === "number" ? String(item.value)
       : Array.isArray(item.value) ? item.value.join(", ") : "";  // a list set aside whole (a name written twice)
+    if (typeof item.line === "number" && typeof item.column !== "string" && T.file_line) {
+      return " — " + fill(held && T.file_line_value ? T.file_line_value : T.file_line, { line: item.line, value: visible(held) });
+    }
+    if (!item.column || typeof item.column !== "string" || !(T.cell || T.cell_value)) { return ""; }
     return " — " + fill(held && T.cell_value ? T.cell_value : T.cell, { column: item.column, value: visible(held) });
   }
   /* A value as the file holds it, its direction controls (U+202A–U+202E, U+2066–U+2069) named
@@ -292,7 +296,7 @@
           (lines.length ? " " + fill(T.rows_saved_before_lines, { lines: lines.slice(0, 30).join(", ") +
             (lines.length > 30 ? ", …" : "") }) : "");
       }
-      var what = w.columns || w.layers || w.members || w.href || w.name;
+      var what = w.columns || w.layers || w.members || w.member || w.layer || w.href || w.name;
       if (Array.isArray(what)) { what = what.join(", "); }
       return (WARNINGS[w.code] || w.code) + (what ? COLON + what : "");
     });
