@@ -597,3 +597,28 @@ def test_a_signed_in_page_while_the_database_is_down_is_the_503_page(path: str) 
     answer = client.get(path, headers={"Accept": "text/html"})
     assert (answer.status_code, answer.headers.get("Retry-After")) == (503, "5")
     assert "indisponible" in answer.get_data(as_text=True)
+
+
+def test_a_large_geometry_sent_back_is_compared_vertex_by_vertex(db, representative) -> None:  # noqa: ANN001
+    """A 9,000-position zone sent back with a new description: the densified Hausdorff distance
+    alone took seconds of the database (the product of the vertex counts: 5 s, the report's row
+    locked); its canonical outline is compared vertex by vertex first: the same, no geometry
+    change journalled. (The time is measured by a benchmark, never here.)"""
+    from shapely.geometry import Point
+    from sqlalchemy import text
+
+    from geosignal.services.reports import SAME_GEOMETRY_COMPARED
+    from tests.factories import CHARLEROI_LAMBERT72, to_geojson_4326
+
+    x, y = CHARLEROI_LAMBERT72
+    circle = Point(x, y).buffer(300, 2240)
+    assert len(circle.exterior.coords) > SAME_GEOMETRY_COMPARED
+    created = representative.post("/api/v1/reports", json=feature(to_geojson_4326(circle), description="Vallée"))
+    rid = created.get_json()["id"]
+    read = representative.get(f"/api/v1/reports/{rid}")
+    edited = representative.patch(f"/api/v1/reports/{rid}", json={
+        "geometry": read.get_json()["geometry"], "properties": {"description": "Vallée 2"}},
+        headers={"If-Match": read.headers["ETag"]})
+    assert edited.status_code == 200
+    after = db.scalar(text("SELECT after FROM audit_events WHERE report_id = :r AND action = 'edit'"), {"r": rid})
+    assert after == {"description": "Vallée 2"}

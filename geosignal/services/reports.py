@@ -522,19 +522,27 @@ _HOME = text(f"""
     SELECT (SELECT nis_code FROM home), (SELECT name_fr FROM home)""")
 
 
-#: A geometry sent back of the same type, with as many vertices, none of whose vertices or edge
-#: midpoints lies farther than this (m, EPSG:31370) from the stored one's outline, and the other
-#: way round, is the stored one (a round trip through GeoJSON's decimals; the ring's start, its
-#: orientation, a line's direction do not count): it is kept byte for byte and no geometry
-#: change is recorded. (The Hausdorff distance on vertices alone took the same vertices in
-#: another order — A→C→B for A→B→C, a notch moved — for the same shape, and the edit was
-#: dropped, 200; pairing the vertices of the canonical outlines took a ring started at another
-#: corner by the rounding — x equal to 1e-16° — for an edit.)
+#: A geometry sent back of the same type, with as many vertices, as close as this (m, EPSG:31370)
+#: to the stored one is the stored one (a round trip through GeoJSON's decimals; the ring's
+#: start, its orientation, a line's direction do not count): it is kept byte for byte and no
+#: geometry change is recorded. Close is: each vertex of the canonical outlines (``ST_Normalize``
+#: of both put on the API's 9-decimal grid first, so that the rounding cannot start a ring at
+#: another corner — x equal to 1e-16°) within it of its pair (linear in the vertices); failing
+#: that (another rounding), for a geometry of at most
+#: :data:`SAME_GEOMETRY_COMPARED` positions, no vertex nor edge midpoint of one farther than it
+#: from the other's outline (a Hausdorff distance densified by ½: its vertices alone took A→C→B
+#: for A→B→C, and dropped the edit). Beyond that, such a shape is recorded as an edit (the
+#: densified distance costs the product of the vertex counts: 5 s for 9,000 positions).
 SAME_GEOMETRY_M = 0.001
+SAME_GEOMETRY_COMPARED = 2000
 
 _SAME_GEOMETRY = text("""
     SELECT GeometryType(n.g) = GeometryType(r.geometry) AND ST_NPoints(n.g) = ST_NPoints(r.geometry)
-           AND ST_HausdorffDistance(ST_Transform(n.g, :srid), ST_Transform(r.geometry, :srid), 0.5) <= :tol
+           AND ((SELECT count(*) = ST_NPoints(r.geometry) AND coalesce(bool_and(ST_Distance(a.geom, b.geom) <= :tol), true)
+                 FROM ST_DumpPoints(ST_Transform(ST_Normalize(ST_SnapToGrid(n.g, 1e-9)), :srid)) a
+                 JOIN ST_DumpPoints(ST_Transform(ST_Normalize(ST_SnapToGrid(r.geometry, 1e-9)), :srid)) b USING (path))
+                OR (ST_NPoints(n.g) <= :compared
+                    AND ST_HausdorffDistance(ST_Transform(n.g, :srid), ST_Transform(r.geometry, :srid), 0.5) <= :tol))
     FROM (SELECT ST_GeomFromEWKT(:g) AS g) n, reports r WHERE r.id = :id""")
 
 
@@ -621,7 +629,8 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
     # commune it was given: measured again after a boundary reload, it could name another
     # commune than the row's, for a geometry that did not move
     moved = geometry_given and not session.execute(_SAME_GEOMETRY, {
-        "g": f"SRID=4326;{report_input.geometry.wkt}", "id": rid, "srid": LAMBERT72, "tol": SAME_GEOMETRY_M}).scalar()
+        "g": f"SRID=4326;{report_input.geometry.wkt}", "id": rid, "srid": LAMBERT72, "tol": SAME_GEOMETRY_M,
+        "compared": SAME_GEOMETRY_COMPARED}).scalar()
     if moved:
         ewkt = f"SRID=4326;{report_input.geometry.wkt}"
         nis, name = session.execute(_HOME, {"g": ewkt, "srid": LAMBERT72}).one()
