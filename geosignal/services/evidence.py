@@ -222,6 +222,17 @@ def _added_once(session: Session, user: User, *, key: str | None, fingerprint: s
     return added
 
 
+def _stored_within(session: Session, report: Report, model: Any, limit: int, noun: str, make: Callable[[], Any]) -> Any:
+    """Add ``make()``, a ``model`` row of ``report``, unless the report holds ``limit`` of them
+    already (422 ``evidence_limit``, naming the ``noun``); flushed, returned."""
+    if session.scalar(select(func.count()).where(model.report_id == report.id)) >= limit:
+        raise GeosignalError("evidence_limit", f"this report already holds {limit} {noun}")
+    row = make()
+    session.add(row)
+    session.flush()
+    return row
+
+
 def _recently_by(model: Any, report: Report, user: User) -> list[ColumnElement[bool]]:
     """The conditions of ``model``'s rows ``user`` added to ``report`` less than
     :data:`~geosignal.services.reports.DUPLICATE_WINDOW_S` seconds ago (the transaction's time)."""
@@ -263,13 +274,8 @@ def add_speed_test(session: Session, user: User, report_id: str | uuid.UUID, bod
         ).order_by(SpeedTest.id).limit(1)).first()
 
     def store() -> SpeedTest:
-        count = session.scalar(select(func.count()).where(SpeedTest.report_id == report.id))
-        if count >= MAX_SPEED_TESTS:
-            raise GeosignalError("evidence_limit", f"this report already holds {MAX_SPEED_TESTS} speed tests")
-        test = SpeedTest(report_id=report.id, created_by_id=user.id, **values)
-        session.add(test)
-        session.flush()
-        return test
+        return _stored_within(session, report, SpeedTest, MAX_SPEED_TESTS, "speed tests",
+                              lambda: SpeedTest(report_id=report.id, created_by_id=user.id, **values))
 
     return _added_once(session, user, key=idempotency_key, what="speed_test", first=first, store=store,
                        as_json=speed_test_json,
@@ -475,15 +481,9 @@ def add_photo(session: Session, user: User, report_id: str | uuid.UUID, data: by
                                .order_by(Photo.id).limit(1)).first()
 
     def store() -> Photo:
-        count = session.scalar(select(func.count()).where(Photo.report_id == report.id))
-        if count >= MAX_PHOTOS:
-            raise GeosignalError("evidence_limit", f"this report already holds {MAX_PHOTOS} photos")
-        photo = Photo(report_id=report.id, content_type=processed.content_type, width=processed.width,
-                      height=processed.height, byte_size=len(processed.data), sha256=sha256, data=processed.data,
-                      created_by_id=user.id)
-        session.add(photo)
-        session.flush()
-        return photo
+        return _stored_within(session, report, Photo, MAX_PHOTOS, "photos", lambda: Photo(
+            report_id=report.id, content_type=processed.content_type, width=processed.width, height=processed.height,
+            byte_size=len(processed.data), sha256=sha256, data=processed.data, created_by_id=user.id))
 
     return _added_once(session, user, key=idempotency_key, what="photo", first=first, store=store,
                        as_json=photo_json,
