@@ -174,19 +174,23 @@ def line_counted_lengths(communes: np.ndarray, geoms: np.ndarray, gi: np.ndarray
     the line's box widened by 2e-5° before they are projected and widened, as PostGIS does
     (``geosignal.services.communes.HOME_MEASURE_SQL``). Only lines near a border come here."""
     out = np.zeros(len(gi))
+    if not len(gi):
+        return out
     to_31370 = lambda c: transform_xy(c, WGS84, LAMBERT72)  # noqa: E731
-    for g in np.unique(gi):
-        rows = np.flatnonzero(gi == g)
-        line = shapely.set_precision(shapely.transform(geoms[g], to_31370), LINE_GRID_M)
-        x0, y0, x1, y1 = shapely.bounds(geoms[g])
-        box = shapely.box(x0 - 2e-5, y0 - 2e-5, x1 + 2e-5, y1 + 2e-5)
-        bands = shapely.buffer(shapely.transform(shapely.intersection(communes[ci[rows]], box), to_31370),
-                               LINE_GRID_M, quad_segs=4)
-        for k, row in enumerate(rows):
-            owned = shapely.intersection(line, bands[k])
-            if k:
-                owned = shapely.difference(owned, shapely.union_all(bands[:k]))
-            out[row] = shapely.length(owned)
+    # one transform per array: the lines, then every pair's boundary cut to its line's box
+    lines, first, of_line = np.unique(gi, return_index=True, return_inverse=True)
+    line = shapely.set_precision(shapely.transform(geoms[lines], to_31370), LINE_GRID_M)[of_line]
+    x0, y0, x1, y1 = shapely.bounds(geoms[gi]).T
+    box = shapely.box(x0 - 2e-5, y0 - 2e-5, x1 + 2e-5, y1 + 2e-5)
+    bands = shapely.buffer(shapely.transform(shapely.intersection(communes[ci], box), to_31370),
+                           LINE_GRID_M, quad_segs=4)
+    owned = shapely.intersection(line, bands)
+    # a pair after the first of its line (the pairs of a line are consecutive) loses what lies
+    # in the bands of the communes before it
+    rank = np.arange(len(gi)) - first[of_line]
+    for row in np.flatnonzero(rank > 0).tolist():
+        owned[row] = shapely.difference(owned[row], shapely.union_all(bands[row - rank[row]:row]))
+    out[:] = shapely.length(owned)
     return out
 
 
