@@ -552,10 +552,18 @@ FEATURE_WARNINGS_SHOWN = 50
 
 def _at(said: dict[str, Any]) -> str:
     """Where in the feature a warning or an error points: `` (at /json/pointer)`` (GeoJSON), else
-    `` (column 'name')`` (the file's column or field), else nothing."""
+    `` (column 'name')`` (the file's column or field), else `` (line n of the file)`` (a KML or
+    GPX fault, whose ``column`` is a character's place on that line, not a spreadsheet's
+    column; left out when the detail already names the line), else nothing. The upload page
+    says the same (``static/js/import.js``)."""
     if said.get("pointer"):
         return f" (at {said['pointer']})"
-    return f" (column {said['column']!r})" if said.get("column") else ""
+    column, line = said.get("column"), said.get("line")
+    if isinstance(column, str):
+        return f" (column {column!r})" if column else ""
+    if type(line) is int and f"line {line}" not in str(said.get("detail") or ""):
+        return f" (line {line} of the file)"
+    return ""
 
 
 def _echo_features(features: Iterable[dict[str, Any]], shown: int = FEATURE_WARNINGS_SHOWN) -> None:

@@ -274,3 +274,29 @@ def test_an_option_of_one_value_given_twice_is_refused(database_url, monkeypatch
     done = CliRunner().invoke(main, args)
     assert done.exit_code == 2
     assert done.output.strip().splitlines()[-1] == f"Error: {said}"
+
+
+def test_import_reports_does_not_call_a_kml_faults_place_on_its_line_a_column(app, db, admin, tmp_path) -> None:  # noqa: ANN001
+    """A KML or GPX fault's ``column`` is a character's place on a line of the file: the command
+    line printed it as a spreadsheet's column, « (column 45) », after a detail naming the line.
+    It says the line, as the upload page does, once."""
+    path = tmp_path / "rues.kml"
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>\n'
+                    "<Placemark><name>Rue Haute</name><LineString><coordinates>4.444,50.41 4.446,abc 4.447,50.413"
+                    "</coordinates></LineString></Placemark>\n</Document></kml>\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", admin.email, "--dry-run",
+                                                "--network", "mobile"])
+    assert result.exit_code == 1, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("feature 0: invalid_coordinate: The placemark 'Rue Haute' (line 3) has the position "
+                            "'4.446,abc' in its <coordinates>")
+    assert first.endswith("positions separated by spaces.")
+
+
+def test_a_fault_on_a_line_of_the_file_is_said_by_that_line() -> None:
+    from geosignal.cli import _at
+
+    assert _at({"code": "x", "detail": "Not well-formed.", "line": 6, "column": 12}) == " (line 6 of the file)"
+    assert _at({"code": "x", "detail": "The placemark (line 6, column 12) …", "line": 6, "column": 12}) == ""
+    assert _at({"code": "x", "detail": "…", "column": "menages"}) == " (column 'menages')"
+    assert _at({"code": "x", "detail": "…", "pointer": "/features/0", "line": 1}) == " (at /features/0)"
