@@ -344,9 +344,14 @@ QUEUE_MESSAGES: dict[str, Any] = {
     "bulk_done_other": "%(n)s signalements validés.",
     "bulk_partial": "Validés : %(n)s. Non validés : %(m)s (la raison est sur leur carte).",
     "not_moved": "Non validé : statut actuel « %(status)s ».",
-    # the commune changed the report after the list was read: nothing decided on it
+    # the commune changed the report after the list was read (its status is the one read):
+    # nothing decided on it
     "changed_since": "Rien n'a été fait pour %(ref)s : la commune l'a modifié depuis l'affichage de la liste. "
                      "Rechargez la liste et relisez-le.",
+    # its status changed after the list was read (another referent decided it, its commune
+    # withdrew it…): nothing decided on it; %(status)s is its status now
+    "decided_since": "Rien n'a été fait pour %(ref)s : quelqu'un d'autre a changé son statut depuis l'affichage "
+                     "de la liste ; il est maintenant « %(status)s ».",
     "reason_required": "Indiquez un motif avant de confirmer.",
     "question_required": "Écrivez la question avant de l'envoyer.",
     "error": "L'action a échoué : %(detail)s",

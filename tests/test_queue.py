@@ -330,6 +330,45 @@ def test_a_decision_on_a_report_changed_since_the_queue_was_read_is_refused(db, 
     assert (bad.status_code, bad.get_json()["where"]) == (400, "/etags")
 
 
+@pytest.mark.parametrize(("meanwhile", "to", "code", "now"), [
+    # another referent validated it: neither validating nor rejecting what was read can be done
+    ("validated", "validated", "invalid_transition", "validated"),
+    ("validated", "rejected", "invalid_transition", "validated"),
+    # another referent asked the commune a question: a rejection is still possible, not on what was read
+    ("needs_info", "rejected", "precondition_failed", "needs_info"),
+    # the commune edited it: still submitted
+    ("edited", "validated", "precondition_failed", "submitted"),
+])
+def test_one_report_and_many_check_the_status_before_the_etag(db, dataset, referent, admin,  # noqa: ANN001, PLR0913
+                                                               representative, meanwhile: str, to: str,
+                                                               code: str, now: str) -> None:
+    """A decision on a report changed since the queue was read: the single report's transition
+    checked the ETag first (412, whoever changed what), the bulk one the status first (409
+    ``invalid_transition`` with its status). Both now check the status first, and both say the
+    report's status now (a 412 with ``status_from``, as ``invalid_transition`` has it): the
+    page tells « someone else decided » from « the commune edited it » by it."""
+    rid = dataset["r2"]
+    tag = {i["id"]: i["etag"] for i in referent.get("/api/v1/queue").get_json()["items"]}[rid]
+    if meanwhile == "edited":
+        changed = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"description": "Tout le zoning"}},
+                                       headers={"If-Match": tag})
+    else:
+        changed = admin.post(f"/api/v1/reports/{rid}/transitions", json={"to": meanwhile, "reason": "Quelle rue ?"})
+    assert changed.status_code == 200
+    current = _etags(db, [rid])[rid]
+    body = {"to": to, "reason": "Hors du territoire desservi"}
+    single = referent.post(f"/api/v1/reports/{rid}/transitions", json=body, headers={"If-Match": tag})
+    problem = single.get_json()
+    assert (single.status_code, problem["code"], problem["status_from"], problem["status_to"]) == (
+        {"invalid_transition": 409, "precondition_failed": 412}[code], code, now, to)
+    assert problem.get("etag") == (current if code == "precondition_failed" else None)
+    bulk = referent.post("/api/v1/reports/transitions", json={"ids": [rid], **body, "etags": {rid: tag}})
+    assert bulk.status_code == 409
+    assert bulk.get_json()["refused"] == [{"id": rid, "code": code, "status": now,
+                                           **({"etag": current} if code == "precondition_failed" else {})}]
+    assert db.execute(text("SELECT status FROM reports WHERE id = :id"), {"id": rid}).scalar() == now
+
+
 @pytest.mark.parametrize(("body", "status", "code"), [
     ({"ids": [], "to": "validated"}, 400, "invalid_request"),
     ({"ids": "abc", "to": "validated"}, 400, "invalid_request"),

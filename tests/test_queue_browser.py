@@ -205,7 +205,8 @@ def test_queue_filters_map_actions_and_bulk(queue_server, browser) -> None:  # n
     page.click("#queue-bulk-validate")
     ready(page, 4)
     assert card_ids(page) == [ids[3], ids[4], ids[5], ids[6]]
-    assert "Non validé : statut actuel « Retiré »." in page.inner_text(f"#q-{ids[3]} .queue-note")
+    assert "quelqu'un d'autre a changé son statut depuis l'affichage de la liste ; il est maintenant « Retiré »." \
+        in page.inner_text(f"#q-{ids[3]} .queue-note")
     assert "la commune l'a modifié depuis l'affichage de la liste" in page.inner_text(f"#q-{ids[4]} .queue-note")
     page.wait_for_function("t => document.getElementById('queue-alert').textContent.includes(t)",
                            arg="Validés : 1. Non validés : 2 (la raison est sur leur carte).")

@@ -80,8 +80,9 @@ def test_a_card_of_the_first_page_changed_meanwhile_is_not_validated(stale_queue
     assert page.get_attribute(f"#q-{ids[0]}", "data-etag").startswith('"')
     _changed_by_the_commune(app, ids[0])
     page.click(f"#q-{ids[0]} .queue-action[data-target=validated]")
-    page.wait_for_function("() => /depuis l'affichage de la liste/.test(document.getElementById('queue-alert')"
-                           ".textContent)")
+    # said on its card (the alert line at the top of the list may be out of view)
+    page.wait_for_function(f"() => /la commune l'a modifié depuis l'affichage de la liste/.test("
+                           f"document.querySelector('#q-{ids[0]} [data-field=note]').textContent)")
     assert _status(app, ids[0]) == "submitted" and page.locator(f"#q-{ids[0]}").count() == 1
     watch.context.close()
 

@@ -307,8 +307,11 @@ _IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"
                             "it); optional for a status change."}
 QUERY_PARAMETERS["api.patch_report"] = [*QUERY_PARAMETERS.get("api.patch_report", []), _IF_MATCH]
 QUERY_PARAMETERS["api.post_transition"] = [*QUERY_PARAMETERS.get("api.post_transition", []),
-                                           {**_IF_MATCH, "description": "The report's ETag as read: 412 "
-                                            "precondition_failed when it changed meanwhile, nothing moved."}]
+                                           {**_IF_MATCH, "description": "The report's ETag as read, checked "
+                                            "after the status (409 invalid_transition when the current status "
+                                            "no longer allows the move): 412 precondition_failed, with the "
+                                            "current etag and status_from, when it changed meanwhile, "
+                                            "nothing moved."}]
 _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "schema": {"type": "string", "pattern": "^[\\x20-\\x7e]+$", "maxLength": report_service.MAX_IDEMPOTENCY_KEY},

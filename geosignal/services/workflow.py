@@ -13,7 +13,9 @@ one the actor may not read), ``invalid_transition`` 409 (the table has no move f
 current status to the target), ``forbidden`` 403 (the move exists but not for the actor's
 role), ``reason_required`` 422 (the move needs a reason, question, answer or note),
 ``precondition_failed`` 412 (``if_match`` is stale), ``invalid_request`` 400 (unknown
-target). Flask-free; the caller commits.
+target). Both paths check in that order: the report, the move from its current status, then
+the ETag (a report someone else decided meanwhile says its status, not only that it changed).
+Flask-free; the caller commits.
 """
 
 from __future__ import annotations
@@ -179,8 +181,12 @@ def transition(
 
     ``reason``: the text the move requires (reason, question, answer or note), optional
     otherwise and then recorded too; ``if_match``: an ``If-Match`` value, checked against
-    the report's ETag (:func:`etag`) once the report is locked; ``member``: the body's member
-    naming the target, where the errors point (``status`` in a ``PATCH``). Errors: see the module.
+    the report's ETag (:func:`etag`) once the report is locked and the move decided (a report
+    whose status no longer allows it is ``invalid_transition``; a stale ``if_match`` on a move
+    still allowed is ``precondition_failed`` with the current ``etag``, ``status_from`` the
+    current status and ``status_to``, as :func:`transition_many` orders them); ``member``: the
+    body's member naming the target, where the errors point (``status`` in a ``PATCH``).
+    Errors: see the module.
     """
     from geosignal.services import reports as reports_service
 
@@ -191,10 +197,13 @@ def transition(
     row = session.execute(_LOCK, {"ids": [rid]}).first() if rid else None
     if row is None or not policy.may_read_report(actor, row.commune_nis):
         raise GeosignalError("not_found", f"no report {report_id}")
+    chosen = decide(actor, row.commune_nis, row.status, to, reason, member=member)
+    # after the status, as transition_many: a report whose status no longer allows the move
+    # says so (409 invalid_transition, its status_from), which says more than 412 (RFC 9110
+    # §13.2.1: a request refused without its preconditions ignores them)
     if not if_match_ok(if_match, row.change_seq):
         raise GeosignalError("precondition_failed", f"the report changed: its ETag is now {etag(row.change_seq)}",
-                             etag=etag(row.change_seq))
-    chosen = decide(actor, row.commune_nis, row.status, to, reason, member=member)
+                             etag=etag(row.change_seq), status_from=row.status, status_to=to)
     moved = _move(session, actor, [(row.id, row.status, chosen.action)], to, reason, None)
     assert len(moved) == 1, "the row was locked: it cannot have moved meanwhile"
     return reports_service.get_report(session, actor, row.id)

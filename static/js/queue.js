@@ -95,6 +95,32 @@
     li.className = li.className.replace(/\bstatus-\S+/, "status-" + li.dataset.status);
     field(li, "status_label").textContent = label(li.dataset.status);
   }
+  // the status the card's version (data-etag) was read in: a refusal naming another one
+  // means someone else changed its status since; the same one, that its commune edited it
+  function readStatus(li) { return li.dataset.readStatus || li.dataset.status; }
+  // the report's status as a refusal says it now (its actions follow; the version read stays)
+  function statusNow(li, status) {
+    if (!status || status === li.dataset.status) { return; }
+    if (!li.dataset.readStatus) { li.dataset.readStatus = li.dataset.status; }
+    li.dataset.status = status;
+    showActions(li);
+  }
+  /* Why a decision on a card was refused, from the refusal's code and the report's status now
+   * (a 409 invalid_transition's or a 412's status_from, a bulk refusal's status); "" when
+   * neither says it (the caller says the problem's own text). */
+  function refusal(li, code, status) {
+    if ((code === "invalid_transition" || code === "precondition_failed") && status && status !== readStatus(li)) {
+      return fill(M.decided_since, { ref: refOf(li), status: label(status) });
+    }
+    return code === "precondition_failed" ? fill(M.changed_since, { ref: refOf(li) }) : "";
+  }
+  // a card's note: why nothing was done on it (or "": none)
+  function note(li, text) {
+    var box = field(li, "note");
+    box.textContent = text;
+    box.hidden = !text;
+    return box;
+  }
   function card(item) {
     var li = template.content.firstElementChild.cloneNode(true);
     li.id = "q-" + item.id;
@@ -347,9 +373,11 @@
   function stillShown(status) { return statuses === null || statuses.indexOf(status) >= 0; }
   /* After a move: the card leaves the list when its new status is not shown, focus goes to
    * the next card (or the previous one, or the summary). */
-  function moved(li, status, note) {
+  function moved(li, status, said) {
     li.dataset.status = status;
-    if (stillShown(status)) { showActions(li); counted(note); li.querySelector(".queue-select").focus(); return; }
+    delete li.dataset.readStatus;  // (its new version is read: data-etag)
+    note(li, "");
+    if (stillShown(status)) { showActions(li); counted(said); li.querySelector(".queue-select").focus(); return; }
     var all = items();
     var at = all.indexOf(li);
     var next = all[at + 1] || all[at - 1];
@@ -357,7 +385,7 @@
     li.remove();
     drawList();
     total = Math.max(0, total - 1);
-    counted(note);
+    counted(said);
     updateSelection();
     if (next) { next.querySelector(".queue-select").focus(); } else { summary.setAttribute("tabindex", "-1"); summary.focus(); }
   }
@@ -368,14 +396,30 @@
     if (reason) { body.reason = reason; }
     return post(root.dataset.transitionUrl.replace(ZERO, li.dataset.id), body, li.dataset.etag).then(function (res) {
       buttons.forEach(function (b) { b.disabled = false; });
-      if (res.status === 412) { shout(fill(M.changed_since, { ref: refOf(li) })); return false; }
-      if (!res.ok) { shout(fill(M.error, { detail: problem(res.body, res.status) })); return false; }
+      if (!res.ok) { refused(li, res.body || {}, res.status); return false; }
       if (res.etag) { li.dataset.etag = res.etag; }
       alertBox.textContent = "";  // an earlier refusal (an empty reason) is settled
-      var note = M[target] ? fill(M[target], { ref: refOf(li) }) : "";
-      moved(li, res.body.properties ? res.body.properties.status : target, note);
+      var said = M[target] ? fill(M[target], { ref: refOf(li) }) : "";
+      moved(li, res.body.properties ? res.body.properties.status : target, said);
       return true;
-    }, function () { buttons.forEach(function (b) { b.disabled = false; }); shout(M.network_error); return false; });
+    }, function () {
+      buttons.forEach(function (b) { b.disabled = false; });
+      alertBox.textContent = "";
+      note(li, M.network_error);
+      return false;
+    });
+  }
+  /* A decision on one card refused: why, on the card (its status now when the refusal says
+   * it: 409 invalid_transition, 412 precondition_failed). */
+  function refused(li, body, httpStatus) {
+    var code = body.code || (httpStatus === 412 ? "precondition_failed" : "");
+    var now = typeof body.status_from === "string" ? body.status_from : null;
+    var text = refusal(li, code, now) || fill(M.error, { detail: problem(body, httpStatus) });
+    statusNow(li, now);
+    var box = li.querySelector(".queue-reason");
+    if (!box.hidden && (ACTIONS[li.dataset.status] || []).indexOf(box.dataset.target) < 0) { box.hidden = true; }
+    alertBox.textContent = "";  // (an earlier message there is not this card's)
+    note(li, text);
   }
   function openReason(li, button) {
     var box = li.querySelector(".queue-reason");
@@ -459,17 +503,14 @@
                                  etags: etags }).then(function (res) {
       var body = res.body || {};
       if (!body.moved) { shout(fill(M.error, { detail: problem(body, res.status) })); updateSelection(); return; }
-      var refused = {};
-      (body.refused || []).forEach(function (r) { refused[r.id] = r; });
+      var refusals = {};
+      (body.refused || []).forEach(function (r) { refusals[r.id] = r; });
       chosen.forEach(function (li) {
         if (body.etags && body.etags[li.dataset.id]) { li.dataset.etag = body.etags[li.dataset.id]; }
-        if (refused[li.dataset.id]) {
-          var note = field(li, "note");
-          note.hidden = false;
-          note.textContent = refused[li.dataset.id].code === "precondition_failed"
-            ? fill(M.changed_since, { ref: refOf(li) })
-            : fill(M.not_moved, { status: label(refused[li.dataset.id].status || "—") });
-          if (refused[li.dataset.id].status) { li.dataset.status = refused[li.dataset.id].status; showActions(li); }
+        var no = refusals[li.dataset.id];
+        if (no) {
+          note(li, refusal(li, no.code, no.status) || fill(M.not_moved, { status: label(no.status || "—") }));
+          statusNow(li, no.status);
         } else {
           moved(li, "validated");
         }
