@@ -4,7 +4,8 @@ on a phone (390×844).
 Found by a look at the page: a report another referent had decided meanwhile was refused with
 « la commune l'a modifié » (the single report's transition checked its ETag before its status:
 412 whatever had changed), and said in the list's alert line at its top, off the screen of a
-phone."""
+phone; after any refused decision keyboard focus was on ``<body>`` (the buttons the request
+disabled had it)."""
 
 from __future__ import annotations
 
@@ -79,9 +80,21 @@ def _open(queue: dict, browser, address: str = "/validation") -> tuple[Watch, ob
     return watch, page
 
 
+def _press(page, selector: str) -> None:  # noqa: ANN001
+    """The keyboard's way: focus on the button, Enter."""
+    page.focus(selector)
+    page.keyboard.press("Enter")
+
+
 def _note_when_said(page, rid: str) -> str:  # noqa: ANN001
     page.wait_for_selector(f"#q-{rid} [data-field=note]:not([hidden])")
     return page.inner_text(f"#q-{rid} [data-field=note]")
+
+
+def _focused_note(page) -> str | None:  # noqa: ANN001
+    """The id of the card whose note has keyboard focus (None: focus is elsewhere)."""
+    return page.evaluate("() => { const a = document.activeElement;"
+                         " return a && a.dataset.field === 'note' ? a.closest('li').dataset.id : null; }")
 
 
 def _ref(page, rid: str) -> str:  # noqa: ANN001
@@ -126,6 +139,38 @@ def test_a_decision_refused_says_what_changed_on_its_card(queue, browser) -> Non
     page.wait_for_function("id => !document.getElementById('q-' + id)", arg=ids[4])  # validated: it left
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # the refusals are expected: Chromium logs their 409 and 412 as console errors
+    watch.errors = [e for e in watch.errors if "409" not in e and "412" not in e]
+    watch.clean()
+    watch.close()
+
+
+def test_focus_goes_to_why_a_decision_was_refused(queue, browser) -> None:  # noqa: ANN001, F811
+    """With the keyboard: focus was on the button pressed, which the request disabled; it fell to
+    ``<body>``. It goes to the card's message saying why (and it is in view)."""
+    ids, app = queue["ids"], queue["app"]
+    watch, page = _open(queue, browser)
+    _meanwhile(app, ids[8], None)
+    _press(page, f"#q-{ids[8]} .queue-action[data-target=validated]")
+    _note_when_said(page, ids[8])
+    assert _focused_note(page) == ids[8]
+    assert page.locator(f"#q-{ids[8]} [data-field=note]").is_visible()
+    assert page.evaluate(f"document.querySelector('#q-{ids[8]} [data-field=note]').getBoundingClientRect().bottom") \
+        <= PHONE["height"]
+    # with a reason typed: the same
+    _meanwhile(app, ids[9], "validated")
+    _press(page, f"#q-{ids[9]} .queue-action[data-target=rejected]")
+    page.keyboard.type("Hors du territoire desservi")
+    _press(page, f"#q-{ids[9]} .queue-confirm")
+    _note_when_said(page, ids[9])
+    assert _focused_note(page) == ids[9]
+    # a bulk validation: the first card left with its reason
+    page.check(f"#q-{ids[10]} .queue-check")
+    page.check(f"#q-{ids[11]} .queue-check")
+    _meanwhile(app, ids[10], None)
+    _press(page, "#queue-bulk-validate")
+    page.wait_for_function("id => !document.getElementById('q-' + id)", arg=ids[11])
+    _note_when_said(page, ids[10])
+    assert _focused_note(page) == ids[10]
     watch.errors = [e for e in watch.errors if "409" not in e and "412" not in e]
     watch.clean()
     watch.close()

@@ -121,6 +121,13 @@
     box.hidden = !text;
     return box;
   }
+  // keyboard focus on a card's note (the buttons the request disabled had it: it fell to the
+  // page's body), as the pages focus the message an action comes back with (nav.js)
+  function focusNote(li) {
+    var box = field(li, "note");
+    box.setAttribute("tabindex", "-1");
+    box.focus();
+  }
   function card(item) {
     var li = template.content.firstElementChild.cloneNode(true);
     li.id = "q-" + item.id;
@@ -406,11 +413,12 @@
       buttons.forEach(function (b) { b.disabled = false; });
       alertBox.textContent = "";
       note(li, M.network_error);
+      focusNote(li);
       return false;
     });
   }
   /* A decision on one card refused: why, on the card (its status now when the refusal says
-   * it: 409 invalid_transition, 412 precondition_failed). */
+   * it: 409 invalid_transition, 412 precondition_failed), with keyboard focus on it. */
   function refused(li, body, httpStatus) {
     var code = body.code || (httpStatus === 412 ? "precondition_failed" : "");
     var now = typeof body.status_from === "string" ? body.status_from : null;
@@ -420,6 +428,7 @@
     if (!box.hidden && (ACTIONS[li.dataset.status] || []).indexOf(box.dataset.target) < 0) { box.hidden = true; }
     alertBox.textContent = "";  // (an earlier message there is not this card's)
     note(li, text);
+    focusNote(li);
   }
   function openReason(li, button) {
     var box = li.querySelector(".queue-reason");
@@ -502,8 +511,8 @@
     post(root.dataset.bulkUrl, { ids: chosen.map(function (li) { return li.dataset.id; }), to: "validated",
                                  etags: etags }).then(function (res) {
       var body = res.body || {};
-      if (!body.moved) { shout(fill(M.error, { detail: problem(body, res.status) })); updateSelection(); return; }
-      var refusals = {};
+      if (!body.moved) { shout(fill(M.error, { detail: problem(body, res.status) })); updateSelection(); bulk.focus(); return; }
+      var refusals = {}, first = null;
       (body.refused || []).forEach(function (r) { refusals[r.id] = r; });
       chosen.forEach(function (li) {
         if (body.etags && body.etags[li.dataset.id]) { li.dataset.etag = body.etags[li.dataset.id]; }
@@ -511,6 +520,7 @@
         if (no) {
           note(li, refusal(li, no.code, no.status) || fill(M.not_moved, { status: label(no.status || "—") }));
           statusNow(li, no.status);
+          first = first || li;
         } else {
           moved(li, "validated");
         }
@@ -520,7 +530,9 @@
         : plural("bulk_done", body.moved.length, { n: body.moved.length });
       if (body.refused && body.refused.length) { shout(text); counted(); } else { counted(text); }
       updateSelection();
-    }, function () { shout(M.network_error); updateSelection(); });
+      // focus on the first card left with its reason (the button the request disabled had it)
+      if (first && first.isConnected) { focusNote(first); }
+    }, function () { shout(M.network_error); updateSelection(); bulk.focus(); });
   });
 
   root.dataset.state = "ready";
