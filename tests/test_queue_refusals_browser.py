@@ -1,11 +1,12 @@
-"""A decision refused on the validation queue, in headless Chromium (Debian's, via Playwright)
-on a phone (390×844).
+"""A decision refused on the validation queue, and a decision kept in view, in headless
+Chromium (Debian's, via Playwright) on a phone (390×844).
 
 Found by a look at the page: a report another referent had decided meanwhile was refused with
 « la commune l'a modifié » (the single report's transition checked its ETag before its status:
 412 whatever had changed), and said in the list's alert line at its top, off the screen of a
 phone; after any refused decision keyboard focus was on ``<body>`` (the buttons the request
-disabled had it)."""
+disabled had it); and in the list of all statuses a card just rejected showed its reason only
+once the page was reloaded."""
 
 from __future__ import annotations
 
@@ -172,5 +173,39 @@ def test_focus_goes_to_why_a_decision_was_refused(queue, browser) -> None:  # no
     _note_when_said(page, ids[10])
     assert _focused_note(page) == ids[10]
     watch.errors = [e for e in watch.errors if "409" not in e and "412" not in e]
+    watch.clean()
+    watch.close()
+
+
+def _texts(page, rid: str) -> dict:  # noqa: ANN001
+    """What a card says of its decision: its status, the text that put it there and any exchange."""
+    return page.evaluate("""id => {
+        const li = document.getElementById('q-' + id), box = li.querySelector('[data-field=status_box]');
+        const exchange = li.querySelector('[data-field=exchange]');
+        return {status: li.dataset.status, label: li.querySelector('[data-field=status_label]').textContent,
+                box: box.hidden ? null : box.innerText, html: box.outerHTML,
+                exchange: exchange.hidden ? null : exchange.innerText};
+    }""", rid)
+
+
+def test_a_card_rejected_in_the_list_of_all_statuses_shows_its_reason_at_once(queue, browser) -> None:  # noqa: ANN001, F811
+    ids, app = queue["ids"], queue["app"]
+    # (one that was asked a question and answered: its exchange gives way to the decision)
+    _meanwhile(app, ids[6], "needs_info", "Quelle rue exactement ?")
+    _meanwhile(app, ids[6], "submitted", "Rue du Moulin", by=ADMIN)
+    watch, page = _open(queue, browser, "/validation?status=all")
+    reason = "Zone hors du territoire desservi, voir l'opérateur"
+    for rid, to in ((ids[5], "rejected"), (ids[6], "rejected"), (ids[7], "needs_info")):
+        _press(page, f"#q-{rid} .queue-action[data-target={to}]")
+        page.fill(f"#q-{rid} textarea[name=reason]", f"  {reason}  ")
+        _press(page, f"#q-{rid} .queue-confirm")
+        page.wait_for_function("([id, to]) => document.getElementById('q-' + id).dataset.status === to",
+                               arg=[rid, to])
+    at_once = {rid: _texts(page, rid) for rid in ids[5:8]}
+    assert [_status(app, rid) for rid in ids[5:8]] == ["rejected", "rejected", "needs_info"]
+    assert all(t["box"] and t["box"].endswith("\n" + reason) for t in at_once.values()), at_once
+    page.reload()
+    page.wait_for_function("() => document.getElementById('queue').dataset.state === 'ready'")
+    assert {rid: _texts(page, rid) for rid in ids[5:8]} == at_once  # as the server draws them
     watch.clean()
     watch.close()

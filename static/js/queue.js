@@ -95,6 +95,17 @@
     li.className = li.className.replace(/\bstatus-\S+/, "status-" + li.dataset.status);
     field(li, "status_label").textContent = label(li.dataset.status);
   }
+  /* The exchange (a question and the commune's answer, when the last move was that answer) and
+   * the text that put the report in its status (item.status_text: a question asked, a
+   * rejection's reason, a note), as the server's card draws them. */
+  function showTexts(li, item) {
+    field(li, "exchange").hidden = !item.answered;
+    field(li, "question").textContent = item.question || "";
+    field(li, "answer").textContent = item.answer || "";
+    field(li, "status_box").hidden = !item.status_text;
+    field(li, "status_text_label").textContent = item.status_text ? (DECISIONS[item.status] || "") : "";
+    field(li, "status_text").textContent = item.status_text || "";
+  }
   // the status the card's version (data-etag) was read in: a refusal naming another one
   // means someone else changed its status since; the same one, that its commune edited it
   function readStatus(li) { return li.dataset.readStatus || li.dataset.status; }
@@ -164,12 +175,7 @@
     }
     field(li, "evidence_stale").hidden = !item.evidence_stale;
     field(li, "description").textContent = item.description || "";
-    field(li, "exchange").hidden = !item.answered;
-    field(li, "question").textContent = item.question || "";
-    field(li, "answer").textContent = item.answer || "";
-    field(li, "status_box").hidden = !item.status_text;
-    field(li, "status_text_label").textContent = item.status_text ? (DECISIONS[item.status] || "") : "";
-    field(li, "status_text").textContent = item.status_text || "";
+    showTexts(li, item);
     var link = field(li, "page_link");
     if (root.dataset.reportPage) { link.href = root.dataset.reportPage.replace(ZERO, item.id); }
     showActions(li);
@@ -380,10 +386,13 @@
   function stillShown(status) { return statuses === null || statuses.indexOf(status) >= 0; }
   /* After a move: the card leaves the list when its new status is not shown, focus goes to
    * the next card (or the previous one, or the summary). */
-  function moved(li, status, said) {
+  function moved(li, status, said, reason) {
     li.dataset.status = status;
     delete li.dataset.readStatus;  // (its new version is read: data-etag)
     note(li, "");
+    // its texts as a reload shows them: the text that put it in a status that has one (a
+    // rejection's reason, a question), no earlier exchange (its last move is this one)
+    showTexts(li, { status: status, answered: false, status_text: DECISIONS[status] !== undefined && reason || null });
     if (stillShown(status)) { showActions(li); counted(said); li.querySelector(".queue-select").focus(); return; }
     var all = items();
     var at = all.indexOf(li);
@@ -407,7 +416,7 @@
       if (res.etag) { li.dataset.etag = res.etag; }
       alertBox.textContent = "";  // an earlier refusal (an empty reason) is settled
       var said = M[target] ? fill(M[target], { ref: refOf(li) }) : "";
-      moved(li, res.body.properties ? res.body.properties.status : target, said);
+      moved(li, res.body.properties ? res.body.properties.status : target, said, reason);
       return true;
     }, function () {
       buttons.forEach(function (b) { b.disabled = false; });
