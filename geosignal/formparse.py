@@ -102,6 +102,33 @@ def flag(value: str | None, *, where: str, default: bool = False) -> bool:
     return FLAG_WORDS[word]
 
 
+#: A date as Belgians write it, day first: ``31/03/2024`` (or with ``.`` or ``-``; ``15/01/25``,
+#: Excel's short date, is 2025), optionally followed by the time ``14:30`` or ``14h30`` (and
+#: seconds). ASCII digits only: ``int()`` would also read ``٣٠/٠٣/٢٠٢٥``. The files' reader
+#: (:mod:`geosignal.services.intake.properties`) and the pages' forms read it alike.
+DAY_FIRST = re.compile(
+    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T](\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$", re.ASCII
+)
+
+
+def form_date(text: str | None) -> str | None:
+    """A date (and time) typed in a form, as the API reads it: a day-first date
+    (:data:`DAY_FIRST`: ``31/03/2024``, ``31/03/2024 14:30``) as ISO 8601 text
+    (``2024-03-31``, ``2024-03-31T14:30``, Brussels wall time as any naive time); any other
+    text stripped and as typed (an ISO date, a browser's date or datetime-local field; what
+    cannot be read is refused by intake, naming the field); None when empty. A day that does
+    not exist (``31/02/2024``) is given on as ``2024-02-31``: refused as such."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    found = DAY_FIRST.match(value)
+    if found is None:
+        return value
+    dd, mm, yyyy, hh, mi, ss = found.groups()
+    day = f"{int(yyyy) + (2000 if len(yyyy) == 2 else 0):04d}-{int(mm):02d}-{int(dd):02d}"
+    return day if hh is None else f"{day}T{int(hh):02d}:{mi}" + (f":{ss}" if ss else "")
+
+
 #: Letters and symbols that draw nothing: the Hangul fillers (U+115F, U+1160, U+3164,
 #: U+FFA0, letters in Unicode) and the blank Braille pattern (U+2800, a symbol).
 BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")

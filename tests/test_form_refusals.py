@@ -484,9 +484,9 @@ def test_exports_page_form_leads_to_the_download_and_offers_every_status(client,
 
 # --------------------------------------------------------------------------- item 18: the speed-test form
 
-def _speed_test(client, rid: str, **values):  # noqa: ANN001, ANN003, ANN202
+def _speed_test(client, rid: str, headers: dict | None = None, **values):  # noqa: ANN001, ANN003, ANN202
     data = {"csrf_token": _token(client), "measured_at": "2025-05-01T10:00", **values}
-    return client.post(f"/signalements/{rid}/mesures", data=data)
+    return client.post(f"/signalements/{rid}/mesures", data=data, headers=headers or {})
 
 
 def _tests(db, rid: str) -> list:  # noqa: ANN001
@@ -701,6 +701,81 @@ def test_each_field_says_its_own_fault_when_several_are_refused(db, client, repr
     assert "illisible" not in html
     assert ("Signalement refusé : 2 champs à corriger : Ménages touchés, Date d&#39;observation "
             "(le message est sous chacun).") in html
+
+
+# --------------------------------------------------------------------------- a date refusal's examples
+
+#: The dates a refusal gives as examples (« 31/03/2024 ou 2024-03-31 … (31/03/2024 14:30) »).
+DATE_EXAMPLE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?|\d{2}/\d{2}/\d{4}(?: \d{2}:\d{2})?")
+
+
+def _brussels(db, sql: str, key: str) -> str:  # noqa: ANN001
+    """The time ``sql`` selects (one row, ``:k`` its key) as Brussels wall time, ``YYYY-MM-DD HH:MM``."""
+    return db.execute(text(f"SELECT to_char(t AT TIME ZONE 'Europe/Brussels', 'YYYY-MM-DD HH24:MI') FROM ({sql}) AS s(t)"),
+                      {"k": key}).scalar_one()
+
+
+def _field_sentence(html: str, field_id: str) -> str:
+    found = re.search(rf'<div class="field-error" id="{field_id}-error"[^>]*>(.*?)</div>', html, re.S)
+    assert found, f"no sentence next to {field_id}"
+    return _plain(re.sub(r"<[^>]+>", " ", found.group(1)))
+
+
+def _as_typed_day(example: str) -> str:
+    """The Brussels wall time (``YYYY-MM-DD HH:MM``) an example date means."""
+    day, _, hour = example.partition(" ")
+    day = "-".join(reversed(day.split("/"))) if "/" in day else day
+    return f"{day} {hour or '00:00'}"
+
+
+@pytest.mark.parametrize("headers", [{}, NL, EN], ids=["fr", "nl", "en"])
+def test_the_dates_a_date_refusal_gives_as_examples_are_accepted(db, client, representative, headers: dict) -> None:  # noqa: ANN001
+    """An unreadable date on the report form (new, copy, edit) and the speed test's form said
+    « write it as 31/03/2024 or 2024-03-31, followed if needed by the time (31/03/2024 14:30) »,
+    then refused 31/03/2024 and 31/03/2024 14:30 (only ISO text was read; the browsers' date
+    fields send it, a text box where a browser has none does not). Each example the sentence
+    gives, in each language, is now accepted by the field it is said next to, as the day it
+    names (Brussels time)."""
+    rid = _report(representative, observed_at="2025-05-01T18:30:00+02:00")
+    representative.login()
+    refused = client.post("/carte", headers=headers, data={"csrf_token": _token(client, "/carte"), "network": "mobile",
+                                                           "geometry": json.dumps(POINT), "observed_at": "31 mars"})
+    assert refused.status_code == 422
+    examples = DATE_EXAMPLE.findall(_field_sentence(refused.get_data(as_text=True), "observed_at"))
+    assert examples == ["31/03/2024", "2024-03-31", "31/03/2024 14:30"]
+    speed_refused = _speed_test(client, rid, headers=headers, download_mbps="12", measured_at="31 mars")
+    assert speed_refused.status_code == 422
+    assert DATE_EXAMPLE.findall(_field_sentence(speed_refused.get_data(as_text=True), "speed-measured_at")) == examples
+    for example in examples:
+        before = count_reports(db)
+        filed = client.post("/carte", headers=headers, data={"csrf_token": _token(client, "/carte"), "network": "mobile",
+                                                             "geometry": json.dumps(POINT), "observed_at": example,
+                                                             "description": example})  # (not a duplicate)
+        assert filed.status_code == 302, example
+        assert count_reports(db) == before + 1
+        new = db.execute(text("SELECT id::text FROM reports ORDER BY seq DESC LIMIT 1")).scalar()
+        assert _brussels(db, "SELECT observed_at FROM reports WHERE id::text = :k", new) == _as_typed_day(example)
+        fields = dict(browser_form(client.get(f"/signalements/{rid}/modifier").get_data(as_text=True), "/modifier"))
+        edited = client.post(f"/signalements/{rid}/modifier", headers=headers, data={**fields, "observed_at": example})
+        assert edited.status_code == 302, example
+        assert _brussels(db, "SELECT observed_at FROM reports WHERE id::text = :k", rid) == _as_typed_day(example)
+        measured = _speed_test(client, rid, headers=headers, download_mbps=str(10 + examples.index(example)),
+                               measured_at=example)
+        assert measured.status_code == 302, example
+        assert _brussels(db, "SELECT measured_at FROM report_speed_tests WHERE download_mbps::text = :k",
+                         str(10 + examples.index(example))) == _as_typed_day(example)
+
+
+def test_an_edit_form_given_its_own_day_typed_day_first_changes_nothing(db, client, representative) -> None:  # noqa: ANN001
+    """The day the edit form was filled with, typed day first (01/05/2025 for 2025-05-01), is
+    the field untouched: the observation keeps its hour, nothing is saved or recorded."""
+    rid = _report(representative, observed_at="2025-05-01T18:30:00+02:00")
+    representative.login()
+    fields = dict(browser_form(client.get(f"/signalements/{rid}/modifier").get_data(as_text=True), "/modifier"))
+    assert fields["observed_at"] == "2025-05-01"
+    before = _row(db, rid)
+    assert client.post(f"/signalements/{rid}/modifier", data={**fields, "observed_at": "01/05/2025"}).status_code == 302
+    assert _row(db, rid) == before and _actions(db, rid) == ["create"]
 
 
 # --------------------------------------------------------------------------- a required choice is never preset

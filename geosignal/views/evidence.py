@@ -184,7 +184,7 @@ def add_speed_test_form(report_id: str) -> Any:
     form = request.form
     body: dict[str, Any] = {name: _form_number(form.get(name)) for name in evidence_service.SPEED_TEST_RANGES}
     body["operator"] = form.get("operator") or None
-    body["measured_at"] = form.get("measured_at") or None
+    body["measured_at"] = formparse.form_date(form.get("measured_at"))  # 31/03/2024 14:30 as Belgians write it, or ISO
     session = get_session()
     try:
         added = evidence_service.add_speed_test(session, user, report_id, body)

@@ -384,8 +384,8 @@ def change_status(report_id: str) -> Any:
 def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
     """Return the GeoJSON Feature text for the map form: the drawn geometry as sent (parsed
     strictly by intake, like any API body) and the contract's form properties from the form
-    fields (lists for vocabulary lists, whole numbers for counts and whole radii; the rest as
-    text, intake validates it). Raises 400 ``invalid_json`` (``where`` = ``geometry``) when the
+    fields (lists for vocabulary lists, whole numbers for counts and whole radii, a date typed
+    day first as ISO 8601 text; the rest as text, intake validates it). Raises 400 ``invalid_json`` (``where`` = ``geometry``) when the
     geometry text is not exactly one JSON value: pasted as it is, it could add members."""
     props: dict[str, object] = {}
     for prop in contract.properties(contract.FORM):
@@ -404,6 +404,8 @@ def feature_from_form(form, geometry: str) -> str:  # noqa: ANN001
             props[name] = formparse.whole_number(value)
         elif prop.kind == "metres" and formparse.decimal_number(value) is not None:
             props[name] = formparse.decimal_number(value)
+        elif prop.kind == "datetime":  # typed day first as Belgians write it (31/03/2024), or ISO
+            props[name] = formparse.form_date(value)
         else:  # left as typed: intake refuses it, naming the field
             props[name] = value
     text = geometry.strip() or "null"

@@ -259,8 +259,10 @@ def _already(props: dict[str, Any], target: str, url: str) -> Response:
 
 def _as_shown(values: list[str], *, widget: str) -> list[str]:
     """A field's posted values as the page would show them: empty values dropped, line ends
-    as stored (LF), boxes in any order (the page lists them in vocabulary order)."""
-    kept = [formparse.newlines_as_lf(v) if widget == "textarea" else v.strip() for v in values]
+    as stored (LF), a date typed day first as the ISO day the field holds (01/05/2025 is the
+    2025-05-01 it was filled with), boxes in any order (the page lists them in vocabulary order)."""
+    kept = [formparse.newlines_as_lf(v) if widget == "textarea" else
+            (formparse.form_date(v) or "") if widget == "date" else v.strip() for v in values]
     kept = [v for v in kept if v.strip()]
     return sorted(kept) if widget == "checkboxes" else kept
 

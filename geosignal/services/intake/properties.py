@@ -240,9 +240,7 @@ def _validate_one(name: str, value: Any, where: str, require_network: bool) -> A
 # --------------------------------------------------------------------------- time
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
-_DAY_FIRST = re.compile(
-    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T](\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$", re.ASCII
-)  # ASCII digits: int() would also read "٣٠/٠٣/٢٠٢٥"; a 2-digit year (Excel's 15/01/25) is 20YY
+_DAY_FIRST = formparse.DAY_FIRST  # as Belgians write it, in files and forms alike
 #: A date year first with slashes, as GDAL and QGIS write a Date or DateTime field as text
 #: (CSV, KML, GPX): ``2025/03/04``, ``2025/03/04 14:30:00``, ``2025/03/04 14:30:00.5+00``.
 _YEAR_FIRST_SLASHED = re.compile(
