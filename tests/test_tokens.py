@@ -82,7 +82,7 @@ def test_tokens_page_creates_lists_and_revokes(app, client, db) -> None:  # noqa
     assert theirs.status_code == 404
     too_long = client.post("/compte/jetons", data={"name": "x", "days": "400", "current_password": rep.password,
                                                    "csrf_token": csrf_token(made.get_data(as_text=True))})
-    assert too_long.status_code == 400 and "un nombre entier de 1 à 365" in too_long.get_data(as_text=True)
+    assert too_long.status_code == 422 and DAYS_SENTENCE["fr"] in too_long.get_data(as_text=True)
 
 
 def test_cli_lists_and_revokes_tokens(app, client, db) -> None:  # noqa: ANN001
@@ -107,8 +107,64 @@ def test_token_days_are_ascii_digits(client, db, days) -> None:  # noqa: ANN001
     page = client.get("/compte/jetons")
     made = client.post("/compte/jetons", data={"name": "QGIS", "days": days, "current_password": rep.password,
                                                "csrf_token": csrf_token(page.get_data(as_text=True))})
-    assert made.status_code == 422 and "un nombre entier de 1 à 365" in made.get_data(as_text=True)
+    assert made.status_code == 422 and DAYS_SENTENCE["fr"] in made.get_data(as_text=True)
     assert db.scalar(select(ApiToken).where(ApiToken.name == "QGIS")) is None
+
+
+#: What the tokens page says of a bad lifetime, by language.
+DAYS_SENTENCE = {"fr": "Durée : écrivez un nombre entier de jours, de 1 à 365 (par exemple 90).",
+                 "nl": "Duur: schrijf een geheel aantal dagen, van 1 tot 365 (bijvoorbeeld 90).",
+                 "en": "Duration: write a whole number of days, from 1 to 365 (for example 90)."}
+LANGUAGES = {"fr": "fr-BE", "nl": "nl-BE,nl;q=0.9", "en": "en"}
+
+
+def _input(html: str, name: str) -> str:
+    import re
+
+    found = re.search(rf'<input [^>]*name="{name}"[^>]*>', html)
+    assert found, name
+    return found.group(0)
+
+
+@pytest.mark.parametrize("days", ["0", "400", "366", "-5", "abc", "1_0", "٣", "7.0", "30 jours", "9" * 40])
+@pytest.mark.parametrize("language", ["fr", "nl", "en"])
+def test_every_bad_token_lifetime_is_one_refusal_with_the_form_as_typed(client, db, days: str,  # noqa: ANN001
+                                                                        language: str) -> None:
+    """A lifetime that was no whole number answered 422, one out of range (0, 400) 400 with the
+    form's fields back at their defaults (the name and the days typed lost). Every bad lifetime
+    is now one refusal: 422, the sentence saying what to write in the page's language, tied to
+    the field (aria-invalid), the name and the days shown as typed, nothing made; the password
+    is neither kept nor checked (no guess counted)."""
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    rep.login()
+    headers = {"Accept-Language": LANGUAGES[language]}
+    page = client.get("/compte/jetons", headers=headers)
+    made = client.post("/compte/jetons", headers=headers,
+                       data={"name": "QGIS urbanisme", "days": days, "current_password": rep.password,
+                             "csrf_token": csrf_token(page.get_data(as_text=True))})
+    html = made.get_data(as_text=True)
+    assert made.status_code == 422
+    assert f'data-code="invalid_request">{DAYS_SENTENCE[language]}</p>' in html
+    days_input, name_input = _input(html, "days"), _input(html, "name")
+    assert f'value="{days}"' in days_input and 'aria-invalid="true"' in days_input
+    assert 'aria-describedby="token-error"' in days_input
+    assert 'value="QGIS urbanisme"' in name_input and "aria-invalid" not in name_input
+    assert rep.password not in html
+    assert db.scalar(select(ApiToken).where(ApiToken.name == "QGIS urbanisme")) is None
+
+
+def test_a_wrong_password_keeps_the_name_and_days_typed(client, db) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    rep.login()
+    page = client.get("/compte/jetons")
+    made = client.post("/compte/jetons", data={"name": "QGIS", "days": "30", "current_password": "not it",
+                                               "csrf_token": csrf_token(page.get_data(as_text=True))})
+    html = made.get_data(as_text=True)
+    assert made.status_code == 422 and 'data-code="wrong_password"' in html
+    assert 'value="30"' in _input(html, "days") and 'value="QGIS"' in _input(html, "name")
+    assert 'aria-invalid="true"' in _input(html, "current_password")
+    fresh = client.get("/compte/jetons").get_data(as_text=True)
+    assert 'value="90"' in _input(fresh, "days") and 'value=""' in _input(fresh, "name")
 
 
 @pytest.mark.parametrize("path", ["/compte/jetons/{n}/revoquer", "/utilisateurs/{n}/desactiver"])

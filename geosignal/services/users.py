@@ -81,21 +81,30 @@ TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 365
 
 
+def token_days(days: int | None) -> int:
+    """Return ``days`` when a token may last that long: a whole number from 1 to
+    :data:`MAX_TOKEN_DAYS`. Raises 422 ``invalid_request`` at ``days`` otherwise (None: a
+    text that is no whole number), the one refusal of every bad lifetime."""
+    if days is None or not 1 <= days <= MAX_TOKEN_DAYS:
+        raise GeosignalError("invalid_request", f"a token lasts a whole number of days from 1 to {MAX_TOKEN_DAYS}",
+                             where="days", status=422)
+    return days
+
+
 def create_token(session: Session, email: str, name: str = "", days: int = TOKEN_DAYS, *,
                  actor: User | None = None) -> str:
     """Create a named API token for a user, valid ``days`` days (1–365), and return it (shown
     once: only its hash is stored). Journalled (``token_create``) as made by ``actor`` (the
     user on their page; None: the operator at the terminal).
 
-    Raises ``not_found`` (404) for an unknown or deactivated user, ``invalid_request`` (400)
-    for a lifetime out of range, a name longer than 80 characters or holding a character
-    geosignal does not store (:mod:`geosignal.textsafety`).
+    Raises ``not_found`` (404) for an unknown or deactivated user, ``invalid_request`` for a
+    lifetime out of range (422, :func:`token_days`), a name longer than 80 characters or holding
+    a character geosignal does not store (400, :mod:`geosignal.textsafety`).
     """
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.in_force:
         raise GeosignalError("not_found", f"no active user {email}")
-    if not 1 <= days <= MAX_TOKEN_DAYS:
-        raise GeosignalError("invalid_request", f"a token lasts 1 to {MAX_TOKEN_DAYS} days", where="days")
+    token_days(days)
     if len(name) > 80:
         raise GeosignalError("invalid_request", "a token's name has at most 80 characters", where="name")
     refuse_unsafe_text(name, name="the token's name", where="name", code="invalid_request")

@@ -485,28 +485,28 @@ def tokens_page() -> tuple[str, int] | Response:
     session = get_session()
     created = error = None
     status = 200
+    typed: dict[str, str] = {}
     if request.method == "POST":
+        typed = {name: request.form.get(name) or "" for name in ("name", "days")}
         try:
-            days = formparse.whole_number(request.form.get("days") or str(users_service.TOKEN_DAYS))
-            if days is None:
-                raise ValueError("days")
+            # every bad lifetime (no whole number, 0, 400) is one refusal, said before the password is checked
+            days = users_service.token_days(formparse.whole_number(typed["days"].strip() or
+                                                                   str(users_service.TOKEN_DAYS)))
             accounts.check_current_password(user, request.form.get("current_password") or "")
-            created = users_service.create_token(session, user.email, name=request.form.get("name") or "", days=days,
-                                                 actor=user)
+            created = users_service.create_token(session, user.email, name=typed["name"], days=days, actor=user)
             session.commit()
-        except ValueError:
-            error = GeosignalError("invalid_request", "days: a whole number from 1 to 365", where="days",
-                                   message=_("Durée en jours : un nombre entier de 1 à %(max)s.",
-                                             max=users_service.MAX_TOKEN_DAYS))
-            status = 422
+            typed = {}  # a new form for the next token
         except GeosignalError as exc:
+            # the form again, with what was typed (not the password) and the sentence next to its field
             error, status = exc, exc.status
             g.wrong_current_password = exc.code == "wrong_password" and exc.extra.get("kind") != "missing"
             if exc.where == "days":
-                exc.extra["message"] = _("Durée en jours : un nombre entier de 1 à %(max)s.",
-                                         max=users_service.MAX_TOKEN_DAYS)
+                exc.extra["message"] = _("Durée : écrivez un nombre entier de jours, de 1 à %(max)s (par exemple "
+                                         "%(example)s).", max=users_service.MAX_TOKEN_DAYS,
+                                         example=users_service.TOKEN_DAYS)
     page = render_template("account_tokens.html", tokens=users_service.list_tokens(session, user),
-                           created=created, error=error, max_days=users_service.MAX_TOKEN_DAYS)
+                           created=created, error=error, typed=typed,
+                           default_days=users_service.TOKEN_DAYS)
     if not created or not MailSettings.from_config(current_app.config).host:
         return page, status
     # its owner is told by e-mail (after the answer): a token made from a session someone else
