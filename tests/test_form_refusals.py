@@ -232,6 +232,73 @@ def test_journal_refuses_non_ascii_numbers(client, admin, name: str, value: str)
     assert page.status_code == 400 and _codes(page.get_data(as_text=True)) == ["invalid_request"]
 
 
+def _journal_field(html: str, name: str) -> str:
+    """The journal form's field ``name``, its label and what is said next to it."""
+    found = re.search(rf'<div class="journal-field">((?:(?!</div>).)*name="{name}"(?:(?!</div>).)*)</div>', html, re.S)
+    assert found, f"no field {name}"
+    return found.group(1)
+
+
+@pytest.mark.parametrize(("query", "field", "status", "sentence"), [
+    ({"from": "31/03/2024"}, "from", 400,
+     "Date illisible ou hors limites : choisissez un jour dans le calendrier (AAAA-MM-JJ)."),
+    ({"from": "2025-02-01", "to": "2025-01-01"}, "from", 400,
+     "La période se termine avant de commencer : choisissez une date de fin égale ou postérieure à la date de début."),
+    ({"commune": "99999"}, "commune", 422, "Aucune commune chargée n'a ce code INS : vérifiez le code."),
+    ({"user": "a\x01b@x.be"}, "user", 400, "Un filtre contient le caractère U+0001 (un caractère de contrôle ou "
+                                           "invisible, souvent venu d'un copier-coller) : retapez sa valeur sans ce "
+                                           "caractère."),
+    ({"action": "nope"}, "action", 400, "Un champ manque ou sa valeur n'a pas le bon type : corrigez le champ indiqué."),
+])
+def test_a_refused_journal_filter_is_the_journal_with_the_sentence_next_to_its_field(
+        db, client, representative, admin, query: dict, field: str, status: int, sentence: str) -> None:  # noqa: ANN001
+    """A refused filter of the journal page was a bare error page (the site's frame and the
+    sentence, no journal, no form). It is now the journal page with its status: the form as
+    typed (the other filters too), the sentence next to the field it concerns, tied to it
+    (aria-invalid, aria-describedby), and the journal unfiltered below it."""
+    rid = _report(representative)  # an event to list
+    admin.login()
+    answer = client.get("/admin/journal", query_string={**query, "to": query.get("to", "2026-01-31"),
+                                                         **({} if field == "action" else {"action": "create"})})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == status
+    assert 'id="journal-filters"' in html and 'id="journal-table"' in html and f"/signalements/{rid}" in html
+    said = _journal_field(html, field)
+    assert 'aria-invalid="true" aria-describedby="journal-error"' in said
+    assert re.search(r'<p class="field-error" id="journal-error" role="alert" data-code="[a-z_]+">', said)
+    assert _plain(said).count(sentence) == 1 and _plain(html).count(sentence) == 1
+    assert html.count("aria-invalid") == 1
+    if field != "action":
+        assert '<option value="create" selected>' in _journal_field(html, "action")
+    for name, value in query.items():
+        shown = re.search(rf'name="{name}"[^>]*value="([^"]*)"', _journal_field(html, name)) if name != "action" else None
+        assert shown is None or _plain(shown.group(1)) == value, name
+    if "to" not in query:
+        assert 'value="2026-01-31"' in _journal_field(html, "to")
+
+
+@pytest.mark.parametrize(("headers", "sentence"), [
+    (NL, "Onleesbare datum of buiten de grenzen: kies een dag in de kalender (JJJJ-MM-DD)."),
+    (EN, "Unreadable or out-of-range date: choose a day in the calendar (YYYY-MM-DD)."),
+])
+def test_a_refused_journal_filter_is_said_in_the_page_language(client, admin, headers: dict, sentence: str) -> None:  # noqa: ANN001
+    admin.login()
+    answer = client.get("/admin/journal?to=31%2F03%2F2024", headers=headers)
+    assert answer.status_code == 400 and sentence in _plain(_journal_field(answer.get_data(as_text=True), "to"))
+
+
+def test_a_journal_address_altered_beyond_its_form_says_so_above_it(client, admin) -> None:  # noqa: ANN001
+    """``limit`` and ``before`` are no field of the form (the « Plus ancien » link's): the
+    sentence is above the form and says what to do, not « correct the field shown »."""
+    admin.login()
+    answer = client.get("/admin/journal?before=x&action=create")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and 'id="journal-filters"' in html and "aria-invalid" not in html
+    assert ('<p class="flash error" role="alert" id="journal-error" data-code="invalid_request">L&#39;adresse de cette '
+            "page du journal est incorrecte : rouvrez le Journal depuis le menu, puis filtrez-le à nouveau.</p>") in html
+    assert '<option value="create" selected>' in html
+
+
 # --------------------------------------------------------------------------- items 7, 8: an untouched edit form
 
 def test_saving_an_untouched_edit_form_changes_and_records_nothing(db, client, representative) -> None:  # noqa: ANN001

@@ -516,12 +516,28 @@ def journal_filters() -> dict[str, Any]:
 @bp.get("/admin/journal")
 @login_required
 def journal_page() -> Any:
-    """The audit journal (referent, admins), newest first, filtered by action, commune, user and period."""
+    """The audit journal (referent, admins), newest first, filtered by action, commune, user and period.
+
+    A refused filter (an unknown action or commune, a day that is none, a period ending before
+    it starts, a text holding a control character) shows this page again with its status (400
+    or 422): the form as typed, the sentence next to the field it concerns, and the journal
+    unfiltered below it (as the validation queue does)."""
     policy.require(policy.may_read_audit(current()), "the journal is for the referent and admins")
-    filters = journal_filters()
-    page = audit_service.journal(get_session(), **filters)
-    return render_template("journal.html", page=page, filters=filters, actions=audit_service.AUDIT_ACTIONS,
-                           args=request.args.to_dict())
+    session = get_session()
+    error: GeosignalError | None = None
+    try:
+        page = audit_service.journal(session, **journal_filters())
+    except GeosignalError as failure:
+        if failure.status >= 500:
+            raise
+        session.rollback()
+        page, error = audit_service.journal(session), failure
+        if failure.where in ("limit", "before"):  # no field of the form: the address (a link) was altered
+            failure.extra["message"] = _("L'adresse de cette page du journal est incorrecte : rouvrez le Journal "
+                                         "depuis le menu, puis filtrez-le à nouveau.")
+    typed = request.args.to_dict()
+    return render_template("journal.html", page=page, actions=audit_service.AUDIT_ACTIONS, args=typed,
+                           error=error, paging=typed if error is None else {}), (error.status if error else 200)
 
 
 def json_response(doc: Any) -> Response:
