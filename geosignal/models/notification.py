@@ -4,8 +4,8 @@ A row is one thing one user is told: a report submitted (to each referent) or a 
 status changed (to the representatives of its commune), as the recipient chose
 (``users.notification_mail``: each change, a daily digest, or nothing; no row for nothing). Rows written by one statement share
 ``batch`` (one value of the sequence ``notification_batch_seq``), so that a bulk transition or
-an import becomes one message per recipient, not one per report. A job worker (or ``geosignal send-mail``) sends the
-pending rows and marks them ``sent``; a failed delivery is retried later (``next_attempt_at``)
+an import becomes one message per recipient, not one per report. A job worker (or ``geosignal send-mail``) leases the
+pending rows (``leased_by``, ``leased_until``), sends them outside any transaction and marks them ``sent``; a failed delivery is retried later (``next_attempt_at``)
 up to :data:`MAX_ATTEMPTS` times, then left ``failed``. Users who chose the daily digest
 get their rows (``delivery = 'digest'``) in one message a day per kind
 (``geosignal send-digest``).
@@ -89,6 +89,11 @@ class Notification(Base):
     state: Mapped[str] = mapped_column(String(8), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: The delivery pass that is sending the row (a random id of that pass), and until when no
+    #: other pass may take it (a pass killed meanwhile leaves it to be sent again after that);
+    #: both None when no pass holds it (:func:`geosignal.services.notifications.claim`).
+    leased_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: The last delivery error (SMTP reply or network error), for the operator.
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

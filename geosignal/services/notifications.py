@@ -25,13 +25,18 @@ How nothing is lost or sent twice: :func:`notify_created` and :func:`notify_tran
 the outbox rows in the caller's transaction, one ``INSERT … SELECT`` per call whatever the
 number of reports, and queue a job (procrastinate, same database) in that transaction: the
 rows exist exactly when the change is committed. A job worker, ``geosignal send-mail`` or the
-periodic retry (:func:`deliver_pending`) locks due rows (``SKIP LOCKED``: workers share the
-work), sends one message per recipient and event, and marks them ``sent`` in the same
-transaction; a refused or failed delivery is retried with a growing delay (1 min × 2ⁿ, at most
-6 h), :data:`~geosignal.models.notification.MAX_ATTEMPTS` times. The delivery is at least once:
-a crash between the SMTP server's acceptance and the commit sends that message again, with
-the same ``Message-ID`` so that mail systems can drop the copy. Without an SMTP host nothing
-is sent and due rows are marked ``skipped``.
+periodic retry (:func:`deliver_pending`) leases due rows to itself in a short transaction
+(``SKIP LOCKED`` while it marks them: workers share the work; :data:`LEASE`: no other pass
+takes them before, a pass killed meanwhile leaves them to the next after it), then sends one
+message per recipient and event holding no lock nor transaction — a recipient may change her
+choice or unsubscribe meanwhile: what she chose is looked at again before each message —
+and marks each message's rows ``sent`` in another short transaction; a refused or failed
+delivery is retried with a growing delay (1 min × 2ⁿ, at most 6 h),
+:data:`~geosignal.models.notification.MAX_ATTEMPTS` times, and a mail server that cannot be
+reached ends the pass (the rest waits for its retry). The delivery is at least once: a crash
+between the SMTP server's acceptance and the commit sends that message again once its lease
+has run out, with the same ``Message-ID`` so that mail systems can drop the copy. Without an
+SMTP host nothing is sent and due rows are marked ``skipped``.
 """
 
 from __future__ import annotations
@@ -42,10 +47,11 @@ import hmac
 import logging
 import re
 import smtplib
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -251,8 +257,10 @@ def set_notification_mail(session: Session, user: Any, choice: str) -> None:
     """Set how ``user`` gets the e-mails they are sent: ``each``, ``digest`` or ``none``
     (:data:`~geosignal.models.notification.NOTIFICATION_MAIL_CHOICES`). Their pending messages
     follow the new choice in the same transaction (one statement): moved to the digest or back,
-    or dropped (``skipped``) for ``none``. Raises 422 ``invalid_attribute`` for another value;
-    the caller commits."""
+    or dropped (``skipped``, no longer leased) for ``none``; it waits for no delivery pass (a
+    pass sending them holds no lock, and looks at them again before each message:
+    :func:`deliver_pending`). Raises 422 ``invalid_attribute`` for another value; the caller
+    commits."""
     from geosignal.errors import GeosignalError
 
     if choice not in NOTIFICATION_MAIL_CHOICES:
@@ -262,7 +270,9 @@ def set_notification_mail(session: Session, user: Any, choice: str) -> None:
     user.notification_mail = choice
     session.execute(text(
         "UPDATE notification_outbox SET delivery = CASE WHEN :choice = 'none' THEN delivery ELSE :choice END, "
-        "state = CASE WHEN :choice = 'none' THEN 'skipped' ELSE state END "
+        "state = CASE WHEN :choice = 'none' THEN 'skipped' ELSE state END, "
+        "leased_by = CASE WHEN :choice = 'none' THEN NULL ELSE leased_by END, "
+        "leased_until = CASE WHEN :choice = 'none' THEN NULL ELSE leased_until END "
         "WHERE recipient_id = :uid AND state = 'pending'"), {"choice": choice, "uid": user.id})
 
 
@@ -345,30 +355,69 @@ class Message:
         return [r["id"] for r in self.rows]
 
 
-_CLAIM = """
+#: How long a delivery pass holds the rows it claims (:func:`claim`): no other pass takes them
+#: before, and a pass killed meanwhile (its rows still ``pending``) leaves them to the next
+#: pass after that.
+LEASE = timedelta(minutes=10)
+#: A pass begins no message later than this after its claim, and leaves the rest to the next
+#: pass: the message it began (connection, greeting, login and the message's commands, at
+#: most :data:`SMTP_TIMEOUT_S` each) is recorded before its lease runs out, so that no other
+#: pass sends it too.
+LAST_START = timedelta(minutes=8)
+#: Seconds an SMTP connection waits for each answer of the server.
+SMTP_TIMEOUT_S = 10
+
+_DUE = """o.state = 'pending' AND o.delivery = :delivery AND o.next_attempt_at <= :now
+        AND (o.leased_until IS NULL OR o.leased_until < now())
+        AND (o.attempts > 0 OR NOT :retried_only) AND NOT o.id = ANY(:tried)"""
+
+_CLAIM = f"""
     WITH due AS (  -- one group per message: a digest is the recipient's, whatever the kinds
       SELECT DISTINCT recipient_id, CASE WHEN :digest THEN '' ELSE kind END AS kind,
              CASE WHEN :digest THEN 0 ELSE batch END AS grp
-      FROM notification_outbox
-      WHERE state = 'pending' AND delivery = :delivery AND next_attempt_at <= :now
-        AND (attempts > 0 OR NOT :retried_only) AND NOT id = ANY(:tried)
-      ORDER BY 1, 2, 3 LIMIT :groups)
+      FROM notification_outbox o
+      WHERE {_DUE}
+      ORDER BY 1, 2, 3 LIMIT :groups
+    ), picked AS (  -- locked for this statement only; a row another pass leased meanwhile is left
+      SELECT o.id FROM notification_outbox o
+      JOIN due ON due.recipient_id = o.recipient_id AND due.kind = CASE WHEN :digest THEN '' ELSE o.kind END
+              AND due.grp = CASE WHEN :digest THEN 0 ELSE o.batch END
+      WHERE {_DUE}
+      FOR UPDATE OF o SKIP LOCKED
+    ), leased AS (
+      UPDATE notification_outbox o SET leased_by = :by, leased_until = now() + CAST(:lease AS interval)
+      FROM picked WHERE o.id = picked.id
+      RETURNING o.*
+    )
     SELECT o.id, o.recipient_id, o.kind, o.batch, o.report_id, o.from_status, o.to_status, o.reason,
            o.actor_role, o.details, o.created_at, u.email, u.active,
            coalesce(to_jsonb(u) ->> 'locale', to_jsonb(u) ->> 'page_locale') AS locale,
            u.role AS recipient_role, u.commune_nis AS recipient_commune,
            r.reference, r.commune_nis, c.name_fr AS commune, r.network, r.issue
-    FROM notification_outbox o
-    JOIN due ON due.recipient_id = o.recipient_id AND due.kind = CASE WHEN :digest THEN '' ELSE o.kind END
-            AND due.grp = CASE WHEN :digest THEN 0 ELSE o.batch END
+    FROM leased o
     JOIN users u ON u.id = o.recipient_id
     JOIN reports r ON r.id = o.report_id
     JOIN communes c ON c.nis_code = r.commune_nis
-    WHERE o.state = 'pending' AND o.delivery = :delivery AND o.next_attempt_at <= :now
-      AND (o.attempts > 0 OR NOT :retried_only) AND NOT o.id = ANY(:tried)
     ORDER BY o.recipient_id, o.kind, o.batch, o.id
-    FOR UPDATE OF o SKIP LOCKED
 """
+
+#: Just before a message leaves: which of its rows (``:ids``, leased ``:by`` this pass) it still
+#: tells. A row its recipient dropped meanwhile (the choice ``none``: ``skipped`` already, or an
+#: account deactivated) is marked ``skipped``; one moved to the other delivery (``each`` ↔
+#: ``digest``) is released to it. One statement.
+_RECHECK = text("""
+    WITH m AS (
+      SELECT o.id, o.state = 'pending' AND o.delivery = :delivery AND u.active
+                   AND u.notification_mail <> 'none' AS keep,
+             o.state = 'pending' AND (NOT u.active OR u.notification_mail = 'none') AS dropped
+      FROM notification_outbox o JOIN users u ON u.id = o.recipient_id
+      WHERE o.id = ANY(:ids) AND o.leased_by = :by
+    ), gone AS (
+      UPDATE notification_outbox o
+      SET state = CASE WHEN m.dropped THEN 'skipped' ELSE o.state END, leased_by = NULL, leased_until = NULL
+      FROM m WHERE o.id = m.id AND NOT m.keep
+    )
+    SELECT id, keep, dropped FROM m""")
 
 
 def still_told(row: dict[str, Any]) -> bool:
@@ -383,22 +432,25 @@ def still_told(row: dict[str, Any]) -> bool:
     return bool(row["active"]) and policy.may_read_report(recipient, row["commune_nis"])
 
 
-def claim(session: Session, *, digest: bool = False, now: datetime | None = None,
+def claim(session: Session, by: uuid.UUID, *, digest: bool = False, now: datetime | None = None,
           limit: int = MAX_MESSAGES_PER_PASS, retried_only: bool = False,
           tried: Iterable[int] = ()) -> list[Message]:
-    """Lock the due outbox rows of at most ``limit`` messages and return those messages.
+    """Lease the due outbox rows of at most ``limit`` messages to the delivery pass ``by`` and
+    return those messages.
 
     Without ``digest``: rows delivered ``each``, one message per recipient, kind and batch
     (one event: a submission, an import, a bulk transition). With ``digest``: the pending
     ``digest`` rows, one message per recipient, whatever their kinds (:func:`render` gives
     each kind its section). ``retried_only``: only the rows tried before (a digest that
     failed, retried before the next day's); ``tried``: row ids left out (tried already in
-    this run). Rows locked by another worker are skipped.
-    One query; the locks last until the caller's transaction ends.
+    this run). Rows leased to another pass whose :data:`LEASE` has not run out, or locked by
+    another claim, are left. One statement; the caller commits at once (the rows are locked
+    until then) and sends outside that transaction.
     """
     rows = session.execute(text(_CLAIM), {
         "digest": digest, "delivery": "digest" if digest else "each", "now": now or datetime.now(UTC),
-        "groups": limit, "retried_only": retried_only, "tried": list(tried)}).mappings().all()
+        "groups": limit, "retried_only": retried_only, "tried": list(tried), "by": by,
+        "lease": LEASE}).mappings().all()
     messages: dict[tuple, Message] = {}
     for row in rows:
         key = (row["recipient_id"], "", 0) if digest else (row["recipient_id"], row["kind"], row["batch"])
@@ -411,12 +463,38 @@ def claim(session: Session, *, digest: bool = False, now: datetime | None = None
     return list(messages.values())
 
 
+@dataclass
+class _Outcome:
+    """What one delivery pass did: the counts :func:`deliver_pending` returns, the ids of the
+    rows that failed, and whether it stopped because the mail server could not be reached."""
+
+    messages: int = 0
+    rows: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failed_ids: list[int] = field(default_factory=list)
+    unreachable: bool = False
+
+    def counts(self) -> dict[str, int]:
+        return {"messages": self.messages, "rows": self.rows, "failed": self.failed, "skipped": self.skipped}
+
+
 def deliver_pending(session: Session, settings: MailSettings, base_url: str, *, digest: bool = False,
                     now: datetime | None = None, limit: int = MAX_MESSAGES_PER_PASS, retried_only: bool = False,
                     tried: set[int] | None = None) -> dict[str, int]:
-    """Send the due messages (:func:`claim`) over one SMTP connection and record the outcome:
-    ``sent`` rows in one UPDATE, failures (retried later, ``failed`` after
-    :data:`~geosignal.models.notification.MAX_ATTEMPTS`) in another. The caller commits.
+    """Send the due messages (:func:`claim`) over one SMTP connection and record each outcome,
+    holding no lock nor transaction while the SMTP server is talked to.
+
+    Three kinds of short transaction, each committed on ``session``: the claim (the rows
+    leased to this pass, and those nobody is to be told of marked ``skipped``); before each
+    message, a look at its rows (:data:`_RECHECK`: a recipient who unsubscribed, chose the
+    other delivery or was deactivated since the claim is not sent them); after it, its rows
+    marked ``sent``, or its failure (retried later, ``failed`` after
+    :data:`~geosignal.models.notification.MAX_ATTEMPTS`). Only rows still leased to this
+    pass and still ``pending`` are marked: a choice made meanwhile stands. A failure to reach
+    the server (connection, greeting, STARTTLS, login) ends the pass: the messages left are
+    recorded as failed with the same error, without waiting for the server once more each; a
+    pass past :data:`LAST_START` leaves the rest to the next pass.
 
     ``base_url``: the public address links start with (``GEOSIGNAL_PUBLIC_BASE_URL``). With no
     SMTP host configured nothing is sent and the due rows are marked ``skipped``; so are the
@@ -426,36 +504,83 @@ def deliver_pending(session: Session, settings: MailSettings, base_url: str, *, 
     messages (to retry or given up), ``skipped`` rows. ``retried_only`` and ``tried`` as for
     :func:`claim`; the ids of the rows that failed are added to ``tried``.
     """
-    messages = claim(session, digest=digest, now=now, limit=limit, retried_only=retried_only, tried=tried or ())
+    outcome = _deliver_pass(session, settings, base_url, digest=digest, now=now, limit=limit,
+                            retried_only=retried_only, tried=tried)
+    return outcome.counts()
+
+
+def _deliver_pass(session: Session, settings: MailSettings, base_url: str, *, digest: bool,
+                  now: datetime | None, limit: int, retried_only: bool, tried: set[int] | None) -> _Outcome:
+    """:func:`deliver_pending`, saying whether the server could not be reached."""
+    by = uuid.uuid4()
+    last_start = time.monotonic() + LAST_START.total_seconds()  # (before the claim: within the lease)
+    messages = claim(session, by, digest=digest, now=now, limit=limit, retried_only=retried_only,
+                     tried=tried or ())
+    outcome = _Outcome()
     skipped: list[int] = []
     for message in messages:
         told = [bool(settings.host) and still_told(row) for row in message.rows]
         skipped += [row["id"] for row, yes in zip(message.rows, told, strict=True) if not yes]
         message.rows = [row for row, yes in zip(message.rows, told, strict=True) if yes]
+    _record(session, by, skipped=skipped)
+    outcome.skipped += len(skipped)
+    session.commit()
     outgoing = [m for m in messages if m.rows]
-    sent: list[Message] = []
-    failures: list[tuple[Message, str]] = []
-    if outgoing:
-        sender = _Sender(settings)
-        try:
-            for message in outgoing:
-                try:
-                    sender.send(build_email(settings, message, base_url))
-                    sent.append(message)
-                except (smtplib.SMTPException, OSError) as exc:
-                    failures.append((message, _error_text(exc)))
-                    sender.reset()
-        finally:
-            sender.close()
-    _record(session, sent, failures, skipped)
+    delivery = "digest" if digest else "each"
+    sender = _Sender(settings)
+    try:
+        for index, message in enumerate(outgoing):
+            if time.monotonic() > last_start:  # the rest to the next pass, before this one's lease runs out
+                _record(session, by, released=[i for m in outgoing[index:] for i in m.ids])
+                session.commit()
+                break
+            message.rows = _still_to_send(session, by, message, delivery, outcome)
+            session.commit()
+            if not message.rows:
+                continue
+            try:
+                sender.send(build_email(settings, message, base_url))
+            except _Unreachable as exc:  # the server is away: no use waiting for it once more per message
+                left = outgoing[index:]
+                error = _error_text(exc.__cause__ or exc)
+                _record(session, by, failures=[(m, error) for m in left])
+                session.commit()
+                outcome.failed += len(left)
+                outcome.failed_ids += [i for m in left for i in m.ids]
+                outcome.unreachable = True
+                log.warning("mail server not reached (%s): %d notification messages left for a later try",
+                            error, len(left))
+                break
+            except (smtplib.SMTPException, OSError) as exc:
+                error = _error_text(exc)
+                _record(session, by, failures=[(message, error)])
+                session.commit()
+                outcome.failed += 1
+                outcome.failed_ids += message.ids
+                sender.reset()
+                log.warning("notification to …@%s not delivered: %s", message.email.rpartition("@")[2], error)
+                continue
+            _record(session, by, sent=message.ids)
+            session.commit()
+            outcome.messages += 1
+            outcome.rows += len(message.rows)
+    finally:
+        sender.close()
     if tried is not None:
-        tried.update(i for m, _ in failures for i in m.ids)
+        tried.update(outcome.failed_ids)
     if not settings.host and skipped:
         log.info("mail not configured: %d notifications not sent", len(skipped))
-    for message, error in failures:
-        log.warning("notification to …@%s not delivered: %s", message.email.rpartition("@")[2], error)
-    return {"messages": len(sent), "rows": sum(len(m.rows) for m in sent), "failed": len(failures),
-            "skipped": len(skipped)}
+    return outcome
+
+
+def _still_to_send(session: Session, by: uuid.UUID, message: Message, delivery: str,
+                   outcome: _Outcome) -> list[dict[str, Any]]:
+    """The rows of ``message`` it still tells, now (:data:`_RECHECK`); the others are dropped
+    (counted as skipped) or released."""
+    looked = session.execute(_RECHECK, {"ids": message.ids, "by": by, "delivery": delivery}).all()
+    keep = {i for i, kept, _dropped in looked if kept}
+    outcome.skipped += sum(1 for _i, _kept, dropped in looked if dropped)
+    return [row for row in message.rows if row["id"] in keep]
 
 
 def base_url_from_config(config: Any) -> str:
@@ -472,22 +597,23 @@ def deliver_from_config(database: Any, config: Any, *, digest: bool = False,
                         now: datetime | None = None, retried_only: bool = False) -> dict[str, int]:
     """Deliver every due message (:func:`deliver_pending`) with the SMTP settings and public
     address of an application's ``config``, on sessions of ``database``
-    (:class:`geosignal.db.Database`), committing after each pass of
-    :data:`MAX_MESSAGES_PER_PASS` messages. A message that fails is tried once per call (its
-    retry waits for its time, even with ``now`` = :data:`EVERY_PENDING`). ``retried_only``: as
-    for :func:`claim`. Returns the summed counts."""
+    (:class:`geosignal.db.Database`), in passes of :data:`MAX_MESSAGES_PER_PASS` messages. A
+    message that fails is tried once per call (its retry waits for its time, even with
+    ``now`` = :data:`EVERY_PENDING`); a pass that could not reach the mail server ends the
+    call (what is left waits for its retry). ``retried_only``: as for :func:`claim`. Returns
+    the summed counts."""
     settings = MailSettings.from_config(config)
     base_url = base_url_from_config(config)
     total = {"messages": 0, "rows": 0, "failed": 0, "skipped": 0}
     tried: set[int] = set()
     while True:
         with database.session() as session:
-            done = deliver_pending(session, settings, base_url, digest=digest, now=now, retried_only=retried_only,
-                                   tried=tried)
+            done = _deliver_pass(session, settings, base_url, digest=digest, now=now, limit=MAX_MESSAGES_PER_PASS,
+                                 retried_only=retried_only, tried=tried)
             session.commit()
-        for key, value in done.items():
+        for key, value in done.counts().items():
             total[key] += value
-        if not (done["messages"] or done["skipped"]):  # nothing left, or only failures (retried later)
+        if done.unreachable or not (done.messages or done.skipped):  # nothing left, or only failures
             return total
 
 
@@ -500,27 +626,45 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _record(session: Session, sent: list[Message], failures: list[tuple[Message, str]], skipped: list[int]) -> None:
-    """Mark the outcome of one pass: one statement per outcome."""
+def _record(session: Session, by: uuid.UUID, *, sent: Sequence[int] = (),
+            failures: Sequence[tuple[Message, str]] = (), skipped: Sequence[int] = (),
+            released: Sequence[int] = ()) -> None:
+    """Record outcomes of the delivery pass ``by``, one statement per outcome, on the rows
+    still leased to it and still ``pending`` (a choice made since the claim stands), releasing
+    their lease: ``sent`` rows, ``failures`` (a message and its error: retried after 1 min ×
+    2ⁿ, at most 6 h, ``failed`` after :data:`~geosignal.models.notification.MAX_ATTEMPTS`),
+    ``skipped`` rows, ``released`` rows (not tried: due again for the next pass)."""
+    mine = "o.leased_by = :by AND o.state = 'pending'"
+    free = "leased_by = NULL, leased_until = NULL"
     if sent:
-        session.execute(text("UPDATE notification_outbox SET state = 'sent', sent_at = now(), attempts = attempts + 1, "
-                             "last_error = NULL WHERE id = ANY(:ids)"), {"ids": [i for m in sent for i in m.ids]})
+        session.execute(text(f"UPDATE notification_outbox o SET state = 'sent', sent_at = now(), "
+                             f"attempts = attempts + 1, last_error = NULL, {free} WHERE o.id = ANY(:ids) AND {mine}"),
+                        {"ids": list(sent), "by": by})
     if failures:
         ids = [i for m, _ in failures for i in m.ids]
         errors = [e for m, e in failures for _ in m.ids]
-        session.execute(text("""
-            UPDATE notification_outbox o SET attempts = o.attempts + 1, last_error = f.error,
+        session.execute(text(f"""
+            UPDATE notification_outbox o SET attempts = o.attempts + 1, last_error = f.error, {free},
               state = CASE WHEN o.attempts + 1 >= :max THEN 'failed' ELSE 'pending' END,
               next_attempt_at = now() + least(interval '1 minute' * power(2, o.attempts), interval '6 hours')
             FROM unnest(CAST(:ids AS bigint[]), CAST(:errors AS varchar[])) AS f(id, error)
-            WHERE o.id = f.id"""), {"ids": ids, "errors": errors, "max": MAX_ATTEMPTS})
+            WHERE o.id = f.id AND {mine}"""), {"ids": ids, "errors": errors, "max": MAX_ATTEMPTS, "by": by})
     if skipped:
-        session.execute(text("UPDATE notification_outbox SET state = 'skipped' WHERE id = ANY(:ids)"),
-                        {"ids": skipped})
+        session.execute(text(f"UPDATE notification_outbox o SET state = 'skipped', {free} "
+                             f"WHERE o.id = ANY(:ids) AND {mine}"), {"ids": list(skipped), "by": by})
+    if released:
+        session.execute(text(f"UPDATE notification_outbox o SET {free} WHERE o.id = ANY(:ids) AND o.leased_by = :by"),
+                        {"ids": list(released), "by": by})
+
+
+class _Unreachable(Exception):
+    """The SMTP server could not be reached: connection, greeting, STARTTLS or login failed
+    (the cause is the error)."""
 
 
 class _Sender:
-    """One SMTP connection for a delivery pass, opened on first use and again after a failure."""
+    """One SMTP connection for a delivery pass, opened on first use and again after a failure;
+    a failure to open it raises :class:`_Unreachable`."""
 
     def __init__(self, settings: MailSettings) -> None:
         self.settings = settings
@@ -528,12 +672,18 @@ class _Sender:
 
     def send(self, message: EmailMessage) -> None:
         if self.smtp is None:
-            smtp = smtplib.SMTP(self.settings.host, self.settings.port, timeout=10)
+            try:
+                smtp = smtplib.SMTP(self.settings.host, self.settings.port, timeout=SMTP_TIMEOUT_S)
+            except (smtplib.SMTPException, OSError) as exc:
+                raise _Unreachable(str(exc)) from exc
             try:
                 if self.settings.starttls:
                     smtp.starttls()
                 if self.settings.user:
                     smtp.login(self.settings.user, self.settings.password)
+            except (smtplib.SMTPException, OSError) as exc:
+                smtp.close()
+                raise _Unreachable(str(exc)) from exc
             except BaseException:
                 smtp.close()
                 raise
