@@ -233,7 +233,8 @@ def test_a_digest_of_submissions_and_withdrawals_is_one_message(app, db, smtp_se
     filed = _report(rep, dx=-3000.0)
     assert _deliver(app, db, digest=True) == {"messages": 1, "rows": 3, "failed": 0, "skipped": 0}
     [digest] = smtp_server.to("referente2@igretec.com")
-    assert digest["Subject"] == "geosignal : résumé du jour, 3 signalements"
+    # two reports (three events: the withdrawn one was submitted, then withdrawn): « 3 » before
+    assert digest["Subject"] == "geosignal : résumé du jour, 2 signalements"
     plain, page = _parts(digest)
     submitted = plain.index("2 signalements ont été soumis depuis le dernier résumé :")
     removed = plain.index("Une commune a retiré un signalement que vous aviez validé, qu'un export a emporté "
@@ -246,9 +247,55 @@ def test_a_digest_of_submissions_and_withdrawals_is_one_message(app, db, smtp_se
         assert text_.count("geosignal, zones blanches de Charleroi Métropole") == 1
         assert text_.count("Bonjour,") == 1
     assert page.index("2 signalements ont été soumis") < page.index("Une commune a retiré un signalement")
-    assert f'<a href="{BASE}/signalements/{filed}">' in page and "<title>geosignal : résumé du jour, 3 signalements" in page
+    assert f'<a href="{BASE}/signalements/{filed}">' in page and "<title>geosignal : résumé du jour, 2 signalements" in page
     _no_personal_data(digest, allowed="referente2@igretec.com")
     assert _deliver(app, db, digest=True)["messages"] == 0
+
+
+@pytest.mark.parametrize(("lang", "subject", "heading", "events"), [
+    ("fr", "geosignal : résumé du jour, 1 signalement soumis",
+     "1 signalement a été soumis depuis le dernier résumé :", "Soumis, puis répondu : Rue Haute"),
+    ("nl", "geosignal: samenvatting van de dag, 1 melding ingediend",
+     "1 melding ingediend sinds de vorige samenvatting:", "Ingediend, daarna beantwoord: Rue Haute"),
+    ("en", "geosignal: daily summary, 1 report submitted",
+     "1 report submitted since the last summary:", "Submitted, then answered: Rue Haute"),
+])
+def test_a_report_asked_and_answered_the_same_day_is_one_report_in_the_digest(app, db, smtp_server, people, lang: str,  # noqa: ANN001
+                                                                             subject: str, heading: str,
+                                                                             events: str) -> None:
+    """A tester's trial: a report filed, asked a question and answered the same day is one
+    report waiting for the referent; her digest said « 2 signalements ont été soumis » and
+    listed it twice. One entry now, its events in order."""
+    db.execute(text("UPDATE users SET locale = :l WHERE email = 'referente2@igretec.com'"), {"l": lang})
+    rid = _report(people["rep"])
+    assert people["referent"].post(f"/api/v1/reports/{rid}/transitions",
+                                   json={"to": "needs_info", "reason": "Quelle rue ?"}).status_code == 200
+    assert people["rep"].post(f"/api/v1/reports/{rid}/transitions",
+                              json={"to": "submitted", "reason": "Rue Haute"}).status_code == 200
+    assert _deliver(app, db, digest=True) == {"messages": 1, "rows": 2, "failed": 0, "skipped": 0}
+    [digest] = smtp_server.to("referente2@igretec.com")
+    plain, page = _parts(digest)
+    reference = _reference(db, rid)
+    assert digest["Subject"] == subject
+    assert plain.count(reference) == 1 and plain.count(f"{BASE}/signalements/{rid}") == 1
+    entry = plain.replace("\r\n", "\n").partition(heading + "\n\n")[2]
+    assert entry.startswith(f"- {reference} — Charleroi — ") and f"\n  {events}\n  {BASE}/signalements/{rid}\n" in entry
+    assert page.count(f"<strong>{reference}</strong>") == 1
+    assert f"{events.rpartition(' Rue Haute')[0].rstrip()} <q>Rue Haute</q><br>" in page.replace("&#39;", "'")
+
+
+def test_one_report_submitted_then_withdrawn_is_one_report_in_the_digest(app, db, smtp_server, people) -> None:  # noqa: ANN001
+    """A tester's trial: a report filed, validated by the referent's colleague and withdrawn by
+    its commune the same day made « résumé du jour, 2 signalements » (its two events)."""
+    rid = _report(people["rep"])
+    assert people["referent"].post(f"/api/v1/reports/{rid}/transitions", json={"to": "validated"}).status_code == 200
+    assert people["rep"].post(f"/api/v1/reports/{rid}/transitions", json={"to": "withdrawn"}).status_code == 200
+    _deliver(app, db, digest=True)
+    [digest] = smtp_server.to("referente2@igretec.com")
+    assert digest["Subject"] == "geosignal : résumé du jour, 1 signalement"
+    plain = _parts(digest)[0]
+    assert "1 signalement a été soumis depuis le dernier résumé :" in plain
+    assert plain.count(f"- {_reference(db, rid)} — ") == 2  # once submitted, once withdrawn: a section each
 
 
 def test_choosing_the_digest_moves_pending_submissions_to_it(app, db, smtp_server, people) -> None:  # noqa: ANN001

@@ -804,6 +804,11 @@ def _withdrawal_facts(details: dict[str, Any] | None, language: str) -> dict[str
 #: The template of each kind of message (``templates/mail/<name>.txt`` and ``.html``), in the
 #: order a digest of several kinds tells them.
 _TEMPLATES = {"submission": "submissions", "withdrawal": "withdrawals", "transition": "transitions"}
+#: The kinds whose messages count and list reports, one entry per report with its events in
+#: order (a report filed, asked a question and answered the same day is one report waiting for
+#: the referent: « soumis, puis répondu : … »); a change of status is told one by one (its
+#: messages count changes).
+_ONE_ENTRY_PER_REPORT = frozenset({"submission", "withdrawal"})
 
 
 def render(message: Message, base_url: str, unsubscribe_link: str | None = None) -> tuple[str, str, str]:
@@ -816,8 +821,11 @@ def render(message: Message, base_url: str, unsubscribe_link: str | None = None)
     (``mail/digest``): one section per kind, in :data:`_TEMPLATES`' order, and the first kind's
     footer. Items carry the report's reference, commune, network and issue, the statuses
     before and after, the reason and the role of who acted, and the link to the report's page;
-    every message ends with the link to the recipient's e-mail settings and, when given,
-    ``unsubscribe_link`` (:func:`unsubscribe_url`).
+    submissions and withdrawals are counted and listed by report (:data:`_ONE_ENTRY_PER_REPORT`:
+    an item's ``events``, in order, are the report's events the message tells), and a digest's
+    subject counts distinct reports, whatever their kinds and events; every message ends with
+    the link to the recipient's e-mail settings and, when given, ``unsubscribe_link``
+    (:func:`unsubscribe_url`).
     """
     from markupsafe import Markup
 
@@ -827,12 +835,21 @@ def render(message: Message, base_url: str, unsubscribe_link: str | None = None)
               "unsubscribe_url": unsubscribe_link}
     parts = []
     for kind, name in _TEMPLATES.items():
-        items = [{
-            "reference": r["reference"], "commune": r["commune"], "nis": r["commune_nis"],
-            "url": report_url(base_url, r["report_id"]), "network": r["network"], "issue": r["issue"],
-            "from_status": r["from_status"], "to_status": r["to_status"], "reason": r["reason"],
-            "actor_role": r["actor_role"], **_withdrawal_facts(r.get("details"), message.locale),
-        } for r in message.rows if r.get("kind", message.kind) == kind]  # (a row without one is the message's)
+        entries: dict[Any, dict[str, Any]] = {}
+        for n, r in enumerate(message.rows):
+            if r.get("kind", message.kind) != kind:  # (a row without one is the message's)
+                continue
+            event = {"from_status": r["from_status"], "to_status": r["to_status"], "reason": r["reason"],
+                     "actor_role": r["actor_role"]}
+            key = r["report_id"] if kind in _ONE_ENTRY_PER_REPORT else n
+            item = entries.get(key)
+            if item is None:  # the report's first event of the message gives the entry's statuses
+                item = entries[key] = {
+                    "reference": r["reference"], "commune": r["commune"], "nis": r["commune_nis"],
+                    "url": report_url(base_url, r["report_id"]), "network": r["network"], "issue": r["issue"],
+                    **event, **_withdrawal_facts(r.get("details"), message.locale), "events": []}
+            item["events"].append(event)
+        items = list(entries.values())
         if items:
             parts.append((name, {**common, "items": items[:MAX_LISTED], "count": len(items),
                                  "more": max(0, len(items) - MAX_LISTED),
@@ -847,7 +864,7 @@ def render(message: Message, base_url: str, unsubscribe_link: str | None = None)
     else:  # a digest of several kinds: the sections (already escaped in HTML) in one message
         plains = [(env.get_template(f"{name}.txt"), c) for name, c in parts]
         pages = [(env.get_template(f"{name}.html"), c) for name, c in parts]
-        context = {**common, "count": len(message.rows),
+        context = {**common, "count": len({r["report_id"] for r in message.rows}),
                    "sections": "".join(block(t, c, "section") for t, c in plains),
                    "footer": block(*plains[0], "footer")}
         page_context = {**common, "sections": Markup("".join(block(t, c, "section") for t, c in pages)),
