@@ -2,7 +2,7 @@
 
 Revision ID: 0042
 Revises: 0041
-Create Date: 2026-12-08 09:00:00
+Create Date: 2026-12-07 10:00:00
 
 A delivery pass locked the rows it claimed (``FOR UPDATE SKIP LOCKED``) and talked to the SMTP
 server while holding the locks: behind a mail server that never answers (10 s per message) a
