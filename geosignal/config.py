@@ -124,7 +124,7 @@ SETTINGS: dict[str, Setting] = {
     "LOCK_TIMEOUT_S": Setting("float", 20.0, "seconds a web request waits for a lock (behind a large import of its "
                               "network) before 503 busy; below the web worker's timeout (geosignal serve "
                               "--timeout, 30)", low=1, high=600),
-    "IMPORT_JOB_MIN_BYTES": Setting("int", 256 * 1024, "a saved upload larger than this (bytes; ~4,000 CSV rows) runs as a job", low=0),
+    "IMPORT_JOB_MIN_BYTES": Setting("int", 256 * 1024, "a saved upload larger than this (bytes; ~4,000 CSV rows; an archive: what its members inflate to) runs as a job", low=0),
 }
 
 #: The defaults alone, as a mapping (kept for callers that read them).

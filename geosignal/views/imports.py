@@ -25,7 +25,7 @@ from geosignal.services.imports import (
     job_head,
     template_csv,
 )
-from geosignal.services.intake import detect_format
+from geosignal.services.intake import check_declared_size, declared_size, detect_format
 from geosignal.services.territory import limits_from_config
 from geosignal.views.api import current_service_area
 
@@ -43,7 +43,8 @@ def post_import() -> Response:
     per-feature report; 422 ``import_rejected`` when ``mode=all`` and a feature is refused.
 
     A save of a file larger than ``IMPORT_JOB_MIN_BYTES`` is run by a job worker: → 202
-    with ``Location: /api/v1/imports/<id>`` to poll (see :func:`get_import`).
+    with ``Location: /api/v1/imports/<id>`` to poll (see :func:`get_import`). An archive's
+    size is what its members declare they inflate to (:func:`~geosignal.services.intake.declared_size`).
     """
     user = current()
     policy.require(policy.may_file_reports(user), "the referent reads reports; representatives write them")
@@ -91,13 +92,15 @@ def post_import() -> Response:
     data = upload.read()
     session = get_session()
     limits = limits_from_config(current_app.config)
-    if not dry_run and len(data) > current_app.config["IMPORT_JOB_MIN_BYTES"]:
+    # an archive by what it inflates to: a 58 KB KMZ of 20,000 placemarks was read in the request for 134 s
+    if not dry_run and declared_size(data) > current_app.config["IMPORT_JOB_MIN_BYTES"]:
         check_options(mode=options["mode"], default_network=options["default_network"], crs=options["crs"],
                       column_map=column_map)
         if len(data) > limits.max_upload_bytes:
             raise GeosignalError("payload_too_large", f"The file has {len(data):,} bytes; the limit is "
                                  f"{limits.max_upload_bytes:,}.", value=len(data), limit=limits.max_upload_bytes)
         detect_format(data, upload.filename)
+        check_declared_size(data, limits.max_upload_bytes)  # (a zip bomb: refused now, as in the request)
         job = create_import_job(session, user, data, upload.filename, options, token_id=g.get("token_id"),
                                 language=i18n.current_language())
         session.commit()

@@ -96,6 +96,7 @@ from geosignal.errors import GeosignalError
 from geosignal.geo import area_m2, length_m
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea
+from .containers import check_declared_size, declared_size
 from .core import (
     ReportInput,
     feature_id,
@@ -117,6 +118,8 @@ __all__ = [
     "ServiceArea",
     "UploadResult",
     "area_m2",
+    "check_declared_size",
+    "declared_size",
     "detect_format",
     "feature_id",
     "known_finite",
