@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 #: The queue of import jobs, and the task that runs one.
 QUEUE = "imports"
 IMPORT_TASK = "geosignal.import_file"
+#: How many times an import job is run again after a run that failed without even recording its
+#: failure (the database away): then the queue gives up on it, and its import ends ``failed``
+#: (:func:`check_imports`).
+IMPORT_RETRIES = 5
 
 #: The application whose configuration and database the tasks of this process use.
 _flask_app: Flask | None = None
@@ -95,16 +99,19 @@ def _send_digest(timestamp: int) -> None:
     notifications.deliver_from_config(_flask_app.extensions["geosignal.db"], _flask_app.config, digest=True)
 
 
-def job_app(database_url: str) -> procrastinate.App:
+def job_app(database_url: str, flask_app: Flask | None = None) -> procrastinate.App:
     """Return a procrastinate application on ``database_url`` with geosignal's tasks: saved
-    imports, and e-mail notifications (sent when queued, retried every 5 minutes, digest daily)."""
+    imports (and the check every minute of those a dead worker left, or the queue gave up on),
+    and e-mail notifications (sent when queued, retried every 5 minutes, digest daily).
+    ``flask_app``: whose database and messages the check uses (else the job worker's)."""
     import procrastinate
 
     from geosignal.services import notifications
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)))
     # retried when the job could not even record its failure (the database away): it starts anew
-    app.task(name=IMPORT_TASK, queue=QUEUE, retry=procrastinate.RetryStrategy(max_attempts=5, wait=30))(_run_import)
+    app.task(name=IMPORT_TASK, queue=QUEUE,
+             retry=procrastinate.RetryStrategy(max_attempts=IMPORT_RETRIES, wait=30))(_run_import)
     app.task(name=notifications.MAIL_TASK, queue=notifications.MAIL_QUEUE)(_send_mail)
     app.periodic(cron=notifications.RETRY_CRON, periodic_id="mail-retry")(
         app.task(name=notifications.MAIL_TASK + "_periodic", queue=notifications.MAIL_QUEUE)(_send_mail_periodic))
@@ -112,7 +119,7 @@ def job_app(database_url: str) -> procrastinate.App:
         app.task(name=notifications.DIGEST_TASK, queue=notifications.MAIL_QUEUE)(_send_digest))
 
     async def requeue_stalled_periodic(timestamp: int) -> int:
-        return await retry_stalled(app)
+        return await check_imports(app, flask_app)
 
     app.periodic(cron=STALLED_CRON, periodic_id="imports-stalled")(
         app.task(name=STALLED_TASK, queue=notifications.MAIL_QUEUE, queueing_lock=STALLED_TASK)(
@@ -123,7 +130,8 @@ def job_app(database_url: str) -> procrastinate.App:
 #: Every minute a worker looks for import jobs a dead worker left ``doing`` (its heartbeat
 #: older than procrastinate's 30 s, or its row pruned): checked only when a worker started, a
 #: worker killed and restarted at once (``geosignal serve``'s watchdog: 1 s; a deploy) found
-#: the dead one's heartbeat still fresh, and the job said ``running`` for ever.
+#: the dead one's heartbeat still fresh, and the job said ``running`` for ever. The same check
+#: ends the imports the queue gave up on (:func:`check_imports`).
 STALLED_CRON = "* * * * *"
 STALLED_TASK = "geosignal.requeue_stalled_imports"
 
@@ -138,24 +146,52 @@ async def retry_stalled(app: procrastinate.App) -> int:
     return len(stalled)
 
 
-async def _requeue_stalled(app: procrastinate.App) -> None:
-    """:func:`retry_stalled` when a worker starts (it opens ``app``)."""
+def _fail_lost_imports(flask_app: Flask | None = None) -> int:
+    """End ``failed`` the imports still queued or running whose queue entry is over or gone
+    (:func:`geosignal.services.imports.fail_lost_imports`), in ``flask_app``'s database (else
+    the job worker's); how many."""
+    from geosignal.services.imports import fail_lost_imports as fail
+
+    flask_app = flask_app or _flask_app
+    if flask_app is None:
+        raise RuntimeError("no application configured for the job worker")
+    with flask_app.app_context():
+        with flask_app.extensions["geosignal.db"].session() as session:
+            failed = fail(session, describe=_message_in)
+            session.commit()
+    return failed
+
+
+async def check_imports(app: procrastinate.App, flask_app: Flask | None = None) -> int:
+    """:func:`retry_stalled`, then end ``failed`` the imports still queued or running whose
+    queue entry is over or gone (:func:`geosignal.services.imports.fail_lost_imports`); returns
+    how many jobs were queued again. ``app`` is open; ``flask_app``: whose database and messages
+    (else the job worker's)."""
+    import asyncio
+
+    requeued = await retry_stalled(app)
+    await asyncio.to_thread(_fail_lost_imports, flask_app)
+    return requeued
+
+
+async def _requeue_stalled(app: procrastinate.App, flask_app: Flask) -> None:
+    """:func:`check_imports` when a worker starts (it opens ``app``)."""
     async with app.open_async():
-        await retry_stalled(app)
+        await check_imports(app, flask_app)
 
 
 def run_worker(flask_app: Flask, *, wait: bool = True, concurrency: int = 1,
                install_signal_handlers: bool = True) -> None:
     """Run a job worker for ``flask_app``'s database: with ``wait`` until stopped (SIGINT,
     SIGTERM), else until the queue is empty (tests, one-off runs). Jobs left half done by a
-    killed worker are queued again first. Import jobs are CPU-bound
+    killed worker are queued again first (:func:`check_imports`). Import jobs are CPU-bound
     and each holds one transaction: ``concurrency`` is the number run at once."""
     import asyncio
 
     global _flask_app
     _flask_app = flask_app
-    app = job_app(flask_app.config["DATABASE_URL"])
-    asyncio.run(_requeue_stalled(app))
+    app = job_app(flask_app.config["DATABASE_URL"], flask_app)
+    asyncio.run(_requeue_stalled(app, flask_app))
     from geosignal.services.notifications import MAIL_QUEUE
 
     app.run_worker(queues=[QUEUE, MAIL_QUEUE], wait=wait, concurrency=concurrency, delete_jobs="successful",

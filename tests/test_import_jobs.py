@@ -530,45 +530,115 @@ def test_serve_runs_web_and_job_workers_and_stops_them_together(job_app) -> None
     assert left == []
 
 
+def _taken_by_a_worker_that_dies(app, import_id: str) -> int:  # noqa: ANN001
+    """A worker takes the import job ``import_id``, starts it, and dies (killed: the OOM
+    killer, a crash in GDAL): its heartbeat stops, a minute old. Returns the queue entry's id."""
+    with app.extensions["geosignal.db"].engine.begin() as c:
+        worker = c.execute(text("SELECT procrastinate_register_worker_v1()")).scalar_one()
+        taken = c.execute(text("SELECT id FROM procrastinate_fetch_job_v2(ARRAY['imports']::varchar[], :w)"),
+                          {"w": worker}).scalar_one()
+        assert taken == c.execute(text("SELECT queue_job_id FROM import_jobs WHERE id = CAST(:i AS uuid)"),
+                                  {"i": import_id}).scalar_one()
+        c.execute(text("UPDATE import_jobs SET state = 'running', started_at = now() WHERE id = CAST(:i AS uuid)"),
+                  {"i": import_id})
+        c.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 minute' WHERE id = :w"),
+                  {"w": worker})
+    return taken
+
+
+def _check(app) -> int:  # noqa: ANN001
+    """Run once the periodic check of import jobs (every minute in a job worker); how many jobs
+    it queued again."""
+    import asyncio
+
+    queue = jobs.job_app(app.config["DATABASE_URL"], app)
+    periodic = queue.periodic_registry.periodic_tasks[(jobs.STALLED_TASK, "imports-stalled")]
+    assert (periodic.cron, periodic.task.queueing_lock) == ("* * * * *", jobs.STALLED_TASK)
+
+    async def tick() -> int:
+        async with queue.open_async():
+            return await periodic.task.func(timestamp=0)
+
+    return asyncio.run(tick())
+
+
 def test_a_job_a_dead_worker_left_running_is_queued_again_within_a_minute(job_app) -> None:
     """A worker killed mid-import leaves its job ``doing`` (the import ``running``). Stalled
     jobs were looked for only when a worker started: one restarted at once (the watchdog of
     ``geosignal serve``: 1 s) found the dead worker's heartbeat still fresh, and the job said
     ``running`` for ever. A periodic task (every minute, one at a time) queues again the jobs
     of workers whose heartbeat stopped; the job then runs from the start, once."""
-    import asyncio
-
+    _work(job_app)  # (the jobs earlier tests left queued)
     response = _post(job_app, _csv([(4.4400 + 0.00001 * k, 50.4200 + 0.00001 * k) for k in range(120)]))
     assert response.status_code == 202
     location, import_id = response.headers["Location"], response.get_json()["id"]
     before = _scalar(job_app, "SELECT count(*) FROM reports")
-    with job_app.extensions["geosignal.db"].engine.begin() as c:
-        # a worker takes the job, starts it, and dies (its heartbeat stops: a minute old)
-        worker = c.execute(text("SELECT procrastinate_register_worker_v1()")).scalar_one()
-        taken = c.execute(text("SELECT id FROM procrastinate_fetch_job_v2(ARRAY['imports']::varchar[], :w)"),
-                          {"w": worker}).scalar_one()
-        assert taken is not None
-        c.execute(text("UPDATE import_jobs SET state = 'running', started_at = now() WHERE id = CAST(:i AS uuid)"),
-                  {"i": import_id})
-        c.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 minute' WHERE id = :w"),
-                  {"w": worker})
+    taken = _taken_by_a_worker_that_dies(job_app, import_id)
     assert job_app.test_client().get(location, headers=_headers(job_app)).get_json()["state"] == "running"
 
-    app = jobs.job_app(job_app.config["DATABASE_URL"])
-    periodic = app.periodic_registry.periodic_tasks[(jobs.STALLED_TASK, "imports-stalled")]
-    assert (periodic.cron, periodic.task.queueing_lock) == ("* * * * *", jobs.STALLED_TASK)
-
-    async def tick() -> int:
-        async with app.open_async():
-            return await periodic.task.func(timestamp=0)
-
-    assert asyncio.run(tick()) == 1
+    assert _check(job_app) == 1
     assert _scalar(job_app, "SELECT status FROM procrastinate_jobs WHERE id = :j", j=taken) == "todo"
+    assert job_app.test_client().get(location, headers=_headers(job_app)).get_json()["state"] == "running"
     _work(job_app)
     done = job_app.test_client().get(location, headers=_headers(job_app)).get_json()
     assert (done["state"], done["saved"]) == ("done", 120)
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 120
-    assert asyncio.run(tick()) == 0  # nothing left doing
+    assert _check(job_app) == 0  # nothing left doing
+
+
+def test_an_import_the_queue_gave_up_on_or_lost_ends_failed(job_app, monkeypatch) -> None:
+    """The database away for minutes while a job runs (a restart, a fail-over): the job cannot
+    record its failure, so the task raises and the queue runs it again; when every attempt
+    meets the database away, the queue marks its entry ``failed``, and the import said
+    ``running`` (committed by the first attempt) for ever, its file kept. So did a queued import
+    whose queue entry is gone. The periodic check ends both ``failed`` (``internal_error``, the
+    file dropped); an import whose entry waits is left to run."""
+    from geosignal.services import imports as imports_service
+
+    _work(job_app)  # (the jobs earlier tests left queued)
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    response = _post(job_app, _csv([(4.4440 + 0.00001 * k, 50.4240 + 0.00001 * k) for k in range(120)]))
+    assert response.status_code == 202
+    import_id = response.get_json()["id"]
+
+    def database_away(database, config, key, area_cache, describe=None):  # noqa: ANN001, ANN202
+        with database.session() as session:  # the first transaction commits; then the connection is lost
+            session.execute(text("UPDATE import_jobs SET state = 'running', started_at = now() WHERE id = :k"),
+                            {"k": key})
+            session.commit()
+        raise ConnectionError("server closed the connection unexpectedly")
+
+    with monkeypatch.context() as away:
+        away.setattr(imports_service, "_run_import_job", database_away)
+        away.setattr(imports_service, "_record_crash", lambda *a, **k: False)
+        for _ in range(jobs.IMPORT_RETRIES + 1):
+            _work(job_app)
+            with job_app.extensions["geosignal.db"].engine.begin() as c:  # (its retries wait 30 s)
+                c.execute(text("UPDATE procrastinate_jobs SET scheduled_at = now() WHERE status = 'todo'"))
+    assert _scalar(job_app, "SELECT q.status || ':' || q.attempts FROM procrastinate_jobs q JOIN import_jobs i "
+                   "ON i.queue_job_id = q.id WHERE i.id = CAST(:i AS uuid)", i=import_id) == (
+        f"failed:{jobs.IMPORT_RETRIES + 1}")
+    assert _job(job_app, import_id)["state"] == "running"
+    # a queued import whose queue entry is gone; one whose entry waits
+    lost, waiting = (_post(job_app, _csv([(4.4460 + 0.00001 * k, 50.4260 + 0.0001 * n + 0.00001 * k)
+                                          for k in range(120)])) for n in range(2))
+    with job_app.extensions["geosignal.db"].engine.begin() as c:
+        c.execute(text("DELETE FROM procrastinate_jobs WHERE id = (SELECT queue_job_id FROM import_jobs "
+                       "WHERE id = CAST(:i AS uuid))"), {"i": lost.get_json()["id"]})
+
+    assert _check(job_app) == 0
+    for ended in (import_id, lost.get_json()["id"]):
+        job = _job(job_app, ended)
+        assert (job["state"], job["error_code"], job["error"]["code"]) == ("failed", "internal_error", "internal_error")
+        assert job["error"]["message"] == "Erreur inattendue ; elle a été consignée. Réessayez plus tard."
+        assert job["finished_at"] and "features" not in job
+        assert _scalar(job_app, "SELECT upload IS NULL FROM import_jobs WHERE id = CAST(:i AS uuid)", i=ended)
+    polled = job_app.test_client().get(response.headers["Location"], headers=_headers(job_app)).get_json()
+    assert (polled["state"], polled["error"]["code"]) == ("failed", "internal_error")
+    assert _job(job_app, waiting.get_json()["id"])["state"] == "queued"
+    _work(job_app)
+    assert _job(job_app, waiting.get_json()["id"])["state"] == "done"
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before + 120
 
 
 def test_the_same_file_saved_twice_at_once_is_stored_once_however_long_the_first_save(job_app) -> None:

@@ -1509,6 +1509,30 @@ def fail_queued_imports(session: Session, user: Any) -> int:
     return len(jobs)
 
 
+def fail_lost_imports(session: Session, describe: MessageMaker | None = None) -> int:
+    """End ``failed`` (``internal_error``, the file dropped) every import job still ``queued``
+    or ``running`` whose queue entry is no longer waiting or running — given up (every attempt
+    failed without recording its failure: the database away; or a job that killed its worker
+    every time, :func:`geosignal.jobs.retry_stalled`), cancelled, or gone —, and return how
+    many (the caller commits). Nothing would ever run it again: it said ``running`` for ever,
+    its file kept. A job another transaction holds locked is left to the next check."""
+    from sqlalchemy import column, exists, literal_column, table
+
+    from geosignal.models import ImportJob
+
+    queue = table("procrastinate_jobs", column("id"), column("status"))
+    lost = session.scalars(select(ImportJob).where(
+        ImportJob.state.in_(("queued", "running")),
+        ~exists().where(queue.c.id == ImportJob.queue_job_id,
+                        queue.c.status.in_([literal_column("'todo'"), literal_column("'doing'")])),
+    ).with_for_update(skip_locked=True)).all()
+    for job in lost:
+        finish_failed(session, job, GeosignalError(
+            "internal_error", "the import stopped on an unexpected error and was given up; nothing was saved"),
+            describe)
+    return len(lost)
+
+
 def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[str, Any] | None = None,
                    describe: MessageMaker | None = None) -> str:
     """Run a queued import job to its end (a job worker calls this) and return its final
