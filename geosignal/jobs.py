@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 QUEUE = "imports"
 IMPORT_TASK = "geosignal.import_file"
 #: How many times an import job is run again after a run that failed without even recording its
-#: failure (the database away): then the queue gives up on it, and its import ends ``failed``
-#: (:func:`check_imports`).
+#: failure (the database away), or that killed its worker: then the queue gives up on it, and
+#: its import ends ``failed`` (:func:`check_imports`).
 IMPORT_RETRIES = 5
 
 #: The application whose configuration and database the tasks of this process use.
@@ -138,12 +138,22 @@ STALLED_TASK = "geosignal.requeue_stalled_imports"
 
 async def retry_stalled(app: procrastinate.App) -> int:
     """Put back in the queue the import jobs a worker left half done (killed: its heartbeat
-    stopped); their transaction was rolled back, so they run again from the start. Returns
-    how many. ``app`` is open."""
-    stalled = list(await app.job_manager.get_stalled_jobs(queue=QUEUE))
-    for job in stalled:
-        await app.job_manager.retry_job(job)
-    return len(stalled)
+    stopped); their transaction was rolled back, so they run again from the start. A job
+    already run :data:`IMPORT_RETRIES` times again is given up instead (its queue entry
+    ``failed``; its import then ended ``failed`` by :func:`check_imports`): one whose every
+    run kills its worker (the OOM killer, a GDAL crash on its
+    file) was handed out every minute for ever. Returns how many were queued again. ``app``
+    is open."""
+    from procrastinate.jobs import Status
+
+    requeued = 0
+    for job in await app.job_manager.get_stalled_jobs(queue=QUEUE):
+        if job.attempts >= IMPORT_RETRIES:  # as procrastinate's RetryStrategy counts (attempts before this one)
+            await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
+        else:
+            await app.job_manager.retry_job(job)
+            requeued += 1
+    return requeued
 
 
 def _fail_lost_imports(flask_app: Flask | None = None) -> int:

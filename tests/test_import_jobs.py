@@ -586,6 +586,38 @@ def test_a_job_a_dead_worker_left_running_is_queued_again_within_a_minute(job_ap
     assert _check(job_app) == 0  # nothing left doing
 
 
+def test_a_job_that_kills_its_worker_every_time_is_given_up_after_its_retries(job_app) -> None:
+    """A job whose every run killed its worker (a file that makes GDAL crash, or the OOM killer)
+    was handed out again every minute for ever (the stalled check ignored the task's 5 retries:
+    procrastinate counts them in ``attempts``), killing a worker each time, and its import said
+    ``running`` for ever, its file kept. After its retries the check gives it up: its queue
+    entry ``failed``, its import ``failed`` (``internal_error``), the file dropped."""
+    _work(job_app)
+    response = _post(job_app, _csv([(4.4420 + 0.00001 * k, 50.4220 + 0.00001 * k) for k in range(120)]))
+    assert response.status_code == 202
+    import_id = response.get_json()["id"]
+    before = _scalar(job_app, "SELECT count(*) FROM reports")
+    requeued = []
+    for _ in range(jobs.IMPORT_RETRIES + 1):
+        taken = _taken_by_a_worker_that_dies(job_app, import_id)
+        requeued.append(_check(job_app))
+    assert requeued == [1] * jobs.IMPORT_RETRIES + [0]
+    assert _scalar(job_app, "SELECT status || ':' || attempts FROM procrastinate_jobs WHERE id = :j",
+                   j=taken) == f"failed:{jobs.IMPORT_RETRIES + 1}"
+    job = _job(job_app, import_id)
+    assert (job["state"], job["error_code"], job["error"]["code"], job["error"]["status"]) == (
+        "failed", "internal_error", "internal_error", 500)
+    assert job["error"]["message"] == "Erreur inattendue ; elle a été consignée. Réessayez plus tard."
+    assert job["finished_at"] and "features" not in job
+    assert _scalar(job_app, "SELECT upload IS NULL FROM import_jobs WHERE id = CAST(:i AS uuid)", i=import_id)
+    polled = job_app.test_client().get(response.headers["Location"], headers=_headers(job_app)).get_json()
+    assert (polled["state"], polled["error"]["code"]) == ("failed", "internal_error")
+    assert _check(job_app) == 0
+    _work(job_app)
+    assert _job(job_app, import_id)["state"] == "failed"
+    assert _scalar(job_app, "SELECT count(*) FROM reports") == before
+
+
 def test_an_import_the_queue_gave_up_on_or_lost_ends_failed(job_app, monkeypatch) -> None:
     """The database away for minutes while a job runs (a restart, a fail-over): the job cannot
     record its failure, so the task raises and the queue runs it again; when every attempt
