@@ -797,6 +797,88 @@ def test_a_job_queued_with_a_token_revoked_since_stores_nothing(job_app) -> None
     assert _scalar(job_app, "SELECT count(*) FROM reports") == before
 
 
+def _signed_in(app, email: str):  # noqa: ANN001, ANN202
+    """A browser signed in as ``email`` (password ``correct horse battery``); its CSRF token."""
+    from tests.conftest import csrf_token
+
+    browser = app.test_client()
+    page = browser.get("/login")
+    browser.post("/login", data={"email": email, "password": "correct horse battery",
+                                 "csrf_token": csrf_token(page.get_data(as_text=True))})
+    return browser, csrf_token(browser.get("/import").get_data(as_text=True))
+
+
+def _queue_from(browser, token: str, points) -> str:  # noqa: ANN001
+    form = {"file": (io.BytesIO(_csv(points)), "campagne.csv"), "network": "mobile", "csrf_token": token}
+    response = browser.post("/api/v1/imports", data=form, content_type="multipart/form-data")
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["id"]
+
+
+def test_a_job_queued_from_a_session_stores_nothing_once_its_owner_reset_her_password(job_app) -> None:
+    """A session taken (a cookie copied) queues a large upload; its owner resets her password
+    (`geosignal set-password`), which ends her sessions and tokens. A job queued with a token
+    stopped (``token_revoked``); one queued from the session stored the file in her name. It
+    keeps a digest of the password hash it was queued under and fails ``forbidden``
+    (``password_changed``) when the password was set again. Signing out ends the sessions too,
+    but fails none of one's own jobs."""
+    email = "volee@charleroi.be"
+    _account(job_app, email)
+    thief, token = _signed_in(job_app, email)
+    taken = _queue_from(thief, token, [(4.4570 + 0.00001 * k, 50.4010 + 0.00001 * k) for k in range(120)])
+    done = job_app.test_cli_runner().invoke(args=["set-password", email, "--password-stdin"],
+                                            input="another horse battery staple 42\n")
+    assert done.exit_code == 0, done.output
+    assert thief.get("/api/v1/reports").status_code == 401  # the session taken is over
+    _work(job_app)
+    job = _job(job_app, taken)
+    assert (job["state"], job["error_code"], job["error"]["code"], job["error"]["status"],
+            job["error"]["reason"]) == ("failed", "forbidden", "forbidden", 403, "password_changed")
+    assert job["started_at"] and job["rows_done"] == 0 and "features" not in job
+    assert _scalar(job_app, "SELECT upload IS NULL FROM import_jobs WHERE id = CAST(:i AS uuid)", i=taken)
+    assert _reports_of(job_app, email) == 0
+
+    # her own job, queued before she signed out: it runs
+    owner = "partie@charleroi.be"
+    _account(job_app, owner)
+    browser, token = _signed_in(job_app, owner)
+    own = _queue_from(browser, token, [(4.4590 + 0.00001 * k, 50.4030 + 0.00001 * k) for k in range(120)])
+    assert browser.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert browser.get("/api/v1/reports").status_code == 401
+    _work(job_app)
+    assert (_job(job_app, own)["state"], _reports_of(job_app, owner)) == ("done", 120)
+
+
+def test_a_password_set_while_a_job_reads_its_file_stops_it_before_it_stores(job_app) -> None:
+    """Set again after the job started, before it stores: the check under the save lock."""
+    from geosignal.models import User
+    from geosignal.services import imports as imports_service
+    from geosignal.services.accounts import set_new_password
+    from geosignal.services.territory import limits_from_config, service_area
+
+    email = "volee-tard@charleroi.be"
+    _account(job_app, email)
+    browser, token = _signed_in(job_app, email)
+    data = _csv([(4.4610 + 0.00001 * k, 50.4050 + 0.00001 * k) for k in range(120)])
+    form = {"file": (io.BytesIO(data), "campagne.csv"), "network": "mobile", "csrf_token": token}
+    queued = browser.post("/api/v1/imports", data=form, content_type="multipart/form-data")
+    assert queued.status_code == 202
+    with job_app.extensions["geosignal.db"].session() as session:
+        user = session.scalar(select(User).where(User.email == email))
+        acting = session.execute(text("SELECT options->'acting_as' FROM import_jobs WHERE id = CAST(:i AS uuid)"),
+                                 {"i": queued.get_json()["id"]}).scalar_one()
+        set_new_password(session, session.get(User, user.id), "another horse battery staple 42")
+        session.flush()
+        with pytest.raises(GeosignalError) as refused:
+            imports_service.import_file(session, user, data, "campagne.csv", area=service_area(session, {}, 1000.0),
+                                        limits=limits_from_config(job_app.config), default_network="mobile",
+                                        acting=acting)
+        assert (refused.value.code, refused.value.status, refused.value.extra["reason"]) == (
+            "forbidden", 403, "password_changed")
+        session.rollback()
+    assert _reports_of(job_app, email) == 0
+
+
 def test_a_job_whose_connection_is_lost_at_the_end_is_recorded_failed(job_app, monkeypatch) -> None:
     """The database connection lost while the per-feature report is compressed (a restart, a
     failover): the final commit failed outside the import's own errors, the queue marked its

@@ -34,8 +34,10 @@ class ImportJob(Base):
 
     ``upload`` holds the file's bytes until the job ends; ``options`` the import options
     (``crs``, ``repair``, ``column_map``, ``default_network``, ``mode``…) and ``acting_as``,
-    the role and commune the user queued it in (a job whose account is deactivated or
-    changed by the time it runs fails ``forbidden`` and stores nothing). ``rows_done`` /
+    the role and commune the user queued it in, and what asked: the API token, or from a
+    signed-in session a digest of the password hash (a job whose account is deactivated or
+    changed, whose token is revoked or whose password is set again by the time it runs fails
+    ``forbidden`` and stores nothing). ``rows_done`` /
     ``rows_total`` tell the progress (features validated and stored). At the end ``result``
     holds the whole answer of ``GET /api/v1/imports/<id>`` (gzip-compressed JSON: state,
     counts and the per-feature report; for ``failed``, the ``error`` problem document), and

@@ -509,8 +509,9 @@ def import_file(
     Before anything is written (under the user's save lock, which a deactivation takes too),
     the account is read again: deactivated, or its role or commune changed since ``user`` was
     read, the save raises ``forbidden`` (403, :func:`account_problem`) and stores nothing; so
-    does a save asked for with an API token revoked or expired since (``acting``, a queued
-    job's: :func:`token_problem`).
+    does a save asked for with an API token revoked or expired since, or from a signed-in
+    session by an account whose password was set again since (``acting``, a queued job's:
+    :func:`credential_problem`).
     """
     check_file_name(filename)
     if mode not in MODES:
@@ -607,7 +608,7 @@ def _import_file(session: Session, user: User, data: bytes, filename: str, *, ar
         # too): a job queued, or a request begun, before the account was deactivated or changed
         # stores nothing
         problem = (account_problem(session.execute(_ACCOUNT_NOW, {"uid": user.id}).one_or_none(), acting_as(user))
-                   or token_problem(session, acting))
+                   or credential_problem(session, user.id, acting))
         if problem is not None:
             raise problem
         # read under the lock: a save of the same file that waited for another's says it (read
@@ -1210,20 +1211,40 @@ def account_problem(account: Any, acting: dict[str, Any] | None = None) -> Geosi
                               reason="may_not_file")
     return None
 
-def token_problem(session: Session, acting: dict[str, Any] | None) -> GeosignalError | None:
-    """Return why a queued import may not store reports any more because of the API token
-    that asked for it (``acting["token_id"]``; none: asked from a signed-in session): revoked
-    since (its owner reset her password, or revoked it: a token taken must not go on filing in
-    her name) or expired. ``forbidden`` (403, ``reason`` ``token_revoked``), else None."""
+def password_digest(password_hash: str) -> str:
+    """A digest of an account's stored ``password_hash``, kept with an import queued from a
+    signed-in session (:func:`create_import_job`): it differs once the password was set again
+    (changed, reset), and tells nothing of the password."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()
+
+
+def credential_problem(session: Session, user_id: int, acting: dict[str, Any] | None) -> GeosignalError | None:
+    """Return why a queued import may not store reports any more because of what asked for it
+    (``acting``, :func:`create_import_job`), or None. ``forbidden`` (403) with ``reason``:
+
+    * ``token_revoked``: the API token that asked for it (``acting["token_id"]``) was revoked
+      since (its owner reset her password, or revoked it: a token taken must not go on filing
+      in her name) or has expired;
+    * ``password_changed``: asked from a signed-in session, and the account's password was set
+      again since (``acting["password"]``, :func:`password_digest`): a reset ends the sessions
+      a thief took, and what they queued stores nothing. Signing out does not (one's own job
+      runs on).
+    """
     from geosignal.models import ApiToken
 
-    token_id = (acting or {}).get("token_id")
-    if token_id is None:
-        return None
-    if session.scalar(select(ApiToken.id).where(ApiToken.id == token_id, ApiToken.in_force())) is not None:
-        return None
-    return GeosignalError("forbidden", "the API token that asked for this import was revoked or has expired since; "
-                          "nothing was saved", reason="token_revoked")
+    acting = acting or {}
+    token_id = acting.get("token_id")
+    if token_id is not None:
+        if session.scalar(select(ApiToken.id).where(ApiToken.id == token_id, ApiToken.in_force())) is not None:
+            return None
+        return GeosignalError("forbidden", "the API token that asked for this import was revoked or has expired "
+                              "since; nothing was saved", reason="token_revoked")
+    if acting.get("password") is not None:
+        stored = session.scalar(select(User.password_hash).where(User.id == user_id))
+        if stored is None or password_digest(stored) != acting["password"]:
+            return GeosignalError("forbidden", "the account's password was set again since this import was asked "
+                                  "for from a signed-in session; nothing was saved", reason="password_changed")
+    return None
 
 
 #: Rows per partition of the duplicate check's reads (a server-side cursor).
@@ -1413,14 +1434,17 @@ def create_import_job(session: Session, user: User, data: bytes, filename: str, 
     """Keep an upload to be saved by a job worker and put it in the queue, in the caller's
     transaction (the caller commits: job and queue entry appear together). ``options`` are
     :data:`JOB_OPTIONS`; the job also keeps the capacity the user asks in (``acting_as``:
-    role and commune, :func:`acting_as`) and the API token that asked (``token_id``, None for
-    a signed-in session), which the worker checks again (:func:`token_problem`), and the
+    role and commune, :func:`acting_as`) and what asked: the API token (``token_id``), or, from
+    a signed-in session (``token_id`` None), a digest of the account's password hash
+    (``password``, :func:`password_digest`), which the worker checks again
+    (:func:`credential_problem`), and the
     ``language`` of the request (``fr``, ``nl``, ``en``: a failure's ``message`` is written in
     it, :data:`MessageMaker`). Returns the :class:`~geosignal.models.ImportJob` (state ``queued``)."""
     from geosignal import jobs
     from geosignal.models import ImportJob
 
-    acting = {**acting_as(user), **({"token_id": token_id} if token_id is not None else {})}
+    acting = {**acting_as(user),
+              **({"token_id": token_id} if token_id is not None else {"password": password_digest(user.password_hash)})}
     job = ImportJob(id=uuid.uuid4(), user_id=user.id, filename=filename[:255], upload=data,
                     options={**{k: options.get(k) for k in JOB_OPTIONS}, "acting_as": acting,
                              **({"language": language} if language else {})},
@@ -1552,7 +1576,9 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
     The job acts for the user who queued it, in the capacity kept with it (``acting_as``):
     when it starts, and again before it stores (:func:`import_file`), an account deactivated
     since, or whose role or commune changed, fails it with ``forbidden``
-    (:func:`account_problem`) and nothing is stored. ``describe``: a failure's ``message``
+    (:func:`account_problem`) and nothing is stored; so does the token that queued it revoked
+    since, or, queued from a signed-in session, the account's password set again since
+    (:func:`credential_problem`). ``describe``: a failure's ``message``
     (:data:`MessageMaker`).
     """
     import logging
@@ -1602,8 +1628,8 @@ def _run_import_job(database: Any, config: Any, key: uuid.UUID, area_cache: dict
             return job.state if job is not None else "failed"
         job.started_at = session.execute(text("SELECT now()")).scalar_one()
         problem = (account_problem(session.get(User, job.user_id), job.options.get("acting_as"))
-                   or token_problem(session, job.options.get("acting_as")))
-        if problem is not None:  # deactivated, changed or its token revoked while the job waited: it does nothing
+                   or credential_problem(session, job.user_id, job.options.get("acting_as")))
+        if problem is not None:  # deactivated, changed, its token revoked or password reset meanwhile: it does nothing
             finish_failed(session, job, problem, describe)
             session.commit()
             return "failed"
