@@ -479,6 +479,34 @@ def test_kml_gx_track_is_dated_by_its_first_when(area, placemark, observed, code
     assert says in line["detail"]
 
 
+_POINT = "<Point><coordinates>4.4431,50.4131</coordinates></Point>"
+_LINE = "<LineString><coordinates>4.4434,50.4134 4.4444,50.4144 4.4454,50.4164</coordinates></LineString>"
+_TRACK_2 = "<gx:Track><gx:coord>4.4432 50.4132</gx:coord><gx:coord>4.4452 50.4142</gx:coord></gx:Track>"
+_TRACK_3 = ("<gx:Track><gx:coord>4.4433 50.4133</gx:coord><gx:coord>4.4453 50.4143</gx:coord>"
+            "<gx:coord>4.4463 50.4153</gx:coord></gx:Track>")
+
+
+@pytest.mark.parametrize(("members", "said"), [
+    ([_POINT, _TRACK_2], [("Point", []), ("LineString", [2])]),
+    ([_TRACK_2, _POINT], [("LineString", [2]), ("Point", [])]),
+    ([_LINE, _TRACK_3], [("LineString", []), ("LineString", [3])]),
+    ([_TRACK_2, _TRACK_3], [("LineString", [2]), ("LineString", [3])]),
+    ([_POINT, f"<gx:MultiTrack>{_TRACK_2}{_TRACK_3}</gx:MultiTrack>"], [("Point", []), ("MultiLineString", [5])]),
+], ids=["point-track", "track-point", "line-track", "two-tracks", "point-multitrack"])
+def test_a_track_split_from_a_multigeometry_says_its_own_positions_alone(area, members, said):
+    # a MultiGeometry of a Point and a track of 2 positions: both reports said « read as a line
+    # through its 3 positions » (the placemark's, the Point's counted)
+    data = (f'<?xml version="1.0" encoding="UTF-8"?>\n<kml {_KML_NS} {_GX_NS}><Document>\n<Placemark><name>antenne '
+            f"et trajet</name><MultiGeometry>{''.join(members)}</MultiGeometry></Placemark></Document></kml>\n").encode()
+    res = read_upload(data, "a.kml", area=area)
+    assert [(r.geometry.geom_type, [w["positions"] for w in r.warnings if w["code"] == "track_read_as_line"])
+            for r in res] == said
+    assert all(w["code"] == "geometry_collection_split" for r in res for w in r.warnings
+               if w["code"] != "track_read_as_line")
+    lines = [w for r in res for w in r.warnings if w["code"] == "track_read_as_line"]
+    assert all(f"read as a line through its {w['positions']} position(s)" in w["detail"] for w in lines)
+
+
 @pytest.mark.parametrize(("geometry", "mixed"), [
     (f"<Polygon>{outer('4.43,50.405,100 4.44,50.405 4.44,50.412,120 4.43,50.412 4.43,50.405,100')}</Polygon>", True),
     ("<LineString><coordinates>4.43,50.405 4.44,50.405,12</coordinates></LineString>", True),

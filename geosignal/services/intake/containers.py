@@ -592,6 +592,11 @@ class XmlFeature:
     #: KML: whether it holds a ``gx:Track`` or ``gx:MultiTrack`` (read as a line through its
     #: ``<gx:coord>``)
     track: bool = False
+    #: KML: how many geometries it holds (a ``<MultiGeometry>``'s members, in order; else 1),
+    #: and the ``<gx:coord>`` positions of each that is a track, by its rank among them (a
+    #: Point beside a track in a MultiGeometry is a report of its own, no track)
+    geometries: int = 0
+    tracks: dict[int, int] = field(default_factory=dict)
     #: the text of each field it gives, as written, by the name GDAL reads it under
     #: (case-folded: KML ``<name>``, ``<description>``, ``<TimeStamp><when>`` as ``timestamp``,
     #: each ``Data`` / ``SimpleData`` by its ``name``; GPX the feature's own elements and its
@@ -774,6 +779,9 @@ class _XmlScan(xml.sax.handler.ContentHandler):
                 counts = self._parts[-1][2]
                 counts[local] = counts.get(local, 0) + 1
             holder = self._parts[-1][0] if self._parts else parent
+            if local in _KML_GEOMETRIES and (holder == "MultiGeometry"
+                                              or (holder == "Placemark" and local != "MultiGeometry")):
+                self._feature.geometries += 1
             if holder == "Placemark" and local in _KML_GEOMETRIES:
                 if self._direct:
                     self._fault("invalid_geometry", f"holds two geometries (<{self._direct[0]}> and <{local}>) "
@@ -953,6 +961,8 @@ class _XmlScan(xml.sax.handler.ContentHandler):
         values = text.split()
         if self._feature is not None:
             self._feature.positions += 1
+            rank = self._feature.geometries - 1
+            self._feature.tracks[rank] = self._feature.tracks.get(rank, 0) + 1
             self._count_positions(1)
             self._feature.altitudes += len(values) == 3
             self._feature.nonzero_z += len(values) == 3 and _NUMBER.fullmatch(values[2]) is not None \

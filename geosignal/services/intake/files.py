@@ -17,7 +17,8 @@
   GeometryCollection and is split, as everywhere); Z dropped (``z_dropped``, ``mixed`` true when
   the file mixes ``lon,lat`` and ``lon,lat,alt`` positions: GDAL gives the 2D ones an altitude
   of 0, so the mix is counted in the file); a ``<gx:Track>`` (or ``<gx:MultiTrack>``) is read as
-  a line through its ``<gx:coord>`` positions, with a ``track_read_as_line`` warning; a track
+  a line through its ``<gx:coord>`` positions, with a ``track_read_as_line`` warning (its
+  ``positions``: the track's; in a MultiGeometry split into reports, on the track's alone); a track
   without a date of its own is dated by its first ``<when>`` (``observed_at_from_track``, as a
   GPX track; without offset, Brussels time). The root ``<kml …>`` reaches GDAL as ``<kml xmlns="…" …>``:
   GDAL's LIBKML driver takes only that form, any other order or spacing of the root's
@@ -2176,15 +2177,20 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                     # (altitudes all 0, as Google My Maps writes them: nothing is lost, nothing said)
                     problems.append({"code": "z_dropped", "detail": "Third and further ordinates (Z, M) were dropped "
                                      "(positions mixed 2D and 3D); reports are 2D.", "mixed": True})
+                track_at, read_as_line = len(problems), None
                 if source is not None and fmt == "kml" and source.track:
                     times = ("its points have no time (<when>)" if not source.first_time
                              else "the times of its points (<when>) were not used: the placemark has a date of its "
                              "own" if not track_dated
                              else "the time of its first point (<when>) is its date observed" if "observed_at" in props
                              else "the time of its first point (<when>) could not be read: no date observed")
-                    problems.append({"code": "track_read_as_line", "positions": source.positions,
-                                     "detail": f"The <gx:Track> was read as a line through its {source.positions} "
-                                               f"position(s) (<gx:coord>); {times}."})
+
+                    def read_as_line(positions: int, times: str = times) -> dict[str, Any]:
+                        return {"code": "track_read_as_line", "positions": positions,
+                                "detail": f"The <gx:Track> was read as a line through its {positions} position(s) "
+                                          f"(<gx:coord>); {times}."}
+
+                    problems.append(read_as_line(sum(source.tracks.values())))
                 if source is not None and fmt == "gpx" and source.elevations and source.nonzero_z:
                     problems.append({"code": "z_dropped", "detail": "The elevations (<ele>) were dropped"
                                      + (" (positions mixed with and without <ele>)"
@@ -2218,13 +2224,19 @@ def _read_ogr_layers(pyogrio, data: bytes, fmt: str, *, area, limits, caller_eps
                         raise GeosignalError("empty_geometry", "The GeometryCollection is empty.", where=where)
                     for k, (member, (member_props, split)) in enumerate(
                             zip(members, split_members(props, members, "a mixed collection"), strict=True)):
+                        said = problems
+                        if read_as_line is not None and len(members) == source.geometries:
+                            # a MultiGeometry's members as written: the track's warning on the
+                            # track's report alone, with its own positions
+                            said = [*problems[:track_at], *([read_as_line(source.tracks[k])] if k in source.tracks
+                                                            else []), *problems[track_at + 1:]]
                         try:
                             result.append(prepare_report(
                                 member, f"/geometry/geometries/{k}", member_props, limits=limits, epsg=epsg,
-                                warnings=[*problems, split], source_index=index,
+                                warnings=[*said, split], source_index=index,
                                 locate=(where, index, {"layer": layer, "member": k}), wgs84_only=epsg_fixed))
                         except GeosignalError as err:
-                            result.append(_with_problems(_relocate(err, where, index, layer=layer, member=k), problems))
+                            result.append(_with_problems(_relocate(err, where, index, layer=layer, member=k), said))
                     continue
                 result.append(prepare_report(geom_obj, "/geometry", props, limits=limits, epsg=epsg, warnings=problems,
                                              source_index=index, locate=(where, index, {"layer": layer}),
