@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from geosignal.errors import GeosignalError
 from geosignal.params import parse_bbox, parse_commune
+from geosignal.textsafety import escaped_breaks
 from geosignal.vocab import NETWORKS, ROLES
 
 
@@ -476,7 +477,8 @@ def list_tokens(email: str) -> None:
             expires = t["expires_at"].astimezone(BRUSSELS).date().isoformat() if t["expires_at"] else "never"
             used = (t["last_used_at"].astimezone(BRUSSELS).isoformat(timespec="minutes") if t["last_used_at"]
                     else "never")
-            click.echo(f"{t['id']}\t{t['state']}\t{t['name'] or '-'}\texpires {expires}\tlast used {used}")
+            # (a name stored before names were checked may hold a line break or a tab: escaped)
+            click.echo(f"{t['id']}\t{t['state']}\t{escaped_breaks(t['name']) or '-'}\texpires {expires}\tlast used {used}")
 
 
 @commands.command("revoke-token")
@@ -489,7 +491,7 @@ def revoke_token(token_id: int) -> None:
     with _session() as session:
         token = revoke(session, None, token_id)
         session.commit()
-    click.echo(f"token {token_id} ({token.name or 'unnamed'}) revoked")
+    click.echo(f"token {token_id} ({escaped_breaks(token.name) or 'unnamed'}) revoked")
 
 
 @commands.command("create-demo-users")

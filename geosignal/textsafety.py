@@ -46,16 +46,24 @@ def describe_character(char: str) -> str:
 
 
 def refuse_unsafe_text(text: str, *, name: str, where: str, code: str = "invalid_attribute",
-                       characters: re.Pattern = UNSAFE_CHARACTERS) -> None:
-    """Raise 422 ``code`` (``where`` = the pointer or field given) when ``text`` holds a
-    character of ``characters`` (:data:`UNSAFE_CHARACTERS`; a name's: :data:`UNSAFE_IN_NAMES`),
-    naming the character and its position (0-based)."""
+                       characters: re.Pattern = UNSAFE_CHARACTERS, **extra: Any) -> None:
+    """Raise ``code`` (``where`` = the pointer or field given; its status unless ``extra``
+    gives ``status``) when ``text`` holds a character of ``characters``
+    (:data:`UNSAFE_CHARACTERS`; a name's: :data:`UNSAFE_IN_NAMES`), naming the character and
+    its position (0-based); ``extra`` (a ``kind``…) is added to the error."""
     bad = characters.search(text)
     if bad is not None:
         raise GeosignalError(code, f"{name} holds the character {describe_character(bad.group())} at position "
                              f"{bad.start()} (a control, a direction override, an unpaired surrogate or a noncharacter), which "
                              "geosignal does not store; remove it.", where=where,
-                             character=describe_character(bad.group()), position=bad.start())
+                             character=describe_character(bad.group()), position=bad.start(), **extra)
+
+
+def escaped_breaks(text: str) -> str:
+    """Return a name stored before names were checked (:data:`UNSAFE_IN_NAMES`) as one line of
+    a terminal's tab-separated listing: each such character written as its Python escape
+    (``\\n``, ``\\t``, ``\\u202e``); other text, accents included, as it is."""
+    return UNSAFE_IN_NAMES.sub(lambda bad: bad.group().encode("unicode_escape").decode("ascii"), text)
 
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection); a
@@ -157,5 +165,5 @@ def check_json_text(text: str, obj: Any, *, duplicates: bool) -> None:
                              "is not Unicode text.", where=ptr.encode("utf-8", "backslashreplace").decode())
 
 
-__all__ = ["FORMULA_START", "UNSAFE_CHARACTERS", "check_json_text", "describe_character", "first_node", "pointer_key",
-           "refuse_unsafe_text", "spreadsheet_text", "strict_pairs"]
+__all__ = ["FORMULA_START", "UNSAFE_CHARACTERS", "UNSAFE_IN_NAMES", "check_json_text", "describe_character",
+           "escaped_breaks", "first_node", "pointer_key", "refuse_unsafe_text", "spreadsheet_text", "strict_pairs"]

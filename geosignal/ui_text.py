@@ -660,6 +660,9 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                    "zippé).",
         "no_photo": "Choisissez d'abord une photo (JPEG ou PNG) à ajouter.",
         "already_deactivated": "Ce compte est déjà désactivé : rien n'a été changé.",
+        # an API token's name holding a line break, a tab or a control: geosignal.services.users.create_token
+        "name_characters": "Le nom contient le caractère %(character)s (un retour à la ligne, une tabulation ou un "
+                           "caractère de contrôle ou invisible) : écrivez-le sur une seule ligne, sans ce caractère.",
         "no_survey_file": "Choisissez le fichier de l'enquête : l'export du questionnaire, en CSV ou XLSX.",
         "survey_edition": "Indiquez l'année de l'édition de l'enquête, en quatre chiffres (par exemple 2022).",
         # a filter's text (the journal's user, the queue's search) holding a control or invisible

@@ -3,6 +3,7 @@ authority of a request that carries one (no cookie fallback, no CSRF bypass)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -206,3 +207,57 @@ def test_a_token_of_an_account_with_its_one_time_password_says_so(app, client, d
     db.execute(update(User).where(User.email == referent.email).values(must_change_password=False))
     db.commit()
     assert client.get("/api/v1/exports/dwconnect", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+
+
+#: A token's name written to read, in the e-mail telling its owner a token was made, as an
+#: all-clear from the IT department, and in ``geosignal list-tokens`` as another token's line.
+FORGED_NAME = "QGIS\r\n\r\nCréé par le service informatique : ne pas révoquer.\n99\trevoked\tancien"
+
+
+@pytest.mark.parametrize("character", ["\n", "\r", "\t"])
+def test_a_token_name_with_a_line_break_or_a_tab_is_refused(db, representative, character: str) -> None:  # noqa: ANN001
+    """A file's name may not hold a line break or a tab (:data:`UNSAFE_IN_NAMES`); a token's
+    name could, and it is written into an e-mail and a terminal's tab-separated listing."""
+    from geosignal.errors import GeosignalError
+
+    with pytest.raises(GeosignalError) as caught:
+        create_token(db, representative.email, name=f"QGIS{character}urbanisme")
+    refused = caught.value
+    assert (refused.code, refused.status, refused.where, refused.extra["kind"], refused.extra["character"],
+            refused.extra["position"]) == ("invalid_request", 422, "name", "name_characters",
+                                           f"U+{ord(character):04X}", 4)
+    assert db.scalar(select(ApiToken).where(ApiToken.name.like("QGIS%"))) is None
+
+
+def test_the_tokens_page_refuses_a_name_on_several_lines_and_mails_nothing(client, db, smtp_server) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    rep.login()
+    page = client.get("/compte/jetons").get_data(as_text=True)
+    made = client.post("/compte/jetons", data={"name": FORGED_NAME, "days": "30", "current_password": rep.password,
+                                               "csrf_token": csrf_token(page)})
+    html = made.get_data(as_text=True)
+    made.close()  # (a token's notice leaves once the answer is closed)
+    assert made.status_code == 422 and 'data-code="invalid_request"' in html
+    assert ("Le nom contient le caractère U+000D (un retour à la ligne, une tabulation ou un caractère de contrôle ou "
+            "invisible) : écrivez-le sur une seule ligne, sans ce caractère.") in html.replace("&#39;", "'")
+    assert re.search(r'name="name"[^>]*aria-invalid="true"', html) and 'id="new-token"' not in html
+    assert db.scalars(select(ApiToken.name).where(ApiToken.name.like("QGIS%"))).all() == []
+    assert [s for to, s in smtp_server.subjects() if to == rep.email] == []
+
+
+def test_the_cli_refuses_a_name_on_several_lines_and_lists_one_stored_before_on_one_line(app, client, db) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@charleroi.be", "representative", "52011")
+    made = app.test_cli_runner().invoke(args=["create-token", rep.email, "--name", "script\nrevoked"])
+    assert made.exit_code != 0 and "invalid_request" in made.output and "API token for" not in made.output
+    # a name stored before names were checked: one line, its breaks and tabs written as escapes
+    db.execute(update(ApiToken).values(name=FORGED_NAME))
+    db.commit()
+    listing = app.test_cli_runner().invoke(args=["list-tokens", rep.email])
+    assert listing.exit_code == 0, listing.output
+    [line] = listing.output.splitlines()
+    assert line.split("\t")[1:3] == [
+        "active", "QGIS\\r\\n\\r\\nCréé par le service informatique : ne pas révoquer.\\n99\\trevoked\\tancien"]
+    token_id = line.split("\t")[0]
+    revoked = app.test_cli_runner().invoke(args=["revoke-token", token_id])
+    assert revoked.output == f"token {token_id} (QGIS\\r\\n\\r\\nCréé par le service informatique : ne pas " \
+                             "révoquer.\\n99\\trevoked\\tancien) revoked\n"

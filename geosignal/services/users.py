@@ -15,7 +15,7 @@ from geosignal.formparse import MAX_EMAIL_CHARS, email_problem
 from geosignal.models import ApiToken, Commune, User
 from geosignal.models.user import hash_token
 from geosignal.services import audit
-from geosignal.textsafety import refuse_unsafe_text
+from geosignal.textsafety import UNSAFE_IN_NAMES, refuse_unsafe_text
 from geosignal.vocab import ROLES
 
 #: A NIS code as written: five ASCII digits.
@@ -98,8 +98,11 @@ def create_token(session: Session, email: str, name: str = "", days: int = TOKEN
     user on their page; None: the operator at the terminal).
 
     Raises ``not_found`` (404) for an unknown or deactivated user, ``invalid_request`` for a
-    lifetime out of range (422, :func:`token_days`), a name longer than 80 characters or holding
-    a character geosignal does not store (400, :mod:`geosignal.textsafety`).
+    lifetime out of range (422, :func:`token_days`) or a name longer than 80 characters (400),
+    and (422, ``where`` ``name``, ``kind`` ``name_characters``) for a name holding a character a
+    name may not hold (:data:`~geosignal.textsafety.UNSAFE_IN_NAMES`, as a file's: a line break
+    or a tab too, which forged paragraphs in the e-mail telling the owner a token was made, and
+    lines in ``geosignal list-tokens``).
     """
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.in_force:
@@ -107,7 +110,8 @@ def create_token(session: Session, email: str, name: str = "", days: int = TOKEN
     token_days(days)
     if len(name) > 80:
         raise GeosignalError("invalid_request", "a token's name has at most 80 characters", where="name")
-    refuse_unsafe_text(name, name="the token's name", where="name", code="invalid_request")
+    refuse_unsafe_text(name, name="the token's name", where="name", code="invalid_request",
+                       characters=UNSAFE_IN_NAMES, status=422, kind="name_characters")
     token = ApiToken.new_secret()
     row = ApiToken(user=user, token_hash=hash_token(token), name=name.strip(),
                    expires_at=datetime.now(UTC) + timedelta(days=days))
