@@ -111,26 +111,37 @@ def get_session() -> Session:
 
 
 def _account_still_in_force(session: Session) -> None:
-    """Before a request's transaction commits, read the signed-in account again, ``FOR
-    SHARE`` (a deactivation, which updates the row, waits for this commit, or this commit
-    sees it): an account deactivated while the request ran stores nothing (403 ``forbidden``,
-    ``reason`` ``account_deactivated``). Checked once, when the request began, a report posted
-    or a rejection decided while the account was being deactivated was stored after it. One
-    indexed statement per commit of a signed-in request."""
-    from flask import has_request_context
+    """Before a request's transaction commits, read the signed-in account again, and the API
+    token the request came with (``g.token_id``), ``FOR SHARE`` (a deactivation or a
+    revocation, which updates the row, waits for this commit, or this commit sees it): an
+    account deactivated while the request ran stores nothing (403 ``forbidden``, ``reason``
+    ``account_deactivated``), nor does a request whose token was revoked or expired meanwhile
+    (``reason`` ``token_revoked``, as a queued import of that token:
+    :func:`geosignal.services.imports.token_problem`). Checked once, when the request began, a
+    report posted or a rejection decided while the account was being deactivated was stored
+    after it, and an export with ``mark_transmitted=true`` streaming when its token was revoked
+    (its owner saw it used) marked every report transmitted at its last byte. One indexed
+    statement per commit of a signed-in request, two for a token's."""
+    from flask import g, has_request_context
     from flask_login import current_user
 
     from geosignal.errors import GeosignalError
 
     if not has_request_context() or not getattr(current_user, "is_authenticated", False):
         return
-    from geosignal.models import User
+    from geosignal.models import ApiToken, User
 
     in_force = session.execute(select(User.in_force).where(User.id == current_user.id)
                                .with_for_update(read=True)).scalar()
     if not in_force:
         raise GeosignalError("forbidden", "this account was deactivated while the request ran; nothing was saved",
                              reason="account_deactivated")
+    token_id = g.get("token_id")
+    if token_id is not None and session.execute(
+            select(ApiToken.id).where(ApiToken.id == token_id, ApiToken.in_force())
+            .with_for_update(read=True)).scalar() is None:
+        raise GeosignalError("forbidden", "the API token of this request was revoked or has expired while it ran; "
+                             "nothing was saved", reason="token_revoked")
 
 
 def _bound_lock_waits(dbapi_connection: object, record: object, _proxy: object) -> None:

@@ -511,6 +511,51 @@ def test_a_write_in_flight_when_its_account_is_deactivated_stores_nothing(app, d
     assert db.scalar(text("SELECT status FROM reports WHERE id = CAST(:i AS uuid)"), {"i": rid}) == "submitted"
 
 
+
+def test_an_export_whose_token_is_revoked_while_it_streams_marks_nothing(app, db, representative, referent) -> None:  # noqa: ANN001
+    """``POST /api/v1/exports/dwconnect?mark_transmitted=true`` with a token revoked while the
+    body streams (its owner saw a token she does not recognise being used, and revoked it)
+    marked every report transmitted once the last byte was read: the token was checked when
+    the request began only. The token is read again before the commit: ``forbidden``
+    (``token_revoked``, as a queued import of that token), the download cut short, nothing
+    marked and no run recorded."""
+    from shapely.geometry import Point
+    from sqlalchemy import func, update
+
+    from geosignal.errors import GeosignalError
+    from geosignal.models import ApiToken, ExportRun, Report
+    from geosignal.services.users import revoke_token
+    from tests.factories import CHARLEROI_LAMBERT72, feature, to_geojson_4326
+
+    assert representative.post("/api/v1/reports", json=feature(to_geojson_4326(Point(*CHARLEROI_LAMBERT72)))
+                               ).status_code == 201
+    db.execute(update(Report).values(status="validated"))
+    db.commit()
+    runs = db.scalar(select(func.count()).select_from(ExportRun))
+    db.commit()  # (the test's savepoint ends before the request's begins: they share one connection)
+    streaming = app.test_client().post("/api/v1/exports/dwconnect?mark_transmitted=true", headers=referent.headers,
+                                       buffered=False)
+    assert streaming.status_code == 200
+    owner = db.scalar(select(User).where(User.email == referent.email))
+    revoke_token(db, owner, db.scalar(select(ApiToken.id).where(ApiToken.user_id == owner.id)))
+    db.commit()
+    assert app.test_client().get("/api/v1/exports/runs", headers=referent.headers).status_code == 401
+    with pytest.raises(GeosignalError) as caught:
+        b"".join(streaming.response)
+    streaming.close()
+    assert (caught.value.code, caught.value.status, caught.value.extra["reason"]) == ("forbidden", 403,
+                                                                                      "token_revoked")
+    db.expire_all()
+    assert db.scalars(select(Report.status)).all() == ["validated"]
+    assert db.scalar(select(func.count()).select_from(ExportRun)) == runs
+    # a token in force still marks what it exports
+    fresh = make_account(app.test_client(), db, "admin@igretec.com", "admin")
+    done = app.test_client().post("/api/v1/exports/dwconnect?mark_transmitted=true", headers=fresh.headers)
+    assert done.status_code == 200 and done.get_data()
+    db.expire_all()
+    assert db.scalars(select(Report.status)).all() == ["transmitted"]
+
+
 # ---- account administration: a double click, odd addresses and communes ---------------------------
 
 def test_the_same_address_invited_twice_at_once_is_one_account_and_a_coded_refusal(app) -> None:  # noqa: ANN001
