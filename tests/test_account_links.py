@@ -196,3 +196,57 @@ def test_a_password_change_keeps_the_tokens_when_unchecked(client, db, one_time:
                                                         "csrf_token": csrf_token(form)})
     assert changed.status_code == 302
     assert client.get("/api/v1/reports", headers=owner.headers).status_code == 200
+
+
+@pytest.mark.parametrize("since", ["deactivated", "demoted"])
+def test_a_link_shown_to_a_referent_stops_working_once_she_may_not_give_it(app, client, db, fresh_limits,  # noqa: ANN001
+                                                                         since: str) -> None:
+    """No mail server: the invitation and reset links a referent makes are shown to her, to hand
+    over. Deactivated (she left, or was found out) or made a representative since, she still
+    held them: she set the invitee's password and signed in as that representative. A link
+    works only while its maker may still make it; another manager gives a new one."""
+    assert not app.config.get("SMTP_HOST")
+    referent = make_account(app.test_client(), db, "referent@igretec.com", "referent")
+    admin = make_account(app.test_client(), db, "admin@igretec.com", "admin")
+    make_account(app.test_client(), db, OWNER, "representative", "52012")
+    db.execute(text("UPDATE users SET must_change_password = true WHERE email = :e"), {"e": OWNER})
+    db.commit()  # a one-time password: the referent gives her a link to choose one
+    referent.login()
+    page = referent.client.get("/utilisateurs").get_data(as_text=True)
+    invited = referent.client.post("/utilisateurs/inviter", data={
+        "email": "echevin@fleurus.be", "role": "representative", "commune": "52021", "csrf_token": csrf_token(page)})
+    invitation = re.search(r'value="http://localhost(/compte/invitation\?jeton=([\w-]+))" id="shown-link"',
+                           invited.get_data(as_text=True))
+    owner = db.scalar(select(User).where(User.email == OWNER))
+    reset = re.search(r'value="http://localhost(/compte/reinitialisation\?jeton=([\w-]+))" id="shown-link"',
+                      _ask_link(referent, owner.id).get_data(as_text=True))
+    assert invitation and reset
+    them = db.scalar(select(User).where(User.email == referent.email))
+    if since == "deactivated":
+        admin.login()
+        page = admin.client.get("/utilisateurs").get_data(as_text=True)
+        assert admin.client.post(f"/utilisateurs/{them.id}/desactiver",
+                                 data={"csrf_token": csrf_token(page)}).status_code == 302
+    else:  # the operator makes her a commune's representative (there is no page for it)
+        db.execute(text("UPDATE users SET role = 'representative', commune_nis = '52011' WHERE id = :i"),
+                   {"i": them.id})
+        db.commit()
+    for url, endpoint in ((invitation, "/compte/invitation"), (reset, "/compte/reinitialisation")):
+        thief = app.test_client()
+        form = thief.get(url.group(1))
+        assert form.status_code == 410 and 'data-code="invalid_link"' in form.get_data(as_text=True), endpoint
+        taken = thief.post(endpoint, data={"jeton": url.group(2), "password": STRONG,
+                                           "csrf_token": csrf_token(thief.get("/login").get_data(as_text=True))})
+        assert taken.status_code == 410, endpoint
+    db.expire_all()
+    for email in ("echevin@fleurus.be", OWNER):
+        assert not db.scalar(select(User).where(User.email == email)).check_password(STRONG), email
+    # another manager gives the invitee a new link, which works
+    admin.login()
+    invitee = db.scalar(select(User).where(User.email == "echevin@fleurus.be"))
+    fresh = re.search(r'value="http://localhost(/compte/reinitialisation\?jeton=([\w-]+))" id="shown-link"',
+                      _ask_link(admin, invitee.id).get_data(as_text=True))
+    form = client.get(fresh.group(1))
+    done = client.post("/compte/reinitialisation", data={"jeton": fresh.group(2), "password": STRONG,
+                                                         "csrf_token": csrf_token(form.get_data(as_text=True))})
+    assert done.status_code == 302

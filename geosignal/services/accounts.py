@@ -14,7 +14,9 @@ Flask-free: functions take a session (the caller commits) and return plain data 
   72 h, a reset 1 h; only the SHA-256 of the secret is stored; a new link of the same
   purpose voids the previous ones; using a link ends it.
 - **Deactivation**: accounts are never deleted. A deactivated account cannot sign in, its
-  sessions end and its API tokens stop working.
+  sessions end and its API tokens stop working; the unused links it made for others
+  (invitations, resets) stop working too, as do those of a maker whose role no longer makes
+  them (:func:`giver_may_still_give`).
 """
 
 from __future__ import annotations
@@ -238,8 +240,9 @@ def find_link(session: Session, secret: str, purpose: str, *, lock: bool = False
     locked to the end of the transaction and read afresh (a request using the same link at the
     same time waits, then finds it used).
 
-    Raises ``invalid_link`` (410) when it never existed, was used, expired, or belongs to an
-    account deactivated since.
+    Raises ``invalid_link`` (410) when it never existed, was used, expired, belongs to an
+    account deactivated since, or was made by a referent or administrator who may not make it
+    any more (:func:`giver_may_still_give`).
     """
     query = select(AccountToken).where(AccountToken.token_hash == hash_token(secret or ""),
                                        AccountToken.purpose == purpose)
@@ -247,10 +250,29 @@ def find_link(session: Session, secret: str, purpose: str, *, lock: bool = False
         query = query.with_for_update().execution_options(populate_existing=True)
     link = session.scalar(query)
     if (link is None or link.used_at is not None or link.expires_at <= datetime.now(UTC)
-            or link.user.deactivated_at is not None):
+            or link.user.deactivated_at is not None or not giver_may_still_give(session, link)):
         raise GeosignalError("invalid_link", "Ce lien a expiré, a déjà servi ou n'existe pas : "
                              "demandez-en un nouveau.")
     return link
+
+
+def giver_may_still_give(session: Session, link: AccountToken) -> bool:
+    """Whether the referent or administrator who made ``link`` (``created_by_id``; None: asked
+    for by the account's owner, « Mot de passe oublié ? », or made at the terminal) may still
+    make it: in force (:attr:`User.in_force`), and still of a role that invites that account's
+    role (:func:`geosignal.policy.may_invite`) or gives it a reset link
+    (:func:`geosignal.policy.may_send_reset_link`). A link shown to its maker to hand over (no
+    mail server) stays in her hands: deactivated, or made a representative since, she set the
+    account's password through it and signed in as its owner. Read when the link is used, so
+    that a role changed in the database counts as a deactivation does."""
+    if link.created_by_id is None:
+        return True
+    giver = session.get(User, link.created_by_id)
+    if giver is None or not giver.in_force:
+        return False
+    if link.purpose == "invite":
+        return policy.may_invite(giver, link.user.role)
+    return policy.may_send_reset_link(giver, link.user)
 
 
 def complete_link(session: Session, secret: str, purpose: str, password: str) -> User:
