@@ -367,6 +367,35 @@ def deactivate_user(email: str) -> None:
                + (f", {failed} queued import{'s' if failed != 1 else ''} failed" if failed else ""))
 
 
+@commands.command("reactivate-user")
+@click.argument("email")
+@reports_errors
+def reactivate_user(email: str) -> None:
+    """Reactivate a deactivated account (the way back from deactivate-user): its role, commune
+    and language are kept, its API tokens stay revoked, and its owner chooses a new password
+    through a new invitation link (72 hours, once), printed alone on the last line to hand
+    over (its old password no longer works). Journalled."""
+    from urllib.parse import urlencode
+
+    from geosignal.models import User
+    from geosignal.services.accounts import reactivate
+    from geosignal.services.mail import link_base
+
+    with _session() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise GeosignalError("not_found", f"no user {email}")
+        secret = reactivate(session, None, user)
+        session.commit()
+    with current_app.test_request_context():  # (the path as the application routes it)
+        from flask import url_for
+
+        path = url_for("account.accept_invitation")
+    click.echo(f"{user.email} reactivated; sign-in works once its owner chooses a password through this "
+               "invitation link (valid 72 hours, once: hand it over):")
+    click.echo(f"{link_base(current_app.config)}{path}?{urlencode({'jeton': secret})}")
+
+
 #: The longest retention ``purge`` takes, in days (about 2,700 years): PostgreSQL's
 #: ``make_interval`` takes a 32-bit number of days, and 3,000,000,000 ended in a traceback.
 MAX_RETENTION_DAYS = 1_000_000

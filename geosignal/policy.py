@@ -193,7 +193,7 @@ def may_use_dashboard(user: Actor | None) -> bool:
 
 def may_manage_users(user: Actor | None) -> bool:
     """Whether ``user`` opens the accounts page (referent, admin); what they may do there is
-    :func:`may_invite` and :func:`may_deactivate`."""
+    :func:`may_invite`, :func:`may_deactivate` and :func:`may_reactivate`."""
     return sees_all_communes(user)
 
 
@@ -211,6 +211,15 @@ def may_deactivate(actor: Actor | None, user: Actor) -> bool:
         return True
     return getattr(user, "id", None) != getattr(actor, "id", None) and (
         actor.role == "admin" or (actor.role == "referent" and user.role == "representative"))
+
+
+def may_reactivate(actor: Actor | None, user: Actor) -> bool:
+    """The operator at the terminal (``actor`` None) and admins reactivate a deactivated
+    account, never their own; the referent, who deactivates representatives, asks an admin
+    (the account comes back with its role and commune, and a new invitation link)."""
+    if actor is None:
+        return True
+    return getattr(user, "id", None) != getattr(actor, "id", None) and actor.role == "admin"
 
 
 def may_send_reset_link(actor: Actor | None, user: Actor) -> bool:
@@ -363,6 +372,7 @@ ROUTE_RULES: dict[str, str] = {
     "account.users_page": "all_communes",
     "account.invite_user": "all_communes",  # then may_invite(role)
     "account.deactivate_user": "all_communes",  # then may_deactivate(user)
+    "account.reactivate_user": "all_communes",  # then may_reactivate(user): admins
     "account.send_reset_link": "all_communes",  # then may_send_reset_link(user)
     # zones of overlapping reports
     "zones.list_zones": "signed_in",  # a representative: their commune's zones
@@ -395,7 +405,8 @@ ROUTE_RULES: dict[str, str] = {
 
 
 #: Endpoints a bearer token does not reach, whoever owns it: those that make, change or end
-#: credentials and accounts (a password, API tokens, invitations, reset links, deactivations).
+#: credentials and accounts (a password, API tokens, invitations, reset links, deactivations,
+#: reactivations).
 #: A token is for reading and filing data; with these, a stolen token minted a 365-day token
 #: that outlived its own revocation, and a referent's token made reset links to take over
 #: representatives' accounts. They answer a token 403 ``forbidden``; the session reaches them.
@@ -406,6 +417,7 @@ SESSION_ONLY: frozenset[str] = frozenset({
     "account.users_page",
     "account.invite_user",
     "account.deactivate_user",
+    "account.reactivate_user",
     "account.send_reset_link",
     # signing out ends every session of the account, and the e-mail preferences silence the
     # status-change notices: a token taken would keep its owner out and unwarned

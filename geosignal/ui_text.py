@@ -660,6 +660,12 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                    "zippé).",
         "no_photo": "Choisissez d'abord une photo (JPEG ou PNG) à ajouter.",
         "already_deactivated": "Ce compte est déjà désactivé : rien n'a été changé.",
+        "not_deactivated": "Ce compte est actif : il n'y a rien à réactiver.",
+        # inviting the address of a deactivated account (geosignal.services.users.create_user)
+        "email_deactivated": "Un compte désactivé existe pour cette adresse : elle ne peut pas être invitée à "
+                             "nouveau, et « Mot de passe oublié ? » ne lui envoie rien. Un administrateur le "
+                             "réactive (« Réactiver » sur cette page, ou geosignal reactivate-user au terminal) : "
+                             "la personne reçoit un nouveau lien pour choisir son mot de passe.",
         # an API token's name holding a line break, a tab or a control: geosignal.services.users.create_token
         "name_characters": "Le nom contient le caractère %(character)s (un retour à la ligne, une tabulation ou un "
                            "caractère de contrôle ou invisible) : écrivez-le sur une seule ligne, sans ce caractère.",

@@ -147,3 +147,43 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     # the browser logs the expected 422 (refused password) and 410 (used link) as console errors
     invitee.errors = [e for e in invitee.errors if not re.search(r"status of (422|410)", e)]
     invitee.assert_clean()
+
+
+def test_deactivation_is_confirmed_on_its_own_page_and_undone_by_an_admin(browser, account_server, smtp_server,  # noqa: ANN001, F811
+                                                                          app) -> None:
+    """« Désactiver » leads to a confirmation page, in a browser running no script at all;
+    « Annuler » changes nothing, « Oui, désactiver » deactivates; an admin's « Réactiver »
+    e-mails a new invitation."""
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:
+        create_user(session, "acct-echevin@fleurus.be", "representative", "52021", PASSWORD)
+        create_user(session, "acct-admin@igretec.com", "admin", None, PASSWORD)
+        session.commit()
+    context = browser.new_context(java_script_enabled=False, locale="fr-BE", viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    answers: list[str] = []
+    page.on("response", lambda r: r.status >= 400 and answers.append(f"{r.status} {r.url}"))
+    page.goto(account_server + "/login")
+    page.fill("input[name=email]", "acct-ref@igretec.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.goto(account_server + "/utilisateurs")
+    row = page.locator("#users tr", has_text="acct-echevin@fleurus.be")
+    row.get_by_role("button", name="Désactiver").click()
+    assert page.locator("h1").inner_text() == "Confirmer : désactiver le compte acct-echevin@fleurus.be"
+    _shot(page, "deactivate-confirm")
+    page.get_by_role("link", name="Annuler").click()
+    assert page.url == account_server + "/utilisateurs" and "actif" in row.inner_text()
+    row.get_by_role("button", name="Désactiver").click()
+    page.get_by_role("button", name="Oui, désactiver").click()
+    assert "Compte acct-echevin@fleurus.be désactivé" in page.locator(".flash.success").inner_text()
+    assert "désactivé" in row.inner_text() and row.get_by_role("button", name="Réactiver").count() == 0
+    assert answers == []
+    context.close()
+    admin = PageWatch(browser, account_server)
+    admin.login("acct-admin@igretec.com")
+    admin.page.goto(account_server + "/utilisateurs")
+    admin.page.locator("#users tr", has_text="acct-echevin@fleurus.be").get_by_role("button", name="Réactiver").click()
+    assert "Compte acct-echevin@fleurus.be réactivé" in admin.page.locator(".flash.success").inner_text()
+    assert smtp_server.wait_for("acct-echevin@fleurus.be", "réactivé")
+    admin.assert_clean()

@@ -148,7 +148,8 @@ def test_invitations_deactivations_and_tokens_are_in_the_journal(app, client, db
     path = _link(smtp_server.wait_to("greffe@lobbes.be", 1)[0], "/compte/invitation")
     assert path.startswith("/compte/invitation?jeton=")
     page = referent.client.get("/utilisateurs").get_data(as_text=True)
-    gone = referent.client.post(f"/utilisateurs/{user.id}/desactiver", data={"csrf_token": csrf_token(page)})
+    gone = referent.client.post(f"/utilisateurs/{user.id}/desactiver", data={"confirm": "1",
+                                                                            "csrf_token": csrf_token(page)})
     assert gone.status_code == 302
     assert _events(db, "deactivate", "greffe@lobbes.be")[-1][:3] == ("referent", "referent@igretec.com", "56044")
     owner = make_account(client, db, OWNER, "representative", "52012")
@@ -226,7 +227,7 @@ def test_a_link_shown_to_a_referent_stops_working_once_she_may_not_give_it(app, 
         admin.login()
         page = admin.client.get("/utilisateurs").get_data(as_text=True)
         assert admin.client.post(f"/utilisateurs/{them.id}/desactiver",
-                                 data={"csrf_token": csrf_token(page)}).status_code == 302
+                                 data={"confirm": "1", "csrf_token": csrf_token(page)}).status_code == 302
     else:  # the operator makes her a commune's representative (there is no page for it)
         db.execute(text("UPDATE users SET role = 'representative', commune_nis = '52011' WHERE id = :i"),
                    {"i": them.id})

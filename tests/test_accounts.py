@@ -279,7 +279,7 @@ def test_deactivation_revokes_sessions_and_tokens(app, client, db) -> None:  # n
     assert rep.get("/api/v1/reports").status_code == 200
     admin.login()
     user = db.scalar(select(User).where(User.email == rep.email))
-    assert _post(client, f"/utilisateurs/{user.id}/desactiver", {}, "/utilisateurs").status_code == 302
+    assert _post(client, f"/utilisateurs/{user.id}/desactiver", {"confirm": "1"}, "/utilisateurs").status_code == 302
     assert rep.get("/api/v1/reports").status_code == 401  # bearer token revoked
     assert rep.client.get("/api/v1/reports").status_code == 401  # cookie ended
     assert rep.login().status_code == 401
@@ -292,6 +292,158 @@ def test_deactivation_revokes_sessions_and_tokens(app, client, db) -> None:  # n
     refused = referent.client.post(f"/utilisateurs/{admin_user.id}/desactiver",
                                    data={"csrf_token": csrf_token(page.get_data(as_text=True))})
     assert refused.status_code == 404  # an account it does not manage is answered as no account
+
+
+def test_deactivation_asks_for_confirmation_first(app, client, db) -> None:  # noqa: ANN001
+    """« Désactiver » beside « Lien de nouveau mot de passe » acted at the first click (a
+    withdrawal or a rejection is confirmed first). It leads to a page saying what it does and
+    how it is undone, without JavaScript; its button deactivates, « Annuler » changes nothing."""
+    make_account(app.test_client(), db, "echevin@fleurus.be", "representative", "52021")
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    referent.login()
+    uid = db.scalar(select(User.id).where(User.email == "echevin@fleurus.be"))
+    asked = _post(client, f"/utilisateurs/{uid}/desactiver", {}, "/utilisateurs")
+    html = unescape(asked.get_data(as_text=True))
+    assert asked.status_code == 200 and 'id="confirm"' in html
+    assert "Confirmer : désactiver le compte echevin@fleurus.be" in html
+    assert "Rôle : Représentant·e communal·e ; commune : Fleurus (52021)." in html
+    assert ("Ce compte ne pourra plus se connecter : ses sessions se ferment, ses jetons API sont révoqués et ses "
+            "imports en attente échouent.") in html
+    assert "Les liens d'invitation" not in html  # a representative gives none
+    assert "Un administrateur peut le réactiver ensuite (« Réactiver » sur la page Comptes)" in html
+    form = re.search(r'<form method="post" action="/utilisateurs/(\d+)/desactiver">(.*?)</form>', html, re.S)
+    assert form and form.group(1) == str(uid) and '<input type="hidden" name="confirm" value="1">' in form.group(2)
+    assert 'href="/utilisateurs"' in form.group(2) and "Oui, désactiver" in form.group(2)
+    db.expire_all()
+    assert db.get(User, uid).in_force  # nothing done yet
+    done = _post(client, f"/utilisateurs/{uid}/desactiver", {"confirm": "1"}, "/utilisateurs")
+    assert done.status_code == 302
+    db.expire_all()
+    assert not db.get(User, uid).in_force
+    assert _user_row(client, "echevin@fleurus.be")[3:] == ["désactivé", ""]  # the referent does not reactivate
+    admin = make_account(app.test_client(), db, "admin@igretec.com", "admin")
+    admin.login()
+    page = admin.client.get("/utilisateurs").get_data(as_text=True)
+    them = db.scalar(select(User.id).where(User.email == referent.email))
+    asked = admin.client.post(f"/utilisateurs/{them}/desactiver", headers={"Accept-Language": "nl"},
+                              data={"csrf_token": csrf_token(page)})  # (a referent gives links: said so)
+    html = unescape(asked.get_data(as_text=True))
+    assert asked.status_code == 200 and "Bevestigen: account referent@igretec.com deactiveren" in html
+    assert ("De uitnodigingslinks en links voor een nieuw wachtwoord die het gaf en die nog niet gebruikt zijn, werken "
+            "niet meer.") in html and "Ja, deactiveren" in html
+
+
+def test_inviting_a_deactivated_address_says_how_to_bring_it_back(client, db) -> None:  # noqa: ANN001
+    """The page said « Un compte existe déjà… elle utilise « Mot de passe oublié ? » », which
+    sends a deactivated account nothing."""
+    make_account(client, db, "echevin@fleurus.be", "representative", "52021")
+    referent = make_account(client, db, "referent@igretec.com", "referent")
+    referent.login()
+    uid = db.scalar(select(User.id).where(User.email == "echevin@fleurus.be"))
+    assert _post(client, f"/utilisateurs/{uid}/desactiver", {"confirm": "1"}, "/utilisateurs").status_code == 302
+    again = _post(client, "/utilisateurs/inviter", {"email": "Echevin@Fleurus.be", "role": "representative",
+                                                     "commune": "52021"}, "/utilisateurs")
+    html = unescape(again.get_data(as_text=True))
+    assert again.status_code == 409 and 'data-code="invalid_request"' in html
+    assert ("Un compte désactivé existe pour cette adresse : elle ne peut pas être invitée à nouveau, et « Mot de "
+            "passe oublié ? » ne lui envoie rien. Un administrateur le réactive (« Réactiver » sur cette page, ou "
+            "geosignal reactivate-user au terminal) : la personne reçoit un nouveau lien pour choisir son mot de "
+            "passe.") in html
+    assert "elle utilise « Mot de passe oublié ? »" not in html
+    with pytest.raises(GeosignalError) as caught:
+        from geosignal.services.users import create_user
+
+        create_user(db, "echevin@fleurus.be", "representative", "52021", STRONG)
+    assert (caught.value.status, caught.value.where, caught.value.extra["kind"]) == (409, "email", "email_deactivated")
+    with pytest.raises(GeosignalError) as active:
+        create_user(db, "referent@igretec.com", "referent", None, STRONG)
+    assert active.value.extra["kind"] == "email_taken"  # an account in force: as before
+
+
+def test_an_admin_reactivates_a_deactivated_account_with_a_new_invitation_link(app, client, db) -> None:  # noqa: ANN001
+    """The way back: « Réactiver » (admins) brings the account back with its role and commune;
+    its owner chooses a new password through a new invitation link (shown without a mail
+    server, as an invitation is); its old password and API tokens stay dead. Journalled."""
+    assert not app.config.get("SMTP_HOST")
+    rep = make_account(app.test_client(), db, "echevin@fleurus.be", "representative", "52021")
+    referent = make_account(app.test_client(), db, "referent@igretec.com", "referent")
+    admin = make_account(client, db, "admin@igretec.com", "admin")
+    uid = db.scalar(select(User.id).where(User.email == rep.email))
+    referent.login()
+    page = referent.client.get("/utilisateurs").get_data(as_text=True)
+    assert referent.client.post(f"/utilisateurs/{uid}/desactiver",
+                                data={"confirm": "1", "csrf_token": csrf_token(page)}).status_code == 302
+    page = referent.client.get("/utilisateurs").get_data(as_text=True)
+    assert f"/utilisateurs/{uid}/reactiver" not in page  # the referent asks an admin
+    assert referent.client.post(f"/utilisateurs/{uid}/reactiver",
+                                data={"csrf_token": csrf_token(page)}).status_code == 404
+    admin.login()
+    assert _user_row(client, rep.email)[3:] == ["désactivé", "Réactiver"]
+    back = _post(client, f"/utilisateurs/{uid}/reactiver", {}, "/utilisateurs")
+    html = unescape(back.get_data(as_text=True))
+    assert back.status_code == 200
+    assert ("Compte echevin@fleurus.be réactivé. Aucun serveur d'e-mail n'est configuré : transmettez vous-même ce "
+            "lien à echevin@fleurus.be.") in html
+    url = re.search(r'value="http://localhost(/compte/invitation\?jeton=([\w-]+))" id="shown-link"', html)
+    assert url, html
+    assert _user_row(client, rep.email)[3].startswith("invitée, pas encore inscrite")
+    assert rep.login().status_code == 401  # its old password is gone
+    assert rep.get("/api/v1/reports").status_code == 401  # and its tokens
+    invitee = app.test_client()
+    form = invitee.get(url.group(1))
+    assert form.status_code == 200 and "Fleurus (52021)" in unescape(form.get_data(as_text=True))
+    done = invitee.post("/compte/invitation", data={"jeton": url.group(2), "password": STRONG,
+                                                    "csrf_token": csrf_token(form.get_data(as_text=True))})
+    assert done.status_code == 302
+    signed = invitee.post("/login", data={"email": rep.email, "password": STRONG,
+                                          "csrf_token": csrf_token(invitee.get("/login").get_data(as_text=True))})
+    assert signed.status_code == 302
+    db.expire_all()
+    user = db.get(User, uid)
+    assert user.in_force and (user.role, user.commune_nis) == ("representative", "52021")
+    events = db.execute(text("SELECT e.action, e.actor_role FROM audit_events e WHERE e.action IN "
+                             "('deactivate', 'reactivate') AND e.details->>'account_email' = :e ORDER BY e.id"),
+                        {"e": rep.email}).all()
+    assert events == [("deactivate", "referent"), ("reactivate", "admin")]
+    again = _post(client, f"/utilisateurs/{uid}/reactiver", {}, "/utilisateurs")
+    assert again.status_code == 409 and "Ce compte est actif : il n&#39;y a rien à réactiver." in again.get_data(
+        as_text=True)
+
+
+def test_a_reactivation_mails_the_link_in_the_account_s_language(app, client, db, smtp_server) -> None:  # noqa: ANN001
+    make_account(app.test_client(), db, "echevin@fleurus.be", "representative", "52021")
+    db.execute(update(User).where(User.email == "echevin@fleurus.be").values(locale="nl"))
+    db.commit()
+    uid = db.scalar(select(User.id).where(User.email == "echevin@fleurus.be"))
+    make_account(client, db, "admin@igretec.com", "admin").login()
+    assert _post(client, f"/utilisateurs/{uid}/desactiver", {"confirm": "1"}, "/utilisateurs").status_code == 302
+    back = _post(client, f"/utilisateurs/{uid}/reactiver", {}, "/utilisateurs")
+    assert back.status_code == 302
+    [message] = smtp_server.wait_for("echevin@fleurus.be", "geosignal")
+    assert message["Subject"] == "geosignal: uw account is opnieuw geactiveerd"
+    body = " ".join(message.get_body(("plain",)).get_content().split())
+    assert "admin@igretec.com heeft uw geosignal-account opnieuw geactiveerd." in body
+    assert "/compte/invitation?jeton=" in _link(message, "/compte/invitation")
+
+
+def test_the_cli_reactivates_an_account_and_prints_its_invitation_link(app, client, db) -> None:  # noqa: ANN001
+    rep = make_account(client, db, "echevin@fleurus.be", "representative", "52021")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["reactivate-user", rep.email]).output == (
+        "Error: invalid_request: echevin@fleurus.be is not deactivated: nothing changed\n")
+    assert runner.invoke(args=["deactivate-user", rep.email]).exit_code == 0
+    done = runner.invoke(args=["reactivate-user", "Echevin@Fleurus.be"])
+    assert done.exit_code == 0, done.output
+    said, link = done.output.splitlines()
+    assert said == ("echevin@fleurus.be reactivated; sign-in works once its owner chooses a password through this "
+                    "invitation link (valid 72 hours, once: hand it over):")
+    assert link.startswith(MAILED_BASE + "/compte/invitation?jeton=")
+    form = client.get(link.removeprefix(MAILED_BASE))
+    assert client.post("/compte/invitation", data={"jeton": link.split("jeton=")[1], "password": STRONG,
+                                                   "csrf_token": csrf_token(form.get_data(as_text=True))}
+                       ).status_code == 302
+    assert runner.invoke(args=["reactivate-user", "nobody@fleurus.be"]).exit_code == 1
+    assert db.execute(text("SELECT actor_id FROM audit_events WHERE action = 'reactivate'")).all() == [(None,)]
 
 
 def test_demo_passwords_never_reach_a_log_and_must_be_changed(app, client, db, tmp_path, monkeypatch) -> None:  # noqa: ANN001

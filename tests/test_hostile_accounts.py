@@ -627,10 +627,10 @@ def test_deactivating_twice_keeps_the_first_time_and_journal(client, db) -> None
     make_account(client, db, "admin@igretec.com", "admin").login()
     make_account(client, db, "echevin@charleroi.be", "representative", "52011")
     user = db.scalar(select(User).where(User.email == "echevin@charleroi.be"))
-    assert _post(client, f"/utilisateurs/{user.id}/desactiver", {}, "/utilisateurs").status_code == 302
+    assert _post(client, f"/utilisateurs/{user.id}/desactiver", {"confirm": "1"}, "/utilisateurs").status_code == 302
     db.expire_all()
     first = db.execute(select(User.deactivated_at, User.session_version).where(User.id == user.id)).one()
-    again = _post(client, f"/utilisateurs/{user.id}/desactiver", {}, "/utilisateurs")
+    again = _post(client, f"/utilisateurs/{user.id}/desactiver", {"confirm": "1"}, "/utilisateurs")  # a double click
     assert again.status_code == 409
     assert "Ce compte est déjà désactivé : rien n&#39;a été changé." in again.get_data(as_text=True)
     db.expire_all()

@@ -130,11 +130,11 @@ def test_the_service_served_by_a_role_that_owns_nothing_works_and_cannot_change_
     token_id = listed.stdout.split("\t")[0]
     for args in (["refresh-stats"], ["regroup-zones"], ["send-mail"], ["purge", "--dry-run"],
                  ["revoke-token", token_id], ["deactivate-user", "echevin@charleroi.be"],
-                 ["load-communes", str(COMMUNES_FILE)]):
+                 ["reactivate-user", "echevin@charleroi.be"], ["load-communes", str(COMMUNES_FILE)]):
         ran = _run(service, *args)
         assert ran.returncode == 0 and "Traceback" not in ran.stderr, (args, ran.stderr[-600:])
     assert client.get("/api/v1/reports", headers=ref).status_code == 401  # its token revoked
-    assert client.get("/api/v1/reports", headers=rep).status_code == 401  # deactivated: tokens revoked
+    assert client.get("/api/v1/reports", headers=rep).status_code == 401  # deactivated: tokens revoked (and kept so)
 
     # the journal holds every act, and the service role cannot change it
     engine = create_engine(service)
@@ -144,7 +144,8 @@ def test_the_service_served_by_a_role_that_owns_nothing_works_and_cannot_change_
         counted = dict(actions)
         assert counted["create"] == 3 + 2 + 150 and counted["edit"] == 1
         assert (counted["validate"], counted["reject"], counted["withdraw"]) == (1, 1, 1)
-        assert (counted["token_create"], counted["token_revoke"], counted["deactivate"]) == (2, 1, 1)
+        assert (counted["token_create"], counted["token_revoke"], counted["deactivate"], counted["reactivate"]) == (
+            2, 1, 1, 1)
         assert counted["export"] == 1
         total = sum(counted.values())
         for statement, said in (

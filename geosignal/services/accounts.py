@@ -14,7 +14,8 @@ Flask-free: functions take a session (the caller commits) and return plain data 
   72 h, a reset 1 h; only the SHA-256 of the secret is stored; a new link of the same
   purpose voids the previous ones; using a link ends it.
 - **Deactivation**: accounts are never deleted. A deactivated account cannot sign in, its
-  sessions end and its API tokens stop working; the unused links it made for others
+  sessions end and its API tokens stop working (an admin, or the operator at the terminal,
+  reactivates it: :func:`reactivate`, a new invitation link); the unused links it made for others
   (invitations, resets) stop working too, as do those of a maker whose role no longer makes
   them (:func:`giver_may_still_give`).
 """
@@ -419,3 +420,39 @@ def deactivate(session: Session, actor: User | None, user: User) -> int:
                                                AccountToken.used_at.is_(None)).values(used_at=datetime.now(UTC)))
     audit.record_account(session, "deactivate", actor, user)
     return fail_queued_imports(session, user)
+
+
+def may_reactivate(actor: User | None, user: User) -> bool:
+    """The operator at the terminal (``actor`` None) and admins reactivate anybody but
+    themselves (:func:`geosignal.policy.may_reactivate`)."""
+    return policy.may_reactivate(actor, user)
+
+
+def reactivate(session: Session, actor: User | None, user: User) -> str:
+    """Reactivate a deactivated account (the way back from :func:`deactivate`; the caller
+    commits) and return the secret of a new invitation link (72 h) where its owner chooses a
+    new password, as an invited person does: the password it had is replaced by a random one
+    (the account may have been deactivated because it was taken), its API tokens stay revoked,
+    its role, commune and language are kept. Journalled (``reactivate``) as done by ``actor``
+    (None: the operator at the terminal), who is the link's maker.
+
+    Raises ``not_found`` (404) for an account ``actor`` may not reactivate, as for an id that
+    is no account (:data:`NO_SUCH_ACCOUNT`); ``invalid_request`` (409, ``not_deactivated``)
+    for an account in force (nothing changed).
+    """
+    if not may_reactivate(actor, user):
+        raise GeosignalError("not_found", NO_SUCH_ACCOUNT)
+    from geosignal.services.imports import lock_saves
+
+    lock_saves(session, user.id)  # (a deactivation of the same account at once waits here, or this waits)
+    session.refresh(user)
+    if user.in_force:
+        raise GeosignalError("invalid_request", f"{user.email} is not deactivated: nothing changed",
+                             status=409, kind="not_deactivated")
+    user.active = True
+    user.deactivated_at = None
+    user.set_password(secrets.token_urlsafe(32))  # (ends any session left, too)
+    user.must_change_password = False
+    secret = issue_link(session, user, "invite", created_by=actor)
+    audit.record_account(session, "reactivate", actor, user)
+    return secret

@@ -35,7 +35,7 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 #: Events about an account rather than a report, with what the journal calls each: who
 #: invited whom, gave a link to choose a password (``details.delivered``: ``mail``, or ``shown``
 #: to the person who asked, to hand over), set a password (``details.how``: ``change``,
-#: ``reset`` or ``invitation``; a link's ``link_by``), deactivated an account, made or revoked an
+#: ``reset`` or ``invitation``; a link's ``link_by``), deactivated or reactivated an account, made or revoked an
 #: API token. ``details`` names the account (``account_id``, ``account_email``,
 #: ``account_role``); the event's commune is the account's.
 ACCOUNT_EVENT_LABELS_FR: dict[str, str] = {
@@ -44,6 +44,7 @@ ACCOUNT_EVENT_LABELS_FR: dict[str, str] = {
     "reset_link": "Lien de mot de passe donné",
     "password_set": "Mot de passe choisi",
     "deactivate": "Compte désactivé",
+    "reactivate": "Compte réactivé",
     "token_create": "Jeton API créé",
     "token_revoke": "Jeton API révoqué",
 }

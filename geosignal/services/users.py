@@ -26,8 +26,9 @@ def create_user(session: Session, email: str, role: str, commune_nis: str | None
     """Create a user (the caller commits). A representative needs exactly one commune.
 
     Raises ``invalid_request`` (an address :func:`check_email` refuses, bad role, commune
-    missing or given to a non-representative, e-mail taken: ``kind`` ``email_taken``) or
-    ``unknown_commune``. Nothing is added to the session when it raises.
+    missing or given to a non-representative, e-mail taken: ``kind`` ``email_taken``, or
+    409 ``email_deactivated`` when its account is deactivated, which only a reactivation brings
+    back) or ``unknown_commune``. Nothing is added to the session when it raises.
     """
     email = check_email(email)
     if role not in ROLES:
@@ -40,7 +41,12 @@ def create_user(session: Session, email: str, role: str, commune_nis: str | None
         shown = commune_nis[:20].encode("unicode_escape").decode("ascii")
         raise GeosignalError("unknown_commune", f"no commune {shown} is loaded")
     taken = GeosignalError("invalid_request", f"user {email} exists already", where="email", kind="email_taken")
-    if session.scalar(select(User).where(User.email == email)) is not None:
+    existing = session.scalar(select(User).where(User.email == email))
+    if existing is not None and not existing.in_force:  # (« Mot de passe oublié ? » gives it nothing: 409)
+        raise GeosignalError("invalid_request", f"user {email} exists already, deactivated: an admin reactivates it "
+                             "(« Réactiver » on /utilisateurs, or geosignal reactivate-user)", where="email",
+                             status=409, kind="email_deactivated")
+    if existing is not None:
         raise taken
     user = User(email=email, role=role, commune_nis=commune_nis)
     user.set_password(password)

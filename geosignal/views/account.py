@@ -1,5 +1,5 @@
 """Account pages: password change, forgotten password, invitation and reset links, and the
-users page of admins and the referent (invite, deactivate). Thin views over
+users page of admins and the referent (invite, deactivate once confirmed, reactivate). Thin views over
 :mod:`geosignal.services.accounts`; e-mails through :mod:`geosignal.services.mail`.
 
 Single-use links carry their secret in the query string (``?jeton=…``): the access log
@@ -333,13 +333,14 @@ def _users_page(status: int = 200, error: GeosignalError | None = None, shown_li
                            shown_link=shown_link, me=current(), values=values or {},
                            commune_names=dict(communes), pending=accounts.invitations_pending(session),
                            shown_link_kind=shown_link_kind, may_deactivate=accounts.may_deactivate,
+                           may_reactivate=accounts.may_reactivate,
                            may_send_reset_link=policy.may_send_reset_link), status
 
 
 @bp.get("/utilisateurs")
 @login_required
 def users_page() -> tuple[str, int]:
-    """Accounts (admins and the referent): invite, deactivate."""
+    """Accounts (admins and the referent): invite, deactivate; admins reactivate."""
     policy.require(policy.may_manage_users(current()), "Cette page est réservée au référent et aux administrateurs.")
     return _users_page()
 
@@ -460,14 +461,47 @@ def send_reset_link(user_id: int) -> Response | tuple[str, int]:
 
 @bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/desactiver")
 @login_required
-def deactivate_user(user_id: int) -> Response:
-    """Deactivate an account (never deleted)."""
+def deactivate_user(user_id: int) -> Response | str:
+    """Deactivate an account (never deleted), once confirmed: the accounts page's button leads
+    to a page saying what it does and how it is undone (the form without ``confirm=1``), whose
+    button deactivates (as a withdrawal or a rejection is confirmed: one click on the button
+    beside « Lien de nouveau mot de passe » locked a commune's representative out). An account
+    deactivated already is said so (409), confirmed or not."""
     session = get_session()
     user = _account_to_act_on(user_id, policy.may_deactivate)
+    if request.form.get("confirm") != "1" and user.in_force:
+        commune = session.get(Commune, user.commune_nis) if user.commune_nis else None
+        return render_template("user_deactivate_confirm.html", user=user, commune=commune,
+                               gives_links=user.role != "representative")
     accounts.deactivate(session, current(), user)
     session.commit()
     flash(_("Compte %(email)s désactivé : ses sessions et jetons ne fonctionnent plus.", email=user.email), "success")
     return redirect(url_for("account.users_page"))
+
+
+@bp.post(f"/utilisateurs/<int(max={MAX_INT}):user_id>/reactiver")
+@login_required
+def reactivate_user(user_id: int):  # noqa: ANN201
+    """Reactivate a deactivated account (admins: :func:`geosignal.policy.may_reactivate`): its
+    owner chooses a new password through a new invitation link (72 h), e-mailed in their
+    language or, without a mail server, shown to the admin to hand over, as an invitation is
+    (:func:`geosignal.services.accounts.reactivate`; journalled)."""
+    session = get_session()
+    user = _account_to_act_on(user_id, policy.may_reactivate)
+    secret = accounts.reactivate(session, current(), user)
+    settings = MailSettings.from_config(current_app.config)
+    with force_locale(i18n.BABEL_LOCALES[accounts.mail_language(user)]):  # the recipient's language
+        message = _message(settings, user.email, _("geosignal : votre compte est réactivé"), [
+            _("Bonjour,"),
+            _("%(actor)s a réactivé votre compte geosignal.", actor=current().email),
+            _account_for(user),
+            _("Le lien ci-dessous sert une fois et expire dans 72 heures : choisissez-y votre mot de passe."),
+        ], (_("Choisir un nouveau mot de passe"), _mailed_link("account.accept_invitation", secret)))
+    return _send_or_hand_over(session, settings, message, _shown_link("account.accept_invitation", secret), "invite",
+                              _("Compte %(email)s réactivé : un lien pour choisir son mot de passe lui a été envoyé "
+                                "(valable 72 heures).", email=user.email),
+                              _("Compte %(email)s réactivé. Aucun serveur d'e-mail n'est configuré : transmettez "
+                                "vous-même ce lien à %(email)s.", email=user.email))
 
 
 @bp.route("/compte/jetons", methods=["GET", "POST"])
