@@ -326,3 +326,48 @@ def test_migration_0041_homes_a_border_stretch_where_its_length_counts() -> None
         migrate.downgrade(url, "0040")
         with engine.begin() as c:  # the reports keep their home; 0038's zone functions are back
             assert c.execute(text("SELECT count(*) FROM reports WHERE commune_nis = '52011'")).scalar_one() == 1
+
+
+def test_migration_0042_groups_dense_points_alike_and_downgrades_to_0041_s_pairs() -> None:
+    """0042 only replaces the zone functions (components of points and lines by DBSCAN, their
+    neighbours looked up by cell): a grid of points 5 m apart filed under 0041 and again
+    beside it under 0042 makes zones of the same members; the downgrade puts 0041's functions
+    back, and the upgrade again leaves the stored zones as they were."""
+    from sqlalchemy import text
+
+    def source(c, name: str) -> str:  # noqa: ANN001
+        return c.execute(text("SELECT prosrc FROM pg_proc WHERE proname = :n"), {"n": name}).scalar_one()
+
+    def file_grid(c, x0: float) -> None:  # noqa: ANN001
+        # 10 × 5 points 5 m apart (EPSG:31370), in one statement, and one point 300 m north
+        c.execute(text(
+            "INSERT INTO reports (id, geometry, commune_nis, network) "
+            "SELECT gen_random_uuid(), ST_Transform(ST_Point(:x + 5 * i, 122000 + 5 * j, 31370), 4326), '52011', "
+            "'mobile' FROM generate_series(0, 9) i, generate_series(0, 4) j "
+            "UNION ALL SELECT gen_random_uuid(), ST_Transform(ST_Point(:x, 122300, 31370), 4326), '52011', 'mobile'"),
+            {"x": x0})
+
+    def zones(c) -> list:  # noqa: ANN001
+        return c.execute(text("SELECT id, report_count, geometry FROM zones ORDER BY id")).all()
+
+    with _scratch_database() as (url, engine):
+        migrate.upgrade(url, "0041")
+        with engine.begin() as c:
+            _zone_across_a_border(c, ())  # (the two communes)
+            file_grid(c, 150000)
+            assert "ST_ClusterDBSCAN" not in source(c, "zones_grow")
+        migrate.upgrade(url, "0042")
+        with engine.begin() as c:
+            assert "ST_ClusterDBSCAN" in source(c, "zones_grow") and "ST_ClusterDBSCAN" in source(c, "zones_regroup")
+            file_grid(c, 151000)
+            stored = zones(c)
+            assert [r[1] for r in stored] == [50, 50]
+            c.execute(text("SELECT zones_lock(ARRAY['mobile']::varchar[]), zones_regroup(ARRAY(SELECT id FROM reports))"))
+            assert [r[:2] for r in zones(c)] == [r[:2] for r in stored]
+        migrate.downgrade(url, "0041")
+        with engine.begin() as c:
+            assert "ST_ClusterDBSCAN" not in source(c, "zones_grow") + source(c, "zones_regroup")
+        migrate.upgrade(url, "0042")
+        with engine.begin() as c:
+            assert "ST_ClusterDBSCAN" in source(c, "zones_regroup")
+            assert [r[:2] for r in zones(c)] == [r[:2] for r in stored]

@@ -29,15 +29,27 @@ rows). Nothing is computed when zones are read.
 **How.** :func:`zones_regroup` takes the changed reports, adds the members of their current
 zones, then grows the set to its closure (reports adjacent to the set, members of their
 zones, members of the same confirmed cohorts) so that every zone touched is recomputed
-whole, keeping the adjacent pairs it finds (``&&`` on the stored EPSG:4326 geometries
-expanded by :data:`DEG_PER_M` and :data:`DEG_LAT_PER_M` × distance, then the exact test in EPSG:31370); computes
-components by union-find over those edges (in memory, one pass), among the reports that have
-one or a confirmed decision; and replaces the old zones by the new ones.
+whole. The reports adjacent to the set are looked up from each of its areas alone and from
+its points and lines together, by cell of a grid of side distance (``&&`` on the stored
+EPSG:4326 geometries expanded by :data:`DEG_PER_M` and :data:`DEG_LAT_PER_M` × distance,
+then the exact test in EPSG:31370 against the cell's collected geometries: a point or line
+is within distance of a collection when it is of one of its members). Then the edges that
+decide the groups, among the set: the components of its points and lines of one cohort in
+one ``ST_ClusterDBSCAN(l, distance, 1)`` call (one point per cluster: the components of
+"within distance", tested with the distance function ``ST_DWithin`` uses), as one edge from
+each component's oldest report to each other; the pairs of an area and a report of its
+cohort; a free report's nearness to a confirmed one (by cell of the free components). It
+computes components by union-find over those edges (in memory, one pass), among the reports
+that have one or a confirmed decision, and replaces the old zones by the new ones. Every
+pair of the set was found and walked before migration 0042: 5,000 points on a 10 m grid
+(a drive test) made 1.4 million pairs, regrouped in 48 s (1.2 s since).
 A bulk load in several statements (an import) calls ``zones_defer(networks)`` first and
 ``zones_flush()`` last: one regrouping for the whole load.
 
 **Adding reports** (an ``INSERT``, or an import's flush) runs :func:`zones_grow` instead: new
-reports can only make zones grow or merge, so only the new reports are looked up; each stored
+reports can only make zones grow or merge, so only the new reports are looked up (the
+components of their points and lines by ``ST_ClusterDBSCAN``, the stored reports they touch
+by cell, as above: the 5,000 points filed in one upload took 21 s, 3.5 s since); each stored
 report they touch joins as a free report or as its whole zone (one unit of the union-find,
 whose members are moved, never re-examined), and the zone's union is its old union plus the
 new reports (a new report that the stored reports of its group it touches cover adds nothing:
@@ -97,7 +109,7 @@ reports and zones together. :func:`zones_regroup` and :func:`zones_grow` (a conf
 joined) number the confirmed zones they write, one statement over the zones the pass replaces;
 ``zones_shrink`` (a report leaving a confirmed zone) numbers the zone it writes.
 
-:func:`zones_sql` renders the SQL; the newest migration holding it keeps a frozen copy (0037;
+:func:`zones_sql` renders the SQL; the newest migration holding it keeps a frozen copy (0042;
 0010 the first), and a test checks that the two are equal.
 """
 
@@ -136,10 +148,11 @@ def participates(alias: str) -> str:
     return f"{alias}.status IN ({_list(ZONE_STATUSES)})"
 
 
-def _adjacent(a_g: str, a_l: str, b_g: str, b_l: str) -> str:
+def _adjacent(a_g: str, a_l: str, b_g: str, b_l: str, b_area: str | None = None) -> str:
     """Two reports (EPSG:4326 ``*_g``, EPSG:31370 ``*_l``) of one network belong together:
-    two zones share a positive area; otherwise they lie within ``d`` metres."""
-    return (f"CASE WHEN ST_Dimension({a_g}) = 2 AND ST_Dimension({b_g}) = 2 "
+    two zones share a positive area; otherwise they lie within ``d`` metres. ``b_area``: an
+    SQL condition known to equal ``ST_Dimension(b_g) = 2`` (``b`` a group's collection)."""
+    return (f"CASE WHEN ST_Dimension({a_g}) = 2 AND {b_area or f'ST_Dimension({b_g}) = 2'} "
             f"THEN ST_Relate({a_g}, {b_g}, '2********') "
             f"ELSE ST_DWithin({a_l}, {b_l}, d) END")
 
@@ -191,7 +204,8 @@ _LOAD = """SELECT r.id, r.seq, r.network, r.geometry, ST_Transform(r.geometry, {
   LEFT JOIN zone_decision_reports dr ON dr.report_id = r.id
   LEFT JOIN zone_decisions k ON k.id = dr.decision_id AND k.network = r.network"""
 
-#: The adjacent pairs found from the reports of one closure step ``{gen}`` (``zone_work``).
+#: The adjacent pairs found from the reports of one step ``{gen}`` (``zone_work``), each alone
+#: (``zones_shrink``'s searches).
 _PAIRS = """INSERT INTO zone_pairs (a, b, gen)
     SELECT w.id, a.id, {gen} FROM zone_work w CROSS JOIN LATERAL (
       SELECT r2.id FROM reports r2
@@ -199,6 +213,62 @@ _PAIRS = """INSERT INTO zone_pairs (a, b, gen)
         AND {adjacent_r2}
       OFFSET 0) a
     WHERE w.gen = {gen};"""
+
+#: Points and lines of the pass's set (``zone_work w`` rows ``{where}``) together by cell of a
+#: grid of side ``cs`` metres (EPSG:31370, from the corner of their box; and by ``{member_a}``,
+#: ``{group_by}``), rows ``(a, network, g, l)``: ``a`` one of them, their geometries collected.
+#: A drive test's points a few metres apart each looked up their hundreds of neighbours, every
+#: pair tested twice (5,000 points on a 10 m grid: 2 million candidates); a cell looks up its
+#: surroundings once.
+_CELLS = """SELECT {group_a} AS a, s.network, ST_Collect(s.g) AS g, ST_Collect(s.l) AS l FROM (
+        SELECT {member_a} AS a, w.id, w.network, w.g, w.l,
+               floor(ST_XMin(w.l) / cs) AS cx, floor(ST_YMin(w.l) / cs) AS cy
+        FROM zone_work w{member_join}
+        WHERE {where} AND ST_Dimension(w.g) < 2) s
+      GROUP BY {group_by}"""
+
+#: The reports of the pass's step ``{gen}`` in groups that look for their neighbours together
+#: (:data:`_REACH`), rows ``(a, network, g, l, area)``: a zone (area) alone, itself ``a``; points
+#: and lines by cell (:data:`_CELLS`).
+_GROUPS = """SELECT w.id, w.network, w.g, w.l, true FROM zone_work w WHERE w.gen = {gen} AND ST_Dimension(w.g) = 2
+      UNION ALL
+      SELECT c.a, c.network, c.g, c.l, false FROM ({cells}) c"""
+
+#: The pairs ``(a, b, {gen})`` from each group of :data:`_GROUPS` (``a``) to the reports ``b``
+#: adjacent to one of its reports (:func:`_adjacent` on the group's collected geometries: a
+#: point or line is within ``d`` metres of the collection when it is of one of its members),
+#: among the reports outside the pass's set (``zone_work``; a new area's among the set's too,
+#: in zones_grow: :func:`_reach`). The reports near a group
+#: come through the spatial index (OFFSET 0: a lookup per group, whatever the statistics),
+#: the set's own are left out in one join before the exact test (OFFSET 0 keeps the test
+#: above the join).
+_REACH = """INSERT INTO zone_pairs (a, b, gen)
+    SELECT q.a, q.b, {gen} FROM (
+      SELECT k.a, k.g, k.l, k.area, r2.id AS b, r2.geometry AS g2
+      FROM ({groups}) k(a, network, g, l, area)
+      CROSS JOIN LATERAL (
+        SELECT r.id, r.geometry FROM reports r
+        WHERE r.geometry && ST_Expand(k.g, deg, deg_lat) AND r.network = k.network AND r.id <> k.a
+        OFFSET 0) r2
+      LEFT JOIN zone_work x ON x.id = r2.id
+      WHERE x.id IS NULL{keep_known}
+      OFFSET 0) q
+    WHERE {adjacent_q};"""
+
+#: The components of the points and lines of the pass's set (``zone_work``, its new reports in
+#: zones_grow: ``{which}``)
+#: within ``d`` metres of each other, by network and cohort, in one call (DBSCAN with one
+#: point per cluster: the components of "within eps", tested as ``ST_DWithin`` tests, by the
+#: same distance function of PostGIS; it skips the distances of two reports already in one
+#: cluster), written as edges ``(oldest, other, true)`` in ``zone_edges``: as many edges as
+#: reports, where the pairs of 5,000 points a few metres apart were millions.
+_STARS = """INSERT INTO zone_edges (a, b, same)
+  SELECT c.rep, c.id, true FROM (
+    SELECT s.id, first_value(s.id) OVER (PARTITION BY s.network, s.cohort, s.cl ORDER BY s.seq) AS rep
+    FROM (SELECT w.id, w.seq, w.network, w.cohort,
+                 ST_ClusterDBSCAN(w.l, eps := d, minpoints := 1) OVER (PARTITION BY w.network, w.cohort) AS cl
+          FROM zone_work w WHERE {which}ST_Dimension(w.g) < 2) s) c
+  WHERE c.id <> c.rep;"""
 
 #: Union-find over ``{edges}`` (pairs of ``k``, 1..n), in memory; a root is always the smallest
 #: ``k`` of its component (a drive test's chain of points costs one pass over its edges, not one
@@ -268,6 +338,7 @@ _MAKE_HOME = """  UPDATE zone_new n SET commune_nis = coalesce(
 _PASS_DECLARE = """  d double precision;
   deg double precision;
   deg_lat double precision;
+  cs double precision;
   n bigint;
   work_rows bigint;
   t_nis varchar[];
@@ -281,7 +352,8 @@ _PASS_DECLARE = """  d double precision;
 _DISTANCE = """  SELECT s.distance_m INTO d FROM zone_settings s WHERE s.id = 1;
   d := coalesce(d, {default_m});
   deg := d * {deg_per_m};
-  deg_lat := d * {deg_lat_per_m};"""
+  deg_lat := d * {deg_lat_per_m};
+  cs := greatest(d, 10);  -- (the side of the cells points and lines look for neighbours by, m)"""
 
 #: The end of a zone pass: the places of the (commune, network) pairs touched recounted; a
 #: large pass (an import) leaves no large work tables behind in the session.
@@ -381,16 +453,16 @@ BEGIN
     SELECT m.report_id FROM zone_reports m
     WHERE m.zone_id IN (SELECT s.zone_id FROM zone_reports s WHERE s.report_id = ANY(seeds))));
 
-  -- closure: adjacent reports (found from each report of the frontier through the spatial
-  -- index: OFFSET 0 keeps the lookup per report whatever the statistics say after a bulk
-  -- load), members of their zones, members of the same confirmed cohorts. Every report of
-  -- the set is a frontier once, so the pairs found are all the adjacent pairs of the set.
+  -- closure: adjacent reports outside the set (found from the frontier's zones, and its
+  -- points and lines by cell, through the spatial index), members of their zones, members
+  -- of the same confirmed cohorts. The pairs inside the set are found once it is whole
+  -- (below)
   LOOP
     SELECT count(*) INTO n FROM zone_work WHERE gen = step;
     IF n > 200 THEN
       ANALYZE zone_work;
     END IF;
-    {pairs_step}
+    {reach_step}
     INSERT INTO zone_work (id, seq, network, g, l, technologies, operators, commune_nis, cohort, confirmed, gen)
     {load_next}
     WHERE {part_r} AND r.id = ANY(ARRAY(
@@ -412,27 +484,55 @@ BEGIN
     EXIT WHEN n = 0;
     step := step + 1;
   END LOOP;
-  -- nothing adjacent, nothing confirmed, no zone before: no zone to make or replace (a
-  -- report filed alone)
   SELECT count(*) INTO work_rows FROM zone_work;
-  IF NOT EXISTS (SELECT 1 FROM zone_pairs) AND NOT EXISTS (SELECT 1 FROM zone_work WHERE confirmed)
-     AND NOT EXISTS (SELECT 1 FROM zone_reports z
-                     WHERE z.report_id = ANY(seeds) OR z.report_id = ANY(ARRAY(SELECT id FROM zone_work))) THEN
-    IF work_rows > 20000 THEN
-      TRUNCATE zone_work, zone_pairs;  -- (see the end)
-    END IF;
-    RETURN;
-  END IF;
   IF work_rows > 200 THEN
     ANALYZE zone_work;
   END IF;
 
-  -- adjacency among them (each pair once; a report that takes no part is not in the set);
-  -- same = same cohort (the edges components follow)
+  -- the edges among them that decide the groups (a report that takes no part is not in the
+  -- set): same = of one cohort (the edges components follow), else a free report and a
+  -- confirmed one (the joining rule). Points and lines of one cohort: their components
+  {stars_all}
+  -- a free point or line and a confirmed one, adjacent: by cell of the free ones' components
+  -- (one edge per cell and confirmed report: a member of the component stands for the one
+  -- adjacent to it)
+  IF EXISTS (SELECT 1 FROM zone_work w WHERE w.confirmed) AND EXISTS (SELECT 1 FROM zone_work w WHERE w.cohort = 0) THEN
+    INSERT INTO zone_edges (a, b, same)
+    SELECT q.a, q.b, false FROM (
+      SELECT k.a, k.l, x.id AS b, x.l AS l2
+      FROM ({cells_free}) k
+      CROSS JOIN LATERAL (
+        SELECT r.id FROM reports r WHERE r.geometry && ST_Expand(k.g, deg, deg_lat) AND r.network = k.network
+        OFFSET 0) r2
+      JOIN zone_work x ON x.id = r2.id
+      WHERE x.confirmed AND ST_Dimension(x.g) < 2
+      OFFSET 0) q
+    WHERE ST_DWithin(q.l2, q.l, d);
+  END IF;
+  -- a zone (area) and a report of its cohort, or free and confirmed, adjacent (each pair once)
   INSERT INTO zone_edges (a, b, same)
-  SELECT x.id, y.id, x.cohort = y.cohort
-  FROM (SELECT DISTINCT least(p.a, p.b) AS a, greatest(p.a, p.b) AS b FROM zone_pairs p) q
-  JOIN zone_work x ON x.id = q.a JOIN zone_work y ON y.id = q.b;
+  SELECT q.a, q.b, q.same FROM (
+    SELECT w.id AS a, w.g, w.l, x.id AS b, x.g AS g2, x.l AS l2, x.cohort = w.cohort AS same
+    FROM zone_work w CROSS JOIN LATERAL (
+      SELECT r.id FROM reports r
+      WHERE r.geometry && ST_Expand(w.g, deg, deg_lat) AND r.network = w.network AND r.id <> w.id
+      OFFSET 0) r2
+    JOIN zone_work x ON x.id = r2.id
+    WHERE ST_Dimension(w.g) = 2 AND (ST_Dimension(x.g) < 2 OR x.id > w.id)
+      AND (x.cohort = w.cohort OR (w.cohort = 0 AND x.confirmed) OR (x.cohort = 0 AND w.confirmed))
+    OFFSET 0) q
+  WHERE {adjacent_e};
+
+  -- nothing adjacent, nothing confirmed, no zone before: no zone to make or replace (a
+  -- report filed alone)
+  IF NOT EXISTS (SELECT 1 FROM zone_edges) AND NOT EXISTS (SELECT 1 FROM zone_work WHERE confirmed)
+     AND NOT EXISTS (SELECT 1 FROM zone_reports z
+                     WHERE z.report_id = ANY(seeds) OR z.report_id = ANY(ARRAY(SELECT id FROM zone_work))) THEN
+    IF work_rows > 20000 THEN
+      TRUNCATE zone_work, zone_pairs, zone_edges;  -- (see the end)
+    END IF;
+    RETURN;
+  END IF;
 
   -- the reports that can be in a zone: those with an edge, and confirmed ones (a confirmed
   -- cohort stays whole); any other report is alone and makes no zone
@@ -766,8 +866,13 @@ BEGIN
   IF work_rows > 200 THEN
     ANALYZE zone_work;
   END IF;
-  {pairs_0}
-  IF NOT EXISTS (SELECT 1 FROM zone_pairs) THEN
+  -- the new points and lines among themselves: their components (zone_edges); then the
+  -- reports adjacent to the new ones, from each new zone (area) alone, and from the new
+  -- points and lines by cell of their components (a few new reports: each alone, the pairs
+  -- of each being needed below): the stored ones, and the new ones adjacent to a new area
+  {stars_new}
+  {reach_0}
+  IF NOT EXISTS (SELECT 1 FROM zone_pairs) AND NOT EXISTS (SELECT 1 FROM zone_edges) THEN
     RETURN;  -- nothing adjacent: no zone to make or grow
   END IF;
   -- the stored reports they touch (the new ones are loaded already: 200,000 points of an
@@ -1412,9 +1517,35 @@ CREATE TRIGGER reports_group_zones_truncate AFTER TRUNCATE ON reports
 SPLIT_MAX = 200
 
 
+def _cells(where: str, *, by_component: bool, each_alone: str | None = None) -> str:
+    """Return :data:`_CELLS` for the rows ``where``: ``by_component``, the cells of each
+    component apart (its oldest member's star in ``zone_edges``, :data:`_STARS`, which then
+    holds only those), so that a group's ``a`` stands for its component; ``each_alone``: an SQL
+    condition under which each report is a group of its own."""
+    if not by_component:
+        return _CELLS.replace("{group_a}", "(array_agg(s.id))[1]").replace("{member_a}", "w.id").replace(
+            "{member_join}", "").replace("{where}", where).replace("{group_by}", "s.network, s.cx, s.cy")
+    member = "coalesce(e.a, w.id)" if each_alone is None else f"CASE WHEN {each_alone} THEN w.id ELSE coalesce(e.a, w.id) END"
+    return _CELLS.replace("{group_a}", "s.a").replace("{member_a}", member).replace(
+        "{member_join}", " LEFT JOIN zone_edges e ON e.b = w.id").replace("{where}", where).replace(
+        "{group_by}", "s.a, s.network, s.cx, s.cy")
+
+
+def _reach(gen: str, *, by_component: bool) -> str:
+    """Return :data:`_REACH` from the reports of step ``gen``: ``by_component`` (zones_grow)
+    keeps the cells of the new reports' components apart (a pair's ``a`` stands for the
+    component it touches; a few new reports each alone, their pairs being needed one by one)
+    and the pairs a new area finds among the new reports; otherwise (zones_regroup's closure)
+    only the reports outside the set are wanted, the cells of any component together."""
+    cells = _cells(f"w.gen = {gen}", by_component=by_component, each_alone="cardinality(seeds) <= 8")
+    groups = _GROUPS.replace("{cells}", cells).replace("{gen}", gen)
+    keep = " OR k.area" if by_component else ""
+    return _REACH.replace("{groups}", groups).replace("{keep_known}", keep).replace("{gen}", gen)
+
+
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    the newest migration holding it keeps frozen: 0037)."""
+    the newest migration holding it keeps frozen: 0042)."""
     # imported here: the export package is heavier than the models that import this module
     from geosignal.services.export.constants import CHANGE_LOCK_KEY
 
@@ -1426,12 +1557,15 @@ def zones_sql() -> str:
         "{union_find_nodes}", _UNION_FIND.replace("{edges}", "SELECT x.k, y.k FROM zone_edges e JOIN zone_nodes x "
                                                   "ON x.id = e.a JOIN zone_nodes y ON y.id = e.b WHERE e.same")
     ).replace(
-        "{union_find_units}", _UNION_FIND.replace("{edges}", "SELECT ua.k, ub.k FROM zone_pairs p "
+        "{union_find_units}", _UNION_FIND.replace("{edges}", "SELECT ua.k, ub.k FROM (SELECT p.a, p.b FROM zone_pairs p "
+                                                  "UNION ALL SELECT e.a, e.b FROM zone_edges e) p "
                                                   "JOIN zone_nodes x ON x.id = p.a JOIN zone_nodes y ON y.id = p.b "
                                                   "JOIN zone_units ua ON ua.unit = x.label "
                                                   "JOIN zone_units ub ON ub.unit = y.label WHERE ua.k <> ub.k")
-    ).replace("{pairs_step}", _PAIRS.replace("{gen}", "step")).replace("{pairs_0}", _PAIRS.replace("{gen}", "0")
-    ).replace("{pairs_seed}", _PAIRS.replace("{gen}", "-1"))
+    ).replace("{pairs_step}", _PAIRS.replace("{gen}", "step")).replace("{pairs_seed}", _PAIRS.replace("{gen}", "-1")
+    ).replace("{reach_step}", _reach("step", by_component=False)).replace("{reach_0}", _reach("0", by_component=True)
+    ).replace("{stars_all}", _STARS.replace("{which}", "")).replace("{stars_new}", _STARS.replace("{which}", "w.gen = 0 AND ")
+    ).replace("{cells_free}", _cells("w.cohort = 0", by_component=True))
     return template.format(
         lock_key=ZONE_LOCK_KEY, change_lock_key=CHANGE_LOCK_KEY, default_m=DEFAULT_DISTANCE_M, deg_per_m=repr(DEG_PER_M),
         deg_lat_per_m=repr(DEG_LAT_PER_M),
@@ -1439,6 +1573,8 @@ def zones_sql() -> str:
         load_1=load.replace("{gen}", "1"), load_seed=load.replace("{gen}", "-1"),
         part_r=participates("r"), part_n=participates("n"), part_o=participates("o"),
         adjacent_r2=_adjacent("r2.geometry", f"ST_Transform(r2.geometry, {LAMBERT72})", "w.g", "w.l"),
+        adjacent_q=_adjacent("q.g2", f"ST_Transform(q.g2, {LAMBERT72})", "q.g", "q.l", "q.area"),
+        adjacent_e=_adjacent("q.g2", "q.l2", "q.g", "q.l"),
         technologies=_list(TECHNOLOGIES), operators=_list(OPERATORS), home=_home(), touches_p=_touches(),
         touches_seed=_touches("seed_g"), touches_n=_touches("n.geometry"), srid=LAMBERT72,
         home_among=_home_among(), split_max=SPLIT_MAX,
