@@ -42,14 +42,15 @@ cohort; a free report's nearness to a confirmed one (by cell of the free compone
 computes components by union-find over those edges (in memory, one pass), among the reports
 that have one or a confirmed decision, and replaces the old zones by the new ones. Every
 pair of the set was found and walked before migration 0042: 5,000 points on a 10 m grid
-(a drive test) made 1.4 million pairs, regrouped in 48 s (1.2 s since).
+(a drive test) made 1.4 million pairs, regrouped in 31–48 s (1.2–1.7 s since, a loaded
+machine).
 A bulk load in several statements (an import) calls ``zones_defer(networks)`` first and
 ``zones_flush()`` last: one regrouping for the whole load.
 
 **Adding reports** (an ``INSERT``, or an import's flush) runs :func:`zones_grow` instead: new
 reports can only make zones grow or merge, so only the new reports are looked up (the
 components of their points and lines by ``ST_ClusterDBSCAN``, the stored reports they touch
-by cell, as above: the 5,000 points filed in one upload took 21 s, 3.5 s since); each stored
+by cell, as above: those 5,000 points filed at once took 21–34 s, 3.5–3.7 s since); each stored
 report they touch joins as a free report or as its whole zone (one unit of the union-find,
 whose members are moved, never re-examined), and the zone's union is its old union plus the
 new reports (a new report that the stored reports of its group it touches cover adds nothing:

@@ -4,11 +4,11 @@ Revision ID: 0042
 Revises: 0041
 Create Date: 2026-12-08 06:00:00
 
-A drive test's points a few metres apart (5,000 on a 10 m grid, in one upload) took 21 s to
-group, and 48 s to regroup in full: every report looked up its hundreds of neighbours through
-the spatial index and tested each (2 million candidates, 1.4 million pairs, each found from
-both ends), then the union-find walked every pair in PL/pgSQL (``zones_grow``), or the pairs
-were deduplicated first (``zones_regroup``). Which reports are adjacent, and so which zones
+A drive test's points a few metres apart (5,000 on a 10 m grid, in one upload) took 21–34 s
+to group, and 31–48 s to regroup in full (a loaded machine): every report looked up its
+hundreds of neighbours through the spatial index and tested each (2 million candidates, 1.4
+million pairs, each found from both ends), then the union-find walked every pair in PL/pgSQL
+(``zones_grow``), or the pairs were deduplicated first (``zones_regroup``). Which reports are adjacent, and so which zones
 result, is unchanged; only how the components are found: the points and lines of one cohort
 (the new ones, in ``zones_grow``) by ``ST_ClusterDBSCAN(l, d, 1)`` (the components of
 ``ST_DWithin``, with the same distance function), written as one edge per report from its
