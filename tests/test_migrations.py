@@ -328,10 +328,10 @@ def test_migration_0041_homes_a_border_stretch_where_its_length_counts() -> None
             assert c.execute(text("SELECT count(*) FROM reports WHERE commune_nis = '52011'")).scalar_one() == 1
 
 
-def test_migration_0042_groups_dense_points_alike_and_downgrades_to_0041_s_pairs() -> None:
-    """0042 only replaces the zone functions (components of points and lines by DBSCAN, their
+def test_migration_0043_groups_dense_points_alike_and_downgrades_to_0041_s_pairs() -> None:
+    """0043 only replaces the zone functions (components of points and lines by DBSCAN, their
     neighbours looked up by cell): a grid of points 5 m apart filed under 0041 and again
-    beside it under 0042 makes zones of the same members; the downgrade puts 0041's functions
+    beside it under 0043 makes zones of the same members; the downgrade (to 0042, the outbox leases) puts 0041's functions
     back, and the upgrade again leaves the stored zones as they were."""
     from sqlalchemy import text
 
@@ -356,7 +356,7 @@ def test_migration_0042_groups_dense_points_alike_and_downgrades_to_0041_s_pairs
             _zone_across_a_border(c, ())  # (the two communes)
             file_grid(c, 150000)
             assert "ST_ClusterDBSCAN" not in source(c, "zones_grow")
-        migrate.upgrade(url, "0042")
+        migrate.upgrade(url, "0043")
         with engine.begin() as c:
             assert "ST_ClusterDBSCAN" in source(c, "zones_grow") and "ST_ClusterDBSCAN" in source(c, "zones_regroup")
             file_grid(c, 151000)
@@ -364,10 +364,10 @@ def test_migration_0042_groups_dense_points_alike_and_downgrades_to_0041_s_pairs
             assert [r[1] for r in stored] == [50, 50]
             c.execute(text("SELECT zones_lock(ARRAY['mobile']::varchar[]), zones_regroup(ARRAY(SELECT id FROM reports))"))
             assert [r[:2] for r in zones(c)] == [r[:2] for r in stored]
-        migrate.downgrade(url, "0041")
+        migrate.downgrade(url, "0042")
         with engine.begin() as c:
             assert "ST_ClusterDBSCAN" not in source(c, "zones_grow") + source(c, "zones_regroup")
-        migrate.upgrade(url, "0042")
+        migrate.upgrade(url, "0043")
         with engine.begin() as c:
             assert "ST_ClusterDBSCAN" in source(c, "zones_regroup")
             assert [r[:2] for r in zones(c)] == [r[:2] for r in stored]

@@ -1,5 +1,5 @@
 """Reports a few metres apart (a drive test's grid of points) are grouped into the zones the
-rule gives, set-wise (migration 0042): the components of points and lines come from one
+rule gives, set-wise (migration 0043): the components of points and lines come from one
 ``ST_ClusterDBSCAN`` call, one edge per report, and a pass looks up the reports around its
 points and lines by cell, not around each report (5,000 points on a 10 m grid were 1.4
 million pairs, each walked by the union-find). Real PostGIS, real communes; shapes in

@@ -41,7 +41,7 @@ each component's oldest report to each other; the pairs of an area and a report 
 cohort; a free report's nearness to a confirmed one (by cell of the free components). It
 computes components by union-find over those edges (in memory, one pass), among the reports
 that have one or a confirmed decision, and replaces the old zones by the new ones. Every
-pair of the set was found and walked before migration 0042: 5,000 points on a 10 m grid
+pair of the set was found and walked before migration 0043: 5,000 points on a 10 m grid
 (a drive test) made 1.4 million pairs, regrouped in 31–48 s (1.2–1.7 s since, a loaded
 machine).
 A bulk load in several statements (an import) calls ``zones_defer(networks)`` first and
@@ -110,7 +110,7 @@ reports and zones together. :func:`zones_regroup` and :func:`zones_grow` (a conf
 joined) number the confirmed zones they write, one statement over the zones the pass replaces;
 ``zones_shrink`` (a report leaving a confirmed zone) numbers the zone it writes.
 
-:func:`zones_sql` renders the SQL; the newest migration holding it keeps a frozen copy (0042;
+:func:`zones_sql` renders the SQL; the newest migration holding it keeps a frozen copy (0043;
 0010 the first), and a test checks that the two are equal.
 """
 
@@ -1546,7 +1546,7 @@ def _reach(gen: str, *, by_component: bool) -> str:
 
 def zones_sql() -> str:
     """Return the SQL that installs the zone functions and the ``reports`` triggers (the text
-    the newest migration holding it keeps frozen: 0042)."""
+    the newest migration holding it keeps frozen: 0043)."""
     # imported here: the export package is heavier than the models that import this module
     from geosignal.services.export.constants import CHANGE_LOCK_KEY
 

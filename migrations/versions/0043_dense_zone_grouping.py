@@ -1,8 +1,8 @@
 """reports a few metres apart are grouped into zones set-wise: components of points and lines in one ST_ClusterDBSCAN call, neighbours looked up by cell
 
-Revision ID: 0042
-Revises: 0041
-Create Date: 2026-12-08 06:00:00
+Revision ID: 0043
+Revises: 0042
+Create Date: 2026-12-07 11:00:00
 
 A drive test's points a few metres apart (5,000 on a 10 m grid, in one upload) took 21–34 s
 to group, and 31–48 s to regroup in full (a loaded machine): every report looked up its
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from alembic import op
 
-revision = "0042"
-down_revision = "0041"
+revision = "0043"
+down_revision = "0042"
 branch_labels = None
 depends_on = None
 
