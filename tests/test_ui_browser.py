@@ -1598,6 +1598,7 @@ def test_a_popup_whose_pan_was_stopped_is_brought_into_view_on_a_phone(ui, brows
     page.evaluate("() => { L.Popup.prototype._adjustPan = function () {}; "
                   "window[document.getElementById('map-pane').dataset.map].panBy([-170, 0], {animate: false}); }")
     page.wait_for_timeout(800)  # (the reports fetched again for the new view)
+    page.wait_for_load_state("networkidle")  # (on a loaded machine the fetch takes longer)
     frame = page.locator("#map-pane").bounding_box()
     marks = [b for b in page.locator("#map-pane path.leaflet-interactive").evaluate_all(
         "ps => ps.map(p => { const r = p.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, "
@@ -1607,7 +1608,11 @@ def test_a_popup_whose_pan_was_stopped_is_brought_into_view_on_a_phone(ui, brows
     page.touchscreen.tap(mark["x"] + mark["width"] / 2, mark["y"] + mark["height"] / 2)
     popup = page.locator("#map-pane .leaflet-popup")
     popup.wait_for()
-    page.wait_for_timeout(1000)  # (the page's pan, 400 ms after it opened)
+    # the page's pan, 400 ms after it opened (polled: a loaded machine runs it later)
+    page.wait_for_function("""f => { const p = document.querySelector('#map-pane .leaflet-popup');
+        const b = p && p.getBoundingClientRect();
+        return b && f.x <= b.x && b.x + b.width <= f.x + f.width; }""", arg=frame, timeout=10000)
+    page.wait_for_timeout(300)  # (its animation ended)
     box = popup.bounding_box()
     assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"], (box, frame)
     close = popup.locator(".leaflet-popup-close-button")
