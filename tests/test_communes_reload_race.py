@@ -159,6 +159,110 @@ def test_a_report_filed_in_a_commune_being_removed_is_refused_cleanly(database, 
         _communes_back(database)
 
 
+def _without_chimay(tmp_path) -> object:  # noqa: ANN001
+    """A communes file without Chimay (56016)."""
+    import json
+
+    data = json.loads(COMMUNES_FILE.read_text(encoding="utf-8"))
+    data["features"] = [f for f in data["features"] if f["properties"]["nis_code"] != "56016"]
+    path = tmp_path / "without_chimay.geojson"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_a_survey_import_naming_a_commune_being_removed_is_refused_cleanly(database, tmp_path) -> None:  # noqa: ANN001
+    """The referent's ``POST /api/v1/stats/survey`` naming Chimay while a load with
+    remove_absent removes it: the import waits for the load, then refuses the row naming Chimay
+    (422 ``invalid_attribute``, ``reason`` ``unknown_commune``, the row and the NIS code) — it
+    read Chimay before the load committed and failed on the foreign key: a 500."""
+    import io
+    from pathlib import Path
+
+    from geosignal import create_app
+    from geosignal.services.users import create_token
+
+    survey_csv = (Path(__file__).parent / "fixtures" / "survey_2022.csv").read_bytes()
+    assert b"56016" in survey_csv
+    app = create_app({"TESTING": True, "ENV": "testing", "SECRET_KEY": "test", "TILE_URL": "",
+                      "DATABASE_URL": database.engine.url.render_as_string(hide_password=False)})
+    with database.session() as s:
+        create_user(s, "survey.race@igretec.com", "referent", None, "correct horse battery")
+        headers = {"Authorization": f"Bearer {create_token(s, 'survey.race@igretec.com')}"}
+        s.commit()
+    loader = database.session()
+    load_communes(loader, _without_chimay(tmp_path), remove_absent=True)  # not committed yet
+    answers: list = []
+
+    def post() -> None:
+        r = app.test_client().post("/api/v1/stats/survey", headers=headers, content_type="multipart/form-data",
+                                   data={"file": (io.BytesIO(survey_csv), "survey_2022.csv"), "edition": "2022"})
+        answers.append((r.status_code, r.get_json(silent=True)))
+
+    t = threading.Thread(target=post)
+    t.start()
+    try:
+        assert _waiting(database, 5.0)  # the import waits for the load
+        loader.commit()
+        loader.close()
+        t.join(60)
+        assert answers and answers[0][0] == 422, answers
+        doc = answers[0][1]
+        assert doc["code"] == "invalid_attribute" and doc["reason"] == "unknown_commune", doc
+        assert "56016" in doc["detail"] and doc["where"].startswith("row "), doc
+        with database.session() as s:
+            assert s.scalar(text("SELECT count(*) FROM survey_responses")) == 0
+            assert s.scalar(text("SELECT count(*) FROM communes WHERE nis_code = '56016'")) == 0
+    finally:
+        loader.close()
+        t.join(60)
+        with database.session() as s:
+            s.execute(text("DELETE FROM survey_responses"))
+            s.commit()
+        _communes_back(database)
+        app.extensions["geosignal.db"].engine.dispose()
+
+
+def test_an_invitation_naming_a_commune_being_removed_is_refused_cleanly(database, tmp_path) -> None:  # noqa: ANN001
+    """An admin invites Chimay's representative while the load that removes Chimay is not yet
+    committed: the invitation waits for the load, then is refused ``unknown_commune`` naming
+    56016, nothing stored (it read Chimay before the load committed and its INSERT failed on
+    ``users.commune_nis``'s foreign key: an IntegrityError, a 500 on the page)."""
+    from geosignal.errors import GeosignalError
+    from geosignal.services import accounts
+
+    loader = database.session()
+    load_communes(loader, _without_chimay(tmp_path), remove_absent=True)  # not committed yet
+    result: dict = {}
+
+    def invite() -> None:
+        with database.session() as s:
+            try:
+                accounts.invite(s, _admin(s), "bourgmestre@chimay.be", "representative", "56016")
+                s.commit()
+                result["ok"] = True
+            except BaseException as exc:  # noqa: BLE001
+                result["error"] = exc
+
+    t = threading.Thread(target=invite)
+    t.start()
+    try:
+        assert _waiting(database, 5.0)  # the invitation waits for the load
+        loader.commit()
+        loader.close()
+        t.join(60)
+        assert isinstance(result.get("error"), GeosignalError), repr(result)[:300]
+        assert result["error"].code == "unknown_commune" and "56016" in result["error"].detail
+        with database.session() as s:
+            assert s.scalar(text("SELECT count(*) FROM users WHERE email = 'bourgmestre@chimay.be'")) == 0
+    finally:
+        loader.close()
+        t.join(60)
+        with database.session() as s:
+            s.execute(text("DELETE FROM users WHERE email = 'bourgmestre@chimay.be'"))
+            s.commit()
+        _communes_back(database)
+
+
 def test_a_withdrawal_of_a_report_a_reload_rehomes_does_not_deadlock_with_it(database, tmp_path) -> None:  # noqa: ANN001
     """A withdrawal (the communes lock, then the report's row, then the UPDATE whose triggers
     take the zone locks) of a report in the land a load gives to the other commune, the load

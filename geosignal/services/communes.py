@@ -57,7 +57,8 @@ _COMMUNE_USES = (("reports", "commune_nis", "reports"), ("zones", "commune_nis",
 
 #: The advisory lock between a load of communes and the writers of reports. A writer takes it
 #: shared (:func:`hold_communes`) before it reads the communes (a report's home commune, the
-#: commune a report names) and before any report row lock; a load takes it exclusively
+#: commune a report names, the commune of a representative's account, the communes a survey
+#: import's rows may name) and before any report row lock; a load takes it exclusively
 #: before anything else. A load then waits for the writers under way, and the writers that
 #: come during it wait for it and read the communes as it left them: a report filed during a
 #: load that moved its border kept its old home, one filed in a commune the load removed

@@ -124,10 +124,19 @@ def import_edition(session: Session, data: bytes, filename: str, edition_year: i
     :mod:`geosignal.services.survey`) are stored beside them, and so is the 2019 edition
     (published aggregates only). Unknown years get a generic edition title.
 
+    The communes are read under the communes lock (:func:`~geosignal.services.communes.hold_communes`,
+    shared): a load of communes under way ends first, and a row naming a commune it removed is
+    refused as any unknown NIS code (``invalid_attribute``, ``reason`` ``unknown_commune``,
+    naming the row) — its answers were stored against the removed commune's row, a foreign
+    key violation (500).
+
     Raises the :class:`GeosignalError` of ``read_survey_export`` (nothing is stored then) and
     ``invalid_request`` for a year before 2000 or to come.
     """
+    from geosignal.services.communes import hold_communes
+
     check_edition(edition_year)
+    hold_communes(session)
     known = set(session.scalars(select(models.Commune.nis_code)))
     responses = survey.read_survey_export(data, filename, edition_year=edition_year, known_nis=known)
     answered = {edition_year, *session.scalars(select(models.SurveyResponse.edition_year).distinct())}

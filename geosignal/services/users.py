@@ -15,6 +15,7 @@ from geosignal.formparse import MAX_EMAIL_CHARS, email_problem
 from geosignal.models import ApiToken, Commune, User
 from geosignal.models.user import hash_token
 from geosignal.services import audit
+from geosignal.services.communes import hold_communes
 from geosignal.textsafety import UNSAFE_IN_NAMES, refuse_unsafe_text
 from geosignal.vocab import ROLES
 
@@ -29,6 +30,11 @@ def create_user(session: Session, email: str, role: str, commune_nis: str | None
     missing or given to a non-representative, e-mail taken: ``kind`` ``email_taken``, or
     409 ``email_deactivated`` when its account is deactivated, which only a reactivation brings
     back) or ``unknown_commune``. Nothing is added to the session when it raises.
+
+    A representative's commune is read under the communes lock (:func:`hold_communes`,
+    shared): a load of communes under way ends first, and a commune it removed is
+    ``unknown_commune`` (the account was inserted naming the removed row: a foreign key
+    violation, 500).
     """
     email = check_email(email)
     if role not in ROLES:
@@ -37,7 +43,10 @@ def create_user(session: Session, email: str, role: str, commune_nis: str | None
         raise GeosignalError("invalid_request", "a representative has exactly one commune; other roles none",
                              where="commune", status=422,
                              kind="commune_missing" if commune_nis is None else "commune_not_for_role")
-    if commune_nis is not None and (not _NIS.fullmatch(commune_nis) or session.get(Commune, commune_nis) is None):
+    if commune_nis is not None:
+        hold_communes(session)
+    if commune_nis is not None and (not _NIS.fullmatch(commune_nis)
+                                    or session.get(Commune, commune_nis, populate_existing=True) is None):
         shown = commune_nis[:20].encode("unicode_escape").decode("ascii")
         raise GeosignalError("unknown_commune", f"no commune {shown} is loaded")
     taken = GeosignalError("invalid_request", f"user {email} exists already", where="email", kind="email_taken")
