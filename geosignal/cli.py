@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy import func, select
 
-from geosignal.errors import GeosignalError
+from geosignal.errors import GeosignalError, is_write_conflict
 from geosignal.params import parse_bbox, parse_commune
 from geosignal.textsafety import escaped_breaks
 from geosignal.vocab import NETWORKS, ROLES
@@ -42,9 +42,10 @@ def _create_app(*_args: Any, serving: bool = False) -> Flask:
 
 
 def reports_errors(command: Callable) -> Callable:
-    """Turn a :class:`GeosignalError`, or a value the database cannot hold (an id beyond its
-    integer, a NUL, a date beyond its range: SQLAlchemy's ``DataError``), into a one-line
-    reason and exit status 1."""
+    """Turn a :class:`GeosignalError`, a value the database cannot hold (an id beyond its
+    integer, a NUL, a date beyond its range: SQLAlchemy's ``DataError``), or a write rolled
+    back by another at the same moment (a deadlock, a serialization failure:
+    :func:`~geosignal.errors.is_write_conflict`), into a one-line reason and exit status 1."""
     from sqlalchemy.exc import DataError
 
     @wraps(command)
@@ -55,6 +56,12 @@ def reports_errors(command: Callable) -> Callable:
             raise one_line(error) from None
         except DataError as error:
             raise refused_value(error) from None
+        except Exception as error:
+            if is_write_conflict(error):  # (psycopg's own from a save's raw cursor: it was a traceback)
+                raise click.ClickException(
+                    f"conflict: another write at the same moment rolled this one back ({database_problem(error)}); "
+                    "nothing was saved: run the command again") from None
+            raise
 
     return wrapped
 

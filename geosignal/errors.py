@@ -11,6 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+#: PostgreSQL's answers to a write that met another at the same moment (deadlock_detected,
+#: serialization_failure): its transaction was rolled back, nothing of it stays, and running it
+#: again may succeed.
+WRITE_CONFLICTS = frozenset({"40P01", "40001"})
+
+
+def is_write_conflict(error: BaseException) -> bool:
+    """Whether ``error`` (SQLAlchemy's, or psycopg's from a raw cursor: a save's COPY and
+    INSERTs) is PostgreSQL rolling the transaction back for another write at the same moment
+    (:data:`WRITE_CONFLICTS`)."""
+    return getattr(getattr(error, "orig", error), "sqlstate", None) in WRITE_CONFLICTS
+
 #: Every error code geosignal emits, with its HTTP status and a one-line meaning.
 #: The README's error catalogue is generated from this table.
 ERROR_CODES: dict[str, tuple[int, str]] = {

@@ -10,16 +10,15 @@ from flask import Flask, Response, current_app, g, jsonify, make_response, rende
 from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from geosignal.errors import GeosignalError
+from geosignal.errors import WRITE_CONFLICTS, GeosignalError
 
 log = logging.getLogger(__name__)
 
 #: Seconds a client is asked to wait while the database is unreachable.
 RETRY_AFTER_S = 5
-#: PostgreSQL's answers to writes that met another (deadlock_detected, serialization_failure):
-#: 503 ``service_unavailable``, ``kind`` ``write_conflict``, retried after
+#: A write that met another (:data:`~geosignal.errors.WRITE_CONFLICTS`): 503
+#: ``service_unavailable``, ``kind`` ``write_conflict``, retried after
 #: :data:`CONFLICT_RETRY_AFTER_S` — never a 500, nor "the database is unreachable".
-WRITE_CONFLICTS = frozenset({"40P01", "40001"})
 CONFLICT_RETRY_AFTER_S = 1
 #: PostgreSQL's ``lock_not_available``: a web request waited ``LOCK_TIMEOUT_S`` for a lock held
 #: by a long write (a large import of its network): 503 ``service_unavailable``, ``kind``

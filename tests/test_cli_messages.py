@@ -300,3 +300,23 @@ def test_a_fault_on_a_line_of_the_file_is_said_by_that_line() -> None:
     assert _at({"code": "x", "detail": "The placemark (line 6, column 12) …", "line": 6, "column": 12}) == ""
     assert _at({"code": "x", "detail": "…", "column": "menages"}) == " (column 'menages')"
     assert _at({"code": "x", "detail": "…", "pointer": "/features/0", "line": 1}) == " (at /features/0)"
+
+
+def test_import_reports_says_a_write_conflict_on_one_line(app, db, admin, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A save rolled back by a deadlock (psycopg's own error, raised by the save's raw cursor)
+    printed a traceback: it is one line saying nothing was saved and to run the command again."""
+    import psycopg
+
+    from geosignal.services import imports
+
+    def deadlocked(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise psycopg.errors.DeadlockDetected("deadlock detected\nDETAIL:  Process 1 waits for ShareLock")
+
+    monkeypatch.setattr(imports, "import_file", deadlocked)
+    path = tmp_path / "zones.geojson"
+    path.write_text(_GEOJSON, encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["import-reports", str(path), "--as", admin.email])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        "Error: conflict: another write at the same moment rolled this one back (deadlock detected); nothing was "
+        "saved: run the command again"]

@@ -389,3 +389,145 @@ def test_a_save_correcting_and_adding_reports_and_a_commune_reload_do_not_deadlo
     assert failures == [], failures
     assert sorted(results) == [("premier.csv", 1, 0), ("reload",), ("second.csv", 1, 1)]
     _assert_stored_equals_recomputed(database)
+
+
+def _lambert_to_wgs84(geom: shapely.Geometry) -> shapely.Geometry:
+    return reproject(geom, LAMBERT72, WGS84)
+
+
+def _chunked_roads(tag: str) -> tuple[bytes, LineString]:
+    """A CSV of four mobile roads near Charleroi's centre: two in a 1 km cell B, then two in the
+    cell A to its west (A < B in (nis, i, j) order); and a fixed road spanning A and B."""
+    from tests.factories import CHARLEROI_LAMBERT72
+
+    x, y = CHARLEROI_LAMBERT72
+    ex, ey = round(x / 1000) * 1000, round(y / 1000) * 1000
+    rows = [LineString([(ex + 200 + 30 * k, ey + 300), (ex + 400 + 30 * k, ey + 350)]) for k in range(2)]
+    rows += [LineString([(ex - 400 - 30 * k, ey + 300), (ex - 200 - 30 * k, ey + 350)]) for k in range(2)]
+    csv = "wkt;network;description\r\n" + "".join(
+        f'"{_lambert_to_wgs84(g).wkt}";mobile;{tag} {k}\r\n' for k, g in enumerate(rows))
+    return csv.encode(), LineString([(ex - 300, ey + 500), (ex + 300, ey + 520)])
+
+
+def _lock_waiters(database: Database) -> int:
+    with database.engine.connect() as c:
+        return c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                              "AND datname = current_database()")).scalar_one()
+
+
+def test_a_save_in_chunks_and_a_road_filed_between_them_both_succeed(database, monkeypatch) -> None:  # noqa: ANN001
+    """A save stored in two INSERT statements (STORE_CHUNK shrunk to 2 for a 4-row file), and a
+    fixed road spanning both chunks' cells filed between them: chunk 1 held cell B, the road
+    took cell A and waited for B, chunk 2 needed A — a deadlock, the save rolled back. The
+    save now locks every cell of its rows before its first chunk: the road waits for it, both
+    are stored, and the stored figures equal a recomputation."""
+    import threading
+    import time
+
+    from geosignal.services import imports as imports_service
+    from geosignal.services.intake import Limits, ServiceArea
+
+    _clear_reports(database)
+    monkeypatch.setattr(imports_service, "STORE_CHUNK", 2)
+    tag = f"chunk {uuid.uuid4().hex[:8]}"
+    data, spanning = _chunked_roads(tag)
+    area = ServiceArea.from_geojson_file(COMMUNES_FILE)
+    other: dict = {}
+    waited: list[bool] = []
+    threads: list[threading.Thread] = []
+
+    def file_road() -> None:
+        with database.session() as s:
+            try:
+                reports_service.create_report(s, _admin(s), ReportInput(_lambert_to_wgs84(spanning),
+                                                                         {"network": "fixed"}))
+                s.commit()
+                other["ok"] = True
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                other["error"] = exc
+
+    def progress(done: int, total: int) -> None:
+        if 0 < done < total and not threads:  # between chunk 1 and chunk 2
+            threads.append(threading.Thread(target=file_road))
+            threads[0].start()
+            deadline = time.monotonic() + 10
+            while not _lock_waiters(database) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            waited.append(bool(_lock_waiters(database)))
+            time.sleep(1.5)  # the road waits longer than deadlock_timeout (1 s) before chunk 2
+
+    with database.session() as session:
+        outcome = imports_service.import_file(session, _admin(session), data, "roads.csv", area=area,
+                                              limits=Limits(), progress=progress)
+        session.commit()
+    for t in threads:
+        t.join(30)
+    assert threads and waited == [True]  # the road came between the chunks, and waited for the save
+    assert outcome.saved == 4
+    assert other == {"ok": True}, other
+    with database.session() as session:
+        assert session.scalar(text("SELECT count(*) FROM reports WHERE description LIKE :t"), {"t": f"{tag}%"}) == 4
+        assert session.scalar(text("SELECT count(*) FROM reports WHERE network = 'fixed'")) == 1
+    _assert_stored_equals_recomputed(database)
+
+
+def test_an_import_job_rolled_back_by_a_deadlock_runs_again(database, monkeypatch) -> None:  # noqa: ANN001
+    """A job whose import is chosen as a deadlock's victim (a real one, on two advisory locks
+    with another transaction) ended ``failed`` ``internal_error``, nothing saved, though a
+    second run would save the file: it now runs again (JOB_ATTEMPTS), and ends ``done``."""
+    import threading
+    import time
+
+    from geosignal import create_app
+    from geosignal.services import imports as imports_service
+
+    _clear_reports(database)
+    tag = f"job {uuid.uuid4().hex[:8]}"
+    data, _ = _chunked_roads(tag)
+    app = create_app({"TESTING": True, "ENV": "testing", "SECRET_KEY": "test", "TILE_URL": "",
+                      "DATABASE_URL": database.engine.url.render_as_string(hide_password=False)})
+    with database.session() as session:
+        job = imports_service.create_import_job(session, _admin(session), data, "roads.csv", {})
+        session.commit()
+        job_id = str(job.id)
+    first, second = 0x66313001, 0x66313002
+    real = imports_service.import_file
+    calls: list[int] = []
+    other_done: list[bool] = []
+
+    def other() -> None:  # holds the second lock, then wants the first (the job holds it)
+        with database.engine.connect() as c:
+            c.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": second})
+            holding.set()
+            deadline = time.monotonic() + 10
+            while not _lock_waiters(database) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # the job waits first: its deadlock check comes first, it is the victim
+            c.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": first})
+            c.commit()
+            other_done.append(True)
+
+    holding = threading.Event()
+    thread = threading.Thread(target=other)
+
+    def import_file(session, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 1:
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": first})
+            thread.start()
+            holding.wait(10)
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": second})  # a deadlock
+        return real(session, *args, **kwargs)
+
+    monkeypatch.setattr(imports_service, "import_file", import_file)
+    with app.app_context():
+        state = imports_service.run_import_job(database, app.config, job_id)
+    thread.join(30)
+    app.extensions["geosignal.db"].engine.dispose()
+    with database.session() as session:
+        code, saved = session.execute(text(
+            "SELECT error_code, (SELECT count(*) FROM reports WHERE description LIKE :t) FROM import_jobs "
+            "WHERE id = :id"), {"id": job_id, "t": f"{tag}%"}).one()
+    assert other_done == [True]
+    assert (state, code, saved, len(calls)) == ("done", None, 4, 2)
+    _assert_stored_equals_recomputed(database)

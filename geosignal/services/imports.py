@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from geosignal import contract, policy, vocab
 from geosignal.compression import gzip_chunks
-from geosignal.errors import GeosignalError
+from geosignal.errors import GeosignalError, is_write_conflict
 from geosignal.geo import LAMBERT72, WGS84, transform_xy
 from geosignal.models import Report, User
 from geosignal.services import audit
@@ -938,11 +938,12 @@ def _corrected_values(report: Mapping[str, Any], item: ReportInput, carried: set
     return {k: (v if k in carried and k not in dropped else report[k]) for k, v in values.items()}
 
 
-def _lock_batch(session: Session, networks: set[str]) -> None:
+def _lock_batch(session: Session, networks: set[str], staging: str | None = None) -> None:
     """Take, before a save's first write, the locks its statements take one by one, in the
     writers' order: the shared lock of changes (an export's watermark), the zone locks of
     ``networks`` (name order), then every commune's row of ``commune_stats`` shared, in NIS
-    order. A save writes in several statements (the corrections' UPDATE, then one INSERT per
+    order, then (``staging``: the save's staging table) the stored-figure cells its rows
+    touch (:func:`_lock_staged_cells`). A save writes in several statements (the corrections' UPDATE, then one INSERT per
     :data:`STORE_CHUNK` rows), each of which took the communes it touched: a correction's
     commune first, then, waiting for a network lock, a smaller NIS code — while a commune
     reload (``load-communes``, ``refresh-stats``), taking them all in NIS order, waited for
@@ -954,6 +955,34 @@ def _lock_batch(session: Session, networks: set[str]) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": CHANGE_LOCK_KEY})
     session.execute(text("SELECT zones_lock(CAST(:nets AS varchar[]))"), {"nets": sorted(networks)})
     session.execute(text("SELECT 1 FROM commune_stats ORDER BY nis_code FOR SHARE"))
+    if staging is not None:
+        _lock_staged_cells(session, staging)
+
+
+#: The stored-figure cells (``commune_cells``) the zones and lines of a staging table ``{staging}``
+#: touch — those the ``reports`` triggers' ``commune_cells_refresh`` takes for them: the grid
+#: cells of each geometry whose clip comes within ``:reach`` metres (EPSG:31370) — locked
+#: ``FOR UPDATE`` in the one order every writer takes them, (nis_code, i, j), in one statement.
+_LOCK_STAGED_CELLS = """SELECT 1 FROM commune_cells c
+WHERE (c.nis_code, c.i, c.j) IN (
+  SELECT cc.nis_code, cc.i, cc.j
+  FROM (SELECT ST_GeomFromWKB(wkb, 4326) AS x FROM {staging}) s
+  CROSS JOIN LATERAL grid_cells_of(s.x) k
+  JOIN commune_cells cc ON cc.i = k.i AND cc.j = k.j AND cc.clip && ST_Expand(ST_Transform(s.x, 31370), :reach)
+  WHERE ST_Dimension(s.x) > 0)
+ORDER BY c.nis_code, c.i, c.j FOR UPDATE OF c"""
+
+
+def _lock_staged_cells(session: Session, staging: str) -> None:
+    """Lock, before a save's first INSERT, every stored-figure cell its staged zones and lines
+    touch, in the fixed (nis_code, i, j) order (:data:`_LOCK_STAGED_CELLS`). Each INSERT's
+    trigger locks the cells of its own chunk (:data:`STORE_CHUNK` rows) only: chunk 1 held a
+    cell B, a road filed meanwhile took a cell A < B and waited for B, chunk 2 then needed A —
+    a deadlock, the save rolled back (``internal_error``, nothing saved). Taken up front, a
+    writer of those cells waits for the save, or the save for it."""
+    from geosignal.services.aggregation.filters import LINE_REACH_M
+
+    session.execute(text(_LOCK_STAGED_CELLS.format(staging=staging)), {"reach": LINE_REACH_M})
 
 
 def _apply_corrections(session: Session, user: User, accepted: list[_Accepted], outcome: ImportOutcome,
@@ -1290,7 +1319,8 @@ def _store(session: Session, user: User, new: list[_Accepted], stored_at: dateti
     ``INSERT INTO reports … SELECT`` in file order, one statement per :data:`STORE_CHUNK`
     rows, each followed by one ``INSERT INTO audit_events … SELECT`` journalling their
     creation; the zones are regrouped once for the file, after the last chunk. The save's
-    locks are taken first (:func:`_lock_batch`), unless ``locked``: its corrections took them.
+    locks are taken first (:func:`_lock_batch`, the staged rows' cells included), unless
+    ``locked``: its corrections took them (the cells are taken then, :func:`_lock_staged_cells`).
     ``stored_at``: the reports' ``created_at`` and ``updated_at`` (when the save lock was
     taken, :data:`_SAVE_LOCK`; None: the transaction's ``now()``). Each of ``new`` is given its
     report's ``report_id``, ``reference`` and ``revision`` (returned by its INSERT)."""
@@ -1321,7 +1351,9 @@ def _store(session: Session, user: User, new: list[_Accepted], stored_at: dateti
         # after its last statement (zones_sql: zones_defer / zones_flush)
         networks = sorted({a.item.properties["network"] for a in new})
         if not locked:  # (taken by the corrections already, for their rows and these)
-            _lock_batch(session, set(networks))
+            _lock_batch(session, set(networks), staging)
+        else:  # (the corrections change no geometry: they took no cell)
+            _lock_staged_cells(session, staging)
         cursor.execute("SELECT zones_defer(%s::varchar[])", (networks,))
         for start in range(0, len(new), STORE_CHUNK):
             cursor.execute(
@@ -1557,6 +1589,13 @@ def fail_lost_imports(session: Session, describe: MessageMaker | None = None) ->
     return len(lost)
 
 
+#: How many times a job runs its import when its transaction is rolled back by another write at
+#: the same moment (:func:`~geosignal.errors.is_write_conflict`), and the pause (s) before the next attempt, times
+#: the attempts made.
+JOB_ATTEMPTS = 3
+JOB_RETRY_PAUSE_S = 0.5
+
+
 def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[str, Any] | None = None,
                    describe: MessageMaker | None = None) -> str:
     """Run a queued import job to its end (a job worker calls this) and return its final
@@ -1567,7 +1606,9 @@ def run_import_job(database: Any, config: Any, import_id: str, area_cache: dict[
     transaction so that pollers see it. A failure rolls everything back and records
     ``failed`` with the problem document (its ``code``: the import's own, e.g.
     ``unreadable_file`` or ``import_rejected`` with the per-feature report, or
-    ``internal_error``). A job already ``done`` or ``failed`` is left alone. An error outside
+    ``internal_error``). An import rolled back by another write at the same moment (a
+    deadlock or a serialization failure, :func:`~geosignal.errors.is_write_conflict`) runs again, up to
+    :data:`JOB_ATTEMPTS` times in all. A job already ``done`` or ``failed`` is left alone. An error outside
     the import's own (the connection lost before the final commit, the database restarted)
     records ``failed`` (``internal_error``, the file dropped) in a transaction of its own; when
     even that cannot be written, it is raised, and the queue runs the job again later (its
@@ -1647,33 +1688,46 @@ def _run_import_job(database: Any, config: Any, key: uuid.UUID, area_cache: dict
                                {"d": done, "t": total, "id": key})
 
     with database.session() as session:
-        job = session.get(ImportJob, key)
-        user = session.get(User, job.user_id)
-        options = job.options
-        outcome = None
-        try:
-            problem = account_problem(user, options.get("acting_as"))
-            if problem is not None:
-                raise problem
-            area = service_area(session, area_cache if area_cache is not None else {}, config["SERVICE_MARGIN_M"])
-            outcome = import_file(
-                session, user, job.upload or b"", job.filename, area=area, limits=limits_from_config(config),
-                crs=options.get("crs"), repair=bool(options.get("repair")), column_map=options.get("column_map"),
-                default_network=options.get("default_network"), mode=options.get("mode") or "all",
-                progress=progress, raise_rejected=False, skip_saved_before=bool(options.get("skip_saved_before")),
-                correct_saved_before=bool(options.get("correct_saved_before")), asked_at=job.created_at,
-                acting=options.get("acting_as"),
-            )
-            error = None
-            if outcome.mode == "all" and outcome.refused:
-                error = GeosignalError("import_rejected", f"{outcome.refused} of {outcome.total} features were "
-                                       "refused; nothing was saved (correct the file, or choose to keep only the "
-                                       "valid features)")
-        except GeosignalError as exc:
-            error = exc
-        except Exception:  # noqa: BLE001 - recorded as a failed job, never lost
-            logging.getLogger(__name__).exception("import job %s", import_id)
-            error = GeosignalError("internal_error", "the import stopped on an unexpected error; nothing was saved")
+        for attempt in range(1, JOB_ATTEMPTS + 1):
+            job = session.get(ImportJob, key)
+            user = session.get(User, job.user_id)
+            options = job.options
+            outcome = None
+            try:
+                problem = account_problem(user, options.get("acting_as"))
+                if problem is not None:
+                    raise problem
+                area = service_area(session, area_cache if area_cache is not None else {},
+                                    config["SERVICE_MARGIN_M"])
+                outcome = import_file(
+                    session, user, job.upload or b"", job.filename, area=area, limits=limits_from_config(config),
+                    crs=options.get("crs"), repair=bool(options.get("repair")),
+                    column_map=options.get("column_map"), default_network=options.get("default_network"),
+                    mode=options.get("mode") or "all", progress=progress, raise_rejected=False,
+                    skip_saved_before=bool(options.get("skip_saved_before")),
+                    correct_saved_before=bool(options.get("correct_saved_before")), asked_at=job.created_at,
+                    acting=options.get("acting_as"),
+                )
+                error = None
+                if outcome.mode == "all" and outcome.refused:
+                    error = GeosignalError("import_rejected", f"{outcome.refused} of {outcome.total} features were "
+                                           "refused; nothing was saved (correct the file, or choose to keep only "
+                                           "the valid features)")
+            except GeosignalError as exc:
+                error = exc
+            except Exception as exc:  # noqa: BLE001 - recorded as a failed job, never lost
+                if is_write_conflict(exc) and attempt < JOB_ATTEMPTS:
+                    # another write at the same moment (deadlock, serialization failure): the
+                    # transaction was rolled back, nothing of it stays; the job runs again
+                    logging.getLogger(__name__).warning("import job %s: %s; attempt %d of %d", import_id,
+                                                        str(exc).splitlines()[0], attempt + 1, JOB_ATTEMPTS)
+                    session.rollback()
+                    time.sleep(JOB_RETRY_PAUSE_S * attempt)
+                    continue
+                logging.getLogger(__name__).exception("import job %s", import_id)
+                error = GeosignalError("internal_error", "the import stopped on an unexpected error; nothing was "
+                                       "saved")
+            break
         if error is not None:
             session.rollback()
             job = session.get(ImportJob, key)
