@@ -7,16 +7,21 @@ recomputation, the live figures (all communes, and one commune alone) and the fi
 from __future__ import annotations
 
 import json
+import random
 
 import numpy as np
 import pytest
 import shapely
 from shapely.geometry import LineString, mapping, shape
+from shapely.ops import substring
 from sqlalchemy import text
 
 from geosignal.geo import LAMBERT72, WGS84, reproject, to_lambert72
+from geosignal.models import User
 from geosignal.services import aggregation
+from geosignal.services import reports as reports_service
 from geosignal.services.communes import load_communes
+from geosignal.services.intake import ReportInput
 from tests.conftest import CHARLEROI, COMMUNES_FILE
 from tests.factories import CHARLEROI_LAMBERT72, feature, to_geojson_4326
 
@@ -301,3 +306,93 @@ def test_a_line_that_rounds_onto_the_border_band_is_the_smaller_nis_s_everywhere
     assert _lengths(aggregation.compute_live(db)) == pytest.approx(expected, abs=CM_KM)
     assert aggregation.compute_live(db, nis_codes=[CHARLEROI])[CHARLEROI]["line_length_km"] == pytest.approx(
         expected[CHARLEROI], abs=CM_KM)
+
+
+def _file_copies(db, copies: list) -> None:  # noqa: ANN001
+    """File each of ``copies`` (EPSG:31370 LineStrings) as a report, coordinates as given (the
+    service, not the API: a copy keeps its full precision)."""
+    user = db.query(User).filter_by(email="admin@igretec.com").one()
+    for k, g in enumerate(copies):
+        reports_service.create_report(db, user, ReportInput(
+            shapely.orient_polygons(reproject(g, LAMBERT72, WGS84)), {"network": "mobile", "description": f"copie {k}"}))
+    db.commit()
+
+
+def _stored_and_live(db, referent) -> tuple[dict, dict]:  # noqa: ANN001
+    live = aggregation.compute_live(db)
+    return _stored(referent), {n: r["line_length_km"] for n, r in live.items()}
+
+
+#: stored and live lengths of copies filed millimetres apart agree within 1 m
+M_KM = 1e-3
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])
+def test_a_road_filed_again_rounded_to_7_decimals_counts_the_same_stored_and_live(  # noqa: ANN001
+        db, admin, referent, seed: int) -> None:
+    """A 3.6 km road in Charleroi filed at full precision and again rounded to 7 decimals (a GIS
+    export): the copies lie millimetres apart. Before, each cell put its cut pieces on the 1 cm
+    grid, noding the copies differently on each side of a cut: seed 2 gave 5.613 km stored,
+    5.777 km live (both signs, up to ~20 %)."""
+    rng = random.Random(seed)
+    x, y = CHARLEROI_LAMBERT72
+    pts, px, py = [], x - 1500, y - 1500 + rng.uniform(-300, 300)
+    for _ in range(25):
+        pts.append((px, py))
+        px += rng.uniform(80, 160)
+        py += rng.uniform(60, 140)
+    road = reproject(LineString(pts), LAMBERT72, WGS84)
+    copies = [reproject(g, WGS84, LAMBERT72) for g in (road, shapely.set_precision(road, 1e-7))]
+    _file_copies(db, copies)
+    network_km = db.execute(text(
+        "SELECT ST_Length(ST_Union(ST_ReducePrecision(ST_Transform(geometry, 31370), 0.01), 0.01)) FROM reports"
+    )).scalar_one() / 1000
+    stored, live = _stored_and_live(db, referent)
+    assert stored[CHARLEROI] == pytest.approx(live[CHARLEROI], abs=M_KM)
+    assert stored[CHARLEROI] == pytest.approx(network_km, abs=M_KM)  # the whole network is Charleroi's
+    assert stored[""] == pytest.approx(network_km, abs=M_KM)
+
+
+def _border_2500(db) -> LineString:  # noqa: ANN001
+    """2.5 km of the Charleroi/Châtelet border (EPSG:31370), as Charleroi's boundary draws it."""
+    wkb = db.execute(text(
+        "SELECT ST_AsBinary(ST_LineMerge(ST_CollectionExtract(ST_Intersection(ST_Boundary(ST_Transform(a.boundary, "
+        "31370)), ST_Buffer(ST_Transform(b.boundary, 31370), 0.05)), 2))) FROM communes a, communes b "
+        "WHERE a.nis_code = :a AND b.nis_code = :b"), {"a": CHARLEROI, "b": CHATELET}).scalar_one()
+    border = max(shapely.get_parts(shapely.from_wkb(bytes(wkb))), key=lambda p: p.length)
+    start = 0.1 * border.length
+    return substring(border, start, min(start + 2500, border.length))
+
+
+@pytest.mark.parametrize(("offsets", "chatelet_km"), [((-0.006, 0.003), 0.154), ((0.003, 0.008, 0.013), 0)])
+def test_a_border_road_filed_millimetres_apart_counts_the_same_stored_and_live(  # noqa: ANN001
+        db, admin, referent, offsets: tuple, chatelet_km: float) -> None:
+    """A road on the Charleroi/Châtelet border filed as copies a few millimetres apart: the same
+    figures stored and live. Copies 3 to 13 mm on Châtelet's side are all Charleroi's. Before, the
+    stored pieces of the copies at −6/+3 mm put 0.154 km in Châtelet, the live figures 0; put on
+    the grid, 154 m of the copy 6 mm inside Châtelet lie at 1 cm from Charleroi, the edge of its
+    border band (ST_ReducePrecision alone puts them there in PostGIS): Châtelet's, now in both."""
+    stretch = _border_2500(db)
+    _file_copies(db, [stretch.offset_curve(o) for o in offsets])
+    stored, live = _stored_and_live(db, referent)
+    assert stored[CHATELET] == pytest.approx(live[CHATELET], abs=M_KM)
+    assert stored[CHATELET] == pytest.approx(chatelet_km, abs=M_KM)
+    assert stored[CHARLEROI] == pytest.approx(live[CHARLEROI], abs=M_KM)
+    assert stored[CHARLEROI] + stored[CHATELET] >= stretch.length / 1000 - M_KM
+    aggregation.recompute_all(db)
+    assert _stored(referent) == pytest.approx(stored, abs=1e-9)
+
+
+def test_a_road_along_a_cell_edge_filed_six_times_3_mm_apart(db, admin, referent) -> None:  # noqa: ANN001
+    """Six copies of an 800 m road 2 to 19 mm east of the edge between two 1 km cells of
+    Charleroi, 3 mm apart. Before: 3.200 km stored, 4.000 km live."""
+    x, y = CHARLEROI_LAMBERT72
+    ex, ey = round(x / 1000) * 1000, round(y / 1000) * 1000
+    _file_copies(db, [LineString([(ex + 0.002 + o, ey - 400), (ex + 0.004 + o, ey + 400)])
+                      for o in (0.003 * k for k in range(6))])
+    network_km = db.execute(text(
+        "SELECT ST_Length(ST_Union(ST_ReducePrecision(ST_Transform(geometry, 31370), 0.01), 0.01)) FROM reports"
+    )).scalar_one() / 1000
+    stored, live = _stored_and_live(db, referent)
+    assert stored[CHARLEROI] == pytest.approx(live[CHARLEROI], abs=M_KM)
+    assert stored[CHARLEROI] == pytest.approx(network_km, abs=M_KM)

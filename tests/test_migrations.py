@@ -371,3 +371,43 @@ def test_migration_0043_groups_dense_points_alike_and_downgrades_to_0041_s_pairs
         with engine.begin() as c:
             assert "ST_ClusterDBSCAN" in source(c, "zones_regroup")
             assert [r[:2] for r in zones(c)] == [r[:2] for r in stored]
+
+
+def test_migration_0044_counts_copies_millimetres_apart_as_the_live_figures_and_back() -> None:
+    """Six copies of an 800 m road along the edge between two 1 km cells of 52011, 3 mm apart:
+    before 0044 each cell put its cut pieces on the 1 cm grid (3.2 km stored, the live figures
+    4 km); 0044's upgrade recomputes the cells of every line report from the network put on the
+    grid once, the length of that network. The downgrade puts 0040's functions back, and their
+    figures."""
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    def lengths(c) -> dict:  # noqa: ANN001
+        return dict(c.execute(text("SELECT nis_code, round(sum(line_m)::numeric, 3) FROM commune_cells "
+                                   "GROUP BY 1 ORDER BY 1")).all())
+
+    with _scratch_database() as (url, engine):
+        migrate.upgrade(url, "0043")
+        with engine.begin() as c:
+            _zone_across_a_border(c, ())
+            for k in range(6):
+                c.execute(text("""
+                    INSERT INTO reports (id, geometry, commune_nis, network)
+                    SELECT gen_random_uuid(), ST_Transform(ST_MakeLine(ST_Point(ex + 0.002 + :o, ey - 400, 31370),
+                                                                       ST_Point(ex + 0.004 + :o, ey + 400, 31370)), 4326),
+                           '52011', 'mobile'
+                    FROM (SELECT round(ST_X(p) / 1000) * 1000 AS ex, round(ST_Y(p) / 1000) * 1000 AS ey
+                          FROM ST_Transform(ST_Point(4.38, 50.40, 4326), 31370) p) q"""), {"o": 0.003 * k})
+            network = c.execute(text(
+                "SELECT round(ST_Length(ST_Union(ST_ReducePrecision(ST_Transform(geometry, 31370), 0.01), 0.01))"
+                "::numeric, 3) FROM reports WHERE ST_Dimension(geometry) = 1")).scalar_one()
+            before = lengths(c)
+            assert abs(before["52011"] - network) > 100
+        migrate.upgrade(url, "0044")
+        with engine.begin() as c:
+            after = lengths(c)
+            assert after["52012"] == 0 and abs(after["52011"] - network) <= Decimal("0.01")
+        migrate.downgrade(url, "0043")
+        with engine.begin() as c:
+            assert lengths(c) == before

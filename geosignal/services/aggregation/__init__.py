@@ -19,10 +19,12 @@ Border rules
   once. Communes do not overlap (clean coverage), so per-commune areas add up to the area of
   the union of all zones clipped to the territory.
 - **Lines** count by length (km) the same way: the union of the line reports (overlapping
-  stretches counted once) clipped to each commune. Each line is put on a 1 cm grid first
-  (:data:`LINE_GRID_M`, snap-rounding, EPSG:31370), so a stretch filed twice whose vertices
-  round to the same centimetres (e.g. after a round trip through EPSG:4326) counts once;
-  copies a few millimetres apart that round to neighbouring centimetres count twice. A
+  stretches counted once) clipped to each commune. The network of the lines is put on a 1 cm
+  grid first (:data:`LINE_GRID_M`, EPSG:31370: each line snap-rounded, their union noded on
+  the grid), then cut, never rounded again (stored and live alike), so a stretch filed twice
+  whose vertices round to the same centimetres (e.g. after a round trip through EPSG:4326)
+  counts once; copies a few millimetres apart count once where the noding joins them, twice
+  elsewhere, the same stored and live. A
   stretch on a border shared by two communes — within 1 cm of both: the two boundaries
   differ by millimetres — counts once, in the one with the **smaller NIS code** (as a point
   on that border, and as the line's home commune when it lies on the border alone); a line

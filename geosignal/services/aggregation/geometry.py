@@ -66,9 +66,9 @@ def _clipped_union(boundary: BaseGeometry, candidates: np.ndarray, polygonal: bo
     (zones) or lineal (lines) part; None when empty.
 
     Zones lying wholly inside the commune are unioned as they are; only those crossing its
-    boundary are clipped first (cheaper than clipping the whole union). Lines are each put on
-    the 1 cm grid (:data:`LINE_GRID_M`, snap-rounding, as the stored pieces take them) and cut
-    by what the commune owns (:func:`_line_owned`): a stretch on a border shared with one of
+    boundary are clipped first (cheaper than clipping the whole union). Lines are put on the
+    1 cm grid once (:data:`LINE_GRID_M`: each snap-rounded, their union noded on it, as the
+    stored pieces take them), then cut, without rounding again, by what the commune owns (:func:`_line_owned`): a stretch on a border shared with one of
     ``owners`` (the neighbouring communes with a smaller NIS code) is theirs."""
     if candidates.size == 0:
         return None
@@ -79,22 +79,29 @@ def _clipped_union(boundary: BaseGeometry, candidates: np.ndarray, polygonal: bo
         if crossing.size:
             parts.extend(shapely.intersection(crossing, boundary))
         return _polygonal(shapely.union_all(parts))
-    # the same stretch filed twice, its vertices rounding to the same centimetres, counts once
-    # (a line shorter than that may round to nothing: it counts 0 m, as in the stored pieces)
+    # the network put on the 1 cm grid once: each line snap-rounded, then their union noded on
+    # that grid (the same stretch filed twice, its vertices rounding to the same centimetres,
+    # counts once; a line shorter than that may round to nothing: it counts 0 m, as in the
+    # stored pieces)
     candidates = shapely.set_precision(candidates, LINE_GRID_M)
     candidates = candidates[~shapely.is_empty(candidates)]
     if candidates.size == 0:
         return None
-    near, taken = _line_owned(boundary, owners, candidates)
+    network = _lineal(shapely.union_all(candidates, grid_size=LINE_GRID_M))
+    if network is None:
+        return None
+    # then cut, never rounded again, as the stored pieces are: cut first and rounded after, the
+    # pieces of copies filed millimetres apart were noded differently on each side of a cut
+    parts = np.asarray(network.geoms, dtype=object)
+    near, taken = _line_owned(boundary, owners, parts)
     shapely.prepare(near)
-    inside = shapely.contains_properly(near, candidates)
-    parts = np.concatenate([candidates[inside], _lineal_each(shapely.intersection(candidates[~inside], near))])
-    if taken is not None:
-        # each line cut by both regions before the union on the grid, as the stored pieces are
-        # (a difference of the regions themselves left slivers along a border, which kept
-        # stretches lying in them)
+    inside = shapely.contains_properly(near, parts)
+    parts = np.concatenate([parts[inside], _lineal_each(shapely.intersection(parts[~inside], near))])
+    if taken is not None and parts.size:
+        # cut by both regions in turn, as the stored pieces are (a difference of the regions
+        # themselves left slivers along a border, which kept stretches lying in them)
         parts = _lineal_each(shapely.difference(parts, taken))
-    return _lineal(shapely.union_all(parts, grid_size=LINE_GRID_M))
+    return _lineal(shapely.GeometryCollection(list(parts))) if parts.size else None
 
 
 def _lineal_each(geoms: np.ndarray) -> np.ndarray:

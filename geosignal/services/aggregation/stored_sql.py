@@ -10,7 +10,9 @@ Design (see :mod:`geosignal.services.aggregation.stored`):
   inside it, **recomputed from the reports that touch the cell**, never merged. A change
   recomputes only the cells its old and new geometries touch, under ``FOR UPDATE`` row locks
   taken in (nis_code, i, j) order after the commune locks (taken in nis_code order).
-- A cell's line piece is cut by what the cell owns: the plane within 1 cm of its clip, less
+- A cell's line piece is the network of the lines touching the cell, put on the 1 cm grid
+  once (snap-rounded and noded together), then cut without rounding again by what the cell
+  owns: the plane within 1 cm of its clip, less
   what lies within 1 cm of a cell before it in (nis_code, i, j) order, so that a stretch on
   a shared border (whose two boundaries differ by millimetres) or on a grid edge counts once:
   on a border, in the commune with the smaller NIS code (the live figures cut each commune
@@ -39,7 +41,7 @@ Each recomputation runs in a statement that starts *after* its locks are granted
 takes a fresh snapshot per statement under READ COMMITTED), so it sees every change
 committed by the writers it waited for: stored == recomputed after any interleaving.
 
-:func:`stats_sql` renders the SQL; the newest migration holding a ``STATS_SQL`` (0040) keeps a
+:func:`stats_sql` renders the SQL; the newest migration holding a ``STATS_SQL`` (0044) keeps a
 frozen copy, and a test checks that the two are equal.
 """
 
@@ -123,14 +125,16 @@ BEGIN
                WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
                  AND ST_Dimension(r.geometry) = 2 AND (r.status IN ({counted})) IS TRUE) s
          ) AS z,
-      -- lines, each on the 1 cm grid first (the same stretch filed twice counts once), cut by
-      -- what the cell owns: the plane within 1 cm of its clip, less what lies within 1 cm of a
-      -- cell before it in (nis_code, i, j) order. A stretch on an edge between two cells (a grid
-      -- edge, or the border of two communes, whose vertices differ by millimetres) is the first
-      -- one's: on a shared border, the commune with the smaller NIS code's, as a point on it.
-      -- Each line is cut by both regions before the union on the grid, so that two cells'
-      -- pieces end at the same point, rounded the same way (and a difference of the regions
-      -- themselves left slivers along a border, which kept stretches lying in them).
+      -- lines: the network of the lines touching the cell put on the 1 cm grid once (each line
+      -- snap-rounded, then their union noded on that grid: the same stretch filed twice counts
+      -- once), then cut, never rounded again, by what the cell owns: the plane within 1 cm of its
+      -- clip, less what lies within 1 cm of a cell before it in (nis_code, i, j) order. A stretch
+      -- on an edge between two cells (a grid edge, or the border of two communes, whose vertices
+      -- differ by millimetres) is the first one's: on a shared border, the commune with the
+      -- smaller NIS code's, as a point on it. (Cut first and rounded after, the pieces of copies
+      -- filed millimetres apart were noded differently in each cell: the cut vertices pulled
+      -- them together in one cell and apart in another. The network is cut by both regions in
+      -- turn: a difference of the regions themselves left slivers along a border.)
       CASE WHEN EXISTS (SELECT 1 FROM reports r
                         WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
                           AND ST_Dimension(r.geometry) = 1 AND (r.status IN ({counted})) IS TRUE) THEN (
@@ -140,14 +144,15 @@ BEGIN
                (SELECT ST_Union(ST_Buffer(n.clip, {line_grid}, 'quad_segs=4')) AS g FROM commune_cells n
                 WHERE n.i BETWEEN c.i - 1 AND c.i + 1 AND n.j BETWEEN c.j - 1 AND c.j + 1
                   AND (n.nis_code, n.i, n.j) < (c.nis_code, c.i, c.j)
-                  AND ST_DWithin(n.clip, c.clip, 2 * {line_grid})) u)
-        SELECT ST_CollectionExtract(ST_Union(CASE WHEN o.u IS NULL THEN x.g
-                                                  ELSE ST_CollectionExtract(ST_Difference(x.g, o.u), 2) END,
-                                             {line_grid}), 2)
-        FROM o, (SELECT ST_CollectionExtract(ST_Intersection(s.g, o.b), 2) AS g
-                 FROM o, (SELECT ST_ReducePrecision(ST_Transform(r.geometry, 31370), {line_grid}) AS g FROM reports r
-                          WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
-                            AND ST_Dimension(r.geometry) = 1 AND (r.status IN ({counted})) IS TRUE) s) x)
+                  AND ST_DWithin(n.clip, c.clip, 2 * {line_grid})) u),
+        x AS MATERIALIZED (
+          SELECT ST_CollectionExtract(ST_Intersection(w.g, o.b), 2) AS g
+          FROM o, (SELECT ST_Union(ST_ReducePrecision(ST_Transform(r.geometry, 31370), {line_grid}), {line_grid}) AS g
+                   FROM reports r
+                   WHERE report_grid_cells(r.geometry) @> ARRAY[(c.i::bigint << 32) + c.j]
+                     AND ST_Dimension(r.geometry) = 1 AND (r.status IN ({counted})) IS TRUE) w)
+        SELECT CASE WHEN o.u IS NULL THEN x.g ELSE ST_CollectionExtract(ST_Difference(x.g, o.u), 2) END
+        FROM o, x)
       END AS l
     FROM commune_cells c JOIN unnest(k_nis, k_i, k_j) AS k(nis_code, i, j) USING (nis_code, i, j)
     OFFSET 0  -- each piece computed once: pulled up, z and l were computed once per use (4 each)
@@ -326,7 +331,7 @@ def _counted() -> str:
 def stats_sql() -> str:
     """Return the SQL that installs the stored-figures functions, the GIN index of the reports'
     grid cells and the ``reports`` triggers (the text the newest migration holding a
-    ``STATS_SQL`` keeps frozen: 0040)."""
+    ``STATS_SQL`` keeps frozen: 0044)."""
     counted = _counted()
     count_rows = _COUNT_ROWS.format(counted=counted)
     triggers = []
