@@ -1076,7 +1076,7 @@ def refresh_stats() -> None:
 @click.option("--technology")
 @click.option("--operator")
 @click.option("--issue")
-@click.option("--from", "date_from", help="YYYY-MM-DD (observed_at, else created_at)")
+@click.option("--from", "date_from", help="YYYY-MM-DD (observed_at, else the filing time: reported_at or created_at)")
 @click.option("--to", "date_to", help="YYYY-MM-DD, inclusive")
 @reports_errors
 def aggregate(reports_path: str, communes_path: str, output: str | None, decimal: str, **filter_args: Any) -> None:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import uuid
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from shapely.geometry import LineString, Point, shape
 from sqlalchemy import func, select, text
 
 from geosignal import vocab
+from geosignal.contract import BRUSSELS
 from geosignal.db import Database
 from geosignal.devdb import scratch_database
+from geosignal.errors import GeosignalError
 from geosignal.geo import LAMBERT72, WGS84, reproject, to_lambert72
 from geosignal.models import Commune, Report
 from geosignal.services import aggregation
@@ -468,6 +471,40 @@ def test_file_mode_matches_database(db, admin, tmp_path) -> None:  # noqa: ANN00
     assert sum(steps) == aggregation.aggregate_files_steps(COMMUNES_FILE) == 32
     assert len(features) == 30
     _assert_tables_agree({r["nis_code"]: r for r in table["communes"]}, aggregation.compute_live(db))
+
+
+def test_file_mode_dates_a_dwconnect_export_by_its_filing_time(db, admin, referent, tmp_path) -> None:  # noqa: ANN001
+    """A DWconnect export names the filing time ``reported_at``: file mode read ``created_at``
+    alone, and a period dropped every report without an observation date (0 where the server
+    counted 3). A file with no date column at all is refused a period, not counted 0."""
+    for k in range(3):  # no observation date: dated by their filing, today
+        assert _post(admin, feature(to_geojson_4326(square_lambert(X0 + 400 * k, Y0, 300)))).status_code == 201
+    today = datetime.now(BRUSSELS).date().isoformat()
+    server = referent.get(f"/api/v1/stats/communes/{CHARLEROI}?from={today}&to={today}").get_json()
+    assert server["report_count"] == 3
+    export = referent.get("/api/v1/exports/dwconnect?status=all")
+    assert export.status_code == 200
+    path = tmp_path / "dwconnect.geojson"
+    path.write_bytes(export.get_data())
+    assert {"reported_at"} <= set(json.loads(path.read_text(encoding="utf-8"))["features"][0]["properties"])
+    period = aggregation.parse_filters({"from": today, "to": today})
+    table, _ = aggregation.aggregate_files(path, COMMUNES_FILE, period)
+    row = {r["nis_code"]: r for r in table["communes"]}[CHARLEROI]
+    assert row["report_count"] == 3
+    # (the export writes coordinates rounded, as RFC 7946 advises: a few m² in 0.27 km²)
+    assert row["white_zone_area_km2"] == pytest.approx(server["white_zone_area_km2"], rel=1e-4)
+    yesterday = aggregation.parse_filters({"to": (date.fromisoformat(today) - timedelta(days=1)).isoformat()})
+    assert aggregation.aggregate_files(path, COMMUNES_FILE, yesterday)[0]["territory"]["report_count"] == 0
+
+    undated = tmp_path / "undated.geojson"
+    undated.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": to_geojson_4326(Point(X0, Y0)), "properties": {"network": "mobile"}}]}),
+        encoding="utf-8")
+    assert aggregation.aggregate_files(undated, COMMUNES_FILE)[0]["territory"]["report_count"] == 1
+    with pytest.raises(GeosignalError) as refused:
+        aggregation.aggregate_files(undated, COMMUNES_FILE, period)
+    assert refused.value.code == "missing_column"
+    assert "observed_at, reported_at, created_at" in refused.value.detail
 
 
 def test_home_commune_rule_matches_postgis(db) -> None:  # noqa: ANN001

@@ -23,6 +23,12 @@ from geosignal.services.aggregation.filters import (
 from geosignal.services.aggregation.geometry import Counts, clipped_unions
 from geosignal.services.aggregation.rows import CommuneInfo, make_row, territory_row
 
+#: The columns that date a report in a reports file, the first given winning, as the server dates
+#: it (``coalesce(observed_at, created_at)``): the observation date, else the filing time —
+#: ``reported_at`` in a DWconnect export and the API (:mod:`geosignal.contract`), ``created_at``
+#: in a file written from the table itself.
+DATE_COLUMNS = ("observed_at", "reported_at", "created_at")
+
 
 def _read_vector(path: str | PathLike[str]):  # noqa: ANN202
     """Every feature layer of the vector file at ``path`` (every folder of a KML, every layer of
@@ -161,12 +167,14 @@ def aggregate_files(
     ``name_fr``, ``population``, ``population_year``. ``reports_path``: a vector file of
     reports (e.g. a DWconnect export) with the report properties; a missing ``status`` counts
     as ``submitted``; ``commune_nis`` is recomputed from the geometry. Filters on status,
-    network, technology, operator and issue apply; date filters use ``observed_at`` then
-    ``created_at`` when present.
+    network, technology, operator and issue apply; date filters use the first of
+    :data:`DATE_COLUMNS` given (``observed_at``, else the filing time ``reported_at`` or
+    ``created_at``).
 
     Returns (the table as :func:`commune_table`, the communes as GeoJSON Features for
     :func:`table_geojson`). ``progress(n)`` is called as work advances (total:
-    :func:`aggregate_files_steps`). Raises ``unreadable_file``, ``invalid_request``.
+    :func:`aggregate_files_steps`). Raises ``unreadable_file``, ``invalid_request``;
+    ``missing_column`` for a period asked of a file with none of :data:`DATE_COLUMNS`.
     """
     import pandas as pd
 
@@ -209,10 +217,14 @@ def aggregate_files(
     frame["operators"] = [_list_value(v) for v in reports["operators"]] if "operators" in reports \
         else [[] for _ in range(len(reports))]
     when = pd.Series(pd.NaT, index=reports.index, dtype="datetime64[ns, UTC]")
-    for column in ("created_at", "observed_at"):  # observed_at wins where given
-        if column in reports:
-            parsed = pd.to_datetime(reports[column], errors="coerce", utc=True)
-            when = parsed.where(parsed.notna(), when)
+    dated_by = [column for column in DATE_COLUMNS if column in reports]
+    if (filters.date_from or filters.date_to) and not dated_by:
+        raise GeosignalError("missing_column", f"{reports_path}: a period is asked, but the file has no date column "
+                             f"({', '.join(DATE_COLUMNS)}): no report could be placed in it.",
+                             columns=list(DATE_COLUMNS))
+    for column in reversed(dated_by):  # the first of DATE_COLUMNS wins where given
+        parsed = pd.to_datetime(reports[column], errors="coerce", utc=True)
+        when = parsed.where(parsed.notna(), when)
     keep = np.ones(len(frame), dtype=bool)
     if filters.network:
         keep &= (frame["network"] == filters.network).to_numpy()
