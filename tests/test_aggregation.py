@@ -31,7 +31,13 @@ from tests.conftest import (
     make_account,
     owner_only,
 )
-from tests.factories import CHARLEROI_LAMBERT72, feature, square_lambert, to_geojson_4326
+from tests.factories import (
+    CHARLEROI_LAMBERT72,
+    feature,
+    square_lambert,
+    to_geojson_4326,
+    upload_file,
+)
 
 X0, Y0 = CHARLEROI_LAMBERT72
 CHATELET = "52012"
@@ -505,6 +511,45 @@ def test_file_mode_dates_a_dwconnect_export_by_its_filing_time(db, admin, refere
         aggregation.aggregate_files(undated, COMMUNES_FILE, period)
     assert refused.value.code == "missing_column"
     assert "observed_at, reported_at, created_at" in refused.value.detail
+
+
+def test_file_mode_reads_dates_as_an_upload_reads_them(db, admin, referent, tmp_path) -> None:  # noqa: ANN001
+    """One file uploaded and aggregated gives the same period figures: pandas read ``03/04/2025``
+    month first (and then nulled the column's other values), and took a naive ``2025-12-31T23:30``
+    as UTC (1 January in Brussels). A date the upload would not store is refused, naming its
+    feature, not left out of the period."""
+    dates = ["03/04/2025", "2025-12-31T23:30:00", "2025-06-15", "03/04/2025"]
+    path = tmp_path / "zones.geojson"
+
+    def write(values: list[str | None]) -> None:
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": to_geojson_4326(square_lambert(X0 + 400 * k, Y0, 300)),
+             "properties": {"network": "mobile", "technologies": "4G", "observed_at": d}}
+            for k, d in enumerate(values)]}), encoding="utf-8")
+
+    write(dates)
+    assert upload_file(admin, path.read_bytes(), "zones.geojson").status_code == 201
+    got = {}
+    for period in ({"from": "2025-04-03", "to": "2025-04-03"}, {"from": "2025-03-04", "to": "2025-03-04"},
+                   {"from": "2025-12-31", "to": "2025-12-31"}, {"from": "2026-01-01", "to": "2026-01-01"},
+                   {"from": "2025-06-15", "to": "2025-06-15"}):
+        server = _rows(referent, f"?from={period['from']}&to={period['to']}")["territory"]["report_count"]
+        files = aggregation.aggregate_files(path, COMMUNES_FILE, aggregation.parse_filters(period))
+        got[period["from"]] = (server, files[0]["territory"]["report_count"])
+    assert got == {"2025-04-03": (2, 2), "2025-03-04": (0, 0), "2025-12-31": (1, 1), "2026-01-01": (0, 0),
+                   "2025-06-15": (1, 1)}
+
+    year = aggregation.parse_filters({"from": "2025-01-01", "to": "2025-12-31"})
+    for values, code, feature_index in ((["2025-06-15", "31/02/2025", "garbage"], "invalid_datetime", 1),
+                                        (["2025-06-15", "2025-03-30T02:30:00"], "ambiguous_local_time", 1),
+                                        (["2999-01-01", "2025-06-15"], "invalid_datetime", 0),
+                                        (["2025-06-15", None], "invalid_datetime", 1)):
+        write(values)
+        with pytest.raises(GeosignalError) as refused:
+            aggregation.aggregate_files(path, COMMUNES_FILE, year)
+        assert (refused.value.code, refused.value.where) == (code, f"feature {feature_index}"), values
+        assert f"feature {feature_index}" in refused.value.detail
+    assert aggregation.aggregate_files(path, COMMUNES_FILE)[0]["territory"]["report_count"] == 2  # no period: no date
 
 
 def test_home_commune_rule_matches_postgis(db) -> None:  # noqa: ANN001

@@ -41,7 +41,9 @@ def _read_vector(path: str | PathLike[str]):  # noqa: ANN202
 
     try:
         layers = [str(name) for name, geometry_type in pyogrio.list_layers(path) if geometry_type is not None]
-        frames = [gpd.read_file(path, engine="pyogrio", layer=layer) for layer in layers]
+        # dates as written, each read alone by the intake's rule (pyogrio turned a column mixing
+        # naive and aware times into UTC timestamps, every naive one then read as UTC)
+        frames = [gpd.read_file(path, engine="pyogrio", layer=layer, datetime_as_string=True) for layer in layers]
     except Exception as exc:  # noqa: BLE001 - pyogrio raises several error types
         raise GeosignalError("unreadable_file", f"cannot read {path}: {exc}") from exc
     frames = [f for f in frames if isinstance(f, gpd.GeoDataFrame) and len(f.columns)]
@@ -139,6 +141,57 @@ def _refuse_homeless(homes: list[str | None], geoms_4326: np.ndarray, boundaries
                    f"{path}: feature {i} lies in none of the communes of {communes_path}{more}.")
 
 
+def _report_dates(reports, path: str | PathLike[str]):  # noqa: ANN001, ANN202 - (Geo)DataFrame → Series
+    """Return each report's date (a pandas Series of UTC timestamps, indexed as ``reports``): the
+    first of :data:`DATE_COLUMNS` given, every value read by an upload's rule
+    (:func:`~geosignal.services.intake.properties.parse_observed_at`, day first: ``03/04/2025``
+    is 3 April; a time without offset is Brussels wall time, a date alone 00:00 Brussels),
+    each distinct value parsed once. A feature is named by its place in the file (0-based).
+
+    Raises ``missing_column`` when the file has none of :data:`DATE_COLUMNS`; the intake's
+    ``invalid_datetime`` / ``ambiguous_local_time`` for the first feature whose value the
+    upload would not store (unreadable, an observation in the future or before 1990, a time in
+    the summer-time gap or overlap: pandas read the first month first, nulled the rest of the
+    column or took a naive time as UTC); ``invalid_datetime`` (kind ``missing``) for a feature
+    with no date at all, which the period could not place (it was left out without a word).
+    """
+    import pandas as pd
+
+    from geosignal.services.intake import properties
+
+    dated_by = [column for column in DATE_COLUMNS if column in reports]
+    if not dated_by:
+        raise GeosignalError("missing_column", f"{path}: a period is asked, but the file has no date column "
+                             f"({', '.join(DATE_COLUMNS)}): no report could be placed in it.",
+                             columns=list(DATE_COLUMNS))
+    when = pd.Series(pd.NaT, index=reports.index, dtype="datetime64[ns, UTC]")
+    for column in reversed(dated_by):  # the first of DATE_COLUMNS wins where given
+        values = reports[column]
+        # the filing time is the server's own: read by the same format rule, not the limits of
+        # an observation (a filing time is never one in the future)
+        parse = properties.parse_observed_at if column == "observed_at" else properties._parse_observed_at
+        read: dict[Any, Any] = {}
+        for value in pd.unique(values.dropna()):
+            given = properties.coerce_file_properties({"observed_at": value}).get("observed_at")  # as an upload
+            try:
+                read[value] = pd.NaT if given is None else pd.Timestamp(parse(given, where=column, day_first=True))
+            except GeosignalError as fault:
+                i = int(values.index[(values == value).to_numpy()][0])
+                raise GeosignalError(fault.code, f"{path}: feature {i}: {column}: {fault.detail}", where=f"feature {i}",
+                                     index=i, field=column, **{k: v for k, v in fault.extra.items()
+                                                               if k not in ("where", "index", "field")}) from None
+        parsed = pd.to_datetime(values.map(read), utc=True) if read else pd.Series(pd.NaT, index=values.index,
+                                                                                  dtype="datetime64[ns, UTC]")
+        when = parsed.where(parsed.notna(), when)
+    undated = np.flatnonzero(when.isna().to_numpy())
+    if len(undated):
+        i = int(reports.index[undated[0]])
+        more = f" ({len(undated) - 1} more feature(s) too)" if len(undated) > 1 else ""
+        raise GeosignalError("invalid_datetime", f"{path}: feature {i} has no date ({', '.join(dated_by)} empty): the "
+                             f"period cannot place it{more}.", where=f"feature {i}", index=i, kind="missing")
+    return when
+
+
 def _list_value(value: Any) -> list[str]:
     if value is None or (isinstance(value, float) and value != value):
         return []
@@ -216,15 +269,7 @@ def aggregate_files(
         else [[] for _ in range(len(reports))]
     frame["operators"] = [_list_value(v) for v in reports["operators"]] if "operators" in reports \
         else [[] for _ in range(len(reports))]
-    when = pd.Series(pd.NaT, index=reports.index, dtype="datetime64[ns, UTC]")
-    dated_by = [column for column in DATE_COLUMNS if column in reports]
-    if (filters.date_from or filters.date_to) and not dated_by:
-        raise GeosignalError("missing_column", f"{reports_path}: a period is asked, but the file has no date column "
-                             f"({', '.join(DATE_COLUMNS)}): no report could be placed in it.",
-                             columns=list(DATE_COLUMNS))
-    for column in reversed(dated_by):  # the first of DATE_COLUMNS wins where given
-        parsed = pd.to_datetime(reports[column], errors="coerce", utc=True)
-        when = parsed.where(parsed.notna(), when)
+    when = _report_dates(reports, reports_path) if filters.date_from or filters.date_to else None
     keep = np.ones(len(frame), dtype=bool)
     if filters.network:
         keep &= (frame["network"] == filters.network).to_numpy()
