@@ -161,10 +161,24 @@ DASHBOARD_MESSAGES: dict[str, Any] = {
     },
     "reports_count": "Signalements : {n}",
     "no_value": "aucune valeur > 0",
-    # a commune with reports but no value for the indicator (points and road stretches have no
-    # area): outlined in dashes, not left to read as "no problem here"
-    "reported_no_value": "Signalée, sans valeur pour cet indicateur (points, tronçons : voir le tableau)",
-    "reported_no_value_tip": "Ses signalements n'ont pas de valeur pour cet indicateur (points, tronçons).",
+    # a commune with reports but no value for the indicator: outlined in dashes, not left to
+    # read as "no problem here", and said why — each indicator has its own reason (the legend's
+    # line, the commune's tooltip; dashboard.js noValueReason): points and road stretches have
+    # no area, reports may declare no household, zones too small to count one inhabitant, a
+    # commune without population has no figure per inhabitant
+    "reported_no_value": {
+        "no_area": "Signalée, sans surface : points et tronçons seuls (voir le tableau)",
+        "no_households": "Signalée, aucun ménage déclaré dans ses signalements",
+        "too_small": "Signalée, zones trop petites pour compter un habitant",
+        "no_population": "Signalée, population inconnue : pas de valeur par habitant",
+    },
+    "reported_no_value_tip": {
+        "no_area": "Ses signalements sont des points ou des tronçons : sans surface, ils n'ont pas de valeur pour "
+                   "cet indicateur.",
+        "no_households": "Aucun de ses signalements ne déclare de ménage touché.",
+        "too_small": "Ses zones signalées sont trop petites pour compter un habitant à l'estimation.",
+        "no_population": "Sa population n'est pas connue : pas de valeur par habitant.",
+    },
     "yes": "oui",
     "no": "non",
     # the commune table's total row (the API row's name_fr is the French "Territoire")

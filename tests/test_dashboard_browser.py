@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import shapely
 from shapely.geometry import Point
-from sqlalchemy import delete, text
+from sqlalchemy import delete, select, text
 
 from geosignal.geo import LAMBERT72, WGS84, reproject
 from geosignal.models import (
@@ -242,7 +242,7 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
             l => { if (l.options.dashArray) out[l.feature.properties.nis_code] = l.options.dashArray; }); return out; }""")
     assert dashed == {CHATELET: "6 4"}
     assert page.inner_text("#legend-reported-no-value") == (
-        "Signalée, sans valeur pour cet indicateur (points, tronçons : voir le tableau)")
+        "Signalée, sans surface : points et tronçons seuls (voir le tableau)")
     page.select_option("select[name=technology]", "")
     _wait_ready(page, 2)
 
@@ -272,6 +272,74 @@ def test_dashboard_renders_filters_and_sorts(dashboard_server, browser) -> None:
     page.screenshot(path=str(ARTIFACTS / "commune-sheet-print.png"), full_page=True)
     watch.assert_clean()
     watch.context.close()
+
+
+def _reason(page, nis: str) -> tuple[str | None, str]:  # noqa: ANN001
+    """A commune's outline on the map (its dash pattern, None when solid) and its tooltip's
+    last line."""
+    dash, tip = page.evaluate("""(nis) => { let out = null;
+        window[document.getElementById('map-pane').dataset.communesLayer].eachLayer(l => {
+          if (l.feature.properties.nis_code === nis)
+            out = [l.options.dashArray, Array.from(l.getTooltip().getContent().children).map(c => c.textContent)]; });
+        return out; }""", nis)
+    return dash, tip[-1]
+
+
+@pytest.mark.browser
+def test_dashboard_says_why_a_reported_commune_has_no_value(app, dashboard_server, browser) -> None:  # noqa: ANN001, F811
+    """A commune with reports but no value for the indicator is outlined in dashes and said why,
+    each indicator its own reason: with the households indicator, Châtelet's one zone (no
+    household declared) was said to hold « points, tronçons »."""
+    database = app.extensions["geosignal.db"]
+    with database.session() as session:  # Châtelet, 5G: a zone of 15 m × 15 m, too small for one inhabitant
+        admin = session.execute(select(User).where(User.email == "dash-admin@igretec.com")).scalar_one()
+        x, y = session.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(boundary), 31370) AS p "
+            "FROM communes WHERE nis_code = :n) q"), {"n": CHATELET}).one()
+        _add(session, admin, square_lambert(x + 500, y - 300, 15), technologies=["5G"])
+        session.commit()
+    try:
+        watch = PageWatch(browser, dashboard_server)
+        watch.login("dash-ref@igretec.com")
+        page = watch.page
+        _wait_ready(page, 10)
+        expected = {  # filter, indicator → Châtelet's outline, its tooltip's reason, the legend's line
+            ("fibre", "households_declared"): (
+                "6 4", "Aucun de ses signalements ne déclare de ménage touché.",
+                "Signalée, aucun ménage déclaré dans ses signalements"),
+            ("fibre", "inhabitants_affected_estimate"): (None, "Signalements : 1", None),  # 0.36 km²: people
+            ("fibre", "white_zone_share"): (None, "Signalements : 1", None),
+            ("5G", "inhabitants_affected_estimate"): (
+                "6 4", "Ses zones signalées sont trop petites pour compter un habitant à l'estimation.",
+                "Signalée, zones trop petites pour compter un habitant"),
+            ("5G", "white_zone_share"): (None, "Signalements : 1", None),
+            ("DSL", "inhabitants_affected_estimate"): (
+                "6 4", "Ses signalements sont des points ou des tronçons : sans surface, ils n'ont pas de valeur "
+                       "pour cet indicateur.",
+                "Signalée, sans surface : points et tronçons seuls (voir le tableau)"),
+            ("DSL", "households_declared"): (
+                "6 4", "Aucun de ses signalements ne déclare de ménage touché.",
+                "Signalée, aucun ménage déclaré dans ses signalements"),
+        }
+        got = {}
+        for technology, indicator in expected:
+            if page.input_value("select[name=technology]") != technology:
+                page.select_option("select[name=technology]", technology)
+                _wait_ready(page, 1)
+            page.select_option("#indicator", indicator)
+            legend = page.locator("#legend-reported-no-value")
+            got[technology, indicator] = (*_reason(page, CHATELET), legend.inner_text() if legend.count() else None)
+        assert got == expected
+        row = page.locator(f"#commune-table tbody tr[data-nis='{CHATELET}']")
+        page.select_option("select[name=technology]", "5G")
+        _wait_ready(page, 1)
+        assert row.locator("td:nth-child(3)").inner_text() == "1"  # the small zone is the one report
+        watch.assert_clean()
+        watch.context.close()
+    finally:
+        with owner_session(database) as session:
+            session.execute(delete(Report).where(Report.technologies.any("5G")))
+            session.commit()
 
 
 @pytest.mark.browser

@@ -116,7 +116,7 @@
     const lines = [`${row.name_fr} (${row.nis_code})`,
       `${spec.label}${COLON}${value === null ? "—" : fmt(value * spec.scale, spec.digits) + spec.unit}`,
       fill(T.reports_count, {n: fmt(row.report_count, 0)})];
-    if (reportedWithoutValue(row, indicator)) lines.push(T.reported_no_value_tip);
+    if (reportedWithoutValue(row, indicator)) lines.push(T.reported_no_value_tip[noValueReason(row, indicator)]);
     return lines;
   }
 
@@ -134,10 +134,20 @@
     L.geosignalShapeAction(layer, {role: "link", name: lines ? lines.join(", ") : `${p.name_fr || p.name || ""} (${p.nis_code})`});
   }
 
-  // reports, but nothing for this indicator (points and road stretches have no area): a white
-  // commune read "no problem here"
+  // reports, but nothing for this indicator: a white commune read "no problem here"
   function reportedWithoutValue(row, indicator) {
     return row.report_count > 0 && !(row[indicator] > 0);
+  }
+
+  // why a commune of reportedWithoutValue has no value for this indicator (a key of
+  // T.reported_no_value): each indicator its own reason (the households one called a zone
+  // "points, road stretches")
+  function noValueReason(row, indicator) {
+    const perInhabitant = indicator === "reports_per_1000_inhabitants" || indicator === "inhabitants_affected_estimate";
+    if (perInhabitant && row.population === null) return "no_population";
+    if (indicator === "households_declared") return "no_households";
+    if (indicator === "inhabitants_affected_estimate" && row.white_zone_share > 0) return "too_small";
+    return "no_area";  // the white-zone share, and an estimate without any area
   }
   const REPORTED_NO_VALUE = {color: "#0b3d91", weight: 2.5, dashArray: "6 4"};
 
@@ -192,11 +202,19 @@
       line.append(swatch, el("span", text));
       legend.appendChild(line);
     });
-    if (rows.some((row) => reportedWithoutValue(row, indicator))) {
-      const line = el("div", null, "row");
-      line.id = "legend-reported-no-value";
-      line.append(el("span", null, "swatch dashed"), el("span", T.reported_no_value));
-      legend.appendChild(line);
+    // the dashed outline, once per reason the map's dashed communes have
+    const reasons = new Set(rows.filter((row) => reportedWithoutValue(row, indicator))
+      .map((row) => noValueReason(row, indicator)));
+    if (reasons.size) {
+      const block = el("div");
+      block.id = "legend-reported-no-value";
+      reasons.forEach((reason) => {
+        const line = el("div", null, "row");
+        line.dataset.reason = reason;
+        line.append(el("span", null, "swatch dashed"), el("span", T.reported_no_value[reason]));
+        block.appendChild(line);
+      });
+      legend.appendChild(block);
     }
   }
 
