@@ -4,6 +4,7 @@ no console error, no failed request, screenshots in ``test-artifacts/``."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,17 +99,47 @@ def test_commune_sheet_map_draws_its_point_reports(db, client, referent) -> None
     reports_service.create_report(db, user, ReportInput(reproject(  # a draft: not counted, not drawn
         square_lambert(X0, Y0 + 900, 100).centroid, LAMBERT72, WGS84), {"network": "mobile"}), status="draft")
     db.commit()
-    points = drawing.counted_points(db, CHARLEROI)
-    assert points["type"] == "MultiPoint" and len(points["coordinates"]) == 3
+    points, total = drawing.counted_points(db, CHARLEROI)
+    assert points["type"] == "MultiPoint" and len(points["coordinates"]) == total == 3
     xs = sorted(reproject(shapely.Point(c), WGS84, LAMBERT72).x for c in points["coordinates"])
     assert xs == pytest.approx([X0 + 50, X0 + 450, X0 + 850], abs=0.05)  # metres, EPSG:31370
-    assert drawing.counted_points(db, CHATELET) is None
+    assert drawing.counted_points(db, CHATELET) == (None, 0)
     html = referent.get(f"/communes/{CHARLEROI}/fiche").get_data(as_text=True)
     assert '"type": "MultiPoint"' in html and "new L.CircleMarker(latlng" in html
     assert all(f"[{c[0]}, {c[1]}]" in html for c in points["coordinates"])
     assert re.findall(r'<li data-key="(\w+)">', html) == ["points", "commune", "neighbours"]
     assert f'<circle cx="14" cy="8" r="5" fill="{maps.POINT_STYLE["fillColor"]}"' in html
     assert "Points signalés" in html
+    assert 'id="sheet-points-drawn"' not in html  # every one drawn: nothing to say
+
+
+def test_commune_sheet_map_says_how_many_of_its_points_it_draws(db, referent) -> None:  # noqa: ANN001
+    """The sheet's map draws at most SHEET_MAX_POINTS (2,000) points: it drew the first filed,
+    beside a count of them all, and said nothing. Now the newest, and the legend says how many
+    (2,001 points inserted set-wise, as the sheet counts them)."""
+    from geosignal.services import drawing
+
+    db.execute(text("""
+        INSERT INTO reports (id, geometry, commune_nis, network, technologies, operators, status)
+        SELECT gen_random_uuid(),
+               ST_Transform(ST_SetSRID(ST_MakePoint(:x + (k % 50) * 40, :y + (k / 50) * 40), 31370), 4326),
+               :nis, 'mobile', '{4G}', '{Proximus}', 'submitted'
+        FROM generate_series(0, 2000) k ORDER BY k"""), {"x": X0 - 1000, "y": Y0 - 800, "nis": CHARLEROI})
+    db.commit()
+    first, last = db.execute(text("SELECT ST_AsGeoJSON(geometry, 7) FROM reports WHERE commune_nis = :n "
+                                  "ORDER BY seq"), {"n": CHARLEROI}).scalars().all()[::2000]
+    html = referent.get(f"/communes/{CHARLEROI}/fiche").get_data(as_text=True)
+    assert '<th>Signalements</th><td class="num">2\u202f001</td>' in html  # (fr: a narrow no-break space)
+    on_map = json.loads(re.search(r'"geometry": (\{"coordinates": \[\[.*?\]\], "type": "MultiPoint"\})',
+                                  html).group(1))["coordinates"]
+    assert len(on_map) == drawing.SHEET_MAX_POINTS == 2000
+    assert json.loads(last)["coordinates"] in on_map  # the newest drawn,
+    assert json.loads(first)["coordinates"] not in on_map  # the first filed left out
+    drawn = re.search(r'<li data-key="points">.*?</li>', html, re.S).group(0)
+    assert re.sub(r"[ \n]+", " ", re.sub(r"<[^>]+>", "", drawn)).strip() == (
+        "Points signalés (2\u202f000 points sur 2\u202f001 dessinés, les plus récents)")
+    points, total = drawing.counted_points(db, CHARLEROI)
+    assert (points["coordinates"], total) == (on_map, 2001)
 
 
 # --------------------------------------------------------------------------------------------

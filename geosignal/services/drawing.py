@@ -110,20 +110,24 @@ def _proj4(crs: int | str) -> str:
     return base.replace(" +units=", " +towgs84=" + ",".join(repr(v) for v in values) + " +units=", 1)
 
 
-#: Most point reports a commune sheet's web map draws (the first filed); its figures count all.
+#: Most point reports a commune sheet's web map draws (the newest filed); its figures count all,
+#: and its legend says how many of them are drawn when not all are.
 SHEET_MAX_POINTS = 2000
 
 
 def counted_points(session: Session, nis_code: str, filters: StatsFilters = NO_FILTERS,
-                   limit: int = SHEET_MAX_POINTS) -> dict[str, Any] | None:
+                   limit: int | None = None) -> tuple[dict[str, Any] | None, int]:
     """Return the point reports the figures of ``nis_code`` count (home commune, and what
     ``filters`` select: by default a counted status) as one GeoJSON MultiPoint (EPSG:4326,
-    ``[lon, lat]``, 7 decimals), at most ``limit`` of them in filing order, or None when there
-    are none. One statement."""
+    ``[lon, lat]``, 7 decimals) of at most ``limit`` (default :data:`SHEET_MAX_POINTS`) of them,
+    the newest filed, or None when there are none; and how many there are in all (the map's
+    legend says « 2 000 points sur 2 100 » when they are more: the first 2,000 filed were drawn,
+    and nothing said so). One statement."""
     cond, params = where_sql(filters)
-    found = session.scalar(text(
-        "SELECT ST_AsGeoJSON(ST_Collect(g), 7) FROM (SELECT r.geometry AS g FROM reports r "
+    found, total = session.execute(text(
+        "SELECT ST_AsGeoJSON(ST_Collect(g), 7), coalesce(max(n), 0) FROM ("
+        "SELECT r.geometry AS g, count(*) OVER () AS n FROM reports r "  # (counted before the LIMIT)
         f"WHERE r.commune_nis = :nis AND {cond} "
-        "AND ST_Dimension(r.geometry) = 0 ORDER BY r.seq LIMIT :limit) p"),
-        {"nis": nis_code, "limit": limit, **params})
-    return json.loads(found) if found else None
+        "AND ST_Dimension(r.geometry) = 0 ORDER BY r.seq DESC LIMIT :limit) p"),
+        {"nis": nis_code, "limit": SHEET_MAX_POINTS if limit is None else limit, **params}).one()
+    return (json.loads(found) if found else None), int(total)
