@@ -1348,6 +1348,13 @@ def province_label(name: str) -> str:
     return _(PROVINCES_FR[name]) if name in PROVINCES_FR else name
 
 
+def neighbour_zone_note() -> str:
+    """Return why a commune shows a white zone beside no report of its own (a zone filed in a
+    neighbour commune reaching over its territory), in the current language: the dashboard's
+    note, without its « * » (a commune sheet's asterisk is the estimate's)."""
+    return _(DASHBOARD_MESSAGES["neighbour_zone_note"]).removeprefix("* ")
+
+
 def estimate_note(year: int | None) -> str:
     """Return the note on the estimate of inhabitants affected (population of ``year``), in
     the current language."""

@@ -240,6 +240,44 @@ def test_pdf_of_a_commune_without_reports_or_survey(db, client, referent, tmp_pa
     assert "La commune n'a pas répondu à l'enquête" in words
 
 
+@needs_poppler
+def test_a_sheet_says_why_a_white_zone_stands_beside_no_report(db, admin, referent, tmp_path) -> None:  # noqa: ANN001
+    """A commune whose only white zone is a neighbour's report reaching over the border: its
+    sheet and PDF showed « Signalements 0 » beside an area and inhabitants affected, with no
+    word why (the dashboard says it under its table). Said under the figures, in the reader's
+    language; not on the sheet of the commune that filed it."""
+    from tests.factories import feature, to_geojson_4326
+
+    bx, by = border_point(db)
+    made = admin.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(bx - 400, by - 400, 800))))
+    assert made.status_code == 201
+    home = made.get_json()["properties"]["commune_nis"]
+    other = CHATELET if home == CHARLEROI else CHARLEROI
+    row = referent.get(f"/api/v1/stats/communes/{other}").get_json()
+    assert row["report_count"] == 0 and row["white_zone_area_km2"] > 0 and row["inhabitants_affected_estimate"] > 0
+    note = ("Aucun signalement de la commune elle-même : une zone signalée dans une commune voisine déborde sur "
+            "son territoire et y compte pour sa partie.")
+
+    def sheet(nis: str) -> str:
+        html = referent.get(f"/communes/{nis}/fiche").get_data(as_text=True)
+        section = html.split('id="sheet-figures"')[1].split("</section>")[0]
+        return " ".join(re.sub(r"<[^>]+>", " ", section).replace("&#39;", "'").split())
+
+    def pdf(nis: str, language: str = "fr") -> str:
+        body = referent.get(f"/communes/{nis}/fiche.pdf", headers={"Accept-Language": language}).get_data()
+        words = subprocess.run(["pdftotext", str(_pdf(tmp_path, body)), "-"], check=True, capture_output=True,
+                               text=True).stdout
+        return " ".join(words.split())
+
+    assert note in sheet(other) and note not in sheet(home)
+    # under the figures (pdftotext reads the other column in between: after the last figure)
+    under = pdf(other).split("Habitants touchés (estimation*)")[1].split("Chiffres : signalements aux statuts")[0]
+    assert note in under and "* Aucun" not in under  # (the sheet's asterisk is the estimate's)
+    assert note not in pdf(home)
+    assert ("Geen melding van de gemeente zelf: een zone die in een buurgemeente werd gemeld, loopt door op haar "
+            "grondgebied en telt daar voor haar deel.") in pdf(other, "nl-BE")
+
+
 def test_pdf_access(db, client, representative, referent) -> None:  # noqa: ANN001
     anonymous = client.get(f"/communes/{CHARLEROI}/fiche.pdf")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
