@@ -88,6 +88,28 @@ def test_cli_import_and_api(app, db, referent) -> None:  # noqa: ANN001
     assert bad.exit_code == 1 and "invalid_request" in bad.output
 
 
+def test_the_survey_endpoint_gives_each_commune_s_answers(db, client, representative) -> None:  # noqa: ANN001
+    """README's API table promises ``GET /api/v1/stats/survey`` « editions, indicators, answers
+    per commune »: the body held the editions alone. Its ``communes`` are each commune's latest
+    answers, those the commune table's rows carry, and the body is what the OpenAPI document
+    says it is."""
+    import jsonschema
+
+    _import(db)
+    db.commit()
+    body = representative.get("/api/v1/stats/survey").get_json()
+    assert sorted(body) == ["communes", "editions"]
+    assert len(body["communes"]) == 14
+    assert body["communes"][CHARLEROI] == {"edition": 2022, "smart_score": 6, "connectivity_cited": False,
+                                           "citizens_informed_score": 7,
+                                           "trend": [{"edition": 2022, "smart_score": 6}]}
+    rows = representative.get("/api/v1/stats/communes?survey=1").get_json()["communes"]
+    assert body["communes"] == {r["nis_code"]: r["survey"] for r in rows if r["survey"] is not None}
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schema = doc["paths"]["/api/v1/stats/survey"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    jsonschema.validate(body, {**schema, "components": doc["components"]})
+
+
 def test_the_referent_imports_the_survey_from_the_dashboard_or_the_api(db, referent, representative) -> None:  # noqa: ANN001
     """The survey's answers come in without a shell: the dashboard's form and
     POST /api/v1/stats/survey (referent, admin), same refusals, nothing stored on a refusal."""

@@ -144,6 +144,38 @@ def _components() -> dict[str, Any]:
                          "properties": {"report_id": {"type": "string"}, "speed_tests": {"type": "array"},
                                         "photos": {"type": "array"}, "latest_at": {"type": ["string", "null"]},
                                         "stale": {"type": "boolean"}, "stale_after_months": {"type": "integer"}}},
+            "Survey": {
+                "type": "object", "required": ["editions", "communes"],
+                "description": "The \"Territoire intelligent\" survey: its editions, oldest first, with the "
+                               "territory's indicators, and each commune's latest answers by NIS code (as "
+                               "/api/v1/stats/communes?survey=1 gives them in its rows).",
+                "properties": {
+                    "editions": {"type": "array", "items": {
+                        "type": "object", "required": ["year", "responses", "smart_score", "indicators"],
+                        "properties": {"year": {"type": "integer"}, "title": {"type": ["string", "null"]},
+                                       "source": {"type": ["string", "null"]},
+                                       "published_only": {"type": "boolean"},
+                                       "responses": {"type": "integer", "minimum": 0},
+                                       "smart_score": {"type": ["number", "null"]},
+                                       "citizens_informed": {"type": ["number", "null"]},
+                                       "indicators": {"type": "object"}}}},
+                    "communes": {"type": "object", "propertyNames": {"pattern": "^[0-9]{5}$"},
+                                 "additionalProperties": {
+                        "type": "object",
+                        "required": ["edition", "smart_score", "connectivity_cited", "citizens_informed_score",
+                                     "trend"],
+                        "properties": {
+                            "edition": {"type": "integer", "description": "The latest edition it answered."},
+                            "smart_score": {"type": ["integer", "null"], "description": "Its self-assessment, /10."},
+                            "connectivity_cited": {"type": ["boolean", "null"],
+                                                   "description": "Insufficient connectivity among its reasons "
+                                                                  "(null: it gave none)."},
+                            "citizens_informed_score": {"type": ["integer", "null"], "description": "/10."},
+                            "trend": {"type": "array", "description": "Its smart score in every edition it "
+                                                                      "answered, oldest first.",
+                                      "items": {"type": "object", "required": ["edition", "smart_score"],
+                                                "properties": {"edition": {"type": "integer"},
+                                                               "smart_score": {"type": ["integer", "null"]}}}}}}}}},
             "Problem": {"type": "object", "required": ["type", "title", "status", "code"],
                         "description": "RFC 9457 problem details.",
                         "properties": {"type": {"type": "string"}, "title": {"type": "string"},
@@ -344,6 +376,8 @@ _RESPONSES: dict[str, dict[str, Any]] = {
         "202": {"description": "Accepted: a save large enough to be a job; Location header of the job "
                                "(GET /api/v1/imports/{import_id}).",
                 "content": {"application/json": {"schema": {"type": "object"}}}}},
+    "stats.survey": {"200": {"description": "The survey's editions and each commune's latest answers.",
+                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Survey"}}}}},
     "stats.import_survey": {"201": {"description": "The edition's answers replaced: {edition, responses, replaced, "
                                                    "published}.",
                                     "content": {"application/json": {"schema": {"type": "object"}}}}},

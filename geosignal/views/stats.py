@@ -123,7 +123,15 @@ def import_survey() -> tuple[Response, int]:
 
 @bp.get("/survey")
 def survey() -> Response:
-    """The survey editions with their territory indicators (any signed-in user)."""
+    """The survey: editions, territory indicators and each commune's answers (any signed-in user).
+
+    ``editions``: :func:`geosignal.services.survey_db.editions`, oldest first; ``communes``:
+    per NIS code, the latest answers of each commune that answered
+    (:func:`geosignal.services.survey_db.answers_by_commune`: ``edition``, ``smart_score``,
+    ``connectivity_cited``, ``citizens_informed_score``, ``trend``), as the rows of
+    ``/api/v1/stats/communes?survey=1`` carry them."""
     current()
-    body: dict[str, Any] = {"editions": survey_db.editions(get_session())}
+    session = get_session()
+    body: dict[str, Any] = {"editions": survey_db.editions(session),
+                            "communes": survey_db.answers_by_commune(session)}
     return jsonify(body)
