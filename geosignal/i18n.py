@@ -487,13 +487,46 @@ def catalogue(lang: str) -> Response:
 def _safe_next(target: str | None) -> str:
     from geosignal.formparse import safe_next  # the sign-in form's rule too
 
-    return safe_next(target) or url_for("pages.index")
+    return page_to_open(safe_next(target) or url_for("pages.index"))
+
+
+def _opens(path: str) -> bool:
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    try:
+        current_app.create_url_adapter(request).match(path, method="GET")
+    except RequestRedirect:  # (a GET that answers with a redirect opens a page too)
+        return True
+    except HTTPException:  # 404, 405
+        return False
+    return True
+
+
+def page_to_open(target: str) -> str:
+    """Return a path of this site that a browser may open by GET for ``target``: ``target``
+    itself when a page answers it, else the nearest path enclosing it that does, without the
+    query (``/``, at last). A page that answers a form's POST (a confirmation, a refusal:
+    ``/signalements/<id>/actions``, ``/tableau-de-bord/enquete``, ``/utilisateurs/inviter``)
+    has a language switch too, whose ``next`` is that address: opened again by GET it was a
+    405 (the report's page, the dashboard, the users' list instead)."""
+    from urllib.parse import urlsplit
+
+    path = urlsplit(target).path
+    if _opens(path):
+        return target
+    while path not in ("", "/"):
+        path = path.rstrip("/").rpartition("/")[0] or "/"
+        if _opens(path):
+            return path
+    return "/"
 
 
 @bp.post("/langue")
 def set_language() -> Response:
     """Choose the language of the pages (form field ``locale``: ``fr``, ``nl`` or ``en``):
-    kept in a cookie, and saved as the user's preference when signed in; back to ``next``.
+    kept in a cookie, and saved as the user's preference when signed in; back to ``next``, or
+    to the page enclosing it when ``next`` answers only a form's POST (:func:`page_to_open`).
     An unknown language is refused (``invalid_request``, 400)."""
     from flask_login import current_user
 

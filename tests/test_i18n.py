@@ -243,6 +243,69 @@ def test_language_from_accept_language_then_cookie_then_preference(app, client, 
     assert 'value="nl" checked' in page
 
 
+def _switch(client, page: str, lang: str):  # noqa: ANN001, ANN202
+    """Press the language switch of ``page`` (its form's fields, as the browser sends them)."""
+    import html
+
+    form = re.search(r'<form method="post" action="([^"]+)" class="lang-switch".*?</form>', page, re.S)
+    assert form, "no language switch on the page"
+    fields = {k: html.unescape(v) for k, v in
+              re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(0))}
+    return client.post(html.unescape(form.group(1)), data={**fields, "locale": lang})
+
+
+def test_switching_language_on_a_form_s_answer_opens_the_page_around_it(client, db, representative,  # noqa: ANN001
+                                                                       referent) -> None:
+    """A page that answers a form's POST (a confirmation, a refusal) has the switch too; its
+    ``next`` is that POST-only address, which a GET answered 405: the switch leads to the
+    page enclosing it (the report's page, the dashboard, the users' list), in the language."""
+    import io
+
+    rid = representative.post("/api/v1/reports", json=feature(
+        to_geojson_4326(square_lambert(*CHARLEROI_LAMBERT72, 200.0)))).get_json()["id"]
+    representative.login()
+    token = csrf_token(client.get(f"/signalements/{rid}").get_data(as_text=True))
+    asked = [client.post(f"/signalements/{rid}/actions", data={"to": "withdrawn", "csrf_token": token}),
+             client.post(f"/signalements/{rid}/mesures", data={"download_mbps": "douze", "csrf_token": token})]
+    assert [a.status_code for a in asked] == [200, 422] and 'id="confirm-button"' in asked[0].get_data(as_text=True)
+    for answer, lang in zip(asked, ("nl", "en"), strict=True):
+        switched = _switch(client, answer.get_data(as_text=True), lang)
+        assert (switched.status_code, switched.headers["Location"]) == (302, f"/signalements/{rid}")
+        assert _lang(client.get(switched.headers["Location"]).get_data(as_text=True)) == lang
+
+    referent.login()
+    token = csrf_token(client.get("/tableau-de-bord").get_data(as_text=True))
+    invited = client.post("/utilisateurs/inviter", data={"email": "x@thuin.be", "role": "representative",
+                                                          "commune": "56078", "locale": "de", "csrf_token": token})
+    survey = client.post("/tableau-de-bord/enquete", data={"file": (io.BytesIO(b""), ""), "edition": "2022",
+                                                           "csrf_token": token})
+    assert (invited.status_code, survey.status_code) == (400, 400)
+    for answer, lang, page in ((invited, "nl", "/utilisateurs"), (survey, "en", "/tableau-de-bord")):
+        switched = _switch(client, answer.get_data(as_text=True), lang)
+        assert (switched.status_code, switched.headers["Location"]) == (302, page)
+        opened = client.get(page)
+        assert opened.status_code == 200 and _lang(opened.get_data(as_text=True)) == lang
+    # a page a GET answers is kept, with its query
+    assert _switch(client, client.get("/signalements?retires=1").get_data(as_text=True), "fr") \
+        .headers["Location"] == "/signalements?retires=1"
+
+
+def test_every_address_only_a_form_posts_to_leads_the_switch_to_a_page(app) -> None:  # noqa: ANN001
+    """Every POST-only address of the site (its URL map, sample values in its parts): the
+    switch's landing is a page a GET opens, never the address itself."""
+    samples = {"int": "7", "default": "a1b2"}
+    with app.test_request_context("/"):
+        adapter = app.create_url_adapter(None) or app.url_map.bind("localhost")
+        opened = {rule.rule for rule in app.url_map.iter_rules() if "GET" in rule.methods}
+        posted = {rule.rule for rule in app.url_map.iter_rules() if not rule.rule.startswith("/api/")} - opened
+        assert {"/signalements/<report_id>/actions", "/utilisateurs/inviter"} <= posted
+        for rule in sorted(posted):
+            path = re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>",
+                          lambda m: samples.get(m.group(1) or "default", "a1b2"), rule)
+            landing = i18n.page_to_open(path)
+            assert landing != path and adapter.match(landing, method="GET"), (rule, landing)
+
+
 def test_api_problem_keeps_its_code_and_gives_a_message_in_the_language(client, db) -> None:  # noqa: ANN001
     account = make_account(client, db, "echevin@charleroi.be", "representative", CHARLEROI)
     x, y = CHARLEROI_LAMBERT72
