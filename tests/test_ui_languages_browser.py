@@ -347,3 +347,27 @@ def test_the_queue_s_message_keeps_a_reference_whole_on_a_phone(served, browser)
     assert _broken_pieces(page) == []
     watch.clean()
     watch.close()
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_report_title_s_badge_wraps_on_a_phone(served, browser, lang: str) -> None:  # noqa: ANN001, F811
+    """A report forwarded to DWconnect, on phones 390 and 320 px wide: its title's badge
+    (« Doorgestuurd naar DWconnect », « Forwarded to DWconnect ») never wrapped, the page was
+    406 px wide and scrolled sideways, the badge cut at « DWconnec »: it wraps within the card."""
+    said = {"nl": "Doorgestuurd naar DWconnect", "en": "Forwarded to DWconnect"}[lang]
+    for width in (390, 320):
+        watch = Watch(browser, served, {"width": width, "height": 844}, touch=True)
+        watch.context.add_cookies([{"name": "geosignal_lang", "value": lang, "url": served["base"]}])
+        watch.login(REP)
+        page = watch.page
+        page.goto(served["base"] + f"/signalements/{served['ids']['transmitted']}")
+        page.wait_for_function("() => document.getElementById('report-map').dataset.ready === '1'")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{lang}-transmitted-title-{width}.png"))
+        assert page.inner_text("#status-badge") == said
+        fits = page.evaluate("""() => { const b = document.getElementById('status-badge'),
+            card = document.getElementById('report').getBoundingClientRect(), r = b.getBoundingClientRect();
+            return [document.documentElement.scrollWidth, r.right <= card.right, b.scrollWidth <= b.clientWidth]; }""")
+        assert fits == [width, True, True], (width, fits)
+        watch.clean()
+        watch.close()
