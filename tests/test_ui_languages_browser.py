@@ -371,3 +371,21 @@ def test_a_report_title_s_badge_wraps_on_a_phone(served, browser, lang: str) -> 
         assert fits == [width, True, True], (width, fits)
         watch.clean()
         watch.close()
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl", "en"])
+def test_the_zones_page_with_zones_passes_axe(served, browser, lang: str) -> None:  # noqa: ANN001, F811
+    """The zones page with zones listed (the audit of tests/e2e saw it empty): no serious or
+    critical axe-core violation on a phone. The « Proposée » badge every zone starts with was
+    white on #b26a00, 4.23:1 under the 4.5:1 its text needs (color-contrast, WCAG 1.4.3)."""
+    from tests.e2e.helpers import axe_audit, blocking, describe
+
+    watch = Watch(browser, served, PHONE, touch=True)
+    watch.context.add_cookies([{"name": "geosignal_lang", "value": lang, "url": served["base"]}])
+    watch.login(REF)
+    page = watch.page
+    page.goto(served["base"] + "/zones")
+    assert page.locator(".zone-item.zone-proposed .badge").count() >= 1
+    assert blocking(axe_audit(page)) == [], describe(blocking(axe_audit(page)))
+    watch.clean()
+    watch.close()
