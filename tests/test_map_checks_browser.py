@@ -1,14 +1,17 @@
 """The map page's live checks say what the server then says (Debian's chromium): the vertices a
-zone is refused for, a circle's single position, and the area of a shape a refusal draws again."""
+zone is refused for, a circle's single position, the area of a shape a refusal draws again, and
+a typed zone crossing itself (on the map page and the edit page)."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from geosignal.models import User
 from tests.conftest import configured
+from tests.factories import square_lambert
 from tests.test_browser import browser  # noqa: F401
-from tests.test_ui_browser import CHIMAY, DESKTOP, Watch, ui  # noqa: F401
+from tests.test_ui_browser import CHIMAY, DESKTOP, PHONE, TYPED_BOWTIE, X0, Y0, Watch, _add, ui  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -82,4 +85,74 @@ def test_a_shape_drawn_again_by_a_refusal_is_measured_as_before_sending(ui, brow
     page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
     assert page.get_attribute("#geometry-error", "data-code") == "not_your_commune"
     page.wait_for_function("(b) => document.getElementById('measure').textContent === b", arg=before, timeout=5000)
+    watch.close()
+
+
+#: the server's sentence for a zone whose outline crosses itself (errors.MESSAGES_FR)
+CROSSES = ("Le contour de la zone se croise lui-même (voir le repère sur la carte) : redessinez-le, ou cochez la "
+           "correction automatique.")
+#: where the crossing marker is: [lon, lat], or null
+MARKED = """() => {
+    const map = window[(document.getElementById('map-pane') || {dataset: {}}).dataset.map]
+        || document.getElementById('report-map').geosignalMap;
+    let at = null;
+    map.eachLayer(l => { if (l.options && l.options.className === 'crossing-marker') { at = [l.getLatLng().lng, l.getLatLng().lat]; } });
+    return at;
+}"""
+
+
+def test_a_typed_zone_crossing_itself_is_said_to_cross_not_to_be_too_small(ui, browser) -> None:  # noqa: F811
+    """« Placer » on a bow-tie typed in the coordinates field (two triangles of about 6.3 ha
+    crossing at 4.444, 50.410): the page said « Surface : 0 m² » and « Zone trop petite (0 m²) :
+    dessinez au moins 100 m², ou placez un point » — the shoelace area of a ring whose lobes
+    cancel — where the server refuses the zone for crossing itself. It says the server's
+    sentence, marks the crossing, offers the repair; a square typed instead is measured again."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
+    if page.is_visible("#without-map"):
+        page.click("#without-map")
+    page.fill("#coordinates", TYPED_BOWTIE)
+    page.check("input[name=coordinates_shape][value=zone]")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('map-pane').dataset.placed === 'zone:4'")
+    said = page.inner_text("#drawn-status")
+    assert said == "Zone placée d'après les coordonnées (4 positions) : 4 sommets.", said
+    assert page.inner_text("#shape-feedback") == CROSSES
+    assert page.is_visible("label.check:has(input[name=repair])")
+    at = page.evaluate(MARKED)
+    assert at is not None and abs(at[0] - 4.444) < 2e-4 and abs(at[1] - 50.410) < 2e-4, at
+    # the same corners in order: a square, measured, nothing marked
+    page.fill("#coordinates", "50.4080, 4.4400\n50.4080, 4.4480\n50.4120, 4.4480\n50.4120, 4.4400")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('drawn-status').textContent.includes('Surface')")
+    assert page.inner_text("#shape-feedback") == "" and page.evaluate(MARKED) is None
+    watch.clean()
+    watch.close()
+
+
+def test_the_edit_page_says_a_zone_crossing_itself_instead_of_its_area(ui, browser) -> None:  # noqa: F811
+    """The edit page: a bow-tie typed and placed instead of the report's square said « Surface :
+    environ 0 m² »; it says the server's sentence and marks the crossing."""
+    database = ui["app"].extensions["geosignal.db"]
+    with database.session() as session:
+        rep = session.scalar(select(User).where(User.email == "ui-rep@charleroi.be"))
+        rid = _add(session, rep, square_lambert(X0 + 900, Y0 - 1800, 300), description="carré à croiser")
+        session.commit()
+    watch = Watch(browser, ui, DESKTOP)
+    watch.login("ui-rep@charleroi.be")
+    page = watch.page
+    page.goto(f"{watch.base}/signalements/{rid}/modifier")
+    page.wait_for_selector("#report-map[data-ready='1'] .leaflet-editing-icon")
+    page.fill("#coordinates", TYPED_BOWTIE)
+    if page.is_visible("input[name=coordinates_shape][value=zone]"):
+        page.check("input[name=coordinates_shape][value=zone]")
+    page.click("#place-coordinates")
+    page.wait_for_function("() => document.getElementById('geometry-state').textContent.includes('(4 positions)')")
+    said = page.inner_text("#geometry-state")
+    assert said.endswith(CROSSES) and "m²" not in said, said
+    at = page.evaluate(MARKED)
+    assert at is not None and abs(at[0] - 4.444) < 2e-4 and abs(at[1] - 50.410) < 2e-4, at
+    watch.clean()
     watch.close()

@@ -153,6 +153,9 @@
   function measureOf(geometry) {  // {area} of a (multi)polygon, {length} of a (multi)line
     return window.geosignalMeasures(toPlane, map).measureOf(geometry);
   }
+  function crossingOf(geometry) {  // where a zone's outline crosses itself: [lon, lat], or null
+    return window.geosignalMeasures(toPlane, map).crossingOf(geometry);
+  }
   // Leaflet.draw's hint beside the finger gives the zone's area too: measured the same way
   // (its own geodesic area, 355,91 ha, sat under the page's 356,22 ha)
   if (L.Draw && L.Draw.Polygon) {
@@ -190,7 +193,8 @@
     return out;
   }
 
-  // What the shape is: {kind: zone|line|point, area (m²), length (m), vertices, points [[lon, lat]]}
+  // What the shape is: {kind: zone|line|point, area (m²), length (m), vertices, points [[lon, lat]],
+  // crossing ([lon, lat] where a zone's outline crosses itself, or null)}
   function describe(layer) {
     if (layer instanceof L.Circle) {
       var c = layer.getLatLng(), r = layer.getRadius();
@@ -216,7 +220,8 @@
     // max_vertices (a ring's first corner again, to close it)
     var positions = flat(sent.coordinates).length / 2;
     if (layer instanceof L.Polygon) {
-      return { kind: "zone", area: measured.area, vertices: latlngs.length, positions: positions, points: pts, centre: [mid.lng, mid.lat] };
+      return { kind: "zone", area: measured.area, vertices: latlngs.length, positions: positions, points: pts, centre: [mid.lng, mid.lat],
+               crossing: crossingOf(sent) };
     }
     return { kind: "line", length: measured.length, vertices: latlngs.length, positions: positions, points: pts, centre: [mid.lng, mid.lat] };
   }
@@ -224,7 +229,12 @@
   function checks(shape) {
     var out = [];
     if (!limits) { return out; }
-    if (shape.kind === "zone" && shape.area !== undefined) {
+    if (shape.crossing) {
+      // the server's sentence (it refuses the zone, self_intersection): not the area of a ring
+      // whose lobes cancel (a typed bow-tie read « Zone trop petite (0 m²) »); the repair box
+      // is offered beside it (syncRepair)
+      out.push(ERRORS.self_intersection);
+    } else if (shape.kind === "zone" && shape.area !== undefined) {
       // (an area never reads as the limit it breaks: I.figure, as the server's messages)
       if (shape.area < limits.min_area_m2) {
         out.push(fill(M.too_small, { m2: I.figure(shape.area, "m2", limits.min_area_m2), min: I.figure(limits.min_area_m2, "m2") }));
@@ -244,6 +254,7 @@
   }
 
   function measureText(shape) {
+    if (shape.crossing) { return fill(M.vertices, { n: shape.vertices }); }  // (no area: see checks)
     if (shape.kind === "zone" && shape.area !== undefined) {
       return fill(M.area, { m2: num(shape.area), ha: num(shape.area / 1e4, 2) }) +
         (shape.vertices > 1 && !shape.circle ? " · " + fill(M.vertices, { n: shape.vertices }) : "");
@@ -252,8 +263,21 @@
     return "";
   }
 
+  // where the outline crosses itself, marked as the server marks it (errorMarker, below): its
+  // sentence says « voir le repère sur la carte »
+  var crossingMarker = null;
+  function markCrossing(at) {
+    if (crossingMarker && !at) { crossingMarker.remove(); crossingMarker = null; }
+    if (!at) { return; }
+    if (!crossingMarker) {
+      crossingMarker = L.circleMarker([at[1], at[0]], { radius: 10, color: "#a50f15", weight: 3, fillOpacity: 0.2,
+                                                       interactive: false, className: "crossing-marker" }).addTo(map);
+    } else { crossingMarker.setLatLng([at[1], at[0]]); }
+  }
+
   function showFeedback(shape) {
     var warnings = shape ? checks(shape) : [];
+    markCrossing(shape && shape.crossing);
     if (measure) { measure.textContent = shape ? measureText(shape) : ""; }
     if (!feedback) { return warnings; }
     feedback.replaceChildren.apply(feedback, warnings.map(function (w) { return el("p", w, "warning"); }));

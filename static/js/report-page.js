@@ -57,7 +57,7 @@
       typed.dispatchEvent(new Event("input"));
     }
     pane.dataset.edited = "1";
-    if (state) { state.textContent = state.dataset.changed || T.changed || ""; }
+    if (state) { state.textContent = [state.dataset.changed || T.changed || "", crossing()].join(" ").trim(); }
   }
 
   /* The point of the commune's boundary nearest to ``ll`` (measured on a plane, the longitudes
@@ -178,8 +178,23 @@
   var spec = JSON.parse(pane.dataset.measure || "null");
   var measures = window.geosignalMeasures && window.geosignalMeasures(
     window.proj4 && spec ? window.proj4("EPSG:4326", spec.proj4) : null, map);
+  // where the outline crosses itself, marked as the map page marks it: the server refuses such
+  // a zone (self_intersection), and its ring's area cancels between its lobes (a bow-tie read
+  // « Surface : environ 0 m² »), so its sentence is said instead of the area
+  var crossingMarker = null;
+  function crossing() {
+    var at = shape && shape.getLatLngs && measures ? measures.crossingOf(shape.toGeoJSON().geometry) : null;
+    if (crossingMarker && !at) { crossingMarker.remove(); crossingMarker = null; }
+    if (at && !crossingMarker) {
+      crossingMarker = L.circleMarker([at[1], at[0]], { radius: 10, color: "#a50f15", weight: 3, fillOpacity: 0.2,
+                                                       interactive: false, className: "crossing-marker" }).addTo(map);
+    } else if (at) { crossingMarker.setLatLng([at[1], at[0]]); }
+    return at ? ((I.errors || {}).self_intersection || "") : "";
+  }
   function measureText() {
     if (!shape || !shape.getLatLngs || !measures) { return ""; }
+    var crosses = crossing();
+    if (crosses) { return crosses; }
     var measured = measures.measureOf(shape.toGeoJSON().geometry);
     if (measured.area !== undefined) { return fill(T.area, { m2: num(measured.area) }); }
     return measured.length !== undefined ? fill(T.length, { m: num(measured.length) }) : "";
