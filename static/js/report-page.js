@@ -13,6 +13,13 @@
   if (!pane || typeof L === "undefined") { return; }
   var geometry = JSON.parse(pane.dataset.geometry || "null");
   var editable = pane.dataset.editable === "1";
+  // a vertex handle a finger takes: 44 px (the pages' touch targets), its square drawn smaller
+  // inside it (report.css .vertex-handle); Leaflet.draw's own was 20 px, beside the zoom buttons
+  var HANDLE_PX = 44;
+  if (editable && L.Edit && L.Edit.PolyVerticesEdit) {
+    L.Edit.PolyVerticesEdit.prototype.options.touchIcon = L.divIcon({
+      iconSize: L.point(HANDLE_PX, HANDLE_PX), className: "leaflet-div-icon leaflet-editing-icon leaflet-touch-icon vertex-handle" });
+  }
   var map = L.map(pane, { scrollWheelZoom: false, maxZoom: 19 });
   // the configured base layers, with their switcher, as on every map (basemaps.js)
   window.geosignalBaseLayers(map, JSON.parse(pane.dataset.baseLayers || "[]"));
@@ -84,6 +91,9 @@
    * own view as far as that boundary needs, as long as the shape keeps SHAPE_PX across (a point:
    * three levels at most); the outline is drawn whatever the view. */
   var SHAPE_PX = 140;
+  // the room kept around the shape on the edit page, beyond the map's controls: half a handle and
+  // a margin, so that a finger moving a corner never takes a zoom button instead
+  var HANDLE_ROOM = HANDLE_PX / 2 + 8;
   var ring = null;
   var still = { animate: false };  // (again after a resize: no animation left half done)
   // a fit's options clear of the map's controls (leaflet-setup.js), the given padding at least
@@ -114,9 +124,12 @@
     var across = Math.max(Math.abs(span.x), Math.abs(span.y));
     var least = point ? own - 3 : Math.ceil(own - Math.max(0, Math.log(across / SHAPE_PX) / Math.LN2));
     if (fits >= least) {
-      map.fitBounds(both, clear({ padding: [24, 24], maxZoom: own }));
+      map.fitBounds(both, clear({ padding: [HANDLE_ROOM, HANDLE_ROOM], maxZoom: own }));
     } else {
-      map.setView(bounds.getCenter(), least, still);
+      // the shape alone, as large as ``least`` makes it, in the room the controls leave (set on
+      // its centre, a 300 m square's corner on a phone lay 1 px from the « + » button): smaller
+      // where that room is narrower
+      map.fitBounds(bounds, clear({ padding: [HANDLE_ROOM, HANDLE_ROOM], maxZoom: least }));
     }
   }
 
