@@ -589,3 +589,34 @@ def test_a_value_set_aside_for_a_direction_override_says_why_and_is_shown_as_it_
     page.screenshot(path=str(ARTIFACTS / f"import-hostile-text-{lang}-{viewport['width']}.png"), full_page=True)
     assert watch.errors == []
     watch.context.close()
+
+
+#: 1,001 rows in Charleroi (more than the 1,000 the table shows), the first of 12,500 households
+MANY_CSV = ("latitude;longitude;households;description\r\n" + "".join(
+    f"{50.4108 + i * 1e-5:.5f};4,4440;{12500 if i == 0 else 3};ligne {i}\r\n".replace(".", ",")
+    for i in range(1001))).encode()
+
+
+@pytest.mark.parametrize(("lang", "grouped"), [("fr", "\u202f"), ("nl", "."), ("en", ",")])
+def test_the_preview_writes_counts_and_figures_as_the_saved_pages_do(live_server, browser, lang: str,  # noqa: F811
+                                                                      grouped: str) -> None:
+    """The preview wrote « 12500 » households and « 1001 elementen aanvaard … 1000 van de 1001 »
+    where the saved pages write 12 500 / 12.500 / 12,500 (the language's grouping); the
+    coordinates and the file's line numbers stay as they are."""
+    watch = PageWatch(browser, live_server)
+    watch.context.add_cookies([{"name": "geosignal_lang", "value": lang, "url": live_server}])
+    watch.login("browser-rep@charleroi.be")
+    page = watch.page
+    page.goto(live_server + "/import")
+    page.set_input_files("#import-file", files=[{"name": "menages.csv", "mimeType": "text/csv", "buffer": MANY_CSV}])
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table tbody tr >> nth=1", timeout=60_000)
+    summary = page.inner_text("#preview-summary")
+    for figure in ("1001", "1000", "5000"):
+        assert f"{figure[0]}{grouped}{figure[1:]}" in summary and figure not in summary, summary
+    cells = page.locator("#preview-table tbody tr").first.locator("td").all_inner_texts()
+    assert f"12{grouped}500" in cells and "12500" not in cells, cells
+    decimal = "." if lang == "en" else ","
+    assert cells[0] == "2" and f"50{decimal}4108\u00a0N" in cells[4], cells  # (a row, a coordinate: not grouped)
+    assert watch.errors == []
+    watch.context.close()

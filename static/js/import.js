@@ -34,8 +34,11 @@
   var LABELS = I.labels || {};
   var WARNINGS = I.warnings || {};
   var T = I["import"] || {};
+  // a count as the page's figures are written once saved: grouped the language's way (12 500,
+  // 12.500, 12,500; « 6000 elementen » was not); a file's line or row number is not a count
+  function count(n) { return Number(n).toLocaleString(I.locale || "fr-BE", { maximumFractionDigits: 0 }); }
   // a message in the plural form the count takes (I.pluralForm: the language's rule)
-  function plural(name, n) { return fill(T[name + "_" + I.pluralForm(n)], { n: n }); }
+  function plural(name, n) { return fill(T[name + "_" + I.pluralForm(n)], { n: count(n) }); }
   var COLON = I.colon || " : ";  // "Label : value" in French, "Label: value" in Dutch and English
   var SEPARATOR = I.separator || " ; ";  // "a ; b" in French, "a; b" in Dutch and English
   function fill(text, values) {
@@ -167,6 +170,10 @@
       return isNaN(d.getTime()) ? String(v)
         : d.toLocaleDateString(I.locale || "fr-BE", Object.assign({ timeZone: "Europe/Brussels" }, I.date || {}));
     }
+    // a number read (households, businesses) written as the saved report's page writes it
+    if (typeof v === "number" && isFinite(v)) {
+      return v.toLocaleString(I.locale || "fr-BE", { maximumFractionDigits: 10 });
+    }
     return String(v);
   }
   var TABLE_ROWS = 1000, MAP_FEATURES = 5000, POLL_MS = 1000;
@@ -287,12 +294,12 @@
     return (warnings || []).map(function (w) {
       if (w.code === "file_already_saved" && T.already_saved_one) {  // the same bytes saved before: when, what
         return fill(T[(w.by_you ? "already_saved_" : "already_saved_commune_") + I.pluralForm(w.saved)], {
-          date: value(w.saved_at, "datetime"), filename: w.filename, saved: w.saved });
+          date: value(w.saved_at, "datetime"), filename: w.filename, saved: count(w.saved) });
       }
       if (w.code === "rows_saved_before" && T.rows_saved_before_one && w.saves && w.saves.length) {  // an edited copy
         var latest = w.saves[0];
         return fill(T[(latest.by_you ? "rows_saved_before_" : "rows_saved_before_commune_") + I.pluralForm(w.rows)], {
-          rows: w.rows, date: value(latest.saved_at, "datetime"), filename: latest.filename }) +
+          rows: count(w.rows), date: value(latest.saved_at, "datetime"), filename: latest.filename }) +
           (lines.length ? " " + fill(T.rows_saved_before_lines, { lines: lines.slice(0, 30).join(", ") +
             (lines.length > 30 ? ", …" : "") }) : "");
       }
@@ -321,14 +328,14 @@
       return w.code === "rows_saved_before" || w.code === "file_already_saved"; });
     notes.className = warned ? "flash notice" : "help";
     skipBox.hidden = !again.length;
-    document.getElementById("skip-saved-before-count").textContent = String(again.length);
+    document.getElementById("skip-saved-before-count").textContent = count(again.length);
     document.getElementById("skip-saved-before").checked = again.length > 0;
     // the rows corrected in an edited copy that may update the report stored at their place
     var correctable = body.features.filter(function (f) {
       return (f.warnings || []).some(function (w) { return w.code === "same_place_saved_before" && w.correctable; });
     });
     correctBox.hidden = !correctable.length;
-    document.getElementById("correct-saved-before-count").textContent = String(correctable.length);
+    document.getElementById("correct-saved-before-count").textContent = count(correctable.length);
     // (unticked: a new measurement at a fixed point is a new report, not a correction of the last)
     document.getElementById("correct-saved-before").checked = false;
     tbody.replaceChildren();
@@ -394,7 +401,8 @@
     });
     document.getElementById("import-key-refused").hidden = !refusedLayer.getLayers().length;
     if (body.features.length > shown.length) {
-      summary.textContent += fill(T.sample, { shown: shown.length, total: body.features.length, max: MAP_FEATURES });
+      summary.textContent += fill(T.sample, { shown: count(shown.length), total: count(body.features.length),
+                                              max: count(MAP_FEATURES) });
     }
     // the map fits the accepted features and the refused ones near the territory (a point
     // whose axes were swapped lies at the other end of the world: drawn, not fitted)
@@ -474,7 +482,7 @@
     if (job.rows_total) {
       progressBar.max = job.rows_total;
       progressBar.value = job.rows_done;
-      progressText.textContent = job.rows_done + " / " + job.rows_total;
+      progressText.textContent = count(job.rows_done) + " / " + count(job.rows_total);
     } else {
       progressBar.removeAttribute("value");
       progressText.textContent = job.state === "queued" ? T.queued : T.reading;
