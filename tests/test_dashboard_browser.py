@@ -99,11 +99,11 @@ def test_commune_sheet_map_draws_its_point_reports(db, client, referent) -> None
     reports_service.create_report(db, user, ReportInput(reproject(  # a draft: not counted, not drawn
         square_lambert(X0, Y0 + 900, 100).centroid, LAMBERT72, WGS84), {"network": "mobile"}), status="draft")
     db.commit()
-    points, total = drawing.counted_points(db, CHARLEROI)
-    assert points["type"] == "MultiPoint" and len(points["coordinates"]) == total == 3
+    points, drawn, total = drawing.counted_points(db, CHARLEROI)
+    assert points["type"] == "MultiPoint" and len(points["coordinates"]) == drawn == total == 3
     xs = sorted(reproject(shapely.Point(c), WGS84, LAMBERT72).x for c in points["coordinates"])
     assert xs == pytest.approx([X0 + 50, X0 + 450, X0 + 850], abs=0.05)  # metres, EPSG:31370
-    assert drawing.counted_points(db, CHATELET) == (None, 0)
+    assert drawing.counted_points(db, CHATELET) == (None, 0, 0)
     html = referent.get(f"/communes/{CHARLEROI}/fiche").get_data(as_text=True)
     assert '"type": "MultiPoint"' in html and "new L.CircleMarker(latlng" in html
     assert all(f"[{c[0]}, {c[1]}]" in html for c in points["coordinates"])
@@ -111,6 +111,28 @@ def test_commune_sheet_map_draws_its_point_reports(db, client, referent) -> None
     assert f'<circle cx="14" cy="8" r="5" fill="{maps.POINT_STYLE["fillColor"]}"' in html
     assert "Points signalés" in html
     assert 'id="sheet-points-drawn"' not in html  # every one drawn: nothing to say
+
+
+def test_commune_sheet_draws_each_point_of_a_multipoint_report(db, client, referent) -> None:  # noqa: ANN001
+    """A MultiPoint report among the points (a file's several spots in one feature): the sheet's
+    points were collected into a GeometryCollection, which it then read as a MultiPoint: 500.
+    Each point is drawn, and the legend counts reports."""
+    from geosignal.services import drawing
+
+    admin = make_account(client, db, "sheet-multi@igretec.com", "admin")
+    user = db.query(User).filter_by(email=admin.email).one()
+    _add(db, user, square_lambert(X0, Y0, 100).centroid)
+    _add(db, user, shapely.MultiPoint([(X0 + 400, Y0), (X0 + 800, Y0), (X0 + 1200, Y0)]))
+    db.commit()
+    points, drawn, total = drawing.counted_points(db, CHARLEROI)
+    assert (points["type"], len(points["coordinates"]), drawn, total) == ("MultiPoint", 4, 2, 2)
+    answer = referent.get(f"/communes/{CHARLEROI}/fiche")
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    assert all(f"[{c[0]}, {c[1]}]" in html for c in points["coordinates"])
+    assert 'id="sheet-points-drawn"' not in html  # both reports drawn
+    assert drawing.counted_points(db, CHARLEROI, limit=1)[1:] == (1, 2)
+    assert referent.get(f"/communes/{CHARLEROI}/fiche.pdf").status_code == 200  # (its own drawing)
 
 
 def test_commune_sheet_map_says_how_many_of_its_points_it_draws(db, referent) -> None:  # noqa: ANN001
@@ -138,8 +160,8 @@ def test_commune_sheet_map_says_how_many_of_its_points_it_draws(db, referent) ->
     drawn = re.search(r'<li data-key="points">.*?</li>', html, re.S).group(0)
     assert re.sub(r"[ \n]+", " ", re.sub(r"<[^>]+>", "", drawn)).strip() == (
         "Points signalés (2\u202f000 points sur 2\u202f001 dessinés, les plus récents)")
-    points, total = drawing.counted_points(db, CHARLEROI)
-    assert (points["coordinates"], total) == (on_map, 2001)
+    points, drawn, total = drawing.counted_points(db, CHARLEROI)
+    assert (points["coordinates"], drawn, total) == (on_map, 2000, 2001)
 
 
 # --------------------------------------------------------------------------------------------

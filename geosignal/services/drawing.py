@@ -116,18 +116,22 @@ SHEET_MAX_POINTS = 2000
 
 
 def counted_points(session: Session, nis_code: str, filters: StatsFilters = NO_FILTERS,
-                   limit: int | None = None) -> tuple[dict[str, Any] | None, int]:
+                   limit: int | None = None) -> tuple[dict[str, Any] | None, int, int]:
     """Return the point reports the figures of ``nis_code`` count (home commune, and what
     ``filters`` select: by default a counted status) as one GeoJSON MultiPoint (EPSG:4326,
-    ``[lon, lat]``, 7 decimals) of at most ``limit`` (default :data:`SHEET_MAX_POINTS`) of them,
-    the newest filed, or None when there are none; and how many there are in all (the map's
-    legend says « 2 000 points sur 2 100 » when they are more: the first 2,000 filed were drawn,
-    and nothing said so). One statement."""
+    ``[lon, lat]``, 7 decimals; a MultiPoint report gives each of its points) of at most
+    ``limit`` (default :data:`SHEET_MAX_POINTS`) reports, the newest filed, or None when there
+    are none; how many reports it draws; and how many there are in all (the map's legend says
+    « 2 000 points sur 2 100 » when they are more: the first 2,000 filed were drawn, and nothing
+    said so). One statement."""
     cond, params = where_sql(filters)
-    found, total = session.execute(text(
-        "SELECT ST_AsGeoJSON(ST_Collect(g), 7), coalesce(max(n), 0) FROM ("
-        "SELECT r.geometry AS g, count(*) OVER () AS n FROM reports r "  # (counted before the LIMIT)
+    found, drawn, total = session.execute(text(
+        "WITH p AS (SELECT r.geometry AS g, count(*) OVER () AS n FROM reports r "  # (counted before the LIMIT)
         f"WHERE r.commune_nis = :nis AND {cond} "
-        "AND ST_Dimension(r.geometry) = 0 ORDER BY r.seq DESC LIMIT :limit) p"),
+        "AND ST_Dimension(r.geometry) = 0 ORDER BY r.seq DESC LIMIT :limit) "
+        # each point of a MultiPoint report: a MultiPoint in a collection made it a
+        # GeometryCollection, which the sheet could not read (500)
+        "SELECT (SELECT ST_AsGeoJSON(ST_Collect(d.geom), 7) FROM p CROSS JOIN LATERAL ST_Dump(p.g) d), "
+        "count(*), coalesce(max(n), 0) FROM p"),
         {"nis": nis_code, "limit": SHEET_MAX_POINTS if limit is None else limit, **params}).one()
-    return (json.loads(found) if found else None), int(total)
+    return (json.loads(found) if found else None), int(drawn), int(total)

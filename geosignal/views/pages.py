@@ -508,7 +508,7 @@ def commune_sheet(nis: str) -> str:
     sheet = aggregation.commune_detail(session, nis, filters, geometry=True, with_survey=True)
     feature, neighbours = drawing.commune_and_neighbours(session, nis)
     white_zone, lines = sheet.pop("white_zone"), sheet.pop("lines")
-    points, points_total = drawing.counted_points(session, nis, filters)
+    points, points_drawn, points_total = drawing.counted_points(session, nis, filters)
     maps = _maps()
     parts = maps.commune_sheet_map(feature, white_zone, lines, base_layers(), neighbours, points)
     legend = maps.sheet_legend(*(key for key, drawn in (("white_zone", white_zone), ("lines", lines),
@@ -518,7 +518,7 @@ def commune_sheet(nis: str) -> str:
     return render_template("commune_sheet.html", parts=parts, sheet=sheet, generated=generated,
                            counted_labels=_counted_labels(filters), filter_labels=_filter_labels(filters),
                            filter_args=filters.query(), legend=legend, points_total=points_total,
-                           points_drawn=len(points["coordinates"]) if points else 0)
+                           points_drawn=points_drawn)
 
 
 def _sheet_filters() -> aggregation.StatsFilters:
