@@ -365,7 +365,8 @@ QUEUE_MESSAGES: dict[str, Any] = {
     # its status changed after the list was read (another referent decided it, its commune
     # withdrew it…): nothing decided on it; %(status)s is its status now
     "decided_since": "Rien n'a été fait pour %(ref)s : quelqu'un d'autre a changé son statut depuis l'affichage "
-                     "de la liste ; il est maintenant « %(status)s ».",
+                     "de la liste ; il est maintenant « %(status)s ». Rechargez la liste pour décider sur ce "
+                     "qu'il est devenu.",
     "reason_required": "Indiquez un motif avant de confirmer.",
     "question_required": "Écrivez la question avant de l'envoyer.",
     "error": "L'action a échoué : %(detail)s",

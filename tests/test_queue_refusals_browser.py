@@ -31,7 +31,8 @@ OTHER = "refusal-other@igretec.com"  # the other referent, deciding behind the p
 ADMIN = "refusal-admin@igretec.com"  # (answers a question as the commune would)
 #: What the card says when its status changed since the list was read, and when its commune
 #: edited it (the status read), in French.
-DECIDED = "quelqu'un d'autre a changé son statut depuis l'affichage de la liste ; il est maintenant « {status} »."
+DECIDED = ("quelqu'un d'autre a changé son statut depuis l'affichage de la liste ; il est maintenant « {status} ». "
+           "Rechargez la liste pour décider sur ce qu'il est devenu.")
 EDITED = "la commune l'a modifié depuis l'affichage de la liste"
 
 
@@ -122,6 +123,9 @@ def test_a_decision_refused_says_what_changed_on_its_card(queue, browser) -> Non
     said = _note_when_said(page, ids[1])
     assert said == f"Rien n'a été fait pour {_ref(page, ids[1])} : " + DECIDED.format(status="Question posée")
     assert _status(app, ids[1]) == "needs_info"
+    # a rejection is still a move from « Question posée », but the card holds the version read:
+    # offered, it was refused 412 every time, each time said anew « someone else changed it »
+    assert page.locator(f"#q-{ids[1]} .queue-action:visible, #q-{ids[1]} .queue-pick:visible").count() == 0
 
     # its commune edited it: that is what is said
     _meanwhile(app, ids[2], None)

@@ -109,12 +109,17 @@
   // the status the card's version (data-etag) was read in: a refusal naming another one
   // means someone else changed its status since; the same one, that its commune edited it
   function readStatus(li) { return li.dataset.readStatus || li.dataset.status; }
-  // the report's status as a refusal says it now (its actions follow; the version read stays)
+  // the report's status as a refusal says it now; the card's version (data-etag) is the one read,
+  // so no decision is offered on it until the list is read again (every one was refused 412,
+  // each said « someone else changed its status » anew)
   function statusNow(li, status) {
     if (!status || status === li.dataset.status) { return; }
     if (!li.dataset.readStatus) { li.dataset.readStatus = li.dataset.status; }
     li.dataset.status = status;
     showActions(li);
+    li.querySelectorAll(".queue-action").forEach(function (b) { b.hidden = true; });
+    li.querySelector(".queue-pick").hidden = true;
+    li.querySelector(".queue-check").checked = false;
   }
   /* Why a decision on a card was refused, from the refusal's code and the report's status now
    * (a 409 invalid_transition's or a 412's status_from, a bulk refusal's status); "" when
