@@ -115,9 +115,10 @@ def _account_still_in_force(session: Session) -> None:
     token the request came with (``g.token_id``), ``FOR SHARE`` (a deactivation or a
     revocation, which updates the row, waits for this commit, or this commit sees it): an
     account deactivated while the request ran stores nothing (403 ``forbidden``, ``reason``
-    ``account_deactivated``), nor does a request whose token was revoked or expired meanwhile
-    (``reason`` ``token_revoked``, as a queued import of that token:
-    :func:`geosignal.services.imports.token_problem`). Checked once, when the request began, a
+    ``account_deactivated``), nor does a request whose token was revoked meanwhile (``reason``
+    ``token_revoked``, as a queued import of that token:
+    :func:`geosignal.services.imports.credential_problem`; its expiry is read as of the
+    transaction's start, as when the request looked it up). Checked once, when the request began, a
     report posted or a rejection decided while the account was being deactivated was stored
     after it, and an export with ``mark_transmitted=true`` streaming when its token was revoked
     (its owner saw it used) marked every report transmitted at its last byte. One indexed
@@ -140,8 +141,7 @@ def _account_still_in_force(session: Session) -> None:
     if token_id is not None and session.execute(
             select(ApiToken.id).where(ApiToken.id == token_id, ApiToken.in_force())
             .with_for_update(read=True)).scalar() is None:
-        raise GeosignalError("forbidden", "the API token of this request was revoked or has expired while it ran; "
-                             "nothing was saved", reason="token_revoked")
+        raise GeosignalError("forbidden", "the API token of this request was revoked while it ran; nothing was saved", reason="token_revoked")
 
 
 def _bound_lock_waits(dbapi_connection: object, record: object, _proxy: object) -> None:

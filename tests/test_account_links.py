@@ -239,14 +239,23 @@ def test_a_link_shown_to_a_referent_stops_working_once_she_may_not_give_it(app, 
         taken = thief.post(endpoint, data={"jeton": url.group(2), "password": STRONG,
                                            "csrf_token": csrf_token(thief.get("/login").get_data(as_text=True))})
         assert taken.status_code == 410, endpoint
+    if since == "deactivated":  # brought back, she does not get them back (she may have been found out)
+        from geosignal.services.accounts import reactivate
+
+        reactivate(db, None, db.get(User, them.id))
+        db.commit()
+        for url in (invitation, reset):
+            assert app.test_client().get(url.group(1)).status_code == 410, url.group(1)
     db.expire_all()
     for email in ("echevin@fleurus.be", OWNER):
         assert not db.scalar(select(User).where(User.email == email)).check_password(STRONG), email
     # another manager gives the invitee a new link, which works
     admin.login()
     invitee = db.scalar(select(User).where(User.email == "echevin@fleurus.be"))
+    asked = _ask_link(admin, invitee.id)
     fresh = re.search(r'value="http://localhost(/compte/reinitialisation\?jeton=([\w-]+))" id="shown-link"',
-                      _ask_link(admin, invitee.id).get_data(as_text=True))
+                      asked.get_data(as_text=True))
+    assert fresh, (asked.status_code, asked.get_data(as_text=True)[-3000:])
     form = client.get(fresh.group(1))
     done = client.post("/compte/reinitialisation", data={"jeton": fresh.group(2), "password": STRONG,
                                                          "csrf_token": csrf_token(form.get_data(as_text=True))})

@@ -393,7 +393,8 @@ def may_deactivate(actor: User | None, user: User) -> bool:
 
 def deactivate(session: Session, actor: User | None, user: User) -> int:
     """Deactivate ``user`` (never deleted): sign-in refused, sessions ended, API tokens and
-    pending links revoked, import jobs still queued failed at once (``forbidden``); return how
+    pending links revoked (its own; those it made for others expire, so that a reactivation
+    does not bring them back), import jobs still queued failed at once (``forbidden``); return how
     many jobs were failed (caller commits); see :func:`may_deactivate`. A save of the user's
     under way is waited for (its lock, :func:`geosignal.services.imports.lock_saves`): it
     stored while the account was active; one that starts later reads the account deactivated
@@ -416,8 +417,14 @@ def deactivate(session: Session, actor: User | None, user: User) -> int:
     user.deactivated_at = datetime.now(UTC)
     user.end_sessions()
     revoke_api_tokens(session, user)
+    now = datetime.now(UTC)
     session.execute(update(AccountToken).where(AccountToken.user_id == user.id,
-                                               AccountToken.used_at.is_(None)).values(used_at=datetime.now(UTC)))
+                                               AccountToken.used_at.is_(None)).values(used_at=now))
+    # the links it made for others (shown to it, to hand over): refused while it is deactivated
+    # (giver_may_still_give), they came back with a reactivation. Expired, not used: an
+    # invitation stays pending (its link expired), and a manager gives a new one
+    session.execute(update(AccountToken).where(AccountToken.created_by_id == user.id, AccountToken.used_at.is_(None),
+                                               AccountToken.expires_at > now).values(expires_at=now))
     audit.record_account(session, "deactivate", actor, user)
     return fail_queued_imports(session, user)
 
