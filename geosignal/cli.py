@@ -41,6 +41,17 @@ def _create_app(*_args: Any, serving: bool = False) -> Flask:
         raise click.ClickException(f"configuration: {error}") from None
 
 
+def _user_named(session: Any, email: str) -> Any:
+    """The account of ``email`` (as typed: spaces and case ignored, as accounts are stored).
+    Raises ``not_found`` when there is none."""
+    from geosignal.models import User
+
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise GeosignalError("not_found", f"no user {email}")
+    return user
+
+
 def reports_errors(command: Callable) -> Callable:
     """Turn a :class:`GeosignalError`, a value the database cannot hold (an id beyond its
     integer, a NUL, a date beyond its range: SQLAlchemy's ``DataError``), or a write rolled
@@ -335,15 +346,12 @@ def set_password(email: str, password_stdin: bool) -> None:
     recovery of an account whose password may be known to someone else. As a reset by link,
     the user's sessions end, every unused link of the account (a reset, an invitation) stops
     working and every API token is revoked."""
-    from geosignal.models import User
     from geosignal.services import audit
     from geosignal.services.accounts import revoke_api_tokens, set_new_password
 
     password, generated = _read_password(password_stdin)
     with _session() as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            raise GeosignalError("not_found", f"no user {email}")
+        user = _user_named(session, email)
         set_new_password(session, user, password)
         user.must_change_password = generated
         revoked = revoke_api_tokens(session, user)
@@ -361,13 +369,10 @@ def set_password(email: str, password_stdin: bool) -> None:
 def deactivate_user(email: str) -> None:
     """Deactivate an account (never deleted): sign-in refused, sessions and API tokens revoked,
     its queued imports failed."""
-    from geosignal.models import User
     from geosignal.services.accounts import deactivate
 
     with _session() as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            raise GeosignalError("not_found", f"no user {email}")
+        user = _user_named(session, email)
         failed = deactivate(session, None, user)
         session.commit()
     click.echo(f"{user.email} deactivated: sign-in refused, sessions and API tokens revoked"
@@ -384,14 +389,11 @@ def reactivate_user(email: str) -> None:
     over (its old password no longer works). Journalled."""
     from urllib.parse import urlencode
 
-    from geosignal.models import User
     from geosignal.services.accounts import reactivate
     from geosignal.services.mail import link_base
 
     with _session() as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            raise GeosignalError("not_found", f"no user {email}")
+        user = _user_named(session, email)
         secret = reactivate(session, None, user)
         session.commit()
     with current_app.test_request_context():  # (the path as the application routes it)
@@ -497,13 +499,10 @@ def create_token(email: str, name: str, days: int) -> None:
 @reports_errors
 def list_tokens(email: str) -> None:
     """List a user's API tokens: id, state, name, expiry, last use."""
-    from geosignal.models import User
     from geosignal.services.users import list_tokens as listing
 
     with _session() as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            raise GeosignalError("not_found", f"no user {email}")
+        user = _user_named(session, email)
         tokens = listing(session, user)
         if not tokens:
             click.echo(f"no tokens for {user.email}")
@@ -687,14 +686,11 @@ def _import_reports(new_session: Callable, config: Any, path: str, email: str, c
     """Import the reports of ``path`` with a session from ``new_session`` and the limits of ``config``."""
     from pathlib import Path
 
-    from geosignal.models import User
     from geosignal.services.imports import account_problem, import_file
     from geosignal.services.territory import limits_from_config, service_area
 
     with new_session() as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            raise GeosignalError("not_found", f"no user {email}")
+        user = _user_named(session, email)
         problem = account_problem(user)  # a preview too: what it shows could not be saved
         if problem is not None:
             raise problem
