@@ -387,11 +387,24 @@ def test_dashboard_says_why_a_reported_commune_has_no_value(app, dashboard_serve
         page.select_option("select[name=technology]", "5G")
         _wait_ready(page, 1)
         assert row.locator("td:nth-child(3)").inner_text() == "1"  # the small zone is the one report
+        # a population of 0 gives no rate either: said as an unknown one, not « sans surface »
+        with owner_session(database) as session:
+            population = session.execute(text("UPDATE communes SET population = 0 WHERE nis_code = :n "
+                                              "RETURNING (SELECT population FROM communes WHERE nis_code = :n)"),
+                                         {"n": CHATELET}).scalar_one()
+            session.commit()
+        page.goto(dashboard_server + "/tableau-de-bord")
+        _wait_ready(page, 10)
+        page.select_option("#indicator", "reports_per_1000_inhabitants")
+        assert _reason(page, CHATELET) == ("6 4", "Sa population n'est pas connue : pas de valeur par habitant.")
         watch.assert_clean()
         watch.context.close()
     finally:
         with owner_session(database) as session:
-            session.execute(delete(Report).where(Report.technologies.any("5G")))
+            session.execute(delete(Report).where(Report.technologies.contains(["5G"])))
+            if "population" in locals():
+                session.execute(text("UPDATE communes SET population = :p WHERE nis_code = :n"),
+                                {"p": population, "n": CHATELET})
             session.commit()
 
 

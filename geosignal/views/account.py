@@ -148,7 +148,8 @@ def _reset_after_answer(app: Flask, email: str, mails: dict[str, tuple[_Mail, st
     try:
         with app.app_context(), app.extensions["geosignal.db"].session() as session:
             found = accounts.request_reset(session, email)
-            if found is None:
+            if found is None:  # said to the operator (no address: the log names nobody)
+                log.info("reset link asked for an address with no account in force: none issued")
                 return
             user, secret = found
             session.commit()
@@ -158,7 +159,8 @@ def _reset_after_answer(app: Flask, email: str, mails: dict[str, tuple[_Mail, st
         log.exception("reset link not issued")
         return
     mail, label = mails[lang]
-    _send_quietly(mail.settings, mail.to(address, (label, f"{link_path}?{urlencode({'jeton': secret})}")))
+    if _send_quietly(mail.settings, mail.to(address, (label, f"{link_path}?{urlencode({'jeton': secret})}"))):
+        log.info("reset link issued and sent (%s)", lang)
 
 
 def _mailed_link(endpoint: str, secret: str) -> str:

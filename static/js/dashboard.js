@@ -144,7 +144,7 @@
   // "points, road stretches")
   function noValueReason(row, indicator) {
     const perInhabitant = indicator === "reports_per_1000_inhabitants" || indicator === "inhabitants_affected_estimate";
-    if (perInhabitant && row.population === null) return "no_population";
+    if (perInhabitant && !(row.population > 0)) return "no_population";  // unknown, or 0: no rate
     if (indicator === "households_declared") return "no_households";
     if (indicator === "inhabitants_affected_estimate" && row.white_zone_share > 0) return "too_small";
     return "no_area";  // the white-zone share, and an estimate without any area
