@@ -879,6 +879,39 @@ def test_a_password_set_while_a_job_reads_its_file_stops_it_before_it_stores(job
     assert _reports_of(job_app, email) == 0
 
 
+def test_a_password_set_during_a_save_waits_for_it(job_app) -> None:
+    """A save under way (its lock held, its credentials checked) and a password set meanwhile
+    (a reset, a change, ``set-password``): the password waits for the save to end, as a
+    deactivation does. It did not: set between the save's check and its commit, the reports
+    of a job queued from a stolen session were stored after the reset."""
+    import threading
+
+    from geosignal.models import User
+    from geosignal.services import imports as imports_service
+    from geosignal.services.accounts import set_new_password
+
+    email = "volee-pendant@charleroi.be"
+    _account(job_app, email)
+    database = job_app.extensions["geosignal.db"]
+    done = threading.Event()
+
+    def reset(user_id: int) -> None:
+        with database.session() as session:
+            set_new_password(session, session.get(User, user_id), "another horse battery staple 42")
+            session.commit()
+        done.set()
+
+    with database.session() as saving:
+        user_id = saving.scalar(select(User.id).where(User.email == email))
+        imports_service.lock_saves(saving, user_id)  # a save, past its credential check
+        thread = threading.Thread(target=reset, args=(user_id,))
+        thread.start()
+        assert not done.wait(1.5)  # the password waits for the save
+        saving.commit()
+    thread.join(10)
+    assert done.is_set()
+
+
 def test_a_job_whose_connection_is_lost_at_the_end_is_recorded_failed(job_app, monkeypatch) -> None:
     """The database connection lost while the per-feature report is compressed (a restart, a
     failover): the final commit failed outside the import's own errors, the queue marked its

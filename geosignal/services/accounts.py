@@ -146,9 +146,19 @@ def set_new_password(session: Session, user: User, password: str) -> None:
     single-use link of the account (a reset asked for before, an invitation: a link lying in
     a mailbox must not set another password once the owner chose one). The caller commits.
 
+    A save of the user's under way is waited for first (its lock,
+    :func:`geosignal.services.imports.lock_saves`, as a deactivation does): it checked the
+    password it was asked under before this one was set (stored before it), or it starts once
+    this one is committed and reads it (``password_changed``: stores nothing). Set between a
+    save's check and its commit, a reset let a job queued from a stolen session store after it.
+
     Raises ``weak_password`` (422).
     """
     check_password_policy(password, guessable_words(session, user))
+    if user.id is not None:
+        from geosignal.services.imports import lock_saves
+
+        lock_saves(session, user.id)
     user.set_password(password)
     user.must_change_password = False
     if user.id is not None:
@@ -284,6 +294,11 @@ def complete_link(session: Session, secret: str, purpose: str, password: str) ->
     Raises ``invalid_link`` (410) or ``weak_password`` (422); on error the link still works.
     Two requests using one link at once set one password: the link's row is locked.
     """
+    from geosignal.services.imports import lock_saves
+
+    # the account's save lock before the link's row, the order a deactivation takes them in
+    # (it holds the lock, then ends the links): taken the other way round, the two deadlocked
+    lock_saves(session, find_link(session, secret, purpose).user_id)
     link = find_link(session, secret, purpose, lock=True)
     set_new_password(session, link.user, password)
     link.used_at = datetime.now(UTC)
