@@ -552,6 +552,11 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
         page.wait_for_timeout(400)
     assert tooltip.is_visible() and tooltip.inner_text().endswith("Touchez le premier point pour fermer la zone.")
     assert page.inner_text("#measure").startswith("Surface : ")
+    # each vertex placed is a 44 px target (the first one, touched to close the zone, was 20 px)
+    vertices = page.evaluate("() => [...document.querySelectorAll('#map-pane .leaflet-editing-icon')]"
+                             ".map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })")
+    assert len(vertices) == 3 and all(w >= 44 and h >= 44 for w, h in vertices), vertices
+    page.screenshot(path=str(ARTIFACTS / "ui-phone-drawing-390.png"))
     page.touchscreen.tap(*_map_point(page, *corners[0]))
     page.wait_for_function("() => document.getElementById('geometry').value !== ''")
     assert "Touchez" not in page.inner_text("#measure")

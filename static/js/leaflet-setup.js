@@ -258,8 +258,24 @@
                                  function (actions) { dock.appendChild(actions); });
   }
 
+  /* A vertex handle on a touch screen — a zone's or a line's, drawn (L.Draw, the map page) or
+   * edited (L.Edit, the map and edit pages) — is a 44 px target a finger takes (the pages' touch
+   * targets), its square drawn smaller inside it (geosignal.css .vertex-handle); Leaflet.draw's
+   * own were 20 px (a zone closed on its first vertex, a corner moved beside the zoom buttons).
+   * Set when a map is made, as above. */
+  var HANDLE_PX = L.geosignalHandlePx = 44;
+  function bigTouchHandles() {
+    if (!L.Draw || !L.Draw.Polyline || L.Draw.Polyline.prototype.geosignalHandles) { return; }
+    var handle = L.divIcon({ iconSize: L.point(HANDLE_PX, HANDLE_PX),
+                             className: "leaflet-div-icon leaflet-editing-icon leaflet-touch-icon vertex-handle" });
+    L.Draw.Polyline.prototype.options.touchIcon = handle;  // (L.Draw.Polygon inherits it)
+    if (L.Edit && L.Edit.PolyVerticesEdit) { L.Edit.PolyVerticesEdit.prototype.options.touchIcon = handle; }
+    L.Draw.Polyline.prototype.geosignalHandles = true;
+  }
+
   L.Map.addInitHook(function () {
     quietDrawingVertices();
+    bigTouchHandles();
     var map = this, tool = null;
     var TOOLS = { "draw:drawstart": ".leaflet-draw-draw-", "draw:editstart": ".leaflet-draw-edit-edit",
                   "draw:deletestart": ".leaflet-draw-edit-remove" };

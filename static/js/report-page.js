@@ -13,13 +13,7 @@
   if (!pane || typeof L === "undefined") { return; }
   var geometry = JSON.parse(pane.dataset.geometry || "null");
   var editable = pane.dataset.editable === "1";
-  // a vertex handle a finger takes: 44 px (the pages' touch targets), its square drawn smaller
-  // inside it (report.css .vertex-handle); Leaflet.draw's own was 20 px, beside the zoom buttons
-  var HANDLE_PX = 44;
-  if (editable && L.Edit && L.Edit.PolyVerticesEdit) {
-    L.Edit.PolyVerticesEdit.prototype.options.touchIcon = L.divIcon({
-      iconSize: L.point(HANDLE_PX, HANDLE_PX), className: "leaflet-div-icon leaflet-editing-icon leaflet-touch-icon vertex-handle" });
-  }
+  // (the vertex handles: 44 px on a touch screen, leaflet-setup.js bigTouchHandles)
   var map = L.map(pane, { scrollWheelZoom: false, maxZoom: 19 });
   // the configured base layers, with their switcher, as on every map (basemaps.js)
   window.geosignalBaseLayers(map, JSON.parse(pane.dataset.baseLayers || "[]"));
@@ -93,7 +87,7 @@
   var SHAPE_PX = 140;
   // the room kept around the shape on the edit page, beyond the map's controls: half a handle and
   // a margin, so that a finger moving a corner never takes a zoom button instead
-  var HANDLE_ROOM = HANDLE_PX / 2 + 8;
+  var HANDLE_ROOM = L.geosignalHandlePx / 2 + 8;
   var ring = null;
   var still = { animate: false };  // (again after a resize: no animation left half done)
   // a fit's options clear of the map's controls (leaflet-setup.js), the given padding at least
