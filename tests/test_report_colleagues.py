@@ -168,13 +168,15 @@ def test_an_edit_conflict_lists_only_what_the_person_changed(app, db, client, re
     # the clerk, whose form still says 35: Telenet/BASE ticked and the description
     clerk_form.add("operators", "Telenet/BASE")
     clerk_form["description"] = "Leers-et-Fosteau: ook geen Telenet/BASE (controle door de griffie)."
+    clerk_form["observed_at"] = "14/03/2025"  # said as typed (it was said « 2025-03-14 »)
     stale = clerk.client.post(f"/signalements/{rid}/modifier", data=clerk_form)
     assert stale.status_code == 412
     page = stale.get_data(as_text=True)
     not_saved = re.search(r'<dl class="not-saved" id="not-saved">(.*?)</dl>', page, re.S).group(1)
     assert re.findall(r'<div data-name="(\w+)"><dt>([^<]+)</dt><dd class="text">([^<]+)</dd>', not_saved) == [
         ("operators", "Opérateurs", "Orange, Proximus, Telenet/BASE"),
-        ("description", "Description", "Leers-et-Fosteau: ook geen Telenet/BASE (controle door de griffie).")]
+        ("description", "Description", "Leers-et-Fosteau: ook geen Telenet/BASE (controle door de griffie)."),
+        ("observed_at", "Date d&#39;observation", "14/03/2025")]
     # the form shows the mayor's 40, and says who saved it
     assert re.search(r'<input[^>]*name="households_affected"[^>]*value="40"', page)
     assert re.fullmatch(f"Version actuelle enregistrée par {re.escape(MAYOR)}, le {WHEN}.",
