@@ -248,7 +248,7 @@ def _journal_field(html: str, name: str) -> str:
     ({"user": "a\x01b@x.be"}, "user", 400, "Un filtre contient le caractère U+0001 (un caractère de contrôle ou "
                                            "invisible, souvent venu d'un copier-coller) : retapez sa valeur sans ce "
                                            "caractère."),
-    ({"action": "nope"}, "action", 400, "Un champ manque ou sa valeur n'a pas le bon type : corrigez le champ indiqué."),
+    ({"action": "nope"}, "action", 400, "Action inconnue : choisissez-en une dans la liste."),
 ])
 def test_a_refused_journal_filter_is_the_journal_with_the_sentence_next_to_its_field(
         db, client, representative, admin, query: dict, field: str, status: int, sentence: str) -> None:  # noqa: ANN001

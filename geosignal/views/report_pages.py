@@ -538,6 +538,8 @@ def journal_page() -> Any:
         if failure.where in ("limit", "before"):  # no field of the form: the address (a link) was altered
             failure.extra["message"] = _("L'adresse de cette page du journal est incorrecte : rouvrez le Journal "
                                          "depuis le menu, puis filtrez-le à nouveau.")
+        elif failure.where == "action":  # a list's value no option has (an altered link): not « a type »
+            failure.extra["message"] = _("Action inconnue : choisissez-en une dans la liste.")
     typed = request.args.to_dict()
     return render_template("journal.html", page=page, actions=audit_service.AUDIT_ACTIONS, args=typed,
                            error=error, paging=typed if error is None else {}), (error.status if error else 200)
