@@ -557,6 +557,9 @@ def test_first_tap_after_closing_a_polygon_on_a_phone_is_not_lost(ui, browser) -
                              ".map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })")
     assert len(vertices) == 3 and all(w >= 44 and h >= 44 for w, h in vertices), vertices
     page.screenshot(path=str(ARTIFACTS / "ui-phone-drawing-390.png"))
+    # the hint, turned to the vertex's left near the map's right edge, is clear of the drawing tools
+    hint, tools = tooltip.bounding_box(), page.locator(".leaflet-draw-toolbar-top").bounding_box()
+    assert hint["x"] >= tools["x"] + tools["width"], (hint, tools)
     page.touchscreen.tap(*_map_point(page, *corners[0]))
     page.wait_for_function("() => document.getElementById('geometry').value !== ''")
     assert "Touchez" not in page.inner_text("#measure")

@@ -37,7 +37,8 @@
   var drawn = null, drawnKind = null, limits = null, placed = null;
 
   // Leaflet.draw's tooltip sits right of the last vertex: near the map's right edge (a phone)
-  // it turns to the vertex's left, so that its words stay on the map
+  // it turns to the vertex's left, so that its words stay on the map, clear of the controls
+  // along its left edge (zoom, drawing tools: they lie over the tooltip, whose words they hid)
   if (L.Draw && L.Draw.Tooltip && !L.Draw.Tooltip.prototype.geosignalTurns) {
     var placeTooltip = L.Draw.Tooltip.prototype.updatePosition;
     L.Draw.Tooltip.prototype.updatePosition = function (latlng) {
@@ -47,7 +48,9 @@
         // the room on each side of the vertex (px); the tooltip goes where there is more, as
         // wide as that room allows
         var x = this._map.latLngToContainerPoint(latlng).x;
-        var right = this._map.getSize().x - x - 24, left = x - 24;
+        var corner = this._map._controlCorners && this._map._controlCorners.topleft;
+        var controls = corner ? corner.getBoundingClientRect().right - this._map.getContainer().getBoundingClientRect().left : 0;
+        var right = this._map.getSize().x - x - 24, left = x - 24 - Math.max(0, controls);
         box.classList.remove("to-left");
         box.style.maxWidth = Math.max(120, Math.min(256, Math.max(left, right) - 8)) + "px";
         if (box.offsetWidth > right && left > right) { box.classList.add("to-left"); }
