@@ -360,3 +360,24 @@ def test_a_phrase_header_s_dates_are_read_in_a_csv(area) -> None:
     (item,) = read_upload(b"lat;lon;network;Date du constat\n50,4108;4,4440;mobile;01/02/2026\n", "a.csv",
                           area=area)
     assert item.properties["observed_at"].isoformat() == "2026-02-01T00:00:00+01:00"
+
+
+# --------------------------------------------------------------------------- NaN in a collection's own members
+
+@pytest.mark.parametrize(("head", "where"), [
+    ('"meta":{"x":-Infinity},', "/meta/x"),
+    ('"crs":{"type":"name","properties":{"name":"EPSG:4326","x":NaN}},', "/crs/properties/x"),
+])
+def test_nan_in_a_collection_s_own_member_refuses_the_file(db, representative, head: str, where: str) -> None:  # noqa: ANN001
+    """A NaN or an Infinity in a FeatureCollection's foreign member or its ``crs`` was read past
+    and the file saved (one report), where the same number in a feature's foreign member, or in
+    the collection's ``bbox``, is refused: 422 ``non_finite_number`` at its pointer, in the
+    preview and the save, nothing stored."""
+    place = '{"type":"Feature","geometry":{"type":"Point","coordinates":[4.444,50.4108]},"properties":{}}'
+    data = ('{"type":"FeatureCollection",' + head + '"features":[' + place + "]}").encode()
+    before = count_reports(db)
+    for answer in (upload_file(representative, data, "a.geojson", network="mobile", dry_run="true"),
+                   upload_file(representative, data, "a.geojson", network="mobile")):
+        body = answer.get_json()
+        assert (answer.status_code, body["code"], body["where"]) == (422, "non_finite_number", where), body
+    assert count_reports(db) == before

@@ -1524,6 +1524,10 @@ def collection_results(obj: dict, *, area, limits, crs, repair, properties_fn) -
         items = [(obj, "")]
     box = (declared_bbox(obj["bbox"], "/bbox", epsg) if obj.get("type") == "FeatureCollection"
            and obj.get("bbox") is not None else None)
+    if obj.get("type") == "FeatureCollection":
+        # the collection's own members (a foreign one, its crs): a NaN there was read past, the
+        # file saved as if the number were not in it (each feature's are checked with it)
+        _raise_non_finite({k: v for k, v in obj.items() if k != "features"}, "", finite)
     results: list[Any] = []
     for i, (feat, ptr) in enumerate(items):
         try:
