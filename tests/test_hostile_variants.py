@@ -381,3 +381,36 @@ def test_nan_in_a_collection_s_own_member_refuses_the_file(db, representative, h
         body = answer.get_json()
         assert (answer.status_code, body["code"], body["where"]) == (422, "non_finite_number", where), body
     assert count_reports(db) == before
+
+
+# --------------------------------------------------------------------------- a MultiPoint's point far out
+
+_HERE, _SWAPPED = [4.4440, 50.4108], [50.4108, 4.4450]  # the second [lat, lon]: off Somalia
+
+
+def test_a_multipoint_s_point_far_out_is_named_with_its_hint_by_the_api(db, representative) -> None:  # noqa: ANN001
+    """A point of a MultiPoint beyond the 1 km margin (its axes swapped) was refused « extends
+    more than 1000 m beyond the communes » at /geometry: no point named, no swap said, where a
+    point 500 m out is named and a lone swapped point gets the hint."""
+    before = count_reports(db)
+    answer = representative.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"},
+                                 "geometry": {"type": "MultiPoint", "coordinates": [_HERE, _SWAPPED]}})
+    body = answer.get_json()
+    assert (answer.status_code, body["code"], body["where"], body.get("hint")) == (
+        422, "outside_service_area", "/geometry/coordinates/1", "axes_swapped"), body
+    assert count_reports(db) == before
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "kml", "csv"])
+def test_a_multipoint_s_point_far_out_is_named_with_its_hint_in_an_upload(db, representative, fmt: str) -> None:  # noqa: ANN001
+    (a, b), (c, d) = _HERE, _SWAPPED
+    data = {
+        "geojson": json.dumps({"type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {}, "geometry": {"type": "MultiPoint", "coordinates": [_HERE, _SWAPPED]}}]}),
+        "kml": ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+                f"<Placemark><name>x</name><MultiGeometry><Point><coordinates>{a},{b}</coordinates></Point>"
+                f"<Point><coordinates>{c},{d}</coordinates></Point></MultiGeometry></Placemark></Document></kml>"),
+        "csv": f'wkt\r\n"MULTIPOINT(({a} {b}),({c} {d}))"\r\n',
+    }[fmt].encode()
+    (feature,) = upload_file(representative, data, f"a.{fmt}", network="mobile", dry_run="true").get_json()["features"]
+    assert (feature["error"]["code"], feature["error"].get("hint")) == ("outside_service_area", "axes_swapped"), feature

@@ -1022,7 +1022,9 @@ def finish_reports(
             xy = transform_xy(shapely.get_coordinates(geoms[points]), WGS84, LAMBERT72)
             relation[points] = area.relations_xy(xy[:, 0], xy[:, 1])
         outside_member: dict[int, int] = {}  # a MultiPoint: each of its points lies in a commune, as a point does
-        multipoints = live[(types == 4) & (relation[live] == "inside")]
+        # (one reaching past the margin too: its point far out named, with its hint, as a point's;
+        # it was « extends more than 1000 m beyond », no point named, no swap said)
+        multipoints = live[(types == 4) & (relation[live] != "outside")]
         if len(multipoints):
             xy, owner = shapely.get_coordinates(geoms[multipoints], return_index=True)
             xy = transform_xy(xy, WGS84, LAMBERT72)
