@@ -102,3 +102,42 @@ def test_column_map_names_it_and_the_upload_page_offers_it(representative) -> No
     assert (saved.get_json()["saved"], saved.get_json()["refused"]) == (2, 0)
     stored = [f["properties"]["commune_nis"] for f in saved.get_json()["features"]]
     assert stored == ["52011", "52011"]
+
+
+# a place in Charleroi written y then x (Lambert 72): read x then y, as Lambert is written, it is
+# near Ath (4.015, 50.705), in Hainaut but in no commune served
+SWAPPED_L72 = "125000 155000"
+
+
+@pytest.mark.parametrize("cell", [SWAPPED_L72, "x=125000 y=155000", "lat 4.444 lon 50.41", "4.444N 50.41E"])
+def test_a_swapped_pair_is_refused_with_the_swap_hint_never_swapped(db, representative, cell: str) -> None:  # noqa: ANN001
+    from tests.factories import count_reports
+
+    # the x;y columns and the map form's typed field refuse the same numbers with the same hint
+    columns = upload_file(representative, b"description;x;y\r\nici;125000;155000\r\n", "a.csv", network="mobile",
+                          crs="EPSG:31370", dry_run="true").get_json()["features"][0]["error"]
+    assert (columns["code"], columns["hint"], columns["swapped_commune"]) == (
+        "outside_service_area", "axes_swapped", {"nis_code": "52011", "name": "Charleroi"})
+    if cell != SWAPPED_L72:  # (unlabelled, the typed field shows the order it read: « lu y puis x »)
+        typed = representative.get("/api/v1/coordinates", query_string={"q": cell}).get_json()
+        assert (typed["code"], typed["hint"]) == ("outside_service_area", "axes_swapped")
+    data = f'description;coordonnees\r\nici;"{cell}"\r\n'.encode()
+    before = count_reports(db)
+    answers = [upload_file(representative, data, "places.csv", network="mobile", **dry)
+               for dry in ({"dry_run": "true"}, {})]
+    assert count_reports(db) == before  # nothing stored
+    (preview,), (saved,) = (a.get_json()["features"] for a in answers)
+    assert preview == saved
+    error = preview["error"]
+    assert (preview["status"], error["code"], error["kind"], error["row"], error["column"], error["value"]) == (
+        "refused", "outside_service_area", "position_cell", 2, "coordonnees", cell)
+    assert (error["hint"], error["swapped_commune"]) == ("axes_swapped", {"nis_code": "52011", "name": "Charleroi"})
+    assert "Nothing was swapped for you" in error["detail"]
+    if cell == SWAPPED_L72:  # the reading refused is the one written, x then y
+        assert [(c["order"], c["values"]) for c in error["candidates"]] == [("x_y", [125000.0, 155000.0])]
+
+
+def test_a_lambert_pair_in_a_commune_read_x_then_y_is_still_taken(area) -> None:  # noqa: ANN001
+    # the unswapped Charleroi place (x 155000 y 125000): read x then y, no refusal, no hint
+    [item] = read_upload(_csv(["155000 125000"]), "l72.csv", area=area)
+    assert area.commune_at(item.geometry.x, item.geometry.y) == ("52011", "Charleroi")

@@ -369,13 +369,22 @@ def parse_position(text: str, commune_at: Callable[[float, float], tuple[str, st
         raise _ambiguous(kept)
     if not readings:
         raise _unreadable("a latitude lies between -90 and 90")
+    raise outside_refusal(readings, commune_at)
+
+
+def outside_refusal(readings: list[tuple[bool, Position]],
+                    commune_at: Callable[[float, float], tuple[str, str] | None] | None) -> GeosignalError:
+    """Return the ``outside_service_area`` refusal of ``readings`` (``(plausible, Position)``,
+    none in a commune served): ``candidates`` lists them; ``hint`` ``axes_swapped`` and
+    ``swapped_commune`` when the one order read would lie in a commune the other way round
+    (:func:`_swapped_hint`). Nothing is swapped."""
     detail, hint = (f"this point lies in none of the communes served (read as {CRS_NAMES[readings[0][1].crs]})",
                     _swapped_hint(readings, commune_at))
     if hint:
         detail += (f"; with its two values the other way round it would be in {hint['swapped_commune']['name']} "
                    f"(NIS {hint['swapped_commune']['nis_code']}): the axes look swapped. Nothing was swapped for you")
-    raise GeosignalError("outside_service_area", detail, where="coordinates",
-                         candidates=[p.as_dict() for _, p in readings], **hint)
+    return GeosignalError("outside_service_area", detail, where="coordinates",
+                          candidates=[p.as_dict() for _, p in readings], **hint)
 
 
 def _swapped_hint(readings: list[tuple[bool, Position]],

@@ -168,7 +168,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from geosignal.errors import GeosignalError
-from geosignal.services.coordinates import parse_position
+from geosignal.services.coordinates import outside_refusal, parse_position
 from geosignal.textsafety import pointer_key
 
 from .area import DEFAULT_LIMITS, Limits, ServiceArea, too_many_features, too_many_upload_vertices
@@ -909,8 +909,10 @@ def _position_cell(cell: str, where: str, column: str, area: ServiceArea | None,
     Return ``(lon, lat, None)`` in EPSG:4326, or ``(nan, nan, fault)``: ``empty_geometry``
     (kind ``no_coordinates``) for an empty cell; ``unreadable_coordinates``,
     ``ambiguous_coordinates`` (both orders fall in Belgium and in a commune of ``area``:
-    never a silent swap) or ``outside_service_area`` (neither order falls in Belgium), each
-    with kind ``position_cell``, ``column`` and the cell as ``value``; ``unsupported_crs``.
+    never a silent swap) or ``outside_service_area`` (neither order falls in Belgium; or, with
+    ``hint`` ``axes_swapped`` and ``swapped_commune``, the order read lies outside the communes
+    and the other in one: labels fix the order read, Lambert without labels is read x then y),
+    each with kind ``position_cell``, ``column`` and the cell as ``value``; ``unsupported_crs``.
     """
     if not cell.strip():
         return math.nan, math.nan, GeosignalError("empty_geometry", "The row has no coordinates.", where=where,
@@ -920,17 +922,32 @@ def _position_cell(cell: str, where: str, column: str, area: ServiceArea | None,
         try:
             found = parse_position(text)
         except GeosignalError as exc:
-            if exc.code != "ambiguous_coordinates" or area is None:
+            if exc.code not in ("ambiguous_coordinates", "outside_service_area") or area is None:
                 raise
-            found = parse_position(text, commune_at=area.commune_at)  # the order that falls in a commune served
+            # the order that falls in a commune served; outside them, the refusal says whether
+            # the other order would be in one (hint axes_swapped), as the map form's field does
+            found = parse_position(text, commune_at=area.commune_at)
+            if found.order == "y_x" and found.crs != WGS84:
+                # Lambert is written x then y: that reading lies outside the communes, only the
+                # swapped one in a commune — refused with the hint, never swapped silently
+                written = [(False, p) for p in getattr(exc, "readings", ()) if p.order == "x_y"]
+                if written:
+                    raise outside_refusal(written, area.commune_at) from None
+        if area is not None and found.commune is None and area.commune_at(found.lon, found.lat) is None:
+            # an order fixed by labels (« x=125000 y=155000 »), outside the communes: the hint
+            # when swapped it would be in one; else the intake refuses it as any position
+            refused = outside_refusal([(False, found)], area.commune_at)
+            if refused.extra.get("hint"):
+                raise refused
         return found.lon, found.lat, None
     except GeosignalError as exc:
         fault = GeosignalError(exc.code, f"Column {column!r} ({cell[:60]!r}): {exc.detail}", where=where,
                                column=column, value=cell[:60])
         if exc.code != "unsupported_crs":
             fault.extra["kind"] = "position_cell"
-        if "candidates" in exc.extra:
-            fault.extra["candidates"] = exc.extra["candidates"]
+        for name in ("candidates", "hint", "swapped_commune"):
+            if name in exc.extra:
+                fault.extra[name] = exc.extra[name]
         return math.nan, math.nan, fault
 
 
