@@ -423,6 +423,10 @@ _JS_APPLY = r"""
   // name (whole numbers the language's way); "" when it has none or a member is missing
   // (geosignal.ui_text.kind_message)
   I.kindText = function (problem) {
+    // a refusal with a hint whose kind has a sentence leaving room for it: that one, then the hint
+    var hinted = problem.hint && problem.kind && hint(problem) &&
+      I.kindText(Object.assign({}, problem, { kind: problem.kind + "_hinted", hint: null }));
+    if (hinted) { return hinted + hint(problem); }
     var text = ((I.kinds || {})[problem.code] || {})[problem.kind];
     if (!text) { return ""; }
     var missing = false;

@@ -866,6 +866,9 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                         "Vérifiez-la (la longitude s'écrit avant la latitude).",
         "position_cell": "Ligne %(row)s : la position « %(value)s » (colonne « %(column)s ») ne tombe dans aucune "
                          "commune desservie, dans aucun des deux ordres. Vérifiez-la.",
+        # the same with a hint (HINTS_FR, said after it): the other order would be in a commune
+        "position_cell_hinted": "Ligne %(row)s : la position « %(value)s » (colonne « %(column)s ») ne tombe dans "
+                                "aucune commune desservie.",
     },
     # the address search asked while no geocoder is configured (the map form does not show it then)
     "geocoder_unavailable": {
@@ -903,7 +906,11 @@ def kind_message(code: str, kind: str | None, extra: dict[str, Any] | None = Non
     """Return the message of a refusal's ``kind`` (:data:`KIND_MESSAGES_FR`) in the current
     language, its ``%(name)s`` filled from the refusal's members of that name (``extra``: the
     error's ``extra`` or problem document; whole numbers written the language's way); None
-    when its kind has none, or when a member it names is missing."""
+    when its kind has none, or when a member it names is missing. A refusal with a ``hint``
+    (:func:`hint_message`) whose kind has a ``<kind>_hinted`` sentence: that one, then the hint."""
+    if (extra and extra.get("hint") and (hint := hint_message(extra)) is not None
+            and (placed := kind_message(code, f"{kind}_hinted", {**extra, "hint": None})) is not None):
+        return placed + " " + hint  # a kind whose sentence leaves room for the hint (HINTS_FR)
     french = KIND_MESSAGES_FR.get(code, {}).get(kind or "")
     if not french:
         return None

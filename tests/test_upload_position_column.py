@@ -12,6 +12,7 @@ from flask_babel import force_locale
 from geosignal import contract, i18n, ui_text
 from geosignal.services.intake import read_upload
 from tests.factories import upload_file
+from tests.test_browser import browser  # noqa: F401  (fixture)
 
 # Charleroi station, as Google Maps copies it (latitude first, dot decimals, ", " between)
 GARE = "50.40425, 4.43853"
@@ -141,3 +142,38 @@ def test_a_lambert_pair_in_a_commune_read_x_then_y_is_still_taken(area) -> None:
     # the unswapped Charleroi place (x 155000 y 125000): read x then y, no refusal, no hint
     [item] = read_upload(_csv(["155000 125000"]), "l72.csv", area=area)
     assert area.commune_at(item.geometry.x, item.geometry.y) == ("52011", "Charleroi")
+
+
+def test_the_swap_hint_is_said_on_the_page_without_in_either_order(app, area) -> None:  # noqa: ANN001
+    [refused] = read_upload(_csv(["lat 4.444 lon 50.41"]), "swapped.csv", area=area)
+    said = {}
+    for lang in ("fr", "nl", "en"):
+        with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+            said[lang] = ui_text.specific_message(refused.code, refused.where, refused.extra)
+    assert said["fr"].startswith("Ligne 2 : la position « lat 4.444 lon 50.41 » (colonne « Coordonnées ») ne tombe "
+                                 "dans aucune commune desservie. Les deux coordonnées semblent inversées : dans "
+                                 "l'autre ordre, ce lieu serait à Charleroi."), said["fr"]
+    assert said["nl"].startswith("Rij 2: de positie ‘lat 4.444 lon 50.41’ (kolom ‘Coordonnées’) ligt in geen enkele "
+                                 "bediende gemeente. "), said["nl"]
+    assert said["en"].startswith("Row 2: the position ‘lat 4.444 lon 50.41’ (column ‘Coordonnées’) lies in none of "
+                                 "the communes served. "), said["en"]
+    for text in said.values():
+        assert "Charleroi" in text
+
+
+@pytest.mark.browser
+def test_the_upload_page_script_says_the_swap_hint_as_the_server(app, area, browser) -> None:  # noqa: ANN001, F811
+    [refused] = read_upload(_csv(["lat 4.444 lon 50.41"]), "swapped.csv", area=area)
+    problem = {"code": refused.code, **refused.extra}
+    page = browser.new_page()
+    try:
+        for lang in ("fr", "nl", "en"):
+            with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+                script = i18n._catalogue_script(lang)
+                said = ui_text.kind_message(refused.code, "position_cell", problem)
+            page.set_content("<!doctype html><title>t</title>")
+            page.add_script_tag(content=script)
+            assert page.evaluate("(p) => window.geosignalI18n.kindText(p)", problem) == said
+            assert "Charleroi" in said and "Vérifiez-la." not in said
+    finally:
+        page.close()
