@@ -441,7 +441,8 @@ _JS_APPLY = r"""
   function hint(problem) {
     var H = I.hints || {};
     if (problem.hint === "axes_swapped" && problem.swapped_commune && H.axes_swapped) {
-      return " " + H.axes_swapped.replace("{commune}", problem.swapped_commune.name || "");
+      var swapped = problem.axes_order === "x_y" && H.axes_swapped_xy ? H.axes_swapped_xy : H.axes_swapped;
+      return " " + swapped.replace("{commune}", problem.swapped_commune.name || "");
     }
     var crs = (I.hint_crs || {})[problem.suggested_crs];
     if (problem.hint && problem.suggested_commune && crs && problem.wgs84_only && H.wgs84_only) {  // KML, GPX

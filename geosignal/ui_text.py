@@ -930,6 +930,10 @@ def kind_message(code: str, kind: str | None, extra: dict[str, Any] | None = Non
 HINTS_FR: dict[str, str] = {
     "axes_swapped": "Les deux coordonnées semblent inversées : dans l'autre ordre, ce lieu serait à {commune}. "
                     "Vérifiez l'ordre (longitude puis latitude, ou les colonnes) ; rien n'a été inversé.",
+    # the same for Lambert metres (the refusal's ``axes_order`` ``x_y``)
+    "axes_swapped_xy": "Les deux coordonnées semblent inversées : dans l'autre ordre, ce lieu serait à {commune}. "
+                       "Vérifiez l'ordre (x, vers l'est, puis y, vers le nord, ou les colonnes) ; rien n'a été "
+                       "inversé.",
     "other_crs": "Ces coordonnées ressemblent à du {crs} : elles placeraient ce lieu à {commune}. Choisissez ce "
                  "système de coordonnées{order} ; rien n'a été converti.",
     "order": " et donnez d'abord x (ou la longitude)",
@@ -948,11 +952,13 @@ HINT_CRS_FR: dict[str, str] = {
 
 def hint_message(extra: dict[str, Any]) -> str | None:
     """Return the sentence an ``outside_service_area`` refusal adds when it guessed why
-    (:data:`HINTS_FR`, current language), from its ``hint``, ``swapped_commune`` or
+    (:data:`HINTS_FR`, current language), from its ``hint``, ``swapped_commune`` (and
+    ``axes_order`` ``x_y`` for Lambert metres) or
     ``suggested_commune`` / ``suggested_crs`` / ``axes_swapped``; None without a hint."""
     hint = extra.get("hint")
     if hint == "axes_swapped" and isinstance(extra.get("swapped_commune"), dict):
-        return _(HINTS_FR["axes_swapped"]).replace("{commune}", str(extra["swapped_commune"].get("name", "")))
+        which = "axes_swapped_xy" if extra.get("axes_order") == "x_y" else "axes_swapped"
+        return _(HINTS_FR[which]).replace("{commune}", str(extra["swapped_commune"].get("name", "")))
     if hint and isinstance(extra.get("suggested_commune"), dict) and extra.get("suggested_crs") in HINT_CRS_FR:
         if extra.get("wgs84_only"):
             return (_(HINTS_FR["wgs84_only"]).replace("{crs}", _(HINT_CRS_FR[extra["suggested_crs"]]))

@@ -569,6 +569,46 @@ def test_lambert_coordinates_with_swapped_axes_get_both_hints(db, representative
         "axes_swapped", CHARLEROI)
 
 
+@pytest.mark.parametrize("crs", ["EPSG:31370", "EPSG:3812"])
+def test_swapped_lambert_axes_are_explained_in_x_and_y(app, db, representative, crs) -> None:
+    """Lambert metres sent y then x: the hint speaks of x (easting) before y (northing), not of
+    [lon, lat] nor GeoJSON's order, in the API's detail and in the pages' sentence (fr, nl, en),
+    whether sent as GeoJSON, as a CSV's x;y columns or as one CSV position cell."""
+    from flask_babel import force_locale
+
+    from geosignal import i18n, ui_text
+    from geosignal.geo import transformer
+    from tests.factories import CHARLEROI_LAMBERT72
+
+    x, y = transformer(4326, int(crs[5:])).transform(*transformer(31370, 4326).transform(*CHARLEROI_LAMBERT72))
+    before = count_reports(db)
+    sent = representative.post(f"/api/v1/reports?crs={crs}", json={
+        "type": "Feature", "properties": {"network": "mobile"}, "geometry": {"type": "Point", "coordinates": [y, x]}})
+    columns = upload_file(representative, f"description;x;y\r\nici;{y:.0f};{x:.0f}\r\n".encode(), "a.csv",
+                          network="mobile", crs=crs, dry_run="true").get_json()["features"][0]["error"]
+    cell = upload_file(representative, f'description;coordonnees\r\nici;"{crs} {y:.0f} {x:.0f}"\r\n'.encode(),
+                       "b.csv", network="mobile", dry_run="true").get_json()["features"][0]["error"]
+    assert count_reports(db) == before
+    assert sent.status_code == 422
+    for problem in (sent.get_json(), columns, cell):
+        assert (problem["code"], problem["hint"], problem["axes_order"], problem["swapped_commune"]["nis_code"]) == (
+            "outside_service_area", "axes_swapped", "x_y", CHARLEROI), problem
+        assert "lon, lat" not in problem["detail"] and "longitude" not in problem["detail"], problem["detail"]
+    assert "x, the easting, comes before y, the northing" in sent.get_json()["detail"]
+    said = {}
+    for lang in ("fr", "nl", "en"):
+        with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+            said[lang] = ui_text.hint_message(columns)
+    assert said == {
+        "fr": "Les deux coordonnées semblent inversées : dans l'autre ordre, ce lieu serait à Charleroi. Vérifiez "
+              "l'ordre (x, vers l'est, puis y, vers le nord, ou les colonnes) ; rien n'a été inversé.",
+        "nl": "De twee coördinaten lijken verwisseld: in de andere volgorde zou deze plaats in Charleroi liggen. "
+              "Controleer de volgorde (x, naar het oosten, en dan y, naar het noorden, of de kolommen); er werd "
+              "niets verwisseld.",
+        "en": "The two coordinates look swapped: the other way round, this place would be in Charleroi. Check the "
+              "order (x, the easting, then y, the northing, or the columns); nothing was swapped."}
+
+
 # --------------------------------------------------------------------------- the pages' forms
 
 @pytest.mark.parametrize("geometry", [

@@ -162,8 +162,10 @@ def test_the_swap_hint_is_said_on_the_page_without_in_either_order(app, area) ->
 
 
 @pytest.mark.browser
-def test_the_upload_page_script_says_the_swap_hint_as_the_server(app, area, browser) -> None:  # noqa: ANN001, F811
-    [refused] = read_upload(_csv(["lat 4.444 lon 50.41"]), "swapped.csv", area=area)
+@pytest.mark.parametrize(("cell", "order"), [("lat 4.444 lon 50.41", "longitude"), (SWAPPED_L72, "x, ")])
+def test_the_upload_page_script_says_the_swap_hint_as_the_server(app, area, browser, cell: str,  # noqa: ANN001, F811
+                                                                  order: str) -> None:
+    [refused] = read_upload(_csv([cell]), "swapped.csv", area=area)
     problem = {"code": refused.code, **refused.extra}
     page = browser.new_page()
     try:
@@ -175,5 +177,7 @@ def test_the_upload_page_script_says_the_swap_hint_as_the_server(app, area, brow
             page.add_script_tag(content=script)
             assert page.evaluate("(p) => window.geosignalI18n.kindText(p)", problem) == said
             assert "Charleroi" in said and "Vérifiez-la." not in said
+            if lang == "fr":  # Lambert said x then y, degrees longitude then latitude
+                assert f"Vérifiez l'ordre ({order}" in said, said
     finally:
         page.close()

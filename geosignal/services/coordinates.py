@@ -383,6 +383,8 @@ def outside_refusal(readings: list[tuple[bool, Position]],
     if hint:
         detail += (f"; with its two values the other way round it would be in {hint['swapped_commune']['name']} "
                    f"(NIS {hint['swapped_commune']['nis_code']}): the axes look swapped. Nothing was swapped for you")
+    if hint and readings[0][1].crs != WGS84:
+        hint["axes_order"] = "x_y"  # metres: said x (easting) before y (northing)
     return GeosignalError("outside_service_area", detail, where="coordinates",
                           candidates=[p.as_dict() for _, p in readings], **hint)
 

@@ -466,7 +466,13 @@ def _outside(xy: np.ndarray, epsg: int, area: ServiceArea, where: str, detail: s
     if diag:
         c = diag["commune"]
         extra["hint"] = diag["hint"]
-        if diag["hint"] == "axes_swapped":
+        if diag["hint"] == "axes_swapped" and epsg != WGS84:  # metres: x (easting) before y (northing)
+            detail += (f" With x and y the other way round this would be in {c['name']} (NIS {c['nis_code']}): "
+                       "the axes look swapped (x, the easting, comes before y, the northing). Nothing was swapped "
+                       "for you.")
+            extra["swapped_commune"] = c
+            extra["axes_order"] = "x_y"
+        elif diag["hint"] == "axes_swapped":
             detail += (f" As [lon, lat] this would be in {c['name']} (NIS {c['nis_code']}): the axes look swapped "
                        "(GeoJSON order is [longitude, latitude]). Nothing was swapped for you.")
             extra["swapped_commune"] = c

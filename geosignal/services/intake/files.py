@@ -945,7 +945,7 @@ def _position_cell(cell: str, where: str, column: str, area: ServiceArea | None,
                                column=column, value=cell[:60])
         if exc.code != "unsupported_crs":
             fault.extra["kind"] = "position_cell"
-        for name in ("candidates", "hint", "swapped_commune"):
+        for name in ("candidates", "hint", "swapped_commune", "axes_order"):
             if name in exc.extra:
                 fault.extra[name] = exc.extra[name]
         return math.nan, math.nan, fault
