@@ -681,13 +681,16 @@ def test_each_segment_reads_only_its_own_stored_features(db, monkeypatch) -> Non
     total = db.scalar(text("SELECT count(*) FROM reports WHERE status = 'validated'"))
     read = text("SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables "
                 "WHERE relname = 'report_features'")
+    rows = db.scalar(text("SELECT count(*) FROM report_features"))  # (read before the count starts)
     before = db.scalar(read)
     stream = export_service.stream_export(db, export_service.ExportRequest())
     doc = strict_json(b"".join(stream.chunks))
     assert doc["numberReturned"] == total >= 2000
-    # each Feature once, plus the merge's look-ahead (a row or two per segment); the scan from
-    # the first report read 11,000 here
-    assert db.scalar(read) - before <= total + 3 * (total // 200 + 1)
+    # each Feature once, plus the merge's look-ahead (a row or two per segment), plus at most
+    # one scan of the whole table, which the planner may choose once at this size (a CI run
+    # read 4,024: about the 2,000 twice); the scan from the first report in every segment
+    # read 11,000 here
+    assert db.scalar(read) - before <= total + rows + 3 * (total // 200 + 1)
 
 
 def test_abandoned_recorded_stream_stops_its_worker(db, representative) -> None:
