@@ -327,10 +327,11 @@ def _not_saved(form: Any, base: dict[str, list[str]], stored: dict[str, Any]) ->
         if mine == _as_shown(base.get(name, []), widget=widget) or mine == _as_shown(shown.get(name, []),
                                                                                      widget=widget):
             continue
-        # a text as typed (a date typed day first is compared as its ISO day, said as typed)
-        typed = [formparse.newlines_as_lf(v) if widget == "textarea" else v.strip() for v in form.getlist(name)]
-        value = (", ".join(i18n.label(v) for v in mine) if widget in ("select", "checkboxes")
-                 else "\n".join(v for v in typed if v.strip()))
+        if widget in ("select", "checkboxes"):
+            value = ", ".join(i18n.label(v) for v in mine)
+        else:  # as typed (a date typed day first is compared as its ISO day, said as typed)
+            typed = (formparse.newlines_as_lf(v) if widget == "textarea" else v.strip() for v in form.getlist(name))
+            value = "\n".join(v for v in typed if v.strip())
         out.append({"name": name, "label": i18n.field_label(name), "value": value or "—"})
     return out
 

@@ -933,9 +933,12 @@ def _position_cell(cell: str, where: str, column: str, area: ServiceArea | None,
                 written = [(False, p) for p in getattr(exc, "readings", ()) if p.order == "x_y"]
                 if written:
                     raise outside_refusal(written, area.commune_at) from None
-        if area is not None and found.commune is None and area.commune_at(found.lon, found.lat) is None:
-            # an order fixed by labels (« x=125000 y=155000 »), outside the communes: the hint
-            # when swapped it would be in one; else the intake refuses it as any position
+        if (area is not None and found.crs != WGS84 and found.commune is None
+                and area.commune_at(found.lon, found.lat) is None):
+            # Lambert metres in an order fixed by labels (« x=125000 y=155000 »), outside the
+            # communes: the hint when swapped they would be in one (the batch's own check swaps
+            # degrees only); else the intake refuses it as any position. Degrees, every row of
+            # a drive test, are looked up once, set-wise, by the batch
             refused = outside_refusal([(False, found)], area.commune_at)
             if refused.extra.get("hint"):
                 raise refused
