@@ -120,6 +120,8 @@ def test_invitation_then_password_change_then_reset(browser, account_server, smt
     _shot(page, "password-change")
     page.click("main button[type=submit]")
     assert "Mot de passe changé" in page.locator(".flash.success").inner_text()  # waits for the new page
+    # the map's data, before signing out: a fetch the server takes after the sign-out answers 401
+    page.wait_for_load_state("networkidle")
     page.click("text=Se déconnecter")
 
     page.click("text=Mot de passe oublié ?")
