@@ -866,6 +866,16 @@ KIND_MESSAGES_FR: dict[str, dict[str, str]] = {
                         "Vérifiez-la (la longitude s'écrit avant la latitude).",
         "position_cell": "Ligne %(row)s : la position « %(value)s » (colonne « %(column)s ») ne tombe dans aucune "
                          "commune desservie, dans aucun des deux ordres. Vérifiez-la.",
+        # a MultiPoint's point, a MultiLineString's or MultiPolygon's part lying apart from the
+        # communes, or reaching past the margin (``part_number`` 1-based, ``where`` its pointer)
+        "shape_point": "Point %(part_number)s de la forme : il ne tombe dans aucune commune desservie. Vérifiez ses "
+                       "coordonnées ou retirez-le.",
+        "shape_point_hinted": "Point %(part_number)s de la forme : il ne tombe dans aucune commune desservie.",
+        "shape_part_apart": "Partie %(part_number)s de la forme : elle ne tombe dans aucune commune desservie. "
+                            "Vérifiez ses coordonnées ou retirez-la.",
+        "shape_part_apart_hinted": "Partie %(part_number)s de la forme : elle ne tombe dans aucune commune desservie.",
+        "shape_part_beyond": "Partie %(part_number)s de la forme : elle s'étend trop loin hors des communes "
+                             "desservies. Vérifiez ses coordonnées ou retirez-la.",
         # the same with a hint (HINTS_FR, said after it): the other order would be in a commune
         "position_cell_hinted": "Ligne %(row)s : la position « %(value)s » (colonne « %(column)s ») ne tombe dans "
                                 "aucune commune desservie.",

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from flask_babel import force_locale
 
+from geosignal import i18n, ui_text
 from geosignal.errors import GeosignalError
 from geosignal.services.intake import read_upload
 from geosignal.services.intake.core import source_row
@@ -414,3 +416,120 @@ def test_a_multipoint_s_point_far_out_is_named_with_its_hint_in_an_upload(db, re
     }[fmt].encode()
     (feature,) = upload_file(representative, data, f"a.{fmt}", network="mobile", dry_run="true").get_json()["features"]
     assert (feature["error"]["code"], feature["error"].get("hint")) == ("outside_service_area", "axes_swapped"), feature
+
+
+# --------------------------------------------------------------------------- a multi-part shape's part far out
+
+def _square(lon: float, lat: float, d: float = 0.002) -> list[list[list[float]]]:
+    return [[[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]]
+
+
+def _swapped(ring: list[list[list[float]]]) -> list[list[list[float]]]:
+    return [[[lat, lon] for lon, lat in r] for r in ring]
+
+
+_PARTS = {  # a part in Charleroi, a part [lat, lon] (off Somalia)
+    "MultiPolygon": ([_square(4.4440, 50.4108), _swapped(_square(4.4440, 50.4108))], "/geometry/coordinates/1",
+                     "axes_swapped"),
+}
+
+
+def test_a_multipolygon_s_part_far_out_is_named_with_its_hint_by_the_api(db, representative) -> None:  # noqa: ANN001
+    """A part of a MultiPolygon lying apart from the communes (its axes swapped) was refused
+    « extends more than 1000 m beyond the communes » at /geometry, no part named, no swap said:
+    the part is named, with the hint a zone lying outside gets."""
+    before = count_reports(db)
+    coordinates, where, hint = _PARTS["MultiPolygon"]
+    answer = representative.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"},
+                                 "geometry": {"type": "MultiPolygon", "coordinates": coordinates}})
+    body = answer.get_json()
+    assert (answer.status_code, body["code"], body["where"], body.get("hint"),
+            body.get("swapped_commune", {}).get("nis_code")) == (
+        422, "outside_service_area", where, hint, "52011"), body
+    assert body["detail"].startswith("Part 2 of the MultiPolygon lies outside the communes served"), body
+    assert (body["kind"], body["part_number"]) == ("shape_part_apart", 2), body
+    assert count_reports(db) == before
+
+
+def _said(app, body: dict) -> dict[str, str | None]:  # noqa: ANN001
+    """The sentence the pages say of a refusal (its problem document), in each language."""
+    said = {}
+    for lang in ("fr", "nl", "en"):
+        with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+            said[lang] = ui_text.specific_message(body["code"], body["where"], body)
+    return said
+
+
+def test_a_shape_s_part_far_out_is_named_on_the_pages(app, db, representative) -> None:  # noqa: ANN001
+    """The pages say which part (or point) of the shape is out, in the person's language,
+    then the hint's sentence when there is one."""
+    coordinates, _, _ = _PARTS["MultiPolygon"]
+    cases = {
+        "MultiPolygon": coordinates,
+        "MultiPoint": [[4.4440, 50.4108], [50.4108, 4.4450]],
+        "MultiLineString": [[[4.4440, 50.4108], [4.4460, 50.4120]], [[4.4455, 49.9376], [4.4455, 49.9000]]],
+    }
+    said = {}
+    for kind, coords in cases.items():
+        body = representative.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"},
+                                   "geometry": {"type": kind, "coordinates": coords}}).get_json()
+        said[kind] = _said(app, body)
+    assert said["MultiPolygon"]["fr"] == (
+        "Partie 2 de la forme : elle ne tombe dans aucune commune desservie. Les deux coordonnées semblent "
+        "inversées : dans l'autre ordre, ce lieu serait à Charleroi. Vérifiez l'ordre (longitude puis latitude, ou "
+        "les colonnes) ; rien n'a été inversé."), said
+    assert said["MultiPoint"]["fr"].startswith(
+        "Point 2 de la forme : il ne tombe dans aucune commune desservie. Les deux coordonnées semblent inversées"), said
+    assert said["MultiLineString"] == {
+        "fr": "Partie 2 de la forme : elle s'étend trop loin hors des communes desservies. Vérifiez ses coordonnées "
+              "ou retirez-la.",
+        "nl": "Deel 2 van de vorm: het reikt te ver buiten de bediende gemeenten. Controleer de coördinaten ervan "
+              "of verwijder het.",
+        "en": "Part 2 of the shape: it reaches too far outside the communes served. Check its coordinates or "
+              "remove it."}, said
+    assert said["MultiPolygon"]["en"].startswith("Part 2 of the shape: it lies in none of the communes served. "), said
+
+
+def test_a_multilinestring_s_part_reaching_far_is_named_by_the_api(db, representative) -> None:  # noqa: ANN001
+    """A MultiLineString whose third part starts at Couvin's southmost tip and runs 4 km south,
+    is refused at that part (it touches a commune: no hint), not at /geometry."""
+    before = count_reports(db)
+    lines = [[[4.4440, 50.4108], [4.4460, 50.4120]], [[4.4500, 50.4100], [4.4520, 50.4110]],
+             [[4.4455, 49.9376], [4.4455, 49.9000]]]
+    answer = representative.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"},
+                                 "geometry": {"type": "MultiLineString", "coordinates": lines}})
+    body = answer.get_json()
+    assert (answer.status_code, body["code"], body["where"], body.get("hint")) == (
+        422, "outside_service_area", "/geometry/coordinates/2", None), body
+    assert body["detail"] == "Part 3 of the MultiLineString extends more than 1000 m beyond the communes served.", body
+    assert (body["kind"], body["part_number"], body["margin_m"]) == ("shape_part_beyond", 3, 1000.0), body
+    assert count_reports(db) == before
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "kml", "csv"])
+def test_a_multipolygon_s_part_far_out_is_named_with_its_hint_in_an_upload(db, representative, fmt: str) -> None:  # noqa: ANN001
+    """The same in a file: GeoJSON, a KML MultiGeometry and a CSV WKT cell."""
+    coordinates, _, _ = _PARTS["MultiPolygon"]
+    (here,), (there,) = coordinates
+
+    def kml_ring(ring: list[list[float]]) -> str:
+        return " ".join(f"{x},{y}" for x, y in ring)
+
+    def wkt_ring(ring: list[list[float]]) -> str:
+        return ", ".join(f"{x} {y}" for x, y in ring)
+
+    data = {
+        "geojson": json.dumps({"type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {}, "geometry": {"type": "MultiPolygon", "coordinates": coordinates}}]}),
+        "kml": ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+                "<Placemark><name>x</name><MultiGeometry>"
+                + "".join(f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{kml_ring(r)}</coordinates>"
+                          "</LinearRing></outerBoundaryIs></Polygon>" for r in (here, there))
+                + "</MultiGeometry></Placemark></Document></kml>"),
+        "csv": f'wkt\r\n"MULTIPOLYGON((({wkt_ring(here)})),(({wkt_ring(there)})))"\r\n',
+    }[fmt].encode()
+    before = count_reports(db)
+    (feature,) = upload_file(representative, data, f"a.{fmt}", network="mobile", dry_run="true").get_json()["features"]
+    assert (feature["error"]["code"], feature["error"].get("hint")) == ("outside_service_area", "axes_swapped"), feature
+    assert "Part 2 of the MultiPolygon lies outside" in feature["error"]["detail"], feature
+    assert count_reports(db) == before

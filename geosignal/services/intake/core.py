@@ -457,12 +457,13 @@ def _diagnose(xy: np.ndarray, epsg: int, area: ServiceArea) -> dict | None:
 
 
 def _outside(xy: np.ndarray, epsg: int, area: ServiceArea, where: str, detail: str,
-             wgs84_only: bool = False) -> GeosignalError:
+             wgs84_only: bool = False, **members: Any) -> GeosignalError:
     """The ``outside_service_area`` refusal of positions ``xy`` (in ``epsg``), with a ``hint``
     when they would lie in a commune read otherwise (axes swapped, another coordinate system:
-    ``suggested_crs``; ``wgs84_only``: the format holds WGS 84 only, nothing can be declared)."""
+    ``suggested_crs``; ``wgs84_only``: the format holds WGS 84 only, nothing can be declared);
+    ``members`` are added to it (a part's ``kind`` and ``part_number``)."""
     diag = _diagnose(xy, epsg, area)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(members)
     if diag:
         c = diag["commune"]
         extra["hint"] = diag["hint"]
@@ -1009,10 +1010,12 @@ def finish_reports(
         invalid_stored: dict[int, BaseGeometry] = {}
         if len(polygonal):
             geoms[polygonal] = shapely.orient_polygons(geoms[polygonal], exterior_cw=False)
+        far_parts: dict[int, tuple[int, bool]] = {}  # a MultiLineString's or MultiPolygon's part far out
         if len(shapes):
             g31370 = shapely.transform(geoms[shapes], lambda c: transform_xy(c, WGS84, LAMBERT72))
             areas_m2[shapes], lengths_m[shapes] = measures(g31370)
             relation[shapes] = area.relations(g31370)
+            far_parts = _parts_beyond(g31370, types[types != 0], relation[shapes], shapes, repairs, area)
             # valid as given, but not in EPSG:31370, where the figures cut and union it (a hole
             # touching its outline on an edge, not at a vertex, lands a few nanometres across it):
             # refused below, once the area limits have spoken (a zone reaching a pole is too large)
@@ -1064,10 +1067,13 @@ def finish_reports(
                 k = outside_member[i]
                 refuse(i, _outside(_positions(p)[k:k + 1], p.epsg, area, f"{p.gptr or ''}/coordinates/{k}",
                                    f"Point {k + 1} of the MultiPoint lies outside the communes served (each point "
-                                   "of a report lies in a commune).", p.wgs84_only))
+                                   "of a report lies in a commune).", p.wgs84_only, kind="shape_point",
+                                   part_number=k + 1))
             elif relation[i] == "outside":
                 refuse(i, _outside(_positions(p), p.epsg, area, p.gptr or "/",
                                    "The report lies outside the communes served.", p.wgs84_only))
+            elif i in far_parts:  # (the parts are the shape's, in its order: not repaired)
+                refuse(i, _far_part(geoms[i], far_parts[i], p, area))
             else:
                 refuse(i, GeosignalError("outside_service_area", f"The report extends more than "
                                          f"{area.margin_m:g} m beyond the communes served.",
@@ -1089,6 +1095,51 @@ def finish_reports(
                                        locate=p.locate))
         pendings[i] = None  # type: ignore[call-overload]  # freed as the batch is turned into results
     return results
+
+
+def _parts_beyond(g31370: np.ndarray, types: np.ndarray, relation: np.ndarray, index: np.ndarray,
+                  repairs: dict[int, dict], area: ServiceArea) -> dict[int, tuple[int, bool]]:
+    """Which part of each MultiLineString or MultiPolygon reaching past the margin is the one
+    far out: ``{feature index: (part index, whether the part touches no commune)}``, for the
+    shapes among ``g31370`` (EPSG:31370; their type ids ``types``, ``relation`` as
+    :meth:`ServiceArea.relations` gave it, feature indices ``index``) that were not repaired
+    (a repaired shape's parts are not the ones sent). The parts of all of them are classified
+    in one vectorised pass."""
+    multi = np.flatnonzero(((types == 5) | (types == 6)) & (relation == "beyond_margin"))
+    multi = multi[[int(index[k]) not in repairs for k in multi]]
+    if not len(multi):
+        return {}
+    parts, owner = shapely.get_parts(g31370[multi], return_index=True)
+    covered = shapely.covers(area.buffered_31370, parts)
+    touches = shapely.intersects(area.territory_31370, parts)
+    first = np.searchsorted(owner, np.arange(len(multi)))
+    out: dict[int, tuple[int, bool]] = {}
+    for k in np.flatnonzero(~covered):  # the first part past the margin, in the shape's order
+        out.setdefault(int(index[multi[owner[k]]]), (int(k - first[owner[k]]), not bool(touches[k])))
+    return out
+
+
+def _far_part(geometry: BaseGeometry, part: tuple[int, bool], p: Pending, area: ServiceArea) -> GeosignalError:
+    """The ``outside_service_area`` refusal of a MultiLineString or MultiPolygon one of whose
+    parts (``part``: its index, whether it touches no commune) reaches past the margin: the
+    part named (``…/coordinates/k``; ``kind`` ``shape_part_beyond`` or ``shape_part_apart``,
+    ``part_number`` 1-based); one lying apart from every commune gets the hint of a
+    shape lying outside (axes swapped, another coordinate system), read from its positions
+    (``geometry`` in EPSG:4326, put back in the sender's CRS)."""
+    k, apart = part
+    kind = "MultiPolygon" if geometry.geom_type == "MultiPolygon" else "MultiLineString"
+    where = f"{p.gptr or ''}/coordinates/{k}"
+    if apart:
+        xy = shapely.get_coordinates(shapely.get_parts(geometry)[k])
+        if p.epsg != WGS84:
+            xy = transform_xy(xy, WGS84, p.epsg)
+        return _outside(xy, p.epsg, area, where,
+                        f"Part {k + 1} of the {kind} lies outside the communes served, more than "
+                        f"{area.margin_m:g} m from them (each part of a report lies in a commune or within "
+                        f"{area.margin_m:g} m of one).", p.wgs84_only, kind="shape_part_apart", part_number=k + 1)
+    return GeosignalError("outside_service_area", f"Part {k + 1} of the {kind} extends more than "
+                          f"{area.margin_m:g} m beyond the communes served.",
+                          where=where, margin_m=area.margin_m, kind="shape_part_beyond", part_number=k + 1)
 
 
 def _pending_source(p: Pending, geometry: Any) -> dict[str, Any]:
