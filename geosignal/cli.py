@@ -83,9 +83,24 @@ def refused_value(error: Exception) -> click.ClickException:
 
 
 def one_line(error: GeosignalError) -> click.ClickException:
-    """A coded error as the command line says it: ``code: reason (at where)``."""
-    where = f" (at {error.where})" if error.where else ""
+    """A coded error as the command line says it: ``code: reason (at where)``; ``where`` a
+    parameter the command takes as an option (the services name it as the API does: ``since``,
+    ``bbox``, ``from``) is said as that option (``--since``)."""
+    where = f" (at {_as_option(error.where)})" if error.where else ""
     return click.ClickException(f"{error.code}: {error.detail}{where}")
+
+
+def _as_option(where: str) -> str:
+    """``where`` as the running command's option of that name (``date_from`` or ``from``:
+    ``--from``), else as it is (a JSON pointer, a row, a name the command has no option for)."""
+    context = click.get_current_context(silent=True)
+    if context is None or where.startswith(("/", "-")):
+        return where
+    for param in context.command.params:
+        opts = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+        if opts and (param.name == where or f"--{where.replace('_', '-')}" in opts):
+            return f"--{where.replace('_', '-')}" if f"--{where.replace('_', '-')}" in opts else opts[0]
+    return where
 
 
 def _session():  # noqa: ANN202

@@ -412,6 +412,22 @@ def scratch() -> Database:
         db.engine.dispose()
 
 
+def test_cli_refusals_name_the_command_s_options(app, tmp_path: Path) -> None:  # noqa: ANN001
+    """A refused filter is said as the option typed (``--since``), not as the API's query
+    parameter (``since``), and nothing is written."""
+    runner = app.test_cli_runner()
+    out = tmp_path / "x.geojson"
+    said = {}
+    for args in (["--since", "yesterday"], ["--bbox", "1,2"], ["--from", "2025-03-02", "--to", "2025-03-01"],
+                 ["--status", "draft"], ["--commune", "99999"], ["--to", "32/13/2025"]):
+        result = runner.invoke(args=["export", "-o", str(out), *args])
+        assert result.exit_code == 1, result.output
+        said[args[0] if args[0] != "--from" else "period"] = result.output.strip().rsplit(" (at ", 1)[1]
+    assert said == {"--since": "--since)", "--bbox": "--bbox)", "period": "--from)", "--status": "--status)",
+                    "--commune": "--commune)", "--to": "--to)"}
+    assert not out.exists()
+
+
 def test_two_people_marking_the_same_run_at_once(scratch: Database) -> None:
     """Two transactions mark the same run at the same instant: the run's row lock queues
     them; one moves the reports, the other finds it done; each report moves once."""
