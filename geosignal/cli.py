@@ -96,10 +96,13 @@ def _as_option(where: str) -> str:
     context = click.get_current_context(silent=True)
     if context is None or where.startswith(("/", "-")):
         return where
+    typed = f"--{where.replace('_', '-')}"
     for param in context.command.params:
         opts = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
-        if opts and (param.name == where or f"--{where.replace('_', '-')}" in opts):
-            return f"--{where.replace('_', '-')}" if f"--{where.replace('_', '-')}" in opts else opts[0]
+        if typed in opts:
+            return typed
+        if opts and param.name == where:
+            return opts[0]
     return where
 
 
