@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+import pytest
 import shapely
 from shapely import affinity
 from sqlalchemy import text
@@ -255,3 +256,60 @@ def test_the_same_evidence_twice_at_once_is_stored_once(database, border) -> Non
                 "SELECT (SELECT count(*) FROM report_speed_tests WHERE report_id = :id), "
                 "(SELECT count(*) FROM report_photos WHERE report_id = :id)"), {"id": rid}).one()
         assert (tests, photos) == ((1, 0) if what == "speed test" else (0, 1)), what
+
+
+@pytest.mark.parametrize(("before", "after"), [("each", "digest"), ("digest", "each")])
+def test_the_delivery_chosen_while_a_transition_commits_is_how_its_news_is_sent(app, database, smtp_server,  # noqa: ANN001, F811
+                                                                                before: str, after: str) -> None:
+    """A representative saves « un résumé par jour » (or back to « un e-mail par évènement »)
+    while the referent's validation of one of her commune's reports is being written (two real
+    transactions, interleaved): the transition's outbox row read her old choice, and her save
+    could not see it to move it. The news goes out as she chose: in her digest and not at once
+    (it left at once, alone), or at once and not left for the next day's digest."""
+    from datetime import UTC, datetime, timedelta
+
+    from geosignal.models import User
+    from geosignal.services import notifications
+    from geosignal.services.mail import MailSettings
+    from geosignal.services.users import create_user
+    from tests.conftest import CHARLEROI
+    from tests.factories import CHARLEROI_LAMBERT72, square_lambert
+
+    _clear_reports(database)
+    rep_email, ref_email = "digest-race@charleroi.be", "digest-race@igretec.com"
+    with database.session() as s:
+        s.execute(text("DELETE FROM notification_outbox"))
+        for email, role, nis in ((rep_email, "representative", CHARLEROI), (ref_email, "referent", None)):
+            if s.query(User).filter_by(email=email).first() is None:
+                create_user(s, email, role, nis, "correct horse battery")
+        s.execute(text("UPDATE users SET notification_mail = 'each' WHERE email = :b"), {"b": ref_email})
+        s.execute(text("UPDATE users SET notification_mail = :m WHERE email = :a"), {"a": rep_email, "m": before})
+        zone = shapely.orient_polygons(reproject(square_lambert(*CHARLEROI_LAMBERT72, 200.0), LAMBERT72, WGS84))
+        feature, _ = reports_service.create_report(s, _admin(s), ReportInput(geometry=zone, properties={
+            "network": "mobile", "technologies": ["4G"], "operators": ["Orange"], "issue": "no_coverage",
+            "setting": "outdoor"}))
+        s.commit()
+    a, b = database.session(), database.session()
+    try:
+        workflow_service.transition(a, feature["id"], "validated", a.query(User).filter_by(email=ref_email).one())
+        notifications.set_notification_mail(b, b.query(User).filter_by(email=rep_email).one(), after)
+        b.commit()  # her choice first, the transition's rows after (written while she chose)
+        a.commit()
+    finally:
+        a.close()
+        b.close()
+    settings = MailSettings.from_config(app.config)
+    with database.session() as s:
+        notifications.deliver_pending(s, settings, "https://geosignal.example")  # the « each » pass
+        s.commit()
+        if after == "digest":
+            assert smtp_server.to(rep_email) == []  # not at once, alone
+        rows = s.execute(text("SELECT o.delivery, o.state FROM notification_outbox o JOIN users u "
+                              "ON u.id = o.recipient_id WHERE u.email = :e"), {"e": rep_email}).all()
+        assert rows == ([("digest", "pending")] if after == "digest" else [("each", "sent")])
+        notifications.deliver_pending(s, settings, "https://geosignal.example", digest=True,
+                                      now=datetime.now(UTC) + timedelta(days=1))  # the next day's digest
+        s.commit()
+    [message] = smtp_server.wait_to(rep_email, 1)
+    assert feature["properties"]["reference"] in message.get_body(("plain",)).get_content()
+    assert ("résumé" in message["Subject"].lower()) == (after == "digest"), message["Subject"]

@@ -367,7 +367,11 @@ LAST_START = timedelta(minutes=8)
 #: Seconds an SMTP connection waits for each answer of the server.
 SMTP_TIMEOUT_S = 10
 
-_DUE = """o.state = 'pending' AND o.delivery = :delivery AND o.next_attempt_at <= :now
+#: (a row's ``delivery`` is its recipient's choice when it was written; one written as another
+#: choice committed alongside it is due as the recipient chooses now: :data:`_RECHECK` moves it)
+_DUE = """o.state = 'pending' AND o.next_attempt_at <= :now
+        AND (o.delivery = :delivery OR EXISTS (SELECT 1 FROM users u WHERE u.id = o.recipient_id
+                                                AND u.notification_mail = :delivery))
         AND (o.leased_until IS NULL OR o.leased_until < now())
         AND (o.attempts > 0 OR NOT :retried_only) AND NOT o.id = ANY(:tried)"""
 
@@ -403,19 +407,29 @@ _CLAIM = f"""
 
 #: Just before a message leaves: which of its rows (``:ids``, leased ``:by`` this pass) it still
 #: tells. A row its recipient dropped meanwhile (the choice ``none``: ``skipped`` already, or an
-#: account deactivated) is marked ``skipped``; one moved to the other delivery (``each`` ↔
-#: ``digest``) is released to it. One statement.
+#: account deactivated) is marked ``skipped``; one whose recipient now chooses the other
+#: delivery (``each`` ↔ ``digest``) is moved to it and released. The recipient's choice of now
+#: decides, not the row's ``delivery``: a row written by a transition that read the choice
+#: before a change committed alongside it (which moved the rows it could see, not this one) is
+#: sent as chosen (claimed by that choice's pass, :data:`_DUE`, and its ``delivery`` set to
+#: it). One statement.
 _RECHECK = text("""
     WITH m AS (
-      SELECT o.id, o.state = 'pending' AND o.delivery = :delivery AND u.active
-                   AND u.notification_mail <> 'none' AS keep,
-             o.state = 'pending' AND (NOT u.active OR u.notification_mail = 'none') AS dropped
+      SELECT o.id, o.state = 'pending' AND u.active AND u.notification_mail = :delivery AS keep,
+             o.state = 'pending' AND (NOT u.active OR u.notification_mail = 'none') AS dropped,
+             u.notification_mail AS chosen
       FROM notification_outbox o JOIN users u ON u.id = o.recipient_id
       WHERE o.id = ANY(:ids) AND o.leased_by = :by
     ), gone AS (
       UPDATE notification_outbox o
-      SET state = CASE WHEN m.dropped THEN 'skipped' ELSE o.state END, leased_by = NULL, leased_until = NULL
+      SET state = CASE WHEN m.dropped THEN 'skipped' ELSE o.state END,
+          delivery = CASE WHEN o.state = 'pending' AND m.chosen IN ('each', 'digest') THEN m.chosen
+                          ELSE o.delivery END,
+          leased_by = NULL, leased_until = NULL
       FROM m WHERE o.id = m.id AND NOT m.keep
+    ), sent_as_chosen AS (
+      UPDATE notification_outbox o SET delivery = :delivery
+      FROM m WHERE o.id = m.id AND m.keep AND o.delivery <> :delivery
     )
     SELECT id, keep, dropped FROM m""")
 
