@@ -836,3 +836,31 @@ def test_counts_in_a_mail_are_written_as_its_language_writes_numbers(app, lang: 
     zone_line = {"fr": "Zone 1234 : il lui reste 1\u202f500 signalements",
                  "nl": "Zone 1234: er blijven 1.500 meldingen over", "en": "Zone 1234: 1,500 reports left"}[lang]
     assert f"  {zone_line}\n" in plain
+
+
+def test_an_admin_s_act_is_said_as_an_admin_s_not_as_the_commune_s(app, db, people, smtp_server) -> None:  # noqa: ANN001
+    """An admin (IGRETEC, no commune) who files a report or withdraws a validated one is named
+    by role alone, in both parts and in the subject: the referent read « retiré par la commune
+    (Charleroi) », « Une commune a retiré… » and « Administrateur·rice (Charleroi) », an act of
+    IGRETEC told as Charleroi's own. A representative's stays said with her commune."""
+    admin, referent = people["admin"], people["referent"]
+    filed = _report(admin)
+    _deliver(app, db)
+    [submission] = smtp_server.to("referent@igretec.com")
+    plain, page = _parts(submission)
+    assert "  Soumis par : Administrateur·rice\n" in plain.replace("\r\n", "\n"), plain
+    assert "Soumis par : Administrateur·rice<br>" in page and "(Charleroi)<br>" not in page, page
+    assert referent.post(f"/api/v1/reports/{filed}/transitions", json={"to": "validated"}).status_code == 200
+    smtp_server.messages.clear()
+    withdrawn = admin.post(f"/api/v1/reports/{filed}/transitions", json={"to": "withdrawn", "reason": "doublon"})
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+    _deliver(app, db)
+    [withdrawal] = smtp_server.to("referent@igretec.com")
+    reference = _reference(db, filed)
+    assert withdrawal["Subject"] == f"geosignal : {reference} retiré (Charleroi)"
+    plain, page = _parts(withdrawal)
+    plain = plain.replace("\r\n", "\n")
+    assert ("1 signalement que vous aviez validé, qu'un export a emporté ou qui était dans une zone confirmée a été "
+            f"retiré :\n\n- {reference} — Charleroi — Mobile, Aucune couverture\n  « Validé » → « Retiré »\n"
+            "  Retiré par : Administrateur·rice\n") in plain, plain
+    assert "Une commune" not in plain and "Retiré par : Administrateur·rice<br>" in page, page

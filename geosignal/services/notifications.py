@@ -745,6 +745,7 @@ def _environment(locale: str) -> Any:
 
     _figures_in(env, locale)
     env.globals["label"] = label
+    env.globals["by_commune"] = by_commune
     env.globals["lang"] = locale
     env.globals["colon"] = colon(locale)  # « Motif : » in French, "Reason: " in Dutch and English
     return env
@@ -825,6 +826,14 @@ _TEMPLATES = {"submission": "submissions", "withdrawal": "withdrawals", "transit
 _ONE_ENTRY_PER_REPORT = frozenset({"submission", "withdrawal"})
 
 
+def by_commune(event: dict[str, Any]) -> bool:
+    """Whether an event of a message (its ``actor_role``) was a commune's own act: a
+    representative's (a row without a role is one, as before roles were recorded), not an
+    admin's or a referent's, which a message names by role alone, without the report's
+    commune."""
+    return event.get("actor_role") in (None, "representative")
+
+
 def render(message: Message, base_url: str, unsubscribe_link: str | None = None) -> tuple[str, str, str]:
     """Return (subject, plain text, HTML) of ``message`` in its recipient's language.
 
@@ -834,7 +843,9 @@ def render(message: Message, base_url: str, unsubscribe_link: str | None = None)
     each with a daily digest form. A digest holding several kinds is one message
     (``mail/digest``): one section per kind, in :data:`_TEMPLATES`' order, and the first kind's
     footer. Items carry the report's reference, commune, network and issue, the statuses
-    before and after, the reason and the role of who acted, and the link to the report's page;
+    before and after, the reason and the role of who acted (with the commune when a commune's
+    representative acted: :func:`by_commune`; ``by_communes`` when every event was one), and
+    the link to the report's page;
     submissions and withdrawals are counted and listed by report (:data:`_ONE_ENTRY_PER_REPORT`:
     an item's ``events``, in order, are the report's events the message tells), and a digest's
     subject counts distinct reports, whatever their kinds and events; every message ends with
@@ -867,7 +878,10 @@ def render(message: Message, base_url: str, unsubscribe_link: str | None = None)
         if items:
             parts.append((name, {**common, "items": items[:MAX_LISTED], "count": len(items),
                                  "more": max(0, len(items) - MAX_LISTED),
-                                 "communes": sorted({i["commune"] for i in items})}))
+                                 "communes": sorted({i["commune"] for i in items}),
+                                 # whether every event was a commune's own act (an admin's is said as
+                                 # such: not « retiré par la commune », not « Administrateur·rice (Charleroi) »)
+                                 "by_communes": all(by_commune(e) for i in items for e in i["events"])}))
 
     def block(template: Any, context: dict[str, Any], name: str) -> str:
         return "".join(template.blocks[name](template.new_context(context)))
