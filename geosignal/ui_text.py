@@ -13,7 +13,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from geosignal import contract, vocab, workflow
+from geosignal import contract, formparse, vocab, workflow
 from geosignal.errors import MESSAGES_FR, TITLES_FR, GeosignalError, beyond_limit
 from geosignal.formparse import FLAG_WORDS
 from geosignal.i18n import ngettext, plural_form
@@ -100,7 +100,14 @@ MAP_MESSAGES: dict[str, Any] = {
     "online_again": "Le réseau est revenu : vous pouvez envoyer le signalement.",
     "unsent_found": "Un signalement préparé sur cet appareil le {date} à {time} n'a pas été envoyé (pas de "
                     "réseau ?).",
+    # the same for a report the server refused (the page said why; it was left, or its language changed)
+    "unsent_found_refused": "Un signalement préparé sur cet appareil le {date} à {time} a été refusé et n'est pas "
+                            "enregistré : reprenez-le pour le corriger, puis envoyez-le.",
     "unsent_resume": "Le reprendre",
+    # a radius typed 6.000 or 1,500 (thousands or decimal separator?): its two readings, as the
+    # server says it (specific_message, kind ambiguous_separator)
+    "radius_ambiguous": "Rayon (m) : « {value} » se lit {thousands} ou {decimal} : écrivez le nombre sans "
+                        "séparateur de milliers.",
     "unsent_discard": "L'effacer",
     "unsent_resumed": "Signalement repris : vérifiez-le, puis envoyez-le.",
     "unsent_discarded": "Signalement non envoyé effacé de cet appareil.",
@@ -996,6 +1003,14 @@ def specific_message(code: str, where: str | None, extra: dict[str, Any]) -> str
     if code == "outside_service_area" and (hint := hint_message(extra)) is not None:
         return _(TITLES_FR[code]) + " " + hint
     if code == "invalid_attribute":
+        if kind == "ambiguous_separator" and (readings := formparse.ambiguous_readings(extra.get("value"))):
+            # « 1,000 »: 1000 or 1.0? (as the speed-test form says it)
+            from geosignal.i18n import field_label
+
+            thousands, decimal, decimals = readings
+            return _("%(field)s : « %(value)s » se lit %(thousands)s ou %(decimal)s : écrivez le nombre sans "
+                     "séparateur de milliers.", field=field_label(field), value=extra["value"],
+                     thousands=str(thousands), decimal=format_number(decimal, decimals))
         if isinstance(extra.get("allowed"), list) and field in contract.BY_NAME:
             # a vocabulary property: its name, and the values it takes as the pages name them
             from geosignal.i18n import field_label, label

@@ -180,6 +180,39 @@ def test_a_report_placed_by_coordinates_with_a_radius_is_a_zone(db, representati
     assert (lon, lat) == (pytest.approx(4.444, abs=1e-6), pytest.approx(50.4108, abs=1e-6))
 
 
+@pytest.mark.parametrize(("typed", "fr", "nl", "en"), [
+    ("1,000", "Rayon (m) : « 1,000 » se lit 1000 ou 1 : écrivez le nombre sans séparateur de milliers.",
+     "Straal (m): ‘1,000’ kan 1000 of 1 betekenen: schrijf het getal zonder scheidingsteken voor duizendtallen.",
+     "Radius (m): ‘1,000’ reads as 1000 or 1: write the number without a thousands separator."),
+    ("1.500", "Rayon (m) : « 1.500 » se lit 1500 ou 1,5 : écrivez le nombre sans séparateur de milliers.",
+     "Straal (m): ‘1.500’ kan 1500 of 1,5 betekenen: schrijf het getal zonder scheidingsteken voor duizendtallen.",
+     "Radius (m): ‘1.500’ reads as 1500 or 1.5: write the number without a thousands separator."),
+])
+def test_a_radius_with_a_thousands_or_a_decimal_separator_is_said_with_its_two_readings(
+        app, db, representative, typed: str, fr: str, nl: str, en: str) -> None:  # noqa: ANN001
+    """« 1,000 » (an English thousand) or « 1.500 » (a Dutch one) is refused, never guessed; the
+    page said « écrivez un nombre de mètres plus grand que 0 », which she had done: it says the
+    two readings, as the speed-test form does, in the person's language."""
+    from flask_babel import force_locale
+
+    from geosignal import i18n, ui_text
+
+    response = _map_form(representative, coordinates="50,4108 4,4440", radius=typed)
+    assert response.status_code == 422
+    assert fr in html.unescape(response.get_data(as_text=True))
+    assert db.scalar(select(func.count()).select_from(Report)) == 0
+    answer = representative.post("/api/v1/reports", json={"type": "Feature", "properties": {
+        "network": "mobile", "radius": typed}, "geometry": {"type": "Point", "coordinates": [4.444, 50.4108]}})
+    problem = answer.get_json()
+    assert (answer.status_code, problem["code"], problem["where"], problem["kind"], problem["value"]) == (
+        422, "invalid_attribute", "/properties/radius", "ambiguous_separator", typed)
+    said = {}
+    for lang in ("fr", "nl", "en"):
+        with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+            said[lang] = ui_text.specific_message(problem["code"], problem["where"], problem)
+    assert said == {"fr": fr, "nl": nl, "en": en}
+
+
 def test_a_point_typed_in_lambert_72_is_stored_where_it_is(db, representative) -> None:  # noqa: ANN001
     assert _map_form(representative, coordinates="x=155348.97 y=122214.95").status_code == 302
     lon, lat = db.execute(select(func.ST_X(Report.geometry), func.ST_Y(Report.geometry))).one()

@@ -25,16 +25,18 @@ def _stored(served: dict, description: str) -> int:
                                {"d": description}).scalar_one()
 
 
-def _write(page, base: str, description: str, dx: int) -> None:  # noqa: ANN001
-    """Open the map, place a point by its Lambert 72 coordinates, choose the network, describe."""
+def _write(page, base: str, description: str, dx: int, network: bool = True) -> None:  # noqa: ANN001
+    """Open the map, place a point by its Lambert 72 coordinates, choose the network (unless
+    not ``network``: the server refuses the report), describe."""
     page.goto(base + "/carte")
     page.wait_for_function("() => document.getElementById('map-pane').dataset.limits === 'ready'")
     page.click("#without-map")
     page.fill("#coordinates", f"{X0 + dx} {Y0 + 600}")
     page.click("#place-coordinates")
     page.wait_for_function("() => !!document.getElementById('geometry').value")
-    page.select_option("#field-network", "mobile")
-    page.check("input[name=technologies][value='4G']")
+    if network:
+        page.select_option("#field-network", "mobile")
+        page.check("input[name=technologies][value='4G']")
     page.fill("#field-description", description)
 
 
@@ -127,4 +129,36 @@ def test_a_send_whose_answer_was_lost_is_offered_again_and_stored_once(ui, brows
         page.click("#main-nav form[data-forget-unsent] button")
     assert page.evaluate(UNSENT) == []
     assert [e for e in watch.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+    watch.close()
+
+
+def test_a_report_the_server_refused_is_offered_again_as_refused_not_as_lost_by_the_network(ui, browser) -> None:  # noqa: ANN001, F811
+    """The server read the report and refused it (no network type chosen: 422): the map step
+    then asks its reports for a real area (it asked a bbox reaching longitude 552°, the view of
+    the map while hidden: 400), and the copy kept on the device is offered on the next visit as
+    a refused report to correct, not as « pas de réseau ? »."""
+    watch = Watch(browser, ui, PHONE, touch=True)
+    page = watch.page
+    refused_reads = []
+    page.on("response", lambda r: r.status >= 400 and "/api/v1/reports" in r.url and refused_reads.append(r.url))
+    watch.login(REP)
+    _write(page, watch.base, "Refusé, rue de la Station", 1100, network=False)
+    with page.expect_response(lambda r: r.url.endswith("/carte") and r.request.method == "POST") as answer:
+        page.tap("#submit-report")  # no network type chosen
+    assert answer.value.status == 422
+    page.wait_for_load_state("networkidle")
+    assert _stored(ui, "Refusé, rue de la Station") == 0
+    with page.expect_response(lambda r: "/api/v1/reports?" in r.url) as listed:
+        page.tap("#to-map")
+    assert listed.value.status == 200 and refused_reads == [], refused_reads
+    page.goto(watch.base + "/signalements")
+    page.goto(watch.base + "/carte")
+    page.wait_for_selector("#unsent-notice:not([hidden])")
+    notice = page.inner_text("#unsent-notice")
+    assert " a été refusé et n'est pas enregistré : reprenez-le pour le corriger, puis envoyez-le." in notice, notice
+    assert "réseau" not in notice, notice
+    page.tap("#unsent-resume")
+    assert page.input_value("#field-description") == "Refusé, rue de la Station"
+    # the refused send's own answer (422) is the one error the browser logs
+    assert [e for e in watch.errors if "status of 422" not in e] == [] and watch.outside == []
     watch.close()

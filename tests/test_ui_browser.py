@@ -443,6 +443,10 @@ def test_a_circle_over_the_commune_border_is_warned_before_it_is_sent(ui, browse
     assert page.inner_text("#drawn-status").startswith("Point placé : ")
     assert page.input_value("#radius") == "6.000"
     assert page.inner_text("#shape-feedback") == \
+        "Rayon (m) : « 6.000 » se lit 6000 ou 6 : écrivez le nombre sans séparateur de milliers."
+    page.fill("#radius", "abc")
+    page.locator("#radius").blur()
+    assert page.inner_text("#shape-feedback") == \
         "Rayon : écrivez un nombre de mètres plus grand que 0 (par exemple 250), autour d'un point."
     assert watch.outside == []
     watch.close()
@@ -866,6 +870,10 @@ def test_a_point_given_a_radius_reads_cleanly_and_the_scale_is_metric_beside_the
     page.locator("#radius").blur()
     assert page.inner_text("#drawn-status").startswith("Point placé : ")
     assert page.get_attribute("#radius", "aria-invalid") == "true" and page.input_value("#radius") == "6.000"
+    assert page.inner_text("#shape-feedback") == \
+        "Rayon (m) : « 6.000 » se lit 6000 ou 6 : écrivez le nombre sans séparateur de milliers."
+    page.fill("#radius", "abc")
+    page.locator("#radius").blur()
     assert page.inner_text("#shape-feedback") == \
         "Rayon : écrivez un nombre de mètres plus grand que 0 (par exemple 250), autour d'un point."
     page.fill("#radius", "1000")

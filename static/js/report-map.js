@@ -128,6 +128,9 @@
     if (!layout) { return; }
     layout.dataset.step = name;
     if (name === "map") {  // the map was hidden: size it again, show the place, fetch the reports
+      // (once, for the view settled: the resize's own moveend read the view the hidden map had,
+      // 0 px wide, a bbox reaching longitude 552°, refused 400)
+      map.off("moveend", load);
       map.invalidateSize({ pan: false });
       // the place, with the commune's boundary when the place is (partly) outside it: which way
       // to move it shows
@@ -138,6 +141,7 @@
         map.fitBounds(boundary.getBounds().extend(place), clear({ animate: false }));
       } else if (drawn && drawn.getBounds) { map.fitBounds(boundsOf(drawn), clear({ maxZoom: 17, animate: false })); }
       else if (drawn && drawn.getLatLng) { map.setView(drawn.getLatLng(), 16, { animate: false }); }
+      map.on("moveend", load);
       load();
     }
     if (focus) { focus.focus(); }
@@ -538,7 +542,10 @@
     // a point drawn on the map has no "how" (typed coordinates, position, address): no "()"
     status.textContent = how ? text : text.replace(/\s*\(\s*\)/, "");
     showFeedback(describe(layer));
-    if (badRadius && feedback) { say(feedback, (I.field_hints || {}).radius || "", true); }
+    if (badRadius && feedback) {
+      var readings = ambiguousReadings(typed);  // « 1,000 »: 1000 or 1? said, as the server says it
+      say(feedback, readings ? fill(M.radius_ambiguous, readings) : (I.field_hints || {}).radius || "", true);
+    }
     clearServerError();
     placeChanged();
     whenStill(function () {
@@ -550,6 +557,16 @@
     pane.dataset.placed = lon.toFixed(6) + "," + lat.toFixed(6);
   }
 
+  /* The two numbers a text like 6.000 or 1,500 may mean (geosignal/formparse.py
+   * ambiguous_readings), written to be said back; null for any other text. */
+  function ambiguousReadings(text) {
+    var t = String(text || "").trim().replace(/\u2212/g, "-");
+    var m = /^(-?)([1-9][0-9]{0,2})[.,]([0-9]{3})$/.exec(t);
+    if (!m) { return null; }
+    var decimal = parseFloat(m[2] + "." + m[3]) * (m[1] ? -1 : 1);
+    return { value: t, thousands: m[1] + m[2] + m[3],
+             decimal: decimal.toLocaleString(LOCALE, { maximumFractionDigits: 3, useGrouping: false }) };
+  }
   /* A number as the server reads a form's (geosignal/formparse.py decimal_number): digits, a
    * decimal point or comma, spaces only between groups of three digits; null for anything
    * else, and for 6.000 or 1,500 (a thousands or a decimal separator? never guessed). */
@@ -794,6 +811,7 @@
       if (placedText !== null && coordinatesInput && coordinatesInput.value !== placedText && drawn === placed) {
         geometryInput.value = "";
       }
+      refusedCopy = false;  // sent again: whether it arrives is not known yet
       rememberUnsent();  // kept on this device until the server says it is stored
       if (navigator.onLine === false) {  // no network at all: the page stays, nothing is lost
         e.preventDefault();
@@ -820,6 +838,9 @@
   var unsentKey = form && form.dataset.unsentKey;
   var unsentStatus = document.getElementById("unsent-status");
   var unsentTimer = null, unsentDirty = false;
+  // the copy kept is of a report the server read and refused (this page says why), not of one
+  // the network lost: offered again, it is said as such, not « pas de réseau ? »
+  var refusedCopy = !!form && form.dataset.returned === "refused";
   var UNSENT_SKIP = { csrf_token: 1, idempotency_key: 1, status: 1 };
   function storage() { try { return window.localStorage; } catch (err) { return null; } }
   function readUnsent() {
@@ -847,7 +868,7 @@
     try {
       if (!worthKeeping(entries)) { store.removeItem(unsentKey); return; }
       store.setItem(unsentKey, JSON.stringify({ v: 1, saved: new Date().toISOString(),
-        key: form.elements.idempotency_key.value, fields: entries }));
+        key: form.elements.idempotency_key.value, fields: entries, refused: refusedCopy }));
     } catch (err) { console.warn("geosignal: report not kept on this device", err); }
   }
   function placeChanged() {
@@ -882,7 +903,7 @@
     var box = document.getElementById("unsent-notice");
     if (!box) { return; }
     var when = new Date(saved.saved);
-    var text = el("span", fill(M.unsent_found, {
+    var text = el("span", fill(saved.refused ? M.unsent_found_refused : M.unsent_found, {
       date: when.toLocaleDateString(LOCALE, { day: "numeric", month: "long" }),
       time: when.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" }) }));
     var take = el("button", M.unsent_resume), drop = el("button", M.unsent_discard, "secondary");
@@ -1158,8 +1179,10 @@
     var size = map.getSize();
     if (!size.x || !size.y) { return; }  // hidden (the form step on a phone): nothing to fetch
     var b = map.getBounds();
+    function within(v, limit) { return Math.max(-limit, Math.min(limit, v)); }  // a view wider than the world
     var params = new URLSearchParams({ limit: "500",
-      bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",") });
+      bbox: [within(b.getWest(), 180), within(b.getSouth(), 90), within(b.getEast(), 180), within(b.getNorth(), 90)]
+        .map(function (v) { return v.toFixed(6); }).join(",") });
     if (pane.dataset.commune) { params.set("commune", pane.dataset.commune); }
     fetch(pane.dataset.reportsUrl + "?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })

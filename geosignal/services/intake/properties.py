@@ -97,7 +97,8 @@ def _count(value: Any, where: str, name: str) -> int:
                     "it with the digits 0-9.", where)
     if isinstance(value, str) and (m := _AMBIGUOUS_THOUSANDS.fullmatch(value.strip())):
         raise _fail("invalid_attribute", f"{name} {value.strip()!r} is ambiguous: {m[1]}{m[2]} (with a thousands "
-                    f"separator) or {m[1]}.{m[2]} (a decimal)? Write the whole number without a separator.", where)
+                    f"separator) or {m[1]}.{m[2]} (a decimal)? Write the whole number without a separator.", where,
+                    kind="ambiguous_separator", value=value.strip())
     if (isinstance(value, str) and re.fullmatch(r"[0-9]+(?:[ \u00a0\u202f]+[0-9]+)+", value.strip(), re.ASCII)
             and not _SPACE_GROUPED.fullmatch(value.strip())):
         raise _fail("invalid_attribute", f"{name} {value.strip()!r} is not one number: a space may only separate "
@@ -229,7 +230,7 @@ def _validate_one(name: str, value: Any, where: str, require_network: bool) -> A
         if isinstance(value, str) and (m := formparse.AMBIGUOUS_SEPARATOR.fullmatch(value.strip())):
             raise _fail("invalid_attribute", f"radius {value.strip()!r} is ambiguous: {m[1]}{m[2]} m (with a "
                         f"thousands separator) or {m[1]}.{m[2]} m (a decimal)? Write the number of metres without "
-                        "a thousands separator.", where)
+                        "a thousands separator.", where, kind="ambiguous_separator", value=value.strip())
         metres = number_as_float(value)
         if not math.isfinite(metres) or metres <= 0:
             raise _fail("invalid_attribute", f"radius must be a number of metres > 0; got {_brief(value)}.", where)
