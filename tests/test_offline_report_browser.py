@@ -157,6 +157,7 @@ def test_a_report_the_server_refused_is_offered_again_as_refused_not_as_lost_by_
     notice = page.inner_text("#unsent-notice")
     assert " a été refusé et n'est pas enregistré : reprenez-le pour le corriger, puis envoyez-le." in notice, notice
     assert "réseau" not in notice, notice
+    page.screenshot(path=str(ARTIFACTS / "offline-refused-offered-phone.png"))
     page.tap("#unsent-resume")
     assert page.input_value("#field-description") == "Refusé, rue de la Station"
     # the refused send's own answer (422) is the one error the browser logs
