@@ -864,3 +864,16 @@ def test_an_admin_s_act_is_said_as_an_admin_s_not_as_the_commune_s(app, db, peop
             f"retiré :\n\n- {reference} — Charleroi — Mobile, Aucune couverture\n  « Validé » → « Retiré »\n"
             "  Retiré par : Administrateur·rice\n") in plain, plain
     assert "Une commune" not in plain and "Retiré par : Administrateur·rice<br>" in page, page
+    # an admin's answer to the referent's question is not « La commune a répondu »
+    asked_of = _report(admin, dx=-1500.0)
+    assert referent.post(f"/api/v1/reports/{asked_of}/transitions",
+                         json={"to": "needs_info", "reason": "Quel opérateur ?"}).status_code == 200
+    _deliver(app, db)  # its submission, and the question to Charleroi
+    smtp_server.messages.clear()
+    answered = admin.post(f"/api/v1/reports/{asked_of}/transitions", json={"to": "submitted", "reason": "Orange"})
+    assert answered.status_code == 200, answered.get_json()
+    _deliver(app, db)
+    [answer] = smtp_server.to("referent@igretec.com")
+    plain, page = _parts(answer)
+    sentence = "Votre question a reçu une réponse ; le signalement attend à nouveau votre validation :"
+    assert sentence in plain and sentence in page and "La commune a répondu" not in plain + page, plain
