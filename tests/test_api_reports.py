@@ -429,3 +429,37 @@ def test_a_report_filed_again_is_no_duplicate_of_a_draft_nor_of_one_withdrawn(db
     again = post(description="brouillon puis envoi")
     assert again.status_code == 201 and again.get_json()["id"] != rid
     assert again.get_json()["properties"]["status"] == "submitted"
+
+
+@pytest.mark.parametrize("meanwhile", ["edit", "question"])
+def test_a_whole_feature_sent_back_stale_is_412_not_a_read_only_refusal(db, representative, referent,  # noqa: ANN001
+                                                                       meanwhile: str) -> None:
+    """A client reads a report, changes one property and PATCHes the whole Feature back with
+    the ETag of its read (read-only members sent back as read are allowed); someone changed
+    the report meanwhile (a colleague's edit, the referent's question). It was 422 « revision
+    cannot be edited »: it is 412 precondition_failed with the current ETag, as documented, and
+    nothing is changed."""
+    x, y = CHARLEROI_LAMBERT72
+    created = representative.post("/api/v1/reports", json=feature(to_geojson_4326(square_lambert(x, y + 1000, 200)),
+                                                                   description=f"whole {meanwhile}"))
+    assert created.status_code == 201, created.get_json()
+    rid = created.get_json()["id"]
+    read = representative.get(f"/api/v1/reports/{rid}")
+    doc, tag = read.get_json(), read.headers["ETag"]
+    if meanwhile == "edit":
+        other = representative.patch(f"/api/v1/reports/{rid}", json={"properties": {"households_affected": 5}},
+                                     headers={"If-Match": tag})
+    else:
+        other = referent.post(f"/api/v1/reports/{rid}/transitions", json={"to": "needs_info", "reason": "Où ?"})
+    assert other.status_code == 200, other.get_json()
+    now = representative.get(f"/api/v1/reports/{rid}")
+    doc["properties"]["description"] = "corrigé"
+    stale = representative.patch(f"/api/v1/reports/{rid}", json=doc, headers={"If-Match": tag})
+    body = stale.get_json()
+    assert (stale.status_code, body["code"], body["etag"]) == (412, "precondition_failed", now.headers["ETag"]), body
+    assert representative.get(f"/api/v1/reports/{rid}").get_json() == now.get_json()
+    # re-read, changed, sent whole with the new ETag: saved
+    fresh = now.get_json()
+    fresh["properties"]["description"] = "corrigé"
+    saved = representative.patch(f"/api/v1/reports/{rid}", json=fresh, headers={"If-Match": now.headers["ETag"]})
+    assert saved.status_code == 200 and saved.get_json()["properties"]["description"] == "corrigé", saved.get_json()

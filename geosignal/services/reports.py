@@ -612,10 +612,7 @@ def edit_report(session: Session, user: User, report_id: uuid.UUID | str, report
     row = session.execute(_LOCK_FOR_EDIT, {"id": rid}).first()
     if row is None or not policy.may_read_report(user, row.commune_nis):
         raise GeosignalError("not_found", f"no report {report_id}")
-    current_tag = workflow_service.etag(row.change_seq)
-    if not workflow_service.if_match_ok(if_match, row.change_seq):
-        raise GeosignalError("precondition_failed", f"the report changed meanwhile: its ETag is now {current_tag}",
-                             etag=current_tag)
+    workflow_service.require_if_match(if_match, row.change_seq)
     if not policy.may_write_in_commune(user, row.commune_nis):
         raise GeosignalError("forbidden", "the commune's representative edits its reports; the referent asks "
                              "questions (needs_info)")

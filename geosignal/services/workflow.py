@@ -151,6 +151,14 @@ ETAG_CODINGS = ("zstd", "br", "gzip", "deflate")
 _CODED_TAG = re.compile(r'"(\d+):(?:' + "|".join(ETAG_CODINGS) + r')"')
 
 
+def require_if_match(if_match: str | None, change_seq: int) -> None:
+    """Raise ``precondition_failed`` (412, with the report's current ``etag``) unless
+    ``If-Match`` matches a report at ``change_seq`` (:func:`if_match_ok`)."""
+    if not if_match_ok(if_match, change_seq):
+        raise GeosignalError("precondition_failed", f"the report changed meanwhile: its ETag is now "
+                             f"{etag(change_seq)}", etag=etag(change_seq))
+
+
 def if_match_ok(if_match: str | None, change_seq: int) -> bool:
     """Whether an ``If-Match`` header value matches a report at ``change_seq``: ``*``, or a
     list of entity tags of which one is :func:`etag`, compared strongly (RFC 9110 §13.1.1:

@@ -222,6 +222,10 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     # the copy the edit is merged into is read under the row's lock (If-Match: * would write a
     # copy read before a concurrent change back over it)
     stored = reports_service.get_report_for_update(session, user, stored)
+    # stale first: a Feature read, changed and sent back whole carries the read-only members
+    # (revision, status, updated_at…) of the state it read; changed meanwhile, it is 412, not
+    # « revision cannot be edited » (a client re-reads on 412, not on 422)
+    workflow_service.require_if_match(if_match, stored["properties"]["revision"])
     refuse_unknown_members(body, {"type", "geometry", "properties", "id", "crs"})
     if "type" in body and body["type"] != "Feature":
         raise GeosignalError("invalid_geojson", 'an edit is a (partial) Feature: type must be "Feature"', where="/type")
