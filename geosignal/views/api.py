@@ -222,10 +222,6 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     # the copy the edit is merged into is read under the row's lock (If-Match: * would write a
     # copy read before a concurrent change back over it)
     stored = reports_service.get_report_for_update(session, user, stored)
-    # stale first: a Feature read, changed and sent back whole carries the read-only members
-    # (revision, status, updated_at…) of the state it read; changed meanwhile, it is 412, not
-    # « revision cannot be edited » (a client re-reads on 412, not on 422)
-    workflow_service.require_if_match(if_match, stored["properties"]["revision"])
     refuse_unknown_members(body, {"type", "geometry", "properties", "id", "crs"})
     if "type" in body and body["type"] != "Feature":
         raise GeosignalError("invalid_geojson", 'an edit is a (partial) Feature: type must be "Feature"', where="/type")
@@ -239,6 +235,10 @@ def edit_report_from_body(report_id: str, body: dict[str, Any], if_match: str | 
     for name, value in (body.get("properties") or {}).items():
         if name in read_only:  # sent back as read (a GET, changed, PATCHed whole): only a change is refused
             if not contract.same_json_value(value, stored["properties"][name]):  # 3.0 is 3; true is not 1
+                # a Feature read, changed and sent back whole carries the read-only members of the
+                # state it read: changed meanwhile, it is 412 (a client re-reads on 412), not a
+                # « revision cannot be edited » 422
+                workflow_service.require_if_match(if_match, stored["properties"]["revision"])
                 how = ('change it with {"status": …} or POST …/transitions' if name == "status" else
                        "geosignal computes it")
                 raise GeosignalError("invalid_attribute", f"{name} cannot be edited: {how}",
