@@ -104,3 +104,17 @@ def communes_file_with_border_moved(source: Any, target: Any, region_31370: Any,
     with open(target, "w", encoding="utf-8") as out:
         json.dump(data, out)
     return target
+
+
+def said_in_each_language(app: Any, problem: dict[str, Any]) -> dict[str, str | None]:
+    """The sentence the pages say of a refusal (its problem document:
+    :func:`geosignal.ui_text.specific_message`), in fr, nl and en."""
+    from flask_babel import force_locale
+
+    from geosignal import i18n, ui_text
+
+    said = {}
+    for lang in ("fr", "nl", "en"):
+        with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
+            said[lang] = ui_text.specific_message(problem["code"], problem["where"], problem)
+    return said

@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from flask_babel import force_locale
 
-from geosignal import i18n, ui_text
 from geosignal.errors import GeosignalError
 from geosignal.services.intake import read_upload
 from geosignal.services.intake.core import source_row
-from tests.factories import count_reports, upload_file
+from tests.factories import count_reports, said_in_each_language, upload_file
 
 IN_CHARLEROI = {"type": "Point", "coordinates": [4.4440, 50.4108]}
 
@@ -428,10 +426,8 @@ def _swapped(ring: list[list[list[float]]]) -> list[list[list[float]]]:
     return [[[lat, lon] for lon, lat in r] for r in ring]
 
 
-_PARTS = {  # a part in Charleroi, a part [lat, lon] (off Somalia)
-    "MultiPolygon": ([_square(4.4440, 50.4108), _swapped(_square(4.4440, 50.4108))], "/geometry/coordinates/1",
-                     "axes_swapped"),
-}
+#: A MultiPolygon: a part in Charleroi, a part [lat, lon] (off Somalia)
+_FAR_PART = [_square(4.4440, 50.4108), _swapped(_square(4.4440, 50.4108))]
 
 
 def test_a_multipolygon_s_part_far_out_is_named_with_its_hint_by_the_api(db, representative) -> None:  # noqa: ANN001
@@ -439,33 +435,22 @@ def test_a_multipolygon_s_part_far_out_is_named_with_its_hint_by_the_api(db, rep
     « extends more than 1000 m beyond the communes » at /geometry, no part named, no swap said:
     the part is named, with the hint a zone lying outside gets."""
     before = count_reports(db)
-    coordinates, where, hint = _PARTS["MultiPolygon"]
     answer = representative.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"},
-                                 "geometry": {"type": "MultiPolygon", "coordinates": coordinates}})
+                                 "geometry": {"type": "MultiPolygon", "coordinates": _FAR_PART}})
     body = answer.get_json()
     assert (answer.status_code, body["code"], body["where"], body.get("hint"),
             body.get("swapped_commune", {}).get("nis_code")) == (
-        422, "outside_service_area", where, hint, "52011"), body
+        422, "outside_service_area", "/geometry/coordinates/1", "axes_swapped", "52011"), body
     assert body["detail"].startswith("Part 2 of the MultiPolygon lies outside the communes served"), body
     assert (body["kind"], body["part_number"]) == ("shape_part_apart", 2), body
     assert count_reports(db) == before
 
 
-def _said(app, body: dict) -> dict[str, str | None]:  # noqa: ANN001
-    """The sentence the pages say of a refusal (its problem document), in each language."""
-    said = {}
-    for lang in ("fr", "nl", "en"):
-        with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
-            said[lang] = ui_text.specific_message(body["code"], body["where"], body)
-    return said
-
-
 def test_a_shape_s_part_far_out_is_named_on_the_pages(app, db, representative) -> None:  # noqa: ANN001
     """The pages say which part (or point) of the shape is out, in the person's language,
     then the hint's sentence when there is one."""
-    coordinates, _, _ = _PARTS["MultiPolygon"]
     cases = {
-        "MultiPolygon": coordinates,
+        "MultiPolygon": _FAR_PART,
         "MultiPoint": [[4.4440, 50.4108], [50.4108, 4.4450]],
         "MultiLineString": [[[4.4440, 50.4108], [4.4460, 50.4120]], [[4.4455, 49.9376], [4.4455, 49.9000]]],
     }
@@ -473,7 +458,7 @@ def test_a_shape_s_part_far_out_is_named_on_the_pages(app, db, representative) -
     for kind, coords in cases.items():
         body = representative.post("/api/v1/reports", json={"type": "Feature", "properties": {"network": "mobile"},
                                    "geometry": {"type": kind, "coordinates": coords}}).get_json()
-        said[kind] = _said(app, body)
+        said[kind] = said_in_each_language(app, body)
     assert said["MultiPolygon"]["fr"] == (
         "Partie 2 de la forme : elle ne tombe dans aucune commune desservie. Les deux coordonnées semblent "
         "inversées : dans l'autre ordre, ce lieu serait à Charleroi. Vérifiez l'ordre (longitude puis latitude, ou "
@@ -509,8 +494,7 @@ def test_a_multilinestring_s_part_reaching_far_is_named_by_the_api(db, represent
 @pytest.mark.parametrize("fmt", ["geojson", "kml", "csv"])
 def test_a_multipolygon_s_part_far_out_is_named_with_its_hint_in_an_upload(db, representative, fmt: str) -> None:  # noqa: ANN001
     """The same in a file: GeoJSON, a KML MultiGeometry and a CSV WKT cell."""
-    coordinates, _, _ = _PARTS["MultiPolygon"]
-    (here,), (there,) = coordinates
+    (here,), (there,) = _FAR_PART
 
     def kml_ring(ring: list[list[float]]) -> str:
         return " ".join(f"{x},{y}" for x, y in ring)
@@ -520,7 +504,7 @@ def test_a_multipolygon_s_part_far_out_is_named_with_its_hint_in_an_upload(db, r
 
     data = {
         "geojson": json.dumps({"type": "FeatureCollection", "features": [{
-            "type": "Feature", "properties": {}, "geometry": {"type": "MultiPolygon", "coordinates": coordinates}}]}),
+            "type": "Feature", "properties": {}, "geometry": {"type": "MultiPolygon", "coordinates": _FAR_PART}}]}),
         "kml": ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
                 "<Placemark><name>x</name><MultiGeometry>"
                 + "".join(f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{kml_ring(r)}</coordinates>"

@@ -17,6 +17,7 @@ from geosignal.config import ConfigError, load_config
 from geosignal.models import Report
 from geosignal.services import drawing
 from tests.conftest import CHARLEROI, configured, csrf_token
+from tests.factories import said_in_each_language
 from tests.stub_services import PLACE_CHARLES_II, stub_services
 
 STRONG = "9f1c2b7e4d6a8035b1e2c3d4f5a6978812ab34cd56ef7890aa11bb22cc33dd44"
@@ -193,10 +194,6 @@ def test_a_radius_with_a_thousands_or_a_decimal_separator_is_said_with_its_two_r
     """« 1,000 » (an English thousand) or « 1.500 » (a Dutch one) is refused, never guessed; the
     page said « écrivez un nombre de mètres plus grand que 0 », which she had done: it says the
     two readings, as the speed-test form does, in the person's language."""
-    from flask_babel import force_locale
-
-    from geosignal import i18n, ui_text
-
     response = _map_form(representative, coordinates="50,4108 4,4440", radius=typed)
     assert response.status_code == 422
     assert fr in html.unescape(response.get_data(as_text=True))
@@ -206,11 +203,7 @@ def test_a_radius_with_a_thousands_or_a_decimal_separator_is_said_with_its_two_r
     problem = answer.get_json()
     assert (answer.status_code, problem["code"], problem["where"], problem["kind"], problem["value"]) == (
         422, "invalid_attribute", "/properties/radius", "ambiguous_separator", typed)
-    said = {}
-    for lang in ("fr", "nl", "en"):
-        with app.test_request_context("/"), force_locale(i18n.BABEL_LOCALES[lang]):
-            said[lang] = ui_text.specific_message(problem["code"], problem["where"], problem)
-    assert said == {"fr": fr, "nl": nl, "en": en}
+    assert said_in_each_language(app, problem) == {"fr": fr, "nl": nl, "en": en}
 
 
 def test_a_point_typed_in_lambert_72_is_stored_where_it_is(db, representative) -> None:  # noqa: ANN001

@@ -572,7 +572,7 @@
    * else, and for 6.000 or 1,500 (a thousands or a decimal separator? never guessed). */
   function formNumber(text) {
     var t = String(text || "").trim().replace(/\u2212/g, "-");
-    if (/^-?[1-9][0-9]{0,2}[.,][0-9]{3}$/.test(t)) { return null; }
+    if (ambiguousReadings(t)) { return null; }
     if (/[ \u00a0\u202f]/.test(t)) {
       if (!/^-?[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?$/.test(t)) { return null; }
       t = t.replace(/[ \u00a0\u202f]/g, "");

@@ -1127,17 +1127,17 @@ def _far_part(geometry: BaseGeometry, part: tuple[int, bool], p: Pending, area: 
     shape lying outside (axes swapped, another coordinate system), read from its positions
     (``geometry`` in EPSG:4326, put back in the sender's CRS)."""
     k, apart = part
-    kind = "MultiPolygon" if geometry.geom_type == "MultiPolygon" else "MultiLineString"
+    shape_type = geometry.geom_type  # MultiPolygon or MultiLineString
     where = f"{p.gptr or ''}/coordinates/{k}"
     if apart:
         xy = shapely.get_coordinates(shapely.get_parts(geometry)[k])
         if p.epsg != WGS84:
             xy = transform_xy(xy, WGS84, p.epsg)
         return _outside(xy, p.epsg, area, where,
-                        f"Part {k + 1} of the {kind} lies outside the communes served, more than "
+                        f"Part {k + 1} of the {shape_type} lies outside the communes served, more than "
                         f"{area.margin_m:g} m from them (each part of a report lies in a commune or within "
                         f"{area.margin_m:g} m of one).", p.wgs84_only, kind="shape_part_apart", part_number=k + 1)
-    return GeosignalError("outside_service_area", f"Part {k + 1} of the {kind} extends more than "
+    return GeosignalError("outside_service_area", f"Part {k + 1} of the {shape_type} extends more than "
                           f"{area.margin_m:g} m beyond the communes served.",
                           where=where, margin_m=area.margin_m, kind="shape_part_beyond", part_number=k + 1)
 
